@@ -1,0 +1,1 @@
+"""Kaldi data directories, table files, and rspecifier/wspecifier I/O through kaldiio."""

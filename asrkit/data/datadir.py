@@ -1,0 +1,69 @@
+"""A Kaldi data directory: plain-text tables keyed by utterance (or recording, or speaker).
+
+``data/<set>/`` holds ``wav.scp`` (recording -> path or pipe), optional ``segments``
+(utt -> recording start end), ``text`` (utt -> transcript), ``utt2spk``, ``spk2utt``, and after
+feature extraction ``feats.scp`` and ``utt2num_frames``. This class only knows where the
+tables are and how to read them; checking and repairing live in ``validate.py``/``fix.py``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Dict, List
+
+from asrkit.data.table import read_list_table, read_table
+from asrkit.utils.errors import AsrkitError
+from asrkit.utils.fileio import PathLike
+
+# Tables whose values may legitimately be empty (an utterance with an empty transcript).
+_EMPTY_VALUE_OK = {"text"}
+TABLES = ("wav.scp", "segments", "text", "utt2spk", "spk2utt", "feats.scp", "utt2num_frames", "utt2dur",
+          "reco2file_and_channel", "spk2gender", "cmvn.scp")
+
+
+class DataDir:
+    def __init__(self, path: PathLike) -> None:
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"DataDir({str(self.path)!r})"
+
+    def file(self, name: str) -> Path:
+        return self.path / name
+
+    def has(self, name: str) -> bool:
+        return (self.path / name).is_file()
+
+    def require(self, *names: str) -> None:
+        if not self.path.is_dir():
+            raise AsrkitError(f"{self.path}: not a data directory (no such directory)")
+        for name in names:
+            if not self.has(name):
+                raise AsrkitError(f"{self.path / name}: no such file (required in data dir {self.path})")
+
+    def read(self, name: str) -> Dict[str, str]:
+        return read_table(self.file(name), allow_empty_value=name in _EMPTY_VALUE_OK)
+
+    def read_spk2utt(self) -> Dict[str, List[str]]:
+        return read_list_table(self.file("spk2utt"))
+
+    def segments(self) -> Dict[str, tuple]:
+        """utt -> (recording, start_s, end_s); end -1 means to the end of the recording."""
+        out = {}
+        for utt, value in self.read("segments").items():
+            fields = value.split()
+            try:
+                if len(fields) != 3:
+                    raise ValueError
+                out[utt] = (fields[0], float(fields[1]), float(fields[2]))
+            except ValueError:
+                raise AsrkitError(
+                    f"{self.file('segments')}: bad line for {utt!r} (expected '<utt> <reco> <start> <end>')"
+                ) from None
+        return out
+
+    def utt_ids(self) -> List[str]:
+        """Utterance ids in file order, from the first of utt2spk, text, segments, wav.scp present."""
+        for name in ("utt2spk", "text", "segments", "feats.scp", "wav.scp"):
+            if self.has(name):
+                return list(self.read(name))
+        raise AsrkitError(f"{self.path}: no utt2spk, text, segments, feats.scp or wav.scp: not a data directory")

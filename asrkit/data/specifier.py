@@ -1,0 +1,156 @@
+"""Kaldi rspecifiers and wspecifiers (``scp:feats.scp``, ``ark:-``, ``ark,scp:f.ark,f.scp``).
+
+Reading goes through kaldiio, so Kaldi's own arks and scps (pipes, offsets, ``ark,t``) work.
+Writing is our own thin layer over :func:`kaldiio.save_ark`: the ark and scp are written to
+temporary names and renamed into place together on success, so a failed job never leaves a
+partial feats.ark/feats.scp behind; the scp already names the final ark path.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Dict, Iterator, Optional, Tuple
+
+import kaldiio
+import numpy as np
+
+from asrkit.data.table import iter_table
+from asrkit.utils.errors import AsrkitError
+from asrkit.utils.fileio import AtomicFiles
+
+
+@dataclass(frozen=True)
+class Specifier:
+    """A parsed r/wspecifier: the ark and/or scp paths and the options that matter to us."""
+
+    spec: str
+    ark: Optional[str]
+    scp: Optional[str]
+    text: bool = False  # ",t": text-form ark
+
+
+def parse_specifier(spec: str) -> Specifier:
+    try:
+        d = kaldiio.parse_specifier(spec)
+    except ValueError as e:
+        raise AsrkitError(f"bad specifier {spec!r}: {e}") from None
+    return Specifier(spec=spec, ark=d["ark"], scp=d["scp"], text=bool(d["t"]))
+
+
+def parse_rspecifier(spec: str) -> Specifier:
+    s = parse_specifier(spec)
+    if s.ark is not None and s.scp is not None:
+        raise AsrkitError(f"bad rspecifier {spec!r}: give either ark: or scp:, not both")
+    return s
+
+
+def _check_scp(path: str) -> None:
+    """Validate an scp's lines up front so an error names file:line, not a kaldiio internal."""
+    if path == "-" or path.endswith("|"):
+        return
+    for _ in iter_table(path):
+        pass
+
+
+def read_matrices(spec: str) -> Iterator[Tuple[str, np.ndarray]]:
+    """Iterate ``(key, matrix)`` over an rspecifier in its order."""
+    s = parse_rspecifier(spec)
+    if s.scp is not None:
+        _check_scp(s.scp)
+    elif s.ark not in ("-",) and not s.ark.endswith("|") and not os.path.exists(s.ark):
+        raise AsrkitError(f"{s.ark}: no such file")
+    try:
+        with kaldiio.ReadHelper(spec) as reader:
+            for key, mat in reader:
+                yield key, mat
+    except AsrkitError:
+        raise
+    except (OSError, ValueError, EOFError, RuntimeError) as e:
+        raise AsrkitError(f"reading {spec}: {e}") from None
+
+
+def load_scp(spec_or_path: str) -> "kaldiio.matio.LazyLoader":
+    """Random access by key to an scp (``scp:feats.scp`` or a bare path): a lazy mapping."""
+    path = spec_or_path
+    if ":" in spec_or_path and spec_or_path.split(":", 1)[0].split(",")[0] in ("scp", "ark"):
+        s = parse_rspecifier(spec_or_path)
+        if s.scp is None:
+            raise AsrkitError(f"random access needs an scp, got {spec_or_path!r}")
+        path = s.scp
+    _check_scp(path)
+    return kaldiio.load_scp(path)
+
+
+def read_matrix(loader, key: str, where: str = "") -> np.ndarray:
+    """Load one entry from :func:`load_scp`'s mapping with an error naming the key."""
+    try:
+        return loader[key]
+    except KeyError:
+        raise AsrkitError(f"{where or 'scp'}: no entry for utterance {key!r}") from None
+    except (OSError, ValueError, EOFError) as e:
+        raise AsrkitError(f"{where or 'scp'}: cannot read utterance {key!r}: {e}") from None
+
+
+class MatrixWriter:
+    """Write matrices to a wspecifier: ``ark:f.ark``, ``ark,t:f.txt``, ``ark,scp:f.ark,f.scp``, ``ark:-``.
+
+    Files appear under their final names only when :meth:`close` runs without error; use it as a
+    context manager. ``ark:-`` streams to stdout (binary), as Kaldi pipelines expect.
+    """
+
+    def __init__(self, spec: str) -> None:
+        s = parse_specifier(spec)
+        if s.ark is None:
+            raise AsrkitError(f"bad wspecifier {spec!r}: an ark is required (e.g. ark,scp:f.ark,f.scp)")
+        self.spec = s
+        self._files = AtomicFiles()
+        self._scp: Optional[IO[str]] = None
+        self.count = 0
+        if s.ark == "-":
+            if s.scp is not None:
+                raise AsrkitError(f"bad wspecifier {spec!r}: an scp needs a seekable ark file, not '-'")
+            self._ark: IO[bytes] = sys.stdout.buffer
+            self._own_ark = False
+        else:
+            self._ark = open(self._files.tmp(s.ark), "wb")
+            self._own_ark = True
+        if s.scp is not None:
+            self._scp = open(self._files.tmp(s.scp), "w", encoding="utf-8")
+            self._ark_final = os.path.abspath(s.ark) if os.path.isabs(s.ark) else s.ark
+
+    def write(self, key: str, mat: np.ndarray) -> None:
+        if not key or any(c.isspace() for c in key):
+            raise AsrkitError(f"invalid utterance id {key!r}: ids must be non-empty and have no whitespace")
+        start = self._ark.tell() if self._scp is not None else 0
+        kaldiio.save_ark(self._ark, {key: mat}, text=self.spec.text)
+        if self._scp is not None:
+            # Kaldi's scp offset points just past "<key> " in the ark.
+            offset = start + len(key.encode("utf-8")) + 1
+            self._scp.write(f"{key} {self._ark_final}:{offset}\n")
+        self.count += 1
+
+    def close(self, ok: bool = True) -> None:
+        if self._own_ark:
+            self._ark.close()
+        else:
+            self._ark.flush()
+        if self._scp is not None:
+            self._scp.close()
+        if ok:
+            self._files.commit()
+        else:
+            self._files.abort()
+
+    def __enter__(self) -> "MatrixWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.close(ok=exc_type is None)
+
+
+def write_matrices(spec: str, items: Dict[str, np.ndarray]) -> None:
+    with MatrixWriter(spec) as w:
+        for key, mat in items.items():
+            w.write(key, mat)

@@ -1,0 +1,95 @@
+"""Kaldi text tables: one ``<key> <value>`` per line (wav.scp, text, utt2spk, feats.scp, ...)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, Iterator, List, Mapping, Optional, Tuple
+
+from asrkit.utils.errors import AsrkitError
+from asrkit.utils.fileio import PathLike, atomic_open
+
+
+@dataclass(frozen=True)
+class TableLine:
+    key: str
+    value: str
+    lineno: int
+
+
+def iter_table(path: PathLike, allow_empty_value: bool = False) -> Iterator[TableLine]:
+    """Yield the lines of a table, raising ``file:line: message`` on a malformed one.
+
+    Blank lines are malformed (Kaldi rejects them too). ``allow_empty_value`` admits a bare
+    key, as in a ``text`` whose transcript is empty.
+    """
+    path = Path(path)
+    try:
+        f = open(path, encoding="utf-8")
+    except FileNotFoundError:
+        raise AsrkitError(f"{path}: no such file") from None
+    except OSError as e:
+        raise AsrkitError(f"{path}: cannot read: {e.strerror}") from None
+    with f:
+        try:
+            for lineno, raw in enumerate(f, 1):
+                line = raw.rstrip("\r\n")
+                parts = line.strip().split(maxsplit=1)
+                if not parts:
+                    raise AsrkitError(f"{path}:{lineno}: empty line")
+                if line[:1].isspace():
+                    raise AsrkitError(f"{path}:{lineno}: line starts with whitespace")
+                if len(parts) == 1 and not allow_empty_value:
+                    raise AsrkitError(f"{path}:{lineno}: malformed line (expected '<key> <value>'): {line!r}")
+                yield TableLine(parts[0], parts[1].strip() if len(parts) > 1 else "", lineno)
+        except UnicodeDecodeError as e:
+            raise AsrkitError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+
+
+def read_table(path: PathLike, allow_empty_value: bool = False, unique: bool = True) -> Dict[str, str]:
+    """Read a table into an insertion-ordered dict; duplicate keys are an error if ``unique``."""
+    table: Dict[str, str] = {}
+    seen: Dict[str, int] = {}
+    for line in iter_table(path, allow_empty_value):
+        if unique and line.key in seen:
+            raise AsrkitError(f"{path}:{line.lineno}: duplicate key {line.key!r} (first on line {seen[line.key]})")
+        seen.setdefault(line.key, line.lineno)
+        table[line.key] = line.value
+    return table
+
+
+def read_list_table(path: PathLike) -> Dict[str, List[str]]:
+    """A table whose value is a whitespace-separated list (spk2utt)."""
+    return {k: v.split() for k, v in read_table(path).items()}
+
+
+def write_table(path: PathLike, table: Mapping[str, object] | List[Tuple[str, object]], sort: bool = False) -> None:
+    """Write ``key value`` lines atomically; list values are joined with spaces."""
+    items = list(table.items()) if isinstance(table, Mapping) else list(table)
+    if sort:
+        items.sort(key=lambda kv: kv[0])
+    with atomic_open(path) as f:
+        for key, value in items:
+            if isinstance(value, (list, tuple)):
+                value = " ".join(str(v) for v in value)
+            value = str(value)
+            f.write(f"{key} {value}\n" if value != "" else f"{key}\n")
+
+
+def utt2spk_to_spk2utt(utt2spk: Mapping[str, str]) -> Dict[str, List[str]]:
+    spk2utt: Dict[str, List[str]] = {}
+    for utt, spk in utt2spk.items():
+        spk2utt.setdefault(spk, []).append(utt)
+    return dict(sorted(spk2utt.items()))
+
+
+def kaldi_sorted(keys: List[str]) -> bool:
+    """Kaldi requires C-locale (byte-wise) sorted keys; Python's str order is the same for ASCII."""
+    return all(a < b for a, b in zip(keys, keys[1:]))
+
+
+def find_unsorted(keys: List[str]) -> Optional[int]:
+    """Index of the first key not strictly greater than its predecessor, or None."""
+    for i in range(1, len(keys)):
+        if not keys[i - 1] < keys[i]:
+            return i
+    return None

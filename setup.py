@@ -1,0 +1,47 @@
+"""asrkit: attention-based (LAS) speech recognition with Kaldi-style data and recipes."""
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+HERE = Path(__file__).resolve().parent
+
+
+def console_scripts():
+    # One module per command in asrkit/cli/, so a command's code is found from its name:
+    # asrkit-compute-fbank -> asrkit/cli/compute_fbank.py. Discovering them here keeps
+    # setup.py from becoming a list everybody edits.
+    scripts = ["asrkit = asrkit.cli:main"]
+    for path in sorted((HERE / "asrkit" / "cli").glob("*.py")):
+        if path.stem.startswith("_"):
+            continue
+        name = "asrkit-" + path.stem.replace("_", "-")
+        scripts.append(f"{name} = asrkit.cli.{path.stem}:main")
+    return scripts
+
+
+setup(
+    name="asrkit",
+    version="0.1.0",
+    description="Listen, Attend and Spell speech recognition with Kaldi-style data dirs and recipes",
+    long_description=(HERE / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.9",
+    packages=find_packages(include=["asrkit", "asrkit.*"]),
+    install_requires=[
+        # torch is not pinned: users bring the build that matches their CUDA.
+        "torch>=2.1",
+        "torchaudio>=2.1",
+        "kaldiio>=2.18",
+        "sentencepiece>=0.1.99",
+        "click>=8.0",
+        "pyyaml>=5.4",
+        "tqdm>=4.60",
+        "numpy",
+    ],
+    extras_require={
+        # kaldi-native-fbank is Kaldi's reference fbank, used only to check ours.
+        "test": ["pytest>=7", "kaldi-native-fbank"],
+    },
+    entry_points={"console_scripts": console_scripts()},
+)

@@ -1,0 +1,73 @@
+"""Shared fixtures: where the corpora are, and how to run an asrkit command.
+
+The corpora are found through one setting, ``ASRKIT_CORPORA`` (default: ``../shared/corpora``
+beside the checkout). A test that needs a corpus that is not there skips with a message, except
+under ``ASRKIT_REQUIRE_CORPORA=1`` (set by ``.ci/run``), where that skip is a failure.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHIPPED_YESNO = REPO / "egs" / "yesno" / "asr1" / "corpus"
+
+
+def corpora_root() -> Path:
+    return Path(os.environ.get("ASRKIT_CORPORA", REPO.parent / "shared" / "corpora")).resolve()
+
+
+def need_corpus(name: str) -> Path:
+    """Path of corpus ``name`` under ASRKIT_CORPORA, or skip (fail in CI) when it is missing."""
+    path = corpora_root() / name
+    if not path.is_dir():
+        msg = f"corpus {name!r} not found at {path} (set ASRKIT_CORPORA to the folder holding an4/, fsdd/, yesno/)"
+        if os.environ.get("ASRKIT_REQUIRE_CORPORA") == "1":
+            pytest.fail(msg + "; ASRKIT_REQUIRE_CORPORA=1 forbids skipping", pytrace=False)
+        pytest.skip(msg)
+    return path
+
+
+@pytest.fixture(scope="session")
+def an4_root() -> Path:
+    return need_corpus("an4")
+
+
+@pytest.fixture(scope="session")
+def fsdd_root() -> Path:
+    return need_corpus("fsdd")
+
+
+@pytest.fixture(scope="session")
+def yesno_root() -> Path:
+    """The yesno waves: from ASRKIT_CORPORA, else the copy shipped in egs/yesno (always there)."""
+    path = corpora_root() / "yesno"
+    if path.is_dir():
+        return path
+    return SHIPPED_YESNO
+
+
+def run_asrkit(*args: str, check: bool = True, input: bytes | None = None, cwd=None, env=None,
+               timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run ``asrkit <sub> ...`` in a subprocess, as a user's shell would; stdout/stderr captured as bytes."""
+    full_env = dict(os.environ)
+    full_env.setdefault("OMP_NUM_THREADS", "1")
+    if env:
+        full_env.update(env)
+    proc = subprocess.run([sys.executable, "-m", "asrkit", *map(str, args)], input=input, capture_output=True,
+                          cwd=cwd, env=full_env, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"asrkit {' '.join(map(str, args))} exited {proc.returncode}\n--- stderr ---\n"
+            + proc.stderr.decode(errors="replace")[-5000:]
+        )
+    return proc
+
+
+@pytest.fixture
+def asrkit():
+    return run_asrkit
