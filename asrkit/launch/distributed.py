@@ -1,0 +1,196 @@
+"""Distributed set-up from the launcher's environment: torchrun or Slurm's srun.
+
+A training script calls :func:`detect_distributed` once; under ``torchrun`` it reads ``RANK``,
+``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR`` and ``MASTER_PORT``; under ``srun --ntasks=N`` it
+reads ``SLURM_PROCID``, the step's task count and ``SLURM_LOCALID``, and takes the first host of
+the job's node list as the master, with a port derived from the job id so that every task
+computes the same address without talking to the others. ``MASTER_ADDR``/``MASTER_PORT`` in the
+environment override the Slurm-derived values (e.g. when the first node's name does not resolve).
+
+Example::
+
+    >>> info = detect_distributed({"SLURM_PROCID": "1", "SLURM_NTASKS": "2", "SLURM_LOCALID": "1",
+    ...                            "SLURM_JOB_NODELIST": "gpu[07-08]", "SLURM_JOB_ID": "4242"})
+    >>> info.rank, info.world_size, info.master_addr, info.master_port
+    (1, 2, 'gpu07', 16242)
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Mapping, Optional
+
+from asrkit.utils.errors import AsrkitError
+
+# Derived ports stay below the Linux ephemeral range (32768-60999), so a port picked from the
+# job id does not collide with an outgoing connection's port on a busy node.
+SLURM_PORT_BASE = 12000
+SLURM_PORT_SPAN = 20000
+
+
+@dataclass(frozen=True)
+class DistInfo:
+    """Where this process sits in a distributed run."""
+
+    rank: int
+    local_rank: int
+    world_size: int
+    master_addr: str
+    master_port: int
+
+    @property
+    def is_main(self) -> bool:
+        """Rank 0: the process that logs, writes checkpoints and plots."""
+        return self.rank == 0
+
+
+def detect_distributed(env: Optional[Mapping[str, str]] = None) -> Optional[DistInfo]:
+    """Read torchrun's or srun's environment; ``None`` when this is a single process.
+
+    torchrun's variables win when both are present (torchrun started inside a Slurm job).
+    A world size of 1 counts as not distributed, so ``srun --ntasks=1`` or a plain ``sbatch``
+    job trains exactly like a local run.
+    """
+    env = os.environ if env is None else env
+    if "RANK" in env and "WORLD_SIZE" in env:
+        info = _from_torchrun(env)
+    elif "SLURM_PROCID" in env and ("SLURM_STEP_NUM_TASKS" in env or "SLURM_NTASKS" in env):
+        info = _from_slurm(env)
+    else:
+        return None
+    if info.world_size <= 1:
+        return None
+    return info
+
+
+def init_distributed(info: DistInfo, backend: Optional[str] = None, timeout_s: float = 1800.0) -> str:
+    """Join the process group described by ``info``; returns the backend used.
+
+    ``backend=None`` picks ``nccl`` when CUDA is available (and binds this process to GPU
+    ``local_rank``) and ``gloo`` otherwise.
+    """
+    import torch
+    import torch.distributed as dist
+
+    if backend is None:
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+    if backend == "nccl":
+        n_gpus = torch.cuda.device_count()
+        if info.local_rank >= n_gpus:
+            raise AsrkitError(
+                f"local rank {info.local_rank} has no GPU: this node shows {n_gpus} "
+                "(ask for as many GPUs per node as tasks per node, e.g. srun --gpus-per-task=1)"
+            )
+        torch.cuda.set_device(info.local_rank)
+    dist.init_process_group(
+        backend=backend,
+        init_method=f"tcp://{_bracket_ipv6(info.master_addr)}:{info.master_port}",
+        rank=info.rank,
+        world_size=info.world_size,
+        timeout=timedelta(seconds=timeout_s),
+    )
+    return backend
+
+
+def _from_torchrun(env: Mapping[str, str]) -> DistInfo:
+    rank = _int(env, "RANK")
+    world_size = _int(env, "WORLD_SIZE")
+    local_rank = _int(env, "LOCAL_RANK") if "LOCAL_RANK" in env else rank
+    return _checked(rank, local_rank, world_size, env.get("MASTER_ADDR", "127.0.0.1"),
+                    _int(env, "MASTER_PORT") if "MASTER_PORT" in env else 29500)
+
+
+def _from_slurm(env: Mapping[str, str]) -> DistInfo:
+    rank = _int(env, "SLURM_PROCID")
+    # SLURM_NTASKS is the allocation's task count; inside `srun -n K` within a larger
+    # allocation the step has K tasks, and only those join the group.
+    world_key = "SLURM_STEP_NUM_TASKS" if "SLURM_STEP_NUM_TASKS" in env else "SLURM_NTASKS"
+    world_size = _int(env, world_key)
+    local_rank = _int(env, "SLURM_LOCALID") if "SLURM_LOCALID" in env else 0
+    if "MASTER_ADDR" in env:
+        master_addr = env["MASTER_ADDR"]
+    else:
+        nodelist = env.get("SLURM_STEP_NODELIST") or env.get("SLURM_JOB_NODELIST") or env.get("SLURM_NODELIST")
+        if not nodelist:
+            raise AsrkitError("Slurm task without SLURM_JOB_NODELIST: cannot tell the master node "
+                              "(set MASTER_ADDR)")
+        master_addr = first_host(nodelist)
+    if "MASTER_PORT" in env:
+        master_port = _int(env, "MASTER_PORT")
+    else:
+        job_id = env.get("SLURM_JOB_ID") or env.get("SLURM_JOBID")
+        if not job_id:
+            raise AsrkitError("Slurm task without SLURM_JOB_ID: cannot derive the master port (set MASTER_PORT)")
+        master_port = slurm_port(_int({"SLURM_JOB_ID": job_id}, "SLURM_JOB_ID"))
+    return _checked(rank, local_rank, world_size, master_addr, master_port)
+
+
+def slurm_port(job_id: int) -> int:
+    """The rendezvous port every task of job ``job_id`` agrees on without communicating."""
+    return SLURM_PORT_BASE + job_id % SLURM_PORT_SPAN
+
+
+_BRACKET = re.compile(r"\[([^\]]*)\]")
+
+
+def first_host(nodelist: str) -> str:
+    """First host of a Slurm hostlist expression: ``gpu[07-08,11],cpu3`` -> ``gpu07``.
+
+    Handles several bracket groups (``rack[1-2]-n[01-04]`` -> ``rack1-n01``) and keeps the
+    zero padding of ranges, as ``scontrol show hostnames`` does.
+    """
+    first = _split_top_level(nodelist.strip())[0].strip()
+    if not first:
+        raise AsrkitError(f"empty Slurm node list {nodelist!r}")
+
+    def first_of_group(match: re.Match) -> str:
+        item = match.group(1).split(",")[0].strip()
+        lo = item.split("-")[0].strip()
+        if not lo.isdigit():
+            raise AsrkitError(f"cannot parse Slurm node list {nodelist!r}: bad range {match.group(0)!r}")
+        return lo
+
+    host = _BRACKET.sub(first_of_group, first)
+    if "[" in host or "]" in host:
+        raise AsrkitError(f"cannot parse Slurm node list {nodelist!r}: unbalanced brackets")
+    return host
+
+
+def _split_top_level(text: str) -> list[str]:
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        if ch == "[":
+            depth += 1
+        elif ch == "]":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    return parts
+
+
+def _int(env: Mapping[str, str], key: str) -> int:
+    value = env[key]
+    try:
+        return int(value)
+    except ValueError:
+        raise AsrkitError(f"environment variable {key}={value!r} is not an integer") from None
+
+
+def _checked(rank: int, local_rank: int, world_size: int, master_addr: str, master_port: int) -> DistInfo:
+    if world_size < 1:
+        raise AsrkitError(f"world size {world_size} must be at least 1")
+    if not 0 <= rank < world_size:
+        raise AsrkitError(f"rank {rank} outside world size {world_size}")
+    if local_rank < 0:
+        raise AsrkitError(f"local rank {local_rank} must be non-negative")
+    if not 0 < master_port < 65536:
+        raise AsrkitError(f"master port {master_port} is not a TCP port")
+    return DistInfo(rank, local_rank, world_size, master_addr, master_port)
+
+
+def _bracket_ipv6(addr: str) -> str:
+    return f"[{addr}]" if ":" in addr and not addr.startswith("[") else addr

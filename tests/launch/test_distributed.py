@@ -1,0 +1,130 @@
+"""detect_distributed / init_distributed: env parsing for torchrun and srun, and a real gloo group."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from asrkit.launch.distributed import DistInfo, detect_distributed, first_host, init_distributed, slurm_port
+from asrkit.utils.errors import AsrkitError
+
+
+def test_not_distributed():
+    assert detect_distributed({}) is None
+    assert detect_distributed({"PATH": "/bin"}) is None
+
+
+def test_torchrun_env():
+    env = {"RANK": "3", "WORLD_SIZE": "4", "LOCAL_RANK": "1", "MASTER_ADDR": "node7", "MASTER_PORT": "29400"}
+    assert detect_distributed(env) == DistInfo(rank=3, local_rank=1, world_size=4, master_addr="node7",
+                                               master_port=29400)
+
+
+def test_world_size_one_is_not_distributed():
+    assert detect_distributed({"RANK": "0", "WORLD_SIZE": "1"}) is None
+    assert detect_distributed({"SLURM_PROCID": "0", "SLURM_NTASKS": "1", "SLURM_JOB_NODELIST": "a",
+                               "SLURM_JOB_ID": "5"}) is None
+
+
+def test_slurm_env():
+    env = {"SLURM_PROCID": "2", "SLURM_NTASKS": "4", "SLURM_LOCALID": "0",
+           "SLURM_JOB_NODELIST": "gpu[07-08,11],cpu3", "SLURM_JOB_ID": "123456"}
+    info = detect_distributed(env)
+    assert info == DistInfo(rank=2, local_rank=0, world_size=4, master_addr="gpu07",
+                            master_port=slurm_port(123456))
+    assert not info.is_main
+    # Every task of the job derives the same port, inside the non-ephemeral range.
+    assert 1024 < info.master_port < 32768
+
+
+def test_slurm_step_tasks_win_over_allocation_tasks():
+    env = {"SLURM_PROCID": "1", "SLURM_NTASKS": "8", "SLURM_STEP_NUM_TASKS": "2",
+           "SLURM_JOB_NODELIST": "n1", "SLURM_JOB_ID": "9"}
+    assert detect_distributed(env).world_size == 2
+
+
+def test_master_env_overrides_slurm():
+    env = {"SLURM_PROCID": "0", "SLURM_NTASKS": "2", "SLURM_JOB_NODELIST": "n[1-2]", "SLURM_JOB_ID": "9",
+           "MASTER_ADDR": "10.0.0.5", "MASTER_PORT": "23456"}
+    info = detect_distributed(env)
+    assert (info.master_addr, info.master_port, info.is_main) == ("10.0.0.5", 23456, True)
+
+
+def test_torchrun_wins_over_slurm():
+    env = {"RANK": "1", "WORLD_SIZE": "2", "LOCAL_RANK": "1", "MASTER_ADDR": "h", "MASTER_PORT": "2000",
+           "SLURM_PROCID": "0", "SLURM_NTASKS": "1", "SLURM_JOB_NODELIST": "n1", "SLURM_JOB_ID": "9"}
+    assert detect_distributed(env).rank == 1
+
+
+@pytest.mark.parametrize("nodelist,first", [
+    ("node1", "node1"),
+    ("node[001-004]", "node001"),
+    ("gpu[07,09-10],cpu[1-2]", "gpu07"),
+    ("rack[1-2]-n[01-04]", "rack1-n01"),
+    ("a,b", "a"),
+    ("node-x.example.org", "node-x.example.org"),
+])
+def test_first_host(nodelist, first):
+    assert first_host(nodelist) == first
+
+
+@pytest.mark.parametrize("env,words", [
+    ({"RANK": "x", "WORLD_SIZE": "2"}, "RANK='x'"),
+    ({"RANK": "2", "WORLD_SIZE": "2"}, "rank 2 outside world size 2"),
+    ({"SLURM_PROCID": "0", "SLURM_NTASKS": "2", "SLURM_JOB_ID": "1"}, "SLURM_JOB_NODELIST"),
+    ({"SLURM_PROCID": "0", "SLURM_NTASKS": "2", "SLURM_JOB_NODELIST": "n1"}, "SLURM_JOB_ID"),
+    ({"SLURM_PROCID": "0", "SLURM_NTASKS": "2", "SLURM_JOB_NODELIST": "n[1-", "SLURM_JOB_ID": "1"}, "node list"),
+])
+def test_bad_env_is_a_clear_error(env, words):
+    with pytest.raises(AsrkitError, match=words.replace("[", r"\[")):
+        detect_distributed(env)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+WORKER = textwrap.dedent("""
+    import torch, torch.distributed as dist
+    torch.set_num_threads(1)
+    from asrkit.launch.distributed import detect_distributed, init_distributed
+    info = detect_distributed()
+    backend = init_distributed(info)
+    t = torch.tensor([float(info.rank + 1)])
+    dist.all_reduce(t)
+    print(backend, info.rank, info.world_size, int(t.item()), flush=True)
+    dist.destroy_process_group()
+""")
+
+
+def test_init_distributed_gloo_all_reduce():
+    """Two real processes with Slurm-style variables meet on a derived address and all_reduce."""
+    port = _free_port()
+    procs = []
+    for rank in range(2):
+        env = dict(os.environ, OMP_NUM_THREADS="1", SLURM_PROCID=str(rank), SLURM_NTASKS="2",
+                   SLURM_LOCALID=str(rank), SLURM_JOB_NODELIST="127.0.0.1", SLURM_JOB_ID="1",
+                   MASTER_PORT=str(port), CUDA_VISIBLE_DEVICES="")
+        for key in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR"):
+            env.pop(key, None)
+        procs.append(subprocess.Popen([sys.executable, "-c", WORKER], env=env, stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, text=True))
+    outs = [p.communicate(timeout=120) for p in procs]
+    for p, (out, err) in zip(procs, outs):
+        assert p.returncode == 0, err
+    assert sorted(out.split() for out, _ in outs) == [["gloo", "0", "2", "3"], ["gloo", "1", "2", "3"]]
+
+
+def test_init_distributed_nccl_without_gpu_is_a_clear_error():
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    with pytest.raises(AsrkitError, match="local rank 0 has no GPU"):
+        init_distributed(DistInfo(0, 0, 2, "127.0.0.1", 1), backend="nccl")
