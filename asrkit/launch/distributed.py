@@ -10,7 +10,8 @@ environment override the Slurm-derived values (e.g. when the first node's name d
 Example::
 
     >>> info = detect_distributed({"SLURM_PROCID": "1", "SLURM_NTASKS": "2", "SLURM_LOCALID": "1",
-    ...                            "SLURM_JOB_NODELIST": "gpu[07-08]", "SLURM_JOB_ID": "4242"})
+    ...                            "SLURM_STEP_ID": "0", "SLURM_JOB_NODELIST": "gpu[07-08]",
+    ...                            "SLURM_JOB_ID": "4242"})
     >>> info.rank, info.world_size, info.master_addr, info.master_port
     (1, 2, 'gpu07', 16242)
 """
@@ -23,6 +24,9 @@ from datetime import timedelta
 from typing import Mapping, Optional
 
 from asrkit.utils.errors import AsrkitError
+from asrkit.utils.logging import get_logger
+
+logger = get_logger(__name__)
 
 # Derived ports stay below the Linux ephemeral range (32768-60999), so a port picked from the
 # job id does not collide with an outgoing connection's port on a busy node.
@@ -51,13 +55,21 @@ def detect_distributed(env: Optional[Mapping[str, str]] = None) -> Optional[Dist
 
     torchrun's variables win when both are present (torchrun started inside a Slurm job).
     A world size of 1 counts as not distributed, so ``srun --ntasks=1`` or a plain ``sbatch``
-    job trains exactly like a local run.
+    job trains exactly like a local run. Slurm's variables count only inside an srun step
+    (``SLURM_STEP_ID`` set): a batch script has ``SLURM_PROCID=0`` and ``SLURM_NTASKS=N`` but
+    is a single process.
     """
     env = os.environ if env is None else env
     if "RANK" in env and "WORLD_SIZE" in env:
         info = _from_torchrun(env)
-    elif "SLURM_PROCID" in env and ("SLURM_STEP_NUM_TASKS" in env or "SLURM_NTASKS" in env):
+    elif "SLURM_PROCID" in env and ("SLURM_STEP_ID" in env or "SLURM_STEP_NUM_TASKS" in env):
         info = _from_slurm(env)
+    elif "SLURM_PROCID" in env and int(env.get("SLURM_NTASKS", "1") or "1") > 1:
+        # An sbatch script with --ntasks=N but no srun: only one process exists, and waiting
+        # for N-1 peers would hang until the rendezvous times out.
+        logger.warning("SLURM_NTASKS=%s but not started by srun (no SLURM_STEP_ID): training as one "
+                       "process; run `srun asrkit-train ...` for one task per GPU", env["SLURM_NTASKS"])
+        return None
     else:
         return None
     if info.world_size <= 1:

@@ -26,12 +26,12 @@ def test_torchrun_env():
 
 def test_world_size_one_is_not_distributed():
     assert detect_distributed({"RANK": "0", "WORLD_SIZE": "1"}) is None
-    assert detect_distributed({"SLURM_PROCID": "0", "SLURM_NTASKS": "1", "SLURM_JOB_NODELIST": "a",
+    assert detect_distributed({"SLURM_STEP_ID": "0", "SLURM_PROCID": "0", "SLURM_NTASKS": "1", "SLURM_JOB_NODELIST": "a",
                                "SLURM_JOB_ID": "5"}) is None
 
 
 def test_slurm_env():
-    env = {"SLURM_PROCID": "2", "SLURM_NTASKS": "4", "SLURM_LOCALID": "0",
+    env = {"SLURM_STEP_ID": "0", "SLURM_PROCID": "2", "SLURM_NTASKS": "4", "SLURM_LOCALID": "0",
            "SLURM_JOB_NODELIST": "gpu[07-08,11],cpu3", "SLURM_JOB_ID": "123456"}
     info = detect_distributed(env)
     assert info == DistInfo(rank=2, local_rank=0, world_size=4, master_addr="gpu07",
@@ -41,14 +41,20 @@ def test_slurm_env():
     assert 1024 < info.master_port < 32768
 
 
+def test_sbatch_script_without_srun_is_not_distributed(caplog):
+    env = {"SLURM_PROCID": "0", "SLURM_NTASKS": "2", "SLURM_JOB_NODELIST": "n1", "SLURM_JOB_ID": "9"}
+    assert detect_distributed(env) is None
+    assert "not started by srun" in caplog.text
+
+
 def test_slurm_step_tasks_win_over_allocation_tasks():
-    env = {"SLURM_PROCID": "1", "SLURM_NTASKS": "8", "SLURM_STEP_NUM_TASKS": "2",
+    env = {"SLURM_STEP_ID": "0", "SLURM_PROCID": "1", "SLURM_NTASKS": "8", "SLURM_STEP_NUM_TASKS": "2",
            "SLURM_JOB_NODELIST": "n1", "SLURM_JOB_ID": "9"}
     assert detect_distributed(env).world_size == 2
 
 
 def test_master_env_overrides_slurm():
-    env = {"SLURM_PROCID": "0", "SLURM_NTASKS": "2", "SLURM_JOB_NODELIST": "n[1-2]", "SLURM_JOB_ID": "9",
+    env = {"SLURM_STEP_ID": "0", "SLURM_PROCID": "0", "SLURM_NTASKS": "2", "SLURM_JOB_NODELIST": "n[1-2]", "SLURM_JOB_ID": "9",
            "MASTER_ADDR": "10.0.0.5", "MASTER_PORT": "23456"}
     info = detect_distributed(env)
     assert (info.master_addr, info.master_port, info.is_main) == ("10.0.0.5", 23456, True)
@@ -56,7 +62,7 @@ def test_master_env_overrides_slurm():
 
 def test_torchrun_wins_over_slurm():
     env = {"RANK": "1", "WORLD_SIZE": "2", "LOCAL_RANK": "1", "MASTER_ADDR": "h", "MASTER_PORT": "2000",
-           "SLURM_PROCID": "0", "SLURM_NTASKS": "1", "SLURM_JOB_NODELIST": "n1", "SLURM_JOB_ID": "9"}
+           "SLURM_STEP_ID": "0", "SLURM_PROCID": "0", "SLURM_NTASKS": "1", "SLURM_JOB_NODELIST": "n1", "SLURM_JOB_ID": "9"}
     assert detect_distributed(env).rank == 1
 
 
@@ -75,9 +81,9 @@ def test_first_host(nodelist, first):
 @pytest.mark.parametrize("env,words", [
     ({"RANK": "x", "WORLD_SIZE": "2"}, "RANK='x'"),
     ({"RANK": "2", "WORLD_SIZE": "2"}, "rank 2 outside world size 2"),
-    ({"SLURM_PROCID": "0", "SLURM_NTASKS": "2", "SLURM_JOB_ID": "1"}, "SLURM_JOB_NODELIST"),
-    ({"SLURM_PROCID": "0", "SLURM_NTASKS": "2", "SLURM_JOB_NODELIST": "n1"}, "SLURM_JOB_ID"),
-    ({"SLURM_PROCID": "0", "SLURM_NTASKS": "2", "SLURM_JOB_NODELIST": "n[1-", "SLURM_JOB_ID": "1"}, "node list"),
+    ({"SLURM_STEP_ID": "0", "SLURM_PROCID": "0", "SLURM_NTASKS": "2", "SLURM_JOB_ID": "1"}, "SLURM_JOB_NODELIST"),
+    ({"SLURM_STEP_ID": "0", "SLURM_PROCID": "0", "SLURM_NTASKS": "2", "SLURM_JOB_NODELIST": "n1"}, "SLURM_JOB_ID"),
+    ({"SLURM_STEP_ID": "0", "SLURM_PROCID": "0", "SLURM_NTASKS": "2", "SLURM_JOB_NODELIST": "n[1-", "SLURM_JOB_ID": "1"}, "node list"),
 ])
 def test_bad_env_is_a_clear_error(env, words):
     with pytest.raises(AsrkitError, match=words.replace("[", r"\[")):
@@ -108,7 +114,7 @@ def test_init_distributed_gloo_all_reduce():
     port = _free_port()
     procs = []
     for rank in range(2):
-        env = dict(os.environ, OMP_NUM_THREADS="1", SLURM_PROCID=str(rank), SLURM_NTASKS="2",
+        env = dict(os.environ, OMP_NUM_THREADS="1", SLURM_PROCID=str(rank), SLURM_STEP_ID="0", SLURM_NTASKS="2",
                    SLURM_LOCALID=str(rank), SLURM_JOB_NODELIST="127.0.0.1", SLURM_JOB_ID="1",
                    MASTER_PORT=str(port), CUDA_VISIBLE_DEVICES="")
         for key in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR"):
