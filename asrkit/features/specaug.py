@@ -1,0 +1,90 @@
+"""SpecAugment (Park et al. 2019) on padded batches: time warp, frequency masks, time masks.
+
+An ``nn.Module`` that acts only in training mode (``model.eval()`` turns it off) and only inside
+each utterance's length: padded frames are returned untouched. Everything is drawn on the
+batch's device with tensor ops, without a Python loop over utterances or a host sync, so it
+costs next to nothing on GPU. Masked values are set to 0, the mean of CMVN-normalised features.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+
+@dataclass
+class SpecAugConfig:
+    """The ``specaug:`` section of a model config (defaults: ESPnet's AN4/LibriSpeech-like policy)."""
+
+    freq_masks: int = 2          # number of frequency masks
+    freq_width: int = 30         # each 0..freq_width bins wide
+    time_masks: int = 2          # number of time masks
+    time_width: int = 40         # each 0..time_width frames wide ...
+    time_width_ratio: float = 0.2  # ... and at most this fraction of the utterance
+    time_warp: int = 5           # warp window W in frames (0 = no time warp)
+
+
+class SpecAugment(nn.Module):
+    """feats (B, T, D), lens (B,) -> augmented feats (B, T, D); identity in eval mode."""
+
+    def __init__(self, config: SpecAugConfig) -> None:
+        super().__init__()
+        self.config = config
+
+    def forward(self, feats: Tensor, lens: Tensor) -> Tensor:
+        if not self.training:
+            return feats
+        cfg = self.config
+        b, t, d = feats.shape
+        dev = feats.device
+        lens = lens.to(dev)
+        valid = torch.arange(t, device=dev)[None, :] < lens[:, None]           # (B, T)
+        x = self.time_warp(feats, lens) if cfg.time_warp > 0 else feats
+        mask = torch.zeros(b, t, d, dtype=torch.bool, device=dev)
+        bins = torch.arange(d, device=dev)[None, :]
+        for _ in range(cfg.freq_masks):
+            width = (torch.rand(b, device=dev) * (min(cfg.freq_width, d) + 1)).floor()
+            start = (torch.rand(b, device=dev) * (d - width + 1)).floor()
+            band = (bins >= start[:, None]) & (bins < (start + width)[:, None])  # (B, D)
+            mask |= band[:, None, :]
+        frames = torch.arange(t, device=dev)[None, :]
+        max_width = torch.clamp((lens.to(torch.float32) * cfg.time_width_ratio).floor(), max=cfg.time_width)
+        for _ in range(cfg.time_masks):
+            width = (torch.rand(b, device=dev) * (max_width + 1)).floor()
+            start = (torch.rand(b, device=dev) * (lens - width + 1)).floor()
+            span = (frames >= start[:, None]) & (frames < (start + width)[:, None])  # (B, T)
+            mask |= span[:, :, None]
+        mask &= valid[:, :, None]
+        return x.masked_fill(mask, 0.0)
+
+    def time_warp(self, feats: Tensor, lens: Tensor) -> Tensor:
+        """Move a random centre frame c by w in [-W, W], stretching [0, c) and [c, len) linearly.
+
+        Utterances shorter than 2W+2 frames are left alone; frames beyond ``len`` map to
+        themselves, so padding is untouched.
+        """
+        w_max = self.config.time_warp
+        b, t, _ = feats.shape
+        dev = feats.device
+        lf = lens.to(torch.float32)
+        ok = lf >= 2 * w_max + 2                                                # (B,)
+        centre = w_max + (torch.rand(b, device=dev) * (lf - 2 * w_max).clamp(min=1)).floor()
+        shift = (torch.rand(b, device=dev) * (2 * w_max + 1)).floor() - w_max
+        shift = torch.where(ok, shift, torch.zeros_like(shift))
+        new_centre = centre + shift                                             # (B,) in [0, len)
+        out_t = torch.arange(t, device=dev, dtype=torch.float32)[None, :]      # (1, T)
+        left = out_t * centre[:, None] / new_centre.clamp(min=1)[:, None]
+        right = centre[:, None] + (out_t - new_centre[:, None]) * (
+            (lf - centre) / (lf - new_centre).clamp(min=1))[:, None]
+        src = torch.where(out_t < new_centre[:, None], left, right)
+        src = torch.where(out_t < lf[:, None], src, out_t)                      # (B, T) source frame
+        last = torch.where(out_t < lf[:, None], (lf[:, None] - 1), out_t).clamp(min=0)
+        src = torch.minimum(src.clamp(min=0), last)
+        i0 = src.floor().long()
+        i1 = torch.minimum(i0 + 1, last.long())
+        frac = (src - i0.to(src.dtype)).unsqueeze(2).to(feats.dtype)           # (B, T, 1)
+        d = feats.size(2)
+        x0 = feats.gather(1, i0.unsqueeze(2).expand(-1, -1, d))
+        x1 = feats.gather(1, i1.unsqueeze(2).expand(-1, -1, d))
+        return x0 + (x1 - x0) * frac                                            # (B, T, D)

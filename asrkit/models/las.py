@@ -1,0 +1,210 @@
+"""Listen, Attend and Spell with a joint CTC head: the model trained by asrkit-train.
+
+The interface (docs/contracts.md) is what the trainer and the beam search use::
+
+    model = LAS(idim, vocab_size, LASConfig())
+    out = model(feats, feat_lens, ys, y_lens)            # LASOutput; out.loss is minimised
+    enc, enc_lens = model.encode(feats, feat_lens)
+    memory, state = model.init_decoder(enc, enc_lens)
+    logp, state, att = model.decode_step(prev_tokens, state, memory)
+
+Token ids follow docs/contracts.md: 0 is the CTC blank, V-1 is <sos/eos>; ``ys`` are padded with -1.
+
+Scheduled sampling: ``model.teacher_forcing`` (float in [0, 1], default 1.0) is the probability
+that a training step feeds the true previous token rather than the model's own greedy guess;
+the trainer lowers it on its schedule (or ``forward(..., teacher_forcing=r)`` overrides it for
+one call). At 1.0 the output layer runs once on the whole sequence instead of once per step.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Dict, Optional, Tuple, Union
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from asrkit.features.specaug import SpecAugConfig, SpecAugment
+from asrkit.models.attention import AttentionConfig
+from asrkit.models.ctc import CTCHead
+from asrkit.models.listener import Listener, ListenerConfig
+from asrkit.models.speller import Speller, SpellerConfig
+
+Tree = Union[Tensor, Dict[str, Any], list, tuple]
+
+
+@dataclass
+class LASConfig:
+    """A LAS model's configuration: what ``model:`` holds in conf/train.yaml and model.pt stores."""
+
+    listener: ListenerConfig = field(default_factory=ListenerConfig)
+    attention: AttentionConfig = field(default_factory=AttentionConfig)
+    speller: SpellerConfig = field(default_factory=SpellerConfig)
+    ctc_weight: float = 0.5          # a in a*CTC + (1-a)*attention; 0 builds no CTC head
+    label_smoothing: float = 0.0     # attention cross-entropy smoothing
+    specaug: Optional[SpecAugConfig] = None  # None: no SpecAugment
+
+    @classmethod
+    def from_dict(cls, d: Optional[Dict[str, Any]]) -> "LASConfig":
+        """Build from a YAML mapping; unknown keys are an error naming the key."""
+        return _from_dict(cls, d or {}, "model")
+
+    def to_dict(self) -> Dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _from_dict(cls, d: Dict[str, Any], where: str):
+    if not isinstance(d, dict):
+        raise ValueError(f"{where}: expected a mapping, got {type(d).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(d) - set(fields))
+    if unknown:
+        raise ValueError(f"{where}: unknown option(s) {', '.join(unknown)} (known: {', '.join(fields)})")
+    kwargs = {}
+    for name, value in d.items():
+        sub = _NESTED.get((cls, name))
+        if sub is not None and value is not None:
+            value = _from_dict(sub, value, f"{where}.{name}")
+        kwargs[name] = value
+    return cls(**kwargs)
+
+
+_NESTED = {
+    (LASConfig, "listener"): ListenerConfig,
+    (LASConfig, "attention"): AttentionConfig,
+    (LASConfig, "speller"): SpellerConfig,
+    (LASConfig, "specaug"): SpecAugConfig,
+}
+
+
+@dataclass
+class LASOutput:
+    """What ``LAS.forward`` returns. Scalars are 0-dim tensors (no host sync in the forward)."""
+
+    loss: Tensor                     # mean over utterances of loss_utt: what training minimises
+    loss_att: Tensor                 # mean over utterances of the summed attention cross-entropy
+    loss_ctc: Optional[Tensor]       # mean over utterances of the CTC loss (None without CTC)
+    acc: Tensor                      # attention token accuracy (teacher forced), <eos> included
+    loss_utt: Tensor                 # (B,) per-utterance a*ctc + (1-a)*att, summed over tokens
+    num_tokens: Tensor               # number of predicted tokens (labels + one <eos> each)
+
+
+class LAS(nn.Module):
+    def __init__(self, idim: int, vocab_size: int, config: Optional[LASConfig] = None) -> None:
+        super().__init__()
+        config = config or LASConfig()
+        if not 0.0 <= config.ctc_weight <= 1.0:
+            raise ValueError(f"ctc_weight must be in [0, 1], got {config.ctc_weight}")
+        self.idim, self.vocab_size, self.config = idim, vocab_size, config
+        self.sos = self.eos = vocab_size - 1
+        self.specaug = SpecAugment(config.specaug) if config.specaug is not None else None
+        self.listener = Listener(idim, config.listener)
+        self.speller = Speller(vocab_size, self.listener.odim, config.speller, config.attention)
+        self.ctc = CTCHead(self.listener.odim, vocab_size) if config.ctc_weight > 0 else None
+        self.teacher_forcing = 1.0
+
+    # -- encoder ---------------------------------------------------------------------------
+    def encode(self, feats: Tensor, feat_lens: Tensor) -> Tuple[Tensor, Tensor]:
+        """feats (B, T, D), feat_lens (B,) -> enc (B, T', H), enc_lens (B,). No SpecAugment."""
+        return self.listener(feats, feat_lens)
+
+    def ctc_log_probs(self, enc: Tensor) -> Tensor:
+        """enc (B, T', H) -> CTC log-probs (B, T', V); only for a model with ctc_weight > 0."""
+        if self.ctc is None:
+            raise RuntimeError("this model has no CTC head (ctc_weight is 0)")
+        return self.ctc.log_probs(enc)
+
+    # -- decoder ---------------------------------------------------------------------------
+    def init_decoder(self, enc: Tensor, enc_lens: Tensor) -> Tuple[Dict[str, Tensor], Dict[str, Tensor]]:
+        """-> (memory, state), dicts of tensors with the batch in dim 0 (see select_batch).
+
+        memory: ``enc`` (N, T', H), ``mask_bias`` (N, T') (0 / -inf), ``att_keys`` (the key
+        projection, computed once here) and for multihead ``att_values``.
+        state: ``h{i}``, ``c{i}`` per speller layer (N, Hd), ``context`` (N, H), ``att`` (N, T').
+        """
+        return self.speller.init(enc, enc_lens)
+
+    def decode_step(self, prev_tokens: Tensor, state: Dict[str, Tensor], memory: Dict[str, Tensor]
+                    ) -> Tuple[Tensor, Dict[str, Tensor], Tensor]:
+        """prev_tokens (N,) -> (log-probs (N, V) float32, new state, attention weights (N, T'))."""
+        x, state, att = self.speller.step(self.speller.embed(prev_tokens), state, memory)
+        logp = F.log_softmax(self.speller.output(x).float(), dim=-1)
+        return logp, state, att
+
+    # -- training --------------------------------------------------------------------------
+    def forward(self, feats: Tensor, feat_lens: Tensor, ys: Tensor, y_lens: Tensor,
+                teacher_forcing: Optional[float] = None) -> LASOutput:
+        """feats (B, T, D), feat_lens (B,), ys (B, L) padded with -1, y_lens (B,) -> LASOutput."""
+        if self.specaug is not None:
+            feats = self.specaug(feats, feat_lens)             # identity in eval mode
+        enc, enc_lens = self.encode(feats, feat_lens)          # (B, T', H)
+        b, l = ys.shape
+        dev = ys.device
+        steps = torch.arange(l + 1, device=dev)[None, :]       # (1, L+1)
+        ys_in = torch.cat([ys.new_full((b, 1), self.sos), ys.clamp(min=0)], dim=1)  # (B, L+1)
+        ys_out = torch.cat([ys, ys.new_full((b, 1), -1)], dim=1)
+        ys_out = torch.where(steps < y_lens[:, None], ys_out, ys_out.new_full((), -1))
+        ys_out = torch.where(steps == y_lens[:, None], ys_out.new_full((), self.eos), ys_out)  # (B, L+1)
+
+        logits = self._teacher_forced_logits(enc, enc_lens, ys_in, teacher_forcing)  # (B, L+1, V)
+        ce = F.cross_entropy(logits.float().transpose(1, 2), ys_out, ignore_index=-1,
+                             label_smoothing=self.config.label_smoothing, reduction="none")  # (B, L+1)
+        att_utt = ce.sum(1)                                    # (B,)
+        target = ys_out != -1
+        num_tokens = target.sum()
+        acc = ((logits.argmax(-1) == ys_out) & target).sum() / num_tokens.clamp(min=1)
+
+        a = self.config.ctc_weight
+        if self.ctc is not None:
+            ctc_utt = self.ctc.loss(enc, enc_lens, ys, y_lens)  # (B,)
+            loss_utt = a * ctc_utt + (1.0 - a) * att_utt
+            loss_ctc: Optional[Tensor] = ctc_utt.mean()
+        else:
+            loss_utt, loss_ctc = att_utt, None
+        return LASOutput(loss=loss_utt.mean(), loss_att=att_utt.mean(), loss_ctc=loss_ctc, acc=acc,
+                         loss_utt=loss_utt, num_tokens=num_tokens)
+
+    def _teacher_forced_logits(self, enc: Tensor, enc_lens: Tensor, ys_in: Tensor,
+                               teacher_forcing: Optional[float]) -> Tensor:
+        """Run the speller over ys_in (B, L+1) -> logits (B, L+1, V).
+
+        The loop holds only the recurrent part; embeddings and (without sampling) the output
+        layer run batched over all steps outside it, and nothing in it syncs with the host.
+        """
+        ratio = self.teacher_forcing if teacher_forcing is None else teacher_forcing
+        sampling = self.training and ratio < 1.0
+        memory, state = self.init_decoder(enc, enc_lens)
+        emb = self.speller.embed(ys_in)                        # (B, L+1, E)
+        if sampling:
+            use_truth = torch.rand(ys_in.shape, device=ys_in.device) < ratio  # (B, L+1)
+        outs = []
+        logits_steps = []
+        for i in range(ys_in.size(1)):
+            e = emb[:, i]
+            if sampling and i > 0:
+                guess = logits_steps[-1].argmax(-1)            # (B,) the model's previous token
+                e = torch.where(use_truth[:, i, None], e, self.speller.embed(guess))
+            x, state, _ = self.speller.step(e, state, memory)  # (B, Hd+H)
+            if sampling:
+                logits_steps.append(self.speller.output(x))
+            else:
+                outs.append(x)
+        if sampling:
+            return torch.stack(logits_steps, dim=1)
+        return self.speller.output(torch.stack(outs, dim=1))  # (B, L+1, V)
+
+
+def select_batch(tree: Tree, idx: Tensor) -> Tree:
+    """Pick rows ``idx`` of every tensor in a (nested) dict/list/tuple along dim 0.
+
+    How beam search expands (``idx`` repeats rows) and reorders (``idx`` = source beam of each
+    hypothesis) the decoder ``memory`` and ``state``.
+    """
+    if isinstance(tree, Tensor):
+        return tree.index_select(0, idx)
+    if isinstance(tree, dict):
+        return {k: select_batch(v, idx) for k, v in tree.items()}
+    if isinstance(tree, (list, tuple)):
+        return type(tree)(select_batch(v, idx) for v in tree)
+    return tree

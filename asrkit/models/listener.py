@@ -1,0 +1,142 @@
+"""The listener: an optional VGG-like Conv2d front-end, then pyramidal BLSTM layers.
+
+Chan et al. 2016 ("Listen, Attend and Spell"): a pBLSTM layer concatenates ``k`` adjacent frames
+of its input before running, so three layers with ``k = 2`` reduce time 8x. Every layer runs on
+packed sequences, so padding costs no compute and never changes an utterance's result: frames
+beyond an utterance's length are kept at zero between layers, which is what the padding of a
+batch of one would hold.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import List, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+
+@dataclass
+class ListenerConfig:
+    """Listener hyper-parameters (the ``listener:`` section of a model config).
+
+    ``subsample[i]`` is how many adjacent frames are concatenated before BLSTM layer ``i``
+    (1 = plain BLSTM, 2 = Chan's pyramid step); its length is the number of BLSTM layers.
+    """
+
+    vgg: bool = True                      # 2 conv blocks (conv3x3-relu x2, maxpool 2x2) = 4x time reduction
+    vgg_channels: List[int] = field(default_factory=lambda: [64, 128])
+    hidden: int = 320                     # LSTM units per direction
+    subsample: List[int] = field(default_factory=lambda: [1, 1, 1, 1])
+    proj: int = 320                       # tanh projection after each BLSTM (0 = none, output 2*hidden)
+    dropout: float = 0.0
+
+    @property
+    def num_layers(self) -> int:
+        return len(self.subsample)
+
+
+def length_mask(lens: Tensor, max_len: int) -> Tensor:
+    """(B,) lengths -> (B, max_len) bool, True on real frames."""
+    return torch.arange(max_len, device=lens.device)[None, :] < lens[:, None]
+
+
+class VGGFrontEnd(nn.Module):
+    """Two VGG blocks over (time, frequency): 4x fewer frames, channels x freq/4 features."""
+
+    def __init__(self, idim: int, channels: List[int]) -> None:
+        super().__init__()
+        c1, c2 = channels
+        self.conv = nn.ModuleList([
+            nn.Conv2d(1, c1, 3, padding=1), nn.Conv2d(c1, c1, 3, padding=1),
+            nn.Conv2d(c1, c2, 3, padding=1), nn.Conv2d(c2, c2, 3, padding=1),
+        ])
+        freq = -(-(-(-idim // 2)) // 2)  # ceil(ceil(idim/2)/2), as ceil-mode pooling gives
+        self.odim = c2 * freq
+
+    def forward(self, x: Tensor, lens: Tensor) -> Tuple[Tensor, Tensor]:
+        h = x.unsqueeze(1)                                     # (B, 1, T, D)
+        for i, conv in enumerate(self.conv):
+            mask = length_mask(lens, h.size(2))[:, None, :, None]
+            # zero the padded frames after each conv: a lone utterance sees zeros there too
+            h = F.relu(conv(h)).masked_fill(~mask, 0.0)        # (B, C, T, D)
+            if i % 2 == 1:
+                # inputs are >= 0 after relu and padded frames are 0, so a pool window that
+                # straddles the end of an utterance gives the same max as a truncated window
+                h = F.max_pool2d(h, 2, ceil_mode=True)         # (B, C, ceil(T/2), ceil(D/2))
+                lens = torch.div(lens + 1, 2, rounding_mode="floor")
+        b, c, t, d = h.shape
+        return h.transpose(1, 2).reshape(b, t, c * d), lens    # (B, T/4, C*D/4)
+
+
+class PyramidBLSTMLayer(nn.Module):
+    """Concatenate ``k`` adjacent frames, run a BLSTM on the packed batch, project."""
+
+    def __init__(self, idim: int, hidden: int, k: int, proj: int, dropout: float) -> None:
+        super().__init__()
+        self.k = k
+        self.lstm = nn.LSTM(idim * k, hidden, batch_first=True, bidirectional=True)
+        self.proj = nn.Linear(2 * hidden, proj) if proj > 0 else None
+        self.dropout = nn.Dropout(dropout)
+        self.odim = proj if proj > 0 else 2 * hidden
+
+    def forward(self, x: Tensor, lens: Tensor) -> Tuple[Tensor, Tensor]:
+        if self.k > 1:
+            b, t, d = x.shape
+            pad = (-t) % self.k
+            if pad:
+                x = F.pad(x, (0, 0, 0, pad))                   # zeros, like the padded frames
+            x = x.reshape(b, (t + pad) // self.k, d * self.k)  # (B, T/k, k*D)
+            lens = torch.div(lens + self.k - 1, self.k, rounding_mode="floor")
+        t_out = x.size(1)
+        packed = pack_padded_sequence(x, lens.cpu(), batch_first=True, enforce_sorted=False)
+        out, _ = self.lstm(packed)
+        h, _ = pad_packed_sequence(out, batch_first=True, total_length=t_out)  # (B, T', 2H), zero-padded
+        if self.proj is not None:
+            h = torch.tanh(self.proj(h)).masked_fill(~length_mask(lens, t_out)[..., None], 0.0)
+        return self.dropout(h), lens                           # (B, T', odim)
+
+
+class Listener(nn.Module):
+    """feats (B, T, D) -> encoder output (B, T', odim) with T' = T / (4 if vgg) / prod(subsample)."""
+
+    def __init__(self, idim: int, config: ListenerConfig) -> None:
+        super().__init__()
+        if not config.subsample:
+            raise ValueError("listener.subsample needs at least one BLSTM layer")
+        self.config = config
+        self.vgg = VGGFrontEnd(idim, config.vgg_channels) if config.vgg else None
+        dim = self.vgg.odim if self.vgg is not None else idim
+        layers = []
+        for k in config.subsample:
+            layer = PyramidBLSTMLayer(dim, config.hidden, k, config.proj, config.dropout)
+            layers.append(layer)
+            dim = layer.odim
+        self.layers = nn.ModuleList(layers)
+        self.odim = dim
+
+    @property
+    def time_reduction(self) -> int:
+        r = 4 if self.vgg is not None else 1
+        for k in self.config.subsample:
+            r *= k
+        return r
+
+    def output_lengths(self, lens: Tensor) -> Tensor:
+        """The encoder lengths ``forward`` returns, without running it."""
+        steps = [2, 2] if self.vgg is not None else []
+        for k in steps + list(self.config.subsample):
+            lens = torch.div(lens + k - 1, k, rounding_mode="floor")
+        return lens
+
+    def forward(self, feats: Tensor, feat_lens: Tensor) -> Tuple[Tensor, Tensor]:
+        # zero anything beyond the lengths, so callers may pad with whatever they like
+        x = feats.masked_fill(~length_mask(feat_lens, feats.size(1))[..., None], 0.0)
+        lens = feat_lens
+        if self.vgg is not None:
+            x, lens = self.vgg(x, lens)
+        for layer in self.layers:
+            x, lens = layer(x, lens)
+        return x, lens                                         # (B, T', odim), (B,)
+
