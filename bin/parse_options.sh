@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Kaldi-style option parsing for shell scripts. Source it after the script's "configuration
+# section" of defaults:
+#
+#   nj=4                 # number of parallel jobs
+#   use_lm=false         # a boolean: only "true" or "false" are accepted
+#   help_message="Usage: $0 [options] <data-dir>
+#   e.g.: $0 --nj 8 data/train"
+#   . bin/parse_options.sh
+#
+# Then "--foo-bar value" (or "--foo-bar=value") sets foo_bar when the script defined foo_bar,
+# and is an error ("unknown option") otherwise, so a typo never passes silently. A variable whose
+# default is true/false only takes true/false. "--config file" sources a file of name=value
+# lines; "--help"/"-h" prints $help_message (or the script's leading comment block) and exits 0.
+# Parsing stops at the first argument that is not an option, or after "--"; the remaining
+# arguments are left in "$@".
+#
+# With parse_options_passthrough=true, unknown "--name value" pairs are kept, in order, in the
+# array passthrough_args instead of failing: a recipe's run.sh takes its corpus options and hands
+# the rest to asr.sh, which checks them itself.
+#
+# This file is sourced, so it must not leave "set -e" traps or stray variables behind; its own
+# names all start with _po_.
+
+if [ -n "${parse_options_passthrough:-}" ] && [ "${parse_options_passthrough}" = true ]; then
+  passthrough_args=()
+fi
+
+_po_help() {
+  if [ -n "${help_message:-}" ]; then
+    printf '%s\n' "$help_message"
+  else
+    # The script's own header: the comment lines after the shebang, up to the first non-comment.
+    sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0"
+  fi
+}
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --help|-h)
+      _po_help
+      exit 0
+      ;;
+    --)
+      shift
+      break
+      ;;
+    --config|--config=*)
+      if [ "$1" = --config ]; then
+        if [ $# -lt 2 ]; then
+          echo "$0: option --config needs a value (a file of name=value lines)" >&2
+          exit 1
+        fi
+        _po_value=$2; shift 2
+      else
+        _po_value=${1#--config=}; shift
+      fi
+      if [ ! -f "$_po_value" ]; then
+        echo "$0: --config $_po_value: no such file" >&2
+        exit 1
+      fi
+      # shellcheck disable=SC1090
+      . "$_po_value"
+      ;;
+    --*)
+      if [[ "$1" == *=* ]]; then
+        _po_opt=${1%%=*}; _po_value=${1#*=}; _po_n=1
+      else
+        _po_opt=$1; _po_n=2
+        if [ $# -lt 2 ]; then
+          echo "$0: option $_po_opt needs a value" >&2
+          exit 1
+        fi
+        _po_value=$2
+      fi
+      _po_name=${_po_opt#--}
+      _po_name=${_po_name//-/_}
+      if ! [[ "$_po_name" =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || [ -z "${!_po_name+set}" ] \
+          || [[ "$_po_name" == _po_* ]]; then
+        if [ "${parse_options_passthrough:-}" = true ]; then
+          passthrough_args+=("$_po_opt" "$_po_value")
+          shift "$_po_n"
+          continue
+        fi
+        echo "$0: unknown option $_po_opt (see $0 --help)" >&2
+        exit 1
+      fi
+      _po_old=${!_po_name}
+      if { [ "$_po_old" = true ] || [ "$_po_old" = false ]; } \
+          && [ "$_po_value" != true ] && [ "$_po_value" != false ]; then
+        echo "$0: option $_po_opt takes true or false, got '$_po_value'" >&2
+        exit 1
+      fi
+      printf -v "$_po_name" '%s' "$_po_value"
+      shift "$_po_n"
+      ;;
+    *)
+      break
+      ;;
+  esac
+done
+
+unset -f _po_help
+unset _po_value _po_opt _po_name _po_old _po_n
+true

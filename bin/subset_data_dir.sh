@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Copy part of a Kaldi data dir: the first N, the last N utterances, or those in a list, with
+# every per-utterance table filtered to match (wav.scp/reco2file_and_channel by recording when
+# there are segments) and spk2utt rebuilt. The subset of a sorted dir is sorted.
+#   e.g. bin/subset_data_dir.sh --first 100 data/train data/train_dev
+#        bin/subset_data_dir.sh --last 848 data/train data/train_nodev
+#        bin/subset_data_dir.sh --utt-list dev.list data/train data/dev
+set -euo pipefail
+first=0
+last=0
+utt_list=
+help_message="Usage: $0 (--first N | --last N | --utt-list FILE) <src-data-dir> <dest-data-dir>
+e.g.: $0 --first 100 data/train data/train_dev"
+. "$(dirname "${BASH_SOURCE[0]}")/parse_options.sh"
+
+die() { echo "$0: $*" >&2; exit 1; }
+[ $# -eq 2 ] || die "expected <src-data-dir> <dest-data-dir> (see --help)"
+src=$1; dest=$2
+[ -f "$src/utt2spk" ] || die "$src/utt2spk: no such file (not a data dir?)"
+[ "$(cd "$src" && pwd)" != "$(mkdir -p "$dest" && cd "$dest" && pwd)" ] || die "source and destination are the same dir: $src"
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+total=$(wc -l < "$src/utt2spk")
+if [ "$first" -gt 0 ]; then
+  [ "$first" -le "$total" ] || die "--first $first: $src has only $total utterances"
+  head -n "$first" "$src/utt2spk" | cut -d' ' -f1 > "$tmp/utts"
+elif [ "$last" -gt 0 ]; then
+  [ "$last" -le "$total" ] || die "--last $last: $src has only $total utterances"
+  tail -n "$last" "$src/utt2spk" | cut -d' ' -f1 > "$tmp/utts"
+elif [ -n "$utt_list" ]; then
+  [ -f "$utt_list" ] || die "--utt-list $utt_list: no such file"
+  cut -d' ' -f1 "$utt_list" > "$tmp/utts"
+else
+  die "give one of --first N, --last N, --utt-list FILE"
+fi
+
+# filter <keys> <table>: the lines of <table> whose first field is in <keys>, in table order.
+filter() { awk 'NR == FNR { k[$1] = 1; next } ($1 in k)' "$1" "$2"; }
+
+for f in utt2spk text segments feats.scp utt2num_frames utt2dur; do
+  [ -f "$src/$f" ] && filter "$tmp/utts" "$src/$f" > "$tmp/$f"
+done
+if [ -f "$src/segments" ]; then
+  awk '{ print $2 }' "$tmp/segments" | sort -u > "$tmp/recos"
+  for f in wav.scp reco2file_and_channel; do
+    [ -f "$src/$f" ] && filter "$tmp/recos" "$src/$f" > "$tmp/$f"
+  done
+elif [ -f "$src/wav.scp" ]; then
+  filter "$tmp/utts" "$src/wav.scp" > "$tmp/wav.scp"
+fi
+n=$(wc -l < "$tmp/utt2spk")
+[ "$n" -gt 0 ] || die "no utterances of $src selected"
+for f in utt2spk text segments feats.scp utt2num_frames utt2dur wav.scp reco2file_and_channel; do
+  [ -f "$tmp/$f" ] && cp "$tmp/$f" "$dest/$f"
+done
+"$(dirname "${BASH_SOURCE[0]}")/utt2spk_to_spk2utt.sh" "$dest/utt2spk" > "$dest/spk2utt"
+for f in cmvn.ark spk2gender; do [ -f "$src/$f" ] && cp "$src/$f" "$dest/$f"; done
+echo "$0: $n of $total utterances of $src -> $dest" >&2

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Turn an utt2spk table into spk2utt (speakers in first-seen order, as Kaldi's
+# utt2spk_to_spk2utt.pl does; utt2spk sorted by utterance gives spk2utt sorted by speaker when
+# utterance ids start with the speaker id, Kaldi's rule).
+#   e.g. bin/utt2spk_to_spk2utt.sh data/train/utt2spk > data/train/spk2utt
+set -euo pipefail
+if [ $# -ne 1 ] || [ "$1" = --help ] || [ "$1" = -h ]; then
+  echo "Usage: $0 <utt2spk> > <spk2utt>" >&2
+  echo "e.g.: $0 data/train/utt2spk > data/train/spk2utt" >&2
+  [ $# -eq 1 ] && exit 0 || exit 1
+fi
+[ -f "$1" ] || { echo "$0: $1: no such file" >&2; exit 1; }
+awk '
+  NF != 2 { printf "%s:%d: expected \"<utt> <spk>\", got \"%s\"\n", FILENAME, FNR, $0 > "/dev/stderr"; bad = 1; exit 1 }
+  !($2 in u) { order[n++] = $2 }
+  { u[$2] = u[$2] " " $1 }
+  END { if (bad) exit 1; for (i = 0; i < n; i++) print order[i] u[order[i]] }
+' "$1"

@@ -1,0 +1,229 @@
+#!/usr/bin/env bash
+# The generic stages every asrkit recipe shares. Run from a recipe directory (egs/<corpus>/asr1),
+# after its run.sh has prepared data/<set>/ (stage 0, local/data.sh). Each stage is one or a few
+# asrkit-* commands run through the job launcher of cmd.sh; this script only orchestrates.
+#
+#   1  features: fbank of every set into dump/<set>/ (--nj jobs), global CMVN on the train set
+#   2  tokenizer: sentencepiece (char|bpe|unigram) on the train text -> data/lang_<type>/
+#   3  language model on the train text (only with --use-lm true)
+#   4  LAS training -> exp/<tag>/model.pt (averaged checkpoints with --num-avg N)
+#   5  decoding of each test set in --nj pieces, merged -> exp/<tag>/decode_<set>/{text,nbest.jsonl}
+#   6  scoring (WER, CER) -> exp/<tag>/decode_<set>/wer.txt; a row appended to RESULTS.md
+#
+# A stage that finished leaves a .done marker and is skipped when run again (delete the marker,
+# or the output, to redo it); a failed stage stops the run and names its log.
+set -euo pipefail
+
+# ---- configuration section (every name is an option: --stop-stage 4 sets stop_stage) ----
+stage=1                 # first stage to run
+stop_stage=100          # last stage to run
+nj=4                    # parallel jobs for feature extraction and decoding
+ngpu=0                  # GPUs for training (0: CPU); decoding uses --decode-ngpu
+decode_ngpu=0           # GPUs per decoding job
+seed=1                  # training seed
+train_set=train         # data/<train_set>/ (CMVN, tokenizer and LM are trained on it)
+valid_set=dev           # data/<valid_set>/: validation during training
+test_sets="test"        # data dirs to decode and score (space-separated)
+fbank_config=conf/fbank.yaml   # feature options (asrkit-compute-fbank --config)
+token_type=char         # char|bpe|unigram
+nbpe=30                 # vocabulary size for bpe/unigram
+train_config=conf/train.yaml   # model + training options (asrkit-train --config)
+decode_config=conf/decode.yaml # beam search options (asrkit-decode --config)
+num_avg=0               # average the N best checkpoints into model.avg.pt (0: decode model.pt)
+use_lm=false            # train an LM (stage 3) and fuse it in decoding
+lm_config=conf/lm.yaml  # LM options (asrkit-train-lm --config)
+lm_train_text=          # LM training text (Kaldi text); default data/<train_set>/text
+tag=                    # experiment name under exp/; default: train_<train config name>
+dumpdir=dump            # features
+expdir=exp              # experiments
+results=RESULTS.md      # stage 6 appends one row per test set here
+
+help_message=$(sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0")"
+
+Options (default):
+$(awk '/^# ---- configuration section/ { on = 1; next } /^help_message=/ { on = 0 }
+  on && /^[a-z_]+=/ { name = $0; sub(/=.*/, "", name); gsub(/_/, "-", name)
+    value = $0; sub(/^[^=]*=/, "", value); sub(/ *#.*/, "", value)
+    doc = $0; if (!sub(/^[^#]*# */, "", doc)) doc = ""
+    printf "  --%-16s %-18s %s\n", name, "(" value ")", doc }' "$0")
+
+e.g.: ./asr.sh --stage 4 --stop-stage 6 --ngpu 1 --train-config conf/train.yaml --tag las"
+# ---- end of configuration section ----
+
+log() { echo "$(date '+%Y-%m-%d %H:%M:%S') ($(basename "$0"):${BASH_LINENO[0]}) $*" >&2; }
+die() { echo "$(basename "$0"): ERROR: $*" >&2; exit 1; }
+
+[ -f ./path.sh ] || die "run me from a recipe directory (egs/<corpus>/asr1): no ./path.sh in $(pwd)"
+. ./path.sh
+. ./cmd.sh
+. "$ASRKIT_ROOT/bin/parse_options.sh"
+[ $# -eq 0 ] || die "unexpected arguments: $* (see --help)"
+[ "$stage" -le "$stop_stage" ] || exit 0   # nothing to run (run.sh checks options this way)
+
+# run <log> <command...>: run a step, and when it fails stop the whole run naming the log to read.
+run() {
+  local logfile=$1; shift
+  if ! "$@"; then
+    die "stage $current_stage failed: $* -- see $logfile"
+  fi
+}
+
+case $token_type in
+  char) lang=data/lang_char ;;
+  bpe|unigram) lang=data/lang_${token_type}${nbpe} ;;
+  *) die "--token-type must be char, bpe or unigram, got '$token_type'" ;;
+esac
+[ -n "$tag" ] || tag=train_$(basename "$train_config" .yaml)
+exp=$expdir/$tag
+[ -n "$lm_train_text" ] || lm_train_text=data/$train_set/text
+lmexp=$expdir/lm_$(basename "$lang")
+decode_name=$(basename "$decode_config" .yaml)
+if [ "$use_lm" = true ]; then decode_name=${decode_name}_lm; fi
+dump_abs=$(mkdir -p "$dumpdir" && cd "$dumpdir" && pwd)
+
+lm_opts=()
+[ "$use_lm" = true ] && lm_opts=(--lm "$lmexp/lm.pt")
+
+# The error rate of a scorer report: the number after "%WER" (Kaldi's compute-wer format).
+percent_from() {
+  sed -n 's/.*%WER *\([0-9.]*\).*/\1/p' "$1" | head -1 | grep . || die "no %WER line in $1"
+}
+
+# Number of pieces for a data dir: never more than its utterances.
+pieces() { local n; n=$(wc -l < "$1/utt2spk"); [ "$n" -lt "$nj" ] && echo "$n" || echo "$nj"; }
+
+# ---------------------------------------------------------------------------------------------
+if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
+  current_stage=1
+  for set in $train_set $valid_set $test_sets; do
+    out=$dumpdir/$set
+    if [ -f "$out/.done" ]; then log "stage 1: $out done already"; continue; fi
+    log "stage 1: features for data/$set -> $out"
+    run "(above)" asrkit-validate-data-dir --no-feats "data/$set"
+    n=$(pieces "data/$set")
+    run "(above)" asrkit-split-data-dir --per-utt "data/$set" "$n"
+    split=data/$set/split$n
+    mkdir -p "$out/data" "$out/log"
+    segments=()
+    [ -f "data/$set/segments" ] && segments=(--segments "$split/JOB/segments")
+    run "$out/log/fbank.*.log" $train_cmd JOB=1:"$n" "$out/log/fbank.JOB.log" \
+      asrkit-compute-fbank --config "$fbank_config" "${segments[@]}" \
+        --write-utt2num-frames "$out/data/utt2num_frames.JOB" \
+        "scp:$split/JOB/wav.scp" "ark,scp:$dump_abs/$set/data/feats.JOB.ark,$dump_abs/$set/data/feats.JOB.scp"
+    for i in $(seq "$n"); do cat "$out/data/feats.$i.scp"; done > "$out/feats.scp"
+    for i in $(seq "$n"); do cat "$out/data/utt2num_frames.$i"; done > "$out/utt2num_frames"
+    for f in text utt2spk spk2utt; do cp "data/$set/$f" "$out/$f"; done
+    if [ "$set" = "$train_set" ]; then
+      run "$out/log/cmvn.log" $train_cmd "$out/log/cmvn.log" \
+        asrkit-compute-cmvn "scp:$out/feats.scp" "$out/cmvn.ark"
+    fi
+    run "(above)" asrkit-validate-data-dir "$out"
+    touch "$out/.done"
+  done
+fi
+
+# ---------------------------------------------------------------------------------------------
+if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ]; then
+  current_stage=2
+  if [ -f "$lang/.done" ]; then log "stage 2: $lang done already"; else
+    log "stage 2: $token_type tokenizer on data/$train_set/text -> $lang"
+    mkdir -p "$lang/log"
+    cut -d' ' -f2- "data/$train_set/text" > "$lang/train_text.txt"
+    vocab=()
+    [ "$token_type" = char ] || vocab=(--vocab-size "$nbpe")
+    run "$lang/log/tokenizer.log" $train_cmd "$lang/log/tokenizer.log" \
+      asrkit-train-tokenizer --model-type "$token_type" "${vocab[@]}" "$lang/train_text.txt" "$lang"
+    touch "$lang/.done"
+  fi
+fi
+
+# ---------------------------------------------------------------------------------------------
+if [ "$use_lm" = true ] && [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
+  current_stage=3
+  if [ -f "$lmexp/.done" ]; then log "stage 3: $lmexp done already"; else
+    log "stage 3: LM on $lm_train_text -> $lmexp"
+    mkdir -p "$lmexp/log"
+    cut -d' ' -f2- "$lm_train_text" > "$lmexp/train_text.txt"
+    run "$lmexp/log/train_lm.log" $cuda_cmd --gpu "$ngpu" "$lmexp/log/train_lm.log" \
+      asrkit-train-lm --config "$lm_config" --lang-dir "$lang" "$lmexp/train_text.txt" "$lmexp"
+    touch "$lmexp/.done"
+  fi
+fi
+
+# ---------------------------------------------------------------------------------------------
+if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
+  current_stage=4
+  if [ -f "$exp/.done" ]; then log "stage 4: $exp done already"; else
+    log "stage 4: LAS training ($train_config, ngpu=$ngpu) -> $exp"
+    mkdir -p "$exp/log"
+    start=$(date +%s)
+    run "$exp/log/train.log" $cuda_cmd --gpu "$ngpu" "$exp/log/train.log" \
+      asrkit-train --config "$train_config" --train-dir "$dumpdir/$train_set" \
+        --valid-dir "$dumpdir/$valid_set" --lang-dir "$lang" --cmvn "$dumpdir/$train_set/cmvn.ark" \
+        --ngpu "$ngpu" --seed "$seed" "$exp"
+    echo $(( $(date +%s) - start )) > "$exp/train_seconds"
+    if [ "$num_avg" -gt 0 ]; then
+      run "$exp/log/average.log" $train_cmd "$exp/log/average.log" asrkit-average --num "$num_avg" "$exp"
+    fi
+    touch "$exp/.done"
+  fi
+fi
+model=$exp/model.pt
+[ "$num_avg" -gt 0 ] && model=$exp/model.avg.pt
+
+# ---------------------------------------------------------------------------------------------
+if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
+  current_stage=5
+  for set in $test_sets; do
+    dir=$exp/decode_${set}_$decode_name
+    if [ -f "$dir/.done" ]; then log "stage 5: $dir done already"; continue; fi
+    log "stage 5: decoding $dumpdir/$set with $model ($decode_config) -> $dir"
+    n=$(pieces "$dumpdir/$set")
+    run "(above)" asrkit-split-data-dir --per-utt "$dumpdir/$set" "$n"
+    mkdir -p "$dir/log"
+    run "$dir/log/decode.*.log" $decode_cmd --gpu "$decode_ngpu" JOB=1:"$n" "$dir/log/decode.JOB.log" \
+      asrkit-decode --model "$model" --config "$decode_config" "${lm_opts[@]}" \
+        --feats "scp:$dumpdir/$set/split$n/JOB/feats.scp" --output-dir "$dir/split$n/JOB"
+    for i in $(seq "$n"); do cat "$dir/split$n/$i/text"; done | LC_ALL=C sort > "$dir/text"
+    for i in $(seq "$n"); do cat "$dir/split$n/$i/nbest.jsonl"; done > "$dir/nbest.jsonl"
+    [ "$(wc -l < "$dir/text")" -eq "$(wc -l < "$dumpdir/$set/utt2spk")" ] \
+      || die "stage 5: $dir/text has $(wc -l < "$dir/text") lines for $(wc -l < "$dumpdir/$set/utt2spk") utterances -- see $dir/log/decode.*.log"
+    touch "$dir/.done"
+  done
+fi
+
+# ---------------------------------------------------------------------------------------------
+if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
+  current_stage=6
+  for set in $test_sets; do
+    dir=$exp/decode_${set}_$decode_name
+    [ -f "$dir/text" ] || die "stage 6: no $dir/text: run stage 5 first"
+    log "stage 6: scoring $dir"
+    run "$dir/log/score.log" $train_cmd "$dir/log/score.log" \
+      asrkit-score --utt2spk "data/$set/utt2spk" --output-dir "$dir" "data/$set/text" "$dir/text"
+    # CER: the same scorer over characters (spaces marked as "_"), as ESPnet scores CER.
+    mkdir -p "$dir/cer"
+    for f in "data/$set/text:ref" "$dir/text:hyp"; do
+      awk '{ printf "%s", $1; s = ""; for (i = 2; i <= NF; i++) s = s (i > 2 ? "_" : "") $i;
+             n = split(s, c, ""); for (j = 1; j <= n; j++) printf " %s", c[j]; print "" }' \
+        "${f%:*}" > "$dir/cer/${f##*:}.chars"
+    done
+    run "$dir/log/score_cer.log" $train_cmd "$dir/log/score_cer.log" \
+      asrkit-score --utt2spk "data/$set/utt2spk" --output-dir "$dir/cer" "$dir/cer/ref.chars" "$dir/cer/hyp.chars"
+    wer=$(percent_from "$dir/wer.txt")
+    cer=$(percent_from "$dir/cer/wer.txt")
+    machine="$(hostname), $(nproc) CPU"
+    if [ "$ngpu" -gt 0 ] && command -v nvidia-smi > /dev/null; then
+      machine="$machine, ${ngpu}x $(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)"
+    fi
+    train_time=$( [ -f "$exp/train_seconds" ] && echo "$(cat "$exp/train_seconds") s" || echo "?")
+    if [ ! -f "$results" ]; then
+      printf '| set | CER %% | WER %% | model config | decode config | training time | date | machine |\n' > "$results"
+      printf '|---|---|---|---|---|---|---|---|\n' >> "$results"
+    fi
+    printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$set" "$cer" "$wer" "$train_config ($tag)" \
+      "$decode_config${lm_opts[*]:+ + LM}" "$train_time" "$(date -u '+%Y-%m-%d %H:%M UTC')" "$machine" >> "$results"
+    log "stage 6: $set: CER $cer %, WER $wer % ($dir/wer.txt); row added to $results"
+  done
+fi
+log "done: stages $stage..$stop_stage"

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# yesno: asrkit's quick start. Kaldi's waves_yesno (60 recordings of one speaker saying eight
+# "yes"/"no" words each, 8 kHz, CC BY 4.0) is shipped in corpus/, so this runs offline:
+#   stage 0: local/data.sh -> data/{train_nodev,train_dev,test}   (Kaldi's split: 30 train, 30 test)
+#   stages 1-6: ../../TEMPLATE/asr1/asr.sh (features, char tokenizer, LAS training, decoding, scoring)
+# Result: exp/<tag>/decode_test_decode/wer.txt and a row in RESULTS.md.
+#
+#   e.g. ./run.sh                         # everything, about 3 minutes on 2 CPU cores
+#        ./run.sh --stage 4 --stop-stage 6 --tag again
+#        ./run.sh --yesno-root /data/yesno   # a folder holding waves_yesno/
+# Options of this script: --yesno-root, --stage, --stop-stage; every other option goes to
+# asr.sh (./asr.sh --help lists them).
+set -euo pipefail
+yesno_root=corpus   # folder holding waves_yesno/ (default: the copy shipped with this recipe)
+stage=0             # 0: data prep; 1-6: asr.sh's stages
+stop_stage=100
+parse_options_passthrough=true
+. ./path.sh
+. utils/parse_options.sh
+
+asr_args=(--train-set train_nodev --valid-set train_dev --test-sets test
+  --nj 2 --token-type char
+  --fbank-config conf/fbank.yaml --train-config conf/train.yaml --decode-config conf/decode.yaml
+  "${passthrough_args[@]}" "$@")
+./asr.sh --stage 1 --stop-stage 0 "${asr_args[@]}"   # checks the options before stage 0 starts
+
+if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
+  echo "$(date '+%Y-%m-%d %H:%M:%S') (run.sh) stage 0: data prep from $yesno_root" >&2
+  local/data.sh --yesno-root "$yesno_root"
+fi
+[ "$stop_stage" -ge 1 ] || exit 0
+./asr.sh --stage "$(( stage < 1 ? 1 : stage ))" --stop-stage "$stop_stage" "${asr_args[@]}"
