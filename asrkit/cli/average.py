@@ -1,0 +1,23 @@
+"""asrkit-average: average the N best checkpoints of an exp dir into model.avg.pt."""
+from __future__ import annotations
+
+import click
+
+from asrkit.cli._common import asrkit_command
+
+
+@asrkit_command("average")
+@click.option("--num", type=int, default=5, show_default=True, help="How many of the best checkpoints to average.")
+@click.option("--metric", type=click.Choice(["valid_loss", "valid_acc", "valid_cer"]), default=None,
+              help="Rank checkpoints by this [default: training.best_metric of the run].")
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Output [default: EXP_DIR/model.avg.pt].")
+@click.argument("exp_dir", type=click.Path())
+def main(num, metric, out, exp_dir):
+    """Average the weights of EXP_DIR's NUM best checkpoints into a packed model (EXP_DIR/model.avg.pt).
+
+    \b
+    e.g.: asrkit-average --num 5 exp/las
+    """
+    from asrkit.training.average import average_checkpoints
+
+    average_checkpoints(exp_dir, num, out, metric)

@@ -1,0 +1,56 @@
+"""asrkit-train: train (or resume) a LAS model from dump dirs and a tokenizer into an exp dir."""
+from __future__ import annotations
+
+import click
+
+from asrkit.cli._common import asrkit_command
+
+
+@asrkit_command("train")
+@click.option("--config", "config", type=click.Path(dir_okay=False), help="Training config YAML (model:, optim:, batching:, training:).")
+@click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE",
+              help="Override one config value, e.g. --set training.max_epochs=3 (repeatable).")
+@click.option("--train-dir", required=True, type=click.Path(), help="Dump dir with feats.scp, utt2num_frames, text.")
+@click.option("--valid-dir", type=click.Path(), help="Dev dump dir for validation loss/accuracy/CER and plots.")
+@click.option("--lang-dir", required=True, type=click.Path(), help="Dir with tokens.model (asrkit-train-tokenizer).")
+@click.option("--cmvn", type=click.Path(), help="Global CMVN stats (asrkit-compute-cmvn), applied while loading.")
+@click.option("--norm-vars", type=click.BOOL, default=True, show_default=True, help="Normalise variances too.")
+@click.option("--fbank-config", type=click.Path(dir_okay=False),
+              help="Feature options stored in model.pt [default: fbank.yaml beside the train feats.scp].")
+@click.option("--ngpu", type=int, default=None,
+              help="0: CPU; 1: one GPU; N>1: N processes with DDP on this machine [default: a GPU if there is one]. "
+                   "Under torchrun or srun the environment sets the ranks.")
+@click.option("--seed", type=int, default=None, help="Random seed (overrides training.seed).")
+@click.argument("exp_dir", type=click.Path())
+def main(config, overrides, train_dir, valid_dir, lang_dir, cmvn, norm_vars, fbank_config, ngpu, seed, exp_dir,
+         **_):
+    """Train a LAS model into EXP_DIR; re-running on an EXP_DIR with checkpoints resumes it.
+
+    Writes EXP_DIR/config.yaml (the resolved config), checkpoints/epoch<N>.pt, log/train.log,
+    log/curves.csv, plots/<utt>.epoch<N>.png and, at the end, model.pt (the best epoch, packed
+    with the feature config, CMVN and tokenizer).
+
+    \b
+    e.g.: asrkit-train --config conf/train.yaml --train-dir dump/train --valid-dir dump/dev \\
+            --lang-dir data/lang --cmvn dump/train/cmvn.ark --ngpu 1 --seed 1 exp/las
+    """
+    from asrkit.launch.distributed import detect_distributed
+    from asrkit.training.config import load_config
+    from asrkit.training.run import TrainArgs, launch_local, train
+    from asrkit.utils.errors import AsrkitError
+
+    verbose = click.get_current_context().params.get("verbose", 0)
+    args = TrainArgs(exp_dir=exp_dir, train_dir=train_dir, valid_dir=valid_dir, lang_dir=lang_dir, cmvn=cmvn,
+                     config=config, overrides=list(overrides), seed=seed, ngpu=ngpu, fbank_config=fbank_config,
+                     norm_vars=norm_vars, verbose=verbose)
+    load_config(config, overrides)  # a bad config fails here, before any process starts
+    if ngpu is not None and ngpu < 0:
+        raise AsrkitError(f"--ngpu {ngpu}: must be >= 0")
+    if ngpu is not None and ngpu > 1 and detect_distributed() is None:
+        import torch
+
+        if torch.cuda.device_count() < ngpu:
+            raise AsrkitError(f"--ngpu {ngpu}: this machine has {torch.cuda.device_count()} GPU(s)")
+        launch_local(args, ngpu)
+        return
+    train(args)

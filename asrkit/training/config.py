@@ -1,0 +1,218 @@
+"""The training configuration: a dataclass tree loaded from YAML, overridable from the command line.
+
+``conf/train.yaml`` has one section per dataclass below::
+
+    model:      {...}            # passed as is to asrkit.models.las.LASConfig
+    optim:      {name: adam, lr: 0.002, scheduler: warmup, warmup_steps: 1000, grad_clip: 5.0}
+    batching:   {max_frames: 30000, num_workers: 0, cache_features: true}
+    training:   {max_epochs: 30, patience: 5, keep_best: 5, best_metric: valid_loss}
+
+``--set training.max_epochs=3`` overrides one key (the value is read as YAML, so ``3`` is an
+int and ``[1, 2]`` a list). An unknown section or key is an error naming it, never ignored:
+a typo in a config must not train a different model than the one asked for.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, Iterable, Optional
+
+import yaml
+
+from asrkit.utils.errors import AsrkitError
+
+
+@dataclass
+class OptimConfig:
+    name: str = "adam"  # adam | adadelta
+    lr: float = 1e-3  # peak learning rate (after warmup) for adam; 1.0 is usual for adadelta
+    betas: tuple = (0.9, 0.98)
+    eps: float = 1e-8  # adam; adadelta uses 1e-6 by custom (set it)
+    rho: float = 0.95  # adadelta
+    weight_decay: float = 0.0
+    # none: constant lr; warmup: linear warmup then constant; noam: linear warmup then
+    # inverse square root decay (peak = lr at warmup_steps); warmup_linear: linear warmup then
+    # linear decay to lr * final_lr_ratio at the last step of max_epochs.
+    scheduler: str = "warmup"
+    warmup_steps: int = 1000
+    final_lr_ratio: float = 0.05
+    grad_clip: float = 5.0  # max global grad norm; 0 disables clipping
+    accum_grad: int = 1  # optimizer step every N batches
+
+
+@dataclass
+class BatchingConfig:
+    max_frames: int = 30000  # padded input frames per batch (batch size x longest utterance)
+    max_batch_size: int = 0  # 0: no limit besides max_frames
+    shuffle: bool = True  # shuffle the order of the length buckets every epoch (seeded)
+    num_workers: int = 0  # DataLoader worker processes; 0 reads in the training process
+    cache_features: bool = False  # read every feature matrix once and keep it in memory
+    max_missing_ratio: float = 0.05  # fail when more utterances than this lack features/text
+
+
+@dataclass
+class TrainingConfig:
+    max_epochs: int = 30
+    patience: int = 0  # stop after this many epochs without improvement; 0: never stop early
+    keep_best: int = 5  # checkpoints kept besides the last one (ranked by best_metric)
+    best_metric: str = "valid_loss"  # valid_loss | valid_acc | valid_cer
+    log_interval: int = 50  # a log line every this many batches
+    amp: bool = True  # bf16 autocast, only on CUDA
+    num_plots: int = 3  # attention plots of the first N dev utterances each epoch
+    max_valid_decode_ratio: float = 1.0  # greedy decoding stops at ratio * encoder frames
+    valid_cer: bool = True  # greedy-decode the dev set each epoch for CER
+    seed: int = 1
+    device: str = "auto"  # auto | cpu | cuda
+    # Scheduled sampling: the probability of feeding the true previous token goes linearly
+    # from teacher_forcing_start (epoch 1) to teacher_forcing_end (epoch 1 + decay_epochs).
+    teacher_forcing_start: float = 1.0
+    teacher_forcing_end: float = 1.0
+    teacher_forcing_decay_epochs: int = 10
+
+    def teacher_forcing(self, epoch: int) -> float:
+        if self.teacher_forcing_decay_epochs <= 0:
+            return self.teacher_forcing_end
+        frac = min(1.0, (epoch - 1) / self.teacher_forcing_decay_epochs)
+        return self.teacher_forcing_start + frac * (self.teacher_forcing_end - self.teacher_forcing_start)
+
+
+@dataclass
+class TrainConfig:
+    model: Dict[str, Any] = field(default_factory=dict)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    batching: BatchingConfig = field(default_factory=BatchingConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+
+    def to_dict(self) -> Dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["optim"]["betas"] = list(d["optim"]["betas"])
+        return d
+
+
+METRICS = {"valid_loss": min, "valid_acc": max, "valid_cer": min}
+_SECTIONS = {"optim": OptimConfig, "batching": BatchingConfig, "training": TrainingConfig}
+
+
+def _coerce(value: Any, default: Any, where: str) -> Any:
+    """Bring a YAML value to the type of the default, so ``lr: 1e-3`` (a str in YAML 1.1) works."""
+    if isinstance(default, bool):
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        raise AsrkitError(f"{where}: expected true or false, got {value!r}")
+    if isinstance(default, (int, float)) and not isinstance(default, bool):
+        try:
+            out = type(default)(value) if not isinstance(value, bool) else None
+        except (TypeError, ValueError):
+            out = None
+        if out is None or (isinstance(default, int) and float(value) != out):
+            raise AsrkitError(f"{where}: expected a number ({type(default).__name__}), got {value!r}")
+        return out
+    if isinstance(default, tuple):
+        if not isinstance(value, (list, tuple)):
+            raise AsrkitError(f"{where}: expected a list, got {value!r}")
+        return tuple(float(v) for v in value)
+    if isinstance(default, str):
+        if not isinstance(value, str):
+            raise AsrkitError(f"{where}: expected a string, got {value!r}")
+    return value
+
+
+def _merge_section(obj: Any, values: Dict[str, Any], where: str) -> None:
+    if not isinstance(values, dict):
+        raise AsrkitError(f"{where}: expected a mapping of keys to values, got {values!r}")
+    known = {f.name for f in dataclasses.fields(obj)}
+    for key, value in values.items():
+        if key not in known:
+            raise AsrkitError(f"{where}: unknown key {key!r} (known: {', '.join(sorted(known))})")
+        setattr(obj, key, _coerce(value, getattr(obj, key), f"{where}.{key}"))
+
+
+def _parse_override(item: str) -> tuple:
+    if "=" not in item:
+        raise AsrkitError(f"--set {item!r}: expected section.key=value, e.g. training.max_epochs=3")
+    key, raw = item.split("=", 1)
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError as e:
+        raise AsrkitError(f"--set {item!r}: value is not valid YAML: {e}") from None
+    path = key.strip().split(".")
+    if len(path) < 2 or not all(path):
+        raise AsrkitError(f"--set {item!r}: expected section.key=value, e.g. training.max_epochs=3")
+    return path, value
+
+
+def build_config(raw: Optional[Dict[str, Any]], overrides: Iterable[str] = (), where: str = "config") -> TrainConfig:
+    """A TrainConfig from a YAML mapping plus ``section.key=value`` overrides (applied last)."""
+    cfg = TrainConfig()
+    raw = dict(raw or {})
+    for item in overrides:
+        path, value = _parse_override(item)
+        node = raw
+        for part in path[:-1]:
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            elif not isinstance(child, dict):
+                raise AsrkitError(f"--set {item!r}: {part!r} is not a section")
+            else:
+                child = node[part] = dict(child)
+            node = child
+        node[path[-1]] = value
+    for section, values in raw.items():
+        if section == "model":
+            if not isinstance(values, dict):
+                raise AsrkitError(f"{where}: model: expected a mapping, got {values!r}")
+            cfg.model = dict(values)
+        elif section in _SECTIONS:
+            _merge_section(getattr(cfg, section), values or {}, f"{where}: {section}")
+        else:
+            raise AsrkitError(
+                f"{where}: unknown section {section!r} (known: model, {', '.join(sorted(_SECTIONS))})"
+            )
+    validate(cfg, where)
+    return cfg
+
+
+def validate(cfg: TrainConfig, where: str = "config") -> None:
+    o, b, t = cfg.optim, cfg.batching, cfg.training
+    if o.name not in ("adam", "adadelta"):
+        raise AsrkitError(f"{where}: optim.name: {o.name!r} is not one of adam, adadelta")
+    if o.scheduler not in ("none", "warmup", "noam", "warmup_linear"):
+        raise AsrkitError(f"{where}: optim.scheduler: {o.scheduler!r} is not one of none, warmup, noam, warmup_linear")
+    if o.accum_grad < 1 or o.lr <= 0 or o.warmup_steps < 0:
+        raise AsrkitError(f"{where}: optim: accum_grad must be >= 1, lr > 0 and warmup_steps >= 0")
+    if b.max_frames <= 0 or b.num_workers < 0 or b.max_batch_size < 0:
+        raise AsrkitError(f"{where}: batching: max_frames must be > 0, num_workers and max_batch_size >= 0")
+    if t.best_metric not in METRICS:
+        raise AsrkitError(f"{where}: training.best_metric: {t.best_metric!r} is not one of {', '.join(METRICS)}")
+    if t.best_metric == "valid_cer" and not t.valid_cer:
+        raise AsrkitError(f"{where}: training.best_metric valid_cer needs training.valid_cer: true")
+    if t.max_epochs < 1 or t.keep_best < 1 or t.patience < 0 or t.log_interval < 1:
+        raise AsrkitError(f"{where}: training: max_epochs, keep_best and log_interval must be >= 1, patience >= 0")
+    if not (0 <= t.teacher_forcing_start <= 1 and 0 <= t.teacher_forcing_end <= 1):
+        raise AsrkitError(f"{where}: training.teacher_forcing_start/end must be in [0, 1]")
+    if t.device not in ("auto", "cpu", "cuda"):
+        raise AsrkitError(f"{where}: training.device: {t.device!r} is not one of auto, cpu, cuda")
+
+
+def load_config(path: Optional[str], overrides: Iterable[str] = ()) -> TrainConfig:
+    raw: Dict[str, Any] = {}
+    if path is not None:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise AsrkitError(f"{path}: no such file") from None
+        try:
+            raw = yaml.safe_load(text) or {}
+        except yaml.YAMLError as e:
+            raise AsrkitError(f"{path}: not valid YAML: {e}") from None
+        if not isinstance(raw, dict):
+            raise AsrkitError(f"{path}: expected a mapping of sections (model:, optim:, batching:, training:)")
+    return build_config(raw, overrides, where=str(path) if path else "config")
+
+
+def dump_config(cfg: TrainConfig) -> str:
+    return yaml.safe_dump(cfg.to_dict(), sort_keys=False, default_flow_style=None)

@@ -1,0 +1,198 @@
+"""Training data: a dump dir's utterances, their features (through kaldiio, CMVN applied) and batches.
+
+A dump dir holds ``feats.scp``, ``utt2num_frames`` and ``text``. Utterances that cannot be
+trained on (no features, no transcript, an empty transcript) are reported by count, with their
+ids, and left out; more than ``max_missing_ratio`` of them is an error, as Kaldi fails a stage
+where fewer than 95 % of the utterances succeed.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import List, Optional, Sequence, Tuple
+
+import kaldiio
+import numpy as np
+import torch
+
+from asrkit.data.datadir import DataDir
+from asrkit.data.specifier import load_scp, read_matrix
+from asrkit.utils.errors import AsrkitError
+from asrkit.utils.logging import get_logger, progress
+
+log = get_logger(__name__)
+
+
+@dataclass
+class Utterance:
+    utt_id: str
+    num_frames: int
+    text: str
+    tokens: List[int]
+
+
+def _report(kind: str, ids: Sequence[str], where: Path) -> None:
+    if not ids:
+        return
+    shown = " ".join(ids[:5]) + (" ..." if len(ids) > 5 else "")
+    log.warning("%s: %d utterance(s) %s, left out: %s (all ids with -v)", where, len(ids), kind, shown)
+    log.debug("%s: utterances %s: %s", where, kind, " ".join(ids))
+
+
+def load_utterances(data_dir: str, tokenizer, max_missing_ratio: float = 0.05) -> List[Utterance]:
+    """The trainable utterances of a dump dir, in ``feats.scp`` order, tokenized."""
+    d = DataDir(data_dir)
+    d.require("feats.scp", "text")
+    feats = d.read("feats.scp")
+    text = d.read("text")
+    if d.has("utt2num_frames"):
+        frames_table = d.read("utt2num_frames")
+    else:
+        log.warning("%s: no utt2num_frames, reading every feature matrix for its length", d.path)
+        loader = load_scp(str(d.file("feats.scp")))
+        frames_table = {u: str(read_matrix(loader, u, str(d.file("feats.scp"))).shape[0]) for u in feats}
+
+    no_text = [u for u in feats if u not in text]
+    no_feats = [u for u in text if u not in feats]
+    empty = [u for u in feats if u in text and not text[u].strip()]
+    no_frames = [u for u in feats if u in text and text[u].strip() and u not in frames_table]
+    _report("have features but no transcript in text", no_text, d.file("text"))
+    _report("have a transcript but no features in feats.scp", no_feats, d.file("feats.scp"))
+    _report("have an empty transcript", empty, d.file("text"))
+    _report("are missing from utt2num_frames", no_frames, d.file("utt2num_frames"))
+
+    utts: List[Utterance] = []
+    for u in feats:
+        if u not in text or not text[u].strip() or u not in frames_table:
+            continue
+        try:
+            n = int(frames_table[u])
+        except ValueError:
+            raise AsrkitError(f"{d.file('utt2num_frames')}: bad frame count {frames_table[u]!r} for {u!r}") from None
+        tokens = tokenizer.encode(text[u])
+        if not tokens:
+            empty.append(u)
+            log.warning("%s: transcript of %r encodes to no tokens, left out", d.file("text"), u)
+            continue
+        utts.append(Utterance(u, n, text[u], tokens))
+    total = len(set(feats) | set(text))
+    bad = total - len(utts)
+    if not utts:
+        raise AsrkitError(f"{d.path}: no utterance has both features and a non-empty transcript")
+    if bad > max_missing_ratio * total:
+        raise AsrkitError(
+            f"{d.path}: {bad} of {total} utterances lack features or a transcript "
+            f"(more than batching.max_missing_ratio={max_missing_ratio}); fix the data dir "
+            f"(asrkit-fix-data-dir) or raise the ratio"
+        )
+    log.info("%s: %d utterances, %d frames", d.path, len(utts), sum(x.num_frames for x in utts))
+    return utts
+
+
+def load_cmvn(path: Optional[str]) -> Optional[np.ndarray]:
+    """Global CMVN stats ``(2, D+1)`` from a Kaldi matrix file (ark with one entry, or a bare matrix)."""
+    if path is None:
+        return None
+    if not Path(path).is_file():
+        raise AsrkitError(f"{path}: no such file (CMVN stats)")
+    try:
+        stats = kaldiio.load_mat(path)
+    except Exception:  # an ark holding one matrix, as asrkit-compute-cmvn may write
+        try:
+            with kaldiio.ReadHelper(f"ark:{path}") as reader:
+                mats = [m for _, m in reader]
+        except Exception as e:
+            raise AsrkitError(f"{path}: not a Kaldi matrix file: {e}") from None
+        if len(mats) != 1:
+            raise AsrkitError(f"{path}: expected global CMVN stats (one matrix), found {len(mats)} entries")
+        stats = mats[0]
+    stats = np.asarray(stats, dtype=np.float64)
+    if stats.ndim != 2 or stats.shape[0] != 2 or stats.shape[1] < 2:
+        raise AsrkitError(f"{path}: CMVN stats must have shape (2, D+1), got {stats.shape}")
+    return stats
+
+
+class FeatureDataset(torch.utils.data.Dataset):
+    """Item ``i``: ``(i, feats (T, D) float32 with CMVN applied, tokens)``.
+
+    Reads through kaldiio on demand (each DataLoader worker opens its own files), or with
+    ``cache=True`` once up front: AN4's fbank is ~60 MB, and a corpus that fits in memory
+    should not be re-read from disk every epoch.
+    """
+
+    def __init__(self, utts: List[Utterance], feats_scp: str, cmvn: Optional[np.ndarray] = None,
+                 norm_vars: bool = True, cache: bool = False) -> None:
+        self.utts = utts
+        self.feats_scp = feats_scp
+        self.cmvn = cmvn
+        self.norm_vars = norm_vars
+        self._loader = load_scp(feats_scp)
+        self._cache: Optional[List[torch.Tensor]] = None
+        self.idim = int(self._read(0).shape[1])
+        if cmvn is not None and cmvn.shape[1] != self.idim + 1:
+            raise AsrkitError(
+                f"CMVN stats are for {cmvn.shape[1] - 1}-dim features, {feats_scp} has {self.idim}-dim features"
+            )
+        if cache:
+            self._cache = [self._read(i) for i in progress(range(len(utts)), desc="caching features", unit="utt")]
+
+    def _read(self, i: int) -> torch.Tensor:
+        utt = self.utts[i]
+        feats = read_matrix(self._loader, utt.utt_id, self.feats_scp)
+        if feats.ndim != 2 or feats.shape[0] == 0:
+            raise AsrkitError(f"{self.feats_scp}: utterance {utt.utt_id!r} has features of shape {feats.shape}")
+        if self.cmvn is not None:
+            from asrkit.features.cmvn import apply_cmvn
+
+            feats = apply_cmvn(feats, self.cmvn, norm_vars=self.norm_vars)
+        return torch.from_numpy(np.array(feats, dtype=np.float32))  # a writable copy
+
+    def __len__(self) -> int:
+        return len(self.utts)
+
+    def __getitem__(self, i: int) -> Tuple[int, torch.Tensor, List[int]]:
+        feats = self._cache[i] if self._cache is not None else self._read(i)
+        return i, feats, self.utts[i].tokens
+
+
+@dataclass
+class Batch:
+    indices: List[int]
+    feats: torch.Tensor  # (B, T, D) zero-padded
+    feat_lens: torch.Tensor  # (B,)
+    ys: torch.Tensor  # (B, L) padded with -1
+    y_lens: torch.Tensor  # (B,)
+
+    def to(self, device: torch.device, non_blocking: bool = False) -> "Batch":
+        return Batch(self.indices, self.feats.to(device, non_blocking=non_blocking),
+                     self.feat_lens.to(device, non_blocking=non_blocking),
+                     self.ys.to(device, non_blocking=non_blocking), self.y_lens.to(device, non_blocking=non_blocking))
+
+    def pin_memory(self) -> "Batch":
+        return Batch(self.indices, self.feats.pin_memory(), self.feat_lens.pin_memory(), self.ys.pin_memory(),
+                     self.y_lens.pin_memory())
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.feat_lens.sum())
+
+
+def collate(items: List[Tuple[int, torch.Tensor, List[int]]]) -> Batch:
+    feat_lens = torch.tensor([f.shape[0] for _, f, _ in items], dtype=torch.long)
+    y_lens = torch.tensor([len(t) for _, _, t in items], dtype=torch.long)
+    dim = items[0][1].shape[1]
+    feats = torch.zeros(len(items), int(feat_lens.max()), dim)
+    ys = torch.full((len(items), int(y_lens.max())), -1, dtype=torch.long)
+    for b, (_, f, t) in enumerate(items):
+        feats[b, : f.shape[0]] = f
+        ys[b, : len(t)] = torch.tensor(t, dtype=torch.long)
+    return Batch([i for i, _, _ in items], feats, feat_lens, ys, y_lens)
+
+
+def make_loader(dataset: FeatureDataset, batch_sampler, num_workers: int = 0,
+                pin_memory: bool = False) -> torch.utils.data.DataLoader:
+    return torch.utils.data.DataLoader(
+        dataset, batch_sampler=batch_sampler, collate_fn=collate, num_workers=num_workers,
+        pin_memory=pin_memory, persistent_workers=False,
+    )
