@@ -72,7 +72,8 @@ class SpecAugment(nn.Module):
         centre = w_max + (torch.rand(b, device=dev) * (lf - 2 * w_max).clamp(min=1)).floor()
         shift = (torch.rand(b, device=dev) * (2 * w_max + 1)).floor() - w_max
         shift = torch.where(ok, shift, torch.zeros_like(shift))
-        new_centre = centre + shift                                             # (B,) in [0, len)
+        # at least 1: a left part squeezed to nothing would drop frame 0 (ESPnet also adds 1)
+        new_centre = (centre + shift).clamp(min=1)                              # (B,) in [1, len)
         out_t = torch.arange(t, device=dev, dtype=torch.float32)[None, :]      # (1, T)
         left = out_t * centre[:, None] / new_centre.clamp(min=1)[:, None]
         right = centre[:, None] + (out_t - new_centre[:, None]) * (

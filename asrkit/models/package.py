@@ -98,8 +98,9 @@ def read_package_dict(path: Union[str, os.PathLike]) -> Dict[str, Any]:
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many types for a file that is not a torch archive
-        raise AsrkitError(f"{path}: not an asrkit model (cannot be read by torch.load: "
-                          f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise AsrkitError(f"{path}: not an asrkit model (not a torch file, or one holding more than "
+                          f"tensors and plain types: {first[:200]})") from None
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
         raise AsrkitError(f"{path}: not an asrkit model (no format: {FORMAT!r} entry)")
     missing = [k for k in REQUIRED if k not in blob]
@@ -125,7 +126,10 @@ def load_package(path: Union[str, os.PathLike], device: Union[str, torch.device]
     if blob.get("tokenizer") is not None:
         from asrkit.text.tokenizer import Tokenizer  # lazily: the text package sits beside, not below
 
-        tokenizer = Tokenizer.from_bytes(blob["tokenizer"])
+        try:
+            tokenizer = Tokenizer.from_bytes(blob["tokenizer"])
+        except AsrkitError as e:
+            raise AsrkitError(f"{path}: damaged tokenizer in the model: {e}") from None
     cmvn = blob.get("cmvn")
     return Package(
         model=model,

@@ -1,0 +1,231 @@
+"""LAS: shapes, padding invariance, decode_step vs forward, select_batch, attentions, CTC, config."""
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from asrkit.models.attention import ATTENTIONS
+from asrkit.models.las import LAS, LASConfig, select_batch
+
+from conftest import IDIM, VOCAB, tiny_config
+
+ATTS = sorted(ATTENTIONS)
+
+
+@pytest.mark.parametrize("vgg,subsample,reduction", [(True, [1, 2], 8), (False, [1, 2, 2], 4), (True, [1], 4),
+                                                     (False, [2, 2, 2], 8)])
+def test_encoder_shapes_and_lengths(make_las, batch, vgg, subsample, reduction):
+    model = make_las(listener={"vgg": vgg, "subsample": subsample}).eval()
+    feats, feat_lens, _, _ = batch
+    enc, enc_lens = model.encode(feats, feat_lens)
+    assert model.listener.time_reduction == reduction
+    expected = []
+    for n in feat_lens.tolist():
+        for k in ([2, 2] if vgg else []) + subsample:
+            n = -(-n // k)  # every stage keeps a partial last window
+        expected.append(n)
+    assert enc_lens.tolist() == model.listener.output_lengths(feat_lens).tolist() == expected
+    assert enc.shape == (4, int(enc_lens.max()), model.listener.odim)
+    # padded encoder frames are exactly zero, so nothing downstream can read junk from them
+    for i, n in enumerate(enc_lens):
+        assert torch.all(enc[i, n:] == 0)
+
+
+def test_listener_without_projection(make_las, batch):
+    model = make_las(listener={"proj": 0, "hidden": 7}).eval()
+    enc, _ = model.encode(batch[0], batch[1])
+    assert enc.shape[-1] == 14
+
+
+def test_forward_output(make_las, batch):
+    model = make_las().train()
+    out = model(*batch)
+    for name in ("loss", "loss_att", "loss_ctc", "acc"):
+        assert getattr(out, name).dim() == 0, name
+    assert out.loss_utt.shape == (4,)
+    assert int(out.num_tokens) == int(batch[3].sum()) + 4  # labels + one <eos> each
+    assert 0.0 <= float(out.acc) <= 1.0
+    out.loss.backward()
+    grads = [p.grad for p in model.parameters() if p.requires_grad]
+    assert all(g is not None and torch.isfinite(g).all() for g in grads)
+
+
+@pytest.mark.parametrize("att", ATTS)
+@pytest.mark.parametrize("vgg", [True, False])
+def test_padding_does_not_change_any_utterance_loss(make_las, batch, att, vgg):
+    model = make_las(attention={"type": att}, listener={"vgg": vgg}).eval()
+    feats, feat_lens, ys, y_lens = batch
+    out = model(feats, feat_lens, ys, y_lens)
+    for i in range(len(feat_lens)):
+        n, m = int(feat_lens[i]), int(y_lens[i])
+        one = model(feats[i:i + 1, :n], feat_lens[i:i + 1], ys[i:i + 1, :m], y_lens[i:i + 1])
+        torch.testing.assert_close(out.loss_utt[i], one.loss_utt[0], atol=1e-5, rtol=1e-5)
+    # and the batch loss is the mean of the per-utterance losses
+    torch.testing.assert_close(out.loss, out.loss_utt.mean())
+
+
+@pytest.mark.parametrize("att", ATTS)
+def test_decode_step_reproduces_teacher_forced_forward(make_las, batch, att):
+    model = make_las(attention={"type": att}, ctc_weight=0.0).eval()
+    feats, feat_lens, ys, y_lens = batch
+    out = model(feats, feat_lens, ys, y_lens)
+    enc, enc_lens = model.encode(feats, feat_lens)
+    memory, state = model.init_decoder(enc, enc_lens)
+    prev = torch.full((4,), model.sos)
+    nll = torch.zeros(4)
+    for i in range(ys.size(1) + 1):
+        logp, state, att_w = model.decode_step(prev, state, memory)
+        assert logp.shape == (4, VOCAB) and att_w.shape == enc.shape[:2]
+        target = torch.where(i < y_lens, ys[:, min(i, ys.size(1) - 1)], torch.full_like(y_lens, model.eos))
+        live = i <= y_lens
+        nll += torch.where(live, -logp.gather(1, target[:, None]).squeeze(1), torch.zeros(4))
+        prev = target.clamp(min=0)
+    torch.testing.assert_close(nll, out.loss_utt, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(logp.exp().sum(1), torch.ones(4))
+
+
+def test_select_batch_expands_and_reorders_decoder_state(make_las, batch):
+    model = make_las(attention={"type": "location"}).eval()
+    enc, enc_lens = model.encode(batch[0], batch[1])
+    memory, state = model.init_decoder(enc, enc_lens)
+    prev = torch.tensor([2, 3, 4, 5])
+    logp, state1, _ = model.decode_step(prev, state, memory)
+    # 3 beams per utterance, and in reverse utterance order
+    idx = torch.tensor([3, 3, 3, 2, 2, 2, 1, 1, 1, 0, 0, 0])
+    mem_x, state_x = select_batch(memory, idx), select_batch(state, idx)
+    assert set(mem_x) == set(memory) and set(state_x) == set(state)
+    assert all(v.size(0) == 12 for v in list(mem_x.values()) + list(state_x.values()))
+    logp_x, state1_x, _ = model.decode_step(prev.index_select(0, idx), state_x, mem_x)
+    torch.testing.assert_close(logp_x, logp.index_select(0, idx))
+    for k in state1:
+        torch.testing.assert_close(state1_x[k], state1[k].index_select(0, idx))
+    nested = select_batch({"a": [enc, (enc_lens,)], "n": 3}, torch.tensor([1]))
+    assert nested["a"][0].shape[0] == 1 and nested["a"][1][0].tolist() == [enc_lens[1].item()]
+    assert nested["n"] == 3
+
+
+@pytest.mark.parametrize("att", ATTS)
+def test_attention_weights_are_a_distribution_over_real_frames(make_las, batch, att):
+    model = make_las(attention={"type": att}).eval()
+    enc, enc_lens = model.encode(batch[0], batch[1])
+    memory, state = model.init_decoder(enc, enc_lens)
+    prev = torch.full((4,), model.sos)
+    for _ in range(3):
+        _, state, w = model.decode_step(prev, state, memory)
+        torch.testing.assert_close(w.sum(1), torch.ones(4))
+        for i, n in enumerate(enc_lens):
+            assert torch.all(w[i, n:] == 0)
+    assert "att_keys" in memory and memory["att_keys"].shape[:2] == enc.shape[:2]
+
+
+def test_location_attention_uses_the_previous_alignment(make_las, batch):
+    model = make_las(attention={"type": "location"}).eval()
+    enc, enc_lens = model.encode(batch[0], batch[1])
+    memory, state = model.init_decoder(enc, enc_lens)
+    prev = torch.full((4,), model.sos)
+    _, _, w1 = model.decode_step(prev, state, memory)
+    shifted = dict(state, att=torch.roll(state["att"], 1, dims=1) * 0 + F.one_hot(torch.zeros(4, dtype=torch.long),
+                                                                                  enc.size(1)).float())
+    _, _, w2 = model.decode_step(prev, shifted, memory)
+    assert not torch.allclose(w1, w2)
+
+
+def test_unknown_attention_type_is_a_clear_error():
+    with pytest.raises(ValueError, match="unknown attention type 'dot'.*content"):
+        LAS(IDIM, VOCAB, tiny_config(attention={"type": "dot"}))
+
+
+def test_ctc_on_and_off(make_las, batch):
+    with_ctc = make_las(ctc_weight=0.4).eval()
+    out = with_ctc(*batch)
+    enc, enc_lens = with_ctc.encode(batch[0], batch[1])
+    logp = with_ctc.ctc_log_probs(enc)
+    assert logp.shape == (4, enc.size(1), VOCAB)
+    torch.testing.assert_close(logp.exp().sum(-1), torch.ones(4, enc.size(1)))
+    torch.testing.assert_close(out.loss, 0.4 * out.loss_ctc + 0.6 * out.loss_att)
+    ctc_ref = F.ctc_loss(logp.transpose(0, 1), batch[2].clamp(min=0), enc_lens, batch[3], reduction="none",
+                         zero_infinity=True)
+    torch.testing.assert_close(out.loss_ctc, ctc_ref.mean())
+
+    no_ctc = make_las(ctc_weight=0.0).eval()
+    assert no_ctc.ctc is None and not any(k.startswith("ctc.") for k in no_ctc.state_dict())
+    out = no_ctc(*batch)
+    assert out.loss_ctc is None
+    torch.testing.assert_close(out.loss, out.loss_att)
+    with pytest.raises(RuntimeError, match="no CTC head"):
+        no_ctc.ctc_log_probs(enc)
+
+    only_ctc = make_las(ctc_weight=1.0).eval()
+    out = only_ctc(*batch)
+    torch.testing.assert_close(out.loss, out.loss_ctc)
+
+
+def test_label_smoothing_raises_the_loss_of_a_confident_model(make_las, batch):
+    plain = make_las(ctc_weight=0.0).eval()
+    smooth = make_las(ctc_weight=0.0, label_smoothing=0.1).eval()
+    smooth.load_state_dict(plain.state_dict())
+    assert not torch.allclose(plain(*batch).loss, smooth(*batch).loss)
+
+
+def test_scheduled_sampling_only_in_training(make_las, batch):
+    model = make_las(ctc_weight=0.0)
+    model.eval()
+    ref = model(*batch).loss
+    torch.testing.assert_close(model(*batch, teacher_forcing=0.0).loss, ref)  # eval: always the truth
+    model.train()  # no dropout and no SpecAugment in TINY, so only sampling can change the loss
+    torch.testing.assert_close(model(*batch).loss, ref)
+    model.teacher_forcing = 0.0
+    sampled = model(*batch).loss
+    assert not torch.allclose(sampled, ref)
+    sampled.backward()
+    model.teacher_forcing = 1.0
+    torch.testing.assert_close(model(*batch, teacher_forcing=1.0).loss, ref)
+
+
+def test_specaug_runs_only_in_training(make_las, batch):
+    model = make_las(specaug={"freq_masks": 2, "freq_width": 5, "time_masks": 2, "time_width": 10, "time_warp": 2})
+    seen = []
+    model.listener.register_forward_pre_hook(lambda mod, args: seen.append(args[0].clone()))
+    feats, feat_lens = batch[0], batch[1]
+    model.eval()
+    model(*batch)
+    assert torch.equal(seen[-1], feats)
+    model.train()
+    torch.manual_seed(3)
+    model(*batch)
+    changed = seen[-1] != feats
+    assert changed.any()
+    for i, n in enumerate(feat_lens):
+        assert not changed[i, n:].any()  # padding untouched
+    model.train()
+    model.encode(feats, feat_lens)  # encode (used by decoding) never augments, whatever the mode
+    assert torch.equal(seen[-1], feats)
+
+
+def test_config_from_dict_round_trip_and_errors():
+    cfg = tiny_config(specaug={"freq_masks": 1})
+    assert LASConfig.from_dict(cfg.to_dict()) == cfg
+    assert LASConfig.from_dict(None) == LASConfig()
+    with pytest.raises(ValueError, match=r"model\.listener: unknown option\(s\) hiden"):
+        LASConfig.from_dict({"listener": {"hiden": 3}})
+    with pytest.raises(ValueError, match=r"model: unknown option\(s\) ctcweight"):
+        LASConfig.from_dict({"ctcweight": 0.3})
+    with pytest.raises(ValueError, match="ctc_weight must be in"):
+        LAS(IDIM, VOCAB, LASConfig(ctc_weight=1.5))
+
+
+def test_yaml_config_builds_default_model():
+    import yaml
+
+    text = """
+listener: {vgg: true, hidden: 8, subsample: [1, 2], proj: 8}
+attention: {type: multihead, heads: 2, dim: 4}
+speller: {layers: 1, hidden: 8, embed: 4}
+ctc_weight: 0.5
+specaug: {time_warp: 0}
+"""
+    cfg = LASConfig.from_dict(yaml.safe_load(text))
+    assert cfg.attention.heads == 2 and cfg.specaug.time_warp == 0 and cfg.specaug.freq_masks == 2
+    model = LAS(80, 30, cfg)
+    assert model.listener.time_reduction == 8
