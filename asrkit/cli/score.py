@@ -1,0 +1,102 @@
+"""asrkit-score: WER and CER of a hypothesis ``text`` against a reference ``text``, sclite's numbers."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import click
+
+from asrkit.cli._common import asrkit_command
+from asrkit.data.table import read_table
+from asrkit.scoring.report import result_report, summary_lines
+from asrkit.scoring.score import score_texts
+from asrkit.utils.errors import AsrkitError
+from asrkit.utils.fileio import AtomicFiles
+from asrkit.utils.logging import get_logger
+
+log = get_logger(__name__)
+
+LEVELS_FOR_MODE = {"wer": ("word",), "cer": ("char",), "both": ("word", "char")}
+
+
+def _table_path(spec: str) -> str:
+    """Accept a plain path or a Kaldi text rspecifier (``ark:f``, ``ark,t:f``), as compute-wer does."""
+    head, sep, rest = spec.partition(":")
+    if sep and head.split(",")[0] == "ark":
+        if rest == "-":
+            raise AsrkitError(f"{spec}: reading a table from stdin is not supported; give a file")
+        return rest
+    return spec
+
+
+@asrkit_command(
+    "score",
+    help="""Score a hypothesis Kaldi `text` against a reference `text`: WER and CER, sclite's numbers.
+
+\b
+The alignment, the counts and the speaker table are identical to NIST sclite's
+(`sclite -i rm -o sum`, and `-c` for characters: words split into characters, spaces
+dropped). Comparison is case-insensitive unless --case-sensitive (like sclite's -s).
+Reference utterances missing from the hypothesis count as all deletions and are listed.
+
+\b
+Writes to --output-dir: wer.txt (Kaldi compute-wer style lines) and result.txt
+(speaker table, totals, top confusions, per-utterance REF/HYP/Eval alignments).
+Prints the summary lines on stdout.
+
+\b
+e.g.: asrkit-score --utt2spk data/test/utt2spk --output-dir exp/las/decode_test \\
+          data/test/text exp/las/decode_test/text""",
+)
+@click.option("--utt2spk", "utt2spk_path", metavar="FILE",
+              help="Speaker of each utterance for the speaker table (default: the id up to the first '-', "
+                   "sclite's convention).")
+@click.option("--output-dir", type=click.Path(file_okay=False), metavar="DIR",
+              help="Write wer.txt and result.txt here.")
+@click.option("--mode", type=click.Choice(["wer", "cer", "both"]), default="both", show_default=True,
+              help="Score words, characters or both.")
+@click.option("--case-sensitive/--no-case-sensitive", default=False, show_default=True,
+              help="Compare tokens case-sensitively (sclite -s); by default ASCII case is ignored.")
+@click.option("--top", "top_n", type=click.IntRange(min=0), default=20, show_default=True,
+              help="How many of the most frequent confusions, insertions and deletions result.txt lists.")
+@click.argument("ref_text", metavar="<ref-text>")
+@click.argument("hyp_text", metavar="<hyp-text>")
+def main(ref_text: str, hyp_text: str, utt2spk_path: Optional[str], output_dir: Optional[str], mode: str,
+         case_sensitive: bool, top_n: int) -> None:
+    ref_path, hyp_path = _table_path(ref_text), _table_path(hyp_text)
+    ref = read_table(ref_path, allow_empty_value=True)
+    hyp = read_table(hyp_path, allow_empty_value=True)
+    if not ref:
+        raise AsrkitError(f"{ref_path}: no utterances in the reference")
+    utt2spk = None
+    if utt2spk_path:
+        utt2spk_file = _table_path(utt2spk_path)
+        utt2spk = read_table(utt2spk_file)
+        absent = [u for u in ref if u not in utt2spk]
+        if absent:
+            raise AsrkitError(f"{utt2spk_file}: no speaker for utterance {absent[0]!r} of {ref_path}"
+                              + (f" (and {len(absent) - 1} more)" if len(absent) > 1 else ""))
+
+    result = score_texts(ref, hyp, utt2spk=utt2spk, levels=LEVELS_FOR_MODE[mode], case_sensitive=case_sensitive)
+
+    for utt in result.missing:
+        log.warning("%s: utterance %s has no hypothesis in %s: scored as all deletions", ref_path, utt, hyp_path)
+    if result.extra:
+        log.warning("%s: %d utterance(s) not in the reference %s were ignored (first: %s)",
+                    hyp_path, len(result.extra), ref_path, result.extra[0])
+
+    summary = summary_lines(result)
+    if output_dir:
+        out = Path(output_dir)
+        command = "asrkit-score " + " ".join(sys.argv[1:])
+        report = result_report(result, ref_name=ref_path, hyp_name=hyp_path, top_n=top_n, command=command)
+        with AtomicFiles() as files:
+            files.tmp(out / "wer.txt").write_text("\n".join(summary) + "\n", encoding="utf-8")
+            files.tmp(out / "result.txt").write_text("\n".join(report) + "\n", encoding="utf-8")
+        log.info("Wrote %s and %s", out / "wer.txt", out / "result.txt")
+    for line in summary:
+        click.echo(line)
+    scored = len(ref) - len(result.missing)
+    log.info("Done %d out of %d utterances (%d missing from the hypothesis, scored as deletions)",
+             scored, len(ref), len(result.missing))

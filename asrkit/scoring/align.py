@@ -1,0 +1,152 @@
+"""Edit-distance alignment of a reference and a hypothesis token sequence, exactly as sclite does it.
+
+sclite (SCTK ``src/sclite/net_dp.c`` with the word distance of ``word.c``) minimises a weighted
+edit distance: correct 0, substitution 4, insertion 3, deletion 3. Many alignments share the
+minimum, and which one is reported decides the Sub/Del/Ins split, so the tie-breaking is copied
+too: each cell prefers the diagonal (correct or substitution) when it is no worse than both
+others, then a deletion when it is strictly better than the insertion, else the insertion. The
+path is traced back from the last cell. With these weights the total cost is not the Levenshtein
+distance (a substitution costs more than one insertion), so the counts can differ from Kaldi's
+``compute-wer`` on some sentences: that is sclite's behaviour and the one reproduced here.
+
+Comparison is case-insensitive by default, like sclite without ``-s``: only ASCII letters are
+folded, as sclite's default 8-bit (non-UTF-8) mode does.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, List, NamedTuple, Optional, Sequence
+
+CORRECT, SUBSTITUTION, DELETION, INSERTION = "C", "S", "D", "I"
+
+# sclite's word-to-word distances (wwd_WORD in SCTK's word.c).
+SUB_COST = 4
+INS_COST = 3
+DEL_COST = 3
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def fold_case(token: str) -> str:
+    """Lower-case ASCII letters only, the way sclite compares words without ``-s``."""
+    return token.translate(_ASCII_LOWER)
+
+
+class AlignedPair(NamedTuple):
+    """One column of an alignment: ``op`` is C, S, D or I; ``ref``/``hyp`` is None where absent."""
+
+    op: str
+    ref: Optional[str]
+    hyp: Optional[str]
+
+
+@dataclass
+class ErrorCounts:
+    """Correct, substituted, deleted and inserted token counts (sclite's #C #S #D #I)."""
+
+    corr: int = 0
+    sub: int = 0
+    dels: int = 0
+    ins: int = 0
+
+    @property
+    def ref_len(self) -> int:
+        return self.corr + self.sub + self.dels
+
+    @property
+    def hyp_len(self) -> int:
+        return self.corr + self.sub + self.ins
+
+    @property
+    def errors(self) -> int:
+        return self.sub + self.dels + self.ins
+
+    @property
+    def error_rate(self) -> float:
+        """Errors per reference token in percent (WER or CER); 0 when there is no reference token, as sclite prints."""
+        return percent(self.errors, self.ref_len)
+
+    def __add__(self, other: "ErrorCounts") -> "ErrorCounts":
+        return ErrorCounts(self.corr + other.corr, self.sub + other.sub, self.dels + other.dels, self.ins + other.ins)
+
+
+def percent(num: float, den: float) -> float:
+    """sclite's percentage: 0 for an empty denominator rather than a division error."""
+    return 100.0 * num / den if den else 0.0
+
+
+def align(ref_tokens: Sequence[str], hyp_tokens: Sequence[str], case_sensitive: bool = False) -> List[AlignedPair]:
+    """Align two token sequences with sclite's weights and tie-breaking.
+
+    >>> [p.op for p in align("the cat sat on the mat".split(), "the cat sat at mat mat".split())]
+    ['C', 'C', 'C', 'S', 'S', 'C']
+    >>> [p.op for p in align(["a", "b"], ["b", "a"])]
+    ['D', 'C', 'I']
+
+    The tokens in the result are the ones given (not case-folded).
+    """
+    if case_sensitive:
+        ref_keys: Sequence[str] = ref_tokens
+        hyp_keys: Sequence[str] = hyp_tokens
+    else:
+        ref_keys = [fold_case(t) for t in ref_tokens]
+        hyp_keys = [fold_case(t) for t in hyp_tokens]
+    n, m = len(ref_keys), len(hyp_keys)
+
+    # ops[i][j] is the last edit on the best path to cell (i, j): i ref tokens against j hyp tokens.
+    ops: List[bytes] = [b"I" * (m + 1)]
+    prev = [INS_COST * j for j in range(m + 1)]
+    for i in range(1, n + 1):
+        r = ref_keys[i - 1]
+        cur = [prev[0] + DEL_COST]
+        row = bytearray(b"D" * (m + 1))
+        for j in range(1, m + 1):
+            diag = prev[j - 1] + (0 if r == hyp_keys[j - 1] else SUB_COST)
+            up = prev[j] + DEL_COST
+            left = cur[j - 1] + INS_COST
+            if diag <= up and diag <= left:
+                cur.append(diag)
+                row[j] = 83  # "S" (correct or substitution, decided on the way back)
+            elif up < left:
+                cur.append(up)
+            else:
+                cur.append(left)
+                row[j] = 73  # "I"
+        ops.append(bytes(row))
+        prev = cur
+
+    path: List[AlignedPair] = []
+    i, j = n, m
+    while i > 0 or j > 0:
+        op = ops[i][j]
+        if op == 83:
+            i, j = i - 1, j - 1
+            same = ref_keys[i] == hyp_keys[j]
+            path.append(AlignedPair(CORRECT if same else SUBSTITUTION, ref_tokens[i], hyp_tokens[j]))
+        elif op == 68:  # "D"
+            i -= 1
+            path.append(AlignedPair(DELETION, ref_tokens[i], None))
+        else:
+            j -= 1
+            path.append(AlignedPair(INSERTION, None, hyp_tokens[j]))
+    path.reverse()
+    return path
+
+
+def error_counts(alignment: Iterable[AlignedPair]) -> ErrorCounts:
+    """Count the C/S/D/I columns of an alignment from :func:`align`.
+
+    >>> error_counts(align("a b c".split(), "a x c d".split()))
+    ErrorCounts(corr=2, sub=1, dels=0, ins=1)
+    """
+    counts = ErrorCounts()
+    for pair in alignment:
+        if pair.op == CORRECT:
+            counts.corr += 1
+        elif pair.op == SUBSTITUTION:
+            counts.sub += 1
+        elif pair.op == DELETION:
+            counts.dels += 1
+        else:
+            counts.ins += 1
+    return counts

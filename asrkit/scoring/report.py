@@ -1,0 +1,202 @@
+"""Text reports of a :class:`~asrkit.scoring.score.ScoreResult`, in the shapes sclite and Kaldi users read.
+
+- :func:`summary_lines`: Kaldi ``compute-wer`` style (``%WER 7.60 [ 33 / 434, 5 ins, 10 del, 18 sub ]``).
+- :func:`speaker_table`: sclite's "SYSTEM SUMMARY PERCENTAGES by SPEAKER" (its ``.sys`` report).
+- :func:`alignment_lines`: sclite's ``pralign``: per utterance REF/HYP/Eval lines, correct tokens in
+  lower case and errors in upper case, ``*`` filling the missing side.
+- :func:`result_report`: all of the above plus the most frequent confusions, for ``result.txt``.
+"""
+from __future__ import annotations
+
+from typing import Dict, List, Optional, Sequence
+
+from asrkit.scoring.align import fold_case
+from asrkit.scoring.score import PERCENT_COLUMNS, LevelScore, ScoreResult, UttScore, sclite_pct, sclite_round, top
+
+LEVEL_NAMES = {"word": ("WER", "word"), "char": ("CER", "character")}
+
+
+def summary_lines(result: ScoreResult) -> List[str]:
+    """The one-line summaries, as Kaldi's ``compute-wer`` prints them, plus SER and a count line."""
+    lines = []
+    for level, score in result.levels.items():
+        t = score.totals
+        name = LEVEL_NAMES[level][0]
+        lines.append(
+            f"%{name} {t.error_rate:.2f} [ {t.errors} / {t.ref_len}, {t.ins} ins, {t.dels} del, {t.sub} sub ]"
+        )
+    any_level = next(iter(result.levels.values()), None)
+    if any_level is not None:
+        n, e = any_level.num_sent, any_level.sent_err
+        lines.append(f"%SER {100.0 * e / n if n else 0.0:.2f} [ {e} / {n} ]")
+        lines.append(f"Scored {n} sentences, {len(result.missing)} not present in hyp.")
+    return lines
+
+
+def _fmt(value: float) -> str:
+    return f"{sclite_round(value, 1):.1f}"
+
+
+def speaker_table(score: LevelScore, title: str = "") -> List[str]:
+    """sclite's speaker summary table: one row per speaker, Sum/Avg, then Mean, S.D. and Median.
+
+    A speaker without reference tokens shows counts marked ``*`` instead of percentages, and is
+    left out of the Mean/S.D./Median of the token columns, which are then marked ``+`` (as sclite).
+    """
+    wrd = "# Wrd" if score.level == "word" else "# Chr"
+    spks = score.speakers()
+    width = max([6, len("Sum/Avg")] + [len(s.spk) for s in spks])
+
+    def row(name: str, snt: str, nwrd: str, cells: Sequence[str]) -> str:
+        return (f"| {name:<{width}} | {snt:>5} {nwrd:>6} | {cells[0]:>5} " + " ".join(f"{c:>6}" for c in cells[1:])
+                + " |")
+
+    header = row("SPKR", "# Snt", wrd, list(PERCENT_COLUMNS) + ["S.Err"])
+    inner = len(header) - 2
+    rule = "|" + "-" * inner + "|"
+    double = "|" + "=" * inner + "|"
+    lines = [","+ "-" * inner + ".", "|" + title.center(inner) + "|", rule, header, rule]
+    no_ref = False
+    for i, s in enumerate(spks):
+        p = s.percents()
+        if s.num_ref > 0:
+            cells = [_fmt(p[c]) for c in PERCENT_COLUMNS]
+        else:
+            no_ref = True
+            c = s.counts
+            cells = [f"{v}*" for v in (c.corr, c.sub, c.dels, c.ins, c.errors)]  # sclite's "%5.0f*" of a count
+        lines.append(row(s.spk, str(s.num_sent), str(s.num_ref), cells + [_fmt(p["S.Err"])]))
+        lines.append(rule if i < len(spks) - 1 else double)
+    if not spks:
+        lines.append(double)
+    o = score.overall()
+    t = o.counts
+    totals = [sclite_pct(v, t.ref_len) for v in (t.corr, t.sub, t.dels, t.ins, t.errors)]
+    totals.append(sclite_pct(o.sent_err, o.num_sent))
+    lines.append(row("Sum/Avg", str(o.num_sent), str(o.num_ref), [_fmt(v) for v in totals]))
+    lines.append(double)
+    stats = score.speaker_stats()
+    mark = "+" if no_ref else ""
+    for name in ("Mean", "S.D.", "Median"):
+        st = stats[name]
+        cells = [_fmt(st[c]) + mark for c in PERCENT_COLUMNS] + [_fmt(st["S.Err"])]
+        lines.append(row(name.center(width), _fmt(st["# Snt"]), _fmt(st["# Wrd"]), cells))
+    lines.append("`" + "-" * inner + "'")
+    if no_ref:
+        lines.append("* No reference tokens for this/these speaker(s): counts supplied rather than percents.")
+        lines.append("+ Speaker(s) with no reference tokens are left out of these statistics.")
+    return lines
+
+
+def utt_alignment_lines(u: UttScore, case_sensitive: bool = False) -> List[str]:
+    """One utterance in sclite's pralign layout."""
+    c = u.counts
+    lines = [f"id: ({u.utt})", f"Scores: (#C #S #D #I) {c.corr} {c.sub} {c.dels} {c.ins}"]
+    if not u.alignment:
+        return lines
+    refs, hyps, evals = [], [], []
+    for p in u.alignment:
+        if p.op == "C":
+            r, h = (p.ref, p.hyp) if case_sensitive else (fold_case(p.ref), fold_case(p.hyp))
+        else:
+            r = p.ref.upper() if p.ref is not None else None
+            h = p.hyp.upper() if p.hyp is not None else None
+            if r is None:
+                r = "*" * len(h)
+            if h is None:
+                h = "*" * len(r)
+        w = max(len(r), len(h))
+        refs.append(r.ljust(w))
+        hyps.append(h.ljust(w))
+        evals.append(("" if p.op == "C" else p.op).ljust(w))
+    lines += ["REF:  " + " ".join(refs) + " ", "HYP:  " + " ".join(hyps) + " ", "Eval: " + " ".join(evals) + " "]
+    return lines
+
+
+def alignment_lines(score: LevelScore) -> List[str]:
+    """Every utterance, grouped by speaker as sclite's pralign report does."""
+    by_spk: Dict[str, List[UttScore]] = {}
+    for u in score.utts:
+        by_spk.setdefault(u.spk, []).append(u)
+    lines: List[str] = []
+    for i, spk in enumerate(sorted(by_spk)):
+        lines.append(f"Speaker sentences {i:3d}:  {spk}   #utts: {len(by_spk[spk])}")
+        for u in by_spk[spk]:
+            lines += utt_alignment_lines(u, score.case_sensitive)
+            lines.append("")
+    return lines
+
+
+def totals_lines(score: LevelScore) -> List[str]:
+    """sclite's dtl-style totals in percent and counts."""
+    t = score.totals
+    n = t.ref_len
+    pct = lambda v: 100.0 * v / n if n else 0.0  # noqa: E731
+    unit = "words" if score.level == "word" else "characters"
+    return [
+        f"Sentences                 = {score.num_sent:8d}",
+        f"  with errors             = {100.0 * score.sent_err / score.num_sent if score.num_sent else 0.0:7.1f}%   ({score.sent_err})",
+        f"Percent Total Error       = {pct(t.errors):7.1f}%   ({t.errors})",
+        f"Percent Correct           = {pct(t.corr):7.1f}%   ({t.corr})",
+        f"Percent Substitution      = {pct(t.sub):7.1f}%   ({t.sub})",
+        f"Percent Deletions         = {pct(t.dels):7.1f}%   ({t.dels})",
+        f"Percent Insertions        = {pct(t.ins):7.1f}%   ({t.ins})",
+        f"Ref. {unit:<20} = {n:8d}",
+        f"Hyp. {unit:<20} = {t.hyp_len:8d}",
+    ]
+
+
+def confusion_lines(score: LevelScore, num: int = 20) -> List[str]:
+    lines: List[str] = []
+    sections = (
+        ("CONFUSION PAIRS", [(f"{r} ==> {h}", n) for (r, h), n in top(score.confusions(), num)], score.confusions()),
+        ("INSERTIONS", top(score.insertions(), num), score.insertions()),
+        ("DELETIONS", top(score.deletions(), num), score.deletions()),
+    )
+    for title, entries, counter in sections:
+        lines.append(f"{title:<33}Total {sum(counter.values()):>15}   (distinct: {len(counter)}, top {num} shown)")
+        for i, (what, n) in enumerate(entries, 1):
+            lines.append(f"  {i:3d}: {n:5d}  ->  {what}")
+        lines.append("")
+    return lines
+
+
+def result_report(result: ScoreResult, ref_name: str = "", hyp_name: str = "", top_n: int = 20,
+                  command: Optional[str] = None) -> List[str]:
+    """The whole ``result.txt``."""
+    lines: List[str] = []
+    if command:
+        lines.append(f"# {command}")
+    lines.append(f"Reference:  {ref_name}")
+    lines.append(f"Hypothesis: {hyp_name}")
+    any_level = next(iter(result.levels.values()), None)
+    if any_level is not None:
+        lines.append("Case: " + ("sensitive" if any_level.case_sensitive else "insensitive (sclite default)"))
+    lines.append("")
+    lines += summary_lines(result)
+    lines.append("")
+    if result.missing:
+        lines.append(f"Utterances missing from the hypothesis (scored as all deletions): {len(result.missing)}")
+        lines += [f"  {u}" for u in result.missing]
+        lines.append("")
+    if result.extra:
+        lines.append(f"Hypothesis utterances not in the reference (ignored): {len(result.extra)}")
+        lines += [f"  {u}" for u in result.extra]
+        lines.append("")
+    for level, score in result.levels.items():
+        name, unit = LEVEL_NAMES[level]
+        how = "sclite -c: words split into characters, spaces dropped" if level == "char" else "sclite default"
+        lines.append("=" * 78)
+        lines.append(f"{name}: {unit} level ({how})")
+        lines.append("=" * 78)
+        lines.append("")
+        lines.append("SYSTEM SUMMARY PERCENTAGES by SPEAKER")
+        lines += speaker_table(score, title=hyp_name)
+        lines.append("")
+        lines += totals_lines(score)
+        lines.append("")
+        lines += confusion_lines(score, top_n)
+        lines.append("ALIGNMENTS (correct tokens in lower case, errors in upper case, * where absent)")
+        lines.append("")
+        lines += alignment_lines(score)
+    return lines

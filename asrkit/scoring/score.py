@@ -1,0 +1,260 @@
+"""Score a hypothesis ``text`` against a reference ``text``: per utterance, per speaker, in total.
+
+The numbers are sclite's (``sclite -i rm -o sum`` for words, with ``-c`` for characters): the
+alignment of :mod:`asrkit.scoring.align`, Corr/Sub/Del/Ins/Err as percentages of the reference
+tokens, S.Err as the percentage of utterances with any error, and the speaker table's Mean, S.D.
+and Median rows computed the way sclite computes them (speakers without reference tokens are left
+out of the token percentages; S.D. is the sample standard deviation).
+"""
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+
+from asrkit.scoring.align import AlignedPair, ErrorCounts, align, error_counts, fold_case
+from asrkit.scoring.tokens import LEVELS, tokenize
+from asrkit.utils.errors import AsrkitError
+
+
+def sclite_speaker(utt_id: str) -> str:
+    """The speaker sclite's ``-i rm`` id convention gives ``(spk-utt)``: the text before the first '-'."""
+    return utt_id.split("-", 1)[0]
+
+
+@dataclass
+class UttScore:
+    utt: str
+    spk: str
+    alignment: List[AlignedPair]
+    counts: ErrorCounts
+
+    @property
+    def has_error(self) -> bool:
+        return self.counts.errors > 0
+
+
+def sclite_pct(num: float, den: float) -> float:
+    """sclite's ``pct()``: the ratio in single precision, times 100 in double; 0 for an empty denominator."""
+    if den == 0:
+        return 0.0
+    return float(np.float32(num) / np.float32(den)) * 100.0
+
+
+def sclite_round(value: float, digits: int = 1) -> float:
+    """sclite's ``F_ROUND``: half away from zero (so 56.25 prints as 56.3, where printf alone gives 56.2)."""
+    scale = 10.0 ** digits
+    return float(np.float32(int(value * scale + (0.5 if value > 0.0 else -0.5)))) / scale
+
+
+@dataclass
+class SpeakerScore:
+    """One row of sclite's speaker table."""
+
+    spk: str
+    num_sent: int = 0
+    sent_err: int = 0
+    counts: ErrorCounts = field(default_factory=ErrorCounts)
+
+    @property
+    def num_ref(self) -> int:
+        return self.counts.ref_len
+
+    def percents(self) -> Dict[str, float]:
+        """Corr, Sub, Del, Ins, Err in percent of the reference tokens, S.Err of the sentences.
+
+        As in sclite, a speaker without reference tokens gets the raw counts instead.
+        """
+        c, n = self.counts, self.counts.ref_len
+        values = {"Corr": c.corr, "Sub": c.sub, "Del": c.dels, "Ins": c.ins, "Err": c.errors}
+        out = {k: (sclite_pct(v, n) if n else float(v)) for k, v in values.items()}
+        out["S.Err"] = sclite_pct(self.sent_err, self.num_sent)
+        return out
+
+
+PERCENT_COLUMNS = ("Corr", "Sub", "Del", "Ins", "Err")
+
+
+def _mean(xs: Sequence[float]) -> float:
+    return sum(xs) / len(xs) if xs else 0.0
+
+
+def _sd(xs: Sequence[float]) -> float:
+    if not xs:
+        return 0.0
+    m = _mean(xs)
+    ss = sum((x - m) * (x - m) for x in xs)
+    return math.sqrt(ss / (len(xs) - 1)) if ss != 0.0 else 0.0
+
+
+def _median(xs: Sequence[float]) -> float:
+    if not xs:
+        return 0.0
+    s = sorted(xs)
+    mid = len(s) // 2
+    return s[mid] if len(s) % 2 else (s[mid - 1] + s[mid]) / 2.0
+
+
+@dataclass
+class LevelScore:
+    """Everything scored at one level ("word" for WER, "char" for CER)."""
+
+    level: str
+    utts: List[UttScore]
+    case_sensitive: bool = False
+
+    @property
+    def totals(self) -> ErrorCounts:
+        total = ErrorCounts()
+        for u in self.utts:
+            total = total + u.counts
+        return total
+
+    @property
+    def error_rate(self) -> float:
+        return self.totals.error_rate
+
+    @property
+    def num_sent(self) -> int:
+        return len(self.utts)
+
+    @property
+    def sent_err(self) -> int:
+        return sum(u.has_error for u in self.utts)
+
+    def speakers(self) -> List[SpeakerScore]:
+        """Speaker rows sorted by speaker id, as sclite lists them."""
+        rows: Dict[str, SpeakerScore] = {}
+        for u in self.utts:
+            row = rows.setdefault(u.spk, SpeakerScore(u.spk))
+            row.num_sent += 1
+            row.sent_err += u.has_error
+            row.counts = row.counts + u.counts
+        return [rows[k] for k in sorted(rows)]
+
+    def overall(self) -> SpeakerScore:
+        """The Sum/Avg row."""
+        return SpeakerScore("Sum/Avg", self.num_sent, self.sent_err, self.totals)
+
+    def has_speaker_without_ref(self) -> bool:
+        return any(s.num_ref == 0 for s in self.speakers())
+
+    def speaker_stats(self) -> Dict[str, Dict[str, float]]:
+        """sclite's Mean, S.D. and Median rows over the speakers (SCTK's ``print_system_summary``).
+
+        Returns ``{"Mean": {...}, "S.D.": {...}, "Median": {...}}`` with keys "# Snt", "# Wrd",
+        the percent columns and "S.Err", unrounded. S.D. is the sample standard deviation.
+        Speakers without reference tokens are meant to be left out of the token percentages;
+        sclite removes them with a loop that tests the original speaker index against arrays it
+        has already shifted, so with several such speakers it can drop a different one. That
+        is reproduced here, because these rows are compared number for number with sclite's.
+        """
+        spks = self.speakers()
+        rows = [s.percents() for s in spks]
+        columns: Dict[str, List[float]] = {col: [r[col] for r in rows] for col in PERCENT_COLUMNS}
+        zero = sum(1 for s in spks if s.num_ref == 0)
+        if zero:
+            for i, s in enumerate(spks):
+                if s.num_ref == 0:
+                    for values in columns.values():
+                        del values[i]
+                        values.append(-1000.0)
+            columns = {col: values[: len(spks) - zero] for col, values in columns.items()}
+        columns["# Snt"] = [float(s.num_sent) for s in spks]
+        columns["# Wrd"] = [float(s.num_ref) for s in spks]
+        columns["S.Err"] = [r["S.Err"] for r in rows]
+        return {
+            name: {col: fn(values) for col, values in columns.items()}
+            for name, fn in (("Mean", _mean), ("S.D.", _sd), ("Median", _median))
+        }
+
+    def _key(self, token: str) -> str:
+        return token if self.case_sensitive else fold_case(token)
+
+    def confusions(self) -> Counter:
+        """Counts of (ref, hyp) substitution pairs."""
+        return Counter(
+            (self._key(p.ref), self._key(p.hyp)) for u in self.utts for p in u.alignment if p.op == "S"
+        )
+
+    def insertions(self) -> Counter:
+        return Counter(self._key(p.hyp) for u in self.utts for p in u.alignment if p.op == "I")
+
+    def deletions(self) -> Counter:
+        return Counter(self._key(p.ref) for u in self.utts for p in u.alignment if p.op == "D")
+
+
+@dataclass
+class ScoreResult:
+    """What :func:`score_texts` returns: one :class:`LevelScore` per level asked for."""
+
+    levels: Dict[str, LevelScore]
+    missing: List[str]  # reference utterances without a hypothesis: scored as all deletions
+    extra: List[str]  # hypothesis utterances without a reference: ignored
+
+    @property
+    def word(self) -> Optional[LevelScore]:
+        return self.levels.get("word")
+
+    @property
+    def char(self) -> Optional[LevelScore]:
+        return self.levels.get("char")
+
+    @property
+    def wer(self) -> float:
+        """Word error rate in percent (needs the "word" level)."""
+        if self.word is None:
+            raise ValueError("WER was not scored (levels did not include 'word')")
+        return self.word.error_rate
+
+    @property
+    def cer(self) -> float:
+        """Character error rate in percent, sclite ``-c`` style (needs the "char" level)."""
+        if self.char is None:
+            raise ValueError("CER was not scored (levels did not include 'char')")
+        return self.char.error_rate
+
+
+def score_texts(
+    ref: Mapping[str, str],
+    hyp: Mapping[str, str],
+    utt2spk: Optional[Mapping[str, str]] = None,
+    levels: Sequence[str] = LEVELS,
+    case_sensitive: bool = False,
+) -> ScoreResult:
+    """Score ``hyp`` (utt-id -> transcript) against ``ref`` at each of ``levels``.
+
+    Every reference utterance is scored; one missing from ``hyp`` counts as all deletions and is
+    listed in ``missing``. Speakers come from ``utt2spk`` when given (every reference utterance
+    must be in it), else from the utterance id the sclite way (:func:`sclite_speaker`).
+
+    >>> r = score_texts({"s1-a": "the cat sat"}, {"s1-a": "the cat sit"})
+    >>> round(r.wer, 2), round(r.cer, 2)
+    (33.33, 11.11)
+    """
+    for level in levels:
+        if level not in LEVELS:
+            raise ValueError(f"unknown scoring level {level!r} (expected one of {LEVELS})")
+    if utt2spk is not None:
+        for utt in ref:
+            if utt not in utt2spk:
+                raise AsrkitError(f"utterance {utt!r} of the reference is not in utt2spk")
+    missing = [utt for utt in ref if utt not in hyp]
+    extra = [utt for utt in hyp if utt not in ref]
+    result: Dict[str, LevelScore] = {}
+    for level in levels:
+        utts: List[UttScore] = []
+        for utt, ref_text in ref.items():
+            spk = utt2spk[utt] if utt2spk is not None else sclite_speaker(utt)
+            ali = align(tokenize(ref_text, level), tokenize(hyp.get(utt, ""), level), case_sensitive)
+            utts.append(UttScore(utt, spk, ali, error_counts(ali)))
+        result[level] = LevelScore(level, utts, case_sensitive)
+    return ScoreResult(result, missing, extra)
+
+
+def top(counter: Counter, n: int) -> List[Tuple[object, int]]:
+    """The ``n`` most frequent entries, ties broken by the entry itself so reports are stable."""
+    return sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))[:n]

@@ -1,0 +1,28 @@
+"""How a transcript becomes the tokens that are aligned: words for WER, characters for CER.
+
+Character scoring follows ``sclite -c``: every word is split into its characters and the spaces
+between words are dropped, so a hypothesis that only joins or splits words ("ab cd" vs "abcd")
+has no character error. (ESPnet's CER instead scores spaces as ``<space>`` tokens.) Characters are
+Unicode code points, as sclite counts them with ``-e utf-8``.
+"""
+from __future__ import annotations
+
+from typing import List
+
+LEVELS = ("word", "char")
+
+
+def word_tokens(text: str) -> List[str]:
+    return text.split()
+
+
+def char_tokens(text: str) -> List[str]:
+    return [c for word in text.split() for c in word]
+
+
+def tokenize(text: str, level: str) -> List[str]:
+    if level == "word":
+        return word_tokens(text)
+    if level == "char":
+        return char_tokens(text)
+    raise ValueError(f"unknown scoring level {level!r} (expected one of {LEVELS})")
