@@ -1,0 +1,38 @@
+"""asrkit-fix-data-dir: keep the utterances every table agrees on, sort, rebuild spk2utt."""
+from __future__ import annotations
+
+import click
+
+from asrkit.cli._common import asrkit_command
+from asrkit.data.fix import fix_data_dir
+from asrkit.utils.logging import get_logger
+
+log = get_logger("fix_data_dir")
+
+
+@asrkit_command("fix-data-dir")
+@click.option("--no-backup", is_flag=True, help="Do not copy the changed files to <data-dir>/.backup/ first.")
+@click.argument("data_dir", metavar="<data-dir>")
+def main(no_backup: bool, data_dir: str) -> None:
+    """Repair <data-dir> in place, as Kaldi's utils/fix_data_dir.sh does.
+
+    Keeps the intersection of the utterances in utt2spk, text, segments (or wav.scp), feats.scp,
+    utt2num_frames, ...; keeps only the recordings and speakers still used; drops duplicate and
+    malformed lines; sorts every table (C locale) and regenerates spk2utt. Originals of changed
+    files go to <data-dir>/.backup/. Reports how many ids were dropped from which file (the ids
+    themselves with -v).
+
+    e.g. asrkit-fix-data-dir data/train
+    """
+    report = fix_data_dir(data_dir, backup=not no_backup)
+    for name, lines in sorted(report.bad_lines.items()):
+        log.warning("%s/%s: dropped %d malformed or duplicate line(s): %s", data_dir, name, len(lines),
+                    " ".join(map(str, lines[:20])) + (" ..." if len(lines) > 20 else ""))
+    for name, ids in sorted(report.dropped.items()):
+        log.warning("%s/%s: dropped %d id(s) not in every table", data_dir, name, len(ids))
+        log.debug("%s/%s: dropped: %s", data_dir, name, " ".join(ids))
+    if report.backup_dir is not None:
+        log.info("originals of %s saved in %s", " ".join(report.changed), report.backup_dir)
+    elif not report.changed:
+        log.info("%s needed no change", data_dir)
+    click.echo(f"Kept {report.num_utts_after} out of {report.num_utts_before} utterances in {data_dir}", err=True)

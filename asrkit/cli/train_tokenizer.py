@@ -1,0 +1,59 @@
+"""asrkit-train-tokenizer: a sentencepiece char/bpe/unigram model and tokens.txt from a Kaldi text."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional, Tuple
+
+import click
+import yaml
+
+from asrkit.cli._common import asrkit_command
+from asrkit.text.token_list import write_token_list
+from asrkit.text.train import MODEL_TYPES, TokenizerConfig, read_kaldi_text, train_sentencepiece
+from asrkit.text.tokenizer import Tokenizer
+from asrkit.utils.fileio import AtomicFiles
+from asrkit.utils.logging import get_logger
+
+log = get_logger("train_tokenizer")
+
+
+@asrkit_command("train-tokenizer")
+@click.option("--model-type", type=click.Choice(MODEL_TYPES), required=True, help="Sentencepiece model type.")
+@click.option("--vocab-size", type=int, default=None,
+              help="Sentencepiece vocabulary, <unk> included (model output size = this + 2 for <blank> "
+                   "and <sos/eos>). Required for bpe/unigram; for char, default: every character seen.")
+@click.option("--character-coverage", type=float, default=1.0, show_default=True)
+@click.option("--user-defined-symbols", default="", metavar="A,B",
+              help="Comma-separated symbols kept whole (e.g. <noise>), passed to sentencepiece.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.argument("text_file", metavar="<text-file>", type=click.Path(dir_okay=False))
+@click.argument("lang_dir", metavar="<lang-dir>", type=click.Path(file_okay=False))
+def main(model_type: str, vocab_size: Optional[int], character_coverage: float, user_defined_symbols: str,
+         seed: int, text_file: str, lang_dir: str) -> None:
+    """Train a tokenizer on the transcripts of <text-file> (Kaldi text: '<utt-id> <transcript>').
+
+    Writes <lang-dir>/tokens.model (sentencepiece), <lang-dir>/tokens.txt ('<token> <id>': 0
+    <blank>, 1 <unk>, the pieces, V-1 <sos/eos>) and <lang-dir>/tokenizer.yaml (the options used).
+    Deterministic: the same text and options give the same model.
+
+    e.g. asrkit-train-tokenizer --model-type bpe --vocab-size 30 data/train/text data/lang
+    """
+    config = TokenizerConfig(model_type=model_type, vocab_size=vocab_size, character_coverage=character_coverage,
+                             user_defined_symbols=[s for s in user_defined_symbols.split(",") if s], seed=seed)
+    config.check()
+    utts = read_kaldi_text(text_file)
+    sentences = [t for _, t in utts if t.strip()]
+    log.info("training a %s tokenizer on %d transcripts of %s", model_type, len(sentences), text_file)
+    model = train_sentencepiece(sentences, config, verbose=bool(log.isEnabledFor(10)))
+    tok = Tokenizer.from_bytes(model)
+    out = Path(lang_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    with AtomicFiles() as files:
+        files.tmp(out / "tokens.model").write_bytes(model)
+        write_token_list(files.tmp(out / "tokens.txt"), tok.tokens)
+        files.tmp(out / "tokenizer.yaml").write_text(
+            yaml.safe_dump({**config.to_dict(), "text": str(text_file), "output_size": tok.vocab_size},
+                           sort_keys=False), encoding="utf-8")
+    log.info("wrote %s/tokens.model, tokens.txt, tokenizer.yaml", out)
+    click.echo(f"Done: {model_type} tokenizer with {tok.vocab_size} tokens (ids 0..{tok.vocab_size - 1}) "
+               f"from {len(sentences)} out of {len(utts)} transcripts in {out}", err=True)

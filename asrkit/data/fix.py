@@ -1,0 +1,142 @@
+"""Repair a Kaldi data directory the way Kaldi's ``utils/fix_data_dir.sh`` does.
+
+Keeps only the utterances present in every per-utterance table (and whose recording is in
+wav.scp when there are segments), keeps only the recordings and speakers still used, sorts every
+table in C-locale order, drops duplicate ids (the first line wins) and malformed lines, and
+regenerates spk2utt from utt2spk. The originals go to ``<data>/.backup/`` first, as Kaldi does.
+What was dropped, and from which file, comes back in a :class:`FixReport`.
+"""
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Set
+
+from asrkit.data.datadir import RECO_TABLES, SPK_TABLES, UTT_TABLES, DataDir
+from asrkit.data.table import utt2spk_to_spk2utt, write_table
+from asrkit.data.validate import ScannedTable, scan_table
+from asrkit.utils.errors import AsrkitError
+from asrkit.utils.fileio import PathLike
+from asrkit.utils.logging import get_logger
+
+log = get_logger(__name__)
+
+
+@dataclass
+class FixReport:
+    num_utts_before: int
+    num_utts_after: int
+    # file name -> ids removed from it (missing elsewhere, duplicate, or unused)
+    dropped: Dict[str, List[str]] = field(default_factory=dict)
+    # file name -> line numbers dropped because malformed or duplicated
+    bad_lines: Dict[str, List[int]] = field(default_factory=dict)
+    changed: List[str] = field(default_factory=list)
+    backup_dir: Optional[Path] = None
+
+    @property
+    def num_dropped(self) -> int:
+        return self.num_utts_before - self.num_utts_after
+
+
+def _read(d: DataDir, name: str, report: FixReport) -> Optional[Dict[str, str]]:
+    """A table as key -> value, first line winning; malformed and duplicate lines are noted."""
+    if not d.has(name):
+        return None
+    t: ScannedTable = scan_table(d.file(name), allow_empty_value=name == "text")
+    out: Dict[str, str] = {}
+    bad = [p.line for p in t.problems if p.line is not None]
+    for line in t.lines:
+        if line.key in out:
+            bad.append(line.lineno)
+        else:
+            out[line.key] = line.value
+    if bad:
+        report.bad_lines[name] = sorted(bad)
+    return out
+
+
+def fix_data_dir(path: PathLike, backup: bool = True) -> FixReport:
+    """Repair ``path`` in place; raise :class:`AsrkitError` (changing nothing) if no utterance survives."""
+    d = DataDir(path)
+    if not d.path.is_dir():
+        raise AsrkitError(f"{d.path}: no such directory")
+    report = FixReport(0, 0)
+    tables: Dict[str, Dict[str, str]] = {}
+    for name in UTT_TABLES + RECO_TABLES + SPK_TABLES + ("spk2utt",):
+        t = _read(d, name, report)
+        if t is not None:
+            tables[name] = t
+
+    if "utt2spk" not in tables:
+        if "spk2utt" not in tables:
+            raise AsrkitError(f"{d.path}: neither utt2spk nor spk2utt exists; cannot tell the utterances")
+        # Kaldi's fix_data_dir.sh also rebuilds utt2spk from spk2utt when only that exists.
+        tables["utt2spk"] = {u: spk for spk, us in tables["spk2utt"].items() for u in us.split()}
+        report.changed.append("utt2spk")
+    utt_keys = {name for name in UTT_TABLES if name in tables}
+    if "segments" not in tables and "wav.scp" in tables:
+        utt_keys.add("wav.scp")
+    all_utts: Set[str] = set().union(*(tables[n].keys() for n in utt_keys))
+    report.num_utts_before = len(tables["utt2spk"])
+
+    keep = set(tables["utt2spk"])
+    for name in sorted(utt_keys):
+        keep &= tables[name].keys()
+    if "segments" in tables:
+        wav = tables.get("wav.scp", {})
+        keep = {u for u in keep if len(tables["segments"][u].split()) == 3 and tables["segments"][u].split()[0] in wav}
+    keep = {u for u in keep if len(tables["utt2spk"][u].split()) == 1}
+    report.num_utts_after = len(keep)
+    if not keep:
+        raise AsrkitError(f"{d.path}: no utterance is in all of {', '.join(sorted(utt_keys))}; nothing left to keep"
+                          f" ({len(all_utts)} ids seen)")
+
+    new: Dict[str, Dict[str, str]] = {}
+    for name in utt_keys:
+        new[name] = {u: v for u, v in tables[name].items() if u in keep}
+    if "segments" in tables:
+        recos = {new["segments"][u].split()[0] for u in keep}
+        for name in RECO_TABLES:
+            if name in tables:
+                new[name] = {r: v for r, v in tables[name].items() if r in recos}
+    else:
+        for name in RECO_TABLES:
+            if name in tables and name != "wav.scp":
+                new[name] = {r: v for r, v in tables[name].items() if r in keep}
+    spk2utt = utt2spk_to_spk2utt(dict(sorted(new["utt2spk"].items())))
+    for name in SPK_TABLES:
+        if name in tables:
+            new[name] = {s: v for s, v in tables[name].items() if s in spk2utt}
+
+    for name, table in new.items():
+        gone = sorted(set(tables[name]) - set(table))
+        if gone:
+            report.dropped[name] = gone
+
+    # Decide what changes before touching anything, then back up, then write.
+    outputs: Dict[str, List] = {name: sorted(t.items(), key=lambda kv: kv[0].encode()) for name, t in new.items()}
+    outputs["spk2utt"] = [(s, sorted(us, key=str.encode)) for s, us in
+                          sorted(spk2utt.items(), key=lambda kv: kv[0].encode())]
+    for name, items in outputs.items():
+        old = d.file(name).read_bytes().decode("utf-8", "replace") if d.has(name) else None
+        if _render(items) != old and name not in report.changed:
+            report.changed.append(name)
+    if backup and report.changed:
+        report.backup_dir = d.path / ".backup"
+        report.backup_dir.mkdir(exist_ok=True)
+        for name in report.changed:
+            if d.has(name):
+                shutil.copy2(d.file(name), report.backup_dir / name)
+    for name in report.changed:
+        write_table(d.file(name), outputs[name])
+    log.info("%s: kept %d of %d utterances", d.path, report.num_utts_after, report.num_utts_before)
+    return report
+
+
+def _render(items: List) -> str:
+    out = []
+    for key, value in items:
+        value = " ".join(value) if isinstance(value, list) else value
+        out.append(f"{key} {value}\n" if value != "" else f"{key}\n")
+    return "".join(out)

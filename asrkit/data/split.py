@@ -1,0 +1,174 @@
+"""Split a data directory into N pieces for N parallel jobs, as Kaldi's ``utils/split_data.sh``.
+
+The pieces go to ``<data>/split<N>/<JOB>/`` with JOB = 1..N, each a complete, sorted data dir
+(wav.scp or segments+wav.scp, text, utt2spk, spk2utt, feats.scp, utt2num_frames, ... whatever the
+source has, filtered to the piece's utterances). By default speakers are kept whole, so per-speaker
+CMVN works inside a job; ``per_utt`` splits by utterance instead. Sizes are balanced in
+utterances. A split that is newer than every source table, with the same mode, is reused.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Sequence, TypeVar
+
+from asrkit.data.datadir import RECO_TABLES, SPK_TABLES, TABLES, UTT_TABLES, DataDir
+from asrkit.data.table import utt2spk_to_spk2utt, write_table
+from asrkit.utils.errors import AsrkitError
+from asrkit.utils.fileio import PathLike, atomic_open
+from asrkit.utils.logging import get_logger
+
+log = get_logger(__name__)
+T = TypeVar("T")
+
+STAMP = ".split_mode"
+# Every table a piece may carry; spk2utt is rebuilt per piece from utt2spk.
+_SOURCES = tuple(dict.fromkeys(TABLES + UTT_TABLES + RECO_TABLES + SPK_TABLES))
+
+
+def split_scp(lines: Sequence[T], n: int) -> List[List[T]]:
+    """Cut ``lines`` into ``n`` contiguous pieces whose sizes differ by at most one (as split_scp.pl).
+
+    >>> split_scp(["a", "b", "c", "d", "e"], 2)
+    [['a', 'b', 'c'], ['d', 'e']]
+    """
+    if n < 1:
+        raise AsrkitError(f"cannot split into {n} pieces (need at least 1)")
+    if n > len(lines):
+        raise AsrkitError(f"cannot split {len(lines)} lines into {n} non-empty pieces")
+    base, extra = divmod(len(lines), n)
+    pieces, start = [], 0
+    for i in range(n):
+        size = base + (1 if i < extra else 0)
+        pieces.append(list(lines[start:start + size]))
+        start += size
+    return pieces
+
+
+def split_by_weight(weights: Sequence[int], n: int) -> List[range]:
+    """Contiguous ranges of ``weights`` (e.g. utterances per speaker), n non-empty, sums balanced.
+
+    Each cut goes where the running total comes nearest to k/n of the whole, leaving at least
+    one item for every piece still to come.
+    """
+    if n < 1 or n > len(weights):
+        raise AsrkitError(f"cannot split {len(weights)} items into {n} non-empty pieces")
+    total = sum(weights)
+    cuts = [0]
+    running, i = 0, 0
+    for k in range(1, n):
+        target = total * k / n
+        # Advance at least one item, and leave n-k items for the remaining pieces.
+        lo, hi = cuts[-1] + 1, len(weights) - (n - k)
+        i = lo
+        running = sum(weights[:i])
+        while i < hi and abs(running + weights[i] - target) <= abs(running - target):
+            running += weights[i]
+            i += 1
+        cuts.append(i)
+    cuts.append(len(weights))
+    return [range(a, b) for a, b in zip(cuts, cuts[1:])]
+
+
+@dataclass
+class SplitResult:
+    dirs: List[Path]
+    reused: bool
+    sizes: List[int]
+
+
+def split_dir_of(path: PathLike, n: int) -> Path:
+    return Path(path) / f"split{n}"
+
+
+def _up_to_date(d: DataDir, out: Path, n: int, mode: str) -> bool:
+    stamp = out / STAMP
+    if not stamp.is_file() or stamp.read_text(encoding="utf-8").strip() != mode:
+        return False
+    if not all((out / str(j) / "utt2spk").is_file() for j in range(1, n + 1)):
+        return False
+    newest = max(d.file(name).stat().st_mtime for name in _SOURCES if d.has(name))
+    return stamp.stat().st_mtime >= newest
+
+
+def split_data_dir(path: PathLike, n: int, per_utt: bool = False, force: bool = False) -> SplitResult:
+    """Write ``<path>/split<n>/{1..n}/``; see the module docstring."""
+    d = DataDir(path)
+    d.require("utt2spk")
+    mode = "per-utt" if per_utt else "per-spk"
+    out = split_dir_of(d.path, n)
+    if n < 1:
+        raise AsrkitError(f"number of pieces must be at least 1, got {n}")
+    if not force and _up_to_date(d, out, n, mode):
+        log.info("%s is up to date (%s), not splitting again", out, mode)
+        sizes = [sum(1 for _ in open(out / str(j) / "utt2spk", encoding="utf-8")) for j in range(1, n + 1)]
+        return SplitResult([out / str(j) for j in range(1, n + 1)], True, sizes)
+
+    tables: Dict[str, Dict[str, str]] = {name: d.read(name) for name in _SOURCES
+                                         if d.has(name) and name != "spk2utt"}
+    utt2spk = tables["utt2spk"]
+    utts = sorted(utt2spk, key=str.encode)
+    for name in UTT_TABLES + (("wav.scp",) if "segments" not in tables else ()):
+        if name in tables and name != "utt2spk" and len(tables[name].keys() & utt2spk.keys()) != len(utt2spk):
+            missing = len(utt2spk.keys() - tables[name].keys())
+            log.warning("%s lacks %d utterances of utt2spk; those pieces will lack them too "
+                        "(run asrkit-fix-data-dir %s)", d.file(name), missing, d.path)
+
+    if per_utt:
+        if n > len(utts):
+            raise AsrkitError(f"{d.file('utt2spk')}: cannot split {len(utts)} utterances into {n} pieces")
+        pieces = split_scp(utts, n)
+    else:
+        spk2utt = utt2spk_to_spk2utt({u: utt2spk[u] for u in utts})
+        # Speakers in the order their first utterance sorts, so pieces stay contiguous in utt order
+        # when speaker ids prefix utterance ids (Kaldi's recommendation).
+        speakers = sorted(spk2utt, key=lambda s: spk2utt[s][0].encode())
+        if n > len(speakers):
+            raise AsrkitError(f"{d.file('utt2spk')}: cannot split {len(speakers)} speakers into {n} pieces "
+                              "(use --per-utt, or fewer jobs)")
+        ranges = split_by_weight([len(spk2utt[s]) for s in speakers], n)
+        pieces = [sorted((u for s in speakers[r.start:r.stop] for u in spk2utt[s]), key=str.encode) for r in ranges]
+
+    tmp = Path(tempfile.mkdtemp(prefix=f".split{n}.", suffix=".tmp", dir=d.path))
+    try:
+        for job, piece in enumerate(pieces, 1):
+            _write_piece(tmp / str(job), tables, piece)
+        with atomic_open(tmp / STAMP) as f:
+            f.write(mode + "\n")
+        old = None
+        if out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".split{n}.", suffix=".old", dir=d.path))
+            os.replace(out, old / "x")
+        os.replace(tmp, out)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    log.info("split %s into %d pieces %s: %s utterances", d.path, n, mode, " ".join(str(len(p)) for p in pieces))
+    return SplitResult([out / str(j) for j in range(1, n + 1)], False, [len(p) for p in pieces])
+
+
+def _write_piece(piece_dir: Path, tables: Dict[str, Dict[str, str]], utts: List[str]) -> None:
+    piece_dir.mkdir(parents=True)
+    keep = set(utts)
+    sort = lambda items: sorted(items, key=lambda kv: kv[0].encode())  # noqa: E731  C-locale order
+    for name in UTT_TABLES:
+        if name in tables:
+            write_table(piece_dir / name, sort((u, v) for u, v in tables[name].items() if u in keep))
+    if "segments" in tables:
+        recos = {tables["segments"][u].split()[0] for u in utts if u in tables["segments"]}
+    else:
+        recos = keep
+    for name in RECO_TABLES:
+        if name in tables:
+            write_table(piece_dir / name, sort((r, v) for r, v in tables[name].items() if r in recos))
+    piece_u2s = {u: tables["utt2spk"][u] for u in utts}
+    spk2utt = utt2spk_to_spk2utt(piece_u2s)
+    write_table(piece_dir / "spk2utt", sort(spk2utt.items()))
+    for name in SPK_TABLES:
+        if name in tables:
+            write_table(piece_dir / name, sort((s, v) for s, v in tables[name].items() if s in spk2utt))

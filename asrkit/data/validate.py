@@ -1,0 +1,288 @@
+"""Check a Kaldi data directory the way Kaldi's ``utils/validate_data_dir.sh`` does.
+
+Unlike the table readers, which stop at the first bad line, validation keeps going and returns
+every problem it finds, each tied to ``file:line`` so the user can fix them all in one pass:
+
+>>> problems = validate_data_dir("data/train")            # doctest: +SKIP
+>>> [str(p) for p in problems if p.is_error]              # doctest: +SKIP
+['data/train/wav.scp:3: not sorted: "a2" comes after "a3" (sort with LC_ALL=C sort)']
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional
+
+from asrkit.data.datadir import DataDir
+from asrkit.data.table import TableLine
+from asrkit.utils.fileio import PathLike
+
+ERROR = "error"
+WARNING = "warning"
+
+# Warnings that could repeat on every line (e.g. speaker-prefix) are cut after this many per file,
+# with one line saying how many more there were.
+MAX_REPEATED_WARNINGS = 5
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    line: Optional[int]
+    message: str
+    level: str = ERROR
+
+    @property
+    def is_error(self) -> bool:
+        return self.level == ERROR
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line is not None else self.file
+        return f"{where}: {self.message}"
+
+
+@dataclass
+class ScannedTable:
+    """A table read leniently: the well-formed lines, and what was wrong with the rest."""
+
+    path: Path
+    lines: List[TableLine] = field(default_factory=list)
+    problems: List[Problem] = field(default_factory=list)
+
+    def first_lines(self) -> Dict[str, TableLine]:
+        """key -> its first line (later duplicates are reported by :func:`check_sorted_unique`)."""
+        out: Dict[str, TableLine] = {}
+        for line in self.lines:
+            out.setdefault(line.key, line)
+        return out
+
+
+def scan_table(path: PathLike, allow_empty_value: bool = False) -> ScannedTable:
+    """Read every line of a table, collecting malformed lines as problems instead of raising."""
+    path = Path(path)
+    scanned = ScannedTable(path)
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        scanned.problems.append(Problem(str(path), None, f"cannot read: {e.strerror}"))
+        return scanned
+    for lineno, raw in enumerate(data.splitlines(), 1):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            scanned.problems.append(Problem(str(path), lineno, f"not UTF-8 text ({e.reason})"))
+            continue
+        line = line.rstrip("\r")
+        parts = line.strip().split(maxsplit=1)
+        if not parts:
+            scanned.problems.append(Problem(str(path), lineno, "empty line"))
+        elif line[:1].isspace():
+            scanned.problems.append(Problem(str(path), lineno, "line starts with whitespace"))
+        elif len(parts) == 1 and not allow_empty_value:
+            scanned.problems.append(Problem(str(path), lineno, f"malformed line (expected '<id> <value>'): {line!r}"))
+        else:
+            scanned.lines.append(TableLine(parts[0], parts[1].strip() if len(parts) > 1 else "", lineno))
+    if data and not data.endswith(b"\n"):
+        scanned.problems.append(Problem(str(path), len(data.splitlines()), "no newline at end of file"))
+    return scanned
+
+
+def check_sorted_unique(table: ScannedTable) -> List[Problem]:
+    """Kaldi needs every table sorted in C-locale (byte) order with unique ids."""
+    problems: List[Problem] = []
+    first_seen: Dict[str, int] = {}
+    prev: Optional[TableLine] = None
+    for line in table.lines:
+        if line.key in first_seen:
+            problems.append(Problem(str(table.path), line.lineno,
+                                    f"duplicate id {line.key!r} (first on line {first_seen[line.key]})"))
+        elif prev is not None and line.key.encode() < prev.key.encode():
+            problems.append(Problem(str(table.path), line.lineno,
+                                    f"not sorted: {line.key!r} comes after {prev.key!r} (sort with LC_ALL=C sort)"))
+        first_seen.setdefault(line.key, line.lineno)
+        prev = line
+    return problems
+
+
+def _missing(problems: List[Problem], table: ScannedTable, keys, other: str, what: str = "utterance") -> None:
+    """Report each id of ``table`` that ``keys`` lacks, at its line in ``table``."""
+    for key, line in table.first_lines().items():
+        if key not in keys:
+            problems.append(Problem(str(table.path), line.lineno, f"{what} {key!r} is not in {other}"))
+
+
+def _missing_from(problems: List[Problem], ref: ScannedTable, keys, other: Path, what: str = "utterance") -> None:
+    """Report each id of ``ref`` absent from ``other`` (which has no line for it), at its line in ``ref``."""
+    for key, line in ref.first_lines().items():
+        if key not in keys:
+            problems.append(Problem(str(ref.path), line.lineno, f"{what} {key!r} has no entry in {other}"))
+
+
+def _wav_path(value: str) -> Optional[str]:
+    """The file a wav.scp value names, or None for a pipe / ark offset we cannot stat cheaply."""
+    if value.endswith("|") or " " in value.strip():
+        return None
+    path = value.strip()
+    if ":" in path and not os.path.exists(path):
+        # ark offsets (foo.ark:123) are Kaldi's wav-in-ark form: check the ark file itself.
+        head, _, tail = path.rpartition(":")
+        if tail.isdigit():
+            return head
+    return path
+
+
+def validate_data_dir(path: PathLike, no_text: bool = False, no_feats: bool = False, no_wav: bool = False,
+                      check_wav_files: bool = True) -> List[Problem]:
+    """All problems in a data directory, errors and warnings, in the order found.
+
+    ``no_text``/``no_feats``/``no_wav`` skip those tables as Kaldi's options do. Audio is needed
+    (wav.scp, or segments into wav.scp) unless ``no_wav`` or the directory holds feats.scp
+    only (a dump dir after feature extraction). ``check_wav_files`` also checks that plain paths
+    in wav.scp exist on disk, which Kaldi leaves to feature extraction.
+    """
+    d = DataDir(path)
+    problems: List[Problem] = []
+    if not d.path.is_dir():
+        return [Problem(str(d.path), None, "no such directory")]
+
+    def load(name: str) -> Optional[ScannedTable]:
+        if not d.has(name):
+            return None
+        t = scan_table(d.file(name), allow_empty_value=name == "text")
+        problems.extend(t.problems)
+        problems.extend(check_sorted_unique(t))
+        if not t.lines and not t.problems:
+            problems.append(Problem(str(t.path), None, "empty file"))
+        return t
+
+    utt2spk = load("utt2spk")
+    spk2utt = load("spk2utt")
+    if utt2spk is None:
+        problems.append(Problem(str(d.file("utt2spk")), None, "no such file (every data dir needs utt2spk)"))
+        return problems
+    utts = utt2spk.first_lines()
+    u2s = {k: line.value for k, line in utts.items()}
+
+    # utt2spk values are one speaker id; Kaldi recommends the speaker id as utt-id prefix so
+    # that sorting by utt and by speaker agree (split and per-speaker CMVN rely on it).
+    prefix_warnings = 0
+    for key, line in utts.items():
+        if len(line.value.split()) != 1:
+            problems.append(Problem(str(utt2spk.path), line.lineno, f"expected one speaker id, got {line.value!r}"))
+        elif not key.startswith(line.value):
+            prefix_warnings += 1
+            if prefix_warnings <= MAX_REPEATED_WARNINGS:
+                problems.append(Problem(str(utt2spk.path), line.lineno,
+                                        f"speaker id {line.value!r} is not a prefix of utterance id {key!r} "
+                                        "(Kaldi recommends it so utt and speaker orders agree)", WARNING))
+    if prefix_warnings > MAX_REPEATED_WARNINGS:
+        problems.append(Problem(str(utt2spk.path), None,
+                                f"{prefix_warnings - MAX_REPEATED_WARNINGS} more utterances without their "
+                                "speaker id as prefix", WARNING))
+
+    _check_spk2utt(problems, d, utt2spk, spk2utt, u2s)
+
+    if not no_text:
+        text = load("text")
+        if text is None:
+            problems.append(Problem(str(d.file("text")), None, "no such file (use --no-text for a dir without text)"))
+        else:
+            _missing_from(problems, utt2spk, text.first_lines(), text.path)
+            _missing(problems, text, utts, utt2spk.path)
+
+    has_feats = d.has("feats.scp")
+    if not no_wav and (d.has("wav.scp") or d.has("segments") or not has_feats):
+        _check_audio(problems, d, load, utt2spk, check_wav_files)
+
+    if not no_feats and has_feats:
+        feats = load("feats.scp")
+        _missing_from(problems, utt2spk, feats.first_lines(), feats.path)
+        _missing(problems, feats, utts, utt2spk.path)
+        if d.has("utt2num_frames"):
+            u2nf = load("utt2num_frames")
+            _missing_from(problems, feats, u2nf.first_lines(), u2nf.path)
+            _missing(problems, u2nf, feats.first_lines(), feats.path)
+            for line in u2nf.first_lines().values():
+                if not (line.value.isdigit() and int(line.value) > 0):
+                    problems.append(Problem(str(u2nf.path), line.lineno,
+                                            f"number of frames must be a positive integer, got {line.value!r}"))
+    return problems
+
+
+def _check_spk2utt(problems: List[Problem], d: DataDir, utt2spk: ScannedTable, spk2utt: Optional[ScannedTable],
+                   u2s: Dict[str, str]) -> None:
+    if spk2utt is None:
+        problems.append(Problem(str(d.file("spk2utt")), None,
+                                "no such file (make it with: asrkit-fix-data-dir, or utt2spk_to_spk2utt.pl)"))
+        return
+    listed: Dict[str, str] = {}
+    for line in spk2utt.first_lines().values():
+        for utt in line.value.split():
+            if utt in listed:
+                problems.append(Problem(str(spk2utt.path), line.lineno,
+                                        f"utterance {utt!r} listed again (already under speaker {listed[utt]!r})"))
+                continue
+            listed[utt] = line.key
+            if utt not in u2s:
+                problems.append(Problem(str(spk2utt.path), line.lineno,
+                                        f"utterance {utt!r} is not in {utt2spk.path}"))
+            elif u2s[utt] != line.key:
+                problems.append(Problem(str(spk2utt.path), line.lineno,
+                                        f"utterance {utt!r} is under speaker {line.key!r} here but "
+                                        f"{u2s[utt]!r} in {utt2spk.path}"))
+    for key, line in utt2spk.first_lines().items():
+        if key not in listed:
+            problems.append(Problem(str(utt2spk.path), line.lineno,
+                                    f"utterance {key!r} (speaker {line.value!r}) is not in {spk2utt.path}"))
+
+
+def _check_audio(problems: List[Problem], d: DataDir, load, utt2spk: ScannedTable, check_wav_files: bool) -> None:
+    wav = load("wav.scp")
+    if wav is None:
+        problems.append(Problem(str(d.file("wav.scp")), None,
+                                "no such file (every utterance needs audio; use --no-wav to skip)"))
+        return
+    utts = utt2spk.first_lines()
+    wav_lines = wav.first_lines()
+    segments = load("segments")
+    if segments is None:
+        _missing_from(problems, utt2spk, wav_lines, wav.path)
+        _missing(problems, wav, utts, utt2spk.path)
+    else:
+        seg_lines = segments.first_lines()
+        _missing_from(problems, utt2spk, seg_lines, segments.path)
+        _missing(problems, segments, utts, utt2spk.path)
+        used = set()
+        for key, line in seg_lines.items():
+            fields = line.value.split()
+            if len(fields) != 3:
+                problems.append(Problem(str(segments.path), line.lineno,
+                                        "malformed segment (expected '<utt> <recording> <start> <end>')"))
+                continue
+            reco, start_s, end_s = fields
+            used.add(reco)
+            if reco not in wav_lines:
+                problems.append(Problem(str(segments.path), line.lineno,
+                                        f"recording {reco!r} of utterance {key!r} is not in {wav.path}"))
+            try:
+                start, end = float(start_s), float(end_s)
+            except ValueError:
+                problems.append(Problem(str(segments.path), line.lineno,
+                                        f"start and end must be numbers, got {start_s!r} {end_s!r}"))
+                continue
+            if start < 0:
+                problems.append(Problem(str(segments.path), line.lineno, f"negative start time {start_s}"))
+            # Kaldi allows end -1 for "to the end of the recording".
+            if end != -1 and end <= start:
+                problems.append(Problem(str(segments.path), line.lineno,
+                                        f"segment end {end_s} is not after its start {start_s}"))
+        for key, line in wav_lines.items():
+            if key not in used:
+                problems.append(Problem(str(wav.path), line.lineno,
+                                        f"recording {key!r} is not used by any segment", WARNING))
+    if check_wav_files:
+        for key, line in wav_lines.items():
+            p = _wav_path(line.value)
+            if p is not None and not os.path.exists(p):
+                problems.append(Problem(str(wav.path), line.lineno, f"audio file of {key!r} does not exist: {p}"))

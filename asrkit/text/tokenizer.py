@@ -1,0 +1,104 @@
+"""The tokenizer every stage shares: a sentencepiece model with asrkit's id layout.
+
+Sentencepiece numbers its pieces from 0 with ``<unk>`` at 0 (asrkit trains it with no ``<s>``,
+``</s>`` or ``<pad>``). asrkit's ids (docs/contracts.md) put the CTC blank first and one
+``<sos/eos>`` last, so the mapping is explicit and fixed::
+
+    asrkit id   0         1        2 .. V-2              V-1
+    token       <blank>   <unk>    sentencepiece 1..V-3  <sos/eos>
+    sp id       -         0        1 .. V-3              -
+
+that is ``ours = sp + 1``, ``V = sentencepiece vocabulary + 2``.
+
+>>> tok = Tokenizer.load("data/lang/tokens.model")     # doctest: +SKIP
+>>> tok.decode(tok.encode("YES NO"))                    # doctest: +SKIP
+'YES NO'
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable, List, Sequence
+
+import sentencepiece as spm
+
+from asrkit.text.token_list import BLANK, SOS_EOS, UNK
+from asrkit.utils.errors import AsrkitError
+from asrkit.utils.fileio import PathLike
+
+
+class Tokenizer:
+    blank_id = 0
+    unk_id = 1
+
+    def __init__(self, model_proto: bytes, where: str = "<bytes>") -> None:
+        self._proto = bytes(model_proto)
+        self._sp = spm.SentencePieceProcessor()
+        try:
+            self._sp.LoadFromSerializedProto(self._proto)
+        except (RuntimeError, OSError, TypeError) as e:
+            raise AsrkitError(f"{where}: not a sentencepiece model ({e})") from None
+        if self._sp.unk_id() != 0 or self._sp.bos_id() >= 0 or self._sp.eos_id() >= 0 or self._sp.pad_id() >= 0:
+            raise AsrkitError(f"{where}: sentencepiece model has unk={self._sp.unk_id()} bos={self._sp.bos_id()} "
+                              f"eos={self._sp.eos_id()} pad={self._sp.pad_id()}; asrkit needs unk=0 and no "
+                              "bos/eos/pad (train it with asrkit-train-tokenizer)")
+        self._num_pieces = self._sp.get_piece_size()
+        self.vocab_size = self._num_pieces + 2
+        self.sos_id = self.eos_id = self.vocab_size - 1
+        self.tokens: List[str] = (
+            [BLANK, UNK] + [self._sp.id_to_piece(i) for i in range(1, self._num_pieces)] + [SOS_EOS]
+        )
+        self._token_to_id = {t: i for i, t in enumerate(self.tokens)}
+
+    @classmethod
+    def load(cls, path: PathLike) -> "Tokenizer":
+        path = Path(path)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise AsrkitError(f"{path}: no such file (a tokenizer model, made by asrkit-train-tokenizer)") from None
+        except OSError as e:
+            raise AsrkitError(f"{path}: cannot read: {e.strerror}") from None
+        return cls(data, str(path))
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "Tokenizer":
+        return cls(data)
+
+    def to_bytes(self) -> bytes:
+        return self._proto
+
+    def __repr__(self) -> str:
+        return f"Tokenizer(vocab_size={self.vocab_size})"
+
+    # -- text <-> ids ------------------------------------------------------------------------
+    def encode(self, text: str) -> List[int]:
+        return [i + 1 for i in self._sp.encode(text, out_type=int)]
+
+    def encode_as_pieces(self, text: str) -> List[str]:
+        return self._sp.encode(text, out_type=str)
+
+    def decode(self, ids: Iterable[int]) -> str:
+        """Text of ``ids``; blank and ``<sos/eos>`` are skipped, ``<unk>`` decodes as sentencepiece's ' ⁇ '."""
+        sp_ids = []
+        for i in ids:
+            i = int(i)
+            if i == self.blank_id or i == self.sos_id:
+                continue
+            if not 0 <= i < self.vocab_size:
+                raise AsrkitError(f"token id {i} out of range (vocabulary has {self.vocab_size} ids: 0..{self.vocab_size - 1})")
+            sp_ids.append(i - 1)
+        return self._sp.decode(sp_ids)
+
+    def decode_pieces(self, pieces: Sequence[str]) -> str:
+        return self.decode(self.token_to_id(p) for p in pieces)
+
+    def token_to_id(self, token: str) -> int:
+        try:
+            return self._token_to_id[token]
+        except KeyError:
+            raise AsrkitError(f"unknown token {token!r} (not in the tokenizer's {self.vocab_size} tokens)") from None
+
+    def id_to_token(self, i: int) -> str:
+        if not 0 <= i < self.vocab_size:
+            raise AsrkitError(f"token id {i} out of range (vocabulary has {self.vocab_size} ids: 0..{self.vocab_size - 1})")
+        return self.tokens[i]

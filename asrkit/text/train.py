@@ -1,0 +1,102 @@
+"""Training a sentencepiece tokenizer (char, bpe or unigram) from transcripts, in memory.
+
+Sentences go to sentencepiece through an iterator and the model comes back as bytes, so no
+temporary file is ever left behind; the caller writes ``tokens.model`` and ``tokens.txt``
+atomically. Training is deterministic: a fixed seed and one thread.
+"""
+from __future__ import annotations
+
+import io
+from dataclasses import asdict, dataclass, field
+from typing import Dict, Iterable, List, Optional, Tuple
+
+import sentencepiece as spm
+
+from asrkit.data.table import read_table
+from asrkit.text.token_list import BLANK, SOS_EOS, UNK
+from asrkit.text.tokenizer import Tokenizer
+from asrkit.utils.errors import AsrkitError
+from asrkit.utils.fileio import PathLike
+
+MODEL_TYPES = ("char", "bpe", "unigram")
+RESERVED = (BLANK, UNK, SOS_EOS, "<s>", "</s>", "<pad>")
+
+
+@dataclass
+class TokenizerConfig:
+    model_type: str = "bpe"
+    # Sentencepiece's vocabulary, its <unk> included; asrkit adds <blank> and <sos/eos>, so the
+    # model's output size is vocab_size + 2. None for char means "every character in the text".
+    vocab_size: Optional[int] = None
+    character_coverage: float = 1.0
+    user_defined_symbols: List[str] = field(default_factory=list)
+    # "identity" keeps the transcript's characters as they are (nmt_nfkc would rewrite, e.g.,
+    # full-width forms), so decode(encode(x)) gives x back up to whitespace.
+    normalization: str = "identity"
+    seed: int = 0
+
+    def check(self) -> None:
+        if self.model_type not in MODEL_TYPES:
+            raise AsrkitError(f"unknown model type {self.model_type!r} (choose from {', '.join(MODEL_TYPES)})")
+        if self.vocab_size is None and self.model_type != "char":
+            raise AsrkitError(f"--vocab-size is required for a {self.model_type} model")
+        if self.vocab_size is not None and self.vocab_size < 2:
+            raise AsrkitError(f"vocabulary size must be at least 2, got {self.vocab_size}")
+        if not 0 < self.character_coverage <= 1:
+            raise AsrkitError(f"character coverage must be in (0, 1], got {self.character_coverage}")
+        for sym in self.user_defined_symbols:
+            if sym in RESERVED or not sym or any(c.isspace() for c in sym):
+                raise AsrkitError(f"user-defined symbol {sym!r} is reserved or contains whitespace")
+
+    def to_dict(self) -> Dict:
+        return asdict(self)
+
+
+def read_kaldi_text(path: PathLike) -> List[Tuple[str, str]]:
+    """``(utt_id, transcript)`` pairs of a Kaldi ``text`` file; errors name file:line."""
+    return list(read_table(path, allow_empty_value=True).items())
+
+
+def train_sentencepiece(sentences: Iterable[str], config: TokenizerConfig, verbose: bool = False) -> bytes:
+    """Train on ``sentences`` (empty ones skipped) and return the serialized model."""
+    config.check()
+    sents = [s for s in (" ".join(s.split()) for s in sentences) if s]
+    if not sents:
+        raise AsrkitError("no non-empty transcript to train a tokenizer on")
+    vocab_size = config.vocab_size
+    hard_limit = True
+    if config.model_type == "char" and vocab_size is None:
+        # Every distinct character, the word-boundary piece and <unk>, plus user symbols.
+        chars = {c for s in sents for c in s if not c.isspace()}
+        vocab_size = len(chars) + 2 + len(config.user_defined_symbols)
+        hard_limit = False
+    spm.set_random_generator_seed(config.seed)
+    model = io.BytesIO()
+    try:
+        spm.SentencePieceTrainer.train(
+            sentence_iterator=iter(sents),
+            model_writer=model,
+            model_type=config.model_type,
+            vocab_size=vocab_size,
+            hard_vocab_limit=hard_limit,
+            character_coverage=config.character_coverage,
+            normalization_rule_name=config.normalization,
+            user_defined_symbols=list(config.user_defined_symbols),
+            unk_id=0,
+            bos_id=-1,
+            eos_id=-1,
+            pad_id=-1,
+            num_threads=1,
+            input_sentence_size=0,
+            shuffle_input_sentence=False,
+            minloglevel=0 if verbose else 2,
+        )
+    except RuntimeError as e:
+        msg = str(e).strip().splitlines()[-1] if str(e).strip() else repr(e)
+        hint = " (use a smaller --vocab-size)" if "Vocabulary size" in msg or "vocab_size" in msg else ""
+        raise AsrkitError(f"sentencepiece training failed: {msg}{hint}") from None
+    return model.getvalue()
+
+
+def train_tokenizer(sentences: Iterable[str], config: TokenizerConfig, verbose: bool = False) -> Tokenizer:
+    return Tokenizer.from_bytes(train_sentencepiece(sentences, config, verbose))
