@@ -1,0 +1,51 @@
+"""asrkit-apply-cmvn: normalize features with CMVN stats, as Kaldi's apply-cmvn."""
+from __future__ import annotations
+
+import click
+
+from asrkit.cli._common import asrkit_command
+
+
+@asrkit_command("apply-cmvn", epilog="""\b
+e.g.: asrkit-apply-cmvn dump/train/cmvn.ark scp:dump/test/feats.scp ark:- | ...
+      asrkit-apply-cmvn --utt2spk ark:data/test/utt2spk ark:dump/test/cmvn_spk.ark \\
+          scp:dump/test/feats.scp ark,scp:dump/test/cmvn_feats.ark,dump/test/cmvn_feats.scp
+""")
+@click.argument("stats")
+@click.argument("feats_rspecifier")
+@click.argument("feats_wspecifier")
+@click.option("--utt2spk", help="With a stats table keyed by speaker: the utt2spk table (ark:data/x/utt2spk).")
+@click.option("--norm-vars", type=click.BOOL, default=True, show_default=True,
+              help="Also normalize variance (Kaldi's apply-cmvn defaults to false).")
+def main(stats: str, feats_rspecifier: str, feats_wspecifier: str, utt2spk: str | None, norm_vars: bool) -> None:
+    """Apply CMVN STATS to FEATS_RSPECIFIER, writing float32 features to FEATS_WSPECIFIER.
+
+    STATS is a filename (one global matrix) or an rspecifier (ark:/scp:) of stats keyed by
+    utterance, or by speaker with --utt2spk. An utterance without stats is logged and skipped;
+    the command fails if none was written.
+    """
+    from asrkit.data.specifier import MatrixWriter, read_matrices
+    from asrkit.data.table import read_table
+    from asrkit.features.cmvn import Cmvn, is_specifier, load_cmvn, table_path
+    from asrkit.utils.errors import AsrkitError
+    from asrkit.utils.logging import get_logger, progress
+
+    log = get_logger("apply_cmvn")
+    if utt2spk is not None and not is_specifier(stats):
+        raise AsrkitError(f"--utt2spk needs per-speaker stats as an rspecifier (ark:...), got the file {stats!r}")
+    cmvn = Cmvn(load_cmvn(stats), norm_vars=norm_vars, where=stats,
+                utt2spk=read_table(table_path(utt2spk)) if utt2spk else None)
+    done = failed = 0
+    with MatrixWriter(feats_wspecifier) as w:
+        for utt, mat in progress(read_matrices(feats_rspecifier), desc="apply-cmvn", unit="utt"):
+            try:
+                out = cmvn(utt, mat)
+            except AsrkitError as e:
+                log.warning("skipping %s", e)
+                failed += 1
+                continue
+            w.write(utt, out)
+            done += 1
+        log.info("Done %d out of %d utterances; failed %d", done, done + failed, failed)
+        if done == 0:
+            raise AsrkitError(f"no features written ({failed} utterances failed)")

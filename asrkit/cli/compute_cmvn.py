@@ -1,0 +1,57 @@
+"""asrkit-compute-cmvn: CMVN statistics, as Kaldi's compute-cmvn-stats."""
+from __future__ import annotations
+
+import click
+
+from asrkit.cli._common import asrkit_command
+
+
+@asrkit_command("compute-cmvn", epilog="""\b
+e.g.: asrkit-compute-cmvn scp:dump/train/feats.scp dump/train/cmvn.ark            # global
+      asrkit-compute-cmvn --spk2utt ark:data/train/spk2utt scp:dump/train/feats.scp \\
+          ark,scp:dump/train/cmvn_spk.ark,dump/train/cmvn_spk.scp                  # per speaker
+""")
+@click.argument("feats_rspecifier")
+@click.argument("stats_out")
+@click.option("--spk2utt", help="Per-speaker stats: spk2utt table (ark:data/x/spk2utt); output must be a wspecifier.")
+@click.option("--binary", type=click.BOOL, default=True, show_default=True,
+              help="Binary output for a single stats file (tables: use ark,t: for text).")
+def main(feats_rspecifier: str, stats_out: str, spk2utt: str | None, binary: bool) -> None:
+    """Accumulate Kaldi CMVN statistics (a 2 x (dim+1) double matrix: sums and count, sums of squares)
+    of FEATS_RSPECIFIER into STATS_OUT.
+
+    As in Kaldi: without --spk2utt, a filename STATS_OUT gets one global matrix and a wspecifier
+    (ark:...) gets stats per utterance; with --spk2utt, a wspecifier gets stats per speaker.
+    NaN or infinite features are an error naming the utterance.
+    """
+    from asrkit.data.specifier import MatrixWriter, read_matrices
+    from asrkit.data.table import read_list_table
+    from asrkit.features.cmvn import accumulate_cmvn, compute_cmvn_stats, is_specifier, table_path, write_stats
+    from asrkit.utils.errors import AsrkitError
+    from asrkit.utils.logging import get_logger, progress
+
+    log = get_logger("compute_cmvn")
+    feats = progress(read_matrices(feats_rspecifier), desc="cmvn", unit="utt")
+    if spk2utt is not None:
+        if not is_specifier(stats_out):
+            raise AsrkitError(f"with --spk2utt the output must be a wspecifier (e.g. ark:cmvn_spk.ark), got {stats_out!r}")
+        table, counts = compute_cmvn_stats(feats, read_list_table(table_path(spk2utt)))
+        with MatrixWriter(stats_out) as w:
+            for spk, stats in table.items():
+                w.write(spk, stats)
+        log.info("Done accumulating CMVN stats for %d speakers (%d utterances); %d speakers without features, "
+                 "%d utterances missing", len(table), counts["utts"], counts["empty_speakers"], counts["missing"])
+    elif is_specifier(stats_out):
+        n = 0
+        with MatrixWriter(stats_out) as w:
+            for utt, mat in feats:
+                w.write(utt, accumulate_cmvn(mat, None, utt))
+                n += 1
+        if n == 0:
+            raise AsrkitError(f"{feats_rspecifier}: no features")
+        log.info("Done accumulating CMVN stats for %d utterances", n)
+    else:
+        stats, counts = compute_cmvn_stats(feats)
+        write_stats(stats, stats_out, binary=binary)
+        log.info("Wrote global CMVN stats to %s: %d utterances, %d frames", stats_out, counts["utts"],
+                 int(stats[0, -1]))

@@ -1,0 +1,218 @@
+"""Cepstral mean and variance normalization with Kaldi's statistics format.
+
+Stats are Kaldi's ``(2, D+1)`` float64 matrix: row 0 holds the per-dimension sums of the
+features and the frame count in the last column, row 1 the sums of squares (last column 0).
+Stats add up, so per-utterance, per-speaker and global stats are all the same object, and a
+file written here is read by Kaldi's ``apply-cmvn`` and vice versa.
+
+e.g.::
+
+    >>> stats = accumulate_cmvn(feats)                         # doctest: +SKIP
+    >>> normalized = apply_cmvn(feats, stats, norm_vars=True)  # float32, zero mean, unit variance
+"""
+from __future__ import annotations
+
+import logging
+import re
+from typing import Dict, Iterable, Mapping, Optional, Tuple, Union
+
+import numpy as np
+
+from asrkit.utils.errors import AsrkitError
+
+log = logging.getLogger("cmvn")
+
+# Kaldi floors the variance here (with a warning) instead of dividing by zero.
+VAR_FLOOR = 1.0e-20
+
+
+def accumulate_cmvn(feats: np.ndarray, stats: Optional[np.ndarray] = None, utt_id: str = "") -> np.ndarray:
+    """Add the frames of ``feats`` (T, D) to ``stats`` (2, D+1) (new zero stats when None).
+
+    NaN or infinite features are an error naming ``utt_id``: they would poison every
+    statistic they are summed into, silently.
+    """
+    name = f"utterance {utt_id!r}" if utt_id else "features"
+    if feats.ndim != 2:
+        raise AsrkitError(f"{name}: expected a (frames, dim) matrix, got shape {feats.shape}")
+    dim = feats.shape[1]
+    if stats is None:
+        stats = np.zeros((2, dim + 1), dtype=np.float64)
+    elif stats.shape != (2, dim + 1):
+        raise AsrkitError(f"{name}: feature dimension {dim} does not match the stats' {stats.shape[1] - 1}")
+    x = feats.astype(np.float64, copy=False)
+    if not np.isfinite(x).all():
+        bad = np.argwhere(~np.isfinite(x))[0]
+        raise AsrkitError(f"{name}: non-finite feature value {x[bad[0], bad[1]]} at frame {bad[0]}, dim {bad[1]}")
+    stats[0, :dim] += x.sum(axis=0)
+    stats[1, :dim] += np.einsum("td,td->d", x, x)
+    stats[0, dim] += x.shape[0]
+    return stats
+
+
+def check_stats(stats: np.ndarray, where: str = "CMVN stats") -> np.ndarray:
+    """Validate a stats matrix read from somewhere; returns it as float64."""
+    stats = np.asarray(stats, dtype=np.float64)
+    if stats.ndim != 2 or stats.shape[0] != 2 or stats.shape[1] < 2:
+        raise AsrkitError(f"{where}: not Kaldi CMVN stats (expected a 2 x (dim+1) matrix, got shape {stats.shape})")
+    return stats
+
+
+def cmvn_transform(stats: np.ndarray, norm_vars: bool = True, where: str = "CMVN stats") -> Tuple[np.ndarray, np.ndarray]:
+    """``(scale (D,), offset (D,))`` such that normalized = feats * scale + offset, as Kaldi's ApplyCmvn."""
+    stats = check_stats(stats, where)
+    dim = stats.shape[1] - 1
+    count = stats[0, dim]
+    if count < 1.0:
+        raise AsrkitError(f"{where}: insufficient stats for CMVN (frame count {count})")
+    mean = stats[0, :dim] / count
+    if not norm_vars:
+        return np.ones(dim), -mean
+    var = stats[1, :dim] / count - mean * mean
+    if (var < VAR_FLOOR).any():
+        log.warning("%s: flooring variance of %d dims to %g", where, int((var < VAR_FLOOR).sum()), VAR_FLOOR)
+        var = np.maximum(var, VAR_FLOOR)
+    scale = 1.0 / np.sqrt(var)
+    return scale, -mean * scale
+
+
+def apply_cmvn(feats: np.ndarray, stats: np.ndarray, norm_vars: bool = True) -> np.ndarray:
+    """Normalize ``feats`` (T, D) with Kaldi ``stats`` (2, D+1): mean 0 (and variance 1); float32 out."""
+    scale, offset = cmvn_transform(stats, norm_vars)
+    if feats.ndim != 2 or feats.shape[1] != scale.shape[0]:
+        raise AsrkitError(f"CMVN stats are for {scale.shape[0]}-dim features, got features of shape {feats.shape}")
+    return (feats.astype(np.float64) * scale + offset).astype(np.float32)
+
+
+def compute_cmvn_stats(
+    feats: Iterable[Tuple[str, np.ndarray]], spk2utt: Optional[Mapping[str, Iterable[str]]] = None,
+) -> Tuple[Union[np.ndarray, Dict[str, np.ndarray]], Dict[str, int]]:
+    """Global stats (``spk2utt`` None) or ``{speaker: stats}`` from ``(utt, feats)`` pairs.
+
+    Returns ``(stats, counts)``; counts has ``utts`` (read), ``missing`` (utterances named in
+    spk2utt without features) and ``empty_speakers`` (speakers with no features at all, left
+    out of the table as Kaldi does).
+    """
+    if spk2utt is None:
+        total: Optional[np.ndarray] = None
+        n = 0
+        for utt, mat in feats:
+            total = accumulate_cmvn(mat, total, utt)
+            n += 1
+        if total is None:
+            raise AsrkitError("no features to compute CMVN stats from")
+        return total, {"utts": n, "missing": 0, "empty_speakers": 0}
+    per_utt: Dict[str, np.ndarray] = {}
+    dim: Optional[int] = None
+    for utt, mat in feats:
+        if dim is not None and mat.ndim == 2 and mat.shape[1] != dim:
+            raise AsrkitError(f"utterance {utt!r}: feature dimension {mat.shape[1]}, earlier utterances have {dim}")
+        per_utt[utt] = accumulate_cmvn(mat, None, utt)
+        dim = mat.shape[1]
+    out: Dict[str, np.ndarray] = {}
+    missing = empty = 0
+    for spk, utts in spk2utt.items():
+        acc = None
+        for utt in utts:
+            if utt not in per_utt:
+                log.warning("no features for utterance %r of speaker %r", utt, spk)
+                missing += 1
+                continue
+            acc = per_utt[utt].copy() if acc is None else acc + per_utt[utt]
+        if acc is None:
+            log.warning("speaker %r has no features: left out of the stats", spk)
+            empty += 1
+            continue
+        out[spk] = acc
+    if not out:
+        raise AsrkitError("no speaker in spk2utt has features: no CMVN stats written")
+    return out, {"utts": len(per_utt), "missing": missing, "empty_speakers": empty}
+
+
+class Cmvn:
+    """CMVN for a loader: global stats, or per-speaker stats with an utt2spk map.
+
+    ``Cmvn(stats)(utt, feats)`` normalizes one utterance; the transform per speaker is
+    computed once. An utterance whose speaker has no stats is an error naming both.
+    """
+
+    def __init__(self, stats: Union[np.ndarray, Mapping[str, np.ndarray]], norm_vars: bool = True,
+                 utt2spk: Optional[Mapping[str, str]] = None, where: str = "CMVN stats") -> None:
+        self.norm_vars = norm_vars
+        self.where = where
+        self.utt2spk = utt2spk
+        if isinstance(stats, Mapping):
+            self._table = {k: cmvn_transform(v, norm_vars, f"{where} [{k}]") for k, v in stats.items()}
+            self._global = None
+        else:
+            self._table = None
+            self._global = cmvn_transform(stats, norm_vars, where)
+
+    def __call__(self, utt: str, feats: np.ndarray) -> np.ndarray:
+        if self._global is not None:
+            scale, offset = self._global
+        else:
+            key = utt if self.utt2spk is None else self.utt2spk.get(utt)
+            if key is None:
+                raise AsrkitError(f"utterance {utt!r} is not in utt2spk")
+            if key not in self._table:
+                what = f"speaker {key!r} of utterance {utt!r}" if self.utt2spk is not None else f"utterance {utt!r}"
+                raise AsrkitError(f"{self.where}: no stats for {what}")
+            scale, offset = self._table[key]
+        if feats.ndim != 2 or feats.shape[1] != scale.shape[0]:
+            raise AsrkitError(f"utterance {utt!r}: features of shape {feats.shape}, CMVN stats are for "
+                              f"{scale.shape[0]}-dim features")
+        return (feats.astype(np.float64) * scale + offset).astype(np.float32)
+
+
+def is_specifier(arg: str) -> bool:
+    """Kaldi's ClassifyWspecifier/ClassifyRspecifier: ``ark:``/``scp:`` (with options) vs a filename."""
+    m = re.match(r"^([a-z]+(?:,[a-z]+)*):", arg)
+    return bool(m) and bool({"ark", "scp"} & set(m.group(1).split(",")))
+
+
+def table_path(rspecifier: str) -> str:
+    """The file of a text-table rspecifier (``ark:data/x/spk2utt`` -> ``data/x/spk2utt``); a bare path as is."""
+    if not is_specifier(rspecifier):
+        return rspecifier
+    opts, path = rspecifier.split(":", 1)
+    if "scp" in opts.split(","):
+        raise AsrkitError(f"bad table rspecifier {rspecifier!r}: give the table itself, e.g. ark:data/train/spk2utt")
+    if path == "-" or path.endswith("|"):
+        raise AsrkitError(f"bad table rspecifier {rspecifier!r}: a file is required")
+    return path
+
+
+def write_stats(stats: np.ndarray, wxfilename: str, binary: bool = True) -> None:
+    """One stats matrix to a file (no key), as compute-cmvn-stats writes global stats; atomic."""
+    from kaldiio.matio import write_array, write_array_ascii
+
+    from asrkit.utils.fileio import atomic_open
+
+    with atomic_open(wxfilename, "wb") as f:
+        if binary:
+            write_array(f, stats)  # writes Kaldi's "\0B" binary marker itself
+        else:
+            write_array_ascii(f, stats)
+
+
+def load_cmvn(path_or_rspecifier: str) -> Union[np.ndarray, Dict[str, np.ndarray]]:
+    """Read stats as Kaldi's apply-cmvn does: a filename gives one (global) matrix, an
+    rspecifier (``ark:cmvn.ark``, ``scp:cmvn.scp``) a table keyed by speaker or utterance."""
+    import kaldiio
+
+    from asrkit.data.specifier import read_matrices
+
+    spec = path_or_rspecifier
+    if is_specifier(spec):
+        table = {k: check_stats(m, f"{spec} [{k}]") for k, m in read_matrices(spec)}
+        if not table:
+            raise AsrkitError(f"{spec}: no CMVN stats in the table")
+        return table
+    try:
+        stats = kaldiio.load_mat(spec)
+    except FileNotFoundError:
+        raise AsrkitError(f"{spec}: no such file") from None
+    except Exception as e:  # kaldiio raises bare ValueErrors/struct errors on a non-matrix file
+        raise AsrkitError(f"{spec}: not a Kaldi matrix file ({e})") from None
+    return check_stats(stats, spec)

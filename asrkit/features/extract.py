@@ -1,0 +1,202 @@
+"""Feature extraction over a whole wav.scp: what ``asrkit-compute-fbank`` does.
+
+Kaldi's ``compute-fbank-feats`` plus the bookkeeping of ``steps/make_fbank.sh``: each bad
+utterance (unreadable, empty, truncated, too short) is logged and skipped, the run ends with
+"Done X out of Y utterances; failed Z", and it fails when nothing was extracted. A sample-rate
+mismatch is fatal, since it means the config does not fit the corpus.
+
+With ``nj > 1`` the utterances are cut into ``nj`` contiguous pieces, each written by its own
+process to ``<ark-stem>.<JOB>.ark``; one scp lists them all in input order. Every output (arks,
+scp, utt2num_frames, fbank.yaml) is written under a temporary name and renamed into place only
+when the whole run succeeded, so a failed run leaves nothing half-written.
+"""
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, List, Optional, Tuple
+
+import kaldiio
+import numpy as np
+
+from asrkit.data.specifier import parse_specifier
+from asrkit.features.fbank import FbankConfig, SampleRateMismatch, compute_fbank
+from asrkit.features.wav import WavEntry, iter_wavs, read_wav_scp
+from asrkit.utils.errors import AsrkitError
+from asrkit.utils.fileio import AtomicFiles, PathLike
+from asrkit.utils.logging import get_logger, progress
+
+log = get_logger(__name__)
+
+# Below this share of successful utterances Kaldi's make_fbank.sh calls the run a serious error.
+WARN_BELOW = 0.95
+
+
+@dataclass
+class JobResult:
+    utts: List[Tuple[str, int, int]] = field(default_factory=list)  # (utt, ark offset, frames)
+    failed: List[str] = field(default_factory=list)  # one message per skipped utterance
+    audio_s: float = 0.0
+
+
+@dataclass
+class ExtractResult:
+    num_total: int
+    num_done: int
+    num_failed: int
+    num_frames: int
+    audio_s: float
+    elapsed_s: float
+    outputs: List[str]
+
+    @property
+    def real_time_factor(self) -> float:
+        """Seconds of audio per second of wall time (higher is faster)."""
+        return self.audio_s / self.elapsed_s if self.elapsed_s > 0 else float("inf")
+
+
+def _run_job(entries: List[WavEntry], ark: IO[bytes], text: bool, config: FbankConfig, desc: str) -> JobResult:
+    """Extract ``entries`` into the open ``ark`` stream, skipping (and recording) bad utterances."""
+    result = JobResult()
+    seekable = ark.seekable()
+    for entry, audio, error in progress(iter_wavs(entries), total=len(entries), desc=desc, unit="utt"):
+        if error is None:
+            samples, rate = audio
+            try:
+                feats = compute_fbank(samples, rate, config, entry.utt_id)
+            except SampleRateMismatch as e:
+                raise AsrkitError(f"{e} [{entry.where}: {entry.source}]") from None
+            except AsrkitError as e:
+                error = AsrkitError(f"{e} [{entry.where}: {entry.source}]")
+        if error is not None:
+            log.warning("skipping %s", error)
+            result.failed.append(str(error))
+            continue
+        # kaldiio writes "<key> " then the matrix; the scp offset points just past that space.
+        offset = ark.tell() + len(entry.utt_id.encode("utf-8")) + 1 if seekable else 0
+        kaldiio.save_ark(ark, {entry.utt_id: feats}, text=text)
+        result.utts.append((entry.utt_id, offset, feats.shape[0]))
+        result.audio_s += len(samples) / rate
+    return result
+
+
+def _job_main(job: int, entries: List[WavEntry], ark_path: str, text: bool, config: FbankConfig) -> JobResult:
+    """One ``--nj`` worker: its own process, one thread, writing its own (temporary) ark."""
+    import torch
+
+    torch.set_num_threads(1)
+    with open(ark_path, "wb") as ark:
+        return _run_job(entries, ark, text, config, desc=f"fbank job {job}")
+
+
+def split_contiguous(items: list, n: int) -> List[list]:
+    """``n`` contiguous pieces of nearly equal size (Kaldi's split_scp.pl), order kept."""
+    n = max(1, min(n, len(items)))
+    bounds = [round(i * len(items) / n) for i in range(n + 1)]
+    return [items[bounds[i]:bounds[i + 1]] for i in range(n)]
+
+
+def job_ark_path(ark: str, job: int) -> str:
+    """``dump/x/feats.ark`` -> ``dump/x/feats.3.ark`` for job 3."""
+    p = Path(ark)
+    suffix = p.suffix or ".ark"
+    return str(p.with_name(f"{p.stem if p.suffix else p.name}.{job}{suffix}"))
+
+
+def compute_fbank_table(
+    wav_rspecifier: str,
+    feats_wspecifier: str,
+    config: FbankConfig,
+    segments: Optional[PathLike] = None,
+    utt2num_frames: Optional[PathLike] = None,
+    nj: int = 1,
+    channel: int = -1,
+) -> ExtractResult:
+    """Extract fbank features for every utterance of ``wav_rspecifier`` into ``feats_wspecifier``.
+
+    ``utt2num_frames`` defaults to ``<scp-dir>/utt2num_frames`` when the wspecifier has an scp.
+    The resolved config goes to ``fbank.yaml`` beside the scp (or the ark). Raises AsrkitError
+    when the inputs are malformed, on a sample-rate mismatch, or when no utterance succeeded.
+    """
+    # Imported before the clock starts: torch's start-up is a fixed cost per process, not per
+    # second of audio, and the real-time factor reported should be about the audio.
+    import torchaudio.compliance.kaldi  # noqa: F401
+
+    start = time.perf_counter()
+    entries = read_wav_scp(wav_rspecifier, segments, channel)
+    if not entries:
+        raise AsrkitError(f"{segments or wav_rspecifier}: no utterances")
+    spec = parse_specifier(feats_wspecifier)
+    if spec.ark is None:
+        raise AsrkitError(f"bad wspecifier {feats_wspecifier!r}: an ark is required, "
+                          f"e.g. ark,scp:dump/test/feats.ark,dump/test/feats.scp")
+    if spec.ark == "-" and (spec.scp is not None or nj > 1):
+        raise AsrkitError(f"bad wspecifier {feats_wspecifier!r}: an scp or --nj > 1 needs an ark file, not '-'")
+    if nj < 1:
+        raise AsrkitError(f"--nj must be >= 1, got {nj}")
+    pieces = split_contiguous(entries, nj)
+    if len(pieces) < nj:
+        log.warning("--nj %d is more than the %d utterances; using %d jobs", nj, len(entries), len(pieces))
+    side_dir = Path(spec.scp).parent if spec.scp else (Path(spec.ark).parent if spec.ark != "-" else None)
+    if utt2num_frames is None and spec.scp is not None:
+        utt2num_frames = side_dir / "utt2num_frames"
+
+    files = AtomicFiles()
+    try:
+        if spec.ark == "-":
+            ark_names = ["-"]
+            results = [_run_job(entries, sys.stdout.buffer, spec.text, config, desc="fbank")]
+            sys.stdout.buffer.flush()
+        elif len(pieces) == 1:
+            ark_names = [spec.ark]
+            results = [_job_main(1, entries, str(files.tmp(spec.ark)), spec.text, config)]
+        else:
+            ark_names = [job_ark_path(spec.ark, j) for j in range(1, len(pieces) + 1)]
+            tmps = [str(files.tmp(a)) for a in ark_names]
+            # fork: the workers inherit the parsed entries and config without a second torch import.
+            ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
+            with ProcessPoolExecutor(len(pieces), mp_context=ctx) as pool:
+                futures = [pool.submit(_job_main, j, piece, tmp, spec.text, config)
+                           for j, (piece, tmp) in enumerate(zip(pieces, tmps), 1)]
+                results = [f.result() for f in futures]
+
+        done = sum(len(r.utts) for r in results)
+        failed = sum(len(r.failed) for r in results)
+        log.info("Done %d out of %d utterances; failed %d", done, len(entries), failed)
+        if done == 0:
+            raise AsrkitError(f"no features written: all {len(entries)} utterances failed (first: {results[0].failed[0]})"
+                              if results[0].failed else f"no features written for {wav_rspecifier}")
+        if done < WARN_BELOW * len(entries):
+            log.warning("only %d of %d utterances (%.1f%%) succeeded: probably a serious error in the data; "
+                        "check the warnings above, then fix the data dir", done, len(entries),
+                        100.0 * done / len(entries))
+
+        outputs = [a for a in ark_names if a != "-"]
+        if spec.scp is not None:
+            with open(files.tmp(spec.scp), "w", encoding="utf-8") as f:
+                for name, r in zip(ark_names, results):
+                    f.writelines(f"{utt} {name}:{offset}\n" for utt, offset, _ in r.utts)
+            outputs.append(spec.scp)
+        if utt2num_frames is not None:
+            with open(files.tmp(utt2num_frames), "w", encoding="utf-8") as f:
+                for r in results:
+                    f.writelines(f"{utt} {frames}\n" for utt, _, frames in r.utts)
+            outputs.append(str(utt2num_frames))
+        if side_dir is not None:
+            files.tmp(side_dir / "fbank.yaml").write_text(config.to_yaml(), encoding="utf-8")
+            outputs.append(str(side_dir / "fbank.yaml"))
+        files.commit()
+    except BaseException:
+        files.abort()
+        raise
+    return ExtractResult(
+        num_total=len(entries), num_done=done, num_failed=failed,
+        num_frames=sum(n for r in results for _, _, n in r.utts), audio_s=sum(r.audio_s for r in results),
+        elapsed_s=time.perf_counter() - start, outputs=outputs,
+    )

@@ -1,0 +1,174 @@
+"""Kaldi-compatible log-mel filterbank features (``compute-fbank-feats``) via torchaudio.
+
+The options are Kaldi's, with Kaldi's names and defaults except where noted: 80 mel bins (ESPnet's
+choice for LAS-style models) and no dither. The whole resolved config travels with the features
+(``fbank.yaml`` beside feats.scp, and inside the packed model) so decoding computes the same thing.
+
+e.g.::
+
+    >>> cfg = FbankConfig.from_yaml("conf/fbank.yaml")              # doctest: +SKIP
+    >>> feats = compute_fbank(samples, 16000, cfg)                  # (T, 80) float32
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field, fields
+from typing import Any, Dict, Mapping, Optional
+
+import numpy as np
+
+from asrkit.utils.errors import AsrkitError
+from asrkit.utils.fileio import PathLike, atomic_open
+
+_WINDOWS = ("hamming", "hanning", "povey", "rectangular", "blackman")
+
+
+class SampleRateMismatch(AsrkitError):
+    """Audio at a rate the config does not expect: fatal for a whole run, as in Kaldi."""
+
+
+@dataclass
+class FbankConfig:
+    """Options of Kaldi's ``compute-fbank-feats``; names as in torchaudio.compliance.kaldi.fbank."""
+
+    sample_frequency: float = 16000.0  # Hz; audio at another rate is an error, never resampled silently
+    frame_length: float = 25.0  # ms
+    frame_shift: float = 10.0  # ms
+    num_mel_bins: int = 80
+    # Kaldi's default is 1.0 (random noise against log(0)); 0 keeps features deterministic, so a
+    # rerun, an --nj split and decoding of the same wav all give bit-identical features. The
+    # log floor (float epsilon) already guards digital silence.
+    dither: float = 0.0
+    preemphasis_coefficient: float = 0.97
+    remove_dc_offset: bool = True
+    window_type: str = "povey"
+    blackman_coeff: float = 0.42
+    round_to_power_of_two: bool = True
+    snip_edges: bool = True
+    low_freq: float = 20.0
+    high_freq: float = 0.0  # <= 0: offset from the Nyquist frequency
+    use_energy: bool = False  # add log energy as an extra first column
+    raw_energy: bool = True
+    energy_floor: float = 0.0
+    htk_compat: bool = False
+    use_log_fbank: bool = True
+    use_power: bool = True
+    vtln_warp: float = 1.0
+    vtln_low: float = 100.0
+    vtln_high: float = -500.0
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    @property
+    def dim(self) -> int:
+        return self.num_mel_bins + (1 if self.use_energy else 0)
+
+    def validate(self) -> None:
+        problems = []
+        if self.sample_frequency <= 0:
+            problems.append(f"sample_frequency must be > 0, got {self.sample_frequency}")
+        if self.frame_length <= 0 or self.frame_shift <= 0:
+            problems.append(f"frame_length/frame_shift must be > 0, got {self.frame_length}/{self.frame_shift}")
+        if self.num_mel_bins < 3:
+            problems.append(f"num_mel_bins must be >= 3, got {self.num_mel_bins}")
+        if self.window_type not in _WINDOWS:
+            problems.append(f"window_type must be one of {', '.join(_WINDOWS)}, got {self.window_type!r}")
+        if self.dither < 0:
+            problems.append(f"dither must be >= 0, got {self.dither}")
+        nyquist = self.sample_frequency / 2
+        high = self.high_freq if self.high_freq > 0 else nyquist + self.high_freq
+        if not 0 <= self.low_freq < high <= nyquist:
+            problems.append(f"need 0 <= low_freq < high_freq <= {nyquist:g} (Nyquist), got low_freq="
+                            f"{self.low_freq}, high_freq={self.high_freq}")
+        if problems:
+            raise AsrkitError("bad fbank config: " + "; ".join(problems))
+
+    # --- YAML ---------------------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], where: str = "fbank config") -> "FbankConfig":
+        """Build from a mapping; Kaldi's dashed names (``num-mel-bins``) are accepted too."""
+        known = {f.name: f for f in fields(cls)}
+        kw: Dict[str, Any] = {}
+        for key, value in (d or {}).items():
+            name = str(key).replace("-", "_")
+            if name not in known:
+                raise AsrkitError(f"{where}: unknown fbank option {key!r} (known: {', '.join(known)})")
+            kw[name] = _coerce(value, known[name].type, f"{where}: option {key!r}")
+        return cls(**kw)
+
+    @classmethod
+    def from_yaml(cls, path: PathLike) -> "FbankConfig":
+        import yaml
+
+        try:
+            with open(path, encoding="utf-8") as f:
+                d = yaml.safe_load(f)
+        except FileNotFoundError:
+            raise AsrkitError(f"{path}: no such file") from None
+        except yaml.YAMLError as e:
+            raise AsrkitError(f"{path}: not valid YAML: {e}") from None
+        if d is not None and not isinstance(d, dict):
+            raise AsrkitError(f"{path}: expected a mapping of fbank options, got {type(d).__name__}")
+        return cls.from_dict(d or {}, where=str(path))
+
+    def to_dict(self) -> Dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_yaml(self, path: Optional[PathLike] = None) -> str:
+        import yaml
+
+        text = "# asrkit fbank config (FbankConfig), resolved\n" + yaml.safe_dump(self.to_dict(), sort_keys=False)
+        if path is not None:
+            with atomic_open(path) as f:
+                f.write(text)
+        return text
+
+    def replace(self, **overrides: Any) -> "FbankConfig":
+        return dataclasses.replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def _coerce(value: Any, typ: Any, where: str) -> Any:
+    """YAML gives ints for floats and strings for anything quoted; accept what is unambiguous."""
+    typ = typ if isinstance(typ, str) else typ.__name__
+    try:
+        if typ == "bool":
+            if isinstance(value, bool):
+                return value
+            if str(value).lower() in ("true", "false"):
+                return str(value).lower() == "true"
+            raise ValueError
+        if typ == "int":
+            if isinstance(value, bool) or float(value) != int(float(value)):
+                raise ValueError
+            return int(float(value))
+        if typ == "float":
+            if isinstance(value, bool):
+                raise ValueError
+            return float(value)
+        return str(value)
+    except (TypeError, ValueError):
+        raise AsrkitError(f"{where}: expected {typ}, got {value!r}") from None
+
+
+def compute_fbank(samples: np.ndarray, sample_rate: int, config: FbankConfig, utt_id: str = "") -> np.ndarray:
+    """Log-mel filterbank of one utterance: ``samples`` (N,) at int16 scale -> (T, D) float32.
+
+    A sample rate other than ``config.sample_frequency`` is an error naming ``utt_id``; so is
+    audio shorter than one frame (Kaldi gives such an utterance no features).
+    """
+    import torch
+    import torchaudio.compliance.kaldi as kaldi
+
+    name = f"utterance {utt_id!r}" if utt_id else "audio"
+    if sample_rate != config.sample_frequency:
+        raise SampleRateMismatch(f"{name}: sample rate {sample_rate} Hz does not match the fbank config's "
+                          f"sample_frequency {config.sample_frequency:g} Hz (resample it in wav.scp, or set "
+                          f"--sample-frequency)")
+    wave = torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32))
+    window = int(config.sample_frequency * config.frame_length / 1000)
+    if config.snip_edges and wave.numel() < window:
+        raise AsrkitError(f"{name}: too short for one frame ({wave.numel()} samples < {window})")
+    with torch.no_grad():
+        feats = kaldi.fbank(wave.unsqueeze(0), channel=0, **vars(config))  # (T, D)
+    return feats.numpy()
