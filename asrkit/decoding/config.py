@@ -1,0 +1,109 @@
+"""``conf/decode.yaml``: the decoding options, a dataclass with defaults, overridable by flags.
+
+    mode: beam          # beam | greedy
+    beam: 10
+    ctc_weight: 0.3     # CTC prefix score weight; the attention decoder gets 1 - ctc_weight
+    lm_weight: 0.0      # shallow fusion weight of --lm (0: the LM is not used)
+    penalty: 0.0        # per-token bonus (> 0) or penalty (< 0)
+    length_norm: false  # rank finished hypotheses by score per token
+    maxlenratio: 0.0    # max output tokens = ratio * encoder frames (0: encoder frames)
+    minlenratio: 0.0
+    nbest: 1
+    pre_beam_ratio: 1.5 # CTC scores ceil(ratio * beam) candidates per hypothesis (0: all tokens)
+    batch_size: 16      # utterances decoded together
+    device: cpu         # cpu | cuda | auto
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+import yaml
+
+from asrkit.decoding.beam_search import SearchOptions
+from asrkit.utils.errors import AsrkitError
+
+
+@dataclass
+class DecodeConfig:
+    mode: str = "beam"
+    beam: int = 10
+    ctc_weight: float = 0.3
+    lm_weight: float = 0.0
+    penalty: float = 0.0
+    length_norm: bool = False
+    maxlenratio: float = 0.0
+    minlenratio: float = 0.0
+    nbest: int = 1
+    pre_beam_ratio: float = 1.5
+    batch_size: int = 16
+    device: str = "cpu"
+
+    @classmethod
+    def from_dict(cls, d: Optional[Dict[str, Any]], where: str = "decode config") -> "DecodeConfig":
+        d = dict(d or {})
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - set(fields))
+        if unknown:
+            raise AsrkitError(f"{where}: unknown option(s) {', '.join(unknown)} (known: {', '.join(fields)})")
+        cfg = cls()
+        for k, v in d.items():
+            default = getattr(cfg, k)
+            try:
+                if isinstance(default, bool):
+                    if not isinstance(v, bool):
+                        raise ValueError
+                elif isinstance(default, (int, float)):
+                    v = type(default)(v)
+                    if isinstance(default, int) and not isinstance(d[k], int):
+                        raise ValueError
+                else:
+                    v = str(v)
+            except (TypeError, ValueError):
+                raise AsrkitError(f"{where}: {k}: expected {type(default).__name__}, got {d[k]!r}") from None
+            setattr(cfg, k, v)
+        cfg.validate(where)
+        return cfg
+
+    @classmethod
+    def from_yaml(cls, path) -> "DecodeConfig":
+        try:
+            d = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise AsrkitError(f"{path}: no such config file") from None
+        except yaml.YAMLError as e:
+            raise AsrkitError(f"{path}: not valid YAML: {str(e).splitlines()[0]}") from None
+        if d is not None and not isinstance(d, dict):
+            raise AsrkitError(f"{path}: expected a mapping of options")
+        return cls.from_dict(d, str(path))
+
+    def validate(self, where: str = "decode config") -> None:
+        problems = []
+        if self.mode not in ("beam", "greedy"):
+            problems.append(f"mode must be beam or greedy, got {self.mode!r}")
+        if self.beam < 1:
+            problems.append(f"beam must be >= 1, got {self.beam}")
+        if not 0.0 <= self.ctc_weight <= 1.0:
+            problems.append(f"ctc_weight must be in [0, 1], got {self.ctc_weight}")
+        if self.lm_weight < 0:
+            problems.append(f"lm_weight must be >= 0, got {self.lm_weight}")
+        if self.nbest < 1 or (self.mode == "beam" and self.nbest > self.beam):
+            problems.append(f"nbest must be in [1, beam], got {self.nbest}")
+        if self.batch_size < 1:
+            problems.append(f"batch_size must be >= 1, got {self.batch_size}")
+        if self.maxlenratio < 0 or self.minlenratio < 0:
+            problems.append("maxlenratio and minlenratio must be >= 0")
+        if self.device not in ("cpu", "cuda", "auto") and not self.device.startswith("cuda:"):
+            problems.append(f"device must be cpu, cuda[:N] or auto, got {self.device!r}")
+        if problems:
+            raise AsrkitError(f"{where}: " + "; ".join(problems))
+
+    def to_dict(self) -> Dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def search_options(self) -> SearchOptions:
+        return SearchOptions(beam=self.beam if self.mode == "beam" else 1, nbest=self.nbest if self.mode == "beam" else 1,
+                             penalty=self.penalty, length_norm=self.length_norm, maxlenratio=self.maxlenratio,
+                             minlenratio=self.minlenratio, pre_beam_ratio=self.pre_beam_ratio)

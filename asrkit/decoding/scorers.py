@@ -1,0 +1,101 @@
+"""The scorers a beam search combines, behind one interface, batched over all hypotheses.
+
+A *full* scorer gives log-probabilities of every token for every row (hypothesis) at once;
+a *partial* scorer (the CTC prefix scorer) scores only the candidates the full scorers'
+weighted sum pre-selects. The beam search holds a weights table ``{name: weight}`` and never
+looks inside a scorer's state: it only asks it to score, and to keep / reorder rows with
+``index_select``. Nothing here copies to the host.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, Tuple
+
+import torch
+from torch import Tensor
+
+from asrkit.decoding.ctc_prefix import CTCPrefixScorer
+
+
+class FullScorer:
+    """Scores every token: ``score(prev (N,), state) -> (logp (N, V), new_state)``."""
+
+    def init_state(self, rows: Tensor) -> Any:
+        """The state for the empty hypothesis of utterances ``rows`` (N,) (repeat an utterance for beams)."""
+        raise NotImplementedError
+
+    def score(self, prev: Tensor, state: Any) -> Tuple[Tensor, Any]:
+        raise NotImplementedError
+
+    def reorder(self, state: Any, rows: Tensor) -> Any:
+        """Keep rows ``rows`` of the state (the parent of each surviving hypothesis)."""
+        raise NotImplementedError
+
+    def drop_utterances(self, rows: Tensor) -> None:
+        """Keep only rows ``rows`` of any fixed per-row data (utterances that finished are dropped)."""
+
+
+class AttentionScorer(FullScorer):
+    """The LAS speller: ``decode_step`` over the encoder output of one batch of utterances.
+
+    ``memory`` (encoder output, attention keys, padding mask) is per utterance and fixed; it is
+    expanded to rows once in :meth:`init_state` and kept out of the state that is reordered
+    every step, since all beams of one utterance share it.
+    """
+
+    def __init__(self, model, enc: Tensor, enc_lens: Tensor) -> None:
+        from asrkit.models.las import select_batch
+
+        self.model = model
+        self._select = select_batch
+        self._memory, self._state0 = model.init_decoder(enc, enc_lens)
+        self.memory: Dict[str, Tensor] = self._memory
+
+    def init_state(self, rows: Tensor) -> Any:
+        self.memory = self._select(self._memory, rows)
+        return self._select(self._state0, rows)
+
+    def score(self, prev: Tensor, state: Any) -> Tuple[Tensor, Any]:
+        logp, state, _ = self.model.decode_step(prev, state, self.memory)  # (N, V)
+        return logp, state
+
+    def reorder(self, state: Any, rows: Tensor) -> Any:
+        return self._select(state, rows)
+
+    def drop_utterances(self, rows: Tensor) -> None:
+        """Shrink the fixed memory to the rows of utterances still being searched."""
+        self.memory = self._select(self.memory, rows)
+
+
+class LMScorer(FullScorer):
+    """A token language model (asrkit.models.lm.LSTMLM) for shallow fusion."""
+
+    def __init__(self, lm) -> None:
+        self.lm = lm
+
+    def init_state(self, rows: Tensor) -> Any:
+        return self.lm.init_state(rows.numel(), rows.device)
+
+    def score(self, prev: Tensor, state: Any) -> Tuple[Tensor, Any]:
+        return self.lm.step(prev, state)
+
+    def reorder(self, state: Any, rows: Tensor) -> Any:
+        return {k: v.index_select(0, rows) for k, v in state.items()}
+
+
+class CTCScorer:
+    """Partial scorer: CTC prefix scores of the pre-selected candidates (see ctc_prefix)."""
+
+    def __init__(self, log_probs: Tensor, lens: Tensor, blank: int, eos: int) -> None:
+        self.impl = CTCPrefixScorer(log_probs, lens, blank=blank, eos=eos)
+
+    def init_state(self, rows: Tensor) -> Any:
+        return self.impl.init_state(rows)
+
+    def score_partial(self, cand: Tensor, state: Any, step: int) -> Tuple[Tensor, Any]:
+        return self.impl.score(state, cand, step)
+
+    def select(self, state: Any, pending: Any, flat: Tensor) -> Any:
+        return self.impl.select(state, pending, flat)
+
+    def reorder(self, state: Any, rows: Tensor) -> Any:
+        return self.impl.reorder(state, rows)

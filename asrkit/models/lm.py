@@ -1,0 +1,137 @@
+"""Token LSTM language model for shallow fusion, and its packed file ``lm.pt``.
+
+The LM reads the tokenizer's ids (docs/contracts.md): a sentence is ``<sos/eos> y1 .. yn`` in,
+``y1 .. yn <sos/eos>`` out. ``lm.pt`` is one ``torch.save``d dict of plain types (loads with
+``weights_only=True``): ``format: "asrkit-lm"``, ``version``, ``config``, ``vocab_size``,
+``state_dict``, ``tokens_sha256`` (of the token list), ``extra``. Decoding checks the checksum
+against the ASR model's tokens, so an LM trained with another tokenizer is refused instead of
+silently scoring the wrong symbols.
+
+>>> lm = LSTMLM(10, LMConfig(embed=8, hidden=16, layers=1))
+>>> state = lm.init_state(3, torch.device("cpu"))
+>>> logp, state = lm.step(torch.full((3,), 9), state)
+>>> logp.shape
+torch.Size([3, 10])
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Tuple, Union
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from asrkit.utils.errors import AsrkitError
+from asrkit.utils.fileio import atomic_open
+
+FORMAT = "asrkit-lm"
+VERSION = 1
+
+
+@dataclass
+class LMConfig:
+    embed: int = 256
+    hidden: int = 512
+    layers: int = 2
+    dropout: float = 0.2
+
+    @classmethod
+    def from_dict(cls, d: Optional[Dict[str, Any]], where: str = "lm model config") -> "LMConfig":
+        d = dict(d or {})
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise AsrkitError(f"{where}: unknown option(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+        return cls(**d)
+
+
+class LSTMLM(nn.Module):
+    def __init__(self, vocab_size: int, config: Optional[LMConfig] = None) -> None:
+        super().__init__()
+        config = config or LMConfig()
+        self.vocab_size, self.config = vocab_size, config
+        self.sos = self.eos = vocab_size - 1
+        self.embed = nn.Embedding(vocab_size, config.embed)
+        self.lstm = nn.LSTM(config.embed, config.hidden, config.layers, batch_first=True,
+                            dropout=config.dropout if config.layers > 1 else 0.0)
+        self.drop = nn.Dropout(config.dropout)
+        self.output = nn.Linear(config.hidden, vocab_size)
+
+    def forward(self, ys_in: Tensor) -> Tensor:
+        """ys_in (B, L) token ids starting with <sos> -> logits (B, L, V)."""
+        h, _ = self.lstm(self.drop(self.embed(ys_in)))  # (B, L, H)
+        return self.output(self.drop(h))
+
+    def loss(self, ys: Tensor, y_lens: Tensor) -> Tuple[Tensor, Tensor]:
+        """ys (B, L) padded with -1, y_lens (B,) -> (summed NLL over tokens incl. <eos>, token count)."""
+        b, l = ys.shape
+        steps = torch.arange(l + 1, device=ys.device)[None, :]
+        ys_in = torch.cat([ys.new_full((b, 1), self.sos), ys.clamp(min=0)], dim=1)  # (B, L+1)
+        ys_out = torch.cat([ys, ys.new_full((b, 1), -1)], dim=1)
+        ys_out = torch.where(steps < y_lens[:, None], ys_out, ys_out.new_full((), -1))
+        ys_out = torch.where(steps == y_lens[:, None], ys_out.new_full((), self.eos), ys_out)  # (B, L+1)
+        logits = self.forward(ys_in)  # (B, L+1, V)
+        nll = F.cross_entropy(logits.float().transpose(1, 2), ys_out, ignore_index=-1, reduction="sum")
+        return nll, (ys_out != -1).sum()
+
+    def init_state(self, n: int, device: torch.device) -> Dict[str, Tensor]:
+        """Zero state for ``n`` rows, batch in dim 0 so a beam search can index_select it."""
+        z = torch.zeros(n, self.config.layers, self.config.hidden, device=device)
+        return {"h": z, "c": z.clone()}
+
+    def step(self, prev: Tensor, state: Dict[str, Tensor]) -> Tuple[Tensor, Dict[str, Tensor]]:
+        """prev (N,) -> (log-probs (N, V), new state)."""
+        hc = (state["h"].transpose(0, 1).contiguous(), state["c"].transpose(0, 1).contiguous())  # (layers, N, H)
+        out, (h, c) = self.lstm(self.embed(prev)[:, None, :], hc)  # (N, 1, H)
+        logp = F.log_softmax(self.output(out[:, 0]).float(), dim=-1)
+        return logp, {"h": h.transpose(0, 1), "c": c.transpose(0, 1)}
+
+
+def tokens_checksum(tokens: List[str]) -> str:
+    return hashlib.sha256("\n".join(tokens).encode("utf-8")).hexdigest()
+
+
+def save_lm(path: Union[str, os.PathLike], lm: LSTMLM, tokens: List[str], extra: Optional[Dict[str, Any]] = None) -> None:
+    """Write ``lm.pt`` atomically."""
+    if len(tokens) != lm.vocab_size:
+        raise AsrkitError(f"{path}: {len(tokens)} tokens but the LM has vocab_size {lm.vocab_size}")
+    blob = {
+        "format": FORMAT,
+        "version": VERSION,
+        "config": dataclasses.asdict(lm.config),
+        "vocab_size": lm.vocab_size,
+        "state_dict": {k: v.detach().cpu() for k, v in lm.state_dict().items()},
+        "tokens_sha256": tokens_checksum(tokens),
+        "extra": dict(extra or {}),
+    }
+    with atomic_open(path, "wb") as f:
+        torch.save(blob, f)
+
+
+def load_lm(path: Union[str, os.PathLike], device: Union[str, torch.device] = "cpu",
+            tokens: Optional[List[str]] = None) -> LSTMLM:
+    """Read ``lm.pt`` (eval mode, on ``device``); with ``tokens``, refuse an LM of another tokenizer."""
+    if not os.path.isfile(path):
+        raise AsrkitError(f"{path}: no such LM file")
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises many types for a file that is not a torch archive
+        raise AsrkitError(f"{path}: not an asrkit LM (torch.load failed: {type(e).__name__})") from None
+    if not isinstance(blob, dict) or blob.get("format") != FORMAT:
+        raise AsrkitError(f"{path}: not an asrkit LM (no format: {FORMAT!r} entry; is it an ASR model?)")
+    if blob.get("version", 0) > VERSION:
+        raise AsrkitError(f"{path}: LM format version {blob['version']} is newer than this asrkit reads ({VERSION})")
+    if tokens is not None and blob.get("tokens_sha256") != tokens_checksum(tokens):
+        raise AsrkitError(f"{path}: the LM was trained with a different token list than the model's "
+                          f"({blob.get('vocab_size')} vs {len(tokens)} tokens or different pieces); "
+                          f"train it with the model's data/lang")
+    try:
+        lm = LSTMLM(int(blob["vocab_size"]), LMConfig.from_dict(blob["config"], f"{path}: config"))
+        lm.load_state_dict(blob["state_dict"])
+    except (KeyError, ValueError, TypeError, RuntimeError) as e:
+        raise AsrkitError(f"{path}: damaged asrkit LM: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+    return lm.to(device).eval()
