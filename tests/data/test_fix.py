@@ -1,0 +1,95 @@
+"""asrkit-fix-data-dir: keeps the intersection, reports drops per file, backs up, leaves a valid dir."""
+from __future__ import annotations
+
+import pytest
+from an4_data import make_an4_data_dir
+
+from asrkit.data.fix import fix_data_dir
+from asrkit.data.validate import validate_data_dir
+from asrkit.utils.errors import AsrkitError
+
+
+@pytest.fixture
+def an4_dir(an4_root, tmp_path):
+    d = tmp_path / "test"
+    make_an4_data_dir(an4_root, d, "test")
+    return d
+
+
+def lines(path):
+    return path.read_text().splitlines(keepends=True)
+
+
+def test_fix_keeps_intersection_and_reports(an4_dir):
+    text = lines(an4_dir / "text")
+    dropped_text = text.pop(10).split()[0]
+    text.insert(0, text.pop(50))                                     # unsorted
+    (an4_dir / "text").write_text("".join(text) + "zzzz-extra-b HELLO\n")
+    wav = lines(an4_dir / "wav.scp")
+    dropped_wav = wav.pop(100).split()[0]
+    wav.append(wav[3])                                               # duplicate line
+    (an4_dir / "wav.scp").write_text("".join(wav))
+    assert [p for p in validate_data_dir(an4_dir) if p.is_error]
+    originals = {n: (an4_dir / n).read_text() for n in ("text", "wav.scp", "utt2spk", "spk2utt")}
+
+    report = fix_data_dir(an4_dir)
+    assert (report.num_utts_before, report.num_utts_after) == (130, 128)
+    assert report.dropped["utt2spk"] == sorted([dropped_text, dropped_wav])
+    assert report.dropped["text"] == sorted([dropped_wav, "zzzz-extra-b"])
+    assert report.dropped["wav.scp"] == [dropped_text]
+    assert report.bad_lines == {"wav.scp": [130]}
+    assert validate_data_dir(an4_dir) == []
+    assert dropped_text not in (an4_dir / "spk2utt").read_text()
+    for name, content in originals.items():  # the originals of what changed are in .backup
+        if name in report.changed:
+            assert (an4_dir / ".backup" / name).read_text() == content
+
+    again = fix_data_dir(an4_dir)  # idempotent: nothing left to change
+    assert again.changed == [] and again.dropped == {} and again.num_utts_after == 128
+
+
+def test_fix_rebuilds_spk2utt_and_utt2spk(an4_dir):
+    (an4_dir / "spk2utt").unlink()
+    report = fix_data_dir(an4_dir)
+    assert report.changed == ["spk2utt"] and report.num_dropped == 0
+    assert validate_data_dir(an4_dir) == []
+    (an4_dir / "utt2spk").unlink()
+    fix_data_dir(an4_dir)
+    assert validate_data_dir(an4_dir) == []
+
+
+def test_fix_with_segments_drops_unused_recordings(an4_dir):
+    wav = lines(an4_dir / "wav.scp")[:3]
+    recos = [l.split()[0] for l in wav]
+    (an4_dir / "wav.scp").write_text("".join(wav))
+    utts = [f"{recos[0]}-a", f"{recos[0]}-b", f"{recos[1]}-a", "zz-orphan-a"]
+    (an4_dir / "segments").write_text(f"{utts[0]} {recos[0]} 0 1\n{utts[1]} {recos[0]} 1 2\n"
+                                      f"{utts[2]} {recos[1]} 0 1\nzz-orphan-a nosuchreco 0 1\n")
+    (an4_dir / "utt2spk").write_text("".join(f"{u} {u.split('-')[0]}\n" for u in utts))
+    (an4_dir / "text").write_text("".join(f"{u} YES\n" for u in utts))
+    report = fix_data_dir(an4_dir)
+    assert report.num_utts_after == 3
+    assert report.dropped["wav.scp"] == [recos[2]]              # recording no segment uses
+    assert report.dropped["segments"] == ["zz-orphan-a"]        # segment of a recording not in wav.scp
+    assert validate_data_dir(an4_dir) == []
+
+
+def test_fix_refuses_to_empty_a_dir(an4_dir):
+    (an4_dir / "text").write_text("nobody-x-b HELLO\n")
+    before = {p.name: p.read_text() for p in an4_dir.iterdir()}
+    with pytest.raises(AsrkitError, match="nothing left to keep"):
+        fix_data_dir(an4_dir)
+    assert {p.name: p.read_text() for p in an4_dir.iterdir()} == before
+
+
+def test_cli_reports_drops(asrkit, an4_dir, tmp_path):
+    text = lines(an4_dir / "text")
+    gone = [text.pop(5).split()[0], text.pop(5).split()[0]]
+    (an4_dir / "text").write_text("".join(text))
+    proc = asrkit("fix-data-dir", "-v", an4_dir)
+    err = proc.stderr.decode()
+    assert "utt2spk: dropped 2 id(s) not in every table" in err
+    assert " ".join(gone) in err                                  # the ids at -v
+    assert "Kept 128 out of 130 utterances" in err
+    bad = asrkit("fix-data-dir", tmp_path / "nope", check=False)
+    assert bad.returncode == 1 and b"no such directory" in bad.stderr

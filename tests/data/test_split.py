@@ -1,0 +1,114 @@
+"""asrkit-split-data-dir: pieces cover every utterance once, speakers stay whole, each piece is valid."""
+from __future__ import annotations
+
+import os
+
+import pytest
+from an4_data import make_an4_data_dir
+
+from asrkit.data.split import split_by_weight, split_data_dir, split_scp
+from asrkit.data.validate import validate_data_dir
+from asrkit.utils.errors import AsrkitError
+
+
+@pytest.fixture
+def an4_dir(an4_root, tmp_path):
+    d = tmp_path / "train"
+    make_an4_data_dir(an4_root, d, "train")
+    # feats.scp/utt2num_frames as after feature extraction, so they are split too.
+    utts = [l.split()[0] for l in (d / "utt2spk").read_text().splitlines()]
+    (d / "feats.scp").write_text("".join(f"{u} feats.ark:{9 + 20 * i}\n" for i, u in enumerate(utts)))
+    (d / "utt2num_frames").write_text("".join(f"{u} {100 + i}\n" for i, u in enumerate(utts)))
+    return d
+
+
+def table(path):
+    return dict(l.split(maxsplit=1) for l in path.read_text().splitlines())
+
+
+def test_split_scp_balanced_contiguous():
+    assert split_scp(list("abcdefg"), 3) == [list("abc"), list("de"), list("fg")]
+    assert split_scp(list("ab"), 2) == [["a"], ["b"]]
+    with pytest.raises(AsrkitError):
+        split_scp(list("ab"), 3)
+    ranges = split_by_weight([5, 1, 1, 1, 1, 1, 5, 5], 3)
+    # Sums 7, 8, 5 of 20: each cut at the item boundary nearest k/3 of the total.
+    assert [(r.start, r.stop) for r in ranges] == [(0, 3), (3, 7), (7, 8)]
+    assert [(r.start, r.stop) for r in split_by_weight([1] * 5, 5)] == [(i, i + 1) for i in range(5)]
+
+
+@pytest.mark.parametrize("per_utt,n", [(False, 7), (True, 10)])
+def test_pieces_cover_every_utterance_once(an4_dir, per_utt, n):
+    result = split_data_dir(an4_dir, n, per_utt=per_utt)
+    assert result.dirs == [an4_dir / f"split{n}" / str(j) for j in range(1, n + 1)]
+    whole = {name: table(an4_dir / name) for name in ("utt2spk", "text", "wav.scp", "feats.scp", "utt2num_frames")}
+    seen = {}
+    for piece in result.dirs:
+        assert validate_data_dir(piece) == []
+        for name, full in whole.items():
+            part = table(piece / name)
+            assert all(full[k] == v for k, v in part.items())
+        for utt in table(piece / "utt2spk"):
+            assert utt not in seen, f"{utt} in {piece} and {seen[utt]}"
+            seen[utt] = piece
+    assert set(seen) == set(whole["utt2spk"])
+    sizes = result.sizes
+    if per_utt:
+        assert max(sizes) - min(sizes) <= 1
+    else:
+        # Speakers whole: each speaker's utterances all in one piece.
+        spk_piece = {}
+        for utt, piece in seen.items():
+            spk = whole["utt2spk"][utt]
+            assert spk_piece.setdefault(spk, piece) == piece
+        # 948 utterances of 74 speakers (~13 each) in 7 pieces: within two speakers of even.
+        assert max(sizes) - min(sizes) <= 30, sizes
+
+
+def test_too_many_pieces(an4_dir):
+    with pytest.raises(AsrkitError, match="cannot split 74 speakers into 75 pieces"):
+        split_data_dir(an4_dir, 75)
+    with pytest.raises(AsrkitError, match="cannot split 948 utterances into 949 pieces"):
+        split_data_dir(an4_dir, 949, per_utt=True)
+    assert not (an4_dir / "split75").exists()
+
+
+def test_rerun_is_idempotent_and_notices_changes(an4_dir):
+    first = split_data_dir(an4_dir, 4)
+    assert not first.reused
+    assert split_data_dir(an4_dir, 4).reused
+    # Another mode, or a newer source table, splits again.
+    assert not split_data_dir(an4_dir, 4, per_utt=True).reused
+    text = an4_dir / "text"
+    st = (an4_dir / "split4" / ".split_mode").stat()
+    os.utime(text, (st.st_mtime + 10, st.st_mtime + 10))
+    assert not split_data_dir(an4_dir, 4, per_utt=True).reused
+    leftovers = [p.name for p in an4_dir.iterdir() if p.name.startswith(".split")]
+    assert leftovers == []
+
+
+def test_split_with_segments(an4_dir, tmp_path):
+    d = tmp_path / "seg"
+    d.mkdir()
+    wav = (an4_dir / "wav.scp").read_text().splitlines(keepends=True)[:4]
+    (d / "wav.scp").write_text("".join(wav))
+    recos = [l.split()[0] for l in wav]
+    utts = [f"{r}-{k}" for r in recos for k in ("a", "b")]
+    (d / "segments").write_text("".join(f"{u} {u[:-2]} {0 if u.endswith('a') else 1} 2\n" for u in utts))
+    (d / "utt2spk").write_text("".join(f"{u} {u[:-2]}\n" for u in utts))
+    (d / "text").write_text("".join(f"{u} YES\n" for u in utts))
+    result = split_data_dir(d, 2)
+    for piece in result.dirs:
+        assert validate_data_dir(piece) == []
+        assert len(table(piece / "wav.scp")) == 2 and len(table(piece / "segments")) == 4
+
+
+def test_cli(asrkit, an4_dir):
+    proc = asrkit("split-data-dir", "--per-utt", an4_dir, 3)
+    assert b"Done: wrote 3 pieces" in proc.stderr and b"316 316 316" in proc.stderr
+    assert (an4_dir / "split3" / "3" / "feats.scp").is_file()
+    again = asrkit("split-data-dir", "--per-utt", an4_dir, 3)
+    assert b"Done: reused 3 pieces" in again.stderr
+    bad = asrkit("split-data-dir", an4_dir, 100, check=False)
+    assert bad.returncode == 1 and b"cannot split 74 speakers into 100 pieces" in bad.stderr
+    assert asrkit("split-data-dir", an4_dir, 0, check=False).returncode == 2

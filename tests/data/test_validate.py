@@ -1,0 +1,161 @@
+"""asrkit-validate-data-dir on a real AN4 data dir: clean passes, each kind of damage is named file:line."""
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from an4_data import make_an4_data_dir
+
+from asrkit.data.validate import validate_data_dir
+
+
+@pytest.fixture(scope="module")
+def an4_clean(an4_root, tmp_path_factory):
+    d = tmp_path_factory.mktemp("an4") / "test"
+    make_an4_data_dir(an4_root, d, "test")
+    return d
+
+
+@pytest.fixture
+def an4_dir(an4_clean, tmp_path):
+    d = tmp_path / "test"
+    shutil.copytree(an4_clean, d)
+    return d
+
+
+def errors(d, **kw):
+    return [str(p) for p in validate_data_dir(d, **kw) if p.is_error]
+
+
+def lines(path):
+    return path.read_text().splitlines(keepends=True)
+
+
+def test_clean_an4_dir_is_valid(an4_clean):
+    assert validate_data_dir(an4_clean) == []
+
+
+def test_unsorted_scp_named_with_line(an4_dir):
+    wav = lines(an4_dir / "wav.scp")
+    wav[4], wav[5] = wav[5], wav[4]
+    (an4_dir / "wav.scp").write_text("".join(wav))
+    errs = errors(an4_dir)
+    assert len(errs) == 1
+    assert errs[0].startswith(f"{an4_dir}/wav.scp:6: not sorted")
+
+
+def test_duplicate_id(an4_dir):
+    text = lines(an4_dir / "text")
+    text.insert(3, text[2])
+    (an4_dir / "text").write_text("".join(text))
+    assert errors(an4_dir) == [f"{an4_dir}/text:4: duplicate id 'fcaw-an408-b' (first on line 3)"]
+
+
+def test_utt_missing_from_text(an4_dir):
+    text = lines(an4_dir / "text")
+    del text[6]
+    (an4_dir / "text").write_text("".join(text))
+    assert errors(an4_dir) == [f"{an4_dir}/utt2spk:7: utterance 'fcaw-cen2-b' has no entry in {an4_dir}/text"]
+    assert errors(an4_dir, no_text=True) == []
+
+
+def test_missing_wav_entry_and_missing_wav_file(an4_dir):
+    wav = lines(an4_dir / "wav.scp")
+    del wav[0]
+    wav[1] = wav[1].split()[0] + " /nonexistent/x.wav\n"
+    (an4_dir / "wav.scp").write_text("".join(wav))
+    errs = errors(an4_dir)
+    assert f"{an4_dir}/utt2spk:1: utterance 'fcaw-an406-b' has no entry in {an4_dir}/wav.scp" in errs
+    assert f"{an4_dir}/wav.scp:2: audio file of 'fcaw-an408-b' does not exist: /nonexistent/x.wav" in errs
+    assert len(errs) == 2
+
+
+def test_spk2utt_inconsistent(an4_dir):
+    s2u = lines(an4_dir / "spk2utt")
+    s2u[0] = s2u[0].replace(" fcaw-an407-b", "")
+    s2u[1] = s2u[1].rstrip("\n") + " fcaw-an407-b\n"
+    (an4_dir / "spk2utt").write_text("".join(s2u))
+    errs = errors(an4_dir)
+    assert any(e.startswith(f"{an4_dir}/spk2utt:2: utterance 'fcaw-an407-b' is under speaker 'fjlp' here but 'fcaw'")
+               for e in errs), errs
+
+
+def test_all_problems_listed_not_just_first(an4_dir):
+    (an4_dir / "text").write_text("".join(lines(an4_dir / "text")[1:]))      # utt 1 has no text
+    u2s = lines(an4_dir / "utt2spk")
+    u2s.append(u2s[-1])                                                       # duplicate at the end
+    (an4_dir / "utt2spk").write_text("".join(u2s))
+    (an4_dir / "feats.scp").write_text("a b:1\n")                            # feats for an unknown utt
+    errs = errors(an4_dir)
+    assert len(errs) >= 3 + 129  # 129 utterances lack feats; the bad feats line itself
+    assert sorted(errors(an4_dir, no_feats=True)) == [
+        f"{an4_dir}/utt2spk:131: duplicate id 'mmxg-cen8-b' (first on line 130)",
+        f"{an4_dir}/utt2spk:1: utterance 'fcaw-an406-b' has no entry in {an4_dir}/text",
+    ]
+
+
+def test_feats_and_utt2num_frames(an4_dir):
+    utts = [l.split()[0] for l in lines(an4_dir / "utt2spk")]
+    (an4_dir / "feats.scp").write_text("".join(f"{u} feats.ark:{i}\n" for i, u in enumerate(utts)))
+    (an4_dir / "utt2num_frames").write_text("".join(f"{u} {100 if i != 3 else 0}\n" for i, u in enumerate(utts[:-1])))
+    errs = errors(an4_dir)
+    assert f"{an4_dir}/utt2num_frames:4: number of frames must be a positive integer, got '0'" in errs
+    assert f"{an4_dir}/feats.scp:130: utterance '{utts[-1]}' has no entry in {an4_dir}/utt2num_frames" in errs
+    assert len(errs) == 2
+
+
+def test_segments(an4_dir):
+    # Two segments of each of the first two recordings, one ending before it starts.
+    wav = lines(an4_dir / "wav.scp")[:2]
+    (an4_dir / "wav.scp").write_text("".join(wav))
+    recos = [l.split()[0] for l in wav]
+    utts = [f"{r}-{k}" for r in recos for k in ("a", "b")]
+    spans = ["0.0 1.0", "1.0 2.0", "0.5 0.2", "0 -1"]
+    (an4_dir / "segments").write_text("".join(f"{u} {u[:-2]} {s}\n" for u, s in zip(utts, spans)))
+    (an4_dir / "utt2spk").write_text("".join(f"{u} fcaw\n" for u in utts))
+    (an4_dir / "spk2utt").write_text("fcaw " + " ".join(utts) + "\n")
+    (an4_dir / "text").write_text("".join(f"{u} YES\n" for u in utts))
+    assert errors(an4_dir) == [f"{an4_dir}/segments:3: segment end 0.2 is not after its start 0.5"]
+    (an4_dir / "wav.scp").write_text(wav[0])
+    errs = errors(an4_dir)
+    assert f"{an4_dir}/segments:3: recording '{recos[1]}' of utterance '{utts[2]}' is not in {an4_dir}/wav.scp" in errs
+
+
+def test_malformed_and_missing_files(an4_dir, tmp_path):
+    (an4_dir / "utt2spk").write_text("".join(lines(an4_dir / "utt2spk")[:-1]) + "\n")
+    errs = errors(an4_dir)
+    assert f"{an4_dir}/utt2spk:130: empty line" in errs
+    (an4_dir / "spk2utt").unlink()
+    assert any(e.startswith(f"{an4_dir}/spk2utt: no such file") for e in errors(an4_dir))
+    assert errors(tmp_path / "nope") == [f"{tmp_path}/nope: no such directory"]
+
+
+def test_speaker_prefix_is_a_warning(an4_dir):
+    u2s = lines(an4_dir / "utt2spk")
+    s2u = {}
+    for i, line in enumerate(u2s):
+        utt, spk = line.split()
+        spk = "zz" + spk
+        u2s[i] = f"{utt} {spk}\n"
+        s2u.setdefault(spk, []).append(utt)
+    (an4_dir / "utt2spk").write_text("".join(u2s))
+    (an4_dir / "spk2utt").write_text("".join(f"{s} {' '.join(us)}\n" for s, us in sorted(s2u.items())))
+    problems = validate_data_dir(an4_dir)
+    assert problems and not any(p.is_error for p in problems)
+    assert str(problems[0]).startswith(f"{an4_dir}/utt2spk:1: speaker id 'zzfcaw' is not a prefix")
+    assert "125 more utterances" in str(problems[-1])
+
+
+def test_cli_exit_codes(asrkit, an4_dir):
+    ok = asrkit("validate-data-dir", an4_dir)
+    assert b"Successfully validated" in ok.stderr
+    text = lines(an4_dir / "text")
+    text[0], text[1] = text[1], text[0]
+    (an4_dir / "text").write_text("".join(text))
+    bad = asrkit("validate-data-dir", an4_dir, check=False)
+    assert bad.returncode == 1
+    err = bad.stderr.decode()
+    assert f"ERROR: {an4_dir}/text:2: not sorted: 'fcaw-an406-b' comes after 'fcaw-an407-b'" in err
+    assert "ERROR (asrkit-validate-data-dir): " in err and "1 error(s)" in err
+    help_ = asrkit("validate-data-dir", "--help")
+    assert b"e.g. asrkit-validate-data-dir data/train" in help_.stdout
