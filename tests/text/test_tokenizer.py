@@ -1,0 +1,153 @@
+"""Tokenizer on real transcripts (AN4, yesno): id layout, tokens.txt, round trips, CLIs, bad inputs."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from asrkit.text.token_list import read_token_list
+from asrkit.text.tokenizer import Tokenizer
+from asrkit.text.train import TokenizerConfig, train_sentencepiece, train_tokenizer
+from asrkit.utils.errors import AsrkitError
+
+_AN4_LINE = re.compile(r"^(?:<s>\s*)?(.*?)\s*(?:</s>)?\s*\(([^()]+)\)\s*$")
+
+
+def an4_kaldi_text(an4_root: Path, part: str) -> str:
+    """etc/an4_<part>.transcription as Kaldi text '<spk>-<anNNN>-<x> WORDS', sorted."""
+    rows = []
+    for line in (an4_root / "etc" / f"an4_{part}.transcription").read_text().splitlines():
+        words, name = _AN4_LINE.match(line.strip()).groups()
+        num, spk, tail = name.split("-")
+        rows.append(f"{spk}-{num}-{tail} {words.strip()}\n")
+    return "".join(sorted(rows))
+
+
+@pytest.fixture(scope="module")
+def an4_text(an4_root, tmp_path_factory):
+    path = tmp_path_factory.mktemp("an4") / "text"
+    path.write_text(an4_kaldi_text(an4_root, "train"))
+    return path
+
+
+@pytest.fixture(scope="module")
+def an4_test_sentences(an4_root):
+    return [l.split(maxsplit=1)[1] for l in an4_kaldi_text(an4_root, "test").splitlines()]
+
+
+def train_sents(path):
+    return [l.split(maxsplit=1)[1] for l in path.read_text().splitlines()]
+
+
+@pytest.mark.parametrize("model_type,vocab_size", [("char", None), ("bpe", 60), ("unigram", 60)])
+def test_round_trip_and_layout(an4_text, an4_test_sentences, model_type, vocab_size):
+    sents = train_sents(an4_text)
+    tok = train_tokenizer(sents, TokenizerConfig(model_type=model_type, vocab_size=vocab_size))
+    V = tok.vocab_size
+    assert tok.tokens[0] == "<blank>" and tok.tokens[1] == "<unk>" and tok.tokens[-1] == "<sos/eos>"
+    assert (tok.blank_id, tok.unk_id, tok.sos_id, tok.eos_id) == (0, 1, V - 1, V - 1)
+    assert len(tok.tokens) == V == len(set(tok.tokens))
+    if vocab_size:
+        assert V == vocab_size + 2
+    else:  # char: every character of the text, the word boundary, unk, blank, sos/eos
+        chars = {c for s in sents for c in s if c != " "}
+        assert V == len(chars) + 4
+        assert set(tok.tokens[2:-1]) == chars | {"▁"}
+    for s in sents + an4_test_sentences:  # train and unseen test transcripts
+        ids = tok.encode(s)
+        assert all(2 <= i <= V - 2 for i in ids), s  # no blank, unk or sos/eos from known text
+        assert tok.decode(ids) == s
+        assert tok.decode([0, tok.sos_id] + ids + [tok.eos_id]) == s
+    # Unseen characters become <unk>, never a crash.
+    assert tok.unk_id in tok.encode("YES é")
+    # Bytes round trip (packed into model.pt) gives the same tokenizer.
+    again = Tokenizer.from_bytes(tok.to_bytes())
+    assert again.tokens == tok.tokens and again.encode(sents[0]) == tok.encode(sents[0])
+
+
+def test_deterministic(an4_text):
+    sents = train_sents(an4_text)
+    cfg = TokenizerConfig(model_type="unigram", vocab_size=40)
+    assert train_sentencepiece(sents, cfg) == train_sentencepiece(sents, cfg)
+
+
+def test_yesno_names(yesno_root):
+    # yesno transcripts come from the file names: 1 = YES, 0 = NO.
+    names = sorted(p.stem for p in yesno_root.rglob("*.wav"))
+    assert len(names) >= 50
+    sents = [" ".join("YES" if b == "1" else "NO" for b in n.split("_")) for n in names]
+    tok = train_tokenizer(sents, TokenizerConfig(model_type="char"))
+    assert len(tok.tokens) == 9 and sorted(tok.tokens[2:-1]) == sorted(["▁", "E", "N", "O", "S", "Y"])
+    assert all(tok.decode(tok.encode(s)) == s for s in sents)
+    bpe = train_tokenizer(sents, TokenizerConfig(model_type="bpe", vocab_size=8))
+    assert all(bpe.decode(bpe.encode(s)) == s for s in sents)
+
+
+def test_user_defined_symbols():
+    sents = ["HELLO <noise> WORLD", "GO <noise>", "HELLO GO"] * 5
+    tok = train_tokenizer(sents, TokenizerConfig(model_type="char", user_defined_symbols=["<noise>"]))
+    assert "<noise>" in tok.tokens
+    assert tok.token_to_id("<noise>") in tok.encode("GO <noise>")
+    assert tok.decode(tok.encode("GO <noise>")) == "GO <noise>"
+
+
+def test_bad_configs_and_models(tmp_path):
+    with pytest.raises(AsrkitError, match="--vocab-size is required"):
+        train_sentencepiece(["A B"], TokenizerConfig(model_type="bpe"))
+    with pytest.raises(AsrkitError, match="Vocabulary size too high.*smaller --vocab-size"):
+        train_sentencepiece(["YES NO"] * 3, TokenizerConfig(model_type="bpe", vocab_size=500))
+    with pytest.raises(AsrkitError, match="no non-empty transcript"):
+        train_sentencepiece(["", "  "], TokenizerConfig(model_type="char"))
+    with pytest.raises(AsrkitError, match="reserved"):
+        train_sentencepiece(["A"], TokenizerConfig(model_type="char", user_defined_symbols=["<blank>"]))
+    (tmp_path / "junk.model").write_bytes(b"not a model")
+    with pytest.raises(AsrkitError, match="junk.model: not a sentencepiece model"):
+        Tokenizer.load(tmp_path / "junk.model")
+    with pytest.raises(AsrkitError, match="no such file"):
+        Tokenizer.load(tmp_path / "missing.model")
+    tok = train_tokenizer(["YES NO"], TokenizerConfig(model_type="char"))
+    with pytest.raises(AsrkitError, match="out of range"):
+        tok.decode([tok.vocab_size])
+
+
+def test_cli_train_and_tokenize(asrkit, an4_text, tmp_path):
+    lang = tmp_path / "lang"
+    proc = asrkit("train-tokenizer", "--model-type", "bpe", "--vocab-size", "30", an4_text, lang)
+    assert b"Done: bpe tokenizer with 32 tokens" in proc.stderr
+    assert sorted(p.name for p in lang.iterdir()) == ["tokenizer.yaml", "tokens.model", "tokens.txt"]
+    tokens = read_token_list(lang / "tokens.txt")
+    tok = Tokenizer.load(lang / "tokens.model")
+    assert tokens == tok.tokens and len(tokens) == 32
+    lines = (lang / "tokens.txt").read_text().splitlines()
+    assert lines[0] == "<blank> 0" and lines[1] == "<unk> 1" and lines[-1] == "<sos/eos> 31"
+
+    text = an4_text.read_bytes()
+    ids = asrkit("tokenize", lang / "tokens.model", input=text).stdout
+    first = ids.decode().splitlines()[0].split()
+    assert first[0] == text.decode().split()[0] and all(t.isdigit() for t in first[1:])
+    back = asrkit("tokenize", "--decode", lang / "tokens.model", input=ids).stdout
+    assert back == text
+    pieces = asrkit("tokenize", "--pieces", "--no-utt-id", lang / "tokens.model", input=b"YES NO\n").stdout
+    assert pieces.decode().strip() == " ".join(tok.encode_as_pieces("YES NO"))
+    plain = asrkit("tokenize", "--decode", "--pieces", "--no-utt-id", lang / "tokens.model", input=pieces).stdout
+    assert plain == b"YES NO\n"
+
+
+def test_cli_bad_inputs(asrkit, tmp_path):
+    (tmp_path / "text").write_text("u1 YES NO\nu2 NO\nu1 YES\n")
+    bad = asrkit("train-tokenizer", "--model-type", "char", tmp_path / "text", tmp_path / "lang", check=False)
+    assert bad.returncode == 1 and f"{tmp_path}/text:3: duplicate key 'u1'".encode() in bad.stderr
+    assert not (tmp_path / "lang" / "tokens.model").exists()
+    (tmp_path / "text").write_text("u1 YES NO\nu2 NO\n")
+    bad = asrkit("train-tokenizer", "--model-type", "unigram", tmp_path / "text", tmp_path / "lang", check=False)
+    assert bad.returncode == 1 and b"--vocab-size is required" in bad.stderr
+    asrkit("train-tokenizer", "--model-type", "char", tmp_path / "text", tmp_path / "lang")
+    model = tmp_path / "lang" / "tokens.model"
+    bad = asrkit("tokenize", "--decode", model, input=b"u1 2 3\nu2 2 x\n", check=False)
+    assert bad.returncode == 1 and b"<stdin>:2: expected integer token ids" in bad.stderr
+    bad = asrkit("tokenize", "--decode", model, input=b"u1 2 999\n", check=False)
+    assert bad.returncode == 1 and b"<stdin>:1: token id 999 out of range" in bad.stderr
+    bad = asrkit("tokenize", tmp_path / "nope.model", input=b"u1 A\n", check=False)
+    assert bad.returncode == 1 and b"nope.model: no such file" in bad.stderr
+    assert b"e.g. asrkit-tokenize" in asrkit("tokenize", "--help").stdout
