@@ -1,0 +1,103 @@
+"""asrkit-launch: run a command, or JOB=1:N pieces of it, locally or on Slurm (run.pl / slurm.pl)."""
+from __future__ import annotations
+
+import re
+import signal
+
+import click
+
+from asrkit.cli._common import asrkit_command
+from asrkit.launch.job import Launch, join_command, parse_job_range
+from asrkit.utils.errors import AsrkitError
+from asrkit.utils.logging import get_logger
+
+logger = get_logger(__name__)
+
+_LOOKS_LIKE_RANGE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=[\d:\-]*$")
+
+
+@asrkit_command("launch")
+@click.option("--backend", type=click.Choice(["local", "slurm"]), default="local", show_default=True,
+              help="local: this machine, like run.pl; slurm: one sbatch (--array) job, like slurm.pl.")
+@click.option("--config", "config_path", metavar="FILE",
+              help="Slurm option mapping in slurm.pl's format [default: conf/slurm.conf if it exists, "
+                   "else the built-in one]. Ignored by the local backend.")
+@click.option("--gpu", metavar="N", help="GPUs per job (per node with --ntasks); the local backend ignores it.")
+@click.option("--mem", metavar="SIZE", help="Memory per job, e.g. 4G; the local backend ignores it.")
+@click.option("--num-threads", metavar="N", help="CPU threads per task (--cpus-per-task on Slurm); "
+                                                  "written to each log's Accounting line.")
+@click.option("--time", "time_limit", metavar="T", help="Time limit, e.g. 2:00:00; the local backend ignores it.")
+@click.option("--max-jobs-run", type=int, metavar="N",
+              help="At most N jobs at once [local default: the number of cores; Slurm: no limit].")
+@click.option("--ntasks", type=int, default=1, show_default=True, metavar="N",
+              help="Tasks per job for distributed training: under Slurm one allocation running the command "
+                   "with srun, locally N copies with torchrun's RANK/WORLD_SIZE/MASTER_* variables.")
+@click.option("--nodes", type=int, default=1, show_default=True, metavar="N",
+              help="Nodes the --ntasks tasks spread over (Slurm only).")
+@click.argument("args", nargs=-1, type=click.UNPROCESSED, metavar="[JOB=1:N] LOG-FILE COMMAND...")
+def main(backend, config_path, gpu, mem, num_threads, time_limit, max_jobs_run, ntasks, nodes, args):
+    """Run COMMAND through bash with its output in LOG-FILE, as Kaldi's run.pl/slurm.pl do.
+
+    With JOB=1:N, runs N jobs, replacing JOB in LOG-FILE and COMMAND by 1..N. Each log starts with
+    the command line and the start time and ends with "# Accounting: time=... threads=..." and
+    "# Ended (code C) at ..., elapsed time N seconds". Exits non-zero if any job failed, naming
+    the failed JOBs and their logs. Ctrl-C (or SIGTERM) stops the local jobs or cancels the Slurm job.
+
+    \b
+    e.g. asrkit-launch --max-jobs-run 4 JOB=1:8 exp/log/fbank.JOB.log \\
+           asrkit-compute-fbank scp:data/train/split8/JOB/wav.scp ark,scp:dump/feats.JOB.ark,dump/feats.JOB.scp
+         asrkit-launch --backend slurm --config conf/slurm.conf --gpu 2 --ntasks 2 exp/a/log/train.log \\
+           asrkit-train --config conf/train.yaml ... exp/a
+    """
+    launch = _parse_launch(args, num_threads, ntasks, nodes)
+    # A batch system stops jobs with SIGTERM: treat it as Ctrl-C so running work is cleaned up.
+    signal.signal(signal.SIGTERM, _interrupt)
+    if backend == "local":
+        from asrkit.launch.local import default_max_jobs, run_local
+
+        if nodes > 1:
+            raise AsrkitError("--nodes > 1 needs --backend slurm")
+        limit = max_jobs_run or default_max_jobs()
+        result = run_local(launch, max_jobs_run=limit)
+        how = f"local backend, at most {limit} at a time"
+    else:
+        from asrkit.launch.slurm import run_slurm
+        from asrkit.launch.slurm_config import SlurmConfig
+
+        config = SlurmConfig.load(config_path)
+        options = {"gpu": gpu, "mem": mem, "num_threads": num_threads, "time": time_limit}
+        result = run_slurm(launch, config, options, max_jobs_run=max_jobs_run)
+        how = f"Slurm job {result.slurm_job_id}"
+    n = len(result.results)
+    if result.failed:
+        raise AsrkitError(result.failure_message(launch))
+    logger.info("Done %d out of %d job%s (%s) in %.1f s", n, n, "s" if n > 1 else "", how, result.elapsed_s)
+
+
+# Everything after the log file belongs to the command, its options included.
+main.allow_interspersed_args = False
+
+
+def _parse_launch(args, num_threads, ntasks, nodes) -> Launch:
+    args = list(args)
+    jobs = None
+    if args:
+        jobs = parse_job_range(args[0])
+        if jobs is not None:
+            args.pop(0)
+        elif _LOOKS_LIKE_RANGE.match(args[0]):
+            raise AsrkitError(f"bad job range {args[0]!r} (expected e.g. JOB=1:4 or JOB=3)")
+    if len(args) < 2:
+        raise AsrkitError("expected [JOB=1:N] <log-file> <command> ... (see --help)")
+    log, command = args[0], args[1:]
+    if parse_job_range(log) is not None:
+        raise AsrkitError(f"two job ranges ({log!r} after the first): give one JOB=1:N")
+    try:
+        threads = int(num_threads) if num_threads is not None else 1
+    except ValueError:
+        raise AsrkitError(f"--num-threads {num_threads!r} is not an integer") from None
+    return Launch(join_command(command), log, jobs, num_threads=threads, ntasks=ntasks, nodes=nodes)
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt

@@ -1,0 +1,171 @@
+"""What a launch is, whatever runs it: the JOB range, the command line and the log format.
+
+Both back-ends follow Kaldi's run.pl / slurm.pl: ``JOB=1:N`` names a variable and a range, every
+occurrence of the variable's name in the log path and the command is replaced by the index, the
+command runs through ``bash`` (so pipes work) and its log starts with the command line and the
+start time and ends with the time taken and the exit status::
+
+    # asrkit-compute-fbank scp:data/train/split4/3/wav.scp ark,scp:dump/train/feats.3.ark,...
+    # Started at Tue Nov 24 18:00:00 UTC 2026
+    #
+    ... the command's stdout and stderr ...
+    # Accounting: time=12 threads=1
+    # Ended (code 0) at Tue Nov 24 18:00:12 UTC 2026, elapsed time 12 seconds
+"""
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Optional, Sequence
+
+from asrkit.utils.errors import AsrkitError
+
+_RANGE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(\d+)(?::(\d+))?$")
+
+
+@dataclass(frozen=True)
+class JobRange:
+    """``JOB=1:N`` (or ``JOB=3``, a single index); ``name`` is the variable replaced."""
+
+    name: str
+    start: int
+    end: int
+
+    @property
+    def indexes(self) -> range:
+        return range(self.start, self.end + 1)
+
+    def __len__(self) -> int:
+        return self.end - self.start + 1
+
+
+def parse_job_range(arg: str) -> Optional[JobRange]:
+    """``JOB=1:4`` -> JobRange; ``None`` when ``arg`` is not a range (i.e. it is the log file)."""
+    m = _RANGE.match(arg)
+    if not m:
+        return None
+    start = int(m.group(2))
+    end = int(m.group(3)) if m.group(3) is not None else start
+    if start < 1:
+        raise AsrkitError(f"bad job range {arg!r}: indexes start at 1 (as in Kaldi)")
+    if end < start:
+        raise AsrkitError(f"bad job range {arg!r}: the end is before the start")
+    return JobRange(m.group(1), start, end)
+
+
+def join_command(args: Sequence[str]) -> str:
+    """Join command words the way run.pl does, so Kaldi recipes' quoting carries over.
+
+    A word without white space goes in as it is (so an escaped ``\\|`` from the caller's shell
+    becomes a pipe); a word with white space is quoted, in single quotes when it holds a double
+    quote and in double quotes otherwise (so ``"ark:gunzip -c $f |"`` stays one word). A
+    command given as one single word is taken as a whole shell command line
+    (``asrkit-launch x.log 'a | b'``), since no program is named ``a | b``; run.pl would fail.
+    """
+    if len(args) == 1:
+        return args[0]
+    words = []
+    for arg in args:
+        if arg and not re.search(r"\s", arg):
+            words.append(arg)
+        elif '"' in arg:
+            words.append(f"'{arg}'")
+        else:
+            words.append(f'"{arg}"')
+    return " ".join(words)
+
+
+@dataclass
+class Launch:
+    """One ``asrkit-launch`` call: N jobs of one command (each maybe several tasks)."""
+
+    command: str  # the bash command line, still with the JOB variable in it
+    log_template: str  # the log path, still with the JOB variable in it
+    jobs: Optional[JobRange] = None  # None: a single job, nothing substituted
+    num_threads: int = 1
+    ntasks: int = 1  # tasks per job, run together (srun under Slurm) for distributed training
+    nodes: int = 1
+
+    def __post_init__(self) -> None:
+        if self.jobs is not None and len(self.jobs) > 1 and self.jobs.name not in self.log_template:
+            raise AsrkitError(
+                f"{len(self.jobs)} jobs but the log file {self.log_template!r} does not contain "
+                f"{self.jobs.name}: every job would write the same log")
+        if self.ntasks < 1 or self.nodes < 1 or self.num_threads < 1:
+            raise AsrkitError("--ntasks, --nodes and --num-threads must be at least 1")
+
+    @property
+    def indexes(self) -> list[int]:
+        return list(self.jobs.indexes) if self.jobs else [1]
+
+    def substitute(self, text: str, index: int) -> str:
+        # Plain replacement of every occurrence, as run.pl does (it is not word-bounded there).
+        return text.replace(self.jobs.name, str(index)) if self.jobs else text
+
+    def log_path(self, index: int) -> str:
+        return self.substitute(self.log_template, index)
+
+    def command_for(self, index: int) -> str:
+        return self.substitute(self.command, index)
+
+    def log_pattern(self) -> str:
+        """The log path with the variable as ``*``, for "log is in exp/x/log/job.*.log"."""
+        return self.log_template.replace(self.jobs.name, "*") if self.jobs else self.log_template
+
+
+@dataclass
+class JobResult:
+    index: int
+    code: int  # the exit status; 128+signal when killed, -1 when no status came back
+    log: str
+    elapsed_s: float = 0.0
+    note: str = ""  # why there is no status, when code == -1
+
+
+@dataclass
+class LaunchResult:
+    results: list[JobResult] = field(default_factory=list)
+    backend: str = "local"
+    elapsed_s: float = 0.0
+    slurm_job_id: Optional[str] = None
+
+    @property
+    def failed(self) -> list[JobResult]:
+        return [r for r in self.results if r.code != 0]
+
+    def failure_message(self, launch: Launch, max_listed: int = 10) -> str:
+        """Kaldi's summary, naming the failed JOBs and their logs."""
+        failed = sorted(self.failed, key=lambda r: r.index)
+        if len(self.results) == 1:
+            r = failed[0]
+            return f"job failed{_code_text(r)}, log is in {r.log}"
+        listed = failed[:max_listed]
+        more = f" and {len(failed) - len(listed)} more ({launch.log_pattern()})" if len(failed) > len(listed) else ""
+        name = launch.jobs.name if launch.jobs else "JOB"
+        lines = [f"{len(failed)} / {len(self.results)} failed, log is in "
+                 + " ".join(r.log for r in listed) + more]
+        lines += [f"  {name}={r.index}{_code_text(r)}: {r.log}" for r in listed]
+        return "\n".join(lines)
+
+
+def _code_text(r: JobResult) -> str:
+    if r.code == -1:
+        return f" ({r.note or 'no exit status'})"
+    return f" (code {r.code})"
+
+
+def kaldi_date(t: Optional[float] = None) -> str:
+    """``date``'s default format in the C locale: ``Tue Nov 24 18:00:00 UTC 2026``."""
+    return time.strftime("%a %b %e %H:%M:%S %Z %Y", time.localtime(t))
+
+
+def log_header(command: str, started: float, extra: Sequence[str] = ()) -> str:
+    lines = [f"# {command}", f"# Started at {kaldi_date(started)}", *(f"# {e}" for e in extra), "#"]
+    return "\n".join(lines) + "\n"
+
+
+def log_footer(code: int, started: float, ended: float, threads: int) -> str:
+    elapsed = int(round(ended - started))
+    return (f"# Accounting: time={elapsed} threads={threads}\n"
+            f"# Ended (code {code}) at {kaldi_date(ended)}, elapsed time {elapsed} seconds\n")

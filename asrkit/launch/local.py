@@ -1,0 +1,166 @@
+"""The local back-end (Kaldi's run.pl): run JOB=1:N on this machine, a few at a time.
+
+Each job is ``bash -c 'set -o pipefail; <command>'`` in its own process group, with stdout and
+stderr appended to its log. A job with ``ntasks > 1`` starts that many copies with torchrun's
+variables (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR``, ``MASTER_PORT``), so a
+distributed training runs the same way here as under ``srun``; when one copy fails the others
+are stopped, as ``srun --kill-on-bad-exit`` does.
+"""
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections import deque
+from pathlib import Path
+from typing import Iterator, Optional
+
+from asrkit.launch.job import JobResult, Launch, LaunchResult, log_footer, log_header
+from asrkit.utils.errors import AsrkitError
+from asrkit.utils.logging import get_logger, progress
+
+logger = get_logger(__name__)
+
+KILL_GRACE_S = 5.0
+
+
+def default_max_jobs() -> int:
+    """The CPU cores this process may use (its affinity mask, not the whole machine)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+class _Job:
+    """One running job: its processes (one per task) and its open log."""
+
+    def __init__(self, launch: Launch, index: int, done: "queue.SimpleQueue[_Job]") -> None:
+        self.index = index
+        self.log = launch.log_path(index)
+        self.threads = launch.num_threads
+        self.code: Optional[int] = None
+        command = launch.command_for(index)
+        Path(self.log).parent.mkdir(parents=True, exist_ok=True)
+        self.started = time.time()
+        envs = _task_envs(launch.ntasks)
+        extra = [f"Running {launch.ntasks} tasks (RANK 0..{launch.ntasks - 1})"] if launch.ntasks > 1 else []
+        with open(self.log, "w", encoding="utf-8") as log:
+            log.write(log_header(command, self.started, extra))
+            log.flush()
+            self.procs = [
+                subprocess.Popen(["bash", "-c", "set -o pipefail; " + command], stdout=log,
+                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+                                 start_new_session=True)
+                for env in envs
+            ]
+        self._waiter = threading.Thread(target=self._wait, args=(done,), daemon=True)
+        self._waiter.start()
+
+    def _wait(self, done: "queue.SimpleQueue[_Job]") -> None:
+        if len(self.procs) == 1:
+            self.procs[0].wait()
+        else:
+            # Any task failing stops the rest: its peers would block in a collective forever.
+            while any(p.poll() is None for p in self.procs):
+                if any(p.returncode not in (None, 0) for p in self.procs):
+                    self.kill()
+                    break
+                time.sleep(0.05)
+            for p in self.procs:
+                p.wait()
+        codes = [_exit_code(p.returncode) for p in self.procs]
+        self.code = next((c for c in codes if c != 0), 0)
+        done.put(self)
+
+    def kill(self) -> None:
+        """SIGTERM the job's process groups (the bash and everything it started), then SIGKILL."""
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            alive = [p for p in self.procs if p.poll() is None]
+            for p in alive:
+                try:
+                    os.killpg(p.pid, sig)
+                except ProcessLookupError:
+                    pass
+            deadline = time.monotonic() + KILL_GRACE_S
+            while any(p.poll() is None for p in alive) and time.monotonic() < deadline:
+                time.sleep(0.05)
+
+    def finish(self) -> JobResult:
+        ended = time.time()
+        with open(self.log, "a", encoding="utf-8") as log:
+            log.write(log_footer(self.code, self.started, ended, self.threads))
+        return JobResult(self.index, self.code, self.log, ended - self.started)
+
+
+def run_local(launch: Launch, max_jobs_run: Optional[int] = None, show_progress: bool = True) -> LaunchResult:
+    """Run every job of ``launch``, at most ``max_jobs_run`` at once; never raises for a failed job.
+
+    On an exception (Ctrl-C, SIGTERM turned into KeyboardInterrupt) the running jobs are
+    killed and their logs closed with the exit status they got, then the exception goes on.
+    """
+    max_jobs_run = max_jobs_run or default_max_jobs()
+    if max_jobs_run < 1:
+        raise AsrkitError(f"--max-jobs-run must be at least 1, got {max_jobs_run}")
+    t0 = time.monotonic()
+    result = LaunchResult(backend="local")
+    indexes = launch.indexes
+    for r in progress(_run(launch, indexes, max_jobs_run), total=len(indexes), desc="jobs", unit="job",
+                      disable=not show_progress or len(indexes) == 1):
+        result.results.append(r)
+    result.results.sort(key=lambda r: r.index)
+    result.elapsed_s = time.monotonic() - t0
+    return result
+
+
+def _run(launch: Launch, indexes: list[int], max_jobs_run: int) -> Iterator[JobResult]:
+    pending = deque(indexes)
+    running: dict[int, _Job] = {}
+    done: "queue.SimpleQueue[_Job]" = queue.SimpleQueue()
+    try:
+        while pending or running:
+            while pending and len(running) < max_jobs_run:
+                index = pending.popleft()
+                running[index] = _Job(launch, index, done)
+            job = done.get()
+            del running[job.index]
+            result = job.finish()
+            if result.code != 0:
+                logger.warning("JOB=%d failed (code %d), log is in %s", result.index, result.code, result.log)
+            yield result
+    except BaseException:
+        for job in running.values():
+            job.kill()
+        for job in running.values():
+            job._waiter.join(timeout=KILL_GRACE_S)
+            if job.code is not None:
+                job.finish()
+        raise
+
+
+def _task_envs(ntasks: int) -> list[Optional[dict]]:
+    if ntasks == 1:
+        return [None]  # inherit the launcher's environment unchanged
+    port = _free_port()
+    envs = []
+    for rank in range(ntasks):
+        env = dict(os.environ)
+        env.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(ntasks), LOCAL_WORLD_SIZE=str(ntasks),
+                   MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+        envs.append(env)
+    return envs
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _exit_code(returncode: int) -> int:
+    # Popen reports death by signal as -N; shells (and run.pl's logs) say 128+N.
+    return 128 - returncode if returncode < 0 else returncode

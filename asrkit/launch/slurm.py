@@ -1,0 +1,227 @@
+"""The Slurm back-end (Kaldi's slurm.pl): JOB=1:N as one ``sbatch --array`` job, waited for.
+
+For ``exp/x/log/fbank.JOB.log`` it writes the batch script ``exp/x/log/q/fbank.sh`` (kept, so a
+failed job can be resubmitted or read by hand), submits it with the options the config file maps
+(:mod:`asrkit.launch.slurm_config`), and waits for each task's exit status: the script writes it
+to ``exp/x/log/q/fbank.<token>.status/<JOB>`` when the command ends, as slurm.pl's ``.sync``
+files. A task whose job left the queue without writing one (cancelled, out of time or memory)
+counts as failed with a note. Ctrl-C or SIGTERM cancels the whole array (``scancel``).
+
+A job with ``ntasks > 1`` is one allocation of that many tasks running the command under
+``srun``, so ``asrkit-train`` finds its rank, world size and master in Slurm's environment
+(:mod:`asrkit.launch.distributed`).
+"""
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Iterator, Mapping, Optional
+
+from asrkit.launch.job import JobResult, Launch, LaunchResult
+from asrkit.launch.slurm_config import SlurmConfig
+from asrkit.utils.errors import AsrkitError
+from asrkit.utils.fileio import atomic_open
+from asrkit.utils.logging import get_logger, progress
+
+logger = get_logger(__name__)
+
+
+def queue_dir(launch: Launch) -> Path:
+    """``exp/x/log/q`` for logs in ``exp/x/log``, where slurm.pl keeps its scripts too."""
+    return Path(launch.log_path(launch.indexes[0])).parent / "q"
+
+
+def script_name(launch: Launch) -> str:
+    """``fbank.JOB.log`` -> ``fbank``: the name of the batch script and of the Slurm job."""
+    base = Path(launch.log_template).name
+    if base.endswith(".log"):
+        base = base[: -len(".log")]
+    if launch.jobs is not None:
+        base = base.replace("." + launch.jobs.name, "").replace(launch.jobs.name, "")
+    return base.strip(".") or "job"
+
+
+def batch_script(launch: Launch, status_dir: Path, submit_line: str) -> str:
+    """The bash script every array task runs: substitute JOB, log like run.pl, write the status."""
+    q = shlex.quote
+    if launch.jobs is not None:
+        name = launch.jobs.name
+        index = "index=$SLURM_ARRAY_TASK_ID"
+        # bash's ${var//JOB/$index} is the same plain replace-all the local back-end does.
+        substitute = (f'command=${{command_template//{name}/$index}}\n'
+                      f'log=${{log_template//{name}/$index}}')
+    else:
+        index = "index=1"
+        substitute = 'command=$command_template\nlog=$log_template'
+    if launch.ntasks > 1:
+        # srun 22.05+ does not take --cpus-per-task from the allocation; pass it on explicitly.
+        run = ('srun --kill-on-bad-exit=1 --ntasks="$SLURM_NTASKS" '
+               '${SLURM_CPUS_PER_TASK:+--cpus-per-task=$SLURM_CPUS_PER_TASK} '
+               'bash -c "set -o pipefail; $command"')
+        where = 'Running $SLURM_NTASKS tasks of Slurm job $SLURM_JOB_ID on $SLURM_JOB_NODELIST'
+    else:
+        run = 'bash -c "set -o pipefail; $command"'
+        where = 'Running on $(hostname) as Slurm job ${SLURM_ARRAY_JOB_ID:-$SLURM_JOB_ID}${SLURM_ARRAY_TASK_ID:+_$SLURM_ARRAY_TASK_ID}'
+    return f"""\
+#!/bin/bash
+# Written by asrkit-launch; submitted with:
+# {submit_line}
+cd {q(os.getcwd())} || exit 1
+if [ -f ./path.sh ]; then . ./path.sh; fi
+{index}
+command_template={q(launch.command)}
+log_template={q(launch.log_template)}
+{substitute}
+status_dir={q(str(status_dir))}
+mkdir -p "$(dirname "$log")"
+{{
+  echo "# $command"
+  echo "# Started at $(LC_ALL=C date)"
+  echo "# {where}"
+  echo "#"
+}} > "$log"
+t0=$(date +%s)
+{run} >> "$log" 2>&1
+code=$?
+t1=$(date +%s)
+{{
+  echo "# Accounting: time=$((t1 - t0)) threads={launch.num_threads}"
+  echo "# Ended (code $code) at $(LC_ALL=C date), elapsed time $((t1 - t0)) seconds"
+}} >> "$log"
+echo "$code" > "$status_dir/$index.tmp" && mv "$status_dir/$index.tmp" "$status_dir/$index"
+exit "$code"
+"""
+
+
+def submit_args(launch: Launch, config: SlurmConfig, options: Mapping[str, Optional[str]], qdir: Path,
+                name: str, max_jobs_run: Optional[int]) -> list[str]:
+    """The full sbatch command line except the script path."""
+    args = config.resolve(options)
+    args += [f"--job-name={name}"]
+    if launch.jobs is not None:
+        spec = f"{launch.jobs.start}-{launch.jobs.end}"
+        if max_jobs_run:
+            spec += f"%{max_jobs_run}"
+        args += [f"--array={spec}", f"--output={qdir.resolve()}/{name}.%a.out"]
+    else:
+        args += [f"--output={qdir.resolve()}/{name}.out"]
+    if launch.ntasks > 1:
+        args += [f"--ntasks={launch.ntasks}", f"--nodes={launch.nodes}"]
+    return args + ["--parsable"]
+
+
+def run_slurm(launch: Launch, config: SlurmConfig, options: Mapping[str, Optional[str]],
+              max_jobs_run: Optional[int] = None, show_progress: bool = True, max_poll_s: float = 2.0,
+              queue_check_s: float = 15.0, grace_s: float = 10.0) -> LaunchResult:
+    """Submit ``launch`` as one Slurm job (an array for JOB=1:N), wait, and collect exit statuses.
+
+    ``max_poll_s`` bounds the wait between looks at the status files; ``squeue`` is asked every
+    ``queue_check_s`` whether the job is still there, and tasks still without a status
+    ``grace_s`` after it left the queue are failed with a note.
+    """
+    for tool in (config.command[0], "squeue", "scancel"):
+        if not shutil.which(tool):
+            raise AsrkitError(f"{tool} not found on PATH: is this a Slurm submit host? (or use --backend local)")
+    t0 = time.monotonic()
+    qdir = queue_dir(launch)
+    qdir.mkdir(parents=True, exist_ok=True)
+    name = script_name(launch)
+    status_dir = (qdir / f"{name}.{time.strftime('%Y%m%d%H%M%S')}.{os.getpid()}.status").resolve()
+    status_dir.mkdir()
+    script = qdir / f"{name}.sh"
+    args = submit_args(launch, config, options, qdir, name, max_jobs_run)
+    submit_line = " ".join(shlex.quote(a) for a in args + [str(script)])
+    with atomic_open(script) as f:
+        f.write(batch_script(launch, status_dir, submit_line))
+    script.chmod(0o755)
+    for index in launch.indexes:  # a stale log from an earlier run must not look like this one's
+        Path(launch.log_path(index)).unlink(missing_ok=True)
+
+    proc = subprocess.run(args + [str(script)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        shutil.rmtree(status_dir, ignore_errors=True)
+        raise AsrkitError(f"sbatch failed (code {proc.returncode}): {proc.stderr.strip() or proc.stdout.strip()}"
+                          f"\n  submit line: {submit_line}")
+    job_id = proc.stdout.strip().split(";")[0]
+    logger.info("submitted Slurm job %s (%d task%s) from %s", job_id, len(launch.indexes),
+                "s" if len(launch.indexes) > 1 else "", script)
+    result = LaunchResult(backend="slurm", slurm_job_id=job_id)
+    try:
+        waiting = _wait(launch, job_id, status_dir, qdir, name, max_poll_s, queue_check_s, grace_s)
+        for r in progress(waiting, total=len(launch.indexes), desc=f"Slurm job {job_id}", unit="task",
+                          disable=not show_progress or len(launch.indexes) == 1):
+            if r.code != 0:
+                logger.warning("JOB=%d failed (%s), log is in %s", r.index,
+                               f"code {r.code}" if r.code >= 0 else r.note, r.log)
+            result.results.append(r)
+    except BaseException:
+        cancel(job_id)
+        raise
+    shutil.rmtree(status_dir, ignore_errors=True)
+    result.results.sort(key=lambda r: r.index)
+    result.elapsed_s = time.monotonic() - t0
+    return result
+
+
+def cancel(job_id: str) -> None:
+    """Cancel the whole job (every array task); said on stderr so the user knows it happened."""
+    logger.warning("cancelling Slurm job %s", job_id)
+    subprocess.run(["scancel", job_id], capture_output=True, timeout=60)
+
+
+def _wait(launch: Launch, job_id: str, status_dir: Path, qdir: Path, name: str, max_poll_s: float,
+          queue_check_s: float, grace_s: float) -> Iterator[JobResult]:
+    remaining = set(launch.indexes)
+    started = time.time()
+    interval = 0.1
+    last_check = time.monotonic()
+    gone_since: Optional[float] = None
+    while remaining:
+        present = set(os.listdir(status_dir))
+        for index in sorted(remaining):
+            if str(index) in present:
+                remaining.discard(index)
+                yield JobResult(index, _read_code(status_dir / str(index)), launch.log_path(index),
+                                time.time() - started)
+        if not remaining:
+            return
+        now = time.monotonic()
+        if now - last_check >= queue_check_s or gone_since is not None:
+            last_check = now
+            if _in_queue(job_id) is False:
+                gone_since = gone_since if gone_since is not None else now
+                if now - gone_since >= grace_s:
+                    for index in sorted(remaining):
+                        out = qdir / (f"{name}.{index}.out" if launch.jobs is not None else f"{name}.out")
+                        yield JobResult(index, -1, launch.log_path(index), time.time() - started,
+                                        note=f"no exit status: Slurm ended the task (cancelled, out of time "
+                                             f"or memory?), see {out}")
+                    return
+            else:
+                gone_since = None
+        time.sleep(interval)
+        interval = min(interval * 1.5, max_poll_s)
+
+
+def _read_code(path: Path) -> int:
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return -1
+
+
+def _in_queue(job_id: str) -> Optional[bool]:
+    """Whether any task of the job is pending or running; ``None`` when squeue cannot tell."""
+    try:
+        proc = subprocess.run(["squeue", "-h", "-j", job_id, "-o", "%i"], capture_output=True, text=True,
+                              timeout=60)
+    except subprocess.TimeoutExpired:
+        return None
+    if proc.returncode != 0:
+        # A job purged from the controller's memory is "Invalid job id": it is over.
+        return False if "Invalid job id" in proc.stderr else None
+    return bool(proc.stdout.strip())
