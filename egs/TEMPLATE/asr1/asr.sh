@@ -8,7 +8,7 @@
 #   3  language model on the train text (only with --use-lm true)
 #   4  LAS training -> exp/<tag>/model.pt (averaged checkpoints with --num-avg N)
 #   5  decoding of each test set in --nj pieces, merged -> exp/<tag>/decode_<set>/{text,nbest.jsonl}
-#   6  scoring (WER, CER) -> exp/<tag>/decode_<set>/wer.txt; a row appended to RESULTS.md
+#   6  scoring (WER, CER) -> exp/<tag>/decode_<set>/{wer.txt,result.txt}; a row added to RESULTS.md
 #
 # A stage that finished leaves a .done marker and is skipped when run again (delete the marker,
 # or the output, to redo it); a failed stage stops the run and names its log.
@@ -84,9 +84,9 @@ dump_abs=$(mkdir -p "$dumpdir" && cd "$dumpdir" && pwd)
 lm_opts=()
 [ "$use_lm" = true ] && lm_opts=(--lm "$lmexp/lm.pt")
 
-# The error rate of a scorer report: the number after "%WER" (Kaldi's compute-wer format).
-percent_from() {
-  sed -n 's/.*%WER *\([0-9.]*\).*/\1/p' "$1" | head -1 | grep . || die "no %WER line in $1"
+# rate <WER|CER> <wer.txt>: the number of asrkit-score's "%WER 12.34 [ ... ]" line.
+rate() {
+  sed -n "s/^%$1 *\([0-9.]*\).*/\1/p" "$2" | head -1 | grep . || die "no %$1 line in $2"
 }
 
 # Number of pieces for a data dir: never more than its utterances.
@@ -113,11 +113,12 @@ if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
     for i in $(seq "$n"); do cat "$out/data/feats.$i.scp"; done > "$out/feats.scp"
     for i in $(seq "$n"); do cat "$out/data/utt2num_frames.$i"; done > "$out/utt2num_frames"
     for f in text utt2spk spk2utt; do cp "data/$set/$f" "$out/$f"; done
+    cp "$out/data/fbank.yaml" "$out/fbank.yaml"   # the resolved feature config, for asrkit-train
     if [ "$set" = "$train_set" ]; then
       run "$out/log/cmvn.log" $train_cmd "$out/log/cmvn.log" \
         asrkit-compute-cmvn "scp:$out/feats.scp" "$out/cmvn.ark"
     fi
-    run "(above)" asrkit-validate-data-dir "$out"
+    run "(above)" asrkit-validate-data-dir --no-wav "$out"
     touch "$out/.done"
   done
 fi
@@ -128,11 +129,10 @@ if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ]; then
   if [ -f "$lang/.done" ]; then log "stage 2: $lang done already"; else
     log "stage 2: $token_type tokenizer on data/$train_set/text -> $lang"
     mkdir -p "$lang/log"
-    cut -d' ' -f2- "data/$train_set/text" > "$lang/train_text.txt"
     vocab=()
     [ "$token_type" = char ] || vocab=(--vocab-size "$nbpe")
     run "$lang/log/tokenizer.log" $train_cmd "$lang/log/tokenizer.log" \
-      asrkit-train-tokenizer --model-type "$token_type" "${vocab[@]}" "$lang/train_text.txt" "$lang"
+      asrkit-train-tokenizer --model-type "$token_type" "${vocab[@]}" "data/$train_set/text" "$lang"
     touch "$lang/.done"
   fi
 fi
@@ -201,17 +201,8 @@ if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
     log "stage 6: scoring $dir"
     run "$dir/log/score.log" $train_cmd "$dir/log/score.log" \
       asrkit-score --utt2spk "data/$set/utt2spk" --output-dir "$dir" "data/$set/text" "$dir/text"
-    # CER: the same scorer over characters (spaces marked as "_"), as ESPnet scores CER.
-    mkdir -p "$dir/cer"
-    for f in "data/$set/text:ref" "$dir/text:hyp"; do
-      awk '{ printf "%s", $1; s = ""; for (i = 2; i <= NF; i++) s = s (i > 2 ? "_" : "") $i;
-             n = split(s, c, ""); for (j = 1; j <= n; j++) printf " %s", c[j]; print "" }' \
-        "${f%:*}" > "$dir/cer/${f##*:}.chars"
-    done
-    run "$dir/log/score_cer.log" $train_cmd "$dir/log/score_cer.log" \
-      asrkit-score --utt2spk "data/$set/utt2spk" --output-dir "$dir/cer" "$dir/cer/ref.chars" "$dir/cer/hyp.chars"
-    wer=$(percent_from "$dir/wer.txt")
-    cer=$(percent_from "$dir/cer/wer.txt")
+    wer=$(rate WER "$dir/wer.txt")
+    cer=$(rate CER "$dir/wer.txt")
     machine="$(hostname), $(nproc) CPU"
     if [ "$ngpu" -gt 0 ] && command -v nvidia-smi > /dev/null; then
       machine="$machine, ${ngpu}x $(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)"

@@ -32,12 +32,13 @@ tail -n +"$(( half + 1 ))" data/local/waves.list > data/local/test.list
 for set in train test; do
   dir=data/$set
   mkdir -p "$dir"
-  sed 's/\.wav$//' "data/local/$set.list" | awk -v w="$waves" '{ print $1, w "/" $1 ".wav" }' > "$dir/wav.scp"
+  # One anonymous speaker, named "yesno"; utterance ids start with it (Kaldi's sorting rule).
+  sed 's/\.wav$//' "data/local/$set.list" | awk -v w="$waves" '{ print "yesno-" $1, w "/" $1 ".wav" }' > "$dir/wav.scp"
   sed 's/\.wav$//' "data/local/$set.list" | awk '{
-      n = split($1, b, "_"); s = $1
+      n = split($1, b, "_"); s = "yesno-" $1
       for (i = 1; i <= n; i++) s = s " " (b[i] == "1" ? "YES" : "NO")
       print s }' > "$dir/text"
-  awk '{ print $1, "global" }' "$dir/wav.scp" > "$dir/utt2spk"
+  awk '{ print $1, "yesno" }' "$dir/wav.scp" > "$dir/utt2spk"
   utils/utt2spk_to_spk2utt.sh "$dir/utt2spk" > "$dir/spk2utt"
 done
 utils/subset_data_dir.sh --last "$num_dev" data/train data/train_dev

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Combine Kaldi data dirs into one (as Kaldi's utils/combine_data.sh): every table present in
+# all sources is concatenated and sorted (C locale), spk2utt is rebuilt. Utterance and recording
+# ids must be unique across the sources.
+#   e.g. bin/combine_data.sh data/train_960 data/train_clean_100 data/train_clean_360 data/train_other_500
+set -euo pipefail
+help_message="Usage: $0 <dest-data-dir> <src-data-dir> [<src-data-dir> ...]
+e.g.: $0 data/dev data/dev_clean data/dev_other"
+. "$(dirname "${BASH_SOURCE[0]}")/parse_options.sh"
+
+die() { echo "$0: $*" >&2; exit 1; }
+[ $# -ge 2 ] || die "expected <dest-data-dir> <src-data-dir>... (see --help)"
+dest=$1; shift
+for src in "$@"; do
+  [ -f "$src/utt2spk" ] || die "$src/utt2spk: no such file (not a data dir?)"
+  [ "$(cd "$src" && pwd)" != "$(mkdir -p "$dest" && cd "$dest" && pwd)" ] || die "$dest is also a source"
+done
+mkdir -p "$dest"
+export LC_ALL=C
+for f in wav.scp segments text utt2spk feats.scp utt2num_frames utt2dur spk2gender reco2file_and_channel; do
+  n=0
+  for src in "$@"; do [ -f "$src/$f" ] && n=$((n + 1)); done
+  if [ "$n" -eq "$#" ]; then
+    for src in "$@"; do cat "$src/$f"; done | sort -k1,1 -u > "$dest/$f.tmp"
+    dups=$(for src in "$@"; do cut -d' ' -f1 "$src/$f"; done | sort | uniq -d | head -3 | tr '\n' ' ')
+    [ "$f" = spk2gender ] || [ -z "$dups" ] || die "ids found in more than one source's $f: $dups"
+    mv "$dest/$f.tmp" "$dest/$f"
+  elif [ "$n" -gt 0 ]; then
+    echo "$0: WARNING: $f is in only $n of $# sources: not combined" >&2
+    rm -f "$dest/$f"
+  fi
+done
+"$(dirname "${BASH_SOURCE[0]}")/utt2spk_to_spk2utt.sh" "$dest/utt2spk" > "$dest/spk2utt"
+echo "$0: $(wc -l < "$dest/utt2spk") utterances from $# dirs -> $dest" >&2

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Stage 0 of the AN4 recipe: Kaldi data dirs with ESPnet's split.
+#   data/train (948) = data/train_dev (the first 100, sorted by utterance id)
+#                    + data/train_nodev (the other 848);   data/test (130)
+# With --an4-root, AN4 is read in place (16 kHz WAV under wav/an4_clstk, wav/an4test_clstk and
+# etc/an4_{train,test}.transcription, the layout of CMU's SphinxTrain copy). Without it, CMU's
+# official tarball (an4_raw.bigendian.tar.gz, 64 MB, headerless big-endian audio) is downloaded
+# into downloads/ (resumed if interrupted) and converted to WAV beside the .raw files.
+#   e.g. local/data.sh --an4-root /work/shared/corpora/an4
+#        local/data.sh                        # download first
+set -euo pipefail
+an4_root=           # a copy of AN4 with WAV audio; empty: download CMU's tarball into downloads/
+download_dir=downloads
+url=http://www.speech.cs.cmu.edu/databases/an4/an4_raw.bigendian.tar.gz
+num_dev=100         # utterances of train held out as train_dev (ESPnet: 100)
+max_utts=0          # keep only the first N utterances of train and test (0: all; a quick slice)
+. utils/parse_options.sh
+
+die() { echo "$0: ERROR: $*" >&2; exit 1; }
+[ $# -eq 0 ] || die "unexpected arguments: $* (see --help)"
+
+if [ -z "$an4_root" ]; then
+  an4_root=$download_dir/an4
+  if [ ! -f "$an4_root/.converted" ]; then
+    mkdir -p "$download_dir"
+    tarball=$download_dir/$(basename "$url")
+    if [ ! -f "$tarball.complete" ]; then
+      echo "$0: downloading $url -> $tarball" >&2
+      if command -v wget > /dev/null; then
+        wget --continue --tries=3 -O "$tarball" "$url" || die "download of $url failed (re-run to resume)"
+      elif command -v curl > /dev/null; then
+        curl --fail --location --retry 3 -C - -o "$tarball" "$url" || die "download of $url failed (re-run to resume)"
+      else
+        die "neither wget nor curl is installed: download $url yourself and pass --an4-root"
+      fi
+      gzip -t "$tarball" || die "$tarball is damaged: delete it and re-run"
+      touch "$tarball.complete"
+    fi
+    tar -xzf "$tarball" -C "$download_dir" || die "could not unpack $tarball"
+    [ -d "$an4_root/wav" ] || die "$tarball did not unpack into $an4_root/wav"
+    local/raw_to_wav.py "$an4_root/wav" || die "converting $an4_root/wav/*.raw to WAV failed"
+    touch "$an4_root/.converted"
+  fi
+fi
+[ -d "$an4_root/etc" ] && [ -d "$an4_root/wav" ] || die "--an4-root $an4_root: expected etc/ and wav/ there"
+
+local/data_prep.py --max-utts "$max_utts" "$an4_root" data
+total=$(wc -l < data/train/utt2spk)
+[ "$total" -gt "$num_dev" ] || die "data/train has $total utterances, not more than --num-dev $num_dev"
+utils/subset_data_dir.sh --first "$num_dev" data/train data/train_dev
+utils/subset_data_dir.sh --last "$(( total - num_dev ))" data/train data/train_nodev
+echo "$0: data/train_nodev ($(( total - num_dev ))), data/train_dev ($num_dev), data/test ($(wc -l < data/test/utt2spk)) from $an4_root" >&2

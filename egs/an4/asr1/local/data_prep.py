@@ -1,0 +1,86 @@
+#!/usr/bin/env python3
+"""AN4 -> Kaldi data dirs data/train and data/test, as ESPnet's egs/an4 prepares them.
+
+Reads ``<an4-root>/etc/an4_{train,test}.transcription`` (``<s> YES </s> (an251-fash-b)``; the
+test file has no ``<s>``) and finds each recording at
+``<an4-root>/wav/{an4_clstk,an4test_clstk}/<spk>/<file>.wav``. Utterance ids put the speaker
+first (``fash-an251-b``, ESPnet's rule, so utt2spk sorts with spk2utt); the text is the
+transcription's words (already upper case). ``--max-utts N`` keeps the first N utterances of
+each set (a quick slice for tests).
+
+    e.g. local/data_prep.py /work/shared/corpora/an4 data
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+from asrkit.data.table import utt2spk_to_spk2utt, write_table
+from asrkit.utils.errors import AsrkitError
+
+SETS = {"train": "an4_clstk", "test": "an4test_clstk"}
+LINE = re.compile(r"^(?P<words>.*?)\s*\((?P<file>[^()\s]+)\)\s*$")
+
+
+def prepare(an4_root: Path, out: Path, set_name: str, max_utts: int = 0) -> int:
+    trans = an4_root / "etc" / f"an4_{set_name}.transcription"
+    if not trans.is_file():
+        raise AsrkitError(f"{trans}: no such file (is {an4_root} a copy of AN4, with etc/ and wav/?)")
+    wav_dir = an4_root / "wav" / SETS[set_name]
+    rows = {}
+    for lineno, line in enumerate(trans.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        m = LINE.match(line.strip())
+        if not m:
+            raise AsrkitError(f"{trans}:{lineno}: expected '<words> (<file-id>)', got {line!r}")
+        words = [w for w in m["words"].split() if w not in ("<s>", "</s>")]
+        file_id = m["file"]
+        parts = file_id.split("-")
+        if len(parts) != 3:
+            raise AsrkitError(f"{trans}:{lineno}: file id {file_id!r} is not <prefix>-<speaker>-<suffix>")
+        pre, spk, post = parts
+        wav = wav_dir / spk / f"{file_id}.wav"
+        if not wav.is_file():
+            raise AsrkitError(f"{trans}:{lineno}: recording of {file_id} not found: {wav}")
+        if not words:
+            raise AsrkitError(f"{trans}:{lineno}: empty transcription for {file_id}")
+        utt = f"{spk}-{pre}-{post}"
+        if utt in rows:
+            raise AsrkitError(f"{trans}:{lineno}: {file_id} appears twice")
+        rows[utt] = (spk, " ".join(words).upper(), str(wav.resolve()))
+    if not rows:
+        raise AsrkitError(f"{trans}: no utterances")
+    utts = sorted(rows)
+    if max_utts > 0:
+        utts = utts[:max_utts]
+    d = out / set_name
+    d.mkdir(parents=True, exist_ok=True)
+    write_table(d / "wav.scp", [(u, rows[u][2]) for u in utts])
+    write_table(d / "text", [(u, rows[u][1]) for u in utts])
+    utt2spk = {u: rows[u][0] for u in utts}
+    write_table(d / "utt2spk", list(utt2spk.items()))
+    write_table(d / "spk2utt", [(s, " ".join(us)) for s, us in utt2spk_to_spk2utt(utt2spk).items()])
+    return len(utts)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("an4_root", type=Path, help="folder holding etc/ and wav/ (WAV files)")
+    p.add_argument("data_dir", type=Path, help="where data/train and data/test go")
+    p.add_argument("--max-utts", type=int, default=0, help="keep the first N utterances of each set (0: all)")
+    args = p.parse_args(argv)
+    try:
+        for set_name in SETS:
+            n = prepare(args.an4_root, args.data_dir, set_name, args.max_utts)
+            print(f"{p.prog}: {args.data_dir / set_name}: {n} utterances", file=sys.stderr)
+    except AsrkitError as e:
+        print(f"{p.prog}: ERROR: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

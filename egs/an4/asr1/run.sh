@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# AN4 (CMU census database: spelled letters, digits, commands; 948 train + 130 test utterances,
+# 16 kHz, 0.8 h) with ESPnet's split, LAS with joint CTC and SpecAugment, no language model.
+#   stage 0: local/data.sh -> data/{train_nodev,train_dev,test}   (--an4-root, or download)
+#   stages 1-6: ../../TEMPLATE/asr1/asr.sh
+# Result: exp/<tag>/decode_test_decode/wer.txt and a row in RESULTS.md.
+#
+#   e.g. ./run.sh --an4-root /work/shared/corpora/an4            # CPU
+#        ./run.sh --an4-root /work/shared/corpora/an4 --ngpu 1   # training on a GPU
+#        ./run.sh                                                # downloads AN4 from CMU first
+# Options of this script: --an4-root, --stage, --stop-stage, --max-utts; every other option
+# goes to asr.sh (./asr.sh --help lists them).
+set -euo pipefail
+an4_root=           # a copy of AN4 (16 kHz WAV + etc/*.transcription); empty: download CMU's tarball
+max_utts=0          # stage 0: keep the first N utterances of train and test (a quick slice; 0: all)
+stage=0             # 0: data prep; 1-6: asr.sh's stages
+stop_stage=100
+parse_options_passthrough=true
+. ./path.sh
+. utils/parse_options.sh
+
+num_dev=100
+[ "$max_utts" -eq 0 ] || num_dev=$(( max_utts / 4 ))
+asr_args=(--train-set train_nodev --valid-set train_dev --test-sets "train_dev test"
+  --nj 4 --token-type bpe --nbpe 30 --num-avg 5
+  --fbank-config conf/fbank.yaml --train-config conf/train.yaml --decode-config conf/decode.yaml
+  "${passthrough_args[@]}" "$@")
+./asr.sh --stage 1 --stop-stage 0 "${asr_args[@]}"   # checks the options before stage 0 starts
+
+if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
+  echo "$(date '+%Y-%m-%d %H:%M:%S') (run.sh) stage 0: data prep" >&2
+  local/data.sh --an4-root "$an4_root" --max-utts "$max_utts" --num-dev "$num_dev"
+fi
+[ "$stop_stage" -ge 1 ] || exit 0
+./asr.sh --stage "$(( stage < 1 ? 1 : stage ))" --stop-stage "$stop_stage" "${asr_args[@]}"

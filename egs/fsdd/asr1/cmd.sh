@@ -1,0 +1,17 @@
+# How the stages run their jobs. asrkit-launch runs one command, or JOB=1:N pieces of it, and
+# writes each log beginning with the command line and ending with the time taken and the exit
+# status (as Kaldi's run.pl / slurm.pl do).
+#   train_cmd:  CPU work (feature extraction, CMVN, tokenizer, scoring)
+#   cuda_cmd:   training (asr.sh adds --gpu <ngpu>)
+#   decode_cmd: decoding pieces (asr.sh adds --gpu <decode-ngpu>)
+
+# On this machine:
+export train_cmd="asrkit-launch --backend local"
+export cuda_cmd="asrkit-launch --backend local"
+export decode_cmd="asrkit-launch --backend local"
+
+# On a Slurm cluster (partitions, memory and time limits in conf/slurm.conf; copy
+# egs/TEMPLATE/asr1/conf/slurm.conf into this recipe's conf/ and edit it):
+# export train_cmd="asrkit-launch --backend slurm --config conf/slurm.conf --mem 4G"
+# export cuda_cmd="asrkit-launch --backend slurm --config conf/slurm.conf --mem 16G --time 24:00:00"
+# export decode_cmd="asrkit-launch --backend slurm --config conf/slurm.conf --mem 8G"

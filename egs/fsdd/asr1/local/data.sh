@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Stage 0 of the FSDD recipe: connected-digit utterances (1-7 digits, one speaker each, short
+# random pauses) built deterministically from the Free Spoken Digit Dataset's isolated digits.
+# Speaker-independent split: the --test-speakers (default theo) appear only in test; train and
+# dev use the other speakers (george, jackson, nicolas, yweweler), dev from takes train never uses.
+# The audio is written as WAV under data/wav/ (about 60 MB with the default counts).
+#   e.g. local/data.sh --fsdd-root /work/shared/corpora/fsdd
+set -euo pipefail
+fsdd_root=          # a copy of FSDD (recordings/<digit>_<speaker>_<take>.wav)
+seed=1              # same seed, same utterances
+test_speakers=theo  # comma-separated
+num_train=1500
+num_dev=150
+num_test=300
+. utils/parse_options.sh
+
+die() { echo "$0: ERROR: $*" >&2; exit 1; }
+[ $# -eq 0 ] || die "unexpected arguments: $* (see --help)"
+[ -n "$fsdd_root" ] || die "--fsdd-root is required (a copy of https://github.com/Jakobovski/free-spoken-digit-dataset)"
+[ -d "$fsdd_root/recordings" ] || die "--fsdd-root $fsdd_root: no recordings/ folder there"
+
+local/make_connected_digits.py --seed "$seed" --test-speakers "$test_speakers" \
+  --num-train "$num_train" --num-dev "$num_dev" --num-test "$num_test" "$fsdd_root" data data/wav

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# FSDD connected digits: utterances of 1-7 digits made from the Free Spoken Digit Dataset
+# (8 kHz, 4 training speakers, test speaker theo never seen in training), char LAS + CTC.
+#   stage 0: local/data.sh -> data/{train,dev,test}   (deterministic for a given --seed)
+#   stages 1-6: ../../TEMPLATE/asr1/asr.sh
+# Result: exp/<tag>/decode_test_decode/wer.txt and a row in RESULTS.md.
+#
+#   e.g. ./run.sh --fsdd-root /work/shared/corpora/fsdd
+#        ./run.sh --fsdd-root /work/shared/corpora/fsdd --num-train 3000 --ngpu 1
+# Options of this script: --fsdd-root, --seed, --num-train, --num-dev, --num-test, --stage,
+# --stop-stage; every other option goes to asr.sh (./asr.sh --help lists them).
+set -euo pipefail
+fsdd_root=          # a copy of FSDD (recordings/<digit>_<speaker>_<take>.wav); required for stage 0
+seed=1              # stage 0: the utterances made (and the training seed)
+num_train=1500      # stage 0: utterances per set
+num_dev=150
+num_test=300
+stage=0             # 0: data prep; 1-6: asr.sh's stages
+stop_stage=100
+parse_options_passthrough=true
+. ./path.sh
+. utils/parse_options.sh
+
+asr_args=(--train-set train --valid-set dev --test-sets test --seed "$seed"
+  --nj 4 --token-type char --num-avg 3
+  --fbank-config conf/fbank.yaml --train-config conf/train.yaml --decode-config conf/decode.yaml
+  "${passthrough_args[@]}" "$@")
+./asr.sh --stage 1 --stop-stage 0 "${asr_args[@]}"   # checks the options before stage 0 starts
+
+if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
+  echo "$(date '+%Y-%m-%d %H:%M:%S') (run.sh) stage 0: connected digits from $fsdd_root" >&2
+  local/data.sh --fsdd-root "$fsdd_root" --seed "$seed" \
+    --num-train "$num_train" --num-dev "$num_dev" --num-test "$num_test"
+fi
+[ "$stop_stage" -ge 1 ] || exit 0
+./asr.sh --stage "$(( stage < 1 ? 1 : stage ))" --stop-stage "$stop_stage" "${asr_args[@]}"

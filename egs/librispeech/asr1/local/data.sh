@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Stage 0 of the LibriSpeech recipe: a Kaldi data dir per part (data/dev_clean, ...), then the
+# combined sets: data/dev = dev_clean + dev_other, and the training set
+# (data/train_960 = all three train parts, or data/train_clean_100 alone for --hours 100).
+#   e.g. local/data.sh --librispeech-root downloads/LibriSpeech --hours 100
+set -euo pipefail
+librispeech_root=   # folder holding the parts (dev-clean/, train-clean-100/, ...)
+hours=960           # 960: train_960 (all train parts); 100: train_clean_100
+audio_ext=flac      # flac (the corpus) or wav (a WAV copy in the same layout)
+decoder=flac        # flac|sox: the program wav.scp pipes FLAC through
+. utils/parse_options.sh
+
+die() { echo "$0: ERROR: $*" >&2; exit 1; }
+[ $# -eq 0 ] || die "unexpected arguments: $* (see --help)"
+[ -d "$librispeech_root" ] || die "--librispeech-root '$librispeech_root': no such directory"
+case $hours in
+  960) train_parts="train-clean-100 train-clean-360 train-other-500" ;;
+  100) train_parts="train-clean-100" ;;
+  *) die "--hours must be 960 or 100, got '$hours'" ;;
+esac
+if [ "$audio_ext" = flac ] && ! command -v "$decoder" > /dev/null; then
+  die "'$decoder' is not installed, and wav.scp decodes FLAC with it (e.g. apt-get install $decoder)"
+fi
+
+for part in dev-clean dev-other test-clean test-other $train_parts; do
+  [ -d "$librispeech_root/$part" ] || die "$librispeech_root/$part: missing (local/download.sh fetches it)"
+  local/data_prep.py --audio-ext "$audio_ext" --decoder "$decoder" "$librispeech_root/$part" "data/${part//-/_}"
+done
+utils/combine_data.sh data/dev data/dev_clean data/dev_other
+if [ "$hours" = 960 ]; then
+  utils/combine_data.sh data/train_960 data/train_clean_100 data/train_clean_360 data/train_other_500
+fi

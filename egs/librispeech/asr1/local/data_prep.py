@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""One LibriSpeech part (e.g. ``LibriSpeech/dev-clean``) -> a Kaldi data dir, as Kaldi's
+``egs/librispeech/s5/local/data_prep.sh`` makes it.
+
+The layout is ``<part>/<reader>/<chapter>/<reader>-<chapter>-<utt>.flac`` with one
+``<reader>-<chapter>.trans.txt`` per chapter (``<utt-id> <TRANSCRIPT>``). Each chapter is a
+"speaker" (``<reader>-<chapter>``, Kaldi's choice: it gives per-chapter CMVN statistics);
+``spk2gender`` comes from ``SPEAKERS.TXT`` beside the part when it is there. The audio stays
+FLAC: wav.scp decodes it through a pipe (``flac -c -d -s x.flac |``, or ``sox x.flac -t wav - |``
+with --decoder sox). ``--audio-ext wav`` reads WAV files in the same layout directly (used by
+asrkit's tests, which build a LibriSpeech-shaped fixture from AN4's WAV files).
+
+    e.g. local/data_prep.py downloads/LibriSpeech/dev-clean data/dev_clean
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import shlex
+import sys
+from pathlib import Path
+
+from asrkit.data.table import utt2spk_to_spk2utt, write_table
+from asrkit.utils.errors import AsrkitError
+
+UTT = re.compile(r"^(\d+)-(\d+)-(\d+)$")
+
+
+def prepare(part: Path, out: Path, audio_ext: str, decoder: str) -> int:
+    if not part.is_dir():
+        raise AsrkitError(f"{part}: no such directory (a LibriSpeech part such as LibriSpeech/dev-clean)")
+    wav_scp, text, utt2spk = {}, {}, {}
+    trans_files = sorted(part.glob("*/*/*.trans.txt"))
+    if not trans_files:
+        raise AsrkitError(f"{part}: no <reader>/<chapter>/<reader>-<chapter>.trans.txt files")
+    for trans in trans_files:
+        reader, chapter = trans.parent.parent.name, trans.parent.name
+        if trans.name != f"{reader}-{chapter}.trans.txt":
+            raise AsrkitError(f"{trans}: expected the name {reader}-{chapter}.trans.txt in {trans.parent}")
+        for lineno, line in enumerate(trans.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            fields = line.split(maxsplit=1)
+            m = UTT.match(fields[0])
+            if len(fields) < 2 or not m or (m[1], m[2]) != (reader, chapter):
+                raise AsrkitError(f"{trans}:{lineno}: expected '{reader}-{chapter}-<n> <TRANSCRIPT>', got {line!r}")
+            utt = fields[0]
+            audio = (trans.parent / f"{utt}.{audio_ext}").resolve()
+            if not audio.is_file():
+                raise AsrkitError(f"{trans}:{lineno}: audio of {utt} not found: {audio}")
+            if utt in text:
+                raise AsrkitError(f"{trans}:{lineno}: {utt} appears twice")
+            if audio_ext == "flac":
+                q = shlex.quote(str(audio))
+                wav_scp[utt] = f"flac -c -d -s {q} |" if decoder == "flac" else f"sox {q} -t wav - |"
+            else:
+                wav_scp[utt] = str(audio)
+            text[utt] = " ".join(fields[1].split()).upper()
+            utt2spk[utt] = f"{reader}-{chapter}"
+    out.mkdir(parents=True, exist_ok=True)
+    write_table(out / "wav.scp", wav_scp, sort=True)
+    write_table(out / "text", text, sort=True)
+    write_table(out / "utt2spk", utt2spk, sort=True)
+    write_table(out / "spk2utt", [(s, " ".join(sorted(us))) for s, us in utt2spk_to_spk2utt(utt2spk).items()])
+    speakers_txt = part.parent / "SPEAKERS.TXT"
+    if speakers_txt.is_file():
+        gender = {}
+        for line in speakers_txt.read_text(encoding="utf-8").splitlines():
+            if line.startswith(";") or "|" not in line:
+                continue
+            reader, sex = (f.strip() for f in line.split("|")[:2])
+            gender[reader] = sex.lower()
+        spk2gender = {s: gender[s.split("-")[0]] for s in sorted(set(utt2spk.values())) if s.split("-")[0] in gender}
+        if len(spk2gender) == len(set(utt2spk.values())):
+            write_table(out / "spk2gender", spk2gender)
+    return len(text)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("part", type=Path, help="a LibriSpeech part, e.g. LibriSpeech/dev-clean")
+    p.add_argument("data_dir", type=Path, help="the Kaldi data dir to write, e.g. data/dev_clean")
+    p.add_argument("--audio-ext", choices=["flac", "wav"], default="flac")
+    p.add_argument("--decoder", choices=["flac", "sox"], default="flac", help="program that decodes FLAC in wav.scp")
+    args = p.parse_args(argv)
+    try:
+        n = prepare(args.part, args.data_dir, args.audio_ext, args.decoder)
+    except AsrkitError as e:
+        print(f"{p.prog}: ERROR: {e}", file=sys.stderr)
+        return 1
+    print(f"{p.prog}: {args.data_dir}: {n} utterances from {args.part}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Stage -1 of the LibriSpeech recipe: download and unpack parts of OpenSLR resource 12.
+# Each tarball is fetched with resume (wget -c / curl -C -), checked against OpenSLR's md5sum,
+# and unpacked into <download-dir>/LibriSpeech/<part>/; a part already unpacked is skipped, so
+# an interrupted download is finished by running this again. Sizes: train-clean-100 6.3 GB,
+# train-clean-360 23 GB, train-other-500 30 GB, dev/test parts about 0.3 GB each.
+#   e.g. local/download.sh --parts "dev-clean test-clean" /data/librispeech
+#        local/download.sh --data-url https://openslr.elda.org/resources/12 /data/librispeech  # EU mirror
+set -euo pipefail
+data_url=https://www.openslr.org/resources/12
+parts="dev-clean dev-other test-clean test-other train-clean-100 train-clean-360 train-other-500"
+help_message="Usage: $0 [--data-url URL] [--parts \"PART ...\"] <download-dir>
+e.g.: $0 --parts \"dev-clean test-clean train-clean-100\" downloads"
+. utils/parse_options.sh
+
+die() { echo "$0: ERROR: $*" >&2; exit 1; }
+[ $# -eq 1 ] || die "expected <download-dir> (see --help)"
+dir=$1
+
+# OpenSLR's published checksums (openslr.org/resources/12/md5sum.txt).
+declare -A md5=(
+  [dev-clean]=42e2234ba48799c1f50f24a7926300a1
+  [dev-other]=c8d0bcc9cca99d4f8b62fcc847357931
+  [test-clean]=32fa31d27d2e1cad72775fee3f4849a9
+  [test-other]=fb5a50374b501bb3bac4815ee91d3135
+  [train-clean-100]=2a93770f6d5c6c964bc36631d331a522
+  [train-clean-360]=c0e676e450a7ff2f54aeade5171606fa
+  [train-other-500]=d1a0fd59409feb2c614ce4d30c387708
+)
+mkdir -p "$dir"
+for part in $parts; do
+  [ -n "${md5[$part]+set}" ] || die "unknown part '$part' (known: ${!md5[*]})"
+  if [ -f "$dir/LibriSpeech/$part/.complete" ]; then
+    echo "$0: $dir/LibriSpeech/$part is there already" >&2
+    continue
+  fi
+  tarball=$dir/$part.tar.gz
+  if [ ! -f "$tarball.md5-ok" ]; then
+    echo "$0: downloading $data_url/$part.tar.gz -> $tarball (resumes a partial file)" >&2
+    if command -v wget > /dev/null; then
+      wget --continue --tries=5 -O "$tarball" "$data_url/$part.tar.gz" || die "download of $part failed: run again to resume"
+    elif command -v curl > /dev/null; then
+      curl --fail --location --retry 5 -C - -o "$tarball" "$data_url/$part.tar.gz" || die "download of $part failed: run again to resume"
+    else
+      die "neither wget nor curl is installed"
+    fi
+    got=$(md5sum "$tarball" | cut -d' ' -f1)
+    [ "$got" = "${md5[$part]}" ] || die "$tarball: md5 $got, expected ${md5[$part]}: delete it and run again"
+    touch "$tarball.md5-ok"
+  fi
+  echo "$0: unpacking $tarball" >&2
+  tar -xzf "$tarball" -C "$dir" || die "could not unpack $tarball"
+  [ -d "$dir/LibriSpeech/$part" ] || die "$tarball did not unpack into $dir/LibriSpeech/$part"
+  touch "$dir/LibriSpeech/$part/.complete"
+done
+echo "$0: done: $parts in $dir/LibriSpeech" >&2

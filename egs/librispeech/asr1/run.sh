@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# LibriSpeech (OpenSLR 12; 960 h of read English, 16 kHz FLAC) with a LAS after Park et al.
+# 2019 (SpecAugment paper: LAS with SpecAugment, 2.8 / 6.8 % WER on test-clean / test-other
+# without an LM), BPE 5000, or a smaller LAS on train-clean-100 (--hours 100).
+#   stage -1: local/download.sh (resumable, md5-checked; ~60 GB for 960 h, ~7 GB for 100 h)
+#   stage 0:  local/data.sh -> data/{train_960|train_clean_100,dev,dev_clean,dev_other,test_clean,test_other}
+#   stages 1-6: ../../TEMPLATE/asr1/asr.sh
+# This recipe needs GPUs for training (days for 960 h); it has not been run to the end by
+# asrkit's developers (see README.md).
+#
+#   e.g. ./run.sh --download-dir /data/librispeech --hours 100 --ngpu 1
+#        ./run.sh --librispeech-root /corpora/LibriSpeech --stage 0 --ngpu 4
+# Options of this script: --librispeech-root, --download-dir, --hours, --stage, --stop-stage;
+# every other option goes to asr.sh (./asr.sh --help lists them).
+set -euo pipefail
+librispeech_root=        # an unpacked LibriSpeech/ (parts as subfolders); empty: <download-dir>/LibriSpeech
+download_dir=downloads   # stage -1 downloads here
+hours=960                # 960 or 100 (train-clean-100 alone, with conf/train_100h.yaml)
+stage=-1                 # -1: download; 0: data prep; 1-6: asr.sh's stages
+stop_stage=100
+parse_options_passthrough=true
+. ./path.sh
+. utils/parse_options.sh
+
+case $hours in
+  960) train_set=train_960; train_config=conf/train.yaml ;;
+  100) train_set=train_clean_100; train_config=conf/train_100h.yaml ;;
+  *) echo "$0: --hours must be 960 or 100" >&2; exit 1 ;;
+esac
+[ -n "$librispeech_root" ] || librispeech_root=$download_dir/LibriSpeech
+asr_args=(--train-set "$train_set" --valid-set dev --test-sets "test_clean test_other dev_clean dev_other"
+  --nj 16 --token-type bpe --nbpe 5000 --num-avg 10
+  --fbank-config conf/fbank.yaml --train-config "$train_config" --decode-config conf/decode.yaml
+  "${passthrough_args[@]}" "$@")
+./asr.sh --stage 1 --stop-stage 0 "${asr_args[@]}"   # checks the options before the long stages
+
+if [ "$stage" -le -1 ] && [ "$stop_stage" -ge -1 ]; then
+  parts="dev-clean dev-other test-clean test-other train-clean-100"
+  [ "$hours" = 100 ] || parts="$parts train-clean-360 train-other-500"
+  local/download.sh --parts "$parts" "$download_dir"
+fi
+if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
+  local/data.sh --librispeech-root "$librispeech_root" --hours "$hours"
+fi
+[ "$stop_stage" -ge 1 ] || exit 0
+./asr.sh --stage "$(( stage < 1 ? 1 : stage ))" --stop-stage "$stop_stage" "${asr_args[@]}"
