@@ -7,12 +7,10 @@ where fewer than 95 % of the utterances succeed.
 """
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
-import kaldiio
 import numpy as np
 import torch
 
@@ -91,26 +89,15 @@ def load_utterances(data_dir: str, tokenizer, max_missing_ratio: float = 0.05) -
 
 
 def load_cmvn(path: Optional[str]) -> Optional[np.ndarray]:
-    """Global CMVN stats ``(2, D+1)`` from a Kaldi matrix file (ark with one entry, or a bare matrix)."""
+    """Global CMVN stats ``(2, D+1)`` (asrkit-compute-cmvn's output), or None."""
     if path is None:
         return None
-    if not Path(path).is_file():
-        raise AsrkitError(f"{path}: no such file (CMVN stats)")
-    try:
-        stats = kaldiio.load_mat(path)
-    except Exception:  # an ark holding one matrix, as asrkit-compute-cmvn may write
-        try:
-            with kaldiio.ReadHelper(f"ark:{path}") as reader:
-                mats = [m for _, m in reader]
-        except Exception as e:
-            raise AsrkitError(f"{path}: not a Kaldi matrix file: {e}") from None
-        if len(mats) != 1:
-            raise AsrkitError(f"{path}: expected global CMVN stats (one matrix), found {len(mats)} entries")
-        stats = mats[0]
-    stats = np.asarray(stats, dtype=np.float64)
-    if stats.ndim != 2 or stats.shape[0] != 2 or stats.shape[1] < 2:
-        raise AsrkitError(f"{path}: CMVN stats must have shape (2, D+1), got {stats.shape}")
-    return stats
+    from asrkit.features.cmvn import load_cmvn as read_stats
+
+    stats = read_stats(path)
+    if isinstance(stats, dict):
+        raise AsrkitError(f"{path}: training needs global CMVN stats (one matrix), not a per-speaker table")
+    return np.asarray(stats, dtype=np.float64)
 
 
 class FeatureDataset(torch.utils.data.Dataset):

@@ -1,4 +1,4 @@
-"""Batched greedy decoding and CER, for the validation pass (the beam search lives in asrkit.decoding).
+"""Batched greedy decoding and CER for the validation pass (the beam search lives in asrkit.decoding).
 
 Works through the model's decoding interface only (``init_decoder``/``decode_step``, see
 docs/contracts.md), one step for the whole batch at a time.
@@ -52,27 +52,14 @@ def forced_alignment(model, enc: Tensor, enc_lens: Tensor, ys: Sequence[Sequence
     return [att[b, : len(ys[b]) + 1, : int(enc_lens[b])] for b in range(n)]
 
 
-def edit_distance(ref: Sequence, hyp: Sequence) -> int:
-    prev = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        cur = [i] + [0] * len(hyp)
-        for j, h in enumerate(hyp, 1):
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (r != h))
-        prev = cur
-    return prev[-1]
-
-
-def char_errors(ref_text: str, hyp_text: str) -> Tuple[int, int]:
-    """(errors, reference length) over characters, spaces included, runs of spaces as one."""
-    ref = " ".join(ref_text.split())
-    hyp = " ".join(hyp_text.split())
-    return edit_distance(ref, hyp), len(ref)
-
-
 def cer(pairs: Sequence[Tuple[str, str]]) -> Optional[float]:
+    """Character error rate (a fraction) over ``(ref, hyp)`` texts, counted as asrkit-score counts it."""
+    from asrkit.scoring.align import align, error_counts
+    from asrkit.scoring.tokens import char_tokens
+
     errs = tot = 0
     for ref, hyp in pairs:
-        e, n = char_errors(ref, hyp)
-        errs += e
-        tot += n
+        counts = error_counts(align(char_tokens(ref), char_tokens(hyp)))
+        errs += counts.errors
+        tot += counts.ref_len
     return errs / tot if tot else None

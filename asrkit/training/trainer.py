@@ -12,6 +12,8 @@ import contextlib
 import csv
 import io
 import math
+import os
+import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +48,22 @@ class TrainState:
     history: List[Dict[str, Any]] = field(default_factory=list)
     bad_epochs: int = 0  # epochs since the best one (early stopping)
     stopped_early: bool = False
+
+
+def _kill_at() -> Optional[tuple]:
+    """``ASRKIT_TEST_KILL_AT=E:B``: SIGKILL this process after batch B of epoch E.
+
+    Only for the resume test: a crash at a known point, with nothing cleaned up, as a real
+    kill would leave the exp dir.
+    """
+    value = os.environ.get("ASRKIT_TEST_KILL_AT")
+    if not value:
+        return None
+    epoch, batch = value.split(":")
+    return int(epoch), int(batch)
+
+
+_KILL_AT = _kill_at()
 
 
 def _csv_value(v: Any) -> Any:
@@ -221,6 +239,8 @@ class Trainer:
                 continue
             if last:
                 self._optimizer_step()
+            if _KILL_AT == (epoch, i):
+                os.kill(os.getpid(), signal.SIGKILL)
             bsz = len(batch.indices)
             tot_loss += loss * bsz
             tot_acc += float(out.acc) * bsz

@@ -16,6 +16,20 @@ import torchaudio.compliance.kaldi as kaldi
 
 WORDS = {"0": "NO", "1": "YES"}
 
+# A LAS small enough that a few epochs of 8 utterances take about a second on one thread.
+TINY_MODEL = {
+    "listener": {"vgg": False, "hidden": 32, "proj": 32, "subsample": [2, 2]},
+    "attention": {"type": "location", "dim": 32, "conv_channels": 4, "conv_width": 5},
+    "speller": {"hidden": 32, "embed": 16},
+    "ctc_weight": 0.3,
+}
+TINY_CONFIG = {
+    "model": TINY_MODEL,
+    "optim": {"lr": 0.005, "warmup_steps": 5},
+    "batching": {"max_frames": 2500},
+    "training": {"max_epochs": 2, "log_interval": 1, "num_plots": 2},
+}
+
 
 def yesno_waves(root: Path) -> List[Path]:
     return sorted((Path(root) / "waves_yesno").glob("*.wav"))
@@ -62,3 +76,10 @@ def global_cmvn(dump: Path) -> Path:
     stats[1, :-1] = (x ** 2).sum(0)
     kaldiio.save_mat(str(dump / "cmvn.ark"), stats)
     return dump / "cmvn.ark"
+
+
+def train_args(root: Path, exp: Path, *extra: str) -> list:
+    """The asrkit-train command line for the yesno set-up."""
+    return ["train", "--config", root / "conf" / "train.yaml", "--train-dir", root / "dump" / "train",
+            "--valid-dir", root / "dump" / "dev", "--lang-dir", root / "data" / "lang",
+            "--cmvn", root / "dump" / "train" / "cmvn.ark", "--ngpu", "0", *extra, exp]

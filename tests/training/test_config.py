@@ -1,0 +1,46 @@
+import pytest
+
+from asrkit.training.config import build_config, dump_config, load_config
+from asrkit.utils.errors import AsrkitError
+
+
+def test_yaml_sections_and_overrides(tmp_path):
+    p = tmp_path / "train.yaml"
+    p.write_text("model: {ctc_weight: 0.3}\noptim: {lr: 1e-3, name: adadelta}\ntraining: {max_epochs: 4}\n")
+    cfg = load_config(str(p), ["training.max_epochs=7", "model.listener.hidden=16", "batching.cache_features=true"])
+    assert cfg.optim.name == "adadelta" and cfg.optim.lr == 1e-3  # '1e-3' is a str in YAML 1.1
+    assert cfg.training.max_epochs == 7
+    assert cfg.model == {"ctc_weight": 0.3, "listener": {"hidden": 16}}
+    assert cfg.batching.cache_features is True
+    again = build_config(__import__("yaml").safe_load(dump_config(cfg)))
+    assert again == cfg  # the written config.yaml reads back to the same config
+
+
+@pytest.mark.parametrize("raw, overrides, message", [
+    ({"trainig": {}}, [], "unknown section 'trainig'"),
+    ({"training": {"max_epoch": 3}}, [], "unknown key 'max_epoch'"),
+    ({}, ["training.max_epochs=three"], "training.max_epochs: expected a number"),
+    ({}, ["training.max_epochs=2.5"], "training.max_epochs: expected a number"),
+    ({}, ["max_epochs=3"], "expected section.key=value"),
+    ({}, ["optim.name=sgd"], "optim.name: 'sgd' is not one of adam, adadelta"),
+    ({}, ["training.best_metric=wer"], "best_metric: 'wer'"),
+    ({}, ["batching.shuffle=maybe"], "expected true or false"),
+])
+def test_bad_config_is_a_clear_error(raw, overrides, message):
+    with pytest.raises(AsrkitError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        build_config(raw, overrides)
+
+
+def test_missing_and_broken_files(tmp_path):
+    with pytest.raises(AsrkitError, match="no such file"):
+        load_config(str(tmp_path / "nope.yaml"))
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("training: [1, 2\n")
+    with pytest.raises(AsrkitError, match="not valid YAML"):
+        load_config(str(bad))
+
+
+def test_teacher_forcing_schedule():
+    cfg = build_config({"training": {"teacher_forcing_start": 1.0, "teacher_forcing_end": 0.6,
+                                     "teacher_forcing_decay_epochs": 4}})
+    assert [round(cfg.training.teacher_forcing(e), 3) for e in (1, 3, 5, 9)] == [1.0, 0.8, 0.6, 0.6]

@@ -1,0 +1,38 @@
+import struct
+import zlib
+
+import numpy as np
+
+from asrkit.training.plots import png_bytes, save_alignment_png
+
+
+def _decode_png(data: bytes):
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, chunks = 8, {}
+    while pos < len(data):
+        (n,) = struct.unpack(">I", data[pos:pos + 4])
+        kind, body = data[pos + 4:pos + 8], data[pos + 8:pos + 8 + n]
+        (crc,) = struct.unpack(">I", data[pos + 8 + n:pos + 12 + n])
+        assert crc == zlib.crc32(kind + body) & 0xFFFFFFFF
+        chunks[kind] = chunks.get(kind, b"") + body
+        pos += 12 + n
+    w, h, depth, color = struct.unpack(">IIBB", chunks[b"IHDR"][:10])
+    raw = zlib.decompress(chunks[b"IDAT"])
+    rows = np.frombuffer(raw, np.uint8).reshape(h, 1 + 3 * w)
+    assert (rows[:, 0] == 0).all() and depth == 8 and color == 2
+    return rows[:, 1:].reshape(h, w, 3)
+
+
+def test_png_roundtrip():
+    img = np.random.default_rng(0).integers(0, 256, (7, 5, 3), dtype=np.uint8)
+    assert (_decode_png(png_bytes(img)) == img).all()
+
+
+def test_alignment_png(tmp_path):
+    att = np.eye(6, 20)  # a diagonal alignment: 6 tokens x 20 frames
+    save_alignment_png(tmp_path / "a.png", att)
+    img = _decode_png((tmp_path / "a.png").read_bytes())
+    assert img.shape[0] >= 6 and img.shape[1] >= 20
+    sy, sx = img.shape[0] // 6, img.shape[1] // 20
+    assert img[0, 0].sum() > img[0, sx].sum()  # attended cell brighter (yellow) than the rest (dark)
+    assert list(tmp_path.iterdir()) == [tmp_path / "a.png"]  # written atomically, no temp left

@@ -1,0 +1,62 @@
+import random
+
+import pytest
+
+from asrkit.training.sampler import BucketBatchSampler
+
+
+@pytest.fixture
+def lengths():
+    rng = random.Random(0)
+    return [rng.randint(50, 1500) for _ in range(300)] + [5000, 4001]
+
+
+def test_budget_respected_every_utt_once_too_long_reported(lengths):
+    s = BucketBatchSampler(lengths, max_frames=4000, seed=3)
+    assert sorted(s.too_long) == [300, 301]  # 5000 and 4001 frames > 4000: reported, not silently lost
+    for epoch in (1, 2):
+        s.set_epoch(epoch)
+        batches = list(s)
+        assert len(batches) == len(s)
+        seen = [i for b in batches for i in b]
+        assert sorted(seen) == list(range(300))  # every trainable utterance exactly once
+        for b in batches:
+            assert len(b) * max(lengths[i] for i in b) <= 4000
+
+
+def test_shuffled_between_epochs_and_reproducible(lengths):
+    a = BucketBatchSampler(lengths, 4000, seed=3)
+    b = BucketBatchSampler(lengths, 4000, seed=3)
+    assert a.epoch_batches(1) == b.epoch_batches(1)
+    assert a.epoch_batches(1) != a.epoch_batches(2)
+    assert sorted(map(tuple, a.epoch_batches(1))) == sorted(map(tuple, a.epoch_batches(2)))  # same buckets
+    assert BucketBatchSampler(lengths, 4000, seed=4).epoch_batches(1) != a.epoch_batches(1)
+    # buckets are length-sorted: a batch holds utterances of similar length
+    for batch in a.batches:
+        ls = [lengths[i] for i in batch]
+        assert max(ls) - min(ls) <= 300
+
+
+def test_resume_position():
+    s = BucketBatchSampler([100] * 40, 400, seed=1)
+    s.set_epoch(3)
+    full = list(s)
+    s2 = BucketBatchSampler([100] * 40, 400, seed=1)
+    s2.load_state_dict({"epoch": 3, "start": 4})
+    assert list(s2) == full[4:] and len(s2) == len(full) - 4
+
+
+def test_max_batch_size():
+    s = BucketBatchSampler([10] * 25, 10_000, max_batch_size=8, shuffle=False)
+    assert [len(b) for b in s] == [8, 8, 8, 1]
+
+
+@pytest.mark.parametrize("world", [2, 3])
+def test_ranks_get_disjoint_batches_same_count(lengths, world):
+    ranks = [BucketBatchSampler(lengths, 4000, seed=5, rank=r, world_size=world) for r in range(world)]
+    per_rank = [r.epoch_batches(2) for r in ranks]
+    assert len({len(b) for b in per_rank}) == 1  # same count on every rank: no rank waits for a peer
+    flat = [tuple(b) for bs in per_rank for b in bs]
+    assert len(flat) == len(set(flat))  # disjoint
+    total = len(ranks[0].batches)
+    assert total - len(flat) < world  # at most world-1 batches left out per epoch

@@ -1,0 +1,130 @@
+"""asrkit-train / asrkit-average end to end on a tiny real yesno set-up, and their bad inputs."""
+from __future__ import annotations
+
+import csv
+import shutil
+
+import pytest
+import torch
+import yaml
+
+from .yesno_dump import train_args
+
+
+def test_train_writes_everything_and_average(yesno_setup, tmp_path, asrkit):
+    exp = tmp_path / "exp"
+    proc = asrkit(*train_args(yesno_setup, exp, "--seed", "3"))
+    err = proc.stderr.decode()
+    assert "Done 2 epochs out of 2" in err
+    for name in ["config.yaml", "model.pt", "log/train.log", "log/curves.csv",
+                 "checkpoints/epoch1.pt", "checkpoints/epoch2.pt"]:
+        assert (exp / name).is_file(), name
+    cfg = yaml.safe_load((exp / "config.yaml").read_text())
+    assert cfg["training"]["seed"] == 3 and cfg["model"]["speller"]["hidden"] == 32
+    log = (exp / "log" / "train.log").read_text()
+    assert "frames/s" in log and "lr" in log and "epoch 2: train loss" in log
+    rows = list(csv.DictReader(open(exp / "log" / "curves.csv")))
+    assert [r["epoch"] for r in rows] == ["1", "2"]
+    assert all(float(r["valid_loss"]) > 0 and 0 <= float(r["valid_cer"]) for r in rows)
+    plots = sorted(p.name for p in (exp / "plots").iterdir())
+    assert len(plots) == 4 and all(p.endswith(".png") for p in plots)  # 2 dev utts x 2 epochs
+
+    from asrkit.models.package import load_package
+
+    pkg = load_package(exp / "model.pt")
+    assert pkg.tokenizer is not None and pkg.cmvn is not None and pkg.cmvn.shape == (2, 24)
+    assert pkg.idim == 23 and pkg.vocab_size == pkg.tokenizer.vocab_size
+    assert pkg.feature_config is not None
+    assert pkg.extra["epochs"][0] in (1, 2)
+
+    # Re-running a finished run changes nothing but says so.
+    before = (exp / "checkpoints" / "epoch2.pt").stat().st_mtime_ns
+    proc = asrkit(*train_args(yesno_setup, exp))
+    assert "already finished at epoch 2" in proc.stderr.decode()
+    assert (exp / "checkpoints" / "epoch2.pt").stat().st_mtime_ns == before
+
+    proc = asrkit("average", "--num", "2", exp)
+    assert "Done averaging 2 checkpoint(s)" in proc.stderr.decode()
+    avg = load_package(exp / "model.avg.pt")
+    s1 = torch.load(exp / "checkpoints" / "epoch1.pt", weights_only=False)["model"]
+    s2 = torch.load(exp / "checkpoints" / "epoch2.pt", weights_only=False)["model"]
+    for k, v in avg.model.state_dict().items():
+        if v.is_floating_point():
+            torch.testing.assert_close(v, (s1[k] + s2[k]) / 2, rtol=1e-5, atol=1e-6)
+
+
+def _run_inproc(*args):
+    """A command run in this process (click's runner): fast, for the inputs rejected before training."""
+    from click.testing import CliRunner
+
+    from asrkit.cli import main
+
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    return result.exit_code, result.stderr
+
+
+def test_bad_inputs_fail_clearly(yesno_setup, tmp_path, asrkit):
+    root = yesno_setup
+    # missing feats.scp (run as a user would: a separate process, exit status 1)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    shutil.copy(root / "dump" / "train" / "text", empty / "text")
+    args = train_args(root, tmp_path / "e1")
+    args[args.index("--train-dir") + 1] = empty
+    proc = asrkit(*args, check=False)
+    assert proc.returncode == 1
+    assert f"ERROR (asrkit-train): {empty}/feats.scp: no such file" in proc.stderr.decode()
+
+    # a bad config key names the key, and nothing is trained
+    code, err = _run_inproc(*train_args(root, tmp_path / "e2", "--set", "training.max_epoch=3"))
+    assert code == 1 and "unknown key 'max_epoch'" in err
+    code, err = _run_inproc(*train_args(root, tmp_path / "e2", "--set", "model.listener.hiden=3"))
+    assert code == 1 and "hiden" in err
+    assert not (tmp_path / "e2" / "checkpoints").exists()
+
+    # transcripts missing for half the utterances: reported with their ids, and fatal
+    notext = tmp_path / "notext"
+    shutil.copytree(root / "dump" / "train", notext)
+    lines = (notext / "text").read_text().splitlines()
+    (notext / "text").write_text("\n".join(lines[:6]) + "\n")
+    args = train_args(root, tmp_path / "e3")
+    args[args.index("--train-dir") + 1] = notext
+    code, err = _run_inproc(*args)
+    assert code == 1
+    assert "6 utterance(s) have features but no transcript" in err
+    assert lines[6].split()[0] in err
+    assert "6 of 12 utterances lack features or a transcript" in err
+
+    # a missing tokenizer, a missing CMVN file, nothing to average
+    args = train_args(root, tmp_path / "e4")
+    args[args.index("--lang-dir") + 1] = tmp_path
+    code, err = _run_inproc(*args)
+    assert code == 1 and "tokens.model: no such file" in err
+    args = train_args(root, tmp_path / "e5")
+    args[args.index("--cmvn") + 1] = tmp_path / "cmvn.ark"
+    code, err = _run_inproc(*args)
+    assert code == 1 and "cmvn.ark: no such file" in err
+    code, err = _run_inproc("average", tmp_path / "e5")
+    assert code == 1 and "no checkpoints" in err
+
+
+def test_few_missing_transcripts_are_reported_not_fatal(yesno_setup, tmp_path):
+    from asrkit.text.tokenizer import Tokenizer
+    from asrkit.training.data import load_utterances
+
+    d = tmp_path / "train"
+    shutil.copytree(yesno_setup / "dump" / "train", d)
+    lines = (d / "text").read_text().splitlines()
+    dropped = lines[3].split()[0]
+    (d / "text").write_text("\n".join(lines[:3] + lines[4:]) + "\n")
+    tok = Tokenizer.load(yesno_setup / "data" / "lang" / "tokens.model")
+    with pytest.raises(Exception, match="1 of 12"):
+        load_utterances(str(d), tok, max_missing_ratio=0.05)
+    utts = load_utterances(str(d), tok, max_missing_ratio=0.1)
+    assert len(utts) == 11 and dropped not in {u.utt_id for u in utts}
+
+
+def test_help_has_example(asrkit):
+    for cmd in ("train", "average"):
+        out = asrkit(cmd, "--help").stdout.decode()
+        assert "e.g.:" in out
