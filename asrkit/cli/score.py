@@ -1,6 +1,7 @@
 """asrkit-score: WER and CER of a hypothesis ``text`` against a reference ``text``, sclite's numbers."""
 from __future__ import annotations
 
+import shlex
 import sys
 from pathlib import Path
 from typing import Optional
@@ -89,7 +90,10 @@ def main(ref_text: str, hyp_text: str, utt2spk_path: Optional[str], output_dir: 
     summary = summary_lines(result)
     if output_dir:
         out = Path(output_dir)
-        command = "asrkit-score " + " ".join(sys.argv[1:])
+        args = sys.argv[1:]
+        if args[:1] == ["score"]:  # run as "asrkit score ..." or "python -m asrkit score ..."
+            args = args[1:]
+        command = "asrkit-score " + " ".join(shlex.quote(a) for a in args)
         report = result_report(result, ref_name=ref_path, hyp_name=hyp_path, top_n=top_n, command=command)
         with AtomicFiles() as files:
             files.tmp(out / "wer.txt").write_text("\n".join(summary) + "\n", encoding="utf-8")

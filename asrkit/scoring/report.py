@@ -119,7 +119,7 @@ def alignment_lines(score: LevelScore) -> List[str]:
     for u in score.utts:
         by_spk.setdefault(u.spk, []).append(u)
     lines: List[str] = []
-    for i, spk in enumerate(sorted(by_spk)):
+    for i, spk in enumerate(by_spk):
         lines.append(f"Speaker sentences {i:3d}:  {spk}   #utts: {len(by_spk[spk])}")
         for u in by_spk[spk]:
             lines += utt_alignment_lines(u, score.case_sensitive)

@@ -38,10 +38,13 @@ class UttScore:
 
 
 def sclite_pct(num: float, den: float) -> float:
-    """sclite's ``pct()``: the ratio in single precision, times 100 in double; 0 for an empty denominator."""
+    """sclite's ``pct()``: ``num / den * 100`` in double precision, 0 for an empty denominator.
+
+    The order of operations matters for the rounding of exact halves (567/1200 -> 47.25 -> 47.3).
+    """
     if den == 0:
         return 0.0
-    return float(np.float32(num) / np.float32(den)) * 100.0
+    return float(num) / float(den) * 100.0
 
 
 def sclite_round(value: float, digits: int = 1) -> float:
@@ -126,14 +129,18 @@ class LevelScore:
         return sum(u.has_error for u in self.utts)
 
     def speakers(self) -> List[SpeakerScore]:
-        """Speaker rows sorted by speaker id, as sclite lists them."""
+        """Speaker rows in the order speakers first appear in the reference.
+
+        sclite lists them in order of first appearance in its hypothesis file; for Kaldi texts,
+        which are sorted by utterance id, the two orders are the same.
+        """
         rows: Dict[str, SpeakerScore] = {}
         for u in self.utts:
             row = rows.setdefault(u.spk, SpeakerScore(u.spk))
             row.num_sent += 1
             row.sent_err += u.has_error
             row.counts = row.counts + u.counts
-        return [rows[k] for k in sorted(rows)]
+        return list(rows.values())
 
     def overall(self) -> SpeakerScore:
         """The Sum/Avg row."""

@@ -1,0 +1,160 @@
+"""asrkit-score as a user runs it: outputs, bad inputs, and the real AN4 test transcripts."""
+from __future__ import annotations
+
+import random
+import re
+from pathlib import Path
+from typing import Dict
+
+import pytest
+
+from .sclite_tool import parse_table
+
+REF = """spk1-u1 the cat sat on the mat
+spk1-u2 hello world
+spk2-u3 a b c d
+spk2-u4
+spk2-u5 x y
+"""
+HYP = """spk1-u1 the cat sat at mat mat
+spk2-u3 a x c d e
+spk2-u4 foo
+spk2-u5
+"""
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def stderr(proc) -> str:
+    return proc.stderr.decode(errors="replace")
+
+
+def test_outputs_and_summary(asrkit, tmp_path):
+    ref, hyp = write(tmp_path / "ref", REF), write(tmp_path / "hyp", HYP)
+    out = tmp_path / "decode"
+    proc = asrkit("score", "--output-dir", out, ref, hyp)
+    lines = proc.stdout.decode().splitlines()
+    assert lines == [
+        "%WER 64.29 [ 9 / 14, 2 ins, 4 del, 3 sub ]",  # sclite: 64.3 % (9), Sub 3, Del 4, Ins 2
+        "%CER 66.67 [ 22 / 33, 5 ins, 13 del, 4 sub ]",  # sclite -c: 66.7 % (22), Sub 4, Del 13, Ins 5
+        "%SER 100.00 [ 5 / 5 ]",
+        "Scored 5 sentences, 1 not present in hyp.",
+    ]
+    assert (out / "wer.txt").read_text().splitlines() == lines
+    result = (out / "result.txt").read_text()
+    assert "Utterances missing from the hypothesis (scored as all deletions): 1\n  spk1-u2" in result
+    assert "| Sum/Avg |     5     14 |  50.0   21.4   28.6   14.3   64.3  100.0 |" in result  # as sclite's
+    assert "REF:  the cat sat ON THE mat \nHYP:  the cat sat AT MAT mat \nEval:             S  S       " in result
+    assert "REF:  HELLO WORLD \nHYP:  ***** ***** \nEval: D     D     " in result
+    assert re.search(r"1 +->  on ==> at", result)
+    assert "CER: character level" in result
+    err = stderr(proc)
+    assert "spk1-u2 has no hypothesis" in err
+    assert "Done 4 out of 5 utterances" in err
+
+
+def test_mode_wer_and_kaldi_rspecifiers(asrkit, tmp_path):
+    ref, hyp = write(tmp_path / "ref", REF), write(tmp_path / "hyp", HYP)
+    proc = asrkit("score", "--mode", "wer", f"ark:{ref}", f"ark,t:{hyp}")
+    lines = proc.stdout.decode().splitlines()
+    assert lines[0].startswith("%WER 64.29") and not any(ln.startswith("%CER") for ln in lines)
+    proc = asrkit("score", "--mode", "cer", "--case-sensitive", ref, hyp)
+    assert proc.stdout.decode().startswith("%CER 66.67")
+
+
+def test_utt2spk_groups_speakers(asrkit, tmp_path):
+    ref, hyp = write(tmp_path / "ref", REF), write(tmp_path / "hyp", HYP)
+    utt2spk = write(tmp_path / "utt2spk", "".join(f"{line.split()[0]} everyone\n" for line in REF.splitlines()))
+    asrkit("score", "--utt2spk", utt2spk, "--output-dir", tmp_path / "o", ref, hyp)
+    rows = parse_table((tmp_path / "o" / "result.txt").read_text().split("CER:")[0])
+    assert [r[0] for r in rows] == ["everyone", "Sum/Avg", "Mean", "S.D.", "Median"]
+
+
+def test_help_has_an_example(asrkit):
+    out = asrkit("score", "--help").stdout.decode()
+    assert "e.g." in out and "<ref-text> <hyp-text>" in out
+
+
+@pytest.mark.parametrize(
+    "ref_text, hyp_text, utt2spk, message",
+    [
+        pytest.param(REF + "\n", HYP, None, "ref:6: empty line", id="blank-line"),
+        pytest.param(REF, HYP + "  spk1-u2 indented\n", None, "hyp:5: line starts with whitespace", id="indented"),
+        pytest.param(REF + "spk1-u1 again\n", HYP, None, "ref:6: duplicate key 'spk1-u1' (first on line 1)",
+                     id="duplicate-id"),
+        pytest.param("", HYP, None, "ref: no utterances in the reference", id="empty-ref"),
+        pytest.param(REF, HYP, "spk1-u1 s1\n", "utt2spk: no speaker for utterance 'spk1-u2'", id="utt2spk-gap"),
+        pytest.param(REF, HYP, "spk1-u1\n", "utt2spk:1: malformed line", id="utt2spk-malformed"),
+    ],
+)
+def test_bad_inputs_give_file_line_errors(asrkit, tmp_path, ref_text, hyp_text, utt2spk, message):
+    ref, hyp = write(tmp_path / "ref", ref_text), write(tmp_path / "hyp", hyp_text)
+    args = ["score", "--output-dir", tmp_path / "out"]
+    if utt2spk is not None:
+        args += ["--utt2spk", write(tmp_path / "utt2spk", utt2spk)]
+    proc = asrkit(*args, ref, hyp, check=False)
+    assert proc.returncode == 1
+    err = stderr(proc)
+    assert "ERROR (asrkit-score): " in err and message in err, err
+    assert "Traceback" not in err
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_missing_and_unreadable_files(asrkit, tmp_path):
+    ref = write(tmp_path / "ref", REF)
+    proc = asrkit("score", ref, tmp_path / "nope", check=False)
+    assert proc.returncode == 1 and f"{tmp_path / 'nope'}: no such file" in stderr(proc)
+    (tmp_path / "bin").write_bytes(b"u1 \xff\xfe\n")
+    proc = asrkit("score", ref, tmp_path / "bin", check=False)
+    assert proc.returncode == 1 and "not UTF-8" in stderr(proc)
+    proc = asrkit("score", ref, check=False)
+    assert proc.returncode == 2 and "Missing argument" in stderr(proc)
+
+
+def an4_test_set(an4_root: Path):
+    """AN4's test transcripts as a Kaldi text and utt2spk, ids speaker-first as ESPnet's recipe makes them."""
+    ref: Dict[str, str] = {}
+    utt2spk: Dict[str, str] = {}
+    for line in (an4_root / "etc" / "an4_test.transcription").read_text().splitlines():
+        words, _, raw_id = line.rpartition("(")
+        num, spk, tail = raw_id.rstrip(")").split("-")
+        utt = f"{spk}-{num}-{tail}"
+        ref[utt] = words.strip()
+        utt2spk[utt] = spk
+    return dict(sorted(ref.items())), utt2spk
+
+
+def test_an4_test_set_matches_sclite(asrkit, an4_root, tmp_path, sclite):
+    ref, utt2spk = an4_test_set(an4_root)
+    assert len(ref) == 130
+    rng = random.Random(0)
+    vocab = sorted({w for t in ref.values() for w in t.split()})
+    hyp: Dict[str, str] = {}
+    for i, (utt, text) in enumerate(ref.items()):
+        if i % 40 == 7:
+            continue  # a few utterances the decoder "lost"
+        words = text.split()
+        for _ in range(rng.choice([0, 0, 1, 2])):
+            k = rng.randrange(len(words) + 1)
+            x = rng.random()
+            if x < 0.4 and k < len(words):
+                words[k] = rng.choice(vocab)
+            elif x < 0.7 and k < len(words):
+                del words[k]
+            else:
+                words.insert(k, rng.choice(vocab))
+        hyp[utt] = " ".join(words).lower() if i % 3 == 0 else " ".join(words)  # sclite ignores case
+    for name, table in (("text", ref), ("hyp", hyp), ("utt2spk", utt2spk)):
+        write(tmp_path / name, "".join(f"{k} {v}\n".replace(" \n", "\n") for k, v in table.items()))
+    out = tmp_path / "decode_test"
+    proc = asrkit("score", "--utt2spk", tmp_path / "utt2spk", "--output-dir", out, tmp_path / "text", tmp_path / "hyp")
+    assert "Scored 130 sentences, 4 not present in hyp." in proc.stdout.decode()
+    result = (out / "result.txt").read_text()
+    word_part, _, char_part = result.partition("CER: character level")
+    full_hyp = {u: hyp.get(u, "") for u in ref}
+    assert parse_table(word_part) == sclite.run(ref, full_hyp).table
+    assert parse_table(char_part) == sclite.run(ref, full_hyp, char=True).table
+    assert len(parse_table(word_part)) == 10 + 4  # the 10 AN4 test speakers, Sum/Avg, Mean, S.D., Median
