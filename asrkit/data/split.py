@@ -134,8 +134,7 @@ def split_data_dir(path: PathLike, n: int, per_utt: bool = False, force: bool = 
 
     tmp = Path(tempfile.mkdtemp(prefix=f".split{n}.", suffix=".tmp", dir=d.path))
     try:
-        for job, piece in enumerate(pieces, 1):
-            _write_piece(tmp / str(job), tables, piece)
+        _write_pieces(tmp, tables, pieces)
         with atomic_open(tmp / STAMP) as f:
             f.write(mode + "\n")
         old = None
@@ -152,23 +151,41 @@ def split_data_dir(path: PathLike, n: int, per_utt: bool = False, force: bool = 
     return SplitResult([out / str(j) for j in range(1, n + 1)], False, [len(p) for p in pieces])
 
 
-def _write_piece(piece_dir: Path, tables: Dict[str, Dict[str, str]], utts: List[str]) -> None:
-    piece_dir.mkdir(parents=True)
-    keep = set(utts)
-    sort = lambda items: sorted(items, key=lambda kv: kv[0].encode())  # noqa: E731  C-locale order
-    for name in UTT_TABLES:
-        if name in tables:
-            write_table(piece_dir / name, sort((u, v) for u, v in tables[name].items() if u in keep))
+def _write_pieces(out: Path, tables: Dict[str, Dict[str, str]], pieces: List[List[str]]) -> None:
+    """Write every piece in one pass over each table (not one pass per piece: 280k utts x 32 jobs)."""
+    job_of = {u: j for j, piece in enumerate(pieces) for u in piece}
+    n = len(pieces)
+    # In per-utt mode a recording's segments may land in several pieces; it goes to each of them.
     if "segments" in tables:
-        recos = {tables["segments"][u].split()[0] for u in utts if u in tables["segments"]}
+        reco_jobs: Dict[str, set] = {}
+        for u, value in tables["segments"].items():
+            if u in job_of:
+                reco_jobs.setdefault(value.split()[0], set()).add(job_of[u])
     else:
-        recos = keep
-    for name in RECO_TABLES:
-        if name in tables:
-            write_table(piece_dir / name, sort((r, v) for r, v in tables[name].items() if r in recos))
-    piece_u2s = {u: tables["utt2spk"][u] for u in utts}
-    spk2utt = utt2spk_to_spk2utt(piece_u2s)
-    write_table(piece_dir / "spk2utt", sort(spk2utt.items()))
-    for name in SPK_TABLES:
-        if name in tables:
-            write_table(piece_dir / name, sort((s, v) for s, v in tables[name].items() if s in spk2utt))
+        reco_jobs = {u: {j} for u, j in job_of.items()}
+    spk_jobs: Dict[str, set] = {}
+    for u, j in job_of.items():
+        spk_jobs.setdefault(tables["utt2spk"][u], set()).add(j)
+
+    buckets: Dict[str, List[List]] = {}
+    for name, table in tables.items():
+        by_job: List[List] = [[] for _ in range(n)]
+        if name in UTT_TABLES:
+            for key, value in table.items():
+                if key in job_of:
+                    by_job[job_of[key]].append((key, value))
+        else:
+            owners = reco_jobs if name in RECO_TABLES else spk_jobs if name in SPK_TABLES else None
+            if owners is None:
+                continue
+            for key, value in table.items():
+                for j in owners.get(key, ()):
+                    by_job[j].append((key, value))
+        buckets[name] = by_job
+    for j, piece in enumerate(pieces):
+        piece_dir = out / str(j + 1)
+        piece_dir.mkdir(parents=True)
+        for name, by_job in buckets.items():
+            write_table(piece_dir / name, sorted(by_job[j], key=lambda kv: kv[0].encode()))
+        spk2utt = utt2spk_to_spk2utt({u: tables["utt2spk"][u] for u in piece})
+        write_table(piece_dir / "spk2utt", sorted(spk2utt.items(), key=lambda kv: kv[0].encode()))

@@ -51,7 +51,10 @@ class Tokenizer:
 
     @classmethod
     def load(cls, path: PathLike) -> "Tokenizer":
+        """From a ``tokens.model`` file, or a lang dir holding one."""
         path = Path(path)
+        if path.is_dir():
+            path = path / "tokens.model"
         try:
             data = path.read_bytes()
         except FileNotFoundError:

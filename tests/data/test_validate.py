@@ -104,6 +104,17 @@ def test_feats_and_utt2num_frames(an4_dir):
     assert len(errs) == 2
 
 
+def test_dump_dir_without_audio(an4_dir):
+    # After feature extraction (dump/<set>/): feats.scp instead of wav.scp; audio is not required.
+    utts = [l.split()[0] for l in lines(an4_dir / "utt2spk")]
+    (an4_dir / "wav.scp").unlink()
+    (an4_dir / "feats.scp").write_text("".join(f"{u} feats.ark:{i}\n" for i, u in enumerate(utts)))
+    assert errors(an4_dir) == []
+    (an4_dir / "feats.scp").unlink()
+    assert errors(an4_dir) == [f"{an4_dir}/wav.scp: no such file (every utterance needs audio; use --no-wav to skip)"]
+    assert errors(an4_dir, no_wav=True) == []
+
+
 def test_segments(an4_dir):
     # Two segments of each of the first two recordings, one ending before it starts.
     wav = lines(an4_dir / "wav.scp")[:2]

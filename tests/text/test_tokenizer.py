@@ -118,6 +118,7 @@ def test_cli_train_and_tokenize(asrkit, an4_text, tmp_path):
     assert sorted(p.name for p in lang.iterdir()) == ["tokenizer.yaml", "tokens.model", "tokens.txt"]
     tokens = read_token_list(lang / "tokens.txt")
     tok = Tokenizer.load(lang / "tokens.model")
+    assert Tokenizer.load(lang).to_bytes() == tok.to_bytes()
     assert tokens == tok.tokens and len(tokens) == 32
     lines = (lang / "tokens.txt").read_text().splitlines()
     assert lines[0] == "<blank> 0" and lines[1] == "<unk> 1" and lines[-1] == "<sos/eos> 31"
