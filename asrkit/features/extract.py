@@ -124,10 +124,6 @@ def compute_fbank_table(
     The resolved config goes to ``fbank.yaml`` beside the scp (or the ark). Raises AsrkitError
     when the inputs are malformed, on a sample-rate mismatch, or when no utterance succeeded.
     """
-    # Imported before the clock starts: torch's start-up is a fixed cost per process, not per
-    # second of audio, and the real-time factor reported should be about the audio.
-    import torchaudio.compliance.kaldi  # noqa: F401
-
     start = time.perf_counter()
     entries = read_wav_scp(wav_rspecifier, segments, channel)
     if not entries:
@@ -140,6 +136,13 @@ def compute_fbank_table(
         raise AsrkitError(f"bad wspecifier {feats_wspecifier!r}: an scp or --nj > 1 needs an ark file, not '-'")
     if nj < 1:
         raise AsrkitError(f"--nj must be >= 1, got {nj}")
+    # Imported after the input checks (so a bad table fails fast) and off the clock: torch's
+    # start-up is a fixed cost per process, not per second of audio, and the real-time factor
+    # reported should be about the audio.
+    t_import = time.perf_counter()
+    import torchaudio.compliance.kaldi  # noqa: F401
+
+    start += time.perf_counter() - t_import
     pieces = split_contiguous(entries, nj)
     if len(pieces) < nj:
         log.warning("--nj %d is more than the %d utterances; using %d jobs", nj, len(entries), len(pieces))

@@ -57,8 +57,10 @@ def parse_wav_bytes(data: bytes, what: str, streamed: bool = False, channel: int
         cid, size = data[pos:pos + 4], struct.unpack_from("<I", data, pos + 4)[0]
         body = pos + 8
         if cid == b"fmt ":
-            if size < 16 or body + 16 > len(data):
-                raise AsrkitError(f"{what}: malformed 'fmt ' chunk")
+            if body + 16 > len(data):
+                raise AsrkitError(f"{what}: truncated WAV header ('fmt ' chunk cut short)")
+            if size < 16:
+                raise AsrkitError(f"{what}: malformed 'fmt ' chunk ({size} bytes)")
             fmt = struct.unpack_from("<HHIIH", data, body)[:4] + struct.unpack_from("<H", data, body + 14)
             if fmt[0] == _WAVE_FORMAT_EXTENSIBLE and size >= 26:
                 fmt = (struct.unpack_from("<H", data, body + 24)[0],) + fmt[1:]

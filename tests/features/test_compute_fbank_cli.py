@@ -1,0 +1,153 @@
+"""asrkit-compute-fbank end to end on real AN4/yesno audio: outputs, --nj, pipes, segments, bad inputs."""
+from __future__ import annotations
+
+import io
+
+import kaldiio
+import numpy as np
+import pytest
+import torch
+from feat_helpers import leftovers, run_cli, write_scp
+
+from asrkit.cli import compute_fbank as compute_fbank_cli
+from asrkit.features.extract import compute_fbank_table, job_ark_path
+from asrkit.features.fbank import FbankConfig, compute_fbank
+from asrkit.features.wav import read_wav_source
+
+torch.set_num_threads(1)
+
+
+def _direct(wav, cfg=FbankConfig()):
+    samples, rate = read_wav_source(str(wav), str(wav))
+    return compute_fbank(samples, rate, cfg)
+
+
+def test_an4_end_to_end(tmp_path, an4_wavs, asrkit):
+    wavs = an4_wavs[::13]  # 10 utterances across the speakers
+    entries = [(w.stem, w if i % 2 else f"cat {w} |") for i, w in enumerate(wavs)]
+    scp = write_scp(tmp_path / "wav.scp", entries)
+    (tmp_path / "fbank.yaml").write_text("num_mel_bins: 40\nlow_freq: 40\n")
+    out = tmp_path / "dump"
+    proc = asrkit("compute-fbank", "--config", tmp_path / "fbank.yaml", "--num-mel-bins", "64",
+                  f"scp:{scp}", f"ark,scp:{out}/feats.ark,{out}/feats.scp")
+    assert "Done 10 out of 10 utterances; failed 0" in proc.stderr.decode()
+    cfg = FbankConfig(num_mel_bins=64, low_freq=40)  # the command line overrides the YAML
+    assert FbankConfig.from_yaml(out / "fbank.yaml") == cfg
+    feats = kaldiio.load_scp(str(out / "feats.scp"))
+    assert list(feats) == [w.stem for w in wavs], "scp in input order"
+    num_frames = dict(line.split() for line in (out / "utt2num_frames").read_text().splitlines())
+    for w in wavs:
+        np.testing.assert_array_equal(feats[w.stem], _direct(w, cfg))
+        assert feats[w.stem].dtype == np.float32 and int(num_frames[w.stem]) == feats[w.stem].shape[0]
+    with kaldiio.ReadHelper(f"ark:{out}/feats.ark") as reader:
+        assert [k for k, _ in reader] == list(feats)
+    assert sorted(p.name for p in out.iterdir()) == ["fbank.yaml", "feats.ark", "feats.scp", "utt2num_frames"]
+    assert (out / "feats.scp").stat().st_mode & 0o044 == 0o044, "outputs are readable by others"
+
+
+def test_stdout_and_text_arks(tmp_path, an4_wavs):
+    wavs = an4_wavs[:3]
+    scp = write_scp(tmp_path / "wav.scp", [(w.stem, w) for w in wavs])
+    result = run_cli(compute_fbank_cli, [f"scp:{scp}", "ark:-"])
+    assert result.exit_code == 0, result.stderr
+    got = dict(kaldiio.load_ark(io.BytesIO(result.stdout_bytes)))
+    assert list(got) == [w.stem for w in wavs]
+    for w in wavs:
+        np.testing.assert_array_equal(got[w.stem], _direct(w))
+    compute_fbank_table(f"scp:{scp}", f"ark,t,scp:{tmp_path}/t.txt,{tmp_path}/t.scp", FbankConfig())
+    text = kaldiio.load_scp(str(tmp_path / "t.scp"))
+    for w in wavs:
+        np.testing.assert_allclose(text[w.stem], _direct(w), atol=1e-4)
+
+
+def test_nj_segments_and_pipes_match_one_job(tmp_path, an4_wavs, asrkit):
+    recs = an4_wavs[20:24]
+    scp = write_scp(tmp_path / "wav.scp", [(f"rec{i}", w if i % 2 else f"cat {w} |") for i, w in enumerate(recs)])
+    segments = write_scp(tmp_path / "segments", [
+        (f"rec{i}-{j}", f"rec{i} {0.4 * j:.1f} {0.4 * j + 0.6:.1f}") for i in range(4) for j in range(2)
+    ] + [("rec3-9", "rec3 0.5 -1")])
+    one = compute_fbank_table(f"scp:{scp}", f"ark,scp:{tmp_path}/one/feats.ark,{tmp_path}/one/feats.scp",
+                              FbankConfig(), segments=segments)
+    assert (one.num_done, one.num_failed) == (9, 0)
+    out = tmp_path / "three"
+    asrkit("compute-fbank", "--nj", "3", "--segments", segments, f"scp:{scp}",
+           f"ark,scp:{out}/feats.ark,{out}/feats.scp")
+    assert sorted(p.name for p in out.iterdir()) == ["fbank.yaml", "feats.1.ark", "feats.2.ark", "feats.3.ark",
+                                                     "feats.scp", "utt2num_frames"]
+    a, b = kaldiio.load_scp(str(tmp_path / "one" / "feats.scp")), kaldiio.load_scp(str(out / "feats.scp"))
+    assert list(a) == list(b) == [line.split()[0] for line in segments.read_text().splitlines()]
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key])
+    assert (tmp_path / "one" / "utt2num_frames").read_text() == (out / "utt2num_frames").read_text()
+    # A 0.6 s segment of 16 kHz audio: 1 + (9600 - 400) // 160 frames.
+    assert a["rec0-0"].shape == (58, 80)
+    assert job_ark_path("dump/x/feats.ark", 3) == "dump/x/feats.3.ark"
+
+
+def _bad_dir(tmp_path, an4_wavs, good: int):
+    blob = an4_wavs[0].read_bytes()
+    (tmp_path / "truncated.wav").write_bytes(blob[: len(blob) // 3])
+    (tmp_path / "empty.wav").write_bytes(b"")
+    entries = [(w.stem, w) for w in an4_wavs[:good]]
+    entries += [("zz-truncated", tmp_path / "truncated.wav"), ("zz-empty", tmp_path / "empty.wav"),
+                ("zz-missing", tmp_path / "missing.wav")]
+    return write_scp(tmp_path / "wav.scp", entries)
+
+
+def test_bad_utterances_are_skipped_and_counted(tmp_path, an4_wavs, asrkit):
+    scp = _bad_dir(tmp_path, an4_wavs, good=3)
+    out = tmp_path / "out"
+    proc = asrkit("compute-fbank", f"scp:{scp}", f"ark,scp:{out}/feats.ark,{out}/feats.scp")
+    err = proc.stderr.decode()
+    assert "Done 3 out of 6 utterances; failed 3" in err
+    assert "utterance 'zz-truncated'" in err and "truncated WAV file" in err
+    assert "utterance 'zz-empty'" in err and "empty file" in err
+    assert "utterance 'zz-missing'" in err and "no such file" in err
+    assert "only 3 of 6 utterances (50.0%) succeeded" in err
+    assert len((out / "feats.scp").read_text().splitlines()) == 3
+
+
+def test_nothing_succeeded_fails_and_leaves_nothing(tmp_path, an4_wavs, asrkit):
+    scp = _bad_dir(tmp_path, an4_wavs, good=0)
+    out = tmp_path / "out"
+    proc = asrkit("compute-fbank", f"scp:{scp}", f"ark,scp:{out}/feats.ark,{out}/feats.scp", check=False)
+    err = proc.stderr.decode()
+    assert proc.returncode == 1, err
+    assert "Done 0 out of 3 utterances; failed 3" in err
+    assert "ERROR (asrkit-compute-fbank): no features written: all 3 utterances failed" in err
+    assert leftovers(out) == []
+
+
+def test_sample_rate_mismatch_is_fatal_and_8khz_works(tmp_path, an4_wavs, yesno_root, asrkit):
+    yesno = sorted(yesno_root.rglob("*.wav"))[:2]
+    scp = write_scp(tmp_path / "wav.scp", [(w.stem, w) for w in yesno])
+    out = tmp_path / "out"
+    proc = asrkit("compute-fbank", "--nj", "2", f"scp:{scp}", f"ark,scp:{out}/feats.ark,{out}/feats.scp",
+                  check=False)
+    err = proc.stderr.decode()
+    assert proc.returncode == 1, err
+    assert f"ERROR (asrkit-compute-fbank): utterance '{yesno[0].stem}': sample rate 8000 Hz does not match" in err
+    assert leftovers(out) == []
+    result = run_cli(compute_fbank_cli, ["--sample-frequency", "8000", "--num-mel-bins", "40", f"scp:{scp}",
+                                         f"ark,scp:{out}/feats.ark,{out}/feats.scp"])
+    assert result.exit_code == 0, result.stderr
+    feats = kaldiio.load_scp(str(out / "feats.scp"))
+    cfg = FbankConfig(sample_frequency=8000, num_mel_bins=40)
+    for w in yesno:
+        np.testing.assert_array_equal(feats[w.stem], _direct(w, cfg))
+
+
+@pytest.mark.parametrize("case", ["malformed-scp", "bad-option", "bad-wspecifier"])
+def test_bad_arguments(tmp_path, an4_wavs, case):
+    scp = tmp_path / "wav.scp"
+    scp.write_text(f"a {an4_wavs[0]}\nb\n" if case == "malformed-scp" else f"a {an4_wavs[0]}\n")
+    out = tmp_path / "out"
+    args = {"malformed-scp": [], "bad-option": ["--window-type", "square"], "bad-wspecifier": []}[case]
+    wspec = "scp:x.scp" if case == "bad-wspecifier" else f"ark,scp:{out}/feats.ark,{out}/feats.scp"
+    result = run_cli(compute_fbank_cli, [*args, f"scp:{scp}", wspec])
+    err = result.stderr
+    assert result.exit_code == 1, err
+    message = {"malformed-scp": "wav.scp:2: malformed line", "bad-option": "bad fbank config: window_type",
+               "bad-wspecifier": "an ark is required"}[case]
+    assert message in err and "Traceback" not in err
+    assert leftovers(out) == []
