@@ -73,6 +73,10 @@ class Tokenizer:
     def __repr__(self) -> str:
         return f"Tokenizer(vocab_size={self.vocab_size})"
 
+    # DataLoader workers (spawn) and DDP pickle what they are given; the model bytes are enough.
+    def __reduce__(self):
+        return (Tokenizer, (self._proto,))
+
     # -- text <-> ids ------------------------------------------------------------------------
     def encode(self, text: str) -> List[int]:
         return [i + 1 for i in self._sp.encode(text, out_type=int)]

@@ -1,6 +1,7 @@
 """Tokenizer on real transcripts (AN4, yesno): id layout, tokens.txt, round trips, CLIs, bad inputs."""
 from __future__ import annotations
 
+import pickle
 import re
 from pathlib import Path
 
@@ -64,6 +65,8 @@ def test_round_trip_and_layout(an4_text, an4_test_sentences, model_type, vocab_s
     # Bytes round trip (packed into model.pt) gives the same tokenizer.
     again = Tokenizer.from_bytes(tok.to_bytes())
     assert again.tokens == tok.tokens and again.encode(sents[0]) == tok.encode(sents[0])
+    unpickled = pickle.loads(pickle.dumps(tok))  # DataLoader workers get it pickled
+    assert unpickled.tokens == tok.tokens and unpickled.encode(sents[0]) == tok.encode(sents[0])
 
 
 def test_deterministic(an4_text):
