@@ -50,6 +50,8 @@ def main(backend, config_path, gpu, mem, num_threads, time_limit, max_jobs_run, 
            asrkit-train --config conf/train.yaml ... exp/a
     """
     launch = _parse_launch(args, num_threads, ntasks, nodes)
+    if max_jobs_run is not None and max_jobs_run < 1:
+        raise AsrkitError(f"--max-jobs-run must be at least 1, got {max_jobs_run}")
     # A batch system stops jobs with SIGTERM: treat it as Ctrl-C so running work is cleaned up.
     signal.signal(signal.SIGTERM, _interrupt)
     if backend == "local":
@@ -57,7 +59,7 @@ def main(backend, config_path, gpu, mem, num_threads, time_limit, max_jobs_run, 
 
         if nodes > 1:
             raise AsrkitError("--nodes > 1 needs --backend slurm")
-        limit = max_jobs_run or default_max_jobs()
+        limit = max_jobs_run if max_jobs_run is not None else default_max_jobs()
         result = run_local(launch, max_jobs_run=limit)
         how = f"local backend, at most {limit} at a time"
     else:

@@ -62,19 +62,26 @@ class _Job:
         self._waiter.start()
 
     def _wait(self, done: "queue.SimpleQueue[_Job]") -> None:
+        first_failure: Optional[int] = None
         if len(self.procs) == 1:
             self.procs[0].wait()
         else:
             # Any task failing stops the rest: its peers would block in a collective forever.
-            while any(p.poll() is None for p in self.procs):
-                if any(p.returncode not in (None, 0) for p in self.procs):
+            while True:
+                codes = [p.poll() for p in self.procs]  # poll every task, not just the first alive
+                if None not in codes:
+                    break
+                failed = [c for c in codes if c not in (None, 0)]
+                if failed:
+                    # The job's status is the failing task's, not the SIGTERM its peers then get.
+                    first_failure = _exit_code(failed[0])
                     self.kill()
                     break
                 time.sleep(0.05)
             for p in self.procs:
                 p.wait()
         codes = [_exit_code(p.returncode) for p in self.procs]
-        self.code = next((c for c in codes if c != 0), 0)
+        self.code = first_failure if first_failure is not None else next((c for c in codes if c != 0), 0)
         done.put(self)
 
     def kill(self) -> None:
@@ -103,7 +110,8 @@ def run_local(launch: Launch, max_jobs_run: Optional[int] = None, show_progress:
     On an exception (Ctrl-C, SIGTERM turned into KeyboardInterrupt) the running jobs are
     killed and their logs closed with the exit status they got, then the exception goes on.
     """
-    max_jobs_run = max_jobs_run or default_max_jobs()
+    if max_jobs_run is None:
+        max_jobs_run = default_max_jobs()
     if max_jobs_run < 1:
         raise AsrkitError(f"--max-jobs-run must be at least 1, got {max_jobs_run}")
     t0 = time.monotonic()

@@ -1,0 +1,182 @@
+"""asrkit-launch --backend local (run.pl): JOB substitution, log format, failures, concurrency, Ctrl-C."""
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from asrkit.launch.job import Launch, join_command, parse_job_range
+from asrkit.launch.local import run_local
+from asrkit.utils.errors import AsrkitError
+
+HEADER = re.compile(r"^# Started at \w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \S+ \d{4}$")
+FOOTER = re.compile(r"^# Ended \(code (\d+)\) at \w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \S+ \d{4}, "
+                    r"elapsed time (\d+) seconds$")
+
+
+def check_log(path: Path, command: str, code: int, threads: int = 1) -> list[str]:
+    """The run.pl log layout; returns the command's own output lines."""
+    lines = path.read_text().splitlines()
+    assert lines[0] == f"# {command}"
+    assert HEADER.match(lines[1]), lines[1]
+    body_start = lines.index("#", 2) + 1
+    assert re.match(rf"^# Accounting: time=\d+ threads={threads}$", lines[-2]), lines[-2]
+    m = FOOTER.match(lines[-1])
+    assert m, lines[-1]
+    assert int(m.group(1)) == code
+    return lines[body_start:-2]
+
+
+def test_job_substitution_and_log_format(tmp_path, asrkit):
+    proc = asrkit("launch", "JOB=1:3", "log/hello.JOB.log", "echo", "job", "JOB", "of", "3", cwd=tmp_path)
+    for i in (1, 2, 3):
+        assert check_log(tmp_path / f"log/hello.{i}.log", f"echo job {i} of 3", 0) == [f"job {i} of 3"]
+    assert b"Done 3 out of 3 jobs" in proc.stderr
+
+
+def test_single_job_without_range_pipes_and_options_of_the_command(tmp_path, asrkit):
+    # Words after the log file are the command's own, options included; '|' makes a pipe.
+    asrkit("launch", "x.log", "seq", "3", "|", "sort", "--reverse", cwd=tmp_path)
+    assert check_log(tmp_path / "x.log", "seq 3 | sort --reverse", 0) == ["3", "2", "1"]
+    # One single word is a whole shell command line.
+    asrkit("launch", "y.log", "echo one two | wc -w", cwd=tmp_path)
+    assert check_log(tmp_path / "y.log", "echo one two | wc -w", 0) == ["2"]
+
+
+def test_num_threads_in_accounting(tmp_path, asrkit):
+    asrkit("launch", "--num-threads", "4", "t.log", "true", cwd=tmp_path)
+    check_log(tmp_path / "t.log", "true", 0, threads=4)
+
+
+def test_failures_are_named_with_their_logs(tmp_path, asrkit):
+    proc = asrkit("launch", "JOB=1:4", "log/f.JOB.log", "test", "JOB", "-ne", "2", "-a", "JOB", "-ne", "4",
+                  cwd=tmp_path, check=False)
+    assert proc.returncode == 1
+    err = proc.stderr.decode()
+    assert "2 / 4 failed, log is in log/f.2.log log/f.4.log" in err
+    assert "JOB=2 (code 1): log/f.2.log" in err
+    check_log(tmp_path / "log/f.2.log", "test 2 -ne 2 -a 2 -ne 4", 1)
+    check_log(tmp_path / "log/f.3.log", "test 3 -ne 2 -a 3 -ne 4", 0)
+
+
+def test_pipefail_and_single_job_failure(tmp_path, asrkit):
+    proc = asrkit("launch", "p.log", "false", "|", "cat", cwd=tmp_path, check=False)
+    assert proc.returncode == 1
+    assert "job failed (code 1), log is in p.log" in proc.stderr.decode()
+
+
+def test_killed_job_reports_128_plus_signal(tmp_path):
+    result = run_local(Launch("kill -9 $$", str(tmp_path / "k.log")), show_progress=False)
+    assert result.results[0].code == 137
+    check_log(tmp_path / "k.log", "kill -9 $$", 137)
+
+
+def _intervals(stamps: Path) -> list[tuple[float, float]]:
+    spans = []
+    for f in sorted(stamps.iterdir()):
+        start, end = map(float, f.read_text().split())
+        spans.append((start, end))
+    return spans
+
+
+def _max_overlap(spans) -> int:
+    events = sorted([(s, 1) for s, _ in spans] + [(e, -1) for _, e in spans], key=lambda x: (x[0], x[1]))
+    best = cur = 0
+    for _, d in events:
+        cur += d
+        best = max(best, cur)
+    return best
+
+
+@pytest.mark.parametrize("limit", [1, 3])
+def test_concurrency_limit(tmp_path, limit):
+    stamps = tmp_path / "stamps"
+    stamps.mkdir()
+    cmd = f"s=$(date +%s.%N); sleep 0.3; echo $s $(date +%s.%N) > {stamps}/JOB"
+    launch = Launch(cmd, str(tmp_path / "log/c.JOB.log"), parse_job_range("JOB=1:6"))
+    result = run_local(launch, max_jobs_run=limit, show_progress=False)
+    assert [r.code for r in result.results] == [0] * 6
+    assert _max_overlap(_intervals(stamps)) == limit
+
+
+def test_multi_task_job_gets_torchrun_variables(tmp_path):
+    launch = Launch("echo $RANK/$LOCAL_RANK/$WORLD_SIZE/$MASTER_ADDR > " + str(tmp_path) + "/r.$RANK",
+                    str(tmp_path / "t.log"), ntasks=3)
+    assert run_local(launch, show_progress=False).results[0].code == 0
+    got = sorted((tmp_path / f"r.{i}").read_text().strip() for i in range(3))
+    assert got == ["0/0/3/127.0.0.1", "1/1/3/127.0.0.1", "2/2/3/127.0.0.1"]
+    assert "# Running 3 tasks (RANK 0..2)" in (tmp_path / "t.log").read_text()
+
+
+def test_a_failing_task_stops_its_peers(tmp_path):
+    # Rank 1 fails at once; rank 0 would sleep 60 s (a peer blocked in a collective).
+    launch = Launch('if [ "$RANK" = 1 ]; then exit 3; fi; sleep 60', str(tmp_path / "t.log"), ntasks=2)
+    t0 = time.monotonic()
+    result = run_local(launch, show_progress=False)
+    assert time.monotonic() - t0 < 20
+    assert result.results[0].code == 3
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupt_kills_running_jobs(tmp_path, sig):
+    cmd = [sys.executable, "-m", "asrkit", "launch", "JOB=1:2", "log/s.JOB.log", "echo $$ > pid.JOB; sleep 60"]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, stderr=subprocess.PIPE, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    pids = [tmp_path / "pid.1", tmp_path / "pid.2"]
+    deadline = time.monotonic() + 30
+    while not all(p.exists() and p.read_text().strip() for p in pids):
+        assert time.monotonic() < deadline, "jobs did not start"
+        time.sleep(0.1)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err.decode()
+    assert b"interrupted" in err
+    for p in pids:
+        pid = int(p.read_text())
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    # The logs are closed with the status the killed jobs got.
+    assert "# Ended (code 143)" in (tmp_path / "log/s.1.log").read_text()
+
+
+@pytest.mark.parametrize("args,message", [
+    (["x.log"], "expected [JOB=1:N] <log-file> <command>"),
+    ([], "expected [JOB=1:N] <log-file> <command>"),
+    (["JOB=0:3", "x.JOB.log", "true"], "indexes start at 1"),
+    (["JOB=4:3", "x.JOB.log", "true"], "the end is before the start"),
+    (["JOB=1-4", "x.JOB.log", "true"], "bad job range 'JOB=1-4'"),
+    (["JOB=1:4", "x.log", "true"], "does not contain JOB: every job would write the same log"),
+    (["--num-threads", "two", "x.log", "true"], "--num-threads 'two' is not an integer"),
+    (["--nodes", "2", "x.log", "true"], "--nodes > 1 needs --backend slurm"),
+    (["--max-jobs-run", "0", "JOB=1:2", "x.JOB.log", "true"], "--max-jobs-run must be at least 1"),
+])
+def test_bad_arguments(tmp_path, asrkit, args, message):
+    proc = asrkit("launch", *args, cwd=tmp_path, check=False)
+    assert proc.returncode == 1
+    err = proc.stderr.decode()
+    assert message in err
+    assert "ERROR (asrkit-launch)" in err
+    assert "Traceback" not in err
+
+
+def test_help_has_an_example(asrkit):
+    out = asrkit("launch", "--help").stdout.decode()
+    assert "e.g." in out and "JOB=1:N" in out
+
+
+def test_join_command_follows_run_pl():
+    assert join_command(["echo", "a b", 'say "hi" x', "|", "cat"]) == "echo \"a b\" 'say \"hi\" x' | cat"
+    assert join_command(["a | b"]) == "a | b"
+
+
+def test_parse_job_range():
+    assert parse_job_range("JOB=2:5").indexes == range(2, 6)
+    assert len(parse_job_range("SPLIT=3")) == 1
+    assert parse_job_range("exp/log/x.JOB.log") is None
+    with pytest.raises(AsrkitError):
+        parse_job_range("JOB=0:1")
