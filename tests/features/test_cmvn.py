@@ -1,0 +1,183 @@
+"""Kaldi CMVN stats and their application, checked against plain numpy on real AN4 features."""
+from __future__ import annotations
+
+import io
+
+import kaldiio
+import numpy as np
+import pytest
+from feat_helpers import leftovers, run_cli, write_scp
+
+from asrkit.cli import apply_cmvn as apply_cmvn_cli
+from asrkit.cli import compute_cmvn as compute_cmvn_cli
+from asrkit.data.specifier import write_matrices
+from asrkit.features.cmvn import Cmvn, accumulate_cmvn, apply_cmvn, load_cmvn
+from asrkit.utils.errors import AsrkitError
+
+
+@pytest.fixture(scope="module")
+def an4_feats(tmp_path_factory, an4_wavs):
+    """fbank of 9 AN4 test utterances (3 speakers x 3) as feats.ark/scp, plus spk2utt/utt2spk."""
+    from asrkit.features.extract import compute_fbank_table
+    from asrkit.features.fbank import FbankConfig
+
+    d = tmp_path_factory.mktemp("cmvn")
+    by_spk = {}
+    for w in an4_wavs:
+        by_spk.setdefault(w.parent.name, []).append(w)
+    wavs = [w for spk in sorted(by_spk)[:3] for w in by_spk[spk][:3]]
+    scp = write_scp(d / "wav.scp", [(w.stem, w) for w in wavs])
+    compute_fbank_table(f"scp:{scp}", f"ark,scp:{d}/feats.ark,{d}/feats.scp", FbankConfig())
+    utt2spk = {w.stem: w.parent.name for w in wavs}
+    spk2utt = {}
+    for utt, spk in utt2spk.items():
+        spk2utt.setdefault(spk, []).append(utt)
+    write_scp(d / "utt2spk", utt2spk.items())
+    write_scp(d / "spk2utt", [(s, " ".join(u)) for s, u in spk2utt.items()])
+    feats = dict(kaldiio.load_scp(str(d / "feats.scp")).items())
+    return d, feats, utt2spk, spk2utt
+
+
+def numpy_stats(mats):
+    x = np.concatenate(mats).astype(np.float64)
+    stats = np.zeros((2, x.shape[1] + 1))
+    stats[0, :-1], stats[1, :-1], stats[0, -1] = x.sum(0), (x * x).sum(0), len(x)
+    return stats
+
+
+def numpy_cmvn(feats, stats, norm_vars=True):
+    count = stats[0, -1]
+    mean = stats[0, :-1] / count
+    out = feats - mean
+    if norm_vars:
+        out = out / np.sqrt(stats[1, :-1] / count - mean ** 2)
+    return out
+
+
+def test_global_stats_equal_numpy(an4_feats, asrkit):
+    d, feats, _, _ = an4_feats
+    asrkit("compute-cmvn", f"scp:{d}/feats.scp", d / "cmvn.ark")
+    raw = (d / "cmvn.ark").read_bytes()
+    assert raw.startswith(b"\0BDM "), "Kaldi's binary double matrix, no key: readable by Kaldi's apply-cmvn"
+    stats = kaldiio.load_mat(str(d / "cmvn.ark"))
+    assert stats.shape == (2, 81) and stats.dtype == np.float64
+    expected = numpy_stats(list(feats.values()))
+    np.testing.assert_allclose(stats, expected, rtol=1e-12)
+    assert stats[0, -1] == sum(len(m) for m in feats.values()) and stats[1, -1] == 0
+    np.testing.assert_array_equal(load_cmvn(str(d / "cmvn.ark")), stats)
+    result = run_cli(compute_cmvn_cli, ["--binary", "false", f"ark:{d}/feats.ark", d / "cmvn.txt"])
+    assert result.exit_code == 0, result.stderr
+    assert (d / "cmvn.txt").read_text().lstrip().startswith("[")
+    # kaldiio reads a text matrix back as float32: compare at float32 precision.
+    np.testing.assert_allclose(load_cmvn(str(d / "cmvn.txt")), expected, rtol=1e-6)
+
+
+def test_per_speaker_and_per_utterance_stats(an4_feats, tmp_path):
+    d, feats, _, spk2utt = an4_feats
+    spk2utt = dict(spk2utt)
+    first = next(iter(spk2utt))
+    spk2utt[first] = spk2utt[first] + ["not-an-utt"]
+    spk2utt["ghost"] = ["nobody-1", "nobody-2"]
+    write_scp(tmp_path / "spk2utt", [(s, " ".join(u)) for s, u in sorted(spk2utt.items())])
+    result = run_cli(compute_cmvn_cli, ["--spk2utt", f"ark:{tmp_path}/spk2utt", f"scp:{d}/feats.scp",
+                                        f"ark,scp:{tmp_path}/cmvn_spk.ark,{tmp_path}/cmvn_spk.scp"])
+    assert result.exit_code == 0, result.stderr
+    assert "no features for utterance 'not-an-utt'" in result.stderr and "speaker 'ghost' has no features" in result.stderr
+    table = kaldiio.load_scp(str(tmp_path / "cmvn_spk.scp"))
+    assert sorted(table) == sorted(s for s in spk2utt if s != "ghost")
+    for spk in table:
+        np.testing.assert_allclose(table[spk], numpy_stats([feats[u] for u in spk2utt[spk] if u in feats]), rtol=1e-12)
+    # Without --spk2utt a wspecifier gets stats per utterance, as Kaldi's compute-cmvn-stats does.
+    result = run_cli(compute_cmvn_cli, [f"scp:{d}/feats.scp", f"ark:{tmp_path}/cmvn_utt.ark"])
+    assert result.exit_code == 0, result.stderr
+    per_utt = dict(kaldiio.load_ark(str(tmp_path / "cmvn_utt.ark")))
+    assert list(per_utt) == list(feats)
+    for utt, m in feats.items():
+        np.testing.assert_allclose(per_utt[utt], numpy_stats([m]), rtol=1e-12)
+    result = run_cli(compute_cmvn_cli, ["--spk2utt", f"ark:{tmp_path}/spk2utt", f"scp:{d}/feats.scp", "x.ark"])
+    assert result.exit_code == 1 and "with --spk2utt the output must be a wspecifier" in result.stderr
+
+
+@pytest.mark.parametrize("norm_vars", [True, False])
+def test_apply_cmvn_global_equals_numpy(an4_feats, norm_vars):
+    d, feats, _, _ = an4_feats
+    stats = numpy_stats(list(feats.values()))
+    write_matrices(f"ark:{d}/g{norm_vars}.ark", {"x": stats})  # any matrix file works as a stats file
+    kaldiio.save_mat(str(d / f"g{norm_vars}.mat"), stats)
+    result = run_cli(apply_cmvn_cli, ["--norm-vars", str(norm_vars).lower(), d / f"g{norm_vars}.mat",
+                                      f"scp:{d}/feats.scp", "ark:-"])
+    assert result.exit_code == 0, result.stderr
+    assert "Done 9 out of 9 utterances; failed 0" in result.stderr
+    got = dict(kaldiio.load_ark(io.BytesIO(result.stdout_bytes)))
+    assert list(got) == list(feats)
+    for utt, m in feats.items():
+        assert got[utt].dtype == np.float32
+        np.testing.assert_allclose(got[utt], numpy_cmvn(m.astype(np.float64), stats, norm_vars), atol=2e-5)
+    if norm_vars:
+        allx = np.concatenate(list(got.values()))
+        np.testing.assert_allclose(allx.mean(0), 0, atol=1e-4)
+        np.testing.assert_allclose(allx.std(0), 1, atol=1e-4)
+
+
+def test_apply_cmvn_per_speaker(an4_feats, tmp_path, asrkit):
+    d, feats, utt2spk, spk2utt = an4_feats
+    speakers = sorted(spk2utt)
+    table = {s: numpy_stats([feats[u] for u in spk2utt[s]]) for s in speakers[:2]}  # last speaker: no stats
+    write_matrices(f"ark:{tmp_path}/cmvn_spk.ark", table)
+    out = tmp_path / "out"
+    proc = asrkit("apply-cmvn", "--utt2spk", f"ark:{d}/utt2spk", f"ark:{tmp_path}/cmvn_spk.ark",
+                  f"scp:{d}/feats.scp", f"ark,scp:{out}/feats.ark,{out}/feats.scp")
+    err = proc.stderr.decode()
+    assert "Done 6 out of 9 utterances; failed 3" in err and f"no stats for speaker '{speakers[2]}'" in err
+    got = kaldiio.load_scp(str(out / "feats.scp"))
+    assert sorted(got) == sorted(u for u in feats if utt2spk[u] in table)
+    for utt in got:
+        np.testing.assert_allclose(got[utt], numpy_cmvn(feats[utt].astype(np.float64), table[utt2spk[utt]]), atol=2e-5)
+    # Every utterance failing: exit 1 and nothing written.
+    write_matrices(f"ark:{tmp_path}/other.ark", {"nobody": table[speakers[0]]})
+    out2 = tmp_path / "out2"
+    proc = asrkit("apply-cmvn", "--utt2spk", f"ark:{d}/utt2spk", f"ark:{tmp_path}/other.ark",
+                  f"scp:{d}/feats.scp", f"ark,scp:{out2}/feats.ark,{out2}/feats.scp", check=False)
+    assert proc.returncode == 1 and "no features written (9 utterances failed)" in proc.stderr.decode()
+    assert leftovers(out2) == []
+
+
+def test_non_finite_features_are_an_error(tmp_path, asrkit):
+    rng = np.random.default_rng(0)
+    good, bad = rng.standard_normal((20, 4)).astype(np.float32), rng.standard_normal((10, 4)).astype(np.float32)
+    bad[3, 2] = np.nan
+    write_matrices(f"ark,scp:{tmp_path}/f.ark,{tmp_path}/f.scp", {"good": good, "bad": bad})
+    out = tmp_path / "out"
+    proc = asrkit("compute-cmvn", f"scp:{tmp_path}/f.scp", out / "cmvn.ark", check=False)
+    err = proc.stderr.decode()
+    assert proc.returncode == 1, err
+    assert "ERROR (asrkit-compute-cmvn): utterance 'bad': non-finite feature value nan at frame 3, dim 2" in err
+    assert leftovers(out) == []
+    proc = asrkit("compute-cmvn", f"scp:{tmp_path}/missing.scp", out / "cmvn.ark", check=False)
+    assert proc.returncode == 1 and "missing.scp: no such file" in proc.stderr.decode()
+
+
+def test_library_edge_cases(caplog):
+    x = np.random.default_rng(1).standard_normal((50, 3)).astype(np.float32)
+    x[:, 1] = 7.0  # a constant dimension: the variance is floored, not divided by zero
+    stats = accumulate_cmvn(x)
+    out = apply_cmvn(x, stats)
+    assert "flooring variance of 1 dims" in caplog.text
+    assert out.dtype == np.float32 and np.isfinite(out).all()
+    np.testing.assert_allclose(out[:, 1], 0.0)
+    np.testing.assert_allclose(apply_cmvn(x, stats, norm_vars=False), x - x.mean(0), atol=1e-5)
+    with pytest.raises(AsrkitError, match="insufficient stats"):
+        apply_cmvn(x, np.zeros((2, 4)))
+    with pytest.raises(AsrkitError, match="stats are for 3-dim features"):
+        apply_cmvn(x[:, :2], stats)
+    with pytest.raises(AsrkitError, match="not Kaldi CMVN stats"):
+        apply_cmvn(x, np.zeros((3, 4)))
+    with pytest.raises(AsrkitError, match="feature dimension 2 does not match"):
+        accumulate_cmvn(x[:, :2], stats)
+    cmvn = Cmvn({"spk1": stats}, utt2spk={"u1": "spk1", "u2": "spk2"})
+    np.testing.assert_allclose(cmvn("u1", x), apply_cmvn(x, stats))
+    with pytest.raises(AsrkitError, match="no stats for speaker 'spk2' of utterance 'u2'"):
+        cmvn("u2", x)
+    with pytest.raises(AsrkitError, match="utterance 'u3' is not in utt2spk"):
+        cmvn("u3", x)
+
