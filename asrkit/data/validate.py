@@ -21,8 +21,8 @@ from asrkit.utils.fileio import PathLike
 ERROR = "error"
 WARNING = "warning"
 
-# Warnings that could repeat on every line (e.g. speaker-prefix) are cut after this many per file,
-# with one line saying how many more there were.
+# Problems that repeat on every line from one cause (speaker-prefix warnings, lines out of order)
+# are listed this many times per file, then counted in one more line.
 MAX_REPEATED_WARNINGS = 5
 
 
@@ -93,15 +93,22 @@ def check_sorted_unique(table: ScannedTable) -> List[Problem]:
     problems: List[Problem] = []
     first_seen: Dict[str, int] = {}
     prev: Optional[TableLine] = None
+    unsorted = 0
     for line in table.lines:
         if line.key in first_seen:
             problems.append(Problem(str(table.path), line.lineno,
                                     f"duplicate id {line.key!r} (first on line {first_seen[line.key]})"))
         elif prev is not None and line.key.encode() < prev.key.encode():
-            problems.append(Problem(str(table.path), line.lineno,
-                                    f"not sorted: {line.key!r} comes after {prev.key!r} (sort with LC_ALL=C sort)"))
+            unsorted += 1
+            # One missing sort puts many lines out of order; the first few show it.
+            if unsorted <= MAX_REPEATED_WARNINGS:
+                problems.append(Problem(str(table.path), line.lineno,
+                                        f"not sorted: {line.key!r} comes after {prev.key!r} (sort with LC_ALL=C sort)"))
         first_seen.setdefault(line.key, line.lineno)
         prev = line
+    if unsorted > MAX_REPEATED_WARNINGS:
+        problems.append(Problem(str(table.path), None,
+                                f"{unsorted - MAX_REPEATED_WARNINGS} more lines out of order (sort with LC_ALL=C sort)"))
     return problems
 
 

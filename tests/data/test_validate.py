@@ -44,6 +44,15 @@ def test_unsorted_scp_named_with_line(an4_dir):
     assert errs[0].startswith(f"{an4_dir}/wav.scp:6: not sorted")
 
 
+def test_unsorted_file_reported_briefly(an4_dir):
+    # A reverse-sorted file: the first lines out of order, then a count, not 129 lines.
+    (an4_dir / "text").write_text("".join(reversed(lines(an4_dir / "text"))))
+    errs = errors(an4_dir)
+    assert errs[0].startswith(f"{an4_dir}/text:2: not sorted")
+    assert errs[5] == f"{an4_dir}/text: 124 more lines out of order (sort with LC_ALL=C sort)"
+    assert len(errs) == 6
+
+
 def test_duplicate_id(an4_dir):
     text = lines(an4_dir / "text")
     text.insert(3, text[2])
