@@ -118,7 +118,7 @@ def perplexity(lm: LSTMLM, sents: Sequence[List[int]], batch_size: int, device: 
     nll, n = 0.0, 0
     for batch in _batches(sents, batch_size, None):
         loss, count = lm.loss(*_pad(batch, device))
-        nll += float(loss)
+        nll += float(loss.detach())
         n += int(count)
     return math.exp(nll / max(n, 1))
 
@@ -153,7 +153,7 @@ def train_lm(train: List[List[int]], dev: List[List[int]], vocab_size: int, toke
             if config.grad_clip > 0:
                 torch.nn.utils.clip_grad_norm_(lm.parameters(), config.grad_clip)
             opt.step()
-            nll += float(loss)
+            nll += float(loss.detach())
             n += int(count)
         train_ppl = math.exp(nll / max(n, 1))
         dev_ppl = perplexity(lm, dev, config.batch_size, device) if dev else train_ppl

@@ -329,11 +329,13 @@ class Trainer:
                 w.writerow({k: _csv_value(row.get(k)) for k in CURVE_FIELDS})
 
     def _improved(self) -> bool:
+        """Whether the last epoch is strictly better than every earlier one (a tie is no progress)."""
         metric = self.cfg.training.best_metric
         values = [r[metric] for r in self.state.history if r.get(metric) is not None]
-        if not values:
+        if len(values) <= 1:
             return True
-        return values[-1] == METRICS[metric](values)
+        best_before = METRICS[metric](values[:-1])
+        return values[-1] < best_before if METRICS[metric] is min else values[-1] > best_before
 
     def _broadcast(self, obj: Any) -> Any:
         if self.world_size == 1:

@@ -1,0 +1,57 @@
+"""Run under torchrun (2 processes, gloo): one DDP forward/backward of the trainer on this rank's half.
+
+``python -m torch.distributed.run --standalone --nproc_per_node 2 ddp_grads.py <setup-root> <out-dir>``
+writes ``<out-dir>/grads<rank>.pt``: the gradients after DDP's all-reduce.
+"""
+import sys
+from pathlib import Path
+
+import torch
+
+from asrkit.launch.distributed import detect_distributed, init_distributed
+
+
+def build(root: Path, rank: int = 0, world: int = 1):
+    """The trainer on the yesno train set's first 4 utterances; model weights from seed 0."""
+    from asrkit.text.tokenizer import Tokenizer
+    from asrkit.training.config import build_config
+    from asrkit.training.data import FeatureDataset, collate, load_cmvn, load_utterances
+    from asrkit.training.run import build_model
+    from asrkit.training.trainer import Trainer
+
+    try:
+        from .yesno_dump import TINY_CONFIG
+    except ImportError:
+        from yesno_dump import TINY_CONFIG
+
+    tok = Tokenizer.load(root / "data" / "lang" / "tokens.model")
+    cfg = build_config(TINY_CONFIG)
+    train = root / "dump" / "train"
+    ds = FeatureDataset(load_utterances(str(train), tok)[:4], str(train / "feats.scp"),
+                        load_cmvn(str(train / "cmvn.ark")))
+    torch.manual_seed(0)
+    model = build_model(ds.idim, tok.vocab_size, cfg.model)
+    trainer = Trainer(cfg, model, ds, None, tok, root / "exp_ddp", {}, torch.device("cpu"), rank, world)
+    return trainer, ds, collate
+
+
+def grads(trainer) -> dict:
+    return {n: p.grad.detach().clone() for n, p in trainer.model.named_parameters() if p.grad is not None}
+
+
+def main() -> None:
+    torch.set_num_threads(1)
+    root, out = Path(sys.argv[1]), Path(sys.argv[2])
+    info = detect_distributed()
+    assert info is not None and info.world_size == 2, "run under torchrun with 2 processes"
+    init_distributed(info, "gloo")
+    trainer, ds, collate = build(root, info.rank, info.world_size)
+    half = [ds[i] for i in range(2 * info.rank, 2 * info.rank + 2)]  # rank 0: utts 0-1, rank 1: utts 2-3
+    trainer.forward_backward(collate(half))
+    g = {n.removeprefix("module."): v for n, v in grads(trainer).items()}
+    torch.save(g, out / f"grads{info.rank}.pt")
+    torch.distributed.destroy_process_group()
+
+
+if __name__ == "__main__":
+    main()

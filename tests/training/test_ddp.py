@@ -1,0 +1,54 @@
+"""DDP on CPU (gloo, 2 processes under torchrun): the trainer's gradients equal one process on the whole batch."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+
+from .ddp_grads import build, grads
+from .yesno_dump import train_args
+
+HERE = Path(__file__).parent
+
+
+def _torchrun(*args, timeout=300) -> subprocess.CompletedProcess:
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(HERE) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    return subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                           *map(str, args)], capture_output=True, env=env, timeout=timeout)
+
+
+def test_ddp_gradients_equal_single_process(yesno_setup, tmp_path):
+    proc = _torchrun(HERE / "ddp_grads.py", yesno_setup, tmp_path)
+    assert proc.returncode == 0, proc.stderr.decode()[-3000:]
+    g0 = torch.load(tmp_path / "grads0.pt")
+    g1 = torch.load(tmp_path / "grads1.pt")
+
+    torch.set_num_threads(1)
+    trainer, ds, collate = build(yesno_setup)
+    trainer.forward_backward(collate([ds[i] for i in range(4)]))  # the combined batch, one process
+    ref = grads(trainer)
+    assert ref.keys() == g0.keys() == g1.keys()
+    for name, g in ref.items():
+        torch.testing.assert_close(g0[name], g1[name], rtol=0, atol=0)  # every rank has the same gradient
+        torch.testing.assert_close(g0[name], g, rtol=1e-4, atol=1e-6, msg=name)
+    # and the comparison can fail: one half alone gives other gradients
+    trainer.optimizer.zero_grad()
+    trainer.forward_backward(collate([ds[0], ds[1]]))
+    assert any(not torch.allclose(p, ref[n], rtol=1e-3) for n, p in grads(trainer).items())
+
+
+def test_train_under_torchrun(yesno_setup, tmp_path):
+    """The command itself under torchrun: 2 ranks train, only rank 0 writes, one checkpoint per epoch."""
+    exp = tmp_path / "exp"
+    args = train_args(yesno_setup, exp, "--set", "training.max_epochs=1")
+    proc = _torchrun("-m", "asrkit", *args)
+    err = proc.stderr.decode()
+    assert proc.returncode == 0, err[-3000:]
+    assert "rank 0 of 2 (gloo, cpu)" in err and "per rank (2 ranks)" in err
+    assert (exp / "checkpoints" / "epoch1.pt").is_file() and (exp / "model.pt").is_file()
+    state = torch.load(exp / "checkpoints" / "epoch1.pt", weights_only=False)
+    assert isinstance(state["rng"], list) and len(state["rng"]) == 2  # each rank's RNG, for an exact resume
+    assert err.count("Done 1 epochs out of 1") == 1  # the summary comes from rank 0 only
