@@ -1,0 +1,106 @@
+"""The slurm.pl-format config and the sbatch line / batch script built from it (no cluster needed)."""
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from asrkit.launch.job import Launch, parse_job_range
+from asrkit.launch.slurm import batch_script, script_name, submit_args
+from asrkit.launch.slurm_config import DEFAULT_CONFIG, SlurmConfig
+from asrkit.utils.errors import AsrkitError
+
+REPO = Path(__file__).resolve().parents[2]
+NONE = {"gpu": None, "mem": None, "num_threads": None, "time": None}
+
+KALDI_STYLE = """\
+command sbatch --export=PATH --partition=cpu --account=asr
+option time=* --time $0
+option mem=* --mem-per-cpu $0
+option mem=0          # Do not add anything
+option num_threads=* --cpus-per-task $0 --ntasks-per-node=1
+option num_threads=1 --cpus-per-task 1  --ntasks-per-node=1
+default gpu=0
+option gpu=0
+option gpu=* -p gpu --gres=gpu:$0 --time 4:0:0
+"""
+
+
+def test_default_config_maps_every_option():
+    conf = SlurmConfig.parse(DEFAULT_CONFIG, "default")
+    assert conf.resolve(NONE) == ["sbatch", "--export=ALL"]
+    args = conf.resolve({"gpu": "2", "mem": "4G", "num_threads": "8", "time": "2:00:00"})
+    assert args == ["sbatch", "--export=ALL", "--gres=gpu:2", "--mem=4G", "--cpus-per-task=8", "--time=2:00:00"]
+    assert conf.resolve({**NONE, "mem": "0"}) == ["sbatch", "--export=ALL"]
+
+
+def test_kaldi_slurm_pl_config_reads_unchanged():
+    conf = SlurmConfig.parse(KALDI_STYLE, "conf/slurm.conf")
+    assert conf.resolve(NONE) == ["sbatch", "--export=PATH", "--partition=cpu", "--account=asr"]
+    assert conf.resolve({**NONE, "gpu": "1", "num_threads": "1"})[4:] == [
+        "-p", "gpu", "--gres=gpu:1", "--time", "4:0:0", "--cpus-per-task", "1", "--ntasks-per-node=1"]
+
+
+def test_template_recipe_config_parses():
+    path = REPO / "egs" / "TEMPLATE" / "asr1" / "conf" / "slurm.conf"
+    conf = SlurmConfig.load(str(path))
+    assert conf.command[0] == "sbatch"
+    conf.resolve({"gpu": "1", "mem": "4G", "num_threads": "2", "time": "1:00:00"})
+
+
+def test_conf_slurm_conf_is_the_default(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert SlurmConfig.load(None).source == "<built-in default>"
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "slurm.conf").write_text("command sbatch --qos=low\noption gpu=* --gres=gpu:$0\n")
+    conf = SlurmConfig.load(None)
+    assert conf.source == "conf/slurm.conf" and conf.resolve({"gpu": "1"}) == ["sbatch", "--qos=low", "--gres=gpu:1"]
+
+
+@pytest.mark.parametrize("text,message", [
+    ("option mem=* --mem=$0\n", "x.conf: no 'command' line"),
+    ("command sbatch\nbogus line\n", "x.conf:2: unknown line type 'bogus'"),
+    ("command sbatch\noption mem\n", "x.conf:2: expected 'option <name>=<value> ...'"),
+    ("command\n", "x.conf:1: 'command' needs the submit command"),
+    ("command sbatch 'unclosed\n", "x.conf:1: No closing quotation"),
+])
+def test_bad_config_lines(text, message):
+    with pytest.raises(AsrkitError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        SlurmConfig.parse(text, "x.conf")
+
+
+def test_option_without_a_rule_is_an_error():
+    conf = SlurmConfig.parse("command sbatch\n", "c.conf")
+    with pytest.raises(AsrkitError, match=r"c.conf: no 'option mem=...' line for --mem 4G"):
+        conf.resolve({"mem": "4G"})
+
+
+def test_missing_config_file(tmp_path):
+    with pytest.raises(AsrkitError, match="cannot read Slurm config .*nope.conf"):
+        SlurmConfig.load(str(tmp_path / "nope.conf"))
+
+
+def test_submit_line_and_script(tmp_path):
+    launch = Launch("echo JOB | cat > out.JOB", "exp/log/fbank.JOB.log", parse_job_range("JOB=1:8"), num_threads=2)
+    assert script_name(launch) == "fbank"
+    conf = SlurmConfig.parse(DEFAULT_CONFIG, "d")
+    args = submit_args(launch, conf, {**NONE, "num_threads": "2"}, tmp_path / "q", "fbank", 3)
+    assert "--array=1-8%3" in args and "--cpus-per-task=2" in args and args[-1] == "--parsable"
+    script = batch_script(launch, tmp_path / "status", "sbatch ...")
+    assert "command=${command_template//JOB/$index}" in script
+    assert "threads=2" in script
+    # the script is valid bash, and its JOB substitution is the local backend's
+    (tmp_path / "s.sh").write_text(script)
+    assert subprocess.run(["bash", "-n", str(tmp_path / "s.sh")]).returncode == 0
+    probe = script.split("status_dir=")[0].split("\n", 3)[3] + 'printf "%s\\n%s" "$command" "$log"'
+    out = subprocess.run(["bash", "-c", probe], env={"SLURM_ARRAY_TASK_ID": "7", "PATH": "/usr/bin:/bin"},
+                         capture_output=True, text=True, cwd=tmp_path).stdout
+    assert out.splitlines()[-2:] == [launch.command_for(7), launch.log_path(7)]
+
+
+def test_multi_task_job_runs_under_srun(tmp_path):
+    launch = Launch("asrkit-train exp/a", "exp/a/log/train.log", ntasks=4, nodes=2)
+    args = submit_args(launch, SlurmConfig.parse(DEFAULT_CONFIG, "d"), NONE, tmp_path, "train", None)
+    assert "--ntasks=4" in args and "--nodes=2" in args and not any(a.startswith("--array") for a in args)
+    assert "srun --kill-on-bad-exit=1" in batch_script(launch, tmp_path, "sbatch ...")
