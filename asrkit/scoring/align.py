@@ -94,25 +94,29 @@ def align(ref_tokens: Sequence[str], hyp_tokens: Sequence[str], case_sensitive: 
     n, m = len(ref_keys), len(hyp_keys)
 
     # ops[i][j] is the last edit on the best path to cell (i, j): i ref tokens against j hyp tokens.
-    ops: List[bytes] = [b"I" * (m + 1)]
+    # "S" stands for the diagonal (correct or substitution, told apart on the way back).
+    ops: List[bytearray] = [bytearray(b"I" * (m + 1))]
     prev = [INS_COST * j for j in range(m + 1)]
     for i in range(1, n + 1):
         r = ref_keys[i - 1]
-        cur = [prev[0] + DEL_COST]
-        row = bytearray(b"D" * (m + 1))
-        for j in range(1, m + 1):
-            diag = prev[j - 1] + (0 if r == hyp_keys[j - 1] else SUB_COST)
-            up = prev[j] + DEL_COST
-            left = cur[j - 1] + INS_COST
+        left = prev[0] + DEL_COST
+        cur = [left]
+        row = bytearray(b"D")
+        for diag, up, h in zip(prev, prev[1:], hyp_keys):
+            if r != h:
+                diag += SUB_COST
+            up += DEL_COST
+            left += INS_COST
             if diag <= up and diag <= left:
-                cur.append(diag)
-                row[j] = 83  # "S" (correct or substitution, decided on the way back)
+                left = diag
+                row.append(83)  # S
             elif up < left:
-                cur.append(up)
+                left = up
+                row.append(68)  # D
             else:
-                cur.append(left)
-                row[j] = 73  # "I"
-        ops.append(bytes(row))
+                row.append(73)  # I
+            cur.append(left)
+        ops.append(row)
         prev = cur
 
     path: List[AlignedPair] = []
