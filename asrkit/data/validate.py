@@ -198,6 +198,19 @@ def validate_data_dir(path: PathLike, no_text: bool = False, no_feats: bool = Fa
             _missing_from(problems, utt2spk, text.first_lines(), text.path)
             _missing(problems, text, utts, utt2spk.path)
 
+    if d.has("utt2dur"):
+        u2d = load("utt2dur")
+        _missing_from(problems, utt2spk, u2d.first_lines(), u2d.path)
+        _missing(problems, u2d, utts, utt2spk.path)
+        for line in u2d.first_lines().values():
+            try:
+                ok = float(line.value) > 0
+            except ValueError:
+                ok = False
+            if not ok:
+                problems.append(Problem(str(u2d.path), line.lineno,
+                                        f"duration must be a positive number of seconds, got {line.value!r}"))
+
     has_feats = d.has("feats.scp")
     if not no_wav and (d.has("wav.scp") or d.has("segments") or not has_feats):
         _check_audio(problems, d, load, utt2spk, check_wav_files)

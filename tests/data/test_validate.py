@@ -113,6 +113,15 @@ def test_feats_and_utt2num_frames(an4_dir):
     assert len(errs) == 2
 
 
+def test_utt2dur(an4_dir):
+    utts = [l.split()[0] for l in lines(an4_dir / "utt2spk")]
+    (an4_dir / "utt2dur").write_text("".join(f"{u} {'2.5' if i != 7 else 'x'}\n" for i, u in enumerate(utts[1:])))
+    assert sorted(errors(an4_dir)) == [
+        f"{an4_dir}/utt2dur:8: duration must be a positive number of seconds, got 'x'",
+        f"{an4_dir}/utt2spk:1: utterance '{utts[0]}' has no entry in {an4_dir}/utt2dur",
+    ]
+
+
 def test_dump_dir_without_audio(an4_dir):
     # After feature extraction (dump/<set>/): feats.scp instead of wav.scp; audio is not required.
     utts = [l.split()[0] for l in lines(an4_dir / "utt2spk")]
