@@ -79,7 +79,8 @@ def main(ref_text: str, hyp_text: str, utt2spk_path: Optional[str], output_dir: 
             raise AsrkitError(f"{utt2spk_file}: no speaker for utterance {absent[0]!r} of {ref_path}"
                               + (f" (and {len(absent) - 1} more)" if len(absent) > 1 else ""))
 
-    result = score_texts(ref, hyp, utt2spk=utt2spk, levels=LEVELS_FOR_MODE[mode], case_sensitive=case_sensitive)
+    result = score_texts(ref, hyp, utt2spk=utt2spk, levels=LEVELS_FOR_MODE[mode], case_sensitive=case_sensitive,
+                         show_progress=True)
 
     for utt in result.missing:
         log.warning("%s: utterance %s has no hypothesis in %s: scored as all deletions", ref_path, utt, hyp_path)

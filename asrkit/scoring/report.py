@@ -132,10 +132,11 @@ def totals_lines(score: LevelScore) -> List[str]:
     t = score.totals
     n = t.ref_len
     pct = lambda v: 100.0 * v / n if n else 0.0  # noqa: E731
+    sent_pct = 100.0 * score.sent_err / score.num_sent if score.num_sent else 0.0
     unit = "words" if score.level == "word" else "characters"
     return [
         f"Sentences                 = {score.num_sent:8d}",
-        f"  with errors             = {100.0 * score.sent_err / score.num_sent if score.num_sent else 0.0:7.1f}%   ({score.sent_err})",
+        f"  with errors             = {sent_pct:7.1f}%   ({score.sent_err})",
         f"Percent Total Error       = {pct(t.errors):7.1f}%   ({t.errors})",
         f"Percent Correct           = {pct(t.corr):7.1f}%   ({t.corr})",
         f"Percent Substitution      = {pct(t.sub):7.1f}%   ({t.sub})",

@@ -18,6 +18,7 @@ import numpy as np
 from asrkit.scoring.align import AlignedPair, ErrorCounts, align, error_counts, fold_case
 from asrkit.scoring.tokens import LEVELS, tokenize
 from asrkit.utils.errors import AsrkitError
+from asrkit.utils.logging import progress
 
 
 def sclite_speaker(utt_id: str) -> str:
@@ -231,12 +232,15 @@ def score_texts(
     utt2spk: Optional[Mapping[str, str]] = None,
     levels: Sequence[str] = LEVELS,
     case_sensitive: bool = False,
+    show_progress: bool = False,
 ) -> ScoreResult:
     """Score ``hyp`` (utt-id -> transcript) against ``ref`` at each of ``levels``.
 
     Every reference utterance is scored; one missing from ``hyp`` counts as all deletions and is
     listed in ``missing``. Speakers come from ``utt2spk`` when given (every reference utterance
     must be in it), else from the utterance id the sclite way (:func:`sclite_speaker`).
+    ``show_progress`` shows a progress bar (commands set it; library callers such as the
+    trainer's validation leave it off).
 
     >>> r = score_texts({"s1-a": "the cat sat"}, {"s1-a": "the cat sit"})
     >>> round(r.wer, 2), round(r.cer, 2)
@@ -254,7 +258,8 @@ def score_texts(
     result: Dict[str, LevelScore] = {}
     for level in levels:
         utts: List[UttScore] = []
-        for utt, ref_text in ref.items():
+        for utt, ref_text in progress(ref.items(), total=len(ref), desc=f"scoring {level}s", unit="utt",
+                                      disable=not show_progress):
             spk = utt2spk[utt] if utt2spk is not None else sclite_speaker(utt)
             ali = align(tokenize(ref_text, level), tokenize(hyp.get(utt, ""), level), case_sensitive)
             utts.append(UttScore(utt, spk, ali, error_counts(ali)))

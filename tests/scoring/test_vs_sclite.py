@@ -21,7 +21,8 @@ from .sclite_tool import parse_table
 VOCAB = ["a", "b", "c", "ab", "ba", "abc", "cab", "A", "Bc", "d", "dd", "the", "then"]
 
 
-def random_pairs(seed: int, n: int = 300, num_spk: int = 9, empty_spks: Tuple[str, ...] = ()) -> Tuple[Dict[str, str], Dict[str, str]]:
+def random_pairs(seed: int, n: int = 300, num_spk: int = 9,
+                 empty_spks: Tuple[str, ...] = ()) -> Tuple[Dict[str, str], Dict[str, str]]:
     """``n`` (ref, hyp) pairs in sclite's ``spk-utt`` id form; ``empty_spks`` have only empty references."""
     rng = random.Random(seed)
     ref: Dict[str, str] = {}
