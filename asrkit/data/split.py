@@ -4,7 +4,8 @@ The pieces go to ``<data>/split<N>/<JOB>/`` with JOB = 1..N, each a complete, so
 (wav.scp or segments+wav.scp, text, utt2spk, spk2utt, feats.scp, utt2num_frames, ... whatever the
 source has, filtered to the piece's utterances). By default speakers are kept whole, so per-speaker
 CMVN works inside a job; ``per_utt`` splits by utterance instead. Sizes are balanced in
-utterances. A split that is newer than every source table, with the same mode, is reused.
+utterances. A split that is newer than every source table, made the same way from the same tables,
+is reused.
 """
 from __future__ import annotations
 
@@ -84,9 +85,14 @@ def split_dir_of(path: PathLike, n: int) -> Path:
     return Path(path) / f"split{n}"
 
 
+def _stamp_text(d: DataDir, mode: str) -> str:
+    """The mode and the source tables: a table added or removed since also means a new split."""
+    return f"{mode}\n{' '.join(name for name in _SOURCES if d.has(name))}\n"
+
+
 def _up_to_date(d: DataDir, out: Path, n: int, mode: str) -> bool:
     stamp = out / STAMP
-    if not stamp.is_file() or stamp.read_text(encoding="utf-8").strip() != mode:
+    if not stamp.is_file() or stamp.read_text(encoding="utf-8") != _stamp_text(d, mode):
         return False
     if not all((out / str(j) / "utt2spk").is_file() for j in range(1, n + 1)):
         return False
@@ -136,7 +142,7 @@ def split_data_dir(path: PathLike, n: int, per_utt: bool = False, force: bool = 
     try:
         _write_pieces(tmp, tables, pieces)
         with atomic_open(tmp / STAMP) as f:
-            f.write(mode + "\n")
+            f.write(_stamp_text(d, mode))
         old = None
         if out.exists():
             old = Path(tempfile.mkdtemp(prefix=f".split{n}.", suffix=".old", dir=d.path))

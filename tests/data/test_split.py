@@ -79,10 +79,14 @@ def test_rerun_is_idempotent_and_notices_changes(an4_dir):
     assert split_data_dir(an4_dir, 4).reused
     # Another mode, or a newer source table, splits again.
     assert not split_data_dir(an4_dir, 4, per_utt=True).reused
-    text = an4_dir / "text"
-    st = (an4_dir / "split4" / ".split_mode").stat()
-    os.utime(text, (st.st_mtime + 10, st.st_mtime + 10))
+    stamp = an4_dir / "split4" / ".split_mode"
+    past = (an4_dir / "text").stat().st_mtime - 10            # as if text changed after the split
+    os.utime(stamp, (past, past))
     assert not split_data_dir(an4_dir, 4, per_utt=True).reused
+    assert split_data_dir(an4_dir, 4, per_utt=True).reused
+    (an4_dir / "utt2num_frames").unlink()                     # a table gone: split again
+    assert not split_data_dir(an4_dir, 4, per_utt=True).reused
+    assert not (an4_dir / "split4" / "1" / "utt2num_frames").exists()
     leftovers = [p.name for p in an4_dir.iterdir() if p.name.startswith(".split")]
     assert leftovers == []
 
