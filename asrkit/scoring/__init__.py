@@ -6,7 +6,7 @@ The entry points others use::
     error_counts(align("a b c".split(), "a x c".split()))   # ErrorCounts(corr=2, sub=1, dels=0, ins=0)
     score_texts(ref_dict, hyp_dict).wer                     # percent
 """
-from asrkit.scoring.align import AlignedPair, ErrorCounts, align, error_counts
+from asrkit.scoring.alignment import AlignedPair, ErrorCounts, align, error_counts
 from asrkit.scoring.score import LevelScore, ScoreResult, score_texts
 from asrkit.scoring.tokens import char_tokens, word_tokens
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Dict, List, Optional, Sequence
 
-from asrkit.scoring.align import fold_case
+from asrkit.scoring.alignment import fold_case
 from asrkit.scoring.score import PERCENT_COLUMNS, LevelScore, ScoreResult, UttScore, sclite_pct, sclite_round, top
 
 LEVEL_NAMES = {"word": ("WER", "word"), "char": ("CER", "character")}

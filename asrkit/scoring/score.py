@@ -1,7 +1,7 @@
 """Score a hypothesis ``text`` against a reference ``text``: per utterance, per speaker, in total.
 
 The numbers are sclite's (``sclite -i rm -o sum`` for words, with ``-c`` for characters): the
-alignment of :mod:`asrkit.scoring.align`, Corr/Sub/Del/Ins/Err as percentages of the reference
+alignment of :mod:`asrkit.scoring.alignment`, Corr/Sub/Del/Ins/Err as percentages of the reference
 tokens, S.Err as the percentage of utterances with any error, and the speaker table's Mean, S.D.
 and Median rows computed the way sclite computes them (speakers without reference tokens are left
 out of the token percentages; S.D. is the sample standard deviation).
@@ -15,7 +15,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from asrkit.scoring.align import AlignedPair, ErrorCounts, align, error_counts, fold_case
+from asrkit.scoring.alignment import AlignedPair, ErrorCounts, align, error_counts, fold_case
 from asrkit.scoring.tokens import LEVELS, tokenize
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.logging import progress
