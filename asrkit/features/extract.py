@@ -12,9 +12,7 @@ when the whole run succeeded, so a failed run leaves nothing half-written.
 """
 from __future__ import annotations
 
-import logging
 import multiprocessing
-import os
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -23,7 +21,6 @@ from pathlib import Path
 from typing import IO, List, Optional, Tuple
 
 import kaldiio
-import numpy as np
 
 from asrkit.data.specifier import parse_specifier
 from asrkit.features.fbank import FbankConfig, SampleRateMismatch, compute_fbank

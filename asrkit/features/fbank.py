@@ -12,7 +12,7 @@ e.g.::
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from typing import Any, Dict, Mapping, Optional
 
 import numpy as np
