@@ -151,3 +151,11 @@ def test_bad_arguments(tmp_path, an4_wavs, case):
                "bad-wspecifier": "an ark is required"}[case]
     assert message in err and "Traceback" not in err
     assert leftovers(out) == []
+
+
+@pytest.mark.parametrize("name", ["compute_fbank", "compute_cmvn", "apply_cmvn"])
+def test_help_has_a_usage_example(name):
+    import importlib
+
+    result = run_cli(importlib.import_module(f"asrkit.cli.{name}"), ["--help"])
+    assert result.exit_code == 0 and "e.g.: asrkit-" + name.replace("_", "-") in result.stdout
