@@ -44,6 +44,8 @@ class DecodeConfig:
     @classmethod
     def from_dict(cls, d: Optional[Dict[str, Any]], where: str = "decode config") -> "DecodeConfig":
         d = dict(d or {})
+        if "beam_size" in d and "beam" not in d:  # ESPnet's name for it
+            d["beam"] = d.pop("beam_size")
         fields = {f.name: f for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - set(fields))
         if unknown:

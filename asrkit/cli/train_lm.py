@@ -1,0 +1,93 @@
+"""asrkit-train-lm: a token LSTM language model for shallow fusion in asrkit-decode."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import click
+
+from asrkit.cli._common import asrkit_command
+from asrkit.data.table import iter_table
+from asrkit.text.tokenizer import Tokenizer
+from asrkit.training.lm import LMTrainConfig, split_dev, train_lm
+from asrkit.utils.errors import AsrkitError
+from asrkit.utils.logging import get_logger, setup_logging
+
+log = get_logger("train_lm")
+
+
+def read_sentences(path: str, fmt: str) -> list:
+    """Transcripts of a Kaldi text ('<utt-id> <words>') or a plain text (one sentence a line).
+
+    ``auto`` takes a file for a Kaldi text when every line has a first field and those are all
+    distinct (utterance ids), which sentences of real text almost never are; the choice is logged.
+    """
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = [line.strip() for line in f]
+    except FileNotFoundError:
+        raise AsrkitError(f"{path}: no such file") from None
+    except UnicodeDecodeError as e:
+        raise AsrkitError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    if fmt == "auto":
+        firsts = [line.split(maxsplit=1)[0] for line in lines if line]
+        fmt = "kaldi" if len(firsts) == len(lines) and len(set(firsts)) == len(firsts) and len(lines) > 1 else "plain"
+        log.info("%s: read as a %s text (--text-format auto; give kaldi or plain to choose)", path, fmt)
+    if fmt == "kaldi":
+        return [line.value for line in iter_table(path, allow_empty_value=True)]
+    return lines
+
+
+@asrkit_command("train-lm")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+              help="YAML training config (conf/lm.yaml); options below override it.")
+@click.option("--lang-dir", required=True, type=click.Path(file_okay=False),
+              help="Holds tokens.model (asrkit-train-tokenizer): the ASR model's tokenizer.")
+@click.option("--text-format", type=click.Choice(["auto", "kaldi", "plain"]), default="auto", show_default=True,
+              help="kaldi: '<utt-id> <words>' lines; plain: one sentence per line; auto: kaldi when "
+                   "the first fields are all distinct.")
+@click.option("--valid-text", type=click.Path(dir_okay=False), default=None,
+              help="Dev text (same format); default: hold out dev_ratio of <text-file>.")
+@click.option("--max-epochs", type=int, default=None)
+@click.option("--batch-size", type=int, default=None)
+@click.option("--lr", type=float, default=None)
+@click.option("--seed", type=int, default=None)
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default=None)
+@click.argument("text_file", metavar="<text-file>", type=click.Path(dir_okay=False))
+@click.argument("exp_dir", metavar="<lm-exp-dir>", type=click.Path(file_okay=False))
+def main(config_path: Optional[str], lang_dir: str, text_file: str, exp_dir: str, text_format: str,
+         valid_text: Optional[str], **overrides) -> None:
+    """Train a token LSTM LM on <text-file> with the tokenizer of <lang-dir>.
+
+    Writes <lm-exp-dir>/lm.pt (the epoch with the best dev perplexity; it records a checksum of
+    the token list, so asrkit-decode refuses it with a model of another tokenizer),
+    <lm-exp-dir>/lm.yaml (the resolved config) and <lm-exp-dir>/log/train_lm.log.
+
+    e.g. asrkit-train-lm --config conf/lm.yaml --lang-dir data/lang data/train/text exp/lm
+    """
+    out = Path(exp_dir)
+    setup_logging(1 if log.isEnabledFor(10) else 0, str(out / "log" / "train_lm.log"))
+    cfg = LMTrainConfig.from_yaml(config_path) if config_path else LMTrainConfig()
+    for k, v in overrides.items():
+        if v is not None:
+            setattr(cfg, k, v)
+    cfg.validate("command line")
+    tok = Tokenizer.load(Path(lang_dir) / "tokens.model")
+
+    def encode(path: str):
+        lines = read_sentences(path, text_format)
+        sents = [tok.encode(s) for s in lines if s.strip()]
+        log.info("%s: %d sentences (%d empty skipped), %d tokens", path, len(sents), len(lines) - len(sents),
+                 sum(map(len, sents)))
+        return sents
+
+    sents = encode(text_file)
+    if not sents:
+        raise AsrkitError(f"{text_file}: no non-empty sentences to train on")
+    if valid_text:
+        train, dev = sents, encode(valid_text)
+    else:
+        train, dev = split_dev(sents, cfg.dev_ratio, cfg.seed)
+    summary = train_lm(train, dev, tok.vocab_size, tok.tokens, cfg, out)
+    click.echo(f"Done: LM trained {summary['epochs']} epochs on {len(train)} sentences; best dev perplexity "
+               f"{summary['best_dev_ppl']:.3f} at epoch {summary['best_epoch']} -> {out / 'lm.pt'}", err=True)
