@@ -10,7 +10,8 @@
 #
 # Then "--foo-bar value" (or "--foo-bar=value") sets foo_bar when the script defined foo_bar,
 # and is an error ("unknown option") otherwise, so a typo never passes silently. A variable whose
-# default is true/false only takes true/false. "--config file" sources a file of name=value
+# default is true/false only takes true/false. Only lower-case names are options (never PATH or
+# another environment variable). "--config file" sources a file of name=value
 # lines; "--help"/"-h" prints $help_message (or the script's leading comment block) and exits 0.
 # Parsing stops at the first argument that is not an option, or after "--"; the remaining
 # arguments are left in "$@".
@@ -75,7 +76,9 @@ while [ $# -gt 0 ]; do
       fi
       _po_name=${_po_opt#--}
       _po_name=${_po_name//-/_}
-      if ! [[ "$_po_name" =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || [ -z "${!_po_name+set}" ] \
+      # Lower-case names only, so an option can never overwrite PATH, HOME or another
+      # environment variable.
+      if ! [[ "$_po_name" =~ ^[a-z_][a-z0-9_]*$ ]] || [ -z "${!_po_name+set}" ] \
           || [[ "$_po_name" == _po_* ]]; then
         if [ "${parse_options_passthrough:-}" = true ]; then
           passthrough_args+=("$_po_opt" "$_po_value")

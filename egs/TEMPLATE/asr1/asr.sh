@@ -33,7 +33,7 @@ num_avg=0               # average the N best checkpoints into model.avg.pt (0: d
 use_lm=false            # train an LM (stage 3) and fuse it in decoding
 lm_config=conf/lm.yaml  # LM options (asrkit-train-lm --config)
 lm_train_text=          # LM training text (Kaldi text); default data/<train_set>/text
-tag=                    # experiment name under exp/; default: train_<train config name>
+tag=                    # experiment name under exp/; default: <train config name>_<tokens>, e.g. train_char
 dumpdir=dump            # features
 expdir=exp              # experiments
 results=RESULTS.md      # stage 6 appends one row per test set here
@@ -73,7 +73,7 @@ case $token_type in
   bpe|unigram) lang=data/lang_${token_type}${nbpe} ;;
   *) die "--token-type must be char, bpe or unigram, got '$token_type'" ;;
 esac
-[ -n "$tag" ] || tag=train_$(basename "$train_config" .yaml)
+[ -n "$tag" ] || tag=$(basename "$train_config" .yaml)_${lang#data/lang_}
 exp=$expdir/$tag
 [ -n "$lm_train_text" ] || lm_train_text=data/$train_set/text
 lmexp=$expdir/lm_$(basename "$lang")

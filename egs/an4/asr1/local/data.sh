@@ -9,6 +9,7 @@
 #   e.g. local/data.sh --an4-root /work/shared/corpora/an4
 #        local/data.sh                        # download first
 set -euo pipefail
+. ./path.sh
 an4_root=           # a copy of AN4 with WAV audio; empty: download CMU's tarball into downloads/
 download_dir=downloads
 url=http://www.speech.cs.cmu.edu/databases/an4/an4_raw.bigendian.tar.gz

@@ -6,6 +6,7 @@
 # The audio is written as WAV under data/wav/ (about 60 MB with the default counts).
 #   e.g. local/data.sh --fsdd-root /work/shared/corpora/fsdd
 set -euo pipefail
+. ./path.sh
 fsdd_root=          # a copy of FSDD (recordings/<digit>_<speaker>_<take>.wav)
 seed=1              # same seed, same utterances
 test_speakers=theo  # comma-separated

@@ -4,6 +4,7 @@
 # (data/train_960 = all three train parts, or data/train_clean_100 alone for --hours 100).
 #   e.g. local/data.sh --librispeech-root downloads/LibriSpeech --hours 100
 set -euo pipefail
+. ./path.sh
 librispeech_root=   # folder holding the parts (dev-clean/, train-clean-100/, ...)
 hours=960           # 960: train_960 (all train parts); 100: train_clean_100
 audio_ext=flac      # flac (the corpus) or wav (a WAV copy in the same layout)

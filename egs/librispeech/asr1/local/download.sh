@@ -7,6 +7,7 @@
 #   e.g. local/download.sh --parts "dev-clean test-clean" /data/librispeech
 #        local/download.sh --data-url https://openslr.elda.org/resources/12 /data/librispeech  # EU mirror
 set -euo pipefail
+. ./path.sh
 data_url=https://www.openslr.org/resources/12
 parts="dev-clean dev-other test-clean test-other train-clean-100 train-clean-360 train-other-500"
 help_message="Usage: $0 [--data-url URL] [--parts \"PART ...\"] <download-dir>

@@ -7,6 +7,7 @@
 #   data/train (30) = data/train_nodev (25) + data/train_dev (5);  data/test (30)
 #   e.g. local/data.sh --yesno-root corpus
 set -euo pipefail
+. ./path.sh
 yesno_root=corpus   # folder holding waves_yesno/*.wav (default: the copy shipped with the recipe)
 num_dev=5           # training files held out for validation
 . utils/parse_options.sh

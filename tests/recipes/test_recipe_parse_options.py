@@ -1,0 +1,85 @@
+"""bin/parse_options.sh: Kaldi's option semantics, which every recipe script relies on."""
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from conftest import REPO, run_sh
+
+PARSE = REPO / "bin" / "parse_options.sh"
+
+
+@pytest.fixture
+def script(tmp_path):
+    path = tmp_path / "demo.sh"
+    path.write_text(textwrap.dedent(f"""\
+        #!/usr/bin/env bash
+        # Demo script: prints its options.
+        #   e.g. demo.sh --nj 8 data/train
+        set -euo pipefail
+        nj=4
+        train_config=conf/train.yaml
+        use_lm=false
+        test_sets="dev test"
+        . {PARSE}
+        echo "nj=$nj train_config=$train_config use_lm=$use_lm test_sets=$test_sets args=$#:$*"
+        """))
+    path.chmod(0o755)
+    return path
+
+
+def test_options_set_variables(script, tmp_path):
+    out = run_sh([str(script), "--nj", "8", "--train-config=conf/x.yaml", "--use-lm", "true",
+                  "--test-sets", "a b", "data/train", "--not-an-option"], cwd=tmp_path).stdout
+    assert out.strip() == "nj=8 train_config=conf/x.yaml use_lm=true test_sets=a b args=2:data/train --not-an-option"
+
+
+def test_defaults_and_double_dash(script, tmp_path):
+    out = run_sh([str(script), "--", "--nj"], cwd=tmp_path).stdout
+    assert out.strip() == "nj=4 train_config=conf/train.yaml use_lm=false test_sets=dev test args=1:--nj"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--bogus", "1"], "unknown option --bogus"),
+    (["--nj"], "option --nj needs a value"),
+    (["--use-lm", "yes"], "option --use-lm takes true or false, got 'yes'"),
+    (["--config", "missing.conf"], "--config missing.conf: no such file"),
+    (["--PATH", "x"], "unknown option --PATH"),  # never an environment variable
+    (["--_po-name", "x"], "unknown option --_po-name"),
+    (["--a;b", "x"], "unknown option --a;b"),
+])
+def test_bad_options_fail_with_a_message(script, tmp_path, args, message):
+    proc = run_sh([str(script), *args], cwd=tmp_path, check=False)
+    assert proc.returncode == 1, proc
+    assert message in proc.stderr
+    assert proc.stdout == ""
+
+
+def test_config_file(script, tmp_path):
+    (tmp_path / "my.conf").write_text("nj=2\nuse_lm=true\n")
+    out = run_sh([str(script), "--config", "my.conf", "--nj", "3"], cwd=tmp_path).stdout
+    assert "nj=3 " in out and "use_lm=true" in out
+
+
+def test_help_prints_the_header_and_exits_0(script, tmp_path):
+    proc = run_sh([str(script), "--help"], cwd=tmp_path)
+    assert proc.stdout.splitlines()[:2] == ["Demo script: prints its options.", "  e.g. demo.sh --nj 8 data/train"]
+    assert "nj=" not in proc.stdout
+
+
+def test_help_message_variable_wins(tmp_path):
+    path = tmp_path / "h.sh"
+    path.write_text(f'#!/usr/bin/env bash\nset -euo pipefail\nx=1\nhelp_message="Usage: h.sh <dir>\ne.g.: h.sh data"\n'
+                    f'. {PARSE}\necho ran\n')
+    path.chmod(0o755)
+    assert run_sh([str(path), "-h"], cwd=tmp_path).stdout == "Usage: h.sh <dir>\ne.g.: h.sh data\n"
+
+
+def test_passthrough_keeps_unknown_options(tmp_path):
+    path = tmp_path / "p.sh"
+    path.write_text(f'#!/usr/bin/env bash\nset -euo pipefail\nroot=\nparse_options_passthrough=true\n. {PARSE}\n'
+                    f'echo "root=$root"; printf "<%s>" "${{passthrough_args[@]}}" "$@"; echo\n')
+    path.chmod(0o755)
+    out = run_sh([str(path), "--nj", "2", "--root", "/c", "--tag=a b", "x"], cwd=tmp_path).stdout.splitlines()
+    assert out == ["root=/c", "<--nj><2><--tag><a b><x>"]
