@@ -81,7 +81,8 @@ class PyramidBLSTMLayer(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.odim = proj if proj > 0 else 2 * hidden
 
-    def forward(self, x: Tensor, lens: Tensor) -> Tuple[Tensor, Tensor]:
+    def forward(self, x: Tensor, lens: Tensor, lens_cpu: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+        """``lens_cpu``: the same lengths on the CPU, which packing needs (kept to avoid a sync per layer)."""
         if self.k > 1:
             b, t, d = x.shape
             pad = (-t) % self.k
@@ -89,13 +90,14 @@ class PyramidBLSTMLayer(nn.Module):
                 x = F.pad(x, (0, 0, 0, pad))                   # zeros, like the padded frames
             x = x.reshape(b, (t + pad) // self.k, d * self.k)  # (B, T/k, k*D)
             lens = torch.div(lens + self.k - 1, self.k, rounding_mode="floor")
+            lens_cpu = torch.div(lens_cpu + self.k - 1, self.k, rounding_mode="floor")
         t_out = x.size(1)
-        packed = pack_padded_sequence(x, lens.cpu(), batch_first=True, enforce_sorted=False)
+        packed = pack_padded_sequence(x, lens_cpu, batch_first=True, enforce_sorted=False)
         out, _ = self.lstm(packed)
         h, _ = pad_packed_sequence(out, batch_first=True, total_length=t_out)  # (B, T', 2H), zero-padded
         if self.proj is not None:
             h = torch.tanh(self.proj(h)).masked_fill(~length_mask(lens, t_out)[..., None], 0.0)
-        return self.dropout(h), lens                           # (B, T', odim)
+        return self.dropout(h), lens, lens_cpu                 # (B, T', odim)
 
 
 class Listener(nn.Module):
@@ -136,7 +138,9 @@ class Listener(nn.Module):
         lens = feat_lens
         if self.vgg is not None:
             x, lens = self.vgg(x, lens)
+        # the one host sync of the listener: packing wants CPU lengths; later layers derive theirs
+        lens_cpu = lens.cpu()
         for layer in self.layers:
-            x, lens = layer(x, lens)
+            x, lens, lens_cpu = layer(x, lens, lens_cpu)
         return x, lens                                         # (B, T', odim), (B,)
 
