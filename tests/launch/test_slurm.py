@@ -1,0 +1,188 @@
+"""asrkit-launch --backend slurm on a real single-node Slurm cluster started by the test session.
+
+The cluster (tests/launch/slurm_cluster.py) is private: its own munged, slurmctld and slurmd,
+ports and temp dir, stopped by pid at the end.
+"""
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from asrkit.launch.job import Launch, parse_job_range
+from asrkit.launch.slurm import run_slurm
+from asrkit.launch.slurm_config import DEFAULT_CONFIG, SlurmConfig
+
+from .test_local import check_log
+
+pytestmark = pytest.mark.slurm
+PY = sys.executable
+
+
+def launch(cluster, *args, cwd, check=True, timeout=300):
+    """asrkit-launch --backend slurm ..., run as a user's shell would, against the test cluster."""
+    env = dict(cluster.env, OMP_NUM_THREADS="1")
+    proc = subprocess.run([PY, "-m", "asrkit", "launch", "--backend", "slurm", *map(str, args)], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+    if check:
+        assert proc.returncode == 0, proc.stderr[-4000:]
+    return proc
+
+
+def test_array_job_logs_like_run_pl(slurm_cluster, tmp_path):
+    proc = launch(slurm_cluster, "JOB=1:4", "exp/log/hello.JOB.log", "echo", "task", "JOB", "|", "tr", "a-z", "A-Z",
+                  cwd=tmp_path)
+    assert re.search(r"Done 4 out of 4 jobs \(Slurm job \d+\)", proc.stderr)
+    for i in range(1, 5):
+        log = tmp_path / f"exp/log/hello.{i}.log"
+        assert check_log(log, f"echo task {i} | tr a-z A-Z", 0) == [f"TASK {i}"]
+        assert re.search(rf"^# Running on \S+ as Slurm job \d+_{i}$", log.read_text(), re.M)
+    script = (tmp_path / "exp/log/q/hello.sh").read_text()
+    assert "# sbatch --export=ALL --job-name=hello --array=1-4 " in script
+    assert not list((tmp_path / "exp/log/q").glob("*.status"))  # the status files are cleaned up
+
+
+def test_failed_task_named_with_its_log(slurm_cluster, tmp_path):
+    proc = launch(slurm_cluster, "--max-jobs-run", "2", "JOB=1:3", "log/f.JOB.log", "test", "JOB", "-ne", "2",
+                  cwd=tmp_path, check=False)
+    assert proc.returncode == 1
+    assert "ERROR (asrkit-launch): 1 / 3 failed, log is in log/f.2.log" in proc.stderr
+    assert "JOB=2 (code 1): log/f.2.log" in proc.stderr
+    check_log(tmp_path / "log/f.2.log", "test 2 -ne 2", 1)
+    check_log(tmp_path / "log/f.3.log", "test 3 -ne 2", 0)
+    assert "--array=1-3%2" in (tmp_path / "log/q/f.sh").read_text()
+
+
+def test_fbank_array_equals_local_bit_for_bit(slurm_cluster, tmp_path, an4_root, monkeypatch):
+    """AN4 slice: 8 utterances in 4 pieces, asrkit-compute-fbank as a Slurm array and locally."""
+    waves = sorted((an4_root / "wav" / "an4_clstk").glob("*/*.wav"))[:8]
+    assert len(waves) == 8
+    for job in range(4):
+        piece = tmp_path / "data" / "split4" / str(job + 1)
+        piece.mkdir(parents=True)
+        (piece / "wav.scp").write_text("".join(f"{w.stem} {w}\n" for w in waves[2 * job: 2 * job + 2]))
+    cmd = [PY, "-m", "asrkit", "compute-fbank", "scp:data/split4/JOB/wav.scp",
+           "ark,scp:OUT/feats.JOB.ark,OUT/feats.JOB.scp"]
+    launch(slurm_cluster, "JOB=1:4", "slurm/log/fbank.JOB.log", *[c.replace("OUT", "slurm") for c in cmd],
+           cwd=tmp_path)
+    local = subprocess.run([PY, "-m", "asrkit", "launch", "JOB=1:4", "local/log/fbank.JOB.log",
+                            *[c.replace("OUT", "local") for c in cmd]], cwd=tmp_path, capture_output=True, text=True,
+                           env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert local.returncode == 0, local.stderr[-3000:]
+    import kaldiio
+    import numpy as np
+
+    monkeypatch.chdir(tmp_path)  # the scp files name their arks relative to the launch directory
+    n_utts = 0
+    for job in range(1, 5):
+        s, l = tmp_path / f"slurm/feats.{job}.ark", tmp_path / f"local/feats.{job}.ark"
+        assert s.read_bytes() == l.read_bytes(), f"feats.{job}.ark differs"
+        feats_s = kaldiio.load_scp(str(tmp_path / f"slurm/feats.{job}.scp"))
+        feats_l = kaldiio.load_scp(str(tmp_path / f"local/feats.{job}.scp"))
+        assert list(feats_s) == list(feats_l) == [w.stem for w in waves[2 * job - 2: 2 * job]]
+        for utt in feats_s:
+            assert np.array_equal(feats_s[utt], feats_l[utt]) and feats_s[utt].shape[1] == 80
+            n_utts += 1
+    assert n_utts == 8
+
+
+def test_ctrl_c_cancels_the_array(slurm_cluster, tmp_path):
+    proc = subprocess.Popen([PY, "-m", "asrkit", "launch", "--backend", "slurm", "JOB=1:3", "log/s.JOB.log",
+                             "sleep", "120"], cwd=tmp_path, env=slurm_cluster.env, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "log/s.1.log").exists():
+        assert time.monotonic() < deadline and proc.poll() is None, "the array did not start"
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    job_id = re.search(r"submitted Slurm job (\d+)", err).group(1)
+    assert f"cancelling Slurm job {job_id}" in err
+    deadline = time.monotonic() + 30
+    while slurm_cluster.run("squeue", "-h", "-j", job_id, "-o", "%i").stdout.strip():
+        assert time.monotonic() < deadline, "the array is still queued after Ctrl-C"
+        time.sleep(0.5)
+
+
+def test_task_ended_by_slurm_without_status(slurm_cluster, tmp_path, monkeypatch):
+    """A task that Slurm kills (here: it cancels itself) writes no status: failed, with a note."""
+    monkeypatch.chdir(tmp_path)
+    for key, value in slurm_cluster.env.items():
+        if key.startswith("SLURM"):
+            monkeypatch.setenv(key, value)
+    # The range is named TASK: run.pl-style substitution would turn $SLURM_JOB_ID's JOB into 2.
+    job = Launch('if [ TASK = 2 ]; then scancel "$SLURM_JOB_ID"; sleep 60; fi',
+                 "log/c.TASK.log", parse_job_range("TASK=1:2"))
+    result = run_slurm(job, SlurmConfig.parse(DEFAULT_CONFIG, "d"), {}, show_progress=False, queue_check_s=1,
+                       grace_s=1)
+    assert [r.code for r in result.results] == [0, -1]
+    assert "no exit status: Slurm ended the task" in result.results[1].note
+    assert "log/q/c.2.out" in result.results[1].note
+
+
+def test_bad_submission_is_a_clear_error(slurm_cluster, tmp_path):
+    proc = launch(slurm_cluster, "--time", "not-a-time", "x.log", "true", cwd=tmp_path, check=False)
+    assert proc.returncode == 1
+    assert "ERROR (asrkit-launch): sbatch failed" in proc.stderr and "submit line: sbatch" in proc.stderr
+    (tmp_path / "bad.conf").write_text("command sbatch\n")
+    proc = launch(slurm_cluster, "--config", "bad.conf", "--mem", "4G", "x.log", "true", cwd=tmp_path, check=False)
+    assert proc.returncode == 1
+    assert "bad.conf: no 'option mem=...' line for --mem 4G" in proc.stderr
+
+
+GLOO = textwrap.dedent("""
+    import torch, torch.distributed as dist
+    from asrkit.launch.distributed import detect_distributed, init_distributed
+    torch.set_num_threads(1)
+    info = detect_distributed()
+    backend = init_distributed(info)
+    t = torch.tensor([float(info.rank + 1)])
+    dist.all_reduce(t)
+    print(f"rank {info.rank}/{info.world_size} local {info.local_rank} master {info.master_addr}:"
+          f"{info.master_port} {backend} sum {int(t.item())}", flush=True)
+    dist.destroy_process_group()
+""")
+
+
+def test_srun_two_tasks_meet_through_detect_distributed(slurm_cluster, tmp_path):
+    (tmp_path / "gloo.py").write_text(GLOO)
+    launch(slurm_cluster, "--ntasks", "2", "log/gloo.log", PY, "gloo.py", cwd=tmp_path)
+    lines = check_log(tmp_path / "log/gloo.log", f"{PY} gloo.py", 0)
+    got = sorted(line for line in lines if line.startswith("rank "))
+    assert len(got) == 2, lines
+    assert got[0].startswith("rank 0/2 local 0 master ") and got[0].endswith(" gloo sum 3")
+    assert got[1].startswith("rank 1/2 local 1 master ") and got[1].endswith(" gloo sum 3")
+
+
+def test_srun_two_task_training_one_epoch(slurm_cluster, tmp_path, yesno_root):
+    """asrkit-train under srun --ntasks 2 (gloo, CPU): one epoch, one checkpoint, written once."""
+    import yaml
+
+    from training.yesno_dump import TINY_CONFIG, global_cmvn, make_dump, train_args, yesno_waves
+    from asrkit.text.train import TokenizerConfig, train_tokenizer
+
+    waves = yesno_waves(yesno_root)
+    train = make_dump(tmp_path / "dump" / "train", waves[:8])
+    make_dump(tmp_path / "dump" / "dev", waves[8:10])
+    global_cmvn(train)
+    texts = [line.split(maxsplit=1)[1] for line in (train / "text").read_text().splitlines()]
+    (tmp_path / "data" / "lang").mkdir(parents=True)
+    (tmp_path / "data" / "lang" / "tokens.model").write_bytes(
+        train_tokenizer(texts, TokenizerConfig(model_type="char")).to_bytes())
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "train.yaml").write_text(yaml.safe_dump(TINY_CONFIG))
+    exp = tmp_path / "exp"
+    args = train_args(tmp_path, exp, "--set", "training.max_epochs=1")
+    launch(slurm_cluster, "--ntasks", "2", "exp/log/run.log", PY, "-m", "asrkit", *args, cwd=tmp_path, timeout=600)
+    log = (tmp_path / "exp/log/run.log").read_text()
+    assert "rank 0 of 2 (gloo, cpu)" in log, log[-3000:]
+    assert log.count("Done 1 epochs out of 1") == 1
+    assert sorted(p.name for p in (exp / "checkpoints").iterdir()) == ["epoch1.pt"]
+    assert (exp / "model.pt").is_file()
