@@ -180,3 +180,15 @@ def test_parse_job_range():
     assert parse_job_range("exp/log/x.JOB.log") is None
     with pytest.raises(AsrkitError):
         parse_job_range("JOB=0:1")
+
+
+def test_overhead_of_100_trivial_jobs_under_2_s(tmp_path):
+    """Issue 6's bound, on the whole command (Python start-up included); best of two runs."""
+    cmd = [sys.executable, "-m", "asrkit", "launch", "JOB=1:100", "log/t.JOB.log", "true"]
+    times = []
+    for _ in range(2):
+        start = time.perf_counter()
+        subprocess.run(cmd, cwd=tmp_path, check=True, capture_output=True)
+        times.append(time.perf_counter() - start)
+    assert len(list((tmp_path / "log").glob("t.*.log"))) == 100
+    assert min(times) < 2.0, times
