@@ -5,7 +5,7 @@ import os
 import socket
 import subprocess
 import sys
-import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -96,19 +96,6 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-WORKER = textwrap.dedent("""
-    import torch, torch.distributed as dist
-    torch.set_num_threads(1)
-    from asrkit.launch.distributed import detect_distributed, init_distributed
-    info = detect_distributed()
-    backend = init_distributed(info)
-    t = torch.tensor([float(info.rank + 1)])
-    dist.all_reduce(t)
-    print(backend, info.rank, info.world_size, int(t.item()), flush=True)
-    dist.destroy_process_group()
-""")
-
-
 def test_init_distributed_gloo_all_reduce():
     """Two real processes with Slurm-style variables meet on a derived address and all_reduce."""
     port = _free_port()
@@ -119,12 +106,13 @@ def test_init_distributed_gloo_all_reduce():
                    MASTER_PORT=str(port), CUDA_VISIBLE_DEVICES="")
         for key in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR"):
             env.pop(key, None)
-        procs.append(subprocess.Popen([sys.executable, "-c", WORKER], env=env, stdout=subprocess.PIPE,
+        procs.append(subprocess.Popen([sys.executable, str(Path(__file__).with_name("gloo_all_reduce.py"))], env=env, stdout=subprocess.PIPE,
                                       stderr=subprocess.PIPE, text=True))
     outs = [p.communicate(timeout=120) for p in procs]
     for p, (out, err) in zip(procs, outs):
         assert p.returncode == 0, err
-    assert sorted(out.split() for out, _ in outs) == [["gloo", "0", "2", "3"], ["gloo", "1", "2", "3"]]
+    got = sorted(out.strip() for out, _ in outs)
+    assert got == [f"rank {r}/2 local {r} master 127.0.0.1:{port} gloo sum 3" for r in (0, 1)]
 
 
 def test_init_distributed_nccl_without_gpu_is_a_clear_error():

@@ -114,6 +114,15 @@ def test_multi_task_job_gets_torchrun_variables(tmp_path):
     assert "# Running 3 tasks (RANK 0..2)" in (tmp_path / "t.log").read_text()
 
 
+def test_multi_task_job_joins_a_gloo_group(tmp_path, asrkit):
+    """--ntasks 2 locally: the two ranks meet through detect_distributed/init_distributed."""
+    script = Path(__file__).with_name("gloo_all_reduce.py")
+    asrkit("launch", "--ntasks", "2", "g.log", sys.executable, script, cwd=tmp_path)
+    lines = sorted(line for line in (tmp_path / "g.log").read_text().splitlines() if line.startswith("rank "))
+    assert [line.split(" master ")[0] for line in lines] == ["rank 0/2 local 0", "rank 1/2 local 1"]
+    assert all(line.endswith("gloo sum 3") for line in lines), lines
+
+
 def test_a_failing_task_stops_its_peers(tmp_path):
     # Rank 1 fails at once; rank 0 would sleep 60 s (a peer blocked in a collective).
     launch = Launch('if [ "$RANK" = 1 ]; then exit 3; fi; sleep 60', str(tmp_path / "t.log"), ntasks=2)

@@ -10,7 +10,6 @@ import re
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from .test_local import check_log
 
 pytestmark = pytest.mark.slurm
 PY = sys.executable
+GLOO = Path(__file__).with_name("gloo_all_reduce.py")
 
 
 def launch(cluster, *args, cwd, check=True, timeout=300):
@@ -137,24 +137,9 @@ def test_bad_submission_is_a_clear_error(slurm_cluster, tmp_path):
     assert "bad.conf: no 'option mem=...' line for --mem 4G" in proc.stderr
 
 
-GLOO = textwrap.dedent("""
-    import torch, torch.distributed as dist
-    from asrkit.launch.distributed import detect_distributed, init_distributed
-    torch.set_num_threads(1)
-    info = detect_distributed()
-    backend = init_distributed(info)
-    t = torch.tensor([float(info.rank + 1)])
-    dist.all_reduce(t)
-    print(f"rank {info.rank}/{info.world_size} local {info.local_rank} master {info.master_addr}:"
-          f"{info.master_port} {backend} sum {int(t.item())}", flush=True)
-    dist.destroy_process_group()
-""")
-
-
 def test_srun_two_tasks_meet_through_detect_distributed(slurm_cluster, tmp_path):
-    (tmp_path / "gloo.py").write_text(GLOO)
-    launch(slurm_cluster, "--ntasks", "2", "log/gloo.log", PY, "gloo.py", cwd=tmp_path)
-    lines = check_log(tmp_path / "log/gloo.log", f"{PY} gloo.py", 0)
+    launch(slurm_cluster, "--ntasks", "2", "log/gloo.log", PY, GLOO, cwd=tmp_path)
+    lines = check_log(tmp_path / "log/gloo.log", f"{PY} {GLOO}", 0)
     got = sorted(line for line in lines if line.startswith("rank "))
     assert len(got) == 2, lines
     assert got[0].startswith("rank 0/2 local 0 master ") and got[0].endswith(" gloo sum 3")

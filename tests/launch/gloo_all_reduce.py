@@ -1,0 +1,19 @@
+"""One rank of a distributed job: join through detect_distributed/init_distributed, all_reduce, print.
+
+Run by the launcher tests under srun (Slurm's variables) and under the local backend's --ntasks
+(torchrun's variables); every rank prints ``rank R/W local L master A:P BACKEND sum S``.
+"""
+import torch
+import torch.distributed as dist
+
+from asrkit.launch.distributed import detect_distributed, init_distributed
+
+torch.set_num_threads(1)
+info = detect_distributed()
+assert info is not None, "not started as a distributed task"
+backend = init_distributed(info)
+t = torch.tensor([float(info.rank + 1)])
+dist.all_reduce(t)
+print(f"rank {info.rank}/{info.world_size} local {info.local_rank} master {info.master_addr}:{info.master_port} "
+      f"{backend} sum {int(t.item())}", flush=True)
+dist.destroy_process_group()
