@@ -72,14 +72,14 @@ class Recognizer:
         return np.asarray(apply_cmvn(feats, self.pkg.cmvn, norm_vars=self.pkg.cmvn_norm_vars), dtype=np.float32)
 
     def features(self, samples: np.ndarray, sample_rate: int, utt_id: str) -> np.ndarray:
-        """Fbank with the packed feature config, then CMVN: what training saw."""
+        """Fbank with the packed feature config (raw: :meth:`normalize` applies the CMVN, as for --feats)."""
         from asrkit.features.fbank import compute_fbank
 
         if self.pkg.feature_config is None:
             raise AsrkitError("the model holds no feature config, so it cannot decode audio; use --feats")
         if samples.size == 0:
             raise AsrkitError(f"utterance {utt_id!r}: empty audio")
-        return self.normalize(compute_fbank(samples, sample_rate, self.pkg.feature_config, utt_id=utt_id))
+        return compute_fbank(samples, sample_rate, self.pkg.feature_config, utt_id=utt_id)
 
     @torch.inference_mode()
     def decode_normalized(self, batch: Sequence[Tuple[str, np.ndarray]]) -> List[UttResult]:

@@ -1,0 +1,238 @@
+"""asrkit-decode and asrkit-train-lm end to end on real yesno and AN4 audio, with tiny packed models."""
+from __future__ import annotations
+
+import json
+import shutil
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from asrkit.data.specifier import MatrixWriter
+from asrkit.features.cmvn import accumulate_cmvn
+from asrkit.features.fbank import FbankConfig, compute_fbank
+from asrkit.features.wav import read_wav_source
+from asrkit.models.package import save_package
+from asrkit.text.train import TokenizerConfig, train_tokenizer
+
+from decoding_tiny import tiny_las
+
+AN4_TEST = ["fcaw/an406-fcaw-b", "fcaw/an407-fcaw-b", "mmxg/an441-mmxg-b", "mmxg/an442-mmxg-b",
+            "fjlp/an396-fjlp-b"]
+
+
+def an4_test_wavs(an4_root: Path):
+    paths = [an4_root / "wav" / "an4test_clstk" / f"{p}.wav" for p in AN4_TEST]
+    return [p for p in paths if p.is_file()][:4]
+
+
+def an4_transcripts(an4_root: Path):
+    lines = (an4_root / "etc" / "an4_train.transcription").read_text().splitlines()
+    return [ln.split("(")[0].replace("<s>", "").replace("</s>", "").strip() for ln in lines]
+
+
+def build_model(tmp: Path, wavs, sentences, rate: int, mel: int, name: str) -> Path:
+    """A tiny random LAS packed with a char tokenizer, fbank config and CMVN from ``wavs``."""
+    tok = train_tokenizer(sentences, TokenizerConfig(model_type="char"))
+    fbank = FbankConfig(sample_frequency=float(rate), num_mel_bins=mel)
+    stats = None
+    for w in wavs[:3]:
+        samples, sr = read_wav_source(str(w), str(w))
+        stats = accumulate_cmvn(compute_fbank(samples, sr, fbank), stats)
+    model = tiny_las(idim=mel, vocab=tok.vocab_size, eos_bias=3.0)
+    path = tmp / f"{name}.pt"
+    save_package(path, model, feature_config=fbank, cmvn=stats, tokenizer=tok)
+    (tmp / f"{name}_lang").mkdir()
+    (tmp / f"{name}_lang" / "tokens.model").write_bytes(tok.to_bytes())
+    return path
+
+
+@pytest.fixture(scope="module")
+def an4(an4_root, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("an4dec")
+    wavs = an4_test_wavs(an4_root)
+    assert len(wavs) >= 3, "AN4 test wavs not found"
+    model = build_model(tmp, wavs, an4_transcripts(an4_root), 16000, 40, "an4")
+    return tmp, model, wavs
+
+
+@pytest.fixture(scope="module")
+def yesno(yesno_root, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("yesnodec")
+    wavs = sorted((yesno_root / "waves_yesno").glob("*.wav"))[:5]
+    sentences = [" ".join("YES" if c == "1" else "NO" for c in w.stem.split("_")) for w in wavs]
+    model = build_model(tmp, wavs, sentences, 8000, 23, "yesno")
+    return tmp, model, wavs
+
+
+class _Result:
+    def __init__(self, code: int, stdout: bytes, stderr: bytes) -> None:
+        self.returncode, self.stdout, self.stderr = code, stdout, stderr
+
+
+@pytest.fixture
+def inproc():
+    """Run ``asrkit <sub> ...`` in this process (click's runner): no torch import per call.
+
+    The end-to-end tests that matter as a user runs them (wav arguments, exit status) use the
+    subprocess fixture ``asrkit``; the rest use this one to keep the suite fast on 2 cores.
+    """
+    from click.testing import CliRunner
+
+    from asrkit.cli import main
+
+    def run(*args, check: bool = True):
+        res = CliRunner().invoke(main, [str(a) for a in args])
+        if res.exception is not None and not isinstance(res.exception, SystemExit):
+            raise res.exception
+        out = _Result(res.exit_code, res.stdout_bytes, res.stderr_bytes or b"")
+        if check and res.exit_code != 0:
+            raise AssertionError(f"asrkit {' '.join(map(str, args))} exited {res.exit_code}\n{res.stderr[-3000:]}")
+        return out
+
+    return run
+
+
+def read_text(path: Path):
+    return dict((ln.split(" ", 1) + [""])[:2] for ln in path.read_text().splitlines())
+
+
+def test_wav_arguments_print_utt_and_text(asrkit, yesno):
+    tmp, model, wavs = yesno
+    proc = asrkit("decode", "--model", model, "--beam", "3", *wavs[:3])
+    lines = proc.stdout.decode().splitlines()
+    assert [ln.split()[0] for ln in lines] == [w.stem for w in wavs[:3]]
+    err = proc.stderr.decode()
+    assert "Done 3 out of 3" in err and "real-time factor" in err
+
+
+def test_wav_scp_feats_and_outputs_agree(inproc, an4):
+    tmp, model, wavs = an4
+    scp = tmp / "wav.scp"
+    scp.write_text("".join(f"{w.stem} {w}\n" for w in wavs))
+    # --feats: the same fbank written as a Kaldi ark/scp (raw: decode applies the packed CMVN)
+    fbank = FbankConfig(sample_frequency=16000.0, num_mel_bins=40)
+    with MatrixWriter(f"ark,scp:{tmp}/feats.ark,{tmp}/feats.scp") as w:
+        for p in wavs:
+            samples, sr = read_wav_source(str(p), str(p))
+            w.write(p.stem, compute_fbank(samples, sr, fbank))
+    common = ["--model", model, "--beam", "4", "--ctc-weight", "0.3", "--nbest", "3"]
+    inproc("decode", *common, "--wav-scp", scp, "--output-dir", tmp / "d_wav")
+    inproc("decode", *common, "--feats", f"scp:{tmp}/feats.scp", "--output-dir", tmp / "d_feats")
+    inproc("decode", *common, "--feats", f"scp:{tmp}/feats.scp", "--batch-size", "1", "--output-dir", tmp / "d_one")
+    t_wav, t_feats, t_one = (read_text(tmp / d / "text") for d in ("d_wav", "d_feats", "d_one"))
+    assert list(t_wav) == [w.stem for w in wavs]
+    assert t_wav == t_feats == t_one  # batched == one at a time, audio == features
+    recs = [json.loads(ln) for ln in (tmp / "d_wav" / "nbest.jsonl").read_text().splitlines()]
+    assert [r["utt"] for r in recs] == list(t_wav)
+    for r in recs:
+        assert 1 <= len(r["hyps"]) <= 3
+        scores = [h["score"] for h in r["hyps"]]
+        assert scores == sorted(scores, reverse=True)
+        assert {"att", "ctc", "score", "text", "tokens"} <= set(r["hyps"][0])
+        assert r["hyps"][0]["text"] == t_wav[r["utt"]]
+    log = (tmp / "d_wav" / "log" / "decode.log").read_text()
+    assert "real-time factor" in log and "command line" in log
+    assert (tmp / "d_wav" / "decode.yaml").is_file()
+
+
+def test_greedy_equals_beam_one(inproc, an4):
+    tmp, model, wavs = an4
+    g = inproc("decode", "--model", model, "--mode", "greedy", *wavs).stdout
+    b = inproc("decode", "--model", model, "--beam", "1", *wavs).stdout
+    assert g == b
+
+
+def test_train_lm_and_fusion(inproc, an4, an4_root, yesno):
+    tmp, model, wavs = an4
+    text = tmp / "lm_text"
+    text.write_text("".join(f"utt{i:04d} {s}\n" for i, s in enumerate(an4_transcripts(an4_root)[:200])))
+    conf = tmp / "lm.yaml"
+    conf.write_text("model: {embed: 16, hidden: 32, layers: 1, dropout: 0.0}\nbatch_size: 32\n")
+    proc = inproc("train-lm", "--config", conf, "--lang-dir", tmp / "an4_lang", "--max-epochs", "2", text, tmp / "lm")
+    err = proc.stderr.decode()
+    assert "read as a kaldi text" in err and "dev perplexity" in err and "Done: LM trained 2 epochs" in err
+    assert (tmp / "lm" / "lm.pt").is_file() and (tmp / "lm" / "lm.yaml").is_file()
+    assert "perplexity" in (tmp / "lm" / "log" / "train_lm.log").read_text()
+    base = ["decode", "--model", model, "--beam", "3", *wavs[:2]]
+    no_lm = inproc(*base).stdout
+    assert inproc(*base, "--lm", tmp / "lm" / "lm.pt", "--lm-weight", "0").stdout == no_lm
+    fused = inproc(*base, "--lm", tmp / "lm" / "lm.pt", "--lm-weight", "0.8", "--output-dir", tmp / "d_lm")
+    rec = json.loads((tmp / "d_lm" / "nbest.jsonl").read_text().splitlines()[0])
+    assert "lm" in rec["hyps"][0] and rec["weights"]["lm"] == 0.8
+    # an LM of another tokenizer is refused, by name
+    _, yes_model, _ = yesno
+    bad = inproc("decode", "--model", yes_model, "--lm", tmp / "lm" / "lm.pt", "--lm-weight", "0.5",
+                 *wavs[:1], check=False)
+    assert bad.returncode == 1 and "different token list" in bad.stderr.decode()
+
+
+def test_bad_utterances_are_counted_others_decode(inproc, an4, tmp_path):
+    tmp, model, wavs = an4
+    empty = tmp_path / "empty.wav"
+    with wave.open(str(empty), "wb") as w:
+        w.setnchannels(1), w.setsampwidth(2), w.setframerate(16000)
+    garbage = tmp_path / "garbage.wav"
+    garbage.write_bytes(b"this is not a wav file at all")
+    proc = inproc("decode", "--model", model, "--beam", "2", wavs[0], empty, garbage, tmp_path / "missing.wav")
+    out, err = proc.stdout.decode(), proc.stderr.decode()
+    assert out.split()[0] == wavs[0].stem and len(out.splitlines()) == 1
+    assert "'empty'" in err and "'garbage'" in err and "'missing'" in err
+    assert "Done 1 out of 4 utterances (3 failed)" in err
+    # unknown ids in --utt-ids: reported, the known one decodes
+    scp = tmp_path / "wav.scp"
+    scp.write_text(f"{wavs[0].stem} {wavs[0]}\n")
+    ids = tmp_path / "ids"
+    ids.write_text(f"nosuchutt\n{wavs[0].stem}\n")
+    proc = inproc("decode", "--model", model, "--beam", "2", "--wav-scp", scp, "--utt-ids", ids,
+                  "--output-dir", tmp_path / "out")
+    assert "utterance 'nosuchutt': not in" in proc.stderr.decode()
+    assert list(read_text(tmp_path / "out" / "text")) == [wavs[0].stem]
+    # all failed: non-zero exit, no text written
+    proc = inproc("decode", "--model", model, "--output-dir", tmp_path / "none", empty, garbage, check=False)
+    assert proc.returncode == 1 and "no utterance was decoded" in proc.stderr.decode()
+    assert not (tmp_path / "none" / "text").exists()
+
+
+def test_bad_model_and_usage_errors(asrkit, inproc, an4, tmp_path):
+    tmp, model, wavs = an4
+    notmodel = tmp_path / "model.pt"
+    notmodel.write_text("hello")
+    dictmodel = tmp_path / "dict.pt"
+    torch.save({"weights": torch.zeros(2)}, dictmodel)
+    cases = [
+        (["--model", notmodel, wavs[0]], "not an asrkit model"),
+        (["--model", dictmodel, wavs[0]], "not an asrkit model"),
+        (["--model", tmp_path / "nope.pt", wavs[0]], "no such model file"),
+        (["--model", model], "give exactly one input"),
+        (["--model", model, "--wav-scp", tmp_path / "x.scp", wavs[0]], "give exactly one input"),
+        (["--model", model, "--beam", "0", wavs[0]], "beam must be >= 1"),
+        (["--model", model, "--lm-weight", "0.5", wavs[0]], "no LM was given"),
+        (["--model", model, "--lm", model, "--lm-weight", "0.5", wavs[0]], "not an asrkit LM"),
+        (["--model", model, "--feats", f"scp:{tmp_path}/missing.scp"], "missing.scp"),
+    ]
+    for i, (args, message) in enumerate(cases):
+        proc = (asrkit if i == 0 else inproc)("decode", *args, check=False)  # the first as a real process
+        assert proc.returncode == 1, (args, proc.stderr.decode())
+        assert message in proc.stderr.decode(), (args, proc.stderr.decode()[-500:])
+    conf = tmp_path / "decode.yaml"
+    conf.write_text("beam_size: 3\nctc_wieght: 0.3\n")
+    proc = inproc("decode", "--model", model, "--config", conf, wavs[0], check=False)
+    assert proc.returncode == 1 and "ctc_wieght" in proc.stderr.decode()
+    assert "e.g." in inproc("decode", "--help").stdout.decode()
+    assert "e.g." in inproc("train-lm", "--help").stdout.decode()
+
+
+def test_nj_pieces_cover_all_utterances(inproc, yesno, tmp_path):
+    tmp, model, wavs = yesno
+    scp = tmp_path / "wav.scp"
+    scp.write_text("".join(f"{w.stem} {w}\n" for w in wavs))
+    got = []
+    for job in (1, 2):
+        inproc("decode", "--model", model, "--beam", "2", "--maxlenratio", "0.1", "--wav-scp", scp, "--nj", "2",
+               "--job", str(job),
+               "--output-dir", tmp_path / str(job))
+        got += list(read_text(tmp_path / str(job) / "text"))
+    assert got == [w.stem for w in wavs]
