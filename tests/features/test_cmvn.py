@@ -104,8 +104,9 @@ def test_apply_cmvn_global_equals_numpy(an4_feats, norm_vars):
     stats = numpy_stats(list(feats.values()))
     write_matrices(f"ark:{d}/g{norm_vars}.ark", {"x": stats})  # any matrix file works as a stats file
     kaldiio.save_mat(str(d / f"g{norm_vars}.mat"), stats)
-    result = run_cli(apply_cmvn_cli, ["--norm-vars", str(norm_vars).lower(), d / f"g{norm_vars}.mat",
-                                      f"scp:{d}/feats.scp", "ark:-"])
+    # A pipeline: features in on stdin (ark:-), normalized features out on stdout (ark:-).
+    result = run_cli(apply_cmvn_cli, ["--norm-vars", str(norm_vars).lower(), d / f"g{norm_vars}.mat", "ark:-", "ark:-"],
+                     input=(d / "feats.ark").read_bytes())
     assert result.exit_code == 0, result.stderr
     assert "Done 9 out of 9 utterances; failed 0" in result.stderr
     got = dict(kaldiio.load_ark(io.BytesIO(result.stdout_bytes)))
