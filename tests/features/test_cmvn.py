@@ -182,3 +182,14 @@ def test_library_edge_cases(caplog):
     with pytest.raises(AsrkitError, match="utterance 'u3' is not in utt2spk"):
         cmvn("u3", x)
 
+
+
+@pytest.mark.parametrize("text", [False, True])
+def test_stats_from_kaldiio_written_features(an4_feats, tmp_path, text):
+    """Features written by another tool (kaldiio, as Kaldi writes them), binary and text arks."""
+    _, feats, _, _ = an4_feats
+    kaldiio.save_ark(str(tmp_path / "k.ark"), feats, scp=str(tmp_path / "k.scp"), text=text)
+    result = run_cli(compute_cmvn_cli, [f"scp:{tmp_path}/k.scp", tmp_path / "cmvn.ark"])
+    assert result.exit_code == 0, result.stderr
+    np.testing.assert_allclose(load_cmvn(str(tmp_path / "cmvn.ark")), numpy_stats(list(feats.values())),
+                               rtol=1e-6 if text else 1e-12)
