@@ -45,11 +45,15 @@ class _Job:
         self.threads = launch.num_threads
         self.code: Optional[int] = None
         command = launch.command_for(index)
-        Path(self.log).parent.mkdir(parents=True, exist_ok=True)
         self.started = time.time()
         envs = _task_envs(launch.ntasks)
         extra = [f"Running {launch.ntasks} tasks (RANK 0..{launch.ntasks - 1})"] if launch.ntasks > 1 else []
-        with open(self.log, "w", encoding="utf-8") as log:
+        try:
+            Path(self.log).parent.mkdir(parents=True, exist_ok=True)
+            log = open(self.log, "w", encoding="utf-8")
+        except OSError as e:
+            raise AsrkitError(f"cannot write log file {self.log}: {e.strerror}") from None
+        with log:
             log.write(log_header(command, self.started, extra))
             log.flush()
             self.procs = [
@@ -117,9 +121,13 @@ def run_local(launch: Launch, max_jobs_run: Optional[int] = None, show_progress:
     t0 = time.monotonic()
     result = LaunchResult(backend="local")
     indexes = launch.indexes
-    for r in progress(_run(launch, indexes, max_jobs_run), total=len(indexes), desc="jobs", unit="job",
-                      disable=not show_progress or len(indexes) == 1):
-        result.results.append(r)
+    jobs = _run(launch, indexes, max_jobs_run)
+    try:
+        for r in progress(jobs, total=len(indexes), desc="jobs", unit="job",
+                          disable=not show_progress or len(indexes) == 1):
+            result.results.append(r)
+    finally:
+        jobs.close()  # an exception here (e.g. Ctrl-C in a progress update) still stops the jobs
     result.results.sort(key=lambda r: r.index)
     result.elapsed_s = time.monotonic() - t0
     return result

@@ -128,10 +128,13 @@ def run_slurm(launch: Launch, config: SlurmConfig, options: Mapping[str, Optiona
             raise AsrkitError(f"{tool} not found on PATH: is this a Slurm submit host? (or use --backend local)")
     t0 = time.monotonic()
     qdir = queue_dir(launch)
-    qdir.mkdir(parents=True, exist_ok=True)
     name = script_name(launch)
     status_dir = (qdir / f"{name}.{time.strftime('%Y%m%d%H%M%S')}.{os.getpid()}.status").resolve()
-    status_dir.mkdir()
+    try:
+        qdir.mkdir(parents=True, exist_ok=True)
+        status_dir.mkdir()
+    except OSError as e:
+        raise AsrkitError(f"cannot create {e.filename}: {e.strerror}") from None
     script = qdir / f"{name}.sh"
     args = submit_args(launch, config, options, qdir, name, max_jobs_run)
     submit_line = " ".join(shlex.quote(a) for a in args + [str(script)])

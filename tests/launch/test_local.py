@@ -201,3 +201,10 @@ def test_overhead_of_100_trivial_jobs_under_2_s(tmp_path):
         times.append(time.perf_counter() - start)
     assert len(list((tmp_path / "log").glob("t.*.log"))) == 100
     assert min(times) < 2.0, times
+
+
+def test_unwritable_log_is_a_clear_error(tmp_path, asrkit):
+    (tmp_path / "file").write_text("")
+    proc = asrkit("launch", "JOB=1:2", "file/x.JOB.log", "true", cwd=tmp_path, check=False)
+    assert proc.returncode == 1
+    assert "cannot write log file file/x.1.log" in proc.stderr.decode() and b"Traceback" not in proc.stderr

@@ -171,3 +171,10 @@ def test_srun_two_task_training_one_epoch(slurm_cluster, tmp_path, yesno_root):
     assert log.count("Done 1 epochs out of 1") == 1
     assert sorted(p.name for p in (exp / "checkpoints").iterdir()) == ["epoch1.pt"]
     assert (exp / "model.pt").is_file()
+
+
+def test_unwritable_log_dir_is_a_clear_error(slurm_cluster, tmp_path):
+    (tmp_path / "file").write_text("")
+    proc = launch(slurm_cluster, "JOB=1:2", "file/x.JOB.log", "true", cwd=tmp_path, check=False)
+    assert proc.returncode == 1
+    assert "cannot create file/q: Not a directory" in proc.stderr and "Traceback" not in proc.stderr
