@@ -105,7 +105,7 @@ class SlurmCluster:
         self.conf.write_text(f"""\
 # Private single-node test cluster written by tests/launch/slurm_cluster.py
 ClusterName=asrkittest
-SlurmctldHost={self.host}
+SlurmctldHost={self.host}(127.0.0.1)
 SlurmctldPort={_free_port()}
 SlurmdPort={_free_port()}
 SlurmUser=root
@@ -146,6 +146,7 @@ PartitionName=debug Nodes={self.host} Default=YES MaxTime=INFINITE State=UP
         out = subprocess.run([_which("slurmd"), "-C"], capture_output=True, text=True, check=True).stdout
         fields = dict(f.split("=", 1) for f in out.splitlines()[0].split())
         fields["NodeName"] = self.host
+        fields["NodeAddr"] = "127.0.0.1"  # daemons talk over loopback even if the name resolves elsewhere
         fields["RealMemory"] = str(int(int(fields.get("RealMemory", "2048")) * 0.9))
         return " ".join(f"{k}={v}" for k, v in fields.items())
 
