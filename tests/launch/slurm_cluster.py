@@ -239,6 +239,8 @@ if __name__ == "__main__":
     cluster = SlurmCluster().start()
     print(f"cluster up in {time.monotonic() - t0:.1f} s; export SLURM_CONF={cluster.conf}")
     try:
-        input("Enter stops it> ")
+        input("Enter (or end of input) stops it> ")
+    except (EOFError, KeyboardInterrupt):
+        pass
     finally:
         cluster.stop()
