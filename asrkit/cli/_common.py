@@ -26,7 +26,7 @@ def asrkit_command(name: str, **kwargs) -> Callable:
         def wrapper(*args, verbose: int = 0, **kw):
             setup_logging(verbose)
             prog = f"asrkit-{name}"
-            click.echo(prog + " " + " ".join(_quote(a) for a in sys.argv[1:]), err=True)
+            click.echo(prog + " " + " ".join(_quote(a) for a in _own_args()), err=True)
             try:
                 return fn(*args, **kw)
             except AsrkitError as e:
@@ -40,6 +40,16 @@ def asrkit_command(name: str, **kwargs) -> Callable:
         return click.command(name=name, context_settings=CONTEXT_SETTINGS, **kwargs)(wrapper)
 
     return decorator
+
+
+def _own_args() -> list:
+    """The command's own arguments: under ``asrkit <sub>`` (or ``python -m asrkit <sub>``)
+    argv[1] is the subcommand name, which the echoed ``asrkit-<sub>`` line already says."""
+    import os
+
+    if os.path.basename(sys.argv[0]).startswith("asrkit-"):
+        return sys.argv[1:]
+    return sys.argv[2:]
 
 
 def _quote(arg: str) -> str:
