@@ -54,7 +54,7 @@ def forced_alignment(model, enc: Tensor, enc_lens: Tensor, ys: Sequence[Sequence
 
 def cer(pairs: Sequence[Tuple[str, str]]) -> Optional[float]:
     """Character error rate (a fraction) over ``(ref, hyp)`` texts, counted as asrkit-score counts it."""
-    from asrkit.scoring.align import align, error_counts
+    from asrkit.scoring.alignment import align, error_counts
     from asrkit.scoring.tokens import char_tokens
 
     errs = tot = 0
