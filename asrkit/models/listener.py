@@ -9,7 +9,7 @@ batch of one would hold.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -80,6 +80,9 @@ class PyramidBLSTMLayer(nn.Module):
         self.proj = nn.Linear(2 * hidden, proj) if proj > 0 else None
         self.dropout = nn.Dropout(dropout)
         self.odim = proj if proj > 0 else 2 * hidden
+        # True: pack_padded_sequence (cuDNN runs packed batches natively); False: the padded
+        # CPU path below; None: packed on CUDA, padded elsewhere. Results are the same.
+        self.packed: Optional[bool] = None
 
     def forward(self, x: Tensor, lens: Tensor, lens_cpu: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
         """``lens_cpu``: the same lengths on the CPU, which packing needs (kept to avoid a sync per layer)."""
@@ -92,12 +95,39 @@ class PyramidBLSTMLayer(nn.Module):
             lens = torch.div(lens + self.k - 1, self.k, rounding_mode="floor")
             lens_cpu = torch.div(lens_cpu + self.k - 1, self.k, rounding_mode="floor")
         t_out = x.size(1)
-        packed = pack_padded_sequence(x, lens_cpu, batch_first=True, enforce_sorted=False)
-        out, _ = self.lstm(packed)
-        h, _ = pad_packed_sequence(out, batch_first=True, total_length=t_out)  # (B, T', 2H), zero-padded
+        valid = length_mask(lens, t_out)[..., None]            # (B, T', 1)
+        if self.packed if self.packed is not None else x.is_cuda:
+            packed = pack_padded_sequence(x, lens_cpu, batch_first=True, enforce_sorted=False)
+            out, _ = self.lstm(packed)
+            h, _ = pad_packed_sequence(out, batch_first=True, total_length=t_out)  # (B, T', 2H), zero-padded
+        else:
+            h = self._blstm_padded(x, lens).masked_fill(~valid, 0.0)                # (B, T', 2H)
         if self.proj is not None:
-            h = torch.tanh(self.proj(h)).masked_fill(~length_mask(lens, t_out)[..., None], 0.0)
+            h = torch.tanh(self.proj(h)).masked_fill(~valid, 0.0)
         return self.dropout(h), lens, lens_cpu                 # (B, T', odim)
+
+    def _blstm_padded(self, x: Tensor, lens: Tensor) -> Tensor:
+        """The BLSTM without packing, for the CPU, where packed LSTMs of mixed lengths leave the
+        fused kernel and their backward is ~35x slower (30 s vs 0.9 s for 32 x 300 frames).
+
+        The forward direction runs on the padded batch as is (trailing padding cannot reach
+        earlier frames). The backward direction runs forward over each utterance reversed within
+        its own length, so it starts at the utterance's last real frame, never in padding; its
+        output is reversed back. Same weights as the packed path, same results.
+        """
+        b, t, _ = x.shape
+        steps = torch.arange(t, device=x.device)[None, :]                      # (1, T)
+        rev = torch.where(steps < lens[:, None], lens[:, None] - 1 - steps, steps)  # (B, T), an involution
+        rev = rev.unsqueeze(2)
+        h0 = x.new_zeros(1, b, self.lstm.hidden_size)
+        fwd = torch.lstm(x, (h0, h0), self._weights(""), True, 1, 0.0, self.training, False, True)[0]
+        x_rev = x.gather(1, rev.expand(-1, -1, x.size(2)))
+        bwd = torch.lstm(x_rev, (h0, h0), self._weights("_reverse"), True, 1, 0.0, self.training, False, True)[0]
+        bwd = bwd.gather(1, rev.expand(-1, -1, bwd.size(2)))
+        return torch.cat([fwd, bwd], dim=2)                                     # (B, T, 2H)
+
+    def _weights(self, suffix: str) -> List[Tensor]:
+        return [getattr(self.lstm, f"{name}_l0{suffix}") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
 
 
 class Listener(nn.Module):

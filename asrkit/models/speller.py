@@ -56,8 +56,11 @@ class Speller(nn.Module):
         for i in range(len(self.cells)):
             state[f"h{i}"], state[f"c{i}"] = zeros, zeros
         state["context"] = enc.new_zeros(n, self.enc_dim)                                 # (N, De)
-        # a uniform previous alignment over the real frames, as ESPnet's location attention starts
-        state["att"] = valid.to(enc.dtype) / enc_lens.clamp(min=1).to(enc.dtype)[:, None]  # (N, T)
+        # a uniform previous alignment over the real frames, as ESPnet's location attention starts;
+        # float32 at least, the dtype softmax gives under autocast, so the state's dtypes are the
+        # same at every step (one graph for torch.compile / CUDA graphs)
+        att_dtype = torch.promote_types(enc.dtype, torch.float32)
+        state["att"] = valid.to(att_dtype) / enc_lens.clamp(min=1).to(att_dtype)[:, None]  # (N, T)
         return memory, state
 
     def step(self, emb: Tensor, state: Dict[str, Tensor], memory: Dict[str, Tensor]
