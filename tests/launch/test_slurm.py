@@ -117,9 +117,10 @@ def test_task_ended_by_slurm_without_status(slurm_cluster, tmp_path, monkeypatch
     for key, value in slurm_cluster.env.items():
         if key.startswith("SLURM"):
             monkeypatch.setenv(key, value)
-    # The range is named TASK: run.pl-style substitution would turn $SLURM_JOB_ID's JOB into 2.
-    job = Launch('if [ TASK = 2 ]; then scancel "$SLURM_JOB_ID"; sleep 60; fi',
-                 "log/c.TASK.log", parse_job_range("TASK=1:2"))
+    # The range is named PIECE: run.pl-style substitution would turn the JOB of $SLURM_ARRAY_JOB_ID
+    # into 2. (Not $SLURM_JOB_ID: one task of an array has the array's id, and cancels them all.)
+    job = Launch('if [ PIECE = 2 ]; then scancel "${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}"; sleep 60; fi',
+                 "log/c.PIECE.log", parse_job_range("PIECE=1:2"))
     result = run_slurm(job, SlurmConfig.parse(DEFAULT_CONFIG, "d"), {}, show_progress=False, queue_check_s=1,
                        grace_s=1)
     assert [r.code for r in result.results] == [0, -1]
