@@ -254,3 +254,17 @@ specaug: {time_warp: 0}
     assert cfg.attention.heads == 2 and cfg.specaug.time_warp == 0 and cfg.specaug.freq_masks == 2
     model = LAS(80, 30, cfg)
     assert model.listener.time_reduction == 8
+
+
+def test_decode_step_traces_as_one_graph(make_las, batch):
+    """No graph breaks in a decoder step (no host syncs, no data-dependent Python), so training
+    and beam search can torch.compile it or capture it in a CUDA graph."""
+    model = make_las(attention={"type": "location"}).eval()
+    enc, enc_lens = model.encode(batch[0], batch[1])
+    memory, state = model.init_decoder(enc, enc_lens)
+    prev = torch.full((4,), model.sos)
+    compiled = torch.compile(model.decode_step, backend="eager", fullgraph=True)
+    ref = model.decode_step(prev, state, memory)
+    got = compiled(prev, state, memory)
+    torch.testing.assert_close(got[0], ref[0])
+    torch.testing.assert_close(got[2], ref[2])
