@@ -36,12 +36,6 @@ def read_utt_ids(path: str) -> list:
         raise AsrkitError(f"{path}: no such file (--utt-ids: one utterance id per line)") from None
 
 
-def piece(ids: list, nj: int, job: int) -> list:
-    """The job-th (1-based) of nj contiguous, near-equal pieces, as asrkit-split-data-dir --per-utt cuts."""
-    n = len(ids)
-    return ids[(job - 1) * n // nj: job * n // nj]
-
-
 @asrkit_command("decode")
 @click.option("--model", "model_path", required=True, type=click.Path(dir_okay=False),
               help="Packed model (exp/<name>/model.pt from asrkit-train / asrkit-average).")
@@ -123,7 +117,8 @@ def main(model_path: str, config_path: Optional[str], lm_path: Optional[str], fe
     if nj > 1:
         if wanted is None:
             wanted = _all_ids(feats, wav_scp, segments, wavs)
-        wanted = piece(wanted, nj, job)
+        from asrkit.data.split import split_scp  # the cut asrkit-split-data-dir --per-utt makes
+        wanted = split_scp(wanted, nj)[job - 1]
     total = len(wanted) if wanted is not None else (len(wavs) if wavs else _count(feats, wav_scp, segments))
     if feats:
         items = inputs.from_feats(feats, wanted)
