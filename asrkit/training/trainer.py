@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import io
 import math
 import os
 import signal
@@ -25,11 +24,12 @@ from torch import nn
 
 from asrkit.training import checkpoint as ckpt
 from asrkit.training.config import METRICS, TrainConfig
-from asrkit.training.data import Batch, FeatureDataset, make_loader
+from asrkit.training.data import Batch, FeatureDataset, collate, make_loader
 from asrkit.training.greedy import cer, forced_alignment, greedy_search
 from asrkit.training.optim import build_optimizer, build_scheduler
 from asrkit.training.plots import save_alignment_png
 from asrkit.training.sampler import BucketBatchSampler
+from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import atomic_open
 from asrkit.utils.logging import get_logger, progress
 
@@ -109,8 +109,6 @@ class Trainer:
                         "(all ids with -v)", len(ids), b.max_frames, " ".join(ids[:5]), " ..." if len(ids) > 5 else "")
             log.debug("too long for batching.max_frames: %s", " ".join(ids))
         if self.sampler.per_rank == 0:
-            from asrkit.utils.errors import AsrkitError
-
             raise AsrkitError(f"no training batch fits batching.max_frames={b.max_frames} "
                               f"(shortest utterance: {min(u.num_frames for u in train_set.utts)} frames)")
         log.info("training batches: %d per epoch%s, max_frames=%d, max_batch_size=%s, %d utterances",
@@ -130,8 +128,6 @@ class Trainer:
             return False
         state = ckpt.load_checkpoint(path)
         if state["config"].get("model") != self.cfg.model:
-            from asrkit.utils.errors import AsrkitError
-
             raise AsrkitError(f"{path}: was trained with another model config than {self.exp_dir}/config.yaml asks "
                               f"for; use a new exp dir (or the old config) to continue")
         unwrap(self.model).load_state_dict(state["model"])
@@ -312,8 +308,6 @@ class Trainer:
         if n == 0:
             return
         items = [self.valid_set[i] for i in range(n)]
-        from asrkit.training.data import collate
-
         batch = collate(items).to(self.device)
         enc, enc_lens = model.encode(batch.feats, batch.feat_lens)
         atts = forced_alignment(model, enc, enc_lens, [toks for _, _, toks in items], self.tokenizer.sos_id)
@@ -347,9 +341,34 @@ class Trainer:
     def finished(self) -> bool:
         return self.state.stopped_early or self.state.epoch >= self.cfg.training.max_epochs
 
+    def check_memory(self) -> None:
+        """Run the largest batch once before training (CUDA only), so running out of memory shows at once.
+
+        The gradients are thrown away; a batch that does not fit is an error asking for a
+        smaller ``batching.max_frames`` rather than a run that skips batches all along.
+        """
+        if self.device.type != "cuda" or not self.cfg.training.oom_check:
+            return
+        lengths = [u.num_frames for u in self.train_set.utts]
+        batch = max(self.sampler.batches, key=lambda b: (len(b) * max(lengths[i] for i in b), len(b)))
+        self.model.train()
+        try:
+            self.forward_backward(collate([self.train_set[i] for i in batch]))
+        except RuntimeError as e:
+            if not _is_oom(e):
+                raise
+            raise AsrkitError(f"the largest batch ({len(batch)} utterances x {max(lengths[i] for i in batch)} "
+                              f"frames) does not fit in GPU memory: lower batching.max_frames") from None
+        finally:
+            self.optimizer.zero_grad(set_to_none=True)
+        log.info("largest batch (%d utterances, %.1f GiB peak) fits in GPU memory", len(batch),
+                 torch.cuda.max_memory_allocated(self.device) / 2**30)
+
     def run(self) -> None:
         """Train until max_epochs or early stopping, one checkpoint per epoch."""
         t = self.cfg.training
+        if self.state.epoch == 0 and not self.finished():
+            self.check_memory()
         while not self.finished():
             epoch = self.state.epoch + 1
             row: Dict[str, Any] = {"epoch": epoch}
