@@ -28,7 +28,9 @@ fbank_config=conf/fbank.yaml   # feature options (asrkit-compute-fbank --config)
 token_type=char         # char|bpe|unigram
 nbpe=30                 # vocabulary size for bpe/unigram
 train_config=conf/train.yaml   # model + training options (asrkit-train --config)
+train_args=             # more asrkit-train options, e.g. "--set training.max_epochs=10"
 decode_config=conf/decode.yaml # beam search options (asrkit-decode --config)
+decode_args=            # more asrkit-decode options, e.g. "--beam 20"
 num_avg=0               # average the N best checkpoints into model.avg.pt (0: decode model.pt)
 use_lm=false            # train an LM (stage 3) and fuse it in decoding
 lm_config=conf/lm.yaml  # LM options (asrkit-train-lm --config)
@@ -83,6 +85,8 @@ dump_abs=$(mkdir -p "$dumpdir" && cd "$dumpdir" && pwd)
 
 lm_opts=()
 [ "$use_lm" = true ] && lm_opts=(--lm "$lmexp/lm.pt")
+device_opts=()
+[ "$decode_ngpu" -gt 0 ] && device_opts=(--device cuda)
 
 # rate <WER|CER> <wer.txt>: the number of asrkit-score's "%WER 12.34 [ ... ]" line.
 rate() {
@@ -95,7 +99,8 @@ pieces() { local n; n=$(wc -l < "$1/utt2spk"); [ "$n" -lt "$nj" ] && echo "$n" |
 # ---------------------------------------------------------------------------------------------
 if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
   current_stage=1
-  for set in $train_set $valid_set $test_sets; do
+  # Each set once, even when the validation set is also decoded.
+  for set in $(printf '%s\n' $train_set $valid_set $test_sets | awk '!seen[$0]++'); do
     out=$dumpdir/$set
     if [ -f "$out/.done" ]; then log "stage 1: $out done already"; continue; fi
     log "stage 1: features for data/$set -> $out"
@@ -143,9 +148,8 @@ if [ "$use_lm" = true ] && [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
   if [ -f "$lmexp/.done" ]; then log "stage 3: $lmexp done already"; else
     log "stage 3: LM on $lm_train_text -> $lmexp"
     mkdir -p "$lmexp/log"
-    cut -d' ' -f2- "$lm_train_text" > "$lmexp/train_text.txt"
     run "$lmexp/log/train_lm.log" $cuda_cmd --gpu "$ngpu" "$lmexp/log/train_lm.log" \
-      asrkit-train-lm --config "$lm_config" --lang-dir "$lang" "$lmexp/train_text.txt" "$lmexp"
+      asrkit-train-lm --config "$lm_config" --lang-dir "$lang" "$lm_train_text" "$lmexp"
     touch "$lmexp/.done"
   fi
 fi
@@ -160,7 +164,7 @@ if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
     run "$exp/log/train.log" $cuda_cmd --gpu "$ngpu" "$exp/log/train.log" \
       asrkit-train --config "$train_config" --train-dir "$dumpdir/$train_set" \
         --valid-dir "$dumpdir/$valid_set" --lang-dir "$lang" --cmvn "$dumpdir/$train_set/cmvn.ark" \
-        --ngpu "$ngpu" --seed "$seed" "$exp"
+        --ngpu "$ngpu" --seed "$seed" $train_args "$exp"
     echo $(( $(date +%s) - start )) > "$exp/train_seconds"
     if [ "$num_avg" -gt 0 ]; then
       run "$exp/log/average.log" $train_cmd "$exp/log/average.log" asrkit-average --num "$num_avg" "$exp"
@@ -182,7 +186,7 @@ if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
     run "(above)" asrkit-split-data-dir --per-utt "$dumpdir/$set" "$n"
     mkdir -p "$dir/log"
     run "$dir/log/decode.*.log" $decode_cmd --gpu "$decode_ngpu" JOB=1:"$n" "$dir/log/decode.JOB.log" \
-      asrkit-decode --model "$model" --config "$decode_config" "${lm_opts[@]}" \
+      asrkit-decode --model "$model" --config "$decode_config" "${lm_opts[@]}" "${device_opts[@]}" $decode_args \
         --feats "scp:$dumpdir/$set/split$n/JOB/feats.scp" --output-dir "$dir/split$n/JOB"
     for i in $(seq "$n"); do cat "$dir/split$n/$i/text"; done | LC_ALL=C sort > "$dir/text"
     for i in $(seq "$n"); do cat "$dir/split$n/$i/nbest.jsonl"; done > "$dir/nbest.jsonl"
@@ -203,7 +207,9 @@ if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
       asrkit-score --utt2spk "data/$set/utt2spk" --output-dir "$dir" "data/$set/text" "$dir/text"
     wer=$(rate WER "$dir/wer.txt")
     cer=$(rate CER "$dir/wer.txt")
-    machine="$(hostname), $(nproc) CPU"
+    # getconf, not nproc: nproc obeys OMP_NUM_THREADS, which path.sh sets to 1.
+    cpu=$(sed -n 's/^model name[^:]*: *//p' /proc/cpuinfo 2> /dev/null | head -1)
+    machine="$(hostname): $(getconf _NPROCESSORS_ONLN) cores${cpu:+ ($cpu)}"
     if [ "$ngpu" -gt 0 ] && command -v nvidia-smi > /dev/null; then
       machine="$machine, ${ngpu}x $(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)"
     fi

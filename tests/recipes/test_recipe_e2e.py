@@ -1,0 +1,62 @@
+"""Recipes run for real: AN4 stages 0-2 on a slice (and the stage rules: skip what is done, stop
+with the log's name on a failure), and the yesno quick start end to end."""
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from conftest import read_table, run_sh
+
+
+def test_an4_stages_0_to_2_on_a_slice(recipe_dir, an4_root):
+    recipe = recipe_dir("an4")
+    run = ["./run.sh", "--an4-root", str(an4_root), "--max-utts", "24", "--nj", "2", "--stop-stage", "2"]
+    proc = run_sh(run, cwd=recipe)
+    for s, n in (("train_nodev", 18), ("train_dev", 6), ("test", 24)):
+        dump = recipe / "dump" / s
+        assert len(read_table(dump / "feats.scp")) == n
+        assert read_table(dump / "text") == read_table(recipe / "data" / s / "text")
+        assert (dump / ".done").is_file()
+        run_sh(f". ./path.sh && asrkit-validate-data-dir --no-wav dump/{s}", cwd=recipe)
+    assert (recipe / "dump/train_nodev/cmvn.ark").is_file()
+    assert (recipe / "dump/train_nodev/fbank.yaml").is_file()
+    tokens = (recipe / "data/lang_bpe30/tokens.txt").read_text().splitlines()
+    assert tokens[0] == "<blank> 0" and tokens[-1].startswith("<sos/eos> ")
+
+    # Re-running finished stages is safe and quick: every one is skipped.
+    feats_before = (recipe / "dump/test/feats.scp").read_text()
+    proc = run_sh(["./run.sh", "--an4-root", str(an4_root), "--max-utts", "24", "--nj", "2",
+                   "--stage", "1", "--stop-stage", "2"], cwd=recipe)
+    assert proc.stderr.count("done already") == 4, proc.stderr
+    assert (recipe / "dump/test/feats.scp").read_text() == feats_before
+
+    # A failing stage stops the run and names the log to read.
+    (recipe / "bad.yaml").write_text("model: {listener: {hidden: 8}}\noptim: {no_such_key: 1}\n")
+    proc = run_sh(["./run.sh", "--stage", "4", "--stop-stage", "6", "--train-config", "bad.yaml"],
+                  cwd=recipe, check=False)
+    assert proc.returncode != 0
+    assert "stage 4 failed" in proc.stderr and "see exp/bad_bpe30/log/train.log" in proc.stderr
+    assert "no_such_key" in (recipe / "exp/bad_bpe30/log/train.log").read_text()
+    assert not (recipe / "exp/bad_bpe30/.done").exists()
+
+    # Options are checked before any work starts.
+    proc = run_sh(["./run.sh", "--an4-root", str(an4_root), "--ngpus", "1"], cwd=recipe, check=False)
+    assert proc.returncode == 1 and "unknown option --ngpus" in proc.stderr
+
+
+@pytest.mark.slow
+def test_yesno_end_to_end(recipe_dir, yesno_root):
+    """The quick start: ./run.sh from stage 0 to the RESULTS.md row, 0 % WER, in < 5 minutes."""
+    recipe = recipe_dir("yesno")
+    start = time.time()
+    proc = run_sh(["./run.sh", "--yesno-root", str(yesno_root)], cwd=recipe, timeout=900)
+    elapsed = time.time() - start
+    wer_txt = (recipe / "exp/train_char/decode_test_decode/wer.txt").read_text()
+    wer = float(re.search(r"^%WER ([0-9.]+)", wer_txt, re.M).group(1))
+    rows = [l for l in (recipe / "RESULTS.md").read_text().splitlines() if l.startswith("| test |")]
+    assert len(rows) == 1 and f"| {wer:.2f} |" in rows[0]
+    assert len(read_table(recipe / "exp/train_char/decode_test_decode/text")) == 30
+    assert wer == 0.0, wer_txt + proc.stderr[-3000:]
+    assert elapsed < 300, f"yesno took {elapsed:.0f} s (target: under 5 minutes on 2 cores)"
