@@ -1,8 +1,6 @@
 """asrkit-decode: batched beam search (attention + CTC prefix + LM fusion) with a packed model."""
 from __future__ import annotations
 
-import dataclasses
-import json
 import logging
 import sys
 import time

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any, Dict, Tuple
 
-import torch
 from torch import Tensor
 
 from asrkit.decoding.ctc_prefix import CTCPrefixScorer

@@ -1,7 +1,6 @@
 """Tiny randomly initialised models for the decoding tests (fast on one CPU thread)."""
 from __future__ import annotations
 
-import pytest
 import torch
 
 from asrkit.models.las import LAS, LASConfig

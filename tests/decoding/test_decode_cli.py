@@ -2,11 +2,9 @@
 from __future__ import annotations
 
 import json
-import shutil
 import wave
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
