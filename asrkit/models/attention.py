@@ -56,7 +56,7 @@ class AdditiveAttention(nn.Module):
 
     def forward(self, query: Tensor, memory: Dict[str, Tensor], prev_att: Tensor) -> Tuple[Tensor, Tensor]:
         e = self.energy(torch.tanh(self._energy_input(query, memory, prev_att))).squeeze(2)  # (N, T)
-        att = _softmax(self.scaling * e + memory["mask_bias"], dim=1)                        # (N, T)
+        att = _softmax(memory["mask_bias"].add(e, alpha=self.scaling), dim=1)               # (N, T)
         context = torch.bmm(att.unsqueeze(1), memory["enc"]).squeeze(1)                      # (N, De)
         return context, att
 
@@ -104,7 +104,7 @@ class MultiHeadAdditiveAttention(nn.Module):
         n = query.size(0)
         q = self.query(query).view(n, 1, self.heads, self.dim)             # (N, 1, H, A)
         e = (torch.tanh(memory["att_keys"] + q) * self.energy).sum(-1)     # (N, T, H)
-        att = _softmax(self.scaling * e + memory["mask_bias"].unsqueeze(2), dim=1)   # (N, T, H)
+        att = _softmax(memory["mask_bias"].unsqueeze(2).add(e, alpha=self.scaling), dim=1)  # (N, T, H)
         ctx = torch.einsum("nth,nthv->nhv", att, memory["att_values"])     # (N, H, Dv)
         return self.out(ctx.reshape(n, -1)), att.mean(2)                   # (N, De), (N, T)
 

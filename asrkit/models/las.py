@@ -129,7 +129,7 @@ class LAS(nn.Module):
                     ) -> Tuple[Tensor, Dict[str, Tensor], Tensor]:
         """prev_tokens (N,) -> (log-probs (N, V) float32, new state, attention weights (N, T'))."""
         x, state, att = self.speller.step(self.speller.embed(prev_tokens), state, memory)
-        logp = F.log_softmax(self.speller.output(x).float(), dim=-1)
+        logp = F.log_softmax(self.speller.logits(x).float(), dim=-1)
         return logp, state, att
 
     # -- training --------------------------------------------------------------------------
@@ -187,12 +187,12 @@ class LAS(nn.Module):
                 e = torch.where(use_truth[:, i, None], e, self.speller.embed(guess))
             x, state, _ = self.speller.step(e, state, memory)  # (B, Hd+H)
             if sampling:
-                logits_steps.append(self.speller.output(x))
+                logits_steps.append(self.speller.logits(x))
             else:
                 outs.append(x)
         if sampling:
             return torch.stack(logits_steps, dim=1)
-        return self.speller.output(torch.stack(outs, dim=1))  # (B, L+1, V)
+        return self.speller.logits(torch.stack(outs, dim=1))  # (B, L+1, V)
 
 
 def select_batch(tree: Tree, idx: Tensor) -> Tree:

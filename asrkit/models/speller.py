@@ -6,8 +6,8 @@ One step, with s the top LSTM state and c the attention context::
     c_i, a_i = Attend(s_i, h, a_{i-1})
     P(y_i)   = softmax(W [s_i; c_i])
 
-``step`` does all of it but the output projection, so teacher-forced training can run the
-projection once on the whole (B, L, .) stack instead of once per step.
+``step`` does all of it but the output layer (``logits``: dropout and projection), so
+teacher-forced training runs that once on the whole (B, L, .) stack instead of once per step.
 """
 from __future__ import annotations
 
@@ -74,4 +74,8 @@ class Speller(nn.Module):
             x = self.dropout(h)
         context, att = self.attention(h, memory, state["att"])  # (N, De), (N, T)
         new["context"], new["att"] = context, att
-        return self.dropout(torch.cat([h, context], dim=1)), new, att
+        return torch.cat([h, context], dim=1), new, att
+
+    def logits(self, x: Tensor) -> Tensor:
+        """[s; c] (..., H+De) from ``step`` (one step or a stack of them) -> logits (..., V)."""
+        return self.output(self.dropout(x))
