@@ -32,6 +32,16 @@ class ListenerConfig:
     proj: int = 320                       # tanh projection after each BLSTM (0 = none, output 2*hidden)
     dropout: float = 0.0
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.subsample, (list, tuple)) or not self.subsample \
+                or not all(isinstance(k, int) and k >= 1 for k in self.subsample):
+            raise ValueError(f"listener.subsample must be a non-empty list of integers >= 1 (one per BLSTM "
+                             f"layer), got {self.subsample!r}")
+        if len(self.vgg_channels) != 2:
+            raise ValueError(f"listener.vgg_channels must list 2 channel counts, got {self.vgg_channels!r}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"listener.dropout must be in [0, 1), got {self.dropout}")
+
     @property
     def num_layers(self) -> int:
         return len(self.subsample)
@@ -135,8 +145,6 @@ class Listener(nn.Module):
 
     def __init__(self, idim: int, config: ListenerConfig) -> None:
         super().__init__()
-        if not config.subsample:
-            raise ValueError("listener.subsample needs at least one BLSTM layer")
         self.config = config
         self.vgg = VGGFrontEnd(idim, config.vgg_channels) if config.vgg else None
         dim = self.vgg.odim if self.vgg is not None else idim

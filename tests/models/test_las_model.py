@@ -304,3 +304,12 @@ def test_real_an4_batch_padding_invariance_and_gradients(an4_root):
         torch.testing.assert_close(out.loss_utt[i], one.loss_utt[0], atol=1e-5, rtol=1e-5)
     out.loss.backward()
     assert all(torch.isfinite(p.grad).all() for p in model.parameters())
+
+
+def test_bad_listener_options_are_clear_errors():
+    with pytest.raises(ValueError, match=r"listener.subsample must be a non-empty list.*got 2"):
+        LASConfig.from_dict({"listener": {"subsample": 2}})
+    with pytest.raises(ValueError, match="listener.subsample"):
+        LASConfig.from_dict({"listener": {"subsample": []}})
+    with pytest.raises(ValueError, match="listener.vgg_channels"):
+        LASConfig.from_dict({"listener": {"vgg_channels": [4]}})
