@@ -211,6 +211,8 @@ def test_bad_model_and_usage_errors(asrkit, inproc, an4, tmp_path):
         (["--model", model, "--lm", model, "--lm-weight", "0.5", wavs[0]], "not an asrkit LM"),
         (["--model", model, "--feats", f"scp:{tmp_path}/missing.scp"], "missing.scp"),
     ]
+    if not torch.cuda.is_available():
+        cases.append((["--model", model, "--device", "cuda", wavs[0]], "torch sees no CUDA device"))
     for i, (args, message) in enumerate(cases):
         proc = (asrkit if i == 0 else inproc)("decode", *args, check=False)  # the first as a real process
         assert proc.returncode == 1, (args, proc.stderr.decode())
