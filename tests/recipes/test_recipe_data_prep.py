@@ -27,8 +27,14 @@ def test_yesno_data(recipe_dir, yesno_root):
     assert (len(train), len(test)) == (30, 30)  # Kaldi's split: sorted files, first half trains
     assert len(read_table(recipe / "data/train_nodev/text")) == 25
     assert not set(train) & set(test)
-    assert train["yesno-0_0_1_0_1_0_0_0"] == "NO NO YES NO YES NO NO NO"
-    assert max(train) < min(test)
+    assert train["yesno-0_0_0_0_1_1_1_1"] == "NO NO NO NO YES YES YES YES"
+    # Alternating in sorted order (not Kaldi's halves): both sets hold files starting with YES and NO.
+    ids = sorted(train) + sorted(test)
+    assert sorted(ids)[0::2] == sorted(train) and sorted(ids)[1::2] == sorted(test)
+    for s in (train, test):
+        assert {t.split()[0] for t in s.values()} == {"YES", "NO"}
+    dev = read_table(recipe / "data/train_dev/text")
+    assert len(dev) == 5 and set(dev) <= set(train) and not set(dev) & set(read_table(recipe / "data/train_nodev/text"))
     wav = read_table(recipe / "data/test/wav.scp")["yesno-1_1_1_1_1_1_1_1"]
     assert Path(wav).is_absolute() and Path(wav).is_file()
 

@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # Stage 0 of the yesno recipe: Kaldi data dirs from the waves_yesno recordings.
-# The transcript is the file name (1 = YES, 0 = NO), one speaker. The split is Kaldi's
-# (egs/yesno/s5/local/create_yesno_waves_test_train.pl): of the 60 files in sorted order, the
-# first half trains and the second half tests. asrkit needs a validation set for training, so
-# the last 5 training files are held out as train_dev:
+# The transcript is the file name (1 = YES, 0 = NO), one speaker. 30 files train, 30 test, as in
+# Kaldi, but not Kaldi's halves: Kaldi (local/create_yesno_waves_test_train.pl) trains on the
+# first half of the sorted list, i.e. only on files that start with "no" (0_*), which an HMM
+# system does not mind but an attention decoder learns as "every utterance starts with NO"
+# (measured: 26 inserted NOs on the 29 test files that start with YES). So the files alternate
+# in sorted order: 1st, 3rd, ... train; 2nd, 4th, ... test. Every 6th training file is held out
+# for validation (asrkit-train needs a validation set):
 #   data/train (30) = data/train_nodev (25) + data/train_dev (5);  data/test (30)
 #   e.g. local/data.sh --yesno-root corpus
 set -euo pipefail
 . ./path.sh
 yesno_root=corpus   # folder holding waves_yesno/*.wav (default: the copy shipped with the recipe)
-num_dev=5           # training files held out for validation
+num_dev=5           # training files held out for validation (evenly spread)
 . utils/parse_options.sh
 
 die() { echo "$0: ERROR: $*" >&2; exit 1; }
@@ -26,9 +29,8 @@ bad=$(grep -Ev '^[01](_[01])*\.wav$' data/local/waves.list | head -1 || true)
 [ -z "$bad" ] || die "$waves/$bad: name is not a yes/no sequence like 0_1_1_0_0_1_0_1.wav"
 [ "$total" -eq 60 ] || echo "$0: WARNING: $waves has $total recordings, the corpus has 60" >&2
 
-half=$(( total / 2 ))
-head -n "$half" data/local/waves.list > data/local/train.list
-tail -n +"$(( half + 1 ))" data/local/waves.list > data/local/test.list
+awk 'NR % 2 == 1' data/local/waves.list > data/local/train.list
+awk 'NR % 2 == 0' data/local/waves.list > data/local/test.list
 
 for set in train test; do
   dir=data/$set
@@ -42,6 +44,10 @@ for set in train test; do
   awk '{ print $1, "yesno" }' "$dir/wav.scp" > "$dir/utt2spk"
   utils/utt2spk_to_spk2utt.sh "$dir/utt2spk" > "$dir/spk2utt"
 done
-utils/subset_data_dir.sh --last "$num_dev" data/train data/train_dev
-utils/subset_data_dir.sh --first "$(( half - num_dev ))" data/train data/train_nodev
-echo "$0: data/train_nodev ($(( half - num_dev ))), data/train_dev ($num_dev), data/test ($(( total - half ))) from $waves" >&2
+n_train=$(wc -l < data/train/utt2spk)
+step=$(( n_train / num_dev ))
+awk -v s="$step" -v n="$num_dev" 'NR % s == 0 && NR / s <= n { print $1 }' data/train/utt2spk > data/local/dev.list
+awk 'NR == FNR { d[$1] = 1; next } !($1 in d) { print $1 }' data/local/dev.list data/train/utt2spk > data/local/nodev.list
+utils/subset_data_dir.sh --utt-list data/local/dev.list data/train data/train_dev
+utils/subset_data_dir.sh --utt-list data/local/nodev.list data/train data/train_nodev
+echo "$0: data/train_nodev ($(wc -l < data/local/nodev.list)), data/train_dev ($(wc -l < data/local/dev.list)), data/test ($(wc -l < data/test/utt2spk)) from $waves" >&2

@@ -1,0 +1,55 @@
+"""bin/ data dir helpers: subset, combine, utt2spk_to_spk2utt."""
+from __future__ import annotations
+
+from conftest import REPO, read_table, run_sh
+
+BIN = REPO / "bin"
+
+
+def make_dir(path, utts):
+    path.mkdir(parents=True)
+    (path / "wav.scp").write_text("".join(f"{u} /x/{u}.wav\n" for u, _ in utts))
+    (path / "text").write_text("".join(f"{u} WORDS OF {u}\n" for u, _ in utts))
+    (path / "utt2spk").write_text("".join(f"{u} {s}\n" for u, s in utts))
+    run_sh(f"{BIN}/utt2spk_to_spk2utt.sh {path}/utt2spk > {path}/spk2utt", cwd=path)
+
+
+def test_subset_first_last_list(tmp_path):
+    utts = [(f"a-{i}", "a") for i in range(3)] + [(f"b-{i}", "b") for i in range(3)]
+    make_dir(tmp_path / "src", utts)
+    assert (tmp_path / "src/spk2utt").read_text() == "a a-0 a-1 a-2\nb b-0 b-1 b-2\n"
+    run_sh([f"{BIN}/subset_data_dir.sh", "--first", "4", "src", "first"], cwd=tmp_path)
+    assert list(read_table(tmp_path / "first/text")) == ["a-0", "a-1", "a-2", "b-0"]
+    assert read_table(tmp_path / "first/spk2utt") == {"a": "a-0 a-1 a-2", "b": "b-0"}
+    assert list(read_table(tmp_path / "first/wav.scp")) == ["a-0", "a-1", "a-2", "b-0"]
+    run_sh([f"{BIN}/subset_data_dir.sh", "--last", "2", "src", "last"], cwd=tmp_path)
+    assert list(read_table(tmp_path / "last/utt2spk")) == ["b-1", "b-2"]
+    (tmp_path / "list").write_text("a-1\nb-2\n")
+    run_sh([f"{BIN}/subset_data_dir.sh", "--utt-list", "list", "src", "some"], cwd=tmp_path)
+    assert read_table(tmp_path / "some/text") == {"a-1": "WORDS OF a-1", "b-2": "WORDS OF b-2"}
+
+
+def test_subset_errors(tmp_path):
+    make_dir(tmp_path / "src", [("a-0", "a")])
+    for args, msg in ((["--first", "5", "src", "x"], "--first 5: src has only 1 utterances"),
+                      (["src", "x"], "give one of --first N, --last N, --utt-list FILE"),
+                      (["--first", "1", "nodir", "x"], "nodir/utt2spk: no such file"),
+                      (["--first", "1", "src", "src"], "source and destination are the same dir")):
+        proc = run_sh([f"{BIN}/subset_data_dir.sh", *args], cwd=tmp_path, check=False)
+        assert proc.returncode == 1 and msg in proc.stderr, proc.stderr
+
+
+def test_combine(tmp_path):
+    make_dir(tmp_path / "x", [("b-0", "b"), ("b-1", "b")])
+    make_dir(tmp_path / "y", [("a-0", "a")])
+    run_sh([f"{BIN}/combine_data.sh", "all", "x", "y"], cwd=tmp_path)
+    assert list(read_table(tmp_path / "all/text")) == ["a-0", "b-0", "b-1"]
+    assert read_table(tmp_path / "all/spk2utt") == {"a": "a-0", "b": "b-0 b-1"}
+    proc = run_sh([f"{BIN}/combine_data.sh", "again", "x", "x"], cwd=tmp_path, check=False)
+    assert proc.returncode == 1 and "ids found in more than one source" in proc.stderr
+
+
+def test_utt2spk_to_spk2utt_bad_line(tmp_path):
+    (tmp_path / "utt2spk").write_text("a-0 a\nbroken\n")
+    proc = run_sh([f"{BIN}/utt2spk_to_spk2utt.sh", "utt2spk"], cwd=tmp_path, check=False)
+    assert proc.returncode == 1 and "utt2spk:2: expected" in proc.stderr
