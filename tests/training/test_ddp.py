@@ -52,3 +52,25 @@ def test_train_under_torchrun(yesno_setup, tmp_path):
     state = torch.load(exp / "checkpoints" / "epoch1.pt", weights_only=False)
     assert isinstance(state["rng"], list) and len(state["rng"]) == 2  # each rank's RNG, for an exact resume
     assert err.count("Done 1 epochs out of 1") == 1  # the summary comes from rank 0 only
+
+
+def test_launch_local_spawns_ranks(yesno_setup, tmp_path):
+    """What ``--ngpu N`` does, on CPU: N spawned processes join one gloo group and train."""
+    import pytest
+
+    from asrkit.training.run import TrainArgs, launch_local
+    from asrkit.utils.errors import AsrkitError
+
+    root = yesno_setup
+    args = TrainArgs(exp_dir=str(tmp_path / "exp"), train_dir=str(root / "dump" / "train"),
+                     valid_dir=str(root / "dump" / "dev"), lang_dir=str(root / "data" / "lang"),
+                     cmvn=str(root / "dump" / "train" / "cmvn.ark"), config=str(root / "conf" / "train.yaml"),
+                     overrides=["training.max_epochs=1", "training.valid_cer=false"], ngpu=0)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    launch_local(args, 2)
+    state = torch.load(tmp_path / "exp" / "checkpoints" / "epoch1.pt", weights_only=False)
+    assert len(state["rng"]) == 2 and (tmp_path / "exp" / "model.pt").is_file()
+
+    bad = TrainArgs(**{**vars(args), "lang_dir": str(tmp_path), "exp_dir": str(tmp_path / "bad")})
+    with pytest.raises(AsrkitError, match="training process . exited with status 1"):
+        launch_local(bad, 2)
