@@ -66,6 +66,18 @@ def _kill_at() -> Optional[tuple]:
 _KILL_AT = _kill_at()
 
 
+def _diff(old: Dict[str, Any], new: Dict[str, Any], prefix: str = "") -> List[str]:
+    """``key: old -> new`` for every leaf that differs between two config dicts."""
+    out = []
+    for k in sorted(set(old) | set(new)):
+        a, b = old.get(k), new.get(k)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += _diff(a, b, f"{prefix}{k}.")
+        elif a != b:
+            out.append(f"{prefix}{k}: {a!r} -> {b!r}")
+    return out
+
+
 def _csv_value(v: Any) -> Any:
     if v is None:
         return ""
@@ -130,6 +142,9 @@ class Trainer:
         if state["config"].get("model") != self.cfg.model:
             raise AsrkitError(f"{path}: was trained with another model config than {self.exp_dir}/config.yaml asks "
                               f"for; use a new exp dir (or the old config) to continue")
+        changed = _diff(state["config"], self.cfg.to_dict())
+        if changed:
+            log.warning("config differs from the checkpoint's, continuing with the new values: %s", ", ".join(changed))
         unwrap(self.model).load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
@@ -273,12 +288,14 @@ class Trainer:
         start = time.perf_counter()
         sampler = BucketBatchSampler([u.num_frames for u in self.valid_set.utts], self.cfg.batching.max_frames,
                                      self.cfg.batching.max_batch_size, shuffle=False)
-        loader = make_loader(self.valid_set, sampler, self.cfg.batching.num_workers)
+        # Dev utterances too long for the budget are still validated on, one per batch.
+        loader = make_loader(self.valid_set, sampler.batches + [[i] for i in sampler.too_long],
+                             self.cfg.batching.num_workers)
         tot_loss = tot_acc = 0.0
         n = 0
         pairs = []
         sos = eos = self.tokenizer.sos_id
-        for batch in progress(loader, total=len(sampler), desc="validation", unit="batch"):
+        for batch in progress(loader, desc="validation", unit="batch"):
             batch = batch.to(self.device)
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.amp):
                 out = model(batch.feats, batch.feat_lens, batch.ys, batch.y_lens)
@@ -292,9 +309,6 @@ class Trainer:
             n += bsz
             if t.valid_cer:
                 pairs += [(self.valid_set.utts[j].text, self.tokenizer.decode(h)) for j, h in zip(batch.indices, hyps)]
-        if sampler.too_long:
-            log.warning("%d dev utterance(s) longer than batching.max_frames are not validated on",
-                        len(sampler.too_long))
         result = {"valid_loss": tot_loss / max(n, 1), "valid_acc": tot_acc / max(n, 1),
                   "valid_cer": cer(pairs) if t.valid_cer else None}
         for ref, hyp in pairs[:2]:

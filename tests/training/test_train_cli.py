@@ -52,6 +52,12 @@ def test_train_writes_everything_and_average(yesno_setup, tmp_path, asrkit):
         if v.is_floating_point():
             torch.testing.assert_close(v, (s1[k] + s2[k]) / 2, rtol=1e-5, atol=1e-6)
 
+    # A finished run continues when asked for more epochs, saying what changed.
+    proc = asrkit(*train_args(yesno_setup, exp, "--seed", "3", "--set", "training.max_epochs=3"))
+    err = proc.stderr.decode()
+    assert "training.max_epochs: 2 -> 3" in err and "Done 3 epochs out of 3" in err
+    assert (exp / "checkpoints" / "epoch3.pt").is_file()
+
 
 def _run_inproc(*args):
     """A command run in this process (click's runner): fast, for the inputs rejected before training."""
