@@ -38,3 +38,20 @@ def test_early_stopping_and_keep_best(yesno_setup, tmp_path, monkeypatch):
     assert trainer.state.epoch == 4 and trainer.state.stopped_early
     assert sorted(ckpt.list_checkpoints(tmp_path)) == [2, 4]  # the best and the last
     assert (tmp_path / "log" / "curves.csv").read_text().count("\n") == 5
+
+
+def test_accumulation_counts_steps_and_log_line(yesno_setup, tmp_path, caplog):
+    trainer, _, _ = build(yesno_setup)
+    trainer.cfg.batching.max_frames = 700  # one utterance per batch: 4 batches
+    trainer.cfg.optim.accum_grad = 3
+    from asrkit.training.sampler import BucketBatchSampler
+
+    utts = trainer.train_set.utts
+    trainer.sampler = BucketBatchSampler([u.num_frames for u in utts], 700, seed=1)
+    assert len(trainer.sampler.batches) == 4
+    with caplog.at_level("INFO"):
+        row = trainer.train_epoch(1)
+    assert trainer.state.step == 2  # after batches 3 and 4 (the epoch's last batch flushes)
+    assert row["train_loss"] > 0 and row["train_frames_per_s"] > 0
+    lines = [r.getMessage() for r in caplog.records if "batch 4/4" in r.getMessage()]
+    assert lines and all(w in lines[0] for w in ("loss", "acc", "lr", "frames/s"))
