@@ -14,9 +14,13 @@ from asrkit.training.config import OptimConfig
 
 
 def build_optimizer(params: Iterable[torch.nn.Parameter], cfg: OptimConfig) -> torch.optim.Optimizer:
+    params = list(params)
+    # On CUDA the fused Adam kernel updates every parameter in a few launches instead of
+    # several per tensor; its state_dict is the same, so checkpoints move between the two.
+    fused = bool(params) and all(p.is_cuda for p in params)
     builders: Dict[str, Callable[[], torch.optim.Optimizer]] = {
         "adam": lambda: torch.optim.Adam(params, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps,
-                                         weight_decay=cfg.weight_decay),
+                                         weight_decay=cfg.weight_decay, fused=fused or None),
         "adadelta": lambda: torch.optim.Adadelta(params, lr=cfg.lr, rho=cfg.rho, eps=cfg.eps,
                                                  weight_decay=cfg.weight_decay),
     }
