@@ -136,8 +136,9 @@ def main() -> None:
             trainer.state.epoch = epoch
             trainer.state.history.append({"epoch": epoch, **r, **v})
             trainer.save_checkpoint()
-            r["checkpoint_s"] = time.perf_counter() - t1
+            r["checkpoint_s"] = time.perf_counter() - t1  # the blocking part (host copy) when async
             rows.append((epoch, r, v, time.perf_counter() - t0))
+        trainer.wait_checkpoint()
     b = cfg.batching
     print(f"\nasrkit-train speed on AN4 train_nodev ({len(sets['train_nodev'])} utts, {total_frames} frames, "
           f"{total_frames / 100 / 3600:.2f} h), dev {len(sets['train_dev'])} utts")

@@ -60,6 +60,7 @@ class TrainingConfig:
     log_interval: int = 50  # a log line every this many batches
     amp: bool = True  # bf16 autocast, only on CUDA
     oom_check: bool = True  # run the largest batch once before epoch 1 (CUDA only)
+    async_checkpoint: bool = True  # write each checkpoint in a background thread while training goes on
     num_plots: int = 3  # attention plots of the first N dev utterances each epoch
     max_valid_decode_ratio: float = 1.0  # greedy decoding stops at ratio * encoder frames
     valid_cer: bool = True  # greedy-decode the dev set each epoch for CER

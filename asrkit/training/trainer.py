@@ -9,10 +9,12 @@ the same exp dir ends with the same weights as one that never stopped.
 from __future__ import annotations
 
 import contextlib
+import copy
 import csv
 import math
 import os
 import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,6 +80,41 @@ def _diff(old: Dict[str, Any], new: Dict[str, Any], prefix: str = "") -> List[st
     return out
 
 
+def _host_copy(tree: Any) -> Any:
+    """A copy of a (nested) state dict with every tensor cloned to host memory."""
+    if isinstance(tree, torch.Tensor):
+        return tree.detach().to("cpu", copy=True)
+    if isinstance(tree, dict):
+        out = type(tree)((k, _host_copy(v)) for k, v in tree.items())
+        if hasattr(tree, "_metadata"):  # module versions, which load_state_dict reads
+            out._metadata = copy.deepcopy(tree._metadata)
+        return out
+    if isinstance(tree, (list, tuple)):
+        return type(tree)(_host_copy(v) for v in tree)
+    return copy.deepcopy(tree)
+
+
+class _Background:
+    """Run ``fn`` in a thread; ``join()`` waits and re-raises what it raised."""
+
+    def __init__(self, fn) -> None:
+        self._error: Optional[BaseException] = None
+
+        def target() -> None:
+            try:
+                fn()
+            except BaseException as e:  # noqa: BLE001  (handed to the training thread)
+                self._error = e
+
+        self._thread = threading.Thread(target=target, name="checkpoint-writer", daemon=False)
+        self._thread.start()
+
+    def join(self) -> None:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+
 def _csv_value(v: Any) -> Any:
     if v is None:
         return ""
@@ -131,6 +168,7 @@ class Trainer:
         self.scheduler = build_scheduler(self.optimizer, cfg.optim, steps_per_epoch * cfg.training.max_epochs)
         self.amp = cfg.training.amp and device.type == "cuda"
         self.state = TrainState()
+        self._writer: Optional[_Background] = None
 
     # ------------------------------------------------------------------ resume / checkpoints
     def resume(self) -> bool:
@@ -166,25 +204,48 @@ class Trainer:
         return every
 
     def save_checkpoint(self) -> Path:
+        """This epoch's checkpoint (rank 0 writes; every rank must call it).
+
+        The state is copied to host memory here, at once, so training can go on changing the
+        weights; with ``training.async_checkpoint`` the file is then written (atomically) and
+        old checkpoints pruned in a background thread while the next epoch trains.
+        """
         rng = self._gather_rng()  # collective: every rank calls it
         path = ckpt.checkpoint_path(self.exp_dir, self.state.epoch)
-        if self.is_main:
-            ckpt.save_checkpoint(path, {
-                "format": "asrkit-checkpoint",
-                "model": unwrap(self.model).state_dict(),
-                "optimizer": self.optimizer.state_dict(),
-                "scheduler": self.scheduler.state_dict(),
-                "sampler": self.sampler.state_dict(),
-                "rng": rng,
-                "train_state": vars(self.state),
-                "config": self.cfg.to_dict(),
-                "package": self.package_meta,
-                "metrics": self.state.history[-1] if self.state.history else {},
-            })
-            kept = ckpt.prune_checkpoints(self.exp_dir, self.state.history, self.cfg.training.best_metric,
+        if not self.is_main:
+            return path
+        self.wait_checkpoint()
+        state = {
+            "format": "asrkit-checkpoint",
+            "model": _host_copy(unwrap(self.model).state_dict()),
+            "optimizer": _host_copy(self.optimizer.state_dict()),
+            "scheduler": self.scheduler.state_dict(),
+            "sampler": self.sampler.state_dict(),
+            "rng": rng,
+            "train_state": copy.deepcopy(vars(self.state)),
+            "config": self.cfg.to_dict(),
+            "package": self.package_meta,
+            "metrics": dict(self.state.history[-1]) if self.state.history else {},
+        }
+        history = list(self.state.history)
+
+        def write() -> None:
+            ckpt.save_checkpoint(path, state)
+            kept = ckpt.prune_checkpoints(self.exp_dir, history, self.cfg.training.best_metric,
                                           self.cfg.training.keep_best)
             log.info("wrote %s (kept epochs %s)", path, " ".join(map(str, kept)))
+
+        if self.cfg.training.async_checkpoint:
+            self._writer = _Background(write)
+        else:
+            write()
         return path
+
+    def wait_checkpoint(self) -> None:
+        """Block until the checkpoint being written in the background is on disk (re-raising its error)."""
+        if self._writer is not None:
+            writer, self._writer = self._writer, None
+            writer.join()
 
     # ------------------------------------------------------------------ one batch
     def forward_backward(self, batch: Batch, scale: float = 1.0, sync: bool = True):
@@ -251,6 +312,7 @@ class Trainer:
             if last:
                 self._optimizer_step()
             if _KILL_AT == (epoch, i):
+                self.wait_checkpoint()  # the kill is meant to land after the last checkpoint
                 os.kill(os.getpid(), signal.SIGKILL)
             bsz = len(batch.indices)
             tot_loss += loss * bsz
@@ -407,3 +469,4 @@ class Trainer:
             self.save_checkpoint()
             if self.state.stopped_early and self.is_main:
                 log.info("early stopping: %s has not improved for %d epochs", t.best_metric, t.patience)
+        self.wait_checkpoint()

@@ -55,3 +55,17 @@ def test_accumulation_counts_steps_and_log_line(yesno_setup, tmp_path, caplog):
     assert row["train_loss"] > 0 and row["train_frames_per_s"] > 0
     lines = [r.getMessage() for r in caplog.records if "batch 4/4" in r.getMessage()]
     assert lines and all(w in lines[0] for w in ("loss", "acc", "lr", "frames/s"))
+
+
+def test_background_checkpoint_error_is_not_lost(yesno_setup, tmp_path, monkeypatch):
+    trainer, _, _ = build(yesno_setup)
+    (tmp_path / "file").write_text("")
+    trainer.exp_dir = tmp_path / "file" / "exp"  # cannot be created: the writer thread fails
+    trainer.cfg.training.max_epochs = 1
+    monkeypatch.setattr(trainer, "train_epoch", lambda e: {"train_loss": 1.0, "train_acc": 0.0,
+                                                          "train_frames_per_s": 1.0, "train_time_s": 1.0})
+    monkeypatch.setattr(trainer, "validate", lambda e: {})
+    monkeypatch.setattr(trainer, "write_curves", lambda: None)
+    assert trainer.cfg.training.async_checkpoint
+    with pytest.raises(OSError):
+        trainer.run()
