@@ -113,6 +113,15 @@ def test_bad_inputs_fail_clearly(yesno_setup, tmp_path, asrkit):
     code, err = _run_inproc("average", tmp_path / "e5")
     assert code == 1 and "no checkpoints" in err
 
+    if not torch.cuda.is_available():  # GPUs asked for on a machine without them
+        args = train_args(root, tmp_path / "e6")
+        args[args.index("--ngpu") + 1] = "1"
+        code, err = _run_inproc(*args)
+        assert code == 1 and "CUDA is not available" in err
+        args[args.index("--ngpu") + 1] = "2"
+        code, err = _run_inproc(*args)
+        assert code == 1 and "--ngpu 2: this machine has 0 GPU(s)" in err
+
 
 def test_few_missing_transcripts_are_reported_not_fatal(yesno_setup, tmp_path):
     from asrkit.text.tokenizer import Tokenizer
