@@ -152,9 +152,6 @@ def _train(args: TrainArgs, cfg: TrainConfig, exp: Path, dist_info: Optional[Dis
     if dist_info is not None:
         backend = init_distributed(dist_info, "nccl" if device.type == "cuda" else "gloo")
         log.info("rank %d of %d (%s, %s)", rank, world, backend, device)
-    if rank == 0:
-        with atomic_open(exp / "config.yaml") as f:
-            f.write(dump_config(cfg))
     # Each rank its own dropout/SpecAugment stream; DDP copies rank 0's initial weights to all.
     seed_everything(cfg.training.seed + rank)
     log.info("seed %d, device %s", cfg.training.seed, device)
@@ -188,6 +185,9 @@ def _train(args: TrainArgs, cfg: TrainConfig, exp: Path, dist_info: Optional[Dis
     }
     trainer = Trainer(cfg, model, train_set, valid_set, tokenizer, exp, meta, device, rank, world)
     trainer.resume()
+    if rank == 0:  # only once the config is known to fit the exp dir's checkpoints
+        with atomic_open(exp / "config.yaml") as f:
+            f.write(dump_config(cfg))
     if trainer.finished():
         log.info("%s: training already finished at epoch %d", exp, trainer.state.epoch)
     trainer.run()

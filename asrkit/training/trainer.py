@@ -178,8 +178,8 @@ class Trainer:
             return False
         state = ckpt.load_checkpoint(path)
         if state["config"].get("model") != self.cfg.model:
-            raise AsrkitError(f"{path}: was trained with another model config than {self.exp_dir}/config.yaml asks "
-                              f"for; use a new exp dir (or the old config) to continue")
+            raise AsrkitError(f"{path}: was trained with another model config than the one given now (see "
+                              f"{self.exp_dir}/config.yaml); use a new exp dir, or that config to continue")
         changed = _diff(state["config"], self.cfg.to_dict())
         if changed:
             log.warning("config differs from the checkpoint's, continuing with the new values: %s", ", ".join(changed))

@@ -52,6 +52,12 @@ def test_train_writes_everything_and_average(yesno_setup, tmp_path, asrkit):
         if v.is_floating_point():
             torch.testing.assert_close(v, (s1[k] + s2[k]) / 2, rtol=1e-5, atol=1e-6)
 
+    # Another model config on the same exp dir is refused, and config.yaml is left as it was.
+    before = (exp / "config.yaml").read_text()
+    code, err = _run_inproc(*train_args(yesno_setup, exp, "--seed", "3", "--set", "model.ctc_weight=0.5"))
+    assert code == 1 and "was trained with another model config" in err
+    assert (exp / "config.yaml").read_text() == before
+
     # A finished run continues when asked for more epochs, saying what changed.
     proc = asrkit(*train_args(yesno_setup, exp, "--seed", "3", "--set", "training.max_epochs=3"))
     err = proc.stderr.decode()
