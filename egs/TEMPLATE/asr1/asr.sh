@@ -218,8 +218,11 @@ if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
       printf '| set | CER %% | WER %% | model config | decode config | training time | date | machine |\n' > "$results"
       printf '|---|---|---|---|---|---|---|---|\n' >> "$results"
     fi
-    printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$set" "$cer" "$wer" "$train_config ($tag)" \
-      "$decode_config${lm_opts[*]:+ + LM}" "$train_time" "$(date -u '+%Y-%m-%d %H:%M UTC')" "$machine" >> "$results"
+    model_desc="$train_config${train_args:+ $train_args}, $(basename "$model")"
+    [ "$num_avg" -gt 0 ] && model_desc="$model_desc ($num_avg best averaged)"
+    printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$set" "$cer" "$wer" "$model_desc (exp/$tag)" \
+      "$decode_config${decode_args:+ $decode_args}${lm_opts[*]:+ + LM}" "$train_time" \
+      "$(date -u '+%Y-%m-%d %H:%M UTC')" "$machine" >> "$results"
     log "stage 6: $set: CER $cer %, WER $wer % ($dir/wer.txt); row added to $results"
   done
 fi
