@@ -66,3 +66,53 @@ def test_yesno_end_to_end(recipe_dir, yesno_root):
     errors = int(re.search(r"^%WER [0-9.]+ \[ (\d+) / 240,", wer_txt, re.M).group(1))
     assert errors <= 1, wer_txt + proc.stderr[-3000:]
     assert elapsed < 300, f"yesno took {elapsed:.0f} s (target: under 5 minutes on 2 cores)"
+
+
+def test_missing_environment_is_a_clear_error(recipe_dir, tmp_path):
+    recipe = recipe_dir("yesno")
+    proc = run_sh(["./run.sh"], cwd=recipe, check=False, env={"ASRKIT_VENV": str(tmp_path / "no-venv")})
+    assert proc.returncode == 1
+    assert f"path.sh: no asrkit environment at {tmp_path / 'no-venv'}: run" in proc.stderr
+    assert "tools/install.sh first" in proc.stderr
+    assert not (recipe / "data").exists()
+
+
+@pytest.mark.parametrize("name", ["yesno", "an4", "fsdd", "librispeech"])
+def test_recipe_files_and_help(name):
+    """Every recipe has the same shared files, and its scripts answer --help with an e.g. line."""
+    from conftest import REPO
+
+    recipe = REPO / "egs" / name / "asr1"
+    template = REPO / "egs/TEMPLATE/asr1"
+    assert (recipe / "path.sh").read_text() == (template / "path.sh").read_text()
+    assert (recipe / "asr.sh").resolve() == (template / "asr.sh").resolve()
+    for f in ("run.sh", "cmd.sh", "README.md", "RESULTS.md", "conf/fbank.yaml", "conf/train.yaml",
+              "conf/decode.yaml", "local/data.sh"):
+        assert (recipe / f).is_file(), f"{recipe / f} is missing"
+    for script in ("run.sh", "local/data.sh"):
+        proc = run_sh([f"./{script}", "--help"], cwd=recipe)
+        assert "e.g." in proc.stdout, (script, proc.stdout)
+    for path in [recipe / "run.sh", *sorted((recipe / "local").glob("*.sh")), template / "asr.sh",
+                 *sorted((REPO / "bin").glob("*.sh"))]:
+        assert "set -euo pipefail" in path.read_text() or path.name == "parse_options.sh", path
+
+
+@pytest.mark.parametrize("name", ["yesno", "an4", "fsdd", "librispeech"])
+def test_recipe_configs_load(name):
+    """Every shipped config is one the commands accept (a typo in a key is an error there)."""
+    import torch
+    import yaml
+
+    from asrkit.decoding.config import DecodeConfig
+    from asrkit.features.fbank import FbankConfig
+    from asrkit.models.las import LAS, LASConfig
+    from asrkit.training.config import load_config
+    from conftest import REPO
+
+    conf = REPO / "egs" / name / "asr1" / "conf"
+    FbankConfig.from_yaml(conf / "fbank.yaml")
+    DecodeConfig.from_dict(yaml.safe_load((conf / "decode.yaml").read_text()))
+    for train in sorted(conf.glob("train*.yaml")):
+        cfg = load_config(str(train))
+        with torch.device("meta"):  # the LibriSpeech model is large: build it without memory
+            LAS(80, 100, LASConfig.from_dict(cfg.model))
