@@ -119,6 +119,9 @@ if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
     for i in $(seq "$n"); do cat "$out/data/utt2num_frames.$i"; done > "$out/utt2num_frames"
     for f in text utt2spk spk2utt; do cp "data/$set/$f" "$out/$f"; done
     cp "$out/data/fbank.yaml" "$out/fbank.yaml"   # the resolved feature config, for asrkit-train
+    # compute-fbank skips (and logs) unreadable audio: drop those utterances from every table,
+    # as Kaldi's fix_data_dir.sh does after make_fbank.sh. Scoring still counts them as errors.
+    run "(above)" asrkit-fix-data-dir "$out"
     if [ "$set" = "$train_set" ]; then
       run "$out/log/cmvn.log" $train_cmd "$out/log/cmvn.log" \
         asrkit-compute-cmvn "scp:$out/feats.scp" "$out/cmvn.ark"
