@@ -10,8 +10,8 @@ export train_cmd="asrkit-launch --backend local"
 export cuda_cmd="asrkit-launch --backend local"
 export decode_cmd="asrkit-launch --backend local"
 
-# On a Slurm cluster (partitions, memory and time limits in conf/slurm.conf; copy
-# egs/TEMPLATE/asr1/conf/slurm.conf into this recipe's conf/ and edit it):
-# export train_cmd="asrkit-launch --backend slurm --config conf/slurm.conf --mem 4G"
-# export cuda_cmd="asrkit-launch --backend slurm --config conf/slurm.conf --mem 16G --time 24:00:00"
-# export decode_cmd="asrkit-launch --backend slurm --config conf/slurm.conf --mem 8G"
+# On a Slurm cluster (partitions, memory and time limits in slurm.pl's format; copy the
+# template's conf/slurm.conf into this recipe's conf/ to edit it for your cluster):
+# export train_cmd="asrkit-launch --backend slurm --config ../../TEMPLATE/asr1/conf/slurm.conf --mem 4G"
+# export cuda_cmd="asrkit-launch --backend slurm --config ../../TEMPLATE/asr1/conf/slurm.conf --mem 16G --time 24:00:00"
+# export decode_cmd="asrkit-launch --backend slurm --config ../../TEMPLATE/asr1/conf/slurm.conf --mem 8G"
