@@ -154,7 +154,7 @@ def test_fsdd_bad_inputs(recipe_dir, fsdd_root, tmp_path):
 
 
 # ----------------------------------------------------------------------------------- librispeech
-def make_librispeech_fixture(an4_root: Path, root: Path, audio_ext: str) -> dict:
+def make_librispeech_fixture(an4_root: Path, root: Path, audio_ext: str, parts=None) -> dict:
     """A LibriSpeech-shaped tree (<part>/<reader>/<chapter>/...) from AN4 recordings and transcripts.
 
     AN4 speakers become readers (numbered), each speaker's recordings one chapter. With
@@ -166,10 +166,11 @@ def make_librispeech_fixture(an4_root: Path, root: Path, audio_ext: str) -> dict
         trans[file_id.rstrip(")")] = words
     speakers = sorted({f.split("-")[1] for f in trans})[:3]
     expected = {}
-    parts = {"dev-clean": speakers[:2], "test-clean": speakers[2:]}
-    for part, spks in parts.items():
+    # part -> (first reader id, AN4 speakers): reader ids are unique across parts, as in LibriSpeech.
+    parts = parts or {"dev-clean": (100, speakers[:2]), "test-clean": (110, speakers[2:])}
+    for part, (first_reader, spks) in parts.items():
         for r, spk in enumerate(spks):
-            reader, chapter = str(100 + r + (10 if part == "test-clean" else 0)), "2000"
+            reader, chapter = str(first_reader + r), "2000"
             d = root / part / reader / chapter
             d.mkdir(parents=True)
             lines = []
@@ -241,5 +242,19 @@ def test_librispeech_data_sh_combines_sets(recipe_dir, an4_root, tmp_path):
                    "--audio-ext", "wav"], cwd=recipe, check=False)
     # dev-clean and dev-other hold the same ids here: combining them must fail loudly, not merge.
     assert proc.returncode != 0 and "ids found in more than one source" in proc.stderr
+    # With distinct readers per part (as in the real corpus) every set is made and valid.
+    shutil.rmtree(tmp_path / "LibriSpeech")
+    spk = sorted(p.name for p in (an4_root / "wav/an4test_clstk").iterdir())
+    layout = {"dev-clean": (100, spk[:1]), "dev-other": (200, spk[1:2]), "test-clean": (300, spk[2:3]),
+              "test-other": (400, spk[3:4]), "train-clean-100": (500, spk[4:6]),
+              "train-clean-360": (600, spk[6:7]), "train-other-500": (700, spk[7:8])}
+    expected = make_librispeech_fixture(an4_root, tmp_path / "LibriSpeech", "wav", layout)
+    shutil.rmtree(recipe / "data", ignore_errors=True)
+    run_sh(["local/data.sh", "--librispeech-root", str(tmp_path / "LibriSpeech"), "--audio-ext", "wav"], cwd=recipe)
+    sets = ["dev_clean", "dev_other", "test_clean", "test_other", "train_clean_100", "train_clean_360",
+            "train_other_500", "dev", "train_960"]
+    validate(recipe, *sets)
+    assert read_table(recipe / "data/train_960/text") == {u: t for u, t in expected.items() if u[0] in "567"}
+    assert set(read_table(recipe / "data/dev/utt2spk").values()) == {"100-2000", "200-2000"}
     proc = run_sh(["local/data.sh", "--librispeech-root", str(tmp_path / "nowhere")], cwd=recipe, check=False)
     assert proc.returncode != 0 and "no such directory" in proc.stderr
