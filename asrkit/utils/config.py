@@ -1,0 +1,267 @@
+"""Configs are dataclasses loaded from YAML: the one loader behind every ``from_dict``/``from_yaml``.
+
+A config class declares its options as typed dataclass fields with defaults; this module turns a
+YAML mapping into an instance of it::
+
+    d = load_yaml_mapping("conf/decode.yaml", "decoding options")   # {} for an empty file
+    cfg = from_dict(DecodeConfig, d, "conf/decode.yaml")
+    yaml.safe_dump(to_dict(cfg))                                   # reads back to cfg
+
+What ``from_dict`` guarantees, so that a typo never silently trains or decodes something else:
+
+- an unknown key is an error naming it and the known ones;
+- each value is brought to the field's type hint where that is unambiguous (``lr: 1e-3`` is a
+  str in YAML 1.1, ``8000`` for a float field, ``'true'`` for a bool) and is an error naming
+  ``where: key`` otherwise: bools are ``true``/``false`` only (never 1 or "yes"), ints must be
+  whole numbers, strings must be strings; ``Optional``, ``List``/``Tuple`` (elements checked,
+  fixed-size tuples by length), ``Dict`` (a mapping) and nested dataclasses (a sub-mapping,
+  ``None`` meaning all defaults) are followed;
+- the class's own checks (``__post_init__``) run, and their ValueError/AsrkitError is reported
+  with the location in front.
+
+Errors are :class:`ConfigError`, an AsrkitError (a command prints it as one line and exits 1)
+that is also a ValueError (what model code and its callers have always caught).
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import typing
+from pathlib import Path
+from typing import Any, Callable, Dict, Mapping, Optional, Type, TypeVar, Union
+
+import yaml
+
+from asrkit.utils.errors import AsrkitError
+
+T = TypeVar("T")
+
+
+class ConfigError(AsrkitError, ValueError):
+    """A config value, key or file that cannot be loaded; the message names where."""
+
+
+# How a value error names the expected type; Wording.expected overrides entries.
+EXPECTED: Dict[type, str] = {bool: "true or false", int: "int", float: "float", str: "a string",
+                             list: "a list", dict: "a mapping"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Wording:
+    """How one config family words its errors (some messages are documented and tested as is).
+
+    ``unknown`` is formatted with ``where`` (the mapping's location), ``s`` ("s" for several),
+    ``quoted`` (the unknown keys as reprs), ``keys`` (as written) and ``known`` (the field names).
+    ``key`` names a key in a value error, formatted with ``where`` and ``key`` (as written);
+    None gives ``where: section.key``.
+    """
+
+    unknown: str = "{where}: unknown key{s} {quoted} (known: {known})"
+    key: Optional[str] = None
+    expected: Mapping[type, str] = dataclasses.field(default_factory=dict)
+
+
+DEFAULT = Wording()
+
+
+def load_yaml_mapping(path: Union[str, Path], what: str = "options") -> Dict[str, Any]:
+    """The mapping at the top of a YAML file ({} for an empty file); errors name ``path``."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory, not a YAML file") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read: {e.strerror or e}") from None
+    try:
+        d = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(e, "problem", None) or (str(e).splitlines() or [type(e).__name__])[0]
+        context = getattr(e, "context", None)
+        raise ConfigError(f"{path}{line}: not valid YAML: {problem}{f' ({context})' if context else ''}") from None
+    if d is None:
+        return {}
+    if not isinstance(d, dict):
+        raise ConfigError(f"{path}: expected a mapping of {what}, got {type(d).__name__}")
+    return d
+
+
+def from_dict(cls: Type[T], d: Optional[Mapping[Any, Any]], where: str = "", *, path: str = "",
+              wording: Wording = DEFAULT, normalize_key: Optional[Callable[[Any], str]] = None) -> T:
+    """Build dataclass ``cls`` from mapping ``d`` (None: all defaults), checking keys and types.
+
+    ``where`` names the source (a file, "decode config"); ``path`` is the dotted position of ``d``
+    inside it ("training", "model.listener"); messages read ``where: path.key: ...``.
+    ``normalize_key`` maps a key as written to a field name (e.g. Kaldi's dashed names).
+    """
+    loc = _join(where, path) or "config"
+    if d is None:
+        d = {}
+    if not isinstance(d, Mapping):
+        raise ConfigError(f"{loc}: expected a mapping, got {type(d).__name__}")
+    fields = [f for f in dataclasses.fields(cls) if f.init]
+    names = [f.name for f in fields]
+    given: Dict[str, Any] = {}
+    written: Dict[str, Any] = {}
+    for key, value in d.items():
+        name = normalize_key(key) if normalize_key is not None else key
+        if name in written:
+            raise ConfigError(f"{loc}: {written[name]!r} and {key!r} are the same option")
+        given[name], written[name] = value, key
+    unknown = [written[n] for n in given if n not in names]
+    if unknown:
+        raise ConfigError(wording.unknown.format(
+            where=loc, s="s" if len(unknown) > 1 else "", quoted=", ".join(repr(k) for k in unknown),
+            keys=", ".join(str(k) for k in unknown), known=", ".join(names)))
+    missing = [f.name for f in fields if f.name not in given
+               and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    if missing:
+        raise ConfigError(f"{loc}: missing {', '.join(missing)}")
+
+    hints = _hints(cls)
+    kwargs: Dict[str, Any] = {}
+    mismatch: Optional[str] = None
+    for name, value in given.items():
+        sub = _dot(path, name)
+        try:
+            kwargs[name] = _coerce(value, hints.get(name, Any),
+                                   lambda typ, v: from_dict(typ, v, where, path=sub, wording=wording,
+                                                            normalize_key=normalize_key))
+        except _Mismatch as m:
+            if mismatch is None:
+                label = (wording.key.format(where=loc, key=written[name]) if wording.key is not None
+                         else _join(where, sub))
+                expected = {**EXPECTED, **wording.expected}.get(m.kind, m.kind)
+                mismatch = f"{label}{m.at}: expected {expected}, got {m.value!r}"
+            kwargs[name] = value
+    if mismatch is not None:
+        # The class's own check, when it has one, knows what the field means ("one per BLSTM
+        # layer") and says it better than "expected a list": let it speak first.
+        try:
+            cls(**kwargs)
+        except (ValueError, AsrkitError) as e:
+            raise ConfigError(f"{loc}: {e}") from None
+        except Exception:  # e.g. a TypeError from comparing the wrong type: ours is clearer
+            pass
+        raise ConfigError(mismatch)
+    try:
+        return cls(**kwargs)
+    except (ValueError, AsrkitError) as e:
+        raise ConfigError(f"{loc}: {e}") from None
+
+
+def to_dict(obj: Any) -> Dict[str, Any]:
+    """``dataclasses.asdict`` with tuples as lists: plain YAML (safe_dump) that from_dict reads back."""
+    return _plain(dataclasses.asdict(obj))
+
+
+# --- internals ----------------------------------------------------------------------------
+
+class _Mismatch(Exception):
+    """``kind``: the expected type (worded by EXPECTED) or a description of what was expected."""
+
+    def __init__(self, kind: Union[type, str], value: Any, at: str = "") -> None:
+        super().__init__(kind, value, at)
+        self.kind, self.value, self.at = kind, value, at
+
+
+@functools.lru_cache(maxsize=None)
+def _hints(cls: type) -> Dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _join(where: str, path: str) -> str:
+    return ": ".join(p for p in (where, path) if p)
+
+
+def _dot(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
+
+
+def _plain(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {k: _plain(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_plain(v) for v in x]
+    return x
+
+
+def _coerce(value: Any, typ: Any, nested: Callable[[type, Any], Any]) -> Any:
+    """``value`` as type ``typ``, or _Mismatch; ``nested(cls, mapping)`` builds a sub-dataclass."""
+    if typ is Any or typ is object:
+        return value
+    origin, args = typing.get_origin(typ), typing.get_args(typ)
+    if origin is Union:
+        if value is None and type(None) in args:
+            return None
+        rest = [a for a in args if a is not type(None)]
+        return _coerce(value, rest[0], nested) if len(rest) == 1 else value  # wider unions: unchecked
+    if isinstance(typ, type) and dataclasses.is_dataclass(typ):
+        if isinstance(value, typ):
+            return value
+        if value is not None and not isinstance(value, Mapping):
+            raise _Mismatch(dict, value)
+        return nested(typ, value)
+    if typ is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+            return value.strip().lower() == "true"
+        raise _Mismatch(bool, value)
+    if typ is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        number = _number(value)
+        if number is not None and number.is_integer():
+            return int(number)
+        raise _Mismatch(int, value)
+    if typ is float:
+        number = _number(value)
+        if number is None:
+            raise _Mismatch(float, value)
+        return number
+    if typ is str:
+        if not isinstance(value, str):
+            raise _Mismatch(str, value)
+        return value
+    if typ in (list, tuple) or origin in (list, tuple):
+        if not isinstance(value, (list, tuple)):
+            raise _Mismatch(list, value)
+        kind = origin or typ
+        if kind is tuple and args and args[-1] is not Ellipsis:
+            if len(value) != len(args):
+                raise _Mismatch(f"a list of {len(args)}", value)
+            elem_types = list(args)
+        else:
+            elem_types = [args[0] if args else Any] * len(value)
+        out = []
+        for i, (v, t) in enumerate(zip(value, elem_types)):
+            try:
+                out.append(_coerce(v, t, nested))
+            except _Mismatch as m:
+                raise _Mismatch(m.kind, m.value, f"[{i}]{m.at}") from None
+        return tuple(out) if kind is tuple else out
+    if typ is dict or origin is dict:
+        if not isinstance(value, Mapping):
+            raise _Mismatch(dict, value)
+        return dict(value)
+    return value  # a type this loader does not know: the class checks it
+
+
+def _number(value: Any) -> Optional[float]:
+    """A float from an int, a float or a numeric string (YAML 1.1 reads 1e-3 as a str); else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            return None
+    return None

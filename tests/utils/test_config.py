@@ -1,0 +1,132 @@
+"""The shared YAML-to-dataclass loader (asrkit.utils.config) on small stand-in config classes."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Tuple
+
+import pytest
+import yaml
+
+from asrkit.utils.config import ConfigError, Wording, from_dict, load_yaml_mapping, to_dict
+from asrkit.utils.errors import AsrkitError
+
+
+@dataclass
+class Inner:
+    size: int = 4
+    rate: float = 0.5
+    sizes: List[int] = field(default_factory=lambda: [1, 2])
+
+    def __post_init__(self) -> None:
+        if isinstance(self.sizes, list) and not self.sizes:
+            raise ValueError("inner.sizes must not be empty")
+
+
+@dataclass
+class Outer:
+    name: str = "x"
+    flag: bool = False
+    betas: Tuple[float, float] = (0.9, 0.98)
+    inner: Inner = field(default_factory=Inner)
+    extra: Optional[Inner] = None
+    free: Dict[str, Any] = field(default_factory=dict)
+    maybe: Optional[int] = None
+
+
+def test_defaults_nested_and_round_trip():
+    assert from_dict(Outer, None) == Outer()
+    cfg = from_dict(Outer, {"name": "y", "flag": True, "betas": [0.8, 1], "inner": {"size": 8},
+                            "extra": {}, "free": {"a": [1]}, "maybe": 3})
+    assert cfg == Outer(name="y", flag=True, betas=(0.8, 1.0), inner=Inner(size=8), extra=Inner(),
+                        free={"a": [1]}, maybe=3)
+    assert isinstance(cfg.betas, tuple) and isinstance(cfg.betas[1], float)
+    d = to_dict(cfg)
+    assert d["betas"] == [0.8, 1.0] and d["inner"] == {"size": 8, "rate": 0.5, "sizes": [1, 2]}
+    assert from_dict(Outer, yaml.safe_load(yaml.safe_dump(d))) == cfg
+    assert from_dict(Outer, {"inner": None, "extra": None}) == Outer()  # an empty YAML section: defaults
+
+
+def test_yaml_scalars_that_are_unambiguous_are_coerced():
+    cfg = from_dict(Outer, yaml.safe_load("flag: 'TRUE'\ninner: {size: 8.0, rate: 1e-3}\nmaybe: '1e3'\n"))
+    assert cfg.flag is True and cfg.inner.size == 8 and cfg.inner.rate == 1e-3 and cfg.maybe == 1000
+    assert isinstance(cfg.inner.size, int) and isinstance(cfg.inner.rate, float)
+
+
+def test_unknown_key_names_it_and_the_known_ones():
+    with pytest.raises(ConfigError, match=r"^conf/x.yaml: unknown key 'nmae' \(known: name, flag, betas, "):
+        from_dict(Outer, {"nmae": "y"}, "conf/x.yaml")
+    with pytest.raises(ConfigError, match=r"^conf/x.yaml: inner: unknown keys 'a', 'b' \(known: size, rate, sizes\)$"):
+        from_dict(Outer, {"inner": {"a": 1, "b": 2}}, "conf/x.yaml")
+    with pytest.raises(ConfigError, match=r"^model\.inner: unknown option\(s\) zz"):
+        from_dict(Outer, {"inner": {"zz": 1}}, path="model",
+                  wording=Wording(unknown="{where}: unknown option(s) {keys} (known: {known})"))
+
+
+@pytest.mark.parametrize("d, message", [
+    ({"flag": 1}, "c.yaml: flag: expected true or false, got 1"),
+    ({"flag": "yes"}, "c.yaml: flag: expected true or false, got 'yes'"),
+    ({"name": 5}, "c.yaml: name: expected a string, got 5"),
+    ({"inner": {"size": 2.5}}, "c.yaml: inner.size: expected int, got 2.5"),
+    ({"inner": {"size": True}}, "c.yaml: inner.size: expected int, got True"),
+    ({"inner": {"rate": "fast"}}, "c.yaml: inner.rate: expected float, got 'fast'"),
+    ({"inner": {"sizes": [1, "a"]}}, "c.yaml: inner.sizes[1]: expected int, got 'a'"),
+    ({"inner": {"sizes": 3}}, "c.yaml: inner.sizes: expected a list, got 3"),
+    ({"inner": [1]}, "c.yaml: inner: expected a mapping, got [1]"),
+    ({"betas": [0.9]}, "c.yaml: betas: expected a list of 2, got [0.9]"),
+    ({"free": "x"}, "c.yaml: free: expected a mapping, got 'x'"),
+    ({"maybe": "many"}, "c.yaml: maybe: expected int, got 'many'"),
+])
+def test_type_errors_name_where_and_key(d, message):
+    with pytest.raises(ConfigError) as e:
+        from_dict(Outer, d, "c.yaml")
+    assert str(e.value) == message
+    assert isinstance(e.value, AsrkitError) and isinstance(e.value, ValueError)
+
+
+def test_the_class_own_checks_run_and_are_located():
+    with pytest.raises(ConfigError, match=r"^c.yaml: inner: inner.sizes must not be empty$"):
+        from_dict(Outer, {"inner": {"sizes": []}}, "c.yaml")
+
+
+def test_wording_and_key_normalization():
+    wording = Wording(unknown="{where}: unknown thing {quoted}", key="{where}: option {key!r}",
+                      expected={int: "a number (int)"})
+    dashed = lambda k: str(k).replace("-", "_")  # noqa: E731
+    assert from_dict(Inner, {"size": 3}, normalize_key=dashed) == Inner(size=3)
+    with pytest.raises(ConfigError, match=r"^f: option 'size': expected a number \(int\), got 'x'$"):
+        from_dict(Inner, {"size": "x"}, "f", wording=wording, normalize_key=dashed)
+    with pytest.raises(ConfigError, match="^f: unknown thing 'si-ze'$"):
+        from_dict(Inner, {"si-ze": 3}, "f", wording=wording)
+    with pytest.raises(ConfigError, match="'rate' and 'RATE' are the same option"):
+        from_dict(Inner, {"rate": 1, "RATE": 2}, "f", normalize_key=str.lower)
+
+
+def test_load_yaml_mapping_errors_name_the_file(tmp_path):
+    p = tmp_path / "c.yaml"
+    with pytest.raises(ConfigError, match=f"^{p}: no such file$"):
+        load_yaml_mapping(p)
+    p.write_text("")
+    assert load_yaml_mapping(p) == {}
+    p.write_text("a: 1\nb: [1, 2\n")
+    with pytest.raises(ConfigError, match=f"^{p}:3: not valid YAML: expected ',' or ']'"):
+        load_yaml_mapping(p)
+    p.write_text("- 1\n- 2\n")
+    with pytest.raises(ConfigError, match=f"^{p}: expected a mapping of decoding options, got list$"):
+        load_yaml_mapping(p, "decoding options")
+    p.write_bytes(b"a: \xff\n")
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        load_yaml_mapping(p)
+    with pytest.raises(ConfigError, match="is a directory"):
+        load_yaml_mapping(tmp_path)
+    p.write_text("inner: {size: 2}\n")
+    assert from_dict(Outer, load_yaml_mapping(p), str(p)).inner.size == 2
+
+
+def test_a_required_field_missing_is_named():
+    @dataclass
+    class Needs:
+        path: str
+        n: int = 1
+
+    with pytest.raises(ConfigError, match="^c: missing path$"):
+        from_dict(Needs, {"n": 2}, "c")
