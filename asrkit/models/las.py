@@ -17,7 +17,6 @@ one call). At 1.0 the output layer runs once on the whole sequence instead of on
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Dict, Optional, Tuple, Union
 
@@ -30,6 +29,7 @@ from asrkit.models.attention import AttentionConfig
 from asrkit.models.ctc import CTCHead
 from asrkit.models.listener import Listener, ListenerConfig
 from asrkit.models.speller import Speller, SpellerConfig
+from asrkit.utils.config import Wording, from_dict, to_dict
 
 Tree = Union[Tensor, Dict[str, Any], list, tuple]
 
@@ -47,35 +47,14 @@ class LASConfig:
 
     @classmethod
     def from_dict(cls, d: Optional[Dict[str, Any]]) -> "LASConfig":
-        """Build from a YAML mapping; unknown keys are an error naming the key."""
-        return _from_dict(cls, d or {}, "model")
+        """Build from a YAML mapping; unknown keys and mistyped values are errors naming them."""
+        return from_dict(cls, d, path="model", wording=_WORDING)
 
     def to_dict(self) -> Dict[str, Any]:
-        return dataclasses.asdict(self)
+        return to_dict(self)
 
 
-def _from_dict(cls, d: Dict[str, Any], where: str):
-    if not isinstance(d, dict):
-        raise ValueError(f"{where}: expected a mapping, got {type(d).__name__}")
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(d) - set(fields))
-    if unknown:
-        raise ValueError(f"{where}: unknown option(s) {', '.join(unknown)} (known: {', '.join(fields)})")
-    kwargs = {}
-    for name, value in d.items():
-        sub = _NESTED.get((cls, name))
-        if sub is not None and value is not None:
-            value = _from_dict(sub, value, f"{where}.{name}")
-        kwargs[name] = value
-    return cls(**kwargs)
-
-
-_NESTED = {
-    (LASConfig, "listener"): ListenerConfig,
-    (LASConfig, "attention"): AttentionConfig,
-    (LASConfig, "speller"): SpellerConfig,
-    (LASConfig, "specaug"): SpecAugConfig,
-}
+_WORDING = Wording(unknown="{where}: unknown option(s) {keys} (known: {known})")
 
 
 @dataclass

@@ -15,7 +15,6 @@ torch.Size([3, 10])
 """
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import os
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from asrkit.utils.config import from_dict, to_dict
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import atomic_open
 
@@ -41,12 +41,7 @@ class LMConfig:
 
     @classmethod
     def from_dict(cls, d: Optional[Dict[str, Any]], where: str = "lm model config") -> "LMConfig":
-        d = dict(d or {})
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise AsrkitError(f"{where}: unknown option(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
-        return cls(**d)
+        return from_dict(cls, d, where)
 
 
 class LSTMLM(nn.Module):
@@ -102,7 +97,7 @@ def save_lm(path: Union[str, os.PathLike], lm: LSTMLM, tokens: List[str], extra:
     blob = {
         "format": FORMAT,
         "version": VERSION,
-        "config": dataclasses.asdict(lm.config),
+        "config": to_dict(lm.config),
         "vocab_size": lm.vocab_size,
         "state_dict": {k: v.detach().cpu() for k, v in lm.state_dict().items()},
         "tokens_sha256": tokens_checksum(tokens),
@@ -130,7 +125,7 @@ def load_lm(path: Union[str, os.PathLike], device: Union[str, torch.device] = "c
                           f"({blob.get('vocab_size')} vs {len(tokens)} tokens or different pieces); "
                           f"train it with the model's data/lang")
     try:
-        lm = LSTMLM(int(blob["vocab_size"]), LMConfig.from_dict(blob["config"], f"{path}: config"))
+        lm = LSTMLM(int(blob["vocab_size"]), LMConfig.from_dict(blob["config"], "config"))
         lm.load_state_dict(blob["state_dict"])
     except (KeyError, ValueError, TypeError, RuntimeError) as e:
         raise AsrkitError(f"{path}: damaged asrkit LM: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
