@@ -13,13 +13,12 @@ a typo in a config must not train a different model than the one asked for.
 """
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Dict, Iterable, Optional
+from dataclasses import dataclass, field, fields
+from typing import Any, Dict, Iterable, Optional, Tuple
 
 import yaml
 
+from asrkit.utils.config import Wording, from_dict, load_yaml_mapping, to_dict
 from asrkit.utils.errors import AsrkitError
 
 
@@ -27,7 +26,7 @@ from asrkit.utils.errors import AsrkitError
 class OptimConfig:
     name: str = "adam"  # adam | adadelta
     lr: float = 1e-3  # peak learning rate (after warmup) for adam; 1.0 is usual for adadelta
-    betas: tuple = (0.9, 0.98)
+    betas: Tuple[float, float] = (0.9, 0.98)
     eps: float = 1e-8  # adam; adadelta uses 1e-6 by custom (set it)
     rho: float = 0.95  # adadelta
     weight_decay: float = 0.0
@@ -87,49 +86,12 @@ class TrainConfig:
     training: TrainingConfig = field(default_factory=TrainingConfig)
 
     def to_dict(self) -> Dict[str, Any]:
-        d = dataclasses.asdict(self)
-        d["optim"]["betas"] = list(d["optim"]["betas"])
-        return d
+        return to_dict(self)
 
 
 METRICS = {"valid_loss": min, "valid_acc": max, "valid_cer": min}
-_SECTIONS = {"optim": OptimConfig, "batching": BatchingConfig, "training": TrainingConfig}
-
-
-def _coerce(value: Any, default: Any, where: str) -> Any:
-    """Bring a YAML value to the type of the default, so ``lr: 1e-3`` (a str in YAML 1.1) works."""
-    if isinstance(default, bool):
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.lower() in ("true", "false"):
-            return value.lower() == "true"
-        raise AsrkitError(f"{where}: expected true or false, got {value!r}")
-    if isinstance(default, (int, float)) and not isinstance(default, bool):
-        try:
-            out = type(default)(value) if not isinstance(value, bool) else None
-        except (TypeError, ValueError):
-            out = None
-        if out is None or (isinstance(default, int) and float(value) != out):
-            raise AsrkitError(f"{where}: expected a number ({type(default).__name__}), got {value!r}")
-        return out
-    if isinstance(default, tuple):
-        if not isinstance(value, (list, tuple)):
-            raise AsrkitError(f"{where}: expected a list, got {value!r}")
-        return tuple(float(v) for v in value)
-    if isinstance(default, str):
-        if not isinstance(value, str):
-            raise AsrkitError(f"{where}: expected a string, got {value!r}")
-    return value
-
-
-def _merge_section(obj: Any, values: Dict[str, Any], where: str) -> None:
-    if not isinstance(values, dict):
-        raise AsrkitError(f"{where}: expected a mapping of keys to values, got {values!r}")
-    known = {f.name for f in dataclasses.fields(obj)}
-    for key, value in values.items():
-        if key not in known:
-            raise AsrkitError(f"{where}: unknown key {key!r} (known: {', '.join(sorted(known))})")
-        setattr(obj, key, _coerce(value, getattr(obj, key), f"{where}.{key}"))
+# worded as before the shared loader: "max_epochs: expected a number" (tests/training pin it)
+_WORDING = Wording(expected={int: "a number (int)", float: "a number (float)"})
 
 
 def _parse_override(item: str) -> tuple:
@@ -148,7 +110,6 @@ def _parse_override(item: str) -> tuple:
 
 def build_config(raw: Optional[Dict[str, Any]], overrides: Iterable[str] = (), where: str = "config") -> TrainConfig:
     """A TrainConfig from a YAML mapping plus ``section.key=value`` overrides (applied last)."""
-    cfg = TrainConfig()
     raw = dict(raw or {})
     for item in overrides:
         path, value = _parse_override(item)
@@ -163,17 +124,11 @@ def build_config(raw: Optional[Dict[str, Any]], overrides: Iterable[str] = (), w
                 child = node[part] = dict(child)
             node = child
         node[path[-1]] = value
-    for section, values in raw.items():
-        if section == "model":
-            if not isinstance(values, dict):
-                raise AsrkitError(f"{where}: model: expected a mapping, got {values!r}")
-            cfg.model = dict(values)
-        elif section in _SECTIONS:
-            _merge_section(getattr(cfg, section), values or {}, f"{where}: {section}")
-        else:
-            raise AsrkitError(
-                f"{where}: unknown section {section!r} (known: model, {', '.join(sorted(_SECTIONS))})"
-            )
+    sections = [f.name for f in fields(TrainConfig)]
+    for section in raw:
+        if section not in sections:
+            raise AsrkitError(f"{where}: unknown section {section!r} (known: {', '.join(sections)})")
+    cfg = from_dict(TrainConfig, raw, where, wording=_WORDING)
     validate(cfg, where)
     return cfg
 
@@ -203,16 +158,7 @@ def validate(cfg: TrainConfig, where: str = "config") -> None:
 def load_config(path: Optional[str], overrides: Iterable[str] = ()) -> TrainConfig:
     raw: Dict[str, Any] = {}
     if path is not None:
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise AsrkitError(f"{path}: no such file") from None
-        try:
-            raw = yaml.safe_load(text) or {}
-        except yaml.YAMLError as e:
-            raise AsrkitError(f"{path}: not valid YAML: {e}") from None
-        if not isinstance(raw, dict):
-            raise AsrkitError(f"{path}: expected a mapping of sections (model:, optim:, batching:, training:)")
+        raw = load_yaml_mapping(path, "sections (model:, optim:, batching:, training:)")
     return build_config(raw, overrides, where=str(path) if path else "config")
 
 
