@@ -15,14 +15,11 @@
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Dict, Optional
 
-import yaml
-
 from asrkit.decoding.beam_search import SearchOptions
+from asrkit.utils.config import from_dict, load_yaml_mapping, to_dict
 from asrkit.utils.errors import AsrkitError
 
 
@@ -46,40 +43,13 @@ class DecodeConfig:
         d = dict(d or {})
         if "beam_size" in d and "beam" not in d:  # ESPnet's name for it
             d["beam"] = d.pop("beam_size")
-        fields = {f.name: f for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - set(fields))
-        if unknown:
-            raise AsrkitError(f"{where}: unknown option(s) {', '.join(unknown)} (known: {', '.join(fields)})")
-        cfg = cls()
-        for k, v in d.items():
-            default = getattr(cfg, k)
-            try:
-                if isinstance(default, bool):
-                    if not isinstance(v, bool):
-                        raise ValueError
-                elif isinstance(default, (int, float)):
-                    v = type(default)(v)
-                    if isinstance(default, int) and not isinstance(d[k], int):
-                        raise ValueError
-                else:
-                    v = str(v)
-            except (TypeError, ValueError):
-                raise AsrkitError(f"{where}: {k}: expected {type(default).__name__}, got {d[k]!r}") from None
-            setattr(cfg, k, v)
+        cfg = from_dict(cls, d, where)
         cfg.validate(where)
         return cfg
 
     @classmethod
     def from_yaml(cls, path) -> "DecodeConfig":
-        try:
-            d = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise AsrkitError(f"{path}: no such config file") from None
-        except yaml.YAMLError as e:
-            raise AsrkitError(f"{path}: not valid YAML: {str(e).splitlines()[0]}") from None
-        if d is not None and not isinstance(d, dict):
-            raise AsrkitError(f"{path}: expected a mapping of options")
-        return cls.from_dict(d, str(path))
+        return cls.from_dict(load_yaml_mapping(path, "decoding options"), str(path))
 
     def validate(self, where: str = "decode config") -> None:
         problems = []
@@ -103,7 +73,7 @@ class DecodeConfig:
             raise AsrkitError(f"{where}: " + "; ".join(problems))
 
     def to_dict(self) -> Dict[str, Any]:
-        return dataclasses.asdict(self)
+        return to_dict(self)
 
     def search_options(self) -> SearchOptions:
         return SearchOptions(beam=self.beam if self.mode == "beam" else 1, nbest=self.nbest if self.mode == "beam" else 1,

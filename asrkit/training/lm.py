@@ -17,7 +17,6 @@ so an interrupted run still leaves a usable LM.
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 import random
 import time
@@ -29,6 +28,7 @@ import torch
 import yaml
 
 from asrkit.models.lm import LMConfig, LSTMLM, save_lm
+from asrkit.utils.config import from_dict, load_yaml_mapping, to_dict
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import atomic_open
 from asrkit.utils.logging import get_logger, progress
@@ -50,27 +50,14 @@ class LMTrainConfig:
 
     @classmethod
     def from_dict(cls, d: Optional[Dict[str, Any]], where: str = "lm config") -> "LMTrainConfig":
-        d = dict(d or {})
-        fields = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - fields)
-        if unknown:
-            raise AsrkitError(f"{where}: unknown option(s) {', '.join(unknown)} (known: {', '.join(sorted(fields))})")
-        cfg = cls(**d)
+        cfg = from_dict(cls, d, where)
         LMConfig.from_dict(cfg.model, f"{where}: model")  # fail early on a typo in the model section
         cfg.validate(where)
         return cfg
 
     @classmethod
     def from_yaml(cls, path) -> "LMTrainConfig":
-        try:
-            d = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise AsrkitError(f"{path}: no such config file") from None
-        except yaml.YAMLError as e:
-            raise AsrkitError(f"{path}: not valid YAML: {str(e).splitlines()[0]}") from None
-        if d is not None and not isinstance(d, dict):
-            raise AsrkitError(f"{path}: expected a mapping of options")
-        return cls.from_dict(d, str(path))
+        return cls.from_dict(load_yaml_mapping(path, "LM training options"), str(path))
 
     def validate(self, where: str = "lm config") -> None:
         if self.lr <= 0 or self.batch_size < 1 or self.max_epochs < 1:
@@ -79,8 +66,8 @@ class LMTrainConfig:
             raise AsrkitError(f"{where}: dev_ratio must be in [0, 1), got {self.dev_ratio}")
 
     def to_dict(self) -> Dict[str, Any]:
-        d = dataclasses.asdict(self)
-        d["model"] = dataclasses.asdict(LMConfig.from_dict(self.model))
+        d = to_dict(self)
+        d["model"] = to_dict(LMConfig.from_dict(self.model))
         return d
 
 
