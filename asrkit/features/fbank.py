@@ -12,15 +12,19 @@ e.g.::
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any, Dict, Mapping, Optional
 
 import numpy as np
 
+from asrkit.utils.config import Wording, from_dict, load_yaml_mapping, to_dict
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import PathLike, atomic_open
 
 _WINDOWS = ("hamming", "hanning", "povey", "rectangular", "blackman")
+# An option is named as written (dashed or not), as Kaldi users write it.
+_WORDING = Wording(unknown="{where}: unknown fbank option{s} {quoted} (known: {known})",
+                   key="{where}: option {key!r}")
 
 
 class SampleRateMismatch(AsrkitError):
@@ -86,34 +90,16 @@ class FbankConfig:
 
     # --- YAML ---------------------------------------------------------------------------
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any], where: str = "fbank config") -> "FbankConfig":
+    def from_dict(cls, d: Optional[Mapping[str, Any]], where: str = "fbank config") -> "FbankConfig":
         """Build from a mapping; Kaldi's dashed names (``num-mel-bins``) are accepted too."""
-        known = {f.name: f for f in fields(cls)}
-        kw: Dict[str, Any] = {}
-        for key, value in (d or {}).items():
-            name = str(key).replace("-", "_")
-            if name not in known:
-                raise AsrkitError(f"{where}: unknown fbank option {key!r} (known: {', '.join(known)})")
-            kw[name] = _coerce(value, known[name].type, f"{where}: option {key!r}")
-        return cls(**kw)
+        return from_dict(cls, d, where, wording=_WORDING, normalize_key=lambda key: str(key).replace("-", "_"))
 
     @classmethod
     def from_yaml(cls, path: PathLike) -> "FbankConfig":
-        import yaml
-
-        try:
-            with open(path, encoding="utf-8") as f:
-                d = yaml.safe_load(f)
-        except FileNotFoundError:
-            raise AsrkitError(f"{path}: no such file") from None
-        except yaml.YAMLError as e:
-            raise AsrkitError(f"{path}: not valid YAML: {e}") from None
-        if d is not None and not isinstance(d, dict):
-            raise AsrkitError(f"{path}: expected a mapping of fbank options, got {type(d).__name__}")
-        return cls.from_dict(d or {}, where=str(path))
+        return cls.from_dict(load_yaml_mapping(path, "fbank options"), where=str(path))
 
     def to_dict(self) -> Dict[str, Any]:
-        return dataclasses.asdict(self)
+        return to_dict(self)
 
     def to_yaml(self, path: Optional[PathLike] = None) -> str:
         import yaml
@@ -126,29 +112,6 @@ class FbankConfig:
 
     def replace(self, **overrides: Any) -> "FbankConfig":
         return dataclasses.replace(self, **{k: v for k, v in overrides.items() if v is not None})
-
-
-def _coerce(value: Any, typ: Any, where: str) -> Any:
-    """YAML gives ints for floats and strings for anything quoted; accept what is unambiguous."""
-    typ = typ if isinstance(typ, str) else typ.__name__
-    try:
-        if typ == "bool":
-            if isinstance(value, bool):
-                return value
-            if str(value).lower() in ("true", "false"):
-                return str(value).lower() == "true"
-            raise ValueError
-        if typ == "int":
-            if isinstance(value, bool) or float(value) != int(float(value)):
-                raise ValueError
-            return int(float(value))
-        if typ == "float":
-            if isinstance(value, bool):
-                raise ValueError
-            return float(value)
-        return str(value)
-    except (TypeError, ValueError):
-        raise AsrkitError(f"{where}: expected {typ}, got {value!r}") from None
 
 
 def compute_fbank(samples: np.ndarray, sample_rate: int, config: FbankConfig, utt_id: str = "") -> np.ndarray:
