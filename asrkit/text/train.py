@@ -7,7 +7,7 @@ atomically. Training is deterministic: a fixed seed and one thread.
 from __future__ import annotations
 
 import io
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional, Tuple
 
 import sentencepiece as spm
@@ -15,6 +15,7 @@ import sentencepiece as spm
 from asrkit.data.table import read_table
 from asrkit.text.token_list import BLANK, SOS_EOS, UNK
 from asrkit.text.tokenizer import Tokenizer
+from asrkit.utils.config import to_dict
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import PathLike
 
@@ -49,7 +50,7 @@ class TokenizerConfig:
                 raise AsrkitError(f"user-defined symbol {sym!r} is reserved or contains whitespace")
 
     def to_dict(self) -> Dict:
-        return asdict(self)
+        return to_dict(self)
 
 
 def read_kaldi_text(path: PathLike) -> List[Tuple[str, str]]:
