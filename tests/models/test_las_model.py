@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from asrkit.models.attention import ATTENTIONS
 from asrkit.models.las import LAS, LASConfig, select_batch
 
-from conftest import IDIM, VOCAB, tiny_config
+from tiny_las import IDIM, VOCAB, tiny_config
 
 ATTS = sorted(ATTENTIONS)
 

@@ -12,7 +12,7 @@ from asrkit.models.las import LAS
 from asrkit.models.package import FORMAT, load_package, read_package_dict, save_package
 from asrkit.utils.errors import AsrkitError
 
-from conftest import IDIM, VOCAB, tiny_config
+from tiny_las import IDIM, VOCAB, tiny_config
 
 
 def _outputs(model, batch):
