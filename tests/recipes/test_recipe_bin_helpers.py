@@ -1,7 +1,7 @@
 """bin/ data dir helpers: subset, combine, utt2spk_to_spk2utt."""
 from __future__ import annotations
 
-from conftest import REPO, read_table, run_sh
+from recipe_helpers import REPO, read_table, run_sh
 
 BIN = REPO / "bin"
 

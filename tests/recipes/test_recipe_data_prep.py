@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import read_table, run_sh
+from recipe_helpers import read_table, run_sh
 
 VALIDATE = "asrkit-validate-data-dir"
 
@@ -40,7 +40,7 @@ def test_yesno_data(recipe_dir, yesno_root):
 
 
 def test_yesno_shipped_corpus_is_complete():
-    from conftest import REPO
+    from recipe_helpers import REPO
 
     shipped = REPO / "egs/yesno/asr1/corpus"
     assert len(list((shipped / "waves_yesno").glob("*.wav"))) == 60

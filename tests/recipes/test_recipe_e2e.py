@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import read_table, run_sh
+from recipe_helpers import read_table, run_sh
 
 
 def test_an4_stages_0_to_2_on_a_slice(recipe_dir, an4_root):
@@ -89,7 +89,7 @@ def test_missing_environment_is_a_clear_error(recipe_dir, tmp_path):
 @pytest.mark.parametrize("name", ["yesno", "an4", "fsdd", "librispeech"])
 def test_recipe_files_and_help(name):
     """Every recipe has the same shared files, and its scripts answer --help with an e.g. line."""
-    from conftest import REPO
+    from recipe_helpers import REPO
 
     recipe = REPO / "egs" / name / "asr1"
     template = REPO / "egs/TEMPLATE/asr1"
@@ -116,7 +116,7 @@ def test_recipe_configs_load(name):
     from asrkit.features.fbank import FbankConfig
     from asrkit.models.las import LAS, LASConfig
     from asrkit.training.config import load_config
-    from conftest import REPO
+    from recipe_helpers import REPO
 
     conf = REPO / "egs" / name / "asr1" / "conf"
     FbankConfig.from_yaml(conf / "fbank.yaml")

@@ -5,7 +5,7 @@ import textwrap
 
 import pytest
 
-from conftest import REPO, run_sh
+from recipe_helpers import REPO, run_sh
 
 PARSE = REPO / "bin" / "parse_options.sh"
 

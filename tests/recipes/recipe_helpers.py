@@ -1,0 +1,59 @@
+"""Helpers for the recipe tests (a module of its own: ``from conftest import`` resolves to whichever
+conftest another test directory loaded first): run a recipe's shell scripts in a scratch copy of it.
+
+A recipe writes data/, dump/, exp/ and RESULTS.md beside its run.sh, and finds asrkit through
+relative paths (path.sh: ../../..; asr.sh -> ../../TEMPLATE/asr1/asr.sh; utils -> ../../../bin).
+``recipe_dir`` builds, under tmp_path, a tree of the same shape whose entries are symlinks to the
+real files, so a test runs the real scripts without writing into the checkout.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+OUTPUTS = {"data", "dump", "exp", "downloads", "RESULTS.md"}
+
+
+def make_recipe_copy(tmp: Path, name: str) -> Path:
+    root = tmp / "asrkit"
+    for entry in ("asrkit", "bin", "tools", "setup.py"):
+        (root / entry).parent.mkdir(parents=True, exist_ok=True)
+        (root / entry).symlink_to(REPO / entry)
+    (root / "egs").mkdir()
+    (root / "egs" / "TEMPLATE").symlink_to(REPO / "egs" / "TEMPLATE")
+    src = REPO / "egs" / name / "asr1"
+    dst = root / "egs" / name / "asr1"
+    dst.mkdir(parents=True)
+    for entry in src.iterdir():
+        if entry.name in OUTPUTS:
+            continue
+        if entry.is_symlink():  # asr.sh, utils: keep them relative, as in the checkout
+            (dst / entry.name).symlink_to(os.readlink(entry))
+        else:
+            (dst / entry.name).symlink_to(entry)
+    return dst
+
+
+def run_sh(cmd, cwd: Path, check: bool = True, timeout: float = 600, env=None) -> subprocess.CompletedProcess:
+    """Run a shell command line in ``cwd``; output captured as text."""
+    full_env = dict(os.environ)
+    full_env["OMP_NUM_THREADS"] = "1"
+    if env:
+        full_env.update(env)
+    proc = subprocess.run(cmd, cwd=cwd, shell=isinstance(cmd, str), executable="/bin/bash" if isinstance(cmd, str) else None,
+                          capture_output=True, text=True,
+                          env=full_env, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{cmd} exited {proc.returncode} in {cwd}\n--- stdout ---\n{proc.stdout[-3000:]}"
+                             f"\n--- stderr ---\n{proc.stderr[-6000:]}")
+    return proc
+
+
+def read_table(path: Path) -> dict:
+    out = {}
+    for line in path.read_text().splitlines():
+        key, _, value = line.partition(" ")
+        out[key] = value
+    return out
