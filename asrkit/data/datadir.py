@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Dict, List
 
-from asrkit.data.table import read_list_table, read_table
+from asrkit.data.table import read_list_table, read_table, utt2spk_to_spk2utt, write_table
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import PathLike
 
@@ -72,3 +72,19 @@ class DataDir:
             if self.has(name):
                 return list(self.read(name))
         raise AsrkitError(f"{self.path}: no utt2spk, text, segments, feats.scp or wav.scp: not a data directory")
+
+
+def write_data_dir(path: PathLike, wav_scp: Dict[str, str], text: Dict[str, str], utt2spk: Dict[str, str]) -> None:
+    """Write a new data dir's wav.scp, text, utt2spk and spk2utt, sorted as Kaldi requires.
+
+    What every recipe's data prep ends with; the three tables must cover the same utterances.
+    """
+    if not (set(wav_scp) == set(text) == set(utt2spk)):
+        raise AsrkitError(f"{path}: wav.scp, text and utt2spk would cover different utterances")
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    write_table(path / "wav.scp", wav_scp, sort=True)
+    write_table(path / "text", text, sort=True)
+    write_table(path / "utt2spk", utt2spk, sort=True)
+    spk2utt = utt2spk_to_spk2utt(dict(sorted(utt2spk.items())))
+    write_table(path / "spk2utt", list(spk2utt.items()))

@@ -17,7 +17,7 @@ import re
 import sys
 from pathlib import Path
 
-from asrkit.data.table import utt2spk_to_spk2utt, write_table
+from asrkit.data.datadir import write_data_dir
 from asrkit.utils.errors import AsrkitError
 
 SETS = {"train": "an4_clstk", "test": "an4test_clstk"}
@@ -56,13 +56,8 @@ def prepare(an4_root: Path, out: Path, set_name: str, max_utts: int = 0) -> int:
     utts = sorted(rows)
     if max_utts > 0:
         utts = utts[:max_utts]
-    d = out / set_name
-    d.mkdir(parents=True, exist_ok=True)
-    write_table(d / "wav.scp", [(u, rows[u][2]) for u in utts])
-    write_table(d / "text", [(u, rows[u][1]) for u in utts])
-    utt2spk = {u: rows[u][0] for u in utts}
-    write_table(d / "utt2spk", list(utt2spk.items()))
-    write_table(d / "spk2utt", [(s, " ".join(us)) for s, us in utt2spk_to_spk2utt(utt2spk).items()])
+    write_data_dir(out / set_name, wav_scp={u: rows[u][2] for u in utts}, text={u: rows[u][1] for u in utts},
+                   utt2spk={u: rows[u][0] for u in utts})
     return len(utts)
 
 

@@ -24,7 +24,7 @@ from typing import Dict, List, Tuple
 
 import numpy as np
 
-from asrkit.data.table import utt2spk_to_spk2utt, write_table
+from asrkit.data.datadir import write_data_dir
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import atomic_open
 
@@ -97,14 +97,8 @@ def make_set(name: str, pools: Dict[str, Dict[int, List[Path]]], count: int, rng
                 w.setframerate(RATE)
                 w.writeframes(samples.tobytes())
         rows.append((utt, spk, " ".join(WORDS[d] for d in digits), str(wav)))
-    rows.sort()
-    d = out_dir / name
-    d.mkdir(parents=True, exist_ok=True)
-    write_table(d / "wav.scp", [(u, w) for u, _, _, w in rows])
-    write_table(d / "text", [(u, t) for u, _, t, _ in rows])
-    utt2spk = {u: s for u, s, _, _ in rows}
-    write_table(d / "utt2spk", list(utt2spk.items()))
-    write_table(d / "spk2utt", [(s, " ".join(us)) for s, us in utt2spk_to_spk2utt(utt2spk).items()])
+    write_data_dir(out_dir / name, wav_scp={u: w for u, _, _, w in rows}, text={u: t for u, _, t, _ in rows},
+                   utt2spk={u: s for u, s, _, _ in rows})
     return len(rows)
 
 

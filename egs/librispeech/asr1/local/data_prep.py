@@ -20,7 +20,8 @@ import shlex
 import sys
 from pathlib import Path
 
-from asrkit.data.table import utt2spk_to_spk2utt, write_table
+from asrkit.data.datadir import write_data_dir
+from asrkit.data.table import write_table
 from asrkit.utils.errors import AsrkitError
 
 UTT = re.compile(r"^(\d+)-(\d+)-(\d+)$")
@@ -57,11 +58,7 @@ def prepare(part: Path, out: Path, audio_ext: str, decoder: str) -> int:
                 wav_scp[utt] = str(audio)
             text[utt] = " ".join(fields[1].split()).upper()
             utt2spk[utt] = f"{reader}-{chapter}"
-    out.mkdir(parents=True, exist_ok=True)
-    write_table(out / "wav.scp", wav_scp, sort=True)
-    write_table(out / "text", text, sort=True)
-    write_table(out / "utt2spk", utt2spk, sort=True)
-    write_table(out / "spk2utt", [(s, " ".join(sorted(us))) for s, us in utt2spk_to_spk2utt(utt2spk).items()])
+    write_data_dir(out, wav_scp=wav_scp, text=text, utt2spk=utt2spk)
     speakers_txt = part.parent / "SPEAKERS.TXT"
     if speakers_txt.is_file():
         gender = {}
