@@ -118,9 +118,11 @@ def test_multi_task_job_joins_a_gloo_group(tmp_path, asrkit):
     """--ntasks 2 locally: the two ranks meet through detect_distributed/init_distributed."""
     script = Path(__file__).with_name("gloo_all_reduce.py")
     asrkit("launch", "--ntasks", "2", "g.log", sys.executable, script, cwd=tmp_path)
-    lines = sorted(line for line in (tmp_path / "g.log").read_text().splitlines() if line.startswith("rank "))
-    assert [line.split(" master ")[0] for line in lines] == ["rank 0/2 local 0", "rank 1/2 local 1"]
-    assert all(line.endswith("gloo sum 3") for line in lines), lines
+    # Both ranks share the log, and gloo's C++ warnings may be written mid-line next to a rank's
+    # print, so the reports are found anywhere in the text rather than at line starts.
+    text = (tmp_path / "g.log").read_text()
+    got = sorted(re.findall(r"rank (\d)/(\d) local (\d) master \S+ (\w+) sum (\d+)", text))
+    assert got == [("0", "2", "0", "gloo", "3"), ("1", "2", "1", "gloo", "3")], text
 
 
 def test_a_failing_task_stops_its_peers(tmp_path):
