@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from debian_packages import require_program
 from recipe_helpers import read_table, run_sh
 
 VALIDATE = "asrkit-validate-data-dir"
@@ -204,19 +205,8 @@ def test_librispeech_data_prep_wav_fixture(recipe_dir, an4_root, tmp_path):
     run_sh(". ./path.sh && asrkit-compute-fbank scp:data/test_clean/wav.scp ark,t:feats.txt", cwd=recipe)
 
 
-def _have_flac() -> bool:
-    if shutil.which("flac"):
-        return True
-    if shutil.which("apt-get") and Path("/").stat().st_uid == 0:
-        # As the Slurm and sclite tests do: CI runs as root with registry access.
-        subprocess.run("DEBIAN_FRONTEND=noninteractive apt-get install -y -q flac", shell=True,
-                       capture_output=True, timeout=300)
-    return shutil.which("flac") is not None
-
-
 def test_librispeech_data_prep_flac_pipes(recipe_dir, an4_root, tmp_path):
-    if not _have_flac():
-        pytest.skip("the flac program is not installed and could not be installed")
+    require_program("flac")
     recipe = recipe_dir("librispeech")
     expected = make_librispeech_fixture(an4_root, tmp_path / "LibriSpeech", "flac")
     run_sh(f". ./path.sh && local/data_prep.py {tmp_path}/LibriSpeech/test-clean data/test_clean", cwd=recipe)

@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from debian_packages import require_program
 from recipe_helpers import read_table, run_sh
 
 
@@ -40,6 +41,16 @@ def test_an4_stages_0_to_2_on_a_slice(recipe_dir, an4_root):
                    "--stage", "1", "--stop-stage", "2"], cwd=recipe)
     assert proc.stderr.count("done already") == 4, proc.stderr
     assert (recipe / "dump/test/feats.scp").read_text() == feats_before
+
+    # --speed-perturb-factors: the train set's copies at each speed get features and CMVN of
+    # their own (the bad recording fails at every speed and is dropped three times).
+    require_program("sox")
+    run_sh(["./run.sh", "--stage", "1", "--stop-stage", "1", "--nj", "2",
+            "--speed-perturb-factors", "0.9 1.0 1.1"], cwd=recipe)
+    sp = read_table(recipe / "dump/train_nodev_sp/feats.scp")
+    plain = read_table(recipe / "dump/train_nodev/feats.scp")
+    assert set(sp) == {p + u for u in plain for p in ("", "sp0.9-", "sp1.1-")}
+    assert (recipe / "dump/train_nodev_sp/cmvn.ark").is_file()
 
     # A failing stage stops the run and names the log to read.
     (recipe / "bad.yaml").write_text("model: {listener: {hidden: 8}}\noptim: {no_such_key: 1}\n")

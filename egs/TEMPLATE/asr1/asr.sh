@@ -3,7 +3,8 @@
 # after its run.sh has prepared data/<set>/ (stage 0, local/data.sh). Each stage is one or a few
 # asrkit-* commands run through the job launcher of cmd.sh; this script only orchestrates.
 #
-#   1  features: fbank of every set into dump/<set>/ (--nj jobs), global CMVN on the train set
+#   1  features: fbank of every set into dump/<set>/ (--nj jobs), global CMVN on the train set;
+#      with --speed-perturb-factors the train set is first copied at each speed (data/<train>_sp)
 #   2  tokenizer: sentencepiece (char|bpe|unigram) on the train text -> data/lang_<type>/
 #   3  language model on the train text (only with --use-lm true)
 #   4  LAS training -> exp/<tag>/model.pt (averaged checkpoints with --num-avg N)
@@ -23,6 +24,7 @@ decode_ngpu=0           # GPUs per decoding job
 seed=1                  # training seed
 train_set=train         # data/<train_set>/ (CMVN, tokenizer and LM are trained on it)
 valid_set=dev           # data/<valid_set>/: validation during training
+speed_perturb_factors=  # e.g. "0.9 1.0 1.1": train on data/<train_set>_sp, sox speed copies
 test_sets="test"        # data dirs to decode and score (space-separated)
 fbank_config=conf/fbank.yaml   # feature options (asrkit-compute-fbank --config)
 token_type=char         # char|bpe|unigram
@@ -75,7 +77,11 @@ case $token_type in
   bpe|unigram) lang=data/lang_${token_type}${nbpe} ;;
   *) die "--token-type must be char, bpe or unigram, got '$token_type'" ;;
 esac
-[ -n "$tag" ] || tag=$(basename "$train_config" .yaml)_${lang#data/lang_}
+# The set the model trains on (and CMVN is estimated on): the speed-perturbed copy if asked.
+# The tokenizer and the LM keep the original text: perturbation repeats it, it adds no words.
+feats_train_set=$train_set
+[ -z "$speed_perturb_factors" ] || feats_train_set=${train_set}_sp
+[ -n "$tag" ] || tag=$(basename "$train_config" .yaml)_${lang#data/lang_}${speed_perturb_factors:+_sp}
 exp=$expdir/$tag
 [ -n "$lm_train_text" ] || lm_train_text=data/$train_set/text
 lmexp=$expdir/lm_$(basename "$lang")
@@ -99,8 +105,13 @@ pieces() { local n; n=$(wc -l < "$1/utt2spk"); [ "$n" -lt "$nj" ] && echo "$n" |
 # ---------------------------------------------------------------------------------------------
 if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
   current_stage=1
+  if [ -n "$speed_perturb_factors" ] && [ ! -f "$dumpdir/$feats_train_set/.done" ]; then
+    log "stage 1: speed perturbation ($speed_perturb_factors) of data/$train_set -> data/$feats_train_set"
+    run "(above)" asrkit-perturb-data-dir-speed --factors "$speed_perturb_factors" \
+      "data/$train_set" "data/$feats_train_set"
+  fi
   # Each set once, even when the validation set is also decoded.
-  for set in $(printf '%s\n' $train_set $valid_set $test_sets | awk '!seen[$0]++'); do
+  for set in $(printf '%s\n' $feats_train_set $valid_set $test_sets | awk '!seen[$0]++'); do
     out=$dumpdir/$set
     if [ -f "$out/.done" ]; then log "stage 1: $out done already"; continue; fi
     log "stage 1: features for data/$set -> $out"
@@ -122,7 +133,7 @@ if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
     # compute-fbank skips (and logs) unreadable audio: drop those utterances from every table,
     # as Kaldi's fix_data_dir.sh does after make_fbank.sh. Scoring still counts them as errors.
     run "(above)" asrkit-fix-data-dir "$out"
-    if [ "$set" = "$train_set" ]; then
+    if [ "$set" = "$feats_train_set" ]; then
       run "$out/log/cmvn.log" $train_cmd "$out/log/cmvn.log" \
         asrkit-compute-cmvn "scp:$out/feats.scp" "$out/cmvn.ark"
     fi
@@ -165,8 +176,8 @@ if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
     mkdir -p "$exp/log"
     start=$(date +%s)
     run "$exp/log/train.log" $cuda_cmd --gpu "$ngpu" "$exp/log/train.log" \
-      asrkit-train --config "$train_config" --train-dir "$dumpdir/$train_set" \
-        --valid-dir "$dumpdir/$valid_set" --lang-dir "$lang" --cmvn "$dumpdir/$train_set/cmvn.ark" \
+      asrkit-train --config "$train_config" --train-dir "$dumpdir/$feats_train_set" \
+        --valid-dir "$dumpdir/$valid_set" --lang-dir "$lang" --cmvn "$dumpdir/$feats_train_set/cmvn.ark" \
         --ngpu "$ngpu" --seed "$seed" $train_args "$exp"
     echo $(( $(date +%s) - start )) > "$exp/train_seconds"
     if [ "$num_avg" -gt 0 ]; then

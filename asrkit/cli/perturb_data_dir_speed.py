@@ -1,0 +1,43 @@
+"""asrkit-perturb-data-dir-speed: speed-perturbed copies of a data dir (Kaldi's 3-way perturbation)."""
+from __future__ import annotations
+
+from typing import Tuple
+
+import click
+
+from asrkit.cli._common import asrkit_command
+from asrkit.data.perturb import perturb_data_dir_speed
+from asrkit.utils.errors import AsrkitError
+from asrkit.utils.logging import get_logger
+
+log = get_logger("perturb_data_dir_speed")
+
+
+def _factors(text: str) -> Tuple[float, ...]:
+    try:
+        return tuple(float(f) for f in text.replace(",", " ").split())
+    except ValueError:
+        raise AsrkitError(f"--factors {text!r}: expected numbers such as '0.9 1.0 1.1'") from None
+
+
+@asrkit_command("perturb-data-dir-speed")
+@click.option("--factors", default="0.9 1.0 1.1", show_default=True,
+              help="Speed factors, space or comma separated; 1.0 keeps the original utterances.")
+@click.argument("src", metavar="<src-data-dir>")
+@click.argument("dst", metavar="<dst-data-dir>")
+def main(factors: str, src: str, dst: str) -> None:
+    """Write <dst-data-dir>: every utterance of <src-data-dir> once per speed factor.
+
+    As Kaldi's utils/data/perturb_data_dir_speed_3way.sh: the copy at factor F reads its audio
+    through 'sox ... speed F |' in wav.scp (sox must be installed) and its utterance, speaker and
+    recording ids start with 'sp<F>-'; segments and durations are scaled, utt2uniq maps each copy
+    to its original. feats.scp and utt2num_frames are not carried over: compute features again.
+
+    e.g. asrkit-perturb-data-dir-speed data/train data/train_sp &&
+         asrkit-compute-fbank scp:data/train_sp/wav.scp ark,scp:dump/train_sp/feats.ark,dump/train_sp/feats.scp
+    """
+    report = perturb_data_dir_speed(src, dst, _factors(factors))
+    if report.dropped_tables:
+        log.info("not carried over (compute them again): %s", " ".join(report.dropped_tables))
+    click.echo(f"Wrote {report.num_utts * len(report.factors)} utterances ({report.num_utts} x speeds "
+               f"{' '.join(f'{f:g}' for f in report.factors)}) to {dst}", err=True)

@@ -1,0 +1,129 @@
+"""asrkit-perturb-data-dir-speed: Kaldi's 3-way speed perturbation as wav.scp sox pipes, on AN4 audio."""
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+
+import kaldiio
+import numpy as np
+import pytest
+from an4_data import make_an4_data_dir
+from debian_packages import require_program
+
+from asrkit.data.perturb import check_factors, factor_prefix, perturb_data_dir_speed, speed_pipe
+from asrkit.utils.errors import AsrkitError
+
+
+def table(path):
+    return dict((l.split(maxsplit=1) + [""])[:2] for l in path.read_text().splitlines())
+
+
+@pytest.fixture
+def an4_dir(an4_root, tmp_path):
+    d = tmp_path / "test"
+    make_an4_data_dir(an4_root, d, "test", limit=6)
+    return d
+
+
+def test_pipes_and_prefixes():
+    assert factor_prefix(1.0) == "" and factor_prefix(0.9) == "sp0.9-" and factor_prefix(1.10) == "sp1.1-"
+    assert speed_pipe("/a/b.wav", 1.0) == "/a/b.wav"
+    assert speed_pipe("/a/b.wav", 0.9) == "sox -t wav /a/b.wav -t wav - speed 0.9 |"
+    assert speed_pipe("/a/b c.wav", 1.1) == "sox -t wav '/a/b c.wav' -t wav - speed 1.1 |"
+    # A pipe entry gets sox appended to the pipe, as Kaldi's perturb_data_dir_speed.sh does.
+    assert speed_pipe("flac -c -d -s x.flac |", 0.9) == "flac -c -d -s x.flac | sox -t wav - -t wav - speed 0.9 |"
+
+
+@pytest.mark.parametrize("factors,message", [
+    ([0.9, -1.0], "speed factor -1 is not positive"),
+    ([1.1, 1.10], "speed factor 1.1 is given twice"),
+    ([], "no speed factors given"),
+])
+def test_bad_factors(factors, message):
+    with pytest.raises(AsrkitError, match=message):
+        check_factors(factors)
+
+
+def test_three_way_copy_of_real_audio(an4_dir, tmp_path, asrkit):
+    require_program("sox")
+    out = tmp_path / "test_sp"
+    asrkit("perturb-data-dir-speed", "--factors", "0.9,1.0,1.1", an4_dir, out)
+    asrkit("validate-data-dir", "--no-feats", out)
+    src_text, text = table(an4_dir / "text"), table(out / "text")
+    assert len(text) == 3 * len(src_text)
+    for utt, words in src_text.items():
+        assert text[utt] == text["sp0.9-" + utt] == text["sp1.1-" + utt] == words
+    utt2spk, utt2uniq = table(out / "utt2spk"), table(out / "utt2uniq")
+    assert utt2spk["sp0.9-" + utt] == "sp0.9-" + table(an4_dir / "utt2spk")[utt]
+    assert utt2uniq["sp1.1-" + utt] == utt and utt2uniq[utt] == utt
+
+    # The pipes run: the original copy's features equal the source's, the others are
+    # 1/F as long, and differ from the original (pitch and tempo both changed).
+    asrkit("compute-fbank", f"scp:{an4_dir}/wav.scp", f"ark,scp:{tmp_path}/a.ark,{tmp_path}/a.scp")
+    asrkit("compute-fbank", f"scp:{out}/wav.scp", f"ark,scp:{tmp_path}/b.ark,{tmp_path}/b.scp")
+    src, sp = kaldiio.load_scp(str(tmp_path / "a.scp")), kaldiio.load_scp(str(tmp_path / "b.scp"))
+    assert len(sp) == 3 * len(src)
+    for utt in src_text:
+        n = src[utt].shape[0]
+        np.testing.assert_array_equal(sp[utt], src[utt])
+        for f in (0.9, 1.1):
+            m = sp[f"sp{f:g}-{utt}"].shape[0]
+            assert abs(m - n / f) <= 2, (utt, f, n, m)
+        assert not np.allclose(sp[f"sp1.1-{utt}"][: n // 2], src[utt][: n // 2], atol=0.5)
+
+
+def test_segments_and_durations_scale(an4_dir, tmp_path):
+    require_program("sox")
+    utts = list(table(an4_dir / "utt2spk"))
+    # Two segments of one recording: the copies' times are the original's divided by F.
+    wav = table(an4_dir / "wav.scp")
+    (an4_dir / "wav.scp").write_text(f"rec1 {wav[utts[0]]}\n")
+    (an4_dir / "segments").write_text(f"{utts[0]} rec1 0.00 0.90\n{utts[1]} rec1 0.45 -1\n")
+    (an4_dir / "utt2dur").write_text(f"{utts[0]} 0.90\n{utts[1]} 1.80\n")
+    keep = {utts[0], utts[1]}
+    for name in ("text", "utt2spk"):
+        rows = [l for l in (an4_dir / name).read_text().splitlines() if l.split()[0] in keep]
+        (an4_dir / name).write_text("\n".join(rows) + "\n")
+    (an4_dir / "spk2utt").unlink()
+    (an4_dir / "feats.scp").write_text(f"{utts[0]} x.ark:1\n{utts[1]} x.ark:2\n")
+    out = tmp_path / "sp"
+    report = perturb_data_dir_speed(an4_dir, out, [0.9, 1.0])
+    assert report.dropped_tables == ["feats.scp"] and not (out / "feats.scp").exists()
+    seg = table(out / "segments")
+    assert seg[utts[0]] == "rec1 0.000 0.900"
+    assert seg["sp0.9-" + utts[0]] == "sp0.9-rec1 0.000 1.000"
+    assert seg["sp0.9-" + utts[1]] == "sp0.9-rec1 0.500 -1"
+    assert table(out / "utt2dur")["sp0.9-" + utts[1]] == "2.000"
+    assert table(out / "wav.scp")["sp0.9-rec1"].startswith("sox -t wav ")
+
+
+def test_bad_inputs_are_clear_and_write_nothing(an4_dir, tmp_path, asrkit):
+    out = tmp_path / "sp"
+    # A transcript missing for an utterance of utt2spk.
+    broken = tmp_path / "broken"
+    shutil.copytree(an4_dir, broken)
+    lines = (broken / "text").read_text().splitlines()
+    (broken / "text").write_text("\n".join(lines[1:]) + "\n")
+    proc = asrkit("perturb-data-dir-speed", "--factors", "1.0", broken, out, check=False)
+    err = proc.stderr.decode()
+    assert proc.returncode == 1 and "Traceback" not in err
+    assert f"{broken}/text: no transcript for utterance {lines[0].split()[0]!r}" in err
+    assert not out.exists() and not (tmp_path / "sp.tmp").exists()
+
+    (broken / "utt2spk").unlink()
+    proc = asrkit("perturb-data-dir-speed", broken, out, check=False)
+    assert proc.returncode == 1 and f"{broken}/utt2spk: no such file" in proc.stderr.decode()
+
+    proc = asrkit("perturb-data-dir-speed", "--factors", "0.9 fast", an4_dir, out, check=False)
+    assert proc.returncode == 1 and "--factors '0.9 fast': expected numbers" in proc.stderr.decode()
+
+    proc = asrkit("perturb-data-dir-speed", an4_dir, an4_dir, check=False)
+    assert proc.returncode == 1 and "must differ from the input" in proc.stderr.decode()
+
+    # Without sox on PATH the pipes could never run: an error, not a data dir of dead entries.
+    env = {"PATH": os.path.dirname(sys.executable)}
+    assert shutil.which("sox", path=env["PATH"]) is None
+    proc = asrkit("perturb-data-dir-speed", an4_dir, out, check=False, env=env)
+    assert proc.returncode == 1 and "sox not found on PATH" in proc.stderr.decode()
+    assert not out.exists()
