@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 import wave
 from pathlib import Path
 
@@ -248,3 +249,18 @@ def test_librispeech_data_sh_combines_sets(recipe_dir, an4_root, tmp_path):
     assert set(read_table(recipe / "data/dev/utt2spk").values()) == {"100-2000", "200-2000"}
     proc = run_sh(["local/data.sh", "--librispeech-root", str(tmp_path / "nowhere")], cwd=recipe, check=False)
     assert proc.returncode != 0 and "no such directory" in proc.stderr
+
+
+def test_yesno_label_check_finds_the_one_mislabelled_recording(recipe_dir, yesno_root):
+    """yesno-0_1_0_1_0_0_0_0 holds seven spoken words; the other 59 recordings match their names.
+
+    The recipe's only test error is that file (RESULTS.md); this keeps the claim re-checked.
+    """
+    recipe = recipe_dir("yesno")
+    waves = sorted(str(p) for p in (yesno_root / "waves_yesno").glob("*.wav"))
+    assert len(waves) == 60
+    proc = run_sh([sys.executable, str(recipe / "local/count_words.py"), *waves], cwd=recipe)
+    lines = proc.stdout.splitlines()
+    expected = f"{yesno_root}/waves_yesno/0_1_0_1_0_0_0_0.wav: 7 words spoken, 8 in its name"
+    assert len(lines) == 1 and lines[0].startswith(expected), lines
+    assert "1 of 60 recordings differ from their names" in proc.stderr
