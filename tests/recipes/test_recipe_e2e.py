@@ -21,7 +21,9 @@ def test_an4_stages_0_to_2_on_a_slice(recipe_dir, an4_root):
     (recipe / "empty.wav").write_bytes(b"")
     lines[3] = f"{bad_utt} {recipe / 'empty.wav'}"
     wav_scp.write_text("\n".join(lines) + "\n")
-    proc = run_sh(["./run.sh", "--stage", "1", "--stop-stage", "2", "--nj", "2"], cwd=recipe)
+    # Without speed perturbation first (run.sh's default has it; it is checked below).
+    proc = run_sh(["./run.sh", "--stage", "1", "--stop-stage", "2", "--nj", "2", "--speed-perturb-factors", ""],
+                  cwd=recipe)
     assert bad_utt not in read_table(recipe / "dump/train_nodev/text")
     assert bad_utt in "".join(p.read_text() for p in (recipe / "dump/train_nodev/log").glob("fbank.*.log"))
     for s, n in (("train_nodev", 17), ("train_dev", 6), ("test", 24)):
@@ -37,16 +39,16 @@ def test_an4_stages_0_to_2_on_a_slice(recipe_dir, an4_root):
 
     # Re-running finished stages is safe and quick: every one is skipped.
     feats_before = (recipe / "dump/test/feats.scp").read_text()
-    proc = run_sh(["./run.sh", "--an4-root", str(an4_root), "--max-utts", "24", "--nj", "2",
+    proc = run_sh(["./run.sh", "--an4-root", str(an4_root), "--max-utts", "24", "--nj", "2", "--speed-perturb-factors", "",
                    "--stage", "1", "--stop-stage", "2"], cwd=recipe)
     assert proc.stderr.count("done already") == 4, proc.stderr
     assert (recipe / "dump/test/feats.scp").read_text() == feats_before
 
-    # --speed-perturb-factors: the train set's copies at each speed get features and CMVN of
-    # their own (the bad recording fails at every speed and is dropped three times).
+    # run.sh's default, --speed-perturb-factors "0.9 1.0 1.1": the train set's copies at each
+    # speed get features and CMVN of their own (the bad recording fails at every speed and is
+    # dropped three times).
     require_program("sox")
-    run_sh(["./run.sh", "--stage", "1", "--stop-stage", "1", "--nj", "2",
-            "--speed-perturb-factors", "0.9 1.0 1.1"], cwd=recipe)
+    run_sh(["./run.sh", "--stage", "1", "--stop-stage", "1", "--nj", "2"], cwd=recipe)
     sp = read_table(recipe / "dump/train_nodev_sp/feats.scp")
     plain = read_table(recipe / "dump/train_nodev/feats.scp")
     assert set(sp) == {p + u for u in plain for p in ("", "sp0.9-", "sp1.1-")}
@@ -57,9 +59,9 @@ def test_an4_stages_0_to_2_on_a_slice(recipe_dir, an4_root):
     proc = run_sh(["./run.sh", "--stage", "4", "--stop-stage", "6", "--train-config", "bad.yaml"],
                   cwd=recipe, check=False)
     assert proc.returncode != 0
-    assert "stage 4 failed" in proc.stderr and "see exp/bad_bpe30/log/train.log" in proc.stderr
-    assert "no_such_key" in (recipe / "exp/bad_bpe30/log/train.log").read_text()
-    assert not (recipe / "exp/bad_bpe30/.done").exists()
+    assert "stage 4 failed" in proc.stderr and "see exp/bad_bpe30_sp/log/train.log" in proc.stderr
+    assert "no_such_key" in (recipe / "exp/bad_bpe30_sp/log/train.log").read_text()
+    assert not (recipe / "exp/bad_bpe30_sp/.done").exists()
 
     # Options are checked before any work starts.
     proc = run_sh(["./run.sh", "--an4-root", str(an4_root), "--ngpus", "1"], cwd=recipe, check=False)
