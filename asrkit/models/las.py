@@ -44,6 +44,9 @@ class LASConfig:
     ctc_weight: float = 0.5          # a in a*CTC + (1-a)*attention; 0 builds no CTC head
     label_smoothing: float = 0.0     # attention cross-entropy smoothing
     specaug: Optional[SpecAugConfig] = None  # None: no SpecAugment
+    # Parameter initialisation: "pytorch" (each layer's own default) or "lecun", ESPnet's RNN
+    # recipe: LeCun-normal weights, zero biases, N(0, 1) embeddings, speller forget-gate bias 1.
+    init: str = "pytorch"
 
     @classmethod
     def from_dict(cls, d: Optional[Dict[str, Any]]) -> "LASConfig":
@@ -75,6 +78,8 @@ class LAS(nn.Module):
         config = config or LASConfig()
         if not 0.0 <= config.ctc_weight <= 1.0:
             raise ValueError(f"ctc_weight must be in [0, 1], got {config.ctc_weight}")
+        if config.init not in ("pytorch", "lecun"):
+            raise ValueError(f"init must be pytorch or lecun, got {config.init!r}")
         self.idim, self.vocab_size, self.config = idim, vocab_size, config
         self.sos = self.eos = vocab_size - 1
         self.specaug = SpecAugment(config.specaug) if config.specaug is not None else None
@@ -82,6 +87,25 @@ class LAS(nn.Module):
         self.speller = Speller(vocab_size, self.listener.odim, config.speller, config.attention)
         self.ctc = CTCHead(self.listener.odim, vocab_size) if config.ctc_weight > 0 else None
         self.teacher_forcing = 1.0
+        if config.init == "lecun":
+            self._lecun_init()
+
+    def _lecun_init(self) -> None:
+        """ESPnet's ``lecun_normal_init_parameters`` + ``set_forget_bias_to_one`` for the speller.
+
+        A forget gate that starts open lets the speller carry its state over many steps from the
+        first updates, which is what ESPnet relies on for its RNN decoders.
+        """
+        for name, p in self.named_parameters():
+            if name.endswith("bias") or ".bias_" in name or name.startswith("bias_"):
+                nn.init.zeros_(p)
+            elif p.dim() > 1:  # Linear (out, in), LSTM (4H, in), Conv (out, in, k...): fan-in = all but dim 0
+                nn.init.normal_(p, std=p[0].numel() ** -0.5)
+        nn.init.normal_(self.speller.embed.weight, std=1.0)
+        for cell in self.speller.cells:
+            h = cell.hidden_size
+            with torch.no_grad():
+                cell.bias_ih[h:2 * h].fill_(1.0)  # gates are ordered input, forget, cell, output
 
     # -- encoder ---------------------------------------------------------------------------
     def encode(self, feats: Tensor, feat_lens: Tensor) -> Tuple[Tensor, Tensor]:

@@ -313,3 +313,26 @@ def test_bad_listener_options_are_clear_errors():
         LASConfig.from_dict({"listener": {"subsample": []}})
     with pytest.raises(ValueError, match="listener.vgg_channels"):
         LASConfig.from_dict({"listener": {"vgg_channels": [4]}})
+
+
+def test_lecun_init_as_espnet():
+    torch.manual_seed(0)
+    big = {"listener": {"vgg": False, "hidden": 64, "subsample": [1, 2], "proj": 64},
+           "speller": {"layers": 2, "hidden": 64, "embed": 32}, "attention": {"dim": 64}}
+    model = LAS(IDIM, VOCAB, tiny_config(init="lecun", **big))
+    default = LAS(IDIM, VOCAB, tiny_config(**big))
+    for name, p in model.named_parameters():
+        if "bias" in name and not name.startswith("speller.cells"):
+            assert torch.count_nonzero(p) == 0, name
+        elif p.dim() > 1 and name != "speller.embed.weight" and p.numel() >= 1000:
+            # LeCun normal: std = fan_in ** -0.5 (within sampling error)
+            assert abs(p.std().item() * p[0].numel() ** 0.5 - 1.0) < 0.1, name
+    assert abs(model.speller.embed.weight.std().item() - 1.0) < 0.15
+    for cell in model.speller.cells:
+        h = cell.hidden_size
+        assert torch.all(cell.bias_ih[h:2 * h] == 1.0) and torch.count_nonzero(cell.bias_ih[:h]) == 0
+        assert torch.count_nonzero(cell.bias_hh) == 0
+    # The default keeps PyTorch's own initialisation (uniform LSTM biases, not a forget bias of 1).
+    assert not torch.all(default.speller.cells[0].bias_ih[64:128] == 1.0)
+    with pytest.raises(ValueError, match="init must be pytorch or lecun, got 'xavier'"):
+        LAS(IDIM, VOCAB, tiny_config(init="xavier"))
