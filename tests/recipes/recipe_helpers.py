@@ -9,6 +9,7 @@ real files, so a test runs the real scripts without writing into the checkout.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -57,3 +58,38 @@ def read_table(path: Path) -> dict:
         key, _, value = line.partition(" ")
         out[key] = value
     return out
+
+
+def make_librispeech_fixture(an4_root: Path, root: Path, audio_ext: str, parts=None) -> dict:
+    """A LibriSpeech-shaped tree (<part>/<reader>/<chapter>/...) from AN4 recordings and transcripts.
+
+    AN4 speakers become readers (numbered), each speaker's recordings one chapter. With
+    audio_ext="flac" the audio is real FLAC, encoded with the ``flac`` program.
+    """
+    trans = {}
+    for line in (an4_root / "etc/an4_test.transcription").read_text().splitlines():
+        words, file_id = line.rsplit(" (", 1)
+        trans[file_id.rstrip(")")] = words
+    speakers = sorted({f.split("-")[1] for f in trans})[:3]
+    expected = {}
+    # part -> (first reader id, AN4 speakers): reader ids are unique across parts, as in LibriSpeech.
+    parts = parts or {"dev-clean": (100, speakers[:2]), "test-clean": (110, speakers[2:])}
+    for part, (first_reader, spks) in parts.items():
+        for r, spk in enumerate(spks):
+            reader, chapter = str(first_reader + r), "2000"
+            d = root / part / reader / chapter
+            d.mkdir(parents=True)
+            lines = []
+            for i, file_id in enumerate(sorted(f for f in trans if f.split("-")[1] == spk)[:3]):
+                utt = f"{reader}-{chapter}-{i:04d}"
+                src = an4_root / "wav/an4test_clstk" / spk / f"{file_id}.wav"
+                if audio_ext == "flac":
+                    subprocess.run(["flac", "-s", "-o", str(d / f"{utt}.flac"), str(src)], check=True)
+                else:
+                    shutil.copy(src, d / f"{utt}.wav")
+                lines.append(f"{utt} {trans[file_id].lower()}")
+                expected[utt] = trans[file_id].upper()
+            (d / f"{reader}-{chapter}.trans.txt").write_text("\n".join(lines) + "\n")
+    (root / "SPEAKERS.TXT").write_text("; READER|SEX|SUBSET|MINUTES|NAME\n100 | F | dev-clean | 1 | A\n"
+                                       "101 | M | dev-clean | 1 | B\n110 | F | test-clean | 1 | C\n")
+    return expected

@@ -6,10 +6,14 @@
 # train-clean-360 23 GB, train-other-500 30 GB, dev/test parts about 0.3 GB each.
 #   e.g. local/download.sh --parts "dev-clean test-clean" /data/librispeech
 #        local/download.sh --data-url https://openslr.elda.org/resources/12 /data/librispeech  # EU mirror
+#        local/download.sh --md5sum-file md5sum.txt --parts dev-clean /data/librispeech
+# --md5sum-file reads sums in OpenSLR's md5sum.txt format ("<md5>  <part>.tar.gz" per line) and
+# overrides the built-in ones for the parts it lists (a mirror or a local copy with its own sums).
 set -euo pipefail
 . ./path.sh
 data_url=https://www.openslr.org/resources/12
 parts="dev-clean dev-other test-clean test-other train-clean-100 train-clean-360 train-other-500"
+md5sum_file=
 help_message="Usage: $0 [--data-url URL] [--parts \"PART ...\"] <download-dir>
 e.g.: $0 --parts \"dev-clean test-clean train-clean-100\" downloads"
 . utils/parse_options.sh
@@ -28,6 +32,17 @@ declare -A md5=(
   [train-clean-360]=c0e676e450a7ff2f54aeade5171606fa
   [train-other-500]=d1a0fd59409feb2c614ce4d30c387708
 )
+if [ -n "$md5sum_file" ]; then
+  [ -f "$md5sum_file" ] || die "--md5sum-file $md5sum_file: no such file"
+  n=0
+  while read -r sum name rest; do
+    n=$((n + 1))
+    case $sum in ''|'#'*) continue ;; esac
+    [[ $sum =~ ^[0-9a-f]{32}$ && $name == *.tar.gz && -z $rest ]] \
+      || die "$md5sum_file:$n: expected '<md5>  <part>.tar.gz', got '$sum $name $rest'"
+    md5[${name%.tar.gz}]=$sum
+  done < "$md5sum_file"
+fi
 mkdir -p "$dir"
 for part in $parts; do
   [ -n "${md5[$part]+set}" ] || die "unknown part '$part' (known: ${!md5[*]})"
