@@ -7,14 +7,17 @@
 #   e.g. local/download.sh --parts "dev-clean test-clean" /data/librispeech
 #        local/download.sh --data-url https://openslr.elda.org/resources/12 /data/librispeech  # EU mirror
 #        local/download.sh --md5sum-file md5sum.txt --parts dev-clean /data/librispeech
-# --md5sum-file reads sums in OpenSLR's md5sum.txt format ("<md5>  <part>.tar.gz" per line) and
+# --md5sum-file reads sums in OpenSLR's md5sum.txt format ("<md5>  <part>.tar.gz" per line; what
+# `md5sum [-b] DIR/<part>.tar.gz` prints is read too: the folder and md5sum's '*' are dropped) and
 # overrides the built-in ones for the parts it lists (a mirror or a local copy with its own sums).
 set -euo pipefail
 . ./path.sh
 data_url=https://www.openslr.org/resources/12
 parts="dev-clean dev-other test-clean test-other train-clean-100 train-clean-360 train-other-500"
 md5sum_file=
-help_message="Usage: $0 [--data-url URL] [--parts \"PART ...\"] <download-dir>
+help_message="Usage: $0 [--data-url URL] [--parts \"PART ...\"] [--md5sum-file FILE] <download-dir>
+  --md5sum-file FILE: md5 sums in OpenSLR's md5sum.txt format (<md5>  <part>.tar.gz), overriding
+                      the built-in ones for the parts it lists (a mirror, a local copy)
 e.g.: $0 --parts \"dev-clean test-clean train-clean-100\" downloads"
 . utils/parse_options.sh
 
@@ -35,12 +38,15 @@ declare -A md5=(
 if [ -n "$md5sum_file" ]; then
   [ -f "$md5sum_file" ] || die "--md5sum-file $md5sum_file: no such file"
   n=0
-  while read -r sum name rest; do
+  while IFS= read -r line || [ -n "$line" ]; do  # a last line without a newline counts too
     n=$((n + 1))
-    case $sum in ''|'#'*) continue ;; esac
-    [[ $sum =~ ^[0-9a-f]{32}$ && $name == *.tar.gz && -z $rest ]] \
-      || die "$md5sum_file:$n: expected '<md5>  <part>.tar.gz', got '$sum $name $rest'"
-    md5[${name%.tar.gz}]=$sum
+    read -r sum name rest <<< "${line%$'\r'}" || true
+    case ${sum:-} in ''|'#'*) continue ;; esac
+    name=${name#\*}  # md5sum -b: "<md5> *<file>"
+    [[ $sum =~ ^[0-9a-fA-F]{32}$ && $name == *.tar.gz && -z $rest ]] \
+      || die "$md5sum_file:$n: expected '<md5>  <part>.tar.gz', got '$line'"
+    name=${name##*/}
+    md5[${name%.tar.gz}]=${sum,,}
   done < "$md5sum_file"
 fi
 mkdir -p "$dir"
@@ -53,12 +59,20 @@ for part in $parts; do
   tarball=$dir/$part.tar.gz
   if [ ! -f "$tarball.md5-ok" ]; then
     echo "$0: downloading $data_url/$part.tar.gz -> $tarball (resumes a partial file)" >&2
+    rc=0
     if command -v wget > /dev/null; then
-      wget --continue --tries=5 -O "$tarball" "$data_url/$part.tar.gz" || die "download of $part failed: run again to resume"
+      wget --continue --tries=5 -O "$tarball" "$data_url/$part.tar.gz" || rc=$?
     elif command -v curl > /dev/null; then
-      curl --fail --location --retry 5 -C - -o "$tarball" "$data_url/$part.tar.gz" || die "download of $part failed: run again to resume"
+      # A file already complete (a run stopped during its md5 check) gets 416 for its range: curl
+      # fails there where wget says "fully retrieved", so 416 counts as done; the md5 check follows.
+      code=$(curl --fail --location --retry 5 -C - -o "$tarball" -w '%{http_code}' "$data_url/$part.tar.gz") || rc=$?
+      [ "$rc" -ne 22 ] || [ "${code:-}" != 416 ] || [ ! -s "$tarball" ] || rc=0
     else
       die "neither wget nor curl is installed"
+    fi
+    if [ "$rc" -ne 0 ]; then
+      [ -s "$tarball" ] || rm -f "$tarball"  # wget -O leaves an empty file after a 404
+      die "download of $data_url/$part.tar.gz failed: run again to resume"
     fi
     got=$(md5sum "$tarball" | cut -d' ' -f1)
     [ "$got" = "${md5[$part]}" ] || die "$tarball: md5 $got, expected ${md5[$part]}: delete it and run again"
