@@ -7,11 +7,12 @@
 #
 #   e.g. ./run.sh --fsdd-root /work/shared/corpora/fsdd
 #        ./run.sh --fsdd-root /work/shared/corpora/fsdd --num-train 3000 --ngpu 1
-# Options of this script: --fsdd-root, --seed, --num-train, --num-dev, --num-test, --stage,
+# Options of this script: --fsdd-root, --seed, --test-speakers, --num-train, --num-dev, --num-test, --stage,
 # --stop-stage; every other option goes to asr.sh (./asr.sh --help lists them).
 set -euo pipefail
 fsdd_root=          # a copy of FSDD (recordings/<digit>_<speaker>_<take>.wav); required for stage 0
 seed=1              # stage 0: the utterances made (and the training seed)
+test_speakers=theo  # stage 0: held out of train and dev (comma-separated); local/loso.sh sets it per fold
 num_train=1500      # stage 0: utterances per set
 num_dev=150
 num_test=300
@@ -29,7 +30,7 @@ asr_args=(--train-set train --valid-set dev --test-sets test --seed "$seed"
 
 if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
   echo "$(date '+%Y-%m-%d %H:%M:%S') (run.sh) stage 0: connected digits from $fsdd_root" >&2
-  local/data.sh --fsdd-root "$fsdd_root" --seed "$seed" \
+  local/data.sh --fsdd-root "$fsdd_root" --seed "$seed" --test-speakers "$test_speakers" \
     --num-train "$num_train" --num-dev "$num_dev" --num-test "$num_test"
 fi
 [ "$stop_stage" -ge 1 ] || exit 0
