@@ -103,10 +103,10 @@ for spk in "${spk_list[@]}"; do
     echo "fold $spk: (cd $d && ./run.sh $(printf "%q " "${run_args[@]}" "${asr_args[@]}")--stage 1) -> $wer"
     continue
   fi
-  if [ -f "$wer" ]; then log "fold $spk: done already ($wer)"; continue; fi
   fold_dir "$spk"
   same_or_record "$d/loso_data_args" "--dir $dir" "${data_args[*]}"
   same_or_record "$d/exp/$tag/loso_args" "--tag $tag" "${args[*]} --decode-config $decode_config"
+  if [ -f "$wer" ]; then log "fold $spk: done already ($wer)"; continue; fi
   if [ ! -f "$d/data/.done" ]; then
     log "fold $spk: stage 0 (held out: $spk) -> $d/data"
     (cd "$d" && ./run.sh "${run_args[@]}" --stop-stage 0) || die "fold $spk: stage 0 failed"
