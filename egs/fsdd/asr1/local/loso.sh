@@ -91,6 +91,15 @@ same_or_record() {
   fi
 }
 
+# show <args...>: the arguments as one line a shell reads back the same (quoted only where needed).
+show() {
+  local a out=""
+  for a in "$@"; do
+    if [[ "$a" =~ ^[A-Za-z0-9_./,:=+@%-]+$ ]]; then out+=" $a"; else out+=" \"${a//\"/\\\"}\""; fi
+  done
+  echo "${out# }"
+}
+
 wer_of() { sed -n "s/^%$1 *\([0-9.]*\).*/\1/p" "$2" | head -1; }
 
 for spk in "${spk_list[@]}"; do
@@ -99,8 +108,8 @@ for spk in "${spk_list[@]}"; do
   run_args=(--fsdd-root "$fsdd_root" --test-speakers "$spk" "${args[@]}")
   asr_args=(--tag "$tag" --decode-config "$decode_config" --results RESULTS.md)
   if [ "$dry_run" = true ]; then
-    echo "fold $spk: (cd $d && ./run.sh $(printf "%q " "${run_args[@]}")--stop-stage 0) -> $d/data/{train,dev,test}"
-    echo "fold $spk: (cd $d && ./run.sh $(printf "%q " "${run_args[@]}" "${asr_args[@]}")--stage 1) -> $wer"
+    echo "fold $spk: (cd $d && ./run.sh $(show "${run_args[@]}") --stop-stage 0) -> $d/data/{train,dev,test}"
+    echo "fold $spk: (cd $d && ./run.sh $(show "${run_args[@]}" "${asr_args[@]}") --stage 1) -> $wer"
     continue
   fi
   fold_dir "$spk"
@@ -125,8 +134,8 @@ block=$(mktemp)
 trap 'rm -f "$block"' EXIT
 {
   echo "<!-- loso $dir/$tag -->"
-  shown=$(printf ' %q' --fsdd-root "$fsdd_root" --dir "$dir" --tag "$tag" --decode-config "$decode_config" "${args[@]}")
-  echo "LOSO \`$dir\` / \`$tag\`: \`local/loso.sh${shown//$recipe\//}\`"
+  shown=$(show --fsdd-root "$fsdd_root" --dir "$dir" --tag "$tag" --decode-config "$decode_config" "${args[@]}")
+  echo "LOSO \`$dir\` / \`$tag\`: \`local/loso.sh ${shown//$recipe\//}\`"
   echo "(summarised $(date -u '+%Y-%m-%d %H:%M UTC') on $machine)"
   echo
   echo "| held-out speaker | WER % | CER % | errors / words | training time | epochs (best) |"
