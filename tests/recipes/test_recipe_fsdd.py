@@ -199,7 +199,16 @@ def test_loso_fold_end_to_end_resumes_and_summarises(recipe_dir, fsdd_root):
 
     proc = run_sh(base + ["--train-args", TINY], cwd=recipe)
     assert "fold yweweler: done already" in proc.stderr
-    assert (recipe / "RESULTS.md").read_text().count("<!-- loso loso/tiny -->") == 1
+    assert (recipe / "RESULTS.md").read_text().count("<!-- loso loso/tiny/decode -->") == 1
+
+    # Another decoding of the same models: a decode directory and a summary block of its own,
+    # no training.
+    (recipe / "beam1.yaml").write_text("beam: 1\nctc_weight: 0.0\n")
+    proc = run_sh(base + ["--train-args", TINY, "--decode-config", "beam1.yaml"], cwd=recipe)
+    assert "stage 4: exp/tiny done already" in proc.stderr
+    assert (fold / "exp/tiny/decode_test_beam1/wer.txt").is_file()
+    results = (recipe / "RESULTS.md").read_text()
+    assert results.count("<!-- loso loso/tiny/decode -->") == 1 and results.count("<!-- loso loso/tiny/beam1 -->") == 1
 
     # The same tag with other options: an error, not the old numbers under a new command line.
     proc = run_sh(base + ["--train-args", TINY.replace("max_epochs=1", "max_epochs=2")], cwd=recipe, check=False)

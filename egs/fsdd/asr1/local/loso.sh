@@ -10,9 +10,11 @@
 # feature, a tokenizer or a model. Re-running skips every finished fold (a fold whose
 # exp/<tag>/decode_test_*/wer.txt exists) and resumes an unfinished one at its first stage without
 # a .done marker, as asr.sh does. Several training configurations can share one --dir (its data
-# and features) under different --tag names; options that change the data (anything but the
-# training and decoding options listed in the code) need another --dir, and a tag's options are
-# recorded so that re-running it with different ones is an error instead of a stale result.
+# and features) under different --tag names, and one tag's models can be decoded with several
+# --decode-config files (each has a decode directory and a summary block of its own). Options that
+# change the data (anything but the training and decoding options listed in the code) need another
+# --dir, and a tag's options are recorded so that re-running it with different ones is an error
+# instead of a stale result.
 #
 #   e.g. local/loso.sh --fsdd-root /work/shared/corpora/fsdd
 #        local/loso.sh --fsdd-root /work/shared/corpora/fsdd --tag specaug --train-config conf/train_specaug.yaml
@@ -114,7 +116,7 @@ for spk in "${spk_list[@]}"; do
   fi
   fold_dir "$spk"
   same_or_record "$d/loso_data_args" "--dir $dir" "${data_args[*]}"
-  same_or_record "$d/exp/$tag/loso_args" "--tag $tag" "${args[*]} --decode-config $decode_config"
+  same_or_record "$d/exp/$tag/loso_args" "--tag $tag" "${args[*]}"
   if [ -f "$wer" ]; then log "fold $spk: done already ($wer)"; continue; fi
   if [ ! -f "$d/data/.done" ]; then
     log "fold $spk: stage 0 (held out: $spk) -> $d/data"
@@ -133,9 +135,9 @@ machine="$(hostname): $(getconf _NPROCESSORS_ONLN) cores${cpu:+ ($cpu)}"
 block=$(mktemp)
 trap 'rm -f "$block"' EXIT
 {
-  echo "<!-- loso $dir/$tag -->"
+  echo "<!-- loso $dir/$tag/$decode_name -->"
   shown=$(show --fsdd-root "$fsdd_root" --dir "$dir" --tag "$tag" --decode-config "$decode_config" "${args[@]}")
-  echo "LOSO \`$dir\` / \`$tag\`: \`local/loso.sh ${shown//$recipe\//}\`"
+  echo "LOSO \`$dir\` / \`$tag\` / \`$decode_name\`: \`local/loso.sh ${shown//$recipe\//}\`"
   echo "(summarised $(date -u '+%Y-%m-%d %H:%M UTC') on $machine)"
   echo
   echo "| held-out speaker | WER % | CER % | errors / words | training time | epochs (best) |"
@@ -155,12 +157,12 @@ trap 'rm -f "$block"' EXIT
     END { sub(/^\| /, "", who)
           printf "| **mean** | **%.2f** | %.2f | | %d s in all | |\n| **worst** | **%.2f** (%s) | | | | |\n",
                  sw / n, sc / n, t, worst, who }' "$block.rows"
-  echo "<!-- /loso $dir/$tag -->"
+  echo "<!-- /loso $dir/$tag/$decode_name -->"
 } > "$block"
 rm -f "$block.rows"
 touch "$results"
 # Replace this dir/tag's earlier block (if any) in place; otherwise append.
-python3 - "$results" "$block" "<!-- loso $dir/$tag -->" "<!-- /loso $dir/$tag -->" <<'EOF'
+python3 - "$results" "$block" "<!-- loso $dir/$tag/$decode_name -->" "<!-- /loso $dir/$tag/$decode_name -->" <<'EOF'
 import os
 import sys
 path, block_path, start, end = sys.argv[1:]
@@ -177,4 +179,4 @@ with open(path + ".tmp", "w") as f:
 os.replace(path + ".tmp", path)
 EOF
 sed -n '/^| \*\*mean/p;/^| \*\*worst/p' "$block" >&2
-log "summary of $dir/$tag written to $results"
+log "summary of $dir/$tag/$decode_name written to $results"
