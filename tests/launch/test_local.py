@@ -163,7 +163,12 @@ def test_interrupt_kills_running_jobs(tmp_path, sig):
     (["JOB=1-4", "x.JOB.log", "true"], "bad job range 'JOB=1-4'"),
     (["JOB=1:4", "x.log", "true"], "does not contain JOB: every job would write the same log"),
     (["--num-threads", "two", "x.log", "true"], "--num-threads 'two' is not an integer"),
-    (["--nodes", "2", "x.log", "true"], "--nodes > 1 needs --backend slurm"),
+    (["--nodes", "2", "x.log", "true"], "--num-nodes 2 needs --backend slurm"),
+    (["--num-nodes", "2", "x.log", "true"], "--num-nodes 2 needs --backend slurm"),
+    (["--ntasks", "0", "x.log", "true"], "--ntasks 0: must be at least 1"),
+    (["--num-nodes", "2", "--ntasks", "3", "x.log", "true"], "--ntasks 3 cannot be spread evenly over --num-nodes 2"),
+    (["--ntasks", "4", "--ntasks-per-node", "3", "x.log", "true"], "--ntasks 4 is not --num-nodes 1 x --ntasks-per-node 3"),
+    (["--num-nodes", "2", "--gpu", "a100:4", "x.log", "true"], "--gpu 'a100:4' is not a number of GPUs"),
     (["--max-jobs-run", "0", "JOB=1:2", "x.JOB.log", "true"], "--max-jobs-run must be at least 1"),
 ])
 def test_bad_arguments(tmp_path, asrkit, args, message):

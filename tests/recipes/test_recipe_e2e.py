@@ -99,6 +99,18 @@ def test_missing_environment_is_a_clear_error(recipe_dir, tmp_path):
     assert not (recipe / "data").exists()
 
 
+def test_num_nodes_is_checked_before_any_stage(recipe_dir):
+    """--num-nodes > 1 needs srun: with cmd.sh's local cuda_cmd it fails at once, not hours later."""
+    recipe = recipe_dir("librispeech")
+    proc = run_sh(["./run.sh", "--stage", "4", "--num-nodes", "2", "--ngpu", "4"], cwd=recipe, check=False)
+    assert proc.returncode == 1
+    assert ('--num-nodes 2 needs cuda_cmd="asrkit-launch --backend slurm ..." in cmd.sh '
+            '(it is: asrkit-launch --backend local)') in proc.stderr
+    proc = run_sh(["./run.sh", "--stage", "4", "--num-nodes", "two"], cwd=recipe, check=False)
+    assert proc.returncode == 1 and "--num-nodes must be a positive integer, got 'two'" in proc.stderr
+    assert not (recipe / "exp").exists()
+
+
 @pytest.mark.parametrize("name", ["yesno", "an4", "fsdd", "librispeech"])
 def test_recipe_files_and_help(name):
     """Every recipe has the same shared files, and its scripts answer --help with an e.g. line."""

@@ -7,7 +7,8 @@
 #      with --speed-perturb-factors the train set is first copied at each speed (data/<train>_sp)
 #   2  tokenizer: sentencepiece (char|bpe|unigram) on the train text -> data/lang_<type>/
 #   3  language model on the train text (only with --use-lm true)
-#   4  LAS training -> exp/<tag>/model.pt (averaged checkpoints with --num-avg N)
+#   4  LAS training -> exp/<tag>/model.pt (averaged checkpoints with --num-avg N); with
+#      --num-nodes N (Slurm) one task per GPU on each of N nodes, started by srun
 #   5  decoding of each test set in --nj pieces, merged -> exp/<tag>/decode_<set>/{text,nbest.jsonl}
 #   6  scoring (WER, CER) -> exp/<tag>/decode_<set>/{wer.txt,result.txt}; a row added to RESULTS.md
 #
@@ -19,7 +20,8 @@ set -euo pipefail
 stage=1                 # first stage to run
 stop_stage=100          # last stage to run
 nj=4                    # parallel jobs for feature extraction and decoding
-ngpu=0                  # GPUs for training (0: CPU); decoding uses --decode-ngpu
+ngpu=0                  # GPUs for training (0: CPU), per node; decoding uses --decode-ngpu
+num_nodes=1             # nodes for training; >1 needs cuda_cmd with --backend slurm (cmd.sh)
 decode_ngpu=0           # GPUs per decoding job
 seed=1                  # training seed
 train_set=train         # data/<train_set>/ (CMVN, tokenizer and LM are trained on it)
@@ -62,6 +64,11 @@ die() { echo "$(basename "$0"): ERROR: $*" >&2; exit 1; }
 . ./cmd.sh
 . "$ASRKIT_ROOT/bin/parse_options.sh"
 [ $# -eq 0 ] || die "unexpected arguments: $* (see --help)"
+[[ $num_nodes =~ ^[1-9][0-9]*$ ]] || die "--num-nodes must be a positive integer, got '$num_nodes'"
+# Checked here, not when stage 4 starts hours later: only srun starts tasks on several nodes.
+if [ "$num_nodes" -gt 1 ] && [[ $cuda_cmd != *slurm* ]]; then
+  die "--num-nodes $num_nodes needs cuda_cmd=\"asrkit-launch --backend slurm ...\" in cmd.sh (it is: $cuda_cmd)"
+fi
 [ "$stage" -le "$stop_stage" ] || exit 0   # nothing to run (run.sh checks options this way)
 
 # run <log> <command...>: run a step, and when it fails stop the whole run naming the log to read.
@@ -172,10 +179,15 @@ fi
 if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
   current_stage=4
   if [ -f "$exp/.done" ]; then log "stage 4: $exp done already"; else
-    log "stage 4: LAS training ($train_config, ngpu=$ngpu) -> $exp"
+    log "stage 4: LAS training ($train_config, ngpu=$ngpu, num_nodes=$num_nodes) -> $exp"
     mkdir -p "$exp/log"
+    # Several nodes: asrkit-launch runs one task per GPU of each node (one per node on CPU) under
+    # srun, and each asrkit-train finds its rank and master in Slurm's variables. One node:
+    # one task, and asrkit-train --ngpu N starts its N processes itself.
+    nodes_opts=()
+    [ "$num_nodes" -gt 1 ] && nodes_opts=(--num-nodes "$num_nodes")
     start=$(date +%s)
-    run "$exp/log/train.log" $cuda_cmd --gpu "$ngpu" "$exp/log/train.log" \
+    run "$exp/log/train.log" $cuda_cmd --gpu "$ngpu" "${nodes_opts[@]}" "$exp/log/train.log" \
       asrkit-train --config "$train_config" --train-dir "$dumpdir/$feats_train_set" \
         --valid-dir "$dumpdir/$valid_set" --lang-dir "$lang" --cmvn "$dumpdir/$feats_train_set/cmvn.ark" \
         --ngpu "$ngpu" --seed "$seed" $train_args "$exp"
@@ -227,6 +239,7 @@ if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
     if [ "$ngpu" -gt 0 ] && command -v nvidia-smi > /dev/null; then
       machine="$machine, ${ngpu}x $(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)"
     fi
+    [ "$num_nodes" -gt 1 ] && machine="$machine; training on $num_nodes nodes x $ngpu GPUs (Slurm)"
     train_time=$( [ -f "$exp/train_seconds" ] && echo "$(cat "$exp/train_seconds") s" || echo "?")
     if [ ! -f "$results" ]; then
       printf '| set | CER %% | WER %% | model config | decode config | training time | date | machine |\n' > "$results"
