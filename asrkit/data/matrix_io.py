@@ -376,14 +376,7 @@ def read_entry(entry: ScpEntry, open_file: Optional[IO[bytes]] = None) -> np.nda
     if entry.pipe:
         stream: IO[bytes] = io.BufferedReader(io.BytesIO(_run_pipe(entry)))  # type: ignore[arg-type]
         return _slice(read_object(stream, entry.what), entry)
-    f = open_file
-    if f is None:
-        try:
-            f = open(entry.path, "rb")
-        except FileNotFoundError:
-            raise AsrkitError(f"{entry.what}: {entry.path}: no such file") from None
-        except OSError as e:
-            raise AsrkitError(f"{entry.what}: cannot read {entry.path}: {e.strerror}") from None
+    f = open_file if open_file is not None else _open_ark(entry)
     try:
         if entry.offset is not None:
             size = os.fstat(f.fileno()).st_size
@@ -424,28 +417,44 @@ def read_scp(path: str) -> Dict[str, ScpEntry]:
     return entries
 
 
-def iter_scp(path: str) -> Iterator[Tuple[str, np.ndarray]]:
-    """``(key, array)`` in scp order, keeping the current ark open while consecutive lines share it."""
+def iter_scp_items(path: str) -> Iterator[Tuple[str, Optional[np.ndarray], Optional[AsrkitError]]]:
+    """``(key, array, None)`` or ``(key, None, error)`` in scp order: a bad entry does not stop
+    the others. The current ark stays open while consecutive lines share it."""
     entries = read_scp(path)
     current: Optional[IO[bytes]] = None
     current_path: Optional[str] = None
     try:
         for key, entry in entries.items():
-            if not entry.pipe and entry.path != current_path:
-                if current is not None:
-                    current.close()
-                    current = None
-                current_path = entry.path
-                try:
-                    current = open(entry.path, "rb")
-                except FileNotFoundError:
-                    raise AsrkitError(f"{entry.what}: {entry.path}: no such file") from None
-                except OSError as e:
-                    raise AsrkitError(f"{entry.what}: cannot read {entry.path}: {e.strerror}") from None
-            yield key, read_entry(entry, None if entry.pipe else current)
+            try:
+                if not entry.pipe and entry.path != current_path:
+                    if current is not None:
+                        current.close()
+                        current = None
+                    current_path = entry.path
+                    current = _open_ark(entry)
+                yield key, read_entry(entry, None if entry.pipe else current), None
+            except AsrkitError as e:
+                yield key, None, e
     finally:
         if current is not None:
             current.close()
+
+
+def iter_scp(path: str) -> Iterator[Tuple[str, np.ndarray]]:
+    """``(key, array)`` in scp order; the first bad entry raises."""
+    for key, array, error in iter_scp_items(path):
+        if error is not None:
+            raise error
+        yield key, array
+
+
+def _open_ark(entry: ScpEntry) -> IO[bytes]:
+    try:
+        return open(entry.path, "rb")
+    except FileNotFoundError:
+        raise AsrkitError(f"{entry.what}: {entry.path}: no such file") from None
+    except OSError as e:
+        raise AsrkitError(f"{entry.what}: cannot read {entry.path}: {e.strerror}") from None
 
 
 class ScpTable(Mapping):

@@ -17,7 +17,7 @@ from typing import IO, Dict, Iterator, Optional, Tuple
 import kaldiio
 import numpy as np
 
-from asrkit.data.matrix_io import ScpTable, iter_ark_file, iter_scp
+from asrkit.data.matrix_io import ScpTable, iter_ark_file, iter_scp, iter_scp_items
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import AtomicFiles, name_os_error
 
@@ -58,6 +58,21 @@ def read_matrices(spec: str) -> Iterator[Tuple[str, np.ndarray]]:
         yield from iter_scp(s.scp)
         return
     yield from iter_ark_file(s.ark)
+
+
+def iter_matrices(spec: str) -> Iterator[Tuple[str, Optional[np.ndarray], Optional[AsrkitError]]]:
+    """Like :func:`read_matrices`, but a bad scp entry comes back as ``(key, None, error)``.
+
+    Each line of an scp stands alone, so one unreadable utterance (a PKL entry, an offset past
+    the end, a failing pipe) is the caller's to skip and count (:mod:`asrkit.utils.bad_items`).
+    In an ark a broken entry leaves no way to find the next one, so it stays fatal.
+    """
+    s = parse_rspecifier(spec)
+    if s.scp is None:
+        for key, mat in iter_ark_file(s.ark):
+            yield key, mat, None
+        return
+    yield from iter_scp_items(s.scp)
 
 
 def load_scp(spec_or_path: str) -> ScpTable:

@@ -50,6 +50,19 @@ def accumulate_cmvn(feats: np.ndarray, stats: Optional[np.ndarray] = None, utt_i
     return stats
 
 
+def check_features(utt: str, feats: np.ndarray, dim: Optional[int] = None) -> None:
+    """An utterance's features fit for CMVN: a (frames, dim) matrix of finite numbers (of ``dim``
+    columns when given); else an AsrkitError naming the utterance, for the caller to skip it."""
+    if feats.ndim != 2:
+        raise AsrkitError(f"utterance {utt!r}: expected a (frames, dim) matrix, got shape {feats.shape}")
+    if dim is not None and feats.shape[1] != dim:
+        raise AsrkitError(f"utterance {utt!r}: feature dimension {feats.shape[1]}, earlier utterances have {dim}")
+    finite = np.isfinite(feats)
+    if not finite.all():
+        frame, d = np.argwhere(~finite)[0]
+        raise AsrkitError(f"utterance {utt!r}: non-finite feature value {feats[frame, d]} at frame {frame}, dim {d}")
+
+
 def check_stats(stats: np.ndarray, where: str = "CMVN stats") -> np.ndarray:
     """Validate a stats matrix read from somewhere; returns it as float64."""
     stats = np.asarray(stats, dtype=np.float64)
