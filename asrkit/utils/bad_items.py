@@ -40,9 +40,10 @@ def max_failures(total: int) -> int:
 class BadItems:
     """Counts the good and bad items of one run, logs each bad one, and applies the rule."""
 
-    def __init__(self, log: logging.Logger, what: str = "utterances", show: int = 5) -> None:
+    def __init__(self, log: logging.Logger, what: str = "utterances", show: int = 5, failed: str = "failed") -> None:
         self.log = log
         self.what = what
+        self.verb = failed  # what happened to a bad item, for messages: "failed", "have no hypothesis"
         self.show = show
         self.done = 0
         self.failed: List[str] = []
@@ -87,13 +88,12 @@ class BadItems:
             return
         first = f" (first: {self.first_error})" if self.first_error else ""
         if self.done == 0:
-            raise AsrkitError(f"all {total} {self.what} failed{first}")
+            raise AsrkitError(f"all {total} {self.what} {self.verb}{first}")
         if len(self.failed) > max_failures(total):
-            message = (f"{len(self.failed)} of {total} {self.what} failed ({self.named()}), more than "
+            message = (f"{len(self.failed)} of {total} {self.what} {self.verb} ({self.named()}), more than "
                        f"{100 - MIN_SUCCESS_PERCENT} % (Kaldi's rule): probably a serious error in the data{first}")
             if not allow:
                 raise AsrkitError(message)
             self.log.warning("%s; going on, as asked", message)
         else:
-            self.log.warning("%d of %d %s failed and were left out: %s", len(self.failed), total, self.what,
-                             self.named())
+            self.log.warning("%d of %d %s %s: %s", len(self.failed), total, self.what, self.verb, self.named())

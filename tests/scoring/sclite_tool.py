@@ -101,7 +101,7 @@ class Sclite:
         self.calls = 0
 
     def run(self, ref: Mapping[str, str], hyp: Mapping[str, str], char: bool = False,
-            utf8: bool = False, case_sensitive: bool = False) -> ScliteResult:
+            utf8: bool = False, case_sensitive: bool = False, extra_reports: Tuple[str, ...] = ()) -> ScliteResult:
         """Score Kaldi-style dicts (utt ids in sclite's spk-utt form); every ref utt must be in hyp."""
         self.calls += 1
         d = self.workdir / f"run{self.calls}"
@@ -117,7 +117,7 @@ class Sclite:
             cmd += ["-e", "utf-8"]
         if case_sensitive:
             cmd.append("-s")
-        cmd += ["-o", "sum", "pralign", "stdout"]
+        cmd += ["-o", "sum", *extra_reports, "pralign", "stdout"]
         proc = subprocess.run(cmd, capture_output=True, text=True, encoding="utf-8", errors="replace")
         assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
         out = proc.stdout
