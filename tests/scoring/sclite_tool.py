@@ -26,20 +26,11 @@ def _find_sclite() -> Optional[List[str]]:
 
 
 def _install_sctk() -> str:
-    """Try apt-get; return '' on success, else why not."""
-    if not shutil.which("apt-get"):
-        return "apt-get not found"
-    if os.geteuid() != 0:
-        return "not root, cannot apt-get install sctk"
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    for cmd in (["apt-get", "update"], ["apt-get", "install", "-y", "--no-install-recommends", "sctk"]):
-        try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
-        except subprocess.TimeoutExpired:
-            return f"{' '.join(cmd)} timed out"
-        if proc.returncode != 0:
-            return f"{' '.join(cmd)} failed: {proc.stderr.strip()[-300:]}"
-    return ""
+    """Try apt-get (waiting for another install's lock); return '' on success, else why not."""
+    from debian_packages import apt_install
+
+    why = apt_install("sctk", extra=("--no-install-recommends",))
+    return "not root, cannot apt-get install sctk" if why == "not root" else why
 
 
 @dataclass
