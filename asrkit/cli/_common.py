@@ -1,18 +1,16 @@
 """What every command shares: help options, logging set-up and the error-to-exit-code rule."""
 from __future__ import annotations
 
-import errno
 import functools
 import os
 import signal
 import sys
 import threading
-from typing import Callable, Optional
+from typing import Callable
 
 import click
 
-from asrkit.utils.errors import AsrkitError
-from asrkit.utils.fileio import final_name
+from asrkit.utils.errors import AsrkitError, os_error_message
 from asrkit.utils.logging import setup_logging
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -82,33 +80,6 @@ def _catch_sigterm():
     if threading.current_thread() is not threading.main_thread():
         return None
     return signal.signal(signal.SIGTERM, _raise_terminated)
-
-
-# The errors of the machine rather than of the input: reported as one line naming the path.
-_OS_ERRORS = {
-    errno.ENOSPC: "no space left on device",
-    errno.EDQUOT: "disk quota exceeded",
-    errno.EROFS: "read-only file system",
-    errno.EACCES: "permission denied",
-    errno.EPERM: "operation not permitted",
-    errno.EFBIG: "file too large",
-    errno.EIO: "input/output error",
-}
-
-
-def os_error_message(e: OSError) -> Optional[str]:
-    """``<path>: no space left on device`` for the errors above, else None (a bug: traceback).
-
-    The path is the output the user named, not our temporary name for it
-    (``dump/x/.feats.ark.123.ab12cd34.tmp`` is reported as ``dump/x/feats.ark``).
-    """
-    what = _OS_ERRORS.get(e.errno)
-    if what is None:
-        return None
-    path = e.filename
-    if path is None:
-        return f"{what} (writing an output whose name is not known here; check the disk and the output paths)"
-    return f"{final_name(os.fsdecode(path))}: {what}"
 
 
 def _own_args() -> list:

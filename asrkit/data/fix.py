@@ -122,12 +122,13 @@ def fix_data_dir(path: PathLike, backup: bool = True) -> FixReport:
         old = d.file(name).read_bytes().decode("utf-8", "replace") if d.has(name) else None
         if _render(items) != old and name not in report.changed:
             report.changed.append(name)
-    if backup and report.changed:
+    if backup and any(d.has(name) for name in report.changed):
         report.backup_dir = d.path / ".backup"
         report.backup_dir.mkdir(exist_ok=True)
-        for name in report.changed:
-            if d.has(name):
-                shutil.copy2(d.file(name), report.backup_dir / name)
+        with AtomicFiles() as backups:  # a backup is whole or absent, never half a table
+            for name in report.changed:
+                if d.has(name):
+                    shutil.copy2(d.file(name), backups.tmp(report.backup_dir / name))
     # All tables change together or not at all (a full disk half-way must not leave a data dir
     # whose tables disagree).
     with AtomicFiles() as files:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Iterator, Optional
 
 from asrkit.launch.job import JobResult, Launch, LaunchResult, log_footer, log_header
-from asrkit.utils.errors import AsrkitError
+from asrkit.utils.errors import MACHINE_ERRORS, AsrkitError
 from asrkit.utils.fileio import name_os_error
 from asrkit.utils.logging import get_logger, progress
 
@@ -73,20 +73,22 @@ class _Job:
             Path(self.log).parent.mkdir(parents=True, exist_ok=True)
             log = open(self.log, "w", encoding="utf-8")
         except OSError as e:
+            if e.errno in MACHINE_ERRORS:  # the command's one handler words these, naming the log
+                raise
             raise AsrkitError(f"cannot write log file {self.log}: {e.strerror}") from None
-        with log:
-            try:
+        try:
+            with log:
                 log.write(log_header(command, self.started, extra))
                 log.flush()
-            except OSError as e:  # a full disk: reported by the command's one handler, naming the log
-                name_os_error(e, self.log)
-                raise
-            self.procs = [
-                subprocess.Popen(["bash", "-c", "set -o pipefail; " + command], stdout=log,
-                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-                                 start_new_session=True)
-                for env in envs
-            ]
+                self.procs = [
+                    subprocess.Popen(["bash", "-c", "set -o pipefail; " + command], stdout=log,
+                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+                                     start_new_session=True)
+                    for env in envs
+                ]
+        except OSError as e:  # a full disk: the command's one handler reports it, naming the log
+            name_os_error(e, self.log)
+            raise
         self._waiter = threading.Thread(target=self._wait, args=(done,), daemon=True)
         self._waiter.start()
 

@@ -20,7 +20,8 @@ _log = logging.getLogger("fileio")
 # When this process started (close enough: when asrkit's file helpers were first imported).
 # A temporary file of ours from before then cannot be one this run is still writing.
 RUN_START = time.time()
-_TMP_NAME = re.compile(r"^\.(?P<name>.+)\.(?:(?P<pid>\d+)\.)?[a-z0-9_]{8}\.tmp$")
+_TMP_NAME = re.compile(r"^\.(?P<name>.+?)\.(?:(?P<pid>\d+)\.)?[a-z0-9_]{8}\.tmp$")
+_TMP_TAIL = re.compile(r"^(?:(?P<pid>\d+)\.)?[a-z0-9_]{8}\.tmp$")  # after ".<name>."
 
 
 def tmp_path_for(path: PathLike) -> Path:
@@ -32,7 +33,11 @@ def tmp_path_for(path: PathLike) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_tmp(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:  # name the output as the user gave it, not the temporary's absolute path
+        e.filename = str(path)
+        raise
     # mkstemp makes the file 0600; the final output should get the usual umask-based mode
     # (0644), as a plain open() would, so other users and jobs can read it.
     try:
@@ -48,7 +53,11 @@ def tmp_dir_for(path: PathLike) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_tmp(path)
-    return Path(tempfile.mkdtemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent))
+    try:
+        return Path(tempfile.mkdtemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent))
+    except OSError as e:
+        e.filename = str(path)
+        raise
 
 
 def _pid_alive(pid: int) -> bool:
@@ -74,9 +83,10 @@ def remove_stale_tmp(path: PathLike) -> List[Path]:
         candidates = list(path.parent.glob(f".{glob.escape(path.name)}.*.tmp"))
     except OSError:
         return removed
+    prefix = f".{path.name}."
     for cand in candidates:
-        m = _TMP_NAME.match(cand.name)
-        if not m or m.group("name") != path.name:
+        m = _TMP_TAIL.match(cand.name[len(prefix):]) if cand.name.startswith(prefix) else None
+        if not m:
             continue
         pid = m.group("pid")
         if pid is not None and (int(pid) == os.getpid() or _pid_alive(int(pid))):
@@ -99,10 +109,11 @@ def remove_stale_tmp(path: PathLike) -> List[Path]:
 
 
 def final_name(path: PathLike) -> str:
-    """The output a temporary name of ours stands for (``d/.x.ark.12.ab12cd34.tmp`` -> ``d/x.ark``)."""
+    """The output a temporary name of ours stands for (``d/.x.ark.12.ab12cd34.tmp`` -> ``d/x.ark``,
+    and a file in a temporary directory, ``.d_sp.12.ab12cd34.tmp/text`` -> ``d_sp/text``)."""
     p = Path(path)
-    m = _TMP_NAME.match(p.name)
-    return str(p.with_name(m.group("name"))) if m else str(path)
+    parts = [m.group("name") if (m := _TMP_NAME.match(part)) else part for part in p.parts]
+    return str(Path(*parts)) if parts != list(p.parts) else str(path)
 
 
 def name_os_error(e: BaseException, path: PathLike) -> None:

@@ -50,12 +50,17 @@ def die_with_parent(parent_pid: int) -> None:
         threading.Thread(target=watch, daemon=True).start()
 
 
+_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
 def _child(target: Callable, args: Tuple, conn, parent_pid: int) -> None:
-    die_with_parent(parent_pid)
-    # The parent handles Ctrl-C and stops its workers; a worker just dies on SIGTERM (the
-    # parent removes the temporary files it handed out).
+    # Forked with SIGINT/SIGTERM blocked (see run_workers), so the parent's Python handlers
+    # never run here. The parent handles Ctrl-C and stops its workers; a worker just dies on
+    # SIGTERM (the parent removes the temporary files it handed out).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+    die_with_parent(parent_pid)
     try:
         result = ("ok", target(*args))
     except AsrkitError as e:
@@ -93,7 +98,11 @@ def run_workers(target: Callable[..., Any], jobs: Sequence[Tuple], name: str = "
         for args in jobs:
             recv, send = ctx.Pipe(duplex=False)
             p = ctx.Process(target=_child, args=(target, tuple(args), send, parent), daemon=False)
-            p.start()
+            blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+            try:
+                p.start()
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
             send.close()
             procs.append(p)
             conns.append(recv)
