@@ -88,6 +88,9 @@ class _Job:
                 ]
         except OSError as e:  # a full disk: the command's one handler reports it, naming the log
             name_os_error(e, self.log)
+            if not getattr(self, "procs", None):  # nothing ran: an empty log would only mislead
+                with contextlib.suppress(OSError):
+                    os.unlink(self.log)
             raise
         self._waiter = threading.Thread(target=self._wait, args=(done,), daemon=True)
         self._waiter.start()
