@@ -915,3 +915,16 @@ def test_sigterm_removes_temporary_files(world: World, tmp_path: Path, nj: int):
     assert "ERROR (asrkit-compute-fbank): terminated by SIGTERM" in err and "Traceback" not in err, err
     assert list((d / "out").iterdir()) == [] if (d / "out").exists() else True
     _wait_for(lambda: not any(_alive(p) for p in workers), "the workers to stop")
+
+
+def test_stdout_on_a_full_disk_is_named(world: World, disks: Disks):
+    """A filter's stdout redirected to a full disk: the message says it was stdout."""
+    if disks.how["ENOSPC"] != "real":
+        pytest.skip(f"no full file system here: {disks.how['ENOSPC']}")
+    text = b"".join(f"u{i} YES NO YES NO NO\n".encode() for i in range(20000))
+    with open(disks.dirs["ENOSPC"] / "tokens.txt", "wb") as out:
+        proc = subprocess.run([sys.executable, "-m", "asrkit", "tokenize", str(world.root / "lang" / "tokens.model")],
+                              input=text, stdout=out, stderr=subprocess.PIPE, timeout=600)
+    err = proc.stderr.decode()
+    assert proc.returncode == 1 and "ERROR (asrkit-tokenize): <stdout>: no space left on device" in err, err
+    assert "Traceback" not in err

@@ -10,6 +10,7 @@ from asrkit.cli._common import asrkit_command
 from asrkit.text.tokenizer import Tokenizer, UnknownTally
 from asrkit.utils.bad_items import BadItems
 from asrkit.utils.errors import AsrkitError
+from asrkit.utils.fileio import name_os_error
 from asrkit.utils.logging import get_logger, progress
 
 
@@ -36,6 +37,19 @@ def main(decode: bool, pieces: bool, utt_id: bool, model: str) -> None:
     out = sys.stdout
     tally = BadItems(log, "lines")
     unknown = UnknownTally()
+    try:
+        _filter(tok, stdin, out, tally, unknown, decode, pieces, utt_id)
+    except OSError as e:  # stdout on a full disk: the one handler words it
+        name_os_error(e, "<stdout>")
+        raise
+    unknown.warn(log, "<stdin>")
+    tally.check()
+    click.echo(f"Done {tally.done} lines ({'decoded' if decode else 'encoded'} with {model}, {tok.vocab_size} tokens)",
+               err=True)
+
+
+def _filter(tok: Tokenizer, stdin, out, tally: BadItems, unknown: UnknownTally, decode: bool, pieces: bool,
+            utt_id: bool) -> None:
     for lineno, raw in enumerate(progress(stdin, desc="tokenize", unit="lines"), 1):
         where = f"<stdin>:{lineno}"
         try:
@@ -49,10 +63,6 @@ def main(decode: bool, pieces: bool, utt_id: bool, model: str) -> None:
             out.write(f"{key} {result}\n" if result else f"{key}\n")
         tally.ok()
     out.flush()
-    unknown.warn(log, "<stdin>")
-    tally.check()
-    click.echo(f"Done {tally.done} lines ({'decoded' if decode else 'encoded'} with {model}, {tok.vocab_size} tokens)",
-               err=True)
 
 
 def _line(tok: Tokenizer, raw: bytes, where: str, decode: bool, pieces: bool, utt_id: bool,

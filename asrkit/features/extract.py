@@ -188,8 +188,7 @@ def compute_fbank_table(
             outputs.append(str(side_dir / "fbank.yaml"))
         files.commit()
     except BaseException as e:
-        if files.newest() is not None:
-            name_os_error(e, files.newest())
+        name_os_error(e, files.newest() or ("<stdout>" if spec.ark == "-" else spec.ark))
         files.abort()
         raise
     return ExtractResult(
