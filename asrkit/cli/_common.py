@@ -82,6 +82,17 @@ def _catch_sigterm():
     return signal.signal(signal.SIGTERM, _raise_terminated)
 
 
+def max_bad_percent_option(fn: Callable) -> Callable:
+    """``--max-bad-percent``: the share of bad utterances a run tolerates (docs/errors.md)."""
+    from asrkit.utils.bad_items import MAX_FAILED_PERCENT
+
+    return click.option(
+        "--max-bad-percent", type=click.FloatRange(0, 100), default=MAX_FAILED_PERCENT, show_default=True,
+        help="Fail (writing nothing) when more than this percentage of the utterances are bad (Kaldi's rule: "
+             "5). A JOB=1:N piece of a set can pass 100 (fail only when none succeeded) and check the "
+             "whole set afterwards, as Kaldi's make_fbank.sh does and asr.sh does.")(fn)
+
+
 def _own_args() -> list:
     """The command's own arguments: under ``asrkit <sub>`` (or ``python -m asrkit <sub>``)
     argv[1] is the subcommand name, which the echoed ``asrkit-<sub>`` line already says."""

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from asrkit.cli._common import asrkit_command
+from asrkit.cli._common import asrkit_command, max_bad_percent_option
 
 
 @asrkit_command("compute-cmvn", epilog="""\b
@@ -16,7 +16,8 @@ e.g.: asrkit-compute-cmvn scp:dump/train/feats.scp dump/train/cmvn.ark          
 @click.option("--spk2utt", help="Per-speaker stats: spk2utt table (ark:data/x/spk2utt); output must be a wspecifier.")
 @click.option("--binary", type=click.BOOL, default=True, show_default=True,
               help="Binary output for a single stats file (tables: use ark,t: for text).")
-def main(feats_rspecifier: str, stats_out: str, spk2utt: str | None, binary: bool) -> None:
+@max_bad_percent_option
+def main(feats_rspecifier: str, stats_out: str, spk2utt: str | None, binary: bool, max_bad_percent: float) -> None:
     """Accumulate Kaldi CMVN statistics (a 2 x (dim+1) double matrix: sums and count, sums of squares)
     of FEATS_RSPECIFIER into STATS_OUT.
 
@@ -24,7 +25,7 @@ def main(feats_rspecifier: str, stats_out: str, spk2utt: str | None, binary: boo
     (ark:...) gets stats per utterance; with --spk2utt, a wspecifier gets stats per speaker.
     An utterance that cannot be read, or whose features are not finite or not of the others'
     dimension, is skipped with a warning naming it; the command fails, writing nothing, when
-    none is left or more than 5 % were skipped (Kaldi's rule).
+    none is left or more than --max-bad-percent (5, Kaldi's rule) were skipped.
     """
     from asrkit.data.specifier import MatrixWriter, iter_matrices
     from asrkit.data.table import read_list_table
@@ -35,7 +36,7 @@ def main(feats_rspecifier: str, stats_out: str, spk2utt: str | None, binary: boo
     from asrkit.utils.logging import get_logger, progress
 
     log = get_logger("compute_cmvn")
-    tally = BadItems(log, "utterances")
+    tally = BadItems(log, "utterances", max_percent=max_bad_percent)
 
     def good_feats():
         dim = None

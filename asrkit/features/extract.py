@@ -26,7 +26,7 @@ import kaldiio
 from asrkit.data.specifier import parse_specifier
 from asrkit.features.fbank import FbankConfig, SampleRateMismatch, compute_fbank
 from asrkit.features.wav import WavEntry, iter_wavs, read_wav_scp
-from asrkit.utils.bad_items import BadItems
+from asrkit.utils.bad_items import MAX_FAILED_PERCENT, BadItems
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import AtomicFiles, PathLike, name_os_error
 from asrkit.utils.logging import get_logger, progress
@@ -114,12 +114,14 @@ def compute_fbank_table(
     utt2num_frames: Optional[PathLike] = None,
     nj: int = 1,
     channel: int = -1,
+    max_bad_percent: float = MAX_FAILED_PERCENT,
 ) -> ExtractResult:
     """Extract fbank features for every utterance of ``wav_rspecifier`` into ``feats_wspecifier``.
 
     ``utt2num_frames`` defaults to ``<scp-dir>/utt2num_frames`` when the wspecifier has an scp.
     The resolved config goes to ``fbank.yaml`` beside the scp (or the ark). Raises AsrkitError
-    when the inputs are malformed, on a sample-rate mismatch, or when no utterance succeeded.
+    when the inputs are malformed, on a sample-rate mismatch, or when no utterance succeeded or
+    more than ``max_bad_percent`` failed (:mod:`asrkit.utils.bad_items`).
     """
     start = time.perf_counter()
     entries = read_wav_scp(wav_rspecifier, segments, channel)
@@ -164,7 +166,7 @@ def compute_fbank_table(
                                               for j, (piece, tmp) in enumerate(zip(pieces, tmps), 1)],
                                   name="fbank job")
 
-        tally = BadItems(log, "utterances")
+        tally = BadItems(log, "utterances", max_percent=max_bad_percent)
         for r in results:
             tally.ok(len(r.utts))
             for utt, message in r.failed:

@@ -32,16 +32,28 @@ from asrkit.utils.errors import AsrkitError
 MIN_SUCCESS_PERCENT = 95
 
 
-def max_failures(total: int) -> int:
-    """How many of ``total`` items may fail before a run fails: Kaldi's ``total / 20``, rounded down."""
-    return total * (100 - MIN_SUCCESS_PERCENT) // 100
+MAX_FAILED_PERCENT = 100 - MIN_SUCCESS_PERCENT
+
+
+def max_failures(total: int, percent: float = MAX_FAILED_PERCENT) -> int:
+    """How many of ``total`` items may fail before a run fails: Kaldi's ``total / 20``, rounded down.
+
+    ``percent`` other than 5 is for a run that is one piece of a larger set (a ``JOB=1:N`` job):
+    Kaldi's binaries fail only when nothing succeeded (100) and its scripts apply the 5 % to the
+    whole set once the pieces are merged; asr.sh does the same.
+    """
+    return int(total * percent // 100)
 
 
 class BadItems:
     """Counts the good and bad items of one run, logs each bad one, and applies the rule."""
 
-    def __init__(self, log: logging.Logger, what: str = "utterances", show: int = 5, failed: str = "failed") -> None:
+    def __init__(self, log: logging.Logger, what: str = "utterances", show: int = 5, failed: str = "failed",
+                 max_percent: float = MAX_FAILED_PERCENT) -> None:
+        if not 0 <= max_percent <= 100:
+            raise AsrkitError(f"the share of bad {what} allowed must be a percentage (0..100), got {max_percent:g}")
         self.log = log
+        self.max_percent = max_percent
         self.what = what
         self.verb = failed  # what happened to a bad item, for messages: "failed", "have no hypothesis"
         self.show = show
@@ -89,9 +101,10 @@ class BadItems:
         first = f" (first: {self.first_error})" if self.first_error else ""
         if self.done == 0:
             raise AsrkitError(f"all {total} {self.what} {self.verb}{first}")
-        if len(self.failed) > max_failures(total):
+        if len(self.failed) > max_failures(total, self.max_percent):
+            rule = "Kaldi's rule" if self.max_percent == MAX_FAILED_PERCENT else "the limit given"
             message = (f"{len(self.failed)} of {total} {self.what} {self.verb} ({self.named()}), more than "
-                       f"{100 - MIN_SUCCESS_PERCENT} % (Kaldi's rule): probably a serious error in the data{first}")
+                       f"{self.max_percent:g} % ({rule}): probably a serious error in the data{first}")
             if not allow:
                 raise AsrkitError(message)
             self.log.warning("%s; going on, as asked", message)

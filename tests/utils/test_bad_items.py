@@ -51,3 +51,23 @@ def test_allow_turns_only_the_5_percent_rule_into_a_warning(caplog):
 def test_many_failures_are_named_briefly():
     t = _tally(0, 8)
     assert t.named() == "u0 u1 u2 u3 u4 ... (8 in all)"
+
+
+def test_a_piece_of_a_set_can_take_another_limit():
+    t = BadItems(logging.getLogger("test"), max_percent=100)
+    t.ok(1)
+    t.skip("u0", "broken")
+    t.skip("u1", "broken")
+    t.check()  # 2 of 3 bad: a JOB piece leaves the 5 % to the whole set
+    with pytest.raises(AsrkitError, match=r"more than 50 % \(the limit given\)"):
+        _tally_with(50, done=1, failed=2).check()
+    with pytest.raises(AsrkitError, match="percentage"):
+        BadItems(logging.getLogger("test"), max_percent=101)
+
+
+def _tally_with(percent, done, failed):
+    t = BadItems(logging.getLogger("test"), max_percent=percent)
+    t.ok(done)
+    for i in range(failed):
+        t.skip(f"u{i}", "broken")
+    return t
