@@ -31,6 +31,7 @@ import os
 import struct
 import subprocess
 import sys
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import IO, Dict, Iterator, List, Optional, Tuple
@@ -122,6 +123,9 @@ def read_object(stream: IO[bytes], what: str) -> np.ndarray:
 
 
 def _read_binary(stream: IO[bytes], what: str) -> np.ndarray:
+    if getattr(stream, "peek", lambda n: b"")(1)[:1] == b"\4":
+        raise AsrkitError(f"{what}: a Kaldi integer vector (e.g. an alignment), not a matrix or vector of "
+                          "features or statistics")
     token = b""
     while True:
         c = stream.read(1)
@@ -261,19 +265,23 @@ def iter_ark_file(path: str) -> Iterator[Tuple[str, np.ndarray]]:
         return
     if path.rstrip().endswith("|"):
         cmd = path.rstrip()[:-1].strip()
-        proc = subprocess.Popen(cmd, shell=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        stderr = b""
-        try:
-            yield from iter_ark(proc.stdout, f"ark '{path}'")
-        finally:
-            proc.stdout.close()
-            if proc.poll() is None:
+        # stderr goes to a file, not a pipe: a grandchild still holding a pipe open would make
+        # reading it block after the command is gone.
+        with tempfile.TemporaryFile() as err:
+            proc = subprocess.Popen(cmd, shell=True, stdout=subprocess.PIPE, stderr=err)
+            try:
+                yield from iter_ark(proc.stdout, f"ark '{path}'")
+            except BaseException:  # stopped early (an error, or the reader closed): stop the command too
                 proc.kill()
-            stderr = proc.stderr.read()
-            proc.stderr.close()
+                proc.wait()
+                raise
+            finally:
+                proc.stdout.close()
             status = proc.wait()
-        if status != 0:
-            raise AsrkitError(f"command '{cmd}' exited with status {status}{_stderr_tail(stderr)}")
+            err.seek(0)
+            if status != 0:
+                raise AsrkitError(f"ark '{path}': command '{cmd}' exited with status {status}"
+                                  f"{_stderr_tail(err.read())}")
         return
     try:
         f = open(path, "rb")
