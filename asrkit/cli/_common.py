@@ -72,6 +72,8 @@ class Terminated(KeyboardInterrupt):
 
 
 def _raise_terminated(signum, frame):
+    # A second SIGTERM (the clean-up itself hanging) ends the process at once, as usual.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     raise Terminated(signum)
 
 
