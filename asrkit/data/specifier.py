@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import IO, Dict, Iterator, Optional, Tuple
 
 import kaldiio
