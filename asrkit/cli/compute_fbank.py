@@ -6,7 +6,7 @@ from typing import Any, Callable
 
 import click
 
-from asrkit.cli._common import asrkit_command
+from asrkit.cli._common import asrkit_command, max_bad_percent_option
 from asrkit.features.fbank import FbankConfig
 
 _TYPES = {"float": float, "int": int, "bool": click.BOOL, "str": str}
@@ -39,15 +39,17 @@ e.g.: asrkit-compute-fbank --config conf/fbank.yaml --nj 4 \\
               help="Local processes; outputs <ark-stem>.<JOB>.ark and one scp in input order.")
 @click.option("--channel", type=int, default=-1, show_default=True,
               help="Channel of multi-channel audio (-1: expect mono).")
+@max_bad_percent_option
 @fbank_options
 def main(wav_rspecifier: str, feats_wspecifier: str, config_path: str | None, segments: str | None,
-         utt2num_frames: str | None, nj: int, channel: int, **overrides: Any) -> None:
+         utt2num_frames: str | None, nj: int, channel: int, max_bad_percent: float, **overrides: Any) -> None:
     """Compute log-mel filterbank features of every utterance of WAV_RSPECIFIER (a wav.scp; paths
     or 'cmd |' pipes) into FEATS_WSPECIFIER (ark,scp:F.ark,F.scp | ark:F.ark | ark,t:F.txt | ark:-).
 
     Unreadable, empty or truncated audio is logged and skipped; a sample rate other than the
-    config's is an error. Writes fbank.yaml (the resolved config) beside the scp. Fails if no
-    utterance succeeded; nothing is left half-written.
+    config's is an error. Writes fbank.yaml (the resolved config) beside the scp. Fails, writing
+    nothing, if no utterance succeeded or more than --max-bad-percent failed; nothing is ever
+    left half-written.
     """
     from asrkit.features.extract import compute_fbank_table
     from asrkit.utils.logging import get_logger
@@ -56,7 +58,8 @@ def main(wav_rspecifier: str, feats_wspecifier: str, config_path: str | None, se
     config = config.replace(**overrides)
     config.validate()
     result = compute_fbank_table(wav_rspecifier, feats_wspecifier, config, segments=segments,
-                                 utt2num_frames=utt2num_frames, nj=nj, channel=channel)
+                                 utt2num_frames=utt2num_frames, nj=nj, channel=channel,
+                                 max_bad_percent=max_bad_percent)
     get_logger("compute_fbank").info(
         "Wrote %d frames (%.1f s of audio) in %.2f s: %.0fx real time -> %s", result.num_frames,
         result.audio_s, result.elapsed_s, result.real_time_factor, ", ".join(result.outputs) or "stdout")

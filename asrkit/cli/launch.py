@@ -13,7 +13,9 @@ from asrkit.utils.logging import get_logger
 
 logger = get_logger(__name__)
 
-_LOOKS_LIKE_RANGE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=[\d:\-]*$")
+# What run.pl calls a "suspicious first argument": NAME=... with a ':' or only digits and
+# dashes after the '=' (JOB=a:b, JOB=1-4, JOB=) is a range gone wrong, not a log file name.
+_LOOKS_LIKE_RANGE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=([^/]*:[^/]*|[\d\-]*)$")
 
 
 @asrkit_command("launch")

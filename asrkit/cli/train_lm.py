@@ -8,7 +8,7 @@ import click
 
 from asrkit.cli._common import asrkit_command
 from asrkit.data.table import iter_table
-from asrkit.text.tokenizer import Tokenizer
+from asrkit.text.tokenizer import Tokenizer, UnknownTally
 from asrkit.training.lm import LMTrainConfig, split_dev, train_lm
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.logging import get_logger, setup_logging
@@ -23,12 +23,18 @@ def read_sentences(path: str, fmt: str) -> list:
     distinct (utterance ids), which sentences of real text almost never are; the choice is logged.
     """
     try:
-        with open(path, encoding="utf-8") as f:
-            lines = [line.strip() for line in f]
+        with open(path, "rb") as f:
+            raw_lines = f.read().splitlines()
     except FileNotFoundError:
         raise AsrkitError(f"{path}: no such file") from None
-    except UnicodeDecodeError as e:
-        raise AsrkitError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    except OSError as e:
+        raise AsrkitError(f"{path}: cannot read: {e.strerror}") from None
+    lines = []
+    for lineno, raw in enumerate(raw_lines, 1):
+        try:
+            lines.append(raw.decode("utf-8").strip())
+        except UnicodeDecodeError as e:
+            raise AsrkitError(f"{path}:{lineno}: not UTF-8 text ({e.reason} at byte {e.start} of the line)") from None
     if fmt == "auto":
         firsts = [line.split(maxsplit=1)[0] for line in lines if line]
         fmt = "kaldi" if len(firsts) == len(lines) and len(set(firsts)) == len(firsts) and len(lines) > 1 else "plain"
@@ -76,7 +82,9 @@ def main(config_path: Optional[str], lang_dir: str, text_file: str, exp_dir: str
 
     def encode(path: str):
         lines = read_sentences(path, text_format)
-        sents = [tok.encode(s) for s in lines if s.strip()]
+        unknown = UnknownTally()
+        sents = [unknown.encode(tok, f"{path}:{i}", s) for i, s in enumerate(lines, 1) if s.strip()]
+        unknown.warn(log, path)
         log.info("%s: %d sentences (%d empty skipped), %d tokens", path, len(sents), len(lines) - len(sents),
                  sum(map(len, sents)))
         return sents

@@ -19,7 +19,7 @@ from typing import Dict, List, Sequence, TypeVar
 from asrkit.data.datadir import RECO_TABLES, SPK_TABLES, TABLES, UTT_TABLES, DataDir
 from asrkit.data.table import utt2spk_to_spk2utt, write_table
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.fileio import PathLike, atomic_open
+from asrkit.utils.fileio import PathLike, atomic_open, tmp_dir_for
 from asrkit.utils.logging import get_logger
 
 log = get_logger(__name__)
@@ -138,7 +138,7 @@ def split_data_dir(path: PathLike, n: int, per_utt: bool = False, force: bool = 
         ranges = split_by_weight([len(spk2utt[s]) for s in speakers], n)
         pieces = [sorted((u for s in speakers[r.start:r.stop] for u in spk2utt[s]), key=str.encode) for r in ranges]
 
-    tmp = Path(tempfile.mkdtemp(prefix=f".split{n}.", suffix=".tmp", dir=d.path))
+    tmp = tmp_dir_for(out)
     try:
         _write_pieces(tmp, tables, pieces)
         with atomic_open(tmp / STAMP) as f:

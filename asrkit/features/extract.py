@@ -1,21 +1,22 @@
 """Feature extraction over a whole wav.scp: what ``asrkit-compute-fbank`` does.
 
 Kaldi's ``compute-fbank-feats`` plus the bookkeeping of ``steps/make_fbank.sh``: each bad
-utterance (unreadable, empty, truncated, too short) is logged and skipped, the run ends with
-"Done X out of Y utterances; failed Z", and it fails when nothing was extracted. A sample-rate
-mismatch is fatal, since it means the config does not fit the corpus.
+utterance (unreadable, empty, truncated, too short, non-finite features) is logged and skipped,
+the run ends with "Done X out of Y utterances; failed Z", and it fails when nothing was
+extracted or more than 5 % failed (:mod:`asrkit.utils.bad_items`). A sample-rate mismatch is
+fatal, since it means the config does not fit the corpus.
 
 With ``nj > 1`` the utterances are cut into ``nj`` contiguous pieces, each written by its own
-process to ``<ark-stem>.<JOB>.ark``; one scp lists them all in input order. Every output (arks,
-scp, utt2num_frames, fbank.yaml) is written under a temporary name and renamed into place only
-when the whole run succeeded, so a failed run leaves nothing half-written.
+process to ``<ark-stem>.<JOB>.ark``; one scp lists them all in input order. The workers die with
+the command, even when it is SIGKILLed (:mod:`asrkit.utils.workers`). Every output (arks, scp,
+utt2num_frames, fbank.yaml) is written under a temporary name and renamed into place only when
+the whole run succeeded, so a failed or interrupted run leaves nothing half-written; the
+temporary files of a SIGKILLed run are removed by the next run that writes the same outputs.
 """
 from __future__ import annotations
 
-import multiprocessing
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, List, Optional, Tuple
@@ -25,20 +26,19 @@ import kaldiio
 from asrkit.data.specifier import parse_specifier
 from asrkit.features.fbank import FbankConfig, SampleRateMismatch, compute_fbank
 from asrkit.features.wav import WavEntry, iter_wavs, read_wav_scp
+from asrkit.utils.bad_items import MAX_FAILED_PERCENT, BadItems
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.fileio import AtomicFiles, PathLike
+from asrkit.utils.fileio import AtomicFiles, PathLike, name_os_error
 from asrkit.utils.logging import get_logger, progress
+from asrkit.utils.workers import run_workers
 
 log = get_logger(__name__)
-
-# Below this share of successful utterances Kaldi's make_fbank.sh calls the run a serious error.
-WARN_BELOW = 0.95
 
 
 @dataclass
 class JobResult:
     utts: List[Tuple[str, int, int]] = field(default_factory=list)  # (utt, ark offset, frames)
-    failed: List[str] = field(default_factory=list)  # one message per skipped utterance
+    failed: List[Tuple[str, str]] = field(default_factory=list)  # (utt, message) per skipped utterance
     audio_s: float = 0.0
 
 
@@ -73,7 +73,7 @@ def _run_job(entries: List[WavEntry], ark: IO[bytes], text: bool, config: FbankC
                 error = AsrkitError(f"{e} [{entry.where}: {entry.source}]")
         if error is not None:
             log.warning("skipping %s", error)
-            result.failed.append(str(error))
+            result.failed.append((entry.utt_id, str(error)))
             continue
         # kaldiio writes "<key> " then the matrix; the scp offset points just past that space.
         offset = ark.tell() + len(entry.utt_id.encode("utf-8")) + 1 if seekable else 0
@@ -114,12 +114,14 @@ def compute_fbank_table(
     utt2num_frames: Optional[PathLike] = None,
     nj: int = 1,
     channel: int = -1,
+    max_bad_percent: float = MAX_FAILED_PERCENT,
 ) -> ExtractResult:
     """Extract fbank features for every utterance of ``wav_rspecifier`` into ``feats_wspecifier``.
 
     ``utt2num_frames`` defaults to ``<scp-dir>/utt2num_frames`` when the wspecifier has an scp.
     The resolved config goes to ``fbank.yaml`` beside the scp (or the ark). Raises AsrkitError
-    when the inputs are malformed, on a sample-rate mismatch, or when no utterance succeeded.
+    when the inputs are malformed, on a sample-rate mismatch, or when no utterance succeeded or
+    more than ``max_bad_percent`` failed (:mod:`asrkit.utils.bad_items`).
     """
     start = time.perf_counter()
     entries = read_wav_scp(wav_rspecifier, segments, channel)
@@ -159,23 +161,18 @@ def compute_fbank_table(
         else:
             ark_names = [job_ark_path(spec.ark, j) for j in range(1, len(pieces) + 1)]
             tmps = [str(files.tmp(a)) for a in ark_names]
-            # fork: the workers inherit the parsed entries and config without a second torch import.
-            ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
-            with ProcessPoolExecutor(len(pieces), mp_context=ctx) as pool:
-                futures = [pool.submit(_job_main, j, piece, tmp, spec.text, config)
-                           for j, (piece, tmp) in enumerate(zip(pieces, tmps), 1)]
-                results = [f.result() for f in futures]
+            # Forked, so the workers inherit the parsed entries and config without a second torch import.
+            results = run_workers(_job_main, [(j, piece, tmp, spec.text, config)
+                                              for j, (piece, tmp) in enumerate(zip(pieces, tmps), 1)],
+                                  name="fbank job")
 
-        done = sum(len(r.utts) for r in results)
-        failed = sum(len(r.failed) for r in results)
-        log.info("Done %d out of %d utterances; failed %d", done, len(entries), failed)
-        if done == 0:
-            raise AsrkitError(f"no features written: all {len(entries)} utterances failed (first: {results[0].failed[0]})"
-                              if results[0].failed else f"no features written for {wav_rspecifier}")
-        if done < WARN_BELOW * len(entries):
-            log.warning("only %d of %d utterances (%.1f%%) succeeded: probably a serious error in the data; "
-                        "check the warnings above, then fix the data dir", done, len(entries),
-                        100.0 * done / len(entries))
+        tally = BadItems(log, "utterances", max_percent=max_bad_percent)
+        for r in results:
+            tally.ok(len(r.utts))
+            for utt, message in r.failed:
+                tally.skip(utt, message, logged=True)
+        tally.check(total=len(entries))
+        done, failed = tally.done, len(tally.failed)
 
         outputs = [a for a in ark_names if a != "-"]
         if spec.scp is not None:
@@ -192,7 +189,8 @@ def compute_fbank_table(
             files.tmp(side_dir / "fbank.yaml").write_text(config.to_yaml(), encoding="utf-8")
             outputs.append(str(side_dir / "fbank.yaml"))
         files.commit()
-    except BaseException:
+    except BaseException as e:
+        name_os_error(e, files.newest() or ("<stdout>" if spec.ark == "-" else spec.ark))
         files.abort()
         raise
     return ExtractResult(

@@ -24,6 +24,7 @@ from typing import Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 
+from asrkit.data.datadir import parse_segment
 from asrkit.data.table import iter_table
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import PathLike
@@ -192,15 +193,7 @@ def read_wav_scp(wav_rspecifier: str, segments: Optional[PathLike] = None, chann
         if line.key in seen:
             raise AsrkitError(f"{where}: duplicate utterance {line.key!r} (first on line {seen[line.key]})")
         seen[line.key] = line.lineno
-        fields = line.value.split()
-        try:
-            if len(fields) != 3:
-                raise ValueError
-            reco, start, end = fields[0], float(fields[1]), float(fields[2])
-        except ValueError:
-            raise AsrkitError(f"{where}: malformed line (expected '<utt> <recording> <start> <end>')") from None
-        if start < 0 or (end != -1 and end <= start):
-            raise AsrkitError(f"{where}: bad segment times start={start} end={end}")
+        reco, start, end = parse_segment(line.value, where)
         if reco not in recos:
             raise AsrkitError(f"{where}: recording {reco!r} of utterance {line.key!r} is not in {path}")
         src, n = recos[reco]

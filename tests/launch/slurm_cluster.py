@@ -39,14 +39,13 @@ def ensure_installed() -> None:
         raise ClusterUnavailable(
             f"Slurm binaries missing ({', '.join(missing)}) and cannot install them "
             f"(needs root and apt-get): apt-get install {' '.join(PACKAGES)}")
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    # The lock timeout waits for another apt-get (another test session, unattended upgrades)
-    # instead of failing at once.
-    for cmd in (["apt-get", "update", "-q"],
-                ["apt-get", "-o", "DPkg::Lock::Timeout=600", "install", "-y", "-q", *PACKAGES]):
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
+    # Waits for the dpkg lock (and retries apt-get update's lists lock) while another install holds it.
+    from debian_packages import apt_get
+
+    for args in (("update", "-q"), ("install", "-y", "-q", *PACKAGES)):
+        proc = apt_get(*args)
         if proc.returncode != 0:
-            raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+            raise RuntimeError(f"apt-get {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     missing = [b for b in BINARIES if not _which(b)]
     if missing:
         raise RuntimeError(f"installed {PACKAGES} but still missing {missing}")

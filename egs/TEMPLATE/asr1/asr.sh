@@ -129,11 +129,16 @@ if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
     mkdir -p "$out/data" "$out/log"
     segments=()
     [ -f "data/$set/segments" ] && segments=(--segments "$split/JOB/segments")
+    # As Kaldi's make_fbank.sh: a job fails only when none of its utterances worked, and the
+    # 95 % rule (docs/errors.md) is applied to the whole set once the pieces are merged.
     run "$out/log/fbank.*.log" $train_cmd JOB=1:"$n" "$out/log/fbank.JOB.log" \
-      asrkit-compute-fbank --config "$fbank_config" "${segments[@]}" \
+      asrkit-compute-fbank --config "$fbank_config" "${segments[@]}" --max-bad-percent 100 \
         --write-utt2num-frames "$out/data/utt2num_frames.JOB" \
         "scp:$split/JOB/wav.scp" "ark,scp:$dump_abs/$set/data/feats.JOB.ark,$dump_abs/$set/data/feats.JOB.scp"
     for i in $(seq "$n"); do cat "$out/data/feats.$i.scp"; done > "$out/feats.scp"
+    nu=$(wc -l < "data/$set/utt2spk"); nf=$(wc -l < "$out/feats.scp")
+    [ "$nf" -ge $(( nu - nu / 20 )) ] || die "stage 1 failed: features for only $nf of the $nu utterances" \
+      "of data/$set, more than 5 % failed (Kaldi's rule) -- see $out/log/fbank.*.log"
     for i in $(seq "$n"); do cat "$out/data/utt2num_frames.$i"; done > "$out/utt2num_frames"
     for f in text utt2spk spk2utt; do cp "data/$set/$f" "$out/$f"; done
     cp "$out/data/fbank.yaml" "$out/fbank.yaml"   # the resolved feature config, for asrkit-train
