@@ -22,7 +22,9 @@ def _apt_install(package: str) -> str:
     if os.geteuid() != 0:
         return "not root"
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    for cmd in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", package]):
+    # Wait for the dpkg lock rather than fail when another install (a parallel test run) holds it.
+    lock = ["-o", "DPkg::Lock::Timeout=600"]
+    for cmd in (["apt-get", *lock, "update", "-q"], ["apt-get", *lock, "install", "-y", "-q", package]):
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
         except subprocess.TimeoutExpired:
