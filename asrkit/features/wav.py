@@ -75,6 +75,7 @@ _READ_CHUNK = 1 << 16
 # compressed formats never take more than 4.
 _SAMPLE_BYTES = {"PCM_S8": 1, "PCM_U8": 1, "ULAW": 1, "ALAW": 1, "PCM_16": 2, "PCM_24": 3, "DOUBLE": 8}
 _FLOAT_SUBTYPES = {"FLOAT", "DOUBLE"}
+_MAX_CHUNKS = 1000  # RIFF chunks walked before the data chunk (real files have a handful)
 # Subtypes libsndfile reads as int16 without loss (8-bit ones shifted left by 8: x * 256).
 _INT16_SUBTYPES = {"PCM_16", "PCM_S8", "PCM_U8"}
 
@@ -105,7 +106,7 @@ def _riff_data(f: IO[bytes]) -> Optional[_RiffData]:
     if len(head) < 12 or head[:4] not in (b"RIFF", b"RF64") or head[8:12] != b"WAVE":
         return None
     pos, tag, ds64 = 12, None, None
-    while True:
+    for _ in range(_MAX_CHUNKS):
         f.seek(pos)
         hdr = f.read(8)
         if len(hdr) < 8:
@@ -123,6 +124,7 @@ def _riff_data(f: IO[bytes]) -> Optional[_RiffData]:
             declared = ds64 if head[:4] == b"RF64" and size == 0xFFFFFFFF and ds64 is not None else size
             return _RiffData(pos + 4, pos + 8, declared, tag)
         pos += 8 + size + (size & 1)  # chunks are padded to even sizes
+    return None  # a pathological chunk list: leave it to libsndfile
 
 
 def _check_wav_length(riff: Optional[_RiffData], total: int, what: str, streamed: bool) -> None:
