@@ -158,7 +158,8 @@ def main() -> None:
         print(f"# machine: {machine()}")
         print(f"# tree: {REPO}")
         if cmd:
-            print("# command: OMP_NUM_THREADS=1 " + " ".join(cmd).replace(str(work), "$WORK").replace("flac.scp", "<fmt>.scp"))
+            shown = " ".join(cmd).replace(str(work), "$WORK")
+            print("# command: OMP_NUM_THREADS=1 " + re.sub(r"\$WORK/\w+\.scp", "$WORK/<fmt>.scp", shown))
         print(f"# data: AN4 test, {len(wavs)} utterances, {seconds:.1f} s of 16 kHz audio; {args.repeat} runs; "
               f"formats: {', '.join(formats)} (FLAC copies written with soundfile, 16-bit)")
         for note in notes:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import IO, List, Optional, Set, Tuple
 
 import kaldiio
+import numpy as np
 
 from asrkit.data.specifier import parse_specifier
 from asrkit.features.fbank import FbankConfig, compute_fbank
@@ -61,8 +62,9 @@ class ExtractResult:
         return self.audio_s / self.elapsed_s if self.elapsed_s > 0 else float("inf")
 
 
-def _to_config_rate(samples, rate: int, entry: WavEntry, config: FbankConfig, allow: bool,
-                    told: Set[int]) -> Tuple[object, int]:
+def _to_config_rate(samples: np.ndarray, rate: int, entry: WavEntry, config: FbankConfig, allow: bool,
+                    told: Set[int]) -> Tuple[np.ndarray, int]:
+    """The audio at the config's rate: resampled when ``allow``, else a (fatal) error."""
     target = int(config.sample_frequency)
     if rate == target:
         return samples, rate

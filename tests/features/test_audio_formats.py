@@ -222,7 +222,8 @@ def test_truncated_file_and_pipe_are_errors(tmp_path, an4_wavs):
     cut = tmp_path / "cut.wav"
     cut.write_bytes(blob[: len(blob) // 5])
     promised, has = len(blob) - 44, len(blob) // 5 - 44
-    for source, kind in ((str(cut), "file"), (f"cat {cut} |", "stream"), (f"head -c {len(blob) // 5} {wav} |", "stream")):
+    sources = ((str(cut), "file"), (f"cat {cut} |", "stream"), (f"head -c {len(blob) // 5} {wav} |", "stream"))
+    for source, kind in sources:
         with pytest.raises(AsrkitError, match=rf"^utterance 'u': truncated WAV {kind} \(header promises {promised} "
                                               rf"bytes of samples, {kind} has {has}\)$"):
             read_wav_source(source, "utterance 'u'")

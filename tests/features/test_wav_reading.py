@@ -113,7 +113,8 @@ def test_bad_audio_is_reported_per_utterance(tmp_path, an4_wavs):
     stereo = _load_all(read_wav_scp(f"scp:{scp}", channel=1))["stereo"]
     assert stereo[0].shape == (1600,)
     assert _load_all(read_wav_scp(f"scp:{scp}"))["stereo"][0].shape == (1600,)
-    assert "--channel 2 but the audio has 2 channel(s)" in str(_load_all(read_wav_scp(f"scp:{scp}", channel=2))["stereo"])
+    third = _load_all(read_wav_scp(f"scp:{scp}", channel=2))["stereo"]
+    assert "--channel 2 but the audio has 2 channel(s)" in str(third)
 
 
 def test_malformed_tables_fail_up_front(tmp_path, an4_wavs):
