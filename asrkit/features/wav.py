@@ -48,7 +48,7 @@ import struct
 import subprocess
 import tempfile
 from dataclasses import dataclass
-from typing import IO, Dict, Iterator, List, Optional, Tuple
+from typing import IO, Callable, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 
@@ -76,6 +76,7 @@ _READ_CHUNK = 1 << 16
 _SAMPLE_BYTES = {"PCM_S8": 1, "PCM_U8": 1, "ULAW": 1, "ALAW": 1, "PCM_16": 2, "PCM_24": 3, "DOUBLE": 8}
 _FLOAT_SUBTYPES = {"FLOAT", "DOUBLE"}
 _MAX_CHUNKS = 1000  # RIFF chunks walked before the data chunk (real files have a handful)
+_HEADER_PREFIX = 4096  # bytes of a file read up front for the RIFF walk
 # Subtypes libsndfile reads as int16 without loss (8-bit ones shifted left by 8: x * 256).
 _INT16_SUBTYPES = {"PCM_16", "PCM_S8", "PCM_U8"}
 
@@ -100,31 +101,39 @@ class _RiffData:
     format_tag: Optional[int]
 
 
-def _riff_data(f: IO[bytes]) -> Optional[_RiffData]:
-    """Walk a RIFF/RF64 WAVE file's chunk headers to its ``data`` chunk; None if not a WAVE or no data."""
-    head = f.read(12)
+def _riff_data(read_at: Callable[[int, int], bytes]) -> Optional[_RiffData]:
+    """Walk a RIFF/RF64 WAVE file's chunk headers to its ``data`` chunk; None if not a WAVE or no data.
+
+    ``read_at(offset, n)`` returns up to ``n`` bytes at ``offset``.
+    """
+    head = read_at(0, 12)
     if len(head) < 12 or head[:4] not in (b"RIFF", b"RF64") or head[8:12] != b"WAVE":
         return None
     pos, tag, ds64 = 12, None, None
     for _ in range(_MAX_CHUNKS):
-        f.seek(pos)
-        hdr = f.read(8)
+        hdr = read_at(pos, 24)  # a chunk header and the first 16 bytes of its body
         if len(hdr) < 8:
             return None
-        cid, size = hdr[:4], struct.unpack("<I", hdr[4:])[0]
-        if cid == b"ds64":
-            body = f.read(16)
-            if len(body) == 16:
-                ds64 = struct.unpack_from("<Q", body, 8)[0]
-        elif cid == b"fmt ":
-            body = f.read(2)
-            if len(body) == 2:
-                tag = struct.unpack("<H", body)[0]
+        cid, size = hdr[:4], struct.unpack_from("<I", hdr, 4)[0]
+        if cid == b"ds64" and len(hdr) >= 24:
+            ds64 = struct.unpack_from("<Q", hdr, 16)[0]
+        elif cid == b"fmt " and len(hdr) >= 10:
+            tag = struct.unpack_from("<H", hdr, 8)[0]
         elif cid == b"data":
             declared = ds64 if head[:4] == b"RF64" and size == 0xFFFFFFFF and ds64 is not None else size
             return _RiffData(pos + 4, pos + 8, declared, tag)
         pos += 8 + size + (size & 1)  # chunks are padded to even sizes
     return None  # a pathological chunk list: leave it to libsndfile
+
+
+def _file_reader(fd: int, prefix: bytes) -> Callable[[int, int], bytes]:
+    """``read_at`` over a file whose first bytes are already in ``prefix`` (one pread for most headers)."""
+    def read_at(offset: int, n: int) -> bytes:
+        if offset + n <= len(prefix):
+            return prefix[offset:offset + n]
+        return os.pread(fd, n, offset)
+
+    return read_at
 
 
 def _check_wav_length(riff: Optional[_RiffData], total: int, what: str, streamed: bool) -> None:
@@ -153,10 +162,11 @@ def _libsndfile_error(e: Exception, what: str, head: bytes, riff: Optional[_Riff
 
 def _decode(source, what: str, channel: Optional[int], max_samples: int, head: bytes,
             riff: Optional[_RiffData]) -> Tuple[np.ndarray, int]:
-    """Open ``source`` (a path or a file object) with libsndfile and return int16-scale samples."""
+    """Open ``source`` (a file descriptor at offset 0, or a file object) with libsndfile and return
+    int16-scale samples; the checks come before any sample is read."""
     sf = _soundfile()
     try:
-        f = sf.SoundFile(source)
+        f = sf.SoundFile(source, closefd=False) if isinstance(source, int) else sf.SoundFile(source)
     except sf.LibsndfileError as e:
         raise _libsndfile_error(e, what, head, riff) from None
     except (RuntimeError, TypeError, ValueError) as e:  # soundfile's own checks of odd headers
@@ -212,16 +222,13 @@ def read_audio_bytes(data: bytes, what: str, streamed: bool = False, channel: Op
     """
     if len(data) == 0:
         raise AsrkitError(f"{what}: empty {'stream' if streamed else 'file'} (0 bytes)")
-    buf = io.BytesIO(data)
-    riff = _riff_data(buf)
+    riff = _riff_data(lambda offset, n: bytes(data[offset:offset + n]))
     _check_wav_length(riff, len(data), what, streamed)
     if streamed and riff is not None and riff.declared == 0:
         # libsndfile reads a 0-size data chunk as empty; 0xFFFFFFFF makes it read to the end.
-        patched = bytearray(data)
-        patched[riff.size_field:riff.size_field + 4] = b"\xff\xff\xff\xff"
-        buf = io.BytesIO(patched)
-    buf.seek(0)
-    return _decode(buf, what, channel, max_samples, bytes(data[:4]), riff)
+        data = bytearray(data)
+        data[riff.size_field:riff.size_field + 4] = b"\xff\xff\xff\xff"
+    return _decode(io.BytesIO(data), what, channel, max_samples, bytes(data[:4]), riff)
 
 
 def _stream_cap(data: bytearray, what: str, max_samples: int, last_try: bool) -> Optional[int]:
@@ -288,26 +295,32 @@ def read_wav_source(source: str, what: str, channel: Optional[int] = DOWNMIX,
             raise AsrkitError(f"{what}: command '{cmd}' wrote no audio (0 bytes)")
         return read_audio_bytes(data, what, streamed=True, channel=channel, max_samples=max_samples)
     try:
-        st = os.stat(source)
-        if stat.S_ISDIR(st.st_mode):
-            raise AsrkitError(f"{what}: is a directory, not an audio file")
-        if not stat.S_ISREG(st.st_mode):
-            # A FIFO or a device (/dev/zero) has no size to check up front: read it as a stream.
-            with open(source, "rb", buffering=0) as f:
-                data = _read_stream(f, what, max_samples)
-            return read_audio_bytes(data, what, streamed=True, channel=channel, max_samples=max_samples)
-        if st.st_size == 0:
-            raise AsrkitError(f"{what}: empty file (0 bytes)")
-        with open(source, "rb") as f:
-            riff = _riff_data(f)
-            f.seek(0)
-            head = f.read(4)
+        fd = os.open(source, os.O_RDONLY)
     except FileNotFoundError:
         raise AsrkitError(f"{what}: no such file") from None
     except OSError as e:
         raise AsrkitError(f"{what}: cannot read: {e.strerror}") from None
-    _check_wav_length(riff, st.st_size, what, streamed=False)
-    return _decode(source, what, channel, max_samples, head, riff)
+    # One open for everything: our look at the RIFF header (pread, so the offset stays at 0) and
+    # libsndfile's decoding of the same descriptor.
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise AsrkitError(f"{what}: is a directory, not an audio file")
+        if not stat.S_ISREG(st.st_mode):
+            # A FIFO or a device (/dev/zero) has no size to check up front: read it as a stream.
+            with open(fd, "rb", buffering=0, closefd=False) as f:
+                data = _read_stream(f, what, max_samples)
+            return read_audio_bytes(data, what, streamed=True, channel=channel, max_samples=max_samples)
+        if st.st_size == 0:
+            raise AsrkitError(f"{what}: empty file (0 bytes)")
+        prefix = os.pread(fd, _HEADER_PREFIX, 0)
+        riff = _riff_data(_file_reader(fd, prefix))
+        _check_wav_length(riff, st.st_size, what, streamed=False)
+        return _decode(fd, what, channel, max_samples, prefix[:4], riff)
+    except OSError as e:
+        raise AsrkitError(f"{what}: cannot read: {e.strerror}") from None
+    finally:
+        os.close(fd)
 
 
 def resample(samples: np.ndarray, rate: int, target_rate: int) -> np.ndarray:
