@@ -66,7 +66,6 @@ MAX_OVERSHOOT_S = 0.5  # as Kaldi's extract-segments
 # write one of these as the data chunk size; the data then simply runs to the end of the stream.
 # A file's 0 is taken at its word (no samples): a pipe's 0 is the streaming marker.
 _UNKNOWN_SIZES = {0, 0xFFFFFFFF, 0x7FFFF000, 0x7FFFFFFF}
-_WAV_FORMATS = {"WAV", "WAVEX", "RF64"}
 # A stream must show a recognisable header within this many bytes; sniffing is tried at the
 # first threshold and again at the second (FLAC and WAV may carry large metadata up front).
 _PROBE_AT = (64 << 10, 1 << 20)

@@ -227,6 +227,16 @@ def test_truncated_file_and_pipe_are_errors(tmp_path, an4_wavs):
         with pytest.raises(AsrkitError, match=rf"^utterance 'u': truncated WAV {kind} \(header promises {promised} "
                                               rf"bytes of samples, {kind} has {has}\)$"):
             read_wav_source(source, "utterance 'u'")
+    # RF64 (WAV past 4 GiB) states its data size in a ds64 chunk: checked the same way.
+    import soundfile as sf
+
+    ref = read_wav_reference(wav)[0]
+    sf.write(tmp_path / "full.rf64", ref.astype(np.int16), 16000, format="RF64", subtype="PCM_16")
+    np.testing.assert_array_equal(read_wav_source(str(tmp_path / "full.rf64"), "rf64")[0], ref)
+    rf64 = (tmp_path / "full.rf64").read_bytes()
+    (tmp_path / "cut.rf64").write_bytes(rf64[: len(rf64) // 2])
+    with pytest.raises(AsrkitError, match=rf"^utterance 'u': truncated WAV file \(header promises {2 * len(ref)} "):
+        read_wav_source(str(tmp_path / "cut.rf64"), "utterance 'u'")
     flac = tmp_path / "cut.flac"
     subprocess.run([require_program("sox"), str(wav), str(tmp_path / "full.flac")], check=True)
     data = (tmp_path / "full.flac").read_bytes()
