@@ -176,6 +176,8 @@ def _decode(source, what: str, channel: Optional[int], max_samples: int, head: b
         desc = f"{fmt}/{subtype}"
         if rate < 1 or channels < 1:
             raise AsrkitError(f"{what}: malformed header ({desc}, {channels} channels, {rate} Hz)")
+        if channel is not None and channel < EXPECT_MONO:
+            raise AsrkitError(f"{what}: bad channel {channel} (-1: mono only, N >= 0: channel N, None: average)")
         if channel is not None and channel >= channels:
             raise AsrkitError(f"{what}: --channel {channel} but the audio has {channels} channel(s)")
         if channel == EXPECT_MONO and channels > 1:

@@ -122,6 +122,8 @@ def test_stereo_downmix_or_one_channel(made, tmp_path):
         read_wav_source(stereo, "s", channel=EXPECT_MONO)
     with pytest.raises(AsrkitError, match=r"--channel 2 but the audio has 2 channel"):
         read_wav_source(stereo, "s", channel=2)
+    with pytest.raises(AsrkitError, match=r"bad channel -2"):
+        read_wav_source(stereo, "s", channel=-2)
 
     # compute-fbank, as Kaldi: mono expected unless --channel; a stereo file alone fails the run.
     scp = write_scp(tmp_path / "wav.scp", [("st", stereo)])
