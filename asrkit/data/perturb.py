@@ -49,7 +49,11 @@ def speed_pipe(wav_entry: str, factor: float) -> str:
     entry = wav_entry.rstrip()
     if entry.endswith("|"):
         return f"{entry} sox -t wav - {effect}"
-    return f"sox -t wav {shlex.quote(entry)} {effect}"
+    # wav.scp may name FLAC, OGG, MP3... files directly (libsndfile reads them): sox then picks
+    # the input type from the extension. A .wav or extensionless path is forced to WAV, as Kaldi does.
+    suffix = Path(entry).suffix.lower()
+    in_type = "-t wav " if suffix in ("", ".wav") else ""
+    return f"sox {in_type}{shlex.quote(entry)} {effect}"
 
 
 def check_factors(factors: Sequence[float]) -> List[float]:

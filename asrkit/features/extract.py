@@ -4,7 +4,8 @@ Kaldi's ``compute-fbank-feats`` plus the bookkeeping of ``steps/make_fbank.sh``:
 utterance (unreadable, empty, truncated, too short, non-finite features) is logged and skipped,
 the run ends with "Done X out of Y utterances; failed Z", and it fails when nothing was
 extracted or more than 5 % failed (:mod:`asrkit.utils.bad_items`). A sample-rate mismatch is
-fatal, since it means the config does not fit the corpus.
+fatal, since it means the config does not fit the corpus, unless ``resample`` asks for audio at
+other rates to be resampled to the config's (after cutting any segment).
 
 With ``nj > 1`` the utterances are cut into ``nj`` contiguous pieces, each written by its own
 process to ``<ark-stem>.<JOB>.ark``; one scp lists them all in input order. The workers die with
@@ -19,13 +20,14 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, List, Optional, Tuple
+from typing import IO, List, Optional, Set, Tuple
 
 import kaldiio
+import numpy as np
 
 from asrkit.data.specifier import parse_specifier
-from asrkit.features.fbank import FbankConfig, SampleRateMismatch, compute_fbank
-from asrkit.features.wav import WavEntry, iter_wavs, read_wav_scp
+from asrkit.features.fbank import FbankConfig, compute_fbank
+from asrkit.features.wav import DEFAULT_MAX_SAMPLES, EXPECT_MONO, WavEntry, iter_wavs, read_wav_scp, resample
 from asrkit.utils.bad_items import MAX_FAILED_PERCENT, BadItems
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import AtomicFiles, PathLike, name_os_error
@@ -40,6 +42,7 @@ class JobResult:
     utts: List[Tuple[str, int, int]] = field(default_factory=list)  # (utt, ark offset, frames)
     failed: List[Tuple[str, str]] = field(default_factory=list)  # (utt, message) per skipped utterance
     audio_s: float = 0.0
+    resampled: int = 0
 
 
 @dataclass
@@ -48,6 +51,7 @@ class ExtractResult:
     num_done: int
     num_failed: int
     num_frames: int
+    num_resampled: int
     audio_s: float
     elapsed_s: float
     outputs: List[str]
@@ -58,17 +62,37 @@ class ExtractResult:
         return self.audio_s / self.elapsed_s if self.elapsed_s > 0 else float("inf")
 
 
-def _run_job(entries: List[WavEntry], ark: IO[bytes], text: bool, config: FbankConfig, desc: str) -> JobResult:
+def _to_config_rate(samples: np.ndarray, rate: int, entry: WavEntry, config: FbankConfig, allow: bool,
+                    told: Set[int]) -> Tuple[np.ndarray, int]:
+    """The audio at the config's rate: resampled when ``allow``, else a (fatal) error."""
+    target = int(config.sample_frequency)
+    if rate == target:
+        return samples, rate
+    if not allow:
+        raise AsrkitError(f"utterance {entry.utt_id!r}: sample rate {rate} Hz does not match the fbank config's "
+                          f"sample_frequency {target} Hz (add --resample to resample it, or set "
+                          f"--sample-frequency {rate} if the corpus is all at {rate} Hz) "
+                          f"[{entry.where}: {entry.source}]")
+    if rate not in told:
+        told.add(rate)
+        log.info("resampling utterance %r from %d Hz to %d Hz (--resample); further %d Hz audio is "
+                 "resampled without a message", entry.utt_id, rate, target, rate)
+    return resample(samples, rate, target), target
+
+
+def _run_job(entries: List[WavEntry], ark: IO[bytes], text: bool, config: FbankConfig, desc: str,
+             allow_resample: bool = False) -> JobResult:
     """Extract ``entries`` into the open ``ark`` stream, skipping (and recording) bad utterances."""
     result = JobResult()
     seekable = ark.seekable()
+    told: Set[int] = set()
     for entry, audio, error in progress(iter_wavs(entries), total=len(entries), desc=desc, unit="utt"):
         if error is None:
             samples, rate = audio
+            samples, rate = _to_config_rate(samples, rate, entry, config, allow_resample, told)
+            result.resampled += rate != audio[1]
             try:
                 feats = compute_fbank(samples, rate, config, entry.utt_id)
-            except SampleRateMismatch as e:
-                raise AsrkitError(f"{e} [{entry.where}: {entry.source}]") from None
             except AsrkitError as e:
                 error = AsrkitError(f"{e} [{entry.where}: {entry.source}]")
         if error is not None:
@@ -83,13 +107,14 @@ def _run_job(entries: List[WavEntry], ark: IO[bytes], text: bool, config: FbankC
     return result
 
 
-def _job_main(job: int, entries: List[WavEntry], ark_path: str, text: bool, config: FbankConfig) -> JobResult:
+def _job_main(job: int, entries: List[WavEntry], ark_path: str, text: bool, config: FbankConfig,
+              allow_resample: bool = False) -> JobResult:
     """One ``--nj`` worker: its own process, one thread, writing its own (temporary) ark."""
     import torch
 
     torch.set_num_threads(1)
     with open(ark_path, "wb") as ark:
-        return _run_job(entries, ark, text, config, desc=f"fbank job {job}")
+        return _run_job(entries, ark, text, config, desc=f"fbank job {job}", allow_resample=allow_resample)
 
 
 def split_contiguous(items: list, n: int) -> List[list]:
@@ -113,18 +138,24 @@ def compute_fbank_table(
     segments: Optional[PathLike] = None,
     utt2num_frames: Optional[PathLike] = None,
     nj: int = 1,
-    channel: int = -1,
+    channel: int = EXPECT_MONO,
+    resample: bool = False,
+    max_samples: int = DEFAULT_MAX_SAMPLES,
     max_bad_percent: float = MAX_FAILED_PERCENT,
 ) -> ExtractResult:
     """Extract fbank features for every utterance of ``wav_rspecifier`` into ``feats_wspecifier``.
 
     ``utt2num_frames`` defaults to ``<scp-dir>/utt2num_frames`` when the wspecifier has an scp.
-    The resolved config goes to ``fbank.yaml`` beside the scp (or the ark). Raises AsrkitError
-    when the inputs are malformed, on a sample-rate mismatch, or when no utterance succeeded or
-    more than ``max_bad_percent`` failed (:mod:`asrkit.utils.bad_items`).
+    The resolved config goes to ``fbank.yaml`` beside the scp (or the ark). ``channel``: -1
+    takes mono audio only (multi-channel audio is a skipped utterance), N takes channel N.
+    ``resample``: audio at another rate than ``config.sample_frequency`` is resampled to it
+    instead of being an error. ``max_samples`` caps one read (asrkit.features.wav). Raises
+    AsrkitError when the inputs are malformed, on a sample-rate mismatch (without ``resample``),
+    or when no utterance succeeded or more than ``max_bad_percent`` failed
+    (:mod:`asrkit.utils.bad_items`).
     """
     start = time.perf_counter()
-    entries = read_wav_scp(wav_rspecifier, segments, channel)
+    entries = read_wav_scp(wav_rspecifier, segments, channel, max_samples)
     if not entries:
         raise AsrkitError(f"{segments or wav_rspecifier}: no utterances")
     spec = parse_specifier(feats_wspecifier)
@@ -153,16 +184,17 @@ def compute_fbank_table(
     try:
         if spec.ark == "-":
             ark_names = ["-"]
-            results = [_run_job(entries, sys.stdout.buffer, spec.text, config, desc="fbank")]
+            results = [_run_job(entries, sys.stdout.buffer, spec.text, config, desc="fbank",
+                                allow_resample=resample)]
             sys.stdout.buffer.flush()
         elif len(pieces) == 1:
             ark_names = [spec.ark]
-            results = [_job_main(1, entries, str(files.tmp(spec.ark)), spec.text, config)]
+            results = [_job_main(1, entries, str(files.tmp(spec.ark)), spec.text, config, resample)]
         else:
             ark_names = [job_ark_path(spec.ark, j) for j in range(1, len(pieces) + 1)]
             tmps = [str(files.tmp(a)) for a in ark_names]
             # Forked, so the workers inherit the parsed entries and config without a second torch import.
-            results = run_workers(_job_main, [(j, piece, tmp, spec.text, config)
+            results = run_workers(_job_main, [(j, piece, tmp, spec.text, config, resample)
                                               for j, (piece, tmp) in enumerate(zip(pieces, tmps), 1)],
                                   name="fbank job")
 
@@ -171,6 +203,9 @@ def compute_fbank_table(
             tally.ok(len(r.utts))
             for utt, message in r.failed:
                 tally.skip(utt, message, logged=True)
+        resampled = sum(r.resampled for r in results)
+        if resampled:
+            log.info("Resampled %d of them to %g Hz", resampled, config.sample_frequency)
         tally.check(total=len(entries))
         done, failed = tally.done, len(tally.failed)
 
@@ -194,7 +229,7 @@ def compute_fbank_table(
         files.abort()
         raise
     return ExtractResult(
-        num_total=len(entries), num_done=done, num_failed=failed,
+        num_total=len(entries), num_done=done, num_failed=failed, num_resampled=resampled,
         num_frames=sum(n for r in results for _, _, n in r.utts), audio_s=sum(r.audio_s for r in results),
         elapsed_s=time.perf_counter() - start, outputs=outputs,
     )
