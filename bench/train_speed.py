@@ -96,6 +96,7 @@ def main() -> None:
     from asrkit.training.data import FeatureDataset, load_cmvn, load_utterances
     from asrkit.training.run import build_model, seed_everything
     from asrkit.training.trainer import Trainer
+    from asrkit.utils.device import resolve_device
     from asrkit.utils.logging import setup_logging
 
     setup_logging(0)
@@ -104,8 +105,7 @@ def main() -> None:
     prepare_an4(Path(args.an4_root), work)
     prep_s = time.perf_counter() - t0
     cfg = load_config(args.config, args.overrides)
-    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
-                          ("cpu" if args.device == "auto" else args.device))
+    device = resolve_device(args.device, "--device")
     seed_everything(cfg.training.seed)
     tok = Tokenizer.load(work / "lang" / "tokens.model")
     cmvn = load_cmvn(str(work / "dump" / "train_nodev" / "cmvn.ark"))

@@ -14,8 +14,9 @@ import yaml
 from asrkit.cli._common import asrkit_command
 from asrkit.decoding import inputs
 from asrkit.decoding.config import DecodeConfig
-from asrkit.decoding.recognizer import Recognizer, resolve_device
+from asrkit.decoding.recognizer import Recognizer
 from asrkit.decoding.run import Outputs, decode_items
+from asrkit.utils.device import resolve_device
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import atomic_open
 from asrkit.utils.logging import get_logger, setup_logging

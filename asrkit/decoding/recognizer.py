@@ -33,14 +33,6 @@ class UttResult:
     steps: int  # decoder steps of the batch it was decoded in
 
 
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise AsrkitError(f"device {name!r} asked for, but torch sees no CUDA device")
-    return torch.device(name)
-
-
 class Recognizer:
     def __init__(self, package, config: DecodeConfig, lm=None) -> None:
         self.pkg = package

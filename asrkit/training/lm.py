@@ -29,6 +29,7 @@ import yaml
 
 from asrkit.models.lm import LMConfig, LSTMLM, save_lm
 from asrkit.utils.config import from_dict, load_yaml_mapping, to_dict
+from asrkit.utils.device import resolve_device
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import atomic_open
 from asrkit.utils.logging import get_logger, progress
@@ -117,8 +118,7 @@ def train_lm(train: List[List[int]], dev: List[List[int]], vocab_size: int, toke
         raise AsrkitError("no training sentences")
     torch.manual_seed(config.seed)
     rng = random.Random(config.seed)
-    device = torch.device("cuda" if config.device == "auto" and torch.cuda.is_available()
-                          else ("cpu" if config.device == "auto" else config.device))
+    device = resolve_device(config.device)
     lm = LSTMLM(vocab_size, LMConfig.from_dict(config.model)).to(device)
     opt = torch.optim.Adam(lm.parameters(), lr=config.lr)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -25,6 +25,7 @@ from asrkit.training import checkpoint as ckpt
 from asrkit.training.config import TrainConfig, dump_config, load_config
 from asrkit.training.data import FeatureDataset, load_cmvn, load_utterances
 from asrkit.training.trainer import Trainer
+from asrkit.utils.device import resolve_device
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import atomic_open
 from asrkit.utils.logging import FORMAT, DATEFMT, get_logger
@@ -105,16 +106,12 @@ def _log_to_file(path: Path) -> Optional[logging.Handler]:
 
 
 def select_device(ngpu: Optional[int], cfg: TrainConfig, dist_info: Optional[DistInfo]) -> torch.device:
-    want = cfg.training.device
+    """--ngpu decides when given (0: CPU, N: a GPU per rank), else training.device."""
     if ngpu is not None:
-        want = "cpu" if ngpu == 0 else "cuda"
-    if want == "auto":
-        want = "cuda" if torch.cuda.is_available() else "cpu"
-    if want == "cuda":
-        if not torch.cuda.is_available():
-            raise AsrkitError("a GPU was asked for (--ngpu or training.device) but CUDA is not available here")
-        return torch.device("cuda", dist_info.local_rank if dist_info else 0)
-    return torch.device("cpu")
+        name, option = ("cpu" if ngpu == 0 else "cuda"), f"--ngpu {ngpu}"
+    else:
+        name, option = cfg.training.device, f"training.device {cfg.training.device!r}"
+    return resolve_device(name, option, index=dist_info.local_rank if dist_info else 0)
 
 
 def seed_everything(seed: int) -> None:
