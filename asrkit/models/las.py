@@ -29,6 +29,7 @@ from asrkit.models.attention import AttentionConfig
 from asrkit.models.ctc import CTCHead
 from asrkit.models.listener import Listener, ListenerConfig
 from asrkit.models.speller import Speller, SpellerConfig
+from asrkit.models.targets import IGNORE_ID, decoder_targets
 from asrkit.utils.config import Wording, from_dict, to_dict
 
 Tree = Union[Tensor, Dict[str, Any], list, tuple]
@@ -142,19 +143,13 @@ class LAS(nn.Module):
         if self.specaug is not None:
             feats = self.specaug(feats, feat_lens)             # identity in eval mode
         enc, enc_lens = self.encode(feats, feat_lens)          # (B, T', H)
-        b, l = ys.shape
-        dev = ys.device
-        steps = torch.arange(l + 1, device=dev)[None, :]       # (1, L+1)
-        ys_in = torch.cat([ys.new_full((b, 1), self.sos), ys.clamp(min=0)], dim=1)  # (B, L+1)
-        ys_out = torch.cat([ys, ys.new_full((b, 1), -1)], dim=1)
-        ys_out = torch.where(steps < y_lens[:, None], ys_out, ys_out.new_full((), -1))
-        ys_out = torch.where(steps == y_lens[:, None], ys_out.new_full((), self.eos), ys_out)  # (B, L+1)
+        ys_in, ys_out = decoder_targets(ys, y_lens, self.sos, self.eos)  # (B, L+1) each
 
         logits = self._teacher_forced_logits(enc, enc_lens, ys_in, teacher_forcing)  # (B, L+1, V)
-        ce = F.cross_entropy(logits.float().transpose(1, 2), ys_out, ignore_index=-1,
+        ce = F.cross_entropy(logits.float().transpose(1, 2), ys_out, ignore_index=IGNORE_ID,
                              label_smoothing=self.config.label_smoothing, reduction="none")  # (B, L+1)
         att_utt = ce.sum(1)                                    # (B,)
-        target = ys_out != -1
+        target = ys_out != IGNORE_ID
         num_tokens = target.sum()
         acc = ((logits.argmax(-1) == ys_out) & target).sum() / num_tokens.clamp(min=1)
 

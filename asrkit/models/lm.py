@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from asrkit.models.targets import IGNORE_ID, decoder_targets
 from asrkit.utils.config import from_dict, to_dict
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import atomic_open
@@ -63,15 +64,10 @@ class LSTMLM(nn.Module):
 
     def loss(self, ys: Tensor, y_lens: Tensor) -> Tuple[Tensor, Tensor]:
         """ys (B, L) padded with -1, y_lens (B,) -> (summed NLL over tokens incl. <eos>, token count)."""
-        b, l = ys.shape
-        steps = torch.arange(l + 1, device=ys.device)[None, :]
-        ys_in = torch.cat([ys.new_full((b, 1), self.sos), ys.clamp(min=0)], dim=1)  # (B, L+1)
-        ys_out = torch.cat([ys, ys.new_full((b, 1), -1)], dim=1)
-        ys_out = torch.where(steps < y_lens[:, None], ys_out, ys_out.new_full((), -1))
-        ys_out = torch.where(steps == y_lens[:, None], ys_out.new_full((), self.eos), ys_out)  # (B, L+1)
+        ys_in, ys_out = decoder_targets(ys, y_lens, self.sos, self.eos)  # (B, L+1) each
         logits = self.forward(ys_in)  # (B, L+1, V)
-        nll = F.cross_entropy(logits.float().transpose(1, 2), ys_out, ignore_index=-1, reduction="sum")
-        return nll, (ys_out != -1).sum()
+        nll = F.cross_entropy(logits.float().transpose(1, 2), ys_out, ignore_index=IGNORE_ID, reduction="sum")
+        return nll, (ys_out != IGNORE_ID).sum()
 
     def init_state(self, n: int, device: torch.device) -> Dict[str, Tensor]:
         """Zero state for ``n`` rows, batch in dim 0 so a beam search can index_select it."""
