@@ -94,7 +94,8 @@ def main() -> None:
     from asrkit.text.tokenizer import Tokenizer
     from asrkit.training.config import load_config
     from asrkit.training.data import FeatureDataset, load_cmvn, load_utterances
-    from asrkit.training.run import build_model, seed_everything
+    from asrkit.models.las import LAS
+    from asrkit.training.run import seed_everything
     from asrkit.training.trainer import Trainer
     from asrkit.utils.device import resolve_device
     from asrkit.utils.logging import setup_logging
@@ -116,7 +117,7 @@ def main() -> None:
         sets[name] = FeatureDataset(load_utterances(str(d), tok), str(d / "feats.scp"), cmvn,
                                     cache=cfg.batching.cache_features)
     load_s = time.perf_counter() - t0
-    model = build_model(sets["train_nodev"].idim, tok.vocab_size, cfg.model)
+    model = LAS(sets["train_nodev"].idim, tok.vocab_size, cfg.model)
     nparams = sum(p.numel() for p in model.parameters())
     with tempfile.TemporaryDirectory() as exp:
         trainer = Trainer(cfg, model, sets["train_nodev"], sets["train_dev"], tok, Path(exp), {}, device)

@@ -66,12 +66,12 @@ def main(config_path: Optional[str], lang_dir: str, text_file: str, exp_dir: str
     e.g. asrkit-train-lm --config conf/lm.yaml --lang-dir data/lang data/train/text exp/lm
     """
     out = Path(exp_dir)
-    setup_logging(1 if log.isEnabledFor(10) else 0, str(out / "log" / "train_lm.log"))
     cfg = LMTrainConfig.from_yaml(config_path) if config_path else LMTrainConfig()
     for k, v in overrides.items():
         if v is not None:
             setattr(cfg, k, v)
     cfg.validate("command line")
+    setup_logging(1 if log.isEnabledFor(10) else 0, str(out / "log" / "train_lm.log"))
     tok = Tokenizer.load(Path(lang_dir) / "tokens.model")
 
     def encode(path: str):

@@ -20,6 +20,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 
+ATTENTION_TYPES = ("content", "location", "multihead")  # the keys of ATTENTIONS below
+
+
 @dataclass
 class AttentionConfig:
     """The ``attention:`` section of a model config."""
@@ -30,6 +33,10 @@ class AttentionConfig:
     conv_channels: int = 10     # location: channels of the convolution over the previous alignment
     conv_width: int = 100       # location: kernel is 2*conv_width+1 frames (Chorowski et al. 2015)
     heads: int = 4              # multihead: number of heads
+
+    def __post_init__(self) -> None:
+        if self.type not in ATTENTION_TYPES:
+            raise ValueError(f"unknown attention type {self.type!r} (choose from {', '.join(ATTENTION_TYPES)})")
 
 
 def _softmax(e: Tensor, dim: int) -> Tensor:

@@ -49,6 +49,13 @@ class LASConfig:
     # recipe: LeCun-normal weights, zero biases, N(0, 1) embeddings, speller forget-gate bias 1.
     init: str = "pytorch"
 
+    def __post_init__(self) -> None:
+        # Checked here, not in LAS: a bad value then fails when the config loads, before data is read.
+        if not 0.0 <= self.ctc_weight <= 1.0:
+            raise ValueError(f"ctc_weight must be in [0, 1], got {self.ctc_weight}")
+        if self.init not in ("pytorch", "lecun"):
+            raise ValueError(f"init must be pytorch or lecun, got {self.init!r}")
+
     @classmethod
     def from_dict(cls, d: Optional[Dict[str, Any]]) -> "LASConfig":
         """Build from a YAML mapping; unknown keys and mistyped values are errors naming them."""
@@ -77,10 +84,6 @@ class LAS(nn.Module):
     def __init__(self, idim: int, vocab_size: int, config: Optional[LASConfig] = None) -> None:
         super().__init__()
         config = config or LASConfig()
-        if not 0.0 <= config.ctc_weight <= 1.0:
-            raise ValueError(f"ctc_weight must be in [0, 1], got {config.ctc_weight}")
-        if config.init not in ("pytorch", "lecun"):
-            raise ValueError(f"init must be pytorch or lecun, got {config.init!r}")
         self.idim, self.vocab_size, self.config = idim, vocab_size, config
         self.sos = self.eos = vocab_size - 1
         self.specaug = SpecAugment(config.specaug) if config.specaug is not None else None

@@ -29,12 +29,14 @@ class SpellerConfig:
     embed: int = 320            # token embedding size
     dropout: float = 0.0
 
+    def __post_init__(self) -> None:
+        if self.layers < 1:
+            raise ValueError("speller.layers must be at least 1")
+
 
 class Speller(nn.Module):
     def __init__(self, vocab_size: int, enc_dim: int, config: SpellerConfig, att_config: AttentionConfig) -> None:
         super().__init__()
-        if config.layers < 1:
-            raise ValueError("speller.layers must be at least 1")
         self.config = config
         self.enc_dim = enc_dim
         self.embed = nn.Embedding(vocab_size, config.embed)

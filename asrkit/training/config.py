@@ -2,14 +2,16 @@
 
 ``conf/train.yaml`` has one section per dataclass below::
 
-    model:      {...}            # passed as is to asrkit.models.las.LASConfig
+    model:      {...}            # asrkit.models.las.LASConfig (listener:, attention:, speller:, ...)
     optim:      {name: adam, lr: 0.002, scheduler: warmup, warmup_steps: 1000, grad_clip: 5.0}
     batching:   {max_frames: 30000, num_workers: 0, cache_features: true}
     training:   {max_epochs: 30, patience: 5, keep_best: 5, best_metric: valid_loss}
 
 ``--set training.max_epochs=3`` overrides one key (the value is read as YAML, so ``3`` is an
-int and ``[1, 2]`` a list). An unknown section or key is an error naming it, never ignored:
-a typo in a config must not train a different model than the one asked for.
+int and ``[1, 2]`` a list). An unknown section or key is an error naming its whole path
+(``unknown key 'model.listner'``), never ignored: a typo in a config must not train a different
+model than the one asked for. Every section is typed, the model's too, so this happens when the
+config loads, before any data is read or any process is started.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from typing import Any, Dict, Iterable, Optional, Tuple
 
 import yaml
 
+from asrkit.models.las import LASConfig
 from asrkit.utils.config import Wording, from_dict, load_yaml_mapping, to_dict
 from asrkit.utils.errors import AsrkitError
 
@@ -61,7 +64,6 @@ class TrainingConfig:
     oom_check: bool = True  # run the largest batch once before epoch 1 (CUDA only)
     async_checkpoint: bool = True  # write each checkpoint in a background thread while training goes on
     num_plots: int = 3  # attention plots of the first N dev utterances each epoch
-    max_valid_decode_ratio: float = 1.0  # greedy decoding stops at ratio * encoder frames
     valid_cer: bool = True  # greedy-decode the dev set each epoch for CER
     seed: int = 1
     device: str = "auto"  # auto | cpu | cuda
@@ -80,7 +82,7 @@ class TrainingConfig:
 
 @dataclass
 class TrainConfig:
-    model: Dict[str, Any] = field(default_factory=dict)
+    model: LASConfig = field(default_factory=LASConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     batching: BatchingConfig = field(default_factory=BatchingConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)
@@ -90,8 +92,15 @@ class TrainConfig:
 
 
 METRICS = {"valid_loss": min, "valid_acc": max, "valid_cer": min}
-# worded as before the shared loader: "max_epochs: expected a number" (tests/training pin it)
-_WORDING = Wording(expected={int: "a number (int)", float: "a number (float)"})
+# "max_epochs: expected a number" as before the shared loader (tests/training pin it); an
+# unknown key is named by its path from the top, as it would be written with --set.
+_WORDING = Wording(unknown="{source}: unknown key{s} {dotted} (known: {known})",
+                   expected={int: "a number (int)", float: "a number (float)"})
+# Options that existed once: naming them beats "unknown key" for someone with an old config.
+REMOVED = {
+    ("training", "max_valid_decode_ratio"): "it never had an effect (validation decodes at most twice the "
+                                            "longest reference + 10 tokens); delete it",
+}
 
 
 def _parse_override(item: str) -> tuple:
@@ -128,6 +137,9 @@ def build_config(raw: Optional[Dict[str, Any]], overrides: Iterable[str] = (), w
     for section in raw:
         if section not in sections:
             raise AsrkitError(f"{where}: unknown section {section!r} (known: {', '.join(sections)})")
+    for (section, key), why in REMOVED.items():
+        if isinstance(raw.get(section), dict) and key in raw[section]:
+            raise AsrkitError(f"{where}: {section}.{key} was removed: {why}")
     cfg = from_dict(TrainConfig, raw, where, wording=_WORDING)
     validate(cfg, where)
     return cfg

@@ -28,7 +28,7 @@ import torch
 import yaml
 
 from asrkit.models.lm import LMConfig, LSTMLM, save_lm
-from asrkit.utils.config import from_dict, load_yaml_mapping, to_dict
+from asrkit.utils.config import Wording, from_dict, load_yaml_mapping, to_dict
 from asrkit.utils.device import resolve_device
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import atomic_open
@@ -39,7 +39,7 @@ log = get_logger("train_lm")
 
 @dataclass
 class LMTrainConfig:
-    model: Dict[str, Any] = field(default_factory=dict)
+    model: LMConfig = field(default_factory=LMConfig)
     lr: float = 1e-3
     batch_size: int = 64
     max_epochs: int = 20
@@ -51,8 +51,7 @@ class LMTrainConfig:
 
     @classmethod
     def from_dict(cls, d: Optional[Dict[str, Any]], where: str = "lm config") -> "LMTrainConfig":
-        cfg = from_dict(cls, d, where)
-        LMConfig.from_dict(cfg.model, f"{where}: model")  # fail early on a typo in the model section
+        cfg = from_dict(cls, d, where, wording=_WORDING)
         cfg.validate(where)
         return cfg
 
@@ -67,9 +66,11 @@ class LMTrainConfig:
             raise AsrkitError(f"{where}: dev_ratio must be in [0, 1), got {self.dev_ratio}")
 
     def to_dict(self) -> Dict[str, Any]:
-        d = to_dict(self)
-        d["model"] = to_dict(LMConfig.from_dict(self.model))
-        return d
+        return to_dict(self)
+
+
+# An unknown key is named by its path from the top (``model.hiden``), as in asrkit-train's config.
+_WORDING = Wording(unknown="{source}: unknown key{s} {dotted} (known: {known})")
 
 
 def split_dev(sents: List[List[int]], ratio: float, seed: int) -> Tuple[List[List[int]], List[List[int]]]:
@@ -119,7 +120,7 @@ def train_lm(train: List[List[int]], dev: List[List[int]], vocab_size: int, toke
     torch.manual_seed(config.seed)
     rng = random.Random(config.seed)
     device = resolve_device(config.device)
-    lm = LSTMLM(vocab_size, LMConfig.from_dict(config.model)).to(device)
+    lm = LSTMLM(vocab_size, config.model).to(device)
     opt = torch.optim.Adam(lm.parameters(), lr=config.lr)
     out_dir.mkdir(parents=True, exist_ok=True)
     with atomic_open(out_dir / "lm.yaml") as f:

@@ -20,6 +20,7 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 import torch
 
+from asrkit.models.las import LAS
 from asrkit.launch.distributed import DistInfo, detect_distributed, init_distributed
 from asrkit.training import checkpoint as ckpt
 from asrkit.training.config import TrainConfig, dump_config, load_config
@@ -47,15 +48,6 @@ class TrainArgs:
     fbank_config: Optional[str] = None
     norm_vars: bool = True
     verbose: int = 0
-
-
-def build_model(idim: int, vocab_size: int, model_config: Dict[str, Any], where: str = "config"):
-    from asrkit.models.las import LAS, LASConfig
-
-    try:
-        return LAS(idim, vocab_size, LASConfig.from_dict(model_config))
-    except (ValueError, TypeError) as e:
-        raise AsrkitError(f"{where}: model: {e}") from None
 
 
 def find_fbank_config(train_dir: str, explicit: Optional[str]) -> Dict[str, Any]:
@@ -171,7 +163,7 @@ def _train(args: TrainArgs, cfg: TrainConfig, exp: Path, dist_info: Optional[Dis
         if valid_set.idim != train_set.idim:
             raise AsrkitError(f"{args.valid_dir}/feats.scp has {valid_set.idim}-dim features, "
                               f"{args.train_dir}/feats.scp {train_set.idim}-dim")
-    model = build_model(train_set.idim, tokenizer.vocab_size, cfg.model, args.config or "config")
+    model = LAS(train_set.idim, tokenizer.vocab_size, cfg.model)
     log.info("model: %.2fM parameters, idim %d, vocab %d",
              sum(p.numel() for p in model.parameters()) / 1e6, train_set.idim, tokenizer.vocab_size)
     meta = {
@@ -227,7 +219,9 @@ def write_package(path: Path, state_dict: Dict[str, torch.Tensor], meta: Dict[st
                   extra: Dict[str, Any]) -> None:
     from asrkit.models.package import save_package
 
-    model = build_model(meta["idim"], meta["vocab_size"], meta["model_config"], str(path))
+    from asrkit.models.las import LAS, LASConfig
+
+    model = LAS(meta["idim"], meta["vocab_size"], LASConfig.from_dict(meta["model_config"]))
     model.load_state_dict(state_dict)
     save_package(path, model, feature_config=meta["feature_config"], cmvn=meta["cmvn"],
                  cmvn_norm_vars=meta["cmvn_norm_vars"], tokenizer=meta["tokenizer"], tokens=meta["tokens"],

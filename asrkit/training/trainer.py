@@ -177,7 +177,7 @@ class Trainer:
         if path is None:
             return False
         state = ckpt.load_checkpoint(path)
-        if state["config"].get("model") != self.cfg.model:
+        if state["config"].get("model") != self.cfg.to_dict()["model"]:
             raise AsrkitError(f"{path}: was trained with another model config than the one given now (see "
                               f"{self.exp_dir}/config.yaml); use a new exp dir, or that config to continue")
         changed = _diff(state["config"], self.cfg.to_dict())

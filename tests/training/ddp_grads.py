@@ -16,7 +16,7 @@ def build(root: Path, rank: int = 0, world: int = 1):
     from asrkit.text.tokenizer import Tokenizer
     from asrkit.training.config import build_config
     from asrkit.training.data import FeatureDataset, collate, load_cmvn, load_utterances
-    from asrkit.training.run import build_model
+    from asrkit.models.las import LAS
     from asrkit.training.trainer import Trainer
 
     try:
@@ -30,7 +30,7 @@ def build(root: Path, rank: int = 0, world: int = 1):
     ds = FeatureDataset(load_utterances(str(train), tok)[:4], str(train / "feats.scp"),
                         load_cmvn(str(train / "cmvn.ark")))
     torch.manual_seed(0)
-    model = build_model(ds.idim, tok.vocab_size, cfg.model)
+    model = LAS(ds.idim, tok.vocab_size, cfg.model)
     trainer = Trainer(cfg, model, ds, None, tok, root / "exp_ddp", {}, torch.device("cpu"), rank, world)
     return trainer, ds, collate
 

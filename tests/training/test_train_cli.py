@@ -89,7 +89,7 @@ def test_bad_inputs_fail_clearly(yesno_setup, tmp_path, asrkit):
 
     # a bad config key names the key, and nothing is trained
     code, err = _run_inproc(*train_args(root, tmp_path / "e2", "--set", "training.max_epoch=3"))
-    assert code == 1 and "unknown key 'max_epoch'" in err
+    assert code == 1 and "unknown key 'training.max_epoch'" in err
     code, err = _run_inproc(*train_args(root, tmp_path / "e2", "--set", "model.listener.hiden=3"))
     assert code == 1 and "hiden" in err
     assert not (tmp_path / "e2" / "checkpoints").exists()
@@ -149,3 +149,16 @@ def test_help_has_example(asrkit):
     for cmd in ("train", "average"):
         out = asrkit(cmd, "--help").stdout.decode()
         assert "e.g.:" in out
+
+
+def test_model_typo_fails_when_the_config_loads(tmp_path):
+    """A misspelt model key is named with its path, before any data is read or any dir is made:
+    the train dir given does not even exist, and the error is still about the config."""
+    conf = tmp_path / "train.yaml"
+    conf.write_text("model:\n  listner: {hidden: 32}\n  ctc_weight: 0.3\n")
+    code, err = _run_inproc("train", "--config", conf, "--train-dir", tmp_path / "no_such_dump",
+                            "--lang-dir", tmp_path / "no_such_lang", "--ngpu", "0", tmp_path / "exp")
+    assert code == 1
+    assert f"ERROR (asrkit-train): {conf}: unknown key 'model.listner' (known: listener, attention" in err
+    assert "no_such_dump" not in err and "no_such_lang" not in err
+    assert not (tmp_path / "exp").exists()
