@@ -68,7 +68,7 @@ def main() -> None:
     from asrkit.features.cmvn import accumulate_cmvn
     from asrkit.features.fbank import FbankConfig, compute_fbank
     from asrkit.features.wav import read_wav_source
-    from asrkit.models.package import Package, load_package
+    from asrkit.models.package import Package, PackageMeta, load_package
 
     torch.set_num_threads(args.threads)
     dev = torch.device(args.device)
@@ -79,7 +79,7 @@ def main() -> None:
 
     if args.model:
         pkg = load_package(args.model, dev)
-        fbank = pkg.feature_config
+        fbank = pkg.meta.feature_config
         what = f"model {args.model}"
     else:
         from asrkit.models.las import LAS, LASConfig
@@ -90,8 +90,9 @@ def main() -> None:
         vocab = 30  # AN4's char tokenizer: 26 letters, ', space (▁), <blank>, <unk>, <sos/eos>
         model = LAS(fbank.num_mel_bins, vocab, LASConfig.from_dict(conf)).to(dev).eval()
         tokens = ["<blank>", "<unk>"] + [chr(ord("A") + i) for i in range(26)] + ["▁", "<sos/eos>"]
-        pkg = Package(model=model, model_config=model.config, idim=fbank.num_mel_bins, vocab_size=vocab,
-                      feature_config=fbank, cmvn=None, cmvn_norm_vars=True, tokenizer=None, tokens=tokens, extra={})
+        pkg = Package(model=model, meta=PackageMeta(model_config=model.config, idim=fbank.num_mel_bins,
+                                                    vocab_size=vocab, feature_config=fbank, tokens=tokens),
+                      tokenizer=None)
         what = f"random LAS from {os.path.relpath(args.config, REPO)} (seed {args.seed})"
 
     feats, stats = [], None
@@ -100,8 +101,8 @@ def main() -> None:
         f = compute_fbank(samples, rate, fbank, utt)
         feats.append((utt, f))
         stats = accumulate_cmvn(f, stats)
-    if pkg.cmvn is None:  # a random model has no training CMVN: normalise with the test set's own
-        pkg.cmvn = stats
+    if pkg.meta.cmvn is None:  # a random model has no training CMVN: normalise with the test set's own
+        pkg.meta.cmvn = stats
     frames = sum(f.shape[0] for _, f in feats)
     audio_s = frames * fbank.frame_shift / 1000.0
     n_params = sum(p.numel() for p in pkg.model.parameters())

@@ -130,7 +130,7 @@ def main(model_path: str, config_path: Optional[str], lm_path: Optional[str], fe
             paths = [p for p in paths if Path(p).stem in keep]
         items = inputs.from_wav_files(paths, rec.features)
 
-    shift_ms = getattr(pkg.feature_config, "frame_shift", 10.0) if pkg.feature_config is not None else 10.0
+    shift_ms = pkg.meta.feature_config.frame_shift if pkg.meta.feature_config is not None else 10.0
     outputs = Outputs(out, sys.stdout)
     outputs.weights = rec.weights
     start = time.perf_counter()

@@ -55,29 +55,29 @@ class Recognizer:
 
     def normalize(self, feats: np.ndarray) -> np.ndarray:
         """Apply the CMVN packed in the model (if any) to raw features (T, D)."""
-        if feats.ndim != 2 or feats.shape[1] != self.pkg.idim:
-            raise AsrkitError(f"features are {tuple(feats.shape)}, the model expects (T, {self.pkg.idim})")
-        if self.pkg.cmvn is None:
+        if feats.ndim != 2 or feats.shape[1] != self.pkg.meta.idim:
+            raise AsrkitError(f"features are {tuple(feats.shape)}, the model expects (T, {self.pkg.meta.idim})")
+        if self.pkg.meta.cmvn is None:
             return feats.astype(np.float32, copy=False)
         from asrkit.features.cmvn import apply_cmvn
 
-        return np.asarray(apply_cmvn(feats, self.pkg.cmvn, norm_vars=self.pkg.cmvn_norm_vars), dtype=np.float32)
+        return np.asarray(apply_cmvn(feats, self.pkg.meta.cmvn, norm_vars=self.pkg.meta.cmvn_norm_vars), dtype=np.float32)
 
     def features(self, samples: np.ndarray, sample_rate: int, utt_id: str) -> np.ndarray:
         """Fbank with the packed feature config (raw: :meth:`normalize` applies the CMVN, as for --feats)."""
         from asrkit.features.fbank import compute_fbank
 
-        if self.pkg.feature_config is None:
+        if self.pkg.meta.feature_config is None:
             raise AsrkitError("the model holds no feature config, so it cannot decode audio; use --feats")
         if samples.size == 0:
             raise AsrkitError(f"utterance {utt_id!r}: empty audio")
-        return compute_fbank(samples, sample_rate, self.pkg.feature_config, utt_id=utt_id)
+        return compute_fbank(samples, sample_rate, self.pkg.meta.feature_config, utt_id=utt_id)
 
     @torch.inference_mode()
     def decode_normalized(self, batch: Sequence[Tuple[str, np.ndarray]]) -> List[UttResult]:
         """One batch of (utt_id, normalized feats (T, D)) -> results in the same order."""
         lens = torch.tensor([f.shape[0] for _, f in batch])
-        x = torch.zeros(len(batch), int(lens.max()), self.pkg.idim)
+        x = torch.zeros(len(batch), int(lens.max()), self.pkg.meta.idim)
         for i, (_, f) in enumerate(batch):
             x[i, :f.shape[0]] = torch.from_numpy(np.ascontiguousarray(f))
         x, lens = x.to(self.device), lens.to(self.device)

@@ -11,6 +11,7 @@ from typing import Dict, List, Optional, Tuple
 
 import torch
 
+from asrkit.models.package import save_package
 from asrkit.training import checkpoint as ckpt
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.logging import get_logger
@@ -55,8 +56,6 @@ def average_state_dicts(states: List[Dict[str, torch.Tensor]]) -> Dict[str, torc
 
 def average_checkpoints(exp_dir: Path, num: int, out: Optional[Path] = None, metric: Optional[str] = None) -> Path:
     """Write ``exp_dir/model.avg.pt`` (or ``out``) from the ``num`` best checkpoints; returns its path."""
-    from asrkit.training.run import write_package
-
     if num < 1:
         raise AsrkitError(f"--num {num}: must be at least 1")
     exp_dir = Path(exp_dir)
@@ -67,9 +66,10 @@ def average_checkpoints(exp_dir: Path, num: int, out: Optional[Path] = None, met
     for e in epochs:
         state = ckpt.load_checkpoint(found[e])
         states.append(state["model"])
-        meta = meta or state["package"]
+        meta = meta or ckpt.package_meta(state, found[e])
     out = Path(out) if out else exp_dir / "model.avg.pt"
-    write_package(out, average_state_dicts(states), meta, {"epochs": epochs, "metric": metric, "averaged": True})
+    save_package(out, average_state_dicts(states), meta.replace(extra={"epochs": epochs, "metric": metric,
+                                                                        "averaged": True}))
     log.info("Done averaging %d checkpoint(s) (epochs %s, best by %s) into %s", len(epochs),
              " ".join(map(str, epochs)), metric, out)
     return out

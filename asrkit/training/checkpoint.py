@@ -15,8 +15,12 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 import torch
 
+from asrkit.models.package import PackageMeta, save_package
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import atomic_open
+from asrkit.utils.logging import get_logger
+
+log = get_logger(__name__)
 
 _NAME = re.compile(r"^epoch(\d+)\.pt$")
 
@@ -97,3 +101,26 @@ def prune_checkpoints(exp_dir: Path, history: List[Dict[str, Any]], metric: str,
 def latest_checkpoint(exp_dir: Path) -> Optional[Path]:
     found = list_checkpoints(exp_dir)
     return found[max(found)] if found else None
+
+
+# ---------------------------------------------------------------------- packing into model.pt
+def package_meta(state: Dict[str, Any], path: Path) -> PackageMeta:
+    """The packed model's meta a checkpoint carries (written by the trainer as PackageMeta.to_dict())."""
+    return PackageMeta.from_dict(state["package"], str(path))
+
+
+def pack_best(exp: Path, metric: str) -> Path:
+    """Write ``exp/model.pt`` from the best checkpoint by ``metric`` (the last one if none has it)."""
+    found = list_checkpoints(exp)
+    if not found:
+        raise AsrkitError(f"{exp}/checkpoints: no checkpoint to pack")
+    last = load_checkpoint(found[max(found)])
+    ranked = [e for e in rank_epochs(last["train_state"]["history"], metric) if e in found]
+    best_epoch = ranked[0] if ranked else max(found)
+    state = last if best_epoch == max(found) else load_checkpoint(found[best_epoch])
+    row = next((r for r in last["train_state"]["history"] if r["epoch"] == best_epoch), {})
+    out = Path(exp) / "model.pt"
+    meta = package_meta(state, found[best_epoch])
+    save_package(out, state["model"], meta.replace(extra={"epochs": [best_epoch], "metric": metric, "metrics": row}))
+    log.info("best epoch %d by %s (%s)", best_epoch, metric, row.get(metric))
+    return out

@@ -20,7 +20,9 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 import torch
 
+from asrkit.features.fbank import FbankConfig
 from asrkit.models.las import LAS
+from asrkit.models.package import PackageMeta
 from asrkit.launch.distributed import DistInfo, detect_distributed, init_distributed
 from asrkit.training import checkpoint as ckpt
 from asrkit.training.config import TrainConfig, dump_config, load_config
@@ -166,13 +168,11 @@ def _train(args: TrainArgs, cfg: TrainConfig, exp: Path, dist_info: Optional[Dis
     model = LAS(train_set.idim, tokenizer.vocab_size, cfg.model)
     log.info("model: %.2fM parameters, idim %d, vocab %d",
              sum(p.numel() for p in model.parameters()) / 1e6, train_set.idim, tokenizer.vocab_size)
-    meta = {
-        "model_config": model.config.to_dict(), "idim": train_set.idim, "vocab_size": tokenizer.vocab_size,
-        "feature_config": find_fbank_config(args.train_dir, args.fbank_config),
-        "cmvn": cmvn, "cmvn_norm_vars": args.norm_vars,
-        "tokenizer": tokenizer.to_bytes(), "tokens": list(tokenizer.tokens),
-    }
-    trainer = Trainer(cfg, model, train_set, valid_set, tokenizer, exp, meta, device, rank, world)
+    meta = PackageMeta(model_config=cfg.model, idim=train_set.idim, vocab_size=tokenizer.vocab_size,
+                       feature_config=FbankConfig.from_dict(find_fbank_config(args.train_dir, args.fbank_config)),
+                       cmvn=cmvn, cmvn_norm_vars=args.norm_vars, tokenizer=tokenizer.to_bytes(),
+                       tokens=list(tokenizer.tokens))
+    trainer = Trainer(cfg, model, train_set, valid_set, tokenizer, exp, meta.to_dict(), device, rank, world)
     trainer.resume()
     if rank == 0:  # only once the config is known to fit the exp dir's checkpoints
         with atomic_open(exp / "config.yaml") as f:
@@ -182,7 +182,7 @@ def _train(args: TrainArgs, cfg: TrainConfig, exp: Path, dist_info: Optional[Dis
     trainer.run()
     out = None
     if rank == 0:
-        out = pack_best(exp, cfg.training.best_metric)
+        out = ckpt.pack_best(exp, cfg.training.best_metric)
         hist = trainer.state.history
         log.info("Done %d epochs out of %d%s in %.0f s; packed model: %s", trainer.state.epoch,
                  cfg.training.max_epochs, " (stopped early)" if trainer.state.stopped_early else "",
@@ -196,36 +196,6 @@ def _train(args: TrainArgs, cfg: TrainConfig, exp: Path, dist_info: Optional[Dis
         dist.barrier()
         dist.destroy_process_group()
     return out
-
-
-def pack_best(exp: Path, metric: str) -> Path:
-    """Write ``exp/model.pt`` from the best checkpoint by ``metric`` (the last one if none has it)."""
-    found = ckpt.list_checkpoints(exp)
-    if not found:
-        raise AsrkitError(f"{exp}/checkpoints: no checkpoint to pack")
-    last = ckpt.load_checkpoint(found[max(found)])
-    ranked = [e for e in ckpt.rank_epochs(last["train_state"]["history"], metric) if e in found]
-    best_epoch = ranked[0] if ranked else max(found)
-    state = last if best_epoch == max(found) else ckpt.load_checkpoint(found[best_epoch])
-    row = next((r for r in last["train_state"]["history"] if r["epoch"] == best_epoch), {})
-    out = exp / "model.pt"
-    write_package(out, state["model"], state["package"], {"epochs": [best_epoch], "metric": metric,
-                                                          "metrics": row})
-    log.info("best epoch %d by %s (%s)", best_epoch, metric, row.get(metric))
-    return out
-
-
-def write_package(path: Path, state_dict: Dict[str, torch.Tensor], meta: Dict[str, Any],
-                  extra: Dict[str, Any]) -> None:
-    from asrkit.models.package import save_package
-
-    from asrkit.models.las import LAS, LASConfig
-
-    model = LAS(meta["idim"], meta["vocab_size"], LASConfig.from_dict(meta["model_config"]))
-    model.load_state_dict(state_dict)
-    save_package(path, model, feature_config=meta["feature_config"], cmvn=meta["cmvn"],
-                 cmvn_norm_vars=meta["cmvn_norm_vars"], tokenizer=meta["tokenizer"], tokens=meta["tokens"],
-                 extra=extra)
 
 
 # ---------------------------------------------------------------------- --ngpu N on one machine

@@ -32,10 +32,10 @@ def test_train_writes_everything_and_average(yesno_setup, tmp_path, asrkit):
     from asrkit.models.package import load_package
 
     pkg = load_package(exp / "model.pt")
-    assert pkg.tokenizer is not None and pkg.cmvn is not None and pkg.cmvn.shape == (2, 24)
-    assert pkg.idim == 23 and pkg.vocab_size == pkg.tokenizer.vocab_size
-    assert pkg.feature_config is not None
-    assert pkg.extra["epochs"][0] in (1, 2)
+    assert pkg.tokenizer is not None and pkg.meta.cmvn is not None and pkg.meta.cmvn.shape == (2, 24)
+    assert pkg.meta.idim == 23 and pkg.meta.vocab_size == pkg.tokenizer.vocab_size
+    assert pkg.meta.feature_config is not None
+    assert pkg.meta.extra["epochs"][0] in (1, 2)
 
     # Re-running a finished run changes nothing but says so.
     before = (exp / "checkpoints" / "epoch2.pt").stat().st_mtime_ns
