@@ -1,16 +1,22 @@
-"""Per-epoch checkpoints: written atomically, found again for a resume, pruned to the N best.
+"""Per-epoch checkpoints: written atomically, read safely, found again for a resume, pruned to the N best.
 
 ``exp/<name>/checkpoints/epoch<N>.pt`` holds everything a resumed run needs to continue as if
 it had never stopped: model, optimizer, scheduler, sampler position, every RNG state (python,
-numpy, torch, CUDA), the trainer's history, and what the packed model needs (configs, CMVN,
-tokenizer) so that ``asrkit-average`` can work from the checkpoints alone.
+numpy, torch, CUDA), the trainer's history, and the packed model's meta (configs, CMVN,
+tokenizer), so that packing the best epoch and ``asrkit-average`` work from checkpoints alone.
+
+Like model.pt, a checkpoint holds only tensors, plain containers, numbers, strings and bytes:
+the python and numpy RNG states are stored as tensors and numbers, not as pickled objects, and
+every checkpoint is read with ``torch.load(weights_only=True)``. A checkpoint holding anything
+else (an object whose unpickling would run code) is refused with an error naming the file.
+A resume takes the newest checkpoint that can be read, warning about any newer one that cannot.
 """
 from __future__ import annotations
 
 import random
 import re
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -19,6 +25,7 @@ from asrkit.models.package import PackageMeta, save_package
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import atomic_open
 from asrkit.utils.logging import get_logger
+from asrkit.utils.torch_files import load_weights_only
 
 log = get_logger(__name__)
 
@@ -42,33 +49,52 @@ def list_checkpoints(exp_dir: Path) -> Dict[int, Path]:
     return dict(sorted(found.items()))
 
 
+FORMAT = "asrkit-checkpoint"
+# 2: RNG states as tensors (version 1 pickled python/numpy objects and could not be read safely).
+VERSION = 2
+
+
 def save_checkpoint(path: Path, state: Dict[str, Any]) -> None:
+    """Write ``state`` (without format/version, which are added here) atomically."""
     with atomic_open(path, "wb") as f:
-        torch.save(state, f)
+        torch.save({"format": FORMAT, "version": VERSION, **state}, f)
 
 
-def load_checkpoint(path: Path, map_location: Any = "cpu") -> Dict[str, Any]:
-    try:
-        state = torch.load(path, map_location=map_location, weights_only=False)
-    except FileNotFoundError:
-        raise AsrkitError(f"{path}: no such file") from None
-    except Exception as e:
-        raise AsrkitError(f"{path}: not a readable checkpoint ({type(e).__name__}: {e})") from None
-    if not isinstance(state, dict) or state.get("format") != "asrkit-checkpoint":
-        raise AsrkitError(f"{path}: not an asrkit training checkpoint")
+def load_checkpoint(path: Path) -> Dict[str, Any]:
+    """A checkpoint's dict, read with weights_only=True; AsrkitError naming the file otherwise."""
+    state = load_weights_only(path, "asrkit checkpoint")
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise AsrkitError(f"{path}: not an asrkit training checkpoint (no format: {FORMAT!r} entry)")
+    version = state.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version != VERSION:
+        raise AsrkitError(f"{path}: checkpoint format version {version!r}, this asrkit reads {VERSION}")
+    missing = [k for k in ("model", "optimizer", "scheduler", "sampler", "rng", "train_state", "config", "package")
+               if k not in state]
+    if missing:
+        raise AsrkitError(f"{path}: damaged asrkit checkpoint, missing {', '.join(missing)}")
     return state
 
 
 def rng_state() -> Dict[str, Any]:
-    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    """Every RNG's state as tensors and numbers (nothing that needs unpickling to read back)."""
+    version, mt, gauss_next = random.getstate()
+    _, keys, pos, has_gauss, cached_gaussian = np.random.get_state()
+    state = {
+        "python": {"version": version, "state": torch.tensor(mt, dtype=torch.int64), "gauss_next": gauss_next},
+        "numpy": {"keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos), "has_gauss": int(has_gauss),
+                  "cached_gaussian": float(cached_gaussian)},
+        "torch": torch.get_rng_state(),
+    }
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
 
 
 def set_rng_state(state: Dict[str, Any]) -> None:
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    py, npy = state["python"], state["numpy"]
+    random.setstate((py["version"], tuple(py["state"].tolist()), py["gauss_next"]))
+    np.random.set_state(("MT19937", npy["keys"].numpy().astype(np.uint32), npy["pos"], npy["has_gauss"],
+                         npy["cached_gaussian"]))
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         cuda = state["cuda"]
@@ -98,9 +124,27 @@ def prune_checkpoints(exp_dir: Path, history: List[Dict[str, Any]], metric: str,
     return sorted(kept)
 
 
-def latest_checkpoint(exp_dir: Path) -> Optional[Path]:
+def latest_readable_checkpoint(exp_dir: Path) -> Optional[Tuple[Path, Dict[str, Any]]]:
+    """(path, state) of the newest checkpoint that reads, None when there is none at all.
+
+    A newer one that does not read (truncated by a full disk, damaged, hostile) is skipped with a
+    warning naming it; it is overwritten when its epoch is trained again. When checkpoints exist
+    but none reads, that is an error: starting again from scratch would silently throw a run away.
+    """
     found = list_checkpoints(exp_dir)
-    return found[max(found)] if found else None
+    errors = []
+    for epoch in sorted(found, reverse=True):
+        try:
+            state = load_checkpoint(found[epoch])
+        except AsrkitError as e:
+            errors.append(str(e))
+            log.warning("%s: skipped, resuming from an earlier checkpoint", e)
+            continue
+        return found[epoch], state
+    if errors:
+        raise AsrkitError(f"{Path(exp_dir) / 'checkpoints'}: none of the {len(errors)} checkpoint(s) can be read "
+                          f"(newest: {errors[0]}); move them away to start again")
+    return None
 
 
 # ---------------------------------------------------------------------- packing into model.pt

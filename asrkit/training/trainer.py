@@ -12,8 +12,6 @@ import contextlib
 import copy
 import csv
 import math
-import os
-import signal
 import threading
 import time
 from dataclasses import dataclass, field
@@ -31,6 +29,7 @@ from asrkit.training.greedy import cer, forced_alignment, greedy_search
 from asrkit.training.optim import build_optimizer, build_scheduler
 from asrkit.training.plots import save_alignment_png
 from asrkit.training.sampler import BucketBatchSampler
+from asrkit.utils.config import dict_diff
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import atomic_open
 from asrkit.utils.logging import get_logger, progress
@@ -50,34 +49,6 @@ class TrainState:
     history: List[Dict[str, Any]] = field(default_factory=list)
     bad_epochs: int = 0  # epochs since the best one (early stopping)
     stopped_early: bool = False
-
-
-def _kill_at() -> Optional[tuple]:
-    """``ASRKIT_TEST_KILL_AT=E:B``: SIGKILL this process after batch B of epoch E.
-
-    Only for the resume test: a crash at a known point, with nothing cleaned up, as a real
-    kill would leave the exp dir.
-    """
-    value = os.environ.get("ASRKIT_TEST_KILL_AT")
-    if not value:
-        return None
-    epoch, batch = value.split(":")
-    return int(epoch), int(batch)
-
-
-_KILL_AT = _kill_at()
-
-
-def _diff(old: Dict[str, Any], new: Dict[str, Any], prefix: str = "") -> List[str]:
-    """``key: old -> new`` for every leaf that differs between two config dicts."""
-    out = []
-    for k in sorted(set(old) | set(new)):
-        a, b = old.get(k), new.get(k)
-        if isinstance(a, dict) and isinstance(b, dict):
-            out += _diff(a, b, f"{prefix}{k}.")
-        elif a != b:
-            out.append(f"{prefix}{k}: {a!r} -> {b!r}")
-    return out
 
 
 def _host_copy(tree: Any) -> Any:
@@ -173,14 +144,14 @@ class Trainer:
     # ------------------------------------------------------------------ resume / checkpoints
     def resume(self) -> bool:
         """Continue from the exp dir's latest checkpoint, if any; True when one was loaded."""
-        path = ckpt.latest_checkpoint(self.exp_dir)
-        if path is None:
+        found = ckpt.latest_readable_checkpoint(self.exp_dir)
+        if found is None:
             return False
-        state = ckpt.load_checkpoint(path)
+        path, state = found
         if state["config"].get("model") != self.cfg.to_dict()["model"]:
             raise AsrkitError(f"{path}: was trained with another model config than the one given now (see "
                               f"{self.exp_dir}/config.yaml); use a new exp dir, or that config to continue")
-        changed = _diff(state["config"], self.cfg.to_dict())
+        changed = dict_diff(state["config"], self.cfg.to_dict())
         if changed:
             log.warning("config differs from the checkpoint's, continuing with the new values: %s", ", ".join(changed))
         unwrap(self.model).load_state_dict(state["model"])
@@ -216,7 +187,6 @@ class Trainer:
             return path
         self.wait_checkpoint()
         state = {
-            "format": "asrkit-checkpoint",
             "model": _host_copy(unwrap(self.model).state_dict()),
             "optimizer": _host_copy(self.optimizer.state_dict()),
             "scheduler": self.scheduler.state_dict(),
@@ -311,9 +281,6 @@ class Trainer:
                 continue
             if last:
                 self._optimizer_step()
-            if _KILL_AT == (epoch, i):
-                self.wait_checkpoint()  # the kill is meant to land after the last checkpoint
-                os.kill(os.getpid(), signal.SIGKILL)
             bsz = len(batch.indices)
             tot_loss += loss * bsz
             tot_acc += float(out.acc) * bsz

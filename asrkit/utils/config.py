@@ -28,7 +28,7 @@ import dataclasses
 import functools
 import typing
 from pathlib import Path
-from typing import Any, Callable, Dict, Mapping, Optional, Type, TypeVar, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Type, TypeVar, Union
 
 import yaml
 
@@ -156,6 +156,18 @@ def from_dict(cls: Type[T], d: Optional[Mapping[Any, Any]], where: str = "", *, 
         return cls(**kwargs)
     except (ValueError, AsrkitError) as e:
         raise ConfigError(f"{loc}: {e}") from None
+
+
+def dict_diff(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = "") -> List[str]:
+    """``section.key: old -> new`` for every leaf that differs between two (nested) config dicts."""
+    out = []
+    for k in sorted(set(old) | set(new)):
+        a, b = old.get(k), new.get(k)
+        if isinstance(a, Mapping) and isinstance(b, Mapping):
+            out += dict_diff(a, b, f"{prefix}{k}.")
+        elif a != b:
+            out.append(f"{prefix}{k}: {a!r} -> {b!r}")
+    return out
 
 
 def to_dict(obj: Any) -> Dict[str, Any]:

@@ -49,7 +49,7 @@ def test_train_under_torchrun(yesno_setup, tmp_path):
     assert proc.returncode == 0, err[-3000:]
     assert "rank 0 of 2 (gloo, cpu)" in err and "per rank (2 ranks)" in err
     assert (exp / "checkpoints" / "epoch1.pt").is_file() and (exp / "model.pt").is_file()
-    state = torch.load(exp / "checkpoints" / "epoch1.pt", weights_only=False)
+    state = torch.load(exp / "checkpoints" / "epoch1.pt", weights_only=True)
     assert isinstance(state["rng"], list) and len(state["rng"]) == 2  # each rank's RNG, for an exact resume
     assert err.count("Done 1 epochs out of 1") == 1  # the summary comes from rank 0 only
 
@@ -68,7 +68,7 @@ def test_launch_local_spawns_ranks(yesno_setup, tmp_path):
                      overrides=["training.max_epochs=1", "training.valid_cer=false"], ngpu=0)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     launch_local(args, 2)
-    state = torch.load(tmp_path / "exp" / "checkpoints" / "epoch1.pt", weights_only=False)
+    state = torch.load(tmp_path / "exp" / "checkpoints" / "epoch1.pt", weights_only=True)
     assert len(state["rng"]) == 2 and (tmp_path / "exp" / "model.pt").is_file()
 
     bad = TrainArgs(**{**vars(args), "lang_dir": str(tmp_path), "exp_dir": str(tmp_path / "bad")})

@@ -46,11 +46,29 @@ def test_train_writes_everything_and_average(yesno_setup, tmp_path, asrkit):
     proc = asrkit("average", "--num", "2", exp)
     assert "Done averaging 2 checkpoint(s)" in proc.stderr.decode()
     avg = load_package(exp / "model.avg.pt")
-    s1 = torch.load(exp / "checkpoints" / "epoch1.pt", weights_only=False)["model"]
-    s2 = torch.load(exp / "checkpoints" / "epoch2.pt", weights_only=False)["model"]
+    s1 = torch.load(exp / "checkpoints" / "epoch1.pt", weights_only=True)["model"]
+    s2 = torch.load(exp / "checkpoints" / "epoch2.pt", weights_only=True)["model"]
     for k, v in avg.model.state_dict().items():
         if v.is_floating_point():
             torch.testing.assert_close(v, (s1[k] + s2[k]) / 2, rtol=1e-5, atol=1e-6)
+
+    # Checkpoints of two different models (one copied in from another run) are not averaged.
+    mixed = tmp_path / "mixed"
+    shutil.copytree(exp, mixed)
+    other = torch.load(mixed / "checkpoints" / "epoch1.pt", weights_only=True)
+    other["config"]["model"]["listener"]["hidden"] = 64
+    torch.save(other, mixed / "checkpoints" / "epoch1.pt")
+    code, err = _run_inproc("average", "--num", "2", mixed)
+    assert code == 1 and "model.listener.hidden: 32 -> 64); average checkpoints of one run only" in err
+    assert "epoch1.pt: another model than" in err and len(err.strip().splitlines()) <= 2  # command line + error
+    assert (mixed / "model.avg.pt").read_bytes() == (exp / "model.avg.pt").read_bytes()  # left as it was
+    # A checkpoint whose unpickling would run code is refused, naming it, and nothing runs.
+    from .test_trainer import write_hostile_checkpoint
+
+    write_hostile_checkpoint(mixed / "checkpoints" / "epoch2.pt", tmp_path / "pwned")
+    code, err = _run_inproc("average", "--num", "2", mixed)
+    assert code == 1 and f"{mixed}/checkpoints/epoch2.pt: not an asrkit checkpoint (not a torch file" in err
+    assert not (tmp_path / "pwned").exists()
 
     # Another model config on the same exp dir is refused, and config.yaml is left as it was.
     before = (exp / "config.yaml").read_text()
