@@ -36,7 +36,7 @@ def prepare_an4(an4: Path, work: Path) -> Path:
     from asrkit.features.cmvn import accumulate_cmvn, write_stats
     from asrkit.features.fbank import FbankConfig, compute_fbank
     from asrkit.features.wav import read_wav_source
-    from asrkit.text.train import TokenizerConfig, train_tokenizer
+    from asrkit.text.train_tokenizer import TokenizerConfig, train_tokenizer
 
     done = work / ".prepared"
     if done.exists():

@@ -13,7 +13,7 @@ from asrkit.features.cmvn import accumulate_cmvn
 from asrkit.features.fbank import FbankConfig, compute_fbank
 from asrkit.features.wav import read_wav_source
 from asrkit.models.package import PackageMeta, save_package
-from asrkit.text.train import TokenizerConfig, train_tokenizer
+from asrkit.text.train_tokenizer import TokenizerConfig, train_tokenizer
 
 from decoding_tiny import tiny_las
 

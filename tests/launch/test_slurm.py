@@ -151,7 +151,7 @@ def test_srun_two_task_training_one_epoch(slurm_cluster, tmp_path, yesno_root):
     import yaml
 
     from training.yesno_dump import TINY_CONFIG, global_cmvn, make_dump, train_args, yesno_waves
-    from asrkit.text.train import TokenizerConfig, train_tokenizer
+    from asrkit.text.train_tokenizer import TokenizerConfig, train_tokenizer
 
     waves = yesno_waves(yesno_root)
     train = make_dump(tmp_path / "dump" / "train", waves[:8])
