@@ -95,8 +95,9 @@ def main() -> None:
     from asrkit.training.config import load_config
     from asrkit.training.data import FeatureDataset, load_cmvn, load_utterances
     from asrkit.models.las import LAS
-    from asrkit.training.run import seed_everything
-    from asrkit.training.trainer import Trainer
+    from asrkit.models.package import PackageMeta
+    from asrkit.training.las_task import LASTask
+    from asrkit.training.trainer import Trainer, seed_everything
     from asrkit.utils.device import resolve_device
     from asrkit.utils.logging import setup_logging
 
@@ -120,7 +121,9 @@ def main() -> None:
     model = LAS(sets["train_nodev"].idim, tok.vocab_size, cfg.model)
     nparams = sum(p.numel() for p in model.parameters())
     with tempfile.TemporaryDirectory() as exp:
-        trainer = Trainer(cfg, model, sets["train_nodev"], sets["train_dev"], tok, Path(exp), {}, device)
+        meta = PackageMeta(model_config=cfg.model, idim=model.idim, vocab_size=tok.vocab_size, tokens=tok.tokens)
+        task = LASTask(model, meta, cfg, sets["train_nodev"], sets["train_dev"], tok, Path(exp))
+        trainer = Trainer(task, cfg.optim, cfg.training, Path(exp), cfg.to_dict(), device)
         n_batches_full = trainer.sampler.per_rank
         if args.max_batches:
             full = trainer.sampler.epoch_batches

@@ -21,6 +21,9 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 import torch
 
+from asrkit.models.lm import FORMAT as LM_FORMAT
+from asrkit.models.lm import LMConfig, save_lm
+from asrkit.models.package import FORMAT as PACKAGE_FORMAT
 from asrkit.models.package import PackageMeta, save_package
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import atomic_open
@@ -68,8 +71,8 @@ def load_checkpoint(path: Path) -> Dict[str, Any]:
     version = state.get("version")
     if not isinstance(version, int) or isinstance(version, bool) or version != VERSION:
         raise AsrkitError(f"{path}: checkpoint format version {version!r}, this asrkit reads {VERSION}")
-    missing = [k for k in ("model", "optimizer", "scheduler", "sampler", "rng", "train_state", "config", "package")
-               if k not in state]
+    missing = [k for k in ("model", "optimizer", "scheduler", "sampler", "rng", "train_state", "config",
+                           "package_format", "package") if k not in state]
     if missing:
         raise AsrkitError(f"{path}: damaged asrkit checkpoint, missing {', '.join(missing)}")
     return state
@@ -104,9 +107,13 @@ def set_rng_state(state: Dict[str, Any]) -> None:
             torch.cuda.set_rng_state(cuda[min(torch.cuda.current_device(), len(cuda) - 1)])
 
 
+# Which of two values of a metric is better; an unknown metric counts as lower-is-better.
+METRICS = {"valid_loss": min, "valid_acc": max, "valid_cer": min, "valid_ppl": min, "train_ppl": min}
+
+
 def rank_epochs(history: List[Dict[str, Any]], metric: str) -> List[int]:
-    """Epochs ordered best first by ``metric`` (lower is better, except accuracy); ties: earlier first."""
-    sign = -1.0 if metric == "valid_acc" else 1.0
+    """Epochs ordered best first by ``metric`` (see METRICS); ties: earlier first."""
+    sign = -1.0 if METRICS.get(metric) is max else 1.0
     rows = [r for r in history if r.get(metric) is not None]
     return [int(r["epoch"]) for r in sorted(rows, key=lambda r: (sign * float(r[metric]), int(r["epoch"])))]
 
@@ -147,14 +154,38 @@ def latest_readable_checkpoint(exp_dir: Path) -> Optional[Tuple[Path, Dict[str, 
     return None
 
 
-# ---------------------------------------------------------------------- packing into model.pt
+# ---------------------------------------------------------------------- packing the best epoch
 def package_meta(state: Dict[str, Any], path: Path) -> PackageMeta:
-    """The packed model's meta a checkpoint carries (written by the trainer as PackageMeta.to_dict())."""
+    """The packed model's meta an asrkit-train checkpoint carries (PackageMeta.to_dict() as written)."""
+    if state.get("package_format") != PACKAGE_FORMAT:
+        raise AsrkitError(f"{path}: not a checkpoint of an acoustic model (asrkit-train) but of "
+                          f"{state.get('package_format')!r}")
     return PackageMeta.from_dict(state["package"], str(path))
 
 
-def pack_best(exp: Path, metric: str) -> Path:
-    """Write ``exp/model.pt`` from the best checkpoint by ``metric`` (the last one if none has it)."""
+def _pack_model(out: Path, state: Dict[str, Any], path: Path, extra: Dict[str, Any]) -> None:
+    save_package(out, state["model"], package_meta(state, path).replace(extra=extra))
+
+
+def _pack_lm(out: Path, state: Dict[str, Any], path: Path, extra: Dict[str, Any]) -> None:
+    meta = state["package"]
+    try:
+        config = LMConfig.from_dict(meta["config"], f"{path}: package: config")
+        tokens = list(meta["tokens"])
+    except (KeyError, TypeError) as e:
+        raise AsrkitError(f"{path}: damaged asrkit checkpoint: package lacks {e}") from None
+    save_lm(out, state["model"], config, tokens, extra=extra)
+
+
+# The package a checkpoint's package_format names -> how to write it from the checkpoint.
+PACKERS = {PACKAGE_FORMAT: _pack_model, LM_FORMAT: _pack_lm}
+
+
+def pack_best(exp: Path, metric: str, out: Path) -> Path:
+    """Write ``out`` (model.pt, lm.pt) from the best checkpoint by ``metric`` (the last one if none has it).
+
+    The weights and the meta come from the checkpoint as written; no model is built.
+    """
     found = list_checkpoints(exp)
     if not found:
         raise AsrkitError(f"{exp}/checkpoints: no checkpoint to pack")
@@ -163,8 +194,9 @@ def pack_best(exp: Path, metric: str) -> Path:
     best_epoch = ranked[0] if ranked else max(found)
     state = last if best_epoch == max(found) else load_checkpoint(found[best_epoch])
     row = next((r for r in last["train_state"]["history"] if r["epoch"] == best_epoch), {})
-    out = Path(exp) / "model.pt"
-    meta = package_meta(state, found[best_epoch])
-    save_package(out, state["model"], meta.replace(extra={"epochs": [best_epoch], "metric": metric, "metrics": row}))
+    packer = PACKERS.get(state.get("package_format"))
+    if packer is None:
+        raise AsrkitError(f"{found[best_epoch]}: unknown package_format {state.get('package_format')!r}")
+    packer(Path(out), state, found[best_epoch], {"epochs": [best_epoch], "metric": metric, "metrics": row})
     log.info("best epoch %d by %s (%s)", best_epoch, metric, row.get(metric))
-    return out
+    return Path(out)

@@ -91,7 +91,8 @@ class TrainConfig:
         return to_dict(self)
 
 
-METRICS = {"valid_loss": min, "valid_acc": max, "valid_cer": min}
+# What asrkit-train can pick its best epoch by (asrkit.training.checkpoint.METRICS says which way is better).
+ASR_METRICS = ("valid_loss", "valid_acc", "valid_cer")
 # "max_epochs: expected a number" as before the shared loader (tests/training pin it); an
 # unknown key is named by its path from the top, as it would be written with --set.
 _WORDING = Wording(unknown="{source}: unknown key{s} {dotted} (known: {known})",
@@ -155,8 +156,8 @@ def validate(cfg: TrainConfig, where: str = "config") -> None:
         raise AsrkitError(f"{where}: optim: accum_grad must be >= 1, lr > 0 and warmup_steps >= 0")
     if b.max_frames <= 0 or b.num_workers < 0 or b.max_batch_size < 0:
         raise AsrkitError(f"{where}: batching: max_frames must be > 0, num_workers and max_batch_size >= 0")
-    if t.best_metric not in METRICS:
-        raise AsrkitError(f"{where}: training.best_metric: {t.best_metric!r} is not one of {', '.join(METRICS)}")
+    if t.best_metric not in ASR_METRICS:
+        raise AsrkitError(f"{where}: training.best_metric: {t.best_metric!r} is not one of {', '.join(ASR_METRICS)}")
     if t.best_metric == "valid_cer" and not t.valid_cer:
         raise AsrkitError(f"{where}: training.best_metric valid_cer needs training.valid_cer: true")
     if t.max_epochs < 1 or t.keep_best < 1 or t.patience < 0 or t.log_interval < 1:

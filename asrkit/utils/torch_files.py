@@ -7,6 +7,7 @@ read through :func:`load_weights_only`, and a file torch cannot read is one erro
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from asrkit.utils.errors import AsrkitError
@@ -28,6 +29,15 @@ def load_weights_only(path: PathLike, what: str) -> Any:
     except IsADirectoryError:
         raise AsrkitError(f"{path}: is a directory, not an {what}") from None
     except Exception as e:  # torch raises many types for a file that is not a torch archive
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise AsrkitError(f"{path}: not an {what} (not a torch file, or one holding more than "
-                          f"tensors and plain types: {first[:200]})") from None
+                          f"tensors and plain types: {_reason(e)})") from None
+
+
+def _reason(e: Exception) -> str:
+    """torch's reason in a few words: the object refused (its long advice is about loading it anyway)."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(e))
+    refused = re.search(r"Unsupported global: GLOBAL (\S+)", text)
+    if refused:
+        return f"it holds {refused.group(1)}, and unpickling that could run code"
+    first = text.strip().splitlines()[0] if text.strip() else type(e).__name__
+    return first[:200]

@@ -17,6 +17,8 @@ def build(root: Path, rank: int = 0, world: int = 1):
     from asrkit.training.config import build_config
     from asrkit.training.data import FeatureDataset, collate, load_cmvn, load_utterances
     from asrkit.models.las import LAS
+    from asrkit.models.package import PackageMeta
+    from asrkit.training.las_task import LASTask
     from asrkit.training.trainer import Trainer
 
     try:
@@ -31,7 +33,9 @@ def build(root: Path, rank: int = 0, world: int = 1):
                         load_cmvn(str(train / "cmvn.ark")))
     torch.manual_seed(0)
     model = LAS(ds.idim, tok.vocab_size, cfg.model)
-    trainer = Trainer(cfg, model, ds, None, tok, root / "exp_ddp", {}, torch.device("cpu"), rank, world)
+    meta = PackageMeta(model_config=cfg.model, idim=ds.idim, vocab_size=tok.vocab_size, tokens=tok.tokens)
+    task = LASTask(model, meta, cfg, ds, None, tok, root / "exp_ddp", rank, world)
+    trainer = Trainer(task, cfg.optim, cfg.training, root / "exp_ddp", cfg.to_dict(), torch.device("cpu"), rank, world)
     return trainer, ds, collate
 
 

@@ -58,14 +58,16 @@ def test_launch_local_spawns_ranks(yesno_setup, tmp_path):
     """What ``--ngpu N`` does, on CPU: N spawned processes join one gloo group and train."""
     import pytest
 
-    from asrkit.training.run import TrainArgs, launch_local
+    from asrkit.training.config import load_config
+    from asrkit.training.train_asr import TrainArgs, launch_local
     from asrkit.utils.errors import AsrkitError
 
     root = yesno_setup
     args = TrainArgs(exp_dir=str(tmp_path / "exp"), train_dir=str(root / "dump" / "train"),
                      valid_dir=str(root / "dump" / "dev"), lang_dir=str(root / "data" / "lang"),
-                     cmvn=str(root / "dump" / "train" / "cmvn.ark"), config=str(root / "conf" / "train.yaml"),
-                     overrides=["training.max_epochs=1", "training.valid_cer=false"], ngpu=0)
+                     cmvn=str(root / "dump" / "train" / "cmvn.ark"), ngpu=0,
+                     config=load_config(str(root / "conf" / "train.yaml"),
+                                        ["training.max_epochs=1", "training.valid_cer=false"]))
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     launch_local(args, 2)
     state = torch.load(tmp_path / "exp" / "checkpoints" / "epoch1.pt", weights_only=True)

@@ -8,6 +8,8 @@ import pytest
 import torch
 import yaml
 
+from asrkit.features.fbank import FbankConfig
+
 from .yesno_dump import train_args
 
 
@@ -34,7 +36,7 @@ def test_train_writes_everything_and_average(yesno_setup, tmp_path, asrkit):
     pkg = load_package(exp / "model.pt")
     assert pkg.tokenizer is not None and pkg.meta.cmvn is not None and pkg.meta.cmvn.shape == (2, 24)
     assert pkg.meta.idim == 23 and pkg.meta.vocab_size == pkg.tokenizer.vocab_size
-    assert pkg.meta.feature_config is not None
+    assert pkg.meta.feature_config == FbankConfig(sample_frequency=8000, num_mel_bins=23)  # dump/train/fbank.yaml
     assert pkg.meta.extra["epochs"][0] in (1, 2)
 
     # Re-running a finished run changes nothing but says so.
@@ -180,3 +182,23 @@ def test_model_typo_fails_when_the_config_loads(tmp_path):
     assert f"ERROR (asrkit-train): {conf}: unknown key 'model.listner' (known: listener, attention" in err
     assert "no_such_dump" not in err and "no_such_lang" not in err
     assert not (tmp_path / "exp").exists()
+
+
+def test_feature_config_is_given_or_beside_the_features_never_guessed(yesno_setup, tmp_path, caplog):
+    from asrkit.training.train_asr import resolve_fbank_config
+
+    train = yesno_setup / "dump" / "train"
+    assert resolve_fbank_config(str(train), None) == FbankConfig(sample_frequency=8000, num_mel_bins=23)
+    explicit = tmp_path / "fbank.yaml"
+    explicit.write_text("sample_frequency: 8000\nnum_mel_bins: 40\n")
+    assert resolve_fbank_config(str(train), str(explicit)).num_mel_bins == 40
+    kaldi_dump = tmp_path / "kaldi_dump"  # features from another tool: no fbank.yaml beside them
+    shutil.copytree(train, kaldi_dump)
+    (kaldi_dump / "fbank.yaml").unlink()
+    with caplog.at_level("WARNING"):
+        assert resolve_fbank_config(str(kaldi_dump), None) is None
+    assert "can decode features (asrkit-decode --feats) but not audio" in caplog.text
+    # A feature config that does not describe the features is refused before training.
+    code, err = _run_inproc(*train_args(yesno_setup, tmp_path / "exp", "--fbank-config", explicit))
+    assert code == 1 and "the feature config (40-dim fbank) does not describe" in err
+    assert not (tmp_path / "exp" / "checkpoints").exists()

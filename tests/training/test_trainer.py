@@ -31,9 +31,9 @@ def test_rank_and_prune(tmp_path):
 def test_early_stopping_and_keep_best(yesno_setup, tmp_path, monkeypatch):
     trainer, _, _ = build(yesno_setup)
     trainer.exp_dir = tmp_path
-    trainer.cfg.training.max_epochs = 20
-    trainer.cfg.training.patience = 2
-    trainer.cfg.training.keep_best = 1
+    trainer.loop.max_epochs = 20
+    trainer.loop.patience = 2
+    trainer.loop.keep_best = 1
     losses = iter([5.0, 4.0, 4.0, 4.5, 3.0])  # epoch 2 is best; 3 ties (no progress), 4 is worse: stop
     monkeypatch.setattr(trainer, "train_epoch", lambda e: {"train_loss": 1.0, "train_acc": 0.0,
                                                           "train_frames_per_s": 1.0, "train_time_s": 1.0})
@@ -47,12 +47,11 @@ def test_early_stopping_and_keep_best(yesno_setup, tmp_path, monkeypatch):
 
 def test_accumulation_counts_steps_and_log_line(yesno_setup, tmp_path, caplog):
     trainer, _, _ = build(yesno_setup)
-    trainer.cfg.batching.max_frames = 700  # one utterance per batch: 4 batches
-    trainer.cfg.optim.accum_grad = 3
+    trainer.optim.accum_grad = 3
     from asrkit.training.sampler import BucketBatchSampler
 
-    utts = trainer.train_set.utts
-    trainer.sampler = BucketBatchSampler([u.num_frames for u in utts], 700, seed=1)
+    utts = trainer.task.train_set.utts
+    trainer.task.sampler = BucketBatchSampler([u.num_frames for u in utts], 700, seed=1)  # one utterance a batch
     assert len(trainer.sampler.batches) == 4
     with caplog.at_level("INFO"):
         row = trainer.train_epoch(1)
@@ -66,12 +65,12 @@ def test_background_checkpoint_error_is_not_lost(yesno_setup, tmp_path, monkeypa
     trainer, _, _ = build(yesno_setup)
     (tmp_path / "file").write_text("")
     trainer.exp_dir = tmp_path / "file" / "exp"  # cannot be created: the writer thread fails
-    trainer.cfg.training.max_epochs = 1
+    trainer.loop.max_epochs = 1
     monkeypatch.setattr(trainer, "train_epoch", lambda e: {"train_loss": 1.0, "train_acc": 0.0,
                                                           "train_frames_per_s": 1.0, "train_time_s": 1.0})
     monkeypatch.setattr(trainer, "validate", lambda e: {})
     monkeypatch.setattr(trainer, "write_curves", lambda: None)
-    assert trainer.cfg.training.async_checkpoint
+    assert trainer.loop.async_checkpoint
     with pytest.raises(OSError):
         trainer.run()
 
@@ -79,7 +78,8 @@ def test_background_checkpoint_error_is_not_lost(yesno_setup, tmp_path, monkeypa
 def _full_state(epoch: int) -> dict:
     """The keys load_checkpoint requires, with small plain values."""
     return {"model": {"w": torch.full((2,), float(epoch))}, "optimizer": {}, "scheduler": {}, "sampler": {},
-            "rng": ckpt.rng_state(), "train_state": {"epoch": epoch, "history": []}, "config": {}, "package": {}}
+            "rng": ckpt.rng_state(), "train_state": {"epoch": epoch, "history": []}, "config": {},
+            "package_format": "asrkit-model", "package": {}}
 
 
 def test_rng_state_round_trips_through_a_weights_only_file(tmp_path):

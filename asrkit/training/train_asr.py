@@ -1,84 +1,78 @@
-"""``asrkit-train`` as a library call: the named steps from a command line to exp/<name>/model.pt.
+"""``asrkit-train`` as a library call: the named steps from its options to exp/<name>/model.pt.
 
-:func:`train` runs in every process of a run (one, or one per GPU under DDP). It reads the
-config, the data and the tokenizer, builds the model, resumes from the exp dir's latest
-checkpoint when there is one, trains, and (rank 0) packs the best epoch into ``model.pt``.
-:func:`launch_local` starts N such processes on this machine for ``--ngpu N``, as torchrun would.
+The command resolves its options once into :class:`TrainArgs` (the config, loaded and checked
+before any data is read; the feature config; paths) and calls :func:`train`, which runs in every
+process of a run (one, or one per GPU under DDP): it reads the tokenizer, CMVN and data, builds
+the model and the packed model's :class:`PackageMeta`, hands both to the shared
+:class:`~asrkit.training.trainer.Trainer` through a :class:`~asrkit.training.las_task.LASTask`
+(which resumes from the exp dir's newest readable checkpoint), and (rank 0) packs the best
+epoch into ``model.pt`` from its checkpoint. :func:`launch_local` starts N such processes on
+this machine for ``--ngpu N``, as torchrun would.
 """
 from __future__ import annotations
 
 import logging
 import os
-import random
 import socket
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Optional
 
-import numpy as np
 import torch
 
 from asrkit.features.fbank import FbankConfig
+from asrkit.launch.distributed import DistInfo, detect_distributed, init_distributed
 from asrkit.models.las import LAS
 from asrkit.models.package import PackageMeta
-from asrkit.launch.distributed import DistInfo, detect_distributed, init_distributed
 from asrkit.training import checkpoint as ckpt
-from asrkit.training.config import TrainConfig, dump_config, load_config
+from asrkit.training.config import TrainConfig, dump_config
 from asrkit.training.data import FeatureDataset, load_cmvn, load_utterances
-from asrkit.training.trainer import Trainer
+from asrkit.training.las_task import LASTask
+from asrkit.training.trainer import Trainer, seed_everything
 from asrkit.utils.device import resolve_device
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import atomic_open
-from asrkit.utils.logging import FORMAT, DATEFMT, get_logger
+from asrkit.utils.logging import DATEFMT, FORMAT, get_logger
 
 log = get_logger(__name__)
 
 
 @dataclass
 class TrainArgs:
+    """asrkit-train's options, resolved: what :func:`train` needs, each thing once."""
+
     exp_dir: str
     train_dir: str
     valid_dir: Optional[str]
     lang_dir: str
+    config: TrainConfig  # loaded and checked (with --set and --seed applied) before any data is read
+    fbank: Optional[FbankConfig] = None  # the features' options, packed into model.pt (see resolve_fbank_config)
     cmvn: Optional[str] = None
-    config: Optional[str] = None
-    overrides: List[str] = field(default_factory=list)
-    seed: Optional[int] = None
-    ngpu: Optional[int] = None  # None: training.device decides; 0: CPU; N: N GPUs
-    fbank_config: Optional[str] = None
     norm_vars: bool = True
+    ngpu: Optional[int] = None  # None: training.device decides; 0: CPU; N: N GPUs
     verbose: int = 0
 
 
-def find_fbank_config(train_dir: str, explicit: Optional[str]) -> Dict[str, Any]:
-    """The feature options the training features were made with, for the packed model.
+def resolve_fbank_config(train_dir: str, explicit: Optional[str]) -> Optional[FbankConfig]:
+    """The options the training features were made with, which model.pt carries for decoding audio.
 
-    ``asrkit-compute-fbank`` writes ``fbank.yaml`` beside its feats.scp; a recipe's dump dir
-    concatenates the job pieces' scps, so look beside the dump dir's feats.scp, then beside
-    the ark its first line points into.
+    ``--fbank-config`` when given (asr.sh passes ``dump/<train>/fbank.yaml``); else
+    ``<train-dir>/fbank.yaml``, which asrkit-compute-fbank writes beside the feats.scp it makes.
+    With neither (features from Kaldi or another tool), None and a warning: the model then
+    decodes features (``asrkit-decode --feats``) but not audio. Nothing is guessed from feats.scp.
     """
-    from asrkit.features.fbank import FbankConfig
-
     if explicit:
-        return FbankConfig.from_yaml(explicit).to_dict()
-    candidates = [Path(train_dir) / "fbank.yaml"]
-    try:
-        with open(Path(train_dir) / "feats.scp", encoding="utf-8") as f:
-            first = f.readline().split(maxsplit=1)
-        if len(first) == 2:
-            ark = first[1].strip().rsplit(":", 1)[0]
-            candidates.append(Path(ark).parent / "fbank.yaml")
-    except OSError:
-        pass
-    for path in candidates:
-        if path.is_file():
-            log.info("feature config for the packed model: %s", path)
-            return FbankConfig.from_yaml(path).to_dict()
-    log.warning("no fbank.yaml beside %s/feats.scp: the packed model gets the default FbankConfig "
-                "(pass --fbank-config if the features were made with other options)", train_dir)
-    return FbankConfig().to_dict()
+        return FbankConfig.from_yaml(explicit)
+    beside = Path(train_dir) / "fbank.yaml"
+    if beside.is_file():
+        log.info("feature config for the packed model: %s", beside)
+        return FbankConfig.from_yaml(beside)
+    log.warning("no --fbank-config and no %s: model.pt will hold no feature config, so it can decode features "
+                "(asrkit-decode --feats) but not audio; pass --fbank-config with the options the features were "
+                "made with", beside)
+    return None
 
 
 def _stderr_is(path: Path) -> bool:
@@ -108,37 +102,28 @@ def select_device(ngpu: Optional[int], cfg: TrainConfig, dist_info: Optional[Dis
     return resolve_device(name, option, index=dist_info.local_rank if dist_info else 0)
 
 
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
 def train(args: TrainArgs) -> Optional[Path]:
     """Train (or resume) into ``args.exp_dir``; returns the packed model's path on rank 0."""
     exp = Path(args.exp_dir)
     dist_info = detect_distributed()
     rank = dist_info.rank if dist_info else 0
     world = dist_info.world_size if dist_info else 1
-    cfg = load_config(args.config, args.overrides)
-    if args.seed is not None:
-        cfg.training.seed = args.seed
     if rank != 0:
         logging.getLogger().setLevel(logging.WARNING)
     handler = _log_to_file(exp / "log" / "train.log") if rank == 0 else None
     try:
         if rank == 0:
             log.info("%s", " ".join(sys.argv))
-        return _train(args, cfg, exp, dist_info, rank, world)
+        return _train(args, exp, dist_info, rank, world)
     finally:
         if handler is not None:
             logging.getLogger().removeHandler(handler)
             handler.close()
 
 
-def _train(args: TrainArgs, cfg: TrainConfig, exp: Path, dist_info: Optional[DistInfo], rank: int,
-           world: int) -> Optional[Path]:
+def _train(args: TrainArgs, exp: Path, dist_info: Optional[DistInfo], rank: int, world: int) -> Optional[Path]:
     start = time.time()
+    cfg = args.config
     device = select_device(args.ngpu, cfg, dist_info)
     if dist_info is not None:
         backend = init_distributed(dist_info, "nccl" if device.type == "cuda" else "gloo")
@@ -165,14 +150,17 @@ def _train(args: TrainArgs, cfg: TrainConfig, exp: Path, dist_info: Optional[Dis
         if valid_set.idim != train_set.idim:
             raise AsrkitError(f"{args.valid_dir}/feats.scp has {valid_set.idim}-dim features, "
                               f"{args.train_dir}/feats.scp {train_set.idim}-dim")
+    if args.fbank is not None and args.fbank.dim != train_set.idim:
+        raise AsrkitError(f"the feature config ({args.fbank.dim}-dim fbank) does not describe {args.train_dir}/feats.scp "
+                          f"({train_set.idim}-dim features): give --fbank-config with the options they were made with")
     model = LAS(train_set.idim, tokenizer.vocab_size, cfg.model)
     log.info("model: %.2fM parameters, idim %d, vocab %d",
              sum(p.numel() for p in model.parameters()) / 1e6, train_set.idim, tokenizer.vocab_size)
     meta = PackageMeta(model_config=cfg.model, idim=train_set.idim, vocab_size=tokenizer.vocab_size,
-                       feature_config=FbankConfig.from_dict(find_fbank_config(args.train_dir, args.fbank_config)),
-                       cmvn=cmvn, cmvn_norm_vars=args.norm_vars, tokenizer=tokenizer.to_bytes(),
-                       tokens=list(tokenizer.tokens))
-    trainer = Trainer(cfg, model, train_set, valid_set, tokenizer, exp, meta.to_dict(), device, rank, world)
+                       feature_config=args.fbank, cmvn=cmvn, cmvn_norm_vars=args.norm_vars,
+                       tokenizer=tokenizer.to_bytes(), tokens=list(tokenizer.tokens))
+    task = LASTask(model, meta, cfg, train_set, valid_set, tokenizer, exp, rank, world)
+    trainer = Trainer(task, cfg.optim, cfg.training, exp, cfg.to_dict(), device, rank, world)
     trainer.resume()
     if rank == 0:  # only once the config is known to fit the exp dir's checkpoints
         with atomic_open(exp / "config.yaml") as f:
@@ -182,7 +170,7 @@ def _train(args: TrainArgs, cfg: TrainConfig, exp: Path, dist_info: Optional[Dis
     trainer.run()
     out = None
     if rank == 0:
-        out = ckpt.pack_best(exp, cfg.training.best_metric)
+        out = ckpt.pack_best(exp, cfg.training.best_metric, exp / "model.pt")
         hist = trainer.state.history
         log.info("Done %d epochs out of %d%s in %.0f s; packed model: %s", trainer.state.epoch,
                  cfg.training.max_epochs, " (stopped early)" if trainer.state.stopped_early else "",
