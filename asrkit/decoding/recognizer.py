@@ -1,17 +1,20 @@
 """From features (or audio) to text with a packed model: the library behind asrkit-decode.
 
-    pkg = load_package("exp/x/model.pt")
-    rec = Recognizer(pkg, DecodeConfig(beam=10, ctc_weight=0.3), lm=None)
+    rec = Recognizer.from_files("exp/x/model.pt", DecodeConfig(beam=10, ctc_weight=0.3),
+                                lm_path="exp/lm/lm.pt")           # loads the model (and the LM)
     results = rec.decode([("utt1", feats1), ("utt2", feats2)])   # feats: (T, D) before CMVN
+    feats = rec.features(samples, 16000, "utt3")                  # fbank with the packed config
 
-Utterances are decoded ``batch_size`` at a time, longest first (so a batch holds similar
+A Recognizer over objects already loaded (a Package, an LSTMLM) is ``Recognizer(pkg, config,
+lm)``. Utterances are decoded ``batch_size`` at a time, longest first (so a batch holds similar
 lengths), and returned in the order given.
 """
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -19,6 +22,7 @@ import torch
 from asrkit.decoding.beam_search import Hypothesis, beam_search, greedy_search
 from asrkit.decoding.config import DecodeConfig
 from asrkit.decoding.scorers import AttentionScorer, CTCScorer, LMScorer
+from asrkit.utils.device import resolve_device
 from asrkit.utils.errors import AsrkitError
 
 log = logging.getLogger("decode")
@@ -34,6 +38,23 @@ class UttResult:
 
 
 class Recognizer:
+    @classmethod
+    def from_files(cls, model_path: Union[str, os.PathLike], config: DecodeConfig,
+                   lm_path: Optional[Union[str, os.PathLike]] = None, device: Optional[str] = None) -> "Recognizer":
+        """Load model.pt (and ``lm_path`` when ``config.lm_weight`` > 0) onto ``device`` (default:
+        ``config.device``); an LM of another token list than the model's is refused."""
+        from asrkit.models.lm import load_lm
+        from asrkit.models.package import load_package
+
+        dev = resolve_device(device or config.device)
+        pkg = load_package(model_path, dev)
+        lm = None
+        if lm_path and config.lm_weight > 0:
+            lm = load_lm(lm_path, dev, tokens=pkg.tokens)
+        elif lm_path:
+            log.info("lm_weight is 0: %s is not used", lm_path)
+        return cls(pkg, config, lm)
+
     def __init__(self, package, config: DecodeConfig, lm=None) -> None:
         self.pkg = package
         self.model = package.model
@@ -53,6 +74,12 @@ class Recognizer:
         self.V = self.model.vocab_size
         self.eos = self.model.eos
 
+    @property
+    def frame_shift_s(self) -> float:
+        """Seconds per input frame (for real-time factors): the packed fbank's shift, else Kaldi's 10 ms."""
+        fbank = self.pkg.meta.feature_config
+        return (fbank.frame_shift if fbank is not None else 10.0) / 1000.0
+
     def normalize(self, feats: np.ndarray) -> np.ndarray:
         """Apply the CMVN packed in the model (if any) to raw features (T, D)."""
         if feats.ndim != 2 or feats.shape[1] != self.pkg.meta.idim:
@@ -61,7 +88,8 @@ class Recognizer:
             return feats.astype(np.float32, copy=False)
         from asrkit.features.cmvn import apply_cmvn
 
-        return np.asarray(apply_cmvn(feats, self.pkg.meta.cmvn, norm_vars=self.pkg.meta.cmvn_norm_vars), dtype=np.float32)
+        meta = self.pkg.meta
+        return np.asarray(apply_cmvn(feats, meta.cmvn, norm_vars=meta.cmvn_norm_vars), dtype=np.float32)
 
     def features(self, samples: np.ndarray, sample_rate: int, utt_id: str) -> np.ndarray:
         """Fbank with the packed feature config (raw: :meth:`normalize` applies the CMVN, as for --feats)."""
