@@ -127,5 +127,6 @@ def load_lm(path: Union[str, os.PathLike], device: Union[str, torch.device] = "c
         lm = LSTMLM(vocab_size, LMConfig.from_dict(blob.get("config"), "config"))
         lm.load_state_dict(blob["state_dict"])
     except (KeyError, ValueError, TypeError, RuntimeError, AsrkitError) as e:
-        raise AsrkitError(f"{path}: damaged asrkit LM: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+        first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise AsrkitError(f"{path}: damaged asrkit LM: {first}") from None
     return lm.to(device).eval()

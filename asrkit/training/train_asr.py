@@ -151,8 +151,9 @@ def _train(args: TrainArgs, exp: Path, dist_info: Optional[DistInfo], rank: int,
             raise AsrkitError(f"{args.valid_dir}/feats.scp has {valid_set.idim}-dim features, "
                               f"{args.train_dir}/feats.scp {train_set.idim}-dim")
     if args.fbank is not None and args.fbank.dim != train_set.idim:
-        raise AsrkitError(f"the feature config ({args.fbank.dim}-dim fbank) does not describe {args.train_dir}/feats.scp "
-                          f"({train_set.idim}-dim features): give --fbank-config with the options they were made with")
+        raise AsrkitError(f"the feature config ({args.fbank.dim}-dim fbank) does not describe "
+                          f"{args.train_dir}/feats.scp ({train_set.idim}-dim features): give --fbank-config with "
+                          f"the options they were made with")
     model = LAS(train_set.idim, tokenizer.vocab_size, cfg.model)
     log.info("model: %.2fM parameters, idim %d, vocab %d",
              sum(p.numel() for p in model.parameters()) / 1e6, train_set.idim, tokenizer.vocab_size)

@@ -45,3 +45,35 @@ def test_inputs_check_options_and_cut_jobs_as_kaldi(tmp_path):
     ids.write_text("u4 x\nu1\n")
     items, total = DecodeInputs(wavs=wavs, utt_ids=str(ids)).open(lambda *a: None)
     assert total == 2 and [u for u, _, _ in items] == ["u1", "u4"]  # wav files: the files' order
+
+
+class _Payload:
+    """Unpickling this creates ``marker`` (what a hostile lm.pt would do with weights_only=False)."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("version", "1", "damaged asrkit LM: version is '1', expected an integer >= 1"),
+    ("vocab_size", "9", "damaged asrkit LM: vocab_size is '9', expected an integer >= 2"),
+    ("config", {"hiden": 3}, "damaged asrkit LM: config: unknown key"),
+    ("extra", "HOSTILE", "not an asrkit LM (not a torch file, or one holding more than tensors"),
+])
+def test_damaged_or_hostile_lm_is_one_clear_line(tmp_path, field, value, message):
+    import torch
+
+    from asrkit.models.lm import load_lm
+
+    lm, path = tiny_lm(), tmp_path / "lm.pt"
+    save_lm(path, lm.state_dict(), lm.config, TOKENS)
+    blob = torch.load(path, weights_only=True)
+    blob[field] = {"x": _Payload(str(tmp_path / "pwned"))} if value == "HOSTILE" else value
+    torch.save(blob, path)
+    with pytest.raises(AsrkitError) as e:
+        load_lm(path)
+    assert str(e.value).startswith(f"{path}: ") and message in str(e.value) and "\n" not in str(e.value)
+    assert not (tmp_path / "pwned").exists()

@@ -30,7 +30,8 @@ def assert_same_run(a_dir, b_dir, epoch: int) -> None:
     for s1, s2 in zip(a["optimizer"]["state"].values(), b["optimizer"]["state"].values()):
         for k in s1:
             assert torch.equal(s1[k], s2[k]), k
-    assert [r["train_loss"] for r in a["train_state"]["history"]] == [r["train_loss"] for r in b["train_state"]["history"]]
+    losses = [[r["train_loss"] for r in x["train_state"]["history"]] for x in (a, b)]
+    assert losses[0] == losses[1]
     assert torch.equal(a["rng"]["torch"], b["rng"]["torch"])
     assert torch.equal(a["rng"]["python"]["state"], b["rng"]["python"]["state"])
 

@@ -57,7 +57,8 @@ def test_killed_lm_run_resumes_exactly(tmp_path, an4_root, asrkit):
 
     exp = tmp_path / "killed"
     proc = subprocess.Popen([sys.executable, "-m", "asrkit", *map(str, args), str(text), str(exp)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, "OMP_NUM_THREADS": "1"})
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
     first = exp / "checkpoints" / "epoch1.pt"
     deadline = time.monotonic() + 600
     while not first.exists() and proc.poll() is None and time.monotonic() < deadline:
