@@ -36,18 +36,22 @@ def main(config, overrides, train_dir, valid_dir, lang_dir, cmvn, norm_vars, fba
     e.g.: asrkit-train --config conf/train.yaml --train-dir dump/train --valid-dir dump/dev \\
             --lang-dir data/lang --cmvn dump/train/cmvn.ark --ngpu 1 --seed 1 exp/las
     """
-    from asrkit.launch.distributed import detect_distributed
-    from asrkit.training.config import load_config
-    from asrkit.training.train_asr import TrainArgs, launch_local, resolve_fbank_config, train
+    from asrkit.training.config import load_config, resolve_fbank_config
     from asrkit.utils.errors import AsrkitError
 
     if ngpu is not None and ngpu < 0:
         raise AsrkitError(f"--ngpu {ngpu}: must be >= 0")
-    cfg = load_config(config, overrides)  # a bad config fails here, before any data is read
+    # The configs first, without torch: a bad one fails here, in a moment, before any data is read.
+    cfg = load_config(config, overrides)
     if seed is not None:
         cfg.training.seed = seed
+    fbank = resolve_fbank_config(train_dir, fbank_config)
+
+    from asrkit.launch.distributed import detect_distributed
+    from asrkit.training.train_asr import TrainArgs, launch_local, train
+
     args = TrainArgs(exp_dir=exp_dir, train_dir=train_dir, valid_dir=valid_dir, lang_dir=lang_dir, config=cfg,
-                     fbank=resolve_fbank_config(train_dir, fbank_config), cmvn=cmvn, norm_vars=norm_vars, ngpu=ngpu,
+                     fbank=fbank, cmvn=cmvn, norm_vars=norm_vars, ngpu=ngpu,
                      verbose=click.get_current_context().params.get("verbose", 0))
     if ngpu is not None and ngpu > 1 and detect_distributed() is None:
         import torch

@@ -9,7 +9,7 @@ import click
 from asrkit.cli._common import asrkit_command
 from asrkit.data.table import iter_table
 from asrkit.text.tokenizer import Tokenizer
-from asrkit.training.train_lm import LMTrainConfig, split_dev, train_lm
+from asrkit.training.config import LMTrainConfig
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.logging import get_logger, setup_logging
 
@@ -73,6 +73,7 @@ def main(config_path: Optional[str], lang_dir: str, text_file: str, exp_dir: str
             setattr(cfg, k, v)
     cfg.validate("command line")
     setup_logging(1 if log.isEnabledFor(10) else 0, str(out / "log" / "train_lm.log"))
+    from asrkit.training.train_lm import split_dev, train_lm  # torch: after the config is known to be good
     tok = Tokenizer.load(Path(lang_dir) / "tokens.model")
 
     def encode(path: str):

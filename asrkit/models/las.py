@@ -17,55 +17,24 @@ one call). At 1.0 the output layer runs once on the whole sequence instead of on
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Dict, Optional, Tuple, Union
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from asrkit.features.specaug import SpecAugConfig, SpecAugment
-from asrkit.models.attention import AttentionConfig
+from asrkit.features.specaug import SpecAugment
+from asrkit.models.config import AttentionConfig, LASConfig, ListenerConfig, SpecAugConfig, SpellerConfig
 from asrkit.models.ctc import CTCHead
-from asrkit.models.listener import Listener, ListenerConfig
-from asrkit.models.speller import Speller, SpellerConfig
+from asrkit.models.listener import Listener
+from asrkit.models.speller import Speller
 from asrkit.models.targets import IGNORE_ID, decoder_targets
-from asrkit.utils.config import Wording, from_dict, to_dict
+
+__all__ = ["LAS", "LASConfig", "LASOutput", "select_batch", "AttentionConfig", "ListenerConfig", "SpecAugConfig",
+           "SpellerConfig"]
 
 Tree = Union[Tensor, Dict[str, Any], list, tuple]
-
-
-@dataclass
-class LASConfig:
-    """A LAS model's configuration: what ``model:`` holds in conf/train.yaml and model.pt stores."""
-
-    listener: ListenerConfig = field(default_factory=ListenerConfig)
-    attention: AttentionConfig = field(default_factory=AttentionConfig)
-    speller: SpellerConfig = field(default_factory=SpellerConfig)
-    ctc_weight: float = 0.5          # a in a*CTC + (1-a)*attention; 0 builds no CTC head
-    label_smoothing: float = 0.0     # attention cross-entropy smoothing
-    specaug: Optional[SpecAugConfig] = None  # None: no SpecAugment
-    # Parameter initialisation: "pytorch" (each layer's own default) or "lecun", ESPnet's RNN
-    # recipe: LeCun-normal weights, zero biases, N(0, 1) embeddings, speller forget-gate bias 1.
-    init: str = "pytorch"
-
-    def __post_init__(self) -> None:
-        # Checked here, not in LAS: a bad value then fails when the config loads, before data is read.
-        if not 0.0 <= self.ctc_weight <= 1.0:
-            raise ValueError(f"ctc_weight must be in [0, 1], got {self.ctc_weight}")
-        if self.init not in ("pytorch", "lecun"):
-            raise ValueError(f"init must be pytorch or lecun, got {self.init!r}")
-
-    @classmethod
-    def from_dict(cls, d: Optional[Dict[str, Any]]) -> "LASConfig":
-        """Build from a YAML mapping; unknown keys and mistyped values are errors naming them."""
-        return from_dict(cls, d, path="model", wording=_WORDING)
-
-    def to_dict(self) -> Dict[str, Any]:
-        return to_dict(self)
-
-
-_WORDING = Wording(unknown="{where}: unknown option(s) {keys} (known: {known})")
 
 
 @dataclass

@@ -17,33 +17,21 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from asrkit.models.config import LMConfig
 from asrkit.models.targets import IGNORE_ID, decoder_targets
-from asrkit.utils.config import from_dict, to_dict
+from asrkit.utils.config import to_dict
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import atomic_open
 from asrkit.utils.torch_files import load_weights_only
 
 FORMAT = "asrkit-lm"
 VERSION = 1
-
-
-@dataclass
-class LMConfig:
-    embed: int = 256
-    hidden: int = 512
-    layers: int = 2
-    dropout: float = 0.2
-
-    @classmethod
-    def from_dict(cls, d: Optional[Dict[str, Any]], where: str = "lm model config") -> "LMConfig":
-        return from_dict(cls, d, where)
 
 
 class LSTMLM(nn.Module):

@@ -11,27 +11,13 @@ teacher-forced training runs that once on the whole (B, L, .) stack instead of o
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Dict, Tuple
 
 import torch
 from torch import Tensor, nn
 
-from asrkit.models.attention import build_attention, AttentionConfig
-
-
-@dataclass
-class SpellerConfig:
-    """The ``speller:`` section of a model config."""
-
-    layers: int = 1             # 1 or 2 LSTM layers
-    hidden: int = 320
-    embed: int = 320            # token embedding size
-    dropout: float = 0.0
-
-    def __post_init__(self) -> None:
-        if self.layers < 1:
-            raise ValueError("speller.layers must be at least 1")
+from asrkit.models.attention import build_attention
+from asrkit.models.config import AttentionConfig, SpellerConfig
 
 
 class Speller(nn.Module):

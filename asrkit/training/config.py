@@ -16,13 +16,18 @@ config loads, before any data is read or any process is started.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any, Dict, Iterable, Optional, Tuple
 
 import yaml
 
-from asrkit.models.las import LASConfig
+from asrkit.features.fbank import FbankConfig
+from asrkit.models.config import LASConfig, LMConfig
 from asrkit.utils.config import Wording, from_dict, load_yaml_mapping, to_dict
 from asrkit.utils.errors import AsrkitError
+from asrkit.utils.logging import get_logger
+
+log = get_logger(__name__)
 
 
 @dataclass
@@ -94,7 +99,8 @@ class TrainConfig:
 # What asrkit-train can pick its best epoch by (asrkit.training.checkpoint.METRICS says which way is better).
 ASR_METRICS = ("valid_loss", "valid_acc", "valid_cer")
 # "max_epochs: expected a number" as before the shared loader (tests/training pin it); an
-# unknown key is named by its path from the top, as it would be written with --set.
+# unknown key is named by its path from the top, as it would be written with --set. The LM's
+# config (below) words its errors the same way.
 _WORDING = Wording(unknown="{source}: unknown key{s} {dotted} (known: {known})",
                    expected={int: "a number (int)", float: "a number (float)"})
 # Options that existed once: naming them beats "unknown key" for someone with an old config.
@@ -177,3 +183,56 @@ def load_config(path: Optional[str], overrides: Iterable[str] = ()) -> TrainConf
 
 def dump_config(cfg: TrainConfig) -> str:
     return yaml.safe_dump(cfg.to_dict(), sort_keys=False, default_flow_style=None)
+
+
+def resolve_fbank_config(train_dir: str, explicit: Optional[str]) -> Optional[FbankConfig]:
+    """The options the training features were made with, which model.pt carries for decoding audio.
+
+    ``--fbank-config`` when given (asr.sh passes ``dump/<train>/fbank.yaml``); else
+    ``<train-dir>/fbank.yaml``, which asrkit-compute-fbank writes beside the feats.scp it makes.
+    With neither (features from Kaldi or another tool), None and a warning: the model then
+    decodes features (``asrkit-decode --feats``) but not audio. Nothing is guessed from feats.scp.
+    """
+    if explicit:
+        return FbankConfig.from_yaml(explicit)
+    beside = Path(train_dir) / "fbank.yaml"
+    if beside.is_file():
+        log.info("feature config for the packed model: %s", beside)
+        return FbankConfig.from_yaml(beside)
+    log.warning("no --fbank-config and no %s: model.pt will hold no feature config, so it can decode features "
+                "(asrkit-decode --feats) but not audio; pass --fbank-config with the options the features were "
+                "made with", beside)
+    return None
+
+
+@dataclass
+class LMTrainConfig:
+    model: LMConfig = field(default_factory=LMConfig)
+    lr: float = 1e-3
+    batch_size: int = 64
+    max_epochs: int = 20
+    patience: int = 3
+    dev_ratio: float = 0.05
+    grad_clip: float = 5.0
+    seed: int = 1
+    device: str = "auto"
+
+    @classmethod
+    def from_dict(cls, d: Optional[Dict[str, Any]], where: str = "lm config") -> "LMTrainConfig":
+        cfg = from_dict(cls, d, where, wording=_WORDING)
+        cfg.validate(where)
+        return cfg
+
+    @classmethod
+    def from_yaml(cls, path) -> "LMTrainConfig":
+        return cls.from_dict(load_yaml_mapping(path, "LM training options"), str(path))
+
+    def validate(self, where: str = "lm config") -> None:
+        if self.lr <= 0 or self.batch_size < 1 or self.max_epochs < 1:
+            raise AsrkitError(f"{where}: lr, batch_size and max_epochs must be positive")
+        if not 0 <= self.dev_ratio < 1:
+            raise AsrkitError(f"{where}: dev_ratio must be in [0, 1), got {self.dev_ratio}")
+
+    def to_dict(self) -> Dict[str, Any]:
+        return to_dict(self)
+

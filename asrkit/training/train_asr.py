@@ -55,26 +55,6 @@ class TrainArgs:
     verbose: int = 0
 
 
-def resolve_fbank_config(train_dir: str, explicit: Optional[str]) -> Optional[FbankConfig]:
-    """The options the training features were made with, which model.pt carries for decoding audio.
-
-    ``--fbank-config`` when given (asr.sh passes ``dump/<train>/fbank.yaml``); else
-    ``<train-dir>/fbank.yaml``, which asrkit-compute-fbank writes beside the feats.scp it makes.
-    With neither (features from Kaldi or another tool), None and a warning: the model then
-    decodes features (``asrkit-decode --feats``) but not audio. Nothing is guessed from feats.scp.
-    """
-    if explicit:
-        return FbankConfig.from_yaml(explicit)
-    beside = Path(train_dir) / "fbank.yaml"
-    if beside.is_file():
-        log.info("feature config for the packed model: %s", beside)
-        return FbankConfig.from_yaml(beside)
-    log.warning("no --fbank-config and no %s: model.pt will hold no feature config, so it can decode features "
-                "(asrkit-decode --feats) but not audio; pass --fbank-config with the options the features were "
-                "made with", beside)
-    return None
-
-
 def _stderr_is(path: Path) -> bool:
     """Whether stderr already goes to ``path`` (a run.pl-style launcher's log): then don't log twice."""
     try:

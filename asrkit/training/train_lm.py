@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
@@ -30,11 +29,11 @@ import torch
 import yaml
 
 from asrkit.models.lm import FORMAT as LM_FORMAT
-from asrkit.models.lm import LMConfig, LSTMLM
+from asrkit.models.lm import LSTMLM
 from asrkit.training import checkpoint as ckpt
-from asrkit.training.config import OptimConfig, TrainingConfig
+from asrkit.training.config import LMTrainConfig, OptimConfig, TrainingConfig
 from asrkit.training.trainer import StepOutput, Trainer, seed_everything
-from asrkit.utils.config import Wording, from_dict, load_yaml_mapping, to_dict
+from asrkit.utils.config import to_dict
 from asrkit.utils.device import resolve_device
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import atomic_open
@@ -42,41 +41,7 @@ from asrkit.utils.logging import get_logger
 
 log = get_logger("train_lm")
 
-
-@dataclass
-class LMTrainConfig:
-    model: LMConfig = field(default_factory=LMConfig)
-    lr: float = 1e-3
-    batch_size: int = 64
-    max_epochs: int = 20
-    patience: int = 3
-    dev_ratio: float = 0.05
-    grad_clip: float = 5.0
-    seed: int = 1
-    device: str = "auto"
-
-    @classmethod
-    def from_dict(cls, d: Optional[Dict[str, Any]], where: str = "lm config") -> "LMTrainConfig":
-        cfg = from_dict(cls, d, where, wording=_WORDING)
-        cfg.validate(where)
-        return cfg
-
-    @classmethod
-    def from_yaml(cls, path) -> "LMTrainConfig":
-        return cls.from_dict(load_yaml_mapping(path, "LM training options"), str(path))
-
-    def validate(self, where: str = "lm config") -> None:
-        if self.lr <= 0 or self.batch_size < 1 or self.max_epochs < 1:
-            raise AsrkitError(f"{where}: lr, batch_size and max_epochs must be positive")
-        if not 0 <= self.dev_ratio < 1:
-            raise AsrkitError(f"{where}: dev_ratio must be in [0, 1), got {self.dev_ratio}")
-
-    def to_dict(self) -> Dict[str, Any]:
-        return to_dict(self)
-
-
-# An unknown key is named by its path from the top (``model.hiden``), as in asrkit-train's config.
-_WORDING = Wording(unknown="{source}: unknown key{s} {dotted} (known: {known})")
+__all__ = ["LMTrainConfig", "LMTask", "SentenceBatchSampler", "perplexity", "split_dev", "train_lm"]
 
 
 def split_dev(sents: List[List[int]], ratio: float, seed: int) -> Tuple[List[List[int]], List[List[int]]]:

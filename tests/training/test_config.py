@@ -55,3 +55,19 @@ def test_teacher_forcing_schedule():
     cfg = build_config({"training": {"teacher_forcing_start": 1.0, "teacher_forcing_end": 0.6,
                                      "teacher_forcing_decay_epochs": 4}})
     assert [round(cfg.training.teacher_forcing(e), 3) for e in (1, 3, 5, 9)] == [1.0, 0.8, 0.6, 0.6]
+
+
+def test_configs_load_without_torch(tmp_path):
+    """asrkit-train's and asrkit-train-lm's configs (model sections included) load without importing
+    torch, so a typo is reported in a moment, not after torch's start-up (seconds on a loaded machine)."""
+    import subprocess
+    import sys
+
+    conf = tmp_path / "train.yaml"
+    conf.write_text("model: {listener: {hidden: 16}, specaug: {freq_masks: 1}}\ntraining: {max_epochs: 2}\n")
+    code = ("import sys; from asrkit.training.config import LMTrainConfig, load_config; "
+            f"cfg = load_config({str(conf)!r}); LMTrainConfig.from_dict({{'model': {{'hidden': 8}}}}); "
+            "assert cfg.model.listener.hidden == 16 and cfg.model.specaug.freq_masks == 1; "
+            "assert 'torch' not in sys.modules, 'torch was imported'")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
