@@ -48,7 +48,7 @@ class TrainArgs:
     valid_dir: Optional[str]
     lang_dir: str
     config: TrainConfig  # loaded and checked (with --set and --seed applied) before any data is read
-    fbank: Optional[FbankConfig] = None  # the features' options, packed into model.pt (see resolve_fbank_config)
+    fbank: Optional[FbankConfig] = None  # the features' options for model.pt (config.resolve_fbank_config)
     cmvn: Optional[str] = None
     norm_vars: bool = True
     ngpu: Optional[int] = None  # None: training.device decides; 0: CPU; N: N GPUs

@@ -185,7 +185,7 @@ def test_model_typo_fails_when_the_config_loads(tmp_path):
 
 
 def test_feature_config_is_given_or_beside_the_features_never_guessed(yesno_setup, tmp_path, caplog):
-    from asrkit.training.train_asr import resolve_fbank_config
+    from asrkit.training.config import resolve_fbank_config
 
     train = yesno_setup / "dump" / "train"
     assert resolve_fbank_config(str(train), None) == FbankConfig(sample_frequency=8000, num_mel_bins=23)
