@@ -9,7 +9,7 @@ import click
 from asrkit.cli._common import asrkit_command
 from asrkit.data.table import iter_table
 from asrkit.text.tokenizer import Tokenizer, UnknownTally
-from asrkit.training.lm import LMTrainConfig, split_dev, train_lm
+from asrkit.training.config import LMTrainConfig
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.logging import get_logger, setup_logging
 
@@ -65,19 +65,21 @@ def main(config_path: Optional[str], lang_dir: str, text_file: str, exp_dir: str
          valid_text: Optional[str], **overrides) -> None:
     """Train a token LSTM LM on <text-file> with the tokenizer of <lang-dir>.
 
-    Writes <lm-exp-dir>/lm.pt (the epoch with the best dev perplexity; it records a checksum of
-    the token list, so asrkit-decode refuses it with a model of another tokenizer),
-    <lm-exp-dir>/lm.yaml (the resolved config) and <lm-exp-dir>/log/train_lm.log.
+    Writes <lm-exp-dir>/checkpoints/epoch<N>.pt, log/curves.csv, log/train_lm.log, lm.yaml (the
+    resolved config) and at the end lm.pt (the epoch with the best dev perplexity; it records a
+    checksum of the token list, so asrkit-decode refuses it with a model of another tokenizer).
+    Re-running on a <lm-exp-dir> with checkpoints resumes it, as asrkit-train does.
 
     e.g. asrkit-train-lm --config conf/lm.yaml --lang-dir data/lang data/train/text exp/lm
     """
     out = Path(exp_dir)
-    setup_logging(1 if log.isEnabledFor(10) else 0, str(out / "log" / "train_lm.log"))
     cfg = LMTrainConfig.from_yaml(config_path) if config_path else LMTrainConfig()
     for k, v in overrides.items():
         if v is not None:
             setattr(cfg, k, v)
     cfg.validate("command line")
+    setup_logging(1 if log.isEnabledFor(10) else 0, str(out / "log" / "train_lm.log"))
+    from asrkit.training.train_lm import split_dev, train_lm  # torch: after the config is known to be good
     tok = Tokenizer.load(Path(lang_dir) / "tokens.model")
 
     def encode(path: str):
@@ -96,6 +98,7 @@ def main(config_path: Optional[str], lang_dir: str, text_file: str, exp_dir: str
         train, dev = sents, encode(valid_text)
     else:
         train, dev = split_dev(sents, cfg.dev_ratio, cfg.seed)
-    summary = train_lm(train, dev, tok.vocab_size, tok.tokens, cfg, out)
-    click.echo(f"Done: LM trained {summary['epochs']} epochs on {len(train)} sentences; best dev perplexity "
-               f"{summary['best_dev_ppl']:.3f} at epoch {summary['best_epoch']} -> {out / 'lm.pt'}", err=True)
+    summary = train_lm(train, dev, tok.tokens, cfg, out)
+    click.echo(f"Done: LM trained {summary['epochs']} epochs on {len(train)} sentences; best "
+               f"{'dev' if dev else 'train'} perplexity {summary['best_dev_ppl']:.3f} at epoch {summary['best_epoch']} "
+               f"-> {summary['path']}", err=True)

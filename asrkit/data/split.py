@@ -31,7 +31,11 @@ _SOURCES = tuple(dict.fromkeys(TABLES + UTT_TABLES + RECO_TABLES + SPK_TABLES))
 
 
 def split_scp(lines: Sequence[T], n: int) -> List[List[T]]:
-    """Cut ``lines`` into ``n`` contiguous pieces whose sizes differ by at most one (as split_scp.pl).
+    """Cut ``lines`` into ``n`` contiguous pieces, order kept, as Kaldi's ``utils/split_scp.pl``.
+
+    Every piece gets ``len(lines) // n`` lines and the first ``len(lines) % n`` pieces one more,
+    which is split_scp.pl's cut without ``--utt2spk``; asrkit-compute-fbank --nj and
+    asrkit-decode --nj/--job both cut with it, so job JOB holds the same lines in either.
 
     >>> split_scp(["a", "b", "c", "d", "e"], 2)
     [['a', 'b', 'c'], ['d', 'e']]

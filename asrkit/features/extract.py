@@ -26,6 +26,7 @@ import kaldiio
 import numpy as np
 
 from asrkit.data.specifier import parse_specifier
+from asrkit.data.split import split_scp
 from asrkit.features.fbank import FbankConfig, compute_fbank
 from asrkit.features.wav import DEFAULT_MAX_SAMPLES, EXPECT_MONO, WavEntry, iter_wavs, read_wav_scp, resample
 from asrkit.utils.bad_items import MAX_FAILED_PERCENT, BadItems
@@ -117,13 +118,6 @@ def _job_main(job: int, entries: List[WavEntry], ark_path: str, text: bool, conf
         return _run_job(entries, ark, text, config, desc=f"fbank job {job}", allow_resample=allow_resample)
 
 
-def split_contiguous(items: list, n: int) -> List[list]:
-    """``n`` contiguous pieces of nearly equal size (Kaldi's split_scp.pl), order kept."""
-    n = max(1, min(n, len(items)))
-    bounds = [round(i * len(items) / n) for i in range(n + 1)]
-    return [items[bounds[i]:bounds[i + 1]] for i in range(n)]
-
-
 def job_ark_path(ark: str, job: int) -> str:
     """``dump/x/feats.ark`` -> ``dump/x/feats.3.ark`` for job 3."""
     p = Path(ark)
@@ -173,7 +167,7 @@ def compute_fbank_table(
     import torchaudio.compliance.kaldi  # noqa: F401
 
     start += time.perf_counter() - t_import
-    pieces = split_contiguous(entries, nj)
+    pieces = split_scp(entries, min(nj, len(entries)))
     if len(pieces) < nj:
         log.warning("--nj %d is more than the %d utterances; using %d jobs", nj, len(entries), len(pieces))
     side_dir = Path(spec.scp).parent if spec.scp else (Path(spec.ark).parent if spec.ark != "-" else None)

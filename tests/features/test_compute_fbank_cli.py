@@ -82,6 +82,12 @@ def test_nj_segments_and_pipes_match_one_job(tmp_path, an4_wavs, asrkit):
     # A 0.6 s segment of 16 kHz audio: 1 + (9600 - 400) // 160 frames.
     assert a["rec0-0"].shape == (58, 80)
     assert job_ark_path("dump/x/feats.ark", 3) == "dump/x/feats.3.ark"
+    # Two jobs cut 9 utterances as Kaldi's split_scp.pl (and asrkit-decode --nj 2) do: 5 + 4.
+    two = tmp_path / "two"
+    compute_fbank_table(f"scp:{scp}", f"ark,scp:{two}/feats.ark,{two}/feats.scp", FbankConfig(),
+                        segments=segments, nj=2)
+    arks = [line.split()[1].rsplit(":", 1)[0] for line in (two / "feats.scp").read_text().splitlines()]
+    assert [arks.count(str(two / "feats.1.ark")), arks.count(str(two / "feats.2.ark"))] == [5, 4]
 
 
 def _bad_dir(tmp_path, an4_wavs, good: int):

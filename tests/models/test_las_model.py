@@ -336,3 +336,10 @@ def test_lecun_init_as_espnet():
     assert not torch.all(default.speller.cells[0].bias_ih[64:128] == 1.0)
     with pytest.raises(ValueError, match="init must be pytorch or lecun, got 'xavier'"):
         LAS(IDIM, VOCAB, tiny_config(init="xavier"))
+
+
+def test_attention_config_knows_every_attention():
+    from asrkit.models.attention import ATTENTIONS
+    from asrkit.models.config import ATTENTION_TYPES
+
+    assert tuple(ATTENTIONS) == ATTENTION_TYPES

@@ -141,7 +141,7 @@ if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
       "of data/$set, more than 5 % failed (Kaldi's rule) -- see $out/log/fbank.*.log"
     for i in $(seq "$n"); do cat "$out/data/utt2num_frames.$i"; done > "$out/utt2num_frames"
     for f in text utt2spk spk2utt; do cp "data/$set/$f" "$out/$f"; done
-    cp "$out/data/fbank.yaml" "$out/fbank.yaml"   # the resolved feature config, for asrkit-train
+    cp "$out/data/fbank.yaml" "$out/fbank.yaml"   # the resolved feature config: asrkit-train packs it
     # compute-fbank skips (and logs) unreadable audio: drop those utterances from every table,
     # as Kaldi's fix_data_dir.sh does after make_fbank.sh. Scoring still counts them as errors.
     run "(above)" asrkit-fix-data-dir "$out"
@@ -195,7 +195,7 @@ if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
     run "$exp/log/train.log" $cuda_cmd --gpu "$ngpu" "${nodes_opts[@]}" "$exp/log/train.log" \
       asrkit-train --config "$train_config" --train-dir "$dumpdir/$feats_train_set" \
         --valid-dir "$dumpdir/$valid_set" --lang-dir "$lang" --cmvn "$dumpdir/$feats_train_set/cmvn.ark" \
-        --ngpu "$ngpu" --seed "$seed" $train_args "$exp"
+        --fbank-config "$dumpdir/$feats_train_set/fbank.yaml" --ngpu "$ngpu" --seed "$seed" $train_args "$exp"
     echo $(( $(date +%s) - start )) > "$exp/train_seconds"
     if [ "$num_avg" -gt 0 ]; then
       run "$exp/log/average.log" $train_cmd "$exp/log/average.log" asrkit-average --num "$num_avg" "$exp"
