@@ -49,7 +49,10 @@ $(awk '/^# ---- configuration section/ { on = 1; next } /^help_message=/ { on = 
   on && /^[a-z_]+=/ { name = $0; sub(/=.*/, "", name); gsub(/_/, "-", name)
     value = $0; sub(/^[^=]*=/, "", value); sub(/ *#.*/, "", value)
     doc = $0; if (!sub(/^[^#]*# */, "", doc)) doc = ""
-    printf "  --%-16s %-18s %s\n", name, "(" value ")", doc }' "$0")
+    n++; names[n] = name; values[n] = "(" value ")"; docs[n] = doc
+    if (length(name) > wn) wn = length(name); if (length(values[n]) > wv) wv = length(values[n]) }
+  # Columns as wide as the longest name and default, so no option pushes its line out of step.
+  END { fmt = "  --%-" wn "s %-" wv "s %s\n"; for (i = 1; i <= n; i++) printf fmt, names[i], values[i], docs[i] }' "$0")
 
 e.g.: ./asr.sh --stage 4 --stop-stage 6 --ngpu 1 --train-config conf/train.yaml --tag las"
 # ---- end of configuration section ----
