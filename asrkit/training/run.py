@@ -24,6 +24,7 @@ from asrkit.launch.distributed import DistInfo, detect_distributed, init_distrib
 from asrkit.training import checkpoint as ckpt
 from asrkit.training.config import TrainConfig, dump_config, load_config
 from asrkit.training.data import FeatureDataset, load_cmvn, load_utterances
+from asrkit.training.timing import RunRecord
 from asrkit.training.trainer import Trainer
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import atomic_open
@@ -135,18 +136,30 @@ def train(args: TrainArgs) -> Optional[Path]:
     if rank != 0:
         logging.getLogger().setLevel(logging.WARNING)
     handler = _log_to_file(exp / "log" / "train.log") if rank == 0 else None
+    runs = None
     try:
         if rank == 0:
             log.info("%s", " ".join(sys.argv))
-        return _train(args, cfg, exp, dist_info, rank, world)
+            # This run's row in log/train_runs.tsv, from now on: data loading is training time too.
+            found = ckpt.list_checkpoints(exp)
+            done_before = max(found) if found else 0
+            runs = RunRecord(exp, fresh=not found, epochs_done=lambda: done_before)
+            runs.start()
+        return _train(args, cfg, exp, dist_info, rank, world, runs)
+    except KeyboardInterrupt:
+        if runs is not None:
+            runs.outcome = "interrupted"
+        raise
     finally:
+        if runs is not None:
+            runs.finish()
         if handler is not None:
             logging.getLogger().removeHandler(handler)
             handler.close()
 
 
 def _train(args: TrainArgs, cfg: TrainConfig, exp: Path, dist_info: Optional[DistInfo], rank: int,
-           world: int) -> Optional[Path]:
+           world: int, runs: Optional[RunRecord] = None) -> Optional[Path]:
     start = time.time()
     device = select_device(args.ngpu, cfg, dist_info)
     if dist_info is not None:
@@ -185,6 +198,9 @@ def _train(args: TrainArgs, cfg: TrainConfig, exp: Path, dist_info: Optional[Dis
     }
     trainer = Trainer(cfg, model, train_set, valid_set, tokenizer, exp, meta, device, rank, world)
     trainer.resume()
+    if runs is not None:  # the budget counts every run of this training, not only this one
+        runs.epochs_done = lambda: trainer.state.epoch
+        trainer.time_used = runs.used
     if rank == 0:  # only once the config is known to fit the exp dir's checkpoints
         with atomic_open(exp / "config.yaml") as f:
             f.write(dump_config(cfg))
@@ -195,9 +211,12 @@ def _train(args: TrainArgs, cfg: TrainConfig, exp: Path, dist_info: Optional[Dis
     if rank == 0:
         out = pack_best(exp, cfg.training.best_metric)
         hist = trainer.state.history
+        why = " (stopped early)" if trainer.state.stopped_early else " (time budget)" if trainer.out_of_time else ""
         log.info("Done %d epochs out of %d%s in %.0f s; packed model: %s", trainer.state.epoch,
-                 cfg.training.max_epochs, " (stopped early)" if trainer.state.stopped_early else "",
-                 time.time() - start, out)
+                 cfg.training.max_epochs, why, time.time() - start, out)
+        if runs is not None:
+            runs.outcome = "budget" if trainer.out_of_time else "done"
+            log.info("training time over %d run(s): %.0f s (%s)", runs.row.run, runs.used(), runs.path)
         if hist:
             log.info("last epoch: %s", ", ".join(f"{k} {v:.4g}" for k, v in hist[-1].items()
                                                   if isinstance(v, float)))

@@ -18,7 +18,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 import torch
 import torch.distributed as dist
@@ -31,6 +31,7 @@ from asrkit.training.greedy import cer, forced_alignment, greedy_search
 from asrkit.training.optim import build_optimizer, build_scheduler
 from asrkit.training.plots import save_alignment_png
 from asrkit.training.sampler import BucketBatchSampler
+from asrkit.training.timing import next_epoch_fits, projection
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import atomic_open
 from asrkit.utils.logging import get_logger, progress
@@ -38,7 +39,8 @@ from asrkit.utils.logging import get_logger, progress
 log = get_logger(__name__)
 
 CURVE_FIELDS = ["epoch", "step", "lr", "train_loss", "train_acc", "valid_loss", "valid_acc", "valid_cer",
-                "train_frames_per_s", "train_utts_per_s", "train_time_s", "valid_time_s", "skipped_batches"]
+                "train_frames_per_s", "train_utts_per_s", "train_time_s", "valid_time_s", "skipped_batches",
+                "epoch_time_s"]
 
 
 @dataclass
@@ -169,6 +171,11 @@ class Trainer:
         self.amp = cfg.training.amp and device.type == "cuda"
         self.state = TrainState()
         self._writer: Optional[_Background] = None
+        # The training's wall time so far, for training.max_time: this run's unless the caller
+        # counts earlier runs too (asrkit.training.timing.RunRecord.used).
+        start = time.monotonic()
+        self.time_used: Callable[[], float] = lambda: time.monotonic() - start
+        self.out_of_time = False  # set when training.max_time stopped this run
 
     # ------------------------------------------------------------------ resume / checkpoints
     def resume(self) -> bool:
@@ -446,12 +453,23 @@ class Trainer:
         if self.state.epoch == 0 and not self.finished():
             self.check_memory()
         while not self.finished():
+            # Rank 0's clock decides for every rank, so all stop at the same epoch.
+            if not self._broadcast(next_epoch_fits(self.state.history, self.time_used(), t.max_time)):
+                self.out_of_time = True
+                if self.is_main:
+                    log.info("time budget: %.0f s of training.max_time=%.0f s used, and the last epoch took "
+                             "longer than what is left: stopping after epoch %d of %d (a re-run with a larger "
+                             "training.max_time continues)", self.time_used(), t.max_time, self.state.epoch,
+                             t.max_epochs)
+                break
+            epoch_start = time.perf_counter()
             epoch = self.state.epoch + 1
             row: Dict[str, Any] = {"epoch": epoch}
             row.update(self.train_epoch(epoch))
             row.update({"step": self.state.step, "lr": self.lr()})
             if self.is_main:
                 row.update(self.validate(epoch))
+                row["epoch_time_s"] = time.perf_counter() - epoch_start
             row = self._broadcast(row)
             self.state.epoch = epoch
             self.state.history.append(row)
@@ -465,6 +483,8 @@ class Trainer:
                          "%.0f frames/s, %.1f s train, %.1f s valid", epoch, row["train_loss"], row["train_acc"],
                          fmt(row.get("valid_loss")), fmt(row.get("valid_acc")), fmt(row.get("valid_cer")),
                          row["lr"], row["train_frames_per_s"], row["train_time_s"], row.get("valid_time_s", 0.0))
+                last = epoch if self.state.stopped_early else t.max_epochs
+                log.info("%s", projection(self.state.history, last, self.time_used(), t.max_time))
                 self.write_curves()
             self.save_checkpoint()
             if self.state.stopped_early and self.is_main:

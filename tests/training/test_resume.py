@@ -23,8 +23,16 @@ def test_killed_run_resumes_exactly(yesno_setup, tmp_path, asrkit):
     assert (exp / "checkpoints" / "epoch1.pt").is_file()
     assert not (exp / "checkpoints" / "epoch2.pt").exists() and not (exp / "model.pt").exists()
 
+    from asrkit.training.timing import read_runs
+
+    assert [(r.run, r.status) for r in read_runs(exp)] == [(1, "running")]  # as SIGKILL left it
     proc = asrkit(*train_args(yesno_setup, exp, "--seed", "7", *RANDOM))
     assert "resumed from" in proc.stderr.decode() and "epoch 1 done" in proc.stderr.decode()
+    # Both runs count in the training's time: the killed one up to its last update.
+    runs = read_runs(exp)
+    assert [(r.run, r.from_epoch, r.status) for r in runs] == [(1, 0, "killed"), (2, 1, "done")]
+    assert runs[1].to_epoch == 2 and all(r.seconds > 0 for r in runs)
+    assert "training time over 2 run(s)" in proc.stderr.decode()
 
     a = torch.load(ref / "checkpoints" / "epoch2.pt", weights_only=False)
     b = torch.load(exp / "checkpoints" / "epoch2.pt", weights_only=False)
