@@ -7,7 +7,9 @@
 #      with --speed-perturb-factors the train set is first copied at each speed (data/<train>_sp)
 #   2  tokenizer: sentencepiece (char|bpe|unigram) on the train text -> data/lang_<type>/
 #   3  language model on the train text (only with --use-lm true)
-#   4  LAS training -> exp/<tag>/model.pt (averaged checkpoints with --num-avg N)
+#   4  LAS training -> exp/<tag>/model.pt (averaged checkpoints with --num-avg N); exp/<tag>/train_seconds
+#      adds up every run of the training (killed, resumed); --train-max-time S stops it at an epoch
+#      boundary within S seconds, and running stage 4 again with a larger S continues it
 #   5  decoding of each test set in --nj pieces, merged -> exp/<tag>/decode_<set>/{text,nbest.jsonl}
 #   6  scoring (WER, CER) -> exp/<tag>/decode_<set>/{wer.txt,result.txt}; a row added to RESULTS.md
 #
@@ -31,6 +33,7 @@ token_type=char         # char|bpe|unigram
 nbpe=30                 # vocabulary size for bpe/unigram
 train_config=conf/train.yaml   # model + training options (asrkit-train --config)
 train_args=             # more asrkit-train options, e.g. "--set training.max_epochs=10"
+train_max_time=         # training budget in seconds over all runs (training.max_time; empty: the config's)
 decode_config=conf/decode.yaml # beam search options (asrkit-decode --config)
 decode_args=            # more asrkit-decode options, e.g. "--beam 20"
 num_avg=0               # average the N best checkpoints into model.avg.pt (0: decode model.pt)
@@ -175,18 +178,29 @@ fi
 if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
   current_stage=4
   if [ -f "$exp/.done" ]; then log "stage 4: $exp done already"; else
-    log "stage 4: LAS training ($train_config, ngpu=$ngpu) -> $exp"
+    log "stage 4: LAS training ($train_config, ngpu=$ngpu${train_max_time:+, budget $train_max_time s}) -> $exp"
     mkdir -p "$exp/log"
-    start=$(date +%s)
+    budget=()
+    [ -z "$train_max_time" ] || budget=(--set "training.max_time=$train_max_time")
     run "$exp/log/train.log" $cuda_cmd --gpu "$ngpu" "$exp/log/train.log" \
       asrkit-train --config "$train_config" --train-dir "$dumpdir/$feats_train_set" \
         --valid-dir "$dumpdir/$valid_set" --lang-dir "$lang" --cmvn "$dumpdir/$feats_train_set/cmvn.ark" \
-        --ngpu "$ngpu" --seed "$seed" $train_args "$exp"
-    echo $(( $(date +%s) - start )) > "$exp/train_seconds"
+        --ngpu "$ngpu" --seed "$seed" "${budget[@]}" $train_args "$exp"
+    # The time of every run of this training (a killed one, a resumed one), as asrkit-train records it.
+    runs=$exp/log/train_runs.tsv
+    [ -s "$runs" ] || die "stage 4: asrkit-train wrote no $runs -- see $exp/log/train.log"
+    awk -F'\t' '!/^#/ { s += $3 } END { printf "%d\n", s + 0.5 }' "$runs" > "$exp/train_seconds"
     if [ "$num_avg" -gt 0 ]; then
       run "$exp/log/average.log" $train_cmd "$exp/log/average.log" asrkit-average --num "$num_avg" "$exp"
     fi
-    touch "$exp/.done"
+    # Decodings of an earlier model of this exp dir (before a resume) are out of date.
+    rm -f "$exp"/decode_*/.done
+    if [ "$(awk -F'\t' '!/^#/ { s = $6 } END { print s }' "$runs")" = budget ]; then
+      # Not .done: running stage 4 again with a larger --train-max-time resumes the training.
+      log "stage 4: stopped by the time budget after epoch $(awk -F'\t' '!/^#/ { e = $5 } END { print e }' "$runs") ($(cat "$exp/train_seconds") s); decoding this model; run stage 4 again with a larger --train-max-time to continue"
+    else
+      touch "$exp/.done"
+    fi
   fi
 fi
 model=$exp/model.pt
@@ -231,6 +245,15 @@ if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
       machine="$machine, ${ngpu}x $(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)"
     fi
     train_time=$( [ -f "$exp/train_seconds" ] && echo "$(cat "$exp/train_seconds") s" || echo "?")
+    runs=$exp/log/train_runs.tsv
+    if [ -s "$runs" ]; then   # how the time was made up: "1202 s (2 runs)", "1790 s (time budget, 7 epochs)"
+      nruns=$(grep -vc '^#' "$runs" || true)
+      last=$(awk -F'\t' '!/^#/ { s = $6; e = $5 } END { print s, e }' "$runs")
+      note=
+      [ "$nruns" -le 1 ] || note="$nruns runs"
+      [ "${last% *}" != budget ] || note="${note:+$note, }time budget, ${last#* } epochs"
+      train_time="$train_time${note:+ ($note)}"
+    fi
     if [ ! -f "$results" ]; then
       printf '| set | CER %% | WER %% | model config | decode config | training time | date | machine |\n' > "$results"
       printf '|---|---|---|---|---|---|---|---|\n' >> "$results"
