@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 
 from asrkit.cli._common import asrkit_command
-from asrkit.data.from_audio import CASES, make_data_dir
+from asrkit.data.from_audio import CASES, PUNCTUATION, make_data_dir
 
 
 @asrkit_command("make-data-dir")
@@ -25,12 +25,14 @@ from asrkit.data.from_audio import CASES, make_data_dir
                    "conf/fbank.yaml's sample_frequency, or not mono 16-bit).")
 @click.option("--case", type=click.Choice(CASES), default="keep", show_default=True,
               help="Change the transcripts' letter case.")
+@click.option("--punctuation", type=click.Choice(PUNCTUATION), default="keep", show_default=True,
+              help="drop: punctuation becomes a word break (an apostrophe inside a word stays).")
 @click.option("--max-skip-ratio", type=float, default=0.05, show_default=True,
               help="Fail when more than this share of files and transcripts had to be skipped.")
 @click.argument("audio_dir", metavar="AUDIO-DIR")
 @click.argument("out_dir", metavar="DATA-DIR")
 def main(transcripts, text_ext, audio_ext, speaker, speaker_from_dir, speaker_regex, sample_rate, case,
-         max_skip_ratio, audio_dir, out_dir):
+         punctuation, max_skip_ratio, audio_dir, out_dir):
     """Write DATA-DIR/{wav.scp,text,utt2spk,spk2utt} from the audio files below AUDIO-DIR.
 
     Utterance ids are <speaker>-<path below AUDIO-DIR without extension, '/' as '-'>, so the same
@@ -46,7 +48,8 @@ def main(transcripts, text_ext, audio_ext, speaker, speaker_from_dir, speaker_re
     report = make_data_dir(audio_dir, out_dir, transcripts=transcripts, text_ext=text_ext,
                            extensions=[e.strip() for e in audio_ext.split(",") if e.strip()], speaker=speaker,
                            speaker_from_dir=speaker_from_dir, speaker_regex=speaker_regex,
-                           sample_rate=sample_rate, case=case, max_skip_ratio=max_skip_ratio)
+                           sample_rate=sample_rate, case=case, punctuation=punctuation,
+                           max_skip_ratio=max_skip_ratio)
     skipped = "".join(f", {len(v)} {k}" for k, v in report.skipped.items())
     click.echo(f"Done {report.num_utts} utterances out of {report.num_audio} audio files{skipped} -> {out_dir}",
                err=True)

@@ -17,6 +17,9 @@ sorted alike (Kaldi's rule). Characters other than letters, digits and ``._+-`` 
 above all) become ``_`` in ids; paths are written as they are. The speaker is one name for
 all, the first folder below the audio folder, or group 1 of a regular expression on the path.
 
+Transcripts keep their text (white space collapsed) unless asked: ``case`` upper or lower,
+``punctuation="drop"`` (punctuation as word breaks, an apostrophe inside a word kept).
+
 WAV files go into wav.scp as absolute paths; other formats (FLAC, OGG, MP3, ...) and, with
 ``sample_rate``, every file become ``sox <file> -t wav -r <rate> -c 1 -b 16 - |`` pipes, so the
 features see 16-bit mono WAV at the rate the fbank config expects.
@@ -39,6 +42,7 @@ import os
 import re
 import shlex
 import shutil
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -52,6 +56,7 @@ log = get_logger(__name__)
 
 DEFAULT_EXTENSIONS = ("wav", "flac")
 CASES = ("keep", "upper", "lower")
+PUNCTUATION = ("keep", "drop")
 # Why an item was skipped, as the report and the log name it.
 NO_TRANSCRIPT = "audio without a transcript"
 NO_AUDIO = "transcript without audio"
@@ -134,7 +139,21 @@ def read_transcript_file(path: Path) -> Dict[str, Tuple[str, int]]:
     return out
 
 
-def _normalise(text: str, case: str) -> str:
+def drop_punctuation(text: str) -> str:
+    """Punctuation (Unicode category P*) as word breaks, except an apostrophe inside a word (don't)."""
+    out = []
+    for i, c in enumerate(text):
+        if unicodedata.category(c).startswith("P"):
+            inside = 0 < i < len(text) - 1 and text[i - 1].isalnum() and text[i + 1].isalnum()
+            out.append("'" if c in "'\u2019" and inside else " ")
+        else:
+            out.append(c)
+    return "".join(out)
+
+
+def _normalise(text: str, case: str, punctuation: str) -> str:
+    if punctuation == "drop":
+        text = drop_punctuation(text)
     text = " ".join(text.split())
     return text.upper() if case == "upper" else text.lower() if case == "lower" else text
 
@@ -159,7 +178,7 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
                   text_ext: str = "txt", extensions: Sequence[str] = DEFAULT_EXTENSIONS,
                   speaker: Optional[str] = None, speaker_from_dir: bool = False,
                   speaker_regex: Optional[str] = None, sample_rate: Optional[int] = None,
-                  case: str = "keep", max_skip_ratio: float = 0.05) -> MakeReport:
+                  case: str = "keep", punctuation: str = "keep", max_skip_ratio: float = 0.05) -> MakeReport:
     """Write ``out_dir``'s wav.scp, text, utt2spk and spk2utt; see the module docstring."""
     audio_dir = Path(audio_dir)
     if not audio_dir.is_dir():
@@ -168,6 +187,8 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
         raise AsrkitError("give one of --speaker, --speaker-from-dir and --speaker-regex")
     if case not in CASES:
         raise AsrkitError(f"--case {case!r}: one of {', '.join(CASES)}")
+    if punctuation not in PUNCTUATION:
+        raise AsrkitError(f"--punctuation {punctuation!r}: one of {', '.join(PUNCTUATION)}")
     if not 0 <= max_skip_ratio <= 1:
         raise AsrkitError(f"--max-skip-ratio {max_skip_ratio:g}: must be in [0, 1]")
     regex = None
@@ -246,7 +267,7 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
         if rel not in text_of:
             report.skip(NO_TRANSCRIPT, str(rel))
             continue
-        words = _normalise(text_of[rel], case)
+        words = _normalise(text_of[rel], case, punctuation)
         if not words:
             report.skip(EMPTY, str(rel))
             continue

@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from asrkit.data.datadir import DataDir
-from asrkit.data.from_audio import BAD_NAME, EMPTY, NO_AUDIO, NO_TRANSCRIPT, make_data_dir, safe_id
+from asrkit.data.from_audio import BAD_NAME, EMPTY, NO_AUDIO, NO_TRANSCRIPT, drop_punctuation, make_data_dir, safe_id
 from asrkit.data.validate import validate_data_dir
 from asrkit.features.wav import read_wav_source
 from asrkit.utils.errors import AsrkitError
@@ -165,3 +165,22 @@ def test_other_formats_and_rates_go_through_sox(an4_root, tmp_path):
 def test_safe_id():
     assert safe_id("a b\tc/d'e") == "a_b_c_d_e"
     assert safe_id("ünïcode-1.2+x") == "ünïcode-1.2+x"
+
+
+def test_text_normalisation(an4_root, tmp_path):
+    assert drop_punctuation("Author of \"The Danger Trail\", Philip Steels, etc.").split() == \
+        ["Author", "of", "The", "Danger", "Trail", "Philip", "Steels", "etc"]
+    assert " ".join(drop_punctuation("don't 'quote' l\u2019eau well-known -- ¿qué?").split()) == \
+        "don't quote l'eau well known qué"
+    make_user_corpus(an4_root, tmp_path / "c", 3)
+    prompts = tmp_path / "c/prompts.txt"
+    names = [l.split()[0] for l in prompts.read_text().splitlines()]
+    prompts.write_text(f"{names[0]} Go, \u201cnow\u201d!\n{names[1]} ... !\n{names[2]} it's   fine\n")
+    report = make_data_dir(tmp_path / "c/audio", tmp_path / "d", transcripts=prompts, speaker="s", case="upper",
+                           punctuation="drop", max_skip_ratio=0.5)
+    assert DataDir(tmp_path / "d").read("text") == {f"s-{names[0]}": "GO NOW", f"s-{names[2]}": "IT'S FINE"}
+    assert report.skipped == {EMPTY: [f"{names[1]}.wav"]}
+    make_data_dir(tmp_path / "c/audio", tmp_path / "k", transcripts=prompts, speaker="s", max_skip_ratio=0.5)
+    assert DataDir(tmp_path / "k").read("text")[f"s-{names[0]}"] == "Go, \u201cnow\u201d!"
+    with pytest.raises(AsrkitError, match=r"--punctuation 'strip': one of keep, drop"):
+        make_data_dir(tmp_path / "c/audio", tmp_path / "x", transcripts=prompts, punctuation="strip")

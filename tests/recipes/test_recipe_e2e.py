@@ -130,7 +130,7 @@ def test_asr_sh_help_columns_line_up():
     assert len({re.search(r"\) +", r).end() for r in rows}) == 1, "\n".join(rows)
 
 
-@pytest.mark.parametrize("name", ["yesno", "an4", "fsdd", "librispeech"])
+@pytest.mark.parametrize("name", ["yesno", "an4", "fsdd", "librispeech", "TEMPLATE"])
 def test_recipe_configs_load(name):
     """Every shipped config is one the commands accept (a typo in a key is an error there)."""
     import torch

@@ -46,6 +46,7 @@ def set_option(script: Path, name: str, value: str) -> None:
     script.write_text(new)
 
 
+@pytest.mark.slow
 def test_setup_makes_a_recipe_that_runs_end_to_end(tmp_path, an4_root):
     recipe = new_recipe(tmp_path)
     template = REPO / "egs/TEMPLATE/asr1"
@@ -78,7 +79,7 @@ def test_setup_makes_a_recipe_that_runs_end_to_end(tmp_path, an4_root):
     assert not list(recipe.rglob("*.wav"))  # the corpus is read in place, never copied
 
     # Stages 1-6 with the template's defaults but a tiny model; the training is killed in epoch 2.
-    args = ["./run.sh", "--stage", "1", "--nj", "2", "--num-avg", "2", "--train-args", TINY]
+    args = ["./run.sh", "--stage", "1", "--nj", "1", "--num-avg", "2", "--train-args", TINY]
     proc = run_sh(args + ["--stop-stage", "4"], cwd=recipe, check=False, env={"ASRKIT_TEST_KILL_AT": "2:1"})
     assert proc.returncode != 0 and "stage 4 failed" in proc.stderr
     exp = recipe / "exp/train_char"
@@ -109,7 +110,7 @@ def test_setup_makes_a_recipe_that_runs_end_to_end(tmp_path, an4_root):
 
     # A time budget: stops after epoch 1 (smaller than any epoch), decodes that model, not .done;
     # a larger budget continues the same training and the decodings are redone.
-    budget = args + ["--stage", "4", "--tag", "budget"]
+    budget = args + ["--stage", "4", "--tag", "budget", "--test-sets", "test", "--num-avg", "0"]
     proc = run_sh(budget + ["--train-max-time", "0.001"], cwd=recipe)
     assert "stopped by the time budget after epoch 1" in proc.stderr
     bexp = recipe / "exp/budget"
@@ -118,8 +119,17 @@ def test_setup_makes_a_recipe_that_runs_end_to_end(tmp_path, an4_root):
     proc = run_sh(budget + ["--train-max-time", "86400"], cwd=recipe)
     assert (bexp / ".done").is_file() and (bexp / "checkpoints/epoch2.pt").is_file()
     assert "decode_test_decode done already" not in proc.stderr
-    assert re.search(r"\(exp/budget\) \|[^|]*\|[^|]*\| [0-9]+ s \(2 runs\) \|",
+    assert re.search(r"\(exp/budget\) \| conf/decode.yaml \| [0-9]+ s \(2 runs\) \|",
                      (recipe / "RESULTS.md").read_text().splitlines()[-1])
+
+
+def test_template_lm_config_loads():
+    """The LM config setup.sh copies is one asrkit-train-lm accepts (the others: test_recipe_configs_load)."""
+    import yaml
+
+    from asrkit.training.lm import LMTrainConfig
+
+    LMTrainConfig.from_dict(yaml.safe_load((REPO / "egs/TEMPLATE/asr1/conf/lm.yaml").read_text()))
 
 
 def test_setup_refuses_bad_targets(tmp_path):
@@ -196,7 +206,7 @@ def test_local_data_sh_bad_inputs(tmp_path, an4_root):
     for extra, message in [
         (["--corpus-root", str(tmp_path / "none")], "no such directory"),
         (["--transcripts", "nothing.txt"], "--transcripts nothing.txt: no such file"),
-        (["--dev-fraction", "0.7", "--test-fraction", "0.5"], "leave nothing to train on"),
+        (["--dev-fraction", "0.7", "--test-fraction", "0.5", "--max-skip-ratio", "0.2"], "leave nothing to train on"),
         (["--by-speaker", "maybe"], "true or false"),
     ]:
         proc = run_sh(data_sh + extra, cwd=recipe, check=False)

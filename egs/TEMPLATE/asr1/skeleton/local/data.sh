@@ -30,7 +30,11 @@ speaker=@CORPUS@    # one speaker for every file, unless speaker_from_dir or spe
 speaker_from_dir=false  # true: the speaker is the first folder below the audio folder
 speaker_regex=      # or: group 1 of this pattern on the path, e.g. '^([a-z]+)_' for alice_001.wav
 sample_rate=        # e.g. 16000: convert every file to it through sox (needed when the audio is not at conf/fbank.yaml's rate)
-text_case=keep      # keep | upper | lower
+# Text normalisation, for what a recogniser can hear: upper case (one token per letter for a char
+# model; "The" and "the" score alike) and punctuation dropped (it is hardly audible; "trail," would
+# be a word error against "trail"). keep/keep leaves the transcripts as they are.
+text_case=upper     # keep | upper | lower
+punctuation=drop    # keep | drop (an apostrophe inside a word stays)
 dev_fraction=0.05   # share of utterances held out for validation (at least 1)
 test_fraction=0.05  # share held out for the test set (0 and no --test-list: no test set)
 dev_list=           # or: a file of utterance ids for dev (first column)
@@ -48,7 +52,8 @@ die() { echo "$0: ERROR: $*" >&2; exit 1; }
 audio_dir=$corpus_root${audio_subdir:+/$audio_subdir}
 [ -d "$audio_dir" ] || die "--audio-subdir $audio_subdir: no such directory $audio_dir"
 
-opts=(--text-ext "$text_ext" --audio-ext "$audio_ext" --case "$text_case" --max-skip-ratio "$max_skip_ratio")
+opts=(--text-ext "$text_ext" --audio-ext "$audio_ext" --case "$text_case" --punctuation "$punctuation"
+  --max-skip-ratio "$max_skip_ratio")
 if [ -n "$transcripts" ]; then
   [ -f "$transcripts" ] || [ ! -f "$corpus_root/$transcripts" ] || transcripts=$corpus_root/$transcripts
   [ -f "$transcripts" ] || die "--transcripts $transcripts: no such file (here or below $corpus_root)"
