@@ -21,7 +21,8 @@ parse_options_passthrough=true
 . utils/parse_options.sh
 
 # The template's defaults: char tokens (a new corpus's vocabulary is open; BPE learned on a few
-# hundred sentences splits words badly), the 5 best epochs averaged, dev and test both scored.
+# hundred sentences splits words badly), the 5 best epochs averaged, dev and test both scored
+# (without a test set, test_fraction=0 in local/data.sh: --test-sets dev).
 asr_args=(--train-set train --valid-set dev --test-sets "dev test"
   --nj 4 --token-type char --num-avg 5
   --fbank-config conf/fbank.yaml --train-config conf/train.yaml --decode-config conf/decode.yaml
