@@ -46,7 +46,8 @@ def main(backend, config_path, gpu, mem, num_threads, time_limit, max_jobs_run, 
 
     With JOB=1:N, runs N jobs, replacing JOB in LOG-FILE and COMMAND by 1..N. Each log starts with
     the command line and the start time and ends with "# Accounting: time=... threads=..." and
-    "# Ended (code C) at ..., elapsed time N seconds". Exits non-zero if any job failed, naming
+    "# Ended (code C) at ..., elapsed time N seconds". A log already there (an earlier run) is kept
+    as LOG-FILE.1, .2, ... (the next free number), never overwritten. Exits non-zero if any job failed, naming
     the failed JOBs and their logs. Ctrl-C (or SIGTERM) stops the local jobs or cancels the Slurm job.
 
     \b

@@ -11,12 +11,18 @@ start time and ends with the time taken and the exit status::
     ... the command's stdout and stderr ...
     # Accounting: time=12 threads=1
     # Ended (code 0) at Tue Nov 24 18:00:12 UTC 2026, elapsed time 12 seconds
+
+A log already there from an earlier launch is kept, renamed with the next free number
+(``train.log`` -> ``train.log.1``, then ``train.log.2``, ...; the highest number is the newest
+earlier run), so re-running a job, a resumed training above all, never loses the history.
 """
 from __future__ import annotations
 
+import os
 import re
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Optional, Sequence
 
 from asrkit.utils.errors import AsrkitError
@@ -212,3 +218,23 @@ def log_footer(code: int, started: float, ended: float, threads: int) -> str:
     elapsed = int(round(ended - started))
     return (f"# Accounting: time={elapsed} threads={threads}\n"
             f"# Ended (code {code}) at {kaldi_date(ended)}, elapsed time {elapsed} seconds\n")
+
+
+def rotate_log(path: str) -> Optional[str]:
+    """Move an existing log at ``path`` to ``<path>.<N>``, N one above the highest kept; the new name.
+
+    One rename, never a shift of the older ones, so a launcher killed half-way cannot leave the
+    history out of order. Creation order: ``.1`` is the oldest run kept. Nothing to do (None)
+    when there is no log yet.
+    """
+    p = Path(path)
+    if not p.is_file():
+        return None
+    numbers = [int(m.group(1)) for m in (re.fullmatch(re.escape(p.name) + r"\.(\d+)", q.name)
+                                           for q in p.parent.iterdir()) if m]
+    backup = p.with_name(f"{p.name}.{max(numbers, default=0) + 1}")
+    try:
+        os.replace(p, backup)
+    except OSError as e:
+        raise AsrkitError(f"cannot keep the earlier log {path} as {backup}: {e.strerror}") from None
+    return str(backup)

@@ -20,7 +20,7 @@ from collections import deque
 from pathlib import Path
 from typing import Iterator, Optional
 
-from asrkit.launch.job import JobResult, Launch, LaunchResult, log_footer, log_header
+from asrkit.launch.job import JobResult, Launch, LaunchResult, log_footer, log_header, rotate_log
 from asrkit.utils.errors import MACHINE_ERRORS, AsrkitError
 from asrkit.utils.fileio import name_os_error
 from asrkit.utils.logging import get_logger, progress
@@ -71,6 +71,7 @@ class _Job:
         extra = [f"Running {launch.ntasks} tasks (RANK 0..{launch.ntasks - 1})"] if launch.ntasks > 1 else []
         try:
             Path(self.log).parent.mkdir(parents=True, exist_ok=True)
+            rotate_log(self.log)  # an earlier run's log is kept as <log>.<N>, never overwritten
             log = open(self.log, "w", encoding="utf-8")
         except OSError as e:
             if e.errno in MACHINE_ERRORS:  # the command's one handler words these, naming the log

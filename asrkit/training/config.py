@@ -61,6 +61,10 @@ class BatchingConfig:
 @dataclass
 class TrainingConfig:
     max_epochs: int = 30
+    # Wall-time budget in seconds over every run of this training (0: none): training stops at an
+    # epoch boundary when the last epoch's measured time would not fit in what is left; a re-run
+    # with a larger budget continues. The first epoch always runs.
+    max_time: float = 0.0
     patience: int = 0  # stop after this many epochs without improvement; 0: never stop early
     keep_best: int = 5  # checkpoints kept besides the last one (ranked by best_metric)
     best_metric: str = "valid_loss"  # valid_loss | valid_acc | valid_cer
@@ -166,6 +170,8 @@ def validate(cfg: TrainConfig, where: str = "config") -> None:
         raise AsrkitError(f"{where}: training.best_metric: {t.best_metric!r} is not one of {', '.join(ASR_METRICS)}")
     if t.best_metric == "valid_cer" and not t.valid_cer:
         raise AsrkitError(f"{where}: training.best_metric valid_cer needs training.valid_cer: true")
+    if t.max_time < 0:
+        raise AsrkitError(f"{where}: training.max_time must be >= 0 seconds (0: no budget), got {t.max_time:g}")
     if t.max_epochs < 1 or t.keep_best < 1 or t.patience < 0 or t.log_interval < 1:
         raise AsrkitError(f"{where}: training: max_epochs, keep_best and log_interval must be >= 1, patience >= 0")
     if not (0 <= t.teacher_forcing_start <= 1 and 0 <= t.teacher_forcing_end <= 1):

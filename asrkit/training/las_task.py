@@ -32,7 +32,8 @@ class LASTask:
     units, items = "frames", "utts"
     smaller_batches = "lower batching.max_frames"
     curve_fields = ["epoch", "step", "lr", "train_loss", "train_acc", "valid_loss", "valid_acc", "valid_cer",
-                    "train_frames_per_s", "train_utts_per_s", "train_time_s", "valid_time_s", "skipped_batches"]
+                    "train_frames_per_s", "train_utts_per_s", "train_time_s", "valid_time_s", "skipped_batches",
+                    "epoch_time_s"]
 
     def __init__(self, model: LAS, meta: PackageMeta, cfg: TrainConfig, train_set: FeatureDataset,
                  valid_set: Optional[FeatureDataset], tokenizer, exp_dir: Path, rank: int = 0,

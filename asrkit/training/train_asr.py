@@ -30,6 +30,7 @@ from asrkit.training import checkpoint as ckpt
 from asrkit.training.config import TrainConfig, dump_config
 from asrkit.training.data import FeatureDataset, load_cmvn, load_utterances
 from asrkit.training.las_task import LASTask
+from asrkit.training.timing import RunRecord
 from asrkit.training.trainer import Trainer, seed_everything
 from asrkit.utils.device import resolve_device
 from asrkit.utils.errors import AsrkitError
@@ -91,17 +92,30 @@ def train(args: TrainArgs) -> Optional[Path]:
     if rank != 0:
         logging.getLogger().setLevel(logging.WARNING)
     handler = _log_to_file(exp / "log" / "train.log") if rank == 0 else None
+    runs = None
     try:
         if rank == 0:
             log.info("%s", " ".join(sys.argv))
-        return _train(args, exp, dist_info, rank, world)
+            # This run's row in log/train_runs.tsv, from now on: data loading is training time too.
+            found = ckpt.list_checkpoints(exp)
+            done_before = max(found) if found else 0
+            runs = RunRecord(exp, fresh=not found, epochs_done=lambda: done_before)
+            runs.start()
+        return _train(args, exp, dist_info, rank, world, runs)
+    except KeyboardInterrupt:
+        if runs is not None:
+            runs.outcome = "interrupted"
+        raise
     finally:
+        if runs is not None:
+            runs.finish()
         if handler is not None:
             logging.getLogger().removeHandler(handler)
             handler.close()
 
 
-def _train(args: TrainArgs, exp: Path, dist_info: Optional[DistInfo], rank: int, world: int) -> Optional[Path]:
+def _train(args: TrainArgs, exp: Path, dist_info: Optional[DistInfo], rank: int, world: int,
+           runs: Optional[RunRecord] = None) -> Optional[Path]:
     start = time.time()
     cfg = args.config
     device = select_device(args.ngpu, cfg, dist_info)
@@ -143,6 +157,9 @@ def _train(args: TrainArgs, exp: Path, dist_info: Optional[DistInfo], rank: int,
     task = LASTask(model, meta, cfg, train_set, valid_set, tokenizer, exp, rank, world)
     trainer = Trainer(task, cfg.optim, cfg.training, exp, cfg.to_dict(), device, rank, world)
     trainer.resume()
+    if runs is not None:  # the budget counts every run of this training, not only this one
+        runs.epochs_done = lambda: trainer.state.epoch
+        trainer.time_used = runs.used
     if rank == 0:  # only once the config is known to fit the exp dir's checkpoints
         with atomic_open(exp / "config.yaml") as f:
             f.write(dump_config(cfg))
@@ -153,9 +170,12 @@ def _train(args: TrainArgs, exp: Path, dist_info: Optional[DistInfo], rank: int,
     if rank == 0:
         out = ckpt.pack_best(exp, cfg.training.best_metric, exp / "model.pt")
         hist = trainer.state.history
+        why = " (stopped early)" if trainer.state.stopped_early else " (time budget)" if trainer.out_of_time else ""
         log.info("Done %d epochs out of %d%s in %.0f s; packed model: %s", trainer.state.epoch,
-                 cfg.training.max_epochs, " (stopped early)" if trainer.state.stopped_early else "",
-                 time.time() - start, out)
+                 cfg.training.max_epochs, why, time.time() - start, out)
+        if runs is not None:
+            runs.outcome = "budget" if trainer.out_of_time else "done"
+            log.info("training time over %d run(s): %.0f s (%s)", runs.row.run, runs.used(), runs.path)
         if hist:
             log.info("last epoch: %s", ", ".join(f"{k} {v:.4g}" for k, v in hist[-1].items()
                                                   if isinstance(v, float)))

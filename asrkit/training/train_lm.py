@@ -124,7 +124,7 @@ class LMTask:
     units, items = "tokens", "sentences"
     smaller_batches = "lower batch_size"
     curve_fields = ["epoch", "step", "lr", "train_loss", "train_ppl", "valid_ppl", "train_tokens_per_s",
-                    "train_sentences_per_s", "train_time_s", "valid_time_s", "skipped_batches"]
+                    "train_sentences_per_s", "train_time_s", "valid_time_s", "skipped_batches", "epoch_time_s"]
 
     def __init__(self, model: LSTMLM, config: LMTrainConfig, train: List[List[int]], dev: List[List[int]],
                  tokens: List[str]) -> None:

@@ -23,7 +23,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Protocol, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Protocol, Tuple
 
 import numpy as np
 import torch
@@ -33,6 +33,7 @@ from torch import Tensor, nn
 from asrkit.training import checkpoint as ckpt
 from asrkit.training.config import OptimConfig, TrainingConfig
 from asrkit.training.optim import build_optimizer, build_scheduler
+from asrkit.training.timing import next_epoch_fits, projection
 from asrkit.utils.config import dict_diff
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import atomic_open
@@ -187,6 +188,11 @@ class Trainer:
         self.amp = loop.amp and device.type == "cuda"
         self.state = TrainState()
         self._writer: Optional[_Background] = None
+        # The training's wall time so far, for training.max_time: this run's unless the caller
+        # counts earlier runs too (asrkit.training.timing.RunRecord.used).
+        start = time.monotonic()
+        self.time_used: Callable[[], float] = lambda: time.monotonic() - start
+        self.out_of_time = False  # set when training.max_time stopped this run
 
     @property
     def sampler(self):
@@ -425,6 +431,16 @@ class Trainer:
         if self.state.epoch == 0 and not self.finished():
             self.check_memory()
         while not self.finished():
+            # Rank 0's clock decides for every rank, so all stop at the same epoch.
+            if not self._broadcast(next_epoch_fits(self.state.history, self.time_used(), t.max_time)):
+                self.out_of_time = True
+                if self.is_main:
+                    log.info("time budget: %.0f s of training.max_time=%.0f s used, and the last epoch took "
+                             "longer than what is left: stopping after epoch %d of %d (a re-run with a larger "
+                             "training.max_time continues)", self.time_used(), t.max_time, self.state.epoch,
+                             t.max_epochs)
+                break
+            epoch_start = time.perf_counter()
             epoch = self.state.epoch + 1
             row: Dict[str, Any] = {"epoch": epoch}
             row.update(self.train_epoch(epoch))
@@ -432,6 +448,7 @@ class Trainer:
             row.update({"step": self.state.step, "lr": self.lr()})
             if self.is_main:
                 row.update(self.validate(epoch))
+                row["epoch_time_s"] = time.perf_counter() - epoch_start
             row = self._broadcast(row)
             self.state.epoch = epoch
             self.state.history.append(row)
@@ -443,6 +460,8 @@ class Trainer:
             if self.is_main:
                 best = improved and row.get(t.best_metric) is not None
                 log.info("%s%s", self.task.epoch_line(row), " (best)" if best else "")
+                last = epoch if self.state.stopped_early else t.max_epochs
+                log.info("%s", projection(self.state.history, last, self.time_used(), t.max_time))
                 self.write_curves()
             self.save_checkpoint()
             if self.state.stopped_early and self.is_main:

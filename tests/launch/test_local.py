@@ -220,3 +220,47 @@ def test_unwritable_log_is_a_clear_error(tmp_path, asrkit):
     proc = asrkit("launch", "JOB=1:2", "file/x.JOB.log", "true", cwd=tmp_path, check=False)
     assert proc.returncode == 1
     assert "cannot write log file file/x.1.log" in proc.stderr.decode() and b"Traceback" not in proc.stderr
+
+
+def test_a_rerun_keeps_the_earlier_logs_numbered(tmp_path, asrkit):
+    """A re-run (a resumed training above all) never overwrites a log: the earlier one becomes <log>.1, .2, ..."""
+    for run in (1, 2, 3):
+        asrkit("launch", "JOB=1:2", "log/r.JOB.log", "echo", "run", str(run), "job", "JOB", cwd=tmp_path)
+    for i in (1, 2):
+        assert check_log(tmp_path / f"log/r.{i}.log", f"echo run 3 job {i}", 0) == [f"run 3 job {i}"]
+        assert check_log(tmp_path / f"log/r.{i}.log.1", f"echo run 1 job {i}", 0) == [f"run 1 job {i}"]
+        assert check_log(tmp_path / f"log/r.{i}.log.2", f"echo run 2 job {i}", 0) == [f"run 2 job {i}"]
+    assert sorted(p.name for p in (tmp_path / "log").iterdir()) == [
+        "r.1.log", "r.1.log.1", "r.1.log.2", "r.2.log", "r.2.log.1", "r.2.log.2"]
+    # A gap in the numbers (a backup deleted by hand) never reuses a number below the highest kept.
+    (tmp_path / "log/r.1.log.1").unlink()
+    (tmp_path / "log/r.1.log.7").write_text("kept\n")
+    asrkit("launch", "log/r.1.log", "echo", "run 4", cwd=tmp_path)
+    assert check_log(tmp_path / "log/r.1.log.8", "echo run 3 job 1", 0) == ["run 3 job 1"]
+    assert (tmp_path / "log/r.1.log.7").read_text() == "kept\n"
+    assert check_log(tmp_path / "log/r.1.log", 'echo "run 4"', 0) == ["run 4"]
+
+
+def test_a_killed_run_keeps_its_log_when_the_job_is_run_again(tmp_path):
+    """The log of a job killed half-way (no footer) is history too."""
+    log = tmp_path / "train.log"
+    log.write_text("# asrkit-train ...\n# Started at ...\n#\nepoch 1 done\n")  # as a SIGKILLed launcher leaves it
+    launch = Launch("echo resumed", str(log))
+    assert run_local(launch, show_progress=False).results[0].code == 0
+    assert (tmp_path / "train.log.1").read_text().endswith("epoch 1 done\n")
+    assert check_log(log, "echo resumed", 0) == ["resumed"]
+
+
+def test_rotate_log_names_an_unmovable_log(tmp_path, monkeypatch):
+    from asrkit.launch import job
+
+    assert job.rotate_log(str(tmp_path / "none.log")) is None
+    (tmp_path / "x.log").write_text("old\n")
+
+    def refuse(src, dst):  # as on a read-only directory (root may write anywhere, so no chmod)
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(job.os, "replace", refuse)
+    with pytest.raises(AsrkitError, match=r"cannot keep the earlier log .*x\.log as .*x\.log\.1: Permission denied"):
+        job.rotate_log(str(tmp_path / "x.log"))
+    assert (tmp_path / "x.log").read_text() == "old\n"

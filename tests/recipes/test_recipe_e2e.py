@@ -146,7 +146,18 @@ def test_recipe_files_and_help(name):
         assert "set -euo pipefail" in path.read_text() or path.name == "parse_options.sh", path
 
 
-@pytest.mark.parametrize("name", ["yesno", "an4", "fsdd", "librispeech"])
+def test_asr_sh_help_columns_line_up():
+    """Every option's default and description start in the same column, the longest name included."""
+    from recipe_helpers import REPO
+
+    proc = run_sh(["./asr.sh", "--help"], cwd=REPO / "egs/an4/asr1")
+    rows = [line for line in proc.stdout.splitlines() if line.startswith("  --")]
+    assert len(rows) > 20 and any(r.startswith("  --speed-perturb-factors ") for r in rows)
+    assert len({r.index(" (") for r in rows}) == 1, "\n".join(rows)
+    assert len({re.search(r"\) +", r).end() for r in rows}) == 1, "\n".join(rows)
+
+
+@pytest.mark.parametrize("name", ["yesno", "an4", "fsdd", "librispeech", "TEMPLATE"])
 def test_recipe_configs_load(name):
     """Every shipped config is one the commands accept (a typo in a key is an error there)."""
     import torch

@@ -56,9 +56,18 @@ def test_killed_run_resumes_exactly(yesno_setup, tmp_path, asrkit):
     assert proc.returncode == -signal.SIGKILL, f"the run ended before it was killed:\n{err[-2000:]}"
     assert first.is_file() and not (exp / "checkpoints" / "epoch4.pt").exists() and not (exp / "model.pt").exists()
 
+    from asrkit.training.timing import read_runs
+
+    assert [(r.run, r.status) for r in read_runs(exp)] == [(1, "running")]  # as SIGKILL left it
     proc = asrkit(*train_args(yesno_setup, exp, "--seed", "7", *RANDOM))
     assert "resumed from" in proc.stderr.decode() and "Done 4 epochs out of 4" in proc.stderr.decode()
     assert_same_run(ref, exp, 4)
+    # Both runs count in the training's time: the killed one up to its last update.
+    runs = read_runs(exp)
+    assert [(r.run, r.status) for r in runs] == [(1, "killed"), (2, "done")]
+    assert runs[0].from_epoch == 0 and runs[1].from_epoch >= 1 and runs[1].to_epoch == 4
+    assert all(r.seconds > 0 for r in runs)
+    assert "training time over 2 run(s)" in proc.stderr.decode()
 
 
 def test_unreadable_newest_checkpoint_resumes_from_the_one_before(yesno_setup, tmp_path, asrkit):
