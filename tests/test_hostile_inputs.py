@@ -110,7 +110,7 @@ def world(yesno_root, tmp_path_factory) -> World:
 
     from asrkit.models.las import LAS, LASConfig
     from asrkit.models.package import save_package
-    from asrkit.text.train import TokenizerConfig, train_tokenizer
+    from asrkit.text.train_tokenizer import TokenizerConfig, train_tokenizer
 
     torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("hostile_world")

@@ -42,7 +42,7 @@ def _checkpoint(exp) -> dict:
 
 
 def test_librispeech_stage4_on_two_nodes_equals_two_local_processes(slurm_cluster, tmp_path, yesno_root):
-    from asrkit.text.train import TokenizerConfig, train_tokenizer
+    from asrkit.text.train_tokenizer import TokenizerConfig, train_tokenizer
 
     recipe = make_recipe_copy(tmp_path, "librispeech")
     _slurm_cmd_sh(recipe)

@@ -127,7 +127,7 @@ def test_template_lm_config_loads():
     """The LM config setup.sh copies is one asrkit-train-lm accepts (the others: test_recipe_configs_load)."""
     import yaml
 
-    from asrkit.training.lm import LMTrainConfig
+    from asrkit.training.config import LMTrainConfig
 
     LMTrainConfig.from_dict(yaml.safe_load((REPO / "egs/TEMPLATE/asr1/conf/lm.yaml").read_text()))
 
