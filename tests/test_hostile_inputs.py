@@ -109,7 +109,7 @@ def world(yesno_root, tmp_path_factory) -> World:
     import torch
 
     from asrkit.models.las import LAS, LASConfig
-    from asrkit.models.package import save_package
+    from asrkit.models.package import PackageMeta, save_package
     from asrkit.text.train_tokenizer import TokenizerConfig, train_tokenizer
 
     torch.set_num_threads(1)
@@ -142,7 +142,10 @@ def world(yesno_root, tmp_path_factory) -> World:
     })
     torch.manual_seed(0)
     model = root / "model.pt"
-    save_package(model, LAS(MEL, tok.vocab_size, cfg).eval(), feature_config=FBANK, cmvn=stats, tokenizer=tok)
+    meta = PackageMeta(model_config=cfg, idim=MEL, vocab_size=tok.vocab_size,
+                       feature_config=FBANK, cmvn=stats, tokenizer=tok.to_bytes(),
+                       tokens=list(tok.tokens))
+    save_package(model, LAS(MEL, tok.vocab_size, cfg).state_dict(), meta)
     return World(root, wavs, utts, feats, stats, model)
 
 

@@ -101,11 +101,15 @@ def run_workers(target: Callable[..., Any], jobs: Sequence[Tuple], name: str = "
             blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
             try:
                 p.start()
+                # Recorded while the stop signals are still held: a SIGTERM that was waiting is
+                # raised as soon as the mask is restored, and a started worker missing from
+                # ``procs`` would not be stopped -- worse, multiprocessing's exit handler would
+                # then wait for it (a worker blocked on a pipe held the command for minutes).
+                procs.append(p)
+                conns.append(recv)
+                send.close()
             finally:
                 signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
-            send.close()
-            procs.append(p)
-            conns.append(recv)
         results: List[Any] = [None] * len(procs)
         pending = {c: i for i, c in enumerate(conns)}
         while pending:
