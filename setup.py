@@ -33,6 +33,8 @@ setup(
         "torch>=2.1",
         "torchaudio>=2.1",
         "kaldiio>=2.18",
+        # libsndfile (bundled in its wheels): WAV of every subtype, FLAC, OGG/Vorbis/Opus, MP3.
+        "soundfile>=0.12",
         "sentencepiece>=0.1.99",
         "click>=8.0",
         "pyyaml>=5.4",

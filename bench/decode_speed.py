@@ -59,27 +59,32 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
 
+    import dataclasses
+
     import numpy as np
     import torch
     import yaml
 
     from asrkit.decoding.config import DecodeConfig
+    from asrkit.decoding.inputs import DecodeInputs
     from asrkit.decoding.recognizer import Recognizer
     from asrkit.features.cmvn import accumulate_cmvn
-    from asrkit.features.fbank import FbankConfig, compute_fbank
-    from asrkit.features.wav import read_wav_source
-    from asrkit.models.package import Package, load_package
+    from asrkit.features.fbank import FbankConfig
+    from asrkit.models.package import Package, PackageMeta
+    from asrkit.utils.device import resolve_device
 
     torch.set_num_threads(args.threads)
-    dev = torch.device(args.device)
+    dev = resolve_device(args.device, "--device")
     an4 = Path(args.an4)
     utts = an4_test(an4)
     if args.limit:
         utts = utts[:args.limit]
+    base = DecodeConfig(mode=args.mode, beam=args.beam, ctc_weight=args.ctc_weight, lm_weight=args.lm_weight,
+                        maxlenratio=args.maxlenratio, device=args.device)
 
-    if args.model:
-        pkg = load_package(args.model, dev)
-        fbank = pkg.feature_config
+    if args.model:  # what asrkit-decode does: the recognizer loads the model and the LM
+        rec = Recognizer.from_files(args.model, base, args.lm)
+        pkg, lm = rec.pkg, rec.lm
         what = f"model {args.model}"
     else:
         from asrkit.models.las import LAS, LASConfig
@@ -90,26 +95,26 @@ def main() -> None:
         vocab = 30  # AN4's char tokenizer: 26 letters, ', space (▁), <blank>, <unk>, <sos/eos>
         model = LAS(fbank.num_mel_bins, vocab, LASConfig.from_dict(conf)).to(dev).eval()
         tokens = ["<blank>", "<unk>"] + [chr(ord("A") + i) for i in range(26)] + ["▁", "<sos/eos>"]
-        pkg = Package(model=model, model_config=model.config, idim=fbank.num_mel_bins, vocab_size=vocab,
-                      feature_config=fbank, cmvn=None, cmvn_norm_vars=True, tokenizer=None, tokens=tokens, extra={})
+        pkg = Package(model=model, meta=PackageMeta(model_config=model.config, idim=fbank.num_mel_bins,
+                                                    vocab_size=vocab, feature_config=fbank, tokens=tokens),
+                      tokenizer=None)
+        lm = None
+        rec = Recognizer(pkg, base, lm)
         what = f"random LAS from {os.path.relpath(args.config, REPO)} (seed {args.seed})"
 
+    # The audio goes through asrkit-decode's input path (wav files, the packed fbank), untimed.
+    items, _ = DecodeInputs(wavs=[str(path) for _, path, _ in utts]).open(rec.features)
     feats, stats = [], None
-    for utt, path, _ in utts:
-        samples, rate = read_wav_source(str(path), utt)
-        f = compute_fbank(samples, rate, fbank, utt)
+    for utt, f, err in items:
+        if err is not None:
+            raise err
         feats.append((utt, f))
         stats = accumulate_cmvn(f, stats)
-    if pkg.cmvn is None:  # a random model has no training CMVN: normalise with the test set's own
-        pkg.cmvn = stats
+    if pkg.meta.cmvn is None:  # a random model has no training CMVN: normalise with the test set's own
+        pkg.meta.cmvn = stats
     frames = sum(f.shape[0] for _, f in feats)
-    audio_s = frames * fbank.frame_shift / 1000.0
+    audio_s = frames * rec.frame_shift_s
     n_params = sum(p.numel() for p in pkg.model.parameters())
-
-    lm = None
-    if args.lm and args.lm_weight > 0:
-        from asrkit.models.lm import load_lm
-        lm = load_lm(args.lm, dev, tokens=pkg.tokens)
 
     cmd = "bench/decode_speed.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     print(f"# {cmd}")
@@ -122,9 +127,7 @@ def main() -> None:
     refs = {u: r for u, _, r in utts}
     results = {}
     for bs in [int(b) for b in args.batch_sizes.split(",")]:
-        config = DecodeConfig(mode=args.mode, beam=args.beam, ctc_weight=args.ctc_weight, lm_weight=args.lm_weight,
-                              maxlenratio=args.maxlenratio, batch_size=bs, device=args.device)
-        rec = Recognizer(pkg, config, lm)
+        rec = Recognizer(pkg, dataclasses.replace(base, batch_size=bs), lm)
         normed = [(u, rec.normalize(f)) for u, f in feats]
         rec.decode(normed[:2], normalized=True)  # warm-up (allocator, first-call overheads)
         enc_time = _encoder_time(rec, normed, bs, dev)

@@ -36,7 +36,7 @@ def prepare_an4(an4: Path, work: Path) -> Path:
     from asrkit.features.cmvn import accumulate_cmvn, write_stats
     from asrkit.features.fbank import FbankConfig, compute_fbank
     from asrkit.features.wav import read_wav_source
-    from asrkit.text.train import TokenizerConfig, train_tokenizer
+    from asrkit.text.train_tokenizer import TokenizerConfig, train_tokenizer
 
     done = work / ".prepared"
     if done.exists():
@@ -94,8 +94,11 @@ def main() -> None:
     from asrkit.text.tokenizer import Tokenizer
     from asrkit.training.config import load_config
     from asrkit.training.data import FeatureDataset, load_cmvn, load_utterances
-    from asrkit.training.run import build_model, seed_everything
-    from asrkit.training.trainer import Trainer
+    from asrkit.models.las import LAS
+    from asrkit.models.package import PackageMeta
+    from asrkit.training.las_task import LASTask
+    from asrkit.training.trainer import Trainer, seed_everything
+    from asrkit.utils.device import resolve_device
     from asrkit.utils.logging import setup_logging
 
     setup_logging(0)
@@ -104,8 +107,7 @@ def main() -> None:
     prepare_an4(Path(args.an4_root), work)
     prep_s = time.perf_counter() - t0
     cfg = load_config(args.config, args.overrides)
-    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
-                          ("cpu" if args.device == "auto" else args.device))
+    device = resolve_device(args.device, "--device")
     seed_everything(cfg.training.seed)
     tok = Tokenizer.load(work / "lang" / "tokens.model")
     cmvn = load_cmvn(str(work / "dump" / "train_nodev" / "cmvn.ark"))
@@ -116,10 +118,12 @@ def main() -> None:
         sets[name] = FeatureDataset(load_utterances(str(d), tok), str(d / "feats.scp"), cmvn,
                                     cache=cfg.batching.cache_features)
     load_s = time.perf_counter() - t0
-    model = build_model(sets["train_nodev"].idim, tok.vocab_size, cfg.model)
+    model = LAS(sets["train_nodev"].idim, tok.vocab_size, cfg.model)
     nparams = sum(p.numel() for p in model.parameters())
     with tempfile.TemporaryDirectory() as exp:
-        trainer = Trainer(cfg, model, sets["train_nodev"], sets["train_dev"], tok, Path(exp), {}, device)
+        meta = PackageMeta(model_config=cfg.model, idim=model.idim, vocab_size=tok.vocab_size, tokens=tok.tokens)
+        task = LASTask(model, meta, cfg, sets["train_nodev"], sets["train_dev"], tok, Path(exp))
+        trainer = Trainer(task, cfg.optim, cfg.training, Path(exp), cfg.to_dict(), device)
         n_batches_full = trainer.sampler.per_rank
         if args.max_batches:
             full = trainer.sampler.epoch_batches

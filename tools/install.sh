@@ -43,7 +43,8 @@ fi
 
 pip install --quiet --disable-pip-version-check -e "$root[test]"
 python - <<'PY'
-import torch, torchaudio, kaldiio, sentencepiece, asrkit
+import torch, torchaudio, kaldiio, sentencepiece, soundfile, asrkit
 print(f"tools/install.sh: ok: torch {torch.__version__}, torchaudio {torchaudio.__version__}, "
-      f"cuda {'yes' if torch.cuda.is_available() else 'no'}, asrkit {asrkit.__version__}")
+      f"cuda {'yes' if torch.cuda.is_available() else 'no'}, libsndfile {soundfile.__libsndfile_version__}, "
+      f"asrkit {asrkit.__version__}")
 PY

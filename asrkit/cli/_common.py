@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import functools
+import os
+import signal
 import sys
+import threading
 from typing import Callable
 
 import click
 
-from asrkit.utils.errors import AsrkitError
+from asrkit.utils.errors import AsrkitError, os_error_message
 from asrkit.utils.logging import setup_logging
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -18,7 +21,11 @@ def asrkit_command(name: str, **kwargs) -> Callable:
 
     Adds ``-v/--verbose``, sets up Kaldi-style logging, prints the command line first (as
     Kaldi binaries do) and turns an :class:`AsrkitError` into ``ERROR (name): message`` on
-    stderr with exit status 1 instead of a traceback.
+    stderr with exit status 1 instead of a traceback. A full disk, a read-only file system or a
+    missing permission (``ENOSPC``, ``EROFS``, ``EACCES`` and their kin) anywhere in a command
+    become one line naming the path the same way (:func:`os_error_message`). SIGTERM (what a
+    batch system or ``kill`` sends) unwinds like Ctrl-C, so every temporary output is removed
+    on the way out; exit status 143 (130 for Ctrl-C).
     """
 
     def decorator(fn: Callable) -> click.Command:
@@ -27,14 +34,27 @@ def asrkit_command(name: str, **kwargs) -> Callable:
             setup_logging(verbose)
             prog = f"asrkit-{name}"
             click.echo(prog + " " + " ".join(_quote(a) for a in _own_args()), err=True)
+            previous = _catch_sigterm()
             try:
                 return fn(*args, **kw)
             except AsrkitError as e:
                 click.echo(f"ERROR ({prog}): {e}", err=True)
                 sys.exit(1)
+            except OSError as e:
+                message = os_error_message(e)
+                if message is None:
+                    raise
+                click.echo(f"ERROR ({prog}): {message}", err=True)
+                sys.exit(1)
+            except Terminated as e:
+                click.echo(f"ERROR ({prog}): terminated by {signal.Signals(e.signum).name}", err=True)
+                sys.exit(128 + e.signum)
             except KeyboardInterrupt:
                 click.echo(f"ERROR ({prog}): interrupted", err=True)
                 sys.exit(130)
+            finally:
+                if previous is not None:
+                    signal.signal(signal.SIGTERM, previous)
 
         wrapper = click.option("-v", "--verbose", count=True, help="More logging (repeat for more).")(wrapper)
         return click.command(name=name, context_settings=CONTEXT_SETTINGS, **kwargs)(wrapper)
@@ -42,11 +62,42 @@ def asrkit_command(name: str, **kwargs) -> Callable:
     return decorator
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the process is, so ``finally`` blocks and atomic outputs clean up
+    exactly as they do for Ctrl-C (code that stops on KeyboardInterrupt stops on this too)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_terminated(signum, frame):
+    # A second SIGTERM (the clean-up itself hanging) ends the process at once, as usual.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    raise Terminated(signum)
+
+
+def _catch_sigterm():
+    """Install the SIGTERM handler (main thread only); returns the previous one to restore."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _raise_terminated)
+
+
+def max_bad_percent_option(fn: Callable) -> Callable:
+    """``--max-bad-percent``: the share of bad utterances a run tolerates (docs/errors.md)."""
+    from asrkit.utils.bad_items import MAX_FAILED_PERCENT
+
+    return click.option(
+        "--max-bad-percent", type=click.FloatRange(0, 100), default=MAX_FAILED_PERCENT, show_default=True,
+        help="Fail (writing nothing) when more than this percentage of the utterances are bad (Kaldi's rule: "
+             "5). A JOB=1:N piece of a set can pass 100 (fail only when none succeeded) and check the "
+             "whole set afterwards, as Kaldi's make_fbank.sh does and asr.sh does.")(fn)
+
+
 def _own_args() -> list:
     """The command's own arguments: under ``asrkit <sub>`` (or ``python -m asrkit <sub>``)
     argv[1] is the subcommand name, which the echoed ``asrkit-<sub>`` line already says."""
-    import os
-
     if os.path.basename(sys.argv[0]).startswith("asrkit-"):
         return sys.argv[1:]
     return sys.argv[2:]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from asrkit.cli._common import asrkit_command
+from asrkit.cli._common import asrkit_command, max_bad_percent_option
 
 
 @asrkit_command("apply-cmvn", epilog="""\b
@@ -17,16 +17,20 @@ e.g.: asrkit-apply-cmvn dump/train/cmvn.ark scp:dump/test/feats.scp ark:- | ...
 @click.option("--utt2spk", help="With a stats table keyed by speaker: the utt2spk table (ark:data/x/utt2spk).")
 @click.option("--norm-vars", type=click.BOOL, default=True, show_default=True,
               help="Also normalize variance (Kaldi's apply-cmvn defaults to false).")
-def main(stats: str, feats_rspecifier: str, feats_wspecifier: str, utt2spk: str | None, norm_vars: bool) -> None:
+@max_bad_percent_option
+def main(stats: str, feats_rspecifier: str, feats_wspecifier: str, utt2spk: str | None, norm_vars: bool,
+         max_bad_percent: float) -> None:
     """Apply CMVN STATS to FEATS_RSPECIFIER, writing float32 features to FEATS_WSPECIFIER.
 
     STATS is a filename (one global matrix) or an rspecifier (ark:/scp:) of stats keyed by
-    utterance, or by speaker with --utt2spk. An utterance without stats is logged and skipped;
-    the command fails if none was written.
+    utterance, or by speaker with --utt2spk. An utterance without stats, one that cannot be
+    read, or one whose features are not finite is logged and skipped; the command fails,
+    writing nothing, when none is left or more than --max-bad-percent (5, Kaldi's rule) were skipped.
     """
-    from asrkit.data.specifier import MatrixWriter, read_matrices
+    from asrkit.data.specifier import MatrixWriter, iter_matrices
     from asrkit.data.table import read_table
-    from asrkit.features.cmvn import Cmvn, is_specifier, load_cmvn, table_path
+    from asrkit.features.cmvn import Cmvn, check_features, is_specifier, load_cmvn, table_path
+    from asrkit.utils.bad_items import BadItems
     from asrkit.utils.errors import AsrkitError
     from asrkit.utils.logging import get_logger, progress
 
@@ -35,17 +39,17 @@ def main(stats: str, feats_rspecifier: str, feats_wspecifier: str, utt2spk: str 
         raise AsrkitError(f"--utt2spk needs per-speaker stats as an rspecifier (ark:...), got the file {stats!r}")
     cmvn = Cmvn(load_cmvn(stats), norm_vars=norm_vars, where=stats,
                 utt2spk=read_table(table_path(utt2spk)) if utt2spk else None)
-    done = failed = 0
+    tally = BadItems(log, "utterances", max_percent=max_bad_percent)
     with MatrixWriter(feats_wspecifier) as w:
-        for utt, mat in progress(read_matrices(feats_rspecifier), desc="apply-cmvn", unit="utt"):
+        for utt, mat, error in progress(iter_matrices(feats_rspecifier), desc="apply-cmvn", unit="utt"):
             try:
+                if error is not None:
+                    raise error
+                check_features(utt, mat)
                 out = cmvn(utt, mat)
             except AsrkitError as e:
-                log.warning("skipping %s", e)
-                failed += 1
+                tally.skip(utt, e)
                 continue
             w.write(utt, out)
-            done += 1
-        log.info("Done %d out of %d utterances; failed %d", done, done + failed, failed)
-        if done == 0:
-            raise AsrkitError(f"no features written ({failed} utterances failed)")
+            tally.ok()
+        tally.check()

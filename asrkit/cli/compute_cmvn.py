@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from asrkit.cli._common import asrkit_command
+from asrkit.cli._common import asrkit_command, max_bad_percent_option
 
 
 @asrkit_command("compute-cmvn", epilog="""\b
@@ -16,42 +16,74 @@ e.g.: asrkit-compute-cmvn scp:dump/train/feats.scp dump/train/cmvn.ark          
 @click.option("--spk2utt", help="Per-speaker stats: spk2utt table (ark:data/x/spk2utt); output must be a wspecifier.")
 @click.option("--binary", type=click.BOOL, default=True, show_default=True,
               help="Binary output for a single stats file (tables: use ark,t: for text).")
-def main(feats_rspecifier: str, stats_out: str, spk2utt: str | None, binary: bool) -> None:
+@max_bad_percent_option
+def main(feats_rspecifier: str, stats_out: str, spk2utt: str | None, binary: bool, max_bad_percent: float) -> None:
     """Accumulate Kaldi CMVN statistics (a 2 x (dim+1) double matrix: sums and count, sums of squares)
     of FEATS_RSPECIFIER into STATS_OUT.
 
     As in Kaldi: without --spk2utt, a filename STATS_OUT gets one global matrix and a wspecifier
     (ark:...) gets stats per utterance; with --spk2utt, a wspecifier gets stats per speaker.
-    NaN or infinite features are an error naming the utterance.
+    An utterance that cannot be read, or whose features are not finite or not of the others'
+    dimension, is skipped with a warning naming it; the command fails, writing nothing, when
+    none is left or more than --max-bad-percent (5, Kaldi's rule) were skipped.
     """
-    from asrkit.data.specifier import MatrixWriter, read_matrices
+    from asrkit.data.specifier import MatrixWriter, iter_matrices
     from asrkit.data.table import read_list_table
-    from asrkit.features.cmvn import accumulate_cmvn, compute_cmvn_stats, is_specifier, table_path, write_stats
+    from asrkit.features.cmvn import accumulate_cmvn, check_features, compute_cmvn_stats, is_specifier, table_path, \
+        write_stats
+    from asrkit.utils.bad_items import BadItems
     from asrkit.utils.errors import AsrkitError
     from asrkit.utils.logging import get_logger, progress
 
     log = get_logger("compute_cmvn")
-    feats = progress(read_matrices(feats_rspecifier), desc="cmvn", unit="utt")
+    tally = BadItems(log, "utterances", max_percent=max_bad_percent)
+
+    def good_feats():
+        dim = None
+        for utt, mat, error in progress(iter_matrices(feats_rspecifier), desc="cmvn", unit="utt"):
+            try:
+                if error is not None:
+                    raise error
+                check_features(utt, mat, dim)
+            except AsrkitError as e:
+                tally.skip(utt, e)
+                continue
+            dim = mat.shape[1]
+            tally.ok()
+            yield utt, mat
+
     if spk2utt is not None:
         if not is_specifier(stats_out):
             raise AsrkitError(f"with --spk2utt the output must be a wspecifier (e.g. ark:cmvn_spk.ark), got {stats_out!r}")
-        table, counts = compute_cmvn_stats(feats, read_list_table(table_path(spk2utt)))
+        speakers = read_list_table(table_path(spk2utt))
+        table, counts = _stats_or_tally(lambda: compute_cmvn_stats(good_feats(), speakers), tally)
         with MatrixWriter(stats_out) as w:
             for spk, stats in table.items():
                 w.write(spk, stats)
         log.info("Done accumulating CMVN stats for %d speakers (%d utterances); %d speakers without features, "
                  "%d utterances missing", len(table), counts["utts"], counts["empty_speakers"], counts["missing"])
     elif is_specifier(stats_out):
-        n = 0
         with MatrixWriter(stats_out) as w:
-            for utt, mat in feats:
+            for utt, mat in good_feats():
                 w.write(utt, accumulate_cmvn(mat, None, utt))
-                n += 1
-        if n == 0:
-            raise AsrkitError(f"{feats_rspecifier}: no features")
-        log.info("Done accumulating CMVN stats for %d utterances", n)
+            tally.check()
+        log.info("Done accumulating CMVN stats for %d utterances", tally.done)
     else:
-        stats, counts = compute_cmvn_stats(feats)
+        stats, counts = _stats_or_tally(lambda: compute_cmvn_stats(good_feats()), tally)
         write_stats(stats, stats_out, binary=binary)
         log.info("Wrote global CMVN stats to %s: %d utterances, %d frames", stats_out, counts["utts"],
                  int(stats[0, -1]))
+
+
+def _stats_or_tally(compute, tally):
+    """Run ``compute``; apply the bad-item rule first, so its message (not "no features") explains a failure."""
+    from asrkit.utils.errors import AsrkitError
+
+    try:
+        result = compute()
+    except AsrkitError:
+        if tally.failed:  # e.g. "no features" because every utterance was skipped
+            tally.check()
+        raise
+    tally.check()
+    return result

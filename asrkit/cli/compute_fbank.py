@@ -6,8 +6,9 @@ from typing import Any, Callable
 
 import click
 
-from asrkit.cli._common import asrkit_command
+from asrkit.cli._common import asrkit_command, max_bad_percent_option
 from asrkit.features.fbank import FbankConfig
+from asrkit.features.wav import DEFAULT_MAX_SAMPLES  # numpy only: soundfile loads on the first read
 
 _TYPES = {"float": float, "int": int, "bool": click.BOOL, "str": str}
 
@@ -37,17 +38,26 @@ e.g.: asrkit-compute-fbank --config conf/fbank.yaml --nj 4 \\
               help="Write frame counts here (default with an scp: <scp-dir>/utt2num_frames).")
 @click.option("--nj", type=click.IntRange(min=1), default=1, show_default=True,
               help="Local processes; outputs <ark-stem>.<JOB>.ark and one scp in input order.")
-@click.option("--channel", type=int, default=-1, show_default=True,
-              help="Channel of multi-channel audio (-1: expect mono).")
+@click.option("--channel", type=click.IntRange(min=-1), default=-1, show_default=True,
+              help="Channel of multi-channel audio, 0-based (-1: expect mono; multi-channel audio is then skipped).")
+@click.option("--resample", is_flag=True,
+              help="Resample audio at another rate to --sample-frequency instead of failing.")
+@click.option("--max-samples", type=click.IntRange(min=1), default=DEFAULT_MAX_SAMPLES, show_default=True,
+              help="Most samples (all channels) one file, pipe or recording may hold; longer ones are skipped.")
+@max_bad_percent_option
 @fbank_options
 def main(wav_rspecifier: str, feats_wspecifier: str, config_path: str | None, segments: str | None,
-         utt2num_frames: str | None, nj: int, channel: int, **overrides: Any) -> None:
+         utt2num_frames: str | None, nj: int, channel: int, resample: bool, max_samples: int,
+         max_bad_percent: float, **overrides: Any) -> None:
     """Compute log-mel filterbank features of every utterance of WAV_RSPECIFIER (a wav.scp; paths
     or 'cmd |' pipes) into FEATS_WSPECIFIER (ark,scp:F.ark,F.scp | ark:F.ark | ark,t:F.txt | ark:-).
 
-    Unreadable, empty or truncated audio is logged and skipped; a sample rate other than the
-    config's is an error. Writes fbank.yaml (the resolved config) beside the scp. Fails if no
-    utterance succeeded; nothing is left half-written.
+    Audio is read with libsndfile: WAV (any PCM or float subtype), FLAC, OGG/Vorbis/Opus, MP3 and
+    more; every subtype is scaled to 16-bit range, so a FLAC copy of a 16-bit WAV gives identical
+    features. Unreadable, empty, truncated or over-long audio is logged and skipped; a sample
+    rate other than the config's is an error unless --resample. Writes fbank.yaml (the resolved
+    config) beside the scp. Fails, writing nothing, if no utterance succeeded or more than
+    --max-bad-percent failed; nothing is ever left half-written.
     """
     from asrkit.features.extract import compute_fbank_table
     from asrkit.utils.logging import get_logger
@@ -56,7 +66,8 @@ def main(wav_rspecifier: str, feats_wspecifier: str, config_path: str | None, se
     config = config.replace(**overrides)
     config.validate()
     result = compute_fbank_table(wav_rspecifier, feats_wspecifier, config, segments=segments,
-                                 utt2num_frames=utt2num_frames, nj=nj, channel=channel)
+                                 utt2num_frames=utt2num_frames, nj=nj, channel=channel, resample=resample,
+                                 max_samples=max_samples, max_bad_percent=max_bad_percent)
     get_logger("compute_fbank").info(
         "Wrote %d frames (%.1f s of audio) in %.2f s: %.0fx real time -> %s", result.num_frames,
         result.audio_s, result.elapsed_s, result.real_time_factor, ", ".join(result.outputs) or "stdout")

@@ -9,29 +9,19 @@ from typing import Optional, Tuple
 
 import click
 import torch
-import yaml
 
 from asrkit.cli._common import asrkit_command
-from asrkit.decoding import inputs
 from asrkit.decoding.config import DecodeConfig
-from asrkit.decoding.recognizer import Recognizer, resolve_device
+from asrkit.decoding.inputs import DecodeInputs
+from asrkit.decoding.recognizer import Recognizer
 from asrkit.decoding.run import Outputs, decode_items
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.fileio import atomic_open
 from asrkit.utils.logging import get_logger, setup_logging
 
 log = get_logger("decode")
 
 OVERRIDES = ("mode", "beam", "ctc_weight", "lm_weight", "penalty", "length_norm", "maxlenratio", "minlenratio",
              "nbest", "pre_beam_ratio", "batch_size", "device")
-
-
-def read_utt_ids(path: str) -> list:
-    try:
-        with open(path, encoding="utf-8") as f:
-            return [line.split()[0] for line in f if line.strip()]
-    except FileNotFoundError:
-        raise AsrkitError(f"{path}: no such file (--utt-ids: one utterance id per line)") from None
 
 
 @asrkit_command("decode")
@@ -81,13 +71,8 @@ def main(model_path: str, config_path: Optional[str], lm_path: Optional[str], fe
     e.g. asrkit-decode --model exp/las/model.pt --config conf/decode.yaml --lm exp/lm/lm.pt
     --feats scp:dump/test/feats.scp --output-dir exp/las/decode_test
     """
-    sources = [s for s in (feats, wav_scp, wavs or None) if s]
-    if len(sources) != 1:
-        raise AsrkitError("give exactly one input: --feats RSPECIFIER, --wav-scp WAV_SCP, or WAV files")
-    if segments and not wav_scp:
-        raise AsrkitError("--segments goes with --wav-scp")
-    if not 1 <= job <= nj:
-        raise AsrkitError(f"--job must be in 1..--nj ({nj}), got {job}")
+    inputs = DecodeInputs(feats=feats, wav_scp=wav_scp, segments=segments, wavs=wavs, utt_ids=utt_ids, nj=nj,
+                          job=job)
     out = Path(output_dir) if output_dir else None
     if out is not None:
         setup_logging(1 if log.isEnabledFor(logging.DEBUG) else 0, str(out / "log" / "decode.log"))
@@ -98,55 +83,23 @@ def main(model_path: str, config_path: Optional[str], lm_path: Optional[str], fe
             setattr(config, k, flags[k])
     config.validate("options")
 
-    device = resolve_device(config.device)
-    from asrkit.models.package import load_package
-    pkg = load_package(model_path, device)
-    lm = None
-    if lm_path and config.lm_weight > 0:
-        from asrkit.models.lm import load_lm
-        lm = load_lm(lm_path, device, tokens=pkg.tokens)
-    elif lm_path:
-        log.info("lm_weight is 0: %s is not used", lm_path)
-    rec = Recognizer(pkg, config, lm)
-    if device.type == "cpu":
+    rec = Recognizer.from_files(model_path, config, lm_path)
+    if rec.device.type == "cpu":
         log.info("device cpu, %d torch threads", torch.get_num_threads())
-
-    wanted = read_utt_ids(utt_ids) if utt_ids else None
-    if nj > 1:
-        if wanted is None:
-            wanted = _all_ids(feats, wav_scp, segments, wavs)
-        from asrkit.data.split import split_scp  # the cut asrkit-split-data-dir --per-utt makes
-        wanted = split_scp(wanted, nj)[job - 1]
-    total = len(wanted) if wanted is not None else (len(wavs) if wavs else _count(feats, wav_scp, segments))
-    if feats:
-        items = inputs.from_feats(feats, wanted)
-    elif wav_scp:
-        items = inputs.from_wav_scp(wav_scp, rec.features, segments, wanted)
-    else:
-        paths = list(wavs)
-        if wanted is not None:
-            keep = set(wanted)
-            paths = [p for p in paths if Path(p).stem in keep]
-        items = inputs.from_wav_files(paths, rec.features)
-
-    shift_ms = getattr(pkg.feature_config, "frame_shift", 10.0) if pkg.feature_config is not None else 10.0
-    outputs = Outputs(out, sys.stdout)
-    outputs.weights = rec.weights
+    items, total = inputs.open(rec.features)
+    outputs = Outputs(out, sys.stdout, rec.weights)
     start = time.perf_counter()
     ok = False
     try:
-        summary = decode_items(rec, items, total, shift_ms / 1000.0, outputs.emit)
+        summary = decode_items(rec, items, total, outputs.emit)
         ok = summary.decoded > 0
     finally:
-        outputs.close(ok)
+        outputs.close(ok, {**config.to_dict(), "model": model_path, "lm": lm_path if rec.lm is not None else None,
+                           "weights": rec.weights})
     wall = time.perf_counter() - start
-    if out is not None and ok:
-        with atomic_open(out / "decode.yaml") as f:
-            yaml.safe_dump({**config.to_dict(), "model": model_path, "lm": lm_path if lm is not None else None,
-                            "weights": rec.weights}, f, sort_keys=False)
     log.info("decoded %.1f s of audio in %.2f s of model time: real-time factor %.4f (%s, beam %d, ctc %g, "
              "lm %g, batch %d; longest batch %d steps); reading/features %.2f s, wall %.2f s",
-             summary.audio_s, summary.decode_s, summary.rtf, device, config.beam if config.mode == "beam" else 1,
+             summary.audio_s, summary.decode_s, summary.rtf, rec.device, config.beam if config.mode == "beam" else 1,
              rec.weights["ctc"], rec.weights.get("lm", 0.0), config.batch_size, summary.steps, summary.input_s, wall)
     if summary.failed:
         log.warning("%d utterance(s) failed: %s%s", len(summary.failed), " ".join(summary.failed[:20]),
@@ -155,24 +108,3 @@ def main(model_path: str, config_path: Optional[str], lm_path: Optional[str], fe
                f"RTF {summary.rtf:.4f}" + (f"; outputs in {out}" if out else ""), err=True)
     if summary.decoded == 0:
         raise AsrkitError("no utterance was decoded" + (f" (see {out / 'log' / 'decode.log'})" if out else ""))
-
-
-def _all_ids(feats, wav_scp, segments, wavs) -> list:
-    if wavs:
-        return [Path(p).stem for p in wavs]
-    from asrkit.data.table import iter_table
-    if feats:
-        from asrkit.data.specifier import parse_rspecifier
-        spec = parse_rspecifier(feats)
-        if spec.scp is None:
-            raise AsrkitError(f"--nj needs an scp to split: give --feats as scp:..., not {feats!r}")
-        return [line.key for line in iter_table(spec.scp)]
-    from asrkit.features.wav import read_wav_scp
-    return [e.utt_id for e in read_wav_scp(wav_scp, segments)]
-
-
-def _count(feats, wav_scp, segments) -> Optional[int]:
-    try:
-        return len(_all_ids(feats, wav_scp, segments, None))
-    except AsrkitError:
-        return None  # an ark stream: no count up front

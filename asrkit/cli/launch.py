@@ -7,13 +7,15 @@ import signal
 import click
 
 from asrkit.cli._common import asrkit_command
-from asrkit.launch.job import Launch, join_command, parse_job_range
+from asrkit.launch.job import Launch, join_command, parse_job_range, resolve_tasks
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.logging import get_logger
 
 logger = get_logger(__name__)
 
-_LOOKS_LIKE_RANGE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=[\d:\-]*$")
+# What run.pl calls a "suspicious first argument": NAME=... with a ':' or only digits and
+# dashes after the '=' (JOB=a:b, JOB=1-4, JOB=) is a range gone wrong, not a log file name.
+_LOOKS_LIKE_RANGE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=([^/]*:[^/]*|[\d\-]*)$")
 
 
 @asrkit_command("launch")
@@ -22,34 +24,39 @@ _LOOKS_LIKE_RANGE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=[\d:\-]*$")
 @click.option("--config", "config_path", metavar="FILE",
               help="Slurm option mapping in slurm.pl's format [default: conf/slurm.conf if it exists, "
                    "else the built-in one]. Ignored by the local backend.")
-@click.option("--gpu", metavar="N", help="GPUs per job (per node with --ntasks); the local backend ignores it.")
+@click.option("--gpu", metavar="N", help="GPUs per node of each job; the local backend ignores it.")
 @click.option("--mem", metavar="SIZE", help="Memory per job, e.g. 4G; the local backend ignores it.")
 @click.option("--num-threads", metavar="N", help="CPU threads per task (--cpus-per-task on Slurm); "
                                                   "written to each log's Accounting line.")
 @click.option("--time", "time_limit", metavar="T", help="Time limit, e.g. 2:00:00; the local backend ignores it.")
 @click.option("--max-jobs-run", type=int, metavar="N",
               help="At most N jobs at once [local default: the number of cores; Slurm: no limit].")
-@click.option("--ntasks", type=int, default=1, show_default=True, metavar="N",
-              help="Tasks per job for distributed training: under Slurm one allocation running the command "
-                   "with srun, locally N copies with torchrun's RANK/WORLD_SIZE/MASTER_* variables.")
-@click.option("--nodes", type=int, default=1, show_default=True, metavar="N",
-              help="Nodes the --ntasks tasks spread over (Slurm only).")
+@click.option("--num-nodes", "--nodes", "num_nodes", type=int, default=1, show_default=True, metavar="N",
+              help="Nodes per job (Slurm only). More than one makes the job a distributed run started by srun: "
+                   "one task per GPU of each node (--gpu), or one per node without GPUs.")
+@click.option("--ntasks", type=int, metavar="N",
+              help="Tasks per job in all, for distributed training: under Slurm one allocation running the "
+                   "command with srun, locally N copies with torchrun's RANK/WORLD_SIZE/MASTER_* variables "
+                   "[default: 1 on one node, see --num-nodes].")
+@click.option("--ntasks-per-node", type=int, metavar="N", help="Tasks per node (instead of --ntasks).")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED, metavar="[JOB=1:N] LOG-FILE COMMAND...")
-def main(backend, config_path, gpu, mem, num_threads, time_limit, max_jobs_run, ntasks, nodes, args):
+def main(backend, config_path, gpu, mem, num_threads, time_limit, max_jobs_run, num_nodes, ntasks, ntasks_per_node,
+         args):
     """Run COMMAND through bash with its output in LOG-FILE, as Kaldi's run.pl/slurm.pl do.
 
     With JOB=1:N, runs N jobs, replacing JOB in LOG-FILE and COMMAND by 1..N. Each log starts with
     the command line and the start time and ends with "# Accounting: time=... threads=..." and
-    "# Ended (code C) at ..., elapsed time N seconds". Exits non-zero if any job failed, naming
+    "# Ended (code C) at ..., elapsed time N seconds". A log already there (an earlier run) is kept
+    as LOG-FILE.1, .2, ... (the next free number), never overwritten. Exits non-zero if any job failed, naming
     the failed JOBs and their logs. Ctrl-C (or SIGTERM) stops the local jobs or cancels the Slurm job.
 
     \b
     e.g. asrkit-launch --max-jobs-run 4 JOB=1:8 exp/log/fbank.JOB.log \\
            asrkit-compute-fbank scp:data/train/split8/JOB/wav.scp ark,scp:dump/feats.JOB.ark,dump/feats.JOB.scp
-         asrkit-launch --backend slurm --config conf/slurm.conf --gpu 2 --ntasks 2 exp/a/log/train.log \\
-           asrkit-train --config conf/train.yaml ... exp/a
+         asrkit-launch --backend slurm --config conf/slurm.conf --num-nodes 2 --gpu 4 exp/a/log/train.log \\
+           asrkit-train --config conf/train.yaml ... --ngpu 4 exp/a     # 8 tasks, one per GPU
     """
-    launch = _parse_launch(args, num_threads, ntasks, nodes)
+    launch = _parse_launch(args, num_threads, resolve_tasks(num_nodes, ntasks, ntasks_per_node, gpu), num_nodes)
     if max_jobs_run is not None and max_jobs_run < 1:
         raise AsrkitError(f"--max-jobs-run must be at least 1, got {max_jobs_run}")
     # A batch system stops jobs with SIGTERM: treat it as Ctrl-C so running work is cleaned up.
@@ -57,8 +64,8 @@ def main(backend, config_path, gpu, mem, num_threads, time_limit, max_jobs_run, 
     if backend == "local":
         from asrkit.launch.local import default_max_jobs, run_local
 
-        if nodes > 1:
-            raise AsrkitError("--nodes > 1 needs --backend slurm")
+        if num_nodes > 1:
+            raise AsrkitError(f"--num-nodes {num_nodes} needs --backend slurm (the local backend runs on this machine)")
         limit = max_jobs_run if max_jobs_run is not None else default_max_jobs()
         result = run_local(launch, max_jobs_run=limit)
         how = f"local backend, at most {limit} at a time"

@@ -12,6 +12,7 @@ from asrkit.cli._common import asrkit_command
 from asrkit.data.table import read_table
 from asrkit.scoring.report import result_report, summary_lines
 from asrkit.scoring.score import score_texts
+from asrkit.utils.bad_items import BadItems
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import AtomicFiles
 from asrkit.utils.logging import get_logger
@@ -39,7 +40,11 @@ def _table_path(spec: str) -> str:
 The alignment, the counts and the speaker table are identical to NIST sclite's
 (`sclite -i rm -o sum`, and `-c` for characters: words split into characters, spaces
 dropped). Comparison is case-insensitive unless --case-sensitive (like sclite's -s).
-Reference utterances missing from the hypothesis count as all deletions and are listed.
+Reference utterances missing from the hypothesis count as all deletions and are listed;
+more than 5 % of them missing (Kaldi's rule), or a hypothesis that shares no utterance
+with the reference (an empty file, other ids), is an error unless --allow-missing.
+Hypothesis utterances not in the reference are ignored and listed. With no reference
+word at all the WER is undefined: printed as inf (with the insertion count) and warned about.
 
 \b
 Writes to --output-dir: wer.txt (Kaldi compute-wer style lines) and result.txt
@@ -61,10 +66,13 @@ e.g.: asrkit-score --utt2spk data/test/utt2spk --output-dir exp/las/decode_test 
               help="Compare tokens case-sensitively (sclite -s); by default ASCII case is ignored.")
 @click.option("--top", "top_n", type=click.IntRange(min=0), default=20, show_default=True,
               help="How many of the most frequent confusions, insertions and deletions result.txt lists.")
+@click.option("--allow-missing", is_flag=True,
+              help="Score even when more than 5 % of the reference utterances (or all of them) have no "
+                   "hypothesis; they count as all deletions.")
 @click.argument("ref_text", metavar="<ref-text>")
 @click.argument("hyp_text", metavar="<hyp-text>")
 def main(ref_text: str, hyp_text: str, utt2spk_path: Optional[str], output_dir: Optional[str], mode: str,
-         case_sensitive: bool, top_n: int) -> None:
+         case_sensitive: bool, top_n: int, allow_missing: bool) -> None:
     ref_path, hyp_path = _table_path(ref_text), _table_path(hyp_text)
     ref = read_table(ref_path, allow_empty_value=True)
     hyp = read_table(hyp_path, allow_empty_value=True)
@@ -82,11 +90,32 @@ def main(ref_text: str, hyp_text: str, utt2spk_path: Optional[str], output_dir: 
     result = score_texts(ref, hyp, utt2spk=utt2spk, levels=LEVELS_FOR_MODE[mode], case_sensitive=case_sensitive,
                          show_progress=True)
 
+    if result.extra:
+        shown = " ".join(result.extra[:5]) + (" ..." if len(result.extra) > 5 else "")
+        log.warning("%s: %d utterance(s) not in the reference %s were ignored: %s", hyp_path, len(result.extra),
+                    ref_path, shown)
+    if not hyp or len(result.missing) == len(ref):
+        why = "is empty" if not hyp else f"shares no utterance id with the reference {ref_path}"
+        message = f"{hyp_path}: the hypothesis {why}: every reference utterance would be scored as all deletions"
+        if not allow_missing:
+            raise AsrkitError(message + " (--allow-missing to score it anyway)")
+        log.warning("%s; scoring it anyway (--allow-missing)", message)
+    tally = BadItems(log, "utterances", failed="have no hypothesis")
     for utt in result.missing:
         log.warning("%s: utterance %s has no hypothesis in %s: scored as all deletions", ref_path, utt, hyp_path)
-    if result.extra:
-        log.warning("%s: %d utterance(s) not in the reference %s were ignored (first: %s)",
-                    hyp_path, len(result.extra), ref_path, result.extra[0])
+        tally.skip(utt, f"utterance {utt!r} of {ref_path} has no hypothesis in {hyp_path}", logged=True)
+    tally.ok(len(ref) - len(result.missing))
+    if result.missing and len(result.missing) < len(ref):
+        try:
+            tally.check(allow=allow_missing)
+        except AsrkitError as e:
+            raise AsrkitError(f"{e} (--allow-missing to score it anyway)") from None
+    for level, score in result.levels.items():
+        totals = score.totals
+        if totals.ref_len == 0:
+            log.warning("%s has no reference %s at all: the %s is undefined (%d inserted), printed as inf",
+                        ref_path, "words" if level == "word" else "characters",
+                        "WER" if level == "word" else "CER", totals.ins)
 
     summary = summary_lines(result)
     if output_dir:
@@ -102,6 +131,5 @@ def main(ref_text: str, hyp_text: str, utt2spk_path: Optional[str], output_dir: 
         log.info("Wrote %s and %s", out / "wer.txt", out / "result.txt")
     for line in summary:
         click.echo(line)
-    scored = len(ref) - len(result.missing)
-    log.info("Done %d out of %d utterances (%d missing from the hypothesis, scored as deletions)",
-             scored, len(ref), len(result.missing))
+    log.info("Done %d out of %d utterances (%d missing from the hypothesis, scored as deletions; %d not in "
+             "the reference, ignored)", len(ref) - len(result.missing), len(ref), len(result.missing), len(result.extra))

@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 import sys
+from typing import Optional, Tuple
 
 import click
 
 from asrkit.cli._common import asrkit_command
-from asrkit.text.tokenizer import Tokenizer
+from asrkit.text.tokenizer import Tokenizer, UnknownTally
+from asrkit.utils.bad_items import BadItems
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.logging import progress
+from asrkit.utils.fileio import name_os_error
+from asrkit.utils.logging import get_logger, progress
 
 
 @asrkit_command("tokenize")
@@ -21,43 +24,70 @@ def main(decode: bool, pieces: bool, utt_id: bool, model: str) -> None:
     """Encode stdin's lines with <tokens.model> to stdout, or decode them with --decode.
 
     Lines are Kaldi text ('<utt-id> <transcript>') unless --no-utt-id. Ids follow data/lang/tokens.txt
-    (0 <blank>, 1 <unk>, ..., V-1 <sos/eos>); decoding skips <blank> and <sos/eos>.
+    (0 <blank>, 1 <unk>, ..., V-1 <sos/eos>); decoding skips <blank> and <sos/eos>. Characters
+    the tokenizer does not know become <unk>: counted, and named in one warning. A bad line
+    (not UTF-8, empty, ids that are not the tokenizer's) is skipped with a warning naming it;
+    the command fails when none is left or more than 5 % were skipped (Kaldi's rule).
 
     e.g. asrkit-tokenize data/lang/tokens.model < data/train/text > data/train/token_int
     """
+    log = get_logger("tokenize")
     tok = Tokenizer.load(model)
     stdin = sys.stdin.buffer
     out = sys.stdout
-    n = 0
+    tally = BadItems(log, "lines")
+    unknown = UnknownTally()
+    try:
+        _filter(tok, stdin, out, tally, unknown, decode, pieces, utt_id)
+    except OSError as e:  # stdout on a full disk: the one handler words it
+        name_os_error(e, "<stdout>")
+        raise
+    unknown.warn(log, "<stdin>")
+    tally.check()
+    click.echo(f"Done {tally.done} lines ({'decoded' if decode else 'encoded'} with {model}, {tok.vocab_size} tokens)",
+               err=True)
+
+
+def _filter(tok: Tokenizer, stdin, out, tally: BadItems, unknown: UnknownTally, decode: bool, pieces: bool,
+            utt_id: bool) -> None:
     for lineno, raw in enumerate(progress(stdin, desc="tokenize", unit="lines"), 1):
+        where = f"<stdin>:{lineno}"
         try:
-            line = raw.decode("utf-8").rstrip("\r\n")
-        except UnicodeDecodeError as e:
-            raise AsrkitError(f"<stdin>:{lineno}: not UTF-8 text ({e.reason})") from None
-        if utt_id:
-            fields = line.split(maxsplit=1)
-            if not fields:
-                raise AsrkitError(f"<stdin>:{lineno}: empty line (expected '<utt-id> <transcript>'; "
-                                  "--no-utt-id for plain lines)")
-            key, body = fields[0], (fields[1] if len(fields) > 1 else "")
-        else:
-            key, body = None, line
-        try:
-            result = _convert(tok, body, decode, pieces)
+            key, result = _line(tok, raw, where, decode, pieces, utt_id, unknown)
         except AsrkitError as e:
-            raise AsrkitError(f"<stdin>:{lineno}: {e}") from None
+            tally.skip(where, e)
+            continue
         if key is None:
             out.write(result + "\n")
         else:
             out.write(f"{key} {result}\n" if result else f"{key}\n")
-        n += 1
+        tally.ok()
     out.flush()
-    click.echo(f"Done {n} lines ({'decoded' if decode else 'encoded'} with {model}, {tok.vocab_size} tokens)", err=True)
 
 
-def _convert(tok: Tokenizer, body: str, decode: bool, pieces: bool) -> str:
+def _line(tok: Tokenizer, raw: bytes, where: str, decode: bool, pieces: bool, utt_id: bool,
+          unknown: UnknownTally) -> Tuple[Optional[str], str]:
+    try:
+        line = raw.decode("utf-8").rstrip("\r\n")
+    except UnicodeDecodeError as e:
+        raise AsrkitError(f"{where}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    if utt_id:
+        fields = line.split(maxsplit=1)
+        if not fields:
+            raise AsrkitError(f"{where}: empty line (expected '<utt-id> <transcript>'; --no-utt-id for plain lines)")
+        key, body = fields[0], (fields[1] if len(fields) > 1 else "")
+    else:
+        key, body = None, line
+    try:
+        return key, _convert(tok, key or where, body, decode, pieces, unknown)
+    except AsrkitError as e:
+        raise AsrkitError(f"{where}: {e}") from None
+
+
+def _convert(tok: Tokenizer, utt: str, body: str, decode: bool, pieces: bool, unknown: UnknownTally) -> str:
     if not decode:
-        return " ".join(map(str, tok.encode_as_pieces(body) if pieces else tok.encode(body)))
+        ids = unknown.encode(tok, utt, body)
+        return " ".join(tok.encode_as_pieces(body) if pieces else map(str, ids))
     tokens = body.split()
     if pieces:
         return tok.decode_pieces(tokens)

@@ -16,7 +16,9 @@ from asrkit.cli._common import asrkit_command
 @click.option("--cmvn", type=click.Path(), help="Global CMVN stats (asrkit-compute-cmvn), applied while loading.")
 @click.option("--norm-vars", type=click.BOOL, default=True, show_default=True, help="Normalise variances too.")
 @click.option("--fbank-config", type=click.Path(dir_okay=False),
-              help="Feature options stored in model.pt [default: fbank.yaml beside the train feats.scp].")
+              help="The options the features were made with, stored in model.pt for decoding audio "
+                   "[default: TRAIN_DIR/fbank.yaml, which asrkit-compute-fbank writes; without either, "
+                   "model.pt decodes features only].")
 @click.option("--ngpu", type=int, default=None,
               help="0: CPU; 1: one GPU; N>1: N processes with DDP on this machine [default: a GPU if there is one]. "
                    "Under torchrun or srun the environment sets the ranks.")
@@ -34,18 +36,23 @@ def main(config, overrides, train_dir, valid_dir, lang_dir, cmvn, norm_vars, fba
     e.g.: asrkit-train --config conf/train.yaml --train-dir dump/train --valid-dir dump/dev \\
             --lang-dir data/lang --cmvn dump/train/cmvn.ark --ngpu 1 --seed 1 exp/las
     """
-    from asrkit.launch.distributed import detect_distributed
-    from asrkit.training.config import load_config
-    from asrkit.training.run import TrainArgs, launch_local, train
+    from asrkit.training.config import load_config, resolve_fbank_config
     from asrkit.utils.errors import AsrkitError
 
-    verbose = click.get_current_context().params.get("verbose", 0)
-    args = TrainArgs(exp_dir=exp_dir, train_dir=train_dir, valid_dir=valid_dir, lang_dir=lang_dir, cmvn=cmvn,
-                     config=config, overrides=list(overrides), seed=seed, ngpu=ngpu, fbank_config=fbank_config,
-                     norm_vars=norm_vars, verbose=verbose)
-    load_config(config, overrides)  # a bad config fails here, before any process starts
     if ngpu is not None and ngpu < 0:
         raise AsrkitError(f"--ngpu {ngpu}: must be >= 0")
+    # The configs first, without torch: a bad one fails here, in a moment, before any data is read.
+    cfg = load_config(config, overrides)
+    if seed is not None:
+        cfg.training.seed = seed
+    fbank = resolve_fbank_config(train_dir, fbank_config)
+
+    from asrkit.launch.distributed import detect_distributed
+    from asrkit.training.train_asr import TrainArgs, launch_local, train
+
+    args = TrainArgs(exp_dir=exp_dir, train_dir=train_dir, valid_dir=valid_dir, lang_dir=lang_dir, config=cfg,
+                     fbank=fbank, cmvn=cmvn, norm_vars=norm_vars, ngpu=ngpu,
+                     verbose=click.get_current_context().params.get("verbose", 0))
     if ngpu is not None and ngpu > 1 and detect_distributed() is None:
         import torch
 

@@ -8,8 +8,8 @@ import click
 
 from asrkit.cli._common import asrkit_command
 from asrkit.data.table import iter_table
-from asrkit.text.tokenizer import Tokenizer
-from asrkit.training.lm import LMTrainConfig, split_dev, train_lm
+from asrkit.text.tokenizer import Tokenizer, UnknownTally
+from asrkit.training.config import LMTrainConfig
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.logging import get_logger, setup_logging
 
@@ -23,12 +23,18 @@ def read_sentences(path: str, fmt: str) -> list:
     distinct (utterance ids), which sentences of real text almost never are; the choice is logged.
     """
     try:
-        with open(path, encoding="utf-8") as f:
-            lines = [line.strip() for line in f]
+        with open(path, "rb") as f:
+            raw_lines = f.read().splitlines()
     except FileNotFoundError:
         raise AsrkitError(f"{path}: no such file") from None
-    except UnicodeDecodeError as e:
-        raise AsrkitError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    except OSError as e:
+        raise AsrkitError(f"{path}: cannot read: {e.strerror}") from None
+    lines = []
+    for lineno, raw in enumerate(raw_lines, 1):
+        try:
+            lines.append(raw.decode("utf-8").strip())
+        except UnicodeDecodeError as e:
+            raise AsrkitError(f"{path}:{lineno}: not UTF-8 text ({e.reason} at byte {e.start} of the line)") from None
     if fmt == "auto":
         firsts = [line.split(maxsplit=1)[0] for line in lines if line]
         fmt = "kaldi" if len(firsts) == len(lines) and len(set(firsts)) == len(firsts) and len(lines) > 1 else "plain"
@@ -59,24 +65,28 @@ def main(config_path: Optional[str], lang_dir: str, text_file: str, exp_dir: str
          valid_text: Optional[str], **overrides) -> None:
     """Train a token LSTM LM on <text-file> with the tokenizer of <lang-dir>.
 
-    Writes <lm-exp-dir>/lm.pt (the epoch with the best dev perplexity; it records a checksum of
-    the token list, so asrkit-decode refuses it with a model of another tokenizer),
-    <lm-exp-dir>/lm.yaml (the resolved config) and <lm-exp-dir>/log/train_lm.log.
+    Writes <lm-exp-dir>/checkpoints/epoch<N>.pt, log/curves.csv, log/train_lm.log, lm.yaml (the
+    resolved config) and at the end lm.pt (the epoch with the best dev perplexity; it records a
+    checksum of the token list, so asrkit-decode refuses it with a model of another tokenizer).
+    Re-running on a <lm-exp-dir> with checkpoints resumes it, as asrkit-train does.
 
     e.g. asrkit-train-lm --config conf/lm.yaml --lang-dir data/lang data/train/text exp/lm
     """
     out = Path(exp_dir)
-    setup_logging(1 if log.isEnabledFor(10) else 0, str(out / "log" / "train_lm.log"))
     cfg = LMTrainConfig.from_yaml(config_path) if config_path else LMTrainConfig()
     for k, v in overrides.items():
         if v is not None:
             setattr(cfg, k, v)
     cfg.validate("command line")
+    setup_logging(1 if log.isEnabledFor(10) else 0, str(out / "log" / "train_lm.log"))
+    from asrkit.training.train_lm import split_dev, train_lm  # torch: after the config is known to be good
     tok = Tokenizer.load(Path(lang_dir) / "tokens.model")
 
     def encode(path: str):
         lines = read_sentences(path, text_format)
-        sents = [tok.encode(s) for s in lines if s.strip()]
+        unknown = UnknownTally()
+        sents = [unknown.encode(tok, f"{path}:{i}", s) for i, s in enumerate(lines, 1) if s.strip()]
+        unknown.warn(log, path)
         log.info("%s: %d sentences (%d empty skipped), %d tokens", path, len(sents), len(lines) - len(sents),
                  sum(map(len, sents)))
         return sents
@@ -88,6 +98,7 @@ def main(config_path: Optional[str], lang_dir: str, text_file: str, exp_dir: str
         train, dev = sents, encode(valid_text)
     else:
         train, dev = split_dev(sents, cfg.dev_ratio, cfg.seed)
-    summary = train_lm(train, dev, tok.vocab_size, tok.tokens, cfg, out)
-    click.echo(f"Done: LM trained {summary['epochs']} epochs on {len(train)} sentences; best dev perplexity "
-               f"{summary['best_dev_ppl']:.3f} at epoch {summary['best_epoch']} -> {out / 'lm.pt'}", err=True)
+    summary = train_lm(train, dev, tok.tokens, cfg, out)
+    click.echo(f"Done: LM trained {summary['epochs']} epochs on {len(train)} sentences; best "
+               f"{'dev' if dev else 'train'} perplexity {summary['best_dev_ppl']:.3f} at epoch {summary['best_epoch']} "
+               f"-> {summary['path']}", err=True)

@@ -9,7 +9,7 @@ import yaml
 
 from asrkit.cli._common import asrkit_command
 from asrkit.text.token_list import write_token_list
-from asrkit.text.train import MODEL_TYPES, TokenizerConfig, read_kaldi_text, train_sentencepiece
+from asrkit.text.train_tokenizer import MODEL_TYPES, TokenizerConfig, read_kaldi_text, train_sentencepiece
 from asrkit.text.tokenizer import Tokenizer
 from asrkit.utils.fileio import AtomicFiles
 from asrkit.utils.logging import get_logger

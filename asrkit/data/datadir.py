@@ -7,10 +7,11 @@ tables are and how to read them; checking and repairing live in ``validate.py``/
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
-from asrkit.data.table import read_list_table, read_table, utt2spk_to_spk2utt, write_table
+from asrkit.data.table import iter_table, read_list_table, read_table, utt2spk_to_spk2utt, write_table
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import PathLike
 
@@ -23,6 +24,26 @@ TABLES = ("wav.scp", "segments", "text", "utt2spk", "spk2utt", "feats.scp", "utt
 UTT_TABLES = ("utt2spk", "text", "segments", "feats.scp", "utt2num_frames", "utt2dur", "utt2uniq", "utt2lang")
 RECO_TABLES = ("wav.scp", "reco2file_and_channel", "reco2dur")
 SPK_TABLES = ("spk2gender", "cmvn.scp")
+
+
+def parse_segment(value: str, where: str) -> Tuple[str, float, float]:
+    """``<recording> <start> <end>`` of a segments line -> ``(recording, start, end)``.
+
+    Times are finite seconds, start >= 0 and end > start, or end -1 (to the end of the
+    recording); anything else (``nan``, ``inf``, a reversed segment) is an error naming ``where``.
+    """
+    fields = value.split()
+    try:
+        if len(fields) != 3:
+            raise ValueError
+        reco, start, end = fields[0], float(fields[1]), float(fields[2])
+    except ValueError:
+        raise AsrkitError(f"{where}: malformed line (expected '<utt> <recording> <start> <end>')") from None
+    if not (math.isfinite(start) and math.isfinite(end)):
+        raise AsrkitError(f"{where}: segment times must be finite numbers of seconds, got {fields[1]} {fields[2]}")
+    if start < 0 or (end != -1 and end <= start):
+        raise AsrkitError(f"{where}: bad segment times start={fields[1]} end={fields[2]}")
+    return reco, start, end
 
 
 class DataDir:
@@ -54,16 +75,10 @@ class DataDir:
     def segments(self) -> Dict[str, tuple]:
         """utt -> (recording, start_s, end_s); end -1 means to the end of the recording."""
         out = {}
-        for utt, value in self.read("segments").items():
-            fields = value.split()
-            try:
-                if len(fields) != 3:
-                    raise ValueError
-                out[utt] = (fields[0], float(fields[1]), float(fields[2]))
-            except ValueError:
-                raise AsrkitError(
-                    f"{self.file('segments')}: bad line for {utt!r} (expected '<utt> <reco> <start> <end>')"
-                ) from None
+        for line in iter_table(self.file("segments")):
+            if line.key in out:
+                raise AsrkitError(f"{self.file('segments')}:{line.lineno}: duplicate key {line.key!r}")
+            out[line.key] = parse_segment(line.value, f"{self.file('segments')}:{line.lineno}")
         return out
 
     def utt_ids(self) -> List[str]:

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Dict, List, Optional, Set
 
 from asrkit.data.datadir import RECO_TABLES, SPK_TABLES, UTT_TABLES, DataDir
-from asrkit.data.table import utt2spk_to_spk2utt, write_table
+from asrkit.data.table import utt2spk_to_spk2utt
 from asrkit.data.validate import ScannedTable, scan_table
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.fileio import PathLike
+from asrkit.utils.fileio import AtomicFiles, PathLike
 from asrkit.utils.logging import get_logger
 
 log = get_logger(__name__)
@@ -122,14 +122,18 @@ def fix_data_dir(path: PathLike, backup: bool = True) -> FixReport:
         old = d.file(name).read_bytes().decode("utf-8", "replace") if d.has(name) else None
         if _render(items) != old and name not in report.changed:
             report.changed.append(name)
-    if backup and report.changed:
+    if backup and any(d.has(name) for name in report.changed):
         report.backup_dir = d.path / ".backup"
         report.backup_dir.mkdir(exist_ok=True)
+        with AtomicFiles() as backups:  # a backup is whole or absent, never half a table
+            for name in report.changed:
+                if d.has(name):
+                    shutil.copy2(d.file(name), backups.tmp(report.backup_dir / name))
+    # All tables change together or not at all (a full disk half-way must not leave a data dir
+    # whose tables disagree).
+    with AtomicFiles() as files:
         for name in report.changed:
-            if d.has(name):
-                shutil.copy2(d.file(name), report.backup_dir / name)
-    for name in report.changed:
-        write_table(d.file(name), outputs[name])
+            files.tmp(d.file(name)).write_text(_render(outputs[name]), encoding="utf-8")
     log.info("%s: kept %d of %d utterances", d.path, report.num_utts_after, report.num_utts_before)
     return report
 

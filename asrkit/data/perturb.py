@@ -3,20 +3,27 @@
 Each factor F other than 1 adds a copy of every utterance read through ``sox ... speed F |``
 (tempo and pitch both change, as Ko et al. 2015), with utterance, speaker and recording ids
 prefixed ``sp<F>-``; F = 1 keeps the original ids. Audio is not rewritten: the copies are wav.scp
-pipes that the feature extraction runs, so the data dir stays a few text tables.
+pipes that the feature extraction runs, so the data dir stays a few text tables. An utterance
+that cannot be copied (no transcript, no recording, a duration that is not a number) is
+skipped and named under the shared bad-item rule (:mod:`asrkit.utils.bad_items`).
 """
 from __future__ import annotations
 
+import math
 import shlex
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 from asrkit.data.datadir import DataDir
 from asrkit.data.table import utt2spk_to_spk2utt, write_table
+from asrkit.utils.bad_items import BadItems
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.fileio import PathLike
+from asrkit.utils.fileio import PathLike, name_os_error, tmp_dir_for
+from asrkit.utils.logging import get_logger
+
+log = get_logger(__name__)
 
 # Tables that no longer hold once the audio changes speed: features must be computed again.
 DROPPED = ("feats.scp", "utt2num_frames", "cmvn.scp")
@@ -42,7 +49,11 @@ def speed_pipe(wav_entry: str, factor: float) -> str:
     entry = wav_entry.rstrip()
     if entry.endswith("|"):
         return f"{entry} sox -t wav - {effect}"
-    return f"sox -t wav {shlex.quote(entry)} {effect}"
+    # wav.scp may name FLAC, OGG, MP3... files directly (libsndfile reads them): sox then picks
+    # the input type from the extension. A .wav or extensionless path is forced to WAV, as Kaldi does.
+    suffix = Path(entry).suffix.lower()
+    in_type = "-t wav " if suffix in ("", ".wav") else ""
+    return f"sox {in_type}{shlex.quote(entry)} {effect}"
 
 
 def check_factors(factors: Sequence[float]) -> List[float]:
@@ -75,6 +86,36 @@ def perturb_data_dir_speed(src: PathLike, dst: PathLike, factors: Sequence[float
     keyed_by_reco = {n: d.read(n) for n in ("reco2dur",) if d.has(n)}
     spk2gender = d.read("spk2gender") if d.has("spk2gender") else None
 
+    # An utterance we cannot copy faithfully is skipped and named (the shared bad-item rule).
+    tally = BadItems(log, "utterances")
+    bad_recos = {}
+    for name, table in keyed_by_reco.items():
+        for reco, value in table.items():
+            if _duration(value) is None:
+                bad_recos.setdefault(reco, f"{d.file(name)}: recording {reco!r}: {value!r} is not a duration in seconds")
+    keep: List[str] = []
+    for utt in utt2spk:
+        reco = segments[utt][0] if segments is not None and utt in segments else utt
+        if text is not None and utt not in text:
+            tally.skip(utt, f"{d.file('text')}: no transcript for utterance {utt!r} (in utt2spk)")
+        elif segments is not None and utt not in segments:
+            tally.skip(utt, f"{d.file('segments')}: no segment for utterance {utt!r} (in utt2spk)")
+        elif reco not in wav_scp:
+            tally.skip(utt, f"{d.file('wav.scp')}: no recording {reco!r} for utterance {utt!r}")
+        elif reco in bad_recos:
+            tally.skip(utt, f"utterance {utt!r}: {bad_recos[reco]}")
+        elif any(utt in t and _duration(t[utt]) is None for t in keyed_by_utt.values()):
+            name = next(n for n, t in keyed_by_utt.items() if utt in t and _duration(t[utt]) is None)
+            tally.skip(utt, f"{d.file(name)}: utterance {utt!r}: {keyed_by_utt[name][utt]!r} is not a duration "
+                            "in seconds")
+        else:
+            keep.append(utt)
+            tally.ok()
+    tally.check()
+    kept = set(keep)
+    used_recos = {segments[u][0] for u in keep} if segments is not None else kept
+    used_spks = {utt2spk[u] for u in keep}
+
     out: Dict[str, Dict[str, str]] = {n: {} for n in ("wav.scp", "utt2spk", "utt2uniq")}
     if segments is not None:
         out["segments"] = {}
@@ -87,50 +128,59 @@ def perturb_data_dir_speed(src: PathLike, dst: PathLike, factors: Sequence[float
     for f in factors:
         p = factor_prefix(f)
         for reco, entry in wav_scp.items():
-            out["wav.scp"][p + reco] = speed_pipe(entry, f)
-        for utt, spk in utt2spk.items():
-            out["utt2spk"][p + utt] = p + spk
+            if reco in used_recos:
+                out["wav.scp"][p + reco] = speed_pipe(entry, f)
+        for utt in keep:
+            out["utt2spk"][p + utt] = p + utt2spk[utt]
             out["utt2uniq"][p + utt] = utt
             if text is not None:
-                if utt not in text:
-                    raise AsrkitError(f"{d.file('text')}: no transcript for utterance {utt!r} (in utt2spk)")
                 out["text"][p + utt] = text[utt]
         if segments is not None:
-            for utt, (reco, start, end) in segments.items():
+            for utt in keep:
+                reco, start, end = segments[utt]
                 # Times scale with the audio; -1 (to the end) stays -1.
                 end_s = "-1" if end < 0 else f"{end / f:.3f}"
                 out["segments"][p + utt] = f"{p + reco} {start / f:.3f} {end_s}"
         for name, table in keyed_by_utt.items():
             for key, value in table.items():
-                out[name][p + key] = _scaled(value, f, d.file(name), key)
+                if key in kept:
+                    out[name][p + key] = f"{_duration(value) / f:.3f}"
         for name, table in keyed_by_reco.items():
             for key, value in table.items():
-                out[name][p + key] = _scaled(value, f, d.file(name), key)
+                if key in used_recos:
+                    out[name][p + key] = f"{_duration(value) / f:.3f}"
         if spk2gender is not None:
             for spk, g in spk2gender.items():
-                out["spk2gender"][p + spk] = g
+                if spk in used_spks:
+                    out["spk2gender"][p + spk] = g
 
     _write_atomically(Path(dst), out)
-    return PerturbReport(num_utts=len(utt2spk), factors=factors,
+    return PerturbReport(num_utts=len(keep), factors=factors,
                          dropped_tables=[n for n in DROPPED if d.has(n)])
 
 
-def _scaled(value: str, factor: float, path: Path, key: str) -> str:
+def _duration(value: str) -> Optional[float]:
+    """A duration in seconds (finite, >= 0), or None."""
     try:
-        return f"{float(value) / factor:.3f}"
+        x = float(value)
     except ValueError:
-        raise AsrkitError(f"{path}: {key!r}: {value!r} is not a duration in seconds") from None
+        return None
+    return x if math.isfinite(x) and x >= 0 else None
 
 
 def _write_atomically(dst: Path, tables: Dict[str, Dict[str, str]]) -> None:
-    """Write every table into a sibling temp dir, then swap it in: no half-written data dir."""
-    tmp = dst.with_name(dst.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    for name, table in tables.items():
-        write_table(tmp / name, table, sort=True)
-    spk2utt = utt2spk_to_spk2utt(dict(sorted(tables["utt2spk"].items())))
-    write_table(tmp / "spk2utt", list(spk2utt.items()))
-    if dst.exists():
-        shutil.rmtree(dst)
-    tmp.rename(dst)
+    """Write every table into a sibling temp dir, then swap it in: no half-written data dir,
+    and no temp dir left behind on any error (a killed run's is removed by the next one)."""
+    tmp = tmp_dir_for(dst)
+    try:
+        for name, table in tables.items():
+            write_table(tmp / name, table, sort=True)
+        spk2utt = utt2spk_to_spk2utt(dict(sorted(tables["utt2spk"].items())))
+        write_table(tmp / "spk2utt", list(spk2utt.items()))
+        if dst.exists():
+            shutil.rmtree(dst)
+        tmp.rename(dst)
+    except BaseException as e:
+        name_os_error(e, dst)
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

@@ -1,7 +1,8 @@
 """Kaldi rspecifiers and wspecifiers (``scp:feats.scp``, ``ark:-``, ``ark,scp:f.ark,f.scp``).
 
-Reading goes through kaldiio, so Kaldi's own arks and scps (pipes, offsets, ``ark,t``) work.
-Writing is our own thin layer over :func:`kaldiio.save_ark`: the ark and scp are written to
+Reading goes through :mod:`asrkit.data.matrix_io`, which accepts Kaldi's own arks and scps
+(pipes, offsets, ranges, ``ark,t``, compressed matrices) and nothing else: kaldiio's pickle and
+numpy extensions are refused. Writing is our own thin layer over :func:`kaldiio.save_ark`: the ark and scp are written to
 temporary names and renamed into place together on success, so a failed job never leaves a
 partial feats.ark/feats.scp behind; the scp already names the final ark path.
 """
@@ -10,15 +11,14 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import IO, Dict, Iterator, Optional, Tuple
 
 import kaldiio
 import numpy as np
 
-from asrkit.data.table import iter_table
+from asrkit.data.matrix_io import ScpTable, iter_ark_file, iter_scp, iter_scp_items
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.fileio import AtomicFiles
+from asrkit.utils.fileio import AtomicFiles, name_os_error
 
 
 @dataclass(frozen=True)
@@ -46,51 +46,54 @@ def parse_rspecifier(spec: str) -> Specifier:
     return s
 
 
-def _check_scp(path: str) -> None:
-    """Validate an scp's lines up front so an error names file:line, not a kaldiio internal."""
-    if path == "-" or path.endswith("|"):
-        return
-    for _ in iter_table(path):
-        pass
-
-
 def read_matrices(spec: str) -> Iterator[Tuple[str, np.ndarray]]:
-    """Iterate ``(key, matrix)`` over an rspecifier in its order."""
+    """Iterate ``(key, matrix)`` over an rspecifier in its order.
+
+    Only Kaldi's matrix and vector formats are read (:mod:`asrkit.data.matrix_io`): kaldiio's
+    pickle and numpy entries are refused. A key seen twice is an error naming the file.
+    """
     s = parse_rspecifier(spec)
     if s.scp is not None:
-        _check_scp(s.scp)
-    elif s.ark not in ("-",) and not s.ark.endswith("|") and not os.path.exists(s.ark):
-        raise AsrkitError(f"{s.ark}: no such file")
-    try:
-        with kaldiio.ReadHelper(spec) as reader:
-            for key, mat in reader:
-                yield key, mat
-    except AsrkitError:
-        raise
-    except (OSError, ValueError, EOFError, RuntimeError) as e:
-        raise AsrkitError(f"reading {spec}: {e}") from None
+        yield from iter_scp(s.scp)
+        return
+    yield from iter_ark_file(s.ark)
 
 
-def load_scp(spec_or_path: str) -> "kaldiio.matio.LazyLoader":
-    """Random access by key to an scp (``scp:feats.scp`` or a bare path): a lazy mapping."""
+def iter_matrices(spec: str) -> Iterator[Tuple[str, Optional[np.ndarray], Optional[AsrkitError]]]:
+    """Like :func:`read_matrices`, but a bad scp entry comes back as ``(key, None, error)``.
+
+    Each line of an scp stands alone, so one unreadable utterance (a PKL entry, an offset past
+    the end, a failing pipe) is the caller's to skip and count (:mod:`asrkit.utils.bad_items`).
+    In an ark a broken entry leaves no way to find the next one, so it stays fatal.
+    """
+    s = parse_rspecifier(spec)
+    if s.scp is None:
+        for key, mat in iter_ark_file(s.ark):
+            yield key, mat, None
+        return
+    yield from iter_scp_items(s.scp)
+
+
+def load_scp(spec_or_path: str) -> ScpTable:
+    """Random access by key to an scp (``scp:feats.scp`` or a bare path): a lazy mapping.
+
+    Every line is checked up front (malformed lines and duplicate keys are ``file:line`` errors).
+    """
     path = spec_or_path
     if ":" in spec_or_path and spec_or_path.split(":", 1)[0].split(",")[0] in ("scp", "ark"):
         s = parse_rspecifier(spec_or_path)
         if s.scp is None:
             raise AsrkitError(f"random access needs an scp, got {spec_or_path!r}")
         path = s.scp
-    _check_scp(path)
-    return kaldiio.load_scp(path)
+    return ScpTable(path)
 
 
-def read_matrix(loader, key: str, where: str = "") -> np.ndarray:
+def read_matrix(loader: ScpTable, key: str, where: str = "") -> np.ndarray:
     """Load one entry from :func:`load_scp`'s mapping with an error naming the key."""
     try:
         return loader[key]
     except KeyError:
-        raise AsrkitError(f"{where or 'scp'}: no entry for utterance {key!r}") from None
-    except (OSError, ValueError, EOFError) as e:
-        raise AsrkitError(f"{where or 'scp'}: cannot read utterance {key!r}: {e}") from None
+        raise AsrkitError(f"{where or loader.path}: no entry for utterance {key!r}") from None
 
 
 class MatrixWriter:
@@ -114,10 +117,18 @@ class MatrixWriter:
             self._ark: IO[bytes] = sys.stdout.buffer
             self._own_ark = False
         else:
-            self._ark = open(self._files.tmp(s.ark), "wb")
-            self._own_ark = True
+            self._own_ark = False
+            try:
+                self._ark = open(self._files.tmp(s.ark), "wb")
+                self._own_ark = True
+                if s.scp is not None:
+                    self._scp = open(self._files.tmp(s.scp), "w", encoding="utf-8")
+            except BaseException:
+                if self._own_ark:
+                    self._ark.close()
+                self._files.abort()
+                raise
         if s.scp is not None:
-            self._scp = open(self._files.tmp(s.scp), "w", encoding="utf-8")
             self._ark_final = os.path.abspath(s.ark) if os.path.isabs(s.ark) else s.ark
 
     def write(self, key: str, mat: np.ndarray) -> None:
@@ -132,12 +143,21 @@ class MatrixWriter:
         self.count += 1
 
     def close(self, ok: bool = True) -> None:
-        if self._own_ark:
-            self._ark.close()
-        else:
-            self._ark.flush()
-        if self._scp is not None:
-            self._scp.close()
+        # Closing flushes: on a full disk it is close() that fails, and the temporary files
+        # must still go.
+        try:
+            try:
+                if self._own_ark:
+                    self._ark.close()
+                else:
+                    self._ark.flush()
+            finally:
+                if self._scp is not None:
+                    self._scp.close()
+        except BaseException as e:
+            self._name_error(e)
+            self._files.abort()
+            raise
         if ok:
             self._files.commit()
         else:
@@ -146,7 +166,12 @@ class MatrixWriter:
     def __enter__(self) -> "MatrixWriter":
         return self
 
+    def _name_error(self, e: BaseException) -> None:
+        name_os_error(e, self._files.newest() or (self.spec.ark if self.spec.ark != "-" else "<stdout>"))
+
     def __exit__(self, exc_type, exc, tb) -> None:
+        if exc is not None:
+            self._name_error(exc)
         self.close(ok=exc_type is None)
 
 

@@ -19,7 +19,7 @@ from typing import Dict, List, Sequence, TypeVar
 from asrkit.data.datadir import RECO_TABLES, SPK_TABLES, TABLES, UTT_TABLES, DataDir
 from asrkit.data.table import utt2spk_to_spk2utt, write_table
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.fileio import PathLike, atomic_open
+from asrkit.utils.fileio import PathLike, atomic_open, tmp_dir_for
 from asrkit.utils.logging import get_logger
 
 log = get_logger(__name__)
@@ -31,7 +31,11 @@ _SOURCES = tuple(dict.fromkeys(TABLES + UTT_TABLES + RECO_TABLES + SPK_TABLES))
 
 
 def split_scp(lines: Sequence[T], n: int) -> List[List[T]]:
-    """Cut ``lines`` into ``n`` contiguous pieces whose sizes differ by at most one (as split_scp.pl).
+    """Cut ``lines`` into ``n`` contiguous pieces, order kept, as Kaldi's ``utils/split_scp.pl``.
+
+    Every piece gets ``len(lines) // n`` lines and the first ``len(lines) % n`` pieces one more,
+    which is split_scp.pl's cut without ``--utt2spk``; asrkit-compute-fbank --nj and
+    asrkit-decode --nj/--job both cut with it, so job JOB holds the same lines in either.
 
     >>> split_scp(["a", "b", "c", "d", "e"], 2)
     [['a', 'b', 'c'], ['d', 'e']]
@@ -138,7 +142,7 @@ def split_data_dir(path: PathLike, n: int, per_utt: bool = False, force: bool = 
         ranges = split_by_weight([len(spk2utt[s]) for s in speakers], n)
         pieces = [sorted((u for s in speakers[r.start:r.stop] for u in spk2utt[s]), key=str.encode) for r in ranges]
 
-    tmp = Path(tempfile.mkdtemp(prefix=f".split{n}.", suffix=".tmp", dir=d.path))
+    tmp = tmp_dir_for(out)
     try:
         _write_pieces(tmp, tables, pieces)
         with atomic_open(tmp / STAMP) as f:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterator, List, Mapping, Optional, Tuple
+from typing import Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
 
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import PathLike, atomic_open
@@ -20,29 +20,37 @@ def iter_table(path: PathLike, allow_empty_value: bool = False) -> Iterator[Tabl
     """Yield the lines of a table, raising ``file:line: message`` on a malformed one.
 
     Blank lines are malformed (Kaldi rejects them too). ``allow_empty_value`` admits a bare
-    key, as in a ``text`` whose transcript is empty.
+    key, as in a ``text`` whose transcript is empty. Each line is decoded on its own, so text
+    that is not UTF-8 is reported with its line number.
     """
     path = Path(path)
     try:
-        f = open(path, encoding="utf-8")
+        f = open(path, "rb")
     except FileNotFoundError:
         raise AsrkitError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise AsrkitError(f"{path}: is a directory, not a table file") from None
     except OSError as e:
         raise AsrkitError(f"{path}: cannot read: {e.strerror}") from None
     with f:
+        yield from iter_table_lines(f, str(path), allow_empty_value)
+
+
+def iter_table_lines(lines: Iterable[bytes], name: str, allow_empty_value: bool = False) -> Iterator[TableLine]:
+    """:func:`iter_table` over lines already opened (a pipe's or stdin's bytes); ``name`` is for messages."""
+    for lineno, raw in enumerate(lines, 1):
         try:
-            for lineno, raw in enumerate(f, 1):
-                line = raw.rstrip("\r\n")
-                parts = line.strip().split(maxsplit=1)
-                if not parts:
-                    raise AsrkitError(f"{path}:{lineno}: empty line")
-                if line[:1].isspace():
-                    raise AsrkitError(f"{path}:{lineno}: line starts with whitespace")
-                if len(parts) == 1 and not allow_empty_value:
-                    raise AsrkitError(f"{path}:{lineno}: malformed line (expected '<key> <value>'): {line!r}")
-                yield TableLine(parts[0], parts[1].strip() if len(parts) > 1 else "", lineno)
+            line = raw.decode("utf-8").rstrip("\r\n")
         except UnicodeDecodeError as e:
-            raise AsrkitError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+            raise AsrkitError(f"{name}:{lineno}: not UTF-8 text ({e.reason} at byte {e.start} of the line)") from None
+        parts = line.strip().split(maxsplit=1)
+        if not parts:
+            raise AsrkitError(f"{name}:{lineno}: empty line")
+        if line[:1].isspace():
+            raise AsrkitError(f"{name}:{lineno}: line starts with whitespace")
+        if len(parts) == 1 and not allow_empty_value:
+            raise AsrkitError(f"{name}:{lineno}: malformed line (expected '<key> <value>'): {line!r}")
+        yield TableLine(parts[0], parts[1].strip() if len(parts) > 1 else "", lineno)
 
 
 def read_table(path: PathLike, allow_empty_value: bool = False, unique: bool = True) -> Dict[str, str]:

@@ -9,6 +9,8 @@ every problem it finds, each tied to ``file:line`` so the user can fix them all 
 """
 from __future__ import annotations
 
+import math
+
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -287,9 +289,11 @@ def _check_audio(problems: List[Problem], d: DataDir, load, utt2spk: ScannedTabl
                                         f"recording {reco!r} of utterance {key!r} is not in {wav.path}"))
             try:
                 start, end = float(start_s), float(end_s)
+                if not (math.isfinite(start) and math.isfinite(end)):
+                    raise ValueError
             except ValueError:
                 problems.append(Problem(str(segments.path), line.lineno,
-                                        f"start and end must be numbers, got {start_s!r} {end_s!r}"))
+                                        f"start and end must be finite numbers, got {start_s!r} {end_s!r}"))
                 continue
             if start < 0:
                 problems.append(Problem(str(segments.path), line.lineno, f"negative start time {start_s}"))

@@ -49,6 +49,7 @@ class SearchOptions:
     maxlenratio: float = 0.0  # max output tokens = ratio * encoder frames; 0: the encoder frames
     minlenratio: float = 0.0  # <eos> is not allowed before ratio * encoder frames tokens
     pre_beam_ratio: float = 1.5  # CTC scores ceil(ratio * beam) candidates per hypothesis; 0: all
+    max_tokens: int = 0  # a cap on output tokens besides maxlenratio (0: none); validation passes one
 
 
 @dataclass
@@ -62,6 +63,8 @@ def output_lengths(enc_lens: Tensor, opts: SearchOptions) -> Tuple[Tensor, Tenso
     lens = enc_lens.to(torch.float64)
     maxlen = lens.clone() if opts.maxlenratio <= 0 else torch.floor(lens * opts.maxlenratio)
     maxlen = maxlen.clamp(min=1).long()
+    if opts.max_tokens > 0:
+        maxlen = maxlen.clamp(max=opts.max_tokens)
     minlen = torch.floor(lens * max(opts.minlenratio, 0.0)).long()
     return torch.minimum(minlen, maxlen), maxlen
 

@@ -1,12 +1,18 @@
 """What asrkit-decode reads: features from an rspecifier, audio from a wav.scp, or wav files.
 
-Every source yields ``(utt_id, feats (T, D) or None, error or None)`` in input order, so one bad
-utterance is reported and counted while the others still decode (as Kaldi's tools do).
-Features from audio are computed with the model's packed fbank config; CMVN is applied later,
-by the recognizer, to features from every source alike.
+:class:`DecodeInputs` holds the input options as given (exactly one source; ``--utt-ids``;
+piece ``--job`` of ``--nj``) and turns them into one stream. Every source yields
+``(utt_id, feats (T, D) or None, error or None)`` in input order, so one bad utterance is
+reported and counted while the others still decode (as Kaldi's tools do). Features from audio
+are computed by ``featurize`` (the recognizer's packed fbank config); CMVN is applied later, by
+the recognizer, to features from every source alike::
+
+    inputs = DecodeInputs(wav_scp="data/test/wav.scp", nj=4, job=2)   # checks the options
+    items, total = inputs.open(rec.features)                          # total: None when unknown
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, List, Optional, Sequence, Tuple
 
@@ -16,6 +22,83 @@ from asrkit.utils.errors import AsrkitError
 
 Item = Tuple[str, Optional[np.ndarray], Optional[AsrkitError]]
 Featurize = Callable[[np.ndarray, int, str], np.ndarray]
+
+
+@dataclass
+class DecodeInputs:
+    """asrkit-decode's input options: one of ``feats`` (an rspecifier), ``wav_scp`` (with optional
+    ``segments``) or ``wavs`` (files; the utterance id is the name without extension), optionally
+    only the ids listed in the file ``utt_ids`` (in its order), and only piece ``job`` of ``nj``
+    (the cut Kaldi's split_scp.pl and asrkit-split-data-dir --per-utt make)."""
+
+    feats: Optional[str] = None
+    wav_scp: Optional[str] = None
+    segments: Optional[str] = None
+    wavs: Sequence[str] = ()
+    utt_ids: Optional[str] = None
+    nj: int = 1
+    job: int = 1
+
+    def __post_init__(self) -> None:
+        if len([s for s in (self.feats, self.wav_scp, self.wavs or None) if s]) != 1:
+            raise AsrkitError("give exactly one input: --feats RSPECIFIER, --wav-scp WAV_SCP, or WAV files")
+        if self.segments and not self.wav_scp:
+            raise AsrkitError("--segments goes with --wav-scp")
+        if not 1 <= self.job <= self.nj:
+            raise AsrkitError(f"--job must be in 1..--nj ({self.nj}), got {self.job}")
+
+    def open(self, featurize: Featurize) -> Tuple[Iterator[Item], Optional[int]]:
+        """(the items to decode, how many there are or None for an ark stream)."""
+        wanted = read_utt_ids(self.utt_ids) if self.utt_ids else None
+        if self.nj > 1:
+            from asrkit.data.split import split_scp
+
+            wanted = split_scp(wanted if wanted is not None else self.all_ids(), self.nj)[self.job - 1]
+        if wanted is not None:
+            total: Optional[int] = len(wanted)
+        elif self.wavs:
+            total = len(self.wavs)
+        else:
+            try:
+                total = len(self.all_ids())
+            except AsrkitError:
+                total = None  # an ark stream: no count up front
+        if self.feats:
+            return from_feats(self.feats, wanted), total
+        if self.wav_scp:
+            return from_wav_scp(self.wav_scp, featurize, self.segments, wanted), total
+        paths = list(self.wavs)
+        if wanted is not None:
+            keep = set(wanted)
+            paths = [p for p in paths if Path(p).stem in keep]
+        return from_wav_files(paths, featurize), total
+
+    def all_ids(self) -> List[str]:
+        """Every utterance id of the source, in order (an error for an ark stream: it has no index)."""
+        if self.wavs:
+            return [Path(p).stem for p in self.wavs]
+        if self.feats:
+            from asrkit.data.specifier import parse_rspecifier
+            from asrkit.data.table import iter_table
+
+            spec = parse_rspecifier(self.feats)
+            if spec.scp is None:
+                raise AsrkitError(f"--nj needs an scp to split: give --feats as scp:..., not {self.feats!r}")
+            return [line.key for line in iter_table(spec.scp)]
+        from asrkit.features.wav import read_wav_scp
+
+        return [e.utt_id for e in read_wav_scp(self.wav_scp, self.segments)]
+
+
+def read_utt_ids(path: str) -> List[str]:
+    """The first field of each non-empty line (``--utt-ids``: a list, or any table of utterances)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return [line.split()[0] for line in f if line.strip()]
+    except FileNotFoundError:
+        raise AsrkitError(f"{path}: no such file (--utt-ids: one utterance id per line)") from None
+    except UnicodeDecodeError as e:
+        raise AsrkitError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
 
 
 def _select(ids: List[str], wanted: Optional[Sequence[str]], where: str) -> Tuple[List[str], List[str]]:

@@ -1,17 +1,20 @@
 """From features (or audio) to text with a packed model: the library behind asrkit-decode.
 
-    pkg = load_package("exp/x/model.pt")
-    rec = Recognizer(pkg, DecodeConfig(beam=10, ctc_weight=0.3), lm=None)
+    rec = Recognizer.from_files("exp/x/model.pt", DecodeConfig(beam=10, ctc_weight=0.3),
+                                lm_path="exp/lm/lm.pt")           # loads the model (and the LM)
     results = rec.decode([("utt1", feats1), ("utt2", feats2)])   # feats: (T, D) before CMVN
+    feats = rec.features(samples, 16000, "utt3")                  # fbank with the packed config
 
-Utterances are decoded ``batch_size`` at a time, longest first (so a batch holds similar
+A Recognizer over objects already loaded (a Package, an LSTMLM) is ``Recognizer(pkg, config,
+lm)``. Utterances are decoded ``batch_size`` at a time, longest first (so a batch holds similar
 lengths), and returned in the order given.
 """
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -19,6 +22,7 @@ import torch
 from asrkit.decoding.beam_search import Hypothesis, beam_search, greedy_search
 from asrkit.decoding.config import DecodeConfig
 from asrkit.decoding.scorers import AttentionScorer, CTCScorer, LMScorer
+from asrkit.utils.device import resolve_device
 from asrkit.utils.errors import AsrkitError
 
 log = logging.getLogger("decode")
@@ -33,15 +37,24 @@ class UttResult:
     steps: int  # decoder steps of the batch it was decoded in
 
 
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise AsrkitError(f"device {name!r} asked for, but torch sees no CUDA device")
-    return torch.device(name)
-
-
 class Recognizer:
+    @classmethod
+    def from_files(cls, model_path: Union[str, os.PathLike], config: DecodeConfig,
+                   lm_path: Optional[Union[str, os.PathLike]] = None, device: Optional[str] = None) -> "Recognizer":
+        """Load model.pt (and ``lm_path`` when ``config.lm_weight`` > 0) onto ``device`` (default:
+        ``config.device``); an LM of another token list than the model's is refused."""
+        from asrkit.models.lm import load_lm
+        from asrkit.models.package import load_package
+
+        dev = resolve_device(device or config.device)
+        pkg = load_package(model_path, dev)
+        lm = None
+        if lm_path and config.lm_weight > 0:
+            lm = load_lm(lm_path, dev, tokens=pkg.tokens)
+        elif lm_path:
+            log.info("lm_weight is 0: %s is not used", lm_path)
+        return cls(pkg, config, lm)
+
     def __init__(self, package, config: DecodeConfig, lm=None) -> None:
         self.pkg = package
         self.model = package.model
@@ -61,31 +74,38 @@ class Recognizer:
         self.V = self.model.vocab_size
         self.eos = self.model.eos
 
+    @property
+    def frame_shift_s(self) -> float:
+        """Seconds per input frame (for real-time factors): the packed fbank's shift, else Kaldi's 10 ms."""
+        fbank = self.pkg.meta.feature_config
+        return (fbank.frame_shift if fbank is not None else 10.0) / 1000.0
+
     def normalize(self, feats: np.ndarray) -> np.ndarray:
         """Apply the CMVN packed in the model (if any) to raw features (T, D)."""
-        if feats.ndim != 2 or feats.shape[1] != self.pkg.idim:
-            raise AsrkitError(f"features are {tuple(feats.shape)}, the model expects (T, {self.pkg.idim})")
-        if self.pkg.cmvn is None:
+        if feats.ndim != 2 or feats.shape[1] != self.pkg.meta.idim:
+            raise AsrkitError(f"features are {tuple(feats.shape)}, the model expects (T, {self.pkg.meta.idim})")
+        if self.pkg.meta.cmvn is None:
             return feats.astype(np.float32, copy=False)
         from asrkit.features.cmvn import apply_cmvn
 
-        return np.asarray(apply_cmvn(feats, self.pkg.cmvn, norm_vars=self.pkg.cmvn_norm_vars), dtype=np.float32)
+        meta = self.pkg.meta
+        return np.asarray(apply_cmvn(feats, meta.cmvn, norm_vars=meta.cmvn_norm_vars), dtype=np.float32)
 
     def features(self, samples: np.ndarray, sample_rate: int, utt_id: str) -> np.ndarray:
         """Fbank with the packed feature config (raw: :meth:`normalize` applies the CMVN, as for --feats)."""
         from asrkit.features.fbank import compute_fbank
 
-        if self.pkg.feature_config is None:
+        if self.pkg.meta.feature_config is None:
             raise AsrkitError("the model holds no feature config, so it cannot decode audio; use --feats")
         if samples.size == 0:
             raise AsrkitError(f"utterance {utt_id!r}: empty audio")
-        return compute_fbank(samples, sample_rate, self.pkg.feature_config, utt_id=utt_id)
+        return compute_fbank(samples, sample_rate, self.pkg.meta.feature_config, utt_id=utt_id)
 
     @torch.inference_mode()
     def decode_normalized(self, batch: Sequence[Tuple[str, np.ndarray]]) -> List[UttResult]:
         """One batch of (utt_id, normalized feats (T, D)) -> results in the same order."""
         lens = torch.tensor([f.shape[0] for _, f in batch])
-        x = torch.zeros(len(batch), int(lens.max()), self.pkg.idim)
+        x = torch.zeros(len(batch), int(lens.max()), self.pkg.meta.idim)
         for i, (_, f) in enumerate(batch):
             x[i, :f.shape[0]] = torch.from_numpy(np.ascontiguousarray(f))
         x, lens = x.to(self.device), lens.to(self.device)

@@ -10,7 +10,9 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, List, Optional, TextIO
+from typing import Any, Callable, Dict, Iterable, List, Optional, TextIO
+
+import yaml
 
 from asrkit.decoding.inputs import Item
 from asrkit.decoding.recognizer import Recognizer, UttResult
@@ -49,9 +51,14 @@ def nbest_record(r: UttResult, weights) -> dict:
     }
 
 
-def decode_items(rec: Recognizer, items: Iterable[Item], total: Optional[int], frame_shift_s: float,
+def decode_items(rec: Recognizer, items: Iterable[Item], total: Optional[int],
                  emit: Callable[[UttResult], None], chunk: int = 0) -> RunSummary:
-    """Decode ``items`` in chunks (a few batches, sorted by length inside), calling ``emit`` per result."""
+    """Decode ``items`` in chunks (a few batches, sorted by length inside), calling ``emit`` per result.
+
+    ``total`` (None: unknown) sizes the progress bar; audio durations for the real-time factor
+    are frames x the recognizer's frame shift.
+    """
+    frame_shift_s = rec.frame_shift_s
     s = RunSummary()
     chunk = chunk or rec.config.batch_size * 8
     pending = []
@@ -104,12 +111,17 @@ def _timed(items: Iterable[Item], s: RunSummary) -> Iterable[Item]:
 
 
 class Outputs:
-    """``text`` + ``nbest.jsonl`` in an output dir (atomically), or ``<utt> <text>`` lines on stdout."""
+    """``text`` + ``nbest.jsonl`` in an output dir (atomically), or ``<utt> <text>`` lines on stdout.
 
-    def __init__(self, output_dir: Optional[Path], stdout: TextIO) -> None:
+    ``weights`` (the recognizer's scorer weights) go into every nbest record. ``close(ok,
+    settings)`` renames the outputs into place when ``ok`` (with ``settings`` as decode.yaml,
+    what produced them), or removes them.
+    """
+
+    def __init__(self, output_dir: Optional[Path], stdout: TextIO, weights: Dict[str, float]) -> None:
         self.dir = output_dir
         self.files = AtomicFiles()
-        self.weights = None
+        self.weights = weights
         if output_dir is None:
             self.text, self.nbest = stdout, None
         else:
@@ -125,12 +137,15 @@ class Outputs:
         else:
             self.text.flush()
 
-    def close(self, ok: bool) -> None:
+    def close(self, ok: bool, settings: Optional[Dict[str, Any]] = None) -> None:
         if self.dir is None:
             return
         self.text.close()
         self.nbest.close()
         if ok:
+            if settings is not None:
+                self.files.tmp(self.dir / "decode.yaml").write_text(yaml.safe_dump(settings, sort_keys=False),
+                                                                    encoding="utf-8")
             self.files.commit()
         else:
             self.files.abort()

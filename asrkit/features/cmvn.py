@@ -50,11 +50,27 @@ def accumulate_cmvn(feats: np.ndarray, stats: Optional[np.ndarray] = None, utt_i
     return stats
 
 
+def check_features(utt: str, feats: np.ndarray, dim: Optional[int] = None) -> None:
+    """An utterance's features fit for CMVN: a (frames, dim) matrix of finite numbers (of ``dim``
+    columns when given); else an AsrkitError naming the utterance, for the caller to skip it."""
+    if feats.ndim != 2:
+        raise AsrkitError(f"utterance {utt!r}: expected a (frames, dim) matrix, got shape {feats.shape}")
+    if dim is not None and feats.shape[1] != dim:
+        raise AsrkitError(f"utterance {utt!r}: feature dimension {feats.shape[1]}, earlier utterances have {dim}")
+    finite = np.isfinite(feats)
+    if not finite.all():
+        frame, d = np.argwhere(~finite)[0]
+        raise AsrkitError(f"utterance {utt!r}: non-finite feature value {feats[frame, d]} at frame {frame}, dim {d}")
+
+
 def check_stats(stats: np.ndarray, where: str = "CMVN stats") -> np.ndarray:
     """Validate a stats matrix read from somewhere; returns it as float64."""
     stats = np.asarray(stats, dtype=np.float64)
     if stats.ndim != 2 or stats.shape[0] != 2 or stats.shape[1] < 2:
         raise AsrkitError(f"{where}: not Kaldi CMVN stats (expected a 2 x (dim+1) matrix, got shape {stats.shape})")
+    if not np.isfinite(stats).all():
+        row, col = np.argwhere(~np.isfinite(stats))[0]
+        raise AsrkitError(f"{where}: non-finite CMVN stats ({stats[row, col]} in row {row}, column {col})")
     return stats
 
 
@@ -198,9 +214,11 @@ def write_stats(stats: np.ndarray, wxfilename: str, binary: bool = True) -> None
 
 def load_cmvn(path_or_rspecifier: str) -> Union[np.ndarray, Dict[str, np.ndarray]]:
     """Read stats as Kaldi's apply-cmvn does: a filename gives one (global) matrix, an
-    rspecifier (``ark:cmvn.ark``, ``scp:cmvn.scp``) a table keyed by speaker or utterance."""
-    import kaldiio
+    rspecifier (``ark:cmvn.ark``, ``scp:cmvn.scp``) a table keyed by speaker or utterance.
 
+    Only Kaldi's matrix formats are read (a pickle or numpy entry is refused), and stats that
+    are not finite are an error naming the file and the key."""
+    from asrkit.data.matrix_io import read_single
     from asrkit.data.specifier import read_matrices
 
     spec = path_or_rspecifier
@@ -209,10 +227,4 @@ def load_cmvn(path_or_rspecifier: str) -> Union[np.ndarray, Dict[str, np.ndarray
         if not table:
             raise AsrkitError(f"{spec}: no CMVN stats in the table")
         return table
-    try:
-        stats = kaldiio.load_mat(spec)
-    except FileNotFoundError:
-        raise AsrkitError(f"{spec}: no such file") from None
-    except Exception as e:  # kaldiio raises bare ValueErrors/struct errors on a non-matrix file
-        raise AsrkitError(f"{spec}: not a Kaldi matrix file ({e})") from None
-    return check_stats(stats, spec)
+    return check_stats(read_single(spec), spec)

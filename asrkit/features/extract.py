@@ -1,45 +1,49 @@
 """Feature extraction over a whole wav.scp: what ``asrkit-compute-fbank`` does.
 
 Kaldi's ``compute-fbank-feats`` plus the bookkeeping of ``steps/make_fbank.sh``: each bad
-utterance (unreadable, empty, truncated, too short) is logged and skipped, the run ends with
-"Done X out of Y utterances; failed Z", and it fails when nothing was extracted. A sample-rate
-mismatch is fatal, since it means the config does not fit the corpus.
+utterance (unreadable, empty, truncated, too short, non-finite features) is logged and skipped,
+the run ends with "Done X out of Y utterances; failed Z", and it fails when nothing was
+extracted or more than 5 % failed (:mod:`asrkit.utils.bad_items`). A sample-rate mismatch is
+fatal, since it means the config does not fit the corpus, unless ``resample`` asks for audio at
+other rates to be resampled to the config's (after cutting any segment).
 
 With ``nj > 1`` the utterances are cut into ``nj`` contiguous pieces, each written by its own
-process to ``<ark-stem>.<JOB>.ark``; one scp lists them all in input order. Every output (arks,
-scp, utt2num_frames, fbank.yaml) is written under a temporary name and renamed into place only
-when the whole run succeeded, so a failed run leaves nothing half-written.
+process to ``<ark-stem>.<JOB>.ark``; one scp lists them all in input order. The workers die with
+the command, even when it is SIGKILLed (:mod:`asrkit.utils.workers`). Every output (arks, scp,
+utt2num_frames, fbank.yaml) is written under a temporary name and renamed into place only when
+the whole run succeeded, so a failed or interrupted run leaves nothing half-written; the
+temporary files of a SIGKILLed run are removed by the next run that writes the same outputs.
 """
 from __future__ import annotations
 
-import multiprocessing
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, List, Optional, Tuple
+from typing import IO, List, Optional, Set, Tuple
 
 import kaldiio
+import numpy as np
 
 from asrkit.data.specifier import parse_specifier
-from asrkit.features.fbank import FbankConfig, SampleRateMismatch, compute_fbank
-from asrkit.features.wav import WavEntry, iter_wavs, read_wav_scp
+from asrkit.data.split import split_scp
+from asrkit.features.fbank import FbankConfig, compute_fbank
+from asrkit.features.wav import DEFAULT_MAX_SAMPLES, EXPECT_MONO, WavEntry, iter_wavs, read_wav_scp, resample
+from asrkit.utils.bad_items import MAX_FAILED_PERCENT, BadItems
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.fileio import AtomicFiles, PathLike
+from asrkit.utils.fileio import AtomicFiles, PathLike, name_os_error
 from asrkit.utils.logging import get_logger, progress
+from asrkit.utils.workers import run_workers
 
 log = get_logger(__name__)
-
-# Below this share of successful utterances Kaldi's make_fbank.sh calls the run a serious error.
-WARN_BELOW = 0.95
 
 
 @dataclass
 class JobResult:
     utts: List[Tuple[str, int, int]] = field(default_factory=list)  # (utt, ark offset, frames)
-    failed: List[str] = field(default_factory=list)  # one message per skipped utterance
+    failed: List[Tuple[str, str]] = field(default_factory=list)  # (utt, message) per skipped utterance
     audio_s: float = 0.0
+    resampled: int = 0
 
 
 @dataclass
@@ -48,6 +52,7 @@ class ExtractResult:
     num_done: int
     num_failed: int
     num_frames: int
+    num_resampled: int
     audio_s: float
     elapsed_s: float
     outputs: List[str]
@@ -58,22 +63,42 @@ class ExtractResult:
         return self.audio_s / self.elapsed_s if self.elapsed_s > 0 else float("inf")
 
 
-def _run_job(entries: List[WavEntry], ark: IO[bytes], text: bool, config: FbankConfig, desc: str) -> JobResult:
+def _to_config_rate(samples: np.ndarray, rate: int, entry: WavEntry, config: FbankConfig, allow: bool,
+                    told: Set[int]) -> Tuple[np.ndarray, int]:
+    """The audio at the config's rate: resampled when ``allow``, else a (fatal) error."""
+    target = int(config.sample_frequency)
+    if rate == target:
+        return samples, rate
+    if not allow:
+        raise AsrkitError(f"utterance {entry.utt_id!r}: sample rate {rate} Hz does not match the fbank config's "
+                          f"sample_frequency {target} Hz (add --resample to resample it, or set "
+                          f"--sample-frequency {rate} if the corpus is all at {rate} Hz) "
+                          f"[{entry.where}: {entry.source}]")
+    if rate not in told:
+        told.add(rate)
+        log.info("resampling utterance %r from %d Hz to %d Hz (--resample); further %d Hz audio is "
+                 "resampled without a message", entry.utt_id, rate, target, rate)
+    return resample(samples, rate, target), target
+
+
+def _run_job(entries: List[WavEntry], ark: IO[bytes], text: bool, config: FbankConfig, desc: str,
+             allow_resample: bool = False) -> JobResult:
     """Extract ``entries`` into the open ``ark`` stream, skipping (and recording) bad utterances."""
     result = JobResult()
     seekable = ark.seekable()
+    told: Set[int] = set()
     for entry, audio, error in progress(iter_wavs(entries), total=len(entries), desc=desc, unit="utt"):
         if error is None:
             samples, rate = audio
+            samples, rate = _to_config_rate(samples, rate, entry, config, allow_resample, told)
+            result.resampled += rate != audio[1]
             try:
                 feats = compute_fbank(samples, rate, config, entry.utt_id)
-            except SampleRateMismatch as e:
-                raise AsrkitError(f"{e} [{entry.where}: {entry.source}]") from None
             except AsrkitError as e:
                 error = AsrkitError(f"{e} [{entry.where}: {entry.source}]")
         if error is not None:
             log.warning("skipping %s", error)
-            result.failed.append(str(error))
+            result.failed.append((entry.utt_id, str(error)))
             continue
         # kaldiio writes "<key> " then the matrix; the scp offset points just past that space.
         offset = ark.tell() + len(entry.utt_id.encode("utf-8")) + 1 if seekable else 0
@@ -83,20 +108,14 @@ def _run_job(entries: List[WavEntry], ark: IO[bytes], text: bool, config: FbankC
     return result
 
 
-def _job_main(job: int, entries: List[WavEntry], ark_path: str, text: bool, config: FbankConfig) -> JobResult:
+def _job_main(job: int, entries: List[WavEntry], ark_path: str, text: bool, config: FbankConfig,
+              allow_resample: bool = False) -> JobResult:
     """One ``--nj`` worker: its own process, one thread, writing its own (temporary) ark."""
     import torch
 
     torch.set_num_threads(1)
     with open(ark_path, "wb") as ark:
-        return _run_job(entries, ark, text, config, desc=f"fbank job {job}")
-
-
-def split_contiguous(items: list, n: int) -> List[list]:
-    """``n`` contiguous pieces of nearly equal size (Kaldi's split_scp.pl), order kept."""
-    n = max(1, min(n, len(items)))
-    bounds = [round(i * len(items) / n) for i in range(n + 1)]
-    return [items[bounds[i]:bounds[i + 1]] for i in range(n)]
+        return _run_job(entries, ark, text, config, desc=f"fbank job {job}", allow_resample=allow_resample)
 
 
 def job_ark_path(ark: str, job: int) -> str:
@@ -113,16 +132,24 @@ def compute_fbank_table(
     segments: Optional[PathLike] = None,
     utt2num_frames: Optional[PathLike] = None,
     nj: int = 1,
-    channel: int = -1,
+    channel: int = EXPECT_MONO,
+    resample: bool = False,
+    max_samples: int = DEFAULT_MAX_SAMPLES,
+    max_bad_percent: float = MAX_FAILED_PERCENT,
 ) -> ExtractResult:
     """Extract fbank features for every utterance of ``wav_rspecifier`` into ``feats_wspecifier``.
 
     ``utt2num_frames`` defaults to ``<scp-dir>/utt2num_frames`` when the wspecifier has an scp.
-    The resolved config goes to ``fbank.yaml`` beside the scp (or the ark). Raises AsrkitError
-    when the inputs are malformed, on a sample-rate mismatch, or when no utterance succeeded.
+    The resolved config goes to ``fbank.yaml`` beside the scp (or the ark). ``channel``: -1
+    takes mono audio only (multi-channel audio is a skipped utterance), N takes channel N.
+    ``resample``: audio at another rate than ``config.sample_frequency`` is resampled to it
+    instead of being an error. ``max_samples`` caps one read (asrkit.features.wav). Raises
+    AsrkitError when the inputs are malformed, on a sample-rate mismatch (without ``resample``),
+    or when no utterance succeeded or more than ``max_bad_percent`` failed
+    (:mod:`asrkit.utils.bad_items`).
     """
     start = time.perf_counter()
-    entries = read_wav_scp(wav_rspecifier, segments, channel)
+    entries = read_wav_scp(wav_rspecifier, segments, channel, max_samples)
     if not entries:
         raise AsrkitError(f"{segments or wav_rspecifier}: no utterances")
     spec = parse_specifier(feats_wspecifier)
@@ -140,7 +167,7 @@ def compute_fbank_table(
     import torchaudio.compliance.kaldi  # noqa: F401
 
     start += time.perf_counter() - t_import
-    pieces = split_contiguous(entries, nj)
+    pieces = split_scp(entries, min(nj, len(entries)))
     if len(pieces) < nj:
         log.warning("--nj %d is more than the %d utterances; using %d jobs", nj, len(entries), len(pieces))
     side_dir = Path(spec.scp).parent if spec.scp else (Path(spec.ark).parent if spec.ark != "-" else None)
@@ -151,31 +178,30 @@ def compute_fbank_table(
     try:
         if spec.ark == "-":
             ark_names = ["-"]
-            results = [_run_job(entries, sys.stdout.buffer, spec.text, config, desc="fbank")]
+            results = [_run_job(entries, sys.stdout.buffer, spec.text, config, desc="fbank",
+                                allow_resample=resample)]
             sys.stdout.buffer.flush()
         elif len(pieces) == 1:
             ark_names = [spec.ark]
-            results = [_job_main(1, entries, str(files.tmp(spec.ark)), spec.text, config)]
+            results = [_job_main(1, entries, str(files.tmp(spec.ark)), spec.text, config, resample)]
         else:
             ark_names = [job_ark_path(spec.ark, j) for j in range(1, len(pieces) + 1)]
             tmps = [str(files.tmp(a)) for a in ark_names]
-            # fork: the workers inherit the parsed entries and config without a second torch import.
-            ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
-            with ProcessPoolExecutor(len(pieces), mp_context=ctx) as pool:
-                futures = [pool.submit(_job_main, j, piece, tmp, spec.text, config)
-                           for j, (piece, tmp) in enumerate(zip(pieces, tmps), 1)]
-                results = [f.result() for f in futures]
+            # Forked, so the workers inherit the parsed entries and config without a second torch import.
+            results = run_workers(_job_main, [(j, piece, tmp, spec.text, config, resample)
+                                              for j, (piece, tmp) in enumerate(zip(pieces, tmps), 1)],
+                                  name="fbank job")
 
-        done = sum(len(r.utts) for r in results)
-        failed = sum(len(r.failed) for r in results)
-        log.info("Done %d out of %d utterances; failed %d", done, len(entries), failed)
-        if done == 0:
-            raise AsrkitError(f"no features written: all {len(entries)} utterances failed (first: {results[0].failed[0]})"
-                              if results[0].failed else f"no features written for {wav_rspecifier}")
-        if done < WARN_BELOW * len(entries):
-            log.warning("only %d of %d utterances (%.1f%%) succeeded: probably a serious error in the data; "
-                        "check the warnings above, then fix the data dir", done, len(entries),
-                        100.0 * done / len(entries))
+        tally = BadItems(log, "utterances", max_percent=max_bad_percent)
+        for r in results:
+            tally.ok(len(r.utts))
+            for utt, message in r.failed:
+                tally.skip(utt, message, logged=True)
+        resampled = sum(r.resampled for r in results)
+        if resampled:
+            log.info("Resampled %d of them to %g Hz", resampled, config.sample_frequency)
+        tally.check(total=len(entries))
+        done, failed = tally.done, len(tally.failed)
 
         outputs = [a for a in ark_names if a != "-"]
         if spec.scp is not None:
@@ -192,11 +218,12 @@ def compute_fbank_table(
             files.tmp(side_dir / "fbank.yaml").write_text(config.to_yaml(), encoding="utf-8")
             outputs.append(str(side_dir / "fbank.yaml"))
         files.commit()
-    except BaseException:
+    except BaseException as e:
+        name_os_error(e, files.newest() or ("<stdout>" if spec.ark == "-" else spec.ark))
         files.abort()
         raise
     return ExtractResult(
-        num_total=len(entries), num_done=done, num_failed=failed,
+        num_total=len(entries), num_done=done, num_failed=failed, num_resampled=resampled,
         num_frames=sum(n for r in results for _, _, n in r.utts), audio_s=sum(r.audio_s for r in results),
         elapsed_s=time.perf_counter() - start, outputs=outputs,
     )

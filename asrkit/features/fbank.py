@@ -118,7 +118,8 @@ def compute_fbank(samples: np.ndarray, sample_rate: int, config: FbankConfig, ut
     """Log-mel filterbank of one utterance: ``samples`` (N,) at int16 scale -> (T, D) float32.
 
     A sample rate other than ``config.sample_frequency`` is an error naming ``utt_id``; so is
-    audio shorter than one frame (Kaldi gives such an utterance no features).
+    audio shorter than one frame (Kaldi gives such an utterance no features), and so are
+    features that are not finite (NaN or infinite samples), which would poison CMVN and training.
     """
     import torch
     import torchaudio.compliance.kaldi as kaldi
@@ -134,4 +135,8 @@ def compute_fbank(samples: np.ndarray, sample_rate: int, config: FbankConfig, ut
         raise AsrkitError(f"{name}: too short for one frame ({wave.numel()} samples < {window})")
     with torch.no_grad():
         feats = kaldi.fbank(wave.unsqueeze(0), channel=0, **vars(config))  # (T, D)
-    return feats.numpy()
+    out = feats.numpy()
+    if not np.isfinite(out).all():
+        frame = int(np.argwhere(~np.isfinite(out))[0][0])
+        raise AsrkitError(f"{name}: non-finite features (first at frame {frame}); is the audio corrupt?")
+    return out

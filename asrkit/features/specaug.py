@@ -7,22 +7,12 @@ costs next to nothing on GPU. Masked values are set to 0, the mean of CMVN-norma
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import Tensor, nn
 
+from asrkit.features.specaug_config import SpecAugConfig
 
-@dataclass
-class SpecAugConfig:
-    """The ``specaug:`` section of a model config (defaults: ESPnet's AN4/LibriSpeech-like policy)."""
-
-    freq_masks: int = 2          # number of frequency masks
-    freq_width: int = 30         # each 0..freq_width bins wide
-    time_masks: int = 2          # number of time masks
-    time_width: int = 40         # each 0..time_width frames wide ...
-    time_width_ratio: float = 0.2  # ... and at most this fraction of the utterance
-    time_warp: int = 5           # warp window W in frames (0 = no time warp)
+__all__ = ["SpecAugConfig", "SpecAugment"]
 
 
 class SpecAugment(nn.Module):

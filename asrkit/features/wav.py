@@ -1,122 +1,345 @@
 """Reading the audio a ``wav.scp`` names: files, ``cmd |`` pipes, and ``segments`` cut from them.
 
-Samples come back as float32 at int16 scale (-32768..32767), which is what Kaldi's feature code
-sees, so energies and log-mel values match Kaldi's own numbers. The RIFF parser is our own
-(numpy ``frombuffer`` on the data chunk): it is faster than ``wave``/kaldiio for short
-utterances and lets every failure say what is wrong with which utterance's audio.
+Decoding is libsndfile's (through ``soundfile``): WAV of any PCM or float subtype (also WAVEX,
+RF64, W64), FLAC, OGG/Vorbis, OGG/Opus, MP3 where the installed libsndfile reads it
+(``soundfile.available_formats()``), AIFF, AU, NIST SPHERE and the rest of its list.
+
+**Scale.** Samples come back as float32 (N,) at int16 scale: full scale is +-32768 whatever the
+file holds. 16-bit PCM gives its integers exactly (-32768..32767), as Kaldi's feature code sees
+them, so energies and log-mel values match Kaldi's own numbers; 24-bit PCM gives ``x / 256``,
+float WAV ``x * 32768``, 8-bit ``x * 256``. A 16-bit recording stored as FLAC, 24-bit or float
+WAV therefore gives the very same samples (and features) as the 16-bit WAV.
+
+**Channels.** ``channel=DOWNMIX`` (None, the default of the read functions) averages the channels;
+``channel=N`` takes channel N (0-based, Kaldi's ``--channel``); ``channel=EXPECT_MONO`` (-1,
+what ``asrkit-compute-fbank`` uses unless given ``--channel``) makes multi-channel audio an error.
+
+**Safety.** A regular file is opened by libsndfile, which reads only its header before the size
+checks: an entry naming a large non-audio file fails at once. Pipes (and FIFOs or devices such as
+``/dev/zero``) are read incrementally: the stream must be recognisable audio within its first
+MiB, and reading stops past what ``max_samples`` allows. One read (an utterance, or the recording
+segments are cut from) holds at most ``max_samples`` samples over all channels, by default
+``DEFAULT_MAX_SAMPLES`` = 2**28 (1 GiB as float32: 4.6 h of 16 kHz mono, 1.5 h of 48 kHz stereo).
+
+**Truncation.** A WAV whose data chunk is shorter than its header says is an error, from a file
+or a pipe alike; only the sizes a streaming writer puts in a header it cannot seek back to fix
+(0 from a pipe, 0xFFFFFFFF, 0x7FFFF000, 0x7FFFFFFF) mean "the data runs to the end of the
+stream". FLAC that decodes to fewer frames than its STREAMINFO states is an error too. (OGG and
+MP3 state no length up front: a cut-off file of those reads as the shorter audio it holds.)
 
 Kaldi's conventions are kept: a value ending in ``|`` is run through ``/bin/sh`` and its stdout
-read as WAV; with ``segments`` the utterance is ``samples[int(start * rate):int(end * rate)]``
+read as audio; with ``segments`` the utterance is ``samples[int(start * rate):int(end * rate)]``
 of its recording, ``end == -1`` meaning to the end, and an end up to 0.5 s past the recording
 (``extract-segments --max-overshoot``) is clipped rather than refused.
 
-e.g.::
+Every failure is an ``AsrkitError`` naming the utterance and its source. e.g.::
 
     >>> for entry in read_wav_scp("data/test/wav.scp"):          # doctest: +SKIP
     ...     samples, rate = entry.load()
+    >>> samples, rate = read_wav_source("a.flac", "a.flac")       # doctest: +SKIP
+    >>> samples = resample(samples, rate, 16000)                  # doctest: +SKIP
 """
 from __future__ import annotations
 
+import io
+import os
+import stat
 import struct
 import subprocess
+import tempfile
 from dataclasses import dataclass
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import IO, Callable, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 
+from asrkit.data.datadir import parse_segment
 from asrkit.data.table import iter_table
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import PathLike
 
-# Streaming writers (sox, ffmpeg to a pipe) cannot seek back to fill in the sizes, so they
-# write one of these as the data chunk size; the data then simply runs to the end of the stream.
-_UNKNOWN_SIZES = {0, 0xFFFFFFFF, 0x7FFFF000, 0x7FFFFFFF}
-_WAVE_FORMAT_PCM = 1
-_WAVE_FORMAT_EXTENSIBLE = 0xFFFE
+DOWNMIX: Optional[int] = None  # channel=None: the mean of all channels
+EXPECT_MONO = -1  # channel=-1: multi-channel audio is an error (Kaldi's --channel -1)
+DEFAULT_MAX_SAMPLES = 1 << 28
+INT16_SCALE = 32768.0
 MAX_OVERSHOOT_S = 0.5  # as Kaldi's extract-segments
 
+# Streaming writers (sox, ffmpeg to a pipe) cannot seek back to fill in the sizes, so they
+# write one of these as the data chunk size; the data then simply runs to the end of the stream.
+# A file's 0 is taken at its word (no samples): a pipe's 0 is the streaming marker.
+_UNKNOWN_SIZES = {0, 0xFFFFFFFF, 0x7FFFF000, 0x7FFFFFFF}
+# A stream must show a recognisable header within this many bytes; sniffing is tried at the
+# first threshold and again at the second (FLAC and WAV may carry large metadata up front).
+_PROBE_AT = (64 << 10, 1 << 20)
+_READ_CHUNK = 1 << 16
+# Bytes per sample of the stored data, to stop a stream once it is certainly over the limit;
+# compressed formats never take more than 4.
+_SAMPLE_BYTES = {"PCM_S8": 1, "PCM_U8": 1, "ULAW": 1, "ALAW": 1, "PCM_16": 2, "PCM_24": 3, "DOUBLE": 8}
+_FLOAT_SUBTYPES = {"FLOAT", "DOUBLE"}
+_MAX_CHUNKS = 1000  # RIFF chunks walked before the data chunk (real files have a handful)
+_HEADER_PREFIX = 4096  # bytes of a file read up front for the RIFF walk
+# Subtypes libsndfile reads as int16 without loss (8-bit ones shifted left by 8: x * 256).
+_INT16_SUBTYPES = {"PCM_16", "PCM_S8", "PCM_U8"}
 
-def parse_wav_bytes(data: bytes, what: str, streamed: bool = False, channel: int = -1) -> Tuple[np.ndarray, int]:
-    """Decode a 16-bit PCM RIFF/WAVE byte string into ``(samples (N,) float32, sample_rate)``.
 
-    ``what`` names the source in errors (e.g. ``utterance 'a1' (a1.wav)``). ``streamed`` allows a
-    data chunk shorter than its header says (pipes); for a file that is a truncated wav, an error.
-    ``channel`` picks one channel of a multi-channel file; -1 demands mono, as Kaldi does.
+def _soundfile():
+    # Imported on first use: it loads libsndfile through cffi, and commands that never read
+    # audio (or only print --help) should not pay for that.
+    import soundfile
+
+    return soundfile
+
+
+# --------------------------------------------------------------------------------------------
+# RIFF header facts libsndfile does not report: the data size the header states (libsndfile
+# silently shortens a truncated file to what is there) and the format tag it could not read.
+
+@dataclass
+class _RiffData:
+    size_field: int  # byte offset of the data chunk's 32-bit size
+    offset: int  # byte offset of the first sample
+    declared: int  # data size the header states (RF64: from ds64)
+    format_tag: Optional[int]
+
+
+def _riff_data(read_at: Callable[[int, int], bytes]) -> Optional[_RiffData]:
+    """Walk a RIFF/RF64 WAVE file's chunk headers to its ``data`` chunk; None if not a WAVE or no data.
+
+    ``read_at(offset, n)`` returns up to ``n`` bytes at ``offset``.
+    """
+    head = read_at(0, 12)
+    if len(head) < 12 or head[:4] not in (b"RIFF", b"RF64") or head[8:12] != b"WAVE":
+        return None
+    pos, tag, ds64 = 12, None, None
+    for _ in range(_MAX_CHUNKS):
+        hdr = read_at(pos, 24)  # a chunk header and the first 16 bytes of its body
+        if len(hdr) < 8:
+            return None
+        cid, size = hdr[:4], struct.unpack_from("<I", hdr, 4)[0]
+        if cid == b"ds64" and len(hdr) >= 24:
+            ds64 = struct.unpack_from("<Q", hdr, 16)[0]
+        elif cid == b"fmt " and len(hdr) >= 10:
+            tag = struct.unpack_from("<H", hdr, 8)[0]
+        elif cid == b"data":
+            declared = ds64 if head[:4] == b"RF64" and size == 0xFFFFFFFF and ds64 is not None else size
+            return _RiffData(pos + 4, pos + 8, declared, tag)
+        pos += 8 + size + (size & 1)  # chunks are padded to even sizes
+    return None  # a pathological chunk list: leave it to libsndfile
+
+
+def _file_reader(fd: int, prefix: bytes) -> Callable[[int, int], bytes]:
+    """``read_at`` over a file whose first bytes are already in ``prefix`` (one pread for most headers)."""
+    def read_at(offset: int, n: int) -> bytes:
+        if offset + n <= len(prefix):
+            return prefix[offset:offset + n]
+        return os.pread(fd, n, offset)
+
+    return read_at
+
+
+def _check_wav_length(riff: Optional[_RiffData], total: int, what: str, streamed: bool) -> None:
+    if riff is None:
+        return
+    available = total - riff.offset
+    unknown = riff.declared in _UNKNOWN_SIZES and (streamed or riff.declared != 0)
+    if not unknown and riff.declared > available:
+        kind = "stream" if streamed else "file"
+        raise AsrkitError(f"{what}: truncated WAV {kind} (header promises {riff.declared} bytes of samples, "
+                          f"{kind} has {max(available, 0)})")
+
+
+# --------------------------------------------------------------------------------------------
+# Decoding (header first, then the samples)
+
+def _libsndfile_error(e: Exception, what: str, head: bytes, riff: Optional[_RiffData]) -> AsrkitError:
+    reason = str(getattr(e, "error_string", "") or e).strip()
+    if "Format not recognised" in reason or "Format not recognized" in reason:
+        return AsrkitError(f"{what}: not a recognised audio file (starts with {head[:4]!r}); "
+                           f"libsndfile reads WAV, FLAC, OGG/Vorbis/Opus, MP3 and more, convert anything "
+                           f"else in wav.scp, e.g. 'ffmpeg -i x.m4a -f wav - |'")
+    tag = f", WAV format tag 0x{riff.format_tag:04x}" if riff is not None and riff.format_tag is not None else ""
+    return AsrkitError(f"{what}: unsupported or corrupt audio{tag} (libsndfile: {reason})")
+
+
+def _decode(source, what: str, channel: Optional[int], max_samples: int, head: bytes,
+            riff: Optional[_RiffData]) -> Tuple[np.ndarray, int]:
+    """Open ``source`` (a file descriptor at offset 0, or a file object) with libsndfile and return
+    int16-scale samples; the checks come before any sample is read."""
+    sf = _soundfile()
+    try:
+        f = sf.SoundFile(source, closefd=False) if isinstance(source, int) else sf.SoundFile(source)
+    except sf.LibsndfileError as e:
+        raise _libsndfile_error(e, what, head, riff) from None
+    except (RuntimeError, TypeError, ValueError) as e:  # soundfile's own checks of odd headers
+        raise AsrkitError(f"{what}: unsupported or corrupt audio ({e})") from None
+    with f:
+        frames, channels, rate = f.frames, f.channels, f.samplerate
+        fmt, subtype = f.format, f.subtype  # each a libsndfile query: asked once
+        desc = f"{fmt}/{subtype}"
+        if rate < 1 or channels < 1:
+            raise AsrkitError(f"{what}: malformed header ({desc}, {channels} channels, {rate} Hz)")
+        if channel is not None and channel < EXPECT_MONO:
+            raise AsrkitError(f"{what}: bad channel {channel} (-1: mono only, N >= 0: channel N, None: average)")
+        if channel is not None and channel >= channels:
+            raise AsrkitError(f"{what}: --channel {channel} but the audio has {channels} channel(s)")
+        if channel == EXPECT_MONO and channels > 1:
+            raise AsrkitError(f"{what}: audio has {channels} channels; choose one with --channel N "
+                              f"(0-based), as Kaldi's --channel")
+        if frames == 0:
+            raise AsrkitError(f"{what}: empty {desc} audio (no samples)")
+        if frames * channels > max_samples:
+            raise AsrkitError(f"{what}: {frames / rate:.1f} s of audio ({frames} frames x {channels} channels) "
+                              f"is over the limit of {max_samples} samples per read (--max-samples)")
+        exact = subtype in _INT16_SUBTYPES
+        try:
+            # (frames, channels): int16 where that holds every value (libsndfile's integer path is
+            # about twice as fast as its float one), else float32 at full scale +-1.
+            data = f.read(dtype="int16" if exact else "float32", always_2d=True)
+        except (sf.LibsndfileError, RuntimeError) as e:
+            raise AsrkitError(f"{what}: truncated or corrupt {desc} data "
+                              f"(libsndfile: {str(getattr(e, 'error_string', '') or e).strip()})") from None
+        if len(data) < frames and fmt == "FLAC":
+            raise AsrkitError(f"{what}: truncated FLAC (header promises {frames} frames, {len(data)} decoded)")
+        if len(data) == 0:
+            raise AsrkitError(f"{what}: empty {desc} audio (no samples)")
+    if channels == 1:
+        samples = np.ascontiguousarray(data.reshape(-1), dtype=np.float32)
+    elif channel is not None:
+        samples = np.ascontiguousarray(data[:, channel], dtype=np.float32)
+    else:
+        samples = data.mean(axis=1, dtype=np.float32)
+    if not exact:
+        samples *= INT16_SCALE
+    if subtype in _FLOAT_SUBTYPES and not np.isfinite(samples).all():
+        bad = int(np.flatnonzero(~np.isfinite(samples))[0])
+        raise AsrkitError(f"{what}: non-finite sample value ({samples[bad]}) at sample {bad}")
+    return samples, rate
+
+
+def read_audio_bytes(data: bytes, what: str, streamed: bool = False, channel: Optional[int] = DOWNMIX,
+                     max_samples: int = DEFAULT_MAX_SAMPLES) -> Tuple[np.ndarray, int]:
+    """Decode a whole audio file held in memory into ``(samples (N,) float32 int16-scale, rate)``.
+
+    ``what`` names the source in errors (e.g. ``utterance 'a1' (a1.wav)``). ``streamed``: the
+    bytes came from a pipe, so a WAV data size of 0 is the streaming marker, not "no samples".
     """
     if len(data) == 0:
-        raise AsrkitError(f"{what}: empty file (0 bytes)")
-    if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
-        raise AsrkitError(f"{what}: not a RIFF/WAVE file (starts with {data[:4]!r})")
-    pos = 12
-    fmt: Optional[Tuple[int, int, int, int, int]] = None
+        raise AsrkitError(f"{what}: empty {'stream' if streamed else 'file'} (0 bytes)")
+    riff = _riff_data(lambda offset, n: bytes(data[offset:offset + n]))
+    _check_wav_length(riff, len(data), what, streamed)
+    if streamed and riff is not None and riff.declared == 0:
+        # libsndfile reads a 0-size data chunk as empty; 0xFFFFFFFF makes it read to the end.
+        data = bytearray(data)
+        data[riff.size_field:riff.size_field + 4] = b"\xff\xff\xff\xff"
+    return _decode(io.BytesIO(data), what, channel, max_samples, bytes(data[:4]), riff)
+
+
+def _stream_cap(data: bytearray, what: str, max_samples: int, last_try: bool) -> Optional[int]:
+    """Bytes a stream may hold once its header is known, or None to sniff again later."""
+    sf = _soundfile()
+    try:
+        info = sf.info(io.BytesIO(bytes(data)))
+    except Exception as e:
+        if not last_try:
+            return None
+        raise AsrkitError(f"{what}: no recognisable audio header in the first {len(data)} bytes of the stream "
+                          f"(starts with {bytes(data[:4])!r}; libsndfile: "
+                          f"{str(getattr(e, 'error_string', '') or e).strip()})") from None
+    return _PROBE_AT[-1] + max_samples * _SAMPLE_BYTES.get(info.subtype, 4)
+
+
+def _read_stream(stream: IO[bytes], what: str, max_samples: int) -> bytearray:
+    """Read a non-seekable stream to its end, failing as soon as it is certainly not acceptable audio."""
+    data = bytearray()
+    cap: Optional[int] = None
+    probes = list(_PROBE_AT)
     while True:
-        if pos + 8 > len(data):
-            if fmt is None:
-                raise AsrkitError(f"{what}: truncated WAV header (no 'fmt ' chunk)")
-            raise AsrkitError(f"{what}: truncated WAV header (no 'data' chunk)")
-        cid, size = data[pos:pos + 4], struct.unpack_from("<I", data, pos + 4)[0]
-        body = pos + 8
-        if cid == b"fmt ":
-            if body + 16 > len(data):
-                raise AsrkitError(f"{what}: truncated WAV header ('fmt ' chunk cut short)")
-            if size < 16:
-                raise AsrkitError(f"{what}: malformed 'fmt ' chunk ({size} bytes)")
-            fmt = struct.unpack_from("<HHIIH", data, body)[:4] + struct.unpack_from("<H", data, body + 14)
-            if fmt[0] == _WAVE_FORMAT_EXTENSIBLE and size >= 26:
-                fmt = (struct.unpack_from("<H", data, body + 24)[0],) + fmt[1:]
-        elif cid == b"data":
-            if fmt is None:
-                raise AsrkitError(f"{what}: 'data' chunk before 'fmt ' chunk")
-            break
-        pos = body + size + (size & 1)  # chunks are padded to even sizes
-    audio_format, num_channels, rate, _, bits = fmt
-    if audio_format != _WAVE_FORMAT_PCM or bits != 16:
-        kind = f"{bits}-bit PCM" if audio_format == _WAVE_FORMAT_PCM else f"format tag {audio_format}"
-        raise AsrkitError(f"{what}: unsupported WAV encoding ({kind}); only 16-bit PCM is read "
-                          f"(convert in wav.scp, e.g. 'sox in.wav -b 16 -t wav - |')")
-    if num_channels < 1 or rate < 1:
-        raise AsrkitError(f"{what}: malformed 'fmt ' chunk ({num_channels} channels, {rate} Hz)")
-    available = len(data) - body
-    if size in _UNKNOWN_SIZES and (streamed or size != 0):
-        size = available
-    elif size > available:
-        if not streamed:
-            raise AsrkitError(f"{what}: truncated WAV file (header promises {size} bytes of samples, "
-                              f"file has {available})")
-        size = available
-    frame_bytes = 2 * num_channels
-    size -= size % frame_bytes
-    if size == 0:
-        raise AsrkitError(f"{what}: empty WAV file (no samples)")
-    samples = np.frombuffer(data, dtype="<i2", count=size // 2, offset=body)
-    if num_channels > 1:
-        if channel < 0:
-            raise AsrkitError(f"{what}: WAV has {num_channels} channels; choose one with --channel")
-        if channel >= num_channels:
-            raise AsrkitError(f"{what}: --channel {channel} but the WAV has {num_channels} channels")
-        samples = samples.reshape(-1, num_channels)[:, channel]
-    return samples.astype(np.float32), rate
+        chunk = stream.read(_READ_CHUNK)
+        if not chunk:
+            return data
+        data += chunk
+        if cap is None and len(data) >= probes[0]:
+            cap = _stream_cap(data, what, max_samples, last_try=len(probes) == 1)
+            probes = probes[1:] or probes
+        if cap is not None and len(data) > cap:
+            raise AsrkitError(f"{what}: stream holds more than the limit of {max_samples} samples per read "
+                              f"(stopped after {len(data)} bytes)")
 
 
-def read_wav_source(source: str, what: str, channel: int = -1) -> Tuple[np.ndarray, int]:
-    """Read one wav.scp value: a file path, or a shell command ending in ``|``."""
+def _read_pipe(cmd: str, what: str, max_samples: int) -> bytearray:
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(cmd, shell=True, stdout=subprocess.PIPE, stderr=err, bufsize=0)
+        try:
+            data = _read_stream(proc.stdout, what, max_samples)
+        except BaseException:
+            # Stop the command: closing our end gives its writers SIGPIPE, the kill stops the shell.
+            proc.stdout.close()
+            proc.kill()
+            proc.wait()
+            raise
+        proc.stdout.close()
+        status = proc.wait()
+        if status != 0:
+            err.seek(0)
+            lines = err.read().decode(errors="replace").strip().splitlines()
+            detail = f": {lines[-1]}" if lines else ""
+            raise AsrkitError(f"{what}: command '{cmd}' exited with status {status}{detail}")
+    return data
+
+
+def read_wav_source(source: str, what: str, channel: Optional[int] = DOWNMIX,
+                    max_samples: int = DEFAULT_MAX_SAMPLES) -> Tuple[np.ndarray, int]:
+    """Read one wav.scp value, a file path or a shell command ending in ``|``, into
+    ``(samples (N,) float32 int16-scale, sample_rate)``. ``what`` names it in errors."""
     if source.endswith("|"):
         cmd = source[:-1].strip()
-        proc = subprocess.run(cmd, shell=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        if proc.returncode != 0:
-            err = proc.stderr.decode(errors="replace").strip().splitlines()
-            detail = f": {err[-1]}" if err else ""
-            raise AsrkitError(f"{what}: command '{cmd}' exited with status {proc.returncode}{detail}")
-        return parse_wav_bytes(proc.stdout, what, streamed=True, channel=channel)
+        data = _read_pipe(cmd, what, max_samples)
+        if not data:
+            raise AsrkitError(f"{what}: command '{cmd}' wrote no audio (0 bytes)")
+        return read_audio_bytes(data, what, streamed=True, channel=channel, max_samples=max_samples)
     try:
-        with open(source, "rb") as f:
-            data = f.read()
+        fd = os.open(source, os.O_RDONLY)
     except FileNotFoundError:
         raise AsrkitError(f"{what}: no such file") from None
     except OSError as e:
         raise AsrkitError(f"{what}: cannot read: {e.strerror}") from None
-    return parse_wav_bytes(data, what, channel=channel)
+    # One open for everything: our look at the RIFF header (pread, so the offset stays at 0) and
+    # libsndfile's decoding of the same descriptor.
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise AsrkitError(f"{what}: is a directory, not an audio file")
+        if not stat.S_ISREG(st.st_mode):
+            # A FIFO or a device (/dev/zero) has no size to check up front: read it as a stream.
+            with open(fd, "rb", buffering=0, closefd=False) as f:
+                data = _read_stream(f, what, max_samples)
+            return read_audio_bytes(data, what, streamed=True, channel=channel, max_samples=max_samples)
+        if st.st_size == 0:
+            raise AsrkitError(f"{what}: empty file (0 bytes)")
+        prefix = os.pread(fd, _HEADER_PREFIX, 0)
+        riff = _riff_data(_file_reader(fd, prefix))
+        _check_wav_length(riff, st.st_size, what, streamed=False)
+        return _decode(fd, what, channel, max_samples, prefix[:4], riff)
+    except OSError as e:
+        raise AsrkitError(f"{what}: cannot read: {e.strerror}") from None
+    finally:
+        os.close(fd)
 
+
+def resample(samples: np.ndarray, rate: int, target_rate: int) -> np.ndarray:
+    """``samples`` (N,) at ``rate`` -> (M,) float32 at ``target_rate``, with torchaudio's
+    band-limited sinc interpolation (``torchaudio.functional.resample`` defaults)."""
+    if rate == target_rate:
+        return samples
+    import torch
+    import torchaudio.functional as taf
+
+    wave = torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32))
+    with torch.no_grad():
+        return taf.resample(wave, int(rate), int(target_rate)).numpy()
+
+
+# --------------------------------------------------------------------------------------------
+# wav.scp tables and segments
 
 @dataclass(frozen=True)
 class WavEntry:
@@ -128,11 +351,15 @@ class WavEntry:
     reco_id: str = ""
     start: float = 0.0
     end: float = -1.0  # -1: to the end of the recording
-    channel: int = -1
+    channel: Optional[int] = DOWNMIX
+    max_samples: int = DEFAULT_MAX_SAMPLES
 
     @property
     def what(self) -> str:
         return f"utterance {self.utt_id!r} ({self.where}: {self.source})"
+
+    def read_recording(self, what: Optional[str] = None) -> Tuple[np.ndarray, int]:
+        return read_wav_source(self.source, what or self.what, self.channel, self.max_samples)
 
     def load(self, recording: Optional[Tuple[np.ndarray, int]] = None) -> Tuple[np.ndarray, int]:
         """``(samples (N,) float32 int16-scale, sample_rate)``; raises AsrkitError naming the utterance.
@@ -140,7 +367,7 @@ class WavEntry:
         ``recording`` is the already-read whole recording, so consecutive segments of one
         recording are cut from a single read.
         """
-        samples, rate = recording if recording is not None else read_wav_source(self.source, self.what, self.channel)
+        samples, rate = recording if recording is not None else self.read_recording()
         if not self.reco_id:
             return samples, rate
         begin = int(self.start * rate)
@@ -171,12 +398,18 @@ def _scp_path(wav_rspecifier: str) -> str:
     return spec
 
 
-def read_wav_scp(wav_rspecifier: str, segments: Optional[PathLike] = None, channel: int = -1) -> List[WavEntry]:
+def read_wav_scp(wav_rspecifier: str, segments: Optional[PathLike] = None, channel: Optional[int] = DOWNMIX,
+                 max_samples: int = DEFAULT_MAX_SAMPLES) -> List[WavEntry]:
     """The utterances a wav.scp (and optional segments file) describes, in file order.
 
     Malformed lines and duplicate ids are errors naming ``file:line``, raised before any audio
-    is read: a broken table is the user's to fix, not something to skip.
+    is read: a broken table is the user's to fix, not something to skip. ``channel`` and
+    ``max_samples`` apply to every entry (see the module docstring).
     """
+    if channel is not None and channel < EXPECT_MONO:
+        raise AsrkitError(f"--channel must be -1 (mono only) or a channel number >= 0, got {channel}")
+    if max_samples < 1:
+        raise AsrkitError(f"the sample limit must be >= 1, got {max_samples}")
     path = _scp_path(wav_rspecifier)
     recos: Dict[str, Tuple[str, int]] = {}
     for line in iter_table(path):
@@ -184,7 +417,8 @@ def read_wav_scp(wav_rspecifier: str, segments: Optional[PathLike] = None, chann
             raise AsrkitError(f"{path}:{line.lineno}: duplicate id {line.key!r} (first on line {recos[line.key][1]})")
         recos[line.key] = (line.value, line.lineno)
     if segments is None:
-        return [WavEntry(utt, src, f"{path}:{n}", channel=channel) for utt, (src, n) in recos.items()]
+        return [WavEntry(utt, src, f"{path}:{n}", channel=channel, max_samples=max_samples)
+                for utt, (src, n) in recos.items()]
     entries: List[WavEntry] = []
     seen: Dict[str, int] = {}
     for line in iter_table(segments):
@@ -192,19 +426,11 @@ def read_wav_scp(wav_rspecifier: str, segments: Optional[PathLike] = None, chann
         if line.key in seen:
             raise AsrkitError(f"{where}: duplicate utterance {line.key!r} (first on line {seen[line.key]})")
         seen[line.key] = line.lineno
-        fields = line.value.split()
-        try:
-            if len(fields) != 3:
-                raise ValueError
-            reco, start, end = fields[0], float(fields[1]), float(fields[2])
-        except ValueError:
-            raise AsrkitError(f"{where}: malformed line (expected '<utt> <recording> <start> <end>')") from None
-        if start < 0 or (end != -1 and end <= start):
-            raise AsrkitError(f"{where}: bad segment times start={start} end={end}")
+        reco, start, end = parse_segment(line.value, where)
         if reco not in recos:
             raise AsrkitError(f"{where}: recording {reco!r} of utterance {line.key!r} is not in {path}")
         src, n = recos[reco]
-        entries.append(WavEntry(line.key, src, f"{path}:{n}", reco, start, end, channel))
+        entries.append(WavEntry(line.key, src, f"{path}:{n}", reco, start, end, channel, max_samples))
     return entries
 
 
@@ -223,8 +449,7 @@ def iter_wavs(entries: List[WavEntry]) -> Iterator[Tuple[WavEntry, Optional[Tupl
             if entry.reco_id != cache_key:
                 cache_key, cache, cache_err = entry.reco_id, None, None
                 try:
-                    cache = read_wav_source(entry.source, f"recording {entry.reco_id!r} ({entry.where}: "
-                                                          f"{entry.source})", entry.channel)
+                    cache = entry.read_recording(f"recording {entry.reco_id!r} ({entry.where}: {entry.source})")
                 except AsrkitError as e:
                     cache_err = e
             if cache_err is not None:
@@ -235,4 +460,3 @@ def iter_wavs(entries: List[WavEntry]) -> Iterator[Tuple[WavEntry, Optional[Tupl
             yield entry, entry.load(recording), None
         except AsrkitError as e:
             yield entry, None, e
-

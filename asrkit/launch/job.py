@@ -11,12 +11,18 @@ start time and ends with the time taken and the exit status::
     ... the command's stdout and stderr ...
     # Accounting: time=12 threads=1
     # Ended (code 0) at Tue Nov 24 18:00:12 UTC 2026, elapsed time 12 seconds
+
+A log already there from an earlier launch is kept, renamed with the next free number
+(``train.log`` -> ``train.log.1``, then ``train.log.2``, ...; the highest number is the newest
+earlier run), so re-running a job, a resumed training above all, never loses the history.
 """
 from __future__ import annotations
 
+import os
 import re
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Optional, Sequence
 
 from asrkit.utils.errors import AsrkitError
@@ -84,8 +90,8 @@ class Launch:
     log_template: str  # the log path, still with the JOB variable in it
     jobs: Optional[JobRange] = None  # None: a single job, nothing substituted
     num_threads: int = 1
-    ntasks: int = 1  # tasks per job, run together (srun under Slurm) for distributed training
-    nodes: int = 1
+    ntasks: int = 1  # tasks per job in all, run together (srun under Slurm) for distributed training
+    nodes: int = 1  # the tasks are spread evenly over this many nodes
 
     def __post_init__(self) -> None:
         if self.jobs is not None and len(self.jobs) > 1 and self.jobs.name not in self.log_template:
@@ -93,7 +99,13 @@ class Launch:
                 f"{len(self.jobs)} jobs but the log file {self.log_template!r} does not contain "
                 f"{self.jobs.name}: every job would write the same log")
         if self.ntasks < 1 or self.nodes < 1 or self.num_threads < 1:
-            raise AsrkitError("--ntasks, --nodes and --num-threads must be at least 1")
+            raise AsrkitError("--ntasks, --num-nodes and --num-threads must be at least 1")
+        if self.ntasks % self.nodes:
+            raise AsrkitError(f"--ntasks {self.ntasks} cannot be spread evenly over --num-nodes {self.nodes}")
+
+    @property
+    def ntasks_per_node(self) -> int:
+        return self.ntasks // self.nodes
 
     @property
     def indexes(self) -> list[int]:
@@ -112,6 +124,43 @@ class Launch:
     def log_pattern(self) -> str:
         """The log path with the variable as ``*``, for "log is in exp/x/log/job.*.log"."""
         return self.log_template.replace(self.jobs.name, "*") if self.jobs else self.log_template
+
+
+def resolve_tasks(nodes: int, ntasks: Optional[int], ntasks_per_node: Optional[int], gpu: Optional[str]) -> int:
+    """How many tasks one job runs in all, from asrkit-launch's --num-nodes/--ntasks/--ntasks-per-node/--gpu.
+
+    A job on one node is one task unless asked otherwise (``asrkit-train --ngpu N`` starts its N
+    processes itself there). A job on several nodes is a distributed run, which only srun can
+    start: one task per GPU of each node (``--gpu`` counts GPUs per node), or one per node
+    without GPUs, unless ``--ntasks``/``--ntasks-per-node`` say otherwise.
+
+    >>> resolve_tasks(2, None, None, "4"), resolve_tasks(2, None, None, "0"), resolve_tasks(1, None, None, "4")
+    (8, 2, 1)
+    """
+    if nodes < 1:
+        raise AsrkitError(f"--num-nodes {nodes}: must be at least 1")
+    for name, value in (("--ntasks", ntasks), ("--ntasks-per-node", ntasks_per_node)):
+        if value is not None and value < 1:
+            raise AsrkitError(f"{name} {value}: must be at least 1")
+    if ntasks is not None and ntasks_per_node is not None:
+        if ntasks != nodes * ntasks_per_node:
+            raise AsrkitError(f"--ntasks {ntasks} is not --num-nodes {nodes} x --ntasks-per-node {ntasks_per_node}")
+        return ntasks
+    if ntasks is not None:
+        if ntasks % nodes:
+            raise AsrkitError(f"--ntasks {ntasks} cannot be spread evenly over --num-nodes {nodes} "
+                              "(give --ntasks-per-node instead)")
+        return ntasks
+    if ntasks_per_node is not None:
+        return nodes * ntasks_per_node
+    if nodes == 1:
+        return 1
+    try:
+        gpus = int(gpu) if gpu is not None else 0
+    except ValueError:
+        raise AsrkitError(f"--gpu {gpu!r} is not a number of GPUs: give --ntasks-per-node for a job on "
+                          f"{nodes} nodes") from None
+    return nodes * max(gpus, 1)
 
 
 @dataclass
@@ -169,3 +218,23 @@ def log_footer(code: int, started: float, ended: float, threads: int) -> str:
     elapsed = int(round(ended - started))
     return (f"# Accounting: time={elapsed} threads={threads}\n"
             f"# Ended (code {code}) at {kaldi_date(ended)}, elapsed time {elapsed} seconds\n")
+
+
+def rotate_log(path: str) -> Optional[str]:
+    """Move an existing log at ``path`` to ``<path>.<N>``, N one above the highest kept; the new name.
+
+    One rename, never a shift of the older ones, so a launcher killed half-way cannot leave the
+    history out of order. Creation order: ``.1`` is the oldest run kept. Nothing to do (None)
+    when there is no log yet.
+    """
+    p = Path(path)
+    if not p.is_file():
+        return None
+    numbers = [int(m.group(1)) for m in (re.fullmatch(re.escape(p.name) + r"\.(\d+)", q.name)
+                                           for q in p.parent.iterdir()) if m]
+    backup = p.with_name(f"{p.name}.{max(numbers, default=0) + 1}")
+    try:
+        os.replace(p, backup)
+    except OSError as e:
+        raise AsrkitError(f"cannot keep the earlier log {path} as {backup}: {e.strerror}") from None
+    return str(backup)

@@ -8,6 +8,7 @@ are stopped, as ``srun --kill-on-bad-exit`` does.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import signal
@@ -19,13 +20,33 @@ from collections import deque
 from pathlib import Path
 from typing import Iterator, Optional
 
-from asrkit.launch.job import JobResult, Launch, LaunchResult, log_footer, log_header
-from asrkit.utils.errors import AsrkitError
+from asrkit.launch.job import JobResult, Launch, LaunchResult, log_footer, log_header, rotate_log
+from asrkit.utils.errors import MACHINE_ERRORS, AsrkitError
+from asrkit.utils.fileio import name_os_error
 from asrkit.utils.logging import get_logger, progress
 
 logger = get_logger(__name__)
 
 KILL_GRACE_S = 5.0
+WAITER_JOIN_S = 60.0
+_DEFERRED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def _signals_deferred():
+    """Hold SIGINT/SIGTERM during the block, then deliver them to the handlers that were set."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list = []
+    previous = {sig: signal.signal(sig, lambda signum, frame: caught.append(signum)) for sig in _DEFERRED_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+        for signum in dict.fromkeys(caught):
+            signal.raise_signal(signum)
 
 
 def default_max_jobs() -> int:
@@ -50,18 +71,28 @@ class _Job:
         extra = [f"Running {launch.ntasks} tasks (RANK 0..{launch.ntasks - 1})"] if launch.ntasks > 1 else []
         try:
             Path(self.log).parent.mkdir(parents=True, exist_ok=True)
+            rotate_log(self.log)  # an earlier run's log is kept as <log>.<N>, never overwritten
             log = open(self.log, "w", encoding="utf-8")
         except OSError as e:
+            if e.errno in MACHINE_ERRORS:  # the command's one handler words these, naming the log
+                raise
             raise AsrkitError(f"cannot write log file {self.log}: {e.strerror}") from None
-        with log:
-            log.write(log_header(command, self.started, extra))
-            log.flush()
-            self.procs = [
-                subprocess.Popen(["bash", "-c", "set -o pipefail; " + command], stdout=log,
-                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-                                 start_new_session=True)
-                for env in envs
-            ]
+        try:
+            with log:
+                log.write(log_header(command, self.started, extra))
+                log.flush()
+                self.procs = [
+                    subprocess.Popen(["bash", "-c", "set -o pipefail; " + command], stdout=log,
+                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+                                     start_new_session=True)
+                    for env in envs
+                ]
+        except OSError as e:  # a full disk: the command's one handler reports it, naming the log
+            name_os_error(e, self.log)
+            if not getattr(self, "procs", None):  # nothing ran: an empty log would only mislead
+                with contextlib.suppress(OSError):
+                    os.unlink(self.log)
+            raise
         self._waiter = threading.Thread(target=self._wait, args=(done,), daemon=True)
         self._waiter.start()
 
@@ -103,8 +134,12 @@ class _Job:
 
     def finish(self) -> JobResult:
         ended = time.time()
-        with open(self.log, "a", encoding="utf-8") as log:
-            log.write(log_footer(self.code, self.started, ended, self.threads))
+        try:
+            with open(self.log, "a", encoding="utf-8") as log:
+                log.write(log_footer(self.code, self.started, ended, self.threads))
+        except OSError as e:
+            name_os_error(e, self.log)
+            raise
         return JobResult(self.index, self.code, self.log, ended - self.started)
 
 
@@ -141,7 +176,10 @@ def _run(launch: Launch, indexes: list[int], max_jobs_run: int) -> Iterator[JobR
         while pending or running:
             while pending and len(running) < max_jobs_run:
                 index = pending.popleft()
-                running[index] = _Job(launch, index, done)
+                # A Ctrl-C between a job's start and its entry in `running` would leave that
+                # job unkilled: let it land just after, when the job is known.
+                with _signals_deferred():
+                    running[index] = _Job(launch, index, done)
             job = done.get()
             del running[job.index]
             result = job.finish()
@@ -152,7 +190,9 @@ def _run(launch: Launch, indexes: list[int], max_jobs_run: int) -> Iterator[JobR
         for job in running.values():
             job.kill()
         for job in running.values():
-            job._waiter.join(timeout=KILL_GRACE_S)
+            # The processes are gone (kill() waited for them); the waiter only has to notice,
+            # which on a loaded machine may take a while.
+            job._waiter.join(timeout=WAITER_JOIN_S)
             if job.code is not None:
                 job.finish()
         raise

@@ -7,9 +7,11 @@ to ``exp/x/log/q/fbank.<token>.status/<JOB>`` when the command ends, as slurm.pl
 files. A task whose job left the queue without writing one (cancelled, out of time or memory)
 counts as failed with a note. Ctrl-C or SIGTERM cancels the whole array (``scancel``).
 
-A job with ``ntasks > 1`` is one allocation of that many tasks running the command under
-``srun``, so ``asrkit-train`` finds its rank, world size and master in Slurm's environment
-(:mod:`asrkit.launch.distributed`).
+A job with ``ntasks > 1`` is one allocation of ``--nodes=N --ntasks-per-node=T`` running the
+command under ``srun`` with the same shape, so ``asrkit-train`` finds its rank, world size and
+master (the first node of the job) in Slurm's environment (:mod:`asrkit.launch.distributed`).
+Each task sees every GPU the job has on its node (srun gives a step all of the job's generic
+resources by default) and takes the one of its node-local rank.
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Iterator, Mapping, Optional
 
-from asrkit.launch.job import JobResult, Launch, LaunchResult
+from asrkit.launch.job import JobResult, Launch, LaunchResult, rotate_log
 from asrkit.launch.slurm_config import SlurmConfig
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import atomic_open
@@ -58,11 +60,14 @@ def batch_script(launch: Launch, status_dir: Path, submit_line: str) -> str:
         index = "index=1"
         substitute = 'command=$command_template\nlog=$log_template'
     if launch.ntasks > 1:
-        # srun 22.05+ does not take --cpus-per-task from the allocation; pass it on explicitly.
-        run = ('srun --kill-on-bad-exit=1 --ntasks="$SLURM_NTASKS" '
+        # The step's shape is spelled out (an even spread, as the allocation's), and srun 22.05+
+        # does not take --cpus-per-task from the allocation: it is passed on explicitly.
+        run = (f'srun --kill-on-bad-exit=1 --nodes={launch.nodes} --ntasks={launch.ntasks} '
+               f'--ntasks-per-node={launch.ntasks_per_node} '
                '${SLURM_CPUS_PER_TASK:+--cpus-per-task=$SLURM_CPUS_PER_TASK} '
                'bash -c "set -o pipefail; $command"')
-        where = 'Running $SLURM_NTASKS tasks of Slurm job $SLURM_JOB_ID on $SLURM_JOB_NODELIST'
+        per_node = f" ({launch.ntasks_per_node} per node)" if launch.nodes > 1 else ""
+        where = f'Running {launch.ntasks} tasks{per_node} of Slurm job $SLURM_JOB_ID on $SLURM_JOB_NODELIST'
     else:
         run = 'bash -c "set -o pipefail; $command"'
         where = 'Running on $(hostname) as Slurm job ${SLURM_ARRAY_JOB_ID:-$SLURM_JOB_ID}${SLURM_ARRAY_TASK_ID:+_$SLURM_ARRAY_TASK_ID}'
@@ -110,7 +115,9 @@ def submit_args(launch: Launch, config: SlurmConfig, options: Mapping[str, Optio
     else:
         args += [f"--output={qdir.resolve()}/{name}.out"]
     if launch.ntasks > 1:
-        args += [f"--ntasks={launch.ntasks}", f"--nodes={launch.nodes}"]
+        # Not --ntasks: with it, sbatch takes --ntasks-per-node as a maximum and may put 6 of 8
+        # tasks on one node, where a task's local rank would find no GPU of its own.
+        args += [f"--nodes={launch.nodes}", f"--ntasks-per-node={launch.ntasks_per_node}"]
     return args + ["--parsable"]
 
 
@@ -141,8 +148,8 @@ def run_slurm(launch: Launch, config: SlurmConfig, options: Mapping[str, Optiona
     with atomic_open(script) as f:
         f.write(batch_script(launch, status_dir, submit_line))
     script.chmod(0o755)
-    for index in launch.indexes:  # a stale log from an earlier run must not look like this one's
-        Path(launch.log_path(index)).unlink(missing_ok=True)
+    for index in launch.indexes:  # an earlier run's log must not look like this one's: keep it as <log>.<N>
+        rotate_log(launch.log_path(index))
 
     proc = subprocess.run(args + [str(script)], capture_output=True, text=True)
     if proc.returncode != 0:

@@ -12,24 +12,13 @@ padding, added to the energies so padded frames get exactly zero weight without 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Dict, Tuple, Type
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-
-@dataclass
-class AttentionConfig:
-    """The ``attention:`` section of a model config."""
-
-    type: str = "location"      # content | location | multihead
-    dim: int = 320              # dimension of the additive energy MLP (per head for multihead)
-    scaling: float = 2.0        # softmax sharpening (ESPnet's AttLoc uses 2.0; 1.0 = plain softmax)
-    conv_channels: int = 10     # location: channels of the convolution over the previous alignment
-    conv_width: int = 100       # location: kernel is 2*conv_width+1 frames (Chorowski et al. 2015)
-    heads: int = 4              # multihead: number of heads
+from asrkit.models.config import AttentionConfig
 
 
 def _softmax(e: Tensor, dim: int) -> Tensor:

@@ -17,52 +17,24 @@ one call). At 1.0 the output layer runs once on the whole sequence instead of on
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Dict, Optional, Tuple, Union
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from asrkit.features.specaug import SpecAugConfig, SpecAugment
-from asrkit.models.attention import AttentionConfig
+from asrkit.features.specaug import SpecAugment
+from asrkit.models.config import AttentionConfig, LASConfig, ListenerConfig, SpecAugConfig, SpellerConfig
 from asrkit.models.ctc import CTCHead
-from asrkit.models.listener import Listener, ListenerConfig
-from asrkit.models.speller import Speller, SpellerConfig
-from asrkit.utils.config import Wording, from_dict, to_dict
+from asrkit.models.listener import Listener
+from asrkit.models.speller import Speller
+from asrkit.models.targets import IGNORE_ID, decoder_targets
+
+__all__ = ["LAS", "LASConfig", "LASOutput", "select_batch", "AttentionConfig", "ListenerConfig", "SpecAugConfig",
+           "SpellerConfig"]
 
 Tree = Union[Tensor, Dict[str, Any], list, tuple]
-
-
-@dataclass
-class LASConfig:
-    """A LAS model's configuration: what ``model:`` holds in conf/train.yaml and model.pt stores."""
-
-    listener: ListenerConfig = field(default_factory=ListenerConfig)
-    attention: AttentionConfig = field(default_factory=AttentionConfig)
-    speller: SpellerConfig = field(default_factory=SpellerConfig)
-    ctc_weight: float = 0.5          # a in a*CTC + (1-a)*attention; 0 builds no CTC head
-    label_smoothing: float = 0.0     # attention cross-entropy smoothing
-    specaug: Optional[SpecAugConfig] = None  # None: no SpecAugment
-    # Parameter initialisation: "pytorch" (each layer's own default) or "lecun", ESPnet's RNN
-    # recipe: LeCun-normal weights, zero biases, N(0, 1) embeddings, speller forget-gate bias 1.
-    init: str = "pytorch"
-    # Subtract each utterance's own mean feature vector (over its real frames, after the global
-    # CMVN) before the listener: a microphone, a recording level or a speaker's spectral tilt is
-    # a constant offset in log-mel, which a model trained on few voices would otherwise learn as
-    # part of them. Done inside the model, so training and every decoder always agree.
-    utt_mean_norm: bool = False
-
-    @classmethod
-    def from_dict(cls, d: Optional[Dict[str, Any]]) -> "LASConfig":
-        """Build from a YAML mapping; unknown keys and mistyped values are errors naming them."""
-        return from_dict(cls, d, path="model", wording=_WORDING)
-
-    def to_dict(self) -> Dict[str, Any]:
-        return to_dict(self)
-
-
-_WORDING = Wording(unknown="{where}: unknown option(s) {keys} (known: {known})")
 
 
 @dataclass
@@ -81,10 +53,6 @@ class LAS(nn.Module):
     def __init__(self, idim: int, vocab_size: int, config: Optional[LASConfig] = None) -> None:
         super().__init__()
         config = config or LASConfig()
-        if not 0.0 <= config.ctc_weight <= 1.0:
-            raise ValueError(f"ctc_weight must be in [0, 1], got {config.ctc_weight}")
-        if config.init not in ("pytorch", "lecun"):
-            raise ValueError(f"init must be pytorch or lecun, got {config.init!r}")
         self.idim, self.vocab_size, self.config = idim, vocab_size, config
         self.sos = self.eos = vocab_size - 1
         self.specaug = SpecAugment(config.specaug) if config.specaug is not None else None
@@ -156,20 +124,14 @@ class LAS(nn.Module):
         feats = self.normalize(feats, feat_lens)
         if self.specaug is not None:
             feats = self.specaug(feats, feat_lens)             # identity in eval mode
-        enc, enc_lens = self.listener(feats, feat_lens)        # (B, T', H)
-        b, l = ys.shape
-        dev = ys.device
-        steps = torch.arange(l + 1, device=dev)[None, :]       # (1, L+1)
-        ys_in = torch.cat([ys.new_full((b, 1), self.sos), ys.clamp(min=0)], dim=1)  # (B, L+1)
-        ys_out = torch.cat([ys, ys.new_full((b, 1), -1)], dim=1)
-        ys_out = torch.where(steps < y_lens[:, None], ys_out, ys_out.new_full((), -1))
-        ys_out = torch.where(steps == y_lens[:, None], ys_out.new_full((), self.eos), ys_out)  # (B, L+1)
+        enc, enc_lens = self.listener(feats, feat_lens)        # (B, T', H); normalised above, before SpecAugment
+        ys_in, ys_out = decoder_targets(ys, y_lens, self.sos, self.eos)  # (B, L+1) each
 
         logits = self._teacher_forced_logits(enc, enc_lens, ys_in, teacher_forcing)  # (B, L+1, V)
-        ce = F.cross_entropy(logits.float().transpose(1, 2), ys_out, ignore_index=-1,
+        ce = F.cross_entropy(logits.float().transpose(1, 2), ys_out, ignore_index=IGNORE_ID,
                              label_smoothing=self.config.label_smoothing, reduction="none")  # (B, L+1)
         att_utt = ce.sum(1)                                    # (B,)
-        target = ys_out != -1
+        target = ys_out != IGNORE_ID
         num_tokens = target.sum()
         acc = ((logits.argmax(-1) == ys_out) & target).sum() / num_tokens.clamp(min=1)
 

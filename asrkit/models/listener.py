@@ -8,7 +8,6 @@ batch of one would hold.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import List, Optional, Tuple
 
 import torch
@@ -16,35 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-
-@dataclass
-class ListenerConfig:
-    """Listener hyper-parameters (the ``listener:`` section of a model config).
-
-    ``subsample[i]`` is how many adjacent frames are concatenated before BLSTM layer ``i``
-    (1 = plain BLSTM, 2 = Chan's pyramid step); its length is the number of BLSTM layers.
-    """
-
-    vgg: bool = True                      # 2 conv blocks (conv3x3-relu x2, maxpool 2x2) = 4x time reduction
-    vgg_channels: List[int] = field(default_factory=lambda: [64, 128])
-    hidden: int = 320                     # LSTM units per direction
-    subsample: List[int] = field(default_factory=lambda: [1, 1, 1, 1])
-    proj: int = 320                       # tanh projection after each BLSTM (0 = none, output 2*hidden)
-    dropout: float = 0.0
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.subsample, (list, tuple)) or not self.subsample \
-                or not all(isinstance(k, int) and k >= 1 for k in self.subsample):
-            raise ValueError(f"listener.subsample must be a non-empty list of integers >= 1 (one per BLSTM "
-                             f"layer), got {self.subsample!r}")
-        if len(self.vgg_channels) != 2:
-            raise ValueError(f"listener.vgg_channels must list 2 channel counts, got {self.vgg_channels!r}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"listener.dropout must be in [0, 1), got {self.dropout}")
-
-    @property
-    def num_layers(self) -> int:
-        return len(self.subsample)
+from asrkit.models.config import ListenerConfig
 
 
 def length_mask(lens: Tensor, max_len: int) -> Tensor:

@@ -17,31 +17,21 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from asrkit.utils.config import from_dict, to_dict
+from asrkit.models.config import LMConfig
+from asrkit.models.targets import IGNORE_ID, decoder_targets
+from asrkit.utils.config import to_dict
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import atomic_open
+from asrkit.utils.torch_files import load_weights_only
 
 FORMAT = "asrkit-lm"
 VERSION = 1
-
-
-@dataclass
-class LMConfig:
-    embed: int = 256
-    hidden: int = 512
-    layers: int = 2
-    dropout: float = 0.2
-
-    @classmethod
-    def from_dict(cls, d: Optional[Dict[str, Any]], where: str = "lm model config") -> "LMConfig":
-        return from_dict(cls, d, where)
 
 
 class LSTMLM(nn.Module):
@@ -63,15 +53,10 @@ class LSTMLM(nn.Module):
 
     def loss(self, ys: Tensor, y_lens: Tensor) -> Tuple[Tensor, Tensor]:
         """ys (B, L) padded with -1, y_lens (B,) -> (summed NLL over tokens incl. <eos>, token count)."""
-        b, l = ys.shape
-        steps = torch.arange(l + 1, device=ys.device)[None, :]
-        ys_in = torch.cat([ys.new_full((b, 1), self.sos), ys.clamp(min=0)], dim=1)  # (B, L+1)
-        ys_out = torch.cat([ys, ys.new_full((b, 1), -1)], dim=1)
-        ys_out = torch.where(steps < y_lens[:, None], ys_out, ys_out.new_full((), -1))
-        ys_out = torch.where(steps == y_lens[:, None], ys_out.new_full((), self.eos), ys_out)  # (B, L+1)
+        ys_in, ys_out = decoder_targets(ys, y_lens, self.sos, self.eos)  # (B, L+1) each
         logits = self.forward(ys_in)  # (B, L+1, V)
-        nll = F.cross_entropy(logits.float().transpose(1, 2), ys_out, ignore_index=-1, reduction="sum")
-        return nll, (ys_out != -1).sum()
+        nll = F.cross_entropy(logits.float().transpose(1, 2), ys_out, ignore_index=IGNORE_ID, reduction="sum")
+        return nll, (ys_out != IGNORE_ID).sum()
 
     def init_state(self, n: int, device: torch.device) -> Dict[str, Tensor]:
         """Zero state for ``n`` rows, batch in dim 0 so a beam search can index_select it."""
@@ -90,16 +75,15 @@ def tokens_checksum(tokens: List[str]) -> str:
     return hashlib.sha256("\n".join(tokens).encode("utf-8")).hexdigest()
 
 
-def save_lm(path: Union[str, os.PathLike], lm: LSTMLM, tokens: List[str], extra: Optional[Dict[str, Any]] = None) -> None:
-    """Write ``lm.pt`` atomically."""
-    if len(tokens) != lm.vocab_size:
-        raise AsrkitError(f"{path}: {len(tokens)} tokens but the LM has vocab_size {lm.vocab_size}")
+def save_lm(path: Union[str, os.PathLike], state_dict: Mapping[str, Tensor], config: LMConfig, tokens: List[str],
+            extra: Optional[Dict[str, Any]] = None) -> None:
+    """Write ``lm.pt`` atomically: an LSTMLM's weights, its config and a checksum of its tokens."""
     blob = {
         "format": FORMAT,
         "version": VERSION,
-        "config": to_dict(lm.config),
-        "vocab_size": lm.vocab_size,
-        "state_dict": {k: v.detach().cpu() for k, v in lm.state_dict().items()},
+        "config": to_dict(config),
+        "vocab_size": len(tokens),
+        "state_dict": {k: v.detach().cpu() for k, v in state_dict.items()},
         "tokens_sha256": tokens_checksum(tokens),
         "extra": dict(extra or {}),
     }
@@ -112,21 +96,25 @@ def load_lm(path: Union[str, os.PathLike], device: Union[str, torch.device] = "c
     """Read ``lm.pt`` (eval mode, on ``device``); with ``tokens``, refuse an LM of another tokenizer."""
     if not os.path.isfile(path):
         raise AsrkitError(f"{path}: no such LM file")
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # torch raises many types for a file that is not a torch archive
-        raise AsrkitError(f"{path}: not an asrkit LM (torch.load failed: {type(e).__name__})") from None
+    blob = load_weights_only(path, "asrkit LM")
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
         raise AsrkitError(f"{path}: not an asrkit LM (no format: {FORMAT!r} entry; is it an ASR model?)")
-    if blob.get("version", 0) > VERSION:
-        raise AsrkitError(f"{path}: LM format version {blob['version']} is newer than this asrkit reads ({VERSION})")
+    version = blob.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise AsrkitError(f"{path}: damaged asrkit LM: version is {version!r}, expected an integer >= 1")
+    if version > VERSION:
+        raise AsrkitError(f"{path}: LM format version {version} is newer than this asrkit reads ({VERSION})")
     if tokens is not None and blob.get("tokens_sha256") != tokens_checksum(tokens):
         raise AsrkitError(f"{path}: the LM was trained with a different token list than the model's "
                           f"({blob.get('vocab_size')} vs {len(tokens)} tokens or different pieces); "
                           f"train it with the model's data/lang")
+    vocab_size = blob.get("vocab_size")
+    if not isinstance(vocab_size, int) or isinstance(vocab_size, bool) or vocab_size < 2:
+        raise AsrkitError(f"{path}: damaged asrkit LM: vocab_size is {vocab_size!r}, expected an integer >= 2")
     try:
-        lm = LSTMLM(int(blob["vocab_size"]), LMConfig.from_dict(blob["config"], "config"))
+        lm = LSTMLM(vocab_size, LMConfig.from_dict(blob.get("config"), "config"))
         lm.load_state_dict(blob["state_dict"])
-    except (KeyError, ValueError, TypeError, RuntimeError) as e:
-        raise AsrkitError(f"{path}: damaged asrkit LM: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+    except (KeyError, ValueError, TypeError, RuntimeError, AsrkitError) as e:
+        first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise AsrkitError(f"{path}: damaged asrkit LM: {first}") from None
     return lm.to(device).eval()

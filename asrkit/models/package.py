@@ -1,28 +1,42 @@
 """The packed model ``exp/<name>/model.pt``: everything decoding needs, in one file.
 
-One ``torch.save``d dict (docs/contracts.md)::
+What travels with the weights is one typed record, :class:`PackageMeta`; the file is one
+``torch.save``d dict (docs/contracts.md)::
 
-    format: "asrkit-model", version, model_config (dict), idim, vocab_size, state_dict,
-    feature_config (dict), cmvn ((2, D+1) float64 stats or None), cmvn_norm_vars,
-    tokenizer (sentencepiece model bytes), tokens (list of str)
+    format: "asrkit-model", version: 1, state_dict,
+    model_config (dict), idim, vocab_size, feature_config (dict or None),
+    cmvn ((2, D+1) float64 tensor or None), cmvn_norm_vars, tokenizer (bytes or None),
+    tokens (list of str), extra (dict)
 
-Only plain types and tensors go in (the CMVN stats are stored as a float64 tensor), so the file
-loads with ``weights_only=True`` and no asrkit or numpy class is pickled. Training writes it, decoding reads it; this module sits below
-both and imports neither.
+Only plain types and tensors go in, so the file loads with ``weights_only=True`` and no asrkit
+or numpy class is pickled. Every field is checked on reading: a damaged or foreign file is an
+:class:`AsrkitError` naming the file and the field, never a traceback. Training writes it
+(from a checkpoint's weights and meta, without building a model), decoding reads it; this module
+sits below both and imports neither::
+
+    meta = PackageMeta(model_config=LASConfig(), idim=80, vocab_size=30, feature_config=FbankConfig(),
+                       cmvn=stats, tokenizer=tok.to_bytes(), tokens=tok.tokens)
+    save_package("exp/x/model.pt", model.state_dict(), meta)
+    pkg = load_package("exp/x/model.pt", device="cuda")   # pkg.model (eval mode), pkg.meta, pkg.tokenizer
 """
 from __future__ import annotations
 
 import dataclasses
 import os
-from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Union
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Union
 
 import numpy as np
 import torch
 
+from asrkit.features.fbank import FbankConfig
 from asrkit.models.las import LAS, LASConfig
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import atomic_open
+from asrkit.utils.torch_files import load_weights_only
+
+if TYPE_CHECKING:
+    from asrkit.text.tokenizer import Tokenizer
 
 FORMAT = "asrkit-model"
 VERSION = 1
@@ -30,63 +44,113 @@ REQUIRED = ("format", "version", "model_config", "idim", "vocab_size", "state_di
 
 
 @dataclass
-class Package:
-    """A loaded model.pt: the model (in eval mode, on the requested device) and its companions."""
+class PackageMeta:
+    """What model.pt holds besides the weights: how to rebuild the model and feed it.
 
-    model: LAS
+    ``feature_config`` None: the model decodes features only (``--feats``), not audio.
+    ``cmvn``: Kaldi stats (2, idim+1) float64 applied before the model, or None.
+    ``tokenizer``: the sentencepiece model bytes, or None (then ``tokens`` spell the output).
+    ``extra``: free-form facts from training (epochs packed or averaged, their metrics).
+    """
+
     model_config: LASConfig
     idim: int
     vocab_size: int
-    feature_config: Any              # asrkit.features.fbank.FbankConfig when importable, else the dict
-    cmvn: Optional[np.ndarray]       # (2, D+1) float64 Kaldi stats, or None
-    cmvn_norm_vars: bool
-    tokenizer: Any                   # asrkit.text.tokenizer.Tokenizer, or None when the file holds none
-    tokens: List[str]
-    extra: Dict[str, Any]            # free-form info the trainer stored (epoch, valid loss, ...)
+    feature_config: Optional[FbankConfig] = None
+    cmvn: Optional[np.ndarray] = None
+    cmvn_norm_vars: bool = True
+    tokenizer: Optional[bytes] = None
+    tokens: List[str] = field(default_factory=list)
+    extra: Dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.tokens and len(self.tokens) != self.vocab_size:
+            raise AsrkitError(f"{len(self.tokens)} tokens but the model has vocab_size {self.vocab_size}")
+        if self.cmvn is not None:
+            self.cmvn = np.asarray(self.cmvn, dtype=np.float64)
+            if self.cmvn.shape != (2, self.idim + 1):
+                raise AsrkitError(f"CMVN stats of shape {self.cmvn.shape} do not fit {self.idim}-dim features "
+                                  f"(expected (2, {self.idim + 1}))")
+
+    def replace(self, **changes: Any) -> "PackageMeta":
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> Dict[str, Any]:
+        """The file's fields (no format, version or weights): tensors, bytes and plain types only."""
+        return {
+            "model_config": self.model_config.to_dict(),
+            "idim": int(self.idim),
+            "vocab_size": int(self.vocab_size),
+            "feature_config": self.feature_config.to_dict() if self.feature_config is not None else None,
+            "cmvn": None if self.cmvn is None else torch.from_numpy(np.array(self.cmvn, dtype=np.float64)),
+            "cmvn_norm_vars": bool(self.cmvn_norm_vars),
+            "tokenizer": bytes(self.tokenizer) if self.tokenizer is not None else None,
+            "tokens": list(self.tokens),
+            "extra": dict(self.extra),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], where: str) -> "PackageMeta":
+        """The meta of a model.pt (or a checkpoint's copy of it), every field's type checked.
+
+        ``where`` names the file in errors: ``<where>: damaged asrkit model: <field> ...``.
+        """
+        def bad(what: str) -> AsrkitError:
+            return AsrkitError(f"{where}: damaged asrkit model: {what}")
+
+        def typed(key: str, types, what: str, optional: bool = False) -> Any:
+            value = d.get(key)
+            if value is None and optional:
+                return None
+            if not isinstance(value, types) or (isinstance(value, bool) and types is int):  # True is an int
+                raise bad(f"{key} is {_show(value)}, expected {what}")
+            return value
+
+        idim = typed("idim", int, "a positive integer")
+        vocab_size = typed("vocab_size", int, "a positive integer")
+        if idim < 1 or vocab_size < 2:
+            raise bad(f"idim {idim} / vocab_size {vocab_size}: expected idim >= 1, vocab_size >= 2")
+        try:
+            model_config = LASConfig.from_dict(typed("model_config", dict, "a mapping"))
+            fbank = typed("feature_config", dict, "a mapping", optional=True)
+            feature_config = FbankConfig.from_dict(fbank, "feature_config") if fbank is not None else None
+        except (ValueError, AsrkitError) as e:
+            raise bad(str(e)) from None
+        cmvn = typed("cmvn", torch.Tensor, "a (2, idim+1) tensor", optional=True)
+        tokenizer = typed("tokenizer", (bytes, bytearray), "sentencepiece model bytes", optional=True)
+        tokens = typed("tokens", list, "a list of strings", optional=True) or []
+        if not all(isinstance(t, str) for t in tokens):
+            raise bad("tokens: expected a list of strings")
+        norm_vars = d.get("cmvn_norm_vars", True)
+        if not isinstance(norm_vars, bool):
+            raise bad(f"cmvn_norm_vars is {_show(norm_vars)}, expected true or false")
+        try:
+            return cls(model_config=model_config, idim=idim, vocab_size=vocab_size, feature_config=feature_config,
+                       cmvn=None if cmvn is None else cmvn.double().numpy(), cmvn_norm_vars=norm_vars,
+                       tokenizer=bytes(tokenizer) if tokenizer is not None else None, tokens=list(tokens),
+                       extra=dict(typed("extra", dict, "a mapping", optional=True) or {}))
+        except AsrkitError as e:
+            raise bad(str(e)) from None
 
 
-def save_package(
-    path: Union[str, os.PathLike],
-    model: LAS,
-    *,
-    feature_config: Any = None,
-    cmvn: Optional[np.ndarray] = None,
-    cmvn_norm_vars: bool = True,
-    tokenizer: Any = None,
-    tokens: Optional[List[str]] = None,
-    extra: Optional[Dict[str, Any]] = None,
-    state_dict: Optional[Dict[str, torch.Tensor]] = None,
-) -> None:
-    """Write ``model`` and what decoding needs to ``path`` atomically.
+@dataclass
+class Package:
+    """A loaded model.pt: the model (eval mode, on the requested device), its meta and tokenizer."""
 
-    ``feature_config``: an FbankConfig (any dataclass) or a dict. ``tokenizer``: a Tokenizer
-    (anything with ``to_bytes()`` and ``tokens``) or the raw sentencepiece model bytes; ``tokens``
-    defaults to ``tokenizer.tokens``. ``state_dict`` overrides the model's own weights (e.g.
-    averaged checkpoints, or the weights of a DDP-wrapped model's module).
-    """
-    if dataclasses.is_dataclass(feature_config) and not isinstance(feature_config, type):
-        feature_config = dataclasses.asdict(feature_config)
-    if tokenizer is not None and not isinstance(tokenizer, (bytes, bytearray)):
-        if tokens is None:
-            tokens = list(tokenizer.tokens)
-        tokenizer = tokenizer.to_bytes()
-    if tokens is not None and len(tokens) != model.vocab_size:
-        raise AsrkitError(f"{path}: {len(tokens)} tokens but the model has vocab_size {model.vocab_size}")
-    weights = state_dict if state_dict is not None else model.state_dict()
-    blob = {
-        "format": FORMAT,
-        "version": VERSION,
-        "model_config": model.config.to_dict(),
-        "idim": model.idim,
-        "vocab_size": model.vocab_size,
-        "state_dict": {k: v.detach().cpu() for k, v in weights.items()},
-        "feature_config": dict(feature_config) if feature_config is not None else None,
-        "cmvn": None if cmvn is None else torch.from_numpy(np.array(cmvn, dtype=np.float64)),
-        "cmvn_norm_vars": bool(cmvn_norm_vars),
-        "tokenizer": bytes(tokenizer) if tokenizer is not None else None,
-        "tokens": list(tokens) if tokens is not None else None,
-        "extra": dict(extra or {}),
-    }
+    model: LAS
+    meta: PackageMeta
+    tokenizer: Optional["Tokenizer"]  # built from meta.tokenizer; None when the file holds none
+
+    @property
+    def tokens(self) -> List[str]:
+        """The output symbols in id order (the tokenizer's when the file lists none)."""
+        return self.meta.tokens or (self.tokenizer.tokens if self.tokenizer is not None else [])
+
+
+def save_package(path: Union[str, os.PathLike], state_dict: Mapping[str, torch.Tensor], meta: PackageMeta) -> None:
+    """Write ``state_dict`` (a LAS's weights) and ``meta`` to ``path`` atomically."""
+    blob = {"format": FORMAT, "version": VERSION, **meta.to_dict(),
+            "state_dict": {k: v.detach().cpu() for k, v in state_dict.items()}}
     with atomic_open(path, "wb") as f:
         torch.save(blob, f)
 
@@ -95,64 +159,47 @@ def read_package_dict(path: Union[str, os.PathLike]) -> Dict[str, Any]:
     """The raw dict of a model.pt, checked to be one; AsrkitError naming the file otherwise."""
     if not os.path.isfile(path):
         raise AsrkitError(f"{path}: no such model file")
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # torch raises many types for a file that is not a torch archive
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise AsrkitError(f"{path}: not an asrkit model (not a torch file, or one holding more than "
-                          f"tensors and plain types: {first[:200]})") from None
+    blob = load_weights_only(path, "asrkit model")
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
         raise AsrkitError(f"{path}: not an asrkit model (no format: {FORMAT!r} entry)")
     missing = [k for k in REQUIRED if k not in blob]
     if missing:
         raise AsrkitError(f"{path}: damaged asrkit model, missing {', '.join(missing)}")
-    if blob["version"] > VERSION:
-        raise AsrkitError(f"{path}: model format version {blob['version']} is newer than this asrkit "
+    version = blob["version"]
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise AsrkitError(f"{path}: damaged asrkit model: version is {_show(version)}, expected an integer >= 1")
+    if version > VERSION:
+        raise AsrkitError(f"{path}: model format version {version} is newer than this asrkit "
                           f"reads ({VERSION}); upgrade asrkit")
+    weights = blob["state_dict"]
+    if not isinstance(weights, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                                for k, v in weights.items()):
+        raise AsrkitError(f"{path}: damaged asrkit model: state_dict is not a mapping of names to tensors")
     return blob
 
 
 def load_package(path: Union[str, os.PathLike], device: Union[str, torch.device] = "cpu") -> Package:
-    """Rebuild the model (eval mode, on ``device``), feature config, CMVN and tokenizer."""
+    """Rebuild the model (eval mode, on ``device``) and its tokenizer from model.pt."""
     blob = read_package_dict(path)
+    meta = PackageMeta.from_dict(blob, str(path))
     try:
-        config = LASConfig.from_dict(blob["model_config"])
-        model = LAS(int(blob["idim"]), int(blob["vocab_size"]), config)
+        model = LAS(meta.idim, meta.vocab_size, meta.model_config)
         model.load_state_dict(blob["state_dict"])
     except (ValueError, TypeError, RuntimeError) as e:
         raise AsrkitError(f"{path}: model does not match its config: {str(e).splitlines()[0]}") from None
     model.to(device).eval()
     tokenizer = None
-    if blob.get("tokenizer") is not None:
+    if meta.tokenizer is not None:
         from asrkit.text.tokenizer import Tokenizer  # lazily: the text package sits beside, not below
 
         try:
-            tokenizer = Tokenizer.from_bytes(blob["tokenizer"])
+            tokenizer = Tokenizer.from_bytes(meta.tokenizer)
         except AsrkitError as e:
             raise AsrkitError(f"{path}: damaged tokenizer in the model: {e}") from None
-    cmvn = blob.get("cmvn")
-    return Package(
-        model=model,
-        model_config=config,
-        idim=int(blob["idim"]),
-        vocab_size=int(blob["vocab_size"]),
-        feature_config=_feature_config(blob.get("feature_config")),
-        cmvn=None if cmvn is None else np.asarray(cmvn, dtype=np.float64) if not torch.is_tensor(cmvn)
-        else cmvn.numpy().astype(np.float64),
-        cmvn_norm_vars=bool(blob.get("cmvn_norm_vars", True)),
-        tokenizer=tokenizer,
-        tokens=list(blob.get("tokens") or (tokenizer.tokens if tokenizer is not None else [])),
-        extra=dict(blob.get("extra") or {}),
-    )
+    return Package(model=model, meta=meta, tokenizer=tokenizer)
 
 
-def _feature_config(d: Optional[Dict[str, Any]]) -> Any:
-    if d is None:
-        return None
-    try:
-        from asrkit.features.fbank import FbankConfig
-    except ImportError:
-        return dict(d)
-    from_dict = getattr(FbankConfig, "from_dict", None)
-    return from_dict(d) if from_dict is not None else FbankConfig(**d)
-
+def _show(value: Any) -> str:
+    """A wrong value for a message: its repr (shortened) and its type."""
+    text = repr(value)
+    return f"{text[:40] + '...' if len(text) > 40 else text} (a {type(value).__name__})"

@@ -11,30 +11,18 @@ teacher-forced training runs that once on the whole (B, L, .) stack instead of o
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Dict, Tuple
 
 import torch
 from torch import Tensor, nn
 
-from asrkit.models.attention import build_attention, AttentionConfig
-
-
-@dataclass
-class SpellerConfig:
-    """The ``speller:`` section of a model config."""
-
-    layers: int = 1             # 1 or 2 LSTM layers
-    hidden: int = 320
-    embed: int = 320            # token embedding size
-    dropout: float = 0.0
+from asrkit.models.attention import build_attention
+from asrkit.models.config import AttentionConfig, SpellerConfig
 
 
 class Speller(nn.Module):
     def __init__(self, vocab_size: int, enc_dim: int, config: SpellerConfig, att_config: AttentionConfig) -> None:
         super().__init__()
-        if config.layers < 1:
-            raise ValueError("speller.layers must be at least 1")
         self.config = config
         self.enc_dim = enc_dim
         self.embed = nn.Embedding(vocab_size, config.embed)

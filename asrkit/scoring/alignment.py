@@ -14,6 +14,8 @@ folded, as sclite's default 8-bit (non-UTF-8) mode does.
 """
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 from typing import Iterable, List, NamedTuple, Optional, Sequence
 
@@ -63,7 +65,14 @@ class ErrorCounts:
 
     @property
     def error_rate(self) -> float:
-        """Errors per reference token in percent (WER or CER); 0 when there is no reference token, as sclite prints."""
+        """Errors per reference token in percent (WER or CER).
+
+        With no reference token it is undefined: 0 when there is no error either, and
+        ``inf`` when there are insertions (as Kaldi's compute-wer prints it; sclite's detailed
+        report says "UNDEF%"), never a misleading 0 %.
+        """
+        if self.ref_len == 0:
+            return math.inf if self.errors else 0.0
         return percent(self.errors, self.ref_len)
 
     def __add__(self, other: "ErrorCounts") -> "ErrorCounts":

@@ -131,17 +131,18 @@ def totals_lines(score: LevelScore) -> List[str]:
     """sclite's dtl-style totals in percent and counts."""
     t = score.totals
     n = t.ref_len
-    pct = lambda v: 100.0 * v / n if n else 0.0  # noqa: E731
+    # With no reference token the percentages are undefined: sclite's dtl report prints "UNDEF".
+    pct = lambda v: f"{100.0 * v / n:7.1f}" if n else "  UNDEF"  # noqa: E731
     sent_pct = 100.0 * score.sent_err / score.num_sent if score.num_sent else 0.0
     unit = "words" if score.level == "word" else "characters"
     return [
         f"Sentences                 = {score.num_sent:8d}",
         f"  with errors             = {sent_pct:7.1f}%   ({score.sent_err})",
-        f"Percent Total Error       = {pct(t.errors):7.1f}%   ({t.errors})",
-        f"Percent Correct           = {pct(t.corr):7.1f}%   ({t.corr})",
-        f"Percent Substitution      = {pct(t.sub):7.1f}%   ({t.sub})",
-        f"Percent Deletions         = {pct(t.dels):7.1f}%   ({t.dels})",
-        f"Percent Insertions        = {pct(t.ins):7.1f}%   ({t.ins})",
+        f"Percent Total Error       = {pct(t.errors)}%   ({t.errors})",
+        f"Percent Correct           = {pct(t.corr)}%   ({t.corr})",
+        f"Percent Substitution      = {pct(t.sub)}%   ({t.sub})",
+        f"Percent Deletions         = {pct(t.dels)}%   ({t.dels})",
+        f"Percent Insertions        = {pct(t.ins)}%   ({t.ins})",
         f"Ref. {unit:<20} = {n:8d}",
         f"Hyp. {unit:<20} = {t.hyp_len:8d}",
     ]

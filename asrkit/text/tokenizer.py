@@ -17,7 +17,7 @@ that is ``ours = sp + 1``, ``V = sentencepiece vocabulary + 2``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable, List, Sequence
+from typing import Dict, Iterable, List, Sequence, Tuple
 
 import sentencepiece as spm
 
@@ -81,6 +81,16 @@ class Tokenizer:
     def encode(self, text: str) -> List[int]:
         return [i + 1 for i in self._sp.encode(text, out_type=int)]
 
+    def encode_with_unknown(self, text: str) -> Tuple[List[int], List[str]]:
+        """``(ids, unknown)``: the ids of :meth:`encode`, and the stretches of ``text`` that
+        became ``<unk>`` (characters the tokenizer was not trained on)."""
+        sp_ids = self._sp.encode(text, out_type=int)
+        unknown: List[str] = []
+        if 0 in sp_ids:
+            pieces = self._sp.encode(text, out_type=str)
+            unknown = [piece for i, piece in zip(sp_ids, pieces) if i == 0]
+        return [i + 1 for i in sp_ids], unknown
+
     def encode_as_pieces(self, text: str) -> List[str]:
         return self._sp.encode(text, out_type=str)
 
@@ -109,3 +119,33 @@ class Tokenizer:
         if not 0 <= i < self.vocab_size:
             raise AsrkitError(f"token id {i} out of range (vocabulary has {self.vocab_size} ids: 0..{self.vocab_size - 1})")
         return self.tokens[i]
+
+
+class UnknownTally:
+    """Counts the utterances whose text had characters the tokenizer does not know.
+
+    They become ``<unk>``, which trains the model to emit ``<unk>`` and scores as a wrong word:
+    worth one warning per run that says how many, which characters and a few utterances.
+    """
+
+    def __init__(self, show: int = 5) -> None:
+        self.show = show
+        self.utts: List[str] = []
+        self.chars: Dict[str, int] = {}
+
+    def encode(self, tok: Tokenizer, utt: str, text: str) -> List[int]:
+        ids, unknown = tok.encode_with_unknown(text)
+        if unknown:
+            self.utts.append(utt)
+            for piece in unknown:
+                self.chars[piece] = self.chars.get(piece, 0) + 1
+        return ids
+
+    def warn(self, log, where: str) -> None:
+        if not self.utts:
+            return
+        chars = sorted(self.chars.items(), key=lambda kv: (-kv[1], kv[0]))
+        shown = ", ".join(f"{c!r} x{n}" for c, n in chars[:10]) + (" ..." if len(chars) > 10 else "")
+        utts = " ".join(self.utts[:self.show]) + (" ..." if len(self.utts) > self.show else "")
+        log.warning("%s: %d utterance(s) have characters the tokenizer does not know, mapped to <unk>: %s "
+                    "(e.g. %s); clean the text or retrain the tokenizer on it", where, len(self.utts), shown, utts)

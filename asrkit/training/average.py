@@ -11,7 +11,9 @@ from typing import Dict, List, Optional, Tuple
 
 import torch
 
+from asrkit.models.package import save_package
 from asrkit.training import checkpoint as ckpt
+from asrkit.utils.config import dict_diff
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.logging import get_logger
 
@@ -38,7 +40,7 @@ def best_epochs(exp_dir: Path, num: int, metric: Optional[str] = None) -> Tuple[
 def average_state_dicts(states: List[Dict[str, torch.Tensor]]) -> Dict[str, torch.Tensor]:
     keys = list(states[0])
     for i, s in enumerate(states[1:], 1):
-        if list(s) != keys:
+        if list(s) != keys or any(s[k].shape != states[0][k].shape for k in keys):
             raise AsrkitError(f"checkpoint {i} has other parameters than the first: not the same model")
     out = {}
     for k in keys:
@@ -55,21 +57,35 @@ def average_state_dicts(states: List[Dict[str, torch.Tensor]]) -> Dict[str, torc
 
 def average_checkpoints(exp_dir: Path, num: int, out: Optional[Path] = None, metric: Optional[str] = None) -> Path:
     """Write ``exp_dir/model.avg.pt`` (or ``out``) from the ``num`` best checkpoints; returns its path."""
-    from asrkit.training.run import write_package
-
     if num < 1:
         raise AsrkitError(f"--num {num}: must be at least 1")
     exp_dir = Path(exp_dir)
     epochs, metric = best_epochs(exp_dir, num, metric)
     found = ckpt.list_checkpoints(exp_dir)
     states = []
-    meta = None
+    first = None
     for e in epochs:
         state = ckpt.load_checkpoint(found[e])
+        meta = ckpt.package_meta(state, found[e])
+        if first is None:
+            first = (found[e], state["config"].get("model"), meta)
+        else:
+            _same_model(found[e], state["config"].get("model"), meta, *first)
         states.append(state["model"])
-        meta = meta or state["package"]
+    meta = first[2]
     out = Path(out) if out else exp_dir / "model.avg.pt"
-    write_package(out, average_state_dicts(states), meta, {"epochs": epochs, "metric": metric, "averaged": True})
+    save_package(out, average_state_dicts(states), meta.replace(extra={"epochs": epochs, "metric": metric,
+                                                                        "averaged": True}))
     log.info("Done averaging %d checkpoint(s) (epochs %s, best by %s) into %s", len(epochs),
              " ".join(map(str, epochs)), metric, out)
     return out
+
+
+def _same_model(path: Path, config, meta, first_path: Path, first_config, first_meta) -> None:
+    """Weights of different models cannot be averaged: say which checkpoint differs and how."""
+    changed = dict_diff(first_config or {}, config or {}, "model.")
+    if meta.idim != first_meta.idim or meta.vocab_size != first_meta.vocab_size:
+        changed.append(f"idim/vocab_size: {first_meta.idim}/{first_meta.vocab_size} -> {meta.idim}/{meta.vocab_size}")
+    if changed:
+        shown = ", ".join(changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
+        raise AsrkitError(f"{path}: another model than {first_path} ({shown}); average checkpoints of one run only")

@@ -1,22 +1,36 @@
-"""Per-epoch checkpoints: written atomically, found again for a resume, pruned to the N best.
+"""Per-epoch checkpoints: written atomically, read safely, found again for a resume, pruned to the N best.
 
 ``exp/<name>/checkpoints/epoch<N>.pt`` holds everything a resumed run needs to continue as if
 it had never stopped: model, optimizer, scheduler, sampler position, every RNG state (python,
-numpy, torch, CUDA), the trainer's history, and what the packed model needs (configs, CMVN,
-tokenizer) so that ``asrkit-average`` can work from the checkpoints alone.
+numpy, torch, CUDA), the trainer's history, and the packed model's meta (configs, CMVN,
+tokenizer), so that packing the best epoch and ``asrkit-average`` work from checkpoints alone.
+
+Like model.pt, a checkpoint holds only tensors, plain containers, numbers, strings and bytes:
+the python and numpy RNG states are stored as tensors and numbers, not as pickled objects, and
+every checkpoint is read with ``torch.load(weights_only=True)``. A checkpoint holding anything
+else (an object whose unpickling would run code) is refused with an error naming the file.
+A resume takes the newest checkpoint that can be read, warning about any newer one that cannot.
 """
 from __future__ import annotations
 
 import random
 import re
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
 
+from asrkit.models.lm import FORMAT as LM_FORMAT
+from asrkit.models.lm import LMConfig, save_lm
+from asrkit.models.package import FORMAT as PACKAGE_FORMAT
+from asrkit.models.package import PackageMeta, save_package
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import atomic_open
+from asrkit.utils.logging import get_logger
+from asrkit.utils.torch_files import load_weights_only
+
+log = get_logger(__name__)
 
 _NAME = re.compile(r"^epoch(\d+)\.pt$")
 
@@ -38,33 +52,52 @@ def list_checkpoints(exp_dir: Path) -> Dict[int, Path]:
     return dict(sorted(found.items()))
 
 
+FORMAT = "asrkit-checkpoint"
+# 2: RNG states as tensors (version 1 pickled python/numpy objects and could not be read safely).
+VERSION = 2
+
+
 def save_checkpoint(path: Path, state: Dict[str, Any]) -> None:
+    """Write ``state`` (without format/version, which are added here) atomically."""
     with atomic_open(path, "wb") as f:
-        torch.save(state, f)
+        torch.save({"format": FORMAT, "version": VERSION, **state}, f)
 
 
-def load_checkpoint(path: Path, map_location: Any = "cpu") -> Dict[str, Any]:
-    try:
-        state = torch.load(path, map_location=map_location, weights_only=False)
-    except FileNotFoundError:
-        raise AsrkitError(f"{path}: no such file") from None
-    except Exception as e:
-        raise AsrkitError(f"{path}: not a readable checkpoint ({type(e).__name__}: {e})") from None
-    if not isinstance(state, dict) or state.get("format") != "asrkit-checkpoint":
-        raise AsrkitError(f"{path}: not an asrkit training checkpoint")
+def load_checkpoint(path: Path) -> Dict[str, Any]:
+    """A checkpoint's dict, read with weights_only=True; AsrkitError naming the file otherwise."""
+    state = load_weights_only(path, "asrkit checkpoint")
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise AsrkitError(f"{path}: not an asrkit training checkpoint (no format: {FORMAT!r} entry)")
+    version = state.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or version != VERSION:
+        raise AsrkitError(f"{path}: checkpoint format version {version!r}, this asrkit reads {VERSION}")
+    missing = [k for k in ("model", "optimizer", "scheduler", "sampler", "rng", "train_state", "config",
+                           "package_format", "package") if k not in state]
+    if missing:
+        raise AsrkitError(f"{path}: damaged asrkit checkpoint, missing {', '.join(missing)}")
     return state
 
 
 def rng_state() -> Dict[str, Any]:
-    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    """Every RNG's state as tensors and numbers (nothing that needs unpickling to read back)."""
+    version, mt, gauss_next = random.getstate()
+    _, keys, pos, has_gauss, cached_gaussian = np.random.get_state()
+    state = {
+        "python": {"version": version, "state": torch.tensor(mt, dtype=torch.int64), "gauss_next": gauss_next},
+        "numpy": {"keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos), "has_gauss": int(has_gauss),
+                  "cached_gaussian": float(cached_gaussian)},
+        "torch": torch.get_rng_state(),
+    }
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
 
 
 def set_rng_state(state: Dict[str, Any]) -> None:
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    py, npy = state["python"], state["numpy"]
+    random.setstate((py["version"], tuple(py["state"].tolist()), py["gauss_next"]))
+    np.random.set_state(("MT19937", npy["keys"].numpy().astype(np.uint32), npy["pos"], npy["has_gauss"],
+                         npy["cached_gaussian"]))
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         cuda = state["cuda"]
@@ -74,9 +107,13 @@ def set_rng_state(state: Dict[str, Any]) -> None:
             torch.cuda.set_rng_state(cuda[min(torch.cuda.current_device(), len(cuda) - 1)])
 
 
+# Which of two values of a metric is better; an unknown metric counts as lower-is-better.
+METRICS = {"valid_loss": min, "valid_acc": max, "valid_cer": min, "valid_ppl": min, "train_ppl": min}
+
+
 def rank_epochs(history: List[Dict[str, Any]], metric: str) -> List[int]:
-    """Epochs ordered best first by ``metric`` (lower is better, except accuracy); ties: earlier first."""
-    sign = -1.0 if metric == "valid_acc" else 1.0
+    """Epochs ordered best first by ``metric`` (see METRICS); ties: earlier first."""
+    sign = -1.0 if METRICS.get(metric) is max else 1.0
     rows = [r for r in history if r.get(metric) is not None]
     return [int(r["epoch"]) for r in sorted(rows, key=lambda r: (sign * float(r[metric]), int(r["epoch"])))]
 
@@ -94,6 +131,72 @@ def prune_checkpoints(exp_dir: Path, history: List[Dict[str, Any]], metric: str,
     return sorted(kept)
 
 
-def latest_checkpoint(exp_dir: Path) -> Optional[Path]:
+def latest_readable_checkpoint(exp_dir: Path) -> Optional[Tuple[Path, Dict[str, Any]]]:
+    """(path, state) of the newest checkpoint that reads, None when there is none at all.
+
+    A newer one that does not read (truncated by a full disk, damaged, hostile) is skipped with a
+    warning naming it; it is overwritten when its epoch is trained again. When checkpoints exist
+    but none reads, that is an error: starting again from scratch would silently throw a run away.
+    """
     found = list_checkpoints(exp_dir)
-    return found[max(found)] if found else None
+    errors = []
+    for epoch in sorted(found, reverse=True):
+        try:
+            state = load_checkpoint(found[epoch])
+        except AsrkitError as e:
+            errors.append(str(e))
+            log.warning("%s: skipped, resuming from an earlier checkpoint", e)
+            continue
+        return found[epoch], state
+    if errors:
+        raise AsrkitError(f"{Path(exp_dir) / 'checkpoints'}: none of the {len(errors)} checkpoint(s) can be read "
+                          f"(newest: {errors[0]}); move them away to start again")
+    return None
+
+
+# ---------------------------------------------------------------------- packing the best epoch
+def package_meta(state: Dict[str, Any], path: Path) -> PackageMeta:
+    """The packed model's meta an asrkit-train checkpoint carries (PackageMeta.to_dict() as written)."""
+    if state.get("package_format") != PACKAGE_FORMAT:
+        raise AsrkitError(f"{path}: not a checkpoint of an acoustic model (asrkit-train) but of "
+                          f"{state.get('package_format')!r}")
+    return PackageMeta.from_dict(state["package"], str(path))
+
+
+def _pack_model(out: Path, state: Dict[str, Any], path: Path, extra: Dict[str, Any]) -> None:
+    save_package(out, state["model"], package_meta(state, path).replace(extra=extra))
+
+
+def _pack_lm(out: Path, state: Dict[str, Any], path: Path, extra: Dict[str, Any]) -> None:
+    meta = state["package"]
+    try:
+        config = LMConfig.from_dict(meta["config"], f"{path}: package: config")
+        tokens = list(meta["tokens"])
+    except (KeyError, TypeError) as e:
+        raise AsrkitError(f"{path}: damaged asrkit checkpoint: package lacks {e}") from None
+    save_lm(out, state["model"], config, tokens, extra=extra)
+
+
+# The package a checkpoint's package_format names -> how to write it from the checkpoint.
+PACKERS = {PACKAGE_FORMAT: _pack_model, LM_FORMAT: _pack_lm}
+
+
+def pack_best(exp: Path, metric: str, out: Path) -> Path:
+    """Write ``out`` (model.pt, lm.pt) from the best checkpoint by ``metric`` (the last one if none has it).
+
+    The weights and the meta come from the checkpoint as written; no model is built.
+    """
+    found = list_checkpoints(exp)
+    if not found:
+        raise AsrkitError(f"{exp}/checkpoints: no checkpoint to pack")
+    last = load_checkpoint(found[max(found)])
+    ranked = [e for e in rank_epochs(last["train_state"]["history"], metric) if e in found]
+    best_epoch = ranked[0] if ranked else max(found)
+    state = last if best_epoch == max(found) else load_checkpoint(found[best_epoch])
+    row = next((r for r in last["train_state"]["history"] if r["epoch"] == best_epoch), {})
+    packer = PACKERS.get(state.get("package_format"))
+    if packer is None:
+        raise AsrkitError(f"{found[best_epoch]}: unknown package_format {state.get('package_format')!r}")
+    packer(Path(out), state, found[best_epoch], {"epochs": [best_epoch], "metric": metric, "metrics": row})
+    log.info("best epoch %d by %s (%s)", best_epoch, metric, row.get(metric))
+    return Path(out)

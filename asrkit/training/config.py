@@ -2,24 +2,32 @@
 
 ``conf/train.yaml`` has one section per dataclass below::
 
-    model:      {...}            # passed as is to asrkit.models.las.LASConfig
+    model:      {...}            # asrkit.models.las.LASConfig (listener:, attention:, speller:, ...)
     optim:      {name: adam, lr: 0.002, scheduler: warmup, warmup_steps: 1000, grad_clip: 5.0}
     batching:   {max_frames: 30000, num_workers: 0, cache_features: true}
     training:   {max_epochs: 30, patience: 5, keep_best: 5, best_metric: valid_loss}
 
 ``--set training.max_epochs=3`` overrides one key (the value is read as YAML, so ``3`` is an
-int and ``[1, 2]`` a list). An unknown section or key is an error naming it, never ignored:
-a typo in a config must not train a different model than the one asked for.
+int and ``[1, 2]`` a list). An unknown section or key is an error naming its whole path
+(``unknown key 'model.listner'``), never ignored: a typo in a config must not train a different
+model than the one asked for. Every section is typed, the model's too, so this happens when the
+config loads, before any data is read or any process is started.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any, Dict, Iterable, Optional, Tuple
 
 import yaml
 
+from asrkit.features.fbank import FbankConfig
+from asrkit.models.config import LASConfig, LMConfig
 from asrkit.utils.config import Wording, from_dict, load_yaml_mapping, to_dict
 from asrkit.utils.errors import AsrkitError
+from asrkit.utils.logging import get_logger
+
+log = get_logger(__name__)
 
 
 @dataclass
@@ -53,6 +61,10 @@ class BatchingConfig:
 @dataclass
 class TrainingConfig:
     max_epochs: int = 30
+    # Wall-time budget in seconds over every run of this training (0: none): training stops at an
+    # epoch boundary when the last epoch's measured time would not fit in what is left; a re-run
+    # with a larger budget continues. The first epoch always runs.
+    max_time: float = 0.0
     patience: int = 0  # stop after this many epochs without improvement; 0: never stop early
     keep_best: int = 5  # checkpoints kept besides the last one (ranked by best_metric)
     best_metric: str = "valid_loss"  # valid_loss | valid_acc | valid_cer
@@ -61,7 +73,6 @@ class TrainingConfig:
     oom_check: bool = True  # run the largest batch once before epoch 1 (CUDA only)
     async_checkpoint: bool = True  # write each checkpoint in a background thread while training goes on
     num_plots: int = 3  # attention plots of the first N dev utterances each epoch
-    max_valid_decode_ratio: float = 1.0  # greedy decoding stops at ratio * encoder frames
     valid_cer: bool = True  # greedy-decode the dev set each epoch for CER
     seed: int = 1
     device: str = "auto"  # auto | cpu | cuda
@@ -80,7 +91,7 @@ class TrainingConfig:
 
 @dataclass
 class TrainConfig:
-    model: Dict[str, Any] = field(default_factory=dict)
+    model: LASConfig = field(default_factory=LASConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     batching: BatchingConfig = field(default_factory=BatchingConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)
@@ -89,9 +100,18 @@ class TrainConfig:
         return to_dict(self)
 
 
-METRICS = {"valid_loss": min, "valid_acc": max, "valid_cer": min}
-# worded as before the shared loader: "max_epochs: expected a number" (tests/training pin it)
-_WORDING = Wording(expected={int: "a number (int)", float: "a number (float)"})
+# What asrkit-train can pick its best epoch by (asrkit.training.checkpoint.METRICS says which way is better).
+ASR_METRICS = ("valid_loss", "valid_acc", "valid_cer")
+# "max_epochs: expected a number" as before the shared loader (tests/training pin it); an
+# unknown key is named by its path from the top, as it would be written with --set. The LM's
+# config (below) words its errors the same way.
+_WORDING = Wording(unknown="{source}: unknown key{s} {dotted} (known: {known})",
+                   expected={int: "a number (int)", float: "a number (float)"})
+# Options that existed once: naming them beats "unknown key" for someone with an old config.
+REMOVED = {
+    ("training", "max_valid_decode_ratio"): "it never had an effect (validation decodes at most twice the "
+                                            "longest reference + 10 tokens); delete it",
+}
 
 
 def _parse_override(item: str) -> tuple:
@@ -128,6 +148,9 @@ def build_config(raw: Optional[Dict[str, Any]], overrides: Iterable[str] = (), w
     for section in raw:
         if section not in sections:
             raise AsrkitError(f"{where}: unknown section {section!r} (known: {', '.join(sections)})")
+    for (section, key), why in REMOVED.items():
+        if isinstance(raw.get(section), dict) and key in raw[section]:
+            raise AsrkitError(f"{where}: {section}.{key} was removed: {why}")
     cfg = from_dict(TrainConfig, raw, where, wording=_WORDING)
     validate(cfg, where)
     return cfg
@@ -143,10 +166,12 @@ def validate(cfg: TrainConfig, where: str = "config") -> None:
         raise AsrkitError(f"{where}: optim: accum_grad must be >= 1, lr > 0 and warmup_steps >= 0")
     if b.max_frames <= 0 or b.num_workers < 0 or b.max_batch_size < 0:
         raise AsrkitError(f"{where}: batching: max_frames must be > 0, num_workers and max_batch_size >= 0")
-    if t.best_metric not in METRICS:
-        raise AsrkitError(f"{where}: training.best_metric: {t.best_metric!r} is not one of {', '.join(METRICS)}")
+    if t.best_metric not in ASR_METRICS:
+        raise AsrkitError(f"{where}: training.best_metric: {t.best_metric!r} is not one of {', '.join(ASR_METRICS)}")
     if t.best_metric == "valid_cer" and not t.valid_cer:
         raise AsrkitError(f"{where}: training.best_metric valid_cer needs training.valid_cer: true")
+    if t.max_time < 0:
+        raise AsrkitError(f"{where}: training.max_time must be >= 0 seconds (0: no budget), got {t.max_time:g}")
     if t.max_epochs < 1 or t.keep_best < 1 or t.patience < 0 or t.log_interval < 1:
         raise AsrkitError(f"{where}: training: max_epochs, keep_best and log_interval must be >= 1, patience >= 0")
     if not (0 <= t.teacher_forcing_start <= 1 and 0 <= t.teacher_forcing_end <= 1):
@@ -164,3 +189,56 @@ def load_config(path: Optional[str], overrides: Iterable[str] = ()) -> TrainConf
 
 def dump_config(cfg: TrainConfig) -> str:
     return yaml.safe_dump(cfg.to_dict(), sort_keys=False, default_flow_style=None)
+
+
+def resolve_fbank_config(train_dir: str, explicit: Optional[str]) -> Optional[FbankConfig]:
+    """The options the training features were made with, which model.pt carries for decoding audio.
+
+    ``--fbank-config`` when given (asr.sh passes ``dump/<train>/fbank.yaml``); else
+    ``<train-dir>/fbank.yaml``, which asrkit-compute-fbank writes beside the feats.scp it makes.
+    With neither (features from Kaldi or another tool), None and a warning: the model then
+    decodes features (``asrkit-decode --feats``) but not audio. Nothing is guessed from feats.scp.
+    """
+    if explicit:
+        return FbankConfig.from_yaml(explicit)
+    beside = Path(train_dir) / "fbank.yaml"
+    if beside.is_file():
+        log.info("feature config for the packed model: %s", beside)
+        return FbankConfig.from_yaml(beside)
+    log.warning("no --fbank-config and no %s: model.pt will hold no feature config, so it can decode features "
+                "(asrkit-decode --feats) but not audio; pass --fbank-config with the options the features were "
+                "made with", beside)
+    return None
+
+
+@dataclass
+class LMTrainConfig:
+    model: LMConfig = field(default_factory=LMConfig)
+    lr: float = 1e-3
+    batch_size: int = 64
+    max_epochs: int = 20
+    patience: int = 3
+    dev_ratio: float = 0.05
+    grad_clip: float = 5.0
+    seed: int = 1
+    device: str = "auto"
+
+    @classmethod
+    def from_dict(cls, d: Optional[Dict[str, Any]], where: str = "lm config") -> "LMTrainConfig":
+        cfg = from_dict(cls, d, where, wording=_WORDING)
+        cfg.validate(where)
+        return cfg
+
+    @classmethod
+    def from_yaml(cls, path) -> "LMTrainConfig":
+        return cls.from_dict(load_yaml_mapping(path, "LM training options"), str(path))
+
+    def validate(self, where: str = "lm config") -> None:
+        if self.lr <= 0 or self.batch_size < 1 or self.max_epochs < 1:
+            raise AsrkitError(f"{where}: lr, batch_size and max_epochs must be positive")
+        if not 0 <= self.dev_ratio < 1:
+            raise AsrkitError(f"{where}: dev_ratio must be in [0, 1), got {self.dev_ratio}")
+
+    def to_dict(self) -> Dict[str, Any]:
+        return to_dict(self)
+

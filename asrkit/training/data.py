@@ -16,6 +16,7 @@ import torch
 
 from asrkit.data.datadir import DataDir
 from asrkit.data.specifier import load_scp, read_matrix
+from asrkit.text.tokenizer import UnknownTally
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.logging import get_logger, progress
 
@@ -61,6 +62,7 @@ def load_utterances(data_dir: str, tokenizer, max_missing_ratio: float = 0.05) -
     _report("are missing from utt2num_frames", no_frames, d.file("utt2num_frames"))
 
     utts: List[Utterance] = []
+    unknown = UnknownTally()
     for u in feats:
         if u not in text or not text[u].strip() or u not in frames_table:
             continue
@@ -68,12 +70,13 @@ def load_utterances(data_dir: str, tokenizer, max_missing_ratio: float = 0.05) -
             n = int(frames_table[u])
         except ValueError:
             raise AsrkitError(f"{d.file('utt2num_frames')}: bad frame count {frames_table[u]!r} for {u!r}") from None
-        tokens = tokenizer.encode(text[u])
+        tokens = unknown.encode(tokenizer, u, text[u])
         if not tokens:
             empty.append(u)
             log.warning("%s: transcript of %r encodes to no tokens, left out", d.file("text"), u)
             continue
         utts.append(Utterance(u, n, text[u], tokens))
+    unknown.warn(log, str(d.file("text")))
     total = len(set(feats) | set(text))
     bad = total - len(utts)
     if not utts:

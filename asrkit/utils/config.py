@@ -28,7 +28,7 @@ import dataclasses
 import functools
 import typing
 from pathlib import Path
-from typing import Any, Callable, Dict, Mapping, Optional, Type, TypeVar, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Type, TypeVar, Union
 
 import yaml
 
@@ -50,8 +50,10 @@ EXPECTED: Dict[type, str] = {bool: "true or false", int: "int", float: "float", 
 class Wording:
     """How one config family words its errors (some messages are documented and tested as is).
 
-    ``unknown`` is formatted with ``where`` (the mapping's location), ``s`` ("s" for several),
-    ``quoted`` (the unknown keys as reprs), ``keys`` (as written) and ``known`` (the field names).
+    ``unknown`` is formatted with ``where`` (the mapping's location: source and path),
+    ``source`` (the source alone), ``s`` ("s" for several), ``quoted`` (the unknown keys as
+    reprs), ``dotted`` (their reprs with the path in front: ``'model.listner'``), ``keys`` (as
+    written) and ``known`` (the field names).
     ``key`` names a key in a value error, formatted with ``where`` and ``key`` (as written);
     None gives ``where: section.key``.
     """
@@ -116,7 +118,8 @@ def from_dict(cls: Type[T], d: Optional[Mapping[Any, Any]], where: str = "", *, 
     unknown = [written[n] for n in given if n not in names]
     if unknown:
         raise ConfigError(wording.unknown.format(
-            where=loc, s="s" if len(unknown) > 1 else "", quoted=", ".join(repr(k) for k in unknown),
+            where=loc, source=where or "config", s="s" if len(unknown) > 1 else "",
+            quoted=", ".join(repr(k) for k in unknown), dotted=", ".join(repr(_dot(path, str(k))) for k in unknown),
             keys=", ".join(str(k) for k in unknown), known=", ".join(names)))
     missing = [f.name for f in fields if f.name not in given
                and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
@@ -153,6 +156,18 @@ def from_dict(cls: Type[T], d: Optional[Mapping[Any, Any]], where: str = "", *, 
         return cls(**kwargs)
     except (ValueError, AsrkitError) as e:
         raise ConfigError(f"{loc}: {e}") from None
+
+
+def dict_diff(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = "") -> List[str]:
+    """``section.key: old -> new`` for every leaf that differs between two (nested) config dicts."""
+    out = []
+    for k in sorted(set(old) | set(new)):
+        a, b = old.get(k), new.get(k)
+        if isinstance(a, Mapping) and isinstance(b, Mapping):
+            out += dict_diff(a, b, f"{prefix}{k}.")
+        elif a != b:
+            out.append(f"{prefix}{k}: {a!r} -> {b!r}")
+    return out
 
 
 def to_dict(obj: Any) -> Dict[str, Any]:

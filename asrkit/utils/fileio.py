@@ -2,24 +2,124 @@
 from __future__ import annotations
 
 import contextlib
+import glob
+import logging
 import os
+import re
+import shutil
+import stat
 import tempfile
+import time
 from pathlib import Path
-from typing import IO, Iterator, Union
+from typing import IO, Iterator, List, Optional, Union
 
 PathLike = Union[str, os.PathLike]
+_log = logging.getLogger("fileio")
+
+
+# When this process started (close enough: when asrkit's file helpers were first imported).
+# A temporary file of ours from before then cannot be one this run is still writing.
+RUN_START = time.time()
+_TMP_NAME = re.compile(r"^\.(?P<name>.+?)\.(?:(?P<pid>\d+)\.)?[a-z0-9_]{8}\.tmp$")
+_TMP_TAIL = re.compile(r"^(?:(?P<pid>\d+)\.)?[a-z0-9_]{8}\.tmp$")  # after ".<name>."
 
 
 def tmp_path_for(path: PathLike) -> Path:
-    """A unique temporary name in the same directory, so the final rename is atomic."""
+    """A unique temporary name in the same directory, so the final rename is atomic.
+
+    The name is ``.<name>.<pid>.<random>.tmp``. Stale ones for the same ``path``, left by a run
+    that was killed (SIGKILL, a power cut), are removed first: see :func:`remove_stale_tmp`.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    remove_stale_tmp(path)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:  # name the output as the user gave it, not the temporary's absolute path
+        e.filename = str(path)
+        raise
     # mkstemp makes the file 0600; the final output should get the usual umask-based mode
     # (0644), as a plain open() would, so other users and jobs can read it.
-    os.fchmod(fd, 0o666 & ~_umask())
-    os.close(fd)
+    try:
+        os.fchmod(fd, 0o666 & ~_umask())
+    finally:
+        os.close(fd)
     return Path(tmp)
+
+
+def tmp_dir_for(path: PathLike) -> Path:
+    """A new temporary directory beside ``path`` (``.<name>.<pid>.<random>.tmp``), to fill and then
+    rename into place; stale ones of killed runs are removed first, as for files."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_tmp(path)
+    try:
+        return Path(tempfile.mkdtemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent))
+    except OSError as e:
+        e.filename = str(path)
+        raise
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def remove_stale_tmp(path: PathLike) -> List[Path]:
+    """Remove the temporary files a killed run left for ``path``; returns what was removed.
+
+    Only our own pattern (``.<name>.<pid>.<random>.tmp``, or the older ``.<name>.<random>.tmp``)
+    for this very output is touched, only when it was last modified before this run started,
+    and only when the process named in it is gone (so a concurrent run's file is left alone).
+    """
+    path = Path(path)
+    removed: List[Path] = []
+    try:
+        candidates = list(path.parent.glob(f".{glob.escape(path.name)}.*.tmp"))
+    except OSError:
+        return removed
+    prefix = f".{path.name}."
+    for cand in candidates:
+        m = _TMP_TAIL.match(cand.name[len(prefix):]) if cand.name.startswith(prefix) else None
+        if not m:
+            continue
+        pid = m.group("pid")
+        if pid is not None and (int(pid) == os.getpid() or _pid_alive(int(pid))):
+            continue
+        try:
+            st = cand.lstat()
+            if st.st_mtime >= RUN_START:
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                shutil.rmtree(cand)
+            elif stat.S_ISREG(st.st_mode):
+                cand.unlink()
+            else:
+                continue
+        except OSError:
+            continue
+        removed.append(cand)
+        _log.info("removed %s, a temporary file left by an interrupted run", cand)
+    return removed
+
+
+def final_name(path: PathLike) -> str:
+    """The output a temporary name of ours stands for (``d/.x.ark.12.ab12cd34.tmp`` -> ``d/x.ark``,
+    and a file in a temporary directory, ``.d_sp.12.ab12cd34.tmp/text`` -> ``d_sp/text``)."""
+    p = Path(path)
+    parts = [m.group("name") if (m := _TMP_NAME.match(part)) else part for part in p.parts]
+    return str(Path(*parts)) if parts != list(p.parts) else str(path)
+
+
+def name_os_error(e: BaseException, path: PathLike) -> None:
+    """Give an OSError raised by a write (which carries no file name) the output it was for."""
+    if isinstance(e, OSError) and e.filename is None:
+        e.filename = str(path)
 
 
 def _umask() -> int:
@@ -41,9 +141,10 @@ def atomic_open(path: PathLike, mode: str = "w", encoding: str | None = "utf-8")
         with open(tmp, mode, encoding=encoding) as f:
             yield f
         os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
+    except BaseException as e:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
+        name_os_error(e, path)
         raise
 
 
@@ -65,21 +166,40 @@ class AtomicFiles:
         return self._pending[path]
 
     def commit(self) -> None:
-        for final, tmp in self._pending.items():
-            os.replace(tmp, final)
+        try:
+            for final, tmp in list(self._pending.items()):
+                os.replace(tmp, final)
+                del self._pending[final]
+        except BaseException:
+            self.abort()
+            raise
         self._pending.clear()
 
     def abort(self) -> None:
         for tmp in self._pending.values():
-            with contextlib.suppress(FileNotFoundError):
+            with contextlib.suppress(OSError):
                 os.unlink(tmp)
         self._pending.clear()
 
     def __enter__(self) -> "AtomicFiles":
         return self
 
+    def newest(self) -> Optional[Path]:
+        """The output whose temporary file was written last: the one a write error was about."""
+        best, best_time = None, -1.0
+        for final, tmp in self._pending.items():
+            try:
+                t = os.stat(tmp).st_mtime
+            except OSError:
+                continue
+            if t > best_time:
+                best, best_time = final, t
+        return best
+
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is None:
             self.commit()
         else:
+            if isinstance(exc, OSError) and exc.filename is None and self.newest() is not None:
+                name_os_error(exc, self.newest())
             self.abort()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 
 import kaldiio
@@ -31,6 +32,8 @@ def test_pipes_and_prefixes():
     assert speed_pipe("/a/b.wav", 1.0) == "/a/b.wav"
     assert speed_pipe("/a/b.wav", 0.9) == "sox -t wav /a/b.wav -t wav - speed 0.9 |"
     assert speed_pipe("/a/b c.wav", 1.1) == "sox -t wav '/a/b c.wav' -t wav - speed 1.1 |"
+    # Other formats the reader takes directly: sox reads them by their extension.
+    assert speed_pipe("/a/b.flac", 0.9) == "sox /a/b.flac -t wav - speed 0.9 |"
     # A pipe entry gets sox appended to the pipe, as Kaldi's perturb_data_dir_speed.sh does.
     assert speed_pipe("flac -c -d -s x.flac |", 0.9) == "flac -c -d -s x.flac | sox -t wav - -t wav - speed 0.9 |"
 
@@ -71,6 +74,20 @@ def test_three_way_copy_of_real_audio(an4_dir, tmp_path, asrkit):
             m = sp[f"sp{f:g}-{utt}"].shape[0]
             assert abs(m - n / f) <= 2, (utt, f, n, m)
         assert not np.allclose(sp[f"sp1.1-{utt}"][: n // 2], src[utt][: n // 2], atol=0.5)
+
+
+def test_flac_entries_are_perturbed(an4_dir, tmp_path):
+    """A wav.scp of FLAC files (read directly by asrkit) gives working sox pipes too."""
+    from asrkit.features.wav import read_wav_source
+
+    sox = require_program("sox")
+    utt, wav = next(iter(table(an4_dir / "wav.scp").items()))
+    flac = tmp_path / "x.flac"
+    subprocess.run([sox, wav, str(flac)], check=True)
+    plain = read_wav_source(f"sox -t wav {wav} -t wav - speed 0.9 |", "wav")[0]
+    got = read_wav_source(speed_pipe(str(flac), 0.9), "flac")[0]
+    # Equal up to sox's dither (it adds +-1 LSB noise when writing the speed-changed 16-bit output).
+    assert got.shape == plain.shape and np.abs(got - plain).max() <= 2
 
 
 def test_segments_and_durations_scale(an4_dir, tmp_path):

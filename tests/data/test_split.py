@@ -29,6 +29,8 @@ def table(path):
 def test_split_scp_balanced_contiguous():
     assert split_scp(list("abcdefg"), 3) == [list("abc"), list("de"), list("fg")]
     assert split_scp(list("ab"), 2) == [["a"], ["b"]]
+    # Kaldi's utils/split_scp.pl gives the first len % n pieces the extra line: 5 in 2 is [3, 2].
+    assert split_scp(list("abcde"), 2) == [list("abc"), list("de")]
     with pytest.raises(AsrkitError):
         split_scp(list("ab"), 3)
     ranges = split_by_weight([5, 1, 1, 1, 1, 1, 5, 5], 3)

@@ -12,8 +12,8 @@ from asrkit.data.specifier import MatrixWriter
 from asrkit.features.cmvn import accumulate_cmvn
 from asrkit.features.fbank import FbankConfig, compute_fbank
 from asrkit.features.wav import read_wav_source
-from asrkit.models.package import save_package
-from asrkit.text.train import TokenizerConfig, train_tokenizer
+from asrkit.models.package import PackageMeta, save_package
+from asrkit.text.train_tokenizer import TokenizerConfig, train_tokenizer
 
 from decoding_tiny import tiny_las
 
@@ -41,7 +41,9 @@ def build_model(tmp: Path, wavs, sentences, rate: int, mel: int, name: str) -> P
         stats = accumulate_cmvn(compute_fbank(samples, sr, fbank), stats)
     model = tiny_las(idim=mel, vocab=tok.vocab_size, eos_bias=3.0)
     path = tmp / f"{name}.pt"
-    save_package(path, model, feature_config=fbank, cmvn=stats, tokenizer=tok)
+    save_package(path, model.state_dict(), PackageMeta(model_config=model.config, idim=mel, vocab_size=tok.vocab_size,
+                                                       feature_config=fbank, cmvn=stats, tokenizer=tok.to_bytes(),
+                                                       tokens=tok.tokens))
     (tmp / f"{name}_lang").mkdir()
     (tmp / f"{name}_lang" / "tokens.model").write_bytes(tok.to_bytes())
     return path

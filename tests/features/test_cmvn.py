@@ -123,23 +123,33 @@ def test_apply_cmvn_global_equals_numpy(an4_feats, norm_vars):
 def test_apply_cmvn_per_speaker(an4_feats, tmp_path, asrkit):
     d, feats, utt2spk, spk2utt = an4_feats
     speakers = sorted(spk2utt)
-    table = {s: numpy_stats([feats[u] for u in spk2utt[s]]) for s in speakers[:2]}  # last speaker: no stats
+    table = {s: numpy_stats([feats[u] for u in spk2utt[s]]) for s in speakers}
     write_matrices(f"ark:{tmp_path}/cmvn_spk.ark", table)
     out = tmp_path / "out"
     proc = asrkit("apply-cmvn", "--utt2spk", f"ark:{d}/utt2spk", f"ark:{tmp_path}/cmvn_spk.ark",
                   f"scp:{d}/feats.scp", f"ark,scp:{out}/feats.ark,{out}/feats.scp")
-    err = proc.stderr.decode()
-    assert "Done 6 out of 9 utterances; failed 3" in err and f"no stats for speaker '{speakers[2]}'" in err
+    assert "Done 9 out of 9 utterances; failed 0" in proc.stderr.decode()
     got = kaldiio.load_scp(str(out / "feats.scp"))
-    assert sorted(got) == sorted(u for u in feats if utt2spk[u] in table)
+    assert sorted(got) == sorted(feats)
     for utt in got:
         np.testing.assert_allclose(got[utt], numpy_cmvn(feats[utt].astype(np.float64), table[utt2spk[utt]]), atol=2e-5)
+    # A speaker without stats: its 3 of the 9 utterances are skipped and named, which is more
+    # than Kaldi's 5 %: exit 1 and nothing written.
+    write_matrices(f"ark:{tmp_path}/cmvn_2spk.ark", {s: table[s] for s in speakers[:2]})
+    out1 = tmp_path / "out1"
+    proc = asrkit("apply-cmvn", "--utt2spk", f"ark:{d}/utt2spk", f"ark:{tmp_path}/cmvn_2spk.ark",
+                  f"scp:{d}/feats.scp", f"ark,scp:{out1}/feats.ark,{out1}/feats.scp", check=False)
+    err = proc.stderr.decode()
+    assert proc.returncode == 1, err
+    assert "Done 6 out of 9 utterances; failed 3" in err and f"no stats for speaker '{speakers[2]}'" in err
+    assert "3 of 9 utterances failed" in err
+    assert leftovers(out1) == []
     # Every utterance failing: exit 1 and nothing written.
     write_matrices(f"ark:{tmp_path}/other.ark", {"nobody": table[speakers[0]]})
     out2 = tmp_path / "out2"
     proc = asrkit("apply-cmvn", "--utt2spk", f"ark:{d}/utt2spk", f"ark:{tmp_path}/other.ark",
                   f"scp:{d}/feats.scp", f"ark,scp:{out2}/feats.ark,{out2}/feats.scp", check=False)
-    assert proc.returncode == 1 and "no features written (9 utterances failed)" in proc.stderr.decode()
+    assert proc.returncode == 1 and "all 9 utterances failed" in proc.stderr.decode()
     assert leftovers(out2) == []
 
 
@@ -152,7 +162,8 @@ def test_non_finite_features_are_an_error(tmp_path, asrkit):
     proc = asrkit("compute-cmvn", f"scp:{tmp_path}/f.scp", out / "cmvn.ark", check=False)
     err = proc.stderr.decode()
     assert proc.returncode == 1, err
-    assert "ERROR (asrkit-compute-cmvn): utterance 'bad': non-finite feature value nan at frame 3, dim 2" in err
+    assert "skipping utterance 'bad': non-finite feature value nan at frame 3, dim 2" in err
+    assert "ERROR (asrkit-compute-cmvn): 1 of 2 utterances failed (bad)" in err
     assert leftovers(out) == []
     proc = asrkit("compute-cmvn", f"scp:{tmp_path}/missing.scp", out / "cmvn.ark", check=False)
     assert proc.returncode == 1 and "missing.scp: no such file" in proc.stderr.decode()

@@ -82,6 +82,12 @@ def test_nj_segments_and_pipes_match_one_job(tmp_path, an4_wavs, asrkit):
     # A 0.6 s segment of 16 kHz audio: 1 + (9600 - 400) // 160 frames.
     assert a["rec0-0"].shape == (58, 80)
     assert job_ark_path("dump/x/feats.ark", 3) == "dump/x/feats.3.ark"
+    # Two jobs cut 9 utterances as Kaldi's split_scp.pl (and asrkit-decode --nj 2) do: 5 + 4.
+    two = tmp_path / "two"
+    compute_fbank_table(f"scp:{scp}", f"ark,scp:{two}/feats.ark,{two}/feats.scp", FbankConfig(),
+                        segments=segments, nj=2)
+    arks = [line.split()[1].rsplit(":", 1)[0] for line in (two / "feats.scp").read_text().splitlines()]
+    assert [arks.count(str(two / "feats.1.ark")), arks.count(str(two / "feats.2.ark"))] == [5, 4]
 
 
 def _bad_dir(tmp_path, an4_wavs, good: int):
@@ -95,16 +101,31 @@ def _bad_dir(tmp_path, an4_wavs, good: int):
 
 
 def test_bad_utterances_are_skipped_and_counted(tmp_path, an4_wavs, asrkit):
-    scp = _bad_dir(tmp_path, an4_wavs, good=3)
+    # 60 good + 3 bad: 3 failures is within Kaldi's 5 % (63 // 20 = 3), so the rest is written.
+    scp = _bad_dir(tmp_path, an4_wavs, good=60)
     out = tmp_path / "out"
     proc = asrkit("compute-fbank", f"scp:{scp}", f"ark,scp:{out}/feats.ark,{out}/feats.scp")
     err = proc.stderr.decode()
-    assert "Done 3 out of 6 utterances; failed 3" in err
+    assert "Done 60 out of 63 utterances; failed 3" in err
     assert "utterance 'zz-truncated'" in err and "truncated WAV file" in err
     assert "utterance 'zz-empty'" in err and "empty file" in err
     assert "utterance 'zz-missing'" in err and "no such file" in err
-    assert "only 3 of 6 utterances (50.0%) succeeded" in err
-    assert len((out / "feats.scp").read_text().splitlines()) == 3
+    assert "3 of 63 utterances failed: zz-truncated zz-empty zz-missing" in err
+    assert len((out / "feats.scp").read_text().splitlines()) == 60
+    assert leftovers(out) == sorted(["feats.ark", "feats.scp", "fbank.yaml", "utt2num_frames"])
+
+
+def test_more_than_5_percent_bad_fails_and_writes_nothing(tmp_path, an4_wavs, asrkit):
+    scp = _bad_dir(tmp_path, an4_wavs, good=3)
+    out = tmp_path / "out"
+    proc = asrkit("compute-fbank", "--nj", "2", f"scp:{scp}", f"ark,scp:{out}/feats.ark,{out}/feats.scp",
+                  check=False)
+    err = proc.stderr.decode()
+    assert proc.returncode == 1, err
+    assert "Done 3 out of 6 utterances; failed 3" in err
+    assert ("ERROR (asrkit-compute-fbank): 3 of 6 utterances failed (zz-truncated zz-empty zz-missing), "
+            "more than 5 % (Kaldi's rule)") in err
+    assert leftovers(out) == []
 
 
 def test_nothing_succeeded_fails_and_leaves_nothing(tmp_path, an4_wavs, asrkit):
@@ -114,7 +135,7 @@ def test_nothing_succeeded_fails_and_leaves_nothing(tmp_path, an4_wavs, asrkit):
     err = proc.stderr.decode()
     assert proc.returncode == 1, err
     assert "Done 0 out of 3 utterances; failed 3" in err
-    assert "ERROR (asrkit-compute-fbank): no features written: all 3 utterances failed" in err
+    assert "ERROR (asrkit-compute-fbank): all 3 utterances failed (first: utterance 'zz-truncated'" in err
     assert leftovers(out) == []
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from feat_helpers import read_wav_reference, write_scp, write_wav
 
-from asrkit.features.wav import iter_wavs, parse_wav_bytes, read_wav_scp, read_wav_source
+from asrkit.features.wav import EXPECT_MONO, iter_wavs, read_audio_bytes, read_wav_scp, read_wav_source
 from asrkit.utils.errors import AsrkitError
 
 
@@ -30,16 +30,22 @@ def test_paths_and_pipes_read_the_same_samples(tmp_path, an4_wavs):
     assert abs(ref).max() > 1000, "int16 scale, as Kaldi's features expect"
 
 
-def test_streamed_header_sizes_are_accepted_from_pipes(tmp_path):
+@pytest.mark.parametrize("marker", [0xFFFFFFFF, 0x7FFFF000, 0])
+def test_streamed_header_sizes_are_accepted_from_pipes(tmp_path, marker):
     samples = (np.arange(800) % 200 - 100).astype(np.int16)
     wav = write_wav(tmp_path / "x.wav", samples, 8000).read_bytes()
-    # What sox writes to a pipe: it cannot seek back to fill in the sizes.
-    streamed = wav[:4] + struct.pack("<I", 0xFFFFFFFF) + wav[8:40] + struct.pack("<I", 0xFFFFFFFF) + wav[44:]
-    got, rate = parse_wav_bytes(streamed, "x", streamed=True)
+    # What a streaming writer puts in the header: it cannot seek back to fill in the sizes.
+    streamed = wav[:4] + struct.pack("<I", marker) + wav[8:40] + struct.pack("<I", marker) + wav[44:]
+    got, rate = read_audio_bytes(streamed, "x", streamed=True)
     np.testing.assert_array_equal(got, samples)
+    assert rate == 8000
     (tmp_path / "s.bin").write_bytes(streamed)
     got, _ = read_wav_source(f"cat {tmp_path / 's.bin'} |", "x")
     np.testing.assert_array_equal(got, samples)
+    if marker == 0:
+        # In a file, a data size of 0 is taken at its word: the writer said there are no samples.
+        with pytest.raises(AsrkitError, match="no samples"):
+            read_wav_source(str(tmp_path / "s.bin"), "x")
 
 
 def test_segments_cut_as_kaldi_does(tmp_path, an4_wavs):
@@ -84,15 +90,16 @@ def test_bad_audio_is_reported_per_utterance(tmp_path, an4_wavs):
         ("header", tmp_path / "header.wav"), ("stereo", tmp_path / "stereo.wav"),
         ("missing", tmp_path / "missing.wav"), ("failing", "exit 3 |"),
     ])
-    got = _load_all(read_wav_scp(f"scp:{scp}"))
+    got = _load_all(read_wav_scp(f"scp:{scp}", channel=EXPECT_MONO))
     assert not isinstance(got.pop("good"), AsrkitError)
     expected = {
-        "truncated": "truncated WAV file (header promises",
+        "truncated": f"truncated WAV file (header promises {len(good) - 44} bytes of samples, "
+                     f"file has {len(good) // 2 - 44})",
         "empty": "empty file (0 bytes)",
-        "nosamples": "empty WAV file (no samples)",
-        "text": "not a RIFF/WAVE file",
-        "header": "truncated WAV header",
-        "stereo": "WAV has 2 channels; choose one with --channel",
+        "nosamples": "empty WAV/PCM_16 audio (no samples)",
+        "text": "not a recognised audio file (starts with b'this')",
+        "header": "unsupported or corrupt audio (libsndfile: Error in WAV file. No 'data' chunk marker.)",
+        "stereo": "audio has 2 channels; choose one with --channel N (0-based)",
         "missing": "no such file",
         "failing": "command 'exit 3' exited with status 3",
     }
@@ -101,9 +108,13 @@ def test_bad_audio_is_reported_per_utterance(tmp_path, an4_wavs):
         assert isinstance(err, AsrkitError), utt
         assert f"utterance '{utt}'" in str(err) and message in str(err), str(err)
         assert f"wav.scp:" in str(err), "the error names the wav.scp line"
-    # --channel picks one channel of a multi-channel file.
+        assert "\n" not in str(err), "one line"
+    # --channel picks one channel of a multi-channel file; by default the channels are averaged.
     stereo = _load_all(read_wav_scp(f"scp:{scp}", channel=1))["stereo"]
     assert stereo[0].shape == (1600,)
+    assert _load_all(read_wav_scp(f"scp:{scp}"))["stereo"][0].shape == (1600,)
+    third = _load_all(read_wav_scp(f"scp:{scp}", channel=2))["stereo"]
+    assert "--channel 2 but the audio has 2 channel(s)" in str(third)
 
 
 def test_malformed_tables_fail_up_front(tmp_path, an4_wavs):

@@ -24,7 +24,8 @@ def slurm_cluster():
         if os.environ.get("ASRKIT_REQUIRE_SLURM") == "1":
             pytest.fail(f"{e}; ASRKIT_REQUIRE_SLURM=1 forbids skipping", pytrace=False)
         pytest.skip(str(e))
-    cluster = SlurmCluster().start()
+    # Two nodes of two (stand-in) GPUs on this one machine: a multi-node job runs for real.
+    cluster = SlurmCluster(nodes=2, gpus=2).start()
     try:
         yield cluster
     finally:

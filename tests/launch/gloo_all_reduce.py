@@ -1,8 +1,11 @@
 """One rank of a distributed job: join through detect_distributed/init_distributed, all_reduce, print.
 
 Run by the launcher tests under srun (Slurm's variables) and under the local backend's --ntasks
-(torchrun's variables); every rank prints ``rank R/W local L master A:P BACKEND sum S``.
+(torchrun's variables); every rank prints ``rank R/W local L master A:P BACKEND sum S node N gpus G``
+(node and GPUs from Slurm's SLURMD_NODENAME and SLURM_GPUS_ON_NODE, ``-`` when not under Slurm).
 """
+import os
+
 import torch
 import torch.distributed as dist
 
@@ -15,5 +18,6 @@ backend = init_distributed(info)
 t = torch.tensor([float(info.rank + 1)])
 dist.all_reduce(t)
 print(f"rank {info.rank}/{info.world_size} local {info.local_rank} master {info.master_addr}:{info.master_port} "
-      f"{backend} sum {int(t.item())}", flush=True)
+      f"{backend} sum {int(t.item())} node {os.environ.get('SLURMD_NODENAME', '-')} "
+      f"gpus {os.environ.get('SLURM_GPUS_ON_NODE', '-')}", flush=True)
 dist.destroy_process_group()

@@ -8,7 +8,7 @@ children of the test process and are stopped by pid.
 Used by the session fixture ``slurm_cluster`` in ``tests/launch/conftest.py``; also runnable by
 hand to poke at a cluster::
 
-    python tests/launch/slurm_cluster.py   # starts one, prints SLURM_CONF, stops on Enter
+    python tests/launch/slurm_cluster.py [NODES [GPUS]]  # starts one, prints SLURM_CONF, stops on Enter
 """
 from __future__ import annotations
 
@@ -39,11 +39,13 @@ def ensure_installed() -> None:
         raise ClusterUnavailable(
             f"Slurm binaries missing ({', '.join(missing)}) and cannot install them "
             f"(needs root and apt-get): apt-get install {' '.join(PACKAGES)}")
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    for cmd in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", *PACKAGES]):
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
+    # Waits for the dpkg lock (and retries apt-get update's lists lock) while another install holds it.
+    from debian_packages import apt_get
+
+    for args in (("update", "-q"), ("install", "-y", "-q", *PACKAGES)):
+        proc = apt_get(*args)
         if proc.returncode != 0:
-            raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+            raise RuntimeError(f"apt-get {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     missing = [b for b in BINARIES if not _which(b)]
     if missing:
         raise RuntimeError(f"installed {PACKAGES} but still missing {missing}")
@@ -60,11 +62,26 @@ def _free_port() -> int:
 
 
 class SlurmCluster:
-    """One node, one partition ``debug``; ``env`` holds SLURM_CONF for client commands."""
+    """``nodes`` compute nodes on this machine, one partition ``debug``; ``env`` holds SLURM_CONF.
 
-    def __init__(self) -> None:
+    One node is named after this host, as on a real cluster. Several nodes are several slurmd
+    daemons (Debian's slurmd is built with multiple-slurmd support), each with its own port,
+    spool dir and log, named by its own loopback address ``127.0.0.<i>``: Slurm hands tasks the
+    node *names* (``SLURM_JOB_NODELIST``) and a distributed job takes the first as its master's
+    address, so the names must resolve, as real node names do, without editing /etc/hosts.
+
+    ``gpus`` declares that many GPUs per node (``Gres=gpu:N``) backed by empty files standing in
+    for /dev/nvidia*: Slurm schedules and accounts for them (``--gres=gpu:N`` is accepted, tasks
+    see ``SLURM_GPUS_ON_NODE``), though no CUDA device exists behind them.
+    """
+
+    def __init__(self, nodes: int = 1, gpus: int = 0) -> None:
+        if nodes < 1 or gpus < 0:
+            raise ValueError(f"nodes={nodes} gpus={gpus}")
+        self.gpus = gpus
         self.dir = Path(tempfile.mkdtemp(prefix="asrkit-slurm-"))
         self.host = socket.gethostname().split(".")[0]
+        self.nodes = [self.host] if nodes == 1 else [f"127.0.0.{i}" for i in range(1, nodes + 1)]
         self.conf = self.dir / "slurm.conf"
         self.procs: dict[str, subprocess.Popen] = {}
         self.env = dict(os.environ, SLURM_CONF=str(self.conf))
@@ -78,7 +95,8 @@ class SlurmCluster:
             self._start_munge()
             self._write_conf()
             self._spawn("slurmctld", [_which("slurmctld"), "-D", "-i", "-f", str(self.conf)])
-            self._spawn("slurmd", [_which("slurmd"), "-D", "-f", str(self.conf), "-N", self.host])
+            for node in self.nodes:
+                self._spawn(self._slurmd(node), [_which("slurmd"), "-D", "-f", str(self.conf), "-N", node])
             self._wait_idle(timeout_s)
         except BaseException:
             self.stop()
@@ -97,13 +115,35 @@ class SlurmCluster:
         ])
         _wait_for(lambda: self.munge_socket.exists(), 10, "munged socket", self._log_tail("munged"))
 
+    def _slurmd(self, node: str) -> str:
+        """The daemon's name in ``procs`` and in its log files' names."""
+        return "slurmd" if len(self.nodes) == 1 else f"slurmd.{node}"
+
     def _write_conf(self) -> None:
-        node = self._node_line()
         for sub in ("state", "spool"):
             (self.dir / sub).mkdir()
+        hardware = self._hardware()
+        gres_types = ""
+        if self.gpus:
+            for i in range(self.gpus):
+                (self.dir / f"nvidia{i}").touch()
+            # Without AutoDetect=off slurmd would look for NVML; the File= entries give the count.
+            (self.dir / "gres.conf").write_text(f"AutoDetect=off\nName=gpu File={self.dir}/nvidia[0-{self.gpus - 1}]\n")
+            hardware += f" Gres=gpu:{self.gpus}"
+            gres_types = "GresTypes=gpu\n"
+        if len(self.nodes) == 1:
+            node_lines = f"NodeName={self.host} NodeAddr=127.0.0.1 {hardware} State=UNKNOWN"
+            per_node = "SlurmdPidFile={d}/slurmd.pid\nSlurmdSpoolDir={d}/spool\nSlurmdLogFile={d}/slurmd.log"
+        else:
+            # %n is the node name: each slurmd needs its own pid file, spool dir and log.
+            node_lines = "\n".join(f"NodeName={n} NodeHostname={self.host} NodeAddr={n} Port={_free_port()} "
+                                   f"{hardware} State=UNKNOWN" for n in self.nodes)
+            per_node = "SlurmdPidFile={d}/slurmd.%n.pid\nSlurmdSpoolDir={d}/spool/%n\nSlurmdLogFile={d}/slurmd.%n.log"
+            for n in self.nodes:  # slurmd does not create its spool dir (it wants its domain sockets there)
+                (self.dir / "spool" / n).mkdir()
         d = self.dir
         self.conf.write_text(f"""\
-# Private single-node test cluster written by tests/launch/slurm_cluster.py
+# Private test cluster ({len(self.nodes)} node(s) on one machine) written by tests/launch/slurm_cluster.py
 ClusterName=asrkittest
 SlurmctldHost={self.host}(127.0.0.1)
 SlurmctldPort={_free_port()}
@@ -114,11 +154,9 @@ AuthType=auth/munge
 CredType=cred/munge
 AuthInfo=socket={self.munge_socket}
 StateSaveLocation={d}/state
-SlurmdSpoolDir={d}/spool
-SlurmctldPidFile={d}/slurmctld.pid
-SlurmdPidFile={d}/slurmd.pid
+{per_node.format(d=d)}
+{gres_types}SlurmctldPidFile={d}/slurmctld.pid
 SlurmctldLogFile={d}/slurmctld.log
-SlurmdLogFile={d}/slurmd.log
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 SwitchType=switch/none
@@ -136,17 +174,18 @@ MinJobAge=30
 SlurmdTimeout=60
 InactiveLimit=0
 KillWait=5
-{node} State=UNKNOWN
-PartitionName=debug Nodes={self.host} Default=YES MaxTime=INFINITE State=UP
+{node_lines}
+PartitionName=debug Nodes={",".join(self.nodes)} Default=YES MaxTime=INFINITE State=UP
 """)
 
-    def _node_line(self) -> str:
+    def _hardware(self) -> str:
         # slurmd -C reports this machine's real layout; memory is trimmed a little so the node
-        # is never drained for having less than configured.
+        # is never drained for having less than configured. Every node of a multi-node cluster
+        # declares the whole machine: each slurmd checks its node against the real hardware.
+        # Daemons talk over loopback (NodeAddr) even if the host name resolves elsewhere.
         out = subprocess.run([_which("slurmd"), "-C"], capture_output=True, text=True, check=True).stdout
         fields = dict(f.split("=", 1) for f in out.splitlines()[0].split())
-        fields["NodeName"] = self.host
-        fields["NodeAddr"] = "127.0.0.1"  # daemons talk over loopback even if the name resolves elsewhere
+        fields.pop("NodeName", None)
         fields["RealMemory"] = str(int(int(fields.get("RealMemory", "2048")) * 0.9))
         return " ".join(f"{k}={v}" for k, v in fields.items())
 
@@ -161,12 +200,12 @@ PartitionName=debug Nodes={self.host} Default=YES MaxTime=INFINITE State=UP
             for name, proc in self.procs.items():
                 if proc.poll() is not None:
                     raise RuntimeError(f"{name} exited with {proc.returncode}:\n{self._log_tail(name)}")
-            r = subprocess.run(["sinfo", "-h", "-o", "%T", "-n", self.host], env=self.env, capture_output=True,
-                               text=True)
-            return r.returncode == 0 and r.stdout.strip() == "idle"
+            r = subprocess.run(["sinfo", "-h", "-N", "-o", "%N %T"], env=self.env, capture_output=True, text=True)
+            states = dict(line.split() for line in r.stdout.splitlines() if line.strip())
+            return r.returncode == 0 and all(states.get(n) == "idle" for n in self.nodes)
 
-        _wait_for(idle, timeout_s, "the Slurm node to be idle",
-                  lambda: self._log_tail("slurmctld") + self._log_tail("slurmd"))
+        _wait_for(idle, timeout_s, f"the Slurm node(s) {', '.join(self.nodes)} to be idle",
+                  lambda: self._log_tail("slurmctld") + "".join(self._log_tail(self._slurmd(n)) for n in self.nodes))
 
     def _log_tail(self, name: str) -> str:
         text = ""
@@ -189,7 +228,7 @@ PartitionName=debug Nodes={self.host} Default=YES MaxTime=INFINITE State=UP
                            timeout=30)
             _wait_for(lambda: not self.run("squeue", "-h", "-o", "%i").stdout.strip(), 20, "jobs to end",
                       lambda: "", fail=False)
-        for name in ("slurmd", "slurmctld", "munged"):
+        for name in [*(self._slurmd(n) for n in self.nodes), "slurmctld", "munged"]:
             proc = self.procs.pop(name, None)
             if proc is None or proc.poll() is not None:
                 continue
@@ -234,9 +273,11 @@ def _wait_for(pred, timeout_s: float, what: str, diagnostics, fail: bool = True)
 
 
 if __name__ == "__main__":
+    import sys
+
     ensure_installed()
     t0 = time.monotonic()
-    cluster = SlurmCluster().start()
+    cluster = SlurmCluster(*map(int, sys.argv[1:3])).start()
     print(f"cluster up in {time.monotonic() - t0:.1f} s; export SLURM_CONF={cluster.conf}")
     try:
         input("Enter (or end of input) stops it> ")

@@ -112,7 +112,8 @@ def test_init_distributed_gloo_all_reduce():
     for p, (out, err) in zip(procs, outs):
         assert p.returncode == 0, err
     got = sorted(out.strip() for out, _ in outs)
-    assert got == [f"rank {r}/2 local {r} master 127.0.0.1:{port} gloo sum 3" for r in (0, 1)]
+    # Not started by slurmd here: no node name or GPU count from Slurm.
+    assert got == [f"rank {r}/2 local {r} master 127.0.0.1:{port} gloo sum 3 node - gpus -" for r in (0, 1)]
 
 
 def test_init_distributed_nccl_without_gpu_is_a_clear_error():

@@ -136,15 +136,20 @@ def test_a_failing_task_stops_its_peers(tmp_path):
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_interrupt_kills_running_jobs(tmp_path, sig):
-    cmd = [sys.executable, "-m", "asrkit", "launch", "JOB=1:2", "log/s.JOB.log", "echo $$ > pid.JOB; sleep 60"]
+    # Nothing here assumes a speed: it waits for what it can observe (both jobs wrote their pid
+    # and the launcher has them), with deadlines far beyond a loaded machine's start-up times.
+    # --max-jobs-run 2: both jobs run even where this process may use one core only.
+    cmd = [sys.executable, "-m", "asrkit", "launch", "--max-jobs-run", "2", "JOB=1:2", "log/s.JOB.log",
+           "echo $$ > pid.JOB; sleep 600"]
     proc = subprocess.Popen(cmd, cwd=tmp_path, stderr=subprocess.PIPE, env=dict(os.environ, OMP_NUM_THREADS="1"))
     pids = [tmp_path / "pid.1", tmp_path / "pid.2"]
-    deadline = time.monotonic() + 30
-    while not all(p.exists() and p.read_text().strip() for p in pids):
+    deadline = time.monotonic() + 300
+    while not all(p.exists() and p.read_text().endswith("\n") for p in pids):
+        assert proc.poll() is None, proc.communicate()[1].decode()
         assert time.monotonic() < deadline, "jobs did not start"
         time.sleep(0.1)
     proc.send_signal(sig)
-    _, err = proc.communicate(timeout=30)
+    _, err = proc.communicate(timeout=300)
     assert proc.returncode == 130, err.decode()
     assert b"interrupted" in err
     for p in pids:
@@ -163,7 +168,12 @@ def test_interrupt_kills_running_jobs(tmp_path, sig):
     (["JOB=1-4", "x.JOB.log", "true"], "bad job range 'JOB=1-4'"),
     (["JOB=1:4", "x.log", "true"], "does not contain JOB: every job would write the same log"),
     (["--num-threads", "two", "x.log", "true"], "--num-threads 'two' is not an integer"),
-    (["--nodes", "2", "x.log", "true"], "--nodes > 1 needs --backend slurm"),
+    (["--nodes", "2", "x.log", "true"], "--num-nodes 2 needs --backend slurm"),
+    (["--num-nodes", "2", "x.log", "true"], "--num-nodes 2 needs --backend slurm"),
+    (["--ntasks", "0", "x.log", "true"], "--ntasks 0: must be at least 1"),
+    (["--num-nodes", "2", "--ntasks", "3", "x.log", "true"], "--ntasks 3 cannot be spread evenly over --num-nodes 2"),
+    (["--ntasks", "4", "--ntasks-per-node", "3", "x.log", "true"], "--ntasks 4 is not --num-nodes 1 x --ntasks-per-node 3"),
+    (["--num-nodes", "2", "--gpu", "a100:4", "x.log", "true"], "--gpu 'a100:4' is not a number of GPUs"),
     (["--max-jobs-run", "0", "JOB=1:2", "x.JOB.log", "true"], "--max-jobs-run must be at least 1"),
 ])
 def test_bad_arguments(tmp_path, asrkit, args, message):
@@ -210,3 +220,47 @@ def test_unwritable_log_is_a_clear_error(tmp_path, asrkit):
     proc = asrkit("launch", "JOB=1:2", "file/x.JOB.log", "true", cwd=tmp_path, check=False)
     assert proc.returncode == 1
     assert "cannot write log file file/x.1.log" in proc.stderr.decode() and b"Traceback" not in proc.stderr
+
+
+def test_a_rerun_keeps_the_earlier_logs_numbered(tmp_path, asrkit):
+    """A re-run (a resumed training above all) never overwrites a log: the earlier one becomes <log>.1, .2, ..."""
+    for run in (1, 2, 3):
+        asrkit("launch", "JOB=1:2", "log/r.JOB.log", "echo", "run", str(run), "job", "JOB", cwd=tmp_path)
+    for i in (1, 2):
+        assert check_log(tmp_path / f"log/r.{i}.log", f"echo run 3 job {i}", 0) == [f"run 3 job {i}"]
+        assert check_log(tmp_path / f"log/r.{i}.log.1", f"echo run 1 job {i}", 0) == [f"run 1 job {i}"]
+        assert check_log(tmp_path / f"log/r.{i}.log.2", f"echo run 2 job {i}", 0) == [f"run 2 job {i}"]
+    assert sorted(p.name for p in (tmp_path / "log").iterdir()) == [
+        "r.1.log", "r.1.log.1", "r.1.log.2", "r.2.log", "r.2.log.1", "r.2.log.2"]
+    # A gap in the numbers (a backup deleted by hand) never reuses a number below the highest kept.
+    (tmp_path / "log/r.1.log.1").unlink()
+    (tmp_path / "log/r.1.log.7").write_text("kept\n")
+    asrkit("launch", "log/r.1.log", "echo", "run 4", cwd=tmp_path)
+    assert check_log(tmp_path / "log/r.1.log.8", "echo run 3 job 1", 0) == ["run 3 job 1"]
+    assert (tmp_path / "log/r.1.log.7").read_text() == "kept\n"
+    assert check_log(tmp_path / "log/r.1.log", 'echo "run 4"', 0) == ["run 4"]
+
+
+def test_a_killed_run_keeps_its_log_when_the_job_is_run_again(tmp_path):
+    """The log of a job killed half-way (no footer) is history too."""
+    log = tmp_path / "train.log"
+    log.write_text("# asrkit-train ...\n# Started at ...\n#\nepoch 1 done\n")  # as a SIGKILLed launcher leaves it
+    launch = Launch("echo resumed", str(log))
+    assert run_local(launch, show_progress=False).results[0].code == 0
+    assert (tmp_path / "train.log.1").read_text().endswith("epoch 1 done\n")
+    assert check_log(log, "echo resumed", 0) == ["resumed"]
+
+
+def test_rotate_log_names_an_unmovable_log(tmp_path, monkeypatch):
+    from asrkit.launch import job
+
+    assert job.rotate_log(str(tmp_path / "none.log")) is None
+    (tmp_path / "x.log").write_text("old\n")
+
+    def refuse(src, dst):  # as on a read-only directory (root may write anywhere, so no chmod)
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(job.os, "replace", refuse)
+    with pytest.raises(AsrkitError, match=r"cannot keep the earlier log .*x\.log as .*x\.log\.1: Permission denied"):
+        job.rotate_log(str(tmp_path / "x.log"))
+    assert (tmp_path / "x.log").read_text() == "old\n"

@@ -1,7 +1,8 @@
-"""asrkit-launch --backend slurm on a real single-node Slurm cluster started by the test session.
+"""asrkit-launch --backend slurm on a real Slurm cluster started by the test session.
 
-The cluster (tests/launch/slurm_cluster.py) is private: its own munged, slurmctld and slurmd,
-ports and temp dir, stopped by pid at the end.
+The cluster (tests/launch/slurm_cluster.py) is private: its own munged, slurmctld and two
+slurmd (two nodes of two stand-in GPUs on this one machine), ports and temp dir, stopped by
+pid at the end. Multi-node training through the LibriSpeech recipe is in test_slurm_recipe.py.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from asrkit.launch.distributed import slurm_port
 from asrkit.launch.job import Launch, parse_job_range
 from asrkit.launch.slurm import run_slurm
 from asrkit.launch.slurm_config import DEFAULT_CONFIG, SlurmConfig
@@ -138,39 +140,28 @@ def test_bad_submission_is_a_clear_error(slurm_cluster, tmp_path):
     assert "bad.conf: no 'option mem=...' line for --mem 4G" in proc.stderr
 
 
-def test_srun_two_tasks_meet_through_detect_distributed(slurm_cluster, tmp_path):
-    launch(slurm_cluster, "--ntasks", "2", "log/gloo.log", PY, GLOO, cwd=tmp_path)
+def test_srun_across_two_nodes_one_task_per_gpu(slurm_cluster, tmp_path):
+    """--num-nodes 2 --gpu 2: 4 tasks, 2 per node, each seeing its node's GPUs; all 4 meet in gloo.
+
+    The master address is the first node's name from Slurm's node list (the nodes are named by
+    their loopback addresses, see slurm_cluster.py), the port derived from the job id.
+    """
+    launch(slurm_cluster, "--num-nodes", "2", "--gpu", "2", "log/gloo.log", PY, GLOO, cwd=tmp_path)
     lines = check_log(tmp_path / "log/gloo.log", f"{PY} {GLOO}", 0)
-    # Found anywhere in the text: the two tasks' output and gloo's warnings interleave in one log.
-    got = sorted(re.findall(r"rank (\d)/(\d) local (\d) master \S+ (\w+) sum (\d+)", "\n".join(lines)))
-    assert got == [("0", "2", "0", "gloo", "3"), ("1", "2", "1", "gloo", "3")], lines
-
-
-def test_srun_two_task_training_one_epoch(slurm_cluster, tmp_path, yesno_root):
-    """asrkit-train under srun --ntasks 2 (gloo, CPU): one epoch, one checkpoint, written once."""
-    import yaml
-
-    from training.yesno_dump import TINY_CONFIG, global_cmvn, make_dump, train_args, yesno_waves
-    from asrkit.text.train import TokenizerConfig, train_tokenizer
-
-    waves = yesno_waves(yesno_root)
-    train = make_dump(tmp_path / "dump" / "train", waves[:8])
-    make_dump(tmp_path / "dump" / "dev", waves[8:10])
-    global_cmvn(train)
-    texts = [line.split(maxsplit=1)[1] for line in (train / "text").read_text().splitlines()]
-    (tmp_path / "data" / "lang").mkdir(parents=True)
-    (tmp_path / "data" / "lang" / "tokens.model").write_bytes(
-        train_tokenizer(texts, TokenizerConfig(model_type="char")).to_bytes())
-    (tmp_path / "conf").mkdir()
-    (tmp_path / "conf" / "train.yaml").write_text(yaml.safe_dump(TINY_CONFIG))
-    exp = tmp_path / "exp"
-    args = train_args(tmp_path, exp, "--set", "training.max_epochs=1")
-    launch(slurm_cluster, "--ntasks", "2", "exp/log/run.log", PY, "-m", "asrkit", *args, cwd=tmp_path, timeout=600)
-    log = (tmp_path / "exp/log/run.log").read_text()
-    assert "rank 0 of 2 (gloo, cpu)" in log, log[-3000:]
-    assert log.count("Done 1 epochs out of 1") == 1
-    assert sorted(p.name for p in (exp / "checkpoints").iterdir()) == ["epoch1.pt"]
-    assert (exp / "model.pt").is_file()
+    text = "\n".join(lines)
+    job = re.search(r"^# Running 4 tasks \(2 per node\) of Slurm job (\d+) on 127\.0\.0\.\[1-2\]$",
+                    (tmp_path / "log/gloo.log").read_text(), re.M)
+    assert job, text
+    port = slurm_port(int(job.group(1)))
+    # Found anywhere in the text: the tasks' output and gloo's warnings interleave in one log.
+    got = sorted(re.findall(r"rank (\d)/(\d) local (\d) master (\S+) (\w+) sum (\d+) node (\S+) gpus (\S+)", text))
+    master = f"127.0.0.1:{port}"
+    assert got == [("0", "4", "0", master, "gloo", "10", "127.0.0.1", "2"),
+                   ("1", "4", "1", master, "gloo", "10", "127.0.0.1", "2"),
+                   ("2", "4", "0", master, "gloo", "10", "127.0.0.2", "2"),
+                   ("3", "4", "1", master, "gloo", "10", "127.0.0.2", "2")], text
+    script = (tmp_path / "log/q/gloo.sh").read_text()
+    assert re.search(r"^# sbatch --export=ALL --gres=gpu:2 .*--nodes=2 --ntasks-per-node=2 ", script, re.M), script
 
 
 def test_unwritable_log_dir_is_a_clear_error(slurm_cluster, tmp_path):

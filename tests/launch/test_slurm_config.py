@@ -1,12 +1,13 @@
 """The slurm.pl-format config and the sbatch line / batch script built from it (no cluster needed)."""
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from asrkit.launch.job import Launch, parse_job_range
+from asrkit.launch.job import Launch, parse_job_range, resolve_tasks
 from asrkit.launch.slurm import batch_script, script_name, submit_args
 from asrkit.launch.slurm_config import DEFAULT_CONFIG, SlurmConfig
 from asrkit.utils.errors import AsrkitError
@@ -102,5 +103,31 @@ def test_submit_line_and_script(tmp_path):
 def test_multi_task_job_runs_under_srun(tmp_path):
     launch = Launch("asrkit-train exp/a", "exp/a/log/train.log", ntasks=4, nodes=2)
     args = submit_args(launch, SlurmConfig.parse(DEFAULT_CONFIG, "d"), NONE, tmp_path, "train", None)
-    assert "--ntasks=4" in args and "--nodes=2" in args and not any(a.startswith("--array") for a in args)
-    assert "srun --kill-on-bad-exit=1" in batch_script(launch, tmp_path, "sbatch ...")
+    # An even spread: with --ntasks, sbatch would take --ntasks-per-node as a mere maximum.
+    assert "--nodes=2" in args and "--ntasks-per-node=2" in args
+    assert not any(a.startswith(("--array", "--ntasks=")) for a in args)
+    script = batch_script(launch, tmp_path, "sbatch ...")
+    assert "srun --kill-on-bad-exit=1 --nodes=2 --ntasks=4 --ntasks-per-node=2 " in script
+    assert "# Running 4 tasks (2 per node) of Slurm job $SLURM_JOB_ID on $SLURM_JOB_NODELIST" in script
+    assert subprocess.run(["bash", "-n"], input=script, text=True).returncode == 0
+
+
+def test_num_nodes_means_one_task_per_gpu(tmp_path):
+    """asrkit-launch --num-nodes 2 --gpu 4: 8 tasks, 4 per node, and 4 GPUs per node from the config."""
+    ntasks = resolve_tasks(2, None, None, "4")
+    launch = Launch("asrkit-train exp/a", "exp/a/log/train.log", ntasks=ntasks, nodes=2)
+    args = submit_args(launch, SlurmConfig.parse(DEFAULT_CONFIG, "d"), {"gpu": "4"}, tmp_path, "train", None)
+    assert args[:2] == ["sbatch", "--export=ALL"]
+    assert {"--gres=gpu:4", "--nodes=2", "--ntasks-per-node=4"} <= set(args)
+    assert "--ntasks=8 --ntasks-per-node=4" in batch_script(launch, tmp_path, "sbatch ...")
+    # Without GPUs one task per node (gloo); explicit counts win; one node stays one task.
+    assert resolve_tasks(2, None, None, "0") == resolve_tasks(2, None, None, None) == 2
+    assert resolve_tasks(3, None, 2, "4") == resolve_tasks(3, 6, None, "4") == resolve_tasks(3, 6, 2, "4") == 6
+    assert resolve_tasks(1, None, None, "4") == 1 and resolve_tasks(1, 4, None, "4") == 4
+    for bad, message in [((2, 3, None, None), "cannot be spread evenly"), ((2, 4, 3, None), "is not --num-nodes 2 x"),
+                         ((0, None, None, None), "--num-nodes 0"), ((2, None, 0, None), "--ntasks-per-node 0"),
+                         ((2, None, None, "a100:4"), "give --ntasks-per-node")]:
+        with pytest.raises(AsrkitError, match=re.escape(message)):
+            resolve_tasks(*bad)
+    with pytest.raises(AsrkitError, match="--ntasks 3 cannot be spread evenly over --num-nodes 2"):
+        Launch("x", "x.log", ntasks=3, nodes=2)

@@ -362,3 +362,10 @@ def test_utt_mean_norm_removes_a_per_utterance_offset(make_las, batch):
     plain = make_las().eval()
     assert LASConfig().utt_mean_norm is False
     assert not torch.allclose(plain.encode(feats, feat_lens)[0], plain.encode(moved, feat_lens)[0], atol=1e-3)
+
+
+def test_attention_config_knows_every_attention():
+    from asrkit.models.attention import ATTENTIONS
+    from asrkit.models.config import ATTENTION_TYPES
+
+    assert tuple(ATTENTIONS) == ATTENTION_TYPES

@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 import io
-import os
 
 import numpy as np
 import pytest
 import torch
 
+from asrkit.features.fbank import FbankConfig
 from asrkit.models.las import LAS
-from asrkit.models.package import FORMAT, load_package, read_package_dict, save_package
+from asrkit.models.package import FORMAT, PackageMeta, load_package, read_package_dict, save_package
 from asrkit.utils.errors import AsrkitError
 
 from tiny_las import IDIM, VOCAB, tiny_config
@@ -25,23 +25,27 @@ def _outputs(model, batch):
     return out.loss_utt, enc, model.ctc_log_probs(enc), logp, att
 
 
+def meta_of(model, **fields) -> PackageMeta:
+    return PackageMeta(model_config=model.config, idim=model.idim, vocab_size=model.vocab_size, **fields)
+
+
 @pytest.mark.parametrize("att", ["location", "multihead"])
 def test_round_trip_gives_identical_outputs(tmp_path, make_las, batch, att):
     model = make_las(attention={"type": att}, specaug={"time_warp": 3})
     cmvn = np.arange(2 * (IDIM + 1), dtype=np.float64).reshape(2, IDIM + 1)
     tokens = [f"t{i}" for i in range(VOCAB)]
     path = tmp_path / "exp" / "model.pt"
-    save_package(path, model, feature_config={"num_mel_bins": IDIM}, cmvn=cmvn, cmvn_norm_vars=False,
-                 tokens=tokens, extra={"epoch": 3})
+    fbank = FbankConfig(num_mel_bins=IDIM, frame_shift=12.5)
+    save_package(path, model.state_dict(), meta_of(model, feature_config=fbank, cmvn=cmvn, cmvn_norm_vars=False,
+                                                   tokens=tokens, extra={"epoch": 3}))
     assert sorted(p.name for p in path.parent.iterdir()) == ["model.pt"]  # no temporary left behind
     pkg = load_package(path)
     assert not pkg.model.training
-    assert pkg.model_config == model.config and pkg.idim == IDIM and pkg.vocab_size == VOCAB
-    assert pkg.tokens == tokens and pkg.extra == {"epoch": 3} and pkg.tokenizer is None
-    assert pkg.cmvn.dtype == np.float64 and np.array_equal(pkg.cmvn, cmvn) and pkg.cmvn_norm_vars is False
-    num_mel_bins = pkg.feature_config["num_mel_bins"] if isinstance(pkg.feature_config, dict) \
-        else pkg.feature_config.num_mel_bins
-    assert num_mel_bins == IDIM
+    m = pkg.meta
+    assert m.model_config == model.config and m.idim == IDIM and m.vocab_size == VOCAB
+    assert m.tokens == pkg.tokens == tokens and m.extra == {"epoch": 3} and pkg.tokenizer is None
+    assert m.cmvn.dtype == np.float64 and np.array_equal(m.cmvn, cmvn) and m.cmvn_norm_vars is False
+    assert m.feature_config == fbank
     for a, b in zip(_outputs(model, batch), _outputs(pkg.model, batch)):
         assert torch.equal(a, b)
     raw = read_package_dict(path)
@@ -49,12 +53,12 @@ def test_round_trip_gives_identical_outputs(tmp_path, make_las, batch, att):
                                                     "feature_config", "cmvn", "cmvn_norm_vars", "tokenizer", "tokens"}
 
 
-def test_state_dict_override_and_no_cmvn(tmp_path, make_las, batch):
+def test_weights_and_meta_are_separate_and_no_cmvn(tmp_path, make_las, batch):
     model = make_las()
-    other = make_las(seed=5)
-    save_package(tmp_path / "m.pt", model, state_dict=other.state_dict())
+    other = make_las(seed=5)  # e.g. averaged weights: the meta says what they fit, no model is rebuilt
+    save_package(tmp_path / "m.pt", other.state_dict(), meta_of(model))
     pkg = load_package(tmp_path / "m.pt")
-    assert pkg.cmvn is None and pkg.feature_config is None and pkg.tokens == []
+    assert pkg.meta.cmvn is None and pkg.meta.feature_config is None and pkg.tokens == []
     for a, b in zip(_outputs(other, batch), _outputs(pkg.model, batch)):
         assert torch.equal(a, b)
 
@@ -73,17 +77,18 @@ def test_tokenizer_travels_in_the_package(tmp_path):
     tok = tok_mod.Tokenizer.from_bytes(_sentencepiece_bytes())
     torch.manual_seed(0)
     model = LAS(IDIM, tok.vocab_size, tiny_config())
-    save_package(tmp_path / "m.pt", model, tokenizer=tok)
+    save_package(tmp_path / "m.pt", model.state_dict(), meta_of(model, tokenizer=tok.to_bytes()))
     pkg = load_package(tmp_path / "m.pt")
     assert pkg.tokens == tok.tokens
     assert pkg.tokenizer.to_bytes() == tok.to_bytes()
     assert pkg.tokenizer.decode(pkg.tokenizer.encode("YES NO")) == "YES NO"
 
 
-def test_token_count_must_match_the_model(tmp_path, make_las):
+def test_meta_must_fit_the_model(make_las):
     with pytest.raises(AsrkitError, match="3 tokens but the model has vocab_size 12"):
-        save_package(tmp_path / "m.pt", make_las(), tokens=["a", "b", "c"])
-    assert not os.path.exists(tmp_path / "m.pt")
+        meta_of(make_las(), tokens=["a", "b", "c"])
+    with pytest.raises(AsrkitError, match=r"CMVN stats of shape \(2, 5\) do not fit 20-dim features"):
+        meta_of(make_las(), cmvn=np.zeros((2, 5)))
 
 
 def test_not_a_model_is_a_clear_error(tmp_path, make_las):
@@ -105,19 +110,20 @@ def test_not_a_model_is_a_clear_error(tmp_path, make_las):
 
 def test_damaged_or_mismatched_model_is_a_clear_error(tmp_path, make_las):
     path = tmp_path / "m.pt"
-    save_package(path, make_las())
+    model = make_las()
+    save_package(path, model.state_dict(), meta_of(model))
     blob = torch.load(path, weights_only=True)
     del blob["state_dict"]
     torch.save(blob, path)
     with pytest.raises(AsrkitError, match="missing state_dict"):
         load_package(path)
-    save_package(path, make_las())
+    save_package(path, model.state_dict(), meta_of(model))
     blob = torch.load(path, weights_only=True)
     blob["model_config"]["listener"]["hidden"] = 99
     torch.save(blob, path)
     with pytest.raises(AsrkitError, match=f"^{path}: model does not match its config"):
         load_package(path)
-    save_package(path, make_las())
+    save_package(path, model.state_dict(), meta_of(model))
     blob = torch.load(path, weights_only=True)
     blob["version"] = 99
     torch.save(blob, path)
@@ -128,6 +134,64 @@ def test_damaged_or_mismatched_model_is_a_clear_error(tmp_path, make_las):
 def test_damaged_tokenizer_names_the_model_file(tmp_path, make_las):
     pytest.importorskip("asrkit.text.tokenizer")
     path = tmp_path / "m.pt"
-    save_package(path, make_las(), tokenizer=b"not a sentencepiece model", tokens=[str(i) for i in range(VOCAB)])
+    model = make_las()
+    save_package(path, model.state_dict(), meta_of(model, tokenizer=b"not a sentencepiece model",
+                                                   tokens=[str(i) for i in range(VOCAB)]))
     with pytest.raises(AsrkitError, match=f"^{path}: damaged tokenizer"):
         load_package(path)
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("version", "1", "version is '1' (a str), expected an integer >= 1"),
+    ("version", None, "version is None (a NoneType), expected an integer >= 1"),
+    ("version", True, "version is True (a bool), expected an integer >= 1"),
+    ("idim", "20", "idim is '20' (a str), expected a positive integer"),
+    ("vocab_size", 12.0, "vocab_size is 12.0 (a float), expected a positive integer"),
+    ("model_config", [1, 2], "model_config is [1, 2] (a list), expected a mapping"),
+    ("model_config", {"listner": {}}, "model: unknown option(s) listner"),
+    ("state_dict", {"w": [1.0]}, "state_dict is not a mapping of names to tensors"),
+    ("feature_config", "fbank.yaml", "feature_config is 'fbank.yaml' (a str), expected a mapping"),
+    ("feature_config", {"num_mel_bin": 20}, "unknown fbank option 'num_mel_bin'"),
+    ("cmvn", [[0.0]], "cmvn is [[0.0]] (a list), expected a (2, idim+1) tensor"),
+    ("cmvn", torch.zeros(2, 3), "CMVN stats of shape (2, 3) do not fit 20-dim features"),
+    ("cmvn_norm_vars", "yes", "cmvn_norm_vars is 'yes' (a str), expected true or false"),
+    ("tokenizer", "abc", "tokenizer is 'abc' (a str), expected sentencepiece model bytes"),
+    ("tokens", "abc", "tokens is 'abc' (a str), expected a list of strings"),
+    ("tokens", [1] * VOCAB, "tokens: expected a list of strings"),
+    ("extra", 3, "extra is 3 (a int), expected a mapping"),
+])
+def test_wrong_types_are_clear_errors(tmp_path, make_las, field, value, message):
+    """A model.pt whose fields have the wrong types (hand-edited, another tool's) is one clear line."""
+    path = tmp_path / "m.pt"
+    model = make_las()
+    save_package(path, model.state_dict(), meta_of(model))
+    blob = torch.load(path, weights_only=True)
+    blob[field] = value
+    torch.save(blob, path)
+    with pytest.raises(AsrkitError) as e:
+        load_package(path)
+    assert str(e.value).startswith(f"{path}: damaged asrkit model") and message in str(e.value)
+    assert "\n" not in str(e.value)
+
+
+def test_hostile_model_runs_nothing(tmp_path, make_las):
+    """A model.pt whose unpickling would run code is refused, and the code does not run."""
+    path, marker = tmp_path / "m.pt", tmp_path / "pwned"
+    model = make_las()
+    save_package(path, model.state_dict(), meta_of(model))
+    blob = torch.load(path, weights_only=True)
+    blob["extra"] = {"x": _Payload(str(marker))}
+    torch.save(blob, path)
+    with pytest.raises(AsrkitError, match=f"^{path}: not an asrkit model \\(not a torch file, or one holding more"):
+        load_package(path)
+    assert not marker.exists()
+
+
+class _Payload:
+    """Unpickling this creates ``marker``: what a hostile file would do with weights_only=False."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))

@@ -26,20 +26,11 @@ def _find_sclite() -> Optional[List[str]]:
 
 
 def _install_sctk() -> str:
-    """Try apt-get; return '' on success, else why not."""
-    if not shutil.which("apt-get"):
-        return "apt-get not found"
-    if os.geteuid() != 0:
-        return "not root, cannot apt-get install sctk"
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    for cmd in (["apt-get", "update"], ["apt-get", "install", "-y", "--no-install-recommends", "sctk"]):
-        try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
-        except subprocess.TimeoutExpired:
-            return f"{' '.join(cmd)} timed out"
-        if proc.returncode != 0:
-            return f"{' '.join(cmd)} failed: {proc.stderr.strip()[-300:]}"
-    return ""
+    """Try apt-get (waiting for another install's lock); return '' on success, else why not."""
+    from debian_packages import apt_install
+
+    why = apt_install("sctk", extra=("--no-install-recommends",))
+    return "not root, cannot apt-get install sctk" if why == "not root" else why
 
 
 @dataclass
@@ -101,7 +92,7 @@ class Sclite:
         self.calls = 0
 
     def run(self, ref: Mapping[str, str], hyp: Mapping[str, str], char: bool = False,
-            utf8: bool = False, case_sensitive: bool = False) -> ScliteResult:
+            utf8: bool = False, case_sensitive: bool = False, extra_reports: Tuple[str, ...] = ()) -> ScliteResult:
         """Score Kaldi-style dicts (utt ids in sclite's spk-utt form); every ref utt must be in hyp."""
         self.calls += 1
         d = self.workdir / f"run{self.calls}"
@@ -117,7 +108,7 @@ class Sclite:
             cmd += ["-e", "utf-8"]
         if case_sensitive:
             cmd.append("-s")
-        cmd += ["-o", "sum", "pralign", "stdout"]
+        cmd += ["-o", "sum", *extra_reports, "pralign", "stdout"]
         proc = subprocess.run(cmd, capture_output=True, text=True, encoding="utf-8", errors="replace")
         assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
         out = proc.stdout

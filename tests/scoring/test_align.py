@@ -1,6 +1,8 @@
 """Hand-checked alignments and scores (each one also confirmed with the real sclite 2.10)."""
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from asrkit.scoring import ErrorCounts, align, char_tokens, error_counts, score_texts
@@ -38,7 +40,10 @@ def test_counts_and_rates():
     assert (counts.ref_len, counts.hyp_len, counts.errors) == (5, 4, 5)
     assert counts.error_rate == pytest.approx(100.0)
     assert ErrorCounts(1, 2, 3, 4) + ErrorCounts(1, 1, 1, 1) == ErrorCounts(2, 3, 4, 5)
-    assert ErrorCounts(0, 0, 0, 3).error_rate == 0.0  # sclite prints 0 for no reference words
+    # No reference word: undefined. 3 insertions are not 0 % (sclite's dtl says UNDEF, Kaldi's
+    # compute-wer inf); no error at all is 0.
+    assert ErrorCounts(0, 0, 0, 3).error_rate == math.inf
+    assert ErrorCounts(0, 0, 0, 0).error_rate == 0.0
 
 
 def test_case_is_ignored_like_sclite_unless_asked():

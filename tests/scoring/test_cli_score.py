@@ -35,7 +35,12 @@ def stderr(proc) -> str:
 def test_outputs_and_summary(asrkit, tmp_path):
     ref, hyp = write(tmp_path / "ref", REF), write(tmp_path / "hyp", HYP)
     out = tmp_path / "decode"
-    proc = asrkit("score", "--output-dir", out, ref, hyp)
+    # 1 of the 5 reference utterances has no hypothesis: more than Kaldi's 5 %, so only with the flag.
+    proc = asrkit("score", "--output-dir", out, ref, hyp, check=False)
+    assert proc.returncode == 1 and not out.exists()
+    assert "1 of 5 utterances have no hypothesis (spk1-u2), more than 5 %" in stderr(proc)
+    assert "--allow-missing" in stderr(proc)
+    proc = asrkit("score", "--allow-missing", "--output-dir", out, ref, hyp)
     lines = proc.stdout.decode().splitlines()
     assert lines == [
         "%WER 64.29 [ 9 / 14, 2 ins, 4 del, 3 sub ]",  # sclite: 64.3 % (9), Sub 3, Del 4, Ins 2
@@ -58,17 +63,17 @@ def test_outputs_and_summary(asrkit, tmp_path):
 
 def test_mode_wer_and_kaldi_rspecifiers(asrkit, tmp_path):
     ref, hyp = write(tmp_path / "ref", REF), write(tmp_path / "hyp", HYP)
-    proc = asrkit("score", "--mode", "wer", f"ark:{ref}", f"ark,t:{hyp}")
+    proc = asrkit("score", "--allow-missing", "--mode", "wer", f"ark:{ref}", f"ark,t:{hyp}")
     lines = proc.stdout.decode().splitlines()
     assert lines[0].startswith("%WER 64.29") and not any(ln.startswith("%CER") for ln in lines)
-    proc = asrkit("score", "--mode", "cer", "--case-sensitive", ref, hyp)
+    proc = asrkit("score", "--allow-missing", "--mode", "cer", "--case-sensitive", ref, hyp)
     assert proc.stdout.decode().startswith("%CER 66.67")
 
 
 def test_utt2spk_groups_speakers(asrkit, tmp_path):
     ref, hyp = write(tmp_path / "ref", REF), write(tmp_path / "hyp", HYP)
     utt2spk = write(tmp_path / "utt2spk", "".join(f"{line.split()[0]} everyone\n" for line in REF.splitlines()))
-    asrkit("score", "--utt2spk", utt2spk, "--output-dir", tmp_path / "o", ref, hyp)
+    asrkit("score", "--allow-missing", "--utt2spk", utt2spk, "--output-dir", tmp_path / "o", ref, hyp)
     rows = parse_table((tmp_path / "o" / "result.txt").read_text().split("CER:")[0])
     assert [r[0] for r in rows] == ["everyone", "Sum/Avg", "Mean", "S.D.", "Median"]
 

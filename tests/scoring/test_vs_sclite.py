@@ -6,13 +6,15 @@ Mean, S.D., Median) as printed, for words (sclite default) and characters (sclit
 """
 from __future__ import annotations
 
+import math
 import random
+import re
 from typing import Dict, Tuple
 
 import pytest
 
 from asrkit.scoring import score_texts
-from asrkit.scoring.report import speaker_table
+from asrkit.scoring.report import speaker_table, summary_lines, totals_lines
 
 from .sclite_tool import parse_table
 
@@ -84,6 +86,20 @@ def test_all_references_empty_match_sclite(sclite):
     ref = {"a-1": "", "a-2": "", "b-1": ""}
     hyp = {"a-1": "x y", "a-2": "", "b-1": "z"}
     assert_same_as_sclite(sclite, ref, hyp, "word")
+
+
+def test_insertions_against_no_reference_word_are_undefined_not_zero(sclite):
+    """sclite's speaker table prints the counts (and its Sum/Avg a 0.0 we reproduce), but its
+    detailed report says the error rate is UNDEF with the insertion count: so do ours."""
+    ref = {"a-1": "", "a-2": ""}
+    hyp = {"a-1": "hello there world", "a-2": "foo bar baz"}
+    theirs = sclite.run(ref, hyp, extra_reports=("dtl",))
+    assert re.search(r"Percent Total Error\s+=\s+UNDEF%\s+\(\s*6\)", theirs.raw)
+    result = score_texts(ref, hyp, levels=("word",))
+    assert parse_table("\n".join(speaker_table(result.word))) == theirs.table
+    assert result.wer == math.inf
+    assert summary_lines(result)[0] == "%WER inf [ 6 / 0, 6 ins, 0 del, 0 sub ]"
+    assert "Percent Total Error       =   UNDEF%   (6)" in totals_lines(result.word)
 
 
 def test_case_sensitive_matches_sclite_s(sclite):

@@ -9,7 +9,7 @@ import pytest
 
 from asrkit.text.token_list import read_token_list
 from asrkit.text.tokenizer import Tokenizer
-from asrkit.text.train import TokenizerConfig, train_sentencepiece, train_tokenizer
+from asrkit.text.train_tokenizer import TokenizerConfig, train_sentencepiece, train_tokenizer
 from asrkit.utils.errors import AsrkitError
 
 _AN4_LINE = re.compile(r"^(?:<s>\s*)?(.*?)\s*(?:</s>)?\s*\(([^()]+)\)\s*$")

@@ -9,7 +9,7 @@ from .yesno_dump import TINY_CONFIG, global_cmvn, make_dump, yesno_waves
 @pytest.fixture(scope="session")
 def yesno_setup(tmp_path_factory, yesno_root):
     """dump/{train (12 utts), dev (4 utts)}, train cmvn.ark, data/lang (char tokenizer), conf/train.yaml."""
-    from asrkit.text.train import TokenizerConfig, train_tokenizer
+    from asrkit.text.train_tokenizer import TokenizerConfig, train_tokenizer
 
     root = tmp_path_factory.mktemp("yesno")
     waves = yesno_waves(yesno_root)

@@ -16,7 +16,9 @@ def build(root: Path, rank: int = 0, world: int = 1):
     from asrkit.text.tokenizer import Tokenizer
     from asrkit.training.config import build_config
     from asrkit.training.data import FeatureDataset, collate, load_cmvn, load_utterances
-    from asrkit.training.run import build_model
+    from asrkit.models.las import LAS
+    from asrkit.models.package import PackageMeta
+    from asrkit.training.las_task import LASTask
     from asrkit.training.trainer import Trainer
 
     try:
@@ -30,8 +32,10 @@ def build(root: Path, rank: int = 0, world: int = 1):
     ds = FeatureDataset(load_utterances(str(train), tok)[:4], str(train / "feats.scp"),
                         load_cmvn(str(train / "cmvn.ark")))
     torch.manual_seed(0)
-    model = build_model(ds.idim, tok.vocab_size, cfg.model)
-    trainer = Trainer(cfg, model, ds, None, tok, root / "exp_ddp", {}, torch.device("cpu"), rank, world)
+    model = LAS(ds.idim, tok.vocab_size, cfg.model)
+    meta = PackageMeta(model_config=cfg.model, idim=ds.idim, vocab_size=tok.vocab_size, tokens=tok.tokens)
+    task = LASTask(model, meta, cfg, ds, None, tok, root / "exp_ddp", rank, world)
+    trainer = Trainer(task, cfg.optim, cfg.training, root / "exp_ddp", cfg.to_dict(), torch.device("cpu"), rank, world)
     return trainer, ds, collate
 
 

@@ -49,7 +49,7 @@ def test_train_under_torchrun(yesno_setup, tmp_path):
     assert proc.returncode == 0, err[-3000:]
     assert "rank 0 of 2 (gloo, cpu)" in err and "per rank (2 ranks)" in err
     assert (exp / "checkpoints" / "epoch1.pt").is_file() and (exp / "model.pt").is_file()
-    state = torch.load(exp / "checkpoints" / "epoch1.pt", weights_only=False)
+    state = torch.load(exp / "checkpoints" / "epoch1.pt", weights_only=True)
     assert isinstance(state["rng"], list) and len(state["rng"]) == 2  # each rank's RNG, for an exact resume
     assert err.count("Done 1 epochs out of 1") == 1  # the summary comes from rank 0 only
 
@@ -58,17 +58,19 @@ def test_launch_local_spawns_ranks(yesno_setup, tmp_path):
     """What ``--ngpu N`` does, on CPU: N spawned processes join one gloo group and train."""
     import pytest
 
-    from asrkit.training.run import TrainArgs, launch_local
+    from asrkit.training.config import load_config
+    from asrkit.training.train_asr import TrainArgs, launch_local
     from asrkit.utils.errors import AsrkitError
 
     root = yesno_setup
     args = TrainArgs(exp_dir=str(tmp_path / "exp"), train_dir=str(root / "dump" / "train"),
                      valid_dir=str(root / "dump" / "dev"), lang_dir=str(root / "data" / "lang"),
-                     cmvn=str(root / "dump" / "train" / "cmvn.ark"), config=str(root / "conf" / "train.yaml"),
-                     overrides=["training.max_epochs=1", "training.valid_cer=false"], ngpu=0)
+                     cmvn=str(root / "dump" / "train" / "cmvn.ark"), ngpu=0,
+                     config=load_config(str(root / "conf" / "train.yaml"),
+                                        ["training.max_epochs=1", "training.valid_cer=false"]))
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     launch_local(args, 2)
-    state = torch.load(tmp_path / "exp" / "checkpoints" / "epoch1.pt", weights_only=False)
+    state = torch.load(tmp_path / "exp" / "checkpoints" / "epoch1.pt", weights_only=True)
     assert len(state["rng"]) == 2 and (tmp_path / "exp" / "model.pt").is_file()
 
     bad = TrainArgs(**{**vars(args), "lang_dir": str(tmp_path), "exp_dir": str(tmp_path / "bad")})

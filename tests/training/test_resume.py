@@ -1,5 +1,13 @@
-"""A run killed in the middle of epoch 2 and restarted ends with exactly the weights of one never killed."""
+"""A run killed (SIGKILL, from outside) after its first checkpoint, and restarted, ends with exactly
+the weights of one never killed; so does one whose newest checkpoint was left unreadable."""
 from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
 
 import torch
 
@@ -9,30 +17,70 @@ from .yesno_dump import train_args
 RANDOM = ["--set", "model.listener.dropout=0.2", "--set", "model.speller.dropout=0.2",
           "--set", "model.specaug={freq_masks: 1, freq_width: 4, time_masks: 1, time_width: 20, time_warp: 3}",
           "--set", "training.teacher_forcing_start=0.7", "--set", "training.teacher_forcing_end=0.7",
-          "--set", "batching.num_workers=1", "--set", "training.num_plots=0"]
+          "--set", "batching.num_workers=1", "--set", "training.num_plots=0", "--set", "training.max_epochs=4"]
 
 
-def test_killed_run_resumes_exactly(yesno_setup, tmp_path, asrkit):
-    ref = tmp_path / "ref"
-    asrkit(*train_args(yesno_setup, ref, "--seed", "7", *RANDOM))
-
-    exp = tmp_path / "killed"
-    proc = asrkit(*train_args(yesno_setup, exp, "--seed", "7", *RANDOM), check=False,
-                  env={"ASRKIT_TEST_KILL_AT": "2:1"})  # SIGKILL after the first update of epoch 2
-    assert proc.returncode == -9, proc.stderr.decode()[-2000:]
-    assert (exp / "checkpoints" / "epoch1.pt").is_file()
-    assert not (exp / "checkpoints" / "epoch2.pt").exists() and not (exp / "model.pt").exists()
-
-    proc = asrkit(*train_args(yesno_setup, exp, "--seed", "7", *RANDOM))
-    assert "resumed from" in proc.stderr.decode() and "epoch 1 done" in proc.stderr.decode()
-
-    a = torch.load(ref / "checkpoints" / "epoch2.pt", weights_only=False)
-    b = torch.load(exp / "checkpoints" / "epoch2.pt", weights_only=False)
+def assert_same_run(a_dir, b_dir, epoch: int) -> None:
+    """Bit-identical weights, optimizer state, losses and RNG states in the two runs' epoch checkpoints."""
+    a = torch.load(a_dir / "checkpoints" / f"epoch{epoch}.pt", weights_only=True)
+    b = torch.load(b_dir / "checkpoints" / f"epoch{epoch}.pt", weights_only=True)
     assert a["model"].keys() == b["model"].keys()
     for k in a["model"]:
         assert torch.equal(a["model"][k], b["model"][k]), k
     for s1, s2 in zip(a["optimizer"]["state"].values(), b["optimizer"]["state"].values()):
         for k in s1:
             assert torch.equal(s1[k], s2[k]), k
-    assert a["train_state"]["history"][1]["train_loss"] == b["train_state"]["history"][1]["train_loss"]
+    losses = [[r["train_loss"] for r in x["train_state"]["history"]] for x in (a, b)]
+    assert losses[0] == losses[1]
     assert torch.equal(a["rng"]["torch"], b["rng"]["torch"])
+    assert torch.equal(a["rng"]["python"]["state"], b["rng"]["python"]["state"])
+
+
+def test_killed_run_resumes_exactly(yesno_setup, tmp_path, asrkit):
+    ref = tmp_path / "ref"
+    asrkit(*train_args(yesno_setup, ref, "--seed", "7", *RANDOM))
+
+    # Killed as soon as its first checkpoint is on disk (it is renamed into place whole), so the
+    # kill lands somewhere in epochs 2-4: wherever it lands, the resumed run must end the same.
+    exp = tmp_path / "killed"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "asrkit", *map(str, train_args(yesno_setup, exp, "--seed", "7",
+                                                                                  *RANDOM))],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    first = exp / "checkpoints" / "epoch1.pt"
+    deadline = time.monotonic() + 600
+    while not first.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    err = proc.communicate()[1].decode()
+    assert proc.returncode == -signal.SIGKILL, f"the run ended before it was killed:\n{err[-2000:]}"
+    assert first.is_file() and not (exp / "checkpoints" / "epoch4.pt").exists() and not (exp / "model.pt").exists()
+
+    from asrkit.training.timing import read_runs
+
+    assert [(r.run, r.status) for r in read_runs(exp)] == [(1, "running")]  # as SIGKILL left it
+    proc = asrkit(*train_args(yesno_setup, exp, "--seed", "7", *RANDOM))
+    assert "resumed from" in proc.stderr.decode() and "Done 4 epochs out of 4" in proc.stderr.decode()
+    assert_same_run(ref, exp, 4)
+    # Both runs count in the training's time: the killed one up to its last update.
+    runs = read_runs(exp)
+    assert [(r.run, r.status) for r in runs] == [(1, "killed"), (2, "done")]
+    assert runs[0].from_epoch == 0 and runs[1].from_epoch >= 1 and runs[1].to_epoch == 4
+    assert all(r.seconds > 0 for r in runs)
+    assert "training time over 2 run(s)" in proc.stderr.decode()
+
+
+def test_unreadable_newest_checkpoint_resumes_from_the_one_before(yesno_setup, tmp_path, asrkit):
+    args = ("--seed", "5", "--set", "training.max_epochs=2", "--set", "training.num_plots=0")
+    ref = tmp_path / "ref"
+    asrkit(*train_args(yesno_setup, ref, *args))
+    exp = tmp_path / "exp"
+    shutil.copytree(ref, exp)
+    (exp / "model.pt").unlink()
+    newest = exp / "checkpoints" / "epoch2.pt"
+    newest.write_bytes(newest.read_bytes()[:5000])  # a write cut short by a full disk
+    proc = asrkit(*train_args(yesno_setup, exp, *args))
+    err = proc.stderr.decode()
+    assert f"{newest}: not an asrkit checkpoint" in err and "skipped, resuming from an earlier checkpoint" in err
+    assert "resumed from" in err and "epoch1.pt: epoch 1 done" in err
+    assert_same_run(ref, exp, 2)

@@ -8,6 +8,8 @@ import pytest
 import torch
 import yaml
 
+from asrkit.features.fbank import FbankConfig
+
 from .yesno_dump import train_args
 
 
@@ -32,10 +34,10 @@ def test_train_writes_everything_and_average(yesno_setup, tmp_path, asrkit):
     from asrkit.models.package import load_package
 
     pkg = load_package(exp / "model.pt")
-    assert pkg.tokenizer is not None and pkg.cmvn is not None and pkg.cmvn.shape == (2, 24)
-    assert pkg.idim == 23 and pkg.vocab_size == pkg.tokenizer.vocab_size
-    assert pkg.feature_config is not None
-    assert pkg.extra["epochs"][0] in (1, 2)
+    assert pkg.tokenizer is not None and pkg.meta.cmvn is not None and pkg.meta.cmvn.shape == (2, 24)
+    assert pkg.meta.idim == 23 and pkg.meta.vocab_size == pkg.tokenizer.vocab_size
+    assert pkg.meta.feature_config == FbankConfig(sample_frequency=8000, num_mel_bins=23)  # dump/train/fbank.yaml
+    assert pkg.meta.extra["epochs"][0] in (1, 2)
 
     # Re-running a finished run changes nothing but says so.
     before = (exp / "checkpoints" / "epoch2.pt").stat().st_mtime_ns
@@ -46,11 +48,29 @@ def test_train_writes_everything_and_average(yesno_setup, tmp_path, asrkit):
     proc = asrkit("average", "--num", "2", exp)
     assert "Done averaging 2 checkpoint(s)" in proc.stderr.decode()
     avg = load_package(exp / "model.avg.pt")
-    s1 = torch.load(exp / "checkpoints" / "epoch1.pt", weights_only=False)["model"]
-    s2 = torch.load(exp / "checkpoints" / "epoch2.pt", weights_only=False)["model"]
+    s1 = torch.load(exp / "checkpoints" / "epoch1.pt", weights_only=True)["model"]
+    s2 = torch.load(exp / "checkpoints" / "epoch2.pt", weights_only=True)["model"]
     for k, v in avg.model.state_dict().items():
         if v.is_floating_point():
             torch.testing.assert_close(v, (s1[k] + s2[k]) / 2, rtol=1e-5, atol=1e-6)
+
+    # Checkpoints of two different models (one copied in from another run) are not averaged.
+    mixed = tmp_path / "mixed"
+    shutil.copytree(exp, mixed)
+    other = torch.load(mixed / "checkpoints" / "epoch1.pt", weights_only=True)
+    other["config"]["model"]["listener"]["hidden"] = 64
+    torch.save(other, mixed / "checkpoints" / "epoch1.pt")
+    code, err = _run_inproc("average", "--num", "2", mixed)
+    assert code == 1 and "model.listener.hidden: 32 -> 64); average checkpoints of one run only" in err
+    assert "epoch1.pt: another model than" in err and len(err.strip().splitlines()) <= 2  # command line + error
+    assert (mixed / "model.avg.pt").read_bytes() == (exp / "model.avg.pt").read_bytes()  # left as it was
+    # A checkpoint whose unpickling would run code is refused, naming it, and nothing runs.
+    from .test_trainer import write_hostile_checkpoint
+
+    write_hostile_checkpoint(mixed / "checkpoints" / "epoch2.pt", tmp_path / "pwned")
+    code, err = _run_inproc("average", "--num", "2", mixed)
+    assert code == 1 and f"{mixed}/checkpoints/epoch2.pt: not an asrkit checkpoint (not a torch file" in err
+    assert not (tmp_path / "pwned").exists()
 
     # Another model config on the same exp dir is refused, and config.yaml is left as it was.
     before = (exp / "config.yaml").read_text()
@@ -89,7 +109,7 @@ def test_bad_inputs_fail_clearly(yesno_setup, tmp_path, asrkit):
 
     # a bad config key names the key, and nothing is trained
     code, err = _run_inproc(*train_args(root, tmp_path / "e2", "--set", "training.max_epoch=3"))
-    assert code == 1 and "unknown key 'max_epoch'" in err
+    assert code == 1 and "unknown key 'training.max_epoch'" in err
     code, err = _run_inproc(*train_args(root, tmp_path / "e2", "--set", "model.listener.hiden=3"))
     assert code == 1 and "hiden" in err
     assert not (tmp_path / "e2" / "checkpoints").exists()
@@ -149,3 +169,36 @@ def test_help_has_example(asrkit):
     for cmd in ("train", "average"):
         out = asrkit(cmd, "--help").stdout.decode()
         assert "e.g.:" in out
+
+
+def test_model_typo_fails_when_the_config_loads(tmp_path):
+    """A misspelt model key is named with its path, before any data is read or any dir is made:
+    the train dir given does not even exist, and the error is still about the config."""
+    conf = tmp_path / "train.yaml"
+    conf.write_text("model:\n  listner: {hidden: 32}\n  ctc_weight: 0.3\n")
+    code, err = _run_inproc("train", "--config", conf, "--train-dir", tmp_path / "no_such_dump",
+                            "--lang-dir", tmp_path / "no_such_lang", "--ngpu", "0", tmp_path / "exp")
+    assert code == 1
+    assert f"ERROR (asrkit-train): {conf}: unknown key 'model.listner' (known: listener, attention" in err
+    assert "no_such_dump" not in err and "no_such_lang" not in err
+    assert not (tmp_path / "exp").exists()
+
+
+def test_feature_config_is_given_or_beside_the_features_never_guessed(yesno_setup, tmp_path, caplog):
+    from asrkit.training.config import resolve_fbank_config
+
+    train = yesno_setup / "dump" / "train"
+    assert resolve_fbank_config(str(train), None) == FbankConfig(sample_frequency=8000, num_mel_bins=23)
+    explicit = tmp_path / "fbank.yaml"
+    explicit.write_text("sample_frequency: 8000\nnum_mel_bins: 40\n")
+    assert resolve_fbank_config(str(train), str(explicit)).num_mel_bins == 40
+    kaldi_dump = tmp_path / "kaldi_dump"  # features from another tool: no fbank.yaml beside them
+    shutil.copytree(train, kaldi_dump)
+    (kaldi_dump / "fbank.yaml").unlink()
+    with caplog.at_level("WARNING"):
+        assert resolve_fbank_config(str(kaldi_dump), None) is None
+    assert "can decode features (asrkit-decode --feats) but not audio" in caplog.text
+    # A feature config that does not describe the features is refused before training.
+    code, err = _run_inproc(*train_args(yesno_setup, tmp_path / "exp", "--fbank-config", explicit))
+    assert code == 1 and "the feature config (40-dim fbank) does not describe" in err
+    assert not (tmp_path / "exp" / "checkpoints").exists()

@@ -1,6 +1,11 @@
-"""Trainer bookkeeping without real training: early stopping, keeping the N best checkpoints."""
+"""Trainer bookkeeping without real training: early stopping, keeping the N best checkpoints,
+checkpoints that hold only tensors and plain types, and the fallback past unreadable ones."""
 from __future__ import annotations
 
+import logging
+import random
+
+import numpy as np
 import pytest
 import torch
 
@@ -15,7 +20,7 @@ def test_rank_and_prune(tmp_path):
     assert ckpt.rank_epochs(hist, "valid_loss") == [2, 3, 4, 1]
     assert ckpt.rank_epochs(hist, "valid_acc") == [2, 3, 4, 1]  # higher is better; ties: earlier first
     for e in range(1, 5):
-        ckpt.save_checkpoint(ckpt.checkpoint_path(tmp_path, e), {"format": "asrkit-checkpoint", "epoch": e})
+        ckpt.save_checkpoint(ckpt.checkpoint_path(tmp_path, e), {"epoch": e})
     assert ckpt.prune_checkpoints(tmp_path, hist, "valid_loss", keep=2) == [2, 3, 4]  # 2 best + the last
     assert sorted(ckpt.list_checkpoints(tmp_path)) == [2, 3, 4]
     with pytest.raises(Exception, match="not an asrkit training checkpoint"):
@@ -26,9 +31,9 @@ def test_rank_and_prune(tmp_path):
 def test_early_stopping_and_keep_best(yesno_setup, tmp_path, monkeypatch):
     trainer, _, _ = build(yesno_setup)
     trainer.exp_dir = tmp_path
-    trainer.cfg.training.max_epochs = 20
-    trainer.cfg.training.patience = 2
-    trainer.cfg.training.keep_best = 1
+    trainer.loop.max_epochs = 20
+    trainer.loop.patience = 2
+    trainer.loop.keep_best = 1
     losses = iter([5.0, 4.0, 4.0, 4.5, 3.0])  # epoch 2 is best; 3 ties (no progress), 4 is worse: stop
     monkeypatch.setattr(trainer, "train_epoch", lambda e: {"train_loss": 1.0, "train_acc": 0.0,
                                                           "train_frames_per_s": 1.0, "train_time_s": 1.0})
@@ -42,12 +47,11 @@ def test_early_stopping_and_keep_best(yesno_setup, tmp_path, monkeypatch):
 
 def test_accumulation_counts_steps_and_log_line(yesno_setup, tmp_path, caplog):
     trainer, _, _ = build(yesno_setup)
-    trainer.cfg.batching.max_frames = 700  # one utterance per batch: 4 batches
-    trainer.cfg.optim.accum_grad = 3
+    trainer.optim.accum_grad = 3
     from asrkit.training.sampler import BucketBatchSampler
 
-    utts = trainer.train_set.utts
-    trainer.sampler = BucketBatchSampler([u.num_frames for u in utts], 700, seed=1)
+    utts = trainer.task.train_set.utts
+    trainer.task.sampler = BucketBatchSampler([u.num_frames for u in utts], 700, seed=1)  # one utterance a batch
     assert len(trainer.sampler.batches) == 4
     with caplog.at_level("INFO"):
         row = trainer.train_epoch(1)
@@ -61,11 +65,75 @@ def test_background_checkpoint_error_is_not_lost(yesno_setup, tmp_path, monkeypa
     trainer, _, _ = build(yesno_setup)
     (tmp_path / "file").write_text("")
     trainer.exp_dir = tmp_path / "file" / "exp"  # cannot be created: the writer thread fails
-    trainer.cfg.training.max_epochs = 1
+    trainer.loop.max_epochs = 1
     monkeypatch.setattr(trainer, "train_epoch", lambda e: {"train_loss": 1.0, "train_acc": 0.0,
                                                           "train_frames_per_s": 1.0, "train_time_s": 1.0})
     monkeypatch.setattr(trainer, "validate", lambda e: {})
     monkeypatch.setattr(trainer, "write_curves", lambda: None)
-    assert trainer.cfg.training.async_checkpoint
+    assert trainer.loop.async_checkpoint
     with pytest.raises(OSError):
         trainer.run()
+
+
+def _full_state(epoch: int) -> dict:
+    """The keys load_checkpoint requires, with small plain values."""
+    return {"model": {"w": torch.full((2,), float(epoch))}, "optimizer": {}, "scheduler": {}, "sampler": {},
+            "rng": ckpt.rng_state(), "train_state": {"epoch": epoch, "history": []}, "config": {},
+            "package_format": "asrkit-model", "package": {}}
+
+
+def test_rng_state_round_trips_through_a_weights_only_file(tmp_path):
+    """The python, numpy and torch RNG states survive save + torch.load(weights_only=True) exactly."""
+    random.seed(3), np.random.seed(4), torch.manual_seed(5)
+    random.gauss(0, 1), np.random.standard_normal()  # a cached gaussian in both, the rarer half of the state
+    ckpt.save_checkpoint(tmp_path / "epoch1.pt", _full_state(1))
+    expected = (random.random(), random.gauss(0, 1), np.random.rand(), np.random.standard_normal(), torch.rand(1))
+    random.seed(0), np.random.seed(0), torch.manual_seed(0)
+    state = torch.load(tmp_path / "epoch1.pt", weights_only=True)  # what load_checkpoint does, spelled out
+    ckpt.set_rng_state(state["rng"])
+    assert (random.random(), random.gauss(0, 1), np.random.rand(), np.random.standard_normal()) == expected[:4]
+    assert torch.equal(torch.rand(1), expected[4])
+
+
+class _Payload:
+    """Unpickling this creates ``marker``: what a hostile checkpoint would do with weights_only=False."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def write_hostile_checkpoint(path, marker) -> None:
+    state = _full_state(1)
+    state["train_state"]["note"] = _Payload(str(marker))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"format": ckpt.FORMAT, "version": ckpt.VERSION, **state}, path)
+
+
+def test_hostile_checkpoint_is_refused_and_runs_nothing(tmp_path):
+    path, marker = tmp_path / "checkpoints" / "epoch1.pt", tmp_path / "pwned"
+    write_hostile_checkpoint(path, marker)
+    with pytest.raises(Exception, match=f"^{path}: not an asrkit checkpoint \\(not a torch file, or one holding"):
+        ckpt.load_checkpoint(path)
+    assert not marker.exists()
+
+
+def test_resume_takes_the_newest_readable_checkpoint(tmp_path, caplog):
+    for e in (1, 2, 3):
+        ckpt.save_checkpoint(ckpt.checkpoint_path(tmp_path, e), _full_state(e))
+    blob = ckpt.checkpoint_path(tmp_path, 3).read_bytes()
+    ckpt.checkpoint_path(tmp_path, 3).write_bytes(blob[: len(blob) // 2])  # a full disk's truncated write
+    write_hostile_checkpoint(ckpt.checkpoint_path(tmp_path, 2), tmp_path / "pwned")
+    with caplog.at_level(logging.WARNING):
+        path, state = ckpt.latest_readable_checkpoint(tmp_path)
+    assert path == ckpt.checkpoint_path(tmp_path, 1) and state["train_state"]["epoch"] == 1
+    warned = [r.getMessage() for r in caplog.records]
+    assert any("epoch3.pt: not an asrkit checkpoint" in w and "resuming from an earlier" in w for w in warned)
+    assert any("epoch2.pt: not an asrkit checkpoint" in w for w in warned)
+    assert not (tmp_path / "pwned").exists()
+    ckpt.checkpoint_path(tmp_path, 1).write_bytes(b"not a checkpoint")
+    with pytest.raises(Exception, match="none of the 3 checkpoint\\(s\\) can be read"):
+        ckpt.latest_readable_checkpoint(tmp_path)
+    assert ckpt.latest_readable_checkpoint(tmp_path / "fresh") is None

@@ -14,6 +14,8 @@ import numpy as np
 import torch
 import torchaudio.compliance.kaldi as kaldi
 
+from asrkit.features.fbank import FbankConfig
+
 WORDS = {"0": "NO", "1": "YES"}
 
 # A LAS small enough that a few epochs of 8 utterances take about a second on one thread.
@@ -48,7 +50,7 @@ def fbank(path: Path, bins: int = 23) -> np.ndarray:
 
 def make_dump(out: Path, waves: List[Path], bins: int = 23, drop_text: Optional[List[str]] = None,
               max_frames: Optional[int] = None) -> Path:
-    """Write out/{feats.ark,feats.scp,utt2num_frames,text} for ``waves``; returns ``out``."""
+    """Write out/{feats.ark,feats.scp,utt2num_frames,text,fbank.yaml} for ``waves``; returns ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     feats = {}
     for w in waves:
@@ -58,6 +60,8 @@ def make_dump(out: Path, waves: List[Path], bins: int = 23, drop_text: Optional[
     with open(out / "utt2num_frames", "w") as f:
         for utt, m in feats.items():
             f.write(f"{utt} {m.shape[0]}\n")
+    # The options above, written as asrkit-compute-fbank writes them beside its feats.scp.
+    FbankConfig(sample_frequency=8000, num_mel_bins=bins).to_yaml(out / "fbank.yaml")
     with open(out / "text", "w") as f:
         for utt in feats:
             if drop_text and utt in drop_text:

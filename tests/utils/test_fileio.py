@@ -32,3 +32,50 @@ def test_atomic_files_commit_together_or_not_at_all(tmp_path):
         files.tmp(tmp_path / "a").write_text("a")
         files.tmp(tmp_path / "b").write_text("b")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b"]
+
+
+def _dead_pid() -> int:
+    """A pid no process has: one of our own children, reaped."""
+    import subprocess
+
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+def test_stale_temp_files_of_killed_runs_are_removed(tmp_path):
+    import os
+
+    from asrkit.utils.fileio import RUN_START, remove_stale_tmp, tmp_path_for
+
+    old = RUN_START - 60
+    dead = _dead_pid()
+    stale = tmp_path / f".feats.ark.{dead}.abcd1234.tmp"  # a killed run's
+    legacy = tmp_path / ".feats.ark.zyxw9876.tmp"  # the pid-less name of older asrkit versions
+    live = tmp_path / f".feats.ark.{os.getppid()}.abcd1234.tmp"  # a run still going (our parent)
+    new = tmp_path / f".feats.ark.{dead}.efgh5678.tmp"  # written after this run started
+    other = tmp_path / f".feats.scp.{dead}.abcd1234.tmp"  # another output's
+    mine = tmp_path / ".feats.ark.mine.tmp"  # not our pattern
+    stale_dir = tmp_path / f".split4.{dead}.abcd1234.tmp"
+    for p in (stale, legacy, live, new, other, mine):
+        p.write_text("x")
+    stale_dir.mkdir()
+    (stale_dir / "1").mkdir()
+    for p in (stale, legacy, live, other, mine, stale_dir):
+        os.utime(p, (old, old))
+    assert sorted(p.name for p in remove_stale_tmp(tmp_path / "feats.ark")) == sorted([stale.name, legacy.name])
+    assert not stale.exists() and not legacy.exists()
+    assert live.exists() and new.exists() and other.exists() and mine.exists()
+    assert remove_stale_tmp(tmp_path / "split4") == [stale_dir] and not stale_dir.exists()
+    # Every temporary name handed out does the clean-up first, and carries our pid.
+    os.utime(other, (old, old))
+    tmp = tmp_path_for(tmp_path / "feats.scp")
+    assert not other.exists() and tmp.name.startswith(f".feats.scp.{os.getpid()}.")
+
+
+def test_final_name_of_temporary_paths():
+    from asrkit.utils.fileio import final_name
+
+    assert final_name("d/.feats.1.ark.123.ab12cd34.tmp") == "d/feats.1.ark"
+    assert final_name("data/.train_sp.77.ab12cd_4.tmp/wav.scp") == "data/train_sp/wav.scp"
+    assert final_name("d/feats.ark") == "d/feats.ark"

@@ -7,7 +7,10 @@
 #      with --speed-perturb-factors the train set is first copied at each speed (data/<train>_sp)
 #   2  tokenizer: sentencepiece (char|bpe|unigram) on the train text -> data/lang_<type>/
 #   3  language model on the train text (only with --use-lm true)
-#   4  LAS training -> exp/<tag>/model.pt (averaged checkpoints with --num-avg N)
+#   4  LAS training -> exp/<tag>/model.pt (averaged checkpoints with --num-avg N); with
+#      --num-nodes N (Slurm) one task per GPU on each of N nodes, started by srun;
+#      exp/<tag>/train_seconds adds up every run of the training (killed, resumed); --train-max-time S
+#      stops it at an epoch boundary within S seconds, and running stage 4 again with a larger S continues it
 #   5  decoding of each test set in --nj pieces, merged -> exp/<tag>/decode_<set>/{text,nbest.jsonl}
 #   6  scoring (WER, CER) -> exp/<tag>/decode_<set>/{wer.txt,result.txt}; a row added to RESULTS.md
 #
@@ -19,7 +22,8 @@ set -euo pipefail
 stage=1                 # first stage to run
 stop_stage=100          # last stage to run
 nj=4                    # parallel jobs for feature extraction and decoding
-ngpu=0                  # GPUs for training (0: CPU); decoding uses --decode-ngpu
+ngpu=0                  # GPUs for training (0: CPU), per node; decoding uses --decode-ngpu
+num_nodes=1             # nodes for training; >1 needs cuda_cmd with --backend slurm (cmd.sh)
 decode_ngpu=0           # GPUs per decoding job
 seed=1                  # training seed
 train_set=train         # data/<train_set>/ (CMVN, tokenizer and LM are trained on it)
@@ -32,6 +36,7 @@ token_type=char         # char|bpe|unigram
 nbpe=30                 # vocabulary size for bpe/unigram
 train_config=conf/train.yaml   # model + training options (asrkit-train --config)
 train_args=             # more asrkit-train options, e.g. "--set training.max_epochs=10"
+train_max_time=         # training budget in seconds over all runs (training.max_time; empty: the config's)
 decode_config=conf/decode.yaml # beam search options (asrkit-decode --config)
 decode_args=            # more asrkit-decode options, e.g. "--beam 20"
 num_avg=0               # average the N best checkpoints into model.avg.pt (0: decode model.pt)
@@ -50,7 +55,10 @@ $(awk '/^# ---- configuration section/ { on = 1; next } /^help_message=/ { on = 
   on && /^[a-z_]+=/ { name = $0; sub(/=.*/, "", name); gsub(/_/, "-", name)
     value = $0; sub(/^[^=]*=/, "", value); sub(/ *#.*/, "", value)
     doc = $0; if (!sub(/^[^#]*# */, "", doc)) doc = ""
-    printf "  --%-16s %-18s %s\n", name, "(" value ")", doc }' "$0")
+    n++; names[n] = name; values[n] = "(" value ")"; docs[n] = doc
+    if (length(name) > wn) wn = length(name); if (length(values[n]) > wv) wv = length(values[n]) }
+  # Columns as wide as the longest name and default, so no option pushes its line out of step.
+  END { fmt = "  --%-" wn "s %-" wv "s %s\n"; for (i = 1; i <= n; i++) printf fmt, names[i], values[i], docs[i] }' "$0")
 
 e.g.: ./asr.sh --stage 4 --stop-stage 6 --ngpu 1 --train-config conf/train.yaml --tag las"
 # ---- end of configuration section ----
@@ -63,6 +71,11 @@ die() { echo "$(basename "$0"): ERROR: $*" >&2; exit 1; }
 . ./cmd.sh
 . "$ASRKIT_ROOT/bin/parse_options.sh"
 [ $# -eq 0 ] || die "unexpected arguments: $* (see --help)"
+[[ $num_nodes =~ ^[1-9][0-9]*$ ]] || die "--num-nodes must be a positive integer, got '$num_nodes'"
+# Checked here, not when stage 4 starts hours later: only srun starts tasks on several nodes.
+if [ "$num_nodes" -gt 1 ] && [[ $cuda_cmd != *slurm* ]]; then
+  die "--num-nodes $num_nodes needs cuda_cmd=\"asrkit-launch --backend slurm ...\" in cmd.sh (it is: $cuda_cmd)"
+fi
 [ "$stage" -le "$stop_stage" ] || exit 0   # nothing to run (run.sh checks options this way)
 
 # run <log> <command...>: run a step, and when it fails stop the whole run naming the log to read.
@@ -123,14 +136,19 @@ if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
     mkdir -p "$out/data" "$out/log"
     segments=()
     [ -f "data/$set/segments" ] && segments=(--segments "$split/JOB/segments")
+    # As Kaldi's make_fbank.sh: a job fails only when none of its utterances worked, and the
+    # 95 % rule (docs/errors.md) is applied to the whole set once the pieces are merged.
     run "$out/log/fbank.*.log" $train_cmd JOB=1:"$n" "$out/log/fbank.JOB.log" \
-      asrkit-compute-fbank --config "$fbank_config" $fbank_args "${segments[@]}" \
+      asrkit-compute-fbank --config "$fbank_config" $fbank_args "${segments[@]}" --max-bad-percent 100 \
         --write-utt2num-frames "$out/data/utt2num_frames.JOB" \
         "scp:$split/JOB/wav.scp" "ark,scp:$dump_abs/$set/data/feats.JOB.ark,$dump_abs/$set/data/feats.JOB.scp"
     for i in $(seq "$n"); do cat "$out/data/feats.$i.scp"; done > "$out/feats.scp"
+    nu=$(wc -l < "data/$set/utt2spk"); nf=$(wc -l < "$out/feats.scp")
+    [ "$nf" -ge $(( nu - nu / 20 )) ] || die "stage 1 failed: features for only $nf of the $nu utterances" \
+      "of data/$set, more than 5 % failed (Kaldi's rule) -- see $out/log/fbank.*.log"
     for i in $(seq "$n"); do cat "$out/data/utt2num_frames.$i"; done > "$out/utt2num_frames"
     for f in text utt2spk spk2utt; do cp "data/$set/$f" "$out/$f"; done
-    cp "$out/data/fbank.yaml" "$out/fbank.yaml"   # the resolved feature config, for asrkit-train
+    cp "$out/data/fbank.yaml" "$out/fbank.yaml"   # the resolved feature config: asrkit-train packs it
     # compute-fbank skips (and logs) unreadable audio: drop those utterances from every table,
     # as Kaldi's fix_data_dir.sh does after make_fbank.sh. Scoring still counts them as errors.
     run "(above)" asrkit-fix-data-dir "$out"
@@ -180,18 +198,35 @@ fi
 if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
   current_stage=4
   if [ -f "$exp/.done" ]; then log "stage 4: $exp done already"; else
-    log "stage 4: LAS training ($train_config, ngpu=$ngpu) -> $exp"
+    log "stage 4: LAS training ($train_config, ngpu=$ngpu, num_nodes=$num_nodes${train_max_time:+, budget $train_max_time s}) -> $exp"
     mkdir -p "$exp/log"
-    start=$(date +%s)
-    run "$exp/log/train.log" $cuda_cmd --gpu "$ngpu" "$exp/log/train.log" \
+    # Several nodes: asrkit-launch runs one task per GPU of each node (one per node on CPU) under
+    # srun, and each asrkit-train finds its rank and master in Slurm's variables. One node:
+    # one task, and asrkit-train --ngpu N starts its N processes itself.
+    nodes_opts=()
+    [ "$num_nodes" -gt 1 ] && nodes_opts=(--num-nodes "$num_nodes")
+    budget=()
+    [ -z "$train_max_time" ] || budget=(--set "training.max_time=$train_max_time")
+    run "$exp/log/train.log" $cuda_cmd --gpu "$ngpu" "${nodes_opts[@]}" "$exp/log/train.log" \
       asrkit-train --config "$train_config" --train-dir "$dumpdir/$feats_train_set" \
         --valid-dir "$dumpdir/$valid_set" --lang-dir "$lang" --cmvn "$dumpdir/$feats_train_set/cmvn.ark" \
-        --ngpu "$ngpu" --seed "$seed" $train_args "$exp"
-    echo $(( $(date +%s) - start )) > "$exp/train_seconds"
+        --fbank-config "$dumpdir/$feats_train_set/fbank.yaml" --ngpu "$ngpu" --seed "$seed" "${budget[@]}" \
+        $train_args "$exp"
+    # The time of every run of this training (a killed one, a resumed one), as asrkit-train records it.
+    runs=$exp/log/train_runs.tsv
+    [ -s "$runs" ] || die "stage 4: asrkit-train wrote no $runs -- see $exp/log/train.log"
+    awk -F'\t' '!/^#/ { s += $3 } END { printf "%d\n", s + 0.5 }' "$runs" > "$exp/train_seconds"
     if [ "$num_avg" -gt 0 ]; then
       run "$exp/log/average.log" $train_cmd "$exp/log/average.log" asrkit-average --num "$num_avg" "$exp"
     fi
-    touch "$exp/.done"
+    # Decodings of an earlier model of this exp dir (before a resume) are out of date.
+    rm -f "$exp"/decode_*/.done
+    if [ "$(awk -F'\t' '!/^#/ { s = $6 } END { print s }' "$runs")" = budget ]; then
+      # Not .done: running stage 4 again with a larger --train-max-time resumes the training.
+      log "stage 4: stopped by the time budget after epoch $(awk -F'\t' '!/^#/ { e = $5 } END { print e }' "$runs") ($(cat "$exp/train_seconds") s); decoding this model; run stage 4 again with a larger --train-max-time to continue"
+    else
+      touch "$exp/.done"
+    fi
   fi
 fi
 model=$exp/model.pt
@@ -235,7 +270,17 @@ if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
     if [ "$ngpu" -gt 0 ] && command -v nvidia-smi > /dev/null; then
       machine="$machine, ${ngpu}x $(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)"
     fi
+    [ "$num_nodes" -gt 1 ] && machine="$machine; training on $num_nodes nodes x $ngpu GPUs (Slurm)"
     train_time=$( [ -f "$exp/train_seconds" ] && echo "$(cat "$exp/train_seconds") s" || echo "?")
+    runs=$exp/log/train_runs.tsv
+    if [ -s "$runs" ]; then   # how the time was made up: "1202 s (2 runs)", "1790 s (time budget, 7 epochs)"
+      nruns=$(grep -vc '^#' "$runs" || true)
+      last=$(awk -F'\t' '!/^#/ { s = $6; e = $5 } END { print s, e }' "$runs")
+      note=
+      [ "$nruns" -le 1 ] || note="$nruns runs"
+      [ "${last% *}" != budget ] || note="${note:+$note, }time budget, ${last#* } epochs"
+      train_time="$train_time${note:+ ($note)}"
+    fi
     if [ ! -f "$results" ]; then
       printf '| set | CER %% | WER %% | model config | decode config | training time | date | machine |\n' > "$results"
       printf '|---|---|---|---|---|---|---|---|\n' >> "$results"

@@ -2,7 +2,7 @@
 # writes each log beginning with the command line and ending with the time taken and the exit
 # status (as Kaldi's run.pl / slurm.pl do).
 #   train_cmd:  CPU work (feature extraction, CMVN, tokenizer, scoring)
-#   cuda_cmd:   training (asr.sh adds --gpu <ngpu>)
+#   cuda_cmd:   training (asr.sh adds --gpu <ngpu>, and --num-nodes <num-nodes> when above 1)
 #   decode_cmd: decoding pieces (asr.sh adds --gpu <decode-ngpu>)
 
 # On this machine:
@@ -10,8 +10,9 @@ export train_cmd="asrkit-launch --backend local"
 export cuda_cmd="asrkit-launch --backend local"
 export decode_cmd="asrkit-launch --backend local"
 
-# On a Slurm cluster (partitions, memory and time limits in slurm.pl's format; copy the
-# template's conf/slurm.conf into this recipe's conf/ to edit it for your cluster):
-# export train_cmd="asrkit-launch --backend slurm --config ../../TEMPLATE/asr1/conf/slurm.conf --mem 4G"
-# export cuda_cmd="asrkit-launch --backend slurm --config ../../TEMPLATE/asr1/conf/slurm.conf --mem 16G --time 24:00:00"
-# export decode_cmd="asrkit-launch --backend slurm --config ../../TEMPLATE/asr1/conf/slurm.conf --mem 8G"
+# On a Slurm cluster: uncomment these lines (they replace the ones above) and edit the partition
+# and account lines of conf/slurm.conf. --mem is per node. Training on several nodes, one task
+# per GPU, started by srun: ./run.sh --stage 4 --num-nodes 2 --ngpu 4
+# export train_cmd="asrkit-launch --backend slurm --config conf/slurm.conf --mem 4G"
+# export cuda_cmd="asrkit-launch --backend slurm --config conf/slurm.conf --mem 16G --time 24:00:00"
+# export decode_cmd="asrkit-launch --backend slurm --config conf/slurm.conf --mem 8G"

@@ -10,6 +10,7 @@
 #
 #   e.g. ./run.sh --download-dir /data/librispeech --hours 100 --ngpu 1
 #        ./run.sh --librispeech-root /corpora/LibriSpeech --stage 0 --ngpu 4
+#        ./run.sh --stage 4 --num-nodes 2 --ngpu 4   # Slurm (cmd.sh): 2 nodes x 4 GPUs, srun
 # Options of this script: --librispeech-root, --download-dir, --hours, --stage, --stop-stage;
 # every other option goes to asr.sh (./asr.sh --help lists them).
 set -euo pipefail

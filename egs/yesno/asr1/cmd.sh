@@ -2,7 +2,7 @@
 # writes each log beginning with the command line and ending with the time taken and the exit
 # status (as Kaldi's run.pl / slurm.pl do).
 #   train_cmd:  CPU work (feature extraction, CMVN, tokenizer, scoring)
-#   cuda_cmd:   training (asr.sh adds --gpu <ngpu>)
+#   cuda_cmd:   training (asr.sh adds --gpu <ngpu>, and --num-nodes <num-nodes> when above 1)
 #   decode_cmd: decoding pieces (asr.sh adds --gpu <decode-ngpu>)
 
 # On this machine:

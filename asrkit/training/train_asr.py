@@ -1,89 +1,59 @@
-"""``asrkit-train`` as a library call: the named steps from a command line to exp/<name>/model.pt.
+"""``asrkit-train`` as a library call: the named steps from its options to exp/<name>/model.pt.
 
-:func:`train` runs in every process of a run (one, or one per GPU under DDP). It reads the
-config, the data and the tokenizer, builds the model, resumes from the exp dir's latest
-checkpoint when there is one, trains, and (rank 0) packs the best epoch into ``model.pt``.
-:func:`launch_local` starts N such processes on this machine for ``--ngpu N``, as torchrun would.
+The command resolves its options once into :class:`TrainArgs` (the config, loaded and checked
+before any data is read; the feature config; paths) and calls :func:`train`, which runs in every
+process of a run (one, or one per GPU under DDP): it reads the tokenizer, CMVN and data, builds
+the model and the packed model's :class:`PackageMeta`, hands both to the shared
+:class:`~asrkit.training.trainer.Trainer` through a :class:`~asrkit.training.las_task.LASTask`
+(which resumes from the exp dir's newest readable checkpoint), and (rank 0) packs the best
+epoch into ``model.pt`` from its checkpoint. :func:`launch_local` starts N such processes on
+this machine for ``--ngpu N``, as torchrun would.
 """
 from __future__ import annotations
 
 import logging
 import os
-import random
 import socket
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Optional
 
-import numpy as np
 import torch
 
+from asrkit.features.fbank import FbankConfig
 from asrkit.launch.distributed import DistInfo, detect_distributed, init_distributed
+from asrkit.models.las import LAS
+from asrkit.models.package import PackageMeta
 from asrkit.training import checkpoint as ckpt
-from asrkit.training.config import TrainConfig, dump_config, load_config
+from asrkit.training.config import TrainConfig, dump_config
 from asrkit.training.data import FeatureDataset, load_cmvn, load_utterances
-from asrkit.training.trainer import Trainer
+from asrkit.training.las_task import LASTask
+from asrkit.training.timing import RunRecord
+from asrkit.training.trainer import Trainer, seed_everything
+from asrkit.utils.device import resolve_device
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import atomic_open
-from asrkit.utils.logging import FORMAT, DATEFMT, get_logger
+from asrkit.utils.logging import DATEFMT, FORMAT, get_logger
 
 log = get_logger(__name__)
 
 
 @dataclass
 class TrainArgs:
+    """asrkit-train's options, resolved: what :func:`train` needs, each thing once."""
+
     exp_dir: str
     train_dir: str
     valid_dir: Optional[str]
     lang_dir: str
+    config: TrainConfig  # loaded and checked (with --set and --seed applied) before any data is read
+    fbank: Optional[FbankConfig] = None  # the features' options for model.pt (config.resolve_fbank_config)
     cmvn: Optional[str] = None
-    config: Optional[str] = None
-    overrides: List[str] = field(default_factory=list)
-    seed: Optional[int] = None
-    ngpu: Optional[int] = None  # None: training.device decides; 0: CPU; N: N GPUs
-    fbank_config: Optional[str] = None
     norm_vars: bool = True
+    ngpu: Optional[int] = None  # None: training.device decides; 0: CPU; N: N GPUs
     verbose: int = 0
-
-
-def build_model(idim: int, vocab_size: int, model_config: Dict[str, Any], where: str = "config"):
-    from asrkit.models.las import LAS, LASConfig
-
-    try:
-        return LAS(idim, vocab_size, LASConfig.from_dict(model_config))
-    except (ValueError, TypeError) as e:
-        raise AsrkitError(f"{where}: model: {e}") from None
-
-
-def find_fbank_config(train_dir: str, explicit: Optional[str]) -> Dict[str, Any]:
-    """The feature options the training features were made with, for the packed model.
-
-    ``asrkit-compute-fbank`` writes ``fbank.yaml`` beside its feats.scp; a recipe's dump dir
-    concatenates the job pieces' scps, so look beside the dump dir's feats.scp, then beside
-    the ark its first line points into.
-    """
-    from asrkit.features.fbank import FbankConfig
-
-    if explicit:
-        return FbankConfig.from_yaml(explicit).to_dict()
-    candidates = [Path(train_dir) / "fbank.yaml"]
-    try:
-        with open(Path(train_dir) / "feats.scp", encoding="utf-8") as f:
-            first = f.readline().split(maxsplit=1)
-        if len(first) == 2:
-            ark = first[1].strip().rsplit(":", 1)[0]
-            candidates.append(Path(ark).parent / "fbank.yaml")
-    except OSError:
-        pass
-    for path in candidates:
-        if path.is_file():
-            log.info("feature config for the packed model: %s", path)
-            return FbankConfig.from_yaml(path).to_dict()
-    log.warning("no fbank.yaml beside %s/feats.scp: the packed model gets the default FbankConfig "
-                "(pass --fbank-config if the features were made with other options)", train_dir)
-    return FbankConfig().to_dict()
 
 
 def _stderr_is(path: Path) -> bool:
@@ -105,22 +75,12 @@ def _log_to_file(path: Path) -> Optional[logging.Handler]:
 
 
 def select_device(ngpu: Optional[int], cfg: TrainConfig, dist_info: Optional[DistInfo]) -> torch.device:
-    want = cfg.training.device
+    """--ngpu decides when given (0: CPU, N: a GPU per rank), else training.device."""
     if ngpu is not None:
-        want = "cpu" if ngpu == 0 else "cuda"
-    if want == "auto":
-        want = "cuda" if torch.cuda.is_available() else "cpu"
-    if want == "cuda":
-        if not torch.cuda.is_available():
-            raise AsrkitError("a GPU was asked for (--ngpu or training.device) but CUDA is not available here")
-        return torch.device("cuda", dist_info.local_rank if dist_info else 0)
-    return torch.device("cpu")
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
+        name, option = ("cpu" if ngpu == 0 else "cuda"), f"--ngpu {ngpu}"
+    else:
+        name, option = cfg.training.device, f"training.device {cfg.training.device!r}"
+    return resolve_device(name, option, index=dist_info.local_rank if dist_info else 0)
 
 
 def train(args: TrainArgs) -> Optional[Path]:
@@ -129,25 +89,35 @@ def train(args: TrainArgs) -> Optional[Path]:
     dist_info = detect_distributed()
     rank = dist_info.rank if dist_info else 0
     world = dist_info.world_size if dist_info else 1
-    cfg = load_config(args.config, args.overrides)
-    if args.seed is not None:
-        cfg.training.seed = args.seed
     if rank != 0:
         logging.getLogger().setLevel(logging.WARNING)
     handler = _log_to_file(exp / "log" / "train.log") if rank == 0 else None
+    runs = None
     try:
         if rank == 0:
             log.info("%s", " ".join(sys.argv))
-        return _train(args, cfg, exp, dist_info, rank, world)
+            # This run's row in log/train_runs.tsv, from now on: data loading is training time too.
+            found = ckpt.list_checkpoints(exp)
+            done_before = max(found) if found else 0
+            runs = RunRecord(exp, fresh=not found, epochs_done=lambda: done_before)
+            runs.start()
+        return _train(args, exp, dist_info, rank, world, runs)
+    except KeyboardInterrupt:
+        if runs is not None:
+            runs.outcome = "interrupted"
+        raise
     finally:
+        if runs is not None:
+            runs.finish()
         if handler is not None:
             logging.getLogger().removeHandler(handler)
             handler.close()
 
 
-def _train(args: TrainArgs, cfg: TrainConfig, exp: Path, dist_info: Optional[DistInfo], rank: int,
-           world: int) -> Optional[Path]:
+def _train(args: TrainArgs, exp: Path, dist_info: Optional[DistInfo], rank: int, world: int,
+           runs: Optional[RunRecord] = None) -> Optional[Path]:
     start = time.time()
+    cfg = args.config
     device = select_device(args.ngpu, cfg, dist_info)
     if dist_info is not None:
         backend = init_distributed(dist_info, "nccl" if device.type == "cuda" else "gloo")
@@ -174,17 +144,23 @@ def _train(args: TrainArgs, cfg: TrainConfig, exp: Path, dist_info: Optional[Dis
         if valid_set.idim != train_set.idim:
             raise AsrkitError(f"{args.valid_dir}/feats.scp has {valid_set.idim}-dim features, "
                               f"{args.train_dir}/feats.scp {train_set.idim}-dim")
-    model = build_model(train_set.idim, tokenizer.vocab_size, cfg.model, args.config or "config")
+    if args.fbank is not None and args.fbank.dim != train_set.idim:
+        raise AsrkitError(f"the feature config ({args.fbank.dim}-dim fbank) does not describe "
+                          f"{args.train_dir}/feats.scp ({train_set.idim}-dim features): give --fbank-config with "
+                          f"the options they were made with")
+    model = LAS(train_set.idim, tokenizer.vocab_size, cfg.model)
     log.info("model: %.2fM parameters, idim %d, vocab %d",
              sum(p.numel() for p in model.parameters()) / 1e6, train_set.idim, tokenizer.vocab_size)
-    meta = {
-        "model_config": model.config.to_dict(), "idim": train_set.idim, "vocab_size": tokenizer.vocab_size,
-        "feature_config": find_fbank_config(args.train_dir, args.fbank_config),
-        "cmvn": cmvn, "cmvn_norm_vars": args.norm_vars,
-        "tokenizer": tokenizer.to_bytes(), "tokens": list(tokenizer.tokens),
-    }
-    trainer = Trainer(cfg, model, train_set, valid_set, tokenizer, exp, meta, device, rank, world)
+    meta = PackageMeta(model_config=cfg.model, idim=train_set.idim, vocab_size=tokenizer.vocab_size,
+                       feature_config=args.fbank, cmvn=cmvn, cmvn_norm_vars=args.norm_vars,
+                       tokenizer=tokenizer.to_bytes(), tokens=list(tokenizer.tokens))
+    task = LASTask(model, meta, cfg, train_set, valid_set, tokenizer, exp, rank, world)
+    trainer = Trainer(task, cfg.optim, cfg.training, exp, cfg.to_dict(), device, rank, world)
     trainer.resume()
+    if runs is not None:  # the budget counts every run of this training, not only this one
+        runs.epochs_done = lambda: trainer.state.epoch
+        trainer.time_used = runs.used
+        trainer.before_checkpoint = runs.update
     if rank == 0:  # only once the config is known to fit the exp dir's checkpoints
         with atomic_open(exp / "config.yaml") as f:
             f.write(dump_config(cfg))
@@ -193,11 +169,14 @@ def _train(args: TrainArgs, cfg: TrainConfig, exp: Path, dist_info: Optional[Dis
     trainer.run()
     out = None
     if rank == 0:
-        out = pack_best(exp, cfg.training.best_metric)
+        out = ckpt.pack_best(exp, cfg.training.best_metric, exp / "model.pt")
         hist = trainer.state.history
+        why = " (stopped early)" if trainer.state.stopped_early else " (time budget)" if trainer.out_of_time else ""
         log.info("Done %d epochs out of %d%s in %.0f s; packed model: %s", trainer.state.epoch,
-                 cfg.training.max_epochs, " (stopped early)" if trainer.state.stopped_early else "",
-                 time.time() - start, out)
+                 cfg.training.max_epochs, why, time.time() - start, out)
+        if runs is not None:
+            runs.outcome = "budget" if trainer.out_of_time else "done"
+            log.info("training time over %d run(s): %.0f s (%s)", runs.row.run, runs.used(), runs.path)
         if hist:
             log.info("last epoch: %s", ", ".join(f"{k} {v:.4g}" for k, v in hist[-1].items()
                                                   if isinstance(v, float)))
@@ -207,34 +186,6 @@ def _train(args: TrainArgs, cfg: TrainConfig, exp: Path, dist_info: Optional[Dis
         dist.barrier()
         dist.destroy_process_group()
     return out
-
-
-def pack_best(exp: Path, metric: str) -> Path:
-    """Write ``exp/model.pt`` from the best checkpoint by ``metric`` (the last one if none has it)."""
-    found = ckpt.list_checkpoints(exp)
-    if not found:
-        raise AsrkitError(f"{exp}/checkpoints: no checkpoint to pack")
-    last = ckpt.load_checkpoint(found[max(found)])
-    ranked = [e for e in ckpt.rank_epochs(last["train_state"]["history"], metric) if e in found]
-    best_epoch = ranked[0] if ranked else max(found)
-    state = last if best_epoch == max(found) else ckpt.load_checkpoint(found[best_epoch])
-    row = next((r for r in last["train_state"]["history"] if r["epoch"] == best_epoch), {})
-    out = exp / "model.pt"
-    write_package(out, state["model"], state["package"], {"epochs": [best_epoch], "metric": metric,
-                                                          "metrics": row})
-    log.info("best epoch %d by %s (%s)", best_epoch, metric, row.get(metric))
-    return out
-
-
-def write_package(path: Path, state_dict: Dict[str, torch.Tensor], meta: Dict[str, Any],
-                  extra: Dict[str, Any]) -> None:
-    from asrkit.models.package import save_package
-
-    model = build_model(meta["idim"], meta["vocab_size"], meta["model_config"], str(path))
-    model.load_state_dict(state_dict)
-    save_package(path, model, feature_config=meta["feature_config"], cmvn=meta["cmvn"],
-                 cmvn_norm_vars=meta["cmvn_norm_vars"], tokenizer=meta["tokenizer"], tokens=meta["tokens"],
-                 extra=extra)
 
 
 # ---------------------------------------------------------------------- --ngpu N on one machine

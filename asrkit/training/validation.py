@@ -1,7 +1,8 @@
-"""Batched greedy decoding and CER for the validation pass (the beam search lives in asrkit.decoding).
+"""What the trainer measures on the dev set besides the loss: greedy CER and attention alignments.
 
-Works through the model's decoding interface only (``init_decoder``/``decode_step``, see
-docs/contracts.md), one step for the whole batch at a time.
+The greedy hypotheses come from the decoding package's batched greedy search (the same one
+``asrkit-decode --mode greedy`` runs, attention scores only), so a validation CER is what
+decoding that model greedily gives; training imports decoding, never the other way round.
 """
 from __future__ import annotations
 
@@ -10,28 +11,22 @@ from typing import List, Optional, Sequence, Tuple
 import torch
 from torch import Tensor
 
+from asrkit.decoding.beam_search import SearchOptions, greedy_search
+from asrkit.decoding.scorers import AttentionScorer
+
 
 @torch.no_grad()
-def greedy_search(model, enc: Tensor, enc_lens: Tensor, sos: int, eos: int, maxlen: int) -> List[List[int]]:
-    """Best token sequence per utterance, ``<sos/eos>`` excluded, at most ``maxlen`` tokens."""
-    memory, state = model.init_decoder(enc, enc_lens)
-    n = enc.size(0)
-    prev = torch.full((n,), sos, dtype=torch.long, device=enc.device)
-    ended = torch.zeros(n, dtype=torch.bool, device=enc.device)
-    steps: List[Tensor] = []
-    for _ in range(maxlen):
-        logp, state, _ = model.decode_step(prev, state, memory)  # (N, V)
-        tok = logp.argmax(-1).masked_fill(ended, eos)  # (N,)
-        steps.append(tok)
-        ended = ended | (tok == eos)
-        # One device sync per step, to stop as soon as every utterance has ended.
-        if bool(ended.all()):
-            break
-        prev = tok
-    if not steps:
-        return [[] for _ in range(n)]
-    out = torch.stack(steps, 1).tolist()  # (N, steps), one transfer
-    return [row[: row.index(eos)] if eos in row else row for row in out]
+def greedy_hyps(model, enc: Tensor, enc_lens: Tensor, max_tokens: int) -> List[List[int]]:
+    """Best token sequence per utterance (no ``<sos/eos>``), at most ``max_tokens`` tokens each.
+
+    ``model`` is a LAS (docs/contracts.md); ``enc`` (B, T', H) and ``enc_lens`` (B,) its encoder
+    output. The decoder's attention scores alone choose, as in ``asrkit-decode --mode greedy
+    --ctc-weight 0``; no utterance runs past its encoder frames or ``max_tokens``.
+    """
+    opts = SearchOptions(beam=1, nbest=1, max_tokens=max_tokens)
+    res = greedy_search({"att": AttentionScorer(model, enc, enc_lens)}, None, {"att": 1.0}, enc_lens, opts,
+                        model.vocab_size, sos=model.sos, eos=model.eos)
+    return [hyps[0].tokens if hyps else [] for hyps in res.hyps]
 
 
 @torch.no_grad()

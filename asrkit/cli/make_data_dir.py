@@ -1,0 +1,55 @@
+"""asrkit-make-data-dir: a Kaldi data dir from a folder of audio files and their transcripts."""
+from __future__ import annotations
+
+import click
+
+from asrkit.cli._common import asrkit_command
+from asrkit.data.from_audio import CASES, PUNCTUATION, make_data_dir
+
+
+@asrkit_command("make-data-dir")
+@click.option("--transcripts", type=click.Path(dir_okay=False),
+              help="One file of '<key> <text>' lines; the key is the audio file's name without extension, or "
+                   "its path below AUDIO-DIR (e.g. book1/a0001). Without it: <name>.txt beside each audio file.")
+@click.option("--text-ext", default="txt", show_default=True,
+              help="Extension of the transcript beside each audio file (without --transcripts).")
+@click.option("--audio-ext", default="wav,flac", show_default=True,
+              help="Audio file extensions to take, comma separated (not WAV: read through sox).")
+@click.option("--speaker", help="One speaker name for every file [default: spk1].")
+@click.option("--speaker-from-dir", is_flag=True, help="The speaker is the first folder below AUDIO-DIR.")
+@click.option("--speaker-regex", metavar="REGEX",
+              help="The speaker is group 1 of REGEX searched in the path below AUDIO-DIR without the "
+                   "extension, e.g. '^([a-z]+)_' for alice_001.wav.")
+@click.option("--sample-rate", type=click.IntRange(min=1),
+              help="Convert every file to this rate, 16-bit mono, through sox (audio at another rate than "
+                   "conf/fbank.yaml's sample_frequency, or not mono 16-bit).")
+@click.option("--case", type=click.Choice(CASES), default="keep", show_default=True,
+              help="Change the transcripts' letter case.")
+@click.option("--punctuation", type=click.Choice(PUNCTUATION), default="keep", show_default=True,
+              help="drop: punctuation becomes a word break (an apostrophe inside a word stays).")
+@click.option("--max-skip-ratio", type=float, default=0.05, show_default=True,
+              help="Fail when more than this share of files and transcripts had to be skipped.")
+@click.argument("audio_dir", metavar="AUDIO-DIR")
+@click.argument("out_dir", metavar="DATA-DIR")
+def main(transcripts, text_ext, audio_ext, speaker, speaker_from_dir, speaker_regex, sample_rate, case,
+         punctuation, max_skip_ratio, audio_dir, out_dir):
+    """Write DATA-DIR/{wav.scp,text,utt2spk,spk2utt} from the audio files below AUDIO-DIR.
+
+    Utterance ids are <speaker>-<path below AUDIO-DIR without extension, '/' as '-'>, so the same
+    file name in two folders gives two ids; characters other than letters, digits and ._+- (spaces)
+    become _ in ids. An audio file without a transcript, a transcript without its audio, an empty
+    transcript and a path with a line break are skipped and counted (names in the log); more than
+    --max-skip-ratio of them is an error, as are a key given twice or matching two files.
+
+    \b
+    e.g. asrkit-make-data-dir --transcripts /corpora/mine/prompts.txt --speaker mine /corpora/mine/wav data/all
+         asrkit-make-data-dir --speaker-from-dir --sample-rate 16000 /corpora/mine data/all   # x.wav + x.txt
+    """
+    report = make_data_dir(audio_dir, out_dir, transcripts=transcripts, text_ext=text_ext,
+                           extensions=[e.strip() for e in audio_ext.split(",") if e.strip()], speaker=speaker,
+                           speaker_from_dir=speaker_from_dir, speaker_regex=speaker_regex,
+                           sample_rate=sample_rate, case=case, punctuation=punctuation,
+                           max_skip_ratio=max_skip_ratio)
+    skipped = "".join(f", {len(v)} {k}" for k, v in report.skipped.items())
+    click.echo(f"Done {report.num_utts} utterances out of {report.num_audio} audio files{skipped} -> {out_dir}",
+               err=True)

@@ -1,0 +1,305 @@
+"""A Kaldi data dir from a folder of audio files and their transcripts: a new corpus's stage 0.
+
+Two transcript layouts, the two most corpora come in:
+
+* one transcript file (``transcripts=``) with ``<key> <text>`` lines, where the key is the
+  audio file's name without its extension (``a0001``), or its path below the audio folder
+  without the extension (``book1/a0001``; needed when two folders hold the same name), or
+  either of those with the extension (``a0001.wav``); on a line with a tab, the key ends at
+  the first tab, so it may hold spaces (``my take 1<TAB>the text``);
+* a text file beside each audio file, same name, another extension (``a0001.wav`` +
+  ``a0001.txt``): its whole content, lines joined, is the transcript.
+
+Every audio file below the folder with one of ``extensions`` is taken (recursively, in sorted
+order). Utterance ids are ``<speaker>-<path below the folder, '/' as '-', no extension>``, so two
+``a0001.wav`` in two folders get two ids, and the speaker prefix keeps utt2spk and spk2utt
+sorted alike (Kaldi's rule). Characters other than letters, digits and ``._+-`` (white space
+above all) become ``_`` in ids; paths are written as they are. The speaker is one name for
+all, the first folder below the audio folder, or group 1 of a regular expression on the path.
+
+Transcripts keep their text (white space collapsed) unless asked: ``case`` upper or lower,
+``punctuation="drop"`` (punctuation as word breaks, an apostrophe inside a word kept).
+
+WAV files go into wav.scp as absolute paths; other formats (FLAC, OGG, MP3, ...) and, with
+``sample_rate``, every file become ``sox <file> -t wav -r <rate> -c 1 -b 16 - |`` pipes, so the
+features see 16-bit mono WAV at the rate the fbank config expects.
+
+Nothing is silently lost: an audio file without a transcript, a transcript whose audio is not
+there, an empty transcript, a path that cannot be a table line (a line break in it) are
+skipped and counted in the report, with their names; more than ``max_skip_ratio`` of them is an
+error (as Kaldi's make_fbank.sh fails below 95 % success). A duplicate key in the transcript
+file, a key that matches two files, or two files whose ids would be the same are errors.
+
+e.g.::
+
+    >>> report = make_data_dir("/corpora/mine/wav", "data/all",            # doctest: +SKIP
+    ...                        transcripts="/corpora/mine/prompts.txt", speaker="mine")
+    >>> report.num_utts, report.skipped                                    # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from asrkit.data.datadir import write_data_dir
+from asrkit.utils.errors import AsrkitError
+from asrkit.utils.fileio import PathLike
+from asrkit.utils.logging import get_logger
+
+log = get_logger(__name__)
+
+DEFAULT_EXTENSIONS = ("wav", "flac")
+CASES = ("keep", "upper", "lower")
+PUNCTUATION = ("keep", "drop")
+# Why an item was skipped, as the report and the log name it.
+NO_TRANSCRIPT = "audio without a transcript"
+NO_AUDIO = "transcript without audio"
+EMPTY = "empty transcript"
+BAD_NAME = "file name with a line break or control character"
+_UNSAFE_ID_CHAR = re.compile(r"[^\w.+-]")  # \w: letters and digits of any script, and _
+
+
+@dataclass
+class MakeReport:
+    num_audio: int = 0  # audio files found
+    num_utts: int = 0  # utterances written
+    skipped: Dict[str, List[str]] = field(default_factory=dict)  # reason -> names
+    mapped_ids: int = 0  # ids whose characters were replaced by _
+
+    @property
+    def num_skipped(self) -> int:
+        return sum(len(v) for v in self.skipped.values())
+
+    def skip(self, reason: str, name: str) -> None:
+        self.skipped.setdefault(reason, []).append(name)
+
+
+def safe_id(text: str) -> str:
+    """``text`` with every character a Kaldi id should not hold (white space, quotes, /) as ``_``."""
+    return _UNSAFE_ID_CHAR.sub("_", text)
+
+
+def _has_control_char(text: str) -> bool:
+    return any(ord(c) < 32 or ord(c) == 127 for c in text)
+
+
+def find_audio(audio_dir: Path, extensions: Sequence[str]) -> List[PurePosixPath]:
+    """Paths below ``audio_dir`` (relative, sorted) of the files with one of ``extensions``."""
+    exts = {"." + e.lower().lstrip(".") for e in extensions}
+    found = []
+    for root, dirs, files in os.walk(audio_dir, followlinks=True):
+        dirs.sort()
+        rel_root = PurePosixPath(Path(root).relative_to(audio_dir).as_posix())
+        for name in sorted(files):
+            if Path(name).suffix.lower() in exts:
+                found.append(rel_root / name)
+    return found
+
+
+def wav_scp_entry(path: Path, sample_rate: Optional[int]) -> str:
+    """What wav.scp says for one file: its path (WAV), or a sox pipe to 16-bit mono WAV."""
+    if path.suffix.lower() == ".wav" and sample_rate is None:
+        text = str(path)
+        if not text.endswith("|") and text == text.strip():
+            return text
+        return f"cat {shlex.quote(text)} |"  # a path a table would misread as a pipe or trim
+    rate = f" -r {sample_rate}" if sample_rate else ""
+    return f"sox {shlex.quote(str(path))} -t wav{rate} -c 1 -b 16 - |"
+
+
+def read_transcript_file(path: Path) -> Dict[str, Tuple[str, int]]:
+    """``<key> <text>`` lines -> {key: (text, line number)}; blank lines are ignored."""
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise AsrkitError(f"{path}: cannot read the transcripts: {e.strerror}") from None
+    try:
+        content = raw.decode("utf-8-sig")  # a byte-order mark (Windows editors) is not part of the first key
+    except UnicodeDecodeError as e:
+        line = raw[:e.start].count(b"\n") + 1
+        raise AsrkitError(f"{path}:{line}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    out: Dict[str, Tuple[str, int]] = {}
+    for lineno, line in enumerate(content.splitlines(), 1):
+        # A tab, when there is one, ends the key: then a key may hold spaces ("my take 1<TAB>text").
+        parts = [p.strip() for p in line.split("\t", 1)] if "\t" in line else line.strip().split(maxsplit=1)
+        if not parts or not parts[0]:
+            continue
+        key = parts[0]
+        if key in out:
+            raise AsrkitError(f"{path}:{lineno}: key {key!r} appears twice (first on line {out[key][1]})")
+        out[key] = (parts[1] if len(parts) > 1 else "", lineno)
+    if not out:
+        raise AsrkitError(f"{path}: no transcripts in it (expected '<file-name> <text>' lines)")
+    return out
+
+
+def drop_punctuation(text: str) -> str:
+    """Punctuation (Unicode category P*) as word breaks, except an apostrophe inside a word (don't)."""
+    out = []
+    for i, c in enumerate(text):
+        if unicodedata.category(c).startswith("P"):
+            inside = 0 < i < len(text) - 1 and text[i - 1].isalnum() and text[i + 1].isalnum()
+            out.append("'" if c in "'\u2019" and inside else " ")
+        else:
+            out.append(c)
+    return "".join(out)
+
+
+def _normalise(text: str, case: str, punctuation: str) -> str:
+    if punctuation == "drop":
+        text = drop_punctuation(text)
+    text = " ".join(text.split())
+    return text.upper() if case == "upper" else text.lower() if case == "lower" else text
+
+
+def _speaker_of(rel: PurePosixPath, speaker: Optional[str], speaker_from_dir: bool,
+                speaker_regex: Optional[re.Pattern]) -> str:
+    if speaker_from_dir:
+        if len(rel.parts) < 2:
+            raise AsrkitError(f"{rel}: not in a folder, but the speaker is taken from the first folder "
+                              f"(--speaker-from-dir): put it in one, or give --speaker")
+        return safe_id(rel.parts[0])
+    if speaker_regex is not None:
+        m = speaker_regex.search(str(rel.with_suffix("")))
+        if not m or not m.group(1):
+            raise AsrkitError(f"{rel}: the speaker pattern {speaker_regex.pattern!r} does not match "
+                              f"(its group 1 must match the speaker's part of the path without the extension)")
+        return safe_id(m.group(1))
+    return safe_id(speaker or "spk1")
+
+
+def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[PathLike] = None,
+                  text_ext: str = "txt", extensions: Sequence[str] = DEFAULT_EXTENSIONS,
+                  speaker: Optional[str] = None, speaker_from_dir: bool = False,
+                  speaker_regex: Optional[str] = None, sample_rate: Optional[int] = None,
+                  case: str = "keep", punctuation: str = "keep", max_skip_ratio: float = 0.05) -> MakeReport:
+    """Write ``out_dir``'s wav.scp, text, utt2spk and spk2utt; see the module docstring."""
+    audio_dir = Path(audio_dir)
+    if not audio_dir.is_dir():
+        raise AsrkitError(f"{audio_dir}: no such directory (the folder holding the audio files)")
+    if sum(bool(x) for x in (speaker, speaker_from_dir, speaker_regex)) > 1:
+        raise AsrkitError("give one of --speaker, --speaker-from-dir and --speaker-regex")
+    if case not in CASES:
+        raise AsrkitError(f"--case {case!r}: one of {', '.join(CASES)}")
+    if punctuation not in PUNCTUATION:
+        raise AsrkitError(f"--punctuation {punctuation!r}: one of {', '.join(PUNCTUATION)}")
+    if not 0 <= max_skip_ratio <= 1:
+        raise AsrkitError(f"--max-skip-ratio {max_skip_ratio:g}: must be in [0, 1]")
+    regex = None
+    if speaker_regex:
+        try:
+            regex = re.compile(speaker_regex)
+        except re.error as e:
+            raise AsrkitError(f"--speaker-regex {speaker_regex!r}: {e}") from None
+        if regex.groups < 1:
+            raise AsrkitError(f"--speaker-regex {speaker_regex!r}: needs a group, e.g. '^([^/]+)/' or '_(spk\\d+)_'")
+    audio_root = audio_dir.resolve()
+    report = MakeReport()
+    files = find_audio(audio_root, extensions)
+    report.num_audio = len(files)
+    if not files:
+        raise AsrkitError(f"{audio_dir}: no audio files (looked for *.{', *.'.join(extensions)} in it and its "
+                          f"folders; see --audio-ext)")
+    good = []
+    for rel in files:
+        if _has_control_char(str(rel)):
+            report.skip(BAD_NAME, repr(str(rel)))
+        else:
+            good.append(rel)
+    if sample_rate is not None or any(r.suffix.lower() != ".wav" for r in good):
+        if shutil.which("sox") is None:
+            why = f"--sample-rate {sample_rate}" if sample_rate else "audio other than WAV"
+            raise AsrkitError(f"sox not found on PATH: {why} is read through 'sox ... |' pipes in wav.scp "
+                              f"(install it, e.g. apt-get install sox)")
+
+    # Each file's transcript.
+    text_of: Dict[PurePosixPath, str] = {}
+    if transcripts is not None:
+        table = read_transcript_file(Path(transcripts))
+        # A key that is a path below the folder names one file; a bare name may name several.
+        by_path: Dict[str, List[PurePosixPath]] = {}
+        by_name: Dict[str, List[PurePosixPath]] = {}
+        for rel in good:
+            for key in {str(rel.with_suffix("")), str(rel)}:
+                by_path.setdefault(key, []).append(rel)
+            for key in {rel.stem, rel.name}:
+                by_name.setdefault(key, []).append(rel)
+        for key, (text, lineno) in table.items():
+            matches = by_path.get(key) or by_name.get(key, [])
+            if len(matches) > 1:
+                raise AsrkitError(f"{transcripts}:{lineno}: {key!r} matches {len(matches)} audio files "
+                                  f"({', '.join(map(str, matches[:3]))}): use the path below {audio_dir} as the "
+                                  f"key, e.g. {str(matches[0].with_suffix(''))!r}")
+            if not matches:
+                report.skip(NO_AUDIO, f"{key} ({transcripts}:{lineno})")
+                continue
+            rel = matches[0]
+            if rel in text_of:
+                raise AsrkitError(f"{transcripts}:{lineno}: {key!r} is a second transcript for {rel}")
+            text_of[rel] = text
+    else:
+        ext = "." + text_ext.lstrip(".")
+        for rel in good:
+            beside = (audio_root / rel).with_suffix(ext)
+            if beside.is_file():
+                try:
+                    text_of[rel] = beside.read_text(encoding="utf-8-sig")
+                except UnicodeDecodeError as e:
+                    raise AsrkitError(f"{beside}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+                except OSError as e:
+                    raise AsrkitError(f"{beside}: cannot read: {e.strerror}") from None
+        if not text_of:
+            raise AsrkitError(f"{audio_dir}: no transcripts: none of its {len(good)} audio files has a "
+                              f"<name>{ext} beside it (other extension: --text-ext; one file of '<name> <text>' "
+                              f"lines: --transcripts)")
+
+    wav_scp: Dict[str, str] = {}
+    text: Dict[str, str] = {}
+    utt2spk: Dict[str, str] = {}
+    source_of: Dict[str, PurePosixPath] = {}
+    for rel in good:
+        if rel not in text_of:
+            report.skip(NO_TRANSCRIPT, str(rel))
+            continue
+        words = _normalise(text_of[rel], case, punctuation)
+        if not words:
+            report.skip(EMPTY, str(rel))
+            continue
+        spk = _speaker_of(rel, speaker, speaker_from_dir, regex)
+        plain = "-".join(rel.with_suffix("").parts)
+        utt = safe_id(plain)
+        report.mapped_ids += utt != plain
+        if not (utt == spk or utt.startswith(spk + "-")):
+            utt = f"{spk}-{utt}"
+        if utt in source_of:
+            raise AsrkitError(f"{audio_dir}: {source_of[utt]} and {rel} would both be utterance {utt!r} "
+                              f"(ids replace characters other than letters, digits and ._+- by _): rename one")
+        source_of[utt] = rel
+        wav_scp[utt] = wav_scp_entry(audio_root / rel, sample_rate)
+        text[utt] = words
+        utt2spk[utt] = spk
+    report.num_utts = len(wav_scp)
+
+    for reason, names in report.skipped.items():
+        log.warning("skipped %d: %s: %s%s (all with -v)", len(names), reason, ", ".join(names[:5]),
+                    " ..." if len(names) > 5 else "")
+        log.debug("%s: %s", reason, ", ".join(names))
+    if report.mapped_ids:
+        log.info("%d utterance id(s) have characters other than letters, digits and ._+- replaced by _",
+                 report.mapped_ids)
+    total = report.num_audio + len(report.skipped.get(NO_AUDIO, []))
+    if report.num_utts == 0:
+        raise AsrkitError(f"{audio_dir}: no utterance has both audio and a non-empty transcript "
+                          f"({report.num_skipped} skipped, reasons above)")
+    if report.num_skipped > max_skip_ratio * total:
+        raise AsrkitError(f"{audio_dir}: {report.num_skipped} of {total} audio files and transcripts skipped "
+                          f"(reasons above), more than --max-skip-ratio {max_skip_ratio:g}: fix the corpus "
+                          f"or raise the ratio")
+    write_data_dir(out_dir, wav_scp=wav_scp, text=text, utt2spk=utt2spk)
+    return report

@@ -1,0 +1,127 @@
+"""Which utterances of a data dir to hold out for validation and test: train/dev/test lists.
+
+For a corpus that comes as one folder (a new user's own recordings), the split is chosen here,
+as Kaldi's ``utils/subset_data_dir_tr_cv.sh`` does for a cross-validation set: each held-out
+set is given either as a fraction (utterances drawn at random with a seed, so the same seed
+gives the same split) or as an explicit list of utterance ids (one per line, first column, so
+a ``text`` or ``utt2spk`` file works as a list). ``by_speaker`` draws whole speakers instead, so
+no speaker of dev or test is trained on. The lists are written, and ``utils/subset_data_dir.sh
+--utt-list`` (bin/) makes the data dirs from them, so a user can read or edit a split by hand.
+
+e.g.::
+
+    >>> sets = choose_holdout(utt2spk, dev_fraction=0.05, test_fraction=0.05, seed=1)  # doctest: +SKIP
+    >>> {name: len(utts) for name, utts in sets.items()}                              # doctest: +SKIP
+    {'train': 802, 'dev': 45, 'test': 45}
+"""
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Dict, List, Optional
+
+from asrkit.data.table import read_table
+from asrkit.utils.errors import AsrkitError
+from asrkit.utils.fileio import PathLike, atomic_open
+
+
+def read_id_list(path: PathLike, known: Dict[str, str]) -> List[str]:
+    """The utterance ids of a list file (first column); an id not in ``known`` is an error."""
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as e:
+        raise AsrkitError(f"{path}: cannot read the list: {e.strerror}") from None
+    ids: List[str] = []
+    seen = set()
+    for lineno, line in enumerate(lines, 1):
+        fields = line.split()
+        if not fields:
+            continue
+        utt = fields[0]
+        if utt not in known:
+            raise AsrkitError(f"{path}:{lineno}: {utt!r} is not an utterance of the data dir")
+        if utt in seen:
+            raise AsrkitError(f"{path}:{lineno}: {utt!r} is listed twice")
+        seen.add(utt)
+        ids.append(utt)
+    if not ids:
+        raise AsrkitError(f"{path}: empty list")
+    return ids
+
+
+def _count(fraction: float, total: int) -> int:
+    """Utterances for a held-out fraction: at least one when the fraction is not 0."""
+    return max(1, round(fraction * total)) if fraction > 0 else 0
+
+
+def choose_holdout(utt2spk: Dict[str, str], dev_fraction: float = 0.0, test_fraction: float = 0.0,
+                   dev_list: Optional[PathLike] = None, test_list: Optional[PathLike] = None,
+                   by_speaker: bool = False, seed: int = 1) -> Dict[str, List[str]]:
+    """``{"train": [...], "dev": [...], "test": [...]}`` (sorted ids; a set not asked for is empty)."""
+    for name, fraction in (("dev", dev_fraction), ("test", test_fraction)):
+        if not 0 <= fraction < 1:
+            raise AsrkitError(f"--{name}-fraction {fraction:g}: must be in [0, 1)")
+    if dev_list and dev_fraction or test_list and test_fraction:
+        raise AsrkitError("give a held-out set as a fraction or as a list, not both")
+    if dev_fraction + test_fraction >= 1:
+        raise AsrkitError(f"--dev-fraction {dev_fraction:g} + --test-fraction {test_fraction:g} leave nothing to train on")
+    sets: Dict[str, List[str]] = {"dev": [], "test": []}
+    if dev_list:
+        sets["dev"] = read_id_list(dev_list, utt2spk)
+    if test_list:
+        sets["test"] = read_id_list(test_list, utt2spk)
+    both = set(sets["dev"]) & set(sets["test"])
+    if both:
+        raise AsrkitError(f"{dev_list} and {test_list} both list {len(both)} utterance(s), e.g. {sorted(both)[0]!r}")
+
+    rng = random.Random(seed)
+    taken = set(sets["dev"]) | set(sets["test"])
+    total = len(utt2spk)
+    for name, fraction in (("dev", dev_fraction), ("test", test_fraction)):
+        want = _count(fraction, total)
+        if not want:
+            continue
+        if by_speaker:
+            spk2utt: Dict[str, List[str]] = {}
+            for utt in sorted(utt2spk):
+                if utt not in taken:
+                    spk2utt.setdefault(utt2spk[utt], []).append(utt)
+            speakers = sorted(spk2utt)
+            if len(speakers) < 2:
+                raise AsrkitError(f"--by-speaker: {len(speakers)} speaker(s) left for the {name} set and training: "
+                                  f"a speaker-disjoint split needs more (drop --by-speaker to split utterances)")
+            rng.shuffle(speakers)
+            chosen: List[str] = []
+            for spk in speakers[:-1]:  # the last one always stays for training
+                if len(chosen) >= want:
+                    break
+                chosen += spk2utt[spk]
+        else:
+            pool = sorted(u for u in utt2spk if u not in taken)
+            rng.shuffle(pool)
+            chosen = pool[:want]
+        sets[name] = chosen
+        taken.update(chosen)
+    train = [u for u in utt2spk if u not in taken]
+    if not train:
+        raise AsrkitError(f"nothing left to train on: {len(taken)} of {total} utterances held out")
+    return {"train": sorted(train), "dev": sorted(sets["dev"]), "test": sorted(sets["test"])}
+
+
+def holdout_lists(data_dir: PathLike, out_dir: PathLike, **kwargs) -> Dict[str, List[str]]:
+    """Write ``<out_dir>/{train,dev,test}.list`` for ``data_dir`` (a set not asked for: no file)."""
+    utt2spk = read_table(Path(data_dir) / "utt2spk")
+    if not utt2spk:
+        raise AsrkitError(f"{Path(data_dir) / 'utt2spk'}: no utterances")
+    sets = choose_holdout(utt2spk, **kwargs)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, utts in sets.items():
+        target = out / f"{name}.list"
+        if utts:
+            with atomic_open(target) as f:
+                f.write("".join(u + "\n" for u in utts))
+        else:
+            target.unlink(missing_ok=True)  # a list from an earlier split must not pass for this one's
+    return sets

@@ -1,0 +1,491 @@
+"""Reading Kaldi matrices and vectors from arks, scps and single-object files -- and nothing else.
+
+kaldiio's readers recognise more than Kaldi's formats: an entry that starts with ``PKL`` is
+unpickled (which runs whatever code the pickle names), ``NPY`` goes to ``numpy.load``, and
+``RIFF``/``fLaC``/``AUDIO`` to audio readers. A ``feats.ark`` or ``cmvn.ark`` is a plain data
+file that people download, share and are sent, so asrkit reads each entry's marker itself and
+accepts only what Kaldi itself writes:
+
+- binary: ``\\0B`` then one of ``FM FV DM DV`` (float/double matrix/vector, decoded here) or
+  ``CM CM2 CM3`` (Kaldi's compressed matrices: the header is checked and the exact bytes are
+  read here, then kaldiio decompresses that in-memory copy);
+- text: ``[ ... ]`` (a matrix over several lines or a vector on one), parsed by kaldiio's text
+  parser from a stream that starts at the ``[``.
+
+Anything else is refused before a byte of its payload is interpreted, with an error naming the
+file (and scp line) and the utterance. Sizes in headers are checked against what can be read,
+so a corrupt header is an error, not a multi-gigabyte allocation; a scp offset past the end of
+its ark, a pipe that fails or prints nothing, a duplicate key and a truncated entry are errors
+naming the file and utterance too.
+
+e.g.::
+
+    >>> for utt, feats in iter_ark_file("dump/test/feats.ark"):      # doctest: +SKIP
+    ...     print(utt, feats.shape)
+    >>> table = ScpTable("dump/test/feats.scp"); table["utt1"]      # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import io
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import IO, Dict, Iterator, List, Optional, Tuple
+
+import numpy as np
+
+from asrkit.data.table import iter_table, iter_table_lines
+from asrkit.utils.errors import AsrkitError
+
+# Kaldi's binary object types this reader accepts: token -> (dtype, is_matrix) for the plain ones.
+_PLAIN_TYPES = {b"FM": ("<f4", True), b"FV": ("<f4", False), b"DM": ("<f8", True), b"DV": ("<f8", False)}
+_COMPRESSED_TYPES = (b"CM", b"CM2", b"CM3")
+KALDI_BINARY_TYPES = tuple(t.decode() for t in (*_PLAIN_TYPES, *_COMPRESSED_TYPES))
+# A matrix bigger than this many elements is taken for a corrupt header (it would be 8 GiB of floats).
+MAX_ELEMENTS = 1 << 31
+_CHUNK = 1 << 20
+
+# What a refused marker is, for the message (kaldiio's extensions, and common file types).
+_FOREIGN = (
+    (b"PKL", "a pickled Python object (kaldiio's 'PKL' extension), which would run code when loaded"),
+    (b"NPY", "a numpy array (kaldiio's 'NPY' extension)"),
+    (b"\x93NUMPY", "a numpy .npy file"),
+    (b"RIFF", "WAV audio"),
+    (b"fLaC", "FLAC audio"),
+    (b"AUDIO", "audio (kaldiio's 'AUDIO' extension)"),
+    (b"PK\x03\x04", "a zip archive (e.g. a torch or numpy .npz file)"),
+    (b"\x80", "a pickled Python object"),
+)
+
+
+def _read_exact(stream: IO[bytes], n: int, what: str, part: str) -> bytes:
+    """``n`` bytes, read in chunks so a corrupt size cannot allocate more than the data holds."""
+    chunks: List[bytes] = []
+    left = n
+    while left > 0:
+        chunk = stream.read(min(left, _CHUNK))
+        if not chunk:
+            raise AsrkitError(f"{what}: truncated {part} ({n - left} of {n} bytes)")
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def _read_int32(stream: IO[bytes], what: str, part: str) -> int:
+    data = _read_exact(stream, 5, what, part)
+    if data[0] != 4:
+        raise AsrkitError(f"{what}: corrupt Kaldi binary header ({part}: size byte {data[0]}, expected 4)")
+    return struct.unpack("<i", data[1:])[0]
+
+
+def _check_shape(rows: int, cols: int, what: str) -> None:
+    if rows < 0 or cols < 0 or rows * cols > MAX_ELEMENTS:
+        raise AsrkitError(f"{what}: corrupt Kaldi binary header ({rows} x {cols} matrix)")
+
+
+def _describe_foreign(head: bytes) -> str:
+    for marker, name in _FOREIGN:
+        if head.startswith(marker):
+            return name
+    return f"data starting with {head[:8]!r}"
+
+
+def _refuse(head: bytes, what: str) -> AsrkitError:
+    return AsrkitError(f"{what}: not a Kaldi matrix or vector: {_describe_foreign(head)}; asrkit reads only "
+                       f"Kaldi's binary ({', '.join(KALDI_BINARY_TYPES)}) and text ('[ ... ]') formats")
+
+
+def read_object(stream: IO[bytes], what: str) -> np.ndarray:
+    """One Kaldi matrix or vector at the stream's position (no key), as a numpy array.
+
+    ``what`` names it in errors (``feats.ark: utterance 'a1'``). Only Kaldi's formats are read;
+    see the module docstring. The stream is left just past the object.
+    """
+    head = stream.read(2)
+    if not head:
+        raise AsrkitError(f"{what}: no data (end of file)")
+    if head == b"\0B":
+        return _read_binary(stream, what)
+    # Kaldi's text objects may be preceded by white space (after the key's single space).
+    head = head.lstrip(b" \t\r\n")
+    while not head:
+        c = stream.read(1)
+        if not c:
+            raise AsrkitError(f"{what}: no data (end of file)")
+        head = c.lstrip(b" \t\r\n")
+    if head[:1] != b"[":
+        raise _refuse(head + stream.read(6), what)
+    return _read_text(head, stream, what)
+
+
+def _read_binary(stream: IO[bytes], what: str) -> np.ndarray:
+    if getattr(stream, "peek", lambda n: b"")(1)[:1] == b"\4":
+        raise AsrkitError(f"{what}: a Kaldi integer vector (e.g. an alignment), not a matrix or vector of "
+                          "features or statistics")
+    token = b""
+    while True:
+        c = stream.read(1)
+        if c == b" " or not c or len(token) > 4:
+            break
+        token += c
+    if token in _PLAIN_TYPES:
+        dtype, is_matrix = _PLAIN_TYPES[token]
+        rows = _read_int32(stream, what, "rows")
+        cols = _read_int32(stream, what, "columns") if is_matrix else 1
+        _check_shape(rows, cols, what)
+        data = _read_exact(stream, rows * cols * np.dtype(dtype).itemsize, what,
+                           f"{token.decode()} data of a {rows} x {cols} {'matrix' if is_matrix else 'vector'}")
+        array = np.frombuffer(data, dtype=dtype)
+        return array.reshape(rows, cols) if is_matrix else array
+    if token in _COMPRESSED_TYPES:
+        header = _read_exact(stream, 16, what, f"{token.decode()} header")
+        rows, cols = struct.unpack("<ii", header[8:])
+        _check_shape(rows, cols, what)
+        body = {b"CM": 8 * cols + rows * cols, b"CM2": 2 * rows * cols, b"CM3": rows * cols}[token]
+        data = _read_exact(stream, body, what, f"{token.decode()} data of a {rows} x {cols} matrix")
+        from kaldiio.matio import read_matrix_or_vector
+
+        try:
+            array = read_matrix_or_vector(io.BytesIO(b"\0B" + token + b" " + header + data))
+        except (AssertionError, ValueError, struct.error) as e:
+            raise AsrkitError(f"{what}: corrupt {token.decode()} compressed matrix ({e})") from None
+        return np.asarray(array, dtype=np.float32)
+    if not token or token.isalnum():
+        raise AsrkitError(f"{what}: unsupported Kaldi binary object {token.decode(errors='replace')!r} "
+                          f"(asrkit reads {', '.join(KALDI_BINARY_TYPES)})")
+    raise AsrkitError(f"{what}: corrupt Kaldi binary header (type {token!r})")
+
+
+def _read_until(stream: IO[bytes], end: bytes, what: str) -> bytes:
+    """Bytes up to and including ``end``, taking whole buffered chunks where the stream allows."""
+    parts: List[bytes] = []
+    size = 0
+    peek = getattr(stream, "peek", None)
+    while True:
+        chunk = peek(_CHUNK) if peek is not None else b""
+        if chunk:
+            i = chunk.find(end)
+            part = stream.read(i + 1 if i >= 0 else len(chunk))
+        else:
+            part = stream.read(1)
+            if not part:
+                raise AsrkitError(f"{what}: truncated Kaldi text matrix (no closing ']')")
+            i = 0 if part == end else -1
+        parts.append(part)
+        size += len(part)
+        if i >= 0:
+            return b"".join(parts)
+        if size > 8 * MAX_ELEMENTS:
+            raise AsrkitError(f"{what}: malformed Kaldi text matrix (no closing ']')")
+
+
+def _read_text(head: bytes, stream: IO[bytes], what: str) -> np.ndarray:
+    """Kaldi's text form: ``[ 1 2 3 ]`` (a vector) or ``[\n 1 2\n 3 4 ]`` (a matrix), as float32.
+
+    ``head`` holds what was already read, from the ``[`` on.
+    """
+    body = head[1:] if b"]" in head else head[1:] + _read_until(stream, b"]", what)
+    body, _, after = body.partition(b"]")
+    if after.strip():
+        raise AsrkitError(f"{what}: malformed Kaldi text matrix (unexpected {after[:20]!r} after ']')")
+    # Kaldi ends the object's line after the ']'; the newline belongs to the object.
+    if not after:
+        peek = getattr(stream, "peek", None)
+        if peek is not None and peek(1)[:1] == b"\n":
+            stream.read(1)
+    try:
+        text = body.decode("ascii")
+    except UnicodeDecodeError:
+        raise AsrkitError(f"{what}: malformed Kaldi text matrix (not ASCII text)") from None
+    lines = text.split("\n")
+    rows = [r for r in (line.split() for line in lines) if r]
+    try:
+        if len(lines) == 1:  # "[ 1 2 3 ]": a vector
+            return np.array(rows[0] if rows else [], dtype=np.float64).astype(np.float32)
+        widths = sorted({len(r) for r in rows})
+        if len(widths) > 1:
+            raise AsrkitError(f"{what}: malformed Kaldi text matrix (rows of different lengths {widths})")
+        return np.array(rows, dtype=np.float64).reshape(len(rows), widths[0] if rows else 0).astype(np.float32)
+    except ValueError as e:
+        raise AsrkitError(f"{what}: malformed Kaldi text matrix ({e})") from None
+
+
+def _read_key(stream: IO[bytes], what: str, index: int) -> Optional[str]:
+    """The next ``<key> `` of an ark (Kaldi skips white space before it); None at the end."""
+    c = stream.read(1)
+    while c and c in b" \t\r\n":
+        c = stream.read(1)
+    if not c:
+        return None
+    key = bytearray()
+    while c and c != b" ":
+        if c in b"\t\r\n" or len(key) > 4096:
+            raise AsrkitError(f"{what}: entry {index}: malformed key {bytes(key[:40])!r} (not a Kaldi archive?)")
+        key += c
+        c = stream.read(1)
+    if not c:
+        raise AsrkitError(f"{what}: entry {index}: truncated archive (key {bytes(key[:40])!r} without a value)")
+    try:
+        return key.decode("utf-8")
+    except UnicodeDecodeError:
+        raise AsrkitError(f"{what}: entry {index}: key {bytes(key[:40])!r} is not UTF-8 text") from None
+
+
+def iter_ark(stream: IO[bytes], name: str) -> Iterator[Tuple[str, np.ndarray]]:
+    """``(key, array)`` for each entry of an open ark stream; ``name`` is the file in messages.
+
+    A key seen twice is an error: each utterance would be used twice.
+    """
+    seen: Dict[str, int] = {}
+    index = 0
+    while True:
+        index += 1
+        key = _read_key(stream, name, index)
+        if key is None:
+            return
+        if key in seen:
+            raise AsrkitError(f"{name}: duplicate key {key!r} (entries {seen[key]} and {index})")
+        seen[key] = index
+        yield key, read_object(stream, f"{name}: utterance {key!r}")
+
+
+def _stderr_tail(data: bytes) -> str:
+    lines = data.decode(errors="replace").strip().splitlines()
+    return f": {lines[-1]}" if lines else ""
+
+
+def iter_ark_file(path: str) -> Iterator[Tuple[str, np.ndarray]]:
+    """The entries of an ark file, ``-`` (stdin) or ``cmd |`` (a pipe whose status is checked)."""
+    if path == "-":
+        yield from iter_ark(sys.stdin.buffer, "<stdin>")
+        return
+    if path.rstrip().endswith("|"):
+        cmd = path.rstrip()[:-1].strip()
+        # stderr goes to a file, not a pipe: a grandchild still holding a pipe open would make
+        # reading it block after the command is gone.
+        with tempfile.TemporaryFile() as err:
+            proc = subprocess.Popen(cmd, shell=True, stdout=subprocess.PIPE, stderr=err)
+            try:
+                yield from iter_ark(proc.stdout, f"ark '{path}'")
+            except BaseException:  # stopped early (an error, or the reader closed): stop the command too
+                proc.kill()
+                proc.wait()
+                raise
+            finally:
+                proc.stdout.close()
+            status = proc.wait()
+            err.seek(0)
+            if status != 0:
+                raise AsrkitError(f"ark '{path}': command '{cmd}' exited with status {status}"
+                                  f"{_stderr_tail(err.read())}")
+        return
+    try:
+        f = open(path, "rb")
+    except FileNotFoundError:
+        raise AsrkitError(f"{path}: no such file") from None
+    except OSError as e:
+        raise AsrkitError(f"{path}: cannot read: {e.strerror}") from None
+    with f:
+        yield from iter_ark(f, path)
+
+
+@dataclass(frozen=True)
+class ScpEntry:
+    """Where one scp line says an object is: ``feats.ark:123``, ``feats.ark:123[0:9]``, ``cmd |``."""
+
+    key: str
+    value: str
+    where: str  # "dump/x/feats.scp:12"
+    path: str  # the ark file, or the command of a pipe
+    offset: Optional[int] = None
+    pipe: bool = False
+    rows: Optional[slice] = None
+    cols: Optional[slice] = None
+
+    @property
+    def what(self) -> str:
+        if not self.key:  # a single-object file (rxfilename): the file is all there is to name
+            return self.where
+        return f"{self.where}: utterance {self.key!r} ({self.value})"
+
+
+def _parse_range(text: str, where: str) -> slice:
+    """Kaldi's ``a:b`` (inclusive) or ``a`` range of rows or columns; empty means all."""
+    if text in ("", ":"):
+        return slice(None)
+    parts = text.split(":")
+    try:
+        nums = [int(p) for p in parts]
+    except ValueError:
+        raise AsrkitError(f"{where}: bad range [{text}] (expected e.g. [0:9] or [0:9,3:5])") from None
+    if len(nums) == 1:
+        return slice(nums[0], nums[0] + 1)
+    if len(nums) == 2 and 0 <= nums[0] <= nums[1]:
+        return slice(nums[0], nums[1] + 1)
+    raise AsrkitError(f"{where}: bad range [{text}] (expected e.g. [0:9] or [0:9,3:5])")
+
+
+def parse_scp_value(key: str, value: str, where: str) -> ScpEntry:
+    """One scp value (Kaldi's extended filename, with an optional ``:offset`` and ``[range]``)."""
+    v = value.strip()
+    if v.endswith("|"):
+        return ScpEntry(key, value, where, v[:-1].strip(), pipe=True)
+    if v.startswith("|"):
+        raise AsrkitError(f"{where}: '{v}' is an output pipe, not something to read from")
+    rows = cols = None
+    if v.endswith("]") and "[" in v:
+        v, _, rng = v[:-1].rpartition("[")
+        parts = rng.split(",")
+        if len(parts) > 2:
+            raise AsrkitError(f"{where}: bad range [{rng}] (expected e.g. [0:9] or [0:9,3:5])")
+        rows = _parse_range(parts[0], where)
+        cols = _parse_range(parts[1], where) if len(parts) == 2 else None
+    path, sep, off = v.rpartition(":")
+    offset = None
+    if sep and off.isdigit():
+        offset = int(off)
+    else:
+        path = v
+    if not path:
+        raise AsrkitError(f"{where}: no file in {value!r}")
+    return ScpEntry(key, value, where, path, offset, False, rows, cols)
+
+
+def _run_pipe(entry: ScpEntry) -> bytes:
+    proc = subprocess.run(entry.path, shell=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if proc.returncode != 0:
+        raise AsrkitError(f"{entry.what}: command exited with status {proc.returncode}{_stderr_tail(proc.stderr)}")
+    if not proc.stdout:
+        raise AsrkitError(f"{entry.what}: command printed nothing")
+    return proc.stdout
+
+
+def _slice(array: np.ndarray, entry: ScpEntry) -> np.ndarray:
+    if entry.rows is None:
+        return array
+    n = array.shape[0]
+    if entry.rows.start is not None and entry.rows.stop > n:
+        raise AsrkitError(f"{entry.what}: row range past the {n} rows of the matrix")
+    if entry.cols is not None:
+        if array.ndim != 2:
+            raise AsrkitError(f"{entry.what}: a column range on a vector")
+        if entry.cols.start is not None and entry.cols.stop > array.shape[1]:
+            raise AsrkitError(f"{entry.what}: column range past the {array.shape[1]} columns of the matrix")
+        return array[entry.rows, entry.cols]
+    return array[entry.rows]
+
+
+def read_entry(entry: ScpEntry, open_file: Optional[IO[bytes]] = None) -> np.ndarray:
+    """The object an scp line points to; ``open_file`` is ``entry.path`` already open (reused)."""
+    if entry.pipe:
+        stream: IO[bytes] = io.BufferedReader(io.BytesIO(_run_pipe(entry)))  # type: ignore[arg-type]
+        return _slice(read_object(stream, entry.what), entry)
+    f = open_file if open_file is not None else _open_ark(entry)
+    try:
+        if entry.offset is not None:
+            size = os.fstat(f.fileno()).st_size
+            if entry.offset >= size:
+                raise AsrkitError(f"{entry.what}: offset {entry.offset} is past the end of {entry.path} "
+                                  f"({size} bytes)")
+            f.seek(entry.offset)
+        else:
+            f.seek(0)
+        return _slice(read_object(f, entry.what), entry)
+    finally:
+        if open_file is None:
+            f.close()
+
+
+def _scp_lines(path: str):
+    """The scp's lines: a file, ``-`` (stdin) or ``cmd |``."""
+    if path == "-":
+        return iter_table_lines(sys.stdin.buffer, "<stdin>")
+    if path.rstrip().endswith("|"):
+        cmd = path.rstrip()[:-1].strip()
+        proc = subprocess.run(cmd, shell=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        if proc.returncode != 0:
+            raise AsrkitError(f"scp '{path}': command exited with status {proc.returncode}{_stderr_tail(proc.stderr)}")
+        return iter_table_lines(io.BytesIO(proc.stdout), f"scp '{path}'")
+    return iter_table(path)
+
+
+def read_scp(path: str) -> Dict[str, ScpEntry]:
+    """Parse every line of an scp up front: malformed lines and duplicate keys are ``file:line`` errors."""
+    entries: Dict[str, ScpEntry] = {}
+    for line in _scp_lines(path):
+        where = f"{path}:{line.lineno}"
+        if line.key in entries:
+            raise AsrkitError(f"{where}: duplicate key {line.key!r} (first on line "
+                              f"{entries[line.key].where.rsplit(':', 1)[1]})")
+        entries[line.key] = parse_scp_value(line.key, line.value, where)
+    return entries
+
+
+def iter_scp_items(path: str) -> Iterator[Tuple[str, Optional[np.ndarray], Optional[AsrkitError]]]:
+    """``(key, array, None)`` or ``(key, None, error)`` in scp order: a bad entry does not stop
+    the others. The current ark stays open while consecutive lines share it."""
+    entries = read_scp(path)
+    current: Optional[IO[bytes]] = None
+    current_path: Optional[str] = None
+    try:
+        for key, entry in entries.items():
+            try:
+                if not entry.pipe and entry.path != current_path:
+                    if current is not None:
+                        current.close()
+                        current = None
+                    current_path = entry.path
+                    current = _open_ark(entry)
+                yield key, read_entry(entry, None if entry.pipe else current), None
+            except AsrkitError as e:
+                yield key, None, e
+    finally:
+        if current is not None:
+            current.close()
+
+
+def iter_scp(path: str) -> Iterator[Tuple[str, np.ndarray]]:
+    """``(key, array)`` in scp order; the first bad entry raises."""
+    for key, array, error in iter_scp_items(path):
+        if error is not None:
+            raise error
+        yield key, array
+
+
+def _open_ark(entry: ScpEntry) -> IO[bytes]:
+    try:
+        return open(entry.path, "rb")
+    except FileNotFoundError:
+        raise AsrkitError(f"{entry.what}: {entry.path}: no such file") from None
+    except OSError as e:
+        raise AsrkitError(f"{entry.what}: cannot read {entry.path}: {e.strerror}") from None
+
+
+class ScpTable(Mapping):
+    """Random access by key to an scp's objects (opened on each access, so forked DataLoader
+    workers never share a file position). Missing keys raise KeyError; bad entries AsrkitError."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.entries = read_scp(path)
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        return read_entry(self.entries[key])
+
+    def __iter__(self):
+        return iter(self.entries)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.entries
+
+
+def read_single(rxfilename: str) -> np.ndarray:
+    """One object from a file with no key (Kaldi's rxfilename: ``file``, ``file:offset``, ``cmd |``)."""
+    return read_entry(parse_scp_value("", rxfilename, rxfilename))

@@ -1,0 +1,129 @@
+"""The model configs: the ``model:`` sections of conf/train.yaml and conf/lm.yaml, apart from torch.
+
+Plain dataclasses (asrkit.utils.config loads them), kept out of the modules that build the
+models so that a config loads, and a typo in it fails, without importing torch. Their own
+checks (``__post_init__``) run then too. The model modules re-export them
+(``from asrkit.models.las import LASConfig`` works as before).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+from asrkit.features.specaug_config import SpecAugConfig
+from asrkit.utils.config import Wording, from_dict, to_dict
+
+
+@dataclass
+class ListenerConfig:
+    """Listener hyper-parameters (the ``listener:`` section of a model config).
+
+    ``subsample[i]`` is how many adjacent frames are concatenated before BLSTM layer ``i``
+    (1 = plain BLSTM, 2 = Chan's pyramid step); its length is the number of BLSTM layers.
+    """
+
+    vgg: bool = True                      # 2 conv blocks (conv3x3-relu x2, maxpool 2x2) = 4x time reduction
+    vgg_channels: List[int] = field(default_factory=lambda: [64, 128])
+    hidden: int = 320                     # LSTM units per direction
+    subsample: List[int] = field(default_factory=lambda: [1, 1, 1, 1])
+    proj: int = 320                       # tanh projection after each BLSTM (0 = none, output 2*hidden)
+    dropout: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.subsample, (list, tuple)) or not self.subsample \
+                or not all(isinstance(k, int) and k >= 1 for k in self.subsample):
+            raise ValueError(f"listener.subsample must be a non-empty list of integers >= 1 (one per BLSTM "
+                             f"layer), got {self.subsample!r}")
+        if len(self.vgg_channels) != 2:
+            raise ValueError(f"listener.vgg_channels must list 2 channel counts, got {self.vgg_channels!r}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"listener.dropout must be in [0, 1), got {self.dropout}")
+
+    @property
+    def num_layers(self) -> int:
+        return len(self.subsample)
+
+
+ATTENTION_TYPES = ("content", "location", "multihead")  # the keys of asrkit.models.attention.ATTENTIONS
+
+
+@dataclass
+class AttentionConfig:
+    """The ``attention:`` section of a model config."""
+
+    type: str = "location"      # content | location | multihead
+    dim: int = 320              # dimension of the additive energy MLP (per head for multihead)
+    scaling: float = 2.0        # softmax sharpening (ESPnet's AttLoc uses 2.0; 1.0 = plain softmax)
+    conv_channels: int = 10     # location: channels of the convolution over the previous alignment
+    conv_width: int = 100       # location: kernel is 2*conv_width+1 frames (Chorowski et al. 2015)
+    heads: int = 4              # multihead: number of heads
+
+    def __post_init__(self) -> None:
+        if self.type not in ATTENTION_TYPES:
+            raise ValueError(f"unknown attention type {self.type!r} (choose from {', '.join(ATTENTION_TYPES)})")
+
+
+@dataclass
+class SpellerConfig:
+    """The ``speller:`` section of a model config."""
+
+    layers: int = 1             # 1 or 2 LSTM layers
+    hidden: int = 320
+    embed: int = 320            # token embedding size
+    dropout: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.layers < 1:
+            raise ValueError("speller.layers must be at least 1")
+
+
+@dataclass
+class LASConfig:
+    """A LAS model's configuration: what ``model:`` holds in conf/train.yaml and model.pt stores."""
+
+    listener: ListenerConfig = field(default_factory=ListenerConfig)
+    attention: AttentionConfig = field(default_factory=AttentionConfig)
+    speller: SpellerConfig = field(default_factory=SpellerConfig)
+    ctc_weight: float = 0.5          # a in a*CTC + (1-a)*attention; 0 builds no CTC head
+    label_smoothing: float = 0.0     # attention cross-entropy smoothing
+    specaug: Optional[SpecAugConfig] = None  # None: no SpecAugment
+    # Parameter initialisation: "pytorch" (each layer's own default) or "lecun", ESPnet's RNN
+    # recipe: LeCun-normal weights, zero biases, N(0, 1) embeddings, speller forget-gate bias 1.
+    init: str = "pytorch"
+    # Subtract each utterance's own mean feature vector (over its real frames, after the global
+    # CMVN) before the listener: a microphone, a recording level or a speaker's spectral tilt is
+    # a constant offset in log-mel, which a model trained on few voices would otherwise learn as
+    # part of them. Done inside the model, so training and every decoder always agree.
+    utt_mean_norm: bool = False
+
+    def __post_init__(self) -> None:
+        # Checked here, not in LAS: a bad value then fails when the config loads, before data is read.
+        if not 0.0 <= self.ctc_weight <= 1.0:
+            raise ValueError(f"ctc_weight must be in [0, 1], got {self.ctc_weight}")
+        if self.init not in ("pytorch", "lecun"):
+            raise ValueError(f"init must be pytorch or lecun, got {self.init!r}")
+
+    @classmethod
+    def from_dict(cls, d: Optional[Dict[str, Any]]) -> "LASConfig":
+        """Build from a YAML mapping; unknown keys and mistyped values are errors naming them."""
+        return from_dict(cls, d, path="model", wording=_WORDING)
+
+    def to_dict(self) -> Dict[str, Any]:
+        return to_dict(self)
+
+
+_WORDING = Wording(unknown="{where}: unknown option(s) {keys} (known: {known})")
+
+
+@dataclass
+class LMConfig:
+    """The token LSTM LM's ``model:`` section of conf/lm.yaml (asrkit.models.lm.LSTMLM)."""
+
+    embed: int = 256
+    hidden: int = 512
+    layers: int = 2
+    dropout: float = 0.2
+
+    @classmethod
+    def from_dict(cls, d: Optional[Dict[str, Any]], where: str = "lm model config") -> "LMConfig":
+        return from_dict(cls, d, where)

@@ -1,0 +1,143 @@
+"""What the shared Trainer needs to train a LAS model (asrkit-train): batches, loss, validation, package.
+
+Batches are length buckets of a dump dir's utterances under a frames budget
+(:class:`~asrkit.training.sampler.BucketBatchSampler`), read by a DataLoader; the loss is the
+model's joint CTC-attention loss; validation reports the dev loss, token accuracy, greedy CER
+and writes attention plots; checkpoints carry the packed model's :class:`PackageMeta`.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict, Iterable, Optional, Tuple
+
+import torch
+from torch import nn
+
+from asrkit.models.las import LAS
+from asrkit.models.package import FORMAT as PACKAGE_FORMAT
+from asrkit.models.package import PackageMeta
+from asrkit.training.config import TrainConfig
+from asrkit.training.data import Batch, FeatureDataset, collate, make_loader
+from asrkit.training.plots import save_alignment_png
+from asrkit.training.sampler import BucketBatchSampler
+from asrkit.training.trainer import StepOutput
+from asrkit.training.validation import cer, forced_alignment, greedy_hyps
+from asrkit.utils.errors import AsrkitError
+from asrkit.utils.logging import get_logger, progress
+
+log = get_logger(__name__)
+
+
+class LASTask:
+    units, items = "frames", "utts"
+    smaller_batches = "lower batching.max_frames"
+    curve_fields = ["epoch", "step", "lr", "train_loss", "train_acc", "valid_loss", "valid_acc", "valid_cer",
+                    "train_frames_per_s", "train_utts_per_s", "train_time_s", "valid_time_s", "skipped_batches",
+                    "epoch_time_s"]
+
+    def __init__(self, model: LAS, meta: PackageMeta, cfg: TrainConfig, train_set: FeatureDataset,
+                 valid_set: Optional[FeatureDataset], tokenizer, exp_dir: Path, rank: int = 0,
+                 world_size: int = 1) -> None:
+        self.model = model
+        self.meta = meta
+        self.cfg = cfg
+        self.train_set = train_set
+        self.valid_set = valid_set
+        self.tokenizer = tokenizer
+        self.exp_dir = Path(exp_dir)
+        b = cfg.batching
+        self.sampler = BucketBatchSampler([u.num_frames for u in train_set.utts], b.max_frames, b.max_batch_size,
+                                          shuffle=b.shuffle, seed=cfg.training.seed, rank=rank,
+                                          world_size=world_size)
+        if self.sampler.too_long:
+            ids = [train_set.utts[i].utt_id for i in self.sampler.too_long]
+            log.warning("%d training utterance(s) longer than batching.max_frames=%d are not trained on: %s%s "
+                        "(all ids with -v)", len(ids), b.max_frames, " ".join(ids[:5]), " ..." if len(ids) > 5 else "")
+            log.debug("too long for batching.max_frames: %s", " ".join(ids))
+        if self.sampler.per_rank == 0:
+            raise AsrkitError(f"no training batch fits batching.max_frames={b.max_frames} "
+                              f"(shortest utterance: {min(u.num_frames for u in train_set.utts)} frames)")
+        log.info("training batches: %d per epoch%s, max_frames=%d, max_batch_size=%s, %d utterances",
+                 self.sampler.per_rank, f" per rank ({world_size} ranks)" if world_size > 1 else "", b.max_frames,
+                 b.max_batch_size or "unlimited", sum(len(x) for x in self.sampler.batches))
+
+    def package(self) -> Tuple[str, Dict[str, Any]]:
+        return PACKAGE_FORMAT, self.meta.to_dict()
+
+    def start_epoch(self, model: nn.Module, epoch: int) -> None:
+        model.teacher_forcing = self.cfg.training.teacher_forcing(epoch)
+
+    def train_batches(self, pin_memory: bool) -> Iterable[Batch]:
+        return make_loader(self.train_set, self.sampler, self.cfg.batching.num_workers, pin_memory=pin_memory)
+
+    def forward(self, model: nn.Module, batch: Batch, device: torch.device) -> StepOutput:
+        batch = batch.to(device, non_blocking=True)
+        out = model(batch.feats, batch.feat_lens, batch.ys, batch.y_lens)
+        return StepOutput(loss=out.loss, weight=len(batch.indices), items=len(batch.indices),
+                          units=batch.num_frames, stats={"acc": out.acc})
+
+    def describe(self, batch: Batch) -> str:
+        ids = [self.train_set.utts[j].utt_id for j in batch.indices]
+        return f"{len(ids)} utterances x {int(batch.feat_lens.max())} frames, first {ids[0]}"
+
+    def train_metrics(self, row: Dict[str, Any]) -> Dict[str, Any]:
+        return {}
+
+    def largest_batch(self) -> Optional[Batch]:
+        lengths = [u.num_frames for u in self.train_set.utts]
+        batch = max(self.sampler.batches, key=lambda b: (len(b) * max(lengths[i] for i in b), len(b)))
+        return collate([self.train_set[i] for i in batch])
+
+    def validate(self, model: nn.Module, epoch: int, device: torch.device, amp: bool) -> Dict[str, Any]:
+        """Loss, accuracy and greedy CER on the dev set, and the attention plots."""
+        if self.valid_set is None:
+            return {}
+        t = self.cfg.training
+        sampler = BucketBatchSampler([u.num_frames for u in self.valid_set.utts], self.cfg.batching.max_frames,
+                                     self.cfg.batching.max_batch_size, shuffle=False)
+        # Dev utterances too long for the budget are still validated on, one per batch.
+        loader = make_loader(self.valid_set, sampler.batches + [[i] for i in sampler.too_long],
+                             self.cfg.batching.num_workers)
+        tot_loss = tot_acc = 0.0
+        n = 0
+        pairs = []
+        for batch in progress(loader, desc="validation", unit="batch"):
+            batch = batch.to(device)
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
+                out = model(batch.feats, batch.feat_lens, batch.ys, batch.y_lens)
+                if t.valid_cer:
+                    enc, enc_lens = model.encode(batch.feats, batch.feat_lens)
+                    hyps = greedy_hyps(model, enc, enc_lens, max_tokens=int(batch.y_lens.max()) * 2 + 10)
+            bsz = len(batch.indices)
+            tot_loss += float(out.loss) * bsz
+            tot_acc += float(out.acc) * bsz
+            n += bsz
+            if t.valid_cer:
+                pairs += [(self.valid_set.utts[j].text, self.tokenizer.decode(h)) for j, h in zip(batch.indices, hyps)]
+        result = {"valid_loss": tot_loss / max(n, 1), "valid_acc": tot_acc / max(n, 1),
+                  "valid_cer": cer(pairs) if t.valid_cer else None}
+        for ref, hyp in pairs[:2]:
+            log.debug("dev ref: %s | hyp: %s", ref, hyp)
+        self.plot_alignments(model, epoch, device)
+        return result
+
+    def plot_alignments(self, model: nn.Module, epoch: int, device: torch.device) -> None:
+        n = min(self.cfg.training.num_plots, len(self.valid_set))
+        if n == 0:
+            return
+        items = [self.valid_set[i] for i in range(n)]
+        batch = collate(items).to(device)
+        enc, enc_lens = model.encode(batch.feats, batch.feat_lens)
+        atts = forced_alignment(model, enc, enc_lens, [toks for _, _, toks in items], self.tokenizer.sos_id)
+        for i, att in enumerate(atts):
+            utt = self.valid_set.utts[i].utt_id
+            save_alignment_png(self.exp_dir / "plots" / f"{utt}.epoch{epoch}.png", att.numpy())
+
+    def epoch_line(self, row: Dict[str, Any]) -> str:
+        def fmt(v):
+            return "n/a" if v is None else f"{v:.4f}"
+
+        return (f"epoch {row['epoch']}: train loss {row['train_loss']:.4f} acc {row['train_acc']:.4f} | valid loss "
+                f"{fmt(row.get('valid_loss'))} acc {fmt(row.get('valid_acc'))} cer {fmt(row.get('valid_cer'))} | "
+                f"lr {row['lr']:.3g} | {row['train_frames_per_s']:.0f} frames/s, {row['train_time_s']:.1f} s train, "
+                f"{row.get('valid_time_s', 0.0):.1f} s valid")

@@ -1,0 +1,223 @@
+"""Wall time of one training across all its runs: the per-run record, the time budget, the projection.
+
+A training often takes several runs of ``asrkit-train`` on one exp dir: killed and resumed,
+or stopped by its time budget (``training.max_time``) and continued with a larger one. Each
+run adds a row to ``<exp>/log/train_runs.tsv`` (tab-separated, one header line)::
+
+    # run  started               seconds  from_epoch  to_epoch  status
+    1      2026-11-30T10:00:03Z  612.4    0           5         killed
+    2      2026-11-30T10:12:40Z  590.0    5           11        done
+
+``seconds`` is the run's wall time from its start (data loading included) to its end, or to
+its last update while it runs: the row is rewritten every few seconds and just before each
+checkpoint is written, so a run killed with SIGKILL (which cannot write anything at its end)
+still counts up to a few seconds before the kill, and at least up to its last checkpoint. ``from_epoch``/``to_epoch`` are the epochs finished when the run started and at its
+last update. ``status``: ``running`` (a row the next run finds still ``running`` belonged to a
+process that died without a word, and becomes ``killed``), ``done`` (max_epochs reached or
+early stopping), ``budget`` (stopped by ``training.max_time``), ``failed`` (an error).
+The rows of a training add up to its training time: what ``asr.sh`` puts in ``train_seconds``
+and in the RESULTS.md row. A training started afresh (no checkpoint in the exp dir) starts
+the table afresh.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence
+
+from asrkit.utils.errors import AsrkitError
+from asrkit.utils.fileio import atomic_open
+from asrkit.utils.logging import get_logger
+
+log = get_logger(__name__)
+
+RUNS_FILE = Path("log") / "train_runs.tsv"
+COLUMNS = ("run", "started", "seconds", "from_epoch", "to_epoch", "status")
+HEARTBEAT_S = 5.0  # how often a running row is rewritten: the most a SIGKILLed run's time can miss
+
+
+@dataclass
+class RunRow:
+    run: int
+    started: str  # UTC, ISO 8601
+    seconds: float
+    from_epoch: int
+    to_epoch: int
+    status: str
+
+    def line(self) -> str:
+        return "\t".join([str(self.run), self.started, f"{self.seconds:.1f}", str(self.from_epoch),
+                          str(self.to_epoch), self.status])
+
+
+def read_runs(exp_dir: Path) -> List[RunRow]:
+    """The rows of ``<exp>/log/train_runs.tsv`` (none when there is no such file)."""
+    path = Path(exp_dir) / RUNS_FILE
+    if not path.is_file():
+        return []
+    rows = []
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        f = line.split("\t")
+        try:
+            if len(f) != len(COLUMNS):
+                raise ValueError
+            rows.append(RunRow(int(f[0]), f[1], float(f[2]), int(f[3]), int(f[4]), f[5]))
+        except ValueError:
+            raise AsrkitError(f"{path}:{lineno}: malformed line (expected {len(COLUMNS)} tab-separated "
+                              f"fields: {' '.join(COLUMNS)}): {line!r}") from None
+    return rows
+
+
+class RunRecord:
+    """This run's row in ``train_runs.tsv``, kept up to date by a background thread (rank 0 only).
+
+    ``epochs_done`` tells the epochs finished so far (read at each update). ``used()`` is the
+    training's wall time so far: the earlier runs' seconds plus this run's.
+    """
+
+    def __init__(self, exp_dir: Path, fresh: bool, epochs_done: Callable[[], int],
+                 clock: Callable[[], float] = time.monotonic, heartbeat_s: float = HEARTBEAT_S) -> None:
+        self.path = Path(exp_dir) / RUNS_FILE
+        self._clock = clock
+        self._start = clock()
+        self.epochs_done = epochs_done  # replaceable once the trainer exists
+        self.outcome = "failed"  # what finish() writes unless the caller says how the run ended
+        self._heartbeat_s = heartbeat_s
+        earlier = [] if fresh else read_runs(exp_dir)
+        for row in earlier:
+            if row.status == "running":  # its process died without updating it (SIGKILL, power cut)
+                row.status = "killed"
+        self.earlier = earlier
+        self.spent_before = sum(r.seconds for r in earlier)
+        epoch = epochs_done()
+        self.row = RunRow(len(earlier) + 1, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), 0.0, epoch,
+                          epoch, "running")
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+
+    def elapsed(self) -> float:
+        """This run's wall time so far."""
+        return self._clock() - self._start
+
+    def used(self) -> float:
+        """The training's wall time so far, over every run."""
+        return self.spent_before + self.elapsed()
+
+    def start(self) -> None:
+        self._write()
+        self._thread = threading.Thread(target=self._beat, name="train-runs", daemon=True)
+        self._thread.start()
+
+    def update(self) -> None:
+        """Rewrite the row now (as the heartbeat does); a failure to write is a warning."""
+        try:
+            self._write()
+        except AsrkitError as e:
+            log.warning("%s", e)
+
+    def finish(self, status: Optional[str] = None) -> None:
+        """Stop the updates and write the row's last state (``status``, else ``self.outcome``).
+
+        Called on the way out, also after an error: a failure to write is a warning here, so
+        it never hides the error that ended the run.
+        """
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        try:
+            self._write(status or self.outcome)
+        except AsrkitError as e:
+            log.warning("%s", e)
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self._heartbeat_s):
+            try:
+                self._write()
+            except AsrkitError as e:  # a full disk must not stop the training; the end tries again
+                log.warning("%s", e)
+
+    def _write(self, status: Optional[str] = None) -> None:
+        with self._lock:
+            self.row.seconds = self.elapsed()
+            self.row.to_epoch = self.epochs_done()
+            if status is not None:
+                self.row.status = status
+            try:
+                with atomic_open(self.path) as f:
+                    f.write("# " + "\t".join(COLUMNS) + "\n")
+                    for row in [*self.earlier, self.row]:
+                        f.write(row.line() + "\n")
+            except OSError as e:
+                raise AsrkitError(f"cannot write {self.path}: {e.strerror or e}") from None
+
+
+# ---------------------------------------------------------------------- budget and projection
+def epoch_seconds(row: Dict) -> Optional[float]:
+    """The measured wall time of one epoch's history row (training and validation)."""
+    if row.get("epoch_time_s") is not None:
+        return float(row["epoch_time_s"])
+    if row.get("train_time_s") is not None:  # rows of checkpoints written before epoch_time_s existed
+        return float(row["train_time_s"]) + float(row.get("valid_time_s") or 0.0)
+    return None
+
+
+def next_epoch_estimate(history: Sequence[Dict]) -> Optional[float]:
+    """How long the next epoch will take: the last epoch's measured time (None before epoch 1).
+
+    The last one, not a mean: it is the closest to the machine's present load, and the first
+    epoch (which reads cached features from disk) is often the slowest.
+    """
+    for row in reversed(history):
+        s = epoch_seconds(row)
+        if s is not None:
+            return s
+    return None
+
+
+def next_epoch_fits(history: Sequence[Dict], used_s: float, max_time: float) -> bool:
+    """Whether another epoch fits in ``max_time`` seconds (0: no budget) after ``used_s`` spent.
+
+    The first epoch always runs: without it there is no model to keep.
+    """
+    if max_time <= 0:
+        return True
+    estimate = next_epoch_estimate(history)
+    if estimate is None:
+        return True
+    return used_s + estimate <= max_time
+
+
+def _duration(s: float) -> str:
+    s = max(0.0, s)
+    if s < 120:
+        return f"{s:.0f} s"
+    if s < 7200:
+        return f"{s / 60:.1f} min"
+    return f"{s / 3600:.2f} h"
+
+
+def projection(history: Sequence[Dict], max_epochs: int, used_s: float, max_time: float,
+               now: Optional[float] = None) -> str:
+    """One log line after an epoch: its time, and the projected time to max_epochs (and the budget)."""
+    last = history[-1]
+    epoch = int(last["epoch"])
+    this = epoch_seconds(last) or 0.0
+    recent = [s for s in (epoch_seconds(r) for r in history[-3:]) if s is not None]
+    per_epoch = sum(recent) / len(recent) if recent else this
+    left = max(0, max_epochs - epoch)
+    text = f"epoch {epoch} took {this:.1f} s; {_duration(used_s)} of training so far"
+    if left:
+        rest = left * per_epoch
+        end = time.strftime("%H:%M", time.localtime((now if now is not None else time.time()) + rest))
+        text += (f"; {left} epoch{'s' if left > 1 else ''} to go at ~{per_epoch:.0f} s each: ~{_duration(rest)} "
+                 f"more, done about {end}")
+    if max_time > 0:
+        remaining = max_time - used_s
+        fit = int(max(0.0, remaining) // per_epoch) if per_epoch > 0 else left
+        text += f"; time budget {max_time:.0f} s: {_duration(remaining)} left, room for ~{min(fit, left)} more epoch(s)"
+    return text

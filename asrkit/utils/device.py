@@ -1,0 +1,43 @@
+"""The one place a device name from a config or an option becomes a ``torch.device``.
+
+Training (``training.device``, ``--ngpu``), LM training and decoding (``--device``) all take
+``auto``, ``cpu``, ``cuda`` or ``cuda:N``; a GPU asked for on a machine without one is an
+:class:`AsrkitError` naming the option, never a CUDA traceback later on.
+
+>>> resolve_device("cpu")
+device(type='cpu')
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+
+from asrkit.utils.errors import AsrkitError
+
+NAMES = ("auto", "cpu", "cuda")
+
+
+def resolve_device(name: str, option: Optional[str] = None, index: Optional[int] = None) -> torch.device:
+    """``auto`` (a GPU if there is one), ``cpu``, ``cuda`` or ``cuda:N`` -> a torch.device.
+
+    ``index`` picks the GPU for a plain ``cuda``/``auto`` (a DDP rank's local rank); ``option``
+    names the setting in error messages (``--ngpu 2``, ``training.device 'cuda'``; default
+    ``device 'NAME'``).
+    """
+    name = str(name).strip()
+    option = option or f"device {name!r}"
+    base, _, num = name.partition(":")
+    if base not in NAMES or (num and (base != "cuda" or not num.isdigit())):
+        raise AsrkitError(f"{option}: expected auto, cpu, cuda or cuda:N")
+    if base == "auto":
+        base = "cuda" if torch.cuda.is_available() else "cpu"
+    if base == "cpu":
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
+        raise AsrkitError(f"{option}: a GPU is asked for, but CUDA is not available here "
+                          f"(torch sees no CUDA device)")
+    gpu = int(num) if num else (index if index is not None else None)
+    if gpu is not None and gpu >= torch.cuda.device_count():
+        raise AsrkitError(f"{option}: GPU {gpu} asked for, this machine has {torch.cuda.device_count()}")
+    return torch.device("cuda", gpu) if gpu is not None else torch.device("cuda")

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# @CORPUS@: <one line: language, speakers, hours, sample rate, licence>. Made by
+# egs/TEMPLATE/asr1/setup.sh: check local/data.sh's settings against the corpus and fill in README.md.
+#   stage 0: local/data.sh -> data/{train,dev,test}   (--corpus-root: where the corpus is; read in place)
+#   stages 1-6: ../../TEMPLATE/asr1/asr.sh (fbank, char tokenizer, LAS training, decoding, scoring)
+# Result: exp/<tag>/decode_test_decode/wer.txt and a row in RESULTS.md.
+#
+#   e.g. ./run.sh --corpus-root /data/@CORPUS@                          # everything, on the CPU
+#        ./run.sh --corpus-root /data/@CORPUS@ --train-max-time 1800    # at most 30 min of training
+#        ./run.sh --stage 4 --train-max-time 3600                       # continue that training to 1 h
+#        ./run.sh --stage 1 --ngpu 1 --train-config conf/train_gpu.yaml # train on a GPU
+# Options of this script: --corpus-root, --stage, --stop-stage; every other option goes to
+# asr.sh (./asr.sh --help lists them). local/data.sh's own settings (transcript layout, speakers,
+# held-out fractions) are at its top: edit them there, or run local/data.sh --help.
+set -euo pipefail
+corpus_root=        # the corpus folder for stage 0 (local/data.sh --corpus-root)
+stage=0             # 0: data prep; 1-6: asr.sh's stages
+stop_stage=100
+parse_options_passthrough=true
+. ./path.sh
+. utils/parse_options.sh
+
+# The template's defaults: char tokens (a new corpus's vocabulary is open; BPE learned on a few
+# hundred sentences splits words badly), the 5 best epochs averaged, dev and test both scored
+# (without a test set, test_fraction=0 in local/data.sh: --test-sets dev).
+asr_args=(--train-set train --valid-set dev --test-sets "dev test"
+  --nj 4 --token-type char --num-avg 5
+  --fbank-config conf/fbank.yaml --train-config conf/train.yaml --decode-config conf/decode.yaml
+  "${passthrough_args[@]}" "$@")
+./asr.sh --stage 1 --stop-stage 0 "${asr_args[@]}"   # checks the options before stage 0 starts
+
+if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
+  [ -n "$corpus_root" ] || { echo "$0: ERROR: stage 0 needs --corpus-root <the corpus folder>" >&2; exit 1; }
+  echo "$(date '+%Y-%m-%d %H:%M:%S') (run.sh) stage 0: data prep from $corpus_root" >&2
+  local/data.sh --corpus-root "$corpus_root"
+fi
+[ "$stop_stage" -ge 1 ] || exit 0
+./asr.sh --stage "$(( stage < 1 ? 1 : stage ))" --stop-stage "$stop_stage" "${asr_args[@]}"

@@ -1,0 +1,186 @@
+"""asrkit-make-data-dir on real AN4 audio arranged as a user's corpus, and every bad input it meets."""
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from asrkit.data.datadir import DataDir
+from asrkit.data.from_audio import BAD_NAME, EMPTY, NO_AUDIO, NO_TRANSCRIPT, drop_punctuation, make_data_dir, safe_id
+from asrkit.data.validate import validate_data_dir
+from asrkit.features.wav import read_wav_source
+from asrkit.utils.errors import AsrkitError
+from debian_packages import require_program
+from user_corpus import make_user_corpus
+
+
+def _errors(path):
+    return [str(p) for p in validate_data_dir(path) if p.is_error]
+
+
+def test_one_transcript_file(an4_root, tmp_path):
+    expected = make_user_corpus(an4_root, tmp_path / "c", 12)
+    report = make_data_dir(tmp_path / "c/audio", tmp_path / "data", transcripts=tmp_path / "c/prompts.txt",
+                           speaker="mine")
+    assert (report.num_audio, report.num_utts, report.skipped) == (12, 12, {})
+    d = DataDir(tmp_path / "data")
+    assert d.read("text") == {f"mine-{k}": v for k, v in expected.items()}
+    assert set(d.read("utt2spk").values()) == {"mine"}
+    wav = d.read("wav.scp")
+    assert wav["mine-an251-fash-b"] == str((tmp_path / "c/audio").resolve() / "an251-fash-b.wav")
+    assert _errors(tmp_path / "data") == []
+    samples, rate = read_wav_source(wav["mine-an251-fash-b"], "x")
+    assert rate == 16000 and len(samples) > 8000
+
+
+def test_text_beside_each_file_speaker_from_folder_and_same_name_in_two_folders(an4_root, tmp_path):
+    expected = make_user_corpus(an4_root, tmp_path / "c", 12, layout="beside")
+    audio = tmp_path / "c/audio"
+    # The same file name in a second folder (another speaker's take of a prompt).
+    (audio / "zed").mkdir()
+    first = sorted(expected)[0]
+    os.symlink(os.readlink(audio / f"{first}.wav"), audio / "zed" / "an251-fash-b.wav")
+    (audio / "zed" / "an251-fash-b.txt").write_text("again\n")
+    report = make_data_dir(audio, tmp_path / "data", speaker_from_dir=True, case="upper")
+    assert report.num_utts == 13
+    text = DataDir(tmp_path / "data").read("text")
+    assert text["zed-an251-fash-b"] == "AGAIN"
+    assert text["fash-an251-fash-b"] == expected["fash/an251-fash-b"].upper()
+    u2s = DataDir(tmp_path / "data").read("utt2spk")
+    assert u2s["zed-an251-fash-b"] == "zed" and u2s["fash-an251-fash-b"] == "fash"
+    assert _errors(tmp_path / "data") == []
+
+    # A regex picks the speaker from the path instead (here: the AN4 speaker inside the name).
+    make_data_dir(audio, tmp_path / "data2", speaker_regex=r"-([a-z]+)-b$")
+    assert set(DataDir(tmp_path / "data2").read("utt2spk").values()) == {"fash", "fbbh"}
+    with pytest.raises(AsrkitError, match=r"does not match"):
+        make_data_dir(audio, tmp_path / "data3", speaker_regex=r"^(nobody)/")
+
+
+def test_bad_inputs_are_counted_skips_or_clear_errors(an4_root, tmp_path):
+    make_user_corpus(an4_root, tmp_path / "c", 20)
+    audio, prompts = tmp_path / "c/audio", tmp_path / "c/prompts.txt"
+    lines = prompts.read_text().splitlines()
+    lines = [l for l in lines if not l.startswith("an253-fash-b ")]  # an audio file without its transcript
+    lines.append("ghost-utt HELLO")  # a transcript without its audio
+    lines = ["an254-fash-b" if l.startswith("an254-fash-b ") else l for l in lines]  # an empty transcript
+    # A file name with spaces: kept (a tab ends its key in the transcript file), its id mapped.
+    os.rename(audio / "an255-fash-b.wav", audio / "an255 fash b.wav")
+    lines = ["an255 fash b\t" + l.split(" ", 1)[1] if l.startswith("an255-fash-b ") else l for l in lines]
+    shutil.copy(audio / "an86-fbbh-b.wav", audio / "bad\nname.wav")  # a line break cannot go in wav.scp
+    prompts.write_text("\n".join(lines) + "\n")
+
+    with pytest.raises(AsrkitError, match=r"4 of 22 audio files and transcripts skipped \(reasons above\), more than "
+                                          r"--max-skip-ratio 0.05"):
+        make_data_dir(audio, tmp_path / "data", transcripts=prompts)
+    assert not (tmp_path / "data").exists()  # nothing half-written
+
+    report = make_data_dir(audio, tmp_path / "data", transcripts=prompts, max_skip_ratio=0.2)
+    assert report.skipped == {BAD_NAME: ["'bad\\nname.wav'"], NO_AUDIO: [f"ghost-utt ({prompts}:{len(lines)})"],
+                              NO_TRANSCRIPT: ["an253-fash-b.wav"], EMPTY: ["an254-fash-b.wav"]}
+    assert (report.num_audio, report.num_utts, report.mapped_ids) == (21, 18, 1)
+    wav = DataDir(tmp_path / "data").read("wav.scp")
+    assert wav["spk1-an255_fash_b"] == str(audio.resolve() / "an255 fash b.wav")
+    assert read_wav_source(wav["spk1-an255_fash_b"], "x")[1] == 16000
+    assert not any("an253" in u or "an254" in u or "bad" in u for u in wav)
+    assert _errors(tmp_path / "data") == []
+
+
+def test_errors_name_the_file_and_line(an4_root, tmp_path):
+    make_user_corpus(an4_root, tmp_path / "c", 4)
+    audio, prompts = tmp_path / "c/audio", tmp_path / "c/prompts.txt"
+    text = prompts.read_text()
+
+    prompts.write_text(text + "an251-fash-b AGAIN\n")
+    with pytest.raises(AsrkitError, match=r"prompts.txt:5: key 'an251-fash-b' appears twice \(first on line 1\)"):
+        make_data_dir(audio, tmp_path / "d", transcripts=prompts)
+
+    prompts.write_bytes(text.encode() + b"an999-x-b \xff\n")
+    with pytest.raises(AsrkitError, match=r"prompts.txt:5: not UTF-8 text"):
+        make_data_dir(audio, tmp_path / "d", transcripts=prompts)
+
+    # The same name in two folders, keyed by the bare name: which one is meant?
+    prompts.write_text(text)
+    for sub in ("s1", "s2"):
+        (audio / sub).mkdir()
+        os.symlink(os.readlink(audio / "an251-fash-b.wav"), audio / sub / "an251-fash-b.wav")
+    os.unlink(audio / "an251-fash-b.wav")
+    with pytest.raises(AsrkitError, match=r"prompts.txt:1: 'an251-fash-b' matches 2 audio files \(s1/an251-fash-b.wav, "
+                                          r"s2/an251-fash-b.wav\): use the path below .* as the key, e.g. "
+                                          r"'s1/an251-fash-b'"):
+        make_data_dir(audio, tmp_path / "d", transcripts=prompts)
+    # Keyed by their paths (with or without the extension), both are taken, under two ids.
+    prompts.write_text(text.replace("an251-fash-b ", "s1/an251-fash-b ") + "s2/an251-fash-b.wav NO\n")
+    make_data_dir(audio, tmp_path / "d", transcripts=prompts, speaker="s")
+    assert DataDir(tmp_path / "d").read("text")["s-s1-an251-fash-b"] == "YES"
+    assert DataDir(tmp_path / "d").read("text")["s-s2-an251-fash-b"] == "NO"
+
+    # Two names that map to the same id.
+    (tmp_path / "e").mkdir()
+    for name in ("a b.wav", "a_b.wav"):
+        os.symlink(os.readlink(audio / "s1/an251-fash-b.wav"), tmp_path / "e" / name)
+        (tmp_path / "e" / name).with_suffix(".txt").write_text("YES\n")
+    with pytest.raises(AsrkitError, match=r"a b.wav and a_b.wav would both be utterance 'spk1-a_b'"):
+        make_data_dir(tmp_path / "e", tmp_path / "d")
+
+    with pytest.raises(AsrkitError, match=r"no audio files \(looked for \*.wav, \*.flac"):
+        make_data_dir(tmp_path / "d", tmp_path / "d2")
+    with pytest.raises(AsrkitError, match=r"none of its 5 audio files has a <name>.txt beside it"):
+        make_data_dir(audio, tmp_path / "d2")
+    with pytest.raises(AsrkitError, match=r"no such directory"):
+        make_data_dir(tmp_path / "nope", tmp_path / "d2")
+    with pytest.raises(AsrkitError, match=r"give one of --speaker"):
+        make_data_dir(audio, tmp_path / "d2", speaker="a", speaker_from_dir=True)
+    with pytest.raises(AsrkitError, match=r"not in a folder"):
+        make_data_dir(audio, tmp_path / "d2", transcripts=prompts, speaker_from_dir=True)
+    with pytest.raises(AsrkitError, match=r"needs a group"):
+        make_data_dir(audio, tmp_path / "d2", speaker_regex="abc")
+
+
+def test_other_formats_and_rates_go_through_sox(an4_root, tmp_path):
+    require_program("sox")
+    make_user_corpus(an4_root, tmp_path / "c", 2)
+    audio = tmp_path / "c/audio"
+    src = audio / "an251-fash-b.wav"
+    import subprocess
+
+    subprocess.run(["sox", str(src), str(audio / "as flac.flac")], check=True)
+    subprocess.run(["sox", str(src), "-r", "8000", str(audio / "at8k.wav")], check=True)
+    prompts = tmp_path / "c/prompts.txt"
+    prompts.write_text(prompts.read_text() + "as flac.flac\tYES\nat8k YES\n")
+    make_data_dir(audio, tmp_path / "d", transcripts=prompts, speaker="s")
+    wav = DataDir(tmp_path / "d").read("wav.scp")
+    assert wav["s-as_flac"].startswith("sox ") and wav["s-as_flac"].endswith(" -t wav -c 1 -b 16 - |")
+    a, _ = read_wav_source(wav["s-as_flac"], "x")
+    b, _ = read_wav_source(str(src), "y")
+    assert (a == b).all()  # FLAC is lossless
+    assert read_wav_source(wav["s-at8k"], "x")[1] == 8000  # plain WAV: as it is
+    make_data_dir(audio, tmp_path / "d16", transcripts=prompts, speaker="s", sample_rate=16000)
+    wav = DataDir(tmp_path / "d16").read("wav.scp")
+    assert all(v.endswith(" -t wav -r 16000 -c 1 -b 16 - |") for v in wav.values())
+    assert {read_wav_source(v, "x")[1] for v in wav.values()} == {16000}
+
+
+def test_safe_id():
+    assert safe_id("a b\tc/d'e") == "a_b_c_d_e"
+    assert safe_id("ünïcode-1.2+x") == "ünïcode-1.2+x"
+
+
+def test_text_normalisation(an4_root, tmp_path):
+    assert drop_punctuation("Author of \"The Danger Trail\", Philip Steels, etc.").split() == \
+        ["Author", "of", "The", "Danger", "Trail", "Philip", "Steels", "etc"]
+    assert " ".join(drop_punctuation("don't 'quote' l\u2019eau well-known -- ¿qué?").split()) == \
+        "don't quote l'eau well known qué"
+    make_user_corpus(an4_root, tmp_path / "c", 3)
+    prompts = tmp_path / "c/prompts.txt"
+    names = [l.split()[0] for l in prompts.read_text().splitlines()]
+    prompts.write_text(f"{names[0]} Go, \u201cnow\u201d!\n{names[1]} ... !\n{names[2]} it's   fine\n")
+    report = make_data_dir(tmp_path / "c/audio", tmp_path / "d", transcripts=prompts, speaker="s", case="upper",
+                           punctuation="drop", max_skip_ratio=0.5)
+    assert DataDir(tmp_path / "d").read("text") == {f"s-{names[0]}": "GO NOW", f"s-{names[2]}": "IT'S FINE"}
+    assert report.skipped == {EMPTY: [f"{names[1]}.wav"]}
+    make_data_dir(tmp_path / "c/audio", tmp_path / "k", transcripts=prompts, speaker="s", max_skip_ratio=0.5)
+    assert DataDir(tmp_path / "k").read("text")[f"s-{names[0]}"] == "Go, \u201cnow\u201d!"
+    with pytest.raises(AsrkitError, match=r"--punctuation 'strip': one of keep, drop"):
+        make_data_dir(tmp_path / "c/audio", tmp_path / "x", transcripts=prompts, punctuation="strip")

@@ -1,0 +1,91 @@
+"""asrkit-holdout-lists: train/dev/test lists by fraction (seeded) or by list, by utterance or by speaker;
+and both new data-prep commands from the command line on a real AN4 slice."""
+from __future__ import annotations
+
+import pytest
+
+from asrkit.data.holdout import choose_holdout, holdout_lists
+from asrkit.utils.errors import AsrkitError
+from user_corpus import make_user_corpus
+
+UTT2SPK = {f"s{s}-u{u:02d}": f"s{s}" for s in range(5) for u in range(20)}  # 5 speakers x 20
+
+
+def test_fractions_are_seeded_disjoint_and_cover_everything():
+    a = choose_holdout(UTT2SPK, dev_fraction=0.05, test_fraction=0.1, seed=3)
+    assert (len(a["train"]), len(a["dev"]), len(a["test"])) == (85, 5, 10)
+    assert sorted(a["train"] + a["dev"] + a["test"]) == sorted(UTT2SPK)
+    assert a == choose_holdout(UTT2SPK, dev_fraction=0.05, test_fraction=0.1, seed=3)
+    assert a != choose_holdout(UTT2SPK, dev_fraction=0.05, test_fraction=0.1, seed=4)
+    # A tiny corpus still gets one dev utterance; no test set asked: none.
+    b = choose_holdout({"a": "s", "b": "s", "c": "s"}, dev_fraction=0.01)
+    assert (len(b["train"]), len(b["dev"]), b["test"]) == (2, 1, [])
+
+
+def test_by_speaker_keeps_speakers_apart():
+    sets = choose_holdout(UTT2SPK, dev_fraction=0.2, test_fraction=0.2, by_speaker=True, seed=1)
+    spk = {name: {UTT2SPK[u] for u in utts} for name, utts in sets.items()}
+    assert len(spk["dev"]) == 1 and len(spk["test"]) == 1 and len(spk["train"]) == 3
+    assert not (spk["dev"] & spk["train"] or spk["test"] & spk["train"] or spk["dev"] & spk["test"])
+    with pytest.raises(AsrkitError, match=r"--by-speaker: 1 speaker\(s\) left"):
+        choose_holdout({"a": "s", "b": "s"}, dev_fraction=0.5, by_speaker=True)
+
+
+def test_explicit_lists(tmp_path):
+    (tmp_path / "dev").write_text("s0-u00\ns0-u01 any other columns\n\n")
+    (tmp_path / "test").write_text("s1-u00\n")
+    sets = choose_holdout(UTT2SPK, dev_list=tmp_path / "dev", test_list=tmp_path / "test")
+    assert (sets["dev"], sets["test"], len(sets["train"])) == (["s0-u00", "s0-u01"], ["s1-u00"], 97)
+    # A list for dev and a fraction for test together.
+    sets = choose_holdout(UTT2SPK, dev_list=tmp_path / "dev", test_fraction=0.1, seed=2)
+    assert len(sets["test"]) == 10 and not set(sets["test"]) & {"s0-u00", "s0-u01"}
+
+    (tmp_path / "bad").write_text("s0-u00\nnobody\n")
+    with pytest.raises(AsrkitError, match=r"bad:2: 'nobody' is not an utterance of the data dir"):
+        choose_holdout(UTT2SPK, dev_list=tmp_path / "bad")
+    (tmp_path / "twice").write_text("s0-u00\ns0-u00\n")
+    with pytest.raises(AsrkitError, match=r"twice:2: 's0-u00' is listed twice"):
+        choose_holdout(UTT2SPK, dev_list=tmp_path / "twice")
+    (tmp_path / "overlap").write_text("s0-u01\ns2-u00\n")
+    with pytest.raises(AsrkitError, match=r"both list 1 utterance\(s\), e.g. 's0-u01'"):
+        choose_holdout(UTT2SPK, dev_list=tmp_path / "dev", test_list=tmp_path / "overlap")
+    with pytest.raises(AsrkitError, match=r"as a fraction or as a list, not both"):
+        choose_holdout(UTT2SPK, dev_list=tmp_path / "dev", dev_fraction=0.1)
+    with pytest.raises(AsrkitError, match=r"leave nothing to train on"):
+        choose_holdout(UTT2SPK, dev_fraction=0.5, test_fraction=0.5)
+    with pytest.raises(AsrkitError, match=r"must be in \[0, 1\)"):
+        choose_holdout(UTT2SPK, dev_fraction=1.5)
+
+
+def test_lists_written_and_a_stale_one_removed(tmp_path):
+    d = tmp_path / "data"
+    d.mkdir()
+    (d / "utt2spk").write_text("".join(f"{u} {s}\n" for u, s in sorted(UTT2SPK.items())))
+    holdout_lists(d, tmp_path / "lists", dev_fraction=0.1, test_fraction=0.1)
+    assert len((tmp_path / "lists/test.list").read_text().split()) == 10
+    holdout_lists(d, tmp_path / "lists", dev_fraction=0.1)  # no test set this time
+    assert not (tmp_path / "lists/test.list").exists()
+    assert len((tmp_path / "lists/train.list").read_text().split()) == 90
+
+
+def test_both_commands_on_a_real_slice(an4_root, tmp_path, asrkit):
+    make_user_corpus(an4_root, tmp_path / "c", 10)
+    proc = asrkit("make-data-dir", "--transcripts", tmp_path / "c/prompts.txt", "--speaker", "me",
+                  tmp_path / "c/audio", tmp_path / "data/all")
+    assert b"Done 10 utterances out of 10 audio files -> " in proc.stderr
+    proc = asrkit("holdout-lists", "--dev-fraction", "0.2", "--test-fraction", "0.1", tmp_path / "data/all",
+                  tmp_path / "data/local")
+    assert b"Done: train 7, dev 2, test 1 utterances" in proc.stderr
+    proc = asrkit("validate-data-dir", "--no-feats", tmp_path / "data/all")
+
+    # Errors: one line, exit 1, naming the file.
+    (tmp_path / "c/prompts.txt").write_text("an251-fash-b YES\nan251-fash-b NO\n")
+    proc = asrkit("make-data-dir", "--transcripts", tmp_path / "c/prompts.txt", tmp_path / "c/audio",
+                  tmp_path / "d2", check=False)
+    err = proc.stderr.decode().strip().splitlines()
+    assert proc.returncode == 1 and err[-1].startswith("ERROR (asrkit-make-data-dir): ")
+    assert "prompts.txt:2: key 'an251-fash-b' appears twice" in err[-1]
+    proc = asrkit("holdout-lists", "--dev-fraction", "2", tmp_path / "data/all", tmp_path / "l", check=False)
+    assert proc.returncode == 1 and b"ERROR (asrkit-holdout-lists): --dev-fraction 2: must be in [0, 1)" in proc.stderr
+    for cmd in ("make-data-dir", "holdout-lists"):
+        assert b"e.g." in asrkit(cmd, "--help").stdout

@@ -1,0 +1,79 @@
+"""The decoding library's own loading and input assembly (what asrkit-decode and bench/decode_speed.py call)."""
+from __future__ import annotations
+
+import pytest
+
+from asrkit.decoding.config import DecodeConfig
+from asrkit.decoding.inputs import DecodeInputs
+from asrkit.decoding.recognizer import Recognizer
+from asrkit.features.fbank import FbankConfig
+from asrkit.models.lm import save_lm
+from asrkit.models.package import PackageMeta, save_package
+from asrkit.utils.errors import AsrkitError
+
+from decoding_tiny import IDIM, V, tiny_las, tiny_lm
+
+TOKENS = ["<blank>", "<unk>"] + [f"p{i}" for i in range(V - 3)] + ["<sos/eos>"]
+
+
+def test_from_files_loads_model_and_lm_and_knows_the_frame_shift(tmp_path):
+    model, lm = tiny_las(), tiny_lm()
+    fbank = FbankConfig(num_mel_bins=IDIM, frame_shift=12.5)
+    save_package(tmp_path / "model.pt", model.state_dict(),
+                 PackageMeta(model_config=model.config, idim=IDIM, vocab_size=V, feature_config=fbank, tokens=TOKENS))
+    save_lm(tmp_path / "lm.pt", lm.state_dict(), lm.config, TOKENS)
+    rec = Recognizer.from_files(tmp_path / "model.pt", DecodeConfig(lm_weight=0.5), tmp_path / "lm.pt")
+    assert rec.lm is not None and rec.weights["lm"] == 0.5 and rec.frame_shift_s == 0.0125
+    assert Recognizer.from_files(tmp_path / "model.pt", DecodeConfig(), tmp_path / "lm.pt").lm is None  # weight 0
+    save_lm(tmp_path / "other.pt", lm.state_dict(), lm.config, TOKENS[:-2] + ["x", "<sos/eos>"])
+    with pytest.raises(AsrkitError, match="different token list"):
+        Recognizer.from_files(tmp_path / "model.pt", DecodeConfig(lm_weight=0.5), tmp_path / "other.pt")
+
+
+def test_inputs_check_options_and_cut_jobs_as_kaldi(tmp_path):
+    for kwargs, message in [({}, "give exactly one input"), ({"feats": "scp:a", "wavs": ["b.wav"]}, "exactly one"),
+                            ({"wavs": ["a.wav"], "segments": "s"}, "--segments goes with --wav-scp"),
+                            ({"wavs": ["a.wav"], "nj": 2, "job": 3}, "--job must be in 1..--nj (2)")]:
+        with pytest.raises(AsrkitError, match=message.replace("(", r"\(").replace(")", r"\)")):
+            DecodeInputs(**kwargs)
+    wavs = [str(tmp_path / f"u{i}.wav") for i in range(5)]  # unreadable: each becomes a counted error
+    first, total = DecodeInputs(wavs=wavs, nj=2, job=1).open(lambda *a: None)
+    second, total2 = DecodeInputs(wavs=wavs, nj=2, job=2).open(lambda *a: None)
+    assert (total, total2) == (3, 2)  # split_scp.pl: the first piece takes the extra one
+    assert [u for u, _, _ in first] == ["u0", "u1", "u2"] and [u for u, _, e in second if e] == ["u3", "u4"]
+    ids = tmp_path / "ids"
+    ids.write_text("u4 x\nu1\n")
+    items, total = DecodeInputs(wavs=wavs, utt_ids=str(ids)).open(lambda *a: None)
+    assert total == 2 and [u for u, _, _ in items] == ["u1", "u4"]  # wav files: the files' order
+
+
+class _Payload:
+    """Unpickling this creates ``marker`` (what a hostile lm.pt would do with weights_only=False)."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("version", "1", "damaged asrkit LM: version is '1', expected an integer >= 1"),
+    ("vocab_size", "9", "damaged asrkit LM: vocab_size is '9', expected an integer >= 2"),
+    ("config", {"hiden": 3}, "damaged asrkit LM: config: unknown key"),
+    ("extra", "HOSTILE", "not an asrkit LM (not a torch file, or one holding more than tensors"),
+])
+def test_damaged_or_hostile_lm_is_one_clear_line(tmp_path, field, value, message):
+    import torch
+
+    from asrkit.models.lm import load_lm
+
+    lm, path = tiny_lm(), tmp_path / "lm.pt"
+    save_lm(path, lm.state_dict(), lm.config, TOKENS)
+    blob = torch.load(path, weights_only=True)
+    blob[field] = {"x": _Payload(str(tmp_path / "pwned"))} if value == "HOSTILE" else value
+    torch.save(blob, path)
+    with pytest.raises(AsrkitError) as e:
+        load_lm(path)
+    assert str(e.value).startswith(f"{path}: ") and message in str(e.value) and "\n" not in str(e.value)
+    assert not (tmp_path / "pwned").exists()

@@ -1,0 +1,256 @@
+"""egs/TEMPLATE/asr1/setup.sh: a new recipe for a user's corpus (a slice of real AN4 audio arranged as a
+folder of WAVs plus a transcript file), run from stage 0 to the RESULTS.md row with the template's
+defaults (a tiny model and 2 epochs through --train-args), including a training killed and resumed
+(logs kept, times added up) and a time budget continued with a larger one; and setup.sh's refusals
+and local/data.sh's bad inputs."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from recipe_helpers import REPO, read_table, run_sh
+from user_corpus import make_user_corpus
+
+TINY = ("--set training.max_epochs=2 --set model.listener.hidden=32 --set model.listener.proj=32 "
+        "--set model.attention.dim=32 --set model.attention.conv_channels=4 --set model.attention.conv_width=10 "
+        "--set model.speller.hidden=32 --set model.speller.embed=16 --set training.num_plots=1")
+
+
+def _training_pids(exp: Path) -> list:
+    """The asrkit-train processes (not their launcher or shell) training into ``exp``."""
+    pids = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            argv = (d / "cmdline").read_bytes().decode(errors="replace").split("\0")
+            cwd = Path(os.readlink(d / "cwd"))
+        except OSError:
+            continue
+        if any(os.path.basename(a) == "asrkit-train" for a in argv[:2]) and \
+                any(Path(cwd, a).resolve() == exp.resolve() for a in argv if a.endswith(exp.name)):
+            pids.append(int(d.name))
+    return pids
+
+
+def run_killing_training(cmd, recipe: Path, exp: Path) -> subprocess.CompletedProcess:
+    """``cmd`` with its asrkit-train SIGKILLed as soon as its first checkpoint is on disk.
+
+    From outside, as a user's kill or the OOM killer would: the checkpoint is renamed into place
+    whole, so the kill lands in epoch 2 of 2 (the run must not have finished by then).
+    """
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    with subprocess.Popen(cmd, cwd=recipe, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          env=env) as proc:
+        first = exp / "checkpoints" / "epoch1.pt"
+        deadline = time.monotonic() + 600
+        killed = []
+        while not killed and proc.poll() is None and time.monotonic() < deadline:
+            if first.exists():
+                for pid in _training_pids(exp):
+                    os.kill(pid, signal.SIGKILL)
+                    killed.append(pid)
+            time.sleep(0.005)
+        out, err = proc.communicate(timeout=600)
+    assert killed, f"asrkit-train ended before it could be killed:\n{err[-3000:]}"
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+
+
+def make_checkout(tmp: Path) -> Path:
+    """A scratch tree shaped like the checkout (asrkit/, bin/, tools/, egs/TEMPLATE -> the real ones)."""
+    root = tmp / "asrkit"
+    root.mkdir()
+    for entry in ("asrkit", "bin", "tools", "setup.py"):
+        (root / entry).symlink_to(REPO / entry)
+    (root / "egs").mkdir()
+    (root / "egs/TEMPLATE").symlink_to(REPO / "egs/TEMPLATE")
+    return root
+
+
+def new_recipe(tmp: Path, name: str = "mine") -> Path:
+    root = make_checkout(tmp)
+    proc = run_sh(["egs/TEMPLATE/asr1/setup.sh", f"egs/{name}/asr1"], cwd=root)
+    assert f"made egs/{name}/asr1 for corpus '{name}'" in proc.stderr
+    return root / "egs" / name / "asr1"
+
+
+def set_option(script: Path, name: str, value: str) -> None:
+    """Edit a default in a script's configuration section, as a user adapting local/data.sh does."""
+    text = script.read_text()
+    new, n = re.subn(rf"^{name}=\S*", f"{name}={value}", text, flags=re.M)
+    assert n == 1, name
+    script.write_text(new)
+
+
+@pytest.mark.slow
+def test_setup_makes_a_recipe_that_runs_end_to_end(tmp_path, an4_root):
+    recipe = new_recipe(tmp_path)
+    template = REPO / "egs/TEMPLATE/asr1"
+    # The same shape as every recipe: symlinks into the template and bin/, copies of cmd.sh and conf/.
+    assert os.readlink(recipe / "asr.sh") == "../../TEMPLATE/asr1/asr.sh"
+    assert os.readlink(recipe / "path.sh") == "../../TEMPLATE/asr1/path.sh"
+    assert os.readlink(recipe / "utils") == "../../../bin"
+    for f in ("cmd.sh", "conf/fbank.yaml", "conf/train.yaml", "conf/train_gpu.yaml", "conf/decode.yaml",
+              "conf/lm.yaml"):
+        assert not (recipe / f).is_symlink() and (recipe / f).read_text() == (template / f).read_text(), f
+    for f in ("run.sh", "local/data.sh", "README.md", "RESULTS.md"):
+        text = (recipe / f).read_text()
+        assert "@CORPUS@" not in text and "mine" in text, f
+    assert os.access(recipe / "run.sh", os.X_OK) and os.access(recipe / "local/data.sh", os.X_OK)
+    assert "e.g." in run_sh(["./run.sh", "--help"], cwd=recipe).stdout
+    assert "e.g." in run_sh(["local/data.sh", "--help"], cwd=recipe).stdout
+    # It refuses to overwrite, even an empty directory.
+    proc = run_sh(["egs/TEMPLATE/asr1/setup.sh", "egs/mine/asr1"], cwd=recipe.parents[2], check=False)
+    assert proc.returncode == 1 and "egs/mine/asr1 already exists: setup.sh never overwrites" in proc.stderr
+
+    # The corpus: 40 AN4 recordings as a folder of WAVs and one transcript file, outside the recipe.
+    corpus = tmp_path / "corpus"
+    make_user_corpus(an4_root, corpus, 40)
+    set_option(recipe / "local/data.sh", "audio_subdir", "audio")
+    set_option(recipe / "local/data.sh", "transcripts", "prompts.txt")
+    run_sh(["./run.sh", "--corpus-root", str(corpus), "--stop-stage", "0"], cwd=recipe)
+    sizes = {s: len(read_table(recipe / "data" / s / "utt2spk")) for s in ("train", "dev", "test")}
+    assert sizes == {"train": 36, "dev": 2, "test": 2}
+    assert read_table(recipe / "data/train/wav.scp")["mine-an251-fash-b"] == str(corpus.resolve() / "audio/an251-fash-b.wav")
+    assert not list(recipe.rglob("*.wav"))  # the corpus is read in place, never copied
+
+    # Stages 1-6 with the template's defaults but a tiny model; the training is killed in epoch 2.
+    args = ["./run.sh", "--stage", "1", "--nj", "1", "--num-avg", "2", "--train-args", TINY]
+    exp = recipe / "exp/train_char"
+    proc = run_killing_training(args + ["--stop-stage", "4"], recipe, exp)
+    assert proc.returncode != 0 and "stage 4 failed" in proc.stderr
+    for s in ("train", "dev", "test"):
+        assert len(read_table(recipe / "dump" / s / "feats.scp")) == sizes[s]
+    assert (recipe / "dump/train/cmvn.ark").is_file() and (recipe / "data/lang_char/tokens.txt").is_file()
+    assert (exp / "checkpoints/epoch1.pt").is_file() and not (exp / ".done").exists()
+
+    run_sh(args, cwd=recipe)  # resumes from epoch 1, then decodes and scores
+    # The killed run's log is kept (asrkit-launch numbers it), the resumed run's is train.log.
+    first, second = (exp / "log/train.log.1").read_text(), (exp / "log/train.log").read_text()
+    assert "epoch 1: train loss" in first and "# Ended (code 137)" in first
+    assert "resumed from" in second and "epoch 2: train loss" in second and "epoch 1 took" in first
+    # Both runs count: train_seconds is the sum of train_runs.tsv, and the row says so.
+    rows = [l.split("\t") for l in (exp / "log/train_runs.tsv").read_text().splitlines()[1:]]
+    assert [r[5] for r in rows] == ["killed", "done"]
+    total = sum(float(r[2]) for r in rows)
+    assert (exp / "train_seconds").read_text().strip() == str(int(total + 0.5))
+    assert (exp / "model.pt").is_file() and (exp / "model.avg.pt").is_file() and (exp / ".done").is_file()
+    results = (recipe / "RESULTS.md").read_text()
+    for s in ("dev", "test"):
+        d = exp / f"decode_{s}_decode"
+        assert len(read_table(d / "text")) == sizes[s] and (d / "wer.txt").is_file()
+        row = [l for l in results.splitlines() if l.startswith(f"| {s} |")]
+        assert len(row) == 1, results
+        assert re.match(rf"^\| {s} \| [0-9.]+ \| [0-9.]+ \| conf/train.yaml --set training.max_epochs=2 .*"
+                        rf"\| {int(total + 0.5)} s \(2 runs\) \|", row[0]), row[0]
+
+    # A time budget: stops after epoch 1 (smaller than any epoch), decodes that model, not .done;
+    # a larger budget continues the same training and the decodings are redone.
+    budget = args + ["--stage", "4", "--tag", "budget", "--test-sets", "test", "--num-avg", "0"]
+    proc = run_sh(budget + ["--train-max-time", "0.001"], cwd=recipe)
+    assert "stopped by the time budget after epoch 1" in proc.stderr
+    bexp = recipe / "exp/budget"
+    assert not (bexp / ".done").exists() and not (bexp / "checkpoints/epoch2.pt").exists()
+    assert re.search(r"\| [0-9]+ s \(time budget, 1 epochs\) \|", (recipe / "RESULTS.md").read_text())
+    proc = run_sh(budget + ["--train-max-time", "86400"], cwd=recipe)
+    assert (bexp / ".done").is_file() and (bexp / "checkpoints/epoch2.pt").is_file()
+    assert "decode_test_decode done already" not in proc.stderr
+    assert re.search(r"\(exp/budget\) \| conf/decode.yaml \| [0-9]+ s \(2 runs\) \|",
+                     (recipe / "RESULTS.md").read_text().splitlines()[-1])
+
+
+def test_template_lm_config_loads():
+    """The LM config setup.sh copies is one asrkit-train-lm accepts (the others: test_recipe_configs_load)."""
+    import yaml
+
+    from asrkit.training.config import LMTrainConfig
+
+    LMTrainConfig.from_dict(yaml.safe_load((REPO / "egs/TEMPLATE/asr1/conf/lm.yaml").read_text()))
+
+
+def test_setup_refuses_bad_targets(tmp_path):
+    root = make_checkout(tmp_path)
+    setup = "egs/TEMPLATE/asr1/setup.sh"
+    cases = [
+        (["egs/mine"], "must be called asr1"),
+        (["egs/mine/asr2"], "must be called asr1"),
+        (["elsewhere/mine/asr1"], "must be egs/<corpus>/asr1 in this checkout"),
+        (["egs/my corpus/asr1"], "should be letters, digits and ._+-"),
+        (["egs/TEMPLATE/asr1"], "already exists"),
+        ([], "expected one argument"),
+        (["egs/a/asr1", "egs/b/asr1"], "expected one argument"),
+    ]
+    (root / "elsewhere").mkdir()
+    for argv, message in cases:
+        proc = run_sh([setup, *argv], cwd=root, check=False)
+        assert proc.returncode == 1 and message in proc.stderr, (argv, proc.stderr)
+    (root / "egs/empty/asr1").mkdir(parents=True)
+    proc = run_sh([setup, "egs/empty/asr1"], cwd=root, check=False)
+    assert proc.returncode == 1 and "already exists" in proc.stderr
+    assert sorted(p.name for p in (root / "egs").iterdir()) == ["TEMPLATE", "empty"]  # nothing left behind
+    assert "e.g." in run_sh([setup, "--help"], cwd=root).stdout
+
+
+def test_local_data_sh_bad_inputs(tmp_path, an4_root):
+    """Each documented case: a counted skip (named in the log) or a one-line error, exit status 1."""
+    recipe = new_recipe(tmp_path)
+    corpus = tmp_path / "corpus"
+    make_user_corpus(an4_root, corpus, 20, layout="beside")
+    audio = corpus / "audio"
+    speakers = sorted(p.name for p in audio.iterdir())
+    data_sh = ["local/data.sh", "--corpus-root", str(corpus), "--audio-subdir", "audio", "--speaker-from-dir", "true"]
+
+    # The same file name in two folders: two utterances, two ids.
+    (audio / "extra").mkdir()
+    first = sorted((audio / speakers[0]).glob("*.wav"))[0]
+    os.symlink(os.readlink(first), audio / "extra" / first.name)
+    (audio / "extra" / first.with_suffix(".txt").name).write_text("AGAIN\n")
+    # A file name with spaces: kept, its id mapped.
+    spaced = sorted((audio / speakers[0]).glob("*.wav"))[1]
+    os.rename(spaced, spaced.with_name("take one.wav"))
+    os.rename(spaced.with_suffix(".txt"), spaced.with_name("take one.txt"))
+    run_sh(data_sh, cwd=recipe)
+    every = {}
+    for s in ("train", "dev", "test"):
+        every.update(read_table(recipe / "data" / s / "text"))
+    assert len(every) == 21 and every[f"extra-{first.stem}"] == "AGAIN"
+    assert f"{speakers[0]}-{first.stem}" in every and f"{speakers[0]}-take_one" in every
+
+    # A missing transcript and an empty transcript: skipped and named; with the default
+    # --max-skip-ratio 0.05, two of 20 is an error.
+    victims = sorted((audio / speakers[-1]).glob("*.wav"))
+    victims[0].with_suffix(".txt").unlink()
+    victims[1].unlink()
+    victims[2].with_suffix(".txt").write_text("  \n")
+    proc = run_sh(data_sh, cwd=recipe, check=False)
+    assert proc.returncode == 1
+    err = proc.stderr
+    assert f"skipped 1: audio without a transcript: {speakers[-1]}/{victims[0].name}" in err
+    assert f"skipped 1: empty transcript: {speakers[-1]}/{victims[2].name}" in err
+    assert "ERROR (asrkit-make-data-dir): " in err and "more than --max-skip-ratio 0.05" in err
+    proc = run_sh(data_sh + ["--max-skip-ratio", "0.2"], cwd=recipe)
+    assert "Done 18 utterances out of 20 audio files, 1 audio without a transcript, 1 empty transcript" in proc.stderr
+    # (a .txt without its audio is not a transcript in this layout; with a transcript file it is:)
+    prompts = corpus / "prompts.txt"
+    prompts.write_text("".join(f"{p.relative_to(audio).with_suffix('')}\t{p.with_suffix('.txt').read_text().strip()}\n"
+                               for p in sorted(audio.rglob("*.wav")) if p.with_suffix(".txt").is_file())
+                       + "ghost NOBODY\n")
+    proc = run_sh(data_sh + ["--transcripts", "prompts.txt", "--max-skip-ratio", "0.2"], cwd=recipe)
+    assert f"transcript without audio: ghost ({prompts}:" in proc.stderr
+
+    # One-line errors.
+    for extra, message in [
+        (["--corpus-root", str(tmp_path / "none")], "no such directory"),
+        (["--transcripts", "nothing.txt"], "--transcripts nothing.txt: no such file"),
+        (["--dev-fraction", "0.7", "--test-fraction", "0.5", "--max-skip-ratio", "0.2"], "leave nothing to train on"),
+        (["--by-speaker", "maybe"], "true or false"),
+    ]:
+        proc = run_sh(data_sh + extra, cwd=recipe, check=False)
+        assert proc.returncode == 1 and message in proc.stderr, (extra, proc.stderr[-2000:])

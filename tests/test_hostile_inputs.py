@@ -1,0 +1,938 @@
+"""Hostile and broken inputs (issue #11): one table, every case.
+
+Each row of CASES is an input builder, the command it is given to (an ``asrkit-*`` command run in
+this process, or the library call that decode and train make), the exit status and message
+expected, and the outputs that must not exist afterwards. Every row is also checked for what no
+input may cause: code run from a data file (the marker a pickle would create), a traceback, and
+a temporary file left behind. The disk rows run each writing command against a full tmpfs, a
+read-only one and a directory it may not write (root's DAC override dropped for the call).
+
+Real audio: the yesno waves (always there: shipped in egs/yesno). Everything runs in this
+process except the signal tests at the end, which need a command of their own to kill.
+"""
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import errno
+import io
+import os
+import pickle
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Tuple, Union
+
+import kaldiio
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from asrkit.data.specifier import write_matrices
+from asrkit.features.cmvn import accumulate_cmvn, write_stats
+from asrkit.features.fbank import FbankConfig, compute_fbank
+from asrkit.features.wav import read_wav_source
+from asrkit.utils.errors import AsrkitError
+
+N = 24  # utterances in the shared inputs: one bad one is within Kaldi's 5 % (24 // 20 = 1)
+MEL = 23
+FBANK = FbankConfig(sample_frequency=8000, num_mel_bins=MEL)
+
+
+# -- hostile payloads ---------------------------------------------------------------------------
+class _Payload:
+    """Unpickling this creates the file ``marker``: what any code in a pickle could do."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def pkl_entry(marker: Path) -> bytes:
+    return b"PKL" + pickle.dumps(_Payload(marker))
+
+
+def npy_entry() -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, np.zeros((3, MEL), np.float32))
+    data = buf.getvalue()
+    return b"NPY" + bytes([4]) + len(data).to_bytes(4, "little") + data
+
+
+def kaldi_entry(mat: np.ndarray, text: bool = False, compress: Optional[int] = None) -> bytes:
+    buf = io.BytesIO()
+    kaldiio.save_ark(buf, {"k": mat}, text=text, compression_method=compress)
+    return buf.getvalue()[len(b"k "):]
+
+
+Entry = Union[np.ndarray, bytes]
+
+
+def write_ark_scp(ark: Path, entries: List[Tuple[str, Entry]], scp: Optional[Path] = None,
+                  scp_values: Optional[Dict[str, str]] = None) -> None:
+    """An ark of ``(key, matrix or raw bytes)`` entries and its scp (offsets just past the key)."""
+    lines = []
+    with open(ark, "wb") as f:
+        for key, value in entries:
+            f.write(key.encode("utf-8", "surrogateescape") + b" ")
+            lines.append(f"{key} {ark}:{f.tell()}")
+            f.write(value if isinstance(value, bytes) else kaldi_entry(value))
+    if scp is not None:
+        scp_values = scp_values or {}
+        scp.write_text("".join(f"{k} {scp_values[k]}\n" if k in scp_values else f"{line}\n"
+                               for (k, _), line in zip(entries, lines)))
+
+
+# -- the shared inputs --------------------------------------------------------------------------
+@dataclass
+class World:
+    root: Path
+    wavs: List[Path]
+    utts: List[str]
+    feats: Dict[str, np.ndarray]
+    stats: np.ndarray
+    model: Path
+
+    def entries(self, n: int = N) -> List[Tuple[str, Entry]]:
+        return [(u, self.feats[u]) for u in self.utts[:n]]
+
+
+@pytest.fixture(scope="module")
+def world(yesno_root, tmp_path_factory) -> World:
+    import torch
+
+    from asrkit.models.las import LAS, LASConfig
+    from asrkit.models.package import PackageMeta, save_package
+    from asrkit.text.train_tokenizer import TokenizerConfig, train_tokenizer
+
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("hostile_world")
+    wavs = sorted(yesno_root.rglob("*.wav"))[:N]
+    assert len(wavs) == N
+    utts = [w.stem for w in wavs]
+    (root / "wav.scp").write_text("".join(f"{u} {w}\n" for u, w in zip(utts, wavs)))
+    text = {u: " ".join("YES" if c == "1" else "NO" for c in u.split("_")) for u in utts}
+    (root / "text").write_text("".join(f"{u} {t}\n" for u, t in text.items()))
+    spk = {u: "a" if i % 2 else "b" for i, u in enumerate(utts)}
+    (root / "utt2spk").write_text("".join(f"{u} {s}\n" for u, s in spk.items()))
+    (root / "spk2utt").write_text("".join(f"{s} {' '.join(u for u in utts if spk[u] == s)}\n" for s in "ab"))
+    feats = {}
+    stats = None
+    for u, w in zip(utts, wavs):
+        samples, rate = read_wav_source(str(w), str(w))
+        feats[u] = compute_fbank(samples, rate, FBANK, u)
+        stats = accumulate_cmvn(feats[u], stats, u)
+    write_matrices(f"ark,scp:{root}/feats.ark,{root}/feats.scp", feats)
+    (root / "utt2num_frames").write_text("".join(f"{u} {m.shape[0]}\n" for u, m in feats.items()))
+    write_stats(stats, str(root / "cmvn.ark"))
+    tok = train_tokenizer(text.values(), TokenizerConfig(model_type="char"))
+    (root / "lang").mkdir()
+    (root / "lang" / "tokens.model").write_bytes(tok.to_bytes())
+    cfg = LASConfig.from_dict({
+        "listener": {"vgg": False, "hidden": 8, "subsample": [1, 2], "proj": 8},
+        "attention": {"type": "location", "dim": 8, "conv_channels": 2, "conv_width": 3},
+        "speller": {"hidden": 8, "embed": 4}, "ctc_weight": 0.5,
+    })
+    torch.manual_seed(0)
+    model = root / "model.pt"
+    meta = PackageMeta(model_config=cfg, idim=MEL, vocab_size=tok.vocab_size,
+                       feature_config=FBANK, cmvn=stats, tokenizer=tok.to_bytes(),
+                       tokens=list(tok.tokens))
+    save_package(model, LAS(MEL, tok.vocab_size, cfg).state_dict(), meta)
+    return World(root, wavs, utts, feats, stats, model)
+
+
+# -- running a command --------------------------------------------------------------------------
+@dataclass
+class Result:
+    code: int
+    stdout: str
+    stderr: str
+
+
+@dataclass
+class Run:
+    """What a builder returns: the command's arguments, or a library call (a thunk)."""
+
+    args: Union[List[object], Callable[[], object]]
+    stdin: Optional[bytes] = None
+
+
+def run_inproc(command: str, run: Run) -> Result:
+    """An ``asrkit-*`` command in this process (no interpreter or torch start-up per case)."""
+    import importlib
+
+    from asrkit.utils.logging import setup_logging
+
+    module = importlib.import_module(f"asrkit.cli.{command.replace('-', '_')}")
+    try:
+        # catch_exceptions=False: an exception the command does not turn into a clear error
+        # (a traceback for the user) fails the test right here.
+        r = CliRunner().invoke(module.main, [str(a) for a in run.args], input=run.stdin, catch_exceptions=False)
+    finally:
+        setup_logging()
+    return Result(r.exit_code, r.stdout, r.stderr)
+
+
+def run_library(run: Run) -> Result:
+    try:
+        value = run.args()
+    except AsrkitError as e:
+        return Result(1, "", f"AsrkitError: {e}")
+    return Result(0, repr(value)[:2000], "")
+
+
+# -- the table ----------------------------------------------------------------------------------
+@dataclass
+class Case:
+    id: str
+    command: str  # asrkit-<command>, or "lib" for a library call
+    build: Callable[[World, Path], Run]
+    code: Optional[int]  # expected exit status (lib: 1 = raises AsrkitError); None: any failure
+    message: str  # expected in stderr (plain text, or a regex after "re:")
+    absent: Tuple[str, ...] = ()  # outputs, relative to the case dir, that must not exist
+    check: Optional[Callable[[World, Path, Result], None]] = None
+    disk: Optional[str] = None  # "ENOSPC" / "EROFS" / "EACCES": outputs go to such a directory
+    marks: Tuple = ()
+
+
+def _scp_with(w: World, d: Path, bad: Dict[int, Entry], n: int = N, name: str = "f",
+              scp_values: Optional[Dict[int, str]] = None) -> str:
+    """An ark/scp of ``n`` real utterances with entries replaced by ``bad`` (index -> payload)."""
+    entries = w.entries(n)
+    entries = [(k, bad.get(i, v)) for i, (k, v) in enumerate(entries)]
+    values = {entries[i][0]: v.format(d=d) for i, v in (scp_values or {}).items()}
+    write_ark_scp(d / f"{name}.ark", entries, d / f"{name}.scp", values)
+    return f"scp:{d}/{name}.scp"
+
+
+def _ark_with(w: World, d: Path, bad: Dict[int, Entry], n: int = 3, name: str = "f") -> str:
+    entries = [(k, bad.get(i, v)) for i, (k, v) in enumerate(w.entries(n))]
+    write_ark_scp(d / f"{name}.ark", entries)
+    return f"ark:{d}/{name}.ark"
+
+
+def _written(name: str, n: int) -> Callable[[World, Path, Result], None]:
+    def check(w: World, d: Path, r: Result) -> None:
+        assert len(kaldiio.load_scp(str(d / name))) == n
+
+    return check
+
+
+def _stats_frames(n_utts: int) -> Callable[[World, Path, Result], None]:
+    def check(w: World, d: Path, r: Result) -> None:
+        stats = kaldiio.load_mat(str(d / "cmvn.ark"))
+        frames = sum(w.feats[u].shape[0] for u in w.utts[:N])
+        bad = w.feats[w.utts[3]].shape[0]
+        assert int(stats[0, -1]) == (frames - bad if n_utts == N - 1 else frames)
+
+    return check
+
+
+def _lines(name: str, n: int) -> Callable[[World, Path, Result], None]:
+    def check(w: World, d: Path, r: Result) -> None:
+        assert len((d / name).read_text().splitlines()) == n
+
+    return check
+
+
+def _stdout_has(text: str) -> Callable[[World, Path, Result], None]:
+    def check(w: World, d: Path, r: Result) -> None:
+        assert text in r.stdout, r.stdout
+
+    return check
+
+
+def _data_dir(w: World, d: Path, name: str = "data", n: int = N, drop_text: int = -1,
+              segments: Optional[str] = None) -> Path:
+    out = d / name
+    out.mkdir(parents=True, exist_ok=True)
+    for t in ("wav.scp", "text", "utt2spk"):
+        lines = (w.root / t).read_text().splitlines()[:n]
+        if t == "text" and drop_text >= 0:
+            del lines[drop_text]
+        (out / t).write_text("".join(line + "\n" for line in lines))
+    if segments is not None:
+        reco = w.utts[0]
+        (out / "wav.scp").write_text(f"{reco} {w.wavs[0]}\n")
+        (out / "utt2spk").write_text("s1-a s1\ns1-b s1\n")
+        (out / "text").write_text("s1-a YES\ns1-b NO\n")
+        (out / "segments").write_text(segments.format(reco=reco))
+    return out
+
+
+def _library_decode(rspec: str):
+    from asrkit.decoding.inputs import from_feats
+
+    return lambda: [(k, None if m is None else m.shape, e) for k, m, e in from_feats(rspec)]
+
+
+def _library_train_feats(scp: str):
+    from asrkit.data.specifier import load_scp, read_matrix
+
+    def call():
+        table = load_scp(scp)
+        return [read_matrix(table, k, scp).shape for k in table]
+
+    return call
+
+
+def _library_train_cmvn(path: str):
+    from asrkit.training.data import load_cmvn
+
+    return lambda: load_cmvn(path)
+
+
+def _library_fbank_nan():
+    samples = np.zeros(8000, np.float32)
+    samples[4000] = np.nan
+    return lambda: compute_fbank(samples, 8000, FBANK, "nan-audio")
+
+
+def _truncated_wav(w: World, d: Path) -> Path:
+    blob = w.wavs[0].read_bytes()
+    (d / "truncated.wav").write_bytes(blob[: len(blob) // 3])
+    return d / "truncated.wav"
+
+
+def _wav_scp(w: World, d: Path, n: int, bad: Dict[int, str]) -> str:
+    lines = []
+    for i, (u, wav) in enumerate(zip(w.utts[:n], w.wavs[:n])):
+        lines.append(f"{u} {bad[i].format(d=d) if i in bad else wav}\n")
+    (d / "wav.scp").write_text("".join(lines))
+    return f"scp:{d}/wav.scp"
+
+
+def _nan(w: World, i: int, value: float = np.nan) -> np.ndarray:
+    m = w.feats[w.utts[i]].copy()
+    m[2, 5] = value
+    return m
+
+
+def _stats_file(d: Path, stats: Entry) -> Path:
+    path = d / "stats.ark"
+    if isinstance(stats, bytes):
+        path.write_bytes(stats)
+    else:
+        write_stats(stats, str(path))
+    return path
+
+
+def _hyp(d: Path, ref: str, hyp: str) -> List[object]:
+    (d / "ref").write_text(ref)
+    (d / "hyp").write_text(hyp)
+    return [d / "ref", d / "hyp"]
+
+
+def _with_utt2dur(data: Path, values: List[str]) -> Path:
+    utts = [line.split()[0] for line in (data / "utt2spk").read_text().splitlines()]
+    (data / "utt2dur").write_text("".join(f"{u} {v}\n" for u, v in zip(utts, values)))
+    return data
+
+
+def _text_bytes(w: World, replace: Dict[int, bytes]) -> bytes:
+    lines = (w.root / "text").read_bytes().splitlines()
+    return b"".join(replace.get(i, line) + b"\n" for i, line in enumerate(lines))
+
+
+def _stdout_lines(n: int) -> Callable[[World, Path, Result], None]:
+    def check(w: World, d: Path, r: Result) -> None:
+        assert len(r.stdout.splitlines()) == n
+
+    return check
+
+
+def _stderr_has(text: str) -> Callable[[World, Path, Result], None]:
+    def check(w: World, d: Path, r: Result) -> None:
+        assert text in r.stderr, r.stderr
+
+    return check
+
+
+def _non_utf8(path: Path, good: str, bad: bytes) -> Path:
+    """A table whose lines ``good`` are fine and whose last line ``bad`` is not UTF-8."""
+    path.write_bytes(good.encode() + b"\n" + bad + b"\n")
+    return path
+
+
+def _hyp_bytes(d: Path, ref: str, hyp: bytes) -> List[object]:
+    (d / "ref").write_text(ref)
+    (d / "hyp").write_bytes(hyp)
+    return [d / "ref", d / "hyp"]
+
+
+def _dup_scp(w: World, d: Path) -> str:
+    spec = _scp_with(w, d, {}, n=3)
+    lines = (d / "f.scp").read_text().splitlines()
+    (d / "f.scp").write_text(f"{lines[0]}\n{lines[1]}\n{lines[0]}\n")
+    return spec
+
+
+def _dup_ark(w: World, d: Path) -> str:
+    e = w.entries(2)
+    write_ark_scp(d / "f.ark", [e[0], e[1], e[0]])
+    return f"ark:{d}/f.ark"
+
+
+def _bad_key_ark(w: World, d: Path) -> str:
+    with open(d / "f.ark", "wb") as f:
+        f.write(w.utts[0].encode() + b" " + kaldi_entry(w.feats[w.utts[0]]))
+        f.write(b"\xbb\xbfkey " + kaldi_entry(w.feats[w.utts[1]]))
+    return f"ark:{d}/f.ark"
+
+
+def _spk_stats(w: World, d: Path, b: Entry) -> str:
+    """Per-speaker stats for the two speakers of utt2spk ('a' good, 'b' given)."""
+    write_ark_scp(d / "st.ark", [("a", w.stats), ("b", b)])
+    return f"ark:{d}/st.ark"
+
+
+def npy_file_bytes() -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, np.zeros((2, MEL + 1)))
+    return buf.getvalue()
+
+
+REF5 = "a-1 the cat\na-2 sat on\na-3 the mat\nb-1 hello\nb-2 world\n"
+OUT = ("out.ark", "out.scp", "cmvn.ark", "cmvn.scp")
+
+CASES: List[Case] = [
+    # -- code in data files: kaldiio's PKL and NPY entries are refused -------------------------------
+    Case("pkl-ark-compute-cmvn", "compute-cmvn",
+         lambda w, d: Run([_ark_with(w, d, {1: pkl_entry(d / "MARKER")}), d / "cmvn.ark"]), 1,
+         "f.ark: utterance '{u1}': not a Kaldi matrix or vector: a pickled Python object", OUT),
+    Case("pkl-scp-compute-cmvn-one-of-24-skipped", "compute-cmvn",
+         lambda w, d: Run([_scp_with(w, d, {3: pkl_entry(d / "MARKER")}), d / "cmvn.ark"]), 0,
+         "skipping {d}/f.scp:4: utterance '{u3}' ({d}/f.ark:", check=_stats_frames(N - 1)),
+    Case("pkl-scp-compute-cmvn-per-speaker", "compute-cmvn",
+         lambda w, d: Run(["--spk2utt", f"ark:{w.root}/spk2utt",
+                           _scp_with(w, d, {0: pkl_entry(d / "MARKER")}, n=2), f"ark:{d}/cmvn.ark"]), 1,
+         "f.scp:1: utterance '{u0}'", OUT),
+    Case("npy-scp-apply-cmvn", "apply-cmvn",
+         lambda w, d: Run([w.root / "cmvn.ark", _scp_with(w, d, {1: npy_entry()}, n=3),
+                           f"ark,scp:{d}/out.ark,{d}/out.scp"]), 1,
+         "f.scp:2: utterance '{u1}' ({d}/f.ark:", OUT),
+    Case("pkl-ark-apply-cmvn", "apply-cmvn",
+         lambda w, d: Run([w.root / "cmvn.ark", _ark_with(w, d, {0: pkl_entry(d / "MARKER")}),
+                           f"ark,scp:{d}/out.ark,{d}/out.scp"]), 1,
+         "f.ark: utterance '{u0}': not a Kaldi matrix or vector: a pickled Python object", OUT),
+    Case("pkl-stats-file-apply-cmvn", "apply-cmvn",
+         lambda w, d: Run([_stats_file(d, pkl_entry(d / "MARKER")), f"scp:{w.root}/feats.scp",
+                           f"ark,scp:{d}/out.ark,{d}/out.scp"]), 1,
+         "{d}/stats.ark: not a Kaldi matrix or vector: a pickled Python object", OUT),
+    Case("pkl-stats-table-apply-cmvn", "apply-cmvn",
+         lambda w, d: Run(["--utt2spk", f"ark:{w.root}/utt2spk", _spk_stats(w, d, pkl_entry(d / "MARKER")),
+                           f"scp:{w.root}/feats.scp", f"ark,scp:{d}/out.ark,{d}/out.scp"]), 1,
+         "st.ark: utterance 'b': not a Kaldi matrix or vector: a pickled Python object", OUT),
+    Case("pkl-feats-decode-library", "lib",
+         lambda w, d: Run(_library_decode(_ark_with(w, d, {1: pkl_entry(d / "MARKER")}))), 1,
+         "f.ark: utterance '{u1}': not a Kaldi matrix or vector: a pickled Python object"),
+    Case("pkl-feats-decode-cli", "decode",
+         lambda w, d: Run(["--model", w.model, "--feats", _ark_with(w, d, {0: pkl_entry(d / "MARKER")}),
+                           "--output-dir", d / "dec"]), None,
+         "f.ark: utterance '{u0}': not a Kaldi matrix or vector: a pickled Python object", ("dec/text",)),
+    Case("pkl-feats-train-library", "lib",
+         lambda w, d: Run(_library_train_feats(_scp_with(w, d, {2: pkl_entry(d / "MARKER")}, n=4)[4:])), 1,
+         "f.scp:3: utterance '{u2}' ({d}/f.ark:"),
+    Case("pkl-cmvn-train-library", "lib",
+         lambda w, d: Run(_library_train_cmvn(str(_stats_file(d, pkl_entry(d / "MARKER"))))), 1,
+         "stats.ark: not a Kaldi matrix or vector: a pickled Python object"),
+    Case("pkl-cmvn-train-cli", "train",
+         lambda w, d: Run(["--train-dir", w.root, "--lang-dir", w.root / "lang",
+                           "--cmvn", _stats_file(d, pkl_entry(d / "MARKER")), d / "exp"]), None,
+         "stats.ark: not a Kaldi matrix or vector: a pickled Python object", ("exp/model.pt",)),
+    Case("npy-file-as-stats", "apply-cmvn",
+         lambda w, d: Run([_stats_file(d, npy_file_bytes()), f"scp:{w.root}/feats.scp",
+                           f"ark,scp:{d}/out.ark,{d}/out.scp"]), 1,
+         "stats.ark: not a Kaldi matrix or vector: a numpy .npy file", OUT),
+    # Kaldi's own forms are read: compressed (CM, CM2, CM3) and text arks.
+    Case("compressed-and-text-entries-read", "compute-cmvn",
+         lambda w, d: Run([_ark_with(w, d, {0: kaldi_entry(w.feats[w.utts[0]], compress=1),
+                                            1: kaldi_entry(w.feats[w.utts[1]], compress=3),
+                                            2: kaldi_entry(w.feats[w.utts[2]], compress=5),
+                                            3: kaldi_entry(w.feats[w.utts[3]], text=True)}, n=4),
+                           f"ark,t:{d}/cmvn.txt"]), 0,
+         "Done accumulating CMVN stats for 4 utterances", check=_lines("cmvn.txt", 4 * 3)),
+    # -- NaN and Inf ------------------------------------------------------------------------------
+    Case("nan-feats-apply-cmvn-one-of-24-skipped", "apply-cmvn",
+         lambda w, d: Run([w.root / "cmvn.ark", _scp_with(w, d, {5: _nan(w, 5)}), f"ark,scp:{d}/out.ark,{d}/out.scp"]),
+         0, "skipping utterance '{u5}': non-finite feature value nan at frame 2, dim 5",
+         check=_written("out.scp", N - 1)),
+    Case("nan-feats-apply-cmvn-two-of-3", "apply-cmvn",
+         lambda w, d: Run([w.root / "cmvn.ark", _scp_with(w, d, {0: _nan(w, 0), 2: _nan(w, 2, np.inf)}, n=3),
+                           f"ark,scp:{d}/out.ark,{d}/out.scp"]), 1,
+         "2 of 3 utterances failed ({u0} {u2}), more than 5 %", OUT),
+    Case("inf-feats-compute-cmvn-one-of-24-skipped", "compute-cmvn",
+         lambda w, d: Run([_scp_with(w, d, {3: _nan(w, 3, -np.inf)}), d / "cmvn.ark"]), 0,
+         "skipping utterance '{u3}': non-finite feature value -inf", check=_stats_frames(N - 1)),
+    Case("nan-stats-apply-cmvn", "apply-cmvn",
+         lambda w, d: Run([_stats_file(d, np.where(np.arange(w.stats.size).reshape(w.stats.shape) == 3, np.nan, w.stats)),
+                           f"scp:{w.root}/feats.scp", f"ark,scp:{d}/out.ark,{d}/out.scp"]), 1,
+         "stats.ark: non-finite CMVN stats (nan in row 0, column 3)", OUT),
+    Case("inf-stats-table-apply-cmvn", "apply-cmvn",
+         lambda w, d: Run(["--utt2spk", f"ark:{w.root}/utt2spk", _spk_stats(w, d, np.full_like(w.stats, np.inf)),
+                           f"scp:{w.root}/feats.scp", f"ark,scp:{d}/out.ark,{d}/out.scp"]), 1,
+         "st.ark [b]: non-finite CMVN stats", OUT),
+    Case("nan-audio-fbank-library", "lib", lambda w, d: Run(_library_fbank_nan()), 1,
+         "utterance 'nan-audio': non-finite features"),
+    # -- one rule for bad items: skipped, named, counted; the run fails past 5 % ---------------
+    Case("fbank-one-bad-of-24-skipped", "compute-fbank",
+         lambda w, d: Run(["--sample-frequency", "8000", _wav_scp(w, d, N, {7: str(_truncated_wav(w, d))}),
+                           f"ark,scp:{d}/out.ark,{d}/out.scp"]), 0,
+         "1 of 24 utterances failed: {u7}", check=_written("out.scp", N - 1)),
+    Case("fbank-two-bad-of-4-fails", "compute-fbank",
+         lambda w, d: Run(["--nj", "2", "--sample-frequency", "8000",
+                           _wav_scp(w, d, 4, {0: str(_truncated_wav(w, d)), 3: "{d}/missing.wav"}),
+                           f"ark,scp:{d}/out.ark,{d}/out.scp"]), 1,
+         "2 of 4 utterances failed ({u0} {u3}), more than 5 % (Kaldi's rule)",
+         ("out.1.ark", "out.2.ark", "out.scp", "utt2num_frames", "fbank.yaml")),
+    Case("fbank-job-piece-with-max-bad-percent-100", "compute-fbank",
+         lambda w, d: Run(["--max-bad-percent", "100", "--sample-frequency", "8000",
+                           _wav_scp(w, d, 4, {0: str(_truncated_wav(w, d)), 3: "{d}/missing.wav"}),
+                           f"ark,scp:{d}/out.ark,{d}/out.scp"]), 0,
+         "2 of 4 utterances failed: {u0} {u3}", check=_written("out.scp", 2)),
+    Case("perturb-one-without-text-of-24-skipped", "perturb-data-dir-speed",
+         lambda w, d: Run(["--factors", "1.0", _data_dir(w, d, drop_text=4), d / "sp"]), 0,
+         "text: no transcript for utterance '{u4}'", check=_lines("sp/utt2spk", N - 1)),
+    Case("perturb-bad-durations-fail", "perturb-data-dir-speed",
+         lambda w, d: Run(["--factors", "1.0", _with_utt2dur(_data_dir(w, d, n=4), ["1.0", "nan", "x", "2"]), d / "sp"]),
+         1, "2 of 4 utterances failed", ("sp",)),
+    Case("tokenize-one-bad-line-of-24-skipped", "tokenize",
+         lambda w, d: Run([w.root / "lang" / "tokens.model"], _text_bytes(w, {4: b"bad \xbb\xbf line"})), 0,
+         "skipping <stdin>:5: not UTF-8 text", check=_stdout_lines(N - 1)),
+    Case("tokenize-unknown-characters-counted", "tokenize",
+         lambda w, d: Run([w.root / "lang" / "tokens.model"], _text_bytes(w, {2: b"zz ZEBRA YES", 9: b"qq MAYBE"})), 0,
+         "2 utterance(s) have characters the tokenizer does not know, mapped to <unk>: ",
+         check=_stderr_has("(e.g. zz qq)")),
+    Case("tokenize-all-bad-fails", "tokenize",
+         lambda w, d: Run(["--decode", w.root / "lang" / "tokens.model"], b"u1 1 x\nu2 999\n"), 1,
+         "all 2 lines failed (first: <stdin>:1: expected integer token ids"),
+    # -- scoring ------------------------------------------------------------------------------------
+    Case("score-insertions-against-empty-references", "score",
+         lambda w, d: Run(["--output-dir", d / "sc", *_hyp(d, "a-1\na-2\n", "a-1 x y z\na-2 u v w\n")]), 0,
+         "has no reference words at all: the WER is undefined (6 inserted), printed as inf",
+         check=_stdout_has("%WER inf [ 6 / 0, 6 ins, 0 del, 0 sub ]")),
+    Case("score-empty-hypothesis-file", "score",
+         lambda w, d: Run(["--output-dir", d / "sc", *_hyp(d, REF5, "")]), 1,
+         "hyp: the hypothesis is empty: every reference utterance would be scored as all deletions "
+         "(--allow-missing to score it anyway)", ("sc",)),
+    Case("score-disjoint-hypothesis", "score",
+         lambda w, d: Run(["--output-dir", d / "sc", *_hyp(d, REF5, "x-1 the cat\nx-2 sat\n")]), 1,
+         "shares no utterance id with the reference", ("sc",)),
+    Case("score-empty-hypothesis-allowed", "score",
+         lambda w, d: Run(["--allow-missing", *_hyp(d, REF5, "")]), 0,
+         "scoring it anyway (--allow-missing)", check=_stdout_has("%WER 100.00 [ 8 / 8, 0 ins, 8 del, 0 sub ]")),
+    Case("score-hypothesis-ids-not-in-reference-named", "score",
+         lambda w, d: Run(_hyp(d, REF5, REF5 + "zz-1 extra\nzz-2 more\n")), 0,
+         "2 utterance(s) not in the reference {d}/ref were ignored: zz-1 zz-2",
+         check=_stdout_has("%WER 0.00 [ 0 / 8")),
+    Case("score-too-many-missing-hypotheses", "score",
+         lambda w, d: Run(["--output-dir", d / "sc", *_hyp(d, REF5, "a-1 the cat\na-2 sat on\nb-1 hello\n")]), 1,
+         "2 of 5 utterances have no hypothesis (a-3 b-2), more than 5 %", ("sc",)),
+    # -- tracebacks that are now errors naming file, line and utterance ------------------------------
+    Case("segments-nan-times", "compute-fbank",
+         lambda w, d: Run(["--sample-frequency", "8000", "--segments",
+                           _data_dir(w, d, segments="s1-a {reco} 0 1.5\ns1-b {reco} nan 2\n") / "segments",
+                           f"scp:{d}/data/wav.scp", f"ark,scp:{d}/out.ark,{d}/out.scp"]), 1,
+         "data/segments:2: segment times must be finite numbers of seconds, got nan 2", OUT),
+    Case("segments-inf-times-perturb", "perturb-data-dir-speed",
+         lambda w, d: Run(["--factors", "1.0", _data_dir(w, d, segments="s1-a {reco} 0 inf\ns1-b {reco} 1 2\n"),
+                           d / "sp"]), 1,
+         "data/segments:1: segment times must be finite numbers of seconds, got 0 inf", ("sp",)),
+    Case("segments-nan-times-validate", "validate-data-dir",
+         lambda w, d: Run(["--no-feats", _data_dir(w, d, segments="s1-a {reco} 0 1\ns1-b {reco} -inf 2\n")]), 1,
+         "data/segments:2: start and end must be finite numbers, got '-inf' '2'"),
+    Case("scp-offset-past-end-of-ark", "apply-cmvn",
+         lambda w, d: Run([w.root / "cmvn.ark", _scp_with(w, d, {}, n=3, scp_values={1: "{d}/f.ark:99999999"}),
+                           f"ark,scp:{d}/out.ark,{d}/out.scp"]), 1,
+         "f.scp:2: utterance '{u1}' ({d}/f.ark:99999999): offset 99999999 is past the end of {d}/f.ark", OUT),
+    Case("false-pipe-in-feats-scp", "compute-cmvn",
+         lambda w, d: Run([_scp_with(w, d, {}, n=2, scp_values={0: "false |"}), d / "cmvn.ark"]), 1,
+         "f.scp:1: utterance '{u0}' (false |): command exited with status 1", OUT),
+    Case("false-pipe-as-ark", "compute-cmvn", lambda w, d: Run(["ark:false |", d / "cmvn.ark"]), 1,
+         "command 'false' exited with status 1", OUT),
+    Case("truncated-ark-entry", "compute-cmvn",
+         lambda w, d: Run([_ark_with(w, d, {1: kaldi_entry(w.feats[w.utts[1]])[:-7]}, n=2), d / "cmvn.ark"]), 1,
+         "f.ark: utterance '{u1}': truncated FM data", OUT),
+    Case("corrupt-binary-header", "compute-cmvn",
+         lambda w, d: Run([_ark_with(w, d, {0: b"\0BFM \4\xff\xff\xff\x7f\4\xff\xff\xff\x7f"}, n=2), d / "cmvn.ark"]), 1,
+         "f.ark: utterance '{u0}': corrupt Kaldi binary header", OUT),
+    Case("non-utf8-feats-scp", "compute-cmvn",
+         lambda w, d: Run(["scp:" + str(_non_utf8(d / "f.scp", f"u1 {w.root}/feats.ark:5", b"u2 \xbbx.ark:5")),
+                           d / "cmvn.ark"]),
+         1, "f.scp:2: not UTF-8 text", OUT),
+    Case("non-utf8-utt2spk", "apply-cmvn",
+         lambda w, d: Run(["--utt2spk", "ark:" + str(_non_utf8(d / "utt2spk", "a a\nb b", b"c \xbb")),
+                           _spk_stats(w, d, w.stats), f"scp:{w.root}/feats.scp", f"ark,scp:{d}/out.ark,{d}/out.scp"]),
+         1, "utt2spk:3: not UTF-8 text (invalid start byte at byte 2 of the line)", OUT),
+    Case("non-utf8-ark-key", "compute-cmvn", lambda w, d: Run([_bad_key_ark(w, d), d / "cmvn.ark"]), 1,
+         "f.ark: entry 2: key b'\\xbb\\xbfkey' is not UTF-8 text", OUT),
+    Case("non-utf8-hypothesis", "score", lambda w, d: Run(_hyp_bytes(d, REF5, b"a-1 the cat\na-2 \xbb\n")), 1,
+         "hyp:2: not UTF-8 text"),
+    Case("launch-bad-job-range", "launch", lambda w, d: Run(["JOB=a:b", d / "log.JOB", "true"]), 1,
+         "bad job range 'JOB=a:b' (expected e.g. JOB=1:4 or JOB=3)", ("JOB=a:b",)),
+    # -- accepted without a word before --------------------------------------------------------------
+    Case("duplicate-key-in-feats-scp", "compute-cmvn",
+         lambda w, d: Run([_dup_scp(w, d), d / "cmvn.ark"]), 1,
+         "f.scp:3: duplicate key '{u0}' (first on line 1)", OUT),
+    Case("duplicate-key-in-feats-scp-random-access-library", "lib",
+         lambda w, d: Run(_library_train_feats(_dup_scp(w, d)[4:])), 1, "f.scp:3: duplicate key '{u0}'"),
+    Case("duplicate-key-in-ark", "apply-cmvn",
+         lambda w, d: Run([w.root / "cmvn.ark", _dup_ark(w, d), f"ark,scp:{d}/out.ark,{d}/out.scp"]), 1,
+         "f.ark: duplicate key '{u0}' (entries 1 and 3)", OUT),
+]
+
+
+# -- disks that refuse to be written ----------------------------------------------------------------
+# (command, arguments given the output dir `o` (prepared in advance), the path the error must name)
+DISK_COMMANDS: List[Tuple[str, str, Callable[[World, Path], List[object]], str]] = [
+    ("fbank", "compute-fbank",
+     lambda w, o: ["--sample-frequency", "8000", f"scp:{w.root}/wav.scp", f"ark,scp:{o}/feats.ark,{o}/feats.scp"],
+     "feats.ark"),
+    ("fbank-nj2", "compute-fbank",
+     lambda w, o: ["--nj", "2", "--sample-frequency", "8000", f"scp:{w.root}/wav.scp",
+                   f"ark,scp:{o}/feats.ark,{o}/feats.scp"], r"feats\.[12]\.ark"),
+    ("cmvn-global", "compute-cmvn", lambda w, o: [f"scp:{w.root}/feats.scp", o / "cmvn.ark"], "cmvn.ark"),
+    ("cmvn-table", "compute-cmvn", lambda w, o: [f"scp:{w.root}/feats.scp", f"ark,scp:{o}/c.ark,{o}/c.scp"],
+     r"c\.(ark|scp)"),
+    ("apply-cmvn", "apply-cmvn",
+     lambda w, o: [w.root / "cmvn.ark", f"scp:{w.root}/feats.scp", f"ark,scp:{o}/f.ark,{o}/f.scp"], r"f\.(ark|scp)"),
+    ("score", "score", lambda w, o: ["--output-dir", o, w.root / "text", w.root / "text"], r"(wer|result)\.txt"),
+    ("train-tokenizer", "train-tokenizer", lambda w, o: ["--model-type", "char", w.root / "text", o],
+     r"tokens\.model"),
+    ("launch", "launch", lambda w, o: [o / "x.log", "true"], r"x\.log"),
+    ("fix-data-dir", "fix-data-dir", lambda w, o: [o / "data"], r"data/(\.backup/)?\S+"),
+    ("split-data-dir", "split-data-dir", lambda w, o: ["--per-utt", o / "data", "2"], r"data/split2\S*"),
+    ("perturb", "perturb-data-dir-speed", lambda w, o: ["--factors", "1.0", o / "data", o / "sp"], r"sp\S*"),
+]
+DISK_ERRORS = {"ENOSPC": "no space left on device", "EROFS": "read-only file system", "EACCES": "permission denied"}
+
+
+def _disk_case(kind: str, name: str, command: str, args, what: str) -> Case:
+    def build(w: World, o: Path) -> Run:
+        return Run(args(w, o))
+
+    return Case(f"{kind}-{name}", command, build, 1, f"re:{{d}}/{what}: {DISK_ERRORS[kind]}$", disk=kind)
+
+
+CASES += [_disk_case(kind, *spec) for kind in DISK_ERRORS for spec in DISK_COMMANDS]
+
+
+def _prepare_disk_dir(w: World, o: Path) -> None:
+    """What a disk case needs before its disk is filled or made read-only: its dir and a data dir."""
+    o.mkdir(parents=True, exist_ok=True)
+    data = o / "data"
+    data.mkdir()
+    for t in ("wav.scp", "text", "utt2spk"):
+        shutil.copy(w.root / t, data / t)
+
+
+@dataclass
+class Disks:
+    dirs: Dict[str, Path] = field(default_factory=dict)  # kind -> parent of the per-case dirs
+    mounted: List[Path] = field(default_factory=list)
+    how: Dict[str, str] = field(default_factory=dict)  # kind -> "tmpfs" or why it is simulated
+
+
+def _mount(target: Path, options: str) -> Optional[str]:
+    """Mount a tmpfs; None on success, else why not."""
+    if os.geteuid() != 0 or not shutil.which("mount"):
+        return "not root"
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(target)], capture_output=True,
+                          text=True)
+    return None if proc.returncode == 0 else proc.stderr.strip() or f"mount exited {proc.returncode}"
+
+
+@pytest.fixture(scope="module")
+def disks(world, tmp_path_factory) -> Disks:
+    base = tmp_path_factory.mktemp("disks")
+    result = Disks()
+    try:
+        for kind in DISK_ERRORS:
+            top = base / kind
+            top.mkdir()
+            result.dirs[kind] = top
+            why = _mount(top, "size=4m,mode=755") if kind != "EACCES" else None
+            if kind != "EACCES" and why is None:
+                result.mounted.append(top)
+            for name, *_ in DISK_COMMANDS:
+                _prepare_disk_dir(world, top / name)
+            if kind == "ENOSPC" and why is None:
+                _fill(top / "filler")
+            if kind == "EROFS" and why is None:
+                proc = subprocess.run(["mount", "-o", "remount,ro", str(top)], capture_output=True, text=True)
+                why = None if proc.returncode == 0 else proc.stderr.strip()
+            if kind == "EACCES":
+                for name, *_ in DISK_COMMANDS:  # root's, not writable: EACCES once root's override is dropped
+                    for p in [top / name, *(top / name).rglob("*")]:
+                        p.chmod(0o555 if p.is_dir() else 0o444)
+                why = None if _dac_override_can_drop() else "cannot drop CAP_DAC_OVERRIDE (capset)"
+            result.how[kind] = "real" if why is None else f"simulated ({why})"
+        yield result
+    finally:
+        for top in result.mounted:
+            subprocess.run(["umount", "-l", str(top)], capture_output=True)
+        eacces = result.dirs.get("EACCES")
+        if eacces is not None:
+            for p in [eacces, *eacces.rglob("*")]:
+                p.chmod(0o755 if p.is_dir() else 0o644)
+
+
+def _fill(path: Path) -> None:
+    """Write ``path`` until the file system has not one byte left (unbuffered: nothing left to flush)."""
+    with open(path, "wb", buffering=0) as f:
+        for size in (1 << 16, 4096, 1):
+            with contextlib.suppress(OSError):
+                while True:
+                    f.write(b"\0" * size)
+
+
+# Root ignores directory permissions through CAP_DAC_OVERRIDE/CAP_DAC_READ_SEARCH/CAP_FOWNER. They
+# can be dropped from this thread's effective set for one call and raised again afterwards.
+_CAP_BITS = (1 << 1) | (1 << 2) | (1 << 3)
+_CAP_V3 = 0x20080522
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+
+def _capset(effective: Optional[int]) -> Optional[int]:
+    """Set this thread's effective capabilities (low word); returns the previous ones, None if impossible."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        data = (_CapData * 2)()
+        if libc.capget(ctypes.byref(_CapHeader(_CAP_V3, 0)), data) != 0:
+            return None
+        previous = data[0].effective
+        if effective is not None:
+            data[0].effective = effective
+            if libc.capset(ctypes.byref(_CapHeader(_CAP_V3, 0)), data) != 0:
+                return None
+        return previous
+    except (OSError, AttributeError):
+        return None
+
+
+def _dac_override_can_drop() -> bool:
+    if os.geteuid() != 0:
+        return True  # not root: permissions apply anyway
+    previous = _capset(None)
+    if previous is None or _capset(previous & ~_CAP_BITS) is None:
+        return False
+    _capset(previous)
+    return True
+
+
+@contextlib.contextmanager
+def _as_disk(kind: str, disks: Disks, monkeypatch):
+    """Run the command against the prepared disk; simulated at the lowest write level where the
+    real thing cannot be made here (no root, no mount): our temp-file creation then fails."""
+    if disks.how[kind] != "real":
+        import tempfile
+
+        code = getattr(errno, kind)
+
+        def refuse(*args, dir=None, prefix="", suffix="", **kw):
+            raise OSError(code, os.strerror(code), os.path.join(str(dir), f"{prefix}xxxxxxxx{suffix}"))
+
+        def refuse_open(path, mode="r", *args, **kw):
+            if any(c in mode for c in "wax+"):
+                raise OSError(code, os.strerror(code), str(path))
+            return open(path, mode, *args, **kw)
+
+        import asrkit.launch.local
+
+        monkeypatch.setattr(tempfile, "mkstemp", refuse)
+        monkeypatch.setattr(tempfile, "mkdtemp", refuse)
+        monkeypatch.setattr(asrkit.launch.local, "open", refuse_open, raising=False)  # logs are not temp files
+        yield
+        return
+    if kind == "EACCES" and os.geteuid() == 0:
+        previous = _capset(None)
+        _capset(previous & ~_CAP_BITS)
+        try:
+            yield
+        finally:
+            _capset(previous)
+        return
+    yield
+
+
+def _fmt(text: str, w: World, d: Path) -> str:
+    return text.format(d=d, **{f"u{i}": u for i, u in enumerate(w.utts)})
+
+
+def _temp_files(directory: Path) -> List[str]:
+    return sorted(str(p) for p in directory.rglob("*") if re.match(r"^\..+\.tmp$", p.name))
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.id, marks=c.marks) for c in CASES])
+def test_hostile_input(case: Case, world: World, tmp_path: Path, request, monkeypatch):
+    if case.disk is not None:
+        disks = request.getfixturevalue("disks")
+        d = disks.dirs[case.disk] / case.id.split("-", 1)[1]
+        before = sorted(str(p) for p in d.rglob("*"))
+    else:
+        d = tmp_path
+    run = case.build(world, d)
+    monkeypatch.chdir(d)  # a command that took an argument for a relative output would write here
+    if case.command == "lib":
+        result = run_library(run)
+    elif case.disk is not None:
+        with _as_disk(case.disk, disks, monkeypatch):
+            result = run_inproc(case.command, run)
+    else:
+        result = run_inproc(case.command, run)
+    expected = _fmt(case.message, world, d)
+    err = result.stderr
+    assert "Traceback" not in err, err
+    if case.code is None:
+        assert result.code != 0, err
+    else:
+        assert result.code == case.code, err
+    if expected.startswith("re:"):
+        lines = [line for line in err.splitlines() if line.startswith("ERROR (")]
+        assert len(lines) == 1 and re.search(expected[3:], lines[0]), err
+    else:
+        assert expected in err, err
+    assert not (d / "MARKER").exists(), "the pickle in the data file was loaded: code ran from data"
+    for name in case.absent:
+        assert not (d / name).exists(), f"{name} written by a failed run"
+    assert _temp_files(d) == []
+    if case.disk is not None:
+        assert sorted(str(p) for p in d.rglob("*")) == before, "the failed run left something behind"
+    if case.check is not None:
+        case.check(world, d, result)
+
+
+def test_disks_are_real_where_possible(disks):
+    """Says (in -rA output) which disk errors were real and which simulated; fails in CI if simulated."""
+    simulated = {k: v for k, v in disks.how.items() if v != "real"}
+    if simulated and os.environ.get("ASRKIT_REQUIRE_CORPORA") == "1" and os.geteuid() == 0:
+        pytest.fail(f"disk errors simulated in CI: {simulated}")
+    if simulated:
+        pytest.skip(f"simulated: {simulated}")
+
+
+# -- faults: killed and terminated runs ------------------------------------------------------------
+def _blocking_wav_scp(w: World, d: Path, n: int = 4) -> Path:
+    """A wav.scp whose pipes each announce themselves and then wait (for the test to kill them)."""
+    lines = []
+    for u, wav in zip(w.utts[:n], w.wavs[:n]):
+        lines.append(f"{u} touch {d}/started.{u}; sleep 600 & echo $! >> {d}/sleepers; wait; cat {wav} |\n")
+    (d / "wav.scp").write_text("".join(lines))
+    return d / "wav.scp"
+
+
+def _kill_sleepers(d: Path) -> None:
+    if (d / "sleepers").exists():
+        for pid in (d / "sleepers").read_text().split():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid), signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError, ProcessLookupError):
+        return False
+    return state not in ("Z", "X")
+
+
+def _wait_for(condition: Callable[[], bool], what: str, deadline_s: float = 300.0) -> None:
+    """Poll an observable condition; the deadline is for a hung test, not a speed assumption."""
+    deadline = time.monotonic() + deadline_s
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def _fbank_cmd(d: Path, scp: Path, nj: int) -> List[str]:
+    return [sys.executable, "-m", "asrkit", "compute-fbank", "--nj", str(nj), "--sample-frequency", "8000",
+            f"scp:{scp}", f"ark,scp:{d}/out/feats.ark,{d}/out/feats.scp"]
+
+
+def _workers(pid: int) -> List[int]:
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+def test_sigkill_leaves_no_workers_and_the_next_run_cleans_up(world: World, tmp_path: Path):
+    d = tmp_path
+    scp = _blocking_wav_scp(world, d)
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.Popen(_fbank_cmd(d, scp, 2), stderr=subprocess.PIPE, env=env)
+    try:
+        # Both jobs have started their first utterance: pieces are contiguous, 0-1 and 2-3.
+        _wait_for(lambda: (d / f"started.{world.utts[0]}").exists() and (d / f"started.{world.utts[2]}").exists()
+                  or proc.poll() is not None, "both fbank jobs to start")
+        assert proc.poll() is None, proc.communicate()[1].decode()
+        workers = [p for p in _workers(proc.pid)]
+        assert len(workers) == 2, workers
+        proc.kill()
+        proc.wait()
+        _wait_for(lambda: not any(_alive(p) for p in workers), "the workers to die with their parent")
+    finally:
+        _kill_sleepers(d)
+        if proc.poll() is None:
+            proc.kill()
+    left = _temp_files(d / "out")
+    assert len(left) == 2, left  # SIGKILL runs no clean-up: the next run must do it
+    with open(scp, "w") as f:
+        f.writelines(f"{u} {w}\n" for u, w in zip(world.utts[:4], world.wavs[:4]))
+    done = subprocess.run(_fbank_cmd(d, scp, 2), capture_output=True, env=env)
+    err = done.stderr.decode()
+    assert done.returncode == 0, err
+    assert err.count("a temporary file left by an interrupted run") == 2, err
+    assert _temp_files(d / "out") == []
+    assert len(kaldiio.load_scp(str(d / "out" / "feats.scp"))) == 4
+
+
+@pytest.mark.parametrize("nj", [1, 2])
+def test_sigterm_removes_temporary_files(world: World, tmp_path: Path, nj: int):
+    d = tmp_path
+    scp = _blocking_wav_scp(world, d)
+    proc = subprocess.Popen(_fbank_cmd(d, scp, nj), stderr=subprocess.PIPE, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    try:
+        _wait_for(lambda: (d / f"started.{world.utts[0]}").exists() or proc.poll() is not None, "fbank to start")
+        assert proc.poll() is None, proc.communicate()[1].decode()
+        workers = _workers(proc.pid)
+        assert _temp_files(d / "out"), "no temporary output while running"
+        proc.terminate()
+        _, err = proc.communicate(timeout=300)
+    finally:
+        _kill_sleepers(d)
+        if proc.poll() is None:
+            proc.kill()
+    err = err.decode()
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert "ERROR (asrkit-compute-fbank): terminated by SIGTERM" in err and "Traceback" not in err, err
+    assert list((d / "out").iterdir()) == [] if (d / "out").exists() else True
+    _wait_for(lambda: not any(_alive(p) for p in workers), "the workers to stop")
+
+
+def test_stdout_on_a_full_disk_is_named(world: World, disks: Disks):
+    """A filter's stdout redirected to a full disk: the message says it was stdout."""
+    if disks.how["ENOSPC"] != "real":
+        pytest.skip(f"no full file system here: {disks.how['ENOSPC']}")
+    text = b"".join(f"u{i} YES NO YES NO NO\n".encode() for i in range(20000))
+    with open(disks.dirs["ENOSPC"] / "tokens.txt", "wb") as out:
+        proc = subprocess.run([sys.executable, "-m", "asrkit", "tokenize", str(world.root / "lang" / "tokens.model")],
+                              input=text, stdout=out, stderr=subprocess.PIPE, timeout=600)
+    err = proc.stderr.decode()
+    assert proc.returncode == 1 and "ERROR (asrkit-tokenize): <stdout>: no space left on device" in err, err
+    assert "Traceback" not in err

@@ -1,0 +1,125 @@
+"""Training time across runs: log/train_runs.tsv, the training.max_time budget, the projection line."""
+from __future__ import annotations
+
+import csv
+import time
+
+import pytest
+
+from asrkit.training.timing import RunRecord, next_epoch_estimate, next_epoch_fits, projection, read_runs
+from asrkit.utils.errors import AsrkitError
+
+from .yesno_dump import train_args
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_next_epoch_fits_uses_the_last_measured_epoch():
+    history = [{"epoch": 1, "epoch_time_s": 50.0}, {"epoch": 2, "epoch_time_s": 30.0}]
+    assert next_epoch_estimate(history) == 30.0
+    assert next_epoch_fits(history, used_s=70.0, max_time=100.0)
+    assert not next_epoch_fits(history, used_s=70.1, max_time=100.0)
+    assert next_epoch_fits(history, used_s=1e9, max_time=0)  # 0: no budget
+    assert next_epoch_fits([], used_s=1e9, max_time=1.0)  # the first epoch always runs
+    # A history from a checkpoint written before epoch_time_s existed: train + valid time.
+    assert next_epoch_estimate([{"epoch": 1, "train_time_s": 20.0, "valid_time_s": 5.0}]) == 25.0
+
+
+def test_projection_line():
+    history = [{"epoch": e, "epoch_time_s": 60.0} for e in (1, 2)]
+    line = projection(history, max_epochs=12, used_s=110.0, max_time=0, now=0.0)
+    assert line.startswith("epoch 2 took 60.0 s; 110 s of training so far; 10 epochs to go at ~60 s each: "
+                           "~10.0 min more, done about ")
+    line = projection(history, max_epochs=12, used_s=130.0, max_time=400.0, now=0.0)
+    assert line.endswith("; time budget 400 s: 4.5 min left, room for ~4 more epoch(s)")
+    assert "to go" not in projection(history, max_epochs=2, used_s=130.0, max_time=0)
+
+
+def test_run_record_adds_up_runs_and_marks_the_killed_one(tmp_path):
+    clock = FakeClock()
+    first = RunRecord(tmp_path, fresh=True, epochs_done=lambda: 0, clock=clock, heartbeat_s=3600)
+    first.start()
+    clock.now += 40.0
+    first._write()  # what the heartbeat does; then the process dies (SIGKILL): no finish()
+    rows = read_runs(tmp_path)
+    assert [(r.run, r.seconds, r.status) for r in rows] == [(1, 40.0, "running")]
+
+    second = RunRecord(tmp_path, fresh=False, epochs_done=lambda: 3, clock=clock, heartbeat_s=3600)
+    assert second.spent_before == 40.0
+    second.start()
+    clock.now += 25.0
+    assert second.used() == 65.0
+    second.outcome = "budget"
+    second.finish()
+    rows = read_runs(tmp_path)
+    assert [(r.run, r.seconds, r.from_epoch, r.to_epoch, r.status) for r in rows] == [
+        (1, 40.0, 0, 0, "killed"), (2, 25.0, 3, 3, "budget")]
+    lines = (tmp_path / "log/train_runs.tsv").read_text().splitlines()
+    assert lines[0] == "# run\tstarted\tseconds\tfrom_epoch\tto_epoch\tstatus"
+
+    # A training started afresh (no checkpoints) starts the table afresh.
+    third = RunRecord(tmp_path, fresh=True, epochs_done=lambda: 0, clock=clock, heartbeat_s=3600)
+    third.finish("done")
+    assert [(r.run, r.status) for r in read_runs(tmp_path)] == [(1, "done")]
+
+
+def test_run_record_heartbeat_updates_the_row(tmp_path):
+    record = RunRecord(tmp_path, fresh=True, epochs_done=lambda: 2, heartbeat_s=0.01)
+    record.start()
+    try:
+        for _ in range(3000):  # the thread writes at least once; no assumption on how soon
+            if read_runs(tmp_path)[0].to_epoch == 2:
+                break
+            time.sleep(0.01)
+        assert read_runs(tmp_path)[0].to_epoch == 2
+    finally:
+        record.finish("done")
+    assert read_runs(tmp_path)[0].status == "done"
+
+
+def test_malformed_runs_file_is_a_clear_error(tmp_path):
+    (tmp_path / "log").mkdir()
+    (tmp_path / "log/train_runs.tsv").write_text("# header\n1\t2026\tx\t0\t1\tdone\n")
+    with pytest.raises(AsrkitError, match=r"train_runs.tsv:2: malformed line"):
+        read_runs(tmp_path)
+
+
+def test_time_budget_stops_at_an_epoch_boundary_and_a_larger_one_resumes(yesno_setup, tmp_path, asrkit):
+    """A budget smaller than any epoch: epoch 1 runs (it always does), then training stops and
+    packs model.pt; the same budget again trains nothing more; a larger one continues to max_epochs.
+    No assumption about how long an epoch takes beyond "more than 1 ms" and "less than a day"."""
+    exp = tmp_path / "exp"
+    proc = asrkit(*train_args(yesno_setup, exp, "--set", "training.max_time=0.001"))
+    err = proc.stderr.decode()
+    assert "Done 1 epochs out of 2 (time budget)" in err, err[-3000:]
+    assert "stopping after epoch 1 of 2" in err
+    assert (exp / "model.pt").is_file() and not (exp / "checkpoints/epoch2.pt").exists()
+    log = (exp / "log/train.log").read_text()
+    assert "epoch 1 took " in log and "1 epoch to go at ~" in log and "time budget 0 s: 0 s left" in log
+    rows = list(csv.DictReader(open(exp / "log/curves.csv")))
+    assert float(rows[0]["epoch_time_s"]) > 0
+
+    asrkit(*train_args(yesno_setup, exp, "--set", "training.max_time=0.001"))
+    assert not (exp / "checkpoints/epoch2.pt").exists()
+
+    proc = asrkit(*train_args(yesno_setup, exp, "--set", "training.max_time=86400"))
+    err = proc.stderr.decode()
+    assert "Done 2 epochs out of 2 in" in err and (exp / "checkpoints/epoch2.pt").is_file()
+    runs = read_runs(exp)
+    assert [(r.run, r.from_epoch, r.to_epoch, r.status) for r in runs] == [
+        (1, 0, 1, "budget"), (2, 1, 1, "budget"), (3, 1, 2, "done")]
+    assert all(r.seconds > 0 for r in runs)
+    assert "training time over 3 run(s): " in err
+
+
+def test_negative_budget_is_refused():
+    from asrkit.training.config import build_config
+
+    with pytest.raises(AsrkitError, match=r"training.max_time must be >= 0 seconds \(0: no budget\), got -1"):
+        build_config({}, ["training.max_time=-1"])

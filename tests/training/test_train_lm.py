@@ -1,0 +1,83 @@
+"""asrkit-train-lm: its typed config fails before any text is read; a killed run resumes exactly."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import torch
+from click.testing import CliRunner
+
+
+def _run_inproc(*args):
+    from asrkit.cli import main
+
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    return result.exit_code, result.stderr
+
+
+def test_model_typo_fails_when_the_config_loads(tmp_path):
+    conf = tmp_path / "lm.yaml"
+    conf.write_text("model: {hiden: 32}\nmax_epochs: 2\n")
+    code, err = _run_inproc("train-lm", "--config", conf, "--lang-dir", tmp_path / "no_such_lang",
+                            tmp_path / "no_such_text", tmp_path / "lm")
+    assert code == 1
+    assert f"ERROR (asrkit-train-lm): {conf}: unknown key 'model.hiden' (known: embed, hidden" in err
+    assert "no_such_text" not in err and "no_such_lang" not in err
+    assert not (tmp_path / "lm").exists()
+
+
+LM_CONF = "model: {embed: 16, hidden: 32, layers: 1, dropout: 0.3}\nbatch_size: 8\nmax_epochs: 4\ndev_ratio: 0.1\n"
+
+
+def _lm_setup(tmp_path, an4_root):
+    """AN4 train transcripts as a Kaldi text, a char tokenizer of them, and a tiny LM config."""
+    from asrkit.text.train_tokenizer import TokenizerConfig, train_tokenizer
+
+    lines = (an4_root / "etc" / "an4_train.transcription").read_text().splitlines()
+    sents = [ln.split("(")[0].replace("<s>", "").replace("</s>", "").strip() for ln in lines[:400]]
+    text = tmp_path / "text"
+    text.write_text("".join(f"utt{i:04d} {s}\n" for i, s in enumerate(sents)))
+    lang = tmp_path / "lang"
+    lang.mkdir()
+    (lang / "tokens.model").write_bytes(train_tokenizer(sents, TokenizerConfig(model_type="char")).to_bytes())
+    conf = tmp_path / "lm.yaml"
+    conf.write_text(LM_CONF)
+    return text, lang, conf
+
+
+def test_killed_lm_run_resumes_exactly(tmp_path, an4_root, asrkit):
+    """asrkit-train-lm resumes as asrkit-train does: killed after its first checkpoint and started
+    again, it ends with exactly the weights of a run never killed (dropout on, shuffled batches)."""
+    text, lang, conf = _lm_setup(tmp_path, an4_root)
+    args = ["train-lm", "--config", conf, "--lang-dir", lang, "--seed", "3"]
+    asrkit(*args, text, tmp_path / "ref")
+
+    exp = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "asrkit", *map(str, args), str(text), str(exp)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    first = exp / "checkpoints" / "epoch1.pt"
+    deadline = time.monotonic() + 600
+    while not first.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    err = proc.communicate()[1].decode()
+    assert proc.returncode == -signal.SIGKILL, f"the run ended before it was killed:\n{err[-2000:]}"
+    assert not (exp / "lm.pt").exists()
+
+    err = asrkit(*args, text, exp).stderr.decode()
+    assert "resumed from" in err and "Done: LM trained 4 epochs" in err
+    a = torch.load(tmp_path / "ref" / "lm.pt", weights_only=True)
+    b = torch.load(exp / "lm.pt", weights_only=True)
+    assert a["extra"]["epochs"] == b["extra"]["epochs"]
+    for k in a["state_dict"]:
+        assert torch.equal(a["state_dict"][k], b["state_dict"][k]), k
+    last_a = torch.load(tmp_path / "ref" / "checkpoints" / "epoch4.pt", weights_only=True)
+    last_b = torch.load(exp / "checkpoints" / "epoch4.pt", weights_only=True)
+    for k in last_a["model"]:
+        assert torch.equal(last_a["model"][k], last_b["model"][k]), k
+    assert [r["train_loss"] for r in last_a["train_state"]["history"]] == \
+        [r["train_loss"] for r in last_b["train_state"]["history"]]
