@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # FSDD connected digits: utterances of 1-7 digits made from the Free Spoken Digit Dataset
-# (8 kHz, 4 training speakers, test speaker theo never seen in training), char LAS + CTC.
+# (8 kHz, 4 training speakers, test speaker theo never seen in training), char LAS + CTC; AN4's
+# digit-string utterances (84 more voices, read at 8 kHz) and speed-perturbed FSDD audio are
+# added to training by default. local/loso.sh evaluates it leaving each FSDD speaker out.
 #   stage 0: local/data.sh -> data/{train,dev,test}   (deterministic for a given --seed)
 #   stages 1-6: ../../TEMPLATE/asr1/asr.sh
 # Result: exp/<tag>/decode_test_decode/wer.txt and a row in RESULTS.md.
@@ -16,12 +18,12 @@ test_speakers=theo  # stage 0: held out of train and dev (comma-separated); loca
 num_train=1500      # stage 0: utterances per set
 num_dev=150
 num_test=300
-speed_factors=      # stage 0: e.g. 0.9,1.0,1.1: each FSDD training utterance at one of these speeds
-an4_words=none      # stage 0: AN4's voices in training: none | digits (digit-string utterances) | all
+speed_factors=0.9,1.0,1.1  # stage 0: each FSDD training utterance at one of these speeds (in-process; "": none)
+an4_words=digits    # stage 0: AN4's voices in training: none | digits (digit-string utterances) | all
 an4_root=           # stage 0: a copy of AN4 (etc/, wav/); empty: download CMU's tarball into downloads/
 # How AN4's 16 kHz audio becomes 8 kHz: "sox" (a pipe per wav.scp entry) or "none" (the files as
-# they are, resampled by asrkit-compute-fbank --resample in stage 1).
-an4_resample=sox
+# they are, resampled by asrkit-compute-fbank --resample in stage 1: no external program).
+an4_resample=none
 stage=0             # 0: data prep; 1-6: asr.sh's stages
 stop_stage=100
 parse_options_passthrough=true
