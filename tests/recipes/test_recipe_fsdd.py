@@ -38,6 +38,12 @@ def frame_db(x: np.ndarray) -> np.ndarray:
     return 10 * np.log10((x[:n * 80].reshape(n, 80) ** 2).mean(1) + 1.0)
 
 
+def read_text_matrix(path: Path) -> np.ndarray:
+    """The one matrix of a text ark (``utt  [\n rows ]``)."""
+    rows = [line.replace("]", "").split() for line in path.read_text().splitlines()[1:]]
+    return np.array([[float(v) for v in row] for row in rows if row])
+
+
 def check_ctm_against_audio(data: Path, set_name: str) -> int:
     """Every word of text has one span, in order, inside its utterance, without overlaps; each
     span holds speech (loud frames, far above the -80 dBFS pauses; louder than the silence
@@ -129,6 +135,24 @@ def test_an4_voices_at_8khz(recipe_dir, an4_root):
     scp.write_text([line for line in (recipe / "data/an4_digits/wav.scp").read_text().splitlines()][0] + "\n")
     run_sh(". ./path.sh && asrkit-compute-fbank --config conf/fbank.yaml scp:one.scp ark,t:one.txt", cwd=recipe)
     assert (recipe / "one.txt").stat().st_size > 1000
+    # run.sh's default, --resample none: the plain 16 kHz paths, which the 8 kHz features refuse
+    # unless asked to resample in-process; then they match the sox pipe's features closely.
+    run_sh(["local/an4_data.sh", "--an4-root", str(an4_root), "--words", "digits", "--resample", "none",
+            "data/an4_plain"], cwd=recipe)
+    plain = read_table(recipe / "data/an4_plain/wav.scp")
+    assert set(plain) == set(digits) and all(p.endswith(".wav") and " " not in p for p in plain.values())
+    utt = scp.read_text().split()[0]
+    (recipe / "plain.scp").write_text(f"{utt} {plain[utt]}\n")
+    proc = run_sh(". ./path.sh && asrkit-compute-fbank --config conf/fbank.yaml scp:plain.scp ark,t:x.txt",
+                  cwd=recipe, check=False)
+    assert proc.returncode != 0 and "16000" in proc.stderr and "--resample" in proc.stderr, proc.stderr
+    run_sh(". ./path.sh && asrkit-compute-fbank --config conf/fbank.yaml --resample scp:plain.scp ark,t:plain.txt",
+           cwd=recipe)
+    by_sox, in_process = read_text_matrix(recipe / "one.txt"), read_text_matrix(recipe / "plain.txt")
+    assert abs(len(by_sox) - len(in_process)) <= 1 and by_sox.shape[1] == in_process.shape[1] == 40
+    n = min(len(by_sox), len(in_process))
+    loud = by_sox[:n].mean(1) > np.median(by_sox[:n].mean(1))  # speech frames: log-mel of silence is noisy
+    assert np.abs(by_sox[:n][loud] - in_process[:n][loud]).mean() < 0.3
     proc = run_sh(["local/an4_data.sh", "--an4-root", str(an4_root), "--words", "letters", "data/x"], cwd=recipe,
                   check=False)
     assert proc.returncode != 0 and "--words must be digits or all, got 'letters'" in proc.stderr
@@ -174,13 +198,14 @@ TINY = ("--set training.max_epochs=1 --set model.listener.hidden=16 --set model.
 
 
 @pytest.mark.slow
-def test_loso_fold_end_to_end_resumes_and_summarises(recipe_dir, fsdd_root):
-    """One fold on a tiny slice with a 1-epoch tiny model: the summary block in RESULTS.md, a
-    re-run that skips the finished fold and replaces (not repeats) the block, and a tag re-used
-    with other options refused."""
+def test_loso_fold_end_to_end_resumes_and_summarises(recipe_dir, fsdd_root, an4_root):
+    """One fold on a tiny FSDD slice, with the default's AN4 voices (resampled in-process) and
+    speed factors, and a 1-epoch tiny model: the summary block in RESULTS.md, a re-run that skips
+    the finished fold and replaces (not repeats) the block, a summary while other folds are
+    unfinished, and a tag re-used with other options refused."""
     recipe = recipe_dir("fsdd")
     (recipe / "RESULTS.md").write_text("# FSDD results\n\nearlier text\n")
-    base = ["local/loso.sh", "--fsdd-root", str(fsdd_root), "--speakers", "yweweler", "--tag", "tiny",
+    base = ["local/loso.sh", "--fsdd-root", str(fsdd_root), "--an4-root", str(an4_root), "--speakers", "yweweler", "--tag", "tiny",
             "--num-train", "16", "--num-dev", "4", "--num-test", "4", "--nj", "1", "--num-avg", "0"]
     run_sh(base + ["--train-args", TINY], cwd=recipe, timeout=900)
     fold = recipe / "loso/yweweler"
@@ -188,6 +213,9 @@ def test_loso_fold_end_to_end_resumes_and_summarises(recipe_dir, fsdd_root):
     assert "yweweler" not in set(read_table(fold / "data/train/utt2spk").values()) | \
         set(read_table(fold / "data/dev/utt2spk").values())
     assert (fold / "data/test/ref.ctm").is_file() and (fold / "exp/tiny/decode_test_decode/wer.txt").is_file()
+    train = read_table(fold / "data/train_an4_digits/utt2spk")
+    assert sum(u.startswith("an4_") for u in train) > 150 and len(set(train.values())) == 84 + 4
+    assert "--resample" in (fold / "dump/train_an4_digits/log/fbank.1.log").read_text()
     assert not (recipe / "data").exists() and not (recipe / "exp").exists()  # all of it in the fold's directory
     results = (recipe / "RESULTS.md").read_text()
     assert results.startswith("# FSDD results\n\nearlier text\n")
@@ -200,6 +228,19 @@ def test_loso_fold_end_to_end_resumes_and_summarises(recipe_dir, fsdd_root):
     proc = run_sh(base + ["--train-args", TINY], cwd=recipe)
     assert "fold yweweler: done already" in proc.stderr
     assert (recipe / "RESULTS.md").read_text().count("<!-- loso loso/tiny/decode -->") == 1
+
+    # A summary while other folds have not run: they are listed as unfinished, and the mean and
+    # worst say how many folds they cover. Nothing is run for them.
+    proc = run_sh([*base[:5], "--speakers", "theo yweweler", *base[7:], "--train-args", TINY,
+                   "--summary-only", "true"], cwd=recipe)
+    results = (recipe / "RESULTS.md").read_text()
+    assert results.count("<!-- loso loso/tiny/decode -->") == 1 and not (recipe / "loso/theo").exists()
+    assert re.search(r"^\| theo \| unfinished \|", results, re.M), results
+    assert re.search(rf"^\| \*\*mean of 1/2 folds\*\* \| \*\*{float(wer):.2f}\*\* \|", results, re.M), results
+    assert re.search(rf"^\| \*\*worst of 1/2 folds\*\* \| \*\*{float(wer):.2f}\*\* \(yweweler\) \|", results, re.M)
+    proc = run_sh([*base, "--train-args", TINY.replace("max_epochs=1", "max_epochs=2"), "--summary-only", "true"],
+                  cwd=recipe, check=False)
+    assert proc.returncode != 0 and "--tag tiny was made with other options" in proc.stderr
 
     # Another decoding of the same models: a decode directory and a summary block of its own,
     # no training.

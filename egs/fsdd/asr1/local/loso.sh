@@ -19,6 +19,7 @@
 #   e.g. local/loso.sh --fsdd-root /work/shared/corpora/fsdd
 #        local/loso.sh --fsdd-root /work/shared/corpora/fsdd --tag specaug --train-config conf/train_specaug.yaml
 #        local/loso.sh --fsdd-root /work/shared/corpora/fsdd --dry-run true      # print the folds' commands
+#        local/loso.sh --fsdd-root /work/shared/corpora/fsdd --summary-only true # while folds still run
 # Options of this script are below; every other option goes to run.sh (and from there to asr.sh).
 set -euo pipefail
 fsdd_root=          # a copy of FSDD (recordings/); required
@@ -28,6 +29,8 @@ tag=default         # each fold's experiment: <dir>/<speaker>/exp/<tag>
 decode_config=conf/decode.yaml  # as run.sh's (it names the decode directory)
 results=RESULTS.md  # the summary block goes here (the folds' own rows stay in <dir>/<speaker>/RESULTS.md)
 dry_run=false       # true: print each fold's commands, run nothing
+summary_only=false  # true: run nothing, write the summary of the folds finished so far (the others
+                    # are listed as unfinished; the mean and worst are over the finished ones, and say so)
 parse_options_passthrough=true
 . ./path.sh
 . utils/parse_options.sh
@@ -105,6 +108,13 @@ show() {
 wer_of() { sed -n "s/^%$1 *\([0-9.]*\).*/\1/p" "$2" | head -1; }
 
 for spk in "${spk_list[@]}"; do
+  if [ "$summary_only" = true ]; then
+    # Nothing is run or recorded, but a fold made with other options is still not summarised.
+    f=$dir/$spk/exp/$tag/loso_args
+    [ ! -f "$f" ] || [ "$(cat "$f")" = "${args[*]}" ] || \
+      die "--tag $tag was made with other options: '$(cat "$f")', now '${args[*]}' -- use another --tag"
+    continue
+  fi
   d=$dir/$spk
   wer=$d/exp/$tag/decode_test_$decode_name/wer.txt
   run_args=(--fsdd-root "$fsdd_root" --test-speakers "$spk" "${args[@]}")
@@ -142,21 +152,27 @@ trap 'rm -f "$block"' EXIT
   echo
   echo "| held-out speaker | WER % | CER % | errors / words | training time | epochs (best) |"
   echo "|---|---|---|---|---|---|"
+  unfinished=()
   for spk in "${spk_list[@]}"; do
     e=$dir/$spk/exp/$tag
     w=$e/decode_test_$decode_name/wer.txt
+    if [ ! -f "$w" ]; then unfinished+=("$spk"); continue; fi
     words=$(sed -n 's/^%WER [0-9.]* \[ \([0-9]*\) \/ \([0-9]*\),.*/\1 \/ \2/p' "$w" | head -1)
     secs=$( [ -f "$e/train_seconds" ] && cat "$e/train_seconds" || echo "?")
     epochs=$(sed -n 's/.*Done \([0-9]*\) epochs out of.*/\1/p' "$e/log/train.log" 2> /dev/null | tail -1)
     best=$(sed -n 's/.*best epoch \([0-9]*\).*/\1/p' "$e/log/train.log" 2> /dev/null | tail -1)
     printf '| %s | %s | %s | %s | %s s | %s |\n' "$spk" "$(wer_of WER "$w")" "$(wer_of CER "$w")" "$words" "$secs" \
       "${epochs:-?}${best:+ ($best)}"
-  done | tee "$block.rows"
-  awk -F' [|] ' '{ w = $2 + 0; c = $3 + 0; sw += w; sc += c; n++; if (n == 1 || w > worst) { worst = w; who = $1 }
-                   t += $5 + 0 }
-    END { sub(/^\| /, "", who)
-          printf "| **mean** | **%.2f** | %.2f | | %d s in all | |\n| **worst** | **%.2f** (%s) | | | | |\n",
-                 sw / n, sc / n, t, worst, who }' "$block.rows"
+  done > "$block.rows"
+  cat "$block.rows"
+  for spk in "${unfinished[@]}"; do echo "| $spk | unfinished | | | | |"; done
+  # Over the finished folds only: with some unfinished the rows say how many they cover.
+  [ -s "$block.rows" ] && awk -F' [|] ' -v total="${#spk_list[@]}" '
+    { w = $2 + 0; c = $3 + 0; sw += w; sc += c; n++; if (n == 1 || w > worst) { worst = w; who = $1 }
+      t += $5 + 0 }
+    END { sub(/^\| /, "", who); of = (n < total) ? sprintf(" of %d/%d folds", n, total) : ""
+          printf "| **mean%s** | **%.2f** | %.2f | | %d s in all | |\n| **worst%s** | **%.2f** (%s) | | | | |\n",
+                 of, sw / n, sc / n, t, of, worst, who }' "$block.rows"
   echo "<!-- /loso $dir/$tag/$decode_name -->"
 } > "$block"
 rm -f "$block.rows"
