@@ -178,6 +178,19 @@ def test_loso_dry_run_holds_each_speaker_out_in_its_own_directory(recipe_dir, fs
     assert not (recipe / "loso").exists()  # nothing made
 
 
+def test_loso_summary_before_any_fold_finished(recipe_dir, fsdd_root):
+    """--summary-only with nothing finished: every fold listed as unfinished, no mean or worst
+    made up, nothing run, and the command shown names the fold order given."""
+    recipe = recipe_dir("fsdd")
+    run_sh(["local/loso.sh", "--fsdd-root", str(fsdd_root), "--speakers", "theo george", "--summary-only", "true"],
+           cwd=recipe)
+    results = (recipe / "RESULTS.md").read_text()
+    assert re.search(r"^\| theo \| unfinished \|", results, re.M) and re.search(r"^\| george \| unfinished \|", results, re.M)
+    assert "mean" not in results and "worst" not in results, results
+    assert '--speakers "theo george" --dir loso --tag default' in results
+    assert not (recipe / "loso").exists()
+
+
 @pytest.mark.parametrize("args,message", [
     ([], "--fsdd-root is required"),
     (["--speakers", "george lucas"], "--speakers: no recordings of 'lucas'"),

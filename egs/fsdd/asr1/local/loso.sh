@@ -20,10 +20,14 @@
 #        local/loso.sh --fsdd-root /work/shared/corpora/fsdd --tag specaug --train-config conf/train_specaug.yaml
 #        local/loso.sh --fsdd-root /work/shared/corpora/fsdd --dry-run true      # print the folds' commands
 #        local/loso.sh --fsdd-root /work/shared/corpora/fsdd --summary-only true # while folds still run
-# Options of this script are below; every other option goes to run.sh (and from there to asr.sh).
+# Options of this script: --fsdd-root DIR (required), --speakers "george jackson ..." (the folds, in
+# order), --dir DIR (default loso), --tag NAME (default), --decode-config FILE, --results FILE,
+# --dry-run true|false, --summary-only true|false; every other option goes to run.sh (and from
+# there to asr.sh).
 set -euo pipefail
 fsdd_root=          # a copy of FSDD (recordings/); required
-speakers="george jackson nicolas theo yweweler"  # the folds: each one is held out once
+all_speakers="george jackson nicolas theo yweweler"
+speakers=$all_speakers  # the folds, in this order: each one is held out once
 dir=loso            # fold directories: <dir>/<speaker>/
 tag=default         # each fold's experiment: <dir>/<speaker>/exp/<tag>
 decode_config=conf/decode.yaml  # as run.sh's (it names the decode directory)
@@ -146,7 +150,9 @@ block=$(mktemp)
 trap 'rm -f "$block"' EXIT
 {
   echo "<!-- loso $dir/$tag/$decode_name -->"
-  shown=$(show --fsdd-root "$fsdd_root" --dir "$dir" --tag "$tag" --decode-config "$decode_config" "${args[@]}")
+  spk_opt=()
+  [ "$speakers" = "$all_speakers" ] || spk_opt=(--speakers "$speakers")
+  shown=$(show --fsdd-root "$fsdd_root" "${spk_opt[@]}" --dir "$dir" --tag "$tag" --decode-config "$decode_config" "${args[@]}")
   echo "LOSO \`$dir\` / \`$tag\` / \`$decode_name\`: \`local/loso.sh ${shown//$recipe\//}\`"
   echo "(summarised $(date -u '+%Y-%m-%d %H:%M UTC') on $machine)"
   echo
@@ -167,12 +173,12 @@ trap 'rm -f "$block"' EXIT
   cat "$block.rows"
   for spk in "${unfinished[@]}"; do echo "| $spk | unfinished | | | | |"; done
   # Over the finished folds only: with some unfinished the rows say how many they cover.
-  [ -s "$block.rows" ] && awk -F' [|] ' -v total="${#spk_list[@]}" '
+  if [ -s "$block.rows" ]; then awk -F' [|] ' -v total="${#spk_list[@]}" '
     { w = $2 + 0; c = $3 + 0; sw += w; sc += c; n++; if (n == 1 || w > worst) { worst = w; who = $1 }
       t += $5 + 0 }
     END { sub(/^\| /, "", who); of = (n < total) ? sprintf(" of %d/%d folds", n, total) : ""
           printf "| **mean%s** | **%.2f** | %.2f | | %d s in all | |\n| **worst%s** | **%.2f** (%s) | | | | |\n",
-                 of, sw / n, sc / n, t, of, worst, who }' "$block.rows"
+                 of, sw / n, sc / n, t, of, worst, who }' "$block.rows"; fi
   echo "<!-- /loso $dir/$tag/$decode_name -->"
 } > "$block"
 rm -f "$block.rows"
