@@ -4,8 +4,8 @@
 # own split does not matter here: none of its speakers is an FSDD speaker.
 # --words digits keeps the utterances made of digit words (OH read as ZERO), --words all every
 # utterance (spelled letters, commands, numbers: a char model then also learns to spell).
-# --resample says how the 16 kHz audio reaches 8 kHz: "sox" (a pipe per wav.scp entry) or
-# "none" (plain paths, for a feature extraction that resamples in-process).
+# --resample says how the 16 kHz audio reaches 8 kHz: "none" (plain paths, for
+# asrkit-compute-fbank --resample, in-process) or "sox" (a pipe per wav.scp entry, Kaldi style).
 # With no --an4-root, CMU's AN4 tarball is downloaded into --download-dir, as the AN4 recipe does.
 #   e.g. local/an4_data.sh --an4-root /work/shared/corpora/an4 data/an4_8k
 set -euo pipefail
@@ -13,7 +13,7 @@ set -euo pipefail
 an4_root=           # a copy of AN4 (etc/, wav/ with 16 kHz WAV); empty: download CMU's tarball
 download_dir=downloads
 words=digits        # digits | all
-resample=sox        # sox | none
+resample=none       # none | sox
 . utils/parse_options.sh
 
 die() { echo "$0: ERROR: $*" >&2; exit 1; }

@@ -64,8 +64,9 @@ def main(argv=None) -> int:
     p.add_argument("out", type=Path, help="the data dir written")
     p.add_argument("--words", choices=("digits", "all"), default="digits",
                    help="digits: only utterances made of digit words (OH counts as ZERO); all: every utterance")
-    p.add_argument("--resample", choices=sorted(WAV_ENTRY), default="sox",
-                   help="sox: 'sox <wav> -r 8000 -t wav - |' pipes; none: the 16 kHz paths as they are")
+    p.add_argument("--resample", choices=sorted(WAV_ENTRY), default="none",
+                   help="none: the 16 kHz paths as they are (for asrkit-compute-fbank --resample); "
+                        "sox: 'sox <wav> -r 8000 -t wav - |' pipes")
     args = p.parse_args(argv)
     try:
         wav_scp, text, utt2spk, skipped = convert(args.srcs, args.words, args.resample)
@@ -75,9 +76,10 @@ def main(argv=None) -> int:
     except AsrkitError as e:
         print(f"{p.prog}: ERROR: {e}", file=sys.stderr)
         return 1
+    how = (f"read at {RATE} Hz through sox pipes" if args.resample == "sox"
+           else f"16 kHz paths, to be resampled to {RATE} Hz by the feature extraction")
     print(f"{p.prog}: {args.out}: {len(text)} utterances of {len(set(utt2spk.values()))} speakers "
-          f"(--words {args.words}: {skipped} left out), audio read at {RATE} Hz through --resample {args.resample}",
-          file=sys.stderr)
+          f"(--words {args.words}: {skipped} left out), {how} (--resample {args.resample})", file=sys.stderr)
     return 0
 
 
