@@ -27,6 +27,7 @@ from asrkit.launch.distributed import DistInfo, detect_distributed, init_distrib
 from asrkit.models.las import LAS
 from asrkit.models.package import PackageMeta
 from asrkit.training import checkpoint as ckpt
+from asrkit.training import finetune
 from asrkit.training.config import TrainConfig, dump_config
 from asrkit.training.data import FeatureDataset, load_cmvn, load_utterances
 from asrkit.training.las_task import LASTask
@@ -151,6 +152,9 @@ def _train(args: TrainArgs, exp: Path, dist_info: Optional[DistInfo], rank: int,
     model = LAS(train_set.idim, tokenizer.vocab_size, cfg.model)
     log.info("model: %.2fM parameters, idim %d, vocab %d",
              sum(p.numel() for p in model.parameters()) / 1e6, train_set.idim, tokenizer.vocab_size)
+    # Before the Trainer builds its optimizer, which takes only the parameters left trainable.
+    finetune.apply(model, cfg.finetune, resuming=bool(ckpt.list_checkpoints(exp)), idim=train_set.idim,
+                   tokens=tokenizer.tokens, fbank=args.fbank, feats=f"{args.train_dir}/feats.scp", lang=str(tok_path))
     meta = PackageMeta(model_config=cfg.model, idim=train_set.idim, vocab_size=tokenizer.vocab_size,
                        feature_config=args.fbank, cmvn=cmvn, cmvn_norm_vars=args.norm_vars,
                        tokenizer=tokenizer.to_bytes(), tokens=list(tokenizer.tokens))
