@@ -42,6 +42,7 @@ num_avg=0               # average the N best checkpoints into model.avg.pt (0: d
 use_lm=false            # train an LM (stage 3) and fuse it in decoding
 lm_config=conf/lm.yaml  # LM options (asrkit-train-lm --config)
 lm_train_text=          # LM training text (Kaldi text); default data/<train_set>/text
+lm_weight=0.3           # shallow fusion weight of the LM with --use-lm true (asrkit-decode --lm-weight)
 tag=                    # experiment name under exp/; default: <train config name>_<tokens>, e.g. train_char
 dumpdir=dump            # features
 expdir=exp              # experiments
@@ -75,6 +76,11 @@ die() { echo "$(basename "$0"): ERROR: $*" >&2; exit 1; }
 if [ "$num_nodes" -gt 1 ] && [[ $cuda_cmd != *slurm* ]]; then
   die "--num-nodes $num_nodes needs cuda_cmd=\"asrkit-launch --backend slurm ...\" in cmd.sh (it is: $cuda_cmd)"
 fi
+case $use_lm in true|false) ;; *) die "--use-lm must be true or false, got '$use_lm'" ;; esac
+# Checked before stage 1, not when stage 3 starts after the features.
+if [ "$use_lm" = true ] && [ ! -f "$lm_config" ]; then
+  die "--use-lm true needs the LM config $lm_config (--lm-config): no such file in $(pwd)"
+fi
 [ "$stage" -le "$stop_stage" ] || exit 0   # nothing to run (run.sh checks options this way)
 
 # run <log> <command...>: run a step, and when it fails stop the whole run naming the log to read.
@@ -103,7 +109,8 @@ if [ "$use_lm" = true ]; then decode_name=${decode_name}_lm; fi
 dump_abs=$(mkdir -p "$dumpdir" && cd "$dumpdir" && pwd)
 
 lm_opts=()
-[ "$use_lm" = true ] && lm_opts=(--lm "$lmexp/lm.pt")
+# The weight goes with the LM: decode.yaml's lm_weight is 0 (no LM), which would load it and ignore it.
+[ "$use_lm" = true ] && lm_opts=(--lm "$lmexp/lm.pt" --lm-weight "$lm_weight")
 device_opts=()
 [ "$decode_ngpu" -gt 0 ] && device_opts=(--device cuda)
 
@@ -280,7 +287,7 @@ if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
     model_desc="$train_config${train_args:+ $train_args}, $(basename "$model")"
     [ "$num_avg" -gt 0 ] && model_desc="$model_desc ($num_avg best averaged)"
     printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$set" "$cer" "$wer" "$model_desc (exp/$tag)" \
-      "$decode_config${decode_args:+ $decode_args}${lm_opts[*]:+ + LM}" "$train_time" \
+      "$decode_config${decode_args:+ $decode_args}${lm_opts[*]:+ + LM (weight $lm_weight)}" "$train_time" \
       "$(date -u '+%Y-%m-%d %H:%M UTC')" "$machine" >> "$results"
     log "stage 6: $set: CER $cer %, WER $wer % ($dir/wer.txt); row added to $results"
   done
