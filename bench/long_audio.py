@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Long recordings: the AN4 test set joined into one recording, and that recording ten times over.
 
-``make`` writes, under --out:
+``make`` writes, under --out (from the AN4 test set, or from any data dir given with --data):
 - ``utts/wav.scp``, ``utts/text``: the 130 AN4 test utterances as they are (fileids order);
 - ``joined.wav``: the same 130 utterances in that order, separated by pauses drawn uniformly from
   [--pause-min, --pause-max] s (seeded), and ``joined.txt`` its reference (``joined <words>``),
@@ -19,6 +19,7 @@ process's wall time per second of audio, and its peak resident memory (``wait4``
 ``ru_maxrss``)::
 
     bench/long_audio.py make --out /tmp/long
+    bench/long_audio.py make --out /tmp/long --data egs/fsdd/asr1/data/test --max-utts 100 --repeat 10
     bench/long_audio.py run --out /tmp/long --model egs/an4/asr1/exp/x/model.avg.pt [--skip-x10]
 """
 from __future__ import annotations
@@ -52,20 +53,30 @@ def an4_test(an4: Path):
     return out
 
 
+def data_dir(data: Path, max_utts: int):
+    """[(utt_id, wav path, reference text)] of a Kaldi data dir whose wav.scp holds plain paths."""
+    refs = dict((ln.split(maxsplit=1) + [""])[:2] for ln in (data / "text").read_text().splitlines())
+    out = [(u, Path(w), refs[u]) for u, w in (ln.split(maxsplit=1) for ln in (data / "wav.scp").read_text().splitlines())]
+    return out[:max_utts] if max_utts else out
+
+
 def make(args) -> None:
     import soundfile as sf
 
+    global RATE
     out = Path(args.out)
     (out / "utts").mkdir(parents=True, exist_ok=True)
-    utts = an4_test(Path(args.an4))
+    utts = data_dir(Path(args.data), args.max_utts) if args.data else an4_test(Path(args.an4))
     audio = []
     for utt, wav, _ in utts:
         x, rate = sf.read(str(wav), dtype="int16")
+        RATE = rate if utt == utts[0][0] else RATE
         assert rate == RATE, (wav, rate)
         audio.append(x.astype(np.float64))
     quiet = []
     for x in audio:
-        frames = x[:len(x) // 1600 * 1600].reshape(-1, 1600)
+        tenth = RATE // 10  # 100 ms
+        frames = x[:len(x) // tenth * tenth].reshape(-1, tenth)
         quiet.append(float(np.sqrt((frames ** 2).mean(axis=1)).min()))
     noise = float(np.median(quiet))
     rng = np.random.default_rng(args.seed)
@@ -148,6 +159,9 @@ def main() -> None:
     sub = p.add_subparsers(dest="what", required=True)
     m = sub.add_parser("make")
     m.add_argument("--an4", default=os.environ.get("ASRKIT_CORPORA", str(REPO.parent / "shared/corpora")) + "/an4")
+    m.add_argument("--data", default=None,
+                   help="A Kaldi data dir (wav.scp of plain paths, text) to use instead of the AN4 test set")
+    m.add_argument("--max-utts", type=int, default=0, help="Only the first N utterances of --data")
     m.add_argument("--out", required=True)
     m.add_argument("--seed", type=int, default=1)
     m.add_argument("--pause-min", type=float, default=0.3)

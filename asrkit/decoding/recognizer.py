@@ -229,7 +229,6 @@ class Recognizer:
             return
         idx = torch.tensor(rows, device=ctc_lp.device)
         aligned = ctc_forced_align(ctc_lp.index_select(0, idx), enc_lens.index_select(0, idx), targets)
-        frame_s = self.frame_shift_s * self.time_reduction
         k = 0
         for r in results:
             r.hyp_words = []
@@ -239,9 +238,29 @@ class Recognizer:
                 if al is None:
                     r.hyp_words.append([] if not h.tokens else None)
                     continue
-                r.hyp_words.append(word_times(al, self.pkg.tokens, self.text, frame_s, self.boundary_offset_s,
-                                              sentencepiece=self.pkg.tokenizer is not None,
-                                              rule=self.config.word_rule))
+                r.hyp_words.append(self.words_of(al))
+
+    def words_of(self, al) -> List[Word]:
+        """The words of one :class:`asrkit.decoding.ctc_align.Alignment`, timed from its start."""
+        return word_times(al, self.pkg.tokens, self.text, self.frame_shift_s * self.time_reduction,
+                          self.boundary_offset_s, sentencepiece=self.pkg.tokenizer is not None,
+                          rule=self.config.word_rule)
+
+    @torch.inference_mode()
+    def align(self, batch: Sequence[Tuple[str, np.ndarray, List[int]]]) -> List[Optional[List[Word]]]:
+        """Forced alignment of given token sequences: (utt_id, normalized feats (T, D), token ids)
+        -> the words with times and confidences, or None where the tokens do not fit the audio
+        (more tokens than CTC frames allow); one call is one batch."""
+        if not self.has_ctc:
+            raise AsrkitError("the model has no CTC head to align with")
+        lens = torch.tensor([f.shape[0] for _, f, _ in batch])
+        x = torch.zeros(len(batch), int(lens.max()), self.pkg.meta.idim)
+        for i, (_, f, _) in enumerate(batch):
+            x[i, :f.shape[0]] = torch.from_numpy(np.ascontiguousarray(f))
+        enc, enc_lens = self.model.encode(x.to(self.device), lens.to(self.device))
+        aligned = ctc_forced_align(self.model.ctc_log_probs(enc), enc_lens, [t for _, _, t in batch])
+        return [[] if not t else (self.words_of(al) if al is not None else None)
+                for (_, _, t), al in zip(batch, aligned)]
 
     def text(self, tokens: List[int]) -> str:
         tok = self.pkg.tokenizer

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, TextIO
 
+from asrkit.decoding.align import ctm_lines
 from asrkit.decoding.inputs import Item
 from asrkit.decoding.recognizer import Recognizer, UttResult
 from asrkit.utils.bad_items import MAX_FAILED_PERCENT, BadItems
@@ -71,10 +72,9 @@ def nbest_record(r: UttResult, weights) -> dict:
     return rec
 
 
-def ctm_lines(r: UttResult) -> List[str]:
+def ctm_of(r: UttResult) -> List[str]:
     """Kaldi CTM of the best hypothesis: ``<utt> 1 <start> <dur> <word> <conf>``, seconds."""
-    return [f"{r.utt_id} 1 {w.start:.3f} {max(0.0, w.end - w.start):.3f} {w.word} {w.confidence:.3f}"
-            for w in (r.words or [])]
+    return ctm_lines(r.utt_id, r.words or [])
 
 
 def segment_lines(r: UttResult, frame_shift_s: float) -> List[str]:
@@ -188,7 +188,7 @@ class Outputs:
         else:
             self.text.flush()
         if self.ctm is not None:
-            self.ctm.write("".join(line + "\n" for line in ctm_lines(r)))
+            self.ctm.write("".join(line + "\n" for line in ctm_of(r)))
         if self.segments is not None:
             self.segments.write("".join(line + "\n" for line in segment_lines(r, self.frame_shift_s)))
 
