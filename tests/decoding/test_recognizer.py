@@ -77,3 +77,19 @@ def test_damaged_or_hostile_lm_is_one_clear_line(tmp_path, field, value, message
         load_lm(path)
     assert str(e.value).startswith(f"{path}: ") and message in str(e.value) and "\n" not in str(e.value)
     assert not (tmp_path / "pwned").exists()
+
+
+def test_lm_with_nan_weights_is_refused_by_name(tmp_path):
+    import torch
+
+    from asrkit.models.lm import load_lm
+
+    lm, path = tiny_lm(), tmp_path / "lm.pt"
+    sd = lm.state_dict()
+    name = next(iter(sd))
+    sd[name] = sd[name].clone()
+    sd[name].view(-1)[0] = float("inf")
+    save_lm(path, sd, lm.config, TOKENS)
+    with pytest.raises(AsrkitError, match=rf"{path}: damaged asrkit LM: 1 non-finite value\(s\) \(NaN or Inf\) "
+                                          rf"in weight '{name}'"):
+        load_lm(path)
