@@ -18,6 +18,7 @@ files, before anything is decoded, so no ``text`` line is ever split or doubled:
 """
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, List, Optional, Sequence, Tuple
@@ -82,10 +83,13 @@ class DecodeInputs:
         if self.wav_scp:
             return from_wav_scp(self.wav_scp, featurize, self.segments, wanted, self.channel), total
         paths = list(self.wavs)
-        if wanted is not None:
-            keep = set(wanted)
-            paths = [p for p, u in zip(paths, file_utt_ids(paths)) if u in keep]
-        return from_wav_files(paths, featurize, self.channel), total
+        if wanted is None:
+            return from_wav_files(paths, featurize, self.channel), total
+        # As for a wav.scp: the ids asked for, in their order; one no file gives is a bad item.
+        by_id = dict(zip(file_utt_ids(paths), paths))
+        keep, missing = _select(list(by_id), wanted, "the audio files given")
+        errors = [(u, None, AsrkitError(f"utterance {u!r}: not among the audio files given")) for u in missing]
+        return itertools.chain(errors, from_wav_files([by_id[u] for u in keep], featurize, self.channel)), total
 
     def all_ids(self) -> List[str]:
         """Every utterance id of the source, in order (an error for an ark stream: it has no index)."""
