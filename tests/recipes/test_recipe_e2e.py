@@ -135,7 +135,7 @@ def test_use_lm_without_an_lm_config_fails_before_any_stage(recipe_dir):
     assert proc.returncode == 1 and "--use-lm true needs the LM config conf/none.yaml (--lm-config)" in proc.stderr
     assert not (recipe / "data").exists()
     proc = run_sh(["./run.sh", "--use-lm", "yes"], cwd=recipe, check=False)
-    assert proc.returncode == 1 and "--use-lm must be true or false, got 'yes'" in proc.stderr
+    assert proc.returncode == 1 and "option --use-lm takes true or false, got 'yes'" in proc.stderr
 
 
 def test_missing_environment_is_a_clear_error(recipe_dir, tmp_path):

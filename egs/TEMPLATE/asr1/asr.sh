@@ -77,7 +77,6 @@ die() { echo "$(basename "$0"): ERROR: $*" >&2; exit 1; }
 if [ "$num_nodes" -gt 1 ] && [[ $cuda_cmd != *slurm* ]]; then
   die "--num-nodes $num_nodes needs cuda_cmd=\"asrkit-launch --backend slurm ...\" in cmd.sh (it is: $cuda_cmd)"
 fi
-case $use_lm in true|false) ;; *) die "--use-lm must be true or false, got '$use_lm'" ;; esac
 # Checked before stage 1, not when stage 3 starts after the features.
 if [ "$use_lm" = true ] && [ ! -f "$lm_config" ]; then
   die "--use-lm true needs the LM config $lm_config (--lm-config): no such file in $(pwd)"
