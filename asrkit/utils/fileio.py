@@ -128,17 +128,27 @@ def _umask() -> int:
     return mask
 
 
+_SPECIAL_DIRS = ("/dev/", "/proc/")
+
+
 def is_stream(path: PathLike) -> bool:
-    """Whether ``path`` exists and is not a regular file: ``/dev/stdout``, a FIFO, a device.
+    """Whether ``path`` is a stream rather than a file to replace: anything under /dev or /proc
+    (``/dev/stdout``, ``/dev/fd/3``), a symlink into them, a FIFO, a device, a socket.
 
     Such an output is written in place: it cannot be half-written, and renaming a temporary
-    file over it would replace the device node itself (``--ctm /dev/stdout`` would leave a
-    regular file named /dev/stdout behind, breaking every later program's stdout link).
+    file over it would replace the node itself (``--ctm /dev/stdout`` left a regular file named
+    /dev/stdout behind, breaking every later program's stdout). /dev/stdout is tested by its
+    name: when stdout is redirected to a file, it links to that regular file.
     """
+    p = os.path.abspath(os.fspath(path))
     try:
-        return not stat.S_ISREG(os.stat(path).st_mode) and not stat.S_ISDIR(os.stat(path).st_mode)
+        if p.startswith(_SPECIAL_DIRS) or (os.path.islink(p) and
+                                           os.path.abspath(os.readlink(p)).startswith(_SPECIAL_DIRS)):
+            return os.path.exists(p)
+        mode = os.stat(p).st_mode
     except OSError:
         return False
+    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
 
 
 @contextlib.contextmanager

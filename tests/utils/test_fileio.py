@@ -108,3 +108,18 @@ def test_a_fifo_or_device_is_written_in_place_not_replaced(tmp_path):
         t.join(timeout=60)
         assert stat.S_ISFIFO(os.stat(fifo).st_mode)
     assert got == ["one\n", "two\n"] and sorted(p.name for p in tmp_path.iterdir()) == ["fifo"]
+
+
+def test_dev_stdout_is_a_stream_even_when_redirected_to_a_file(tmp_path):
+    """With stdout redirected to a file, /dev/stdout links to a regular file; it is still written
+    in place (checked on the name only: this test must never rename over the real /dev/stdout)."""
+    import os
+
+    from asrkit.utils.fileio import is_stream
+
+    assert is_stream("/dev/stdout") and is_stream("/dev/null")
+    link = tmp_path / "out"
+    os.symlink("/proc/self/fd/1", link)
+    assert is_stream(link)
+    (tmp_path / "plain").write_text("x")
+    assert not is_stream(tmp_path / "plain") and not is_stream(tmp_path / "missing") and not is_stream(tmp_path)
