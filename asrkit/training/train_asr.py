@@ -28,7 +28,7 @@ from asrkit.models.las import LAS
 from asrkit.models.package import PackageMeta
 from asrkit.training import checkpoint as ckpt
 from asrkit.training.config import TrainConfig, dump_config
-from asrkit.training.data import FeatureDataset, load_cmvn, load_utterances
+from asrkit.training.data import FeatureDataset, load_cmvn, load_utterances, release_free_memory
 from asrkit.training.las_task import LASTask
 from asrkit.training.timing import RunRecord
 from asrkit.training.trainer import Trainer, seed_everything
@@ -134,16 +134,17 @@ def _train(args: TrainArgs, exp: Path, dist_info: Optional[DistInfo], rank: int,
     tokenizer = Tokenizer.load(str(tok_path))
     cmvn = load_cmvn(args.cmvn)
     b = cfg.batching
-    train_set = FeatureDataset(load_utterances(args.train_dir, tokenizer, b.max_missing_ratio),
-                               str(Path(args.train_dir) / "feats.scp"), cmvn, args.norm_vars, b.cache_features)
+    # The training set's transcripts are not kept: training needs only their token ids.
+    train_set = FeatureDataset(load_utterances(args.train_dir, tokenizer, b.max_missing_ratio, keep_text=False),
+                               cmvn, args.norm_vars, b.cache_features)
     valid_set = None
     if args.valid_dir:
-        valid_set = FeatureDataset(load_utterances(args.valid_dir, tokenizer, b.max_missing_ratio),
-                                   str(Path(args.valid_dir) / "feats.scp"), cmvn, args.norm_vars,
-                                   b.cache_features)
+        valid_set = FeatureDataset(load_utterances(args.valid_dir, tokenizer, b.max_missing_ratio), cmvn,
+                                   args.norm_vars, b.cache_features)
         if valid_set.idim != train_set.idim:
             raise AsrkitError(f"{args.valid_dir}/feats.scp has {valid_set.idim}-dim features, "
                               f"{args.train_dir}/feats.scp {train_set.idim}-dim")
+    release_free_memory()
     if args.fbank is not None and args.fbank.dim != train_set.idim:
         raise AsrkitError(f"the feature config ({args.fbank.dim}-dim fbank) does not describe "
                           f"{args.train_dir}/feats.scp ({train_set.idim}-dim features): give --fbank-config with "
