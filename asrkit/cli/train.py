@@ -7,11 +7,12 @@ from asrkit.cli._common import asrkit_command
 
 
 @asrkit_command("train")
-@click.option("--config", "config", type=click.Path(dir_okay=False), help="Training config YAML (model:, optim:, batching:, training:).")
+@click.option("--config", "config", type=click.Path(dir_okay=False), help="Training config YAML (model:, optim:, batching:, training:, augment:).")
 @click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE",
               help="Override one config value, e.g. --set training.max_epochs=3 (repeatable).")
 @click.option("--train-dir", type=click.Path(),
-              help="Dump dir: feats.scp, utt2num_frames, text; or raw audio: wav.scp [segments], utt2dur, text. "
+              help="Dump dir: feats.scp, utt2num_frames, text; or audio (fbank computed while loading, augment: applies): "
+                   "wav.scp [segments], utt2num_frames or utt2dur, text, fbank.yaml. "
                    "Required unless --print-config.")
 @click.option("--valid-dir", type=click.Path(), help="Dev dump dir for validation loss/accuracy/CER and plots.")
 @click.option("--lang-dir", type=click.Path(),
@@ -20,6 +21,7 @@ from asrkit.cli._common import asrkit_command
 @click.option("--norm-vars", type=click.BOOL, default=True, show_default=True, help="Normalise variances too.")
 @click.option("--fbank-config", type=click.Path(dir_okay=False),
               help="The options the features were made with, stored in model.pt for decoding audio "
+                   "and, for a dump dir of audio, the ones to compute them with "
                    "[default: TRAIN_DIR/fbank.yaml, which asrkit-compute-fbank writes; without either, "
                    "model.pt decodes features only].")
 @click.option("--ngpu", type=int, default=None,
