@@ -85,7 +85,10 @@ def test_an4_stages_0_to_2_on_a_slice(recipe_dir, an4_root):
 
 @pytest.mark.slow
 def test_yesno_end_to_end(recipe_dir, yesno_root):
-    """The quick start: ./run.sh from stage 0 to the RESULTS.md row, in < 5 minutes.
+    """The quick start: ./run.sh from stage 0 to the RESULTS.md row.
+
+    Its speed (under 5 minutes on 2 cores) is a figure in egs/yesno/asr1/RESULTS.md, measured on
+    a quiet machine, not asserted here: CI machines are loaded and tests do not depend on timing.
 
     The issue's target is 0 % test WER. Every model measured so far (RESULTS.md) makes exactly one
     error: a deleted NO in yesno-0_1_0_1_0_0_0_0 ("... NO NO NO NO"), so this checks for at most
@@ -102,7 +105,7 @@ def test_yesno_end_to_end(recipe_dir, yesno_root):
     assert len(read_table(recipe / "exp/train_char/decode_test_decode/text")) == 30
     errors = int(re.search(r"^%WER [0-9.]+ \[ (\d+) / 240,", wer_txt, re.M).group(1))
     assert errors <= 1, wer_txt + proc.stderr[-3000:]
-    assert elapsed < 300, f"yesno took {elapsed:.0f} s (target: under 5 minutes on 2 cores)"
+    print(f"yesno end to end: {elapsed:.0f} s wall clock (RESULTS.md has the quiet-machine figure)")
 
 
 def test_missing_environment_is_a_clear_error(recipe_dir, tmp_path):
@@ -177,3 +180,20 @@ def test_recipe_configs_load(name):
         assert isinstance(cfg.model, LASConfig)
         with torch.device("meta"):  # the LibriSpeech model is large: build it without memory
             LAS(80, 100, cfg.model)
+
+
+def test_tokenizer_of_another_train_set_is_not_taken_as_done(recipe_dir):
+    """Stage 2 keeps one data/lang_<type> whatever the train set: switching --train-set (say, to
+    one with a second corpus's letters added) stops with a clear error instead of reusing it."""
+    recipe = recipe_dir("fsdd")
+    for name, text in (("a", "u1 ONE TWO\n"), ("b", "u1 ONE TWO\nu2 A B C\n")):
+        (recipe / "data" / name).mkdir(parents=True)
+        (recipe / "data" / name / "text").write_text(text)
+    stage2 = ["./asr.sh", "--stage", "2", "--stop-stage", "2", "--train-set"]
+    run_sh(stage2 + ["a"], cwd=recipe)
+    assert (recipe / "data/lang_char/train_text").read_text() == "data/a/text\n"
+    proc = run_sh(stage2 + ["a"], cwd=recipe)
+    assert "data/lang_char done already" in proc.stderr
+    proc = run_sh(stage2 + ["b"], cwd=recipe, check=False)
+    assert proc.returncode != 0
+    assert "data/lang_char was trained on data/a/text, not data/b/text: delete data/lang_char" in proc.stderr
