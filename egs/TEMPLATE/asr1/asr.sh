@@ -97,6 +97,9 @@ esac
 # With --feats-type raw the training set stays audio and speed perturbation is drawn per
 # utterance and epoch in asrkit-train (augment.speed_factors): no copies, no features on disk.
 case $feats_type in fbank|raw) ;; *) die "--feats-type must be fbank or raw, got '$feats_type'" ;; esac
+case "$feats_type $fbank_args" in
+  raw*--resample*) die "--feats-type raw computes fbank while training and does not resample: give the training audio at the fbank config's rate (a sox pipe in wav.scp), or use --feats-type fbank" ;;
+esac
 feats_train_set=$train_set
 [ -z "$speed_perturb_factors" ] || [ "$feats_type" = raw ] || feats_train_set=${train_set}_sp
 raw_opts=()
@@ -150,7 +153,7 @@ if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
       segments=()
       [ -f "data/$set/segments" ] && segments=(--segments "data/$set/segments")
       run "$out/log/cmvn.log" $train_cmd "$out/log/cmvn.log" bash -c "set -o pipefail; asrkit-compute-fbank \
-        --config '$fbank_config' ${segments[*]} --max-bad-percent 5 --write-utt2num-frames '$out/utt2num_frames' \
+        --config '$fbank_config' $fbank_args ${segments[*]} --max-bad-percent 5 --write-utt2num-frames '$out/utt2num_frames' \
         'scp:data/$set/wav.scp' ark:- | asrkit-compute-cmvn ark:- '$out/cmvn.ark'"
       run "(above)" asrkit-fix-data-dir "$out"
       touch "$out/.done"
