@@ -10,16 +10,21 @@ from asrkit.cli._common import asrkit_command
 
 
 @asrkit_command("train")
-@click.option("--config", "config", type=click.Path(dir_okay=False), help="Training config YAML (model:, optim:, batching:, training:, finetune:).")
+@click.option("--config", "config", type=click.Path(dir_okay=False), help="Training config YAML (model:, optim:, batching:, training:, augment:, finetune:).")
 @click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE",
               help="Override one config value, e.g. --set training.max_epochs=3 (repeatable).")
-@click.option("--train-dir", required=True, type=click.Path(), help="Dump dir with feats.scp, utt2num_frames, text.")
+@click.option("--train-dir", type=click.Path(),
+              help="Dump dir: feats.scp, utt2num_frames, text; or audio (fbank computed while loading, augment: applies): "
+                   "wav.scp [segments], utt2num_frames or utt2dur, text, fbank.yaml. "
+                   "Required unless --print-config.")
 @click.option("--valid-dir", type=click.Path(), help="Dev dump dir for validation loss/accuracy/CER and plots.")
-@click.option("--lang-dir", required=True, type=click.Path(), help="Dir with tokens.model (asrkit-train-tokenizer).")
+@click.option("--lang-dir", type=click.Path(),
+              help="Dir with tokens.model (asrkit-train-tokenizer). Required unless --print-config.")
 @click.option("--cmvn", type=click.Path(), help="Global CMVN stats (asrkit-compute-cmvn), applied while loading.")
 @click.option("--norm-vars", type=click.BOOL, default=True, show_default=True, help="Normalise variances too.")
 @click.option("--fbank-config", type=click.Path(dir_okay=False),
               help="The options the features were made with, stored in model.pt for decoding audio "
+                   "and, for a dump dir of audio, the ones to compute them with "
                    "[default: TRAIN_DIR/fbank.yaml, which asrkit-compute-fbank writes; without either, "
                    "model.pt decodes features only].")
 @click.option("--ngpu", type=int, default=None,
@@ -36,9 +41,11 @@ from asrkit.cli._common import asrkit_command
                    "token list; the features' dimension must match in any case.")
 @click.option("--freeze", default=None, metavar="NAME,...",
               help="Modules whose parameters are never updated (finetune.freeze), named as for --init-modules.")
-@click.argument("exp_dir", type=click.Path())
+@click.option("--print-config", is_flag=True,
+              help="Print the resolved config (YAML, every default written out) on stdout and exit, reading no data.")
+@click.argument("exp_dir", type=click.Path(), required=False)
 def main(config, overrides, train_dir, valid_dir, lang_dir, cmvn, norm_vars, fbank_config, ngpu, seed, init,
-         init_modules, freeze, exp_dir, **_):
+         init_modules, freeze, print_config, exp_dir, **_):
     """Train a LAS model into EXP_DIR; re-running on an EXP_DIR with checkpoints resumes it.
 
     Writes EXP_DIR/config.yaml (the resolved config), checkpoints/epoch<N>.pt, log/train.log,
@@ -52,6 +59,7 @@ def main(config, overrides, train_dir, valid_dir, lang_dir, cmvn, norm_vars, fba
     e.g.: asrkit-train --config conf/train.yaml --train-dir dump/train --valid-dir dump/dev \\
             --lang-dir data/lang --cmvn dump/train/cmvn.ark --ngpu 1 --seed 1 exp/las
     e.g.: asrkit-train ... --init ../an4/exp/las/model.pt --init-modules listener --freeze listener exp/ft
+          asrkit-train --config conf/train.yaml --set optim.lr=0.002 --print-config
     """
     from asrkit.training.config import load_config, resolve_fbank_config
     from asrkit.utils.errors import AsrkitError
@@ -68,6 +76,14 @@ def main(config, overrides, train_dir, valid_dir, lang_dir, cmvn, norm_vars, fba
     cfg = load_config(config, [*overrides, *finetune])
     if seed is not None:
         cfg.training.seed = seed
+    if print_config:  # ESPnet's habit: what would run, with nothing read, started or written
+        from asrkit.training.config import dump_config
+
+        click.echo(dump_config(cfg), nl=False)
+        return
+    for value, name in ((train_dir, "--train-dir"), (lang_dir, "--lang-dir"), (exp_dir, "EXP_DIR")):
+        if not value:
+            raise click.UsageError(f"missing {name} (only --print-config runs without it)")
     fbank = resolve_fbank_config(train_dir, fbank_config)
     if cfg.finetune.init and not glob.glob(os.path.join(exp_dir, "checkpoints", "epoch*.pt")) \
             and not os.path.isfile(cfg.finetune.init):

@@ -7,6 +7,7 @@
     batching:   {max_frames: 30000, num_workers: 0, cache_features: true}
     training:   {max_epochs: 30, patience: 5, keep_best: 5, best_metric: valid_loss}
     finetune:   {init: exp/an4/model.pt, init_modules: [listener], freeze: [listener]}   # optional
+    augment:    {speed_factors: [0.9, 1.0, 1.1], noise_scp: null}   # raw-audio dump dirs only
 
 ``--set training.max_epochs=3`` overrides one key (the value is read as YAML, so ``3`` is an
 int and ``[1, 2]`` a list). An unknown section or key is an error naming its whole path
@@ -57,6 +58,24 @@ class BatchingConfig:
     num_workers: int = 0  # DataLoader worker processes; 0 reads in the training process
     cache_features: bool = False  # read every feature matrix once and keep it in memory
     max_missing_ratio: float = 0.05  # fail when more utterances than this lack features/text
+
+
+@dataclass
+class AugmentConfig:
+    """On-the-fly augmentation of a dump dir of audio (wav.scp): asrkit.training.audio_data.
+
+    Drawn afresh for every utterance each epoch, from (training.seed, epoch, utterance), so a
+    resumed run sees the same audio as an uninterrupted one. Refused for dumped features.
+    """
+
+    speed_factors: List[float] = field(default_factory=list)  # e.g. [0.9, 1.0, 1.1]: one drawn per utterance
+    noise_scp: Optional[str] = None  # a wav.scp of noise recordings (e.g. MUSAN noise) to mix in
+    noise_prob: float = 0.5  # probability that an utterance gets noise (with noise_scp)
+    noise_snr_db: Tuple[float, float] = (10.0, 20.0)  # SNR drawn uniformly from this range
+
+    @property
+    def active(self) -> bool:
+        return bool(self.speed_factors) and self.speed_factors != [1.0] or bool(self.noise_scp)
 
 
 @dataclass
@@ -111,6 +130,7 @@ class TrainConfig:
     batching: BatchingConfig = field(default_factory=BatchingConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def to_dict(self) -> Dict[str, Any]:
         return to_dict(self)
@@ -205,6 +225,13 @@ def validate(cfg: TrainConfig, where: str = "config") -> None:
     if "all" in f.init_modules and len(f.init_modules) > 1:
         raise AsrkitError(f"{where}: finetune.init_modules: 'all' and {', '.join(n for n in f.init_modules if n != 'all')}"
                           f" together: give either all or the modules")
+    a = cfg.augment
+    if any(not (0.5 <= f <= 2.0) for f in a.speed_factors):
+        raise AsrkitError(f"{where}: augment.speed_factors must be in [0.5, 2], got {a.speed_factors}")
+    if not 0 <= a.noise_prob <= 1:
+        raise AsrkitError(f"{where}: augment.noise_prob must be in [0, 1], got {a.noise_prob}")
+    if a.noise_snr_db[0] > a.noise_snr_db[1]:
+        raise AsrkitError(f"{where}: augment.noise_snr_db must be [low, high], got {list(a.noise_snr_db)}")
 
 
 def load_config(path: Optional[str], overrides: Iterable[str] = ()) -> TrainConfig:

@@ -28,7 +28,8 @@ decode_ngpu=0           # GPUs per decoding job
 seed=1                  # training seed
 train_set=train         # data/<train_set>/ (CMVN, tokenizer and LM are trained on it)
 valid_set=dev           # data/<valid_set>/: validation during training
-speed_perturb_factors=  # e.g. "0.9 1.0 1.1": train on data/<train_set>_sp, sox speed copies
+speed_perturb_factors=  # e.g. "0.9 1.0 1.1": train on data/<train_set>_sp, sox speed copies (raw: drawn on the fly)
+feats_type=fbank        # fbank: dump the training set's fbank; raw: keep its audio, fbank computed while training
 test_sets="test"        # data dirs to decode and score (space-separated)
 fbank_config=conf/fbank.yaml   # feature options (asrkit-compute-fbank --config)
 fbank_args=             # more asrkit-compute-fbank options (asrkit-compute-fbank --help)
@@ -98,9 +99,21 @@ case $token_type in
 esac
 # The set the model trains on (and CMVN is estimated on): the speed-perturbed copy if asked.
 # The tokenizer and the LM keep the original text: perturbation repeats it, it adds no words.
+# With --feats-type raw the training set stays audio and speed perturbation is drawn per
+# utterance and epoch in asrkit-train (augment.speed_factors): no copies, no features on disk.
+case $feats_type in fbank|raw) ;; *) die "--feats-type must be fbank or raw, got '$feats_type'" ;; esac
+case "$feats_type $fbank_args" in
+  raw*--resample*) die "--feats-type raw computes fbank while training and does not resample: give the training audio at the fbank config's rate (a sox pipe in wav.scp), or use --feats-type fbank" ;;
+esac
 feats_train_set=$train_set
-[ -z "$speed_perturb_factors" ] || feats_train_set=${train_set}_sp
-[ -n "$tag" ] || tag=$(basename "$train_config" .yaml)_${lang#data/lang_}${speed_perturb_factors:+_sp}
+[ -z "$speed_perturb_factors" ] || [ "$feats_type" = raw ] || feats_train_set=${train_set}_sp
+raw_opts=()
+if [ "$feats_type" = raw ] && [ -n "$speed_perturb_factors" ]; then
+  raw_opts=(--set "augment.speed_factors=[$(echo $speed_perturb_factors | tr ' ' ,)]")
+fi
+raw_suffix=
+[ "$feats_type" = fbank ] || raw_suffix=_raw
+[ -n "$tag" ] || tag=$(basename "$train_config" .yaml)_${lang#data/lang_}${speed_perturb_factors:+_sp}$raw_suffix
 exp=$expdir/$tag
 [ -n "$lm_train_text" ] || lm_train_text=data/$train_set/text
 lmexp=$expdir/lm_$(basename "$lang")
@@ -125,7 +138,7 @@ pieces() { local n; n=$(wc -l < "$1/utt2spk"); [ "$n" -lt "$nj" ] && echo "$n" |
 # ---------------------------------------------------------------------------------------------
 if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
   current_stage=1
-  if [ -n "$speed_perturb_factors" ] && [ ! -f "$dumpdir/$feats_train_set/.done" ]; then
+  if [ -n "$speed_perturb_factors" ] && [ "$feats_type" = fbank ] && [ ! -f "$dumpdir/$feats_train_set/.done" ]; then
     log "stage 1: speed perturbation ($speed_perturb_factors) of data/$train_set -> data/$feats_train_set"
     run "(above)" asrkit-perturb-data-dir-speed --factors "$speed_perturb_factors" \
       "data/$train_set" "data/$feats_train_set"
@@ -134,6 +147,24 @@ if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
   for set in $(printf '%s\n' $feats_train_set $valid_set $test_sets | awk '!seen[$0]++'); do
     out=$dumpdir/$set
     if [ -f "$out/.done" ]; then log "stage 1: $out done already"; continue; fi
+    if [ "$feats_type" = raw ] && [ "$set" = "$feats_train_set" ]; then
+      # The audio's tables as they are, the fbank options, and global CMVN of its fbank computed
+      # here and streamed to asrkit-compute-cmvn (never written); utt2num_frames (lengths for
+      # batching) comes with it. Utterances whose audio fails are dropped as in the fbank case.
+      log "stage 1: raw audio for data/$set -> $out (fbank computed while training; CMVN from a pass over it)"
+      run "(above)" asrkit-validate-data-dir --no-feats "data/$set"
+      mkdir -p "$out/log"
+      for f in wav.scp segments text utt2spk spk2utt; do [ ! -f "data/$set/$f" ] || cp "data/$set/$f" "$out/$f"; done
+      cp "$fbank_config" "$out/fbank.yaml"
+      segments=()
+      [ -f "data/$set/segments" ] && segments=(--segments "data/$set/segments")
+      run "$out/log/cmvn.log" $train_cmd "$out/log/cmvn.log" bash -c "set -o pipefail; asrkit-compute-fbank \
+        --config '$fbank_config' $fbank_args ${segments[*]} --max-bad-percent 5 --write-utt2num-frames '$out/utt2num_frames' \
+        'scp:data/$set/wav.scp' ark:- | asrkit-compute-cmvn ark:- '$out/cmvn.ark'"
+      run "(above)" asrkit-fix-data-dir "$out"
+      touch "$out/.done"
+      continue
+    fi
     log "stage 1: features for data/$set -> $out"
     run "(above)" asrkit-validate-data-dir --no-feats "data/$set"
     n=$(pieces "data/$set")
@@ -216,7 +247,7 @@ if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
     run "$exp/log/train.log" $cuda_cmd --gpu "$ngpu" "${nodes_opts[@]}" "$exp/log/train.log" \
       asrkit-train --config "$train_config" --train-dir "$dumpdir/$feats_train_set" \
         --valid-dir "$dumpdir/$valid_set" --lang-dir "$lang" --cmvn "$dumpdir/$feats_train_set/cmvn.ark" \
-        --fbank-config "$dumpdir/$feats_train_set/fbank.yaml" --ngpu "$ngpu" --seed "$seed" "${budget[@]}" \
+        --fbank-config "$dumpdir/$feats_train_set/fbank.yaml" --ngpu "$ngpu" --seed "$seed" "${budget[@]}" "${raw_opts[@]}" \
         $train_args "$exp"
     # The time of every run of this training (a killed one, a resumed one), as asrkit-train records it.
     runs=$exp/log/train_runs.tsv
