@@ -10,17 +10,35 @@
     minlenratio: 0.0
     nbest: 1
     pre_beam_ratio: 1.5 # CTC scores ceil(ratio * beam) candidates per hypothesis (0: all tokens)
+    eos_threshold: null # <eos> only when its score >= X x the best other token's (0: always; null: 1.5 at ctc_weight 0, else 0)
+    max_backtrack: null # end a hypothesis whose attention peak falls > N encoder frames behind its furthest (0: off; null: 8 at ctc_weight 0, else 0)
     batch_size: 16      # utterances decoded together
     device: cpu         # cpu | cuda | auto
+    word_times: true    # CTC-align each hypothesis: word times and confidences (needs a CTC head)
+    word_rule: spike    # spike | extend: how far a word reaches into the blanks around it
+    # Long recordings (asrkit.decoding.segment): split at pauses the CTC head finds.
+    segment: auto       # auto: recordings longer than max_segment_s | always | never
+    max_segment_s: 20.0
+    min_pause_s: 0.3    # a run of blank frames at least this long is a pause to cut at
+    pause_blank_prob: 0.9
+    segment_pad_s: 0.2  # pause kept on each side of a piece
+    segment_window_s: 30.0
+    segment_context_s: 2.0
+
+The module imports no torch (``--print-config`` and ``--help`` stay fast).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
-from asrkit.decoding.beam_search import SearchOptions
 from asrkit.utils.config import from_dict, load_yaml_mapping, to_dict
 from asrkit.utils.errors import AsrkitError
+
+
+# (eos_threshold, max_backtrack) for attention-only decoding: Hannun et al. 2019's threshold, and
+# 8 encoder frames (~0.3 s at 40 ms) of backward jump taken as a loop.
+ATTENTION_ONLY_GUARDS = (1.5, 8)
 
 
 @dataclass
@@ -35,8 +53,22 @@ class DecodeConfig:
     minlenratio: float = 0.0
     nbest: int = 1
     pre_beam_ratio: float = 1.5
+    # Guards against an attention decoder that stops early or loops (docs/decoding.md, "Attention-
+    # only decoding"). None: ATTENTION_ONLY_GUARDS when ctc_weight is 0, off with CTC scores,
+    # which already tie the output to the input (and where the threshold cost yesno 3 errors).
+    eos_threshold: Optional[float] = None
+    max_backtrack: Optional[int] = None
     batch_size: int = 16
     device: str = "cpu"
+    word_times: bool = True
+    word_rule: str = "spike"
+    segment: str = "auto"
+    max_segment_s: float = 20.0
+    min_pause_s: float = 0.3
+    pause_blank_prob: float = 0.9
+    segment_pad_s: float = 0.2
+    segment_window_s: float = 30.0
+    segment_context_s: float = 2.0
 
     @classmethod
     def from_dict(cls, d: Optional[Dict[str, Any]], where: str = "decode config") -> "DecodeConfig":
@@ -63,19 +95,52 @@ class DecodeConfig:
             problems.append(f"lm_weight must be >= 0, got {self.lm_weight}")
         if self.nbest < 1 or (self.mode == "beam" and self.nbest > self.beam):
             problems.append(f"nbest must be in [1, beam], got {self.nbest}")
+        if self.eos_threshold is not None and self.eos_threshold < 0:
+            problems.append(f"eos_threshold must be >= 0 (0: off), got {self.eos_threshold}")
+        if self.max_backtrack is not None and self.max_backtrack < 0:
+            problems.append(f"max_backtrack must be >= 0 (0: off), got {self.max_backtrack}")
         if self.batch_size < 1:
             problems.append(f"batch_size must be >= 1, got {self.batch_size}")
         if self.maxlenratio < 0 or self.minlenratio < 0:
             problems.append("maxlenratio and minlenratio must be >= 0")
         if self.device not in ("cpu", "cuda", "auto") and not self.device.startswith("cuda:"):
             problems.append(f"device must be cpu, cuda[:N] or auto, got {self.device!r}")
+        if self.word_rule not in ("spike", "extend"):
+            problems.append(f"word_rule must be spike or extend, got {self.word_rule!r}")
+        if self.segment not in ("auto", "always", "never"):
+            problems.append(f"segment must be auto, always or never, got {self.segment!r}")
+        if not (self.max_segment_s > 0 and self.segment_window_s > 0):
+            problems.append("max_segment_s and segment_window_s must be > 0")
+        if self.min_pause_s < 0 or self.segment_pad_s < 0 or self.segment_context_s < 0:
+            problems.append("min_pause_s, segment_pad_s and segment_context_s must be >= 0")
+        if not 0.0 < self.pause_blank_prob <= 1.0:
+            problems.append(f"pause_blank_prob must be in (0, 1], got {self.pause_blank_prob}")
         if problems:
             raise AsrkitError(f"{where}: " + "; ".join(problems))
 
     def to_dict(self) -> Dict[str, Any]:
         return to_dict(self)
 
-    def search_options(self) -> SearchOptions:
+    def to_yaml(self) -> str:
+        """The resolved config as YAML (what ``--print-config`` prints and decode.yaml holds)."""
+        import yaml
+
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    def guards(self, ctc_weight: float) -> Tuple[float, int]:
+        """(eos_threshold, max_backtrack) in effect when decoding at ``ctc_weight`` (the one used:
+        0 for a model without a CTC head): the values given, else the attention-only defaults."""
+        auto = ATTENTION_ONLY_GUARDS if ctc_weight == 0 else (0.0, 0)
+        return (auto[0] if self.eos_threshold is None else self.eos_threshold,
+                auto[1] if self.max_backtrack is None else self.max_backtrack)
+
+    def search_options(self, ctc_weight: Optional[float] = None):
+        """The :class:`asrkit.decoding.beam_search.SearchOptions` of this config; ``ctc_weight``: the
+        weight used, when it is not the config's (a model without a CTC head)."""
+        from asrkit.decoding.beam_search import SearchOptions
+
+        eos_threshold, _ = self.guards(self.ctc_weight if ctc_weight is None else ctc_weight)
         return SearchOptions(beam=self.beam if self.mode == "beam" else 1, nbest=self.nbest if self.mode == "beam" else 1,
                              penalty=self.penalty, length_norm=self.length_norm, maxlenratio=self.maxlenratio,
-                             minlenratio=self.minlenratio, pre_beam_ratio=self.pre_beam_ratio)
+                             minlenratio=self.minlenratio, pre_beam_ratio=self.pre_beam_ratio,
+                             eos_threshold=eos_threshold)

@@ -42,9 +42,12 @@ def test_inputs_check_options_and_cut_jobs_as_kaldi(tmp_path):
     assert (total, total2) == (3, 2)  # split_scp.pl: the first piece takes the extra one
     assert [u for u, _, _ in first] == ["u0", "u1", "u2"] and [u for u, _, e in second if e] == ["u3", "u4"]
     ids = tmp_path / "ids"
-    ids.write_text("u4 x\nu1\n")
+    ids.write_text("u4 x\nnosuch\nu1\n")
     items, total = DecodeInputs(wavs=wavs, utt_ids=str(ids)).open(lambda *a: None)
-    assert total == 2 and [u for u, _, _ in items] == ["u1", "u4"]  # wav files: the files' order
+    items = list(items)
+    # the ids asked for, in --utt-ids order (as for a wav.scp); one no file gives is a named error
+    assert total == 3 and [u for u, _, _ in items] == ["nosuch", "u4", "u1"]
+    assert "utterance 'nosuch': not among the audio files given" in str(items[0][2])
 
 
 class _Payload:
@@ -77,3 +80,49 @@ def test_damaged_or_hostile_lm_is_one_clear_line(tmp_path, field, value, message
         load_lm(path)
     assert str(e.value).startswith(f"{path}: ") and message in str(e.value) and "\n" not in str(e.value)
     assert not (tmp_path / "pwned").exists()
+
+
+def test_attention_only_guards_follow_the_ctc_weight_used(tmp_path, monkeypatch):
+    """The guards are on when the attention decoder decodes alone, also for a model without CTC."""
+    import numpy as np
+
+    from asrkit.decoding.scorers import AttentionScorer
+
+    model = tiny_las()
+    save_package(tmp_path / "model.pt", model.state_dict(),
+                 PackageMeta(model_config=model.config, idim=IDIM, vocab_size=V, tokens=TOKENS))
+    joint = Recognizer.from_files(tmp_path / "model.pt", DecodeConfig(ctc_weight=0.3))
+    assert (joint.opts.eos_threshold, joint.max_backtrack) == (0.0, 0)
+    alone = Recognizer.from_files(tmp_path / "model.pt", DecodeConfig(ctc_weight=0.0))
+    assert (alone.opts.eos_threshold, alone.max_backtrack) == (1.5, 8)
+    seen = []
+    init = AttentionScorer.__init__
+
+    def spy(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        seen.append(self.max_backtrack)
+
+    monkeypatch.setattr(AttentionScorer, "__init__", spy)
+    alone.decode([("u", np.zeros((20, IDIM), dtype=np.float32))], normalized=True)
+    assert seen == [8]
+    no_ctc = tiny_las(ctc=0.0)  # decoded at ctc_weight 0 whatever the config says
+    save_package(tmp_path / "noctc.pt", no_ctc.state_dict(),
+                 PackageMeta(model_config=no_ctc.config, idim=IDIM, vocab_size=V, tokens=TOKENS))
+    rec = Recognizer.from_files(tmp_path / "noctc.pt", DecodeConfig(ctc_weight=0.3))
+    assert (rec.opts.eos_threshold, rec.max_backtrack) == (1.5, 8)
+
+
+def test_lm_with_nan_weights_is_refused_by_name(tmp_path):
+    import torch
+
+    from asrkit.models.lm import load_lm
+
+    lm, path = tiny_lm(), tmp_path / "lm.pt"
+    sd = lm.state_dict()
+    name = next(iter(sd))
+    sd[name] = sd[name].clone()
+    sd[name].view(-1)[0] = float("inf")
+    save_lm(path, sd, lm.config, TOKENS)
+    with pytest.raises(AsrkitError, match=rf"{path}: damaged asrkit LM: 1 non-finite value\(s\) \(NaN or Inf\) "
+                                          rf"in weight '{name}'"):
+        load_lm(path)
