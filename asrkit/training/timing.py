@@ -9,9 +9,9 @@ run adds a row to ``<exp>/log/train_runs.tsv`` (tab-separated, one header line):
     2      2026-11-30T10:12:40Z  590.0    5           11        done
 
 ``seconds`` is the run's wall time from its start (data loading included) to its end, or to
-its last update while it runs: the row is rewritten every few seconds, so a run killed with
-SIGKILL (which cannot write anything at its end) still counts up to a few seconds before the
-kill. ``from_epoch``/``to_epoch`` are the epochs finished when the run started and at its
+its last update while it runs: the row is rewritten every few seconds and just before each
+checkpoint is written, so a run killed with SIGKILL (which cannot write anything at its end)
+still counts up to a few seconds before the kill, and at least up to its last checkpoint. ``from_epoch``/``to_epoch`` are the epochs finished when the run started and at its
 last update. ``status``: ``running`` (a row the next run finds still ``running`` belonged to a
 process that died without a word, and becomes ``killed``), ``done`` (max_epochs reached or
 early stopping), ``budget`` (stopped by ``training.max_time``), ``failed`` (an error).
@@ -112,6 +112,13 @@ class RunRecord:
         self._write()
         self._thread = threading.Thread(target=self._beat, name="train-runs", daemon=True)
         self._thread.start()
+
+    def update(self) -> None:
+        """Rewrite the row now (as the heartbeat does); a failure to write is a warning."""
+        try:
+            self._write()
+        except AsrkitError as e:
+            log.warning("%s", e)
 
     def finish(self, status: Optional[str] = None) -> None:
         """Stop the updates and write the row's last state (``status``, else ``self.outcome``).

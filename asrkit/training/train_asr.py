@@ -160,6 +160,7 @@ def _train(args: TrainArgs, exp: Path, dist_info: Optional[DistInfo], rank: int,
     if runs is not None:  # the budget counts every run of this training, not only this one
         runs.epochs_done = lambda: trainer.state.epoch
         trainer.time_used = runs.used
+        trainer.before_checkpoint = runs.update
     if rank == 0:  # only once the config is known to fit the exp dir's checkpoints
         with atomic_open(exp / "config.yaml") as f:
             f.write(dump_config(cfg))

@@ -193,6 +193,9 @@ class Trainer:
         start = time.monotonic()
         self.time_used: Callable[[], float] = lambda: time.monotonic() - start
         self.out_of_time = False  # set when training.max_time stopped this run
+        # Called (rank 0) just before a checkpoint is written: whoever records the run's time
+        # updates it here, so a run killed once its checkpoint is on disk has its time recorded.
+        self.before_checkpoint: Callable[[], None] = lambda: None
 
     @property
     def sampler(self):
@@ -257,6 +260,7 @@ class Trainer:
             "metrics": dict(self.state.history[-1]) if self.state.history else {},
         }
         history = list(self.state.history)
+        self.before_checkpoint()
 
         def write() -> None:
             ckpt.save_checkpoint(path, state)
