@@ -35,7 +35,7 @@ from asrkit.training.trainer import Trainer, seed_everything
 from asrkit.utils.device import resolve_device
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import atomic_open
-from asrkit.utils.logging import DATEFMT, FORMAT, get_logger
+from asrkit.utils.logging import DATEFMT, FORMAT, LogFileHandler, get_logger
 
 log = get_logger(__name__)
 
@@ -68,7 +68,7 @@ def _log_to_file(path: Path) -> Optional[logging.Handler]:
     if _stderr_is(path):
         return None
     path.parent.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(path, encoding="utf-8")
+    handler = LogFileHandler(str(path))
     handler.setFormatter(logging.Formatter(FORMAT, DATEFMT))
     logging.getLogger().addHandler(handler)
     return handler
