@@ -8,27 +8,27 @@ from pathlib import Path
 from typing import Optional, Tuple
 
 import click
-import torch
 
-from asrkit.cli._common import asrkit_command
-from asrkit.decoding.config import DecodeConfig
-from asrkit.decoding.inputs import DecodeInputs
-from asrkit.decoding.recognizer import Recognizer
-from asrkit.decoding.run import Outputs, decode_items
+from asrkit.cli._common import asrkit_command, max_bad_percent_option
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.logging import get_logger, setup_logging
+
+# torch, numpy and the decoding library are imported inside main(): --help and --print-config
+# must not pay for them.
 
 log = get_logger("decode")
 
 OVERRIDES = ("mode", "beam", "ctc_weight", "lm_weight", "penalty", "length_norm", "maxlenratio", "minlenratio",
-             "nbest", "pre_beam_ratio", "batch_size", "device")
+             "nbest", "pre_beam_ratio", "batch_size", "device", "segment", "max_segment_s", "word_rule")
 
 
 @asrkit_command("decode")
-@click.option("--model", "model_path", required=True, type=click.Path(dir_okay=False),
-              help="Packed model (exp/<name>/model.pt from asrkit-train / asrkit-average).")
+@click.option("--model", "model_path", default=None, type=click.Path(dir_okay=False),
+              help="Packed model (exp/<name>/model.pt from asrkit-train / asrkit-average). Required.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
               help="Decoding options (conf/decode.yaml); the flags below override it.")
+@click.option("--print-config", is_flag=True,
+              help="Print the resolved decoding options (YAML: the file and the flags) on stdout and exit.")
 @click.option("--lm", "lm_path", type=click.Path(dir_okay=False), default=None,
               help="Token LSTM LM (asrkit-train-lm) for shallow fusion; used when lm_weight > 0.")
 @click.option("--feats", default=None, metavar="RSPECIFIER",
@@ -36,6 +36,8 @@ OVERRIDES = ("mode", "beam", "ctc_weight", "lm_weight", "penalty", "length_norm"
 @click.option("--wav-scp", default=None, metavar="WAV_SCP",
               help="Audio, e.g. data/test/wav.scp (fbank + CMVN with the model's packed configs).")
 @click.option("--segments", default=None, type=click.Path(dir_okay=False), help="Segments file for --wav-scp.")
+@click.option("--channel", type=int, default=None,
+              help="Take this channel (0-based) of multi-channel audio; default: the mean of the channels.")
 @click.option("--utt-ids", default=None, type=click.Path(dir_okay=False),
               help="Decode only these utterances (first field of each line), in this order.")
 @click.option("--nj", type=int, default=1, show_default=True, help="Split the utterances into this many pieces...")
@@ -43,6 +45,12 @@ OVERRIDES = ("mode", "beam", "ctc_weight", "lm_weight", "penalty", "length_norm"
 @click.option("--output-dir", default=None, type=click.Path(file_okay=False),
               help="Write text, nbest.jsonl, decode.yaml and log/decode.log here; without it, print "
                    "'<utt> <text>' lines on stdout.")
+@click.option("--ctm", "ctm_path", default=None, type=click.Path(dir_okay=False),
+              help="Write word times and confidences of the best hypotheses as Kaldi CTM "
+                   "('<utt> 1 <start> <dur> <word> <conf>'); needs a model with a CTC head.")
+@click.option("--segments-out", default=None, type=click.Path(dir_okay=False),
+              help="Write Kaldi segments of the pieces decoded ('<piece> <utt> <start> <end>'; an "
+                   "utterance decoded whole is one piece).")
 @click.option("--mode", type=click.Choice(["beam", "greedy"]), default=None)
 @click.option("--beam", type=int, default=None, help="Beam size (default 10).")
 @click.option("--ctc-weight", type=float, default=None, help="CTC prefix score weight (default 0.3).")
@@ -55,56 +63,87 @@ OVERRIDES = ("mode", "beam", "ctc_weight", "lm_weight", "penalty", "length_norm"
 @click.option("--pre-beam-ratio", type=float, default=None, help="CTC scores ceil(ratio*beam) candidates (0: all).")
 @click.option("--batch-size", type=int, default=None, help="Utterances decoded together (default 16).")
 @click.option("--device", default=None, help="cpu, cuda[:N] or auto.")
-@click.argument("wavs", nargs=-1, metavar="[WAV ...]", type=click.Path(dir_okay=False))
-def main(model_path: str, config_path: Optional[str], lm_path: Optional[str], feats: Optional[str],
-         wav_scp: Optional[str], segments: Optional[str], utt_ids: Optional[str], nj: int, job: int,
-         output_dir: Optional[str], wavs: Tuple[str, ...], **flags) -> None:
-    """Decode features, a wav.scp or wav files with a packed model.
+@click.option("--segment", type=click.Choice(["auto", "always", "never"]), default=None,
+              help="Cut recordings at their pauses: auto (default) those longer than --max-segment-s.")
+@click.option("--max-segment-s", type=float, default=None, help="Longest piece decoded as one (default 20 s).")
+@click.option("--word-rule", type=click.Choice(["spike", "extend"]), default=None,
+              help="Word boundaries from the CTC alignment (docs/decoding.md).")
+@max_bad_percent_option
+@click.argument("wavs", nargs=-1, metavar="[AUDIO ...]", type=click.Path(dir_okay=False))
+def main(model_path: Optional[str], config_path: Optional[str], print_config: bool, lm_path: Optional[str],
+         feats: Optional[str], wav_scp: Optional[str], segments: Optional[str], channel: Optional[int],
+         utt_ids: Optional[str], nj: int, job: int, output_dir: Optional[str], ctm_path: Optional[str],
+         segments_out: Optional[str], max_bad_percent: float, wavs: Tuple[str, ...], **flags) -> None:
+    """Decode features, a wav.scp or audio files with a packed model.
 
-    Exactly one input: --feats, --wav-scp, or WAV files (utterance id = file name without .wav).
-    A bad utterance (unknown id, empty or unreadable audio) is reported and counted; the others
-    still decode; the exit status is non-zero when none decodes. The log reports the real-time
-    factor (model time from features to text / audio duration from frames x frame shift).
+    Exactly one input: --feats, --wav-scp, or audio files (WAV, FLAC, OGG, MP3...; the utterance
+    id is the file name without its extension). Audio at another rate than the model's is
+    resampled; multi-channel audio is averaged (or --channel N). Recordings longer than
+    --max-segment-s are cut at their pauses (found with the model's CTC head), decoded in pieces
+    and joined. A bad utterance (unknown id, unreadable audio, a bad scp entry, no frames,
+    non-finite features) is skipped, named and counted, and the others are written; the run
+    fails (writing nothing) when none decodes or more than 5 % fail. The log reports the
+    real-time factor (model time from features to text / audio duration).
 
-    e.g. asrkit-decode --model exp/las/model.pt a.wav b.wav
+    e.g. asrkit-decode --model exp/las/model.pt a.wav b.flac
 
     e.g. asrkit-decode --model exp/las/model.pt --config conf/decode.yaml --lm exp/lm/lm.pt
-    --feats scp:dump/test/feats.scp --output-dir exp/las/decode_test
+    --feats scp:dump/test/feats.scp --output-dir exp/las/decode_test --ctm exp/las/decode_test/ctm
     """
-    inputs = DecodeInputs(feats=feats, wav_scp=wav_scp, segments=segments, wavs=wavs, utt_ids=utt_ids, nj=nj,
-                          job=job)
-    out = Path(output_dir) if output_dir else None
-    if out is not None:
-        setup_logging(1 if log.isEnabledFor(logging.DEBUG) else 0, str(out / "log" / "decode.log"))
-        log.info("command line: asrkit-decode %s", " ".join(sys.argv[1:]))
+    from asrkit.decoding.config import DecodeConfig
+
     config = DecodeConfig.from_yaml(config_path) if config_path else DecodeConfig()
     for k in OVERRIDES:
         if flags.get(k) is not None:
             setattr(config, k, flags[k])
     config.validate("options")
+    if print_config:
+        click.echo(config.to_yaml(), nl=False)
+        return
+    if model_path is None:
+        raise click.UsageError("Missing option '--model'.")
+
+    from asrkit.decoding.inputs import DecodeInputs
+
+    inputs = DecodeInputs(feats=feats, wav_scp=wav_scp, segments=segments, wavs=wavs, utt_ids=utt_ids, nj=nj,
+                          job=job, channel=channel)
+    out = Path(output_dir) if output_dir else None
+    if out is not None:
+        setup_logging(1 if log.isEnabledFor(logging.DEBUG) else 0, str(out / "log" / "decode.log"))
+        log.info("command line: asrkit-decode %s", " ".join(sys.argv[1:]))
+
+    import torch
+
+    from asrkit.decoding.recognizer import Recognizer
+    from asrkit.decoding.run import Outputs, decode_items
 
     rec = Recognizer.from_files(model_path, config, lm_path)
+    if ctm_path and not rec.word_times:
+        raise AsrkitError(f"--ctm needs word times: {model_path} has no CTC head to align with"
+                          if not rec.has_ctc else "--ctm needs word_times: true in the decoding options")
     if rec.device.type == "cpu":
         log.info("device cpu, %d torch threads", torch.get_num_threads())
     items, total = inputs.open(rec.features)
-    outputs = Outputs(out, sys.stdout, rec.weights)
+    outputs = Outputs(out, sys.stdout, rec.weights, ctm=Path(ctm_path) if ctm_path else None,
+                      segments=Path(segments_out) if segments_out else None, frame_shift_s=rec.frame_shift_s)
     start = time.perf_counter()
     ok = False
     try:
-        summary = decode_items(rec, items, total, outputs.emit)
-        ok = summary.decoded > 0
+        summary = decode_items(rec, items, total, outputs.emit, max_bad_percent=max_bad_percent)
+        wall = time.perf_counter() - start
+        log.info("decoded %.1f s of audio in %.2f s of model time: real-time factor %.4f (%s, beam %d, ctc %g, "
+                 "lm %g, batch %d; longest batch %d steps%s); reading/features %.2f s, wall %.2f s",
+                 summary.audio_s, summary.decode_s, summary.rtf, rec.device,
+                 config.beam if config.mode == "beam" else 1, rec.weights["ctc"], rec.weights.get("lm", 0.0),
+                 config.batch_size, summary.steps, f"; {summary.pieces} pieces of long recordings"
+                 if summary.pieces else "", summary.input_s, wall)
+        try:
+            summary.bad.check()
+        except AsrkitError as e:
+            raise AsrkitError(f"{e}" + (f" (see {out / 'log' / 'decode.log'})" if out else "")) from None
+        ok = True
     finally:
         outputs.close(ok, {**config.to_dict(), "model": model_path, "lm": lm_path if rec.lm is not None else None,
                            "weights": rec.weights})
-    wall = time.perf_counter() - start
-    log.info("decoded %.1f s of audio in %.2f s of model time: real-time factor %.4f (%s, beam %d, ctc %g, "
-             "lm %g, batch %d; longest batch %d steps); reading/features %.2f s, wall %.2f s",
-             summary.audio_s, summary.decode_s, summary.rtf, rec.device, config.beam if config.mode == "beam" else 1,
-             rec.weights["ctc"], rec.weights.get("lm", 0.0), config.batch_size, summary.steps, summary.input_s, wall)
-    if summary.failed:
-        log.warning("%d utterance(s) failed: %s%s", len(summary.failed), " ".join(summary.failed[:20]),
-                    " ..." if len(summary.failed) > 20 else "")
     click.echo(f"Done {summary.decoded} out of {summary.total} utterances ({len(summary.failed)} failed); "
                f"RTF {summary.rtf:.4f}" + (f"; outputs in {out}" if out else ""), err=True)
-    if summary.decoded == 0:
-        raise AsrkitError("no utterance was decoded" + (f" (see {out / 'log' / 'decode.log'})" if out else ""))

@@ -2,16 +2,18 @@
 from __future__ import annotations
 
 import sys
-from typing import Optional, Tuple
+from typing import TYPE_CHECKING, Optional, Tuple
 
 import click
 
 from asrkit.cli._common import asrkit_command
-from asrkit.text.tokenizer import Tokenizer, UnknownTally
 from asrkit.utils.bad_items import BadItems
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import name_os_error
 from asrkit.utils.logging import get_logger, progress
+
+if TYPE_CHECKING:
+    from asrkit.text.tokenizer import Tokenizer, UnknownTally
 
 
 @asrkit_command("tokenize")
@@ -31,6 +33,8 @@ def main(decode: bool, pieces: bool, utt_id: bool, model: str) -> None:
 
     e.g. asrkit-tokenize data/lang/tokens.model < data/train/text > data/train/token_int
     """
+    from asrkit.text.tokenizer import Tokenizer, UnknownTally  # sentencepiece: not for --help
+
     log = get_logger("tokenize")
     tok = Tokenizer.load(model)
     stdin = sys.stdin.buffer

@@ -8,8 +8,6 @@ import click
 
 from asrkit.cli._common import asrkit_command
 from asrkit.data.table import iter_table
-from asrkit.text.tokenizer import Tokenizer, UnknownTally
-from asrkit.training.config import LMTrainConfig
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.logging import get_logger, setup_logging
 
@@ -72,6 +70,8 @@ def main(config_path: Optional[str], lang_dir: str, text_file: str, exp_dir: str
 
     e.g. asrkit-train-lm --config conf/lm.yaml --lang-dir data/lang data/train/text exp/lm
     """
+    from asrkit.training.config import LMTrainConfig
+
     out = Path(exp_dir)
     cfg = LMTrainConfig.from_yaml(config_path) if config_path else LMTrainConfig()
     for k, v in overrides.items():
@@ -79,6 +79,7 @@ def main(config_path: Optional[str], lang_dir: str, text_file: str, exp_dir: str
             setattr(cfg, k, v)
     cfg.validate("command line")
     setup_logging(1 if log.isEnabledFor(10) else 0, str(out / "log" / "train_lm.log"))
+    from asrkit.text.tokenizer import Tokenizer, UnknownTally  # sentencepiece: not for --help
     from asrkit.training.train_lm import split_dev, train_lm  # torch: after the config is known to be good
     tok = Tokenizer.load(Path(lang_dir) / "tokens.model")
 

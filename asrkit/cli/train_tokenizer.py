@@ -5,13 +5,9 @@ from pathlib import Path
 from typing import Optional
 
 import click
-import yaml
 
 from asrkit.cli._common import asrkit_command
-from asrkit.text.token_list import write_token_list
 from asrkit.text.train_tokenizer import MODEL_TYPES, TokenizerConfig, read_kaldi_text, train_sentencepiece
-from asrkit.text.tokenizer import Tokenizer
-from asrkit.utils.fileio import AtomicFiles
 from asrkit.utils.logging import get_logger
 
 log = get_logger("train_tokenizer")
@@ -38,6 +34,12 @@ def main(model_type: str, vocab_size: Optional[int], character_coverage: float, 
 
     e.g. asrkit-train-tokenizer --model-type bpe --vocab-size 30 data/train/text data/lang
     """
+    import yaml
+
+    from asrkit.text.token_list import write_token_list
+    from asrkit.text.tokenizer import Tokenizer
+    from asrkit.utils.fileio import AtomicFiles
+
     config = TokenizerConfig(model_type=model_type, vocab_size=vocab_size, character_coverage=character_coverage,
                              user_defined_symbols=[s for s in user_defined_symbols.split(",") if s], seed=seed)
     config.check()

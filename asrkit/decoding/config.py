@@ -12,13 +12,24 @@
     pre_beam_ratio: 1.5 # CTC scores ceil(ratio * beam) candidates per hypothesis (0: all tokens)
     batch_size: 16      # utterances decoded together
     device: cpu         # cpu | cuda | auto
+    word_times: true    # CTC-align each hypothesis: word times and confidences (needs a CTC head)
+    word_rule: spike    # spike | extend: how far a word reaches into the blanks around it
+    # Long recordings (asrkit.decoding.segment): split at pauses the CTC head finds.
+    segment: auto       # auto: recordings longer than max_segment_s | always | never
+    max_segment_s: 20.0
+    min_pause_s: 0.3    # a run of blank frames at least this long is a pause to cut at
+    pause_blank_prob: 0.9
+    segment_pad_s: 0.2  # pause kept on each side of a piece
+    segment_window_s: 30.0
+    segment_context_s: 2.0
+
+The module imports no torch (``--print-config`` and ``--help`` stay fast).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Dict, Optional
 
-from asrkit.decoding.beam_search import SearchOptions
 from asrkit.utils.config import from_dict, load_yaml_mapping, to_dict
 from asrkit.utils.errors import AsrkitError
 
@@ -37,6 +48,15 @@ class DecodeConfig:
     pre_beam_ratio: float = 1.5
     batch_size: int = 16
     device: str = "cpu"
+    word_times: bool = True
+    word_rule: str = "spike"
+    segment: str = "auto"
+    max_segment_s: float = 20.0
+    min_pause_s: float = 0.3
+    pause_blank_prob: float = 0.9
+    segment_pad_s: float = 0.2
+    segment_window_s: float = 30.0
+    segment_context_s: float = 2.0
 
     @classmethod
     def from_dict(cls, d: Optional[Dict[str, Any]], where: str = "decode config") -> "DecodeConfig":
@@ -69,13 +89,32 @@ class DecodeConfig:
             problems.append("maxlenratio and minlenratio must be >= 0")
         if self.device not in ("cpu", "cuda", "auto") and not self.device.startswith("cuda:"):
             problems.append(f"device must be cpu, cuda[:N] or auto, got {self.device!r}")
+        if self.word_rule not in ("spike", "extend"):
+            problems.append(f"word_rule must be spike or extend, got {self.word_rule!r}")
+        if self.segment not in ("auto", "always", "never"):
+            problems.append(f"segment must be auto, always or never, got {self.segment!r}")
+        if not (self.max_segment_s > 0 and self.segment_window_s > 0):
+            problems.append("max_segment_s and segment_window_s must be > 0")
+        if self.min_pause_s < 0 or self.segment_pad_s < 0 or self.segment_context_s < 0:
+            problems.append("min_pause_s, segment_pad_s and segment_context_s must be >= 0")
+        if not 0.0 < self.pause_blank_prob <= 1.0:
+            problems.append(f"pause_blank_prob must be in (0, 1], got {self.pause_blank_prob}")
         if problems:
             raise AsrkitError(f"{where}: " + "; ".join(problems))
 
     def to_dict(self) -> Dict[str, Any]:
         return to_dict(self)
 
-    def search_options(self) -> SearchOptions:
+    def to_yaml(self) -> str:
+        """The resolved config as YAML (what ``--print-config`` prints and decode.yaml holds)."""
+        import yaml
+
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    def search_options(self):
+        """The :class:`asrkit.decoding.beam_search.SearchOptions` of this config."""
+        from asrkit.decoding.beam_search import SearchOptions
+
         return SearchOptions(beam=self.beam if self.mode == "beam" else 1, nbest=self.nbest if self.mode == "beam" else 1,
                              penalty=self.penalty, length_norm=self.length_norm, maxlenratio=self.maxlenratio,
                              minlenratio=self.minlenratio, pre_beam_ratio=self.pre_beam_ratio)

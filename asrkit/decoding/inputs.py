@@ -4,14 +4,21 @@
 piece ``--job`` of ``--nj``) and turns them into one stream. Every source yields
 ``(utt_id, feats (T, D) or None, error or None)`` in input order, so one bad utterance is
 reported and counted while the others still decode (as Kaldi's tools do). Features from audio
-are computed by ``featurize`` (the recognizer's packed fbank config); CMVN is applied later, by
-the recognizer, to features from every source alike::
+are computed by ``featurize`` (the recognizer's packed fbank config, resampling audio at other
+rates); CMVN is applied later, by the recognizer, to features from every source alike.
+Multi-channel audio is averaged to one channel, or channel ``channel`` (0-based) is taken.
+
+Utterance ids of audio files given by name (:func:`file_utt_ids`) are the file names without
+their extension; a name that cannot be an id (whitespace, a newline, nothing left) and two files
+giving the same id (``a/x.wav`` and ``b/x.wav``, ``x.wav`` and ``x.flac``) are errors naming the
+files, before anything is decoded, so no ``text`` line is ever split or doubled::
 
     inputs = DecodeInputs(wav_scp="data/test/wav.scp", nj=4, job=2)   # checks the options
     items, total = inputs.open(rec.features)                          # total: None when unknown
 """
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, List, Optional, Sequence, Tuple
@@ -29,7 +36,8 @@ class DecodeInputs:
     """asrkit-decode's input options: one of ``feats`` (an rspecifier), ``wav_scp`` (with optional
     ``segments``) or ``wavs`` (files; the utterance id is the name without extension), optionally
     only the ids listed in the file ``utt_ids`` (in its order), and only piece ``job`` of ``nj``
-    (the cut Kaldi's split_scp.pl and asrkit-split-data-dir --per-utt make)."""
+    (the cut Kaldi's split_scp.pl and asrkit-split-data-dir --per-utt make). ``channel``: None
+    averages the channels of multi-channel audio, N takes channel N."""
 
     feats: Optional[str] = None
     wav_scp: Optional[str] = None
@@ -38,6 +46,7 @@ class DecodeInputs:
     utt_ids: Optional[str] = None
     nj: int = 1
     job: int = 1
+    channel: Optional[int] = None
 
     def __post_init__(self) -> None:
         if len([s for s in (self.feats, self.wav_scp, self.wavs or None) if s]) != 1:
@@ -46,6 +55,12 @@ class DecodeInputs:
             raise AsrkitError("--segments goes with --wav-scp")
         if not 1 <= self.job <= self.nj:
             raise AsrkitError(f"--job must be in 1..--nj ({self.nj}), got {self.job}")
+        if self.channel is not None and self.channel < 0:
+            raise AsrkitError(f"--channel must be a channel number >= 0 (0-based), got {self.channel}")
+        if self.feats and self.channel is not None:
+            raise AsrkitError("--channel goes with audio input (--wav-scp or files), not --feats")
+        if self.wavs:
+            file_utt_ids(self.wavs)  # bad or clashing names fail before the model loads
 
     def open(self, featurize: Featurize) -> Tuple[Iterator[Item], Optional[int]]:
         """(the items to decode, how many there are or None for an ark stream)."""
@@ -66,17 +81,20 @@ class DecodeInputs:
         if self.feats:
             return from_feats(self.feats, wanted), total
         if self.wav_scp:
-            return from_wav_scp(self.wav_scp, featurize, self.segments, wanted), total
+            return from_wav_scp(self.wav_scp, featurize, self.segments, wanted, self.channel), total
         paths = list(self.wavs)
-        if wanted is not None:
-            keep = set(wanted)
-            paths = [p for p in paths if Path(p).stem in keep]
-        return from_wav_files(paths, featurize), total
+        if wanted is None:
+            return from_wav_files(paths, featurize, self.channel), total
+        # As for a wav.scp: the ids asked for, in their order; one no file gives is a bad item.
+        by_id = dict(zip(file_utt_ids(paths), paths))
+        keep, missing = _select(list(by_id), wanted, "the audio files given")
+        errors = [(u, None, AsrkitError(f"utterance {u!r}: not among the audio files given")) for u in missing]
+        return itertools.chain(errors, from_wav_files([by_id[u] for u in keep], featurize, self.channel)), total
 
     def all_ids(self) -> List[str]:
         """Every utterance id of the source, in order (an error for an ark stream: it has no index)."""
         if self.wavs:
-            return [Path(p).stem for p in self.wavs]
+            return file_utt_ids(self.wavs)
         if self.feats:
             from asrkit.data.specifier import parse_rspecifier
             from asrkit.data.table import iter_table
@@ -109,13 +127,44 @@ def _select(ids: List[str], wanted: Optional[Sequence[str]], where: str) -> Tupl
     return [u for u in wanted if u in have], [u for u in wanted if u not in have]
 
 
+def file_utt_ids(paths: Sequence[str]) -> List[str]:
+    """The utterance id of each audio file: its name without the extension (``a/x.flac`` -> ``x``).
+
+    A name with whitespace (a space, a tab, a newline) or nothing before the extension cannot be
+    a Kaldi id, and two files with the same id would give two ``text`` lines of one utterance:
+    each is an AsrkitError naming the files (list them in a wav.scp with ids of your own instead).
+    """
+    ids: List[str] = []
+    first: dict = {}
+    for p in paths:
+        utt = Path(p).stem
+        if not utt:
+            raise AsrkitError(f"{p!r}: no file name to make an utterance id of")
+        if any(c.isspace() for c in utt):
+            raise AsrkitError(f"{p!r}: the file name has whitespace, so it cannot be an utterance id; rename "
+                              f"the file, or list it in a wav.scp (<utt-id> <path>) given with --wav-scp")
+        try:
+            utt.encode("utf-8")
+        except UnicodeEncodeError:
+            raise AsrkitError(f"{p!r}: the file name is not UTF-8, so it cannot be an utterance id; rename "
+                              f"the file, or list it in a wav.scp given with --wav-scp") from None
+        if utt in first:
+            raise AsrkitError(f"{first[utt]!r} and {p!r} both give utterance id {utt!r} (the file name without "
+                              f"its extension); decode them in separate runs, or list them in a wav.scp with "
+                              f"ids of your own (--wav-scp)")
+        first[utt] = p
+        ids.append(utt)
+    return ids
+
+
 def from_feats(rspecifier: str, utt_ids: Optional[Sequence[str]] = None) -> Iterator[Item]:
-    """Features already computed (``scp:dump/test/feats.scp``, ``ark:...``)."""
-    from asrkit.data.specifier import load_scp, parse_rspecifier, read_matrices, read_matrix
+    """Features already computed (``scp:dump/test/feats.scp``, ``ark:...``); a bad scp entry is
+    an item with its error (the others still decode), a malformed or duplicate line is fatal."""
+    from asrkit.data.specifier import iter_matrices, load_scp, parse_rspecifier, read_matrix
 
     if utt_ids is None:
-        for key, mat in read_matrices(rspecifier):
-            yield key, np.asarray(mat), None
+        for key, mat, err in iter_matrices(rspecifier):
+            yield key, (np.asarray(mat) if mat is not None else None), err
         return
     spec = parse_rspecifier(rspecifier)
     if spec.scp is None:
@@ -132,10 +181,10 @@ def from_feats(rspecifier: str, utt_ids: Optional[Sequence[str]] = None) -> Iter
 
 
 def from_wav_scp(wav_rspecifier: str, featurize: Featurize, segments: Optional[str] = None,
-                 utt_ids: Optional[Sequence[str]] = None) -> Iterator[Item]:
+                 utt_ids: Optional[Sequence[str]] = None, channel: Optional[int] = None) -> Iterator[Item]:
     from asrkit.features.wav import iter_wavs, read_wav_scp
 
-    entries = read_wav_scp(wav_rspecifier, segments)
+    entries = read_wav_scp(wav_rspecifier, segments, channel=channel)
     by_id = {e.utt_id: e for e in entries}
     keep, missing = _select([e.utt_id for e in entries], utt_ids, wav_rspecifier)
     for utt in missing:
@@ -144,14 +193,13 @@ def from_wav_scp(wav_rspecifier: str, featurize: Featurize, segments: Optional[s
         yield _featurize(entry.utt_id, audio, err, featurize)
 
 
-def from_wav_files(paths: Sequence[str], featurize: Featurize) -> Iterator[Item]:
-    """Plain wav files; the utterance id is the file name without its extension."""
+def from_wav_files(paths: Sequence[str], featurize: Featurize, channel: Optional[int] = None) -> Iterator[Item]:
+    """Audio files; the utterance id is the file name without its extension (:func:`file_utt_ids`)."""
     from asrkit.features.wav import read_wav_source
 
-    for path in paths:
-        utt = Path(path).stem
+    for path, utt in zip(paths, file_utt_ids(paths)):
         try:
-            audio = read_wav_source(path, f"utterance {utt!r} ({path})")
+            audio = read_wav_source(path, f"utterance {utt!r} ({path})", channel=channel)
         except AsrkitError as e:
             yield utt, None, e
             continue

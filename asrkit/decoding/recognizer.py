@@ -3,29 +3,50 @@
     rec = Recognizer.from_files("exp/x/model.pt", DecodeConfig(beam=10, ctc_weight=0.3),
                                 lm_path="exp/lm/lm.pt")           # loads the model (and the LM)
     results = rec.decode([("utt1", feats1), ("utt2", feats2)])   # feats: (T, D) before CMVN
-    feats = rec.features(samples, 16000, "utt3")                  # fbank with the packed config
+    feats = rec.features(samples, 44100, "utt3")                  # resampled, fbank with the packed config
+    results[0].texts[0], results[0].words                         # best text; its words with times
 
 A Recognizer over objects already loaded (a Package, an LSTMLM) is ``Recognizer(pkg, config,
 lm)``. Utterances are decoded ``batch_size`` at a time, longest first (so a batch holds similar
-lengths), and returned in the order given.
+lengths), and returned in the order given. A recording longer than ``config.max_segment_s``
+is cut at its pauses (:mod:`asrkit.decoding.segment`); its pieces are decoded in the same
+batches as everything else and joined into one result. With ``config.word_times`` and a CTC
+head, every hypothesis is aligned to the CTC posteriors (:mod:`asrkit.decoding.ctc_align`) for
+word times and confidences.
 """
 from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
-from typing import List, Optional, Sequence, Tuple, Union
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence, Set, Tuple, Union
 
 import numpy as np
 import torch
 
 from asrkit.decoding.beam_search import Hypothesis, beam_search, greedy_search
 from asrkit.decoding.config import DecodeConfig
+from asrkit.decoding.ctc_align import Word, ctc_forced_align, word_times
 from asrkit.decoding.scorers import AttentionScorer, CTCScorer, LMScorer
 from asrkit.utils.device import resolve_device
 from asrkit.utils.errors import AsrkitError
 
 log = logging.getLogger("decode")
+
+# Audio longer than this is turned into features a minute at a time: torchaudio's fbank holds
+# every frame's windowed samples and spectrum at once (~4 KB a frame, 1.5 GB for an hour).
+FBANK_CHUNK_S = 60.0
+
+
+@dataclass
+class Piece:
+    """One piece of a recording that was cut at its pauses."""
+
+    id: str  # <recording>-<start>-<end>, centiseconds
+    start: float  # seconds from the start of the recording
+    end: float
+    text: str
+    score: float
 
 
 @dataclass
@@ -34,7 +55,14 @@ class UttResult:
     hyps: List[Hypothesis]  # best first
     texts: List[str]
     num_frames: int
-    steps: int  # decoder steps of the batch it was decoded in
+    steps: int  # decoder steps of the batch it was decoded in (the most of its pieces')
+    hyp_words: List[Optional[List[Word]]] = field(default_factory=list)  # per hypothesis; None: not timed
+    pieces: Optional[List[Piece]] = None  # the pieces of a recording that was cut; None: decoded whole
+
+    @property
+    def words(self) -> Optional[List[Word]]:
+        """The best hypothesis's words with times and confidences (None without a CTC head)."""
+        return self.hyp_words[0] if self.hyp_words else None
 
 
 class Recognizer:
@@ -62,7 +90,8 @@ class Recognizer:
         self.device = next(self.model.parameters()).device
         self.lm = lm if (lm is not None and config.lm_weight > 0) else None
         ctc_weight = config.ctc_weight
-        if ctc_weight > 0 and getattr(self.model, "ctc", None) is None:
+        self.has_ctc = getattr(self.model, "ctc", None) is not None
+        if ctc_weight > 0 and not self.has_ctc:
             log.warning("the model has no CTC branch: decoding with ctc_weight 0 instead of %g", ctc_weight)
             ctc_weight = 0.0
         if config.lm_weight > 0 and lm is None:
@@ -73,6 +102,15 @@ class Recognizer:
         self.opts = config.search_options()
         self.V = self.model.vocab_size
         self.eos = self.model.eos
+        self.time_reduction = self.model.listener.time_reduction
+        self.word_times = config.word_times and self.has_ctc
+        self._resampled: Set[int] = set()
+        self._cmvn = None
+        meta = self.pkg.meta
+        if meta.cmvn is not None:
+            from asrkit.features.cmvn import cmvn_transform
+
+            self._cmvn = cmvn_transform(meta.cmvn, meta.cmvn_norm_vars, "the model's CMVN stats")
 
     @property
     def frame_shift_s(self) -> float:
@@ -80,27 +118,80 @@ class Recognizer:
         fbank = self.pkg.meta.feature_config
         return (fbank.frame_shift if fbank is not None else 10.0) / 1000.0
 
-    def normalize(self, feats: np.ndarray) -> np.ndarray:
-        """Apply the CMVN packed in the model (if any) to raw features (T, D)."""
-        if feats.ndim != 2 or feats.shape[1] != self.pkg.meta.idim:
-            raise AsrkitError(f"features are {tuple(feats.shape)}, the model expects (T, {self.pkg.meta.idim})")
-        if self.pkg.meta.cmvn is None:
-            return feats.astype(np.float32, copy=False)
-        from asrkit.features.cmvn import apply_cmvn
+    @property
+    def sample_rate(self) -> Optional[int]:
+        """The rate the model's features are made at (None: a model that decodes features only)."""
+        fbank = self.pkg.meta.feature_config
+        return int(fbank.sample_frequency) if fbank is not None else None
 
-        meta = self.pkg.meta
-        return np.asarray(apply_cmvn(feats, meta.cmvn, norm_vars=meta.cmvn_norm_vars), dtype=np.float32)
+    @property
+    def boundary_offset_s(self) -> float:
+        """Where the boundary between two feature frames lies, from the start of the first one:
+        between their centres, (window - shift) / 2 (Kaldi's 25 ms / 10 ms: 7.5 ms)."""
+        fbank = self.pkg.meta.feature_config
+        length, shift = (fbank.frame_length, fbank.frame_shift) if fbank is not None else (25.0, 10.0)
+        return max(0.0, length - shift) / 2000.0
+
+    def normalize(self, feats: np.ndarray, utt_id: str = "") -> np.ndarray:
+        """Check raw features (T, D) (no frames, another dimension or a non-finite value is an
+        AsrkitError naming the utterance) and apply the CMVN packed in the model (if any)."""
+        name = f"utterance {utt_id!r}: " if utt_id else ""
+        if feats.ndim != 2 or feats.shape[1] != self.pkg.meta.idim:
+            raise AsrkitError(f"{name}features are {tuple(feats.shape)}, the model expects (T, {self.pkg.meta.idim})")
+        if feats.shape[0] == 0:
+            raise AsrkitError(f"{name}no feature frames (0 x {feats.shape[1]})")
+        finite = np.isfinite(feats)
+        if not finite.all():
+            frame, d = np.argwhere(~finite)[0]
+            raise AsrkitError(f"{name}non-finite feature value {feats[frame, d]} at frame {frame}, dim {d}")
+        if self._cmvn is None:
+            return feats.astype(np.float32, copy=False)
+        scale, offset = self._cmvn
+        return (feats.astype(np.float64) * scale + offset).astype(np.float32)  # as apply_cmvn
 
     def features(self, samples: np.ndarray, sample_rate: int, utt_id: str) -> np.ndarray:
-        """Fbank with the packed feature config (raw: :meth:`normalize` applies the CMVN, as for --feats)."""
-        from asrkit.features.fbank import compute_fbank
+        """Fbank with the packed feature config (raw: :meth:`normalize` applies the CMVN, as for --feats).
 
-        if self.pkg.meta.feature_config is None:
+        Audio at another rate than the model's is resampled to it (one info line per rate).
+        """
+        from asrkit.features.fbank import compute_fbank, compute_fbank_chunked
+        from asrkit.features.wav import resample
+
+        fbank = self.pkg.meta.feature_config
+        if fbank is None:
             raise AsrkitError("the model holds no feature config, so it cannot decode audio; use --feats")
         if samples.size == 0:
             raise AsrkitError(f"utterance {utt_id!r}: empty audio")
-        return compute_fbank(samples, sample_rate, self.pkg.meta.feature_config, utt_id=utt_id)
+        target = self.sample_rate
+        if sample_rate != target:
+            if sample_rate not in self._resampled:
+                self._resampled.add(sample_rate)
+                log.info("resampling utterance %r from %d Hz to the model's %d Hz (further %d Hz audio is "
+                         "resampled without a message)", utt_id, sample_rate, target, sample_rate)
+            samples = resample(samples, sample_rate, target)
+        if len(samples) > FBANK_CHUNK_S * target:
+            return compute_fbank_chunked(samples, target, fbank, utt_id=utt_id, chunk_s=FBANK_CHUNK_S)
+        return compute_fbank(samples, target, fbank, utt_id=utt_id)
 
+    # -- long recordings -------------------------------------------------------------------
+    def pieces(self, utt_id: str, feats: np.ndarray) -> Optional[List[Tuple[int, int]]]:
+        """Where a recording (normalized feats (T, D)) is cut, as [start, end) frames, or None
+        to decode it whole (``config.segment``, ``max_segment_s``)."""
+        cfg = self.config
+        seconds = feats.shape[0] * self.frame_shift_s
+        if cfg.segment == "never" or (cfg.segment == "auto" and seconds <= cfg.max_segment_s):
+            return None
+        if not self.has_ctc:
+            raise AsrkitError(f"utterance {utt_id!r} is {seconds:.1f} s long, over max_segment_s "
+                              f"{cfg.max_segment_s:g} s, and the model has no CTC head to find its pauses: "
+                              f"cut it with --segments, or decode it whole with --segment never")
+        from asrkit.decoding.segment import describe, split_recording
+
+        spans = split_recording(self.model, feats, cfg, self.frame_shift_s)
+        log.info("utterance %r (%.1f s): %s", utt_id, seconds, describe(spans, self.frame_shift_s))
+        return spans
+
+    # -- decoding --------------------------------------------------------------------------
     @torch.inference_mode()
     def decode_normalized(self, batch: Sequence[Tuple[str, np.ndarray]]) -> List[UttResult]:
         """One batch of (utt_id, normalized feats (T, D)) -> results in the same order."""
@@ -114,15 +205,62 @@ class Recognizer:
         if self.lm is not None:
             full["lm"] = LMScorer(self.lm)
         ctc = None
+        ctc_lp = self.model.ctc_log_probs(enc) if (self.weights["ctc"] > 0 or self.word_times) else None
         if self.weights["ctc"] > 0:
-            ctc = CTCScorer(self.model.ctc_log_probs(enc), enc_lens, blank=0, eos=self.eos)
+            ctc = CTCScorer(ctc_lp, enc_lens, blank=0, eos=self.eos)
         search = greedy_search if self.config.mode == "greedy" else beam_search
         res = search(full, ctc, self.weights, enc_lens, self.opts, self.V, sos=self.eos, eos=self.eos, blank=0)
         out = []
         for (utt, f), hyps in zip(batch, res.hyps):
             texts = [self.text(h.tokens) for h in hyps]
             out.append(UttResult(utt, hyps, texts, f.shape[0], res.steps))
+        if self.word_times:
+            self._time_words(out, ctc_lp, enc_lens)
         return out
+
+    def _time_words(self, results: List[UttResult], ctc_lp: torch.Tensor, enc_lens: torch.Tensor) -> None:
+        """Align every hypothesis of the batch to the CTC posteriors, all at once."""
+        rows, targets = [], []
+        for b, r in enumerate(results):
+            for h in r.hyps:
+                rows.append(b)
+                targets.append(h.tokens)
+        if not rows:
+            return
+        idx = torch.tensor(rows, device=ctc_lp.device)
+        aligned = ctc_forced_align(ctc_lp.index_select(0, idx), enc_lens.index_select(0, idx), targets)
+        k = 0
+        for r in results:
+            r.hyp_words = []
+            for h in r.hyps:
+                al = aligned[k]
+                k += 1
+                if al is None:
+                    r.hyp_words.append([] if not h.tokens else None)
+                    continue
+                r.hyp_words.append(self.words_of(al))
+
+    def words_of(self, al) -> List[Word]:
+        """The words of one :class:`asrkit.decoding.ctc_align.Alignment`, timed from its start."""
+        return word_times(al, self.pkg.tokens, self.text, self.frame_shift_s * self.time_reduction,
+                          self.boundary_offset_s, sentencepiece=self.pkg.tokenizer is not None,
+                          rule=self.config.word_rule)
+
+    @torch.inference_mode()
+    def align(self, batch: Sequence[Tuple[str, np.ndarray, List[int]]]) -> List[Optional[List[Word]]]:
+        """Forced alignment of given token sequences: (utt_id, normalized feats (T, D), token ids)
+        -> the words with times and confidences, or None where the tokens do not fit the audio
+        (more tokens than CTC frames allow); one call is one batch."""
+        if not self.has_ctc:
+            raise AsrkitError("the model has no CTC head to align with")
+        lens = torch.tensor([f.shape[0] for _, f, _ in batch])
+        x = torch.zeros(len(batch), int(lens.max()), self.pkg.meta.idim)
+        for i, (_, f, _) in enumerate(batch):
+            x[i, :f.shape[0]] = torch.from_numpy(np.ascontiguousarray(f))
+        enc, enc_lens = self.model.encode(x.to(self.device), lens.to(self.device))
+        aligned = ctc_forced_align(self.model.ctc_log_probs(enc), enc_lens, [t for _, _, t in batch])
+        return [[] if not t else (self.words_of(al) if al is not None else None)
+                for (_, _, t), al in zip(batch, aligned)]
 
     def text(self, tokens: List[int]) -> str:
         tok = self.pkg.tokenizer
@@ -130,14 +268,71 @@ class Recognizer:
             return tok.decode(tokens)
         return " ".join(self.pkg.tokens[t] for t in tokens)
 
-    def decode(self, items: Sequence[Tuple[str, np.ndarray]], normalized: bool = False) -> List[UttResult]:
-        """Decode (utt_id, feats (T, D)) pairs in batches of config.batch_size, longest first."""
-        feats = [(u, f if normalized else self.normalize(f)) for u, f in items]
-        order = sorted(range(len(feats)), key=lambda i: -feats[i][1].shape[0])
-        results: List[Optional[UttResult]] = [None] * len(feats)
+    def decode(self, items: Sequence[Tuple[str, np.ndarray]], normalized: bool = False,
+               pieces: Optional[Sequence[Optional[List[Tuple[int, int]]]]] = None) -> List[UttResult]:
+        """Decode (utt_id, feats (T, D)) pairs in batches of config.batch_size, longest first.
+
+        ``pieces`` (one entry per item, from :meth:`pieces`) says where long recordings are cut;
+        None works it out here (an AsrkitError for an item then stops the call).
+        """
+        feats = [(u, f if normalized else self.normalize(f, u)) for u, f in items]
+        if pieces is None:
+            pieces = [self.pieces(u, f) for u, f in feats]
+        jobs: List[Tuple[int, int, np.ndarray]] = []  # (item, first frame, feats) per search input
+        for i, ((u, f), spans) in enumerate(zip(feats, pieces)):
+            if spans is None:
+                jobs.append((i, 0, f))
+            else:
+                jobs.extend((i, a, f[a:b]) for a, b in spans)
+        order = sorted(range(len(jobs)), key=lambda j: -jobs[j][2].shape[0])
+        decoded: List[Optional[UttResult]] = [None] * len(jobs)
         bs = self.config.batch_size
         for start in range(0, len(order), bs):
             idx = order[start:start + bs]
-            for i, r in zip(idx, self.decode_normalized([feats[i] for i in idx])):
-                results[i] = r
-        return results  # type: ignore[return-value]
+            for j, r in zip(idx, self.decode_normalized([(feats[jobs[j][0]][0], jobs[j][2]) for j in idx])):
+                decoded[j] = r
+        per_item: Dict[int, List[Tuple[int, UttResult]]] = {}
+        for (i, first, _), r in zip(jobs, decoded):
+            per_item.setdefault(i, []).append((first, r))
+        results = []
+        for i, (u, f) in enumerate(feats):
+            if pieces[i] is None:
+                results.append(per_item[i][0][1])
+            else:
+                results.append(self._join(u, f.shape[0], per_item.get(i, [])))
+        return results
+
+    def _join(self, utt: str, num_frames: int, parts: List[Tuple[int, UttResult]]) -> UttResult:
+        """One result for a recording from its pieces' best hypotheses (times from its start)."""
+        from asrkit.decoding.segment import piece_id
+
+        fs = self.frame_shift_s
+        tokens: List[int] = []
+        score = 0.0
+        scores: Dict[str, float] = {}
+        words: Optional[List[Word]] = [] if self.word_times else None
+        pieces, texts = [], []
+        steps = 0
+        for first, r in parts:
+            start, end = first * fs, (first + r.num_frames) * fs
+            steps = max(steps, r.steps)
+            best = r.hyps[0] if r.hyps else None
+            text = r.texts[0] if r.texts else ""
+            pieces.append(Piece(piece_id(utt, start, end), start, end, text, best.score if best else 0.0))
+            if best is None:
+                continue
+            tokens += best.tokens
+            score += best.score
+            for k, v in best.scores.items():
+                scores[k] = scores.get(k, 0.0) + v
+            if text:
+                texts.append(text)
+            if words is not None:
+                if r.words is None:
+                    words = None
+                else:
+                    words += [Word(w.word, w.start + start, w.end + start, w.confidence) for w in r.words]
+        hyp = Hypothesis(tokens=tokens, score=score, scores=scores, ended=all(r.hyps and r.hyps[0].ended
+                                                                              for _, r in parts))
+        return UttResult(utt, [hyp], [" ".join(texts)], num_frames, steps,
+                         hyp_words=[words] if self.word_times else [], pieces=pieces)

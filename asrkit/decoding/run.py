@@ -1,6 +1,9 @@
-"""A decoding run: inputs -> batches -> ``text``, ``nbest.jsonl`` and the real-time factor.
+"""A decoding run: inputs -> batches -> ``text``, ``nbest.jsonl``, CTM, segments and the real-time factor.
 
-What asrkit-decode calls once its options are parsed. Outputs are written under temporary
+What asrkit-decode calls once its options are parsed. A bad utterance (unreadable audio, a bad
+scp entry, no frames, non-finite features, a long recording that cannot be cut) is skipped,
+named and counted by :class:`asrkit.utils.bad_items.BadItems`, and the rest is decoded; the run
+fails past Kaldi's 5 % rule (``summary.bad.check()``). Outputs are written under temporary
 names and renamed into place at the end, so a failed run leaves no partial ``text``.
 """
 from __future__ import annotations
@@ -12,10 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, TextIO
 
-import yaml
-
+from asrkit.decoding.align import ctm_lines
 from asrkit.decoding.inputs import Item
 from asrkit.decoding.recognizer import Recognizer, UttResult
+from asrkit.utils.bad_items import MAX_FAILED_PERCENT, BadItems
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import AtomicFiles
 from asrkit.utils.logging import progress
@@ -25,13 +28,24 @@ log = logging.getLogger("decode")
 
 @dataclass
 class RunSummary:
-    total: int = 0
-    decoded: int = 0
-    failed: List[str] = field(default_factory=list)
+    bad: BadItems = field(default_factory=lambda: BadItems(log, "utterances"))
     audio_s: float = 0.0  # frames * frame shift of the decoded utterances
-    decode_s: float = 0.0  # model time: CMVN'd features in, text out
+    decode_s: float = 0.0  # model time: CMVN'd features in, text out (segmentation included)
     input_s: float = 0.0  # reading features / audio and computing fbank
     steps: int = 0  # the most decoder steps one batch ran
+    pieces: int = 0  # pieces of the recordings that were cut
+
+    @property
+    def total(self) -> int:
+        return self.bad.total
+
+    @property
+    def decoded(self) -> int:
+        return self.bad.done
+
+    @property
+    def failed(self) -> List[str]:
+        return self.bad.failed
 
     @property
     def rtf(self) -> float:
@@ -39,7 +53,7 @@ class RunSummary:
 
 
 def nbest_record(r: UttResult, weights) -> dict:
-    return {
+    rec: Dict[str, Any] = {
         "utt": r.utt_id,
         "hyps": [
             {"text": t, "tokens": h.tokens, "score": round(h.score, 4),
@@ -49,29 +63,55 @@ def nbest_record(r: UttResult, weights) -> dict:
         "weights": weights,
         "num_frames": r.num_frames,
     }
+    for hyp, words in zip(rec["hyps"], r.hyp_words):
+        if words is not None:
+            hyp["words"] = [w.to_dict() for w in words]
+    if r.pieces is not None:
+        rec["segments"] = [{"id": p.id, "start": round(p.start, 2), "end": round(p.end, 2), "text": p.text,
+                            "score": round(p.score, 4)} for p in r.pieces]
+    return rec
+
+
+def ctm_of(r: UttResult) -> List[str]:
+    """Kaldi CTM of the best hypothesis: ``<utt> 1 <start> <dur> <word> <conf>``, seconds."""
+    return ctm_lines(r.utt_id, r.words or [])
+
+
+def segment_lines(r: UttResult, frame_shift_s: float) -> List[str]:
+    """Kaldi ``segments`` lines of the pieces decoded (an utterance decoded whole is one piece)."""
+    from asrkit.decoding.segment import piece_id
+
+    if r.pieces is None:
+        end = r.num_frames * frame_shift_s
+        return [f"{piece_id(r.utt_id, 0.0, end)} {r.utt_id} 0.00 {end:.2f}"]
+    return [f"{p.id} {r.utt_id} {p.start:.2f} {p.end:.2f}" for p in r.pieces]
 
 
 def decode_items(rec: Recognizer, items: Iterable[Item], total: Optional[int],
-                 emit: Callable[[UttResult], None], chunk: int = 0) -> RunSummary:
+                 emit: Callable[[UttResult], None], chunk: int = 0,
+                 max_bad_percent: float = MAX_FAILED_PERCENT) -> RunSummary:
     """Decode ``items`` in chunks (a few batches, sorted by length inside), calling ``emit`` per result.
 
     ``total`` (None: unknown) sizes the progress bar; audio durations for the real-time factor
-    are frames x the recognizer's frame shift.
+    are frames x the recognizer's frame shift. Bad items are counted in ``summary.bad``; the
+    caller applies the rule (``summary.bad.check()``) before committing its outputs.
     """
     frame_shift_s = rec.frame_shift_s
-    s = RunSummary()
+    s = RunSummary(bad=BadItems(log, "utterances", max_percent=max_bad_percent))
     chunk = chunk or rec.config.batch_size * 8
-    pending = []
+    pending: List[tuple] = []
 
     def flush():
         if not pending:
             return
         start = time.perf_counter()
-        results = rec.decode(pending, normalized=True)
+        results = rec.decode([(u, f) for u, f, _ in pending], normalized=True, pieces=[p for _, _, p in pending])
         s.decode_s += time.perf_counter() - start
         for r in results:
-            s.decoded += 1
+            s.bad.ok()
             s.audio_s += r.num_frames * frame_shift_s
+            if r.pieces is not None:
+                s.pieces += len(r.pieces)
             if not r.hyps:
                 log.warning("utterance %r: no hypothesis ended within the maximum length", r.utt_id)
             emit(r)
@@ -79,18 +119,21 @@ def decode_items(rec: Recognizer, items: Iterable[Item], total: Optional[int],
         pending.clear()
 
     for utt, feats, err in progress(_timed(items, s), total=total, desc="decode", unit="utt"):
-        s.total += 1
+        spans = None
         if err is None:
+            start = time.perf_counter()
             try:
-                feats = rec.normalize(feats)
+                feats = rec.normalize(feats, utt)
+                spans = rec.pieces(utt, feats)
             except AsrkitError as e:
-                err = AsrkitError(f"utterance {utt!r}: {e}")
+                err = e if utt in str(e) else AsrkitError(f"utterance {utt!r}: {e}")
+            s.decode_s += time.perf_counter() - start
         if err is not None:
-            log.warning("%s", err)
-            s.failed.append(utt)
+            s.bad.skip(utt, err)
             continue
-        pending.append((utt, feats))
-        if len(pending) >= chunk:
+        pending.append((utt, feats, spans))
+        # A long recording's pieces fill batches by themselves: decode it with what came before.
+        if len(pending) >= chunk or spans is not None:
             flush()
     flush()
     return s
@@ -111,23 +154,31 @@ def _timed(items: Iterable[Item], s: RunSummary) -> Iterable[Item]:
 
 
 class Outputs:
-    """``text`` + ``nbest.jsonl`` in an output dir (atomically), or ``<utt> <text>`` lines on stdout.
+    """``text`` + ``nbest.jsonl`` in an output dir (atomically), or ``<utt> <text>`` lines on
+    stdout; a CTM and a segments file where asked, written atomically wherever they go.
 
     ``weights`` (the recognizer's scorer weights) go into every nbest record. ``close(ok,
     settings)`` renames the outputs into place when ``ok`` (with ``settings`` as decode.yaml,
     what produced them), or removes them.
     """
 
-    def __init__(self, output_dir: Optional[Path], stdout: TextIO, weights: Dict[str, float]) -> None:
+    def __init__(self, output_dir: Optional[Path], stdout: TextIO, weights: Dict[str, float],
+                 ctm: Optional[Path] = None, segments: Optional[Path] = None, frame_shift_s: float = 0.01) -> None:
         self.dir = output_dir
         self.files = AtomicFiles()
         self.weights = weights
+        self.frame_shift_s = frame_shift_s
+        self.ctm = self.segments = None
         if output_dir is None:
             self.text, self.nbest = stdout, None
         else:
             output_dir.mkdir(parents=True, exist_ok=True)
             self.text = open(self.files.tmp(output_dir / "text"), "w", encoding="utf-8")
             self.nbest = open(self.files.tmp(output_dir / "nbest.jsonl"), "w", encoding="utf-8")
+        if ctm is not None:
+            self.ctm = open(self.files.tmp(ctm), "w", encoding="utf-8")
+        if segments is not None:
+            self.segments = open(self.files.tmp(segments), "w", encoding="utf-8")
 
     def emit(self, r: UttResult) -> None:
         best = r.texts[0] if r.texts else ""
@@ -136,14 +187,19 @@ class Outputs:
             self.nbest.write(json.dumps(nbest_record(r, self.weights), ensure_ascii=False) + "\n")
         else:
             self.text.flush()
+        if self.ctm is not None:
+            self.ctm.write("".join(line + "\n" for line in ctm_of(r)))
+        if self.segments is not None:
+            self.segments.write("".join(line + "\n" for line in segment_lines(r, self.frame_shift_s)))
 
     def close(self, ok: bool, settings: Optional[Dict[str, Any]] = None) -> None:
-        if self.dir is None:
-            return
-        self.text.close()
-        self.nbest.close()
+        for f in (self.nbest, self.ctm, self.segments) + ((self.text,) if self.dir is not None else ()):
+            if f is not None:
+                f.close()
         if ok:
-            if settings is not None:
+            if settings is not None and self.dir is not None:
+                import yaml
+
                 self.files.tmp(self.dir / "decode.yaml").write_text(yaml.safe_dump(settings, sort_keys=False),
                                                                     encoding="utf-8")
             self.files.commit()

@@ -15,8 +15,6 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Dict, Mapping, Optional
 
-import numpy as np
-
 from asrkit.utils.config import Wording, from_dict, load_yaml_mapping, to_dict
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import PathLike, atomic_open
@@ -121,6 +119,7 @@ def compute_fbank(samples: np.ndarray, sample_rate: int, config: FbankConfig, ut
     audio shorter than one frame (Kaldi gives such an utterance no features), and so are
     features that are not finite (NaN or infinite samples), which would poison CMVN and training.
     """
+    import numpy as np
     import torch
     import torchaudio.compliance.kaldi as kaldi
 
@@ -140,3 +139,29 @@ def compute_fbank(samples: np.ndarray, sample_rate: int, config: FbankConfig, ut
         frame = int(np.argwhere(~np.isfinite(out))[0][0])
         raise AsrkitError(f"{name}: non-finite features (first at frame {frame}); is the audio corrupt?")
     return out
+
+
+def compute_fbank_chunked(samples: np.ndarray, sample_rate: int, config: FbankConfig, utt_id: str = "",
+                          chunk_s: float = 60.0) -> np.ndarray:
+    """:func:`compute_fbank` of a long recording, ``chunk_s`` seconds of frames at a time.
+
+    Kaldi's frames are computed each from its own window of samples, so with ``snip_edges``
+    (frame i starts at sample i * shift) chunks of whole frames give exactly the frames of one
+    call, while memory holds one chunk's windows and spectra instead of the whole recording's.
+    Without ``snip_edges`` the first and last frames reflect the signal's ends, so the recording
+    is done in one call.
+    """
+    import numpy as np
+
+    shift = int(config.sample_frequency * config.frame_shift / 1000)
+    window = int(config.sample_frequency * config.frame_length / 1000)
+    per_chunk = max(1, int(chunk_s * 1000 / config.frame_shift))
+    if not config.snip_edges or len(samples) < window:
+        return compute_fbank(samples, sample_rate, config, utt_id)
+    frames = 1 + (len(samples) - window) // shift
+    parts = []
+    for first in range(0, frames, per_chunk):
+        n = min(per_chunk, frames - first)
+        a = first * shift
+        parts.append(compute_fbank(samples[a:a + (n - 1) * shift + window], sample_rate, config, utt_id))
+    return np.concatenate(parts)

@@ -50,8 +50,6 @@ import tempfile
 from dataclasses import dataclass
 from typing import IO, Callable, Dict, Iterator, List, Optional, Tuple
 
-import numpy as np
-
 from asrkit.data.datadir import parse_segment
 from asrkit.data.table import iter_table
 from asrkit.utils.errors import AsrkitError
@@ -164,6 +162,8 @@ def _decode(source, what: str, channel: Optional[int], max_samples: int, head: b
             riff: Optional[_RiffData]) -> Tuple[np.ndarray, int]:
     """Open ``source`` (a file descriptor at offset 0, or a file object) with libsndfile and return
     int16-scale samples; the checks come before any sample is read."""
+    import numpy as np
+
     sf = _soundfile()
     try:
         f = sf.SoundFile(source, closefd=False) if isinstance(source, int) else sf.SoundFile(source)
@@ -330,6 +330,7 @@ def resample(samples: np.ndarray, rate: int, target_rate: int) -> np.ndarray:
     band-limited sinc interpolation (``torchaudio.functional.resample`` defaults)."""
     if rate == target_rate:
         return samples
+    import numpy as np
     import torch
     import torchaudio.functional as taf
 

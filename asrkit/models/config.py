@@ -101,6 +101,11 @@ class LASConfig:
     # Parameter initialisation: "pytorch" (each layer's own default) or "lecun", ESPnet's RNN
     # recipe: LeCun-normal weights, zero biases, N(0, 1) embeddings, speller forget-gate bias 1.
     init: str = "pytorch"
+    # Subtract each utterance's own mean feature vector (over its real frames, after the global
+    # CMVN) before the listener: a microphone, a recording level or a speaker's spectral tilt is
+    # a constant offset in log-mel, which a model trained on few voices would otherwise learn as
+    # part of them. Done inside the model, so training and every decoder always agree.
+    utt_mean_norm: bool = False
 
     def __post_init__(self) -> None:
         # Checked here, not in LAS: a bad value then fails when the config loads, before data is read.

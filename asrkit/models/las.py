@@ -81,9 +81,18 @@ class LAS(nn.Module):
                 cell.bias_ih[h:2 * h].fill_(1.0)  # gates are ordered input, forget, cell, output
 
     # -- encoder ---------------------------------------------------------------------------
+    def normalize(self, feats: Tensor, feat_lens: Tensor) -> Tensor:
+        """feats (B, T, D) -> the same with ``utt_mean_norm`` applied (padding left as it is)."""
+        if not self.config.utt_mean_norm:
+            return feats
+        valid = (torch.arange(feats.shape[1], device=feats.device)[None, :]
+                 < feat_lens.to(feats.device)[:, None]).unsqueeze(-1)                  # (B, T, 1)
+        mean = (feats * valid).sum(1, keepdim=True) / feat_lens.to(feats)[:, None, None].clamp(min=1)  # (B, 1, D)
+        return torch.where(valid, feats - mean, feats)
+
     def encode(self, feats: Tensor, feat_lens: Tensor) -> Tuple[Tensor, Tensor]:
         """feats (B, T, D), feat_lens (B,) -> enc (B, T', H), enc_lens (B,). No SpecAugment."""
-        return self.listener(feats, feat_lens)
+        return self.listener(self.normalize(feats, feat_lens), feat_lens)
 
     def ctc_log_probs(self, enc: Tensor) -> Tensor:
         """enc (B, T', H) -> CTC log-probs (B, T', V); only for a model with ctc_weight > 0."""
@@ -112,9 +121,10 @@ class LAS(nn.Module):
     def forward(self, feats: Tensor, feat_lens: Tensor, ys: Tensor, y_lens: Tensor,
                 teacher_forcing: Optional[float] = None) -> LASOutput:
         """feats (B, T, D), feat_lens (B,), ys (B, L) padded with -1, y_lens (B,) -> LASOutput."""
+        feats = self.normalize(feats, feat_lens)
         if self.specaug is not None:
             feats = self.specaug(feats, feat_lens)             # identity in eval mode
-        enc, enc_lens = self.encode(feats, feat_lens)          # (B, T', H)
+        enc, enc_lens = self.listener(feats, feat_lens)        # (B, T', H); normalised above, before SpecAugment
         ys_in, ys_out = decoder_targets(ys, y_lens, self.sos, self.eos)  # (B, L+1) each
 
         logits = self._teacher_forced_logits(enc, enc_lens, ys_in, teacher_forcing)  # (B, L+1, V)

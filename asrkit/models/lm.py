@@ -27,7 +27,7 @@ from asrkit.models.config import LMConfig
 from asrkit.models.targets import IGNORE_ID, decoder_targets
 from asrkit.utils.config import to_dict
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.torch_files import load_weights_only, save_torch
+from asrkit.utils.torch_files import check_finite_weights, load_weights_only, save_torch
 
 FORMAT = "asrkit-lm"
 VERSION = 1
@@ -109,6 +109,8 @@ def load_lm(path: Union[str, os.PathLike], device: Union[str, torch.device] = "c
     vocab_size = blob.get("vocab_size")
     if not isinstance(vocab_size, int) or isinstance(vocab_size, bool) or vocab_size < 2:
         raise AsrkitError(f"{path}: damaged asrkit LM: vocab_size is {vocab_size!r}, expected an integer >= 2")
+    if isinstance(blob.get("state_dict"), dict):
+        check_finite_weights(blob["state_dict"], f"{path}: damaged asrkit LM")
     try:
         lm = LSTMLM(vocab_size, LMConfig.from_dict(blob.get("config"), "config"))
         lm.load_state_dict(blob["state_dict"])

@@ -32,7 +32,7 @@ import torch
 from asrkit.features.fbank import FbankConfig
 from asrkit.models.las import LAS, LASConfig
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.torch_files import load_weights_only, save_torch
+from asrkit.utils.torch_files import check_finite_weights, load_weights_only, save_torch
 
 if TYPE_CHECKING:
     from asrkit.text.tokenizer import Tokenizer
@@ -180,6 +180,7 @@ def load_package(path: Union[str, os.PathLike], device: Union[str, torch.device]
     """Rebuild the model (eval mode, on ``device``) and its tokenizer from model.pt."""
     blob = read_package_dict(path)
     meta = PackageMeta.from_dict(blob, str(path))
+    check_finite_weights(blob["state_dict"], f"{path}: damaged asrkit model")
     try:
         model = LAS(meta.idim, meta.vocab_size, meta.model_config)
         model.load_state_dict(blob["state_dict"])

@@ -13,8 +13,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
-import numpy as np
-
 from asrkit.scoring.alignment import AlignedPair, ErrorCounts, align, error_counts, fold_case
 from asrkit.scoring.tokens import LEVELS, tokenize
 from asrkit.utils.errors import AsrkitError
@@ -50,6 +48,8 @@ def sclite_pct(num: float, den: float) -> float:
 
 def sclite_round(value: float, digits: int = 1) -> float:
     """sclite's ``F_ROUND``: half away from zero (so 56.25 prints as 56.3, where printf alone gives 56.2)."""
+    import numpy as np
+
     scale = 10.0 ** digits
     return float(np.float32(int(value * scale + (0.5 if value > 0.0 else -0.5)))) / scale
 

@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, List, Optional, Tuple
-
-import sentencepiece as spm
+from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Tuple
 
 from asrkit.data.table import read_table
 from asrkit.text.token_list import BLANK, SOS_EOS, UNK
-from asrkit.text.tokenizer import Tokenizer
 from asrkit.utils.config import to_dict
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import PathLike
+
+if TYPE_CHECKING:
+    from asrkit.text.tokenizer import Tokenizer
 
 MODEL_TYPES = ("char", "bpe", "unigram")
 RESERVED = (BLANK, UNK, SOS_EOS, "<s>", "</s>", "<pad>")
@@ -71,6 +71,8 @@ def train_sentencepiece(sentences: Iterable[str], config: TokenizerConfig, verbo
         chars = {c for s in sents for c in s if not c.isspace()}
         vocab_size = len(chars) + 2 + len(config.user_defined_symbols)
         hard_limit = False
+    import sentencepiece as spm
+
     spm.set_random_generator_seed(config.seed)
     model = io.BytesIO()
     try:
@@ -99,5 +101,7 @@ def train_sentencepiece(sentences: Iterable[str], config: TokenizerConfig, verbo
     return model.getvalue()
 
 
-def train_tokenizer(sentences: Iterable[str], config: TokenizerConfig, verbose: bool = False) -> Tokenizer:
+def train_tokenizer(sentences: Iterable[str], config: TokenizerConfig, verbose: bool = False) -> "Tokenizer":
+    from asrkit.text.tokenizer import Tokenizer
+
     return Tokenizer.from_bytes(train_sentencepiece(sentences, config, verbose))

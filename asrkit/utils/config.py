@@ -30,8 +30,6 @@ import typing
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Type, TypeVar, Union
 
-import yaml
-
 from asrkit.utils.errors import AsrkitError
 
 T = TypeVar("T")
@@ -78,6 +76,8 @@ def load_yaml_mapping(path: Union[str, Path], what: str = "options") -> Dict[str
         raise ConfigError(f"{path}: not UTF-8 text") from None
     except OSError as e:
         raise ConfigError(f"{path}: cannot read: {e.strerror or e}") from None
+    import yaml  # here, not at the top: a command's --help should not load it
+
     try:
         d = yaml.safe_load(text)
     except yaml.YAMLError as e:

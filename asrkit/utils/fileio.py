@@ -128,14 +128,42 @@ def _umask() -> int:
     return mask
 
 
+_SPECIAL_DIRS = ("/dev/", "/proc/")
+
+
+def is_stream(path: PathLike) -> bool:
+    """Whether ``path`` is a stream rather than a file to replace: anything under /dev or /proc
+    (``/dev/stdout``, ``/dev/fd/3``), a symlink into them, a FIFO, a device, a socket.
+
+    Such an output is written in place: it cannot be half-written, and renaming a temporary
+    file over it would replace the node itself (``--ctm /dev/stdout`` left a regular file named
+    /dev/stdout behind, breaking every later program's stdout). /dev/stdout is tested by its
+    name: when stdout is redirected to a file, it links to that regular file.
+    """
+    p = os.path.abspath(os.fspath(path))
+    try:
+        if p.startswith(_SPECIAL_DIRS) or (os.path.islink(p) and
+                                           os.path.abspath(os.readlink(p)).startswith(_SPECIAL_DIRS)):
+            return os.path.exists(p)
+        mode = os.stat(p).st_mode
+    except OSError:
+        return False
+    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
+
+
 @contextlib.contextmanager
 def atomic_open(path: PathLike, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO]:
     """Open ``path`` for writing through a temporary file renamed into place on success.
 
-    On an exception the temporary file is removed and ``path`` is left untouched.
+    On an exception the temporary file is removed and ``path`` is left untouched. A path that
+    is not a regular file (:func:`is_stream`) is written directly.
     """
     if "b" in mode:
         encoding = None
+    if is_stream(path):
+        with open(path, mode, encoding=encoding) as f:
+            yield f
+        return
     tmp = tmp_path_for(path)
     try:
         with open(tmp, mode, encoding=encoding) as f:
@@ -160,7 +188,10 @@ class AtomicFiles:
         self._pending: dict[Path, Path] = {}
 
     def tmp(self, path: PathLike) -> Path:
+        """The name to write ``path``'s content under (``path`` itself for /dev/stdout, a FIFO...)."""
         path = Path(path)
+        if is_stream(path):
+            return path
         if path not in self._pending:
             self._pending[path] = tmp_path_for(path)
         return self._pending[path]

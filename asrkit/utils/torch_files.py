@@ -89,3 +89,18 @@ def _reason(e: Exception) -> str:
         return f"it holds {refused.group(1)}, and unpickling that could run code"
     first = text.strip().splitlines()[0] if text.strip() else type(e).__name__
     return first[:200]
+
+
+def check_finite_weights(state_dict: Any, where: str) -> None:
+    """AsrkitError naming the first weight tensor with a NaN or infinite value.
+
+    A model whose training diverged decodes every utterance to an empty hypothesis and exits 0;
+    that silent failure is caught here, when the model is loaded.
+    """
+    import torch
+
+    for name, value in state_dict.items():
+        if isinstance(value, torch.Tensor) and value.is_floating_point() and not torch.isfinite(value).all():
+            bad = int((~torch.isfinite(value)).sum())
+            raise AsrkitError(f"{where}: {bad} non-finite value(s) (NaN or Inf) in weight {name!r}; "
+                              f"the training that made it diverged, or the file is damaged")

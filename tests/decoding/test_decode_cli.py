@@ -176,7 +176,16 @@ def test_bad_utterances_are_counted_others_decode(inproc, an4, tmp_path):
         w.setnchannels(1), w.setsampwidth(2), w.setframerate(16000)
     garbage = tmp_path / "garbage.wav"
     garbage.write_bytes(b"this is not a wav file at all")
-    proc = inproc("decode", "--model", model, "--beam", "2", wavs[0], empty, garbage, tmp_path / "missing.wav")
+    bad = [empty, garbage, tmp_path / "missing.wav"]
+    # 3 of 4 bad is past Kaldi's 5 % rule: the run fails and writes no text
+    proc = inproc("decode", "--model", model, "--beam", "2", "--output-dir", tmp_path / "rule", wavs[0], *bad,
+                  check=False)
+    err = proc.stderr.decode()
+    assert proc.returncode == 1 and "3 of 4 utterances failed (empty garbage missing), more than 5 %" in err
+    assert not (tmp_path / "rule" / "text").exists() and not (tmp_path / "rule" / "nbest.jsonl").exists()
+    assert not [p for p in (tmp_path / "rule").iterdir() if p.name != "log"]  # no temp files left either
+    # a JOB piece passes --max-bad-percent 100: the good one is written, the bad ones named and counted
+    proc = inproc("decode", "--model", model, "--beam", "2", "--max-bad-percent", "100", wavs[0], *bad)
     out, err = proc.stdout.decode(), proc.stderr.decode()
     assert out.split()[0] == wavs[0].stem and len(out.splitlines()) == 1
     assert "'empty'" in err and "'garbage'" in err and "'missing'" in err
@@ -187,12 +196,12 @@ def test_bad_utterances_are_counted_others_decode(inproc, an4, tmp_path):
     ids = tmp_path / "ids"
     ids.write_text(f"nosuchutt\n{wavs[0].stem}\n")
     proc = inproc("decode", "--model", model, "--beam", "2", "--wav-scp", scp, "--utt-ids", ids,
-                  "--output-dir", tmp_path / "out")
+                  "--max-bad-percent", "100", "--output-dir", tmp_path / "out")
     assert "utterance 'nosuchutt': not in" in proc.stderr.decode()
     assert list(read_text(tmp_path / "out" / "text")) == [wavs[0].stem]
     # all failed: non-zero exit, no text written
     proc = inproc("decode", "--model", model, "--output-dir", tmp_path / "none", empty, garbage, check=False)
-    assert proc.returncode == 1 and "no utterance was decoded" in proc.stderr.decode()
+    assert proc.returncode == 1 and "all 2 utterances failed" in proc.stderr.decode()
     assert not (tmp_path / "none" / "text").exists()
 
 

@@ -42,9 +42,12 @@ def test_inputs_check_options_and_cut_jobs_as_kaldi(tmp_path):
     assert (total, total2) == (3, 2)  # split_scp.pl: the first piece takes the extra one
     assert [u for u, _, _ in first] == ["u0", "u1", "u2"] and [u for u, _, e in second if e] == ["u3", "u4"]
     ids = tmp_path / "ids"
-    ids.write_text("u4 x\nu1\n")
+    ids.write_text("u4 x\nnosuch\nu1\n")
     items, total = DecodeInputs(wavs=wavs, utt_ids=str(ids)).open(lambda *a: None)
-    assert total == 2 and [u for u, _, _ in items] == ["u1", "u4"]  # wav files: the files' order
+    items = list(items)
+    # the ids asked for, in --utt-ids order (as for a wav.scp); one no file gives is a named error
+    assert total == 3 and [u for u, _, _ in items] == ["nosuch", "u4", "u1"]
+    assert "utterance 'nosuch': not among the audio files given" in str(items[0][2])
 
 
 class _Payload:
@@ -77,3 +80,19 @@ def test_damaged_or_hostile_lm_is_one_clear_line(tmp_path, field, value, message
         load_lm(path)
     assert str(e.value).startswith(f"{path}: ") and message in str(e.value) and "\n" not in str(e.value)
     assert not (tmp_path / "pwned").exists()
+
+
+def test_lm_with_nan_weights_is_refused_by_name(tmp_path):
+    import torch
+
+    from asrkit.models.lm import load_lm
+
+    lm, path = tiny_lm(), tmp_path / "lm.pt"
+    sd = lm.state_dict()
+    name = next(iter(sd))
+    sd[name] = sd[name].clone()
+    sd[name].view(-1)[0] = float("inf")
+    save_lm(path, sd, lm.config, TOKENS)
+    with pytest.raises(AsrkitError, match=rf"{path}: damaged asrkit LM: 1 non-finite value\(s\) \(NaN or Inf\) "
+                                          rf"in weight '{name}'"):
+        load_lm(path)

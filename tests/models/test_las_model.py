@@ -340,6 +340,32 @@ def test_lecun_init_as_espnet():
         LAS(IDIM, VOCAB, tiny_config(init="xavier"))
 
 
+def test_utt_mean_norm_removes_a_per_utterance_offset(make_las, batch):
+    """utt_mean_norm: an utterance's constant offset (a channel, a level) reaches neither the
+    encoder nor the loss, padding is not counted in the mean, and decoding (encode) and training
+    (forward) normalise alike."""
+    feats, feat_lens, ys, y_lens = batch
+    model = make_las(utt_mean_norm=True).eval()
+    offset = torch.randn(4, 1, IDIM) * 5.0
+    moved = feats + offset
+    for i, n in enumerate(feat_lens):
+        moved[i, n:] = -3.0  # other padding junk than the batch's: it must not matter either
+    enc, lens = model.encode(feats, feat_lens)
+    enc2, lens2 = model.encode(moved, feat_lens)
+    torch.testing.assert_close(enc, enc2, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(model(feats, feat_lens, ys, y_lens).loss_utt,
+                               model(moved, feat_lens, ys, y_lens).loss_utt, atol=1e-4, rtol=1e-5)
+    seen = []
+    model.listener.register_forward_pre_hook(lambda mod, args: seen.append(args[0].clone()))
+    model.encode(feats, feat_lens)
+    for i, n in enumerate(feat_lens):
+        torch.testing.assert_close(seen[-1][i, :n].mean(0), torch.zeros(IDIM), atol=1e-5, rtol=0)
+    # Off by default, and then the offset does reach the encoder.
+    plain = make_las().eval()
+    assert LASConfig().utt_mean_norm is False
+    assert not torch.allclose(plain.encode(feats, feat_lens)[0], plain.encode(moved, feat_lens)[0], atol=1e-3)
+
+
 def test_attention_config_knows_every_attention():
     from asrkit.models.attention import ATTENTIONS
     from asrkit.models.config import ATTENTION_TYPES

@@ -23,7 +23,10 @@ def make_recipe_copy(tmp: Path, name: str) -> Path:
         (root / entry).parent.mkdir(parents=True, exist_ok=True)
         (root / entry).symlink_to(REPO / entry)
     (root / "egs").mkdir()
-    (root / "egs" / "TEMPLATE").symlink_to(REPO / "egs" / "TEMPLATE")
+    # The other recipes as they are (FSDD borrows AN4's data prep): only this one gets outputs.
+    for other in (REPO / "egs").iterdir():
+        if other.name != name:
+            (root / "egs" / other.name).symlink_to(other)
     src = REPO / "egs" / name / "asr1"
     dst = root / "egs" / name / "asr1"
     dst.mkdir(parents=True)

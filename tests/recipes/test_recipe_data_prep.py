@@ -132,6 +132,9 @@ def test_fsdd_connected_digits(recipe_dir, fsdd_root):
     for t in text.values():
         for line in t.values():
             assert 1 <= len(line.split()) <= 7 and set(line.split()) <= words
+    for s, t in text.items():  # a reference CTM line per word (tests/recipes/test_recipe_fsdd.py checks its times)
+        ctm = [line.split() for line in (recipe / f"data/{s}/ref.ctm").read_text().splitlines()]
+        assert [(c[0], c[4]) for c in ctm] == [(u, w) for u in sorted(t) for w in t[u].split()]
     spk = {s: set(read_table(recipe / f"data/{s}/utt2spk").values()) for s in text}
     assert spk["test"] == {"theo"} and "theo" not in spk["train"] | spk["dev"]  # speaker independent
     wav = Path(read_table(recipe / "data/test/wav.scp")[min(text["test"])])

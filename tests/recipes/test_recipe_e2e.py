@@ -180,3 +180,20 @@ def test_recipe_configs_load(name):
         assert isinstance(cfg.model, LASConfig)
         with torch.device("meta"):  # the LibriSpeech model is large: build it without memory
             LAS(80, 100, cfg.model)
+
+
+def test_tokenizer_of_another_train_set_is_not_taken_as_done(recipe_dir):
+    """Stage 2 keeps one data/lang_<type> whatever the train set: switching --train-set (say, to
+    one with a second corpus's letters added) stops with a clear error instead of reusing it."""
+    recipe = recipe_dir("fsdd")
+    for name, text in (("a", "u1 ONE TWO\n"), ("b", "u1 ONE TWO\nu2 A B C\n")):
+        (recipe / "data" / name).mkdir(parents=True)
+        (recipe / "data" / name / "text").write_text(text)
+    stage2 = ["./asr.sh", "--stage", "2", "--stop-stage", "2", "--train-set"]
+    run_sh(stage2 + ["a"], cwd=recipe)
+    assert (recipe / "data/lang_char/train_text").read_text() == "data/a/text\n"
+    proc = run_sh(stage2 + ["a"], cwd=recipe)
+    assert "data/lang_char done already" in proc.stderr
+    proc = run_sh(stage2 + ["b"], cwd=recipe, check=False)
+    assert proc.returncode != 0
+    assert "data/lang_char was trained on data/a/text, not data/b/text: delete data/lang_char" in proc.stderr

@@ -79,3 +79,47 @@ def test_final_name_of_temporary_paths():
     assert final_name("d/.feats.1.ark.123.ab12cd34.tmp") == "d/feats.1.ark"
     assert final_name("data/.train_sp.77.ab12cd_4.tmp/wav.scp") == "data/train_sp/wav.scp"
     assert final_name("d/feats.ark") == "d/feats.ark"
+
+
+def test_a_fifo_or_device_is_written_in_place_not_replaced(tmp_path):
+    """``--ctm /dev/stdout``: renaming a temporary file over it would replace the device node."""
+    import os
+    import stat
+    import threading
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    got = []
+
+    def reader():
+        with open(fifo) as f:
+            got.append(f.read())
+
+    for write in ("atomic_open", "AtomicFiles"):
+        t = threading.Thread(target=reader, daemon=True)
+        t.start()
+        if write == "atomic_open":
+            with atomic_open(fifo) as f:
+                f.write("one\n")
+        else:
+            with AtomicFiles() as files:
+                with open(files.tmp(fifo), "w") as f:
+                    f.write("two\n")
+        t.join(timeout=60)
+        assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert got == ["one\n", "two\n"] and sorted(p.name for p in tmp_path.iterdir()) == ["fifo"]
+
+
+def test_dev_stdout_is_a_stream_even_when_redirected_to_a_file(tmp_path):
+    """With stdout redirected to a file, /dev/stdout links to a regular file; it is still written
+    in place (checked on the name only: this test must never rename over the real /dev/stdout)."""
+    import os
+
+    from asrkit.utils.fileio import is_stream
+
+    assert is_stream("/dev/stdout") and is_stream("/dev/null")
+    link = tmp_path / "out"
+    os.symlink("/proc/self/fd/1", link)
+    assert is_stream(link)
+    (tmp_path / "plain").write_text("x")
+    assert not is_stream(tmp_path / "plain") and not is_stream(tmp_path / "missing") and not is_stream(tmp_path)

@@ -31,6 +31,7 @@ valid_set=dev           # data/<valid_set>/: validation during training
 speed_perturb_factors=  # e.g. "0.9 1.0 1.1": train on data/<train_set>_sp, sox speed copies
 test_sets="test"        # data dirs to decode and score (space-separated)
 fbank_config=conf/fbank.yaml   # feature options (asrkit-compute-fbank --config)
+fbank_args=             # more asrkit-compute-fbank options (asrkit-compute-fbank --help)
 token_type=char         # char|bpe|unigram
 nbpe=30                 # vocabulary size for bpe/unigram
 train_config=conf/train.yaml   # model + training options (asrkit-train --config)
@@ -150,7 +151,7 @@ if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
     # As Kaldi's make_fbank.sh: a job fails only when none of its utterances worked, and the
     # 95 % rule (docs/errors.md) is applied to the whole set once the pieces are merged.
     run "$out/log/fbank.*.log" $train_cmd JOB=1:"$n" "$out/log/fbank.JOB.log" \
-      asrkit-compute-fbank --config "$fbank_config" "${segments[@]}" --max-bad-percent 100 \
+      asrkit-compute-fbank --config "$fbank_config" $fbank_args "${segments[@]}" --max-bad-percent 100 \
         --write-utt2num-frames "$out/data/utt2num_frames.JOB" \
         "scp:$split/JOB/wav.scp" "ark,scp:$dump_abs/$set/data/feats.JOB.ark,$dump_abs/$set/data/feats.JOB.scp"
     for i in $(seq "$n"); do cat "$out/data/feats.$i.scp"; done > "$out/feats.scp"
@@ -175,6 +176,12 @@ fi
 # ---------------------------------------------------------------------------------------------
 if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ]; then
   current_stage=2
+  # One lang dir per token type, whatever the train set: a tokenizer trained on another set's
+  # text (say, one without the letters of a corpus added since) must not pass as done.
+  # (A lang dir from before this record was kept is trusted.)
+  if [ -f "$lang/.done" ] && [ -f "$lang/train_text" ] && [ "$(cat "$lang/train_text")" != "data/$train_set/text" ]; then
+    die "stage 2: $lang was trained on $(cat "$lang/train_text"), not data/$train_set/text: delete $lang to train it again"
+  fi
   if [ -f "$lang/.done" ]; then log "stage 2: $lang done already"; else
     log "stage 2: $token_type tokenizer on data/$train_set/text -> $lang"
     mkdir -p "$lang/log"
@@ -182,6 +189,7 @@ if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ]; then
     [ "$token_type" = char ] || vocab=(--vocab-size "$nbpe")
     run "$lang/log/tokenizer.log" $train_cmd "$lang/log/tokenizer.log" \
       asrkit-train-tokenizer --model-type "$token_type" "${vocab[@]}" "data/$train_set/text" "$lang"
+    echo "data/$train_set/text" > "$lang/train_text"
     touch "$lang/.done"
   fi
 fi

@@ -1,36 +1,58 @@
 #!/usr/bin/env bash
 # FSDD connected digits: utterances of 1-7 digits made from the Free Spoken Digit Dataset
-# (8 kHz, 4 training speakers, test speaker theo never seen in training), char LAS + CTC.
+# (8 kHz, 4 training speakers, test speaker theo never seen in training), char LAS + CTC; AN4's
+# digit-string utterances (84 more voices, read at 8 kHz) and speed-perturbed FSDD audio are
+# added to training by default. local/loso.sh evaluates it leaving each FSDD speaker out.
 #   stage 0: local/data.sh -> data/{train,dev,test}   (deterministic for a given --seed)
 #   stages 1-6: ../../TEMPLATE/asr1/asr.sh
 # Result: exp/<tag>/decode_test_decode/wer.txt and a row in RESULTS.md.
 #
 #   e.g. ./run.sh --fsdd-root /work/shared/corpora/fsdd
 #        ./run.sh --fsdd-root /work/shared/corpora/fsdd --num-train 3000 --ngpu 1
-# Options of this script: --fsdd-root, --seed, --num-train, --num-dev, --num-test, --stage,
+# Options of this script: --fsdd-root, --seed, --test-speakers, --num-train, --num-dev, --num-test, --stage,
 # --stop-stage; every other option goes to asr.sh (./asr.sh --help lists them).
 set -euo pipefail
 fsdd_root=          # a copy of FSDD (recordings/<digit>_<speaker>_<take>.wav); required for stage 0
 seed=1              # stage 0: the utterances made (and the training seed)
+test_speakers=theo  # stage 0: held out of train and dev (comma-separated); local/loso.sh sets it per fold
 num_train=1500      # stage 0: utterances per set
 num_dev=150
 num_test=300
+speed_factors=0.9,1.0,1.1  # stage 0: each FSDD training utterance at one of these speeds (in-process; "": none)
+an4_words=digits    # stage 0: AN4's voices in training: none | digits (digit-string utterances) | all
+an4_root=           # stage 0: a copy of AN4 (etc/, wav/); empty: download CMU's tarball into downloads/
+# How AN4's 16 kHz audio becomes 8 kHz: "sox" (a pipe per wav.scp entry) or "none" (the files as
+# they are, resampled by asrkit-compute-fbank --resample in stage 1: no external program).
+an4_resample=none
 stage=0             # 0: data prep; 1-6: asr.sh's stages
 stop_stage=100
 parse_options_passthrough=true
 . ./path.sh
 . utils/parse_options.sh
 
-asr_args=(--train-set train --valid-set dev --test-sets test --seed "$seed"
+case $an4_words in
+  none) train_set=train ;;
+  digits|all) train_set=train_an4_$an4_words ;;   # data/train + data/an4_8k_$an4_words
+  *) echo "$0: ERROR: --an4-words must be none, digits or all, got '$an4_words'" >&2; exit 1 ;;
+esac
+fbank_args=()
+[ "$an4_resample" != none ] || fbank_args=(--fbank-args --resample)
+asr_args=(--train-set "$train_set" --valid-set dev --test-sets test --seed "$seed"
   --nj 4 --token-type char --num-avg 3
-  --fbank-config conf/fbank.yaml --train-config conf/train.yaml --decode-config conf/decode.yaml
+  --fbank-config conf/fbank.yaml "${fbank_args[@]}" --train-config conf/train.yaml --decode-config conf/decode.yaml
   "${passthrough_args[@]}" "$@")
 ./asr.sh --stage 1 --stop-stage 0 "${asr_args[@]}"   # checks the options before stage 0 starts
 
 if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
   echo "$(date '+%Y-%m-%d %H:%M:%S') (run.sh) stage 0: connected digits from $fsdd_root" >&2
-  local/data.sh --fsdd-root "$fsdd_root" --seed "$seed" \
+  local/data.sh --fsdd-root "$fsdd_root" --seed "$seed" --test-speakers "$test_speakers" --speed-factors "$speed_factors" \
     --num-train "$num_train" --num-dev "$num_dev" --num-test "$num_test"
+  if [ "$an4_words" != none ]; then
+    local/an4_data.sh --an4-root "$an4_root" --words "$an4_words" --resample "$an4_resample" \
+      "data/an4_8k_$an4_words"
+    rm -rf "data/$train_set"
+    utils/combine_data.sh "data/$train_set" data/train "data/an4_8k_$an4_words"
+  fi
 fi
 [ "$stop_stage" -ge 1 ] || exit 0
 ./asr.sh --stage "$(( stage < 1 ? 1 : stage ))" --stop-stage "$stop_stage" "${asr_args[@]}"

@@ -21,35 +21,8 @@ die() { echo "$0: ERROR: $*" >&2; exit 1; }
 [ $# -eq 0 ] || die "unexpected arguments: $* (see --help)"
 
 if [ -z "$an4_root" ]; then
+  local/download.sh --url "$url" "$download_dir"
   an4_root=$download_dir/an4
-  if [ ! -f "$an4_root/.converted" ]; then
-    mkdir -p "$download_dir"
-    tarball=$download_dir/$(basename "$url")
-    if [ ! -f "$tarball.complete" ]; then
-      echo "$0: downloading $url -> $tarball" >&2
-      rc=0
-      if command -v wget > /dev/null; then
-        wget --continue --tries=3 -O "$tarball" "$url" || rc=$?
-      elif command -v curl > /dev/null; then
-        # A file already complete (a run stopped before its check) gets 416 for its range: curl
-        # fails there where wget says "fully retrieved", so 416 counts as done; the check follows.
-        code=$(curl --fail --location --retry 3 -C - -o "$tarball" -w '%{http_code}' "$url") || rc=$?
-        [ "$rc" -ne 22 ] || [ "${code:-}" != 416 ] || [ ! -s "$tarball" ] || rc=0
-      else
-        die "neither wget nor curl is installed: download $url yourself and pass --an4-root"
-      fi
-      if [ "$rc" -ne 0 ]; then
-        [ -s "$tarball" ] || rm -f "$tarball"  # wget -O leaves an empty file after a 404
-        die "download of $url failed (re-run to resume)"
-      fi
-      gzip -t "$tarball" || die "$tarball is damaged: delete it and re-run"
-      touch "$tarball.complete"
-    fi
-    tar -xzf "$tarball" -C "$download_dir" || die "could not unpack $tarball"
-    [ -d "$an4_root/wav" ] || die "$tarball did not unpack into $an4_root/wav"
-    local/raw_to_wav.py "$an4_root/wav" || die "converting $an4_root/wav/*.raw to WAV failed"
-    touch "$an4_root/.converted"
-  fi
 fi
 [ -d "$an4_root/etc" ] && [ -d "$an4_root/wav" ] || die "--an4-root $an4_root: expected etc/ and wav/ there"
 

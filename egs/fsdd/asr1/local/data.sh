@@ -3,7 +3,8 @@
 # random pauses) built deterministically from the Free Spoken Digit Dataset's isolated digits.
 # Speaker-independent split: the --test-speakers (default theo) appear only in test; train and
 # dev use the other speakers (george, jackson, nicolas, yweweler), dev from takes train never uses.
-# The audio is written as WAV under data/wav/ (about 60 MB with the default counts).
+# The audio is written as WAV under data/wav/ (about 60 MB with the default counts), and where
+# each digit's speech lies as data/<set>/ref.ctm (for scoring word times).
 #   e.g. local/data.sh --fsdd-root /work/shared/corpora/fsdd
 set -euo pipefail
 . ./path.sh
@@ -13,6 +14,7 @@ test_speakers=theo  # comma-separated
 num_train=1500
 num_dev=150
 num_test=300
+speed_factors=      # e.g. 0.9,1.0,1.1: each training utterance at one of these speeds (in-process; empty: none)
 . utils/parse_options.sh
 
 die() { echo "$0: ERROR: $*" >&2; exit 1; }
@@ -20,5 +22,5 @@ die() { echo "$0: ERROR: $*" >&2; exit 1; }
 [ -n "$fsdd_root" ] || die "--fsdd-root is required (a copy of https://github.com/Jakobovski/free-spoken-digit-dataset)"
 [ -d "$fsdd_root/recordings" ] || die "--fsdd-root $fsdd_root: no recordings/ folder there"
 
-local/make_connected_digits.py --seed "$seed" --test-speakers "$test_speakers" \
+local/make_connected_digits.py --seed "$seed" --test-speakers "$test_speakers" --speed-factors "$speed_factors" \
   --num-train "$num_train" --num-dev "$num_dev" --num-test "$num_test" "$fsdd_root" data data/wav

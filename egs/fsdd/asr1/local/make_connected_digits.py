@@ -9,7 +9,18 @@ utterances come from the training speakers but from takes that training never us
 
 Silence is not digital zero but noise at about -80 dBFS, so the log mel energies of pauses
 stay finite and look like a quiet recording. Output: ``<out>/<set>/{wav.scp,text,utt2spk,
-spk2utt}`` and the audio as WAV files under ``<wav-dir>/<set>/``.
+spk2utt,ref.ctm}`` and the audio as WAV files under ``<wav-dir>/<set>/``.
+
+``ref.ctm`` says where each digit's speech is (Kaldi CTM: ``<utt> 1 <start> <dur> <word> 1.00``,
+seconds): the builder knows where it put each recording, and the recording's own leading and
+trailing silence is left out by an energy rule (``speech_span``: frames 3-8 dB above the
+speaker's noise floor), so the times are those of the speech itself, as a word aligner would
+give them.
+
+``--speed-factors 0.9,1.0,1.1`` (training set only): each training utterance is played at one
+factor drawn from the list (tempo and pitch change together, as ``sox speed`` and Kaldi's speed
+perturbation do), resampled in-process (torchaudio). It draws from a generator of its own, so
+the digits, takes and pauses stay those of the unperturbed set.
 
     e.g. local/make_connected_digits.py --seed 1 /work/shared/corpora/fsdd data data/wav
 """
@@ -20,7 +31,7 @@ import re
 import sys
 import wave
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -31,6 +42,7 @@ from asrkit.utils.fileio import atomic_open
 WORDS = ["ZERO", "ONE", "TWO", "THREE", "FOUR", "FIVE", "SIX", "SEVEN", "EIGHT", "NINE"]
 NAME = re.compile(r"^(\d)_([A-Za-z]+)_(\d+)\.wav$")
 RATE = 8000
+FRAME = RATE // 100  # 10 ms: the resolution of the speech spans in ref.ctm
 
 
 def read_wav(path: Path) -> np.ndarray:
@@ -42,6 +54,62 @@ def read_wav(path: Path) -> np.ndarray:
             return np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float32)
     except (wave.Error, EOFError) as e:
         raise AsrkitError(f"{path}: not a readable WAV file ({e})") from None
+
+
+# A 10 ms frame is speech when it is this far above its speaker's noise floor: a quarter of the
+# recording's peak-to-floor range, but at least 3 dB (a quiet word in a noisy recording, nicolas's
+# "three") and at most 8 dB (so the weak start of "six" and end of "nine" stay in the span).
+MARGIN_RATIO, MARGIN_MIN_DB, MARGIN_MAX_DB = 0.25, 3.0, 8.0
+
+
+def frame_energies(samples: np.ndarray) -> np.ndarray:
+    """Energy (dB of 16-bit sample units squared) of each whole 10 ms frame."""
+    n = len(samples) // FRAME
+    frames = samples[:n * FRAME].astype(np.float64).reshape(n, FRAME)
+    return 10.0 * np.log10((frames ** 2).mean(axis=1) + 1.0)
+
+
+def noise_floor(recordings: Sequence[np.ndarray]) -> float:
+    """A speaker's noise floor: the median over their recordings of the quietest 10 ms frame.
+
+    Per speaker, because FSDD's speakers recorded at very different levels (floors from about 20 dB
+    for yweweler to 50 dB for nicolas, peaks 50-80 dB), and not per recording, because some
+    recordings start or end right on the speech and have no silence to measure.
+    """
+    mins = [frame_energies(x).min() for x in recordings if len(x) >= FRAME]
+    return float(np.median(mins)) if mins else 0.0
+
+
+def speech_span(samples: np.ndarray, floor: float) -> Tuple[int, int]:
+    """(first, last + 1) sample of the speech in one isolated recording, to 10 ms: from the first
+    to the last frame a margin above the speaker's noise ``floor`` (see MARGIN_RATIO); a quiet
+    stretch inside the word, such as the closure in "eight", stays in the span. A recording with
+    no such frame is all span."""
+    energy = frame_energies(samples)
+    if len(energy) == 0:
+        return 0, len(samples)
+    margin = min(MARGIN_MAX_DB, max(MARGIN_MIN_DB, MARGIN_RATIO * (energy.max() - floor)))
+    loud = np.flatnonzero(energy >= floor + margin)
+    if len(loud) == 0:
+        return 0, len(samples)
+    return int(loud[0]) * FRAME, min(len(samples), (int(loud[-1]) + 1) * FRAME)
+
+
+_RESAMPLERS: Dict[int, object] = {}
+
+
+def change_speed(samples: np.ndarray, factor: float) -> np.ndarray:
+    """``samples`` played ``factor`` times faster (``sox speed``): resampled from RATE * factor to RATE."""
+    if factor == 1.0:
+        return samples
+    import torch
+    import torchaudio
+
+    orig = int(round(RATE * factor))
+    if orig not in _RESAMPLERS:  # the filter kernel is computed once per factor, not per recording
+        _RESAMPLERS[orig] = torchaudio.transforms.Resample(orig_freq=orig, new_freq=RATE)
+    with torch.no_grad():
+        return _RESAMPLERS[orig](torch.from_numpy(samples.astype(np.float32))).numpy()
 
 
 def index_recordings(fsdd_root: Path) -> Dict[str, Dict[int, List[Tuple[int, Path]]]]:
@@ -63,32 +131,41 @@ def index_recordings(fsdd_root: Path) -> Dict[str, Dict[int, List[Tuple[int, Pat
 
 
 def make_set(name: str, pools: Dict[str, Dict[int, List[Path]]], count: int, rng: np.random.Generator,
-             args, wav_dir: Path, out_dir: Path) -> int:
+             args, wav_dir: Path, out_dir: Path, floors: Dict[str, float], speed_factors: Sequence[float] = (),
+             speed_rng: Optional[np.random.Generator] = None) -> int:
     speakers = sorted(pools)
-    cache: Dict[Path, np.ndarray] = {}
+    cache: Dict[Tuple[Path, float], Tuple[np.ndarray, Tuple[int, int]]] = {}
     rows = []
+    ctm: List[str] = []
     (wav_dir / name).mkdir(parents=True, exist_ok=True)
     for i in range(count):
         spk = speakers[rng.integers(len(speakers))]
         n = int(rng.integers(args.min_digits, args.max_digits + 1))
         digits = [int(d) for d in rng.integers(0, 10, size=n)]
+        speed = float(speed_factors[speed_rng.integers(len(speed_factors))]) if speed_factors else 1.0
         pieces = [rng.uniform(args.edge_min, args.edge_max)]
         audio = []
         for j, d in enumerate(digits):
             choices = pools[spk][d]
             path = choices[rng.integers(len(choices))]
-            if path not in cache:
-                cache[path] = read_wav(path)
-            audio.append(cache[path])
+            if (path, speed) not in cache:
+                recording = change_speed(read_wav(path), speed)
+                cache[path, speed] = recording, speech_span(recording, floors[spk])
+            audio.append(cache[path, speed])
             pieces.append(rng.uniform(args.pause_min, args.pause_max) if j < n - 1 else
                           rng.uniform(args.edge_min, args.edge_max))
         chunks = []
+        offset = 0
+        utt = f"{spk}-{name}-{i:05d}"
         for j, pause in enumerate(pieces):
             chunks.append(rng.normal(0.0, args.noise, size=int(pause * RATE)).astype(np.float32))
+            offset += len(chunks[-1])
             if j < len(audio):
-                chunks.append(audio[j])
+                recording, (start, end) = audio[j]
+                chunks.append(recording)
+                ctm.append(f"{utt} 1 {(offset + start) / RATE:.3f} {(end - start) / RATE:.3f} {WORDS[digits[j]]} 1.00")
+                offset += len(recording)
         samples = np.clip(np.rint(np.concatenate(chunks)), -32768, 32767).astype("<i2")
-        utt = f"{spk}-{name}-{i:05d}"
         wav = (wav_dir / name / f"{utt}.wav").resolve()
         with atomic_open(wav, "wb") as f:
             with wave.open(f, "wb") as w:
@@ -99,6 +176,10 @@ def make_set(name: str, pools: Dict[str, Dict[int, List[Path]]], count: int, rng
         rows.append((utt, spk, " ".join(WORDS[d] for d in digits), str(wav)))
     write_data_dir(out_dir / name, wav_scp={u: w for u, _, _, w in rows}, text={u: t for u, _, t, _ in rows},
                    utt2spk={u: s for u, s, _, _ in rows})
+    # Sorted by utterance id (as the other tables), then time: a stable sort keeps each utterance's order.
+    ctm.sort(key=lambda line: line.split(" ", 1)[0])
+    with atomic_open(out_dir / name / "ref.ctm") as f:
+        f.write("".join(line + "\n" for line in ctm))
     return len(rows)
 
 
@@ -121,8 +202,16 @@ def main(argv=None) -> int:
     p.add_argument("--edge-min", type=float, default=0.10, help="seconds before the first and after the last digit")
     p.add_argument("--edge-max", type=float, default=0.30)
     p.add_argument("--noise", type=float, default=3.0, help="std of the silence noise (16-bit sample units)")
+    p.add_argument("--speed-factors", default="", help="comma-separated, e.g. 0.9,1.0,1.1: each training "
+                   "utterance at one of these speeds (empty: none)")
     args = p.parse_args(argv)
     try:
+        try:
+            speed_factors = [float(f) for f in args.speed_factors.split(",") if f.strip()]
+        except ValueError:
+            raise AsrkitError(f"--speed-factors {args.speed_factors!r}: expected numbers, e.g. 0.9,1.0,1.1") from None
+        if any(not 0.5 <= f <= 2.0 for f in speed_factors):
+            raise AsrkitError(f"--speed-factors {args.speed_factors}: each factor must be in [0.5, 2]")
         if not 1 <= args.min_digits <= args.max_digits:
             raise AsrkitError(f"--min-digits {args.min_digits} / --max-digits {args.max_digits}: need 1 <= min <= max")
         index = index_recordings(args.fsdd_root)
@@ -147,13 +236,18 @@ def main(argv=None) -> int:
                         raise AsrkitError(f"{spk} has {len(takes)} takes of digit {digit}: too few for --dev-takes {args.dev_takes}")
                     pools["train"].setdefault(spk, {})[digit] = takes[:-args.dev_takes] if args.dev_takes else takes
                     pools["dev"].setdefault(spk, {})[digit] = takes[-args.dev_takes:] if args.dev_takes else takes
+        floors = {spk: noise_floor([read_wav(path) for takes in index[spk].values() for _, path in takes])
+                  for spk in sorted(index)}
         # One generator per set, seeded from (seed, set), so changing --num-test leaves train as it was.
         for k, (name, count) in enumerate([("train", args.num_train), ("dev", args.num_dev), ("test", args.num_test)]):
             if count <= 0:
                 continue
             rng = np.random.default_rng([args.seed, k])
-            n = make_set(name, pools[name], count, rng, args, args.wav_dir, args.data_dir)
-            print(f"{p.prog}: {args.data_dir / name}: {n} utterances, speakers {', '.join(sorted(pools[name]))}",
+            perturb = speed_factors if name == "train" else []
+            n = make_set(name, pools[name], count, rng, args, args.wav_dir, args.data_dir, floors, perturb,
+                         np.random.default_rng([args.seed, k, 1]))
+            print(f"{p.prog}: {args.data_dir / name}: {n} utterances, speakers {', '.join(sorted(pools[name]))}"
+                  + (f", speed factors {', '.join(map(str, perturb))}" if perturb else ""),
                   file=sys.stderr)
     except AsrkitError as e:
         print(f"{p.prog}: ERROR: {e}", file=sys.stderr)

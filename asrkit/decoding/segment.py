@@ -1,0 +1,163 @@
+"""Cutting a long recording into utterance-sized pieces at its pauses, with the model's CTC head.
+
+A LAS decoder attends over the whole encoder output at every step, so one search over an hour
+costs (steps x frames), quadratic in length, and a model trained on utterances of seconds does
+not hold its attention over minutes. asrkit-decode therefore splits a recording longer than
+``max_segment_s`` into pieces, decodes the pieces batched through the same beam search, and
+joins their text. Every step is linear in the length of the recording:
+
+1. **Blank posteriors.** The encoder runs over windows of ``segment_window_s`` seconds, each
+   seen with ``segment_context_s`` seconds of audio on either side (the context frames are
+   dropped from the output), batched ``batch_size`` windows at a time; the CTC head gives each
+   encoder frame its blank posterior. A frame is a *pause frame* when that posterior is at least
+   ``pause_blank_prob``. CTC puts blanks wherever no token is being said, silence or noise alike,
+   so this is more robust to background noise than an energy threshold.
+2. **Cuts.** A run of pause frames at least ``min_pause_s`` long is a pause where a piece may
+   end; the speech between two such pauses is a piece, trimmed to its first and last non-pause
+   frame. A piece longer than ``max_segment_s`` is split again at its longest internal run of
+   pause frames (whatever its length; the one nearest the middle among equals), and where it
+   has none, at the frame with the highest blank posterior in its middle half; so a word is cut
+   only when ``max_segment_s`` of speech pass without a single blank frame.
+3. **Padding.** Each piece keeps ``segment_pad_s`` seconds of the pause on either side (at most
+   half of the pause, so neighbours never overlap): the model was trained on utterances with
+   some silence around them.
+
+Pieces hold whole encoder frames, so their feature frames start at multiples of the encoder's
+time reduction and their own encoder output lines up with the recording's. A recording without
+any non-pause frame gives no piece (and an empty hypothesis)::
+
+    spans = split_recording(model, feats, config, frame_shift_s=0.01)  # [(first, end) feature frames]
+"""
+from __future__ import annotations
+
+import math
+from typing import List, Sequence, Tuple
+
+import numpy as np
+
+from asrkit.utils.errors import AsrkitError
+
+
+def blank_posteriors(model, feats: np.ndarray, window: int, context: int, batch_size: int) -> np.ndarray:
+    """CTC blank posterior of every encoder frame of ``feats`` (T, D) (normalized features).
+
+    ``window`` and ``context`` are in feature frames, multiples of the encoder's time reduction.
+    Returns (ceil(T / r),) float32.
+    """
+    import torch
+
+    r = model.listener.time_reduction
+    T = feats.shape[0]
+    starts = list(range(0, T, window))
+    out = np.zeros(-(-T // r), dtype=np.float32)
+    device = next(model.parameters()).device
+    with torch.inference_mode():
+        for b0 in range(0, len(starts), batch_size):
+            group = starts[b0:b0 + batch_size]
+            spans = [(max(0, s - context), min(T, s + window + context)) for s in group]
+            lens = torch.tensor([e - a for a, e in spans])
+            x = torch.zeros(len(group), int(lens.max()), feats.shape[1])
+            for i, (a, e) in enumerate(spans):
+                x[i, :e - a] = torch.from_numpy(np.ascontiguousarray(feats[a:e]))
+            enc, enc_lens = model.encode(x.to(device), lens.to(device))
+            blank = model.ctc_log_probs(enc)[:, :, 0].exp().cpu().numpy()  # (n, T')
+            for i, s in enumerate(group):
+                a = spans[i][0]
+                first = (s - a) // r  # encoder frames of left context to drop
+                count = -(-(min(T, s + window) - s) // r)
+                out[s // r:s // r + count] = blank[i, first:first + count]
+    return out
+
+
+def _runs(mask: np.ndarray) -> List[Tuple[int, int]]:
+    """[start, end) of each run of True in a 1-D bool array."""
+    if mask.size == 0:
+        return []
+    padded = np.concatenate([[False], mask, [False]])
+    edges = np.flatnonzero(padded[1:] != padded[:-1])
+    return list(zip(edges[0::2].tolist(), edges[1::2].tolist()))
+
+
+def find_pieces(blank: np.ndarray, frame_s: float, max_segment_s: float, min_pause_s: float,
+                pause_blank_prob: float, pad_s: float) -> List[Tuple[int, int]]:
+    """Pieces of a recording as [start, end) encoder frames, from its blank posteriors (N,)."""
+    pause = blank >= pause_blank_prob
+    n = len(blank)
+    min_pause = max(1, int(math.ceil(min_pause_s / frame_s - 1e-9)))
+    max_len = max(1, int(max_segment_s / frame_s))
+    # Regions of speech between pauses long enough to cut at.
+    regions: List[Tuple[int, int]] = []
+    start = 0
+    for a, e in _runs(pause):
+        if e - a >= min_pause or a == 0 or e == n:
+            if a > start:
+                regions.append((start, a))
+            start = e
+    if start < n:
+        regions.append((start, n))
+    pieces: List[Tuple[int, int]] = []
+    for a, e in regions:
+        pieces.extend(_split_long(blank, pause, a, e, max_len))
+    # Pad into the pauses, sharing each pause between its two neighbours.
+    pad = int(round(pad_s / frame_s))
+    out = []
+    for i, (a, e) in enumerate(pieces):
+        low = (pieces[i - 1][1] + a + 1) // 2 if i > 0 else 0
+        high = (e + pieces[i + 1][0]) // 2 if i + 1 < len(pieces) else n
+        out.append((max(low, a - pad), min(high, e + pad)))
+    return out
+
+
+def _split_long(blank: np.ndarray, pause: np.ndarray, a: int, e: int, max_len: int) -> List[Tuple[int, int]]:
+    """Trim [a, e) to its non-pause frames and split it until no piece is longer than max_len."""
+    speech = np.flatnonzero(~pause[a:e])
+    if speech.size == 0:
+        return []
+    a, e = a + int(speech[0]), a + int(speech[-1]) + 1
+    if e - a <= max_len:
+        return [(a, e)]
+    mid = (a + e) / 2
+    inner = [(s + a, t + a) for s, t in _runs(pause[a:e])]
+    if inner:
+        s, t = max(inner, key=lambda r: (r[1] - r[0], -abs((r[0] + r[1]) / 2 - mid)))
+        left, right = (a, s), (t, e)
+    else:
+        q = (e - a) // 4
+        cut = a + q + int(np.argmax(blank[a + q:e - q]))
+        left, right = (a, cut), (cut, e)
+    return _split_long(blank, pause, *left, max_len) + _split_long(blank, pause, *right, max_len)
+
+
+def split_recording(model, feats: np.ndarray, config, frame_shift_s: float) -> List[Tuple[int, int]]:
+    """Pieces of one recording's normalized features (T, D) as [start, end) feature frames.
+
+    ``config`` is a DecodeConfig (its segment_* options, ``batch_size``); the model needs a CTC head.
+    """
+    if getattr(model, "ctc", None) is None:
+        raise AsrkitError("the model has no CTC head to find pauses with")
+    r = model.listener.time_reduction
+    window = _frames(config.segment_window_s, frame_shift_s, r)
+    context = _frames(config.segment_context_s, frame_shift_s, r) if config.segment_context_s > 0 else 0
+    blank = blank_posteriors(model, feats, window, context, config.batch_size)
+    enc_s = frame_shift_s * r
+    spans = find_pieces(blank, enc_s, config.max_segment_s, config.min_pause_s, config.pause_blank_prob,
+                        config.segment_pad_s)
+    T = feats.shape[0]
+    return [(a * r, min(T, e * r)) for a, e in spans]
+
+
+def _frames(seconds: float, frame_shift_s: float, r: int) -> int:
+    """``seconds`` in feature frames, rounded up to a whole number of encoder frames."""
+    return max(r, int(math.ceil(seconds / frame_shift_s / r)) * r)
+
+
+def piece_id(utt: str, start_s: float, end_s: float) -> str:
+    """Kaldi's segment id habit: ``<recording>-<start>-<end>`` in centiseconds, 7 digits each."""
+    return f"{utt}-{int(round(start_s * 100)):07d}-{int(round(end_s * 100)):07d}"
+
+
+def describe(spans: Sequence[Tuple[int, int]], frame_shift_s: float) -> str:
+    lens = [(e - a) * frame_shift_s for a, e in spans]
+    if not lens:
+        return "no speech found"
+    return f"{len(lens)} pieces of {min(lens):.1f}-{max(lens):.1f} s (mean {sum(lens) / len(lens):.1f} s)"

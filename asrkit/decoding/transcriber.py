@@ -1,0 +1,139 @@
+"""Transcribing audio from Python: a packed model.pt, file paths or sample arrays in, text and word times out.
+
+    >>> from asrkit import Transcriber                                     # doctest: +SKIP
+    >>> t = Transcriber.from_file("exp/las/model.pt", device="cpu", beam=10)
+    >>> r = t.transcribe("a.flac")
+    >>> r.text, r.score, [(w.word, w.start, w.end, w.confidence) for w in r.words]
+    >>> rs = t.transcribe(["a.wav", (samples, 44100), "meeting.ogg"])     # one batched call, results in order
+
+The same library path as asrkit-decode (:class:`asrkit.decoding.recognizer.Recognizer`), so
+the hypotheses are the CLI's: audio at another rate is resampled to the model's, multi-channel
+audio averaged (or ``channel=N``), recordings longer than ``max_segment_s`` cut at their pauses
+and joined; all inputs of one call are decoded together, ``batch_size`` at a time, longest first.
+
+Inputs: a path (str or ``os.PathLike``; any format libsndfile reads, or a ``cmd |`` pipe), or a
+``(samples, sample_rate)`` pair. Integer samples are taken at their type's scale (int16 as
+is); float samples at full scale +-1.0 (what soundfile, torchaudio and librosa return). A 2-D
+array is (frames, channels). Options are :class:`asrkit.decoding.config.DecodeConfig`'s
+(``beam``, ``ctc_weight``, ``lm_weight`` with ``lm=``, ``nbest``, ``batch_size``, ...).
+A bad input raises :class:`asrkit.utils.errors.AsrkitError` naming it.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from asrkit.decoding.config import DecodeConfig
+from asrkit.decoding.ctc_align import Word
+from asrkit.decoding.recognizer import Piece, Recognizer, UttResult
+from asrkit.utils.errors import AsrkitError
+
+Audio = Union[str, "os.PathLike[str]", Tuple[Any, int]]
+INT16_SCALE = 32768.0
+
+
+@dataclass
+class Transcript:
+    """One input's best hypothesis."""
+
+    text: str
+    tokens: List[int]  # token ids (docs/contracts.md), as nbest.jsonl lists them
+    score: float  # the weighted total the search ranked by
+    words: Optional[List[Word]]  # with start/end (seconds) and confidence; None without a CTC head
+    duration: float  # seconds of audio (feature frames x shift)
+    scores: dict = field(default_factory=dict)  # unweighted sums per scorer (att, ctc, lm)
+    segments: Optional[List[Piece]] = None  # the pieces of a recording that was cut at its pauses
+    nbest: List[Tuple[str, float]] = field(default_factory=list)  # (text, score) of every hypothesis kept
+
+
+class Transcriber:
+    """A loaded model (and LM) that turns audio into :class:`Transcript` s."""
+
+    def __init__(self, recognizer: Recognizer, channel: Optional[int] = None) -> None:
+        self.recognizer = recognizer
+        self.channel = channel
+
+    @classmethod
+    def from_file(cls, model: Union[str, "os.PathLike[str]"], device: str = "cpu", lm: Optional[str] = None,
+                  config: Optional[Union[str, "os.PathLike[str]", DecodeConfig]] = None,
+                  channel: Optional[int] = None, **options: Any) -> "Transcriber":
+        """Load ``model`` (a packed model.pt) onto ``device``. ``config``: a decode.yaml or a
+        DecodeConfig; ``options`` override its fields (``beam=10``, ``ctc_weight=0.5``, ...)."""
+        if isinstance(config, DecodeConfig):
+            cfg = DecodeConfig.from_dict(config.to_dict())
+        elif config is not None:
+            cfg = DecodeConfig.from_yaml(config)
+        else:
+            cfg = DecodeConfig()
+        unknown = [k for k in options if k not in cfg.to_dict()]
+        if unknown:
+            raise AsrkitError(f"unknown decoding option(s) {', '.join(unknown)} (known: {', '.join(cfg.to_dict())})")
+        cfg = DecodeConfig.from_dict({**cfg.to_dict(), **options, "device": device}, "Transcriber options")
+        return cls(Recognizer.from_files(model, cfg, lm), channel)
+
+    @property
+    def config(self) -> DecodeConfig:
+        return self.recognizer.config
+
+    def transcribe(self, audio: Union[Audio, Sequence[Audio]]) -> Union[Transcript, List[Transcript]]:
+        """A Transcript for one input, or a list of them (in order) for a list of inputs."""
+        single = isinstance(audio, (str, os.PathLike)) or (isinstance(audio, tuple) and len(audio) == 2
+                                                           and isinstance(audio[1], (int, np.integer)))
+        inputs = [audio] if single else list(audio)
+        rec = self.recognizer
+        items = []
+        for i, a in enumerate(inputs):
+            name = f"input {i}"
+            samples, rate = self._read(a, name)
+            items.append((name, rec.features(samples, rate, name)))
+        results = rec.decode(items)
+        out = [self._transcript(r) for r in results]
+        return out[0] if single else out
+
+    def _read(self, a: Audio, name: str) -> Tuple[np.ndarray, int]:
+        from asrkit.features.wav import read_wav_source
+
+        if isinstance(a, (str, os.PathLike)):
+            return read_wav_source(os.fspath(a), f"{name} ({os.fspath(a)})", channel=self.channel)
+        if not (isinstance(a, tuple) and len(a) == 2):
+            raise AsrkitError(f"{name}: expected a path or a (samples, sample_rate) pair, got {type(a).__name__}")
+        samples, rate = a
+        if hasattr(samples, "detach"):  # a torch tensor
+            samples = samples.detach().cpu().numpy()
+        x = np.asarray(samples)
+        if not isinstance(rate, (int, np.integer)) or rate <= 0:
+            raise AsrkitError(f"{name}: bad sample rate {rate!r}")
+        if x.ndim not in (1, 2):
+            raise AsrkitError(f"{name}: samples must be (frames,) or (frames, channels), got shape {x.shape}")
+        if np.issubdtype(x.dtype, np.signedinteger):
+            y = x.astype(np.float32) * np.float32(INT16_SCALE / (np.iinfo(x.dtype).max + 1))
+        elif np.issubdtype(x.dtype, np.unsignedinteger):  # centred on the middle of the range
+            half = (np.iinfo(x.dtype).max + 1) / 2
+            y = (x.astype(np.float32) - np.float32(half)) * np.float32(INT16_SCALE / half)
+        elif np.issubdtype(x.dtype, np.floating):
+            y = x.astype(np.float32) * np.float32(INT16_SCALE)
+        else:
+            raise AsrkitError(f"{name}: samples of type {x.dtype} are not audio")
+        if y.ndim == 2:
+            if self.channel is None:
+                y = y.mean(axis=1, dtype=np.float32)
+            elif 0 <= self.channel < y.shape[1]:
+                y = y[:, self.channel]
+            else:
+                raise AsrkitError(f"{name}: channel {self.channel} but the audio has {y.shape[1]} channel(s)")
+        if y.size == 0:
+            raise AsrkitError(f"{name}: empty audio")
+        if not np.isfinite(y).all():
+            raise AsrkitError(f"{name}: non-finite sample values")
+        return np.ascontiguousarray(y), int(rate)
+
+    def _transcript(self, r: UttResult) -> Transcript:
+        best = r.hyps[0] if r.hyps else None
+        return Transcript(text=r.texts[0] if r.texts else "", tokens=list(best.tokens) if best else [],
+                          score=best.score if best else float("-inf"), words=r.words,
+                          duration=r.num_frames * self.recognizer.frame_shift_s,
+                          scores=dict(best.scores) if best else {}, segments=r.pieces,
+                          nbest=[(t, h.score) for t, h in zip(r.texts, r.hyps)])

@@ -1,0 +1,204 @@
+#!/usr/bin/env bash
+# Leave-one-speaker-out (LOSO) evaluation of the FSDD recipe: each speaker in turn is held out of
+# train AND dev (run.sh --test-speakers <spk>), a model is trained on the others with the options
+# given, and the held-out speaker's connected digits are decoded and scored. The per-fold WER and
+# CER, their mean and the worst fold's WER go to RESULTS.md in a block of their own (replaced, not
+# duplicated, when the same --dir/--tag is summarised again).
+#
+# Each fold is a recipe directory of its own, <dir>/<speaker>/, with its own data/, dump/, exp/
+# and data/lang_*/ (the recipe's scripts and conf/ are linked into it), so folds never share a
+# feature, a tokenizer or a model. Re-running skips every finished fold (a fold whose
+# exp/<tag>/decode_test_*/wer.txt exists) and resumes an unfinished one at its first stage without
+# a .done marker, as asr.sh does. Several training configurations can share one --dir (its data
+# and features) under different --tag names, and one tag's models can be decoded with several
+# --decode-config files (each has a decode directory and a summary block of its own). Options that
+# change the data (anything but the training and decoding options listed in the code) need another
+# --dir, and a tag's options are recorded so that re-running it with different ones is an error
+# instead of a stale result.
+#
+#   e.g. local/loso.sh --fsdd-root /work/shared/corpora/fsdd
+#        local/loso.sh --fsdd-root /work/shared/corpora/fsdd --tag specaug --train-config conf/train_specaug.yaml
+#        local/loso.sh --fsdd-root /work/shared/corpora/fsdd --dry-run true      # print the folds' commands
+#        local/loso.sh --fsdd-root /work/shared/corpora/fsdd --summary-only true # while folds still run
+# Options of this script: --fsdd-root DIR (required), --speakers "george jackson ..." (the folds, in
+# order), --dir DIR (default loso), --tag NAME (default), --decode-config FILE, --results FILE,
+# --dry-run true|false, --summary-only true|false; every other option goes to run.sh (and from
+# there to asr.sh).
+set -euo pipefail
+fsdd_root=          # a copy of FSDD (recordings/); required
+all_speakers="george jackson nicolas theo yweweler"
+speakers=$all_speakers  # the folds, in this order: each one is held out once
+dir=loso            # fold directories: <dir>/<speaker>/
+tag=default         # each fold's experiment: <dir>/<speaker>/exp/<tag>
+decode_config=conf/decode.yaml  # as run.sh's (it names the decode directory)
+results=RESULTS.md  # the summary block goes here (the folds' own rows stay in <dir>/<speaker>/RESULTS.md)
+dry_run=false       # true: print each fold's commands, run nothing
+summary_only=false  # true: run nothing, write the summary of the folds finished so far (the others
+                    # are listed as unfinished; the mean and worst are over the finished ones, and say so)
+parse_options_passthrough=true
+. ./path.sh
+. utils/parse_options.sh
+
+log() { echo "$(date '+%Y-%m-%d %H:%M:%S') (loso.sh) $*" >&2; }
+die() { echo "$0: ERROR: $*" >&2; exit 1; }
+[ $# -eq 0 ] || die "unexpected arguments: $* (see --help)"
+[ -n "$fsdd_root" ] || die "--fsdd-root is required (a copy of https://github.com/Jakobovski/free-spoken-digit-dataset)"
+[ -d "$fsdd_root/recordings" ] || die "--fsdd-root $fsdd_root: no recordings/ folder there"
+[[ "$tag" =~ ^[A-Za-z0-9._-]+$ ]] || die "--tag '$tag': use letters, digits, '.', '_' and '-' only"
+read -r -a spk_list <<< "$speakers"
+[ "${#spk_list[@]}" -ge 1 ] || die "--speakers is empty"
+for spk in "${spk_list[@]}"; do
+  ls "$fsdd_root/recordings/"*"_${spk}_"*.wav > /dev/null 2>&1 || die "--speakers: no recordings of '$spk' in $fsdd_root/recordings"
+done
+
+recipe=$(pwd)
+# The folds run one directory further down: a path given relative to the recipe must still name
+# the same file there (conf/ and local/ are linked, but --fsdd-root ../x or my.yaml are not).
+abspath() { if [ -e "$1" ] && [[ "$1" != /* ]]; then echo "$recipe/$1"; else echo "$1"; fi; }
+fsdd_root=$(abspath "$fsdd_root")
+decode_config=$(abspath "$decode_config")
+args=()
+data_args=()   # the options that change data/ or dump/: they must be the same for every tag of a --dir
+i=0
+while [ "$i" -lt "${#passthrough_args[@]}" ]; do
+  opt=${passthrough_args[$i]}; val=${passthrough_args[$((i + 1))]:-}
+  i=$((i + 2))
+  case $opt in
+    --stage|--stop-stage|--test-speakers|--tag|--results|--test-sets)
+      die "$opt is set by local/loso.sh for each fold" ;;
+    --decode-config) die "give --decode-config to local/loso.sh itself (it names the decode directory)" ;;
+    --use-lm) die "--use-lm is not supported by local/loso.sh yet" ;;
+  esac
+  val=$(abspath "$val")
+  args+=("$opt" "$val")
+  case $opt in
+    --train-config|--train-args|--num-avg|--ngpu|--decode-ngpu|--decode-args|--nj) ;;
+    *) data_args+=("$opt" "$val") ;;
+  esac
+done
+decode_name=$(basename "$decode_config" .yaml)
+
+# fold_dir <speaker>: a recipe directory of its own, linked to this one's scripts and conf/.
+fold_dir() {
+  local d=$dir/$1 f
+  mkdir -p "$d"
+  for f in asr.sh cmd.sh run.sh conf local utils; do
+    [ -L "$d/$f" ] || ln -s "$recipe/$f" "$d/$f"
+  done
+  # path.sh finds asrkit from its own location: source the recipe's copy by its absolute path.
+  [ -f "$d/path.sh" ] || printf '# made by local/loso.sh: the recipe'"'"'s path.sh, from a fold directory\n. "%s/path.sh"\n' \
+    "$recipe" > "$d/path.sh"
+}
+
+# same_or_record <file> <what> <line>: the options a directory or tag was made with; a different
+# line is an error, so a re-run never mixes results of two configurations.
+same_or_record() {
+  if [ -f "$1" ]; then
+    [ "$(cat "$1")" = "$3" ] || die "$2 was made with other options: '$(cat "$1")', now '$3' -- use another ${2%% *}"
+  else
+    mkdir -p "$(dirname "$1")"; echo "$3" > "$1"
+  fi
+}
+
+# show <args...>: the arguments as one line a shell reads back the same (quoted only where needed).
+show() {
+  local a out=""
+  for a in "$@"; do
+    if [[ "$a" =~ ^[A-Za-z0-9_./,:=+@%-]+$ ]]; then out+=" $a"; else out+=" \"${a//\"/\\\"}\""; fi
+  done
+  echo "${out# }"
+}
+
+wer_of() { sed -n "s/^%$1 *\([0-9.]*\).*/\1/p" "$2" | head -1; }
+
+for spk in "${spk_list[@]}"; do
+  if [ "$summary_only" = true ]; then
+    # Nothing is run or recorded, but a fold made with other options is still not summarised.
+    f=$dir/$spk/exp/$tag/loso_args
+    [ ! -f "$f" ] || [ "$(cat "$f")" = "${args[*]}" ] || \
+      die "--tag $tag was made with other options: '$(cat "$f")', now '${args[*]}' -- use another --tag"
+    continue
+  fi
+  d=$dir/$spk
+  wer=$d/exp/$tag/decode_test_$decode_name/wer.txt
+  run_args=(--fsdd-root "$fsdd_root" --test-speakers "$spk" "${args[@]}")
+  asr_args=(--tag "$tag" --decode-config "$decode_config" --results RESULTS.md)
+  if [ "$dry_run" = true ]; then
+    echo "fold $spk: (cd $d && ./run.sh $(show "${run_args[@]}") --stop-stage 0) -> $d/data/{train,dev,test}"
+    echo "fold $spk: (cd $d && ./run.sh $(show "${run_args[@]}" "${asr_args[@]}") --stage 1) -> $wer"
+    continue
+  fi
+  fold_dir "$spk"
+  same_or_record "$d/loso_data_args" "--dir $dir" "${data_args[*]}"
+  same_or_record "$d/exp/$tag/loso_args" "--tag $tag" "${args[*]}"
+  if [ -f "$wer" ]; then log "fold $spk: done already ($wer)"; continue; fi
+  if [ ! -f "$d/data/.done" ]; then
+    log "fold $spk: stage 0 (held out: $spk) -> $d/data"
+    (cd "$d" && ./run.sh "${run_args[@]}" --stop-stage 0) || die "fold $spk: stage 0 failed"
+    touch "$d/data/.done"
+  fi
+  log "fold $spk: stages 1-6 -> $d/exp/$tag (log: $d/exp/$tag/log/)"
+  (cd "$d" && ./run.sh "${run_args[@]}" "${asr_args[@]}" --stage 1) || die "fold $spk: stages 1-6 failed (see above)"
+  [ -f "$wer" ] || die "fold $spk: run.sh finished without $wer"
+done
+[ "$dry_run" = true ] && exit 0
+
+# ---- the summary block in $results ----
+cpu=$(sed -n 's/^model name[^:]*: *//p' /proc/cpuinfo 2> /dev/null | head -1)
+machine="$(hostname): $(getconf _NPROCESSORS_ONLN) cores${cpu:+ ($cpu)}"
+block=$(mktemp)
+trap 'rm -f "$block"' EXIT
+{
+  echo "<!-- loso $dir/$tag/$decode_name -->"
+  spk_opt=()
+  [ "$speakers" = "$all_speakers" ] || spk_opt=(--speakers "$speakers")
+  shown=$(show --fsdd-root "$fsdd_root" "${spk_opt[@]}" --dir "$dir" --tag "$tag" --decode-config "$decode_config" "${args[@]}")
+  echo "LOSO \`$dir\` / \`$tag\` / \`$decode_name\`: \`local/loso.sh ${shown//$recipe\//}\`"
+  echo "(summarised $(date -u '+%Y-%m-%d %H:%M UTC') on $machine)"
+  echo
+  echo "| held-out speaker | WER % | CER % | errors / words | training time | epochs (best) |"
+  echo "|---|---|---|---|---|---|"
+  unfinished=()
+  for spk in "${spk_list[@]}"; do
+    e=$dir/$spk/exp/$tag
+    w=$e/decode_test_$decode_name/wer.txt
+    if [ ! -f "$w" ]; then unfinished+=("$spk"); continue; fi
+    words=$(sed -n 's/^%WER [0-9.]* \[ \([0-9]*\) \/ \([0-9]*\),.*/\1 \/ \2/p' "$w" | head -1)
+    secs=$( [ -f "$e/train_seconds" ] && cat "$e/train_seconds" || echo "?")
+    epochs=$(sed -n 's/.*Done \([0-9]*\) epochs out of.*/\1/p' "$e/log/train.log" 2> /dev/null | tail -1)
+    best=$(sed -n 's/.*best epoch \([0-9]*\).*/\1/p' "$e/log/train.log" 2> /dev/null | tail -1)
+    printf '| %s | %s | %s | %s | %s s | %s |\n' "$spk" "$(wer_of WER "$w")" "$(wer_of CER "$w")" "$words" "$secs" \
+      "${epochs:-?}${best:+ ($best)}"
+  done > "$block.rows"
+  cat "$block.rows"
+  for spk in "${unfinished[@]}"; do echo "| $spk | unfinished | | | | |"; done
+  # Over the finished folds only: with some unfinished the rows say how many they cover.
+  if [ -s "$block.rows" ]; then awk -F' [|] ' -v total="${#spk_list[@]}" '
+    { w = $2 + 0; c = $3 + 0; sw += w; sc += c; n++; if (n == 1 || w > worst) { worst = w; who = $1 }
+      t += $5 + 0 }
+    END { sub(/^\| /, "", who); of = (n < total) ? sprintf(" of %d/%d folds", n, total) : ""
+          printf "| **mean%s** | **%.2f** | %.2f | | %d s in all | |\n| **worst%s** | **%.2f** (%s) | | | | |\n",
+                 of, sw / n, sc / n, t, of, worst, who }' "$block.rows"; fi
+  echo "<!-- /loso $dir/$tag/$decode_name -->"
+} > "$block"
+rm -f "$block.rows"
+touch "$results"
+# Replace this dir/tag's earlier block (if any) in place; otherwise append.
+python3 - "$results" "$block" "<!-- loso $dir/$tag/$decode_name -->" "<!-- /loso $dir/$tag/$decode_name -->" <<'EOF'
+import os
+import sys
+path, block_path, start, end = sys.argv[1:]
+text = open(path).read()
+block = open(block_path).read().rstrip("\n") + "\n"
+i, j = text.find(start), text.find(end)
+if i >= 0 and j > i:
+    rest = text[j + len(end):].lstrip("\n")
+    text = text[:i] + block + ("\n" + rest if rest else "")
+else:
+    text = text.rstrip("\n") + "\n\n" + block
+with open(path + ".tmp", "w") as f:
+    f.write(text)
+os.replace(path + ".tmp", path)
+EOF
+sed -n '/^| \*\*mean/p;/^| \*\*worst/p' "$block" >&2
+log "summary of $dir/$tag/$decode_name written to $results"

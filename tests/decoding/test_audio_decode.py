@@ -1,0 +1,284 @@
+"""asrkit-decode on audio as users have it: other formats, rates and channel counts, long
+recordings cut at their pauses, word times (--ctm), asrkit-align, the Transcriber API,
+--print-config, file-name ids and broken models. Real AN4 audio, tiny random packed models
+(test_decode_cli's), so texts are compared between paths, never against the reference."""
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+import yaml
+
+from asrkit.decoding.config import DecodeConfig
+from asrkit.decoding.recognizer import Recognizer
+from asrkit.decoding.segment import find_pieces
+from asrkit.features.fbank import FbankConfig, compute_fbank, compute_fbank_chunked
+from asrkit.models.package import read_package_dict, save_package
+from asrkit.utils.errors import AsrkitError
+
+from test_decode_cli import an4, inproc, read_text  # noqa: F401  (fixtures)
+
+FAST = ["--beam", "2", "--maxlenratio", "0.3"]
+
+
+def sox(*args) -> None:
+    subprocess.run(["sox", *map(str, args)], check=True)
+
+
+@pytest.fixture(scope="module")
+def joined(an4):
+    """The AN4 wavs joined into one recording with 0.6-0.9 s pauses of low noise between them:
+    (path, [(start s, end s) of each utterance in it])."""
+    tmp, _, wavs = an4
+    rng = np.random.default_rng(0)
+    parts, spans, t = [], [], 0
+    for i, w in enumerate(wavs + wavs):  # 8 utterances, ~25 s
+        x, rate = sf.read(str(w), dtype="int16")
+        if i:
+            gap = np.rint(rng.normal(0, 3.0, int(rng.uniform(0.6, 0.9) * rate))).astype(np.int16)
+            parts.append(gap)
+            t += len(gap)
+        spans.append((t / rate, (t + len(x)) / rate))
+        parts.append(x)
+        t += len(x)
+    path = tmp / "joined.wav"
+    sf.write(str(path), np.concatenate(parts), 16000, subtype="PCM_16")
+    return path, spans
+
+
+def test_formats_rates_and_channels(inproc, an4, tmp_path):
+    tmp, model, wavs = an4
+    src = wavs[0]
+    sox(src, tmp_path / "u.flac")
+    sox(src, "-c", "2", tmp_path / "stereo.wav")  # both channels the same
+    sox("-M", src, wavs[1], tmp_path / "two.wav")  # channel 1 is another utterance
+    sox(src, "-r", "44100", tmp_path / "r44.wav")
+    sox(src, "-r", "8000", tmp_path / "r8.ogg")
+    # FLAC gives the WAV's features exactly
+    from asrkit.features.wav import read_wav_source
+
+    fb = FbankConfig(sample_frequency=16000.0, num_mel_bins=40)
+    a, b = (compute_fbank(*read_wav_source(str(p), str(p)), fb) for p in (src, tmp_path / "u.flac"))
+    assert np.array_equal(a, b)
+    files = [src, tmp_path / "u.flac", tmp_path / "stereo.wav", tmp_path / "r44.wav", tmp_path / "r8.ogg"]
+    proc = inproc("decode", "--model", model, *FAST, *files)
+    out = proc.stdout.decode().splitlines()
+    texts = dict((ln.split(" ", 1) + [""])[:2] for ln in out)
+    assert list(texts) == [src.stem, "u", "stereo", "r44", "r8"]
+    assert texts["u"] == texts["stereo"] == texts[src.stem]  # same samples, same text
+    err = proc.stderr.decode()
+    assert "resampling utterance 'r44' from 44100 Hz to the model's 16000 Hz" in err
+    assert "resampling utterance 'r8' from 8000 Hz" in err
+    # --channel 1 of the two-utterance file decodes the second utterance
+    ch1 = inproc("decode", "--model", model, *FAST, "--channel", "1", tmp_path / "two.wav").stdout.decode()
+    alone = inproc("decode", "--model", model, *FAST, wavs[1]).stdout.decode()
+    assert ch1.split(" ", 1)[1] == alone.split(" ", 1)[1]
+    bad = inproc("decode", "--model", model, *FAST, "--channel", "2", tmp_path / "two.wav", check=False)
+    assert bad.returncode == 1 and "--channel 2 but the audio has 2 channel(s)" in bad.stderr.decode()
+
+
+def test_find_pieces_cuts_at_pauses_and_splits_long_speech():
+    f = 0.04  # seconds per encoder frame
+    blank = np.full(300, 0.99)  # 12 s: speech at 1-3 s, 3.2-4 s (a short pause between) and 6-11.6 s
+    blank[25:75] = 0.1
+    blank[80:100] = 0.2
+    blank[150:290] = 0.3
+    blank[220] = 0.8  # the most blank-like frame of the long stretch (no pause frame in it)
+    pieces = find_pieces(blank, f, max_segment_s=4.0, min_pause_s=0.3, pause_blank_prob=0.9, pad_s=0.2)
+    # the 0.2 s pause at 3-3.2 s is too short to cut at; 6-11.6 s is over 4 s and has no pause
+    # frame, so it is cut at its most blank-like frame
+    core = [(25, 100), (150, 220), (220, 290)]
+    assert len(pieces) == 3
+    for (a, e), (ca, ce) in zip(pieces, core):
+        assert a <= ca and e >= ce and ca - a <= 5 and e - ce <= 5  # at most pad_s (5 frames) of pause
+    assert all(e1 <= a2 for (_, e1), (a2, _) in zip(pieces, pieces[1:]))  # never overlapping
+    assert find_pieces(np.full(50, 0.95), f, 4.0, 0.3, 0.9, 0.2) == []  # nothing but pause
+
+
+def test_chunked_fbank_equals_one_call(joined):
+    path, _ = joined
+    x, rate = sf.read(str(path), dtype="int16")
+    x = x.astype(np.float32)
+    cfg = FbankConfig(sample_frequency=16000.0, num_mel_bins=40)
+    assert np.array_equal(compute_fbank_chunked(x, rate, cfg, chunk_s=3.0), compute_fbank(x, rate, cfg))
+
+
+def test_long_recording_cut_decoded_in_pieces_and_joined(inproc, an4, joined, tmp_path):
+    tmp, model, wavs = an4
+    path, spans = joined
+    out = tmp_path / "d"
+    proc = inproc("decode", "--model", model, *FAST, "--max-segment-s", "5", "--output-dir", out,
+                  "--segments-out", tmp_path / "segments", "--ctm", tmp_path / "ctm", path)
+    assert "utterance 'joined' (" in proc.stderr.decode() and "pieces of" in proc.stderr.decode()
+    duration = spans[-1][1]
+    seg = [ln.split() for ln in (tmp_path / "segments").read_text().splitlines()]
+    assert len(seg) >= 5 and all(s[1] == "joined" for s in seg)
+    times = [(float(s[2]), float(s[3])) for s in seg]
+    assert all(0 <= a < e <= duration + 0.02 and e - a <= 5.0 + 0.4 + 1e-6 for a, e in times)
+    assert all(e1 <= a2 for (_, e1), (a2, _) in zip(times, times[1:]))
+    assert [s[0] for s in seg] == [f"joined-{round(a * 100):07d}-{round(e * 100):07d}" for a, e in times]
+    rec = json.loads((out / "nbest.jsonl").read_text())
+    assert [p["id"] for p in rec["segments"]] == [s[0] for s in seg]
+    text = read_text(out / "text")["joined"]
+    assert text == " ".join(p["text"] for p in rec["segments"] if p["text"])
+    # each piece is decoded as it would be alone (the same search over the same frames)
+    rec_ = Recognizer.from_files(model, DecodeConfig(beam=2, maxlenratio=0.3, segment="never"))
+    x, rate = sf.read(str(path), dtype="int16")
+    feats = rec_.features(x.astype(np.float32), rate, "joined")
+    fs = rec_.frame_shift_s
+    alone = rec_.decode([(p["id"], feats[round(p["start"] / fs):round(p["end"] / fs)]) for p in rec["segments"]])
+    assert [r.texts[0] if r.texts else "" for r in alone] == [p["text"] for p in rec["segments"]]
+    # word times lie inside the recording, in order, each inside a piece
+    ctm = [ln.split() for ln in (tmp_path / "ctm").read_text().splitlines()]
+    assert [w[4] for w in ctm] == [w["word"] for w in rec["hyps"][0]["words"]]
+    starts = [float(w[2]) for w in ctm]
+    assert starts == sorted(starts)
+    for w in ctm:
+        s, d = float(w[2]), float(w[3])
+        assert any(a - 0.05 <= s and s + d <= e + 0.05 for a, e in times), w
+        assert 0.0 <= float(w[5]) <= 1.0
+
+
+def test_ctm_nbest_words_and_align_agree(inproc, an4, tmp_path):
+    tmp, model, wavs = an4
+    out = tmp_path / "d"
+    inproc("decode", "--model", model, *FAST, "--nbest", "2", "--output-dir", out, "--ctm", tmp_path / "ctm",
+           *wavs)
+    recs = [json.loads(ln) for ln in (out / "nbest.jsonl").read_text().splitlines()]
+    ctm = [ln.split() for ln in (tmp_path / "ctm").read_text().splitlines()]
+    texts = read_text(out / "text")
+    for r in recs:
+        best = r["hyps"][0]
+        lines = [c for c in ctm if c[0] == r["utt"]]
+        assert [c[4] for c in lines] == [w["word"] for w in best["words"]] == texts[r["utt"]].split()
+        dur = r["num_frames"] * 0.01
+        for c, w in zip(lines, best["words"]):
+            assert float(c[2]) == pytest.approx(w["start"], abs=1e-3) and 0 <= w["start"] <= w["end"] <= dur + 0.02
+            assert float(c[5]) == pytest.approx(w["conf"], abs=1e-3) and 0 <= w["conf"] <= 1
+        assert all("words" in h for h in r["hyps"])
+    # asrkit-align of the decoded texts times them as --ctm did (same tokens, same posteriors)
+    from asrkit.models.package import load_package
+
+    tok = load_package(model).tokenizer
+    same = [u for u, r in zip(texts, recs) if tok.encode(texts[u]) == r["hyps"][0]["tokens"] and texts[u]]
+    assert same, "no hypothesis round-trips through the tokenizer"
+    scp = tmp_path / "wav.scp"
+    scp.write_text("".join(f"{w.stem} {w}\n" for w in wavs if w.stem in same))
+    hyp = tmp_path / "hyp"
+    hyp.write_text("".join(f"{u} {texts[u]}\n" for u in same))
+    proc = inproc("align", "--model", model, f"scp:{scp}", hyp, tmp_path / "ctm_al")
+    assert f"Done {len(same)} out of {len(same)}" in proc.stderr.decode()
+    got = (tmp_path / "ctm_al").read_text().splitlines()
+    want = [ln for ln in (tmp_path / "ctm").read_text().splitlines() if ln.split()[0] in same]
+    assert got == want
+
+
+def test_align_bad_inputs(inproc, an4, tmp_path):
+    tmp, model, wavs = an4
+    scp = tmp_path / "wav.scp"
+    scp.write_text("".join(f"{w.stem} {w}\n" for w in wavs))
+    text = tmp_path / "text"
+    # one has no transcript, one far more words than its audio has frames for
+    text.write_text(f"{wavs[0].stem} YES NO\n{wavs[1].stem} " + "A " * 400 + "\n" + f"{wavs[2].stem} \n")
+    ctm = tmp_path / "ctm"
+    proc = inproc("align", "--model", model, scp, text, ctm, check=False)
+    err = proc.stderr.decode()
+    assert proc.returncode == 1 and "more than 5 %" in err
+    assert f"utterance {wavs[3].stem!r}: no transcript" in err and "CTC frames, its audio has" in err
+    assert not ctm.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    proc = inproc("align", "--model", model, "--max-bad-percent", "100", scp, text, ctm)
+    assert "Done 2 out of 4 utterances (2 failed)" in proc.stderr.decode()
+    lines = ctm.read_text().splitlines()
+    assert [ln.split()[4] for ln in lines] == ["YES", "NO"]  # the empty transcript aligns to no words
+    nohead = tmp_path / "noctc.pt"
+    blob = read_package_dict(model)
+    cfg = blob["model_config"]
+    cfg["ctc_weight"] = 0.0
+    blob["state_dict"] = {k: v for k, v in blob["state_dict"].items() if not k.startswith("ctc.")}
+    torch.save(blob, nohead)
+    proc = inproc("align", "--model", nohead, scp, text, ctm, check=False)
+    assert proc.returncode == 1 and "no CTC head" in proc.stderr.decode()
+
+
+def test_transcriber_gives_the_cli_hypotheses(inproc, an4):
+    from asrkit import Transcriber
+
+    tmp, model, wavs = an4
+    cli = [ln.split(" ", 1)[1] if " " in ln else "" for ln in
+           inproc("decode", "--model", model, *FAST, *wavs).stdout.decode().splitlines()]
+    t = Transcriber.from_file(str(model), device="cpu", beam=2, maxlenratio=0.3)
+    one = t.transcribe(str(wavs[0]))
+    assert one.text == cli[0] and one.words is not None and one.duration > 0
+    assert [w.word for w in one.words] == one.text.split()
+    x, rate = sf.read(str(wavs[1]), dtype="int16")
+    xf, _ = sf.read(str(wavs[2]), dtype="float32")
+    many = t.transcribe([wavs[0], (x, rate), (xf, 16000), (torch.from_numpy(xf[:, None].repeat(2, 1)), 16000),
+                         str(wavs[3])])
+    assert [r.text for r in many] == [cli[0], cli[1], cli[2], cli[2], cli[3]]
+    with pytest.raises(AsrkitError, match="input 0: expected a path or a"):
+        t.transcribe([b"bytes"])
+    with pytest.raises(AsrkitError, match="input 0: non-finite"):
+        t.transcribe((np.full(16000, np.nan, dtype=np.float32), 16000))
+    with pytest.raises(AsrkitError, match="unknown decoding option"):
+        Transcriber.from_file(str(model), beam_size=3)
+
+
+def test_print_config_needs_no_model(inproc, tmp_path):
+    conf = tmp_path / "decode.yaml"
+    conf.write_text("beam: 7\nctc_weight: 0.4\n")
+    proc = inproc("decode", "--config", conf, "--beam", "12", "--print-config")
+    got = yaml.safe_load(proc.stdout.decode())
+    want = DecodeConfig(beam=12, ctc_weight=0.4).to_dict()
+    assert got == want
+    bad = inproc("decode", "--beam", "0", "--print-config", check=False)
+    assert bad.returncode == 1 and "beam must be >= 1" in bad.stderr.decode()
+    assert inproc("decode", "a.wav", check=False).returncode == 2  # --model still required to decode
+
+
+def test_file_names_that_cannot_be_ids(inproc, an4, tmp_path):
+    tmp, model, wavs = an4
+    spaced = tmp_path / "a b.wav"
+    spaced.write_bytes(wavs[0].read_bytes())
+    (tmp_path / "x").mkdir()
+    (tmp_path / "y").mkdir()
+    for d in "xy":
+        (tmp_path / d / "u.wav").write_bytes(wavs[0].read_bytes())
+    cases = [([spaced], "the file name has whitespace"),
+             ([tmp_path / "x" / "u.wav", tmp_path / "y" / "u.wav"], "both give utterance id 'u'"),
+             ([wavs[0], tmp_path / "u.flac", tmp_path / "x" / "u.wav"], "both give utterance id 'u'")]
+    (tmp_path / "u.flac").write_bytes(b"")
+    for files, message in cases:
+        proc = inproc("decode", "--model", model, "--output-dir", tmp_path / "out", *files, check=False)
+        assert proc.returncode == 1 and message in proc.stderr.decode(), proc.stderr.decode()
+        assert not (tmp_path / "out" / "text").exists()
+
+
+def test_nan_weights_are_refused_by_name(inproc, an4, tmp_path):
+    tmp, model, wavs = an4
+    blob = read_package_dict(model)
+    name = next(k for k, v in blob["state_dict"].items() if v.is_floating_point())
+    blob["state_dict"][name] = blob["state_dict"][name].clone().fill_(float("nan"))
+    bad = tmp_path / "nan.pt"
+    torch.save(blob, bad)
+    proc = inproc("decode", "--model", bad, "--output-dir", tmp_path / "out", wavs[0], check=False)
+    err = proc.stderr.decode()
+    assert proc.returncode == 1 and f"non-finite value(s) (NaN or Inf) in weight {name!r}" in err and str(bad) in err
+    assert not (tmp_path / "out" / "text").exists()
+
+
+def test_failed_run_leaves_no_partial_outputs(inproc, an4, tmp_path):
+    tmp, model, wavs = an4
+    garbage = tmp_path / "garbage.wav"
+    garbage.write_bytes(b"not audio")
+    outs = {"--output-dir": tmp_path / "out", "--ctm": tmp_path / "ctm", "--segments-out": tmp_path / "segs"}
+    proc = inproc("decode", "--model", model, *FAST, *[a for kv in outs.items() for a in kv], wavs[0], garbage,
+                  check=False)
+    assert proc.returncode == 1 and "1 of 2 utterances failed" in proc.stderr.decode()
+    assert not (tmp_path / "ctm").exists() and not (tmp_path / "segs").exists()
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["log"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["garbage.wav", "out"]  # no temp files either

@@ -1,0 +1,110 @@
+"""The batched CTC Viterbi aligner against brute force (and torchaudio's aligner where it exists),
+and the words it times."""
+from __future__ import annotations
+
+import itertools
+import math
+
+import pytest
+import torch
+
+from asrkit.decoding.ctc_align import Alignment, ctc_forced_align, min_frames, word_groups, word_times
+
+
+def _collapse(path):
+    out, prev = [], None
+    for p in path:
+        if p != prev and p != 0:
+            out.append(p)
+        prev = p
+    return out
+
+
+def _brute_force(lp: torch.Tensor, n: int, target):
+    """(best score, all best paths) over every one of V**n frame labellings."""
+    best, paths = -math.inf, []
+    for path in itertools.product(range(lp.size(1)), repeat=n):
+        if _collapse(path) != list(target):
+            continue
+        s = sum(lp[t, path[t]].item() for t in range(n))
+        if s > best + 1e-9:
+            best, paths = s, [path]
+        elif abs(s - best) <= 1e-9:
+            paths.append(path)
+    return best, paths
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_viterbi_equals_brute_force_batched_with_own_lengths(seed):
+    torch.manual_seed(seed)
+    V, T = 4, 6
+    lp = (torch.randn(4, T, V) * 2).log_softmax(-1)
+    lens = torch.tensor([6, 4, 5, 6])
+    targets = [[1, 2, 2], [3], [2, 1], [1, 1, 1]]  # repeats need a blank between them
+    got = ctc_forced_align(lp, lens, targets)
+    for b in range(4):
+        n = int(lens[b])
+        best, paths = _brute_force(lp[b, :n], n, targets[b])
+        al = got[b]
+        assert al is not None and abs(al.score - best) < 1e-4
+        assert al.num_frames == n and al.tokens == targets[b]
+        # The spans are those of one best path: every token's frames carry its label.
+        labels = [0] * n
+        for k, (a, e) in enumerate(al.spans):
+            assert 0 <= a < e <= n
+            for t in range(a, e):
+                labels[t] = targets[b][k]
+        assert any(all(p[t] == labels[t] or (labels[t] == 0 and p[t] == 0) for t in range(n)) for p in paths)
+        assert [a for a, _ in al.spans] == sorted(a for a, _ in al.spans)
+        assert all(0.0 <= c <= 1.0 for c in al.confidence)
+        # One utterance alone gives the same alignment as in the batch.
+        alone = ctc_forced_align(lp[b:b + 1], lens[b:b + 1], [targets[b]])[0]
+        assert alone.spans == al.spans and abs(alone.score - al.score) < 1e-5
+
+
+def test_unalignable_and_empty_transcripts_give_none():
+    lp = torch.randn(3, 4, 5).log_softmax(-1)
+    lens = torch.tensor([4, 4, 2])
+    # 2 2 2 needs 5 frames (two blanks between the repeats); 4 tokens do not fit in 2 frames
+    got = ctc_forced_align(lp, lens, [[2, 2, 2], [], [1, 2, 3, 4]])
+    assert got == [None, None, None]
+    assert min_frames([2, 2, 2]) == 5 and min_frames([1, 2]) == 2
+    ok = ctc_forced_align(lp, lens, [[2, 2], [1], [3]])
+    assert all(a is not None for a in ok)
+
+
+def test_agrees_with_torchaudio_where_it_exists():
+    taf = pytest.importorskip("torchaudio.functional")
+    if not hasattr(taf, "forced_align"):
+        pytest.skip("this torchaudio has no forced_align")
+    torch.manual_seed(3)
+    lp = (torch.randn(2, 30, 7) * 3).log_softmax(-1)
+    targets = [[1, 3, 3, 5, 2], [6, 6, 1]]
+    got = ctc_forced_align(lp, torch.tensor([30, 22]), targets)
+    for b, n in ((0, 30), (1, 22)):
+        path, scores = taf.forced_align(lp[b:b + 1, :n], torch.tensor([targets[b]]), blank=0)
+        assert abs(float(scores.sum()) - got[b].score) < 1e-4
+
+
+def test_word_groups_follow_sentencepiece_boundaries():
+    # bpe-like: '▁T' starts a word, a lone '▁' separates and is in no word
+    assert word_groups(["▁T", "H", "E", "▁", "C", "A", "T"]) == [[0, 1, 2], [4, 5, 6]]
+    assert word_groups(["▁", "Y", "E", "S", "▁", "N", "O"]) == [[1, 2, 3], [5, 6]]  # char model
+    assert word_groups(["A", "B", "▁C"]) == [[0, 1], [2]]
+    assert word_groups(["YES", "NO"], sentencepiece=False) == [[0], [1]]
+
+
+def test_word_times_spike_and_extend_rules():
+    pieces = ["<blank>", "▁", "A", "B", "▁C"]
+    al = Alignment(tokens=[1, 2, 3, 1, 4], spans=[(0, 1), (2, 3), (3, 5), (7, 8), (10, 11)],
+                   confidence=[0.9, 0.8, 0.6, 0.9, 0.5], score=-1.0, num_frames=14)
+    text = {(2, 3): "AB", (4,): "C"}
+    words = word_times(al, pieces, lambda ids: text[tuple(ids)], frame_s=0.04, offset_s=0.0075)
+    assert [w.word for w in words] == ["AB", "C"]
+    assert words[0].start == pytest.approx(2 * 0.04 + 0.0075) and words[0].end == pytest.approx(5 * 0.04 + 0.0075)
+    assert words[0].confidence == pytest.approx(0.7) and words[1].confidence == pytest.approx(0.5)
+    ext = word_times(al, pieces, lambda ids: text[tuple(ids)], frame_s=0.04, rule="extend", max_extend=2)
+    # AB: 2 frames earlier (from 2 to 0), later by at most half the gap 5..10 (to 7); C: 10 -> 8, 11 -> 13
+    assert [(round(w.start / 0.04), round(w.end / 0.04)) for w in ext] == [(0, 7), (8, 13)]
+    with pytest.raises(ValueError):
+        word_times(al, pieces, lambda ids: "", frame_s=0.04, rule="nope")

@@ -1,0 +1,273 @@
+"""The FSDD recipe's own pieces on the real corpora: the reference CTM of stage 0 against the audio,
+in-process speed perturbation, AN4's voices at 8 kHz, and local/loso.sh (leave-one-speaker-out)."""
+from __future__ import annotations
+
+import re
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from debian_packages import require_program
+from recipe_helpers import read_table, run_sh
+
+DIGITS = ["ZERO", "ONE", "TWO", "THREE", "FOUR", "FIVE", "SIX", "SEVEN", "EIGHT", "NINE"]
+SPEAKERS = ["george", "jackson", "nicolas", "theo", "yweweler"]
+
+
+def read_ctm(path: Path) -> dict:
+    out: dict = {}
+    for line in path.read_text().splitlines():
+        utt, chan, start, dur, word, conf = line.split()
+        assert chan == "1" and conf == "1.00", line
+        assert re.fullmatch(r"\d+\.\d{2,3}", start) and re.fullmatch(r"\d+\.\d{2,3}", dur), line
+        out.setdefault(utt, []).append((float(start), float(dur), word))
+    return out
+
+
+def samples_of(path: str) -> np.ndarray:
+    with wave.open(path) as w:
+        assert w.getframerate() == 8000
+        return np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float64)
+
+
+def frame_db(x: np.ndarray) -> np.ndarray:
+    """Energy of each 10 ms frame, dB of 16-bit sample units squared."""
+    n = len(x) // 80
+    return 10 * np.log10((x[:n * 80].reshape(n, 80) ** 2).mean(1) + 1.0)
+
+
+def read_text_matrix(path: Path) -> np.ndarray:
+    """The one matrix of a text ark (``utt  [\n rows ]``)."""
+    rows = [line.replace("]", "").split() for line in path.read_text().splitlines()[1:]]
+    return np.array([[float(v) for v in row] for row in rows if row])
+
+
+def check_ctm_against_audio(data: Path, set_name: str) -> int:
+    """Every word of text has one span, in order, inside its utterance, without overlaps; each
+    span holds speech (loud frames, far above the -80 dBFS pauses; louder than the silence
+    between it and the previous word), and its edges are where the energy rises and falls."""
+    text, wav = read_table(data / set_name / "text"), read_table(data / set_name / "wav.scp")
+    ctm = read_ctm(data / set_name / "ref.ctm")
+    assert set(ctm) == set(text)
+    checked = 0
+    for utt, line in text.items():
+        spans = ctm[utt]
+        assert [w for _, _, w in spans] == line.split(), utt  # order matches the text
+        x = samples_of(wav[utt])
+        db = frame_db(x)
+        prev_end = 0.0
+        for start, dur, word in spans:
+            end = start + dur
+            assert dur >= 0.03 and start >= prev_end and end <= len(x) / 8000 + 1e-9, (utt, start, dur, word)
+            a, b = int(round(start * 100)), int(round(end * 100))
+            inside = db[a:b]
+            assert inside.max() > 35.0, (utt, word)  # the pauses are ~10 dB: this is speech
+            # the frames wholly between the previous span and this one (a 10 ms grid frame
+            # can straddle a span's edge)
+            gap = db[int(prev_end * 100) + 2:int(start * 100) - 1]
+            if len(gap) >= 3:
+                assert np.percentile(inside, 75) > np.median(gap) + 3.0, (utt, word)
+                # the span starts where the energy has risen: louder than the silence before it
+                assert inside[:2].max() > np.median(gap), (utt, word, start)
+            after = db[b + 1:b + 11]
+            if len(after):
+                assert inside[-2:].max() > np.median(after), (utt, word, end)
+            prev_end = end
+            checked += 1
+    return checked
+
+
+def test_fsdd_reference_ctm_matches_the_audio(recipe_dir, fsdd_root):
+    recipe = recipe_dir("fsdd")
+    run_sh(["local/data.sh", "--fsdd-root", str(fsdd_root), "--num-train", "12", "--num-dev", "6",
+            "--num-test", "25", "--test-speakers", "nicolas"], cwd=recipe)  # nicolas: the noisiest recordings
+    words = sum(check_ctm_against_audio(recipe / "data", s) for s in ("train", "dev", "test"))
+    assert words > 100
+    # The spans leave out a recording's own silence: the digits are shorter than the recordings.
+    ctm = read_ctm(recipe / "data/test/ref.ctm")
+    spans = [d for utt in ctm.values() for _, d, _ in utt]
+    assert 0.2 < np.median(spans) < 0.6
+
+
+def test_fsdd_speed_factors_change_only_the_training_audio(recipe_dir, fsdd_root):
+    recipe = recipe_dir("fsdd")
+    args = ["local/data.sh", "--fsdd-root", str(fsdd_root), "--num-train", "30", "--num-dev", "4", "--num-test", "4"]
+    run_sh(args, cwd=recipe)
+    plain = {s: read_table(recipe / f"data/{s}/text") for s in ("train", "dev", "test")}
+    plain_len = {u: len(samples_of(p)) for u, p in read_table(recipe / "data/train/wav.scp").items()}
+    test_wavs = {p.name: p.read_bytes() for p in (recipe / "data/wav/test").iterdir()}
+    run_sh(args + ["--speed-factors", "0.9,1.1"], cwd=recipe)
+    # The same digits, takes and pauses: the speed has a random stream of its own.
+    assert {s: read_table(recipe / f"data/{s}/text") for s in plain} == plain
+    assert {p.name: p.read_bytes() for p in (recipe / "data/wav/test").iterdir()} == test_wavs
+    ratios = []
+    for utt, path in read_table(recipe / "data/train/wav.scp").items():
+        x = samples_of(path)
+        ratios.append(len(x) / plain_len[utt])
+    # Only the speech is stretched (the pauses are drawn in seconds): 0.9 makes utterances
+    # longer, 1.1 shorter, and both factors are used.
+    assert min(ratios) < 0.98 and max(ratios) > 1.02 and all(0.85 < r < 1.15 for r in ratios)
+    check_ctm_against_audio(recipe / "data", "train")
+    proc = run_sh(args + ["--speed-factors", "0.9,fast"], cwd=recipe, check=False)
+    assert proc.returncode != 0 and "--speed-factors '0.9,fast': expected numbers" in proc.stderr
+
+
+def test_an4_voices_at_8khz(recipe_dir, an4_root):
+    """local/an4_data.sh: AN4's 84 speakers, OH read as ZERO, --words digits keeps digit strings
+    only, the sox pipes give 8 kHz audio the FSDD features accept, and the default plain 16 kHz
+    paths resampled in-process give the same features."""
+    require_program("sox")
+    recipe = recipe_dir("fsdd")
+    sox = ["--resample", "sox"]
+    run_sh(["local/an4_data.sh", "--an4-root", str(an4_root), *sox, "--words", "digits", "data/an4_digits"], cwd=recipe)
+    run_sh(["local/an4_data.sh", "--an4-root", str(an4_root), *sox, "--words", "all", "data/an4_all"], cwd=recipe)
+    digits, every = read_table(recipe / "data/an4_digits/text"), read_table(recipe / "data/an4_all/text")
+    assert len(every) == 948 + 130 and 150 < len(digits) < 300
+    assert set(digits) < set(every)
+    assert all(set(t.split()) <= set(DIGITS) for t in digits.values())
+    assert not any("OH" in t.split() for t in every.values())
+    assert len(set(read_table(recipe / "data/an4_digits/utt2spk").values())) == 84
+    assert all(u.startswith("an4_") for u in every)
+    # AN4's own spelling of 0 inside numbers, read as ZERO (an4 train: "ONE FIVE OH FOUR FOUR").
+    assert digits["an4_fbbh-cen6-b"] == "ONE FIVE ZERO FOUR FOUR"
+    run_sh(". ./path.sh && asrkit-validate-data-dir data/an4_digits", cwd=recipe)
+    scp = recipe / "one.scp"
+    scp.write_text([line for line in (recipe / "data/an4_digits/wav.scp").read_text().splitlines()][0] + "\n")
+    run_sh(". ./path.sh && asrkit-compute-fbank --config conf/fbank.yaml scp:one.scp ark,t:one.txt", cwd=recipe)
+    assert (recipe / "one.txt").stat().st_size > 1000
+    # The default, --resample none: the plain 16 kHz paths, which the 8 kHz features refuse
+    # unless asked to resample in-process; then they match the sox pipe's features closely.
+    run_sh(["local/an4_data.sh", "--an4-root", str(an4_root), "--words", "digits", "data/an4_plain"], cwd=recipe)
+    plain = read_table(recipe / "data/an4_plain/wav.scp")
+    assert set(plain) == set(digits) and all(p.endswith(".wav") and " " not in p for p in plain.values())
+    utt = scp.read_text().split()[0]
+    (recipe / "plain.scp").write_text(f"{utt} {plain[utt]}\n")
+    proc = run_sh(". ./path.sh && asrkit-compute-fbank --config conf/fbank.yaml scp:plain.scp ark,t:x.txt",
+                  cwd=recipe, check=False)
+    assert proc.returncode != 0 and "16000" in proc.stderr and "--resample" in proc.stderr, proc.stderr
+    run_sh(". ./path.sh && asrkit-compute-fbank --config conf/fbank.yaml --resample scp:plain.scp ark,t:plain.txt",
+           cwd=recipe)
+    by_sox, in_process = read_text_matrix(recipe / "one.txt"), read_text_matrix(recipe / "plain.txt")
+    assert abs(len(by_sox) - len(in_process)) <= 1 and by_sox.shape[1] == in_process.shape[1] == 40
+    n = min(len(by_sox), len(in_process))
+    loud = by_sox[:n].mean(1) > np.median(by_sox[:n].mean(1))  # speech frames: log-mel of silence is noisy
+    assert np.abs(by_sox[:n][loud] - in_process[:n][loud]).mean() < 0.3
+    proc = run_sh(["local/an4_data.sh", "--an4-root", str(an4_root), "--words", "letters", "data/x"], cwd=recipe,
+                  check=False)
+    assert proc.returncode != 0 and "--words must be digits or all, got 'letters'" in proc.stderr
+
+
+# ------------------------------------------------------------------------------------------- LOSO
+def test_loso_dry_run_holds_each_speaker_out_in_its_own_directory(recipe_dir, fsdd_root):
+    recipe = recipe_dir("fsdd")
+    proc = run_sh(["local/loso.sh", "--fsdd-root", str(fsdd_root), "--dry-run", "true", "--tag", "t",
+                   "--num-train", "20", "--train-config", "conf/train_specaug.yaml"], cwd=recipe)
+    lines = proc.stdout.splitlines()
+    assert len(lines) == 2 * len(SPEAKERS)
+    for spk in SPEAKERS:
+        fold = [line for line in lines if line.startswith(f"fold {spk}: ")]
+        assert len(fold) == 2
+        for line in fold:
+            assert f"cd loso/{spk} && ./run.sh" in line and f"--test-speakers {spk} " in line
+            assert "--num-train 20" in line
+            # a config path relative to the recipe still names the same file from the fold's directory
+            assert f"--train-config {recipe.resolve()}/conf/train_specaug.yaml" in line \
+                or f"--train-config {recipe}/conf/train_specaug.yaml" in line
+        assert "--stop-stage 0" in fold[0] and f"loso/{spk}/exp/t/decode_test_decode/wer.txt" in fold[1]
+    assert not (recipe / "loso").exists()  # nothing made
+
+
+def test_loso_summary_before_any_fold_finished(recipe_dir, fsdd_root):
+    """--summary-only with nothing finished: every fold listed as unfinished, no mean or worst
+    made up, nothing run, and the command shown names the fold order given."""
+    recipe = recipe_dir("fsdd")
+    run_sh(["local/loso.sh", "--fsdd-root", str(fsdd_root), "--speakers", "theo george", "--summary-only", "true"],
+           cwd=recipe)
+    results = (recipe / "RESULTS.md").read_text()
+    assert re.search(r"^\| theo \| unfinished \|", results, re.M) and re.search(r"^\| george \| unfinished \|", results, re.M)
+    assert "mean" not in results and "worst" not in results, results
+    assert '--speakers "theo george" --dir loso --tag default' in results
+    assert not (recipe / "loso").exists()
+
+
+@pytest.mark.parametrize("args,message", [
+    ([], "--fsdd-root is required"),
+    (["--speakers", "george lucas"], "--speakers: no recordings of 'lucas'"),
+    (["--test-speakers", "theo"], "--test-speakers is set by local/loso.sh for each fold"),
+    (["--stage", "4"], "--stage is set by local/loso.sh for each fold"),
+    (["--tag", "a b"], "--tag 'a b': use letters, digits"),
+])
+def test_loso_bad_options_are_clear_errors(recipe_dir, fsdd_root, args, message):
+    recipe = recipe_dir("fsdd")
+    root = [] if not args else ["--fsdd-root", str(fsdd_root)]
+    proc = run_sh(["local/loso.sh", *root, *args, "--dry-run", "true"], cwd=recipe, check=False)
+    assert proc.returncode != 0 and message in proc.stderr, proc.stderr
+
+
+TINY = ("--set training.max_epochs=1 --set model.listener.hidden=16 --set model.listener.proj=16 "
+        "--set model.listener.subsample=[2,2] --set model.speller.hidden=16 --set model.speller.embed=8 "
+        "--set model.attention.dim=16 --set training.valid_cer=false --set training.num_plots=0")
+
+
+@pytest.mark.slow
+def test_loso_fold_end_to_end_resumes_and_summarises(recipe_dir, fsdd_root, an4_root):
+    """One fold on a tiny FSDD slice, with the default's AN4 voices (resampled in-process) and
+    speed factors, and a 1-epoch tiny model: the summary block in RESULTS.md, a re-run that skips
+    the finished fold and replaces (not repeats) the block, a summary while other folds are
+    unfinished, and a tag re-used with other options refused."""
+    recipe = recipe_dir("fsdd")
+    (recipe / "RESULTS.md").write_text("# FSDD results\n\nearlier text\n")
+    base = ["local/loso.sh", "--fsdd-root", str(fsdd_root), "--an4-root", str(an4_root), "--speakers", "yweweler", "--tag", "tiny",
+            "--num-train", "16", "--num-dev", "4", "--num-test", "4", "--nj", "1", "--num-avg", "0"]
+    run_sh(base + ["--train-args", TINY], cwd=recipe, timeout=900)
+    fold = recipe / "loso/yweweler"
+    assert set(read_table(fold / "data/test/utt2spk").values()) == {"yweweler"}
+    assert "yweweler" not in set(read_table(fold / "data/train/utt2spk").values()) | \
+        set(read_table(fold / "data/dev/utt2spk").values())
+    assert (fold / "data/test/ref.ctm").is_file() and (fold / "exp/tiny/decode_test_decode/wer.txt").is_file()
+    train = read_table(fold / "data/train_an4_digits/utt2spk")
+    assert sum(u.startswith("an4_") for u in train) > 150 and len(set(train.values())) == 84 + 4
+    assert "--resample" in (fold / "dump/train_an4_digits/log/fbank.1.log").read_text()
+    assert not (recipe / "data").exists() and not (recipe / "exp").exists()  # all of it in the fold's directory
+    results = (recipe / "RESULTS.md").read_text()
+    assert results.startswith("# FSDD results\n\nearlier text\n")
+    wer = re.search(r"^%WER ([0-9.]+)", (fold / "exp/tiny/decode_test_decode/wer.txt").read_text(), re.M).group(1)
+    assert re.search(rf"^\| yweweler \| {re.escape(wer)} \| [0-9.]+ \| \d+ / \d+ \| \d+ s \| 1 \(1\) \|$", results, re.M), results
+    assert re.search(rf"^\| \*\*mean\*\* \| \*\*{float(wer):.2f}\*\* \|", results, re.M)
+    assert re.search(rf"^\| \*\*worst\*\* \| \*\*{float(wer):.2f}\*\* \(yweweler\) \|", results, re.M)
+    assert "--tag tiny" in results and f'--train-args "{TINY}"' in results
+
+    proc = run_sh(base + ["--train-args", TINY], cwd=recipe)
+    assert "fold yweweler: done already" in proc.stderr
+    assert (recipe / "RESULTS.md").read_text().count("<!-- loso loso/tiny/decode -->") == 1
+
+    # A summary while other folds have not run: they are listed as unfinished, and the mean and
+    # worst say how many folds they cover. Nothing is run for them.
+    proc = run_sh([*base[:5], "--speakers", "theo yweweler", *base[7:], "--train-args", TINY,
+                   "--summary-only", "true"], cwd=recipe)
+    results = (recipe / "RESULTS.md").read_text()
+    assert results.count("<!-- loso loso/tiny/decode -->") == 1 and not (recipe / "loso/theo").exists()
+    assert re.search(r"^\| theo \| unfinished \|", results, re.M), results
+    assert re.search(rf"^\| \*\*mean of 1/2 folds\*\* \| \*\*{float(wer):.2f}\*\* \|", results, re.M), results
+    assert re.search(rf"^\| \*\*worst of 1/2 folds\*\* \| \*\*{float(wer):.2f}\*\* \(yweweler\) \|", results, re.M)
+    proc = run_sh([*base, "--train-args", TINY.replace("max_epochs=1", "max_epochs=2"), "--summary-only", "true"],
+                  cwd=recipe, check=False)
+    assert proc.returncode != 0 and "--tag tiny was made with other options" in proc.stderr
+
+    # Another decoding of the same models: a decode directory and a summary block of its own,
+    # no training.
+    (recipe / "beam1.yaml").write_text("beam: 1\nctc_weight: 0.0\n")
+    proc = run_sh(base + ["--train-args", TINY, "--decode-config", "beam1.yaml"], cwd=recipe)
+    assert "stage 4: exp/tiny done already" in proc.stderr
+    assert (fold / "exp/tiny/decode_test_beam1/wer.txt").is_file()
+    results = (recipe / "RESULTS.md").read_text()
+    assert results.count("<!-- loso loso/tiny/decode -->") == 1 and results.count("<!-- loso loso/tiny/beam1 -->") == 1
+
+    # The same tag with other options: an error, not the old numbers under a new command line.
+    proc = run_sh(base + ["--train-args", TINY.replace("max_epochs=1", "max_epochs=2")], cwd=recipe, check=False)
+    assert proc.returncode != 0 and "--tag tiny was made with other options" in proc.stderr
+    # Other data in the same --dir: an error too (its features would be stale).
+    proc = run_sh(base[:-2] + ["--num-avg", "0", "--tag", "other", "--seed", "2"], cwd=recipe, check=False)
+    assert proc.returncode != 0 and "--dir loso was made with other options" in proc.stderr
