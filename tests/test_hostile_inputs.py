@@ -532,9 +532,9 @@ CASES: List[Case] = [
          lambda w, d: _train(w, d, {}, "--set", "optim.lr=1e37"), 1,
          "re:^ERROR \\(asrkit-train\\): epoch 1 batch \\d+: 2 updates in a row skipped for a non-finite loss or "
          "gradient norm \\(training.max_bad_steps=2; the last: loss is nan; their utts: \\S+", TRAIN_OUT),
-    Case("transcript-too-long-for-ctc-train-one-of-24-left-out", "train",
+    Case("transcript-too-long-for-ctc-train-named", "train",
          lambda w, d: _train(w, d, {}, text={4: " ".join(["YES NO"] * 200)}), 0,
-         "1 utterance(s) are too short for their transcripts (first: utterance '{u4}': ",
+         "1 of 24 utterance(s) are too short for their transcripts to be aligned by CTC (first: utterance '{u4}': ",
          check=_trained),
     # -- one rule for bad items: skipped, named, counted; the run fails past 5 % ---------------
     Case("fbank-one-bad-of-24-skipped", "compute-fbank",

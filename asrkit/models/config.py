@@ -114,13 +114,13 @@ class LASConfig:
         if self.init not in ("pytorch", "lecun"):
             raise ValueError(f"init must be pytorch or lecun, got {self.init!r}")
 
-    def cannot_learn(self, frames: int, tokens: List[int]) -> Optional[str]:
-        """Why an utterance cannot be trained on with this model, or None.
+    def ctc_misfit(self, frames: int, tokens: List[int]) -> Optional[str]:
+        """Why the CTC branch cannot learn from an utterance, or None (also without CTC).
 
         CTC must emit every token on its own encoder frame, and a blank between two equal ones:
-        a transcript longer than that for the downsampled frames has no CTC alignment. Its loss is
-        then set to 0 (``zero_infinity``), so the utterance would teach the CTC branch nothing
-        while counting as trained; the attention decoder has no such bound.
+        a transcript longer than that for the downsampled frames has no CTC alignment. Its CTC
+        loss is then set to 0 (``zero_infinity``): the utterance teaches the CTC branch nothing
+        (the attention decoder has no such bound, so with ``ctc_weight < 1`` it still learns).
         """
         if self.ctc_weight == 0:
             return None

@@ -1,8 +1,8 @@
 """Training data: a dump dir's utterances, their features (through kaldiio, CMVN applied) and batches.
 
 A dump dir holds ``feats.scp``, ``utt2num_frames`` and ``text``. Utterances that cannot be
-trained on (no features, no transcript, an empty transcript, a transcript too long for the
-model's downsampled frames) are reported by count, with their ids, and left out; more than
+trained on (no features, no transcript, an empty transcript; for a CTC-only model a transcript
+too long for the downsampled frames) are reported by count, with their ids, and left out; more than
 ``max_missing_ratio`` of them is an error, as Kaldi fails a stage where fewer than 95 % of the
 utterances succeed. Features that turn out unreadable or not finite only when a batch reads them
 are the trainer's to skip and count (:mod:`asrkit.training.bad_utterances`).
@@ -43,12 +43,15 @@ def _report(kind: str, ids: Sequence[str], where: Path) -> None:
 
 
 def load_utterances(data_dir: str, tokenizer, max_missing_ratio: float = 0.05,
-                    cannot_learn: Optional[Callable[[int, List[int]], Optional[str]]] = None) -> List[Utterance]:
+                    ctc_misfit: Optional[Callable[[int, List[int]], Optional[str]]] = None,
+                    drop_misfits: bool = False) -> List[Utterance]:
     """The trainable utterances of a dump dir, in ``feats.scp`` order, tokenized.
 
-    ``cannot_learn(frames, tokens)``: why the model cannot learn from an utterance (a transcript
-    too long for its downsampled frames: ``LASConfig.cannot_learn``), or None; such utterances are
-    left out and counted with the others.
+    ``ctc_misfit(frames, tokens)``: why the CTC branch cannot learn from an utterance (a
+    transcript too long for the downsampled frames: ``LASConfig.ctc_misfit``), or None. Such
+    utterances are named and counted in a warning, which CTC's ``zero_infinity`` kept silent; with
+    ``drop_misfits`` (a CTC-only model, which learns nothing from them) they are also left out and
+    count against ``max_missing_ratio``, otherwise the attention decoder still learns from them.
     """
     d = DataDir(data_dir)
     d.require("feats.scp", "text")
@@ -86,16 +89,24 @@ def load_utterances(data_dir: str, tokenizer, max_missing_ratio: float = 0.05,
             empty.append(u)
             log.warning("%s: transcript of %r encodes to no tokens, left out", d.file("text"), u)
             continue
-        why = cannot_learn(n, tokens) if cannot_learn is not None else None
+        why = ctc_misfit(n, tokens) if ctc_misfit is not None else None
         if why is not None:
             unfit.append(u)
             log.debug("%s: utterance %r: %s", d.path, u, why)
             first_unfit = first_unfit or f"utterance {u!r}: {why}"
-            continue
+            if drop_misfits:
+                continue
         utts.append(Utterance(u, n, text[u], tokens))
     unknown.warn(log, str(d.file("text")))
-    if unfit:
-        _report(f"are too short for their transcripts (first: {first_unfit})", unfit, d.path)
+    if unfit and drop_misfits:
+        _report(f"are too short for their transcripts to be aligned by CTC (first: {first_unfit})", unfit, d.path)
+    elif unfit:
+        shown = " ".join(unfit[:5]) + (" ..." if len(unfit) > 5 else "")
+        log.warning("%s: %d of %d utterance(s) are too short for their transcripts to be aligned by CTC (first: "
+                    "%s): their CTC loss is 0, only the attention decoder learns from them: %s (all ids with -v; "
+                    "many of them: less downsampling in model.listener.subsample, or larger tokens)",
+                    d.path, len(unfit), len(feats), first_unfit, shown)
+        log.debug("%s: utterances too short for CTC: %s", d.path, " ".join(unfit))
     total = len(set(feats) | set(text))
     bad = total - len(utts)
     if not utts:

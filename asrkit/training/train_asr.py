@@ -134,9 +134,10 @@ def _train(args: TrainArgs, exp: Path, dist_info: Optional[DistInfo], rank: int,
     tokenizer = Tokenizer.load(str(tok_path))
     cmvn = load_cmvn(args.cmvn)
     b = cfg.batching
-    # Dev utterances are all validated on (CER counts them all); only training leaves unfit ones out.
+    # Dev utterances are all validated on (CER counts them all); only the training set's are checked.
     train_set = FeatureDataset(load_utterances(args.train_dir, tokenizer, b.max_missing_ratio,
-                                               cannot_learn=cfg.model.cannot_learn),
+                                               ctc_misfit=cfg.model.ctc_misfit,
+                                               drop_misfits=cfg.model.ctc_weight == 1.0),
                                str(Path(args.train_dir) / "feats.scp"), cmvn, args.norm_vars, b.cache_features)
     valid_set = None
     if args.valid_dir:

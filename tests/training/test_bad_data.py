@@ -76,7 +76,8 @@ def trainer_on(dump: Path, lang: Path, exp: Path, max_frames: int = 2500, optim:
             "training": {**TINY_CONFIG["training"], "valid_cer": False, "num_plots": 0, **training}}
     cfg = build_config(conf)
     tok = Tokenizer.load(lang / "tokens.model")
-    ds = FeatureDataset(load_utterances(str(dump), tok, cannot_learn=cfg.model.cannot_learn),
+    ds = FeatureDataset(load_utterances(str(dump), tok, ctc_misfit=cfg.model.ctc_misfit,
+                                        drop_misfits=cfg.model.ctc_weight == 1.0),
                         str(dump / "feats.scp"))
     torch.manual_seed(0)
     model = LAS(ds.idim, tok.vocab_size, cfg.model)
@@ -181,30 +182,42 @@ def test_a_model_with_nan_weights_is_never_checkpointed(yesno_setup, tmp_path):
     assert not ckpt.list_checkpoints(tmp_path)
 
 
-def test_transcripts_too_long_for_the_downsampled_frames_are_left_out(clean, yesno_setup, tmp_path, caplog):
+def test_transcripts_too_long_for_ctc_are_named_and_left_out_only_without_attention(clean, yesno_setup, tmp_path,
+                                                                                    caplog):
     from asrkit.models.config import LASConfig
     from asrkit.text.tokenizer import Tokenizer
     from asrkit.training.data import load_utterances
 
     tok = Tokenizer.load(yesno_setup / "data" / "lang" / "tokens.model")
-    cfg = LASConfig.from_dict({"listener": {"vgg": False, "subsample": [2, 2]}, "ctc_weight": 0.3})
+    hybrid = LASConfig.from_dict({"listener": {"vgg": False, "subsample": [2, 2]}, "ctc_weight": 0.3})
     frames = dict(line.split() for line in (clean / "utt2num_frames").read_text().splitlines())
     utts = list(frames)
     # 4x downsampling: a transcript of more than frames/4 characters has no CTC alignment
     long_text = " ".join(["YES NO"] * (int(frames[utts[5]]) // 4 // 6 + 1))
     dump = edited(clean, tmp_path / "one", {}, text={5: long_text})
+    why = (rf"utterance '{utts[5]}': \d+ tokens need \d+ encoder frames for CTC, its {frames[utts[5]]} frames give "
+           rf"\d+ after the listener's 4x downsampling")
+    # CTC + attention: named and counted (CTC's zero_infinity hid it), still trained on by attention
     with caplog.at_level("INFO"):
-        kept = load_utterances(str(dump), tok, cannot_learn=cfg.cannot_learn)
+        kept = load_utterances(str(dump), tok, ctc_misfit=hybrid.ctc_misfit)
+    assert [u.utt_id for u in kept] == utts
+    assert re.search(rf"1 of 20 utterance\(s\) are too short for their transcripts to be aligned by CTC \(first: "
+                     rf"{why}\): their CTC loss is 0, only the attention decoder learns from them: {utts[5]} ",
+                     warnings(caplog))
+    # CTC only: nothing to learn from it, left out and counted under the rule
+    caplog.clear()
+    with caplog.at_level("INFO"):
+        kept = load_utterances(str(dump), tok, ctc_misfit=hybrid.ctc_misfit, drop_misfits=True)
     assert [u.utt_id for u in kept] == utts[:5] + utts[6:]
-    assert re.search(rf"1 utterance\(s\) are too short for their transcripts \(first: utterance '{utts[5]}': "
-                     rf"\d+ tokens need \d+ encoder frames for CTC, its {frames[utts[5]]} frames give \d+ after "
-                     rf"the listener's 4x downsampling\), left out: {utts[5]}", warnings(caplog))
-    # without CTC the attention decoder has no such bound
+    assert re.search(rf"1 utterance\(s\) are too short for their transcripts to be aligned by CTC \(first: {why}\), "
+                     rf"left out: {utts[5]}", warnings(caplog))
+    # without CTC nothing is said
     no_ctc = LASConfig.from_dict({"listener": {"vgg": False, "subsample": [2, 2]}, "ctc_weight": 0.0})
-    assert len(load_utterances(str(dump), tok, cannot_learn=no_ctc.cannot_learn)) == N
-    # two of 20 (one too short, one with an empty transcript) break the rule
+    caplog.clear()
+    assert len(load_utterances(str(dump), tok, ctc_misfit=no_ctc.ctc_misfit)) == N
+    assert "CTC" not in warnings(caplog)
+    # two of 20 left out (one too short for a CTC-only model, one with an empty transcript) break the rule
     dump = edited(clean, tmp_path / "two", {}, text={5: long_text, 9: ""})
     with pytest.raises(AsrkitError, match=r"2 of 20 utterances lack features or a transcript, or are too short "
                                           r"for it \(more than batching.max_missing_ratio=0.05"):
-        load_utterances(str(dump), tok, cannot_learn=cfg.cannot_learn)
-
+        load_utterances(str(dump), tok, ctc_misfit=hybrid.ctc_misfit, drop_misfits=True)
