@@ -115,7 +115,7 @@ def main() -> None:
     sets = {}
     for name in ("train_nodev", "train_dev"):
         d = work / "dump" / name
-        sets[name] = FeatureDataset(load_utterances(str(d), tok), str(d / "feats.scp"), cmvn,
+        sets[name] = FeatureDataset(load_utterances(str(d), tok), cmvn,
                                     cache=cfg.batching.cache_features)
     load_s = time.perf_counter() - t0
     model = LAS(sets["train_nodev"].idim, tok.vocab_size, cfg.model)
@@ -129,7 +129,7 @@ def main() -> None:
             full = trainer.sampler.epoch_batches
             trainer.sampler.epoch_batches = lambda e: full(e)[: args.max_batches]
             trainer.sampler.per_rank = min(trainer.sampler.per_rank, args.max_batches)
-        total_frames = sum(u.num_frames for u in sets["train_nodev"].utts)
+        total_frames = int(sets["train_nodev"].table.num_frames.sum())
         rows = []
         for epoch in range(1, args.epochs + 1):
             t0 = time.perf_counter()

@@ -19,7 +19,8 @@ from asrkit.utils.logging import get_logger, setup_logging
 log = get_logger("decode")
 
 OVERRIDES = ("mode", "beam", "ctc_weight", "lm_weight", "penalty", "length_norm", "maxlenratio", "minlenratio",
-             "nbest", "pre_beam_ratio", "batch_size", "device", "segment", "max_segment_s", "word_rule")
+             "nbest", "pre_beam_ratio", "eos_threshold", "max_backtrack", "batch_size", "device", "segment",
+             "max_segment_s", "word_rule")
 
 
 @asrkit_command("decode")
@@ -61,6 +62,12 @@ OVERRIDES = ("mode", "beam", "ctc_weight", "lm_weight", "penalty", "length_norm"
 @click.option("--minlenratio", type=float, default=None)
 @click.option("--nbest", type=int, default=None, help="Hypotheses kept per utterance in nbest.jsonl.")
 @click.option("--pre-beam-ratio", type=float, default=None, help="CTC scores ceil(ratio*beam) candidates (0: all).")
+@click.option("--eos-threshold", type=float, default=None,
+              help="<eos> only when its score >= this x the best other token's (log domain; 0: off) "
+                   "[default: 1.5 when --ctc-weight is 0, else 0].")
+@click.option("--max-backtrack", type=int, default=None,
+              help="End a hypothesis whose attention peak falls more than this many encoder frames behind "
+                   "its furthest one (a loop; 0: off) [default: 8 when --ctc-weight is 0, else 0].")
 @click.option("--batch-size", type=int, default=None, help="Utterances decoded together (default 16).")
 @click.option("--device", default=None, help="cpu, cuda[:N] or auto.")
 @click.option("--segment", type=click.Choice(["auto", "always", "never"]), default=None,

@@ -1,40 +1,65 @@
 """asrkit-train: train (or resume) a LAS model from dump dirs and a tokenizer into an exp dir."""
 from __future__ import annotations
 
+import glob
+import os
+
 import click
 
 from asrkit.cli._common import asrkit_command
 
 
 @asrkit_command("train")
-@click.option("--config", "config", type=click.Path(dir_okay=False), help="Training config YAML (model:, optim:, batching:, training:).")
+@click.option("--config", "config", type=click.Path(dir_okay=False), help="Training config YAML (model:, optim:, batching:, training:, augment:, finetune:).")
 @click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE",
               help="Override one config value, e.g. --set training.max_epochs=3 (repeatable).")
-@click.option("--train-dir", required=True, type=click.Path(), help="Dump dir with feats.scp, utt2num_frames, text.")
+@click.option("--train-dir", type=click.Path(),
+              help="Dump dir: feats.scp, utt2num_frames, text; or audio (fbank computed while loading, augment: applies): "
+                   "wav.scp [segments], utt2num_frames or utt2dur, text, fbank.yaml. "
+                   "Required unless --print-config.")
 @click.option("--valid-dir", type=click.Path(), help="Dev dump dir for validation loss/accuracy/CER and plots.")
-@click.option("--lang-dir", required=True, type=click.Path(), help="Dir with tokens.model (asrkit-train-tokenizer).")
+@click.option("--lang-dir", type=click.Path(),
+              help="Dir with tokens.model (asrkit-train-tokenizer). Required unless --print-config.")
 @click.option("--cmvn", type=click.Path(), help="Global CMVN stats (asrkit-compute-cmvn), applied while loading.")
 @click.option("--norm-vars", type=click.BOOL, default=True, show_default=True, help="Normalise variances too.")
 @click.option("--fbank-config", type=click.Path(dir_okay=False),
               help="The options the features were made with, stored in model.pt for decoding audio "
+                   "and, for a dump dir of audio, the ones to compute them with "
                    "[default: TRAIN_DIR/fbank.yaml, which asrkit-compute-fbank writes; without either, "
                    "model.pt decodes features only].")
 @click.option("--ngpu", type=int, default=None,
               help="0: CPU; 1: one GPU; N>1: N processes with DDP on this machine [default: a GPU if there is one]. "
                    "Under torchrun or srun the environment sets the ranks.")
 @click.option("--seed", type=int, default=None, help="Random seed (overrides training.seed).")
-@click.argument("exp_dir", type=click.Path())
-def main(config, overrides, train_dir, valid_dir, lang_dir, cmvn, norm_vars, fbank_config, ngpu, seed, exp_dir,
-         **_):
+@click.option("--init", "init", type=click.Path(dir_okay=False), default=None,
+              help="Start from this packed model's (or training checkpoint's) weights (finetune.init), e.g. "
+                   "exp/an4/model.pt or exp/an4/checkpoints/epoch5.pt; read only by a fresh run: a resumed one "
+                   "takes its weights from its checkpoint.")
+@click.option("--init-modules", default=None, metavar="NAME,...",
+              help="What --init takes (finetune.init_modules) [default: all]: listener, speller, attention, ctc or a "
+                   "finer dotted module path (speller.output, listener.layers.0). speller and ctc need the same "
+                   "token list; the features' dimension must match in any case.")
+@click.option("--freeze", default=None, metavar="NAME,...",
+              help="Modules whose parameters are never updated (finetune.freeze), named as for --init-modules.")
+@click.option("--print-config", is_flag=True,
+              help="Print the resolved config (YAML, every default written out) on stdout and exit, reading no data.")
+@click.argument("exp_dir", type=click.Path(), required=False)
+def main(config, overrides, train_dir, valid_dir, lang_dir, cmvn, norm_vars, fbank_config, ngpu, seed, init,
+         init_modules, freeze, print_config, exp_dir, **_):
     """Train a LAS model into EXP_DIR; re-running on an EXP_DIR with checkpoints resumes it.
 
     Writes EXP_DIR/config.yaml (the resolved config), checkpoints/epoch<N>.pt, log/train.log,
     log/curves.csv, plots/<utt>.epoch<N>.png and, at the end, model.pt (the best epoch, packed
     with the feature config, CMVN and tokenizer).
 
+    With --init it starts from another packed model's weights (all of them, or the modules of
+    --init-modules) and with --freeze keeps modules fixed (docs/training.md, "Fine-tuning").
+
     \b
     e.g.: asrkit-train --config conf/train.yaml --train-dir dump/train --valid-dir dump/dev \\
             --lang-dir data/lang --cmvn dump/train/cmvn.ark --ngpu 1 --seed 1 exp/las
+    e.g.: asrkit-train ... --init ../an4/exp/las/model.pt --init-modules listener --freeze listener exp/ft
+          asrkit-train --config conf/train.yaml --set optim.lr=0.002 --print-config
     """
     from asrkit.training.config import load_config, resolve_fbank_config
     from asrkit.utils.errors import AsrkitError
@@ -42,10 +67,27 @@ def main(config, overrides, train_dir, valid_dir, lang_dir, cmvn, norm_vars, fba
     if ngpu is not None and ngpu < 0:
         raise AsrkitError(f"--ngpu {ngpu}: must be >= 0")
     # The configs first, without torch: a bad one fails here, in a moment, before any data is read.
-    cfg = load_config(config, overrides)
+    finetune = []
+    if init is not None:
+        finetune.append(f"finetune.init={_yaml_str(init)}")
+    for key, names in (("init_modules", init_modules), ("freeze", freeze)):
+        if names is not None:
+            finetune.append(f"finetune.{key}=[{', '.join(_yaml_str(n.strip()) for n in names.split(','))}]")
+    cfg = load_config(config, [*overrides, *finetune])
     if seed is not None:
         cfg.training.seed = seed
+    if print_config:  # ESPnet's habit: what would run, with nothing read, started or written
+        from asrkit.training.config import dump_config
+
+        click.echo(dump_config(cfg), nl=False)
+        return
+    for value, name in ((train_dir, "--train-dir"), (lang_dir, "--lang-dir"), (exp_dir, "EXP_DIR")):
+        if not value:
+            raise click.UsageError(f"missing {name} (only --print-config runs without it)")
     fbank = resolve_fbank_config(train_dir, fbank_config)
+    if cfg.finetune.init and not glob.glob(os.path.join(exp_dir, "checkpoints", "epoch*.pt")) \
+            and not os.path.isfile(cfg.finetune.init):
+        raise AsrkitError(f"--init {cfg.finetune.init}: no such model file")
 
     from asrkit.launch.distributed import detect_distributed
     from asrkit.training.train_asr import TrainArgs, launch_local, train
@@ -61,3 +103,10 @@ def main(config, overrides, train_dir, valid_dir, lang_dir, cmvn, norm_vars, fba
         launch_local(args, ngpu)
         return
     train(args)
+
+
+def _yaml_str(text: str) -> str:
+    """``text`` as a YAML string for a --set value (a path like ``1e3`` or ``on`` stays a string)."""
+    import json
+
+    return json.dumps(text)

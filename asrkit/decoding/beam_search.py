@@ -50,6 +50,9 @@ class SearchOptions:
     minlenratio: float = 0.0  # <eos> is not allowed before ratio * encoder frames tokens
     pre_beam_ratio: float = 1.5  # CTC scores ceil(ratio * beam) candidates per hypothesis; 0: all
     max_tokens: int = 0  # a cap on output tokens besides maxlenratio (0: none); validation passes one
+    # <eos> is a candidate only when its score >= eos_threshold * the best other token's (log
+    # domain, so > 1 is laxer; Hannun et al. 2019 use 1.5); 0: always. Against stopping early.
+    eos_threshold: float = 0.0
 
 
 @dataclass
@@ -130,6 +133,14 @@ class _Search:
         cols = torch.arange(self.V, device=self.device)
         no_end = step < self.row_min  # (N,)
         force_end = step >= self.row_max  # (N,)
+        for name, sc in self.full.items():
+            looped = sc.must_end(new_states[name])
+            if looped is not None:
+                force_end = force_end | looped
+        if self.opts.eos_threshold > 0:
+            best_other = wsum.masked_fill((cols == self.eos)[None], NEG_INF).max(dim=1).values  # (N,)
+            no_end = no_end | (wsum[:, self.eos] < self.opts.eos_threshold * best_other)
+        no_end = no_end & ~force_end  # a hypothesis made to end may always end
         wsum = wsum.masked_fill(no_end[:, None] & (cols == self.eos)[None], NEG_INF)
         wsum = wsum.masked_fill(force_end[:, None] & (cols != self.eos)[None], NEG_INF)
         pending = None

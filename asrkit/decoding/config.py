@@ -10,6 +10,8 @@
     minlenratio: 0.0
     nbest: 1
     pre_beam_ratio: 1.5 # CTC scores ceil(ratio * beam) candidates per hypothesis (0: all tokens)
+    eos_threshold: null # <eos> only when its score >= X x the best other token's (0: always; null: 1.5 at ctc_weight 0, else 0)
+    max_backtrack: null # end a hypothesis whose attention peak falls > N encoder frames behind its furthest (0: off; null: 8 at ctc_weight 0, else 0)
     batch_size: 16      # utterances decoded together
     device: cpu         # cpu | cuda | auto
     word_times: true    # CTC-align each hypothesis: word times and confidences (needs a CTC head)
@@ -28,10 +30,15 @@ The module imports no torch (``--print-config`` and ``--help`` stay fast).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 from asrkit.utils.config import from_dict, load_yaml_mapping, to_dict
 from asrkit.utils.errors import AsrkitError
+
+
+# (eos_threshold, max_backtrack) for attention-only decoding: Hannun et al. 2019's threshold, and
+# 8 encoder frames (~0.3 s at 40 ms) of backward jump taken as a loop.
+ATTENTION_ONLY_GUARDS = (1.5, 8)
 
 
 @dataclass
@@ -46,6 +53,11 @@ class DecodeConfig:
     minlenratio: float = 0.0
     nbest: int = 1
     pre_beam_ratio: float = 1.5
+    # Guards against an attention decoder that stops early or loops (docs/decoding.md, "Attention-
+    # only decoding"). None: ATTENTION_ONLY_GUARDS when ctc_weight is 0, off with CTC scores,
+    # which already tie the output to the input (and where the threshold cost yesno 3 errors).
+    eos_threshold: Optional[float] = None
+    max_backtrack: Optional[int] = None
     batch_size: int = 16
     device: str = "cpu"
     word_times: bool = True
@@ -83,6 +95,10 @@ class DecodeConfig:
             problems.append(f"lm_weight must be >= 0, got {self.lm_weight}")
         if self.nbest < 1 or (self.mode == "beam" and self.nbest > self.beam):
             problems.append(f"nbest must be in [1, beam], got {self.nbest}")
+        if self.eos_threshold is not None and self.eos_threshold < 0:
+            problems.append(f"eos_threshold must be >= 0 (0: off), got {self.eos_threshold}")
+        if self.max_backtrack is not None and self.max_backtrack < 0:
+            problems.append(f"max_backtrack must be >= 0 (0: off), got {self.max_backtrack}")
         if self.batch_size < 1:
             problems.append(f"batch_size must be >= 1, got {self.batch_size}")
         if self.maxlenratio < 0 or self.minlenratio < 0:
@@ -111,10 +127,20 @@ class DecodeConfig:
 
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
-    def search_options(self):
-        """The :class:`asrkit.decoding.beam_search.SearchOptions` of this config."""
+    def guards(self, ctc_weight: float) -> Tuple[float, int]:
+        """(eos_threshold, max_backtrack) in effect when decoding at ``ctc_weight`` (the one used:
+        0 for a model without a CTC head): the values given, else the attention-only defaults."""
+        auto = ATTENTION_ONLY_GUARDS if ctc_weight == 0 else (0.0, 0)
+        return (auto[0] if self.eos_threshold is None else self.eos_threshold,
+                auto[1] if self.max_backtrack is None else self.max_backtrack)
+
+    def search_options(self, ctc_weight: Optional[float] = None):
+        """The :class:`asrkit.decoding.beam_search.SearchOptions` of this config; ``ctc_weight``: the
+        weight used, when it is not the config's (a model without a CTC head)."""
         from asrkit.decoding.beam_search import SearchOptions
 
+        eos_threshold, _ = self.guards(self.ctc_weight if ctc_weight is None else ctc_weight)
         return SearchOptions(beam=self.beam if self.mode == "beam" else 1, nbest=self.nbest if self.mode == "beam" else 1,
                              penalty=self.penalty, length_norm=self.length_norm, maxlenratio=self.maxlenratio,
-                             minlenratio=self.minlenratio, pre_beam_ratio=self.pre_beam_ratio)
+                             minlenratio=self.minlenratio, pre_beam_ratio=self.pre_beam_ratio,
+                             eos_threshold=eos_threshold)

@@ -99,7 +99,8 @@ class Recognizer:
         self.weights = {"att": 1.0 - ctc_weight, "ctc": ctc_weight}
         if self.lm is not None:
             self.weights["lm"] = config.lm_weight
-        self.opts = config.search_options()
+        self.opts = config.search_options(ctc_weight)
+        self.max_backtrack = config.guards(ctc_weight)[1]
         self.V = self.model.vocab_size
         self.eos = self.model.eos
         self.time_reduction = self.model.listener.time_reduction
@@ -201,7 +202,7 @@ class Recognizer:
             x[i, :f.shape[0]] = torch.from_numpy(np.ascontiguousarray(f))
         x, lens = x.to(self.device), lens.to(self.device)
         enc, enc_lens = self.model.encode(x, lens)  # (B, T', H), (B,)
-        full = {"att": AttentionScorer(self.model, enc, enc_lens)}
+        full = {"att": AttentionScorer(self.model, enc, enc_lens, self.max_backtrack)}
         if self.lm is not None:
             full["lm"] = LMScorer(self.lm)
         ctc = None

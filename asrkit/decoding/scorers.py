@@ -8,8 +8,9 @@ looks inside a scorer's state: it only asks it to score, and to keep / reorder r
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, Optional, Tuple
 
+import torch
 from torch import Tensor
 
 from asrkit.decoding.ctc_prefix import CTCPrefixScorer
@@ -32,6 +33,10 @@ class FullScorer:
     def drop_utterances(self, rows: Tensor) -> None:
         """Keep only rows ``rows`` of any fixed per-row data (utterances that finished are dropped)."""
 
+    def must_end(self, state: Any) -> Optional[Tensor]:
+        """Rows (N,) bool whose hypothesis must end at the step that produced ``state``, or None."""
+        return None
+
 
 class AttentionScorer(FullScorer):
     """The LAS speller: ``decode_step`` over the encoder output of one batch of utterances.
@@ -39,23 +44,47 @@ class AttentionScorer(FullScorer):
     ``memory`` (encoder output, attention keys, padding mask) is per utterance and fixed; it is
     expanded to rows once in :meth:`init_state` and kept out of the state that is reordered
     every step, since all beams of one utterance share it.
+
+    ``max_backtrack`` > 0 is the loop guard: a hypothesis whose attention peak (the encoder
+    frame of highest weight) falls more than that many frames behind the furthest peak it has
+    reached is re-reading input it has already transcribed, which is how an attention decoder
+    loops; :meth:`must_end` makes it end at that step, so the repeated words never come out.
+    Only peaks of weight >= ``SHARP`` count.
     """
 
-    def __init__(self, model, enc: Tensor, enc_lens: Tensor) -> None:
+    SHARP = 0.2
+
+    def __init__(self, model, enc: Tensor, enc_lens: Tensor, max_backtrack: int = 0) -> None:
         from asrkit.models.las import select_batch
 
         self.model = model
         self._select = select_batch
         self._memory, self._state0 = model.init_decoder(enc, enc_lens)
         self.memory: Dict[str, Tensor] = self._memory
+        self.max_backtrack = max_backtrack
 
     def init_state(self, rows: Tensor) -> Any:
         self.memory = self._select(self._memory, rows)
-        return self._select(self._state0, rows)
+        state = self._select(self._state0, rows)
+        if self.max_backtrack > 0:
+            # The furthest peak so far per row; -1 before the first step.
+            state = {**state, "peak": torch.full((rows.numel(),), -1, dtype=torch.long, device=rows.device)}
+        return state
 
     def score(self, prev: Tensor, state: Any) -> Tuple[Tensor, Any]:
-        logp, state, _ = self.model.decode_step(prev, state, self.memory)  # (N, V)
-        return logp, state
+        dec = {k: v for k, v in state.items() if k not in ("peak", "looped")}
+        logp, new, att = self.model.decode_step(prev, dec, self.memory)  # (N, V), (N, T')
+        if self.max_backtrack > 0:
+            weight, peak = att.max(dim=1)
+            # A flat attention's argmax means nothing (a weak model's can wander over the whole
+            # input at every step): only a sharp peak moves the furthest frame or counts as a jump.
+            sharp = weight >= self.SHARP
+            new["looped"] = sharp & (peak < state["peak"] - self.max_backtrack)
+            new["peak"] = torch.where(sharp, torch.maximum(state["peak"], peak), state["peak"])
+        return logp, new
+
+    def must_end(self, state: Any) -> Optional[Tensor]:
+        return state.get("looped") if self.max_backtrack > 0 else None
 
     def reorder(self, state: Any, rows: Tensor) -> Any:
         return self._select(state, rows)

@@ -50,6 +50,10 @@ class LASOutput:
 
 
 class LAS(nn.Module):
+    # The modules whose parameters are indexed by token id (embedding rows, output and CTC
+    # classes): they mean something only with the token list they were trained with.
+    TOKEN_MODULES = ("speller.embed", "speller.output", "ctc")
+
     def __init__(self, idim: int, vocab_size: int, config: Optional[LASConfig] = None) -> None:
         super().__init__()
         config = config or LASConfig()

@@ -36,7 +36,7 @@ class BadItem:
 
 
 class SkipBad(torch.utils.data.Dataset):
-    """``dataset[i]``, or a :class:`BadItem` when that raises an AsrkitError (``dataset.utts[i].utt_id``
+    """``dataset[i]``, or a :class:`BadItem` when that raises an AsrkitError (``dataset.table.utt_id(i)``
     names it). Other errors (a full disk, a bug) still stop the run."""
 
     def __init__(self, dataset) -> None:
@@ -49,7 +49,7 @@ class SkipBad(torch.utils.data.Dataset):
         try:
             return self.dataset[i]
         except AsrkitError as e:
-            return BadItem(i, self.dataset.utts[i].utt_id, str(e))
+            return BadItem(i, self.dataset.table.utt_id(i), str(e))
 
 
 def collate_good(items: List[Any]) -> Batch:

@@ -6,6 +6,8 @@
     optim:      {name: adam, lr: 0.002, scheduler: warmup, warmup_steps: 1000, grad_clip: 5.0}
     batching:   {max_frames: 30000, num_workers: 0, cache_features: true}
     training:   {max_epochs: 30, patience: 5, keep_best: 5, best_metric: valid_loss}
+    finetune:   {init: exp/an4/model.pt, init_modules: [listener], freeze: [listener]}   # optional
+    augment:    {speed_factors: [0.9, 1.0, 1.1], noise_scp: null}   # raw-audio dump dirs only
 
 ``--set training.max_epochs=3`` overrides one key (the value is read as YAML, so ``3`` is an
 int and ``[1, 2]`` a list). An unknown section or key is an error naming its whole path
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Dict, Iterable, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 import yaml
 
@@ -59,6 +61,24 @@ class BatchingConfig:
 
 
 @dataclass
+class AugmentConfig:
+    """On-the-fly augmentation of a dump dir of audio (wav.scp): asrkit.training.audio_data.
+
+    Drawn afresh for every utterance each epoch, from (training.seed, epoch, utterance), so a
+    resumed run sees the same audio as an uninterrupted one. Refused for dumped features.
+    """
+
+    speed_factors: List[float] = field(default_factory=list)  # e.g. [0.9, 1.0, 1.1]: one drawn per utterance
+    noise_scp: Optional[str] = None  # a wav.scp of noise recordings (e.g. MUSAN noise) to mix in
+    noise_prob: float = 0.5  # probability that an utterance gets noise (with noise_scp)
+    noise_snr_db: Tuple[float, float] = (10.0, 20.0)  # SNR drawn uniformly from this range
+
+    @property
+    def active(self) -> bool:
+        return bool(self.speed_factors) and self.speed_factors != [1.0] or bool(self.noise_scp)
+
+
+@dataclass
 class TrainingConfig:
     max_epochs: int = 30
     # Wall-time budget in seconds over every run of this training (0: none): training stops at an
@@ -94,11 +114,27 @@ class TrainingConfig:
 
 
 @dataclass
+class FinetuneConfig:
+    """Starting from another model's weights (asrkit-train --init, --init-modules, --freeze).
+
+    Module names are dotted paths of the LAS's modules (``listener``, ``speller``, ``ctc``,
+    ``attention`` for ``speller.attention``, or finer: ``speller.output``, ``listener.layers.0``);
+    see asrkit.training.finetune and docs/training.md.
+    """
+
+    init: Optional[str] = None  # a packed model.pt whose weights the model starts from (a fresh run only)
+    init_modules: List[str] = field(default_factory=lambda: ["all"])  # what is taken from it; all: everything
+    freeze: List[str] = field(default_factory=list)  # modules whose parameters are never updated
+
+
+@dataclass
 class TrainConfig:
     model: LASConfig = field(default_factory=LASConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     batching: BatchingConfig = field(default_factory=BatchingConfig)
     training: TrainingConfig = field(default_factory=TrainingConfig)
+    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def to_dict(self) -> Dict[str, Any]:
         return to_dict(self)
@@ -183,12 +219,30 @@ def validate(cfg: TrainConfig, where: str = "config") -> None:
         raise AsrkitError(f"{where}: training.teacher_forcing_start/end must be in [0, 1]")
     if t.device not in ("auto", "cpu", "cuda"):
         raise AsrkitError(f"{where}: training.device: {t.device!r} is not one of auto, cpu, cuda")
+    f = cfg.finetune
+    for key, names in (("init_modules", f.init_modules), ("freeze", f.freeze)):
+        if any(not n or not n.strip() or "," in n for n in names):
+            raise AsrkitError(f"{where}: finetune.{key}: {names!r}: expected module names such as listener, "
+                              f"attention, speller.output (one per list item)")
+    if not f.init_modules:
+        raise AsrkitError(f"{where}: finetune.init_modules is empty: name the modules to take from "
+                          f"finetune.init (all: every one)")
+    if "all" in f.init_modules and len(f.init_modules) > 1:
+        raise AsrkitError(f"{where}: finetune.init_modules: 'all' and {', '.join(n for n in f.init_modules if n != 'all')}"
+                          f" together: give either all or the modules")
+    a = cfg.augment
+    if any(not (0.5 <= f <= 2.0) for f in a.speed_factors):
+        raise AsrkitError(f"{where}: augment.speed_factors must be in [0.5, 2], got {a.speed_factors}")
+    if not 0 <= a.noise_prob <= 1:
+        raise AsrkitError(f"{where}: augment.noise_prob must be in [0, 1], got {a.noise_prob}")
+    if a.noise_snr_db[0] > a.noise_snr_db[1]:
+        raise AsrkitError(f"{where}: augment.noise_snr_db must be [low, high], got {list(a.noise_snr_db)}")
 
 
 def load_config(path: Optional[str], overrides: Iterable[str] = ()) -> TrainConfig:
     raw: Dict[str, Any] = {}
     if path is not None:
-        raw = load_yaml_mapping(path, "sections (model:, optim:, batching:, training:)")
+        raw = load_yaml_mapping(path, "sections (model:, optim:, batching:, training:, finetune:)")
     return build_config(raw, overrides, where=str(path) if path else "config")
 
 

@@ -1,37 +1,44 @@
 """Training data: a dump dir's utterances, their features (through kaldiio, CMVN applied) and batches.
 
-A dump dir holds ``feats.scp``, ``utt2num_frames`` and ``text``. Utterances that cannot be
-trained on (no features, no transcript, an empty transcript; for a CTC-only model a transcript
-too long for the downsampled frames) are reported by count, with their ids, and left out; more than
-``max_missing_ratio`` of them is an error, as Kaldi fails a stage where fewer than 95 % of the
-utterances succeed. Features that turn out unreadable or not finite only when a batch reads them
-are the trainer's to skip and count (:mod:`asrkit.training.bad_utterances`).
+A dump dir holds ``feats.scp``, ``utt2num_frames`` and ``text`` (or, to train straight from
+audio, ``wav.scp`` with optional ``segments`` and ``utt2dur``: :mod:`asrkit.training.audio_data`).
+Utterances that cannot be trained on (no features, no transcript, an empty transcript) are
+reported by count, with their ids, and left out; more than ``max_missing_ratio`` of them is an
+error, as Kaldi fails a stage where fewer than 95 % of the utterances succeed. Transcripts too
+long for CTC after the listener's downsampling are named and counted (CTC gives them loss 0).
+Features that turn out unreadable, empty or not finite only when a batch reads them are the
+trainer's to skip and count (:mod:`asrkit.training.bad_utterances`).
+
+The table of utterances is a few flat numpy arrays (:class:`~asrkit.training.utt_table.UttTable`),
+built while the tables are read line by line, so that a corpus of 281k utterances costs tens of MB
+in the training process and stays shared with its DataLoader workers.
 """
 from __future__ import annotations
 
+import re
+from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 
 from asrkit.data.datadir import DataDir
-from asrkit.data.specifier import load_scp, read_matrix
+from asrkit.data.matrix_io import parse_scp_value, read_entry
+from asrkit.data.table import iter_table_fast
 from asrkit.text.tokenizer import UnknownTally
+from asrkit.training.utt_table import IntListsBuilder, Strings, StringsBuilder, Utterance, UttTable
 from asrkit.utils.bad_items import max_failures
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.logging import get_logger, progress
 
 log = get_logger(__name__)
 
-
-@dataclass
-class Utterance:
-    utt_id: str
-    num_frames: int
-    text: str
-    tokens: List[int]
+__all__ = ["Utterance", "UttTable", "load_utterances", "load_cmvn", "FeatureDataset", "Batch", "collate",
+           "make_loader"]
+_TOKENIZE_CHUNK = 4096  # transcripts encoded per sentencepiece call
+_PLAIN_ARK_ENTRY = re.compile(r"[^\[\]|:]+:[0-9]+")  # "feats.ark:123": nothing parse_scp_value could refuse
 
 
 def _report(kind: str, ids: Sequence[str], where: Path) -> None:
@@ -42,85 +49,210 @@ def _report(kind: str, ids: Sequence[str], where: Path) -> None:
     log.debug("%s: utterances %s: %s", where, kind, " ".join(ids))
 
 
-def load_utterances(data_dir: str, tokenizer, max_missing_ratio: float = 0.05,
-                    ctc_misfit: Optional[Callable[[int, List[int]], Optional[str]]] = None,
-                    drop_misfits: bool = False) -> List[Utterance]:
-    """The trainable utterances of a dump dir, in ``feats.scp`` order, tokenized.
+@dataclass
+class _Inputs:
+    """What a dump dir trains from, read before the utterances are: one row per utterance key."""
 
-    ``ctc_misfit(frames, tokens)``: why the CTC branch cannot learn from an utterance (a
-    transcript too long for the downsampled frames: ``LASConfig.ctc_misfit``), or None. Such
-    utterances are named and counted in a warning, which CTC's ``zero_infinity`` kept silent; with
-    ``drop_misfits`` (a CTC-only model, which learns nothing from them) they are also left out and
-    count against ``max_missing_ratio``, otherwise the attention decoder still learns from them.
-    """
-    d = DataDir(data_dir)
-    d.require("feats.scp", "text")
-    feats = d.read("feats.scp")
-    text = d.read("text")
+    file: Path  # feats.scp or wav.scp: the file the sources' line numbers are of
+    keys: List[str]  # utterances, in order
+    source_of: Sequence[int]  # row of ``sources`` for the k-th key
+    sources: Strings
+    source_lines: np.ndarray
+    length_of: Callable[[str], Optional[int]]  # frames of an utterance (None: unknown -> left out)
+    length_table: Path  # named when lengths are missing
+    starts: Optional[Dict[str, Tuple[float, float]]] = None  # segments: utt -> (start, end)
+
+
+def _feats_inputs(d: DataDir) -> _Inputs:
+    scp = d.file("feats.scp")
+    keys: List[str] = []
+    seen = set()
+    sources = StringsBuilder()
+    lines = array("i")
+    for key, value, lineno in iter_table_fast(scp):
+        if key in seen:
+            raise AsrkitError(f"{scp}:{lineno}: duplicate key {key!r}")
+        seen.add(key)
+        keys.append(key)
+        if not _PLAIN_ARK_ENTRY.fullmatch(value):  # a malformed entry fails now, not mid-epoch
+            parse_scp_value(key, value, f"{scp}:{lineno}")
+        sources.add(value)
+        lines.append(lineno)
+    del seen
+    built = sources.build()
     if d.has("utt2num_frames"):
-        frames_table = d.read("utt2num_frames")
+        frames = d.read("utt2num_frames")
+
+        def length_of(u: str) -> Optional[int]:
+            v = frames.get(u)
+            if v is None:
+                return None
+            try:
+                return int(v)
+            except ValueError:
+                raise AsrkitError(f"{d.file('utt2num_frames')}: bad frame count {v!r} for {u!r}") from None
     else:
         log.warning("%s: no utt2num_frames, reading every feature matrix for its length", d.path)
-        loader = load_scp(str(d.file("feats.scp")))
-        frames_table = {u: str(read_matrix(loader, u, str(d.file("feats.scp"))).shape[0]) for u in feats}
+        index = {k: i for i, k in enumerate(keys)}
 
-    no_text = [u for u in feats if u not in text]
-    no_feats = [u for u in text if u not in feats]
-    empty = [u for u in feats if u in text and not text[u].strip()]
-    no_frames = [u for u in feats if u in text and text[u].strip() and u not in frames_table]
-    _report("have features but no transcript in text", no_text, d.file("text"))
-    _report("have a transcript but no features in feats.scp", no_feats, d.file("feats.scp"))
-    _report("have an empty transcript", empty, d.file("text"))
-    _report("are missing from utt2num_frames", no_frames, d.file("utt2num_frames"))
+        def length_of(u: str) -> Optional[int]:
+            i = index[u]
+            return int(read_entry(parse_scp_value(u, built[i], f"{scp}:{lines[i]}")).shape[0])
+    return _Inputs(scp, keys, range(len(keys)), built, np.asarray(lines, dtype=np.int32), length_of,
+                   d.file("utt2num_frames"))
 
-    utts: List[Utterance] = []
-    unfit: List[str] = []
-    first_unfit: Optional[str] = None
+
+def load_utterances(data_dir: str, tokenizer, max_missing_ratio: float = 0.05, keep_text: bool = True,
+                    fbank=None, min_speed: float = 1.0,
+                    ctc_misfit: Optional[Callable[[int, List[int]], Optional[str]]] = None) -> UttTable:
+    """The trainable utterances of a dump dir, in ``feats.scp`` (or wav.scp/segments) order, tokenized.
+
+    ``keep_text`` keeps the transcripts (validation scores against them; training needs only
+    the token ids). A dump dir without ``feats.scp`` but with ``wav.scp`` is read as raw audio:
+    ``fbank`` (the :class:`~asrkit.features.fbank.FbankConfig` the features will be computed
+    with) turns durations into frame counts, and ``min_speed`` < 1 (the slowest speed
+    perturbation factor) lengthens them as that factor will.
+    """
+    d = DataDir(data_dir)
+    if not d.path.is_dir():
+        raise AsrkitError(f"{d.path}: not a data directory (no such directory)")
+    if d.has("feats.scp") or not d.has("wav.scp"):
+        d.require("feats.scp", "text")
+        inputs = _feats_inputs(d)
+    else:
+        from asrkit.training.audio_data import raw_inputs
+
+        d.require("text")
+        if fbank is None:
+            raise AsrkitError(f"{d.path}: a dump dir of audio (wav.scp, no feats.scp) needs the fbank options to "
+                              f"compute features with: --fbank-config or {d.file('fbank.yaml')}")
+        inputs = raw_inputs(d, fbank, min_speed)
+    text = d.read("text")
+    in_inputs = set(inputs.keys)
+    no_feats = [u for u in text if u not in in_inputs]
+    del in_inputs
+
+    ids, tokens, texts = StringsBuilder(), IntListsBuilder(), StringsBuilder() if keep_text else None
+    num_frames, source_index, starts, ends = array("i"), array("i"), array("d"), array("d")
+    no_text, empty, no_frames, too_short = [], [], [], []
     unknown = UnknownTally()
-    for u in feats:
-        if u not in text or not text[u].strip() or u not in frames_table:
+    chunk: List[Tuple[int, str, int]] = []  # (key row, utt, frames) waiting to be tokenized
+
+    def flush() -> None:
+        if not chunk:
+            return
+        utts = [x[1] for x in chunk]
+        flat, lengths = unknown.encode_flat(tokenizer, utts, [text[u] for u in utts])
+        keep = lengths > 0
+        for j in np.flatnonzero(~keep):
+            empty.append(utts[j])
+            log.warning("%s: transcript of %r encodes to no tokens, left out", d.file("text"), utts[j])
+        if not keep.all():
+            flat = flat[np.repeat(keep, lengths)]
+            chunk[:] = [x for x, k in zip(chunk, keep) if k]
+            utts = [x[1] for x in chunk]
+            lengths = lengths[keep]
+        ids.add_many(utts)
+        tokens.add_flat(flat, lengths)
+        if texts is not None:
+            texts.add_many([text[u] for u in utts])
+        num_frames.extend(x[2] for x in chunk)
+        source_index.extend(inputs.source_of[x[0]] for x in chunk)
+        if inputs.starts is not None:
+            for u in utts:
+                s, e = inputs.starts[u]
+                starts.append(s)
+                ends.append(e)
+        chunk.clear()
+
+    for k, u in enumerate(inputs.keys):
+        t = text.get(u)
+        if t is None:
+            no_text.append(u)
             continue
-        try:
-            n = int(frames_table[u])
-        except ValueError:
-            raise AsrkitError(f"{d.file('utt2num_frames')}: bad frame count {frames_table[u]!r} for {u!r}") from None
-        tokens = unknown.encode(tokenizer, u, text[u])
-        if not tokens:
+        if not t.strip():
             empty.append(u)
-            log.warning("%s: transcript of %r encodes to no tokens, left out", d.file("text"), u)
             continue
-        why = ctc_misfit(n, tokens) if ctc_misfit is not None else None
-        if why is not None:
-            unfit.append(u)
-            log.debug("%s: utterance %r: %s", d.path, u, why)
-            first_unfit = first_unfit or f"utterance {u!r}: {why}"
-            if drop_misfits:
-                continue
-        utts.append(Utterance(u, n, text[u], tokens))
+        n = inputs.length_of(u)
+        if n is None:
+            no_frames.append(u)
+            continue
+        if n <= 0:
+            too_short.append(u)
+            continue
+        chunk.append((k, u, n))
+        if len(chunk) >= _TOKENIZE_CHUNK:
+            flush()
+    flush()
+    _report("have features but no transcript in text", no_text, d.file("text"))
+    _report(f"have a transcript but no entry in {inputs.file.name}", no_feats, inputs.file)
+    _report("have an empty transcript", [u for u in empty if u in text and not text[u].strip()], d.file("text"))
+    _report(f"are missing from {inputs.length_table.name}", no_frames, inputs.length_table)
+    _report("are shorter than one frame", too_short, inputs.file)
     unknown.warn(log, str(d.file("text")))
-    if unfit and drop_misfits:
-        _report(f"are too short for their transcripts to be aligned by CTC (first: {first_unfit})", unfit, d.path)
-    elif unfit:
-        shown = " ".join(unfit[:5]) + (" ..." if len(unfit) > 5 else "")
-        log.warning("%s: %d of %d utterance(s) are too short for their transcripts to be aligned by CTC (first: "
-                    "%s): their CTC loss is 0, only the attention decoder learns from them: %s (all ids with -v; "
-                    "many of them: less downsampling in model.listener.subsample, or larger tokens)",
-                    d.path, len(unfit), len(feats), first_unfit, shown)
-        log.debug("%s: utterances too short for CTC: %s", d.path, " ".join(unfit))
-    total = len(set(feats) | set(text))
-    bad = total - len(utts)
-    if not utts:
-        raise AsrkitError(f"{d.path}: no utterance has both features and a non-empty transcript that the "
-                          f"model can learn{f' (first: {first_unfit})' if first_unfit else ''}")
+    total = len(inputs.keys) + len(no_feats)
+    table = UttTable(ids.build(), np.asarray(num_frames, dtype=np.int32), tokens.build(), inputs.sources,
+                     np.asarray(source_index, dtype=np.int32), inputs.source_lines, str(inputs.file),
+                     texts.build() if texts is not None else None,
+                     np.asarray(starts, dtype=np.float64) if inputs.starts is not None else None,
+                     np.asarray(ends, dtype=np.float64) if inputs.starts is not None else None)
+    bad = total - len(table)
+    if not len(table):
+        raise AsrkitError(f"{d.path}: no utterance has both features and a non-empty transcript")
     # The rule of every command (asrkit.utils.bad_items): Kaldi's 5 %, i.e. total // 20 may fail.
-    if bad > max_failures(total, max_missing_ratio * 100):
+    if bad > max_failures(total, round(max_missing_ratio * 100, 6)):  # 0.29 * 100 is 28.999...96
         raise AsrkitError(
-            f"{d.path}: {bad} of {total} utterances lack features or a transcript, or are too short for it "
+            f"{d.path}: {bad} of {total} utterances lack features or a transcript "
             f"(more than batching.max_missing_ratio={max_missing_ratio}: probably a serious error in the data; "
             f"see the warnings above); fix the data dir (asrkit-fix-data-dir) or raise the ratio"
         )
-    log.info("%s: %d utterances, %d frames", d.path, len(utts), sum(x.num_frames for x in utts))
-    return utts
+    if ctc_misfit is not None:
+        _report_ctc_misfits(table, ctc_misfit, d.path)
+    log.info("%s: %d utterances, %d frames (utterance table: %.1f MB)", d.path, len(table),
+             int(table.num_frames.sum(dtype=np.int64)), table.nbytes / 1e6)
+    return table
+
+
+def _report_ctc_misfits(table: UttTable, ctc_misfit: Callable[[int, List[int]], Optional[str]],
+                        where: Path) -> None:
+    """Name and count the utterances whose transcripts CTC cannot align to their downsampled frames.
+
+    CTC's loss for them is 0 (``zero_infinity``), which used to pass in silence; they stay in
+    training, since the attention decoder still learns from them. Many of them mean the listener
+    downsamples too much for the token unit.
+    """
+    unfit: List[str] = []
+    first: Optional[str] = None
+    for i in range(len(table)):
+        why = ctc_misfit(int(table.num_frames[i]), list(table.tokens[i]))
+        if why is not None:
+            unfit.append(table.utt_id(i))
+            first = first or f"utterance {unfit[-1]!r}: {why}"
+    if not unfit:
+        return
+    shown = " ".join(unfit[:5]) + (" ..." if len(unfit) > 5 else "")
+    log.warning("%s: %d of %d utterance(s) are too short for their transcripts to be aligned by CTC (first: %s): "
+                "their CTC loss is 0, only the attention decoder learns from them: %s (all ids with -v; many of "
+                "them: less downsampling in model.listener.subsample, or larger tokens)",
+                where, len(unfit), len(table), first, shown)
+    log.debug("%s: utterances too short for CTC: %s", where, " ".join(unfit))
+
+
+def release_free_memory() -> None:
+    """Hand the heap that reading the tables freed back to the OS (glibc's malloc_trim).
+
+    The dicts and strings of text, utt2num_frames and feats.scp are garbage once the table is
+    built, but glibc keeps freed heap pages; every DataLoader worker forked later would start
+    with them counted in its memory. Elsewhere than glibc this does nothing.
+    """
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def load_cmvn(path: Optional[str]) -> Optional[np.ndarray]:
@@ -138,18 +270,16 @@ def load_cmvn(path: Optional[str]) -> Optional[np.ndarray]:
 class FeatureDataset(torch.utils.data.Dataset):
     """Item ``i``: ``(i, feats (T, D) float32 with CMVN applied, tokens)``.
 
-    Reads through kaldiio on demand (each DataLoader worker opens its own files), or with
-    ``cache=True`` once up front: AN4's fbank is ~60 MB, and a corpus that fits in memory
-    should not be re-read from disk every epoch.
+    Reads the dumped features on demand (each read opens its ark, so DataLoader workers never
+    share a file position), or with ``cache=True`` once up front: AN4's fbank is ~60 MB, and a
+    corpus that fits in memory should not be re-read from disk every epoch.
     """
 
-    def __init__(self, utts: List[Utterance], feats_scp: str, cmvn: Optional[np.ndarray] = None,
-                 norm_vars: bool = True, cache: bool = False) -> None:
-        self.utts = utts
-        self.feats_scp = feats_scp
+    def __init__(self, table: UttTable, cmvn: Optional[np.ndarray] = None, norm_vars: bool = True,
+                 cache: bool = False) -> None:
+        self.table = table
         self.cmvn = cmvn
         self.norm_vars = norm_vars
-        self._loader = load_scp(feats_scp)
         # An unreadable utterance is the trainer's to skip and count (training/bad_utterances.py):
         # the cache keeps its error, and raises it where reading it would have.
         self._cache: Optional[List[Union[torch.Tensor, AsrkitError]]] = None
@@ -157,21 +287,21 @@ class FeatureDataset(torch.utils.data.Dataset):
         self.idim = self._feature_dim()
         if cmvn is not None and cmvn.shape[1] != self.idim + 1:
             raise AsrkitError(
-                f"CMVN stats are for {cmvn.shape[1] - 1}-dim features, {feats_scp} has {self.idim}-dim features"
+                f"CMVN stats are for {cmvn.shape[1] - 1}-dim features, {table.source_file} has {self.idim}-dim features"
             )
         if cache:
             self._cache = [self._read_or_error(i)
-                           for i in progress(range(len(utts)), desc="caching features", unit="utt")]
+                           for i in progress(range(len(table)), desc="caching features", unit="utt")]
 
     def _feature_dim(self) -> int:
         """The features' dimension: the first utterance that reads says it (bad ones are skipped later)."""
         first: Optional[AsrkitError] = None
-        for i in range(len(self.utts)):
+        for i in range(len(self.table)):
             try:
                 return int(self._read(i).shape[1])
             except AsrkitError as e:
                 first = first or e
-        raise AsrkitError(f"{self.feats_scp}: not one utterance's features can be read (first: {first})")
+        raise AsrkitError(f"{self.table.source_file}: not one utterance's features can be read (first: {first})")
 
     def _read_or_error(self, i: int) -> Union[torch.Tensor, AsrkitError]:
         try:
@@ -179,10 +309,17 @@ class FeatureDataset(torch.utils.data.Dataset):
         except AsrkitError as e:
             return e
 
+    def set_epoch(self, epoch: int) -> None:
+        """Dumped features have no per-epoch randomness (the audio dataset has)."""
+
+    def _features(self, i: int) -> np.ndarray:
+        t = self.table
+        utt = t.utt_id(i)
+        return read_entry(parse_scp_value(utt, t.source(i), t.where(i)))
+
     def _read(self, i: int) -> torch.Tensor:
-        utt = self.utts[i]
-        feats = read_matrix(self._loader, utt.utt_id, self.feats_scp)
-        check_trainable(feats, utt.utt_id, self.feats_scp, self.idim)
+        feats = self._features(i)
+        check_trainable(feats, self.table.utt_id(i), self.table.source_file, self.idim)
         if self.cmvn is not None:
             from asrkit.features.cmvn import apply_cmvn
 
@@ -190,13 +327,13 @@ class FeatureDataset(torch.utils.data.Dataset):
         return torch.from_numpy(np.array(feats, dtype=np.float32))  # a writable copy
 
     def __len__(self) -> int:
-        return len(self.utts)
+        return len(self.table)
 
-    def __getitem__(self, i: int) -> Tuple[int, torch.Tensor, List[int]]:
+    def __getitem__(self, i: int) -> Tuple[int, torch.Tensor, np.ndarray]:
         feats = self._cache[i] if self._cache is not None else self._read(i)
         if isinstance(feats, AsrkitError):
             raise feats
-        return i, feats, self.utts[i].tokens
+        return i, feats, self.table.tokens[i]
 
 
 def check_trainable(feats: np.ndarray, utt_id: str, where: str, dim: Optional[int] = None) -> None:
@@ -236,7 +373,7 @@ class Batch:
         return int(self.feat_lens.sum())
 
 
-def collate(items: List[Tuple[int, torch.Tensor, List[int]]]) -> Batch:
+def collate(items: List[Tuple[int, torch.Tensor, Sequence[int]]]) -> Batch:
     feat_lens = torch.tensor([f.shape[0] for _, f, _ in items], dtype=torch.long)
     y_lens = torch.tensor([len(t) for _, _, t in items], dtype=torch.long)
     dim = items[0][1].shape[1]
@@ -244,7 +381,7 @@ def collate(items: List[Tuple[int, torch.Tensor, List[int]]]) -> Batch:
     ys = torch.full((len(items), int(y_lens.max())), -1, dtype=torch.long)
     for b, (_, f, t) in enumerate(items):
         feats[b, : f.shape[0]] = f
-        ys[b, : len(t)] = torch.tensor(t, dtype=torch.long)
+        ys[b, : len(t)] = torch.as_tensor(np.asarray(t, dtype=np.int64))
     return Batch([i for i, _, _ in items], feats, feat_lens, ys, y_lens)
 
 

@@ -49,17 +49,17 @@ class LASTask:
         self.exp_dir = Path(exp_dir)
         self._reported_dev: set = set()  # dev utterances skipped and named already (once per run)
         b = cfg.batching
-        self.sampler = BucketBatchSampler([u.num_frames for u in train_set.utts], b.max_frames, b.max_batch_size,
+        self.sampler = BucketBatchSampler(train_set.table.num_frames, b.max_frames, b.max_batch_size,
                                           shuffle=b.shuffle, seed=cfg.training.seed, rank=rank,
                                           world_size=world_size)
         if self.sampler.too_long:
-            ids = [train_set.utts[i].utt_id for i in self.sampler.too_long]
+            ids = [train_set.table.utt_id(i) for i in self.sampler.too_long]
             log.warning("%d training utterance(s) longer than batching.max_frames=%d are not trained on: %s%s "
                         "(all ids with -v)", len(ids), b.max_frames, " ".join(ids[:5]), " ..." if len(ids) > 5 else "")
             log.debug("too long for batching.max_frames: %s", " ".join(ids))
         if self.sampler.per_rank == 0:
             raise AsrkitError(f"no training batch fits batching.max_frames={b.max_frames} "
-                              f"(shortest utterance: {min(u.num_frames for u in train_set.utts)} frames)")
+                              f"(shortest utterance: {int(train_set.table.num_frames.min())} frames)")
         log.info("training batches: %d per epoch%s, max_frames=%d, max_batch_size=%s, %d utterances",
                  self.sampler.per_rank, f" per rank ({world_size} ranks)" if world_size > 1 else "", b.max_frames,
                  b.max_batch_size or "unlimited", sum(len(x) for x in self.sampler.batches))
@@ -69,6 +69,7 @@ class LASTask:
 
     def start_epoch(self, model: nn.Module, epoch: int) -> None:
         model.teacher_forcing = self.cfg.training.teacher_forcing(epoch)
+        self.train_set.set_epoch(epoch)  # on-the-fly augmentation draws from (seed, epoch, utterance)
 
     def train_batches(self, pin_memory: bool) -> Iterable[Batch]:
         return make_loader(SkipBad(self.train_set), self.sampler, self.cfg.batching.num_workers, pin_memory=pin_memory,
@@ -84,17 +85,17 @@ class LASTask:
                           units=batch.num_frames, stats={"acc": out.acc})
 
     def describe(self, batch: Batch) -> str:
-        ids = [self.train_set.utts[j].utt_id for j in batch.indices]
+        ids = [self.train_set.table.utt_id(j) for j in batch.indices]
         return f"{len(ids)} utterances x {int(batch.feat_lens.max())} frames, first {ids[0]}"
 
     def item_ids(self, batch: Batch) -> List[str]:
-        return [self.train_set.utts[j].utt_id for j in batch.indices]
+        return [self.train_set.table.utt_id(j) for j in batch.indices]
 
     def train_metrics(self, row: Dict[str, Any]) -> Dict[str, Any]:
         return {}
 
     def largest_batch(self) -> Optional[Batch]:
-        lengths = [u.num_frames for u in self.train_set.utts]
+        lengths = self.train_set.table.num_frames
         batch = max(self.sampler.batches, key=lambda b: (len(b) * max(lengths[i] for i in b), len(b)))
         readable = SkipBad(self.train_set)
         return split_bad(collate_good([readable[i] for i in batch]))[0]  # bad ones: skipped in the epoch
@@ -104,7 +105,7 @@ class LASTask:
         if self.valid_set is None:
             return {}
         t = self.cfg.training
-        sampler = BucketBatchSampler([u.num_frames for u in self.valid_set.utts], self.cfg.batching.max_frames,
+        sampler = BucketBatchSampler(self.valid_set.table.num_frames, self.cfg.batching.max_frames,
                                      self.cfg.batching.max_batch_size, shuffle=False)
         # Dev utterances too long for the budget are still validated on, one per batch.
         loader = make_loader(SkipBad(self.valid_set), sampler.batches + [[i] for i in sampler.too_long],
@@ -132,7 +133,7 @@ class LASTask:
             tot_acc += float(out.acc) * bsz
             n += bsz
             if t.valid_cer:
-                pairs += [(self.valid_set.utts[j].text, self.tokenizer.decode(h)) for j, h in zip(batch.indices, hyps)]
+                pairs += [(self.valid_set.table.text(j), self.tokenizer.decode(h)) for j, h in zip(batch.indices, hyps)]
         if bad.failed:  # the same rule as for training utterances: a few skipped, more is an error
             bad.check(total=len(self.valid_set))
         result = {"valid_loss": tot_loss / max(n, 1), "valid_acc": tot_acc / max(n, 1),
@@ -154,7 +155,7 @@ class LASTask:
         enc, enc_lens = model.encode(batch.feats, batch.feat_lens)
         atts = forced_alignment(model, enc, enc_lens, [toks for _, _, toks in items], self.tokenizer.sos_id)
         for (i, _, _), att in zip(items, atts):
-            utt = self.valid_set.utts[i].utt_id
+            utt = self.valid_set.table.utt_id(i)
             save_alignment_png(self.exp_dir / "plots" / f"{utt}.epoch{epoch}.png", att.numpy())
 
     def epoch_line(self, row: Dict[str, Any]) -> str:

@@ -13,6 +13,8 @@ from __future__ import annotations
 import random
 from typing import Dict, Iterator, List, Sequence
 
+import numpy as np
+
 
 class BucketBatchSampler:
     """A batch sampler for ``torch.utils.data.DataLoader(batch_sampler=...)``.
@@ -43,7 +45,10 @@ class BucketBatchSampler:
         self.start = 0  # batches of this epoch already consumed (for a mid-epoch resume)
         # Longest first, ties in input order: deterministic, and the first batch is the
         # largest in memory, so an out-of-memory shows up at once.
-        order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
+        # (numpy: a corpus of 281k utterances sorts in milliseconds, not a second of Python)
+        lens = np.asarray(lengths, dtype=np.int64)
+        order = np.lexsort((np.arange(len(lens)), -lens)).tolist()
+        lengths = lens.tolist()
         self.too_long: List[int] = [i for i in order if lengths[i] > max_frames]
         self.batches: List[List[int]] = []
         batch: List[int] = []

@@ -27,8 +27,10 @@ from asrkit.launch.distributed import DistInfo, detect_distributed, init_distrib
 from asrkit.models.las import LAS
 from asrkit.models.package import PackageMeta
 from asrkit.training import checkpoint as ckpt
+from asrkit.training import finetune
 from asrkit.training.config import TrainConfig, dump_config
-from asrkit.training.data import FeatureDataset, load_cmvn, load_utterances
+from asrkit.training.audio_data import AudioDataset, is_raw
+from asrkit.training.data import FeatureDataset, load_cmvn, load_utterances, release_free_memory
 from asrkit.training.las_task import LASTask
 from asrkit.training.timing import RunRecord
 from asrkit.training.trainer import Trainer, seed_everything
@@ -114,6 +116,31 @@ def train(args: TrainArgs) -> Optional[Path]:
             handler.close()
 
 
+def _dataset(args: TrainArgs, data_dir: str, tokenizer, cmvn, train: bool) -> FeatureDataset:
+    """A dump dir's dataset: dumped features (feats.scp), or fbank computed from its audio (wav.scp)."""
+    cfg = args.config
+    b, aug = cfg.batching, cfg.augment
+    # Dev utterances are validated on whatever CTC makes of them; the training set's are counted.
+    misfit = cfg.model.ctc_misfit if train else None
+    # The training set's transcripts are not kept: training needs only their token ids.
+    if not is_raw(data_dir):
+        if train and aug.active:
+            raise AsrkitError(f"augment: on-the-fly augmentation needs a dump dir of audio (wav.scp), {data_dir} "
+                              f"holds features (feats.scp); dump with asr.sh --feats-type raw, or drop augment")
+        return FeatureDataset(load_utterances(data_dir, tokenizer, b.max_missing_ratio, keep_text=not train,
+                                              ctc_misfit=misfit), cmvn, args.norm_vars, b.cache_features)
+    if args.fbank is None:
+        raise AsrkitError(f"{data_dir} holds audio (wav.scp, no feats.scp): give --fbank-config, or put the "
+                          f"fbank options in {data_dir}/fbank.yaml, to compute its features with")
+    augment = aug if train else None
+    min_speed = min(aug.speed_factors) if train and aug.speed_factors else 1.0
+    table = load_utterances(data_dir, tokenizer, b.max_missing_ratio, keep_text=not train, fbank=args.fbank,
+                            min_speed=min(min_speed, 1.0), ctc_misfit=misfit)
+    log.info("%s: fbank computed from the audio in the data loader%s", data_dir,
+             f" ({'augmented: ' + str(aug) if augment is not None and aug.active else 'no augmentation'})")
+    return AudioDataset(table, args.fbank, cmvn, args.norm_vars, augment, cfg.training.seed, b.cache_features)
+
+
 def _train(args: TrainArgs, exp: Path, dist_info: Optional[DistInfo], rank: int, world: int,
            runs: Optional[RunRecord] = None) -> Optional[Path]:
     start = time.time()
@@ -134,19 +161,13 @@ def _train(args: TrainArgs, exp: Path, dist_info: Optional[DistInfo], rank: int,
     tokenizer = Tokenizer.load(str(tok_path))
     cmvn = load_cmvn(args.cmvn)
     b = cfg.batching
-    # Dev utterances are all validated on (CER counts them all); only the training set's are checked.
-    train_set = FeatureDataset(load_utterances(args.train_dir, tokenizer, b.max_missing_ratio,
-                                               ctc_misfit=cfg.model.ctc_misfit,
-                                               drop_misfits=cfg.model.ctc_weight == 1.0),
-                               str(Path(args.train_dir) / "feats.scp"), cmvn, args.norm_vars, b.cache_features)
+    train_set = _dataset(args, args.train_dir, tokenizer, cmvn, train=True)
     valid_set = None
     if args.valid_dir:
-        valid_set = FeatureDataset(load_utterances(args.valid_dir, tokenizer, b.max_missing_ratio),
-                                   str(Path(args.valid_dir) / "feats.scp"), cmvn, args.norm_vars,
-                                   b.cache_features)
+        valid_set = _dataset(args, args.valid_dir, tokenizer, cmvn, train=False)
         if valid_set.idim != train_set.idim:
-            raise AsrkitError(f"{args.valid_dir}/feats.scp has {valid_set.idim}-dim features, "
-                              f"{args.train_dir}/feats.scp {train_set.idim}-dim")
+            raise AsrkitError(f"{args.valid_dir} has {valid_set.idim}-dim features, {args.train_dir} {train_set.idim}-dim")
+    release_free_memory()
     if args.fbank is not None and args.fbank.dim != train_set.idim:
         raise AsrkitError(f"the feature config ({args.fbank.dim}-dim fbank) does not describe "
                           f"{args.train_dir}/feats.scp ({train_set.idim}-dim features): give --fbank-config with "
@@ -154,6 +175,9 @@ def _train(args: TrainArgs, exp: Path, dist_info: Optional[DistInfo], rank: int,
     model = LAS(train_set.idim, tokenizer.vocab_size, cfg.model)
     log.info("model: %.2fM parameters, idim %d, vocab %d",
              sum(p.numel() for p in model.parameters()) / 1e6, train_set.idim, tokenizer.vocab_size)
+    # Before the Trainer builds its optimizer, which takes only the parameters left trainable.
+    finetune.apply(model, cfg.finetune, resuming=bool(ckpt.list_checkpoints(exp)), idim=train_set.idim,
+                   tokens=tokenizer.tokens, fbank=args.fbank, feats=f"{args.train_dir}/feats.scp", lang=str(tok_path))
     meta = PackageMeta(model_config=cfg.model, idim=train_set.idim, vocab_size=tokenizer.vocab_size,
                        feature_config=args.fbank, cmvn=cmvn, cmvn_norm_vars=args.norm_vars,
                        tokenizer=tokenizer.to_bytes(), tokens=list(tokenizer.tokens))

@@ -209,7 +209,8 @@ class Trainer:
         if world_size > 1:
             self.model = nn.parallel.DistributedDataParallel(
                 self.model, device_ids=[device.index] if device.type == "cuda" else None)
-        self.optimizer = build_optimizer(self.model.parameters(), optim)
+        # Frozen parameters (requires_grad False: asrkit-train --freeze) get no optimizer state.
+        self.optimizer = build_optimizer([p for p in self.model.parameters() if p.requires_grad], optim)
         steps_per_epoch = math.ceil(task.sampler.per_rank / optim.accum_grad)
         self.scheduler = build_scheduler(self.optimizer, optim, steps_per_epoch * loop.max_epochs)
         self.amp = loop.amp and device.type == "cuda"
@@ -241,6 +242,10 @@ class Trainer:
         if state["config"].get("model") != self.config.get("model"):
             raise AsrkitError(f"{path}: was trained with another model config than the one given now (see "
                               f"{self.exp_dir}/config.yaml); use a new exp dir, or that config to continue")
+        frozen = state.get("frozen", [])
+        if frozen != self.frozen():
+            raise AsrkitError(f"{path}: was trained with {len(frozen)} frozen parameter tensors, this run freezes "
+                              f"{len(self.frozen())}: resume with the same --freeze, or use a new exp dir")
         changed = dict_diff(state["config"], self.config)
         if changed:
             log.warning("config differs from the checkpoint's, continuing with the new values: %s", ", ".join(changed))
@@ -255,6 +260,10 @@ class Trainer:
         ckpt.set_rng_state(rng)
         log.info("resumed from %s: epoch %d done, %d steps", path, self.state.epoch, self.state.step)
         return True
+
+    def frozen(self) -> List[str]:
+        """Names of the parameters that are not trained (kept in checkpoints: a resume must freeze the same)."""
+        return [k for k, p in unwrap(self.model).named_parameters() if not p.requires_grad]
 
     def _gather_rng(self) -> Any:
         mine = ckpt.rng_state()
@@ -287,6 +296,7 @@ class Trainer:
             "rng": rng,
             "train_state": copy.deepcopy(vars(self.state)),
             "config": self.config,
+            "frozen": self.frozen(),
             "package_format": package_format,
             "package": package,
             "metrics": dict(self.state.history[-1]) if self.state.history else {},

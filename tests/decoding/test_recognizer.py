@@ -82,6 +82,36 @@ def test_damaged_or_hostile_lm_is_one_clear_line(tmp_path, field, value, message
     assert not (tmp_path / "pwned").exists()
 
 
+def test_attention_only_guards_follow_the_ctc_weight_used(tmp_path, monkeypatch):
+    """The guards are on when the attention decoder decodes alone, also for a model without CTC."""
+    import numpy as np
+
+    from asrkit.decoding.scorers import AttentionScorer
+
+    model = tiny_las()
+    save_package(tmp_path / "model.pt", model.state_dict(),
+                 PackageMeta(model_config=model.config, idim=IDIM, vocab_size=V, tokens=TOKENS))
+    joint = Recognizer.from_files(tmp_path / "model.pt", DecodeConfig(ctc_weight=0.3))
+    assert (joint.opts.eos_threshold, joint.max_backtrack) == (0.0, 0)
+    alone = Recognizer.from_files(tmp_path / "model.pt", DecodeConfig(ctc_weight=0.0))
+    assert (alone.opts.eos_threshold, alone.max_backtrack) == (1.5, 8)
+    seen = []
+    init = AttentionScorer.__init__
+
+    def spy(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        seen.append(self.max_backtrack)
+
+    monkeypatch.setattr(AttentionScorer, "__init__", spy)
+    alone.decode([("u", np.zeros((20, IDIM), dtype=np.float32))], normalized=True)
+    assert seen == [8]
+    no_ctc = tiny_las(ctc=0.0)  # decoded at ctc_weight 0 whatever the config says
+    save_package(tmp_path / "noctc.pt", no_ctc.state_dict(),
+                 PackageMeta(model_config=no_ctc.config, idim=IDIM, vocab_size=V, tokens=TOKENS))
+    rec = Recognizer.from_files(tmp_path / "noctc.pt", DecodeConfig(ctc_weight=0.3))
+    assert (rec.opts.eos_threshold, rec.max_backtrack) == (1.5, 8)
+
+
 def test_lm_with_nan_weights_is_refused_by_name(tmp_path):
     import torch
 

@@ -108,6 +108,36 @@ def test_yesno_end_to_end(recipe_dir, yesno_root):
     print(f"yesno end to end: {elapsed:.0f} s wall clock (RESULTS.md has the quiet-machine figure)")
 
 
+@pytest.mark.slow
+def test_yesno_with_lm_end_to_end(recipe_dir, yesno_root):
+    """--use-lm true: stage 3 trains the recipe's conf/lm.yaml LM, stage 5 fuses it, stage 6 says so.
+
+    A 2-epoch acoustic model keeps it short: what is checked is that the LM is trained, loaded and
+    used with asr.sh's --lm-weight, not the accuracy (RESULTS.md has the full run's)."""
+    recipe = recipe_dir("yesno")
+    proc = run_sh(["./run.sh", "--yesno-root", str(yesno_root), "--use-lm", "true", "--lm-weight", "0.4",
+                   "--train-args", "--set training.max_epochs=2"], cwd=recipe, timeout=900)
+    lm_log = (recipe / "exp/lm_lang_char/log/train_lm.log").read_text()
+    assert (recipe / "exp/lm_lang_char/lm.pt").is_file() and "# Ended (code 0)" in lm_log
+    assert "stage 3: LM on data/train_nodev/text" in proc.stderr
+    dec = recipe / "exp/train_char/decode_test_decode_lm"
+    assert len(read_table(dec / "text")) == 30
+    logs = "".join(p.read_text() for p in sorted(dec.glob("log/decode.*.log")))
+    assert "--lm exp/lm_lang_char/lm.pt --lm-weight 0.4" in logs and "lm 0.4" in logs, logs[-2000:]
+    assert "is not used" not in logs
+    rows = [l for l in (recipe / "RESULTS.md").read_text().splitlines() if l.startswith("| test |")]
+    assert len(rows) == 1 and "conf/decode.yaml + LM (weight 0.4)" in rows[0]
+
+
+def test_use_lm_without_an_lm_config_fails_before_any_stage(recipe_dir):
+    recipe = recipe_dir("yesno")
+    proc = run_sh(["./run.sh", "--use-lm", "true", "--lm-config", "conf/none.yaml"], cwd=recipe, check=False)
+    assert proc.returncode == 1 and "--use-lm true needs the LM config conf/none.yaml (--lm-config)" in proc.stderr
+    assert not (recipe / "data").exists()
+    proc = run_sh(["./run.sh", "--use-lm", "yes"], cwd=recipe, check=False)
+    assert proc.returncode == 1 and "option --use-lm takes true or false, got 'yes'" in proc.stderr
+
+
 def test_missing_environment_is_a_clear_error(recipe_dir, tmp_path):
     recipe = recipe_dir("yesno")
     proc = run_sh(["./run.sh"], cwd=recipe, check=False, env={"ASRKIT_VENV": str(tmp_path / "no-venv")})
@@ -139,7 +169,7 @@ def test_recipe_files_and_help(name):
     assert (recipe / "path.sh").read_text() == (template / "path.sh").read_text()
     assert (recipe / "asr.sh").resolve() == (template / "asr.sh").resolve()
     for f in ("run.sh", "cmd.sh", "README.md", "RESULTS.md", "conf/fbank.yaml", "conf/train.yaml",
-              "conf/decode.yaml", "local/data.sh"):
+              "conf/decode.yaml", "conf/lm.yaml", "local/data.sh"):
         assert (recipe / f).is_file(), f"{recipe / f} is missing"
     for script in ("run.sh", "local/data.sh"):
         proc = run_sh([f"./{script}", "--help"], cwd=recipe)
@@ -169,11 +199,12 @@ def test_recipe_configs_load(name):
     from asrkit.decoding.config import DecodeConfig
     from asrkit.features.fbank import FbankConfig
     from asrkit.models.las import LAS, LASConfig
-    from asrkit.training.config import load_config
+    from asrkit.training.config import LMTrainConfig, load_config
     from recipe_helpers import REPO
 
     conf = REPO / "egs" / name / "asr1" / "conf"
     FbankConfig.from_yaml(conf / "fbank.yaml")
+    LMTrainConfig.from_yaml(conf / "lm.yaml")  # --use-lm true needs it in every recipe
     DecodeConfig.from_dict(yaml.safe_load((conf / "decode.yaml").read_text()))
     for train in sorted(conf.glob("train*.yaml")):
         cfg = load_config(str(train))

@@ -254,3 +254,28 @@ def test_local_data_sh_bad_inputs(tmp_path, an4_root):
     ]:
         proc = run_sh(data_sh + extra, cwd=recipe, check=False)
         assert proc.returncode == 1 and message in proc.stderr, (extra, proc.stderr[-2000:])
+
+
+@pytest.mark.slow
+def test_raw_feats_type_trains_from_audio(tmp_path, an4_root):
+    """asr.sh --feats-type raw: the training set stays audio (no feats.scp, no sox copies), its CMVN
+    and utt2num_frames come from one streamed fbank pass, the speed factors go to asrkit-train, and
+    stages 1-6 end with a RESULTS.md row."""
+    recipe = new_recipe(tmp_path)
+    corpus = tmp_path / "corpus"
+    make_user_corpus(an4_root, corpus, 40)
+    set_option(recipe / "local/data.sh", "audio_subdir", "audio")
+    set_option(recipe / "local/data.sh", "transcripts", "prompts.txt")
+    run_sh(["./run.sh", "--corpus-root", str(corpus), "--stop-stage", "0"], cwd=recipe)
+    proc = run_sh(["./run.sh", "--stage", "1", "--nj", "1", "--num-avg", "0", "--feats-type", "raw", "--speed-perturb-factors",
+                   "0.9 1.0 1.1", "--test-sets", "test", "--train-args", TINY.replace("max_epochs=2", "max_epochs=1")],
+                  cwd=recipe)
+    train = recipe / "dump/train"
+    assert (train / "wav.scp").is_file() and not (train / "feats.scp").exists()
+    assert len(read_table(train / "utt2num_frames")) == 36 and (train / "cmvn.ark").is_file()
+    assert not (recipe / "data/train_sp").exists() and (recipe / "dump/dev/feats.scp").is_file()
+    exp = recipe / "exp/train_char_sp_raw"
+    log = (exp / "log/train.log").read_text()
+    assert "fbank computed from the audio in the data loader (augmented" in log and "speed_factors=[0.9, 1.0, 1.1]" in log
+    assert (exp / "model.pt").is_file() and "stage 6: test: CER" in proc.stderr
+    assert "exp/train_char_sp_raw" in (recipe / "RESULTS.md").read_text()

@@ -29,8 +29,7 @@ def build(root: Path, rank: int = 0, world: int = 1):
     tok = Tokenizer.load(root / "data" / "lang" / "tokens.model")
     cfg = build_config(TINY_CONFIG)
     train = root / "dump" / "train"
-    ds = FeatureDataset(load_utterances(str(train), tok)[:4], str(train / "feats.scp"),
-                        load_cmvn(str(train / "cmvn.ark")))
+    ds = FeatureDataset(load_utterances(str(train), tok)[:4], load_cmvn(str(train / "cmvn.ark")))
     torch.manual_seed(0)
     model = LAS(ds.idim, tok.vocab_size, cfg.model)
     meta = PackageMeta(model_config=cfg.model, idim=ds.idim, vocab_size=tok.vocab_size, tokens=tok.tokens)

@@ -76,9 +76,7 @@ def trainer_on(dump: Path, lang: Path, exp: Path, max_frames: int = 2500, optim:
             "training": {**TINY_CONFIG["training"], "valid_cer": False, "num_plots": 0, **training}}
     cfg = build_config(conf)
     tok = Tokenizer.load(lang / "tokens.model")
-    ds = FeatureDataset(load_utterances(str(dump), tok, ctc_misfit=cfg.model.ctc_misfit,
-                                        drop_misfits=cfg.model.ctc_weight == 1.0),
-                        str(dump / "feats.scp"))
+    ds = FeatureDataset(load_utterances(str(dump), tok, ctc_misfit=cfg.model.ctc_misfit))
     torch.manual_seed(0)
     model = LAS(ds.idim, tok.vocab_size, cfg.model)
     meta = PackageMeta(model_config=cfg.model, idim=ds.idim, vocab_size=tok.vocab_size, tokens=tok.tokens)
@@ -131,7 +129,7 @@ def test_two_bad_utterances_of_20_fail_the_epoch(clean, yesno_setup, tmp_path):
 def test_non_finite_loss_skips_the_update_and_names_the_batch(clean, yesno_setup, tmp_path, caplog):
     trainer = trainer_on(clean, yesno_setup / "data" / "lang", tmp_path / "exp", max_frames=700, max_epochs=1,
                          max_bad_steps=2)  # one utterance a batch: one bad step, then good ones
-    bad = trainer.task.train_set.utts[2].utt_id
+    bad = trainer.task.train_set.table.utt_id(2)
     forward = trainer.task.forward
 
     def overflowing(model, batch, device):  # the loss of one utterance overflows, as in a diverging model
@@ -155,7 +153,8 @@ def test_max_bad_steps_in_a_row_stop_the_run_naming_the_utterances(clean, yesno_
     # A learning rate that blows the weights up at the first update: every later loss is NaN.
     trainer = trainer_on(clean, yesno_setup / "data" / "lang", tmp_path / "exp", max_frames=700, max_epochs=1,
                          max_bad_steps=3, optim={"lr": 1e37})
-    utts = [u.utt_id for u in trainer.task.train_set.utts]
+    table = trainer.task.train_set.table
+    utts = [table.utt_id(i) for i in range(len(table))]
     with pytest.raises(AsrkitError) as e:
         trainer.run()
     message = str(e.value)
@@ -182,8 +181,7 @@ def test_a_model_with_nan_weights_is_never_checkpointed(yesno_setup, tmp_path):
     assert not ckpt.list_checkpoints(tmp_path)
 
 
-def test_transcripts_too_long_for_ctc_are_named_and_left_out_only_without_attention(clean, yesno_setup, tmp_path,
-                                                                                    caplog):
+def test_transcripts_too_long_for_ctc_are_named_and_counted(clean, yesno_setup, tmp_path, caplog):
     from asrkit.models.config import LASConfig
     from asrkit.text.tokenizer import Tokenizer
     from asrkit.training.data import load_utterances
@@ -197,27 +195,21 @@ def test_transcripts_too_long_for_ctc_are_named_and_left_out_only_without_attent
     dump = edited(clean, tmp_path / "one", {}, text={5: long_text})
     why = (rf"utterance '{utts[5]}': \d+ tokens need \d+ encoder frames for CTC, its {frames[utts[5]]} frames give "
            rf"\d+ after the listener's 4x downsampling")
-    # CTC + attention: named and counted (CTC's zero_infinity hid it), still trained on by attention
+    # named and counted (CTC's zero_infinity hid it), still trained on by the attention decoder
     with caplog.at_level("INFO"):
         kept = load_utterances(str(dump), tok, ctc_misfit=hybrid.ctc_misfit)
-    assert [u.utt_id for u in kept] == utts
+    assert [kept.utt_id(i) for i in range(len(kept))] == utts
     assert re.search(rf"1 of 20 utterance\(s\) are too short for their transcripts to be aligned by CTC \(first: "
                      rf"{why}\): their CTC loss is 0, only the attention decoder learns from them: {utts[5]} ",
                      warnings(caplog))
-    # CTC only: nothing to learn from it, left out and counted under the rule
-    caplog.clear()
-    with caplog.at_level("INFO"):
-        kept = load_utterances(str(dump), tok, ctc_misfit=hybrid.ctc_misfit, drop_misfits=True)
-    assert [u.utt_id for u in kept] == utts[:5] + utts[6:]
-    assert re.search(rf"1 utterance\(s\) are too short for their transcripts to be aligned by CTC \(first: {why}\), "
-                     rf"left out: {utts[5]}", warnings(caplog))
     # without CTC nothing is said
     no_ctc = LASConfig.from_dict({"listener": {"vgg": False, "subsample": [2, 2]}, "ctc_weight": 0.0})
     caplog.clear()
-    assert len(load_utterances(str(dump), tok, ctc_misfit=no_ctc.ctc_misfit)) == N
+    with caplog.at_level("INFO"):
+        assert len(load_utterances(str(dump), tok, ctc_misfit=no_ctc.ctc_misfit)) == N
     assert "CTC" not in warnings(caplog)
-    # two of 20 left out (one too short for a CTC-only model, one with an empty transcript) break the rule
-    dump = edited(clean, tmp_path / "two", {}, text={5: long_text, 9: ""})
-    with pytest.raises(AsrkitError, match=r"2 of 20 utterances lack features or a transcript, or are too short "
-                                          r"for it \(more than batching.max_missing_ratio=0.05"):
-        load_utterances(str(dump), tok, ctc_misfit=hybrid.ctc_misfit, drop_misfits=True)
+    # two of 20 left out (empty transcripts) break the rule
+    dump = edited(clean, tmp_path / "two", {}, text={5: "", 9: ""})
+    with pytest.raises(AsrkitError, match=r"2 of 20 utterances lack features or a transcript \(more than "
+                                          r"batching.max_missing_ratio=0.05: probably a serious error"):
+        load_utterances(str(dump), tok)

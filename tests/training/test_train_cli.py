@@ -202,3 +202,34 @@ def test_feature_config_is_given_or_beside_the_features_never_guessed(yesno_setu
     code, err = _run_inproc(*train_args(yesno_setup, tmp_path / "exp", "--fbank-config", explicit))
     assert code == 1 and "the feature config (40-dim fbank) does not describe" in err
     assert not (tmp_path / "exp" / "checkpoints").exists()
+
+
+def test_print_config_prints_the_resolved_config_and_reads_nothing(tmp_path):
+    """--print-config: the config with every default, --set and --seed applied, on stdout; no data
+    read (none is given), no exp dir made, and torch never started."""
+    import subprocess
+    import sys
+
+    from asrkit.training.config import load_config
+
+    conf = tmp_path / "train.yaml"
+    conf.write_text("model: {listener: {hidden: 16}}\ntraining: {max_epochs: 2}\n")
+    code = ("import sys; from asrkit.cli import main\n"
+            "try:\n"
+            f"    main(['train', '--config', {str(conf)!r}, '--set', 'optim.lr=0.01', '--seed', '9', "
+            f"'--print-config'])\n"
+            "except SystemExit as e:\n"
+            "    assert not e.code, e.code\n"
+            "assert 'torch' not in sys.modules, 'torch was imported'\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    printed = yaml.safe_load(proc.stdout)
+    expected = load_config(str(conf), ["optim.lr=0.01", "training.seed=9"]).to_dict()
+    assert printed == expected
+    assert printed["model"]["listener"]["hidden"] == 16 and printed["optim"]["lr"] == 0.01
+    assert printed["batching"]["max_frames"] == 30000  # a default nobody wrote, written out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["train.yaml"]
+
+    # Without --print-config the data options are still required, named plainly.
+    code, err = _run_inproc("train", "--config", conf, "--lang-dir", tmp_path, tmp_path / "exp")
+    assert code == 2 and "missing --train-dir" in err

@@ -50,8 +50,8 @@ def test_accumulation_counts_steps_and_log_line(yesno_setup, tmp_path, caplog):
     trainer.optim.accum_grad = 3
     from asrkit.training.sampler import BucketBatchSampler
 
-    utts = trainer.task.train_set.utts
-    trainer.task.sampler = BucketBatchSampler([u.num_frames for u in utts], 700, seed=1)  # one utterance a batch
+    lengths = trainer.task.train_set.table.num_frames
+    trainer.task.sampler = BucketBatchSampler(lengths, 700, seed=1)  # one utterance a batch
     assert len(trainer.sampler.batches) == 4
     with caplog.at_level("INFO"):
         row = trainer.train_epoch(1)

@@ -28,7 +28,8 @@ decode_ngpu=0           # GPUs per decoding job
 seed=1                  # training seed
 train_set=train         # data/<train_set>/ (CMVN, tokenizer and LM are trained on it)
 valid_set=dev           # data/<valid_set>/: validation during training
-speed_perturb_factors=  # e.g. "0.9 1.0 1.1": train on data/<train_set>_sp, sox speed copies
+speed_perturb_factors=  # e.g. "0.9 1.0 1.1": train on data/<train_set>_sp, sox speed copies (raw: drawn on the fly)
+feats_type=fbank        # fbank: dump the training set's fbank; raw: keep its audio, fbank computed while training
 test_sets="test"        # data dirs to decode and score (space-separated)
 fbank_config=conf/fbank.yaml   # feature options (asrkit-compute-fbank --config)
 fbank_args=             # more asrkit-compute-fbank options (asrkit-compute-fbank --help)
@@ -43,6 +44,7 @@ num_avg=0               # average the N best checkpoints into model.avg.pt (0: d
 use_lm=false            # train an LM (stage 3) and fuse it in decoding
 lm_config=conf/lm.yaml  # LM options (asrkit-train-lm --config)
 lm_train_text=          # LM training text (Kaldi text); default data/<train_set>/text
+lm_weight=0.3           # shallow fusion weight of the LM with --use-lm true (asrkit-decode --lm-weight)
 tag=                    # experiment name under exp/; default: <train config name>_<tokens>, e.g. train_char
 dumpdir=dump            # features
 expdir=exp              # experiments
@@ -76,6 +78,10 @@ die() { echo "$(basename "$0"): ERROR: $*" >&2; exit 1; }
 if [ "$num_nodes" -gt 1 ] && [[ $cuda_cmd != *slurm* ]]; then
   die "--num-nodes $num_nodes needs cuda_cmd=\"asrkit-launch --backend slurm ...\" in cmd.sh (it is: $cuda_cmd)"
 fi
+# Checked before stage 1, not when stage 3 starts after the features.
+if [ "$use_lm" = true ] && [ ! -f "$lm_config" ]; then
+  die "--use-lm true needs the LM config $lm_config (--lm-config): no such file in $(pwd)"
+fi
 [ "$stage" -le "$stop_stage" ] || exit 0   # nothing to run (run.sh checks options this way)
 
 # run <log> <command...>: run a step, and when it fails stop the whole run naming the log to read.
@@ -93,9 +99,21 @@ case $token_type in
 esac
 # The set the model trains on (and CMVN is estimated on): the speed-perturbed copy if asked.
 # The tokenizer and the LM keep the original text: perturbation repeats it, it adds no words.
+# With --feats-type raw the training set stays audio and speed perturbation is drawn per
+# utterance and epoch in asrkit-train (augment.speed_factors): no copies, no features on disk.
+case $feats_type in fbank|raw) ;; *) die "--feats-type must be fbank or raw, got '$feats_type'" ;; esac
+case "$feats_type $fbank_args" in
+  raw*--resample*) die "--feats-type raw computes fbank while training and does not resample: give the training audio at the fbank config's rate (a sox pipe in wav.scp), or use --feats-type fbank" ;;
+esac
 feats_train_set=$train_set
-[ -z "$speed_perturb_factors" ] || feats_train_set=${train_set}_sp
-[ -n "$tag" ] || tag=$(basename "$train_config" .yaml)_${lang#data/lang_}${speed_perturb_factors:+_sp}
+[ -z "$speed_perturb_factors" ] || [ "$feats_type" = raw ] || feats_train_set=${train_set}_sp
+raw_opts=()
+if [ "$feats_type" = raw ] && [ -n "$speed_perturb_factors" ]; then
+  raw_opts=(--set "augment.speed_factors=[$(echo $speed_perturb_factors | tr ' ' ,)]")
+fi
+raw_suffix=
+[ "$feats_type" = fbank ] || raw_suffix=_raw
+[ -n "$tag" ] || tag=$(basename "$train_config" .yaml)_${lang#data/lang_}${speed_perturb_factors:+_sp}$raw_suffix
 exp=$expdir/$tag
 [ -n "$lm_train_text" ] || lm_train_text=data/$train_set/text
 lmexp=$expdir/lm_$(basename "$lang")
@@ -104,7 +122,8 @@ if [ "$use_lm" = true ]; then decode_name=${decode_name}_lm; fi
 dump_abs=$(mkdir -p "$dumpdir" && cd "$dumpdir" && pwd)
 
 lm_opts=()
-[ "$use_lm" = true ] && lm_opts=(--lm "$lmexp/lm.pt")
+# The weight goes with the LM: decode.yaml's lm_weight is 0 (no LM), which would load it and ignore it.
+[ "$use_lm" = true ] && lm_opts=(--lm "$lmexp/lm.pt" --lm-weight "$lm_weight")
 device_opts=()
 [ "$decode_ngpu" -gt 0 ] && device_opts=(--device cuda)
 
@@ -131,7 +150,7 @@ pieces() { local n; n=$(wc -l < "$1/utt2spk"); [ "$n" -lt "$nj" ] && echo "$n" |
 # ---------------------------------------------------------------------------------------------
 if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
   current_stage=1
-  if [ -n "$speed_perturb_factors" ] && [ ! -f "$dumpdir/$feats_train_set/.done" ]; then
+  if [ -n "$speed_perturb_factors" ] && [ "$feats_type" = fbank ] && [ ! -f "$dumpdir/$feats_train_set/.done" ]; then
     log "stage 1: speed perturbation ($speed_perturb_factors) of data/$train_set -> data/$feats_train_set"
     run "(above)" asrkit-perturb-data-dir-speed --factors "$speed_perturb_factors" \
       "data/$train_set" "data/$feats_train_set"
@@ -140,6 +159,24 @@ if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
   for set in $(printf '%s\n' $feats_train_set $valid_set $test_sets | awk '!seen[$0]++'); do
     out=$dumpdir/$set
     if [ -f "$out/.done" ]; then log "stage 1: $out done already"; continue; fi
+    if [ "$feats_type" = raw ] && [ "$set" = "$feats_train_set" ]; then
+      # The audio's tables as they are, the fbank options, and global CMVN of its fbank computed
+      # here and streamed to asrkit-compute-cmvn (never written); utt2num_frames (lengths for
+      # batching) comes with it. Utterances whose audio fails are dropped as in the fbank case.
+      log "stage 1: raw audio for data/$set -> $out (fbank computed while training; CMVN from a pass over it)"
+      run "(above)" asrkit-validate-data-dir --no-feats "data/$set"
+      mkdir -p "$out/log"
+      for f in wav.scp segments text utt2spk spk2utt; do [ ! -f "data/$set/$f" ] || cp "data/$set/$f" "$out/$f"; done
+      cp "$fbank_config" "$out/fbank.yaml"
+      segments=()
+      [ -f "data/$set/segments" ] && segments=(--segments "data/$set/segments")
+      run "$out/log/cmvn.log" $train_cmd "$out/log/cmvn.log" bash -c "set -o pipefail; asrkit-compute-fbank \
+        --config '$fbank_config' $fbank_args ${segments[*]} --max-bad-percent 5 --write-utt2num-frames '$out/utt2num_frames' \
+        'scp:data/$set/wav.scp' ark:- | asrkit-compute-cmvn ark:- '$out/cmvn.ark'"
+      run "(above)" asrkit-fix-data-dir "$out"
+      touch "$out/.done"
+      continue
+    fi
     log "stage 1: features for data/$set -> $out"
     run "(above)" asrkit-validate-data-dir --no-feats "data/$set"
     n=$(pieces "data/$set")
@@ -222,7 +259,7 @@ if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
     run "$exp/log/train.log" $cuda_cmd --gpu "$ngpu" "${nodes_opts[@]}" "$exp/log/train.log" \
       asrkit-train --config "$train_config" --train-dir "$dumpdir/$feats_train_set" \
         --valid-dir "$dumpdir/$valid_set" --lang-dir "$lang" --cmvn "$dumpdir/$feats_train_set/cmvn.ark" \
-        --fbank-config "$dumpdir/$feats_train_set/fbank.yaml" --ngpu "$ngpu" --seed "$seed" "${budget[@]}" \
+        --fbank-config "$dumpdir/$feats_train_set/fbank.yaml" --ngpu "$ngpu" --seed "$seed" "${budget[@]}" "${raw_opts[@]}" \
         $train_args "$exp"
     # The time of every run of this training (a killed one, a resumed one), as asrkit-train records it.
     runs=$exp/log/train_runs.tsv
@@ -300,7 +337,7 @@ if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
     model_desc="$train_config${train_args:+ $train_args}, $(basename "$model")"
     [ "$num_avg" -gt 0 ] && model_desc="$model_desc ($num_avg best averaged)"
     printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$set" "$cer" "$wer" "$model_desc (exp/$tag)" \
-      "$decode_config${decode_args:+ $decode_args}${lm_opts[*]:+ + LM}" "$train_time" \
+      "$decode_config${decode_args:+ $decode_args}${lm_opts[*]:+ + LM (weight $lm_weight)}" "$train_time" \
       "$(date -u '+%Y-%m-%d %H:%M UTC')" "$machine" >> "$results"
     log "stage 6: $set: CER $cer %, WER $wer % ($dir/wer.txt); row added to $results"
   done

@@ -1,0 +1,218 @@
+"""Training straight from audio: fbank computed in the DataLoader workers, with on-the-fly augmentation.
+
+A raw dump dir holds ``wav.scp`` (and optionally ``segments``), ``text``, ``fbank.yaml`` (the
+options to compute features with) and ``utt2num_frames`` or ``utt2dur`` (lengths for batching;
+without either each recording is read once at start-up). No features are written to disk: for LibriSpeech
+960 h that saves ~110 GB of fbank per speed-perturbation factor.
+
+Features are computed by the code ``asrkit-compute-fbank`` runs (:meth:`WavEntry.load`,
+:func:`~asrkit.features.fbank.compute_fbank`), so they equal dumped ones for the same audio.
+On top of them, per utterance and epoch (:class:`~asrkit.training.config.AugmentConfig`):
+
+- **speed perturbation**: a factor drawn from ``augment.speed_factors`` changes tempo and pitch
+  together, as ``sox speed`` does for Kaldi's 3-way perturbation, by band-limited resampling
+  (torchaudio); an epoch sees each utterance once, at one of the factors;
+- **noise**: with probability ``augment.noise_prob`` a random stretch of a recording from
+  ``augment.noise_scp`` (a wav.scp of noise, e.g. MUSAN's) is added at an SNR drawn from
+  ``augment.noise_snr_db``.
+
+Every draw comes from a generator seeded with ``(training.seed, epoch, utterance index)``, so the
+features an utterance gets do not depend on the number of workers, the order of the batches or
+on whether the run was resumed: a resumed run trains on exactly what an uninterrupted one did.
+"""
+from __future__ import annotations
+
+import math
+from array import array
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+
+from asrkit.data.datadir import DataDir, parse_segment
+from asrkit.data.table import iter_table_fast
+from asrkit.features.fbank import FbankConfig, compute_fbank
+from asrkit.features.wav import EXPECT_MONO, WavEntry, read_wav_scp, read_wav_source
+from asrkit.training.data import FeatureDataset, _Inputs
+from asrkit.training.utt_table import StringsBuilder, UttTable
+from asrkit.utils.errors import AsrkitError
+from asrkit.utils.logging import get_logger
+
+log = get_logger(__name__)
+
+
+def is_raw(data_dir: str) -> bool:
+    """Whether a dump dir trains from audio: wav.scp and no feats.scp."""
+    d = DataDir(data_dir)
+    return not d.has("feats.scp") and d.has("wav.scp")
+
+
+def num_frames(num_samples: int, cfg: FbankConfig) -> int:
+    """Frames Kaldi's fbank makes of ``num_samples`` samples (0: too short for one)."""
+    window = int(cfg.sample_frequency * cfg.frame_length / 1000)
+    shift = int(cfg.sample_frequency * cfg.frame_shift / 1000)
+    if cfg.snip_edges:
+        return 0 if num_samples < window else 1 + (num_samples - window) // shift
+    return (num_samples + shift // 2) // shift
+
+
+def _duration_of_file(source: str, where: str) -> float:
+    samples, rate = read_wav_source(source, where)
+    return len(samples) / rate
+
+
+def raw_inputs(d: DataDir, fbank: FbankConfig, min_speed: float = 1.0) -> _Inputs:
+    """The utterances of a raw dump dir (see :func:`asrkit.training.data.load_utterances`)."""
+    scp = d.file("wav.scp")
+    sources, rows, lines = StringsBuilder(), {}, array("i")
+    for key, value, lineno in iter_table_fast(scp):
+        if key in rows:
+            raise AsrkitError(f"{scp}:{lineno}: duplicate id {key!r}")
+        rows[key] = len(sources)
+        sources.add(value)
+        lines.append(lineno)
+    built = sources.build()
+    # Lengths: utt2num_frames (exact: asr.sh writes it while computing CMVN), else utt2dur, else
+    # every recording is read once.
+    frames: Dict[str, str] = d.read("utt2num_frames") if d.has("utt2num_frames") else {}
+    durs: Dict[str, str] = d.read("utt2dur") if d.has("utt2dur") and not frames else {}
+    segments: Optional[Dict[str, Tuple[float, float]]] = None
+    if d.has("segments"):
+        segments, keys, source_rows = {}, [], array("i")
+        seg = d.file("segments")
+        for key, value, lineno in iter_table_fast(seg):
+            where = f"{seg}:{lineno}"
+            if key in segments:
+                raise AsrkitError(f"{where}: duplicate utterance {key!r}")
+            reco, start, end = parse_segment(value, where)
+            if reco not in rows:
+                raise AsrkitError(f"{where}: recording {reco!r} of utterance {key!r} is not in {scp}")
+            segments[key] = (start, end)
+            keys.append(key)
+            source_rows.append(rows[reco])
+    else:
+        keys, source_rows = list(rows), range(len(rows))
+    if not durs and not frames and segments is None:
+        log.warning("%s: no utt2num_frames or utt2dur, reading every recording once for its length (asr.sh "
+                    "--feats-type raw writes utt2num_frames)", d.path)
+    rate = fbank.sample_frequency
+    index = {k: i for i, k in enumerate(keys)} if not durs and not frames else None
+
+    def length_of(u: str) -> Optional[int]:
+        if frames:
+            if u not in frames:
+                return None
+            try:
+                n = int(frames[u])
+            except ValueError:
+                raise AsrkitError(f"{d.file('utt2num_frames')}: bad frame count {frames[u]!r} for {u!r}") from None
+            return int(math.ceil(n / min_speed))
+        if segments is not None and segments[u][1] != -1:
+            seconds = segments[u][1] - segments[u][0]
+        elif u in durs:
+            try:
+                seconds = float(durs[u])
+            except ValueError:
+                raise AsrkitError(f"{d.file('utt2dur')}: bad duration {durs[u]!r} for {u!r}") from None
+        elif durs:
+            return None
+        else:
+            k = index[u]
+            r = source_rows[k]
+            seconds = _duration_of_file(built[r], f"utterance {u!r} ({scp}:{lines[r]}: {built[r]})")
+            if segments is not None:
+                seconds -= segments[u][0]
+        # The slowest speed factor lengthens the audio most: batches are cut for that length.
+        return num_frames(int(math.ceil(seconds * rate / min_speed)), fbank)
+
+    return _Inputs(scp, keys, source_rows, built, np.frombuffer(lines, dtype=np.int32).copy(), length_of,
+                   d.file("utt2num_frames" if frames else "utt2dur"), segments)
+
+
+def speed_perturb(samples: np.ndarray, rate: int, factor: float) -> np.ndarray:
+    """``samples`` played ``factor`` times as fast (tempo and pitch), ``len / factor`` samples long."""
+    if factor == 1.0:
+        return samples
+    import torch
+    import torchaudio.functional as taf
+
+    # Read as if recorded at rate * factor, resampled back to rate (sox's "speed" does the same).
+    src = int(round(rate * factor))
+    g = math.gcd(src, int(rate))
+    wave = torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32))
+    with torch.no_grad():
+        return taf.resample(wave, src // g, int(rate) // g).numpy()
+
+
+def mix_noise(samples: np.ndarray, noise: np.ndarray, snr_db: float, rng: np.random.Generator) -> np.ndarray:
+    """``samples`` plus a random stretch of ``noise`` (repeated if shorter) scaled to ``snr_db``."""
+    n = len(samples)
+    if len(noise) >= n:
+        start = int(rng.integers(len(noise) - n + 1))
+        piece = noise[start:start + n]
+    else:
+        piece = np.resize(noise, n)  # tiled
+    p_speech = float(np.mean(np.square(samples, dtype=np.float64)))
+    p_noise = float(np.mean(np.square(piece, dtype=np.float64)))
+    if p_noise == 0.0 or p_speech == 0.0:
+        return samples
+    scale = math.sqrt(p_speech / (p_noise * 10.0 ** (snr_db / 10.0)))
+    return (samples + scale * piece).astype(np.float32)
+
+
+class AudioDataset(FeatureDataset):
+    """Item ``i``: ``(i, fbank (T, D) float32 with CMVN applied, tokens)`` computed from the audio.
+
+    ``augment`` (an :class:`~asrkit.training.config.AugmentConfig`, training set only) perturbs
+    the audio as the module docstring says; :meth:`set_epoch` picks the epoch the draws are
+    seeded with. ``cache`` keeps the features of the first read (only without augmentation).
+    """
+
+    def __init__(self, table: UttTable, fbank: FbankConfig, cmvn: Optional[np.ndarray] = None,
+                 norm_vars: bool = True, augment=None, seed: int = 0, cache: bool = False) -> None:
+        self.fbank = fbank
+        self.augment = augment if augment is not None and augment.active else None
+        self.seed = seed
+        self.epoch = 1
+        self.noises: List[WavEntry] = []
+        if self.augment is not None and self.augment.noise_scp:
+            self.noises = read_wav_scp(self.augment.noise_scp)
+            if not self.noises:
+                raise AsrkitError(f"{self.augment.noise_scp}: no noise recordings")
+        if cache and self.augment is not None:
+            log.info("batching.cache_features ignored for %s: on-the-fly augmentation gives new features every "
+                     "epoch", table.source_file)
+            cache = False
+        super().__init__(table, cmvn, norm_vars, cache)
+        if self.idim != fbank.dim:
+            raise AsrkitError(f"{table.source_file}: computed {self.idim}-dim features for a {fbank.dim}-dim config")
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def _entry(self, i: int) -> WavEntry:
+        t = self.table
+        if t.starts is None:
+            return WavEntry(t.utt_id(i), t.source(i), t.where(i), channel=EXPECT_MONO)
+        # reco_id only marks the entry as a segment (the recording's id is not kept: its line is named).
+        return WavEntry(t.utt_id(i), t.source(i), t.where(i), reco_id=f"line{t.where(i)}",
+                        start=float(t.starts[i]), end=float(t.ends[i]), channel=EXPECT_MONO)
+
+    def _features(self, i: int) -> np.ndarray:
+        entry = self._entry(i)
+        samples, rate = entry.load()
+        a = self.augment
+        if a is not None:
+            rng = np.random.default_rng([self.seed, self.epoch, i])
+            if a.speed_factors:
+                samples = speed_perturb(samples, rate, a.speed_factors[int(rng.integers(len(a.speed_factors)))])
+            if self.noises and rng.random() < a.noise_prob:
+                noise_entry = self.noises[int(rng.integers(len(self.noises)))]
+                noise, noise_rate = noise_entry.load()
+                if noise_rate != rate:
+                    raise AsrkitError(f"{noise_entry.what}: noise at {noise_rate} Hz for {rate} Hz speech "
+                                      f"({entry.what})")
+                samples = mix_noise(samples, noise, float(rng.uniform(*a.noise_snr_db)), rng)
+        try:
+            return compute_fbank(samples, rate, self.fbank, entry.utt_id)
+        except AsrkitError as e:
+            raise AsrkitError(f"{e} [{entry.where}: {entry.source}]") from None

@@ -1,0 +1,208 @@
+"""The training utterance table: ids, where each input is, lengths and token ids, in flat numpy arrays.
+
+One Python object per utterance (a dataclass, its id, its token list of boxed ints) costs about
+a kilobyte: ~1 GB for LibriSpeech 960 h's 281,241 utterances, and each forked DataLoader worker
+soon holds its own copy, because merely reading a Python object writes its reference count and
+so un-shares its page. Here every column is one numpy array (strings as one UTF-8 byte array
+plus offsets, token ids as one flat int16 array plus offsets): tens of MB for the same corpus,
+which workers only read, so their pages stay shared copy-on-write.
+
+``table[i]`` still gives an :class:`Utterance` (built on demand) for code that reads one at a
+time; loops over the whole corpus use the arrays (``table.num_frames``).
+"""
+from __future__ import annotations
+
+from array import array
+from dataclasses import dataclass
+from typing import Iterable, Iterator, List, Optional, Sequence, Union
+
+import numpy as np
+
+
+@dataclass
+class Utterance:
+    """One row of the table, as a plain object (made on access, never stored)."""
+
+    utt_id: str
+    num_frames: int
+    text: str  # "" when the table was built without transcripts
+    tokens: List[int]
+
+
+class Strings:
+    """A sequence of strings stored as one UTF-8 byte array and int64 offsets."""
+
+    def __init__(self, blob: np.ndarray, offsets: np.ndarray) -> None:
+        self.blob = blob
+        self.offsets = offsets
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def __getitem__(self, i: int) -> str:
+        return self.blob[self.offsets[i]:self.offsets[i + 1]].tobytes().decode("utf-8")
+
+    def __iter__(self) -> Iterator[str]:
+        return (self[i] for i in range(len(self)))
+
+    def take(self, rows: np.ndarray) -> "Strings":
+        b = StringsBuilder()
+        for i in rows:
+            b.add_bytes(self.blob[self.offsets[i]:self.offsets[i + 1]].tobytes())
+        return b.build()
+
+    @property
+    def nbytes(self) -> int:
+        return self.blob.nbytes + self.offsets.nbytes
+
+
+class StringsBuilder:
+    """Appends strings without keeping a Python object per string."""
+
+    def __init__(self) -> None:
+        self._blob = bytearray()
+        self._offsets = array("q", [0])
+
+    def add(self, s: str) -> None:
+        self.add_bytes(s.encode("utf-8"))
+
+    def add_bytes(self, b: bytes) -> None:
+        self._blob += b
+        self._offsets.append(len(self._blob))
+
+    def add_many(self, items: Sequence[str]) -> None:
+        encoded = [s.encode("utf-8") for s in items]
+        start = len(self._blob)
+        self._blob += b"".join(encoded)
+        self._offsets.extend((start + np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64,
+                                                            count=len(encoded)))).tolist())
+
+    def __len__(self) -> int:
+        return len(self._offsets) - 1
+
+    def build(self) -> Strings:
+        return Strings(np.frombuffer(bytes(self._blob), dtype=np.uint8), np.frombuffer(self._offsets, dtype=np.int64).copy())
+
+
+class IntLists:
+    """A sequence of int lists as one flat int16/int32 array and int64 offsets (token ids)."""
+
+    def __init__(self, flat: np.ndarray, offsets: np.ndarray) -> None:
+        self.flat = flat
+        self.offsets = offsets
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        return self.flat[self.offsets[i]:self.offsets[i + 1]]
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        return (self[i] for i in range(len(self)))
+
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+    def take(self, rows: np.ndarray) -> "IntLists":
+        b = IntListsBuilder()
+        for i in rows:
+            b.add(self[i])
+        return b.build()
+
+    @property
+    def nbytes(self) -> int:
+        return self.flat.nbytes + self.offsets.nbytes
+
+
+class IntListsBuilder:
+    def __init__(self) -> None:
+        self._flat = array("i")
+        self._offsets = array("q", [0])
+
+    def add(self, values: Iterable[int]) -> None:
+        self._flat.extend(int(v) for v in values)
+        self._offsets.append(len(self._flat))
+
+    def add_flat(self, flat: np.ndarray, lengths: np.ndarray) -> None:
+        """Many lists at once: their concatenation and their lengths."""
+        start = len(self._flat)
+        self._flat.frombytes(np.ascontiguousarray(flat, dtype=np.int32).tobytes())
+        self._offsets.extend((start + np.cumsum(lengths, dtype=np.int64)).tolist())
+
+    def __len__(self) -> int:
+        return len(self._offsets) - 1
+
+    def build(self) -> IntLists:
+        flat = np.frombuffer(self._flat, dtype=np.int32)
+        # Token ids of any char or BPE vocabulary below 32k fit int16: half the largest column.
+        small = flat.size == 0 or (flat.min() >= np.iinfo(np.int16).min and flat.max() <= np.iinfo(np.int16).max)
+        return IntLists(flat.astype(np.int16 if small else np.int32), np.frombuffer(self._offsets, dtype=np.int64).copy())
+
+
+class UttTable:
+    """The trainable utterances of a dump dir, column by column.
+
+    Columns: ``ids`` (:class:`Strings`), ``num_frames`` (int32, the length the batches are
+    bucketed by), ``tokens`` (:class:`IntLists`), ``texts`` (:class:`Strings` or None),
+    ``sources`` (:class:`Strings`: the feats.scp value, or the wav.scp value of the recording),
+    ``source_index`` (int32: the row of ``sources`` each utterance reads), ``source_lines`` (int32:
+    the line of each source in its file, for messages), ``source_file`` (that file), and for a
+    raw dump dir with ``segments`` the float64 ``starts``/``ends`` (seconds; -1: to the end).
+    """
+
+    def __init__(self, ids: Strings, num_frames: np.ndarray, tokens: IntLists, sources: Strings,
+                 source_index: np.ndarray, source_lines: np.ndarray, source_file: str,
+                 texts: Optional[Strings] = None, starts: Optional[np.ndarray] = None,
+                 ends: Optional[np.ndarray] = None) -> None:
+        self.ids = ids
+        self.num_frames = num_frames
+        self.tokens = tokens
+        self.texts = texts
+        self.sources = sources
+        self.source_index = source_index
+        self.source_lines = source_lines
+        self.source_file = source_file
+        self.starts = starts
+        self.ends = ends
+
+    def __len__(self) -> int:
+        return len(self.num_frames)
+
+    def utt_id(self, i: int) -> str:
+        return self.ids[i]
+
+    def text(self, i: int) -> str:
+        return self.texts[i] if self.texts is not None else ""
+
+    def source(self, i: int) -> str:
+        return self.sources[int(self.source_index[i])]
+
+    def where(self, i: int) -> str:
+        return f"{self.source_file}:{int(self.source_lines[self.source_index[i]])}"
+
+    def __getitem__(self, key: Union[int, slice, Sequence[int]]) -> Union[Utterance, "UttTable"]:
+        if isinstance(key, (int, np.integer)):
+            i = int(key)
+            if not -len(self) <= i < len(self):
+                raise IndexError(i)
+            i %= len(self)
+            return Utterance(self.ids[i], int(self.num_frames[i]), self.text(i), [int(t) for t in self.tokens[i]])
+        rows = np.arange(len(self))[key] if isinstance(key, slice) else np.asarray(key, dtype=np.int64)
+        return self.take(rows)
+
+    def __iter__(self) -> Iterator[Utterance]:
+        return (self[i] for i in range(len(self)))
+
+    def take(self, rows: np.ndarray) -> "UttTable":
+        """The table of ``rows`` only (sources kept whole: they are shared by index)."""
+        return UttTable(self.ids.take(rows), self.num_frames[rows].copy(), self.tokens.take(rows), self.sources,
+                        self.source_index[rows].copy(), self.source_lines, self.source_file,
+                        self.texts.take(rows) if self.texts is not None else None,
+                        None if self.starts is None else self.starts[rows].copy(),
+                        None if self.ends is None else self.ends[rows].copy())
+
+    @property
+    def nbytes(self) -> int:
+        arrays = [self.num_frames, self.source_index, self.source_lines, self.starts, self.ends]
+        return (self.ids.nbytes + self.tokens.nbytes + self.sources.nbytes
+                + (self.texts.nbytes if self.texts is not None else 0) + sum(a.nbytes for a in arrays if a is not None))

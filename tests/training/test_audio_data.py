@@ -1,0 +1,163 @@
+"""Training straight from audio: on-the-fly fbank equals asrkit-compute-fbank's, augmentation is
+seeded per (seed, epoch, utterance), and a tiny raw-audio training runs and resumes exactly."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import kaldiio
+import numpy as np
+import pytest
+
+from asrkit.features.fbank import FbankConfig
+from asrkit.text.tokenizer import Tokenizer
+from asrkit.training.audio_data import AudioDataset, mix_noise, num_frames
+from asrkit.training.config import AugmentConfig
+from asrkit.training.data import load_utterances
+from asrkit.utils.errors import AsrkitError
+
+from .yesno_dump import train_args, yesno_waves
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def an4_wavs(an4_root: Path, n: int):
+    return sorted((an4_root / "wav" / "an4_clstk" / "fash").glob("*.wav"))[:n]
+
+
+@pytest.fixture(scope="module")
+def an4_raw(tmp_path_factory, an4_root):
+    """A raw dump dir of 4 AN4 utterances plus 2 segments of a fifth, and its tokenizer."""
+    from asrkit.text.train_tokenizer import TokenizerConfig, train_tokenizer
+
+    root = tmp_path_factory.mktemp("an4raw")
+    wavs = an4_wavs(an4_root, 5)
+    raw = root / "raw"
+    raw.mkdir()
+    (raw / "wav.scp").write_text("".join(f"{w.stem} {w}\n" for w in wavs[:4]))
+    (raw / "text").write_text("".join(f"{w.stem} A B C\n" for w in wavs[:4]))
+    shutil.copy(REPO / "egs" / "an4" / "asr1" / "conf" / "fbank.yaml", raw / "fbank.yaml")
+    seg = root / "seg"
+    seg.mkdir()
+    (seg / "wav.scp").write_text(f"rec {wavs[4]}\n")
+    (seg / "segments").write_text("s1 rec 0.1 0.9\ns2 rec 0.5 -1\n")
+    (seg / "text").write_text("s1 A B\ns2 C\n")
+    shutil.copy(raw / "fbank.yaml", seg / "fbank.yaml")
+    tok = train_tokenizer(["A B C"], TokenizerConfig(model_type="char"))
+    (root / "tokens.model").write_bytes(tok.to_bytes())
+    return root
+
+
+@pytest.mark.parametrize("name,segments", [("raw", False), ("seg", True)])
+def test_on_the_fly_fbank_equals_compute_fbank(an4_raw, asrkit, name, segments):
+    d = an4_raw / name
+    out = an4_raw / f"dumped_{name}"
+    out.mkdir(exist_ok=True)
+    asrkit("compute-fbank", "--config", d / "fbank.yaml", *(["--segments", d / "segments"] if segments else []),
+           f"scp:{d / 'wav.scp'}", f"ark,scp:{out / 'feats.ark'},{out / 'feats.scp'}")
+    dumped = dict(kaldiio.load_scp(str(out / "feats.scp")).items())
+    fbank = FbankConfig.from_yaml(d / "fbank.yaml")
+    table = load_utterances(str(d), Tokenizer.load(an4_raw / "tokens.model"), fbank=fbank)
+    ds = AudioDataset(table, fbank)
+    assert len(ds) == len(dumped) == (2 if segments else 4)
+    for i in range(len(ds)):
+        _, feats, _ = ds[i]
+        ref = dumped[table.utt_id(i)]
+        assert feats.shape == ref.shape
+        np.testing.assert_allclose(feats.numpy(), ref, atol=1e-5, rtol=0)
+        # the length batches are cut by, from the wav's duration (no utt2dur here: read once)
+        assert table.num_frames[i] == ref.shape[0]
+
+
+def test_augmentation_is_seeded_per_epoch_and_utterance(an4_raw, tmp_path):
+    d = an4_raw / "raw"
+    fbank = FbankConfig.from_yaml(d / "fbank.yaml")
+    tok = Tokenizer.load(an4_raw / "tokens.model")
+    noise = tmp_path / "noise.wav"
+    import soundfile
+
+    soundfile.write(noise, (np.random.default_rng(0).standard_normal(8000) * 3000).astype(np.int16), 16000)
+    (tmp_path / "noise.scp").write_text(f"n1 {noise}\n")
+    aug = AugmentConfig(speed_factors=[0.9, 1.1], noise_scp=str(tmp_path / "noise.scp"), noise_prob=0.5)
+    table = load_utterances(str(d), tok, fbank=fbank, min_speed=0.9)
+    plain = AudioDataset(table, fbank)
+    a, b = AudioDataset(table, fbank, augment=aug, seed=3), AudioDataset(table, fbank, augment=aug, seed=3)
+    a.set_epoch(2)
+    b.set_epoch(2)
+    for i in (2, 0, 3):  # any order, any process: the same draw for (seed, epoch, utterance)
+        assert np.array_equal(a[i][1].numpy(), b[i][1].numpy())
+    b.set_epoch(5)
+    assert any(not np.array_equal(a[i][1].numpy(), b[i][1].numpy()) or a[i][1].shape != b[i][1].shape
+               for i in range(4))
+    for i in range(4):
+        n = plain[i][1].shape[0]
+        m = a[i][1].shape[0]
+        assert abs(m - n / 0.9) <= 2 or abs(m - n / 1.1) <= 2  # one of the two speeds
+        assert table.num_frames[i] >= m  # batches are cut for the slowest factor
+
+
+def test_noise_is_mixed_at_the_snr():
+    rng = np.random.default_rng(1)
+    speech = rng.standard_normal(16000).astype(np.float32) * 1000
+    noise = rng.standard_normal(5000).astype(np.float32) * 50
+    mixed = mix_noise(speech, noise, 10.0, rng)
+    added = mixed - speech
+    snr = 10 * np.log10(np.mean(speech.astype(np.float64) ** 2) / np.mean(added.astype(np.float64) ** 2))
+    assert abs(snr - 10.0) < 0.05 and len(mixed) == len(speech)
+
+
+def test_num_frames_is_kaldis():
+    cfg = FbankConfig()
+    assert [num_frames(n, cfg) for n in (399, 400, 559, 560)] == [0, 1, 1, 2]
+
+
+def test_raw_dir_without_fbank_options_is_refused(an4_raw, tmp_path):
+    d = tmp_path / "d"
+    shutil.copytree(an4_raw / "raw", d)
+    with pytest.raises(AsrkitError, match="needs the fbank options"):
+        load_utterances(str(d), Tokenizer.load(an4_raw / "tokens.model"))
+
+
+@pytest.fixture(scope="module")
+def yesno_raw(tmp_path_factory, yesno_root, yesno_setup):
+    """The yesno set-up's train (8 utts) and dev (4) as raw dump dirs (wav.scp, utt2dur, text, fbank.yaml)."""
+    root = tmp_path_factory.mktemp("yesno_raw")
+    waves = yesno_waves(yesno_root)
+    for name, ws in (("train", waves[:8]), ("dev", waves[12:16])):
+        d = root / "dump" / name
+        d.mkdir(parents=True)
+        (d / "wav.scp").write_text("".join(f"{w.stem} {w}\n" for w in ws))
+        words = {"0": "NO", "1": "YES"}
+        (d / "text").write_text("".join(f"{w.stem} {' '.join(words[c] for c in w.stem.split('_'))}\n" for w in ws))
+        import soundfile
+
+        (d / "utt2dur").write_text("".join(f"{w.stem} {soundfile.info(str(w)).duration:.4f}\n" for w in ws))
+        shutil.copy(yesno_setup / "dump" / "train" / "fbank.yaml", d / "fbank.yaml")
+    return root
+
+
+def test_tiny_training_from_audio_resumes_exactly(yesno_setup, yesno_raw, tmp_path, asrkit):
+    """Speed perturbation on, a loader worker, SpecAugment: 2 epochs in one run, or 1 and then 1
+    more in a second run, give bit-identical weights."""
+    from .test_resume import assert_same_run
+
+    def args(exp, epochs):
+        a = train_args(yesno_setup, exp, "--seed", "5", "--set", "augment.speed_factors=[0.9,1.0,1.1]",
+                       "--set", "batching.num_workers=1", "--set", f"training.max_epochs={epochs}",
+                       "--set", "training.num_plots=0",
+                       "--set", "model.specaug={freq_masks: 1, freq_width: 4, time_masks: 1, time_width: 20}")
+        a[a.index("--train-dir") + 1] = yesno_raw / "dump" / "train"
+        a[a.index("--valid-dir") + 1] = yesno_raw / "dump" / "dev"
+        return a
+
+    asrkit(*args(tmp_path / "ref", 2))
+    asrkit(*args(tmp_path / "two", 1))
+    asrkit(*args(tmp_path / "two", 2))
+    assert_same_run(tmp_path / "ref", tmp_path / "two", 2)
+    log = (tmp_path / "ref" / "log" / "train.log").read_text()
+    assert "fbank computed from the audio" in log and (tmp_path / "ref" / "model.pt").is_file()
+
+
+def test_augmentation_of_dumped_features_is_refused(yesno_setup, tmp_path, asrkit):
+    proc = asrkit(*train_args(yesno_setup, tmp_path / "exp", "--set", "augment.speed_factors=[0.9,1.1]"), check=False)
+    assert proc.returncode == 1 and "needs a dump dir of audio (wav.scp)" in proc.stderr.decode()

@@ -1,0 +1,99 @@
+"""The lean utterance table: same utterances, lengths and tokens as reading the tables naively."""
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+
+from asrkit.data.table import iter_table, iter_table_fast
+from asrkit.text.tokenizer import Tokenizer
+from asrkit.training.data import FeatureDataset, load_utterances
+from asrkit.training.utt_table import IntListsBuilder, StringsBuilder
+from asrkit.utils.errors import AsrkitError
+
+
+def test_table_matches_the_dump_dir(yesno_setup):
+    train = yesno_setup / "dump" / "train"
+    tok = Tokenizer.load(yesno_setup / "data" / "lang" / "tokens.model")
+    table = load_utterances(str(train), tok)
+    scp = [line.split() for line in (train / "feats.scp").read_text().splitlines()]
+    frames = dict(line.split() for line in (train / "utt2num_frames").read_text().splitlines())
+    text = dict(line.split(maxsplit=1) for line in (train / "text").read_text().splitlines())
+    assert [table.utt_id(i) for i in range(len(table))] == [u for u, _ in scp]
+    assert table.num_frames.dtype == np.int32 and table.tokens.flat.dtype == np.int16
+    for i, (u, loc) in enumerate(scp):
+        assert table.num_frames[i] == int(frames[u])
+        assert table.tokens[i].tolist() == tok.encode(text[u])
+        assert table.text(i) == text[u] and table.source(i) == loc and table.where(i) == f"{train / 'feats.scp'}:{i + 1}"
+    u = table[3]  # a row as an object, for code that wants one
+    assert (u.utt_id, u.num_frames, u.tokens) == (scp[3][0], int(frames[scp[3][0]]), tok.encode(text[scp[3][0]]))
+    sub = table[2:5]
+    assert len(sub) == 3 and sub.utt_id(0) == scp[2][0] and sub.tokens[2].tolist() == tok.encode(text[scp[4][0]])
+    # Features read through the table equal the ark's (and the dataset pickles small, as it goes to spawned workers)
+    import kaldiio
+
+    ds = FeatureDataset(sub)
+    _, feats, toks = ds[1]
+    np.testing.assert_array_equal(feats.numpy(), kaldiio.load_mat(scp[3][1]))
+    assert len(pickle.dumps(ds)) < 20000
+
+
+def test_training_table_keeps_no_text(yesno_setup):
+    tok = Tokenizer.load(yesno_setup / "data" / "lang" / "tokens.model")
+    table = load_utterances(str(yesno_setup / "dump" / "train"), tok, keep_text=False)
+    assert table.texts is None and table.text(0) == "" and len(table) == 12
+
+
+def test_bad_feats_scp_entry_fails_at_load(yesno_setup, tmp_path):
+    import shutil
+
+    d = tmp_path / "train"
+    shutil.copytree(yesno_setup / "dump" / "train", d)
+    lines = (d / "feats.scp").read_text().splitlines()
+    lines[2] = lines[2] + "[0:x]"
+    (d / "feats.scp").write_text("\n".join(lines) + "\n")
+    tok = Tokenizer.load(yesno_setup / "data" / "lang" / "tokens.model")
+    with pytest.raises(AsrkitError, match=r"feats.scp:3: bad range"):
+        load_utterances(str(d), tok)
+    lines[2] = lines[1]
+    (d / "feats.scp").write_text("\n".join(lines) + "\n")
+    with pytest.raises(AsrkitError, match=r"feats.scp:3: duplicate key"):
+        load_utterances(str(d), tok)
+
+
+@pytest.mark.parametrize("content,allow_empty", [
+    ("a x\nb  y z \r\nc\twide\n", False),
+    ("a x\nb\nc y\n", True),
+    ("a x\nb y", False),  # no final newline
+])
+def test_fast_table_reader_equals_iter_table(tmp_path, content, allow_empty):
+    p = tmp_path / "t"
+    p.write_bytes(content.encode())
+    assert list(iter_table_fast(p, allow_empty)) == [(x.key, x.value, x.lineno) for x in iter_table(p, allow_empty)]
+
+
+@pytest.mark.parametrize("content", ["a x\n\nb y\n", "a x\n b y\n", "a x\nb\n", "a x\nb \xff\n"])
+def test_fast_table_reader_words_errors_as_iter_table(tmp_path, content):
+    p = tmp_path / "t"
+    p.write_bytes(content.encode("latin-1"))
+    with pytest.raises(AsrkitError) as slow:
+        list(iter_table(p))
+    with pytest.raises(AsrkitError) as fast:
+        list(iter_table_fast(p))
+    assert str(fast.value) == str(slow.value)
+
+
+def test_builders_round_trip():
+    s = StringsBuilder()
+    s.add("é")
+    s.add_many(["", "abc", "utt-1"])
+    strings = s.build()
+    assert list(strings) == ["é", "", "abc", "utt-1"]
+    assert list(strings.take(np.array([3, 0]))) == ["utt-1", "é"]
+    b = IntListsBuilder()
+    b.add([1, 2])
+    b.add_flat(np.array([7, 8, 9]), np.array([0, 3]))
+    b.add([70000])  # too big for int16: the column stays int32
+    lists = b.build()
+    assert lists.flat.dtype == np.int32 and [x.tolist() for x in lists] == [[1, 2], [], [7, 8, 9], [70000]]
