@@ -316,6 +316,44 @@ def _nan(w: World, i: int, value: float = np.nan) -> np.ndarray:
     return m
 
 
+# A LAS small enough that one epoch of the 24 utterances takes a few seconds on one thread.
+TRAIN_CONFIG = {
+    "model": {"listener": {"vgg": False, "hidden": 8, "subsample": [2, 2], "proj": 8},
+              "attention": {"type": "location", "dim": 8, "conv_channels": 2, "conv_width": 3},
+              "speller": {"hidden": 8, "embed": 4}, "ctc_weight": 0.3},
+    "optim": {"lr": 0.005, "warmup_steps": 2},
+    "batching": {"max_frames": 4000},
+    "training": {"max_epochs": 1, "valid_cer": False, "num_plots": 0, "max_bad_steps": 2},
+}
+TRAIN_OUT = ("exp/model.pt", "exp/checkpoints/epoch1.pt")
+
+
+def _train(w: World, d: Path, bad: Dict[int, Entry], *options: str, text: Optional[Dict[int, str]] = None) -> Run:
+    """asrkit-train (CPU) on the 24 utterances, features replaced by ``bad``, transcripts by ``text``."""
+    import yaml
+
+    dump = d / "dump"
+    dump.mkdir()
+    _scp_with(w, dump, bad, name="feats")
+    (dump / "utt2num_frames").write_text((w.root / "utt2num_frames").read_text())
+    lines = (w.root / "text").read_text().splitlines()
+    for i, t in (text or {}).items():
+        lines[i] = f"{w.utts[i]} {t}"
+    (dump / "text").write_text("".join(line + "\n" for line in lines))
+    (d / "train.yaml").write_text(yaml.safe_dump(TRAIN_CONFIG))
+    return Run(["--config", d / "train.yaml", "--train-dir", dump, "--lang-dir", w.root / "lang", "--ngpu", "0",
+                *options, d / "exp"])
+
+
+def _trained(w: World, d: Path, r: Result) -> None:
+    import torch
+
+    from asrkit.models.package import read_package_dict
+
+    weights = read_package_dict(d / "exp" / "model.pt")["state_dict"]
+    assert all(bool(torch.isfinite(v).all()) for v in weights.values() if v.is_floating_point())
+
+
 def _stats_file(d: Path, stats: Entry) -> Path:
     path = d / "stats.ark"
     if isinstance(stats, bytes):
@@ -482,6 +520,22 @@ CASES: List[Case] = [
          "st.ark [b]: non-finite CMVN stats", OUT),
     Case("nan-audio-fbank-library", "lib", lambda w, d: Run(_library_fbank_nan()), 1,
          "utterance 'nan-audio': non-finite features"),
+    # Training (was: exit 0, "train loss 0.0000", an untrained model.pt).
+    Case("nan-feats-train-one-of-24-skipped", "train", lambda w, d: _train(w, d, {5: _nan(w, 5)}), 0,
+         "skipping {d}/dump/feats.scp: utterance '{u5}': non-finite feature value nan at frame 2, dim 5",
+         check=_trained),
+    Case("inf-and-pkl-train-two-of-24-fail", "train",
+         lambda w, d: _train(w, d, {3: _nan(w, 3, np.inf), 9: pkl_entry(d / "MARKER")}), 1,
+         "re:^ERROR \\(asrkit-train\\): epoch 1: 2 of 24 training utts were skipped \\(.*\\), more than 5 % "
+         "\\(Kaldi's rule\\)", TRAIN_OUT),
+    Case("diverging-train-stops-after-max-bad-steps", "train",
+         lambda w, d: _train(w, d, {}, "--set", "optim.lr=1e37"), 1,
+         "re:^ERROR \\(asrkit-train\\): epoch 1 batch \\d+: 2 updates in a row skipped for a non-finite loss or "
+         "gradient norm \\(training.max_bad_steps=2; the last: loss is nan; their utts: \\S+", TRAIN_OUT),
+    Case("transcript-too-long-for-ctc-train-named", "train",
+         lambda w, d: _train(w, d, {}, text={4: " ".join(["YES NO"] * 200)}), 0,
+         "1 of 24 utterance(s) are too short for their transcripts to be aligned by CTC (first: utterance '{u4}': ",
+         check=_trained),
     # -- one rule for bad items: skipped, named, counted; the run fails past 5 % ---------------
     Case("fbank-one-bad-of-24-skipped", "compute-fbank",
          lambda w, d: Run(["--sample-frequency", "8000", _wav_scp(w, d, N, {7: str(_truncated_wav(w, d))}),

@@ -7,6 +7,7 @@ checks (``__post_init__``) run then too. The model modules re-export them
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
@@ -42,6 +43,16 @@ class ListenerConfig:
     @property
     def num_layers(self) -> int:
         return len(self.subsample)
+
+    def time_steps(self) -> List[int]:
+        """The factors by which the listener shortens the input, in order (VGG's two 2x pools first)."""
+        return ([2, 2] if self.vgg else []) + list(self.subsample)
+
+    def output_length(self, frames: int) -> int:
+        """The encoder frames of a ``frames``-frame input (``Listener.output_lengths`` for one, without torch)."""
+        for k in self.time_steps():
+            frames = (frames + k - 1) // k
+        return frames
 
 
 ATTENTION_TYPES = ("content", "location", "multihead")  # the keys of asrkit.models.attention.ATTENTIONS
@@ -102,6 +113,24 @@ class LASConfig:
             raise ValueError(f"ctc_weight must be in [0, 1], got {self.ctc_weight}")
         if self.init not in ("pytorch", "lecun"):
             raise ValueError(f"init must be pytorch or lecun, got {self.init!r}")
+
+    def ctc_misfit(self, frames: int, tokens: List[int]) -> Optional[str]:
+        """Why the CTC branch cannot learn from an utterance, or None (also without CTC).
+
+        CTC must emit every token on its own encoder frame, and a blank between two equal ones:
+        a transcript longer than that for the downsampled frames has no CTC alignment. Its CTC
+        loss is then set to 0 (``zero_infinity``): the utterance teaches the CTC branch nothing
+        (the attention decoder has no such bound, so with ``ctc_weight < 1`` it still learns).
+        """
+        if self.ctc_weight == 0:
+            return None
+        enc = self.listener.output_length(frames)
+        need = len(tokens) + sum(1 for a, b in zip(tokens, tokens[1:]) if a == b)
+        if need > enc:
+            reduction = math.prod(self.listener.time_steps())
+            return (f"{len(tokens)} tokens need {need} encoder frames for CTC, its {frames} frames give {enc} "
+                    f"after the listener's {reduction}x downsampling")
+        return None
 
     @classmethod
     def from_dict(cls, d: Optional[Dict[str, Any]]) -> "LASConfig":

@@ -136,8 +136,7 @@ class Listener(nn.Module):
 
     def output_lengths(self, lens: Tensor) -> Tensor:
         """The encoder lengths ``forward`` returns, without running it."""
-        steps = [2, 2] if self.vgg is not None else []
-        for k in steps + list(self.config.subsample):
+        for k in self.config.time_steps():
             lens = torch.div(lens + k - 1, k, rounding_mode="floor")
         return lens
 

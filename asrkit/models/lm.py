@@ -27,8 +27,7 @@ from asrkit.models.config import LMConfig
 from asrkit.models.targets import IGNORE_ID, decoder_targets
 from asrkit.utils.config import to_dict
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.fileio import atomic_open
-from asrkit.utils.torch_files import check_finite_weights, load_weights_only
+from asrkit.utils.torch_files import check_finite_weights, load_weights_only, save_torch
 
 FORMAT = "asrkit-lm"
 VERSION = 1
@@ -87,8 +86,7 @@ def save_lm(path: Union[str, os.PathLike], state_dict: Mapping[str, Tensor], con
         "tokens_sha256": tokens_checksum(tokens),
         "extra": dict(extra or {}),
     }
-    with atomic_open(path, "wb") as f:
-        torch.save(blob, f)
+    save_torch(blob, path)
 
 
 def load_lm(path: Union[str, os.PathLike], device: Union[str, torch.device] = "cpu",

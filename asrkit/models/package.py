@@ -32,8 +32,7 @@ import torch
 from asrkit.features.fbank import FbankConfig
 from asrkit.models.las import LAS, LASConfig
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.fileio import atomic_open
-from asrkit.utils.torch_files import check_finite_weights, load_weights_only
+from asrkit.utils.torch_files import check_finite_weights, load_weights_only, save_torch
 
 if TYPE_CHECKING:
     from asrkit.text.tokenizer import Tokenizer
@@ -151,8 +150,7 @@ def save_package(path: Union[str, os.PathLike], state_dict: Mapping[str, torch.T
     """Write ``state_dict`` (a LAS's weights) and ``meta`` to ``path`` atomically."""
     blob = {"format": FORMAT, "version": VERSION, **meta.to_dict(),
             "state_dict": {k: v.detach().cpu() for k, v in state_dict.items()}}
-    with atomic_open(path, "wb") as f:
-        torch.save(blob, f)
+    save_torch(blob, path)
 
 
 def read_package_dict(path: Union[str, os.PathLike]) -> Dict[str, Any]:

@@ -26,9 +26,8 @@ from asrkit.models.lm import LMConfig, save_lm
 from asrkit.models.package import FORMAT as PACKAGE_FORMAT
 from asrkit.models.package import PackageMeta, save_package
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.fileio import atomic_open
 from asrkit.utils.logging import get_logger
-from asrkit.utils.torch_files import load_weights_only
+from asrkit.utils.torch_files import load_weights_only, save_torch
 
 log = get_logger(__name__)
 
@@ -59,8 +58,7 @@ VERSION = 2
 
 def save_checkpoint(path: Path, state: Dict[str, Any]) -> None:
     """Write ``state`` (without format/version, which are added here) atomically."""
-    with atomic_open(path, "wb") as f:
-        torch.save({"format": FORMAT, "version": VERSION, **state}, f)
+    save_torch({"format": FORMAT, "version": VERSION, **state}, path)
 
 
 def load_checkpoint(path: Path) -> Dict[str, Any]:

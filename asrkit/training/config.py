@@ -92,6 +92,10 @@ class TrainingConfig:
     amp: bool = True  # bf16 autocast, only on CUDA
     oom_check: bool = True  # run the largest batch once before epoch 1 (CUDA only)
     async_checkpoint: bool = True  # write each checkpoint in a background thread while training goes on
+    # Stop with an error after this many updates in a row skipped for a non-finite loss or
+    # gradient norm (a diverged model or NaN/Inf data): one is skipped with a warning, ten are
+    # not a passing accident, and training on would only write an untrained model.
+    max_bad_steps: int = 10
     num_plots: int = 3  # attention plots of the first N dev utterances each epoch
     valid_cer: bool = True  # greedy-decode the dev set each epoch for CER
     seed: int = 1
@@ -208,8 +212,9 @@ def validate(cfg: TrainConfig, where: str = "config") -> None:
         raise AsrkitError(f"{where}: training.best_metric valid_cer needs training.valid_cer: true")
     if t.max_time < 0:
         raise AsrkitError(f"{where}: training.max_time must be >= 0 seconds (0: no budget), got {t.max_time:g}")
-    if t.max_epochs < 1 or t.keep_best < 1 or t.patience < 0 or t.log_interval < 1:
-        raise AsrkitError(f"{where}: training: max_epochs, keep_best and log_interval must be >= 1, patience >= 0")
+    if t.max_epochs < 1 or t.keep_best < 1 or t.patience < 0 or t.log_interval < 1 or t.max_bad_steps < 1:
+        raise AsrkitError(f"{where}: training: max_epochs, keep_best, log_interval and max_bad_steps must be >= 1, "
+                          f"patience >= 0")
     if not (0 <= t.teacher_forcing_start <= 1 and 0 <= t.teacher_forcing_end <= 1):
         raise AsrkitError(f"{where}: training.teacher_forcing_start/end must be in [0, 1]")
     if t.device not in ("auto", "cpu", "cuda"):

@@ -4,7 +4,10 @@ A dump dir holds ``feats.scp``, ``utt2num_frames`` and ``text`` (or, to train st
 audio, ``wav.scp`` with optional ``segments`` and ``utt2dur``: :mod:`asrkit.training.audio_data`).
 Utterances that cannot be trained on (no features, no transcript, an empty transcript) are
 reported by count, with their ids, and left out; more than ``max_missing_ratio`` of them is an
-error, as Kaldi fails a stage where fewer than 95 % of the utterances succeed.
+error, as Kaldi fails a stage where fewer than 95 % of the utterances succeed. Transcripts too
+long for CTC after the listener's downsampling are named and counted (CTC gives them loss 0).
+Features that turn out unreadable, empty or not finite only when a batch reads them are the
+trainer's to skip and count (:mod:`asrkit.training.bad_utterances`).
 
 The table of utterances is a few flat numpy arrays (:class:`~asrkit.training.utt_table.UttTable`),
 built while the tables are read line by line, so that a corpus of 281k utterances costs tens of MB
@@ -14,9 +17,9 @@ from __future__ import annotations
 
 import re
 from array import array
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -26,6 +29,7 @@ from asrkit.data.matrix_io import parse_scp_value, read_entry
 from asrkit.data.table import iter_table_fast
 from asrkit.text.tokenizer import UnknownTally
 from asrkit.training.utt_table import IntListsBuilder, Strings, StringsBuilder, Utterance, UttTable
+from asrkit.utils.bad_items import max_failures
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.logging import get_logger, progress
 
@@ -99,7 +103,8 @@ def _feats_inputs(d: DataDir) -> _Inputs:
 
 
 def load_utterances(data_dir: str, tokenizer, max_missing_ratio: float = 0.05, keep_text: bool = True,
-                    fbank=None, min_speed: float = 1.0) -> UttTable:
+                    fbank=None, min_speed: float = 1.0,
+                    ctc_misfit: Optional[Callable[[int, List[int]], Optional[str]]] = None) -> UttTable:
     """The trainable utterances of a dump dir, in ``feats.scp`` (or wav.scp/segments) order, tokenized.
 
     ``keep_text`` keeps the transcripts (validation scores against them; training needs only
@@ -194,15 +199,43 @@ def load_utterances(data_dir: str, tokenizer, max_missing_ratio: float = 0.05, k
     bad = total - len(table)
     if not len(table):
         raise AsrkitError(f"{d.path}: no utterance has both features and a non-empty transcript")
-    if bad > max_missing_ratio * total:
+    # The rule of every command (asrkit.utils.bad_items): Kaldi's 5 %, i.e. total // 20 may fail.
+    if bad > max_failures(total, round(max_missing_ratio * 100, 6)):  # 0.29 * 100 is 28.999...96
         raise AsrkitError(
             f"{d.path}: {bad} of {total} utterances lack features or a transcript "
-            f"(more than batching.max_missing_ratio={max_missing_ratio}); fix the data dir "
-            f"(asrkit-fix-data-dir) or raise the ratio"
+            f"(more than batching.max_missing_ratio={max_missing_ratio}: probably a serious error in the data; "
+            f"see the warnings above); fix the data dir (asrkit-fix-data-dir) or raise the ratio"
         )
+    if ctc_misfit is not None:
+        _report_ctc_misfits(table, ctc_misfit, d.path)
     log.info("%s: %d utterances, %d frames (utterance table: %.1f MB)", d.path, len(table),
              int(table.num_frames.sum(dtype=np.int64)), table.nbytes / 1e6)
     return table
+
+
+def _report_ctc_misfits(table: UttTable, ctc_misfit: Callable[[int, List[int]], Optional[str]],
+                        where: Path) -> None:
+    """Name and count the utterances whose transcripts CTC cannot align to their downsampled frames.
+
+    CTC's loss for them is 0 (``zero_infinity``), which used to pass in silence; they stay in
+    training, since the attention decoder still learns from them. Many of them mean the listener
+    downsamples too much for the token unit.
+    """
+    unfit: List[str] = []
+    first: Optional[str] = None
+    for i in range(len(table)):
+        why = ctc_misfit(int(table.num_frames[i]), list(table.tokens[i]))
+        if why is not None:
+            unfit.append(table.utt_id(i))
+            first = first or f"utterance {unfit[-1]!r}: {why}"
+    if not unfit:
+        return
+    shown = " ".join(unfit[:5]) + (" ..." if len(unfit) > 5 else "")
+    log.warning("%s: %d of %d utterance(s) are too short for their transcripts to be aligned by CTC (first: %s): "
+                "their CTC loss is 0, only the attention decoder learns from them: %s (all ids with -v; many of "
+                "them: less downsampling in model.listener.subsample, or larger tokens)",
+                where, len(unfit), len(table), first, shown)
+    log.debug("%s: utterances too short for CTC: %s", where, " ".join(unfit))
 
 
 def release_free_memory() -> None:
@@ -247,14 +280,34 @@ class FeatureDataset(torch.utils.data.Dataset):
         self.table = table
         self.cmvn = cmvn
         self.norm_vars = norm_vars
-        self._cache: Optional[List[torch.Tensor]] = None
-        self.idim = int(self._read(0).shape[1])
+        # An unreadable utterance is the trainer's to skip and count (training/bad_utterances.py):
+        # the cache keeps its error, and raises it where reading it would have.
+        self._cache: Optional[List[Union[torch.Tensor, AsrkitError]]] = None
+        self.idim: Optional[int] = None
+        self.idim = self._feature_dim()
         if cmvn is not None and cmvn.shape[1] != self.idim + 1:
             raise AsrkitError(
                 f"CMVN stats are for {cmvn.shape[1] - 1}-dim features, {table.source_file} has {self.idim}-dim features"
             )
         if cache:
-            self._cache = [self._read(i) for i in progress(range(len(table)), desc="caching features", unit="utt")]
+            self._cache = [self._read_or_error(i)
+                           for i in progress(range(len(table)), desc="caching features", unit="utt")]
+
+    def _feature_dim(self) -> int:
+        """The features' dimension: the first utterance that reads says it (bad ones are skipped later)."""
+        first: Optional[AsrkitError] = None
+        for i in range(len(self.table)):
+            try:
+                return int(self._read(i).shape[1])
+            except AsrkitError as e:
+                first = first or e
+        raise AsrkitError(f"{self.table.source_file}: not one utterance's features can be read (first: {first})")
+
+    def _read_or_error(self, i: int) -> Union[torch.Tensor, AsrkitError]:
+        try:
+            return self._read(i)
+        except AsrkitError as e:
+            return e
 
     def set_epoch(self, epoch: int) -> None:
         """Dumped features have no per-epoch randomness (the audio dataset has)."""
@@ -266,9 +319,7 @@ class FeatureDataset(torch.utils.data.Dataset):
 
     def _read(self, i: int) -> torch.Tensor:
         feats = self._features(i)
-        if feats.ndim != 2 or feats.shape[0] == 0:
-            raise AsrkitError(f"{self.table.source_file}: utterance {self.table.utt_id(i)!r} has features of shape "
-                              f"{feats.shape}")
+        check_trainable(feats, self.table.utt_id(i), self.table.source_file, self.idim)
         if self.cmvn is not None:
             from asrkit.features.cmvn import apply_cmvn
 
@@ -280,7 +331,22 @@ class FeatureDataset(torch.utils.data.Dataset):
 
     def __getitem__(self, i: int) -> Tuple[int, torch.Tensor, np.ndarray]:
         feats = self._cache[i] if self._cache is not None else self._read(i)
+        if isinstance(feats, AsrkitError):
+            raise feats
         return i, feats, self.table.tokens[i]
+
+
+def check_trainable(feats: np.ndarray, utt_id: str, where: str, dim: Optional[int] = None) -> None:
+    """Features a model can train on: (frames >= 1, ``dim``) and all finite; else an AsrkitError
+    naming ``where`` and the utterance (np.isfinite on load: ~0.1 ms for 1000 x 80)."""
+    from asrkit.features.cmvn import check_features
+
+    if feats.ndim != 2 or feats.shape[0] == 0:
+        raise AsrkitError(f"{where}: utterance {utt_id!r} has features of shape {feats.shape}")
+    try:
+        check_features(utt_id, feats, dim)
+    except AsrkitError as e:
+        raise AsrkitError(f"{where}: {e}") from None
 
 
 @dataclass
@@ -290,15 +356,17 @@ class Batch:
     feat_lens: torch.Tensor  # (B,)
     ys: torch.Tensor  # (B, L) padded with -1
     y_lens: torch.Tensor  # (B,)
+    bad: List[Tuple[str, str]] = field(default_factory=list)  # (utt id, reason) left out (bad_utterances.py)
 
     def to(self, device: torch.device, non_blocking: bool = False) -> "Batch":
         return Batch(self.indices, self.feats.to(device, non_blocking=non_blocking),
                      self.feat_lens.to(device, non_blocking=non_blocking),
-                     self.ys.to(device, non_blocking=non_blocking), self.y_lens.to(device, non_blocking=non_blocking))
+                     self.ys.to(device, non_blocking=non_blocking), self.y_lens.to(device, non_blocking=non_blocking),
+                     self.bad)
 
     def pin_memory(self) -> "Batch":
         return Batch(self.indices, self.feats.pin_memory(), self.feat_lens.pin_memory(), self.ys.pin_memory(),
-                     self.y_lens.pin_memory())
+                     self.y_lens.pin_memory(), self.bad)
 
     @property
     def num_frames(self) -> int:
@@ -317,9 +385,9 @@ def collate(items: List[Tuple[int, torch.Tensor, Sequence[int]]]) -> Batch:
     return Batch([i for i, _, _ in items], feats, feat_lens, ys, y_lens)
 
 
-def make_loader(dataset: FeatureDataset, batch_sampler, num_workers: int = 0,
-                pin_memory: bool = False) -> torch.utils.data.DataLoader:
+def make_loader(dataset: torch.utils.data.Dataset, batch_sampler, num_workers: int = 0,
+                pin_memory: bool = False, collate_fn=collate) -> torch.utils.data.DataLoader:
     return torch.utils.data.DataLoader(
-        dataset, batch_sampler=batch_sampler, collate_fn=collate, num_workers=num_workers,
+        dataset, batch_sampler=batch_sampler, collate_fn=collate_fn, num_workers=num_workers,
         pin_memory=pin_memory, persistent_workers=False,
     )

@@ -8,7 +8,7 @@ and writes attention plots; checkpoints carry the packed model's :class:`Package
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, Iterable, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 import torch
 from torch import nn
@@ -16,12 +16,14 @@ from torch import nn
 from asrkit.models.las import LAS
 from asrkit.models.package import FORMAT as PACKAGE_FORMAT
 from asrkit.models.package import PackageMeta
+from asrkit.training.bad_utterances import BadItem, SkipBad, collate_good, split_bad
 from asrkit.training.config import TrainConfig
 from asrkit.training.data import Batch, FeatureDataset, collate, make_loader
 from asrkit.training.plots import save_alignment_png
 from asrkit.training.sampler import BucketBatchSampler
 from asrkit.training.trainer import StepOutput
 from asrkit.training.validation import cer, forced_alignment, greedy_hyps
+from asrkit.utils.bad_items import BadItems
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.logging import get_logger, progress
 
@@ -33,7 +35,7 @@ class LASTask:
     smaller_batches = "lower batching.max_frames"
     curve_fields = ["epoch", "step", "lr", "train_loss", "train_acc", "valid_loss", "valid_acc", "valid_cer",
                     "train_frames_per_s", "train_utts_per_s", "train_time_s", "valid_time_s", "skipped_batches",
-                    "epoch_time_s"]
+                    "skipped_utts", "epoch_time_s"]
 
     def __init__(self, model: LAS, meta: PackageMeta, cfg: TrainConfig, train_set: FeatureDataset,
                  valid_set: Optional[FeatureDataset], tokenizer, exp_dir: Path, rank: int = 0,
@@ -45,6 +47,7 @@ class LASTask:
         self.valid_set = valid_set
         self.tokenizer = tokenizer
         self.exp_dir = Path(exp_dir)
+        self._reported_dev: set = set()  # dev utterances skipped and named already (once per run)
         b = cfg.batching
         self.sampler = BucketBatchSampler(train_set.table.num_frames, b.max_frames, b.max_batch_size,
                                           shuffle=b.shuffle, seed=cfg.training.seed, rank=rank,
@@ -69,7 +72,11 @@ class LASTask:
         self.train_set.set_epoch(epoch)  # on-the-fly augmentation draws from (seed, epoch, utterance)
 
     def train_batches(self, pin_memory: bool) -> Iterable[Batch]:
-        return make_loader(self.train_set, self.sampler, self.cfg.batching.num_workers, pin_memory=pin_memory)
+        return make_loader(SkipBad(self.train_set), self.sampler, self.cfg.batching.num_workers, pin_memory=pin_memory,
+                           collate_fn=collate_good)
+
+    def split_bad(self, batch: Batch) -> Tuple[Optional[Batch], List[Tuple[str, str]]]:
+        return split_bad(batch)
 
     def forward(self, model: nn.Module, batch: Batch, device: torch.device) -> StepOutput:
         batch = batch.to(device, non_blocking=True)
@@ -81,13 +88,17 @@ class LASTask:
         ids = [self.train_set.table.utt_id(j) for j in batch.indices]
         return f"{len(ids)} utterances x {int(batch.feat_lens.max())} frames, first {ids[0]}"
 
+    def item_ids(self, batch: Batch) -> List[str]:
+        return [self.train_set.table.utt_id(j) for j in batch.indices]
+
     def train_metrics(self, row: Dict[str, Any]) -> Dict[str, Any]:
         return {}
 
     def largest_batch(self) -> Optional[Batch]:
         lengths = self.train_set.table.num_frames
         batch = max(self.sampler.batches, key=lambda b: (len(b) * max(lengths[i] for i in b), len(b)))
-        return collate([self.train_set[i] for i in batch])
+        readable = SkipBad(self.train_set)
+        return split_bad(collate_good([readable[i] for i in batch]))[0]  # bad ones: skipped in the epoch
 
     def validate(self, model: nn.Module, epoch: int, device: torch.device, amp: bool) -> Dict[str, Any]:
         """Loss, accuracy and greedy CER on the dev set, and the attention plots."""
@@ -97,12 +108,20 @@ class LASTask:
         sampler = BucketBatchSampler(self.valid_set.table.num_frames, self.cfg.batching.max_frames,
                                      self.cfg.batching.max_batch_size, shuffle=False)
         # Dev utterances too long for the budget are still validated on, one per batch.
-        loader = make_loader(self.valid_set, sampler.batches + [[i] for i in sampler.too_long],
-                             self.cfg.batching.num_workers)
+        loader = make_loader(SkipBad(self.valid_set), sampler.batches + [[i] for i in sampler.too_long],
+                             self.cfg.batching.num_workers, collate_fn=collate_good)
         tot_loss = tot_acc = 0.0
         n = 0
         pairs = []
+        bad = BadItems(log, "dev utterances", failed="were skipped")
         for batch in progress(loader, desc="validation", unit="batch"):
+            batch, skipped = split_bad(batch)
+            for utt, why in skipped:
+                bad.skip(utt, why, logged=utt in self._reported_dev)
+                self._reported_dev.add(utt)
+            if batch is None:
+                continue
+            bad.ok(len(batch.indices))
             batch = batch.to(device)
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
                 out = model(batch.feats, batch.feat_lens, batch.ys, batch.y_lens)
@@ -115,6 +134,8 @@ class LASTask:
             n += bsz
             if t.valid_cer:
                 pairs += [(self.valid_set.table.text(j), self.tokenizer.decode(h)) for j, h in zip(batch.indices, hyps)]
+        if bad.failed:  # the same rule as for training utterances: a few skipped, more is an error
+            bad.check(total=len(self.valid_set))
         result = {"valid_loss": tot_loss / max(n, 1), "valid_acc": tot_acc / max(n, 1),
                   "valid_cer": cer(pairs) if t.valid_cer else None}
         for ref, hyp in pairs[:2]:
@@ -126,11 +147,14 @@ class LASTask:
         n = min(self.cfg.training.num_plots, len(self.valid_set))
         if n == 0:
             return
-        items = [self.valid_set[i] for i in range(n)]
+        readable = SkipBad(self.valid_set)
+        items = [x for x in (readable[i] for i in range(n)) if not isinstance(x, BadItem)]
+        if not items:
+            return
         batch = collate(items).to(device)
         enc, enc_lens = model.encode(batch.feats, batch.feat_lens)
         atts = forced_alignment(model, enc, enc_lens, [toks for _, _, toks in items], self.tokenizer.sos_id)
-        for i, att in enumerate(atts):
+        for (i, _, _), att in zip(items, atts):
             utt = self.valid_set.table.utt_id(i)
             save_alignment_png(self.exp_dir / "plots" / f"{utt}.epoch{epoch}.png", att.numpy())
 

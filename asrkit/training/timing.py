@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence
 
-from asrkit.utils.errors import AsrkitError
+from asrkit.utils.errors import AsrkitError, os_error_message
 from asrkit.utils.fileio import atomic_open
 from asrkit.utils.logging import get_logger
 
@@ -117,8 +117,8 @@ class RunRecord:
         """Rewrite the row now (as the heartbeat does); a failure to write is a warning."""
         try:
             self._write()
-        except AsrkitError as e:
-            log.warning("%s", e)
+        except OSError as e:
+            log.warning("%s", _os_error(e))
 
     def finish(self, status: Optional[str] = None) -> None:
         """Stop the updates and write the row's last state (``status``, else ``self.outcome``).
@@ -131,15 +131,15 @@ class RunRecord:
             self._thread.join()
         try:
             self._write(status or self.outcome)
-        except AsrkitError as e:
-            log.warning("%s", e)
+        except OSError as e:
+            log.warning("%s", _os_error(e))
 
     def _beat(self) -> None:
         while not self._stop.wait(self._heartbeat_s):
             try:
                 self._write()
-            except AsrkitError as e:  # a full disk must not stop the training; the end tries again
-                log.warning("%s", e)
+            except OSError as e:  # a full disk must not stop the training; the end tries again
+                log.warning("%s", _os_error(e))
 
     def _write(self, status: Optional[str] = None) -> None:
         with self._lock:
@@ -147,13 +147,16 @@ class RunRecord:
             self.row.to_epoch = self.epochs_done()
             if status is not None:
                 self.row.status = status
-            try:
-                with atomic_open(self.path) as f:
-                    f.write("# " + "\t".join(COLUMNS) + "\n")
-                    for row in [*self.earlier, self.row]:
-                        f.write(row.line() + "\n")
-            except OSError as e:
-                raise AsrkitError(f"cannot write {self.path}: {e.strerror or e}") from None
+            # An OSError names the file: start() leaves it to the command (a full disk, said as
+            # everywhere else); the updates after it only warn.
+            with atomic_open(self.path) as f:
+                f.write("# " + "\t".join(COLUMNS) + "\n")
+                for row in [*self.earlier, self.row]:
+                    f.write(row.line() + "\n")
+
+
+def _os_error(e: OSError) -> str:
+    return os_error_message(e) or f"cannot write {e.filename}: {e.strerror or e}"
 
 
 # ---------------------------------------------------------------------- budget and projection

@@ -37,7 +37,7 @@ from asrkit.training.trainer import Trainer, seed_everything
 from asrkit.utils.device import resolve_device
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import atomic_open
-from asrkit.utils.logging import DATEFMT, FORMAT, get_logger
+from asrkit.utils.logging import DATEFMT, FORMAT, LogFileHandler, get_logger
 
 log = get_logger(__name__)
 
@@ -70,7 +70,7 @@ def _log_to_file(path: Path) -> Optional[logging.Handler]:
     if _stderr_is(path):
         return None
     path.parent.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(path, encoding="utf-8")
+    handler = LogFileHandler(str(path))
     handler.setFormatter(logging.Formatter(FORMAT, DATEFMT))
     logging.getLogger().addHandler(handler)
     return handler
@@ -120,20 +120,22 @@ def _dataset(args: TrainArgs, data_dir: str, tokenizer, cmvn, train: bool) -> Fe
     """A dump dir's dataset: dumped features (feats.scp), or fbank computed from its audio (wav.scp)."""
     cfg = args.config
     b, aug = cfg.batching, cfg.augment
+    # Dev utterances are validated on whatever CTC makes of them; the training set's are counted.
+    misfit = cfg.model.ctc_misfit if train else None
     # The training set's transcripts are not kept: training needs only their token ids.
     if not is_raw(data_dir):
         if train and aug.active:
             raise AsrkitError(f"augment: on-the-fly augmentation needs a dump dir of audio (wav.scp), {data_dir} "
                               f"holds features (feats.scp); dump with asr.sh --feats-type raw, or drop augment")
-        return FeatureDataset(load_utterances(data_dir, tokenizer, b.max_missing_ratio, keep_text=not train), cmvn,
-                              args.norm_vars, b.cache_features)
+        return FeatureDataset(load_utterances(data_dir, tokenizer, b.max_missing_ratio, keep_text=not train,
+                                              ctc_misfit=misfit), cmvn, args.norm_vars, b.cache_features)
     if args.fbank is None:
         raise AsrkitError(f"{data_dir} holds audio (wav.scp, no feats.scp): give --fbank-config, or put the "
                           f"fbank options in {data_dir}/fbank.yaml, to compute its features with")
     augment = aug if train else None
     min_speed = min(aug.speed_factors) if train and aug.speed_factors else 1.0
     table = load_utterances(data_dir, tokenizer, b.max_missing_ratio, keep_text=not train, fbank=args.fbank,
-                            min_speed=min(min_speed, 1.0))
+                            min_speed=min(min_speed, 1.0), ctc_misfit=misfit)
     log.info("%s: fbank computed from the audio in the data loader%s", data_dir,
              f" ({'augmented: ' + str(aug) if augment is not None and aug.active else 'no augmentation'})")
     return AudioDataset(table, args.fbank, cmvn, args.norm_vars, augment, cfg.training.seed, b.cache_features)

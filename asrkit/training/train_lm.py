@@ -141,10 +141,16 @@ class LMTask:
     def train_batches(self, pin_memory: bool) -> Iterable[List[List[int]]]:
         return ([self.train[i] for i in b] for b in self.sampler)
 
+    def split_bad(self, batch: List[List[int]]) -> Tuple[List[List[int]], List[Tuple[str, str]]]:
+        return batch, []  # sentences are token ids in memory: none turns bad while training
+
     def forward(self, model, batch: List[List[int]], device: torch.device) -> StepOutput:
         nll, count = model.loss(*_pad(batch, device))
         n = int(count)
         return StepOutput(loss=nll / count.clamp(min=1), weight=n, items=len(batch), units=n)
+
+    def item_ids(self, batch: List[List[int]]) -> List[str]:
+        return []  # token-id sentences without names; describe() says what the batch was
 
     def describe(self, batch: List[List[int]]) -> str:
         return f"{len(batch)} sentences, the longest {max(len(s) for s in batch)} tokens"

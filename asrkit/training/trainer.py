@@ -34,6 +34,7 @@ from asrkit.training import checkpoint as ckpt
 from asrkit.training.config import OptimConfig, TrainingConfig
 from asrkit.training.optim import build_optimizer, build_scheduler
 from asrkit.training.timing import next_epoch_fits, projection
+from asrkit.utils.bad_items import BadItems
 from asrkit.utils.config import dict_diff
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import atomic_open
@@ -72,11 +73,18 @@ class TrainTask(Protocol):
     def train_batches(self, pin_memory: bool) -> Iterable[Any]:
         """This rank's batches of the sampler's current epoch, from its current position."""
 
+    def split_bad(self, batch: Any) -> Tuple[Optional[Any], List[Tuple[str, str]]]:
+        """(the batch without the items found unusable while reading it, None when none is left;
+        those items as (id, reason)): the trainer skips, names and counts them."""
+
     def forward(self, model: nn.Module, batch: Any, device: torch.device) -> StepOutput:
         """The (possibly DDP-wrapped) model's loss on one batch."""
 
     def describe(self, batch: Any) -> str:
         """A batch in a log line (a skipped out-of-memory batch)."""
+
+    def item_ids(self, batch: Any) -> List[str]:
+        """The names of a batch's items (utterance ids), for the warning when its loss is not finite."""
 
     def train_metrics(self, row: Dict[str, Any]) -> Dict[str, Any]:
         """Values derived from an epoch's training row (the LM's perplexity)."""
@@ -107,6 +115,20 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+
+
+def _few(names: List[str], show: int = 10) -> str:
+    return " ".join(names[:show]) + (f" ... ({len(names)} in all)" if len(names) > show else "")
+
+
+def _check_finite(weights: Dict[str, Tensor], where: str) -> None:
+    """No checkpoint (so no model.pt) of a model whose weights hold NaN or Inf: an update from
+    finite gradients can still overflow (a huge learning rate), and such a model decodes nothing."""
+    for name, value in weights.items():
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            bad = value[~torch.isfinite(value)].flatten()[0].item()
+            raise AsrkitError(f"{where}: the model's weights are not finite ({bad} in {name}): the training "
+                              f"diverged (lower optim.lr, keep optim.grad_clip on); no checkpoint written")
 
 
 def _host_copy(tree: Any) -> Any:
@@ -142,6 +164,11 @@ class _Background:
         self._thread.join()
         if self._error is not None:
             raise self._error
+
+    @property
+    def failed(self) -> bool:
+        """Finished with an error (join() raises it); never blocks."""
+        return not self._thread.is_alive() and self._error is not None
 
 
 def _csv_value(v: Any) -> Any:
@@ -189,6 +216,9 @@ class Trainer:
         self.amp = loop.amp and device.type == "cuda"
         self.state = TrainState()
         self._writer: Optional[_Background] = None
+        self._bad_steps = 0  # updates skipped in a row (non-finite loss or gradient norm)
+        self._bad_step_ids: List[str] = []  # the items of those skipped updates, for the error
+        self._reported: set = set()  # bad training items named already: later epochs only count them
         # The training's wall time so far, for training.max_time: this run's unless the caller
         # counts earlier runs too (asrkit.training.timing.RunRecord.used).
         start = time.monotonic()
@@ -256,8 +286,10 @@ class Trainer:
             return path
         self.wait_checkpoint()
         package_format, package = self.task.package()
+        weights = _host_copy(unwrap(self.model).state_dict())
+        _check_finite(weights, f"epoch {self.state.epoch}")
         state = {
-            "model": _host_copy(unwrap(self.model).state_dict()),
+            "model": weights,
             "optimizer": _host_copy(self.optimizer.state_dict()),
             "scheduler": self.scheduler.state_dict(),
             "sampler": self.sampler.state_dict(),
@@ -289,6 +321,12 @@ class Trainer:
             writer, self._writer = self._writer, None
             writer.join()
 
+    def check_checkpoint(self) -> None:
+        """Raise at once the error of a background checkpoint write that failed (a full disk:
+        ``exp/checkpoints/epoch3.pt: no space left on device``), rather than one epoch later."""
+        if self._writer is not None and self._writer.failed:
+            self.wait_checkpoint()
+
     # ------------------------------------------------------------------ one batch
     def forward_backward(self, batch: Any, scale: float = 1.0, sync: bool = True) -> StepOutput:
         """Loss of one batch and its gradients added to ``.grad`` (DDP-averaged when ``sync``)."""
@@ -299,19 +337,50 @@ class Trainer:
             (out.loss * scale).backward()
         return out
 
-    def _optimizer_step(self) -> bool:
+    def _optimizer_step(self) -> Optional[float]:
+        """The update from the accumulated gradients; None when it was made, else the gradient
+        norm that was not finite (the update is skipped)."""
         clip = self.optim.grad_clip
         params = [p for p in self.model.parameters() if p.grad is not None]
         norm = torch.nn.utils.clip_grad_norm_(params, clip if clip > 0 else float("inf"))
-        ok = bool(torch.isfinite(norm))
-        if ok:
+        bad = None if bool(torch.isfinite(norm)) else float(norm)
+        if bad is None:
             self.optimizer.step()
             self.scheduler.step()
             self.state.step += 1
-        else:
-            log.warning("step %d: gradient norm is %s, update skipped", self.state.step, float(norm))
         self.optimizer.zero_grad(set_to_none=True)
-        return ok
+        return bad
+
+    def _skipped_update(self, where: str, what: str, batch: Any) -> None:
+        """One more update skipped for a non-finite value; at training.max_bad_steps in a row, an error
+        naming the items of those batches."""
+        self._bad_steps += 1
+        ids = self.task.item_ids(batch)
+        self._bad_step_ids += [i for i in ids if i not in self._bad_step_ids]
+        limit = self.loop.max_bad_steps
+        log.warning("%s: %s, update skipped (%d in a row; training stops at training.max_bad_steps=%d); "
+                    "batch of %s%s", where, what, self._bad_steps, limit, self.task.describe(batch),
+                    f": {' '.join(ids)}" if ids else "")
+        if self._bad_steps >= limit:
+            named = f"; their {self.task.items}: {_few(self._bad_step_ids)}" if self._bad_step_ids else ""
+            raise AsrkitError(
+                f"{where}: {self._bad_steps} updates in a row skipped for a non-finite loss or gradient norm "
+                f"(training.max_bad_steps={limit}; the last: {what}{named}): the "
+                f"model diverged (lower optim.lr, keep optim.grad_clip on) or the data holds extreme values; "
+                f"stopped without writing this epoch")
+
+    def _good_update(self) -> None:
+        self._bad_steps = 0
+        self._bad_step_ids = []
+
+    def _skip_bad_items(self, epoch: int, bad: List[Tuple[str, str]], tally: BadItems, total: int) -> None:
+        """Count the items a batch could not use; fail as soon as they break Kaldi's 5 % rule."""
+        for name, why in bad:
+            tally.skip(name, why, logged=name in self._reported)  # named once a run, counted every epoch
+            self._reported.add(name)
+        message = tally.past_the_rule(total)
+        if message is not None:
+            raise AsrkitError(f"epoch {epoch}: {message}")
 
     # ------------------------------------------------------------------ epochs
     def train_epoch(self, epoch: int) -> Dict[str, Any]:
@@ -325,13 +394,27 @@ class Trainer:
         units, items = self.task.units, self.task.items
         tot_loss, weight = 0.0, 0
         tot_stats: Dict[str, float] = {}
-        n_items = n_units = skipped = 0
+        n_items = n_units = skipped = updates = seen = 0
+        bad_items = BadItems(log, f"training {items}", failed="were skipped")
+        total_items = sum(len(b) for b in self.sampler.epoch_batches(epoch))  # this rank's share
         win_units, win_start = 0, time.perf_counter()
         start = time.perf_counter()
         self.optimizer.zero_grad(set_to_none=True)
         it = progress(batches, total=n_batches, desc=f"epoch {epoch}", unit="batch", disable=not self.is_main)
         for i, batch in enumerate(it, 1):
+            seen = i
+            self.check_checkpoint()
             last = i % accum == 0 or i == n_batches
+            batch, bad = self.task.split_bad(batch)
+            if bad:
+                self._skip_bad_items(epoch, bad, bad_items, total_items)
+            if batch is None:
+                if self.world_size > 1:  # the other ranks wait in this batch's all-reduce
+                    raise AsrkitError(f"epoch {epoch} batch {i}: not one of its {len(bad)} {items} can be used "
+                                      f"(first: {bad[0][1]}); under DDP a batch cannot be skipped on one rank alone")
+                self.optimizer.zero_grad(set_to_none=True)
+                skipped += 1
+                continue
             try:
                 out = self.forward_backward(batch, scale=1.0 / accum, sync=last)
             except RuntimeError as e:
@@ -345,12 +428,18 @@ class Trainer:
                 continue
             loss = float(out.loss.detach())
             if not math.isfinite(loss):
-                log.warning("epoch %d batch %d: loss is %s, batch skipped", epoch, i, loss)
                 self.optimizer.zero_grad(set_to_none=True)
                 skipped += 1
+                self._skipped_update(f"epoch {epoch} batch {i}", f"loss is {loss}", batch)
                 continue
             if last:
-                self._optimizer_step()
+                norm = self._optimizer_step()
+                if norm is None:
+                    updates += 1
+                    self._good_update()
+                else:
+                    self._skipped_update(f"epoch {epoch} batch {i} step {self.state.step}",
+                                         f"gradient norm is {norm}", batch)
             stats = {name: float(v) for name, v in out.stats.items()}
             tot_loss += loss * out.weight
             for name, v in stats.items():
@@ -368,12 +457,21 @@ class Trainer:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         elapsed = time.perf_counter() - start
+        if bad_items.failed:
+            log.warning("epoch %d: %d of %d training %s skipped: %s", epoch, len(bad_items.failed), total_items,
+                        items, bad_items.named())
+        if updates == 0:
+            # Nothing learnt: a checkpoint, a curve row or a model.pt of this epoch would pass an
+            # untrained model off as a trained one.
+            raise AsrkitError(f"epoch {epoch}: no update was made: all {seen} batches were skipped "
+                              f"(non-finite loss or gradients, unusable {items} or out of memory: see the warnings "
+                              f"above); stopped without writing this epoch")
         return {
             "train_loss": tot_loss / max(weight, 1),
             **{f"train_{name}": v / max(weight, 1) for name, v in tot_stats.items()},
             f"train_{units}_per_s": n_units * self.world_size / elapsed,
             f"train_{items}_per_s": n_items * self.world_size / elapsed, "train_time_s": elapsed,
-            "skipped_batches": skipped,
+            "skipped_batches": skipped, f"skipped_{items}": len(bad_items.failed),
         }
 
     def lr(self) -> float:

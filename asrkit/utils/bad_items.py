@@ -98,15 +98,27 @@ class BadItems:
             if self.done == 0:
                 raise AsrkitError(f"no {self.what} to process")
             return
-        first = f" (first: {self.first_error})" if self.first_error else ""
         if self.done == 0:
-            raise AsrkitError(f"all {total} {self.what} {self.verb}{first}")
-        if len(self.failed) > max_failures(total, self.max_percent):
-            rule = "Kaldi's rule" if self.max_percent == MAX_FAILED_PERCENT else "the limit given"
-            message = (f"{len(self.failed)} of {total} {self.what} {self.verb} ({self.named()}), more than "
-                       f"{self.max_percent:g} % ({rule}): probably a serious error in the data{first}")
+            raise AsrkitError(f"all {total} {self.what} {self.verb}{self._first()}")
+        message = self.past_the_rule(total)
+        if message is not None:
             if not allow:
                 raise AsrkitError(message)
             self.log.warning("%s; going on, as asked", message)
         else:
             self.log.warning("%d of %d %s %s: %s", len(self.failed), total, self.what, self.verb, self.named())
+
+    def past_the_rule(self, total: int) -> Optional[str]:
+        """The error message when more of ``total`` items failed than the rule allows, else None.
+
+        For a run that can tell before its end that it will fail (a training epoch: the rest
+        of the run would be wasted), as well as for :meth:`check`.
+        """
+        if len(self.failed) <= max_failures(total, self.max_percent):
+            return None
+        rule = "Kaldi's rule" if self.max_percent == MAX_FAILED_PERCENT else "the limit given"
+        return (f"{len(self.failed)} of {total} {self.what} {self.verb} ({self.named()}), more than "
+                f"{self.max_percent:g} % ({rule}): probably a serious error in the data{self._first()}")
+
+    def _first(self) -> str:
+        return f" (first: {self.first_error})" if self.first_error else ""

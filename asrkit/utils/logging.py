@@ -6,6 +6,7 @@ on a terminal and plain periodic log lines otherwise, so batch-job logs stay rea
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -27,11 +28,56 @@ def setup_logging(verbose: int = 0, log_file: Optional[str] = None) -> None:
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if log_file:
         os.makedirs(os.path.dirname(os.path.abspath(log_file)), exist_ok=True)
-        handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
+        handlers.append(LogFileHandler(log_file))
     for handler in handlers:
         handler.setFormatter(logging.Formatter(FORMAT, DATEFMT))
         root.addHandler(handler)
     root.setLevel(level)
+
+
+class LogFileHandler(logging.FileHandler):
+    """A log file that a full disk (or any failing write) cannot fill stderr with tracebacks.
+
+    logging's own handler prints "--- Logging error ---" and a traceback for every line it
+    cannot write. This one says once, in one line naming the file, that the file stops there,
+    and writes nothing more to it: the log goes on on stderr, and the command fails (or not) on
+    its own outputs, whose errors name them (``exp/x/checkpoints/epoch3.pt: no space left on
+    device``).
+    """
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path, encoding="utf-8")
+        self.failed = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not self.failed:
+            super().emit(record)
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        error = sys.exc_info()[1]
+        if not isinstance(error, OSError):
+            super().handleError(record)
+            return
+        self.failed = True
+        from asrkit.utils.errors import os_error_message
+
+        error.filename = error.filename or self.baseFilename
+        why = os_error_message(error) or f"{self.baseFilename}: {error.strerror or error}"
+        self._close_quietly()
+        warning = logging.makeLogRecord({"name": "logging", "levelno": logging.WARNING, "levelname": "WARNING",
+                                         "msg": "%s: log file abandoned, the log goes on on stderr only",
+                                         "args": (why,)})
+        with contextlib.suppress(OSError, ValueError):
+            sys.stderr.write(self.format(warning) + "\n")
+
+    def _close_quietly(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            super().close()
+        self.stream = None
+
+    def close(self) -> None:
+        # Closing flushes; on a full disk that fails once more, and closing must not raise.
+        self._close_quietly()
 
 
 def get_logger(name: str) -> logging.Logger:

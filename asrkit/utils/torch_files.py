@@ -1,17 +1,65 @@
-"""Reading torch files (model.pt, lm.pt, checkpoints) so that nothing in them can run.
+"""Reading torch files (model.pt, lm.pt, checkpoints) so that nothing in them can run, and
+writing them so that a full disk says so.
 
 ``torch.load(weights_only=True)`` unpickles only tensors and plain containers and numbers;
 anything else (a pickled class, a numpy array, an object whose unpickling would run code) makes
 it refuse the file. Every asrkit file that torch writes holds only such types, so every one is
 read through :func:`load_weights_only`, and a file torch cannot read is one error shape for all.
+
+Every one is written through :func:`save_torch`: ``torch.save`` turns a failed write (a full
+disk) into ``RuntimeError: ... unexpected pos 190464 vs 190416``, which never mentions the disk;
+:func:`save_torch` raises the write's own ``OSError`` instead, naming the file, so the command
+wrapper reports it as any other full disk (``exp/x/model.pt: no space left on device``).
 """
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import IO, Any, Optional
 
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.fileio import PathLike
+from asrkit.utils.fileio import PathLike, atomic_open, name_os_error
+
+
+class _WriteErrors:
+    """A binary file for torch.save that remembers the OSError a write raised (torch loses it)."""
+
+    def __init__(self, f: IO[bytes]) -> None:
+        self._f = f
+        self.error: Optional[OSError] = None
+
+    def write(self, data) -> int:
+        try:
+            return self._f.write(data)
+        except OSError as e:
+            self.error = e
+            raise
+
+    def flush(self) -> None:
+        try:
+            self._f.flush()
+        except OSError as e:
+            self.error = e
+            raise
+
+
+def save_torch(obj: Any, path: PathLike) -> None:
+    """``torch.save(obj)`` to ``path`` atomically; a failed write raises its OSError naming ``path``.
+
+    Nothing is left under ``path`` or a temporary name when it fails. The file is written as
+    torch writes any file object (no copy in memory): the wrapper costs a Python call per
+    record, nothing measurable (bench/README.md, checkpoint writing).
+    """
+    import torch
+
+    with atomic_open(path, "wb") as f:
+        out = _WriteErrors(f)
+        try:
+            torch.save(obj, out)
+        except RuntimeError:
+            if out.error is None:
+                raise
+            name_os_error(out.error, path)
+            raise out.error from None
 
 
 def load_weights_only(path: PathLike, what: str) -> Any:

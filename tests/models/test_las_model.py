@@ -26,6 +26,8 @@ def test_encoder_shapes_and_lengths(make_las, batch, vgg, subsample, reduction):
             n = -(-n // k)  # every stage keeps a partial last window
         expected.append(n)
     assert enc_lens.tolist() == model.listener.output_lengths(feat_lens).tolist() == expected
+    # the torch-free count the training data checks use (LASConfig.ctc_misfit)
+    assert [model.config.listener.output_length(n) for n in feat_lens.tolist()] == expected
     assert enc.shape == (4, int(enc_lens.max()), model.listener.odim)
     # padded encoder frames are exactly zero, so nothing downstream can read junk from them
     for i, n in enumerate(enc_lens):

@@ -127,9 +127,21 @@ lm_opts=()
 device_opts=()
 [ "$decode_ngpu" -gt 0 ] && device_opts=(--device cuda)
 
-# rate <WER|CER> <wer.txt>: the number of asrkit-score's "%WER 12.34 [ ... ]" line.
+# rate <WER|CER> <wer.txt>: the number of asrkit-score's "%WER 12.34 [ 33 / 434, ... ]" line. A
+# set without reference words has no rate (asrkit-score prints "%WER inf [ 6 / 0, ..." for
+# insertions, "0.00 [ 0 / 0" otherwise): an error here, never an "inf" or a 0 in RESULTS.md.
+# (die in $(rate ...) ends only the subshell; set -e then stops the script at the assignment.)
 rate() {
-  sed -n "s/^%$1 *\([0-9.]*\).*/\1/p" "$2" | head -1 | grep . || die "no %$1 line in $2"
+  local line value total
+  line=$(grep -m1 "^%$1 " "$2") || die "no %$1 line in $2"
+  value=$(echo "$line" | awk '{ print $2 }')
+  total=$(echo "$line" | awk '{ sub(/,$/, "", $6); print $6 }')
+  case $value in
+    "" | *[!0-9.]* | *.*.*) total=0 ;;
+  esac
+  [ "$total" != 0 ] \
+    || die "$2: '$line': the $1 is undefined: the references of this set have no words at all (check its text)"
+  echo "$value"
 }
 
 # Number of pieces for a data dir: never more than its utterances.

@@ -1,0 +1,215 @@
+"""Bad training data on real yesno features (issue #11): unusable utterances are skipped, named and
+counted under Kaldi's 5 % rule; a non-finite loss skips its update, and training.max_bad_steps of
+them in a row stop the run with an error naming the utterances; no checkpoint of a NaN model."""
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from typing import Callable, Dict, Optional
+
+import kaldiio
+import numpy as np
+import pytest
+import torch
+
+from asrkit.training import checkpoint as ckpt
+from asrkit.utils.errors import AsrkitError
+
+from .yesno_dump import TINY_CONFIG, make_dump, yesno_waves
+
+N = 20  # one bad utterance of 20 is within Kaldi's 5 % (20 // 20 = 1), two are not
+
+
+@pytest.fixture(scope="module")
+def clean(yesno_root, tmp_path_factory) -> Path:
+    """A dump dir of 20 real yesno utterances (23-dim Kaldi fbank, no CMVN)."""
+    waves = yesno_waves(yesno_root)[:N]
+    assert len(waves) == N
+    return make_dump(tmp_path_factory.mktemp("bad_data") / "clean", waves)
+
+
+def edited(clean: Path, out: Path, edit: Dict[int, Callable[[np.ndarray], Optional[np.ndarray]]],
+           text: Optional[Dict[int, str]] = None) -> Path:
+    """A copy of ``clean`` with utterance i's features replaced by ``edit[i](feats)`` (None: an scp
+    line that points past the end of the ark) and its transcript by ``text[i]``."""
+    out.mkdir(parents=True)
+    mats = dict(kaldiio.load_scp(str(clean / "feats.scp")).items())
+    utts = list(mats)
+    new = {i: edit[i](mats[u]) for i, u in enumerate(utts) if i in edit}
+    kaldiio.save_ark(str(out / "feats.ark"), {u: m if new.get(i) is None else new[i] for i, (u, m) in
+                                              enumerate(mats.items())}, scp=str(out / "feats.scp"))
+    lines = (out / "feats.scp").read_text().splitlines()
+    for i, m in new.items():
+        if m is None:
+            lines[i] = f"{utts[i]} {out / 'feats.ark'}:{(out / 'feats.ark').stat().st_size + 100}"
+    (out / "feats.scp").write_text("".join(line + "\n" for line in lines))
+    (out / "utt2num_frames").write_text((clean / "utt2num_frames").read_text())
+    texts = (clean / "text").read_text().splitlines()
+    for i, t in (text or {}).items():
+        texts[i] = f"{utts[i]} {t}"
+    (out / "text").write_text("".join(line + "\n" for line in texts))
+    return out
+
+
+def nan_at(frame: int, value: float = np.nan) -> Callable[[np.ndarray], np.ndarray]:
+    def f(m: np.ndarray) -> np.ndarray:
+        m = m.copy()
+        m[frame, 5] = value
+        return m
+
+    return f
+
+
+def trainer_on(dump: Path, lang: Path, exp: Path, max_frames: int = 2500, optim: Optional[dict] = None,
+               **training):
+    """The tiny LAS trainer (as asrkit-train builds it) on ``dump``, CPU, no dev set."""
+    from asrkit.models.las import LAS
+    from asrkit.models.package import PackageMeta
+    from asrkit.text.tokenizer import Tokenizer
+    from asrkit.training.config import build_config
+    from asrkit.training.data import FeatureDataset, load_utterances
+    from asrkit.training.las_task import LASTask
+    from asrkit.training.trainer import Trainer
+
+    conf = {**TINY_CONFIG, "batching": {"max_frames": max_frames}, "optim": {**TINY_CONFIG["optim"], **(optim or {})},
+            "training": {**TINY_CONFIG["training"], "valid_cer": False, "num_plots": 0, **training}}
+    cfg = build_config(conf)
+    tok = Tokenizer.load(lang / "tokens.model")
+    ds = FeatureDataset(load_utterances(str(dump), tok, ctc_misfit=cfg.model.ctc_misfit))
+    torch.manual_seed(0)
+    model = LAS(ds.idim, tok.vocab_size, cfg.model)
+    meta = PackageMeta(model_config=cfg.model, idim=ds.idim, vocab_size=tok.vocab_size, tokens=tok.tokens)
+    task = LASTask(model, meta, cfg, ds, None, tok, exp)
+    return Trainer(task, cfg.optim, cfg.training, exp, cfg.to_dict(), torch.device("cpu"))
+
+
+def finite_checkpoints(exp: Path) -> list:
+    found = []
+    for e in ckpt.list_checkpoints(exp):
+        state = ckpt.load_checkpoint(ckpt.checkpoint_path(exp, e))
+        assert all(torch.isfinite(v).all() for v in state["model"].values() if v.is_floating_point())
+        found.append(e)
+    return found
+
+
+def warnings(caplog) -> str:
+    return "\n".join(r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING)
+
+
+def test_one_nan_utterance_of_20_is_skipped_named_and_counted(clean, yesno_setup, tmp_path, caplog):
+    dump = edited(clean, tmp_path / "d", {7: nan_at(3)})
+    bad = (dump / "feats.scp").read_text().splitlines()[7].split()[0]
+    trainer = trainer_on(dump, yesno_setup / "data" / "lang", tmp_path / "exp", max_epochs=2)
+    with caplog.at_level("INFO"):
+        trainer.run()
+    assert [r["skipped_utts"] for r in trainer.state.history] == [1, 1]
+    assert all(np.isfinite(r["train_loss"]) and r["train_loss"] > 0 for r in trainer.state.history)
+    text = warnings(caplog)
+    # named once (with the file, the frame and the value), counted every epoch
+    assert text.count(f"skipping {dump}/feats.scp: utterance '{bad}': non-finite feature value nan at frame 3") == 1
+    assert f"epoch 2: 1 of {N} training utts skipped: {bad}" in text
+    assert finite_checkpoints(tmp_path / "exp") == [2]  # no dev set: only the last is kept
+    assert "skipped_utts" in (tmp_path / "exp" / "log" / "curves.csv").read_text().splitlines()[0]
+
+
+def test_two_bad_utterances_of_20_fail_the_epoch(clean, yesno_setup, tmp_path):
+    # a NaN and an scp offset past the end of the ark: 2 > 20 // 20
+    dump = edited(clean, tmp_path / "d", {4: nan_at(0, np.inf), 11: lambda m: None})
+    utts = [line.split()[0] for line in (dump / "feats.scp").read_text().splitlines()]
+    trainer = trainer_on(dump, yesno_setup / "data" / "lang", tmp_path / "exp", max_epochs=1)
+    with pytest.raises(AsrkitError) as e:
+        trainer.run()
+    message = str(e.value)
+    assert message.startswith(f"epoch 1: 2 of {N} training utts were skipped (")
+    assert utts[4] in message and utts[11] in message and "more than 5 % (Kaldi's rule)" in message
+    assert not ckpt.list_checkpoints(tmp_path / "exp")
+
+
+def test_non_finite_loss_skips_the_update_and_names_the_batch(clean, yesno_setup, tmp_path, caplog):
+    trainer = trainer_on(clean, yesno_setup / "data" / "lang", tmp_path / "exp", max_frames=700, max_epochs=1,
+                         max_bad_steps=2)  # one utterance a batch: one bad step, then good ones
+    bad = trainer.task.train_set.table.utt_id(2)
+    forward = trainer.task.forward
+
+    def overflowing(model, batch, device):  # the loss of one utterance overflows, as in a diverging model
+        out = forward(model, batch, device)
+        if bad in trainer.task.item_ids(batch):
+            out.loss = out.loss * float("inf")
+        return out
+
+    trainer.task.forward = overflowing
+    with caplog.at_level("INFO"):
+        trainer.run()
+    assert re.search(rf"epoch 1 batch \d+: loss is inf, update skipped \(1 in a row; training stops at "
+                     rf"training.max_bad_steps=2\); batch of 1 utterances x \d+ frames, first {bad}: {bad}$",
+                     warnings(caplog), re.M)
+    assert trainer.state.history[0]["skipped_batches"] == 1
+    assert trainer.state.step == N - 1
+    assert finite_checkpoints(tmp_path / "exp") == [1]
+
+
+def test_max_bad_steps_in_a_row_stop_the_run_naming_the_utterances(clean, yesno_setup, tmp_path):
+    # A learning rate that blows the weights up at the first update: every later loss is NaN.
+    trainer = trainer_on(clean, yesno_setup / "data" / "lang", tmp_path / "exp", max_frames=700, max_epochs=1,
+                         max_bad_steps=3, optim={"lr": 1e37})
+    table = trainer.task.train_set.table
+    utts = [table.utt_id(i) for i in range(len(table))]
+    with pytest.raises(AsrkitError) as e:
+        trainer.run()
+    message = str(e.value)
+    assert re.match(r"epoch 1 batch 4: 3 updates in a row skipped for a non-finite loss or gradient norm "
+                    r"\(training.max_bad_steps=3; the last: loss is nan; their utts: \S+ \S+ \S+\): the model "
+                    r"diverged \(lower optim.lr", message), message
+    named = message.split("their utts: ")[1].split(")")[0].split()
+    assert set(named) <= set(utts)
+    assert "\n" not in message and trainer.state.step == 1
+    assert not ckpt.list_checkpoints(tmp_path / "exp") and not (tmp_path / "exp" / "log" / "curves.csv").exists()
+
+
+def test_a_model_with_nan_weights_is_never_checkpointed(yesno_setup, tmp_path):
+    from .ddp_grads import build
+
+    trainer, _, _ = build(yesno_setup)
+    trainer.exp_dir = tmp_path
+    with torch.no_grad():
+        next(trainer.model.parameters())[0] = float("nan")
+    trainer.state.epoch = 1
+    with pytest.raises(AsrkitError, match=r"^epoch 1: the model's weights are not finite \(nan in listener\."):
+        trainer.save_checkpoint()
+    trainer.wait_checkpoint()
+    assert not ckpt.list_checkpoints(tmp_path)
+
+
+def test_transcripts_too_long_for_ctc_are_named_and_counted(clean, yesno_setup, tmp_path, caplog):
+    from asrkit.models.config import LASConfig
+    from asrkit.text.tokenizer import Tokenizer
+    from asrkit.training.data import load_utterances
+
+    tok = Tokenizer.load(yesno_setup / "data" / "lang" / "tokens.model")
+    hybrid = LASConfig.from_dict({"listener": {"vgg": False, "subsample": [2, 2]}, "ctc_weight": 0.3})
+    frames = dict(line.split() for line in (clean / "utt2num_frames").read_text().splitlines())
+    utts = list(frames)
+    # 4x downsampling: a transcript of more than frames/4 characters has no CTC alignment
+    long_text = " ".join(["YES NO"] * (int(frames[utts[5]]) // 4 // 6 + 1))
+    dump = edited(clean, tmp_path / "one", {}, text={5: long_text})
+    why = (rf"utterance '{utts[5]}': \d+ tokens need \d+ encoder frames for CTC, its {frames[utts[5]]} frames give "
+           rf"\d+ after the listener's 4x downsampling")
+    # named and counted (CTC's zero_infinity hid it), still trained on by the attention decoder
+    with caplog.at_level("INFO"):
+        kept = load_utterances(str(dump), tok, ctc_misfit=hybrid.ctc_misfit)
+    assert [kept.utt_id(i) for i in range(len(kept))] == utts
+    assert re.search(rf"1 of 20 utterance\(s\) are too short for their transcripts to be aligned by CTC \(first: "
+                     rf"{why}\): their CTC loss is 0, only the attention decoder learns from them: {utts[5]} ",
+                     warnings(caplog))
+    # without CTC nothing is said
+    no_ctc = LASConfig.from_dict({"listener": {"vgg": False, "subsample": [2, 2]}, "ctc_weight": 0.0})
+    caplog.clear()
+    with caplog.at_level("INFO"):
+        assert len(load_utterances(str(dump), tok, ctc_misfit=no_ctc.ctc_misfit)) == N
+    assert "CTC" not in warnings(caplog)
+    # two of 20 left out (empty transcripts) break the rule
+    dump = edited(clean, tmp_path / "two", {}, text={5: "", 9: ""})
+    with pytest.raises(AsrkitError, match=r"2 of 20 utterances lack features or a transcript \(more than "
+                                          r"batching.max_missing_ratio=0.05: probably a serious error"):
+        load_utterances(str(dump), tok)
