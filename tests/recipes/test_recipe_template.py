@@ -153,15 +153,21 @@ def test_setup_makes_a_recipe_that_runs_end_to_end(tmp_path, an4_root):
 
     # A time budget: stops after epoch 1 (smaller than any epoch), decodes that model, not .done;
     # a larger budget continues the same training and the decodings are redone.
-    budget = args + ["--stage", "4", "--tag", "budget", "--test-sets", "test", "--num-avg", "0"]
+    # A budget-stopped training decodes its best epoch (model.pt), not an average; the finished
+    # one averages as --num-avg says.
+    budget = args + ["--stage", "4", "--tag", "budget", "--test-sets", "test", "--num-avg", "2"]
     proc = run_sh(budget + ["--train-max-time", "0.001"], cwd=recipe)
     assert "stopped by the time budget after epoch 1" in proc.stderr
     bexp = recipe / "exp/budget"
     assert not (bexp / ".done").exists() and not (bexp / "checkpoints/epoch2.pt").exists()
-    assert re.search(r"\| [0-9]+ s \(time budget, 1 epochs\) \|", (recipe / "RESULTS.md").read_text())
+    assert not (bexp / "model.avg.pt").exists() and "the best epoch: the training stopped at its time budget" in proc.stderr
+    row = (recipe / "RESULTS.md").read_text().splitlines()[-1]
+    assert re.search(r", model\.pt \(exp/budget\) \|.*\| [0-9]+ s \(time budget, 1 epochs\) \|", row), row
     proc = run_sh(budget + ["--train-max-time", "86400"], cwd=recipe)
     assert (bexp / ".done").is_file() and (bexp / "checkpoints/epoch2.pt").is_file()
     assert "decode_test_decode done already" not in proc.stderr
+    assert (bexp / "model.avg.pt").is_file()
+    assert ", model.avg.pt (2 best averaged) (exp/budget) |" in (recipe / "RESULTS.md").read_text().splitlines()[-1]
     assert re.search(r"\(exp/budget\) \| conf/decode.yaml \| [0-9]+ s \(2 runs\) \|",
                      (recipe / "RESULTS.md").read_text().splitlines()[-1])
 
