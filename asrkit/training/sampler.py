@@ -16,7 +16,41 @@ from typing import Dict, Iterator, List, Sequence
 import numpy as np
 
 
-class BucketBatchSampler:
+class EpochBatchSampler:
+    """What every batch sampler of a resumable training shares: the epoch and the position in it.
+
+    A subclass sets ``batches`` and ``per_rank`` and defines ``epoch_batches(epoch)``, a pure
+    function of the epoch, so that ``state_dict()`` (epoch, batches consumed) is enough to
+    resume mid-epoch on the very batch an interrupted run would have taken next.
+    """
+
+    seed: int
+    batches: List[List[int]]
+    per_rank: int
+    epoch: int = 1
+    start: int = 0  # batches of this epoch already consumed (for a mid-epoch resume)
+
+    def epoch_batches(self, epoch: int) -> List[List[int]]:
+        raise NotImplementedError
+
+    def set_epoch(self, epoch: int, start: int = 0) -> None:
+        self.epoch = epoch
+        self.start = start
+
+    def __iter__(self) -> Iterator[List[int]]:
+        yield from self.epoch_batches(self.epoch)[self.start :]
+
+    def __len__(self) -> int:
+        return self.per_rank - self.start
+
+    def state_dict(self) -> Dict[str, int]:
+        return {"epoch": self.epoch, "start": self.start, "seed": self.seed, "num_batches": len(self.batches)}
+
+    def load_state_dict(self, state: Dict[str, int]) -> None:
+        self.set_epoch(state["epoch"], state.get("start", 0))
+
+
+class BucketBatchSampler(EpochBatchSampler):
     """A batch sampler for ``torch.utils.data.DataLoader(batch_sampler=...)``.
 
     >>> s = BucketBatchSampler([5, 3, 9, 4], max_frames=10, shuffle=False)
@@ -41,8 +75,6 @@ class BucketBatchSampler:
         self.seed = seed
         self.rank = rank
         self.world_size = world_size
-        self.epoch = 1
-        self.start = 0  # batches of this epoch already consumed (for a mid-epoch resume)
         # Longest first, ties in input order: deterministic, and the first batch is the
         # largest in memory, so an out-of-memory shows up at once.
         # (numpy: a corpus of 281k utterances sorts in milliseconds, not a second of Python)
@@ -66,10 +98,6 @@ class BucketBatchSampler:
             self.batches.append(batch)
         self.per_rank = len(self.batches) // world_size
 
-    def set_epoch(self, epoch: int, start: int = 0) -> None:
-        self.epoch = epoch
-        self.start = start
-
     def epoch_batches(self, epoch: int) -> List[List[int]]:
         """This rank's batches of ``epoch``, in order (independent of any earlier epoch)."""
         order = list(range(len(self.batches)))
@@ -77,15 +105,3 @@ class BucketBatchSampler:
             random.Random(self.seed * 1_000_003 + epoch).shuffle(order)
         order = order[: self.per_rank * self.world_size]
         return [self.batches[j] for j in order[self.rank :: self.world_size]]
-
-    def __iter__(self) -> Iterator[List[int]]:
-        yield from self.epoch_batches(self.epoch)[self.start :]
-
-    def __len__(self) -> int:
-        return self.per_rank - self.start
-
-    def state_dict(self) -> Dict[str, int]:
-        return {"epoch": self.epoch, "start": self.start, "seed": self.seed, "num_batches": len(self.batches)}
-
-    def load_state_dict(self, state: Dict[str, int]) -> None:
-        self.set_epoch(state["epoch"], state.get("start", 0))

@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import random
 from pathlib import Path
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import torch
 import yaml
@@ -32,6 +32,7 @@ from asrkit.models.lm import FORMAT as LM_FORMAT
 from asrkit.models.lm import LSTMLM
 from asrkit.training import checkpoint as ckpt
 from asrkit.training.config import LMTrainConfig, OptimConfig, TrainingConfig
+from asrkit.training.sampler import EpochBatchSampler
 from asrkit.training.trainer import StepOutput, Trainer, seed_everything
 from asrkit.utils.config import to_dict
 from asrkit.utils.device import resolve_device
@@ -54,7 +55,7 @@ def split_dev(sents: List[List[int]], ratio: float, seed: int) -> Tuple[List[Lis
     return train, dev
 
 
-class SentenceBatchSampler:
+class SentenceBatchSampler(EpochBatchSampler):
     """Length-sorted buckets of ``batch_size`` sentences (little padding), shuffled every epoch.
 
     Epoch ``e`` sees the ``e``-th shuffle of one ``random.Random(seed)``: the shuffles are
@@ -66,10 +67,6 @@ class SentenceBatchSampler:
         self.batches = [order[s:s + batch_size] for s in range(0, len(order), batch_size)]
         self.seed, self.shuffle = seed, shuffle
         self.per_rank = len(self.batches)
-        self.epoch, self.start = 1, 0
-
-    def set_epoch(self, epoch: int, start: int = 0) -> None:
-        self.epoch, self.start = epoch, start
 
     def epoch_batches(self, epoch: int) -> List[List[int]]:
         batches = list(self.batches)
@@ -79,18 +76,6 @@ class SentenceBatchSampler:
                 batches = list(self.batches)
                 rng.shuffle(batches)
         return batches
-
-    def __iter__(self) -> Iterator[List[int]]:
-        yield from self.epoch_batches(self.epoch)[self.start:]
-
-    def __len__(self) -> int:
-        return self.per_rank - self.start
-
-    def state_dict(self) -> Dict[str, int]:
-        return {"epoch": self.epoch, "start": self.start, "seed": self.seed, "num_batches": len(self.batches)}
-
-    def load_state_dict(self, state: Dict[str, int]) -> None:
-        self.set_epoch(state["epoch"], state.get("start", 0))
 
 
 def _batches(sents: Sequence[List[int]], batch_size: int) -> List[List[List[int]]]:
