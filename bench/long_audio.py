@@ -37,20 +37,9 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from decode_speed import an4_test  # noqa: E402 (bench/ is on sys.path: the script's own dir)
+
 RATE = 16000
-
-
-def an4_test(an4: Path):
-    """[(utt_id, wav path, reference text)] of the AN4 test set, in fileids order."""
-    refs = {}
-    for line in (an4 / "etc" / "an4_test.transcription").read_text().splitlines():
-        text, _, rest = line.rpartition("(")
-        refs[rest.strip().rstrip(")")] = " ".join(w for w in text.split() if w not in ("<s>", "</s>"))
-    out = []
-    for rel in (an4 / "etc" / "an4_test.fileids").read_text().split():
-        utt = Path(rel).name
-        out.append((utt, an4 / "wav" / (rel + ".wav"), refs[utt]))
-    return out
 
 
 def data_dir(data: Path, max_utts: int):
