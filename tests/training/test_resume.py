@@ -2,15 +2,11 @@
 the weights of one never killed; so does one whose newest checkpoint was left unreadable."""
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import subprocess
-import sys
-import time
 
 import torch
 
+from .kill import sigkill_after_first_checkpoint
 from .yesno_dump import train_args
 
 # Everything random on: dropout, SpecAugment, scheduled sampling, shuffled buckets, a loader worker.
@@ -43,17 +39,8 @@ def test_killed_run_resumes_exactly(yesno_setup, tmp_path, asrkit):
     # Killed as soon as its first checkpoint is on disk (it is renamed into place whole), so the
     # kill lands somewhere in epochs 2-4: wherever it lands, the resumed run must end the same.
     exp = tmp_path / "killed"
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "asrkit", *map(str, train_args(yesno_setup, exp, "--seed", "7",
-                                                                                  *RANDOM))],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    sigkill_after_first_checkpoint(train_args(yesno_setup, exp, "--seed", "7", *RANDOM), exp)
     first = exp / "checkpoints" / "epoch1.pt"
-    deadline = time.monotonic() + 600
-    while not first.exists() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)
-    proc.send_signal(signal.SIGKILL)
-    err = proc.communicate()[1].decode()
-    assert proc.returncode == -signal.SIGKILL, f"the run ended before it was killed:\n{err[-2000:]}"
     assert first.is_file() and not (exp / "checkpoints" / "epoch4.pt").exists() and not (exp / "model.pt").exists()
 
     from asrkit.training.timing import read_runs

@@ -1,14 +1,10 @@
 """asrkit-train-lm: its typed config fails before any text is read; a killed run resumes exactly."""
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
-
 import torch
 from click.testing import CliRunner
+
+from .kill import sigkill_after_first_checkpoint
 
 
 def _run_inproc(*args):
@@ -56,16 +52,7 @@ def test_killed_lm_run_resumes_exactly(tmp_path, an4_root, asrkit):
     asrkit(*args, text, tmp_path / "ref")
 
     exp = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, "-m", "asrkit", *map(str, args), str(text), str(exp)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            env={**os.environ, "OMP_NUM_THREADS": "1"})
-    first = exp / "checkpoints" / "epoch1.pt"
-    deadline = time.monotonic() + 600
-    while not first.exists() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)
-    proc.send_signal(signal.SIGKILL)
-    err = proc.communicate()[1].decode()
-    assert proc.returncode == -signal.SIGKILL, f"the run ended before it was killed:\n{err[-2000:]}"
+    sigkill_after_first_checkpoint([*args, text, exp], exp)
     assert not (exp / "lm.pt").exists()
 
     err = asrkit(*args, text, exp).stderr.decode()
