@@ -96,3 +96,17 @@ def make_librispeech_fixture(an4_root: Path, root: Path, audio_ext: str, parts=N
     (root / "SPEAKERS.TXT").write_text("; READER|SEX|SUBSET|MINUTES|NAME\n100 | F | dev-clean | 1 | A\n"
                                        "101 | M | dev-clean | 1 | B\n110 | F | test-clean | 1 | C\n")
     return expected
+
+
+def path_without(programs, folder: Path) -> str:
+    """A PATH on which none of ``programs`` is found: ``folder`` filled with links to every other
+    program of the current PATH (the first of each name, as the shell would find it)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for d in os.environ["PATH"].split(os.pathsep):
+        if not os.path.isdir(d):
+            continue
+        for name in os.listdir(d):
+            link = folder / name
+            if name not in programs and not link.exists() and not link.is_symlink():
+                link.symlink_to(Path(d) / name)
+    return str(folder)

@@ -19,20 +19,9 @@ tarball=$download_dir/$(basename "$url")
 if [ ! -f "$tarball.complete" ]; then
   echo "$0: downloading $url -> $tarball" >&2
   rc=0
-  if command -v wget > /dev/null; then
-    wget --continue --tries=3 -O "$tarball" "$url" || rc=$?
-  elif command -v curl > /dev/null; then
-    # A file already complete (a run stopped before its check) gets 416 for its range: curl
-    # fails there where wget says "fully retrieved", so 416 counts as done; the check follows.
-    code=$(curl --fail --location --retry 3 -C - -o "$tarball" -w '%{http_code}' "$url") || rc=$?
-    [ "$rc" -ne 22 ] || [ "${code:-}" != 416 ] || [ ! -s "$tarball" ] || rc=0
-  else
-    die "neither wget nor curl is installed: download $url yourself and pass --an4-root"
-  fi
-  if [ "$rc" -ne 0 ]; then
-    [ -s "$tarball" ] || rm -f "$tarball"  # wget -O leaves an empty file after a 404
-    die "download of $url failed (re-run to resume)"
-  fi
+  "$(dirname "${BASH_SOURCE[0]}")/../utils/download.sh" --tries 3 "$url" "$tarball" || rc=$?
+  [ "$rc" -ne 2 ] || die "neither wget nor curl is installed: download $url yourself and pass --an4-root"
+  [ "$rc" -eq 0 ] || die "download of $url failed (re-run to resume)"
   gzip -t "$tarball" || die "$tarball is damaged: delete it and re-run"
   touch "$tarball.complete"
 fi

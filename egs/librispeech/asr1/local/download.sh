@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Stage -1 of the LibriSpeech recipe: download and unpack parts of OpenSLR resource 12.
-# Each tarball is fetched with resume (wget -c / curl -C -), checked against OpenSLR's md5sum,
-# and unpacked into <download-dir>/LibriSpeech/<part>/; a part already unpacked is skipped, so
-# an interrupted download is finished by running this again. Sizes: train-clean-100 6.3 GB,
-# train-clean-360 23 GB, train-other-500 30 GB, dev/test parts about 0.3 GB each.
+# Each tarball is fetched with resume (utils/download.sh: wget -c, else curl -C -), checked
+# against OpenSLR's md5sum, and unpacked into <download-dir>/LibriSpeech/<part>/; a part already
+# unpacked is skipped, so an interrupted download is finished by running this again. Sizes:
+# train-clean-100 6.3 GB, train-clean-360 23 GB, train-other-500 30 GB, dev/test parts about
+# 0.3 GB each.
 #   e.g. local/download.sh --parts "dev-clean test-clean" /data/librispeech
 #        local/download.sh --data-url https://openslr.elda.org/resources/12 /data/librispeech  # EU mirror
 #        local/download.sh --md5sum-file md5sum.txt --parts dev-clean /data/librispeech
@@ -60,20 +61,9 @@ for part in $parts; do
   if [ ! -f "$tarball.md5-ok" ]; then
     echo "$0: downloading $data_url/$part.tar.gz -> $tarball (resumes a partial file)" >&2
     rc=0
-    if command -v wget > /dev/null; then
-      wget --continue --tries=5 -O "$tarball" "$data_url/$part.tar.gz" || rc=$?
-    elif command -v curl > /dev/null; then
-      # A file already complete (a run stopped during its md5 check) gets 416 for its range: curl
-      # fails there where wget says "fully retrieved", so 416 counts as done; the md5 check follows.
-      code=$(curl --fail --location --retry 5 -C - -o "$tarball" -w '%{http_code}' "$data_url/$part.tar.gz") || rc=$?
-      [ "$rc" -ne 22 ] || [ "${code:-}" != 416 ] || [ ! -s "$tarball" ] || rc=0
-    else
-      die "neither wget nor curl is installed"
-    fi
-    if [ "$rc" -ne 0 ]; then
-      [ -s "$tarball" ] || rm -f "$tarball"  # wget -O leaves an empty file after a 404
-      die "download of $data_url/$part.tar.gz failed: run again to resume"
-    fi
+    utils/download.sh --tries 5 "$data_url/$part.tar.gz" "$tarball" || rc=$?
+    [ "$rc" -ne 2 ] || die "neither wget nor curl is installed"
+    [ "$rc" -eq 0 ] || die "download of $data_url/$part.tar.gz failed: run again to resume"
     got=$(md5sum "$tarball" | cut -d' ' -f1)
     [ "$got" = "${md5[$part]}" ] || die "$tarball: md5 $got, expected ${md5[$part]}: delete it and run again"
     touch "$tarball.md5-ok"
