@@ -187,7 +187,7 @@ def word_groups(pieces: Sequence[str], sentencepiece: bool = True) -> List[List[
 
 # The energy rule's constants, chosen on FSDD connected digits of the four training speakers'
 # held-back takes (bench/README.md; the held-out speaker george confirmed them):
-ENERGY_DROP_DB = 25.0  # speech: within this much of the word's loudest 10 ms frame (15-35 dB tried)
+ENERGY_DROP_DB = 25.0  # speech: within this much of the word's loudest 10 ms frame (10-35 dB tried)
 ENERGY_MAX_GAP = 6  # feature frames: a quieter stretch this long ends the word (a stop's closure is shorter)
 ENERGY_FLOOR_MARGIN_DB = 6.0  # ... and this much above the recording's noise floor (noisy audio)
 ENERGY_MAX_MOVE = 30  # feature frames: no boundary moves further than this from CTC's
