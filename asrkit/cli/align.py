@@ -9,6 +9,7 @@ from typing import Optional
 import click
 
 from asrkit.cli._common import asrkit_command, max_bad_percent_option
+from asrkit.decoding.config import WORD_RULES
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.logging import get_logger
 
@@ -24,8 +25,9 @@ log = get_logger("align")
               help="Segments file: align these pieces of the recordings in the wav.scp.")
 @click.option("--channel", type=int, default=None,
               help="Take this channel (0-based) of multi-channel audio; default: the mean of the channels.")
-@click.option("--word-rule", type=click.Choice(["spike", "extend"]), default="spike", show_default=True,
-              help="Word boundaries from the CTC alignment (docs/decoding.md).")
+@click.option("--word-rule", type=click.Choice(WORD_RULES), default=WORD_RULES[0], show_default=True,
+              help="Word boundaries: the CTC alignment refined by frame energy, or the CTC alignment "
+                   "alone (docs/decoding.md).")
 @click.option("--batch-size", type=int, default=16, show_default=True, help="Utterances aligned together.")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda[:N] or auto.")
 @max_bad_percent_option

@@ -10,6 +10,7 @@ from typing import Optional, Tuple
 import click
 
 from asrkit.cli._common import asrkit_command, max_bad_percent_option
+from asrkit.decoding.config import WORD_RULES
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.logging import get_logger, setup_logging
 
@@ -73,8 +74,9 @@ OVERRIDES = ("mode", "beam", "ctc_weight", "lm_weight", "penalty", "length_norm"
 @click.option("--segment", type=click.Choice(["auto", "always", "never"]), default=None,
               help="Cut recordings at their pauses: auto (default) those longer than --max-segment-s.")
 @click.option("--max-segment-s", type=float, default=None, help="Longest piece decoded as one (default 20 s).")
-@click.option("--word-rule", type=click.Choice(["spike", "extend"]), default=None,
-              help="Word boundaries from the CTC alignment (docs/decoding.md).")
+@click.option("--word-rule", type=click.Choice(WORD_RULES), default=None,
+              help="Word boundaries: the CTC alignment refined by frame energy (default), or the CTC "
+                   "alignment alone (docs/decoding.md).")
 @max_bad_percent_option
 @click.argument("wavs", nargs=-1, metavar="[AUDIO ...]", type=click.Path(dir_okay=False))
 def main(model_path: Optional[str], config_path: Optional[str], print_config: bool, lm_path: Optional[str],

@@ -15,7 +15,7 @@
     batch_size: 16      # utterances decoded together
     device: cpu         # cpu | cuda | auto
     word_times: true    # CTC-align each hypothesis: word times and confidences (needs a CTC head)
-    word_rule: spike    # spike | extend: how far a word reaches into the blanks around it
+    word_rule: energy   # energy | spike | extend: where a word starts and ends (docs/decoding.md)
     # Long recordings (asrkit.decoding.segment): split at pauses the CTC head finds.
     segment: auto       # auto: recordings longer than max_segment_s | always | never
     max_segment_s: 20.0
@@ -34,6 +34,9 @@ from typing import Any, Dict, Optional, Tuple
 
 from asrkit.utils.config import from_dict, load_yaml_mapping, to_dict
 from asrkit.utils.errors import AsrkitError
+
+# How word boundaries are placed (asrkit.decoding.ctc_align.word_times); the first is the default.
+WORD_RULES = ("energy", "spike", "extend")
 
 
 # (eos_threshold, max_backtrack) for attention-only decoding: Hannun et al. 2019's threshold, and
@@ -61,7 +64,7 @@ class DecodeConfig:
     batch_size: int = 16
     device: str = "cpu"
     word_times: bool = True
-    word_rule: str = "spike"
+    word_rule: str = "energy"
     segment: str = "auto"
     max_segment_s: float = 20.0
     min_pause_s: float = 0.3
@@ -105,8 +108,8 @@ class DecodeConfig:
             problems.append("maxlenratio and minlenratio must be >= 0")
         if self.device not in ("cpu", "cuda", "auto") and not self.device.startswith("cuda:"):
             problems.append(f"device must be cpu, cuda[:N] or auto, got {self.device!r}")
-        if self.word_rule not in ("spike", "extend"):
-            problems.append(f"word_rule must be spike or extend, got {self.word_rule!r}")
+        if self.word_rule not in WORD_RULES:
+            problems.append(f"word_rule must be one of {', '.join(WORD_RULES)}, got {self.word_rule!r}")
         if self.segment not in ("auto", "always", "never"):
             problems.append(f"segment must be auto, always or never, got {self.segment!r}")
         if not (self.max_segment_s > 0 and self.segment_window_s > 0):

@@ -25,7 +25,10 @@ recogniser's text shows). A word runs from the first frame of its first token to
 last frame of its last token (the ``spike`` rule), or, with ``rule="extend"``, over the blank
 frames next to it up to half the gap to the neighbouring word and at most ``max_extend``
 frames (CTC's peaks sit inside the speech, a little late; see docs/decoding.md for what each
-rule measured). Frame ``j`` of an encoder with time reduction ``r`` covers feature frames
+rule measured). The ``energy`` rule (the default) starts from the spike span and moves both
+boundaries to the 10 ms feature frames where the word's speech begins and ends
+(:func:`energy_span`): an encoder frame is 40-80 ms, and a word's last token spikes anywhere in
+its final syllable, so spike ends were off by a median 73 ms on FSDD digits, 50 ms after. Frame ``j`` of an encoder with time reduction ``r`` covers feature frames
 ``j*r .. j*r + r - 1``; a boundary between encoder frames ``j-1`` and ``j`` is placed at
 ``j * r * shift + (window - shift) / 2`` seconds, i.e. between the centres of the feature frames
 on either side.
@@ -41,6 +44,8 @@ from typing import Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
+
+from asrkit.decoding.config import WORD_RULES
 
 NEG_INF = float("-inf")
 WORD_START = "\u2581"  # sentencepiece's word boundary mark
@@ -180,17 +185,79 @@ def word_groups(pieces: Sequence[str], sentencepiece: bool = True) -> List[List[
     return words
 
 
+# The energy rule's constants, chosen on FSDD connected digits of the four training speakers'
+# held-back takes (bench/README.md; the held-out speaker george confirmed them):
+ENERGY_DROP_DB = 25.0  # speech: within this much of the word's loudest 10 ms frame (10-35 dB tried)
+ENERGY_MAX_GAP = 6  # feature frames: a quieter stretch this long ends the word (a stop's closure is shorter)
+ENERGY_FLOOR_MARGIN_DB = 6.0  # ... and this much above the recording's noise floor (noisy audio)
+ENERGY_MAX_MOVE = 30  # feature frames: no boundary moves further than this from CTC's
+
+
+def frame_energy_db(fbank: np.ndarray) -> np.ndarray:
+    """Energy (dB) of each frame of Kaldi log-mel filterbank features (T, D) (natural-log mel
+    energies, before CMVN): 10 log10 of the summed mel energies."""
+    f = np.asarray(fbank, dtype=np.float64)
+    return (10.0 / np.log(10.0)) * np.logaddexp.reduce(f, axis=1) if f.shape[0] else np.zeros(0)
+
+
+def energy_span(energy_db: np.ndarray, first: int, end: int, low: int, high: int,
+                floor_db: float) -> Tuple[int, int]:
+    """The [start, end) feature frames of a word's speech around its CTC span [first, end).
+
+    From the loudest frame of the span, the word grows in each direction over frames within
+    ENERGY_DROP_DB of it (and ENERGY_FLOOR_MARGIN_DB above ``floor_db``), across quieter stretches
+    shorter than ENERGY_MAX_GAP, but not past ``low``/``high`` (the neighbours' CTC spans) nor
+    more than ENERGY_MAX_MOVE frames from the CTC span. A word with no frame loud enough keeps
+    its CTC span.
+    """
+    T = len(energy_db)
+    first, end = max(0, min(first, T - 1)), max(1, min(end, T))
+    if end <= first:
+        end = first + 1
+    low = max(0, min(low, first), first - ENERGY_MAX_MOVE)
+    high = min(T, max(high, end), end + ENERGY_MAX_MOVE)
+    peak = first + int(np.argmax(energy_db[first:end]))
+    threshold = max(energy_db[peak] - ENERGY_DROP_DB, floor_db + ENERGY_FLOOR_MARGIN_DB)
+    if energy_db[peak] < threshold:
+        return first, end
+
+    def reach(step: int, stop: int) -> int:
+        last, t, gap = peak, peak, 0
+        while t + step != stop and gap < ENERGY_MAX_GAP:
+            t += step
+            if energy_db[t] >= threshold:
+                last, gap = t, 0
+            else:
+                gap += 1
+        return last
+
+    return reach(-1, low - 1), reach(1, high) + 1
+
+
+def noise_floor_db(energy_db: np.ndarray) -> float:
+    """A recording's noise floor: the 5th percentile of its frame energies."""
+    return float(np.percentile(energy_db, 5)) if len(energy_db) else 0.0
+
+
 def word_times(al: Alignment, pieces: Sequence[str], text_of: Callable[[List[int]], str], frame_s: float,
                offset_s: float = 0.0, sentencepiece: bool = True, rule: str = "spike",
-               max_extend: int = 1) -> List[Word]:
+               max_extend: int = 1, energy_db: Optional[np.ndarray] = None, reduction: int = 1) -> List[Word]:
     """Words of an alignment with their times (seconds) and confidences.
 
     ``pieces``: the token strings of the model (indexed by id); ``text_of(ids)`` spells a word;
     ``frame_s``: seconds per encoder frame; ``offset_s``: added to every boundary (see the module
-    docstring); ``rule``: ``spike`` or ``extend``.
+    docstring); ``rule``: ``spike``, ``extend`` or ``energy``; ``energy_db`` (the ``energy``
+    rule): :func:`frame_energy_db` of the utterance's feature frames, ``reduction`` of them per
+    encoder frame.
     """
+    if rule not in WORD_RULES:
+        raise ValueError(f"unknown word boundary rule {rule!r} ({', '.join(WORD_RULES)})")
     groups = word_groups([pieces[t] for t in al.tokens], sentencepiece)
     spans = [(al.spans[g[0]][0], al.spans[g[-1]][1]) for g in groups]
+    if rule == "energy":
+        if energy_db is None:
+            raise ValueError("the energy word rule needs the frame energies (energy_db)")
+        return _energy_words(al, groups, spans, text_of, frame_s / reduction, offset_s, energy_db, reduction)
     if rule == "extend":
         # Each gap between two words is shared at its middle; a word grows into it by at most
         # max_extend frames (and into the leading/trailing silence by as much).
@@ -200,12 +267,31 @@ def word_times(al: Alignment, pieces: Sequence[str], text_of: Callable[[List[int
             high = (e + spans[w + 1][0]) // 2 if w + 1 < len(spans) else al.num_frames
             ext.append((max(a - max_extend, low), min(e + max_extend, high)))
         spans = ext
-    elif rule != "spike":
-        raise ValueError(f"unknown word boundary rule {rule!r} (spike or extend)")
-    words = []
-    for g, (a, e) in zip(groups, spans):
-        ids = [al.tokens[i] for i in g]
-        conf = float(np.mean([al.confidence[i] for i in g]))
-        words.append(Word(word=text_of(ids).strip(), start=a * frame_s + offset_s, end=e * frame_s + offset_s,
-                          confidence=min(1.0, max(0.0, conf))))
-    return words
+    return [_word(al, g, text_of, a * frame_s + offset_s, e * frame_s + offset_s) for g, (a, e) in zip(groups, spans)]
+
+
+def _word(al: Alignment, group: List[int], text_of: Callable[[List[int]], str], start: float, end: float) -> Word:
+    conf = float(np.mean([al.confidence[i] for i in group]))
+    return Word(word=text_of([al.tokens[i] for i in group]).strip(), start=start, end=end,
+                confidence=min(1.0, max(0.0, conf)))
+
+
+def _energy_words(al: Alignment, groups: List[List[int]], spans: List[Tuple[int, int]],
+                  text_of: Callable[[List[int]], str], shift_s: float, offset_s: float,
+                  energy_db: np.ndarray, r: int) -> List[Word]:
+    """The ``energy`` rule: each word's spike span (encoder frames) refined on feature frames."""
+    if len(energy_db) == 0:
+        return [_word(al, g, text_of, a * r * shift_s + offset_s, e * r * shift_s + offset_s)
+                for g, (a, e) in zip(groups, spans)]
+    floor = noise_floor_db(energy_db)
+    T = len(energy_db)
+    fine = []
+    for w, (a, e) in enumerate(spans):
+        low = spans[w - 1][1] * r if w > 0 else 0
+        high = spans[w + 1][0] * r if w + 1 < len(spans) else T
+        fine.append(list(energy_span(energy_db, a * r, e * r, low, high, floor)))
+    for w in range(len(fine) - 1):  # words that grew into each other meet halfway
+        if fine[w][1] > fine[w + 1][0]:
+            mid = (fine[w][1] + fine[w + 1][0]) // 2
+            fine[w][1] = fine[w + 1][0] = max(fine[w][0] + 1, min(mid, fine[w + 1][1] - 1))
+    return [_word(al, g, text_of, a * shift_s + offset_s, e * shift_s + offset_s) for g, (a, e) in zip(groups, fine)]

@@ -26,7 +26,7 @@ import torch
 
 from asrkit.decoding.beam_search import Hypothesis, beam_search, greedy_search
 from asrkit.decoding.config import DecodeConfig
-from asrkit.decoding.ctc_align import Word, ctc_forced_align, word_times
+from asrkit.decoding.ctc_align import Word, ctc_forced_align, frame_energy_db, word_times
 from asrkit.decoding.scorers import AttentionScorer, CTCScorer, LMScorer
 from asrkit.utils.device import resolve_device
 from asrkit.utils.errors import AsrkitError
@@ -216,10 +216,11 @@ class Recognizer:
             texts = [self.text(h.tokens) for h in hyps]
             out.append(UttResult(utt, hyps, texts, f.shape[0], res.steps))
         if self.word_times:
-            self._time_words(out, ctc_lp, enc_lens)
+            self._time_words(out, [f for _, f in batch], ctc_lp, enc_lens)
         return out
 
-    def _time_words(self, results: List[UttResult], ctc_lp: torch.Tensor, enc_lens: torch.Tensor) -> None:
+    def _time_words(self, results: List[UttResult], feats: List[np.ndarray], ctc_lp: torch.Tensor,
+                    enc_lens: torch.Tensor) -> None:
         """Align every hypothesis of the batch to the CTC posteriors, all at once."""
         rows, targets = [], []
         for b, r in enumerate(results):
@@ -231,21 +232,34 @@ class Recognizer:
         idx = torch.tensor(rows, device=ctc_lp.device)
         aligned = ctc_forced_align(ctc_lp.index_select(0, idx), enc_lens.index_select(0, idx), targets)
         k = 0
-        for r in results:
+        for r, f in zip(results, feats):
             r.hyp_words = []
+            energy = self.energy_db(f)
             for h in r.hyps:
                 al = aligned[k]
                 k += 1
                 if al is None:
                     r.hyp_words.append([] if not h.tokens else None)
                     continue
-                r.hyp_words.append(self.words_of(al))
+                r.hyp_words.append(self.words_of(al, energy))
 
-    def words_of(self, al) -> List[Word]:
-        """The words of one :class:`asrkit.decoding.ctc_align.Alignment`, timed from its start."""
+    def energy_db(self, feats: np.ndarray) -> Optional[np.ndarray]:
+        """Frame energies (dB) of normalized feats (T, D) for the ``energy`` word rule (None for
+        the other rules): the packed CMVN is undone first, so they are the fbank's own."""
+        if self.config.word_rule != "energy":
+            return None
+        raw = np.asarray(feats, dtype=np.float64)
+        if self._cmvn is not None:
+            scale, offset = self._cmvn
+            raw = (raw - offset) / scale
+        return frame_energy_db(raw)
+
+    def words_of(self, al, energy_db: Optional[np.ndarray] = None) -> List[Word]:
+        """The words of one :class:`asrkit.decoding.ctc_align.Alignment`, timed from its start
+        (``energy_db``: :meth:`energy_db` of its features, for the ``energy`` rule)."""
         return word_times(al, self.pkg.tokens, self.text, self.frame_shift_s * self.time_reduction,
                           self.boundary_offset_s, sentencepiece=self.pkg.tokenizer is not None,
-                          rule=self.config.word_rule)
+                          rule=self.config.word_rule, energy_db=energy_db, reduction=self.time_reduction)
 
     @torch.inference_mode()
     def align(self, batch: Sequence[Tuple[str, np.ndarray, List[int]]]) -> List[Optional[List[Word]]]:
@@ -260,8 +274,8 @@ class Recognizer:
             x[i, :f.shape[0]] = torch.from_numpy(np.ascontiguousarray(f))
         enc, enc_lens = self.model.encode(x.to(self.device), lens.to(self.device))
         aligned = ctc_forced_align(self.model.ctc_log_probs(enc), enc_lens, [t for _, _, t in batch])
-        return [[] if not t else (self.words_of(al) if al is not None else None)
-                for (_, _, t), al in zip(batch, aligned)]
+        return [[] if not t else (self.words_of(al, self.energy_db(f)) if al is not None else None)
+                for (_, f, t), al in zip(batch, aligned)]
 
     def text(self, tokens: List[int]) -> str:
         tok = self.pkg.tokenizer

@@ -5,10 +5,12 @@ from __future__ import annotations
 import itertools
 import math
 
+import numpy as np
 import pytest
 import torch
 
-from asrkit.decoding.ctc_align import Alignment, ctc_forced_align, min_frames, word_groups, word_times
+from asrkit.decoding.ctc_align import (ENERGY_DROP_DB, ENERGY_MAX_GAP, ENERGY_MAX_MOVE, Alignment, ctc_forced_align,
+                                        energy_span, frame_energy_db, min_frames, word_groups, word_times)
 
 
 def _collapse(path):
@@ -108,3 +110,62 @@ def test_word_times_spike_and_extend_rules():
     assert [(round(w.start / 0.04), round(w.end / 0.04)) for w in ext] == [(0, 7), (8, 13)]
     with pytest.raises(ValueError):
         word_times(al, pieces, lambda ids: "", frame_s=0.04, rule="nope")
+
+
+def _contour(T, loud, level=60.0, quiet=10.0):
+    """Frame energies (dB): ``quiet`` everywhere, ``level`` over the [a, b) ranges in ``loud``."""
+    e = np.full(T, quiet)
+    for a, b in loud:
+        e[a:b] = level
+    return e
+
+
+def test_energy_span_follows_the_speech_around_the_ctc_span():
+    e = _contour(100, [(20, 50)])
+    # CTC saw frames 30-38 of a word whose speech is 20-50: both ends move to the speech's edges
+    assert energy_span(e, 30, 38, 0, 100, floor_db=10.0) == (20, 50)
+    # a CTC span running late, past the speech, is pulled back to where the speech ends
+    assert energy_span(e, 40, 60, 0, 100, floor_db=10.0) == (20, 50)
+    # a closure shorter than ENERGY_MAX_GAP frames stays inside the word; a longer pause ends it
+    e2 = _contour(100, [(20, 40), (40 + ENERGY_MAX_GAP - 1, 60)])
+    assert energy_span(e2, 22, 30, 0, 100, floor_db=10.0) == (20, 60)
+    e3 = _contour(100, [(20, 40), (40 + ENERGY_MAX_GAP + 2, 60)])
+    assert energy_span(e3, 22, 30, 0, 100, floor_db=10.0) == (20, 40)
+    # never past the neighbours' CTC spans, nor further than ENERGY_MAX_MOVE from its own
+    assert energy_span(e, 30, 38, 25, 45, floor_db=10.0) == (25, 45)
+    long = _contour(200, [(0, 200)])
+    assert energy_span(long, 100, 110, 0, 200, floor_db=0.0) == (100 - ENERGY_MAX_MOVE, 110 + ENERGY_MAX_MOVE)
+    # frames more than ENERGY_DROP_DB under the word's peak are not speech (a fading tail, room noise)
+    tail = _contour(100, [(20, 50)])
+    tail[50:60] = 60.0 - ENERGY_DROP_DB - 1.0
+    assert energy_span(tail, 30, 38, 0, 100, floor_db=0.0) == (20, 50)
+    # a word no louder than the noise floor keeps its CTC span
+    flat = _contour(100, [])
+    assert energy_span(flat, 30, 38, 0, 100, floor_db=10.0) == (30, 38)
+
+
+def test_word_times_energy_rule_refines_spike_words_on_feature_frames():
+    pieces = ["<blank>", "▁", "A", "B", "▁C"]
+    # encoder frames of 4 feature frames; AB spikes in encoder frames 2..5, C in 10..11
+    al = Alignment(tokens=[1, 2, 3, 1, 4], spans=[(0, 1), (2, 3), (3, 5), (7, 8), (10, 11)],
+                   confidence=[0.9, 0.8, 0.6, 0.9, 0.5], score=-1.0, num_frames=14)
+    text = {(2, 3): "AB", (4,): "C"}
+    energy = _contour(56, [(6, 23), (38, 47)])  # AB's speech: feature frames 6-23, C's: 38-47
+    words = word_times(al, pieces, lambda ids: text[tuple(ids)], frame_s=0.04, offset_s=0.0075,
+                       rule="energy", energy_db=energy, reduction=4)
+    assert [w.word for w in words] == ["AB", "C"]
+    assert [(round((w.start - 0.0075) / 0.01), round((w.end - 0.0075) / 0.01)) for w in words] == [(6, 23), (38, 47)]
+    assert words[0].confidence == pytest.approx(0.7)  # confidences are the spike rule's
+    # two words whose speech runs together meet halfway between their grown ends
+    joined = _contour(56, [(4, 50)])
+    w2 = word_times(al, pieces, lambda ids: text[tuple(ids)], frame_s=0.04, rule="energy", energy_db=joined,
+                    reduction=4)
+    assert w2[0].end == pytest.approx(w2[1].start) and w2[0].start < w2[0].end < w2[1].end
+    with pytest.raises(ValueError, match="energy"):
+        word_times(al, pieces, lambda ids: "", frame_s=0.04, rule="energy")
+
+
+def test_frame_energy_db_of_log_mel_frames():
+    f = np.log(np.array([[1.0, 1.0], [10.0, 90.0]]))
+    assert frame_energy_db(f) == pytest.approx([10 * np.log10(2.0), 20.0])
+    assert frame_energy_db(np.zeros((0, 2))).shape == (0,)
