@@ -12,8 +12,9 @@ e.g.::
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional
 
 from asrkit.utils.config import Wording, from_dict, load_yaml_mapping, to_dict
 from asrkit.utils.errors import AsrkitError
@@ -65,6 +66,20 @@ class FbankConfig:
     @property
     def dim(self) -> int:
         return self.num_mel_bins + (1 if self.use_energy else 0)
+
+    def dims_above(self, hz: float) -> List[int]:
+        """Feature dims whose mel filter reaches above ``hz`` Hz (Kaldi's mel bins, no VTLN): in
+        audio resampled up from a rate of ``2 * hz`` they hold nothing but the resampler's leakage."""
+        high = self.high_freq if self.high_freq > 0 else self.sample_frequency / 2 + self.high_freq
+
+        def mel(f: float) -> float:
+            return 1127.0 * math.log(1.0 + f / 700.0)
+
+        low_mel = mel(self.low_freq)
+        step = (mel(high) - low_mel) / (self.num_mel_bins + 1)
+        first = 1 if self.use_energy else 0  # torchaudio puts the energy first
+        return [first + i for i in range(self.num_mel_bins)
+                if 700.0 * (math.exp((low_mel + (i + 2) * step) / 1127.0) - 1.0) > hz + 1e-3]  # float slack
 
     def validate(self) -> None:
         problems = []

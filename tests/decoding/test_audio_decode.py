@@ -74,12 +74,40 @@ def test_formats_rates_and_channels(inproc, an4, tmp_path):
     err = proc.stderr.decode()
     assert "resampling utterance 'r44' from 44100 Hz to the model's 16000 Hz" in err
     assert "resampling utterance 'r8' from 8000 Hz" in err
+    assert "mel bins above 4000 Hz get the model's mean" in err and "r44' from 44100 Hz to the model's 16000 Hz (" in err
     # --channel 1 of the two-utterance file decodes the second utterance
     ch1 = inproc("decode", "--model", model, *FAST, "--channel", "1", tmp_path / "two.wav").stdout.decode()
     alone = inproc("decode", "--model", model, *FAST, wavs[1]).stdout.decode()
     assert ch1.split(" ", 1)[1] == alone.split(" ", 1)[1]
     bad = inproc("decode", "--model", model, *FAST, "--channel", "2", tmp_path / "two.wav", check=False)
     assert bad.returncode == 1 and "--channel 2 but the audio has 2 channel(s)" in bad.stderr.decode()
+
+
+def test_audio_resampled_up_gets_the_model_mean_above_its_nyquist(an4, tmp_path):
+    """8 kHz audio through a 16 kHz model: the mel bins above 4 kHz hold only the resampler's
+    leakage, so they get the model's CMVN mean (0 once normalized); the others are the fbank of
+    the resampled audio, and audio resampled down is left alone."""
+    from asrkit.features.wav import resample
+
+    tmp, model, wavs = an4
+    rec = Recognizer.from_files(model, DecodeConfig())
+    fb = rec.pkg.meta.feature_config
+    assert fb.dims_above(8000) == [] and fb.dims_above(0) == list(range(40))
+    dims = fb.dims_above(4000)
+    assert 0 < len(dims) < 40 and dims == list(range(40 - len(dims), 40))  # the top bins
+    sox(wavs[0], "-r", "8000", tmp_path / "r8.wav")
+    sox(wavs[0], "-r", "44100", tmp_path / "r44.wav")
+    x8, _ = sf.read(str(tmp_path / "r8.wav"), dtype="int16")
+    x8 = x8.astype(np.float32)
+    f8 = rec.features(x8, 8000, "r8")
+    plain = compute_fbank(resample(x8, 8000, 16000), 16000, fb)
+    keep = [d for d in range(40) if d not in dims]
+    assert np.array_equal(f8[:, keep], plain[:, keep])
+    assert not np.allclose(plain[:, dims], f8[:, dims])
+    assert np.abs(rec.normalize(f8, "r8")[:, dims]).max() < 1e-4
+    x44, _ = sf.read(str(tmp_path / "r44.wav"), dtype="int16")
+    x44 = x44.astype(np.float32)
+    assert np.array_equal(rec.features(x44, 44100, "r44"), compute_fbank(resample(x44, 44100, 16000), 16000, fb))
 
 
 def test_find_pieces_cuts_at_pauses_and_splits_long_speech():
