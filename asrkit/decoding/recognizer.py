@@ -261,20 +261,24 @@ class Recognizer:
     def energy_db(self, feats: np.ndarray) -> Optional[np.ndarray]:
         """Frame energies (dB) of normalized feats (T, D) for the ``energy`` word rule (None for
         the other rules): the packed CMVN is undone first, so they are the fbank's own."""
-        if self.config.word_rule != "energy":
-            return None
+        fbank = self.pkg.meta.feature_config
+        if self.config.word_rule != "energy" or fbank is None or not fbank.use_log_fbank:
+            return None  # not log-mel features (a model that only decodes --feats): spike times
         raw = np.asarray(feats, dtype=np.float64)
         if self._cmvn is not None:
             scale, offset = self._cmvn
             raw = (raw - offset) / scale
-        return frame_energy_db(raw)
+        return frame_energy_db(raw[:, 1:] if fbank.use_energy else raw)  # the mel bins, not Kaldi's energy
 
     def words_of(self, al, energy_db: Optional[np.ndarray] = None) -> List[Word]:
         """The words of one :class:`asrkit.decoding.ctc_align.Alignment`, timed from its start
         (``energy_db``: :meth:`energy_db` of its features, for the ``energy`` rule)."""
+        rule = self.config.word_rule
+        if rule == "energy" and energy_db is None:
+            rule = "spike"  # features that are not log-mel energies
         return word_times(al, self.pkg.tokens, self.text, self.frame_shift_s * self.time_reduction,
                           self.boundary_offset_s, sentencepiece=self.pkg.tokenizer is not None,
-                          rule=self.config.word_rule, energy_db=energy_db, reduction=self.time_reduction)
+                          rule=rule, energy_db=energy_db, reduction=self.time_reduction)
 
     @torch.inference_mode()
     def align(self, batch: Sequence[Tuple[str, np.ndarray, List[int]]]) -> List[Optional[List[Word]]]:

@@ -110,6 +110,27 @@ def test_audio_resampled_up_gets_the_model_mean_above_its_nyquist(an4, tmp_path)
     assert np.array_equal(rec.features(x44, 44100, "r44"), compute_fbank(resample(x44, 44100, 16000), 16000, fb))
 
 
+def test_energy_word_rule_needs_log_mel_features(an4):
+    """The energy rule reads the fbank's own energies (CMVN undone); a model without a log-mel
+    feature config (one that decodes --feats only) times words by the spike rule instead."""
+    import dataclasses
+
+    tmp, model, wavs = an4
+    rec = Recognizer.from_files(model, DecodeConfig())
+    x, rate = sf.read(str(wavs[0]), dtype="int16")
+    raw = rec.features(x.astype(np.float32), rate, "u")
+    feats = rec.normalize(raw, "u")
+    energy = rec.energy_db(feats)
+    assert energy.shape == (raw.shape[0],)
+    assert np.allclose(energy, 10 / np.log(10) * np.logaddexp.reduce(raw.astype(np.float64), axis=1), atol=1e-3)
+    tokens = rec.pkg.tokenizer.encode("A B")
+    spike = Recognizer.from_files(model, DecodeConfig(word_rule="spike"))
+    assert rec.align([("u", feats, tokens)]) != spike.align([("u", feats, tokens)])  # refined
+    rec.pkg.meta = dataclasses.replace(rec.pkg.meta, feature_config=None)
+    assert rec.energy_db(feats) is None
+    assert rec.align([("u", feats, tokens)]) == spike.align([("u", feats, tokens)])
+
+
 def test_find_pieces_cuts_at_pauses_and_splits_long_speech():
     f = 0.04  # seconds per encoder frame
     blank = np.full(300, 0.99)  # 12 s: speech at 1-3 s, 3.2-4 s (a short pause between) and 6-11.6 s
