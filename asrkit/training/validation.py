@@ -12,6 +12,7 @@ import torch
 from torch import Tensor
 
 from asrkit.decoding.beam_search import SearchOptions, greedy_search
+from asrkit.decoding.config import ATTENTION_ONLY_GUARDS
 from asrkit.decoding.scorers import AttentionScorer
 
 
@@ -21,11 +22,15 @@ def greedy_hyps(model, enc: Tensor, enc_lens: Tensor, max_tokens: int) -> List[L
 
     ``model`` is a LAS (docs/contracts.md); ``enc`` (B, T', H) and ``enc_lens`` (B,) its encoder
     output. The decoder's attention scores alone choose, as in ``asrkit-decode --mode greedy
-    --ctc-weight 0``; no utterance runs past its encoder frames or ``max_tokens``.
+    --ctc-weight 0`` (with its default guards); no utterance runs past its encoder frames or
+    ``max_tokens``.
     """
-    opts = SearchOptions(beam=1, nbest=1, max_tokens=max_tokens)
-    res = greedy_search({"att": AttentionScorer(model, enc, enc_lens)}, None, {"att": 1.0}, enc_lens, opts,
-                        model.vocab_size, sos=model.sos, eos=model.eos)
+    # With decoding's attention-only guards (an end-of-sentence threshold, a bound on attention
+    # moving back): without them an early model loops to max_tokens, and its CER passed 2.0.
+    eos_threshold, max_backtrack = ATTENTION_ONLY_GUARDS
+    opts = SearchOptions(beam=1, nbest=1, max_tokens=max_tokens, eos_threshold=eos_threshold)
+    res = greedy_search({"att": AttentionScorer(model, enc, enc_lens, max_backtrack)}, None, {"att": 1.0}, enc_lens,
+                        opts, model.vocab_size, sos=model.sos, eos=model.eos)
     return [hyps[0].tokens if hyps else [] for hyps in res.hyps]
 
 

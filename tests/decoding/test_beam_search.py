@@ -125,3 +125,34 @@ def test_min_and_max_length():
     res = run(model, x, lens, SearchOptions(beam=3, minlenratio=0.3), 0.3)
     for hyps, n in zip(res.hyps, enc_lens.tolist()):
         assert hyps and all(len(h.tokens) >= int(n * 0.3) for h in hyps)
+
+
+def test_validation_greedy_is_decodings_attention_only_greedy(monkeypatch):
+    """The trainer's dev CER comes from the greedy search asrkit-decode --mode greedy --ctc-weight 0
+    runs, its guards included (an early model that loops stops at them instead of max_tokens)."""
+    import asrkit.training.validation as validation
+    from asrkit.decoding.config import ATTENTION_ONLY_GUARDS, DecodeConfig
+
+    model = tiny_las(eos_bias=-1.0)
+    x, lens = make_batch(LENGTHS, seed=5)
+    cfg = DecodeConfig(mode="greedy", ctc_weight=0.0)
+    seen = {}
+    real_scorer, real_search = validation.AttentionScorer, validation.greedy_search
+
+    def scorer(*args, **kwargs):
+        seen["max_backtrack"] = args[3] if len(args) > 3 else kwargs.get("max_backtrack", 0)
+        return real_scorer(*args, **kwargs)
+
+    def search(full, ctc, weights, enc_lens, opts, *args, **kwargs):
+        seen["eos_threshold"] = opts.eos_threshold
+        return real_search(full, ctc, weights, enc_lens, opts, *args, **kwargs)
+
+    monkeypatch.setattr(validation, "AttentionScorer", scorer)
+    monkeypatch.setattr(validation, "greedy_search", search)
+    with torch.inference_mode():
+        enc, enc_lens = model.encode(x, lens)
+        decode = greedy_search({"att": AttentionScorer(model, enc, enc_lens, cfg.guards(0.0)[1])}, None, {"att": 1.0},
+                               enc_lens, cfg.search_options(0.0), V, sos=EOS, eos=EOS, blank=0)
+        valid = validation.greedy_hyps(model, enc, enc_lens, max_tokens=10_000)
+    assert valid == [hyps[0].tokens if hyps else [] for hyps in decode.hyps]
+    assert (seen["eos_threshold"], seen["max_backtrack"]) == ATTENTION_ONLY_GUARDS == cfg.guards(0.0)
