@@ -135,6 +135,13 @@ def test_a_failing_task_stops_its_peers(tmp_path):
     assert result.results[0].code == 3
 
 
+def ctrl_c_able() -> None:
+    """preexec_fn for a launcher the test interrupts: a shell that starts a job in the background
+    (``bash .ci/run &``) hands it SIGINT ignored, which every child inherits and Python keeps
+    (nohup's contract); the launcher under test must get SIGINT as a terminal's Ctrl-C sends it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_interrupt_kills_running_jobs(tmp_path, sig):
     # Nothing here assumes a speed: it waits for what it can observe (both jobs wrote their pid
@@ -142,7 +149,8 @@ def test_interrupt_kills_running_jobs(tmp_path, sig):
     # --max-jobs-run 2: both jobs run even where this process may use one core only.
     cmd = [sys.executable, "-m", "asrkit", "launch", "--max-jobs-run", "2", "JOB=1:2", "log/s.JOB.log",
            "echo $$ > pid.JOB; sleep 600"]
-    proc = subprocess.Popen(cmd, cwd=tmp_path, stderr=subprocess.PIPE, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    proc = subprocess.Popen(cmd, cwd=tmp_path, stderr=subprocess.PIPE, env=dict(os.environ, OMP_NUM_THREADS="1"),
+                            preexec_fn=ctrl_c_able)
     pids = [tmp_path / "pid.1", tmp_path / "pid.2"]
     deadline = time.monotonic() + 300
     while not all(p.exists() and p.read_text().endswith("\n") for p in pids):

@@ -21,7 +21,7 @@ from asrkit.launch.job import Launch, parse_job_range
 from asrkit.launch.slurm import run_slurm
 from asrkit.launch.slurm_config import DEFAULT_CONFIG, SlurmConfig
 
-from .test_local import check_log
+from .test_local import check_log, ctrl_c_able
 
 pytestmark = pytest.mark.slurm
 PY = sys.executable
@@ -97,7 +97,8 @@ def test_fbank_array_equals_local_bit_for_bit(slurm_cluster, tmp_path, an4_root,
 
 def test_ctrl_c_cancels_the_array(slurm_cluster, tmp_path):
     proc = subprocess.Popen([PY, "-m", "asrkit", "launch", "--backend", "slurm", "JOB=1:3", "log/s.JOB.log",
-                             "sleep", "120"], cwd=tmp_path, env=slurm_cluster.env, stderr=subprocess.PIPE, text=True)
+                             "sleep", "120"], cwd=tmp_path, env=slurm_cluster.env, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=ctrl_c_able)
     deadline = time.monotonic() + 60
     while not (tmp_path / "log/s.1.log").exists():
         assert time.monotonic() < deadline and proc.poll() is None, "the array did not start"
