@@ -6,13 +6,14 @@ decoding that model greedily gives; training imports decoding, never the other w
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import List, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
 
-from asrkit.decoding.beam_search import SearchOptions, greedy_search
-from asrkit.decoding.config import ATTENTION_ONLY_GUARDS
+from asrkit.decoding.beam_search import greedy_search
+from asrkit.decoding.config import DecodeConfig
 from asrkit.decoding.scorers import AttentionScorer
 
 
@@ -25,12 +26,14 @@ def greedy_hyps(model, enc: Tensor, enc_lens: Tensor, max_tokens: int) -> List[L
     --ctc-weight 0`` (with its default guards); no utterance runs past its encoder frames or
     ``max_tokens``.
     """
-    # With decoding's attention-only guards (an end-of-sentence threshold, a bound on attention
-    # moving back): without them an early model loops to max_tokens, and its CER passed 2.0.
-    eos_threshold, max_backtrack = ATTENTION_ONLY_GUARDS
-    opts = SearchOptions(beam=1, nbest=1, max_tokens=max_tokens, eos_threshold=eos_threshold)
-    res = greedy_search({"att": AttentionScorer(model, enc, enc_lens, max_backtrack)}, None, {"att": 1.0}, enc_lens,
-                        opts, model.vocab_size, sos=model.sos, eos=model.eos)
+    # Decoding's own options, its attention-only guards included (an end-of-sentence threshold, a
+    # bound on attention moving back): without them an early model loops to max_tokens, and its
+    # CER passed 2.0.
+    config = DecodeConfig(mode="greedy", ctc_weight=0.0)
+    opts = dataclasses.replace(config.search_options(), max_tokens=max_tokens)
+    scorer = AttentionScorer(model, enc, enc_lens, config.guards(0.0)[1])
+    res = greedy_search({"att": scorer}, None, {"att": 1.0}, enc_lens, opts, model.vocab_size,
+                        sos=model.sos, eos=model.eos)
     return [hyps[0].tokens if hyps else [] for hyps in res.hyps]
 
 
