@@ -20,7 +20,7 @@ import pytest
 
 from an4_fixture_tarball import make_an4_raw_tarball
 from http_fixture import FileServer
-from recipe_helpers import make_librispeech_fixture, read_table, run_sh
+from recipe_helpers import make_librispeech_fixture, path_without, read_table, run_sh
 
 TARBALL = "/an4/an4_raw.bigendian.tar.gz"
 TOOLS = ["wget", "curl"]
@@ -32,15 +32,7 @@ def downloader_env(tool: str, tmp_path: Path) -> dict:
         pytest.skip(f"{tool} is not installed")
     if tool == "wget":
         return {}
-    shadow = tmp_path / "path-without-wget"
-    shadow.mkdir()
-    for d in os.environ["PATH"].split(os.pathsep):
-        if not os.path.isdir(d):
-            continue
-        for name in os.listdir(d):
-            if name != "wget" and not (shadow / name).exists() and not (shadow / name).is_symlink():
-                (shadow / name).symlink_to(Path(d) / name)
-    return {"PATH": str(shadow)}
+    return {"PATH": path_without({"wget"}, tmp_path / "path-without-wget")}
 
 
 def wav_samples(path: Path) -> np.ndarray:
