@@ -20,6 +20,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from decode_speed import an4_test  # noqa: E402
 
+from asrkit.scoring.score import score_texts  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 FORMATS = {  # name: (file suffix, sox output options)
     "wav 16 kHz (original)": (".wav", []),
@@ -29,16 +31,6 @@ FORMATS = {  # name: (file suffix, sox output options)
     "wav 44.1 kHz": (".wav", ["-r", "44100"]),
     "wav stereo": (".wav", ["-c", "2"]),
 }
-
-
-def word_errors(ref: str, hyp: str) -> int:
-    r, h = ref.split(), hyp.split()
-    d = list(range(len(h) + 1))
-    for i in range(1, len(r) + 1):
-        prev, d[0] = d[0], i
-        for j in range(1, len(h) + 1):
-            prev, d[j] = d[j], min(d[j] + 1, d[j - 1] + 1, prev + (r[i - 1] != h[j - 1]))
-    return d[len(h)]
 
 
 def main() -> None:
@@ -72,8 +64,8 @@ def main() -> None:
     print(f"| format | texts unlike the 16 kHz WAV's (of {len(utts)}) | WER % ({words} words) |\n|---|---|---|")
     for name, hyp in texts.items():
         differ = sum(hyp.get(u, "").strip() != base.get(u, "").strip() for u in refs)
-        errors = sum(word_errors(refs[u], hyp.get(u, "")) for u in refs)
-        print(f"| {name} | {differ} | {100.0 * errors / words:.2f} |")
+        wer = score_texts(refs, {u: hyp.get(u, "") for u in refs}, levels=("word",)).wer
+        print(f"| {name} | {differ} | {wer:.2f} |")
     print(f"\ncommand: {' '.join([sys.executable] + sys.argv)}")
 
 

@@ -12,28 +12,19 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from launch_overhead import wall  # noqa: E402 (one thread, fails loudly on a non-zero exit)
+
 CORPORA = Path(os.environ.get("ASRKIT_CORPORA", ROOT.parent / "shared" / "corpora"))
 AN4_3S = "an4/wav/an4_clstk/fbbh/cen2-fbbh-b.wav"  # 3.0 s, 16 kHz
 
 
-def wall(cmd: list[str]) -> float:
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, env=env, capture_output=True)
-    elapsed = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stderr.decode()[-2000:]}")
-    return elapsed
-
-
 def timed(cmd: list[str], repeats: int) -> tuple[float, float]:
-    times = [wall(cmd) for _ in range(repeats)]
+    times = [wall(cmd, os.getcwd()) for _ in range(repeats)]
     return min(times), statistics.median(times)
 
 
