@@ -28,10 +28,10 @@ frames (CTC's peaks sit inside the speech, a little late; see docs/decoding.md f
 rule measured). The ``energy`` rule (the default) starts from the spike span and moves both
 boundaries to the 10 ms feature frames where the word's speech begins and ends
 (:func:`energy_span`): an encoder frame is 40-80 ms, and a word's last token spikes anywhere in
-its final syllable, so spike ends were off by a median 73 ms on FSDD digits, 50 ms after. Frame ``j`` of an encoder with time reduction ``r`` covers feature frames
-``j*r .. j*r + r - 1``; a boundary between encoder frames ``j-1`` and ``j`` is placed at
-``j * r * shift + (window - shift) / 2`` seconds, i.e. between the centres of the feature frames
-on either side.
+its final syllable, so spike ends were off by a median 73 ms on FSDD digits, 50 ms after.
+Frame ``j`` of an encoder with time reduction ``r`` covers feature frames ``j*r .. j*r + r - 1``;
+a boundary between encoder frames ``j-1`` and ``j`` is placed at ``j * r * shift + (window -
+shift) / 2`` seconds, i.e. between the centres of the feature frames on either side.
 
 **Confidence.** A token's confidence is its CTC posterior at its spike: the highest posterior
 of the token over the frames aligned to it. A word's is the mean over its tokens. Both lie in
