@@ -51,7 +51,7 @@ def main() -> None:
             scp = []
             for u, wav, _ in utts:
                 out = d / (u + suffix)
-                subprocess.run(["sox", str(wav), *opts, str(out)], check=True)
+                subprocess.run(["sox", "-R", str(wav), *opts, str(out)], check=True)  # -R: the same dither every run
                 scp.append(f"{u} {out}\n")
             (d / "wav.scp").write_text("".join(scp))
             subprocess.run([str(bindir / "asrkit-decode"), "--model", args.model, *args.decode_args.split(),
