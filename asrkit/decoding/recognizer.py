@@ -36,6 +36,10 @@ log = logging.getLogger("decode")
 # Audio longer than this is turned into features a minute at a time: torchaudio's fbank holds
 # every frame's windowed samples and spectrum at once (~4 KB a frame, 1.5 GB for an hour).
 FBANK_CHUNK_S = 60.0
+# Below 4 kHz (2 kHz of bandwidth) most consonants are gone: a model hears mostly the mean in its
+# upper mel bins and names digits or letters at random (AN4's model: "ONE ONE ONE" for a 1 kHz
+# copy of "P O W E L O"). Refused, like any unreadable input, instead of a confident guess.
+MIN_SAMPLE_RATE = 4000
 
 
 @dataclass
@@ -166,6 +170,9 @@ class Recognizer:
             raise AsrkitError(f"utterance {utt_id!r}: empty audio")
         target = self.sample_rate
         empty: List[int] = []
+        if sample_rate < min(MIN_SAMPLE_RATE, target):
+            raise AsrkitError(f"utterance {utt_id!r}: sample rate {sample_rate} Hz is too low to recognise speech "
+                              f"(at least {MIN_SAMPLE_RATE} Hz; the model's is {target} Hz)")
         if sample_rate != target:
             if sample_rate < target and self._cmvn is not None:
                 empty = fbank.dims_above(sample_rate / 2)

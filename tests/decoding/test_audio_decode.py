@@ -110,6 +110,22 @@ def test_audio_resampled_up_gets_the_model_mean_above_its_nyquist(an4, tmp_path)
     assert np.array_equal(rec.features(x44, 44100, "r44"), compute_fbank(resample(x44, 44100, 16000), 16000, fb))
 
 
+def test_audio_below_4_khz_is_refused_and_named(an4, inproc, tmp_path):
+    """A 1 kHz copy (500 Hz of bandwidth) is skipped with its rate named, not decoded into
+    confident nonsense; 4 kHz, the lowest rate decoded, still is."""
+    tmp, model, wavs = an4
+    sox(wavs[0], "-r", "1000", tmp_path / "r1k.wav")
+    sox(wavs[0], "-r", "4000", tmp_path / "r4k.wav")
+    proc = inproc("decode", "--model", model, *FAST, tmp_path / "r1k.wav", tmp_path / "r4k.wav", wavs[0], check=False)
+    err = proc.stderr.decode()
+    assert "utterance 'r1k': sample rate 1000 Hz is too low to recognise speech (at least 4000 Hz" in err
+    assert proc.returncode == 1 and "ERROR" in err  # 1 of 3 is over the 5 % rule
+    assert "Traceback" not in err
+    ok = inproc("decode", "--model", model, *FAST, "--max-bad-percent", "50", tmp_path / "r1k.wav",
+                tmp_path / "r4k.wav", wavs[0]).stdout.decode().split("\n")
+    assert [ln.split(" ")[0] for ln in ok if ln] == ["r4k", wavs[0].stem]
+
+
 def test_energy_word_rule_needs_log_mel_features(an4):
     """The energy rule reads the fbank's own energies (CMVN undone); a model without a log-mel
     feature config (one that decodes --feats only) times words by the spike rule instead."""
