@@ -297,7 +297,9 @@ def read_wav_source(source: str, what: str, channel: Optional[int] = DOWNMIX,
             raise AsrkitError(f"{what}: command '{cmd}' wrote no audio (0 bytes)")
         return read_audio_bytes(data, what, streamed=True, channel=channel, max_samples=max_samples)
     try:
-        fd = os.open(source, os.O_RDONLY)
+        # O_NONBLOCK: opening a named pipe nobody writes to would wait forever; opened this way
+        # it reads as empty instead (a writer already waiting, as with `<(cmd)`, is read as usual).
+        fd = os.open(source, os.O_RDONLY | os.O_NONBLOCK)
     except FileNotFoundError:
         raise AsrkitError(f"{what}: no such file") from None
     except OSError as e:
@@ -310,8 +312,11 @@ def read_wav_source(source: str, what: str, channel: Optional[int] = DOWNMIX,
             raise AsrkitError(f"{what}: is a directory, not an audio file")
         if not stat.S_ISREG(st.st_mode):
             # A FIFO or a device (/dev/zero) has no size to check up front: read it as a stream.
+            os.set_blocking(fd, True)
             with open(fd, "rb", buffering=0, closefd=False) as f:
                 data = _read_stream(f, what, max_samples)
+            if not data and stat.S_ISFIFO(st.st_mode):
+                raise AsrkitError(f"{what}: a named pipe with no writer (0 bytes read)")
             return read_audio_bytes(data, what, streamed=True, channel=channel, max_samples=max_samples)
         if st.st_size == 0:
             raise AsrkitError(f"{what}: empty file (0 bytes)")

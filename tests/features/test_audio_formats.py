@@ -218,6 +218,41 @@ def test_non_audio_and_endless_sources_fail_after_a_bounded_read(tmp_path, an4_w
                            max_samples=160000)
 
 
+def _fifo(path: Path) -> Path:
+    os.mkfifo(path)
+    return path
+
+
+def test_named_pipe_with_a_waiting_writer_is_read_and_without_one_is_empty(tmp_path, an4_wavs):
+    """Opening a FIFO nobody writes to used to block forever; a writer already waiting (a
+    recipe's `mkfifo` + background `sox > f &`) still gets its audio read."""
+    import threading
+
+    fifo = _fifo(tmp_path / "f.wav")
+    with pytest.raises(AsrkitError, match=r"^utterance 'x': a named pipe with no writer \(0 bytes read\)$"):
+        read_wav_source(str(fifo), "utterance 'x'")
+    blob = an4_wavs[0].read_bytes()
+    # A writer in place before the read, deterministically: a reader end held open (never read)
+    # lets the writer's open return at once; a thread then feeds the pipe, blocking while it is full.
+    idle_reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    wfd = os.open(fifo, os.O_WRONLY)
+
+    def write() -> None:
+        with open(wfd, "wb") as f:
+            f.write(blob)
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    try:
+        got, rate = read_wav_source(str(fifo), "utterance 'x'")
+    finally:
+        writer.join(10)
+        os.close(idle_reader)
+    assert not writer.is_alive()
+    want, want_rate = read_wav_source(str(an4_wavs[0]), "w")
+    assert rate == want_rate and np.array_equal(got, want)
+
+
 def test_truncated_file_and_pipe_are_errors(tmp_path, an4_wavs):
     wav = max(an4_wavs[:20], key=lambda p: p.stat().st_size)
     blob = wav.read_bytes()
@@ -275,6 +310,7 @@ def _unsupported_subtype(tmp_path, an4_wavs) -> Path:
     ("too-long", "is over the limit of 1000 samples per read (--max-samples)"),
     ("empty-pipe", "command 'true' wrote no audio (0 bytes)"),
     ("dev-zero", "no recognisable audio header in the first 1048576 bytes of the stream"),
+    ("fifo-no-writer", "a named pipe with no writer (0 bytes read)"),
 ])
 def test_bad_audio_gives_one_line_cli_errors(tmp_path, an4_wavs, case, message):
     def write(name: str, data: bytes) -> Path:
@@ -289,6 +325,7 @@ def test_bad_audio_gives_one_line_cli_errors(tmp_path, an4_wavs, case, message):
         "too-long": lambda: an4_wavs[0],
         "empty-pipe": lambda: "true |",
         "dev-zero": lambda: "/dev/zero",
+        "fifo-no-writer": lambda: _fifo(tmp_path / "f.wav"),
     }
     scp = write_scp(tmp_path / "wav.scp", [("bad", sources[case]())])
     out = tmp_path / "out"
