@@ -62,6 +62,8 @@ NO_TRANSCRIPT = "audio without a transcript"
 NO_AUDIO = "transcript without audio"
 EMPTY = "empty transcript"
 BAD_NAME = "file name with a line break or control character"
+NOT_UTF8_NAME = "file name that is not UTF-8"
+BROKEN_LINK = "broken or looping symbolic link"
 _UNSAFE_ID_CHAR = re.compile(r"[^\w.+-]")  # \w: letters and digits of any script, and _
 
 
@@ -83,6 +85,16 @@ class MakeReport:
 def safe_id(text: str) -> str:
     """``text`` with every character a Kaldi id should not hold (white space, quotes, /) as ``_``."""
     return _UNSAFE_ID_CHAR.sub("_", text)
+
+
+def _is_utf8(text: str) -> bool:
+    """False for a name Python decoded with surrogate escapes (bytes that are not UTF-8), which
+    no UTF-8 table can hold."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _has_control_char(text: str) -> bool:
@@ -206,10 +218,17 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
     if not files:
         raise AsrkitError(f"{audio_dir}: no audio files (looked for *.{', *.'.join(extensions)} in it and its "
                           f"folders; see --audio-ext)")
+    if not _is_utf8(str(audio_root)):
+        raise AsrkitError(f"{audio_dir!r}: the folder's path is not UTF-8, so no wav.scp can name its files: "
+                          f"rename it or link it from a UTF-8 path")
     good = []
     for rel in files:
-        if _has_control_char(str(rel)):
+        if not _is_utf8(str(rel)):
+            report.skip(NOT_UTF8_NAME, ascii(str(rel)))
+        elif _has_control_char(str(rel)):
             report.skip(BAD_NAME, repr(str(rel)))
+        elif not (audio_root / rel).exists():
+            report.skip(BROKEN_LINK, str(rel))
         else:
             good.append(rel)
     if sample_rate is not None or any(r.suffix.lower() != ".wav" for r in good):

@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from asrkit.data.datadir import DataDir
-from asrkit.data.from_audio import BAD_NAME, EMPTY, NO_AUDIO, NO_TRANSCRIPT, drop_punctuation, make_data_dir, safe_id
+from asrkit.data.from_audio import BAD_NAME, EMPTY, NO_AUDIO, NO_TRANSCRIPT, NOT_UTF8_NAME, BROKEN_LINK, drop_punctuation, make_data_dir, safe_id
 from asrkit.data.validate import validate_data_dir
 from asrkit.features.wav import read_wav_source
 from asrkit.utils.errors import AsrkitError
@@ -69,21 +69,24 @@ def test_bad_inputs_are_counted_skips_or_clear_errors(an4_root, tmp_path):
     os.rename(audio / "an255-fash-b.wav", audio / "an255 fash b.wav")
     lines = ["an255 fash b\t" + l.split(" ", 1)[1] if l.startswith("an255-fash-b ") else l for l in lines]
     shutil.copy(audio / "an86-fbbh-b.wav", audio / "bad\nname.wav")  # a line break cannot go in wav.scp
+    # A Latin-1 name (byte 0xe9): no UTF-8 table can hold it (it used to end in a traceback).
+    shutil.copy(audio / "an86-fbbh-b.wav", os.path.join(os.fsencode(audio), b"caf\xe9.wav"))
+    os.symlink("gone.wav", audio / "dangling.wav")  # its target is not there
     prompts.write_text("\n".join(lines) + "\n")
 
-    with pytest.raises(AsrkitError, match=r"4 of 22 audio files and transcripts skipped \(reasons above\), more than "
+    with pytest.raises(AsrkitError, match=r"6 of 24 audio files and transcripts skipped \(reasons above\), more than "
                                           r"--max-skip-ratio 0.05"):
         make_data_dir(audio, tmp_path / "data", transcripts=prompts)
     assert not (tmp_path / "data").exists()  # nothing half-written
 
-    report = make_data_dir(audio, tmp_path / "data", transcripts=prompts, max_skip_ratio=0.2)
-    assert report.skipped == {BAD_NAME: ["'bad\\nname.wav'"], NO_AUDIO: [f"ghost-utt ({prompts}:{len(lines)})"],
+    report = make_data_dir(audio, tmp_path / "data", transcripts=prompts, max_skip_ratio=0.3)
+    assert report.skipped == {NOT_UTF8_NAME: ["'caf\\udce9.wav'"], BROKEN_LINK: ["dangling.wav"], BAD_NAME: ["'bad\\nname.wav'"], NO_AUDIO: [f"ghost-utt ({prompts}:{len(lines)})"],
                               NO_TRANSCRIPT: ["an253-fash-b.wav"], EMPTY: ["an254-fash-b.wav"]}
-    assert (report.num_audio, report.num_utts, report.mapped_ids) == (21, 18, 1)
+    assert (report.num_audio, report.num_utts, report.mapped_ids) == (23, 18, 1)
     wav = DataDir(tmp_path / "data").read("wav.scp")
     assert wav["spk1-an255_fash_b"] == str(audio.resolve() / "an255 fash b.wav")
     assert read_wav_source(wav["spk1-an255_fash_b"], "x")[1] == 16000
-    assert not any("an253" in u or "an254" in u or "bad" in u for u in wav)
+    assert not any("an253" in u or "an254" in u or "bad" in u or "caf" in u for u in wav)
     assert _errors(tmp_path / "data") == []
 
 
