@@ -128,7 +128,16 @@ class DecodeConfig:
         """The resolved config as YAML (what ``--print-config`` prints and decode.yaml holds)."""
         import yaml
 
-        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+        text = yaml.safe_dump(self.to_dict(), sort_keys=False)
+        # null means "chosen by the CTC weight": say what that is, or the printout hides what runs.
+        eos, back = self.guards(self.ctc_weight)
+        eos0, back0 = self.guards(0.0)
+        for key, now, attention_only in (("eos_threshold", eos, eos0), ("max_backtrack", back, back0)):
+            if getattr(self, key) is None:
+                note = (f"{now:g} (attention only)" if self.ctc_weight == 0 else
+                        f"{now:g} at ctc_weight {self.ctc_weight:g}; {attention_only:g} for a model without a CTC head")
+                text = text.replace(f"\n{key}: null\n", f"\n{key}: null  # in effect: {note}\n", 1)
+        return text
 
     def guards(self, ctc_weight: float) -> Tuple[float, int]:
         """(eos_threshold, max_backtrack) in effect when decoding at ``ctc_weight`` (the one used:

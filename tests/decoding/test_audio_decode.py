@@ -300,6 +300,11 @@ def test_print_config_needs_no_model(inproc, tmp_path):
     got = yaml.safe_load(proc.stdout.decode())
     want = DecodeConfig(beam=12, ctc_weight=0.4).to_dict()
     assert got == want
+    # A guard left null says what is in effect (the YAML still reads back as null).
+    out = proc.stdout.decode()
+    assert "eos_threshold: null  # in effect: 0 at ctc_weight 0.4; 1.5 for a model without a CTC head" in out
+    greedy = inproc("decode", "--ctc-weight", "0", "--max-backtrack", "3", "--print-config").stdout.decode()
+    assert "eos_threshold: null  # in effect: 1.5 (attention only)" in greedy and "max_backtrack: 3\n" in greedy
     bad = inproc("decode", "--beam", "0", "--print-config", check=False)
     assert bad.returncode == 1 and "beam must be >= 1" in bad.stderr.decode()
     assert inproc("decode", "a.wav", check=False).returncode == 2  # --model still required to decode
