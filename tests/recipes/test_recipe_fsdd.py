@@ -271,3 +271,27 @@ def test_loso_fold_end_to_end_resumes_and_summarises(recipe_dir, fsdd_root, an4_
     # Other data in the same --dir: an error too (its features would be stale).
     proc = run_sh(base[:-2] + ["--num-avg", "0", "--tag", "other", "--seed", "2"], cwd=recipe, check=False)
     assert proc.returncode != 0 and "--dir loso was made with other options" in proc.stderr
+
+
+@pytest.mark.slow
+def test_pretrain_an4_makes_a_listener_for_fine_tuning(recipe_dir, an4_root):
+    """local/pretrain_an4.sh: all of AN4 at 8 kHz with FSDD's features, dev drawn as whole
+    speakers, a model with FSDD's input dimension; a re-run trains nothing again."""
+    recipe = recipe_dir("fsdd")
+    args = ["local/pretrain_an4.sh", "--an4-root", str(an4_root), "--dir", "pt", "--tag", "tiny", "--nj", "2",
+            "--train-args", TINY + " --set training.keep_best=1"]
+    proc = run_sh(args, cwd=recipe, timeout=900)
+    pt = recipe / "pt"
+    train, dev = read_table(pt / "data/train/utt2spk"), read_table(pt / "data/dev/utt2spk")
+    assert len(train) + len(dev) == 948 + 130 and 0.05 * 1078 < len(dev) < 0.2 * 1078
+    assert not set(train.values()) & set(dev.values())  # whole speakers held out
+    assert "--resample" in (pt / "dump/train/log/fbank.1.log").read_text()
+    assert "num_mel_bins: 40" in (pt / "dump/train/fbank.yaml").read_text()
+    model = re.search(r"done: (\S+) \(fine-tune with: --train-args \"--init (\S+) --init-modules listener\"\)",
+                      proc.stderr)
+    assert model and Path(model.group(2)).is_file() and model.group(2).startswith(str(pt))
+    assert not (recipe / "data").exists() and not (recipe / "exp").exists()
+    again = run_sh(args, cwd=recipe)
+    assert "stage 4: exp/tiny done already" in again.stderr
+    bad = run_sh(["local/pretrain_an4.sh", "--train-config", "nope.yaml"], cwd=recipe, check=False)
+    assert bad.returncode != 0 and "--train-config nope.yaml: no such file" in bad.stderr

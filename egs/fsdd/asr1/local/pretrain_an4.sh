@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# A model pretrained on AN4's voices for FSDD fine-tuning (issue #10 item 2): every AN4 utterance
+# (84 speakers, spelled letters, digits, commands; 16 kHz read at 8 kHz) with FSDD's features
+# (conf/fbank.yaml) and model (--train-config, conf/train.yaml by default), so that its listener
+# can start an FSDD training:
+#   local/pretrain_an4.sh --an4-root /work/shared/corpora/an4
+#   ./run.sh ... --train-args "--init $PWD/pretrain_an4/exp/an4_8k/model.pt --init-modules listener"
+#   local/loso.sh ... --tag ft_an4 --train-args "--init $PWD/pretrain_an4/exp/an4_8k/model.pt --init-modules listener"
+# AN4 holds no FSDD speaker, so one pretrained model serves every leave-one-speaker-out fold.
+# Only the listener is taken: the pretrained tokenizer (AN4's characters) need not be FSDD's.
+#
+# Everything goes to its own recipe directory, --dir (default pretrain_an4): data/{all,train,dev},
+# dump/, data/lang_char/, exp/<tag>/ (asr.sh's stages 1, 2 and 4); dev is 10 % of AN4's speakers,
+# drawn whole (asrkit-holdout-lists --by-speaker), for early stopping and checkpoint averaging.
+# Re-running resumes at the first unfinished stage, as asr.sh does.
+# Options: --an4-root DIR (empty: download CMU's tarball), --dir DIR, --tag NAME,
+# --train-config FILE, --dev-fraction F, --nj N, --seed N; --train-args "..." goes to asrkit-train.
+set -euo pipefail
+an4_root=           # a copy of AN4 (etc/, wav/); empty: download CMU's tarball into <dir>/downloads
+dir=pretrain_an4    # the pretraining's own recipe directory
+tag=an4_8k          # its experiment: <dir>/exp/<tag>/model.pt (or model.avg.pt)
+train_config=conf/train.yaml
+train_args=
+dev_fraction=0.1    # share of AN4's utterances held out for dev, drawn as whole speakers
+nj=2
+seed=1
+. ./path.sh
+. utils/parse_options.sh
+
+log() { echo "$(date '+%Y-%m-%d %H:%M:%S') (pretrain_an4.sh) $*" >&2; }
+die() { echo "$0: ERROR: $*" >&2; exit 1; }
+[ $# -eq 0 ] || die "unexpected arguments: $* (see the comments at the top)"
+[[ "$tag" =~ ^[A-Za-z0-9._-]+$ ]] || die "--tag '$tag': use letters, digits, '.', '_' and '-' only"
+recipe=$(pwd)
+abspath() { if [ -e "$1" ] && [[ "$1" != /* ]]; then echo "$recipe/$1"; else echo "$1"; fi; }
+[ -f "$train_config" ] || die "--train-config $train_config: no such file"
+train_config=$(abspath "$train_config")
+[ -z "$an4_root" ] || an4_root=$(abspath "$an4_root")
+
+mkdir -p "$dir"
+for f in asr.sh cmd.sh conf local utils; do
+  [ -L "$dir/$f" ] || ln -s "$recipe/$f" "$dir/$f"
+done
+[ -f "$dir/path.sh" ] || printf '# made by local/pretrain_an4.sh: the recipe'"'"'s path.sh\n. "%s/path.sh"\n' \
+  "$recipe" > "$dir/path.sh"
+cd "$dir"
+
+if [ ! -f data/.done ]; then
+  log "AN4 (all utterances) at 8 kHz -> $dir/data/all; $dev_fraction of its speakers -> $dir/data/dev"
+  local/an4_data.sh --an4-root "$an4_root" --words all --resample none data/all
+  asrkit-holdout-lists --by-speaker --dev-fraction "$dev_fraction" --seed "$seed" data/all data/local
+  rm -rf data/train data/dev
+  utils/subset_data_dir.sh --utt-list data/local/train.list data/all data/train
+  utils/subset_data_dir.sh --utt-list data/local/dev.list data/all data/dev
+  touch data/.done
+fi
+# --fbank-args --resample: the AN4 WAVs are 16 kHz, FSDD's features 8 kHz (conf/fbank.yaml).
+./asr.sh --stage 1 --stop-stage 4 --train-set train --valid-set dev --test-sets dev --seed "$seed" \
+  --nj "$nj" --token-type char --num-avg 3 --fbank-config conf/fbank.yaml --fbank-args --resample \
+  --train-config "$train_config" --train-args "$train_args" --tag "$tag"
+model=exp/$tag/model.avg.pt
+[ -f "$model" ] || model=exp/$tag/model.pt
+[ -f "$model" ] || die "no model in $dir/exp/$tag after training"
+log "done: $dir/$model (fine-tune with: --train-args \"--init $(pwd)/$model --init-modules listener\")"
