@@ -1,11 +1,18 @@
 """Speed perturbation of a data dir, as Kaldi's utils/data/perturb_data_dir_speed_3way.sh.
 
-Each factor F other than 1 adds a copy of every utterance read through ``sox ... speed F |``
-(tempo and pitch both change, as Ko et al. 2015), with utterance, speaker and recording ids
-prefixed ``sp<F>-``; F = 1 keeps the original ids. Audio is not rewritten: the copies are wav.scp
-pipes that the feature extraction runs, so the data dir stays a few text tables. An utterance
-that cannot be copied (no transcript, no recording, a duration that is not a number) is
-skipped and named under the shared bad-item rule (:mod:`asrkit.utils.bad_items`).
+Each factor F other than 1 adds a copy of every utterance at F times the speed (tempo and
+pitch both change, as Ko et al. 2015), with utterance, speaker and recording ids prefixed
+``sp<F>-``; F = 1 keeps the original ids. Two methods make the copies' audio:
+
+- ``sox`` (Kaldi's): nothing is rewritten, the copies are ``sox ... speed F |`` pipes in wav.scp
+  that the feature extraction runs, so the data dir stays a few text tables (sox must be installed);
+- ``audio``: each recording is read once here and its copies are written as 16-bit FLAC files
+  under ``<dst>/audio/`` by :func:`asrkit.features.wav.speed_perturb` (torchaudio's band-limited
+  resampling, the one on-the-fly training uses): no external program.
+
+An utterance that cannot be copied (no transcript, no recording, a duration that is not a
+number, with ``audio`` unreadable audio) is skipped and named under the shared bad-item rule
+(:mod:`asrkit.utils.bad_items`).
 """
 from __future__ import annotations
 
@@ -15,6 +22,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
+from urllib.parse import quote
 
 from asrkit.data.datadir import DataDir
 from asrkit.data.table import utt2spk_to_spk2utt, write_table
@@ -27,6 +35,8 @@ log = get_logger(__name__)
 
 # Tables that no longer hold once the audio changes speed: features must be computed again.
 DROPPED = ("feats.scp", "utt2num_frames", "cmvn.scp")
+METHODS = ("sox", "audio")
+AUDIO_DIR = "audio"  # <dst>/audio/sp<F>/<recording>.flac with --method audio
 
 
 @dataclass
@@ -69,12 +79,21 @@ def check_factors(factors: Sequence[float]) -> List[float]:
     return out
 
 
-def perturb_data_dir_speed(src: PathLike, dst: PathLike, factors: Sequence[float]) -> PerturbReport:
+def copy_path(dst: Path, factor: float, reco: str) -> Path:
+    """Where ``--method audio`` writes recording ``reco`` at ``factor`` (the id %-quoted: a '/' in it
+    cannot make a folder)."""
+    return dst / AUDIO_DIR / factor_prefix(factor).rstrip("-") / f"{quote(reco, safe='')}.flac"
+
+
+def perturb_data_dir_speed(src: PathLike, dst: PathLike, factors: Sequence[float],
+                           method: str = "sox") -> PerturbReport:
     """Write ``dst``: ``src``'s utterances once per factor, combined in one sorted data dir."""
     factors = check_factors(factors)
-    if any(f != 1.0 for f in factors) and shutil.which("sox") is None:
+    if method not in METHODS:
+        raise AsrkitError(f"--method {method!r}: one of {', '.join(METHODS)}")
+    if method == "sox" and any(f != 1.0 for f in factors) and shutil.which("sox") is None:
         raise AsrkitError("sox not found on PATH: speed-perturbed wav.scp entries are 'sox ... speed F |' "
-                          "pipes (install it, e.g. apt-get install sox)")
+                          "pipes (install it, e.g. apt-get install sox, or use --method audio)")
     d = DataDir(src)
     d.require("wav.scp", "utt2spk")
     if Path(dst).resolve() == d.path.resolve():
@@ -110,8 +129,20 @@ def perturb_data_dir_speed(src: PathLike, dst: PathLike, factors: Sequence[float
                             "in seconds")
         else:
             keep.append(utt)
-            tally.ok()
-    tally.check()
+    dst = Path(dst)
+    tmp = tmp_dir_for(dst)
+    try:
+        if method == "audio":
+            reco_of = (lambda u: segments[u][0]) if segments is not None else (lambda u: u)
+            bad = _write_copies(wav_scp, sorted({reco_of(u) for u in keep}), factors, d, tmp)
+            for utt in [u for u in keep if reco_of(u) in bad]:
+                tally.skip(utt, f"utterance {utt!r}: {bad[reco_of(utt)]}")
+            keep = [u for u in keep if reco_of(u) not in bad]
+        tally.ok(len(keep))
+        tally.check()
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     kept = set(keep)
     used_recos = {segments[u][0] for u in keep} if segments is not None else kept
     used_spks = {utt2spk[u] for u in keep}
@@ -129,7 +160,8 @@ def perturb_data_dir_speed(src: PathLike, dst: PathLike, factors: Sequence[float
         p = factor_prefix(f)
         for reco, entry in wav_scp.items():
             if reco in used_recos:
-                out["wav.scp"][p + reco] = speed_pipe(entry, f)
+                out["wav.scp"][p + reco] = (str(copy_path(dst.resolve(), f, reco)) if method == "audio" and f != 1.0
+                                            else speed_pipe(entry, f))
         for utt in keep:
             out["utt2spk"][p + utt] = p + utt2spk[utt]
             out["utt2uniq"][p + utt] = utt
@@ -154,7 +186,7 @@ def perturb_data_dir_speed(src: PathLike, dst: PathLike, factors: Sequence[float
                 if spk in used_spks:
                     out["spk2gender"][p + spk] = g
 
-    _write_atomically(Path(dst), out)
+    _write_atomically(dst, out, tmp)
     return PerturbReport(num_utts=len(keep), factors=factors,
                          dropped_tables=[n for n in DROPPED if d.has(n)])
 
@@ -168,10 +200,40 @@ def _duration(value: str) -> Optional[float]:
     return x if math.isfinite(x) and x >= 0 else None
 
 
-def _write_atomically(dst: Path, tables: Dict[str, Dict[str, str]]) -> None:
-    """Write every table into a sibling temp dir, then swap it in: no half-written data dir,
-    and no temp dir left behind on any error (a killed run's is removed by the next one)."""
-    tmp = tmp_dir_for(dst)
+def _write_copies(wav_scp: Dict[str, str], recos: List[str], factors: Sequence[float], d: DataDir,
+                  tmp: Path) -> Dict[str, str]:
+    """Write each recording's speed copies under ``tmp/audio/`` (``--method audio``); returns
+    {recording: why} for those that could not be read or written."""
+    import numpy as np
+
+    from asrkit.features.wav import read_wav_source, speed_perturb
+    from asrkit.utils.logging import progress
+
+    bad: Dict[str, str] = {}
+    changed = [f for f in factors if f != 1.0]
+    if not changed:
+        return bad
+    for f in changed:
+        (tmp / copy_path(Path("."), f, "x").parent).mkdir(parents=True, exist_ok=True)
+    sf = None
+    for reco in progress(recos, desc="speed copies", unit="rec"):
+        try:
+            samples, rate = read_wav_source(wav_scp[reco], f"{d.file('wav.scp')}: recording {reco!r}")
+        except AsrkitError as e:
+            bad[reco] = str(e)
+            continue
+        if sf is None:
+            import soundfile as sf
+        for f in changed:
+            y = np.clip(np.round(speed_perturb(samples, rate, f)), -32768, 32767).astype(np.int16)
+            sf.write(str(tmp / copy_path(Path("."), f, reco)), y, rate, format="FLAC", subtype="PCM_16")
+    return bad
+
+
+def _write_atomically(dst: Path, tables: Dict[str, Dict[str, str]], tmp: Path) -> None:
+    """Write every table into ``tmp`` (a sibling temp dir, which may already hold the audio
+    copies), then swap it in: no half-written data dir, and no temp dir left behind on any
+    error (a killed run's is removed by the next one)."""
     try:
         for name, table in tables.items():
             write_table(tmp / name, table, sort=True)

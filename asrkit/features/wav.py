@@ -42,6 +42,7 @@ Every failure is an ``AsrkitError`` naming the utterance and its source. e.g.::
 from __future__ import annotations
 
 import io
+import math
 import os
 import stat
 import struct
@@ -342,6 +343,16 @@ def resample(samples: np.ndarray, rate: int, target_rate: int) -> np.ndarray:
     wave = torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32))
     with torch.no_grad():
         return taf.resample(wave, int(rate), int(target_rate)).numpy()
+
+
+def speed_perturb(samples: np.ndarray, rate: int, factor: float) -> np.ndarray:
+    """``samples`` played ``factor`` times as fast (tempo and pitch), ``len / factor`` samples long."""
+    if factor == 1.0:
+        return samples
+    # Read as if recorded at rate * factor, resampled back to rate (sox's "speed" does the same).
+    src = int(round(rate * factor))
+    g = math.gcd(src, int(rate))
+    return resample(samples, src // g, int(rate) // g)
 
 
 # --------------------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ import numpy as np
 from asrkit.data.datadir import DataDir, parse_segment
 from asrkit.data.table import iter_table_fast
 from asrkit.features.fbank import FbankConfig, compute_fbank
-from asrkit.features.wav import EXPECT_MONO, WavEntry, read_wav_scp, read_wav_source
+from asrkit.features.wav import EXPECT_MONO, WavEntry, read_wav_scp, read_wav_source, speed_perturb
 from asrkit.training.data import FeatureDataset, _Inputs
 from asrkit.training.utt_table import StringsBuilder, UttTable
 from asrkit.utils.errors import AsrkitError
@@ -126,21 +126,6 @@ def raw_inputs(d: DataDir, fbank: FbankConfig, min_speed: float = 1.0) -> _Input
 
     return _Inputs(scp, keys, source_rows, built, np.frombuffer(lines, dtype=np.int32).copy(), length_of,
                    d.file("utt2num_frames" if frames else "utt2dur"), segments)
-
-
-def speed_perturb(samples: np.ndarray, rate: int, factor: float) -> np.ndarray:
-    """``samples`` played ``factor`` times as fast (tempo and pitch), ``len / factor`` samples long."""
-    if factor == 1.0:
-        return samples
-    import torch
-    import torchaudio.functional as taf
-
-    # Read as if recorded at rate * factor, resampled back to rate (sox's "speed" does the same).
-    src = int(round(rate * factor))
-    g = math.gcd(src, int(rate))
-    wave = torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32))
-    with torch.no_grad():
-        return taf.resample(wave, src // g, int(rate) // g).numpy()
 
 
 def mix_noise(samples: np.ndarray, noise: np.ndarray, snr_db: float, rng: np.random.Generator) -> np.ndarray:

@@ -144,3 +144,67 @@ def test_bad_inputs_are_clear_and_write_nothing(an4_dir, tmp_path, asrkit):
     proc = asrkit("perturb-data-dir-speed", an4_dir, out, check=False, env=env)
     assert proc.returncode == 1 and "sox not found on PATH" in proc.stderr.decode()
     assert not out.exists()
+
+
+def test_audio_method_writes_flac_copies_close_to_sox_without_sox(an4_dir, tmp_path, monkeypatch):
+    """--method audio: the copies are FLAC files of the in-process speed change (no sox on PATH),
+    the 1.0 copy is the source itself, and the features are sox's up to the two resamplers'
+    differences (same frame counts; mean |diff| well under the features' spread of ~3)."""
+    from asrkit.features.fbank import FbankConfig, compute_fbank
+    from asrkit.features.wav import read_wav_source
+
+    sox = shutil.which("sox")
+    monkeypatch.setenv("PATH", str(tmp_path / "no-programs"))
+    out = tmp_path / "sp"
+    report = perturb_data_dir_speed(an4_dir, out, [0.9, 1.0, 1.1], method="audio")
+    assert report.num_utts == 6
+    wav, src = table(out / "wav.scp"), table(an4_dir / "wav.scp")
+    for reco, entry in src.items():
+        assert wav[reco] == entry
+        for f in ("0.9", "1.1"):
+            assert wav[f"sp{f}-{reco}"] == str(out.resolve() / "audio" / f"sp{f}" / f"{reco}.flac")
+    assert sorted(p.name for p in (out / "audio").iterdir()) == ["sp0.9", "sp1.1"]
+    assert not list(tmp_path.glob(".sp.*"))  # the temp dir became out
+    if sox is None:
+        pytest.skip("sox is not installed: the comparison with sox's copies needs it")
+    monkeypatch.undo()
+    kaldi = perturb_data_dir_speed(an4_dir, tmp_path / "sox", [0.9, 1.1], method="sox")
+    assert kaldi.num_utts == 6
+    by_sox = table(tmp_path / "sox" / "wav.scp")
+    fb = FbankConfig(sample_frequency=16000, num_mel_bins=80)
+    for reco in src:
+        for f, limit in (("0.9", 0.4), ("1.1", 0.15)):
+            key = f"sp{f}-{reco}"
+            a = compute_fbank(*read_wav_source(wav[key], key), fb)
+            b = compute_fbank(*read_wav_source(by_sox[key], key), fb)
+            assert a.shape == b.shape and np.abs(a - b).mean() < limit, (key, np.abs(a - b).mean())
+
+
+def _with_truncated_recording(src, dst, cut, index):
+    shutil.copytree(src, dst)
+    wav = table(dst / "wav.scp")
+    bad_reco = sorted(wav)[index]
+    cut.write_bytes(open(wav[bad_reco], "rb").read()[:1000])
+    (dst / "wav.scp").write_text("".join(f"{k} {cut if k == bad_reco else v}\n" for k, v in sorted(wav.items())))
+    return bad_reco
+
+
+def test_audio_method_skips_unreadable_recordings_by_the_shared_rule(an4_root, an4_dir, tmp_path):
+    out = tmp_path / "sp"
+    # 1 of 6 is over Kaldi's 5 %: an error naming it, nothing written, no temp dir left.
+    bad = _with_truncated_recording(an4_dir, tmp_path / "b6", tmp_path / "cut6.wav", 2)
+    with pytest.raises(AsrkitError, match=rf"recording '{bad}': truncated WAV file"):
+        perturb_data_dir_speed(tmp_path / "b6", out, [0.9, 1.0], method="audio")
+    assert not out.exists() and not list(tmp_path.glob(".sp.*"))
+    # 1 of 24 is within it: skipped from every copy, the others written.
+    make_an4_data_dir(an4_root, tmp_path / "d24", "test", limit=24)
+    bad = _with_truncated_recording(tmp_path / "d24", tmp_path / "b24", tmp_path / "cut24.wav", 5)
+    report = perturb_data_dir_speed(tmp_path / "b24", out, [0.9, 1.0], method="audio")
+    text = table(out / "text")
+    assert report.num_utts == 23 and len(text) == 46 and bad not in text and f"sp0.9-{bad}" not in text
+    assert not (out / "audio" / "sp0.9" / f"{bad}.flac").exists()
+
+
+def test_unknown_method_is_an_error(an4_dir, tmp_path):
+    with pytest.raises(AsrkitError, match="--method 'rubberband': one of sox, audio"):
+        perturb_data_dir_speed(an4_dir, tmp_path / "sp", [0.9, 1.0], method="rubberband")

@@ -28,7 +28,8 @@ decode_ngpu=0           # GPUs per decoding job
 seed=1                  # training seed
 train_set=train         # data/<train_set>/ (CMVN, tokenizer and LM are trained on it)
 valid_set=dev           # data/<valid_set>/: validation during training
-speed_perturb_factors=  # e.g. "0.9 1.0 1.1": train on data/<train_set>_sp, sox speed copies (raw: drawn on the fly)
+speed_perturb_factors=  # e.g. "0.9 1.0 1.1": train on data/<train_set>_sp, speed copies (raw: drawn on the fly)
+speed_perturb_method=sox  # sox: 'sox ... speed F |' pipes (Kaldi's); audio: FLAC copies written in-process, no sox
 feats_type=fbank        # fbank: dump the training set's fbank; raw: keep its audio, fbank computed while training
 test_sets="test"        # data dirs to decode and score (space-separated)
 fbank_config=conf/fbank.yaml   # feature options (asrkit-compute-fbank --config)
@@ -102,6 +103,7 @@ esac
 # With --feats-type raw the training set stays audio and speed perturbation is drawn per
 # utterance and epoch in asrkit-train (augment.speed_factors): no copies, no features on disk.
 case $feats_type in fbank|raw) ;; *) die "--feats-type must be fbank or raw, got '$feats_type'" ;; esac
+case $speed_perturb_method in sox|audio) ;; *) die "--speed-perturb-method must be sox or audio, got '$speed_perturb_method'" ;; esac
 case "$feats_type $fbank_args" in
   raw*--resample*) die "--feats-type raw computes fbank while training and does not resample: give the training audio at the fbank config's rate (a sox pipe in wav.scp), or use --feats-type fbank" ;;
 esac
@@ -156,7 +158,7 @@ if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
   current_stage=1
   if [ -n "$speed_perturb_factors" ] && [ "$feats_type" = fbank ] && [ ! -f "$dumpdir/$feats_train_set/.done" ]; then
     log "stage 1: speed perturbation ($speed_perturb_factors) of data/$train_set -> data/$feats_train_set"
-    run "(above)" asrkit-perturb-data-dir-speed --factors "$speed_perturb_factors" \
+    run "(above)" asrkit-perturb-data-dir-speed --factors "$speed_perturb_factors" --method "$speed_perturb_method" \
       "data/$train_set" "data/$feats_train_set"
   fi
   # Each set once, even when the validation set is also decoded.
