@@ -67,8 +67,8 @@ OVERRIDES = ("mode", "beam", "ctc_weight", "lm_weight", "penalty", "length_norm"
               help="<eos> only when its score >= this x the best other token's (log domain; 0: off) "
                    "[default: 1.5 when --ctc-weight is 0, else 0].")
 @click.option("--max-backtrack", type=int, default=None,
-              help="End a hypothesis whose attention peak falls more than this many encoder frames behind "
-                   "its furthest one (a loop; 0: off) [default: 8 when --ctc-weight is 0, else 0].")
+              help="End a hypothesis whose attention peak stays more than this many encoder frames behind "
+                   "its furthest one for 3 steps (a loop; 0: off) [default: 8 when --ctc-weight is 0, else 0].")
 @click.option("--batch-size", type=int, default=None, help="Utterances decoded together (default 16).")
 @click.option("--device", default=None, help="cpu, cuda[:N] or auto.")
 @click.option("--segment", type=click.Choice(["auto", "always", "never"]), default=None,

@@ -11,7 +11,7 @@
     nbest: 1
     pre_beam_ratio: 1.5 # CTC scores ceil(ratio * beam) candidates per hypothesis (0: all tokens)
     eos_threshold: null # <eos> only when its score >= X x the best other token's (0: always; null: 1.5 at ctc_weight 0, else 0)
-    max_backtrack: null # end a hypothesis whose attention peak falls > N encoder frames behind its furthest (0: off; null: 8 at ctc_weight 0, else 0)
+    max_backtrack: null # end a hypothesis whose attention peak stays > N encoder frames behind its furthest for 3 steps (0: off; null: 8 at ctc_weight 0, else 0)
     batch_size: 16      # utterances decoded together
     device: cpu         # cpu | cuda | auto
     word_times: true    # CTC-align each hypothesis: word times and confidences (needs a CTC head)

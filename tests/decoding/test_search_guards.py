@@ -68,10 +68,10 @@ def test_eos_threshold_never_blocks_the_forced_end():
 
 
 class LoopingLAS:
-    """A decoder whose attention walks frames 0..4 and then jumps back to 1 and walks again, for
-    ever, emitting A each step and never <eos>: an attention loop."""
+    """A decoder whose attention walks frames 0..9 and then jumps back to 1 and walks again, for
+    ever, emitting A each step and never <eos>: an attention loop (a word read again)."""
 
-    PATH = [0, 1, 2, 3, 4, 1, 2, 3, 4, 1, 2, 3, 4, 1, 2, 3, 4, 1, 2, 3, 4]
+    PATH = [*range(10), *range(1, 10), *range(1, 10)]
 
     def init_decoder(self, enc, enc_lens):
         n = enc.size(0)
@@ -87,10 +87,10 @@ class LoopingLAS:
         return logp, {"t": t + 1}, att
 
 
-def loop_search(max_backtrack, greedy, frames=20):
+def loop_search(max_backtrack, greedy, frames=20, model=None):
     enc = torch.zeros(2, frames, 3)
     lens = torch.tensor([frames, frames])
-    scorer = AttentionScorer(LoopingLAS(), enc, lens, max_backtrack=max_backtrack)
+    scorer = AttentionScorer(model or LoopingLAS(), enc, lens, max_backtrack=max_backtrack)
     fn = greedy_search if greedy else beam_search
     return fn({"att": scorer}, None, {"att": 1.0}, lens, SearchOptions(beam=3), V, sos=EOS, eos=EOS, blank=BLANK)
 
@@ -102,12 +102,29 @@ def test_a_looping_hypothesis_runs_to_the_maximum_without_the_guard(greedy):
 
 
 @pytest.mark.parametrize("greedy", [True, False])
-def test_the_loop_guard_ends_a_hypothesis_when_its_attention_jumps_back(greedy):
+def test_the_loop_guard_ends_a_hypothesis_that_stays_behind_after_a_jump_back(greedy):
+    assert AttentionScorer.LOOP_STEPS == 3
     res = loop_search(2, greedy)
-    # Step 5 looks at frame 1, 3 behind frame 4: it ends there, the 5 tokens read once are kept.
-    assert [h[0].tokens for h in res.hyps] == [[A] * 5] * 2
+    # Steps 10, 11, 12 look at frames 1, 2, 3, each more than 2 behind frame 9: the third ends
+    # the hypothesis; the 10 tokens read once and the 2 of the loop's first steps are kept.
+    assert [h[0].tokens for h in res.hyps] == [[A] * 12] * 2
     # A jump back by no more than the allowance is not a loop.
-    assert [h[0].tokens for h in loop_search(3, greedy).hyps] == [[A] * 20] * 2
+    assert [h[0].tokens for h in loop_search(8, greedy).hyps] == [[A] * 20] * 2
+
+
+class GlancingLAS(LoopingLAS):
+    """Attention that glances back once and goes on (a character model spelling a word it read
+    from its start: FSDD's connected digits at 80 ms frames do this every few words)."""
+
+    PATH = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 10, 11, 12, 2, 13, 14, 15, 16, 17, 18, 19]
+
+
+@pytest.mark.parametrize("greedy", [True, False])
+def test_a_glance_back_is_no_loop(greedy):
+    """A single step far behind (9 and 10 frames here) is not a loop: ending hypotheses there took
+    a leave-one-speaker-out FSDD model's greedy dev WER from 0 % to 26.8 % (all deletions)."""
+    res = loop_search(2, greedy, model=GlancingLAS())
+    assert [h[0].tokens for h in res.hyps] == [[A] * 20] * 2
 
 
 def test_a_flat_attention_is_no_loop():
