@@ -14,7 +14,8 @@
 # drawn whole (asrkit-holdout-lists --by-speaker), for early stopping and checkpoint averaging.
 # Re-running resumes at the first unfinished stage, as asr.sh does.
 # Options: --an4-root DIR (empty: download CMU's tarball), --dir DIR, --tag NAME,
-# --train-config FILE, --dev-fraction F, --nj N, --seed N; --train-args "..." goes to asrkit-train.
+# --train-config FILE, --dev-fraction F, --nj N, --seed N, --max-utts N (the first N of AN4's
+# utterances only: a quick trial; 0: all); --train-args "..." goes to asrkit-train.
 set -euo pipefail
 an4_root=           # a copy of AN4 (etc/, wav/); empty: download CMU's tarball into <dir>/downloads
 dir=pretrain_an4    # the pretraining's own recipe directory
@@ -24,12 +25,14 @@ train_args=
 dev_fraction=0.1    # share of AN4's utterances held out for dev, drawn as whole speakers
 nj=2
 seed=1
+max_utts=0          # keep only AN4's first N utterances (a quick trial); 0: all
 . ./path.sh
 . utils/parse_options.sh
 
 log() { echo "$(date '+%Y-%m-%d %H:%M:%S') (pretrain_an4.sh) $*" >&2; }
 die() { echo "$0: ERROR: $*" >&2; exit 1; }
 [ $# -eq 0 ] || die "unexpected arguments: $* (see the comments at the top)"
+[[ "$max_utts" =~ ^[0-9]+$ ]] || die "--max-utts must be a number, got '$max_utts'"
 [[ "$tag" =~ ^[A-Za-z0-9._-]+$ ]] || die "--tag '$tag': use letters, digits, '.', '_' and '-' only"
 recipe=$(pwd)
 abspath() { if [ -e "$1" ] && [[ "$1" != /* ]]; then echo "$recipe/$1"; else echo "$1"; fi; }
@@ -48,6 +51,9 @@ cd "$dir"
 if [ ! -f data/.done ]; then
   log "AN4 (all utterances) at 8 kHz -> $dir/data/all; $dev_fraction of its speakers -> $dir/data/dev"
   local/an4_data.sh --an4-root "$an4_root" --words all --resample none data/all
+  if [ "$max_utts" -gt 0 ]; then
+    utils/subset_data_dir.sh --first "$max_utts" data/all data/all.first && rm -rf data/all && mv data/all.first data/all
+  fi
   asrkit-holdout-lists --by-speaker --dev-fraction "$dev_fraction" --seed "$seed" data/all data/local
   rm -rf data/train data/dev
   utils/subset_data_dir.sh --utt-list data/local/train.list data/all data/train
