@@ -79,7 +79,7 @@ class AttentionScorer(FullScorer):
         return state
 
     def score(self, prev: Tensor, state: Any) -> Tuple[Tensor, Any]:
-        dec = {k: v for k, v in state.items() if k not in ("peak", "behind", "looped")}
+        dec = {k: v for k, v in state.items() if k not in ("peak", "behind")}
         logp, new, att = self.model.decode_step(prev, dec, self.memory)  # (N, V), (N, T')
         if self.max_backtrack > 0:
             weight, peak = att.max(dim=1)
@@ -87,14 +87,12 @@ class AttentionScorer(FullScorer):
             # input at every step): only a sharp peak moves the furthest frame or counts as a jump.
             sharp = weight >= self.SHARP
             back = sharp & (peak < state["peak"] - self.max_backtrack)
-            behind = torch.where(back, state["behind"] + 1, torch.where(sharp, 0, state["behind"]))
-            new["behind"] = behind
-            new["looped"] = behind >= self.LOOP_STEPS
+            new["behind"] = torch.where(back, state["behind"] + 1, torch.where(sharp, 0, state["behind"]))
             new["peak"] = torch.where(sharp, torch.maximum(state["peak"], peak), state["peak"])
         return logp, new
 
     def must_end(self, state: Any) -> Optional[Tensor]:
-        return state.get("looped") if self.max_backtrack > 0 else None
+        return state["behind"] >= self.LOOP_STEPS if self.max_backtrack > 0 else None
 
     def reorder(self, state: Any, rows: Tensor) -> Any:
         return self._select(state, rows)
