@@ -130,63 +130,64 @@ def perturb_data_dir_speed(src: PathLike, dst: PathLike, factors: Sequence[float
         else:
             keep.append(utt)
     dst = Path(dst)
+    reco_of = (lambda u: segments[u][0]) if segments is not None else (lambda u: u)
     tmp = tmp_dir_for(dst)
     try:
         if method == "audio":
-            reco_of = (lambda u: segments[u][0]) if segments is not None else (lambda u: u)
             bad = _write_copies(wav_scp, sorted({reco_of(u) for u in keep}), factors, d, tmp)
             for utt in [u for u in keep if reco_of(u) in bad]:
                 tally.skip(utt, f"utterance {utt!r}: {bad[reco_of(utt)]}")
             keep = [u for u in keep if reco_of(u) not in bad]
         tally.ok(len(keep))
         tally.check()
-    except BaseException:
+        kept = set(keep)
+        used_recos = {reco_of(u) for u in keep}
+        used_spks = {utt2spk[u] for u in keep}
+
+        out: Dict[str, Dict[str, str]] = {n: {} for n in ("wav.scp", "utt2spk", "utt2uniq")}
+        if segments is not None:
+            out["segments"] = {}
+        if text is not None:
+            out["text"] = {}
+        for n in (*keyed_by_utt, *keyed_by_reco):
+            out[n] = {}
+        if spk2gender is not None:
+            out["spk2gender"] = {}
+        for f in factors:
+            p = factor_prefix(f)
+            for reco, entry in wav_scp.items():
+                if reco in used_recos:
+                    out["wav.scp"][p + reco] = (str(copy_path(dst.resolve(), f, reco)) if method == "audio" and f != 1.0
+                                                else speed_pipe(entry, f))
+            for utt in keep:
+                out["utt2spk"][p + utt] = p + utt2spk[utt]
+                out["utt2uniq"][p + utt] = utt
+                if text is not None:
+                    out["text"][p + utt] = text[utt]
+            if segments is not None:
+                for utt in keep:
+                    reco, start, end = segments[utt]
+                    # Times scale with the audio; -1 (to the end) stays -1.
+                    end_s = "-1" if end < 0 else f"{end / f:.3f}"
+                    out["segments"][p + utt] = f"{p + reco} {start / f:.3f} {end_s}"
+            for name, table in keyed_by_utt.items():
+                for key, value in table.items():
+                    if key in kept:
+                        out[name][p + key] = f"{_duration(value) / f:.3f}"
+            for name, table in keyed_by_reco.items():
+                for key, value in table.items():
+                    if key in used_recos:
+                        out[name][p + key] = f"{_duration(value) / f:.3f}"
+            if spk2gender is not None:
+                for spk, g in spk2gender.items():
+                    if spk in used_spks:
+                        out["spk2gender"][p + spk] = g
+
+        _swap_in(dst, out, tmp)
+    except BaseException as e:
+        name_os_error(e, dst)
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    kept = set(keep)
-    used_recos = {segments[u][0] for u in keep} if segments is not None else kept
-    used_spks = {utt2spk[u] for u in keep}
-
-    out: Dict[str, Dict[str, str]] = {n: {} for n in ("wav.scp", "utt2spk", "utt2uniq")}
-    if segments is not None:
-        out["segments"] = {}
-    if text is not None:
-        out["text"] = {}
-    for n in (*keyed_by_utt, *keyed_by_reco):
-        out[n] = {}
-    if spk2gender is not None:
-        out["spk2gender"] = {}
-    for f in factors:
-        p = factor_prefix(f)
-        for reco, entry in wav_scp.items():
-            if reco in used_recos:
-                out["wav.scp"][p + reco] = (str(copy_path(dst.resolve(), f, reco)) if method == "audio" and f != 1.0
-                                            else speed_pipe(entry, f))
-        for utt in keep:
-            out["utt2spk"][p + utt] = p + utt2spk[utt]
-            out["utt2uniq"][p + utt] = utt
-            if text is not None:
-                out["text"][p + utt] = text[utt]
-        if segments is not None:
-            for utt in keep:
-                reco, start, end = segments[utt]
-                # Times scale with the audio; -1 (to the end) stays -1.
-                end_s = "-1" if end < 0 else f"{end / f:.3f}"
-                out["segments"][p + utt] = f"{p + reco} {start / f:.3f} {end_s}"
-        for name, table in keyed_by_utt.items():
-            for key, value in table.items():
-                if key in kept:
-                    out[name][p + key] = f"{_duration(value) / f:.3f}"
-        for name, table in keyed_by_reco.items():
-            for key, value in table.items():
-                if key in used_recos:
-                    out[name][p + key] = f"{_duration(value) / f:.3f}"
-        if spk2gender is not None:
-            for spk, g in spk2gender.items():
-                if spk in used_spks:
-                    out["spk2gender"][p + spk] = g
-
-    _write_atomically(dst, out, tmp)
     return PerturbReport(num_utts=len(keep), factors=factors,
                          dropped_tables=[n for n in DROPPED if d.has(n)])
 
@@ -213,36 +214,30 @@ def _write_copies(wav_scp: Dict[str, str], recos: List[str], factors: Sequence[f
     changed = [f for f in factors if f != 1.0]
     if not changed:
         return bad
+    import soundfile as sf
+
     for f in changed:
         (tmp / copy_path(Path("."), f, "x").parent).mkdir(parents=True, exist_ok=True)
-    sf = None
     for reco in progress(recos, desc="speed copies", unit="rec"):
         try:
             samples, rate = read_wav_source(wav_scp[reco], f"{d.file('wav.scp')}: recording {reco!r}")
         except AsrkitError as e:
             bad[reco] = str(e)
             continue
-        if sf is None:
-            import soundfile as sf
         for f in changed:
             y = np.clip(np.round(speed_perturb(samples, rate, f)), -32768, 32767).astype(np.int16)
             sf.write(str(tmp / copy_path(Path("."), f, reco)), y, rate, format="FLAC", subtype="PCM_16")
     return bad
 
 
-def _write_atomically(dst: Path, tables: Dict[str, Dict[str, str]], tmp: Path) -> None:
+def _swap_in(dst: Path, tables: Dict[str, Dict[str, str]], tmp: Path) -> None:
     """Write every table into ``tmp`` (a sibling temp dir, which may already hold the audio
-    copies), then swap it in: no half-written data dir, and no temp dir left behind on any
-    error (a killed run's is removed by the next one)."""
-    try:
-        for name, table in tables.items():
-            write_table(tmp / name, table, sort=True)
-        spk2utt = utt2spk_to_spk2utt(dict(sorted(tables["utt2spk"].items())))
-        write_table(tmp / "spk2utt", list(spk2utt.items()))
-        if dst.exists():
-            shutil.rmtree(dst)
-        tmp.rename(dst)
-    except BaseException as e:
-        name_os_error(e, dst)
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    copies) and rename it to ``dst``: no half-written data dir (the caller removes ``tmp`` on any
+    error; a killed run's is removed by the next one)."""
+    for name, table in tables.items():
+        write_table(tmp / name, table, sort=True)
+    spk2utt = utt2spk_to_spk2utt(dict(sorted(tables["utt2spk"].items())))
+    write_table(tmp / "spk2utt", list(spk2utt.items()))
+    if dst.exists():
+        shutil.rmtree(dst)
+    tmp.rename(dst)
