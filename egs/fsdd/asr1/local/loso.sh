@@ -78,18 +78,6 @@ while [ "$i" -lt "${#passthrough_args[@]}" ]; do
 done
 decode_name=$(basename "$decode_config" .yaml)
 
-# fold_dir <speaker>: a recipe directory of its own, linked to this one's scripts and conf/.
-fold_dir() {
-  local d=$dir/$1 f
-  mkdir -p "$d"
-  for f in asr.sh cmd.sh run.sh conf local utils; do
-    [ -L "$d/$f" ] || ln -s "$recipe/$f" "$d/$f"
-  done
-  # path.sh finds asrkit from its own location: source the recipe's copy by its absolute path.
-  [ -f "$d/path.sh" ] || printf '# made by local/loso.sh: the recipe'"'"'s path.sh, from a fold directory\n. "%s/path.sh"\n' \
-    "$recipe" > "$d/path.sh"
-}
-
 # same_or_record <file> <what> <line>: the options a directory or tag was made with; a different
 # line is an error, so a re-run never mixes results of two configurations.
 same_or_record() {
@@ -128,7 +116,7 @@ for spk in "${spk_list[@]}"; do
     echo "fold $spk: (cd $d && ./run.sh $(show "${run_args[@]}" "${asr_args[@]}") --stage 1) -> $wer"
     continue
   fi
-  fold_dir "$spk"
+  local/recipe_dir.sh "$d"
   same_or_record "$d/loso_data_args" "--dir $dir" "${data_args[*]}"
   same_or_record "$d/exp/$tag/loso_args" "--tag $tag" "${args[*]}"
   if [ -f "$wer" ]; then log "fold $spk: done already ($wer)"; continue; fi

@@ -40,12 +40,7 @@ abspath() { if [ -e "$1" ] && [[ "$1" != /* ]]; then echo "$recipe/$1"; else ech
 train_config=$(abspath "$train_config")
 [ -z "$an4_root" ] || an4_root=$(abspath "$an4_root")
 
-mkdir -p "$dir"
-for f in asr.sh cmd.sh conf local utils; do
-  [ -L "$dir/$f" ] || ln -s "$recipe/$f" "$dir/$f"
-done
-[ -f "$dir/path.sh" ] || printf '# made by local/pretrain_an4.sh: the recipe'"'"'s path.sh\n. "%s/path.sh"\n' \
-  "$recipe" > "$dir/path.sh"
+local/recipe_dir.sh "$dir"
 cd "$dir"
 
 if [ ! -f data/.done ]; then
