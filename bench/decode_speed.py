@@ -57,6 +57,8 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     p.add_argument("--limit", type=int, default=0, help="only the first N utterances (quick runs)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--hyps-out", default=None,
+                   help="write the first batch size's best hypotheses here (utt-id text), e.g. to compare devices")
     args = p.parse_args()
 
     import dataclasses
@@ -141,7 +143,11 @@ def main() -> None:
         steps = max(r.steps for r in out)
         mean_len = np.mean([len(r.hyps[0].tokens) if r.hyps else 0 for r in out])
         cer = _cer(refs, {r.utt_id: (r.texts[0] if r.texts else "") for r in out}) if args.model else float("nan")
-        results[bs] = [r.texts[0] if r.texts else "" for r in out]
+        results[bs] = {r.utt_id: (r.texts[0] if r.texts else "") for r in out}
+        if args.hyps_out and len(results) == 1:  # now, not at the end: a run cut short still leaves them
+            with open(args.hyps_out, "w") as f:
+                for utt, text in sorted(results[bs].items()):
+                    f.write(f"{utt} {text}\n")
         print(f"| {bs} | {total:.2f} | {total / audio_s:.4f} | {enc_time:.2f} | {total - enc_time:.2f} | {steps} | "
               f"{mean_len:.1f} | {cer:.1f} |", flush=True)
     if len(results) > 1:
