@@ -86,7 +86,9 @@ if [ "${SKIP_INSTALL:-0}" != 1 ]; then
     ASRKIT_VENV=$(python3 -c 'import sys; print(sys.prefix)')
   else  # no editable install there: the console scripts as wrappers, asrkit from the checkout (path.sh)
     mkdir -p /tmp/asrkit_env/bin
-    ln -sf "$(command -v python3)" /tmp/asrkit_env/bin/python
+    # a wrapper, not a link: a venv's python found through a link elsewhere loses its site-packages
+    printf '#!/bin/sh\nexec %s "$@"\n' "$(python3 -c 'import sys; print(sys.executable)')" > /tmp/asrkit_env/bin/python
+    chmod +x /tmp/asrkit_env/bin/python
     for f in "$repo"/asrkit/cli/[a-z]*.py ""; do
       mod=$(basename "${f:-x}" .py); name=asrkit-${mod//_/-}; import=asrkit.cli.$mod
       [ -n "$f" ] || { name=asrkit; import=asrkit.cli; }
