@@ -23,6 +23,13 @@
 #   DEADLINE     seconds from the start by which every step has ended (default 560)
 #   SKIP_INSTALL 1: use the asrkit environment that ASRKIT_VENV names, install nothing
 #
+# On the device machine (its image has torch, torchaudio, sentencepiece; kaldiio, soundfile, cffi
+# and pycparser travel as wheels in .whl/, AN4 as FLAC in .devdata/an4, both carried), run it
+# under a hard limit below the call's, with its output in a file, not through a pipe (a pipe's
+# reader waits for every process holding it; nothing would come back from a hung step):
+#   timeout -k 5 580 bash bench/gpu_checks.sh > $OUT/log.txt 2>&1
+#
+#   bench/gpu_checks_prepare.sh makes .devdata/ and .whl/ here.
 #   e.g. (device machine): OUT=$OUT AN4_FLAC=.devdata/an4 bash bench/gpu_checks.sh
 #        (rehearsal here): SKIP_INSTALL=1 ASRKIT_VENV=$PWD/tools/venv NGPU=0 MAX_UTTS=60 TRAIN_MAX_TIME=40 \
 #                          AN4=../shared/corpora/an4 bash bench/gpu_checks.sh
@@ -76,29 +83,29 @@ command -v nvidia-smi > /dev/null && nvidia-smi --query-gpu=name,driver_version,
 
 # ---- environment: asrkit and the packages the image lacks (carried as wheels in .whl/)
 if [ "${SKIP_INSTALL:-0}" != 1 ]; then
-  if ls "$repo"/.whl/*.whl > /dev/null 2>&1; then
+  if ! python3 -c 'import kaldiio, soundfile' 2> /dev/null && ls "$repo"/.whl/*.whl > /dev/null 2>&1; then
     if ! python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir "$repo"/.whl/*.whl; then
       python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site "$repo"/.whl/*.whl
       export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
     fi
   fi
-  if python3 -m pip install -q --no-index --no-deps --no-build-isolation -e "$repo"; then
-    ASRKIT_VENV=$(python3 -c 'import sys; print(sys.prefix)')
-  else  # no editable install there: the console scripts as wrappers, asrkit from the checkout (path.sh)
-    mkdir -p /tmp/asrkit_env/bin
-    # a wrapper, not a link: a venv's python found through a link elsewhere loses its site-packages
-    printf '#!/bin/sh\nexec %s "$@"\n' "$(python3 -c 'import sys; print(sys.executable)')" > /tmp/asrkit_env/bin/python
-    chmod +x /tmp/asrkit_env/bin/python
-    for f in "$repo"/asrkit/cli/[a-z]*.py ""; do
-      mod=$(basename "${f:-x}" .py); name=asrkit-${mod//_/-}; import=asrkit.cli.$mod
-      [ -n "$f" ] || { name=asrkit; import=asrkit.cli; }
-      printf '#!/bin/sh\nexec python3 -c "import sys; from %s import main; sys.argv[0] = \\"%s\\"; sys.exit(main())" "$@"\n' \
-        "$import" "$name" > "/tmp/asrkit_env/bin/$name"
-      chmod +x "/tmp/asrkit_env/bin/$name"
-    done
-    ASRKIT_VENV=/tmp/asrkit_env
-  fi
-  export ASRKIT_VENV
+  # The console scripts as wrappers around python3, asrkit from this checkout (path.sh puts it on
+  # PYTHONPATH): no build step. (pip install -e needs setuptools from the network there, where
+  # setup.py develop re-runs pip with build isolation.) The folder is made afresh: writing a
+  # wrapper over a link left by an earlier run would overwrite the link's target.
+  env_dir=/tmp/asrkit_env
+  rm -rf "$env_dir" && mkdir -p "$env_dir/bin"
+  # a wrapper, not a link: a venv's python reached through a link elsewhere loses its site-packages
+  printf '#!/bin/sh\nexec %s "$@"\n' "$(python3 -c 'import sys; print(sys.executable)')" > "$env_dir/bin/python"
+  chmod +x "$env_dir/bin/python"
+  for f in "$repo"/asrkit/cli/[a-z]*.py ""; do
+    mod=$(basename "${f:-x}" .py); name=asrkit-${mod//_/-}; import=asrkit.cli.$mod
+    [ -n "$f" ] || { name=asrkit; import=asrkit.cli; }
+    printf '#!/bin/sh\nexec "%s" -c "import sys; from %s import main; sys.argv[0] = \\"%s\\"; sys.exit(main())" "$@"\n' \
+      "$env_dir/bin/python" "$import" "$name" > "$env_dir/bin/$name"
+    chmod +x "$env_dir/bin/$name"
+  done
+  export ASRKIT_VENV=$env_dir
 fi
 python3 -c 'import torch, torchaudio, kaldiio, soundfile, sentencepiece; print("torch", torch.__version__, "cuda", torch.cuda.is_available())' \
   || "$ASRKIT_VENV/bin/python" -c 'import torch; print("torch", torch.__version__)'
