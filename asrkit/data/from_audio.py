@@ -25,7 +25,8 @@ WAV files go into wav.scp as absolute paths; other formats (FLAC, OGG, MP3, ...)
 features see 16-bit mono WAV at the rate the fbank config expects.
 
 Nothing is silently lost: an audio file without a transcript, a transcript whose audio is not
-there, an empty transcript, a path that cannot be a table line (a line break in it) are
+there, an empty transcript, a path that cannot be a table line (a line break in it), and a WAV
+or FLAC file that is empty, has no samples or whose header cannot be read (only headers are read) are
 skipped and counted in the report, with their names; more than ``max_skip_ratio`` of them is an
 error (as Kaldi's make_fbank.sh fails below 95 % success). A duplicate key in the transcript
 file, a key that matches two files, or two files whose ids would be the same are errors.
@@ -64,6 +65,12 @@ EMPTY = "empty transcript"
 BAD_NAME = "file name with a line break or control character"
 NOT_UTF8_NAME = "file name that is not UTF-8"
 BROKEN_LINK = "broken or looping symbolic link"
+EMPTY_FILE = "empty (0-byte) audio file"
+NOT_AUDIO = "file that is not readable audio (bad or truncated header)"
+NO_SAMPLES = "audio file with no samples"
+# Extensions libsndfile always reads: their headers are checked here, so a broken file is a
+# counted skip now rather than a failed feature job later. Others go through sox pipes.
+_CHECKED_EXTS = {".wav", ".flac"}
 _UNSAFE_ID_CHAR = re.compile(r"[^\w.+-]")  # \w: letters and digits of any script, and _
 
 
@@ -99,6 +106,24 @@ def _is_utf8(text: str) -> bool:
 
 def _has_control_char(text: str) -> bool:
     return any(ord(c) < 32 or ord(c) == 127 for c in text)
+
+
+def _audio_problem(path: Path) -> Optional[str]:
+    """Why a WAV or FLAC file cannot be used (its header only is read), or None."""
+    if path.suffix.lower() not in _CHECKED_EXTS:
+        return None
+    try:
+        if path.stat().st_size == 0:
+            return EMPTY_FILE
+    except OSError:
+        return BROKEN_LINK
+    import soundfile
+
+    try:
+        info = soundfile.info(str(path))
+    except (RuntimeError, OSError, ValueError):  # soundfile.LibsndfileError is a RuntimeError
+        return NOT_AUDIO
+    return NO_SAMPLES if info.frames <= 0 else None
 
 
 def find_audio(audio_dir: Path, extensions: Sequence[str]) -> List[PurePosixPath]:
@@ -221,7 +246,8 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
     if not _is_utf8(str(audio_root)):
         raise AsrkitError(f"{audio_dir!r}: the folder's path is not UTF-8, so no wav.scp can name its files: "
                           f"rename it or link it from a UTF-8 path")
-    good = []
+    good: List[PurePosixPath] = []
+    unusable: List[PurePosixPath] = []  # skipped for what the file holds: their transcripts are not "without audio"
     for rel in files:
         if not _is_utf8(str(rel)):
             report.skip(NOT_UTF8_NAME, ascii(str(rel)))
@@ -230,7 +256,12 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
         elif not (audio_root / rel).exists():
             report.skip(BROKEN_LINK, str(rel))
         else:
-            good.append(rel)
+            problem = _audio_problem(audio_root / rel)
+            if problem:
+                report.skip(problem, str(rel))
+                unusable.append(rel)
+            else:
+                good.append(rel)
     if sample_rate is not None or any(r.suffix.lower() != ".wav" for r in good):
         if shutil.which("sox") is None:
             why = f"--sample-rate {sample_rate}" if sample_rate else "audio other than WAV"
@@ -244,7 +275,7 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
         # A key that is a path below the folder names one file; a bare name may name several.
         by_path: Dict[str, List[PurePosixPath]] = {}
         by_name: Dict[str, List[PurePosixPath]] = {}
-        for rel in good:
+        for rel in good + unusable:
             for key in {str(rel.with_suffix("")), str(rel)}:
                 by_path.setdefault(key, []).append(rel)
             for key in {rel.stem, rel.name}:
@@ -259,6 +290,8 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
                 report.skip(NO_AUDIO, f"{key} ({transcripts}:{lineno})")
                 continue
             rel = matches[0]
+            if rel in unusable:  # counted once, as its file's problem
+                continue
             if rel in text_of:
                 raise AsrkitError(f"{transcripts}:{lineno}: {key!r} is a second transcript for {rel}")
             text_of[rel] = text

@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from asrkit.data.datadir import DataDir
-from asrkit.data.from_audio import BAD_NAME, EMPTY, NO_AUDIO, NO_TRANSCRIPT, NOT_UTF8_NAME, BROKEN_LINK, drop_punctuation, make_data_dir, safe_id
+from asrkit.data.from_audio import BAD_NAME, EMPTY, EMPTY_FILE, NO_AUDIO, NO_SAMPLES, NOT_AUDIO, NO_TRANSCRIPT, NOT_UTF8_NAME, BROKEN_LINK, drop_punctuation, make_data_dir, safe_id
 from asrkit.data.validate import validate_data_dir
 from asrkit.features.wav import read_wav_source
 from asrkit.utils.errors import AsrkitError
@@ -87,6 +87,32 @@ def test_bad_inputs_are_counted_skips_or_clear_errors(an4_root, tmp_path):
     assert wav["spk1-an255_fash_b"] == str(audio.resolve() / "an255 fash b.wav")
     assert read_wav_source(wav["spk1-an255_fash_b"], "x")[1] == 16000
     assert not any("an253" in u or "an254" in u or "bad" in u or "caf" in u for u in wav)
+    assert _errors(tmp_path / "data") == []
+
+
+def test_broken_audio_files_are_counted_skips_once(an4_root, tmp_path):
+    """A 0-byte WAV, a text file named .wav, a truncated FLAC header and a WAV with a header but no
+    samples are skipped for what they hold, each counted once (not also as 'transcript without
+    audio'), and the good files still make the data dir."""
+    import soundfile
+
+    make_user_corpus(an4_root, tmp_path / "c", 12)
+    audio, prompts = tmp_path / "c/audio", tmp_path / "c/prompts.txt"
+    lines = prompts.read_text().splitlines()
+    (audio / "zero.wav").write_bytes(b"")
+    (audio / "notes.wav").write_text("this is not audio\n")
+    soundfile.write(audio / "cut.flac", soundfile.read(audio / "an251-fash-b.wav")[0], 16000)
+    (audio / "cut.flac").write_bytes((audio / "cut.flac").read_bytes()[:30])  # the header cut short
+    soundfile.write(audio / "silent.wav", [], 16000, subtype="PCM_16")
+    lines += ["zero ONE", "notes TWO", "cut THREE", "silent FOUR"]
+    prompts.write_text("\n".join(lines) + "\n")
+
+    with pytest.raises(AsrkitError, match=r"4 of 16 audio files and transcripts skipped"):
+        make_data_dir(audio, tmp_path / "data", transcripts=prompts)
+    report = make_data_dir(audio, tmp_path / "data", transcripts=prompts, max_skip_ratio=0.3)
+    assert report.skipped == {EMPTY_FILE: ["zero.wav"], NOT_AUDIO: ["cut.flac", "notes.wav"],
+                              NO_SAMPLES: ["silent.wav"]}
+    assert report.num_utts == 12
     assert _errors(tmp_path / "data") == []
 
 
