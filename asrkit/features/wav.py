@@ -7,7 +7,8 @@ RF64, W64), FLAC, OGG/Vorbis, OGG/Opus, MP3 where the installed libsndfile reads
 **Scale.** Samples come back as float32 (N,) at int16 scale: full scale is +-32768 whatever the
 file holds. 16-bit PCM gives its integers exactly (-32768..32767), as Kaldi's feature code sees
 them, so energies and log-mel values match Kaldi's own numbers; 24-bit PCM gives ``x / 256``,
-float WAV ``x * 32768``, 8-bit ``x * 256``. A 16-bit recording stored as FLAC, 24-bit or float
+float WAV ``x * 32768``, 8-bit ``x * 256``. Float samples must be finite and within
+``FLOAT_PEAK_LIMIT`` (16) times full scale: larger ones mean int16 values stored as floats, an error. A 16-bit recording stored as FLAC, 24-bit or float
 WAV therefore gives the very same samples (and features) as the 16-bit WAV.
 
 **Channels.** ``channel=DOWNMIX`` (None, the default of the read functions) averages the channels;
@@ -60,6 +61,9 @@ DOWNMIX: Optional[int] = None  # channel=None: the mean of all channels
 EXPECT_MONO = -1  # channel=-1: multi-channel audio is an error (Kaldi's --channel -1)
 DEFAULT_MAX_SAMPLES = 1 << 28
 INT16_SCALE = 32768.0
+# The largest float sample accepted, in full scales: real float audio overshoots +-1 only a little
+# (a mix, a gain before a limiter); int16 values stored as floats reach hundreds or thousands.
+FLOAT_PEAK_LIMIT = 16.0
 MAX_OVERSHOOT_S = 0.5  # as Kaldi's extract-segments
 
 # Streaming writers (sox, ffmpeg to a pipe) cannot seek back to fill in the sizes, so they
@@ -210,9 +214,18 @@ def _decode(source, what: str, channel: Optional[int], max_samples: int, head: b
         samples = data.mean(axis=1, dtype=np.float32)
     if not exact:
         samples *= INT16_SCALE
-    if subtype in _FLOAT_SUBTYPES and not np.isfinite(samples).all():
-        bad = int(np.flatnonzero(~np.isfinite(samples))[0])
-        raise AsrkitError(f"{what}: non-finite sample value ({samples[bad]}) at sample {bad}")
+    if subtype in _FLOAT_SUBTYPES and samples.size:
+        if not np.isfinite(samples).all():
+            bad = int(np.flatnonzero(~np.isfinite(samples))[0])
+            raise AsrkitError(f"{what}: non-finite sample value ({samples[bad]}) at sample {bad}")
+        # Float audio's full scale is +-1. Far beyond it, the file was written at integer scale
+        # (int16 values stored as floats): read as float it would be 90 dB too loud and its
+        # features far outside anything the model saw, so it is refused rather than decoded.
+        peak = float(np.abs(samples).max()) / INT16_SCALE
+        if peak > FLOAT_PEAK_LIMIT:
+            raise AsrkitError(f"{what}: float samples reach {peak:.4g}, beyond the +-1.0 full scale of float "
+                              f"audio by more than {FLOAT_PEAK_LIMIT:g}x: the file looks written at integer "
+                              f"scale; rescale it to +-1 (e.g. sox -v {1 / peak:.3g} in.wav out.wav)")
     return samples, rate
 
 

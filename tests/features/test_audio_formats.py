@@ -10,6 +10,7 @@ from pathlib import Path
 import kaldiio
 import numpy as np
 import pytest
+import soundfile
 import torch
 from debian_packages import require_program
 from feat_helpers import leftovers, read_wav_reference, run_cli, write_scp
@@ -294,6 +295,25 @@ def test_truncated_file_and_pipe_are_errors(tmp_path, an4_wavs):
     assert list(kaldiio.load_scp(str(out / "feats.scp"))) == ["good"]
 
 
+def _float_wav(path: Path, wav: Path, scale: float = 1 / 32768, nan_at=None) -> Path:
+    """A float WAV of a real recording: at float scale (+-1) by default; scale=1 stores the int16
+    values as floats (a common mistake of hand-written scripts)."""
+    x = soundfile.read(wav, dtype="int16")[0].astype(np.float32) * scale
+    if nan_at is not None:
+        x[nan_at] = np.nan
+    if scale == 1.0:  # the peak the expected message names, whatever the recording's loudness
+        x *= 2500 / np.abs(x).max()
+    soundfile.write(path, x, 16000, subtype="FLOAT")
+    return path
+
+
+def test_float_wav_at_float_scale_reads_as_the_16_bit_samples(tmp_path, an4_wavs):
+
+    want = soundfile.read(an4_wavs[0], dtype="int16")[0].astype(np.float32)
+    got, rate = read_wav_source(str(_float_wav(tmp_path / "f.wav", an4_wavs[0])), "f")
+    assert rate == 16000 and np.array_equal(got, want)
+
+
 def _unsupported_subtype(tmp_path, an4_wavs) -> Path:
     blob = bytearray(an4_wavs[0].read_bytes())
     blob[20:22] = struct.pack("<H", 0x0055)  # format tag: MPEG layer 3 inside a RIFF, not read by libsndfile
@@ -311,6 +331,8 @@ def _unsupported_subtype(tmp_path, an4_wavs) -> Path:
     ("empty-pipe", "command 'true' wrote no audio (0 bytes)"),
     ("dev-zero", "no recognisable audio header in the first 1048576 bytes of the stream"),
     ("fifo-no-writer", "a named pipe with no writer (0 bytes read)"),
+    ("float-nan", "non-finite sample value (nan) at sample 100"),
+    ("float-int-scale", "float samples reach 2500, beyond the +-1.0 full scale of float audio"),
 ])
 def test_bad_audio_gives_one_line_cli_errors(tmp_path, an4_wavs, case, message):
     def write(name: str, data: bytes) -> Path:
@@ -326,6 +348,8 @@ def test_bad_audio_gives_one_line_cli_errors(tmp_path, an4_wavs, case, message):
         "empty-pipe": lambda: "true |",
         "dev-zero": lambda: "/dev/zero",
         "fifo-no-writer": lambda: _fifo(tmp_path / "f.wav"),
+        "float-nan": lambda: _float_wav(tmp_path / "nan.wav", an4_wavs[0], nan_at=100),
+        "float-int-scale": lambda: _float_wav(tmp_path / "big.wav", an4_wavs[0], scale=1.0),
     }
     scp = write_scp(tmp_path / "wav.scp", [("bad", sources[case]())])
     out = tmp_path / "out"
