@@ -46,26 +46,28 @@ def test_an4_stages_0_to_2_on_a_slice(recipe_dir, an4_root):
     assert proc.stderr.count("done already") == 4, proc.stderr
     assert (recipe / "dump/test/feats.scp").read_text() == feats_before
 
-    # run.sh's default, --speed-perturb-factors "0.9 1.0 1.1": the train set's copies at each
-    # speed get features and CMVN of their own (the bad recording fails at every speed and is
-    # dropped three times).
-    require_program("sox")
-    run_sh(["./run.sh", "--stage", "1", "--stop-stage", "1", "--nj", "2"], cwd=recipe)
+    # run.sh's default, --speed-perturb-factors "0.9 1.0 1.1" with --speed-perturb-method audio:
+    # the train set's copies at each speed are FLAC files written in-process, with no sox on PATH
+    # (the unreadable recording is skipped when the copies are made, so from every speed), and get
+    # features and CMVN of their own.
+    no_sox = {"PATH": path_without({"sox"}, recipe / "no-sox-bin")}
+    run_sh(["./run.sh", "--stage", "1", "--stop-stage", "1", "--nj", "2"], cwd=recipe, env=no_sox)
     sp = read_table(recipe / "dump/train_nodev_sp/feats.scp")
     plain = read_table(recipe / "dump/train_nodev/feats.scp")
     assert set(sp) == {p + u for u in plain for p in ("", "sp0.9-", "sp1.1-")}
     assert (recipe / "dump/train_nodev_sp/cmvn.ark").is_file()
-    # --speed-perturb-method audio: the same copies written in-process as FLAC, with no sox on
-    # PATH (the unreadable recording is skipped when the copies are made, so from every speed).
-    no_sox = {"PATH": path_without({"sox"}, recipe / "no-sox-bin")}
+    copies = read_table(recipe / "data/train_nodev_sp/wav.scp")
+    assert all(v.endswith(".flac") and "/data/train_nodev_sp/audio/sp" in v for k, v in copies.items() if k.startswith("sp"))
     proc = run_sh(["./run.sh", "--stage", "1", "--stop-stage", "1", "--nj", "2", "--speed-perturb-method", "bogus"],
                   cwd=recipe, check=False, env=no_sox)
     assert proc.returncode == 1 and "--speed-perturb-method must be sox or audio, got 'bogus'" in proc.stderr
-    run_sh(["./run.sh", "--stage", "1", "--stop-stage", "1", "--nj", "2", "--speed-perturb-method", "audio",
-            "--dumpdir", "dump_audio"], cwd=recipe, env=no_sox)
-    assert set(read_table(recipe / "dump_audio/train_nodev_sp/feats.scp")) == set(sp)
-    copies = read_table(recipe / "data/train_nodev_sp/wav.scp")
-    assert all(v.endswith(".flac") and "/data/train_nodev_sp/audio/sp" in v for k, v in copies.items() if k.startswith("sp"))
+    # --speed-perturb-method sox: Kaldi's 'sox ... speed F |' pipes, the same utterances.
+    require_program("sox")
+    run_sh(["./run.sh", "--stage", "1", "--stop-stage", "1", "--nj", "2", "--speed-perturb-method", "sox",
+            "--dumpdir", "dump_sox"], cwd=recipe)
+    assert set(read_table(recipe / "dump_sox/train_nodev_sp/feats.scp")) == set(sp)
+    pipes = read_table(recipe / "data/train_nodev_sp/wav.scp")
+    assert all(v.startswith("sox ") and v.endswith("|") for k, v in pipes.items() if k.startswith("sp"))
 
     # More than 5 % of a set unreadable: stage 1 stops, naming the logs, although each job alone
     # (2 of its 11, 1 of its 10) had something to write: the rule is for the whole set.
