@@ -30,7 +30,8 @@ from asrkit.cli._common import asrkit_command
 @click.option("--ngpu", type=int, default=None,
               help="0: CPU; 1: one GPU; N>1: N processes with DDP on this machine [default: a GPU if there is one]. "
                    "Under torchrun or srun the environment sets the ranks.")
-@click.option("--seed", type=int, default=None, help="Random seed (overrides training.seed).")
+@click.option("--seed", type=int, default=None,
+              help="Random seed (sets training.seed; a --set training.seed=N given beside it wins).")
 @click.option("--init", "init", type=click.Path(dir_okay=False), default=None,
               help="Start from this packed model's (or training checkpoint's) weights (finetune.init), e.g. "
                    "exp/an4/model.pt or exp/an4/checkpoints/epoch5.pt; read only by a fresh run: a resumed one "
@@ -73,9 +74,10 @@ def main(config, overrides, train_dir, valid_dir, lang_dir, cmvn, norm_vars, fba
     for key, names in (("init_modules", init_modules), ("freeze", freeze)):
         if names is not None:
             finetune.append(f"finetune.{key}=[{', '.join(_yaml_str(n.strip()) for n in names.split(','))}]")
-    cfg = load_config(config, [*overrides, *finetune])
-    if seed is not None:
-        cfg.training.seed = seed
+    # --seed is applied as the first override, so that an explicit --set training.seed=N (given by
+    # hand after a recipe's --seed 1) is not silently replaced by it.
+    seed_set = [] if seed is None else [f"training.seed={seed}"]
+    cfg = load_config(config, [*seed_set, *overrides, *finetune])
     if print_config:  # ESPnet's habit: what would run, with nothing read, started or written
         from asrkit.training.config import dump_config
 

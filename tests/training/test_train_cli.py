@@ -233,3 +233,24 @@ def test_print_config_prints_the_resolved_config_and_reads_nothing(tmp_path):
     # Without --print-config the data options are still required, named plainly.
     code, err = _run_inproc("train", "--config", conf, "--lang-dir", tmp_path, tmp_path / "exp")
     assert code == 2 and "missing --train-dir" in err
+
+
+def test_set_training_seed_wins_over_seed(tmp_path):
+    """Recipes always pass --seed 1; a --set training.seed=N beside it (what a user adds through
+    --train-args) must take effect, not be silently replaced by the recipe's --seed."""
+    from click.testing import CliRunner
+
+    from asrkit.cli import main
+
+    conf = tmp_path / "train.yaml"
+    conf.write_text("training: {max_epochs: 2}\n")
+
+    def seed_of(*args):
+        result = CliRunner().invoke(main, ["train", "--config", str(conf), *args, "--print-config"])
+        assert result.exit_code == 0, result.output
+        return yaml.safe_load(result.stdout)["training"]["seed"]
+
+    assert seed_of("--seed", "1", "--set", "training.seed=2") == 2
+    assert seed_of("--set", "training.seed=2", "--seed", "1") == 2
+    assert seed_of("--seed", "7") == 7
+    assert seed_of() == 1
