@@ -10,7 +10,7 @@ from typing import Callable
 
 import click
 
-from asrkit.utils.errors import AsrkitError, os_error_message
+from asrkit.utils.errors import AsrkitError, from_worker, os_error_message
 from asrkit.utils.logging import setup_logging
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -38,10 +38,10 @@ def asrkit_command(name: str, **kwargs) -> Callable:
             try:
                 return fn(*args, **kw)
             except AsrkitError as e:
-                click.echo(f"ERROR ({prog}): {e}", err=True)
+                click.echo(f"ERROR ({prog}): {from_worker(e)}", err=True)
                 sys.exit(1)
             except OSError as e:
-                message = os_error_message(e)
+                message = os_error_message(from_worker(e))
                 if message is None:
                     raise
                 click.echo(f"ERROR ({prog}): {message}", err=True)

@@ -42,3 +42,43 @@ def os_error_message(e: OSError) -> Optional[str]:
     from asrkit.utils.fileio import final_name
 
     return f"{final_name(os.fsdecode(path))}: {what}"
+
+
+_WORKER_MARK = "in DataLoader worker process"
+
+
+def _worker_exception_text(text: str) -> Optional[str]:
+    """The exception line(s) at the end of a traceback that torch's DataLoader made the message of
+    the exception it re-raised, or None when ``text`` is not such a message."""
+    if _WORKER_MARK not in text or "Original Traceback" not in text:
+        return None
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("Original Traceback"))
+    # Frames are indented; the exception itself ("pkg.Type: message", maybe several lines) is not.
+    for i in range(start + 1, len(lines)):
+        if lines[i] and not lines[i].startswith(" "):
+            return "\n".join(lines[i:]).strip()
+    return None
+
+
+def from_worker(e: BaseException) -> BaseException:
+    """The exception a DataLoader worker raised, as if raised here.
+
+    torch re-raises a worker's exception as the same type with the worker's whole traceback as
+    its message, and drops an OSError's errno and path: an ``AsrkitError`` would print as a
+    traceback, and a full disk or a refused permission in a worker would look like a bug.
+    Anything else comes back unchanged.
+    """
+    text = _worker_exception_text(str(e))
+    if text is None:
+        return e
+    kind, _, message = text.partition(": ")
+    if isinstance(e, AsrkitError):
+        return AsrkitError(message)
+    if isinstance(e, OSError):
+        import re
+
+        m = re.fullmatch(r"\[Errno (\d+)\] (.*?)(?:: '(.*)')?", message, flags=re.S)
+        if m:
+            return type(e)(int(m.group(1)), m.group(2), m.group(3))
+    return e
