@@ -190,7 +190,7 @@ def from_wav_scp(wav_rspecifier: str, featurize: Featurize, segments: Optional[s
     for utt in missing:
         yield utt, None, AsrkitError(f"utterance {utt!r}: not in {wav_rspecifier}")
     for entry, audio, err in iter_wavs([by_id[u] for u in keep]):
-        yield _featurize(entry.utt_id, audio, err, featurize)
+        yield _featurize(entry.utt_id, audio, err, featurize, entry.what)
 
 
 def from_wav_files(paths: Sequence[str], featurize: Featurize, channel: Optional[int] = None) -> Iterator[Item]:
@@ -198,21 +198,27 @@ def from_wav_files(paths: Sequence[str], featurize: Featurize, channel: Optional
     from asrkit.features.wav import read_wav_source
 
     for path, utt in zip(paths, file_utt_ids(paths)):
+        what = f"utterance {utt!r} ({path})"
         try:
-            audio = read_wav_source(path, f"utterance {utt!r} ({path})", channel=channel)
+            audio = read_wav_source(path, what, channel=channel)
         except AsrkitError as e:
             yield utt, None, e
             continue
-        yield _featurize(utt, audio, None, featurize)
+        yield _featurize(utt, audio, None, featurize, what)
 
 
-def _featurize(utt: str, audio, err, featurize: Featurize) -> Item:
+def _featurize(utt: str, audio, err, featurize: Featurize, what: str) -> Item:
+    """``what``: the utterance and its file, put in place of the bare utterance id in the errors
+    of ``featurize`` (which sees samples, not files), so every error names the file at fault."""
     if err is not None:
         return utt, None, err
     samples, rate = audio
     try:
         if samples.size == 0:
-            raise AsrkitError(f"utterance {utt!r}: empty audio (no samples)")
+            raise AsrkitError(f"{what}: empty audio (no samples)")
         return utt, featurize(samples, rate, utt), None
     except AsrkitError as e:
+        message, bare = str(e), f"utterance {utt!r}"
+        if message.startswith(bare) and what not in message:
+            e = AsrkitError(what + message[len(bare):])
         return utt, None, e

@@ -118,7 +118,7 @@ def test_audio_below_4_khz_is_refused_and_named(an4, inproc, tmp_path):
     sox(wavs[0], "-r", "4000", tmp_path / "r4k.wav")
     proc = inproc("decode", "--model", model, *FAST, tmp_path / "r1k.wav", tmp_path / "r4k.wav", wavs[0], check=False)
     err = proc.stderr.decode()
-    assert "utterance 'r1k': sample rate 1000 Hz is too low to recognise speech (at least 4000 Hz" in err
+    assert f"utterance 'r1k' ({tmp_path / 'r1k.wav'}): sample rate 1000 Hz is too low to recognise speech (at least 4000 Hz" in err
     assert proc.returncode == 1 and "ERROR" in err  # 1 of 3 is over the 5 % rule
     assert "Traceback" not in err
     ok = inproc("decode", "--model", model, *FAST, "--max-bad-percent", "50", tmp_path / "r1k.wav",

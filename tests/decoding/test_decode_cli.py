@@ -203,6 +203,16 @@ def test_bad_utterances_are_counted_others_decode(inproc, an4, tmp_path):
     proc = inproc("decode", "--model", model, "--output-dir", tmp_path / "none", empty, garbage, check=False)
     assert proc.returncode == 1 and "all 2 utterances failed" in proc.stderr.decode()
     assert not (tmp_path / "none" / "text").exists()
+    assert "real-time factor nan" not in proc.stderr.decode()  # no rate is reported for nothing
+    # a file too short for one frame: the error names the file, from the command line or a wav.scp
+    short = tmp_path / "short.wav"
+    with wave.open(str(short), "wb") as w:
+        w.setnchannels(1), w.setsampwidth(2), w.setframerate(16000), w.writeframes(b"\x01\x00" * 100)
+    proc = inproc("decode", "--model", model, short, check=False)
+    assert proc.returncode == 1 and f"utterance 'short' ({short}): too short for one frame" in proc.stderr.decode()
+    scp.write_text(f"u1 {short}\n")
+    proc = inproc("decode", "--model", model, "--wav-scp", scp, check=False)
+    assert f"utterance 'u1' ({scp}:1: {short}): too short for one frame" in proc.stderr.decode()
 
 
 def test_bad_model_and_usage_errors(asrkit, inproc, an4, tmp_path):
