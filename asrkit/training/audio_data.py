@@ -31,7 +31,7 @@ import numpy as np
 from asrkit.data.datadir import DataDir, parse_segment
 from asrkit.data.table import iter_table_fast
 from asrkit.features.fbank import FbankConfig, compute_fbank
-from asrkit.features.wav import EXPECT_MONO, WavEntry, read_wav_scp, read_wav_source, speed_perturb
+from asrkit.features.wav import EXPECT_MONO, WavEntry, read_wav_scp, read_wav_source, resample, speed_perturb
 from asrkit.training.data import FeatureDataset, _Inputs
 from asrkit.training.utt_table import StringsBuilder, UttTable
 from asrkit.utils.errors import AsrkitError
@@ -153,8 +153,10 @@ class AudioDataset(FeatureDataset):
     """
 
     def __init__(self, table: UttTable, fbank: FbankConfig, cmvn: Optional[np.ndarray] = None,
-                 norm_vars: bool = True, augment=None, seed: int = 0, cache: bool = False) -> None:
+                 norm_vars: bool = True, augment=None, seed: int = 0, cache: bool = False,
+                 resample: bool = False) -> None:
         self.fbank = fbank
+        self.resample = resample
         self.augment = augment if augment is not None and augment.active else None
         self.seed = seed
         self.epoch = 1
@@ -182,9 +184,18 @@ class AudioDataset(FeatureDataset):
         return WavEntry(t.utt_id(i), t.source(i), t.where(i), reco_id=f"line{t.where(i)}",
                         start=float(t.starts[i]), end=float(t.ends[i]), channel=EXPECT_MONO)
 
+    def _at_config_rate(self, samples: np.ndarray, rate: int) -> Tuple[np.ndarray, int]:
+        """With ``resample``, audio at another rate is brought to the fbank config's (before any
+        speed perturbation, so the factors mean the same for every recording); without it the rate is
+        left for compute_fbank to refuse, naming the utterance."""
+        target = int(self.fbank.sample_frequency)
+        if self.resample and rate != target:
+            return resample(samples, rate, target), target
+        return samples, rate
+
     def _features(self, i: int) -> np.ndarray:
         entry = self._entry(i)
-        samples, rate = entry.load()
+        samples, rate = self._at_config_rate(*entry.load())
         a = self.augment
         if a is not None:
             rng = np.random.default_rng([self.seed, self.epoch, i])
@@ -192,7 +203,7 @@ class AudioDataset(FeatureDataset):
                 samples = speed_perturb(samples, rate, a.speed_factors[int(rng.integers(len(a.speed_factors)))])
             if self.noises and rng.random() < a.noise_prob:
                 noise_entry = self.noises[int(rng.integers(len(self.noises)))]
-                noise, noise_rate = noise_entry.load()
+                noise, noise_rate = self._at_config_rate(*noise_entry.load())
                 if noise_rate != rate:
                     raise AsrkitError(f"{noise_entry.what}: noise at {noise_rate} Hz for {rate} Hz speech "
                                       f"({entry.what})")

@@ -72,6 +72,10 @@ class AugmentConfig:
     noise_scp: Optional[str] = None  # a wav.scp of noise recordings (e.g. MUSAN noise) to mix in
     noise_prob: float = 0.5  # probability that an utterance gets noise (with noise_scp)
     noise_snr_db: Tuple[float, float] = (10.0, 20.0)  # SNR drawn uniformly from this range
+    # Not drawn, but of the same audio path: audio at another rate than the fbank config's is
+    # resampled to it (asrkit-compute-fbank's --resample; asr.sh --feats-type raw --fbank-args
+    # --resample sets it); without it such an utterance is a bad one, named and counted.
+    resample: bool = False
 
     @property
     def active(self) -> bool:

@@ -127,6 +127,9 @@ def _dataset(args: TrainArgs, data_dir: str, tokenizer, cmvn, train: bool) -> Fe
         if train and aug.active:
             raise AsrkitError(f"augment: on-the-fly augmentation needs a dump dir of audio (wav.scp), {data_dir} "
                               f"holds features (feats.scp); dump with asr.sh --feats-type raw, or drop augment")
+        if train and aug.resample:
+            raise AsrkitError(f"augment.resample: only for a dump dir of audio (wav.scp); {data_dir} holds features "
+                              f"(feats.scp), whose rate was fixed when they were computed (asrkit-compute-fbank --resample)")
         return FeatureDataset(load_utterances(data_dir, tokenizer, b.max_missing_ratio, keep_text=not train,
                                               ctc_misfit=misfit), cmvn, args.norm_vars, b.cache_features)
     if args.fbank is None:
@@ -138,7 +141,8 @@ def _dataset(args: TrainArgs, data_dir: str, tokenizer, cmvn, train: bool) -> Fe
                             min_speed=min(min_speed, 1.0), ctc_misfit=misfit)
     log.info("%s: fbank computed from the audio in the data loader%s", data_dir,
              f" ({'augmented: ' + str(aug) if augment is not None and aug.active else 'no augmentation'})")
-    return AudioDataset(table, args.fbank, cmvn, args.norm_vars, augment, cfg.training.seed, b.cache_features)
+    return AudioDataset(table, args.fbank, cmvn, args.norm_vars, augment, cfg.training.seed, b.cache_features,
+                        resample=aug.resample)
 
 
 def _train(args: TrainArgs, exp: Path, dist_info: Optional[DistInfo], rank: int, world: int,

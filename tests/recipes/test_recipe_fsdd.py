@@ -274,6 +274,29 @@ def test_loso_fold_end_to_end_resumes_and_summarises(recipe_dir, fsdd_root, an4_
 
 
 @pytest.mark.slow
+def test_raw_training_resamples_an4_voices(recipe_dir, fsdd_root, an4_root):
+    """--feats-type raw with the default's AN4 voices: the 16 kHz AN4 audio stays audio in the raw
+    training set beside 8 kHz FSDD, and asrkit-train resamples it while reading
+    (augment.resample, from run.sh's --fbank-args --resample) instead of refusing the run or
+    counting every AN4 utterance as bad."""
+    recipe = recipe_dir("fsdd")
+    proc = run_sh(["./run.sh", "--fsdd-root", str(fsdd_root), "--an4-root", str(an4_root), "--num-train", "16",
+                   "--num-dev", "4", "--num-test", "4", "--nj", "1", "--num-avg", "0", "--feats-type", "raw",
+                   "--stop-stage", "4", "--tag", "raw", "--train-args", TINY], cwd=recipe, timeout=900)
+    train = recipe / "dump/train_an4_digits"
+    assert (train / "wav.scp").is_file() and not (train / "feats.scp").exists()
+    rates = {wave.open(p.split()[0]).getframerate() for p in read_table(train / "wav.scp").values()}
+    assert rates == {8000, 16000}
+    n = len(read_table(train / "text"))
+    assert len(read_table(train / "utt2num_frames")) == n > 150
+    exp = recipe / "exp/raw"
+    assert "resample: true" in (exp / "config.yaml").read_text()
+    log = (exp / "log/train.log").read_text()
+    assert "fbank computed from the audio in the data loader" in log
+    assert " skipped: " not in log and "does not match" not in log, log[-3000:]  # no utterance lost
+    assert (exp / "model.pt").is_file(), proc.stderr[-2000:]
+
+
 def test_pretrain_an4_makes_a_listener_for_fine_tuning(recipe_dir, an4_root):
     """local/pretrain_an4.sh: all of AN4 at 8 kHz with FSDD's features, dev drawn as whole
     speakers, a model with FSDD's input dimension; a re-run trains nothing again."""

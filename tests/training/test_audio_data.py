@@ -69,6 +69,33 @@ def test_on_the_fly_fbank_equals_compute_fbank(an4_raw, asrkit, name, segments):
         assert table.num_frames[i] == ref.shape[0]
 
 
+def test_resample_brings_other_rates_to_the_fbank_config(an4_raw, asrkit, tmp_path):
+    """16 kHz AN4 read with FSDD's 8 kHz fbank config: refused by name without augment.resample
+    (as asrkit-compute-fbank without --resample), equal to compute-fbank --resample's with it."""
+    d = tmp_path / "raw8k"
+    d.mkdir()
+    for f in ("wav.scp", "text"):
+        shutil.copy(an4_raw / "raw" / f, d / f)
+    shutil.copy(REPO / "egs" / "fsdd" / "asr1" / "conf" / "fbank.yaml", d / "fbank.yaml")
+    fbank = FbankConfig.from_yaml(d / "fbank.yaml")
+    assert fbank.sample_frequency == 8000
+    tok = Tokenizer.load(an4_raw / "tokens.model")
+    with pytest.raises(AsrkitError, match="sample rate 16000 Hz does not match"):
+        AudioDataset(load_utterances(str(d), tok, fbank=fbank), fbank)
+    asrkit("compute-fbank", "--config", d / "fbank.yaml", "--resample", f"scp:{d / 'wav.scp'}",
+           f"ark,scp:{tmp_path / 'feats.ark'},{tmp_path / 'feats.scp'}")
+    dumped = dict(kaldiio.load_scp(str(tmp_path / "feats.scp")).items())
+    table = load_utterances(str(d), tok, fbank=fbank)
+    ds = AudioDataset(table, fbank, resample=True)
+    assert len(ds) == len(dumped) == 4
+    for i in range(len(ds)):
+        _, feats, _ = ds[i]
+        ref = dumped[table.utt_id(i)]
+        assert feats.shape == ref.shape and feats.shape[1] == 40
+        np.testing.assert_allclose(feats.numpy(), ref, atol=1e-5, rtol=0)
+        assert table.num_frames[i] == ref.shape[0]  # batches are cut for the resampled length
+
+
 def test_augmentation_is_seeded_per_epoch_and_utterance(an4_raw, tmp_path):
     d = an4_raw / "raw"
     fbank = FbankConfig.from_yaml(d / "fbank.yaml")
@@ -161,3 +188,5 @@ def test_tiny_training_from_audio_resumes_exactly(yesno_setup, yesno_raw, tmp_pa
 def test_augmentation_of_dumped_features_is_refused(yesno_setup, tmp_path, asrkit):
     proc = asrkit(*train_args(yesno_setup, tmp_path / "exp", "--set", "augment.speed_factors=[0.9,1.1]"), check=False)
     assert proc.returncode == 1 and "needs a dump dir of audio (wav.scp)" in proc.stderr.decode()
+    proc = asrkit(*train_args(yesno_setup, tmp_path / "exp2", "--set", "augment.resample=true"), check=False)
+    assert proc.returncode == 1 and "augment.resample: only for a dump dir of audio" in proc.stderr.decode()

@@ -104,15 +104,16 @@ esac
 # utterance and epoch in asrkit-train (augment.speed_factors): no copies, no features on disk.
 case $feats_type in fbank|raw) ;; *) die "--feats-type must be fbank or raw, got '$feats_type'" ;; esac
 case $speed_perturb_method in sox|audio) ;; *) die "--speed-perturb-method must be sox or audio, got '$speed_perturb_method'" ;; esac
-case "$feats_type $fbank_args" in
-  raw*--resample*) die "--feats-type raw computes fbank while training and does not resample: give the training audio at the fbank config's rate (a sox pipe in wav.scp), or use --feats-type fbank" ;;
-esac
 feats_train_set=$train_set
 [ -z "$speed_perturb_factors" ] || [ "$feats_type" = raw ] || feats_train_set=${train_set}_sp
 raw_opts=()
 if [ "$feats_type" = raw ] && [ -n "$speed_perturb_factors" ]; then
   raw_opts=(--set "augment.speed_factors=[$(echo $speed_perturb_factors | tr ' ' ,)]")
 fi
+# --fbank-args --resample: the raw training set is resampled as it is read, as the dumped sets are.
+case " $fbank_args " in
+  *" --resample "*) [ "$feats_type" != raw ] || raw_opts+=(--set augment.resample=true) ;;
+esac
 raw_suffix=
 [ "$feats_type" = fbank ] || raw_suffix=_raw
 [ -n "$tag" ] || tag=$(basename "$train_config" .yaml)_${lang#data/lang_}${speed_perturb_factors:+_sp}$raw_suffix
