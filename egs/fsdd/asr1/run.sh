@@ -39,7 +39,7 @@ fbank_args=()
 [ "$an4_resample" != none ] || fbank_args=(--fbank-args --resample)
 asr_args=(--train-set "$train_set" --valid-set dev --test-sets test --seed "$seed"
   --nj 4 --token-type char --num-avg 3
-  --fbank-config conf/fbank.yaml "${fbank_args[@]}" --train-config conf/train.yaml --decode-config conf/decode.yaml
+  --fbank-config conf/fbank.yaml "${fbank_args[@]}" --train-config conf/train_umn.yaml --decode-config conf/decode.yaml
   "${passthrough_args[@]}" "$@")
 ./asr.sh --stage 1 --stop-stage 0 "${asr_args[@]}"   # checks the options before stage 0 starts
 

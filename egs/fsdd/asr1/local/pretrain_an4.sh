@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A model pretrained on AN4's voices for FSDD fine-tuning (issue #10 item 2): every AN4 utterance
 # (84 speakers, spelled letters, digits, commands; 16 kHz read at 8 kHz) with FSDD's features
-# (conf/fbank.yaml) and model (--train-config, conf/train.yaml by default), so that its listener
+# (conf/fbank.yaml) and model (--train-config, conf/train_umn.yaml by default, as run.sh), so that its listener
 # can start an FSDD training:
 #   local/pretrain_an4.sh --an4-root /work/shared/corpora/an4
 #   ./run.sh ... --train-args "--init $PWD/pretrain_an4/exp/an4_8k/model.pt --init-modules listener"
@@ -20,7 +20,7 @@ set -euo pipefail
 an4_root=           # a copy of AN4 (etc/, wav/); empty: download CMU's tarball into <dir>/downloads
 dir=pretrain_an4    # the pretraining's own recipe directory
 tag=an4_8k          # its experiment: <dir>/exp/<tag>/model.pt (or model.avg.pt)
-train_config=conf/train.yaml
+train_config=conf/train_umn.yaml
 train_args=
 dev_fraction=0.1    # share of AN4's utterances held out for dev, drawn as whole speakers
 nj=2
