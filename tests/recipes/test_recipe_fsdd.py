@@ -265,6 +265,20 @@ def test_loso_fold_end_to_end_resumes_and_summarises(recipe_dir, fsdd_root, an4_
     results = (recipe / "RESULTS.md").read_text()
     assert results.count("<!-- loso loso/tiny/decode -->") == 1 and results.count("<!-- loso loso/tiny/beam1 -->") == 1
 
+    # The same models with an LM fused in: the fold's own LM (its training transcripts only), a
+    # decode directory and a block of their own, no retraining; another LM weight for the same
+    # decode directory is refused rather than skipped as done.
+    lm = ["--use-lm", "true", "--lm-weight", "0.2"]
+    proc = run_sh(base + ["--train-args", TINY, *lm], cwd=recipe, timeout=900)
+    assert "stage 4: exp/tiny done already" in proc.stderr and "stage 3: LM" in proc.stderr, proc.stderr[-3000:]
+    assert (fold / "exp/lm_lang_char/lm.pt").is_file()
+    assert (fold / "exp/tiny/decode_test_decode_lm/wer.txt").is_file()
+    assert "--lm-weight 0.2" in (fold / "exp/tiny/decode_test_decode_lm/log/decode.1.log").read_text()
+    results = (recipe / "RESULTS.md").read_text()
+    assert results.count("<!-- loso loso/tiny/decode_lm -->") == 1 and "--use-lm true --lm-weight 0.2" in results
+    proc = run_sh(base + ["--train-args", TINY, "--use-lm", "true", "--lm-weight", "0.5"], cwd=recipe, check=False)
+    assert proc.returncode != 0 and "(with an LM) of --tag tiny was made with other options" in proc.stderr
+
     # The same tag with other options: an error, not the old numbers under a new command line.
     proc = run_sh(base + ["--train-args", TINY.replace("max_epochs=1", "max_epochs=2")], cwd=recipe, check=False)
     assert proc.returncode != 0 and "--tag tiny was made with other options" in proc.stderr

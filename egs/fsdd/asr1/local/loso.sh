@@ -20,10 +20,12 @@
 #        local/loso.sh --fsdd-root /work/shared/corpora/fsdd --tag specaug --train-config conf/train_specaug.yaml
 #        local/loso.sh --fsdd-root /work/shared/corpora/fsdd --dry-run true      # print the folds' commands
 #        local/loso.sh --fsdd-root /work/shared/corpora/fsdd --summary-only true # while folds still run
+#        local/loso.sh --fsdd-root /work/shared/corpora/fsdd --use-lm true       # the same models + an LM per fold
 # Options of this script: --fsdd-root DIR (required), --speakers "george jackson ..." (the folds, in
 # order), --dir DIR (default loso), --tag NAME (default), --decode-config FILE, --results FILE,
 # --dry-run true|false, --summary-only true|false; every other option goes to run.sh (and from
-# there to asr.sh).
+# there to asr.sh). --use-lm/--lm-weight/--lm-config/--lm-train-text decode a tag's models again
+# with an LM trained on each fold's training transcripts (decode directory <decode-config>_lm).
 set -euo pipefail
 fsdd_root=          # a copy of FSDD (recordings/); required
 all_speakers="george jackson nicolas theo yweweler"
@@ -59,6 +61,8 @@ fsdd_root=$(abspath "$fsdd_root")
 decode_config=$(abspath "$decode_config")
 args=()
 data_args=()   # the options that change data/ or dump/: they must be the same for every tag of a --dir
+lm_args=()     # LM fusion: a decoding of the tag's models, recorded per decode directory, not per tag
+use_lm=false
 i=0
 while [ "$i" -lt "${#passthrough_args[@]}" ]; do
   opt=${passthrough_args[$i]}; val=${passthrough_args[$((i + 1))]:-}
@@ -67,7 +71,9 @@ while [ "$i" -lt "${#passthrough_args[@]}" ]; do
     --stage|--stop-stage|--test-speakers|--tag|--results|--test-sets)
       die "$opt is set by local/loso.sh for each fold" ;;
     --decode-config) die "give --decode-config to local/loso.sh itself (it names the decode directory)" ;;
-    --use-lm) die "--use-lm is not supported by local/loso.sh yet" ;;
+    --use-lm|--lm-weight|--lm-config|--lm-train-text)
+      [ "$opt" != --use-lm ] || use_lm=$val
+      lm_args+=("$opt" "$(abspath "$val")"); continue ;;
   esac
   val=$(abspath "$val")
   args+=("$opt" "$val")
@@ -77,6 +83,8 @@ while [ "$i" -lt "${#passthrough_args[@]}" ]; do
   esac
 done
 decode_name=$(basename "$decode_config" .yaml)
+# asr.sh's name for the decode directory: the LM fused in gets its own (the same models, no retraining).
+[ "$use_lm" != true ] || decode_name=${decode_name}_lm
 
 # same_or_record <file> <what> <line>: the options a directory or tag was made with; a different
 # line is an error, so a re-run never mixes results of two configurations.
@@ -110,7 +118,7 @@ for spk in "${spk_list[@]}"; do
   d=$dir/$spk
   wer=$d/exp/$tag/decode_test_$decode_name/wer.txt
   run_args=(--fsdd-root "$fsdd_root" --test-speakers "$spk" "${args[@]}")
-  asr_args=(--tag "$tag" --decode-config "$decode_config" --results RESULTS.md)
+  asr_args=(--tag "$tag" --decode-config "$decode_config" --results RESULTS.md "${lm_args[@]}")
   if [ "$dry_run" = true ]; then
     echo "fold $spk: (cd $d && ./run.sh $(show "${run_args[@]}") --stop-stage 0) -> $d/data/{train,dev,test}"
     echo "fold $spk: (cd $d && ./run.sh $(show "${run_args[@]}" "${asr_args[@]}") --stage 1) -> $wer"
@@ -119,6 +127,8 @@ for spk in "${spk_list[@]}"; do
   local/recipe_dir.sh "$d"
   same_or_record "$d/loso_data_args" "--dir $dir" "${data_args[*]}"
   same_or_record "$d/exp/$tag/loso_args" "--tag $tag" "${args[*]}"
+  [ "$use_lm" != true ] || same_or_record "$d/exp/$tag/loso_lm_args_$decode_name" \
+    "--decode-config $decode_name (with an LM) of --tag $tag" "${lm_args[*]}"
   if [ -f "$wer" ]; then log "fold $spk: done already ($wer)"; continue; fi
   if [ ! -f "$d/data/.done" ]; then
     log "fold $spk: stage 0 (held out: $spk) -> $d/data"
@@ -140,7 +150,8 @@ trap 'rm -f "$block"' EXIT
   echo "<!-- loso $dir/$tag/$decode_name -->"
   spk_opt=()
   [ "$speakers" = "$all_speakers" ] || spk_opt=(--speakers "$speakers")
-  shown=$(show --fsdd-root "$fsdd_root" "${spk_opt[@]}" --dir "$dir" --tag "$tag" --decode-config "$decode_config" "${args[@]}")
+  shown=$(show --fsdd-root "$fsdd_root" "${spk_opt[@]}" --dir "$dir" --tag "$tag" --decode-config "$decode_config" \
+    "${args[@]}" "${lm_args[@]}")
   echo "LOSO \`$dir\` / \`$tag\` / \`$decode_name\`: \`local/loso.sh ${shown//$recipe\//}\`"
   echo "(summarised $(date -u '+%Y-%m-%d %H:%M UTC') on $machine)"
   echo
