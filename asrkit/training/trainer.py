@@ -217,6 +217,9 @@ class Trainer:
         self.state = TrainState()
         self._writer: Optional[_Background] = None
         self._bad_steps = 0  # updates skipped in a row (non-finite loss or gradient norm)
+        # The last batch this rank trained on: under DDP it stands in, at weight 0, for a batch whose
+        # items are all unusable, since the other ranks wait for this rank in the gradient all-reduce.
+        self._stand_in: Any = None
         self._bad_step_ids: List[str] = []  # the items of those skipped updates, for the error
         self._reported: set = set()  # bad training items named already: later epochs only count them
         # The training's wall time so far, for training.max_time: this run's unless the caller
@@ -408,15 +411,21 @@ class Trainer:
             batch, bad = self.task.split_bad(batch)
             if bad:
                 self._skip_bad_items(epoch, bad, bad_items, total_items)
-            if batch is None:
-                if self.world_size > 1:  # the other ranks wait in this batch's all-reduce
-                    raise AsrkitError(f"epoch {epoch} batch {i}: not one of its {len(bad)} {items} can be used "
-                                      f"(first: {bad[0][1]}); under DDP a batch cannot be skipped on one rank alone")
+            stand_in = batch is None and self.world_size > 1
+            if batch is None and not stand_in:
                 self.optimizer.zero_grad(set_to_none=True)
                 skipped += 1
                 continue
+            if stand_in:
+                # Skipping here would leave the other ranks waiting in this batch's all-reduce: take
+                # part with an earlier batch at weight 0 (its gradients are zeros), learn nothing of it.
+                if self._stand_in is None:
+                    raise AsrkitError(f"epoch {epoch} batch {i}: not one of its {len(bad)} {items} can be used "
+                                      f"(first: {bad[0][1]}), and under DDP this rank has no earlier batch to "
+                                      f"stand in for it in the gradient all-reduce")
+                batch = self._stand_in
             try:
-                out = self.forward_backward(batch, scale=1.0 / accum, sync=last)
+                out = self.forward_backward(batch, scale=0.0 if stand_in else 1.0 / accum, sync=last)
             except RuntimeError as e:
                 if not _is_oom(e) or self.world_size > 1:
                     raise
@@ -430,7 +439,8 @@ class Trainer:
             if not math.isfinite(loss):
                 self.optimizer.zero_grad(set_to_none=True)
                 skipped += 1
-                self._skipped_update(f"epoch {epoch} batch {i}", f"loss is {loss}", batch)
+                if not stand_in:
+                    self._skipped_update(f"epoch {epoch} batch {i}", f"loss is {loss}", batch)
                 continue
             if last:
                 norm = self._optimizer_step()
@@ -440,6 +450,10 @@ class Trainer:
                 else:
                     self._skipped_update(f"epoch {epoch} batch {i} step {self.state.step}",
                                          f"gradient norm is {norm}", batch)
+            if stand_in:  # its loss and counts are not this epoch's
+                skipped += 1
+                continue
+            self._stand_in = batch if self.world_size > 1 else None
             stats = {name: float(v) for name, v in out.stats.items()}
             tot_loss += loss * out.weight
             for name, v in stats.items():

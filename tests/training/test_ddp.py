@@ -76,3 +76,29 @@ def test_launch_local_spawns_ranks(yesno_setup, tmp_path):
     bad = TrainArgs(**{**vars(args), "lang_dir": str(tmp_path), "exp_dir": str(tmp_path / "bad")})
     with pytest.raises(AsrkitError, match="training process . exited with status 1"):
         launch_local(bad, 2)
+
+
+def test_a_batch_all_bad_on_one_rank_does_not_stop_ddp(yesno_setup, yesno_root, tmp_path):
+    """Under DDP a rank cannot just skip a batch whose utterances are all unreadable (the other
+    rank waits for it in the gradient all-reduce): an earlier batch stands in at weight 0, the
+    utterance is named and counted as on one process, and the run trains on."""
+    from .yesno_dump import global_cmvn, make_dump, yesno_waves
+
+    waves = yesno_waves(yesno_root)[:40]  # 20 per rank: one bad is within Kaldi's 5 % on its rank
+    train = make_dump(tmp_path / "train", waves)
+    global_cmvn(train)
+    lines = (train / "feats.scp").read_text().splitlines()
+    bad_utt = lines[7].split()[0]
+    lines[7] = f"{bad_utt} {train / 'feats.ark'}:999999999"  # an offset past the end of the ark
+    (train / "feats.scp").write_text("\n".join(lines) + "\n")
+    exp = tmp_path / "exp"
+    args = train_args(yesno_setup, exp, "--set", "training.max_epochs=1", "--set", "batching.max_frames=700",
+                      "--set", "training.valid_cer=false")
+    args[args.index("--train-dir") + 1] = train
+    args[args.index("--cmvn") + 1] = train / "cmvn.ark"
+    proc = _torchrun("-m", "asrkit", *args)
+    err = proc.stderr.decode()
+    assert proc.returncode == 0, err[-3000:]
+    assert "rank 0 of 2 (gloo, cpu)" in err and (exp / "model.pt").is_file()
+    assert bad_utt in err and "1 of 20 training utts skipped" in err, err[-3000:]
+    assert "999999999" in err  # the bad entry is named, where it is
