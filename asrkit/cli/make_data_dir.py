@@ -14,15 +14,18 @@ from asrkit.data.from_audio import CASES, PUNCTUATION, make_data_dir
 @click.option("--text-ext", default="txt", show_default=True,
               help="Extension of the transcript beside each audio file (without --transcripts).")
 @click.option("--audio-ext", default="wav,flac", show_default=True,
-              help="Audio file extensions to take, comma separated (not WAV: read through sox).")
+              help="Audio file extensions to take, comma separated. Mono files libsndfile reads (WAV, FLAC, "
+                   "OGG, MP3, AIFF, SPHERE...) are read in-process; other formats and multi-channel files "
+                   "through sox pipes.")
 @click.option("--speaker", help="One speaker name for every file [default: spk1].")
 @click.option("--speaker-from-dir", is_flag=True, help="The speaker is the first folder below AUDIO-DIR.")
 @click.option("--speaker-regex", metavar="REGEX",
               help="The speaker is group 1 of REGEX searched in the path below AUDIO-DIR without the "
                    "extension, e.g. '^([a-z]+)_' for alice_001.wav.")
 @click.option("--sample-rate", type=click.IntRange(min=1),
-              help="Convert every file to this rate, 16-bit mono, through sox (audio at another rate than "
-                   "conf/fbank.yaml's sample_frequency, or not mono 16-bit).")
+              help="Convert every file to this rate, 16-bit mono, through sox pipes (without it, audio at "
+                   "another rate than conf/fbank.yaml's is resampled in-process by asrkit-compute-fbank "
+                   "--resample).")
 @click.option("--case", type=click.Choice(CASES), default="keep", show_default=True,
               help="Change the transcripts' letter case.")
 @click.option("--punctuation", type=click.Choice(PUNCTUATION), default="keep", show_default=True,

@@ -20,13 +20,16 @@ all, the first folder below the audio folder, or group 1 of a regular expression
 Transcripts keep their text (white space collapsed) unless asked: ``case`` upper or lower,
 ``punctuation="drop"`` (punctuation as word breaks, an apostrophe inside a word kept).
 
-WAV files go into wav.scp as absolute paths; other formats (FLAC, OGG, MP3, ...) and, with
-``sample_rate``, every file become ``sox <file> -t wav -r <rate> -c 1 -b 16 - |`` pipes, so the
-features see 16-bit mono WAV at the rate the fbank config expects.
+Mono files of a format libsndfile reads (WAV, FLAC, OGG/Vorbis/Opus, MP3 with libsndfile 1.1+,
+AIFF, AU, CAF, W64, RF64, NIST SPHERE) go into wav.scp as absolute paths, read in-process (no
+external program; a rate other than the fbank config's is then resampled by
+``asrkit-compute-fbank --resample``). Files with several channels, other formats and, with
+``sample_rate``, every file become ``sox <file> -t wav -r <rate> -c 1 -b 16 - |`` pipes (channels
+averaged), which need sox.
 
 Nothing is silently lost: an audio file without a transcript, a transcript whose audio is not
-there, an empty transcript, a path that cannot be a table line (a line break in it), and a WAV
-or FLAC file that is empty, has no samples or whose header cannot be read (only headers are read) are
+there, an empty transcript, a path that cannot be a table line (a line break in it), and a file
+of those formats that is empty, has no samples or whose header cannot be read (only headers are read) are
 skipped and counted in the report, with their names; more than ``max_skip_ratio`` of them is an
 error (as Kaldi's make_fbank.sh fails below 95 % success). A duplicate key in the transcript
 file, a key that matches two files, or two files whose ids would be the same are errors.
@@ -68,9 +71,13 @@ BROKEN_LINK = "broken or looping symbolic link"
 EMPTY_FILE = "empty (0-byte) audio file"
 NOT_AUDIO = "file that is not readable audio (bad or truncated header)"
 NO_SAMPLES = "audio file with no samples"
-# Extensions libsndfile always reads: their headers are checked here, so a broken file is a
-# counted skip now rather than a failed feature job later. Others go through sox pipes.
-_CHECKED_EXTS = {".wav", ".flac"}
+# Extensions and the libsndfile format that reads them. A file of these goes into wav.scp as its
+# path (asrkit reads it with libsndfile), its header checked here, so a broken file is a counted
+# skip now rather than a failed feature job later. Other extensions go through sox pipes.
+_LIBSNDFILE_FORMATS = {".wav": "WAV", ".wave": "WAV", ".flac": "FLAC", ".ogg": "OGG", ".oga": "OGG",
+                       ".opus": "OGG", ".mp3": "MP3", ".aif": "AIFF", ".aiff": "AIFF", ".au": "AU",
+                       ".snd": "AU", ".caf": "CAF", ".w64": "W64", ".rf64": "RF64", ".sph": "NIST",
+                       ".nist": "NIST"}
 _UNSAFE_ID_CHAR = re.compile(r"[^\w.+-]")  # \w: letters and digits of any script, and _
 
 
@@ -108,22 +115,33 @@ def _has_control_char(text: str) -> bool:
     return any(ord(c) < 32 or ord(c) == 127 for c in text)
 
 
-def _audio_problem(path: Path) -> Optional[str]:
-    """Why a WAV or FLAC file cannot be used (its header only is read), or None."""
-    if path.suffix.lower() not in _CHECKED_EXTS:
-        return None
+def libsndfile_reads(path: PurePosixPath) -> bool:
+    """Whether the installed libsndfile reads files of ``path``'s extension (MP3 needs 1.1 or later)."""
+    fmt = _LIBSNDFILE_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        return False
+    import soundfile
+
+    return fmt in soundfile.available_formats()
+
+
+def _audio_info(path: Path) -> Tuple[Optional[str], int]:
+    """(why the file cannot be used, or None; its channels) from its header alone, for the formats
+    libsndfile reads; (None, 1) for the others, which sox reads later."""
+    if not libsndfile_reads(PurePosixPath(path.name)):
+        return None, 1
     try:
         if path.stat().st_size == 0:
-            return EMPTY_FILE
+            return EMPTY_FILE, 0
     except OSError:
-        return BROKEN_LINK
+        return BROKEN_LINK, 0
     import soundfile
 
     try:
         info = soundfile.info(str(path))
     except (RuntimeError, OSError, ValueError):  # soundfile.LibsndfileError is a RuntimeError
-        return NOT_AUDIO
-    return NO_SAMPLES if info.frames <= 0 else None
+        return NOT_AUDIO, 0
+    return (NO_SAMPLES if info.frames <= 0 else None), int(info.channels)
 
 
 def find_audio(audio_dir: Path, extensions: Sequence[str]) -> List[PurePosixPath]:
@@ -139,9 +157,10 @@ def find_audio(audio_dir: Path, extensions: Sequence[str]) -> List[PurePosixPath
     return found
 
 
-def wav_scp_entry(path: Path, sample_rate: Optional[int]) -> str:
-    """What wav.scp says for one file: its path (WAV), or a sox pipe to 16-bit mono WAV."""
-    if path.suffix.lower() == ".wav" and sample_rate is None:
+def wav_scp_entry(path: Path, sample_rate: Optional[int], channels: int = 1) -> str:
+    """What wav.scp says for one file: its path (mono audio libsndfile reads), or a sox pipe to
+    16-bit mono WAV (another format, several channels averaged, or ``sample_rate``)."""
+    if sample_rate is None and channels == 1 and libsndfile_reads(PurePosixPath(path.name)):
         text = str(path)
         if not text.endswith("|") and text == text.strip():
             return text
@@ -248,6 +267,7 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
                           f"rename it or link it from a UTF-8 path")
     good: List[PurePosixPath] = []
     unusable: List[PurePosixPath] = []  # skipped for what the file holds: their transcripts are not "without audio"
+    channels_of: Dict[PurePosixPath, int] = {}
     for rel in files:
         if not _is_utf8(str(rel)):
             report.skip(NOT_UTF8_NAME, ascii(str(rel)))
@@ -256,17 +276,22 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
         elif not (audio_root / rel).exists():
             report.skip(BROKEN_LINK, str(rel))
         else:
-            problem = _audio_problem(audio_root / rel)
+            problem, channels_of[rel] = _audio_info(audio_root / rel)
             if problem:
                 report.skip(problem, str(rel))
                 unusable.append(rel)
             else:
                 good.append(rel)
-    if sample_rate is not None or any(r.suffix.lower() != ".wav" for r in good):
-        if shutil.which("sox") is None:
-            why = f"--sample-rate {sample_rate}" if sample_rate else "audio other than WAV"
-            raise AsrkitError(f"sox not found on PATH: {why} is read through 'sox ... |' pipes in wav.scp "
-                              f"(install it, e.g. apt-get install sox)")
+    piped = [r for r in good if wav_scp_entry(Path(r), sample_rate, channels_of[r]).startswith("sox ")]
+    if piped and shutil.which("sox") is None:
+        first = piped[0]
+        pipes = "through 'sox ... |' pipes in wav.scp"
+        why = (f"--sample-rate {sample_rate} converts every file {pipes}" if sample_rate else
+               f"{len(piped)} file(s) have several channels (first: {first}), averaged to mono {pipes}"
+               if libsndfile_reads(first) else
+               f"{len(piped)} file(s) are in a format libsndfile does not read (first: {first}), read {pipes}")
+        raise AsrkitError(f"sox not found on PATH: {why} (install it, e.g. apt-get install sox, or convert the "
+                          f"files to mono WAV or FLAC)")
 
     # Each file's transcript.
     text_of: Dict[PurePosixPath, str] = {}
@@ -333,7 +358,7 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
             raise AsrkitError(f"{audio_dir}: {source_of[utt]} and {rel} would both be utterance {utt!r} "
                               f"(ids replace characters other than letters, digits and ._+- by _): rename one")
         source_of[utt] = rel
-        wav_scp[utt] = wav_scp_entry(audio_root / rel, sample_rate)
+        wav_scp[utt] = wav_scp_entry(audio_root / rel, sample_rate, channels_of[rel])
         text[utt] = words
         utt2spk[utt] = spk
     report.num_utts = len(wav_scp)

@@ -167,28 +167,81 @@ def test_errors_name_the_file_and_line(an4_root, tmp_path):
         make_data_dir(audio, tmp_path / "d2", speaker_regex="abc")
 
 
-def test_other_formats_and_rates_go_through_sox(an4_root, tmp_path):
-    require_program("sox")
+def test_formats_libsndfile_reads_are_plain_paths_without_sox(an4_root, tmp_path, monkeypatch):
+    """Mono FLAC and OGG (and WAV at any rate) go into wav.scp as their paths, read in-process: a
+    fresh machine with only tools/install.sh (no sox) makes a data dir of them."""
+    import numpy as np
+    import soundfile
+
     make_user_corpus(an4_root, tmp_path / "c", 2)
     audio = tmp_path / "c/audio"
     src = audio / "an251-fash-b.wav"
-    import subprocess
-
-    subprocess.run(["sox", str(src), str(audio / "as flac.flac")], check=True)
-    subprocess.run(["sox", str(src), "-r", "8000", str(audio / "at8k.wav")], check=True)
+    samples, rate = soundfile.read(src, dtype="int16")
+    soundfile.write(audio / "as flac.flac", samples, rate, subtype="PCM_16")
+    soundfile.write(audio / "vorbis.ogg", samples, rate, format="OGG", subtype="VORBIS")
+    soundfile.write(audio / "at8k.wav", samples[::2], 8000, subtype="PCM_16")
     prompts = tmp_path / "c/prompts.txt"
-    prompts.write_text(prompts.read_text() + "as flac.flac\tYES\nat8k YES\n")
-    make_data_dir(audio, tmp_path / "d", transcripts=prompts, speaker="s")
+    prompts.write_text(prompts.read_text() + "as flac.flac\tYES\nvorbis YES\nat8k YES\n")
+    monkeypatch.setattr("shutil.which", lambda name, *a, **k: None)  # no sox anywhere
+    make_data_dir(audio, tmp_path / "d", transcripts=prompts, speaker="s", extensions=("wav", "flac", "ogg"))
     wav = DataDir(tmp_path / "d").read("wav.scp")
-    assert wav["s-as_flac"].startswith("sox ") and wav["s-as_flac"].endswith(" -t wav -c 1 -b 16 - |")
+    assert wav["s-as_flac"] == str(audio / "as flac.flac") and wav["s-vorbis"] == str(audio / "vorbis.ogg")
     a, _ = read_wav_source(wav["s-as_flac"], "x")
     b, _ = read_wav_source(str(src), "y")
-    assert (a == b).all()  # FLAC is lossless
-    assert read_wav_source(wav["s-at8k"], "x")[1] == 8000  # plain WAV: as it is
-    make_data_dir(audio, tmp_path / "d16", transcripts=prompts, speaker="s", sample_rate=16000)
+    assert (a == b).all()  # FLAC is lossless, and read at int16 scale as the WAV is
+    c, r = read_wav_source(wav["s-vorbis"], "z")
+    assert r == rate and abs(len(c) - len(b)) < 2000 and np.corrcoef(c[:len(b)], b[:len(c)])[0, 1] > 0.9
+    assert read_wav_source(wav["s-at8k"], "x")[1] == 8000  # as it is: compute-fbank --resample converts
+
+
+def test_several_channels_other_formats_and_rates_go_through_sox(an4_root, tmp_path):
+    require_program("sox")
+    import subprocess
+
+    import numpy as np
+
+    make_user_corpus(an4_root, tmp_path / "c", 2)
+    audio = tmp_path / "c/audio"
+    src = audio / "an251-fash-b.wav"
+    subprocess.run(["sox", str(src), str(audio / "stereo.wav"), "remix", "1", "1"], check=True)
+    subprocess.run(["sox", str(src), str(audio / "native.sox")], check=True)  # sox's own format
+    prompts = tmp_path / "c/prompts.txt"
+    prompts.write_text(prompts.read_text() + "stereo YES\nnative YES\n")
+    make_data_dir(audio, tmp_path / "d", transcripts=prompts, speaker="s", extensions=("wav", "sox"))
+    wav = DataDir(tmp_path / "d").read("wav.scp")
+    b, _ = read_wav_source(str(src), "y")
+    for utt in ("s-stereo", "s-native"):
+        assert wav[utt].startswith("sox ") and wav[utt].endswith(" -t wav -c 1 -b 16 - |"), wav[utt]
+        a, _ = read_wav_source(wav[utt], "x")
+        # the same samples up to sox's dither (it dithers when it writes 16 bits from the 32 of
+        # a .sox file or of its channel mixing)
+        assert len(a) == len(b) and np.abs(a - b).max() <= 2, utt
+    assert wav["s-an251-fash-b"] == str(src)
+    make_data_dir(audio, tmp_path / "d16", transcripts=prompts, speaker="s", sample_rate=8000, extensions=("wav", "sox"))
     wav = DataDir(tmp_path / "d16").read("wav.scp")
-    assert all(v.endswith(" -t wav -r 16000 -c 1 -b 16 - |") for v in wav.values())
-    assert {read_wav_source(v, "x")[1] for v in wav.values()} == {16000}
+    assert all(v.endswith(" -t wav -r 8000 -c 1 -b 16 - |") for v in wav.values())
+    assert {read_wav_source(v, "x")[1] for v in wav.values()} == {8000}
+
+
+def test_without_sox_what_needs_it_is_named(an4_root, tmp_path, monkeypatch):
+    import numpy as np
+    import soundfile
+
+    make_user_corpus(an4_root, tmp_path / "c", 2)
+    audio = tmp_path / "c/audio"
+    samples, rate = soundfile.read(audio / "an251-fash-b.wav", dtype="int16")
+    prompts = tmp_path / "c/prompts.txt"
+    monkeypatch.setattr("shutil.which", lambda name, *a, **k: None)
+    with pytest.raises(AsrkitError, match=r"sox not found on PATH: --sample-rate 8000 converts every file"):
+        make_data_dir(audio, tmp_path / "d1", transcripts=prompts, speaker="s", sample_rate=8000)
+    (audio / "odd.sox").write_bytes(b"not read here")
+    prompts.write_text(prompts.read_text() + "odd YES\n")
+    with pytest.raises(AsrkitError, match=r"1 file\(s\) are in a format libsndfile does not read \(first: odd.sox\)"):
+        make_data_dir(audio, tmp_path / "d2", transcripts=prompts, speaker="s", extensions=("wav", "sox"))
+    soundfile.write(audio / "two.flac", np.stack([samples, samples], 1), rate)
+    prompts.write_text(prompts.read_text() + "two YES\n")
+    with pytest.raises(AsrkitError, match=r"1 file\(s\) have several channels \(first: two.flac\), averaged"):
+        make_data_dir(audio, tmp_path / "d3", transcripts=prompts, speaker="s")
 
 
 def test_safe_id():
