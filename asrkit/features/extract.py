@@ -71,7 +71,8 @@ def _to_config_rate(samples: np.ndarray, rate: int, entry: WavEntry, config: Fba
         return samples, rate
     if not allow:
         raise AsrkitError(f"utterance {entry.utt_id!r}: sample rate {rate} Hz does not match the fbank config's "
-                          f"sample_frequency {target} Hz (add --resample to resample it, or set "
+                          f"sample_frequency {target} Hz (add --resample to resample it, in a recipe ./run.sh "
+                          f"--fbank-args --resample; or set "
                           f"--sample-frequency {rate} if the corpus is all at {rate} Hz) "
                           f"[{entry.where}: {entry.source}]")
     if rate not in told:
