@@ -14,6 +14,7 @@ wrapper reports it as any other full disk (``exp/x/model.pt: no space left on de
 from __future__ import annotations
 
 import re
+import warnings
 from typing import IO, Any, Optional
 
 from asrkit.utils.errors import AsrkitError
@@ -71,7 +72,10 @@ def load_weights_only(path: PathLike, what: str) -> Any:
     import torch
 
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            # torch warns about the pickle protocol of a file it then refuses: the refusal says it all.
+            warnings.simplefilter("ignore", UserWarning)
+            return torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise AsrkitError(f"{path}: no such file") from None
     except IsADirectoryError:
@@ -83,12 +87,21 @@ def load_weights_only(path: PathLike, what: str) -> Any:
 
 def _reason(e: Exception) -> str:
     """torch's reason in a few words: the object refused (its long advice is about loading it anyway)."""
+    if isinstance(e, EOFError):
+        return "it ends before its content does (an empty or cut-short file)"
     text = re.sub(r"\x1b\[[0-9;]*m", "", str(e))
     refused = re.search(r"Unsupported global: GLOBAL (\S+)", text)
     if refused:
         return f"it holds {refused.group(1)}, and unpickling that could run code"
+    # The safe unpickler's own reason follows its advice to load the file unsafely; never repeat that.
+    unpickler = re.search(r"WeightsUnpickler error:\s*(\S[^\n]*)", text)
+    if unpickler:
+        return f"the safe loader stopped at: {unpickler.group(1).strip()[:120]}"
+    if "failed reading zip archive" in text:
+        why = re.search(r"failed reading zip archive: ([^.]*)", text)
+        return f"a truncated or damaged torch archive ({why.group(1) if why else 'unreadable'})"
     first = text.strip().splitlines()[0] if text.strip() else type(e).__name__
-    return first[:200]
+    return re.split(r"(?<=\.) ", first)[0][:200]
 
 
 def check_finite_weights(state_dict: Any, where: str) -> None:

@@ -195,3 +195,28 @@ class _Payload:
 
     def __reduce__(self):
         return (open, (self.marker, "w"))
+
+
+def test_files_that_are_no_model_get_a_short_reason(tmp_path, make_las):
+    """An empty, a cut-short, a random and a bare pickle file: each one line with a short reason,
+    none repeating torch's advice to load the file with weights_only=False."""
+    import pickle
+
+    good = tmp_path / "good.pt"
+    model = make_las()
+    save_package(good, model.state_dict(), meta_of(model))
+    files = {
+        "empty.pt": (b"", "an empty or cut-short file"),
+        "cut.pt": (good.read_bytes()[:1000], "a truncated or damaged torch archive"),
+        "random.pt": (bytes(range(256)) * 20, "the safe loader stopped at"),
+        "pickle.pt": (pickle.dumps(_Payload(str(tmp_path / "pwned"))), "the safe loader stopped at"),
+    }
+    for name, (data, reason) in files.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        with pytest.raises(AsrkitError) as e:
+            load_package(path)
+        message = str(e.value)
+        assert message.startswith(f"{path}: not an asrkit model") and reason in message, message
+        assert "\n" not in message and "weights_only" not in message and len(message) < 300, message
+    assert not (tmp_path / "pwned").exists()
