@@ -8,6 +8,7 @@ import click
 
 from asrkit.cli._common import asrkit_command
 from asrkit.text.train_tokenizer import MODEL_TYPES, TokenizerConfig, read_kaldi_text, train_sentencepiece
+from asrkit.utils.errors import AsrkitError
 from asrkit.utils.logging import get_logger
 
 log = get_logger("train_tokenizer")
@@ -45,6 +46,10 @@ def main(model_type: str, vocab_size: Optional[int], character_coverage: float, 
     config.check()
     utts = read_kaldi_text(text_file)
     sentences = [t for _, t in utts if t.strip()]
+    if not sentences:
+        raise AsrkitError(f"{text_file}: no non-empty transcript to train a tokenizer on "
+                          f"({len(utts)} lines, all with an empty transcript)" if utts else
+                          f"{text_file}: no transcript to train a tokenizer on (the file is empty)")
     log.info("training a %s tokenizer on %d transcripts of %s", model_type, len(sentences), text_file)
     model = train_sentencepiece(sentences, config, verbose=bool(log.isEnabledFor(10)))
     tok = Tokenizer.from_bytes(model)

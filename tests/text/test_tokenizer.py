@@ -143,6 +143,11 @@ def test_cli_bad_inputs(asrkit, tmp_path):
     bad = asrkit("train-tokenizer", "--model-type", "char", tmp_path / "text", tmp_path / "lang", check=False)
     assert bad.returncode == 1 and f"{tmp_path}/text:3: duplicate key 'u1'".encode() in bad.stderr
     assert not (tmp_path / "lang" / "tokens.model").exists()
+    for content, why in (("", "no transcript to train a tokenizer on (the file is empty)"),
+                         ("u1\nu2   \n", "no non-empty transcript to train a tokenizer on (2 lines, all with an empty")):
+        (tmp_path / "text").write_text(content)
+        bad = asrkit("train-tokenizer", "--model-type", "char", tmp_path / "text", tmp_path / "lang", check=False)
+        assert bad.returncode == 1 and f"{tmp_path}/text: {why}".encode() in bad.stderr, bad.stderr
     (tmp_path / "text").write_text("u1 YES NO\nu2 NO\n")
     bad = asrkit("train-tokenizer", "--model-type", "unigram", tmp_path / "text", tmp_path / "lang", check=False)
     assert bad.returncode == 1 and b"--vocab-size is required" in bad.stderr
