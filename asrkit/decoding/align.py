@@ -19,6 +19,7 @@ cut as asrkit-decode cuts long recordings): give long recordings with a ``segmen
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass, field
@@ -95,6 +96,11 @@ def align_items(rec: Recognizer, items: Iterable[Item], total: Optional[int], tr
                 s.bad.skip(utt, f"utterance {utt!r}: its transcript ({len(tokens)} tokens) does not fit "
                                 f"its audio ({feats.shape[0]} frames) under CTC")
                 continue
+            # The transcript's own words, not the tokenizer's rendering of them: a character the
+            # tokenizer does not know comes back from its pieces as "⁇" (sentencepiece's <unk>).
+            ref = transcripts[utt].split()
+            if len(ref) == len(words):
+                words = [dataclasses.replace(w, word=r) for w, r in zip(words, ref)]
             s.bad.ok()
             s.audio_s += feats.shape[0] * rec.frame_shift_s
             s.words += len(words)

@@ -260,6 +260,12 @@ def test_align_bad_inputs(inproc, an4, tmp_path):
     assert "Done 2 out of 4 utterances (2 failed)" in proc.stderr.decode()
     lines = ctm.read_text().splitlines()
     assert [ln.split()[4] for ln in lines] == ["YES", "NO"]  # the empty transcript aligns to no words
+    # characters the tokenizer does not know: a warning, and the CTM keeps the transcript's words
+    # (not sentencepiece's "⁇" for <unk>)
+    text.write_text(f"{wavs[0].stem} YES wörld ☃ NO\n")
+    proc = inproc("align", "--model", model, "--max-bad-percent", "100", scp, text, ctm)
+    assert "characters the tokenizer does not know" in proc.stderr.decode()
+    assert [ln.split()[4] for ln in ctm.read_text(encoding="utf-8").splitlines()] == ["YES", "wörld", "☃", "NO"]
     nohead = tmp_path / "noctc.pt"
     blob = read_package_dict(model)
     cfg = blob["model_config"]
