@@ -142,11 +142,11 @@ def main(model_path: Optional[str], config_path: Optional[str], print_config: bo
         wall = time.perf_counter() - start
         if summary.audio_s > 0:  # nothing decoded: no rate to report (the error below says why)
             log.info("decoded %.1f s of audio in %.2f s of model time: real-time factor %.4f (%s, beam %d, ctc %g, "
-                   "lm %g, batch %d; longest batch %d steps%s); reading/features %.2f s, wall %.2f s",
-                   summary.audio_s, summary.decode_s, summary.rtf, rec.device,
-                   config.beam if config.mode == "beam" else 1, rec.weights["ctc"], rec.weights.get("lm", 0.0),
-                   config.batch_size, summary.steps, f"; {summary.pieces} pieces of long recordings"
-                   if summary.pieces else "", summary.input_s, wall)
+                     "lm %g, batch %d; longest batch %d steps%s); reading/features %.2f s, wall %.2f s",
+                     summary.audio_s, summary.decode_s, summary.rtf, rec.device,
+                     config.beam if config.mode == "beam" else 1, rec.weights["ctc"], rec.weights.get("lm", 0.0),
+                     config.batch_size, summary.steps, f"; {summary.pieces} pieces of long recordings"
+                     if summary.pieces else "", summary.input_s, wall)
         try:
             summary.bad.check()
         except AsrkitError as e:

@@ -42,6 +42,7 @@ e.g.::
 """
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shlex
@@ -115,14 +116,17 @@ def _has_control_char(text: str) -> bool:
     return any(ord(c) < 32 or ord(c) == 127 for c in text)
 
 
-def libsndfile_reads(path: PurePosixPath) -> bool:
-    """Whether the installed libsndfile reads files of ``path``'s extension (MP3 needs 1.1 or later)."""
-    fmt = _LIBSNDFILE_FORMATS.get(path.suffix.lower())
-    if fmt is None:
-        return False
+@functools.lru_cache(maxsize=1)
+def _installed_formats() -> frozenset:
+    """The formats the installed libsndfile reads: asked once (it enumerates them on every call)."""
     import soundfile
 
-    return fmt in soundfile.available_formats()
+    return frozenset(soundfile.available_formats())
+
+
+def libsndfile_reads(path: PurePosixPath) -> bool:
+    """Whether the installed libsndfile reads files of ``path``'s extension (MP3 needs 1.1 or later)."""
+    return _LIBSNDFILE_FORMATS.get(path.suffix.lower()) in _installed_formats()
 
 
 def _audio_info(path: Path) -> Tuple[Optional[str], int]:
@@ -157,10 +161,16 @@ def find_audio(audio_dir: Path, extensions: Sequence[str]) -> List[PurePosixPath
     return found
 
 
+def needs_sox(path: PurePosixPath, sample_rate: Optional[int], channels: int = 1) -> bool:
+    """Whether a file goes into wav.scp as a sox pipe: another format than libsndfile reads,
+    several channels (averaged), or ``sample_rate`` asked for."""
+    return sample_rate is not None or channels != 1 or not libsndfile_reads(path)
+
+
 def wav_scp_entry(path: Path, sample_rate: Optional[int], channels: int = 1) -> str:
     """What wav.scp says for one file: its path (mono audio libsndfile reads), or a sox pipe to
-    16-bit mono WAV (another format, several channels averaged, or ``sample_rate``)."""
-    if sample_rate is None and channels == 1 and libsndfile_reads(PurePosixPath(path.name)):
+    16-bit mono WAV (:func:`needs_sox`)."""
+    if not needs_sox(PurePosixPath(path.name), sample_rate, channels):
         text = str(path)
         if not text.endswith("|") and text == text.strip():
             return text
@@ -282,7 +292,7 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
                 unusable.append(rel)
             else:
                 good.append(rel)
-    piped = [r for r in good if wav_scp_entry(Path(r), sample_rate, channels_of[r]).startswith("sox ")]
+    piped = [r for r in good if needs_sox(r, sample_rate, channels_of[r])]
     if piped and shutil.which("sox") is None:
         first = piped[0]
         pipes = "through 'sox ... |' pipes in wav.scp"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 from typing import Optional
 
 
@@ -72,12 +73,10 @@ def from_worker(e: BaseException) -> BaseException:
     text = _worker_exception_text(str(e))
     if text is None:
         return e
-    kind, _, message = text.partition(": ")
+    message = text.partition(": ")[2]  # after the exception's type
     if isinstance(e, AsrkitError):
         return AsrkitError(message)
     if isinstance(e, OSError):
-        import re
-
         m = re.fullmatch(r"\[Errno (\d+)\] (.*?)(?:: '(.*)')?", message, flags=re.S)
         if m:
             return type(e)(int(m.group(1)), m.group(2), m.group(3))
