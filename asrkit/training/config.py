@@ -46,6 +46,9 @@ class OptimConfig:
     scheduler: str = "warmup"
     warmup_steps: int = 1000
     final_lr_ratio: float = 0.05
+    # What warmup_linear decays over: epochs (to the last step of training.max_epochs) or budget
+    # (to the end of training.max_time, by the wall clock, whichever epoch that falls in).
+    decay_over: str = "epochs"
     grad_clip: float = 5.0  # max global grad norm; 0 disables clipping
     accum_grad: int = 1  # optimizer step every N batches
 
@@ -206,6 +209,12 @@ def validate(cfg: TrainConfig, where: str = "config") -> None:
         raise AsrkitError(f"{where}: optim.name: {o.name!r} is not one of adam, adadelta")
     if o.scheduler not in ("none", "warmup", "noam", "warmup_linear"):
         raise AsrkitError(f"{where}: optim.scheduler: {o.scheduler!r} is not one of none, warmup, noam, warmup_linear")
+    if o.decay_over not in ("epochs", "budget"):
+        raise AsrkitError(f"{where}: optim.decay_over: {o.decay_over!r} is not one of epochs, budget")
+    if o.decay_over == "budget" and (o.scheduler != "warmup_linear" or t.max_time <= 0):
+        raise AsrkitError(f"{where}: optim.decay_over: budget needs optim.scheduler: warmup_linear and a time budget "
+                          f"(training.max_time > 0; asr.sh --train-max-time), got scheduler {o.scheduler!r}, "
+                          f"max_time {t.max_time:g}")
     if o.accum_grad < 1 or o.lr <= 0 or o.warmup_steps < 0:
         raise AsrkitError(f"{where}: optim: accum_grad must be >= 1, lr > 0 and warmup_steps >= 0")
     if b.max_frames <= 0 or b.num_workers < 0 or b.max_batch_size < 0:

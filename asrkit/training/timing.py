@@ -195,6 +195,29 @@ def next_epoch_fits(history: Sequence[Dict], used_s: float, max_time: float) -> 
     return used_s + estimate <= max_time
 
 
+class BudgetClock:
+    """The share of the time budget used, as the learning-rate schedule reads it at each step.
+
+    Anchored at each epoch's start to the time used so far and the next epoch's estimate (rank 0's,
+    broadcast), and moved on by the step count within the epoch: under DDP every rank must set the
+    same rate at the same step, which each rank's own clock would not give.
+    """
+
+    def __init__(self, max_time: float) -> None:
+        self.max_time = max_time
+        self._share = 0.0  # at _step
+        self._step = 0
+        self._per_step = 0.0  # unknown before the first epoch is timed: no decay within epoch 1
+
+    def anchor(self, used_s: float, step: int, epoch_estimate_s: Optional[float], steps_per_epoch: int) -> None:
+        self._share = used_s / self.max_time
+        self._step = step
+        self._per_step = (epoch_estimate_s or 0.0) / max(steps_per_epoch, 1) / self.max_time
+
+    def share(self, step: int) -> float:
+        return self._share + max(0, step - self._step) * self._per_step
+
+
 def _duration(s: float) -> str:
     s = max(0.0, s)
     if s < 120:

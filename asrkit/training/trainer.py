@@ -33,7 +33,7 @@ from torch import Tensor, nn
 from asrkit.training import checkpoint as ckpt
 from asrkit.training.config import OptimConfig, TrainingConfig
 from asrkit.training.optim import build_optimizer, build_scheduler
-from asrkit.training.timing import next_epoch_fits, projection
+from asrkit.training.timing import BudgetClock, next_epoch_estimate, next_epoch_fits, projection
 from asrkit.utils.bad_items import BadItems
 from asrkit.utils.config import dict_diff
 from asrkit.utils.errors import AsrkitError
@@ -212,7 +212,10 @@ class Trainer:
         # Frozen parameters (requires_grad False: asrkit-train --freeze) get no optimizer state.
         self.optimizer = build_optimizer([p for p in self.model.parameters() if p.requires_grad], optim)
         steps_per_epoch = math.ceil(task.sampler.per_rank / optim.accum_grad)
-        self.scheduler = build_scheduler(self.optimizer, optim, steps_per_epoch * loop.max_epochs)
+        self._steps_per_epoch = steps_per_epoch
+        self.budget_clock = BudgetClock(loop.max_time) if loop.max_time > 0 else None
+        self.scheduler = build_scheduler(self.optimizer, optim, steps_per_epoch * loop.max_epochs,
+                                         self.budget_clock.share if self.budget_clock else None)
         self.amp = loop.amp and device.type == "cuda"
         self.state = TrainState()
         self._writer: Optional[_Background] = None
@@ -557,8 +560,14 @@ class Trainer:
         if self.state.epoch == 0 and not self.finished():
             self.check_memory()
         while not self.finished():
-            # Rank 0's clock decides for every rank, so all stop at the same epoch.
-            if not self._broadcast(next_epoch_fits(self.state.history, self.time_used(), t.max_time)):
+            # Rank 0's clock decides for every rank, so all stop at the same epoch (and set the
+            # same learning rate under optim.decay_over: budget).
+            used = self.time_used()
+            fits, used, estimate = self._broadcast((next_epoch_fits(self.state.history, used, t.max_time), used,
+                                                    next_epoch_estimate(self.state.history)))
+            if self.budget_clock is not None:
+                self.budget_clock.anchor(used, self.state.step, estimate, self._steps_per_epoch)
+            if not fits:
                 self.out_of_time = True
                 if self.is_main:
                     log.info("time budget: %.0f s of training.max_time=%.0f s used, and the last epoch took "

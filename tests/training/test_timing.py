@@ -6,10 +6,10 @@ import time
 
 import pytest
 
-from asrkit.training.timing import RunRecord, next_epoch_estimate, next_epoch_fits, projection, read_runs
+from asrkit.training.timing import BudgetClock, RunRecord, next_epoch_estimate, next_epoch_fits, projection, read_runs
 from asrkit.utils.errors import AsrkitError
 
-from .yesno_dump import train_args
+from .yesno_dump import TINY_CONFIG, train_args
 
 
 class FakeClock:
@@ -123,3 +123,65 @@ def test_negative_budget_is_refused():
 
     with pytest.raises(AsrkitError, match=r"training.max_time must be >= 0 seconds \(0: no budget\), got -1"):
         build_config({}, ["training.max_time=-1"])
+
+
+def test_budget_clock_moves_with_steps_from_each_epochs_anchor():
+    clock = BudgetClock(max_time=1000.0)
+    assert clock.share(0) == clock.share(50) == 0.0  # before epoch 1 is timed: no decay within it
+    clock.anchor(used_s=200.0, step=10, epoch_estimate_s=100.0, steps_per_epoch=10)
+    assert clock.share(10) == pytest.approx(0.2)
+    assert clock.share(15) == pytest.approx(0.25)  # halfway through the epoch, by steps not by clock
+    assert clock.share(20) == pytest.approx(0.3)
+    clock.anchor(used_s=320.0, step=20, epoch_estimate_s=120.0, steps_per_epoch=10)  # the real time wins
+    assert clock.share(20) == pytest.approx(0.32)
+
+
+def test_linear_decay_over_the_budget():
+    from asrkit.training.config import OptimConfig
+    from asrkit.training.optim import lr_multiplier
+
+    cfg = OptimConfig(scheduler="warmup_linear", warmup_steps=10, final_lr_ratio=0.1, decay_over="budget")
+    share = {"v": 0.0}
+    mult = lr_multiplier(cfg, total_steps=100000, budget_used=lambda step: share["v"])
+    assert mult(4) == pytest.approx(0.5)  # warmup as ever
+    assert mult(50) == 1.0
+    share["v"] = 0.5
+    assert mult(50) == pytest.approx(0.55)  # half the budget: halfway from 1 to final_lr_ratio
+    assert mult(4) == pytest.approx(0.5)  # never above the warmup ramp
+    share["v"] = 1.7  # overshooting the budget keeps the final rate
+    assert mult(50) == pytest.approx(0.1)
+    # By epochs (the default) the step count alone decides, whatever the clock says.
+    by_steps = lr_multiplier(OptimConfig(scheduler="warmup_linear", warmup_steps=10, final_lr_ratio=0.1), 110)
+    assert by_steps(60) == pytest.approx(0.55)
+
+
+def test_decay_over_budget_needs_warmup_linear_and_a_budget():
+    from asrkit.training.config import build_config
+
+    with pytest.raises(AsrkitError, match=r"optim.decay_over: budget needs optim.scheduler: warmup_linear and a "
+                                          r"time budget .*max_time 0"):
+        build_config({}, ["optim.scheduler=warmup_linear", "optim.decay_over=budget"])
+    with pytest.raises(AsrkitError, match=r"got scheduler 'warmup'"):
+        build_config({}, ["optim.decay_over=budget", "training.max_time=60"])
+    with pytest.raises(AsrkitError, match=r"optim.decay_over: 'time' is not one of epochs, budget"):
+        build_config({}, ["optim.decay_over=time"])
+    cfg = build_config({}, ["optim.scheduler=warmup_linear", "optim.decay_over=budget", "training.max_time=60"])
+    assert cfg.optim.decay_over == "budget"
+
+
+def test_training_decays_its_rate_over_the_budget(yesno_setup, tmp_path, asrkit):
+    """Through asrkit-train with a day's budget: by the end of epoch 2 at least twice epoch 1's
+    time is spent, and the rate is down by at least that share of the way to the final one,
+    below epoch 1's. Only "an epoch takes more than 0 s" is assumed."""
+    import torch
+
+    exp = tmp_path / "exp"
+    asrkit(*train_args(yesno_setup, exp, "--set", "optim.scheduler=warmup_linear", "--set", "optim.decay_over=budget",
+                       "--set", "optim.warmup_steps=0", "--set", "optim.final_lr_ratio=0.1",
+                       "--set", "training.max_time=86400"))
+    rows = torch.load(exp / "checkpoints/epoch2.pt", weights_only=True)["train_state"]["history"]
+    assert [r["epoch"] for r in rows] == [1, 2]
+    peak = TINY_CONFIG["optim"]["lr"]
+    spent = 2 * rows[0]["epoch_time_s"] / 86400
+    assert 0.9 * peak < rows[1]["lr"] < rows[0]["lr"] <= peak
+    assert rows[1]["lr"] <= peak * (1 - 0.9 * spent) * (1 + 1e-12)
