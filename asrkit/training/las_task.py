@@ -100,6 +100,14 @@ class LASTask:
         readable = SkipBad(self.train_set)
         return split_bad(collate_good([readable[i] for i in batch]))[0]  # bad ones: skipped in the epoch
 
+    def spare_batch(self) -> Optional[Batch]:
+        readable = SkipBad(self.train_set)
+        for i in range(len(self.train_set)):  # the first readable one; bad ones are counted in their epoch
+            batch = split_bad(collate_good([readable[i]]))[0]
+            if batch is not None:
+                return batch
+        return None
+
     def validate(self, model: nn.Module, epoch: int, device: torch.device, amp: bool) -> Dict[str, Any]:
         """Loss, accuracy and greedy CER on the dev set, and the attention plots."""
         if self.valid_set is None:

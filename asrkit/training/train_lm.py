@@ -149,6 +149,9 @@ class LMTask:
     def largest_batch(self) -> Optional[List[List[int]]]:
         return None
 
+    def spare_batch(self) -> Optional[List[List[int]]]:
+        return [self.train[0]] if len(self.train) else None
+
     def epoch_line(self, row: Dict[str, Any]) -> str:
         dev = f"dev perplexity {row['valid_ppl']:.3f}" if row.get("valid_ppl") is not None else "no dev sentences"
         return (f"epoch {row['epoch']}: train perplexity {row['train_ppl']:.3f}, {dev} | lr {row['lr']:.3g} | "

@@ -95,6 +95,11 @@ class TrainTask(Protocol):
     def largest_batch(self) -> Optional[Any]:
         """The batch most likely to run out of GPU memory, tried before epoch 1; None to skip."""
 
+    def spare_batch(self) -> Optional[Any]:
+        """Any one usable training item as a batch (None when there is none): under DDP it stands
+        in, at weight 0, for a rank's batch whose items are all unusable before the rank has
+        trained on any batch of its own."""
+
     def epoch_line(self, row: Dict[str, Any]) -> str:
         """The log line that sums up an epoch."""
 
@@ -423,9 +428,14 @@ class Trainer:
                 # Skipping here would leave the other ranks waiting in this batch's all-reduce: take
                 # part with an earlier batch at weight 0 (its gradients are zeros), learn nothing of it.
                 if self._stand_in is None:
+                    self._stand_in = self.task.spare_batch()
+                    if self._stand_in is not None:
+                        log.warning("rank %d, epoch %d batch %d: no earlier batch on this rank yet; %s stands in",
+                                 self.rank, epoch, i, self.task.describe(self._stand_in))
+                if self._stand_in is None:
                     raise AsrkitError(f"epoch {epoch} batch {i}: not one of its {len(bad)} {items} can be used "
-                                      f"(first: {bad[0][1]}), and under DDP this rank has no earlier batch to "
-                                      f"stand in for it in the gradient all-reduce")
+                                      f"(first: {bad[0][1]}), and under DDP this rank found no usable {items} "
+                                      f"to stand in for it in the gradient all-reduce")
                 batch = self._stand_in
             try:
                 out = self.forward_backward(batch, scale=0.0 if stand_in else 1.0 / accum, sync=last)

@@ -102,3 +102,34 @@ def test_a_batch_all_bad_on_one_rank_does_not_stop_ddp(yesno_setup, yesno_root, 
     assert "rank 0 of 2 (gloo, cpu)" in err and (exp / "model.pt").is_file()
     assert bad_utt in err and "1 of 20 training utts skipped" in err, err[-3000:]
     assert "999999999" in err  # the bad entry is named, where it is
+
+
+def test_a_ranks_first_batch_all_bad_does_not_stop_ddp(yesno_setup, yesno_root, tmp_path):
+    """The same when the all-bad batch is the rank's very first, with no earlier batch to stand
+    in: the first readable training utterance does, at weight 0."""
+    from asrkit.training.sampler import BucketBatchSampler
+
+    from .yesno_dump import global_cmvn, make_dump, yesno_waves
+
+    waves = yesno_waves(yesno_root)[:40]
+    train = make_dump(tmp_path / "train", waves)
+    global_cmvn(train)
+    lines = (train / "feats.scp").read_text().splitlines()
+    frames = dict(line.split() for line in (train / "utt2num_frames").read_text().splitlines())
+    lengths = [int(frames[line.split()[0]]) for line in lines]  # the utterance table's order: feats.scp's
+    first = BucketBatchSampler(lengths, 700, shuffle=True, seed=1, rank=1, world_size=2).epoch_batches(1)[0]
+    assert len(first) == 1  # one yesno utterance per batch at 700 frames
+    bad_utt = lines[first[0]].split()[0]
+    lines[first[0]] = f"{bad_utt} {train / 'feats.ark'}:999999999"
+    (train / "feats.scp").write_text("\n".join(lines) + "\n")
+    exp = tmp_path / "exp"
+    args = train_args(yesno_setup, exp, "--set", "training.max_epochs=1", "--set", "batching.max_frames=700",
+                      "--set", "training.valid_cer=false", "--set", "training.seed=1")
+    args[args.index("--train-dir") + 1] = train
+    args[args.index("--cmvn") + 1] = train / "cmvn.ark"
+    proc = _torchrun("-m", "asrkit", *args)
+    err = proc.stderr.decode()
+    assert proc.returncode == 0, err[-3000:]
+    assert "rank 1, epoch 1 batch 1: no earlier batch on this rank yet; 1 utterances x " in err, err[-3000:]
+    assert bad_utt in err and "1 of 20 training utts skipped" in err, err[-3000:]
+    assert (exp / "model.pt").is_file()
