@@ -10,7 +10,8 @@
 #   e.g. ./run.sh --fsdd-root /work/shared/corpora/fsdd
 #        ./run.sh --fsdd-root /work/shared/corpora/fsdd --num-train 3000 --ngpu 1
 # Options of this script: --fsdd-root, --seed, --test-speakers, --num-train, --num-dev, --num-test, --stage,
-# --stop-stage; every other option goes to asr.sh (./asr.sh --help lists them).
+# --stop-stage, --an4-words, --an4-root, --an4-resample, --init-listener, --train-config, --train-args;
+# every other option goes to asr.sh (./asr.sh --help lists them).
 set -euo pipefail
 fsdd_root=          # a copy of FSDD (recordings/<digit>_<speaker>_<take>.wav); required for stage 0
 seed=1              # stage 0: the utterances made (and the training seed)
@@ -24,6 +25,12 @@ an4_root=           # stage 0: a copy of AN4 (etc/, wav/); empty: download CMU's
 # How AN4's 16 kHz audio becomes 8 kHz: "sox" (a pipe per wav.scp entry) or "none" (the files as
 # they are, resampled by asrkit-compute-fbank --resample in stage 1: no external program).
 an4_resample=none
+# Stage 4 can start the listener from another model (asrkit-train --init M --init-modules listener):
+# "" (none), a model file, or "an4": local/pretrain_an4.sh trains one on all of AN4 first, with this
+# run's --train-config and --train-args, in pretrain_an4/ (made once, resumed like any stage).
+init_listener=
+train_config=conf/train_umn.yaml
+train_args=         # asrkit-train options (asr.sh's --train-args; --init-listener adds its own)
 stage=0             # 0: data prep; 1-6: asr.sh's stages
 stop_stage=100
 parse_options_passthrough=true
@@ -37,10 +44,22 @@ case $an4_words in
 esac
 fbank_args=()
 [ "$an4_resample" != none ] || fbank_args=(--fbank-args --resample)
-asr_args=(--train-set "$train_set" --valid-set dev --test-sets test --seed "$seed"
-  --nj 4 --token-type char --num-avg 3
-  --fbank-config conf/fbank.yaml "${fbank_args[@]}" --train-config conf/train_umn.yaml --decode-config conf/decode.yaml
-  "${passthrough_args[@]}" "$@")
+init_model=
+case $init_listener in
+  "") ;;
+  an4) init_model=$(pwd)/pretrain_an4/exp/an4_8k/model.avg.pt ;;   # made before stage 4, below
+  *) [ -f "$init_listener" ] || { echo "$0: ERROR: --init-listener $init_listener: no such file (a model, or an4)" >&2; exit 1; }
+     init_model=$(cd "$(dirname "$init_listener")" && pwd)/$(basename "$init_listener") ;;
+esac
+positional=("$@")
+set_asr_args() {
+  asr_args=(--train-set "$train_set" --valid-set dev --test-sets test --seed "$seed"
+    --nj 4 --token-type char --num-avg 3
+    --fbank-config conf/fbank.yaml "${fbank_args[@]}" --train-config "$train_config"
+    --train-args "$train_args${init_model:+ --init $init_model --init-modules listener}"
+    --decode-config conf/decode.yaml "${passthrough_args[@]}" "${positional[@]}")
+}
+set_asr_args
 ./asr.sh --stage 1 --stop-stage 0 "${asr_args[@]}"   # checks the options before stage 0 starts
 
 if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
@@ -55,4 +74,11 @@ if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
   fi
 fi
 [ "$stop_stage" -ge 1 ] || exit 0
+if [ "$init_listener" = an4 ] && [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
+  echo "$(date '+%Y-%m-%d %H:%M:%S') (run.sh) before stage 4: the listener pretrained on AN4 (local/pretrain_an4.sh) -> $init_model" >&2
+  local/pretrain_an4.sh --an4-root "$an4_root" --train-config "$train_config" --train-args "$train_args" --seed "$seed"
+  # pretrain_an4.sh packs model.avg.pt (3 best averaged) unless a budget stopped its training.
+  [ -f "$init_model" ] || init_model=${init_model%.avg.pt}.pt
+  set_asr_args
+fi
 ./asr.sh --stage "$(( stage < 1 ? 1 : stage ))" --stop-stage "$stop_stage" "${asr_args[@]}"

@@ -24,7 +24,7 @@
 # Options of this script: --fsdd-root DIR (required), --speakers "george jackson ..." (the folds, in
 # order), --dir DIR (default loso), --tag NAME (default), --decode-config FILE, --results FILE,
 # --dry-run true|false, --summary-only true|false; every other option goes to run.sh (and from
-# there to asr.sh). --use-lm/--lm-weight/--lm-config/--lm-train-text decode a tag's models again
+# there to asr.sh). --init-listener an4 pretrains on AN4 once, in <dir>/pretrain_an4, for every fold. --use-lm/--lm-weight/--lm-config/--lm-train-text decode a tag's models again
 # with an LM trained on each fold's training transcripts (decode directory <decode-config>_lm).
 set -euo pipefail
 fsdd_root=          # a copy of FSDD (recordings/); required
@@ -59,7 +59,9 @@ recipe=$(pwd)
 abspath() { if [ -e "$1" ] && [[ "$1" != /* ]]; then echo "$recipe/$1"; else echo "$1"; fi; }
 fsdd_root=$(abspath "$fsdd_root")
 decode_config=$(abspath "$decode_config")
+case $dir in /*) dir_abs=$dir ;; *) dir_abs=$recipe/$dir ;; esac
 args=()
+pretrain=false pretrain_config=conf/train_umn.yaml pretrain_args= an4_root=   # --init-listener an4
 data_args=()   # the options that change data/ or dump/: they must be the same for every tag of a --dir
 lm_args=()     # LM fusion: a decoding of the tag's models, recorded per decode directory, not per tag
 use_lm=false
@@ -76,9 +78,16 @@ while [ "$i" -lt "${#passthrough_args[@]}" ]; do
       lm_args+=("$opt" "$(abspath "$val")"); continue ;;
   esac
   val=$(abspath "$val")
+  case $opt in
+    --train-config) pretrain_config=$val ;;
+    --train-args) pretrain_args=$val ;;
+    --an4-root) an4_root=$val ;;
+    # One AN4 pretraining serves every fold (AN4 holds no FSDD speaker): made below, in <dir>/pretrain_an4.
+    --init-listener) [ "$val" != an4 ] || { pretrain=true; val=$dir_abs/pretrain_an4/exp/an4_8k/model.avg.pt; } ;;
+  esac
   args+=("$opt" "$val")
   case $opt in
-    --train-config|--train-args|--num-avg|--ngpu|--decode-ngpu|--decode-args|--nj) ;;
+    --train-config|--train-args|--init-listener|--num-avg|--ngpu|--decode-ngpu|--decode-args|--nj) ;;
     *) data_args+=("$opt" "$val") ;;
   esac
 done
@@ -107,6 +116,13 @@ show() {
 
 wer_of() { sed -n "s/^%$1 *\([0-9.]*\).*/\1/p" "$2" | head -1; }
 
+if [ "$pretrain" = true ] && [ "$dry_run" != true ] && [ "$summary_only" != true ]; then
+  log "--init-listener an4: the listener pretrained on AN4 -> $dir/pretrain_an4 (local/pretrain_an4.sh)"
+  local/pretrain_an4.sh --dir "$dir/pretrain_an4" --an4-root "$an4_root" --train-config "$pretrain_config" \
+    --train-args "$pretrain_args"
+  [ -f "$dir_abs/pretrain_an4/exp/an4_8k/model.avg.pt" ] || die "$dir/pretrain_an4/exp/an4_8k has no model.avg.pt \
+(a budget-stopped pretraining packs model.pt only): pass --init-listener <that model> instead"
+fi
 for spk in "${spk_list[@]}"; do
   if [ "$summary_only" = true ]; then
     # Nothing is run or recorded, but a fold made with other options is still not summarised.
