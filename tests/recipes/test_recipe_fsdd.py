@@ -223,6 +223,12 @@ def test_loso_fold_end_to_end_resumes_and_summarises(recipe_dir, fsdd_root, an4_
             "--num-train", "16", "--num-dev", "4", "--num-test", "4", "--nj", "1", "--num-avg", "0"]
     run_sh(base + ["--train-args", TINY], cwd=recipe, timeout=900)
     fold = recipe / "loso/yweweler"
+    # The default --init-listener an4: one pretraining on all of AN4 (same model options) for every
+    # fold, in <dir>/pretrain_an4, and the fold's listener starts from it.
+    pretrained = recipe / "loso/pretrain_an4/exp/an4_8k/model.avg.pt"
+    assert pretrained.is_file() and not (fold / "pretrain_an4").exists()
+    log = (fold / "exp/tiny/log/train.log").read_text()
+    assert re.search(rf"--init {re.escape(str(pretrained))}: \d+ tensors .* taken: listener", log), log[-2000:]
     assert set(read_table(fold / "data/test/utt2spk").values()) == {"yweweler"}
     assert "yweweler" not in set(read_table(fold / "data/train/utt2spk").values()) | \
         set(read_table(fold / "data/dev/utt2spk").values())
@@ -286,25 +292,19 @@ def test_loso_fold_end_to_end_resumes_and_summarises(recipe_dir, fsdd_root, an4_
     proc = run_sh(base[:-2] + ["--num-avg", "0", "--tag", "other", "--seed", "2"], cwd=recipe, check=False)
     assert proc.returncode != 0 and "--dir loso was made with other options" in proc.stderr
 
-    # --init-listener an4: one pretraining on all of AN4 (same model options) for every fold, in
-    # <dir>/pretrain_an4, and the fold's training starts its listener from it. A training option:
-    # the fold's data are reused.
-    ft = [x if x != "tiny" else "tiny_ft" for x in base] + ["--init-listener", "an4", "--train-args", TINY]
-    proc = run_sh(ft, cwd=recipe, timeout=900)
-    pretrained = recipe / "loso/pretrain_an4/exp/an4_8k/model.avg.pt"
-    assert pretrained.is_file() and not (fold / "pretrain_an4").exists(), proc.stderr[-3000:]
-    assert "stage 1: dump/test done already" in proc.stderr
-    log = (fold / "exp/tiny_ft/log/train.log").read_text()
-    assert f"--init {pretrained}" in log and "--init-modules listener" in log
-    assert re.search(rf"--init {re.escape(str(pretrained))}: \d+ tensors .* taken: listener", log), log[-2000:]
-    assert (fold / "exp/tiny_ft/decode_test_decode/wer.txt").is_file()
-    assert "--init-listener an4" not in (recipe / "loso/yweweler/loso_data_args").read_text()
+    # --init-listener "": the fold trains from scratch; a training option, so the fold's data are reused.
+    scratch = [x if x != "tiny" else "tiny_scratch" for x in base] + ["--init-listener", "", "--train-args", TINY]
+    proc = run_sh(scratch, cwd=recipe, timeout=900)
+    assert "stage 1: dump/test done already" in proc.stderr and "pretrain" not in proc.stderr
+    log = (fold / "exp/tiny_scratch/log/train.log").read_text()
+    assert "--init" not in log and (fold / "exp/tiny_scratch/decode_test_decode/wer.txt").is_file()
+    assert "init-listener" not in (fold / "loso_data_args").read_text()
 
 
 @pytest.mark.slow
 def test_run_sh_init_listener_an4_pretrains_once_then_fine_tunes(recipe_dir, fsdd_root, an4_root):
-    """./run.sh --init-listener an4: local/pretrain_an4.sh first (same model options), in the
-    recipe's pretrain_an4/, then stage 4 starts the listener from it; a model file that is not
+    """./run.sh's default --init-listener an4: local/pretrain_an4.sh first (same model options), in
+    the recipe's pretrain_an4/, then stage 4 starts the listener from it; a model file that is not
     there is an error before anything runs."""
     recipe = recipe_dir("fsdd")
     args = ["./run.sh", "--fsdd-root", str(fsdd_root), "--an4-root", str(an4_root), "--num-train", "16",
@@ -313,7 +313,7 @@ def test_run_sh_init_listener_an4_pretrains_once_then_fine_tunes(recipe_dir, fsd
     proc = run_sh(args + ["--init-listener", "nothing/here.pt"], cwd=recipe, check=False)
     assert proc.returncode != 0 and "--init-listener nothing/here.pt: no such file (a model, or an4)" in proc.stderr
     assert not (recipe / "data").exists()
-    run_sh(args + ["--init-listener", "an4", "--tag", "ft"], cwd=recipe, timeout=900)
+    run_sh(args + ["--tag", "ft"], cwd=recipe, timeout=900)
     pretrained = recipe / "pretrain_an4/exp/an4_8k/model.avg.pt"
     log = (recipe / "exp/ft/log/train.log").read_text()
     assert re.search(rf"--init {re.escape(str(pretrained))}: \d+ tensors .* taken: listener", log), log[-2000:]

@@ -24,7 +24,8 @@
 # Options of this script: --fsdd-root DIR (required), --speakers "george jackson ..." (the folds, in
 # order), --dir DIR (default loso), --tag NAME (default), --decode-config FILE, --results FILE,
 # --dry-run true|false, --summary-only true|false; every other option goes to run.sh (and from
-# there to asr.sh). --init-listener an4 pretrains on AN4 once, in <dir>/pretrain_an4, for every fold. --use-lm/--lm-weight/--lm-config/--lm-train-text decode a tag's models again
+# there to asr.sh). --init-listener an4 (run.sh's default) pretrains on AN4 once, in <dir>/pretrain_an4,
+# for every fold; --init-listener "" trains every fold from scratch. --use-lm/--lm-weight/--lm-config/--lm-train-text decode a tag's models again
 # with an LM trained on each fold's training transcripts (decode directory <decode-config>_lm).
 set -euo pipefail
 fsdd_root=          # a copy of FSDD (recordings/); required
@@ -61,7 +62,7 @@ fsdd_root=$(abspath "$fsdd_root")
 decode_config=$(abspath "$decode_config")
 case $dir in /*) dir_abs=$dir ;; *) dir_abs=$recipe/$dir ;; esac
 args=()
-pretrain=false pretrain_config=conf/train_umn.yaml pretrain_args= an4_root=   # --init-listener an4
+pretrain=false pretrain_config=conf/train_umn.yaml pretrain_args= an4_root= init_given=false  # --init-listener an4
 data_args=()   # the options that change data/ or dump/: they must be the same for every tag of a --dir
 lm_args=()     # LM fusion: a decoding of the tag's models, recorded per decode directory, not per tag
 use_lm=false
@@ -83,7 +84,8 @@ while [ "$i" -lt "${#passthrough_args[@]}" ]; do
     --train-args) pretrain_args=$val ;;
     --an4-root) an4_root=$val ;;
     # One AN4 pretraining serves every fold (AN4 holds no FSDD speaker): made below, in <dir>/pretrain_an4.
-    --init-listener) [ "$val" != an4 ] || { pretrain=true; val=$dir_abs/pretrain_an4/exp/an4_8k/model.avg.pt; } ;;
+    --init-listener) init_given=true
+      [ "$val" != an4 ] || { pretrain=true; val=$dir_abs/pretrain_an4/exp/an4_8k/model.avg.pt; } ;;
   esac
   args+=("$opt" "$val")
   case $opt in
@@ -91,6 +93,10 @@ while [ "$i" -lt "${#passthrough_args[@]}" ]; do
     *) data_args+=("$opt" "$val") ;;
   esac
 done
+if [ "$init_given" = false ]; then   # run.sh's default, made here once for every fold
+  pretrain=true
+  args+=(--init-listener "$dir_abs/pretrain_an4/exp/an4_8k/model.avg.pt")
+fi
 decode_name=$(basename "$decode_config" .yaml)
 # asr.sh's name for the decode directory: the LM fused in gets its own (the same models, no retraining).
 [ "$use_lm" != true ] || decode_name=${decode_name}_lm
