@@ -431,7 +431,7 @@ class Trainer:
                     self._stand_in = self.task.spare_batch()
                     if self._stand_in is not None:
                         log.warning("rank %d, epoch %d batch %d: no earlier batch on this rank yet; %s stands in",
-                                 self.rank, epoch, i, self.task.describe(self._stand_in))
+                                    self.rank, epoch, i, self.task.describe(self._stand_in))
                 if self._stand_in is None:
                     raise AsrkitError(f"epoch {epoch} batch {i}: not one of its {len(bad)} {items} can be used "
                                       f"(first: {bad[0][1]}), and under DDP this rank found no usable {items} "
@@ -570,14 +570,13 @@ class Trainer:
         if self.state.epoch == 0 and not self.finished():
             self.check_memory()
         while not self.finished():
-            # Rank 0's clock decides for every rank, so all stop at the same epoch (and set the
-            # same learning rate under optim.decay_over: budget).
-            used = self.time_used()
-            fits, used, estimate = self._broadcast((next_epoch_fits(self.state.history, used, t.max_time), used,
-                                                    next_epoch_estimate(self.state.history)))
+            # Rank 0's clock decides for every rank (the history is the same on all), so all stop
+            # at the same epoch and set the same learning rate under optim.decay_over: budget.
+            used = self._broadcast(self.time_used())
             if self.budget_clock is not None:
-                self.budget_clock.anchor(used, self.state.step, estimate, self._steps_per_epoch)
-            if not fits:
+                self.budget_clock.anchor(used, self.state.step, next_epoch_estimate(self.state.history),
+                                         self._steps_per_epoch)
+            if not next_epoch_fits(self.state.history, used, t.max_time):
                 self.out_of_time = True
                 if self.is_main:
                     log.info("time budget: %.0f s of training.max_time=%.0f s used, and the last epoch took "

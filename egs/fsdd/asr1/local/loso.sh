@@ -61,8 +61,10 @@ abspath() { if [ -e "$1" ] && [[ "$1" != /* ]]; then echo "$recipe/$1"; else ech
 fsdd_root=$(abspath "$fsdd_root")
 decode_config=$(abspath "$decode_config")
 case $dir in /*) dir_abs=$dir ;; *) dir_abs=$recipe/$dir ;; esac
+pretrained=$dir_abs/pretrain_an4/exp/an4_8k/model.avg.pt   # --init-listener an4, for every fold
+pretrain=false init_given=false
+pretrain_opts=()   # the folds' --train-config, --train-args and --an4-root, for local/pretrain_an4.sh
 args=()
-pretrain=false pretrain_config=conf/train_umn.yaml pretrain_args= an4_root= init_given=false  # --init-listener an4
 data_args=()   # the options that change data/ or dump/: they must be the same for every tag of a --dir
 lm_args=()     # LM fusion: a decoding of the tag's models, recorded per decode directory, not per tag
 use_lm=false
@@ -80,12 +82,10 @@ while [ "$i" -lt "${#passthrough_args[@]}" ]; do
   esac
   val=$(abspath "$val")
   case $opt in
-    --train-config) pretrain_config=$val ;;
-    --train-args) pretrain_args=$val ;;
-    --an4-root) an4_root=$val ;;
+    --train-config|--train-args|--an4-root) pretrain_opts+=("$opt" "$val") ;;
     # One AN4 pretraining serves every fold (AN4 holds no FSDD speaker): made below, in <dir>/pretrain_an4.
     --init-listener) init_given=true
-      [ "$val" != an4 ] || { pretrain=true; val=$dir_abs/pretrain_an4/exp/an4_8k/model.avg.pt; } ;;
+      [ "$val" != an4 ] || { pretrain=true; val=$pretrained; } ;;
   esac
   args+=("$opt" "$val")
   case $opt in
@@ -95,7 +95,7 @@ while [ "$i" -lt "${#passthrough_args[@]}" ]; do
 done
 if [ "$init_given" = false ]; then   # run.sh's default, made here once for every fold
   pretrain=true
-  args+=(--init-listener "$dir_abs/pretrain_an4/exp/an4_8k/model.avg.pt")
+  args+=(--init-listener "$pretrained")
 fi
 decode_name=$(basename "$decode_config" .yaml)
 # asr.sh's name for the decode directory: the LM fused in gets its own (the same models, no retraining).
@@ -124,9 +124,8 @@ wer_of() { sed -n "s/^%$1 *\([0-9.]*\).*/\1/p" "$2" | head -1; }
 
 if [ "$pretrain" = true ] && [ "$dry_run" != true ] && [ "$summary_only" != true ]; then
   log "--init-listener an4: the listener pretrained on AN4 -> $dir/pretrain_an4 (local/pretrain_an4.sh)"
-  local/pretrain_an4.sh --dir "$dir/pretrain_an4" --an4-root "$an4_root" --train-config "$pretrain_config" \
-    --train-args "$pretrain_args"
-  [ -f "$dir_abs/pretrain_an4/exp/an4_8k/model.avg.pt" ] || die "$dir/pretrain_an4/exp/an4_8k has no model.avg.pt \
+  local/pretrain_an4.sh --dir "$dir/pretrain_an4" "${pretrain_opts[@]}"
+  [ -f "$pretrained" ] || die "$dir/pretrain_an4/exp/an4_8k has no model.avg.pt \
 (a budget-stopped pretraining packs model.pt only): pass --init-listener <that model> instead"
 fi
 for spk in "${spk_list[@]}"; do
