@@ -1,4 +1,5 @@
-"""SpecAugment (Park et al. 2019) on padded batches: time warp, frequency masks, time masks.
+"""SpecAugment (Park et al. 2019) on padded batches: time warp, frequency masks, time masks, and an
+optional VTLP-style frequency warp (Jaitly & Hinton 2013; ``freq_warp``).
 
 An ``nn.Module`` that acts only in training mode (``model.eval()`` turns it off) and only inside
 each utterance's length: padded frames are returned untouched. Everything is drawn on the
@@ -31,6 +32,8 @@ class SpecAugment(nn.Module):
         lens = lens.to(dev)
         valid = torch.arange(t, device=dev)[None, :] < lens[:, None]           # (B, T)
         x = self.time_warp(feats, lens) if cfg.time_warp > 0 else feats
+        if cfg.freq_warp > 0:
+            x = torch.where(valid[:, :, None], self.freq_warp(x), x)
         mask = torch.zeros(b, t, d, dtype=torch.bool, device=dev)
         bins = torch.arange(d, device=dev)[None, :]
         for _ in range(cfg.freq_masks):
@@ -47,6 +50,34 @@ class SpecAugment(nn.Module):
             mask |= span[:, :, None]
         mask &= valid[:, :, None]
         return x.masked_fill(mask, 0.0)
+
+    def freq_warp(self, feats: Tensor) -> Tensor:
+        """Stretch each utterance's bins by its own factor a: output bin k reads source bin k / a.
+
+        Below the knee (80 % of the bins) the mapping is k / a; above it, a straight line to the
+        top bin, so bins 0 and D-1 stay where they are and nothing is read from outside the
+        spectrum. The mel bins are not linear in Hz above ~1 kHz, so a is a stretch of the mel
+        axis, not exactly Kaldi's VTLN warp of the filter-bank's Hz axis; as an augmentation that
+        only has to move formants the way a different vocal tract would, that suffices.
+        """
+        w = self.config.freq_warp
+        b, t, d = feats.shape
+        if d < 3:
+            return feats
+        dev = feats.device
+        alpha = 1.0 + (torch.rand(b, device=dev) * 2.0 - 1.0) * w                 # (B,)
+        k = torch.arange(d, device=dev, dtype=torch.float32)[None, :]             # (1, D)
+        top = float(d - 1)
+        knee = 0.8 * top
+        knee_src = knee / alpha[:, None]                                         # (B, 1)
+        above = knee_src + (k - knee) * (top - knee_src) / (top - knee)
+        src = torch.where(k <= knee, k / alpha[:, None], above).clamp(0.0, top)   # (B, D)
+        i0 = src.floor().long()
+        i1 = (i0 + 1).clamp(max=d - 1)
+        frac = (src - i0.to(src.dtype))[:, None, :].to(feats.dtype)              # (B, 1, D)
+        x0 = feats.gather(2, i0[:, None, :].expand(b, t, d))
+        x1 = feats.gather(2, i1[:, None, :].expand(b, t, d))
+        return x0 + (x1 - x0) * frac
 
     def time_warp(self, feats: Tensor, lens: Tensor) -> Tensor:
         """Move a random centre frame c by w in [-W, W], stretching [0, c) and [c, len) linearly.

@@ -14,3 +14,12 @@ class SpecAugConfig:
     time_width: int = 40         # each 0..time_width frames wide ...
     time_width_ratio: float = 0.2  # ... and at most this fraction of the utterance
     time_warp: int = 5           # warp window W in frames (0 = no time warp)
+    # VTLP-style frequency warp (Jaitly & Hinton 2013), on the mel bins: each utterance draws a
+    # factor a in [1 - freq_warp, 1 + freq_warp] and its spectrum is stretched by a below a knee
+    # at 80 % of the bins (above it, linearly back to the top bin). 0 = off. A voice's formants
+    # sit higher or lower with its vocal tract length; this varies that across training.
+    freq_warp: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.freq_warp < 0.5:
+            raise ValueError(f"specaug.freq_warp must be in [0, 0.5) (a relative stretch), got {self.freq_warp}")

@@ -75,3 +75,38 @@ def test_works_on_the_batch_device_and_dtype():
     x, lens = _batch()
     y = aug(x.double(), lens)
     assert y.dtype == torch.float64
+
+
+def test_freq_warp_stretches_each_utterance_and_keeps_padding():
+    # A ramp over the bins (value = bin index): after the warp, bin k holds its source position,
+    # so every utterance's mapping can be read off and checked against the documented one.
+    aug = SpecAugment(SpecAugConfig(freq_masks=0, time_masks=0, time_warp=0, freq_warp=0.1)).train()
+    b, t, d = 64, 7, 40
+    lens = torch.tensor([7, 3] * (b // 2))
+    x = torch.arange(d, dtype=torch.float32).expand(b, t, d).clone()
+    x[1::2, 3:] = -9.0
+    torch.manual_seed(3)
+    y = aug(x, lens)
+    assert torch.equal(y[1::2, 3:], x[1::2, 3:])               # padding untouched
+    src = y[:, 0, :]                                            # (B, D) source bin of each output bin
+    assert torch.equal(y[:, :3], src[:, None, :].expand(b, 3, d))  # one warp per utterance, every frame
+    assert torch.allclose(src[:, 0], torch.zeros(b)) and torch.allclose(src[:, -1], torch.full((b,), d - 1.0))
+    assert (src[:, 1:] >= src[:, :-1]).all()                   # monotonic: the spectrum is not shuffled
+    knee = int(0.8 * (d - 1))
+    alpha = torch.arange(1, knee + 1) / src[:, 1:knee + 1]      # k / src(k) below the knee: the factor
+    assert torch.allclose(alpha, alpha[:, :1].expand_as(alpha), atol=1e-4)   # one factor per utterance
+    a = alpha[:, 0]
+    assert (a >= 0.9 - 1e-4).all() and (a <= 1.1 + 1e-4).all()
+    assert a.max() - a.min() > 0.1                              # drawn per utterance, both ways
+    assert (a > 1.0).any() and (a < 1.0).any()
+
+
+def test_freq_warp_off_by_default_and_range_checked():
+    import pytest
+
+    aug = SpecAugment(SpecAugConfig(freq_masks=0, time_masks=0, time_warp=0)).train()
+    x, lens = _batch()
+    assert torch.equal(aug(x, lens), x)
+    for bad in (-0.1, 0.5, 2.0):
+        with pytest.raises(ValueError, match="freq_warp"):
+            SpecAugConfig(freq_warp=bad)
