@@ -223,10 +223,11 @@ def test_loso_fold_end_to_end_resumes_and_summarises(recipe_dir, fsdd_root, an4_
             "--num-train", "16", "--num-dev", "4", "--num-test", "4", "--nj", "1", "--num-avg", "0"]
     run_sh(base + ["--train-args", TINY], cwd=recipe, timeout=900)
     fold = recipe / "loso/yweweler"
-    # The default --init-listener an4: one pretraining on all of AN4 (same model options) for every
-    # fold, in <dir>/pretrain_an4, and the fold's listener starts from it.
-    pretrained = recipe / "loso/pretrain_an4/exp/an4_8k/model.avg.pt"
+    # The default --init-listener an4: one pretraining on all of AN4 (the tag's model options) for
+    # every fold, in <dir>/pretrain_an4/exp/<tag>, and the fold's listener starts from it.
+    pretrained = recipe / "loso/pretrain_an4/exp/tiny/pretrained.pt"
     assert pretrained.is_file() and not (fold / "pretrain_an4").exists()
+    assert f"train_args={TINY} " in (recipe / "loso/pretrain_an4/exp/tiny/pretrain_options").read_text()
     log = (fold / "exp/tiny/log/train.log").read_text()
     assert re.search(rf"--init {re.escape(str(pretrained))}: \d+ tensors .* taken: listener", log), log[-2000:]
     assert set(read_table(fold / "data/test/utt2spk").values()) == {"yweweler"}
@@ -300,6 +301,15 @@ def test_loso_fold_end_to_end_resumes_and_summarises(recipe_dir, fsdd_root, an4_
     assert "--init" not in log and (fold / "exp/tiny_scratch/decode_test_decode/wer.txt").is_file()
     assert "init-listener" not in (fold / "loso_data_args").read_text()
 
+    # Another tag with other training options in the same --dir: a pretraining of its own (its
+    # model differs), not the first tag's listener.
+    wide = TINY.replace("hidden=16", "hidden=24")
+    other = [x if x != "tiny" else "tiny_wide" for x in base] + ["--train-args", wide]
+    run_sh(other, cwd=recipe, timeout=900)
+    log = (fold / "exp/tiny_wide/log/train.log").read_text()
+    wide_pt = recipe / "loso/pretrain_an4/exp/tiny_wide/pretrained.pt"
+    assert re.search(rf"--init {re.escape(str(wide_pt))}: \d+ tensors .* taken: listener", log), log[-2000:]
+
 
 @pytest.mark.slow
 def test_run_sh_init_listener_an4_pretrains_once_then_fine_tunes(recipe_dir, fsdd_root, an4_root):
@@ -314,9 +324,16 @@ def test_run_sh_init_listener_an4_pretrains_once_then_fine_tunes(recipe_dir, fsd
     assert proc.returncode != 0 and "--init-listener nothing/here.pt: no such file (a model, or an4)" in proc.stderr
     assert not (recipe / "data").exists()
     run_sh(args + ["--tag", "ft"], cwd=recipe, timeout=900)
-    pretrained = recipe / "pretrain_an4/exp/an4_8k/model.avg.pt"
+    pretrained = recipe / "pretrain_an4/exp/an4_8k/pretrained.pt"
     log = (recipe / "exp/ft/log/train.log").read_text()
     assert re.search(rf"--init {re.escape(str(pretrained))}: \d+ tensors .* taken: listener", log), log[-2000:]
+    # Other model options later: the pretrained listener no longer fits them, so it is an error
+    # naming what to delete, not a shape error or a stale listener.
+    changed = args[:-1] + [TINY.replace("hidden=16", "hidden=24"), "--tag", "ft2"]
+    proc = run_sh(changed, cwd=recipe, check=False)
+    assert proc.returncode != 0 and "pretrain_an4/exp/an4_8k was made with other options" in proc.stderr, proc.stderr[-2000:]
+    assert "delete pretrain_an4/exp/an4_8k to make it again" in proc.stderr
+    assert not (recipe / "exp/ft2").exists()
 
 
 @pytest.mark.slow
@@ -356,11 +373,22 @@ def test_pretrain_an4_makes_a_listener_for_fine_tuning(recipe_dir, an4_root):
     assert not set(train.values()) & set(dev.values())  # whole speakers held out
     assert "--resample" in (pt / "dump/train/log/fbank.1.log").read_text()
     assert "num_mel_bins: 40" in (pt / "dump/train/fbank.yaml").read_text()
-    model = re.search(r"done: (\S+) \(fine-tune with: --train-args \"--init (\S+) --init-modules listener\"\)",
-                      proc.stderr)
-    assert model and Path(model.group(2)).is_file() and model.group(2).startswith(str(pt))
+    model = re.search(r"done: (\S+) -> model\.avg\.pt \(fine-tune with: --init-listener (\S+)\)", proc.stderr)
+    assert model and model.group(2).endswith("/pt/exp/tiny/pretrained.pt")
+    assert Path(model.group(2)).resolve() == (pt / "exp/tiny/model.avg.pt").resolve()
     assert not (recipe / "data").exists() and not (recipe / "exp").exists()
     again = run_sh(args, cwd=recipe)
     assert "stage 4: exp/tiny done already" in again.stderr
+    # A time budget that stops the training: nothing is averaged, and pretrained.pt is model.pt.
+    budget = run_sh(args[:-2] + ["--tag", "budget", "--train-args",
+                                  TINY + " --set training.max_epochs=3 --set training.max_time=0.001"], cwd=recipe, timeout=900)
+    assert "pretrained.pt -> model.pt" in budget.stderr
+    assert (pt / "exp/budget/pretrained.pt").resolve() == (pt / "exp/budget/model.pt").resolve()
+    assert not (pt / "exp/budget/model.avg.pt").exists()
+    # The same tag or the same data with other options: an error naming them, nothing retrained.
+    proc = run_sh(args[:-1] + [TINY], cwd=recipe, check=False)
+    assert proc.returncode != 0 and "pt/exp/tiny was made with other options" in proc.stderr, proc.stderr[-2000:]
+    proc = run_sh(args + ["--dev-fraction", "0.2"], cwd=recipe, check=False)
+    assert proc.returncode != 0 and "pt/data was made with other options" in proc.stderr, proc.stderr[-2000:]
     bad = run_sh(["local/pretrain_an4.sh", "--train-config", "nope.yaml"], cwd=recipe, check=False)
     assert bad.returncode != 0 and "--train-config nope.yaml: no such file" in bad.stderr

@@ -28,8 +28,9 @@ an4_root=           # stage 0: a copy of AN4 (etc/, wav/); empty: download CMU's
 an4_resample=none
 # Stage 4 starts the listener from another model (asrkit-train --init M --init-modules listener):
 # "an4" (the default): local/pretrain_an4.sh trains one on all of AN4 first, with this run's
-# --train-config and --train-args, in pretrain_an4/ (made once, resumed like any stage; delete it
-# after changing the model); a model file; or "" (none: the listener starts from random weights).
+# --train-config and --train-args, in pretrain_an4/ (made once, resumed like any stage; other
+# training options later are an error naming it: delete pretrain_an4/exp/an4_8k to pretrain
+# again); a model file; or "" (none: the listener starts from random weights).
 # Chosen on the leave-one-speaker-out folds: better on 4 of 5 held-out speakers (RESULTS.md).
 init_listener=an4
 train_config=conf/train_umn.yaml
@@ -50,7 +51,7 @@ fbank_args=()
 init_model=
 case $init_listener in
   "") ;;
-  an4) init_model=$(pwd)/pretrain_an4/exp/an4_8k/model.avg.pt ;;   # made before stage 4, below
+  an4) init_model=$(pwd)/pretrain_an4/exp/an4_8k/pretrained.pt ;;   # made before stage 4, below
   *) [ -f "$init_listener" ] || { echo "$0: ERROR: --init-listener $init_listener: no such file (a model, or an4)" >&2; exit 1; }
      init_model=$(cd "$(dirname "$init_listener")" && pwd)/$(basename "$init_listener") ;;
 esac
@@ -80,8 +81,5 @@ fi
 if [ "$init_listener" = an4 ] && [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
   echo "$(date '+%Y-%m-%d %H:%M:%S') (run.sh) before stage 4: the listener pretrained on AN4 (local/pretrain_an4.sh) -> $init_model" >&2
   local/pretrain_an4.sh --an4-root "$an4_root" --train-config "$train_config" --train-args "$train_args" --seed "$seed"
-  # pretrain_an4.sh packs model.avg.pt (3 best averaged) unless a budget stopped its training.
-  [ -f "$init_model" ] || init_model=${init_model%.avg.pt}.pt
-  set_asr_args
 fi
 ./asr.sh --stage "$(( stage < 1 ? 1 : stage ))" --stop-stage "$stop_stage" "${asr_args[@]}"

@@ -24,9 +24,11 @@
 # Options of this script: --fsdd-root DIR (required), --speakers "george jackson ..." (the folds, in
 # order), --dir DIR (default loso), --tag NAME (default), --decode-config FILE, --results FILE,
 # --dry-run true|false, --summary-only true|false; every other option goes to run.sh (and from
-# there to asr.sh). --init-listener an4 (run.sh's default) pretrains on AN4 once, in <dir>/pretrain_an4,
-# for every fold; --init-listener "" trains every fold from scratch. --use-lm/--lm-weight/--lm-config/--lm-train-text decode a tag's models again
-# with an LM trained on each fold's training transcripts (decode directory <decode-config>_lm).
+# there to asr.sh). --init-listener an4 (run.sh's default) pretrains on AN4 once per tag, in
+# <dir>/pretrain_an4/exp/<tag> (with the tag's --train-config and --train-args), for every fold;
+# --init-listener "" trains every fold from scratch. --use-lm/--lm-weight/--lm-config/--lm-train-text
+# decode a tag's models again with an LM trained on each fold's training transcripts (decode
+# directory <decode-config>_lm).
 set -euo pipefail
 fsdd_root=          # a copy of FSDD (recordings/); required
 all_speakers="george jackson nicolas theo yweweler"
@@ -61,7 +63,7 @@ abspath() { if [ -e "$1" ] && [[ "$1" != /* ]]; then echo "$recipe/$1"; else ech
 fsdd_root=$(abspath "$fsdd_root")
 decode_config=$(abspath "$decode_config")
 case $dir in /*) dir_abs=$dir ;; *) dir_abs=$recipe/$dir ;; esac
-pretrained=$dir_abs/pretrain_an4/exp/an4_8k/model.avg.pt   # --init-listener an4, for every fold
+pretrained=$dir_abs/pretrain_an4/exp/$tag/pretrained.pt   # --init-listener an4, for every fold of the tag
 pretrain=false init_given=false
 pretrain_opts=()   # the folds' --train-config, --train-args and --an4-root, for local/pretrain_an4.sh
 args=()
@@ -122,20 +124,20 @@ show() {
 
 wer_of() { sed -n "s/^%$1 *\([0-9.]*\).*/\1/p" "$2" | head -1; }
 
+# Folds made with other options are refused before anything runs (the AN4 pretraining included);
+# a --summary-only run records nothing, but does not summarise them either.
+same_or_die() { [ ! -f "$1" ] || [ "$(cat "$1")" = "$3" ] || same_or_record "$@"; }
+for spk in "${spk_list[@]}"; do
+  same_or_die "$dir/$spk/loso_data_args" "--dir $dir" "${data_args[*]}"
+  same_or_die "$dir/$spk/exp/$tag/loso_args" "--tag $tag" "${args[*]}"
+done
+
 if [ "$pretrain" = true ] && [ "$dry_run" != true ] && [ "$summary_only" != true ]; then
   log "--init-listener an4: the listener pretrained on AN4 -> $dir/pretrain_an4 (local/pretrain_an4.sh)"
-  local/pretrain_an4.sh --dir "$dir/pretrain_an4" "${pretrain_opts[@]}"
-  [ -f "$pretrained" ] || die "$dir/pretrain_an4/exp/an4_8k has no model.avg.pt \
-(a budget-stopped pretraining packs model.pt only): pass --init-listener <that model> instead"
+  local/pretrain_an4.sh --dir "$dir/pretrain_an4" --tag "$tag" "${pretrain_opts[@]}"
 fi
 for spk in "${spk_list[@]}"; do
-  if [ "$summary_only" = true ]; then
-    # Nothing is run or recorded, but a fold made with other options is still not summarised.
-    f=$dir/$spk/exp/$tag/loso_args
-    [ ! -f "$f" ] || [ "$(cat "$f")" = "${args[*]}" ] || \
-      die "--tag $tag was made with other options: '$(cat "$f")', now '${args[*]}' -- use another --tag"
-    continue
-  fi
+  [ "$summary_only" != true ] || continue   # nothing is run or recorded
   d=$dir/$spk
   wer=$d/exp/$tag/decode_test_$decode_name/wer.txt
   run_args=(--fsdd-root "$fsdd_root" --test-speakers "$spk" "${args[@]}")

@@ -4,15 +4,20 @@
 # (conf/fbank.yaml) and model (--train-config, conf/train_umn.yaml by default, as run.sh), so that its listener
 # can start an FSDD training:
 #   local/pretrain_an4.sh --an4-root /work/shared/corpora/an4
-#   ./run.sh ... --train-args "--init $PWD/pretrain_an4/exp/an4_8k/model.pt --init-modules listener"
-#   local/loso.sh ... --tag ft_an4 --train-args "--init $PWD/pretrain_an4/exp/an4_8k/model.pt --init-modules listener"
+#   ./run.sh ... --init-listener pretrain_an4/exp/an4_8k/pretrained.pt
+#   local/loso.sh ... --tag ft_an4 --init-listener pretrain_an4/exp/an4_8k/pretrained.pt
 # AN4 holds no FSDD speaker, so one pretrained model serves every leave-one-speaker-out fold.
 # Only the listener is taken: the pretrained tokenizer (AN4's characters) need not be FSDD's.
 #
 # Everything goes to its own recipe directory, --dir (default pretrain_an4): data/{all,train,dev},
 # dump/, data/lang_char/, exp/<tag>/ (asr.sh's stages 1, 2 and 4); dev is 10 % of AN4's speakers,
 # drawn whole (asrkit-holdout-lists --by-speaker), for early stopping and checkpoint averaging.
-# Re-running resumes at the first unfinished stage, as asr.sh does.
+# Re-running resumes at the first unfinished stage, as asr.sh does. exp/<tag>/pretrained.pt names
+# the model to start from: model.avg.pt, or model.pt where a time budget stopped the training (it
+# averages nothing then). The options a directory and a tag were made with are recorded
+# (data/.done, exp/<tag>/pretrain_options: the training config's content, not only its name), and
+# re-running them with other options is an error: a changed model would otherwise meet the old
+# one's weights (a shape error at best, a silently stale listener at worst).
 # Options: --an4-root DIR (empty: download CMU's tarball), --dir DIR, --tag NAME,
 # --train-config FILE, --dev-fraction F, --nj N, --seed N, --max-utts N (the first N of AN4's
 # utterances only: a quick trial; 0: all); --train-args "..." goes to asrkit-train.
@@ -43,6 +48,17 @@ train_config=$(abspath "$train_config")
 local/recipe_dir.sh "$dir"
 cd "$dir"
 
+# same_or_die <file> <what> <line>: <file> holds the options <what> was made with.
+same_or_die() {
+  [ ! -f "$1" ] || [ "$(cat "$1")" = "$3" ] || die "$dir/$2 was made with other options: '$(cat "$1")', now '$3'; \
+delete $dir/$2 to make it again, or give another --dir or --tag"
+}
+data_opts="dev_fraction=$dev_fraction seed=$seed max_utts=$max_utts"
+train_opts="train_config=$(basename "$train_config") sha1=$(sha1sum < "$train_config" | cut -c1-12) train_args=$train_args seed=$seed"
+# An old .done is empty: it was made with the defaults of its time, which cannot be checked.
+[ ! -s data/.done ] || same_or_die data/.done data "$data_opts"
+same_or_die "exp/$tag/pretrain_options" "exp/$tag" "$train_opts"
+
 if [ ! -f data/.done ]; then
   log "AN4 (all utterances) at 8 kHz -> $dir/data/all; $dev_fraction of its speakers -> $dir/data/dev"
   local/an4_data.sh --an4-root "$an4_root" --words all --resample none data/all
@@ -53,13 +69,15 @@ if [ ! -f data/.done ]; then
   rm -rf data/train data/dev
   utils/subset_data_dir.sh --utt-list data/local/train.list data/all data/train
   utils/subset_data_dir.sh --utt-list data/local/dev.list data/all data/dev
-  touch data/.done
+  echo "$data_opts" > data/.done
 fi
+mkdir -p "exp/$tag" && echo "$train_opts" > "exp/$tag/pretrain_options"
 # --fbank-args --resample: the AN4 WAVs are 16 kHz, FSDD's features 8 kHz (conf/fbank.yaml).
 ./asr.sh --stage 1 --stop-stage 4 --train-set train --valid-set dev --test-sets dev --seed "$seed" \
   --nj "$nj" --token-type char --num-avg 3 --fbank-config conf/fbank.yaml --fbank-args --resample \
   --train-config "$train_config" --train-args "$train_args" --tag "$tag"
-model=exp/$tag/model.avg.pt
-[ -f "$model" ] || model=exp/$tag/model.pt
-[ -f "$model" ] || die "no model in $dir/exp/$tag after training"
-log "done: $dir/$model (fine-tune with: --train-args \"--init $(pwd)/$model --init-modules listener\")"
+model=model.avg.pt
+[ -f "exp/$tag/$model" ] || model=model.pt   # a budget-stopped training averages nothing
+[ -f "exp/$tag/$model" ] || die "no model in $dir/exp/$tag after training"
+ln -sfn "$model" "exp/$tag/pretrained.pt"
+log "done: $dir/exp/$tag/pretrained.pt -> $model (fine-tune with: --init-listener $(pwd)/exp/$tag/pretrained.pt)"
