@@ -21,13 +21,16 @@ from asrkit.features.fbank import FbankConfig, compute_fbank, compute_fbank_chun
 from asrkit.models.package import read_package_dict, save_package
 from asrkit.utils.errors import AsrkitError
 
+from debian_packages import require_program
 from test_decode_cli import an4, inproc, read_text  # noqa: F401  (fixtures)
 
 FAST = ["--beam", "2", "--maxlenratio", "0.3"]
 
 
 def sox(*args) -> None:
-    subprocess.run(["sox", *map(str, args)], check=True)
+    # Installed when missing (as root), else a skip that .ci/run turns into a failure: never a
+    # FileNotFoundError that depends on whether an earlier test happened to install sox.
+    subprocess.run([require_program("sox"), *map(str, args)], check=True)
 
 
 @pytest.fixture(scope="module")
