@@ -113,6 +113,24 @@ def test_the_loop_guard_ends_a_hypothesis_that_stays_behind_after_a_jump_back(gr
     assert [h[0].tokens for h in loop_search(8, greedy).hyps] == [[A] * 20] * 2
 
 
+class CirclingLAS(LoopingLAS):
+    """Attention that reaches frame 9 and then circles over frames 5-9 for ever: a loop that never
+    falls more than the allowance behind (a word or two read again and again)."""
+
+    PATH = [*range(10), *([5, 6, 7, 8, 9] * 20)]
+
+
+@pytest.mark.parametrize("greedy", [True, False])
+def test_a_loop_within_the_allowance_ends_at_a_stall(greedy):
+    assert AttentionScorer.STALL_STEPS == 16
+    # Without the guard it runs to the maximum length (one token per encoder frame).
+    assert [h[0].tokens for h in loop_search(0, greedy, frames=60, model=CirclingLAS()).hyps] == [[A] * 60] * 2
+    # With it: steps 10-25 peak at or before frame 9 without passing it; the 16th ends the
+    # hypothesis and the tokens since frame 9 go: the 10 tokens read once are left.
+    res = loop_search(8, greedy, frames=60, model=CirclingLAS())
+    assert [h[0].tokens for h in res.hyps] == [[A] * 10] * 2
+
+
 class GlancingLAS(LoopingLAS):
     """Attention that glances back once and goes on (a character model spelling a word it read
     from its start: FSDD's connected digits at 80 ms frames do this every few words)."""

@@ -1,0 +1,67 @@
+#!/usr/bin/env python3
+"""How long decoded hypotheses stall: the longest run of sharp attention steps (peak weight >= 0.2)
+that do not pass the furthest encoder frame reached, per utterance. It chose the loop guard's
+``AttentionScorer.STALL_STEPS`` (docs/decoding.md): hypotheses that do not loop stay short of it,
+loops do not.
+
+    bench/attention_stall.py MODEL FEATS_SCP [--ctc-weight W] [--penalty P] [--beam B]
+
+Decodes every utterance of the scp (the model's CMVN applied) with the guards as asrkit-decode
+would set them for that CTC weight, then runs the chosen hypothesis back through the speller
+(teacher forcing) and prints the histogram of the longest stalls and the six worst utterances.
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+
+import kaldiio
+import torch
+
+from asrkit.decoding.config import DecodeConfig
+from asrkit.decoding.recognizer import Recognizer
+from asrkit.decoding.scorers import AttentionScorer
+from asrkit.models.package import load_package
+
+
+def longest_stall(model, feats: torch.Tensor, tokens) -> int:
+    with torch.no_grad():
+        enc, enc_lens = model.encode(feats[None], torch.tensor([feats.shape[0]]))
+        memory, state = model.init_decoder(enc, enc_lens)
+        prev = torch.tensor([model.sos])
+        furthest, run, worst = -1, 0, 0
+        for tok in list(tokens) + [model.eos]:
+            _, state, att = model.decode_step(prev, state, memory)
+            weight, peak = (float(v) for v in att.max(dim=1))
+            if weight >= AttentionScorer.SHARP:
+                if peak > furthest:
+                    furthest, run = int(peak), 0
+                elif furthest >= 0:
+                    run += 1
+            worst = max(worst, run)
+            prev = torch.tensor([tok])
+    return worst
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("model")
+    ap.add_argument("feats_scp")
+    ap.add_argument("--ctc-weight", type=float, default=0.3)
+    ap.add_argument("--penalty", type=float, default=0.0)
+    ap.add_argument("--beam", type=int, default=10)
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    pkg = load_package(args.model)
+    rec = Recognizer(pkg, DecodeConfig(beam=args.beam, ctc_weight=args.ctc_weight, penalty=args.penalty))
+    items = [(k, rec.normalize(v, k)) for k, v in kaldiio.load_scp(args.feats_scp).items()]
+    results = rec.decode(items, normalized=True)
+    rows = sorted(((longest_stall(pkg.model, torch.from_numpy(x), r.hyps[0].tokens), utt, r.texts[0])
+                   for (utt, x), r in zip(items, results)), reverse=True)
+    print("longest stall: utterances", sorted(collections.Counter(s for s, _, _ in rows).items()))
+    for stall, utt, text in rows[:6]:
+        print(stall, utt, text[:100])
+
+
+if __name__ == "__main__":
+    main()
