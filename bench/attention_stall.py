@@ -25,20 +25,17 @@ from asrkit.models.package import load_package
 
 
 def longest_stall(model, feats: torch.Tensor, tokens) -> int:
+    """The most stalled steps the loop guard itself counts while the speller reads ``tokens``."""
     with torch.no_grad():
         enc, enc_lens = model.encode(feats[None], torch.tensor([feats.shape[0]]))
-        memory, state = model.init_decoder(enc, enc_lens)
+        # Teacher forcing through the guard's own scorer: its state's "stall" is what it ends on.
+        scorer = AttentionScorer(model, enc, enc_lens, max_backtrack=1)
+        state = scorer.init_state(torch.zeros(1, dtype=torch.long))
         prev = torch.tensor([model.sos])
-        furthest, run, worst = -1, 0, 0
+        worst = 0
         for tok in list(tokens) + [model.eos]:
-            _, state, att = model.decode_step(prev, state, memory)
-            weight, peak = (float(v) for v in att.max(dim=1))
-            if weight >= AttentionScorer.SHARP:
-                if peak > furthest:
-                    furthest, run = int(peak), 0
-                elif furthest >= 0:
-                    run += 1
-            worst = max(worst, run)
+            _, state = scorer.score(prev, state)
+            worst = max(worst, int(state["stall"]))
             prev = torch.tensor([tok])
     return worst
 

@@ -133,14 +133,15 @@ class _Search:
         cols = torch.arange(self.V, device=self.device)
         no_end = step < self.row_min  # (N,)
         force_end = step >= self.row_max  # (N,)
-        self.trim = torch.zeros(N, dtype=torch.long, device=self.device)  # see store_finished
+        self.trim: Optional[Tensor] = None  # (N,) tokens an ended row drops (store_finished); None: none
         for name, sc in self.full.items():
             looped = sc.must_end(new_states[name])
             if looped is not None:
                 force_end = force_end | looped
                 trim = sc.end_trim(new_states[name])
                 if trim is not None:
-                    self.trim = torch.where(looped, torch.maximum(self.trim, trim), self.trim)
+                    trim = trim.masked_fill(~looped, 0)
+                    self.trim = trim if self.trim is None else torch.maximum(self.trim, trim)
         if self.opts.eos_threshold > 0:
             best_other = wsum.masked_fill((cols == self.eos)[None], NEG_INF).max(dim=1).values  # (N,)
             no_end = no_end | (wsum[:, self.eos] < self.opts.eos_threshold * best_other)
@@ -168,7 +169,7 @@ class _Search:
         self.parts = self.parts.index_select(0, parent) + torch.stack(parts, dim=1)
         self.ys = self.ys.index_select(0, parent)
         self.ys[:, step] = token
-        self.row_trim = self.trim.index_select(0, parent)
+        self.row_trim = None if self.trim is None else self.trim.index_select(0, parent)
         for name, sc in self.full.items():
             self.states[name] = sc.reorder(new_states[name], parent)
         if self.ctc is not None:
@@ -195,7 +196,10 @@ class _Search:
         self.fin_ys[act] = ys.gather(1, best[:, :, None].expand(Ba, nb, L))
         # A hypothesis a scorer made to end (an attention loop) drops the tokens it emitted inside
         # the loop; its score keeps them (they were what the search ranked it by).
-        ended_len = (step - self.row_trim.view(Ba, W)).clamp(min=0)
+        if self.row_trim is None:
+            ended_len = torch.full((Ba, W), step, dtype=torch.long, device=self.device)
+        else:
+            ended_len = (step - self.row_trim.view(Ba, W)).clamp(min=0)
         lens = torch.cat([self.fin_len[act], ended_len], 1)
         self.fin_len[act] = lens.gather(1, best)
 
