@@ -112,6 +112,21 @@ def test_attention_only_guards_follow_the_ctc_weight_used(tmp_path, monkeypatch)
     assert (rec.opts.eos_threshold, rec.max_backtrack) == (1.5, 8)
 
 
+
+def test_length_bonus_without_ctc_warns(tmp_path, caplog):
+    """conf/decode.yaml's bonus was tuned for joint decoding; alone it rewards attention loops."""
+    model = tiny_las()
+    save_package(tmp_path / "model.pt", model.state_dict(),
+                 PackageMeta(model_config=model.config, idim=IDIM, vocab_size=V, tokens=TOKENS))
+    warned = []
+    for kwargs in ({"ctc_weight": 0.0, "penalty": 1.0}, {"ctc_weight": 0.4, "penalty": 1.0},
+                   {"ctc_weight": 0.0, "penalty": 0.0}, {"ctc_weight": 0.0, "penalty": 1.0, "mode": "greedy"}):
+        caplog.clear()
+        Recognizer.from_files(tmp_path / "model.pt", DecodeConfig(**kwargs))
+        warned.append(any("length bonus (penalty 1) with attention-only beam search" in r.getMessage()
+                          for r in caplog.records))
+    assert warned == [True, False, False, False]
+
 def test_lm_with_nan_weights_is_refused_by_name(tmp_path):
     import torch
 
