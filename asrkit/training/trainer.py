@@ -276,13 +276,17 @@ class Trainer:
         """Names of the parameters that are not trained (kept in checkpoints: a resume must freeze the same)."""
         return [k for k, p in unwrap(self.model).named_parameters() if not p.requires_grad]
 
-    def _gather_rng(self) -> Any:
-        mine = ckpt.rng_state()
+    def _gather(self, obj: Any) -> List[Any]:
+        """``obj`` of every rank, in rank order (a collective: every rank calls it)."""
         if self.world_size == 1:
-            return mine
+            return [obj]
         every: List[Any] = [None] * self.world_size
-        dist.all_gather_object(every, mine)
+        dist.all_gather_object(every, obj)
         return every
+
+    def _gather_rng(self) -> Any:
+        every = self._gather(ckpt.rng_state())
+        return every[0] if self.world_size == 1 else every
 
     def save_checkpoint(self) -> Path:
         """This epoch's checkpoint (rank 0 writes; every rank must call it).
@@ -385,7 +389,8 @@ class Trainer:
         self._bad_step_ids = []
 
     def _skip_bad_items(self, epoch: int, bad: List[Tuple[str, str]], tally: BadItems, total: int) -> None:
-        """Count the items a batch could not use; fail as soon as they break Kaldi's 5 % rule."""
+        """Count the items a batch could not use; fail as soon as this rank's alone break Kaldi's 5 %
+        rule for the ``total`` items of all ranks (the other ranks' are added up at the epoch's end)."""
         for name, why in bad:
             tally.skip(name, why, logged=name in self._reported)  # named once a run, counted every epoch
             self._reported.add(name)
@@ -407,7 +412,9 @@ class Trainer:
         tot_stats: Dict[str, float] = {}
         n_items = n_units = skipped = updates = seen = 0
         bad_items = BadItems(log, f"training {items}", failed="were skipped")
-        total_items = sum(len(b) for b in self.sampler.epoch_batches(epoch))  # this rank's share
+        # Kaldi's 5 % is of the epoch's items on all ranks: bad utterances that happen to share a
+        # rank must not fail a run the same data passes on one process.
+        total_items = sum(self._gather(sum(len(b) for b in self.sampler.epoch_batches(epoch))))
         win_units, win_start = 0, time.perf_counter()
         start = time.perf_counter()
         self.optimizer.zero_grad(set_to_none=True)
@@ -484,7 +491,14 @@ class Trainer:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         elapsed = time.perf_counter() - start
-        if bad_items.failed:
+        if self.world_size > 1:  # every rank gets the whole epoch's tally, and so the same verdict
+            every = self._gather((bad_items.failed, bad_items.first_error))
+            bad_items.failed = [name for names, _ in every for name in names]
+            bad_items.first_error = next((first for _, first in every if first), None)
+            message = bad_items.past_the_rule(total_items)
+            if message is not None:
+                raise AsrkitError(f"epoch {epoch}: {message} (on {self.world_size} ranks)")
+        if bad_items.failed and self.is_main:
             log.warning("epoch %d: %d of %d training %s skipped: %s", epoch, len(bad_items.failed), total_items,
                         items, bad_items.named())
         if updates == 0:

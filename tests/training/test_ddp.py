@@ -8,6 +8,8 @@ from pathlib import Path
 
 import torch
 
+from asrkit.training import checkpoint as ckpt
+
 from .ddp_grads import build, grads
 from .yesno_dump import train_args
 
@@ -78,58 +80,76 @@ def test_launch_local_spawns_ranks(yesno_setup, tmp_path):
         launch_local(bad, 2)
 
 
+def _dump_with_bad(yesno_root, tmp_path, where):
+    """A 40-utterance yesno dump (one utterance per batch at 700 frames: 20 batches per rank under
+    seed 1) in which the utterance of each (rank, batch of epoch 1) in ``where`` points past the
+    end of its ark; and those utterances."""
+    from asrkit.training.sampler import BucketBatchSampler
+
+    from .yesno_dump import global_cmvn, make_dump, yesno_waves
+
+    train = make_dump(tmp_path / "train", yesno_waves(yesno_root)[:40])
+    global_cmvn(train)
+    lines = (train / "feats.scp").read_text().splitlines()
+    frames = dict(line.split() for line in (train / "utt2num_frames").read_text().splitlines())
+    lengths = [int(frames[line.split()[0]]) for line in lines]  # the utterance table's order: feats.scp's
+    bad = []
+    for rank, k in where:
+        batch = BucketBatchSampler(lengths, 700, shuffle=True, seed=1, rank=rank, world_size=2).epoch_batches(1)[k]
+        assert len(batch) == 1
+        utt = lines[batch[0]].split()[0]
+        lines[batch[0]] = f"{utt} {train / 'feats.ark'}:999999999"
+        bad.append(utt)
+    (train / "feats.scp").write_text("\n".join(lines) + "\n")
+    return train, bad
+
+
+def _train_ddp(yesno_setup, train, exp):
+    args = train_args(yesno_setup, exp, "--set", "training.max_epochs=1", "--set", "batching.max_frames=700",
+                      "--set", "training.valid_cer=false", "--set", "training.seed=1")
+    args[args.index("--train-dir") + 1] = train
+    args[args.index("--cmvn") + 1] = train / "cmvn.ark"
+    return _torchrun("-m", "asrkit", *args)
+
+
 def test_a_batch_all_bad_on_one_rank_does_not_stop_ddp(yesno_setup, yesno_root, tmp_path):
     """Under DDP a rank cannot just skip a batch whose utterances are all unreadable (the other
     rank waits for it in the gradient all-reduce): an earlier batch stands in at weight 0, the
-    utterance is named and counted as on one process, and the run trains on."""
-    from .yesno_dump import global_cmvn, make_dump, yesno_waves
-
-    waves = yesno_waves(yesno_root)[:40]  # 20 per rank: one bad is within Kaldi's 5 % on its rank
-    train = make_dump(tmp_path / "train", waves)
-    global_cmvn(train)
-    lines = (train / "feats.scp").read_text().splitlines()
-    bad_utt = lines[7].split()[0]
-    lines[7] = f"{bad_utt} {train / 'feats.ark'}:999999999"  # an offset past the end of the ark
-    (train / "feats.scp").write_text("\n".join(lines) + "\n")
+    utterance is named and counted as on one process, and the run trains on. Two such of 40 on
+    one rank are within Kaldi's 5 % of the epoch (2 <= 40 // 20), as on one process, although
+    2 of that rank's 20 would not be."""
+    train, bad = _dump_with_bad(yesno_root, tmp_path, [(0, 1), (0, 2)])
     exp = tmp_path / "exp"
-    args = train_args(yesno_setup, exp, "--set", "training.max_epochs=1", "--set", "batching.max_frames=700",
-                      "--set", "training.valid_cer=false")
-    args[args.index("--train-dir") + 1] = train
-    args[args.index("--cmvn") + 1] = train / "cmvn.ark"
-    proc = _torchrun("-m", "asrkit", *args)
+    proc = _train_ddp(yesno_setup, train, exp)
     err = proc.stderr.decode()
     assert proc.returncode == 0, err[-3000:]
     assert "rank 0 of 2 (gloo, cpu)" in err and (exp / "model.pt").is_file()
-    assert bad_utt in err and "1 of 20 training utts skipped" in err, err[-3000:]
+    assert "epoch 1: 2 of 40 training utts skipped: " in err and all(u in err for u in bad), err[-3000:]
     assert "999999999" in err  # the bad entry is named, where it is
 
 
 def test_a_ranks_first_batch_all_bad_does_not_stop_ddp(yesno_setup, yesno_root, tmp_path):
     """The same when the all-bad batch is the rank's very first, with no earlier batch to stand
     in: the first readable training utterance does, at weight 0."""
-    from asrkit.training.sampler import BucketBatchSampler
-
-    from .yesno_dump import global_cmvn, make_dump, yesno_waves
-
-    waves = yesno_waves(yesno_root)[:40]
-    train = make_dump(tmp_path / "train", waves)
-    global_cmvn(train)
-    lines = (train / "feats.scp").read_text().splitlines()
-    frames = dict(line.split() for line in (train / "utt2num_frames").read_text().splitlines())
-    lengths = [int(frames[line.split()[0]]) for line in lines]  # the utterance table's order: feats.scp's
-    first = BucketBatchSampler(lengths, 700, shuffle=True, seed=1, rank=1, world_size=2).epoch_batches(1)[0]
-    assert len(first) == 1  # one yesno utterance per batch at 700 frames
-    bad_utt = lines[first[0]].split()[0]
-    lines[first[0]] = f"{bad_utt} {train / 'feats.ark'}:999999999"
-    (train / "feats.scp").write_text("\n".join(lines) + "\n")
+    train, (bad_utt,) = _dump_with_bad(yesno_root, tmp_path, [(1, 0)])
     exp = tmp_path / "exp"
-    args = train_args(yesno_setup, exp, "--set", "training.max_epochs=1", "--set", "batching.max_frames=700",
-                      "--set", "training.valid_cer=false", "--set", "training.seed=1")
-    args[args.index("--train-dir") + 1] = train
-    args[args.index("--cmvn") + 1] = train / "cmvn.ark"
-    proc = _torchrun("-m", "asrkit", *args)
+    proc = _train_ddp(yesno_setup, train, exp)
     err = proc.stderr.decode()
     assert proc.returncode == 0, err[-3000:]
     assert "rank 1, epoch 1 batch 1: no earlier batch on this rank yet; 1 utterances x " in err, err[-3000:]
-    assert bad_utt in err and "1 of 20 training utts skipped" in err, err[-3000:]
+    assert bad_utt in err and "1 of 40 training utts skipped" in err, err[-3000:]
     assert (exp / "model.pt").is_file()
+
+
+def test_kaldis_5_percent_counts_the_bad_utterances_of_all_ranks(yesno_setup, yesno_root, tmp_path):
+    """Three bad utterances of 40 (two on one rank, one on the other) break Kaldi's 5 % of the
+    epoch, though no rank alone has more than 2: both ranks stop with the same verdict."""
+    train, bad = _dump_with_bad(yesno_root, tmp_path, [(0, 1), (0, 2), (1, 1)])
+    exp = tmp_path / "exp"
+    proc = _train_ddp(yesno_setup, train, exp)
+    err = proc.stderr.decode()
+    assert proc.returncode != 0
+    lines = [line for line in err.splitlines() if "epoch 1: 3 of 40 training utts were skipped" in line]
+    assert len(lines) == 2 and all(u in lines[0] for u in bad) and "(on 2 ranks)" in lines[0], err[-3000:]
+    assert "more than 5 % (Kaldi's rule)" in lines[0]
+    assert not (exp / "model.pt").exists() and not ckpt.list_checkpoints(exp)
