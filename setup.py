@@ -42,8 +42,9 @@ setup(
         "numpy",
     ],
     extras_require={
-        # kaldi-native-fbank is Kaldi's reference fbank, used only to check ours.
-        "test": ["pytest>=7", "kaldi-native-fbank"],
+        # kaldi-native-fbank is Kaldi's reference fbank, used only to check ours; pytest-xdist runs
+        # the suite on several cores (tools/run_tests.sh).
+        "test": ["pytest>=7", "pytest-xdist>=3", "kaldi-native-fbank"],
     },
     entry_points={"console_scripts": console_scripts()},
 )

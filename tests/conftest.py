@@ -32,6 +32,14 @@ def need_corpus(name: str) -> Path:
     return path
 
 
+def pytest_collection_modifyitems(items) -> None:
+    """Under pytest-xdist (tools/run_tests.sh) every worker would start its own Slurm cluster for
+    the tests that use one: keep them together on one worker, one cluster for all."""
+    for item in items:
+        if "slurm_cluster" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("slurm"))
+
+
 @pytest.fixture(scope="session")
 def an4_root() -> Path:
     return need_corpus("an4")

@@ -8,4 +8,13 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/tools/install.sh"
 cd "$root"
-exec "$root/tools/venv/bin/python" -m pytest "$@"
+# The suite runs on up to 4 cores (pytest-xdist; ASRKIT_TEST_WORKERS=1: one process). Tests that
+# share a Slurm cluster stay on one worker (tests/conftest.py); torch gets one thread per worker.
+workers=${ASRKIT_TEST_WORKERS:-$(n=$(nproc 2>/dev/null || echo 1); echo $(( n < 4 ? n : 4 )))}
+case $workers in ''|*[!0-9]*|0) echo "$0: ASRKIT_TEST_WORKERS must be a positive integer, got '$workers'" >&2; exit 1 ;; esac
+xdist=()
+if [ "$workers" -gt 1 ]; then
+  xdist=(-n "$workers" --dist loadgroup)
+  export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+fi
+exec "$root/tools/venv/bin/python" -m pytest "${xdist[@]}" "$@"
