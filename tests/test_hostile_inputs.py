@@ -400,6 +400,12 @@ def _non_utf8(path: Path, good: str, bad: bytes) -> Path:
     return path
 
 
+def _bom(path: Path) -> Path:
+    """``path`` with a UTF-8 byte-order mark put in front (as Windows editors save text)."""
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    return path
+
+
 def _hyp_bytes(d: Path, ref: str, hyp: bytes) -> List[object]:
     (d / "ref").write_text(ref)
     (d / "hyp").write_bytes(hyp)
@@ -630,6 +636,22 @@ CASES: List[Case] = [
          "f.ark: entry 2: key b'\\xbb\\xbfkey' is not UTF-8 text", OUT),
     Case("non-utf8-hypothesis", "score", lambda w, d: Run(_hyp_bytes(d, REF5, b"a-1 the cat\na-2 \xbb\n")), 1,
          "hyp:2: not UTF-8 text"),
+    # a byte-order mark would make the first id "\ufeff<id>": that utterance then "missing" everywhere
+    Case("bom-wav-scp-compute-fbank", "compute-fbank",
+         lambda w, d: Run(["--sample-frequency", "8000", "scp:" + str(_bom(Path(_wav_scp(w, d, 4, {})[4:]))),
+                           f"ark,scp:{d}/out.ark,{d}/out.scp"]), 1,
+         "wav.scp:1: starts with a UTF-8 byte-order mark (BOM)", ("out.ark", "out.scp", "fbank.yaml")),
+    Case("bom-feats-scp-compute-cmvn", "compute-cmvn",
+         lambda w, d: Run(["scp:" + str(_bom(Path(_scp_with(w, d, {}, n=3)[4:]))), d / "cmvn.ark"]), 1,
+         "f.scp:1: starts with a UTF-8 byte-order mark (BOM)", OUT),
+    Case("bom-hypothesis-score", "score", lambda w, d: Run(_hyp_bytes(d, REF5, b"\xef\xbb\xbfa-1 the cat\n")), 1,
+         "hyp:1: starts with a UTF-8 byte-order mark (BOM)"),
+    Case("bom-text-validate-data-dir", "validate-data-dir",
+         lambda w, d: Run(["--no-feats", _bom(_data_dir(w, d, n=4) / "text").parent]), 1,
+         "text:1: starts with a UTF-8 byte-order mark (BOM)"),
+    Case("bom-stdin-tokenize", "tokenize",
+         lambda w, d: Run([w.root / "lang" / "tokens.model"], b"\xef\xbb\xbf" + _text_bytes(w, {})), 1,
+         "<stdin>:1: starts with a UTF-8 byte-order mark (BOM)", check=_stdout_lines(0)),
     Case("launch-bad-job-range", "launch", lambda w, d: Run(["JOB=a:b", d / "log.JOB", "true"]), 1,
          "bad job range 'JOB=a:b' (expected e.g. JOB=1:4 or JOB=3)", ("JOB=a:b",)),
     # -- accepted without a word before --------------------------------------------------------------

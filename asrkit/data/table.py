@@ -9,6 +9,18 @@ from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import PathLike, atomic_open
 
 
+# A UTF-8 byte-order mark (Windows editors write one) would become part of the first key, and
+# that utterance would then be "missing" everywhere else: named instead.
+BOM = "\ufeff"
+
+
+def bom_problem(name: str) -> str:
+    """What is wrong with table ``name`` that starts with a BOM (its line 1)."""
+    how = "" if name.startswith("<") else f" (sed -i '1s/^\\xEF\\xBB\\xBF//' {name})"
+    return (f"starts with a UTF-8 byte-order mark (BOM), which would become part of the first key; Kaldi "
+            f"tables are plain text: remove it{how}")
+
+
 @dataclass(frozen=True)
 class TableLine:
     key: str
@@ -44,6 +56,8 @@ def iter_table_lines(lines: Iterable[bytes], name: str, allow_empty_value: bool 
             line = raw.decode("utf-8").rstrip("\r\n")
         except UnicodeDecodeError as e:
             raise AsrkitError(f"{name}:{lineno}: not UTF-8 text ({e.reason} at byte {e.start} of the line)") from None
+        if lineno == 1 and line.startswith(BOM):
+            raise AsrkitError(f"{name}:1: {bom_problem(name)}")
         parts = line.strip().split(maxsplit=1)
         if not parts:
             raise AsrkitError(f"{name}:{lineno}: empty line")
@@ -66,7 +80,9 @@ def iter_table_fast(path: PathLike, allow_empty_value: bool = False) -> Iterator
         with open(path, "rb") as f:
             data = f.read()
         text = data.decode("utf-8")
-    except (OSError, UnicodeDecodeError):
+        if text.startswith(BOM):
+            raise UnicodeError  # iter_table names it
+    except (OSError, UnicodeError):
         yield from ((x.key, x.value, x.lineno) for x in iter_table(path, allow_empty_value))
         return
     lines = text.split("\n")

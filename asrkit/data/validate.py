@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 from asrkit.data.datadir import DataDir
-from asrkit.data.table import TableLine
+from asrkit.data.table import BOM, TableLine, bom_problem
 from asrkit.utils.fileio import PathLike
 
 ERROR = "error"
@@ -77,6 +77,9 @@ def scan_table(path: PathLike, allow_empty_value: bool = False) -> ScannedTable:
             continue
         line = line.rstrip("\r")
         parts = line.strip().split(maxsplit=1)
+        if lineno == 1 and line.startswith(BOM):
+            scanned.problems.append(Problem(str(path), 1, bom_problem(str(path))))
+            parts = line[1:].strip().split(maxsplit=1)
         if not parts:
             scanned.problems.append(Problem(str(path), lineno, "empty line"))
         elif line[:1].isspace():

@@ -68,3 +68,19 @@ def test_killed_lm_run_resumes_exactly(tmp_path, an4_root, asrkit):
         assert torch.equal(last_a["model"][k], last_b["model"][k]), k
     assert [r["train_loss"] for r in last_a["train_state"]["history"]] == \
         [r["train_loss"] for r in last_b["train_state"]["history"]]
+
+
+def test_text_with_a_byte_order_mark_is_named(tmp_path):
+    """A BOM would be read as part of the first sentence's first word (or utterance id)."""
+    import pytest
+
+    from asrkit.cli.train_lm import read_sentences
+    from asrkit.utils.errors import AsrkitError
+
+    text = tmp_path / "text"
+    text.write_bytes(b"\xef\xbb\xbfHELLO WORLD\nYES NO\n")
+    for fmt in ("plain", "kaldi", "auto"):
+        with pytest.raises(AsrkitError, match=r"text:1: starts with a UTF-8 byte-order mark \(BOM\)"):
+            read_sentences(str(text), fmt)
+    text.write_bytes(b"HELLO WORLD\nYES NO\n")
+    assert read_sentences(str(text), "plain") == ["HELLO WORLD", "YES NO"]
