@@ -350,7 +350,11 @@ if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
       printf '| set | CER %% | WER %% | model config | decode config | training time | date | machine |\n' > "$results"
       printf '|---|---|---|---|---|---|---|---|\n' >> "$results"
     fi
-    model_desc="$train_config${train_args:+ $train_args}, $(basename "$model")"
+    # The training data's options too: two rows differing only in them must not read the same.
+    data_desc=
+    [ -z "$speed_perturb_factors" ] || data_desc=", speed perturbation $speed_perturb_factors"
+    [ "$feats_type" = fbank ] || data_desc="$data_desc${data_desc:+ (on the fly)}, --feats-type raw"
+    model_desc="$train_config${train_args:+ $train_args}$data_desc, $(basename "$model")"
     [ "$averaged" = false ] || model_desc="$model_desc ($num_avg best averaged)"
     printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$set" "$cer" "$wer" "$model_desc (exp/$tag)" \
       "$decode_config${decode_args:+ $decode_args}${lm_opts[*]:+ + LM (weight $lm_weight)}" "$train_time" \
