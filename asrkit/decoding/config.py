@@ -32,7 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Dict, Optional, Tuple
 
-from asrkit.utils.config import from_dict, load_yaml_mapping, to_dict
+from asrkit.utils.config import from_dict, load_yaml_mapping, non_finite, to_dict
 from asrkit.utils.errors import AsrkitError
 
 # How word boundaries are placed (asrkit.decoding.ctc_align.word_times); the first is the default.
@@ -87,7 +87,9 @@ class DecodeConfig:
         return cls.from_dict(load_yaml_mapping(path, "decoding options"), str(path))
 
     def validate(self, where: str = "decode config") -> None:
-        problems = []
+        problems = non_finite(self)
+        if problems:  # NaN passes every comparison below
+            raise AsrkitError(f"{where}: " + "; ".join(problems))
         if self.mode not in ("beam", "greedy"):
             problems.append(f"mode must be beam or greedy, got {self.mode!r}")
         if self.beam < 1:

@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional
 
-from asrkit.utils.config import Wording, from_dict, load_yaml_mapping, to_dict
+from asrkit.utils.config import Wording, from_dict, load_yaml_mapping, non_finite, to_dict
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import PathLike, atomic_open
 
@@ -82,7 +82,9 @@ class FbankConfig:
                 if 700.0 * (math.exp((low_mel + (i + 2) * step) / 1127.0) - 1.0) > hz + 1e-3]  # float slack
 
     def validate(self) -> None:
-        problems = []
+        problems = non_finite(self)
+        if problems:  # NaN passes every comparison below
+            raise AsrkitError("bad fbank config: " + "; ".join(problems))
         if self.sample_frequency <= 0:
             problems.append(f"sample_frequency must be > 0, got {self.sample_frequency}")
         if self.frame_length <= 0 or self.frame_shift <= 0:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import typing
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Type, TypeVar, Union
@@ -91,6 +92,13 @@ def load_yaml_mapping(path: Union[str, Path], what: str = "options") -> Dict[str
     if not isinstance(d, dict):
         raise ConfigError(f"{path}: expected a mapping of {what}, got {type(d).__name__}")
     return d
+
+
+def non_finite(obj: Any) -> List[str]:
+    """Problems, one per float field of dataclass ``obj`` that is NaN or infinite: for a config's
+    own validate(), which also sees values set without from_dict (command-line overrides)."""
+    return [f"{f.name} must be a finite number, got {getattr(obj, f.name)}" for f in dataclasses.fields(obj)
+            if isinstance(getattr(obj, f.name), float) and not math.isfinite(getattr(obj, f.name))]
 
 
 def from_dict(cls: Type[T], d: Optional[Mapping[Any, Any]], where: str = "", *, path: str = "",
@@ -239,6 +247,8 @@ def _coerce(value: Any, typ: Any, nested: Callable[[type, Any], Any]) -> Any:
         number = _number(value)
         if number is None:
             raise _Mismatch(float, value)
+        if not math.isfinite(number):  # no option means anything by NaN or infinity; they slip past "> 0" checks
+            raise _Mismatch("a finite number", value)
         return number
     if typ is str:
         if not isinstance(value, str):

@@ -75,6 +75,10 @@ def test_unknown_key_names_it_and_the_known_ones():
     ({"betas": [0.9]}, "c.yaml: betas: expected a list of 2, got [0.9]"),
     ({"free": "x"}, "c.yaml: free: expected a mapping, got 'x'"),
     ({"maybe": "many"}, "c.yaml: maybe: expected int, got 'many'"),
+    # NaN and infinity pass "> 0" checks: no option means anything by them
+    ({"inner": {"rate": "nan"}}, "c.yaml: inner.rate: expected a finite number, got 'nan'"),
+    ({"inner": {"rate": float("inf")}}, "c.yaml: inner.rate: expected a finite number, got inf"),
+    ({"betas": [0.9, "-inf"]}, "c.yaml: betas[1]: expected a finite number, got '-inf'"),
 ])
 def test_type_errors_name_where_and_key(d, message):
     with pytest.raises(ConfigError) as e:
@@ -130,3 +134,19 @@ def test_a_required_field_missing_is_named():
 
     with pytest.raises(ConfigError, match="^c: missing path$"):
         from_dict(Needs, {"n": 2}, "c")
+
+
+def test_non_finite_names_the_fields_set_without_from_dict():
+    """What a config's validate() uses for values a command line sets directly."""
+    from asrkit.decoding.config import DecodeConfig
+    from asrkit.features.fbank import FbankConfig
+    from asrkit.utils.config import non_finite
+
+    assert non_finite(Inner(rate=float("nan"))) == ["rate must be a finite number, got nan"]
+    assert non_finite(Inner()) == []
+    cfg = DecodeConfig()
+    cfg.penalty = float("nan")  # as asrkit-decode --penalty nan sets it
+    with pytest.raises(AsrkitError, match=r"^options: penalty must be a finite number, got nan$"):
+        cfg.validate("options")
+    with pytest.raises(AsrkitError, match=r"sample_frequency must be a finite number, got inf"):
+        FbankConfig(sample_frequency=float("inf"))
