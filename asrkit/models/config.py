@@ -35,8 +35,11 @@ class ListenerConfig:
                 or not all(isinstance(k, int) and k >= 1 for k in self.subsample):
             raise ValueError(f"listener.subsample must be a non-empty list of integers >= 1 (one per BLSTM "
                              f"layer), got {self.subsample!r}")
-        if len(self.vgg_channels) != 2:
-            raise ValueError(f"listener.vgg_channels must list 2 channel counts, got {self.vgg_channels!r}")
+        if len(self.vgg_channels) != 2 or not all(isinstance(c, int) and c >= 1 for c in self.vgg_channels):
+            raise ValueError(f"listener.vgg_channels must list 2 channel counts >= 1, got {self.vgg_channels!r}")
+        if self.hidden < 1 or self.proj < 0:
+            raise ValueError(f"listener.hidden must be >= 1 and listener.proj >= 0 (0: none), got "
+                             f"{self.hidden} and {self.proj}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"listener.dropout must be in [0, 1), got {self.dropout}")
 
@@ -72,6 +75,10 @@ class AttentionConfig:
     def __post_init__(self) -> None:
         if self.type not in ATTENTION_TYPES:
             raise ValueError(f"unknown attention type {self.type!r} (choose from {', '.join(ATTENTION_TYPES)})")
+        if self.dim < 1 or self.heads < 1 or self.conv_channels < 1 or self.conv_width < 0 or not self.scaling > 0:
+            raise ValueError(f"attention.dim, heads and conv_channels must be >= 1, conv_width >= 0 and scaling "
+                             f"> 0, got {self.dim}, {self.heads}, {self.conv_channels}, {self.conv_width} and "
+                             f"{self.scaling}")
 
 
 @dataclass
@@ -86,6 +93,10 @@ class SpellerConfig:
     def __post_init__(self) -> None:
         if self.layers < 1:
             raise ValueError("speller.layers must be at least 1")
+        if self.hidden < 1 or self.embed < 1:
+            raise ValueError(f"speller.hidden and speller.embed must be >= 1, got {self.hidden} and {self.embed}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"speller.dropout must be in [0, 1), got {self.dropout}")
 
 
 @dataclass
@@ -111,6 +122,8 @@ class LASConfig:
         # Checked here, not in LAS: a bad value then fails when the config loads, before data is read.
         if not 0.0 <= self.ctc_weight <= 1.0:
             raise ValueError(f"ctc_weight must be in [0, 1], got {self.ctc_weight}")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
         if self.init not in ("pytorch", "lecun"):
             raise ValueError(f"init must be pytorch or lecun, got {self.init!r}")
 
@@ -152,6 +165,11 @@ class LMConfig:
     hidden: int = 512
     layers: int = 2
     dropout: float = 0.2
+
+    def __post_init__(self) -> None:
+        if self.embed < 1 or self.hidden < 1 or self.layers < 1 or not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"embed, hidden and layers must be >= 1 and dropout in [0, 1), got {self.embed}, "
+                             f"{self.hidden}, {self.layers} and {self.dropout}")
 
     @classmethod
     def from_dict(cls, d: Optional[Dict[str, Any]], where: str = "lm model config") -> "LMConfig":

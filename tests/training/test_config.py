@@ -36,6 +36,15 @@ def test_yaml_sections_and_overrides(tmp_path):
     ({}, ["optim.name=sgd"], "optim.name: 'sgd' is not one of adam, adadelta"),
     ({}, ["training.best_metric=wer"], "best_metric: 'wer'"),
     ({}, ["batching.shuffle=maybe"], "expected true or false"),
+    # sizes a model cannot be built with (torch's own errors would come as tracebacks, or not at all)
+    ({}, ["model.listener.hidden=0"], "listener.hidden must be >= 1 and listener.proj >= 0 (0: none), got 0"),
+    ({}, ["model.listener.vgg_channels=[0,3]"], "listener.vgg_channels must list 2 channel counts >= 1"),
+    ({}, ["model.attention.scaling=0"], "attention.dim, heads and conv_channels must be >= 1, conv_width >= 0"),
+    ({}, ["model.speller.embed=0"], "speller.hidden and speller.embed must be >= 1, got 320 and 0"),
+    ({}, ["model.speller.dropout=1"], "speller.dropout must be in [0, 1), got 1.0"),
+    ({}, ["model.label_smoothing=1"], "label_smoothing must be in [0, 1), got 1.0"),
+    ({"model": {"specaug": {"freq_width": -1}}}, [], "specaug: mask counts, widths and time_warp must be >= 0"),
+    ({}, ["optim.lr=nan"], "optim.lr: expected a finite number, got 'nan'"),
 ])
 def test_bad_config_is_a_clear_error(raw, overrides, message):
     with pytest.raises(AsrkitError, match=re.escape(message)):

@@ -84,3 +84,14 @@ def test_text_with_a_byte_order_mark_is_named(tmp_path):
             read_sentences(str(text), fmt)
     text.write_bytes(b"HELLO WORLD\nYES NO\n")
     assert read_sentences(str(text), "plain") == ["HELLO WORLD", "YES NO"]
+
+
+def test_lm_sizes_are_checked_when_the_config_loads():
+    import pytest
+
+    from asrkit.models.config import LMConfig
+    from asrkit.utils.errors import AsrkitError
+
+    with pytest.raises(AsrkitError, match=r"embed, hidden and layers must be >= 1 and dropout in \[0, 1\), got 256, 512, 0"):
+        LMConfig.from_dict({"layers": 0})
+    assert LMConfig.from_dict({"layers": 1}).layers == 1
