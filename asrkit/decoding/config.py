@@ -104,6 +104,8 @@ class DecodeConfig:
             problems.append(f"eos_threshold must be >= 0 (0: off), got {self.eos_threshold}")
         if self.max_backtrack is not None and self.max_backtrack < 0:
             problems.append(f"max_backtrack must be >= 0 (0: off), got {self.max_backtrack}")
+        if self.pre_beam_ratio < 0:
+            problems.append(f"pre_beam_ratio must be >= 0 (0: all tokens), got {self.pre_beam_ratio}")
         if self.batch_size < 1:
             problems.append(f"batch_size must be >= 1, got {self.batch_size}")
         if self.maxlenratio < 0 or self.minlenratio < 0:

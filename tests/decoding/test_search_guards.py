@@ -170,3 +170,5 @@ def test_decode_config_guards_are_for_attention_only_decoding():
     assert given.guards(0.0) == (2.0, 0) and given.guards(0.5) == (2.0, 0)
     with pytest.raises(AsrkitError, match="eos_threshold must be >= 0 .*max_backtrack must be >= 0"):
         DecodeConfig.from_dict({"eos_threshold": -1, "max_backtrack": -2})
+    with pytest.raises(AsrkitError, match=r"pre_beam_ratio must be >= 0 \(0: all tokens\), got -1.0"):
+        DecodeConfig.from_dict({"pre_beam_ratio": -1})
