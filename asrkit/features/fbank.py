@@ -95,11 +95,26 @@ class FbankConfig:
             problems.append(f"window_type must be one of {', '.join(_WINDOWS)}, got {self.window_type!r}")
         if self.dither < 0:
             problems.append(f"dither must be >= 0, got {self.dither}")
+        if not 0.0 <= self.preemphasis_coefficient <= 1.0:
+            problems.append(f"preemphasis_coefficient must be in [0, 1], got {self.preemphasis_coefficient}")
+        if self.energy_floor < 0:
+            problems.append(f"energy_floor must be >= 0, got {self.energy_floor}")
+        # torchaudio asserts (a traceback) on a frame shift or length under one sample
+        if min(self.frame_length, self.frame_shift) * self.sample_frequency / 1000 < 1:
+            problems.append(f"frame_length and frame_shift must be at least one sample ({1000 / self.sample_frequency:g} ms "
+                            f"at {self.sample_frequency:g} Hz), got {self.frame_length}/{self.frame_shift} ms")
         nyquist = self.sample_frequency / 2
         high = self.high_freq if self.high_freq > 0 else nyquist + self.high_freq
         if not 0 <= self.low_freq < high <= nyquist:
             problems.append(f"need 0 <= low_freq < high_freq <= {nyquist:g} (Nyquist), got low_freq="
                             f"{self.low_freq}, high_freq={self.high_freq}")
+        if self.vtln_warp <= 0:
+            problems.append(f"vtln_warp must be > 0 (1: no warp), got {self.vtln_warp}")
+        elif self.vtln_warp != 1.0:  # Kaldi's (and torchaudio's) bounds for a warped filter bank
+            vtln_high = self.vtln_high if self.vtln_high > 0 else high + self.vtln_high
+            if not self.low_freq < self.vtln_low < vtln_high < high:
+                problems.append(f"with vtln_warp need low_freq < vtln_low < vtln_high < high_freq, got {self.low_freq}, "
+                                f"{self.vtln_low}, {vtln_high:g} (vtln_high={self.vtln_high}) and {high:g}")
         if problems:
             raise AsrkitError("bad fbank config: " + "; ".join(problems))
 

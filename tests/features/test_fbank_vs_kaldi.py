@@ -109,7 +109,14 @@ def test_config_yaml_round_trip_and_errors(tmp_path):
                           ("num_mel_bins: 40.5\n", "option 'num_mel_bins': expected int"),
                           ("- 1\n", "expected a mapping"),
                           ("window_type: square\n", "window_type must be one of"),
-                          ("high_freq: 9000\n", "Nyquist")]:
+                          ("high_freq: 9000\n", "Nyquist"),
+                          # each of these ended in a torchaudio traceback (assertion, log or division)
+                          ("preemphasis_coefficient: 2\n", r"preemphasis_coefficient must be in \[0, 1\], got 2.0"),
+                          ("energy_floor: -1\n", "energy_floor must be >= 0, got -1.0"),
+                          ("vtln_warp: 0\n", r"vtln_warp must be > 0 \(1: no warp\), got 0.0"),
+                          ("vtln_warp: 0.9\nvtln_low: 7800\n", "with vtln_warp need low_freq < vtln_low < vtln_high"),
+                          ("frame_shift: 0.001\n", "frame_length and frame_shift must be at least one sample"),
+                          ("frame_length: .nan\n", "frame_length must be a finite number, got nan")]:
         path.write_text(text)
         with pytest.raises(AsrkitError, match=message):
             FbankConfig.from_yaml(path)
