@@ -11,7 +11,7 @@ from typing import Callable
 import click
 
 from asrkit.utils.errors import AsrkitError, from_worker, os_error_message
-from asrkit.utils.logging import setup_logging
+from asrkit.utils.logging import error_to_log_files, setup_logging
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -39,6 +39,7 @@ def asrkit_command(name: str, **kwargs) -> Callable:
                 return fn(*args, **kw)
             except AsrkitError as e:
                 click.echo(f"ERROR ({prog}): {from_worker(e)}", err=True)
+                error_to_log_files(prog, str(from_worker(e)))
                 sys.exit(1)
             except OSError as e:
                 message = os_error_message(from_worker(e))

@@ -37,7 +37,7 @@ from asrkit.training.trainer import Trainer, seed_everything
 from asrkit.utils.device import resolve_device
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import atomic_open
-from asrkit.utils.logging import DATEFMT, FORMAT, LogFileHandler, get_logger
+from asrkit.utils.logging import DATEFMT, FORMAT, LogFileHandler, error_to_log_files, get_logger
 
 log = get_logger(__name__)
 
@@ -107,6 +107,10 @@ def train(args: TrainArgs) -> Optional[Path]:
     except KeyboardInterrupt:
         if runs is not None:
             runs.outcome = "interrupted"
+        raise
+    except AsrkitError as e:  # its log file is closed before asrkit-train's wrapper prints this
+        if handler is not None:
+            error_to_log_files("asrkit-train", str(e), [handler])
         raise
     finally:
         if runs is not None:

@@ -35,6 +35,16 @@ def setup_logging(verbose: int = 0, log_file: Optional[str] = None) -> None:
     root.setLevel(level)
 
 
+def error_to_log_files(name: str, message: str, handlers: Optional[Iterable[logging.Handler]] = None) -> None:
+    """Write ``ERROR [name] message`` to the log files among ``handlers`` (default: the root
+    logger's) and nowhere else: a command prints its fatal error on stderr itself, and its
+    ``exp/*/log/*.log`` must say why the run ended too, as a Kaldi log does."""
+    record = logging.makeLogRecord({"name": name, "levelno": logging.ERROR, "levelname": "ERROR", "msg": message})
+    for handler in list(logging.getLogger().handlers if handlers is None else handlers):
+        if isinstance(handler, LogFileHandler):
+            handler.handle(record)
+
+
 class LogFileHandler(logging.FileHandler):
     """A log file that a full disk (or any failing write) cannot fill stderr with tracebacks.
 

@@ -106,6 +106,8 @@ def test_bad_inputs_fail_clearly(yesno_setup, tmp_path, asrkit):
     proc = asrkit(*args, check=False)
     assert proc.returncode == 1
     assert f"ERROR (asrkit-train): {empty}/feats.scp: no such file" in proc.stderr.decode()
+    # and the run's own log says why it ended, as a Kaldi log does
+    assert f"ERROR [asrkit-train] {empty}/feats.scp: no such file" in (tmp_path / "e1/log/train.log").read_text()
 
     # a bad config key names the key, and nothing is trained
     code, err = _run_inproc(*train_args(root, tmp_path / "e2", "--set", "training.max_epoch=3"))

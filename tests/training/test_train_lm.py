@@ -95,3 +95,14 @@ def test_lm_sizes_are_checked_when_the_config_loads():
     with pytest.raises(AsrkitError, match=r"embed, hidden and layers must be >= 1 and dropout in \[0, 1\), got 256, 512, 0"):
         LMConfig.from_dict({"layers": 0})
     assert LMConfig.from_dict({"layers": 1}).layers == 1
+
+
+def test_a_failed_run_says_why_in_its_log(tmp_path):
+    from asrkit.cli.train_lm import main
+
+    (tmp_path / "text").write_text("u1 HELLO\n")
+    result = CliRunner().invoke(main, ["--lang-dir", str(tmp_path / "nolang"), str(tmp_path / "text"),
+                                       str(tmp_path / "exp")])
+    assert result.exit_code == 1
+    log = (tmp_path / "exp/log/train_lm.log").read_text()
+    assert f"ERROR [asrkit-train-lm] {tmp_path}/nolang/tokens.model: no such file" in log, log
