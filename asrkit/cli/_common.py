@@ -38,8 +38,9 @@ def asrkit_command(name: str, **kwargs) -> Callable:
             try:
                 return fn(*args, **kw)
             except AsrkitError as e:
-                click.echo(f"ERROR ({prog}): {from_worker(e)}", err=True)
-                error_to_log_files(prog, str(from_worker(e)))
+                message = str(from_worker(e))
+                click.echo(f"ERROR ({prog}): {message}", err=True)
+                error_to_log_files(prog, message)
                 sys.exit(1)
             except OSError as e:
                 message = os_error_message(from_worker(e))

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Optional, Tuple
 import click
 
 from asrkit.cli._common import asrkit_command
-from asrkit.data.table import bom_problem
+from asrkit.data.table import refuse_bom
 from asrkit.utils.bad_items import BadItems
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import name_os_error
@@ -57,8 +57,8 @@ def _filter(tok: Tokenizer, stdin, out, tally: BadItems, unknown: UnknownTally, 
             utt_id: bool) -> None:
     for lineno, raw in enumerate(progress(stdin, desc="tokenize", unit="lines"), 1):
         where = f"<stdin>:{lineno}"
-        if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
-            raise AsrkitError(f"{where}: {bom_problem('<stdin>')}")
+        if lineno == 1:
+            refuse_bom(raw, "<stdin>")
         try:
             key, result = _line(tok, raw, where, decode, pieces, utt_id, unknown)
         except AsrkitError as e:

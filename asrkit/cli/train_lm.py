@@ -7,7 +7,7 @@ from typing import Optional
 import click
 
 from asrkit.cli._common import asrkit_command
-from asrkit.data.table import bom_problem, iter_table
+from asrkit.data.table import iter_table, refuse_bom
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.logging import get_logger, setup_logging
 
@@ -27,8 +27,8 @@ def read_sentences(path: str, fmt: str) -> list:
         raise AsrkitError(f"{path}: no such file") from None
     except OSError as e:
         raise AsrkitError(f"{path}: cannot read: {e.strerror}") from None
-    if raw_lines and raw_lines[0].startswith(b"\xef\xbb\xbf"):
-        raise AsrkitError(f"{path}:1: {bom_problem(str(path))}")
+    if raw_lines:
+        refuse_bom(raw_lines[0], str(path))
     lines = []
     for lineno, raw in enumerate(raw_lines, 1):
         try:

@@ -21,6 +21,12 @@ def bom_problem(name: str) -> str:
             f"tables are plain text: remove it{how}")
 
 
+def refuse_bom(first_line: bytes, name: str) -> None:
+    """The error for text ``name`` (a file, ``<stdin>``) whose first line, as read, starts with a BOM."""
+    if first_line.startswith(BOM.encode("utf-8")):
+        raise AsrkitError(f"{name}:1: {bom_problem(name)}")
+
+
 @dataclass(frozen=True)
 class TableLine:
     key: str
@@ -52,12 +58,12 @@ def iter_table_lines(lines: Iterable[bytes], name: str, allow_empty_value: bool 
                      first_lineno: int = 1) -> Iterator[TableLine]:
     """:func:`iter_table` over lines already opened (a pipe's or stdin's bytes); ``name`` is for messages."""
     for lineno, raw in enumerate(lines, first_lineno):
+        if lineno == 1:
+            refuse_bom(raw, name)
         try:
             line = raw.decode("utf-8").rstrip("\r\n")
         except UnicodeDecodeError as e:
             raise AsrkitError(f"{name}:{lineno}: not UTF-8 text ({e.reason} at byte {e.start} of the line)") from None
-        if lineno == 1 and line.startswith(BOM):
-            raise AsrkitError(f"{name}:1: {bom_problem(name)}")
         parts = line.strip().split(maxsplit=1)
         if not parts:
             raise AsrkitError(f"{name}:{lineno}: empty line")

@@ -35,7 +35,7 @@ from asrkit.training.las_task import LASTask
 from asrkit.training.timing import RunRecord
 from asrkit.training.trainer import Trainer, seed_everything
 from asrkit.utils.device import resolve_device
-from asrkit.utils.errors import AsrkitError
+from asrkit.utils.errors import AsrkitError, from_worker
 from asrkit.utils.fileio import atomic_open
 from asrkit.utils.logging import DATEFMT, FORMAT, LogFileHandler, error_to_log_files, get_logger
 
@@ -110,7 +110,7 @@ def train(args: TrainArgs) -> Optional[Path]:
         raise
     except AsrkitError as e:  # its log file is closed before asrkit-train's wrapper prints this
         if handler is not None:
-            error_to_log_files("asrkit-train", str(e), [handler])
+            error_to_log_files("asrkit-train", str(from_worker(e)), [handler])  # what stderr says
         raise
     finally:
         if runs is not None:
