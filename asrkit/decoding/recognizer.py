@@ -166,7 +166,7 @@ class Recognizer:
         resampled up gets the model's mean in the mel bins above its own Nyquist frequency.
         """
         from asrkit.features.fbank import compute_fbank, compute_fbank_chunked
-        from asrkit.features.wav import resample
+        from asrkit.features.wav import MAX_SAMPLE_RATE, resample
 
         fbank = self.pkg.meta.feature_config
         if fbank is None:
@@ -178,6 +178,9 @@ class Recognizer:
         if sample_rate < min(MIN_SAMPLE_RATE, target):
             raise AsrkitError(f"utterance {utt_id!r}: sample rate {sample_rate} Hz is too low to recognise speech "
                               f"(at least {MIN_SAMPLE_RATE} Hz; the model's is {target} Hz)")
+        if sample_rate > MAX_SAMPLE_RATE:
+            raise AsrkitError(f"utterance {utt_id!r}: sample rate {sample_rate} Hz is over the {MAX_SAMPLE_RATE} Hz "
+                              f"asrkit reads")
         if sample_rate != target:
             if sample_rate < target and self._cmvn is not None:
                 empty = fbank.dims_above(sample_rate / 2)

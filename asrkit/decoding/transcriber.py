@@ -29,10 +29,10 @@ import numpy as np
 from asrkit.decoding.config import DecodeConfig
 from asrkit.decoding.ctc_align import Word
 from asrkit.decoding.recognizer import Piece, Recognizer, UttResult
+from asrkit.features.wav import FLOAT_PEAK_LIMIT, INT16_SCALE
 from asrkit.utils.errors import AsrkitError
 
 Audio = Union[str, "os.PathLike[str]", Tuple[Any, int]]
-INT16_SCALE = 32768.0
 
 
 @dataclass
@@ -115,6 +115,11 @@ class Transcriber:
             y = (x.astype(np.float32) - np.float32(half)) * np.float32(INT16_SCALE / half)
         elif np.issubdtype(x.dtype, np.floating):
             y = x.astype(np.float32) * np.float32(INT16_SCALE)
+            peak = float(np.abs(x).max()) if x.size and np.isfinite(x).all() else 0.0
+            if peak > FLOAT_PEAK_LIMIT:
+                # as for float audio files: int16 values passed as floats, 90 dB too loud
+                raise AsrkitError(f"{name}: float samples reach {peak:.4g}, beyond the +-1.0 full scale by more "
+                                  f"than {FLOAT_PEAK_LIMIT:g}x; pass int16 arrays as int16, or divide by 32768")
         else:
             raise AsrkitError(f"{name}: samples of type {x.dtype} are not audio")
         if y.ndim == 2:

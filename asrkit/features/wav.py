@@ -65,6 +65,9 @@ INT16_SCALE = 32768.0
 # (a mix, a gain before a limiter); int16 values stored as floats reach hundreds or thousands.
 FLOAT_PEAK_LIMIT = 16.0
 MAX_OVERSHOOT_S = 0.5  # as Kaldi's extract-segments
+# The highest sample rate read: 768 kHz is the top of what audio converters record; a larger
+# rate in a header is corruption (or an attack on the resampler's memory), not speech.
+MAX_SAMPLE_RATE = 768_000
 
 # Streaming writers (sox, ffmpeg to a pipe) cannot seek back to fill in the sizes, so they
 # write one of these as the data chunk size; the data then simply runs to the end of the stream.
@@ -102,6 +105,9 @@ class _RiffData:
     offset: int  # byte offset of the first sample
     declared: int  # data size the header states (RF64: from ds64)
     format_tag: Optional[int]
+    channels: Optional[int] = None
+    block_align: Optional[int] = None
+    bits: Optional[int] = None
 
 
 def _riff_data(read_at: Callable[[int, int], bytes]) -> Optional[_RiffData]:
@@ -112,7 +118,7 @@ def _riff_data(read_at: Callable[[int, int], bytes]) -> Optional[_RiffData]:
     head = read_at(0, 12)
     if len(head) < 12 or head[:4] not in (b"RIFF", b"RF64") or head[8:12] != b"WAVE":
         return None
-    pos, tag, ds64 = 12, None, None
+    pos, tag, ds64, layout = 12, None, None, (None, None, None)
     for _ in range(_MAX_CHUNKS):
         hdr = read_at(pos, 24)  # a chunk header and the first 16 bytes of its body
         if len(hdr) < 8:
@@ -122,9 +128,12 @@ def _riff_data(read_at: Callable[[int, int], bytes]) -> Optional[_RiffData]:
             ds64 = struct.unpack_from("<Q", hdr, 16)[0]
         elif cid == b"fmt " and len(hdr) >= 10:
             tag = struct.unpack_from("<H", hdr, 8)[0]
+            if len(hdr) >= 24 and size >= 16:
+                channels, _, _, block_align, bits = struct.unpack_from("<HIIHH", hdr, 10)
+                layout = (channels, block_align, bits)
         elif cid == b"data":
             declared = ds64 if head[:4] == b"RF64" and size == 0xFFFFFFFF and ds64 is not None else size
-            return _RiffData(pos + 4, pos + 8, declared, tag)
+            return _RiffData(pos + 4, pos + 8, declared, tag, *layout)
         pos += 8 + size + (size & 1)  # chunks are padded to even sizes
     return None  # a pathological chunk list: leave it to libsndfile
 
@@ -139,9 +148,21 @@ def _file_reader(fd: int, prefix: bytes) -> Callable[[int, int], bytes]:
     return read_at
 
 
+# Format tags whose frames are plain samples (PCM, IEEE float, A-law, mu-law, WAVE_FORMAT_EXTENSIBLE),
+# so the block align must be the channels times the bytes per sample; ADPCM and the like are not.
+_SAMPLE_FORMAT_TAGS = {0x0001, 0x0003, 0x0006, 0x0007, 0xFFFE}
+
+
 def _check_wav_length(riff: Optional[_RiffData], total: int, what: str, streamed: bool) -> None:
     if riff is None:
         return
+    if riff.format_tag in _SAMPLE_FORMAT_TAGS and riff.bits is not None and riff.channels:
+        # As Kaldi's WaveInfo: libsndfile reads such a header by one of its two fields and decodes
+        # the samples at the wrong width (noise, at twice the length), so it is refused here.
+        expected = riff.channels * ((riff.bits + 7) // 8)
+        if riff.bits == 0 or riff.block_align != expected:
+            raise AsrkitError(f"{what}: malformed WAV header: block align {riff.block_align} for "
+                              f"{riff.channels} channel(s) of {riff.bits} bits (expected {expected})")
     available = total - riff.offset
     unknown = riff.declared in _UNKNOWN_SIZES and (streamed or riff.declared != 0)
     if not unknown and riff.declared > available:
@@ -182,6 +203,9 @@ def _decode(source, what: str, channel: Optional[int], max_samples: int, head: b
         desc = f"{fmt}/{subtype}"
         if rate < 1 or channels < 1:
             raise AsrkitError(f"{what}: malformed header ({desc}, {channels} channels, {rate} Hz)")
+        if rate > MAX_SAMPLE_RATE:
+            raise AsrkitError(f"{what}: sample rate {rate} Hz in the header is over the {MAX_SAMPLE_RATE} Hz "
+                              f"asrkit reads (a corrupt header?)")
         if channel is not None and channel < EXPECT_MONO:
             raise AsrkitError(f"{what}: bad channel {channel} (-1: mono only, N >= 0: channel N, None: average)")
         if channel is not None and channel >= channels:
@@ -344,18 +368,61 @@ def read_wav_source(source: str, what: str, channel: Optional[int] = DOWNMIX,
         os.close(fd)
 
 
+# torchaudio's resampler builds one filter per output phase: target/g filters of about rate/g taps
+# (g = gcd(rate, target)). For a rate sharing little with the target that is enormous (44101 Hz to
+# 16 kHz: 16000 filters of 44135 taps, 12 GB and 90 s for one second of audio), so past this many
+# filter elements the same windowed sinc is evaluated per output sample instead.
+_RESAMPLE_KERNEL_LIMIT = 1 << 22
+_LOWPASS_ZEROS, _ROLLOFF = 6, 0.99  # torchaudio.functional.resample's defaults
+
+
 def resample(samples: np.ndarray, rate: int, target_rate: int) -> np.ndarray:
     """``samples`` (N,) at ``rate`` -> (M,) float32 at ``target_rate``, with torchaudio's
     band-limited sinc interpolation (``torchaudio.functional.resample`` defaults)."""
+    rate, target_rate = int(rate), int(target_rate)
     if rate == target_rate:
         return samples
+    if rate < 1 or target_rate < 1:
+        raise AsrkitError(f"cannot resample from {rate} Hz to {target_rate} Hz")
+    g = math.gcd(rate, target_rate)
+    orig, new = rate // g, target_rate // g
+    width = math.ceil(_LOWPASS_ZEROS * orig / (min(orig, new) * _ROLLOFF))
+    if new * (orig + 2 * width) > _RESAMPLE_KERNEL_LIMIT:
+        return _resample_per_sample(samples, rate, target_rate)
     import numpy as np
     import torch
     import torchaudio.functional as taf
 
     wave = torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32))
     with torch.no_grad():
-        return taf.resample(wave, int(rate), int(target_rate)).numpy()
+        return taf.resample(wave, rate, target_rate).numpy()
+
+
+def _resample_per_sample(samples: np.ndarray, rate: int, target_rate: int) -> np.ndarray:
+    """torchaudio's Hann-windowed sinc, evaluated at each output sample's own position: memory
+    and time grow with the taps per output sample, not with the rates' lowest common multiple."""
+    import numpy as np
+
+    x = np.asarray(samples, dtype=np.float64)
+    n = len(x)
+    out_len = math.ceil(target_rate * n / rate)
+    base = min(rate, target_rate) * _ROLLOFF
+    half = _LOWPASS_ZEROS * rate / base  # input samples either side with non-zero weight
+    taps = int(2 * half) + 2
+    chunk = max(1, (1 << 20) // taps)
+    out = np.empty(out_len, dtype=np.float32)
+    for start in range(0, out_len, chunk):
+        j = np.arange(start, min(start + chunk, out_len), dtype=np.float64)
+        centre = j * rate / target_rate
+        first = np.ceil(centre - half).astype(np.int64)
+        p = first[:, None] + np.arange(taps)[None, :]
+        t = np.clip((p - centre[:, None]) * (base / rate), -_LOWPASS_ZEROS, _LOWPASS_ZEROS)
+        window = np.cos(t * (math.pi / _LOWPASS_ZEROS / 2)) ** 2
+        weights = np.sinc(t) * window * (base / rate)
+        inside = (p >= 0) & (p < n)
+        values = np.where(inside, x[np.clip(p, 0, max(n - 1, 0))], 0.0)
+        out[start:start + len(j)] = (values * weights).sum(axis=1)
+    return out
 
 
 def speed_perturb(samples: np.ndarray, rate: int, factor: float) -> np.ndarray:

@@ -298,6 +298,12 @@ def test_transcriber_gives_the_cli_hypotheses(inproc, an4):
         t.transcribe([b"bytes"])
     with pytest.raises(AsrkitError, match="input 0: non-finite"):
         t.transcribe((np.full(16000, np.nan, dtype=np.float32), 16000))
+    # int16 values handed over as floats would be 90 dB too loud: refused, as for float WAV files
+    with pytest.raises(AsrkitError, match=r"input 0: float samples reach 3.2e\+04, beyond the \+-1.0 full scale"):
+        t.transcribe((x.astype(np.float32) * 0 + 32000, rate))
+    # a rate over what any converter records (the resampler's memory would follow it)
+    with pytest.raises(AsrkitError, match="sample rate 1000000000 Hz is over the 768000 Hz asrkit reads"):
+        t.transcribe((xf, 1_000_000_000))
     with pytest.raises(AsrkitError, match="unknown decoding option"):
         Transcriber.from_file(str(model), beam_size=3)
 

@@ -129,3 +129,66 @@ def test_malformed_tables_fail_up_front(tmp_path, an4_wavs):
         read_wav_scp(f"scp:{tmp_path / 'nope.scp'}")
     with pytest.raises(AsrkitError, match="asrkit reads audio from a wav.scp"):
         read_wav_scp(f"ark:{scp}")
+
+
+def _wav_header(channels: int, rate: int, bits: int, block_align: int, data: bytes) -> bytes:
+    fmt = struct.pack("<HHIIHH", 1, channels, rate, rate * block_align, block_align, bits)
+    return (b"RIFF" + struct.pack("<I", 36 + len(data)) + b"WAVE" + b"fmt " + struct.pack("<I", 16) + fmt
+            + b"data" + struct.pack("<I", len(data)) + data)
+
+
+def test_inconsistent_or_absurd_wav_headers_are_refused(tmp_path, an4_wavs):
+    pcm = an4_wavs[0].read_bytes()[44:]
+    cases = {
+        # libsndfile read this by its block align (one byte per sample): 16-bit speech decoded as
+        # 8-bit noise of twice the length, and the decode "succeeded" with a made-up text.
+        "bits7": (_wav_header(1, 16000, 7, 0, pcm), "malformed WAV header: block align 0 for 1 channel(s) of "
+                                                    "7 bits (expected 1)"),
+        "align4": (_wav_header(1, 16000, 16, 4, pcm), "block align 4 for 1 channel(s) of 16 bits (expected 2)"),
+        # torchaudio's resampler would have built a 68 TB filter for this rate
+        "rate_1ghz": (_wav_header(1, 1_073_741_823, 16, 2, pcm), "sample rate 1073741823 Hz in the header is over "
+                                                                 "the 768000 Hz asrkit reads"),
+    }
+    for name, (data, message) in cases.items():
+        (tmp_path / f"{name}.wav").write_bytes(data)
+        for source in (str(tmp_path / f"{name}.wav"), f"cat {tmp_path / name}.wav |"):
+            with pytest.raises(AsrkitError) as e:
+                read_wav_source(source, f"utterance {name!r}")
+            assert message in str(e.value) and f"utterance {name!r}" in str(e.value), str(e.value)
+    # consistent headers of the other widths still read: 12 bits in 2-byte containers, stereo
+    (tmp_path / "ok12.wav").write_bytes(_wav_header(1, 16000, 12, 2, pcm))
+    (tmp_path / "stereo.wav").write_bytes(_wav_header(2, 16000, 16, 4, pcm))
+    assert read_wav_source(str(tmp_path / "ok12.wav"), "x")[0].size > 0
+    assert read_wav_source(str(tmp_path / "stereo.wav"), "x")[0].size == len(pcm) // 4
+
+
+@pytest.mark.parametrize("rate,target", [(44100, 16000), (8000, 16000), (16000, 22050)])
+def test_per_sample_resampler_is_torchaudios_filter(an4_wavs, rate, target):
+    from asrkit.features.wav import _resample_per_sample, resample
+
+    x, _ = read_wav_reference(an4_wavs[0])
+    ours, theirs = _resample_per_sample(x, rate, target), resample(x, rate, target)
+    assert ours.shape == theirs.shape and ours.dtype == np.float32
+    # the same windowed sinc; float32 kernels in torchaudio against float64 here
+    assert np.abs(ours - theirs).max() < 1e-4 * np.abs(theirs).max()
+
+
+def test_rates_sharing_little_with_the_target_resample_in_bounded_memory(an4_wavs):
+    import resource
+
+    from asrkit.features.wav import resample
+
+    x, _ = read_wav_reference(an4_wavs[0])
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # 44101 Hz and 16 kHz are coprime: torchaudio's filter bank for them is 16000 x 44135
+    # elements (12 GB with its temporaries, 90 s for one second of audio).
+    odd = resample(x, 44101, 16000)
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert grown_mb < 500, grown_mb
+    assert len(odd) == int(np.ceil(len(x) * 16000 / 44101))
+    # and it is a resampler: a 1 kHz tone at 44101 Hz comes out as the same tone at 16 kHz
+    t = np.arange(44101) / 44101
+    tone = resample((1000 * np.sin(2 * np.pi * 1000 * t)).astype(np.float32), 44101, 16000)
+    want = 1000 * np.sin(2 * np.pi * 1000 * np.arange(16000) / 16000)
+    inner = slice(100, -100)  # the ends see the zero padding
+    assert np.abs(tone[inner] - want[inner]).max() < 5, np.abs(tone[inner] - want[inner]).max()
