@@ -81,8 +81,21 @@ def load_weights_only(path: PathLike, what: str) -> Any:
     except IsADirectoryError:
         raise AsrkitError(f"{path}: is a directory, not an {what}") from None
     except Exception as e:  # torch raises many types for a file that is not a torch archive
+        head = _head(path)
+        if head and not head.startswith((b"PK", b"\x80")):
+            # neither a zip archive (torch.save) nor a pickle (the legacy format): torch's own
+            # reason would be a parser's ("101", "pop from empty list")
+            raise AsrkitError(f"{path}: not an {what} (not a torch file: it starts with {head!r})") from None
         raise AsrkitError(f"{path}: not an {what} (not a torch file, or one holding more than "
                           f"tensors and plain types: {_reason(e)})") from None
+
+
+def _head(path: PathLike) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read(4)
+    except OSError:
+        return b""
 
 
 def _reason(e: Exception) -> str:

@@ -208,7 +208,10 @@ def test_files_that_are_no_model_get_a_short_reason(tmp_path, make_las):
     files = {
         "empty.pt": (b"", "an empty or cut-short file"),
         "cut.pt": (good.read_bytes()[:1000], "a truncated or damaged torch archive"),
-        "random.pt": (bytes(range(256)) * 20, "the safe loader stopped at"),
+        "random.pt": (bytes(range(256)) * 20, "not a torch file: it starts with b'\\x00\\x01\\x02\\x03'"),
+        # torch's own reasons for these were a parser's: "101", "pop from empty list"
+        "text.pt": (b"hello\n" * 10, "not a torch file: it starts with b'hell'"),
+        "wav.pt": (b"RIFF" + bytes(100), "not a torch file: it starts with b'RIFF'"),
         "pickle.pt": (pickle.dumps(_Payload(str(tmp_path / "pwned"))), "the safe loader stopped at"),
     }
     for name, (data, reason) in files.items():
