@@ -412,6 +412,12 @@ def _hyp_bytes(d: Path, ref: str, hyp: bytes) -> List[object]:
     return [d / "ref", d / "hyp"]
 
 
+def _a_file(d: Path) -> Path:
+    """A regular file where a command is then told to make a directory."""
+    (d / "afile").write_text("not a directory\n")
+    return d / "afile"
+
+
 def _dup_scp(w: World, d: Path) -> str:
     spec = _scp_with(w, d, {}, n=3)
     lines = (d / "f.scp").read_text().splitlines()
@@ -654,6 +660,28 @@ CASES: List[Case] = [
          "<stdin>:1: starts with a UTF-8 byte-order mark (BOM)", check=_stdout_lines(0)),
     Case("launch-bad-job-range", "launch", lambda w, d: Run(["JOB=a:b", d / "log.JOB", "true"]), 1,
          "bad job range 'JOB=a:b' (expected e.g. JOB=1:4 or JOB=3)", ("JOB=a:b",)),
+    # -- an output path that cannot be made (a regular file where a directory must be) ---------------
+    Case("output-under-a-file-compute-cmvn", "compute-cmvn",
+         lambda w, d: Run([f"scp:{w.root}/feats.scp", _a_file(d) / "cmvn.ark"]), 1,
+         "afile: exists and is not a directory"),
+    Case("output-under-a-file-compute-fbank", "compute-fbank",
+         lambda w, d: Run(["--sample-frequency", "8000", f"scp:{w.root}/wav.scp",
+                           f"ark,scp:{_a_file(d)}/sub/f.ark,{d}/f.scp"]), 1,
+         "afile/sub: a component of the path is not a directory", ("f.scp",)),
+    Case("output-under-a-file-decode", "decode",
+         lambda w, d: Run(["--model", w.model, "--feats", f"scp:{w.root}/feats.scp", "--beam", "1",
+                           "--output-dir", _a_file(d) / "dec"]), 1,
+         "afile/dec: a component of the path is not a directory"),
+    Case("output-is-a-directory-decode-ctm", "decode",
+         lambda w, d: Run(["--model", w.model, "--feats", f"scp:{w.root}/feats.scp", "--beam", "1",
+                           "--output-dir", d / "dec", "--ctm", d]), 2,
+         "is a directory", ("dec/text",)),
+    Case("output-under-a-file-train-tokenizer", "train-tokenizer",
+         lambda w, d: Run(["--model-type", "char", w.root / "text", _a_file(d) / "lang"]), 1,
+         "afile/lang: a component of the path is not a directory"),
+    Case("output-name-too-long-score", "score",
+         lambda w, d: Run([*_hyp(d, REF5, REF5), "--output-dir", d / ("x" * 300)]), 1,
+         "file name too long"),
     # -- accepted without a word before --------------------------------------------------------------
     Case("duplicate-key-in-feats-scp", "compute-cmvn",
          lambda w, d: Run([_dup_scp(w, d), d / "cmvn.ark"]), 1,

@@ -26,6 +26,16 @@ MACHINE_ERRORS = {
     errno.EFBIG: "file too large",
     errno.EIO: "input/output error",
 }
+# A path that cannot be what the command needs (an output directory under a file, a file where a
+# directory must go, a name over the system's limit): the user's to fix, so one line too.
+PATH_ERRORS = {
+    errno.ENOTDIR: "a component of the path is not a directory",
+    errno.EISDIR: "is a directory",
+    errno.EEXIST: "exists and is not a directory",
+    errno.ENAMETOOLONG: "file name too long",
+    errno.ELOOP: "too many levels of symbolic links",
+    errno.ENOENT: "no such file or directory",
+}
 
 
 def os_error_message(e: OSError) -> Optional[str]:
@@ -34,7 +44,7 @@ def os_error_message(e: OSError) -> Optional[str]:
     The path is the output the user named, not our temporary name for it
     (``dump/x/.feats.ark.123.ab12cd34.tmp`` is reported as ``dump/x/feats.ark``).
     """
-    what = MACHINE_ERRORS.get(e.errno)
+    what = MACHINE_ERRORS.get(e.errno) or PATH_ERRORS.get(e.errno)
     if what is None:
         return None
     path = e.filename
