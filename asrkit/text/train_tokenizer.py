@@ -92,6 +92,9 @@ def train_sentencepiece(sentences: Iterable[str], config: TokenizerConfig, verbo
             num_threads=1,
             input_sentence_size=0,
             shuffle_input_sentence=False,
+            # sentencepiece drops sentences over 4192 bytes without a word (all of them: a cryptic
+            # "!sentences_.empty()"); a long transcript is still a transcript
+            max_sentence_length=max(4192, max(len(s.encode()) for s in sents) + 1),
             minloglevel=0 if verbose else 2,
         )
     except RuntimeError as e:

@@ -95,6 +95,18 @@ def test_user_defined_symbols():
     assert tok.decode(tok.encode("GO <noise>")) == "GO <noise>"
 
 
+def test_long_transcripts_are_trained_on(an4_text):
+    """sentencepiece skips sentences over 4192 bytes by default: a long transcript's characters
+    were missing from the tokenizer (read as <unk> later), and a set of only such transcripts
+    failed with "!sentences_.empty()"."""
+    long_one = "HELLO " + "B" * 6000 + " ZED"
+    tok = train_tokenizer(["A" * 5000, long_one], TokenizerConfig(model_type="char"))
+    assert {"B", "Z", "H"} <= set(tok.tokens)
+    assert tok.decode(tok.encode(long_one)) == long_one
+    tok = train_tokenizer(["X" * 9000], TokenizerConfig(model_type="char"))
+    assert "X" in tok.tokens
+
+
 def test_bad_configs_and_models(tmp_path):
     with pytest.raises(AsrkitError, match="--vocab-size is required"):
         train_sentencepiece(["A B"], TokenizerConfig(model_type="bpe"))
