@@ -548,6 +548,12 @@ CASES: List[Case] = [
          lambda w, d: _train(w, d, {}, text={4: " ".join(["YES NO"] * 200)}), 0,
          "1 of 24 utterance(s) are too short for their transcripts to be aligned by CTC (first: utterance '{u4}': ",
          check=_trained),
+    Case("model-larger-than-the-machine-train", "train",
+         lambda w, d: _train(w, d, {}, "--set", "model.listener.hidden=1000000"), 1,
+         "the config's model: section: the model would have ", ("exp/model.pt", "exp/checkpoints")),
+    Case("model-size-torch-cannot-hold-train", "train",
+         lambda w, d: _train(w, d, {}, "--set", "model.listener.hidden=100000000000000000000"), 1,
+         "the config's model: section: cannot build the model: ", ("exp/model.pt", "exp/checkpoints")),
     # -- one rule for bad items: skipped, named, counted; the run fails past 5 % ---------------
     Case("fbank-one-bad-of-24-skipped", "compute-fbank",
          lambda w, d: Run(["--sample-frequency", "8000", _wav_scp(w, d, N, {7: str(_truncated_wav(w, d))}),

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from asrkit.models.build import model_from_state_dict
 from asrkit.models.config import LMConfig
 from asrkit.models.targets import IGNORE_ID, decoder_targets
 from asrkit.utils.config import to_dict
@@ -112,8 +113,10 @@ def load_lm(path: Union[str, os.PathLike], device: Union[str, torch.device] = "c
     if isinstance(blob.get("state_dict"), dict):
         check_finite_weights(blob["state_dict"], f"{path}: damaged asrkit LM")
     try:
-        lm = LSTMLM(vocab_size, LMConfig.from_dict(blob.get("config"), "config"))
-        lm.load_state_dict(blob["state_dict"])
+        config = LMConfig.from_dict(blob.get("config"), "config")
+        if not isinstance(blob.get("state_dict"), dict):
+            raise AsrkitError("missing state_dict")
+        lm = model_from_state_dict(lambda: LSTMLM(vocab_size, config), blob["state_dict"], "the weights")
     except (KeyError, ValueError, TypeError, RuntimeError, AsrkitError) as e:
         first = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise AsrkitError(f"{path}: damaged asrkit LM: {first}") from None

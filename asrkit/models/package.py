@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from asrkit.features.fbank import FbankConfig
+from asrkit.models.build import model_from_state_dict
 from asrkit.models.las import LAS, LASConfig
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.torch_files import check_finite_weights, load_weights_only, save_torch
@@ -181,11 +182,8 @@ def load_package(path: Union[str, os.PathLike], device: Union[str, torch.device]
     blob = read_package_dict(path)
     meta = PackageMeta.from_dict(blob, str(path))
     check_finite_weights(blob["state_dict"], f"{path}: damaged asrkit model")
-    try:
-        model = LAS(meta.idim, meta.vocab_size, meta.model_config)
-        model.load_state_dict(blob["state_dict"])
-    except (ValueError, TypeError, RuntimeError) as e:
-        raise AsrkitError(f"{path}: model does not match its config: {str(e).splitlines()[0]}") from None
+    model = model_from_state_dict(lambda: LAS(meta.idim, meta.vocab_size, meta.model_config), blob["state_dict"],
+                                  str(path))
     model.to(device).eval()
     tokenizer = None
     if meta.tokenizer is not None:

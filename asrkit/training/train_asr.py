@@ -24,6 +24,7 @@ import torch
 
 from asrkit.features.fbank import FbankConfig
 from asrkit.launch.distributed import DistInfo, detect_distributed, init_distributed
+from asrkit.models.build import build_model
 from asrkit.models.las import LAS
 from asrkit.models.package import PackageMeta
 from asrkit.training import checkpoint as ckpt
@@ -180,7 +181,7 @@ def _train(args: TrainArgs, exp: Path, dist_info: Optional[DistInfo], rank: int,
         raise AsrkitError(f"the feature config ({args.fbank.dim}-dim fbank) does not describe "
                           f"{args.train_dir}/feats.scp ({train_set.idim}-dim features): give --fbank-config with "
                           f"the options they were made with")
-    model = LAS(train_set.idim, tokenizer.vocab_size, cfg.model)
+    model = build_model(lambda: LAS(train_set.idim, tokenizer.vocab_size, cfg.model), "the config's model: section")
     log.info("model: %.2fM parameters, idim %d, vocab %d",
              sum(p.numel() for p in model.parameters()) / 1e6, train_set.idim, tokenizer.vocab_size)
     # Before the Trainer builds its optimizer, which takes only the parameters left trainable.

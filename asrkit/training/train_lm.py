@@ -29,6 +29,7 @@ import torch
 import yaml
 
 from asrkit.models.lm import FORMAT as LM_FORMAT
+from asrkit.models.build import build_model
 from asrkit.models.lm import LSTMLM
 from asrkit.training import checkpoint as ckpt
 from asrkit.training.config import LMTrainConfig, OptimConfig, TrainingConfig
@@ -167,7 +168,7 @@ def train_lm(train: List[List[int]], dev: List[List[int]], tokens: List[str], co
         raise AsrkitError("no training sentences")
     device = resolve_device(config.device)
     seed_everything(config.seed)
-    lm = LSTMLM(len(tokens), config.model)
+    lm = build_model(lambda: LSTMLM(len(tokens), config.model), "the LM config's model: section")
     n_params = sum(p.numel() for p in lm.parameters())
     best_metric = "valid_ppl" if dev else "train_ppl"
     optim = OptimConfig(name="adam", lr=config.lr, betas=(0.9, 0.999), eps=1e-8, scheduler="none",

@@ -223,3 +223,31 @@ def test_files_that_are_no_model_get_a_short_reason(tmp_path, make_las):
         assert message.startswith(f"{path}: not an asrkit model") and reason in message, message
         assert "\n" not in message and "weights_only" not in message and len(message) < 300, message
     assert not (tmp_path / "pwned").exists()
+
+
+def test_sizes_from_a_config_or_file_are_checked_before_memory_is_allocated(tmp_path, make_las):
+    """hidden: 10**12 in a YAML, or in a hostile model.pt's config: an error naming the model,
+    not a 4 TB allocation (an allocator traceback, or the OOM killer under overcommit)."""
+    import resource
+
+    from asrkit.models.build import build_model
+    from asrkit.models.las import LASConfig
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(AsrkitError, match=r"^model: section: the model would have [\d,]+M parameters \([\d,.]+ GiB "
+                                          r"as float32\), more than this machine's \d+ GiB of memory"):
+        build_model(lambda: LAS(80, 30, LASConfig.from_dict({"listener": {"hidden": 10 ** 6}})), "model: section")
+    with pytest.raises(AsrkitError, match="^model: section: cannot build the model: .*"):
+        build_model(lambda: LAS(80, 30, LASConfig.from_dict({"listener": {"hidden": 10 ** 20}})), "model: section")
+    path = tmp_path / "m.pt"
+    model = make_las()
+    save_package(path, model.state_dict(), meta_of(model))
+    blob = torch.load(path, weights_only=True)
+    blob["model_config"]["listener"]["hidden"] = 10 ** 6
+    torch.save(blob, path)
+    with pytest.raises(AsrkitError, match=f"^{path}: model does not match its config: .*size mismatch"):
+        load_package(path)
+    assert (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024 < 500  # MB
+    # weights of another dtype are cast, as load_state_dict's copy did
+    save_package(path, {k: v.double() for k, v in model.state_dict().items()}, meta_of(model))
+    assert all(p.dtype == torch.float32 for p in load_package(path).model.parameters())
