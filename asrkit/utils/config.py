@@ -80,7 +80,7 @@ def load_yaml_mapping(path: Union[str, Path], what: str = "options") -> Dict[str
     import yaml  # here, not at the top: a command's --help should not load it
 
     try:
-        d = yaml.safe_load(text)
+        d = yaml.load(text, Loader=_strict_loader())
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
@@ -92,6 +92,35 @@ def load_yaml_mapping(path: Union[str, Path], what: str = "options") -> Dict[str
     if not isinstance(d, dict):
         raise ConfigError(f"{path}: expected a mapping of {what}, got {type(d).__name__}")
     return d
+
+
+@functools.lru_cache(maxsize=None)
+def _strict_loader():
+    """yaml.SafeLoader that refuses a key given twice in one mapping. PyYAML keeps the last one,
+    so a section pasted twice (a second ``model:``) silently replaced the first."""
+    import yaml
+
+    class StrictLoader(yaml.SafeLoader):
+        pass
+
+    def construct_mapping(loader, node, deep=False):
+        seen: Dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # `<<: *base` merges, and keys given beside it override the merged ones
+            key = loader.construct_object(key_node, deep=True)
+            try:
+                first = seen.get(key)
+            except TypeError:  # an unhashable key: the base constructor words that error
+                continue
+            if first is not None:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} given twice (first on line {first})", key_node.start_mark)
+            seen[key] = key_node.start_mark.line + 1
+        return yaml.SafeLoader.construct_mapping(loader, node, deep)
+
+    StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
+    return StrictLoader
 
 
 def non_finite(obj: Any) -> List[str]:

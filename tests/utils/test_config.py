@@ -124,6 +124,16 @@ def test_load_yaml_mapping_errors_name_the_file(tmp_path):
         load_yaml_mapping(tmp_path)
     p.write_text("inner: {size: 2}\n")
     assert from_dict(Outer, load_yaml_mapping(p), str(p)).inner.size == 2
+    # a key given twice: PyYAML kept the last silently (a section pasted twice replaced the first)
+    p.write_text("inner: {size: 2}\nname: x\ninner: {size: 3}\n")
+    with pytest.raises(ConfigError, match=f"^{p}:3: not valid YAML: key 'inner' given twice \\(first on line 1\\)$"):
+        load_yaml_mapping(p)
+    p.write_text("inner:\n  size: 2\n  size: 3\n")
+    with pytest.raises(ConfigError, match="^.*:3: not valid YAML: key 'size' given twice"):
+        load_yaml_mapping(p)
+    # YAML's merge keys still work, and a key beside a merge overrides the merged one
+    p.write_text("base: &b {size: 2, x: 1}\ninner:\n  <<: *b\n  size: 5\n")
+    assert load_yaml_mapping(p)["inner"] == {"size": 5, "x": 1}
 
 
 def test_a_required_field_missing_is_named():
