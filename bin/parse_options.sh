@@ -10,7 +10,7 @@
 #
 # Then "--foo-bar value" (or "--foo-bar=value") sets foo_bar when the script defined foo_bar,
 # and is an error ("unknown option") otherwise, so a typo never passes silently. A variable whose
-# default is true/false only takes true/false. Only lower-case names are options (never PATH or
+# default is true/false only takes true/false, one whose default is an integer only an integer. Only lower-case names are options (never PATH or
 # another environment variable). "--config file" sources a file of name=value
 # lines; "--help"/"-h" prints $help_message (or the script's leading comment block) and exits 0.
 # Parsing stops at the first argument that is not an option, or after "--"; the remaining
@@ -92,6 +92,12 @@ while [ $# -gt 0 ]; do
       if { [ "$_po_old" = true ] || [ "$_po_old" = false ]; } \
           && [ "$_po_value" != true ] && [ "$_po_value" != false ]; then
         echo "$0: option $_po_opt takes true or false, got '$_po_value'" >&2
+        exit 1
+      fi
+      # Likewise a variable whose default is an integer only takes an integer: "--stage abc" and
+      # "--nj 2x" would otherwise surface later as bash's own "integer expression expected".
+      if [[ "$_po_old" =~ ^-?[0-9]+$ ]] && ! [[ "$_po_value" =~ ^-?[0-9]+$ ]]; then
+        echo "$0: option $_po_opt takes an integer, got '$_po_value'" >&2
         exit 1
       fi
       printf -v "$_po_name" '%s' "$_po_value"

@@ -151,6 +151,20 @@ def test_use_lm_without_an_lm_config_fails_before_any_stage(recipe_dir):
     assert proc.returncode == 1 and "option --use-lm takes true or false, got 'yes'" in proc.stderr
 
 
+@pytest.mark.parametrize("args, message", [
+    (["--stage", "abc"], "./run.sh: option --stage takes an integer, got 'abc'"),  # run.sh's own option
+    (["--ngpu", "x"], "option --ngpu takes an integer, got 'x'"),  # failed only at stage 4, after the features
+    (["--nj", "0"], "asr.sh: ERROR: --nj must be at least 1, got 0"),  # failed at stage 1 in a click message
+    (["--num-avg", "-2"], "asr.sh: ERROR: --num-avg must be 0 or more, got -2"),
+])
+def test_bad_numbers_fail_before_any_stage(recipe_dir, args, message):
+    recipe = recipe_dir("yesno")
+    proc = run_sh(["./run.sh", *args], cwd=recipe, check=False)
+    assert proc.returncode == 1 and message in proc.stderr, proc.stderr
+    assert "integer expression expected" not in proc.stderr and "unbound variable" not in proc.stderr
+    assert not (recipe / "data").exists()
+
+
 def test_missing_environment_is_a_clear_error(recipe_dir, tmp_path):
     recipe = recipe_dir("yesno")
     proc = run_sh(["./run.sh"], cwd=recipe, check=False, env={"ASRKIT_VENV": str(tmp_path / "no-venv")})

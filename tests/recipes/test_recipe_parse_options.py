@@ -44,6 +44,9 @@ def test_defaults_and_double_dash(script, tmp_path):
     (["--bogus", "1"], "unknown option --bogus"),
     (["--nj"], "option --nj needs a value"),
     (["--use-lm", "yes"], "option --use-lm takes true or false, got 'yes'"),
+    (["--nj", "abc"], "option --nj takes an integer, got 'abc'"),
+    (["--nj=2x"], "option --nj takes an integer, got '2x'"),
+    (["--nj", "1.5"], "option --nj takes an integer, got '1.5'"),
     (["--config", "missing.conf"], "--config missing.conf: no such file"),
     (["--PATH", "x"], "unknown option --PATH"),  # never an environment variable
     (["--_po-name", "x"], "unknown option --_po-name"),
@@ -54,6 +57,10 @@ def test_bad_options_fail_with_a_message(script, tmp_path, args, message):
     assert proc.returncode == 1, proc
     assert message in proc.stderr
     assert proc.stdout == ""
+
+
+def test_negative_integers_are_integers(script, tmp_path):
+    assert "nj=-1 " in run_sh([str(script), "--nj", "-1"], cwd=tmp_path).stdout  # the script judges the range
 
 
 def test_config_file(script, tmp_path):

@@ -75,6 +75,11 @@ die() { echo "$(basename "$0"): ERROR: $*" >&2; exit 1; }
 . "$ASRKIT_ROOT/bin/parse_options.sh"
 [ $# -eq 0 ] || die "unexpected arguments: $* (see --help)"
 [[ $num_nodes =~ ^[1-9][0-9]*$ ]] || die "--num-nodes must be a positive integer, got '$num_nodes'"
+# (parse_options.sh has made every integer option an integer; these are their ranges.)
+[ "$nj" -ge 1 ] || die "--nj must be at least 1, got $nj"
+[ "$ngpu" -ge 0 ] && [ "$decode_ngpu" -ge 0 ] || die "--ngpu and --decode-ngpu must be 0 (CPU) or more, got $ngpu and $decode_ngpu"
+[ "$num_avg" -ge 0 ] || die "--num-avg must be 0 or more, got $num_avg"
+[ "$nbpe" -ge 2 ] || die "--nbpe must be at least 2, got $nbpe"
 # Checked here, not when stage 4 starts hours later: only srun starts tasks on several nodes.
 if [ "$num_nodes" -gt 1 ] && [[ $cuda_cmd != *slurm* ]]; then
   die "--num-nodes $num_nodes needs cuda_cmd=\"asrkit-launch --backend slurm ...\" in cmd.sh (it is: $cuda_cmd)"
