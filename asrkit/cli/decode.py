@@ -21,7 +21,7 @@ log = get_logger("decode")
 
 OVERRIDES = ("mode", "beam", "ctc_weight", "lm_weight", "penalty", "length_norm", "maxlenratio", "minlenratio",
              "nbest", "pre_beam_ratio", "eos_threshold", "max_backtrack", "batch_size", "device", "segment",
-             "max_segment_s", "word_rule")
+             "max_segment_s", "word_rule", "level_norm")
 
 
 @asrkit_command("decode")
@@ -74,6 +74,9 @@ OVERRIDES = ("mode", "beam", "ctc_weight", "lm_weight", "penalty", "length_norm"
 @click.option("--segment", type=click.Choice(["auto", "always", "never"]), default=None,
               help="Cut recordings at their pauses: auto (default) those longer than --max-segment-s.")
 @click.option("--max-segment-s", type=float, default=None, help="Longest piece decoded as one (default 20 s).")
+@click.option("--level-norm/--no-level-norm", default=None,
+              help="Shift each recording's log-mel level to the training data's, so a quiet or loud "
+                   "recording decodes as well as one at the training level (default: on).")
 @click.option("--word-rule", type=click.Choice(WORD_RULES), default=None,
               help="Word boundaries: the CTC alignment refined by frame energy (default), or the CTC "
                    "alignment alone (docs/decoding.md).")

@@ -121,6 +121,8 @@ class Recognizer:
             from asrkit.features.cmvn import cmvn_transform
 
             self._cmvn = cmvn_transform(meta.cmvn, meta.cmvn_norm_vars, "the model's CMVN stats")
+        # The training data's mean log-mel vector, which level_norm shifts each recording towards.
+        self._train_mean = (-self._cmvn[1] / self._cmvn[0]) if (self._cmvn is not None and config.level_norm) else None
 
     @property
     def frame_shift_s(self) -> float:
@@ -157,7 +159,27 @@ class Recognizer:
         if self._cmvn is None:
             return feats.astype(np.float32, copy=False)
         scale, offset = self._cmvn
-        return (feats.astype(np.float64) * scale + offset).astype(np.float32)  # as apply_cmvn
+        x = feats.astype(np.float64)
+        if self._train_mean is not None:
+            x = self._level_shifted(x)
+        return (x * scale + offset).astype(np.float32)  # as apply_cmvn
+
+    def _level_shifted(self, x: np.ndarray) -> np.ndarray:
+        """``x`` (T, D) log-mel with its mean level moved to the training data's.
+
+        A gain g on the audio adds 2 ln g to every log-mel value: one number, the same in every
+        bin and frame. Its estimate is the recording's mean over frames and bins minus the
+        training mean's mean over bins; spectral shape and loudness changes within the recording
+        are left alone. Bins that hold the training mean in every frame (resampled-up audio's
+        bins above its Nyquist frequency, :meth:`features`) carry no level and are left out.
+        """
+        mean = self._train_mean
+        live = ~np.all(np.abs(x - mean) < 1e-4, axis=0)  # (float32 copies of the mean)
+        if not live.any():
+            return x
+        shift = x[:, live].mean() - mean[live].mean()
+        x[:, live] -= shift
+        return x
 
     def features(self, samples: np.ndarray, sample_rate: int, utt_id: str) -> np.ndarray:
         """Fbank with the packed feature config (raw: :meth:`normalize` applies the CMVN, as for --feats).

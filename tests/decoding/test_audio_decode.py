@@ -135,13 +135,18 @@ def test_energy_word_rule_needs_log_mel_features(an4):
     import dataclasses
 
     tmp, model, wavs = an4
-    rec = Recognizer.from_files(model, DecodeConfig())
+    rec = Recognizer.from_files(model, DecodeConfig(level_norm=False))
     x, rate = sf.read(str(wavs[0]), dtype="int16")
     raw = rec.features(x.astype(np.float32), rate, "u")
     feats = rec.normalize(raw, "u")
     energy = rec.energy_db(feats)
     assert energy.shape == (raw.shape[0],)
-    assert np.allclose(energy, 10 / np.log(10) * np.logaddexp.reduce(raw.astype(np.float64), axis=1), atol=1e-3)
+    own = 10 / np.log(10) * np.logaddexp.reduce(raw.astype(np.float64), axis=1)
+    assert np.allclose(energy, own, atol=1e-3)
+    # level_norm moves every frame by the same number of dB; the rule's thresholds are relative
+    shifted = Recognizer.from_files(model, DecodeConfig()).energy_db(Recognizer.from_files(model, DecodeConfig())
+                                                                     .normalize(raw, "u"))
+    assert np.std(shifted - own) < 1e-3
     tokens = rec.pkg.tokenizer.encode("A B")
     spike = Recognizer.from_files(model, DecodeConfig(word_rule="spike"))
     assert rec.align([("u", feats, tokens)]) != spike.align([("u", feats, tokens)])  # refined
@@ -194,12 +199,14 @@ def test_long_recording_cut_decoded_in_pieces_and_joined(inproc, an4, joined, tm
     assert [p["id"] for p in rec["segments"]] == [s[0] for s in seg]
     text = read_text(out / "text")["joined"]
     assert text == " ".join(p["text"] for p in rec["segments"] if p["text"])
-    # each piece is decoded as it would be alone (the same search over the same frames)
+    # each piece is decoded as it would be alone (the same search over the same frames; normalized
+    # as the recording they come from: one level for one recording)
     rec_ = Recognizer.from_files(model, DecodeConfig(beam=2, maxlenratio=0.3, segment="never"))
     x, rate = sf.read(str(path), dtype="int16")
-    feats = rec_.features(x.astype(np.float32), rate, "joined")
+    feats = rec_.normalize(rec_.features(x.astype(np.float32), rate, "joined"), "joined")
     fs = rec_.frame_shift_s
-    alone = rec_.decode([(p["id"], feats[round(p["start"] / fs):round(p["end"] / fs)]) for p in rec["segments"]])
+    alone = rec_.decode([(p["id"], feats[round(p["start"] / fs):round(p["end"] / fs)]) for p in rec["segments"]],
+                        normalized=True)
     assert [r.texts[0] if r.texts else "" for r in alone] == [p["text"] for p in rec["segments"]]
     # word times lie inside the recording, in order, each inside a piece
     ctm = [ln.split() for ln in (tmp_path / "ctm").read_text().splitlines()]
@@ -367,3 +374,30 @@ def test_failed_run_leaves_no_partial_outputs(inproc, an4, tmp_path):
     assert not (tmp_path / "ctm").exists() and not (tmp_path / "segs").exists()
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["log"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["garbage.wav", "out"]  # no temp files either
+
+
+def test_a_quiet_or_loud_recording_decodes_as_at_the_training_level(inproc, an4, tmp_path):
+    """A gain adds 2 ln(gain) to every log-mel value; level_norm takes it out against the packed
+    CMVN mean (AN4 test 20 dB quieter: 84 % WER before, as at the original level after)."""
+    tmp, model, wavs = an4
+    x, _ = sf.read(str(wavs[0]), dtype="int16")
+    x = x.astype(np.float32)
+    on = Recognizer.from_files(model, DecodeConfig())
+    off = Recognizer.from_files(model, DecodeConfig(level_norm=False))
+    ref = on.normalize(on.features(x, 16000, "a"), "a")
+    for gain in (0.1, 0.01, 3.0):
+        got = on.normalize(on.features(x * gain, 16000, "a"), "a")
+        assert np.abs(got - ref).max() < 1e-3, gain
+        plain = off.normalize(off.features(x * gain, 16000, "a"), "a")
+        assert np.abs(plain - off.normalize(off.features(x, 16000, "a"), "a")).mean() > 0.1, gain
+    # the utterance's own level is what moves, not the spectral shape: a filtered copy keeps its tilt
+    tilt = on.normalize(on.features(np.convolve(x, [1.0, -0.97])[: len(x)].astype(np.float32), 16000, "a"), "a")
+    assert np.abs(tilt - ref).mean() > 0.1
+    # end to end: a copy at -20 dB (float WAV, so no requantisation) gives the original's text
+    sf.write(str(tmp_path / "quiet.wav"), x * 0.1 / 32768, 16000, subtype="FLOAT")
+    sf.write(str(tmp_path / "orig.wav"), x / 32768, 16000, subtype="FLOAT")
+    texts = inproc("decode", "--model", model, *FAST, tmp_path / "orig.wav", tmp_path / "quiet.wav").stdout.decode()
+    lines = [ln.split(" ", 1)[1] if " " in ln else "" for ln in texts.splitlines()]
+    assert len(lines) == 2 and lines[0] == lines[1]
+    cfg = inproc("decode", "--no-level-norm", "--print-config").stdout.decode()
+    assert "level_norm: false" in cfg
