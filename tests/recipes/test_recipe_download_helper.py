@@ -141,7 +141,7 @@ def test_neither_wget_nor_curl(tmp_path):
 @pytest.mark.parametrize("args,message", [
     (["http://x/y"], "expected <url> <file> (see --help)"),
     (["--tries", "0", "http://x/y", "f"], "--tries 0: expected a positive whole number"),
-    (["--tries", "two", "http://x/y", "f"], "--tries two: expected a positive whole number"),
+    (["--tries", "two", "http://x/y", "f"], "option --tries takes an integer, got 'two'"),
     (["http://x/y", "."], ". is a directory: give the file to write, not a folder"),
     (["--retries", "2", "http://x/y", "f"], "unknown option --retries"),
 ])
