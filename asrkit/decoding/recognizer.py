@@ -122,7 +122,12 @@ class Recognizer:
 
             self._cmvn = cmvn_transform(meta.cmvn, meta.cmvn_norm_vars, "the model's CMVN stats")
         # The training data's mean log-mel vector, which level_norm shifts each recording towards.
-        self._train_mean = (-self._cmvn[1] / self._cmvn[0]) if (self._cmvn is not None and config.level_norm) else None
+        # Only for log-mel features (a gain is one added number only in a log domain); a model
+        # without a feature config decodes features it cannot describe, so they are left as given.
+        fbank = meta.feature_config
+        log_mel = fbank is not None and fbank.use_log_fbank
+        self._train_mean = (-self._cmvn[1] / self._cmvn[0]) if (self._cmvn is not None and config.level_norm
+                                                               and log_mel) else None
 
     @property
     def frame_shift_s(self) -> float:

@@ -401,3 +401,10 @@ def test_a_quiet_or_loud_recording_decodes_as_at_the_training_level(inproc, an4,
     assert len(lines) == 2 and lines[0] == lines[1]
     cfg = inproc("decode", "--no-level-norm", "--print-config").stdout.decode()
     assert "level_norm: false" in cfg
+    # features the model cannot describe (no feature config) are only CMVN-normalized
+    blob = read_package_dict(model)
+    blob["feature_config"] = None
+    torch.save(blob, tmp_path / "feats_only.pt")
+    feats_only = Recognizer.from_files(tmp_path / "feats_only.pt", DecodeConfig())
+    raw = on.features(x * 0.1, 16000, "a")
+    assert np.array_equal(feats_only.normalize(raw, "a"), off.normalize(raw, "a"))
