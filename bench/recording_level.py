@@ -17,15 +17,16 @@ import sys
 from pathlib import Path
 
 
-def gain_scp(wav_scp: Path, gain: float, out: Path) -> Path:
+def gain_scp(wav_scp: Path, gain: float, out: Path, pad_s: float = 0.0) -> Path:
+    pad = f" pad {pad_s:g} {pad_s:g}" if pad_s else ""
     lines = []
     for line in wav_scp.read_text().splitlines():
         utt, _, src = line.partition(" ")
         src = src.strip()
         if src.endswith("|"):
-            lines.append(f"{utt} {src[:-1].strip()} | sox -t wav - -t wav - vol {gain} |")
+            lines.append(f"{utt} {src[:-1].strip()} | sox -t wav - -t wav - vol {gain}{pad} |")
         else:
-            lines.append(f"{utt} sox -v {gain} {shlex.quote(src)} -t wav - |")
+            lines.append(f"{utt} sox -v {gain} {shlex.quote(src)} -t wav -{pad} |")
     out.write_text("".join(ln + "\n" for ln in lines))
     return out
 
@@ -36,6 +37,8 @@ def main() -> None:
     p.add_argument("--data", required=True, help="data dir with wav.scp and text")
     p.add_argument("--config", default=None, help="decoding options (conf/decode.yaml)")
     p.add_argument("--gains", nargs="+", type=float, default=[1.0, 0.1, 0.01])
+    p.add_argument("--pad-s", type=float, default=0.0,
+                   help="also decode the gain-1 copies with this much digital silence (zeros) on each side")
     p.add_argument("--out", default="/tmp/recording_level")
     args = p.parse_args()
     data, out = Path(args.data), Path(args.out)
@@ -44,11 +47,12 @@ def main() -> None:
     print("command: " + " ".join(shlex.quote(a) for a in sys.argv))
     print("| gain | level | --no-level-norm WER % | --level-norm WER % |")
     print("|---|---|---|---|")
-    for gain in args.gains:
-        scp = gain_scp(data / "wav.scp", gain, out / f"wav_{gain:g}.scp")
+    cases = [(g, 0.0) for g in args.gains] + ([(1.0, args.pad_s)] if args.pad_s else [])
+    for gain, pad_s in cases:
+        scp = gain_scp(data / "wav.scp", gain, out / f"wav_{gain:g}_{pad_s:g}.scp", pad_s)
         wers = []
         for flag in ("--no-level-norm", "--level-norm"):
-            dec = out / f"dec_{gain:g}{flag}"
+            dec = out / f"dec_{gain:g}_{pad_s:g}{flag}"
             cmd = [str(bin_dir / "asrkit-decode"), "--model", args.model, flag, "--wav-scp", str(scp),
                    "--output-dir", str(dec)] + (["--config", args.config] if args.config else [])
             subprocess.run(cmd, check=True, capture_output=True)
@@ -57,7 +61,8 @@ def main() -> None:
             m = re.search(r"%WER ([\d.]+) \[ (\d+) / (\d+)", score)
             wers.append(f"{m.group(1)} ({m.group(2)}/{m.group(3)})")
         db = 20 * __import__("math").log10(gain)
-        print(f"| {gain:g} | {db:+.0f} dB | {wers[0]} | {wers[1]} |")
+        what = f"{db:+.0f} dB" + (f", {pad_s:g} s of zeros each side" if pad_s else "")
+        print(f"| {gain:g} | {what} | {wers[0]} | {wers[1]} |")
 
 
 if __name__ == "__main__":

@@ -182,7 +182,7 @@ def test_num_nodes_is_checked_before_any_stage(recipe_dir):
     assert ('--num-nodes 2 needs cuda_cmd="asrkit-launch --backend slurm ..." in cmd.sh '
             '(it is: asrkit-launch --backend local)') in proc.stderr
     proc = run_sh(["./run.sh", "--stage", "4", "--num-nodes", "two"], cwd=recipe, check=False)
-    assert proc.returncode == 1 and "--num-nodes must be a positive integer, got 'two'" in proc.stderr
+    assert proc.returncode == 1 and "option --num-nodes takes an integer, got 'two'" in proc.stderr
     assert not (recipe / "exp").exists()
 
 
