@@ -125,13 +125,13 @@ class Recognizer:
             from asrkit.features.cmvn import cmvn_transform
 
             self._cmvn = cmvn_transform(meta.cmvn, meta.cmvn_norm_vars, "the model's CMVN stats")
-        # The training data's mean log-mel vector, which level_norm shifts each recording towards.
-        # Only for log-mel features (a gain is one added number only in a log domain); a model
-        # without a feature config decodes features it cannot describe, so they are left as given.
+        # The training data's mean feature vector (what CMVN maps to 0).
+        self._train_mean = -self._cmvn[1] / self._cmvn[0] if self._cmvn is not None else None
+        # level_norm only for log-mel features (a gain is one added number only in a log domain); a
+        # model without a feature config decodes features it cannot describe: left as given.
         fbank = meta.feature_config
-        log_mel = fbank is not None and fbank.use_log_fbank
-        self._train_mean = (-self._cmvn[1] / self._cmvn[0]) if (self._cmvn is not None and config.level_norm
-                                                               and log_mel) else None
+        self._level_norm = (config.level_norm and self._train_mean is not None and fbank is not None
+                            and fbank.use_log_fbank)
 
     @property
     def frame_shift_s(self) -> float:
@@ -169,7 +169,7 @@ class Recognizer:
             return feats.astype(np.float32, copy=False)
         scale, offset = self._cmvn
         x = feats.astype(np.float64)
-        if self._train_mean is not None:
+        if self._level_norm:
             x = self._level_shifted(x)
         return (x * scale + offset).astype(np.float32)  # as apply_cmvn
 
@@ -237,8 +237,7 @@ class Recognizer:
             # there lies far below anything seen in training (about -2.3 after CMVN for 8 kHz AN4
             # through a 16 kHz model) and wrecks the output (WER 99 %); the training mean, i.e. "no
             # evidence", leaves the rest of the spectrum to decide (25 %; bench/audio_formats.py).
-            scale, offset = self._cmvn
-            feats[:, empty] = (-offset / scale)[empty]
+            feats[:, empty] = self._train_mean[empty]
         return feats
 
     # -- long recordings -------------------------------------------------------------------

@@ -153,7 +153,9 @@ def _file_reader(fd: int, prefix: bytes) -> Callable[[int, int], bytes]:
 _SAMPLE_FORMAT_TAGS = {0x0001, 0x0003, 0x0006, 0x0007, 0xFFFE}
 
 
-def _check_wav_length(riff: Optional[_RiffData], total: int, what: str, streamed: bool) -> None:
+def _check_wav_header(riff: Optional[_RiffData], total: int, what: str, streamed: bool) -> None:
+    """A WAV header whose sample layout is inconsistent, or whose data chunk is longer than the
+    ``total`` bytes there are, is an error naming ``what``."""
     if riff is None:
         return
     if riff.format_tag in _SAMPLE_FORMAT_TAGS and riff.bits is not None and riff.channels:
@@ -263,7 +265,7 @@ def read_audio_bytes(data: bytes, what: str, streamed: bool = False, channel: Op
     if len(data) == 0:
         raise AsrkitError(f"{what}: empty {'stream' if streamed else 'file'} (0 bytes)")
     riff = _riff_data(lambda offset, n: bytes(data[offset:offset + n]))
-    _check_wav_length(riff, len(data), what, streamed)
+    _check_wav_header(riff, len(data), what, streamed)
     if streamed and riff is not None and riff.declared == 0:
         # libsndfile reads a 0-size data chunk as empty; 0xFFFFFFFF makes it read to the end.
         data = bytearray(data)
@@ -360,7 +362,7 @@ def read_wav_source(source: str, what: str, channel: Optional[int] = DOWNMIX,
             raise AsrkitError(f"{what}: empty file (0 bytes)")
         prefix = os.pread(fd, _HEADER_PREFIX, 0)
         riff = _riff_data(_file_reader(fd, prefix))
-        _check_wav_length(riff, st.st_size, what, streamed=False)
+        _check_wav_header(riff, st.st_size, what, streamed=False)
         return _decode(fd, what, channel, max_samples, prefix[:4], riff)
     except OSError as e:
         raise AsrkitError(f"{what}: cannot read: {e.strerror}") from None

@@ -33,14 +33,18 @@ def _machine_memory() -> Optional[int]:
         return None
 
 
+def _make(make: Callable[[], M], what: str) -> M:
+    try:
+        return make()
+    except _BUILD_ERRORS as e:
+        raise AsrkitError(f"{what}: cannot build the model: {_first_line(e)}") from None
+
+
 def _skeleton(make: Callable[[], M], what: str) -> M:
     import torch
 
-    try:
-        with torch.device("meta"):
-            return make()
-    except _BUILD_ERRORS as e:
-        raise AsrkitError(f"{what}: cannot build the model: {_first_line(e)}") from None
+    with torch.device("meta"):
+        return _make(make, what)
 
 
 def build_model(make: Callable[[], M], what: str) -> M:
@@ -51,10 +55,7 @@ def build_model(make: Callable[[], M], what: str) -> M:
         raise AsrkitError(f"{what}: the model would have {n / 1e6:,.0f}M parameters ({4 * n / 2 ** 30:,.1f} GiB "
                           f"as float32), more than this machine's {memory / 2 ** 30:.0f} GiB of memory; check "
                           f"its sizes")
-    try:
-        return make()
-    except _BUILD_ERRORS as e:
-        raise AsrkitError(f"{what}: cannot build the model: {_first_line(e)}") from None
+    return _make(make, what)
 
 
 def model_from_state_dict(make: Callable[[], M], state_dict: Mapping, what: str) -> M:
