@@ -131,6 +131,13 @@ def test_load_yaml_mapping_errors_name_the_file(tmp_path):
     p.write_text("inner:\n  size: 2\n  size: 3\n")
     with pytest.raises(ConfigError, match="^.*:3: not valid YAML: key 'size' given twice"):
         load_yaml_mapping(p)
+    # the strict loader is a SafeLoader: a tag that would run code on loading is refused, and runs nothing
+    marker = tmp_path / "pwned"
+    p.write_text(f'inner: {{size: !!python/object/apply:os.system ["touch {marker}"]}}\n')
+    with pytest.raises(ConfigError, match=f"^{p}:1: not valid YAML: could not determine a constructor for the tag "
+                                          f"'tag:yaml.org,2002:python/object/apply:os.system'"):
+        load_yaml_mapping(p)
+    assert not marker.exists()
     # YAML's merge keys still work, and a key beside a merge overrides the merged one
     p.write_text("base: &b {size: 2, x: 1}\ninner:\n  <<: *b\n  size: 5\n")
     assert load_yaml_mapping(p)["inner"] == {"size": 5, "x": 1}
