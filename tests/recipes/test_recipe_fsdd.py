@@ -315,18 +315,25 @@ def test_loso_fold_end_to_end_resumes_and_summarises(recipe_dir, fsdd_root, an4_
 def test_run_sh_init_listener_an4_pretrains_once_then_fine_tunes(recipe_dir, fsdd_root, an4_root):
     """./run.sh's default --init-listener an4: local/pretrain_an4.sh first (same model options), in
     the recipe's pretrain_an4/, then stage 4 starts the listener from it; a model file that is not
-    there is an error before anything runs."""
+    there is an error before anything runs, and so is an --init of its own in --train-args. The
+    fold's fine-tuning options (--freeze) are the fold's: the pretraining trains every module."""
     recipe = recipe_dir("fsdd")
     args = ["./run.sh", "--fsdd-root", str(fsdd_root), "--an4-root", str(an4_root), "--num-train", "16",
             "--num-dev", "4", "--num-test", "4", "--nj", "1", "--num-avg", "0", "--stop-stage", "4",
             "--train-args", TINY]
     proc = run_sh(args + ["--init-listener", "nothing/here.pt"], cwd=recipe, check=False)
     assert proc.returncode != 0 and "--init-listener nothing/here.pt: no such file (a model, or an4)" in proc.stderr
+    proc = run_sh(args[:-1] + [TINY + " --init other.pt"], cwd=recipe, check=False)
+    assert proc.returncode != 0 and "--train-args has --init, and --init-listener an4 gives the listener too" in proc.stderr
     assert not (recipe / "data").exists()
-    run_sh(args + ["--tag", "ft"], cwd=recipe, timeout=900)
+    run_sh(args[:-1] + [TINY + " --freeze listener.layers.0", "--tag", "ft"], cwd=recipe, timeout=900)
     pretrained = recipe / "pretrain_an4/exp/an4_8k/pretrained.pt"
     log = (recipe / "exp/ft/log/train.log").read_text()
     assert re.search(rf"--init {re.escape(str(pretrained))}: \d+ tensors .* taken: listener", log), log[-2000:]
+    assert re.search(r"--freeze listener.layers.0: \d+ tensors .* get no updates", log), log[-2000:]
+    pretrain_log = (recipe / "pretrain_an4/exp/an4_8k/log/train.log").read_text()
+    assert "--freeze" not in pretrain_log and f"train_args={TINY} " in (
+        recipe / "pretrain_an4/exp/an4_8k/pretrain_options").read_text()
     # Other model options later: the pretrained listener no longer fits them, so it is an error
     # naming what to delete, not a shape error or a stale listener.
     changed = args[:-1] + [TINY.replace("hidden=16", "hidden=24"), "--tag", "ft2"]

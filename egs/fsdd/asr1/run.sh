@@ -55,6 +55,10 @@ case $init_listener in
   *) [ -f "$init_listener" ] || { echo "$0: ERROR: --init-listener $init_listener: no such file (a model, or an4)" >&2; exit 1; }
      init_model=$(cd "$(dirname "$init_listener")" && pwd)/$(basename "$init_listener") ;;
 esac
+if [ -n "$init_model" ] && [[ " $train_args " =~ \ --init(=|\ ) ]]; then
+  echo "$0: ERROR: --train-args has --init, and --init-listener ${init_listener} gives the listener too; give one: --init-listener \"\" to start from --train-args' --init" >&2
+  exit 1
+fi
 positional=("$@")
 set_asr_args() {
   asr_args=(--train-set "$train_set" --valid-set dev --test-sets test --seed "$seed"

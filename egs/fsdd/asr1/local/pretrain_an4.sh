@@ -39,6 +39,24 @@ die() { echo "$0: ERROR: $*" >&2; exit 1; }
 [ $# -eq 0 ] || die "unexpected arguments: $* (see the comments at the top)"
 [[ "$max_utts" =~ ^[0-9]+$ ]] || die "--max-utts must be a number, got '$max_utts'"
 [[ "$tag" =~ ^[A-Za-z0-9._-]+$ ]] || die "--tag '$tag': use letters, digits, '.', '_' and '-' only"
+# run.sh and local/loso.sh hand a fold's --train-args to this pretraining too. What only a
+# fine-tuning means belongs to the fold: --freeze and --init-modules (with their values) and
+# `--set finetune.*` are left out here, so `--train-args "--freeze listener.layers.0"` pretrains
+# the whole listener and keeps its lowest layer fixed in the fold (without this, the pretraining
+# itself froze a random layer). --init cannot be meant here: the pretraining starts from scratch.
+read -r -a words <<< "$train_args"
+kept=() i=0
+while [ "$i" -lt "${#words[@]}" ]; do
+  w=${words[$i]} next=${words[$((i + 1))]:-}
+  case $w in
+    --freeze|--init-modules) i=$((i + 2)); continue ;;
+    --freeze=*|--init-modules=*|--set=finetune.*) i=$((i + 1)); continue ;;
+    --set) case $next in finetune.*) i=$((i + 2)); continue ;; esac ;;
+    --init|--init=*) die "--train-args: $w starts a fine-tuning from a model; the AN4 pretraining trains from random weights (a fold's listener comes from --init-listener)" ;;
+  esac
+  kept+=("$w"); i=$((i + 1))
+done
+train_args="${kept[*]}"
 recipe=$(pwd)
 abspath() { if [ -e "$1" ] && [[ "$1" != /* ]]; then echo "$recipe/$1"; else echo "$1"; fi; }
 [ -f "$train_config" ] || die "--train-config $train_config: no such file"
