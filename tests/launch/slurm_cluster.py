@@ -3,7 +3,8 @@
 Everything it starts lives under one temporary directory (config, munge key and socket, state,
 spool, logs, pid files) and listens on free ports picked at start, so it does not touch a
 system-wide Slurm or munge, nor another developer's cluster. Daemons run in the foreground as
-children of the test process and are stopped by pid.
+children of the test process and are stopped by pid; if the test run is killed they die with it,
+and the next cluster started removes the job steps and temp dir a killed run left.
 
 Used by the session fixture ``slurm_cluster`` in ``tests/launch/conftest.py``; also runnable by
 hand to poke at a cluster::
@@ -55,6 +56,19 @@ def _which(name: str) -> Optional[str]:
     return shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin")
 
 
+def _die_with_parent() -> None:
+    """In a daemon's child before exec: SIGTERM it when the process that started it exits.
+
+    stop() runs at the fixture's teardown, which a killed test run (SIGTERM or SIGKILL to pytest)
+    never reaches; the daemons then kept running, each cluster in its temp dir, until killed by
+    hand. Linux's PR_SET_PDEATHSIG has the kernel stop them instead.
+    """
+    import ctypes
+
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("", 0))
@@ -79,7 +93,9 @@ class SlurmCluster:
         if nodes < 1 or gpus < 0:
             raise ValueError(f"nodes={nodes} gpus={gpus}")
         self.gpus = gpus
+        _sweep_abandoned(Path(tempfile.gettempdir()))
         self.dir = Path(tempfile.mkdtemp(prefix="asrkit-slurm-"))
+        (self.dir / "owner.pid").write_text(f"{os.getpid()}\n")
         self.host = socket.gethostname().split(".")[0]
         self.nodes = [self.host] if nodes == 1 else [f"127.0.0.{i}" for i in range(1, nodes + 1)]
         self.conf = self.dir / "slurm.conf"
@@ -192,7 +208,8 @@ PartitionName=debug Nodes={",".join(self.nodes)} Default=YES MaxTime=INFINITE St
     def _spawn(self, name: str, cmd: list[str]) -> None:
         out = open(self.dir / f"{name}.out", "wb")
         self.procs[name] = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                            env=self.env, cwd=self.dir, start_new_session=True)
+                                            env=self.env, cwd=self.dir, start_new_session=True,
+                                            preexec_fn=_die_with_parent)
         out.close()
 
     def _wait_idle(self, timeout_s: float) -> None:
@@ -238,26 +255,44 @@ PartitionName=debug Nodes={",".join(self.nodes)} Default=YES MaxTime=INFINITE St
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=5)
-        self._kill_stray_stepds()
+        _kill_stepds_under(self.dir)
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def _kill_stray_stepds(self) -> None:
-        # slurmstepd detaches from slurmd; one still running holds files under our dir open,
-        # which tells it apart from any other cluster's step daemons.
-        for pid_dir in Path("/proc").iterdir():
-            if not pid_dir.name.isdigit():
+
+def _kill_stepds_under(cluster_dir: Path) -> None:
+    # slurmstepd detaches from slurmd; one still running holds files under its cluster's dir
+    # open, which tells it apart from any other cluster's step daemons.
+    for pid_dir in Path("/proc").iterdir():
+        if not pid_dir.name.isdigit():
+            continue
+        try:
+            if not (pid_dir / "cmdline").read_bytes().startswith(b"slurmstepd"):
                 continue
+            ours = any(os.readlink(fd).startswith(str(cluster_dir)) for fd in (pid_dir / "fd").iterdir())
+        except OSError:
+            continue
+        if ours:
             try:
-                if not (pid_dir / "cmdline").read_bytes().startswith(b"slurmstepd"):
-                    continue
-                ours = any(os.readlink(fd).startswith(str(self.dir)) for fd in (pid_dir / "fd").iterdir())
-            except OSError:
-                continue
-            if ours:
-                try:
-                    os.kill(int(pid_dir.name), signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+                os.kill(int(pid_dir.name), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def _sweep_abandoned(tmp: Path) -> None:
+    """What a killed test run's clusters left: their daemons died with it (``_die_with_parent``),
+    but job steps (slurmstepd detaches) and the temp dir stay. ``owner.pid`` says whose a dir
+    is; a live owner's (another run's) is never touched."""
+    for cluster_dir in tmp.glob("asrkit-slurm-*"):
+        try:
+            owner = int((cluster_dir / "owner.pid").read_text())
+            os.kill(owner, 0)
+            continue                                   # its run is alive
+        except ProcessLookupError:
+            pass
+        except (OSError, ValueError):
+            continue                                   # no owner file (or not ours to signal)
+        _kill_stepds_under(cluster_dir)
+        shutil.rmtree(cluster_dir, ignore_errors=True)
 
 
 def _wait_for(pred, timeout_s: float, what: str, diagnostics, fail: bool = True) -> bool:
