@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Where a training step's time goes: one LAS config, real dumped features, forward + backward + Adam.
 
-Times the same batches (shortest-first buckets of a dump dir's feats.scp, up to --frames real
-frames in all, drawn with a fixed seed) for each config given, back to back, so configs can be
+Times the same batches (the trainer's own BucketBatchSampler over a dump dir's feats.scp, its
+epoch-0 order for --seed, up to --frames real frames in all) for each config given, back to back, so configs can be
 compared under the same load; with --profile it also prints torch.profiler's table of operators.
 Targets are random tokens, one per 12 frames (AN4's BPE-30 rate; 3 to 60 per utterance): the cost
 of a step depends on the lengths, not on which tokens. Not a training run: use bench/train_speed.py
@@ -15,24 +15,12 @@ for whole epochs through asrkit-train.
 from __future__ import annotations
 
 import argparse
-import random
 import sys
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-
-
-def buckets(lengths: dict, max_frames: int) -> list:
-    """Shortest-first batches of at most ``max_frames`` padded frames, as the trainer's sampler packs them."""
-    batches, cur = [], []
-    for key in sorted(lengths, key=lengths.get):
-        if cur and (len(cur) + 1) * lengths[key] > max_frames:
-            batches.append(cur)
-            cur = []
-        cur.append(key)
-    return batches + ([cur] if cur else [])
 
 
 def main() -> None:
@@ -52,6 +40,7 @@ def main() -> None:
 
     from asrkit.models.las import LAS
     from asrkit.training.config import load_config
+    from asrkit.training.sampler import BucketBatchSampler
 
     torch.manual_seed(args.seed)
     feats = {k: torch.from_numpy(v.copy()) for k, v in kaldiio.load_scp(args.feats).items()}
@@ -64,10 +53,11 @@ def main() -> None:
         cfg = load_config(args.config, variant.split())
         model = LAS(idim, args.vocab, cfg.model).train()
         opt = torch.optim.Adam(model.parameters(), 1e-3)
-        batches = buckets(lengths, cfg.batching.max_frames)
-        random.Random(args.seed).shuffle(batches)
+        keys = list(feats)
+        sampler = BucketBatchSampler([lengths[k] for k in keys], cfg.batching.max_frames,
+                                     cfg.batching.max_batch_size, seed=args.seed)
         chosen, total = [], 0
-        for b in batches:
+        for b in ([keys[i] for i in batch] for batch in sampler.epoch_batches(0)):
             if total >= args.frames:
                 break
             chosen.append(b)
