@@ -57,11 +57,13 @@ def _which(name: str) -> Optional[str]:
 
 
 def _die_with_parent() -> None:
-    """In a daemon's child before exec: SIGTERM it when the process that started it exits.
+    """In a daemon's child before exec: SIGTERM it when the thread that started it exits.
 
     stop() runs at the fixture's teardown, which a killed test run (SIGTERM or SIGKILL to pytest)
     never reaches; the daemons then kept running, each cluster in its temp dir, until killed by
-    hand. Linux's PR_SET_PDEATHSIG has the kernel stop them instead.
+    hand. Linux's PR_SET_PDEATHSIG has the kernel stop them instead. It follows the starting
+    *thread*, so a cluster must be started from a thread that outlives it (the session fixture
+    and ``__main__`` start it from the main thread).
     """
     import ctypes
 
