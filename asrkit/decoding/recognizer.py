@@ -193,7 +193,9 @@ class Recognizer:
         frame_level = x[:, live].mean(axis=1)
         top = np.percentile(frame_level, 98)  # not the maximum: a click should not set it
         kept = frame_level >= top - LEVEL_RANGE_DB * np.log(10) / 10
-        x[:, live] -= x[kept][:, live].mean() - mean[live].mean()
+        # Every frame has the same number of live bins, so the mean of the kept frames' levels is
+        # the mean over those frames and bins, without copying them out of x.
+        x[:, live] -= frame_level[kept].mean() - mean[live].mean()
         return x
 
     def features(self, samples: np.ndarray, sample_rate: int, utt_id: str) -> np.ndarray:
