@@ -223,9 +223,11 @@ def _decode(source, what: str, channel: Optional[int], max_samples: int, head: b
         exact = subtype in _INT16_SUBTYPES
         try:
             # (frames, channels): int16 where that holds every value (libsndfile's integer path is
-            # about twice as fast as its float one), else float32 at full scale +-1.
-            data = f.read(dtype="int16" if exact else "float32", always_2d=True)
-        except (sf.LibsndfileError, RuntimeError) as e:
+            # about twice as fast as its float one), else float32 at full scale +-1. The frame
+            # count is given: soundfile refuses "read to the end" (a ValueError) for what libsndfile
+            # calls unseekable, GSM 6.10 WAV among them, file or pipe alike.
+            data = f.read(frames, dtype="int16" if exact else "float32", always_2d=True)
+        except (sf.LibsndfileError, RuntimeError, ValueError) as e:
             raise AsrkitError(f"{what}: truncated or corrupt {desc} data "
                               f"(libsndfile: {str(getattr(e, 'error_string', '') or e).strip()})") from None
         if len(data) < frames and fmt == "FLAC":

@@ -111,6 +111,20 @@ def test_lossy_formats_read_as_the_same_speech(made, tmp_path):
         assert _snr_db(ref, samples) > 15, name
 
 
+def test_audio_libsndfile_cannot_seek_is_read(made, tmp_path):
+    """GSM 6.10 WAV (8 kHz telephone audio) is what libsndfile calls unseekable, and soundfile
+    refused to read it "to the end": a ValueError traceback in every command, file or pipe."""
+    import soundfile as sf
+
+    ref = resample(_ref(next(iter(made["utts"].values()))["wav"]), 16000, 8000)
+    ref = ref[: len(ref) // 160 * 160]  # whole GSM frames
+    sf.write(tmp_path / "gsm.wav", ref / 32768, 8000, subtype="GSM610")
+    for source in (str(tmp_path / "gsm.wav"), f"cat {tmp_path / 'gsm.wav'} |"):
+        samples, rate = read_wav_source(source, source)
+        assert rate == 8000 and samples.shape == ref.shape, source
+        assert np.corrcoef(samples, ref)[0, 1] > 0.7, source  # the same speech (GSM is coarse)
+
+
 def test_stereo_downmix_or_one_channel(made, tmp_path):
     left, right = _ref(made["utts"][made["left"]]["wav"]), _ref(made["utts"][made["right"]]["wav"])
     n = max(len(left), len(right))
