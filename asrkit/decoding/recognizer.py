@@ -44,6 +44,9 @@ MIN_SAMPLE_RATE = 4000
 # a room's quiet stretches stay in (AN4's lie 40-60 dB down: at 40 dB, test went 6.6 -> 7.5 %),
 # digital silence (the log floor, ~110 dB down) and dithered zeros (~70 dB) are left out.
 LEVEL_RANGE_DB = 60.0
+# The fbank's log floor (torchaudio's kaldi.fbank: log(max(energy, float32 eps))): every mel bin
+# of a frame of digital silence.
+LOG_FLOOR = float(np.log(np.finfo(np.float32).eps))
 
 
 @dataclass
@@ -191,8 +194,16 @@ class Recognizer:
         # estimate: digital silence (padding, edited gaps) sits at the log floor, 25 nats down,
         # and 3 s of it on each side took AN4 test from 6.4 to 105 % WER when it was counted.
         frame_level = x[:, live].mean(axis=1)
-        top = np.percentile(frame_level, 98)  # not the maximum: a click should not set it
-        kept = frame_level >= top - LEVEL_RANGE_DB * np.log(10) / 10
+        # Frames at the log floor in every bin (zeros, a DC offset, which the fbank removes) have
+        # no level at all, and are left out before the percentile: a recording of nothing else
+        # was lifted to speech level and decoded as letters ("R A R L A ..." for 5 s of zeros),
+        # and one more than 98 % zeros (a short answer in a minute of padding) was measured at
+        # the floor and its speech lifted ~100 dB.
+        sound = frame_level > LOG_FLOOR + 1e-3
+        if not sound.any():
+            return x
+        top = np.percentile(frame_level[sound], 98)  # not the maximum: a click should not set it
+        kept = sound & (frame_level >= top - LEVEL_RANGE_DB * np.log(10) / 10)
         # Every frame has the same number of live bins, so the mean of the kept frames' levels is
         # the mean over those frames and bins, without copying them out of x.
         x[:, live] -= frame_level[kept].mean() - mean[live].mean()

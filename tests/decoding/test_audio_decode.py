@@ -397,6 +397,19 @@ def test_a_quiet_or_loud_recording_decodes_as_at_the_training_level(inproc, an4,
     padded = on.normalize(on.features(np.concatenate([pad, x * 0.1, pad]), 16000, "a"), "a")
     inner = padded[300:300 + len(ref)]
     assert np.abs(inner - ref).mean() < 0.05, np.abs(inner - ref).mean()
+    # ... and so it is when the zeros are over 98 % of the recording (a short answer in minutes of
+    # padding), where the 98th percentile of the frame levels was the floor and the speech was
+    # lifted ~100 dB (a 4 s AN4 answer inside 5 min of zeros decoded as 40 words of nonsense)
+    long_pad = np.zeros(50 * len(x), dtype=np.float32)
+    padded = on.normalize(on.features(np.concatenate([long_pad, x * 0.1, long_pad]), 16000, "a"), "a")
+    start = len(long_pad) // 160
+    assert np.abs(padded[start:start + len(ref)] - ref).mean() < 0.05
+    # a recording of nothing but digital silence (zeros; a DC offset, which the fbank removes)
+    # has no level: it is left as it is, not lifted to speech level ("R A R L A R L A ..." with
+    # the AN4 model, where without the shift it decodes to nothing)
+    for silence in (np.zeros(48000, dtype=np.float32), np.full(48000, 1000.0, dtype=np.float32)):
+        assert np.array_equal(on.normalize(on.features(silence, 16000, "s"), "s"),
+                              off.normalize(off.features(silence, 16000, "s"), "s"))
     # the utterance's own level is what moves, not the spectral shape: a filtered copy keeps its tilt
     tilt = on.normalize(on.features(np.convolve(x, [1.0, -0.97])[: len(x)].astype(np.float32), 16000, "a"), "a")
     assert np.abs(tilt - ref).mean() > 0.1
