@@ -120,6 +120,9 @@ def main(model_path: Optional[str], config_path: Optional[str], print_config: bo
     inputs = DecodeInputs(feats=feats, wav_scp=wav_scp, segments=segments, wavs=wavs, utt_ids=utt_ids, nj=nj,
                           job=job, channel=channel)
     out = Path(output_dir) if output_dir else None
+    from asrkit.decoding.run import check_output_paths
+
+    check_output_paths(out, Path(ctm_path) if ctm_path else None, Path(segments_out) if segments_out else None)
     if out is not None:
         setup_logging(1 if log.isEnabledFor(logging.DEBUG) else 0, str(out / "log" / "decode.log"))
         log.info("command line: asrkit-decode %s", " ".join(sys.argv[1:]))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,7 @@ from asrkit.decoding.inputs import Item
 from asrkit.decoding.recognizer import Recognizer, UttResult
 from asrkit.utils.bad_items import MAX_FAILED_PERCENT, BadItems
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.fileio import AtomicFiles
+from asrkit.utils.fileio import AtomicFiles, name_os_error
 from asrkit.utils.logging import progress
 
 log = logging.getLogger("decode")
@@ -153,6 +154,29 @@ def _timed(items: Iterable[Item], s: RunSummary) -> Iterable[Item]:
         yield item
 
 
+# What asrkit-decode writes in --output-dir (log/decode.log: the log file of the run).
+DIR_OUTPUTS = ("text", "nbest.jsonl", "decode.yaml", "log/decode.log")
+
+
+def check_output_paths(output_dir: Optional[Path], ctm: Optional[Path], segments: Optional[Path]) -> None:
+    """Refuse a --ctm or --segments-out that is another output of the run: both would be written
+    to one temporary file (or decode.yaml written over the CTM) and renamed into place, a
+    garbled or lost output with exit 0. Streams (/dev/stdout) may be shared."""
+    from asrkit.utils.fileio import is_stream
+
+    taken: Dict[str, str] = {}
+    if output_dir is not None:
+        for name in DIR_OUTPUTS:
+            taken[os.path.realpath(output_dir / name)] = f"--output-dir's {name}"
+    for option, path in (("--ctm", ctm), ("--segments-out", segments)):
+        if path is None or is_stream(path):
+            continue
+        key = os.path.realpath(path)
+        if key in taken:
+            raise AsrkitError(f"{option} {path} is the same file as {taken[key]}: give it a path of its own")
+        taken[key] = option
+
+
 class Outputs:
     """``text`` + ``nbest.jsonl`` in an output dir (atomically), or ``<utt> <text>`` lines on
     stdout; a CTM and a segments file where asked, written atomically wherever they go.
@@ -164,44 +188,77 @@ class Outputs:
 
     def __init__(self, output_dir: Optional[Path], stdout: TextIO, weights: Dict[str, float],
                  ctm: Optional[Path] = None, segments: Optional[Path] = None, frame_shift_s: float = 0.01) -> None:
+        check_output_paths(output_dir, ctm, segments)
         self.dir = output_dir
         self.files = AtomicFiles()
         self.weights = weights
         self.frame_shift_s = frame_shift_s
-        self.ctm = self.segments = None
-        if output_dir is None:
-            self.text, self.nbest = stdout, None
-        else:
-            output_dir.mkdir(parents=True, exist_ok=True)
-            self.text = open(self.files.tmp(output_dir / "text"), "w", encoding="utf-8")
-            self.nbest = open(self.files.tmp(output_dir / "nbest.jsonl"), "w", encoding="utf-8")
-        if ctm is not None:
-            self.ctm = open(self.files.tmp(ctm), "w", encoding="utf-8")
-        if segments is not None:
-            self.segments = open(self.files.tmp(segments), "w", encoding="utf-8")
+        self.text: TextIO = stdout
+        self.nbest = self.ctm = self.segments = None
+        self._own: Dict[TextIO, Path] = {}  # the files opened here -> the outputs they become
+        try:
+            if output_dir is not None:
+                output_dir.mkdir(parents=True, exist_ok=True)
+                self.text = self._open(output_dir / "text")
+                self.nbest = self._open(output_dir / "nbest.jsonl")
+            if ctm is not None:
+                self.ctm = self._open(ctm)
+            if segments is not None:
+                self.segments = self._open(segments)
+        except BaseException:
+            # An output that cannot be made (--ctm under a file, a directory without write
+            # permission) must not leave the temporary files of the ones opened before it.
+            self.close(False)
+            raise
+
+    def _open(self, path: Path) -> TextIO:
+        f = open(self.files.tmp(path), "w", encoding="utf-8")
+        self._own[f] = path
+        return f
+
+    def _write(self, f: TextIO, data: str) -> None:
+        try:
+            f.write(data)
+            if f not in self._own:
+                f.flush()  # text on stdout: each line as it is decoded
+        except OSError as e:  # a full disk: a write error carries no file name, so give it the output's
+            name_os_error(e, self._own.get(f, "<stdout>"))
+            raise
 
     def emit(self, r: UttResult) -> None:
         best = r.texts[0] if r.texts else ""
-        self.text.write(f"{r.utt_id} {best}".rstrip() + "\n")
+        self._write(self.text, f"{r.utt_id} {best}".rstrip() + "\n")
         if self.nbest is not None:
-            self.nbest.write(json.dumps(nbest_record(r, self.weights), ensure_ascii=False) + "\n")
-        else:
-            self.text.flush()
+            self._write(self.nbest, json.dumps(nbest_record(r, self.weights), ensure_ascii=False) + "\n")
         if self.ctm is not None:
-            self.ctm.write("".join(line + "\n" for line in ctm_of(r)))
+            self._write(self.ctm, "".join(line + "\n" for line in ctm_of(r)))
         if self.segments is not None:
-            self.segments.write("".join(line + "\n" for line in segment_lines(r, self.frame_shift_s)))
+            self._write(self.segments, "".join(line + "\n" for line in segment_lines(r, self.frame_shift_s)))
 
     def close(self, ok: bool, settings: Optional[Dict[str, Any]] = None) -> None:
-        for f in (self.nbest, self.ctm, self.segments) + ((self.text,) if self.dir is not None else ()):
-            if f is not None:
+        """Close every output, then rename them into place (``ok``) or remove them. A file that
+        fails to close (its last buffer hits a full disk) fails the run, named; every temporary
+        file is removed whatever happened."""
+        error: Optional[OSError] = None
+        for f, final in self._own.items():
+            try:
                 f.close()
-        if ok:
-            if settings is not None and self.dir is not None:
-                import yaml
+            except OSError as e:
+                name_os_error(e, final)
+                error = error or e
+        try:
+            if error is not None:
+                raise error
+            if ok:
+                if settings is not None and self.dir is not None:
+                    import yaml
 
-                self.files.tmp(self.dir / "decode.yaml").write_text(yaml.safe_dump(settings, sort_keys=False),
-                                                                    encoding="utf-8")
-            self.files.commit()
-        else:
-            self.files.abort()
+                    path = self.dir / "decode.yaml"
+                    try:
+                        self.files.tmp(path).write_text(yaml.safe_dump(settings, sort_keys=False), encoding="utf-8")
+                    except OSError as e:
+                        name_os_error(e, path)
+                        raise
+                self.files.commit()
+        finally:
+            self.files.abort()  # after a commit, nothing is left to remove
