@@ -418,6 +418,37 @@ def _a_file(d: Path) -> Path:
     return d / "afile"
 
 
+def _pipe_named_wav(w: World, d: Path) -> Path:
+    """A real wav named ``evil|`` beside an executable ``evil`` that creates the marker: read as a
+    Kaldi rxfilename, the name would run ``evil`` (what a file name in a globbed directory can do)."""
+    script = d / "evil"
+    script.write_text(f"#!/bin/sh\ntouch {d}/MARKER\n")
+    script.chmod(0o755)
+    shutil.copy(w.wavs[0], d / "evil|")
+    return d / "evil|"
+
+
+def _a_dir(d: Path) -> Path:
+    (d / "adir.wav").mkdir()
+    return d / "adir.wav"
+
+
+def _transcribe(w: World, audio):
+    """Transcriber.transcribe(audio) with the world's model (8 kHz): the library call of the API."""
+    def call():
+        from asrkit import Transcriber
+
+        return Transcriber.from_file(w.model, beam=1, maxlenratio=0.1).transcribe(audio)
+
+    return call
+
+
+def _wav_samples(w: World, dtype: str = "float32") -> np.ndarray:
+    import soundfile as sf
+
+    return sf.read(str(w.wavs[0]), dtype=dtype)[0]
+
+
 def _dup_scp(w: World, d: Path) -> str:
     spec = _scp_with(w, d, {}, n=3)
     lines = (d / "f.scp").read_text().splitlines()
@@ -706,6 +737,25 @@ CASES: List[Case] = [
     Case("output-name-too-long-score", "score",
          lambda w, d: Run([*_hyp(d, REF5, REF5), "--output-dir", d / ("x" * 300)]), 1,
          "file name too long"),
+    # -- audio file names are files, not Kaldi rxfilenames; the Transcriber's arrays ---------------------
+    Case("file-named-like-a-pipe-decode-is-read-not-run", "decode",
+         lambda w, d: Run(["--model", w.model, "--beam", "1", "--maxlenratio", "0.1", _pipe_named_wav(w, d),
+                           w.wavs[1]]), 0,
+         "Done 2 out of 2 utterances (0 failed)", check=_stdout_has("evil|")),
+    Case("directory-among-audio-files-decode-one-of-25-skipped", "decode",
+         lambda w, d: Run(["--model", w.model, "--beam", "1", "--maxlenratio", "0.1", *w.wavs, _a_dir(d)]), 0,
+         "skipping utterance 'adir' ({d}/adir.wav): is a directory, not an audio file", check=_stdout_lines(N)),
+    Case("path-named-like-a-pipe-transcriber-is-read-not-run", "lib",
+         lambda w, d: Run(_transcribe(w, _pipe_named_wav(w, d))), 0, ""),
+    Case("channels-first-array-transcriber", "lib",
+         lambda w, d: Run(_transcribe(w, (_wav_samples(w)[None], 8000))), 1,
+         "input 0: samples of shape (1, {n0}) have more channels than frames; 2-D samples are (frames, channels), "
+         "and torchaudio.load gives (channels, frames)"),
+    Case("float-sample-rate-transcriber", "lib", lambda w, d: Run(_transcribe(w, (_wav_samples(w), 8000.0))), 0, ""),
+    Case("fractional-sample-rate-transcriber", "lib",
+         lambda w, d: Run(_transcribe(w, (_wav_samples(w), 8000.5))), 1, "input 0: bad sample rate 8000.5"),
+    Case("ragged-samples-transcriber", "lib", lambda w, d: Run(_transcribe(w, ([0.0, [0.1, 0.2]], 8000))), 1,
+         "input 0: samples are not an array of numbers"),
     # -- accepted without a word before --------------------------------------------------------------
     Case("duplicate-key-in-feats-scp", "compute-cmvn",
          lambda w, d: Run([_dup_scp(w, d), d / "cmvn.ark"]), 1,
@@ -905,7 +955,9 @@ def _as_disk(kind: str, disks: Disks, monkeypatch):
 
 
 def _fmt(text: str, w: World, d: Path) -> str:
-    return text.format(d=d, **{f"u{i}": u for i, u in enumerate(w.utts)})
+    import soundfile as sf
+
+    return text.format(d=d, n0=sf.info(str(w.wavs[0])).frames, **{f"u{i}": u for i, u in enumerate(w.utts)})
 
 
 def _temp_files(directory: Path) -> List[str]:

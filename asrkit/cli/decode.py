@@ -81,7 +81,9 @@ OVERRIDES = ("mode", "beam", "ctc_weight", "lm_weight", "penalty", "length_norm"
               help="Word boundaries: the CTC alignment refined by frame energy (default), or the CTC "
                    "alignment alone (docs/decoding.md).")
 @max_bad_percent_option
-@click.argument("wavs", nargs=-1, metavar="[AUDIO ...]", type=click.Path(dir_okay=False))
+# Plain strings: a directory among the files (`asrkit-decode ... dir/*`) is a bad item, skipped and
+# counted as an unreadable file is, not a usage error that stops the other files (click.Path's check).
+@click.argument("wavs", nargs=-1, metavar="[AUDIO ...]")
 def main(model_path: Optional[str], config_path: Optional[str], print_config: bool, lm_path: Optional[str],
          feats: Optional[str], wav_scp: Optional[str], segments: Optional[str], channel: Optional[int],
          utt_ids: Optional[str], nj: int, job: int, output_dir: Optional[str], ctm_path: Optional[str],

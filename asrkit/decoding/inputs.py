@@ -200,7 +200,8 @@ def from_wav_files(paths: Sequence[str], featurize: Featurize, channel: Optional
     for path, utt in zip(paths, file_utt_ids(paths)):
         what = f"utterance {utt!r} ({path})"
         try:
-            audio = read_wav_source(path, what, channel=channel)
+            # A file name, never a command: only a wav.scp's values are Kaldi rxfilenames.
+            audio = read_wav_source(path, what, channel=channel, pipes=False)
         except AsrkitError as e:
             yield utt, None, e
             continue

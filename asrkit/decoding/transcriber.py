@@ -11,15 +11,18 @@ the hypotheses are the CLI's: audio at another rate is resampled to the model's,
 audio averaged (or ``channel=N``), recordings longer than ``max_segment_s`` cut at their pauses
 and joined; all inputs of one call are decoded together, ``batch_size`` at a time, longest first.
 
-Inputs: a path (str or ``os.PathLike``; any format libsndfile reads, or a ``cmd |`` pipe), or a
+Inputs: a path (str or ``os.PathLike``; any format libsndfile reads; a str ending in ``|`` is a
+``cmd |`` pipe, an ``os.PathLike`` is always the file it names), or a
 ``(samples, sample_rate)`` pair. Integer samples are taken at their type's scale (int16 as
 is); float samples at full scale +-1.0 (what soundfile, torchaudio and librosa return). A 2-D
-array is (frames, channels). Options are :class:`asrkit.decoding.config.DecodeConfig`'s
+array is (frames, channels), soundfile's layout (torchaudio's (channels, frames), more channels
+than frames, is refused by name); the rate is a whole number of Hz (``16000.0`` is taken). Options are :class:`asrkit.decoding.config.DecodeConfig`'s
 (``beam``, ``ctc_weight``, ``lm_weight`` with ``lm=``, ``nbest``, ``batch_size``, ...).
 A bad input raises :class:`asrkit.utils.errors.AsrkitError` naming it.
 """
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from typing import Any, List, Optional, Sequence, Tuple, Union
@@ -47,6 +50,10 @@ class Transcript:
     scores: dict = field(default_factory=dict)  # unweighted sums per scorer (att, ctc, lm)
     segments: Optional[List[Piece]] = None  # the pieces of a recording that was cut at its pauses
     nbest: List[Tuple[str, float]] = field(default_factory=list)  # (text, score) of every hypothesis kept
+
+
+def _is_array(value: Any) -> bool:
+    return isinstance(value, np.ndarray) or hasattr(value, "detach")  # numpy, or a torch tensor
 
 
 class Transcriber:
@@ -80,8 +87,14 @@ class Transcriber:
 
     def transcribe(self, audio: Union[Audio, Sequence[Audio]]) -> Union[Transcript, List[Transcript]]:
         """A Transcript for one input, or a list of them (in order) for a list of inputs."""
-        single = isinstance(audio, (str, os.PathLike)) or (isinstance(audio, tuple) and len(audio) == 2
-                                                           and isinstance(audio[1], (int, np.integer)))
+        # One input, or a list of them? A pair of an array and anything, or of anything but a path
+        # and a number (16000.0 included), is one (samples, rate) input, not two inputs; an array
+        # without its rate, bytes, None... are one (bad) input, named by _read, not iterated into
+        # numbers or bytes each "input i".
+        single = (isinstance(audio, (str, os.PathLike, bytes, bytearray, dict)) or _is_array(audio)
+                  or not hasattr(audio, "__iter__")
+                  or (isinstance(audio, tuple) and len(audio) == 2 and not isinstance(audio[0], (str, os.PathLike))
+                      and (isinstance(audio[1], (int, float, np.number)) or _is_array(audio[0]))))
         inputs = [audio] if single else list(audio)
         rec = self.recognizer
         items = []
@@ -97,17 +110,32 @@ class Transcriber:
         from asrkit.features.wav import read_wav_source
 
         if isinstance(a, (str, os.PathLike)):
-            return read_wav_source(os.fspath(a), f"{name} ({os.fspath(a)})", channel=self.channel)
+            # Only a str can be a "cmd |" pipe: a pathlib.Path is a file whatever its name ends with.
+            return read_wav_source(os.fspath(a), f"{name} ({os.fspath(a)})", channel=self.channel,
+                                   pipes=isinstance(a, str))
         if not (isinstance(a, tuple) and len(a) == 2):
-            raise AsrkitError(f"{name}: expected a path or a (samples, sample_rate) pair, got {type(a).__name__}")
+            hint = ": give the sample rate with the samples, (samples, sample_rate)" if _is_array(a) else ""
+            raise AsrkitError(f"{name}: expected a path or a (samples, sample_rate) pair, got {type(a).__name__}"
+                              f"{hint}")
         samples, rate = a
         if hasattr(samples, "detach"):  # a torch tensor
             samples = samples.detach().cpu().numpy()
-        x = np.asarray(samples)
-        if not isinstance(rate, (int, np.integer)) or rate <= 0:
-            raise AsrkitError(f"{name}: bad sample rate {rate!r}")
+        try:
+            x = np.asarray(samples)
+        except (ValueError, TypeError) as e:  # a ragged list: numpy refuses to make an array of it
+            raise AsrkitError(f"{name}: samples are not an array of numbers ({e})") from None
+        if isinstance(rate, (float, np.floating)) and math.isfinite(rate) and float(rate).is_integer():
+            rate = int(rate)  # 16000.0 is 16000 Hz
+        if isinstance(rate, bool) or not isinstance(rate, (int, np.integer)) or rate <= 0:
+            raise AsrkitError(f"{name}: bad sample rate {rate!r} (a whole number of Hz > 0)")
         if x.ndim not in (1, 2):
             raise AsrkitError(f"{name}: samples must be (frames,) or (frames, channels), got shape {x.shape}")
+        if x.ndim == 2 and 0 < x.shape[0] < x.shape[1]:
+            # torchaudio.load's (channels, frames) layout: taken as (frames, channels) it would be
+            # a few samples of thousands of channels, and fail as "too short for one frame".
+            raise AsrkitError(f"{name}: samples of shape {x.shape} have more channels than frames; 2-D samples "
+                              f"are (frames, channels), and torchaudio.load gives (channels, frames): pass "
+                              f"wave.T (or wave[0] for the first channel)")
         if np.issubdtype(x.dtype, np.signedinteger):
             y = x.astype(np.float32) * np.float32(INT16_SCALE / (np.iinfo(x.dtype).max + 1))
         elif np.issubdtype(x.dtype, np.unsignedinteger):  # centred on the middle of the range

@@ -28,8 +28,8 @@ or a pipe alike; only the sizes a streaming writer puts in a header it cannot se
 stream". FLAC that decodes to fewer frames than its STREAMINFO states is an error too. (OGG and
 MP3 state no length up front: a cut-off file of those reads as the shorter audio it holds.)
 
-Kaldi's conventions are kept: a value ending in ``|`` is run through ``/bin/sh`` and its stdout
-read as audio; with ``segments`` the utterance is ``samples[int(start * rate):int(end * rate)]``
+Kaldi's conventions are kept: a wav.scp value ending in ``|`` is run through ``/bin/sh`` and its
+stdout read as audio (a plain file name, ``pipes=False``, never is); with ``segments`` the utterance is ``samples[int(start * rate):int(end * rate)]``
 of its recording, ``end == -1`` meaning to the end, and an end up to 0.5 s past the recording
 (``extract-segments --max-overshoot``) is clipped rather than refused.
 
@@ -329,10 +329,15 @@ def _read_pipe(cmd: str, what: str, max_samples: int) -> bytearray:
 
 
 def read_wav_source(source: str, what: str, channel: Optional[int] = DOWNMIX,
-                    max_samples: int = DEFAULT_MAX_SAMPLES) -> Tuple[np.ndarray, int]:
+                    max_samples: int = DEFAULT_MAX_SAMPLES, pipes: bool = True) -> Tuple[np.ndarray, int]:
     """Read one wav.scp value, a file path or a shell command ending in ``|``, into
-    ``(samples (N,) float32 int16-scale, sample_rate)``. ``what`` names it in errors."""
-    if source.endswith("|"):
+    ``(samples (N,) float32 int16-scale, sample_rate)``. ``what`` names it in errors.
+
+    ``pipes=False``: ``source`` is a file name and nothing else (audio files given on a command
+    line, a ``pathlib.Path``), so a name ending in ``|`` is opened as the file it names, never
+    run: a file called ``x;rm -rf ~|`` in a directory a glob lists must not become a command.
+    """
+    if pipes and source.endswith("|"):
         cmd = source[:-1].strip()
         data = _read_pipe(cmd, what, max_samples)
         if not data:
