@@ -428,6 +428,11 @@ def _pipe_named_wav(w: World, d: Path) -> Path:
     return d / "evil|"
 
 
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
 def _a_dir(d: Path) -> Path:
     (d / "adir.wav").mkdir()
     return d / "adir.wav"
@@ -762,6 +767,11 @@ CASES: List[Case] = [
          "f.scp:3: duplicate key '{u0}' (first on line 1)", OUT),
     Case("duplicate-key-in-feats-scp-random-access-library", "lib",
          lambda w, d: Run(_library_train_feats(_dup_scp(w, d)[4:])), 1, "f.scp:3: duplicate key '{u0}'"),
+    Case("duplicate-id-in-utt-ids-decode", "decode",
+         lambda w, d: Run(["--model", w.model, "--feats", f"scp:{w.root}/feats.scp", "--beam", "1",
+                           "--utt-ids", _write(d / "ids", f"{w.utts[0]}\n{w.utts[1]}\n\n{w.utts[0]} again\n"),
+                           "--output-dir", d / "dec"]), 1,
+         "ids:4: duplicate utterance id '{u0}' (first on line 1)", ("dec/text",)),
     Case("duplicate-key-in-ark", "apply-cmvn",
          lambda w, d: Run([w.root / "cmvn.ark", _dup_ark(w, d), f"ark,scp:{d}/out.ark,{d}/out.scp"]), 1,
          "f.ark: duplicate key '{u0}' (entries 1 and 3)", OUT),

@@ -109,10 +109,25 @@ class DecodeInputs:
 
 
 def read_utt_ids(path: str) -> List[str]:
-    """The first field of each non-empty line (``--utt-ids``: a list, or any table of utterances)."""
+    """The first field of each non-empty line (``--utt-ids``: a list, or any table of utterances).
+
+    An id listed twice is an error naming both lines, as a duplicate key in any table: it would
+    be decoded twice and give two ``text`` lines of one utterance.
+    """
+    ids: List[str] = []
+    first: dict = {}
     try:
         with open(path, encoding="utf-8") as f:
-            return [line.split()[0] for line in f if line.strip()]
+            for lineno, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                utt = line.split()[0]
+                if utt in first:
+                    raise AsrkitError(f"{path}:{lineno}: duplicate utterance id {utt!r} (first on line {first[utt]}): "
+                                      f"it would be decoded twice, two text lines of one utterance")
+                first[utt] = lineno
+                ids.append(utt)
+        return ids
     except FileNotFoundError:
         raise AsrkitError(f"{path}: no such file (--utt-ids: one utterance id per line)") from None
     except UnicodeDecodeError as e:
