@@ -428,6 +428,18 @@ def _pipe_named_wav(w: World, d: Path) -> Path:
     return d / "evil|"
 
 
+def _copy(src: Path, dst: Path) -> Path:
+    shutil.copy(src, dst)
+    return dst
+
+
+def _starts_with(name: str, head: str) -> Callable[[World, Path, Result], None]:
+    def check(w: World, d: Path, r: Result) -> None:
+        assert (d / name).read_text().startswith(_fmt(head, w, d)), f"{name} was overwritten"
+
+    return check
+
+
 def _write(path: Path, text: str) -> Path:
     path.write_text(text)
     return path
@@ -736,6 +748,18 @@ CASES: List[Case] = [
          lambda w, d: Run(["--model", w.model, "--feats", f"scp:{w.root}/feats.scp", "--beam", "1",
                            "--ctm", d / "out", "--segments-out", d / "out"]), 1,
          "--segments-out {d}/out is the same file as --ctm", ("out",)),
+    # an output that is an input of the run: renamed over it at the end (exit 0, the input gone)
+    Case("segments-out-is-the-segments-read-decode", "decode",
+         lambda w, d: Run(["--model", w.model, "--beam", "1", "--wav-scp", f"scp:{d}/data/wav.scp",
+                           "--segments", _data_dir(w, d, segments="s1-a {reco} 0 1.5\ns1-b {reco} 1 2\n") / "segments",
+                           "--segments-out", d / "data" / "segments"]), 1,
+         "--segments-out {d}/data/segments is the same file as --segments {d}/data/segments, which the run reads: "
+         "it would be overwritten", check=_starts_with("data/segments", "s1-a ")),
+    Case("ctm-out-is-the-text-read-align", "align",
+         lambda w, d: Run(["--model", w.model, f"scp:{w.root}/wav.scp", _copy(w.root / "text", d / "text"),
+                           d / "text"]), 1,
+         "<ctm-out> {d}/text is the same file as <text-file> {d}/text, which the run reads",
+         check=_starts_with("text", "{u0} ")),
     Case("output-under-a-file-train-tokenizer", "train-tokenizer",
          lambda w, d: Run(["--model-type", "char", w.root / "text", _a_file(d) / "lang"]), 1,
          "afile/lang: a component of the path is not a directory"),

@@ -124,7 +124,11 @@ def main(model_path: Optional[str], config_path: Optional[str], print_config: bo
     out = Path(output_dir) if output_dir else None
     from asrkit.decoding.run import check_output_paths
 
-    check_output_paths(out, Path(ctm_path) if ctm_path else None, Path(segments_out) if segments_out else None)
+    check_output_paths(out, Path(ctm_path) if ctm_path else None, Path(segments_out) if segments_out else None,
+                       inputs=[(option, Path(p) if p else None) for option, p in (
+                           ("--model", model_path), ("--lm", lm_path), ("--config", config_path),
+                           ("--segments", segments), ("--utt-ids", utt_ids))]
+                       + [("--feats", feats), ("--wav-scp", wav_scp)] + [("the audio file", Path(w)) for w in wavs])
     if out is not None:
         setup_logging(1 if log.isEnabledFor(logging.DEBUG) else 0, str(out / "log" / "decode.log"))
         log.info("command line: asrkit-decode %s", " ".join(sys.argv[1:]))

@@ -14,7 +14,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Optional, TextIO
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, TextIO, Tuple
 
 from asrkit.decoding.align import ctm_lines
 from asrkit.decoding.inputs import Item
@@ -158,13 +158,15 @@ def _timed(items: Iterable[Item], s: RunSummary) -> Iterable[Item]:
 DIR_OUTPUTS = ("text", "nbest.jsonl", "decode.yaml", "log/decode.log")
 
 
-def check_output_paths(output_dir: Optional[Path], ctm: Optional[Path], segments: Optional[Path]) -> None:
+def check_output_paths(output_dir: Optional[Path], ctm: Optional[Path], segments: Optional[Path],
+                       inputs: Sequence[Tuple[str, Optional[str]]] = ()) -> None:
     """Refuse a --ctm or --segments-out that is another output of the run: both would be written
     to one temporary file (or decode.yaml written over the CTM) and renamed into place, a
-    garbled or lost output with exit 0. Streams (/dev/stdout) may be shared."""
+    garbled or lost output with exit 0. Streams (/dev/stdout) may be shared. ``inputs``: (option,
+    path or rspecifier) of what the run reads, see :func:`check_outputs_spare_inputs`."""
     from asrkit.utils.fileio import is_stream
 
-    taken: Dict[str, str] = {}
+    taken: Dict[str, str] = {}  # real path -> the output, as the user named it
     if output_dir is not None:
         for name in DIR_OUTPUTS:
             taken[os.path.realpath(output_dir / name)] = f"--output-dir's {name}"
@@ -174,7 +176,30 @@ def check_output_paths(output_dir: Optional[Path], ctm: Optional[Path], segments
         key = os.path.realpath(path)
         if key in taken:
             raise AsrkitError(f"{option} {path} is the same file as {taken[key]}: give it a path of its own")
-        taken[key] = option
+        taken[key] = f"{option} {path}"
+    check_outputs_spare_inputs(taken, inputs)
+
+
+def check_outputs_spare_inputs(outputs: Dict[str, str], inputs: Sequence[Tuple[str, Any]]) -> None:
+    """Refuse an output (real path -> how the user named it) that is a file the run reads: it is
+    renamed over the input at the end, so a slip (--segments-out data/x/segments given with
+    --segments data/x/segments, asrkit-align's <ctm-out> the <text-file>) destroys the input
+    with exit 0. ``inputs``: (option, a Path, or a str Kaldi rspecifier such as scp:x; a pipe
+    is no file); None where not given."""
+    for option, value in inputs:
+        if value is None:
+            continue
+        path = os.fspath(value)
+        if isinstance(value, str):
+            if value.rstrip().endswith("|"):
+                continue
+            head, sep, rest = value.partition(":")
+            if sep and head.replace(",", "").isalpha():  # scp:x, ark,t:x
+                path = rest
+        key = os.path.realpath(path)
+        if key in outputs:
+            raise AsrkitError(f"{outputs[key]} is the same file as {option} {value}, which the run reads: it would "
+                              f"be overwritten; give the output a path of its own")
 
 
 class Outputs:
