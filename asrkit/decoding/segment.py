@@ -123,7 +123,10 @@ def _split_long(blank: np.ndarray, pause: np.ndarray, a: int, e: int, max_len: i
         left, right = (a, s), (t, e)
     else:
         q = (e - a) // 4
-        cut = a + q + int(np.argmax(blank[a + q:e - q]))
+        # Strictly inside [a, e): with a piece of 2 or 3 frames (max_segment_s under 4 encoder
+        # frames) q is 0, the argmax could be frame a, and the right half was the piece itself
+        # again, recursing until Python's RecursionError.
+        cut = min(max(a + q + int(np.argmax(blank[a + q:e - q])), a + 1), e - 1)
         left, right = (a, cut), (cut, e)
     return _split_long(blank, pause, *left, max_len) + _split_long(blank, pause, *right, max_len)
 

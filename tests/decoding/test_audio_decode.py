@@ -171,6 +171,13 @@ def test_find_pieces_cuts_at_pauses_and_splits_long_speech():
         assert a <= ca and e >= ce and ca - a <= 5 and e - ce <= 5  # at most pad_s (5 frames) of pause
     assert all(e1 <= a2 for (_, e1), (a2, _) in zip(pieces, pieces[1:]))  # never overlapping
     assert find_pieces(np.full(50, 0.95), f, 4.0, 0.3, 0.9, 0.2) == []  # nothing but pause
+    # a --max-segment-s under 4 encoder frames: pieces of 2-3 frames whose most blank-like frame
+    # was their first were "cut" there into themselves again, until a RecursionError
+    speech = np.full(40, 0.1)
+    speech[::3] = 0.5  # the first frame of many a short piece is its most blank-like
+    for max_s in (0.04, 0.08, 0.12):
+        pieces = find_pieces(speech, f, max_segment_s=max_s, min_pause_s=0.3, pause_blank_prob=0.9, pad_s=0.0)
+        assert pieces[0][0] == 0 and pieces[-1][1] == 40 and all(e - a <= max(1, int(max_s / f)) for a, e in pieces)
 
 
 def test_chunked_fbank_equals_one_call(joined):
