@@ -460,6 +460,15 @@ def _transcribe(w: World, audio):
     return call
 
 
+def _new_transcriber(w: World, **options):
+    def call():
+        from asrkit import Transcriber
+
+        return Transcriber.from_file(w.model, **options)
+
+    return call
+
+
 def _wav_samples(w: World, dtype: str = "float32") -> np.ndarray:
     import soundfile as sf
 
@@ -783,6 +792,9 @@ CASES: List[Case] = [
     Case("float-sample-rate-transcriber", "lib", lambda w, d: Run(_transcribe(w, (_wav_samples(w), 8000.0))), 0, ""),
     Case("fractional-sample-rate-transcriber", "lib",
          lambda w, d: Run(_transcribe(w, (_wav_samples(w), 8000.5))), 1, "input 0: bad sample rate 8000.5"),
+    Case("channel-as-a-string-transcriber", "lib",
+         lambda w, d: Run(_new_transcriber(w, channel="1")), 1,
+         "channel must be None (the mean of the channels) or a channel number >= 0 (0-based), got '1'"),
     Case("ragged-samples-transcriber", "lib", lambda w, d: Run(_transcribe(w, ([0.0, [0.1, 0.2]], 8000))), 1,
          "input 0: samples are not an array of numbers"),
     # -- accepted without a word before --------------------------------------------------------------

@@ -60,6 +60,12 @@ class Transcriber:
     """A loaded model (and LM) that turns audio into :class:`Transcript` s."""
 
     def __init__(self, recognizer: Recognizer, channel: Optional[int] = None) -> None:
+        # Checked here, not at the first file (a TypeError from the reader for "1", and -1 meant
+        # the reader's "mono only" for files but "no such channel" for arrays).
+        if channel is not None and (isinstance(channel, bool) or not isinstance(channel, (int, np.integer))
+                                    or channel < 0):
+            raise AsrkitError(f"channel must be None (the mean of the channels) or a channel number >= 0 "
+                              f"(0-based), got {channel!r}")
         self.recognizer = recognizer
         self.channel = channel
 
