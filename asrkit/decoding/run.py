@@ -202,6 +202,21 @@ def check_outputs_spare_inputs(outputs: Dict[str, str], inputs: Sequence[Tuple[s
                               f"be overwritten; give the output a path of its own")
 
 
+def _write_utf8(stream: TextIO, data: str) -> None:
+    """Write ``data`` to a text stream as UTF-8 whatever its encoding, and flush: under a latin-1 or
+    ASCII locale (PYTHONIOENCODING=ascii, a latin-1 terminal) the first id or word outside it was a
+    UnicodeEncodeError traceback; a text output is UTF-8 wherever it goes."""
+    encoding = (getattr(stream, "encoding", None) or "utf-8").lower().replace("-", "").replace("_", "")
+    raw = getattr(stream, "buffer", None)
+    if encoding == "utf8" or raw is None:
+        stream.write(data)
+        stream.flush()
+        return
+    stream.flush()  # what went out through the text layer first
+    raw.write(data.encode("utf-8"))
+    raw.flush()
+
+
 class Outputs:
     """``text`` + ``nbest.jsonl`` in an output dir (atomically), or ``<utt> <text>`` lines on
     stdout; a CTM and a segments file where asked, written atomically wherever they go.
@@ -243,9 +258,10 @@ class Outputs:
 
     def _write(self, f: TextIO, data: str) -> None:
         try:
-            f.write(data)
-            if f not in self._own:
-                f.flush()  # text on stdout: each line as it is decoded
+            if f in self._own:
+                f.write(data)
+            else:  # text on stdout: each line as it is decoded, in UTF-8 as Kaldi's text files
+                _write_utf8(f, data)
         except OSError as e:  # a full disk: a write error carries no file name, so give it the output's
             name_os_error(e, self._own.get(f, "<stdout>"))
             raise

@@ -435,3 +435,20 @@ def test_a_quiet_or_loud_recording_decodes_as_at_the_training_level(inproc, an4,
     feats_only = Recognizer.from_files(tmp_path / "feats_only.pt", DecodeConfig())
     raw = on.features(x * 0.1, 16000, "a")
     assert np.array_equal(feats_only.normalize(raw, "a"), off.normalize(raw, "a"))
+
+
+def test_text_on_stdout_is_utf8_whatever_the_locale():
+    """Under an ASCII or latin-1 stdout (PYTHONIOENCODING=ascii, a latin-1 terminal) the first
+    non-ASCII id or word was a UnicodeEncodeError traceback; text lines are UTF-8 as in a file."""
+    import io
+
+    from asrkit.decoding.recognizer import UttResult
+    from asrkit.decoding.run import Outputs
+
+    raw = io.BytesIO()
+    stdout = io.TextIOWrapper(raw, encoding="ascii")
+    stdout.write("before\n")
+    outputs = Outputs(None, stdout, {"att": 1.0})
+    outputs.emit(UttResult("jä-1", [], ["grüße ☃"], 10, 1))
+    outputs.close(True)
+    assert raw.getvalue() == "before\njä-1 grüße ☃\n".encode("utf-8")
