@@ -133,7 +133,8 @@ class Transcriber:
         if isinstance(rate, (float, np.floating)) and math.isfinite(rate) and float(rate).is_integer():
             rate = int(rate)  # 16000.0 is 16000 Hz
         if isinstance(rate, bool) or not isinstance(rate, (int, np.integer)) or rate <= 0:
-            raise AsrkitError(f"{name}: bad sample rate {rate!r} (a whole number of Hz > 0)")
+            shown = repr(rate) if len(repr(rate)) <= 40 else f"of type {type(rate).__name__}"
+            raise AsrkitError(f"{name}: bad sample rate {shown} (a whole number of Hz > 0)")
         if x.ndim not in (1, 2):
             raise AsrkitError(f"{name}: samples must be (frames,) or (frames, channels), got shape {x.shape}")
         if x.ndim == 2 and 0 < x.shape[0] < x.shape[1]:
