@@ -792,6 +792,16 @@ CASES: List[Case] = [
     Case("float-sample-rate-transcriber", "lib", lambda w, d: Run(_transcribe(w, (_wav_samples(w), 8000.0))), 0, ""),
     Case("fractional-sample-rate-transcriber", "lib",
          lambda w, d: Run(_transcribe(w, (_wav_samples(w), 8000.5))), 1, "input 0: bad sample rate 8000.5"),
+    # a recording over the sample limit is named with the option that raises it, which decode
+    # and align now have (the message named compute-fbank's --max-samples; decode had none, so a
+    # 2 h 48 kHz stereo recording could not be decoded at all)
+    Case("over-max-samples-decode", "decode",
+         lambda w, d: Run(["--model", w.model, "--beam", "1", "--max-samples", "1000", *w.wavs[:2]]), 1,
+         "all 2 utterances failed (first: utterance '{u0}' (", check=_stderr_has("is over the limit of 1000 samples "
+                                                                                   "per read (--max-samples)")),
+    Case("over-max-samples-align", "align",
+         lambda w, d: Run(["--model", w.model, "--max-samples", "1000", f"scp:{w.root}/wav.scp", w.root / "text",
+                           d / "ctm"]), 1, "is over the limit of 1000 samples per read (--max-samples)", ("ctm",)),
     Case("channel-as-a-string-transcriber", "lib",
          lambda w, d: Run(_new_transcriber(w, channel="1")), 1,
          "channel must be None (the mean of the channels) or a channel number >= 0 (0-based), got '1'"),

@@ -31,12 +31,15 @@ log = get_logger("align")
                    "alone (docs/decoding.md).")
 @click.option("--batch-size", type=int, default=16, show_default=True, help="Utterances aligned together.")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda[:N] or auto.")
+@click.option("--max-samples", type=click.IntRange(min=1), default=1 << 28, show_default=True,
+              help="Most samples (all channels) one audio file or recording may hold; longer ones are skipped.")
 @max_bad_percent_option
 @click.argument("wav_rspecifier", metavar="<wav-rspecifier>")
 @click.argument("text", metavar="<text-file>", type=click.Path(dir_okay=False))
 @click.argument("ctm_out", metavar="<ctm-out>", type=click.Path(dir_okay=False))
 def main(model_path: str, segments: Optional[str], channel: Optional[int], word_rule: str, batch_size: int,
-         device: str, max_bad_percent: float, wav_rspecifier: str, text: str, ctm_out: str) -> None:
+         device: str, max_samples: int, max_bad_percent: float, wav_rspecifier: str, text: str,
+         ctm_out: str) -> None:
     """Align each utterance's transcript (<text-file>: '<utt> <words>') to its audio
     (<wav-rspecifier>: a wav.scp, 'scp:wav.scp' as Kaldi writes it) and write the word times and
     confidences as Kaldi CTM ('<utt> 1 <start> <dur> <word> <conf>', seconds from the start of
@@ -62,7 +65,7 @@ def main(model_path: str, segments: Optional[str], channel: Optional[int], word_
     from asrkit.decoding.recognizer import Recognizer
     from asrkit.utils.fileio import atomic_open
 
-    inputs = DecodeInputs(wav_scp=wav_rspecifier, segments=segments, channel=channel)
+    inputs = DecodeInputs(wav_scp=wav_rspecifier, segments=segments, channel=channel, max_samples=max_samples)
     from asrkit.decoding.run import check_outputs_spare_inputs
     from asrkit.utils.fileio import is_stream
 

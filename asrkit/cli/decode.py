@@ -80,6 +80,10 @@ OVERRIDES = ("mode", "beam", "ctc_weight", "lm_weight", "penalty", "length_norm"
 @click.option("--word-rule", type=click.Choice(WORD_RULES), default=None,
               help="Word boundaries: the CTC alignment refined by frame energy (default), or the CTC "
                    "alignment alone (docs/decoding.md).")
+@click.option("--max-samples", type=click.IntRange(min=1), default=1 << 28, show_default=True,
+              help="Most samples (all channels) one audio file or recording may hold (2^28: 4.6 h of 16 kHz "
+                   "mono, 1.5 h of 48 kHz stereo); longer ones are skipped. The whole recording is held in "
+                   "memory, ~18 MB per minute of 16 kHz audio.")
 @max_bad_percent_option
 # Plain strings: a directory among the files (`asrkit-decode ... dir/*`) is a bad item, skipped and
 # counted as an unreadable file is, not a usage error that stops the other files (click.Path's check).
@@ -87,7 +91,8 @@ OVERRIDES = ("mode", "beam", "ctc_weight", "lm_weight", "penalty", "length_norm"
 def main(model_path: Optional[str], config_path: Optional[str], print_config: bool, lm_path: Optional[str],
          feats: Optional[str], wav_scp: Optional[str], segments: Optional[str], channel: Optional[int],
          utt_ids: Optional[str], nj: int, job: int, output_dir: Optional[str], ctm_path: Optional[str],
-         segments_out: Optional[str], max_bad_percent: float, wavs: Tuple[str, ...], **flags) -> None:
+         segments_out: Optional[str], max_samples: int, max_bad_percent: float, wavs: Tuple[str, ...],
+         **flags) -> None:
     """Decode features, a wav.scp or audio files with a packed model.
 
     Exactly one input: --feats, --wav-scp, or audio files (WAV, FLAC, OGG, MP3...; the utterance
@@ -120,7 +125,7 @@ def main(model_path: Optional[str], config_path: Optional[str], print_config: bo
     from asrkit.decoding.inputs import DecodeInputs
 
     inputs = DecodeInputs(feats=feats, wav_scp=wav_scp, segments=segments, wavs=wavs, utt_ids=utt_ids, nj=nj,
-                          job=job, channel=channel)
+                          job=job, channel=channel, max_samples=max_samples)
     out = Path(output_dir) if output_dir else None
     from asrkit.decoding.run import check_output_paths
 

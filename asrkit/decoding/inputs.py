@@ -25,6 +25,7 @@ from typing import Callable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from asrkit.features.wav import DEFAULT_MAX_SAMPLES
 from asrkit.utils.errors import AsrkitError
 
 Item = Tuple[str, Optional[np.ndarray], Optional[AsrkitError]]
@@ -37,7 +38,8 @@ class DecodeInputs:
     ``segments``) or ``wavs`` (files; the utterance id is the name without extension), optionally
     only the ids listed in the file ``utt_ids`` (in its order), and only piece ``job`` of ``nj``
     (the cut Kaldi's split_scp.pl and asrkit-split-data-dir --per-utt make). ``channel``: None
-    averages the channels of multi-channel audio, N takes channel N."""
+    averages the channels of multi-channel audio, N takes channel N. ``max_samples``: the most
+    samples (all channels) one file or recording may hold (asrkit.features.wav)."""
 
     feats: Optional[str] = None
     wav_scp: Optional[str] = None
@@ -47,6 +49,7 @@ class DecodeInputs:
     nj: int = 1
     job: int = 1
     channel: Optional[int] = None
+    max_samples: int = DEFAULT_MAX_SAMPLES
 
     def __post_init__(self) -> None:
         if len([s for s in (self.feats, self.wav_scp, self.wavs or None) if s]) != 1:
@@ -81,15 +84,17 @@ class DecodeInputs:
         if self.feats:
             return from_feats(self.feats, wanted), total
         if self.wav_scp:
-            return from_wav_scp(self.wav_scp, featurize, self.segments, wanted, self.channel), total
+            return from_wav_scp(self.wav_scp, featurize, self.segments, wanted, self.channel,
+                                self.max_samples), total
         paths = list(self.wavs)
         if wanted is None:
-            return from_wav_files(paths, featurize, self.channel), total
+            return from_wav_files(paths, featurize, self.channel, self.max_samples), total
         # As for a wav.scp: the ids asked for, in their order; one no file gives is a bad item.
         by_id = dict(zip(file_utt_ids(paths), paths))
         keep, missing = _select(list(by_id), wanted, "the audio files given")
         errors = [(u, None, AsrkitError(f"utterance {u!r}: not among the audio files given")) for u in missing]
-        return itertools.chain(errors, from_wav_files([by_id[u] for u in keep], featurize, self.channel)), total
+        return itertools.chain(errors, from_wav_files([by_id[u] for u in keep], featurize, self.channel,
+                                                      self.max_samples)), total
 
     def all_ids(self) -> List[str]:
         """Every utterance id of the source, in order (an error for an ark stream: it has no index)."""
@@ -196,10 +201,11 @@ def from_feats(rspecifier: str, utt_ids: Optional[Sequence[str]] = None) -> Iter
 
 
 def from_wav_scp(wav_rspecifier: str, featurize: Featurize, segments: Optional[str] = None,
-                 utt_ids: Optional[Sequence[str]] = None, channel: Optional[int] = None) -> Iterator[Item]:
+                 utt_ids: Optional[Sequence[str]] = None, channel: Optional[int] = None,
+                 max_samples: int = DEFAULT_MAX_SAMPLES) -> Iterator[Item]:
     from asrkit.features.wav import iter_wavs, read_wav_scp
 
-    entries = read_wav_scp(wav_rspecifier, segments, channel=channel)
+    entries = read_wav_scp(wav_rspecifier, segments, channel=channel, max_samples=max_samples)
     by_id = {e.utt_id: e for e in entries}
     keep, missing = _select([e.utt_id for e in entries], utt_ids, wav_rspecifier)
     for utt in missing:
@@ -208,7 +214,8 @@ def from_wav_scp(wav_rspecifier: str, featurize: Featurize, segments: Optional[s
         yield _featurize(entry.utt_id, audio, err, featurize, entry.what)
 
 
-def from_wav_files(paths: Sequence[str], featurize: Featurize, channel: Optional[int] = None) -> Iterator[Item]:
+def from_wav_files(paths: Sequence[str], featurize: Featurize, channel: Optional[int] = None,
+                   max_samples: int = DEFAULT_MAX_SAMPLES) -> Iterator[Item]:
     """Audio files; the utterance id is the file name without its extension (:func:`file_utt_ids`)."""
     from asrkit.features.wav import read_wav_source
 
@@ -216,7 +223,7 @@ def from_wav_files(paths: Sequence[str], featurize: Featurize, channel: Optional
         what = f"utterance {utt!r} ({path})"
         try:
             # A file name, never a command: only a wav.scp's values are Kaldi rxfilenames.
-            audio = read_wav_source(path, what, channel=channel, pipes=False)
+            audio = read_wav_source(path, what, channel=channel, max_samples=max_samples, pipes=False)
         except AsrkitError as e:
             yield utt, None, e
             continue
