@@ -53,6 +53,7 @@ from pathlib import Path, PurePosixPath
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from asrkit.data.datadir import write_data_dir
+from asrkit.data.table import BOM
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import PathLike
 from asrkit.utils.logging import get_logger
@@ -80,6 +81,7 @@ _LIBSNDFILE_FORMATS = {".wav": "WAV", ".wave": "WAV", ".flac": "FLAC", ".ogg": "
                        ".snd": "AU", ".caf": "CAF", ".w64": "W64", ".rf64": "RF64", ".sph": "NIST",
                        ".nist": "NIST"}
 _UNSAFE_ID_CHAR = re.compile(r"[^\w.+-]")  # \w: letters and digits of any script, and _
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 @dataclass
@@ -191,7 +193,12 @@ def read_transcript_file(path: Path) -> Dict[str, Tuple[str, int]]:
         line = raw[:e.start].count(b"\n") + 1
         raise AsrkitError(f"{path}:{line}: not UTF-8 text ({e.reason} at byte {e.start})") from None
     out: Dict[str, Tuple[str, int]] = {}
-    for lineno, line in enumerate(content.splitlines(), 1):
+    # Lines end at \n, \r\n or \r only. str.splitlines() would also break at U+2028, U+0085,
+    # a form feed..., cutting a transcript short and making the rest a bogus key (and every
+    # later line number wrong); inside a transcript those are white space.
+    for lineno, line in enumerate(_LINE_BREAK.split(content), 1):
+        # A BOM at the start of a later line: files each saved with one, then concatenated.
+        line = line.lstrip(BOM)
         # A tab, when there is one, ends the key: then a key may hold spaces ("my take 1<TAB>text").
         parts = [p.strip() for p in line.split("\t", 1)] if "\t" in line else line.strip().split(maxsplit=1)
         if not parts or not parts[0]:
@@ -222,6 +229,13 @@ def _normalise(text: str, case: str, punctuation: str) -> str:
         text = drop_punctuation(text)
     text = " ".join(text.split())
     return text.upper() if case == "upper" else text.lower() if case == "lower" else text
+
+
+def _visible(text: str) -> bool:
+    """Whether ``text`` has a character that is not white space or an invisible format character
+    (Unicode category Cf: zero-width space, BOM, direction marks): one that is only those reads as
+    empty, and would train the model on an invisible label."""
+    return any(not c.isspace() and unicodedata.category(c) != "Cf" for c in text)
 
 
 def _speaker_of(rel: PurePosixPath, speaker: Optional[str], speaker_from_dir: bool,
@@ -355,7 +369,7 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
             report.skip(NO_TRANSCRIPT, str(rel))
             continue
         words = _normalise(text_of[rel], case, punctuation)
-        if not words:
+        if not _visible(words):
             report.skip(EMPTY, str(rel))
             continue
         spk = _speaker_of(rel, speaker, speaker_from_dir, regex)

@@ -266,3 +266,23 @@ def test_text_normalisation(an4_root, tmp_path):
     assert DataDir(tmp_path / "k").read("text")[f"s-{names[0]}"] == "Go, \u201cnow\u201d!"
     with pytest.raises(AsrkitError, match=r"--punctuation 'strip': one of keep, drop"):
         make_data_dir(tmp_path / "c/audio", tmp_path / "x", transcripts=prompts, punctuation="strip")
+
+
+def test_transcript_lines_end_only_at_line_breaks(an4_root, tmp_path):
+    """U+2028, U+0085 and a form feed inside a transcript are white space, not line ends: read as
+    line ends they cut the transcript short and made its rest a bogus 'transcript without audio'
+    (counted, but the utterance kept half its words and every later line number was off). A BOM
+    at the start of a later line (files each saved with one, then concatenated) is dropped, and a
+    transcript of nothing but invisible characters is empty."""
+    make_user_corpus(an4_root, tmp_path / "c", 6)
+    prompts = tmp_path / "c/prompts.txt"
+    names = [l.split()[0] for l in prompts.read_text().splitlines()]
+    body = (f"{names[0]} ALPHA\u2028BETA\r\n{names[1]} GAMMA\x85DELTA\r\n{names[2]} EPS\x0cZETA\r\n"
+            f"\ufeff{names[3]} ETA\r\n{names[4]} \u200b\u200e\r\nghost THETA\r\n{names[5]} IOTA\r\n")
+    prompts.write_bytes(b"\xef\xbb\xbf" + body.encode())
+    report = make_data_dir(tmp_path / "c/audio", tmp_path / "d", transcripts=prompts, speaker="s",
+                           max_skip_ratio=0.5)
+    text = DataDir(tmp_path / "d").read("text")
+    assert text == {f"s-{names[0]}": "ALPHA BETA", f"s-{names[1]}": "GAMMA DELTA", f"s-{names[2]}": "EPS ZETA",
+                    f"s-{names[3]}": "ETA", f"s-{names[5]}": "IOTA"}
+    assert report.skipped == {NO_AUDIO: [f"ghost ({prompts}:6)"], EMPTY: [f"{names[4]}.wav"]}
