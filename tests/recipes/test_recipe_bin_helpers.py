@@ -53,3 +53,19 @@ def test_utt2spk_to_spk2utt_bad_line(tmp_path):
     (tmp_path / "utt2spk").write_text("a-0 a\nbroken\n")
     proc = run_sh([f"{BIN}/utt2spk_to_spk2utt.sh", "utt2spk"], cwd=tmp_path, check=False)
     assert proc.returncode == 1 and "utt2spk:2: expected" in proc.stderr
+
+
+def test_spk2utt_sorted_when_a_speaker_id_extends_another(tmp_path):
+    """Speakers 'john' and 'john-smith' (folders of a user's corpus): utt2spk sorted by utterance
+    meets john-smith first, and a spk2utt in that order failed asrkit-validate-data-dir, so stage 0
+    of a template recipe stopped on a valid corpus. The subset's spk2utt is sorted."""
+    utts = [("john-smith-a1", "john-smith"), ("john-smith-a2", "john-smith"), ("john-take1", "john"),
+            ("john-take2", "john"), ("john+x-b1", "john+x")]
+    make_dir(tmp_path / "src", sorted(utts))
+    assert (tmp_path / "src/spk2utt").read_text() == \
+        "john john-take1 john-take2\njohn+x john+x-b1\njohn-smith john-smith-a1 john-smith-a2\n"
+    (tmp_path / "list").write_text("john-smith-a2\njohn-take1\n")
+    run_sh([f"{BIN}/subset_data_dir.sh", "--utt-list", "list", "src", "some"], cwd=tmp_path)
+    assert list(read_table(tmp_path / "some/spk2utt")) == ["john", "john-smith"]
+    from asrkit.data.validate import validate_data_dir
+    assert [str(p) for p in validate_data_dir(tmp_path / "some", check_wav_files=False) if p.is_error] == []
