@@ -721,6 +721,15 @@ CASES: List[Case] = [
     Case("bom-stdin-tokenize", "tokenize",
          lambda w, d: Run([w.root / "lang" / "tokens.model"], b"\xef\xbb\xbf" + _text_bytes(w, {})), 1,
          "<stdin>:1: starts with a UTF-8 byte-order mark (BOM)", check=_stdout_lines(0)),
+    # a held-out list is a table too (it used to end in a UnicodeDecodeError traceback)
+    Case("non-utf8-dev-list-holdout-lists", "holdout-lists",
+         lambda w, d: Run(["--dev-list", _non_utf8(d / "dev.list", w.utts[0], b"caf\xe9"), _data_dir(w, d, n=4),
+                           d / "lists"]), 1,
+         "dev.list:2: not UTF-8 text (unexpected end of data at byte 3 of the line)", ("lists",)),
+    Case("bom-dev-list-holdout-lists", "holdout-lists",
+         lambda w, d: Run(["--dev-list", _bom(_non_utf8(d / "dev.list", w.utts[0], w.utts[1].encode())),
+                           _data_dir(w, d, n=4), d / "lists"]), 1,
+         "dev.list:1: starts with a UTF-8 byte-order mark (BOM)", ("lists",)),
     Case("launch-bad-job-range", "launch", lambda w, d: Run(["JOB=a:b", d / "log.JOB", "true"]), 1,
          "bad job range 'JOB=a:b' (expected e.g. JOB=1:4 or JOB=3)", ("JOB=a:b",)),
     # -- an output path that cannot be made (a regular file where a directory must be) ---------------

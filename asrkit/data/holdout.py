@@ -20,7 +20,7 @@ import random
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from asrkit.data.table import read_table
+from asrkit.data.table import read_table, refuse_bom
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import PathLike, atomic_open
 
@@ -29,12 +29,19 @@ def read_id_list(path: PathLike, known: Dict[str, str]) -> List[str]:
     """The utterance ids of a list file (first column); an id not in ``known`` is an error."""
     path = Path(path)
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        raw_lines = path.read_bytes().split(b"\n")
     except OSError as e:
         raise AsrkitError(f"{path}: cannot read the list: {e.strerror}") from None
     ids: List[str] = []
     seen = set()
-    for lineno, line in enumerate(lines, 1):
+    for lineno, raw in enumerate(raw_lines, 1):
+        # Each line decoded on its own, as every table is: the error names the line.
+        if lineno == 1:
+            refuse_bom(raw, str(path))
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise AsrkitError(f"{path}:{lineno}: not UTF-8 text ({e.reason} at byte {e.start} of the line)") from None
         fields = line.split()
         if not fields:
             continue
