@@ -45,7 +45,10 @@ def _read(d: DataDir, name: str, report: FixReport) -> Optional[Dict[str, str]]:
         return None
     t: ScannedTable = scan_table(d.file(name), allow_empty_value=name == "text")
     out: Dict[str, str] = {}
-    bad = [p.line for p in t.problems if p.line is not None]
+    # Only the lines that are dropped: a BOM on line 1 or a missing final newline is a problem
+    # of the file, whose line is still kept (and written back without it).
+    kept = {line.lineno for line in t.lines}
+    bad = sorted({p.line for p in t.problems if p.line is not None and p.line not in kept})
     for line in t.lines:
         if line.key in out:
             bad.append(line.lineno)

@@ -93,3 +93,18 @@ def test_cli_reports_drops(asrkit, an4_dir, tmp_path):
     assert "Kept 128 out of 130 utterances" in err
     bad = asrkit("fix-data-dir", tmp_path / "nope", check=False)
     assert bad.returncode == 1 and b"no such directory" in bad.stderr
+
+
+def test_fix_counts_only_the_lines_it_drops(an4_dir):
+    """A missing final newline and a BOM on line 1 are repaired, their lines kept: they used to be
+    reported as 'dropped 1 malformed or duplicate line(s)', a loss that did not happen."""
+    text = (an4_dir / "text").read_bytes()
+    (an4_dir / "text").write_bytes(text.rstrip(b"\n"))
+    (an4_dir / "utt2spk").write_bytes(b"\xef\xbb\xbf" + (an4_dir / "utt2spk").read_bytes())
+    (an4_dir / "wav.scp").write_bytes((an4_dir / "wav.scp").read_bytes() + b"broken-line-only-a-key\n")
+    report = fix_data_dir(an4_dir)
+    assert report.bad_lines == {"wav.scp": [131]}
+    assert (report.num_utts_before, report.num_utts_after) == (130, 130)
+    assert sorted(report.changed) == ["text", "utt2spk", "wav.scp"]
+    assert (an4_dir / "text").read_bytes() == text
+    assert validate_data_dir(an4_dir) == []
