@@ -172,6 +172,53 @@ def test_setup_makes_a_recipe_that_runs_end_to_end(tmp_path, an4_root):
                      (recipe / "RESULTS.md").read_text().splitlines()[-1])
 
 
+@pytest.mark.slow
+def test_stage_0_run_again_on_a_changed_corpus_remakes_what_depends_on_it(tmp_path, an4_root):
+    """Stage 0 run again after the corpus changed (files added or removed) draws another split, but
+    the .done markers of stage 1 and 2 used to keep the old features: an utterance now in the test
+    set was still in dump/train, trained on and then scored as test. Each marker now records what
+    its output was made from: features and tokenizer are made again, and stage 4 refuses a model
+    trained on other data."""
+    recipe = new_recipe(tmp_path)
+    corpus = tmp_path / "corpus"
+    make_user_corpus(an4_root, corpus, 24)
+    set_option(recipe / "local/data.sh", "audio_subdir", "audio")
+    set_option(recipe / "local/data.sh", "transcripts", "prompts.txt")
+    set_option(recipe / "local/data.sh", "dev_fraction", "0.1")
+    set_option(recipe / "local/data.sh", "test_fraction", "0.1")
+    args = ["./run.sh", "--corpus-root", str(corpus), "--stop-stage", "2", "--nj", "1"]
+    run_sh(args, cwd=recipe)
+    proc = run_sh(args[:1] + ["--stage", "1"] + args[3:], cwd=recipe)
+    assert "stage 1: dump/train done already" in proc.stderr and "data/lang_char done already" in proc.stderr
+    before = set(read_table(recipe / "dump/train/utt2spk"))
+
+    # Four recordings fewer: another draw of dev and test.
+    gone = sorted((corpus / "audio").glob("*.wav"))[:4]
+    for wav in gone:
+        wav.unlink()
+    prompts = corpus / "prompts.txt"
+    prompts.write_text("".join(l for l in prompts.read_text().splitlines(keepends=True)
+                               if l.split()[0] not in {w.stem for w in gone}))
+    proc = run_sh(args, cwd=recipe, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for s in ("train", "dev", "test"):
+        assert f"stage 1: data/{s} or the feature options changed since dump/{s} was made: making it again" in proc.stderr
+        assert set(read_table(recipe / "dump" / s / "utt2spk")) == set(read_table(recipe / "data" / s / "utt2spk"))
+    assert before - set(read_table(recipe / "dump/train/utt2spk"))
+    assert "stage 2: data/train/text changed since data/lang_char was trained: training it again" in proc.stderr
+
+    # A model trained on the old sets is not taken as done, nor resumed on the new ones.
+    exp = recipe / "exp/train_char"
+    exp.mkdir(parents=True)
+    (exp / "train_inputs").write_text("123-456\n")
+    (exp / ".done").touch()
+    proc = run_sh(["./run.sh", "--stage", "4", "--stop-stage", "4"], cwd=recipe, check=False)
+    assert proc.returncode == 1
+    assert ("stage 4: exp/train_char was trained on other data: dump/train, dump/dev or data/lang_char changed "
+            "since (stage 0 or 1 run again?); delete exp/train_char to train on the new data, or give another "
+            "--tag") in proc.stderr
+
+
 def test_template_lm_config_loads():
     """The LM config setup.sh copies is one asrkit-train-lm accepts (the others: test_recipe_configs_load)."""
     import yaml

@@ -15,7 +15,10 @@
 #   6  scoring (WER, CER) -> exp/<tag>/decode_<set>/{wer.txt,result.txt}; a row added to RESULTS.md
 #
 # A stage that finished leaves a .done marker and is skipped when run again (delete the marker,
-# or the output, to redo it); a failed stage stops the run and names its log.
+# or the output, to redo it); a failed stage stops the run and names its log. The marker records
+# what the output was made from: features and tokenizer whose data changed since (stage 0 run
+# again on a changed corpus or split) are made again, and stage 4 refuses to go on with a model
+# trained on other data.
 set -euo pipefail
 
 # ---- configuration section (every name is an option: --stop-stage 4 sets stop_stage) ----
@@ -152,6 +155,16 @@ rate() {
   echo "$value"
 }
 
+# fingerprint <file>...: a checksum of those of the files that exist, names and contents: what a
+# .done marker records of the inputs its output was made from.
+fingerprint() {
+  local f
+  for f in "$@"; do if [ -f "$f" ]; then printf '%s\n' "$f"; cat "$f"; fi; done | cksum | awk '{ print $1 "-" $2 }'
+}
+# up_to_date <marker> <inputs>: the marker is there and was written for these inputs (an empty
+# one, from before markers recorded their inputs, is trusted as before).
+up_to_date() { [ -f "$1" ] && { [ ! -s "$1" ] || [ "$(cat "$1")" = "$2" ]; }; }
+
 # Number of pieces for a data dir: never more than its utterances.
 pieces() { local n; n=$(wc -l < "$1/utt2spk"); [ "$n" -lt "$nj" ] && echo "$n" || echo "$nj"; }
 # How the training's last run ended (done, budget, killed, ...; empty before any), from asrkit-train's record.
@@ -162,15 +175,29 @@ last_run_status() {
 # ---------------------------------------------------------------------------------------------
 if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
   current_stage=1
-  if [ -n "$speed_perturb_factors" ] && [ "$feats_type" = fbank ] && [ ! -f "$dumpdir/$feats_train_set/.done" ]; then
-    log "stage 1: speed perturbation ($speed_perturb_factors) of data/$train_set -> data/$feats_train_set"
-    run "(above)" asrkit-perturb-data-dir-speed --factors "$speed_perturb_factors" --method "$speed_perturb_method" \
-      "data/$train_set" "data/$feats_train_set"
+  if [ -n "$speed_perturb_factors" ] && [ "$feats_type" = fbank ]; then
+    sp_inputs="$(fingerprint "data/$train_set"/{wav.scp,segments,text,utt2spk,spk2utt,utt2dur,reco2dur}) $speed_perturb_factors $speed_perturb_method"
+    # (The copy's own record: a train set changed since is copied again, and so its features redone.)
+    if [ ! -s "data/$feats_train_set/.made_from" ] || [ "$(cat "data/$feats_train_set/.made_from")" != "$sp_inputs" ]; then
+      log "stage 1: speed perturbation ($speed_perturb_factors) of data/$train_set -> data/$feats_train_set"
+      run "(above)" asrkit-perturb-data-dir-speed --factors "$speed_perturb_factors" --method "$speed_perturb_method" \
+        "data/$train_set" "data/$feats_train_set"
+      echo "$sp_inputs" > "data/$feats_train_set/.made_from"
+    fi
   fi
   # Each set once, even when the validation set is also decoded.
   for set in $(printf '%s\n' $feats_train_set $valid_set $test_sets | awk '!seen[$0]++'); do
     out=$dumpdir/$set
-    if [ -f "$out/.done" ]; then log "stage 1: $out done already"; continue; fi
+    kind=fbank
+    [ "$feats_type" = raw ] && [ "$set" = "$feats_train_set" ] && kind=raw
+    inputs="$(fingerprint "data/$set"/{wav.scp,segments,text,utt2spk,spk2utt} "$fbank_config") $kind $fbank_args"
+    if up_to_date "$out/.done" "$inputs"; then log "stage 1: $out done already"; continue; fi
+    if [ -f "$out/.done" ]; then
+      # e.g. stage 0 run again on a changed corpus: the old features would train or test on the
+      # old sets (an utterance now in test still in train).
+      log "stage 1: data/$set or the feature options changed since $out was made: making it again"
+      rm -rf "$out"
+    fi
     if [ "$feats_type" = raw ] && [ "$set" = "$feats_train_set" ]; then
       # The audio's tables as they are, the fbank options, and global CMVN of its fbank computed
       # here and streamed to asrkit-compute-cmvn (never written); utt2num_frames (lengths for
@@ -186,7 +213,7 @@ if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
         --config '$fbank_config' $fbank_args ${segments[*]} --max-bad-percent 5 --write-utt2num-frames '$out/utt2num_frames' \
         'scp:data/$set/wav.scp' ark:- | asrkit-compute-cmvn ark:- '$out/cmvn.ark'"
       run "(above)" asrkit-fix-data-dir "$out"
-      touch "$out/.done"
+      echo "$inputs" > "$out/.done"
       continue
     fi
     log "stage 1: features for data/$set -> $out"
@@ -218,7 +245,7 @@ if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
         asrkit-compute-cmvn "scp:$out/feats.scp" "$out/cmvn.ark"
     fi
     run "(above)" asrkit-validate-data-dir --no-wav "$out"
-    touch "$out/.done"
+    echo "$inputs" > "$out/.done"
   done
 fi
 
@@ -231,6 +258,11 @@ if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ]; then
   if [ -f "$lang/.done" ] && [ -f "$lang/train_text" ] && [ "$(cat "$lang/train_text")" != "data/$train_set/text" ]; then
     die "stage 2: $lang was trained on $(cat "$lang/train_text"), not data/$train_set/text: delete $lang to train it again"
   fi
+  lang_inputs=$(fingerprint "data/$train_set/text")
+  if [ -f "$lang/.done" ] && ! up_to_date "$lang/.done" "$lang_inputs"; then
+    log "stage 2: data/$train_set/text changed since $lang was trained: training it again"
+    rm -f "$lang/.done"
+  fi
   if [ -f "$lang/.done" ]; then log "stage 2: $lang done already"; else
     log "stage 2: $token_type tokenizer on data/$train_set/text -> $lang"
     mkdir -p "$lang/log"
@@ -239,7 +271,7 @@ if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ]; then
     run "$lang/log/tokenizer.log" $train_cmd "$lang/log/tokenizer.log" \
       asrkit-train-tokenizer --model-type "$token_type" "${vocab[@]}" "data/$train_set/text" "$lang"
     echo "data/$train_set/text" > "$lang/train_text"
-    touch "$lang/.done"
+    echo "$lang_inputs" > "$lang/.done"
   fi
 fi
 
@@ -258,9 +290,17 @@ fi
 # ---------------------------------------------------------------------------------------------
 if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
   current_stage=4
+  # What the model is trained on; recorded when its training starts. A model of other data is
+  # never taken as done, nor resumed on this data: that is for the user to decide.
+  train_inputs=$(fingerprint "$dumpdir/$feats_train_set"/{feats.scp,wav.scp,segments,text,cmvn.ark} \
+    "$dumpdir/$valid_set"/{feats.scp,text} "$lang/tokens.txt")
+  if [ -s "$exp/train_inputs" ] && [ "$(cat "$exp/train_inputs")" != "$train_inputs" ]; then
+    die "stage 4: $exp was trained on other data: $dumpdir/$feats_train_set, $dumpdir/$valid_set or $lang changed since (stage 0 or 1 run again?); delete $exp to train on the new data, or give another --tag"
+  fi
   if [ -f "$exp/.done" ]; then log "stage 4: $exp done already"; else
     log "stage 4: LAS training ($train_config, ngpu=$ngpu, num_nodes=$num_nodes${train_max_time:+, budget $train_max_time s}) -> $exp"
     mkdir -p "$exp/log"
+    [ -s "$exp/train_inputs" ] || echo "$train_inputs" > "$exp/train_inputs"
     # Several nodes: asrkit-launch runs one task per GPU of each node (one per node on CPU) under
     # srun, and each asrkit-train finds its rank and master in Slurm's variables. One node:
     # one task, and asrkit-train --ngpu N starts its N processes itself.
@@ -305,7 +345,8 @@ if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
   current_stage=5
   for set in $test_sets; do
     dir=$exp/decode_${set}_$decode_name
-    if [ -f "$dir/.done" ]; then log "stage 5: $dir done already"; continue; fi
+    dec_inputs="$(fingerprint "$dumpdir/$set/feats.scp" "$dumpdir/$set/text") $model"
+    if up_to_date "$dir/.done" "$dec_inputs"; then log "stage 5: $dir done already"; continue; fi
     note=
     [ "$num_avg" -eq 0 ] || [ "$averaged" = true ] || note=", the best epoch: the training stopped at its time budget"
     log "stage 5: decoding $dumpdir/$set with $model$note ($decode_config) -> $dir"
@@ -319,7 +360,7 @@ if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
     for i in $(seq "$n"); do cat "$dir/split$n/$i/nbest.jsonl"; done > "$dir/nbest.jsonl"
     [ "$(wc -l < "$dir/text")" -eq "$(wc -l < "$dumpdir/$set/utt2spk")" ] \
       || die "stage 5: $dir/text has $(wc -l < "$dir/text") lines for $(wc -l < "$dumpdir/$set/utt2spk") utterances -- see $dir/log/decode.*.log"
-    touch "$dir/.done"
+    echo "$dec_inputs" > "$dir/.done"
   done
 fi
 
