@@ -82,6 +82,10 @@ _LIBSNDFILE_FORMATS = {".wav": "WAV", ".wave": "WAV", ".flac": "FLAC", ".ogg": "
                        ".nist": "NIST"}
 _UNSAFE_ID_CHAR = re.compile(r"[^\w.+-]")  # \w: letters and digits of any script, and _
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
+# Two files that differ only in their extension (a0001.wav and a0001.flac) have one id and no key
+# that tells them apart.
+SAME_NAME_ADVICE = ("the same name in two formats (the same recording twice?): keep one, or take one format "
+                    "with --audio-ext")
 
 
 @dataclass
@@ -331,6 +335,10 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
                 by_name.setdefault(key, []).append(rel)
         for key, (text, lineno) in table.items():
             matches = by_path.get(key) or by_name.get(key, [])
+            if len({m.with_suffix("") for m in matches}) == 1 < len(matches):
+                # No path key tells them apart: the advice below would name this very key.
+                raise AsrkitError(f"{transcripts}:{lineno}: {key!r} matches {', '.join(map(str, matches))}: "
+                                  f"{SAME_NAME_ADVICE}")
             if len(matches) > 1:
                 raise AsrkitError(f"{transcripts}:{lineno}: {key!r} matches {len(matches)} audio files "
                                   f"({', '.join(map(str, matches[:3]))}): use the path below {audio_dir} as the "
@@ -379,6 +387,9 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
         if not (utt == spk or utt.startswith(spk + "-")):
             utt = f"{spk}-{utt}"
         if utt in source_of:
+            if source_of[utt].with_suffix("") == rel.with_suffix(""):
+                raise AsrkitError(f"{audio_dir}: {source_of[utt]} and {rel} would both be utterance {utt!r}: "
+                                  f"{SAME_NAME_ADVICE}")
             raise AsrkitError(f"{audio_dir}: {source_of[utt]} and {rel} would both be utterance {utt!r} "
                               f"(ids replace characters other than letters, digits and ._+- by _): rename one")
         source_of[utt] = rel

@@ -286,3 +286,25 @@ def test_transcript_lines_end_only_at_line_breaks(an4_root, tmp_path):
     assert text == {f"s-{names[0]}": "ALPHA BETA", f"s-{names[1]}": "GAMMA DELTA", f"s-{names[2]}": "EPS ZETA",
                     f"s-{names[3]}": "ETA", f"s-{names[5]}": "IOTA"}
     assert report.skipped == {NO_AUDIO: [f"ghost ({prompts}:6)"], EMPTY: [f"{names[4]}.wav"]}
+
+
+def test_the_same_name_in_two_formats_is_named_as_such(an4_root, tmp_path):
+    """a.wav and a.flac: no key tells them apart, and they would be one id. The advice used to be
+    to key by the path below the folder ('e.g. 'a'': the very key given) or that characters had
+    been replaced by _ (none were)."""
+    import soundfile
+
+    make_user_corpus(an4_root, tmp_path / "c", 2)
+    audio, prompts = tmp_path / "c/audio", tmp_path / "c/prompts.txt"
+    name = prompts.read_text().split()[0]
+    samples, rate = soundfile.read(audio / f"{name}.wav", dtype="int16")
+    soundfile.write(audio / f"{name}.flac", samples, rate)
+    with pytest.raises(AsrkitError, match=rf"prompts.txt:1: '{name}' matches {name}.flac, {name}.wav: the same name "
+                                          r"in two formats \(the same recording twice\?\): keep one, or take one "
+                                          r"format with --audio-ext$"):
+        make_data_dir(audio, tmp_path / "d", transcripts=prompts)
+    (audio / f"{name}.txt").write_text("YES\n")
+    with pytest.raises(AsrkitError, match=rf"{name}.flac and {name}.wav would both be utterance 'spk1-{name}': the "
+                                          r"same name in two formats"):
+        make_data_dir(audio, tmp_path / "d")
+    assert make_data_dir(audio, tmp_path / "d", transcripts=prompts, extensions=("wav",)).num_utts == 2
