@@ -29,6 +29,13 @@ from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import PathLike
 
 
+def _spaced(text: str) -> str:
+    """``text`` with every run of white space (tab, no-break space, U+3000...) one space, as the
+    tokenizer was trained (train_sentencepiece): sentencepiece splits words at spaces only, so a
+    tab between two words would otherwise be a character it never saw (<unk>)."""
+    return " ".join(text.split())
+
+
 class Tokenizer:
     blank_id = 0
     unk_id = 1
@@ -82,11 +89,12 @@ class Tokenizer:
 
     # -- text <-> ids ------------------------------------------------------------------------
     def encode(self, text: str) -> List[int]:
-        return [i + 1 for i in self._sp.encode(text, out_type=int)]
+        return [i + 1 for i in self._sp.encode(_spaced(text), out_type=int)]
 
     def encode_with_unknown(self, text: str) -> Tuple[List[int], List[str]]:
         """``(ids, unknown)``: the ids of :meth:`encode`, and the stretches of ``text`` that
         became ``<unk>`` (characters the tokenizer was not trained on)."""
+        text = _spaced(text)
         sp_ids = self._sp.encode(text, out_type=int)
         unknown: List[str] = []
         if 0 in sp_ids:
@@ -101,7 +109,8 @@ class Tokenizer:
         transcripts; ``unknown`` maps the position of each text that had characters the
         tokenizer does not know to those stretches (as :meth:`encode_with_unknown`).
         """
-        sp = self._sp.encode(list(texts), out_type=int)
+        texts = [_spaced(t) for t in texts]
+        sp = self._sp.encode(texts, out_type=int)
         lengths = np.fromiter(map(len, sp), dtype=np.int64, count=len(sp))
         flat = np.fromiter(itertools.chain.from_iterable(sp), dtype=np.int32, count=int(lengths.sum()))
         unknown: Dict[int, List[str]] = {}
@@ -113,7 +122,7 @@ class Tokenizer:
         return flat + 1, lengths, unknown
 
     def encode_as_pieces(self, text: str) -> List[str]:
-        return self._sp.encode(text, out_type=str)
+        return self._sp.encode(_spaced(text), out_type=str)
 
     def decode(self, ids: Iterable[int]) -> str:
         """Text of ``ids``; blank and ``<sos/eos>`` are skipped, ``<unk>`` decodes as sentencepiece's ' ⁇ '."""

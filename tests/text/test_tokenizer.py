@@ -172,3 +172,17 @@ def test_cli_bad_inputs(asrkit, tmp_path):
     bad = asrkit("tokenize", tmp_path / "nope.model", input=b"u1 A\n", check=False)
     assert bad.returncode == 1 and b"nope.model: no such file" in bad.stderr
     assert b"e.g. asrkit-tokenize" in asrkit("tokenize", "--help").stdout
+
+
+def test_white_space_between_words_is_a_space_as_in_training():
+    """The tokenizer is trained on transcripts with white space collapsed to single spaces (and
+    scoring splits words at any white space), but encoding used to keep a tab, a no-break space or
+    an ideographic space between words: a character never seen, <unk> in the training targets."""
+    tok = train_tokenizer(["A B", "B A"], TokenizerConfig(model_type="char"))
+    for text in ("A\tB", "A\u00a0B", "A\u3000B", " A  B \r"):
+        assert tok.encode(text) == tok.encode("A B"), repr(text)
+        assert tok.encode_with_unknown(text) == (tok.encode("A B"), []), repr(text)
+        assert tok.encode_as_pieces(text) == tok.encode_as_pieces("A B")
+    flat, lengths, unknown = tok.encode_flat(["A\tB", "B\u00a0A"])
+    assert list(lengths) == [len(tok.encode("A B"))] * 2 and unknown == {}
+    assert tok.decode(tok.encode("A\tB")) == "A B"
