@@ -29,7 +29,8 @@ averaged), which need sox.
 
 Nothing is silently lost: an audio file without a transcript, a transcript whose audio is not
 there, an empty transcript, a path that cannot be a table line (a line break in it), and a file
-of those formats that is empty, has no samples or whose header cannot be read (only headers are read) are
+of those formats that is empty, has no samples, whose header cannot be read or (WAV) promises more
+samples than the file holds (only headers are read) are
 skipped and counted in the report, with their names; more than ``max_skip_ratio`` of them is an
 error (as Kaldi's make_fbank.sh fails below 95 % success). A duplicate key in the transcript
 file, a key that matches two files, or two files whose ids would be the same are errors.
@@ -73,6 +74,7 @@ BROKEN_LINK = "broken or looping symbolic link"
 EMPTY_FILE = "empty (0-byte) audio file"
 NOT_AUDIO = "file that is not readable audio (bad or truncated header)"
 NO_SAMPLES = "audio file with no samples"
+TRUNCATED = "truncated or malformed WAV file (header and size disagree)"
 # Extensions and the libsndfile format that reads them. A file of these goes into wav.scp as its
 # path (asrkit reads it with libsndfile), its header checked here, so a broken file is a counted
 # skip now rather than a failed feature job later. Other extensions go through sox pipes.
@@ -151,7 +153,21 @@ def _audio_info(path: Path) -> Tuple[Optional[str], int]:
         info = soundfile.info(str(path))
     except (RuntimeError, OSError, ValueError):  # soundfile.LibsndfileError is a RuntimeError
         return NOT_AUDIO, 0
-    return (NO_SAMPLES if info.frames <= 0 else None), int(info.channels)
+    if info.frames <= 0:
+        return NO_SAMPLES, 0
+    # libsndfile reports a cut-off WAV as the shorter audio that is there. asrkit's reader refuses
+    # it, but sox (the pipe a multi-channel file, a --sample-rate conversion or a speed-perturbed
+    # copy reads it through) takes the fragment without an error, and it would train with the
+    # whole transcript: a skip here, as the reader's own header check says.
+    from asrkit.features.wav import check_wav_file
+
+    try:
+        check_wav_file(str(path), str(path))
+    except AsrkitError:
+        return TRUNCATED, 0
+    except OSError:
+        return NOT_AUDIO, 0
+    return None, int(info.channels)
 
 
 def find_audio(audio_dir: Path, extensions: Sequence[str]) -> List[PurePosixPath]:

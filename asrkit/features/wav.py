@@ -257,6 +257,21 @@ def _decode(source, what: str, channel: Optional[int], max_samples: int, head: b
     return samples, rate
 
 
+def check_wav_file(path: str, what: str) -> None:
+    """The checks :func:`read_wav_source` makes of a WAV file before decoding it (a data chunk
+    longer than the file, a sample layout that does not add up), from its header and size alone;
+    an AsrkitError naming ``what``. A file that is not RIFF/WAVE passes (libsndfile judges it)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return
+        prefix = os.pread(fd, _HEADER_PREFIX, 0)
+        _check_wav_header(_riff_data(_file_reader(fd, prefix)), st.st_size, what, streamed=False)
+    finally:
+        os.close(fd)
+
+
 def read_audio_bytes(data: bytes, what: str, streamed: bool = False, channel: Optional[int] = DOWNMIX,
                      max_samples: int = DEFAULT_MAX_SAMPLES) -> Tuple[np.ndarray, int]:
     """Decode a whole audio file held in memory into ``(samples (N,) float32 int16-scale, rate)``.

@@ -308,3 +308,21 @@ def test_the_same_name_in_two_formats_is_named_as_such(an4_root, tmp_path):
                                           r"same name in two formats"):
         make_data_dir(audio, tmp_path / "d")
     assert make_data_dir(audio, tmp_path / "d", transcripts=prompts, extensions=("wav",)).num_utts == 2
+
+
+def test_a_truncated_wav_is_a_counted_skip(an4_root, tmp_path):
+    """A WAV cut short: libsndfile's header reports the shorter audio, so it used to go into wav.scp.
+    Read as a plain path, compute-fbank refuses it later; but a speed-perturbed copy reads it through
+    'sox ... speed F |', whose stream states no length, and its fragment (one frame) trained with
+    the whole transcript. It is skipped here, counted under its own reason."""
+    from asrkit.data.from_audio import TRUNCATED
+
+    make_user_corpus(an4_root, tmp_path / "c", 4)
+    audio, prompts = tmp_path / "c/audio", tmp_path / "c/prompts.txt"
+    name = prompts.read_text().split()[0]
+    data = (audio / f"{name}.wav").read_bytes()
+    (audio / f"{name}.wav").unlink()
+    (audio / f"{name}.wav").write_bytes(data[:1000])
+    report = make_data_dir(audio, tmp_path / "d", transcripts=prompts, max_skip_ratio=0.5)
+    assert report.skipped == {TRUNCATED: [f"{name}.wav"]} and report.num_utts == 3
+    assert f"spk1-{name}" not in DataDir(tmp_path / "d").read("wav.scp")
