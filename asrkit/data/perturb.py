@@ -131,6 +131,14 @@ def perturb_data_dir_speed(src: PathLike, dst: PathLike, factors: Sequence[float
             keep.append(utt)
     dst = Path(dst)
     reco_of = (lambda u: segments[u][0]) if segments is not None else (lambda u: u)
+    if method == "sox" and any(f != 1.0 for f in factors):
+        # A WAV cut short is refused by asrkit's reader, but 'sox ... speed F |' reads the fragment
+        # without a word, and its stream states no length: the copies would train on the fragment
+        # with the whole transcript. Its header tells (a header and a size, no samples read).
+        cut = _truncated_wavs(wav_scp, {reco_of(u) for u in keep}, d)
+        for utt in [u for u in keep if reco_of(u) in cut]:
+            tally.skip(utt, f"utterance {utt!r}: {cut[reco_of(utt)]}")
+        keep = [u for u in keep if reco_of(u) not in cut]
     tmp = tmp_dir_for(dst)
     try:
         if method == "audio":
@@ -199,6 +207,25 @@ def _duration(value: str) -> Optional[float]:
     except ValueError:
         return None
     return x if math.isfinite(x) and x >= 0 else None
+
+
+def _truncated_wavs(wav_scp: Dict[str, str], recos: set, d: DataDir) -> Dict[str, str]:
+    """{recording: why} for the plain-path entries among ``recos`` whose WAV header promises more
+    than the file holds (pipes and missing files are left to the feature extraction)."""
+    from asrkit.features.wav import check_wav_file
+
+    bad: Dict[str, str] = {}
+    for reco in sorted(recos):
+        entry = wav_scp[reco].strip()
+        if entry.endswith("|"):
+            continue
+        try:
+            check_wav_file(entry, f"{d.file('wav.scp')}: recording {reco!r} ({entry})")
+        except AsrkitError as e:
+            bad[reco] = str(e)
+        except OSError:
+            pass
+    return bad
 
 
 def _write_copies(wav_scp: Dict[str, str], recos: List[str], factors: Sequence[float], d: DataDir,

@@ -208,3 +208,26 @@ def test_audio_method_skips_unreadable_recordings_by_the_shared_rule(an4_root, a
 def test_unknown_method_is_an_error(an4_dir, tmp_path):
     with pytest.raises(AsrkitError, match="--method 'rubberband': one of sox, audio"):
         perturb_data_dir_speed(an4_dir, tmp_path / "sp", [0.9, 1.0], method="rubberband")
+
+
+def test_sox_method_skips_truncated_wavs_by_the_shared_rule(an4_root, an4_dir, tmp_path):
+    """A WAV cut short: asrkit's reader refuses the original, but 'sox ... speed F |' reads the
+    fragment without an error and its stream states no length, so the copies' features were made
+    from it (one frame) and trained with the whole transcript. Its header tells: skipped from every
+    copy, named and counted as with --method audio."""
+    require_program("sox")
+    from asrkit.features.wav import read_wav_source
+
+    make_an4_data_dir(an4_root, tmp_path / "d24", "test", limit=24)
+    bad = _with_truncated_recording(tmp_path / "d24", tmp_path / "b24", tmp_path / "cut24.wav", 5)
+    cut = table(tmp_path / "b24/wav.scp")[bad]
+    assert len(read_wav_source(speed_pipe(cut, 0.9), "x")[0]) < 1000  # what sox makes of it, silently
+    out = tmp_path / "sp"
+    report = perturb_data_dir_speed(tmp_path / "b24", out, [0.9, 1.0])
+    text = table(out / "text")
+    assert report.num_utts == 23 and len(text) == 46 and bad not in text and f"sp0.9-{bad}" not in text
+    # 1 of 6 is over Kaldi's 5 %: an error naming it, and the earlier output left as it was.
+    bad = _with_truncated_recording(an4_dir, tmp_path / "b6", tmp_path / "cut6.wav", 2)
+    with pytest.raises(AsrkitError, match=rf"recording '{bad}' \(.*cut6.wav\): truncated WAV file"):
+        perturb_data_dir_speed(tmp_path / "b6", out, [0.9, 1.0])
+    assert len(table(out / "text")) == 46
