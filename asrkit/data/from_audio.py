@@ -264,14 +264,14 @@ def _speaker_of(rel: PurePosixPath, speaker: Optional[str], speaker_from_dir: bo
         if len(rel.parts) < 2:
             raise AsrkitError(f"{rel}: not in a folder, but the speaker is taken from the first folder "
                               f"(--speaker-from-dir): put it in one, or give --speaker")
-        return safe_id(rel.parts[0])
+        return rel.parts[0]
     if speaker_regex is not None:
         m = speaker_regex.search(str(rel.with_suffix("")))
         if not m or not m.group(1):
             raise AsrkitError(f"{rel}: the speaker pattern {speaker_regex.pattern!r} does not match "
                               f"(its group 1 must match the speaker's part of the path without the extension)")
-        return safe_id(m.group(1))
-    return safe_id(speaker or "spk1")
+        return m.group(1)
+    return speaker or "spk1"
 
 
 def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[PathLike] = None,
@@ -388,6 +388,7 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
     text: Dict[str, str] = {}
     utt2spk: Dict[str, str] = {}
     source_of: Dict[str, PurePosixPath] = {}
+    speaker_names: Dict[str, str] = {}  # speaker id -> the name it was made from
     for rel in good:
         if rel not in text_of:
             report.skip(NO_TRANSCRIPT, str(rel))
@@ -396,7 +397,14 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
         if not _visible(words):
             report.skip(EMPTY, str(rel))
             continue
-        spk = _speaker_of(rel, speaker, speaker_from_dir, regex)
+        name = _speaker_of(rel, speaker, speaker_from_dir, regex)
+        spk = safe_id(name)
+        # Folders 'alice smith' and 'alice_smith' are two speakers: one id would silently merge
+        # them (and a by-speaker held-out set would draw them as one).
+        if speaker_names.setdefault(spk, name) != name:
+            raise AsrkitError(f"{audio_dir}: speakers {speaker_names[spk]!r} and {name!r} would both be speaker "
+                              f"{spk!r} (ids replace characters other than letters, digits and ._+- by _): "
+                              f"rename one")
         plain = "-".join(rel.with_suffix("").parts)
         utt = safe_id(plain)
         report.mapped_ids += utt != plain

@@ -326,3 +326,20 @@ def test_a_truncated_wav_is_a_counted_skip(an4_root, tmp_path):
     report = make_data_dir(audio, tmp_path / "d", transcripts=prompts, max_skip_ratio=0.5)
     assert report.skipped == {TRUNCATED: [f"{name}.wav"]} and report.num_utts == 3
     assert f"spk1-{name}" not in DataDir(tmp_path / "d").read("wav.scp")
+
+
+def test_two_speakers_are_never_merged_into_one_id(an4_root, tmp_path):
+    """Folders 'alice smith' and 'alice_smith' are two speakers; both became speaker 'alice_smith',
+    silently (their utterance ids differ, so nothing else said so)."""
+    make_user_corpus(an4_root, tmp_path / "c", 20, layout="beside")
+    audio = tmp_path / "c/audio"
+    first, second = sorted(audio.iterdir())[:2]
+    first.rename(audio / "alice smith")
+    second.rename(audio / "alice_smith")
+    with pytest.raises(AsrkitError, match=r"speakers 'alice smith' and 'alice_smith' would both be speaker "
+                                          r"'alice_smith' \(ids replace .*\): rename one"):
+        make_data_dir(audio, tmp_path / "d", speaker_from_dir=True)
+    assert not (tmp_path / "d").exists()
+    (audio / "alice_smith").rename(audio / "bob")
+    make_data_dir(audio, tmp_path / "d", speaker_from_dir=True)
+    assert set(DataDir(tmp_path / "d").read("utt2spk").values()) == {"alice_smith", "bob"}
