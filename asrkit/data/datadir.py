@@ -11,9 +11,9 @@ import math
 from pathlib import Path
 from typing import Dict, List, Tuple
 
-from asrkit.data.table import iter_table, read_list_table, read_table, utt2spk_to_spk2utt, write_table
+from asrkit.data.table import format_table, iter_table, read_list_table, read_table, utt2spk_to_spk2utt
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.fileio import PathLike
+from asrkit.utils.fileio import AtomicFiles, PathLike
 
 # Tables whose values may legitimately be empty (an utterance with an empty transcript).
 _EMPTY_VALUE_OK = {"text"}
@@ -98,8 +98,10 @@ def write_data_dir(path: PathLike, wav_scp: Dict[str, str], text: Dict[str, str]
         raise AsrkitError(f"{path}: wav.scp, text and utt2spk would cover different utterances")
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
-    write_table(path / "wav.scp", wav_scp, sort=True)
-    write_table(path / "text", text, sort=True)
-    write_table(path / "utt2spk", utt2spk, sort=True)
     spk2utt = utt2spk_to_spk2utt(dict(sorted(utt2spk.items())))
-    write_table(path / "spk2utt", list(spk2utt.items()))
+    # All four or none: a full disk after wav.scp must not leave a new wav.scp beside an earlier
+    # run's text (a corpus made again into the same data/all).
+    with AtomicFiles() as files:
+        for name, table in (("wav.scp", wav_scp), ("text", text), ("utt2spk", utt2spk)):
+            files.tmp(path / name).write_text(format_table(table, sort=True), encoding="utf-8")
+        files.tmp(path / "spk2utt").write_text(format_table(list(spk2utt.items())), encoding="utf-8")

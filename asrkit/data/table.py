@@ -122,17 +122,24 @@ def read_list_table(path: PathLike) -> Dict[str, List[str]]:
     return {k: v.split() for k, v in read_table(path).items()}
 
 
-def write_table(path: PathLike, table: Mapping[str, object] | List[Tuple[str, object]], sort: bool = False) -> None:
-    """Write ``key value`` lines atomically; list values are joined with spaces."""
+def format_table(table: Mapping[str, object] | List[Tuple[str, object]], sort: bool = False) -> str:
+    """``key value`` lines (list values joined with spaces; a bare key for an empty value)."""
     items = list(table.items()) if isinstance(table, Mapping) else list(table)
     if sort:
         items.sort(key=lambda kv: kv[0])
+    out = []
+    for key, value in items:
+        if isinstance(value, (list, tuple)):
+            value = " ".join(str(v) for v in value)
+        value = str(value)
+        out.append(f"{key} {value}\n" if value != "" else f"{key}\n")
+    return "".join(out)
+
+
+def write_table(path: PathLike, table: Mapping[str, object] | List[Tuple[str, object]], sort: bool = False) -> None:
+    """Write ``key value`` lines atomically; list values are joined with spaces."""
     with atomic_open(path) as f:
-        for key, value in items:
-            if isinstance(value, (list, tuple)):
-                value = " ".join(str(v) for v in value)
-            value = str(value)
-            f.write(f"{key} {value}\n" if value != "" else f"{key}\n")
+        f.write(format_table(table, sort))
 
 
 def utt2spk_to_spk2utt(utt2spk: Mapping[str, str]) -> Dict[str, List[str]]:

@@ -343,3 +343,29 @@ def test_two_speakers_are_never_merged_into_one_id(an4_root, tmp_path):
     (audio / "alice_smith").rename(audio / "bob")
     make_data_dir(audio, tmp_path / "d", speaker_from_dir=True)
     assert set(DataDir(tmp_path / "d").read("utt2spk").values()) == {"alice_smith", "bob"}
+
+
+def test_a_write_failing_half_way_leaves_the_earlier_data_dir_whole(an4_root, tmp_path, monkeypatch):
+    """The four tables are written together: a disk filling up after wav.scp used to leave the new
+    wav.scp beside the text, utt2spk and spk2utt of an earlier run into the same data dir."""
+    import errno
+    from pathlib import Path
+
+    make_user_corpus(an4_root, tmp_path / "c", 6)
+    prompts = tmp_path / "c/prompts.txt"
+    make_data_dir(tmp_path / "c/audio", tmp_path / "d", transcripts=prompts, speaker="old")
+    before = {p.name: p.read_bytes() for p in (tmp_path / "d").iterdir()}
+    import asrkit.utils.fileio as fileio
+
+    real = fileio.tmp_path_for
+
+    def full_at_spk2utt(path):  # the disk is full when the last table is written
+        if Path(path).name == "spk2utt":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(path)
+
+    monkeypatch.setattr(fileio, "tmp_path_for", full_at_spk2utt)
+    with pytest.raises(OSError) as e:
+        make_data_dir(tmp_path / "c/audio", tmp_path / "d", transcripts=prompts, speaker="new")
+    assert e.value.errno == errno.ENOSPC
+    assert {p.name: p.read_bytes() for p in (tmp_path / "d").iterdir()} == before  # no temporary file either
