@@ -69,7 +69,13 @@ def scan_table(path: PathLike, allow_empty_value: bool = False) -> ScannedTable:
     except OSError as e:
         scanned.problems.append(Problem(str(path), None, f"cannot read: {e.strerror}"))
         return scanned
-    for lineno, raw in enumerate(data.splitlines(), 1):
+    # Lines end at \n only, as every table reader splits them (iter_table): bytes.splitlines()
+    # also broke a line at a lone \r inside a transcript, so validation reported a bogus id and
+    # asrkit-fix-data-dir cut the transcript at it without a word.
+    lines = data.split(b"\n")
+    if lines[-1] == b"":
+        lines.pop()
+    for lineno, raw in enumerate(lines, 1):
         try:
             line = raw.decode("utf-8")
         except UnicodeDecodeError as e:
@@ -89,7 +95,7 @@ def scan_table(path: PathLike, allow_empty_value: bool = False) -> ScannedTable:
         else:
             scanned.lines.append(TableLine(parts[0], parts[1].strip() if len(parts) > 1 else "", lineno))
     if data and not data.endswith(b"\n"):
-        scanned.problems.append(Problem(str(path), len(data.splitlines()), "no newline at end of file"))
+        scanned.problems.append(Problem(str(path), len(lines), "no newline at end of file"))
     return scanned
 
 

@@ -108,3 +108,18 @@ def test_fix_counts_only_the_lines_it_drops(an4_dir):
     assert sorted(report.changed) == ["text", "utt2spk", "wav.scp"]
     assert (an4_dir / "text").read_bytes() == text
     assert validate_data_dir(an4_dir) == []
+
+
+def test_a_lone_carriage_return_inside_a_transcript_ends_no_line(an4_dir):
+    """Every table reader ends lines at \\n only; validation and fix split at a lone \\r as well, so
+    validation reported a bogus utterance (the words after the \\r) and fix cut the transcript at
+    the \\r, reporting only the bogus id as dropped."""
+    lines = (an4_dir / "text").read_bytes().split(b"\n")
+    key, words = lines[2].split(b" ", 1)
+    lines[2] = key + b" " + words.replace(b" ", b"\r", 1) if b" " in words else key + b" A\rB"
+    (an4_dir / "text").write_bytes(b"\n".join(lines))
+    cut = lines[2]
+    assert validate_data_dir(an4_dir) == []
+    report = fix_data_dir(an4_dir)
+    assert report.dropped == {} and report.bad_lines == {}
+    assert (an4_dir / "text").read_bytes().split(b"\n")[2] == cut
