@@ -105,6 +105,12 @@ class MakeReport:
         self.skipped.setdefault(reason, []).append(name)
 
 
+def _nfc(text: str) -> str:
+    """Unicode's composed form: 'é' typed in a transcript file and the 'e' + accent of a file name
+    written on macOS (decomposed) look the same, and are to match (and give the same id)."""
+    return unicodedata.normalize("NFC", text)
+
+
 def safe_id(text: str) -> str:
     """``text`` with every character a Kaldi id should not hold (white space, quotes, /) as ``_``."""
     return _UNSAFE_ID_CHAR.sub("_", text)
@@ -345,12 +351,12 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
         by_path: Dict[str, List[PurePosixPath]] = {}
         by_name: Dict[str, List[PurePosixPath]] = {}
         for rel in good + unusable:
-            for key in {str(rel.with_suffix("")), str(rel)}:
+            for key in {_nfc(str(rel.with_suffix(""))), _nfc(str(rel))}:
                 by_path.setdefault(key, []).append(rel)
-            for key in {rel.stem, rel.name}:
+            for key in {_nfc(rel.stem), _nfc(rel.name)}:
                 by_name.setdefault(key, []).append(rel)
         for key, (text, lineno) in table.items():
-            matches = by_path.get(key) or by_name.get(key, [])
+            matches = by_path.get(_nfc(key)) or by_name.get(_nfc(key), [])
             if len({m.with_suffix("") for m in matches}) == 1 < len(matches):
                 # No path key tells them apart: the advice below would name this very key.
                 raise AsrkitError(f"{transcripts}:{lineno}: {key!r} matches {', '.join(map(str, matches))}: "
@@ -398,7 +404,7 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
             report.skip(EMPTY, str(rel))
             continue
         name = _speaker_of(rel, speaker, speaker_from_dir, regex)
-        spk = safe_id(name)
+        spk = safe_id(_nfc(name))
         # Folders 'alice smith' and 'alice_smith' are two speakers: one id would silently merge
         # them (and a by-speaker held-out set would draw them as one).
         if speaker_names.setdefault(spk, name) != name:
@@ -406,7 +412,7 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
                               f"{spk!r} (ids replace characters other than letters, digits and ._+- by _): "
                               f"rename one")
         plain = "-".join(rel.with_suffix("").parts)
-        utt = safe_id(plain)
+        utt = safe_id(_nfc(plain))
         report.mapped_ids += utt != plain
         if not (utt == spk or utt.startswith(spk + "-")):
             utt = f"{spk}-{utt}"

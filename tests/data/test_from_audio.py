@@ -369,3 +369,18 @@ def test_a_write_failing_half_way_leaves_the_earlier_data_dir_whole(an4_root, tm
         make_data_dir(tmp_path / "c/audio", tmp_path / "d", transcripts=prompts, speaker="new")
     assert e.value.errno == errno.ENOSPC
     assert {p.name: p.read_bytes() for p in (tmp_path / "d").iterdir()} == before  # no temporary file either
+
+
+def test_names_match_whatever_their_unicode_form(an4_root, tmp_path):
+    """A file name written on macOS is decomposed ('e' + combining accent), the same name typed in
+    the transcript file composed ('é'): they look identical, yet did not match, and the log named
+    both as skipped ('audio without a transcript: café.wav', 'transcript without audio: café')."""
+    make_user_corpus(an4_root, tmp_path / "c", 3)
+    audio, prompts = tmp_path / "c/audio", tmp_path / "c/prompts.txt"
+    name = prompts.read_text().split()[0]
+    os.rename(audio / f"{name}.wav", audio / "cafe\u0301.wav")
+    prompts.write_text(prompts.read_text().replace(name, "caf\u00e9", 1))
+    report = make_data_dir(audio, tmp_path / "d", transcripts=prompts, speaker="s")
+    assert report.skipped == {} and report.num_utts == 3
+    wav = DataDir(tmp_path / "d").read("wav.scp")
+    assert wav["s-caf\u00e9"] == str(audio.resolve() / "cafe\u0301.wav")  # the id composed, the path as it is
