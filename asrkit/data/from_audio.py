@@ -355,8 +355,15 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
                 by_path.setdefault(key, []).append(rel)
             for key in {_nfc(rel.stem), _nfc(rel.name)}:
                 by_name.setdefault(key, []).append(rel)
+        def lookup(key: str) -> List[PurePosixPath]:
+            return by_path.get(_nfc(key)) or by_name.get(_nfc(key), [])
+
         for key, (text, lineno) in table.items():
-            matches = by_path.get(_nfc(key)) or by_name.get(_nfc(key), [])
+            matches = lookup(key)
+            if not matches and len(key.split()) > 1 and lookup(key.split()[0]):
+                # 'a0001 YES NO<TAB>GO': the tab is in the transcript, a space ended the key.
+                key, rest = key.split(maxsplit=1)
+                text, matches = f"{rest} {text}", lookup(key)
             if len({m.with_suffix("") for m in matches}) == 1 < len(matches):
                 # No path key tells them apart: the advice below would name this very key.
                 raise AsrkitError(f"{transcripts}:{lineno}: {key!r} matches {', '.join(map(str, matches))}: "

@@ -384,3 +384,18 @@ def test_names_match_whatever_their_unicode_form(an4_root, tmp_path):
     assert report.skipped == {} and report.num_utts == 3
     wav = DataDir(tmp_path / "d").read("wav.scp")
     assert wav["s-caf\u00e9"] == str(audio.resolve() / "cafe\u0301.wav")  # the id composed, the path as it is
+
+
+def test_a_tab_inside_a_transcript_of_a_space_keyed_line(an4_root, tmp_path):
+    """On a line with a tab the key ends at the tab (names with spaces); 'a0001 YES<TAB>NO' then
+    gave the key 'a0001 YES', which names no file: the transcript and its audio were both skipped.
+    When that key names nothing but its first word does, the space ended the key."""
+    make_user_corpus(an4_root, tmp_path / "c", 3)
+    audio, prompts = tmp_path / "c/audio", tmp_path / "c/prompts.txt"
+    names = [l.split()[0] for l in prompts.read_text().splitlines()]
+    os.rename(audio / f"{names[2]}.wav", audio / "my take.wav")
+    prompts.write_text(f"{names[0]} YES\tNO  GO\n{names[1]}\tSTOP\nmy take\tA\tB\n")
+    report = make_data_dir(audio, tmp_path / "d", transcripts=prompts, speaker="s")
+    assert report.skipped == {}
+    assert DataDir(tmp_path / "d").read("text") == {f"s-{names[0]}": "YES NO GO", f"s-{names[1]}": "STOP",
+                                                    "s-my_take": "A B"}
