@@ -721,6 +721,17 @@ CASES: List[Case] = [
     Case("bom-stdin-tokenize", "tokenize",
          lambda w, d: Run([w.root / "lang" / "tokens.model"], b"\xef\xbb\xbf" + _text_bytes(w, {})), 1,
          "<stdin>:1: starts with a UTF-8 byte-order mark (BOM)", check=_stdout_lines(0)),
+    # an input holding nothing, a stats file that is not there: named once
+    Case("empty-feats-scp-compute-cmvn", "compute-cmvn",
+         lambda w, d: (d / "e.scp").write_text("") and None or Run([f"scp:{d}/e.scp", d / "cmvn.ark"]), 1,
+         "re:ERROR \\(asrkit-compute-cmvn\\): scp:{d}/e.scp: no utterances to process$", OUT),
+    Case("empty-feats-scp-apply-cmvn", "apply-cmvn",
+         lambda w, d: (d / "e.scp").write_text("") and None or Run([w.root / "cmvn.ark", f"scp:{d}/e.scp",
+                                                                     f"ark,scp:{d}/out.ark,{d}/out.scp"]), 1,
+         "re:ERROR \\(asrkit-apply-cmvn\\): scp:{d}/e.scp: no utterances to process$", OUT),
+    Case("missing-stats-file-apply-cmvn", "apply-cmvn",
+         lambda w, d: Run([d / "nope.ark", f"scp:{w.root}/feats.scp", f"ark,scp:{d}/out.ark,{d}/out.scp"]), 1,
+         "re:ERROR \\(asrkit-apply-cmvn\\): {d}/nope.ark: no such file$", OUT),
     # a held-out list is a table too (it used to end in a UnicodeDecodeError traceback)
     Case("non-utf8-dev-list-holdout-lists", "holdout-lists",
          lambda w, d: Run(["--dev-list", _non_utf8(d / "dev.list", w.utts[0], b"caf\xe9"), _data_dir(w, d, n=4),

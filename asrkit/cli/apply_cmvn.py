@@ -39,7 +39,7 @@ def main(stats: str, feats_rspecifier: str, feats_wspecifier: str, utt2spk: str 
         raise AsrkitError(f"--utt2spk needs per-speaker stats as an rspecifier (ark:...), got the file {stats!r}")
     cmvn = Cmvn(load_cmvn(stats), norm_vars=norm_vars, where=stats,
                 utt2spk=read_table(table_path(utt2spk)) if utt2spk else None)
-    tally = BadItems(log, "utterances", max_percent=max_bad_percent)
+    tally = BadItems(log, "utterances", max_percent=max_bad_percent, source=feats_rspecifier)
     with MatrixWriter(feats_wspecifier) as w:
         for utt, mat, error in progress(iter_matrices(feats_rspecifier), desc="apply-cmvn", unit="utt"):
             try:

@@ -36,7 +36,7 @@ def main(feats_rspecifier: str, stats_out: str, spk2utt: str | None, binary: boo
     from asrkit.utils.logging import get_logger, progress
 
     log = get_logger("compute_cmvn")
-    tally = BadItems(log, "utterances", max_percent=max_bad_percent)
+    tally = BadItems(log, "utterances", max_percent=max_bad_percent, source=feats_rspecifier)
 
     def good_feats():
         dim = None
@@ -77,12 +77,15 @@ def main(feats_rspecifier: str, stats_out: str, spk2utt: str | None, binary: boo
 
 def _stats_or_tally(compute, tally):
     """Run ``compute``; apply the bad-item rule first, so its message (not "no features") explains a failure."""
+    from asrkit.features.cmvn import NO_FEATURES
     from asrkit.utils.errors import AsrkitError
 
     try:
         result = compute()
-    except AsrkitError:
-        if tally.failed:  # e.g. "no features" because every utterance was skipped
+    except AsrkitError as e:
+        # "no features" because every utterance was skipped, or because the input held none: the
+        # rule's message explains it, and names the input (an unreadable input keeps its own error).
+        if tally.failed or str(e) == NO_FEATURES:
             tally.check()
         raise
     tally.check()

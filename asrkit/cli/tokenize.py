@@ -40,7 +40,7 @@ def main(decode: bool, pieces: bool, utt_id: bool, model: str) -> None:
     tok = Tokenizer.load(model)
     stdin = sys.stdin.buffer
     out = sys.stdout
-    tally = BadItems(log, "lines")
+    tally = BadItems(log, "lines", source="<stdin>")
     unknown = UnknownTally()
     try:
         _filter(tok, stdin, out, tally, unknown, decode, pieces, utt_id)

@@ -457,12 +457,14 @@ def iter_scp(path: str) -> Iterator[Tuple[str, np.ndarray]]:
 
 
 def _open_ark(entry: ScpEntry) -> IO[bytes]:
+    # A single-object file (a stats file given by name) is named once, not as "x: x: no such file".
+    where = "" if entry.what == entry.path else f"{entry.what}: "
     try:
         return open(entry.path, "rb")
     except FileNotFoundError:
-        raise AsrkitError(f"{entry.what}: {entry.path}: no such file") from None
+        raise AsrkitError(f"{where}{entry.path}: no such file") from None
     except OSError as e:
-        raise AsrkitError(f"{entry.what}: cannot read {entry.path}: {e.strerror}") from None
+        raise AsrkitError(f"{where}cannot read {entry.path}: {e.strerror}") from None
 
 
 class ScpTable(Mapping):

@@ -22,6 +22,7 @@ from asrkit.utils.errors import AsrkitError
 
 log = logging.getLogger("cmvn")
 
+NO_FEATURES = "no features to compute CMVN stats from"
 # Kaldi floors the variance here (with a warning) instead of dividing by zero.
 VAR_FLOOR = 1.0e-20
 
@@ -116,7 +117,7 @@ def compute_cmvn_stats(
             total = accumulate_cmvn(mat, total, utt)
             n += 1
         if total is None:
-            raise AsrkitError("no features to compute CMVN stats from")
+            raise AsrkitError(NO_FEATURES)
         return total, {"utts": n, "missing": 0, "empty_speakers": 0}
     per_utt: Dict[str, np.ndarray] = {}
     dim: Optional[int] = None

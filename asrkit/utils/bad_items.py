@@ -49,7 +49,7 @@ class BadItems:
     """Counts the good and bad items of one run, logs each bad one, and applies the rule."""
 
     def __init__(self, log: logging.Logger, what: str = "utterances", show: int = 5, failed: str = "failed",
-                 max_percent: float = MAX_FAILED_PERCENT) -> None:
+                 max_percent: float = MAX_FAILED_PERCENT, source: Optional[str] = None) -> None:
         if not 0 <= max_percent <= 100:
             raise AsrkitError(f"the share of bad {what} allowed must be a percentage (0..100), got {max_percent:g}")
         self.log = log
@@ -60,6 +60,7 @@ class BadItems:
         self.done = 0
         self.failed: List[str] = []
         self.first_error: Optional[str] = None
+        self.source = source  # the input the items come from, named when it held none
 
     def ok(self, n: int = 1) -> None:
         self.done += n
@@ -96,7 +97,7 @@ class BadItems:
         self.log.info(self.summary())
         if not self.failed:
             if self.done == 0:
-                raise AsrkitError(f"no {self.what} to process")
+                raise AsrkitError(f"{self.source + ': ' if self.source else ''}no {self.what} to process")
             return
         if self.done == 0:
             raise AsrkitError(f"all {total} {self.what} {self.verb}{self._first()}")
