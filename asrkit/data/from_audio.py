@@ -207,6 +207,13 @@ def wav_scp_entry(path: Path, sample_rate: Optional[int], channels: int = 1) -> 
     return f"sox {shlex.quote(str(path))} -t wav{rate} -c 1 -b 16 - |"
 
 
+def _utf16_hint(raw: bytes) -> str:
+    """What a file saved as UTF-16 (Windows Notepad's 'Unicode') is, for the not-UTF-8 error."""
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return ": it is UTF-16 (a byte-order mark FF FE or FE FF); save it as UTF-8, e.g. iconv -f UTF-16 -t UTF-8"
+    return ""
+
+
 def read_transcript_file(path: Path) -> Dict[str, Tuple[str, int]]:
     """``<key> <text>`` lines -> {key: (text, line number)}; blank lines are ignored."""
     try:
@@ -217,7 +224,7 @@ def read_transcript_file(path: Path) -> Dict[str, Tuple[str, int]]:
         content = raw.decode("utf-8-sig")  # a byte-order mark (Windows editors) is not part of the first key
     except UnicodeDecodeError as e:
         line = raw[:e.start].count(b"\n") + 1
-        raise AsrkitError(f"{path}:{line}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+        raise AsrkitError(f"{path}:{line}: not UTF-8 text ({e.reason} at byte {e.start}){_utf16_hint(raw)}") from None
     out: Dict[str, Tuple[str, int]] = {}
     # Lines end at \n, \r\n or \r only. str.splitlines() would also break at U+2028, U+0085,
     # a form feed..., cutting a transcript short and making the rest a bogus key (and every
@@ -389,7 +396,8 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
                 try:
                     text_of[rel] = beside.read_text(encoding="utf-8-sig")
                 except UnicodeDecodeError as e:
-                    raise AsrkitError(f"{beside}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+                    raise AsrkitError(f"{beside}: not UTF-8 text ({e.reason} at byte {e.start})"
+                                      f"{_utf16_hint(beside.read_bytes())}") from None
                 except OSError as e:
                     raise AsrkitError(f"{beside}: cannot read: {e.strerror}") from None
         if not text_of:

@@ -126,7 +126,11 @@ def test_errors_name_the_file_and_line(an4_root, tmp_path):
         make_data_dir(audio, tmp_path / "d", transcripts=prompts)
 
     prompts.write_bytes(text.encode() + b"an999-x-b \xff\n")
-    with pytest.raises(AsrkitError, match=r"prompts.txt:5: not UTF-8 text"):
+    with pytest.raises(AsrkitError, match=r"prompts.txt:5: not UTF-8 text \(invalid start byte at byte \d+\)$"):
+        make_data_dir(audio, tmp_path / "d", transcripts=prompts)
+    prompts.write_bytes(text.encode("utf-16"))  # Windows Notepad's "Unicode"
+    with pytest.raises(AsrkitError, match=r"prompts.txt:1: not UTF-8 text \(.*\): it is UTF-16 \(a byte-order mark "
+                                          r"FF FE or FE FF\); save it as UTF-8, e.g. iconv -f UTF-16 -t UTF-8$"):
         make_data_dir(audio, tmp_path / "d", transcripts=prompts)
 
     # The same name in two folders, keyed by the bare name: which one is meant?
