@@ -363,7 +363,15 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
             for key in {_nfc(rel.stem), _nfc(rel.name)}:
                 by_name.setdefault(key, []).append(rel)
         def lookup(key: str) -> List[PurePosixPath]:
-            return by_path.get(_nfc(key)) or by_name.get(_nfc(key), [])
+            # A key as 'find' prints it: './spk1/a0001.wav', or the absolute path of the file.
+            path = PurePosixPath(key)
+            if path.is_absolute():
+                for root in (PurePosixPath(audio_dir.absolute()), PurePosixPath(audio_root)):
+                    if path.is_relative_to(root) and path != root:
+                        path = path.relative_to(root)
+                        break
+            key = _nfc(str(path) if str(path) != "." else key)
+            return by_path.get(key) or by_name.get(key, [])
 
         for key, (text, lineno) in table.items():
             matches = lookup(key)

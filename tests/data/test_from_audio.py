@@ -403,3 +403,16 @@ def test_a_tab_inside_a_transcript_of_a_space_keyed_line(an4_root, tmp_path):
     assert report.skipped == {}
     assert DataDir(tmp_path / "d").read("text") == {f"s-{names[0]}": "YES NO GO", f"s-{names[1]}": "STOP",
                                                     "s-my_take": "A B"}
+
+
+def test_keys_as_find_prints_them(an4_root, tmp_path):
+    """A transcript file made from 'find' output keys its files './spk/a0001.wav' or by absolute
+    path; neither matched, and every line and file was skipped."""
+    make_user_corpus(an4_root, tmp_path / "c", 3)
+    audio, prompts = tmp_path / "c/audio", tmp_path / "c/prompts.txt"
+    lines = prompts.read_text().splitlines()
+    lines[0] = "./" + lines[0].replace(" ", ".wav ", 1)
+    lines[1] = f"{audio}/{lines[1]}"
+    prompts.write_text("\n".join(lines) + "\n")
+    report = make_data_dir(audio, tmp_path / "d", transcripts=prompts, speaker="s")
+    assert report.skipped == {} and report.num_utts == 3
