@@ -24,13 +24,14 @@ trap 'rm -rf "$tmp"' EXIT
 total=$(wc -l < "$src/utt2spk")
 if [ "$first" -gt 0 ]; then
   [ "$first" -le "$total" ] || die "--first $first: $src has only $total utterances"
-  head -n "$first" "$src/utt2spk" | cut -d' ' -f1 > "$tmp/utts"
+  head -n "$first" "$src/utt2spk" | awk '{ print $1 }' > "$tmp/utts"
 elif [ "$last" -gt 0 ]; then
   [ "$last" -le "$total" ] || die "--last $last: $src has only $total utterances"
-  tail -n "$last" "$src/utt2spk" | cut -d' ' -f1 > "$tmp/utts"
+  tail -n "$last" "$src/utt2spk" | awk '{ print $1 }' > "$tmp/utts"
 elif [ -n "$utt_list" ]; then
   [ -f "$utt_list" ] || die "--utt-list $utt_list: no such file"
-  cut -d' ' -f1 "$utt_list" > "$tmp/utts"
+  # The first column of each line (a text or utt2spk works as a list), without a Windows \r.
+  awk '{ sub(/\r$/, "") } NF { print $1 }' "$utt_list" > "$tmp/utts"
 else
   die "give one of --first N, --last N, --utt-list FILE"
 fi
@@ -51,6 +52,14 @@ elif [ -f "$src/wav.scp" ]; then
 fi
 n=$(wc -l < "$tmp/utt2spk")
 [ "$n" -gt 0 ] || die "no utterances of $src selected"
+if [ -n "$utt_list" ]; then
+  # An id of the list that is not in the source is named, not silently left out.
+  awk 'NR == FNR { k[$1] = 1; next } !($1 in k)' "$src/utt2spk" "$tmp/utts" > "$tmp/missing"
+  if [ -s "$tmp/missing" ]; then
+    echo "$0: WARNING: $(wc -l < "$tmp/missing") id(s) of $utt_list are not in $src/utt2spk:" \
+      "$(head -5 "$tmp/missing" | tr '\n' ' ')" >&2
+  fi
+fi
 for f in utt2spk text segments feats.scp utt2num_frames utt2dur wav.scp reco2file_and_channel; do
   [ -f "$tmp/$f" ] && cp "$tmp/$f" "$dest/$f"
 done

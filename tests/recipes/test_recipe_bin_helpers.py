@@ -69,3 +69,16 @@ def test_spk2utt_sorted_when_a_speaker_id_extends_another(tmp_path):
     assert list(read_table(tmp_path / "some/spk2utt")) == ["john", "john-smith"]
     from asrkit.data.validate import validate_data_dir
     assert [str(p) for p in validate_data_dir(tmp_path / "some", check_wav_files=False) if p.is_error] == []
+
+
+def test_subset_list_with_windows_line_ends_and_unknown_ids(tmp_path):
+    """A list saved on Windows: its ids ended in \\r and matched nothing, silently ('2 of 3'), and an
+    id not in the source was left out without a word."""
+    make_dir(tmp_path / "src", [("a-0", "a"), ("a-1", "a"), ("b-0", "b")])
+    (tmp_path / "list").write_bytes(b"a-0\r\na-1\tany other column\r\n\r\nb-0\nzz-9\n")
+    proc = run_sh([f"{BIN}/subset_data_dir.sh", "--utt-list", "list", "src", "some"], cwd=tmp_path)
+    assert list(read_table(tmp_path / "some/utt2spk")) == ["a-0", "a-1", "b-0"]
+    assert "WARNING: 1 id(s) of list are not in src/utt2spk: zz-9" in proc.stderr
+    (tmp_path / "src/utt2spk").write_text("a-0\ta\na-1\ta\nb-0\tb\n")  # tab-separated, as Kaldi allows
+    run_sh([f"{BIN}/subset_data_dir.sh", "--first", "2", "src", "first"], cwd=tmp_path)
+    assert list(read_table(tmp_path / "first/text")) == ["a-0", "a-1"]
