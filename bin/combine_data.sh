@@ -17,14 +17,19 @@ for src in "$@"; do
 done
 mkdir -p "$dest"
 export LC_ALL=C
+tmp_table=
+trap '[ -z "$tmp_table" ] || rm -f "$tmp_table"' EXIT
 for f in wav.scp segments text utt2spk feats.scp utt2num_frames utt2dur spk2gender reco2file_and_channel; do
   n=0
   for src in "$@"; do [ -f "$src/$f" ] && n=$((n + 1)); done
   if [ "$n" -eq "$#" ]; then
-    for src in "$@"; do cat "$src/$f"; done | sort -k1,1 -u > "$dest/$f.tmp"
-    dups=$(for src in "$@"; do cut -d' ' -f1 "$src/$f"; done | sort | uniq -d | head -3 | tr '\n' ' ')
+    # Checked before anything is written: a failed combination leaves no half-made table.
+    dups=$(for src in "$@"; do awk '{ print $1 }' "$src/$f"; done | sort | uniq -d | head -3 | tr '\n' ' ')
     [ "$f" = spk2gender ] || [ -z "$dups" ] || die "ids found in more than one source's $f: $dups"
-    mv "$dest/$f.tmp" "$dest/$f"
+    tmp_table="$dest/.$f.$$.tmp"
+    for src in "$@"; do cat "$src/$f"; done | sort -k1,1 -u > "$tmp_table"
+    mv "$tmp_table" "$dest/$f"
+    tmp_table=
   elif [ "$n" -gt 0 ]; then
     echo "$0: WARNING: $f is in only $n of $# sources: not combined" >&2
     rm -f "$dest/$f"

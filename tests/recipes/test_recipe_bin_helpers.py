@@ -47,6 +47,7 @@ def test_combine(tmp_path):
     assert read_table(tmp_path / "all/spk2utt") == {"a": "a-0", "b": "b-0 b-1"}
     proc = run_sh([f"{BIN}/combine_data.sh", "again", "x", "x"], cwd=tmp_path, check=False)
     assert proc.returncode == 1 and "ids found in more than one source" in proc.stderr
+    assert list((tmp_path / "again").iterdir()) == []  # no half-made table (it left wav.scp.tmp)
 
 
 def test_utt2spk_to_spk2utt_bad_line(tmp_path):
