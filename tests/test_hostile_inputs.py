@@ -440,6 +440,14 @@ def _starts_with(name: str, head: str) -> Callable[[World, Path, Result], None]:
     return check
 
 
+def _pipe_path(data: bytes) -> str:
+    """A path that reads ``data`` from a pipe once (what bash's <(...) gives a command)."""
+    r, w = os.pipe()
+    os.write(w, data)  # small: within the pipe's buffer
+    os.close(w)
+    return f"/dev/fd/{r}"  # r stays open for the command to open; the test process ends it
+
+
 def _write(path: Path, text: str) -> Path:
     path.write_text(text)
     return path
@@ -822,6 +830,16 @@ CASES: List[Case] = [
     Case("over-max-samples-align", "align",
          lambda w, d: Run(["--model", w.model, "--max-samples", "1000", f"scp:{w.root}/wav.scp", w.root / "text",
                            d / "ctm"]), 1, "is over the limit of 1000 samples per read (--max-samples)", ("ctm",)),
+    # a wav.scp that is a pipe (--wav-scp <(...)): read once for the count and again for the
+    # audio, it gave nothing the second time and the run failed with "no utterances to process"
+    Case("wav-scp-from-a-pipe-decode", "decode",
+         lambda w, d: Run(["--model", w.model, "--beam", "1", "--maxlenratio", "0.1",
+                           "--wav-scp", _pipe_path(Path(_wav_scp(w, d, 4, {})[4:]).read_bytes())]), 0,
+         "Done 4 out of 4 utterances (0 failed)", check=_stdout_lines(4)),
+    Case("feats-scp-from-a-pipe-decode", "decode",
+         lambda w, d: Run(["--model", w.model, "--beam", "1", "--maxlenratio", "0.1",
+                           "--feats", "scp:" + _pipe_path((w.root / "feats.scp").read_bytes())]), 0,
+         "Done 24 out of 24 utterances (0 failed)", check=_stdout_lines(N)),
     Case("channel-as-a-string-transcriber", "lib",
          lambda w, d: Run(_new_transcriber(w, channel="1")), 1,
          "channel must be None (the mean of the channels) or a channel number >= 0 (0-based), got '1'"),

@@ -19,6 +19,7 @@ files, before anything is decoded, so no ``text`` line is ever split or doubled:
 from __future__ import annotations
 
 import itertools
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, List, Optional, Sequence, Tuple
@@ -68,24 +69,32 @@ class DecodeInputs:
     def open(self, featurize: Featurize) -> Tuple[Iterator[Item], Optional[int]]:
         """(the items to decode, how many there are or None for an ark stream)."""
         wanted = read_utt_ids(self.utt_ids) if self.utt_ids else None
+        entries = None
+        if self.wav_scp:
+            from asrkit.features.wav import read_wav_scp
+
+            # Read once, for the count, the --nj cut and the audio: a wav.scp that is a pipe
+            # (--wav-scp <(...), /dev/stdin) cannot be read twice, and counting it first left
+            # nothing to decode ("no utterances to process").
+            entries = read_wav_scp(self.wav_scp, self.segments, channel=self.channel, max_samples=self.max_samples)
         if self.nj > 1:
             from asrkit.data.split import split_scp
 
-            wanted = split_scp(wanted if wanted is not None else self.all_ids(), self.nj)[self.job - 1]
+            wanted = split_scp(wanted if wanted is not None else self.all_ids(entries), self.nj)[self.job - 1]
         if wanted is not None:
             total: Optional[int] = len(wanted)
         elif self.wavs:
             total = len(self.wavs)
         else:
             try:
-                total = len(self.all_ids())
+                total = len(self.all_ids(entries))
             except AsrkitError:
-                total = None  # an ark stream: no count up front
+                total = None  # an ark stream or an scp that is a pipe: no count up front
         if self.feats:
             return from_feats(self.feats, wanted), total
         if self.wav_scp:
             return from_wav_scp(self.wav_scp, featurize, self.segments, wanted, self.channel,
-                                self.max_samples), total
+                                self.max_samples, entries), total
         paths = list(self.wavs)
         if wanted is None:
             return from_wav_files(paths, featurize, self.channel, self.max_samples), total
@@ -96,8 +105,12 @@ class DecodeInputs:
         return itertools.chain(errors, from_wav_files([by_id[u] for u in keep], featurize, self.channel,
                                                       self.max_samples)), total
 
-    def all_ids(self) -> List[str]:
-        """Every utterance id of the source, in order (an error for an ark stream: it has no index)."""
+    def all_ids(self, entries=None) -> List[str]:
+        """Every utterance id of the source, in order (an error for an ark stream, or an scp that is
+        a pipe, which the features could not be read from afterwards). ``entries``: the wav.scp's
+        entries, already read."""
+        if entries is not None:
+            return [e.utt_id for e in entries]
         if self.wavs:
             return file_utt_ids(self.wavs)
         if self.feats:
@@ -107,6 +120,8 @@ class DecodeInputs:
             spec = parse_rspecifier(self.feats)
             if spec.scp is None:
                 raise AsrkitError(f"--nj needs an scp to split: give --feats as scp:..., not {self.feats!r}")
+            if not os.path.isfile(spec.scp):
+                raise AsrkitError(f"--nj needs an scp file that can be read twice, not a pipe: {spec.scp}")
             return [line.key for line in iter_table(spec.scp)]
         from asrkit.features.wav import read_wav_scp
 
@@ -202,10 +217,12 @@ def from_feats(rspecifier: str, utt_ids: Optional[Sequence[str]] = None) -> Iter
 
 def from_wav_scp(wav_rspecifier: str, featurize: Featurize, segments: Optional[str] = None,
                  utt_ids: Optional[Sequence[str]] = None, channel: Optional[int] = None,
-                 max_samples: int = DEFAULT_MAX_SAMPLES) -> Iterator[Item]:
+                 max_samples: int = DEFAULT_MAX_SAMPLES, entries=None) -> Iterator[Item]:
+    """``entries``: the wav.scp read already (:func:`asrkit.features.wav.read_wav_scp`), else read here."""
     from asrkit.features.wav import iter_wavs, read_wav_scp
 
-    entries = read_wav_scp(wav_rspecifier, segments, channel=channel, max_samples=max_samples)
+    if entries is None:
+        entries = read_wav_scp(wav_rspecifier, segments, channel=channel, max_samples=max_samples)
     by_id = {e.utt_id: e for e in entries}
     keep, missing = _select([e.utt_id for e in entries], utt_ids, wav_rspecifier)
     for utt in missing:
