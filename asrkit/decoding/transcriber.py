@@ -12,13 +12,13 @@ audio averaged (or ``channel=N``), recordings longer than ``max_segment_s`` cut 
 and joined; all inputs of one call are decoded together, ``batch_size`` at a time, longest first.
 
 Inputs: a path (str or ``os.PathLike``; any format libsndfile reads; a str ending in ``|`` is a
-``cmd |`` pipe, an ``os.PathLike`` is always the file it names), or a
-``(samples, sample_rate)`` pair. Integer samples are taken at their type's scale (int16 as
-is); float samples at full scale +-1.0 (what soundfile, torchaudio and librosa return). A 2-D
-array is (frames, channels), soundfile's layout (torchaudio's (channels, frames), more channels
-than frames, is refused by name); the rate is a whole number of Hz (``16000.0`` is taken). Options are :class:`asrkit.decoding.config.DecodeConfig`'s
-(``beam``, ``ctc_weight``, ``lm_weight`` with ``lm=``, ``nbest``, ``batch_size``, ...).
-A bad input raises :class:`asrkit.utils.errors.AsrkitError` naming it.
+``cmd |`` pipe, an ``os.PathLike`` is always the file it names), or a ``(samples, sample_rate)``
+pair. Integer samples are taken at their type's scale (int16 as is); float samples at full scale
++-1.0 (what soundfile, torchaudio and librosa return). A 2-D array is (frames, channels),
+soundfile's layout (torchaudio's (channels, frames), more channels than frames, is refused by
+name); the rate is a whole number of Hz (``16000.0`` is taken). Options are
+:class:`asrkit.decoding.config.DecodeConfig`'s (``beam``, ``ctc_weight``, ``lm_weight`` with
+``lm=``, ``nbest``, ``batch_size``, ...). A bad input raises :class:`asrkit.utils.errors.AsrkitError` naming it.
 """
 from __future__ import annotations
 

@@ -29,8 +29,8 @@ stream". FLAC that decodes to fewer frames than its STREAMINFO states is an erro
 MP3 state no length up front: a cut-off file of those reads as the shorter audio it holds.)
 
 Kaldi's conventions are kept: a wav.scp value ending in ``|`` is run through ``/bin/sh`` and its
-stdout read as audio (a plain file name, ``pipes=False``, never is); with ``segments`` the utterance is ``samples[int(start * rate):int(end * rate)]``
-of its recording, ``end == -1`` meaning to the end, and an end up to 0.5 s past the recording
+stdout read as audio (a plain file name, ``pipes=False``, never is); with ``segments`` the
+utterance is ``samples[int(start * rate):int(end * rate)]`` of its recording, ``end == -1`` meaning to the end, and an end up to 0.5 s past the recording
 (``extract-segments --max-overshoot``) is clipped rather than refused.
 
 Every failure is an ``AsrkitError`` naming the utterance and its source. e.g.::
