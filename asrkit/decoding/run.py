@@ -159,7 +159,7 @@ DIR_OUTPUTS = ("text", "nbest.jsonl", "decode.yaml", "log/decode.log")
 
 
 def check_output_paths(output_dir: Optional[Path], ctm: Optional[Path], segments: Optional[Path],
-                       inputs: Sequence[Tuple[str, Optional[str]]] = ()) -> None:
+                       inputs: Sequence[Tuple[str, Any]] = ()) -> None:
     """Refuse a --ctm or --segments-out that is another output of the run: both would be written
     to one temporary file (or decode.yaml written over the CTM) and renamed into place, a
     garbled or lost output with exit 0. Streams (/dev/stdout) may be shared. ``inputs``: (option,
