@@ -177,15 +177,30 @@ def _audio_info(path: Path) -> Tuple[Optional[str], int]:
 
 
 def find_audio(audio_dir: Path, extensions: Sequence[str]) -> List[PurePosixPath]:
-    """Paths below ``audio_dir`` (relative, sorted) of the files with one of ``extensions``."""
+    """Paths below ``audio_dir`` (relative, sorted) of the files with one of ``extensions``.
+
+    macOS's metadata files are left out, with an info line: a zip made on a Mac holds a
+    ``__MACOSX/`` folder with a ``._<name>`` beside every file (and copies to FAT or network
+    disks leave ``._<name>`` files), which carry the file's Finder attributes, not its audio;
+    counted as unreadable audio they would fail a corpus on the skip limit.
+    """
     exts = {"." + e.lower().lstrip(".") for e in extensions}
     found = []
+    metadata = 0
     for root, dirs, files in os.walk(audio_dir, followlinks=True):
+        if "__MACOSX" in dirs:
+            dirs.remove("__MACOSX")
+            metadata += sum(len(f) for _, _, f in os.walk(Path(root) / "__MACOSX"))
         dirs.sort()
         rel_root = PurePosixPath(Path(root).relative_to(audio_dir).as_posix())
         for name in sorted(files):
             if Path(name).suffix.lower() in exts:
+                if name.startswith("._"):
+                    metadata += 1
+                    continue
                 found.append(rel_root / name)
+    if metadata:
+        log.info("left out %d macOS metadata file(s) (__MACOSX/, ._<name>): Finder attributes, not audio", metadata)
     return found
 
 

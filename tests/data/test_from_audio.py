@@ -416,3 +416,21 @@ def test_keys_as_find_prints_them(an4_root, tmp_path):
     prompts.write_text("\n".join(lines) + "\n")
     report = make_data_dir(audio, tmp_path / "d", transcripts=prompts, speaker="s")
     assert report.skipped == {} and report.num_utts == 3
+
+
+def test_macos_metadata_files_are_left_out(an4_root, tmp_path, caplog):
+    """A corpus unzipped from a Mac: __MACOSX/ holds a '._<name>.wav' (Finder attributes, a few
+    hundred bytes of AppleDouble) for every file, and copies to FAT disks leave them beside the
+    audio. Counted as unreadable audio, four of them failed a 4-file corpus on the skip limit."""
+    make_user_corpus(an4_root, tmp_path / "c", 4)
+    audio, prompts = tmp_path / "c/audio", tmp_path / "c/prompts.txt"
+    apple_double = b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        " + bytes(200)
+    (audio / "__MACOSX").mkdir()
+    for wav in sorted(audio.glob("*.wav")):
+        (audio / "__MACOSX" / f"._{wav.name}").write_bytes(apple_double)
+        (audio / f"._{wav.name}").write_bytes(apple_double)
+    with caplog.at_level("INFO"):
+        report = make_data_dir(audio, tmp_path / "d", transcripts=prompts)
+    assert (report.num_audio, report.num_utts, report.skipped) == (4, 4, {})
+    assert "left out 8 macOS metadata file(s)" in caplog.text
+    assert not any("MACOSX" in v or "/._" in v for v in DataDir(tmp_path / "d").read("wav.scp").values())
