@@ -103,7 +103,8 @@ class DecodeConfig:
             problems.append(f"ctc_weight must be in [0, 1], got {self.ctc_weight}")
         if self.lm_weight < 0:
             problems.append(f"lm_weight must be >= 0, got {self.lm_weight}")
-        if self.nbest < 1 or (self.mode == "beam" and self.nbest > self.beam):
+        # (Against a beam that is itself wrong the nbest bound says nothing: that one is named above.)
+        if self.nbest < 1 or (self.mode == "beam" and self.beam >= 1 and self.nbest > self.beam):
             problems.append(f"nbest must be in [1, beam], got {self.nbest}")
         if self.eos_threshold is not None and self.eos_threshold < 0:
             problems.append(f"eos_threshold must be >= 0 (0: off), got {self.eos_threshold}")

@@ -167,3 +167,17 @@ def test_non_finite_names_the_fields_set_without_from_dict():
         cfg.validate("options")
     with pytest.raises(AsrkitError, match=r"sample_frequency must be a finite number, got inf"):
         FbankConfig(sample_frequency=float("inf"))
+
+
+def test_a_bad_beam_is_named_alone():
+    """--beam -3 was also reported as "nbest must be in [1, beam], got 1": nbest was right, the beam
+    was not, and the second message sent the user after the wrong option."""
+    from asrkit.decoding.config import DecodeConfig
+
+    cfg = DecodeConfig()
+    cfg.beam = -3
+    with pytest.raises(AsrkitError, match=r"^options: beam must be >= 1, got -3$"):
+        cfg.validate("options")
+    cfg.beam, cfg.nbest = 2, 3
+    with pytest.raises(AsrkitError, match=r"^options: nbest must be in \[1, beam\], got 3$"):
+        cfg.validate("options")
