@@ -25,7 +25,7 @@ import yaml
 
 from asrkit.features.fbank import FbankConfig
 from asrkit.models.config import LASConfig, LMConfig
-from asrkit.utils.config import Wording, from_dict, load_yaml_mapping, to_dict
+from asrkit.utils.config import Wording, from_dict, load_yaml_mapping, non_finite, parse_yaml, to_dict
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.logging import get_logger
 
@@ -165,10 +165,9 @@ def _parse_override(item: str) -> tuple:
     if "=" not in item:
         raise AsrkitError(f"--set {item!r}: expected section.key=value, e.g. training.max_epochs=3")
     key, raw = item.split("=", 1)
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError as e:
-        raise AsrkitError(f"--set {item!r}: value is not valid YAML: {e}") from None
+    # The loader of the config files, so a value is one line of error too (PyYAML's own message
+    # spans five, with a caret under the column) and its aliases cannot expand without bound.
+    value = parse_yaml(raw, f"--set {item!r}: value", lines=False) if raw.strip() else ""
     path = key.strip().split(".")
     if len(path) < 2 or not all(path):
         raise AsrkitError(f"--set {item!r}: expected section.key=value, e.g. training.max_epochs=3")
@@ -217,6 +216,15 @@ def validate(cfg: TrainConfig, where: str = "config") -> None:
                           f"max_time {t.max_time:g}")
     if o.accum_grad < 1 or o.lr <= 0 or o.warmup_steps < 0:
         raise AsrkitError(f"{where}: optim: accum_grad must be >= 1, lr > 0 and warmup_steps >= 0")
+    # torch's optimizers refuse these with a ValueError (a traceback) only once the data is read;
+    # a negative final_lr_ratio would silently turn the decay into gradient ascent, and a
+    # negative grad_clip silently switch clipping off (0 is the documented way).
+    if not all(0 <= b < 1 for b in o.betas) or o.eps < 0 or o.weight_decay < 0 or not 0 <= o.rho <= 1:
+        raise AsrkitError(f"{where}: optim: betas must be in [0, 1), eps and weight_decay >= 0 and rho in [0, 1], "
+                          f"got betas {list(o.betas)}, eps {o.eps:g}, weight_decay {o.weight_decay:g}, rho {o.rho:g}")
+    if o.grad_clip < 0 or o.final_lr_ratio < 0:
+        raise AsrkitError(f"{where}: optim: grad_clip (0: no clipping) and final_lr_ratio must be >= 0, got "
+                          f"{o.grad_clip:g} and {o.final_lr_ratio:g}")
     if b.max_frames <= 0 or b.num_workers < 0 or b.max_batch_size < 0:
         raise AsrkitError(f"{where}: batching: max_frames must be > 0, num_workers and max_batch_size >= 0")
     if t.best_metric not in ASR_METRICS:
@@ -232,6 +240,8 @@ def validate(cfg: TrainConfig, where: str = "config") -> None:
         raise AsrkitError(f"{where}: training.teacher_forcing_start/end must be in [0, 1]")
     if t.device not in ("auto", "cpu", "cuda"):
         raise AsrkitError(f"{where}: training.device: {t.device!r} is not one of auto, cpu, cuda")
+    if not _fits_a_seed(t.seed):
+        raise AsrkitError(f"{where}: training.seed must be a 64-bit integer (-2**63 <= seed < 2**63), got {t.seed}")
     f = cfg.finetune
     for key, names in (("init_modules", f.init_modules), ("freeze", f.freeze)):
         if any(not n or not n.strip() or "," in n for n in names):
@@ -250,6 +260,12 @@ def validate(cfg: TrainConfig, where: str = "config") -> None:
         raise AsrkitError(f"{where}: augment.noise_prob must be in [0, 1], got {a.noise_prob}")
     if a.noise_snr_db[0] > a.noise_snr_db[1]:
         raise AsrkitError(f"{where}: augment.noise_snr_db must be [low, high], got {list(a.noise_snr_db)}")
+
+
+def _fits_a_seed(seed: int) -> bool:
+    """Whether torch.manual_seed takes ``seed`` (plus a rank): it refuses what is outside 64 bits
+    with a ValueError, only once the data has been read."""
+    return -2**63 <= seed < 2**63
 
 
 def load_config(path: Optional[str], overrides: Iterable[str] = ()) -> TrainConfig:
@@ -306,8 +322,20 @@ class LMTrainConfig:
         return cls.from_dict(load_yaml_mapping(path, "LM training options"), str(path))
 
     def validate(self, where: str = "lm config") -> None:
+        # The command line's --lr sets the field directly, past from_dict's finite-number check:
+        # NaN passes "<= 0" (and torch's Adam then refuses it with a traceback), inf trains to NaN.
+        bad = non_finite(self)
+        if bad:
+            raise AsrkitError(f"{where}: {bad[0]}")
         if self.lr <= 0 or self.batch_size < 1 or self.max_epochs < 1:
             raise AsrkitError(f"{where}: lr, batch_size and max_epochs must be positive")
+        # patience -1 would stop after the first epoch ("-1 epochs without improvement" is always
+        # reached); a negative grad_clip would silently switch clipping off.
+        if not _fits_a_seed(self.seed):
+            raise AsrkitError(f"{where}: seed must be a 64-bit integer (-2**63 <= seed < 2**63), got {self.seed}")
+        if self.patience < 0 or self.grad_clip < 0:
+            raise AsrkitError(f"{where}: patience (0: never stop early) and grad_clip (0: no clipping) must be "
+                              f">= 0, got {self.patience} and {self.grad_clip:g}")
         if not 0 <= self.dev_ratio < 1:
             raise AsrkitError(f"{where}: dev_ratio must be in [0, 1), got {self.dev_ratio}")
 

@@ -77,21 +77,71 @@ def load_yaml_mapping(path: Union[str, Path], what: str = "options") -> Dict[str
         raise ConfigError(f"{path}: not UTF-8 text") from None
     except OSError as e:
         raise ConfigError(f"{path}: cannot read: {e.strerror or e}") from None
+    d = parse_yaml(text, str(path))
+    if d is None:
+        return {}
+    if not isinstance(d, dict):
+        raise ConfigError(f"{path}: expected a mapping of {what}, got {type(d).__name__}")
+    return d
+
+
+# No config holds more than a few hundred values. YAML's aliases can make a short document stand
+# for billions (nine lists of nine aliases to the list before: "billion laughs"): it loads in a
+# moment as shared objects, but whatever walks or prints the values (the repr in an error
+# message) then runs out of memory and time.
+MAX_YAML_VALUES = 100_000
+
+
+def parse_yaml(text: str, where: str, lines: bool = True) -> Any:
+    """The value of a YAML document (``where`` names it in errors: a file, ``--set 'k=v'``).
+
+    Read with the strict SafeLoader (no tags that build objects, no key given twice); an error is
+    one line (``where:line: not valid YAML: problem``; without ``:line`` unless ``lines``), and a
+    document whose aliases expand to more than :data:`MAX_YAML_VALUES` values is refused before
+    anything walks it.
+    """
     import yaml  # here, not at the top: a command's --help should not load it
 
     try:
         d = yaml.load(text, Loader=_strict_loader())
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
+        line = f":{mark.line + 1}" if mark is not None and lines else ""
         problem = getattr(e, "problem", None) or (str(e).splitlines() or [type(e).__name__])[0]
         context = getattr(e, "context", None)
-        raise ConfigError(f"{path}{line}: not valid YAML: {problem}{f' ({context})' if context else ''}") from None
-    if d is None:
-        return {}
-    if not isinstance(d, dict):
-        raise ConfigError(f"{path}: expected a mapping of {what}, got {type(d).__name__}")
+        raise ConfigError(f"{where}{line}: not valid YAML: {problem}{f' ({context})' if context else ''}") from None
+    except RecursionError:  # PyYAML's composer recurses once per level of nesting
+        raise ConfigError(f"{where}: not valid YAML for a config: nested too deeply") from None
+    if _expanded_size(d, MAX_YAML_VALUES) > MAX_YAML_VALUES:
+        raise ConfigError(f"{where}: its aliases (*name) expand to more than {MAX_YAML_VALUES:,} values, more than "
+                          f"any config holds (a 'billion laughs' document?)")
     return d
+
+
+def _expanded_size(obj: Any, limit: int) -> int:
+    """How many values ``obj`` stands for with every alias written out, counted up to just past ``limit``.
+
+    Each distinct list or mapping is sized once (``memo``), so this takes the time of the document,
+    not of its expansion; one that contains itself counts as over the limit.
+    """
+    memo: Dict[int, int] = {}
+
+    def size(x: Any) -> int:
+        if not isinstance(x, (list, dict)):
+            return 1
+        if id(x) in memo:
+            return memo[id(x)]
+        memo[id(x)] = limit + 1  # until sized: an alias inside its own anchor is unbounded
+        n = 1
+        items = [v for pair in x.items() for v in pair] if isinstance(x, dict) else x
+        for item in items:
+            n += size(item)
+            if n > limit:
+                break
+        memo[id(x)] = n
+        return n
+
+    return size(obj)
 
 
 @functools.lru_cache(maxsize=None)

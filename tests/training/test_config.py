@@ -45,10 +45,56 @@ def test_yaml_sections_and_overrides(tmp_path):
     ({}, ["model.label_smoothing=1"], "label_smoothing must be in [0, 1), got 1.0"),
     ({"model": {"specaug": {"freq_width": -1}}}, [], "specaug: mask counts, widths and time_warp must be >= 0"),
     ({}, ["optim.lr=nan"], "optim.lr: expected a finite number, got 'nan'"),
+    # torch's Adam refused these with a ValueError traceback once the data was read; a negative
+    # final_lr_ratio trained with a negative rate (gradient ascent), a negative grad_clip unclipped
+    ({}, ["optim.betas=[1.5, 0.9]"], "optim: betas must be in [0, 1), eps and weight_decay >= 0 and rho in [0, 1], "
+                                     "got betas [1.5, 0.9]"),
+    ({}, ["optim.eps=-1"], "optim: betas must be in [0, 1), eps and weight_decay >= 0"),
+    ({}, ["optim.weight_decay=-0.1"], "got betas [0.9, 0.98], eps 1e-08, weight_decay -0.1, rho 0.95"),
+    ({}, ["optim.name=adadelta", "optim.rho=2"], "rho in [0, 1]"),
+    ({}, ["optim.scheduler=warmup_linear", "optim.final_lr_ratio=-5"],
+     "optim: grad_clip (0: no clipping) and final_lr_ratio must be >= 0, got 5 and -5"),
+    ({}, ["optim.grad_clip=-1"], "grad_clip (0: no clipping) and final_lr_ratio must be >= 0, got -1 and 0.05"),
+    # torch.manual_seed's OverflowError came as a traceback, after the data was read
+    ({}, ["training.seed=100000000000000000000000"],
+     "training.seed must be a 64-bit integer (-2**63 <= seed < 2**63), got 100000000000000000000000"),
+    # a --set value is one line of error too (PyYAML's message spans five lines, with a caret)
+    ({}, ["training.max_epochs=[1"], "--set 'training.max_epochs=[1': value: not valid YAML: expected ',' or ']', "
+                                     "but got '<stream end>' (while parsing a flow sequence)"),
+    ({}, ["model.listener.subsample=[&a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1], &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a], "
+          "&c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b], &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c], "
+          "&e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d], [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]]"],
+     "its aliases (*name) expand to more than 100,000 values"),
 ])
 def test_bad_config_is_a_clear_error(raw, overrides, message):
     with pytest.raises(AsrkitError, match=re.escape(message)):
         build_config(raw, overrides)
+
+
+def test_bad_set_value_is_one_line():
+    with pytest.raises(AsrkitError) as e:
+        build_config({}, ["training.max_epochs=[1"])
+    assert "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize("field, value, message", [
+    # asrkit-train-lm's --lr/--seed set the fields directly, past from_dict's checks: NaN passed
+    # "lr <= 0" and torch's Adam refused it with a traceback
+    ("lr", float("nan"), "^command line: lr must be a finite number, got nan$"),
+    ("lr", float("inf"), "^command line: lr must be a finite number, got inf$"),
+    ("seed", 10**24, r"^command line: seed must be a 64-bit integer \(-2\*\*63 <= seed < 2\*\*63\)"),
+    # patience -1 stopped after epoch 1 ("not improved for -1 epochs")
+    ("patience", -1, r"^command line: patience \(0: never stop early\) and grad_clip \(0: no clipping\) must be >= 0, "
+                     r"got -1 and 5$"),
+    ("grad_clip", -1.0, r"must be >= 0, got 3 and -1$"),
+])
+def test_lm_config_checks_what_the_command_line_sets(field, value, message):
+    from asrkit.training.config import LMTrainConfig
+
+    cfg = LMTrainConfig()
+    setattr(cfg, field, value)
+    with pytest.raises(AsrkitError, match=message):
+        cfg.validate("command line")
 
 
 def test_missing_and_broken_files(tmp_path):

@@ -143,6 +143,35 @@ def test_load_yaml_mapping_errors_name_the_file(tmp_path):
     assert load_yaml_mapping(p)["inner"] == {"size": 5, "x": 1}
 
 
+def _laughs(key: str, levels: int = 9) -> str:
+    """A 'billion laughs' document: ``key`` holds lists of nine aliases to the list before, 9**levels values."""
+    text = f"{key}: [ &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"
+    for k in range(1, levels):
+        text += f", &a{k} [" + ", ".join([f"*a{k - 1}"] * 9) + "]"
+    return text + "]\n"
+
+
+def test_alias_bombs_and_deep_nesting_are_refused_at_once(tmp_path):
+    """Aliases load as shared objects in a moment, but the error message's repr of the value (an int
+    expected, a list of 9**9 strings found) ran out of memory and time (killed after minutes); a
+    document nested 20000 deep was a RecursionError traceback."""
+    import time
+
+    p = tmp_path / "c.yaml"
+    for doc in (_laughs("inner"), "inner:\n  sizes: " + _laughs("x").split(": ", 1)[1], "a: &a [*a]\n"):
+        p.write_text(doc)
+        start = time.monotonic()
+        with pytest.raises(ConfigError, match=f"^{p}: its aliases \\(\\*name\\) expand to more than 100,000 values"):
+            load_yaml_mapping(p)
+        assert time.monotonic() - start < 5
+    p.write_text("inner: {sizes: " + "[" * 20000 + "]" * 20000 + "}\n")
+    with pytest.raises(ConfigError, match=f"^{p}: not valid YAML for a config: nested too deeply$"):
+        load_yaml_mapping(p)
+    # aliases that stay small still work (the merge keys above, a list used twice)
+    p.write_text("l: &l [1, 2]\nm: [*l, *l]\n")
+    assert load_yaml_mapping(p) == {"l": [1, 2], "m": [[1, 2], [1, 2]]}
+
+
 def test_a_required_field_missing_is_named():
     @dataclass
     class Needs:
