@@ -16,6 +16,7 @@ from asrkit.training import checkpoint as ckpt
 from asrkit.utils.config import dict_diff
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.logging import get_logger
+from asrkit.utils.torch_files import check_finite_weights
 
 log = get_logger(__name__)
 
@@ -26,7 +27,11 @@ def best_epochs(exp_dir: Path, num: int, metric: Optional[str] = None) -> Tuple[
     if not found:
         raise AsrkitError(f"{Path(exp_dir) / 'checkpoints'}: no checkpoints (epoch<N>.pt) to average")
     last = ckpt.load_checkpoint(found[max(found)])
-    metric = metric or last["config"]["training"]["best_metric"]
+    # An LM's exp dir (asrkit-train-lm) is named as such here, before its config (which has no
+    # training: section) is looked into.
+    ckpt.package_meta(last, found[max(found)])
+    training = last["config"].get("training")
+    metric = metric or (training.get("best_metric") if isinstance(training, dict) else None) or "valid_loss"
     ranked = [e for e in ckpt.rank_epochs(last["train_state"]["history"], metric) if e in found]
     if not ranked:  # no validation metric recorded: the latest epochs
         log.warning("no %s recorded in %s: averaging the latest checkpoints", metric, found[max(found)])
@@ -37,11 +42,14 @@ def best_epochs(exp_dir: Path, num: int, metric: Optional[str] = None) -> Tuple[
     return ranked[:num], metric
 
 
-def average_state_dicts(states: List[Dict[str, torch.Tensor]]) -> Dict[str, torch.Tensor]:
+def average_state_dicts(states: List[Dict[str, torch.Tensor]],
+                        names: Optional[List[str]] = None) -> Dict[str, torch.Tensor]:
+    """The mean of ``states`` (same names and shapes); ``names`` say which file each came from."""
+    names = names or [f"checkpoint {i}" for i in range(len(states))]
     keys = list(states[0])
-    for i, s in enumerate(states[1:], 1):
+    for name, s in zip(names[1:], states[1:]):
         if list(s) != keys or any(s[k].shape != states[0][k].shape for k in keys):
-            raise AsrkitError(f"checkpoint {i} has other parameters than the first: not the same model")
+            raise AsrkitError(f"{name} has other parameters than {names[0]}: not the same model")
     out = {}
     for k in keys:
         first = states[0][k]
@@ -71,10 +79,13 @@ def average_checkpoints(exp_dir: Path, num: int, out: Optional[Path] = None, met
             first = (found[e], state["config"].get("model"), meta)
         else:
             _same_model(found[e], state["config"].get("model"), meta, *first)
+        # asrkit-train never writes such a checkpoint; one that holds NaN or Inf all the same
+        # (damaged, or from elsewhere) would make a model.avg.pt that every decoder refuses.
+        check_finite_weights(state["model"], f"{found[e]}: damaged asrkit checkpoint")
         states.append(state["model"])
     meta = first[2]
     out = Path(out) if out else exp_dir / "model.avg.pt"
-    save_package(out, average_state_dicts(states), meta.replace(extra={"epochs": epochs, "metric": metric,
+    save_package(out, average_state_dicts(states, [str(found[e]) for e in epochs]), meta.replace(extra={"epochs": epochs, "metric": metric,
                                                                         "averaged": True}))
     log.info("Done averaging %d checkpoint(s) (epochs %s, best by %s) into %s", len(epochs),
              " ".join(map(str, epochs)), metric, out)

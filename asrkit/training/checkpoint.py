@@ -42,6 +42,10 @@ def list_checkpoints(exp_dir: Path) -> Dict[int, Path]:
     """Epoch -> path of every checkpoint in the exp dir, by epoch."""
     d = Path(exp_dir) / "checkpoints"
     if not d.is_dir():
+        if d.exists() or d.is_symlink():
+            # Not "no checkpoints": a fresh run would train its first epoch and only then fail to
+            # write it, and asrkit-average would look in the wrong place.
+            raise AsrkitError(f"{d}: not a directory (where the exp dir's checkpoints go); move it away")
         return {}
     found = {}
     for p in d.iterdir():
@@ -73,7 +77,43 @@ def load_checkpoint(path: Path) -> Dict[str, Any]:
                            "package_format", "package") if k not in state]
     if missing:
         raise AsrkitError(f"{path}: damaged asrkit checkpoint, missing {', '.join(missing)}")
+    _check_contents(state, path)
     return state
+
+
+# TrainState's fields (asrkit.training.trainer, which imports this module).
+TRAIN_STATE_KEYS = ("epoch", "step", "history", "bad_epochs", "stopped_early")
+
+
+def _check_contents(state: Dict[str, Any], path: Path) -> None:
+    """The types every reader of a checkpoint indexes into (resume, asrkit-average, packing, --init):
+    a damaged or foreign entry is one error naming the file, not a TypeError deep in one of them."""
+    def bad(what: str) -> AsrkitError:
+        return AsrkitError(f"{path}: damaged asrkit checkpoint: {what}")
+
+    weights = state["model"]
+    if not isinstance(weights, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                                for k, v in weights.items()):
+        raise bad("model is not a mapping of names to tensors")
+    for key in ("optimizer", "scheduler", "sampler", "config", "package"):
+        if not isinstance(state[key], dict):
+            raise bad(f"{key} is a {type(state[key]).__name__}, expected a mapping")
+    train_state = state["train_state"]
+    if not isinstance(train_state, dict) or set(train_state) - set(TRAIN_STATE_KEYS):
+        raise bad(f"train_state is not the trainer's state (a mapping of {', '.join(TRAIN_STATE_KEYS)})")
+    history = train_state.get("history", [])
+    if not isinstance(history, list) or not all(
+            isinstance(row, dict) and _is_int(row.get("epoch"))
+            and all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in row.values())
+            for row in history):
+        raise bad("train_state.history is not a list of per-epoch rows of numbers")
+    rng = state["rng"]
+    if not (isinstance(rng, dict) or (isinstance(rng, list) and rng and all(isinstance(r, dict) for r in rng))):
+        raise bad(f"rng is a {type(rng).__name__}, expected a mapping (or one per rank)")
+
+
+def _is_int(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
 
 
 def rng_state() -> Dict[str, Any]:

@@ -34,7 +34,7 @@ from asrkit.training import checkpoint as ckpt
 from asrkit.utils.config import dict_diff
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.logging import get_logger
-from asrkit.utils.torch_files import load_weights_only
+from asrkit.utils.torch_files import check_finite_weights, load_weights_only
 
 log = get_logger(__name__)
 
@@ -135,6 +135,9 @@ def init_from(model: LAS, meta: PackageMeta, weights: Dict[str, Tensor], path: s
             raise AsrkitError(f"--init {path}: {k} is {tuple(weights[k].shape)} there and {tuple(own[k].shape)} in "
                               f"this run's model; the modules taken need the same sizes (its config differs in: "
                               f"{'; '.join(diff[:4]) or 'nothing listed'})")
+    # A diverged model's NaN would make every loss NaN: the run would stop after
+    # training.max_bad_steps skipped updates, advising a lower learning rate, never naming the file.
+    check_finite_weights({k: weights[k] for k in names}, f"--init {path}")
     with torch.no_grad():
         for k in names:
             own[k].copy_(weights[k])

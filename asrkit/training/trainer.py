@@ -122,6 +122,13 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def _token_difference(old: List[str], new: List[str]) -> str:
+    for i, (a, b) in enumerate(zip(old, new)):
+        if a != b:
+            return f"id {i} is {a!r} there, {b!r} now"
+    return f"{len(old)} tokens there, {len(new)} now"
+
+
 def _few(names: List[str], show: int = 10) -> str:
     return " ".join(names[:show]) + (f" ... ({len(names)} in all)" if len(names) > show else "")
 
@@ -250,6 +257,10 @@ class Trainer:
         if found is None:
             return False
         path, state = found
+        package_format, package = self.task.package()
+        if state["package_format"] != package_format:
+            raise AsrkitError(f"{path}: a checkpoint of {state['package_format']!r}, not of {package_format!r} "
+                              f"as this run trains; use a new exp dir")
         if state["config"].get("model") != self.config.get("model"):
             raise AsrkitError(f"{path}: was trained with another model config than the one given now (see "
                               f"{self.exp_dir}/config.yaml); use a new exp dir, or that config to continue")
@@ -257,18 +268,37 @@ class Trainer:
         if frozen != self.frozen():
             raise AsrkitError(f"{path}: was trained with {len(frozen)} frozen parameter tensors, this run freezes "
                               f"{len(self.frozen())}: resume with the same --freeze, or use a new exp dir")
+        # The same model config with other data: another --lang-dir (a token list of another
+        # size failed in load_state_dict with a traceback; one of the same size resumed silently,
+        # every output unit now meaning another token) or features of another dimension.
+        theirs = state["package"]
+        for key, what in (("tokens", "token list"), ("idim", "feature dimension")):
+            if key in package and key in theirs and theirs[key] != package[key]:
+                shown = (_token_difference(theirs[key], package[key]) if key == "tokens"
+                         else f"{theirs[key]} there, {package[key]} now")
+                raise AsrkitError(f"{path}: was trained with another {what} than this run's ({shown}); use a new "
+                                  f"exp dir, or the --lang-dir and features it was trained with")
         changed = dict_diff(state["config"], self.config)
         if changed:
             log.warning("config differs from the checkpoint's, continuing with the new values: %s", ", ".join(changed))
-        unwrap(self.model).load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
-        self.sampler.load_state_dict(state["sampler"])
-        self.state = TrainState(**state["train_state"])
-        rng = state["rng"]
-        if isinstance(rng, list):  # one per rank; a run resumed on fewer ranks takes the first ones
-            rng = rng[min(self.rank, len(rng) - 1)]
-        ckpt.set_rng_state(rng)
+        try:
+            unwrap(self.model).load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.scheduler.load_state_dict(state["scheduler"])
+            self.sampler.load_state_dict(state["sampler"])
+            self.state = TrainState(**state["train_state"])
+            rng = state["rng"]
+            if isinstance(rng, list):  # one per rank; a run resumed on fewer ranks takes the first ones
+                rng = rng[min(self.rank, len(rng) - 1)]
+            ckpt.set_rng_state(rng)
+        except (KeyError, IndexError, TypeError, ValueError, RuntimeError, AttributeError) as e:
+            # What torch and the samplers raise for state that does not fit: the file's fault here,
+            # its types having been checked when it was read.
+            first = (f"no {e.args[0]!r} entry" if isinstance(e, KeyError) else
+                     next((line.strip() for line in str(e).splitlines()
+                           if line.strip() and not line.startswith("Error(s) in loading")), type(e).__name__))
+            raise AsrkitError(f"{path}: cannot resume from this checkpoint: {first[:200].rstrip('.')}; move it away "
+                              f"to resume from an earlier one") from None
         log.info("resumed from %s: epoch %d done, %d steps", path, self.state.epoch, self.state.step)
         return True
 

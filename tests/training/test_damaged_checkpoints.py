@@ -1,0 +1,157 @@
+"""Checkpoints that read as torch files but whose content does not fit: each reader (resume,
+asrkit-average, --init) gives one line naming the file, never a traceback, and writes nothing."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from asrkit.training import checkpoint as ckpt
+from asrkit.utils.errors import AsrkitError
+
+from .test_train_cli import _run_inproc
+from .yesno_dump import train_args
+
+
+@pytest.fixture(scope="module")
+def trained(yesno_setup, tmp_path_factory):
+    """A finished 2-epoch tiny run: exp/checkpoints/epoch{1,2}.pt, model.pt."""
+    exp = tmp_path_factory.mktemp("damaged") / "exp"
+    code, err = _run_inproc(*train_args(yesno_setup, exp, "--seed", "3", "--set", "training.num_plots=0"))
+    assert code == 0, err
+    return exp
+
+
+def _copy(trained: Path, tmp_path: Path) -> Path:
+    exp = tmp_path / "exp"
+    shutil.copytree(trained, exp)
+    (exp / "model.pt").unlink()
+    return exp
+
+
+def _damage(path: Path, change) -> None:
+    state = torch.load(path, weights_only=True)
+    change(state)
+    torch.save(state, path)
+
+
+def _set(key, value):
+    return lambda s: s.__setitem__(key, value)
+
+
+def _nan_weight(s):
+    name = next(iter(s["model"]))
+    s["model"][name] = s["model"][name].clone()
+    s["model"][name].view(-1)[0] = float("nan")
+
+
+@pytest.mark.parametrize("change, message", [
+    (_set("model", [1, 2]), "model is not a mapping of names to tensors"),
+    (lambda s: s["model"].update({k: 1.0 for k in s["model"]}), "model is not a mapping of names to tensors"),
+    (_set("config", "x"), "config is a str, expected a mapping"),
+    (_set("train_state", [1]), "train_state is not the trainer's state (a mapping of epoch, step, history"),
+    (lambda s: s["train_state"].update(bogus=1), "train_state is not the trainer's state"),
+    (lambda s: s["train_state"].update(history="x"), "train_state.history is not a list of per-epoch rows of numbers"),
+    (lambda s: s["train_state"]["history"][0].update(valid_loss="abc"), "train_state.history is not a list"),
+    (_set("rng", 3), "rng is a int, expected a mapping (or one per rank)"),
+])
+def test_damaged_contents_are_named_by_every_reader(trained, tmp_path, change, message):
+    """Each of these was a TypeError/AttributeError/ValueError traceback in asrkit-average, a resume
+    or --init (asrkit-average: 'list indices must be integers', 'string indices must be integers')."""
+    exp = _copy(trained, tmp_path)
+    newest = exp / "checkpoints" / "epoch2.pt"
+    _damage(newest, change)
+    with pytest.raises(AsrkitError) as e:
+        ckpt.load_checkpoint(newest)
+    assert str(e.value).startswith(f"{newest}: damaged asrkit checkpoint: {message}")
+    code, err = _run_inproc("average", "--num", "2", exp)
+    assert code == 1 and f"ERROR (asrkit-average): {newest}: damaged asrkit checkpoint: {message}" in err
+    assert "Traceback" not in err and not (exp / "model.avg.pt").exists()
+    # a resume skips it (naming it) for the epoch before, as for a truncated one
+    found = ckpt.latest_readable_checkpoint(exp)
+    assert found is not None and found[0].name == "epoch1.pt"
+
+
+def test_checkpoints_dir_that_is_a_file_fails_before_training(yesno_setup, tmp_path):
+    """It was taken for "no checkpoints": a fresh run trained its first epoch and only then failed
+    to write it; asrkit-average said there was nothing to average."""
+    exp = tmp_path / "exp"
+    exp.mkdir()
+    (exp / "checkpoints").write_text("")
+    message = f"{exp}/checkpoints: not a directory (where the exp dir's checkpoints go); move it away"
+    code, err = _run_inproc(*train_args(yesno_setup, exp))
+    assert code == 1 and message in err and "epoch 1" not in err
+    code, err = _run_inproc("average", exp)
+    assert code == 1 and message in err
+
+
+def test_average_refuses_an_lm_and_a_non_finite_checkpoint(trained, tmp_path):
+    exp = _copy(trained, tmp_path)
+    # an LM's exp dir: its config has no training: section (a KeyError traceback)
+    lm_like = lambda s: s.update(package_format="asrkit-lm", config={"model": {}, "lr": 0.001})  # noqa: E731
+    _damage(exp / "checkpoints" / "epoch2.pt", lm_like)
+    code, err = _run_inproc("average", exp)
+    assert code == 1 and "epoch2.pt: not a checkpoint of an acoustic model (asrkit-train) but of 'asrkit-lm'" in err
+    # a NaN weight (asrkit-train never writes one) made a model.avg.pt every decoder then refused
+    exp = _copy(trained, tmp_path / "nan")
+    _damage(exp / "checkpoints" / "epoch1.pt", _nan_weight)
+    code, err = _run_inproc("average", "--num", "2", exp)
+    assert code == 1 and "epoch1.pt: damaged asrkit checkpoint: 1 non-finite value(s) (NaN or Inf) in weight" in err
+    assert not (exp / "model.avg.pt").exists()
+
+
+def test_resume_with_another_tokenizer_or_unusable_state_is_one_line(yesno_setup, trained, tmp_path):
+    """Another --lang-dir on the same exp dir: a token list of another size was a load_state_dict
+    traceback, and one of the same size resumed silently with every output unit meaning another
+    token. State that does not fit the optimizer or the RNGs was a ValueError/KeyError traceback."""
+    from asrkit.text.train_tokenizer import TokenizerConfig, train_tokenizer
+
+    exp = _copy(trained, tmp_path)
+    texts = (yesno_setup / "dump" / "train" / "text").read_text().splitlines()
+    tok = train_tokenizer([t.split(maxsplit=1)[1] for t in texts], TokenizerConfig(model_type="bpe", vocab_size=8))
+    lang = tmp_path / "lang_bpe"
+    lang.mkdir()
+    (lang / "tokens.model").write_bytes(tok.to_bytes())
+    args = [str(a) for a in train_args(yesno_setup, exp, "--set", "training.max_epochs=3")]
+    other = args[:]
+    other[other.index("--lang-dir") + 1] = str(lang)
+    code, err = _run_inproc(*other)
+    assert code == 1 and "epoch2.pt: was trained with another token list than this run's (id " in err
+    assert "Traceback" not in err and not (exp / "checkpoints" / "epoch3.pt").exists()
+
+    for change, message in [(_set("rng", {"python": 1}), "cannot resume from this checkpoint: no 'numpy' entry"),
+                            (_set("optimizer", {"state": {}, "param_groups": []}),
+                             "cannot resume from this checkpoint: loaded state dict has a different number of "
+                             "parameter groups; move it away to resume from an earlier one")]:
+        shutil.copy(trained / "checkpoints" / "epoch2.pt", exp / "checkpoints" / "epoch2.pt")
+        _damage(exp / "checkpoints" / "epoch2.pt", change)
+        code, err = _run_inproc(*args)
+        assert code == 1 and f"epoch2.pt: {message}" in err and "Traceback" not in err
+
+
+def test_init_from_a_non_finite_or_damaged_model_is_named(yesno_setup, trained, tmp_path):
+    """--init with a diverged model's NaN trained on: every loss NaN, and the run stopped with
+    'no update was made' or 'the training diverged (lower optim.lr ...)', never naming the file;
+    a checkpoint whose model entry held floats was an AttributeError traceback."""
+    bad = tmp_path / "nan.pt"
+    shutil.copy(trained / "checkpoints" / "epoch2.pt", bad)
+    _damage(bad, _nan_weight)
+    code, err = _run_inproc(*train_args(yesno_setup, tmp_path / "ft", "--init", bad))
+    assert code == 1 and f"--init {bad}: 1 non-finite value(s) (NaN or Inf) in weight" in err
+    assert not (tmp_path / "ft" / "checkpoints").exists()
+    floats = tmp_path / "floats.pt"
+    shutil.copy(trained / "checkpoints" / "epoch2.pt", floats)
+    _damage(floats, lambda s: s["model"].update({k: 1.0 for k in s["model"]}))
+    code, err = _run_inproc(*train_args(yesno_setup, tmp_path / "ft2", "--init", floats))
+    assert code == 1 and f"{floats}: damaged asrkit checkpoint: model is not a mapping of names to tensors" in err
+    assert "Traceback" not in err
+
+
+def test_train_state_keys_are_the_trainers():
+    from dataclasses import fields
+
+    from asrkit.training.trainer import TrainState
+
+    assert ckpt.TRAIN_STATE_KEYS == tuple(f.name for f in fields(TrainState))
