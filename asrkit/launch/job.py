@@ -28,6 +28,10 @@ from typing import Optional, Sequence
 from asrkit.utils.errors import AsrkitError
 
 _RANGE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(\d+)(?::(\d+))?$")
+# More jobs than one launch is ever meant to run (Slurm caps an array at MaxArraySize, at most
+# 4,000,001): JOB=1:99999999999999 is a typo, and listing its indexes ran out of memory
+# (a MemoryError traceback; one past 2**63 an OverflowError).
+MAX_JOBS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,9 @@ def parse_job_range(arg: str) -> Optional[JobRange]:
         raise AsrkitError(f"bad job range {arg!r}: indexes start at 1 (as in Kaldi)")
     if end < start:
         raise AsrkitError(f"bad job range {arg!r}: the end is before the start")
+    if end - start + 1 > MAX_JOBS:
+        raise AsrkitError(f"bad job range {arg!r}: {end - start + 1:,} jobs, more than asrkit-launch runs at once "
+                          f"({MAX_JOBS:,})")
     return JobRange(m.group(1), start, end)
 
 

@@ -71,10 +71,13 @@ def batch_script(launch: Launch, status_dir: Path, submit_line: str) -> str:
     else:
         run = 'bash -c "set -o pipefail; $command"'
         where = 'Running on $(hostname) as Slurm job ${SLURM_ARRAY_JOB_ID:-$SLURM_JOB_ID}${SLURM_ARRAY_TASK_ID:+_$SLURM_ARRAY_TASK_ID}'
+    # Every line of it a comment: an option value with a newline in it (--mem $'4G\n...') would
+    # otherwise end the comment and leave the rest of the submit line to bash as commands.
+    submitted = "\n".join("# " + line for line in submit_line.splitlines())
     return f"""\
 #!/bin/bash
 # Written by asrkit-launch; submitted with:
-# {submit_line}
+{submitted}
 cd {q(os.getcwd())} || exit 1
 if [ -f ./path.sh ]; then . ./path.sh; fi
 {index}

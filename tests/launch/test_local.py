@@ -184,6 +184,10 @@ def test_interrupt_kills_running_jobs(tmp_path, sig):
     (["--ntasks", "4", "--ntasks-per-node", "3", "x.log", "true"], "--ntasks 4 is not --num-nodes 1 x --ntasks-per-node 3"),
     (["--num-nodes", "2", "--gpu", "a100:4", "x.log", "true"], "--gpu 'a100:4' is not a number of GPUs"),
     (["--max-jobs-run", "0", "JOB=1:2", "x.JOB.log", "true"], "--max-jobs-run must be at least 1"),
+    # listing the indexes of a typo'd range was a MemoryError traceback (an OverflowError past 2**63)
+    (["JOB=1:99999999999999", "x.JOB.log", "true"],
+     "bad job range 'JOB=1:99999999999999': 99,999,999,999,999 jobs, more than asrkit-launch runs at once (1,000,000)"),
+    (["JOB=1:999999999999999999999999999999", "x.JOB.log", "true"], "jobs, more than asrkit-launch runs at once"),
 ])
 def test_bad_arguments(tmp_path, asrkit, args, message):
     proc = asrkit("launch", *args, cwd=tmp_path, check=False)

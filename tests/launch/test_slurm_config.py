@@ -100,6 +100,20 @@ def test_submit_line_and_script(tmp_path):
     assert out.splitlines()[-2:] == [launch.command_for(7), launch.log_path(7)]
 
 
+def test_a_newline_in_an_option_stays_in_the_scripts_comment(tmp_path):
+    """The submit line is copied into the script as a comment: a value with a newline in it
+    (--mem $'4G\\ntouch x') ended the comment and left the rest to bash (a syntax error, or a command)."""
+    launch = Launch("true", str(tmp_path / "x.log"))
+    args = submit_args(launch, SlurmConfig.parse(DEFAULT_CONFIG, "d"), {**NONE, "mem": f"4G\ntouch {tmp_path}/ran"},
+                       tmp_path / "q", "x", None)
+    import shlex
+
+    script = batch_script(launch, tmp_path / "status", " ".join(shlex.quote(a) for a in args))
+    head = script.split("cd ", 1)[0]
+    assert all(line.startswith("#") for line in head.splitlines())
+    assert subprocess.run(["bash", "-n"], input=script, text=True).returncode == 0
+
+
 def test_multi_task_job_runs_under_srun(tmp_path):
     launch = Launch("asrkit-train exp/a", "exp/a/log/train.log", ntasks=4, nodes=2)
     args = submit_args(launch, SlurmConfig.parse(DEFAULT_CONFIG, "d"), NONE, tmp_path, "train", None)
