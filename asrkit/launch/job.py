@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from asrkit.utils.errors import AsrkitError
+from asrkit.utils.fileio import is_stream
 
 _RANGE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(\d+)(?::(\d+))?$")
 # More jobs than one launch is ever meant to run (Slurm caps an array at MaxArraySize, at most
@@ -235,7 +236,10 @@ def rotate_log(path: str) -> Optional[str]:
     when there is no log yet.
     """
     p = Path(path)
-    if not p.is_file():
+    # /dev/stdout (or a link into /dev, /proc) is a regular file when stdout is redirected to one:
+    # "keeping" it renamed the node itself (as root, the system's /dev/stdout became
+    # /dev/stdout.1 and the log a plain file in its place). A stream is written, never rotated.
+    if not p.is_file() or is_stream(p):
         return None
     numbers = [int(m.group(1)) for m in (re.fullmatch(re.escape(p.name) + r"\.(\d+)", q.name)
                                            for q in p.parent.iterdir()) if m]

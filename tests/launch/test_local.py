@@ -15,6 +15,8 @@ from asrkit.launch.job import Launch, join_command, parse_job_range
 from asrkit.launch.local import run_local
 from asrkit.utils.errors import AsrkitError
 
+REPO = Path(__file__).resolve().parents[2]
+
 HEADER = re.compile(r"^# Started at \w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \S+ \d{4}$")
 FOOTER = re.compile(r"^# Ended \(code (\d+)\) at \w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \S+ \d{4}, "
                     r"elapsed time (\d+) seconds$")
@@ -262,6 +264,21 @@ def test_a_killed_run_keeps_its_log_when_the_job_is_run_again(tmp_path):
     assert run_local(launch, show_progress=False).results[0].code == 0
     assert (tmp_path / "train.log.1").read_text().endswith("epoch 1 done\n")
     assert check_log(log, "echo resumed", 0) == ["resumed"]
+
+
+def test_a_stream_log_is_written_never_rotated(tmp_path, asrkit):
+    """``asrkit-launch /dev/stdout cmd > out.txt``: /dev/stdout then resolves to a regular file, and
+    keeping "the earlier log" renamed the node itself (as root, the system's /dev/stdout) and left a
+    plain file in its place. Tested with a link of our own into /proc, which is_stream treats alike."""
+    link = tmp_path / "stdout.link"
+    link.symlink_to("/proc/self/fd/1")
+    out = tmp_path / "out.txt"
+    with open(out, "wb") as f:
+        subprocess.run([sys.executable, "-m", "asrkit", "launch", str(link), "echo", "hi"], stdout=f,
+                       stderr=subprocess.PIPE, check=True, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert link.is_symlink() and os.readlink(link) == "/proc/self/fd/1"
+    assert not (tmp_path / "stdout.link.1").exists()
+    assert "hi" in out.read_text() and "# Ended (code 0)" in out.read_text()
 
 
 def test_rotate_log_names_an_unmovable_log(tmp_path, monkeypatch):
