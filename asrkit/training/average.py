@@ -85,6 +85,11 @@ def average_checkpoints(exp_dir: Path, num: int, out: Optional[Path] = None, met
         states.append(state["model"])
     meta = first[2]
     out = Path(out) if out else exp_dir / "model.avg.pt"
+    if out.parent.resolve() == (exp_dir / "checkpoints").resolve() and ckpt.checkpoint_name(out.name):
+        # A packed model under a checkpoint's name replaced it (that epoch lost to a resume,
+        # and the next asrkit-average, or the packing at the end of training, failed on it).
+        raise AsrkitError(f"--out {out}: that is where the run's checkpoints go; write the averaged model elsewhere "
+                          f"(default: {exp_dir / 'model.avg.pt'})")
     save_package(out, average_state_dicts(states, [str(found[e]) for e in epochs]), meta.replace(extra={"epochs": epochs, "metric": metric,
                                                                         "averaged": True}))
     log.info("Done averaging %d checkpoint(s) (epochs %s, best by %s) into %s", len(epochs),

@@ -34,6 +34,11 @@ log = get_logger(__name__)
 _NAME = re.compile(r"^epoch(\d+)\.pt$")
 
 
+def checkpoint_name(name: str) -> bool:
+    """Whether ``name`` is a checkpoint's file name (``epoch<N>.pt``)."""
+    return _NAME.match(name) is not None
+
+
 def checkpoint_path(exp_dir: Path, epoch: int) -> Path:
     return Path(exp_dir) / "checkpoints" / f"epoch{epoch}.pt"
 

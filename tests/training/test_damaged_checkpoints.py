@@ -149,6 +149,19 @@ def test_init_from_a_non_finite_or_damaged_model_is_named(yesno_setup, trained, 
     assert "Traceback" not in err
 
 
+def test_average_never_writes_over_a_checkpoint(trained, tmp_path):
+    """--out exp/checkpoints/epoch1.pt replaced that checkpoint by a packed model: the epoch was lost
+    to a resume, and the next asrkit-average (or packing) failed on a file that is no checkpoint."""
+    exp = _copy(trained, tmp_path)
+    target = exp / "checkpoints" / "epoch1.pt"
+    before = target.read_bytes()
+    code, err = _run_inproc("average", "--num", "2", "--out", target, exp)
+    assert code == 1 and f"--out {target}: that is where the run's checkpoints go" in err
+    assert target.read_bytes() == before
+    code, err = _run_inproc("average", "--num", "2", "--out", exp / "checkpoints" / "avg.pt", exp)
+    assert code == 0, err  # another name in that directory is not a checkpoint's
+
+
 def test_train_state_keys_are_the_trainers():
     from dataclasses import fields
 
