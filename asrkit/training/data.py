@@ -15,6 +15,7 @@ in the training process and stays shared with its DataLoader workers.
 """
 from __future__ import annotations
 
+import os
 import re
 from array import array
 from dataclasses import dataclass, field
@@ -34,6 +35,8 @@ from asrkit.utils.errors import AsrkitError
 from asrkit.utils.logging import get_logger, progress
 
 log = get_logger(__name__)
+# DataLoader workers per CPU core, at most (I/O-bound readers use a few per core; more is a typo).
+MAX_WORKERS_PER_CORE = 8
 
 __all__ = ["Utterance", "UttTable", "load_utterances", "load_cmvn", "FeatureDataset", "Batch", "collate",
            "make_loader"]
@@ -387,6 +390,13 @@ def collate(items: List[Tuple[int, torch.Tensor, Sequence[int]]]) -> Batch:
 
 def make_loader(dataset: torch.utils.data.Dataset, batch_sampler, num_workers: int = 0,
                 pin_memory: bool = False, collate_fn=collate) -> torch.utils.data.DataLoader:
+    # Checked here, on the machine that trains, not when the config loads (--print-config on a
+    # small login node must not refuse a config meant for a large one): every worker is a process
+    # of its own, and a typo's 100000 would start them until the machine ran out.
+    cores = os.cpu_count() or 1
+    if num_workers > MAX_WORKERS_PER_CORE * cores:
+        raise AsrkitError(f"batching.num_workers {num_workers} is more than {MAX_WORKERS_PER_CORE} per core of this "
+                          f"machine ({cores} cores): each worker is a process of its own")
     return torch.utils.data.DataLoader(
         dataset, batch_sampler=batch_sampler, collate_fn=collate_fn, num_workers=num_workers,
         pin_memory=pin_memory, persistent_workers=False,

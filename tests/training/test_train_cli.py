@@ -115,6 +115,10 @@ def test_bad_inputs_fail_clearly(yesno_setup, tmp_path, asrkit):
     code, err = _run_inproc(*train_args(root, tmp_path / "e2", "--set", "model.listener.hiden=3"))
     assert code == 1 and "hiden" in err
     assert not (tmp_path / "e2" / "checkpoints").exists()
+    # a worker count no machine has cores for (a typo) is refused before a process is started
+    code, err = _run_inproc(*train_args(root, tmp_path / "e2w", "--set", "batching.num_workers=100000"))
+    assert code == 1 and "batching.num_workers 100000 is more than 8 per core of this machine" in err
+    assert not list((tmp_path / "e2w").glob("checkpoints/*.pt"))
 
     # transcripts missing for half the utterances: reported with their ids, and fatal
     notext = tmp_path / "notext"
