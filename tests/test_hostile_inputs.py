@@ -695,6 +695,50 @@ CASES: List[Case] = [
          "f.scp:1: utterance '{u0}' (false |): command exited with status 1", OUT),
     Case("false-pipe-as-ark", "compute-cmvn", lambda w, d: Run(["ark:false |", d / "cmvn.ark"]), 1,
          "command 'false' exited with status 1", OUT),
+    # -- specifiers: Kaldi's options are accepted; names that cannot be what they say are refused ---
+    Case("kaldi-only-specifier-options-accepted", "apply-cmvn",
+         lambda w, d: Run([w.root / "cmvn.ark", f"scp,bg,ns,ncs,np,no:{w.root}/feats.scp",
+                           f"ark,b,nf,scp:{d}/out.ark,{d}/out.scp"]), 0, "Done 24 out of 24", check=_written("out.scp", N)),
+    Case("empty-ark-name-rspecifier", "compute-cmvn", lambda w, d: Run(["ark:", d / "cmvn.ark"]), 1,
+         "bad specifier 'ark:': no ark file name", OUT),
+    Case("empty-scp-name-rspecifier", "apply-cmvn",
+         lambda w, d: Run([w.root / "cmvn.ark", "scp:", "ark:out.ark"]), 1, "bad specifier 'scp:': no scp file name", OUT),
+    Case("empty-names-wspecifier", "apply-cmvn",
+         lambda w, d: Run([w.root / "cmvn.ark", f"scp:{w.root}/feats.scp", "ark,scp:,"]), 1,
+         "bad specifier 'ark,scp:,': no ark file name", OUT),
+    Case("dot-as-ark-wspecifier", "apply-cmvn",
+         lambda w, d: Run([w.root / "cmvn.ark", f"scp:{w.root}/feats.scp", "ark:."]), 1,
+         "bad wspecifier 'ark:.': . is a directory, not an ark file name", OUT),
+    Case("dir-as-scp-wspecifier-fbank", "compute-fbank",
+         lambda w, d: Run(["--sample-frequency", "8000", f"scp:{w.root}/wav.scp", f"ark,scp:{d}/out.ark,{_a_dir(d)}"]),
+         1, "is a directory, not an scp file name", OUT + ("utt2num_frames", "fbank.yaml")),
+    Case("output-pipe-wspecifier-apply-cmvn", "apply-cmvn",
+         lambda w, d: Run([w.root / "cmvn.ark", f"scp:{w.root}/feats.scp", "ark:| gzip -c > x.gz"]), 1,
+         "output pipes ('ark:| cmd') are not supported", ("| gzip -c > x.gz", "x.gz")),
+    Case("output-pipe-wspecifier-fbank", "compute-fbank",
+         lambda w, d: Run(["--sample-frequency", "8000", f"scp:{w.root}/wav.scp", "ark:| gzip -c > x.gz"]), 1,
+         "output pipes ('ark:| cmd') are not supported", ("| gzip -c > x.gz", "x.gz", "fbank.yaml")),
+    Case("same-file-ark-and-scp-fbank", "compute-fbank",
+         lambda w, d: Run(["--sample-frequency", "8000", f"scp:{w.root}/wav.scp", f"ark,scp:{d}/out.ark,out.ark"]), 1,
+         "the ark and the scp are the same file", OUT + ("utt2num_frames", "fbank.yaml")),
+    Case("same-file-ark-and-scp-apply-cmvn", "apply-cmvn",
+         lambda w, d: Run([w.root / "cmvn.ark", f"scp:{w.root}/feats.scp", "ark,scp:out.ark,./out.ark"]), 1,
+         "the ark and the scp are the same file", OUT),
+    Case("global-stats-to-stdout", "compute-cmvn",
+         lambda w, d: Run(["--binary", "false", f"scp:{w.root}/feats.scp", "-"]), 0, "Wrote global CMVN stats to -",
+         ("-",), check=_stdout_has("[")),
+    Case("global-stats-to-output-pipe", "compute-cmvn",
+         lambda w, d: Run([f"scp:{w.root}/feats.scp", "| gzip -c > x.gz"]), 1,
+         "bad stats output '| gzip -c > x.gz': give a file name, or - for stdout", ("| gzip -c > x.gz", "x.gz")),
+    Case("global-stats-to-a-directory", "compute-cmvn",
+         lambda w, d: Run([f"scp:{w.root}/feats.scp", "."]), 1, "bad stats output '.': is a directory", OUT),
+    Case("global-stats-from-stdin", "apply-cmvn",
+         lambda w, d: Run(["-", f"scp:{w.root}/feats.scp", f"ark,scp:{d}/out.ark,{d}/out.scp"],
+                          stdin=(w.root / "cmvn.ark").read_bytes()), 0, "Done 24 out of 24", ("-",),
+         check=_written("out.scp", N)),
+    Case("global-stats-from-empty-stdin", "apply-cmvn",
+         lambda w, d: Run(["-", f"scp:{w.root}/feats.scp", f"ark,scp:{d}/out.ark,{d}/out.scp"], stdin=b""), 1,
+         "<stdin>: no data (end of file)", OUT),
     Case("truncated-ark-entry", "compute-cmvn",
          lambda w, d: Run([_ark_with(w, d, {1: kaldi_entry(w.feats[w.utts[1]])[:-7]}, n=2), d / "cmvn.ark"]), 1,
          "f.ark: utterance '{u1}': truncated FM data", OUT),
@@ -1214,3 +1258,28 @@ def test_stdout_on_a_full_disk_is_named(world: World, disks: Disks):
     err = proc.stderr.decode()
     assert proc.returncode == 1 and "ERROR (asrkit-tokenize): <stdout>: no space left on device" in err, err
     assert "Traceback" not in err
+
+
+def _apply_cmvn_to_stdout(world: World) -> List[str]:
+    return [sys.executable, "-m", "asrkit", "apply-cmvn", str(world.root / "cmvn.ark"), f"scp:{world.root}/feats.scp",
+            "ark:-"]
+
+
+def test_stdout_reader_gone_is_named(world: World):
+    """``ark:- | head -c 100``: what was not read is lost, so one line and exit 1 (click alone exits 1 silently)."""
+    proc = subprocess.Popen(_apply_cmvn_to_stdout(world), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert len(proc.stdout.read(100)) == 100
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=600) == 1, err
+    assert "ERROR (asrkit-apply-cmvn): <stdout>: broken pipe" in err and "Traceback" not in err, err
+    assert "Exception ignored" not in err, err
+
+
+def test_closed_stdout_is_named(world: World):
+    """Started with stdout closed (``>&-``): one line, not an AttributeError traceback."""
+    proc = subprocess.run(["bash", "-c", 'exec "$@" >&-', "-", *_apply_cmvn_to_stdout(world)],
+                          stderr=subprocess.PIPE, timeout=600)
+    err = proc.stderr.decode()
+    assert proc.returncode == 1 and "ERROR (asrkit-apply-cmvn): bad wspecifier 'ark:-': stdout is closed" in err, err
+    assert "Traceback" not in err, err

@@ -1,6 +1,7 @@
 """What every command shares: help options, logging set-up and the error-to-exit-code rule."""
 from __future__ import annotations
 
+import errno
 import functools
 import os
 import signal
@@ -47,6 +48,8 @@ def asrkit_command(name: str, **kwargs) -> Callable:
                 if message is None:
                     raise
                 click.echo(f"ERROR ({prog}): {message}", err=True)
+                if e.errno == errno.EPIPE:
+                    _drop_stdout()
                 sys.exit(1)
             except Terminated as e:
                 click.echo(f"ERROR ({prog}): terminated by {signal.Signals(e.signum).name}", err=True)
@@ -62,6 +65,17 @@ def asrkit_command(name: str, **kwargs) -> Callable:
         return click.command(name=name, context_settings=CONTEXT_SETTINGS, **kwargs)(wrapper)
 
     return decorator
+
+
+def _drop_stdout() -> None:
+    """Point stdout at /dev/null after its reader went away, so the interpreter's last flush of
+    what is still buffered does not print "Exception ignored ... BrokenPipeError" after our line."""
+    try:
+        fd = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(fd, sys.stdout.fileno())
+        os.close(fd)
+    except (OSError, AttributeError, ValueError):
+        pass
 
 
 class Terminated(KeyboardInterrupt):

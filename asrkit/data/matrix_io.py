@@ -489,5 +489,7 @@ class ScpTable(Mapping):
 
 
 def read_single(rxfilename: str) -> np.ndarray:
-    """One object from a file with no key (Kaldi's rxfilename: ``file``, ``file:offset``, ``cmd |``)."""
+    """One object from a file with no key (Kaldi's rxfilename: ``file``, ``file:offset``, ``cmd |``, ``-``)."""
+    if rxfilename == "-":  # stdin, as in Kaldi (compute-cmvn-stats ... - | apply-cmvn - ...)
+        return read_object(sys.stdin.buffer, "<stdin>")
     return read_entry(parse_scp_value("", rxfilename, rxfilename))

@@ -31,11 +31,25 @@ class Specifier:
     text: bool = False  # ",t": text-form ark
 
 
+# Options Kaldi's tables accept (kaldi-table.cc ClassifyRspecifier/ClassifyWspecifier) that kaldiio's
+# parser does not know and that change nothing here: binary output is the default ("b"), reading
+# is never in a background thread ("bg"), and the negations of "o", "p", "s", "cs", "f". Kaldi
+# recipes write them ("ark,bg:...", "ark,b:..."), so they are accepted and ignored, not refused.
+_IGNORED_OPTIONS = ("b", "bg", "no", "np", "ns", "ncs", "nf")
+
+
 def parse_specifier(spec: str) -> Specifier:
+    options, colon, files = spec.partition(":")
+    kept = [o for o in options.split(",") if o not in _IGNORED_OPTIONS]
     try:
-        d = kaldiio.parse_specifier(spec)
+        d = kaldiio.parse_specifier(",".join(kept) + colon + files)
     except ValueError as e:
         raise AsrkitError(f"bad specifier {spec!r}: {e}") from None
+    for kind in ("ark", "scp"):
+        # "ark:" would open "" (no such file) or, written, try to rename over "." (EBUSY).
+        if d[kind] is not None and not d[kind].strip():
+            raise AsrkitError(f"bad specifier {spec!r}: no {kind} file name (e.g. {kind}:data/x/feats.{kind}, "
+                              f"or {kind}:- for a stream)")
     return Specifier(spec=spec, ark=d["ark"], scp=d["scp"], text=bool(d["t"]))
 
 
@@ -96,6 +110,24 @@ def read_matrix(loader: ScpTable, key: str, where: str = "") -> np.ndarray:
         raise AsrkitError(f"{where or loader.path}: no entry for utterance {key!r}") from None
 
 
+def check_wspecifier(s: Specifier) -> None:
+    """Refuse output names that would not give the ark (and scp) they say, before anything runs."""
+    spec = s.spec
+    for kind, name in (("ark", s.ark), ("scp", s.scp)):
+        if name is None or name == "-":
+            continue
+        if name.lstrip().startswith("|"):
+            # Kaldi's output pipe: here it would be a file literally named "| gzip -c > x.gz".
+            raise AsrkitError(f"bad wspecifier {spec!r}: output pipes ('{kind}:| cmd') are not supported; write "
+                              "ark:- and pipe the command's output instead (... ark:- | gzip -c > f.ark.gz)")
+        if os.path.isdir(name):  # renaming the finished file onto it fails (EBUSY for ".")
+            raise AsrkitError(f"bad wspecifier {spec!r}: {name} is a directory, not an "
+                              f"{kind} file name")
+    if s.ark is not None and s.scp is not None and s.ark != "-" and os.path.abspath(s.scp) == os.path.abspath(s.ark):
+        # Both would be renamed onto the same name: one output silently lost.
+        raise AsrkitError(f"bad wspecifier {spec!r}: the ark and the scp are the same file")
+
+
 class MatrixWriter:
     """Write matrices to a wspecifier: ``ark:f.ark``, ``ark,t:f.txt``, ``ark,scp:f.ark,f.scp``, ``ark:-``.
 
@@ -107,6 +139,7 @@ class MatrixWriter:
         s = parse_specifier(spec)
         if s.ark is None:
             raise AsrkitError(f"bad wspecifier {spec!r}: an ark is required (e.g. ark,scp:f.ark,f.scp)")
+        check_wspecifier(s)
         self.spec = s
         self._files = AtomicFiles()
         self._scp: Optional[IO[str]] = None
@@ -114,6 +147,8 @@ class MatrixWriter:
         if s.ark == "-":
             if s.scp is not None:
                 raise AsrkitError(f"bad wspecifier {spec!r}: an scp needs a seekable ark file, not '-'")
+            if sys.stdout is None:  # started with stdout closed (">&-")
+                raise AsrkitError(f"bad wspecifier {spec!r}: stdout is closed")
             self._ark: IO[bytes] = sys.stdout.buffer
             self._own_ark = False
         else:

@@ -13,7 +13,9 @@ e.g.::
 from __future__ import annotations
 
 import logging
+import os
 import re
+import sys
 from typing import Dict, Iterable, Mapping, Optional, Tuple, Union
 
 import numpy as np
@@ -204,13 +206,33 @@ def write_stats(stats: np.ndarray, wxfilename: str, binary: bool = True) -> None
     """One stats matrix to a file (no key), as compute-cmvn-stats writes global stats; atomic."""
     from kaldiio.matio import write_array, write_array_ascii
 
-    from asrkit.utils.fileio import atomic_open
+    from asrkit.utils.fileio import atomic_open, name_os_error
 
-    with atomic_open(wxfilename, "wb") as f:
+    def write(f) -> None:
         if binary:
             write_array(f, stats)  # writes Kaldi's "\0B" binary marker itself
         else:
             write_array_ascii(f, stats)
+
+    # Kaldi's wxfilename: "-" is stdout (a file named "-" would be written otherwise); an output
+    # pipe, an empty name or a directory would be a file with an odd name or a rename traceback.
+    if wxfilename == "-":
+        if sys.stdout is None:
+            raise AsrkitError("cannot write stats to '-': stdout is closed")
+        try:
+            write(sys.stdout.buffer)
+            sys.stdout.buffer.flush()
+        except OSError as e:
+            name_os_error(e, "<stdout>")
+            raise
+        return
+    if not wxfilename.strip() or wxfilename.lstrip().startswith("|"):
+        raise AsrkitError(f"bad stats output {wxfilename!r}: give a file name, or - for stdout (output pipes "
+                          "are not supported: write - and pipe it)")
+    if os.path.isdir(wxfilename):
+        raise AsrkitError(f"bad stats output {wxfilename!r}: is a directory, not a file name")
+    with atomic_open(wxfilename, "wb") as f:
+        write(f)
 
 
 def load_cmvn(path_or_rspecifier: str) -> Union[np.ndarray, Dict[str, np.ndarray]]:

@@ -25,7 +25,7 @@ from typing import IO, List, Optional, Set, Tuple
 import kaldiio
 import numpy as np
 
-from asrkit.data.specifier import parse_specifier
+from asrkit.data.specifier import check_wspecifier, parse_specifier
 from asrkit.data.split import split_scp
 from asrkit.features.fbank import FbankConfig, compute_fbank
 from asrkit.features.wav import DEFAULT_MAX_SAMPLES, EXPECT_MONO, WavEntry, iter_wavs, read_wav_scp, resample
@@ -157,6 +157,9 @@ def compute_fbank_table(
     if spec.ark is None:
         raise AsrkitError(f"bad wspecifier {feats_wspecifier!r}: an ark is required, "
                           f"e.g. ark,scp:dump/test/feats.ark,dump/test/feats.scp")
+    check_wspecifier(spec)
+    if spec.ark == "-" and sys.stdout is None:  # started with stdout closed (">&-")
+        raise AsrkitError(f"bad wspecifier {feats_wspecifier!r}: stdout is closed")
     if spec.ark == "-" and (spec.scp is not None or nj > 1):
         raise AsrkitError(f"bad wspecifier {feats_wspecifier!r}: an scp or --nj > 1 needs an ark file, not '-'")
     if nj < 1:

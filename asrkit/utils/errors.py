@@ -25,6 +25,9 @@ MACHINE_ERRORS = {
     errno.EPERM: "operation not permitted",
     errno.EFBIG: "file too large",
     errno.EIO: "input/output error",
+    # The reader of a pipe we write (ark:- | head) exited: what was not read is lost, so the
+    # command fails, in one line rather than click's silent exit 1.
+    errno.EPIPE: "broken pipe (the command reading this output exited before it was all written)",
 }
 # A path that cannot be what the command needs (an output directory under a file, a file where a
 # directory must go, a name over the system's limit): the user's to fix, so one line too.
