@@ -718,6 +718,9 @@ CASES: List[Case] = [
     Case("output-pipe-wspecifier-fbank", "compute-fbank",
          lambda w, d: Run(["--sample-frequency", "8000", f"scp:{w.root}/wav.scp", "ark:| gzip -c > x.gz"]), 1,
          "output pipes ('ark:| cmd') are not supported", ("| gzip -c > x.gz", "x.gz", "fbank.yaml")),
+    Case("wav-scp-from-a-command-fbank", "compute-fbank",
+         lambda w, d: Run(["--sample-frequency", "8000", f"scp:cat {w.root}/wav.scp |", "ark:out.ark"]), 1,
+         "a wav.scp made by a command is not read here", OUT + ("fbank.yaml",)),
     Case("same-file-ark-and-scp-fbank", "compute-fbank",
          lambda w, d: Run(["--sample-frequency", "8000", f"scp:{w.root}/wav.scp", f"ark,scp:{d}/out.ark,out.ark"]), 1,
          "the ark and the scp are the same file", OUT + ("utt2num_frames", "fbank.yaml")),
@@ -1283,3 +1286,20 @@ def test_closed_stdout_is_named(world: World):
     err = proc.stderr.decode()
     assert proc.returncode == 1 and "ERROR (asrkit-apply-cmvn): bad wspecifier 'ark:-': stdout is closed" in err, err
     assert "Traceback" not in err, err
+
+
+@pytest.mark.parametrize("closed, args, message", [
+    ("<&-", ["compute-cmvn", "ark:-", "cmvn.ark"], "ERROR (asrkit-compute-cmvn): <stdin>: stdin is closed"),
+    ("<&-", ["apply-cmvn", "-", "scp:{root}/feats.scp", "ark:out.ark"], "ERROR (asrkit-apply-cmvn): <stdin>: stdin is closed"),
+    ("<&-", ["tokenize", "{root}/lang/tokens.model"], "ERROR (asrkit-tokenize): <stdin>: stdin is closed"),
+    (">&-", ["tokenize", "{root}/lang/tokens.model"], "ERROR (asrkit-tokenize): <stdout>: stdout is closed"),
+])
+def test_closed_stdin_or_stdout_is_named(world: World, tmp_path: Path, closed: str, args: List[str], message: str):
+    """stdin or stdout closed (``<&-``, ``>&-``) where a command reads or writes it: one line, no traceback."""
+    args = [a.format(root=world.root) for a in args]
+    proc = subprocess.run(["bash", "-c", f'exec "$@" {closed}', "-", sys.executable, "-m", "asrkit", *args],
+                          stdout=subprocess.DEVNULL if closed == "<&-" else None, stderr=subprocess.PIPE,
+                          cwd=tmp_path, timeout=600)
+    err = proc.stderr.decode()
+    assert proc.returncode == 1 and message in err and "Traceback" not in err, err
+    assert list(tmp_path.iterdir()) == []

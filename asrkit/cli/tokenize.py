@@ -34,11 +34,15 @@ def main(decode: bool, pieces: bool, utt_id: bool, model: str) -> None:
 
     e.g. asrkit-tokenize data/lang/tokens.model < data/train/text > data/train/token_int
     """
+    from asrkit.data.matrix_io import stdin_bytes
     from asrkit.text.tokenizer import Tokenizer, UnknownTally  # sentencepiece: not for --help
 
     log = get_logger("tokenize")
     tok = Tokenizer.load(model)
-    stdin = sys.stdin.buffer
+    # Started with stdin or stdout closed ("<&-", ">&-"): one line, not an AttributeError traceback.
+    if sys.stdout is None:
+        raise AsrkitError("<stdout>: stdout is closed (the tokens go to stdout: redirect it to a file)")
+    stdin = stdin_bytes()
     out = sys.stdout
     tally = BadItems(log, "lines", source="<stdin>")
     unknown = UnknownTally()

@@ -253,6 +253,13 @@ def iter_ark(stream: IO[bytes], name: str) -> Iterator[Tuple[str, np.ndarray]]:
         yield key, read_object(stream, f"{name}: utterance {key!r}")
 
 
+def stdin_bytes() -> IO[bytes]:
+    """stdin's binary stream; a command started with stdin closed (``<&-``) gets one line, not a traceback."""
+    if sys.stdin is None:
+        raise AsrkitError("<stdin>: stdin is closed")
+    return sys.stdin.buffer
+
+
 def _stderr_tail(data: bytes) -> str:
     lines = data.decode(errors="replace").strip().splitlines()
     return f": {lines[-1]}" if lines else ""
@@ -261,7 +268,7 @@ def _stderr_tail(data: bytes) -> str:
 def iter_ark_file(path: str) -> Iterator[Tuple[str, np.ndarray]]:
     """The entries of an ark file, ``-`` (stdin) or ``cmd |`` (a pipe whose status is checked)."""
     if path == "-":
-        yield from iter_ark(sys.stdin.buffer, "<stdin>")
+        yield from iter_ark(stdin_bytes(), "<stdin>")
         return
     if path.rstrip().endswith("|"):
         cmd = path.rstrip()[:-1].strip()
@@ -403,7 +410,7 @@ def read_entry(entry: ScpEntry, open_file: Optional[IO[bytes]] = None) -> np.nda
 def _scp_lines(path: str):
     """The scp's lines: a file, ``-`` (stdin) or ``cmd |``."""
     if path == "-":
-        return iter_table_lines(sys.stdin.buffer, "<stdin>")
+        return iter_table_lines(stdin_bytes(), "<stdin>")
     if path.rstrip().endswith("|"):
         cmd = path.rstrip()[:-1].strip()
         proc = subprocess.run(cmd, shell=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -491,5 +498,5 @@ class ScpTable(Mapping):
 def read_single(rxfilename: str) -> np.ndarray:
     """One object from a file with no key (Kaldi's rxfilename: ``file``, ``file:offset``, ``cmd |``, ``-``)."""
     if rxfilename == "-":  # stdin, as in Kaldi (compute-cmvn-stats ... - | apply-cmvn - ...)
-        return read_object(sys.stdin.buffer, "<stdin>")
+        return read_object(stdin_bytes(), "<stdin>")
     return read_entry(parse_scp_value("", rxfilename, rxfilename))

@@ -516,6 +516,10 @@ def _scp_path(wav_rspecifier: str) -> str:
         spec = path
     if spec in ("", "-"):
         raise AsrkitError(f"bad wav rspecifier {wav_rspecifier!r}: give a wav.scp file, e.g. scp:data/test/wav.scp")
+    if spec.rstrip().endswith("|"):
+        # Kaldi's "scp:cmd |" would otherwise be "cmd |: no such file", as if it were a file name.
+        raise AsrkitError(f"bad wav rspecifier {wav_rspecifier!r}: a wav.scp made by a command is not read here; "
+                          "write it to a file first (cmd > wav.scp), then give scp:wav.scp")
     return spec
 
 
