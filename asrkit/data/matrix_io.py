@@ -324,11 +324,12 @@ def _parse_range(text: str, where: str) -> slice:
     """Kaldi's ``a:b`` (inclusive) or ``a`` range of rows or columns; empty means all."""
     if text in ("", ":"):
         return slice(None)
-    parts = text.split(":")
-    try:
-        nums = [int(p) for p in parts]
-    except ValueError:
-        raise AsrkitError(f"{where}: bad range [{text}] (expected e.g. [0:9] or [0:9,3:5])") from None
+    parts = [p.strip() for p in text.split(":")]
+    # Plain ASCII digits only: int() also takes "-1" (which made "[-1]" the empty slice -1:0, an
+    # utterance of no frames), "1_0" and other scripts' digits, none of which Kaldi accepts.
+    if not all(p.isascii() and p.isdigit() for p in parts):
+        raise AsrkitError(f"{where}: bad range [{text}] (expected e.g. [0:9] or [0:9,3:5])")
+    nums = [int(p) for p in parts]
     if len(nums) == 1:
         return slice(nums[0], nums[0] + 1)
     if len(nums) == 2 and 0 <= nums[0] <= nums[1]:
@@ -353,7 +354,7 @@ def parse_scp_value(key: str, value: str, where: str) -> ScpEntry:
         cols = _parse_range(parts[1], where) if len(parts) == 2 else None
     path, sep, off = v.rpartition(":")
     offset = None
-    if sep and off.isdigit():
+    if sep and off.isascii() and off.isdigit():  # not "feats.ark:٣" (int() reads any script's digits)
         offset = int(off)
     else:
         path = v

@@ -59,3 +59,43 @@ def test_bad_specifiers(tmp_path):
         list(read_matrices(f"ark:{tmp_path}/missing.ark"))
     with pytest.raises(AsrkitError, match="scp needs a seekable"):
         MatrixWriter("ark,scp:-,x.scp")
+
+
+@pytest.mark.parametrize("suffix", ["[-1]", "[0:1,-2]", "[1_0]", "[\u0661]"])
+def test_scp_ranges_are_plain_digits(tmp_path, suffix):
+    """int() reads "-1" ("[-1]" was the empty slice -1:0: an utterance of no frames), "1_0" and other
+    scripts' digits; Kaldi's ranges are plain non-negative numbers."""
+    with MatrixWriter(f"ark,scp:{tmp_path}/f.ark,{tmp_path}/f.scp") as w:
+        w.write("a", np.ones((12, 4), np.float32))
+    value = (tmp_path / "f.scp").read_text().split()[1]
+    (tmp_path / "x.scp").write_text(f"a {value}{suffix}\n")
+    with pytest.raises(AsrkitError, match=r"x.scp:1: bad range"):
+        list(read_matrices(f"scp:{tmp_path}/x.scp"))
+
+
+def test_scp_offset_is_plain_digits(tmp_path):
+    """"f.ark:\u0663" is a file of that name, as in Kaldi, not offset 3."""
+    with MatrixWriter(f"ark:{tmp_path}/f.ark") as w:
+        w.write("a", np.ones((2, 4), np.float32))
+    (tmp_path / "x.scp").write_text(f"a {tmp_path}/f.ark:\u0663\n")
+    with pytest.raises(AsrkitError, match="no such file"):
+        list(read_matrices(f"scp:{tmp_path}/x.scp"))
+
+
+@pytest.mark.parametrize("spec", ["ark,bg:{d}/f.ark", "ark,b,ns,ncs,no,np:{d}/f.ark", "scp,bg,p,o:{d}/f.scp"])
+def test_kaldi_options_are_accepted(tmp_path, spec):
+    with MatrixWriter(f"ark,b,nf,scp:{tmp_path}/f.ark,{tmp_path}/f.scp") as w:
+        w.write("a", np.ones((2, 4), np.float32))
+    assert [k for k, _ in read_matrices(spec.format(d=tmp_path))] == ["a"]
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("ark:", "no ark file name"), ("scp:", "no scp file name"), ("ark,scp:,", "no ark file name"),
+    ("ark:| gzip -c > x.gz", "output pipes"), ("ark:{d}", "is a directory"),
+    ("ark,scp:{d}/f.ark,{d}/./f.ark", "the ark and the scp are the same file"),
+])
+def test_bad_wspecifiers_write_nothing(tmp_path, monkeypatch, spec, message):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(AsrkitError, match=message):
+        MatrixWriter(spec.format(d=tmp_path))
+    assert list(tmp_path.iterdir()) == []
