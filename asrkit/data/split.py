@@ -126,6 +126,26 @@ def split_data_dir(path: PathLike, n: int, per_utt: bool = False, force: bool = 
             missing = len(utt2spk.keys() - tables[name].keys())
             log.warning("%s lacks %d utterances of utt2spk; those pieces will lack them too "
                         "(run asrkit-fix-data-dir %s)", d.file(name), missing, d.path)
+        # The other way round too, as Kaldi's split_data.sh warns on any count mismatch: an
+        # utterance that utt2spk lacks goes to no piece, so no job would ever see it.
+        if name in tables and name != "utt2spk":
+            extra = [u for u in tables[name] if u not in utt2spk]
+            if extra:
+                log.warning("%s has %d utterances that are not in utt2spk (%s%s); no piece has them "
+                            "(run asrkit-fix-data-dir %s)", d.file(name), len(extra), " ".join(extra[:3]),
+                            " ..." if len(extra) > 3 else "", d.path)
+    if d.has("spk2utt"):
+        # Each piece's spk2utt is rebuilt from utt2spk, so a stale or broken spk2utt changes
+        # nothing here, but it says the data dir was edited by hand: utt2spk is the one that counts.
+        try:
+            stale = {s: sorted(us) for s, us in d.read_spk2utt().items()} != \
+                {s: sorted(us) for s, us in utt2spk_to_spk2utt(utt2spk).items()}
+            why = "does not match"
+        except AsrkitError as e:
+            stale, why = True, f"cannot be read ({e}), so was not checked against"
+        if stale:
+            log.warning("%s %s %s; the pieces' spk2utt are made from utt2spk (run asrkit-fix-data-dir %s)",
+                        d.file("spk2utt"), why, d.file("utt2spk"), d.path)
 
     if per_utt:
         if n > len(utts):

@@ -118,3 +118,21 @@ def test_cli(asrkit, an4_dir):
     bad = asrkit("split-data-dir", an4_dir, 100, check=False)
     assert bad.returncode == 1 and b"cannot split 74 speakers into 100 pieces" in bad.stderr
     assert asrkit("split-data-dir", an4_dir, 0, check=False).returncode == 2
+
+
+def test_utterances_utt2spk_lacks_are_named(an4_dir, caplog):
+    """An utterance in text/feats.scp/wav.scp but not in utt2spk goes to no piece: Kaldi's
+    split_data.sh warns on the count mismatch, so the split says so (it was silent)."""
+    lines = (an4_dir / "utt2spk").read_text().splitlines()
+    (an4_dir / "utt2spk").write_text("".join(l + "\n" for l in lines[:-2]))
+    dropped = [l.split()[0] for l in lines[-2:]]
+    split_data_dir(an4_dir, 2, force=True)
+    for name in ("text", "feats.scp", "wav.scp"):
+        assert f"{an4_dir / name} has 2 utterances that are not in utt2spk ({' '.join(dropped)})" in caplog.text
+    assert f"{an4_dir / 'spk2utt'} does not match {an4_dir / 'utt2spk'}" in caplog.text
+
+
+def test_unreadable_spk2utt_is_a_warning(an4_dir, caplog):
+    (an4_dir / "spk2utt").write_text("lonely\n")
+    split_data_dir(an4_dir, 2, force=True)
+    assert "spk2utt cannot be read" in caplog.text
