@@ -1293,6 +1293,8 @@ def test_closed_stdout_is_named(world: World):
     ("<&-", ["apply-cmvn", "-", "scp:{root}/feats.scp", "ark:out.ark"], "ERROR (asrkit-apply-cmvn): <stdin>: stdin is closed"),
     ("<&-", ["tokenize", "{root}/lang/tokens.model"], "ERROR (asrkit-tokenize): <stdin>: stdin is closed"),
     (">&-", ["tokenize", "{root}/lang/tokens.model"], "ERROR (asrkit-tokenize): <stdout>: stdout is closed"),
+    (">&-", ["decode", "--model", "{root}/model.pt", "--wav-scp", "{root}/wav.scp"],
+     "ERROR (asrkit-decode): <stdout>: stdout is closed"),
 ])
 def test_closed_stdin_or_stdout_is_named(world: World, tmp_path: Path, closed: str, args: List[str], message: str):
     """stdin or stdout closed (``<&-``, ``>&-``) where a command reads or writes it: one line, no traceback."""

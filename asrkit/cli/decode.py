@@ -127,6 +127,10 @@ def main(model_path: Optional[str], config_path: Optional[str], print_config: bo
     inputs = DecodeInputs(feats=feats, wav_scp=wav_scp, segments=segments, wavs=wavs, utt_ids=utt_ids, nj=nj,
                           job=job, channel=channel, max_samples=max_samples)
     out = Path(output_dir) if output_dir else None
+    if out is None and sys.stdout is None:
+        # Started with stdout closed (">&-"): say so before the model loads, not an AttributeError
+        # at the first hypothesis.
+        raise AsrkitError("<stdout>: stdout is closed; the hypotheses go to stdout without --output-dir")
     from asrkit.decoding.run import check_output_paths
 
     check_output_paths(out, Path(ctm_path) if ctm_path else None, Path(segments_out) if segments_out else None,
