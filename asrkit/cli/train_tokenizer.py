@@ -45,6 +45,13 @@ def main(model_type: str, vocab_size: Optional[int], character_coverage: float, 
                              user_defined_symbols=[s for s in user_defined_symbols.split(",") if s], seed=seed)
     config.check()
     utts = read_kaldi_text(text_file)
+    from asrkit.text.tokenizer import bad_character
+
+    bad = [(utt, why) for utt, why in ((utt, bad_character(t)) for utt, t in utts) if why]
+    if bad:
+        raise AsrkitError(f"{text_file}: utterance {bad[0][0]!r} has {bad[0][1]}"
+                          + (f" (and {len(bad) - 1} more utterance(s))" if len(bad) > 1 else "")
+                          + ": clean the text before training a tokenizer on it")
     sentences = [t for _, t in utts if t.strip()]
     if not sentences:
         raise AsrkitError(f"{text_file}: no non-empty transcript to train a tokenizer on "

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
-from typing import Dict, Iterable, List, Sequence, Tuple
+import unicodedata
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -29,11 +30,40 @@ from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import PathLike
 
 
+# Sentencepiece's word-boundary mark. Inside a transcript sentencepiece takes it for a space, so
+# "X\u2581Y" would silently come back "X Y". Training refuses it (bad_character); encoding stands a
+# control character in for it, which training refuses too, so it becomes <unk> and is counted and
+# named with the other characters the tokenizer does not know.
+META = "\u2581"
+_META_STANDIN = "\x01"
+
+
 def _spaced(text: str) -> str:
     """``text`` with every run of white space (tab, no-break space, U+3000...) one space, as the
     tokenizer was trained (train_sentencepiece): sentencepiece splits words at spaces only, so a
     tab between two words would otherwise be a character it never saw (<unk>)."""
-    return " ".join(text.split())
+    return " ".join(text.split()).replace(META, _META_STANDIN)
+
+
+def _unspaced_piece(piece: str) -> str:
+    """A piece of :func:`_spaced` text as the transcript had it (the stand-in back to U+2581)."""
+    return piece.replace(_META_STANDIN, META)
+
+
+def bad_character(text: str) -> Optional[str]:
+    """Why ``text`` cannot be a tokenizer's training transcript, or None.
+
+    U+2581 is sentencepiece's word-boundary mark (it would decode as a space), and a control
+    character (an ANSI escape, a BEL, a NUL: category Cc other than white space, which separates
+    words) is a transcript damaged by a terminal or an editor, not speech; a tokenizer trained on
+    either would carry it as a token into every model made with it.
+    """
+    for c in text:
+        if c == META:
+            return "U+2581 '\u2581' (sentencepiece's word-boundary mark: it would come back as a space)"
+        if unicodedata.category(c) == "Cc" and not c.isspace():
+            return f"the control character U+{ord(c):04X} {c!r} (a terminal escape or a damaged transcript)"
+    return None
 
 
 class Tokenizer:
@@ -99,7 +129,7 @@ class Tokenizer:
         unknown: List[str] = []
         if 0 in sp_ids:
             pieces = self._sp.encode(text, out_type=str)
-            unknown = [piece for i, piece in zip(sp_ids, pieces) if i == 0]
+            unknown = [_unspaced_piece(piece) for i, piece in zip(sp_ids, pieces) if i == 0]
         return [i + 1 for i in sp_ids], unknown
 
     def encode_flat(self, texts: Sequence[str]) -> Tuple[np.ndarray, np.ndarray, Dict[int, List[str]]]:
@@ -118,11 +148,13 @@ class Tokenizer:
             for j, ids in enumerate(sp):
                 if 0 in ids:
                     pieces = self._sp.encode(texts[j], out_type=str)
-                    unknown[j] = [piece for i, piece in zip(ids, pieces) if i == 0]
+                    unknown[j] = [_unspaced_piece(piece) for i, piece in zip(ids, pieces) if i == 0]
         return flat + 1, lengths, unknown
 
     def encode_as_pieces(self, text: str) -> List[str]:
-        return self._sp.encode(_spaced(text), out_type=str)
+        # A U+2581 of the text (its stand-in) shows as <unk>, what it became: as itself it would
+        # read as the word-boundary piece
+        return [UNK if _META_STANDIN in p else p for p in self._sp.encode(_spaced(text), out_type=str)]
 
     def decode(self, ids: Iterable[int]) -> str:
         """Text of ``ids``; blank and ``<sos/eos>`` are skipped, ``<unk>`` decodes as sentencepiece's ' ⁇ '."""

@@ -61,9 +61,15 @@ def read_kaldi_text(path: PathLike) -> List[Tuple[str, str]]:
 def train_sentencepiece(sentences: Iterable[str], config: TokenizerConfig, verbose: bool = False) -> bytes:
     """Train on ``sentences`` (empty ones skipped) and return the serialized model."""
     config.check()
+    from asrkit.text.tokenizer import bad_character
+
     sents = [s for s in (" ".join(s.split()) for s in sentences) if s]
     if not sents:
         raise AsrkitError("no non-empty transcript to train a tokenizer on")
+    for n, s in enumerate(sents, 1):
+        why = bad_character(s)
+        if why:
+            raise AsrkitError(f"transcript {n} has {why}: clean the text before training a tokenizer on it")
     vocab_size = config.vocab_size
     hard_limit = True
     if config.model_type == "char" and vocab_size is None:
@@ -99,9 +105,35 @@ def train_sentencepiece(sentences: Iterable[str], config: TokenizerConfig, verbo
         )
     except RuntimeError as e:
         msg = str(e).strip().splitlines()[-1] if str(e).strip() else repr(e)
-        hint = " (use a smaller --vocab-size)" if "Vocabulary size" in msg or "vocab_size" in msg else ""
+        # "Vocabulary size too high" wants a smaller one; "smaller than required_chars" a larger one
+        hint = (" (use a smaller --vocab-size)" if "too high" in msg else
+                " (use a larger --vocab-size, or a --character-coverage below 1)" if "smaller than" in msg else "")
         raise AsrkitError(f"sentencepiece training failed: {msg}{hint}") from None
+    if config.model_type == "char" and config.vocab_size is not None:
+        _check_char_vocab(model.getvalue(), sents, config)
     return model.getvalue()
+
+
+def _check_char_vocab(model: bytes, sents: List[str], config: TokenizerConfig) -> None:
+    """Sentencepiece's char trainer takes any --vocab-size without a word: too small, it keeps the
+    most frequent characters and every other one of the text silently becomes <unk>; too large,
+    it gives fewer pieces. Both are errors here, as they are for bpe and unigram."""
+    import sentencepiece as spm
+
+    sp = spm.SentencePieceProcessor()
+    sp.LoadFromSerializedProto(model)
+    needed = len({c for s in sents for c in s if not c.isspace()}) + 2 + len(config.user_defined_symbols)
+    got = sp.get_piece_size()
+    if got < config.vocab_size:
+        raise AsrkitError(f"Vocabulary size too high ({config.vocab_size}) for a char model of this text: it has "
+                          f"{got} pieces (use --vocab-size {got}, or leave it out for every character)")
+    if config.character_coverage >= 1.0 and got < needed:
+        pieces = {sp.id_to_piece(i) for i in range(sp.get_piece_size())}
+        lost = sorted({c for s in sents for c in s if not c.isspace() and c not in pieces})
+        shown = " ".join(repr(c) for c in lost[:10]) + (" ..." if len(lost) > 10 else "")
+        raise AsrkitError(f"--vocab-size {config.vocab_size} is too small for a char model of this text: "
+                          f"{len(lost)} of its characters would become <unk> ({shown}); use --vocab-size "
+                          f"{needed}, leave it out for every character, or lower --character-coverage")
 
 
 def train_tokenizer(sentences: Iterable[str], config: TokenizerConfig, verbose: bool = False) -> "Tokenizer":

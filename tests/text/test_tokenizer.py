@@ -186,3 +186,45 @@ def test_white_space_between_words_is_a_space_as_in_training():
     flat, lengths, unknown = tok.encode_flat(["A\tB", "B\u00a0A"])
     assert list(lengths) == [len(tok.encode("A B"))] * 2 and unknown == {}
     assert tok.decode(tok.encode("A\tB")) == "A B"
+
+
+def test_word_boundary_mark_and_control_characters_in_transcripts(asrkit, tmp_path):
+    """U+2581 is sentencepiece's word-boundary mark: "X\u2581Y" used to be trained on and to come back
+    "X Y" silently; ANSI escapes and BELs became tokens of the model. Training now refuses both,
+    naming the utterance, and encoding maps a U+2581 to a counted <unk>."""
+    for text, why in (("X\u2581Y", "U+2581"), ("foo\x1b[31mred", "control character U+001B"),
+                      ("bar\x07", "control character U+0007"), ("a\x00b", "control character U+0000")):
+        with pytest.raises(AsrkitError, match=f"transcript 2 has .*{re.escape(why)}"):
+            train_sentencepiece(["A B", text], TokenizerConfig(model_type="char"))
+        (tmp_path / "text").write_text(f"u1 A B\nu2 {text}\nu3 {text}\n")
+        bad = asrkit("train-tokenizer", "--model-type", "char", tmp_path / "text", tmp_path / "lang", check=False)
+        assert bad.returncode == 1 and f"{tmp_path}/text: utterance 'u2' has ".encode() in bad.stderr, bad.stderr
+        assert b"(and 1 more utterance(s))" in bad.stderr and not (tmp_path / "lang").exists()
+    tok = train_tokenizer(["X Y", "A B"], TokenizerConfig(model_type="char"))
+    assert tok.decode(tok.encode("X\u2581Y")) == "X \u2047 Y"  # <unk>, not a silent word break
+    assert tok.encode_with_unknown("X\u2581Y")[1] == ["\u2581"]
+    assert tok.encode_as_pieces("X\u2581Y") == ["\u2581", "X", "<unk>", "Y"]
+    assert tok.encode_flat(["A B", "X\u2581Y"])[2] == {1: ["\u2581"]}
+    (tmp_path / "text").write_text("u1 X Y\nu2 A B\n")
+    asrkit("train-tokenizer", "--model-type", "char", tmp_path / "text", tmp_path / "lang")
+    proc = asrkit("tokenize", tmp_path / "lang" / "tokens.model", input="u1 X\u2581Y\n".encode())
+    assert b"1 utterance(s) have characters the tokenizer does not know, mapped to <unk>: '\xe2\x96\x81' x1" \
+        in proc.stderr, proc.stderr
+
+
+def test_char_vocab_size_the_text_does_not_fit():
+    """Sentencepiece's char trainer took any --vocab-size: 3 for a text of 10 letters kept one letter
+    and made every other one <unk>, silently; 500 gave 12 pieces. And a bpe size too small for the
+    characters said "use a smaller --vocab-size"."""
+    text = ["hello world", "foo bar"]
+    with pytest.raises(AsrkitError, match=r"--vocab-size 3 is too small .* 9 of its characters would become "
+                                          r"<unk> .*use --vocab-size 12"):
+        train_sentencepiece(text, TokenizerConfig(model_type="char", vocab_size=3))
+    with pytest.raises(AsrkitError, match=r"Vocabulary size too high \(500\) .*use --vocab-size 12"):
+        train_sentencepiece(text, TokenizerConfig(model_type="char", vocab_size=500))
+    tok = train_tokenizer(text, TokenizerConfig(model_type="char", vocab_size=12))
+    assert tok.decode(tok.encode("hello world")) == "hello world"
+    # a smaller coverage asks for fewer characters: allowed
+    train_sentencepiece(text, TokenizerConfig(model_type="char", vocab_size=11, character_coverage=0.99))
+    with pytest.raises(AsrkitError, match="smaller than required_chars.*use a larger --vocab-size"):
+        train_sentencepiece(text, TokenizerConfig(model_type="bpe", vocab_size=5))
