@@ -44,6 +44,12 @@ WORD_RULES = ("energy", "spike", "extend")
 # 8 encoder frames (~0.3 s at 40 ms) of backward jump taken as a loop.
 ATTENTION_ONLY_GUARDS = (1.5, 8)
 
+# Every hypothesis is a row of every scorer's state (batch x beam rows, each with the CTC prefix
+# scorer's frames x candidates): a beam of 10**9, a typo, asked the allocator for 8 GB before the
+# first step and died with a traceback (or the kernel's OOM killer). Published LAS/ESPnet beams
+# are 1 to 100; 1000 leaves room for n-best rescoring experiments.
+MAX_BEAM = 1000
+
 
 @dataclass
 class DecodeConfig:
@@ -99,6 +105,9 @@ class DecodeConfig:
             problems.append(f"mode must be beam or greedy, got {self.mode!r}")
         if self.beam < 1:
             problems.append(f"beam must be >= 1, got {self.beam}")
+        elif self.beam > MAX_BEAM:
+            problems.append(f"beam must be at most {MAX_BEAM} (each hypothesis is a row of every scorer's "
+                            f"state), got {self.beam}")
         if not 0.0 <= self.ctc_weight <= 1.0:
             problems.append(f"ctc_weight must be in [0, 1], got {self.ctc_weight}")
         if self.lm_weight < 0:

@@ -387,7 +387,20 @@ class Recognizer:
         bs = self.config.batch_size
         for start in range(0, len(order), bs):
             idx = order[start:start + bs]
-            for j, r in zip(idx, self.decode_normalized([(feats[jobs[j][0]][0], jobs[j][2]) for j in idx])):
+            batch = [(feats[jobs[j][0]][0], jobs[j][2]) for j in idx]
+            try:
+                batch_results = self.decode_normalized(batch)
+            except (MemoryError, RuntimeError) as e:
+                # A beam or batch the machine cannot hold: torch's allocator error (CPU "can't
+                # allocate memory", CUDA "out of memory") came out as a traceback
+                if not (isinstance(e, MemoryError) or "out of memory" in str(e).lower()
+                        or "can't allocate memory" in str(e).lower()):
+                    raise
+                names = " ".join(u for u, _ in batch[:3]) + (" ..." if len(batch) > 3 else "")
+                raise AsrkitError(f"out of memory decoding {len(batch)} utterance(s) ({names}) with beam "
+                                  f"{self.config.beam} on {self.device}: lower the beam or the batch size "
+                                  f"(now {bs})") from None
+            for j, r in zip(idx, batch_results):
                 decoded[j] = r
         per_item: Dict[int, List[Tuple[int, UttResult]]] = {}
         for (i, first, _), r in zip(jobs, decoded):

@@ -103,11 +103,21 @@ class Transcriber:
                       and (isinstance(audio[1], (int, float, np.number)) or _is_array(audio[0]))))
         inputs = [audio] if single else list(audio)
         rec = self.recognizer
-        items = []
+        items, failed = [], []
         for i, a in enumerate(inputs):
             name = f"input {i}"
-            samples, rate = self._read(a, name)
-            items.append((name, rec.features(samples, rate, name)))
+            # Every input is read before any is decoded; a bad one stops the call, but only after
+            # the others were read too, so one error names every bad input of a 100-file call
+            # rather than one per retry.
+            try:
+                samples, rate = self._read(a, name)
+                items.append((name, rec.features(samples, rate, name)))
+            except AsrkitError as e:
+                failed.append((name, str(e)))
+        if failed:
+            others = ", ".join(n for n, _ in failed[1:6]) + (", ..." if len(failed) > 6 else "")
+            raise AsrkitError(failed[0][1] + (f" (and {len(failed) - 1} more bad input(s) of {len(inputs)}: "
+                                               f"{others}; nothing was decoded)" if len(failed) > 1 else ""))
         results = rec.decode(items)
         out = [self._transcript(r) for r in results]
         return out[0] if single else out

@@ -452,3 +452,30 @@ def test_text_on_stdout_is_utf8_whatever_the_locale():
     outputs.emit(UttResult("jä-1", [], ["grüße ☃"], 10, 1))
     outputs.close(True)
     assert raw.getvalue() == "before\njä-1 grüße ☃\n".encode("utf-8")
+
+
+def test_transcriber_names_every_bad_input_and_refuses_a_huge_beam(an4, monkeypatch):
+    """A 100-input call with bad inputs named only the first, one retry per bad file; a beam of
+    10**9 (a typo) asked the allocator for 8 GB and died with a traceback, and an allocator failure
+    in the search was a RuntimeError traceback, not an error naming the batch and what to lower."""
+    from asrkit import Transcriber
+    from asrkit.decoding.recognizer import Recognizer
+
+    tmp, model, wavs = an4
+    t = Transcriber.from_file(str(model), device="cpu", beam=2, maxlenratio=0.3)
+    inputs = [str(wavs[0]), str(tmp / "missing.wav"), str(wavs[1]), (np.zeros(0, np.float32), 16000), b"x"]
+    with pytest.raises(AsrkitError, match=r"^input 1 \(.*missing.wav\): no such file \(and 2 more bad input\(s\) "
+                                          r"of 5: input 3, input 4; nothing was decoded\)$"):
+        t.transcribe(inputs)
+    assert [r.text for r in t.transcribe(w for w in [str(wavs[0]), str(wavs[1])])] == \
+        [r.text for r in t.transcribe([str(wavs[0]), str(wavs[1])])]
+    with pytest.raises(AsrkitError, match=r"beam must be at most 1000 .*got 1000000000"):
+        Transcriber.from_file(str(model), beam=10**9)
+
+    def no_memory(self, batch):
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:127] DefaultCPUAllocator: can't allocate memory")
+
+    monkeypatch.setattr(Recognizer, "decode_normalized", no_memory)
+    with pytest.raises(AsrkitError, match=r"out of memory decoding 2 utterance\(s\) \(input [01] input [01]\) with beam 2 "
+                                          r"on cpu: lower the beam or the batch size"):
+        t.transcribe([str(wavs[0]), str(wavs[1])])
