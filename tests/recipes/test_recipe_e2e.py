@@ -165,6 +165,49 @@ def test_bad_numbers_fail_before_any_stage(recipe_dir, args, message):
     assert not (recipe / "data").exists()
 
 
+@pytest.mark.parametrize("args, message", [
+    # Each failed only when its stage started: the decode config after the features and the whole
+    # training, the train config after the features.
+    (["--decode-config", "conf/nope.yaml"], "asr.sh: ERROR: --decode-config conf/nope.yaml: no such file in "),
+    (["--train-config", "nope.yaml"], "asr.sh: ERROR: --train-config nope.yaml: no such file in "),
+    (["--fbank-config", "nope.yaml"], "asr.sh: ERROR: --fbank-config nope.yaml: no such file in "),
+    # With --feats-type raw these went to asrkit-train at stage 4, after the features.
+    (["--speed-perturb-factors", "abc"], "--speed-perturb-factors 'abc': 'abc' is not a positive number"),
+    (["--speed-perturb-factors", "0.9 0"], "--speed-perturb-factors '0.9 0': '0' is not a positive number"),
+    (["--speed-perturb-factors", "1.0 -1", "--feats-type", "raw"], "'-1' is not a positive number"),
+    (["--speed-perturb-factors", "1.0 *"], "'*' is not a positive number"),  # not globbed
+])
+def test_missing_configs_and_bad_speed_factors_fail_before_any_stage(recipe_dir, args, message):
+    recipe = recipe_dir("yesno")
+    proc = run_sh(["./run.sh", *args], cwd=recipe, check=False)
+    assert proc.returncode == 1 and message in proc.stderr, proc.stderr
+    assert not (recipe / "data").exists()
+
+
+def test_unknown_sets_fail_before_the_stage_works(recipe_dir):
+    """A misspelt --test-sets failed after the training set's features (stage 1), or in stage 5
+    with bash's "integer expression expected" before the split's own error."""
+    recipe = recipe_dir("yesno")
+    run_sh(["./run.sh", "--stop-stage", "0"], cwd=recipe)
+    proc = run_sh(["./run.sh", "--stage", "1", "--test-sets", "test tset"], cwd=recipe, check=False)
+    assert proc.returncode == 1, proc.stderr
+    assert "asr.sh: ERROR: no data/tset (--train-set, --valid-set, --test-sets): run stage 0 first" in proc.stderr
+    assert not (recipe / "dump").exists()
+    proc = run_sh(["./run.sh", "--stage", "5", "--test-sets", "tset"], cwd=recipe, check=False)
+    assert proc.returncode == 1 and "integer expression expected" not in proc.stderr, proc.stderr
+    assert "asr.sh: ERROR: no dump/tset/feats.scp (--test-sets tset): run stage 1 first" in proc.stderr
+
+
+@pytest.mark.parametrize("name", ["yesno", "an4", "fsdd", "librispeech"])
+def test_run_sh_from_another_directory_says_where_to_run_it(recipe_dir, name):
+    recipe = recipe_dir(name)
+    proc = run_sh([f"egs/{name}/asr1/run.sh", "--stop-stage", "0"], cwd=recipe.parents[2], check=False)
+    assert proc.returncode == 1
+    assert (f"egs/{name}/asr1/run.sh: run me from my recipe directory: cd egs/{name}/asr1 && ./run.sh "
+            f"(no ./path.sh in {recipe.parents[2]})") in proc.stderr, proc.stderr
+    assert "No such file" not in proc.stderr
+
+
 def test_missing_environment_is_a_clear_error(recipe_dir, tmp_path):
     recipe = recipe_dir("yesno")
     proc = run_sh(["./run.sh"], cwd=recipe, check=False, env={"ASRKIT_VENV": str(tmp_path / "no-venv")})

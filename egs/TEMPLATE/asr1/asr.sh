@@ -91,7 +91,30 @@ fi
 if [ "$use_lm" = true ] && [ ! -f "$lm_config" ]; then
   die "--use-lm true needs the LM config $lm_config (--lm-config): no such file in $(pwd)"
 fi
+# Likewise the other configs: a missing --decode-config otherwise failed in stage 5, after the
+# features and the whole training; a missing --train-config after the features. (Checked
+# whatever the stages, as the LM config: run.sh checks the options with an empty range.)
+for _opt in fbank-config:$fbank_config train-config:$train_config decode-config:$decode_config; do
+  [ -f "${_opt#*:}" ] || die "--${_opt%%:*} ${_opt#*:}: no such file in $(pwd)"
+done
+# Speed factors are positive numbers: "abc" or "-1" otherwise failed only where they are used
+# (stage 1, or with --feats-type raw in asrkit-train at stage 4, after the features).
+read -ra _fs <<< "$speed_perturb_factors"   # (not a bare $var: a "*" would glob)
+for _f in "${_fs[@]}"; do
+  [[ $_f =~ ^([0-9]+\.?[0-9]*|\.[0-9]+)$ ]] && awk -v f="$_f" 'BEGIN { exit !(f > 0) }' \
+    || die "--speed-perturb-factors '$speed_perturb_factors': '$_f' is not a positive number (e.g. \"0.9 1.0 1.1\")"
+done
 [ "$stage" -le "$stop_stage" ] || exit 0   # nothing to run (run.sh checks options this way)
+in_range() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
+# The sets, before any work: a misspelt --test-sets failed after the training set's features (stage 1),
+# or in stage 5 with bash's "integer expression expected" first.
+for set in $(printf '%s\n' $train_set $valid_set $test_sets | awk '!seen[$0]++'); do
+  if in_range 1; then
+    [ -d "data/$set" ] || die "no data/$set (--train-set, --valid-set, --test-sets): run stage 0 first, or check the set names"
+  elif in_range 5 && [[ " $test_sets " == *" $set "* ]] && [ ! -f "$dumpdir/$set/feats.scp" ]; then
+    die "no $dumpdir/$set/feats.scp (--test-sets $test_sets): run stage 1 first, or check the set names"
+  fi
+done
 
 # run <log> <command...>: run a step, and when it fails stop the whole run naming the log to read.
 run() {

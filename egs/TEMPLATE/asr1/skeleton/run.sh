@@ -17,6 +17,9 @@ corpus_root=        # the corpus folder for stage 0 (local/data.sh --corpus-root
 stage=0             # 0: data prep; 1-6: asr.sh's stages
 stop_stage=100
 parse_options_passthrough=true
+# Every path below (data/, conf/, local/, ./asr.sh) is the recipe directory's: bash's own
+# "./path.sh: No such file or directory" was all that said so when started from elsewhere.
+[ -f ./path.sh ] || { echo "$0: run me from my recipe directory: cd $(dirname "$0") && ./$(basename "$0") (no ./path.sh in $(pwd))" >&2; exit 1; }
 . ./path.sh
 . utils/parse_options.sh
 
