@@ -58,6 +58,8 @@ def read_sentences(path: str, fmt: str) -> list:
 @click.option("--batch-size", type=int, default=None)
 @click.option("--lr", type=float, default=None)
 @click.option("--seed", type=int, default=None)
+@click.option("--max-len", type=int, default=None,
+              help="Tokens per training sentence, at most; longer lines are cut into pieces [config: 400].")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default=None)
 @click.argument("text_file", metavar="<text-file>", type=click.Path(dir_okay=False))
 @click.argument("exp_dir", metavar="<lm-exp-dir>", type=click.Path(file_okay=False))
@@ -88,9 +90,17 @@ def main(config_path: Optional[str], lang_dir: str, text_file: str, exp_dir: str
     def encode(path: str):
         lines = read_sentences(path, text_format)
         unknown = UnknownTally()
-        sents = [unknown.encode(tok, f"{path}:{i}", s) for i, s in enumerate(lines, 1) if s.strip()]
+        encoded = [(i, unknown.encode(tok, f"{path}:{i}", s)) for i, s in enumerate(lines, 1) if s.strip()]
         unknown.warn(log, path)
-        log.info("%s: %d sentences (%d empty skipped), %d tokens", path, len(sents), len(lines) - len(sents),
+        sents, cut = [], []
+        for lineno, ids in encoded:
+            if len(ids) > cfg.max_len:
+                cut.append(lineno)
+            sents.extend(ids[k:k + cfg.max_len] for k in range(0, len(ids), cfg.max_len))
+        if cut:
+            log.warning("%s: %d line(s) longer than max_len %d tokens cut into pieces of at most %d (first: line %d)",
+                        path, len(cut), cfg.max_len, cfg.max_len, cut[0])
+        log.info("%s: %d sentences (%d empty skipped), %d tokens", path, len(sents), len(lines) - len(encoded),
                  sum(map(len, sents)))
         return sents
 

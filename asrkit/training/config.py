@@ -310,6 +310,10 @@ class LMTrainConfig:
     grad_clip: float = 5.0
     seed: int = 1
     device: str = "auto"
+    # Tokens per training sentence, at most: a longer line (a paragraph or a whole book on one
+    # line) is cut into pieces of this length. One 100k-word line was one batch of one LSTM
+    # sequence whose activations held the 23 GB machine until it thrashed.
+    max_len: int = 400
 
     @classmethod
     def from_dict(cls, d: Optional[Dict[str, Any]], where: str = "lm config") -> "LMTrainConfig":
@@ -327,8 +331,8 @@ class LMTrainConfig:
         bad = non_finite(self)
         if bad:
             raise AsrkitError(f"{where}: {bad[0]}")
-        if self.lr <= 0 or self.batch_size < 1 or self.max_epochs < 1:
-            raise AsrkitError(f"{where}: lr, batch_size and max_epochs must be positive")
+        if self.lr <= 0 or self.batch_size < 1 or self.max_epochs < 1 or self.max_len < 1:
+            raise AsrkitError(f"{where}: lr, batch_size, max_epochs and max_len must be positive")
         # patience -1 would stop after the first epoch ("-1 epochs without improvement" is always
         # reached); a negative grad_clip would silently switch clipping off.
         if not _fits_a_seed(self.seed):

@@ -106,3 +106,23 @@ def test_a_failed_run_says_why_in_its_log(tmp_path):
     assert result.exit_code == 1
     log = (tmp_path / "exp/log/train_lm.log").read_text()
     assert f"ERROR [asrkit-train-lm] {tmp_path}/nolang/tokens.model: no such file" in log, log
+
+
+def test_a_line_longer_than_max_len_is_cut_into_pieces(tmp_path, an4_root):
+    """One enormous line (a book on one line) was one LSTM sequence of one batch: 100k words held
+    the 23 GB machine until it thrashed. It is cut into pieces of max_len tokens, named in a
+    warning; nothing of it is dropped."""
+    text, lang, conf = _lm_setup(tmp_path, an4_root)
+    conf.write_text(LM_CONF.replace("max_epochs: 4", "max_epochs: 1"))
+    lines = text.read_text().splitlines()
+    long_line = "utt9999 " + " ".join(["TWO THREE"] * 200)  # 1999 characters: 1999 char tokens
+    text.write_text("\n".join(lines[:30] + [long_line]) + "\n")
+    code, err = _run_inproc("train-lm", "--config", conf, "--lang-dir", lang, "--max-len", "150",
+                            "--text-format", "kaldi", text, tmp_path / "lm")
+    assert code == 0, err
+    log = (tmp_path / "lm/log/train_lm.log").read_text()
+    assert f"{text}: 1 line(s) longer than max_len 150 tokens cut into pieces of at most 150 (first: line 31)" in log
+    assert f"{text}: 44 sentences (0 empty skipped)" in log  # 30 + ceil(1999 / 150) = 30 + 14
+    code, err = _run_inproc("train-lm", "--config", conf, "--lang-dir", lang, "--max-len", "0", text,
+                            tmp_path / "lm0")
+    assert code == 1 and "max_len must be positive" in err
