@@ -89,7 +89,8 @@ def main(config, overrides, train_dir, valid_dir, lang_dir, cmvn, norm_vars, fba
     fbank = resolve_fbank_config(train_dir, fbank_config)
     if cfg.finetune.init and not glob.glob(os.path.join(exp_dir, "checkpoints", "epoch*.pt")) \
             and not os.path.isfile(cfg.finetune.init):
-        raise AsrkitError(f"--init {cfg.finetune.init}: no such model file")
+        what = "a directory, not a model file" if os.path.isdir(cfg.finetune.init) else "no such model file"
+        raise AsrkitError(f"--init {cfg.finetune.init}: {what}")
 
     from asrkit.launch.distributed import detect_distributed
     from asrkit.training.train_asr import TrainArgs, launch_local, train

@@ -156,6 +156,8 @@ def save_package(path: Union[str, os.PathLike], state_dict: Mapping[str, torch.T
 
 def read_package_dict(path: Union[str, os.PathLike]) -> Dict[str, Any]:
     """The raw dict of a model.pt, checked to be one; AsrkitError naming the file otherwise."""
+    if os.path.isdir(path):  # (a user pointing at the exp dir, not at its model.pt)
+        raise AsrkitError(f"{path}: a directory, not a model file (e.g. {os.path.join(path, 'model.pt')})")
     if not os.path.isfile(path):
         raise AsrkitError(f"{path}: no such model file")
     blob = load_weights_only(path, "asrkit model")

@@ -69,6 +69,8 @@ def read_init_model(path: str) -> Tuple[PackageMeta, Dict[str, Tensor]]:
     A checkpoint (``exp/x/checkpoints/epoch<N>.pt``) holds the same meta as the model it would be
     packed into, so either is a starting point; an LM checkpoint is refused.
     """
+    if os.path.isdir(path):  # (a user pointing at the exp dir, not at its model.pt)
+        raise AsrkitError(f"{path}: a directory, not a model file (e.g. {os.path.join(path, 'model.pt')})")
     if not os.path.isfile(path):
         raise AsrkitError(f"{path}: no such model file")
     blob = load_weights_only(path, "asrkit model or training checkpoint")

@@ -106,6 +106,9 @@ def test_not_a_model_is_a_clear_error(tmp_path, make_las):
         load_package(tensor)
     with pytest.raises(AsrkitError, match="no such model file"):
         load_package(tmp_path / "missing.pt")
+    # an exp dir given for its model.pt: named as a directory, not as missing
+    with pytest.raises(AsrkitError, match=f"^{tmp_path}: a directory, not a model file \\(e.g. {tmp_path}/model.pt\\)$"):
+        load_package(tmp_path)
 
 
 def test_damaged_or_mismatched_model_is_a_clear_error(tmp_path, make_las):
