@@ -181,7 +181,8 @@ def test_train_init_and_freeze_end_to_end(yesno_setup, tmp_path, asrkit):
     # A fresh run with an init file that is not there fails at once, before any data is read.
     code, err = _run_inproc(*train_args(yesno_setup, tmp_path / "ft2", "--init", src_exp / "model.pt"))
     assert code == 1 and f"ERROR (asrkit-train): --init {src_exp / 'model.pt'}: no such model file" in err
-    code, err = _run_inproc(*train_args(yesno_setup, tmp_path / "ft3", "--init", src_exp))
+    # An exp dir for its model.pt: click's --init refuses a directory itself; set in a config, it is named.
+    code, err = _run_inproc(*train_args(yesno_setup, tmp_path / "ft3", "--set", f"finetune.init={src_exp}"))
     assert code == 1 and f"ERROR (asrkit-train): --init {src_exp}: a directory, not a model file" in err
 
 
