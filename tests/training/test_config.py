@@ -77,6 +77,17 @@ def test_bad_set_value_is_one_line():
     assert "\n" not in str(e.value)
 
 
+def test_a_set_value_builds_only_plain_data(tmp_path):
+    """A --set value is read by the config files' SafeLoader: a tag that would construct an object
+    (and run the command it names) is refused, and runs nothing; plain values still load."""
+    marker = tmp_path / "pwned"
+    with pytest.raises(AsrkitError, match=r"could not determine a constructor for the tag "
+                                          r"'tag:yaml.org,2002:python/object/apply:os.system'"):
+        build_config({}, [f'training.max_epochs=!!python/object/apply:os.system ["touch {marker}"]'])
+    assert not marker.exists()
+    assert build_config({}, ["model.listener.subsample=[1, 2, 2]"]).model.listener.subsample == [1, 2, 2]
+
+
 @pytest.mark.parametrize("field, value, message", [
     # asrkit-train-lm's --lr/--seed set the fields directly, past from_dict's checks: NaN passed
     # "lr <= 0" and torch's Adam refused it with a traceback
