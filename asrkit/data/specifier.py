@@ -126,6 +126,8 @@ def check_wspecifier(s: Specifier) -> None:
     if s.ark is not None and s.scp is not None and s.ark != "-" and os.path.abspath(s.scp) == os.path.abspath(s.ark):
         # Both would be renamed onto the same name: one output silently lost.
         raise AsrkitError(f"bad wspecifier {spec!r}: the ark and the scp are the same file")
+    if s.ark == "-" and s.scp is None and sys.stdout is None:  # started with stdout closed (">&-")
+        raise AsrkitError(f"bad wspecifier {spec!r}: stdout is closed")
 
 
 class MatrixWriter:
@@ -147,8 +149,6 @@ class MatrixWriter:
         if s.ark == "-":
             if s.scp is not None:
                 raise AsrkitError(f"bad wspecifier {spec!r}: an scp needs a seekable ark file, not '-'")
-            if sys.stdout is None:  # started with stdout closed (">&-")
-                raise AsrkitError(f"bad wspecifier {spec!r}: stdout is closed")
             self._ark: IO[bytes] = sys.stdout.buffer
             self._own_ark = False
         else:
