@@ -141,6 +141,29 @@ def test_yesno_with_lm_end_to_end(recipe_dir, yesno_root):
     rows = [l for l in (recipe / "RESULTS.md").read_text().splitlines() if l.startswith("| test |")]
     assert len(rows) == 1 and "conf/decode.yaml + LM (weight 0.4)" in rows[0]
 
+    # Run again with another LM weight: the LM is kept, but the decoding is redone (its .done used
+    # to record only the features and the model, so the weight-0.4 numbers passed as weight 0.2's).
+    again = ["./run.sh", "--yesno-root", str(yesno_root), "--use-lm", "true", "--stage", "3", "--stop-stage", "5"]
+    proc = run_sh(again + ["--lm-weight", "0.2"], cwd=recipe, timeout=900)
+    assert "stage 3: exp/lm_lang_char done already" in proc.stderr
+    assert "decode_test_decode_lm done already" not in proc.stderr, proc.stderr[-3000:]
+    logs = "".join(p.read_text() for p in sorted(dec.glob("log/decode.*.log")))
+    assert "--lm-weight 0.2" in logs and "--lm-weight 0.4" not in logs
+    # Another LM config: the LM is trained again (its .done was a bare marker) and the decoding
+    # that used the old LM is redone (a byte-identical lm.pt would let it stand).
+    lm_yaml = (recipe / "conf/lm.yaml").read_text()
+    assert "hidden: 32" in lm_yaml
+    (recipe / "conf/lm2.yaml").write_text(lm_yaml.replace("hidden: 32", "hidden: 24"))
+    proc = run_sh(again + ["--lm-weight", "0.2", "--lm-config", "conf/lm2.yaml"], cwd=recipe, timeout=900)
+    assert "changed since exp/lm_lang_char was trained: training it again" in proc.stderr, proc.stderr[-3000:]
+    assert "decode_test_decode_lm done already" not in proc.stderr
+    assert "hidden: 24" in (recipe / "exp/lm_lang_char/lm.yaml").read_text()
+    assert "hidden: 32" in (recipe / "exp/lm_lang_char.old/lm.yaml").read_text()
+    # Nothing changed: both are skipped.
+    proc = run_sh(again + ["--lm-weight", "0.2", "--lm-config", "conf/lm2.yaml"], cwd=recipe, timeout=900)
+    assert "stage 3: exp/lm_lang_char done already" in proc.stderr
+    assert "decode_test_decode_lm done already" in proc.stderr
+
 
 def test_use_lm_without_an_lm_config_fails_before_any_stage(recipe_dir):
     recipe = recipe_dir("yesno")

@@ -301,12 +301,19 @@ fi
 # ---------------------------------------------------------------------------------------------
 if [ "$use_lm" = true ] && [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
   current_stage=3
+  # An LM of another text, tokenizer or config is trained again, as stage 2's tokenizer is.
+  lm_inputs=$(fingerprint "$lm_train_text" "$lang/tokens.txt" "$lm_config")
+  if [ -f "$lmexp/.done" ] && ! up_to_date "$lmexp/.done" "$lm_inputs"; then
+    # asrkit-train-lm resumes from the checkpoints in its exp dir: they go aside, not into the new LM.
+    log "stage 3: $lm_train_text, $lang/tokens.txt or $lm_config changed since $lmexp was trained: training it again (the old one moved to $lmexp.old)"
+    rm -rf "$lmexp.old" && mv "$lmexp" "$lmexp.old"
+  fi
   if [ -f "$lmexp/.done" ]; then log "stage 3: $lmexp done already"; else
     log "stage 3: LM on $lm_train_text -> $lmexp"
     mkdir -p "$lmexp/log"
     run "$lmexp/log/train_lm.log" $cuda_cmd --gpu "$ngpu" "$lmexp/log/train_lm.log" \
       asrkit-train-lm --config "$lm_config" --lang-dir "$lang" "$lm_train_text" "$lmexp"
-    touch "$lmexp/.done"
+    echo "$lm_inputs" > "$lmexp/.done"
   fi
 fi
 
@@ -368,7 +375,10 @@ if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
   current_stage=5
   for set in $test_sets; do
     dir=$exp/decode_${set}_$decode_name
-    dec_inputs="$(fingerprint "$dumpdir/$set/feats.scp" "$dumpdir/$set/text") $model"
+    # The decoding options are inputs too: another --decode-args, --lm-weight, config or LM
+    # decodes again rather than passing the old numbers off under the new command line.
+    dec_inputs="$(fingerprint "$dumpdir/$set/feats.scp" "$dumpdir/$set/text" "$decode_config" \
+      ${lm_opts[@]:+"$lmexp/lm.pt"}) $model $decode_args ${lm_opts[*]}"
     if up_to_date "$dir/.done" "$dec_inputs"; then log "stage 5: $dir done already"; continue; fi
     note=
     [ "$num_avg" -eq 0 ] || [ "$averaged" = true ] || note=", the best epoch: the training stopped at its time budget"
