@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Copy part of a Kaldi data dir: the first N, the last N utterances, or those in a list, with
 # every per-utterance table filtered to match (wav.scp/reco2file_and_channel by recording when
-# there are segments) and spk2utt rebuilt. The subset of a sorted dir is sorted.
+# there are segments, spk2gender by speaker) and spk2utt rebuilt. The subset of a sorted dir is sorted.
 #   e.g. bin/subset_data_dir.sh --first 100 data/train data/train_dev
 #        bin/subset_data_dir.sh --last 848 data/train data/train_nodev
 #        bin/subset_data_dir.sh --utt-list dev.list data/train data/dev
@@ -39,16 +39,24 @@ fi
 # filter <keys> <table>: the lines of <table> whose first field is in <keys>, in table order.
 filter() { awk 'NR == FNR { k[$1] = 1; next } ($1 in k)' "$1" "$2"; }
 
-for f in utt2spk text segments feats.scp utt2num_frames utt2dur; do
-  [ -f "$src/$f" ] && filter "$tmp/utts" "$src/$f" > "$tmp/$f"
+utt_tables="utt2spk text segments feats.scp utt2num_frames utt2dur utt2uniq utt2lang"
+reco_tables="wav.scp reco2file_and_channel reco2dur"
+for f in $utt_tables; do
+  [ ! -f "$src/$f" ] || filter "$tmp/utts" "$src/$f" > "$tmp/$f"
 done
 if [ -f "$src/segments" ]; then
   awk '{ print $2 }' "$tmp/segments" | sort -u > "$tmp/recos"
-  for f in wav.scp reco2file_and_channel; do
-    [ -f "$src/$f" ] && filter "$tmp/recos" "$src/$f" > "$tmp/$f"
-  done
-elif [ -f "$src/wav.scp" ]; then
-  filter "$tmp/utts" "$src/wav.scp" > "$tmp/wav.scp"
+else
+  cp "$tmp/utts" "$tmp/recos"   # no segments: a recording is an utterance
+fi
+for f in $reco_tables; do
+  [ ! -f "$src/$f" ] || filter "$tmp/recos" "$src/$f" > "$tmp/$f"
+done
+# spk2gender of the subset's speakers only: the whole file listed speakers the subset lacks,
+# which asrkit-validate-data-dir refuses (as Kaldi's does).
+if [ -f "$src/spk2gender" ]; then
+  awk '{ print $2 }' "$tmp/utt2spk" | sort -u > "$tmp/spks"
+  filter "$tmp/spks" "$src/spk2gender" > "$tmp/spk2gender"
 fi
 n=$(wc -l < "$tmp/utt2spk")
 [ "$n" -gt 0 ] || die "no utterances of $src selected"
@@ -60,9 +68,12 @@ if [ -n "$utt_list" ]; then
       "$(head -5 "$tmp/missing" | tr '\n' ' ')" >&2
   fi
 fi
-for f in utt2spk text segments feats.scp utt2num_frames utt2dur wav.scp reco2file_and_channel; do
-  [ -f "$tmp/$f" ] && cp "$tmp/$f" "$dest/$f"
+# A table the source lacks goes from <dest> too: one left from an earlier subset into the same
+# dir (another list, or a source that had segments or feats.scp then) would describe other
+# utterances than the new utt2spk.
+for f in $utt_tables $reco_tables spk2gender; do
+  if [ -f "$tmp/$f" ]; then cp "$tmp/$f" "$dest/$f"; else rm -f "$dest/$f"; fi
 done
 "$(dirname "${BASH_SOURCE[0]}")/utt2spk_to_spk2utt.sh" "$dest/utt2spk" > "$dest/spk2utt"
-for f in cmvn.ark spk2gender; do [ -f "$src/$f" ] && cp "$src/$f" "$dest/$f"; done
+if [ -f "$src/cmvn.ark" ]; then cp "$src/cmvn.ark" "$dest/cmvn.ark"; else rm -f "$dest/cmvn.ark"; fi
 echo "$0: $n of $total utterances of $src -> $dest" >&2

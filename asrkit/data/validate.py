@@ -226,6 +226,8 @@ def validate_data_dir(path: PathLike, no_text: bool = False, no_feats: bool = Fa
     if not no_wav and (d.has("wav.scp") or d.has("segments") or not has_feats):
         _check_audio(problems, d, load, utt2spk, check_wav_files)
 
+    _check_keyed_tables(problems, d, load, utt2spk, spk2utt)
+
     if not no_feats and has_feats:
         feats = load("feats.scp")
         _missing_from(problems, utt2spk, feats.first_lines(), feats.path)
@@ -239,6 +241,67 @@ def validate_data_dir(path: PathLike, no_text: bool = False, no_feats: bool = Fa
                     problems.append(Problem(str(u2nf.path), line.lineno,
                                             f"number of frames must be a positive integer, got {line.value!r}"))
     return problems
+
+
+def _check_keyed_tables(problems: List[Problem], d: DataDir, load, utt2spk: ScannedTable,
+                        spk2utt: Optional[ScannedTable]) -> None:
+    """The optional tables asrkit-fix-data-dir filters (spk2gender, cmvn.scp, reco2file_and_channel,
+    reco2dur, utt2uniq, utt2lang), as Kaldi's validate_data_dir.sh checks them.
+
+    An id that is not a speaker, recording or utterance of the dir is an error (fix-data-dir
+    drops it; one left in is a speaker a later combine or split carries for nothing, or a
+    recording's channel the scoring would look up wrongly). A speaker of the dir without stats
+    in cmvn.scp is an error too (apply-cmvn would skip all its utterances); an id missing from
+    the others only a warning (nothing in asrkit needs them whole, and fix-data-dir cannot add it).
+    """
+    utts = utt2spk.first_lines()
+    speakers = {line.value for line in utts.values()}
+    if spk2utt is not None:
+        speakers |= set(spk2utt.first_lines())
+    if d.has("segments"):
+        recordings = {line.value.split()[0] for line in scan_table(d.file("segments")).lines if line.value.split()}
+    else:
+        recordings = set(utts)
+    where = {"speaker": f"{utt2spk.path}", "utterance": f"{utt2spk.path}",
+             "recording": f"{d.file('segments')}" if d.has("segments") else f"{utt2spk.path} (no segments: "
+                                                                                 "recordings are utterances)"}
+    for name, ids, what, missing_level in (("spk2gender", speakers, "speaker", WARNING),
+                                           ("cmvn.scp", speakers, "speaker", ERROR),
+                                           ("reco2file_and_channel", recordings, "recording", WARNING),
+                                           ("reco2dur", recordings, "recording", WARNING),
+                                           ("utt2uniq", set(utts), "utterance", WARNING),
+                                           ("utt2lang", set(utts), "utterance", WARNING)):
+        table = load(name)
+        if table is None:
+            continue
+        lines = table.first_lines()
+        _missing(problems, table, ids, where[what], what)
+        absent = sorted((i for i in ids if i not in lines), key=str.encode)
+        for key in absent[:MAX_REPEATED_WARNINGS]:
+            problems.append(Problem(str(table.path), None, f"{what} {key!r} has no entry", missing_level))
+        if len(absent) > MAX_REPEATED_WARNINGS:
+            problems.append(Problem(str(table.path), None,
+                                    f"{len(absent) - MAX_REPEATED_WARNINGS} more {what}s have no entry", missing_level))
+        for key, line in lines.items():
+            fields = line.value.split()
+            if name == "spk2gender" and fields not in (["m"], ["f"]):
+                problems.append(Problem(str(table.path), line.lineno, f"gender must be m or f, got {line.value!r}"))
+            elif name == "reco2file_and_channel" and (len(fields) != 2 or fields[1] not in ("A", "B", "1")):
+                problems.append(Problem(str(table.path), line.lineno, "malformed line (expected "
+                                        f"'<recording> <file> <channel A or B>'), got {line.value!r}"))
+            elif name == "reco2file_and_channel" and fields[1] == "1":
+                problems.append(Problem(str(table.path), line.lineno, "channel '1': Kaldi marks channels A or B",
+                                        WARNING))
+            elif name == "reco2dur":
+                try:
+                    ok = math.isfinite(float(line.value)) and float(line.value) > 0
+                except ValueError:
+                    ok = False
+                if not ok:
+                    problems.append(Problem(str(table.path), line.lineno,
+                                            f"duration must be a positive number of seconds, got {line.value!r}"))
+            elif name in ("utt2uniq", "utt2lang") and len(fields) != 1:
+                problems.append(Problem(str(table.path), line.lineno, f"expected one id, got {line.value!r}"))
 
 
 def _check_spk2utt(problems: List[Problem], d: DataDir, utt2spk: ScannedTable, spk2utt: Optional[ScannedTable],

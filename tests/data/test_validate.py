@@ -188,3 +188,30 @@ def test_cli_exit_codes(asrkit, an4_dir):
     assert "ERROR (asrkit-validate-data-dir): " in err and "1 error(s)" in err
     help_ = asrkit("validate-data-dir", "--help")
     assert b"e.g. asrkit-validate-data-dir data/train" in help_.stdout
+
+
+def test_speaker_and_recording_tables_checked(an4_dir):
+    """spk2gender, cmvn.scp, reco2file_and_channel, reco2dur, utt2uniq and utt2lang were not looked
+    at: a dir whose spk2gender named a speaker it does not have, or gave 'x' as a gender, passed,
+    though asrkit-fix-data-dir then changed it (and Kaldi's validate_data_dir.sh refuses it)."""
+    utts = [l.split()[0] for l in lines(an4_dir / "utt2spk")]
+    spks = [l.split()[0] for l in lines(an4_dir / "spk2utt")]
+    (an4_dir / "spk2gender").write_text(f"{spks[0]} x\n" + "".join(f"{s} f\n" for s in spks[2:]) + "zzzz m\n")
+    (an4_dir / "cmvn.scp").write_text("".join(f"{s} cmvn.ark:{i}\n" for i, s in enumerate(spks[1:])))
+    (an4_dir / "reco2file_and_channel").write_text(f"{utts[0]} {utts[0]} A\n{utts[1]} {utts[1]}\n")
+    (an4_dir / "reco2dur").write_text("".join(f"{u} {'nan' if i == 3 else 1.5}\n" for i, u in enumerate(utts)))
+    (an4_dir / "utt2uniq").write_text("".join(f"{u} {u}\n" for u in utts) + "zzzz-x zzzz-x\n")
+    problems = validate_data_dir(an4_dir)
+    errs = [str(p) for p in problems if p.is_error]
+    assert sorted(errs) == sorted([
+        f"{an4_dir}/spk2gender:1: gender must be m or f, got 'x'",
+        f"{an4_dir}/spk2gender:{len(spks)}: speaker 'zzzz' is not in {an4_dir}/utt2spk",
+        f"{an4_dir}/cmvn.scp: speaker '{spks[0]}' has no entry",
+        f"{an4_dir}/reco2file_and_channel:2: malformed line (expected '<recording> <file> <channel A or B>'), "
+        f"got '{utts[1]}'",
+        f"{an4_dir}/reco2dur:4: duration must be a positive number of seconds, got 'nan'",
+        f"{an4_dir}/utt2uniq:{len(utts) + 1}: utterance 'zzzz-x' is not in {an4_dir}/utt2spk",
+    ])
+    warnings = [str(p) for p in problems if not p.is_error]
+    assert f"{an4_dir}/spk2gender: speaker '{spks[1]}' has no entry" in warnings
+    assert f"{an4_dir}/reco2file_and_channel: {len(utts) - 2 - 5} more recordings have no entry" in warnings

@@ -83,3 +83,24 @@ def test_subset_list_with_windows_line_ends_and_unknown_ids(tmp_path):
     (tmp_path / "src/utt2spk").write_text("a-0\ta\na-1\ta\nb-0\tb\n")  # tab-separated, as Kaldi allows
     run_sh([f"{BIN}/subset_data_dir.sh", "--first", "2", "src", "first"], cwd=tmp_path)
     assert list(read_table(tmp_path / "first/text")) == ["a-0", "a-1"]
+
+
+def test_subset_keeps_only_its_speakers_genders_and_no_stale_tables(tmp_path):
+    """spk2gender was copied whole, so a subset listed speakers it does not have (which
+    asrkit-validate-data-dir refuses, as Kaldi's does); utt2uniq and reco2dur were left out; and a
+    table from an earlier subset into the same dir (feats.scp, segments) stayed beside the new
+    utt2spk, describing other utterances."""
+    make_dir(tmp_path / "src", [("a-0", "a"), ("a-1", "a"), ("b-0", "b")])
+    (tmp_path / "src/spk2gender").write_text("a f\nb m\n")
+    (tmp_path / "src/utt2uniq").write_text("a-0 a-0\na-1 a-1\nb-0 b-0\n")
+    (tmp_path / "src/reco2dur").write_text("a-0 1.5\na-1 2\nb-0 3\n")
+    (tmp_path / "some").mkdir()
+    (tmp_path / "some/feats.scp").write_text("zz-0 old.ark:9\n")
+    (tmp_path / "some/segments").write_text("zz-0 zz 0 1\n")
+    run_sh([f"{BIN}/subset_data_dir.sh", "--first", "2", "src", "some"], cwd=tmp_path)
+    assert read_table(tmp_path / "some/spk2gender") == {"a": "f"}
+    assert list(read_table(tmp_path / "some/utt2uniq")) == ["a-0", "a-1"]
+    assert list(read_table(tmp_path / "some/reco2dur")) == ["a-0", "a-1"]
+    assert not (tmp_path / "some/feats.scp").exists() and not (tmp_path / "some/segments").exists()
+    from asrkit.data.validate import validate_data_dir
+    assert [str(p) for p in validate_data_dir(tmp_path / "some", check_wav_files=False)] == []
