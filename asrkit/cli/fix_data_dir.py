@@ -19,8 +19,9 @@ def main(no_backup: bool, data_dir: str) -> None:
     Keeps the intersection of the utterances in utt2spk, text, segments (or wav.scp), feats.scp,
     utt2num_frames, ...; keeps only the recordings and speakers still used; drops duplicate and
     malformed lines; sorts every table (C locale) and regenerates spk2utt. Originals of changed
-    files go to <data-dir>/.backup/. Reports how many ids were dropped from which file (the ids
-    themselves with -v).
+    files go to <data-dir>/.backup/. Reports how many utterances were dropped for each reason (not
+    in text, no speaker, a segment with unusable times, ...) and how many ids from which file (the
+    ids themselves with -v).
 
     e.g. asrkit-fix-data-dir data/train
     """
@@ -28,6 +29,9 @@ def main(no_backup: bool, data_dir: str) -> None:
     for name, lines in sorted(report.bad_lines.items()):
         log.warning("%s/%s: dropped %d malformed or duplicate line(s): %s", data_dir, name, len(lines),
                     " ".join(map(str, lines[:20])) + (" ..." if len(lines) > 20 else ""))
+    for why, ids in sorted(report.reasons.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        log.warning("%s: dropped %d utterance(s): %s: %s", data_dir, len(ids), why,
+                    " ".join(ids[:5]) + (" ..." if len(ids) > 5 else ""))
     for name, ids in sorted(report.dropped.items()):
         log.warning("%s/%s: dropped %d id(s) not in every table", data_dir, name, len(ids))
         log.debug("%s/%s: dropped: %s", data_dir, name, " ".join(ids))

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Set
 
-from asrkit.data.datadir import RECO_TABLES, SPK_TABLES, UTT_TABLES, DataDir
+from asrkit.data.datadir import RECO_TABLES, SPK_TABLES, UTT_TABLES, DataDir, parse_segment
 from asrkit.data.table import utt2spk_to_spk2utt
 from asrkit.data.validate import ScannedTable, scan_table
 from asrkit.utils.errors import AsrkitError
@@ -33,6 +33,8 @@ class FixReport:
     bad_lines: Dict[str, List[int]] = field(default_factory=dict)
     changed: List[str] = field(default_factory=list)
     backup_dir: Optional[Path] = None
+    # why each utterance of utt2spk (or any utterance table) went: reason -> ids, one reason each
+    reasons: Dict[str, List[str]] = field(default_factory=dict)
 
     @property
     def num_dropped(self) -> int:
@@ -83,17 +85,20 @@ def fix_data_dir(path: PathLike, backup: bool = True) -> FixReport:
     all_utts: Set[str] = set().union(*(tables[n].keys() for n in utt_keys))
     report.num_utts_before = len(tables["utt2spk"])
 
-    keep = set(tables["utt2spk"])
-    for name in sorted(utt_keys):
-        keep &= tables[name].keys()
-    if "segments" in tables:
-        wav = tables.get("wav.scp", {})
-        keep = {u for u in keep if len(tables["segments"][u].split()) == 3 and tables["segments"][u].split()[0] in wav}
-    keep = {u for u in keep if len(tables["utt2spk"][u].split()) == 1}
+    keep = set()
+    # One reason per utterance dropped, the first that applies, so the counts add up to the drop.
+    for utt in sorted(all_utts, key=str.encode):
+        why = _why_dropped(utt, tables, utt_keys)
+        if why is None:
+            keep.add(utt)
+        else:
+            report.reasons.setdefault(why, []).append(utt)
     report.num_utts_after = len(keep)
     if not keep:
+        why = "; ".join(f"{len(ids)} {reason}" for reason, ids in
+                        sorted(report.reasons.items(), key=lambda kv: (-len(kv[1]), kv[0])))
         raise AsrkitError(f"{d.path}: no utterance is in all of {', '.join(sorted(utt_keys))}; nothing left to keep"
-                          f" ({len(all_utts)} ids seen)")
+                          f" ({len(all_utts)} ids seen: {why})")
 
     new: Dict[str, Dict[str, str]] = {}
     for name in utt_keys:
@@ -139,6 +144,25 @@ def fix_data_dir(path: PathLike, backup: bool = True) -> FixReport:
             files.tmp(d.file(name)).write_text(_render(outputs[name]), encoding="utf-8")
     log.info("%s: kept %d of %d utterances", d.path, report.num_utts_after, report.num_utts_before)
     return report
+
+
+def _why_dropped(utt: str, tables: Dict[str, Dict[str, str]], utt_keys: Set[str]) -> Optional[str]:
+    """Why ``utt`` cannot be kept, as the CLI words it, or None when it can."""
+    for name in ["utt2spk"] + sorted(utt_keys - {"utt2spk"}):
+        if utt not in tables[name]:
+            return f"not in {name}"
+    if len(tables["utt2spk"][utt].split()) != 1:
+        return "utt2spk gives not one speaker"
+    if "segments" in tables:
+        try:
+            reco, _, _ = parse_segment(tables["segments"][utt], "segments")
+        except AsrkitError:
+            # asrkit-validate-data-dir names these as errors too; every reader of segments
+            # refuses them, so the utterance has no usable audio.
+            return "segment malformed or with unusable times (not finite, start < 0, end not after start)"
+        if reco not in tables.get("wav.scp", {}):
+            return "segment's recording not in wav.scp"
+    return None
 
 
 def _render(items: List) -> str:

@@ -123,3 +123,34 @@ def test_a_lone_carriage_return_inside_a_transcript_ends_no_line(an4_dir):
     report = fix_data_dir(an4_dir)
     assert report.dropped == {} and report.bad_lines == {}
     assert (an4_dir / "text").read_bytes().split(b"\n")[2] == cut
+
+
+def test_fix_drops_unusable_segments_and_says_why(asrkit, an4_dir):
+    """A segment with times every reader refuses (nan, end before start) was kept: fix said 'needed
+    no change' and exit 0 while asrkit-validate-data-dir still failed on it; and every drop was
+    only 'N id(s) not in every table' per file, never why (which table lacked it, a bad segment,
+    two speakers)."""
+    wav = lines(an4_dir / "wav.scp")[:3]
+    recos = [l.split()[0] for l in wav]
+    (an4_dir / "wav.scp").write_text("".join(wav))
+    utts = [f"{r}-{k}" for r in recos for k in ("a", "b")]
+    spans = ["0 1", "nan 2", "1.5 0.5", "0 -1", "-1 2", "0 1"]
+    (an4_dir / "segments").write_text("".join(f"{u} {u[:-2]} {s}\n" for u, s in zip(utts, spans)))
+    (an4_dir / "utt2spk").write_text("".join(f"{u} {u.split('-')[0]}{' x' if i == 5 else ''}\n"
+                                             for i, u in enumerate(utts)))
+    (an4_dir / "text").write_text("".join(f"{u} YES\n" for u in utts if u != utts[3]))
+    (an4_dir / "spk2utt").unlink()
+    assert [p for p in validate_data_dir(an4_dir) if p.is_error]
+    report = fix_data_dir(an4_dir)
+    assert report.num_utts_after == 1
+    bad_times = "segment malformed or with unusable times (not finite, start < 0, end not after start)"
+    assert report.reasons == {bad_times: [utts[1], utts[2], utts[4]], "not in text": [utts[3]],
+                              "utt2spk gives not one speaker": [utts[5]]}
+    assert list((an4_dir / "segments").read_text().splitlines()) == [f"{utts[0]} {recos[0]} 0 1"]
+    assert validate_data_dir(an4_dir) == []
+    assert fix_data_dir(an4_dir).changed == []
+    # Nothing left: the error says why each went.
+    (an4_dir / "text").write_text("".join(f"{u} YES\n" for u in utts[1:]))
+    proc = asrkit("fix-data-dir", an4_dir, check=False)
+    assert proc.returncode == 1
+    assert proc.stderr.decode().endswith("nothing left to keep (6 ids seen: 5 not in utt2spk; 1 not in text)\n")
