@@ -54,10 +54,18 @@ def tmp_dir_for(path: PathLike) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_tmp(path)
     try:
-        return Path(tempfile.mkdtemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent))
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent))
     except OSError as e:
         e.filename = str(path)
         raise
+    # mkdtemp makes the directory 0700 and the rename keeps it: a split<N>/ or a perturbed data
+    # dir that no other user (or job under another account) could enter. The usual mode (0755).
+    try:
+        os.chmod(tmp, 0o777 & ~_umask())
+    except BaseException:
+        os.rmdir(tmp)
+        raise
+    return tmp
 
 
 def _pid_alive(pid: int) -> bool:

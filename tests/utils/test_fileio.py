@@ -1,3 +1,6 @@
+import os
+import stat
+
 import pytest
 
 from asrkit.utils.fileio import AtomicFiles, atomic_open
@@ -123,3 +126,19 @@ def test_dev_stdout_is_a_stream_even_when_redirected_to_a_file(tmp_path):
     assert is_stream(link)
     (tmp_path / "plain").write_text("x")
     assert not is_stream(tmp_path / "plain") and not is_stream(tmp_path / "missing") and not is_stream(tmp_path)
+
+
+def test_tmp_dir_gets_the_umask_mode_not_0700(tmp_path):
+    """mkdtemp's 0700 went with the rename: asrkit-split-data-dir's split<N>/ and a perturbed data
+    dir could be entered by their owner only (an array job under another account, a colleague
+    reading the data dir, were refused)."""
+    from asrkit.utils.fileio import tmp_dir_for
+
+    old = os.umask(0o022)
+    try:
+        d = tmp_dir_for(tmp_path / "split4")
+        assert stat.S_IMODE(os.stat(d).st_mode) == 0o755
+        os.umask(0o077)
+        assert stat.S_IMODE(os.stat(tmp_dir_for(tmp_path / "x")).st_mode) == 0o700
+    finally:
+        os.umask(old)
