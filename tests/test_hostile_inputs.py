@@ -268,6 +268,14 @@ def _data_dir(w: World, d: Path, name: str = "data", n: int = N, drop_text: int 
     return out
 
 
+def _two_speakers(data: Path) -> Path:
+    """``data`` with its utt2spk's line 2 giving two speaker ids."""
+    lines = (data / "utt2spk").read_text().splitlines()
+    lines[1] += " other"
+    (data / "utt2spk").write_text("".join(line + "\n" for line in lines))
+    return data
+
+
 def _library_decode(rspec: str):
     from asrkit.decoding.inputs import from_feats
 
@@ -796,6 +804,15 @@ CASES: List[Case] = [
          lambda w, d: Run(["--dev-list", _bom(_non_utf8(d / "dev.list", w.utts[0], w.utts[1].encode())),
                            _data_dir(w, d, n=4), d / "lists"]), 1,
          "dev.list:1: starts with a UTF-8 byte-order mark (BOM)", ("lists",)),
+    # 'u spk0 two' in utt2spk: the pieces' and the perturbed copy's spk2utt listed speaker 'spk0'
+    # with an utterance 'two'
+    Case("two-speakers-in-utt2spk-split", "split-data-dir",
+         lambda w, d: Run([_two_speakers(_data_dir(w, d, n=4)), "2"]), 1,
+         "re:data/utt2spk:2: utterance '[^']+': expected one speaker id, got '\\S+ other' "
+         "\\(asrkit-fix-data-dir \\S+ drops that utterance\\)$", ("data/split2",)),
+    Case("two-speakers-in-utt2spk-perturb", "perturb-data-dir-speed",
+         lambda w, d: Run(["--factors", "1.0", _two_speakers(_data_dir(w, d, n=4)), d / "sp"]), 1,
+         "data/utt2spk:2: utterance", ("sp",)),
     Case("launch-bad-job-range", "launch", lambda w, d: Run(["JOB=a:b", d / "log.JOB", "true"]), 1,
          "bad job range 'JOB=a:b' (expected e.g. JOB=1:4 or JOB=3)", ("JOB=a:b",)),
     # -- an output path that cannot be made (a regular file where a directory must be) ---------------

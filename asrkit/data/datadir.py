@@ -67,7 +67,15 @@ class DataDir:
                 raise AsrkitError(f"{self.path / name}: no such file (required in data dir {self.path})")
 
     def read(self, name: str) -> Dict[str, str]:
-        return read_table(self.file(name), allow_empty_value=name in _EMPTY_VALUE_OK)
+        table = read_table(self.file(name), allow_empty_value=name in _EMPTY_VALUE_OK)
+        if name == "utt2spk":
+            # 'u1 spk0 two' would be speaker 'spk0 two', which a split's or a perturbed copy's
+            # spk2utt then writes as speaker 'spk0' with an utterance 'two'.
+            for lineno, (utt, spk) in enumerate(table.items(), 1):  # one line per key: none blank or twice
+                if len(spk.split()) != 1:
+                    raise AsrkitError(f"{self.file(name)}:{lineno}: utterance {utt!r}: expected one speaker id, "
+                                      f"got {spk!r} (asrkit-fix-data-dir {self.path} drops that utterance)")
+        return table
 
     def read_spk2utt(self) -> Dict[str, List[str]]:
         return read_list_table(self.file("spk2utt"))
