@@ -55,7 +55,7 @@ done
 # spk2gender of the subset's speakers only: the whole file listed speakers the subset lacks,
 # which asrkit-validate-data-dir refuses (as Kaldi's does).
 if [ -f "$src/spk2gender" ]; then
-  awk '{ print $2 }' "$tmp/utt2spk" | sort -u > "$tmp/spks"
+  awk '{ sub(/\r$/, ""); print $2 }' "$tmp/utt2spk" | sort -u > "$tmp/spks"
   filter "$tmp/spks" "$src/spk2gender" > "$tmp/spk2gender"
 fi
 n=$(wc -l < "$tmp/utt2spk")

@@ -12,7 +12,9 @@ if [ $# -ne 1 ] || [ "$1" = --help ] || [ "$1" = -h ]; then
   [ $# -eq 1 ] && exit 0 || exit 1
 fi
 [ -f "$1" ] || { echo "$0: $1: no such file" >&2; exit 1; }
+# A Windows line end (\r) would stay on the speaker id, the last field: "spk0\r utt1 utt2".
 awk '
+  { sub(/\r$/, "") }
   NF != 2 { printf "%s:%d: expected \"<utt> <spk>\", got \"%s\"\n", FILENAME, FNR, $0 > "/dev/stderr"; bad = 1; exit 1 }
   !($2 in u) { order[n++] = $2 }
   { u[$2] = u[$2] " " $1 }

@@ -104,3 +104,16 @@ def test_subset_keeps_only_its_speakers_genders_and_no_stale_tables(tmp_path):
     assert not (tmp_path / "some/feats.scp").exists() and not (tmp_path / "some/segments").exists()
     from asrkit.data.validate import validate_data_dir
     assert [str(p) for p in validate_data_dir(tmp_path / "some", check_wav_files=False)] == []
+
+
+def test_spk2utt_from_a_windows_utt2spk(tmp_path):
+    """utt2spk saved with Windows line ends: the \\r stayed on each speaker id, so spk2utt held
+    'a\\r a-0 a-1' (and a subset's spk2gender, matched against those ids, came out empty)."""
+    (tmp_path / "utt2spk").write_bytes(b"a-0 a\r\na-1 a\r\nb-0 b\r\n")
+    assert run_sh([f"{BIN}/utt2spk_to_spk2utt.sh", "utt2spk"], cwd=tmp_path).stdout == "a a-0 a-1\nb b-0\n"
+    make_dir(tmp_path / "src", [("a-0", "a"), ("a-1", "a"), ("b-0", "b")])
+    (tmp_path / "src/utt2spk").write_bytes(b"a-0 a\r\na-1 a\r\nb-0 b\r\n")
+    (tmp_path / "src/spk2gender").write_text("a f\nb m\n")
+    run_sh([f"{BIN}/subset_data_dir.sh", "--first", "2", "src", "some"], cwd=tmp_path)
+    assert read_table(tmp_path / "some/spk2gender") == {"a": "f"}
+    assert (tmp_path / "some/spk2utt").read_text() == "a a-0 a-1\n"
