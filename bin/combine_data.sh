@@ -19,7 +19,8 @@ mkdir -p "$dest"
 export LC_ALL=C
 tmp_table=
 trap '[ -z "$tmp_table" ] || rm -f "$tmp_table"' EXIT
-for f in wav.scp segments text utt2spk feats.scp utt2num_frames utt2dur spk2gender reco2file_and_channel; do
+for f in wav.scp segments text utt2spk feats.scp utt2num_frames utt2dur utt2uniq utt2lang reco2dur spk2gender \
+    reco2file_and_channel; do
   n=0
   for src in "$@"; do [ -f "$src/$f" ] && n=$((n + 1)); done
   if [ "$n" -eq "$#" ]; then
@@ -30,8 +31,9 @@ for f in wav.scp segments text utt2spk feats.scp utt2num_frames utt2dur spk2gend
     for src in "$@"; do cat "$src/$f"; done | sort -k1,1 -u > "$tmp_table"
     mv "$tmp_table" "$dest/$f"
     tmp_table=
-  elif [ "$n" -gt 0 ]; then
-    echo "$0: WARNING: $f is in only $n of $# sources: not combined" >&2
+  else
+    [ "$n" -eq 0 ] || echo "$0: WARNING: $f is in only $n of $# sources: not combined" >&2
+    # One left from an earlier combination into <dest> would describe other utterances.
     rm -f "$dest/$f"
   fi
 done

@@ -117,3 +117,18 @@ def test_spk2utt_from_a_windows_utt2spk(tmp_path):
     run_sh([f"{BIN}/subset_data_dir.sh", "--first", "2", "src", "some"], cwd=tmp_path)
     assert read_table(tmp_path / "some/spk2gender") == {"a": "f"}
     assert (tmp_path / "some/spk2utt").read_text() == "a a-0 a-1\n"
+
+
+def test_combine_leaves_no_stale_table_and_carries_utt2uniq(tmp_path):
+    """A table none of the sources has stayed in <dest> from an earlier combination (a feats.scp
+    of other utterances beside the new utt2spk); utt2uniq and reco2dur were not combined."""
+    make_dir(tmp_path / "x", [("b-0", "b")])
+    make_dir(tmp_path / "y", [("a-0", "a")])
+    for name in ("x", "y"):
+        u = "b-0" if name == "x" else "a-0"
+        (tmp_path / name / "utt2uniq").write_text(f"{u} {u}\n")
+    (tmp_path / "all").mkdir()
+    (tmp_path / "all/feats.scp").write_text("zz-0 old.ark:9\n")
+    run_sh([f"{BIN}/combine_data.sh", "all", "x", "y"], cwd=tmp_path)
+    assert not (tmp_path / "all/feats.scp").exists()
+    assert list(read_table(tmp_path / "all/utt2uniq")) == ["a-0", "b-0"]
