@@ -31,7 +31,7 @@ from asrkit.features.fbank import FbankConfig, compute_fbank
 from asrkit.features.wav import DEFAULT_MAX_SAMPLES, EXPECT_MONO, WavEntry, iter_wavs, read_wav_scp, resample
 from asrkit.utils.bad_items import MAX_FAILED_PERCENT, BadItems
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.fileio import AtomicFiles, PathLike, name_os_error
+from asrkit.utils.fileio import AtomicFiles, PathLike, is_stream, name_os_error
 from asrkit.utils.logging import get_logger, progress
 from asrkit.utils.workers import run_workers
 
@@ -172,8 +172,12 @@ def compute_fbank_table(
     pieces = split_scp(entries, min(nj, len(entries)))
     if len(pieces) < nj:
         log.warning("--nj %d is more than the %d utterances; using %d jobs", nj, len(entries), len(pieces))
-    side_dir = Path(spec.scp).parent if spec.scp else (Path(spec.ark).parent if spec.ark != "-" else None)
-    if utt2num_frames is None and spec.scp is not None:
+    # fbank.yaml (and utt2num_frames) go beside the scp, or the ark, when that is a file: beside
+    # ark:/dev/null or ark,t:/dev/stdout they went into /dev (as root, /dev/fbank.yaml was made;
+    # as anyone else the run failed on it after computing every feature).
+    beside = [p for p in (spec.scp, spec.ark) if p is not None and p != "-" and not is_stream(p)]
+    side_dir = Path(beside[0]).parent if beside else None
+    if utt2num_frames is None and spec.scp is not None and beside and beside[0] == spec.scp:
         utt2num_frames = side_dir / "utt2num_frames"
 
     files = AtomicFiles()

@@ -61,6 +61,27 @@ def test_stdout_and_text_arks(tmp_path, an4_wavs):
         np.testing.assert_allclose(text[w.stem], _direct(w), atol=1e-4)
 
 
+def test_no_side_files_beside_a_stream(tmp_path, an4_wavs):
+    """fbank.yaml went beside the ark even when that was /dev/null (a Kaldi habit for a dry run):
+    as root /dev/fbank.yaml was made, as anyone else the run failed on it after computing every
+    feature. A scp to /dev/stdout put fbank.yaml and utt2num_frames into /dev too; they now go
+    beside the ark."""
+    import os
+
+    scp = write_scp(tmp_path / "wav.scp", [(w.stem, w) for w in an4_wavs[:2]])
+    existed = {n: os.path.exists(f"/dev/{n}") for n in ("fbank.yaml", "utt2num_frames")}
+    try:
+        result = compute_fbank_table(f"scp:{scp}", "ark:/dev/null", FbankConfig())
+        assert result.outputs == ["/dev/null"]
+        compute_fbank_table(f"scp:{scp}", f"ark,scp:{tmp_path}/f.ark,/dev/null", FbankConfig())
+        assert (tmp_path / "fbank.yaml").is_file() and not (tmp_path / "utt2num_frames").exists()
+        assert {n: os.path.exists(f"/dev/{n}") for n in existed} == existed
+    finally:
+        for n, was in existed.items():
+            if not was and os.path.exists(f"/dev/{n}"):
+                os.unlink(f"/dev/{n}")
+
+
 def test_nj_segments_and_pipes_match_one_job(tmp_path, an4_wavs, asrkit):
     recs = an4_wavs[20:24]
     scp = write_scp(tmp_path / "wav.scp", [(f"rec{i}", w if i % 2 else f"cat {w} |") for i, w in enumerate(recs)])
