@@ -22,7 +22,7 @@ from typing import Dict, List, Optional
 
 from asrkit.data.table import read_table, refuse_bom
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.fileio import PathLike, atomic_open
+from asrkit.utils.fileio import AtomicFiles, PathLike
 
 
 def read_id_list(path: PathLike, known: Dict[str, str]) -> List[str]:
@@ -124,11 +124,13 @@ def holdout_lists(data_dir: PathLike, out_dir: PathLike, **kwargs) -> Dict[str, 
     sets = choose_holdout(utt2spk, **kwargs)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    # All lists or none: a full disk after train.list must not leave the new train.list beside an
+    # earlier split's dev.list (the same utterances trained on and held out).
+    with AtomicFiles() as files:
+        for name, utts in sets.items():
+            if utts:
+                files.tmp(out / f"{name}.list").write_text("".join(u + "\n" for u in utts), encoding="utf-8")
     for name, utts in sets.items():
-        target = out / f"{name}.list"
-        if utts:
-            with atomic_open(target) as f:
-                f.write("".join(u + "\n" for u in utts))
-        else:
-            target.unlink(missing_ok=True)  # a list from an earlier split must not pass for this one's
+        if not utts:
+            (out / f"{name}.list").unlink(missing_ok=True)  # a list from an earlier split must not pass for this one's
     return sets

@@ -89,3 +89,28 @@ def test_both_commands_on_a_real_slice(an4_root, tmp_path, asrkit):
     assert proc.returncode == 1 and b"ERROR (asrkit-holdout-lists): --dev-fraction 2: must be in [0, 1)" in proc.stderr
     for cmd in ("make-data-dir", "holdout-lists"):
         assert b"e.g." in asrkit(cmd, "--help").stdout
+
+
+def test_lists_are_written_all_or_none(tmp_path, monkeypatch):
+    """Each list was renamed into place on its own: a full disk while writing dev.list left the
+    new train.list beside the earlier split's dev.list, which shares utterances with it."""
+    import errno
+    from pathlib import Path
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data/utt2spk").write_text("".join(f"{u} {s}\n" for u, s in UTT2SPK.items()))
+    holdout_lists(tmp_path / "data", tmp_path / "lists", dev_fraction=0.1, seed=1)
+    before = {p.name: p.read_text() for p in (tmp_path / "lists").iterdir()}
+    import asrkit.utils.fileio
+
+    real = asrkit.utils.fileio.tmp_path_for
+
+    def full_disk_on_dev(path):
+        if Path(path).name == "dev.list":
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return real(path)
+
+    monkeypatch.setattr(asrkit.utils.fileio, "tmp_path_for", full_disk_on_dev)
+    with pytest.raises(OSError):
+        holdout_lists(tmp_path / "data", tmp_path / "lists", dev_fraction=0.1, seed=2)
+    assert {p.name: p.read_text() for p in (tmp_path / "lists").iterdir()} == before
