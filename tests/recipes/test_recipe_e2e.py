@@ -179,6 +179,8 @@ def test_use_lm_without_an_lm_config_fails_before_any_stage(recipe_dir):
     (["--ngpu", "x"], "option --ngpu takes an integer, got 'x'"),  # failed only at stage 4, after the features
     (["--nj", "0"], "asr.sh: ERROR: --nj must be at least 1, got 0"),  # failed at stage 1 in a click message
     (["--num-avg", "-2"], "asr.sh: ERROR: --num-avg must be 0 or more, got -2"),
+    # An empty range (a typo) exited 0 having done nothing.
+    (["--stage", "5", "--stop-stage", "3"], "./run.sh: ERROR: --stage 5 is after --stop-stage 3: nothing to run"),
 ])
 def test_bad_numbers_fail_before_any_stage(recipe_dir, args, message):
     recipe = recipe_dir("yesno")
@@ -205,6 +207,15 @@ def test_missing_configs_and_bad_speed_factors_fail_before_any_stage(recipe_dir,
     proc = run_sh(["./run.sh", *args], cwd=recipe, check=False)
     assert proc.returncode == 1 and message in proc.stderr, proc.stderr
     assert not (recipe / "data").exists()
+
+
+def test_asr_sh_empty_stage_range_is_an_error(recipe_dir):
+    """./asr.sh --stage 5 --stop-stage 3 exited 0 having done nothing; only run.sh's option check
+    (--stage 1 --stop-stage 0) is an empty range on purpose."""
+    recipe = recipe_dir("yesno")
+    proc = run_sh(["./asr.sh", "--stage", "5", "--stop-stage", "3"], cwd=recipe, check=False)
+    assert proc.returncode == 1 and "asr.sh: ERROR: --stage 5 is after --stop-stage 3: nothing to run" in proc.stderr
+    run_sh(["./asr.sh", "--stage", "1", "--stop-stage", "0"], cwd=recipe)
 
 
 def test_unknown_sets_fail_before_the_stage_works(recipe_dir):

@@ -104,7 +104,12 @@ for _f in "${_fs[@]}"; do
   [[ $_f =~ ^([0-9]+\.?[0-9]*|\.[0-9]+)$ ]] && awk -v f="$_f" 'BEGIN { exit !(f > 0) }' \
     || die "--speed-perturb-factors '$speed_perturb_factors': '$_f' is not a positive number (e.g. \"0.9 1.0 1.1\")"
 done
-[ "$stage" -le "$stop_stage" ] || exit 0   # nothing to run (run.sh checks options this way)
+if [ "$stage" -gt "$stop_stage" ]; then
+  # run.sh checks the options with --stage 1 --stop-stage 0; any other empty range is a typo
+  # (--stage 5 --stop-stage 3), which exited 0 having done nothing.
+  { [ "$stage" -eq 1 ] && [ "$stop_stage" -eq 0 ]; } && exit 0
+  die "--stage $stage is after --stop-stage $stop_stage: nothing to run"
+fi
 in_range() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
 # The sets, before any work: a misspelt --test-sets failed after the training set's features (stage 1),
 # or in stage 5 with bash's "integer expression expected" first.

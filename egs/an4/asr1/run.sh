@@ -26,6 +26,7 @@ parse_options_passthrough=true
 [ -f ./path.sh ] || { echo "$0: run me from my recipe directory: cd $(dirname "$0") && ./$(basename "$0") (no ./path.sh in $(pwd))" >&2; exit 1; }
 . ./path.sh
 . utils/parse_options.sh
+[ "$stage" -le "$stop_stage" ] || { echo "$0: ERROR: --stage $stage is after --stop-stage $stop_stage: nothing to run" >&2; exit 1; }
 
 num_dev=100
 [ "$max_utts" -eq 0 ] || num_dev=$(( max_utts / 4 ))
