@@ -73,22 +73,30 @@ def fix_data_dir(path: PathLike, backup: bool = True) -> FixReport:
         if t is not None:
             tables[name] = t
 
+    ambiguous: Set[str] = set()
     if "utt2spk" not in tables:
         if "spk2utt" not in tables:
             raise AsrkitError(f"{d.path}: neither utt2spk nor spk2utt exists; cannot tell the utterances")
-        # Kaldi's fix_data_dir.sh also rebuilds utt2spk from spk2utt when only that exists.
-        tables["utt2spk"] = {u: spk for spk, us in tables["spk2utt"].items() for u in us.split()}
+        # Kaldi's fix_data_dir.sh also rebuilds utt2spk from spk2utt when only that exists. An
+        # utterance listed under two speakers has no speaker to keep: it went silently to the
+        # last one; now it is dropped and counted.
+        rebuilt: Dict[str, str] = {}
+        for spk, us in tables["spk2utt"].items():
+            for u in us.split():
+                if rebuilt.setdefault(u, spk) != spk:
+                    ambiguous.add(u)
+        tables["utt2spk"] = {u: spk for u, spk in rebuilt.items() if u not in ambiguous}
         report.changed.append("utt2spk")
     utt_keys = {name for name in UTT_TABLES if name in tables}
     if "segments" not in tables and "wav.scp" in tables:
         utt_keys.add("wav.scp")
     all_utts: Set[str] = set().union(*(tables[n].keys() for n in utt_keys))
-    report.num_utts_before = len(tables["utt2spk"])
+    report.num_utts_before = len(tables["utt2spk"]) + len(ambiguous)
 
     keep = set()
     # One reason per utterance dropped, the first that applies, so the counts add up to the drop.
-    for utt in sorted(all_utts, key=str.encode):
-        why = _why_dropped(utt, tables, utt_keys)
+    for utt in sorted(all_utts | ambiguous, key=str.encode):
+        why = "under two speakers in spk2utt" if utt in ambiguous else _why_dropped(utt, tables, utt_keys)
         if why is None:
             keep.add(utt)
         else:

@@ -154,3 +154,17 @@ def test_fix_drops_unusable_segments_and_says_why(asrkit, an4_dir):
     proc = asrkit("fix-data-dir", an4_dir, check=False)
     assert proc.returncode == 1
     assert proc.stderr.decode().endswith("nothing left to keep (6 ids seen: 5 not in utt2spk; 1 not in text)\n")
+
+
+def test_fix_drops_an_utterance_spk2utt_gives_two_speakers(an4_dir):
+    """utt2spk rebuilt from spk2utt gave an utterance listed under two speakers to the last one,
+    silently; it has no speaker to keep, so it is dropped and counted."""
+    (an4_dir / "utt2spk").unlink()
+    s2u = lines(an4_dir / "spk2utt")
+    utt = s2u[0].split()[1]
+    (an4_dir / "spk2utt").write_text("".join(s2u) + f"zzzz {utt}\n")
+    report = fix_data_dir(an4_dir)
+    assert (report.num_utts_before, report.num_utts_after) == (130, 129)
+    assert report.reasons == {"under two speakers in spk2utt": [utt]}
+    assert utt not in (an4_dir / "utt2spk").read_text() and "zzzz" not in (an4_dir / "spk2utt").read_text()
+    assert validate_data_dir(an4_dir) == []
