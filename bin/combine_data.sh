@@ -19,22 +19,33 @@ mkdir -p "$dest"
 export LC_ALL=C
 tmp_table=
 trap '[ -z "$tmp_table" ] || rm -f "$tmp_table"' EXIT
-for f in wav.scp segments text utt2spk feats.scp utt2num_frames utt2dur utt2uniq utt2lang reco2dur spk2gender \
-    reco2file_and_channel; do
+tables="wav.scp segments text utt2spk feats.scp utt2num_frames utt2dur utt2uniq utt2lang reco2dur spk2gender
+  reco2file_and_channel"
+# Every table is checked before any is written: a duplicate id in the third table left the first
+# two combined beside the earlier combination's others.
+combine=()
+for f in $tables; do
   n=0
   for src in "$@"; do [ -f "$src/$f" ] && n=$((n + 1)); done
   if [ "$n" -eq "$#" ]; then
-    # Checked before anything is written: a failed combination leaves no half-made table.
-    dups=$(for src in "$@"; do awk '{ print $1 }' "$src/$f"; done | sort | uniq -d | head -3 | tr '\n' ' ')
-    [ "$f" = spk2gender ] || [ -z "$dups" ] || die "ids found in more than one source's $f: $dups"
+    # A speaker may be in several sources (spk2gender), but with one gender: 'sort -u' below kept
+    # either of two different lines without a word.
+    dups=$(for src in "$@"; do cat "$src/$f"; done | { if [ "$f" = spk2gender ]; then sort -u; else cat; fi; } \
+      | awk '{ print $1 }' | sort | uniq -d | head -3 | tr '\n' ' ')
+    [ -z "$dups" ] || die "ids found in more than one source's $f$([ "$f" != spk2gender ] || echo " with different values"): $dups"
+    combine+=("$f")
+  elif [ "$n" -gt 0 ]; then
+    echo "$0: WARNING: $f is in only $n of $# sources: not combined" >&2
+  fi
+done
+for f in $tables; do
+  if [[ " ${combine[*]} " == *" $f "* ]]; then
     tmp_table="$dest/.$f.$$.tmp"
     for src in "$@"; do cat "$src/$f"; done | sort -k1,1 -u > "$tmp_table"
     mv "$tmp_table" "$dest/$f"
     tmp_table=
   else
-    [ "$n" -eq 0 ] || echo "$0: WARNING: $f is in only $n of $# sources: not combined" >&2
-    # One left from an earlier combination into <dest> would describe other utterances.
-    rm -f "$dest/$f"
+    rm -f "$dest/$f"   # one left from an earlier combination into <dest> would describe other utterances
   fi
 done
 "$(dirname "${BASH_SOURCE[0]}")/utt2spk_to_spk2utt.sh" "$dest/utt2spk" > "$dest/spk2utt"

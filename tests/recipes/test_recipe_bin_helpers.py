@@ -132,3 +132,22 @@ def test_combine_leaves_no_stale_table_and_carries_utt2uniq(tmp_path):
     run_sh([f"{BIN}/combine_data.sh", "all", "x", "y"], cwd=tmp_path)
     assert not (tmp_path / "all/feats.scp").exists()
     assert list(read_table(tmp_path / "all/utt2uniq")) == ["a-0", "b-0"]
+
+
+def test_combine_checks_every_table_first_and_gender_conflicts(tmp_path):
+    """A duplicate id in a later table (here two genders for one speaker: 'sort -u' kept either
+    line without a word) failed the combination after wav.scp, text and utt2spk were already
+    replaced in <dest>, beside the earlier combination's other tables."""
+    make_dir(tmp_path / "x", [("b-0", "b")])
+    make_dir(tmp_path / "y", [("a-0", "a")])
+    (tmp_path / "x/spk2gender").write_text("a m\nb f\n")
+    (tmp_path / "y/spk2gender").write_text("a m\n")            # the same line twice is fine
+    run_sh([f"{BIN}/combine_data.sh", "all", "x", "y"], cwd=tmp_path)
+    assert read_table(tmp_path / "all/spk2gender") == {"a": "m", "b": "f"}
+    before = {p.name: p.read_text() for p in (tmp_path / "all").iterdir()}
+    make_dir(tmp_path / "z", [("c-0", "c")])
+    (tmp_path / "z/spk2gender").write_text("a f\nc m\n")
+    proc = run_sh([f"{BIN}/combine_data.sh", "all", "x", "z"], cwd=tmp_path, check=False)
+    assert proc.returncode == 1
+    assert "ids found in more than one source's spk2gender with different values: a" in proc.stderr
+    assert {p.name: p.read_text() for p in (tmp_path / "all").iterdir()} == before
