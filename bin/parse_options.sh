@@ -10,7 +10,8 @@
 #
 # Then "--foo-bar value" (or "--foo-bar=value") sets foo_bar when the script defined foo_bar,
 # and is an error ("unknown option") otherwise, so a typo never passes silently. A variable whose
-# default is true/false only takes true/false, one whose default is an integer only an integer. Only lower-case names are options (never PATH or
+# default is true/false only takes true/false, one whose default is an integer only an integer (at
+# most 18 digits, read in decimal: 09 is 9). Only lower-case names are options (never PATH or
 # another environment variable). "--config file" sources a file of name=value
 # lines; "--help"/"-h" prints $help_message (or the script's leading comment block) and exits 0.
 # Parsing stops at the first argument that is not an option, or after "--"; the remaining
@@ -96,9 +97,14 @@ while [ $# -gt 0 ]; do
       fi
       # Likewise a variable whose default is an integer only takes an integer: "--stage abc" and
       # "--nj 2x" would otherwise surface later as bash's own "integer expression expected".
-      if [[ "$_po_old" =~ ^-?[0-9]+$ ]] && ! [[ "$_po_value" =~ ^-?[0-9]+$ ]]; then
-        echo "$0: option $_po_opt takes an integer, got '$_po_value'" >&2
-        exit 1
+      if [[ "$_po_old" =~ ^-?[0-9]+$ ]]; then
+        if ! [[ "$_po_value" =~ ^-?[0-9]{1,18}$ ]]; then
+          echo "$0: option $_po_opt takes an integer, got '$_po_value'" >&2
+          exit 1
+        fi
+        # In decimal: bash's arithmetic reads a leading 0 as octal ("--stage 09": "value too
+        # great for base" from $(( )), "--nj 010" as 8).
+        if [[ "$_po_value" == -* ]]; then _po_value=-$(( 10#${_po_value#-} )); else _po_value=$(( 10#$_po_value )); fi
       fi
       printf -v "$_po_name" '%s' "$_po_value"
       shift "$_po_n"

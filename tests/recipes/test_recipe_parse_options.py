@@ -47,6 +47,7 @@ def test_defaults_and_double_dash(script, tmp_path):
     (["--nj", "abc"], "option --nj takes an integer, got 'abc'"),
     (["--nj=2x"], "option --nj takes an integer, got '2x'"),
     (["--nj", "1.5"], "option --nj takes an integer, got '1.5'"),
+    (["--nj", "99999999999999999999"], "option --nj takes an integer, got '99999999999999999999'"),  # wrapped
     (["--config", "missing.conf"], "--config missing.conf: no such file"),
     (["--PATH", "x"], "unknown option --PATH"),  # never an environment variable
     (["--_po-name", "x"], "unknown option --_po-name"),
@@ -61,6 +62,14 @@ def test_bad_options_fail_with_a_message(script, tmp_path, args, message):
 
 def test_negative_integers_are_integers(script, tmp_path):
     assert "nj=-1 " in run_sh([str(script), "--nj", "-1"], cwd=tmp_path).stdout  # the script judges the range
+
+
+def test_integers_with_a_leading_zero_are_decimal(script, tmp_path):
+    """bash's arithmetic reads 09 as a bad octal number: './run.sh --stage 09' failed in run.sh's
+    $(( )) with 'value too great for base', and --nj 010 was 8 there."""
+    assert "nj=9 " in run_sh([str(script), "--nj", "09"], cwd=tmp_path).stdout
+    assert "nj=10 " in run_sh([str(script), "--nj=010"], cwd=tmp_path).stdout
+    assert "nj=-8 " in run_sh([str(script), "--nj", "-08"], cwd=tmp_path).stdout
 
 
 def test_config_file(script, tmp_path):
