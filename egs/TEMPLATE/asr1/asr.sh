@@ -104,6 +104,11 @@ for _f in "${_fs[@]}"; do
   [[ $_f =~ ^([0-9]+\.?[0-9]*|\.[0-9]+)$ ]] && awk -v f="$_f" 'BEGIN { exit !(f > 0) }' \
     || die "--speed-perturb-factors '$speed_perturb_factors': '$_f' is not a positive number (e.g. \"0.9 1.0 1.1\")"
 done
+# One set each: --train-set '' trained the tokenizer on data//text (an error only then, naming
+# data//text), and a name with a space was taken as two sets.
+for _o in train_set valid_set; do
+  [[ ${!_o} =~ ^[^[:space:]]+$ ]] || die "--${_o//_/-} '${!_o}': give one data set name (data/<name>)"
+done
 if [ "$stage" -gt "$stop_stage" ]; then
   # run.sh checks the options with --stage 1 --stop-stage 0; any other empty range is a typo
   # (--stage 5 --stop-stage 3), which exited 0 having done nothing.
