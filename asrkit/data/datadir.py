@@ -101,6 +101,8 @@ def write_data_dir(path: PathLike, wav_scp: Dict[str, str], text: Dict[str, str]
     """Write a new data dir's wav.scp, text, utt2spk and spk2utt, sorted as Kaldi requires.
 
     What every recipe's data prep ends with; the three tables must cover the same utterances.
+    The other Kaldi tables of an earlier data dir in ``path`` (segments, feats.scp, spk2gender,
+    ...) are removed: they would describe other utterances.
     """
     if not (set(wav_scp) == set(text) == set(utt2spk)):
         raise AsrkitError(f"{path}: wav.scp, text and utt2spk would cover different utterances")
@@ -113,3 +115,14 @@ def write_data_dir(path: PathLike, wav_scp: Dict[str, str], text: Dict[str, str]
         for name, table in (("wav.scp", wav_scp), ("text", text), ("utt2spk", utt2spk)):
             files.tmp(path / name).write_text(format_table(table, sort=True), encoding="utf-8")
         files.tmp(path / "spk2utt").write_text(format_table(list(spk2utt.items())), encoding="utf-8")
+    # The other tables of an earlier data dir made here (segments, feats.scp, spk2gender, utt2dur,
+    # ...) describe other utterances than the new ones: left beside them, they made the dir
+    # inconsistent (a stale segments file even decided which audio the new utterances are).
+    stale = [name for name in dict.fromkeys(TABLES + UTT_TABLES + RECO_TABLES + SPK_TABLES)
+             if name not in ("wav.scp", "text", "utt2spk", "spk2utt") and (path / name).is_file()]
+    for name in stale:
+        (path / name).unlink()
+    if stale:
+        from asrkit.utils.logging import get_logger
+
+        get_logger(__name__).info("%s: removed %s of an earlier data dir there", path, " ".join(stale))

@@ -34,6 +34,21 @@ def test_one_transcript_file(an4_root, tmp_path):
     assert rate == 16000 and len(samples) > 8000
 
 
+def test_tables_of_an_earlier_data_dir_there_are_removed(an4_root, tmp_path):
+    """Made again into the same folder, the new wav.scp, text, utt2spk and spk2utt replaced the
+    old ones, but a segments, feats.scp or spk2gender of the earlier data dir stayed beside them,
+    describing other utterances (a stale segments file even decided which audio is read)."""
+    make_user_corpus(an4_root, tmp_path / "c", 4)
+    (tmp_path / "data").mkdir()
+    for name, line in (("segments", "old-1 old 0 1"), ("feats.scp", "old-1 a.ark:9"), ("spk2gender", "old m"),
+                       ("utt2dur", "old-1 1.5"), ("notes.txt", "mine")):
+        (tmp_path / "data" / name).write_text(line + "\n")
+    make_data_dir(tmp_path / "c/audio", tmp_path / "data", transcripts=tmp_path / "c/prompts.txt", speaker="mine")
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == [
+        "notes.txt", "spk2utt", "text", "utt2spk", "wav.scp"]       # a file of the user's own stays
+    assert _errors(tmp_path / "data") == []
+
+
 def test_text_beside_each_file_speaker_from_folder_and_same_name_in_two_folders(an4_root, tmp_path):
     expected = make_user_corpus(an4_root, tmp_path / "c", 12, layout="beside")
     audio = tmp_path / "c/audio"
