@@ -208,6 +208,15 @@ def validate_data_dir(path: PathLike, no_text: bool = False, no_feats: bool = Fa
         else:
             _missing_from(problems, utt2spk, text.first_lines(), text.path)
             _missing(problems, text, utts, utt2spk.path)
+            # Kaldi allows an empty transcript, but asrkit-train skips the utterance (and counts
+            # it against the 5 % rule): said here, before features are made for it.
+            empty = [line for line in text.first_lines().values() if not line.value]
+            for line in empty[:MAX_REPEATED_WARNINGS]:
+                problems.append(Problem(str(text.path), line.lineno, f"empty transcript for {line.key!r} "
+                                        "(asrkit-train skips the utterance)", WARNING))
+            if len(empty) > MAX_REPEATED_WARNINGS:
+                problems.append(Problem(str(text.path), None,
+                                        f"{len(empty) - MAX_REPEATED_WARNINGS} more empty transcripts", WARNING))
 
     if d.has("utt2dur"):
         u2d = load("utt2dur")

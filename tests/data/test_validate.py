@@ -215,3 +215,14 @@ def test_speaker_and_recording_tables_checked(an4_dir):
     warnings = [str(p) for p in problems if not p.is_error]
     assert f"{an4_dir}/spk2gender: speaker '{spks[1]}' has no entry" in warnings
     assert f"{an4_dir}/reco2file_and_channel: {len(utts) - 2 - 5} more recordings have no entry" in warnings
+
+
+def test_empty_transcript_is_a_warning(an4_dir):
+    """A text line with a key alone passed without a word; asrkit-train then skipped the utterance."""
+    text = lines(an4_dir / "text")
+    text[4] = text[4].split()[0] + "\n"
+    (an4_dir / "text").write_text("".join(text))
+    problems = validate_data_dir(an4_dir)
+    assert [str(p) for p in problems] == [f"{an4_dir}/text:5: empty transcript for 'fcaw-an410-b' (asrkit-train "
+                                          "skips the utterance)"]
+    assert not problems[0].is_error
