@@ -138,8 +138,13 @@ def _missing_from(problems: List[Problem], ref: ScannedTable, keys, other: Path,
 
 
 def _wav_path(value: str) -> Optional[str]:
-    """The file a wav.scp value names, or None for a pipe / ark offset we cannot stat cheaply."""
-    if value.endswith("|") or " " in value.strip():
+    """The file a wav.scp value names, or None for a pipe we cannot stat cheaply.
+
+    A value with a space that is not a pipe is a path with a space, which is what the audio
+    reader opens (a corpus folder named 'my recordings'): it was not checked, so a missing file
+    there passed validation and failed feature extraction.
+    """
+    if value.rstrip().endswith("|"):
         return None
     path = value.strip()
     if ":" in path and not os.path.exists(path):

@@ -72,11 +72,14 @@ def test_missing_wav_entry_and_missing_wav_file(an4_dir):
     wav = lines(an4_dir / "wav.scp")
     del wav[0]
     wav[1] = wav[1].split()[0] + " /nonexistent/x.wav\n"
+    wav[2] = wav[2].split()[0] + " /nonexistent/my recordings/y.wav\n"      # a path with a space
+    wav[3] = wav[3].split()[0] + " cat /nonexistent/z.wav |\n"              # a pipe is not checked
     (an4_dir / "wav.scp").write_text("".join(wav))
     errs = errors(an4_dir)
     assert f"{an4_dir}/utt2spk:1: utterance 'fcaw-an406-b' has no entry in {an4_dir}/wav.scp" in errs
     assert f"{an4_dir}/wav.scp:2: audio file of 'fcaw-an408-b' does not exist: /nonexistent/x.wav" in errs
-    assert len(errs) == 2
+    assert f"{an4_dir}/wav.scp:3: audio file of 'fcaw-an409-b' does not exist: /nonexistent/my recordings/y.wav" in errs
+    assert len(errs) == 3
 
 
 def test_spk2utt_inconsistent(an4_dir):
