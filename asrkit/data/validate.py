@@ -146,13 +146,13 @@ def _wav_path(value: str) -> Optional[str]:
     """
     if value.rstrip().endswith("|"):
         return None
-    path = value.strip()
-    if ":" in path and not os.path.exists(path):
-        # ark offsets (foo.ark:123) are Kaldi's wav-in-ark form: check the ark file itself.
-        head, _, tail = path.rpartition(":")
-        if tail.isdigit():
-            return head
-    return path
+    return value.strip()
+
+
+def _wav_in_ark(path: str) -> bool:
+    """Whether ``path`` (which does not exist) is Kaldi's wav-in-ark form ``foo.ark:123``."""
+    head, _, tail = path.rpartition(":")
+    return tail.isdigit() and os.path.isfile(head)
 
 
 def validate_data_dir(path: PathLike, no_text: bool = False, no_feats: bool = False, no_wav: bool = False,
@@ -395,4 +395,9 @@ def _check_audio(problems: List[Problem], d: DataDir, load, utt2spk: ScannedTabl
         for key, line in wav_lines.items():
             p = _wav_path(line.value)
             if p is not None and not os.path.exists(p):
-                problems.append(Problem(str(wav.path), line.lineno, f"audio file of {key!r} does not exist: {p}"))
+                # Kaldi's wav-in-ark offset passed here (only the ark was looked at), but asrkit's
+                # audio reader opens a path or runs a 'cmd |': it then failed as 'no such file'.
+                why = (" (Kaldi's wav-in-ark offset form, which asrkit does not read: give the audio "
+                       "file, or a command ending in '|')") if _wav_in_ark(p) else ""
+                problems.append(Problem(str(wav.path), line.lineno,
+                                        f"audio file of {key!r} does not exist: {p}{why}"))

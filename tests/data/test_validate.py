@@ -74,12 +74,17 @@ def test_missing_wav_entry_and_missing_wav_file(an4_dir):
     wav[1] = wav[1].split()[0] + " /nonexistent/x.wav\n"
     wav[2] = wav[2].split()[0] + " /nonexistent/my recordings/y.wav\n"      # a path with a space
     wav[3] = wav[3].split()[0] + " cat /nonexistent/z.wav |\n"              # a pipe is not checked
+    ark = an4_dir / "wav.ark"
+    ark.write_bytes(b"x")
+    wav[4] = wav[4].split()[0] + f" {ark}:12\n"          # Kaldi's wav-in-ark: asrkit's reader does not read it
     (an4_dir / "wav.scp").write_text("".join(wav))
     errs = errors(an4_dir)
     assert f"{an4_dir}/utt2spk:1: utterance 'fcaw-an406-b' has no entry in {an4_dir}/wav.scp" in errs
     assert f"{an4_dir}/wav.scp:2: audio file of 'fcaw-an408-b' does not exist: /nonexistent/x.wav" in errs
     assert f"{an4_dir}/wav.scp:3: audio file of 'fcaw-an409-b' does not exist: /nonexistent/my recordings/y.wav" in errs
-    assert len(errs) == 3
+    assert f"{an4_dir}/wav.scp:5: audio file of 'fcaw-cen1-b' does not exist: {ark}:12 (Kaldi's wav-in-ark " \
+        "offset form, which asrkit does not read: give the audio file, or a command ending in '|')" in errs
+    assert len(errs) == 4
 
 
 def test_spk2utt_inconsistent(an4_dir):
