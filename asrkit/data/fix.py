@@ -8,6 +8,7 @@ What was dropped, and from which file, comes back in a :class:`FixReport`.
 """
 from __future__ import annotations
 
+import math
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -161,6 +162,17 @@ def _why_dropped(utt: str, tables: Dict[str, Dict[str, str]], utt_keys: Set[str]
             return f"not in {name}"
     if len(tables["utt2spk"][utt].split()) != 1:
         return "utt2spk gives not one speaker"
+    # What asrkit-validate-data-dir reports in these tables, so a fixed dir validates.
+    if "utt2num_frames" in tables and not (tables["utt2num_frames"][utt].isdigit()
+                                          and int(tables["utt2num_frames"][utt]) > 0):
+        return "utt2num_frames not a positive integer"
+    if "utt2dur" in tables:
+        try:
+            ok = math.isfinite(float(tables["utt2dur"][utt])) and float(tables["utt2dur"][utt]) > 0
+        except ValueError:
+            ok = False
+        if not ok:
+            return "utt2dur not a positive number of seconds"
     if "segments" in tables:
         try:
             reco, _, _ = parse_segment(tables["segments"][utt], "segments")

@@ -229,7 +229,7 @@ def validate_data_dir(path: PathLike, no_text: bool = False, no_feats: bool = Fa
         _missing(problems, u2d, utts, utt2spk.path)
         for line in u2d.first_lines().values():
             try:
-                ok = float(line.value) > 0
+                ok = math.isfinite(float(line.value)) and float(line.value) > 0
             except ValueError:
                 ok = False
             if not ok:

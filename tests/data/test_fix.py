@@ -168,3 +168,20 @@ def test_fix_drops_an_utterance_spk2utt_gives_two_speakers(an4_dir):
     assert report.reasons == {"under two speakers in spk2utt": [utt]}
     assert utt not in (an4_dir / "utt2spk").read_text() and "zzzz" not in (an4_dir / "spk2utt").read_text()
     assert validate_data_dir(an4_dir) == []
+
+
+def test_fix_drops_what_validation_refuses_in_utt2num_frames_and_utt2dur(an4_dir):
+    """An utt2num_frames of 0 or 'x', an utt2dur of 'nan' or 'inf': asrkit-validate-data-dir
+    refuses them, fix-data-dir kept them ('needed no change')."""
+    utts = [l.split()[0] for l in lines(an4_dir / "utt2spk")]
+    (an4_dir / "feats.scp").write_text("".join(f"{u} feats.ark:{i}\n" for i, u in enumerate(utts)))
+    bad_frames = {utts[2]: "0", utts[3]: "x"}
+    bad_durs = {utts[5]: "nan", utts[6]: "inf", utts[7]: "-1"}
+    (an4_dir / "utt2num_frames").write_text("".join(f"{u} {bad_frames.get(u, 100)}\n" for u in utts))
+    (an4_dir / "utt2dur").write_text("".join(f"{u} {bad_durs.get(u, 1.5)}\n" for u in utts))
+    assert [p for p in validate_data_dir(an4_dir, check_wav_files=False) if p.is_error]
+    report = fix_data_dir(an4_dir)
+    assert report.reasons == {"utt2num_frames not a positive integer": sorted(bad_frames),
+                              "utt2dur not a positive number of seconds": sorted(bad_durs)}
+    assert report.num_utts_after == 125
+    assert validate_data_dir(an4_dir, check_wav_files=False) == []
