@@ -263,8 +263,8 @@ def _check_keyed_tables(problems: List[Problem], d: DataDir, load, utt2spk: Scan
     reco2dur, utt2uniq, utt2lang), as Kaldi's validate_data_dir.sh checks them.
 
     An id that is not a speaker, recording or utterance of the dir is an error (fix-data-dir
-    drops it; one left in is a speaker a later combine or split carries for nothing, or a
-    recording's channel the scoring would look up wrongly). A speaker of the dir without stats
+    drops it, so a dir it has fixed must not fail here; Kaldi's validate_data_dir.sh refuses it
+    too). A speaker of the dir without stats
     in cmvn.scp is an error too (apply-cmvn would skip all its utterances); an id missing from
     the others only a warning (nothing in asrkit needs them whole, and fix-data-dir cannot add it).
     """
@@ -274,11 +274,11 @@ def _check_keyed_tables(problems: List[Problem], d: DataDir, load, utt2spk: Scan
         speakers |= set(spk2utt.first_lines())
     if d.has("segments"):
         recordings = {line.value.split()[0] for line in scan_table(d.file("segments")).lines if line.value.split()}
+        reco_source = str(d.file("segments"))
     else:
         recordings = set(utts)
-    where = {"speaker": f"{utt2spk.path}", "utterance": f"{utt2spk.path}",
-             "recording": f"{d.file('segments')}" if d.has("segments") else f"{utt2spk.path} (no segments: "
-                                                                                 "recordings are utterances)"}
+        reco_source = f"{utt2spk.path} (no segments: recordings are utterances)"
+    where = {"speaker": str(utt2spk.path), "utterance": str(utt2spk.path), "recording": reco_source}
     for name, ids, what, missing_level in (("spk2gender", speakers, "speaker", WARNING),
                                            ("cmvn.scp", speakers, "speaker", ERROR),
                                            ("reco2file_and_channel", recordings, "recording", WARNING),
