@@ -150,6 +150,7 @@ def compute_fbank_table(
     (:mod:`asrkit.utils.bad_items`).
     """
     start = time.perf_counter()
+    config.check_mel_bins()
     entries = read_wav_scp(wav_rspecifier, segments, channel, max_samples)
     if not entries:
         raise AsrkitError(f"{segments or wav_rspecifier}: no utterances")

@@ -89,8 +89,9 @@ class FbankConfig:
             problems.append(f"sample_frequency must be > 0, got {self.sample_frequency}")
         if self.frame_length <= 0 or self.frame_shift <= 0:
             problems.append(f"frame_length/frame_shift must be > 0, got {self.frame_length}/{self.frame_shift}")
-        if self.num_mel_bins < 3:
-            problems.append(f"num_mel_bins must be >= 3, got {self.num_mel_bins}")
+        # torchaudio asserts more than 3 (Kaldi: at least 3): a traceback for 3 otherwise
+        if self.num_mel_bins < 4:
+            problems.append(f"num_mel_bins must be >= 4, got {self.num_mel_bins}")
         if self.window_type not in _WINDOWS:
             problems.append(f"window_type must be one of {', '.join(_WINDOWS)}, got {self.window_type!r}")
         if self.dither < 0:
@@ -115,8 +116,76 @@ class FbankConfig:
             if not self.low_freq < self.vtln_low < vtln_high < high:
                 problems.append(f"with vtln_warp need low_freq < vtln_low < vtln_high < high_freq, got {self.low_freq}, "
                                 f"{self.vtln_low}, {vtln_high:g} (vtln_high={self.vtln_high}) and {high:g}")
+        if self.sample_frequency != int(self.sample_frequency):
+            # audio rates are whole numbers of Hz: 8000.5 would match no file (and the check in
+            # compute-fbank, which compares whole Hz, would let every utterance fail one by one)
+            problems.append(f"sample_frequency must be a whole number of Hz, got {self.sample_frequency}")
+        if not problems:
+            problems += self._frame_problems()
         if problems:
             raise AsrkitError("bad fbank config: " + "; ".join(problems))
+
+    def _frame_problems(self) -> List[str]:
+        """What torchaudio would assert on (a traceback) or choke on (a filter bank of
+        num_mel_bins x FFT bins floats: 10**12 bins asked for 5 TB)."""
+        window = int(self.sample_frequency * self.frame_length / 1000)
+        if window < 2:
+            return [f"frame_length must be at least two samples ({2000 / self.sample_frequency:g} ms at "
+                    f"{self.sample_frequency:g} Hz), got {self.frame_length} ms"]
+        padded = self._fft_size()
+        if padded % 2:
+            return [f"frame_length {self.frame_length} ms is {window} samples at {self.sample_frequency:g} Hz, an odd "
+                    f"FFT size with round_to_power_of_two false: choose an even number of samples"]
+        if self.num_mel_bins > padded:
+            # Each FFT bin lies inside at most two (overlapping) filters: past that many, some
+            # filter certainly has none. (check_mel_bins finds every empty one.)
+            return [self._too_many_bins(f"at least {self.num_mel_bins - padded}")]
+        return []
+
+    def _fft_size(self) -> int:
+        window = int(self.sample_frequency * self.frame_length / 1000)
+        return 1 << (window - 1).bit_length() if self.round_to_power_of_two else window
+
+    def _too_many_bins(self, how_many: str) -> str:
+        return (f"num_mel_bins {self.num_mel_bins} is too many for frame_length {self.frame_length} ms "
+                f"at {self.sample_frequency:g} Hz ({self._fft_size() // 2} FFT bins from {self.low_freq:g} Hz): "
+                f"{how_many} of its mel bins would hold no FFT bin (Kaldi: 'You may have set --num-mel-bins too large'), "
+                f"a feature dimension that is the same constant in every frame; use fewer mel bins or a longer "
+                f"frame_length")
+
+    def check_mel_bins(self) -> None:
+        """Kaldi's check (``MelBanks``) that every mel filter catches at least one FFT bin: an
+        empty one is a constant log(epsilon) column, a feature dimension holding nothing (128
+        bins at 16 kHz with 25 ms frames, 80 bins with 10 ms frames). An AsrkitError otherwise.
+
+        Not part of :meth:`validate`: a model trained on such features still decodes. Made
+        where features are computed for a corpus (asrkit-compute-fbank, training from audio).
+        A VTLN-warped bank is left to Kaldi's own warping at run time."""
+        if self.vtln_warp != 1.0:
+            return
+        nyquist = self.sample_frequency / 2
+        high = self.high_freq if self.high_freq > 0 else nyquist + self.high_freq
+        empty = self._empty_mel_bins(self._fft_size(), high)
+        if empty:
+            shown = ", ".join(map(str, empty[:10])) + (", ..." if len(empty) > 10 else "")
+            raise AsrkitError("bad fbank config: " + self._too_many_bins(f"{len(empty)} (0-based: {shown})"))
+
+    def _empty_mel_bins(self, padded: int, high: float) -> List[int]:
+        import numpy as np
+
+        def mel(f):
+            return 1127.0 * np.log(1.0 + np.asarray(f, dtype=np.float64) / 700.0)
+
+        low_mel, high_mel = float(mel(self.low_freq)), float(mel(high))
+        delta = (high_mel - low_mel) / (self.num_mel_bins + 1)
+        points = low_mel + delta * np.arange(self.num_mel_bins + 2)
+        fft_mel = mel(self.sample_frequency / padded * np.arange(padded // 2))
+        # The FFT bins inside (left, right) per filter; a bin on the edge itself counts, as float32
+        # rounding (torchaudio's) may put it a hair inside: only a certainly empty filter is refused.
+        slack = 1e-6 * high_mel
+        left, right = points[:-2] - slack, points[2:] + slack
+        inside = np.searchsorted(fft_mel, right, side="right") - np.searchsorted(fft_mel, left, side="left")
+        return [int(i) for i in np.flatnonzero(inside <= 0)]
 
     # --- YAML ---------------------------------------------------------------------------
     @classmethod

@@ -155,6 +155,7 @@ class AudioDataset(FeatureDataset):
     def __init__(self, table: UttTable, fbank: FbankConfig, cmvn: Optional[np.ndarray] = None,
                  norm_vars: bool = True, augment=None, seed: int = 0, cache: bool = False,
                  resample: bool = False) -> None:
+        fbank.check_mel_bins()  # an empty mel bin would be a dead input dimension for the whole training
         self.fbank = fbank
         self.resample = resample
         self.augment = augment if augment is not None and augment.active else None

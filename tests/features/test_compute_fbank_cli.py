@@ -183,18 +183,22 @@ def test_sample_rate_mismatch_is_fatal_and_8khz_works(tmp_path, an4_wavs, yesno_
         np.testing.assert_array_equal(feats[w.stem], _direct(w, cfg))
 
 
-@pytest.mark.parametrize("case", ["malformed-scp", "bad-option", "bad-wspecifier"])
+@pytest.mark.parametrize("case", ["malformed-scp", "bad-option", "bad-wspecifier", "empty-mel-bin", "three-mel-bins"])
 def test_bad_arguments(tmp_path, an4_wavs, case):
     scp = tmp_path / "wav.scp"
     scp.write_text(f"a {an4_wavs[0]}\nb\n" if case == "malformed-scp" else f"a {an4_wavs[0]}\n")
     out = tmp_path / "out"
-    args = {"malformed-scp": [], "bad-option": ["--window-type", "square"], "bad-wspecifier": []}[case]
+    args = {"malformed-scp": [], "bad-option": ["--window-type", "square"], "bad-wspecifier": [],
+            # 128 bins at 16 kHz: mel bin 3 catches no FFT bin (a constant column; Kaldi refuses it)
+            "empty-mel-bin": ["--num-mel-bins", "128"], "three-mel-bins": ["--num-mel-bins", "3"]}[case]
     wspec = "scp:x.scp" if case == "bad-wspecifier" else f"ark,scp:{out}/feats.ark,{out}/feats.scp"
     result = run_cli(compute_fbank_cli, [*args, f"scp:{scp}", wspec])
     err = result.stderr
     assert result.exit_code == 1, err
     message = {"malformed-scp": "wav.scp:2: malformed line", "bad-option": "bad fbank config: window_type",
-               "bad-wspecifier": "an ark is required"}[case]
+               "bad-wspecifier": "an ark is required",
+               "empty-mel-bin": "num_mel_bins 128 is too many for frame_length 25.0 ms at 16000 Hz",
+               "three-mel-bins": "num_mel_bins must be >= 4, got 3"}[case]
     assert message in err and "Traceback" not in err
     assert leftovers(out) == []
 

@@ -116,9 +116,45 @@ def test_config_yaml_round_trip_and_errors(tmp_path):
                           ("vtln_warp: 0\n", r"vtln_warp must be > 0 \(1: no warp\), got 0.0"),
                           ("vtln_warp: 0.9\nvtln_low: 7800\n", "with vtln_warp need low_freq < vtln_low < vtln_high"),
                           ("frame_shift: 0.001\n", "frame_length and frame_shift must be at least one sample"),
-                          ("frame_length: .nan\n", "frame_length must be a finite number, got nan")]:
+                          ("frame_length: .nan\n", "frame_length must be a finite number, got nan"),
+                          # these four were torchaudio tracebacks (an assertion, an int overflow)
+                          ("num_mel_bins: 3\n", "num_mel_bins must be >= 4, got 3"),
+                          ("num_mel_bins: 99999999999999999999\n", "num_mel_bins 99999999999999999999 is too many"),
+                          ("sample_frequency: 8000\nframe_length: 0.125\n", "frame_length must be at least two samples"),
+                          ("sample_frequency: 8000\nframe_length: 24.875\nround_to_power_of_two: false\n",
+                           "199 samples at 8000 Hz, an odd FFT size"),
+                          # every utterance failed on its own ("8000 Hz does not match 8000.5 Hz")
+                          ("sample_frequency: 8000.5\n", "sample_frequency must be a whole number of Hz, got 8000.5")]:
         path.write_text(text)
         with pytest.raises(AsrkitError, match=message):
             FbankConfig.from_yaml(path)
     with pytest.raises(AsrkitError, match="no such file"):
         FbankConfig.from_yaml(tmp_path / "missing.yaml")
+
+
+@pytest.mark.parametrize("options, empty", [
+    (dict(num_mel_bins=128), [3]),  # 16 kHz, 25 ms frames: one 31.25 Hz FFT bin too few at the low end
+    (dict(num_mel_bins=80, frame_length=10.0), [2, 7]),
+    (dict(sample_frequency=8000, num_mel_bins=200), None),
+])
+def test_mel_bins_without_an_fft_bin_are_refused_as_kaldi_does(options, empty):
+    """Kaldi's MelBanks refuses a filter bank with an empty mel bin ("You may have set
+    --num-mel-bins too large"); torchaudio computes it, a column that is log(epsilon) in every
+    frame. check_mel_bins finds the same empty bins as torchaudio's own filter bank."""
+    import torchaudio.compliance.kaldi as kaldi
+
+    cfg = FbankConfig(**options)
+    window = int(cfg.sample_frequency * cfg.frame_length / 1000)
+    padded = 1 << (window - 1).bit_length()
+    bank, _ = kaldi.get_mel_banks(cfg.num_mel_bins, padded, cfg.sample_frequency, cfg.low_freq, cfg.high_freq,
+                                  cfg.vtln_low, cfg.vtln_high, cfg.vtln_warp)
+    dead = (bank.sum(1) == 0).nonzero().flatten().tolist()
+    assert dead == (empty if empty is not None else dead) and dead
+    samples = np.random.default_rng(0).normal(scale=1000, size=int(cfg.sample_frequency)).astype(np.float32)
+    feats = compute_fbank(samples, int(cfg.sample_frequency), cfg)
+    assert (feats[:, dead] == feats[0, dead]).all()  # the same constant in every frame
+    with pytest.raises(AsrkitError, match=f"num_mel_bins {cfg.num_mel_bins} is too many .* would hold no FFT bin"):
+        cfg.check_mel_bins()
+    for good in (dict(), dict(sample_frequency=8000), dict(sample_frequency=8000, num_mel_bins=23),
+                 dict(num_mel_bins=40, frame_length=10.0), dict(sample_frequency=44100, num_mel_bins=128)):
+        FbankConfig(**good).check_mel_bins()
