@@ -8,12 +8,17 @@ tables are and how to read them; checking and repairing live in ``validate.py``/
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Dict, List, Tuple
 
 from asrkit.data.table import format_table, iter_table, read_list_table, read_table, utt2spk_to_spk2utt
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import AtomicFiles, PathLike
+
+# A time as Kaldi's ConvertStringToReal (strtod) reads it. Python's float() also takes '1_0'
+# (10.0) and non-ASCII digits ('١' is 1.0), which no Kaldi tool reads as a time.
+_TIME = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[+-]?(nan|inf|infinity)", re.IGNORECASE | re.ASCII)
 
 # Tables whose values may legitimately be empty (an utterance with an empty transcript).
 _EMPTY_VALUE_OK = {"text"}
@@ -34,7 +39,7 @@ def parse_segment(value: str, where: str) -> Tuple[str, float, float]:
     """
     fields = value.split()
     try:
-        if len(fields) != 3:
+        if len(fields) != 3 or not all(_TIME.fullmatch(f) for f in fields[1:]):
             raise ValueError
         reco, start, end = fields[0], float(fields[1]), float(fields[2])
     except ValueError:

@@ -491,13 +491,17 @@ class WavEntry:
         samples, rate = recording if recording is not None else self.read_recording()
         if not self.reco_id:
             return samples, rate
-        begin = int(self.start * rate)
-        stop = len(samples) if self.end == -1 else int(self.end * rate)
-        if stop > len(samples):
-            if stop - len(samples) > int(MAX_OVERSHOOT_S * rate):
+        # Compared as floats before any int(): a finite time such as 1e306 s is infinite in
+        # samples, and int(inf) was an OverflowError traceback.
+        n = len(samples)
+        stop_at = n if self.end == -1 else self.end * rate
+        if stop_at > n:
+            if stop_at - n > int(MAX_OVERSHOOT_S * rate):
                 raise AsrkitError(f"{self.what}: segment ends at {self.end} s, past the recording "
-                                  f"({len(samples) / rate:.3f} s)")
-            stop = len(samples)
+                                  f"({n / rate:.3f} s)")
+            stop_at = n
+        stop = int(stop_at)
+        begin = int(min(self.start * rate, n))
         if begin >= stop:
             raise AsrkitError(f"{self.what}: segment [{self.start}, {self.end}] s holds no samples "
                               f"(recording is {len(samples) / rate:.3f} s)")

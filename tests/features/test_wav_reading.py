@@ -66,14 +66,25 @@ def test_bad_segments(tmp_path, an4_wavs):
     scp = write_scp(tmp_path / "wav.scp", [("rec1", an4_wavs[0])])
     for line, message in [("u1 rec9 0 1", r"segments:1: recording 'rec9' of utterance 'u1' is not in"),
                           ("u1 rec1 0.5", r"segments:1: malformed line"),
-                          ("u1 rec1 1.0 0.5", r"segments:1: bad segment times")]:
+                          ("u1 rec1 1.0 0.5", r"segments:1: bad segment times"),
+                          # Python's float() reads these as 10 and 1; Kaldi's strtod does not
+                          ("u1 rec1 0 1_0", r"segments:1: malformed line"),
+                          ("u1 rec1 0 \u0661", r"segments:1: malformed line")]:
         segs = write_scp(tmp_path / "segments", [tuple(line.split(maxsplit=1))])
         with pytest.raises(AsrkitError, match=message):
             read_wav_scp(f"scp:{scp}", segs)
-    segs = write_scp(tmp_path / "segments", [("u1", "rec1 0.1 99"), ("u2", "rec1 0.1 0.2")])
+    segs = write_scp(tmp_path / "segments", [("u1", "rec1 0.1 99"), ("u2", "rec1 0.1 0.2"),
+                                             # finite seconds, infinite samples: int() of them was
+                                             # an OverflowError traceback
+                                             ("u3", "rec1 1e306 2e306"), ("u4", "rec1 0 1e306"),
+                                             ("u5", "rec1 1e306 -1"), ("u6", "rec1 0 -1.0")])
     got = _load_all(read_wav_scp(f"scp:{scp}", segs))
     assert isinstance(got["u1"], AsrkitError) and "past the recording" in str(got["u1"])
     assert not isinstance(got["u2"], AsrkitError)
+    assert "segment ends at 2e+306 s, past the recording" in str(got["u3"])
+    assert "segment ends at 1e+306 s, past the recording" in str(got["u4"])
+    assert "segment [1e+306, -1.0] s holds no samples" in str(got["u5"])
+    assert not isinstance(got["u6"], AsrkitError)
 
 
 def test_bad_audio_is_reported_per_utterance(tmp_path, an4_wavs):
