@@ -66,11 +66,19 @@ def speed_pipe(wav_entry: str, factor: float) -> str:
     return f"sox {in_type}{shlex.quote(entry)} {effect}"
 
 
+# As training's augment.speed_factors: past these the copy is hardly speech (and 1e9 asked the
+# resampler for 12 GB, inf was an OverflowError traceback, 1e-9 a copy 10**9 times as long).
+MIN_FACTOR, MAX_FACTOR = 0.5, 2.0
+
+
 def check_factors(factors: Sequence[float]) -> List[float]:
     out: List[float] = []
     for f in factors:
         if not f > 0:
             raise AsrkitError(f"speed factor {f:g} is not positive")
+        if not MIN_FACTOR <= f <= MAX_FACTOR:
+            raise AsrkitError(f"speed factor {f:g} is outside [{MIN_FACTOR:g}, {MAX_FACTOR:g}] (Kaldi's recipes use "
+                              f"0.9 1.0 1.1)")
         if any(factor_prefix(f) == factor_prefix(g) for g in out):
             raise AsrkitError(f"speed factor {f:g} is given twice")
         out.append(f)
@@ -151,6 +159,8 @@ def perturb_data_dir_speed(src: PathLike, dst: PathLike, factors: Sequence[float
         kept = set(keep)
         used_recos = {reco_of(u) for u in keep}
         used_spks = {utt2spk[u] for u in keep}
+        for kind, ids in (("utterance", keep), ("speaker", sorted(used_spks)), ("recording", sorted(used_recos))):
+            _check_no_collision(kind, ids, factors, d)
 
         out: Dict[str, Dict[str, str]] = {n: {} for n in ("wav.scp", "utt2spk", "utt2uniq")}
         if segments is not None:
@@ -198,6 +208,24 @@ def perturb_data_dir_speed(src: PathLike, dst: PathLike, factors: Sequence[float
         raise
     return PerturbReport(num_utts=len(keep), factors=factors,
                          dropped_tables=[n for n in DROPPED if d.has(n)])
+
+
+def _check_no_collision(kind: str, ids: Sequence[str], factors: Sequence[float], d: DataDir) -> None:
+    """An id of the source that is also a copy's id (utterance 'sp0.9-a' beside 'a', with 0.9 and
+    1.0 among the factors) would silently merge two entries: one transcript, audio or speaker
+    lost. A fatal error naming both (the ids are the user's to rename)."""
+    if 1.0 not in factors:
+        return  # copies of different factors differ in their prefixes: only the originals can clash
+    originals = set(ids)
+    for f in factors:
+        p = factor_prefix(f)
+        if not p:
+            continue
+        for i in ids:
+            if p + i in originals:
+                raise AsrkitError(f"{d.path}: the {f:g} copy of {kind} {i!r} would be {p + i!r}, which is also "
+                                  f"the id of the source's own {kind} {p + i!r} (kept by factor 1): the two would "
+                                  f"merge; rename the source's ids starting with 'sp<F>-', or leave 1.0 out of --factors")
 
 
 def _duration(value: str) -> Optional[float]:

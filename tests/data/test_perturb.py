@@ -42,6 +42,12 @@ def test_pipes_and_prefixes():
     ([0.9, -1.0], "speed factor -1 is not positive"),
     ([1.1, 1.10], "speed factor 1.1 is given twice"),
     ([], "no speed factors given"),
+    # inf was an OverflowError traceback with --method audio, 1e9 a 12 GB allocation, and with sox
+    # both (and 1e-9, a copy 10**9 times as long) were written into wav.scp without a word
+    ([0.9, float("inf")], r"speed factor inf is outside \[0.5, 2\]"),
+    ([1e9], r"speed factor 1e\+09 is outside \[0.5, 2\]"),
+    ([1e-9], r"speed factor 1e-09 is outside \[0.5, 2\]"),
+    ([float("nan")], "speed factor nan is not positive"),
 ])
 def test_bad_factors(factors, message):
     with pytest.raises(AsrkitError, match=message):
@@ -231,3 +237,43 @@ def test_sox_method_skips_truncated_wavs_by_the_shared_rule(an4_root, an4_dir, t
     with pytest.raises(AsrkitError, match=rf"recording '{bad}' \(.*cut6.wav\): truncated WAV file"):
         perturb_data_dir_speed(tmp_path / "b6", out, [0.9, 1.0])
     assert len(table(out / "text")) == 46
+
+
+@pytest.mark.parametrize("kind", ["utterance", "speaker", "recording"])
+def test_source_ids_that_are_copy_ids_are_an_error(an4_dir, tmp_path, kind):
+    """A source id 'sp0.9-X' beside 'X' (with 0.9 and 1.0 among the factors): the copy of X and the
+    original sp0.9-X got one key, one of them silently lost (the run said it wrote 4 utterances,
+    3 were there). Now a fatal error naming both, and nothing written."""
+    src = tmp_path / "src"
+    shutil.copytree(an4_dir, src)
+    utts = sorted(table(src / "utt2spk"))
+    first, second = utts[0], utts[1]
+    if kind == "utterance":
+        renamed = {second: f"sp0.9-{first}"}
+        for name in ("wav.scp", "text", "utt2spk"):
+            rows = table(src / name)
+            (src / name).write_text("".join(f"{renamed.get(k, k)} {v}\n" for k, v in sorted(rows.items())))
+        clash = first
+    else:
+        utt2spk = table(src / "utt2spk")
+        spk = utt2spk[first]
+        if kind == "speaker":
+            utt2spk = {u: (f"sp0.9-{spk}" if u == second else utt2spk[u]) for u in utt2spk}
+            (src / "utt2spk").write_text("".join(f"{u} {s}\n" for u, s in sorted(utt2spk.items())))
+            clash = spk
+        else:  # two utterances cut from recordings 'r' and 'sp0.9-r'
+            wav = table(src / "wav.scp")
+            (src / "wav.scp").write_text(f"r {wav[first]}\nsp0.9-r {wav[second]}\n")
+            (src / "segments").write_text(f"{first} r 0 1\n{second} sp0.9-r 0 1\n")
+            for name in ("text", "utt2spk"):
+                rows = table(src / name)
+                (src / name).write_text("".join(f"{u} {rows[u]}\n" for u in (first, second)))
+            clash = "r"
+        (src / "spk2utt").unlink()
+    with pytest.raises(AsrkitError, match=f"the 0.9 copy of {kind} '{clash}' would be 'sp0.9-{clash}', which is also "
+                                          f"the id of the source's own {kind}"):
+        perturb_data_dir_speed(src, tmp_path / "sp", [0.9, 1.0], method="sox")
+    assert not (tmp_path / "sp").exists() and sorted(p.name for p in tmp_path.iterdir()) == ["src", "test"]
+    # without the original ids (no 1.0) nothing clashes
+    perturb_data_dir_speed(src, tmp_path / "sp", [0.9, 1.1], method="sox")
+    assert len(table(tmp_path / "sp" / "utt2spk")) == 2 * len(table(src / "utt2spk"))
