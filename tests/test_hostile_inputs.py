@@ -324,6 +324,13 @@ def _nan(w: World, i: int, value: float = np.nan) -> np.ndarray:
     return m
 
 
+def _huge(w: World, i: int, value: float) -> np.ndarray:
+    """Utterance ``i`` as a double matrix (Kaldi's DM) holding ``value`` at frame 2, dim 5."""
+    m = w.feats[w.utts[i]].astype(np.float64)
+    m[2, 5] = value
+    return m
+
+
 # A LAS small enough that one epoch of the 24 utterances takes a few seconds on one thread.
 TRAIN_CONFIG = {
     "model": {"listener": {"vgg": False, "hidden": 8, "subsample": [2, 2], "proj": 8},
@@ -595,6 +602,24 @@ CASES: List[Case] = [
     Case("inf-feats-compute-cmvn-one-of-24-skipped", "compute-cmvn",
          lambda w, d: Run([_scp_with(w, d, {3: _nan(w, 3, -np.inf)}), d / "cmvn.ark"]), 0,
          "skipping utterance '{u3}': non-finite feature value -inf", check=_stats_frames(N - 1)),
+    # Finite doubles (a DM entry) beyond float32: were inf in apply-cmvn's output and in
+    # compute-cmvn's stats (sums of squares), exit 0 both.
+    Case("huge-double-feats-compute-cmvn-one-of-24-skipped", "compute-cmvn",
+         lambda w, d: Run([_scp_with(w, d, {3: _huge(w, 3, 1e200)}), d / "cmvn.ark"]), 0,
+         "skipping utterance '{u3}': feature value 1e+200 at frame 2, dim 5 is beyond float32's range",
+         check=_stats_frames(N - 1)),
+    Case("huge-double-feats-apply-cmvn-one-of-24-skipped", "apply-cmvn",
+         lambda w, d: Run([w.root / "cmvn.ark", _scp_with(w, d, {5: _huge(w, 5, -1e200)}),
+                           f"ark,scp:{d}/out.ark,{d}/out.scp"]), 0,
+         "skipping utterance '{u5}': feature value -1e+200 at frame 2, dim 5 is beyond float32's range",
+         check=_written("out.scp", N - 1)),
+    # Stats of constant features (variance floored to 1e-20: a scale of 1e10) and a float32 feature
+    # of 1e30: the normalized 1e40 was written as inf, exit 0.
+    Case("cmvn-output-overflowing-float32-apply-cmvn-one-of-24-skipped", "apply-cmvn",
+         lambda w, d: Run([_stats_file(d, accumulate_cmvn(np.zeros((10, MEL), np.float32))),
+                           _scp_with(w, d, {5: _nan(w, 5, 1e30)}), f"ark,scp:{d}/out.ark,{d}/out.scp"]), 0,
+         "skipping utterance '{u5}': normalized feature 1e+40 at frame 2, dim 5 overflows float32",
+         check=_written("out.scp", N - 1)),
     Case("nan-stats-apply-cmvn", "apply-cmvn",
          lambda w, d: Run([_stats_file(d, np.where(np.arange(w.stats.size).reshape(w.stats.shape) == 3, np.nan, w.stats)),
                            f"scp:{w.root}/feats.scp", f"ark,scp:{d}/out.ark,{d}/out.scp"]), 1,

@@ -27,6 +27,7 @@ log = logging.getLogger("cmvn")
 NO_FEATURES = "no features to compute CMVN stats from"
 # Kaldi floors the variance here (with a warning) instead of dividing by zero.
 VAR_FLOOR = 1.0e-20
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def accumulate_cmvn(feats: np.ndarray, stats: Optional[np.ndarray] = None, utt_id: str = "") -> np.ndarray:
@@ -47,8 +48,13 @@ def accumulate_cmvn(feats: np.ndarray, stats: Optional[np.ndarray] = None, utt_i
     if not np.isfinite(x).all():
         bad = np.argwhere(~np.isfinite(x))[0]
         raise AsrkitError(f"{name}: non-finite feature value {x[bad[0], bad[1]]} at frame {bad[0]}, dim {bad[1]}")
-    stats[0, :dim] += x.sum(axis=0)
-    stats[1, :dim] += np.einsum("td,td->d", x, x)
+    sums, squares = x.sum(axis=0), np.einsum("td,td->d", x, x)
+    if not (np.isfinite(sums).all() and np.isfinite(squares).all()):
+        # finite doubles (a DM matrix of 1e200) whose squares overflow: checked before adding, so
+        # the stats accumulated so far stay finite
+        raise AsrkitError(f"{name}: feature values too large for CMVN stats (their sums of squares overflow)")
+    stats[0, :dim] += sums
+    stats[1, :dim] += squares
     stats[0, dim] += x.shape[0]
     return stats
 
@@ -64,6 +70,14 @@ def check_features(utt: str, feats: np.ndarray, dim: Optional[int] = None) -> No
     if not finite.all():
         frame, d = np.argwhere(~finite)[0]
         raise AsrkitError(f"utterance {utt!r}: non-finite feature value {feats[frame, d]} at frame {frame}, dim {d}")
+    if feats.dtype.itemsize > 4 and feats.size:
+        # A double matrix (Kaldi's DM) may hold finite values no float32 feature can: 1e200
+        # became inf in apply-cmvn's float32 output, and its square inf in compute-cmvn's stats.
+        big = np.abs(feats) > _FLOAT32_MAX
+        if big.any():
+            frame, d = np.argwhere(big)[0]
+            raise AsrkitError(f"utterance {utt!r}: feature value {feats[frame, d]:g} at frame {frame}, dim {d} is "
+                              f"beyond float32's range (features are float32, as in Kaldi)")
 
 
 def check_stats(stats: np.ndarray, where: str = "CMVN stats") -> np.ndarray:
@@ -95,12 +109,25 @@ def cmvn_transform(stats: np.ndarray, norm_vars: bool = True, where: str = "CMVN
     return scale, -mean * scale
 
 
-def apply_cmvn(feats: np.ndarray, stats: np.ndarray, norm_vars: bool = True) -> np.ndarray:
+def _normalize(feats: np.ndarray, scale: np.ndarray, offset: np.ndarray, name: str) -> np.ndarray:
+    """``feats * scale + offset`` as float32; an AsrkitError naming ``name`` where that overflows
+    float32 (a variance floored to 1e-20 scales by 1e10: a feature 1e29 off the mean is then inf)."""
+    out = feats.astype(np.float64) * scale + offset
+    big = ~(np.abs(out) <= _FLOAT32_MAX)
+    if big.any():
+        frame, d = np.argwhere(big)[0]
+        raise AsrkitError(f"{name}: normalized feature {out[frame, d]:g} at frame {frame}, dim {d} overflows float32 "
+                          f"(the stats' variance of dim {d} is {1 / scale[d] ** 2:g}: were they computed from other "
+                          f"features?)")
+    return out.astype(np.float32)
+
+
+def apply_cmvn(feats: np.ndarray, stats: np.ndarray, norm_vars: bool = True, utt_id: str = "") -> np.ndarray:
     """Normalize ``feats`` (T, D) with Kaldi ``stats`` (2, D+1): mean 0 (and variance 1); float32 out."""
     scale, offset = cmvn_transform(stats, norm_vars)
     if feats.ndim != 2 or feats.shape[1] != scale.shape[0]:
         raise AsrkitError(f"CMVN stats are for {scale.shape[0]}-dim features, got features of shape {feats.shape}")
-    return (feats.astype(np.float64) * scale + offset).astype(np.float32)
+    return _normalize(feats, scale, offset, f"utterance {utt_id!r}" if utt_id else "features")
 
 
 def compute_cmvn_stats(
@@ -181,7 +208,7 @@ class Cmvn:
         if feats.ndim != 2 or feats.shape[1] != scale.shape[0]:
             raise AsrkitError(f"utterance {utt!r}: features of shape {feats.shape}, CMVN stats are for "
                               f"{scale.shape[0]}-dim features")
-        return (feats.astype(np.float64) * scale + offset).astype(np.float32)
+        return _normalize(feats, scale, offset, f"utterance {utt!r}")
 
 
 def is_specifier(arg: str) -> bool:

@@ -326,7 +326,7 @@ class FeatureDataset(torch.utils.data.Dataset):
         if self.cmvn is not None:
             from asrkit.features.cmvn import apply_cmvn
 
-            feats = apply_cmvn(feats, self.cmvn, norm_vars=self.norm_vars)
+            feats = apply_cmvn(feats, self.cmvn, norm_vars=self.norm_vars, utt_id=self.table.utt_id(i))
         return torch.from_numpy(np.array(feats, dtype=np.float32))  # a writable copy
 
     def __len__(self) -> int:
