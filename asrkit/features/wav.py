@@ -25,8 +25,12 @@ segments are cut from) holds at most ``max_samples`` samples over all channels, 
 **Truncation.** A WAV whose data chunk is shorter than its header says is an error, from a file
 or a pipe alike; only the sizes a streaming writer puts in a header it cannot seek back to fix
 (0 from a pipe, 0xFFFFFFFF, 0x7FFFF000, 0x7FFFFFFF) mean "the data runs to the end of the
-stream". FLAC that decodes to fewer frames than its STREAMINFO states is an error too. (OGG and
-MP3 state no length up front: a cut-off file of those reads as the shorter audio it holds.)
+stream". FLAC that decodes to fewer frames than its STREAMINFO states is an error too, and so is
+a NIST SPHERE or AU file or stream, or an AIFF or W64 file, holding fewer bytes of samples than
+its header states (libsndfile reads all of these as the shorter audio that is there). (OGG, MP3
+and an AIFF or W64 stream state no usable length up front: a cut-off one reads as the shorter
+audio it holds.) A shorten-compressed SPHERE file (WSJ's) is refused with the sph2pipe line that
+reads it.
 
 Kaldi's conventions are kept: a wav.scp value ending in ``|`` is run through ``/bin/sh`` and its
 stdout read as audio (a plain file name, ``pipes=False``, never is); with ``segments`` the
@@ -173,6 +177,85 @@ def _check_wav_header(riff: Optional[_RiffData], total: int, what: str, streamed
                           f"{kind} has {max(available, 0)})")
 
 
+# Other containers whose header states the length: libsndfile reads a truncated one as the
+# shorter audio that is there, without a word (half a NIST SPHERE file, as AN4, WSJ or TIMIT ship
+# them, decoded to half the samples, trained on with the whole transcript).
+_SPHERE_COMPRESSED = ("shorten", "wavpack", "shortpack")
+_W64_RIFF = bytes.fromhex("726966662e91cf11a5d628db04c10000")  # "riff" GUID
+_W64_DATA = bytes.fromhex("64617461f3acd3118cd100c04f8edb8a")  # "data" GUID
+_AU_UNKNOWN = 0xFFFFFFFF
+
+
+def _declared_samples(read_at: Callable[[int, int], bytes], streamed: bool) -> Optional[Tuple[str, int, int]]:
+    """``(format, byte offset of the samples, their byte size as the header states)`` of a NIST
+    SPHERE, AU, AIFF/AIFF-C or Wave64 header; None for anything else or an unknown size. AIFF and
+    W64 only from files: a streaming writer leaves placeholders (sox: FORM 0x7f000050)."""
+    head = read_at(0, 16)
+    if head.startswith(b"NIST_1A\n"):
+        try:
+            size = int(head[8:16])
+            fields = {}
+            for line in read_at(16, max(0, min(size, 1 << 16) - 16)).split(b"\n"):
+                parts = line.split(None, 2)
+                if parts and parts[0] == b"end_head":
+                    break
+                if len(parts) == 3:
+                    fields[parts[0].decode("ascii", "replace")] = parts[2].strip().decode("ascii", "replace")
+            coding = fields.get("sample_coding", "pcm").lower()
+            if any(c in coding for c in _SPHERE_COMPRESSED):
+                return ("SPHERE-compressed:" + coding, size, 0)
+            count = int(fields["sample_count"])
+            return ("SPHERE", size, count * int(fields.get("channel_count", 1)) * int(fields.get("sample_n_bytes", 2)))
+        except (ValueError, KeyError):
+            return None  # no sample_count (or an odd header): nothing stated to check against
+    if head.startswith(b".snd") and len(head) >= 12:
+        offset, size = struct.unpack_from(">II", head, 4)
+        return None if size == _AU_UNKNOWN else ("AU", offset, size)
+    if streamed:
+        return None
+    if head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
+        pos = 12
+        for _ in range(_MAX_CHUNKS):
+            hdr = read_at(pos, 8)
+            if len(hdr) < 8:
+                return None
+            size = struct.unpack_from(">I", hdr, 4)[0]
+            if hdr[:4] == b"SSND":
+                return ("AIFF", pos + 8, size)  # (the chunk's 8 bytes of offset and block size included)
+            pos += 8 + size + (size & 1)
+        return None
+    if head == _W64_RIFF:
+        pos = 40
+        for _ in range(_MAX_CHUNKS):
+            hdr = read_at(pos, 24)
+            if len(hdr) < 24:
+                return None
+            size = struct.unpack_from("<Q", hdr, 16)[0]  # the 24-byte chunk header included
+            if hdr[:16] == _W64_DATA:
+                return ("W64", pos + 24, max(size - 24, 0))
+            if size < 24:
+                return None
+            pos += (size + 7) // 8 * 8  # chunks are 8-byte aligned
+    return None
+
+
+def _check_declared_length(read_at: Callable[[int, int], bytes], total: int, what: str, streamed: bool) -> None:
+    """A SPHERE, AU, AIFF or W64 file (or SPHERE/AU stream) with fewer bytes of samples than its
+    header states is an error naming ``what``, as a truncated WAV is."""
+    found = _declared_samples(read_at, streamed)
+    if found is None:
+        return
+    fmt, offset, declared = found
+    if fmt.startswith("SPHERE-compressed:"):
+        raise AsrkitError(f"{what}: NIST SPHERE compressed with {fmt.split(':', 1)[1]!r}, which libsndfile does not "
+                          f"read; decompress it in wav.scp with Kaldi's sph2pipe: 'sph2pipe -f wav <file> |'")
+    available = total - offset
+    if declared > available:
+        kind = "stream" if streamed else "file"
+        raise AsrkitError(f"{what}: truncated {fmt} {kind} (header promises {declared} bytes of samples, "
+                          f"{kind} has {max(available, 0)})")
+
+
 # --------------------------------------------------------------------------------------------
 # Decoding (header first, then the samples)
 
@@ -268,6 +351,7 @@ def check_wav_file(path: str, what: str) -> None:
             return
         prefix = os.pread(fd, _HEADER_PREFIX, 0)
         _check_wav_header(_riff_data(_file_reader(fd, prefix)), st.st_size, what, streamed=False)
+        _check_declared_length(_file_reader(fd, prefix), st.st_size, what, streamed=False)
     finally:
         os.close(fd)
 
@@ -283,6 +367,7 @@ def read_audio_bytes(data: bytes, what: str, streamed: bool = False, channel: Op
         raise AsrkitError(f"{what}: empty {'stream' if streamed else 'file'} (0 bytes)")
     riff = _riff_data(lambda offset, n: bytes(data[offset:offset + n]))
     _check_wav_header(riff, len(data), what, streamed)
+    _check_declared_length(lambda offset, n: bytes(data[offset:offset + n]), len(data), what, streamed)
     if streamed and riff is not None and riff.declared == 0:
         # libsndfile reads a 0-size data chunk as empty; 0xFFFFFFFF makes it read to the end.
         data = bytearray(data)
@@ -385,6 +470,7 @@ def read_wav_source(source: str, what: str, channel: Optional[int] = DOWNMIX,
         prefix = os.pread(fd, _HEADER_PREFIX, 0)
         riff = _riff_data(_file_reader(fd, prefix))
         _check_wav_header(riff, st.st_size, what, streamed=False)
+        _check_declared_length(_file_reader(fd, prefix), st.st_size, what, streamed=False)
         return _decode(fd, what, channel, max_samples, prefix[:4], riff)
     except OSError as e:
         raise AsrkitError(f"{what}: cannot read: {e.strerror}") from None

@@ -297,6 +297,27 @@ def test_truncated_file_and_pipe_are_errors(tmp_path, an4_wavs):
         with pytest.raises(AsrkitError, match=r"^utterance 'u': truncated"):
             read_wav_source(source, "utterance 'u'")
 
+    # NIST SPHERE (AN4, WSJ, TIMIT), AU, AIFF and W64 state their length too; libsndfile read
+    # half a file as half the audio without a word. SPHERE and AU are checked from a pipe as well
+    # (AIFF and W64 streams carry placeholders).
+    for ext, fmt, streams in (("sph", "SPHERE", True), ("au", "AU", True), ("aiff", "AIFF", False),
+                              ("w64", "W64", False)):
+        full = tmp_path / f"full.{ext}"
+        subprocess.run([require_program("sox"), str(wav), str(full)], check=True)
+        np.testing.assert_array_equal(read_wav_source(str(full), ext)[0], ref)
+        np.testing.assert_array_equal(read_wav_source(f"cat {full} |", ext)[0], ref)
+        data = full.read_bytes()
+        half = tmp_path / f"cut.{ext}"
+        half.write_bytes(data[: len(data) // 2])
+        for source, kind in [(str(half), "file")] + ([(f"cat {half} |", "stream")] if streams else []):
+            with pytest.raises(AsrkitError, match=rf"^utterance 'u': truncated {fmt} {kind} \(header promises "):
+                read_wav_source(source, "utterance 'u'")
+    # A SPHERE file compressed with shorten (WSJ's) is not libsndfile's: say how to read it.
+    sph = (tmp_path / "full.sph").read_bytes()
+    (tmp_path / "shorten.sph").write_bytes(sph.replace(b"sample_coding -s3 pcm", b"sample_coding -s26 pcm,embedded-shorten-v2.00"))
+    with pytest.raises(AsrkitError, match=r"compressed with 'pcm,embedded-shorten-v2.00'.* 'sph2pipe -f wav <file> \|'"):
+        read_wav_source(str(tmp_path / "shorten.sph"), "shorten")
+
     # Through the command: named, skipped and counted; nothing of them in the outputs. Two bad of
     # three is past Kaldi's 95 % rule, so the rule is lifted here to see the skips themselves.
     scp = write_scp(tmp_path / "wav.scp", [("good", wav), ("t-file", cut), ("t-pipe", f"cat {cut} |")])
