@@ -161,6 +161,13 @@ def compute_fbank_table(
     check_wspecifier(spec)
     if spec.ark == "-" and (spec.scp is not None or nj > 1):
         raise AsrkitError(f"bad wspecifier {feats_wspecifier!r}: an scp or --nj > 1 needs an ark file, not '-'")
+    # An ark that is a stream (ark:/dev/null, a FIFO) has no directory of its own: --nj pieces
+    # beside it were /dev/null.1.ark, and fbank.yaml beside it /dev/fbank.yaml (as root: files
+    # made in /dev; else "permission denied" once every utterance was computed).
+    ark_stream = spec.ark == "-" or is_stream(spec.ark)
+    if ark_stream and nj > 1:
+        raise AsrkitError(f"bad wspecifier {feats_wspecifier!r}: --nj > 1 writes one ark per job beside the ark "
+                          f"(<ark-stem>.<JOB>.ark), so the ark must be a file, not {spec.ark!r}")
     if nj < 1:
         raise AsrkitError(f"--nj must be >= 1, got {nj}")
     # Imported after the input checks (so a bad table fails fast) and off the clock: torch's
@@ -173,12 +180,9 @@ def compute_fbank_table(
     pieces = split_scp(entries, min(nj, len(entries)))
     if len(pieces) < nj:
         log.warning("--nj %d is more than the %d utterances; using %d jobs", nj, len(entries), len(pieces))
-    # fbank.yaml (and utt2num_frames) go beside the scp, or the ark, when that is a file: beside
-    # ark:/dev/null or ark,t:/dev/stdout they went into /dev (as root, /dev/fbank.yaml was made;
-    # as anyone else the run failed on it after computing every feature).
-    beside = [p for p in (spec.scp, spec.ark) if p is not None and p != "-" and not is_stream(p)]
-    side_dir = Path(beside[0]).parent if beside else None
-    if utt2num_frames is None and spec.scp is not None and beside and beside[0] == spec.scp:
+    scp_file = spec.scp is not None and not is_stream(spec.scp)
+    side_dir = Path(spec.scp).parent if scp_file else (Path(spec.ark).parent if not ark_stream else None)
+    if utt2num_frames is None and scp_file:
         utt2num_frames = side_dir / "utt2num_frames"
 
     files = AtomicFiles()

@@ -61,25 +61,29 @@ def test_stdout_and_text_arks(tmp_path, an4_wavs):
         np.testing.assert_allclose(text[w.stem], _direct(w), atol=1e-4)
 
 
-def test_no_side_files_beside_a_stream(tmp_path, an4_wavs):
-    """fbank.yaml went beside the ark even when that was /dev/null (a Kaldi habit for a dry run):
-    as root /dev/fbank.yaml was made, as anyone else the run failed on it after computing every
-    feature. A scp to /dev/stdout put fbank.yaml and utt2num_frames into /dev too; they now go
-    beside the ark."""
-    import os
+def test_dev_null_ark_writes_nothing_beside_it(tmp_path, an4_wavs):
+    """Kaldi's dry run, ark:/dev/null: fbank.yaml went beside the ark, to /dev/fbank.yaml (as root a
+    file made in /dev; otherwise 'permission denied' after every utterance was computed), and with
+    --nj 2 the job arks to /dev/null.1.ark. An scp to /dev/stdout put utt2num_frames in /dev too."""
+    from pathlib import Path
 
     scp = write_scp(tmp_path / "wav.scp", [(w.stem, w) for w in an4_wavs[:2]])
-    existed = {n: os.path.exists(f"/dev/{n}") for n in ("fbank.yaml", "utt2num_frames")}
+    strays = [Path("/dev/fbank.yaml"), Path("/dev/utt2num_frames"), Path("/dev/null.1.ark"), Path("/dev/null.2.ark")]
+    before = {p for p in strays if p.exists()}
     try:
-        result = compute_fbank_table(f"scp:{scp}", "ark:/dev/null", FbankConfig())
-        assert result.outputs == ["/dev/null"]
-        compute_fbank_table(f"scp:{scp}", f"ark,scp:{tmp_path}/f.ark,/dev/null", FbankConfig())
-        assert (tmp_path / "fbank.yaml").is_file() and not (tmp_path / "utt2num_frames").exists()
-        assert {n: os.path.exists(f"/dev/{n}") for n in existed} == existed
+        result = run_cli(compute_fbank_cli, [f"scp:{scp}", "ark:/dev/null"])
+        assert result.exit_code == 0, result.stderr
+        assert result.stderr.rstrip().endswith("-> /dev/null")
+        result = run_cli(compute_fbank_cli, [f"scp:{scp}", f"ark,scp:{tmp_path}/f.ark,/dev/null"])
+        assert result.exit_code == 0, result.stderr
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["f.ark", "fbank.yaml", "wav.scp"]
+        result = run_cli(compute_fbank_cli, ["--nj", "2", f"scp:{scp}", "ark:/dev/null"])
+        assert result.exit_code == 1 and "--nj > 1 writes one ark per job beside the ark" in result.stderr
+        assert {p for p in strays if p.exists()} == before
     finally:
-        for n, was in existed.items():
-            if not was and os.path.exists(f"/dev/{n}"):
-                os.unlink(f"/dev/{n}")
+        for p in strays:
+            if p not in before and p.exists():
+                p.unlink()
 
 
 def test_nj_segments_and_pipes_match_one_job(tmp_path, an4_wavs, asrkit):
