@@ -613,6 +613,11 @@ CASES: List[Case] = [
                            f"ark,scp:{d}/out.ark,{d}/out.scp"]), 0,
          "skipping utterance '{u5}': feature value -1e+200 at frame 2, dim 5 is beyond float32's range",
          check=_written("out.scp", N - 1)),
+    # A (frames, 0) matrix first: its dimension 0 was the one all 23 real utterances were then
+    # refused for ("feature dimension 23, earlier utterances have 0"), failing the run.
+    Case("zero-dim-feats-first-compute-cmvn-one-of-24-skipped", "compute-cmvn",
+         lambda w, d: Run([_scp_with(w, d, {0: np.zeros((10, 0), np.float32)}), d / "cmvn.ark"]), 0,
+         "skipping utterance '{u0}': features with no dimensions (shape (10, 0))"),
     # Stats of constant features (variance floored to 1e-20: a scale of 1e10) and a float32 feature
     # of 1e30: the normalized 1e40 was written as inf, exit 0.
     Case("cmvn-output-overflowing-float32-apply-cmvn-one-of-24-skipped", "apply-cmvn",

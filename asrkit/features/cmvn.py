@@ -64,6 +64,9 @@ def check_features(utt: str, feats: np.ndarray, dim: Optional[int] = None) -> No
     columns when given); else an AsrkitError naming the utterance, for the caller to skip it."""
     if feats.ndim != 2:
         raise AsrkitError(f"utterance {utt!r}: expected a (frames, dim) matrix, got shape {feats.shape}")
+    if feats.shape[1] == 0:
+        # else, read first, its dimension 0 became the one every later utterance was refused for
+        raise AsrkitError(f"utterance {utt!r}: features with no dimensions (shape {feats.shape})")
     if dim is not None and feats.shape[1] != dim:
         raise AsrkitError(f"utterance {utt!r}: feature dimension {feats.shape[1]}, earlier utterances have {dim}")
     finite = np.isfinite(feats)
