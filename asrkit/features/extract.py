@@ -16,6 +16,7 @@ temporary files of a SIGKILLed run are removed by the next run that writes the s
 """
 from __future__ import annotations
 
+import math
 import sys
 import time
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ import numpy as np
 
 from asrkit.data.specifier import check_wspecifier, parse_specifier
 from asrkit.data.split import split_scp
-from asrkit.features.fbank import FbankConfig, compute_fbank
+from asrkit.features.fbank import FbankConfig, SampleRateMismatch, compute_fbank
 from asrkit.features.wav import DEFAULT_MAX_SAMPLES, EXPECT_MONO, WavEntry, iter_wavs, read_wav_scp, resample
 from asrkit.utils.bad_items import MAX_FAILED_PERCENT, BadItems
 from asrkit.utils.errors import AsrkitError
@@ -70,11 +71,18 @@ def _to_config_rate(samples: np.ndarray, rate: int, entry: WavEntry, config: Fba
     if rate == target:
         return samples, rate
     if not allow:
-        raise AsrkitError(f"utterance {entry.utt_id!r}: sample rate {rate} Hz does not match the fbank config's "
+        raise SampleRateMismatch(f"utterance {entry.utt_id!r}: sample rate {rate} Hz does not match the fbank config's "
                           f"sample_frequency {target} Hz (add --resample to resample it, in a recipe ./run.sh "
                           f"--fbank-args --resample; or set "
                           f"--sample-frequency {rate} if the corpus is all at {rate} Hz) "
                           f"[{entry.where}: {entry.source}]")
+    # The read was capped at max_samples, its resampled copy must be too: a header's rate of 1 Hz
+    # (corrupt) made 6 s of 8 kHz samples 14 hours of audio, a 1.6 GB allocation per utterance.
+    out_len = math.ceil(len(samples) * target / rate)
+    if out_len > entry.max_samples:
+        raise AsrkitError(f"utterance {entry.utt_id!r}: resampling {len(samples)} samples from {rate} Hz to {target} Hz "
+                          f"gives {out_len}, over the limit of {entry.max_samples} samples per read (--max-samples; "
+                          f"a corrupt sample rate in the header?) [{entry.where}: {entry.source}]")
     if rate not in told:
         told.add(rate)
         log.info("resampling utterance %r from %d Hz to %d Hz (--resample); further %d Hz audio is "
@@ -91,7 +99,14 @@ def _run_job(entries: List[WavEntry], ark: IO[bytes], text: bool, config: FbankC
     for entry, audio, error in progress(iter_wavs(entries), total=len(entries), desc=desc, unit="utt"):
         if error is None:
             samples, rate = audio
-            samples, rate = _to_config_rate(samples, rate, entry, config, allow_resample, told)
+            try:
+                # (a rate mismatch without --resample is fatal: the config does not fit the corpus)
+                samples, rate = _to_config_rate(samples, rate, entry, config, allow_resample, told)
+            except SampleRateMismatch:
+                raise
+            except AsrkitError as e:
+                error = e
+        if error is None:
             result.resampled += rate != audio[1]
             try:
                 feats = compute_fbank(samples, rate, config, entry.utt_id)

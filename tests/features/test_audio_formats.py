@@ -192,6 +192,20 @@ def test_compute_fbank_resamples_only_when_asked(made, tmp_path):
             assert feats[f"{u}-{k}"].shape == ref.shape
             assert np.abs(feats[f"{u}-{k}"][:, :40] - ref[:, :40]).mean() < 0.1
 
+    # A header's rate of 2 Hz (corrupt) and --resample: the read is within --max-samples, the
+    # resampled copy 8000 times longer. It was a MemoryError traceback (or, with the memory,
+    # hours of garbage features); now it is a skipped utterance naming the limit.
+    x = (_ref(sorted(utts.values(), key=lambda v: v["wav"])[0]["wav"])).astype(np.int16)
+    soundfile.write(tmp_path / "2hz.wav", x, 2, subtype="PCM_16")
+    scp = write_scp(tmp_path / "low.scp", [("good", sorted(utts.values(), key=lambda v: v["wav"])[0]["wav"]),
+                                           ("two-hz", tmp_path / "2hz.wav")])
+    result = run_cli(compute_fbank_cli, ["--resample", "--max-bad-percent", "100", "--max-samples", str(10 ** 7),
+                                         f"scp:{scp}", f"ark,scp:{out}/low.ark,{out}/low.scp"])
+    assert result.exit_code == 0, result.stderr
+    assert (f"skipping utterance 'two-hz': resampling {len(x)} samples from 2 Hz to 16000 Hz gives {len(x) * 8000}, "
+            f"over the limit of 10000000 samples per read") in result.stderr
+    assert list(kaldiio.load_scp(str(out / "low.scp"))) == ["good"]
+
 
 # --------------------------------------------------------------------------------------------
 # Hostile sources: reads must stop early (bytes read are counted, not time).
