@@ -524,6 +524,13 @@ def _spk_stats(w: World, d: Path, b: Entry) -> str:
     return f"ark:{d}/st.ark"
 
 
+def _utt_stats(w: World, d: Path, empty: int) -> str:
+    """Per-utterance stats of the 24 utterances; utterance ``empty``'s of 0 frames (its stats zero)."""
+    write_ark_scp(d / "st.ark", [(u, accumulate_cmvn(w.feats[u][:0 if i == empty else None]))
+                                 for i, u in enumerate(w.utts[:N])])
+    return f"ark:{d}/st.ark"
+
+
 def npy_file_bytes() -> bytes:
     buf = io.BytesIO()
     np.save(buf, np.zeros((2, MEL + 1)))
@@ -624,6 +631,12 @@ CASES: List[Case] = [
          lambda w, d: Run([_stats_file(d, accumulate_cmvn(np.zeros((10, MEL), np.float32))),
                            _scp_with(w, d, {5: _nan(w, 5, 1e30)}), f"ark,scp:{d}/out.ark,{d}/out.scp"]), 0,
          "skipping utterance '{u5}': normalized feature 1e+40 at frame 2, dim 5 overflows float32",
+         check=_written("out.scp", N - 1)),
+    # Kaldi's "insufficient stats" of one key (an utterance or speaker of 0 frames) stopped the
+    # whole run before the first utterance: now that key's utterances are the bad items.
+    Case("zero-frame-stats-of-one-utterance-apply-cmvn-one-of-24-skipped", "apply-cmvn",
+         lambda w, d: Run([_utt_stats(w, d, 7), f"scp:{w.root}/feats.scp", f"ark,scp:{d}/out.ark,{d}/out.scp"]), 0,
+         "skipping utterance '{u7}': ark:{d}/st.ark [{u7}]: insufficient stats for CMVN (frame count 0.0)",
          check=_written("out.scp", N - 1)),
     Case("nan-stats-apply-cmvn", "apply-cmvn",
          lambda w, d: Run([_stats_file(d, np.where(np.arange(w.stats.size).reshape(w.stats.shape) == 3, np.nan, w.stats)),

@@ -191,7 +191,14 @@ class Cmvn:
         self.where = where
         self.utt2spk = utt2spk
         if isinstance(stats, Mapping):
-            self._table = {k: cmvn_transform(v, norm_vars, f"{where} [{k}]") for k, v in stats.items()}
+            # A key whose stats are unusable (a speaker of 0 frames: Kaldi's "insufficient stats")
+            # fails its own utterances only, as a bad item, not every other speaker's.
+            self._table: Dict[str, Union[Tuple[np.ndarray, np.ndarray], AsrkitError]] = {}
+            for k, v in stats.items():
+                try:
+                    self._table[k] = cmvn_transform(v, norm_vars, f"{where} [{k}]")
+                except AsrkitError as e:
+                    self._table[k] = e
             self._global = None
         else:
             self._table = None
@@ -207,6 +214,8 @@ class Cmvn:
             if key not in self._table:
                 what = f"speaker {key!r} of utterance {utt!r}" if self.utt2spk is not None else f"utterance {utt!r}"
                 raise AsrkitError(f"{self.where}: no stats for {what}")
+            if isinstance(self._table[key], AsrkitError):
+                raise AsrkitError(f"utterance {utt!r}: {self._table[key]}")
             scale, offset = self._table[key]
         if feats.ndim != 2 or feats.shape[1] != scale.shape[0]:
             raise AsrkitError(f"utterance {utt!r}: features of shape {feats.shape}, CMVN stats are for "
