@@ -310,6 +310,10 @@ def _truncated_wav(w: World, d: Path) -> Path:
     return d / "truncated.wav"
 
 
+def _wav_scp_intact(w: World, d: Path, r: Result) -> None:
+    assert (d / "wav.scp").read_text() == "".join(f"{u} {wav}\n" for u, wav in zip(w.utts[:N], w.wavs[:N]))
+
+
 def _wav_scp(w: World, d: Path, n: int, bad: Dict[int, str]) -> str:
     lines = []
     for i, (u, wav) in enumerate(zip(w.utts[:n], w.wavs[:n])):
@@ -775,6 +779,17 @@ CASES: List[Case] = [
     Case("same-file-ark-and-scp-fbank", "compute-fbank",
          lambda w, d: Run(["--sample-frequency", "8000", f"scp:{w.root}/wav.scp", f"ark,scp:{d}/out.ark,out.ark"]), 1,
          "the ark and the scp are the same file", OUT + ("utt2num_frames", "fbank.yaml")),
+    # --write-utt2num-frames naming another output or the input: the features ark was replaced by
+    # the frame counts (exit 0), the wav.scp read by them.
+    Case("utt2num-frames-is-the-ark-fbank", "compute-fbank",
+         lambda w, d: Run(["--sample-frequency", "8000", "--num-mel-bins", str(MEL), "--write-utt2num-frames",
+                           d / "out.ark", f"scp:{w.root}/wav.scp", f"ark,scp:{d}/out.ark,{d}/out.scp"]), 1,
+         "{d}/out.ark: --write-utt2num-frames and the ark ({d}/out.ark) are the same file", OUT + ("fbank.yaml",)),
+    Case("utt2num-frames-is-the-wav-scp-fbank", "compute-fbank",
+         lambda w, d: Run(["--sample-frequency", "8000", "--num-mel-bins", str(MEL), "--write-utt2num-frames",
+                           _wav_scp(w, d, N, {})[len("scp:"):], f"scp:{d}/wav.scp", f"ark,scp:{d}/out.ark,{d}/out.scp"]),
+         1, "the wav.scp read and --write-utt2num-frames ({d}/wav.scp) are the same file", OUT + ("fbank.yaml",),
+         check=_wav_scp_intact),
     Case("same-file-ark-and-scp-apply-cmvn", "apply-cmvn",
          lambda w, d: Run([w.root / "cmvn.ark", f"scp:{w.root}/feats.scp", "ark,scp:out.ark,./out.ark"]), 1,
          "the ark and the scp are the same file", OUT),

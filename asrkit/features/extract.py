@@ -141,6 +141,35 @@ def job_ark_path(ark: str, job: int) -> str:
     return str(p.with_name(f"{p.stem if p.suffix else p.name}.{job}{suffix}"))
 
 
+def _check_distinct_outputs(spec, pieces, utt2num_frames, side_dir, wav_rspecifier, segments) -> None:
+    """Every file the run writes is a different file, and none is an input: --write-utt2num-frames
+    naming the ark replaced the features with the frame counts (exit 0), naming the scp or
+    fbank.yaml lost one of the two, naming wav.scp replaced the input table."""
+    import os
+
+    from asrkit.features.wav import _scp_path
+
+    arks = [spec.ark] if len(pieces) == 1 else [job_ark_path(spec.ark, j) for j in range(1, len(pieces) + 1)]
+    named = [(a, "the ark") for a in arks if a != "-"]
+    if spec.scp is not None:
+        named.append((spec.scp, "the scp"))
+    if utt2num_frames is not None:
+        named.append((str(utt2num_frames), "--write-utt2num-frames"))
+    if side_dir is not None:
+        named.append((str(side_dir / "fbank.yaml"), "fbank.yaml (written beside the scp or ark)"))
+    inputs = [(_scp_path(wav_rspecifier), "the wav.scp read")]
+    if segments is not None:
+        inputs.append((str(segments), "the segments file read"))
+    seen = {}
+    for path, role in named + inputs:
+        if is_stream(path):
+            continue
+        key = os.path.realpath(path)
+        if key in seen:
+            raise AsrkitError(f"{path}: {role} and {seen[key]} are the same file: one would overwrite the other")
+        seen[key] = f"{role} ({path})" if path else role
+
+
 def compute_fbank_table(
     wav_rspecifier: str,
     feats_wspecifier: str,
@@ -199,6 +228,7 @@ def compute_fbank_table(
     side_dir = Path(spec.scp).parent if scp_file else (Path(spec.ark).parent if not ark_stream else None)
     if utt2num_frames is None and scp_file:
         utt2num_frames = side_dir / "utt2num_frames"
+    _check_distinct_outputs(spec, pieces, utt2num_frames, side_dir, wav_rspecifier, segments)
 
     files = AtomicFiles()
     try:
