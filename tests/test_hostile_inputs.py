@@ -790,6 +790,16 @@ CASES: List[Case] = [
                            _wav_scp(w, d, N, {})[len("scp:"):], f"scp:{d}/wav.scp", f"ark,scp:{d}/out.ark,{d}/out.scp"]),
          1, "the wav.scp read and --write-utt2num-frames ({d}/wav.scp) are the same file", OUT + ("fbank.yaml",),
          check=_wav_scp_intact),
+    # An output that is an input of another kind: compute-cmvn's stats replaced the features (an
+    # scp's ark too), apply-cmvn's features the stats file; exit 0 both.
+    Case("stats-out-is-the-ark-an-scp-reads-compute-cmvn", "compute-cmvn",
+         lambda w, d: Run([_scp_with(w, d, {}), f"ark:{d}/f.ark"]), 1,
+         "{d}/f.ark: the stats output is a features input ({d}/f.ark), which the command reads: it would be replaced",
+         check=lambda w, d, r: _written("f.scp", N)(w, d, r)),
+    Case("feats-out-is-the-stats-apply-cmvn", "apply-cmvn",
+         lambda w, d: Run([_stats_file(d, w.stats), f"scp:{w.root}/feats.scp", f"ark,scp:{d}/out.ark,{d}/stats.ark"]),
+         1, "{d}/stats.ark: the features output is the CMVN stats ({d}/stats.ark), which the command reads", OUT,
+         check=lambda w, d, r: np.testing.assert_array_equal(kaldiio.load_mat(str(d / "stats.ark")), w.stats)),
     Case("same-file-ark-and-scp-apply-cmvn", "apply-cmvn",
          lambda w, d: Run([w.root / "cmvn.ark", f"scp:{w.root}/feats.scp", "ark,scp:out.ark,./out.ark"]), 1,
          "the ark and the scp are the same file", OUT),

@@ -9,16 +9,17 @@ partial feats.ark/feats.scp behind; the scp already names the final ark path.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from dataclasses import dataclass
-from typing import IO, Dict, Iterator, Optional, Tuple
+from typing import IO, Dict, Iterator, List, Optional, Tuple
 
 import kaldiio
 import numpy as np
 
 from asrkit.data.matrix_io import ScpTable, iter_ark_file, iter_scp, iter_scp_items
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.fileio import AtomicFiles, name_os_error
+from asrkit.utils.fileio import AtomicFiles, is_stream, name_os_error
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,43 @@ def check_wspecifier(s: Specifier) -> None:
         raise AsrkitError(f"bad wspecifier {spec!r}: the ark and the scp are the same file")
     if s.ark == "-" and s.scp is None and sys.stdout is None:  # started with stdout closed (">&-")
         raise AsrkitError(f"bad wspecifier {spec!r}: stdout is closed")
+
+
+def read_files(spec: str) -> List[str]:
+    """The files an rspecifier (or a bare file name) reads: its ark, or its scp and the arks the
+    scp's lines name. Streams and pipes are left out; an unreadable scp gives just its name
+    (its own error comes when it is read)."""
+    from asrkit.data.matrix_io import parse_scp_value
+    from asrkit.data.table import iter_table
+
+    if not re.match(r"^[a-z]+(,[a-z]+)*:", spec):
+        return [spec]
+    s = parse_specifier(spec)
+    files = [f for f in (s.ark, s.scp) if f is not None and f != "-" and not f.rstrip().endswith("|")]
+    if s.scp in files:
+        try:
+            files += sorted({e.path for e in (parse_scp_value(line.key, line.value, "") for line in iter_table(s.scp))
+                             if not e.pipe})
+        except (AsrkitError, OSError):
+            pass
+    return files
+
+
+def check_not_overwriting(outputs: List[Tuple[str, str]], inputs: List[Tuple[str, str]]) -> None:
+    """Refuse an output that is one of the files the command reads (``(path, role)`` each), before
+    anything runs: compute-cmvn ark:f.ark ark:f.ark replaced the features with their stats, and
+    apply-cmvn's output named as its stats replaced the stats (exit 0 both)."""
+    taken = {}
+    for path, role in inputs:
+        if path and not is_stream(path):
+            taken.setdefault(os.path.realpath(path), (path, role))
+    for path, role in outputs:
+        if not path or path == "-" or is_stream(path):
+            continue
+        hit = taken.get(os.path.realpath(path))
+        if hit is not None:
+            raise AsrkitError(f"{path}: {role} is {hit[1]} ({hit[0]}), which the command reads: it would be "
+                              f"replaced; write the output elsewhere")
 
 
 class MatrixWriter:
