@@ -106,6 +106,7 @@ def perturb_data_dir_speed(src: PathLike, dst: PathLike, factors: Sequence[float
     d.require("wav.scp", "utt2spk")
     if Path(dst).resolve() == d.path.resolve():
         raise AsrkitError(f"{dst}: the output data dir must differ from the input")
+    _check_replaceable(Path(dst), d.path)
     wav_scp, utt2spk = d.read("wav.scp"), d.read("utt2spk")
     segments = d.segments() if d.has("segments") else None
     text = d.read("text") if d.has("text") else None
@@ -226,6 +227,25 @@ def _check_no_collision(kind: str, ids: Sequence[str], factors: Sequence[float],
                 raise AsrkitError(f"{d.path}: the {f:g} copy of {kind} {i!r} would be {p + i!r}, which is also "
                                   f"the id of the source's own {kind} {p + i!r} (kept by factor 1): the two would "
                                   f"merge; rename the source's ids starting with 'sp<F>-', or leave 1.0 out of --factors")
+
+
+def _check_replaceable(dst: Path, src: Path) -> None:
+    """``dst`` is replaced as a whole at the end (a data dir is rewritten, not merged): it must not
+    hold the input, nor be a directory other than a data dir. 'perturb data/train data' removed
+    data/ with every other set in it (and the input itself); 'perturb data/train exp' all of exp/."""
+    if src.resolve().is_relative_to(dst.resolve()):
+        raise AsrkitError(f"{dst}: the output data dir holds the input {src}: replacing it would delete the input "
+                          f"(give a new directory, e.g. {src}_sp)")
+    if not dst.exists() and not dst.is_symlink():
+        return
+    if not dst.is_dir() or dst.is_symlink():
+        raise AsrkitError(f"{dst}: exists and is not a directory: not replaced (give a data dir to write)")
+    # A data dir holds tables (files), maybe our audio copies, split<N>/ pieces and fix's .backup.
+    foreign = sorted(p.name + "/" for p in dst.iterdir()
+                     if p.is_dir() and not (p.name in (AUDIO_DIR, ".backup") or p.name.startswith("split")))
+    if foreign:
+        raise AsrkitError(f"{dst}: exists and holds {', '.join(foreign[:3])}{' ...' if len(foreign) > 3 else ''}, "
+                          f"so it is not a data dir: it is not replaced (remove it yourself, or give a new directory)")
 
 
 def _duration(value: str) -> Optional[float]:

@@ -277,3 +277,27 @@ def test_source_ids_that_are_copy_ids_are_an_error(an4_dir, tmp_path, kind):
     # without the original ids (no 1.0) nothing clashes
     perturb_data_dir_speed(src, tmp_path / "sp", [0.9, 1.1], method="sox")
     assert len(table(tmp_path / "sp" / "utt2spk")) == 2 * len(table(src / "utt2spk"))
+
+
+def test_output_that_holds_the_input_or_other_data_is_not_replaced(an4_dir, tmp_path):
+    """The output dir is replaced as a whole: 'perturb data/train data' removed data/ with every
+    other set in it (and the input); 'perturb data/train exp' all of exp/. Both now refused,
+    touching nothing; an existing data dir (tables, audio/, split<N>/) is still replaced."""
+    sets = tmp_path / "data"
+    src = sets / "train"
+    shutil.copytree(an4_dir, src)
+    (sets / "test").mkdir()
+    (sets / "test" / "text").write_text("keep me\n")
+    (tmp_path / "exp" / "run1").mkdir(parents=True)
+    before = sorted(str(p) for p in tmp_path.rglob("*"))
+    for dst, message in [(sets, "the output data dir holds the input"), (tmp_path, "the output data dir holds the input"),
+                         (tmp_path / "exp", "exists and holds run1/, so it is not a data dir: it is not replaced"),
+                         (sets / "test" / "text", "exists and is not a directory")]:
+        with pytest.raises(AsrkitError, match=message):
+            perturb_data_dir_speed(src, dst, [0.9, 1.0])
+        assert sorted(str(p) for p in tmp_path.rglob("*")) == before
+    old = sets / "train_sp"
+    (old / "split2" / "1").mkdir(parents=True)
+    (old / "text").write_text("stale\n")
+    perturb_data_dir_speed(src, old, [0.9, 1.0])
+    assert len(table(old / "text")) == 2 * len(table(src / "text")) and not (old / "split2").exists()
