@@ -31,7 +31,7 @@ import numpy as np
 from asrkit.data.datadir import DataDir, parse_segment
 from asrkit.data.table import iter_table_fast
 from asrkit.features.fbank import FbankConfig, compute_fbank
-from asrkit.features.wav import EXPECT_MONO, WavEntry, read_wav_scp, read_wav_source, resample, speed_perturb
+from asrkit.features.wav import DEFAULT_MAX_SAMPLES, EXPECT_MONO, WavEntry, read_wav_scp, read_wav_source, resample, speed_perturb
 from asrkit.training.data import FeatureDataset, _Inputs
 from asrkit.training.utt_table import StringsBuilder, UttTable
 from asrkit.utils.errors import AsrkitError
@@ -185,18 +185,25 @@ class AudioDataset(FeatureDataset):
         return WavEntry(t.utt_id(i), t.source(i), t.where(i), reco_id=f"line{t.where(i)}",
                         start=float(t.starts[i]), end=float(t.ends[i]), channel=EXPECT_MONO)
 
-    def _at_config_rate(self, samples: np.ndarray, rate: int) -> Tuple[np.ndarray, int]:
+    def _at_config_rate(self, samples: np.ndarray, rate: int, what: str) -> Tuple[np.ndarray, int]:
         """With ``resample``, audio at another rate is brought to the fbank config's (before any
         speed perturbation, so the factors mean the same for every recording); without it the rate is
         left for compute_fbank to refuse, naming the utterance."""
         target = int(self.fbank.sample_frequency)
         if self.resample and rate != target:
+            # as compute-fbank --resample: the read was capped, its resampled copy must be too (a
+            # corrupt header's 1 Hz made seconds of audio hours, gigabytes in a loader worker)
+            out_len = math.ceil(len(samples) * target / rate)
+            if out_len > DEFAULT_MAX_SAMPLES:
+                raise AsrkitError(f"{what}: resampling {len(samples)} samples from {rate} Hz to {target} Hz gives {out_len}, "
+                                  f"over the limit of {DEFAULT_MAX_SAMPLES} samples per read (a corrupt sample rate "
+                                  f"in the header?)")
             return resample(samples, rate, target), target
         return samples, rate
 
     def _features(self, i: int) -> np.ndarray:
         entry = self._entry(i)
-        samples, rate = self._at_config_rate(*entry.load())
+        samples, rate = self._at_config_rate(*entry.load(), entry.what)
         a = self.augment
         if a is not None:
             rng = np.random.default_rng([self.seed, self.epoch, i])
@@ -204,7 +211,7 @@ class AudioDataset(FeatureDataset):
                 samples = speed_perturb(samples, rate, a.speed_factors[int(rng.integers(len(a.speed_factors)))])
             if self.noises and rng.random() < a.noise_prob:
                 noise_entry = self.noises[int(rng.integers(len(self.noises)))]
-                noise, noise_rate = self._at_config_rate(*noise_entry.load())
+                noise, noise_rate = self._at_config_rate(*noise_entry.load(), noise_entry.what)
                 if noise_rate != rate:
                     raise AsrkitError(f"{noise_entry.what}: noise at {noise_rate} Hz for {rate} Hz speech "
                                       f"({entry.what})")

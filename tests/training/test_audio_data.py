@@ -94,6 +94,11 @@ def test_resample_brings_other_rates_to_the_fbank_config(an4_raw, asrkit, tmp_pa
         assert feats.shape == ref.shape and feats.shape[1] == 40
         np.testing.assert_allclose(feats.numpy(), ref, atol=1e-5, rtol=0)
         assert table.num_frames[i] == ref.shape[0]  # batches are cut for the resampled length
+    # A corrupt header's 1 Hz: 6 s of samples would become 14 hours at 8 kHz (a MemoryError in a
+    # loader worker); refused as that utterance's error, as compute-fbank --resample skips it.
+    with pytest.raises(AsrkitError, match=r"^utterance 'u': resampling 50800 samples from 1 Hz to 8000 Hz gives "
+                                          r"406400000, over the limit of 268435456 samples per read"):
+        ds._at_config_rate(np.zeros(50800, np.float32), 1, "utterance 'u'")
 
 
 def test_augmentation_is_seeded_per_epoch_and_utterance(an4_raw, tmp_path):
