@@ -175,7 +175,13 @@ def compute_cmvn_stats(
         out[spk] = acc
     if not out:
         raise AsrkitError("no speaker in spk2utt has features: no CMVN stats written")
-    return out, {"utts": len(per_utt), "missing": missing, "empty_speakers": empty}
+    listed = {u for utts in spk2utt.values() for u in utts}
+    unlisted = [u for u in per_utt if u not in listed]
+    if unlisted:
+        # their frames are in no speaker's stats (Kaldi leaves them out without a word)
+        log.warning("%d utterance(s) with features are in no speaker of spk2utt, left out of the stats: %s%s",
+                    len(unlisted), " ".join(unlisted[:10]), " ..." if len(unlisted) > 10 else "")
+    return out, {"utts": len(per_utt), "missing": missing, "empty_speakers": empty, "unlisted": len(unlisted)}
 
 
 class Cmvn:

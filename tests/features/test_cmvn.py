@@ -96,6 +96,16 @@ def test_per_speaker_and_per_utterance_stats(an4_feats, tmp_path):
         np.testing.assert_allclose(per_utt[utt], numpy_stats([m]), rtol=1e-12)
     result = run_cli(compute_cmvn_cli, ["--spk2utt", f"ark:{tmp_path}/spk2utt", f"scp:{d}/feats.scp", "x.ark"])
     assert result.exit_code == 1 and "with --spk2utt the output must be a wspecifier" in result.stderr
+    # An utterance with features but in no speaker's list: left out of every speaker's stats, now
+    # with a warning naming it (it was left out without a word).
+    dropped = spk2utt[first][0]
+    spk2utt[first] = spk2utt[first][1:]
+    write_scp(tmp_path / "spk2utt", [(s, " ".join(u)) for s, u in sorted(spk2utt.items())])
+    result = run_cli(compute_cmvn_cli, ["--spk2utt", f"ark:{tmp_path}/spk2utt", f"scp:{d}/feats.scp",
+                                        f"ark:{tmp_path}/cmvn_spk2.ark"])
+    assert result.exit_code == 0, result.stderr
+    assert (f"1 utterance(s) with features are in no speaker of spk2utt, left out of the stats: {dropped}"
+            in result.stderr)
 
 
 @pytest.mark.parametrize("norm_vars", [True, False])
