@@ -310,6 +310,10 @@ def _truncated_wav(w: World, d: Path) -> Path:
     return d / "truncated.wav"
 
 
+def _nothing_read(w: World, d: Path, r: Result) -> None:
+    assert "Done" not in r.stderr, r.stderr
+
+
 def _wav_scp_intact(w: World, d: Path, r: Result) -> None:
     assert (d / "wav.scp").read_text() == "".join(f"{u} {wav}\n" for u, wav in zip(w.utts[:N], w.wavs[:N]))
 
@@ -756,6 +760,16 @@ CASES: List[Case] = [
                            f"ark,b,nf,scp:{d}/out.ark,{d}/out.scp"]), 0, "Done 24 out of 24", check=_written("out.scp", N)),
     Case("empty-ark-name-rspecifier", "compute-cmvn", lambda w, d: Run(["ark:", d / "cmvn.ark"]), 1,
          "bad specifier 'ark:': no ark file name", OUT),
+    # Empty arguments: compute-cmvn refused an empty stats output only after reading every
+    # utterance; apply-cmvn said ": no file in ''"; kaldiio's message for "" spoke of "the output file".
+    Case("empty-stats-output-compute-cmvn-refused-before-reading", "compute-cmvn",
+         lambda w, d: Run([_scp_with(w, d, {}), ""]), 1,
+         "re:^ERROR \\(asrkit-compute-cmvn\\): bad stats output '': give a file name", check=_nothing_read),
+    Case("empty-stats-apply-cmvn", "apply-cmvn",
+         lambda w, d: Run(["", f"scp:{w.root}/feats.scp", f"ark,scp:{d}/out.ark,{d}/out.scp"]), 1,
+         "bad CMVN stats '': give a stats file (cmvn.ark) or a table", OUT),
+    Case("empty-rspecifier-compute-cmvn", "compute-cmvn", lambda w, d: Run(["", d / "cmvn.ark"]), 1,
+         "bad specifier '': empty (e.g. scp:dump/x/feats.scp", OUT),
     Case("empty-scp-name-rspecifier", "apply-cmvn",
          lambda w, d: Run([w.root / "cmvn.ark", "scp:", "ark:out.ark"]), 1, "bad specifier 'scp:': no scp file name", OUT),
     Case("empty-names-wspecifier", "apply-cmvn",

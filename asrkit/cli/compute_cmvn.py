@@ -29,13 +29,15 @@ def main(feats_rspecifier: str, stats_out: str, spk2utt: str | None, binary: boo
     """
     from asrkit.data.specifier import MatrixWriter, check_not_overwriting, iter_matrices, parse_specifier, read_files
     from asrkit.data.table import read_list_table
-    from asrkit.features.cmvn import accumulate_cmvn, check_features, compute_cmvn_stats, is_specifier, table_path, \
-        write_stats
+    from asrkit.features.cmvn import accumulate_cmvn, check_features, check_stats_output, compute_cmvn_stats, \
+        is_specifier, table_path, write_stats
     from asrkit.utils.bad_items import BadItems
     from asrkit.utils.errors import AsrkitError
     from asrkit.utils.logging import get_logger, progress
 
     log = get_logger("compute_cmvn")
+    if not is_specifier(stats_out):
+        check_stats_output(stats_out)
     out = parse_specifier(stats_out) if is_specifier(stats_out) else None
     check_not_overwriting(
         [(f, "the stats output") for f in ((out.ark, out.scp) if out else (stats_out,)) if f],

@@ -40,6 +40,10 @@ _IGNORED_OPTIONS = ("b", "bg", "no", "np", "ns", "ncs", "nf")
 
 
 def parse_specifier(spec: str) -> Specifier:
+    if not spec.strip():
+        # kaldiio's own message speaks of "the output file", for inputs too
+        raise AsrkitError(f"bad specifier {spec!r}: empty (e.g. scp:dump/x/feats.scp, ark:f.ark, "
+                          f"ark,scp:f.ark,f.scp)")
     options, colon, files = spec.partition(":")
     kept = [o for o in options.split(",") if o not in _IGNORED_OPTIONS]
     try:

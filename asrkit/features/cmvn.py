@@ -259,11 +259,8 @@ def write_stats(stats: np.ndarray, wxfilename: str, binary: bool = True) -> None
         else:
             write_array_ascii(f, stats)
 
-    # Kaldi's wxfilename: "-" is stdout (a file named "-" would be written otherwise); an output
-    # pipe, an empty name or a directory would be a file with an odd name or a rename traceback.
+    check_stats_output(wxfilename)
     if wxfilename == "-":
-        if sys.stdout is None:
-            raise AsrkitError("cannot write stats to '-': stdout is closed")
         try:
             write(sys.stdout.buffer)
             sys.stdout.buffer.flush()
@@ -271,13 +268,24 @@ def write_stats(stats: np.ndarray, wxfilename: str, binary: bool = True) -> None
             name_os_error(e, "<stdout>")
             raise
         return
+    with atomic_open(wxfilename, "wb") as f:
+        write(f)
+
+
+def check_stats_output(wxfilename: str) -> None:
+    """What :func:`write_stats` refuses, checked before the stats are computed (an empty name was
+    refused only once every utterance had been read)."""
+    # Kaldi's wxfilename: "-" is stdout (a file named "-" would be written otherwise); an output
+    # pipe, an empty name or a directory would be a file with an odd name or a rename traceback.
+    if wxfilename == "-":
+        if sys.stdout is None:
+            raise AsrkitError("cannot write stats to '-': stdout is closed")
+        return
     if not wxfilename.strip() or wxfilename.lstrip().startswith("|"):
         raise AsrkitError(f"bad stats output {wxfilename!r}: give a file name, or - for stdout (output pipes "
                           "are not supported: write - and pipe it)")
     if os.path.isdir(wxfilename):
         raise AsrkitError(f"bad stats output {wxfilename!r}: is a directory, not a file name")
-    with atomic_open(wxfilename, "wb") as f:
-        write(f)
 
 
 def load_cmvn(path_or_rspecifier: str) -> Union[np.ndarray, Dict[str, np.ndarray]]:
@@ -290,6 +298,8 @@ def load_cmvn(path_or_rspecifier: str) -> Union[np.ndarray, Dict[str, np.ndarray
     from asrkit.data.specifier import read_matrices
 
     spec = path_or_rspecifier
+    if not spec.strip():
+        raise AsrkitError(f"bad CMVN stats {spec!r}: give a stats file (cmvn.ark) or a table (ark:cmvn_spk.ark)")
     if is_specifier(spec):
         table = {k: check_stats(m, f"{spec} [{k}]") for k, m in read_matrices(spec)}
         if not table:
