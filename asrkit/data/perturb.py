@@ -113,6 +113,7 @@ def perturb_data_dir_speed(src: PathLike, dst: PathLike, factors: Sequence[float
     keyed_by_utt = {n: d.read(n) for n in ("utt2dur",) if d.has(n)}
     keyed_by_reco = {n: d.read(n) for n in ("reco2dur",) if d.has(n)}
     spk2gender = d.read("spk2gender") if d.has("spk2gender") else None
+    uniq = d.read("utt2uniq") if d.has("utt2uniq") else {}
 
     # An utterance we cannot copy faithfully is skipped and named (the shared bad-item rule).
     tally = BadItems(log, "utterances")
@@ -180,7 +181,9 @@ def perturb_data_dir_speed(src: PathLike, dst: PathLike, factors: Sequence[float
                                                 else speed_pipe(entry, f))
             for utt in keep:
                 out["utt2spk"][p + utt] = p + utt2spk[utt]
-                out["utt2uniq"][p + utt] = utt
+                # a source that is itself a copy (utt2uniq: sp0.9-a -> a) keeps pointing at the
+                # original, as Kaldi's script does: else a second perturbation lost the grouping
+                out["utt2uniq"][p + utt] = uniq.get(utt, utt)
                 if text is not None:
                     out["text"][p + utt] = text[utt]
             if segments is not None:

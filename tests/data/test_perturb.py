@@ -301,3 +301,16 @@ def test_output_that_holds_the_input_or_other_data_is_not_replaced(an4_dir, tmp_
     (old / "text").write_text("stale\n")
     perturb_data_dir_speed(src, old, [0.9, 1.0])
     assert len(table(old / "text")) == 2 * len(table(src / "text")) and not (old / "split2").exists()
+
+
+def test_a_copy_of_copies_keeps_the_originals_in_utt2uniq(an4_dir, tmp_path):
+    """Perturbing a dir that already has utt2uniq (a perturbed or reverberated set): each copy maps
+    to the first original, as Kaldi's perturb_data_dir_speed.sh does; it mapped to the copy."""
+    once = tmp_path / "sp"
+    perturb_data_dir_speed(an4_dir, once, [0.9, 1.0])
+    twice = tmp_path / "sp_sp"
+    perturb_data_dir_speed(once, twice, [1.1, 1.0])
+    uniq, originals = table(twice / "utt2uniq"), set(table(an4_dir / "utt2spk"))
+    assert len(uniq) == 4 * len(originals) and set(uniq.values()) == originals
+    u = sorted(originals)[0]
+    assert uniq[f"sp1.1-sp0.9-{u}"] == uniq[f"sp0.9-{u}"] == uniq[f"sp1.1-{u}"] == u
