@@ -173,19 +173,23 @@ class FbankConfig:
     def _empty_mel_bins(self, padded: int, high: float) -> List[int]:
         import numpy as np
 
-        def mel(f):
-            return 1127.0 * np.log(1.0 + np.asarray(f, dtype=np.float64) / 700.0)
+        # Filter i spans mel points i..i+2 of num_mel_bins + 2 evenly spaced from low_freq to
+        # high_freq; FFT bin k sits at k * rate / padded Hz (k < padded / 2). In units of FFT
+        # bins, the filter is empty when no integer lies inside its span: found without building
+        # the bank (so without an array of padded / 2 bins: a 1e12 Hz rate would be 128 GB).
+        def mel(f: float) -> float:
+            return 1127.0 * math.log(1.0 + f / 700.0)
 
-        low_mel, high_mel = float(mel(self.low_freq)), float(mel(high))
+        low_mel, high_mel = mel(self.low_freq), mel(high)
         delta = (high_mel - low_mel) / (self.num_mel_bins + 1)
-        points = low_mel + delta * np.arange(self.num_mel_bins + 2)
-        fft_mel = mel(self.sample_frequency / padded * np.arange(padded // 2))
-        # The FFT bins inside (left, right) per filter; a bin on the edge itself counts, as float32
-        # rounding (torchaudio's) may put it a hair inside: only a certainly empty filter is refused.
-        slack = 1e-6 * high_mel
-        left, right = points[:-2] - slack, points[2:] + slack
-        inside = np.searchsorted(fft_mel, right, side="right") - np.searchsorted(fft_mel, left, side="left")
-        return [int(i) for i in np.flatnonzero(inside <= 0)]
+        points = low_mel + delta * np.arange(self.num_mel_bins + 2, dtype=np.float64)
+        in_bins = 700.0 * (np.exp(points / 1127.0) - 1.0) * (padded / self.sample_frequency)
+        # A bin on an edge counts, as float32 rounding (torchaudio's) may put it a hair inside:
+        # only a certainly empty filter is refused.
+        slack = 1e-6 * np.maximum(in_bins, 1.0)
+        first = np.ceil(in_bins[:-2] - slack[:-2])
+        last = np.minimum(np.floor(in_bins[2:] + slack[2:]), padded // 2 - 1)
+        return [int(i) for i in np.flatnonzero(last < first)]
 
     # --- YAML ---------------------------------------------------------------------------
     @classmethod

@@ -156,5 +156,7 @@ def test_mel_bins_without_an_fft_bin_are_refused_as_kaldi_does(options, empty):
     with pytest.raises(AsrkitError, match=f"num_mel_bins {cfg.num_mel_bins} is too many .* would hold no FFT bin"):
         cfg.check_mel_bins()
     for good in (dict(), dict(sample_frequency=8000), dict(sample_frequency=8000, num_mel_bins=23),
-                 dict(num_mel_bins=40, frame_length=10.0), dict(sample_frequency=44100, num_mel_bins=128)):
+                 dict(num_mel_bins=40, frame_length=10.0), dict(sample_frequency=44100, num_mel_bins=128),
+                 # absurd but valid: found without an array of FFT bins (2**34 of them: 128 GB)
+                 dict(sample_frequency=1e12), dict(sample_frequency=8000, frame_length=1e9)):
         FbankConfig(**good).check_mel_bins()
