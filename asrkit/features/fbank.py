@@ -16,6 +16,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional
 
+from asrkit.features.wav import DEFAULT_MAX_SAMPLES, MAX_SAMPLE_RATE
 from asrkit.utils.config import Wording, from_dict, load_yaml_mapping, non_finite, to_dict
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import PathLike, atomic_open
@@ -120,6 +121,9 @@ class FbankConfig:
             # audio rates are whole numbers of Hz: 8000.5 would match no file (and the check in
             # compute-fbank, which compares whole Hz, would let every utterance fail one by one)
             problems.append(f"sample_frequency must be a whole number of Hz, got {self.sample_frequency}")
+        if self.sample_frequency > MAX_SAMPLE_RATE:  # (and the int() of samples below stays finite)
+            problems.append(f"sample_frequency must be at most {MAX_SAMPLE_RATE} Hz, the highest rate asrkit reads, "
+                            f"got {self.sample_frequency:g}")
         if not problems:
             problems += self._frame_problems()
         if problems:
@@ -128,6 +132,10 @@ class FbankConfig:
     def _frame_problems(self) -> List[str]:
         """What torchaudio would assert on (a traceback) or choke on (a filter bank of
         num_mel_bins x FFT bins floats: 10**12 bins asked for 5 TB)."""
+        if self.sample_frequency * max(self.frame_length, self.frame_shift) / 1000 > DEFAULT_MAX_SAMPLES:
+            # (1e308 ms is an infinite number of samples: int() of it was an OverflowError)
+            return [f"frame_length/frame_shift {self.frame_length}/{self.frame_shift} ms is more samples at "
+                    f"{self.sample_frequency:g} Hz than one read holds ({DEFAULT_MAX_SAMPLES})"]
         window = int(self.sample_frequency * self.frame_length / 1000)
         if window < 2:
             return [f"frame_length must be at least two samples ({2000 / self.sample_frequency:g} ms at "
