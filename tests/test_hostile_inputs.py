@@ -491,6 +491,20 @@ def _transcribe(w: World, audio):
     return call
 
 
+def _model_with(w: World, d: Path, **fields) -> Path:
+    """A copy of the world's model.pt with ``fields`` of its dict replaced (a hand-edited or damaged file)."""
+    import torch
+
+    blob = torch.load(w.model, weights_only=True)
+    blob.update(fields)
+    torch.save(blob, d / "m.pt")
+    return d / "m.pt"
+
+
+def _world_with_model(w: World, model: Path) -> World:
+    return World(w.root, w.wavs, w.utts, w.feats, w.stats, model)
+
+
 def _new_transcriber(w: World, **options):
     def call():
         from asrkit import Transcriber
@@ -991,6 +1005,17 @@ CASES: List[Case] = [
          "channel must be None (the mean of the channels) or a channel number >= 0 (0-based), got '1'"),
     Case("ragged-samples-transcriber", "lib", lambda w, d: Run(_transcribe(w, ([0.0, [0.1, 0.2]], 8000))), 1,
          "input 0: samples are not an array of numbers"),
+    # -- a model.pt that does not hold together (hand-edited, another tool's, another tokenizer's) -------
+    # a sample rate no audio has: resampling to 1e12 Hz was a 3 TB allocation and a MemoryError traceback
+    Case("model-fbank-rate-absurd-decode", "decode",
+         lambda w, d: Run(["--model", _model_with(w, d, feature_config={**FBANK.to_dict(), "sample_frequency": 1e12}),
+                           "--beam", "1", *w.wavs[:2]]), 1,
+         "m.pt: damaged asrkit model: feature_config: bad fbank config: sample_frequency must be a whole number "
+         "of Hz up to 768000, got 1e+12"),
+    Case("model-fbank-rate-absurd-transcriber", "lib",
+         lambda w, d: Run(_new_transcriber(_world_with_model(w, _model_with(
+             w, d, feature_config={**FBANK.to_dict(), "sample_frequency": 8000.5})))), 1,
+         "sample_frequency must be a whole number of Hz up to 768000, got 8000.5"),
     # -- accepted without a word before --------------------------------------------------------------
     Case("duplicate-key-in-feats-scp", "compute-cmvn",
          lambda w, d: Run([_dup_scp(w, d), d / "cmvn.ark"]), 1,

@@ -27,6 +27,10 @@ _WORDING = Wording(unknown="{where}: unknown fbank option{s} {quoted} (known: {k
                    key="{where}: option {key!r}")
 
 
+# The highest audio rate asrkit reads (asrkit.features.wav.MAX_SAMPLE_RATE, why there).
+MAX_SAMPLE_FREQUENCY = 768_000
+
+
 class SampleRateMismatch(AsrkitError):
     """Audio at a rate the config does not expect: fatal for a whole run, as in Kaldi."""
 
@@ -88,6 +92,12 @@ class FbankConfig:
             raise AsrkitError("bad fbank config: " + "; ".join(problems))
         if self.sample_frequency <= 0:
             problems.append(f"sample_frequency must be > 0, got {self.sample_frequency}")
+        elif self.sample_frequency != int(self.sample_frequency) or self.sample_frequency > MAX_SAMPLE_FREQUENCY:
+            # Audio rates are whole numbers of Hz, at most wav.MAX_SAMPLE_RATE: no audio matched 16000.5
+            # (every utterance failed), and a model.pt's 1e12 had decoding resample to it, a 3 TB
+            # allocation and a MemoryError traceback.
+            problems.append(f"sample_frequency must be a whole number of Hz up to {MAX_SAMPLE_FREQUENCY}, "
+                            f"got {self.sample_frequency:g}")
         if self.frame_length <= 0 or self.frame_shift <= 0:
             problems.append(f"frame_length/frame_shift must be > 0, got {self.frame_length}/{self.frame_shift}")
         # torchaudio asserts more than 3 (Kaldi: at least 3): a traceback for 3 otherwise

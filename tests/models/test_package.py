@@ -162,6 +162,10 @@ def test_damaged_tokenizer_names_the_model_file(tmp_path, make_las):
     ("tokens", "abc", "tokens is 'abc' (a str), expected a list of strings"),
     ("tokens", [1] * VOCAB, "tokens: expected a list of strings"),
     ("extra", 3, "extra is 3 (a int), expected a mapping"),
+    # a rate no audio has (whole Hz, up to 768 kHz): 1e12 had decoding allocate 3 TB to resample to it
+    ("feature_config", {"num_mel_bins": IDIM, "sample_frequency": 1e12}, "sample_frequency must be a whole "
+                                                                         "number of Hz up to 768000, got 1e+12"),
+    ("feature_config", {"num_mel_bins": IDIM, "sample_frequency": 16000.5}, "got 16000.5"),
 ])
 def test_wrong_types_are_clear_errors(tmp_path, make_las, field, value, message):
     """A model.pt whose fields have the wrong types (hand-edited, another tool's) is one clear line."""
