@@ -505,6 +505,12 @@ def _world_with_model(w: World, model: Path) -> World:
     return World(w.root, w.wavs, w.utts, w.feats, w.stats, model)
 
 
+def _small_tokenizer() -> bytes:
+    from asrkit.text.train_tokenizer import TokenizerConfig, train_tokenizer
+
+    return train_tokenizer(["YES YES", "YES"] * 10, TokenizerConfig(model_type="char")).to_bytes()
+
+
 def _new_transcriber(w: World, **options):
     def call():
         from asrkit import Transcriber
@@ -1006,6 +1012,16 @@ CASES: List[Case] = [
     Case("ragged-samples-transcriber", "lib", lambda w, d: Run(_transcribe(w, ([0.0, [0.1, 0.2]], 8000))), 1,
          "input 0: samples are not an array of numbers"),
     # -- a model.pt that does not hold together (hand-edited, another tool's, another tokenizer's) -------
+    # neither a tokenizer nor a token list: an IndexError traceback at the first hypothesis
+    Case("model-without-tokens-decode", "decode",
+         lambda w, d: Run(["--model", _model_with(w, d, tokenizer=None, tokens=[]), "--beam", "1",
+                           "--maxlenratio", "0.1", "--output-dir", d / "dec", *w.wavs[:2]]), 1,
+         "m.pt: the model holds neither a tokenizer nor a token list", ("dec/text",)),
+    # another tokenizer's pieces: "token id 10 out of range" naming nothing, or garbage text with exit 0
+    Case("model-with-a-smaller-tokenizer-decode", "decode",
+         lambda w, d: Run(["--model", _model_with(w, d, tokenizer=_small_tokenizer(), tokens=[]), "--beam", "1",
+                           *w.wavs[:2]]), 1, "m.pt: damaged asrkit model: its tokenizer has 7 tokens, its output "
+                                             "layer 9"),
     # a sample rate no audio has: resampling to 1e12 Hz was a 3 TB allocation and a MemoryError traceback
     Case("model-fbank-rate-absurd-decode", "decode",
          lambda w, d: Run(["--model", _model_with(w, d, feature_config={**FBANK.to_dict(), "sample_frequency": 1e12}),

@@ -47,6 +47,10 @@ LEVEL_RANGE_DB = 60.0
 # The fbank's log floor (torchaudio's kaldi.fbank: log(max(energy, float32 eps))): every mel bin
 # of a frame of digital silence.
 LOG_FLOOR = float(np.log(np.finfo(np.float32).eps))
+# A model.pt may hold no tokenizer (its tokens spell the output) but not neither: decoding it was an
+# IndexError traceback at the first token, after the model had loaded and the audio was read.
+NO_SPELLING = ("the model holds neither a tokenizer nor a token list, so its output ids cannot be spelled "
+               "(damaged or hand-made model.pt)")
 
 
 @dataclass
@@ -87,6 +91,8 @@ class Recognizer:
 
         dev = resolve_device(device or config.device)
         pkg = load_package(model_path, dev)
+        if not pkg.tokens:
+            raise AsrkitError(f"{model_path}: {NO_SPELLING}")
         lm = None
         if lm_path and config.lm_weight > 0:
             lm = load_lm(lm_path, dev, tokens=pkg.tokens)
@@ -95,6 +101,8 @@ class Recognizer:
         return cls(pkg, config, lm)
 
     def __init__(self, package, config: DecodeConfig, lm=None) -> None:
+        if not package.tokens:
+            raise AsrkitError(f"the model: {NO_SPELLING}")
         self.pkg = package
         self.model = package.model
         self.config = config

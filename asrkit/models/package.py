@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import unicodedata
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Union
 
@@ -66,6 +67,10 @@ class PackageMeta:
     def __post_init__(self) -> None:
         if self.tokens and len(self.tokens) != self.vocab_size:
             raise AsrkitError(f"{len(self.tokens)} tokens but the model has vocab_size {self.vocab_size}")
+        if self.feature_config is not None and self.feature_config.dim != self.idim:
+            # every utterance would fail, one by one, after its audio was read and featurized
+            raise AsrkitError(f"feature_config makes {self.feature_config.dim}-dim features, but the model "
+                              f"takes idim {self.idim}")
         if self.cmvn is not None:
             self.cmvn = np.asarray(self.cmvn, dtype=np.float64)
             if self.cmvn.shape != (2, self.idim + 1):
@@ -121,6 +126,16 @@ class PackageMeta:
         tokens = typed("tokens", list, "a list of strings", optional=True) or []
         if not all(isinstance(t, str) for t in tokens):
             raise bad("tokens: expected a list of strings")
+        # Without a tokenizer the tokens, joined by spaces, are the text: a token holding a space
+        # or a newline would split a text line, an empty one or two alike would spell nothing
+        # or the wrong word (silently; sentencepiece pieces use U+2581, never whitespace).
+        seen: Dict[str, int] = {}
+        for i, t in enumerate(tokens):
+            if not t or any(c.isspace() or unicodedata.category(c) == "Cc" for c in t):
+                raise bad(f"tokens: token {i} is {t!r}, empty or holding whitespace or a control character")
+            if t in seen:
+                raise bad(f"tokens: token {i} is {t!r}, as token {seen[t]} is")
+            seen[t] = i
         norm_vars = d.get("cmvn_norm_vars", True)
         if not isinstance(norm_vars, bool):
             raise bad(f"cmvn_norm_vars is {_show(norm_vars)}, expected true or false")
@@ -195,6 +210,16 @@ def load_package(path: Union[str, os.PathLike], device: Union[str, torch.device]
             tokenizer = Tokenizer.from_bytes(meta.tokenizer)
         except AsrkitError as e:
             raise AsrkitError(f"{path}: damaged tokenizer in the model: {e}") from None
+        # Another tokenizer than the model was trained with spells its output ids as other
+        # pieces: garbage text with exit 0, or "token id 10 out of range" at the first
+        # utterance, which named neither the model nor its tokenizer.
+        if tokenizer.vocab_size != meta.vocab_size:
+            raise AsrkitError(f"{path}: damaged asrkit model: its tokenizer has {tokenizer.vocab_size} tokens, "
+                              f"its output layer {meta.vocab_size}")
+        if meta.tokens and meta.tokens != tokenizer.tokens:
+            first = next(i for i, (a, b) in enumerate(zip(meta.tokens, tokenizer.tokens)) if a != b)
+            raise AsrkitError(f"{path}: damaged asrkit model: its token list differs from its tokenizer's "
+                              f"(token {first}: {meta.tokens[first]!r} vs {tokenizer.tokens[first]!r})")
     return Package(model=model, meta=meta, tokenizer=tokenizer)
 
 

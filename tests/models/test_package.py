@@ -134,6 +134,43 @@ def test_damaged_or_mismatched_model_is_a_clear_error(tmp_path, make_las):
         load_package(path)
 
 
+def test_tokenizer_that_does_not_fit_the_model_is_refused(tmp_path, make_las):
+    """Another tokenizer than the model's (another size, or a token list of other pieces): garbage
+    text with exit 0, or 'token id 10 out of range' at the first utterance naming nothing."""
+    tok_mod = pytest.importorskip("asrkit.text.tokenizer")
+    tok = tok_mod.Tokenizer.from_bytes(_sentencepiece_bytes())
+    path = tmp_path / "m.pt"
+    model = make_las()  # VOCAB outputs, not the tokenizer's
+    save_package(path, model.state_dict(), meta_of(model, tokenizer=tok.to_bytes()))
+    with pytest.raises(AsrkitError, match=f"^{path}: damaged asrkit model: its tokenizer has {tok.vocab_size} "
+                                          f"tokens, its output layer {VOCAB}$"):
+        load_package(path)
+    model = LAS(IDIM, tok.vocab_size, tiny_config())
+    other = list(tok.tokens)
+    other[3] = "Q"
+    save_package(path, model.state_dict(), meta_of(model, tokenizer=tok.to_bytes(), tokens=other))
+    with pytest.raises(AsrkitError, match=f"^{path}: damaged asrkit model: its token list differs from its "
+                                          f"tokenizer's \\(token 3: 'Q' vs {tok.tokens[3]!r}\\)$"):
+        load_package(path)
+    save_package(path, model.state_dict(), meta_of(model, tokenizer=tok.to_bytes(), tokens=list(tok.tokens)))
+    assert load_package(path).tokens == tok.tokens
+
+
+def test_model_that_cannot_spell_its_output_is_refused_by_the_recognizer(tmp_path, make_las):
+    """Neither a tokenizer nor a token list: loadable (its weights are fine), but decoding it was an
+    IndexError traceback at the first hypothesis."""
+    from asrkit.decoding.config import DecodeConfig
+    from asrkit.decoding.recognizer import Recognizer
+
+    path = tmp_path / "m.pt"
+    model = make_las()
+    save_package(path, model.state_dict(), meta_of(model))
+    with pytest.raises(AsrkitError, match=f"^{path}: the model holds neither a tokenizer nor a token list"):
+        Recognizer.from_files(path, DecodeConfig())
+    with pytest.raises(AsrkitError, match="^the model: the model holds neither"):
+        Recognizer(load_package(path), DecodeConfig())
+
+
 def test_damaged_tokenizer_names_the_model_file(tmp_path, make_las):
     pytest.importorskip("asrkit.text.tokenizer")
     path = tmp_path / "m.pt"
@@ -162,6 +199,15 @@ def test_damaged_tokenizer_names_the_model_file(tmp_path, make_las):
     ("tokens", "abc", "tokens is 'abc' (a str), expected a list of strings"),
     ("tokens", [1] * VOCAB, "tokens: expected a list of strings"),
     ("extra", 3, "extra is 3 (a int), expected a mapping"),
+    # without a tokenizer the tokens are the text: one holding a newline split its line, two alike
+    # spelled the same word for two ids
+    ("tokens", ["<blank>", "a\nb"] + [f"t{i}" for i in range(VOCAB - 2)], "tokens: token 1 is 'a\\nb', empty or "
+                                                                          "holding whitespace"),
+    ("tokens", ["<blank>", ""] + [f"t{i}" for i in range(VOCAB - 2)], "tokens: token 1 is '', empty"),
+    ("tokens", ["t"] * VOCAB, "tokens: token 1 is 't', as token 0 is"),
+    # a feature config that does not make the model's input: every utterance failed, one by one
+    ("feature_config", {"num_mel_bins": IDIM + 3}, f"feature_config makes {IDIM + 3}-dim features, but the model "
+                                                   f"takes idim {IDIM}"),
     # a rate no audio has (whole Hz, up to 768 kHz): 1e12 had decoding allocate 3 TB to resample to it
     ("feature_config", {"num_mel_bins": IDIM, "sample_frequency": 1e12}, "sample_frequency must be a whole "
                                                                          "number of Hz up to 768000, got 1e+12"),
