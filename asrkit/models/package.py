@@ -177,6 +177,14 @@ def read_package_dict(path: Union[str, os.PathLike]) -> Dict[str, Any]:
         raise AsrkitError(f"{path}: no such model file")
     blob = load_weights_only(path, "asrkit model")
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
+        other = blob.get("format") if isinstance(blob, dict) else None
+        # asrkit's other torch files, named with what to give instead (the checkpoint's name
+        # is a literal, as below the training package this module must not import it)
+        if other == "asrkit-checkpoint":
+            raise AsrkitError(f"{path}: an asrkit-train checkpoint, not a packed model: give the model.pt "
+                              f"asrkit-train wrote in the exp dir, or pack checkpoints with asrkit-average")
+        if other == "asrkit-lm":
+            raise AsrkitError(f"{path}: an asrkit LM (asrkit-train-lm), not an acoustic model: give it with --lm")
         raise AsrkitError(f"{path}: not an asrkit model (no format: {FORMAT!r} entry)")
     missing = [k for k in REQUIRED if k not in blob]
     if missing:

@@ -113,6 +113,10 @@ def _reason(e: Exception) -> str:
     if "failed reading zip archive" in text:
         why = re.search(r"failed reading zip archive: ([^.]*)", text)
         return f"a truncated or damaged torch archive ({why.group(1) if why else 'unreadable'})"
+    if "not in a subdirectory" in text or 'hasRecord("version")' in text:
+        # A zip archive of other files (a zipped model directory, an .npz, a .docx): torch's
+        # reason was "[enforce fail at inline_container.cc:180] ." or "Expected hasRecord(...)".
+        return "a zip archive, but not one torch wrote (no torch records in it)"
     first = text.strip().splitlines()[0] if text.strip() else type(e).__name__
     return re.split(r"(?<=\.) ", first)[0][:200]
 

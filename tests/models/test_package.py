@@ -106,6 +106,18 @@ def test_not_a_model_is_a_clear_error(tmp_path, make_las):
         load_package(tensor)
     with pytest.raises(AsrkitError, match="no such model file"):
         load_package(tmp_path / "missing.pt")
+    # asrkit's other torch files say what they are and what to give instead
+    ckpt = tmp_path / "epoch3.pt"
+    torch.save({"format": "asrkit-checkpoint", "version": 1, "model": make_las().state_dict()}, ckpt)
+    with pytest.raises(AsrkitError, match=f"^{ckpt}: an asrkit-train checkpoint, not a packed model: give the "
+                                          f"model.pt asrkit-train wrote in the exp dir, or pack checkpoints with "
+                                          f"asrkit-average$"):
+        load_package(ckpt)
+    lm = tmp_path / "lm.pt"
+    torch.save({"format": "asrkit-lm", "version": 1}, lm)
+    with pytest.raises(AsrkitError, match=f"^{lm}: an asrkit LM \\(asrkit-train-lm\\), not an acoustic model: "
+                                          f"give it with --lm$"):
+        load_package(lm)
     # an exp dir given for its model.pt: named as a directory, not as missing
     with pytest.raises(AsrkitError, match=f"^{tmp_path}: a directory, not a model file \\(e.g. {tmp_path}/model.pt\\)$"):
         load_package(tmp_path)
@@ -266,6 +278,9 @@ def test_files_that_are_no_model_get_a_short_reason(tmp_path, make_las):
         "text.pt": (b"hello\n" * 10, "not a torch file: it starts with b'hell'"),
         "wav.pt": (b"RIFF" + bytes(100), "not a torch file: it starts with b'RIFF'"),
         "pickle.pt": (pickle.dumps(_Payload(str(tmp_path / "pwned"))), "the safe loader stopped at"),
+        # torch's reasons: "[enforce fail at inline_container.cc:180] .", "Expected hasRecord(...)"
+        "zip.pt": (_zip({"notes.txt": b"hi"}), "a zip archive, but not one torch wrote"),
+        "zipdir.pt": (_zip({"exp/model.yaml": b"hi"}), "a zip archive, but not one torch wrote"),
     }
     for name, (data, reason) in files.items():
         path = tmp_path / name
@@ -276,6 +291,16 @@ def test_files_that_are_no_model_get_a_short_reason(tmp_path, make_las):
         assert message.startswith(f"{path}: not an asrkit model") and reason in message, message
         assert "\n" not in message and "weights_only" not in message and len(message) < 300, message
     assert not (tmp_path / "pwned").exists()
+
+
+def _zip(files) -> bytes:
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name, data in files.items():
+            z.writestr(name, data)
+    return buf.getvalue()
 
 
 def test_sizes_from_a_config_or_file_are_checked_before_memory_is_allocated(tmp_path, make_las):
