@@ -243,6 +243,13 @@ def _lines(name: str, n: int) -> Callable[[World, Path, Result], None]:
     return check
 
 
+def _ctm_utts(n: int) -> Callable[[World, Path, Result], None]:
+    def check(w: World, d: Path, r: Result) -> None:
+        assert len({line.split()[0] for line in (d / "ctm").read_text().splitlines()}) == n
+
+    return check
+
+
 def _stdout_has(text: str) -> Callable[[World, Path, Result], None]:
     def check(w: World, d: Path, r: Result) -> None:
         assert text in r.stdout, r.stdout
@@ -1032,6 +1039,12 @@ CASES: List[Case] = [
          lambda w, d: Run(_new_transcriber(_world_with_model(w, _model_with(
              w, d, feature_config={**FBANK.to_dict(), "sample_frequency": 8000.5})))), 1,
          "sample_frequency must be a whole number of Hz up to 768000, got 8000.5"),
+    # transcripts without audio were left out with "Done 24 out of 24" and not a word
+    Case("transcripts-without-audio-align-named", "align",
+         lambda w, d: Run(["--model", w.model, f"scp:{w.root}/wav.scp",
+                           _write(d / "text", (w.root / "text").read_text() + "ghost1 YES\nghost2 NO\n"), d / "ctm"]),
+         0, "2 transcript(s) have no audio among the 24 utterances given, and are not aligned: ghost1 ghost2",
+         check=_ctm_utts(N)),
     # -- accepted without a word before --------------------------------------------------------------
     Case("duplicate-key-in-feats-scp", "compute-cmvn",
          lambda w, d: Run([_dup_scp(w, d), d / "cmvn.ark"]), 1,

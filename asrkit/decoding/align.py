@@ -107,7 +107,9 @@ def align_items(rec: Recognizer, items: Iterable[Item], total: Optional[int], tr
             emit(utt, words)
         pending.clear()
 
+    seen = set()
     for utt, feats, err in progress(items, total=total, desc="align", unit="utt"):
+        seen.add(utt)
         if err is None:
             try:
                 if utt not in transcripts:
@@ -129,4 +131,11 @@ def align_items(rec: Recognizer, items: Iterable[Item], total: Optional[int], tr
             flush()
     flush()
     unknown.warn(log, "transcripts")
+    # A transcript whose utterance the audio list lacks is not aligned: said, not dropped in
+    # silence ("Done 6 out of 6" for a text of 8). Not a failure: a text file often covers more
+    # than one piece of a split wav.scp.
+    orphans = [u for u in transcripts if u not in seen]
+    if orphans:
+        log.warning("%d transcript(s) have no audio among the %d utterances given, and are not aligned: %s%s",
+                    len(orphans), len(seen), " ".join(orphans[:5]), " ..." if len(orphans) > 5 else "")
     return s
