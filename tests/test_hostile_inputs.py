@@ -1045,6 +1045,12 @@ CASES: List[Case] = [
                            _write(d / "text", (w.root / "text").read_text() + "ghost1 YES\nghost2 NO\n"), d / "ctm"]),
          0, "2 transcript(s) have no audio among the 24 utterances given, and are not aligned: ghost1 ghost2",
          check=_ctm_utts(N)),
+    # a bare path for --feats: kaldiio's words spoke of an output ("The output file must be specified
+    # with kaldi-specifier style, e.g. ark,scp:out.ark,out.scp")
+    Case("bare-path-as-feats-decode", "decode",
+         lambda w, d: Run(["--model", w.model, "--beam", "1", "--feats", w.root / "feats.scp"]), 1,
+         "re:bad specifier '.*/feats.scp': no ark: or scp: before the file name \\(Kaldi's form: "
+         "scp:data/x/feats.scp or ark:feats.ark to read"),
     # -- accepted without a word before --------------------------------------------------------------
     Case("duplicate-key-in-feats-scp", "compute-cmvn",
          lambda w, d: Run([_dup_scp(w, d), d / "cmvn.ark"]), 1,

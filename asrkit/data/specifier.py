@@ -46,6 +46,11 @@ def parse_specifier(spec: str) -> Specifier:
                           f"ark,scp:f.ark,f.scp)")
     options, colon, files = spec.partition(":")
     kept = [o for o in options.split(",") if o not in _IGNORED_OPTIONS]
+    if not colon or not {"ark", "scp"} & set(kept):
+        # kaldiio's words for a bare path ("The output file must be specified with kaldi-specifier
+        # style, e.g. ark,scp:out.ark,out.scp") spoke of an output to asrkit-decode --feats data/x/feats.scp
+        raise AsrkitError(f"bad specifier {spec!r}: no ark: or scp: before the file name (Kaldi's form: "
+                          f"scp:data/x/feats.scp or ark:feats.ark to read, ark,scp:feats.ark,feats.scp to write)")
     try:
         d = kaldiio.parse_specifier(",".join(kept) + colon + files)
     except ValueError as e:
