@@ -272,7 +272,9 @@ def word_times(al: Alignment, pieces: Sequence[str], text_of: Callable[[List[int
 
 def _word(al: Alignment, group: List[int], text_of: Callable[[List[int]], str], start: float, end: float) -> Word:
     conf = float(np.mean([al.confidence[i] for i in group]))
-    return Word(word=text_of([al.tokens[i] for i in group]).strip(), start=start, end=end,
+    # One field of a CTM line: sentencepiece spells <unk> as " ⁇ " (spaces around it), so a word
+    # with an <unk> inside ("⁇Y⁇Y") was several fields, and every CTM reader misread the line.
+    return Word(word="".join(text_of([al.tokens[i] for i in group]).split()), start=start, end=end,
                 confidence=min(1.0, max(0.0, conf)))
 
 

@@ -110,6 +110,9 @@ def test_word_times_spike_and_extend_rules():
     assert [(round(w.start / 0.04), round(w.end / 0.04)) for w in ext] == [(0, 7), (8, 13)]
     with pytest.raises(ValueError):
         word_times(al, pieces, lambda ids: "", frame_s=0.04, rule="nope")
+    # a word with an <unk> inside: sentencepiece spells it " ⁇ ", which made one CTM word several fields
+    unk = word_times(al, pieces, lambda ids: {(2, 3): " ⁇ B", (4,): "C ⁇ "}[tuple(ids)], frame_s=0.04)
+    assert [w.word for w in unk] == ["⁇B", "C⁇"]
 
 
 def _contour(T, loud, level=60.0, quiet=10.0):
