@@ -19,6 +19,7 @@ import io
 import os
 import pickle
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -1454,6 +1455,9 @@ def test_closed_stdout_is_named(world: World):
     (">&-", ["tokenize", "{root}/lang/tokens.model"], "ERROR (asrkit-tokenize): <stdout>: stdout is closed"),
     (">&-", ["decode", "--model", "{root}/model.pt", "--wav-scp", "{root}/wav.scp"],
      "ERROR (asrkit-decode): <stdout>: stdout is closed"),
+    # '-' is stdout: with it closed, descriptor 1 may name a file the command opened since
+    (">&-", ["align", "--model", "{root}/model.pt", "{root}/wav.scp", "{root}/text", "-"],
+     "ERROR (asrkit-align): /dev/stdout: stdout is closed"),
 ])
 def test_closed_stdin_or_stdout_is_named(world: World, tmp_path: Path, closed: str, args: List[str], message: str):
     """stdin or stdout closed (``<&-``, ``>&-``) where a command reads or writes it: one line, no traceback."""
@@ -1464,3 +1468,26 @@ def test_closed_stdin_or_stdout_is_named(world: World, tmp_path: Path, closed: s
     err = proc.stderr.decode()
     assert proc.returncode == 1 and message in err and "Traceback" not in err, err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_dash_and_dev_stdout_outputs_follow_the_text(world: World, tmp_path: Path):
+    """asrkit-decode --ctm - wrote a file named '-'; --segments-out /dev/stdout with stdout
+    redirected to a file reopened it, truncating it and writing from its start over the text
+    lines. asrkit-align's <text-file> - was 'no such file' and its <ctm-out> - a file named '-'.
+    Now '-' is stdout (stdin), and every output to stdout goes through the one descriptor."""
+    (tmp_path / "wav.scp").write_text("".join(f"{u} {w}\n" for u, w in zip(world.utts[:2], world.wavs[:2])))
+    text = "".join(line + "\n" for line in (world.root / "text").read_text().splitlines()[:2])
+    asrkit = f"{shlex.quote(sys.executable)} -m asrkit"
+    script = (f"{asrkit} decode --model {world.model} --beam 1 --maxlenratio 0.1 --ctm - --segments-out /dev/stdout "
+              f"--wav-scp wav.scp > out.txt && {asrkit} align --model {world.model} wav.scp - - > ctm.txt")
+    proc = subprocess.run(["bash", "-c", script], input=text.encode(), stderr=subprocess.PIPE, cwd=tmp_path,
+                          timeout=600)
+    err = proc.stderr.decode()
+    assert proc.returncode == 0 and "Traceback" not in err, err
+    lines = (tmp_path / "out.txt").read_text().splitlines()
+    assert [line.split()[0] for line in lines[:2]] == world.utts[:2], lines  # the text, first and whole
+    assert [line.split()[1] for line in lines[-2:]] == world.utts[:2] and len(lines[-1].split()) == 4, lines
+    assert all(len(line.split()) == 6 for line in lines[2:-2]), lines  # the CTM between
+    assert {line.split()[0] for line in (tmp_path / "ctm.txt").read_text().splitlines()} <= set(world.utts[:2])
+    assert "Done 2 out of 2 utterances (0 failed)" in err.split("asrkit-align")[-1], err
+    assert not (tmp_path / "-").exists()

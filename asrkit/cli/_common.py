@@ -111,6 +111,14 @@ def max_bad_percent_option(fn: Callable) -> Callable:
              "whole set afterwards, as Kaldi's make_fbank.sh does and asr.sh does.")(fn)
 
 
+def dash_as_stdio(path, stream: str = "stdout"):
+    """Kaldi's ``-`` for a file argument: the process's stdout (or stdin), as ``/dev/stdout``
+    (``/dev/stdin``), which the writers write in place (:func:`asrkit.utils.fileio.is_stream`).
+    asrkit-decode --ctm - and asrkit-align's <ctm-out> - wrote a file named '-' in the current
+    directory, and align's <text-file> - was 'no such file'."""
+    return f"/dev/{stream}" if path == "-" else path
+
+
 def _own_args() -> list:
     """The command's own arguments: under ``asrkit <sub>`` (or ``python -m asrkit <sub>``)
     argv[1] is the subcommand name, which the echoed ``asrkit-<sub>`` line already says."""

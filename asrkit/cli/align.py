@@ -9,7 +9,7 @@ from typing import Optional
 
 import click
 
-from asrkit.cli._common import asrkit_command, max_bad_percent_option
+from asrkit.cli._common import asrkit_command, dash_as_stdio, max_bad_percent_option
 from asrkit.decoding.config import WORD_RULES
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.logging import get_logger
@@ -40,10 +40,10 @@ log = get_logger("align")
 def main(model_path: str, segments: Optional[str], channel: Optional[int], word_rule: str, batch_size: int,
          device: str, max_samples: int, max_bad_percent: float, wav_rspecifier: str, text: str,
          ctm_out: str) -> None:
-    """Align each utterance's transcript (<text-file>: '<utt> <words>') to its audio
+    """Align each utterance's transcript (<text-file>: '<utt> <words>'; - for stdin) to its audio
     (<wav-rspecifier>: a wav.scp, 'scp:wav.scp' as Kaldi writes it) and write the word times and
     confidences as Kaldi CTM ('<utt> 1 <start> <dur> <word> <conf>', seconds from the start of
-    the utterance) to <ctm-out>.
+    the utterance) to <ctm-out> (- for stdout).
 
     The alignment is the best CTC path of the transcript's tokens through the model's CTC
     posteriors (Viterbi), as asrkit-decode --ctm times its hypotheses; a word's confidence is
@@ -56,6 +56,7 @@ def main(model_path: str, segments: Optional[str], channel: Optional[int], word_
     """
     from asrkit.decoding.config import DecodeConfig
 
+    text, ctm_out = dash_as_stdio(text, "stdin"), dash_as_stdio(ctm_out)
     config = DecodeConfig(batch_size=batch_size, device=device, word_rule=word_rule, segment="never")
     config.validate("options")
 

@@ -9,7 +9,7 @@ from typing import Optional, Tuple
 
 import click
 
-from asrkit.cli._common import asrkit_command, max_bad_percent_option
+from asrkit.cli._common import asrkit_command, dash_as_stdio, max_bad_percent_option
 from asrkit.decoding.config import WORD_RULES
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.logging import get_logger, setup_logging
@@ -49,10 +49,10 @@ OVERRIDES = ("mode", "beam", "ctc_weight", "lm_weight", "penalty", "length_norm"
                    "'<utt> <text>' lines on stdout.")
 @click.option("--ctm", "ctm_path", default=None, type=click.Path(dir_okay=False),
               help="Write word times and confidences of the best hypotheses as Kaldi CTM "
-                   "('<utt> 1 <start> <dur> <word> <conf>'); needs a model with a CTC head.")
+                   "('<utt> 1 <start> <dur> <word> <conf>'; - for stdout); needs a model with a CTC head.")
 @click.option("--segments-out", default=None, type=click.Path(dir_okay=False),
               help="Write Kaldi segments of the pieces decoded ('<piece> <utt> <start> <end>'; an "
-                   "utterance decoded whole is one piece).")
+                   "utterance decoded whole is one piece; - for stdout).")
 @click.option("--mode", type=click.Choice(["beam", "greedy"]), default=None)
 @click.option("--beam", type=int, default=None, help="Beam size (default 10).")
 @click.option("--ctc-weight", type=float, default=None, help="CTC prefix score weight (default 0.3).")
@@ -111,6 +111,7 @@ def main(model_path: Optional[str], config_path: Optional[str], print_config: bo
     """
     from asrkit.decoding.config import DecodeConfig
 
+    ctm_path, segments_out = dash_as_stdio(ctm_path), dash_as_stdio(segments_out)
     config = DecodeConfig.from_yaml(config_path) if config_path else DecodeConfig()
     for k in OVERRIDES:
         if flags.get(k) is not None:

@@ -19,7 +19,7 @@ import numpy as np
 
 from asrkit.data.matrix_io import ScpTable, iter_ark_file, iter_scp, iter_scp_items
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.fileio import AtomicFiles, is_stream, name_os_error
+from asrkit.utils.fileio import AtomicFiles, is_stream, name_os_error, open_output
 
 
 @dataclass(frozen=True)
@@ -201,10 +201,10 @@ class MatrixWriter:
         else:
             self._own_ark = False
             try:
-                self._ark = open(self._files.tmp(s.ark), "wb")
+                self._ark = open_output(self._files.tmp(s.ark), "wb")
                 self._own_ark = True
                 if s.scp is not None:
-                    self._scp = open(self._files.tmp(s.scp), "w", encoding="utf-8")
+                    self._scp = open_output(self._files.tmp(s.scp), "w", encoding="utf-8")
             except BaseException:
                 if self._own_ark:
                     self._ark.close()

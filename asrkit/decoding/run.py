@@ -21,7 +21,7 @@ from asrkit.decoding.inputs import Item
 from asrkit.decoding.recognizer import Recognizer, UttResult
 from asrkit.utils.bad_items import MAX_FAILED_PERCENT, BadItems
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.fileio import AtomicFiles, name_os_error
+from asrkit.utils.fileio import AtomicFiles, name_os_error, open_output
 from asrkit.utils.logging import progress
 
 log = logging.getLogger("decode")
@@ -252,7 +252,7 @@ class Outputs:
             raise
 
     def _open(self, path: Path) -> TextIO:
-        f = open(self.files.tmp(path), "w", encoding="utf-8")
+        f = open_output(self.files.tmp(path), "w", encoding="utf-8")
         self._own[f] = path
         return f
 

@@ -2,16 +2,20 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import glob
 import logging
 import os
 import re
 import shutil
 import stat
+import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import IO, Iterator, List, Optional, Union
+
+from asrkit.utils.errors import AsrkitError
 
 PathLike = Union[str, os.PathLike]
 _log = logging.getLogger("fileio")
@@ -159,6 +163,40 @@ def is_stream(path: PathLike) -> bool:
     return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
 
 
+_FD_ALIASES = {"/dev/stdin": 0, "/dev/stdout": 1, "/dev/stderr": 2}
+
+
+def open_output(path: PathLike, mode: str = "w", encoding: str | None = "utf-8") -> IO:
+    """``open(path, mode)``, except that a name for one of this process's descriptors
+    (``/dev/stdout``, ``/dev/fd/N``, ``/proc/self/fd/N``) writes through that descriptor.
+
+    Opening /dev/stdout anew, when stdout was redirected to a file (``> out.txt``), truncated the
+    file and wrote from its start with an offset of its own: asrkit-decode --ctm /dev/stdout
+    wrote the CTM over the text lines already in out.txt. A duplicate of the descriptor shares
+    its offset, so the outputs follow one another as they would down a pipe.
+    """
+    if "b" in mode:
+        encoding = None
+    p = os.path.abspath(os.fspath(path))
+    fd = _FD_ALIASES.get(p)
+    for prefix in ("/dev/fd/", "/proc/self/fd/"):
+        if p.startswith(prefix) and p[len(prefix):].isdigit():
+            fd = int(p[len(prefix):])
+    if fd is None:
+        return open(path, mode, encoding=encoding)
+    if fd <= 2 and (sys.stdin, sys.stdout, sys.stderr)[fd] is None:
+        # Python found it closed at start: the number may since name a file this process opened
+        # (a log, the model), which the output would be written into.
+        raise AsrkitError(f"{path}: {('stdin', 'stdout', 'stderr')[fd]} is closed")
+    try:
+        dup = os.dup(fd)
+    except OSError as e:
+        if e.errno == errno.EBADF:
+            raise AsrkitError(f"{path}: descriptor {fd} is closed (the command was started with it closed)") from None
+        raise
+    return os.fdopen(dup, mode, encoding=encoding)
+
+
 @contextlib.contextmanager
 def atomic_open(path: PathLike, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO]:
     """Open ``path`` for writing through a temporary file renamed into place on success.
@@ -169,7 +207,7 @@ def atomic_open(path: PathLike, mode: str = "w", encoding: str | None = "utf-8")
     if "b" in mode:
         encoding = None
     if is_stream(path):
-        with open(path, mode, encoding=encoding) as f:
+        with open_output(path, mode, encoding=encoding) as f:
             yield f
         return
     tmp = tmp_path_for(path)
