@@ -27,8 +27,9 @@ _WORDING = Wording(unknown="{where}: unknown fbank option{s} {quoted} (known: {k
                    key="{where}: option {key!r}")
 
 
-# The highest audio rate asrkit reads (asrkit.features.wav.MAX_SAMPLE_RATE, why there).
-MAX_SAMPLE_FREQUENCY = 768_000
+# The highest audio rate asrkit reads (why: asrkit.features.wav.MAX_SAMPLE_RATE); also what an
+# fbank config may ask for, which keeps int() of a frame's samples finite.
+MAX_SAMPLE_FREQUENCY = MAX_SAMPLE_RATE
 
 
 class SampleRateMismatch(AsrkitError):
@@ -94,8 +95,8 @@ class FbankConfig:
             problems.append(f"sample_frequency must be > 0, got {self.sample_frequency}")
         elif self.sample_frequency != int(self.sample_frequency) or self.sample_frequency > MAX_SAMPLE_FREQUENCY:
             # Audio rates are whole numbers of Hz, at most wav.MAX_SAMPLE_RATE: no audio matched 16000.5
-            # (every utterance failed), and a model.pt's 1e12 had decoding resample to it, a 3 TB
-            # allocation and a MemoryError traceback.
+            # (every utterance failed one by one), a model.pt's 1e12 had decoding resample to it (a
+            # 3 TB allocation and a MemoryError traceback), and 1e308 overflowed int() of samples.
             problems.append(f"sample_frequency must be a whole number of Hz up to {MAX_SAMPLE_FREQUENCY}, "
                             f"got {self.sample_frequency:g}")
         if self.frame_length <= 0 or self.frame_shift <= 0:
@@ -127,13 +128,6 @@ class FbankConfig:
             if not self.low_freq < self.vtln_low < vtln_high < high:
                 problems.append(f"with vtln_warp need low_freq < vtln_low < vtln_high < high_freq, got {self.low_freq}, "
                                 f"{self.vtln_low}, {vtln_high:g} (vtln_high={self.vtln_high}) and {high:g}")
-        if self.sample_frequency != int(self.sample_frequency):
-            # audio rates are whole numbers of Hz: 8000.5 would match no file (and the check in
-            # compute-fbank, which compares whole Hz, would let every utterance fail one by one)
-            problems.append(f"sample_frequency must be a whole number of Hz, got {self.sample_frequency}")
-        if self.sample_frequency > MAX_SAMPLE_RATE:  # (and the int() of samples below stays finite)
-            problems.append(f"sample_frequency must be at most {MAX_SAMPLE_RATE} Hz, the highest rate asrkit reads, "
-                            f"got {self.sample_frequency:g}")
         if not problems:
             problems += self._frame_problems()
         if problems:

@@ -58,7 +58,6 @@ from typing import IO, Callable, Dict, Iterator, List, Optional, Tuple
 
 from asrkit.data.datadir import parse_segment
 from asrkit.data.table import iter_table
-from asrkit.features.fbank import MAX_SAMPLE_FREQUENCY
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import PathLike
 
@@ -72,7 +71,7 @@ FLOAT_PEAK_LIMIT = 16.0
 MAX_OVERSHOOT_S = 0.5  # as Kaldi's extract-segments
 # The highest sample rate read: 768 kHz is the top of what audio converters record; a larger
 # rate in a header is corruption (or an attack on the resampler's memory), not speech.
-MAX_SAMPLE_RATE = MAX_SAMPLE_FREQUENCY  # (one number: an fbank config may not ask for more)
+MAX_SAMPLE_RATE = 768_000  # (also the most an fbank config may ask for: fbank.MAX_SAMPLE_FREQUENCY)
 
 # Streaming writers (sox, ffmpeg to a pipe) cannot seek back to fill in the sizes, so they
 # write one of these as the data chunk size; the data then simply runs to the end of the stream.

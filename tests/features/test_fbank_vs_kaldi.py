@@ -1,6 +1,8 @@
 """asrkit's fbank against kaldi-native-fbank (Kaldi's reference implementation) on real speech."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -111,9 +113,9 @@ def test_config_yaml_round_trip_and_errors(tmp_path):
                           ("window_type: square\n", "window_type must be one of"),
                           ("high_freq: 9000\n", "Nyquist"),
                           # each of these ended in a torchaudio traceback (assertion, log or division)
-                          ("preemphasis_coefficient: 2\n", r"preemphasis_coefficient must be in \[0, 1\], got 2.0"),
+                          ("preemphasis_coefficient: 2\n", "preemphasis_coefficient must be in [0, 1], got 2.0"),
                           ("energy_floor: -1\n", "energy_floor must be >= 0, got -1.0"),
-                          ("vtln_warp: 0\n", r"vtln_warp must be > 0 \(1: no warp\), got 0.0"),
+                          ("vtln_warp: 0\n", "vtln_warp must be > 0 (1: no warp), got 0.0"),
                           ("vtln_warp: 0.9\nvtln_low: 7800\n", "with vtln_warp need low_freq < vtln_low < vtln_high"),
                           ("frame_shift: 0.001\n", "frame_length and frame_shift must be at least one sample"),
                           ("frame_length: .nan\n", "frame_length must be a finite number, got nan"),
@@ -124,12 +126,12 @@ def test_config_yaml_round_trip_and_errors(tmp_path):
                           ("sample_frequency: 8000\nframe_length: 24.875\nround_to_power_of_two: false\n",
                            "199 samples at 8000 Hz, an odd FFT size"),
                           # every utterance failed on its own ("8000 Hz does not match 8000.5 Hz")
-                          ("sample_frequency: 8000.5\n", "sample_frequency must be a whole number of Hz, got 8000.5"),
+                          ("sample_frequency: 8000.5\n", "sample_frequency must be a whole number of Hz up to 768000, got 8000.5"),
                           # int() of an infinite number of samples: OverflowError tracebacks
-                          ("sample_frequency: 1.0e+308\n", "sample_frequency must be at most 768000 Hz"),
+                          ("sample_frequency: 1.0e+308\n", "sample_frequency must be a whole number of Hz up to 768000, got 1e+308"),
                           ("frame_length: 1.0e+308\n", "is more samples at 16000 Hz than one read holds")]:
         path.write_text(text)
-        with pytest.raises(AsrkitError, match=message):
+        with pytest.raises(AsrkitError, match=re.escape(message)):
             FbankConfig.from_yaml(path)
     with pytest.raises(AsrkitError, match="no such file"):
         FbankConfig.from_yaml(tmp_path / "missing.yaml")
