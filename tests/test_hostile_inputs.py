@@ -376,6 +376,24 @@ def _train(w: World, d: Path, bad: Dict[int, Entry], *options: str, text: Option
                 *options, d / "exp"])
 
 
+def _dev(w: World, d: Path, ids: List[str]) -> Path:
+    """A dev dump dir of the first ``len(ids)`` utterances under the ids ``ids``."""
+    dev = d / "dev"
+    dev.mkdir()
+    src = w.utts[:len(ids)]
+    write_ark_scp(dev / "feats.ark", [(k, w.feats[u]) for k, u in zip(ids, src)], dev / "feats.scp")
+    text = dict(line.split(" ", 1) for line in (w.root / "text").read_text().splitlines())
+    (dev / "text").write_text("".join(f"{k} {text[u]}\n" for k, u in zip(ids, src)))
+    (dev / "utt2num_frames").write_text("".join(f"{k} {w.feats[u].shape[0]}\n" for k, u in zip(ids, src)))
+    return dev
+
+
+def _plots_inside(w: World, d: Path, r: Result) -> None:
+    plots = sorted(p.name for p in (d / "exp" / "plots").iterdir())
+    assert plots == ["%2E.%2F..%2Fescaped.epoch1.png", "spk%2Fu1.epoch1.png"], plots
+    _trained(w, d, r)
+
+
 def _trained(w: World, d: Path, r: Result) -> None:
     import torch
 
@@ -700,6 +718,12 @@ CASES: List[Case] = [
          lambda w, d: _train(w, d, {}, text={4: " ".join(["YES NO"] * 200)}), 0,
          "1 of 24 utterance(s) are too short for their transcripts to be aligned by CTC (first: utterance '{u4}': ",
          check=_trained),
+    # A dev id is any string without whitespace: "../../escaped" wrote its attention plot
+    # outside the exp dir (d/escaped.epoch1.png), "spk/u1" into a subdirectory of plots/.
+    Case("dev-ids-with-slashes-plots-stay-in-plots-train", "train",
+         lambda w, d: _train(w, d, {}, "--valid-dir", _dev(w, d, ["../../escaped", "spk/u1"]),
+                             "--set", "training.num_plots=2"), 0,
+         "Done 1 epochs out of 1", ("escaped.epoch1.png", "exp/plots/spk"), check=_plots_inside),
     Case("model-larger-than-the-machine-train", "train",
          lambda w, d: _train(w, d, {}, "--set", "model.listener.hidden=1000000"), 1,
          "the config's model: section: the model would have ", ("exp/model.pt", "exp/checkpoints")),

@@ -19,7 +19,7 @@ from asrkit.models.package import PackageMeta
 from asrkit.training.bad_utterances import BadItem, SkipBad, collate_good, split_bad
 from asrkit.training.config import TrainConfig
 from asrkit.training.data import Batch, FeatureDataset, collate, make_loader
-from asrkit.training.plots import save_alignment_png
+from asrkit.training.plots import plot_file_name, save_alignment_png
 from asrkit.training.sampler import BucketBatchSampler
 from asrkit.training.trainer import StepOutput
 from asrkit.training.validation import cer, forced_alignment, greedy_hyps
@@ -164,7 +164,7 @@ class LASTask:
         atts = forced_alignment(model, enc, enc_lens, [toks for _, _, toks in items], self.tokenizer.sos_id)
         for (i, _, _), att in zip(items, atts):
             utt = self.valid_set.table.utt_id(i)
-            save_alignment_png(self.exp_dir / "plots" / f"{utt}.epoch{epoch}.png", att.numpy())
+            save_alignment_png(self.exp_dir / "plots" / plot_file_name(utt, epoch), att.numpy())
 
     def epoch_line(self, row: Dict[str, Any]) -> str:
         def fmt(v):

@@ -36,3 +36,18 @@ def test_alignment_png(tmp_path):
     sy, sx = img.shape[0] // 6, img.shape[1] // 20
     assert img[0, 0].sum() > img[0, sx].sum()  # attended cell brighter (yellow) than the rest (dark)
     assert list(tmp_path.iterdir()) == [tmp_path / "a.png"]  # written atomically, no temp left
+
+
+def test_plot_file_name_stays_one_file_in_the_plots_dir():
+    # An utterance id is any string without whitespace: a dev id "../../x" wrote its plot
+    # outside the exp dir, "spk/u1" into a subdirectory, and one over 255 bytes failed on
+    # ENAMETOOLONG.
+    from asrkit.training.plots import plot_file_name
+
+    assert plot_file_name("u1", 3) == "u1.epoch3.png"
+    names = [plot_file_name(u, 1) for u in ("../../../x", "spk/u1", "..", ".hidden", "a%2Fb", "é" * 300,
+                                            "é" * 300 + "z")]
+    for name in names:
+        assert "/" not in name and not name.startswith(".") and len(name.encode()) <= 200, name
+    assert len(set(names)) == len(names)  # "a%2Fb" is not "a/b", two long ids are two files
+    assert plot_file_name("spk/u1", 1) == "spk%2Fu1.epoch1.png"
