@@ -359,14 +359,19 @@ TRAIN_CONFIG = {
 TRAIN_OUT = ("exp/model.pt", "exp/checkpoints/epoch1.pt")
 
 
-def _train(w: World, d: Path, bad: Dict[int, Entry], *options: str, text: Optional[Dict[int, str]] = None) -> Run:
-    """asrkit-train (CPU) on the 24 utterances, features replaced by ``bad``, transcripts by ``text``."""
+def _train(w: World, d: Path, bad: Dict[int, Entry], *options: str, text: Optional[Dict[int, str]] = None,
+           frames: Optional[Dict[int, int]] = None) -> Run:
+    """asrkit-train (CPU) on the 24 utterances, features replaced by ``bad``, transcripts by ``text``,
+    utt2num_frames values by ``frames``."""
     import yaml
 
     dump = d / "dump"
     dump.mkdir()
     _scp_with(w, dump, bad, name="feats")
-    (dump / "utt2num_frames").write_text((w.root / "utt2num_frames").read_text())
+    lengths = (w.root / "utt2num_frames").read_text().splitlines()
+    for i, n in (frames or {}).items():
+        lengths[i] = f"{w.utts[i]} {n}"
+    (dump / "utt2num_frames").write_text("".join(line + "\n" for line in lengths))
     lines = (w.root / "text").read_text().splitlines()
     for i, t in (text or {}).items():
         lines[i] = f"{w.utts[i]} {t}"
@@ -724,6 +729,16 @@ CASES: List[Case] = [
          lambda w, d: _train(w, d, {}, "--valid-dir", _dev(w, d, ["../../escaped", "spk/u1"]),
                              "--set", "training.num_plots=2"), 0,
          "Done 1 epochs out of 1", ("escaped.epoch1.png", "exp/plots/spk"), check=_plots_inside),
+    # utt2num_frames is what batches are made from: one that lies (stale, of other features)
+    # made batches of any size and CTC misfits of lengths the features do not have, in silence.
+    Case("utt2num-frames-lying-for-one-of-24-skipped-train", "train",
+         lambda w, d: _train(w, d, {}, frames={6: 5}), 0,
+         "skipping {d}/dump/feats.scp: utterance '{u6}' has {f6} frames, {d}/dump/utt2num_frames says 5: that "
+         "utt2num_frames is not of these features", check=_trained),
+    Case("utt2num-frames-of-other-features-train", "train",
+         lambda w, d: _train(w, d, {}, frames={i: 7 + i for i in range(N)}), 1,
+         "re:^ERROR \\(asrkit-train\\): .*/dump/feats.scp: not one utterance's features can be read \\(first: .*"
+         "utterance '\\S+' has \\d+ frames, .*utt2num_frames says 7", TRAIN_OUT),
     Case("model-larger-than-the-machine-train", "train",
          lambda w, d: _train(w, d, {}, "--set", "model.listener.hidden=1000000"), 1,
          "the config's model: section: the model would have ", ("exp/model.pt", "exp/checkpoints")),
@@ -1282,7 +1297,8 @@ def _as_disk(kind: str, disks: Disks, monkeypatch):
 def _fmt(text: str, w: World, d: Path) -> str:
     import soundfile as sf
 
-    return text.format(d=d, n0=sf.info(str(w.wavs[0])).frames, **{f"u{i}": u for i, u in enumerate(w.utts)})
+    return text.format(d=d, n0=sf.info(str(w.wavs[0])).frames, **{f"u{i}": u for i, u in enumerate(w.utts)},
+                       **{f"f{i}": w.feats[u].shape[0] for i, u in enumerate(w.utts)})
 
 
 def _temp_files(directory: Path) -> List[str]:

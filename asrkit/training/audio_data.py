@@ -152,6 +152,8 @@ class AudioDataset(FeatureDataset):
     seeded with. ``cache`` keeps the features of the first read (only without augmentation).
     """
 
+    exact_lengths = False  # the lengths batching used are estimates (utt2dur, speed factors)
+
     def __init__(self, table: UttTable, fbank: FbankConfig, cmvn: Optional[np.ndarray] = None,
                  norm_vars: bool = True, augment=None, seed: int = 0, cache: bool = False,
                  resample: bool = False) -> None:

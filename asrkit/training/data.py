@@ -278,6 +278,10 @@ class FeatureDataset(torch.utils.data.Dataset):
     corpus that fits in memory should not be re-read from disk every epoch.
     """
 
+    # Dumped features have exactly the frames utt2num_frames gives (or were measured for it);
+    # audio's lengths are estimates from durations and speed factors (audio_data.py).
+    exact_lengths = True
+
     def __init__(self, table: UttTable, cmvn: Optional[np.ndarray] = None, norm_vars: bool = True,
                  cache: bool = False) -> None:
         self.table = table
@@ -323,6 +327,15 @@ class FeatureDataset(torch.utils.data.Dataset):
     def _read(self, i: int) -> torch.Tensor:
         feats = self._features(i)
         check_trainable(feats, self.table.utt_id(i), self.table.source_file, self.idim)
+        if self.exact_lengths and feats.shape[0] != self.table.num_frames[i]:
+            # Batches are made from utt2num_frames, never from the features: a stale or foreign
+            # one made batches of any size (out of memory), left out utterances it called too long,
+            # and named CTC misfits by lengths the features do not have, all without a word.
+            table = Path(self.table.source_file).with_name("utt2num_frames")
+            raise AsrkitError(f"{self.table.source_file}: utterance {self.table.utt_id(i)!r} has {feats.shape[0]} "
+                              f"frames, {table} says {int(self.table.num_frames[i])}: that utt2num_frames is not "
+                              f"of these features (write it again with asrkit-compute-fbank --write-utt2num-frames, "
+                              f"or remove it to have the lengths read from the features)")
         if self.cmvn is not None:
             from asrkit.features.cmvn import apply_cmvn
 
