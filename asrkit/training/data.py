@@ -241,6 +241,26 @@ def _report_ctc_misfits(table: UttTable, ctc_misfit: Callable[[int, List[int]], 
     log.debug("%s: utterances too short for CTC: %s", where, " ".join(unfit))
 
 
+def warn_dev_overlap(train: UttTable, valid: UttTable, train_dir: str, valid_dir: str) -> List[str]:
+    """Warn when dev utterances are training utterances too (the same ids); returns them.
+
+    The validation loss then measures partly what the model was trained on: the best epoch
+    (``training.best_metric``), early stopping and asrkit-average all favour overfitting, in
+    silence. A warning, not an error: a smoke test may validate on its training set on purpose.
+    """
+    train_ids = set(train.ids)
+    shared = [u for u in valid.ids if u in train_ids]
+    del train_ids
+    if shared:
+        shown = " ".join(shared[:5]) + (" ..." if len(shared) > 5 else "")
+        log.warning("%s: %d of %d dev utterance(s) are also training utterances in %s (the same ids): the "
+                    "validation loss, and the best epoch chosen by it, measure data the model trains on; hold "
+                    "them out of the training set (asrkit-holdout-lists): %s (all ids with -v)",
+                    valid_dir, len(shared), len(valid), train_dir, shown)
+        log.debug("%s: dev utterances also in %s: %s", valid_dir, train_dir, " ".join(shared))
+    return shared
+
+
 def release_free_memory() -> None:
     """Hand the heap that reading the tables freed back to the OS (glibc's malloc_trim).
 

@@ -31,7 +31,7 @@ from asrkit.training import checkpoint as ckpt
 from asrkit.training import finetune
 from asrkit.training.config import TrainConfig, dump_config
 from asrkit.training.audio_data import AudioDataset, is_raw
-from asrkit.training.data import FeatureDataset, load_cmvn, load_utterances, release_free_memory
+from asrkit.training.data import FeatureDataset, load_cmvn, load_utterances, release_free_memory, warn_dev_overlap
 from asrkit.training.las_task import LASTask
 from asrkit.training.timing import RunRecord
 from asrkit.training.trainer import Trainer, seed_everything
@@ -176,6 +176,8 @@ def _train(args: TrainArgs, exp: Path, dist_info: Optional[DistInfo], rank: int,
         valid_set = _dataset(args, args.valid_dir, tokenizer, cmvn, train=False)
         if valid_set.idim != train_set.idim:
             raise AsrkitError(f"{args.valid_dir} has {valid_set.idim}-dim features, {args.train_dir} {train_set.idim}-dim")
+        if rank == 0:
+            warn_dev_overlap(train_set.table, valid_set.table, args.train_dir, args.valid_dir)
     release_free_memory()
     if args.fbank is not None and args.fbank.dim != train_set.idim:
         raise AsrkitError(f"the feature config ({args.fbank.dim}-dim fbank) does not describe "

@@ -213,3 +213,27 @@ def test_transcripts_too_long_for_ctc_are_named_and_counted(clean, yesno_setup, 
     with pytest.raises(AsrkitError, match=r"2 of 20 utterances lack features or a transcript \(more than "
                                           r"batching.max_missing_ratio=0.05: probably a serious error"):
         load_utterances(str(dump), tok)
+
+
+def test_dev_utterances_that_are_training_utterances_are_named(clean, yesno_setup, caplog):
+    # --valid-dir given the training dir (or a dev set cut with overlap) trained with exit 0 and
+    # not a word: the best epoch was then chosen by a loss on training data.
+    from asrkit.text.tokenizer import Tokenizer
+    from asrkit.training.data import load_utterances, warn_dev_overlap
+
+    tok = Tokenizer.load(yesno_setup / "data" / "lang" / "tokens.model")
+    train = load_utterances(str(clean), tok, keep_text=False)
+    utts = [train.utt_id(i) for i in range(len(train))]
+    with caplog.at_level("INFO"):
+        assert warn_dev_overlap(train, train, "dump/train", "dump/train") == utts
+    assert (f"dump/train: {N} of {N} dev utterance(s) are also training utterances in dump/train (the same ids): "
+            f"the validation loss, and the best epoch chosen by it, measure data the model trains on; hold them "
+            f"out of the training set (asrkit-holdout-lists): {' '.join(utts[:5])} ...") in warnings(caplog)
+    # a disjoint dev set: nothing said
+    caplog.clear()
+    with caplog.at_level("INFO"):
+        assert warn_dev_overlap(train.take(np.arange(2, N)), train.take(np.arange(2)), "tr", "dv") == []
+        # one of them shared
+        assert warn_dev_overlap(train.take(np.arange(1, N)), train.take(np.arange(2)), "tr", "dv") == [utts[1]]
+    assert warnings(caplog).count("dev utterance(s) are also training utterances") == 1
+    assert "dv: 1 of 2 dev utterance(s) are also training utterances in tr" in warnings(caplog)
