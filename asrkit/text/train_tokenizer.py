@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 MODEL_TYPES = ("char", "bpe", "unigram")
 RESERVED = (BLANK, UNK, SOS_EOS, "<s>", "</s>", "<pad>")
+MIN_CHARACTER_COVERAGE = 0.98  # sentencepiece's own lower bound (trainer_interface.cc)
 
 
 @dataclass
@@ -43,8 +44,12 @@ class TokenizerConfig:
             raise AsrkitError(f"--vocab-size is required for a {self.model_type} model")
         if self.vocab_size is not None and self.vocab_size < 2:
             raise AsrkitError(f"vocabulary size must be at least 2, got {self.vocab_size}")
-        if not 0 < self.character_coverage <= 1:
-            raise AsrkitError(f"character coverage must be in (0, 1], got {self.character_coverage}")
+        # Sentencepiece refuses a coverage below 0.98 only as "INTERNAL: trainer_interface.cc(94)
+        # [trainer_spec.character_coverage() >= 0.98 && ...]", which says neither option nor range.
+        if not MIN_CHARACTER_COVERAGE <= self.character_coverage <= 1:
+            raise AsrkitError(f"--character-coverage {self.character_coverage:g}: must be in "
+                              f"[{MIN_CHARACTER_COVERAGE:g}, 1] (sentencepiece's range; 0.9995 is usual for a "
+                              f"language with many characters, 1.0 for the rest)")
         for sym in self.user_defined_symbols:
             if sym in RESERVED or not sym or any(c.isspace() for c in sym):
                 raise AsrkitError(f"user-defined symbol {sym!r} is reserved or contains whitespace")

@@ -228,3 +228,8 @@ def test_char_vocab_size_the_text_does_not_fit():
     train_sentencepiece(text, TokenizerConfig(model_type="char", vocab_size=11, character_coverage=0.99))
     with pytest.raises(AsrkitError, match="smaller than required_chars.*use a larger --vocab-size"):
         train_sentencepiece(text, TokenizerConfig(model_type="bpe", vocab_size=5))
+    # below 0.98 sentencepiece said only "INTERNAL: ...(94) [trainer_spec.character_coverage() >= 0.98 && ...]"
+    for coverage in (0.5, 0.9799, 0.0, -1.0, 1.01, float("nan")):
+        with pytest.raises(AsrkitError, match=r"--character-coverage \S+: must be in \[0.98, 1\] \(sentencepiece"):
+            train_sentencepiece(text, TokenizerConfig(model_type="bpe", vocab_size=12, character_coverage=coverage))
+    train_sentencepiece(text, TokenizerConfig(model_type="bpe", vocab_size=12, character_coverage=0.98))
