@@ -777,6 +777,11 @@ CASES: List[Case] = [
     Case("tokenize-all-bad-fails", "tokenize",
          lambda w, d: Run(["--decode", w.root / "lang" / "tokens.model"], b"u1 1 x\nu2 999\n"), 1,
          "all 2 lines failed (first: <stdin>:1: expected integer token ids"),
+    # int() took these: "\u0663" (an Arabic-Indic 3) decoded to token 3, "1_0" to 10
+    Case("tokenize-decode-ids-not-ascii-digits-fail", "tokenize",
+         lambda w, d: Run(["--decode", w.root / "lang" / "tokens.model"],
+                          "u1 2 \u0663\nu2 1_0\nu3 \uff12\nu4 +2\n".encode()), 1,
+         "all 4 lines failed (first: <stdin>:1: expected integer token ids, got '2 \u0663'", check=_stdout_lines(0)),
     # -- scoring ------------------------------------------------------------------------------------
     Case("score-insertions-against-empty-references", "score",
          lambda w, d: Run(["--output-dir", d / "sc", *_hyp(d, "a-1\na-2\n", "a-1 x y z\na-2 u v w\n")]), 0,

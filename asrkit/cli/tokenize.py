@@ -1,6 +1,7 @@
 """asrkit-tokenize: text to token ids (or pieces) and back, with a model from asrkit-train-tokenizer."""
 from __future__ import annotations
 
+import re
 import sys
 from typing import TYPE_CHECKING, Optional, Tuple
 
@@ -102,8 +103,11 @@ def _convert(tok: Tokenizer, utt: str, body: str, decode: bool, pieces: bool, un
     tokens = body.split()
     if pieces:
         return tok.decode_pieces(tokens)
-    try:
-        ids = [int(t) for t in tokens]
-    except ValueError:
-        raise AsrkitError(f"expected integer token ids, got {body!r} (--pieces to decode pieces)") from None
-    return tok.decode(ids)
+    # int() also takes "٣" (an Arabic-Indic 3), "１" (full-width), "1_0" (10) and "+3": ids that
+    # no Kaldi tool writes, which decoded to some token without a word.
+    if not all(_ID.fullmatch(t) for t in tokens):
+        raise AsrkitError(f"expected integer token ids, got {body!r} (--pieces to decode pieces)")
+    return tok.decode([int(t) for t in tokens])
+
+
+_ID = re.compile(r"-?[0-9]+")
