@@ -227,6 +227,11 @@ def validate(cfg: TrainConfig, where: str = "config") -> None:
                           f"{o.grad_clip:g} and {o.final_lr_ratio:g}")
     if b.max_frames <= 0 or b.num_workers < 0 or b.max_batch_size < 0:
         raise AsrkitError(f"{where}: batching: max_frames must be > 0, num_workers and max_batch_size >= 0")
+    # A negative ratio failed every run only once the data was read, with "0 of N utterances lack
+    # features or a transcript (more than batching.max_missing_ratio=-1.0)".
+    if not 0 <= b.max_missing_ratio <= 1:
+        raise AsrkitError(f"{where}: batching.max_missing_ratio must be in [0, 1] (the share of utterances that may "
+                          f"lack features or a transcript), got {b.max_missing_ratio:g}")
     if t.best_metric not in ASR_METRICS:
         raise AsrkitError(f"{where}: training.best_metric: {t.best_metric!r} is not one of {', '.join(ASR_METRICS)}")
     if t.best_metric == "valid_cer" and not t.valid_cer:

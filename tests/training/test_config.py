@@ -36,6 +36,11 @@ def test_yaml_sections_and_overrides(tmp_path):
     ({}, ["optim.name=sgd"], "optim.name: 'sgd' is not one of adam, adadelta"),
     ({}, ["training.best_metric=wer"], "best_metric: 'wer'"),
     ({}, ["batching.shuffle=maybe"], "expected true or false"),
+    # a negative ratio failed only after the data was read: "0 of 10 utterances lack features ... (more than
+    # batching.max_missing_ratio=-1.0 ...)"
+    ({}, ["batching.max_missing_ratio=-1"], "batching.max_missing_ratio must be in [0, 1] (the share of utterances "
+                                            "that may lack features or a transcript), got -1"),
+    ({}, ["batching.max_missing_ratio=1.5"], "batching.max_missing_ratio must be in [0, 1]"),
     # sizes a model cannot be built with (torch's own errors would come as tracebacks, or not at all)
     ({}, ["model.listener.hidden=0"], "listener.hidden must be >= 1 and listener.proj >= 0 (0: none), got 0"),
     ({}, ["model.listener.vgg_channels=[0,3]"], "listener.vgg_channels must list 2 channel counts >= 1"),
