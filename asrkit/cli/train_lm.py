@@ -82,36 +82,40 @@ def main(config_path: Optional[str], lang_dir: str, text_file: str, exp_dir: str
         if v is not None:
             setattr(cfg, k, v)
     cfg.validate("command line")
-    setup_logging(1 if log.isEnabledFor(10) else 0, str(out / "log" / "train_lm.log"))
-    from asrkit.text.tokenizer import Tokenizer, UnknownTally  # sentencepiece: not for --help
-    from asrkit.training.train_lm import split_dev, train_lm  # torch: after the config is known to be good
-    tok = Tokenizer.load(Path(lang_dir) / "tokens.model")
+    from asrkit.training.exp_lock import exp_dir_lock
 
-    def encode(path: str):
-        lines = read_sentences(path, text_format)
-        unknown = UnknownTally()
-        encoded = [(i, unknown.encode(tok, f"{path}:{i}", s)) for i, s in enumerate(lines, 1) if s.strip()]
-        unknown.warn(log, path)
-        sents, cut = [], []
-        for lineno, ids in encoded:
-            if len(ids) > cfg.max_len:
-                cut.append(lineno)
-            sents.extend(ids[k:k + cfg.max_len] for k in range(0, len(ids), cfg.max_len))
-        if cut:
-            log.warning("%s: %d line(s) longer than max_len %d tokens cut into pieces of at most %d (first: line %d)",
-                        path, len(cut), cfg.max_len, cfg.max_len, cut[0])
-        log.info("%s: %d sentences (%d empty skipped), %d tokens", path, len(sents), len(lines) - len(encoded),
-                 sum(map(len, sents)))
-        return sents
+    # Before anything is written into the exp dir: a second run into it fails here (exp_lock.py).
+    with exp_dir_lock(out, "asrkit-train-lm"):
+        setup_logging(1 if log.isEnabledFor(10) else 0, str(out / "log" / "train_lm.log"))
+        from asrkit.text.tokenizer import Tokenizer, UnknownTally  # sentencepiece: not for --help
+        from asrkit.training.train_lm import split_dev, train_lm  # torch: after the config is known to be good
+        tok = Tokenizer.load(Path(lang_dir) / "tokens.model")
 
-    sents = encode(text_file)
-    if not sents:
-        raise AsrkitError(f"{text_file}: no non-empty sentences to train on")
-    if valid_text:
-        train, dev = sents, encode(valid_text)
-    else:
-        train, dev = split_dev(sents, cfg.dev_ratio, cfg.seed)
-    summary = train_lm(train, dev, tok.tokens, cfg, out)
-    click.echo(f"Done: LM trained {summary['epochs']} epochs on {len(train)} sentences; best "
-               f"{'dev' if dev else 'train'} perplexity {summary['best_dev_ppl']:.3f} at epoch {summary['best_epoch']} "
-               f"-> {summary['path']}", err=True)
+        def encode(path: str):
+            lines = read_sentences(path, text_format)
+            unknown = UnknownTally()
+            encoded = [(i, unknown.encode(tok, f"{path}:{i}", s)) for i, s in enumerate(lines, 1) if s.strip()]
+            unknown.warn(log, path)
+            sents, cut = [], []
+            for lineno, ids in encoded:
+                if len(ids) > cfg.max_len:
+                    cut.append(lineno)
+                sents.extend(ids[k:k + cfg.max_len] for k in range(0, len(ids), cfg.max_len))
+            if cut:
+                log.warning("%s: %d line(s) longer than max_len %d tokens cut into pieces of at most %d (first: "
+                            "line %d)", path, len(cut), cfg.max_len, cfg.max_len, cut[0])
+            log.info("%s: %d sentences (%d empty skipped), %d tokens", path, len(sents), len(lines) - len(encoded),
+                     sum(map(len, sents)))
+            return sents
+
+        sents = encode(text_file)
+        if not sents:
+            raise AsrkitError(f"{text_file}: no non-empty sentences to train on")
+        if valid_text:
+            train, dev = sents, encode(valid_text)
+        else:
+            train, dev = split_dev(sents, cfg.dev_ratio, cfg.seed)
+        summary = train_lm(train, dev, tok.tokens, cfg, out)
+        click.echo(f"Done: LM trained {summary['epochs']} epochs on {len(train)} sentences; best "
+                   f"{'dev' if dev else 'train'} perplexity {summary['best_dev_ppl']:.3f} at epoch "
+                   f"{summary['best_epoch']} -> {summary['path']}", err=True)

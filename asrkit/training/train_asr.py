@@ -11,6 +11,7 @@ this machine for ``--ngpu N``, as torchrun would.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -31,6 +32,7 @@ from asrkit.training import checkpoint as ckpt
 from asrkit.training import finetune
 from asrkit.training.config import TrainConfig, dump_config
 from asrkit.training.audio_data import AudioDataset, is_raw
+from asrkit.training.exp_lock import exp_dir_lock
 from asrkit.training.data import FeatureDataset, load_cmvn, load_utterances, release_free_memory, warn_dev_overlap
 from asrkit.training.las_task import LASTask
 from asrkit.training.timing import RunRecord
@@ -94,6 +96,12 @@ def train(args: TrainArgs) -> Optional[Path]:
     world = dist_info.world_size if dist_info else 1
     if rank != 0:
         logging.getLogger().setLevel(logging.WARNING)
+    # Before anything is written into the exp dir: a second run into it fails here (exp_lock.py).
+    with exp_dir_lock(exp, "asrkit-train") if rank == 0 else contextlib.nullcontext():
+        return _train_logged(args, exp, dist_info, rank, world)
+
+
+def _train_logged(args: TrainArgs, exp: Path, dist_info: Optional[DistInfo], rank: int, world: int) -> Optional[Path]:
     handler = _log_to_file(exp / "log" / "train.log") if rank == 0 else None
     runs = None
     try:

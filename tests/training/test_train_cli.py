@@ -260,3 +260,27 @@ def test_set_training_seed_wins_over_seed(tmp_path):
     assert seed_of("--set", "training.seed=2", "--seed", "1") == 2
     assert seed_of("--seed", "7") == 7
     assert seed_of() == 1
+
+
+def test_a_second_training_into_a_busy_exp_dir_fails_at_once(yesno_setup, tmp_path):
+    # Two runs into one exp dir (asr.sh started again while the first trained; `timeout` killed
+    # but not the python under it) both resumed from the same checkpoint and wrote the same
+    # epochs, model.pt and train_runs.tsv over each other, with exit 0.
+    import os
+
+    from asrkit.training.exp_lock import exp_dir_lock
+
+    exp = tmp_path / "exp"
+    with exp_dir_lock(exp, "asrkit-train"):  # what the first run holds while it lives
+        code, err = _run_inproc(*train_args(yesno_setup, exp))
+        assert code == 1, err
+        assert (f"ERROR (asrkit-train): {exp}: another asrkit-train (pid {os.getpid()} on " in err
+                and "is training into this exp dir; wait for it to end or stop it" in err), err
+        assert sorted(p.name for p in exp.iterdir()) == [".lock"]  # nothing of the second run: no log/
+    # released with its holder (the kernel drops it when the process dies, SIGKILL too)
+    with exp_dir_lock(exp, "asrkit-train"):
+        pass
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(Exception, match="afile: not a directory"):
+        with exp_dir_lock(tmp_path / "afile", "asrkit-train"):
+            pass

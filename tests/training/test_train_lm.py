@@ -126,3 +126,20 @@ def test_a_line_longer_than_max_len_is_cut_into_pieces(tmp_path, an4_root):
     code, err = _run_inproc("train-lm", "--config", conf, "--lang-dir", lang, "--max-len", "0", text,
                             tmp_path / "lm0")
     assert code == 1 and "max_len must be positive" in err
+
+
+def test_a_second_lm_training_into_a_busy_exp_dir_fails_at_once(tmp_path):
+    # as for asrkit-train: two runs into one exp dir wrote the same checkpoints over each other
+    import os
+
+    from asrkit.cli.train_lm import main
+    from asrkit.training.exp_lock import exp_dir_lock
+
+    (tmp_path / "text").write_text("u1 HELLO\n")
+    with exp_dir_lock(tmp_path / "exp", "asrkit-train-lm"):
+        result = CliRunner().invoke(main, ["--lang-dir", str(tmp_path / "nolang"), str(tmp_path / "text"),
+                                           str(tmp_path / "exp")])
+    assert result.exit_code == 1
+    assert (f"{tmp_path}/exp: another asrkit-train-lm (pid {os.getpid()} on " in result.stderr
+            and "is training into this exp dir" in result.stderr), result.stderr
+    assert not (tmp_path / "exp/log").exists()

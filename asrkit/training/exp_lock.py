@@ -1,0 +1,57 @@
+"""One training at a time per exp dir: an ``flock`` on ``<exp>/.lock``, held while the run lives.
+
+Two runs on one exp dir (asr.sh started again while the first still trains, a Slurm job
+requeued while its old process lives on, a wrapper such as ``timeout`` killed but not the python
+under it) both resumed from the same checkpoint and wrote the same epochs, ``model.pt``,
+``curves.csv`` and ``train_runs.tsv`` over each other without a word (and the second marked the
+first one's row ``killed``). The second one now fails at once, naming the first one's pid.
+
+The kernel drops the lock when its process ends, SIGKILL included, so a dead run never leaves a
+stale lock behind. The file stays: removing it would race with a run taking it.
+"""
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+import socket
+from pathlib import Path
+from typing import Iterator
+
+from asrkit.utils.errors import AsrkitError
+from asrkit.utils.logging import get_logger
+
+log = get_logger(__name__)
+
+LOCK_NAME = ".lock"
+
+
+@contextlib.contextmanager
+def exp_dir_lock(exp: Path, command: str) -> Iterator[None]:
+    """Hold ``exp``'s lock for the block; AsrkitError naming the holder when another run has it."""
+    exp = Path(exp)
+    if exp.exists() and not exp.is_dir():
+        raise AsrkitError(f"{exp}: not a directory (the exp dir to train into)")
+    exp.mkdir(parents=True, exist_ok=True)
+    path = exp / LOCK_NAME
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                # A file system without locks (some NFS mounts): train unguarded, as before.
+                log.warning("%s: cannot lock the exp dir (%s): nothing stops a second training into it",
+                            path, os.strerror(e.errno or 0))
+            else:
+                holder = os.pread(fd, 200, 0).decode("utf-8", "replace").split()
+                who = f"pid {holder[0]} on {holder[1]}" if len(holder) >= 2 else "another process"
+                raise AsrkitError(f"{exp}: another {command} ({who}) is training into this exp dir; wait for it "
+                                  f"to end or stop it, or train into another exp dir") from None
+        else:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()} {socket.gethostname()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)
