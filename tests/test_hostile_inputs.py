@@ -739,6 +739,11 @@ CASES: List[Case] = [
          lambda w, d: _train(w, d, {}, frames={i: 7 + i for i in range(N)}), 1,
          "re:^ERROR \\(asrkit-train\\): .*/dump/feats.scp: not one utterance's features can be read \\(first: .*"
          "utterance '\\S+' has \\d+ frames, .*utt2num_frames says 7", TRAIN_OUT),
+    # The first utterance alone set the dimension: a 40-dim one first made the 23 good ones the
+    # bad ones (epoch 1: 23 of 24 skipped, "feature dimension 23, earlier utterances have 40").
+    Case("odd-dimension-first-utterance-of-24-skipped-train", "train",
+         lambda w, d: _train(w, d, {0: np.zeros((w.feats[w.utts[0]].shape[0], 40), np.float32)}), 0,
+         "skipping {d}/dump/feats.scp: utterance '{u0}': feature dimension 40, the set's is 23", check=_trained),
     Case("model-larger-than-the-machine-train", "train",
          lambda w, d: _train(w, d, {}, "--set", "model.listener.hidden=1000000"), 1,
          "the config's model: section: the model would have ", ("exp/model.pt", "exp/checkpoints")),

@@ -41,6 +41,7 @@ MAX_WORKERS_PER_CORE = 8
 __all__ = ["Utterance", "UttTable", "load_utterances", "load_cmvn", "FeatureDataset", "Batch", "collate",
            "make_loader"]
 _TOKENIZE_CHUNK = 4096  # transcripts encoded per sentencepiece call
+_DIM_VOTES = 5  # utterances whose feature dimension decides the set's
 _PLAIN_ARK_ENTRY = re.compile(r"[^\[\]|:]+:[0-9]+")  # "feats.ark:123": nothing parse_scp_value could refuse
 
 
@@ -321,14 +322,21 @@ class FeatureDataset(torch.utils.data.Dataset):
                            for i in progress(range(len(table)), desc="caching features", unit="utt")]
 
     def _feature_dim(self) -> int:
-        """The features' dimension: the first utterance that reads says it (bad ones are skipped later)."""
+        """The features' dimension: the most common one of the first few utterances that read (bad
+        ones are skipped later). The first alone said it: one odd first utterance (40-dim among
+        23-dim ones) made every other utterance the bad one, and the run fail naming good ones."""
         first: Optional[AsrkitError] = None
+        dims: List[int] = []
         for i in range(len(self.table)):
             try:
-                return int(self._read(i).shape[1])
+                dims.append(int(self._read(i).shape[1]))
             except AsrkitError as e:
                 first = first or e
-        raise AsrkitError(f"{self.table.source_file}: not one utterance's features can be read (first: {first})")
+            if len(dims) == _DIM_VOTES:
+                break
+        if not dims:
+            raise AsrkitError(f"{self.table.source_file}: not one utterance's features can be read (first: {first})")
+        return max(dims, key=dims.count)  # ties: the first one's
 
     def _read_or_error(self, i: int) -> Union[torch.Tensor, AsrkitError]:
         try:
@@ -379,6 +387,8 @@ def check_trainable(feats: np.ndarray, utt_id: str, where: str, dim: Optional[in
 
     if feats.ndim != 2 or feats.shape[0] == 0:
         raise AsrkitError(f"{where}: utterance {utt_id!r} has features of shape {feats.shape}")
+    if dim is not None and feats.shape[1] != dim:  # "earlier utterances" (check_features) may be later ones
+        raise AsrkitError(f"{where}: utterance {utt_id!r}: feature dimension {feats.shape[1]}, the set's is {dim}")
     try:
         check_features(utt_id, feats, dim)
     except AsrkitError as e:
