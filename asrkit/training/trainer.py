@@ -129,6 +129,22 @@ def _token_difference(old: List[str], new: List[str]) -> str:
     return f"{len(old)} tokens there, {len(new)} now"
 
 
+def _cmvn_difference(theirs: Dict[str, Any], ours: Dict[str, Any]) -> Optional[str]:
+    """How a checkpoint's CMVN differs from this run's (None: the same, or a package without one)."""
+    if "cmvn" not in theirs or "cmvn" not in ours:
+        return None
+    a, b = theirs["cmvn"], ours["cmvn"]
+    if (a is None) != (b is None):
+        return "global stats there, none now" if b is None else "none there, global stats now"
+    if a is not None:
+        a, b = torch.as_tensor(a, dtype=torch.float64), torch.as_tensor(b, dtype=torch.float64)
+        if a.shape != b.shape or not torch.allclose(a, b, rtol=1e-9, atol=0.0):
+            return "other stats"
+        if bool(theirs.get("cmvn_norm_vars", True)) != bool(ours.get("cmvn_norm_vars", True)):
+            return f"norm_vars {bool(theirs.get('cmvn_norm_vars'))} there, {bool(ours.get('cmvn_norm_vars'))} now"
+    return None
+
+
 def _few(names: List[str], show: int = 10) -> str:
     return " ".join(names[:show]) + (f" ... ({len(names)} in all)" if len(names) > show else "")
 
@@ -278,6 +294,12 @@ class Trainer:
                          else f"{theirs[key]} there, {package[key]} now")
                 raise AsrkitError(f"{path}: was trained with another {what} than this run's ({shown}); use a new "
                                   f"exp dir, or the --lang-dir and features it was trained with")
+        # The same for the input normalisation: a run resumed with another --cmvn (or none, or
+        # another --norm-vars) fed the trained weights features of another scale, in silence.
+        why = _cmvn_difference(theirs, package)
+        if why:
+            raise AsrkitError(f"{path}: was trained with another CMVN than this run's ({why}); use a new exp dir, or "
+                              f"the --cmvn and --norm-vars it was trained with")
         changed = dict_diff(state["config"], self.config)
         if changed:
             log.warning("config differs from the checkpoint's, continuing with the new values: %s", ", ".join(changed))

@@ -168,3 +168,25 @@ def test_train_state_keys_are_the_trainers():
     from asrkit.training.trainer import TrainState
 
     assert ckpt.TRAIN_STATE_KEYS == tuple(f.name for f in fields(TrainState))
+
+
+def test_resume_with_another_cmvn_is_refused(yesno_setup, trained, tmp_path):
+    """Another --cmvn (or none, or another --norm-vars) on the same exp dir resumed in silence, the
+    trained weights then fed features of another scale; it is refused like another token list."""
+    import kaldiio
+    import numpy as np
+
+    exp = _copy(trained, tmp_path)
+    args = [str(a) for a in train_args(yesno_setup, exp, "--set", "training.max_epochs=3")]
+    at = args.index("--cmvn")
+    stats = np.array(kaldiio.load_mat(args[at + 1]))
+    stats[0, :-1] += stats[0, -1]  # every mean one higher
+    kaldiio.save_mat(str(tmp_path / "other.ark"), stats)
+    for other, why in [(args[:at] + args[at + 2:], "global stats there, none now"),
+                       (args[:at + 1] + [str(tmp_path / "other.ark")] + args[at + 2:], "other stats"),
+                       (args[:at] + ["--norm-vars", "false"] + args[at:], "norm_vars True there, False now")]:
+        code, err = _run_inproc(*other)
+        assert code == 1, err
+        assert (f"epoch2.pt: was trained with another CMVN than this run's ({why}); use a new exp dir, or the "
+                f"--cmvn and --norm-vars it was trained with") in err, err
+        assert "Traceback" not in err and not (exp / "checkpoints" / "epoch3.pt").exists()
