@@ -87,6 +87,13 @@ class Tokenizer:
         self.tokens: List[str] = (
             [BLANK, UNK] + [self._sp.id_to_piece(i) for i in range(1, self._num_pieces)] + [SOS_EOS]
         )
+        # A model not made by asrkit-train-tokenizer (which refuses them as symbols) may hold asrkit's
+        # own tokens as pieces: "<sos/eos>" in a transcript then encoded to a piece of that name, not
+        # to the end of sentence, tokens.txt listed the name twice and decoding wrote "<blank>".
+        reserved = [(i, t) for i, t in enumerate(self.tokens[2:-1], 2) if t in (BLANK, UNK, SOS_EOS)]
+        if reserved:
+            raise AsrkitError(f"{where}: sentencepiece model has the piece {reserved[0][1]!r} (id {reserved[0][0]}), "
+                              f"a token asrkit reserves; train the model with asrkit-train-tokenizer")
         self._token_to_id = {t: i for i, t in enumerate(self.tokens)}
 
     @classmethod

@@ -124,6 +124,21 @@ def test_bad_configs_and_models(tmp_path):
     tok = train_tokenizer(["YES NO"], TokenizerConfig(model_type="char"))
     with pytest.raises(AsrkitError, match="out of range"):
         tok.decode([tok.vocab_size])
+    # a sentencepiece model made elsewhere, holding asrkit's own tokens as pieces: "<sos/eos>" in a
+    # transcript encoded to a piece of that name, and tokens.txt listed it twice
+    import io
+
+    import sentencepiece as spm
+
+    for symbol in ("<sos/eos>", "<blank>"):
+        model = io.BytesIO()
+        spm.SentencePieceTrainer.train(sentence_iterator=iter(["YES NO YES"] * 5), model_writer=model,
+                                       model_type="char", vocab_size=10, hard_vocab_limit=False, minloglevel=3,
+                                       unk_id=0, bos_id=-1, eos_id=-1, user_defined_symbols=[symbol])
+        (tmp_path / "foreign.model").write_bytes(model.getvalue())
+        with pytest.raises(AsrkitError, match=f"foreign.model: sentencepiece model has the piece '{symbol}' "
+                                              r"\(id 2\), a token asrkit reserves"):
+            Tokenizer.load(tmp_path / "foreign.model")
 
 
 def test_cli_train_and_tokenize(asrkit, an4_text, tmp_path):
