@@ -1,12 +1,29 @@
 """Kaldi text tables: one ``<key> <value>`` per line (wav.scp, text, utt2spk, feats.scp, ...)."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
 
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import PathLike, atomic_open
+
+
+# Kaldi splits a table line (and sclite a transcript) at ASCII white space only, C's isspace in
+# the "C" locale; Python's str.split() splits at Unicode's too (U+00A0 no-break space, U+3000 the
+# CJK full-width space, U+2028...), so "日本\u3000語" was two words to asrkit-score and one word to
+# sclite, and a key holding U+00A0 was cut there.
+SPACE = " \t\n\v\f\r"
+_SPACE_RUN = re.compile("[ \t\n\v\f\r]+")
+
+
+def split_fields(text: str, maxsplit: int = -1) -> List[str]:
+    """``text.split(None, maxsplit)`` at ASCII white space only (Kaldi's and sclite's fields)."""
+    text = text.strip(SPACE)
+    if not text:
+        return []
+    return _SPACE_RUN.split(text, maxsplit=max(maxsplit, 0))
 
 
 # A UTF-8 byte-order mark (Windows editors write one) would become part of the first key, and
@@ -64,14 +81,14 @@ def iter_table_lines(lines: Iterable[bytes], name: str, allow_empty_value: bool 
             line = raw.decode("utf-8").rstrip("\r\n")
         except UnicodeDecodeError as e:
             raise AsrkitError(f"{name}:{lineno}: not UTF-8 text ({e.reason} at byte {e.start} of the line)") from None
-        parts = line.strip().split(maxsplit=1)
+        parts = split_fields(line, 1)
         if not parts:
             raise AsrkitError(f"{name}:{lineno}: empty line")
-        if line[:1].isspace():
+        if line[:1] in SPACE:
             raise AsrkitError(f"{name}:{lineno}: line starts with whitespace")
         if len(parts) == 1 and not allow_empty_value:
             raise AsrkitError(f"{name}:{lineno}: malformed line (expected '<key> <value>'): {line!r}")
-        yield TableLine(parts[0], parts[1].strip() if len(parts) > 1 else "", lineno)
+        yield TableLine(parts[0], parts[1].strip(SPACE) if len(parts) > 1 else "", lineno)
 
 
 def iter_table_fast(path: PathLike, allow_empty_value: bool = False) -> Iterator[Tuple[str, str, int]]:
@@ -96,10 +113,10 @@ def iter_table_fast(path: PathLike, allow_empty_value: bool = False) -> Iterator
         lines.pop()
     for lineno, line in enumerate(lines, 1):
         line = line.rstrip("\r")
-        parts = line.split(None, 1)
-        if len(parts) == 2 and not line[0].isspace():
-            yield parts[0], parts[1].strip(), lineno
-        elif len(parts) == 1 and allow_empty_value and not line[0].isspace():
+        parts = split_fields(line, 1)
+        if len(parts) == 2 and line[0] not in SPACE:
+            yield parts[0], parts[1].strip(SPACE), lineno
+        elif len(parts) == 1 and allow_empty_value and line[0] not in SPACE:
             yield parts[0], "", lineno
         else:  # malformed: iter_table's own words for it
             for x in iter_table_lines(data.split(b"\n")[lineno - 1:lineno], str(path), allow_empty_value, lineno):
@@ -119,7 +136,7 @@ def read_table(path: PathLike, allow_empty_value: bool = False, unique: bool = T
 
 def read_list_table(path: PathLike) -> Dict[str, List[str]]:
     """A table whose value is a whitespace-separated list (spk2utt)."""
-    return {k: v.split() for k, v in read_table(path).items()}
+    return {k: split_fields(v) for k, v in read_table(path).items()}
 
 
 def format_table(table: Mapping[str, object] | List[Tuple[str, object]], sort: bool = False) -> str:

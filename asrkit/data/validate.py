@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 from asrkit.data.datadir import DataDir
-from asrkit.data.table import BOM, TableLine, bom_problem
+from asrkit.data.table import BOM, SPACE, TableLine, bom_problem, split_fields
 from asrkit.utils.fileio import PathLike
 
 ERROR = "error"
@@ -82,18 +82,18 @@ def scan_table(path: PathLike, allow_empty_value: bool = False) -> ScannedTable:
             scanned.problems.append(Problem(str(path), lineno, f"not UTF-8 text ({e.reason})"))
             continue
         line = line.rstrip("\r")
-        parts = line.strip().split(maxsplit=1)
+        parts = split_fields(line, 1)  # as the readers split it (asrkit.data.table)
         if lineno == 1 and line.startswith(BOM):
             scanned.problems.append(Problem(str(path), 1, bom_problem(str(path))))
-            parts = line[1:].strip().split(maxsplit=1)
+            parts = split_fields(line[1:], 1)
         if not parts:
             scanned.problems.append(Problem(str(path), lineno, "empty line"))
-        elif line[:1].isspace():
+        elif line[:1] in SPACE:
             scanned.problems.append(Problem(str(path), lineno, "line starts with whitespace"))
         elif len(parts) == 1 and not allow_empty_value:
             scanned.problems.append(Problem(str(path), lineno, f"malformed line (expected '<id> <value>'): {line!r}"))
         else:
-            scanned.lines.append(TableLine(parts[0], parts[1].strip() if len(parts) > 1 else "", lineno))
+            scanned.lines.append(TableLine(parts[0], parts[1].strip(SPACE) if len(parts) > 1 else "", lineno))
     if data and not data.endswith(b"\n"):
         scanned.problems.append(Problem(str(path), len(lines), "no newline at end of file"))
     return scanned

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 from typing import List
 
+from asrkit.data.table import split_fields
+
 LEVELS = ("word", "char")
 
 
 def word_tokens(text: str) -> List[str]:
-    return text.split()
+    """Words split at ASCII white space only, as sclite splits them (U+3000 is inside a word)."""
+    return split_fields(text)
 
 
 def char_tokens(text: str) -> List[str]:
-    return [c for word in text.split() for c in word]
+    return [c for word in split_fields(text) for c in word]
 
 
 def tokenize(text: str, level: str) -> List[str]:

@@ -117,6 +117,29 @@ def test_utf8_characters_match_sclite(sclite):
         assert (c.corr, c.sub, c.dels, c.ins) == theirs.utts[u.utt].counts, u.utt
 
 
+def test_unicode_spaces_are_inside_words_as_in_sclite(sclite, tmp_path):
+    """sclite (and Kaldi) split at ASCII white space only; Python's str.split() also splits at
+    U+3000 (the CJK full-width space) and U+00A0, so "日本\u3000語" was two words here and
+    scored 0 % where sclite says 100 %. Through asrkit-score's text files too."""
+    from asrkit.cli.score import main as score_cli
+    from click.testing import CliRunner
+
+    ref = {"s1-1": "日本\u3000語 テスト", "s1-2": "a\u00a0b c", "s2-1": "x\u2028y z"}
+    hyp = {"s1-1": "日本 語 テスト", "s1-2": "a b c", "s2-1": "x\u2028y z"}
+    for level in ("word", "char"):
+        ours = getattr(score_texts(ref, hyp, levels=(level,)), level)
+        theirs = sclite.run(ref, hyp, char=level == "char", utf8=True)
+        for u in ours.utts:
+            c = u.counts
+            assert (c.corr, c.sub, c.dels, c.ins) == theirs.utts[u.utt].counts, (level, u.utt)
+    assert score_texts(ref, hyp, levels=("word",)).word.utts[0].counts.sub == 1
+    for name, table in (("ref", ref), ("hyp", hyp)):
+        (tmp_path / name).write_text("".join(f"{u} {t}\n" for u, t in table.items()), encoding="utf-8")
+    out = CliRunner().invoke(score_cli, [str(tmp_path / "ref"), str(tmp_path / "hyp")])
+    assert out.exit_code == 0, out.output
+    assert "%WER 66.67 [ 4 / 6, 2 ins, 0 del, 2 sub ]" in out.output, out.output
+
+
 def test_missing_hypothesis_counts_as_deletions_like_an_empty_one(sclite):
     ref, hyp = random_pairs(5, n=60)
     partial = {u: t for i, (u, t) in enumerate(hyp.items()) if i % 7 != 3}
