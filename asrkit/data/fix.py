@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Set
 
 from asrkit.data.datadir import RECO_TABLES, SPK_TABLES, UTT_TABLES, DataDir, parse_segment
-from asrkit.data.table import utt2spk_to_spk2utt
+from asrkit.data.table import split_fields, utt2spk_to_spk2utt
 from asrkit.data.validate import ScannedTable, scan_table
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import AtomicFiles, PathLike
@@ -83,7 +83,7 @@ def fix_data_dir(path: PathLike, backup: bool = True) -> FixReport:
         # last one; now it is dropped and counted.
         rebuilt: Dict[str, str] = {}
         for spk, us in tables["spk2utt"].items():
-            for u in us.split():
+            for u in split_fields(us):
                 if rebuilt.setdefault(u, spk) != spk:
                     ambiguous.add(u)
         tables["utt2spk"] = {u: spk for u, spk in rebuilt.items() if u not in ambiguous}
@@ -113,7 +113,7 @@ def fix_data_dir(path: PathLike, backup: bool = True) -> FixReport:
     for name in utt_keys:
         new[name] = {u: v for u, v in tables[name].items() if u in keep}
     if "segments" in tables:
-        recos = {new["segments"][u].split()[0] for u in keep}
+        recos = {split_fields(new["segments"][u])[0] for u in keep}
         for name in RECO_TABLES:
             if name in tables:
                 new[name] = {r: v for r, v in tables[name].items() if r in recos}
@@ -160,7 +160,7 @@ def _why_dropped(utt: str, tables: Dict[str, Dict[str, str]], utt_keys: Set[str]
     for name in ["utt2spk"] + sorted(utt_keys - {"utt2spk"}):
         if utt not in tables[name]:
             return f"not in {name}"
-    if len(tables["utt2spk"][utt].split()) != 1:
+    if len(split_fields(tables["utt2spk"][utt])) != 1:
         return "utt2spk gives not one speaker"
     # What asrkit-validate-data-dir reports in these tables, so a fixed dir validates.
     if "utt2num_frames" in tables and not (tables["utt2num_frames"][utt].isdigit()

@@ -20,7 +20,7 @@ import random
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from asrkit.data.table import read_table, refuse_bom
+from asrkit.data.table import read_table, refuse_bom, split_fields
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import AtomicFiles, PathLike
 
@@ -42,7 +42,7 @@ def read_id_list(path: PathLike, known: Dict[str, str]) -> List[str]:
             line = raw.decode("utf-8")
         except UnicodeDecodeError as e:
             raise AsrkitError(f"{path}:{lineno}: not UTF-8 text ({e.reason} at byte {e.start} of the line)") from None
-        fields = line.split()
+        fields = split_fields(line)
         if not fields:
             continue
         utt = fields[0]

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Dict, List, Sequence, TypeVar
 
 from asrkit.data.datadir import RECO_TABLES, SPK_TABLES, TABLES, UTT_TABLES, DataDir
-from asrkit.data.table import utt2spk_to_spk2utt, write_table
+from asrkit.data.table import split_fields, utt2spk_to_spk2utt, write_table
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import PathLike, atomic_open, tmp_dir_for
 from asrkit.utils.logging import get_logger
@@ -190,7 +190,7 @@ def _write_pieces(out: Path, tables: Dict[str, Dict[str, str]], pieces: List[Lis
         reco_jobs: Dict[str, set] = {}
         for u, value in tables["segments"].items():
             if u in job_of:
-                reco_jobs.setdefault(value.split()[0], set()).add(job_of[u])
+                reco_jobs.setdefault(split_fields(value)[0], set()).add(job_of[u])
     else:
         reco_jobs = {u: {j} for u, j in job_of.items()}
     spk_jobs: Dict[str, set] = {}

@@ -191,7 +191,7 @@ def validate_data_dir(path: PathLike, no_text: bool = False, no_feats: bool = Fa
     # that sorting by utt and by speaker agree (split and per-speaker CMVN rely on it).
     prefix_warnings = 0
     for key, line in utts.items():
-        if len(line.value.split()) != 1:
+        if len(split_fields(line.value)) != 1:
             problems.append(Problem(str(utt2spk.path), line.lineno, f"expected one speaker id, got {line.value!r}"))
         elif not key.startswith(line.value):
             prefix_warnings += 1
@@ -273,7 +273,7 @@ def _check_keyed_tables(problems: List[Problem], d: DataDir, load, utt2spk: Scan
     if spk2utt is not None:
         speakers |= set(spk2utt.first_lines())
     if d.has("segments"):
-        recordings = {line.value.split()[0] for line in scan_table(d.file("segments")).lines if line.value.split()}
+        recordings = {split_fields(line.value)[0] for line in scan_table(d.file("segments")).lines if split_fields(line.value)}
         reco_source = str(d.file("segments"))
     else:
         recordings = set(utts)
@@ -297,7 +297,7 @@ def _check_keyed_tables(problems: List[Problem], d: DataDir, load, utt2spk: Scan
             problems.append(Problem(str(table.path), None,
                                     f"{len(absent) - MAX_REPEATED_WARNINGS} more {what}s have no entry", missing_level))
         for key, line in lines.items():
-            fields = line.value.split()
+            fields = split_fields(line.value)
             if name == "spk2gender" and fields not in (["m"], ["f"]):
                 problems.append(Problem(str(table.path), line.lineno, f"gender must be m or f, got {line.value!r}"))
             elif name == "reco2file_and_channel" and (len(fields) != 2 or fields[1] not in ("A", "B", "1")):
@@ -326,7 +326,7 @@ def _check_spk2utt(problems: List[Problem], d: DataDir, utt2spk: ScannedTable, s
         return
     listed: Dict[str, str] = {}
     for line in spk2utt.first_lines().values():
-        for utt in line.value.split():
+        for utt in split_fields(line.value):
             if utt in listed:
                 problems.append(Problem(str(spk2utt.path), line.lineno,
                                         f"utterance {utt!r} listed again (already under speaker {listed[utt]!r})"))
@@ -363,7 +363,7 @@ def _check_audio(problems: List[Problem], d: DataDir, load, utt2spk: ScannedTabl
         _missing(problems, segments, utts, utt2spk.path)
         used = set()
         for key, line in seg_lines.items():
-            fields = line.value.split()
+            fields = split_fields(line.value)
             if len(fields) != 3:
                 problems.append(Problem(str(segments.path), line.lineno,
                                         "malformed segment (expected '<utt> <recording> <start> <end>')"))
