@@ -61,7 +61,8 @@ OVERRIDES = ("mode", "beam", "ctc_weight", "lm_weight", "penalty", "length_norm"
 @click.option("--length-norm/--no-length-norm", default=None, help="Rank ended hypotheses by score per token.")
 @click.option("--maxlenratio", type=float, default=None, help="Max output tokens / encoder frames (0: frames).")
 @click.option("--minlenratio", type=float, default=None)
-@click.option("--nbest", type=int, default=None, help="Hypotheses kept per utterance in nbest.jsonl.")
+@click.option("--nbest", type=int, default=None,
+              help="Hypotheses kept per utterance in nbest.jsonl (at most --beam; 1 with --mode greedy).")
 @click.option("--pre-beam-ratio", type=float, default=None, help="CTC scores ceil(ratio*beam) candidates (0: all).")
 @click.option("--eos-threshold", type=float, default=None,
               help="<eos> only when its score >= this x the best other token's (log domain; 0: off) "

@@ -115,6 +115,9 @@ class DecodeConfig:
         # (Against a beam that is itself wrong the nbest bound says nothing: that one is named above.)
         if self.nbest < 1 or (self.mode == "beam" and self.beam >= 1 and self.nbest > self.beam):
             problems.append(f"nbest must be in [1, beam], got {self.nbest}")
+        elif self.mode == "greedy" and self.nbest > 1:
+            # greedy search keeps one hypothesis: --nbest 3 gave one without a word
+            problems.append(f"nbest must be 1 with mode greedy (one hypothesis), got {self.nbest}")
         if self.eos_threshold is not None and self.eos_threshold < 0:
             problems.append(f"eos_threshold must be >= 0 (0: off), got {self.eos_threshold}")
         if self.max_backtrack is not None and self.max_backtrack < 0:

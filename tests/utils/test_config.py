@@ -210,3 +210,6 @@ def test_a_bad_beam_is_named_alone():
     cfg.beam, cfg.nbest = 2, 3
     with pytest.raises(AsrkitError, match=r"^options: nbest must be in \[1, beam\], got 3$"):
         cfg.validate("options")
+    cfg.mode, cfg.beam = "greedy", 10  # the greedy search keeps one hypothesis: 3 asked, 1 given silently
+    with pytest.raises(AsrkitError, match=r"^options: nbest must be 1 with mode greedy \(one hypothesis\), got 3$"):
+        cfg.validate("options")
