@@ -23,6 +23,8 @@ log = get_logger(__name__)
 
 def best_epochs(exp_dir: Path, num: int, metric: Optional[str] = None) -> Tuple[List[int], str]:
     """The ``num`` best epochs that still have a checkpoint, best first, and the metric used."""
+    if not Path(exp_dir).is_dir():  # (a typo in the path read as "no checkpoints" in a dir that is not there)
+        raise AsrkitError(f"{exp_dir}: no such exp dir" if not Path(exp_dir).exists() else f"{exp_dir}: not a directory")
     found = ckpt.list_checkpoints(exp_dir)
     if not found:
         raise AsrkitError(f"{Path(exp_dir) / 'checkpoints'}: no checkpoints (epoch<N>.pt) to average")

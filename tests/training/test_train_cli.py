@@ -142,8 +142,11 @@ def test_bad_inputs_fail_clearly(yesno_setup, tmp_path, asrkit):
     args[args.index("--cmvn") + 1] = tmp_path / "cmvn.ark"
     code, err = _run_inproc(*args)
     assert code == 1 and "cmvn.ark: no such file" in err
+    (tmp_path / "e5").mkdir(exist_ok=True)
     code, err = _run_inproc("average", tmp_path / "e5")
     assert code == 1 and "no checkpoints" in err
+    code, err = _run_inproc("average", tmp_path / "e-typo")  # was "e-typo/checkpoints: no checkpoints"
+    assert code == 1 and f"{tmp_path / 'e-typo'}: no such exp dir" in err
 
     if not torch.cuda.is_available():  # GPUs asked for on a machine without them
         args = train_args(root, tmp_path / "e6")
