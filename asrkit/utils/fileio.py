@@ -156,7 +156,10 @@ def is_stream(path: PathLike) -> bool:
     try:
         if p.startswith(_SPECIAL_DIRS) or (os.path.islink(p) and
                                            os.path.abspath(os.readlink(p)).startswith(_SPECIAL_DIRS)):
-            return os.path.exists(p)
+            # Not exists(): with stdout closed, /dev/stdout links to nothing, and taken for a file
+            # not made yet it was replaced by one (asrkit-align <ctm-out> - >&-, as root); a
+            # descriptor's name is a stream whether or not it is open (open_output says which).
+            return os.path.lexists(p) or _descriptor_of(p) is not None
         mode = os.stat(p).st_mode
     except OSError:
         return False
@@ -164,6 +167,14 @@ def is_stream(path: PathLike) -> bool:
 
 
 _FD_ALIASES = {"/dev/stdin": 0, "/dev/stdout": 1, "/dev/stderr": 2}
+
+
+def _descriptor_of(abspath: str) -> Optional[int]:
+    """The descriptor an absolute path names (/dev/stdout, /dev/fd/N, /proc/self/fd/N), or None."""
+    for prefix in ("/dev/fd/", "/proc/self/fd/"):
+        if abspath.startswith(prefix) and abspath[len(prefix):].isdigit():
+            return int(abspath[len(prefix):])
+    return _FD_ALIASES.get(abspath)
 
 
 def open_output(path: PathLike, mode: str = "w", encoding: str | None = "utf-8") -> IO:
@@ -177,11 +188,7 @@ def open_output(path: PathLike, mode: str = "w", encoding: str | None = "utf-8")
     """
     if "b" in mode:
         encoding = None
-    p = os.path.abspath(os.fspath(path))
-    fd = _FD_ALIASES.get(p)
-    for prefix in ("/dev/fd/", "/proc/self/fd/"):
-        if p.startswith(prefix) and p[len(prefix):].isdigit():
-            fd = int(p[len(prefix):])
+    fd = _descriptor_of(os.path.abspath(os.fspath(path)))
     if fd is None:
         return open(path, mode, encoding=encoding)
     if fd <= 2 and (sys.stdin, sys.stdout, sys.stderr)[fd] is None:

@@ -142,3 +142,18 @@ def test_tmp_dir_gets_the_umask_mode_not_0700(tmp_path):
         assert stat.S_IMODE(os.stat(tmp_dir_for(tmp_path / "x")).st_mode) == 0o700
     finally:
         os.umask(old)
+
+
+def test_dev_stdout_is_a_stream_even_when_stdout_is_closed(tmp_path):
+    """Started with stdout closed (``>&-``), /dev/stdout links to a descriptor that is not open:
+    is_stream took it for a file not there yet, atomic_open wrote a temporary file in /dev and
+    renamed it over the /dev/stdout symlink (asrkit-align <ctm-out> - did so as root, twice on the
+    test machine). Checked in a child process with its stdout closed; nothing is written."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from asrkit.utils.fileio import is_stream; "
+            "sys.exit(0 if is_stream('/dev/stdout') and is_stream('/dev/fd/1') else 3)")
+    proc = subprocess.run(["bash", "-c", 'exec "$@" >&-', "-", sys.executable, "-c", code],
+                          stderr=subprocess.PIPE, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 0, proc.stderr.decode()
