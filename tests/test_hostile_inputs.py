@@ -1523,6 +1523,19 @@ def test_closed_stdin_or_stdout_is_named(world: World, tmp_path: Path, closed: s
     assert list(tmp_path.iterdir()) == []
 
 
+def test_dash_as_audio_is_stdin(world: World, tmp_path: Path):
+    """`cat a.wav | asrkit-decode --model m.pt -` failed as "utterance '-' (-): no such file";
+    '-' is stdin, as in Kaldi, decoded as utterance "stdin" with the file's own text."""
+    asrkit = [sys.executable, "-m", "asrkit", "decode", "--model", str(world.model), "--beam", "1",
+              "--maxlenratio", "0.1"]
+    by_name = subprocess.run(asrkit + [str(world.wavs[0])], capture_output=True, cwd=tmp_path, timeout=600)
+    piped = subprocess.run(asrkit + ["-"], input=world.wavs[0].read_bytes(), capture_output=True, cwd=tmp_path,
+                           timeout=600)
+    assert piped.returncode == 0 and by_name.returncode == 0, piped.stderr.decode() + by_name.stderr.decode()
+    text = by_name.stdout.decode().split(None, 1)
+    assert piped.stdout.decode().split(None, 1) == ["stdin"] + text[1:], (piped.stdout, by_name.stdout)
+
+
 def test_dash_and_dev_stdout_outputs_follow_the_text(world: World, tmp_path: Path):
     """asrkit-decode --ctm - wrote a file named '-'; --segments-out /dev/stdout with stdout
     redirected to a file reopened it, truncating it and writing from its start over the text

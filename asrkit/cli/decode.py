@@ -97,7 +97,7 @@ def main(model_path: Optional[str], config_path: Optional[str], print_config: bo
     """Decode features, a wav.scp or audio files with a packed model.
 
     Exactly one input: --feats, --wav-scp, or audio files (WAV, FLAC, OGG, MP3...; the utterance
-    id is the file name without its extension). Audio at another rate than the model's is
+    id is the file name without its extension; '-' is stdin, id "stdin"). Audio at another rate than the model's is
     resampled; multi-channel audio is averaged (or --channel N). Recordings longer than
     --max-segment-s are cut at their pauses (found with the model's CTC head), decoded in pieces
     and joined. A bad utterance (unknown id, unreadable audio, a bad scp entry, no frames,
@@ -126,6 +126,9 @@ def main(model_path: Optional[str], config_path: Optional[str], print_config: bo
 
     from asrkit.decoding.inputs import DecodeInputs
 
+    # '-' is stdin, as in Kaldi (`sox in.mp3 -t wav - | asrkit-decode --model m.pt -`): read
+    # through /dev/stdin, whose file name makes the utterance id "stdin".
+    wavs = tuple("/dev/stdin" if w == "-" else w for w in wavs)
     inputs = DecodeInputs(feats=feats, wav_scp=wav_scp, segments=segments, wavs=wavs, utt_ids=utt_ids, nj=nj,
                           job=job, channel=channel, max_samples=max_samples)
     out = Path(output_dir) if output_dir else None
