@@ -128,7 +128,7 @@ def main(model_path: Optional[str], config_path: Optional[str], print_config: bo
 
     # '-' is stdin, as in Kaldi (`sox in.mp3 -t wav - | asrkit-decode --model m.pt -`): read
     # through /dev/stdin, whose file name makes the utterance id "stdin".
-    wavs = tuple("/dev/stdin" if w == "-" else w for w in wavs)
+    wavs = tuple(dash_as_stdio(w, "stdin") for w in wavs)
     inputs = DecodeInputs(feats=feats, wav_scp=wav_scp, segments=segments, wavs=wavs, utt_ids=utt_ids, nj=nj,
                           job=job, channel=channel, max_samples=max_samples)
     out = Path(output_dir) if output_dir else None

@@ -51,6 +51,16 @@ def parse_segment(value: str, where: str) -> Tuple[str, float, float]:
     return reco, start, end
 
 
+def positive_seconds(value: str) -> bool:
+    """Whether a duration table's value (utt2dur, reco2dur) is a finite number of seconds > 0,
+    what validate-data-dir accepts and fix-data-dir keeps."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        return False
+    return math.isfinite(seconds) and seconds > 0
+
+
 class DataDir:
     def __init__(self, path: PathLike) -> None:
         self.path = Path(path)

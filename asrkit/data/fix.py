@@ -8,13 +8,12 @@ What was dropped, and from which file, comes back in a :class:`FixReport`.
 """
 from __future__ import annotations
 
-import math
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Set
 
-from asrkit.data.datadir import RECO_TABLES, SPK_TABLES, UTT_TABLES, DataDir, parse_segment
+from asrkit.data.datadir import RECO_TABLES, SPK_TABLES, UTT_TABLES, DataDir, parse_segment, positive_seconds
 from asrkit.data.table import split_fields, utt2spk_to_spk2utt
 from asrkit.data.validate import ScannedTable, scan_table
 from asrkit.utils.errors import AsrkitError
@@ -166,13 +165,8 @@ def _why_dropped(utt: str, tables: Dict[str, Dict[str, str]], utt_keys: Set[str]
     if "utt2num_frames" in tables and not (tables["utt2num_frames"][utt].isdigit()
                                           and int(tables["utt2num_frames"][utt]) > 0):
         return "utt2num_frames not a positive integer"
-    if "utt2dur" in tables:
-        try:
-            ok = math.isfinite(float(tables["utt2dur"][utt])) and float(tables["utt2dur"][utt]) > 0
-        except ValueError:
-            ok = False
-        if not ok:
-            return "utt2dur not a positive number of seconds"
+    if "utt2dur" in tables and not positive_seconds(tables["utt2dur"][utt]):
+        return "utt2dur not a positive number of seconds"
     if "segments" in tables:
         try:
             reco, _, _ = parse_segment(tables["segments"][utt], "segments")

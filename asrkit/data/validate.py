@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from asrkit.data.datadir import DataDir
+from asrkit.data.datadir import DataDir, positive_seconds
 from asrkit.data.table import BOM, SPACE, TableLine, bom_problem, split_fields
 from asrkit.utils.fileio import PathLike
 
@@ -228,13 +228,8 @@ def validate_data_dir(path: PathLike, no_text: bool = False, no_feats: bool = Fa
         _missing_from(problems, utt2spk, u2d.first_lines(), u2d.path)
         _missing(problems, u2d, utts, utt2spk.path)
         for line in u2d.first_lines().values():
-            try:
-                ok = math.isfinite(float(line.value)) and float(line.value) > 0
-            except ValueError:
-                ok = False
-            if not ok:
-                problems.append(Problem(str(u2d.path), line.lineno,
-                                        f"duration must be a positive number of seconds, got {line.value!r}"))
+            if not positive_seconds(line.value):
+                problems.append(_bad_duration(u2d, line))
 
     has_feats = d.has("feats.scp")
     if not no_wav and (d.has("wav.scp") or d.has("segments") or not has_feats):
@@ -257,6 +252,10 @@ def validate_data_dir(path: PathLike, no_text: bool = False, no_feats: bool = Fa
     return problems
 
 
+def _bad_duration(table: ScannedTable, line: TableLine) -> Problem:
+    return Problem(str(table.path), line.lineno, f"duration must be a positive number of seconds, got {line.value!r}")
+
+
 def _check_keyed_tables(problems: List[Problem], d: DataDir, load, utt2spk: ScannedTable,
                         spk2utt: Optional[ScannedTable]) -> None:
     """The optional tables asrkit-fix-data-dir filters (spk2gender, cmvn.scp, reco2file_and_channel,
@@ -273,7 +272,8 @@ def _check_keyed_tables(problems: List[Problem], d: DataDir, load, utt2spk: Scan
     if spk2utt is not None:
         speakers |= set(spk2utt.first_lines())
     if d.has("segments"):
-        recordings = {split_fields(line.value)[0] for line in scan_table(d.file("segments")).lines if split_fields(line.value)}
+        recordings = {fields[0] for fields in (split_fields(line.value) for line in scan_table(d.file("segments")).lines)
+                      if fields}
         reco_source = str(d.file("segments"))
     else:
         recordings = set(utts)
@@ -306,14 +306,8 @@ def _check_keyed_tables(problems: List[Problem], d: DataDir, load, utt2spk: Scan
             elif name == "reco2file_and_channel" and fields[1] == "1":
                 problems.append(Problem(str(table.path), line.lineno, "channel '1': Kaldi marks channels A or B",
                                         WARNING))
-            elif name == "reco2dur":
-                try:
-                    ok = math.isfinite(float(line.value)) and float(line.value) > 0
-                except ValueError:
-                    ok = False
-                if not ok:
-                    problems.append(Problem(str(table.path), line.lineno,
-                                            f"duration must be a positive number of seconds, got {line.value!r}"))
+            elif name == "reco2dur" and not positive_seconds(line.value):
+                problems.append(_bad_duration(table, line))
             elif name in ("utt2uniq", "utt2lang") and len(fields) != 1:
                 problems.append(Problem(str(table.path), line.lineno, f"expected one id, got {line.value!r}"))
 
