@@ -42,8 +42,20 @@ def _make(make: Callable[[], M], what: str) -> M:
 
 def _skeleton(make: Callable[[], M], what: str) -> M:
     import torch
+    from torch.overrides import TorchFunctionMode
 
-    with torch.device("meta"):
+    class SkipNormalInit(TorchFunctionMode):
+        # A meta tensor's normal_ runs torch._refs' Python version, whose decorator imports
+        # torch._dynamo: 2-3 s and ~150 MB of resident memory in every asrkit-train and
+        # asrkit-decode, for values a skeleton does not have anyway.
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            if func in (torch.Tensor.normal_, torch.nn.init.normal_):
+                tensor = args[0] if args else (kwargs or {}).get("tensor", (kwargs or {}).get("self"))
+                if getattr(tensor, "is_meta", False):
+                    return tensor
+            return func(*args, **(kwargs or {}))
+
+    with torch.device("meta"), SkipNormalInit():
         return _make(make, what)
 
 

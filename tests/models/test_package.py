@@ -329,3 +329,23 @@ def test_sizes_from_a_config_or_file_are_checked_before_memory_is_allocated(tmp_
     # weights of another dtype are cast, as load_state_dict's copy did
     save_package(path, {k: v.double() for k, v in model.state_dict().items()}, meta_of(model))
     assert all(p.dtype == torch.float32 for p in load_package(path).model.parameters())
+
+
+def test_loading_a_model_does_not_import_torch_dynamo(tmp_path, make_las):
+    """The meta skeleton's normal_ used to run torch._refs' Python version, whose decorator imports
+    torch._dynamo: 2-3 s and ~150 MB of resident memory in every asrkit-decode and Transcriber."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "m.pt"
+    model = make_las()
+    save_package(path, model.state_dict(), meta_of(model))
+    code = ("import sys; from asrkit.models.package import load_package; m = load_package(sys.argv[1]).model; "
+            "print(sum(p.numel() for p in m.parameters()), 'torch._dynamo' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True).stdout
+    assert out.split() == [str(sum(p.numel() for p in model.parameters())), "False"]
+    # and the real model's own initialisation still draws its weights
+    from asrkit.models.build import build_model
+
+    built = build_model(lambda: LAS(IDIM, VOCAB, model.config), "model")
+    assert 0.5 < float(built.speller.embed.weight.std()) < 2.0
