@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from asrkit.features.specaug_config import SpecAugConfig
 from asrkit.utils.config import Wording, from_dict, to_dict
@@ -127,23 +127,35 @@ class LASConfig:
         if self.init not in ("pytorch", "lecun"):
             raise ValueError(f"init must be pytorch or lecun, got {self.init!r}")
 
-    def ctc_misfit(self, frames: int, tokens: List[int]) -> Optional[str]:
-        """Why the CTC branch cannot learn from an utterance, or None (also without CTC).
+    def ctc_misfits(self, frames, flat, offsets) -> List[Tuple[int, str]]:
+        """The utterances whose CTC branch cannot learn from them, as ``(row, why)`` (none without CTC).
 
+        Utterance ``i`` has ``frames[i]`` input frames and the tokens ``flat[offsets[i]:offsets[i+1]]``
+        (numpy arrays: a training set's 281k utterances are checked in a few array operations).
         CTC must emit every token on its own encoder frame, and a blank between two equal ones:
         a transcript longer than that for the downsampled frames has no CTC alignment. Its CTC
         loss is then set to 0 (``zero_infinity``): the utterance teaches the CTC branch nothing
         (the attention decoder has no such bound, so with ``ctc_weight < 1`` it still learns).
         """
+        import numpy as np
+
         if self.ctc_weight == 0:
-            return None
+            return []
+        frames = np.asarray(frames, dtype=np.int64)
+        offsets = np.asarray(offsets, dtype=np.int64)
+        flat = np.asarray(flat)
+        lengths = np.diff(offsets)
+        # A repeat is a token equal to the one before it in the same utterance.
+        same = np.zeros(len(flat), dtype=bool)
+        same[1:] = flat[1:] == flat[:-1]
+        same[offsets[:-1][lengths > 0]] = False
+        repeats_before = np.concatenate([[0], np.cumsum(same, dtype=np.int64)])
+        need = lengths + repeats_before[offsets[1:]] - repeats_before[offsets[:-1]]
         enc = self.listener.output_length(frames)
-        need = len(tokens) + sum(1 for a, b in zip(tokens, tokens[1:]) if a == b)
-        if need > enc:
-            reduction = math.prod(self.listener.time_steps())
-            return (f"{len(tokens)} tokens need {need} encoder frames for CTC, its {frames} frames give {enc} "
-                    f"after the listener's {reduction}x downsampling")
-        return None
+        reduction = math.prod(self.listener.time_steps())
+        return [(int(i), f"{lengths[i]} tokens need {need[i]} encoder frames for CTC, its {frames[i]} frames give "
+                         f"{enc[i]} after the listener's {reduction}x downsampling")
+                for i in np.flatnonzero(need > enc)]
 
     @classmethod
     def from_dict(cls, d: Optional[Dict[str, Any]]) -> "LASConfig":

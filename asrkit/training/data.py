@@ -108,7 +108,7 @@ def _feats_inputs(d: DataDir) -> _Inputs:
 
 def load_utterances(data_dir: str, tokenizer, max_missing_ratio: float = 0.05, keep_text: bool = True,
                     fbank=None, min_speed: float = 1.0,
-                    ctc_misfit: Optional[Callable[[int, List[int]], Optional[str]]] = None) -> UttTable:
+                    ctc_misfits: Optional[Callable[..., List[Tuple[int, str]]]] = None) -> UttTable:
     """The trainable utterances of a dump dir, in ``feats.scp`` (or wav.scp/segments) order, tokenized.
 
     ``keep_text`` keeps the transcripts (validation scores against them; training needs only
@@ -210,28 +210,24 @@ def load_utterances(data_dir: str, tokenizer, max_missing_ratio: float = 0.05, k
             f"(more than batching.max_missing_ratio={max_missing_ratio}: probably a serious error in the data; "
             f"see the warnings above); fix the data dir (asrkit-fix-data-dir) or raise the ratio"
         )
-    if ctc_misfit is not None:
-        _report_ctc_misfits(table, ctc_misfit, d.path)
+    if ctc_misfits is not None:
+        _report_ctc_misfits(table, ctc_misfits, d.path)
     log.info("%s: %d utterances, %d frames (utterance table: %.1f MB)", d.path, len(table),
              int(table.num_frames.sum(dtype=np.int64)), table.nbytes / 1e6)
     return table
 
 
-def _report_ctc_misfits(table: UttTable, ctc_misfit: Callable[[int, List[int]], Optional[str]],
-                        where: Path) -> None:
+def _report_ctc_misfits(table: UttTable, ctc_misfits: Callable[..., List[Tuple[int, str]]], where: Path) -> None:
     """Name and count the utterances whose transcripts CTC cannot align to their downsampled frames.
 
     CTC's loss for them is 0 (``zero_infinity``), which used to pass in silence; they stay in
     training, since the attention decoder still learns from them. Many of them mean the listener
-    downsamples too much for the token unit.
+    downsamples too much for the token unit. ``ctc_misfits(frames, flat, offsets)`` is
+    :meth:`asrkit.models.config.LASConfig.ctc_misfits`.
     """
-    unfit: List[str] = []
-    first: Optional[str] = None
-    for i in range(len(table)):
-        why = ctc_misfit(int(table.num_frames[i]), list(table.tokens[i]))
-        if why is not None:
-            unfit.append(table.utt_id(i))
-            first = first or f"utterance {unfit[-1]!r}: {why}"
+    found = ctc_misfits(table.num_frames, table.tokens.flat, table.tokens.offsets)
+    unfit = [table.utt_id(i) for i, _ in found]
+    first = f"utterance {unfit[0]!r}: {found[0][1]}" if found else None
     if not unfit:
         return
     shown = " ".join(unfit[:5]) + (" ..." if len(unfit) > 5 else "")

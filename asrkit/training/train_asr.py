@@ -134,7 +134,7 @@ def _dataset(args: TrainArgs, data_dir: str, tokenizer, cmvn, train: bool) -> Fe
     cfg = args.config
     b, aug = cfg.batching, cfg.augment
     # Dev utterances are validated on whatever CTC makes of them; the training set's are counted.
-    misfit = cfg.model.ctc_misfit if train else None
+    misfit = cfg.model.ctc_misfits if train else None
     # The training set's transcripts are not kept: training needs only their token ids.
     if not is_raw(data_dir):
         if train and aug.active:
@@ -144,14 +144,14 @@ def _dataset(args: TrainArgs, data_dir: str, tokenizer, cmvn, train: bool) -> Fe
             raise AsrkitError(f"augment.resample: only for a dump dir of audio (wav.scp); {data_dir} holds features "
                               f"(feats.scp), whose rate was fixed when they were computed (asrkit-compute-fbank --resample)")
         return FeatureDataset(load_utterances(data_dir, tokenizer, b.max_missing_ratio, keep_text=not train,
-                                              ctc_misfit=misfit), cmvn, args.norm_vars, b.cache_features)
+                                              ctc_misfits=misfit), cmvn, args.norm_vars, b.cache_features)
     if args.fbank is None:
         raise AsrkitError(f"{data_dir} holds audio (wav.scp, no feats.scp): give --fbank-config, or put the "
                           f"fbank options in {data_dir}/fbank.yaml, to compute its features with")
     augment = aug if train else None
     min_speed = min(aug.speed_factors) if train and aug.speed_factors else 1.0
     table = load_utterances(data_dir, tokenizer, b.max_missing_ratio, keep_text=not train, fbank=args.fbank,
-                            min_speed=min(min_speed, 1.0), ctc_misfit=misfit)
+                            min_speed=min(min_speed, 1.0), ctc_misfits=misfit)
     log.info("%s: fbank computed from the audio in the data loader%s", data_dir,
              f" ({'augmented: ' + str(aug) if augment is not None and aug.active else 'no augmentation'})")
     return AudioDataset(table, args.fbank, cmvn, args.norm_vars, augment, cfg.training.seed, b.cache_features,

@@ -1,6 +1,8 @@
 """LAS: shapes, padding invariance, decode_step vs forward, select_batch, attentions, CTC, config."""
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -371,3 +373,25 @@ def test_attention_config_knows_every_attention():
     from asrkit.models.config import ATTENTION_TYPES
 
     assert tuple(ATTENTIONS) == ATTENTION_TYPES
+
+
+def test_ctc_misfits_are_the_utterances_ctc_has_no_alignment_for():
+    # The oracle is torch's CTC loss itself: infinite exactly where no alignment exists.
+    import numpy as np
+
+    cfg = LASConfig.from_dict({"listener": {"vgg": False, "subsample": [1, 2, 2]}, "ctc_weight": 0.5})
+    rng = np.random.default_rng(0)
+    lists = [[], [3], [3, 3], [1, 2, 2, 2, 1]] + [list(rng.integers(1, 4, rng.integers(0, 12))) for _ in range(200)]
+    frames = np.array([int(rng.integers(1, 40)) for _ in lists], dtype=np.int32)
+    offsets = np.concatenate([[0], np.cumsum([len(t) for t in lists])]).astype(np.int64)
+    flat = np.array([x for t in lists for x in t], dtype=np.int16)
+    found = dict(cfg.ctc_misfits(frames, flat, offsets))
+    for i, (tokens, n) in enumerate(zip(lists, frames)):
+        enc = cfg.listener.output_length(int(n))
+        loss = F.ctc_loss(torch.zeros(enc, 1, 5).log_softmax(-1), torch.tensor([tokens], dtype=torch.long).view(1, -1),
+                          torch.tensor([enc]), torch.tensor([len(tokens)]), reduction="none", zero_infinity=False)
+        assert (i in found) == bool(torch.isinf(loss).item()), (tokens, int(n), enc)
+    assert 0 < len(found) < len(lists)
+    assert re.match(r"\d+ tokens need \d+ encoder frames for CTC, its \d+ frames give \d+ after the listener's 4x",
+                    next(iter(found.values())))
+    assert LASConfig.from_dict({"ctc_weight": 0.0}).ctc_misfits(frames, flat, offsets) == []

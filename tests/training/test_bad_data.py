@@ -76,7 +76,7 @@ def trainer_on(dump: Path, lang: Path, exp: Path, max_frames: int = 2500, optim:
             "training": {**TINY_CONFIG["training"], "valid_cer": False, "num_plots": 0, **training}}
     cfg = build_config(conf)
     tok = Tokenizer.load(lang / "tokens.model")
-    ds = FeatureDataset(load_utterances(str(dump), tok, ctc_misfit=cfg.model.ctc_misfit))
+    ds = FeatureDataset(load_utterances(str(dump), tok, ctc_misfits=cfg.model.ctc_misfits))
     torch.manual_seed(0)
     model = LAS(ds.idim, tok.vocab_size, cfg.model)
     meta = PackageMeta(model_config=cfg.model, idim=ds.idim, vocab_size=tok.vocab_size, tokens=tok.tokens)
@@ -197,7 +197,7 @@ def test_transcripts_too_long_for_ctc_are_named_and_counted(clean, yesno_setup, 
            rf"\d+ after the listener's 4x downsampling")
     # named and counted (CTC's zero_infinity hid it), still trained on by the attention decoder
     with caplog.at_level("INFO"):
-        kept = load_utterances(str(dump), tok, ctc_misfit=hybrid.ctc_misfit)
+        kept = load_utterances(str(dump), tok, ctc_misfits=hybrid.ctc_misfits)
     assert [kept.utt_id(i) for i in range(len(kept))] == utts
     assert re.search(rf"1 of 20 utterance\(s\) are too short for their transcripts to be aligned by CTC \(first: "
                      rf"{why}\): their CTC loss is 0, only the attention decoder learns from them: {utts[5]} ",
@@ -206,7 +206,7 @@ def test_transcripts_too_long_for_ctc_are_named_and_counted(clean, yesno_setup, 
     no_ctc = LASConfig.from_dict({"listener": {"vgg": False, "subsample": [2, 2]}, "ctc_weight": 0.0})
     caplog.clear()
     with caplog.at_level("INFO"):
-        assert len(load_utterances(str(dump), tok, ctc_misfit=no_ctc.ctc_misfit)) == N
+        assert len(load_utterances(str(dump), tok, ctc_misfits=no_ctc.ctc_misfits)) == N
     assert "CTC" not in warnings(caplog)
     # two of 20 left out (empty transcripts) break the rule
     dump = edited(clean, tmp_path / "two", {}, text={5: "", 9: ""})
