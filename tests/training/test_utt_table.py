@@ -66,6 +66,9 @@ def test_bad_feats_scp_entry_fails_at_load(yesno_setup, tmp_path):
     ("a x\nb  y z \r\nc\twide\n", False),
     ("a x\nb\nc y\n", True),
     ("a x\nb y", False),  # no final newline
+    # plain spaces only (the reader's quick path): runs of them, trailing ones, Unicode spaces kept
+    ("a x\nb   y  z  \nc\nd   \n", True),
+    ("k\u00a0x v\u3000w \nl  \u2028 y\n", False),
 ])
 def test_fast_table_reader_equals_iter_table(tmp_path, content, allow_empty):
     p = tmp_path / "t"
@@ -73,7 +76,7 @@ def test_fast_table_reader_equals_iter_table(tmp_path, content, allow_empty):
     assert list(iter_table_fast(p, allow_empty)) == [(x.key, x.value, x.lineno) for x in iter_table(p, allow_empty)]
 
 
-@pytest.mark.parametrize("content", ["a x\n\nb y\n", "a x\n b y\n", "a x\nb\n", "a x\nb \xff\n"])
+@pytest.mark.parametrize("content", ["a x\n\nb y\n", "a x\n b y\n", "a x\nb\n", "a x\nb \xff\n", "a x\nb   \n", "a x\n\n"])
 def test_fast_table_reader_words_errors_as_iter_table(tmp_path, content):
     p = tmp_path / "t"
     p.write_bytes(content.encode("latin-1"))
