@@ -70,19 +70,23 @@ class _Inputs:
 def _feats_inputs(d: DataDir) -> _Inputs:
     scp = d.file("feats.scp")
     keys: List[str] = []
-    seen = set()
-    sources = StringsBuilder()
+    values: List[str] = []
     lines = array("i")
     for key, value, lineno in iter_table_fast(scp):
-        if key in seen:
-            raise AsrkitError(f"{scp}:{lineno}: duplicate key {key!r}")
-        seen.add(key)
         keys.append(key)
+        values.append(value)
+        lines.append(lineno)
         if not _PLAIN_ARK_ENTRY.fullmatch(value):  # a malformed entry fails now, not mid-epoch
             parse_scp_value(key, value, f"{scp}:{lineno}")
-        sources.add(value)
-        lines.append(lineno)
-    del seen
+    if len(set(keys)) != len(keys):
+        seen = set()
+        for key, lineno in zip(keys, lines):
+            if key in seen:
+                raise AsrkitError(f"{scp}:{lineno}: duplicate key {key!r}")
+            seen.add(key)
+    sources = StringsBuilder()
+    sources.add_many(values)
+    del values
     built = sources.build()
     if d.has("utt2num_frames"):
         frames = d.read("utt2num_frames")
