@@ -142,7 +142,7 @@ def load_utterances(data_dir: str, tokenizer, max_missing_ratio: float = 0.05, k
 
     ids, tokens, texts = StringsBuilder(), IntListsBuilder(), StringsBuilder() if keep_text else None
     num_frames, source_index, starts, ends = array("i"), array("i"), array("d"), array("d")
-    no_text, empty, no_frames, too_short = [], [], [], []
+    no_text, empty, no_frames, too_short, implausible = [], [], [], [], []
     unknown = UnknownTally()
     chunk: List[Tuple[int, str, int]] = []  # (key row, utt, frames) waiting to be tokenized
 
@@ -155,6 +155,13 @@ def load_utterances(data_dir: str, tokenizer, max_missing_ratio: float = 0.05, k
         for j in np.flatnonzero(~keep):
             empty.append(utts[j])
             log.warning("%s: transcript of %r encodes to no tokens, left out", d.file("text"), utts[j])
+        # More tokens than feature frames (100 a second at Kaldi's 10 ms shift) is no speech rate
+        # (a fast talker says ~15 characters a second): the transcript is not this audio's. Trained on, one such line (21,000 tokens
+        # on 633 frames) took minutes and GBs of memory per step.
+        frames = np.fromiter((x[2] for x in chunk), dtype=np.int64, count=len(chunk))
+        for j in np.flatnonzero(keep & (lengths > frames)):
+            implausible.append(utts[j])
+        keep &= lengths <= frames
         if not keep.all():
             flat = flat[np.repeat(keep, lengths)]
             chunk[:] = [x for x, k in zip(chunk, keep) if k]
@@ -197,6 +204,7 @@ def load_utterances(data_dir: str, tokenizer, max_missing_ratio: float = 0.05, k
     _report("have an empty transcript", [u for u in empty if u in text and not text[u].strip()], d.file("text"))
     _report(f"are missing from {inputs.length_table.name}", no_frames, inputs.length_table)
     _report("are shorter than one frame", too_short, inputs.file)
+    _report("have more tokens than frames (a transcript that cannot be this audio's)", implausible, d.file("text"))
     unknown.warn(log, str(d.file("text")))
     total = len(inputs.keys) + len(no_feats)
     table = UttTable(ids.build(), np.asarray(num_frames, dtype=np.int32), tokens.build(), inputs.sources,

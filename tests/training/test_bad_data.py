@@ -237,3 +237,30 @@ def test_dev_utterances_that_are_training_utterances_are_named(clean, yesno_setu
         assert warn_dev_overlap(train.take(np.arange(1, N)), train.take(np.arange(2)), "tr", "dv") == [utts[1]]
     assert warnings(caplog).count("dev utterance(s) are also training utterances") == 1
     assert "dv: 1 of 2 dev utterance(s) are also training utterances in tr" in warnings(caplog)
+
+
+def test_transcripts_with_more_tokens_than_frames_are_left_out_and_counted(clean, yesno_setup, tmp_path, caplog):
+    """A transcript of more tokens than its audio has frames is no speech (100 frames a second):
+    trained on, 21,000 tokens on 633 frames took minutes and GBs of memory per step."""
+    from asrkit.text.tokenizer import Tokenizer
+    from asrkit.training.data import load_utterances
+
+    tok = Tokenizer.load(yesno_setup / "data" / "lang" / "tokens.model")
+    frames = dict(line.split() for line in (clean / "utt2num_frames").read_text().splitlines())
+    utts = list(frames)
+    long_text = lambda i: " ".join(["YES"] * (int(frames[utts[i]]) // 4 + 1))  # noqa: E731 (> 1 token a frame)
+    dump = edited(clean, tmp_path / "one", {}, text={7: long_text(7)})
+    with caplog.at_level("INFO"):
+        kept = load_utterances(str(dump), tok)
+    assert [kept.utt_id(i) for i in range(len(kept))] == utts[:7] + utts[8:]
+    assert re.search(rf"text: 1 utterance\(s\) have more tokens than frames \(a transcript that cannot be this "
+                     rf"audio's\), left out: {utts[7]}", warnings(caplog))
+    # the most YESes that still fit (no more tokens than frames) are kept
+    n = int(frames[utts[7]])
+    k = max(k for k in range(1, n) if len(tok.encode(" ".join(["YES"] * k))) <= n)
+    assert len(tok.encode(" ".join(["YES"] * (k + 1)))) > n
+    assert len(load_utterances(str(edited(clean, tmp_path / "limit", {}, text={7: " ".join(["YES"] * k)})), tok)) == 20
+    # two of 20 are more than the 5 % rule
+    dump = edited(clean, tmp_path / "two", {}, text={7: long_text(7), 9: long_text(9)})
+    with pytest.raises(AsrkitError, match=r"2 of 20 utterances lack features or a transcript"):
+        load_utterances(str(dump), tok)
