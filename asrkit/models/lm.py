@@ -26,7 +26,7 @@ from torch import Tensor, nn
 from asrkit.models.build import model_from_state_dict
 from asrkit.models.config import LMConfig
 from asrkit.models.targets import IGNORE_ID, decoder_targets
-from asrkit.utils.config import to_dict
+from asrkit.utils.config import UnknownKeysError, to_dict, written_by_newer
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.torch_files import check_finite_weights, load_weights_only, save_torch
 
@@ -117,6 +117,8 @@ def load_lm(path: Union[str, os.PathLike], device: Union[str, torch.device] = "c
         if not isinstance(blob.get("state_dict"), dict):
             raise AsrkitError("missing state_dict")
         lm = model_from_state_dict(lambda: LSTMLM(vocab_size, config), blob["state_dict"], "the weights")
+    except UnknownKeysError as e:
+        raise written_by_newer(str(path), e, "LM") from None
     except (KeyError, ValueError, TypeError, RuntimeError, AsrkitError) as e:
         first = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise AsrkitError(f"{path}: damaged asrkit LM: {first}") from None

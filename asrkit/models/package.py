@@ -33,6 +33,7 @@ import torch
 from asrkit.features.fbank import FbankConfig
 from asrkit.models.build import model_from_state_dict
 from asrkit.models.las import LAS, LASConfig
+from asrkit.utils.config import UnknownKeysError, written_by_newer
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.torch_files import check_finite_weights, load_weights_only, save_torch
 
@@ -119,6 +120,8 @@ class PackageMeta:
             model_config = LASConfig.from_dict(typed("model_config", dict, "a mapping"))
             fbank = typed("feature_config", dict, "a mapping", optional=True)
             feature_config = FbankConfig.from_dict(fbank, "feature_config") if fbank is not None else None
+        except UnknownKeysError as e:
+            raise written_by_newer(where, e) from None
         except (ValueError, AsrkitError) as e:
             raise bad(str(e)) from None
         cmvn = typed("cmvn", torch.Tensor, "a (2, idim+1) tensor", optional=True)

@@ -40,6 +40,16 @@ class ConfigError(AsrkitError, ValueError):
     """A config value, key or file that cannot be loaded; the message names where."""
 
 
+class UnknownKeysError(ConfigError):
+    """Keys the config class does not have. ``names``: each one dotted with its position
+    (``model.listener.hiden``); ``where``: the source given to :func:`from_dict`. A reader of a
+    file asrkit wrote (a packed model) words it as a newer asrkit's, not as a typo."""
+
+    def __init__(self, message: str, names: List[str], where: str) -> None:
+        super().__init__(message)
+        self.names, self.where = names, where
+
+
 # How a value error names the expected type; Wording.expected overrides entries.
 EXPECTED: Dict[type, str] = {bool: "true or false", int: "int", float: "float", str: "a string",
                              list: "a list", dict: "a mapping"}
@@ -63,6 +73,17 @@ class Wording:
 
 
 DEFAULT = Wording()
+
+
+def written_by_newer(file: str, e: UnknownKeysError, what: str = "model") -> ConfigError:
+    """The error for keys unknown to this asrkit in a file asrkit itself wrote (a packed model, an
+    LM): nobody typed them, so they are not a typo but options a newer asrkit added. "damaged
+    asrkit model: model: unknown option(s) ..." sent the user to retrain or inspect a sound file."""
+    from asrkit import __version__
+
+    names = ", ".join(repr(f"{e.where}.{n}" if e.where else n) for n in e.names)
+    return ConfigError(f"{file}: unknown {what} option{'s' if len(e.names) > 1 else ''} {names}: the {what} was "
+                       f"probably written by a newer asrkit than this one ({__version__}); upgrade asrkit to load it")
 
 
 def load_yaml_mapping(path: Union[str, Path], what: str = "options") -> Dict[str, Any]:
@@ -204,10 +225,11 @@ def from_dict(cls: Type[T], d: Optional[Mapping[Any, Any]], where: str = "", *, 
         given[name], written[name] = value, key
     unknown = [written[n] for n in given if n not in names]
     if unknown:
-        raise ConfigError(wording.unknown.format(
+        raise UnknownKeysError(wording.unknown.format(
             where=loc, source=where or "config", s="s" if len(unknown) > 1 else "",
             quoted=", ".join(repr(k) for k in unknown), dotted=", ".join(repr(_dot(path, str(k))) for k in unknown),
-            keys=", ".join(str(k) for k in unknown), known=", ".join(names)))
+            keys=", ".join(str(k) for k in unknown), known=", ".join(names)),
+            [_dot(path, str(k)) for k in unknown], where)
     missing = [f.name for f in fields if f.name not in given
                and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
     if missing:

@@ -193,6 +193,45 @@ def test_damaged_tokenizer_names_the_model_file(tmp_path, make_las):
         load_package(path)
 
 
+@pytest.mark.parametrize("field, value, names", [
+    ("model_config", {"listner": {}}, "option 'model.listner'"),
+    ("model_config", {"listener": {"rope_theta": 1.0}, "future_loss": 2}, "option 'model.future_loss'"),
+    ("feature_config", {"num_mel_bins": IDIM, "dither_seed": 3}, "option 'feature_config.dither_seed'"),
+])
+def test_keys_of_a_newer_asrkit_say_upgrade(tmp_path, make_las, field, value, names):
+    """A model.pt whose configs hold a key this asrkit lacks was written by a newer asrkit (nobody
+    types into a packed model): it read "damaged asrkit model: model: unknown option(s) ...",
+    which sent the user to retrain instead of upgrading."""
+    from asrkit import __version__
+
+    path = tmp_path / "m.pt"
+    model = make_las()
+    save_package(path, model.state_dict(), meta_of(model))
+    blob = torch.load(path, weights_only=True)
+    blob[field] = {**(blob[field] or {}), **value}
+    torch.save(blob, path)
+    with pytest.raises(AsrkitError) as e:
+        load_package(path)
+    assert str(e.value) == (f"{path}: unknown model {names}: the model was probably written by a newer asrkit than "
+                            f"this one ({__version__}); upgrade asrkit to load it")
+
+
+def test_lm_keys_of_a_newer_asrkit_say_upgrade(tmp_path):
+    from asrkit.models.config import LMConfig
+    from asrkit.models.lm import LSTMLM, load_lm, save_lm
+
+    path = tmp_path / "lm.pt"
+    tokens = ["<blank>", "<unk>", "a", "<sos/eos>"]
+    config = LMConfig(embed=4, hidden=4, layers=1)
+    save_lm(path, LSTMLM(len(tokens), config).state_dict(), config, tokens)
+    blob = torch.load(path, weights_only=True)
+    blob["config"]["tied"] = True
+    torch.save(blob, path)
+    with pytest.raises(AsrkitError, match=r"lm\.pt: unknown LM option 'config\.tied': the LM was probably written by "
+                                          r"a newer asrkit than this one \(.*\); upgrade asrkit to load it$"):
+        load_lm(path, tokens=tokens)
+
+
 @pytest.mark.parametrize("field, value, message", [
     ("version", "1", "version is '1' (a str), expected an integer >= 1"),
     ("version", None, "version is None (a NoneType), expected an integer >= 1"),
@@ -200,10 +239,8 @@ def test_damaged_tokenizer_names_the_model_file(tmp_path, make_las):
     ("idim", "20", "idim is '20' (a str), expected a positive integer"),
     ("vocab_size", 12.0, "vocab_size is 12.0 (a float), expected a positive integer"),
     ("model_config", [1, 2], "model_config is [1, 2] (a list), expected a mapping"),
-    ("model_config", {"listner": {}}, "model: unknown option(s) listner"),
     ("state_dict", {"w": [1.0]}, "state_dict is not a mapping of names to tensors"),
     ("feature_config", "fbank.yaml", "feature_config is 'fbank.yaml' (a str), expected a mapping"),
-    ("feature_config", {"num_mel_bin": 20}, "unknown fbank option 'num_mel_bin'"),
     ("cmvn", [[0.0]], "cmvn is [[0.0]] (a list), expected a (2, idim+1) tensor"),
     ("cmvn", torch.zeros(2, 3), "CMVN stats of shape (2, 3) do not fit 20-dim features"),
     ("cmvn_norm_vars", "yes", "cmvn_norm_vars is 'yes' (a str), expected true or false"),

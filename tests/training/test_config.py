@@ -142,3 +142,14 @@ def test_configs_load_without_torch(tmp_path):
             "assert 'torch' not in sys.modules, 'torch was imported'")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_an_unknown_key_in_a_users_yaml_stays_a_typo(tmp_path):
+    """Only a file asrkit wrote (a packed model) blames a newer asrkit for a key it does not know:
+    in a YAML the user wrote, a typo is far likelier."""
+    p = tmp_path / "train.yaml"
+    p.write_text("model: {listener: {rope_theta: 1.0}}\n")
+    with pytest.raises(AsrkitError) as e:
+        load_config(str(p), [])
+    assert str(e.value).startswith(f"{p}: unknown key 'model.listener.rope_theta' (known: ")
+    assert "newer" not in str(e.value)
