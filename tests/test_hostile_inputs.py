@@ -1095,6 +1095,20 @@ CASES: List[Case] = [
                            _write(d / "text", (w.root / "text").read_text() + "ghost1 YES\nghost2 NO\n"), d / "ctm"]),
          0, "2 transcript(s) have no audio among the 24 utterances given, and are not aligned: ghost1 ghost2",
          check=_ctm_utts(N)),
+    # lower-case transcripts for an upper-case model: every word <unk>, "aligned" with confidence 0, exit 0
+    Case("lower-case-transcripts-align", "align",
+         lambda w, d: Run(["--model", w.model, f"scp:{w.root}/wav.scp",
+                           _write(d / "text", "".join(f"{u} {t.lower()}\n" for u, t in (
+                               ln.split(" ", 1) for ln in (w.root / "text").read_text().splitlines()))), d / "ctm"]),
+         1, "text: the model knows no token of any of the 24 transcripts (every word became <unk>): the transcripts "
+            "are lower case and the model's tokens upper case", ("ctm",)),
+    # a model.pt of a newer asrkit: "damaged asrkit model: model: unknown option(s) ..." sent users to retrain
+    Case("model-config-key-of-a-newer-asrkit-decode", "decode",
+         lambda w, d: Run(["--model", _model_with(w, d, model_config={
+             **__import__("torch").load(w.model, weights_only=True)["model_config"], "rope_theta": 1e4}),
+                           "--beam", "1", *w.wavs[:2]]), 1,
+         "m.pt: unknown model option 'model.rope_theta': the model was probably written by a newer asrkit than this "
+         "one"),
     # a bare path for --feats: kaldiio's words spoke of an output ("The output file must be specified
     # with kaldi-specifier style, e.g. ark,scp:out.ark,out.scp")
     Case("bare-path-as-feats-decode", "decode",

@@ -49,7 +49,8 @@ def main(model_path: str, segments: Optional[str], channel: Optional[int], word_
     posteriors (Viterbi), as asrkit-decode --ctm times its hypotheses; a word's confidence is
     the mean over its tokens of each token's highest CTC posterior on its frames. Audio at
     another rate than the model's is resampled. An utterance without a transcript, with
-    unreadable audio, or with more tokens than its audio has frames for, is skipped, named and
+    unreadable audio, with more tokens than its audio has frames for, or with no token the model
+    knows (every word <unk>: lower-case text for an upper-case model), is skipped, named and
     counted; the run fails (writing nothing) when none aligns or more than 5 % fail.
 
     e.g. asrkit-align --model exp/las/model.pt data/test/wav.scp data/test/text exp/las/align_test/ctm
@@ -84,7 +85,7 @@ def main(model_path: str, segments: Optional[str], channel: Optional[int], word_
     with atomic_open(ctm_out, "w") as out:
         summary = align_items(rec, items, total, transcripts,
                               lambda utt, words: out.write("".join(ln + "\n" for ln in ctm_lines(utt, words))),
-                              max_bad_percent=max_bad_percent)
+                              max_bad_percent=max_bad_percent, source=text)
         log.info("aligned %.1f s of audio (%d words) in %.2f s of model time: real-time factor %.4f (%s, batch %d); "
                  "wall %.2f s", summary.audio_s, summary.words, summary.align_s, summary.rtf, rec.device,
                  batch_size, time.perf_counter() - start)

@@ -13,7 +13,8 @@ time, longest first; the words go out as Kaldi CTM lines (``<utt> 1 <start> <dur
     summary.bad.check()
 
 A bad utterance (unreadable audio, no transcript, a transcript with more tokens than its audio
-has CTC frames for, non-finite features) is skipped, named and counted; the caller applies
+has CTC frames for, one of which the model knows no token -- every word ``<unk>``, as lower-case
+text for an upper-case model --, non-finite features) is skipped, named and counted; the caller applies
 Kaldi's 5 % rule. An empty transcript aligns to no words. Utterances are aligned whole (not
 cut as asrkit-decode cuts long recordings): give long recordings with a ``segments`` file.
 """
@@ -49,17 +50,73 @@ class AlignSummary:
         return self.align_s / self.audio_s if self.audio_s else 0.0
 
 
+class NothingKnown(AsrkitError):
+    """A transcript none of whose tokens the model knows (every word became ``<unk>``): aligning it
+    would time ``<unk>`` against whatever the audio holds, with confidence 0 and exit 0.
+    ``case``: "upper" or "lower" when the transcript in that case would be known, else None."""
+
+    def __init__(self, message: str, case: Optional[str]) -> None:
+        super().__init__(message)
+        self.case = case
+
+
+def _knows(rec: Recognizer, text: str, ids: Optional[List[int]] = None) -> bool:
+    """Whether the model knows some token of ``text`` (tokenized as ``ids`` when given): one that
+    spells something, not ``<unk>`` nor sentencepiece's bare word boundary (an unknown word comes
+    as ``▁ <unk>``)."""
+    from asrkit.text.token_list import UNK
+
+    tok = rec.pkg.tokenizer
+    if tok is None:
+        index = set(rec.pkg.tokens)
+        return any(w in index for w in text.split())
+    tokens = rec.pkg.tokens
+    return any(tokens[i] != UNK and tokens[i].replace("\u2581", "") for i in (tok.encode(text) if ids is None else ids))
+
+
+def _case_that_knows(rec: Recognizer, text: str) -> Optional[str]:
+    """"upper" or "lower" when ``text`` in that case has tokens the model knows: the usual reason a
+    whole text is unknown is lower-case transcripts for an upper-case model (Kaldi's AN4, WSJ)."""
+    for case, changed in (("upper", text.upper()), ("lower", text.lower())):
+        if changed != text and _knows(rec, changed):
+            return case
+    return None
+
+
 def transcript_tokens(rec: Recognizer, utt: str, text: str, unknown) -> List[int]:
     """Token ids of ``text`` with the model's tokenizer (``unknown``: a text.tokenizer.UnknownTally);
-    a model without one has word-level tokens, and a word outside its list is an AsrkitError."""
+    a model without one has word-level tokens, and a word outside its list is an AsrkitError.
+    A transcript of which the model knows no token at all is :class:`NothingKnown`."""
     tok = rec.pkg.tokenizer
     if tok is not None:
-        return unknown.encode(tok, utt, text)
+        ids = unknown.encode(tok, utt, text)
+        if tok.unk_id in ids and not _knows(rec, text, ids):
+            case = _case_that_knows(rec, text)
+            raise NothingKnown(f"utterance {utt!r}: the model knows no token of its transcript (every word became "
+                               f"<unk>): nothing to align" + (f"; in {case} case it would be known" if case else ""),
+                               case)
+        return ids
     index = {t: i for i, t in enumerate(rec.pkg.tokens)}
-    missing = [w for w in text.split() if w not in index]
+    words = text.split()
+    missing = [w for w in words if w not in index]
     if missing:
-        raise AsrkitError(f"utterance {utt!r}: word(s) {' '.join(missing[:5])} not in the model's token list")
-    return [index[w] for w in text.split()]
+        message = f"utterance {utt!r}: word(s) {' '.join(missing[:5])} not in the model's token list"
+        if len(missing) == len(words):
+            raise NothingKnown(message, _case_that_knows(rec, text))
+        raise AsrkitError(message)
+    return [index[w] for w in words]
+
+
+def nothing_known_message(source: str, n: int, cases: List[Optional[str]]) -> str:
+    """The one line for a run in which no transcript had a token the model knows, with its likely cause."""
+    head = f"{source}: the model knows no token of any of the {n} transcripts (every word became <unk>)"
+    case = max(("upper", "lower"), key=cases.count) if any(cases) else None
+    if case is None:
+        return (head + ": the text and the model's tokens share no characters (a model of another language, "
+                       "or a text in another script or encoding?)")
+    other = "lower" if case == "upper" else "upper"
+    return (head + f": the transcripts are {other} case and the model's tokens {case} case; {case}-case the words "
+                   f"of the text (not the utterance ids) and align again")
 
 
 def ctm_lines(utt: str, words: List[Word]) -> List[str]:
@@ -69,8 +126,11 @@ def ctm_lines(utt: str, words: List[Word]) -> List[str]:
 
 def align_items(rec: Recognizer, items: Iterable[Item], total: Optional[int], transcripts: Dict[str, str],
                 emit: Callable[[str, List[Word]], None], chunk: int = 0,
-                max_bad_percent: float = MAX_FAILED_PERCENT) -> AlignSummary:
-    """Align every item to its transcript, calling ``emit(utt, words)`` in input order."""
+                max_bad_percent: float = MAX_FAILED_PERCENT, source: str = "the transcripts") -> AlignSummary:
+    """Align every item to its transcript, calling ``emit(utt, words)`` in input order.
+
+    A transcript of which the model knows no token is a bad item; when that is every transcript
+    read (``source`` names their file), an AsrkitError says so and why, in one line."""
     from asrkit.text.tokenizer import UnknownTally
 
     s = AlignSummary(bad=BadItems(log, "utterances", max_percent=max_bad_percent))
@@ -108,13 +168,20 @@ def align_items(rec: Recognizer, items: Iterable[Item], total: Optional[int], tr
         pending.clear()
 
     seen = set()
+    tokenized = 0  # transcripts that reached the tokenizer (audio read, transcript given)
+    nothing_known: List[Optional[str]] = []  # the NothingKnown ones: the case each would be known in
     for utt, feats, err in progress(items, total=total, desc="align", unit="utt"):
         seen.add(utt)
         if err is None:
             try:
                 if utt not in transcripts:
                     raise AsrkitError(f"utterance {utt!r}: no transcript in the text file")
-                tokens = transcript_tokens(rec, utt, transcripts[utt], unknown)
+                tokenized += 1
+                try:
+                    tokens = transcript_tokens(rec, utt, transcripts[utt], unknown)
+                except NothingKnown as e:
+                    nothing_known.append(e.case)
+                    raise
                 feats = rec.normalize(feats, utt)
                 # Decided here, before the batch: a transcript CTC cannot fit names itself.
                 enc_frames = -(-feats.shape[0] // r)
@@ -130,6 +197,10 @@ def align_items(rec: Recognizer, items: Iterable[Item], total: Optional[int], tr
         if len(pending) >= chunk:
             flush()
     flush()
+    if nothing_known and len(nothing_known) == tokenized and s.bad.done == 0:
+        # Not "all N utterances failed (first: ...)": one cause, said once (lower-case text for an
+        # upper-case model aligned every word as <unk> with confidence 0, and exit 0).
+        raise AsrkitError(nothing_known_message(source, tokenized, nothing_known))
     unknown.warn(log, "transcripts")
     # A transcript whose utterance the audio list lacks is not aligned: said, not dropped in
     # silence ("Done 6 out of 6" for a text of 8). Not a failure: a text file often covers more

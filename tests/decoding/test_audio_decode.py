@@ -293,6 +293,44 @@ def test_align_bad_inputs(inproc, an4, tmp_path):
     assert proc.returncode == 1 and "no CTC head" in proc.stderr.decode()
 
 
+def test_align_transcripts_the_model_knows_nothing_of(inproc, an4, tmp_path):
+    """Lower-case transcripts for an upper-case model: every word was <unk>, aligned anyway with
+    confidence 0, and exit 0 with a warning. Such a transcript is a bad utterance, and when every
+    one is, a single line says why."""
+    tmp, model, wavs = an4
+    scp = tmp_path / "wav.scp"
+    scp.write_text("".join(f"{w.stem} {w}\n" for w in wavs))
+    words = ["YES NO", "THREE TWO", "ENTER", "RUBOUT"]
+    text, ctm = tmp_path / "text", tmp_path / "ctm"
+    # every transcript lower case: one line with the cause, no CTM
+    text.write_text("".join(f"{w.stem} {t.lower()}\n" for w, t in zip(wavs, words)))
+    proc = inproc("align", "--model", model, scp, text, ctm, check=False)
+    err = proc.stderr.decode()
+    assert proc.returncode == 1 and not ctm.exists()
+    assert (f"ERROR (asrkit-align): {text}: the model knows no token of any of the {len(wavs)} transcripts (every "
+            f"word became <unk>): the transcripts are lower case and the model's tokens upper case; upper-case the "
+            f"words of the text (not the utterance ids) and align again") in err
+    assert f"skipping utterance {wavs[0].stem!r}: the model knows no token of its transcript" in err
+    # another script altogether: no case would help
+    text.write_text("".join(f"{w.stem} γειά σου\n" for w in wavs))
+    proc = inproc("align", "--model", model, scp, text, ctm, check=False)
+    assert proc.returncode == 1 and "the text and the model's tokens share no characters" in proc.stderr.decode()
+    # one of four: a bad utterance, past the 5 % rule; allowed, the others align
+    text.write_text("".join(f"{w.stem} {t.lower() if i == 1 else t}\n" for i, (w, t) in enumerate(zip(wavs, words))))
+    proc = inproc("align", "--model", model, scp, text, ctm, check=False)
+    err = proc.stderr.decode()
+    assert proc.returncode == 1 and "more than 5 %" in err and not ctm.exists()
+    assert f"utterance {wavs[1].stem!r}: the model knows no token of its transcript (every word became <unk>): " \
+           f"nothing to align; in upper case it would be known" in err
+    proc = inproc("align", "--model", model, "--max-bad-percent", "100", scp, text, ctm)
+    assert f"Done {len(wavs) - 1} out of {len(wavs)} utterances (1 failed)" in proc.stderr.decode()
+    assert wavs[1].stem not in {ln.split()[0] for ln in ctm.read_text().splitlines()}
+    # some known characters are enough: aligned, with the unknown ones warned about
+    text.write_text("".join(f"{w.stem} {t}\n" for w, t in zip(wavs, ["YES wörld", *words[1:]])))
+    proc = inproc("align", "--model", model, scp, text, ctm)
+    assert f"Done {len(wavs)} out of {len(wavs)}" in proc.stderr.decode()
+
+
 def test_transcriber_gives_the_cli_hypotheses(inproc, an4):
     from asrkit import Transcriber
 
