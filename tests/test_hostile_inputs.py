@@ -507,6 +507,18 @@ def _write(path: Path, text: str) -> Path:
     return path
 
 
+def _link_to(d: Path, name: str) -> Path:
+    """``d/name``, a symlink to ``d``: a second name for every file in it."""
+    (d / name).symlink_to(d)
+    return d / name
+
+
+def _hard_link(path: Path) -> Path:
+    link = path.with_name(path.name + ".link")
+    os.link(path, link)
+    return link
+
+
 def _a_dir(d: Path) -> Path:
     (d / "adir.wav").mkdir()
     return d / "adir.wav"
@@ -891,6 +903,25 @@ CASES: List[Case] = [
          lambda w, d: Run([_stats_file(d, w.stats), f"scp:{w.root}/feats.scp", f"ark,scp:{d}/out.ark,{d}/stats.ark"]),
          1, "{d}/stats.ark: the features output is the CMVN stats ({d}/stats.ark), which the command reads", OUT,
          check=lambda w, d, r: np.testing.assert_array_equal(kaldiio.load_mat(str(d / "stats.ark")), w.stats)),
+    # ark and scp in one directory under two names (a symlink to it): compared as absolute paths,
+    # they passed, and the scp was renamed over the ark (exit 0, the features lost)
+    Case("same-file-ark-and-scp-through-a-symlinked-dir-compute-cmvn", "compute-cmvn",
+         lambda w, d: Run([f"scp:{w.root}/feats.scp", f"ark,scp:{d}/out.ark,{_link_to(d, 'link')}/out.ark"]), 1,
+         "the ark and the scp are the same file", OUT),
+    Case("same-file-ark-and-scp-through-a-symlinked-dir-fbank", "compute-fbank",
+         lambda w, d: Run(["--sample-frequency", "8000", f"scp:{w.root}/wav.scp",
+                           f"ark,scp:{d}/out.ark,{_link_to(d, 'link')}/out.ark"]), 1,
+         "the ark and the scp are the same file", OUT + ("utt2num_frames", "fbank.yaml")),
+    # a hard link is another name: the output is renamed onto its own, the stats keep theirs
+    Case("feats-out-hard-linked-to-the-stats-apply-cmvn", "apply-cmvn",
+         lambda w, d: Run([_stats_file(d, w.stats), f"scp:{w.root}/feats.scp", f"ark:{_hard_link(d / 'stats.ark')}"]),
+         0, "Done 24 out of 24",
+         check=lambda w, d, r: np.testing.assert_array_equal(kaldiio.load_mat(str(d / "stats.ark")), w.stats)),
+    # an scp read from a pipe (<(...)) is read once: the overwrite check had read it for its arks
+    # ("no utterances to process")
+    Case("feats-scp-from-a-pipe-compute-cmvn", "compute-cmvn",
+         lambda w, d: Run(["scp:" + _pipe_path((w.root / "feats.scp").read_bytes()), f"{d}/cmvn.ark"]), 0,
+         "Wrote global CMVN stats to"),
     Case("same-file-ark-and-scp-apply-cmvn", "apply-cmvn",
          lambda w, d: Run([w.root / "cmvn.ark", f"scp:{w.root}/feats.scp", "ark,scp:out.ark,./out.ark"]), 1,
          "the ark and the scp are the same file", OUT),
@@ -1015,6 +1046,12 @@ CASES: List[Case] = [
                            "--segments-out", d / "data" / "segments"]), 1,
          "--segments-out {d}/data/segments is the same file as --segments {d}/data/segments, which the run reads: "
          "it would be overwritten", check=_starts_with("data/segments", "s1-a ")),
+    # --ctm naming the ark --feats' scp reads: checked against the scp alone, the features were
+    # replaced by the CTM (exit 0)
+    Case("ctm-is-the-ark-the-feats-scp-reads-decode", "decode",
+         lambda w, d: Run(["--model", w.model, "--beam", "1", "--feats", _scp_with(w, d, {}), "--ctm", d / "f.ark"]),
+         1, "--ctm {d}/f.ark is the same file as --feats scp:{d}/f.scp, which the run reads: it would be overwritten",
+         check=lambda w, d, r: _written("f.scp", N)(w, d, r)),
     Case("ctm-out-is-the-text-read-align", "align",
          lambda w, d: Run(["--model", w.model, f"scp:{w.root}/wav.scp", _copy(w.root / "text", d / "text"),
                            d / "text"]), 1,
@@ -1535,6 +1572,31 @@ def test_closed_stdin_or_stdout_is_named(world: World, tmp_path: Path, closed: s
     # replaced by the CTM (a temporary file renamed over the symlink, as root), now and then.
     assert os.path.islink("/dev/stdout")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("source, args, message", [
+    ("feats.ark", ["compute-cmvn", "ark:-", "f.ark"],
+     "ERROR (asrkit-compute-cmvn): f.ark: the stats output is a features input (-), which the command reads"),
+    ("cmvn.ark", ["apply-cmvn", "-", "scp:{root}/feats.scp", "ark:f.ark"],
+     "ERROR (asrkit-apply-cmvn): f.ark: the features output is the CMVN stats (-), which the command reads"),
+    ("feats.ark", ["decode", "--model", "{root}/model.pt", "--beam", "1", "--feats", "ark:-", "--ctm", "f.ark"],
+     "ERROR (asrkit-decode): --ctm f.ark is the same file as --feats ark:-, which the run reads"),
+])
+def test_stdin_from_the_output_file_is_the_same_file(world: World, tmp_path: Path, source: str, args: List[str],
+                                                      message: str):
+    """'-' is stdin, and stdin redirected from a file (``< f.ark``) is that file: the output was
+    renamed over it at the end (exit 0, the input gone). asrkit-decode refused /dev/stdin so, not
+    ark:-; compute-cmvn and apply-cmvn neither."""
+    data = (world.root / source).read_bytes()
+    (tmp_path / "f.ark").write_bytes(data)
+    args = [a.format(root=world.root) for a in args]
+    with open(tmp_path / "f.ark", "rb") as stdin:
+        proc = subprocess.run([sys.executable, "-m", "asrkit", *args], stdin=stdin, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE, cwd=tmp_path, timeout=600)
+    err = proc.stderr.decode()
+    assert proc.returncode == 1 and message in err and "Traceback" not in err, err
+    assert (tmp_path / "f.ark").read_bytes() == data
+    assert [p.name for p in tmp_path.iterdir()] == ["f.ark"]
 
 
 def test_dash_as_audio_is_stdin(world: World, tmp_path: Path):

@@ -1,7 +1,6 @@
 """asrkit-align: forced alignment of known transcripts to audio with a packed model's CTC head."""
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
@@ -69,13 +68,10 @@ def main(model_path: str, segments: Optional[str], channel: Optional[int], word_
 
     inputs = DecodeInputs(wav_scp=wav_rspecifier, segments=segments, channel=channel, max_samples=max_samples)
     from asrkit.decoding.run import check_outputs_spare_inputs
-    from asrkit.utils.fileio import is_stream
 
-    if not is_stream(ctm_out):
-        check_outputs_spare_inputs({os.path.realpath(ctm_out): f"<ctm-out> {ctm_out}"},
-                                   [("<text-file>", Path(text)), ("<wav-rspecifier>", wav_rspecifier),
-                                    ("--segments", Path(segments) if segments else None),
-                                    ("--model", Path(model_path))])
+    check_outputs_spare_inputs([(ctm_out, f"<ctm-out> {ctm_out}")],
+                               [("<text-file>", Path(text)), ("<wav-rspecifier>", wav_rspecifier),
+                                ("--segments", Path(segments) if segments else None), ("--model", Path(model_path))])
     transcripts = read_table(text, allow_empty_value=True)
     rec = Recognizer.from_files(model_path, config)
     if not rec.has_ctc:

@@ -27,7 +27,7 @@ def main(feats_rspecifier: str, stats_out: str, spk2utt: str | None, binary: boo
     dimension, is skipped with a warning naming it; the command fails, writing nothing, when
     none is left or more than --max-bad-percent (5, Kaldi's rule) were skipped.
     """
-    from asrkit.data.specifier import MatrixWriter, check_not_overwriting, iter_matrices, parse_specifier, read_files
+    from asrkit.data.specifier import MatrixWriter, check_not_overwriting, iter_matrices, parse_specifier, spec_files
     from asrkit.data.table import read_list_table
     from asrkit.features.cmvn import accumulate_cmvn, check_features, check_stats_output, compute_cmvn_stats, \
         is_specifier, table_path, write_stats
@@ -41,7 +41,7 @@ def main(feats_rspecifier: str, stats_out: str, spk2utt: str | None, binary: boo
     out = parse_specifier(stats_out) if is_specifier(stats_out) else None
     check_not_overwriting(
         [(f, "the stats output") for f in ((out.ark, out.scp) if out else (stats_out,)) if f],
-        [(f, "a features input") for f in read_files(feats_rspecifier)]
+        [(f, "a features input") for f in spec_files(feats_rspecifier, scp_lines=True, strict=True)]
         + ([(table_path(spk2utt), "the spk2utt table")] if spk2utt else []))
     tally = BadItems(log, "utterances", max_percent=max_bad_percent, source=feats_rspecifier)
 

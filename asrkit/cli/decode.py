@@ -142,7 +142,8 @@ def main(model_path: Optional[str], config_path: Optional[str], print_config: bo
                        inputs=[(option, Path(p) if p else None) for option, p in (
                            ("--model", model_path), ("--lm", lm_path), ("--config", config_path),
                            ("--segments", segments), ("--utt-ids", utt_ids))]
-                       + [("--feats", feats), ("--wav-scp", wav_scp)] + [("the audio file", Path(w)) for w in wavs])
+                       + [("--feats", feats), ("--wav-scp", wav_scp)] + [("the audio file", Path(w)) for w in wavs],
+                       scp_lines=("--feats",))
     if out is not None:
         setup_logging(1 if log.isEnabledFor(logging.DEBUG) else 0, str(out / "log" / "decode.log"))
         log.info("command line: asrkit-decode %s", " ".join(sys.argv[1:]))

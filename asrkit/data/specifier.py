@@ -12,14 +12,16 @@ import os
 import re
 import sys
 from dataclasses import dataclass
-from typing import IO, Dict, Iterator, List, Optional, Tuple
+from typing import IO, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, TypeVar
 
 import kaldiio
 import numpy as np
 
 from asrkit.data.matrix_io import ScpTable, iter_ark_file, iter_scp, iter_scp_items
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.fileio import AtomicFiles, is_stream, name_os_error, open_output
+from asrkit.utils.fileio import AtomicFiles, PathLike, is_stream, name_os_error, open_output
+
+L = TypeVar("L")  # how a caller labels a file for its messages
 
 
 @dataclass(frozen=True)
@@ -133,48 +135,111 @@ def check_wspecifier(s: Specifier) -> None:
         if os.path.isdir(name):  # renaming the finished file onto it fails (EBUSY for ".")
             raise AsrkitError(f"bad wspecifier {spec!r}: {name} is a directory, not an "
                               f"{kind} file name")
-    if s.ark is not None and s.scp is not None and s.ark != "-" and os.path.abspath(s.scp) == os.path.abspath(s.ark):
-        # Both would be renamed onto the same name: one output silently lost.
-        raise AsrkitError(f"bad wspecifier {spec!r}: the ark and the scp are the same file")
+    # Both would be renamed onto the same name: one output silently lost (also through a
+    # symlinked directory: ark,scp:d/f.ark,link-to-d/f.ark).
+    check_distinct_files([(s.ark, "ark"), (s.scp, "scp")], [], over_input=None,
+                         among_outputs=lambda *_: f"bad wspecifier {spec!r}: the ark and the scp are the same file")
     if s.ark == "-" and s.scp is None and sys.stdout is None:  # started with stdout closed (">&-")
         raise AsrkitError(f"bad wspecifier {spec!r}: stdout is closed")
 
 
-def read_files(spec: str) -> List[str]:
-    """The files an rspecifier (or a bare file name) reads: its ark, or its scp and the arks the
-    scp's lines name. Streams and pipes are left out; an unreadable scp gives just its name
-    (its own error comes when it is read)."""
-    from asrkit.data.matrix_io import parse_scp_value
-    from asrkit.data.table import iter_table
+def spec_files(value: PathLike, scp_lines: bool = False, strict: bool = False) -> List[str]:
+    """The files a command reading or writing ``value`` touches, for telling two of them apart.
 
-    if not re.match(r"^[a-z]+(,[a-z]+)*:", spec):
-        return [spec]
-    s = parse_specifier(spec)
-    files = [f for f in (s.ark, s.scp) if f is not None and f != "-" and not f.rstrip().endswith("|")]
-    if s.scp in files:
-        try:
-            files += sorted({e.path for e in (parse_scp_value(line.key, line.value, "") for line in iter_table(s.scp))
-                             if not e.pipe})
-        except (AsrkitError, OSError):
-            pass
+    A Path, or a str that is no specifier, is one file; an r/wspecifier (``scp:x``, ``ark,t:x``,
+    ``ark,scp:a.ark,a.scp``) gives its ark and scp, ``-`` standing for the stream; with
+    ``scp_lines``, also the arks its scp's lines name (unless the scp is a stream). Pipes
+    (``cmd |``) are no file. A malformed specifier is :func:`parse_specifier`'s AsrkitError when
+    ``strict``, else taken as a file name (its own error comes when the command opens it); an
+    unreadable scp adds no lines.
+    """
+    if isinstance(value, os.PathLike):
+        return [os.fspath(value)]
+    if not re.match(r"^[a-z]+(,[a-z]+)*:", value):
+        return [] if value.rstrip().endswith("|") else [value]
+    try:
+        s = parse_specifier(value)
+    except AsrkitError:
+        if strict:
+            raise
+        return [value]
+    files = [f for f in (s.ark, s.scp) if f is not None and not f.rstrip().endswith("|")]
+    if scp_lines and s.scp in files and s.scp != "-" and not is_stream(s.scp):
+        # (an scp read from a pipe, <(cut ... feats.scp), can be read once only: by the command)
+        files += _scp_arks(s.scp)
     return files
+
+
+def _scp_arks(scp: str) -> List[str]:
+    """The files (not pipes) an scp's lines read, sorted; none when it cannot be read."""
+    from asrkit.data.matrix_io import parse_scp_value
+    from asrkit.data.table import iter_table_fast
+
+    arks, seen = set(), set()
+    try:
+        for key, value, _ in iter_table_fast(scp):
+            # "<ark>:<offset>" is parsed once per ark, not once per line: a 300k-line feats.scp
+            # took 5 s, a cost asrkit-decode --feats would pay before its first utterance.
+            stem = value.rstrip("0123456789")
+            if stem != value and stem.endswith(":"):
+                if stem in seen:
+                    continue
+                seen.add(stem)
+            entry = parse_scp_value(key, value, "")
+            if not entry.pipe:
+                arks.add(entry.path)
+    except (AsrkitError, OSError):
+        return []
+    return sorted(arks)
+
+
+def check_distinct_files(outputs: Sequence[Tuple[Optional[PathLike], L]],
+                         inputs: Sequence[Tuple[Optional[PathLike], L]],
+                         over_input: Callable[[PathLike, L, PathLike, L], str],
+                         among_outputs: Optional[Callable[[PathLike, L, PathLike, L], str]] = None) -> None:
+    """Refuse, before anything runs, an output that is a file the command reads, or (given
+    ``among_outputs``) one that another output is too: every output is written under a temporary
+    name and renamed onto its own at the end, so an input there is replaced by it (exit 0, the
+    input gone) and of two outputs there one is lost. The one check behind every command's.
+
+    ``outputs`` and ``inputs`` are ``(file name, label)``, the names as :func:`spec_files` gives
+    them; None is skipped. Two names are one file when their real paths are: relative or absolute,
+    through ``..``, a symlinked directory or a symlink. An output that is a stream (``-``,
+    /dev/stdout, a FIFO) is written in place, not renamed: no clash. An input ``-`` is stdin, the
+    file it is redirected from when it is one (``< stats.ark``). Hard links are two files here:
+    renaming onto one name leaves the file the other name holds as it was.
+
+    The message of the first clash found (outputs first, then outputs against inputs, each in the
+    order given) is ``among_outputs(output, label, earlier output, its label)`` or
+    ``over_input(output, label, input, its label)``, in the command's own words.
+    """
+    def real(name: PathLike) -> str:
+        return os.path.realpath("/dev/stdin" if os.fspath(name) == "-" else name)
+
+    written: Dict[str, Tuple[PathLike, L]] = {}
+    for name, label in outputs:
+        if name is None or os.fspath(name) in ("", "-") or is_stream(name):
+            continue
+        key = real(name)
+        if key in written and among_outputs is not None:
+            raise AsrkitError(among_outputs(name, label, *written[key]))
+        written.setdefault(key, (name, label))
+    read: Dict[str, Tuple[PathLike, L]] = {}
+    for name, label in inputs:
+        if name is not None and os.fspath(name):
+            read.setdefault(real(name), (name, label))
+    for key, (name, label) in written.items():
+        if key in read:
+            raise AsrkitError(over_input(name, label, *read[key]))
 
 
 def check_not_overwriting(outputs: List[Tuple[str, str]], inputs: List[Tuple[str, str]]) -> None:
     """Refuse an output that is one of the files the command reads (``(path, role)`` each), before
     anything runs: compute-cmvn ark:f.ark ark:f.ark replaced the features with their stats, and
     apply-cmvn's output named as its stats replaced the stats (exit 0 both)."""
-    taken = {}
-    for path, role in inputs:
-        if path and not is_stream(path):
-            taken.setdefault(os.path.realpath(path), (path, role))
-    for path, role in outputs:
-        if not path or path == "-" or is_stream(path):
-            continue
-        hit = taken.get(os.path.realpath(path))
-        if hit is not None:
-            raise AsrkitError(f"{path}: {role} is {hit[1]} ({hit[0]}), which the command reads: it would be "
-                              f"replaced; write the output elsewhere")
+    check_distinct_files(outputs, inputs, lambda path, role, read, read_role: (
+        f"{path}: {role} is {read_role} ({read}), which the command reads: it would be replaced; write the "
+        f"output elsewhere"))
 
 
 class MatrixWriter:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -159,47 +158,36 @@ DIR_OUTPUTS = ("text", "nbest.jsonl", "decode.yaml", "log/decode.log")
 
 
 def check_output_paths(output_dir: Optional[Path], ctm: Optional[Path], segments: Optional[Path],
-                       inputs: Sequence[Tuple[str, Any]] = ()) -> None:
+                       inputs: Sequence[Tuple[str, Any]] = (), scp_lines: Sequence[str] = ()) -> None:
     """Refuse a --ctm or --segments-out that is another output of the run: both would be written
     to one temporary file (or decode.yaml written over the CTM) and renamed into place, a
     garbled or lost output with exit 0. Streams (/dev/stdout) may be shared. ``inputs``: (option,
     path or rspecifier) of what the run reads, see :func:`check_outputs_spare_inputs`."""
-    from asrkit.utils.fileio import is_stream
-
-    taken: Dict[str, str] = {}  # real path -> the output, as the user named it
+    outputs: List[Tuple[Any, str]] = []
     if output_dir is not None:
-        for name in DIR_OUTPUTS:
-            taken[os.path.realpath(output_dir / name)] = f"--output-dir's {name}"
-    for option, path in (("--ctm", ctm), ("--segments-out", segments)):
-        if path is None or is_stream(path):
-            continue
-        key = os.path.realpath(path)
-        if key in taken:
-            raise AsrkitError(f"{option} {path} is the same file as {taken[key]}: give it a path of its own")
-        taken[key] = f"{option} {path}"
-    check_outputs_spare_inputs(taken, inputs)
+        outputs += [(output_dir / name, f"--output-dir's {name}") for name in DIR_OUTPUTS]
+    outputs += [(path, f"{option} {path}") for option, path in (("--ctm", ctm), ("--segments-out", segments))]
+    check_outputs_spare_inputs(outputs, inputs, scp_lines, among_outputs=lambda path, label, _, first: (
+        f"{label} is the same file as {first}: give it a path of its own"))
 
 
-def check_outputs_spare_inputs(outputs: Dict[str, str], inputs: Sequence[Tuple[str, Any]]) -> None:
-    """Refuse an output (real path -> how the user named it) that is a file the run reads: it is
-    renamed over the input at the end, so a slip (--segments-out data/x/segments given with
-    --segments data/x/segments, asrkit-align's <ctm-out> the <text-file>) destroys the input
-    with exit 0. ``inputs``: (option, a Path, or a str Kaldi rspecifier such as scp:x; a pipe
-    is no file); None where not given."""
-    for option, value in inputs:
-        if value is None:
-            continue
-        path = os.fspath(value)
-        if isinstance(value, str):
-            if value.rstrip().endswith("|"):
-                continue
-            head, sep, rest = value.partition(":")
-            if sep and head.replace(",", "").isalpha():  # scp:x, ark,t:x
-                path = rest
-        key = os.path.realpath(path)
-        if key in outputs:
-            raise AsrkitError(f"{outputs[key]} is the same file as {option} {value}, which the run reads: it would "
-                              f"be overwritten; give the output a path of its own")
+def check_outputs_spare_inputs(outputs: Sequence[Tuple[Any, str]], inputs: Sequence[Tuple[str, Any]],
+                               scp_lines: Sequence[str] = (), among_outputs=None) -> None:
+    """Refuse an output ((path, how the user named it); streams are written in place and pass)
+    that is a file the run reads: it is renamed over the input at the end, so a slip
+    (--segments-out data/x/segments given with --segments data/x/segments, asrkit-align's
+    <ctm-out> the <text-file>) destroys the input with exit 0. ``inputs``: (option, a Path, or a
+    str Kaldi rspecifier such as scp:x; a pipe is no file); None where not given. The options in
+    ``scp_lines`` read matrices through their scp, so the arks its lines name are inputs too
+    (--ctm dump/x/feats.ark with --feats scp:dump/x/feats.scp replaced the features). See
+    :func:`asrkit.data.specifier.check_distinct_files`."""
+    from asrkit.data.specifier import check_distinct_files, spec_files
+
+    read = [(f, f"{option} {value}") for option, value in inputs if value is not None
+            for f in spec_files(value, scp_lines=option in scp_lines)]
+    check_distinct_files(outputs, read, among_outputs=among_outputs, over_input=lambda _, label, __, inp: (
+        f"{label} is the same file as {inp}, which the run reads: it would be overwritten; give the output a "
+        f"path of its own"))
 
 
 def _write_utf8(stream: TextIO, data: str) -> None:

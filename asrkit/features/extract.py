@@ -145,12 +145,11 @@ def _check_distinct_outputs(spec, pieces, utt2num_frames, side_dir, wav_rspecifi
     """Every file the run writes is a different file, and none is an input: --write-utt2num-frames
     naming the ark replaced the features with the frame counts (exit 0), naming the scp or
     fbank.yaml lost one of the two, naming wav.scp replaced the input table."""
-    import os
-
+    from asrkit.data.specifier import check_distinct_files
     from asrkit.features.wav import _scp_path
 
     arks = [spec.ark] if len(pieces) == 1 else [job_ark_path(spec.ark, j) for j in range(1, len(pieces) + 1)]
-    named = [(a, "the ark") for a in arks if a != "-"]
+    named = [(a, "the ark") for a in arks]
     if spec.scp is not None:
         named.append((spec.scp, "the scp"))
     if utt2num_frames is not None:
@@ -160,14 +159,12 @@ def _check_distinct_outputs(spec, pieces, utt2num_frames, side_dir, wav_rspecifi
     inputs = [(_scp_path(wav_rspecifier), "the wav.scp read")]
     if segments is not None:
         inputs.append((str(segments), "the segments file read"))
-    seen = {}
-    for path, role in named + inputs:
-        if is_stream(path):
-            continue
-        key = os.path.realpath(path)
-        if key in seen:
-            raise AsrkitError(f"{path}: {role} and {seen[key]} are the same file: one would overwrite the other")
-        seen[key] = f"{role} ({path})" if path else role
+
+    def clash(later, later_role, first, first_role):
+        return f"{later}: {later_role} and {first_role} ({first}) are the same file: one would overwrite the other"
+
+    check_distinct_files(named, inputs, among_outputs=clash,
+                         over_input=lambda out, out_role, inp, in_role: clash(inp, in_role, out, out_role))
 
 
 def compute_fbank_table(

@@ -1,8 +1,11 @@
+import os
+from pathlib import Path
+
 import kaldiio
 import numpy as np
 import pytest
 
-from asrkit.data.specifier import MatrixWriter, load_scp, read_matrices
+from asrkit.data.specifier import MatrixWriter, check_distinct_files, load_scp, read_matrices, spec_files
 from asrkit.utils.errors import AsrkitError
 
 
@@ -99,3 +102,73 @@ def test_bad_wspecifiers_write_nothing(tmp_path, monkeypatch, spec, message):
     with pytest.raises(AsrkitError, match=message):
         MatrixWriter(spec.format(d=tmp_path))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_ark_and_scp_through_a_symlinked_directory_are_the_same_file(tmp_path):
+    """check_wspecifier compared absolute paths: ark,scp:d/f.ark,link-to-d/f.ark wrote both to one
+    name, the scp renamed over the ark (compute-cmvn, apply-cmvn: exit 0, the features lost)."""
+    (tmp_path / "d").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "d")
+    with pytest.raises(AsrkitError, match="the ark and the scp are the same file"):
+        MatrixWriter(f"ark,scp:{tmp_path}/d/f.ark,{tmp_path}/link/f.ark")
+    assert list((tmp_path / "d").iterdir()) == []
+
+
+def _refuse(outputs, inputs):
+    check_distinct_files(outputs, inputs, among_outputs=lambda o, ol, f, fl: f"{ol} is {fl}",
+                         over_input=lambda o, ol, i, il: f"{ol} reads {il}")
+
+
+def test_one_file_by_any_name(tmp_path, monkeypatch):
+    """The one same-file check of every command: relative vs absolute, '..', a symlinked
+    directory, a symlink are one file; streams written in place and hard links are not."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "d").mkdir()
+    (tmp_path / "f").write_text("x")
+    (tmp_path / "link").symlink_to(tmp_path / "d")
+    (tmp_path / "sym").symlink_to(tmp_path / "f")
+    for other in ["f", f"{tmp_path}/f", "d/../f", f"{tmp_path}/link/../f", "sym", Path("f")]:
+        with pytest.raises(AsrkitError, match="^out reads in$"):
+            _refuse([(other, "out")], [(f"{tmp_path}/f", "in")])
+        with pytest.raises(AsrkitError, match="^b is a$"):
+            _refuse([(f"{tmp_path}/f", "a"), (other, "b")], [])
+    _refuse([("d/f", "out")], [("link/g", "in")])
+    # Written in place, never renamed over anything: no clash
+    _refuse([("-", "a"), ("-", "b"), ("/dev/stdout", "c"), ("/dev/null", "d")], [("/dev/null", "in")])
+    # An output is renamed onto its own name: the file another hard link holds is left as it was
+    os.link(tmp_path / "f", tmp_path / "hard")
+    _refuse([("hard", "out")], [("f", "in")])
+    _refuse([(None, "out")], [(None, "in")])
+
+
+@pytest.mark.parametrize("spec, lines, files", [
+    ("scp:{d}/x.scp", True, ["{d}/x.scp", "{d}/a.ark", "{d}/b.ark"]),
+    ("scp:{d}/x.scp", False, ["{d}/x.scp"]),
+    ("ark,t:{d}/a.ark", True, ["{d}/a.ark"]),
+    ("ark,scp:{d}/a.ark,{d}/a.scp", False, ["{d}/a.ark", "{d}/a.scp"]),
+    ("ark:-", True, ["-"]),
+    ("-", True, ["-"]),
+    ("{d}/x.scp", True, ["{d}/x.scp"]),  # a bare file name is the file, not a table
+    ("ark:gunzip -c {d}/a.ark.gz |", True, []),
+    ("scp:", True, ["scp:"]),  # malformed: a name, its own error comes when it is read
+])
+def test_spec_files(tmp_path, spec, lines, files):
+    (tmp_path / "x.scp").write_text(f"u1 {tmp_path}/a.ark:5\nu2 {tmp_path}/a.ark:90\nu3 {tmp_path}/b.ark:7[0:2]\n"
+                                    f"u4 cat {tmp_path}/c.ark |\n")
+    assert spec_files(spec.format(d=tmp_path), scp_lines=lines) == [f.format(d=tmp_path) for f in files]
+    if spec == "scp:":
+        with pytest.raises(AsrkitError, match="no scp file name"):
+            spec_files(spec, strict=True)
+
+
+def test_an_scp_read_from_a_pipe_is_left_to_the_command(tmp_path):
+    """compute-cmvn scp:<(cat feats.scp) failed "no utterances to process": the overwrite check
+    had read the pipe's lines (for the arks they name) before the command could."""
+    r, w = os.pipe()
+    os.write(w, f"u1 {tmp_path}/a.ark:5\n".encode())
+    os.close(w)
+    try:
+        assert spec_files(f"scp:/dev/fd/{r}", scp_lines=True) == [f"/dev/fd/{r}"]
+        assert os.read(r, 100) == f"u1 {tmp_path}/a.ark:5\n".encode()
+    finally:
+        os.close(r)
