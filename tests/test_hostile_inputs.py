@@ -1137,8 +1137,8 @@ CASES: List[Case] = [
          lambda w, d: Run(["--model", w.model, f"scp:{w.root}/wav.scp",
                            _write(d / "text", "".join(f"{u} {t.lower()}\n" for u, t in (
                                ln.split(" ", 1) for ln in (w.root / "text").read_text().splitlines()))), d / "ctm"]),
-         1, "text: the model knows no token of any of the 24 transcripts (every word became <unk>): the transcripts "
-            "are lower case and the model's tokens upper case", ("ctm",)),
+         1, "text: the model knows no token of any of the 24 transcripts (every word is unknown to it): the "
+            "transcripts are lower case and the model's tokens upper case", ("ctm",)),
     # a model.pt of a newer asrkit: "damaged asrkit model: model: unknown option(s) ..." sent users to retrain
     Case("model-config-key-of-a-newer-asrkit-decode", "decode",
          lambda w, d: Run(["--model", _model_with(w, d, model_config={

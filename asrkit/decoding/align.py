@@ -71,7 +71,8 @@ def _knows(rec: Recognizer, text: str, ids: Optional[List[int]] = None) -> bool:
         index = set(rec.pkg.tokens)
         return any(w in index for w in text.split())
     tokens = rec.pkg.tokens
-    return any(tokens[i] != UNK and tokens[i].replace("\u2581", "") for i in (tok.encode(text) if ids is None else ids))
+    ids = tok.encode(text) if ids is None else ids
+    return any(tokens[i] != UNK and tokens[i].replace("\u2581", "") for i in ids)
 
 
 def _case_that_knows(rec: Recognizer, text: str) -> Optional[str]:
@@ -109,7 +110,7 @@ def transcript_tokens(rec: Recognizer, utt: str, text: str, unknown) -> List[int
 
 def nothing_known_message(source: str, n: int, cases: List[Optional[str]]) -> str:
     """The one line for a run in which no transcript had a token the model knows, with its likely cause."""
-    head = f"{source}: the model knows no token of any of the {n} transcripts (every word became <unk>)"
+    head = f"{source}: the model knows no token of any of the {n} transcripts (every word is unknown to it)"
     case = max(("upper", "lower"), key=cases.count) if any(cases) else None
     if case is None:
         return (head + ": the text and the model's tokens share no characters (a model of another language, "

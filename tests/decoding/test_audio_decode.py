@@ -308,7 +308,7 @@ def test_align_transcripts_the_model_knows_nothing_of(inproc, an4, tmp_path):
     err = proc.stderr.decode()
     assert proc.returncode == 1 and not ctm.exists()
     assert (f"ERROR (asrkit-align): {text}: the model knows no token of any of the {len(wavs)} transcripts (every "
-            f"word became <unk>): the transcripts are lower case and the model's tokens upper case; upper-case the "
+            f"word is unknown to it): the transcripts are lower case and the model's tokens upper case; upper-case the "
             f"words of the text (not the utterance ids) and align again") in err
     assert f"skipping utterance {wavs[0].stem!r}: the model knows no token of its transcript" in err
     # another script altogether: no case would help
