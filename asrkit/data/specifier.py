@@ -136,9 +136,13 @@ def check_wspecifier(s: Specifier) -> None:
             raise AsrkitError(f"bad wspecifier {spec!r}: {name} is a directory, not an "
                               f"{kind} file name")
     # Both would be renamed onto the same name: one output silently lost (also through a
-    # symlinked directory: ark,scp:d/f.ark,link-to-d/f.ark).
-    check_distinct_files([(s.ark, "ark"), (s.scp, "scp")], [], over_input=None,
-                         among_outputs=lambda *_: f"bad wspecifier {spec!r}: the ark and the scp are the same file")
+    # symlinked directory: ark,scp:d/f.ark,link-to-d/f.ark). One stream named twice
+    # (ark,scp:/dev/stdout,/dev/stdout) is no rename, but the binary ark and the scp's lines in
+    # one stream are of no use either.
+    same = f"bad wspecifier {spec!r}: the ark and the scp are the same file"
+    check_distinct_files([(s.ark, "ark"), (s.scp, "scp")], [], over_input=None, among_outputs=lambda *_: same)
+    if s.ark not in (None, "-") and s.scp is not None and os.path.abspath(s.ark) == os.path.abspath(s.scp):
+        raise AsrkitError(same)
     if s.ark == "-" and s.scp is None and sys.stdout is None:  # started with stdout closed (">&-")
         raise AsrkitError(f"bad wspecifier {spec!r}: stdout is closed")
 

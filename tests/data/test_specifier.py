@@ -172,3 +172,10 @@ def test_an_scp_read_from_a_pipe_is_left_to_the_command(tmp_path):
         assert os.read(r, 100) == f"u1 {tmp_path}/a.ark:5\n".encode()
     finally:
         os.close(r)
+
+
+def test_one_stream_as_ark_and_scp_stays_refused():
+    """Streams are written in place (no rename, no clash), but the binary ark and the scp's lines
+    in one stream are of no use: refused as before the one same-file check."""
+    with pytest.raises(AsrkitError, match="the ark and the scp are the same file"):
+        MatrixWriter("ark,scp:/dev/null,/dev/null")
