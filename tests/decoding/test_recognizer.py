@@ -63,7 +63,8 @@ class _Payload:
 @pytest.mark.parametrize("field, value, message", [
     ("version", "1", "damaged asrkit LM: version is '1', expected an integer >= 1"),
     ("vocab_size", "9", "damaged asrkit LM: vocab_size is '9', expected an integer >= 2"),
-    ("config", {"hiden": 3}, "damaged asrkit LM: config: unknown key"),
+    # a key this asrkit lacks: a newer asrkit's LM, not a damaged one (nobody types into lm.pt)
+    ("config", {"hiden": 3}, "unknown LM option 'config.hiden': the LM was probably written by a newer asrkit"),
     ("extra", "HOSTILE", "not an asrkit LM (not a torch file, or one holding more than tensors"),
 ])
 def test_damaged_or_hostile_lm_is_one_clear_line(tmp_path, field, value, message):
