@@ -227,6 +227,20 @@ def _written(name: str, n: int) -> Callable[[World, Path, Result], None]:
     return check
 
 
+def _scp_reads_as(n: int, normalised: bool) -> Callable[[World, Path, Result], None]:
+    """f.scp reads its ``n`` utterances: the originals, or CMVN-normalised ones (mean ~0)."""
+    def check(w: World, d: Path, r: Result) -> None:
+        mats = dict(kaldiio.load_scp(str(d / "f.scp")))
+        assert list(mats) == w.utts[:n]
+        for u, m in mats.items():
+            if normalised:
+                assert m.shape == w.feats[u].shape and not np.allclose(m, w.feats[u])
+            else:
+                np.testing.assert_array_equal(m, w.feats[u])
+
+    return check
+
+
 def _stats_frames(n_utts: int) -> Callable[[World, Path, Result], None]:
     def check(w: World, d: Path, r: Result) -> None:
         stats = kaldiio.load_mat(str(d / "cmvn.ark"))
@@ -922,6 +936,15 @@ CASES: List[Case] = [
     Case("feats-scp-from-a-pipe-compute-cmvn", "compute-cmvn",
          lambda w, d: Run(["scp:" + _pipe_path((w.root / "feats.scp").read_bytes()), f"{d}/cmvn.ark"]), 0,
          "Wrote global CMVN stats to"),
+    # an ark an input scp reads, rewritten without that scp: the scp's offsets pointed into the old
+    # layout (exit 0; with float64 input every later read failed)
+    Case("feats-ark-its-scp-reads-rewritten-alone-apply-cmvn", "apply-cmvn",
+         lambda w, d: Run([w.root / "cmvn.ark", _scp_with(w, d, {}), f"ark:{d}/f.ark"]), 1,
+         "f.ark: the output ark is one that {d}/f.scp reads, and {d}/f.scp is not rewritten with it",
+         check=_scp_reads_as(N, normalised=False)),
+    Case("feats-ark-and-scp-rewritten-in-place-apply-cmvn", "apply-cmvn",
+         lambda w, d: Run([w.root / "cmvn.ark", _scp_with(w, d, {}), f"ark,scp:{d}/f.ark,{d}/f.scp"]), 0,
+         "Done 24 out of 24", check=_scp_reads_as(N, normalised=True)),
     Case("same-file-ark-and-scp-apply-cmvn", "apply-cmvn",
          lambda w, d: Run([w.root / "cmvn.ark", f"scp:{w.root}/feats.scp", "ark,scp:out.ark,./out.ark"]), 1,
          "the ark and the scp are the same file", OUT),

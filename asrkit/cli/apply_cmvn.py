@@ -27,7 +27,8 @@ def main(stats: str, feats_rspecifier: str, feats_wspecifier: str, utt2spk: str 
     read, or one whose features are not finite is logged and skipped; the command fails,
     writing nothing, when none is left or more than --max-bad-percent (5, Kaldi's rule) were skipped.
     """
-    from asrkit.data.specifier import MatrixWriter, check_not_overwriting, iter_matrices, parse_specifier, spec_files
+    from asrkit.data.specifier import (MatrixWriter, check_not_overwriting, check_scp_kept_valid, iter_matrices,
+                                       parse_specifier, spec_files)
     from asrkit.data.table import read_table
     from asrkit.features.cmvn import Cmvn, check_features, is_specifier, load_cmvn, table_path
     from asrkit.utils.bad_items import BadItems
@@ -36,10 +37,12 @@ def main(stats: str, feats_rspecifier: str, feats_wspecifier: str, utt2spk: str 
 
     log = get_logger("apply_cmvn")
     out = parse_specifier(feats_wspecifier)
-    # (writing over the features read is fine: they are read in full before the rename)
+    # (writing over the features read is fine: they are read in full before the rename; an ark
+    # an scp reads, only with that scp)
     check_not_overwriting([(f, "the features output") for f in (out.ark, out.scp) if f],
                           [(f, "the CMVN stats") for f in spec_files(stats, scp_lines=True, strict=True)]
                           + ([(table_path(utt2spk), "the utt2spk table")] if utt2spk else []))
+    check_scp_kept_valid(feats_rspecifier, out)
     if utt2spk is not None and not is_specifier(stats):
         raise AsrkitError(f"--utt2spk needs per-speaker stats as an rspecifier (ark:...), got the file {stats!r}")
     cmvn = Cmvn(load_cmvn(stats), norm_vars=norm_vars, where=stats,

@@ -237,6 +237,28 @@ def check_distinct_files(outputs: Sequence[Tuple[Optional[PathLike], L]],
             raise AsrkitError(over_input(name, label, *read[key]))
 
 
+def check_scp_kept_valid(rspecifier: str, out: Specifier) -> None:
+    """Refuse writing, in place, an ark that ``rspecifier``'s scp reads unless that scp is rewritten
+    with it (``ark,scp:x.ark,x.scp`` over ``scp:x.scp``): an ark alone rewritten leaves the scp's
+    offsets pointing into the old layout (exit 0, and float64 input made every later read fail)."""
+    if out.ark is None or out.ark == "-" or is_stream(out.ark):
+        return
+    try:
+        src = parse_specifier(rspecifier)
+    except AsrkitError:
+        return  # the reader names it
+    if src.scp is None or src.scp == "-" or is_stream(src.scp):
+        return
+    real = os.path.realpath
+    if real(out.ark) not in {real(a) for a in _scp_arks(src.scp)}:
+        return
+    if out.scp is not None and real(out.scp) == real(src.scp):
+        return
+    raise AsrkitError(f"{out.ark}: the output ark is one that {src.scp} reads, and {src.scp} is not rewritten with "
+                      f"it: its offsets would point into the old ark; write elsewhere, or rewrite both "
+                      f"(ark,scp:{out.ark},{src.scp})")
+
+
 def check_not_overwriting(outputs: List[Tuple[str, str]], inputs: List[Tuple[str, str]]) -> None:
     """Refuse an output that is one of the files the command reads (``(path, role)`` each), before
     anything runs: compute-cmvn ark:f.ark ark:f.ark replaced the features with their stats, and
