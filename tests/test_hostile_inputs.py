@@ -340,6 +340,16 @@ def _wav_scp_intact(w: World, d: Path, r: Result) -> None:
     assert (d / "wav.scp").read_text() == "".join(f"{u} {wav}\n" for u, wav in zip(w.utts[:N], w.wavs[:N]))
 
 
+def _a_copy(w: World, d: Path) -> str:
+    """A copy of the first recording as {d}/a.wav, as a wav.scp entry."""
+    (d / "a.wav").write_bytes(w.wavs[0].read_bytes())
+    return "{d}/a.wav"
+
+
+def _recording_intact(w: World, d: Path, r: Result) -> None:
+    assert (d / "a.wav").read_bytes() == w.wavs[0].read_bytes()
+
+
 def _wav_scp(w: World, d: Path, n: int, bad: Dict[int, str]) -> str:
     lines = []
     for i, (u, wav) in enumerate(zip(w.utts[:n], w.wavs[:n])):
@@ -1075,6 +1085,21 @@ CASES: List[Case] = [
          lambda w, d: Run(["--model", w.model, "--beam", "1", "--feats", _scp_with(w, d, {}), "--ctm", d / "f.ark"]),
          1, "--ctm {d}/f.ark is the same file as --feats scp:{d}/f.scp, which the run reads: it would be overwritten",
          check=lambda w, d, r: _written("f.scp", N)(w, d, r)),
+    # an output that is a recording the wav.scp names (--ctm data/a.wav): renamed over it at the end
+    Case("ctm-is-a-recording-the-wav-scp-names-decode", "decode",
+         lambda w, d: Run(["--model", w.model, "--beam", "1", "--wav-scp", _wav_scp(w, d, 3, {0: _a_copy(w, d)}),
+                           "--ctm", d / "a.wav"]), 1,
+         "--ctm {d}/a.wav is the same file as the recording {d}/a.wav of --wav-scp scp:{d}/wav.scp, which the run "
+         "reads: it would be overwritten", check=_recording_intact),
+    Case("ctm-out-is-a-recording-the-wav-scp-names-align", "align",
+         lambda w, d: Run(["--model", w.model, _wav_scp(w, d, 3, {0: _a_copy(w, d)}),
+                           _copy(w.root / "text", d / "text"), d / "a.wav"]), 1,
+         "<ctm-out> {d}/a.wav is the same file as the recording {d}/a.wav of <wav-rspecifier> scp:{d}/wav.scp",
+         check=_recording_intact),
+    Case("ark-is-a-recording-the-wav-scp-names-compute-fbank", "compute-fbank",
+         lambda w, d: Run([_wav_scp(w, d, 3, {0: _a_copy(w, d)}), f"ark,scp:{d}/a.wav,{d}/f.scp"]), 1,
+         "{d}/a.wav: a recording the wav.scp names and the ark ({d}/a.wav) are the same file", ("f.scp",),
+         check=_recording_intact),
     Case("ctm-out-is-the-text-read-align", "align",
          lambda w, d: Run(["--model", w.model, f"scp:{w.root}/wav.scp", _copy(w.root / "text", d / "text"),
                            d / "text"]), 1,

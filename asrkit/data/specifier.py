@@ -197,6 +197,27 @@ def _scp_arks(scp: str) -> List[str]:
     return sorted(arks)
 
 
+def wav_scp_files_named(wav_scp: Optional[PathLike], outputs: Sequence[Optional[PathLike]]) -> List[str]:
+    """The audio files ``wav_scp``'s plain entries name that share a base name with one of
+    ``outputs``: the ones an output could be (``--ctm data/a.wav`` replaced a recording the run
+    read). Only those, by a string test per line: a real path for each of 300k lines costs a
+    second. Pipes (``sox x.wav -t wav - |``) are no file; a wav.scp that is a stream or cannot be
+    read adds none."""
+    bases = {os.path.basename(os.fspath(o)) for o in outputs if o is not None and os.fspath(o)}
+    if wav_scp is None or not bases or os.fspath(wav_scp) == "-" or is_stream(wav_scp):
+        return []
+    from asrkit.data.table import iter_table_fast
+
+    found = []
+    try:
+        for _, value, _ in iter_table_fast(wav_scp):
+            if not value.endswith("|") and value.rsplit("/", 1)[-1] in bases:
+                found.append(value)
+    except AsrkitError:
+        return []  # the reader names it
+    return found
+
+
 def check_distinct_files(outputs: Sequence[Tuple[Optional[PathLike], L]],
                          inputs: Sequence[Tuple[Optional[PathLike], L]],
                          over_input: Callable[[PathLike, L, PathLike, L], str],

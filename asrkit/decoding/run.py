@@ -172,19 +172,25 @@ def check_output_paths(output_dir: Optional[Path], ctm: Optional[Path], segments
 
 
 def check_outputs_spare_inputs(outputs: Sequence[Tuple[Any, str]], inputs: Sequence[Tuple[str, Any]],
-                               scp_lines: Sequence[str] = (), among_outputs=None) -> None:
+                               scp_lines: Sequence[str] = (), among_outputs=None,
+                               wav_scps: Sequence[str] = ("--wav-scp", "<wav-rspecifier>")) -> None:
     """Refuse an output ((path, how the user named it); streams are written in place and pass)
     that is a file the run reads: it is renamed over the input at the end, so a slip
     (--segments-out data/x/segments given with --segments data/x/segments, asrkit-align's
     <ctm-out> the <text-file>) destroys the input with exit 0. ``inputs``: (option, a Path, or a
     str Kaldi rspecifier such as scp:x; a pipe is no file); None where not given. The options in
     ``scp_lines`` read matrices through their scp, so the arks its lines name are inputs too
-    (--ctm dump/x/feats.ark with --feats scp:dump/x/feats.scp replaced the features). See
+    (--ctm dump/x/feats.ark with --feats scp:dump/x/feats.scp replaced the features); the options
+    in ``wav_scps`` are wav.scp tables, whose recordings are inputs too (--ctm data/a.wav). See
     :func:`asrkit.data.specifier.check_distinct_files`."""
-    from asrkit.data.specifier import check_distinct_files, spec_files
+    from asrkit.data.specifier import check_distinct_files, spec_files, wav_scp_files_named
+    from asrkit.features.wav import scp_path_or_none
 
     read = [(f, f"{option} {value}") for option, value in inputs if value is not None
             for f in spec_files(value, scp_lines=option in scp_lines)]
+    read += [(f, f"the recording {f} of {option} {value}") for option, value in inputs
+             if value is not None and option in wav_scps
+             for f in wav_scp_files_named(scp_path_or_none(str(value)), [o for o, _ in outputs])]
     check_distinct_files(outputs, read, among_outputs=among_outputs, over_input=lambda _, label, __, inp: (
         f"{label} is the same file as {inp}, which the run reads: it would be overwritten; give the output a "
         f"path of its own"))

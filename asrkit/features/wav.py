@@ -594,6 +594,14 @@ class WavEntry:
         return samples[begin:stop], rate
 
 
+def scp_path_or_none(wav_rspecifier: str) -> Optional[str]:
+    """:func:`_scp_path`, or None for what it refuses (its error comes when the table is read)."""
+    try:
+        return _scp_path(wav_rspecifier)
+    except AsrkitError:
+        return None
+
+
 def _scp_path(wav_rspecifier: str) -> str:
     """The wav.scp path from ``scp:path`` (Kaldi's form) or a bare path."""
     spec = wav_rspecifier
