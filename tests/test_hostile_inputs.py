@@ -340,6 +340,10 @@ def _wav_scp_intact(w: World, d: Path, r: Result) -> None:
     assert (d / "wav.scp").read_text() == "".join(f"{u} {wav}\n" for u, wav in zip(w.utts[:N], w.wavs[:N]))
 
 
+def _in(part: str, text: str) -> None:
+    assert part in text, text[-2000:]
+
+
 def _a_copy(w: World, d: Path) -> str:
     """A copy of the first recording as {d}/a.wav, as a wav.scp entry."""
     (d / "a.wav").write_bytes(w.wavs[0].read_bytes())
@@ -756,7 +760,8 @@ CASES: List[Case] = [
          "re:^ERROR \\(asrkit-train\\): epoch 1 batch \\d+: 2 updates in a row skipped for a non-finite loss or "
          "gradient norm \\(training.max_bad_steps=2; the last: loss is nan; their utts: \\S+", TRAIN_OUT),
     Case("transcript-too-long-for-ctc-train-named", "train",
-         lambda w, d: _train(w, d, {}, text={4: " ".join(["YES NO"] * 200)}), 0,
+         # 280 characters: more than the 4x-downsampled frames allow CTC, fewer than the frames
+         lambda w, d: _train(w, d, {}, text={4: " ".join(["YES NO"] * 40)}), 0,
          "1 of 24 utterance(s) are too short for their transcripts to be aligned by CTC (first: utterance '{u4}': ",
          check=_trained),
     # A dev id is any string without whitespace: "../../escaped" wrote its attention plot
@@ -768,13 +773,18 @@ CASES: List[Case] = [
     # utt2num_frames is what batches are made from: one that lies (stale, of other features)
     # made batches of any size and CTC misfits of lengths the features do not have, in silence.
     Case("utt2num-frames-lying-for-one-of-24-skipped-train", "train",
-         lambda w, d: _train(w, d, {}, frames={6: 5}), 0,
-         "skipping {d}/dump/feats.scp: utterance '{u6}' has {f6} frames, {d}/dump/utt2num_frames says 5: that "
+         lambda w, d: _train(w, d, {}, frames={6: 900}), 0,
+         "skipping {d}/dump/feats.scp: utterance '{u6}' has {f6} frames, {d}/dump/utt2num_frames says 900: that "
          "utt2num_frames is not of these features", check=_trained),
     Case("utt2num-frames-of-other-features-train", "train",
-         lambda w, d: _train(w, d, {}, frames={i: 7 + i for i in range(N)}), 1,
+         lambda w, d: _train(w, d, {}, frames={i: 900 + i for i in range(N)}), 1,
          "re:^ERROR \\(asrkit-train\\): .*/dump/feats.scp: not one utterance's features can be read \\(first: .*"
-         "utterance '\\S+' has \\d+ frames, .*utt2num_frames says 7", TRAIN_OUT),
+         "utterance '\\S+' has \\d+ frames, .*utt2num_frames says 900", TRAIN_OUT),
+    # frame counts fewer than the transcripts' tokens: left out at the start, utt2num_frames named
+    Case("utt2num-frames-fewer-than-tokens-train", "train",
+         lambda w, d: _train(w, d, {}, frames={i: 7 + i for i in range(N)}), 1,
+         "re:^ERROR \\(asrkit-train\\): .*/dump: \\d+ of 24 utterances lack features or a transcript", TRAIN_OUT,
+         check=lambda w, d, r: _in("have more tokens than frames (by utt2num_frames; no speech is that fast", r.stderr)),
     # The first utterance alone set the dimension: a 40-dim one first made the 23 good ones the
     # bad ones (epoch 1: 23 of 24 skipped, "feature dimension 23, earlier utterances have 40").
     Case("odd-dimension-first-utterance-of-24-skipped-train", "train",

@@ -204,7 +204,8 @@ def load_utterances(data_dir: str, tokenizer, max_missing_ratio: float = 0.05, k
     _report("have an empty transcript", [u for u in empty if u in text and not text[u].strip()], d.file("text"))
     _report(f"are missing from {inputs.length_table.name}", no_frames, inputs.length_table)
     _report("are shorter than one frame", too_short, inputs.file)
-    _report("have more tokens than frames (a transcript that cannot be this audio's)", implausible, d.file("text"))
+    _report(f"have more tokens than frames (by {inputs.length_table.name}; no speech is that fast: a transcript "
+            f"not of this audio, or a wrong frame count)", implausible, d.file("text"))
     unknown.warn(log, str(d.file("text")))
     total = len(inputs.keys) + len(no_feats)
     table = UttTable(ids.build(), np.asarray(num_frames, dtype=np.int32), tokens.build(), inputs.sources,
