@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Dict, List, Tuple
 
-from asrkit.data.table import format_table, iter_table, read_list_table, read_table, utt2spk_to_spk2utt
+from asrkit.data.table import format_table, iter_table, read_list_table, read_table, split_fields, utt2spk_to_spk2utt
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import AtomicFiles, PathLike
 
@@ -37,7 +37,9 @@ def parse_segment(value: str, where: str) -> Tuple[str, float, float]:
     Times are finite seconds, start >= 0 and end > start, or end -1 (to the end of the
     recording); anything else (``nan``, ``inf``, a reversed segment) is an error naming ``where``.
     """
-    fields = value.split()
+    # ASCII white space only, as every table reader (split_fields): str.split() cut a recording
+    # id holding U+00A0 in two ("malformed line") and read 'rec\u30000 1' as 'rec 0 1'.
+    fields = split_fields(value)
     try:
         if len(fields) != 3 or not all(_TIME.fullmatch(f) for f in fields[1:]):
             raise ValueError
@@ -87,7 +89,7 @@ class DataDir:
             # 'u1 spk0 two' would be speaker 'spk0 two', which a split's or a perturbed copy's
             # spk2utt then writes as speaker 'spk0' with an utterance 'two'.
             for lineno, (utt, spk) in enumerate(table.items(), 1):  # one line per key: none blank or twice
-                if len(spk.split()) != 1:
+                if len(split_fields(spk)) != 1:
                     raise AsrkitError(f"{self.file(name)}:{lineno}: utterance {utt!r}: expected one speaker id, "
                                       f"got {spk!r} (asrkit-fix-data-dir {self.path} drops that utterance)")
         return table

@@ -26,6 +26,7 @@ from typing import Callable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from asrkit.data.table import split_fields
 from asrkit.features.wav import DEFAULT_MAX_SAMPLES
 from asrkit.utils.errors import AsrkitError
 
@@ -139,9 +140,10 @@ def read_utt_ids(path: str) -> List[str]:
     try:
         with open(path, encoding="utf-8") as f:
             for lineno, line in enumerate(f, 1):
-                if not line.strip():
+                fields = split_fields(line, 1)  # ASCII white space, as table keys: U+00A0 may be in an id
+                if not fields:
                     continue
-                utt = line.split()[0]
+                utt = fields[0]
                 if utt in first:
                     raise AsrkitError(f"{path}:{lineno}: duplicate utterance id {utt!r} (first on line {first[utt]}): "
                                       f"it would be decoded twice, two text lines of one utterance")

@@ -185,3 +185,29 @@ def test_fix_drops_what_validation_refuses_in_utt2num_frames_and_utt2dur(an4_dir
                               "utt2dur not a positive number of seconds": sorted(bad_durs)}
     assert report.num_utts_after == 125
     assert validate_data_dir(an4_dir, check_wav_files=False) == []
+
+
+def test_segments_are_split_at_ascii_white_space_only(an4_dir):
+    """parse_segment split a segments line with str.split(), at U+00A0 and U+3000 too, where every
+    table reader (and Kaldi) splits at ASCII white space only: a recording id holding a no-break
+    space, which validate-data-dir accepts, was "malformed" to fix-data-dir (dropped) and to the
+    audio readers, and 'rec\\u30000 1' (two fields to Kaldi) was read as 'rec 0 1'."""
+    from asrkit.data.datadir import parse_segment
+    from asrkit.features.wav import read_wav_scp
+
+    assert parse_segment("rec\u00a0x 0 1.5", "segments:1") == ("rec\u00a0x", 0.0, 1.5)
+    for value in ("rec\u30000 1", "rec 0\u2028 1"):
+        with pytest.raises(AsrkitError, match="^segments:1: malformed line"):
+            parse_segment(value, "segments:1")
+    wav = lines(an4_dir / "wav.scp")[:2]
+    recos = [f"{line.split()[0]}\u00a0x" for line in wav]
+    (an4_dir / "wav.scp").write_text("".join(f"{r} {line.split(None, 1)[1]}" for r, line in zip(recos, wav)))
+    utts = [f"s-u{i}" for i in range(2)]
+    (an4_dir / "segments").write_text("".join(f"{u} {r} 0 0.5\n" for u, r in zip(utts, recos)))
+    (an4_dir / "utt2spk").write_text("".join(f"{u} s\n" for u in utts))
+    (an4_dir / "text").write_text("".join(f"{u} YES\n" for u in utts))
+    (an4_dir / "spk2utt").write_text(f"s {' '.join(utts)}\n")
+    assert [p for p in validate_data_dir(an4_dir) if p.is_error] == []
+    report = fix_data_dir(an4_dir)
+    assert report.num_utts_after == 2 and report.reasons == {}
+    assert [e.utt_id for e in read_wav_scp(str(an4_dir / "wav.scp"), an4_dir / "segments")] == utts

@@ -257,3 +257,12 @@ def test_nj_pieces_cover_all_utterances(inproc, yesno, tmp_path):
                "--output-dir", tmp_path / str(job))
         got += list(read_text(tmp_path / str(job) / "text"))
     assert got == [w.stem for w in wavs]
+
+
+def test_utt_ids_split_at_ascii_white_space_only(tmp_path):
+    """--utt-ids took the first field at any Unicode white space: an id holding U+00A0 (one key in
+    every table, as in Kaldi) was cut there and then not found."""
+    from asrkit.decoding.inputs import read_utt_ids
+
+    (tmp_path / "ids").write_text("a\u00a0b x\n\u3000\nc\n")
+    assert read_utt_ids(str(tmp_path / "ids")) == ["a\u00a0b", "\u3000", "c"]
