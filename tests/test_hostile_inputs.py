@@ -409,6 +409,26 @@ def _train(w: World, d: Path, bad: Dict[int, Entry], *options: str, text: Option
                 *options, d / "exp"])
 
 
+def _frames_dir(w: World, d: Path, frames: Dict[int, str]) -> Path:
+    """A data dir of the 24 utterances with feats.scp and utt2num_frames, whose values ``frames``
+    (index -> value) replace."""
+    data = _data_dir(w, d)
+    for t in ("spk2utt", "feats.scp"):
+        shutil.copy(w.root / t, data / t)
+    lengths = (w.root / "utt2num_frames").read_text().splitlines()
+    for i, n in frames.items():
+        lengths[i] = f"{w.utts[i]} {n}"
+    (data / "utt2num_frames").write_text("".join(line + "\n" for line in lengths))
+    return data
+
+
+def _token_list(d: Path, text: str):
+    from asrkit.text.token_list import read_token_list
+
+    (d / "tokens.txt").write_text(text)
+    return lambda: read_token_list(d / "tokens.txt")
+
+
 def _dev(w: World, d: Path, ids: List[str]) -> Path:
     """A dev dump dir of the first ``len(ids)`` utterances under the ids ``ids``."""
     dev = d / "dev"
@@ -1048,6 +1068,26 @@ CASES: List[Case] = [
          "data/utt2spk:2: utterance", ("sp",)),
     Case("launch-bad-job-range", "launch", lambda w, d: Run(["JOB=a:b", d / "log.JOB", "true"]), 1,
          "bad job range 'JOB=a:b' (expected e.g. JOB=1:4 or JOB=3)", ("JOB=a:b",)),
+    # -- numbers in ASCII digits only, as Kaldi's strtol: str.isdigit() and int() take '٣' (an
+    # Arabic-Indic 3), '３' (full-width) and int() '1_0' too, values no Kaldi tool reads -----------
+    Case("non-ascii-digits-job-range-launch", "launch", lambda w, d: Run(["JOB=1:\u0663", d / "log.JOB", "true"]), 1,
+         "bad job range 'JOB=1:\u0663' (expected e.g. JOB=1:4 or JOB=3)", ("log.1", "log.3")),
+    Case("non-ascii-digits-utt2num-frames-validate", "validate-data-dir",
+         lambda w, d: Run(["--no-wav", _frames_dir(w, d, {2: "\u0663\u0660"})]), 1,
+         "data/utt2num_frames:3: number of frames must be a positive integer, got '\u0663\u0660'"),
+    Case("non-ascii-digits-utt2num-frames-fix", "fix-data-dir",
+         lambda w, d: Run([_frames_dir(w, d, {2: "\uff13\uff10"})]), 0,
+         "dropped 1 utterance(s): utt2num_frames not a positive integer: {u2}"),
+    Case("non-ascii-digits-utt2num-frames-train", "train",
+         lambda w, d: _train(w, d, {}, frames={6: "\u0663\u0660"}), 1,
+         "dump/utt2num_frames:7: bad frame count '\u0663\u0660' for '{u6}' (expected an integer in ASCII digits)",
+         TRAIN_OUT),
+    Case("underscore-digits-utt2num-frames-train", "train",
+         lambda w, d: _train(w, d, {}, frames={6: "1_0"}), 1,
+         "dump/utt2num_frames:7: bad frame count '1_0' for '{u6}'", TRAIN_OUT),
+    Case("non-ascii-digits-token-list", "lib",
+         lambda w, d: Run(_token_list(d, "<blank> 0\n<unk> \u0661\n<sos/eos> 2\n")), 1,
+         "tokens.txt:2: expected id 1 for token '<unk>', got '\u0661'"),
     # -- an output path that cannot be made (a regular file where a directory must be) ---------------
     Case("output-under-a-file-compute-cmvn", "compute-cmvn",
          lambda w, d: Run([f"scp:{w.root}/feats.scp", _a_file(d) / "cmvn.ark"]), 1,

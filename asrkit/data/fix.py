@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Set
 
 from asrkit.data.datadir import RECO_TABLES, SPK_TABLES, UTT_TABLES, DataDir, parse_segment, positive_seconds
-from asrkit.data.table import split_fields, utt2spk_to_spk2utt
+from asrkit.data.table import ascii_digits, split_fields, utt2spk_to_spk2utt
 from asrkit.data.validate import ScannedTable, scan_table
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import AtomicFiles, PathLike
@@ -162,7 +162,7 @@ def _why_dropped(utt: str, tables: Dict[str, Dict[str, str]], utt_keys: Set[str]
     if len(split_fields(tables["utt2spk"][utt])) != 1:
         return "utt2spk gives not one speaker"
     # What asrkit-validate-data-dir reports in these tables, so a fixed dir validates.
-    if "utt2num_frames" in tables and not (tables["utt2num_frames"][utt].isdigit()
+    if "utt2num_frames" in tables and not (ascii_digits(tables["utt2num_frames"][utt])
                                           and int(tables["utt2num_frames"][utt]) > 0):
         return "utt2num_frames not a positive integer"
     if "utt2dur" in tables and not positive_seconds(tables["utt2dur"][utt]):

@@ -26,6 +26,35 @@ def split_fields(text: str, maxsplit: int = -1) -> List[str]:
     return _SPACE_RUN.split(text, maxsplit=max(maxsplit, 0))
 
 
+# Kaldi reads a number in a table (utt2num_frames, a token list's ids) with strtol: ASCII digits
+# only. Python's str.isdigit() and int() take any script's digits too ('٣'.isdigit() and
+# int('٣') == 3, full-width '３', and int() '1_0' and ' 5'), so a value Kaldi refuses was read.
+_ASCII_INT = re.compile(r"[+-]?[0-9]+")
+
+
+def ascii_digits(text: str) -> bool:
+    """Whether ``text`` is one or more ASCII digits 0-9, nothing else (a count, an id, an index)."""
+    return text.isascii() and text.isdigit()
+
+
+def ascii_int(text: str) -> Optional[int]:
+    """The integer ``text`` spells in ASCII digits with an optional sign (strtol's, Kaldi's
+    ConvertStringToInteger without its white space); None for anything else."""
+    return int(text) if _ASCII_INT.fullmatch(text) else None
+
+
+def line_of(path: PathLike, key: str) -> Optional[int]:
+    """The line number of ``key`` in table ``path`` (for an error found after reading it into a
+    dict), or None."""
+    try:
+        for line in iter_table(path, allow_empty_value=True):
+            if line.key == key:
+                return line.lineno
+    except (AsrkitError, OSError):
+        pass
+    return None
+
+
 # A UTF-8 byte-order mark (Windows editors write one) would become part of the first key, and
 # that utterance would then be "missing" everywhere else: named instead.
 BOM = "\ufeff"

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 from asrkit.data.datadir import DataDir, positive_seconds
-from asrkit.data.table import BOM, SPACE, TableLine, bom_problem, split_fields
+from asrkit.data.table import BOM, SPACE, TableLine, ascii_digits, bom_problem, split_fields
 from asrkit.utils.fileio import PathLike
 
 ERROR = "error"
@@ -152,7 +152,7 @@ def _wav_path(value: str) -> Optional[str]:
 def _wav_in_ark(path: str) -> bool:
     """Whether ``path`` (which does not exist) is Kaldi's wav-in-ark form ``foo.ark:123``."""
     head, _, tail = path.rpartition(":")
-    return tail.isdigit() and os.path.isfile(head)
+    return ascii_digits(tail) and os.path.isfile(head)
 
 
 def validate_data_dir(path: PathLike, no_text: bool = False, no_feats: bool = False, no_wav: bool = False,
@@ -246,7 +246,7 @@ def validate_data_dir(path: PathLike, no_text: bool = False, no_feats: bool = Fa
             _missing_from(problems, feats, u2nf.first_lines(), u2nf.path)
             _missing(problems, u2nf, feats.first_lines(), feats.path)
             for line in u2nf.first_lines().values():
-                if not (line.value.isdigit() and int(line.value) > 0):
+                if not (ascii_digits(line.value) and int(line.value) > 0):  # Kaldi reads ASCII digits only
                     problems.append(Problem(str(u2nf.path), line.lineno,
                                             f"number of frames must be a positive integer, got {line.value!r}"))
     return problems

@@ -160,7 +160,7 @@ def first_host(nodelist: str) -> str:
     def first_of_group(match: re.Match) -> str:
         item = match.group(1).split(",")[0].strip()
         lo = item.split("-")[0].strip()
-        if not lo.isdigit():
+        if not (lo.isascii() and lo.isdigit()):  # not '٠٧': a host name is ASCII
             raise AsrkitError(f"cannot parse Slurm node list {nodelist!r}: bad range {match.group(0)!r}")
         return lo
 

@@ -28,7 +28,8 @@ from typing import Optional, Sequence
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import is_stream
 
-_RANGE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(\d+)(?::(\d+))?$")
+# re.ASCII: \d of a str pattern matches any script's digits, and int() reads them (JOB=1:٣ was 3 jobs)
+_RANGE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(\d+)(?::(\d+))?$", re.ASCII)
 # More jobs than one launch is ever meant to run (Slurm caps an array at MaxArraySize, at most
 # 4,000,001): JOB=1:99999999999999 is a typo, and listing its indexes ran out of memory
 # (a MemoryError traceback; one past 2**63 an OverflowError).
@@ -241,7 +242,7 @@ def rotate_log(path: str) -> Optional[str]:
     # /dev/stdout.1 and the log a plain file in its place). A stream is written, never rotated.
     if not p.is_file() or is_stream(p):
         return None
-    numbers = [int(m.group(1)) for m in (re.fullmatch(re.escape(p.name) + r"\.(\d+)", q.name)
+    numbers = [int(m.group(1)) for m in (re.fullmatch(re.escape(p.name) + r"\.(\d+)", q.name, re.ASCII)
                                            for q in p.parent.iterdir()) if m]
     backup = p.with_name(f"{p.name}.{max(numbers, default=0) + 1}")
     try:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import List, Sequence
 
-from asrkit.data.table import iter_table
+from asrkit.data.table import ascii_digits, iter_table
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import PathLike, atomic_open
 
@@ -27,7 +27,7 @@ def read_token_list(path: PathLike) -> List[str]:
     """Tokens by id; the ids must run 0, 1, 2, ... so that line order and id agree."""
     tokens: List[str] = []
     for line in iter_table(path):
-        if not line.value.isdigit() or int(line.value) != len(tokens):
+        if not ascii_digits(line.value) or int(line.value) != len(tokens):  # not '٣' (int() reads it)
             raise AsrkitError(f"{path}:{line.lineno}: expected id {len(tokens)} for token {line.key!r}, "
                               f"got {line.value!r}")
         tokens.append(line.key)

@@ -29,10 +29,10 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 
 from asrkit.data.datadir import DataDir, parse_segment
-from asrkit.data.table import iter_table_fast
+from asrkit.data.table import ascii_int, iter_table_fast
 from asrkit.features.fbank import FbankConfig, compute_fbank
 from asrkit.features.wav import DEFAULT_MAX_SAMPLES, EXPECT_MONO, WavEntry, read_wav_scp, read_wav_source, resample, speed_perturb
-from asrkit.training.data import FeatureDataset, _Inputs
+from asrkit.training.data import FeatureDataset, _Inputs, bad_frame_count
 from asrkit.training.utt_table import StringsBuilder, UttTable
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.logging import get_logger
@@ -101,10 +101,9 @@ def raw_inputs(d: DataDir, fbank: FbankConfig, min_speed: float = 1.0) -> _Input
         if frames:
             if u not in frames:
                 return None
-            try:
-                n = int(frames[u])
-            except ValueError:
-                raise AsrkitError(f"{d.file('utt2num_frames')}: bad frame count {frames[u]!r} for {u!r}") from None
+            n = ascii_int(frames[u])
+            if n is None:
+                raise bad_frame_count(d, u, frames[u])
             return int(math.ceil(n / min_speed))
         if segments is not None and segments[u][1] != -1:
             seconds = segments[u][1] - segments[u][0]

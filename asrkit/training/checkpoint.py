@@ -31,7 +31,7 @@ from asrkit.utils.torch_files import load_weights_only, save_torch
 
 log = get_logger(__name__)
 
-_NAME = re.compile(r"^epoch(\d+)\.pt$")
+_NAME = re.compile(r"^epoch(\d+)\.pt$", re.ASCII)  # not epoch٣.pt
 
 
 def checkpoint_name(name: str) -> bool:

@@ -27,7 +27,7 @@ import torch
 
 from asrkit.data.datadir import DataDir
 from asrkit.data.matrix_io import parse_scp_value, read_entry
-from asrkit.data.table import iter_table_fast
+from asrkit.data.table import ascii_int, iter_table_fast, line_of
 from asrkit.text.tokenizer import UnknownTally
 from asrkit.training.utt_table import IntListsBuilder, Strings, StringsBuilder, Utterance, UttTable
 from asrkit.utils.bad_items import max_failures
@@ -67,6 +67,14 @@ class _Inputs:
     starts: Optional[Dict[str, Tuple[float, float]]] = None  # segments: utt -> (start, end)
 
 
+def bad_frame_count(d: DataDir, utt: str, value: str) -> AsrkitError:
+    """utt2num_frames' ``value`` for ``utt`` is no integer in ASCII digits (int() took '٣', '1_0')."""
+    table = d.file("utt2num_frames")
+    lineno = line_of(table, utt)
+    return AsrkitError(f"{table}{'' if lineno is None else f':{lineno}'}: bad frame count {value!r} for {utt!r} "
+                       f"(expected an integer in ASCII digits)")
+
+
 def _feats_inputs(d: DataDir) -> _Inputs:
     scp = d.file("feats.scp")
     keys: List[str] = []
@@ -95,10 +103,10 @@ def _feats_inputs(d: DataDir) -> _Inputs:
             v = frames.get(u)
             if v is None:
                 return None
-            try:
-                return int(v)
-            except ValueError:
-                raise AsrkitError(f"{d.file('utt2num_frames')}: bad frame count {v!r} for {u!r}") from None
+            n = ascii_int(v)
+            if n is None:
+                raise bad_frame_count(d, u, v)
+            return n
     else:
         log.warning("%s: no utt2num_frames, reading every feature matrix for its length", d.path)
         index = {k: i for i, k in enumerate(keys)}

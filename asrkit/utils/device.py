@@ -28,7 +28,7 @@ def resolve_device(name: str, option: Optional[str] = None, index: Optional[int]
     name = str(name).strip()
     option = option or f"device {name!r}"
     base, _, num = name.partition(":")
-    if base not in NAMES or (num and (base != "cuda" or not num.isdigit())):
+    if base not in NAMES or (num and (base != "cuda" or not (num.isascii() and num.isdigit()))):  # int() reads "٣" too
         raise AsrkitError(f"{option}: expected auto, cpu, cuda or cuda:N")
     if base == "auto":
         base = "cuda" if torch.cuda.is_available() else "cpu"

@@ -172,7 +172,7 @@ _FD_ALIASES = {"/dev/stdin": 0, "/dev/stdout": 1, "/dev/stderr": 2}
 def _descriptor_of(abspath: str) -> Optional[int]:
     """The descriptor an absolute path names (/dev/stdout, /dev/fd/N, /proc/self/fd/N), or None."""
     for prefix in ("/dev/fd/", "/proc/self/fd/"):
-        if abspath.startswith(prefix) and abspath[len(prefix):].isdigit():
+        if abspath.startswith(prefix) and abspath[len(prefix):].isascii() and abspath[len(prefix):].isdigit():
             return int(abspath[len(prefix):])
     return _FD_ALIASES.get(abspath)
 

@@ -78,6 +78,12 @@ def test_first_host(nodelist, first):
     assert first_host(nodelist) == first
 
 
+def test_first_host_range_of_non_ascii_digits_is_refused():
+    """'gpu[٠٧-08]': str.isdigit() took the Arabic-Indic digits, giving host 'gpu٠٧'."""
+    with pytest.raises(AsrkitError, match="bad range"):
+        first_host("gpu[\u0660\u0667-08]")
+
+
 @pytest.mark.parametrize("env,words", [
     ({"RANK": "x", "WORLD_SIZE": "2"}, "RANK='x'"),
     ({"RANK": "2", "WORLD_SIZE": "2"}, "rank 2 outside world size 2"),

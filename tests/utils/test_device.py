@@ -9,7 +9,8 @@ from asrkit.utils.errors import AsrkitError
 def test_names():
     assert resolve_device("cpu") == torch.device("cpu")
     assert resolve_device("auto") == torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    for bad in ("gpu", "cuda:x", "cpu:1", ""):
+    # "cuda:٣" (an Arabic-Indic 3): str.isdigit() and int() took it for GPU 3
+    for bad in ("gpu", "cuda:x", "cpu:1", "", "cuda:\u0663", "cuda:\uff11"):
         with pytest.raises(AsrkitError, match="expected auto, cpu, cuda or cuda:N"):
             resolve_device(bad)
 
