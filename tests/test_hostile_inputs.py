@@ -251,6 +251,16 @@ def _stats_frames(n_utts: int) -> Callable[[World, Path, Result], None]:
     return check
 
 
+def _stats_frames_without(bad: int) -> Callable[[World, Path, Result], None]:
+    """The global stats hold the frames of the 24 utterances but utterance ``bad``."""
+    def check(w: World, d: Path, r: Result) -> None:
+        stats = kaldiio.load_mat(str(d / "cmvn.ark"))
+        assert stats.shape == (2, MEL + 1)
+        assert int(stats[0, -1]) == sum(w.feats[u].shape[0] for i, u in enumerate(w.utts[:N]) if i != bad)
+
+    return check
+
+
 def _lines(name: str, n: int) -> Callable[[World, Path, Result], None]:
     def check(w: World, d: Path, r: Result) -> None:
         assert len((d / name).read_text().splitlines()) == n
@@ -744,6 +754,20 @@ CASES: List[Case] = [
     Case("zero-dim-feats-first-compute-cmvn-one-of-24-skipped", "compute-cmvn",
          lambda w, d: Run([_scp_with(w, d, {0: np.zeros((10, 0), np.float32)}), d / "cmvn.ark"]), 0,
          "skipping utterance '{u0}': features with no dimensions (shape (10, 0))"),
+    # The first utterance alone set the dimension: a 40-dim one first made the 23 good ones the bad
+    # ones ("23 of 24 utterances failed", each "feature dimension 23, earlier utterances have 40").
+    Case("odd-dimension-first-utterance-compute-cmvn-one-of-24-skipped", "compute-cmvn",
+         lambda w, d: Run([_scp_with(w, d, {0: np.zeros((10, 40), np.float32)}), d / "cmvn.ark"]), 0,
+         "skipping utterance '{u0}': feature dimension 40, the set's is 23", check=_stats_frames_without(0)),
+    Case("odd-dimension-first-utterance-compute-cmvn-per-speaker", "compute-cmvn",
+         lambda w, d: Run(["--spk2utt", f"ark:{w.root}/spk2utt", _scp_with(w, d, {0: np.zeros((10, 40), np.float32)}),
+                           f"ark,t:{d}/cmvn.txt"]), 0,
+         "1 of 24 utterances failed: {u0}", check=_lines("cmvn.txt", 2 * 3)),
+    # The most common dimension wins, whatever it is: two 40-dim of 3 make the 23-dim one the bad one
+    Case("odd-dimension-first-two-of-3-compute-cmvn-fails-naming-them", "compute-cmvn",
+         lambda w, d: Run([_scp_with(w, d, {0: np.zeros((10, 40), np.float32), 1: np.zeros((10, 40), np.float32)},
+                                     n=3), d / "cmvn.ark"]), 1,
+         "1 of 3 utterances failed ({u2}), more than 5 %", ("cmvn.ark",)),
     # Stats of constant features (variance floored to 1e-20: a scale of 1e10) and a float32 feature
     # of 1e30: the normalized 1e40 was written as inf, exit 0.
     Case("cmvn-output-overflowing-float32-apply-cmvn-one-of-24-skipped", "apply-cmvn",

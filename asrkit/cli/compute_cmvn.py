@@ -30,7 +30,7 @@ def main(feats_rspecifier: str, stats_out: str, spk2utt: str | None, binary: boo
     from asrkit.data.specifier import MatrixWriter, check_not_overwriting, iter_matrices, parse_specifier, spec_files
     from asrkit.data.table import read_list_table
     from asrkit.features.cmvn import accumulate_cmvn, check_features, check_stats_output, compute_cmvn_stats, \
-        is_specifier, table_path, write_stats
+        is_specifier, set_feature_dim, table_path, write_stats
     from asrkit.utils.bad_items import BadItems
     from asrkit.utils.errors import AsrkitError
     from asrkit.utils.logging import get_logger, progress
@@ -46,8 +46,9 @@ def main(feats_rspecifier: str, stats_out: str, spk2utt: str | None, binary: boo
     tally = BadItems(log, "utterances", max_percent=max_bad_percent, source=feats_rspecifier)
 
     def good_feats():
-        dim = None
-        for utt, mat, error in progress(iter_matrices(feats_rspecifier), desc="cmvn", unit="utt"):
+        # the set's dimension: the most common of the first few utterances, not the first one's
+        dim, items = set_feature_dim(iter_matrices(feats_rspecifier))
+        for utt, mat, error in progress(items, desc="cmvn", unit="utt"):
             try:
                 if error is not None:
                     raise error

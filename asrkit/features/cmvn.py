@@ -16,7 +16,8 @@ import logging
 import os
 import re
 import sys
-from typing import Dict, Iterable, Mapping, Optional, Tuple, Union
+import itertools
+from typing import Dict, Iterable, Iterator, List, Mapping, Optional, Tuple, Union
 
 import numpy as np
 
@@ -28,6 +29,10 @@ NO_FEATURES = "no features to compute CMVN stats from"
 # Kaldi floors the variance here (with a warning) instead of dividing by zero.
 VAR_FLOOR = 1.0e-20
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
+# Readable utterances whose most common feature dimension is the set's (as asrkit-train's
+# FeatureDataset): the first one alone decided it, so one odd first utterance (a 40-dim matrix
+# among 23-dim ones) made every good utterance the bad one and the run fail naming them.
+DIM_VOTES = 5
 
 
 def accumulate_cmvn(feats: np.ndarray, stats: Optional[np.ndarray] = None, utt_id: str = "") -> np.ndarray:
@@ -68,7 +73,7 @@ def check_features(utt: str, feats: np.ndarray, dim: Optional[int] = None) -> No
         # else, read first, its dimension 0 became the one every later utterance was refused for
         raise AsrkitError(f"utterance {utt!r}: features with no dimensions (shape {feats.shape})")
     if dim is not None and feats.shape[1] != dim:
-        raise AsrkitError(f"utterance {utt!r}: feature dimension {feats.shape[1]}, earlier utterances have {dim}")
+        raise AsrkitError(f"utterance {utt!r}: feature dimension {feats.shape[1]}, the set's is {dim}")
     finite = np.isfinite(feats)
     if not finite.all():
         frame, d = np.argwhere(~finite)[0]
@@ -81,6 +86,27 @@ def check_features(utt: str, feats: np.ndarray, dim: Optional[int] = None) -> No
             frame, d = np.argwhere(big)[0]
             raise AsrkitError(f"utterance {utt!r}: feature value {feats[frame, d]:g} at frame {frame}, dim {d} is "
                               f"beyond float32's range (features are float32, as in Kaldi)")
+
+
+def set_feature_dim(items: Iterable[Tuple[str, Optional[np.ndarray], Optional[Exception]]],
+                    votes: int = DIM_VOTES) -> Tuple[Optional[int], Iterator[Tuple[str, Optional[np.ndarray],
+                                                                                  Optional[Exception]]]]:
+    """``(dim, items)``: the most common feature dimension of the first ``votes`` utterances of
+    ``items`` (``iter_matrices``' ``(utt, matrix, error)``) that read as (frames, dim >= 1)
+    matrices (ties: the first one's; None when none does), and all of ``items`` again, in order.
+    Only those few matrices are held in memory meanwhile."""
+    items = iter(items)
+    head: List[Tuple[str, Optional[np.ndarray], Optional[Exception]]] = []
+    dims: List[int] = []
+    for item in items:
+        head.append(item)
+        mat = item[1]
+        if item[2] is None and mat is not None and mat.ndim == 2 and mat.shape[1] > 0:
+            dims.append(int(mat.shape[1]))
+            if len(dims) == votes:
+                break
+    dim = max(dims, key=dims.count) if dims else None
+    return dim, itertools.chain(head, items)
 
 
 def check_stats(stats: np.ndarray, where: str = "CMVN stats") -> np.ndarray:
