@@ -899,6 +899,18 @@ CASES: List[Case] = [
     Case("score-too-many-missing-hypotheses", "score",
          lambda w, d: Run(["--output-dir", d / "sc", *_hyp(d, REF5, "a-1 the cat\na-2 sat on\nb-1 hello\n")]), 1,
          "2 of 5 utterances have no hypothesis (a-3 b-2), more than 5 %", ("sc",)),
+    # A dither of 1e30 (noise at 1e30 times a 16-bit step) overflowed every power spectrum: each
+    # utterance "non-finite features ...; is the audio corrupt?", exit 1, blaming the audio.
+    Case("huge-dither-fbank", "compute-fbank",
+         lambda w, d: Run(["--sample-frequency", "8000", "--dither", "1e30", f"scp:{w.root}/wav.scp",
+                           f"ark,scp:{d}/out.ark,{d}/out.scp"]), 1,
+         "re:^ERROR \\(asrkit-compute-fbank\\): bad fbank config: dither must be in \\[0, 32768\\] .*got 1e\\+30$",
+         OUT + ("fbank.yaml",)),
+    # 1e10 passed: features of the noise alone, exit 0
+    Case("huge-dither-in-fbank-yaml", "compute-fbank",
+         lambda w, d: Run(["--config", _write(d / "fb.yaml", "sample_frequency: 8000\ndither: 1.0e+10\n"),
+                           f"scp:{w.root}/wav.scp", f"ark,scp:{d}/out.ark,{d}/out.scp"]), 1,
+         "fb.yaml: bad fbank config: dither must be in [0, 32768]", OUT + ("fbank.yaml",)),
     # -- tracebacks that are now errors naming file, line and utterance ------------------------------
     Case("segments-nan-times", "compute-fbank",
          lambda w, d: Run(["--sample-frequency", "8000", "--segments",

@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional
 
-from asrkit.features.wav import DEFAULT_MAX_SAMPLES, MAX_SAMPLE_RATE
+from asrkit.features.wav import DEFAULT_MAX_SAMPLES, INT16_SCALE, MAX_SAMPLE_RATE
 from asrkit.utils.config import Wording, from_dict, load_yaml_mapping, non_finite, to_dict
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import PathLike, atomic_open
@@ -30,6 +30,8 @@ _WORDING = Wording(unknown="{where}: unknown fbank option{s} {quoted} (known: {k
 # The highest audio rate asrkit reads (why: asrkit.features.wav.MAX_SAMPLE_RATE); also what an
 # fbank config may ask for, which keeps int() of a frame's samples finite.
 MAX_SAMPLE_FREQUENCY = MAX_SAMPLE_RATE
+# Dither noise no louder than full-scale audio (a standard deviation at int16 scale).
+MAX_DITHER = INT16_SCALE
 
 
 class SampleRateMismatch(AsrkitError):
@@ -106,8 +108,13 @@ class FbankConfig:
             problems.append(f"num_mel_bins must be >= 4, got {self.num_mel_bins}")
         if self.window_type not in _WINDOWS:
             problems.append(f"window_type must be one of {', '.join(_WINDOWS)}, got {self.window_type!r}")
-        if self.dither < 0:
-            problems.append(f"dither must be >= 0, got {self.dither}")
+        if not 0 <= self.dither <= MAX_DITHER:
+            # Dither is the standard deviation of noise added to int16-scale samples (Kaldi's 1.0 is
+            # one 16-bit step). Above full scale the noise drowns any audio (1e10: features of noise,
+            # exit 0), and 1e30 overflowed the power spectrum: every utterance "non-finite features;
+            # is the audio corrupt?", which the audio was not.
+            problems.append(f"dither must be in [0, {MAX_DITHER:g}] (the standard deviation of noise added to "
+                            f"int16-scale samples; Kaldi's default is 1.0, one 16-bit step), got {self.dither:g}")
         if not 0.0 <= self.preemphasis_coefficient <= 1.0:
             problems.append(f"preemphasis_coefficient must be in [0, 1], got {self.preemphasis_coefficient}")
         if self.energy_floor < 0:
