@@ -1102,6 +1102,12 @@ CASES: List[Case] = [
     Case("two-speakers-in-utt2spk-perturb", "perturb-data-dir-speed",
          lambda w, d: Run(["--factors", "1.0", _two_speakers(_data_dir(w, d, n=4)), d / "sp"]), 1,
          "data/utt2spk:2: utterance", ("sp",)),
+    # ark:- or scp:- with nothing on stdin: was "ark:-: no utterances to process"
+    Case("empty-stdin-ark-compute-cmvn", "compute-cmvn", lambda w, d: Run(["ark:-", d / "cmvn.ark"], stdin=b""), 1,
+         "<stdin>: no data on stdin (no ark entries read)", ("cmvn.ark",)),
+    Case("empty-stdin-scp-apply-cmvn", "apply-cmvn",
+         lambda w, d: Run([w.root / "cmvn.ark", "scp:-", f"ark,scp:{d}/out.ark,{d}/out.scp"], stdin=b""), 1,
+         "<stdin>: no data on stdin (0 lines read)", OUT),
     Case("launch-bad-job-range", "launch", lambda w, d: Run(["JOB=a:b", d / "log.JOB", "true"]), 1,
          "bad job range 'JOB=a:b' (expected e.g. JOB=1:4 or JOB=3)", ("JOB=a:b",)),
     # -- numbers in ASCII digits only, as Kaldi's strtol: str.isdigit() and int() take '٣' (an
@@ -1688,6 +1694,10 @@ def test_closed_stdout_is_named(world: World):
     ("<&-", ["apply-cmvn", "-", "scp:{root}/feats.scp", "ark:out.ark"], "ERROR (asrkit-apply-cmvn): <stdin>: stdin is closed"),
     ("<&-", ["tokenize", "{root}/lang/tokens.model"], "ERROR (asrkit-tokenize): <stdin>: stdin is closed"),
     (">&-", ["tokenize", "{root}/lang/tokens.model"], "ERROR (asrkit-tokenize): <stdout>: stdout is closed"),
+    # '-' as audio and a table read from /dev/stdin: were "no such file"
+    ("<&-", ["decode", "--model", "{root}/model.pt", "-"], "(/dev/stdin): stdin is closed)"),
+    ("<&-", ["align", "--model", "{root}/model.pt", "{root}/wav.scp", "-", "-"],
+     "ERROR (asrkit-align): /dev/stdin: stdin is closed"),
     (">&-", ["decode", "--model", "{root}/model.pt", "--wav-scp", "{root}/wav.scp"],
      "ERROR (asrkit-decode): <stdout>: stdout is closed"),
     # '-' is stdout: with it closed, descriptor 1 may name a file the command opened since
@@ -1731,6 +1741,34 @@ def test_stdin_from_the_output_file_is_the_same_file(world: World, tmp_path: Pat
     assert proc.returncode == 1 and message in err and "Traceback" not in err, err
     assert (tmp_path / "f.ark").read_bytes() == data
     assert [p.name for p in tmp_path.iterdir()] == ["f.ark"]
+
+
+@pytest.mark.parametrize("stdin, args, message", [
+    # were "a named pipe with no writer (0 bytes read)" (stdin is a pipe, not a named one) and,
+    # from /dev/null, "empty stream (0 bytes)"
+    (b"", ["decode", "--model", "{root}/model.pt", "-"],
+     "utterance 'stdin' (/dev/stdin): no data on stdin (0 bytes read))"),
+    (None, ["decode", "--model", "{root}/model.pt", "--wav-scp", "/dev/stdin"],
+     "ERROR (asrkit-decode): /dev/stdin: no data on stdin (0 lines read)"),  # was "no utterances to process"
+    # was "all 24 utterances failed (first: ...: no transcript in the text file)"
+    (b"", ["align", "--model", "{root}/model.pt", "{root}/wav.scp", "-", "-"],
+     "ERROR (asrkit-align): /dev/stdin: no data on stdin (0 lines read)"),
+    # The text read once, then again from its start to name a BOM: stdin's second read was empty,
+    # the BOM went unnamed and every utterance failed as "no transcript in the text file"
+    (b"\xef\xbb\xbf" + b"u1 YES\n", ["align", "--model", "{root}/model.pt", "{root}/wav.scp", "-", "-"],
+     "ERROR (asrkit-align): /dev/stdin:1: starts with a UTF-8 byte-order mark (BOM), which would become part of "
+     "the first key; Kaldi tables are plain text: remove it\n"),
+])
+def test_empty_stdin_is_named(world: World, tmp_path: Path, stdin: Optional[bytes], args: List[str], message: str):
+    """An empty pipe (``true | cmd -``) or /dev/null (None) on stdin where a command reads audio or a
+    table from it: one line saying stdin gave nothing, not a named pipe's words nor a count of none."""
+    args = [a.format(root=world.root) for a in args]
+    proc = subprocess.run([sys.executable, "-m", "asrkit", *args], input=stdin,
+                          stdin=subprocess.DEVNULL if stdin is None else None, capture_output=True, cwd=tmp_path,
+                          timeout=600)
+    err = proc.stderr.decode()
+    assert proc.returncode == 1 and message in err and "Traceback" not in err, err
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_dash_as_audio_is_stdin(world: World, tmp_path: Path):

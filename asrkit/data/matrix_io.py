@@ -265,10 +265,23 @@ def _stderr_tail(data: bytes) -> str:
     return f": {lines[-1]}" if lines else ""
 
 
+def _nonempty_stdin_lines():
+    """scp:-'s lines; none at all is an error (an empty or failed pipe upstream)."""
+    n = 0
+    for n, line in enumerate(iter_table_lines(stdin_bytes(), "<stdin>"), 1):
+        yield line
+    if n == 0:
+        raise AsrkitError("<stdin>: no data on stdin (0 lines read)")
+
+
 def iter_ark_file(path: str) -> Iterator[Tuple[str, np.ndarray]]:
     """The entries of an ark file, ``-`` (stdin) or ``cmd |`` (a pipe whose status is checked)."""
     if path == "-":
-        yield from iter_ark(stdin_bytes(), "<stdin>")
+        n = 0
+        for n, entry in enumerate(iter_ark(stdin_bytes(), "<stdin>"), 1):
+            yield entry
+        if n == 0:  # an empty or failed pipe upstream: "ark:-: no utterances to process" said less
+            raise AsrkitError("<stdin>: no data on stdin (no ark entries read)")
         return
     if path.rstrip().endswith("|"):
         cmd = path.rstrip()[:-1].strip()
@@ -411,7 +424,7 @@ def read_entry(entry: ScpEntry, open_file: Optional[IO[bytes]] = None) -> np.nda
 def _scp_lines(path: str):
     """The scp's lines: a file, ``-`` (stdin) or ``cmd |``."""
     if path == "-":
-        return iter_table_lines(stdin_bytes(), "<stdin>")
+        return _nonempty_stdin_lines()
     if path.rstrip().endswith("|"):
         cmd = path.rstrip()[:-1].strip()
         proc = subprocess.run(cmd, shell=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)

@@ -1,13 +1,14 @@
 """Kaldi text tables: one ``<key> <value>`` per line (wav.scp, text, utt2spk, feats.scp, ...)."""
 from __future__ import annotations
 
+import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
 
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.fileio import PathLike, atomic_open
+from asrkit.utils.fileio import PathLike, atomic_open, names_stdin, stdin_closed_problem
 
 
 # Kaldi splits a table line (and sclite a transcript) at ASCII white space only, C's isspace in
@@ -62,7 +63,7 @@ BOM = "\ufeff"
 
 def bom_problem(name: str) -> str:
     """What is wrong with table ``name`` that starts with a BOM (its line 1)."""
-    how = "" if name.startswith("<") else f" (sed -i '1s/^\\xEF\\xBB\\xBF//' {name})"
+    how = "" if name.startswith("<") or names_stdin(name) else f" (sed -i '1s/^\\xEF\\xBB\\xBF//' {name})"
     return (f"starts with a UTF-8 byte-order mark (BOM), which would become part of the first key; Kaldi "
             f"tables are plain text: remove it{how}")
 
@@ -88,6 +89,9 @@ def iter_table(path: PathLike, allow_empty_value: bool = False) -> Iterator[Tabl
     that is not UTF-8 is reported with its line number.
     """
     path = Path(path)
+    closed = stdin_closed_problem(path)
+    if closed:
+        raise AsrkitError(closed)
     try:
         f = open(path, "rb")
     except FileNotFoundError:
@@ -97,7 +101,17 @@ def iter_table(path: PathLike, allow_empty_value: bool = False) -> Iterator[Tabl
     except OSError as e:
         raise AsrkitError(f"{path}: cannot read: {e.strerror}") from None
     with f:
-        yield from iter_table_lines(f, str(path), allow_empty_value)
+        n = 0
+        for n, line in enumerate(iter_table_lines(f, str(path), allow_empty_value), 1):
+            yield line
+    if n == 0 and names_stdin(path):
+        raise AsrkitError(no_stdin_data(path))
+
+
+def no_stdin_data(path: PathLike) -> str:
+    """The error for a table read from stdin (``-``) that holds nothing: an empty or failed pipe
+    upstream, not a table of nothing (an aligner read it as "no transcript" for every utterance)."""
+    return f"{path}: no data on stdin (0 lines read)"
 
 
 def iter_table_lines(lines: Iterable[bytes], name: str, allow_empty_value: bool = False,
@@ -128,14 +142,26 @@ def iter_table_fast(path: PathLike, allow_empty_value: bool = False) -> Iterator
     is handed to :func:`iter_table`, so the errors are word for word the same.
     """
     path = Path(path)
+    if stdin_closed_problem(path):
+        yield from ((x.key, x.value, x.lineno) for x in iter_table(path, allow_empty_value))  # names it
+        return
     try:
         with open(path, "rb") as f:
             data = f.read()
+    except OSError:
+        yield from ((x.key, x.value, x.lineno) for x in iter_table(path, allow_empty_value))  # names it
+        return
+    if not data and names_stdin(path):
+        raise AsrkitError(no_stdin_data(path))
+    try:
         text = data.decode("utf-8")
         if text.startswith(BOM):
-            raise UnicodeError  # iter_table names it
-    except (OSError, UnicodeError):
-        yield from ((x.key, x.value, x.lineno) for x in iter_table(path, allow_empty_value))
+            raise UnicodeError  # iter_table_lines names it
+    except UnicodeError:
+        # From the bytes read, not by opening the path again: stdin or a pipe can be read once
+        # (a BOM in a transcript piped to asrkit-align -, re-read, was an empty table).
+        yield from ((x.key, x.value, x.lineno) for x in iter_table_lines(io.BytesIO(data), str(path),
+                                                                        allow_empty_value))
         return
     lines = text.split("\n")
     if lines and lines[-1] == "":

@@ -59,7 +59,7 @@ from typing import IO, Callable, Dict, Iterator, List, Optional, Tuple
 from asrkit.data.datadir import parse_segment
 from asrkit.data.table import iter_table
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.fileio import PathLike
+from asrkit.utils.fileio import PathLike, names_stdin, stdin_closed_problem
 
 DOWNMIX: Optional[int] = None  # channel=None: the mean of all channels
 EXPECT_MONO = -1  # channel=-1: multi-channel audio is an error (Kaldi's --channel -1)
@@ -443,6 +443,8 @@ def read_wav_source(source: str, what: str, channel: Optional[int] = DOWNMIX,
         if not data:
             raise AsrkitError(f"{what}: command '{cmd}' wrote no audio (0 bytes)")
         return read_audio_bytes(data, what, streamed=True, channel=channel, max_samples=max_samples)
+    if stdin_closed_problem(source):  # asrkit-decode - <&-: "no such file" otherwise
+        raise AsrkitError(f"{what}: stdin is closed")
     try:
         # O_NONBLOCK: opening a named pipe nobody writes to would wait forever; opened this way
         # it reads as empty instead (a writer already waiting, as with `<(cmd)`, is read as usual).
@@ -462,6 +464,10 @@ def read_wav_source(source: str, what: str, channel: Optional[int] = DOWNMIX,
             os.set_blocking(fd, True)
             with open(fd, "rb", buffering=0, closefd=False) as f:
                 data = _read_stream(f, what, max_samples)
+            if not data and names_stdin(source):
+                # stdin is a pipe too, but not a named one waiting for a writer: its writer was
+                # there and wrote nothing (true | asrkit-decode -), or it is /dev/null
+                raise AsrkitError(f"{what}: no data on stdin (0 bytes read)")
             if not data and stat.S_ISFIFO(st.st_mode):
                 raise AsrkitError(f"{what}: a named pipe with no writer (0 bytes read)")
             return read_audio_bytes(data, what, streamed=True, channel=channel, max_samples=max_samples)

@@ -177,6 +177,22 @@ def _descriptor_of(abspath: str) -> Optional[int]:
     return _FD_ALIASES.get(abspath)
 
 
+def names_stdin(path: PathLike) -> bool:
+    """Whether ``path`` names this process's stdin (/dev/stdin, /dev/fd/0, /proc/self/fd/0: what
+    a command's ``-`` becomes): an input whose "no such file" or "0 bytes" means stdin was closed
+    or empty, not a file or named pipe."""
+    return _descriptor_of(os.path.abspath(os.fspath(path))) == 0
+
+
+def stdin_closed_problem(path: PathLike) -> Optional[str]:
+    """``"<path>: stdin is closed"`` when ``path`` names stdin and the process started with it
+    closed (``<&-``): opening /dev/stdin then fails as "no such file", or, once descriptor 0 is
+    reused, opens whatever file this process has opened since."""
+    if names_stdin(path) and sys.stdin is None:
+        return f"{path}: stdin is closed"
+    return None
+
+
 def open_output(path: PathLike, mode: str = "w", encoding: str | None = "utf-8") -> IO:
     """``open(path, mode)``, except that a name for one of this process's descriptors
     (``/dev/stdout``, ``/dev/fd/N``, ``/proc/self/fd/N``) writes through that descriptor.
