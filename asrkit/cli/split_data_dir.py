@@ -19,7 +19,8 @@ def main(per_spk: bool, force: bool, data_dir: str, num: int) -> None:
     Each piece is a data dir of its own (wav.scp/segments, text, utt2spk, spk2utt, feats.scp,
     utt2num_frames, ... filtered to its utterances), balanced in utterances. By default speakers
     are kept whole (fails if N exceeds the number of speakers); --per-utt splits by utterance.
-    A split newer than every table of <data-dir>, made the same way, is reused.
+    A split made the same way from tables of the same content (sizes and hashes kept in
+    split<N>/.split_mode), newer than every table of <data-dir>, is reused.
 
     e.g. asrkit-split-data-dir data/train 4 && ls data/train/split4/1
     """

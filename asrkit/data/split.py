@@ -4,11 +4,12 @@ The pieces go to ``<data>/split<N>/<JOB>/`` with JOB = 1..N, each a complete, so
 (wav.scp or segments+wav.scp, text, utt2spk, spk2utt, feats.scp, utt2num_frames, ... whatever the
 source has, filtered to the piece's utterances). By default speakers are kept whole, so per-speaker
 CMVN works inside a job; ``per_utt`` splits by utterance instead. Sizes are balanced in
-utterances. A split that is newer than every source table, made the same way from the same tables,
-is reused.
+utterances. A split made the same way from tables of the same content (sizes and SHA-256 hashes,
+kept in ``split<N>/.split_mode``) and no older than any of them is reused.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import tempfile
@@ -89,16 +90,39 @@ def split_dir_of(path: PathLike, n: int) -> Path:
     return Path(path) / f"split{n}"
 
 
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def _stamp_text(d: DataDir, mode: str) -> str:
-    """The mode and the source tables: a table added or removed since also means a new split."""
-    return f"{mode}\n{' '.join(name for name in _SOURCES if d.has(name))}\n"
+    """The mode, the source tables (one added or removed since also means a new split) and each
+    one's size and SHA-256: the content decides reuse, not mtimes alone. The split was reused when
+    its stamp was newer than every table, so a table replaced by one with an older mtime (cp -a,
+    cp -p, rsync -t, tar x) or edited within the file system's timestamp tick (a few ms) after
+    the split left the jobs on the old pieces without a word."""
+    names = [name for name in _SOURCES if d.has(name)]
+    lines = [mode, " ".join(names)]
+    for name in names:
+        path = d.file(name)
+        lines.append(f"{name} {path.stat().st_size} {_file_sha256(path)}")
+    return "\n".join(lines) + "\n"
 
 
-def _up_to_date(d: DataDir, out: Path, n: int, mode: str) -> bool:
+def _up_to_date(d: DataDir, out: Path, n: int, stamp_text: str) -> bool:
+    """Same tables, same content, and (as Kaldi's split_data.sh) none newer than the split."""
     stamp = out / STAMP
-    if not stamp.is_file() or stamp.read_text(encoding="utf-8") != _stamp_text(d, mode):
+    if not stamp.is_file():
         return False
     if not all((out / str(j) / "utt2spk").is_file() for j in range(1, n + 1)):
+        return False
+    try:
+        if stamp.read_text(encoding="utf-8") != stamp_text:
+            return False
+    except (OSError, UnicodeError):  # unreadable: made again, which names the problem
         return False
     newest = max(d.file(name).stat().st_mtime for name in _SOURCES if d.has(name))
     return stamp.stat().st_mtime >= newest
@@ -112,7 +136,10 @@ def split_data_dir(path: PathLike, n: int, per_utt: bool = False, force: bool = 
     out = split_dir_of(d.path, n)
     if n < 1:
         raise AsrkitError(f"number of pieces must be at least 1, got {n}")
-    if not force and _up_to_date(d, out, n, mode):
+    # The stamp of the tables as they are before reading them: one edited while the split runs
+    # differs from it next time, and is split again.
+    stamp_text = _stamp_text(d, mode)
+    if not force and _up_to_date(d, out, n, stamp_text):
         log.info("%s is up to date (%s), not splitting again", out, mode)
         sizes = [sum(1 for _ in open(out / str(j) / "utt2spk", encoding="utf-8")) for j in range(1, n + 1)]
         return SplitResult([out / str(j) for j in range(1, n + 1)], True, sizes)
@@ -166,7 +193,7 @@ def split_data_dir(path: PathLike, n: int, per_utt: bool = False, force: bool = 
     try:
         _write_pieces(tmp, tables, pieces)
         with atomic_open(tmp / STAMP) as f:
-            f.write(_stamp_text(d, mode))
+            f.write(stamp_text)
         old = None
         if out.exists():
             old = Path(tempfile.mkdtemp(prefix=f".split{n}.", suffix=".old", dir=d.path))

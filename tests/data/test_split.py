@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 
 import pytest
 from an4_data import make_an4_data_dir
@@ -91,6 +92,33 @@ def test_rerun_is_idempotent_and_notices_changes(an4_dir):
     assert not (an4_dir / "split4" / "1" / "utt2num_frames").exists()
     leftovers = [p.name for p in an4_dir.iterdir() if p.name.startswith(".split")]
     assert leftovers == []
+
+
+def test_reuse_is_decided_by_content_not_mtimes(an4_dir):
+    """A split was reused when its stamp was newer than every source table: a table replaced by
+    one with an older mtime (cp -a, cp -p, rsync -t, tar x), or edited within the same timestamp
+    tick as the split, left the jobs on the old pieces, without a word."""
+    split_data_dir(an4_dir, 2)
+    stamp = (an4_dir / "split2" / ".split_mode").stat()
+    text = an4_dir / "text"
+    lines = text.read_text().splitlines(keepends=True)
+    # as `cp -a edited/text data/text` with an edit made before the split
+    text.write_text("".join(lines).replace(" ", " X ", 1))
+    past = stamp.st_mtime - 3600
+    os.utime(text, (past, past))
+    assert not split_data_dir(an4_dir, 2).reused
+    assert " X " in (an4_dir / "split2" / "1" / "text").read_text()
+    assert split_data_dir(an4_dir, 2).reused
+    # an edit of the same size within the stamp's own timestamp
+    stamp = (an4_dir / "split2" / ".split_mode").stat()
+    text.write_text("".join(lines).replace(" ", " Y ", 1))
+    os.utime(text, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+    assert not split_data_dir(an4_dir, 2).reused
+    assert " Y " in (an4_dir / "split2" / "1" / "text").read_text()
+    # a whole data dir copied with its split and times kept (cp -a), then unchanged: reused
+    copy = an4_dir.parent / "copy"
+    shutil.copytree(an4_dir, copy)
+    assert split_data_dir(copy, 2).reused
 
 
 def test_split_with_segments(an4_dir, tmp_path):
