@@ -17,10 +17,24 @@ die() { echo "$0: $*" >&2; exit 1; }
 [ $# -eq 2 ] || die "expected <src-data-dir> <dest-data-dir> (see --help)"
 src=$1; dest=$2
 [ -f "$src/utt2spk" ] || die "$src/utt2spk: no such file (not a data dir?)"
-[ "$(cd "$src" && pwd)" != "$(mkdir -p "$dest" && cd "$dest" && pwd)" ] || die "source and destination are the same dir: $src"
+# <dest> is made only once the subset is complete: a bad option or a failure part-way left an
+# empty <dest>, or the new utt2spk and text beside an emptied spk2utt in an earlier subset's place.
+[ ! -d "$dest" ] || [ "$(cd "$src" && pwd -P)" != "$(cd "$dest" && pwd -P)" ] \
+  || die "source and destination are the same dir: $src"
 
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+stage=
+made_dest=
+cleanup() {
+  status=$?
+  rm -rf "$tmp"
+  [ -z "$stage" ] || rm -rf "$stage"
+  # a <dest> this run created and could not fill goes too
+  [ "$status" -eq 0 ] || [ -z "$made_dest" ] || rmdir "$dest" 2>/dev/null || true
+}
+trap cleanup EXIT
+out=$tmp/out
+mkdir "$out"
 total=$(wc -l < "$src/utt2spk")
 if [ "$first" -gt 0 ]; then
   [ "$first" -le "$total" ] || die "--first $first: $src has only $total utterances"
@@ -42,23 +56,23 @@ filter() { awk 'NR == FNR { k[$1] = 1; next } ($1 in k)' "$1" "$2"; }
 utt_tables="utt2spk text segments feats.scp utt2num_frames utt2dur utt2uniq utt2lang"
 reco_tables="wav.scp reco2file_and_channel reco2dur"
 for f in $utt_tables; do
-  [ ! -f "$src/$f" ] || filter "$tmp/utts" "$src/$f" > "$tmp/$f"
+  [ ! -f "$src/$f" ] || filter "$tmp/utts" "$src/$f" > "$out/$f"
 done
 if [ -f "$src/segments" ]; then
-  awk '{ print $2 }' "$tmp/segments" | sort -u > "$tmp/recos"
+  awk '{ print $2 }' "$out/segments" | sort -u > "$tmp/recos"
 else
   cp "$tmp/utts" "$tmp/recos"   # no segments: a recording is an utterance
 fi
 for f in $reco_tables; do
-  [ ! -f "$src/$f" ] || filter "$tmp/recos" "$src/$f" > "$tmp/$f"
+  [ ! -f "$src/$f" ] || filter "$tmp/recos" "$src/$f" > "$out/$f"
 done
 # spk2gender of the subset's speakers only: the whole file listed speakers the subset lacks,
 # which asrkit-validate-data-dir refuses (as Kaldi's does).
 if [ -f "$src/spk2gender" ]; then
-  awk '{ sub(/\r$/, ""); print $2 }' "$tmp/utt2spk" | sort -u > "$tmp/spks"
-  filter "$tmp/spks" "$src/spk2gender" > "$tmp/spk2gender"
+  awk '{ sub(/\r$/, ""); print $2 }' "$out/utt2spk" | sort -u > "$tmp/spks"
+  filter "$tmp/spks" "$src/spk2gender" > "$out/spk2gender"
 fi
-n=$(wc -l < "$tmp/utt2spk")
+n=$(wc -l < "$out/utt2spk")
 [ "$n" -gt 0 ] || die "no utterances of $src selected"
 if [ -n "$utt_list" ]; then
   # An id of the list that is not in the source is named, not silently left out.
@@ -68,12 +82,26 @@ if [ -n "$utt_list" ]; then
       "$(head -5 "$tmp/missing" | tr '\n' ' ')" >&2
   fi
 fi
-# A table the source lacks goes from <dest> too: one left from an earlier subset into the same
-# dir (another list, or a source that had segments or feats.scp then) would describe other
-# utterances than the new utt2spk.
-for f in $utt_tables $reco_tables spk2gender; do
-  if [ -f "$tmp/$f" ]; then cp "$tmp/$f" "$dest/$f"; else rm -f "$dest/$f"; fi
+# A malformed utt2spk line of the subset, named by the source's file and line (the subset is
+# made in a temporary folder, whose name would mean nothing).
+awk 'NR == FNR { k[$1] = 1; next } { sub(/\r$/, "") } ($1 in k) && NF != 2 {
+       printf "%s:%d: expected \"<utt> <spk>\", got \"%s\"\n", FILENAME, FNR, $0 > "/dev/stderr"; exit 1 }' \
+  "$tmp/utts" "$src/utt2spk" || die "$src/utt2spk: malformed (nothing written to $dest)"
+"$(dirname "${BASH_SOURCE[0]}")/utt2spk_to_spk2utt.sh" "$out/utt2spk" > "$out/spk2utt"
+[ ! -f "$src/cmvn.ark" ] || cp "$src/cmvn.ark" "$out/cmvn.ark"
+
+# The whole subset is made; now into <dest>: copied to a folder inside it (the same file system,
+# so a full disk or a read-only <dest> fails here, with <dest> as it was), then each table
+# renamed into place. A table the source lacks goes from <dest> too: one left from an earlier
+# subset into the same dir (another list, or a source that had segments or feats.scp then)
+# would describe other utterances than the new utt2spk.
+if [ ! -d "$dest" ]; then
+  mkdir -p "$dest"
+  made_dest=1
+fi
+stage=$(mktemp -d "$dest/.subset.XXXXXX")
+cp "$out"/* "$stage/"
+for f in $utt_tables $reco_tables spk2gender spk2utt cmvn.ark; do
+  if [ -f "$stage/$f" ]; then mv -f "$stage/$f" "$dest/$f"; else rm -f "$dest/$f"; fi
 done
-"$(dirname "${BASH_SOURCE[0]}")/utt2spk_to_spk2utt.sh" "$dest/utt2spk" > "$dest/spk2utt"
-if [ -f "$src/cmvn.ark" ]; then cp "$src/cmvn.ark" "$dest/cmvn.ark"; else rm -f "$dest/cmvn.ark"; fi
 echo "$0: $n of $total utterances of $src -> $dest" >&2

@@ -1,6 +1,8 @@
 """bin/ data dir helpers: subset, combine, utt2spk_to_spk2utt."""
 from __future__ import annotations
 
+import os
+
 from recipe_helpers import REPO, read_table, run_sh
 
 BIN = REPO / "bin"
@@ -37,6 +39,44 @@ def test_subset_errors(tmp_path):
                       (["--first", "1", "src", "src"], "source and destination are the same dir")):
         proc = run_sh([f"{BIN}/subset_data_dir.sh", *args], cwd=tmp_path, check=False)
         assert proc.returncode == 1 and msg in proc.stderr, proc.stderr
+
+
+def test_subset_failing_part_way_leaves_dest_as_it_was(tmp_path):
+    """A bad option left an empty <dest> (made before the options were checked); a failure
+    part-way (a malformed utt2spk line, a full disk) left the new utt2spk and text beside an
+    emptied spk2utt where an earlier subset had been. Now the subset is made aside and moved in
+    whole: a failed run leaves <dest> as it was, and no <dest> it made."""
+    make_dir(tmp_path / "src", [("a-0", "a"), ("a-1", "a"), ("b-0", "b")])
+    run_sh([f"{BIN}/subset_data_dir.sh", "--first", "2", "src", "some"], cwd=tmp_path)
+    before = {p.name: p.read_bytes() for p in (tmp_path / "some").iterdir()}
+    assert sorted(before) == ["spk2utt", "text", "utt2spk", "wav.scp"]
+
+    proc = run_sh([f"{BIN}/subset_data_dir.sh", "--first", "9", "src", "new"], cwd=tmp_path, check=False)
+    assert proc.returncode == 1 and not (tmp_path / "new").exists(), proc.stderr
+
+    (tmp_path / "src/utt2spk").write_text("a-0 a\na-1\nb-0 b\n")
+    proc = run_sh([f"{BIN}/subset_data_dir.sh", "--first", "2", "src", "some"], cwd=tmp_path, check=False)
+    assert proc.returncode == 1 and 'src/utt2spk:2: expected "<utt> <spk>", got "a-1"' in proc.stderr, proc.stderr
+    assert {p.name: p.read_bytes() for p in (tmp_path / "some").iterdir()} == before
+
+    # A full disk, as a cp that fails writing text into <dest> or into a folder made in it
+    (tmp_path / "src/utt2spk").write_text("a-0 a\na-1 a\nb-0 b\n")
+    (tmp_path / "src/text").write_text("a-0 NEW\na-1 NEW\nb-0 NEW\n")
+    fake = tmp_path / "fakebin"
+    fake.mkdir()
+    (fake / "cp").write_text('#!/bin/bash\nfor last; do :; done\ncase "$last" in */text|*/.subset.*) '
+                             'echo "cp: error writing \'$last\': No space left on device" >&2; exit 1;; esac\n'
+                             'exec /bin/cp "$@"\n')
+    (fake / "cp").chmod(0o755)
+    env = {"PATH": f"{fake}:{os.environ['PATH']}"}
+    for dest in ("some", "new"):
+        proc = run_sh([f"{BIN}/subset_data_dir.sh", "--first", "2", "src", dest], cwd=tmp_path, check=False, env=env)
+        assert proc.returncode == 1 and "No space left on device" in proc.stderr, proc.stderr
+    assert {p.name: p.read_bytes() for p in (tmp_path / "some").iterdir()} == before
+    assert not (tmp_path / "new").exists()
+    run_sh([f"{BIN}/subset_data_dir.sh", "--first", "2", "src", "some"], cwd=tmp_path)
+    assert read_table(tmp_path / "some/text") == {"a-0": "NEW", "a-1": "NEW"}
+    assert sorted(p.name for p in (tmp_path / "some").iterdir()) == sorted(before)
 
 
 def test_combine(tmp_path):
