@@ -1,7 +1,8 @@
 """What a launch is, whatever runs it: the JOB range, the command line and the log format.
 
-Both back-ends follow Kaldi's run.pl / slurm.pl: ``JOB=1:N`` names a variable and a range, every
-occurrence of the variable's name in the log path and the command is replaced by the index, the
+Both back-ends follow Kaldi's run.pl / slurm.pl: ``JOB=1:N`` names a variable and a range, each
+occurrence of the variable's name in the log path and the command that stands as a name of its
+own (:meth:`Launch.replace_job`) is replaced by the index, the
 command runs through ``bash`` (so pipes work) and its log starts with the command line and the
 start time and ends with the time taken and the exit status::
 
@@ -73,8 +74,9 @@ def join_command(args: Sequence[str]) -> str:
     """Join command words the way run.pl does, so Kaldi recipes' quoting carries over.
 
     A word without white space goes in as it is (so an escaped ``\\|`` from the caller's shell
-    becomes a pipe); a word with white space is quoted, in single quotes when it holds a double
-    quote and in double quotes otherwise (so ``"ark:gunzip -c $f |"`` stays one word). A
+    becomes a pipe, and ``$VAR`` or a glob is the job's shell's to expand); a word with white
+    space (or an empty one) is quoted as one literal word (so ``"ark:gunzip -c $f |"`` stays one
+    word): in double quotes, as run.pl, when that keeps it as it is, else in single quotes. A
     command given as one single word is taken as a whole shell command line
     (``asrkit-launch x.log 'a | b'``), since no program is named ``a | b``; run.pl would fail.
     """
@@ -84,11 +86,21 @@ def join_command(args: Sequence[str]) -> str:
     for arg in args:
         if arg and not re.search(r"\s", arg):
             words.append(arg)
-        elif '"' in arg:
-            words.append(f"'{arg}'")
         else:
-            words.append(f'"{arg}"')
+            words.append(_quote_word(arg))
     return " ".join(words)
+
+
+def _quote_word(word: str) -> str:
+    """``word`` as one literal bash word. run.pl put it in double quotes (single ones when it held
+    a double quote), where bash still expands ``$``, runs backticks and eats backslashes: an
+    argument 'a $HOME b' reached the program as 'a /root b', 'x `id` y' ran id, and one holding
+    both quote kinds ('it's "q" x') ended the job with a bash syntax error."""
+    if not re.search(r'[$`\\"!]', word):
+        return f'"{word}"'  # run.pl's form, where it is literal
+    if "'" not in word:
+        return f"'{word}'"
+    return "'" + word.replace("'", "'\"'\"'") + "'"
 
 
 @dataclass
@@ -103,7 +115,7 @@ class Launch:
     nodes: int = 1  # the tasks are spread evenly over this many nodes
 
     def __post_init__(self) -> None:
-        if self.jobs is not None and len(self.jobs) > 1 and self.jobs.name not in self.log_template:
+        if self.jobs is not None and len(self.jobs) > 1 and self.replace_job(self.log_template, "") == self.log_template:
             raise AsrkitError(
                 f"{len(self.jobs)} jobs but the log file {self.log_template!r} does not contain "
                 f"{self.jobs.name}: every job would write the same log")
@@ -120,9 +132,20 @@ class Launch:
     def indexes(self) -> list[int]:
         return list(self.jobs.indexes) if self.jobs else [1]
 
+    def replace_job(self, text: str, replacement: str) -> str:
+        """``text`` with each occurrence of the range's name that stands as a name of its own
+        replaced. run.pl replaces every occurrence, inside other words too: with JOB=1:4,
+        $SLURM_JOB_ID became $SLURM_1_ID, --max-JOBS JOBS and a model 'myJOBnet' changed too.
+        Not replaced: one with a letter or digit next to it (JOBS, xJOBx) and one in a shell
+        variable's name ($SLURM_JOB_ID, ${MY_JOB}, $JOB); replaced: feats.JOB.ark,
+        split4/JOB/wav.scp, decode_JOB.log, --job=JOB."""
+        if self.jobs is None:
+            return text
+        return job_name_pattern(self.jobs.name).sub(
+            lambda m: m.group(0) if _in_shell_variable(text, m.start()) else replacement, text)
+
     def substitute(self, text: str, index: int) -> str:
-        # Plain replacement of every occurrence, as run.pl does (it is not word-bounded there).
-        return text.replace(self.jobs.name, str(index)) if self.jobs else text
+        return self.replace_job(text, str(index))
 
     def log_path(self, index: int) -> str:
         return self.substitute(self.log_template, index)
@@ -132,7 +155,20 @@ class Launch:
 
     def log_pattern(self) -> str:
         """The log path with the variable as ``*``, for "log is in exp/x/log/job.*.log"."""
-        return self.log_template.replace(self.jobs.name, "*") if self.jobs else self.log_template
+        return self.replace_job(self.log_template, "*")
+
+
+def job_name_pattern(name: str) -> "re.Pattern[str]":
+    """The range's name where no letter or digit adjoins it (see :meth:`Launch.replace_job`)."""
+    return re.compile(rf"(?<![A-Za-z0-9]){re.escape(name)}(?![A-Za-z0-9])")
+
+
+def _in_shell_variable(text: str, start: int) -> bool:
+    """Whether the name at ``start`` is part of a shell variable reference ($NAME_X, ${X_NAME})."""
+    i = start
+    while i > 0 and (text[i - 1].isascii() and (text[i - 1].isalnum() or text[i - 1] == "_")):
+        i -= 1
+    return text[i - 1:i] == "$" or text[max(i - 2, 0):i] == "${"
 
 
 def resolve_tasks(nodes: int, ntasks: Optional[int], ntasks_per_node: Optional[int], gpu: Optional[str]) -> int:
@@ -219,7 +255,10 @@ def kaldi_date(t: Optional[float] = None) -> str:
 
 
 def log_header(command: str, started: float, extra: Sequence[str] = ()) -> str:
-    lines = [f"# {command}", f"# Started at {kaldi_date(started)}", *(f"# {e}" for e in extra), "#"]
+    # Each line of a command holding a newline (an argument 'two\nlines') a comment too: the
+    # header is the lines up to the first '#' alone, and a bare line would read as output.
+    lines = [f"# {command}".replace("\n", "\n# "), f"# Started at {kaldi_date(started)}",
+             *(f"# {e}" for e in extra), "#"]
     return "\n".join(lines) + "\n"
 
 

@@ -50,12 +50,17 @@ def script_name(launch: Launch) -> str:
 def batch_script(launch: Launch, status_dir: Path, submit_line: str) -> str:
     """The bash script every array task runs: substitute JOB, log like run.pl, write the status."""
     q = shlex.quote
+    command_template, log_template = launch.command, launch.log_template
     if launch.jobs is not None:
-        name = launch.jobs.name
+        # The occurrences the local back-end replaces (Launch.replace_job, not every one) become
+        # a mark no command holds, which bash's plain ${var//mark/$index} then replaces.
+        mark = "ASRKIT_JOB_INDEX"
+        while mark in launch.command or mark in launch.log_template:
+            mark += "_"
+        command_template, log_template = launch.replace_job(command_template, mark), launch.replace_job(log_template, mark)
         index = "index=$SLURM_ARRAY_TASK_ID"
-        # bash's ${var//JOB/$index} is the same plain replace-all the local back-end does.
-        substitute = (f'command=${{command_template//{name}/$index}}\n'
-                      f'log=${{log_template//{name}/$index}}')
+        substitute = (f'command=${{command_template//{mark}/$index}}\n'
+                      f'log=${{log_template//{mark}/$index}}')
     else:
         index = "index=1"
         substitute = 'command=$command_template\nlog=$log_template'
@@ -81,13 +86,14 @@ def batch_script(launch: Launch, status_dir: Path, submit_line: str) -> str:
 cd {q(os.getcwd())} || exit 1
 if [ -f ./path.sh ]; then . ./path.sh; fi
 {index}
-command_template={q(launch.command)}
-log_template={q(launch.log_template)}
+command_template={q(command_template)}
+log_template={q(log_template)}
 {substitute}
 status_dir={q(str(status_dir))}
 mkdir -p "$(dirname "$log")"
 {{
-  echo "# $command"
+  nl=$'\\n'
+  echo "# ${{command//$nl/$nl# }}"  # each line of a command with a newline a comment
   echo "# Started at $(LC_ALL=C date)"
   echo "# {where}"
   echo "#"

@@ -210,6 +210,60 @@ def test_join_command_follows_run_pl():
     assert join_command(["a | b"]) == "a | b"
 
 
+def test_words_with_spaces_reach_the_program_as_given(tmp_path, asrkit):
+    """run.pl's double quotes around a word with spaces left bash to expand it: 'a $HOME b' came
+    to the program as 'a /root b', 'x `echo hi` y' ran echo, and a word holding both kinds of
+    quote ended the job with a bash syntax error (code 2). A newline in a word ended the log's
+    header line, the rest of the command read as output."""
+    words = ["a $HOME b", 'it\'s "q" x', "x `echo hi` y", "two\nlines", "semi; colon", "back\\slash n", "", "!x y"]
+    asrkit("launch", "x.log", "printf", "[%s]", *words, cwd=tmp_path)
+    text = (tmp_path / "x.log").read_text()
+    body = text.split("\n#\n", 1)[1].rsplit("# Accounting", 1)[0]
+    assert body == "".join(f"[{w}]" for w in words), body
+    header = text.split("\n#\n", 1)[0].splitlines()
+    assert all(line.startswith("# ") for line in header) and len(header) == 3, header
+    # each word is one literal bash word, whatever it holds
+    for word in words + ["a'b\"c $d `e` \\f", " ' ", ' " ']:
+        proc = subprocess.run(["bash", "-c", f"printf '%s' {join_command(['x', word])[2:]}"], capture_output=True,
+                              text=True)
+        assert proc.stdout == word, (word, join_command(["x", word]))
+
+
+def test_job_is_replaced_where_it_stands_as_a_name(tmp_path, asrkit):
+    """run.pl's plain replace-all also changed JOB inside other words: $SLURM_JOB_ID became
+    $SLURM_1_ID (an unset variable), JOBS 1S; and JOBS.log passed for a log that names the job."""
+    env = {"SLURM_JOB_ID": "4711"}
+    asrkit("launch", "JOB=1:2", "log/x.JOB.log", "echo", "JOBS", "xJOBx", "$SLURM_JOB_ID", "${SLURM_JOB_ID}",
+           "feats.JOB.ark", "split4/JOB/wav.scp", "decode_JOB.log", "--job=JOB", "JOB", "a JOB b", cwd=tmp_path,
+           env=env)
+    for i in (1, 2):
+        out = check_log(tmp_path / f"log/x.{i}.log",
+                        f'echo JOBS xJOBx $SLURM_JOB_ID ${{SLURM_JOB_ID}} feats.{i}.ark split4/{i}/wav.scp '
+                        f'decode_{i}.log --job={i} {i} "a {i} b"', 0)
+        assert out == [f"JOBS xJOBx 4711 4711 feats.{i}.ark split4/{i}/wav.scp decode_{i}.log --job={i} {i} a {i} b"]
+    proc = asrkit("launch", "JOB=1:2", "JOBS.log", "true", cwd=tmp_path, check=False)
+    assert proc.returncode == 1 and b"does not contain JOB: every job would write the same log" in proc.stderr
+
+
+def test_slurm_script_replaces_job_as_the_local_backend(tmp_path):
+    """The Slurm back-end's batch script (run here with bash, no Slurm) replaced JOB with bash's
+    plain ${command//JOB/$index}, everywhere; it now replaces what the local back-end does."""
+    from asrkit.launch.slurm import batch_script
+
+    launch = Launch(join_command(["printf", "[%s]", "$SLURM_JOB_ID", "JOBS", "feats.JOB.ark", "two\nlines x",
+                                  "ASRKIT_JOB_INDEX"]),
+                    str(tmp_path / "log/x.JOB.log"), parse_job_range("JOB=1:3"))
+    (tmp_path / "st").mkdir()
+    (tmp_path / "s.sh").write_text(batch_script(launch, tmp_path / "st", "sbatch ..."))
+    env = dict(os.environ, SLURM_ARRAY_TASK_ID="2", SLURM_JOB_ID="4711")
+    subprocess.run(["bash", str(tmp_path / "s.sh")], env=env, check=True, cwd=tmp_path, timeout=60)
+    text = (tmp_path / "log/x.2.log").read_text()
+    # (a name holding the script's own mark for JOB, replaced there as anywhere: no clash)
+    assert "[4711][JOBS][feats.2.ark][two\nlines x][ASRKIT_2_INDEX]# Accounting" in text, text
+    assert text.startswith(f"# {launch.command_for(2)}".replace("\n", "\n# ") + "\n# Started at "), text
+    assert (tmp_path / "st/2").read_text() == "0\n"
+
+
 def test_parse_job_range():
     assert parse_job_range("JOB=2:5").indexes == range(2, 6)
     assert len(parse_job_range("SPLIT=3")) == 1

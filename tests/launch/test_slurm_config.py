@@ -89,7 +89,8 @@ def test_submit_line_and_script(tmp_path):
     args = submit_args(launch, conf, {**NONE, "num_threads": "2"}, tmp_path / "q", "fbank", 3)
     assert "--array=1-8%3" in args and "--cpus-per-task=2" in args and args[-1] == "--parsable"
     script = batch_script(launch, tmp_path / "status", "sbatch ...")
-    assert "command=${command_template//JOB/$index}" in script
+    # JOB where the local backend replaces it (not inside other names) is the script's mark first
+    assert "command=${command_template//ASRKIT_JOB_INDEX/$index}" in script
     assert "threads=2" in script
     # the script is valid bash, and its JOB substitution is the local backend's
     (tmp_path / "s.sh").write_text(script)
