@@ -621,6 +621,21 @@ def _new_transcriber(w: World, **options):
     return call
 
 
+def _transcriber_from(model, **options):
+    def call():
+        from asrkit import Transcriber
+
+        return Transcriber.from_file(model, **options)
+
+    return call
+
+
+def _torch():
+    import torch
+
+    return torch
+
+
 def _wav_samples(w: World, dtype: str = "float32") -> np.ndarray:
     import soundfile as sf
 
@@ -1245,6 +1260,33 @@ CASES: List[Case] = [
          "channel must be None (the mean of the channels) or a channel number >= 0 (0-based), got '1'"),
     Case("ragged-samples-transcriber", "lib", lambda w, d: Run(_transcribe(w, ([0.0, [0.1, 0.2]], 8000))), 1,
          "input 0: samples are not an array of numbers"),
+    # numpy counts timedelta64 as a signed integer: np.iinfo's "Invalid integer data type 'm'" traceback
+    Case("timedelta-samples-transcriber", "lib",
+         lambda w, d: Run(_transcribe(w, (np.arange(8000).astype("timedelta64[s]"), 8000))), 1,
+         "input 0: samples of type timedelta64[s] are not audio"),
+    # (frames=2, channels=0): the mean over no channels was NaN, "non-finite sample values" and a RuntimeWarning
+    Case("zero-channel-samples-transcriber", "lib",
+         lambda w, d: Run(_transcribe(w, (np.zeros((2, 0), np.float32), 8000))), 1, "input 0: empty audio"),
+    # a list of ints is int64 to numpy: int16 values at int64's scale decoded to an empty text with no word
+    Case("list-of-int16-values-transcriber", "lib",
+         lambda w, d: Run(_transcribe(w, (_wav_samples(w, "int16").tolist(), 8000))), 1,
+         "within int16's range: int16 values in a wider type, taken at int64's scale"),
+    # torch tensors numpy cannot hold: bfloat16 ("Got unsupported ScalarType BFloat16"), sparse, meta
+    Case("bfloat16-tensor-transcriber", "lib",
+         lambda w, d: Run(_transcribe(w, (_torch().from_numpy(_wav_samples(w)).bfloat16(), 8000))), 0, ""),
+    Case("sparse-tensor-transcriber", "lib",
+         lambda w, d: Run(_transcribe(w, (_torch().from_numpy(_wav_samples(w)).to_sparse(), 8000))), 0, ""),
+    Case("meta-tensor-transcriber", "lib",
+         lambda w, d: Run(_transcribe(w, (_torch().empty(8000, device="meta"), 8000))), 1,
+         "input 0: cannot read the tensor's samples (torch.float32 on meta: "),
+    # from_file's arguments: None as model was os.stat's TypeError, bytes torch.load's "no attribute
+    # 'seek'", a dict as config os.fspath's TypeError
+    Case("model-none-transcriber", "lib", lambda w, d: Run(_transcriber_from(None)), 1,
+         "Transcriber.from_file: model must be a path (str or os.PathLike) to a packed model.pt, got NoneType"),
+    Case("model-bytes-transcriber", "lib", lambda w, d: Run(_transcriber_from(bytes(w.model))), 1,
+         "Transcriber.from_file: model must be a path (str or os.PathLike) to a packed model.pt, got bytes"),
+    Case("config-dict-transcriber", "lib", lambda w, d: Run(_new_transcriber(w, config={"beam": 2})), 1,
+         "Transcriber.from_file: config must be a decode.yaml path or a DecodeConfig"),
     # -- a model.pt that does not hold together (hand-edited, another tool's, another tokenizer's) -------
     # neither a tokenizer nor a token list: an IndexError traceback at the first hypothesis
     Case("model-without-tokens-decode", "decode",

@@ -13,8 +13,9 @@ and joined; all inputs of one call are decoded together, ``batch_size`` at a tim
 
 Inputs: a path (str or ``os.PathLike``; any format libsndfile reads; a str ending in ``|`` is a
 ``cmd |`` pipe, an ``os.PathLike`` is always the file it names), or a ``(samples, sample_rate)``
-pair. Integer samples are taken at their type's scale (int16 as is); float samples at full scale
-+-1.0 (what soundfile, torchaudio and librosa return). A 2-D array is (frames, channels),
+pair. Integer samples are taken at their type's scale (int16 as is; int16 values in a wider type,
+as a list of ints becomes, are refused); float samples at full scale +-1.0 (what soundfile,
+torchaudio and librosa return). A 2-D array is (frames, channels),
 soundfile's layout (torchaudio's (channels, frames), more channels than frames, is refused by
 name); the rate is a whole number of Hz (``16000.0`` is taken). Options are
 :class:`asrkit.decoding.config.DecodeConfig`'s (``beam``, ``ctc_weight``, ``lm_weight`` with
@@ -56,6 +57,22 @@ def _is_array(value: Any) -> bool:
     return isinstance(value, np.ndarray) or hasattr(value, "detach")  # numpy, or a torch tensor
 
 
+def _tensor_to_numpy(t: Any, name: str) -> np.ndarray:
+    """A torch tensor's values as a numpy array, or an AsrkitError naming the input."""
+    import torch
+
+    try:
+        t = t.detach()
+        if t.layout != torch.strided:  # a sparse tensor: numpy has no such thing
+            t = t.to_dense()
+        if t.is_floating_point() and t.dtype not in (torch.float16, torch.float32, torch.float64):
+            t = t.float()  # bfloat16, float8: types numpy lacks ("Got unsupported ScalarType BFloat16")
+        return t.cpu().numpy()
+    except (RuntimeError, TypeError, NotImplementedError) as e:  # a meta tensor holds no values
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise AsrkitError(f"{name}: cannot read the tensor's samples ({t.dtype} on {t.device}: {msg})") from None
+
+
 class Transcriber:
     """A loaded model (and LM) that turns audio into :class:`Transcript` s."""
 
@@ -75,12 +92,23 @@ class Transcriber:
                   channel: Optional[int] = None, **options: Any) -> "Transcriber":
         """Load ``model`` (a packed model.pt) onto ``device``. ``config``: a decode.yaml or a
         DecodeConfig; ``options`` override its fields (``beam=10``, ``ctc_weight=0.5``, ...)."""
+        # Checked here, where the caller's argument names are known: None reached os.stat as a
+        # TypeError traceback, bytes reached torch.load as "'bytes' object has no attribute 'seek'",
+        # and a dict given as config os.fspath's TypeError.
+        for what, value in (("model", model), ("lm", lm)):
+            if not isinstance(value, (str, os.PathLike)) and not (what == "lm" and value is None):
+                raise AsrkitError(f"Transcriber.from_file: {what} must be a path (str or os.PathLike) to "
+                                  f"{'a packed model.pt' if what == 'model' else 'an lm.pt, or None'}, "
+                                  f"got {type(value).__name__}")
         if isinstance(config, DecodeConfig):
             cfg = DecodeConfig.from_dict(config.to_dict())
-        elif config is not None:
+        elif isinstance(config, (str, os.PathLike)):
             cfg = DecodeConfig.from_yaml(config)
-        else:
+        elif config is None:
             cfg = DecodeConfig()
+        else:
+            raise AsrkitError(f"Transcriber.from_file: config must be a decode.yaml path or a DecodeConfig (single "
+                              f"options go as keyword arguments: beam=10), got {type(config).__name__}")
         unknown = [k for k in options if k not in cfg.to_dict()]
         if unknown:
             raise AsrkitError(f"unknown decoding option(s) {', '.join(unknown)} (known: {', '.join(cfg.to_dict())})")
@@ -135,7 +163,7 @@ class Transcriber:
                               f"{hint}")
         samples, rate = a
         if hasattr(samples, "detach"):  # a torch tensor
-            samples = samples.detach().cpu().numpy()
+            samples = _tensor_to_numpy(samples, name)
         try:
             x = np.asarray(samples)
         except (ValueError, TypeError) as e:  # a ragged list: numpy refuses to make an array of it
@@ -153,20 +181,33 @@ class Transcriber:
             raise AsrkitError(f"{name}: samples of shape {x.shape} have more channels than frames; 2-D samples "
                               f"are (frames, channels), and torchaudio.load gives (channels, frames): pass "
                               f"wave.T (or wave[0] for the first channel)")
-        if np.issubdtype(x.dtype, np.signedinteger):
+        # By kind, not np.issubdtype: numpy counts timedelta64 as a signed integer, and np.iinfo
+        # then raised "Invalid integer data type 'm'".
+        if x.dtype.kind not in "iuf":
+            raise AsrkitError(f"{name}: samples of type {x.dtype} are not audio")
+        if x.size == 0:  # (before the channels' mean: shape (2, 0) gave "non-finite sample values")
+            raise AsrkitError(f"{name}: empty audio")
+        if x.dtype.kind == "i":
+            peak_int = max(abs(int(x.max())), abs(int(x.min())))
+            if x.dtype.itemsize > 2 and 0 < peak_int <= -int(np.iinfo(np.int16).min):
+                # int16 values in a wider type (a Python list of ints becomes int64): at int64's
+                # scale they are 190 dB below full scale and decoded to an empty text without a
+                # word. A real recording of 24 or 32 bits is that quiet only when it is silence.
+                raise AsrkitError(f"{name}: {x.dtype} samples peak at {peak_int}, within int16's range: int16 values "
+                                  f"in a wider type, taken at {x.dtype}'s scale, are near silence; pass them as "
+                                  f"np.int16 (np.asarray(samples, dtype=np.int16) for a list of ints), or float "
+                                  f"samples at +-1.0")
             y = x.astype(np.float32) * np.float32(INT16_SCALE / (np.iinfo(x.dtype).max + 1))
-        elif np.issubdtype(x.dtype, np.unsignedinteger):  # centred on the middle of the range
+        elif x.dtype.kind == "u":  # centred on the middle of the range
             half = (np.iinfo(x.dtype).max + 1) / 2
             y = (x.astype(np.float32) - np.float32(half)) * np.float32(INT16_SCALE / half)
-        elif np.issubdtype(x.dtype, np.floating):
-            y = x.astype(np.float32) * np.float32(INT16_SCALE)
-            peak = float(np.abs(x).max()) if x.size and np.isfinite(x).all() else 0.0
+        else:
+            peak = float(np.abs(x).max()) if np.isfinite(x).all() else 0.0
             if peak > FLOAT_PEAK_LIMIT:
                 # as for float audio files: int16 values passed as floats, 90 dB too loud
                 raise AsrkitError(f"{name}: float samples reach {peak:.4g}, beyond the +-1.0 full scale by more "
                                   f"than {FLOAT_PEAK_LIMIT:g}x; pass int16 arrays as int16, or divide by 32768")
-        else:
-            raise AsrkitError(f"{name}: samples of type {x.dtype} are not audio")
+            y = x.astype(np.float32) * np.float32(INT16_SCALE)
         if y.ndim == 2:
             if self.channel is None:
                 y = y.mean(axis=1, dtype=np.float32)
@@ -174,8 +215,6 @@ class Transcriber:
                 y = y[:, self.channel]
             else:
                 raise AsrkitError(f"{name}: channel {self.channel} but the audio has {y.shape[1]} channel(s)")
-        if y.size == 0:
-            raise AsrkitError(f"{name}: empty audio")
         if not np.isfinite(y).all():
             raise AsrkitError(f"{name}: non-finite sample values")
         return np.ascontiguousarray(y), int(rate)
