@@ -911,6 +911,11 @@ CASES: List[Case] = [
          lambda w, d: Run(_hyp(d, REF5, REF5 + "zz-1 extra\nzz-2 more\n")), 0,
          "2 utterance(s) not in the reference {d}/ref were ignored: zz-1 zz-2",
          check=_stdout_has("%WER 0.00 [ 0 / 8")),
+    # a duplicate id in a table read from a pipe: the second read that finds the first line gave
+    # nothing, and next() raised StopIteration as a traceback
+    Case("score-duplicate-id-in-a-piped-hypothesis", "score",
+         lambda w, d: Run([_write(d / "ref", REF5), _pipe_path((REF5 + "a-1 the cat\n").encode())]), 1,
+         ":6: duplicate key 'a-1' (listed before)"),
     Case("score-too-many-missing-hypotheses", "score",
          lambda w, d: Run(["--output-dir", d / "sc", *_hyp(d, REF5, "a-1 the cat\na-2 sat on\nb-1 hello\n")]), 1,
          "2 of 5 utterances have no hypothesis (a-3 b-2), more than 5 %", ("sc",)),

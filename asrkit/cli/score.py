@@ -1,6 +1,7 @@
 """asrkit-score: WER and CER of a hypothesis ``text`` against a reference ``text``, sclite's numbers."""
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -8,13 +9,13 @@ from typing import Optional
 
 import click
 
-from asrkit.cli._common import asrkit_command
+from asrkit.cli._common import asrkit_command, dash_as_stdio
 from asrkit.data.table import read_table
 from asrkit.scoring.report import result_report, summary_lines
 from asrkit.scoring.score import score_texts
 from asrkit.utils.bad_items import BadItems
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.fileio import AtomicFiles
+from asrkit.utils.fileio import AtomicFiles, is_stream
 from asrkit.utils.logging import get_logger
 
 log = get_logger(__name__)
@@ -23,13 +24,36 @@ LEVELS_FOR_MODE = {"wer": ("word",), "cer": ("char",), "both": ("word", "char")}
 
 
 def _table_path(spec: str) -> str:
-    """Accept a plain path or a Kaldi text rspecifier (``ark:f``, ``ark,t:f``), as compute-wer does."""
+    """Accept a plain path or a Kaldi text rspecifier (``ark:f``, ``ark,t:f``), as compute-wer does;
+    ``-`` and ``ark:-`` are stdin, as in Kaldi (``-`` was "no such file")."""
     head, sep, rest = spec.partition(":")
-    if sep and head.split(",")[0] == "ark":
-        if rest == "-":
-            raise AsrkitError(f"{spec}: reading a table from stdin is not supported; give a file")
-        return rest
-    return spec
+    if sep and head.split(",")[0] in ("ark", "scp"):
+        if head.split(",")[0] == "scp":  # "scp:ref: no such file" said nothing of the real problem
+            raise AsrkitError(f"{spec}: an scp lists where tables are, it is not a text; give the text "
+                              f"file itself (or ark:<file>)")
+        spec = rest
+    if spec.rstrip().endswith("|") and not os.path.exists(spec):  # was "cat ref |: no such file"
+        raise AsrkitError(f"{spec}: reading a table from a command is not supported; give a file, or pipe the "
+                          f"command's output to '-' (stdin)")
+    return dash_as_stdio(spec, "stdin")
+
+
+def _read_once(paths: dict) -> None:
+    """Two arguments naming one stream (``- -``): the second read would find it empty and the
+    error would blame that side's contents ("the hypothesis is empty")."""
+    seen = {}
+    for what, path in paths.items():
+        if path is None or not is_stream(path):
+            continue
+        try:
+            st = os.stat(path)
+            key = (st.st_dev, st.st_ino)
+        except OSError:
+            continue  # read_table names it
+        if key in seen:
+            raise AsrkitError(f"{seen[key]} and {what} are both {path}: a stream can be read only once; give "
+                              f"files")
+        seen[key] = what
 
 
 @asrkit_command(
@@ -74,6 +98,8 @@ e.g.: asrkit-score --utt2spk data/test/utt2spk --output-dir exp/las/decode_test 
 def main(ref_text: str, hyp_text: str, utt2spk_path: Optional[str], output_dir: Optional[str], mode: str,
          case_sensitive: bool, top_n: int, allow_missing: bool) -> None:
     ref_path, hyp_path = _table_path(ref_text), _table_path(hyp_text)
+    _read_once({"<ref-text>": ref_path, "<hyp-text>": hyp_path,
+                "--utt2spk": _table_path(utt2spk_path) if utt2spk_path else None})
     ref = read_table(ref_path, allow_empty_value=True)
     hyp = read_table(hyp_path, allow_empty_value=True)
     if not ref:

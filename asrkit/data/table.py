@@ -195,8 +195,12 @@ def read_table(path: PathLike, allow_empty_value: bool = False, unique: bool = T
     table: Dict[str, str] = {}
     for key, value, lineno in iter_table_fast(path, allow_empty_value):
         if key in table and unique:
-            first = next(n for k, _, n in iter_table_fast(path, allow_empty_value) if k == key)
-            raise AsrkitError(f"{path}:{lineno}: duplicate key {key!r} (first on line {first})")
+            # The first line is found by reading the file again (no line numbers kept for the
+            # common case); a pipe or stdin gives nothing the second time, where next() without
+            # a default raised StopIteration as a traceback.
+            first = next((n for k, _, n in iter_table_fast(path, allow_empty_value) if k == key), None)
+            where = f"first on line {first}" if first is not None else "listed before"
+            raise AsrkitError(f"{path}:{lineno}: duplicate key {key!r} ({where})")
         table[key] = value
     return table
 

@@ -119,6 +119,24 @@ def test_missing_and_unreadable_files(asrkit, tmp_path):
     assert proc.returncode == 2 and "Missing argument" in stderr(proc)
 
 
+def test_dash_is_stdin_and_streams_are_read_once(asrkit, tmp_path):
+    """Kaldi's '-' (and ark:-) for stdin, as asrkit-decode and asrkit-align take it: it was "-: no such
+    file". Both tables from one stream was "the hypothesis is empty" (the second read found nothing),
+    a command rspecifier "cat ref |: no such file", scp: "scp:ref: no such file"."""
+    ref, hyp = write(tmp_path / "ref", REF), write(tmp_path / "hyp", HYP)
+    for args, stdin in (((ref, "-"), HYP), (("-", hyp), REF), ((ref, "ark:-"), HYP)):
+        proc = asrkit("score", "--allow-missing", *args, input=stdin.encode())
+        assert "%WER 64.29 [ 9 / 14, 2 ins, 4 del, 3 sub ]" in proc.stdout.decode(), stderr(proc)
+    proc = asrkit("score", "-", "-", input=HYP.encode(), check=False)
+    assert proc.returncode == 1
+    assert "<ref-text> and <hyp-text> are both /dev/stdin: a stream can be read only once" in stderr(proc)
+    proc = asrkit("score", ref, f"ark:cat {ref} |", check=False)
+    assert proc.returncode == 1 and "reading a table from a command is not supported" in stderr(proc)
+    proc = asrkit("score", ref, f"scp:{ref}", check=False)
+    assert proc.returncode == 1 and "an scp lists where tables are, it is not a text" in stderr(proc)
+    assert "Traceback" not in stderr(proc)
+
+
 def an4_test_set(an4_root: Path):
     """AN4's test transcripts as a Kaldi text and utt2spk, ids speaker-first as ESPnet's recipe makes them."""
     ref: Dict[str, str] = {}
