@@ -113,6 +113,11 @@ def main(config_path: Optional[str], lang_dir: str, text_file: str, exp_dir: str
             raise AsrkitError(f"{text_file}: no non-empty sentences to train on")
         if valid_text:
             train, dev = sents, encode(valid_text)
+            if not dev:
+                # A dev text given but empty (a stage that failed and left an empty file) trained
+                # on with exit 0, the best epoch then chosen by train perplexity with an info line.
+                raise AsrkitError(f"{valid_text}: no non-empty sentences to measure the dev perplexity on "
+                                  f"(--valid-text; leave it out to hold out dev_ratio of {text_file})")
         else:
             train, dev = split_dev(sents, cfg.dev_ratio, cfg.seed)
         summary = train_lm(train, dev, tok.tokens, cfg, out)

@@ -336,8 +336,12 @@ class LMTrainConfig:
         bad = non_finite(self)
         if bad:
             raise AsrkitError(f"{where}: {bad[0]}")
-        if self.lr <= 0 or self.batch_size < 1 or self.max_epochs < 1 or self.max_len < 1:
-            raise AsrkitError(f"{where}: lr, batch_size, max_epochs and max_len must be positive")
+        # Named one by one: "--max-epochs 0" gave "lr, batch_size, max_epochs and max_len must be positive".
+        bad = [(k, v) for k, v in (("lr", self.lr), ("batch_size", self.batch_size), ("max_epochs", self.max_epochs),
+                                   ("max_len", self.max_len)) if v <= 0]
+        if bad:
+            raise AsrkitError(f"{where}: {' and '.join(k for k, _ in bad)} must be positive, got "
+                              f"{', '.join(f'{v:g}' for _, v in bad)}")
         # patience -1 would stop after the first epoch ("-1 epochs without improvement" is always
         # reached); a negative grad_clip would silently switch clipping off.
         if not _fits_a_seed(self.seed):

@@ -128,6 +128,27 @@ def test_a_line_longer_than_max_len_is_cut_into_pieces(tmp_path, an4_root):
     assert code == 1 and "max_len must be positive" in err
 
 
+def test_an_empty_dev_text_and_a_bad_number_are_named(tmp_path):
+    """--valid-text naming an empty file (or bare ids) trained with exit 0, the best epoch chosen by
+    train perplexity; --max-epochs 0 was "lr, batch_size, max_epochs and max_len must be positive"."""
+    from asrkit.text.train_tokenizer import TokenizerConfig, train_tokenizer
+
+    (tmp_path / "text").write_text("u1 HELLO\nu2 WORLD\n")
+    (tmp_path / "empty").write_text("")
+    (tmp_path / "ids").write_text("u1\nu2\n")
+    (tmp_path / "lang").mkdir()
+    tok = train_tokenizer(["HELLO", "WORLD"], TokenizerConfig(model_type="char"))
+    (tmp_path / "lang" / "tokens.model").write_bytes(tok.to_bytes())
+    for dev in ("empty", "ids"):
+        code, err = _run_inproc("train-lm", "--lang-dir", tmp_path / "lang", "--valid-text", tmp_path / dev,
+                                tmp_path / "text", tmp_path / f"lm_{dev}")
+        assert code == 1 and "no non-empty sentences to measure the dev perplexity on (--valid-text" in err, err
+        assert not (tmp_path / f"lm_{dev}" / "lm.pt").exists()
+    code, err = _run_inproc("train-lm", "--lang-dir", tmp_path / "nolang", "--max-epochs", "0", "--batch-size", "-2",
+                            tmp_path / "text", tmp_path / "lm0")
+    assert code == 1 and "command line: batch_size and max_epochs must be positive, got -2, 0" in err, err
+
+
 def test_a_second_lm_training_into_a_busy_exp_dir_fails_at_once(tmp_path):
     # as for asrkit-train: two runs into one exp dir wrote the same checkpoints over each other
     import os
