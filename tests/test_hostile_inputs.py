@@ -916,6 +916,12 @@ CASES: List[Case] = [
     Case("score-duplicate-id-in-a-piped-hypothesis", "score",
          lambda w, d: Run([_write(d / "ref", REF5), _pipe_path((REF5 + "a-1 the cat\n").encode())]), 1,
          ":6: duplicate key 'a-1' (listed before)"),
+    # two long lines (a book each): the alignment table of 2.5e9 cells, one Python step each, ran
+    # for an hour towards 2.5 GB; two 10 MB lines for days towards 25 TB
+    Case("score-alignment-too-large", "score",
+         lambda w, d: Run(["--output-dir", d / "sc", *_hyp(d, "a-1 " + "w " * 50000 + "\n", "a-1 " + "v " * 50000 + "\n")]),
+         1, "utterance 'a-1': 50000 reference x 50000 hypothesis words is 2.5e+09 alignment cells, over the 2.15e+09 "
+            "asrkit-score aligns", ("sc",)),
     Case("score-too-many-missing-hypotheses", "score",
          lambda w, d: Run(["--output-dir", d / "sc", *_hyp(d, REF5, "a-1 the cat\na-2 sat on\nb-1 hello\n")]), 1,
          "2 of 5 utterances have no hypothesis (a-3 b-2), more than 5 %", ("sc",)),
