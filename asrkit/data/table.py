@@ -124,6 +124,11 @@ def iter_table_lines(lines: Iterable[bytes], name: str, allow_empty_value: bool 
             line = raw.decode("utf-8").rstrip("\r\n")
         except UnicodeDecodeError as e:
             raise AsrkitError(f"{name}:{lineno}: not UTF-8 text ({e.reason} at byte {e.start} of the line)") from None
+        if "\0" in line:
+            # No Kaldi table holds one; a file a crash left with blocks of zeros does. In a wav.scp
+            # path it was os.open's "embedded null byte" traceback, in a key an id written on.
+            raise AsrkitError(f"{name}:{lineno}: a NUL byte at character {line.index(chr(0))} of the line (a binary "
+                              f"or damaged file?)")
         parts = split_fields(line, 1)
         if not parts:
             raise AsrkitError(f"{name}:{lineno}: empty line")
@@ -155,7 +160,7 @@ def iter_table_fast(path: PathLike, allow_empty_value: bool = False) -> Iterator
         raise AsrkitError(no_stdin_data(path))
     try:
         text = data.decode("utf-8")
-        if text.startswith(BOM):
+        if text.startswith(BOM) or "\0" in text:
             raise UnicodeError  # iter_table_lines names it
     except UnicodeError:
         # From the bytes read, not by opening the path again: stdin or a pipe can be read once

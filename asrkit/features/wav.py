@@ -437,6 +437,8 @@ def read_wav_source(source: str, what: str, channel: Optional[int] = DOWNMIX,
     line, a ``pathlib.Path``), so a name ending in ``|`` is opened as the file it names, never
     run: a file called ``x;rm -rf ~|`` in a directory a glob lists must not become a command.
     """
+    if "\0" in source:  # (os.open and subprocess raise ValueError: "embedded null byte")
+        raise AsrkitError(f"{what}: the name holds a NUL byte, which no file name or command can")
     if pipes and source.endswith("|"):
         cmd = source[:-1].strip()
         data = _read_pipe(cmd, what, max_samples)
