@@ -630,6 +630,15 @@ def _transcriber_from(model, **options):
     return call
 
 
+def _transcriber_ctor(arg):
+    def call():
+        from asrkit import Transcriber
+
+        return Transcriber(arg)
+
+    return call
+
+
 def _torch():
     import torch
 
@@ -1307,6 +1316,13 @@ CASES: List[Case] = [
          "Transcriber.from_file: model must be a path (str or os.PathLike) to a packed model.pt, got NoneType"),
     Case("model-bytes-transcriber", "lib", lambda w, d: Run(_transcriber_from(bytes(w.model))), 1,
          "Transcriber.from_file: model must be a path (str or os.PathLike) to a packed model.pt, got bytes"),
+    # the constructor given a path (from_file was meant): "'str' object has no attribute 'features'" at
+    # the first transcribe()
+    Case("constructor-given-a-path-transcriber", "lib", lambda w, d: Run(_transcriber_ctor(w.model)), 1,
+         "Transcriber() takes a loaded Recognizer, got PosixPath: load a model file with Transcriber.from_file(path)"),
+    # the LM's exp dir for lm=: "no such LM file" (asrkit-decode --lm exp/lm the same)
+    Case("lm-is-a-directory-transcriber", "lib", lambda w, d: Run(_new_transcriber(w, lm=str(d), lm_weight=0.3)), 1,
+         "{d}: a directory, not an LM file (e.g. {d}/lm.pt)"),
     Case("config-dict-transcriber", "lib", lambda w, d: Run(_new_transcriber(w, config={"beam": 2})), 1,
          "Transcriber.from_file: config must be a decode.yaml path or a DecodeConfig"),
     # -- a model.pt that does not hold together (hand-edited, another tool's, another tokenizer's) -------

@@ -83,6 +83,11 @@ class Transcriber:
                                     or channel < 0):
             raise AsrkitError(f"channel must be None (the mean of the channels) or a channel number >= 0 "
                               f"(0-based), got {channel!r}")
+        if not isinstance(recognizer, Recognizer):
+            # Transcriber("exp/x/model.pt") failed at the first transcribe() as "'str' object has no
+            # attribute 'features'".
+            raise AsrkitError(f"Transcriber() takes a loaded Recognizer, got {type(recognizer).__name__}: load a "
+                              f"model file with Transcriber.from_file(path)")
         self.recognizer = recognizer
         self.channel = channel
 

@@ -93,6 +93,8 @@ def save_lm(path: Union[str, os.PathLike], state_dict: Mapping[str, Tensor], con
 def load_lm(path: Union[str, os.PathLike], device: Union[str, torch.device] = "cpu",
             tokens: Optional[List[str]] = None) -> LSTMLM:
     """Read ``lm.pt`` (eval mode, on ``device``); with ``tokens``, refuse an LM of another tokenizer."""
+    if os.path.isdir(path):  # (the LM's exp dir, not its lm.pt: it was "no such LM file")
+        raise AsrkitError(f"{path}: a directory, not an LM file (e.g. {os.path.join(path, 'lm.pt')})")
     if not os.path.isfile(path):
         raise AsrkitError(f"{path}: no such LM file")
     blob = load_weights_only(path, "asrkit LM")
