@@ -142,3 +142,18 @@ def test_lm_with_nan_weights_is_refused_by_name(tmp_path):
     with pytest.raises(AsrkitError, match=rf"{path}: damaged asrkit LM: 1 non-finite value\(s\) \(NaN or Inf\) "
                                           rf"in weight '{name}'"):
         load_lm(path)
+
+
+def test_text_has_no_extra_spaces_from_lone_word_boundaries():
+    """A lone '▁' piece decodes as a space of its own: ['▁', 'A', '▁', 'R', '▁'] was "A R " (the
+    Transcriber's text; asrkit-decode's text line lost only the trailing space) and '▁' '▁T' "R  T"
+    (a cut recording's joined text held such double spaces)."""
+    from types import SimpleNamespace
+
+    from asrkit.text.train_tokenizer import TokenizerConfig, train_tokenizer
+
+    tok = train_tokenizer(["A R", "R T"] * 5, TokenizerConfig(model_type="char"))
+    ids = [tok.token_to_id(p) for p in ["▁", "A", "▁", "R", "▁", "▁", "T", "▁"]]
+    stub = SimpleNamespace(pkg=SimpleNamespace(tokenizer=tok, tokens=tok.tokens))
+    assert Recognizer.text(stub, ids) == "A R T"
+    assert Recognizer.text(stub, [tok.token_to_id("▁")]) == ""
