@@ -124,12 +124,14 @@ def iter_table_lines(lines: Iterable[bytes], name: str, allow_empty_value: bool 
             line = raw.decode("utf-8").rstrip("\r\n")
         except UnicodeDecodeError as e:
             raise AsrkitError(f"{name}:{lineno}: not UTF-8 text ({e.reason} at byte {e.start} of the line)") from None
-        if "\0" in line:
-            # No Kaldi table holds one; a file a crash left with blocks of zeros does. In a wav.scp
-            # path it was os.open's "embedded null byte" traceback, in a key an id written on.
-            raise AsrkitError(f"{name}:{lineno}: a NUL byte at character {line.index(chr(0))} of the line (a binary "
-                              f"or damaged file?)")
         parts = split_fields(line, 1)
+        if parts and "\0" in parts[0]:
+            # No Kaldi id holds one (Kaldi's IsToken refuses control characters); a file a crash
+            # left with blocks of zeros does, and its id of 4096 NULs was written on and printed.
+            # (A NUL in a value is its reader's to name: train-tokenizer names the utterance, a
+            # wav.scp path is a bad utterance.)
+            raise AsrkitError(f"{name}:{lineno}: a NUL byte in the key, at character {line.index(chr(0))} of the "
+                              f"line (a binary or damaged file?)")
         if not parts:
             raise AsrkitError(f"{name}:{lineno}: empty line")
         if line[:1] in SPACE:
