@@ -6,8 +6,8 @@ from typing import Optional
 
 import click
 
-from asrkit.cli._common import asrkit_command
-from asrkit.data.table import iter_table, refuse_bom
+from asrkit.cli._common import asrkit_command, dash_as_stdio
+from asrkit.data.table import iter_table_lines, refuse_bom
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.logging import get_logger, setup_logging
 
@@ -22,7 +22,8 @@ def read_sentences(path: str, fmt: str) -> list:
     """
     try:
         with open(path, "rb") as f:
-            raw_lines = f.read().splitlines()
+            data = f.read()
+        raw_lines = data.splitlines()
     except FileNotFoundError:
         raise AsrkitError(f"{path}: no such file") from None
     except OSError as e:
@@ -40,7 +41,12 @@ def read_sentences(path: str, fmt: str) -> list:
         fmt = "kaldi" if len(firsts) == len(lines) and len(set(firsts)) == len(firsts) and len(lines) > 1 else "plain"
         log.info("%s: read as a %s text (--text-format auto; give kaldi or plain to choose)", path, fmt)
     if fmt == "kaldi":
-        return [line.value for line in iter_table(path, allow_empty_value=True)]
+        # From the bytes read above: reading the path again gave nothing from a pipe (/dev/stdin,
+        # <(...)), and the run failed as "no non-empty sentences to train on".
+        table_lines = data.split(b"\n")
+        if table_lines and table_lines[-1] == b"":
+            table_lines.pop()
+        return [line.value for line in iter_table_lines(table_lines, str(path), allow_empty_value=True)]
     return lines
 
 
@@ -77,6 +83,7 @@ def main(config_path: Optional[str], lang_dir: str, text_file: str, exp_dir: str
     from asrkit.training.config import LMTrainConfig
 
     out = Path(exp_dir)
+    text_file = dash_as_stdio(text_file, "stdin")  # Kaldi's '-' (was "-: no such file")
     cfg = LMTrainConfig.from_yaml(config_path) if config_path else LMTrainConfig()
     for k, v in overrides.items():
         if v is not None:

@@ -6,7 +6,7 @@ from typing import Optional
 
 import click
 
-from asrkit.cli._common import asrkit_command
+from asrkit.cli._common import asrkit_command, dash_as_stdio
 from asrkit.text.train_tokenizer import MODEL_TYPES, TokenizerConfig, read_kaldi_text, train_sentencepiece
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.logging import get_logger
@@ -44,6 +44,7 @@ def main(model_type: str, vocab_size: Optional[int], character_coverage: float, 
     config = TokenizerConfig(model_type=model_type, vocab_size=vocab_size, character_coverage=character_coverage,
                              user_defined_symbols=[s for s in user_defined_symbols.split(",") if s], seed=seed)
     config.check()
+    text_file = dash_as_stdio(text_file, "stdin")  # Kaldi's '-' (was "-: no such file")
     utts = read_kaldi_text(text_file)
     from asrkit.text.tokenizer import bad_character
 

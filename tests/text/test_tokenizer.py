@@ -165,6 +165,14 @@ def test_cli_train_and_tokenize(asrkit, an4_text, tmp_path):
     assert plain == b"YES NO\n"
 
 
+def test_cli_train_tokenizer_reads_dash_as_stdin(asrkit, an4_text, tmp_path):
+    """Kaldi's '-' for the text (it was "-: no such file"): the same model as from the file."""
+    asrkit("train-tokenizer", "--model-type", "bpe", "--vocab-size", "30", an4_text, tmp_path / "a")
+    asrkit("train-tokenizer", "--model-type", "bpe", "--vocab-size", "30", "-", tmp_path / "b",
+           input=an4_text.read_bytes())
+    assert (tmp_path / "a/tokens.model").read_bytes() == (tmp_path / "b/tokens.model").read_bytes()
+
+
 def test_cli_bad_inputs(asrkit, tmp_path):
     (tmp_path / "text").write_text("u1 YES NO\nu2 NO\nu1 YES\n")
     bad = asrkit("train-tokenizer", "--model-type", "char", tmp_path / "text", tmp_path / "lang", check=False)

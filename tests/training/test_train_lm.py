@@ -86,6 +86,25 @@ def test_text_with_a_byte_order_mark_is_named(tmp_path):
     assert read_sentences(str(text), "plain") == ["HELLO WORLD", "YES NO"]
 
 
+def test_a_kaldi_text_from_a_pipe_is_read_once(tmp_path):
+    """A Kaldi text was read twice (once to guess the format, once as a table): from a pipe
+    (asrkit-train-lm ... /dev/stdin or <(...)) the second read found nothing and the run failed as
+    "no non-empty sentences to train on"."""
+    import os
+
+    from asrkit.cli.train_lm import read_sentences
+
+    data = b"u1 HELLO WORLD\nu2\nu3 YES NO\n"
+    for fmt in ("auto", "kaldi"):
+        r, w = os.pipe()
+        os.write(w, data)
+        os.close(w)
+        try:
+            assert read_sentences(f"/dev/fd/{r}", fmt) == ["HELLO WORLD", "", "YES NO"]
+        finally:
+            os.close(r)
+
+
 def test_lm_sizes_are_checked_when_the_config_loads():
     import pytest
 
