@@ -13,6 +13,8 @@ A resume takes the newest checkpoint that can be read, warning about any newer o
 """
 from __future__ import annotations
 
+import math
+
 import random
 import re
 from pathlib import Path
@@ -158,7 +160,15 @@ def rank_epochs(history: List[Dict[str, Any]], metric: str) -> List[int]:
     """Epochs ordered best first by ``metric`` (see METRICS); ties: earlier first."""
     sign = -1.0 if METRICS.get(metric) is max else 1.0
     rows = [r for r in history if r.get(metric) is not None]
-    return [int(r["epoch"]) for r in sorted(rows, key=lambda r: (sign * float(r[metric]), int(r["epoch"])))]
+
+    def key(r):
+        # NaN (a dev loss of a diverging epoch) compares false with everything, and sorted() then
+        # ranked losses 3.0, nan, 1.0, 2.0 as epochs 1, 2, 3, 4: the worst epoch kept as best, the
+        # best one pruned, and asrkit-average averaging the wrong ones. It ranks last instead.
+        value = sign * float(r[metric])
+        return (math.isnan(value), value, int(r["epoch"]))
+
+    return [int(r["epoch"]) for r in sorted(rows, key=key)]
 
 
 def prune_checkpoints(exp_dir: Path, history: List[Dict[str, Any]], metric: str, keep: int) -> List[int]:

@@ -593,9 +593,14 @@ class Trainer:
         """Whether the last epoch is strictly better than every earlier one (a tie is no progress)."""
         metric = self.loop.best_metric
         values = [r[metric] for r in self.state.history if r.get(metric) is not None]
-        if len(values) <= 1:
+        if values and math.isnan(values[-1]):
+            return False
+        # (A NaN of an earlier epoch is no best to beat: min([nan, 3.0]) is nan, and nothing is
+        # below it, so every later epoch counted as no progress and early stopping ended the run.)
+        before = [v for v in values[:-1] if not math.isnan(v)]
+        if not before:
             return True
-        best_before = ckpt.METRICS[metric](values[:-1])
+        best_before = ckpt.METRICS[metric](before)
         return values[-1] < best_before if ckpt.METRICS[metric] is min else values[-1] > best_before
 
     def _broadcast(self, obj: Any) -> Any:

@@ -19,6 +19,12 @@ def test_rank_and_prune(tmp_path):
             {"epoch": 3, "valid_loss": 2.5, "valid_acc": 0.5}, {"epoch": 4, "valid_loss": 2.7, "valid_acc": 0.2}]
     assert ckpt.rank_epochs(hist, "valid_loss") == [2, 3, 4, 1]
     assert ckpt.rank_epochs(hist, "valid_acc") == [2, 3, 4, 1]  # higher is better; ties: earlier first
+    # a NaN (a diverging epoch's dev loss) ranks last; it made the order that of the epochs: [1, 2, 3, 4]
+    nan = [{"epoch": 1, "valid_loss": 3.0, "valid_acc": 0.2}, {"epoch": 2, "valid_loss": float("nan"),
+           "valid_acc": float("nan")}, {"epoch": 3, "valid_loss": 1.0, "valid_acc": 0.9},
+           {"epoch": 4, "valid_loss": 2.0, "valid_acc": 0.5}]
+    assert ckpt.rank_epochs(nan, "valid_loss") == [3, 4, 1, 2]
+    assert ckpt.rank_epochs(nan, "valid_acc") == [3, 4, 1, 2]
     for e in range(1, 5):
         ckpt.save_checkpoint(ckpt.checkpoint_path(tmp_path, e), {"epoch": e})
     assert ckpt.prune_checkpoints(tmp_path, hist, "valid_loss", keep=2) == [2, 3, 4]  # 2 best + the last
@@ -43,6 +49,25 @@ def test_early_stopping_and_keep_best(yesno_setup, tmp_path, monkeypatch):
     assert trainer.state.epoch == 4 and trainer.state.stopped_early
     assert sorted(ckpt.list_checkpoints(tmp_path)) == [2, 4]  # the best and the last
     assert (tmp_path / "log" / "curves.csv").read_text().count("\n") == 5
+
+
+def test_a_nan_dev_loss_is_no_best_epoch(yesno_setup, tmp_path, monkeypatch):
+    """A NaN dev loss (a diverging epoch whose weights stayed finite) compares false with everything:
+    after a first epoch of NaN no later epoch "improved", so early stopping ended the run at epoch
+    1 + patience, and the pruning kept the NaN epoch among the best. It is never the best now."""
+    trainer, _, _ = build(yesno_setup)
+    trainer.exp_dir = tmp_path
+    trainer.loop.max_epochs = 5
+    trainer.loop.patience = 2
+    trainer.loop.keep_best = 1
+    losses = iter([float("nan"), 4.0, 3.0, float("nan"), 2.0])
+    monkeypatch.setattr(trainer, "train_epoch", lambda e: {"train_loss": 1.0, "train_acc": 0.0,
+                                                          "train_frames_per_s": 1.0, "train_time_s": 1.0})
+    monkeypatch.setattr(trainer, "validate", lambda e: {"valid_loss": next(losses), "valid_acc": 0.0,
+                                                        "valid_cer": None})
+    trainer.run()
+    assert trainer.state.epoch == 5 and not trainer.state.stopped_early
+    assert sorted(ckpt.list_checkpoints(tmp_path)) == [5]  # the best is the last
 
 
 def test_accumulation_counts_steps_and_log_line(yesno_setup, tmp_path, caplog):
