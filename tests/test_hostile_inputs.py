@@ -639,6 +639,16 @@ def _transcriber_ctor(arg):
     return call
 
 
+def _transcriber_call(w: World, audio, **options):
+    """Transcriber.from_file(model, **options).transcribe(audio), as _transcribe with options."""
+    def call():
+        from asrkit import Transcriber
+
+        return Transcriber.from_file(w.model, beam=1, maxlenratio=0.1, **options).transcribe(audio)
+
+    return call
+
+
 def _torch():
     import torch
 
@@ -1323,6 +1333,16 @@ CASES: List[Case] = [
     # the LM's exp dir for lm=: "no such LM file" (asrkit-decode --lm exp/lm the same)
     Case("lm-is-a-directory-transcriber", "lib", lambda w, d: Run(_new_transcriber(w, lm=str(d), lm_weight=0.3)), 1,
          "{d}: a directory, not an LM file (e.g. {d}/lm.pt)"),
+    # asrkit-decode's --max-samples: arrays had no limit at all, and a file over it could not be
+    # transcribed (the error named a command-line option the API did not have)
+    Case("array-over-max-samples-transcriber", "lib",
+         lambda w, d: Run(_transcriber_call(w, (_wav_samples(w), 8000), max_samples=1000)), 1,
+         "input 0: {n0} samples (over all channels) is over the limit of 1000 samples per input (max_samples="),
+    Case("file-over-max-samples-transcriber", "lib",
+         lambda w, d: Run(_transcriber_call(w, str(w.wavs[0]), max_samples=1000)), 1,
+         "is over the limit of 1000 samples per read"),
+    Case("max-samples-zero-transcriber", "lib", lambda w, d: Run(_new_transcriber(w, max_samples=0)), 1,
+         "max_samples must be a whole number >= 1 (samples per input, over its channels), got 0"),
     Case("config-dict-transcriber", "lib", lambda w, d: Run(_new_transcriber(w, config={"beam": 2})), 1,
          "Transcriber.from_file: config must be a decode.yaml path or a DecodeConfig"),
     # -- a model.pt that does not hold together (hand-edited, another tool's, another tokenizer's) -------

@@ -33,7 +33,7 @@ import numpy as np
 from asrkit.decoding.config import DecodeConfig
 from asrkit.decoding.ctc_align import Word
 from asrkit.decoding.recognizer import Piece, Recognizer, UttResult
-from asrkit.features.wav import FLOAT_PEAK_LIMIT, INT16_SCALE
+from asrkit.features.wav import DEFAULT_MAX_SAMPLES, FLOAT_PEAK_LIMIT, INT16_SCALE
 from asrkit.utils.errors import AsrkitError
 
 Audio = Union[str, "os.PathLike[str]", Tuple[Any, int]]
@@ -76,7 +76,8 @@ def _tensor_to_numpy(t: Any, name: str) -> np.ndarray:
 class Transcriber:
     """A loaded model (and LM) that turns audio into :class:`Transcript` s."""
 
-    def __init__(self, recognizer: Recognizer, channel: Optional[int] = None) -> None:
+    def __init__(self, recognizer: Recognizer, channel: Optional[int] = None,
+                 max_samples: int = DEFAULT_MAX_SAMPLES) -> None:
         # Checked here, not at the first file (a TypeError from the reader for "1", and -1 meant
         # the reader's "mono only" for files but "no such channel" for arrays).
         if channel is not None and (isinstance(channel, bool) or not isinstance(channel, (int, np.integer))
@@ -88,13 +89,21 @@ class Transcriber:
             # attribute 'features'".
             raise AsrkitError(f"Transcriber() takes a loaded Recognizer, got {type(recognizer).__name__}: load a "
                               f"model file with Transcriber.from_file(path)")
+        # asrkit-decode's --max-samples: files over it were refused naming that option, which the
+        # API did not have (a 5 h recording could not be transcribed at all), and arrays had no
+        # limit (2**30 samples needed some 20 GB for their features before an OOM kill).
+        if isinstance(max_samples, bool) or not isinstance(max_samples, (int, np.integer)) or max_samples < 1:
+            raise AsrkitError(f"max_samples must be a whole number >= 1 (samples per input, over its channels), "
+                              f"got {max_samples!r}")
         self.recognizer = recognizer
         self.channel = channel
+        self.max_samples = int(max_samples)
 
     @classmethod
     def from_file(cls, model: Union[str, "os.PathLike[str]"], device: str = "cpu", lm: Optional[str] = None,
                   config: Optional[Union[str, "os.PathLike[str]", DecodeConfig]] = None,
-                  channel: Optional[int] = None, **options: Any) -> "Transcriber":
+                  channel: Optional[int] = None, max_samples: int = DEFAULT_MAX_SAMPLES,
+                  **options: Any) -> "Transcriber":
         """Load ``model`` (a packed model.pt) onto ``device``. ``config``: a decode.yaml or a
         DecodeConfig; ``options`` override its fields (``beam=10``, ``ctc_weight=0.5``, ...)."""
         # Checked here, where the caller's argument names are known: None reached os.stat as a
@@ -118,7 +127,7 @@ class Transcriber:
         if unknown:
             raise AsrkitError(f"unknown decoding option(s) {', '.join(unknown)} (known: {', '.join(cfg.to_dict())})")
         cfg = DecodeConfig.from_dict({**cfg.to_dict(), **options, "device": device}, "Transcriber options")
-        return cls(Recognizer.from_files(model, cfg, lm), channel)
+        return cls(Recognizer.from_files(model, cfg, lm), channel, max_samples)
 
     @property
     def config(self) -> DecodeConfig:
@@ -161,7 +170,7 @@ class Transcriber:
         if isinstance(a, (str, os.PathLike)):
             # Only a str can be a "cmd |" pipe: a pathlib.Path is a file whatever its name ends with.
             return read_wav_source(os.fspath(a), f"{name} ({os.fspath(a)})", channel=self.channel,
-                                   pipes=isinstance(a, str))
+                                   max_samples=self.max_samples, pipes=isinstance(a, str))
         if not (isinstance(a, tuple) and len(a) == 2):
             hint = ": give the sample rate with the samples, (samples, sample_rate)" if _is_array(a) else ""
             raise AsrkitError(f"{name}: expected a path or a (samples, sample_rate) pair, got {type(a).__name__}"
@@ -192,6 +201,10 @@ class Transcriber:
             raise AsrkitError(f"{name}: samples of type {x.dtype} are not audio")
         if x.size == 0:  # (before the channels' mean: shape (2, 0) gave "non-finite sample values")
             raise AsrkitError(f"{name}: empty audio")
+        if x.size > self.max_samples:
+            raise AsrkitError(f"{name}: {x.size} samples (over all channels) is over the limit of {self.max_samples} "
+                              f"samples per input (max_samples=; its features take about 18 MB a minute of 16 kHz "
+                              f"audio)")
         if x.dtype.kind == "i":
             peak_int = max(abs(int(x.max())), abs(int(x.min())))
             if x.dtype.itemsize > 2 and 0 < peak_int <= -int(np.iinfo(np.int16).min):
