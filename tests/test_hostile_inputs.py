@@ -1256,6 +1256,13 @@ CASES: List[Case] = [
     Case("output-under-a-file-train-tokenizer", "train-tokenizer",
          lambda w, d: Run(["--model-type", "char", w.root / "text", _a_file(d) / "lang"]), 1,
          "afile/lang: a component of the path is not a directory"),
+    # sentencepiece's seed is unsigned 32-bit: pybind's TypeError traceback for -1 and 2**32
+    Case("negative-seed-train-tokenizer", "train-tokenizer",
+         lambda w, d: Run(["--model-type", "char", "--seed", "-1", w.root / "text", d / "lang"]), 1,
+         "--seed -1: must be a whole number in [0, 2**32 - 1]", ("lang",)),
+    Case("seed-over-32-bits-train-tokenizer", "train-tokenizer",
+         lambda w, d: Run(["--model-type", "char", "--seed", str(2 ** 32), w.root / "text", d / "lang"]), 1,
+         "--seed 4294967296: must be a whole number in [0, 2**32 - 1]", ("lang",)),
     Case("output-name-too-long-score", "score",
          lambda w, d: Run([*_hyp(d, REF5, REF5), "--output-dir", d / ("x" * 300)]), 1,
          "file name too long"),

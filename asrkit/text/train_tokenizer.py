@@ -50,6 +50,11 @@ class TokenizerConfig:
             raise AsrkitError(f"--character-coverage {self.character_coverage:g}: must be in "
                               f"[{MIN_CHARACTER_COVERAGE:g}, 1] (sentencepiece's range; 0.9995 is usual for a "
                               f"language with many characters, 1.0 for the rest)")
+        # Sentencepiece's seed is an unsigned 32-bit number: -1 or 2**32 was pybind's TypeError
+        # "SetRandomGeneratorSeed(): incompatible function arguments" as a traceback.
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2 ** 32:
+            raise AsrkitError(f"--seed {self.seed}: must be a whole number in [0, 2**32 - 1] (sentencepiece's "
+                              f"seed is unsigned 32-bit)")
         for sym in self.user_defined_symbols:
             if sym in RESERVED or not sym or any(c.isspace() for c in sym):
                 raise AsrkitError(f"user-defined symbol {sym!r} is reserved or contains whitespace")
