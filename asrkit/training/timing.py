@@ -239,7 +239,12 @@ def projection(history: Sequence[Dict], max_epochs: int, used_s: float, max_time
     text = f"epoch {epoch} took {this:.1f} s; {_duration(used_s)} of training so far"
     if left:
         rest = left * per_epoch
-        end = time.strftime("%H:%M", time.localtime((now if now is not None else time.time()) + rest))
+        try:
+            end = time.strftime("%H:%M", time.localtime((now if now is not None else time.time()) + rest))
+        except (OverflowError, OSError, ValueError):
+            # --max-epochs 99999999999999999999 ends past time_t: this log line's OverflowError
+            # was the run's traceback after its first epoch.
+            end = "never (past the calendar)"
         text += (f"; {left} epoch{'s' if left > 1 else ''} to go at ~{per_epoch:.0f} s each: ~{_duration(rest)} "
                  f"more, done about {end}")
     if max_time > 0:

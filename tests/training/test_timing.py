@@ -39,6 +39,9 @@ def test_projection_line():
     line = projection(history, max_epochs=12, used_s=130.0, max_time=400.0, now=0.0)
     assert line.endswith("; time budget 400 s: 4.5 min left, room for ~4 more epoch(s)")
     assert "to go" not in projection(history, max_epochs=2, used_s=130.0, max_time=0)
+    # an end past time_t (--max-epochs 99999999999999999999) was an OverflowError traceback
+    assert projection(history, max_epochs=10 ** 20, used_s=110.0, max_time=0).endswith(
+        "done about never (past the calendar)")
 
 
 def test_run_record_adds_up_runs_and_marks_the_killed_one(tmp_path):
