@@ -98,6 +98,11 @@ def load_lm(path: Union[str, os.PathLike], device: Union[str, torch.device] = "c
     if not os.path.isfile(path):
         raise AsrkitError(f"{path}: no such LM file")
     blob = load_weights_only(path, "asrkit LM")
+    if isinstance(blob, dict) and blob.get("format") == "asrkit-checkpoint":
+        # ("is it an ASR model?" for the LM's own checkpoint, or asrkit-train's)
+        whose = "asrkit-train-lm" if blob.get("package_format") == FORMAT else "asrkit-train"
+        raise AsrkitError(f"{path}: an {whose} checkpoint, not a packed LM: give the lm.pt asrkit-train-lm wrote "
+                          f"in its exp dir")
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
         raise AsrkitError(f"{path}: not an asrkit LM (no format: {FORMAT!r} entry; is it an ASR model?)")
     version = blob.get("version")

@@ -183,6 +183,11 @@ def read_package_dict(path: Union[str, os.PathLike]) -> Dict[str, Any]:
         other = blob.get("format") if isinstance(blob, dict) else None
         # asrkit's other torch files, named with what to give instead (the checkpoint's name
         # is a literal, as below the training package this module must not import it)
+        if other == "asrkit-checkpoint" and blob.get("package_format") == "asrkit-lm":
+            # asrkit-train-lm's checkpoints share the format; pointing at asrkit-train and
+            # asrkit-average (which refuses LM checkpoints) sent the user the wrong way
+            raise AsrkitError(f"{path}: an asrkit-train-lm checkpoint (of an LM), not an acoustic model: give the "
+                              f"model.pt of asrkit-train, and the LM's lm.pt (in its exp dir) as the LM (--lm)")
         if other == "asrkit-checkpoint":
             raise AsrkitError(f"{path}: an asrkit-train checkpoint, not a packed model: give the model.pt "
                               f"asrkit-train wrote in the exp dir, or pack checkpoints with asrkit-average")

@@ -113,6 +113,17 @@ def test_not_a_model_is_a_clear_error(tmp_path, make_las):
                                           f"model.pt asrkit-train wrote in the exp dir, or pack checkpoints with "
                                           f"asrkit-average$"):
         load_package(ckpt)
+    # an LM's checkpoint (asrkit-train-lm's share the format) was sent to asrkit-average, which refuses it
+    lm_ckpt = tmp_path / "lm_epoch3.pt"
+    torch.save({"format": "asrkit-checkpoint", "version": 1, "package_format": "asrkit-lm"}, lm_ckpt)
+    with pytest.raises(AsrkitError, match=f"^{lm_ckpt}: an asrkit-train-lm checkpoint \\(of an LM\\), not an "
+                                          f"acoustic model: give the model.pt of asrkit-train"):
+        load_package(lm_ckpt)
+    from asrkit.models.lm import load_lm
+
+    for c, whose in ((lm_ckpt, "asrkit-train-lm"), (ckpt, "asrkit-train")):  # as the LM: "is it an ASR model?"
+        with pytest.raises(AsrkitError, match=f"^{c}: an {whose} checkpoint, not a packed LM: give the lm.pt"):
+            load_lm(c)
     lm = tmp_path / "lm.pt"
     torch.save({"format": "asrkit-lm", "version": 1}, lm)
     with pytest.raises(AsrkitError, match=f"^{lm}: an asrkit LM \\(asrkit-train-lm\\), not an acoustic model: "
