@@ -1805,6 +1805,9 @@ def test_closed_stdout_is_named(world: World):
     ("<&-", ["decode", "--model", "{root}/model.pt", "-"], "(/dev/stdin): stdin is closed)"),
     ("<&-", ["align", "--model", "{root}/model.pt", "{root}/wav.scp", "-", "-"],
      "ERROR (asrkit-align): /dev/stdin: stdin is closed"),
+    # the summary lines went nowhere, with exit 0
+    (">&-", ["score", "{root}/text", "{root}/text"], "ERROR (asrkit-score): <stdout>: stdout is closed"),
+    ("<&-", ["score", "{root}/text", "-"], "ERROR (asrkit-score): <stdin>: stdin is closed"),
     (">&-", ["decode", "--model", "{root}/model.pt", "--wav-scp", "{root}/wav.scp"],
      "ERROR (asrkit-decode): <stdout>: stdout is closed"),
     # '-' is stdout: with it closed, descriptor 1 may name a file the command opened since

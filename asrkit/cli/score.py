@@ -35,6 +35,8 @@ def _table_path(spec: str) -> str:
     if spec.rstrip().endswith("|") and not os.path.exists(spec):  # was "cat ref |: no such file"
         raise AsrkitError(f"{spec}: reading a table from a command is not supported; give a file, or pipe the "
                           f"command's output to '-' (stdin)")
+    if spec == "-" and sys.stdin is None:  # ("<&-": "/dev/stdin: no such file")
+        raise AsrkitError("<stdin>: stdin is closed")
     return dash_as_stdio(spec, "stdin")
 
 
@@ -97,6 +99,9 @@ e.g.: asrkit-score --utt2spk data/test/utt2spk --output-dir exp/las/decode_test 
 @click.argument("hyp_text", metavar="<hyp-text>")
 def main(ref_text: str, hyp_text: str, utt2spk_path: Optional[str], output_dir: Optional[str], mode: str,
          case_sensitive: bool, top_n: int, allow_missing: bool) -> None:
+    if output_dir is None and sys.stdout is None:
+        # Started with stdout closed (">&-"): the summary lines went nowhere, with exit 0.
+        raise AsrkitError("<stdout>: stdout is closed; the scores go to stdout without --output-dir")
     ref_path, hyp_path = _table_path(ref_text), _table_path(hyp_text)
     _read_once({"<ref-text>": ref_path, "<hyp-text>": hyp_path,
                 "--utt2spk": _table_path(utt2spk_path) if utt2spk_path else None})
