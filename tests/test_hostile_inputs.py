@@ -1808,6 +1808,8 @@ def test_closed_stdout_is_named(world: World):
     # the summary lines went nowhere, with exit 0
     (">&-", ["score", "{root}/text", "{root}/text"], "ERROR (asrkit-score): <stdout>: stdout is closed"),
     ("<&-", ["score", "{root}/text", "-"], "ERROR (asrkit-score): <stdin>: stdin is closed"),
+    ("<&-", ["train-tokenizer", "--model-type", "char", "-", "lang"],
+     "ERROR (asrkit-train-tokenizer): <stdin>: stdin is closed"),
     (">&-", ["decode", "--model", "{root}/model.pt", "--wav-scp", "{root}/wav.scp"],
      "ERROR (asrkit-decode): <stdout>: stdout is closed"),
     # '-' is stdout: with it closed, descriptor 1 may name a file the command opened since

@@ -116,6 +116,9 @@ def dash_as_stdio(path, stream: str = "stdout"):
     (``/dev/stdin``), which the writers write in place (:func:`asrkit.utils.fileio.is_stream`).
     asrkit-decode --ctm - and asrkit-align's <ctm-out> - wrote a file named '-' in the current
     directory, and align's <text-file> - was 'no such file'."""
+    if path == "-" and stream == "stdin" and sys.stdin is None:
+        # Started with stdin closed ("<&-"): /dev/stdin then links to nothing, "no such file".
+        raise AsrkitError("<stdin>: stdin is closed")
     return f"/dev/{stream}" if path == "-" else path
 
 

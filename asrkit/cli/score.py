@@ -35,8 +35,6 @@ def _table_path(spec: str) -> str:
     if spec.rstrip().endswith("|") and not os.path.exists(spec):  # was "cat ref |: no such file"
         raise AsrkitError(f"{spec}: reading a table from a command is not supported; give a file, or pipe the "
                           f"command's output to '-' (stdin)")
-    if spec == "-" and sys.stdin is None:  # ("<&-": "/dev/stdin: no such file")
-        raise AsrkitError("<stdin>: stdin is closed")
     return dash_as_stdio(spec, "stdin")
 
 
