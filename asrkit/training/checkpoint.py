@@ -33,7 +33,10 @@ from asrkit.utils.torch_files import load_weights_only, save_torch
 
 log = get_logger(__name__)
 
-_NAME = re.compile(r"^epoch(\d+)\.pt$", re.ASCII)  # not epoch٣.pt
+# The names checkpoint_path writes, and only those: with \d+, epoch021.pt and epoch21.pt were both
+# epoch 21 (which one a resume or asrkit-average took depended on the directory order), and
+# epoch\u0663.pt (an Arabic-Indic 3, which \d and int() take) was epoch 3.
+_NAME = re.compile(r"^epoch(0|[1-9][0-9]*)\.pt$")
 
 
 def checkpoint_name(name: str) -> bool:

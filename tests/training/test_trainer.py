@@ -29,6 +29,12 @@ def test_rank_and_prune(tmp_path):
         ckpt.save_checkpoint(ckpt.checkpoint_path(tmp_path, e), {"epoch": e})
     assert ckpt.prune_checkpoints(tmp_path, hist, "valid_loss", keep=2) == [2, 3, 4]  # 2 best + the last
     assert sorted(ckpt.list_checkpoints(tmp_path)) == [2, 3, 4]
+    # only the names asrkit writes: epoch03.pt was a second epoch 3 (which one was used depended on
+    # the directory order), epoch\u0664.pt (Arabic-Indic 4) epoch 4
+    for name in ("epoch03.pt", "epoch\u0664.pt", "epoch+5.pt"):
+        assert not ckpt.checkpoint_name(name)
+        (tmp_path / "checkpoints" / name).write_bytes(b"")
+    assert ckpt.list_checkpoints(tmp_path) == {e: ckpt.checkpoint_path(tmp_path, e) for e in (2, 3, 4)}
     with pytest.raises(Exception, match="not an asrkit training checkpoint"):
         torch.save({"x": 1}, tmp_path / "bad.pt")
         ckpt.load_checkpoint(tmp_path / "bad.pt")
