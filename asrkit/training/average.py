@@ -11,6 +11,8 @@ from typing import Dict, List, Optional, Tuple
 
 import torch
 
+from asrkit.models.build import model_from_state_dict
+from asrkit.models.las import LAS
 from asrkit.models.package import save_package
 from asrkit.training import checkpoint as ckpt
 from asrkit.utils.config import dict_diff
@@ -84,6 +86,11 @@ def average_checkpoints(exp_dir: Path, num: int, out: Optional[Path] = None, met
         # asrkit-train never writes such a checkpoint; one that holds NaN or Inf all the same
         # (damaged, or from elsewhere) would make a model.avg.pt that every decoder refuses.
         check_finite_weights(state["model"], f"{found[e]}: damaged asrkit checkpoint")
+        # Weights whose names or shapes do not fit the model its config describes (damaged, or
+        # edited) were averaged and written as a model.avg.pt that every decoder then refused
+        # ("model does not match its config"), with exit 0 here.
+        model_from_state_dict(lambda: LAS(meta.idim, meta.vocab_size, meta.model_config), state["model"],
+                              f"{found[e]}: damaged asrkit checkpoint")
         states.append(state["model"])
     meta = first[2]
     out = Path(out) if out else exp_dir / "model.avg.pt"

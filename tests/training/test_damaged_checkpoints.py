@@ -100,6 +100,15 @@ def test_average_refuses_an_lm_and_a_non_finite_checkpoint(trained, tmp_path):
     code, err = _run_inproc("average", "--num", "2", exp)
     assert code == 1 and "epoch1.pt: damaged asrkit checkpoint: 1 non-finite value(s) (NaN or Inf) in weight" in err
     assert not (exp / "model.avg.pt").exists()
+    # weights of other shapes than their config's model, alike in every checkpoint (so they agree
+    # with each other), were averaged into a model.avg.pt every decoder refused, with exit 0
+    exp = _copy(trained, tmp_path / "shape")
+    for e in (1, 2):
+        _damage(exp / "checkpoints" / f"epoch{e}.pt",
+                lambda s: s["model"].update({k: v[:1] if v.dim() else v for k, v in s["model"].items()}))
+    code, err = _run_inproc("average", "--num", "2", exp)
+    assert code == 1 and "damaged asrkit checkpoint: model does not match its config: size mismatch" in err, err
+    assert "Traceback" not in err and not (exp / "model.avg.pt").exists()
 
 
 def test_resume_with_another_tokenizer_or_unusable_state_is_one_line(yesno_setup, trained, tmp_path):
