@@ -1116,6 +1116,10 @@ CASES: List[Case] = [
          lambda w, d: Run(["--sample-frequency", "8000", _wav_scp(w, d, N, {2: "{d}/x\0y.wav"}),
                            f"ark,scp:{d}/out.ark,{d}/out.scp"]), 0,
          "skipping utterance '{u2}' ({d}/wav.scp:3: {d}/x\0y.wav): the name holds a NUL byte, which no file name or command can"),
+    # old Mac line endings: one line, its first id holding the whole file; scored as one utterance, exit 0
+    Case("cr-only-reference-score", "score",
+         lambda w, d: Run(["--output-dir", d / "sc", *_hyp(d, REF5.replace("\n", "\r"), REF5)]), 1,
+         "ref: CR-only (old Mac) line endings: no LF in the file, a CR at character 11", ("sc",)),
     Case("nul-padded-hypothesis-score", "score",
          lambda w, d: Run(["--output-dir", d / "sc", *_hyp_bytes(d, REF5, REF5.encode() + b"\0" * 4096)]), 1,
          "hyp:6: a NUL byte in the key, at character 0 of the line (a binary or damaged file?)", ("sc",)),

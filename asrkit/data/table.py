@@ -124,6 +124,13 @@ def iter_table_lines(lines: Iterable[bytes], name: str, allow_empty_value: bool 
             line = raw.decode("utf-8").rstrip("\r\n")
         except UnicodeDecodeError as e:
             raise AsrkitError(f"{name}:{lineno}: not UTF-8 text ({e.reason} at byte {e.start} of the line)") from None
+        if lineno == 1 and not raw.endswith(b"\n") and "\r" in line:
+            # A whole file without one LF but with CRs inside: old Mac (CR-only) line endings. Read
+            # as one line, its first key took every other line as its value (asrkit-score scored
+            # such a reference as one utterance, exit 0). (A lone CR inside a line of a file with LF
+            # line ends stays part of that line.)
+            raise AsrkitError(f"{name}: CR-only (old Mac) line endings: no LF in the file, a CR at character "
+                              f"{line.index(chr(13))}; convert it (tr '\\r' '\\n')")
         parts = split_fields(line, 1)
         if parts and "\0" in parts[0]:
             # No Kaldi id holds one (Kaldi's IsToken refuses control characters); a file a crash
@@ -162,7 +169,7 @@ def iter_table_fast(path: PathLike, allow_empty_value: bool = False) -> Iterator
         raise AsrkitError(no_stdin_data(path))
     try:
         text = data.decode("utf-8")
-        if text.startswith(BOM) or "\0" in text:
+        if text.startswith(BOM) or "\0" in text or ("\n" not in text and "\r" in text.rstrip("\r")):
             raise UnicodeError  # iter_table_lines names it
     except UnicodeError:
         # From the bytes read, not by opening the path again: stdin or a pipe can be read once
