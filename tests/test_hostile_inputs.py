@@ -938,7 +938,8 @@ CASES: List[Case] = [
     # two long lines (a book each): the alignment table of 2.5e9 cells, one Python step each, ran
     # for an hour towards 2.5 GB; two 10 MB lines for days towards 25 TB
     Case("score-alignment-too-large", "score",
-         lambda w, d: Run(["--output-dir", d / "sc", *_hyp(d, "a-1 " + "w " * 50000 + "\n", "a-1 " + "v " * 50000 + "\n")]),
+         lambda w, d: Run(["--output-dir", d / "sc",
+                           *_hyp(d, "a-1 " + "w " * 50000 + "\n", "a-1 " + "v " * 50000 + "\n")]),
          1, "utterance 'a-1': 50000 reference x 50000 hypothesis words is 2.5e+09 alignment cells, over the 2.15e+09 "
             "asrkit-score aligns", ("sc",)),
     Case("score-too-many-missing-hypotheses", "score",
@@ -1115,11 +1116,15 @@ CASES: List[Case] = [
     Case("nul-in-wav-scp-path-compute-fbank-one-of-24-skipped", "compute-fbank",
          lambda w, d: Run(["--sample-frequency", "8000", _wav_scp(w, d, N, {2: "{d}/x\0y.wav"}),
                            f"ark,scp:{d}/out.ark,{d}/out.scp"]), 0,
-         "skipping utterance '{u2}' ({d}/wav.scp:3: {d}/x\0y.wav): the name holds a NUL byte, which no file name or command can"),
+         "skipping utterance '{u2}' ({d}/wav.scp:3: {d}/x\0y.wav): the name holds a NUL byte, which no file "
+         "name or command can"),
     # old Mac line endings: one line, its first id holding the whole file; scored as one utterance, exit 0
     Case("cr-only-reference-score", "score",
          lambda w, d: Run(["--output-dir", d / "sc", *_hyp(d, REF5.replace("\n", "\r"), REF5)]), 1,
-         "ref: CR-only (old Mac) line endings: no LF in the file, a CR at character 11", ("sc",)),
+         "ref: CR-only (old Mac) line endings: no LF, a CR at byte 11 of the input", ("sc",)),
+    Case("cr-only-stdin-tokenize", "tokenize",
+         lambda w, d: Run([w.root / "lang" / "tokens.model"], _text_bytes(w, {}).replace(b"\n", b"\r")), 1,
+         "<stdin>: CR-only (old Mac) line endings: no LF, a CR at byte", check=_stdout_lines(0)),
     Case("nul-padded-hypothesis-score", "score",
          lambda w, d: Run(["--output-dir", d / "sc", *_hyp_bytes(d, REF5, REF5.encode() + b"\0" * 4096)]), 1,
          "hyp:6: a NUL byte in the key, at character 0 of the line (a binary or damaged file?)", ("sc",)),

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Optional, Tuple
 import click
 
 from asrkit.cli._common import asrkit_command
-from asrkit.data.table import refuse_bom
+from asrkit.data.table import refuse_bom, refuse_cr_only
 from asrkit.utils.bad_items import BadItems
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import name_os_error
@@ -64,6 +64,7 @@ def _filter(tok: Tokenizer, stdin, out, tally: BadItems, unknown: UnknownTally, 
         where = f"<stdin>:{lineno}"
         if lineno == 1:
             refuse_bom(raw, "<stdin>")
+            refuse_cr_only(raw, "<stdin>")
         try:
             key, result = _line(tok, raw, where, decode, pieces, utt_id, unknown)
         except AsrkitError as e:

@@ -74,6 +74,19 @@ def refuse_bom(first_line: bytes, name: str) -> None:
         raise AsrkitError(f"{name}:1: {bom_problem(name)}")
 
 
+def refuse_cr_only(first_line: bytes, name: str) -> None:
+    """The error for text ``name`` whose first line, as read, is the whole input and holds a CR:
+    old Mac (CR-only) line endings. Read as one line, its first key took every other line as its
+    value (asrkit-score scored such a reference as one utterance, exit 0; asrkit-tokenize encoded
+    the ids of the other lines). A lone CR inside a line of a file with LF line ends stays part
+    of that line."""
+    body = first_line.rstrip(b"\r")
+    if not first_line.endswith(b"\n") and b"\r" in body:
+        at = body.index(b"\r")
+        raise AsrkitError(f"{name}: CR-only (old Mac) line endings: no LF, a CR at byte {at} of the input; "
+                          f"convert it (tr '\\r' '\\n')")
+
+
 @dataclass(frozen=True)
 class TableLine:
     key: str
@@ -120,17 +133,11 @@ def iter_table_lines(lines: Iterable[bytes], name: str, allow_empty_value: bool 
     for lineno, raw in enumerate(lines, first_lineno):
         if lineno == 1:
             refuse_bom(raw, name)
+            refuse_cr_only(raw, name)
         try:
             line = raw.decode("utf-8").rstrip("\r\n")
         except UnicodeDecodeError as e:
             raise AsrkitError(f"{name}:{lineno}: not UTF-8 text ({e.reason} at byte {e.start} of the line)") from None
-        if lineno == 1 and not raw.endswith(b"\n") and "\r" in line:
-            # A whole file without one LF but with CRs inside: old Mac (CR-only) line endings. Read
-            # as one line, its first key took every other line as its value (asrkit-score scored
-            # such a reference as one utterance, exit 0). (A lone CR inside a line of a file with LF
-            # line ends stays part of that line.)
-            raise AsrkitError(f"{name}: CR-only (old Mac) line endings: no LF in the file, a CR at character "
-                              f"{line.index(chr(13))}; convert it (tr '\\r' '\\n')")
         parts = split_fields(line, 1)
         if parts and "\0" in parts[0]:
             # No Kaldi id holds one (Kaldi's IsToken refuses control characters); a file a crash
@@ -200,7 +207,8 @@ def iter_table_fast(path: PathLike, allow_empty_value: bool = False) -> Iterator
         elif len(parts) == 1 and allow_empty_value and line[0] not in SPACE:
             yield parts[0], "", lineno
         else:  # malformed: iter_table's own words for it
-            for x in iter_table_lines(data.split(b"\n")[lineno - 1:lineno], str(path), allow_empty_value, lineno):
+            # (with its LF back: a first line without one reads as a whole CR-only input)
+            for x in iter_table_lines([data.split(b"\n")[lineno - 1] + b"\n"], str(path), allow_empty_value, lineno):
                 yield x.key, x.value, lineno
 
 
