@@ -51,6 +51,9 @@ ATTENTION_ONLY_GUARDS = (1.5, 8)
 MAX_BEAM = 1000
 
 
+MIN_SEGMENT_S = 1.0  # the shortest max_segment_s: a spoken word lasts up to about a second
+
+
 @dataclass
 class DecodeConfig:
     mode: str = "beam"
@@ -136,6 +139,11 @@ class DecodeConfig:
             problems.append(f"segment must be auto, always or never, got {self.segment!r}")
         if not (self.max_segment_s > 0 and self.segment_window_s > 0):
             problems.append("max_segment_s and segment_window_s must be > 0")
+        elif self.max_segment_s < MIN_SEGMENT_S:
+            # pieces shorter than a word: max_segment_s 0.001 cut every recording into fragments
+            # of a syllable, decoded to letters and no word
+            problems.append(f"max_segment_s must be at least {MIN_SEGMENT_S:g} s (a piece holds a word or more), "
+                            f"got {self.max_segment_s:g}")
         if self.min_pause_s < 0 or self.segment_pad_s < 0 or self.segment_context_s < 0:
             problems.append("min_pause_s, segment_pad_s and segment_context_s must be >= 0")
         if not 0.0 < self.pause_blank_prob <= 1.0:

@@ -228,6 +228,7 @@ def test_bad_model_and_usage_errors(asrkit, inproc, an4, tmp_path):
         (["--model", model], "give exactly one input"),
         (["--model", model, "--wav-scp", tmp_path / "x.scp", wavs[0]], "give exactly one input"),
         (["--model", model, "--beam", "0", wavs[0]], "beam must be >= 1"),
+        (["--model", model, "--max-segment-s", "0.001", wavs[0]], "max_segment_s must be at least 1 s (a piece"),
         (["--model", model, "--lm-weight", "0.5", wavs[0]], "no LM was given"),
         (["--model", model, "--lm", model, "--lm-weight", "0.5", wavs[0]], "not an asrkit LM"),
         (["--model", model, "--feats", f"scp:{tmp_path}/missing.scp"], "missing.scp"),
