@@ -55,9 +55,15 @@ class TokenizerConfig:
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2 ** 32:
             raise AsrkitError(f"--seed {self.seed}: must be a whole number in [0, 2**32 - 1] (sentencepiece's "
                               f"seed is unsigned 32-bit)")
+        from asrkit.text.tokenizer import bad_character
+
         for sym in self.user_defined_symbols:
             if sym in RESERVED or not sym or any(c.isspace() for c in sym):
                 raise AsrkitError(f"user-defined symbol {sym!r} is reserved or contains whitespace")
+            # what no transcript may hold, no symbol may either: it could never be matched
+            why = bad_character(sym)
+            if why is not None:
+                raise AsrkitError(f"user-defined symbol {sym!r} holds {why}")
 
     def to_dict(self) -> Dict:
         return to_dict(self)

@@ -116,6 +116,11 @@ def test_bad_configs_and_models(tmp_path):
         train_sentencepiece(["", "  "], TokenizerConfig(model_type="char"))
     with pytest.raises(AsrkitError, match="reserved"):
         train_sentencepiece(["A"], TokenizerConfig(model_type="char", user_defined_symbols=["<blank>"]))
+    # what a transcript may not hold (it is refused there), a symbol may not either
+    with pytest.raises(AsrkitError, match=r"user-defined symbol '\\x01' holds the control character U\+0001"):
+        train_sentencepiece(["A"], TokenizerConfig(model_type="char", user_defined_symbols=["\x01"]))
+    with pytest.raises(AsrkitError, match=r"user-defined symbol '\u2581X' holds U\+2581"):
+        train_sentencepiece(["A"], TokenizerConfig(model_type="char", user_defined_symbols=["\u2581X"]))
     (tmp_path / "junk.model").write_bytes(b"not a model")
     with pytest.raises(AsrkitError, match="junk.model: not a sentencepiece model"):
         Tokenizer.load(tmp_path / "junk.model")
