@@ -1,0 +1,195 @@
+"""The documentation names only options and files that exist: every ``--option`` given to an
+``asrkit-*`` command (or ``asrkit <sub>``) in README.md, docs/*.md and the recipes' READMEs is
+one of that command's options, every option given to a recipe's ``./run.sh``/``./asr.sh``/
+``local/*.sh`` is a variable that script (or asr.sh, to which run.sh passes the rest) defines,
+and every ``asrkit/``, ``tests/``, ``bench/``, ``tools/``, ``bin/`` or ``docs/`` path and every
+relative link resolves. Reviewers follow the docs from a fresh clone; a renamed option or a moved
+file must not leave an example that fails. In process and without torch: well under a second."""
+from __future__ import annotations
+
+import glob
+import importlib
+import re
+import shlex
+from pathlib import Path
+from typing import Dict, Iterator, List, Set, Tuple
+
+import click
+import pytest
+
+from asrkit.cli import command_names
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = sorted(
+    [ROOT / "README.md", ROOT / "DEVELOPERS.md"]
+    + [Path(p) for p in glob.glob(str(ROOT / "docs" / "*.md"))]
+    + [Path(p) for p in glob.glob(str(ROOT / "egs" / "*" / "asr1" / "README.md"))]
+)
+OPTION = re.compile(r"(?<![\w-])(--[a-zA-Z0-9][\w-]*)")
+COMMAND = re.compile(r"(?<![\w/.-])(asrkit-[a-z][a-z-]*|asrkit [a-z][a-z-]*)")
+SCRIPT = re.compile(r"(?<![\w/.-])(\./run\.sh|\./asr\.sh|local/[\w.-]+\.sh)(?![\w.-])")
+
+
+def _rel(doc: Path) -> str:
+    return str(doc.relative_to(ROOT))
+
+
+def snippets(doc: Path) -> Iterator[Tuple[int, str]]:
+    """(line, text) of every code-block line (continuation lines joined) and inline code span."""
+    in_block, pending, start = False, "", 0
+    for n, line in enumerate(doc.read_text(encoding="utf-8").split("\n"), 1):
+        if line.lstrip().startswith("```"):
+            in_block = not in_block
+            continue
+        if in_block:
+            if line.rstrip().endswith("\\"):
+                pending, start = pending + line.rstrip()[:-1] + " ", start or n
+                continue
+            yield (start or n), pending + line
+            pending, start = "", 0
+        else:
+            for m in re.finditer(r"`([^`]+)`", line):
+                yield n, m.group(1)
+
+
+def command_options() -> Dict[str, Set[str]]:
+    opts: Dict[str, Set[str]] = {}
+    for name in command_names():
+        cmd: click.Command = importlib.import_module(f"asrkit.cli.{name.replace('-', '_')}").main
+        found = {"--help"}
+        for p in cmd.params:
+            found.update(o for o in list(p.opts) + list(p.secondary_opts) if o.startswith("--"))
+        opts[f"asrkit-{name}"] = found
+    return opts
+
+
+def _variables(script: Path) -> Set[str]:
+    head = script.read_text(encoding="utf-8").split("parse_options.sh")[0]
+    return {"--" + v.replace("_", "-") for v in re.findall(r"^\s*([a-z][a-z0-9_]*)=", head, re.M)}
+
+
+def script_options(script: Path) -> Set[str]:
+    """The ``--foo-bar`` options parse_options.sh accepts: the variables set before it is sourced,
+    and, for run.sh and the scripts that pass on what they do not know, run.sh's and asr.sh's."""
+    opts = {"--help", "--config"} | _variables(script)
+    head = script.read_text(encoding="utf-8").split("parse_options.sh")[0]
+    if script.name == "run.sh" or "parse_options_passthrough=true" in head:
+        recipe = script.parent if script.parent.name == "asr1" else script.parent.parent
+        for other in (recipe / "run.sh", recipe / "asr.sh"):
+            if other.is_file():
+                opts |= _variables(other)
+    return opts
+
+
+def given_options(args: str) -> List[str]:
+    """The options in a command's arguments, leaving out the value of each ``--*-args`` option
+    (``--train-args "--set x=1"``, ``--fbank-args --resample``: options of another command)."""
+    try:
+        words = shlex.split(args, comments=True)
+    except ValueError:  # an unbalanced quote in prose
+        words = args.split()
+    found, skip = [], False
+    for w in words:
+        if skip:
+            skip = False
+            continue
+        m = OPTION.match(w)
+        if m:
+            found.append(m.group(1))
+            skip = m.group(1).endswith("-args") and "=" not in w
+    return found
+
+
+def usages(cut: "re.Pattern[str]", text: str) -> Iterator[Tuple[str, str]]:
+    """(name, its arguments) for each match of ``cut`` in ``text``: the arguments run to the next
+    match or to the end of the shell command (a pipe, ``&&``, ``;``, a comment)."""
+    matches = list(cut.finditer(text))
+    for i, m in enumerate(matches):
+        end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
+        args = re.split(r"\s#|(?<!\\)\||&&|;|\)", text[m.end():end])[0]
+        yield m.group(1), args
+
+
+def test_docs_name_only_existing_command_options():
+    known = command_options()
+    bad: List[str] = []
+    for doc in DOCS:
+        for line, text in snippets(doc):
+            for name, args in usages(COMMAND, text):
+                cmd = name.replace(" ", "-")
+                if cmd not in known:
+                    continue  # prose like "asrkit reads"; a made-up name is not an option error
+                for opt in OPTION.findall(args):
+                    if opt not in known[cmd]:
+                        bad.append(f"{_rel(doc)}:{line}: {cmd} has no option {opt}: {text.strip()[:120]}")
+    assert not bad, "\n".join(bad)
+
+
+def _recipe_scripts(doc: Path, script: str) -> List[Path]:
+    """The scripts a doc's ``./run.sh`` etc. can mean: its own recipe's, or (for docs/ and the
+    README, which speak of every recipe) any recipe's."""
+    recipes = [doc.parent] if doc.parent.name == "asr1" else sorted((ROOT / "egs").glob("*/asr1"))
+    return [r / script for r in recipes if (r / script).is_file()]
+
+
+def test_docs_name_only_existing_recipe_options():
+    bad: List[str] = []
+    for doc in DOCS:
+        for line, text in snippets(doc):
+            for script, args in usages(SCRIPT, text):
+                paths = _recipe_scripts(doc, script.lstrip("./") if script.startswith("./") else script)
+                if not paths:
+                    bad.append(f"{_rel(doc)}:{line}: no recipe has {script}")
+                    continue
+                ok: Set[str] = set()
+                for p in paths:
+                    ok |= script_options(p)
+                for opt in given_options(args):
+                    if opt not in ok:
+                        bad.append(f"{_rel(doc)}:{line}: {script} has no option {opt}: {text.strip()[:120]}")
+    assert not bad, "\n".join(bad)
+
+
+REPO_PATH = re.compile(r"(?<![\w./<$-])((?:asrkit|tests|bench|tools|bin|docs)/[\w./{},-]*[\w}])")
+
+
+def expand_braces(path: str) -> List[str]:
+    """``a/{b,c}.py`` -> ``a/b.py``, ``a/c.py`` (the shell's brace expansion, which docs use)."""
+    m = re.search(r"\{([^{}]*)\}", path)
+    if not m:
+        return [path]
+    return [p for alt in m.group(1).split(",") for p in expand_braces(path[:m.start()] + alt + path[m.end():])]
+
+
+def test_docs_name_only_existing_files():
+    bad: List[str] = []
+    for doc in DOCS:
+        text = doc.read_text(encoding="utf-8")
+        for line_no, line in enumerate(text.split("\n"), 1):
+            for found in REPO_PATH.findall(line):
+                for path in expand_braces(found.split("::")[0]):
+                    if not (ROOT / path).exists() and not (doc.parent / path).exists():
+                        bad.append(f"{_rel(doc)}:{line_no}: no such file {path}")
+            if doc.parent.name == "asr1":  # a recipe's README: its conf/ and local/ files
+                for path in re.findall(r"(?<![\w./<$-])((?:conf|local)/[\w./-]*[\w])", line):
+                    made_here = re.search(r">\s*" + re.escape(path) + r"(?![\w./-])", text)
+                    if not (doc.parent / path).exists() and not made_here:
+                        bad.append(f"{_rel(doc)}:{line_no}: no such file {path}")
+            for link in re.findall(r"\]\(([^)#\s]+)", line):
+                if not link.startswith(("http://", "https://")) and not (doc.parent / link).exists():
+                    bad.append(f"{_rel(doc)}:{line_no}: broken link {link}")
+    # never files of the checkout: a made-up command's module, an environment's bin/ (ASRKIT_VENV)
+    allowed = {"asrkit/cli/foo_bar.py", "bin/python", "bin/asrkit"}
+    bad = [b for b in bad if b.rsplit(" ", 1)[-1] not in allowed]
+    assert not bad, "\n".join(bad)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("asrkit-decode --model m.pt a.wav | asrkit-score --utt2spk u ref -", [
+        ("asrkit-decode", ["--model"]), ("asrkit-score", ["--utt2spk"])]),
+    ("asrkit-launch --gpu 4 log asrkit-train --ngpu 4 exp  # --not-an-option", [
+        ("asrkit-launch", ["--gpu"]), ("asrkit-train", ["--ngpu"])]),
+])
+def test_usages_split_commands(text, expected):
+    got = [(name, OPTION.findall(args)) for name, args in usages(COMMAND, text)]
+    assert got == expected
