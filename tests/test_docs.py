@@ -75,7 +75,7 @@ def script_options(script: Path) -> Set[str]:
     head = script.read_text(encoding="utf-8").split("parse_options.sh")[0]
     if script.name == "run.sh" or "parse_options_passthrough=true" in head:
         recipe = script.parent if script.parent.name == "asr1" else script.parent.parent
-        for other in (recipe / "run.sh", recipe / "asr.sh"):
+        for other in (recipe / "run.sh", ROOT / "egs" / "TEMPLATE" / "asr1" / "asr.sh"):  # every asr.sh
             if other.is_file():
                 opts |= _variables(other)
     return opts
@@ -128,7 +128,8 @@ def test_docs_name_only_existing_command_options():
 def _recipe_scripts(doc: Path, script: str) -> List[Path]:
     """The scripts a doc's ``./run.sh`` etc. can mean: its own recipe's, or (for docs/ and the
     README, which speak of every recipe) any recipe's."""
-    recipes = [doc.parent] if doc.parent.name == "asr1" else sorted((ROOT / "egs").glob("*/asr1"))
+    recipes = [doc.parent] if doc.parent.name == "asr1" else sorted((ROOT / "egs").glob("*/asr1")) + [
+        ROOT / "egs" / "TEMPLATE" / "asr1" / "skeleton"]  # what setup.sh makes a new recipe from
     return [r / script for r in recipes if (r / script).is_file()]
 
 
