@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # yesno: asrkit's quick start. Kaldi's waves_yesno (60 recordings of one speaker saying eight
 # "yes"/"no" words each, 8 kHz, CC BY 4.0) is shipped in corpus/, so this runs offline:
-#   stage 0: local/data.sh -> data/{train_nodev,train_dev,test}   (Kaldi's split: 30 train, 30 test)
+#   stage 0: local/data.sh -> data/{train_nodev,train_dev,test}   (30 train, 30 test: alternate sorted files, not Kaldi's halves)
 #   stages 1-6: ../../TEMPLATE/asr1/asr.sh (features, char tokenizer, LAS training, decoding, scoring)
 # Result: exp/<tag>/decode_test_decode/wer.txt and a row in RESULTS.md.
 #
