@@ -2,9 +2,9 @@
 ``asrkit-*`` command (or ``asrkit <sub>``) in README.md, docs/*.md and the recipes' READMEs is
 one of that command's options, every option given to a recipe's ``./run.sh``/``./asr.sh``/
 ``local/*.sh`` is a variable that script (or asr.sh, to which run.sh passes the rest) defines,
-and every ``asrkit/``, ``tests/``, ``bench/``, ``tools/``, ``bin/`` or ``docs/`` path and every
-relative link resolves. Reviewers follow the docs from a fresh clone; a renamed option or a moved
-file must not leave an example that fails. In process and without torch: well under a second."""
+and every ``asrkit/``, ``tests/``, ``bench/``, ``tools/``, ``bin/`` or ``docs/`` path, relative
+link and ``tests/x.py::test_y`` node id resolves. Reviewers follow the docs from a fresh clone; a
+renamed option or a moved file must not leave an example that fails. In process, about 1 s."""
 from __future__ import annotations
 
 import glob
@@ -171,6 +171,9 @@ def test_docs_name_only_existing_files():
                 for path in expand_braces(found.split("::")[0]):
                     if not (ROOT / path).exists() and not (doc.parent / path).exists():
                         bad.append(f"{_rel(doc)}:{line_no}: no such file {path}")
+            for path, name in re.findall(r"(tests/[\w/]+\.py)::(\w+)", line):  # pytest node ids
+                if (ROOT / path).is_file() and not re.search(rf"def {name}\b", (ROOT / path).read_text()):
+                    bad.append(f"{_rel(doc)}:{line_no}: no test {name} in {path}")
             if doc.parent.name == "asr1":  # a recipe's README: its conf/ and local/ files
                 for path in re.findall(r"(?<![\w./<$-])((?:conf|local)/[\w./-]*[\w])", line):
                     made_here = re.search(r">\s*" + re.escape(path) + r"(?![\w./-])", text)
