@@ -399,3 +399,80 @@ def test_pretrain_an4_makes_a_listener_for_fine_tuning(recipe_dir, an4_root):
     assert proc.returncode != 0 and "pt/data was made with other options" in proc.stderr, proc.stderr[-2000:]
     bad = run_sh(["local/pretrain_an4.sh", "--train-config", "nope.yaml"], cwd=recipe, check=False)
     assert bad.returncode != 0 and "--train-config nope.yaml: no such file" in bad.stderr
+
+
+def small_fsdd(fsdd_root: Path, root: Path, new_speakers=("lucas",), takes=7) -> Path:
+    """An FSDD layout: george and jackson (links to the real recordings, ``takes`` of each digit)
+    and each new speaker reading george's first two takes (copies, so one can be broken)."""
+    rec = root / "recordings"
+    rec.mkdir(parents=True)
+    for spk in ("george", "jackson"):
+        for d in range(10):
+            for i in range(takes):
+                (rec / f"{d}_{spk}_{i}.wav").symlink_to(fsdd_root / "recordings" / f"{d}_{spk}_{i}.wav")
+    for spk in new_speakers:
+        for d in range(10):
+            for i in range(2):
+                (rec / f"{d}_{spk}_{i}.wav").write_bytes((fsdd_root / "recordings" / f"{d}_george_{i}.wav").read_bytes())
+    return root
+
+
+def test_fsdd_speakers_of_another_corpus_and_extra_files(recipe_dir, fsdd_root, tmp_path):
+    """Speaker names with a hyphen, an underscore, digits or upper case are speakers like any other
+    (they were left out without a word: '--test-speakers mary-ann: not FSDD speakers here'); a
+    .WAV is a recording; anything else in recordings/ is skipped with a count. A training speaker
+    with only two takes needs a smaller --dev-takes, which data.sh (and run.sh) now pass on: the
+    error named an option neither script had."""
+    recipe = recipe_dir("fsdd")
+    corpus = small_fsdd(fsdd_root, tmp_path / "other fsdd", ("mary-ann", "spk_2", "Lucas3"))
+    rec = corpus / "recordings"
+    (rec / "4_Lucas3_1.wav").rename(rec / "4_Lucas3_1.WAV")
+    (rec / "README.md").write_text("not a recording\n")
+    (rec / "10_george_1.wav").write_bytes(b"")
+    args = ["local/data.sh", "--fsdd-root", str(corpus), "--test-speakers", "mary-ann,spk_2",
+            "--num-train", "30", "--num-dev", "4", "--num-test", "20"]
+    proc = run_sh(args, cwd=recipe, check=False)
+    assert proc.returncode == 1 and "training speaker Lucas3 has 2 take(s) of digit 0: too few to keep " \
+        "--dev-takes 5 for dev (give a smaller --dev-takes" in proc.stderr
+    proc = run_sh(args + ["--dev-takes", "1"], cwd=recipe)
+    assert "skipped 2 entries not named <digit>_<speaker>_<take>.wav (10_george_1.wav, README.md)" in proc.stderr
+    train, test = read_table(recipe / "data/train/utt2spk"), read_table(recipe / "data/test/utt2spk")
+    assert set(test.values()) == {"mary-ann", "spk_2"}
+    assert set(train.values()) == {"george", "jackson", "Lucas3"}
+    assert all(utt.startswith(spk + "-") for utt, spk in {**train, **test}.items())
+    check_ctm_against_audio(recipe / "data", "test")
+
+
+@pytest.mark.parametrize("breakage, message", [
+    ("empty", "3_lucas_1.wav: not a readable WAV file (an empty file)"),
+    ("header-only", "3_lucas_1.wav: 0 samples (0 ms): too short to hold a spoken digit"),
+    ("truncated", "3_lucas_1.wav: truncated WAV file: 478 of the"),
+    ("dangling link", "3_lucas_1.wav: cannot read: No such file or directory"),
+])
+def test_fsdd_broken_recording_is_one_line_naming_it(recipe_dir, fsdd_root, tmp_path, breakage, message):
+    """A header-only or truncated recording was taken as it was: the text said THREE where the
+    audio held nothing, or part of a word; an empty file said '(...)' with nothing in the brackets,
+    and a dangling link was a Python traceback."""
+    recipe = recipe_dir("fsdd")
+    corpus = small_fsdd(fsdd_root, tmp_path / "fsdd")
+    bad = corpus / "recordings/3_lucas_1.wav"
+    good = bad.read_bytes()
+    bad.unlink()
+    if breakage == "empty":
+        bad.write_bytes(b"")
+    elif breakage == "header-only":
+        with wave.open(str(bad), "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(8000)
+    elif breakage == "truncated":
+        bad.write_bytes(good[:1000])
+    else:
+        bad.symlink_to(tmp_path / "nowhere.wav")
+    proc = run_sh(["local/data.sh", "--fsdd-root", str(corpus), "--test-speakers", "lucas",
+                   "--num-train", "4", "--num-dev", "2", "--num-test", "30"], cwd=recipe, check=False)
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if "ERROR" in line]
+    assert len(errors) == 1 and message in errors[0], proc.stderr
+    assert not (recipe / "data/test").exists()

@@ -10,13 +10,14 @@
 #
 #   e.g. ./run.sh --fsdd-root /work/shared/corpora/fsdd
 #        ./run.sh --fsdd-root /work/shared/corpora/fsdd --num-train 3000 --ngpu 1
-# Options of this script: --fsdd-root, --seed, --test-speakers, --num-train, --num-dev, --num-test, --stage,
+# Options of this script: --fsdd-root, --seed, --test-speakers, --dev-takes, --num-train, --num-dev, --num-test, --stage,
 # --stop-stage, --an4-words, --an4-root, --an4-resample, --init-listener, --train-config, --train-args;
 # every other option goes to asr.sh (./asr.sh --help lists them).
 set -euo pipefail
 fsdd_root=          # a copy of FSDD (recordings/<digit>_<speaker>_<take>.wav); required for stage 0
 seed=1              # stage 0: the utterances made (and the training seed)
 test_speakers=theo  # stage 0: held out of train and dev (comma-separated); local/loso.sh sets it per fold
+dev_takes=5         # stage 0: the last N takes of each digit of a training speaker go to dev only
 num_train=1500      # stage 0: utterances per set
 num_dev=150
 num_test=300
@@ -77,7 +78,7 @@ set_asr_args
 if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
   echo "$(date '+%Y-%m-%d %H:%M:%S') (run.sh) stage 0: connected digits from $fsdd_root" >&2
   local/data.sh --fsdd-root "$fsdd_root" --seed "$seed" --test-speakers "$test_speakers" --speed-factors "$speed_factors" \
-    --num-train "$num_train" --num-dev "$num_dev" --num-test "$num_test"
+    --dev-takes "$dev_takes" --num-train "$num_train" --num-dev "$num_dev" --num-test "$num_test"
   if [ "$an4_words" != none ]; then
     local/an4_data.sh --an4-root "$an4_root" --words "$an4_words" --resample "$an4_resample" \
       "data/an4_8k_$an4_words"

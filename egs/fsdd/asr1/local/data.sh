@@ -14,6 +14,7 @@ test_speakers=theo  # comma-separated
 num_train=1500
 num_dev=150
 num_test=300
+dev_takes=5         # the last N takes of each digit of each training speaker: dev only (0: dev reuses train's takes)
 speed_factors=      # e.g. 0.9,1.0,1.1: each training utterance at one of these speeds (in-process; empty: none)
 . utils/parse_options.sh
 
@@ -23,4 +24,4 @@ die() { echo "$0: ERROR: $*" >&2; exit 1; }
 [ -d "$fsdd_root/recordings" ] || die "--fsdd-root $fsdd_root: no recordings/ folder there"
 
 local/make_connected_digits.py --seed "$seed" --test-speakers "$test_speakers" --speed-factors "$speed_factors" \
-  --num-train "$num_train" --num-dev "$num_dev" --num-test "$num_test" "$fsdd_root" data data/wav
+  --dev-takes "$dev_takes" --num-train "$num_train" --num-dev "$num_dev" --num-test "$num_test" "$fsdd_root" data data/wav

@@ -40,7 +40,10 @@ from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import atomic_open
 
 WORDS = ["ZERO", "ONE", "TWO", "THREE", "FOUR", "FIVE", "SIX", "SEVEN", "EIGHT", "NINE"]
-NAME = re.compile(r"^(\d)_([A-Za-z]+)_(\d+)\.wav$")
+# <digit>_<speaker>_<take>.wav: the speaker is everything between the first and the last "_"
+# (mary-ann, mary_ann, spk2, Lucas), the extension in any case (.WAV). A speaker id goes into
+# utterance ids and file names, so no whitespace, "/" or a leading "."/"-".
+NAME = re.compile(r"^(\d)_([A-Za-z0-9][^\s/]*)_(\d+)\.wav$", re.IGNORECASE)
 RATE = 8000
 FRAME = RATE // 100  # 10 ms: the resolution of the speech spans in ref.ctm
 
@@ -51,9 +54,20 @@ def read_wav(path: Path) -> np.ndarray:
             if w.getframerate() != RATE or w.getsampwidth() != 2 or w.getnchannels() != 1:
                 raise AsrkitError(f"{path}: expected 8 kHz 16-bit mono, got {w.getframerate()} Hz, "
                                   f"{8 * w.getsampwidth()}-bit, {w.getnchannels()} channel(s)")
-            return np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float32)
+            n = w.getnframes()
+            data = w.readframes(n)
     except (wave.Error, EOFError) as e:
-        raise AsrkitError(f"{path}: not a readable WAV file ({e})") from None
+        why = str(e) or ("an empty file" if path.stat().st_size == 0 else "the header ends early")
+        raise AsrkitError(f"{path}: not a readable WAV file ({why})") from None
+    except OSError as e:  # a dangling link, no read permission
+        raise AsrkitError(f"{path}: cannot read: {e.strerror or e}") from None
+    # A recording is one digit of an utterance's text: with no audio, or with part of it cut off,
+    # the text would name a word the audio does not hold.
+    if len(data) < 2 * n:
+        raise AsrkitError(f"{path}: truncated WAV file: {len(data) // 2} of the {n} samples its header announces")
+    if n < FRAME:
+        raise AsrkitError(f"{path}: {n} samples ({1000 * n / RATE:.0f} ms): too short to hold a spoken digit")
+    return np.frombuffer(data, dtype="<i2").astype(np.float32)
 
 
 # A 10 ms frame is speech when it is this far above its speaker's noise floor: a quarter of the
@@ -118,12 +132,19 @@ def index_recordings(fsdd_root: Path) -> Dict[str, Dict[int, List[Tuple[int, Pat
     if not rec_dir.is_dir():
         raise AsrkitError(f"{rec_dir}: no such directory (is {fsdd_root} a copy of FSDD?)")
     index: Dict[str, Dict[int, List[Tuple[int, Path]]]] = {}
+    skipped: List[str] = []
     for path in sorted(rec_dir.iterdir()):
         m = NAME.match(path.name)
-        if m:
+        if m and not path.is_dir():
             index.setdefault(m[2], {}).setdefault(int(m[1]), []).append((int(m[3]), path))
+        else:
+            skipped.append(path.name)
     if not index:
         raise AsrkitError(f"{rec_dir}: no recordings named <digit>_<speaker>_<take>.wav")
+    if skipped:  # a README, .DS_Store, 10_x_1.wav: said, not silently left out
+        shown = ", ".join(skipped[:3]) + (", ..." if len(skipped) > 3 else "")
+        print(f"make_connected_digits.py: WARNING: {rec_dir}: skipped {len(skipped)} entries not named "
+              f"<digit>_<speaker>_<take>.wav ({shown})", file=sys.stderr)
     for spk in index:
         for digit in index[spk]:
             index[spk][digit].sort()
@@ -212,6 +233,8 @@ def main(argv=None) -> int:
             raise AsrkitError(f"--speed-factors {args.speed_factors!r}: expected numbers, e.g. 0.9,1.0,1.1") from None
         if any(not 0.5 <= f <= 2.0 for f in speed_factors):
             raise AsrkitError(f"--speed-factors {args.speed_factors}: each factor must be in [0.5, 2]")
+        if args.dev_takes < 0:
+            raise AsrkitError(f"--dev-takes {args.dev_takes}: must be 0 or more")
         if not 1 <= args.min_digits <= args.max_digits:
             raise AsrkitError(f"--min-digits {args.min_digits} / --max-digits {args.max_digits}: need 1 <= min <= max")
         index = index_recordings(args.fsdd_root)
@@ -233,7 +256,9 @@ def main(argv=None) -> int:
                     pools["test"].setdefault(spk, {})[digit] = takes
                 else:
                     if len(takes) <= args.dev_takes:
-                        raise AsrkitError(f"{spk} has {len(takes)} takes of digit {digit}: too few for --dev-takes {args.dev_takes}")
+                        raise AsrkitError(f"training speaker {spk} has {len(takes)} take(s) of digit {digit}: too few to keep "
+                                          f"--dev-takes {args.dev_takes} for dev (give a smaller --dev-takes, or 0: dev "
+                                          "from the training takes)")
                     pools["train"].setdefault(spk, {})[digit] = takes[:-args.dev_takes] if args.dev_takes else takes
                     pools["dev"].setdefault(spk, {})[digit] = takes[-args.dev_takes:] if args.dev_takes else takes
         floors = {spk: noise_floor([read_wav(path) for takes in index[spk].values() for _, path in takes])
