@@ -61,6 +61,30 @@ def test_yesno_bad_root(recipe_dir, tmp_path):
     assert proc.returncode != 0 and "x_y.wav: name is not a yes/no sequence" in proc.stderr
 
 
+@pytest.mark.parametrize("files", [6, 14])
+def test_yesno_small_corpus_through_a_link(recipe_dir, yesno_root, tmp_path, files):
+    """A yesno-layout corpus whose waves_yesno is a link to the folder (find listed the link alone:
+    'found 0 .wav files'), with fewer than 2 x --num-dev training files (the dev step was 0, awk's
+    'NR % 0' selected nothing: 'no utterances of data/train selected'): train_dev takes half of
+    them, with a warning, and train_nodev keeps the rest."""
+    recipe = recipe_dir("yesno")
+    real = tmp_path / "real folder"
+    real.mkdir()
+    for wav in sorted((yesno_root / "waves_yesno").glob("*.wav"))[:files]:
+        shutil.copy(wav, real / wav.name)
+    (tmp_path / "root").mkdir()
+    (tmp_path / "root/waves_yesno").symlink_to(real)
+    proc = run_sh(["local/data.sh", "--yesno-root", str(tmp_path / "root")], cwd=recipe)
+    n_train = (files + 1) // 2
+    dev, nodev = read_table(recipe / "data/train_dev/text"), read_table(recipe / "data/train_nodev/text")
+    assert len(dev) == n_train // 2 and len(nodev) == n_train - n_train // 2 and not set(dev) & set(nodev)
+    assert f"WARNING: {n_train} training files: {n_train // 2} for train_dev instead of --num-dev 5" in proc.stderr
+    assert len(read_table(recipe / "data/test/text")) == files // 2
+    validate(recipe, "train_dev", "train_nodev", "test")
+    proc = run_sh(["local/data.sh", "--yesno-root", str(tmp_path / "root"), "--num-dev", "0"], cwd=recipe, check=False)
+    assert proc.returncode == 1 and "--num-dev '0': asrkit-train needs a validation set" in proc.stderr
+
+
 # ------------------------------------------------------------------------------------------ an4
 def test_an4_data_espnet_split(recipe_dir, an4_root):
     recipe = recipe_dir("an4")

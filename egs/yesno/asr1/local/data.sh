@@ -17,9 +17,12 @@ num_dev=5           # training files held out for validation (evenly spread)
 
 die() { echo "$0: ERROR: $*" >&2; exit 1; }
 [ $# -eq 0 ] || die "unexpected arguments: $* (see --help)"
+[[ "$num_dev" =~ ^[0-9]+$ ]] && [ "$num_dev" -ge 1 ] || die "--num-dev '$num_dev': asrkit-train needs a validation set of 1 file or more"
 waves=$yesno_root/waves_yesno
 [ -d "$waves" ] || die "--yesno-root $yesno_root: no waves_yesno/ folder there"
-waves=$(cd "$waves" && pwd)
+# -P: a waves_yesno that is a link to the folder is listed too (find lists a link given as its
+# start point as the link itself, not the files of the folder it points to: "found 0 .wav files").
+waves=$(cd "$waves" && pwd -P)
 
 mkdir -p data/local
 find "$waves" -maxdepth 1 -name '*.wav' -printf '%f\n' | LC_ALL=C sort > data/local/waves.list
@@ -45,6 +48,12 @@ for set in train test; do
   utils/utt2spk_to_spk2utt.sh "$dir/utt2spk" > "$dir/spk2utt"
 done
 n_train=$(wc -l < data/train/utt2spk)
+# A smaller corpus than Kaldi's 60 files: at least one training file stays in train_nodev (fewer
+# than 2 * num_dev training files made the step 0, and awk's "NR % 0" selected nothing).
+if [ $(( 2 * num_dev )) -gt "$n_train" ]; then
+  echo "$0: WARNING: $n_train training files: $(( n_train / 2 )) for train_dev instead of --num-dev $num_dev" >&2
+  num_dev=$(( n_train / 2 ))
+fi
 step=$(( n_train / num_dev ))
 awk -v s="$step" -v n="$num_dev" 'NR % s == 0 && NR / s <= n { print $1 }' data/train/utt2spk > data/local/dev.list
 awk 'NR == FNR { d[$1] = 1; next } !($1 in d) { print $1 }' data/local/dev.list data/train/utt2spk > data/local/nodev.list
