@@ -124,6 +124,50 @@ def test_an4_bad_inputs(recipe_dir, an4_root, tmp_path):
     assert "an4_test.transcription:3: expected '<words> (<file-id>)'" in proc.stderr
 
 
+def an4_copy(an4_root: Path, fake: Path) -> Path:
+    """An AN4 layout: a copy of etc/, the test audio linked, each training speaker's folder linked
+    into a folder of its own (so a speaker can be added)."""
+    shutil.copytree(an4_root / "etc", fake / "etc")
+    (fake / "wav/an4_clstk").mkdir(parents=True)
+    (fake / "wav/an4test_clstk").symlink_to(an4_root / "wav/an4test_clstk")
+    for spk in (an4_root / "wav/an4_clstk").iterdir():
+        (fake / "wav/an4_clstk" / spk.name).symlink_to(spk)
+    return fake
+
+
+def test_an4_layout_of_another_copy(recipe_dir, an4_root, tmp_path):
+    """Transcriptions saved by a Windows editor (CRLF, a UTF-8 BOM: it was read into the first
+    utterance's text, 'fcaw-an406-b \ufeffRUBOUT ...', exit 0) read as AN4's own; a recording in no
+    transcription line (an extra speaker's folder) is left out with a warning and a count, not
+    unseen; a transcription that is not UTF-8 is one line naming file and line (was a
+    UnicodeDecodeError traceback)."""
+    recipe = recipe_dir("an4")
+    fake = an4_copy(an4_root, tmp_path / "an4 copy")
+    for name in ("an4_train.transcription", "an4_test.transcription"):
+        path = fake / "etc" / name
+        path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes().replace(b"\n", b"\r\n"))
+    (fake / "etc/an4_train.fileids").write_text((an4_root / "etc/an4_train.fileids").read_text().replace("\n", "\n\n"))
+    (fake / "wav/an4_clstk/newspk").mkdir()
+    shutil.copy(an4_root / "wav/an4_clstk/fash/an251-fash-b.wav", fake / "wav/an4_clstk/newspk/an999-newspk-b.wav")
+    proc = run_sh(["local/data.sh", "--an4-root", str(fake)], cwd=recipe)
+    assert ("1 recording(s) in no line of an4_train.transcription, left out: newspk/an999-newspk-b.wav"
+            in proc.stderr), proc.stderr
+    assert proc.stderr.count("WARNING") == 1
+    test = read_table(recipe / "data/test/text")
+    assert test["fcaw-an406-b"] == "RUBOUT G M E F THREE NINE" and len(test) == 130
+    assert len(read_table(recipe / "data/train/text")) == 948
+    assert not any("\r" in v or "\ufeff" in v for v in test.values())
+    validate(recipe, "train_nodev", "train_dev", "test")
+
+    path = fake / "etc/an4_train.transcription"
+    lines = path.read_bytes().split(b"\r\n")
+    lines[2] = lines[2].replace(b" (", b" CAF\xe9 (")
+    path.write_bytes(b"\r\n".join(lines))
+    proc = run_sh(["local/data.sh", "--an4-root", str(fake)], cwd=recipe, check=False)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "an4_train.transcription:3: not UTF-8 (byte 0xe9 at column " in proc.stderr, proc.stderr
+
+
 def test_an4_raw_bigendian_conversion(recipe_dir, an4_root, tmp_path):
     """The download path: CMU's tarball holds headerless big-endian .raw audio; we convert it to WAV."""
     import numpy as np

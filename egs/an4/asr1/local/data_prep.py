@@ -30,7 +30,16 @@ def prepare(an4_root: Path, out: Path, set_name: str, max_utts: int = 0) -> int:
         raise AsrkitError(f"{trans}: no such file (is {an4_root} a copy of AN4, with etc/ and wav/?)")
     wav_dir = an4_root / "wav" / SETS[set_name]
     rows = {}
-    for lineno, line in enumerate(trans.read_text(encoding="utf-8").splitlines(), 1):
+    named = set()  # <spk>/<file>.wav of every line
+    data = trans.read_bytes()
+    if data.startswith(b"\xef\xbb\xbf"):  # saved by a Windows editor: it was read as part of the first word
+        data = data[3:]
+    for lineno, raw in enumerate(data.splitlines(), 1):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise AsrkitError(f"{trans}:{lineno}: not UTF-8 (byte 0x{raw[e.start]:02x} at column {e.start + 1}); "
+                              f"convert the file, e.g. iconv -f latin1 -t utf-8") from None
         if not line.strip():
             continue
         m = LINE.match(line.strip())
@@ -51,8 +60,17 @@ def prepare(an4_root: Path, out: Path, set_name: str, max_utts: int = 0) -> int:
         if utt in rows:
             raise AsrkitError(f"{trans}:{lineno}: {file_id} appears twice")
         rows[utt] = (spk, " ".join(words).upper(), str(wav.resolve()))
+        named.add(f"{spk}/{file_id}.wav")
     if not rows:
         raise AsrkitError(f"{trans}: no utterances")
+    # A recording no transcription line names is not an utterance (Kaldi's and ESPnet's AN4 preps
+    # are driven by the transcription too), but it is said, with a count, not left out unseen.
+    unnamed = sorted(p.relative_to(wav_dir).as_posix() for p in wav_dir.glob("*/*.wav")
+                     if p.relative_to(wav_dir).as_posix() not in named)
+    if unnamed:
+        shown = ", ".join(unnamed[:3]) + (", ..." if len(unnamed) > 3 else "")
+        print(f"data_prep.py: WARNING: {wav_dir}: {len(unnamed)} recording(s) in no line of {trans.name}, "
+              f"left out: {shown}", file=sys.stderr)
     utts = sorted(rows)
     if max_utts > 0:
         utts = utts[:max_utts]
