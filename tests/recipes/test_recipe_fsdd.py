@@ -476,3 +476,22 @@ def test_fsdd_broken_recording_is_one_line_naming_it(recipe_dir, fsdd_root, tmp_
     errors = [line for line in proc.stderr.splitlines() if "ERROR" in line]
     assert len(errors) == 1 and message in errors[0], proc.stderr
     assert not (recipe / "data/test").exists()
+
+
+def test_loso_folds_default_to_the_speakers_of_the_corpus(recipe_dir, fsdd_root, tmp_path):
+    """Without --speakers, one fold per speaker of --fsdd-root: a corpus with a new speaker gets a
+    fold for it, another corpus its own speakers (the fixed list of FSDD's five left 'mary-ann' in
+    every fold's training and never held out, and a corpus without george stopped at "no
+    recordings of 'george'")."""
+    recipe = recipe_dir("fsdd")
+    corpus = small_fsdd(fsdd_root, tmp_path / "fsdd", ("mary-ann",))
+    proc = run_sh(["local/loso.sh", "--fsdd-root", str(corpus), "--dry-run", "true"], cwd=recipe)
+    folds = [line.split(":")[0] for line in proc.stdout.splitlines()]
+    assert folds == ["fold george", "fold george", "fold jackson", "fold jackson", "fold mary-ann", "fold mary-ann"]
+    proc = run_sh(["local/loso.sh", "--fsdd-root", str(corpus), "--speakers", "theo", "--dry-run", "true"],
+                  cwd=recipe, check=False)
+    assert proc.returncode == 1
+    assert "--speakers: no recordings of 'theo' in " in proc.stderr and "(speakers there: george jackson mary-ann)" in proc.stderr
+    proc = run_sh(["local/loso.sh", "--fsdd-root", str(corpus), "--summary-only", "true"], cwd=recipe)
+    results = (recipe / "RESULTS.md").read_text()
+    assert re.search(r"^\| mary-ann \| unfinished \|", results, re.M) and "--speakers" not in results

@@ -22,7 +22,7 @@
 #        local/loso.sh --fsdd-root /work/shared/corpora/fsdd --summary-only true # while folds still run
 #        local/loso.sh --fsdd-root /work/shared/corpora/fsdd --use-lm true       # the same models + an LM per fold
 # Options of this script: --fsdd-root DIR (required), --speakers "george jackson ..." (the folds, in
-# order), --dir DIR (default loso), --tag NAME (default), --decode-config FILE, --results FILE,
+# order; default: every speaker in --fsdd-root's recordings/, sorted), --dir DIR (default loso), --tag NAME (default), --decode-config FILE, --results FILE,
 # --dry-run true|false, --summary-only true|false; every other option goes to run.sh (and from
 # there to asr.sh). --init-listener an4 (run.sh's default) pretrains on AN4 once per tag, in
 # <dir>/pretrain_an4/exp/<tag> (with the tag's --train-config and --train-args), for every fold;
@@ -31,8 +31,7 @@
 # directory <decode-config>_lm).
 set -euo pipefail
 fsdd_root=          # a copy of FSDD (recordings/); required
-all_speakers="george jackson nicolas theo yweweler"
-speakers=$all_speakers  # the folds, in this order: each one is held out once
+speakers=           # the folds, in this order: each one is held out once (default: every speaker of --fsdd-root)
 dir=loso            # fold directories: <dir>/<speaker>/
 tag=default         # each fold's experiment: <dir>/<speaker>/exp/<tag>
 decode_config=conf/decode.yaml  # as run.sh's (it names the decode directory)
@@ -50,10 +49,20 @@ die() { echo "$0: ERROR: $*" >&2; exit 1; }
 [ -n "$fsdd_root" ] || die "--fsdd-root is required (a copy of https://github.com/Jakobovski/free-spoken-digit-dataset)"
 [ -d "$fsdd_root/recordings" ] || die "--fsdd-root $fsdd_root: no recordings/ folder there"
 [[ "$tag" =~ ^[A-Za-z0-9._-]+$ ]] || die "--tag '$tag': use letters, digits, '.', '_' and '-' only"
+# The speakers of the corpus, named as local/make_connected_digits.py reads them (between the first
+# and the last "_" of <digit>_<speaker>_<take>.wav): FSDD's five, or a sixth (lucas), or another
+# corpus's own. The folds default to all of them (a fixed list of FSDD's five left a new speaker
+# out of every fold, and on another corpus stopped at "no recordings of 'george'").
+all_speakers=$(ls "$fsdd_root/recordings" | sed -nE 's/^[0-9]_([A-Za-z0-9][^[:space:]/]*)_[0-9]+\.[wW][aA][vV]$/\1/p' \
+  | LC_ALL=C sort -u | tr '\n' ' ')
+all_speakers=${all_speakers% }
+[ -n "$all_speakers" ] || die "--fsdd-root $fsdd_root: no recordings named <digit>_<speaker>_<take>.wav in recordings/"
+given_speakers=$speakers
+[ -n "$speakers" ] || speakers=$all_speakers
 read -r -a spk_list <<< "$speakers"
 [ "${#spk_list[@]}" -ge 1 ] || die "--speakers is empty"
 for spk in "${spk_list[@]}"; do
-  ls "$fsdd_root/recordings/"*"_${spk}_"*.wav > /dev/null 2>&1 || die "--speakers: no recordings of '$spk' in $fsdd_root/recordings"
+  [[ " $all_speakers " == *" $spk "* ]] || die "--speakers: no recordings of '$spk' in $fsdd_root/recordings (speakers there: $all_speakers)"
 done
 
 recipe=$(pwd)
@@ -172,7 +181,7 @@ trap 'rm -f "$block"' EXIT
 {
   echo "<!-- loso $dir/$tag/$decode_name -->"
   spk_opt=()
-  [ "$speakers" = "$all_speakers" ] || spk_opt=(--speakers "$speakers")
+  [ -z "$given_speakers" ] || [ "$speakers" = "$all_speakers" ] || spk_opt=(--speakers "$speakers")
   shown=$(show --fsdd-root "$fsdd_root" "${spk_opt[@]}" --dir "$dir" --tag "$tag" --decode-config "$decode_config" \
     "${args[@]}" "${lm_args[@]}")
   echo "LOSO \`$dir\` / \`$tag\` / \`$decode_name\`: \`local/loso.sh ${shown//$recipe\//}\`"
