@@ -74,6 +74,24 @@ def refuse_bom(first_line: bytes, name: str) -> None:
         raise AsrkitError(f"{name}:1: {bom_problem(name)}")
 
 
+def corpus_text_lines(path: PathLike) -> List[Tuple[int, str]]:
+    """(line number, line) of a corpus's own text file (a transcription, a SPEAKERS.TXT), not a
+    Kaldi table: a leading UTF-8 BOM (a Windows editor's) is dropped, CRLF line ends are read as
+    LF, and a line that is not UTF-8 is an error naming the file and line (a UnicodeDecodeError
+    traceback in the recipes' data preps, or, for a BOM, a first word that began with it)."""
+    data = Path(path).read_bytes()
+    if data.startswith(BOM.encode("utf-8")):
+        data = data[len(BOM.encode("utf-8")):]
+    lines = []
+    for lineno, raw in enumerate(data.splitlines(), 1):
+        try:
+            lines.append((lineno, raw.decode("utf-8")))
+        except UnicodeDecodeError as e:
+            raise AsrkitError(f"{path}:{lineno}: not UTF-8 text ({e.reason} at byte {e.start} of the line: "
+                              f"{raw[e.start:e.start + 1]!r}); convert it, e.g. iconv -f latin1 -t utf-8") from None
+    return lines
+
+
 def refuse_cr_only(first_line: bytes, name: str) -> None:
     """The error for text ``name`` whose first line, as read, is the whole input and holds a CR:
     old Mac (CR-only) line endings. Read as one line, its first key took every other line as its

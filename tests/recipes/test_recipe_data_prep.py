@@ -165,7 +165,7 @@ def test_an4_layout_of_another_copy(recipe_dir, an4_root, tmp_path):
     path.write_bytes(b"\r\n".join(lines))
     proc = run_sh(["local/data.sh", "--an4-root", str(fake)], cwd=recipe, check=False)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
-    assert "an4_train.transcription:3: not UTF-8 (byte 0xe9 at column " in proc.stderr, proc.stderr
+    assert "an4_train.transcription:3: not UTF-8 text (invalid continuation byte at byte " in proc.stderr, proc.stderr
 
 
 def test_an4_raw_bigendian_conversion(recipe_dir, an4_root, tmp_path):
@@ -240,6 +240,34 @@ def test_librispeech_data_prep_wav_fixture(recipe_dir, an4_root, tmp_path):
     assert read_table(recipe / "data/dev_clean/spk2gender") == {"100-2000": "f", "101-2000": "m"}
     # Features from the fixture through the real fbank command: the wav.scp entries are readable.
     run_sh(". ./path.sh && asrkit-compute-fbank scp:data/test_clean/wav.scp ark,t:feats.txt", cwd=recipe)
+
+
+def test_librispeech_data_prep_other_copy(recipe_dir, an4_root, tmp_path):
+    """A transcript saved with a UTF-8 BOM reads as any other (it was 'expected 100-2000-<n>
+    <TRANSCRIPT>, got '\\ufeff100-2000-0000 ...''); audio in no transcript line is left out with a
+    warning and a count (was unseen); a reader's name in Latin-1 in SPEAKERS.TXT does not matter
+    (only ids and sex are read; it was a UnicodeDecodeError traceback), and a transcript that is
+    not UTF-8 is one line naming file and line (was a traceback too)."""
+    recipe = recipe_dir("librispeech")
+    root = tmp_path / "LibriSpeech"
+    expected = make_librispeech_fixture(an4_root, root, "wav")
+    chapter = root / "dev-clean/100/2000"
+    trans = chapter / "100-2000.trans.txt"
+    trans.write_bytes(b"\xef\xbb\xbf" + trans.read_bytes().replace(b"\n", b"\r\n"))
+    shutil.copy(chapter / "100-2000-0000.wav", chapter / "100-2000-0099.wav")
+    speakers = root / "SPEAKERS.TXT"
+    speakers.write_bytes(speakers.read_bytes().replace(b"| A\n", b"| Jos\xe9\n"))
+    cmd = f". ./path.sh && local/data_prep.py --audio-ext wav {root}/dev-clean data/dev_clean"
+    proc = run_sh(cmd, cwd=recipe)
+    assert "1 .wav file(s) in no line of a .trans.txt, left out: 100-2000-0099.wav" in proc.stderr, proc.stderr
+    validate(recipe, "dev_clean")
+    text = read_table(recipe / "data/dev_clean/text")
+    assert text == {u: t for u, t in expected.items() if u in text} and len(text) == 6
+    assert read_table(recipe / "data/dev_clean/spk2gender") == {"100-2000": "f", "101-2000": "m"}
+    trans.write_bytes(trans.read_bytes().replace(b"\r\n", b"\xe9\r\n", 1))
+    proc = run_sh(cmd, cwd=recipe, check=False)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert f"{trans}:1: not UTF-8 text (unexpected end of data at byte 39 of the line" in proc.stderr, proc.stderr
 
 
 def test_librispeech_data_prep_flac_pipes(recipe_dir, an4_root, tmp_path):

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from asrkit.data.datadir import write_data_dir
+from asrkit.data.table import corpus_text_lines
 from asrkit.utils.errors import AsrkitError
 
 SETS = {"train": "an4_clstk", "test": "an4test_clstk"}
@@ -31,15 +32,7 @@ def prepare(an4_root: Path, out: Path, set_name: str, max_utts: int = 0) -> int:
     wav_dir = an4_root / "wav" / SETS[set_name]
     rows = {}
     named = set()  # <spk>/<file>.wav of every line
-    data = trans.read_bytes()
-    if data.startswith(b"\xef\xbb\xbf"):  # saved by a Windows editor: it was read as part of the first word
-        data = data[3:]
-    for lineno, raw in enumerate(data.splitlines(), 1):
-        try:
-            line = raw.decode("utf-8")
-        except UnicodeDecodeError as e:
-            raise AsrkitError(f"{trans}:{lineno}: not UTF-8 (byte 0x{raw[e.start]:02x} at column {e.start + 1}); "
-                              f"convert the file, e.g. iconv -f latin1 -t utf-8") from None
+    for lineno, line in corpus_text_lines(trans):  # a BOM dropped (it was read into the first word)
         if not line.strip():
             continue
         m = LINE.match(line.strip())

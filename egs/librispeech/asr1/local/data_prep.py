@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 from asrkit.data.datadir import write_data_dir
-from asrkit.data.table import write_table
+from asrkit.data.table import corpus_text_lines, write_table
 from asrkit.utils.errors import AsrkitError
 
 UTT = re.compile(r"^(\d+)-(\d+)-(\d+)$")
@@ -38,7 +38,7 @@ def prepare(part: Path, out: Path, audio_ext: str, decoder: str) -> int:
         reader, chapter = trans.parent.parent.name, trans.parent.name
         if trans.name != f"{reader}-{chapter}.trans.txt":
             raise AsrkitError(f"{trans}: expected the name {reader}-{chapter}.trans.txt in {trans.parent}")
-        for lineno, line in enumerate(trans.read_text(encoding="utf-8").splitlines(), 1):
+        for lineno, line in corpus_text_lines(trans):  # a BOM dropped; not UTF-8: <file>:<line>: ...
             if not line.strip():
                 continue
             fields = line.split(maxsplit=1)
@@ -58,11 +58,18 @@ def prepare(part: Path, out: Path, audio_ext: str, decoder: str) -> int:
                 wav_scp[utt] = str(audio)
             text[utt] = " ".join(fields[1].split()).upper()
             utt2spk[utt] = f"{reader}-{chapter}"
+    # Audio in no transcript line is not an utterance (as in Kaldi's data_prep.sh), but it is said.
+    unnamed = sorted(p.name for p in part.glob(f"*/*/*.{audio_ext}") if p.stem not in text)
+    if unnamed:
+        shown = ", ".join(unnamed[:3]) + (", ..." if len(unnamed) > 3 else "")
+        print(f"data_prep.py: WARNING: {part}: {len(unnamed)} .{audio_ext} file(s) in no line of a .trans.txt, "
+              f"left out: {shown}", file=sys.stderr)
     write_data_dir(out, wav_scp=wav_scp, text=text, utt2spk=utt2spk)
     speakers_txt = part.parent / "SPEAKERS.TXT"
     if speakers_txt.is_file():
         gender = {}
-        for line in speakers_txt.read_text(encoding="utf-8").splitlines():
+        # Only the ids and the sex are read: a reader's name in another encoding must not stop it.
+        for line in speakers_txt.read_bytes().decode("utf-8", errors="replace").splitlines():
             if line.startswith(";") or "|" not in line:
                 continue
             reader, sex = (f.strip() for f in line.split("|")[:2])
