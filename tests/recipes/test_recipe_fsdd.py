@@ -495,3 +495,20 @@ def test_loso_folds_default_to_the_speakers_of_the_corpus(recipe_dir, fsdd_root,
     proc = run_sh(["local/loso.sh", "--fsdd-root", str(corpus), "--summary-only", "true"], cwd=recipe)
     results = (recipe / "RESULTS.md").read_text()
     assert re.search(r"^\| mary-ann \| unfinished \|", results, re.M) and "--speakers" not in results
+
+
+def test_fsdd_stage0_again_leaves_no_set_of_an_earlier_run(recipe_dir, fsdd_root, tmp_path):
+    """Stage 0 again with other test speakers and --num-dev 0: the earlier dev (which held the new
+    test speaker) is removed, not left for asr.sh to validate on, and a smaller set's recordings
+    replace the earlier, larger set's instead of sitting beside them."""
+    recipe = recipe_dir("fsdd")
+    corpus = small_fsdd(fsdd_root, tmp_path / "fsdd", ("lucas",), takes=7)
+    args = ["local/data.sh", "--fsdd-root", str(corpus), "--dev-takes", "1", "--speed-factors", ""]
+    run_sh(args + ["--test-speakers", "jackson", "--num-train", "12", "--num-dev", "6", "--num-test", "2"], cwd=recipe)
+    assert "lucas" in read_table(recipe / "data/dev/utt2spk").values()
+    proc = run_sh(args + ["--test-speakers", "lucas", "--num-train", "5", "--num-dev", "0", "--num-test", "2"], cwd=recipe)
+    assert "--num-dev 0: removed data/dev of an earlier run" in proc.stderr
+    assert not (recipe / "data/dev").exists() and not (recipe / "data/wav/dev").exists()
+    assert sorted(p.name for p in (recipe / "data/wav/train").iterdir()) == \
+        sorted(Path(w).name for w in read_table(recipe / "data/train/wav.scp").values())
+    assert len(read_table(recipe / "data/train/wav.scp")) == 5

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import shutil
 import sys
 import wave
 from pathlib import Path
@@ -197,6 +198,11 @@ def make_set(name: str, pools: Dict[str, Dict[int, List[Path]]], count: int, rng
         rows.append((utt, spk, " ".join(WORDS[d] for d in digits), str(wav)))
     write_data_dir(out_dir / name, wav_scp={u: w for u, _, _, w in rows}, text={u: t for u, _, t, _ in rows},
                    utt2spk={u: s for u, s, _, _ in rows})
+    # The recordings of an earlier, larger run of this set are no utterance now: removed, not left to fill the disk.
+    made = {Path(w).name for _, _, _, w in rows}
+    for old in (wav_dir / name).glob(f"*-{name}-*.wav"):
+        if old.name not in made:
+            old.unlink()
     # Sorted by utterance id (as the other tables), then time: a stable sort keeps each utterance's order.
     ctm.sort(key=lambda line: line.split(" ", 1)[0])
     with atomic_open(out_dir / name / "ref.ctm") as f:
@@ -266,6 +272,12 @@ def main(argv=None) -> int:
         # One generator per set, seeded from (seed, set), so changing --num-test leaves train as it was.
         for k, (name, count) in enumerate([("train", args.num_train), ("dev", args.num_dev), ("test", args.num_test)]):
             if count <= 0:
+                # An earlier run's set must not stay as if made now: with other --test-speakers its
+                # dev held today's test speaker (asr.sh validated on it without a word).
+                for old in (args.data_dir / name, args.wav_dir / name):
+                    if old.exists():
+                        shutil.rmtree(old)
+                        print(f"{p.prog}: --num-{name} 0: removed {old} of an earlier run", file=sys.stderr)
                 continue
             rng = np.random.default_rng([args.seed, k])
             perturb = speed_factors if name == "train" else []
