@@ -168,6 +168,26 @@ def test_an4_layout_of_another_copy(recipe_dir, an4_root, tmp_path):
     assert "an4_train.transcription:3: not UTF-8 text (invalid continuation byte at byte " in proc.stderr, proc.stderr
 
 
+def test_an4_smaller_copy_takes_num_dev_from_run_sh(recipe_dir, an4_root, tmp_path):
+    """An AN4-layout corpus with 60 training utterances: ESPnet's 100 held out cannot be, and the
+    error said '--num-dev 100', an option run.sh did not take ('./asr.sh: unknown option
+    --num-dev'), with an earlier run's train_nodev left beside the new data/train. run.sh
+    --num-dev N now reaches local/data.sh, and a failed stage 0 leaves no earlier split."""
+    recipe = recipe_dir("an4")
+    fake = an4_copy(an4_root, tmp_path / "an4")
+    trans = fake / "etc/an4_train.transcription"
+    trans.write_text("".join(trans.read_text().splitlines(keepends=True)[:60]))
+    run_sh(["local/data.sh", "--an4-root", str(an4_root), "--max-utts", "20", "--num-dev", "5"], cwd=recipe)
+    proc = run_sh(["./run.sh", "--an4-root", str(fake), "--stop-stage", "0"], cwd=recipe, check=False)
+    assert proc.returncode == 1
+    assert ("data/train has 60 utterances, not more than --num-dev 100 (the utterances held out as "
+            "train_dev: give a smaller --num-dev, e.g. 6; run.sh takes it too)") in proc.stderr, proc.stderr
+    assert not (recipe / "data/train_nodev").exists() and not (recipe / "data/train_dev").exists()
+    run_sh(["./run.sh", "--an4-root", str(fake), "--stop-stage", "0", "--num-dev", "6"], cwd=recipe)
+    assert len(read_table(recipe / "data/train_dev/text")) == 6 and len(read_table(recipe / "data/train_nodev/text")) == 54
+    validate(recipe, "train_nodev", "train_dev", "test")
+
+
 def test_an4_raw_bigendian_conversion(recipe_dir, an4_root, tmp_path):
     """The download path: CMU's tarball holds headerless big-endian .raw audio; we convert it to WAV."""
     import numpy as np

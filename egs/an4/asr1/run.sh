@@ -13,11 +13,12 @@
 #        ./run.sh --an4-root ... --speed-perturb-factors ""       # no speed perturbation
 #        ./run.sh --an4-root ... --ngpu 1 --train-config conf/train.yaml   # the larger 4x320 model
 #        ./run.sh                                                # downloads AN4 from CMU first
-# Options of this script: --an4-root, --stage, --stop-stage, --max-utts; every other option
+# Options of this script: --an4-root, --stage, --stop-stage, --max-utts, --num-dev; every other option
 # goes to asr.sh (./asr.sh --help lists them).
 set -euo pipefail
 an4_root=           # a copy of AN4 (16 kHz WAV + etc/*.transcription); empty: download CMU's tarball
 max_utts=0          # stage 0: keep the first N utterances of train and test (a quick slice; 0: all)
+num_dev=            # stage 0: training utterances held out as train_dev (empty: ESPnet's 100; --max-utts N: N/4)
 stage=0             # 0: data prep; 1-6: asr.sh's stages
 stop_stage=100
 parse_options_passthrough=true
@@ -28,8 +29,10 @@ parse_options_passthrough=true
 . utils/parse_options.sh
 [ "$stage" -le "$stop_stage" ] || { echo "$0: ERROR: --stage $stage is after --stop-stage $stop_stage: nothing to run" >&2; exit 1; }
 
-num_dev=100
-[ "$max_utts" -eq 0 ] || num_dev=$(( max_utts / 4 ))
+if [ -z "$num_dev" ]; then
+  num_dev=100
+  [ "$max_utts" -eq 0 ] || num_dev=$(( max_utts / 4 ))
+fi
 asr_args=(--train-set train_nodev --valid-set train_dev --test-sets "train_dev test"
   --nj 4 --token-type bpe --nbpe 30 --num-avg 5
   --fbank-config conf/fbank.yaml --train-config conf/train_cpu_sp_const.yaml --decode-config conf/decode.yaml

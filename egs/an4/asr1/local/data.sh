@@ -26,9 +26,14 @@ if [ -z "$an4_root" ]; then
 fi
 [ -d "$an4_root/etc" ] && [ -d "$an4_root/wav" ] || die "--an4-root $an4_root: expected etc/ and wav/ there"
 
+[[ "$num_dev" =~ ^[0-9]+$ ]] && [ "$num_dev" -ge 1 ] || die "--num-dev '$num_dev': asrkit-train needs a train_dev of 1 utterance or more"
+# This stage's sets of an earlier run go first: a failure below must not leave them beside a new
+# data/train, for stage 1 to take as made from it.
+rm -rf data/train_dev data/train_nodev
 local/data_prep.py --max-utts "$max_utts" "$an4_root" data
 total=$(wc -l < data/train/utt2spk)
-[ "$total" -gt "$num_dev" ] || die "data/train has $total utterances, not more than --num-dev $num_dev"
+[ "$total" -gt "$num_dev" ] || die "data/train has $total utterances, not more than --num-dev $num_dev" \
+  "(the utterances held out as train_dev: give a smaller --num-dev, e.g. $(( total / 10 > 0 ? total / 10 : 1 )); run.sh takes it too)"
 utils/subset_data_dir.sh --first "$num_dev" data/train data/train_dev
 utils/subset_data_dir.sh --last "$(( total - num_dev ))" data/train data/train_nodev
 echo "$0: data/train_nodev ($(( total - num_dev ))), data/train_dev ($num_dev), data/test ($(wc -l < data/test/utt2spk)) from $an4_root" >&2
