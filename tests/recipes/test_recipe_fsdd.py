@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from debian_packages import require_program
-from recipe_helpers import read_table, run_sh
+from recipe_helpers import path_without, read_table, run_sh
 
 DIGITS = ["ZERO", "ONE", "TWO", "THREE", "FOUR", "FIVE", "SIX", "SEVEN", "EIGHT", "NINE"]
 SPEAKERS = ["george", "jackson", "nicolas", "theo", "yweweler"]
@@ -512,3 +512,18 @@ def test_fsdd_stage0_again_leaves_no_set_of_an_earlier_run(recipe_dir, fsdd_root
     assert sorted(p.name for p in (recipe / "data/wav/train").iterdir()) == \
         sorted(Path(w).name for w in read_table(recipe / "data/train/wav.scp").values())
     assert len(read_table(recipe / "data/train/wav.scp")) == 5
+
+
+def test_run_sh_without_an4_says_how_to_go_on(recipe_dir, fsdd_root, tmp_path):
+    """No --an4-root and AN4 not downloadable (no wget here; offline alike): the download's error,
+    then what to give instead; it ended at the download helper's 're-run to resume', which no
+    re-run offline could follow."""
+    recipe = recipe_dir("fsdd")
+    corpus = small_fsdd(fsdd_root, tmp_path / "fsdd")
+    proc = run_sh(["./run.sh", "--fsdd-root", str(corpus), "--test-speakers", "lucas", "--dev-takes", "1",
+                   "--num-train", "4", "--num-dev", "2", "--num-test", "2", "--stop-stage", "0"], cwd=recipe,
+                  check=False, env={"PATH": path_without({"wget"}, tmp_path / "path")})
+    assert proc.returncode == 1
+    assert proc.stderr.rstrip().splitlines()[-1] == (
+        './run.sh: ERROR: stage 0: AN4 (for --an4-words digits) could not be downloaded (above): give --an4-root '
+        'DIR (a copy of AN4), or --an4-words none --init-listener "" to train on FSDD alone'), proc.stderr

@@ -81,7 +81,9 @@ if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
     --dev-takes "$dev_takes" --num-train "$num_train" --num-dev "$num_dev" --num-test "$num_test"
   if [ "$an4_words" != none ]; then
     local/an4_data.sh --an4-root "$an4_root" --words "$an4_words" --resample "$an4_resample" \
-      "data/an4_8k_$an4_words"
+      "data/an4_8k_$an4_words" || { [ -n "$an4_root" ] || echo "$0: ERROR: stage 0: AN4 (for --an4-words $an4_words)" \
+      "could not be downloaded (above): give --an4-root DIR (a copy of AN4), or --an4-words none --init-listener \"\"" \
+      "to train on FSDD alone" >&2; exit 1; }
     rm -rf "data/$train_set"
     utils/combine_data.sh "data/$train_set" data/train "data/an4_8k_$an4_words"
   fi
