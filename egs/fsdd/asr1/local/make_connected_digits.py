@@ -37,6 +37,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from asrkit.data.datadir import write_data_dir
+from asrkit.features.wav import read_wav_source, resample
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import atomic_open
 
@@ -49,26 +50,33 @@ RATE = 8000
 FRAME = RATE // 100  # 10 ms: the resolution of the speech spans in ref.ctm
 
 
+# Recordings converted to RATE mono on reading (another person's 16 or 44.1 kHz, stereo, 24-bit
+# files in FSDD's layout): path -> what it was, for one warning with a count.
+CONVERTED: Dict[Path, str] = {}
+
+
 def read_wav(path: Path) -> np.ndarray:
-    try:
+    """One recording as float32 in 16-bit sample units at RATE, mono: asrkit's reader (any
+    sample rate, channel count and PCM width libsndfile reads; channels averaged) and its
+    resampler. An empty, truncated, corrupt or unreadable file is a one-line error naming it."""
+    samples, rate = read_wav_source(str(path), str(path), pipes=False)
+    what = []
+    try:  # the reader averages the channels without a word: the warning says so
         with wave.open(str(path), "rb") as w:
-            if w.getframerate() != RATE or w.getsampwidth() != 2 or w.getnchannels() != 1:
-                raise AsrkitError(f"{path}: expected 8 kHz 16-bit mono, got {w.getframerate()} Hz, "
-                                  f"{8 * w.getsampwidth()}-bit, {w.getnchannels()} channel(s)")
-            n = w.getnframes()
-            data = w.readframes(n)
-    except (wave.Error, EOFError) as e:
-        why = str(e) or ("an empty file" if path.stat().st_size == 0 else "the header ends early")
-        raise AsrkitError(f"{path}: not a readable WAV file ({why})") from None
-    except OSError as e:  # a dangling link, no read permission
-        raise AsrkitError(f"{path}: cannot read: {e.strerror or e}") from None
-    # A recording is one digit of an utterance's text: with no audio, or with part of it cut off,
-    # the text would name a word the audio does not hold.
-    if len(data) < 2 * n:
-        raise AsrkitError(f"{path}: truncated WAV file: {len(data) // 2} of the {n} samples its header announces")
-    if n < FRAME:
-        raise AsrkitError(f"{path}: {n} samples ({1000 * n / RATE:.0f} ms): too short to hold a spoken digit")
-    return np.frombuffer(data, dtype="<i2").astype(np.float32)
+            if w.getnchannels() > 1:
+                what.append(f"{w.getnchannels()} channels")
+    except (wave.Error, EOFError, OSError):
+        pass
+    if rate != RATE:
+        what.append(f"{rate} Hz")
+        samples = resample(samples, rate, RATE)
+    if what:
+        CONVERTED[path] = ", ".join(what)
+    # A recording is one digit of an utterance's text: with (almost) no audio the text would name
+    # a word the audio does not hold.
+    if len(samples) < FRAME:
+        raise AsrkitError(f"{path}: {len(samples)} samples ({1000 * len(samples) / RATE:.0f} ms): too short to hold a spoken digit")
+    return samples.astype(np.float32, copy=False)
 
 
 # A 10 ms frame is speech when it is this far above its speaker's noise floor: a quarter of the
@@ -289,6 +297,10 @@ def main(argv=None) -> int:
     except AsrkitError as e:
         print(f"{p.prog}: ERROR: {e}", file=sys.stderr)
         return 1
+    if CONVERTED:
+        shown = ", ".join(f"{path.name} ({what})" for path, what in list(CONVERTED.items())[:3])
+        print(f"{p.prog}: WARNING: {len(CONVERTED)} recording(s) not 8 kHz mono, converted: {shown}"
+              + (", ..." if len(CONVERTED) > 3 else ""), file=sys.stderr)
     return 0
 
 
