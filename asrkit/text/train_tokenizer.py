@@ -7,6 +7,7 @@ atomically. Training is deterministic: a fixed seed and one thread.
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Tuple
 
@@ -121,6 +122,8 @@ def train_sentencepiece(sentences: Iterable[str], config: TokenizerConfig, verbo
         )
     except RuntimeError as e:
         msg = str(e).strip().splitlines()[-1] if str(e).strip() else repr(e)
+        # sentencepiece's own source location and assertion go: "INTERNAL: src/x.cc(744) [(a) == (b)] "
+        msg = re.sub(r"^[A-Z_]+: \S+\.cc\(\d+\) (\[.*?\] )?", "", msg)
         # "Vocabulary size too high" wants a smaller one; "smaller than required_chars" a larger one
         hint = (" (use a smaller --vocab-size)" if "too high" in msg else
                 " (use a larger --vocab-size, or a --character-coverage below 1)" if "smaller than" in msg else "")
