@@ -233,14 +233,38 @@ class LaunchResult:
         failed = sorted(self.failed, key=lambda r: r.index)
         if len(self.results) == 1:
             r = failed[0]
-            return f"job failed{_code_text(r)}, log is in {r.log}"
+            return f"job failed{_code_text(r)}, log is in {r.log}{_error_of(r.log)}"
         listed = failed[:max_listed]
         more = f" and {len(failed) - len(listed)} more ({launch.log_pattern()})" if len(failed) > len(listed) else ""
         name = launch.jobs.name if launch.jobs else "JOB"
         lines = [f"{len(failed)} / {len(self.results)} failed, log is in "
                  + " ".join(r.log for r in listed) + more]
-        lines += [f"  {name}={r.index}{_code_text(r)}: {r.log}" for r in listed]
+        lines += [f"  {name}={r.index}{_code_text(r)}: {r.log}{_error_of(r.log)}" for r in listed]
         return "\n".join(lines)
+
+
+_ERROR_TAIL_BYTES = 65536  # where a failed job's last ERROR line is looked for
+_ERROR_SHOWN_CHARS = 300
+
+
+def _error_of(log: str) -> str:
+    """``: <the log's last ERROR line>`` (asrkit's and Kaldi's one-line errors), or "".
+
+    Kaldi names only the log: the reason (a wrong sample rate, with its --resample hint) was then
+    one more file to open, and a recipe's stage-1 failure read as "1 / 4 failed" on the console.
+    """
+    try:
+        with open(log, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - _ERROR_TAIL_BYTES))
+            tail = f.read().decode("utf-8", "replace")
+    except OSError:
+        return ""  # not written (yet): a Slurm node's log on a slow shared disk
+    errors = [line.strip() for line in tail.splitlines() if line.startswith("ERROR")]
+    if not errors:
+        return ""
+    line = errors[-1]
+    return ": " + (line if len(line) <= _ERROR_SHOWN_CHARS else line[:_ERROR_SHOWN_CHARS - 3] + "...")
 
 
 def _code_text(r: JobResult) -> str:

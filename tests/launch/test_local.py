@@ -67,6 +67,24 @@ def test_failures_are_named_with_their_logs(tmp_path, asrkit):
     check_log(tmp_path / "log/f.3.log", "test 3 -ne 2 -a 3 -ne 4", 0)
 
 
+def test_a_failed_jobs_error_line_is_shown_with_its_log(tmp_path, asrkit):
+    """Kaldi names only the log; the job's own one-line error (a wrong sample rate, with its hint)
+    is shown beside it, so a recipe's failed stage says why on the console."""
+    (tmp_path / "fail.sh").write_text('echo "progress 1/2"; [ "$1" = 2 ] || exit 0\n'
+                                      'echo "ERROR (asrkit-x): u$1.wav: 44100 Hz, expected 16000 (--resample)" >&2\n'
+                                      'echo "a later line"; exit 1\n')
+    proc = asrkit("launch", "JOB=1:3", "log/f.JOB.log", "bash", "fail.sh", "JOB", cwd=tmp_path, check=False)
+    err = proc.stderr.decode()
+    assert proc.returncode == 1
+    assert "JOB=2 (code 1): log/f.2.log: ERROR (asrkit-x): u2.wav: 44100 Hz, expected 16000 (--resample)" in err
+    proc = asrkit("launch", "one.log", "bash", "fail.sh", "2", cwd=tmp_path, check=False)
+    assert ("job failed (code 1), log is in one.log: ERROR (asrkit-x): u2.wav: 44100 Hz, expected 16000 "
+            "(--resample)") in proc.stderr.decode()
+    # a log without an ERROR line adds nothing
+    proc = asrkit("launch", "f.log", "false", cwd=tmp_path, check=False)
+    assert proc.stderr.decode().rstrip().endswith("job failed (code 1), log is in f.log")
+
+
 def test_pipefail_and_single_job_failure(tmp_path, asrkit):
     proc = asrkit("launch", "p.log", "false", "|", "cat", cwd=tmp_path, check=False)
     assert proc.returncode == 1
