@@ -92,15 +92,20 @@ def corpus_text_lines(path: PathLike) -> List[Tuple[int, str]]:
     return lines
 
 
-def refuse_cr_only(first_line: bytes, name: str) -> None:
-    """The error for text ``name`` whose first line, as read, is the whole input and holds a CR:
-    old Mac (CR-only) line endings. Read as one line, its first key took every other line as its
-    value (asrkit-score scored such a reference as one utterance, exit 0; asrkit-tokenize encoded
-    the ids of the other lines). A lone CR inside a line of a file with LF line ends stays part
-    of that line."""
+def cr_only_at(first_line: bytes) -> Optional[int]:
+    """Where the first CR is when ``first_line``, as read, is the whole input and holds one: old
+    Mac (CR-only) line endings; else None. A lone CR inside a line of a file with LF line ends
+    stays part of that line."""
     body = first_line.rstrip(b"\r")
-    if not first_line.endswith(b"\n") and b"\r" in body:
-        at = body.index(b"\r")
+    return body.index(b"\r") if not first_line.endswith(b"\n") and b"\r" in body else None
+
+
+def refuse_cr_only(first_line: bytes, name: str) -> None:
+    """The error for text ``name`` with CR-only line endings (:func:`cr_only_at`). Read as one
+    line, its first key took every other line as its value (asrkit-score scored such a reference
+    as one utterance, exit 0; asrkit-tokenize encoded the ids of the other lines)."""
+    at = cr_only_at(first_line)
+    if at is not None:
         raise AsrkitError(f"{name}: CR-only (old Mac) line endings: no LF, a CR at byte {at} of the input; "
                           f"convert it (tr '\\r' '\\n')")
 
@@ -194,7 +199,8 @@ def iter_table_fast(path: PathLike, allow_empty_value: bool = False) -> Iterator
         raise AsrkitError(no_stdin_data(path))
     try:
         text = data.decode("utf-8")
-        if text.startswith(BOM) or "\0" in text or ("\n" not in text and "\r" in text.rstrip("\r")):
+        lf = data.find(b"\n")
+        if text.startswith(BOM) or "\0" in text or cr_only_at(data if lf < 0 else data[:lf + 1]) is not None:
             raise UnicodeError  # iter_table_lines names it
     except UnicodeError:
         # From the bytes read, not by opening the path again: stdin or a pipe can be read once
@@ -236,9 +242,8 @@ def read_table(path: PathLike, allow_empty_value: bool = False, unique: bool = T
     for key, value, lineno in iter_table_fast(path, allow_empty_value):
         if key in table and unique:
             # The first line is found by reading the file again (no line numbers kept for the
-            # common case); a pipe or stdin gives nothing the second time, where next() without
-            # a default raised StopIteration as a traceback.
-            first = next((n for k, _, n in iter_table_fast(path, allow_empty_value) if k == key), None)
+            # common case); a pipe or stdin gives nothing the second time (None).
+            first = line_of(path, key)
             where = f"first on line {first}" if first is not None else "listed before"
             raise AsrkitError(f"{path}:{lineno}: duplicate key {key!r} ({where})")
         table[key] = value

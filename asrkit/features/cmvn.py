@@ -12,11 +12,11 @@ e.g.::
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import re
 import sys
-import itertools
 from typing import Dict, Iterable, Iterator, List, Mapping, Optional, Tuple, Union
 
 import numpy as np

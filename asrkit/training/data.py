@@ -164,8 +164,9 @@ def load_utterances(data_dir: str, tokenizer, max_missing_ratio: float = 0.05, k
             empty.append(utts[j])
             log.warning("%s: transcript of %r encodes to no tokens, left out", d.file("text"), utts[j])
         # More tokens than feature frames (100 a second at Kaldi's 10 ms shift) is no speech rate
-        # (a fast talker says ~15 characters a second): the transcript is not this audio's. Trained on, one such line (21,000 tokens
-        # on 633 frames) took minutes and GBs of memory per step.
+        # (a fast talker says ~15 characters a second): the transcript is not this audio's.
+        # Trained on, one such line (21,000 tokens on 633 frames) took minutes and GBs of memory
+        # per step.
         frames = np.fromiter((x[2] for x in chunk), dtype=np.int64, count=len(chunk))
         for j in np.flatnonzero(keep & (lengths > frames)):
             implausible.append(utts[j])
