@@ -30,11 +30,12 @@ def checkpoint_state(config: Path) -> dict:
     from asrkit.models.las import LAS
     from asrkit.training import checkpoint as ckpt
     from asrkit.training.config import load_config
+    from asrkit.training.optim import Adam
 
     cfg = load_config(str(config))
     torch.manual_seed(0)
     model = LAS(80, 32, cfg.model)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    opt = Adam(model.parameters(), lr=1e-3)  # asrkit-train's optimizer
     for p in model.parameters():
         p.grad = torch.randn_like(p)
     opt.step()

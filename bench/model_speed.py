@@ -55,12 +55,13 @@ def main() -> None:
     import yaml
 
     from asrkit.models.las import LAS, LASConfig
+    from asrkit.training.optim import Adam
 
     torch.manual_seed(0)
     dev = torch.device(args.device)
     cfg = LASConfig.from_dict(yaml.safe_load(Path(args.config).read_text())["model"])
     model = LAS(args.idim, args.vocab, cfg).to(dev).train()
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    opt = Adam(model.parameters(), lr=1e-3)  # asrkit-train's optimizer
     lengths = an4_lengths(Path(args.an4))
     # sorted like the trainer's length buckets, so padding is what training really sees
     lengths.sort()

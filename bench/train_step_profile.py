@@ -41,6 +41,7 @@ def main() -> None:
     from asrkit.models.las import LAS
     from asrkit.training.config import load_config
     from asrkit.training.sampler import BucketBatchSampler
+    from asrkit.training.optim import Adam
 
     torch.manual_seed(args.seed)
     feats = {k: torch.from_numpy(v.copy()) for k, v in kaldiio.load_scp(args.feats).items()}
@@ -52,7 +53,7 @@ def main() -> None:
     for variant in args.variant or [""]:
         cfg = load_config(args.config, variant.split())
         model = LAS(idim, args.vocab, cfg.model).train()
-        opt = torch.optim.Adam(model.parameters(), 1e-3)
+        opt = Adam(model.parameters(), lr=1e-3)  # asrkit-train's optimizer
         keys = list(feats)
         sampler = BucketBatchSampler([lengths[k] for k in keys], cfg.batching.max_frames,
                                      cfg.batching.max_batch_size, seed=args.seed)
