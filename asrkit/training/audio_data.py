@@ -33,7 +33,7 @@ from asrkit.data.table import ascii_int, iter_table_fast
 from asrkit.features.fbank import FbankConfig, compute_fbank
 from asrkit.features.wav import DEFAULT_MAX_SAMPLES, EXPECT_MONO, WavEntry, read_wav_scp, read_wav_source, resample, speed_perturb
 from asrkit.training.data import FeatureDataset, _Inputs, bad_frame_count
-from asrkit.training.utt_table import StringsBuilder, UttTable
+from asrkit.training.utt_table import PrefixStringsBuilder, UttTable
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.logging import get_logger
 
@@ -63,7 +63,7 @@ def _duration_of_file(source: str, where: str) -> float:
 def raw_inputs(d: DataDir, fbank: FbankConfig, min_speed: float = 1.0) -> _Inputs:
     """The utterances of a raw dump dir (see :func:`asrkit.training.data.load_utterances`)."""
     scp = d.file("wav.scp")
-    sources, rows, lines = StringsBuilder(), {}, array("i")
+    sources, rows, lines = PrefixStringsBuilder(), {}, array("i")
     for key, value, lineno in iter_table_fast(scp):
         if key in rows:
             raise AsrkitError(f"{scp}:{lineno}: duplicate id {key!r}")

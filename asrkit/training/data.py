@@ -29,7 +29,8 @@ from asrkit.data.datadir import DataDir
 from asrkit.data.matrix_io import parse_scp_value, read_entry
 from asrkit.data.table import ascii_int, iter_table_fast, line_of
 from asrkit.text.tokenizer import UnknownTally
-from asrkit.training.utt_table import IntListsBuilder, Strings, StringsBuilder, Utterance, UttTable
+from asrkit.training.utt_table import (IntListsBuilder, PrefixStrings, PrefixStringsBuilder, Strings, StringsBuilder,
+                                       Utterance, UttTable)
 from asrkit.utils.bad_items import max_failures
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.logging import get_logger, progress
@@ -60,7 +61,7 @@ class _Inputs:
     file: Path  # feats.scp or wav.scp: the file the sources' line numbers are of
     keys: List[str]  # utterances, in order
     source_of: Sequence[int]  # row of ``sources`` for the k-th key
-    sources: Strings
+    sources: Union[Strings, PrefixStrings]
     source_lines: np.ndarray
     length_of: Callable[[str], Optional[int]]  # frames of an utterance (None: unknown -> left out)
     length_table: Path  # named when lengths are missing
@@ -92,7 +93,7 @@ def _feats_inputs(d: DataDir) -> _Inputs:
             if key in seen:
                 raise AsrkitError(f"{scp}:{lineno}: duplicate key {key!r}")
             seen.add(key)
-    sources = StringsBuilder()
+    sources = PrefixStringsBuilder()
     sources.add_many(values)
     del values
     built = sources.build()

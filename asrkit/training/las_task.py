@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -62,7 +63,7 @@ class LASTask:
                               f"(shortest utterance: {int(train_set.table.num_frames.min())} frames)")
         log.info("training batches: %d per epoch%s, max_frames=%d, max_batch_size=%s, %d utterances",
                  self.sampler.per_rank, f" per rank ({world_size} ranks)" if world_size > 1 else "", b.max_frames,
-                 b.max_batch_size or "unlimited", sum(len(x) for x in self.sampler.batches))
+                 b.max_batch_size or "unlimited", int(self.sampler.batches.sizes().sum()))
 
     def package(self) -> Tuple[str, Dict[str, Any]]:
         return PACKAGE_FORMAT, self.meta.to_dict()
@@ -96,7 +97,11 @@ class LASTask:
 
     def largest_batch(self) -> Optional[Batch]:
         lengths = self.train_set.table.num_frames
-        batch = max(self.sampler.batches, key=lambda b: (len(b) * max(lengths[i] for i in b), len(b)))
+        batches = self.sampler.batches
+        sizes = batches.sizes()
+        # A batch's first utterance is its longest (the sampler sorts longest first).
+        padded = sizes * lengths[batches.flat[batches.bounds[:-1]]].astype(np.int64)
+        batch = batches[max(range(len(batches)), key=lambda j: (int(padded[j]), int(sizes[j])))]
         readable = SkipBad(self.train_set)
         return split_bad(collate_good([readable[i] for i in batch]))[0]  # bad ones: skipped in the epoch
 
@@ -116,7 +121,7 @@ class LASTask:
         sampler = BucketBatchSampler(self.valid_set.table.num_frames, self.cfg.batching.max_frames,
                                      self.cfg.batching.max_batch_size, shuffle=False)
         # Dev utterances too long for the budget are still validated on, one per batch.
-        loader = make_loader(SkipBad(self.valid_set), sampler.batches + [[i] for i in sampler.too_long],
+        loader = make_loader(SkipBad(self.valid_set), list(sampler.batches) + [[i] for i in sampler.too_long],
                              self.cfg.batching.num_workers, collate_fn=collate_good)
         tot_loss = tot_acc = 0.0
         n = 0

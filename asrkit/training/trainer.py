@@ -466,7 +466,7 @@ class Trainer:
         bad_items = BadItems(log, f"training {items}", failed="were skipped")
         # Kaldi's 5 % is of the epoch's items on all ranks: bad utterances that happen to share a
         # rank must not fail a run the same data passes on one process.
-        total_items = sum(self._gather(sum(len(b) for b in self.sampler.epoch_batches(epoch))))
+        total_items = sum(self._gather(self.sampler.epoch_items(epoch)))
         win_units, win_start = 0, time.perf_counter()
         start = time.perf_counter()
         self.optimizer.zero_grad(set_to_none=True)

@@ -60,3 +60,37 @@ def test_ranks_get_disjoint_batches_same_count(lengths, world):
     assert len(flat) == len(set(flat))  # disjoint
     total = len(ranks[0].batches)
     assert total - len(flat) < world  # at most world-1 batches left out per epoch
+
+
+def _greedy_reference(lengths, max_frames, max_batch_size):
+    """The batching rule spelled out one utterance at a time (what the sampler did before it
+    kept its batches as slices of one array): longest first, ties in input order, a batch closed
+    when one more utterance would take batch size x longest past max_frames."""
+    order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
+    batches, batch, longest = [], [], 0
+    for i in order:
+        if lengths[i] > max_frames:
+            continue
+        longest = max(longest, lengths[i]) if batch else lengths[i]
+        full = max_batch_size and len(batch) >= max_batch_size
+        if batch and (full or (len(batch) + 1) * longest > max_frames):
+            batches.append(batch)
+            batch, longest = [], lengths[i]
+        batch.append(i)
+    return batches + ([batch] if batch else [])
+
+
+def test_batches_follow_the_greedy_rule_on_random_lengths():
+    rng = random.Random(0)
+    for trial in range(300):
+        lens = [rng.choice([0, 1, rng.randint(1, 50), rng.randint(1, 2000)]) for _ in range(rng.randint(0, 300))]
+        max_frames, max_bs = rng.choice([1, 10, 100, 700, 4000]), rng.choice([0, 0, 1, 3, 17])
+        world = rng.choice([1, 2, 3])
+        s = BucketBatchSampler(lens, max_frames, max_bs, seed=trial, rank=rng.randrange(world), world_size=world)
+        assert list(s.batches) == _greedy_reference(lens, max_frames, max_bs), (lens, max_frames, max_bs)
+        # what LASTask.largest_batch relies on
+        assert all(lens[b[0]] == max(lens[i] for i in b) for b in s.batches)
+        for epoch in (1, 2):
+            assert s.epoch_items(epoch) == sum(map(len, s.epoch_batches(epoch)))
+            s.set_epoch(epoch, min(1, s.per_rank))
+            assert list(s) == s.epoch_batches(epoch)[s.start:] and len(s) == len(list(s))

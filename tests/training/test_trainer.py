@@ -168,3 +168,18 @@ def test_resume_takes_the_newest_readable_checkpoint(tmp_path, caplog):
     with pytest.raises(Exception, match="none of the 3 checkpoint\\(s\\) can be read"):
         ckpt.latest_readable_checkpoint(tmp_path)
     assert ckpt.latest_readable_checkpoint(tmp_path / "fresh") is None
+
+
+@pytest.mark.parametrize("max_frames", [700, 1300, 2500, 4000])
+def test_largest_batch_is_the_one_of_most_padded_frames(yesno_setup, max_frames):
+    """What the CUDA memory check runs first: the batch of most padded frames (size x longest),
+    the larger batch on a tie; the first such in the sampler's order."""
+    from asrkit.training.sampler import BucketBatchSampler
+
+    trainer, _, _ = build(yesno_setup)
+    lengths = trainer.task.train_set.table.num_frames
+    trainer.task.sampler = BucketBatchSampler(lengths, max_frames, seed=1)
+    batches = list(trainer.sampler.batches)
+    want = max(batches, key=lambda b: (len(b) * max(int(lengths[i]) for i in b), len(b)))
+    got = trainer.task.largest_batch()
+    assert sorted(got.indices) == sorted(want)

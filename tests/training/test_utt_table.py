@@ -9,7 +9,7 @@ import pytest
 from asrkit.data.table import iter_table, iter_table_fast
 from asrkit.text.tokenizer import Tokenizer
 from asrkit.training.data import FeatureDataset, load_utterances
-from asrkit.training.utt_table import IntListsBuilder, StringsBuilder
+from asrkit.training.utt_table import IntListsBuilder, PrefixStrings, PrefixStringsBuilder, StringsBuilder
 from asrkit.utils.errors import AsrkitError
 
 
@@ -100,3 +100,32 @@ def test_builders_round_trip():
     b.add([70000])  # too big for int16: the column stays int32
     lists = b.build()
     assert lists.flat.dtype == np.int32 and [x.tolist() for x in lists] == [[1, 2], [], [7, 8, 9], [70000]]
+
+
+def test_prefix_strings_round_trip_and_fall_back_to_whole_strings(monkeypatch):
+    values = ["/a/b/feats.1.ark:12", "/a/b/feats.1.ark:345", "/a/b/feats.2.ark:0", "x.ark:7", "plain", "",
+              "sox /c/d.wav -t wav - |", "/w/é.wav", "a:b/c", "trailing/", "ark:/x/y.ark:9"]
+    b = PrefixStringsBuilder()
+    b.add(values[0])
+    b.add_many(values[1:])
+    built = b.build()
+    assert isinstance(built, PrefixStrings) and list(built) == values and len(built) == len(values)
+    assert built.prefixes[:2] == ["/a/b/feats.1.ark:", "/a/b/feats.2.ark:"]
+    assert list(built.take(np.array([2, 0]))) == [values[2], values[0]]
+    assert built.rests.offsets.dtype == np.int32
+    # values that share no prefix: kept whole, not as thousands of prefix strings
+    monkeypatch.setattr(PrefixStringsBuilder, "MAX_PREFIXES", 3)
+    b = PrefixStringsBuilder()
+    b.add_many(values)
+    whole = b.build()
+    assert not isinstance(whole, PrefixStrings) and list(whole) == values
+
+
+def test_feats_scp_values_are_read_back_whole(yesno_setup):
+    """The table's sources are what feats.scp says, line for line, however they are stored."""
+    d = yesno_setup / "dump" / "train"
+    tok = Tokenizer.load(str(yesno_setup / "data" / "lang" / "tokens.model"))
+    table = load_utterances(str(d), tok)
+    scp = dict(line.split(maxsplit=1) for line in (d / "feats.scp").read_text().splitlines())
+    assert [table.source(i) for i in range(len(table))] == [scp[table.utt_id(i)] for i in range(len(table))]
+    assert isinstance(table.sources, PrefixStrings) and len(table.sources.prefixes) == 1
