@@ -131,7 +131,6 @@ def ctc_forced_align(log_probs: torch.Tensor, lens: torch.Tensor, targets: Seque
     score = torch.maximum(last, before)
 
     back_h = back.cpu().numpy()
-    z_h = z.cpu().numpy()
     lp_path = lp.gather(2, z[:, None, :].expand(n, T, S))  # (n, T, S): small next to the alignment
     lp_h = lp_path.cpu().numpy()
     s = end.cpu().numpy().astype(np.int64)

@@ -5,7 +5,6 @@ serve the CTC prefix scorer at decoding time.
 """
 from __future__ import annotations
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 

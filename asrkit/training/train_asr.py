@@ -177,7 +177,6 @@ def _train(args: TrainArgs, exp: Path, dist_info: Optional[DistInfo], rank: int,
         raise AsrkitError(f"{tok_path}: no such file (make it with asrkit-train-tokenizer)")
     tokenizer = Tokenizer.load(str(tok_path))
     cmvn = load_cmvn(args.cmvn)
-    b = cfg.batching
     train_set = _dataset(args, args.train_dir, tokenizer, cmvn, train=True)
     valid_set = None
     if args.valid_dir:
