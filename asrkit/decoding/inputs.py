@@ -52,6 +52,7 @@ class DecodeInputs:
     job: int = 1
     channel: Optional[int] = None
     max_samples: int = DEFAULT_MAX_SAMPLES
+    stdin_taken: Optional[str] = None  # another input the command reads from stdin (--model /dev/stdin)
 
     def __post_init__(self) -> None:
         if len([s for s in (self.feats, self.wav_scp, self.wavs or None) if s]) != 1:
@@ -77,7 +78,13 @@ class DecodeInputs:
             # Read once, for the count, the --nj cut and the audio: a wav.scp that is a pipe
             # (--wav-scp <(...), /dev/stdin) cannot be read twice, and counting it first left
             # nothing to decode ("no utterances to process").
-            entries = read_wav_scp(self.wav_scp, self.segments, channel=self.channel, max_samples=self.max_samples)
+            from asrkit.utils.fileio import names_stdin
+
+            # A wav.scp line "utt -" reads its recording from stdin: not when stdin is the id list.
+            taken = self.stdin_taken or (f"--utt-ids {self.utt_ids}" if self.utt_ids and names_stdin(self.utt_ids)
+                                         else None)
+            entries = read_wav_scp(self.wav_scp, self.segments, channel=self.channel, max_samples=self.max_samples,
+                                   stdin_taken=taken)
         if self.nj > 1:
             from asrkit.data.split import split_scp
 

@@ -29,7 +29,8 @@ import numpy as np
 from asrkit.data.specifier import check_wspecifier, parse_specifier
 from asrkit.data.split import split_scp
 from asrkit.features.fbank import FbankConfig, SampleRateMismatch, compute_fbank
-from asrkit.features.wav import DEFAULT_MAX_SAMPLES, EXPECT_MONO, WavEntry, iter_wavs, read_wav_scp, resample
+from asrkit.features.wav import (DEFAULT_MAX_SAMPLES, EXPECT_MONO, WavEntry, iter_wavs, preload_stdin, read_wav_scp,
+                                 resample)
 from asrkit.utils.bad_items import MAX_FAILED_PERCENT, BadItems
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import AtomicFiles, PathLike, is_stream, name_os_error
@@ -180,6 +181,7 @@ def compute_fbank_table(
     resample: bool = False,
     max_samples: int = DEFAULT_MAX_SAMPLES,
     max_bad_percent: float = MAX_FAILED_PERCENT,
+    stdin_taken: Optional[str] = None,
 ) -> ExtractResult:
     """Extract fbank features for every utterance of ``wav_rspecifier`` into ``feats_wspecifier``.
 
@@ -190,11 +192,12 @@ def compute_fbank_table(
     instead of being an error. ``max_samples`` caps one read (asrkit.features.wav). Raises
     AsrkitError when the inputs are malformed, on a sample-rate mismatch (without ``resample``),
     or when no utterance succeeded or more than ``max_bad_percent`` failed
-    (:mod:`asrkit.utils.bad_items`).
+    (:mod:`asrkit.utils.bad_items`). A recording ``-`` is read from stdin (``stdin_taken``: the
+    caller's other input that reads stdin, which refuses it; see :func:`read_wav_scp`).
     """
     start = time.perf_counter()
     config.check_mel_bins()
-    entries = read_wav_scp(wav_rspecifier, segments, channel, max_samples)
+    entries = read_wav_scp(wav_rspecifier, segments, channel, max_samples, stdin_taken=stdin_taken)
     if not entries:
         raise AsrkitError(f"{segments or wav_rspecifier}: no utterances")
     spec = parse_specifier(feats_wspecifier)
@@ -242,6 +245,7 @@ def compute_fbank_table(
         else:
             ark_names = [job_ark_path(spec.ark, j) for j in range(1, len(pieces) + 1)]
             tmps = [str(files.tmp(a)) for a in ark_names]
+            preload_stdin(entries)
             # Forked, so the workers inherit the parsed entries and config without a second torch import.
             results = run_workers(_job_main, [(j, piece, tmp, spec.text, config, resample)
                                               for j, (piece, tmp) in enumerate(zip(pieces, tmps), 1)],

@@ -52,9 +52,10 @@ import os
 import stat
 import struct
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
-from typing import IO, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import IO, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from asrkit.data.datadir import parse_segment
 from asrkit.data.table import iter_table
@@ -428,17 +429,74 @@ def _read_pipe(cmd: str, what: str, max_samples: int) -> bytearray:
     return data
 
 
+# Kaldi's rxfilename for standard input: a wav.scp line ``utt1 -`` reads that recording from stdin.
+STDIN = "-"
+# What stdin held, once read: (bytes, None) or (None, why it gave no audio). A segments file may
+# cut several utterances from the recording on stdin, in any order, and stdin can be read once.
+_stdin_read: Optional[Tuple[Optional[bytes], Optional[str]]] = None
+
+
+def _stdin_bytes(max_samples: int) -> bytes:
+    """The bytes on this process's stdin, read on the first call; an AsrkitError without the
+    ``what`` prefix (the caller's) when stdin is closed, a terminal or empty."""
+    global _stdin_read
+    if _stdin_read is None:
+        _stdin_read = (None, "stdin is closed")
+        if sys.stdin is not None:
+            try:
+                if os.isatty(0):
+                    # Reading would wait for someone to type the audio in.
+                    _stdin_read = (None, "stdin is a terminal, not audio; pipe the recording in "
+                                         "(e.g. sox in.wav -t wav - | ...) or name its file in the wav.scp")
+                else:
+                    with open(0, "rb", buffering=0, closefd=False) as f:
+                        data = _read_stream(f, "stdin", max_samples)
+                    _stdin_read = (bytes(data), None) if data else (None, "no data on stdin (0 bytes read)")
+            except AsrkitError as e:
+                _stdin_read = (None, str(e))
+            except OSError as e:
+                _stdin_read = (None, f"stdin: cannot read: {e.strerror}")
+    data, why = _stdin_read
+    if data is None:
+        raise AsrkitError(why)
+    return data
+
+
+def preload_stdin(entries: Sequence["WavEntry"]) -> None:
+    """Read stdin now when one of ``entries`` is ``-``: forked workers (compute-fbank --nj) get
+    /dev/null as their stdin (multiprocessing's doing), and two reading it would split the
+    stream between them. The result, audio or the reason there is none, is theirs by the fork."""
+    if any(e.source == STDIN for e in entries):
+        try:
+            _stdin_bytes(entries[0].max_samples)
+        except AsrkitError:
+            pass  # kept, and given to each utterance of the recording when it is read
+
+
 def read_wav_source(source: str, what: str, channel: Optional[int] = DOWNMIX,
-                    max_samples: int = DEFAULT_MAX_SAMPLES, pipes: bool = True) -> Tuple[np.ndarray, int]:
+                    max_samples: int = DEFAULT_MAX_SAMPLES, pipes: bool = True,
+                    stdin: bool = False) -> Tuple[np.ndarray, int]:
     """Read one wav.scp value, a file path or a shell command ending in ``|``, into
     ``(samples (N,) float32 int16-scale, sample_rate)``. ``what`` names it in errors.
 
     ``pipes=False``: ``source`` is a file name and nothing else (audio files given on a command
     line, a ``pathlib.Path``), so a name ending in ``|`` is opened as the file it names, never
     run: a file called ``x;rm -rf ~|`` in a directory a glob lists must not become a command.
+    ``stdin``: the value ``-`` is the audio on stdin (read once, kept for later reads), as in
+    Kaldi; only a table checked by :func:`read_wav_scp` (one ``-`` at most, stdin not read
+    as anything else) may say so, and elsewhere ``-`` is refused.
     """
     if "\0" in source:  # (os.open and subprocess raise ValueError: "embedded null byte")
         raise AsrkitError(f"{what}: the name holds a NUL byte, which no file name or command can")
+    if pipes and source == STDIN:
+        if not stdin:
+            raise AsrkitError(f"{what}: '-' (the recording on stdin) is read by asrkit-compute-fbank, "
+                              f"asrkit-decode --wav-scp and asrkit-align only; name the file here")
+        try:
+            data = _stdin_bytes(max_samples)
+        except AsrkitError as e:
+            raise AsrkitError(f"{what}: {e}") from None
+        return read_audio_bytes(data, what, streamed=True, channel=channel, max_samples=max_samples)
     if pipes and source.endswith("|"):
         cmd = source[:-1].strip()
         data = _read_pipe(cmd, what, max_samples)
@@ -574,7 +632,8 @@ class WavEntry:
         return f"utterance {self.utt_id!r} ({self.where}: {self.source})"
 
     def read_recording(self, what: Optional[str] = None) -> Tuple[np.ndarray, int]:
-        return read_wav_source(self.source, what or self.what, self.channel, self.max_samples)
+        # (a "-" entry got here through read_wav_scp's checks, or a caller's that refuses it)
+        return read_wav_source(self.source, what or self.what, self.channel, self.max_samples, stdin=True)
 
     def load(self, recording: Optional[Tuple[np.ndarray, int]] = None) -> Tuple[np.ndarray, int]:
         """``(samples (N,) float32 int16-scale, sample_rate)``; raises AsrkitError naming the utterance.
@@ -630,12 +689,18 @@ def _scp_path(wav_rspecifier: str) -> str:
 
 
 def read_wav_scp(wav_rspecifier: str, segments: Optional[PathLike] = None, channel: Optional[int] = DOWNMIX,
-                 max_samples: int = DEFAULT_MAX_SAMPLES) -> List[WavEntry]:
+                 max_samples: int = DEFAULT_MAX_SAMPLES, stdin_taken: Optional[str] = None,
+                 stdin_refused: Optional[str] = None) -> List[WavEntry]:
     """The utterances a wav.scp (and optional segments file) describes, in file order.
 
     Malformed lines and duplicate ids are errors naming ``file:line``, raised before any audio
     is read: a broken table is the user's to fix, not something to skip. ``channel`` and
     ``max_samples`` apply to every entry (see the module docstring).
+
+    A recording ``-`` is read from stdin, as in Kaldi. One such line at most, and not when stdin
+    is read as something else: the wav.scp or segments file itself, or the caller's input that
+    ``stdin_taken`` names (``--utt-ids /dev/stdin``); each of these is an error naming the line.
+    ``stdin_refused``: why this caller cannot read a recording from stdin at all (the error).
     """
     if channel is not None and channel < EXPECT_MONO:
         raise AsrkitError(f"--channel must be -1 (mono only) or a channel number >= 0, got {channel}")
@@ -647,6 +712,7 @@ def read_wav_scp(wav_rspecifier: str, segments: Optional[PathLike] = None, chann
         if line.key in recos:
             raise AsrkitError(f"{path}:{line.lineno}: duplicate id {line.key!r} (first on line {recos[line.key][1]})")
         recos[line.key] = (line.value, line.lineno)
+    _check_stdin_entries(path, recos, segments, stdin_taken, stdin_refused)
     if segments is None:
         return [WavEntry(utt, src, f"{path}:{n}", channel=channel, max_samples=max_samples)
                 for utt, (src, n) in recos.items()]
@@ -663,6 +729,28 @@ def read_wav_scp(wav_rspecifier: str, segments: Optional[PathLike] = None, chann
         src, n = recos[reco]
         entries.append(WavEntry(line.key, src, f"{path}:{n}", reco, start, end, channel, max_samples))
     return entries
+
+
+def _check_stdin_entries(path: str, recos: Dict[str, Tuple[str, int]], segments: Optional[PathLike],
+                         stdin_taken: Optional[str], stdin_refused: Optional[str]) -> None:
+    """The ``-`` (stdin) recordings of a wav.scp: refused where stdin cannot hold them (see read_wav_scp)."""
+    first: Optional[Tuple[str, int]] = None
+    for reco, (src, n) in recos.items():
+        if src != STDIN:
+            continue
+        where = f"{path}:{n}: recording {reco!r} is '-' (stdin)"
+        if stdin_refused:
+            raise AsrkitError(f"{where}: {stdin_refused}")
+        if first is not None:
+            # Kaldi reads the second from a stdin already drained: an empty recording at best.
+            raise AsrkitError(f"{where}, as recording {first[0]!r} on line {first[1]} is: stdin holds one "
+                              f"recording; name the others by file")
+        first = (reco, n)
+        taken = stdin_taken or ("the wav.scp itself" if names_stdin(path) else
+                                f"the segments file {segments}" if segments is not None and names_stdin(segments)
+                                else None)
+        if taken:
+            raise AsrkitError(f"{where}, but stdin is read as {taken}: one of the two must be a file")
 
 
 def iter_wavs(entries: List[WavEntry]) -> Iterator[Tuple[WavEntry, Optional[Tuple[np.ndarray, int]], Optional[AsrkitError]]]:

@@ -31,13 +31,19 @@ import numpy as np
 from asrkit.data.datadir import DataDir, parse_segment
 from asrkit.data.table import ascii_int, iter_table_fast
 from asrkit.features.fbank import FbankConfig, compute_fbank
-from asrkit.features.wav import DEFAULT_MAX_SAMPLES, EXPECT_MONO, WavEntry, read_wav_scp, read_wav_source, resample, speed_perturb
+from asrkit.features.wav import (DEFAULT_MAX_SAMPLES, EXPECT_MONO, STDIN, WavEntry, read_wav_scp, read_wav_source, resample,
+                                 speed_perturb)
 from asrkit.training.data import FeatureDataset, _Inputs, bad_frame_count
 from asrkit.training.utt_table import PrefixStringsBuilder, UttTable
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.logging import get_logger
 
 log = get_logger(__name__)
+
+# Kaldi's "-" (the recording on stdin) cannot be a training recording: each is read again every
+# epoch, by DataLoader workers, which multiprocessing gives /dev/null as stdin.
+_NO_STDIN = ("training reads every recording again each epoch, in DataLoader workers, and stdin can be read "
+             "once; write the recording to a file and name it in the wav.scp")
 
 
 def is_raw(data_dir: str) -> bool:
@@ -67,6 +73,8 @@ def raw_inputs(d: DataDir, fbank: FbankConfig, min_speed: float = 1.0) -> _Input
     for key, value, lineno in iter_table_fast(scp):
         if key in rows:
             raise AsrkitError(f"{scp}:{lineno}: duplicate id {key!r}")
+        if value == STDIN:
+            raise AsrkitError(f"{scp}:{lineno}: recording {key!r} is '-' (stdin): {_NO_STDIN}")
         rows[key] = len(sources)
         sources.add(value)
         lines.append(lineno)
@@ -164,7 +172,7 @@ class AudioDataset(FeatureDataset):
         self.epoch = 1
         self.noises: List[WavEntry] = []
         if self.augment is not None and self.augment.noise_scp:
-            self.noises = read_wav_scp(self.augment.noise_scp)
+            self.noises = read_wav_scp(self.augment.noise_scp, stdin_refused=_NO_STDIN)
             if not self.noises:
                 raise AsrkitError(f"{self.augment.noise_scp}: no noise recordings")
         if cache and self.augment is not None:

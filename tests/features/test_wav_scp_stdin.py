@@ -1,0 +1,145 @@
+"""A wav.scp recording ``-`` is read from stdin, as Kaldi's rxfilename ``-``: once, and only where
+stdin holds nothing else. Each case runs the command as a user's shell would, audio piped in."""
+from __future__ import annotations
+
+import os
+import pty
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from asrkit.data.datadir import DataDir
+from asrkit.features.fbank import FbankConfig
+from asrkit.features.wav import read_wav_scp, read_wav_source
+from asrkit.training.audio_data import raw_inputs
+from asrkit.utils.errors import AsrkitError
+
+EIGHT_KHZ = ("--sample-frequency", "8000")
+
+
+@pytest.fixture(scope="module")
+def waves(yesno_root):
+    return sorted((yesno_root / "waves_yesno").glob("*.wav"))[:2]
+
+
+def run(args, stdin=None, input=None, cwd=None):
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    return subprocess.run([sys.executable, "-m", "asrkit", *map(str, args)], stdin=stdin, input=input,
+                          capture_output=True, cwd=cwd, env=env, timeout=300)
+
+
+def error_line(proc) -> str:
+    assert proc.returncode != 0, proc.stderr.decode()
+    lines = [ln for ln in proc.stderr.decode().splitlines() if ln.startswith("ERROR")]
+    assert len(lines) == 1 and "Traceback" not in proc.stderr.decode(), proc.stderr.decode()
+    return lines[0]
+
+
+def test_compute_fbank_reads_dash_from_stdin_as_the_file(tmp_path, waves):
+    a, b = waves
+    (tmp_path / "by_path.scp").write_text(f"u1 {a}\nu2 {b}\n")
+    (tmp_path / "dash.scp").write_text(f"u1 -\nu2 {b}\n")
+    assert run(["compute-fbank", *EIGHT_KHZ, "scp:by_path.scp", "ark,t:by_path.txt"], cwd=tmp_path).returncode == 0
+    expected = (tmp_path / "by_path.txt").read_bytes()
+    with open(a, "rb") as f:
+        proc = run(["compute-fbank", *EIGHT_KHZ, "scp:dash.scp", "ark,t:dash.txt"], stdin=f, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert (tmp_path / "dash.txt").read_bytes() == expected
+    # --nj 2: the workers are forked with /dev/null as stdin; the parent's read is theirs
+    proc = run(["compute-fbank", *EIGHT_KHZ, "--nj", "2", "scp:dash.scp", "ark,t:nj.txt"], input=a.read_bytes(),
+               cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert (tmp_path / "nj.1.txt").read_bytes() + (tmp_path / "nj.2.txt").read_bytes() == expected
+
+
+def test_segments_of_the_stdin_recording_in_any_order(tmp_path, waves):
+    a, b = waves
+    (tmp_path / "by_path.scp").write_text(f"r1 {a}\nr2 {b}\n")
+    (tmp_path / "dash.scp").write_text(f"r1 -\nr2 {b}\n")
+    # r1's pieces are not consecutive: the second is cut from the stdin read kept, not a re-read
+    (tmp_path / "segments").write_text("s1 r1 0.0 2.0\ns2 r2 0.0 1.0\ns3 r1 3.0 5.0\n")
+    run(["compute-fbank", *EIGHT_KHZ, "--segments", "segments", "scp:by_path.scp", "ark,t:by_path.txt"], cwd=tmp_path)
+    proc = run(["compute-fbank", *EIGHT_KHZ, "--segments", "segments", "scp:dash.scp", "ark,t:dash.txt"],
+               input=a.read_bytes(), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert (tmp_path / "dash.txt").read_bytes() == (tmp_path / "by_path.txt").read_bytes()
+
+
+def test_stdin_that_holds_no_recording_is_named_with_the_line(tmp_path, waves):
+    (tmp_path / "wav.scp").write_text("u1 -\n")
+    args = ["compute-fbank", *EIGHT_KHZ, "scp:wav.scp", "ark,t:out.txt"]
+    empty = error_line(run(args, stdin=subprocess.DEVNULL, cwd=tmp_path))
+    assert "wav.scp:1: -" in empty and "no data on stdin (0 bytes read)" in empty
+    closed = subprocess.run(["sh", "-c", f"exec {sys.executable} -m asrkit " + " ".join(args) + " <&-"],
+                            capture_output=True, cwd=tmp_path)
+    assert "wav.scp:1: -" in error_line(closed) and "stdin is closed" in error_line(closed)
+    main, sub = pty.openpty()
+    try:
+        tty = error_line(run(args, stdin=sub, cwd=tmp_path))
+    finally:
+        os.close(sub)
+        os.close(main)
+    assert "wav.scp:1: -" in tty and "stdin is a terminal" in tty
+    assert not (tmp_path / "out.txt").exists()
+
+
+def test_a_second_dash_or_stdin_read_as_something_else_is_refused(tmp_path, waves):
+    a = waves[0]
+    (tmp_path / "two.scp").write_text(f"u1 -\nu2 {a}\nu3 -\n")
+    two = error_line(run(["compute-fbank", *EIGHT_KHZ, "scp:two.scp", "ark,t:out.txt"], input=a.read_bytes(),
+                         cwd=tmp_path))
+    assert "two.scp:3: recording 'u3' is '-' (stdin), as recording 'u1' on line 1 is" in two
+    (tmp_path / "wav.scp").write_text("r1 -\n")
+    seg = error_line(run(["compute-fbank", *EIGHT_KHZ, "--segments", "/dev/stdin", "scp:wav.scp", "ark,t:out.txt"],
+                         input=b"s1 r1 0 1\n", cwd=tmp_path))
+    assert "wav.scp:1: recording 'r1' is '-' (stdin), but stdin is read as the segments file /dev/stdin" in seg
+    conf = error_line(run(["compute-fbank", "--config", "/dev/stdin", "scp:wav.scp", "ark,t:out.txt"],
+                          input=b"sample_frequency: 8000\n", cwd=tmp_path))
+    assert "wav.scp:1: recording 'r1' is '-' (stdin), but stdin is read as --config /dev/stdin" in conf
+    # the wav.scp itself on stdin: its "-" line could only be the rest of the table
+    itself = error_line(run(["compute-fbank", *EIGHT_KHZ, "scp:/dev/stdin", "ark,t:out.txt"], input=b"r1 -\n",
+                            cwd=tmp_path))
+    assert "/dev/stdin:1: recording 'r1' is '-' (stdin), but stdin is read as the wav.scp itself" in itself
+    assert not (tmp_path / "out.txt").exists()
+
+
+def test_training_and_other_readers_refuse_dash_by_line(tmp_path):
+    d = tmp_path / "raw"
+    d.mkdir()
+    (d / "wav.scp").write_text("u1 /no/such.wav\nu2 -\n")
+    (d / "text").write_text("u1 A\nu2 B\n")
+    with pytest.raises(AsrkitError, match=r"wav.scp:2: recording 'u2' is '-' \(stdin\): training reads every "
+                                          r"recording again each epoch"):
+        raw_inputs(DataDir(str(d)), FbankConfig())
+    with pytest.raises(AsrkitError, match=r"wav.scp:2: recording 'u2' is '-' \(stdin\): no stdin here"):
+        read_wav_scp(str(d / "wav.scp"), stdin_refused="no stdin here")
+    # a caller that never checked the table (asrkit-perturb-data-dir-speed's copies) does not read stdin
+    with pytest.raises(AsrkitError, match=r"^recording 'u2': '-' \(the recording on stdin\) is read by "):
+        read_wav_source("-", "recording 'u2'")
+
+
+def test_decode_and_align_read_dash_from_stdin(tmp_path, yesno_root):
+    pytest.importorskip("sentencepiece")
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "decoding"))
+    from test_decode_cli import build_model
+
+    wavs = sorted((yesno_root / "waves_yesno").glob("*.wav"))[:3]
+    sentences = [" ".join("YES" if c == "1" else "NO" for c in w.stem.split("_")) for w in wavs]
+    model = build_model(tmp_path, wavs, sentences, 8000, 23, "yesno")
+    (tmp_path / "by_path.scp").write_text(f"u1 {wavs[0]}\nu2 {wavs[1]}\n")
+    (tmp_path / "dash.scp").write_text(f"u1 -\nu2 {wavs[1]}\n")
+    base = ["decode", "--model", model, "--ctc-weight", "0", "--beam", "2"]
+    expected = run([*base, "--wav-scp", "by_path.scp"], cwd=tmp_path)
+    assert expected.returncode == 0, expected.stderr.decode()
+    got = run([*base, "--wav-scp", "dash.scp"], input=wavs[0].read_bytes(), cwd=tmp_path)
+    assert got.returncode == 0, got.stderr.decode()
+    assert got.stdout == expected.stdout and got.stdout.count(b"\n") == 2
+    (tmp_path / "ids").write_text("u1\n")
+    ids = error_line(run([*base, "--wav-scp", "dash.scp", "--utt-ids", "/dev/stdin"], input=b"u1\n", cwd=tmp_path))
+    assert "dash.scp:1: recording 'u1' is '-' (stdin), but stdin is read as --utt-ids /dev/stdin" in ids
+    (tmp_path / "text").write_text(f"u1 {sentences[0]}\nu2 {sentences[1]}\n")
+    align = error_line(run(["align", "--model", model, "dash.scp", "-", "ctm"], input=b"u1 YES\n", cwd=tmp_path))
+    assert "dash.scp:1: recording 'u1' is '-' (stdin), but stdin is read as <text-file> /dev/stdin" in align
+    assert not (tmp_path / "ctm").exists()
