@@ -198,24 +198,68 @@ def _scp_arks(scp: str) -> List[str]:
 
 
 def wav_scp_files_named(wav_scp: Optional[PathLike], outputs: Sequence[Optional[PathLike]]) -> List[str]:
-    """The audio files ``wav_scp``'s plain entries name that share a base name with one of
-    ``outputs``: the ones an output could be (``--ctm data/a.wav`` replaced a recording the run
-    read). Only those, by a string test per line: a real path for each of 300k lines costs a
-    second. Pipes (``sox x.wav -t wav - |``) are no file; a wav.scp that is a stream or cannot be
-    read adds none."""
-    bases = {os.path.basename(os.fspath(o)) for o in outputs if o is not None and os.fspath(o)}
-    if wav_scp is None or not bases or os.fspath(wav_scp) == "-" or is_stream(wav_scp):
+    """The audio files ``wav_scp``'s plain entries name that an output could be (``--ctm
+    data/a.wav`` replaced a recording the run read), for :func:`check_distinct_files` to judge.
+
+    Only those, found cheaply: a real path for each of 300k lines costs a second. An entry is
+    one when its base name is an output's, or its real file's (an output that is a symlink
+    ``x.ctm -> a.wav``); or, only when an output already exists as a file (a rerun), when it
+    is a symlink whose target is that file (``data/wav/u1.wav -> /corpus/a.wav`` and ``--ctm
+    /corpus/a.wav``): symlinks are found by listing each directory once (no stat per line)
+    and only they are stat'ed. Pipes (``sox x.wav -t wav - |``) and ``-`` (stdin) are no file;
+    a wav.scp that is a stream or cannot be read adds none."""
+    names = [os.fspath(o) for o in outputs if o is not None and os.fspath(o) and not is_stream(o)]
+    if wav_scp is None or not names or os.fspath(wav_scp) == "-" or is_stream(wav_scp):
         return []
+    bases = {os.path.basename(n) for n in names} | {os.path.basename(os.path.realpath(n)) for n in names}
+    existing = set()
+    for n in names:
+        try:
+            st = os.stat(n)
+        except (OSError, ValueError):
+            continue
+        existing.add((st.st_dev, st.st_ino))
     from asrkit.data.table import iter_table_fast
 
     found = []
+    symlinks: Dict[str, set] = {}  # directory -> the names of the symlinks in it
     try:
         for _, value, _ in iter_table_fast(wav_scp):
-            if not value.endswith("|") and value.rsplit("/", 1)[-1] in bases:
+            if value.endswith("|") or value == "-":
+                continue
+            head, slash, base = value.rpartition("/")
+            if base in bases:
+                found.append(value)
+            elif existing and base in _symlinks_in(head or slash or ".", symlinks) and _identity(value) in existing:
                 found.append(value)
     except AsrkitError:
         return []  # the reader names it
     return found
+
+
+def _symlinks_in(directory: str, cache: Dict[str, set]) -> set:
+    """The names of the symlinks in ``directory`` (cached), from one listing: the file types a
+    directory listing gives need no stat per file."""
+    names = cache.get(directory)
+    if names is None:
+        names = set()
+        try:
+            with os.scandir(directory) as it:
+                for entry in it:
+                    if entry.is_symlink():
+                        names.add(entry.name)
+        except (OSError, ValueError):
+            pass
+        cache[directory] = names
+    return names
+
+
+def _identity(path: str) -> Optional[Tuple[int, int]]:
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return st.st_dev, st.st_ino
 
 
 def check_distinct_files(outputs: Sequence[Tuple[Optional[PathLike], L]],
