@@ -18,8 +18,9 @@ from asrkit.scoring.tokens import LEVELS, tokenize
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.logging import progress
 
-# The largest alignment of one utterance (reference x hypothesis tokens): a byte each, so 2 GB.
-# An hour-long recording scored as one utterance is ~9,000 words and ~45,000 characters: 2.0e9.
+# The largest alignment of one utterance (reference x hypothesis tokens): two bits each, so 512 MB,
+# and about half a minute (45,000 x 45,000 words: 32 s, 530 MB). An hour-long recording scored as
+# one utterance is ~9,000 words and ~45,000 characters: 2.0e9.
 MAX_ALIGN_CELLS = 2 ** 31
 
 def sclite_speaker(utt_id: str) -> str:
@@ -267,12 +268,12 @@ def score_texts(
             ref_tokens, hyp_tokens = tokenize(ref_text, level), tokenize(hyp.get(utt, ""), level)
             cells = len(ref_tokens) * len(hyp_tokens)
             if cells > MAX_ALIGN_CELLS:
-                # The alignment keeps one byte per (ref, hyp) token pair and visits each in Python
-                # (~1.5 us): two 10 MB lines (5M words each) ran for days towards a 25 TB table.
+                # The alignment keeps two bits per (ref, hyp) token pair: two 10 MB lines (5M words
+                # each) would need a 6 TB table (they ran for days towards it, a Python step a cell).
                 raise AsrkitError(
                     f"utterance {utt!r}: {len(ref_tokens)} reference x {len(hyp_tokens)} hypothesis "
                     f"{'words' if level == 'word' else 'characters'} is {cells:.3g} alignment cells, over the "
-                    f"{MAX_ALIGN_CELLS:.3g} asrkit-score aligns (2 GB, about an hour); cut such a transcript into "
+                    f"{MAX_ALIGN_CELLS:.3g} asrkit-score aligns (512 MB, about half a minute); cut such a transcript into "
                     f"utterances (Kaldi segments)")
             ali = align(ref_tokens, hyp_tokens, case_sensitive)
             utts.append(UttScore(utt, spk, ali, error_counts(ali)))
