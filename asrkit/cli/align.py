@@ -75,7 +75,8 @@ def main(model_path: str, segments: Optional[str], channel: Optional[int], word_
 
     check_outputs_spare_inputs([(ctm_out, f"<ctm-out> {ctm_out}")],
                                [("<text-file>", Path(text)), ("<wav-rspecifier>", wav_rspecifier),
-                                ("--segments", Path(segments) if segments else None), ("--model", Path(model_path))])
+                                ("--segments", Path(segments) if segments else None), ("--model", Path(model_path))],
+                               wav_sources=inputs.wav_sources())
     transcripts = read_table(text, allow_empty_value=True)
     rec = Recognizer.from_files(model_path, config)
     if not rec.has_ctc:

@@ -148,7 +148,7 @@ def main(model_path: Optional[str], config_path: Optional[str], print_config: bo
                            ("--model", model_path), ("--lm", lm_path), ("--config", config_path),
                            ("--segments", segments), ("--utt-ids", utt_ids))]
                        + [("--feats", feats), ("--wav-scp", wav_scp)] + [("the audio file", Path(w)) for w in wavs],
-                       scp_lines=("--feats",))
+                       scp_lines=("--feats",), wav_sources=inputs.wav_sources())
     if out is not None:
         setup_logging(1 if log.isEnabledFor(logging.DEBUG) else 0, str(out / "log" / "decode.log"))
         log.info("command line: asrkit-decode %s", " ".join(sys.argv[1:]))

@@ -197,7 +197,8 @@ def _scp_arks(scp: str) -> List[str]:
     return sorted(arks)
 
 
-def wav_scp_files_named(wav_scp: Optional[PathLike], outputs: Sequence[Optional[PathLike]]) -> List[str]:
+def wav_scp_files_named(wav_scp: Optional[PathLike], outputs: Sequence[Optional[PathLike]],
+                        values: Optional[Sequence[str]] = None) -> List[str]:
     """The audio files ``wav_scp``'s plain entries name that an output could be (``--ctm
     data/a.wav`` replaced a recording the run read), for :func:`check_distinct_files` to judge.
 
@@ -207,9 +208,12 @@ def wav_scp_files_named(wav_scp: Optional[PathLike], outputs: Sequence[Optional[
     is a symlink whose target is that file (``data/wav/u1.wav -> /corpus/a.wav`` and ``--ctm
     /corpus/a.wav``): symlinks are found by listing each directory once (no stat per line)
     and only they are stat'ed. Pipes (``sox x.wav -t wav - |``) and ``-`` (stdin) are no file;
-    a wav.scp that is a stream or cannot be read adds none."""
+    a wav.scp that is a stream or cannot be read adds none. ``values``: its lines' values, read
+    already by the caller (then the file is not read here, and may be a stream)."""
     names = [os.fspath(o) for o in outputs if o is not None and os.fspath(o) and not is_stream(o)]
-    if wav_scp is None or not names or os.fspath(wav_scp) == "-" or is_stream(wav_scp):
+    if not names:
+        return []
+    if values is None and (wav_scp is None or os.fspath(wav_scp) == "-" or is_stream(wav_scp)):
         return []
     bases = {os.path.basename(n) for n in names} | {os.path.basename(os.path.realpath(n)) for n in names}
     existing = set()
@@ -224,7 +228,7 @@ def wav_scp_files_named(wav_scp: Optional[PathLike], outputs: Sequence[Optional[
     found = []
     symlinks: Dict[str, set] = {}  # directory -> the names of the symlinks in it
     try:
-        for _, value, _ in iter_table_fast(wav_scp):
+        for value in (values if values is not None else (v for _, v, _ in iter_table_fast(wav_scp))):
             if value.endswith("|") or value == "-":
                 continue
             head, slash, base = value.rpartition("/")

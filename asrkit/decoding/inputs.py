@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import itertools
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, List, Optional, Sequence, Tuple
 
@@ -53,6 +53,7 @@ class DecodeInputs:
     channel: Optional[int] = None
     max_samples: int = DEFAULT_MAX_SAMPLES
     stdin_taken: Optional[str] = None  # another input the command reads from stdin (--model /dev/stdin)
+    _entries: Optional[list] = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if len([s for s in (self.feats, self.wav_scp, self.wavs or None) if s]) != 1:
@@ -71,20 +72,7 @@ class DecodeInputs:
     def open(self, featurize: Featurize) -> Tuple[Iterator[Item], Optional[int]]:
         """(the items to decode, how many there are or None for an ark stream)."""
         wanted = read_utt_ids(self.utt_ids) if self.utt_ids else None
-        entries = None
-        if self.wav_scp:
-            from asrkit.features.wav import read_wav_scp
-
-            # Read once, for the count, the --nj cut and the audio: a wav.scp that is a pipe
-            # (--wav-scp <(...), /dev/stdin) cannot be read twice, and counting it first left
-            # nothing to decode ("no utterances to process").
-            from asrkit.utils.fileio import names_stdin
-
-            # A wav.scp line "utt -" reads its recording from stdin: not when stdin is the id list.
-            taken = self.stdin_taken or (f"--utt-ids {self.utt_ids}" if self.utt_ids and names_stdin(self.utt_ids)
-                                         else None)
-            entries = read_wav_scp(self.wav_scp, self.segments, channel=self.channel, max_samples=self.max_samples,
-                                   stdin_taken=taken)
+        entries = self.wav_entries() if self.wav_scp else None
         if self.nj > 1:
             from asrkit.data.split import split_scp
 
@@ -112,6 +100,29 @@ class DecodeInputs:
         errors = [(u, None, AsrkitError(f"utterance {u!r}: not among the audio files given")) for u in missing]
         return itertools.chain(errors, from_wav_files([by_id[u] for u in keep], featurize, self.channel,
                                                       self.max_samples)), total
+
+    def wav_entries(self) -> list:
+        """The --wav-scp's entries (:func:`asrkit.features.wav.read_wav_scp`), read on the first call
+        and kept: the same-file check of the outputs and the decoding share one read."""
+        if self._entries is None:
+            from asrkit.features.wav import read_wav_scp
+            from asrkit.utils.fileio import names_stdin
+
+            # Read once, for the output check, the count, the --nj cut and the audio: a wav.scp
+            # that is a pipe (--wav-scp <(...), /dev/stdin) cannot be read twice, and counting it
+            # first left nothing to decode ("no utterances to process"). A line "utt -" reads its
+            # recording from stdin: not when stdin is the id list.
+            taken = self.stdin_taken or (f"--utt-ids {self.utt_ids}" if self.utt_ids and names_stdin(self.utt_ids)
+                                         else None)
+            self._entries = read_wav_scp(self.wav_scp, self.segments, channel=self.channel,
+                                         max_samples=self.max_samples, stdin_taken=taken)
+        return self._entries
+
+    def wav_sources(self) -> dict:
+        """{--wav-scp: the values its entries read} for the outputs' same-file check, or {}."""
+        if not self.wav_scp:
+            return {}
+        return {self.wav_scp: list(dict.fromkeys(e.source for e in self.wav_entries()))}
 
     def all_ids(self, entries=None) -> List[str]:
         """Every utterance id of the source, in order (an error for an ark stream, or an scp that is

@@ -158,7 +158,8 @@ DIR_OUTPUTS = ("text", "nbest.jsonl", "decode.yaml", "log/decode.log")
 
 
 def check_output_paths(output_dir: Optional[Path], ctm: Optional[Path], segments: Optional[Path],
-                       inputs: Sequence[Tuple[str, Any]] = (), scp_lines: Sequence[str] = ()) -> None:
+                       inputs: Sequence[Tuple[str, Any]] = (), scp_lines: Sequence[str] = (),
+                       wav_sources: Optional[Dict[str, Sequence[str]]] = None) -> None:
     """Refuse a --ctm or --segments-out that is another output of the run: both would be written
     to one temporary file (or decode.yaml written over the CTM) and renamed into place, a
     garbled or lost output with exit 0. Streams (/dev/stdout) may be shared. ``inputs``: (option,
@@ -168,12 +169,13 @@ def check_output_paths(output_dir: Optional[Path], ctm: Optional[Path], segments
         outputs += [(output_dir / name, f"--output-dir's {name}") for name in DIR_OUTPUTS]
     outputs += [(path, f"{option} {path}") for option, path in (("--ctm", ctm), ("--segments-out", segments))]
     check_outputs_spare_inputs(outputs, inputs, scp_lines, among_outputs=lambda path, label, _, first: (
-        f"{label} is the same file as {first}: give it a path of its own"))
+        f"{label} is the same file as {first}: give it a path of its own"), wav_sources=wav_sources)
 
 
 def check_outputs_spare_inputs(outputs: Sequence[Tuple[Any, str]], inputs: Sequence[Tuple[str, Any]],
                                scp_lines: Sequence[str] = (), among_outputs=None,
-                               wav_scps: Sequence[str] = ("--wav-scp", "<wav-rspecifier>")) -> None:
+                               wav_scps: Sequence[str] = ("--wav-scp", "<wav-rspecifier>"),
+                               wav_sources: Optional[Dict[str, Sequence[str]]] = None) -> None:
     """Refuse an output ((path, how the user named it); streams are written in place and pass)
     that is a file the run reads: it is renamed over the input at the end, so a slip
     (--segments-out data/x/segments given with --segments data/x/segments, asrkit-align's
@@ -182,7 +184,8 @@ def check_outputs_spare_inputs(outputs: Sequence[Tuple[Any, str]], inputs: Seque
     ``scp_lines`` read matrices through their scp, so the arks its lines name are inputs too
     (--ctm dump/x/feats.ark with --feats scp:dump/x/feats.scp replaced the features); the options
     in ``wav_scps`` are wav.scp tables, whose recordings are inputs too (--ctm data/a.wav). See
-    :func:`asrkit.data.specifier.check_distinct_files`."""
+    :func:`asrkit.data.specifier.check_distinct_files`. ``wav_sources``: {a wav.scp as given: the
+    values of its lines}, for a table the command has read already (not read again here)."""
     from asrkit.data.specifier import check_distinct_files, spec_files, wav_scp_files_named
     from asrkit.features.wav import scp_path_or_none
 
@@ -190,7 +193,8 @@ def check_outputs_spare_inputs(outputs: Sequence[Tuple[Any, str]], inputs: Seque
             for f in spec_files(value, scp_lines=option in scp_lines)]
     read += [(f, f"the recording {f} of {option} {value}") for option, value in inputs
              if value is not None and option in wav_scps
-             for f in wav_scp_files_named(scp_path_or_none(str(value)), [o for o, _ in outputs])]
+             for f in wav_scp_files_named(scp_path_or_none(str(value)), [o for o, _ in outputs],
+                                          (wav_sources or {}).get(str(value)))]
     check_distinct_files(outputs, read, among_outputs=among_outputs, over_input=lambda _, label, __, inp: (
         f"{label} is the same file as {inp}, which the run reads: it would be overwritten; give the output a "
         f"path of its own"))

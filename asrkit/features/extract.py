@@ -158,8 +158,9 @@ def _check_distinct_outputs(spec, pieces, utt2num_frames, side_dir, wav_rspecifi
     if side_dir is not None:
         named.append((str(side_dir / "fbank.yaml"), "fbank.yaml (written beside the scp or ark)"))
     inputs = [(_scp_path(wav_rspecifier), "the wav.scp read")]
+    sources = list(dict.fromkeys(e.source for piece in pieces for e in piece))  # (the table read once)
     inputs += [(f, "a recording the wav.scp names") for f in wav_scp_files_named(_scp_path(wav_rspecifier),
-                                                                               [n for n, _ in named])]
+                                                                               [n for n, _ in named], sources)]
     if segments is not None:
         inputs.append((str(segments), "the segments file read"))
 
