@@ -58,7 +58,7 @@ from dataclasses import dataclass
 from typing import IO, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from asrkit.data.datadir import parse_segment
-from asrkit.data.table import iter_table
+from asrkit.data.table import iter_table_fast
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import PathLike, names_stdin, stdin_closed_problem
 
@@ -708,26 +708,28 @@ def read_wav_scp(wav_rspecifier: str, segments: Optional[PathLike] = None, chann
         raise AsrkitError(f"the sample limit must be >= 1, got {max_samples}")
     path = _scp_path(wav_rspecifier)
     recos: Dict[str, Tuple[str, int]] = {}
-    for line in iter_table(path):
-        if line.key in recos:
-            raise AsrkitError(f"{path}:{line.lineno}: duplicate id {line.key!r} (first on line {recos[line.key][1]})")
-        recos[line.key] = (line.value, line.lineno)
+    # The fast reader (the same errors, word for word): a 300k-line wav.scp took 0.9 s to split
+    # a line at a time, paid by every asrkit-decode --nj job before its first utterance.
+    for key, value, lineno in iter_table_fast(path):
+        if key in recos:
+            raise AsrkitError(f"{path}:{lineno}: duplicate id {key!r} (first on line {recos[key][1]})")
+        recos[key] = (value, lineno)
     _check_stdin_entries(path, recos, segments, stdin_taken, stdin_refused)
     if segments is None:
         return [WavEntry(utt, src, f"{path}:{n}", channel=channel, max_samples=max_samples)
                 for utt, (src, n) in recos.items()]
     entries: List[WavEntry] = []
     seen: Dict[str, int] = {}
-    for line in iter_table(segments):
-        where = f"{segments}:{line.lineno}"
-        if line.key in seen:
-            raise AsrkitError(f"{where}: duplicate utterance {line.key!r} (first on line {seen[line.key]})")
-        seen[line.key] = line.lineno
-        reco, start, end = parse_segment(line.value, where)
+    for key, value, lineno in iter_table_fast(segments):
+        where = f"{segments}:{lineno}"
+        if key in seen:
+            raise AsrkitError(f"{where}: duplicate utterance {key!r} (first on line {seen[key]})")
+        seen[key] = lineno
+        reco, start, end = parse_segment(value, where)
         if reco not in recos:
-            raise AsrkitError(f"{where}: recording {reco!r} of utterance {line.key!r} is not in {path}")
+            raise AsrkitError(f"{where}: recording {reco!r} of utterance {key!r} is not in {path}")
         src, n = recos[reco]
-        entries.append(WavEntry(line.key, src, f"{path}:{n}", reco, start, end, channel, max_samples))
+        entries.append(WavEntry(key, src, f"{path}:{n}", reco, start, end, channel, max_samples))
     return entries
 
 
