@@ -42,3 +42,10 @@ def test_a_very_long_hypothesis_line_against_a_short_reference(monkeypatch):
     assert counts.corr == 6  # case folded: MAT is mat
     result = score_texts({"u1": " ".join(ref)}, {"u1": " ".join(hyp)}, levels=("word",))
     assert result.word.utts[0].alignment == vec
+
+
+def test_equal_columns_of_a_long_alignment_are_one_object():
+    # 3.75M character columns of a looping hypothesis were 240 MB of equal (op, ref, hyp) tuples
+    hyp = list("yes no " * 20_000)
+    vec = align(list("the cat"), hyp)
+    assert len(vec) >= len(hyp) and len({id(p) for p in vec}) < 50
