@@ -6,7 +6,6 @@ import os
 import pty
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -118,28 +117,3 @@ def test_training_and_other_readers_refuse_dash_by_line(tmp_path):
     # a caller that never checked the table (asrkit-perturb-data-dir-speed's copies) does not read stdin
     with pytest.raises(AsrkitError, match=r"^recording 'u2': '-' \(the recording on stdin\) is read by "):
         read_wav_source("-", "recording 'u2'")
-
-
-def test_decode_and_align_read_dash_from_stdin(tmp_path, yesno_root):
-    pytest.importorskip("sentencepiece")
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "decoding"))
-    from test_decode_cli import build_model
-
-    wavs = sorted((yesno_root / "waves_yesno").glob("*.wav"))[:3]
-    sentences = [" ".join("YES" if c == "1" else "NO" for c in w.stem.split("_")) for w in wavs]
-    model = build_model(tmp_path, wavs, sentences, 8000, 23, "yesno")
-    (tmp_path / "by_path.scp").write_text(f"u1 {wavs[0]}\nu2 {wavs[1]}\n")
-    (tmp_path / "dash.scp").write_text(f"u1 -\nu2 {wavs[1]}\n")
-    base = ["decode", "--model", model, "--ctc-weight", "0", "--beam", "2"]
-    expected = run([*base, "--wav-scp", "by_path.scp"], cwd=tmp_path)
-    assert expected.returncode == 0, expected.stderr.decode()
-    got = run([*base, "--wav-scp", "dash.scp"], input=wavs[0].read_bytes(), cwd=tmp_path)
-    assert got.returncode == 0, got.stderr.decode()
-    assert got.stdout == expected.stdout and got.stdout.count(b"\n") == 2
-    (tmp_path / "ids").write_text("u1\n")
-    ids = error_line(run([*base, "--wav-scp", "dash.scp", "--utt-ids", "/dev/stdin"], input=b"u1\n", cwd=tmp_path))
-    assert "dash.scp:1: recording 'u1' is '-' (stdin), but stdin is read as --utt-ids /dev/stdin" in ids
-    (tmp_path / "text").write_text(f"u1 {sentences[0]}\nu2 {sentences[1]}\n")
-    align = error_line(run(["align", "--model", model, "dash.scp", "-", "ctm"], input=b"u1 YES\n", cwd=tmp_path))
-    assert "dash.scp:1: recording 'u1' is '-' (stdin), but stdin is read as <text-file> /dev/stdin" in align
-    assert not (tmp_path / "ctm").exists()

@@ -1,0 +1,41 @@
+"""asrkit-decode --wav-scp and asrkit-align read a wav.scp recording ``-`` from stdin, as
+asrkit-compute-fbank does (tests/features/test_wav_scp_stdin.py), piped in as a user would."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from test_decode_cli import yesno  # noqa: F401  (fixture)
+
+
+def run(args, input=None, cwd=None):
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    return subprocess.run([sys.executable, "-m", "asrkit", *map(str, args)], input=input, capture_output=True,
+                          cwd=cwd, env=env, timeout=300)
+
+
+def error_line(proc) -> str:
+    assert proc.returncode != 0, proc.stderr.decode()
+    lines = [ln for ln in proc.stderr.decode().splitlines() if ln.startswith("ERROR")]
+    assert len(lines) == 1 and "Traceback" not in proc.stderr.decode(), proc.stderr.decode()
+    return lines[0]
+
+
+def test_decode_and_align_read_dash_from_stdin(tmp_path, yesno):
+    _, model, wavs = yesno
+    sentences = [" ".join("YES" if c == "1" else "NO" for c in w.stem.split("_")) for w in wavs]
+    (tmp_path / "by_path.scp").write_text(f"u1 {wavs[0]}\nu2 {wavs[1]}\n")
+    (tmp_path / "dash.scp").write_text(f"u1 -\nu2 {wavs[1]}\n")
+    base = ["decode", "--model", model, "--ctc-weight", "0", "--beam", "2"]
+    expected = run([*base, "--wav-scp", "by_path.scp"], cwd=tmp_path)
+    assert expected.returncode == 0, expected.stderr.decode()
+    got = run([*base, "--wav-scp", "dash.scp"], input=wavs[0].read_bytes(), cwd=tmp_path)
+    assert got.returncode == 0, got.stderr.decode()
+    assert got.stdout == expected.stdout and got.stdout.count(b"\n") == 2
+    ids = error_line(run([*base, "--wav-scp", "dash.scp", "--utt-ids", "/dev/stdin"], input=b"u1\n", cwd=tmp_path))
+    assert "dash.scp:1: recording 'u1' is '-' (stdin), but stdin is read as --utt-ids /dev/stdin" in ids
+    (tmp_path / "text").write_text(f"u1 {sentences[0]}\nu2 {sentences[1]}\n")
+    align = error_line(run(["align", "--model", model, "dash.scp", "-", "ctm"], input=b"u1 YES\n", cwd=tmp_path))
+    assert "dash.scp:1: recording 'u1' is '-' (stdin), but stdin is read as <text-file> /dev/stdin" in align
+    assert not (tmp_path / "ctm").exists()
