@@ -25,7 +25,7 @@ from typing import Dict, List, Optional, Sequence
 from urllib.parse import quote
 
 from asrkit.data.datadir import DataDir
-from asrkit.data.table import utt2spk_to_spk2utt, write_table
+from asrkit.data.table import line_of, utt2spk_to_spk2utt, write_table
 from asrkit.utils.bad_items import BadItems
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import PathLike, name_os_error, tmp_dir_for
@@ -49,6 +49,16 @@ class PerturbReport:
 def factor_prefix(factor: float) -> str:
     """'' for 1.0, else Kaldi's 'sp0.9-' ('%g' so 1.10 and 1.1 give the same ids)."""
     return "" if factor == 1.0 else f"sp{factor:g}-"
+
+
+def _refuse_stdin_recordings(d: DataDir, wav_scp: Dict[str, str]) -> None:
+    """A recording ``-`` (Kaldi's stdin) cannot be perturbed: its copies were 'sox -t wav - ...
+    speed 0.9 |' entries beside the '-' one, each reading a stdin that holds the recording once."""
+    reco = next((r for r, v in wav_scp.items() if v.strip() == "-"), None)
+    if reco is not None:
+        where = d.file("wav.scp")
+        raise AsrkitError(f"{where}:{line_of(where, reco)}: recording {reco!r} is '-' (stdin): its speed copies "
+                          f"would each read stdin, which holds it once; write it to a file and name that")
 
 
 def speed_pipe(wav_entry: str, factor: float) -> str:
@@ -108,6 +118,7 @@ def perturb_data_dir_speed(src: PathLike, dst: PathLike, factors: Sequence[float
         raise AsrkitError(f"{dst}: the output data dir must differ from the input")
     _check_replaceable(Path(dst), d.path)
     wav_scp, utt2spk = d.read("wav.scp"), d.read("utt2spk")
+    _refuse_stdin_recordings(d, wav_scp)
     segments = d.segments() if d.has("segments") else None
     text = d.read("text") if d.has("text") else None
     keyed_by_utt = {n: d.read(n) for n in ("utt2dur",) if d.has(n)}

@@ -117,3 +117,18 @@ def test_training_and_other_readers_refuse_dash_by_line(tmp_path):
     # a caller that never checked the table (asrkit-perturb-data-dir-speed's copies) does not read stdin
     with pytest.raises(AsrkitError, match=r"^recording 'u2': '-' \(the recording on stdin\) is read by "):
         read_wav_source("-", "recording 'u2'")
+
+
+def test_speed_perturbation_refuses_dash_by_line(tmp_path, waves):
+    from asrkit.data.perturb import perturb_data_dir_speed
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "wav.scp").write_text(f"u1 {waves[0]}\nu2 -\n")
+    (src / "utt2spk").write_text("u1 u1\nu2 u2\n")
+    (src / "spk2utt").write_text("u1 u1\nu2 u2\n")
+    # its copies were 'sox -t wav - -t wav - speed 0.9 |' beside 'u2 -': three reads of one stdin
+    for method in ("sox", "audio"):
+        with pytest.raises(AsrkitError, match=r"src/wav.scp:2: recording 'u2' is '-' \(stdin\): its speed copies "):
+            perturb_data_dir_speed(str(src), str(tmp_path / "dst"), [0.9, 1.0, 1.1], method=method)
+        assert not (tmp_path / "dst").exists()
