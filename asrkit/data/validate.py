@@ -138,13 +138,14 @@ def _missing_from(problems: List[Problem], ref: ScannedTable, keys, other: Path,
 
 
 def _wav_path(value: str) -> Optional[str]:
-    """The file a wav.scp value names, or None for a pipe we cannot stat cheaply.
+    """The file a wav.scp value names, or None for a pipe we cannot stat cheaply and for ``-``,
+    Kaldi's stdin (read by asrkit-compute-fbank, -decode and -align; was "does not exist: -").
 
     A value with a space that is not a pipe is a path with a space, which is what the audio
     reader opens (a corpus folder named 'my recordings'): it was not checked, so a missing file
     there passed validation and failed feature extraction.
     """
-    if value.rstrip().endswith("|"):
+    if value.rstrip().endswith("|") or value.strip() == "-":
         return None
     return value.strip()
 

@@ -132,3 +132,15 @@ def test_speed_perturbation_refuses_dash_by_line(tmp_path, waves):
         with pytest.raises(AsrkitError, match=r"src/wav.scp:2: recording 'u2' is '-' \(stdin\): its speed copies "):
             perturb_data_dir_speed(str(src), str(tmp_path / "dst"), [0.9, 1.0, 1.1], method=method)
         assert not (tmp_path / "dst").exists()
+
+
+def test_validate_data_dir_takes_dash_for_stdin_not_a_missing_file(tmp_path, waves):
+    from asrkit.data.validate import validate_data_dir
+
+    d = tmp_path / "d"
+    d.mkdir()
+    (d / "wav.scp").write_text(f"u1 {waves[0]}\nu2 -\n")
+    (d / "text").write_text("u1 YES\nu2 NO\n")
+    (d / "utt2spk").write_text("u1 u1\nu2 u2\n")
+    (d / "spk2utt").write_text("u1 u1\nu2 u2\n")
+    assert [str(p) for p in validate_data_dir(str(d))] == []  # was "audio file of 'u2' does not exist: -"
