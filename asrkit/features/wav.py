@@ -113,6 +113,7 @@ class _RiffData:
     channels: Optional[int] = None
     block_align: Optional[int] = None
     bits: Optional[int] = None
+    rate: Optional[int] = None
 
 
 def _riff_data(read_at: Callable[[int, int], bytes]) -> Optional[_RiffData]:
@@ -123,7 +124,7 @@ def _riff_data(read_at: Callable[[int, int], bytes]) -> Optional[_RiffData]:
     head = read_at(0, 12)
     if len(head) < 12 or head[:4] not in (b"RIFF", b"RF64") or head[8:12] != b"WAVE":
         return None
-    pos, tag, ds64, layout = 12, None, None, (None, None, None)
+    pos, tag, ds64, layout = 12, None, None, (None, None, None, None)
     for _ in range(_MAX_CHUNKS):
         hdr = read_at(pos, 24)  # a chunk header and the first 16 bytes of its body
         if len(hdr) < 8:
@@ -134,8 +135,8 @@ def _riff_data(read_at: Callable[[int, int], bytes]) -> Optional[_RiffData]:
         elif cid == b"fmt " and len(hdr) >= 10:
             tag = struct.unpack_from("<H", hdr, 8)[0]
             if len(hdr) >= 24 and size >= 16:
-                channels, _, _, block_align, bits = struct.unpack_from("<HIIHH", hdr, 10)
-                layout = (channels, block_align, bits)
+                channels, rate, _, block_align, bits = struct.unpack_from("<HIIHH", hdr, 10)
+                layout = (channels, block_align, bits, rate)
         elif cid == b"data":
             declared = ds64 if head[:4] == b"RF64" and size == 0xFFFFFFFF and ds64 is not None else size
             return _RiffData(pos + 4, pos + 8, declared, tag, *layout)
@@ -163,6 +164,16 @@ def _check_wav_header(riff: Optional[_RiffData], total: int, what: str, streamed
     ``total`` bytes there are, is an error naming ``what``."""
     if riff is None:
         return
+    if riff.format_tag is None:
+        # libsndfile's word for it is "No 'data' chunk marker", though the data chunk is there.
+        raise AsrkitError(f"{what}: malformed WAV header: no 'fmt ' chunk before the 'data' chunk (missing, or "
+                          f"written after the samples), so nothing says how to read them")
+    # (libsndfile's reason for 0 Hz or one over 2**31: "Internal error : SF_INFO struct incomplete")
+    if riff.rate == 0:
+        raise AsrkitError(f"{what}: malformed WAV header: sample rate 0 Hz")
+    if riff.rate is not None and riff.rate > MAX_SAMPLE_RATE:
+        raise AsrkitError(f"{what}: sample rate {riff.rate} Hz in the header is over the {MAX_SAMPLE_RATE} Hz "
+                          f"asrkit reads (a corrupt header?)")
     if riff.format_tag in _SAMPLE_FORMAT_TAGS and riff.bits is not None and riff.channels:
         # As Kaldi's WaveInfo: libsndfile reads such a header by one of its two fields and decodes
         # the samples at the wrong width (noise, at twice the length), so it is refused here.
