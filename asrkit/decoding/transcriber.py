@@ -33,7 +33,7 @@ import numpy as np
 from asrkit.decoding.config import DecodeConfig
 from asrkit.decoding.ctc_align import Word
 from asrkit.decoding.recognizer import Piece, Recognizer, UttResult
-from asrkit.features.wav import DEFAULT_MAX_SAMPLES, FLOAT_PEAK_LIMIT, INT16_SCALE
+from asrkit.features.wav import DEFAULT_MAX_SAMPLES, FLOAT_PEAK_LIMIT, INT16_SCALE, downmix
 from asrkit.utils.errors import AsrkitError
 
 Audio = Union[str, "os.PathLike[str]", Tuple[Any, int]]
@@ -228,7 +228,7 @@ class Transcriber:
             y = x.astype(np.float32) * np.float32(INT16_SCALE)
         if y.ndim == 2:
             if self.channel is None:
-                y = y.mean(axis=1, dtype=np.float32)
+                y = downmix(y, name)
             elif 0 <= self.channel < y.shape[1]:
                 y = y[:, self.channel]
             else:

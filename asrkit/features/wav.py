@@ -14,6 +14,8 @@ WAV therefore gives the very same samples (and features) as the 16-bit WAV.
 **Channels.** ``channel=DOWNMIX`` (None, the default of the read functions) averages the channels;
 ``channel=N`` takes channel N (0-based, Kaldi's ``--channel``); ``channel=EXPECT_MONO`` (-1,
 what ``asrkit-compute-fbank`` uses unless given ``--channel``) makes multi-channel audio an error.
+Channels that cancel in the average (one the other inverted: the mix 20 dB or more below the
+loudest channel) are an error naming ``--channel``, not digital silence decoded to some text.
 
 **Safety.** A regular file is opened by libsndfile, which reads only its header before the size
 checks: an entry naming a large non-audio file fails at once. Pipes (and FIFOs or devices such as
@@ -334,7 +336,7 @@ def _decode(source, what: str, channel: Optional[int], max_samples: int, head: b
     elif channel is not None:
         samples = np.ascontiguousarray(data[:, channel], dtype=np.float32)
     else:
-        samples = data.mean(axis=1, dtype=np.float32)
+        samples = downmix(data, what)
     if not exact:
         samples *= INT16_SCALE
     if subtype in _FLOAT_SUBTYPES and samples.size:
@@ -350,6 +352,34 @@ def _decode(source, what: str, channel: Optional[int], max_samples: int, head: b
                               f"audio by more than {FLOAT_PEAK_LIMIT:g}x: the file looks written at integer "
                               f"scale; rescale it to +-1 (e.g. sox -v {1 / peak:.3g} in.wav out.wav)")
     return samples, rate
+
+
+# Averaging channels costs a recording 6 dB at most when they agree or one is silent (3 dB when
+# they are unrelated); a mix this far below its loudest channel means they cancel: one is the
+# other inverted (a balanced lead wired backwards, an "invert" effect left on one side).
+DOWNMIX_CANCEL_DB = 20.0
+
+
+def downmix(data: np.ndarray, what: str) -> np.ndarray:
+    """The mean of the channels of ``data`` (frames, channels) as float32 (frames,).
+
+    Channels that cancel in the mean (the mix more than DOWNMIX_CANCEL_DB below the loudest
+    channel) are an AsrkitError naming ``what``: the mix of a recording whose second channel is
+    its first inverted is digital silence, decoded to some text without a word.
+    """
+    import numpy as np
+
+    mix = data.mean(axis=1, dtype=np.float32)
+    loudest = 0.0
+    for c in range(data.shape[1]):
+        column = np.ascontiguousarray(data[:, c], dtype=np.float32)
+        loudest = max(loudest, float(np.dot(column, column)))
+    mixed = float(np.dot(mix, mix))
+    if loudest > 0 and mixed < loudest * 10 ** (-DOWNMIX_CANCEL_DB / 10):
+        down = "digital silence" if mixed == 0 else f"{10 * math.log10(loudest / mixed):.0f} dB below the loudest channel"
+        raise AsrkitError(f"{what}: its {data.shape[1]} channels cancel out when averaged (the mix is {down}: one "
+                          f"channel is another inverted?); choose one with --channel N (0-based)")
+    return mix
 
 
 def check_wav_file(path: str, what: str) -> None:

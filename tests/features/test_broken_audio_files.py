@@ -1,7 +1,7 @@
-"""Broken audio as an outside tester makes it from real recordings (AN4): WAV headers with the
-fmt chunk missing or after the data, a sample rate of 0 or 4 GHz, and the chunks real writers add
-around the samples. libsndfile's reasons for the broken ones were about something else; each is
-now a one-line error naming the file."""
+"""Broken audio as an outside tester makes it from real recordings (AN4): stereo whose channels
+cancel in the mean (read without a word as digital silence), WAV headers with the fmt chunk
+missing or after the data, a sample rate of 0 or 4 GHz (libsndfile's reasons were about something
+else). Each is now a one-line error naming the file."""
 from __future__ import annotations
 
 import struct
@@ -25,6 +25,27 @@ def _refused(source: str, match: str) -> str:
         read_wav_source(source, "utterance 'u'")
     assert str(e.value).startswith("utterance 'u': ") and match in str(e.value), str(e.value)
     return str(e.value)
+
+
+def test_channels_that_cancel_in_the_mean_are_an_error(tmp_path, speech):
+    """A stereo recording whose right channel is its left inverted (a balanced lead wired
+    backwards) averaged to digital silence, and asrkit-decode wrote a made-up text for it."""
+    x, rate = speech
+    inverted = np.stack([x, -x.astype(np.int32)], 1).clip(-32768, 32767).astype(np.int16)
+    path = tmp_path / "inverted.wav"
+    sf.write(path, inverted, rate, subtype="PCM_16")
+    _refused(str(path), "its 2 channels cancel out when averaged (the mix is digital silence: one channel is "
+                        "another inverted?); choose one with --channel N (0-based)")
+    # nearly inverted (a little noise on one side): still 20 dB or more down
+    noisy = inverted.astype(np.int32)
+    noisy[:, 1] += np.random.default_rng(0).integers(-20, 21, len(x))
+    sf.write(tmp_path / "noisy.wav", noisy.astype(np.int16), rate, subtype="PCM_16")
+    assert "dB below the loudest channel" in _refused(str(tmp_path / "noisy.wav"), "channels cancel out")
+    np.testing.assert_array_equal(read_wav_source(str(path), "u", channel=0)[0], x.astype(np.float32))
+    # what a downmix is for still reads: one silent channel (-6 dB), the same speech twice
+    for right in (np.zeros_like(x), x):
+        sf.write(tmp_path / "ok.wav", np.stack([x, right], 1), rate, subtype="PCM_16")
+        assert np.abs(read_wav_source(str(tmp_path / "ok.wav"), "u")[0]).max() > 0
 
 
 def _riff(*chunks: bytes) -> bytes:
