@@ -74,7 +74,7 @@ BROKEN_LINK = "broken or looping symbolic link"
 EMPTY_FILE = "empty (0-byte) audio file"
 NOT_AUDIO = "file that is not readable audio (bad or truncated header)"
 NO_SAMPLES = "audio file with no samples"
-TRUNCATED = "truncated or malformed WAV file (header and size disagree)"
+TRUNCATED = "truncated or malformed audio file (header and size disagree)"
 # Extensions and the libsndfile format that reads them. A file of these goes into wav.scp as its
 # path (asrkit reads it with libsndfile), its header checked here, so a broken file is a counted
 # skip now rather than a failed feature job later. Other extensions go through sox pipes.
@@ -159,12 +159,11 @@ def _audio_info(path: Path) -> Tuple[Optional[str], int]:
         info = soundfile.info(str(path))
     except (RuntimeError, OSError, ValueError):  # soundfile.LibsndfileError is a RuntimeError
         return NOT_AUDIO, 0
-    if info.frames <= 0:
-        return NO_SAMPLES, 0
-    # libsndfile reports a cut-off WAV as the shorter audio that is there. asrkit's reader refuses
-    # it, but sox (the pipe a multi-channel file, a --sample-rate conversion or a speed-perturbed
-    # copy reads it through) takes the fragment without an error, and it would train with the
-    # whole transcript: a skip here, as the reader's own header check says.
+    # libsndfile reports a cut-off WAV (or OGG) as the shorter audio that is there. asrkit's reader
+    # refuses it, but sox (the pipe a multi-channel file, a --sample-rate conversion or a
+    # speed-perturbed copy reads it through) takes the fragment without an error, and it would
+    # train with the whole transcript: a skip here, as the reader's own header check says. (Before
+    # the frame count: an OGG cut mid-page reports 0 frames, and is cut, not empty.)
     from asrkit.features.wav import check_wav_file
 
     try:
@@ -173,6 +172,8 @@ def _audio_info(path: Path) -> Tuple[Optional[str], int]:
         return TRUNCATED, 0
     except OSError:
         return NOT_AUDIO, 0
+    if info.frames <= 0:
+        return NO_SAMPLES, 0
     return None, int(info.channels)
 
 

@@ -29,10 +29,13 @@ or a pipe alike; only the sizes a streaming writer puts in a header it cannot se
 (0 from a pipe, 0xFFFFFFFF, 0x7FFFF000, 0x7FFFFFFF) mean "the data runs to the end of the
 stream". FLAC that decodes to fewer frames than its STREAMINFO states is an error too, and so is
 a NIST SPHERE or AU file or stream, or an AIFF or W64 file, holding fewer bytes of samples than
-its header states (libsndfile reads all of these as the shorter audio that is there). (OGG, MP3
-and an AIFF or W64 stream state no usable length up front: a cut-off one reads as the shorter
-audio it holds.) A shorten-compressed SPHERE file (WSJ's) is refused with the sph2pipe line that
-reads it.
+its header states (libsndfile reads all of these as the shorter audio that is there). An OGG
+whose last whole page is not marked as the end of its stream was cut short, and one that decodes
+to fewer frames than that last page states lost pages on the way: both errors. An MP3 with a
+Xing/Info/VBRI tag (LAME's files) holding fewer bytes, or decoding to fewer frames, than the tag
+states is an error too. (An MP3 without such a tag and an AIFF or W64 stream state no usable
+length: a cut-off one reads as the shorter audio it holds.) A shorten-compressed SPHERE file
+(WSJ's) is refused with the sph2pipe line that reads it.
 
 Kaldi's conventions are kept: a wav.scp value ending in ``|`` is run through ``/bin/sh`` and its
 stdout read as audio (a plain file name, ``pipes=False``, never is); with ``segments`` the
@@ -253,9 +256,111 @@ def _declared_samples(read_at: Callable[[int, int], bytes], streamed: bool) -> O
     return None
 
 
+# An Ogg page: "OggS", version 0, flags (0x04: the last page of its stream), granule, serial,
+# sequence, CRC, segment count, then that many lacing values and the body they add up to.
+_OGG_EOS = 0x04
+_OGG_MAX_PAGE = 27 + 255 + 255 * 255
+_OGG_MAX_CANDIDATES = 32
+
+
+def _ogg_crc_table() -> List[int]:
+    table = []
+    for i in range(256):
+        r = i << 24
+        for _ in range(8):
+            r = ((r << 1) ^ 0x04C11DB7) if r & 0x80000000 else (r << 1)
+        table.append(r & 0xFFFFFFFF)
+    return table
+
+
+_OGG_CRC = _ogg_crc_table()
+
+
+def _ogg_page_ok(page: bytes) -> bool:
+    """Whether ``page`` (one whole page) carries the CRC it states (Ogg's: CRC-32, MSB first, no
+    inversion, over the page with its CRC field zeroed)."""
+    stated = struct.unpack_from("<I", page, 22)[0]
+    crc = 0
+    for b in page[:22] + b"\0\0\0\0" + page[26:]:
+        crc = ((crc << 8) & 0xFFFFFFFF) ^ _OGG_CRC[(crc >> 24) ^ b]
+    return crc == stated
+
+
+def _check_ogg_end(read_at: Callable[[int, int], bytes], total: int, what: str, streamed: bool) -> None:
+    """An Ogg file or stream whose last whole page is not marked as its stream's end is an error
+    naming ``what``: libsndfile reads an OGG cut short as the shorter audio there is, without a
+    word (OGG states no length up front; its encoders mark the last page instead)."""
+    start = max(0, total - 2 * _OGG_MAX_PAGE)  # the last whole page begins within this tail
+    tail = read_at(start, total - start)
+    pos = len(tail)
+    # A bounded look: a tail crafted full of "OggS" would otherwise cost a CRC of up to 64 KiB each.
+    for _ in range(_OGG_MAX_CANDIDATES):
+        pos = tail.rfind(b"OggS", 0, pos)
+        if pos < 0:
+            return  # no whole page to judge by: libsndfile's own errors will tell
+        if len(tail) - pos >= 27 and tail[pos + 4] == 0:
+            segments = tail[pos + 26]
+            lacing = tail[pos + 27:pos + 27 + segments]
+            end = pos + 27 + segments + sum(lacing)
+            if len(lacing) == segments and end <= len(tail) and _ogg_page_ok(tail[pos:end]):
+                if tail[pos + 5] & _OGG_EOS:
+                    return
+                kind = "stream" if streamed else "file"
+                cut = "" if end == len(tail) else f", followed by {len(tail) - end} bytes of a page cut off"
+                raise AsrkitError(f"{what}: truncated OGG {kind} (its last whole page, at byte {start + pos}, is not "
+                                  f"the end of the stream{cut})")
+
+
+def _mp3_tag(read_at: Callable[[int, int], bytes]) -> Optional[Tuple[int, Optional[int], bool]]:
+    """``(offset of the first frame, the stream's size in bytes as the tag states or None, whether
+    it states the frame count)`` of an MP3 whose first frame (after any ID3v2 tag) is a Xing,
+    Info or VBRI tag; None for anything else. Only such an MP3 states its length: for the others
+    libsndfile estimates it from the file's size and the first frame's bit rate, and a shortfall
+    proves nothing. A count of 0 is a placeholder (a writer that could not seek back) and is no
+    statement."""
+    head = read_at(0, 10)
+    offset = 0
+    if head[:3] == b"ID3" and len(head) == 10:
+        offset = 10 + ((head[6] & 0x7F) << 21 | (head[7] & 0x7F) << 14 | (head[8] & 0x7F) << 7 | (head[9] & 0x7F))
+    frame = read_at(offset, 64)
+    if len(frame) < 64 or frame[0] != 0xFF or frame[1] & 0xE0 != 0xE0:
+        return None
+    # Xing/Info follow the side information (4-byte header + 9, 17 or 32 bytes, 2 more with a
+    # CRC); VBRI sits 32 bytes after the header.
+    for at in (13, 21, 36, 15, 23, 38):
+        if frame[at:at + 4] in (b"Xing", b"Info") and len(frame) >= at + 16:
+            flags, first, second = struct.unpack_from(">III", frame, at + 4)
+            frames = first if flags & 1 else 0
+            size = (second if flags & 1 else first) if flags & 2 else 0
+            return offset, size or None, frames > 0
+    if frame[36:40] == b"VBRI":
+        size, frames = struct.unpack_from(">II", frame, 46)
+        return offset, size or None, frames > 0
+    return None
+
+
+def _mp3_counted(read_at: Callable[[int, int], bytes]) -> bool:
+    tag = _mp3_tag(read_at)
+    return tag is not None and tag[2]
+
+
 def _check_declared_length(read_at: Callable[[int, int], bytes], total: int, what: str, streamed: bool) -> None:
     """A SPHERE, AU, AIFF or W64 file (or SPHERE/AU stream) with fewer bytes of samples than its
-    header states is an error naming ``what``, as a truncated WAV is."""
+    header states, or an OGG whose last page is not its end, is an error naming ``what``, as a
+    truncated WAV is."""
+    if read_at(0, 4) == b"OggS":
+        _check_ogg_end(read_at, total, what, streamed)
+        return
+    mp3 = _mp3_tag(read_at)
+    if mp3 is not None:
+        # Checked before libsndfile opens it, which also keeps mpg123's own line off stderr
+        # ("Warning: Xing stream size off by more than 1%, ...").
+        offset, declared, _ = mp3
+        if declared is not None and declared > total - offset:
+            kind = "stream" if streamed else "file"
+            raise AsrkitError(f"{what}: truncated MP3 {kind} (header promises {declared} bytes, {kind} has "
+                              f"{total - offset})")
+        return
     found = _declared_samples(read_at, streamed)
     if found is None:
         return
@@ -284,9 +389,10 @@ def _libsndfile_error(e: Exception, what: str, head: bytes, riff: Optional[_Riff
 
 
 def _decode(source, what: str, channel: Optional[int], max_samples: int, head: bytes,
-            riff: Optional[_RiffData]) -> Tuple[np.ndarray, int]:
+            riff: Optional[_RiffData], mp3_counted: bool = False) -> Tuple[np.ndarray, int]:
     """Open ``source`` (a file descriptor at offset 0, or a file object) with libsndfile and return
-    int16-scale samples; the checks come before any sample is read."""
+    int16-scale samples; the checks come before any sample is read. ``mp3_counted``: an MP3's
+    frame count is its header's (:func:`_mp3_tag`), not an estimate."""
     import numpy as np
 
     sf = _soundfile()
@@ -329,6 +435,14 @@ def _decode(source, what: str, channel: Optional[int], max_samples: int, head: b
                               f"(libsndfile: {str(getattr(e, 'error_string', '') or e).strip()})") from None
         if len(data) < frames and fmt == "FLAC":
             raise AsrkitError(f"{what}: truncated FLAC (header promises {frames} frames, {len(data)} decoded)")
+        # libsndfile skips what it cannot decode and returns the rest without an error: an OGG
+        # whose count (from its last page) is not reached lost pages on the way, and an MP3 short
+        # of its Xing/Info count was cut (4 s read as 1.9 s, trained on with the whole transcript).
+        if len(data) < frames and fmt == "OGG":
+            raise AsrkitError(f"{what}: corrupt OGG data (its last page ends the stream at frame {frames}, "
+                              f"{len(data)} decoded)")
+        if len(data) < frames and fmt == "MP3" and mp3_counted:
+            raise AsrkitError(f"{what}: truncated MP3 (its header promises {frames} frames, {len(data)} decoded)")
         if len(data) == 0:
             raise AsrkitError(f"{what}: empty {desc} audio (no samples)")
     if channels == 1:
@@ -409,12 +523,13 @@ def read_audio_bytes(data: bytes, what: str, streamed: bool = False, channel: Op
         raise AsrkitError(f"{what}: empty {'stream' if streamed else 'file'} (0 bytes)")
     riff = _riff_data(lambda offset, n: bytes(data[offset:offset + n]))
     _check_wav_header(riff, len(data), what, streamed)
-    _check_declared_length(lambda offset, n: bytes(data[offset:offset + n]), len(data), what, streamed)
+    read_at = lambda offset, n: bytes(data[offset:offset + n])  # noqa: E731
+    _check_declared_length(read_at, len(data), what, streamed)
     if streamed and riff is not None and riff.declared == 0:
         # libsndfile reads a 0-size data chunk as empty; 0xFFFFFFFF makes it read to the end.
         data = bytearray(data)
         data[riff.size_field:riff.size_field + 4] = b"\xff\xff\xff\xff"
-    return _decode(io.BytesIO(data), what, channel, max_samples, bytes(data[:4]), riff)
+    return _decode(io.BytesIO(data), what, channel, max_samples, bytes(data[:4]), riff, _mp3_counted(read_at))
 
 
 def _stream_cap(data: bytearray, what: str, max_samples: int, last_try: bool) -> Optional[int]:
@@ -577,8 +692,9 @@ def read_wav_source(source: str, what: str, channel: Optional[int] = DOWNMIX,
         prefix = os.pread(fd, _HEADER_PREFIX, 0)
         riff = _riff_data(_file_reader(fd, prefix))
         _check_wav_header(riff, st.st_size, what, streamed=False)
-        _check_declared_length(_file_reader(fd, prefix), st.st_size, what, streamed=False)
-        return _decode(fd, what, channel, max_samples, prefix[:4], riff)
+        read_at = _file_reader(fd, prefix)
+        _check_declared_length(read_at, st.st_size, what, streamed=False)
+        return _decode(fd, what, channel, max_samples, prefix[:4], riff, _mp3_counted(read_at))
     except OSError as e:
         raise AsrkitError(f"{what}: cannot read: {e.strerror}") from None
     finally:

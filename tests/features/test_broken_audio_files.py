@@ -1,17 +1,33 @@
-"""Broken audio as an outside tester makes it from real recordings (AN4): stereo whose channels
-cancel in the mean (read without a word as digital silence), WAV headers with the fmt chunk
-missing or after the data, a sample rate of 0 or 4 GHz (libsndfile's reasons were about something
-else). Each is now a one-line error naming the file."""
+"""Broken audio as an outside tester makes it from real recordings (AN4, FSDD): OGG and MP3 cut
+short or damaged in the middle, stereo whose channels cancel in the mean, WAV headers with the
+fmt chunk missing or after the data, a sample rate of 0 or 4 GHz. Each was read without a word
+(shorter audio, digital silence) or failed with libsndfile's words for something else; each is
+now a one-line error naming the file, skipped and counted by the commands that read audio."""
 from __future__ import annotations
 
+import io
 import struct
+from typing import List
 
+import kaldiio
 import numpy as np
 import pytest
 import soundfile as sf
+from feat_helpers import leftovers, run_cli, write_scp
 
-from asrkit.features.wav import read_wav_source
+from asrkit.cli import compute_fbank as compute_fbank_cli
+from asrkit.features.wav import check_wav_file, read_audio_bytes, read_wav_source
 from asrkit.utils.errors import AsrkitError
+
+
+def _encode(x: np.ndarray, rate: int, fmt: str, subtype: str) -> bytes:
+    buf = io.BytesIO()
+    sf.write(buf, x, rate, format=fmt, subtype=subtype)
+    return buf.getvalue()
+
+
+def _pages(blob: bytes) -> List[int]:
+    return [i for i in range(len(blob)) if blob.startswith(b"OggS", i)]
 
 
 @pytest.fixture(scope="module")
@@ -25,6 +41,61 @@ def _refused(source: str, match: str) -> str:
         read_wav_source(source, "utterance 'u'")
     assert str(e.value).startswith("utterance 'u': ") and match in str(e.value), str(e.value)
     return str(e.value)
+
+
+def test_ogg_cut_short_or_missing_pages_is_an_error(tmp_path, speech):
+    """libsndfile read an OGG cut in half as the 0.8 s before the cut (of 4 s), and one with a
+    damaged page in the middle as 3.1 s, both without a word: trained on with the whole
+    transcript, or decoded as part of the words."""
+    x, rate = speech
+    for subtype in ("VORBIS", "OPUS"):
+        blob = _encode(x, rate, "OGG", subtype)
+        whole = tmp_path / f"whole-{subtype}.ogg"
+        whole.write_bytes(blob)
+        assert len(read_wav_source(str(whole), "w")[0]) == len(x)
+        # cut at each page boundary (the last whole page is then not the stream's end), and mid-page
+        for cut in _pages(blob)[1:] + [len(blob) // 2]:
+            with pytest.raises(AsrkitError, match=r"^x: truncated OGG file \(its last whole page, at byte \d+, is "
+                                                  r"not the end of the stream"):
+                read_audio_bytes(blob[:cut], "x")
+        half = tmp_path / f"half-{subtype}.ogg"
+        half.write_bytes(blob[: len(blob) // 2])
+        _refused(str(half), "truncated OGG file (its last whole page, at byte ")
+        _refused(f"cat {half} |", "truncated OGG stream (its last whole page, at byte ")
+    # pages lost in the middle: the last page still says where the stream ends
+    blob = bytearray(_encode(x, rate, "OGG", "VORBIS"))
+    mid = len(blob) // 2
+    blob[mid:mid + 300] = b"\x55" * 300
+    (tmp_path / "mid.ogg").write_bytes(bytes(blob))
+    _refused(str(tmp_path / "mid.ogg"), f"corrupt OGG data (its last page ends the stream at frame {len(x)}, ")
+    # as asrkit-make-data-dir checks it: header and size only
+    with pytest.raises(AsrkitError, match="truncated OGG file"):
+        check_wav_file(str(half), str(half))
+
+
+def test_mp3_cut_short_is_an_error(tmp_path, speech):
+    """A LAME MP3 (its first frame a Xing/Info tag stating frames and bytes) cut in half read as
+    1.9 s of 4 s, and mpg123 printed its own 'Warning: Xing stream size off by more than 1%'."""
+    x, rate = speech
+    blob = _encode(x, rate, "MP3", "MPEG_LAYER_III")
+    (tmp_path / "whole.mp3").write_bytes(blob)
+    assert len(read_wav_source(str(tmp_path / "whole.mp3"), "w")[0]) == len(x)
+    (tmp_path / "half.mp3").write_bytes(blob[: len(blob) // 2])
+    want = f"truncated MP3 file (header promises {len(blob)} bytes, file has {len(blob) // 2})"
+    _refused(str(tmp_path / "half.mp3"), want)
+    _refused(f"cat {tmp_path / 'half.mp3'} |", want.replace("file", "stream"))
+    # the tag's frame count is checked too: frames decoded short of it (the byte count made to fit)
+    short = bytearray(blob[: len(blob) // 2])
+    at = short.find(b"Xing")
+    assert at > 0 and struct.unpack_from(">I", short, at + 4)[0] & 3 == 3
+    short[at + 12:at + 16] = struct.pack(">I", len(short))
+    (tmp_path / "short.mp3").write_bytes(bytes(short))
+    _refused(str(tmp_path / "short.mp3"), f"truncated MP3 (its header promises {len(x)} frames, ")
+    # an MP3 without the tag states no length: a cut-off one is the audio it holds
+    first = blob[4:].find(blob[:2]) + 4  # the second frame: the tag frame dropped
+    untagged = blob[first:]
+    assert b"Xing" not in untagged[:200] and b"Info" not in untagged[:200]
+    assert 0 < len(read_audio_bytes(untagged[: len(untagged) // 2], "x")[0]) < len(x)
 
 
 def test_channels_that_cancel_in_the_mean_are_an_error(tmp_path, speech):
@@ -85,3 +156,48 @@ def test_wav_headers_without_fmt_or_with_impossible_rates_are_named(tmp_path, sp
                  _riff(_fmt(), pcm, _chunk(b"LIST", b"INFOISFT" + struct.pack("<I", 4) + b"abc\0"))):
         (tmp_path / "ok.wav").write_bytes(blob)
         np.testing.assert_array_equal(read_wav_source(str(tmp_path / "ok.wav"), "u")[0], x.astype(np.float32))
+
+
+def test_compute_fbank_skips_and_counts_the_broken_files(tmp_path, an4_wavs, speech):
+    """One broken file of 25 is skipped, named and counted; its features are not written."""
+    x, rate = speech
+    ogg = _encode(x, rate, "OGG", "VORBIS")
+    (tmp_path / "cut.ogg").write_bytes(ogg[: len(ogg) // 2])
+    entries = [(w.stem, w) for w in an4_wavs[:24]] + [("zz-cut", tmp_path / "cut.ogg")]
+    scp = write_scp(tmp_path / "wav.scp", entries)
+    out = tmp_path / "out"
+    result = run_cli(compute_fbank_cli, [f"scp:{scp}", f"ark,scp:{out}/feats.ark,{out}/feats.scp"])
+    assert result.exit_code == 0, result.stderr
+    assert f"skipping utterance 'zz-cut' ({scp}:25: {tmp_path}/cut.ogg): truncated OGG file" in result.stderr
+    assert "Done 24 out of 25 utterances; failed 1" in result.stderr
+    assert "zz-cut" not in kaldiio.load_scp(str(out / "feats.scp"))
+    # two broken of three: past Kaldi's 5 %, nothing written
+    scp = write_scp(tmp_path / "bad.scp", entries[:1] + [("zz-cut", tmp_path / "cut.ogg"),
+                                                         ("zz-cut2", f"cat {tmp_path / 'cut.ogg'} |")])
+    out = tmp_path / "out2"
+    result = run_cli(compute_fbank_cli, [f"scp:{scp}", f"ark,scp:{out}/feats.ark,{out}/feats.scp"])
+    assert result.exit_code == 1 and "Traceback" not in result.stderr
+    assert [ln for ln in result.stderr.splitlines() if ln.startswith("ERROR")][0].startswith(
+        "ERROR (asrkit-compute-fbank): 2 of 3 utterances failed")
+    assert leftovers(out) == []
+
+
+def test_make_data_dir_skips_a_cut_ogg(an4_root, tmp_path):
+    """asrkit-make-data-dir's header check (check_wav_file) is the reader's: a cut OGG went into
+    wav.scp, and sox (a speed-perturbed copy) reads the fragment without an error."""
+    from asrkit.data.from_audio import TRUNCATED, make_data_dir
+    from user_corpus import make_user_corpus
+
+    make_user_corpus(an4_root, tmp_path / "c", 4)
+    audio, prompts = tmp_path / "c/audio", tmp_path / "c/prompts.txt"
+    name = prompts.read_text().split()[0]
+    x, rate = sf.read(audio / f"{name}.wav", dtype="int16")
+    (audio / f"{name}.wav").unlink()
+    ogg = _encode(x, rate, "OGG", "VORBIS")
+    # cut before its last page (libsndfile: 0.98 s of 1 s, into wav.scp) and mid-page (0 frames:
+    # it was skipped as "no samples")
+    for cut in (_pages(ogg)[-1], len(ogg) // 2):
+        (audio / f"{name}.ogg").write_bytes(ogg[:cut])
+        report = make_data_dir(audio, tmp_path / "d", transcripts=prompts, max_skip_ratio=0.5,
+                               extensions=["wav", "ogg"])
+        assert report.skipped == {TRUNCATED: [f"{name}.ogg"]} and report.num_utts == 3
