@@ -149,6 +149,26 @@ def _riff_data(read_at: Callable[[int, int], bytes]) -> Optional[_RiffData]:
     return None  # a pathological chunk list: leave it to libsndfile
 
 
+def _unpadded_chunk(read_at: Callable[[int, int], bytes]) -> Optional[Tuple[bytes, int, int]]:
+    """``(id, byte offset, size)`` of the odd-sized chunk written without its pad byte, when a
+    RIFF/WAVE file's ``data`` chunk is reached only by walking its chunks unpadded; else None."""
+    head = read_at(0, 12)
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return None
+    pos, odd = 12, None
+    for _ in range(_MAX_CHUNKS):
+        hdr = read_at(pos, 8)
+        if len(hdr) < 8:
+            return None
+        cid, size = hdr[:4], struct.unpack_from("<I", hdr, 4)[0]
+        if cid == b"data":
+            return odd
+        if size & 1 and odd is None:
+            odd = (cid, pos, size)
+        pos += 8 + size
+    return None
+
+
 def _file_reader(fd: int, prefix: bytes) -> Callable[[int, int], bytes]:
     """``read_at`` over a file whose first bytes are already in ``prefix`` (one pread for most headers)."""
     def read_at(offset: int, n: int) -> bytes:
@@ -164,10 +184,21 @@ def _file_reader(fd: int, prefix: bytes) -> Callable[[int, int], bytes]:
 _SAMPLE_FORMAT_TAGS = {0x0001, 0x0003, 0x0006, 0x0007, 0xFFFE}
 
 
-def _check_wav_header(riff: Optional[_RiffData], total: int, what: str, streamed: bool) -> None:
+def _check_wav_header(riff: Optional[_RiffData], total: int, what: str, streamed: bool,
+                      read_at: Optional[Callable[[int, int], bytes]] = None) -> None:
     """A WAV header whose sample layout is inconsistent, or whose data chunk is longer than the
-    ``total`` bytes there are, is an error naming ``what``."""
+    ``total`` bytes there are, is an error naming ``what``; so is one whose data chunk is found
+    only past an odd-sized chunk written without its pad byte (``read_at`` given)."""
     if riff is None:
+        odd = _unpadded_chunk(read_at) if read_at is not None else None
+        if odd is not None:
+            # libsndfile's word for it is "No 'data' chunk marker": after the odd chunk it reads
+            # one byte off and finds no chunk it knows.
+            cid, pos, size = odd
+            raise AsrkitError(f"{what}: malformed WAV: chunk {cid.decode('latin-1')!r} at byte {pos} has an odd size "
+                              f"({size}) but no pad byte after it (RIFF pads chunks to even sizes), so the chunks "
+                              f"after it cannot be found; the program that wrote it is at fault: write the file "
+                              f"again without that chunk")
         return
     if riff.format_tag is None:
         # libsndfile's word for it is "No 'data' chunk marker", though the data chunk is there.
@@ -497,16 +528,19 @@ def downmix(data: np.ndarray, what: str) -> np.ndarray:
 
 
 def check_wav_file(path: str, what: str) -> None:
-    """The checks :func:`read_wav_source` makes of a WAV file before decoding it (a data chunk
-    longer than the file, a sample layout that does not add up), from its header and size alone;
-    an AsrkitError naming ``what``. A file that is not RIFF/WAVE passes (libsndfile judges it)."""
+    """The checks :func:`read_wav_source` makes of a file before decoding it (a WAV data chunk
+    longer than the file, a sample layout that does not add up; a SPHERE, AU, AIFF or W64 file
+    holding fewer bytes than its header states, an OGG whose last page is not its end, a tagged
+    MP3 shorter than its tag says), from its header, tail and size alone; an AsrkitError naming
+    ``what``. Anything else passes (libsndfile judges it)."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             return
         prefix = os.pread(fd, _HEADER_PREFIX, 0)
-        _check_wav_header(_riff_data(_file_reader(fd, prefix)), st.st_size, what, streamed=False)
+        read_at = _file_reader(fd, prefix)
+        _check_wav_header(_riff_data(read_at), st.st_size, what, streamed=False, read_at=read_at)
         _check_declared_length(_file_reader(fd, prefix), st.st_size, what, streamed=False)
     finally:
         os.close(fd)
@@ -521,9 +555,9 @@ def read_audio_bytes(data: bytes, what: str, streamed: bool = False, channel: Op
     """
     if len(data) == 0:
         raise AsrkitError(f"{what}: empty {'stream' if streamed else 'file'} (0 bytes)")
-    riff = _riff_data(lambda offset, n: bytes(data[offset:offset + n]))
-    _check_wav_header(riff, len(data), what, streamed)
     read_at = lambda offset, n: bytes(data[offset:offset + n])  # noqa: E731
+    riff = _riff_data(read_at)
+    _check_wav_header(riff, len(data), what, streamed, read_at)
     _check_declared_length(read_at, len(data), what, streamed)
     if streamed and riff is not None and riff.declared == 0:
         # libsndfile reads a 0-size data chunk as empty; 0xFFFFFFFF makes it read to the end.
@@ -690,9 +724,9 @@ def read_wav_source(source: str, what: str, channel: Optional[int] = DOWNMIX,
         if st.st_size == 0:
             raise AsrkitError(f"{what}: empty file (0 bytes)")
         prefix = os.pread(fd, _HEADER_PREFIX, 0)
-        riff = _riff_data(_file_reader(fd, prefix))
-        _check_wav_header(riff, st.st_size, what, streamed=False)
         read_at = _file_reader(fd, prefix)
+        riff = _riff_data(read_at)
+        _check_wav_header(riff, st.st_size, what, streamed=False, read_at=read_at)
         _check_declared_length(read_at, st.st_size, what, streamed=False)
         return _decode(fd, what, channel, max_samples, prefix[:4], riff, _mp3_counted(read_at))
     except OSError as e:

@@ -134,8 +134,9 @@ def _fmt(rate: int = 16000) -> bytes:
 
 def test_wav_headers_without_fmt_or_with_impossible_rates_are_named(tmp_path, speech):
     """libsndfile's reasons were about something else: "No 'data' chunk marker" for a WAV whose
-    data chunk is there but its fmt chunk is missing or written after it, "Internal error :
-    SF_INFO struct incomplete" for a rate of 0 or 4 GHz."""
+    data chunk is there but its fmt chunk is missing or written after it, or follows an odd-sized
+    chunk written without its pad byte, "Internal error : SF_INFO struct incomplete" for a rate of
+    0 or 4 GHz."""
     x, _ = speech
     pcm = _chunk(b"data", x.astype("<i2").tobytes())
     no_fmt = "malformed WAV header: no 'fmt ' chunk before the 'data' chunk (missing, or written after the samples)"
@@ -150,6 +151,11 @@ def test_wav_headers_without_fmt_or_with_impossible_rates_are_named(tmp_path, sp
         (tmp_path / f"{name}.wav").write_bytes(blob)
         for source in (str(tmp_path / f"{name}.wav"), f"cat {tmp_path / name}.wav |"):
             _refused(source, message)
+    # an odd-sized chunk without its pad byte (a hand-rolled writer's LIST): "No 'data' chunk marker"
+    unpadded = _riff(_fmt(), b"LIST" + struct.pack("<I", 11) + b"INFOISFTab\0", pcm)
+    (tmp_path / "unpadded.wav").write_bytes(unpadded)
+    for source in (str(tmp_path / "unpadded.wav"), f"cat {tmp_path / 'unpadded.wav'} |"):
+        _refused(source, "malformed WAV: chunk 'LIST' at byte 36 has an odd size (11) but no pad byte after it")
     # what real writers put around the samples still reads, and gives the samples
     odd = _chunk(b"odd ", b"xyz")  # an odd-sized chunk with its pad byte
     for blob in (_riff(_chunk(b"JUNK", bytes(28)), _fmt(), _chunk(b"fact", struct.pack("<I", len(x))), odd, pcm),
