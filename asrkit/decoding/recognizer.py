@@ -224,13 +224,19 @@ class Recognizer:
         resampled up gets the model's mean in the mel bins above its own Nyquist frequency.
         """
         from asrkit.features.fbank import compute_fbank, compute_fbank_chunked
-        from asrkit.features.wav import MAX_SAMPLE_RATE, resample
+        from asrkit.features.wav import MAX_SAMPLE_RATE, constant_value, resample
 
         fbank = self.pkg.meta.feature_config
         if fbank is None:
             raise AsrkitError("the model holds no feature config, so it cannot decode audio; use --feats")
         if samples.size == 0:
             raise AsrkitError(f"utterance {utt_id!r}: empty audio")
+        value = constant_value(samples)
+        if value is not None:
+            # Decoded all the same (a text of silence is the model's to give), but said: a model
+            # may well name words for it, and the user should know there was nothing to hear.
+            log.warning("utterance %r: every sample is %g (digital silence): there is no speech in it, so any "
+                        "text for it is the model's guess", utt_id, value)
         target = self.sample_rate
         empty: List[int] = []
         if sample_rate < min(MIN_SAMPLE_RATE, target):

@@ -29,8 +29,8 @@ import numpy as np
 from asrkit.data.specifier import check_wspecifier, parse_specifier
 from asrkit.data.split import split_scp
 from asrkit.features.fbank import FbankConfig, SampleRateMismatch, compute_fbank
-from asrkit.features.wav import (DEFAULT_MAX_SAMPLES, EXPECT_MONO, WavEntry, iter_wavs, preload_stdin, read_wav_scp,
-                                 resample)
+from asrkit.features.wav import (DEFAULT_MAX_SAMPLES, EXPECT_MONO, WavEntry, constant_value, iter_wavs,
+                                 preload_stdin, read_wav_scp, resample)
 from asrkit.utils.bad_items import MAX_FAILED_PERCENT, BadItems
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import AtomicFiles, PathLike, is_stream, name_os_error
@@ -100,6 +100,12 @@ def _run_job(entries: List[WavEntry], ark: IO[bytes], text: bool, config: FbankC
     for entry, audio, error in progress(iter_wavs(entries), total=len(entries), desc=desc, unit="utt"):
         if error is None:
             samples, rate = audio
+            value = constant_value(samples)
+            if value is not None:
+                # Not a failure (Kaldi extracts it too), but features of nothing that a transcript
+                # would be trained on: a muted device, a zero-filled download.
+                log.warning("utterance %r: every sample is %g (digital silence): its features hold no sound "
+                            "[%s: %s]", entry.utt_id, value, entry.where, entry.source)
             try:
                 # (a rate mismatch without --resample is fatal: the config does not fit the corpus)
                 samples, rate = _to_config_rate(samples, rate, entry, config, allow_resample, told)

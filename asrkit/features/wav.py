@@ -527,6 +527,15 @@ def downmix(data: np.ndarray, what: str) -> np.ndarray:
     return mix
 
 
+def constant_value(samples: np.ndarray) -> Optional[float]:
+    """The one value every sample holds (digital silence: zeros, or a DC offset and nothing
+    else, which the fbank removes), or None for audio that varies or is empty."""
+    if samples.size == 0:
+        return None
+    low, high = samples.min(), samples.max()
+    return float(low) if low == high else None
+
+
 def check_wav_file(path: str, what: str) -> None:
     """The checks :func:`read_wav_source` makes of a file before decoding it (a WAV data chunk
     longer than the file, a sample layout that does not add up; a SPHERE, AU, AIFF or W64 file

@@ -91,3 +91,17 @@ def test_transcriber_refuses_channels_that_cancel(an4, broken):
     # a downmix of channels that agree, or with one silent, still decodes
     for right in (x, np.zeros_like(x)):
         assert isinstance(t.transcribe((np.stack([x, right], 1), rate)).text, str)
+
+
+def test_digital_silence_is_decoded_with_a_warning(inproc, an4, tmp_path):
+    """All zeros decoded to a made-up text without a word; the model still gives its text (a
+    silent recording's text is the model's to give), and the user is told there was nothing."""
+    tmp, model, wavs = an4
+    x, rate = sf.read(str(wavs[0]), dtype="int16")
+    sf.write(tmp_path / "zeros.wav", np.zeros_like(x), rate, subtype="PCM_16")
+    proc = inproc("decode", "--model", model, *FAST, tmp_path / "zeros.wav", wavs[0])
+    err = proc.stderr.decode()
+    assert ("utterance 'zeros': every sample is 0 (digital silence): there is no speech in it, so any text for it "
+            "is the model's guess") in err
+    assert f"utterance {wavs[0].stem!r}: every sample" not in err
+    assert len(proc.stdout.decode().splitlines()) == 2

@@ -207,3 +207,22 @@ def test_make_data_dir_skips_a_cut_ogg(an4_root, tmp_path):
         report = make_data_dir(audio, tmp_path / "d", transcripts=prompts, max_skip_ratio=0.5,
                                extensions=["wav", "ogg"])
         assert report.skipped == {TRUNCATED: [f"{name}.ogg"]} and report.num_utts == 3
+
+
+def test_digital_silence_is_extracted_with_a_warning(tmp_path, an4_wavs, speech):
+    """A recording of zeros (a muted device, a zero-filled download) or of a DC offset alone (which
+    the fbank removes) gave features of nothing without a word, to be trained on with a transcript.
+    Kaldi extracts it too, so it is not a failure; it is named."""
+    x, rate = speech
+    sf.write(tmp_path / "zeros.wav", np.zeros_like(x), rate, subtype="PCM_16")
+    sf.write(tmp_path / "dc.wav", np.full_like(x, 1200), rate, subtype="PCM_16")
+    scp = write_scp(tmp_path / "wav.scp", [("good", an4_wavs[0]), ("zeros", tmp_path / "zeros.wav"),
+                                           ("dc", tmp_path / "dc.wav")])
+    out = tmp_path / "out"
+    result = run_cli(compute_fbank_cli, [f"scp:{scp}", f"ark,scp:{out}/feats.ark,{out}/feats.scp"])
+    assert result.exit_code == 0, result.stderr
+    assert (f"utterance 'zeros': every sample is 0 (digital silence): its features hold no sound "
+            f"[{scp}:2: {tmp_path}/zeros.wav]") in result.stderr
+    assert "utterance 'dc': every sample is 1200 (digital silence)" in result.stderr
+    assert "utterance 'good': every sample" not in result.stderr
+    assert "Done 3 out of 3 utterances" in result.stderr
