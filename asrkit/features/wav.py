@@ -59,6 +59,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import zlib
 from dataclasses import dataclass
 from typing import IO, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
@@ -294,27 +295,17 @@ _OGG_MAX_PAGE = 27 + 255 + 255 * 255
 _OGG_MAX_CANDIDATES = 32
 
 
-def _ogg_crc_table() -> List[int]:
-    table = []
-    for i in range(256):
-        r = i << 24
-        for _ in range(8):
-            r = ((r << 1) ^ 0x04C11DB7) if r & 0x80000000 else (r << 1)
-        table.append(r & 0xFFFFFFFF)
-    return table
-
-
-_OGG_CRC = _ogg_crc_table()
+# Ogg's CRC-32 is zlib's polynomial taken MSB first, with no inversion: zlib's (LSB-first) CRC of
+# the bit-reversed bytes, itself bit-reversed, with zlib's inversions undone.
+_BIT_REVERSED = bytes(int(f"{i:08b}"[::-1], 2) for i in range(256))
 
 
 def _ogg_page_ok(page: bytes) -> bool:
-    """Whether ``page`` (one whole page) carries the CRC it states (Ogg's: CRC-32, MSB first, no
-    inversion, over the page with its CRC field zeroed)."""
+    """Whether ``page`` (one whole page) carries the CRC it states (computed over the page with
+    its CRC field zeroed)."""
     stated = struct.unpack_from("<I", page, 22)[0]
-    crc = 0
-    for b in page[:22] + b"\0\0\0\0" + page[26:]:
-        crc = ((crc << 8) & 0xFFFFFFFF) ^ _OGG_CRC[(crc >> 24) ^ b]
-    return crc == stated
+    crc = zlib.crc32((page[:22] + b"\0\0\0\0" + page[26:]).translate(_BIT_REVERSED), 0xFFFFFFFF) ^ 0xFFFFFFFF
+    return int(f"{crc:032b}"[::-1], 2) == stated
 
 
 def _check_ogg_end(read_at: Callable[[int, int], bytes], total: int, what: str, streamed: bool) -> None:
@@ -324,7 +315,7 @@ def _check_ogg_end(read_at: Callable[[int, int], bytes], total: int, what: str, 
     start = max(0, total - 2 * _OGG_MAX_PAGE)  # the last whole page begins within this tail
     tail = read_at(start, total - start)
     pos = len(tail)
-    # A bounded look: a tail crafted full of "OggS" would otherwise cost a CRC of up to 64 KiB each.
+    # A bounded look: a tail crafted full of "OggS" is not checked candidate by candidate.
     for _ in range(_OGG_MAX_CANDIDATES):
         pos = tail.rfind(b"OggS", 0, pos)
         if pos < 0:
