@@ -29,9 +29,10 @@ or a pipe alike; only the sizes a streaming writer puts in a header it cannot se
 (0 from a pipe, 0xFFFFFFFF, 0x7FFFF000, 0x7FFFFFFF) mean "the data runs to the end of the
 stream". FLAC that decodes to fewer frames than its STREAMINFO states is an error too, and so is
 a NIST SPHERE or AU file or stream, or an AIFF or W64 file, holding fewer bytes of samples than
-its header states (libsndfile reads all of these as the shorter audio that is there). An OGG
-whose last whole page is not marked as the end of its stream was cut short, and one that decodes
-to fewer frames than that last page states lost pages on the way: both errors. An MP3 with a
+its header states (libsndfile reads all of these as the shorter audio that is there). An OGG's
+pages are walked: one whose last whole page is not marked as the end of its stream was cut short,
+and a page failing its CRC (which libsndfile skips, its samples missing from the middle) or bytes
+where a page should start are corruption: all errors. An MP3 with a
 Xing/Info/VBRI tag (LAME's files) holding fewer bytes, or decoding to fewer frames, than the tag
 states is an error too. (An MP3 without such a tag and an AIFF or W64 stream state no usable
 length: a cut-off one reads as the shorter audio it holds.) A shorten-compressed SPHERE file
@@ -291,8 +292,9 @@ def _declared_samples(read_at: Callable[[int, int], bytes], streamed: bool) -> O
 # An Ogg page: "OggS", version 0, flags (0x04: the last page of its stream), granule, serial,
 # sequence, CRC, segment count, then that many lacing values and the body they add up to.
 _OGG_EOS = 0x04
-_OGG_MAX_PAGE = 27 + 255 + 255 * 255
-_OGG_MAX_CANDIDATES = 32
+# Pages walked at most (an hour of 16 kHz Vorbis is ~2,500): a file crafted of millions of empty
+# pages is left to libsndfile and the sample limit rather than walked in Python.
+_OGG_MAX_PAGES = 1_000_000
 
 
 # Ogg's CRC-32 is zlib's polynomial taken MSB first, with no inversion: zlib's (LSB-first) CRC of
@@ -308,29 +310,43 @@ def _ogg_page_ok(page: bytes) -> bool:
     return int(f"{crc:032b}"[::-1], 2) == stated
 
 
-def _check_ogg_end(read_at: Callable[[int, int], bytes], total: int, what: str, streamed: bool) -> None:
-    """An Ogg file or stream whose last whole page is not marked as its stream's end is an error
-    naming ``what``: libsndfile reads an OGG cut short as the shorter audio there is, without a
-    word (OGG states no length up front; its encoders mark the last page instead)."""
-    start = max(0, total - 2 * _OGG_MAX_PAGE)  # the last whole page begins within this tail
-    tail = read_at(start, total - start)
-    pos = len(tail)
-    # A bounded look: a tail crafted full of "OggS" is not checked candidate by candidate.
-    for _ in range(_OGG_MAX_CANDIDATES):
-        pos = tail.rfind(b"OggS", 0, pos)
-        if pos < 0:
-            return  # no whole page to judge by: libsndfile's own errors will tell
-        if len(tail) - pos >= 27 and tail[pos + 4] == 0:
-            segments = tail[pos + 26]
-            lacing = tail[pos + 27:pos + 27 + segments]
-            end = pos + 27 + segments + sum(lacing)
-            if len(lacing) == segments and end <= len(tail) and _ogg_page_ok(tail[pos:end]):
-                if tail[pos + 5] & _OGG_EOS:
-                    return
-                kind = "stream" if streamed else "file"
-                cut = "" if end == len(tail) else f", followed by {len(tail) - end} bytes of a page cut off"
-                raise AsrkitError(f"{what}: truncated OGG {kind} (its last whole page, at byte {start + pos}, is not "
-                                  f"the end of the stream{cut})")
+def _check_ogg_pages(read_at: Callable[[int, int], bytes], total: int, what: str, streamed: bool) -> None:
+    """Walk an Ogg file's or stream's pages: one cut off, or a last whole page not marked as its
+    stream's end, is "truncated"; a page failing its CRC, or bytes where a page should start, is
+    "corrupt". libsndfile read all of these as the shorter audio there was, without a word: OGG
+    states no length up front, and a damaged page is skipped (its samples missing from the middle,
+    and from libsndfile's frame count too)."""
+    kind = "stream" if streamed else "file"
+
+    def truncated(cut: int) -> AsrkitError:
+        if last is None:
+            return AsrkitError(f"{what}: truncated OGG {kind} (cut off in its first page)")
+        tail = f", followed by {cut} bytes of a page cut off" if cut else ""
+        return AsrkitError(f"{what}: truncated OGG {kind} (its last whole page, at byte {last}, is not the end of "
+                           f"the stream{tail})")
+
+    pos, ended, last = 0, False, None
+    for _ in range(_OGG_MAX_PAGES):
+        if pos >= total:
+            break
+        head = read_at(pos, 27)
+        if len(head) < 27 and b"OggS".startswith(head[:4]):
+            raise truncated(total - pos)
+        if head[:4] != b"OggS":
+            if ended:
+                return  # bytes after the end of the stream (a tag some tools append)
+            raise AsrkitError(f"{what}: corrupt OGG data (no page starts at byte {pos}, where the one before ends)")
+        lacing = read_at(pos + 27, head[26])
+        end = pos + 27 + len(lacing) + sum(lacing)
+        if len(lacing) < head[26] or end > total:
+            raise truncated(total - pos)
+        if head[4] != 0 or not _ogg_page_ok(read_at(pos, end - pos)):
+            raise AsrkitError(f"{what}: corrupt OGG data (the page at byte {pos} fails its CRC check)")
+        ended, last, pos = bool(head[5] & _OGG_EOS), pos, end
+    else:
+        return
+    if not ended:
+        raise truncated(0)
 
 
 def _mp3_tag(read_at: Callable[[int, int], bytes]) -> Optional[Tuple[int, Optional[int], bool]]:
@@ -371,7 +387,7 @@ def _check_declared_length(read_at: Callable[[int, int], bytes], total: int, wha
     header states, or an OGG whose last page is not its end, is an error naming ``what``, as a
     truncated WAV is."""
     if read_at(0, 4) == b"OggS":
-        _check_ogg_end(read_at, total, what, streamed)
+        _check_ogg_pages(read_at, total, what, streamed)
         return
     mp3 = _mp3_tag(read_at)
     if mp3 is not None:
@@ -458,8 +474,8 @@ def _decode(source, what: str, channel: Optional[int], max_samples: int, head: b
         if len(data) < frames and fmt == "FLAC":
             raise AsrkitError(f"{what}: truncated FLAC (header promises {frames} frames, {len(data)} decoded)")
         # libsndfile skips what it cannot decode and returns the rest without an error: an OGG
-        # whose count (from its last page) is not reached lost pages on the way, and an MP3 short
-        # of its Xing/Info count was cut (4 s read as 1.9 s, trained on with the whole transcript).
+        # whose count (from its last page) is not reached lost pages on the way (the page walk
+        # catches most before), and an MP3 short of its Xing/Info count was cut or damaged.
         if len(data) < frames and fmt == "OGG":
             raise AsrkitError(f"{what}: corrupt OGG data (its last page ends the stream at frame {frames}, "
                               f"{len(data)} decoded)")

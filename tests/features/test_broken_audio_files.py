@@ -43,10 +43,16 @@ def _refused(source: str, match: str) -> str:
     return str(e.value)
 
 
+def _refused_bytes(blob: bytes, match: str) -> None:
+    with pytest.raises(AsrkitError) as e:
+        read_audio_bytes(blob, "x")
+    assert match in str(e.value), str(e.value)
+
+
 def test_ogg_cut_short_or_missing_pages_is_an_error(tmp_path, speech):
     """libsndfile read an OGG cut in half as the 0.8 s before the cut (of 4 s), and one with a
-    damaged page in the middle as 3.1 s, both without a word: trained on with the whole
-    transcript, or decoded as part of the words."""
+    damaged page in the middle as 3.1 s (its frame count lowered to match), both without a word:
+    trained on with the whole transcript, or decoded as part of the words."""
     x, rate = speech
     for subtype in ("VORBIS", "OPUS"):
         blob = _encode(x, rate, "OGG", subtype)
@@ -62,12 +68,22 @@ def test_ogg_cut_short_or_missing_pages_is_an_error(tmp_path, speech):
         half.write_bytes(blob[: len(blob) // 2])
         _refused(str(half), "truncated OGG file (its last whole page, at byte ")
         _refused(f"cat {half} |", "truncated OGG stream (its last whole page, at byte ")
-    # pages lost in the middle: the last page still says where the stream ends
-    blob = bytearray(_encode(x, rate, "OGG", "VORBIS"))
-    mid = len(blob) // 2
-    blob[mid:mid + 300] = b"\x55" * 300
-    (tmp_path / "mid.ogg").write_bytes(bytes(blob))
-    _refused(str(tmp_path / "mid.ogg"), f"corrupt OGG data (its last page ends the stream at frame {len(x)}, ")
+    # a damaged page in the middle: libsndfile skipped it (the page after the first audio page:
+    # 3.1 s of 4 s read, its frame count lowered to match)
+    for subtype in ("VORBIS", "OPUS"):
+        blob = _encode(x, rate, "OGG", subtype)
+        page = _pages(blob)[3]
+        damaged = bytearray(blob)
+        damaged[page + 100:page + 200] = b"\x55" * 100
+        (tmp_path / "mid.ogg").write_bytes(bytes(damaged))
+        for source in (str(tmp_path / "mid.ogg"), f"cat {tmp_path / 'mid.ogg'} |"):
+            _refused(source, f"corrupt OGG data (the page at byte {page} fails its CRC check)")
+        # bytes where a page should start (a block of the file lost)
+        _refused_bytes(blob[:page] + blob[page + 1000:], f"corrupt OGG data (no page starts at byte {page}, ")
+    # the first page cut: nothing whole to go by
+    _refused_bytes(blob[:20], "truncated OGG file (cut off in its first page)")
+    # bytes after the end of the stream (an appended tag) are no damage
+    assert len(read_audio_bytes(blob + b"TAG" + bytes(125), "x")[0]) == len(x)
     # as asrkit-make-data-dir checks it: header and size only
     with pytest.raises(AsrkitError, match="truncated OGG file"):
         check_wav_file(str(half), str(half))
