@@ -153,10 +153,12 @@ def _audio_info(path: Path) -> Tuple[Optional[str], int]:
             return EMPTY_FILE, 0
     except OSError:
         return BROKEN_LINK, 0
-    import soundfile
+    from asrkit.features.wav import audio_file_info, check_wav_file
 
     try:
-        info = soundfile.info(str(path))
+        # (not soundfile.info(path): libsndfile took the ._a.mp3 a Mac leaves beside a.mp3 for its
+        # resource fork, and every MP3 without an ID3 tag of a zip made on a Mac was "not audio")
+        frames, channels = audio_file_info(str(path))
     except (RuntimeError, OSError, ValueError):  # soundfile.LibsndfileError is a RuntimeError
         return NOT_AUDIO, 0
     # libsndfile reports a cut-off WAV (or OGG) as the shorter audio that is there. asrkit's reader
@@ -164,17 +166,15 @@ def _audio_info(path: Path) -> Tuple[Optional[str], int]:
     # speed-perturbed copy reads it through) takes the fragment without an error, and it would
     # train with the whole transcript: a skip here, as the reader's own header check says. (Before
     # the frame count: an OGG cut mid-page reports 0 frames, and is cut, not empty.)
-    from asrkit.features.wav import check_wav_file
-
     try:
         check_wav_file(str(path), str(path))
     except AsrkitError:
         return TRUNCATED, 0
     except OSError:
         return NOT_AUDIO, 0
-    if info.frames <= 0:
+    if frames <= 0:
         return NO_SAMPLES, 0
-    return None, int(info.channels)
+    return None, int(channels)
 
 
 def find_audio(audio_dir: Path, extensions: Sequence[str]) -> List[PurePosixPath]:

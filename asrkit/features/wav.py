@@ -416,6 +416,43 @@ def _check_declared_length(read_at: Callable[[int, int], bytes], total: int, wha
 # --------------------------------------------------------------------------------------------
 # Decoding (header first, then the samples)
 
+def _sound_file(sf, source):
+    """libsndfile's SoundFile over ``source``, a regular file's descriptor (at offset 0) or bytes.
+
+    Opened by a name of ``/proc/self/fd/``: when libsndfile does not know a format by its first
+    bytes (an MP3 without an ID3 tag) it looks for a Mac resource fork beside the file, as
+    ``._<name>`` or ``.AppleDouble/<name>`` (for a descriptor or a stream, with no name, ``._``
+    and ``.AppleDouble/`` in the current directory), and takes what it finds for one: every such
+    MP3 failed as "bad resource fork" beside the ``._a.mp3`` macOS leaves in a zip, or anywhere
+    under an AFP share's ``.AppleDouble`` folders. Nothing is ever beside ``/proc/self/fd/N``.
+    Bytes go through a memfd for that name; a file object where ``/proc`` is missing.
+    """
+    fd, own = (source, False) if isinstance(source, int) else (_memfd(source), True)
+    try:
+        if fd is not None and os.path.exists(f"/proc/self/fd/{fd}"):
+            return sf.SoundFile(f"/proc/self/fd/{fd}")
+        return sf.SoundFile(source, closefd=False) if isinstance(source, int) else sf.SoundFile(io.BytesIO(source))
+    finally:
+        if own and fd is not None:
+            os.close(fd)  # (libsndfile holds its own open of it)
+
+
+def _memfd(data: bytes) -> Optional[int]:
+    """A memory-backed file holding ``data``, or None where the system has none."""
+    try:
+        fd = os.memfd_create("asrkit-audio", os.MFD_CLOEXEC)
+    except (AttributeError, OSError):
+        return None
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
 def _libsndfile_error(e: Exception, what: str, head: bytes, riff: Optional[_RiffData]) -> AsrkitError:
     reason = str(getattr(e, "error_string", "") or e).strip()
     if "Format not recognised" in reason or "Format not recognized" in reason:
@@ -428,14 +465,14 @@ def _libsndfile_error(e: Exception, what: str, head: bytes, riff: Optional[_Riff
 
 def _decode(source, what: str, channel: Optional[int], max_samples: int, head: bytes,
             riff: Optional[_RiffData], mp3_counted: bool = False) -> Tuple[np.ndarray, int]:
-    """Open ``source`` (a file descriptor at offset 0, or a file object) with libsndfile and return
+    """Open ``source`` (a regular file's descriptor at offset 0, or bytes) with libsndfile and return
     int16-scale samples; the checks come before any sample is read. ``mp3_counted``: an MP3's
     frame count is its header's (:func:`_mp3_tag`), not an estimate."""
     import numpy as np
 
     sf = _soundfile()
     try:
-        f = sf.SoundFile(source, closefd=False) if isinstance(source, int) else sf.SoundFile(source)
+        f = _sound_file(sf, source)
     except sf.LibsndfileError as e:
         raise _libsndfile_error(e, what, head, riff) from None
     except (RuntimeError, TypeError, ValueError) as e:  # soundfile's own checks of odd headers
@@ -543,6 +580,21 @@ def constant_value(samples: np.ndarray) -> Optional[float]:
     return float(low) if low == high else None
 
 
+def audio_file_info(path: str) -> Tuple[int, int]:
+    """``(frames, channels)`` of an audio file as libsndfile reads its header, opened as
+    :func:`read_wav_source` opens it (no Mac resource fork beside it is looked at). OSError for a
+    file that cannot be opened or is not a regular file, soundfile's errors (RuntimeError,
+    ValueError) for one libsndfile does not read."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"{path}: not a regular file")
+        with _sound_file(_soundfile(), fd) as f:
+            return f.frames, f.channels
+    finally:
+        os.close(fd)
+
+
 def check_wav_file(path: str, what: str) -> None:
     """The checks :func:`read_wav_source` makes of a file before decoding it (a WAV data chunk
     longer than the file, a sample layout that does not add up; a SPHERE, AU, AIFF or W64 file
@@ -579,21 +631,22 @@ def read_audio_bytes(data: bytes, what: str, streamed: bool = False, channel: Op
         # libsndfile reads a 0-size data chunk as empty; 0xFFFFFFFF makes it read to the end.
         data = bytearray(data)
         data[riff.size_field:riff.size_field + 4] = b"\xff\xff\xff\xff"
-    return _decode(io.BytesIO(data), what, channel, max_samples, bytes(data[:4]), riff, _mp3_counted(read_at))
+    return _decode(data, what, channel, max_samples, bytes(data[:4]), riff, _mp3_counted(read_at))
 
 
 def _stream_cap(data: bytearray, what: str, max_samples: int, last_try: bool) -> Optional[int]:
     """Bytes a stream may hold once its header is known, or None to sniff again later."""
     sf = _soundfile()
     try:
-        info = sf.info(io.BytesIO(bytes(data)))
+        with _sound_file(sf, data) as f:
+            subtype = f.subtype
     except Exception as e:
         if not last_try:
             return None
         raise AsrkitError(f"{what}: no recognisable audio header in the first {len(data)} bytes of the stream "
                           f"(starts with {bytes(data[:4])!r}; libsndfile: "
                           f"{str(getattr(e, 'error_string', '') or e).strip()})") from None
-    return _PROBE_AT[-1] + max_samples * _SAMPLE_BYTES.get(info.subtype, 4)
+    return _PROBE_AT[-1] + max_samples * _SAMPLE_BYTES.get(subtype, 4)
 
 
 def _read_stream(stream: IO[bytes], what: str, max_samples: int) -> bytearray:

@@ -242,3 +242,44 @@ def test_digital_silence_is_extracted_with_a_warning(tmp_path, an4_wavs, speech)
     assert "utterance 'dc': every sample is 1200 (digital silence)" in result.stderr
     assert "utterance 'good': every sample" not in result.stderr
     assert "Done 3 out of 3 utterances" in result.stderr
+
+
+def test_mac_metadata_beside_an_mp3_is_not_taken_for_its_resource_fork(tmp_path, speech, monkeypatch):
+    """libsndfile, not knowing an MP3 without an ID3 tag by its first bytes, looks for a Mac resource
+    fork beside it ('._<name>', '.AppleDouble/<name>'; with no name, as for a descriptor or a
+    stream, '._' and '.AppleDouble/' in the current directory) and took what it found for one:
+    every such MP3 failed as "bad resource fork" (or "bad data offset") from a folder an AFP
+    server keeps .AppleDouble folders in."""
+    x, rate = speech
+    blob = _encode(x, rate, "MP3", "MPEG_LAYER_III")
+    assert blob[:3] != b"ID3"
+    (tmp_path / "a.mp3").write_bytes(blob)
+    here = tmp_path / "here"
+    (here / ".AppleDouble").mkdir(parents=True)
+    (here / "._").write_bytes(b"\x00\x05\x16\x07" + bytes(60))
+    monkeypatch.chdir(here)
+    for source in (str(tmp_path / "a.mp3"), f"cat {tmp_path / 'a.mp3'} |"):
+        assert len(read_wav_source(source, "u")[0]) == len(x)
+    # asrkit-make-data-dir's header look: beside the ._a.mp3 a zip made on a Mac holds
+    from asrkit.features.wav import audio_file_info
+
+    (tmp_path / "._a.mp3").write_bytes(b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        " + bytes(4000))
+    assert audio_file_info(str(tmp_path / "a.mp3")) == (len(x), 1)
+
+
+def test_make_data_dir_reads_mp3s_of_a_zip_made_on_a_mac(an4_root, tmp_path):
+    """Each a.mp3 with its ._a.mp3 beside it: the metadata files were left out of the listing, but
+    libsndfile's header look at a.mp3 read ._a.mp3 as its resource fork, and every MP3 was skipped
+    as not audio (the corpus failed on the 5 % rule)."""
+    from asrkit.data.from_audio import make_data_dir
+    from user_corpus import make_user_corpus
+
+    make_user_corpus(an4_root, tmp_path / "c", 4)
+    audio, prompts = tmp_path / "c/audio", tmp_path / "c/prompts.txt"
+    for wav in sorted(audio.glob("*.wav")):
+        x, rate = sf.read(wav, dtype="int16")
+        wav.unlink()
+        wav.with_suffix(".mp3").write_bytes(_encode(x, rate, "MP3", "MPEG_LAYER_III"))
+        (audio / f"._{wav.stem}.mp3").write_bytes(b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        " + bytes(4000))
+    report = make_data_dir(audio, tmp_path / "d", transcripts=prompts, extensions=["mp3"])
+    assert report.num_utts == 4 and not report.skipped
