@@ -430,7 +430,12 @@ def _sound_file(sf, source):
     fd, own = (source, False) if isinstance(source, int) else (_memfd(source), True)
     try:
         if fd is not None and os.path.exists(f"/proc/self/fd/{fd}"):
-            return sf.SoundFile(f"/proc/self/fd/{fd}")
+            try:
+                return sf.SoundFile(f"/proc/self/fd/{fd}")
+            except sf.LibsndfileError as e:
+                if "System error" not in str(e.error_string):
+                    raise
+                # (a sandbox that refuses reopening through /proc: the descriptor as before)
         return sf.SoundFile(source, closefd=False) if isinstance(source, int) else sf.SoundFile(io.BytesIO(source))
     finally:
         if own and fd is not None:

@@ -283,3 +283,17 @@ def test_make_data_dir_reads_mp3s_of_a_zip_made_on_a_mac(an4_root, tmp_path):
         (audio / f"._{wav.stem}.mp3").write_bytes(b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        " + bytes(4000))
     report = make_data_dir(audio, tmp_path / "d", transcripts=prompts, extensions=["mp3"])
     assert report.num_utts == 4 and not report.skipped
+
+
+def test_a_sandbox_refusing_proc_reopens_reads_through_the_descriptor(tmp_path, an4_wavs, monkeypatch):
+    want = read_wav_source(str(an4_wavs[0]), "u")[0]
+    real = sf.SoundFile
+
+    def refusing(source, *args, **kwargs):
+        if isinstance(source, str) and source.startswith("/proc/self/fd/"):
+            return real(str(tmp_path / "denied" / "x.wav"))  # libsndfile's "System error."
+        return real(source, *args, **kwargs)
+
+    monkeypatch.setattr(sf, "SoundFile", refusing)
+    for source in (str(an4_wavs[0]), f"cat {an4_wavs[0]} |"):
+        np.testing.assert_array_equal(read_wav_source(source, "u")[0], want)
