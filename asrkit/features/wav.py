@@ -384,7 +384,8 @@ def _mp3_counted(read_at: Callable[[int, int], bytes]) -> bool:
 
 def _check_declared_length(read_at: Callable[[int, int], bytes], total: int, what: str, streamed: bool) -> None:
     """A SPHERE, AU, AIFF or W64 file (or SPHERE/AU stream) with fewer bytes of samples than its
-    header states, or an OGG whose last page is not its end, is an error naming ``what``, as a
+    header states, an OGG with a page cut off or damaged (:func:`_check_ogg_pages`), or an MP3
+    holding fewer bytes than its Xing/Info/VBRI tag states, is an error naming ``what``, as a
     truncated WAV is."""
     if read_at(0, 4) == b"OggS":
         _check_ogg_pages(read_at, total, what, streamed)
