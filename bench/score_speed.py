@@ -3,6 +3,7 @@
 
 Prints a table and the command that made it, e.g.:
     tools/venv/bin/python bench/score_speed.py --utts 2600 --words 20
+    tools/venv/bin/python bench/score_speed.py --long-line 750000   # one 5 MB hypothesis line
 """
 from __future__ import annotations
 
@@ -23,7 +24,12 @@ def main() -> None:
     parser.add_argument("--words", type=int, default=20, help="words per reference utterance")
     parser.add_argument("--error-rate", type=float, default=0.1, help="fraction of substituted words")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--long-line", type=int, default=0, metavar="WORDS",
+                        help="instead: one hypothesis line of WORDS random words against a 6-word reference "
+                             "(a runaway decoder's output): time and peak memory, WER and CER")
     args = parser.parse_args()
+    if args.long_line:
+        return long_line(args.long_line, args.seed)
 
     rng = random.Random(args.seed)
     vocab = ["".join(rng.choice("abcdefghij") for _ in range(rng.randint(2, 7))) for _ in range(500)]
@@ -42,6 +48,22 @@ def main() -> None:
         seconds = time.perf_counter() - start
         n = result.levels[level].totals.ref_len
         print(f"{level:<6} {args.utts:>6} {n:>11} {seconds:>8.2f} {n / seconds:>10.0f}")
+
+
+def long_line(words: int, seed: int) -> None:
+    import resource
+
+    rng = random.Random(seed)
+    vocab = ["".join(rng.choice("abcdefghij") for _ in range(rng.randint(2, 7))) for _ in range(500)]
+    hyp = {"u1": " ".join(rng.choice(vocab) for _ in range(words))}
+    ref = {"u1": "the cat sat on the mat"}
+    print("# " + " ".join(["python", "bench/score_speed.py"] + sys.argv[1:]))
+    start = time.perf_counter()
+    result = score_texts(ref, hyp, levels=("word", "char"))
+    seconds = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"one hypothesis line of {words} words ({len(hyp['u1']) / 1e6:.1f} MB), WER and CER: {seconds:.1f} s, "
+          f"peak RSS {peak:.0f} MB (WER {result.levels['word'].totals.error_rate:.0f} %)")
 
 
 if __name__ == "__main__":
