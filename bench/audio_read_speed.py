@@ -1,0 +1,55 @@
+#!/usr/bin/env python3
+"""Time asrkit's audio reader (features.wav.read_wav_source) per file: AN4 16-bit WAVs and the
+same recordings as OGG/Vorbis, best of 3 passes (page cache warm). ``--tree`` reads with another
+checkout's asrkit (for a before/after on the same machine and minute).
+
+    OMP_NUM_THREADS=1 tools/venv/bin/python bench/audio_read_speed.py [--tree /path/to/old/checkout]
+"""
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--an4-root", default=str(REPO.parent / "shared" / "corpora" / "an4"))
+    ap.add_argument("--tree", default=str(REPO), help="the checkout whose asrkit reads")
+    ap.add_argument("--wavs", type=int, default=400)
+    ap.add_argument("--oggs", type=int, default=100)
+    args = ap.parse_args()
+    sys.path.insert(0, args.tree)
+    import soundfile
+
+    from asrkit.features.wav import read_wav_source
+
+    files = sorted(glob.glob(os.path.join(args.an4_root, "wav", "an4_clstk", "*", "*.wav")))[:args.wavs]
+    if not files:
+        sys.exit(f"no AN4 WAVs under {args.an4_root}/wav/an4_clstk")
+    with tempfile.TemporaryDirectory() as tmp:
+        oggs = []
+        for f in files[:args.oggs]:
+            x, rate = soundfile.read(f, dtype="int16")
+            out = os.path.join(tmp, Path(f).stem + ".ogg")
+            soundfile.write(out, x, rate, format="OGG", subtype="VORBIS")
+            oggs.append(out)
+        print(f"# {' '.join(['bench/audio_read_speed.py'] + sys.argv[1:])}  (asrkit from {args.tree})")
+        for name, paths in (("wav", files), ("ogg", oggs)):
+            best = float("inf")
+            for _ in range(3):
+                start = time.perf_counter()
+                for p in paths:
+                    read_wav_source(p, p)
+                best = min(best, time.perf_counter() - start)
+            print(f"{name}: {len(paths)} files, {best / len(paths) * 1000:.3f} ms per file")
+
+
+if __name__ == "__main__":
+    main()
