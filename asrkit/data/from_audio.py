@@ -30,7 +30,8 @@ averaged), which need sox.
 Nothing is silently lost: an audio file without a transcript, a transcript whose audio is not
 there, an empty transcript, a path that cannot be a table line (a line break in it), and a file
 of those formats that is empty, has no samples, whose header cannot be read or (WAV) promises more
-samples than the file holds (only headers are read) are
+samples than the file holds (only headers are read), and a recording in a format ``extensions``
+leaves out whose transcript is there (no taken file of its name beside it) are
 skipped and counted in the report, with their names; more than ``max_skip_ratio`` of them is an
 error (as Kaldi's make_fbank.sh fails below 95 % success). A duplicate key in the transcript
 file, a key that matches two files, or two files whose ids would be the same are errors.
@@ -82,6 +83,9 @@ _LIBSNDFILE_FORMATS = {".wav": "WAV", ".wave": "WAV", ".flac": "FLAC", ".ogg": "
                        ".opus": "OGG", ".mp3": "MP3", ".aif": "AIFF", ".aiff": "AIFF", ".au": "AU",
                        ".snd": "AU", ".caf": "CAF", ".w64": "W64", ".rf64": "RF64", ".sph": "NIST",
                        ".nist": "NIST"}
+# Audio a folder may hold in a format --audio-ext leaves out: with its transcript there, it is
+# a recording the user meant to train on, not a file to pass over without a word.
+_OTHER_AUDIO_SUFFIXES = frozenset(_LIBSNDFILE_FORMATS) | {".m4a", ".aac", ".wma", ".amr", ".webm", ".mka"}
 _UNSAFE_ID_CHAR = re.compile(r"[^\w.+-]")  # \w: letters and digits of any script, and _
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 # Two files that differ only in their extension (a0001.wav and a0001.flac) have one id and no key
@@ -177,8 +181,10 @@ def _audio_info(path: Path) -> Tuple[Optional[str], int]:
     return None, int(channels)
 
 
-def find_audio(audio_dir: Path, extensions: Sequence[str]) -> List[PurePosixPath]:
-    """Paths below ``audio_dir`` (relative, sorted) of the files with one of ``extensions``.
+def find_audio(audio_dir: Path, extensions: Sequence[str],
+               others: Optional[List[PurePosixPath]] = None) -> List[PurePosixPath]:
+    """Paths below ``audio_dir`` (relative, sorted) of the files with one of ``extensions``;
+    ``others``, when given, gets the audio files of the other formats (not taken).
 
     macOS's metadata files are left out, with an info line: a zip made on a Mac holds a
     ``__MACOSX/`` folder with a ``._<name>`` beside every file (and copies to FAT or network
@@ -200,6 +206,9 @@ def find_audio(audio_dir: Path, extensions: Sequence[str]) -> List[PurePosixPath
                     metadata += 1
                     continue
                 found.append(rel_root / name)
+            elif others is not None and Path(name).suffix.lower() in _OTHER_AUDIO_SUFFIXES \
+                    and not name.startswith("._"):
+                others.append(rel_root / name)
     if metadata:
         log.info("left out %d macOS metadata file(s) (__MACOSX/, ._<name>): Finder attributes, not audio", metadata)
     return found
@@ -330,11 +339,22 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
             raise AsrkitError(f"--speaker-regex {speaker_regex!r}: needs a group, e.g. '^([^/]+)/' or '_(spk\\d+)_'")
     audio_root = audio_dir.resolve()
     report = MakeReport()
-    files = find_audio(audio_root, extensions)
+    others: List[PurePosixPath] = []
+    files = find_audio(audio_root, extensions, others)
     report.num_audio = len(files)
+    # A recording in a format --audio-ext leaves out (a.ogg among wav and flac) whose transcript is
+    # there is counted as a skip that says how to take it: passed over, the .txt beside it was
+    # never looked at, and a third of a corpus could go missing without a word.
+    taken_stems = {r.with_suffix("") for r in files}
+    others = [r for r in others if r.with_suffix("") not in taken_stems]
+    other_exts = sorted({r.suffix.lower().lstrip(".") for r in others})
+    take_all = ",".join(list(extensions) + [e for e in other_exts if e not in {x.lower() for x in extensions}])
+    other_reason = (f"audio in a format --audio-ext {','.join(extensions)} does not take (to take it: "
+                    f"--audio-ext {take_all})")
     if not files:
+        held = f"; it holds {len(others)} *.{', *.'.join(other_exts)} file(s): --audio-ext {take_all}" if others else ""
         raise AsrkitError(f"{audio_dir}: no audio files (looked for *.{', *.'.join(extensions)} in it and its "
-                          f"folders; see --audio-ext)")
+                          f"folders; see --audio-ext{held})")
     if not _is_utf8(str(audio_root)):
         raise AsrkitError(f"{audio_dir!r}: the folder's path is not UTF-8, so no wav.scp can name its files: "
                           f"rename it or link it from a UTF-8 path")
@@ -389,6 +409,13 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
             key = _nfc(str(path) if str(path) != "." else key)
             return by_path.get(key) or by_name.get(key, [])
 
+        other_keys = {_nfc(k) for r in others for k in (str(r.with_suffix("")), str(r), r.stem, r.name)}
+        def other_lookup(key: str) -> bool:
+            path = PurePosixPath(key)
+            if path.is_absolute() and path.is_relative_to(PurePosixPath(audio_root)):
+                path = path.relative_to(audio_root)
+            return _nfc(str(path)) in other_keys
+
         for key, (text, lineno) in table.items():
             matches = lookup(key)
             if not matches and len(key.split()) > 1 and lookup(key.split()[0]):
@@ -404,7 +431,7 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
                                   f"({', '.join(map(str, matches[:3]))}): use the path below {audio_dir} as the "
                                   f"key, e.g. {str(matches[0].with_suffix(''))!r}")
             if not matches:
-                report.skip(NO_AUDIO, f"{key} ({transcripts}:{lineno})")
+                report.skip(other_reason if other_lookup(key) else NO_AUDIO, f"{key} ({transcripts}:{lineno})")
                 continue
             rel = matches[0]
             if rel in unusable:  # counted once, as its file's problem
@@ -424,6 +451,9 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
                                       f"{_utf16_hint(beside.read_bytes())}") from None
                 except OSError as e:
                     raise AsrkitError(f"{beside}: cannot read: {e.strerror}") from None
+        for rel in others:
+            if (audio_root / rel).with_suffix(ext).is_file():
+                report.skip(other_reason, str(rel))
         if not text_of:
             raise AsrkitError(f"{audio_dir}: no transcripts: none of its {len(good)} audio files has a "
                               f"<name>{ext} beside it (other extension: --text-ext; one file of '<name> <text>' "
@@ -474,7 +504,7 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
     if report.mapped_ids:
         log.info("%d utterance id(s) have characters other than letters, digits and ._+- replaced by _",
                  report.mapped_ids)
-    total = report.num_audio + len(report.skipped.get(NO_AUDIO, []))
+    total = report.num_audio + len(report.skipped.get(NO_AUDIO, [])) + len(report.skipped.get(other_reason, []))
     if report.num_utts == 0:
         raise AsrkitError(f"{audio_dir}: no utterance has both audio and a non-empty transcript "
                           f"({report.num_skipped} skipped, reasons above)")
