@@ -214,6 +214,22 @@ def find_audio(audio_dir: Path, extensions: Sequence[str],
     return found
 
 
+@functools.lru_cache(maxsize=None)
+def sox_formats() -> Optional[frozenset]:
+    """The file types the installed sox reads ('AUDIO FILE FORMATS' of ``sox -h``); None when
+    that cannot be told (no sox, or a help text of another shape)."""
+    import subprocess
+
+    try:
+        out = subprocess.run(["sox", "-h"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    for line in out.splitlines():
+        if line.startswith("AUDIO FILE FORMATS:"):
+            return frozenset(line.split(":", 1)[1].split())
+    return None
+
+
 def needs_sox(path: PurePosixPath, sample_rate: Optional[int], channels: int = 1) -> bool:
     """Whether a file goes into wav.scp as a sox pipe: another format than libsndfile reads,
     several channels (averaged), or ``sample_rate`` asked for."""
@@ -385,6 +401,20 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
                f"{len(piped)} file(s) are in a format libsndfile does not read (first: {first}), read {pipes}")
         raise AsrkitError(f"sox not found on PATH: {why} (install it, e.g. apt-get install sox, or convert the "
                           f"files to mono WAV or FLAC)")
+    # sox without its MP3 (or other) handler fails every such pipe at feature extraction, after
+    # the data dir looked fine: a stereo MP3 corpus lost a fifth of its training set in stage 1.
+    known = sox_formats() if piped else None
+    unread = [r for r in piped if known is not None and r.suffix.lower().lstrip(".") not in known]
+    if unread:
+        first = unread[0]
+        kinds = sorted({r.suffix.lower().lstrip(".") for r in unread})
+        why = (f"--sample-rate {sample_rate} converts every file through 'sox ... |' pipes" if sample_rate else
+               "files with several channels go through 'sox ... |' pipes to be averaged to mono"
+               if libsndfile_reads(first) else "files of a format libsndfile does not read go through 'sox ... |' pipes")
+        pkg = " (Debian: apt-get install libsox-fmt-mp3)" if "mp3" in kinds else ""
+        raise AsrkitError(f"{audio_dir}: the installed sox cannot read *.{', *.'.join(kinds)} (not in 'sox -h' AUDIO "
+                          f"FILE FORMATS){pkg}, and {why}: {len(unread)} such file(s), first: {first}; install "
+                          f"its handler, or convert them to mono WAV or FLAC")
 
     # Each file's transcript.
     text_of: Dict[PurePosixPath, str] = {}
