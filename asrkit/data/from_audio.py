@@ -255,6 +255,28 @@ def _utf16_hint(raw: bytes) -> str:
     return ""
 
 
+CSV_TO_TSV = ("python3 -c 'import csv,sys; [print(*r[:2], sep=\"\\t\") for r in csv.reader(open(sys.argv[1], "
+              "newline=\"\"))]' {path} | tail -n +2 > prompts.tsv")
+
+
+def _refuse_csv(path: Path, content: str) -> None:
+    """A .csv of "path,text" rows read as '<key> <text>' lines gave keys like '"my' (a quoted
+    path cut at its first space: "key appears twice") or 'a0001.wav,HELLO' (no such file: every
+    line skipped), neither saying that the file's format was the trouble."""
+    if path.suffix.lower() != ".csv":
+        return
+    for lineno, line in enumerate(_LINE_BREAK.split(content), 1):
+        line = line.lstrip(BOM)
+        if not line.strip():
+            continue
+        key = line.split("\t", 1)[0].strip() if "\t" in line else line.split(maxsplit=1)[0]
+        if "," in key or key.startswith('"'):
+            raise AsrkitError(f"{path}:{lineno}: a CSV file ({line.strip()[:40]!r}): --transcripts reads '<key> <text>' "
+                              f"or '<key><TAB><text>' lines; convert it first, e.g. "
+                              f"{CSV_TO_TSV.format(path=shlex.quote(str(path)))} (tail drops a header row)")
+        return
+
+
 def read_transcript_file(path: Path) -> Dict[str, Tuple[str, int]]:
     """``<key> <text>`` lines -> {key: (text, line number)}; blank lines are ignored."""
     try:
@@ -266,6 +288,7 @@ def read_transcript_file(path: Path) -> Dict[str, Tuple[str, int]]:
     except UnicodeDecodeError as e:
         line = raw[:e.start].count(b"\n") + 1
         raise AsrkitError(f"{path}:{line}: not UTF-8 text ({e.reason} at byte {e.start}){_utf16_hint(raw)}") from None
+    _refuse_csv(path, content)
     out: Dict[str, Tuple[str, int]] = {}
     # Lines end at \n, \r\n or \r only. str.splitlines() would also break at U+2028, U+0085,
     # a form feed..., cutting a transcript short and making the rest a bogus key (and every
