@@ -494,9 +494,33 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
             text_of[rel] = text
     else:
         ext = "." + text_ext.lstrip(".")
+        names_in: Dict[Path, Dict[str, List[str]]] = {}
+
+        def transcript_beside(audio: Path) -> Optional[Path]:
+            # The audio extension is matched in any case (A.WAV), and so is the transcript's:
+            # A.TXT beside A.WAV (a corpus from Windows or a camera) was "audio without a
+            # transcript" with the transcript right there.
+            exact = audio.with_suffix(ext)
+            if audio.parent not in names_in:
+                folder: Dict[str, List[str]] = {}
+                try:
+                    for entry in os.scandir(audio.parent):
+                        folder.setdefault(entry.name.lower(), []).append(entry.name)
+                except OSError:
+                    pass
+                names_in[audio.parent] = folder
+            found = [audio.parent / n for n in names_in[audio.parent].get(exact.name.lower(), [])
+                     if (audio.parent / n).is_file()]
+            if not found and exact.is_file():  # a folder that cannot be listed, but read
+                return exact
+            if len(found) > 1:
+                raise AsrkitError(f"{audio}: two transcripts beside it ({', '.join(sorted(f.name for f in found))}), "
+                                  f"their names differing only in letter case: keep one")
+            return found[0] if found else None
+
         for rel in good:
-            beside = (audio_root / rel).with_suffix(ext)
-            if beside.is_file():
+            beside = transcript_beside(audio_root / rel)
+            if beside is not None:
                 try:
                     text_of[rel] = beside.read_text(encoding="utf-8-sig")
                 except UnicodeDecodeError as e:
@@ -505,7 +529,7 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
                 except OSError as e:
                     raise AsrkitError(f"{beside}: cannot read: {e.strerror}") from None
         for rel in others:
-            if (audio_root / rel).with_suffix(ext).is_file():
+            if transcript_beside(audio_root / rel) is not None:
                 report.skip(other_reason, str(rel))
         if not text_of:
             raise AsrkitError(f"{audio_dir}: no transcripts: none of its {len(good)} audio files has a "
