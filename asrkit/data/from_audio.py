@@ -446,10 +446,14 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
         # A key that is a path below the folder names one file; a bare name may name several.
         by_path: Dict[str, List[PurePosixPath]] = {}
         by_name: Dict[str, List[PurePosixPath]] = {}
+        # A key's extension matches in any case, as --audio-ext's does: 'A.wav' in the transcripts
+        # for A.WAV was a transcript without audio and the audio without a transcript. (Keyed
+        # with the extension lower-cased, found by the key's extension lower-cased.)
         for rel in good + unusable:
-            for key in {_nfc(str(rel.with_suffix(""))), _nfc(str(rel))}:
+            lower = rel.with_suffix(rel.suffix.lower())
+            for key in {_nfc(str(rel.with_suffix(""))), _nfc(str(rel)), _nfc(str(lower))}:
                 by_path.setdefault(key, []).append(rel)
-            for key in {_nfc(rel.stem), _nfc(rel.name)}:
+            for key in {_nfc(rel.stem), _nfc(rel.name), _nfc(lower.name)}:
                 by_name.setdefault(key, []).append(rel)
         def lookup(key: str) -> List[PurePosixPath]:
             # A key as 'find' prints it: './spk1/a0001.wav', or the absolute path of the file.
@@ -460,7 +464,11 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
                         path = path.relative_to(root)
                         break
             key = _nfc(str(path) if str(path) != "." else key)
-            return by_path.get(key) or by_name.get(key, [])
+            found = by_path.get(key) or by_name.get(key, [])
+            if not found and path.suffix.lower() in _OTHER_AUDIO_SUFFIXES and path.suffix != path.suffix.lower():
+                key = _nfc(str(path.with_suffix(path.suffix.lower())))
+                found = by_path.get(key) or by_name.get(key, [])
+            return found
 
         other_keys = {_nfc(k) for r in others for k in (str(r.with_suffix("")), str(r), r.stem, r.name)}
         def other_lookup(key: str) -> bool:

@@ -38,3 +38,28 @@ def test_two_transcripts_differing_in_case_are_an_error(an4_root, tmp_path):
         make_data_dir(audio, tmp_path / "data", speaker_from_dir=True)
     assert f"two transcripts beside it ({txt.stem}.TXT, {txt.stem}.txt)" in str(e.value)
     assert not (tmp_path / "data").exists()
+
+
+def test_transcript_keys_match_audio_extensions_in_any_case(an4_root, tmp_path):
+    """'A.wav HELLO' in the transcript file for A.WAV (and 'b.WAV' for b.wav) was a transcript
+    without audio and the audio without a transcript, both counted, while --audio-ext had taken
+    the .WAV."""
+    expected = make_user_corpus(an4_root, tmp_path / "c", 4)
+    audio = tmp_path / "c/audio"
+    names = sorted(expected)
+    (audio / f"{names[0]}.wav").rename(audio / f"{names[0]}.WAV")
+    lines = [f"{names[0]}.wav {expected[names[0]]}", f"{names[1]}.WAV {expected[names[1]]}",
+             f"./{names[2]}.Wav {expected[names[2]]}", f"{names[3]} {expected[names[3]]}"]
+    (tmp_path / "p.txt").write_text("\n".join(lines) + "\n")
+    report = make_data_dir(audio, tmp_path / "data", transcripts=tmp_path / "p.txt", speaker="me")
+    assert (report.num_utts, report.skipped) == (4, {})
+    assert DataDir(tmp_path / "data").read("text") == {f"me-{k}": v for k, v in expected.items()}
+
+
+def test_a_key_whose_extension_is_not_audio_is_not_case_folded(an4_root, tmp_path):
+    expected = make_user_corpus(an4_root, tmp_path / "c", 2)
+    name = sorted(expected)[0]
+    (tmp_path / "p.txt").write_text(f"{name}.TXT words\n" + "".join(f"{k} {v}\n" for k, v in expected.items()))
+    report = make_data_dir(tmp_path / "c/audio", tmp_path / "data", transcripts=tmp_path / "p.txt",
+                           max_skip_ratio=0.5)
+    assert report.num_utts == 2 and sum(len(v) for v in report.skipped.values()) == 1
