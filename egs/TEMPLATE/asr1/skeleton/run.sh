@@ -22,6 +22,15 @@ parse_options_passthrough=true
 [ -f ./path.sh ] || { echo "$0: run me from my recipe directory: cd $(dirname "$0") && ./$(basename "$0") (no ./path.sh in $(pwd))" >&2; exit 1; }
 . ./path.sh
 . utils/parse_options.sh
+# local/data.sh's settings (--audio-ext, --transcripts, ...) are not run.sh's: asr.sh's "unknown
+# option --audio-ext" left the user who followed asrkit-make-data-dir's own hint wondering.
+for arg in "${passthrough_args[@]}" "$@"; do
+  case $arg in --*) name=${arg#--}; name=${name%%=*}; name=${name//-/_} ;; *) continue ;; esac
+  if grep -q "^${name}=" local/data.sh && ! grep -q "^${name}=" asr.sh; then
+    echo "$0: ERROR: --${name//_/-} is a setting of stage 0's local/data.sh, not of run.sh: set ${name}= at the top of local/data.sh (then ./run.sh as before), or run local/data.sh --corpus-root <dir> --${name//_/-} <value> and then ./run.sh --stage 1" >&2
+    exit 1
+  fi
+done
 [ "$stage" -le "$stop_stage" ] || { echo "$0: ERROR: --stage $stage is after --stop-stage $stop_stage: nothing to run" >&2; exit 1; }
 
 # The template's defaults: char tokens (a new corpus's vocabulary is open; BPE learned on a few
