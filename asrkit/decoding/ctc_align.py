@@ -46,6 +46,7 @@ import numpy as np
 import torch
 
 from asrkit.decoding.config import WORD_RULES
+from asrkit.text.token_list import UNK
 
 NEG_INF = float("-inf")
 WORD_START = "\u2581"  # sentencepiece's word boundary mark
@@ -163,9 +164,13 @@ def ctc_forced_align(log_probs: torch.Tensor, lens: torch.Tensor, targets: Seque
     return out
 
 
-def word_groups(pieces: Sequence[str], sentencepiece: bool = True) -> List[List[int]]:
+def word_groups(pieces: Sequence[str], sentencepiece: bool = True, unk_words: bool = False) -> List[List[int]]:
     """Token positions of each word: a piece starting with ``▁`` starts one, a lone ``▁`` is in none.
 
+    ``unk_words``: ``<unk>`` is a word of its own, as a recognised text spells it (sentencepiece
+    decodes it as " ⁇ ", spaces around: ``▁M <unk> L`` is "M ⁇ L", three words scored, which a
+    decoding's CTM had as one, "M⁇L"). Off for a given transcript (asrkit-align), whose own words
+    replace the rendering when the counts match: there an unknown character stays in its word.
     Without sentencepiece (``sentencepiece=False``) each token is a word.
     """
     if not sentencepiece:
@@ -173,6 +178,10 @@ def word_groups(pieces: Sequence[str], sentencepiece: bool = True) -> List[List[
     words: List[List[int]] = []
     current: Optional[List[int]] = None
     for i, p in enumerate(pieces):
+        if unk_words and p == UNK:
+            words.append([i])
+            current = None
+            continue
         if p.startswith(WORD_START):
             current = None
             if p == WORD_START:
@@ -240,18 +249,19 @@ def noise_floor_db(energy_db: np.ndarray) -> float:
 
 def word_times(al: Alignment, pieces: Sequence[str], text_of: Callable[[List[int]], str], frame_s: float,
                offset_s: float = 0.0, sentencepiece: bool = True, rule: str = "spike",
-               max_extend: int = 1, energy_db: Optional[np.ndarray] = None, reduction: int = 1) -> List[Word]:
+               max_extend: int = 1, energy_db: Optional[np.ndarray] = None, reduction: int = 1,
+               unk_words: bool = False) -> List[Word]:
     """Words of an alignment with their times (seconds) and confidences.
 
     ``pieces``: the token strings of the model (indexed by id); ``text_of(ids)`` spells a word;
     ``frame_s``: seconds per encoder frame; ``offset_s``: added to every boundary (see the module
     docstring); ``rule``: ``spike``, ``extend`` or ``energy``; ``energy_db`` (the ``energy``
     rule): :func:`frame_energy_db` of the utterance's feature frames, ``reduction`` of them per
-    encoder frame.
+    encoder frame. ``unk_words``: see :func:`word_groups`.
     """
     if rule not in WORD_RULES:
         raise ValueError(f"unknown word boundary rule {rule!r} ({', '.join(WORD_RULES)})")
-    groups = word_groups([pieces[t] for t in al.tokens], sentencepiece)
+    groups = word_groups([pieces[t] for t in al.tokens], sentencepiece, unk_words)
     spans = [(al.spans[g[0]][0], al.spans[g[-1]][1]) for g in groups]
     if rule == "energy":
         if energy_db is None:

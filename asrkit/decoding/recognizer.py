@@ -348,15 +348,17 @@ class Recognizer:
             raw = (raw - offset) / scale
         return frame_energy_db(raw[:, 1:] if fbank.use_energy else raw)  # the mel bins, not Kaldi's energy
 
-    def words_of(self, al, energy_db: Optional[np.ndarray] = None) -> List[Word]:
+    def words_of(self, al, energy_db: Optional[np.ndarray] = None, recognised: bool = True) -> List[Word]:
         """The words of one :class:`asrkit.decoding.ctc_align.Alignment`, timed from its start
-        (``energy_db``: :meth:`energy_db` of its features, for the ``energy`` rule)."""
+        (``energy_db``: :meth:`energy_db` of its features, for the ``energy`` rule). A
+        ``recognised`` text's words are its text's (``<unk>`` one of its own); a given
+        transcript's keep an unknown character inside its word."""
         rule = self.config.word_rule
         if rule == "energy" and energy_db is None:
             rule = "spike"  # features that are not log-mel energies
         return word_times(al, self.pkg.tokens, self.text, self.frame_shift_s * self.time_reduction,
                           self.boundary_offset_s, sentencepiece=self.pkg.tokenizer is not None,
-                          rule=rule, energy_db=energy_db, reduction=self.time_reduction)
+                          rule=rule, energy_db=energy_db, reduction=self.time_reduction, unk_words=recognised)
 
     @torch.inference_mode()
     def align(self, batch: Sequence[Tuple[str, np.ndarray, List[int]]]) -> List[Optional[List[Word]]]:
@@ -371,7 +373,7 @@ class Recognizer:
             x[i, :f.shape[0]] = torch.from_numpy(np.ascontiguousarray(f))
         enc, enc_lens = self.model.encode(x.to(self.device), lens.to(self.device))
         aligned = ctc_forced_align(self.model.ctc_log_probs(enc), enc_lens, [t for _, _, t in batch])
-        return [[] if not t else (self.words_of(al, self.energy_db(f)) if al is not None else None)
+        return [[] if not t else (self.words_of(al, self.energy_db(f), recognised=False) if al is not None else None)
                 for (_, f, t), al in zip(batch, aligned)]
 
     def text(self, tokens: List[int]) -> str:

@@ -96,6 +96,28 @@ def test_word_groups_follow_sentencepiece_boundaries():
     assert word_groups(["YES", "NO"], sentencepiece=False) == [[0], [1]]
 
 
+def test_a_recognised_texts_unknown_tokens_are_words_of_their_own():
+    """A decoding's CTM words are its text's: sentencepiece spells <unk> ' ⁇ ' with spaces around,
+    so '▁M <unk> L' is the text 'M ⁇ L' (three words scored), which the CTM had as one, 'M⁇L'.
+    A given transcript (asrkit-align) keeps an unknown character inside its word."""
+    from asrkit.text.train_tokenizer import TokenizerConfig, train_tokenizer
+
+    pieces = ["▁M", "<unk>", "L", "<unk>", "▁", "X", "M"]
+    assert word_groups(pieces, unk_words=True) == [[0], [1], [2], [3], [5, 6]]
+    assert word_groups(pieces) == [[0, 1, 2, 3], [5, 6]]
+    assert word_groups(["<unk>", "<unk>", "▁A"], unk_words=True) == [[0], [1], [2]]
+    tok = train_tokenizer(["MAX LEX", "ELM AXE", "EXAM"], TokenizerConfig(model_type="char"))
+    ids = {p: i for i, p in enumerate(tok.tokens)}
+    rng = np.random.default_rng(0)
+    alphabet = [p for p in tok.tokens if p not in ("<blank>", "<sos/eos>")]
+    for _ in range(300):
+        seq = [ids[p] for p in rng.choice(alphabet, size=int(rng.integers(1, 12)))]
+        text = " ".join(w for w in tok.decode(seq).split(" ") if w)  # Recognizer.text
+        groups = word_groups([tok.tokens[t] for t in seq], unk_words=True)
+        words = ["".join(tok.decode([seq[i] for i in g]).split()) for g in groups]
+        assert [w for w in words if w] == text.split(), ([tok.tokens[t] for t in seq], text, words)
+
+
 def test_word_times_spike_and_extend_rules():
     pieces = ["<blank>", "▁", "A", "B", "▁C"]
     al = Alignment(tokens=[1, 2, 3, 1, 4], spans=[(0, 1), (2, 3), (3, 5), (7, 8), (10, 11)],
