@@ -377,32 +377,28 @@ def _mp3_tag(read_at: Callable[[int, int], bytes]) -> Optional[Tuple[int, Option
     return None
 
 
-def _mp3_counted(read_at: Callable[[int, int], bytes]) -> bool:
-    tag = _mp3_tag(read_at)
-    return tag is not None and tag[2]
-
-
-def _check_declared_length(read_at: Callable[[int, int], bytes], total: int, what: str, streamed: bool) -> None:
+def _check_declared_length(read_at: Callable[[int, int], bytes], total: int, what: str, streamed: bool) -> bool:
     """A SPHERE, AU, AIFF or W64 file (or SPHERE/AU stream) with fewer bytes of samples than its
     header states, an OGG with a page cut off or damaged (:func:`_check_ogg_pages`), or an MP3
     holding fewer bytes than its Xing/Info/VBRI tag states, is an error naming ``what``, as a
-    truncated WAV is."""
+    truncated WAV is. Returns whether the audio is an MP3 whose tag states its frame count (for
+    :func:`_decode`'s ``mp3_counted``: the tag is read here once)."""
     if read_at(0, 4) == b"OggS":
         _check_ogg_pages(read_at, total, what, streamed)
-        return
+        return False
     mp3 = _mp3_tag(read_at)
     if mp3 is not None:
         # Checked before libsndfile opens it, which also keeps mpg123's own line off stderr
         # ("Warning: Xing stream size off by more than 1%, ...").
-        offset, declared, _ = mp3
+        offset, declared, counted = mp3
         if declared is not None and declared > total - offset:
             kind = "stream" if streamed else "file"
             raise AsrkitError(f"{what}: truncated MP3 {kind} (header promises {declared} bytes, {kind} has "
                               f"{total - offset})")
-        return
+        return counted
     found = _declared_samples(read_at, streamed)
     if found is None:
-        return
+        return False
     fmt, offset, declared = found
     if fmt.startswith("SPHERE-compressed:"):
         raise AsrkitError(f"{what}: NIST SPHERE compressed with {fmt.split(':', 1)[1]!r}, which libsndfile does not "
@@ -412,6 +408,7 @@ def _check_declared_length(read_at: Callable[[int, int], bytes], total: int, wha
         kind = "stream" if streamed else "file"
         raise AsrkitError(f"{what}: truncated {fmt} {kind} (header promises {declared} bytes of samples, "
                           f"{kind} has {max(available, 0)})")
+    return False
 
 
 # --------------------------------------------------------------------------------------------
@@ -615,7 +612,7 @@ def check_wav_file(path: str, what: str) -> None:
         prefix = os.pread(fd, _HEADER_PREFIX, 0)
         read_at = _file_reader(fd, prefix)
         _check_wav_header(_riff_data(read_at), st.st_size, what, streamed=False, read_at=read_at)
-        _check_declared_length(_file_reader(fd, prefix), st.st_size, what, streamed=False)
+        _check_declared_length(read_at, st.st_size, what, streamed=False)
     finally:
         os.close(fd)
 
@@ -632,12 +629,12 @@ def read_audio_bytes(data: bytes, what: str, streamed: bool = False, channel: Op
     read_at = lambda offset, n: bytes(data[offset:offset + n])  # noqa: E731
     riff = _riff_data(read_at)
     _check_wav_header(riff, len(data), what, streamed, read_at)
-    _check_declared_length(read_at, len(data), what, streamed)
+    mp3_counted = _check_declared_length(read_at, len(data), what, streamed)
     if streamed and riff is not None and riff.declared == 0:
         # libsndfile reads a 0-size data chunk as empty; 0xFFFFFFFF makes it read to the end.
         data = bytearray(data)
         data[riff.size_field:riff.size_field + 4] = b"\xff\xff\xff\xff"
-    return _decode(data, what, channel, max_samples, bytes(data[:4]), riff, _mp3_counted(read_at))
+    return _decode(data, what, channel, max_samples, bytes(data[:4]), riff, mp3_counted)
 
 
 def _stream_cap(data: bytearray, what: str, max_samples: int, last_try: bool) -> Optional[int]:
@@ -802,8 +799,8 @@ def read_wav_source(source: str, what: str, channel: Optional[int] = DOWNMIX,
         read_at = _file_reader(fd, prefix)
         riff = _riff_data(read_at)
         _check_wav_header(riff, st.st_size, what, streamed=False, read_at=read_at)
-        _check_declared_length(read_at, st.st_size, what, streamed=False)
-        return _decode(fd, what, channel, max_samples, prefix[:4], riff, _mp3_counted(read_at))
+        mp3_counted = _check_declared_length(read_at, st.st_size, what, streamed=False)
+        return _decode(fd, what, channel, max_samples, prefix[:4], riff, mp3_counted)
     except OSError as e:
         raise AsrkitError(f"{what}: cannot read: {e.strerror}") from None
     finally:
