@@ -77,6 +77,9 @@ class Optimizer:
             if len(theirs["params"]) != len(mine["params"]):
                 raise ValueError(f"the optimizer state is for {len(theirs['params'])} parameter tensors, "
                                  f"this model trains {len(mine['params'])}")
+            for key in mine:
+                if key != "params" and not _is_setting(theirs.get(key)):
+                    raise ValueError(f"the optimizer state's {key} is {theirs.get(key)!r}, not a finite number")
         saved = state_dict["state"]
         new_state: Dict[torch.Tensor, Dict[str, torch.Tensor]] = {}
         for mine, theirs in zip(self.param_groups, groups):
@@ -94,10 +97,6 @@ class Optimizer:
                                          f"its tensor of shape {tuple(p.shape)}")
                     fresh[key].copy_(value)
                 new_state[p] = fresh
-        for mine, theirs in zip(self.param_groups, groups):
-            for key in mine:
-                if key != "params" and not _is_setting(theirs.get(key)):
-                    raise ValueError(f"the optimizer state's {key} is {theirs.get(key)!r}, not a finite number")
         for mine, theirs in zip(self.param_groups, groups):
             mine.update({k: copy.deepcopy(v) for k, v in theirs.items() if k != "params"})
             if "betas" in mine:

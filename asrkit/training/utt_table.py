@@ -130,19 +130,17 @@ class PrefixStringsBuilder:
         self._prefix_of = array("i")
         self._rests = StringsBuilder()
 
-    def add(self, s: str) -> None:
+    def _rest(self, s: str) -> str:
+        """Files ``s``'s prefix (its number appended to ``_prefix_of``) and returns the rest."""
         cut = max(s.rfind("/"), s.rfind(":")) + 1
         self._prefix_of.append(self._ids.setdefault(s[:cut], len(self._ids)))
-        self._rests.add(s[cut:])
+        return s[cut:]
+
+    def add(self, s: str) -> None:
+        self._rests.add(self._rest(s))
 
     def add_many(self, items: Sequence[str]) -> None:
-        rests = []
-        ids, prefix_of = self._ids, self._prefix_of
-        for s in items:
-            cut = max(s.rfind("/"), s.rfind(":")) + 1
-            prefix_of.append(ids.setdefault(s[:cut], len(ids)))
-            rests.append(s[cut:])
-        self._rests.add_many(rests)
+        self._rests.add_many([self._rest(s) for s in items])
 
     def __len__(self) -> int:
         return len(self._rests)
@@ -224,7 +222,7 @@ class UttTable:
     raw dump dir with ``segments`` the float64 ``starts``/``ends`` (seconds; -1: to the end).
     """
 
-    def __init__(self, ids: Strings, num_frames: np.ndarray, tokens: IntLists, sources: Union[Strings, "PrefixStrings"],
+    def __init__(self, ids: Strings, num_frames: np.ndarray, tokens: IntLists, sources: Union[Strings, PrefixStrings],
                  source_index: np.ndarray, source_lines: np.ndarray, source_file: str,
                  texts: Optional[Strings] = None, starts: Optional[np.ndarray] = None,
                  ends: Optional[np.ndarray] = None) -> None:
