@@ -66,11 +66,10 @@ def main(model_path: str, segments: Optional[str], channel: Optional[int], word_
     from asrkit.decoding.recognizer import Recognizer
     from asrkit.utils.fileio import atomic_open
 
-    from asrkit.utils.fileio import names_stdin
+    from asrkit.utils.fileio import stdin_reader
 
     inputs = DecodeInputs(wav_scp=wav_rspecifier, segments=segments, channel=channel, max_samples=max_samples,
-                          stdin_taken=next((f"{what} {p}" for what, p in (("<text-file>", text), ("--model", model_path))
-                                            if names_stdin(p)), None))
+                          stdin_taken=stdin_reader([("<text-file>", text), ("--model", model_path)]))
     from asrkit.decoding.run import check_outputs_spare_inputs
 
     check_outputs_spare_inputs([(ctm_out, f"<ctm-out> {ctm_out}")],

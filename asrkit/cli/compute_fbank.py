@@ -60,7 +60,7 @@ def main(wav_rspecifier: str, feats_wspecifier: str, config_path: str | None, se
     --max-bad-percent failed; nothing is ever left half-written.
     """
     from asrkit.features.extract import compute_fbank_table
-    from asrkit.utils.fileio import names_stdin
+    from asrkit.utils.fileio import stdin_reader
     from asrkit.utils.logging import get_logger
 
     config = FbankConfig.from_yaml(config_path) if config_path else FbankConfig()
@@ -69,8 +69,7 @@ def main(wav_rspecifier: str, feats_wspecifier: str, config_path: str | None, se
     result = compute_fbank_table(wav_rspecifier, feats_wspecifier, config, segments=segments,
                                  utt2num_frames=utt2num_frames, nj=nj, channel=channel, resample=resample,
                                  max_samples=max_samples, max_bad_percent=max_bad_percent,
-                                 stdin_taken=f"--config {config_path}" if config_path and names_stdin(config_path)
-                                 else None)
+                                 stdin_taken=stdin_reader([("--config", config_path)]))
     get_logger("compute_fbank").info(
         "Wrote %d frames (%.1f s of audio) in %.2f s: %.0fx real time -> %s", result.num_frames,
         result.audio_s, result.elapsed_s, result.real_time_factor, ", ".join(result.outputs) or "stdout")

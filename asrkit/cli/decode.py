@@ -129,13 +129,12 @@ def main(model_path: Optional[str], config_path: Optional[str], print_config: bo
     # '-' is stdin, as in Kaldi (`sox in.mp3 -t wav - | asrkit-decode --model m.pt -`): read
     # through /dev/stdin, whose file name makes the utterance id "stdin".
     wavs = tuple(dash_as_stdio(w, "stdin") for w in wavs)
-    from asrkit.utils.fileio import names_stdin
+    from asrkit.utils.fileio import stdin_reader
 
     inputs = DecodeInputs(feats=feats, wav_scp=wav_scp, segments=segments, wavs=wavs, utt_ids=utt_ids, nj=nj,
                           job=job, channel=channel, max_samples=max_samples,
-                          stdin_taken=next((f"{option} {p}" for option, p in (
-                              ("--model", model_path), ("--lm", lm_path), ("--config", config_path))
-                              if p and names_stdin(p)), None))
+                          stdin_taken=stdin_reader([("--model", model_path), ("--lm", lm_path),
+                                                    ("--config", config_path)]))
     out = Path(output_dir) if output_dir else None
     if out is None and sys.stdout is None:
         # Started with stdout closed (">&-"): say so before the model loads, not an AttributeError

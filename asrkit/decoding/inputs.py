@@ -106,14 +106,13 @@ class DecodeInputs:
         and kept: the same-file check of the outputs and the decoding share one read."""
         if self._entries is None:
             from asrkit.features.wav import read_wav_scp
-            from asrkit.utils.fileio import names_stdin
+            from asrkit.utils.fileio import stdin_reader
 
             # Read once, for the output check, the count, the --nj cut and the audio: a wav.scp
             # that is a pipe (--wav-scp <(...), /dev/stdin) cannot be read twice, and counting it
             # first left nothing to decode ("no utterances to process"). A line "utt -" reads its
             # recording from stdin: not when stdin is the id list.
-            taken = self.stdin_taken or (f"--utt-ids {self.utt_ids}" if self.utt_ids and names_stdin(self.utt_ids)
-                                         else None)
+            taken = self.stdin_taken or stdin_reader([("--utt-ids", self.utt_ids)])
             self._entries = read_wav_scp(self.wav_scp, self.segments, channel=self.channel,
                                          max_samples=self.max_samples, stdin_taken=taken)
         return self._entries

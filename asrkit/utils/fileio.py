@@ -13,7 +13,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import IO, Iterator, List, Optional, Union
+from typing import IO, Iterator, List, Optional, Sequence, Tuple, Union
 
 from asrkit.utils.errors import AsrkitError
 
@@ -182,6 +182,12 @@ def names_stdin(path: PathLike) -> bool:
     a command's ``-`` becomes): an input whose "no such file" or "0 bytes" means stdin was closed
     or empty, not a file or named pipe."""
     return _descriptor_of(os.path.abspath(os.fspath(path))) == 0
+
+
+def stdin_reader(inputs: Sequence[Tuple[str, Optional[PathLike]]]) -> Optional[str]:
+    """``"<option> <path>"`` of the first of ``inputs`` ((option, path or None) pairs) whose path
+    names stdin, or None: what a wav.scp line ``-`` would compete with for stdin."""
+    return next((f"{option} {path}" for option, path in inputs if path and names_stdin(path)), None)
 
 
 def stdin_closed_problem(path: PathLike) -> Optional[str]:
