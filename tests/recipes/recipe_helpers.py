@@ -55,6 +55,25 @@ def run_sh(cmd, cwd: Path, check: bool = True, timeout: float = 600, env=None) -
     return proc
 
 
+def make_checkout(tmp: Path) -> Path:
+    """A scratch tree shaped like the checkout (asrkit/, bin/, tools/, egs/TEMPLATE -> the real ones)."""
+    root = tmp / "asrkit"
+    root.mkdir()
+    for entry in ("asrkit", "bin", "tools", "setup.py"):
+        (root / entry).symlink_to(REPO / entry)
+    (root / "egs").mkdir()
+    (root / "egs/TEMPLATE").symlink_to(REPO / "egs/TEMPLATE")
+    return root
+
+
+def new_recipe(tmp: Path, name: str = "mine") -> Path:
+    """egs/<name>/asr1 made by egs/TEMPLATE/asr1/setup.sh in a scratch checkout (:func:`make_checkout`)."""
+    root = make_checkout(tmp)
+    proc = run_sh(["egs/TEMPLATE/asr1/setup.sh", f"egs/{name}/asr1"], cwd=root)
+    assert f"made egs/{name}/asr1 for corpus '{name}'" in proc.stderr
+    return root / "egs" / name / "asr1"
+
+
 def read_table(path: Path) -> dict:
     out = {}
     for line in path.read_text().splitlines():

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from recipe_helpers import REPO, read_table, run_sh
+from recipe_helpers import REPO, make_checkout, new_recipe, read_table, run_sh
 from user_corpus import make_user_corpus
 
 TINY = ("--set training.max_epochs=2 --set model.listener.hidden=32 --set model.listener.proj=32 "
@@ -61,24 +61,6 @@ def run_killing_training(cmd, recipe: Path, exp: Path) -> subprocess.CompletedPr
         out, err = proc.communicate(timeout=600)
     assert killed, f"asrkit-train ended before it could be killed:\n{err[-3000:]}"
     return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
-
-
-def make_checkout(tmp: Path) -> Path:
-    """A scratch tree shaped like the checkout (asrkit/, bin/, tools/, egs/TEMPLATE -> the real ones)."""
-    root = tmp / "asrkit"
-    root.mkdir()
-    for entry in ("asrkit", "bin", "tools", "setup.py"):
-        (root / entry).symlink_to(REPO / entry)
-    (root / "egs").mkdir()
-    (root / "egs/TEMPLATE").symlink_to(REPO / "egs/TEMPLATE")
-    return root
-
-
-def new_recipe(tmp: Path, name: str = "mine") -> Path:
-    root = make_checkout(tmp)
-    proc = run_sh(["egs/TEMPLATE/asr1/setup.sh", f"egs/{name}/asr1"], cwd=root)
-    assert f"made egs/{name}/asr1 for corpus '{name}'" in proc.stderr
-    return root / "egs" / name / "asr1"
 
 
 def set_option(script: Path, name: str, value: str) -> None:

@@ -4,24 +4,11 @@ wav,flac,ogg"): asr.sh answered "unknown option --audio-ext", which sent the use
 --help, where it is not. run.sh now says whose setting it is and the two ways to give it."""
 from __future__ import annotations
 
-from pathlib import Path
-
-from recipe_helpers import REPO, run_sh
-
-
-def _new_recipe(tmp: Path) -> Path:
-    root = tmp / "asrkit"
-    root.mkdir()
-    for entry in ("asrkit", "bin", "tools", "setup.py"):
-        (root / entry).symlink_to(REPO / entry)
-    (root / "egs").mkdir()
-    (root / "egs/TEMPLATE").symlink_to(REPO / "egs/TEMPLATE")
-    run_sh(["egs/TEMPLATE/asr1/setup.sh", "egs/mine/asr1"], cwd=root)
-    return root / "egs/mine/asr1"
+from recipe_helpers import new_recipe, run_sh
 
 
 def test_a_local_data_sh_setting_given_to_run_sh_is_named_as_such(tmp_path):
-    recipe = _new_recipe(tmp_path)
+    recipe = new_recipe(tmp_path)
     (tmp_path / "corpus").mkdir()
     for opt, value in (("--audio-ext", "wav,flac,ogg"), ("--transcripts", "prompts.txt"),
                        ("--speaker-from-dir", "true"), ("--max-skip-ratio", "0.2")):
@@ -36,7 +23,7 @@ def test_a_local_data_sh_setting_given_to_run_sh_is_named_as_such(tmp_path):
 
 
 def test_asr_sh_options_of_the_same_name_still_pass_and_unknown_ones_still_fail(tmp_path):
-    recipe = _new_recipe(tmp_path)
+    recipe = new_recipe(tmp_path)
     # --seed is both local/data.sh's (the held-out draw) and asr.sh's (training): asr.sh's, as before.
     proc = run_sh(["./run.sh", "--seed", "3", "--stage", "1", "--stop-stage", "0"], cwd=recipe, check=False)
     assert "local/data.sh" not in proc.stderr
