@@ -2,24 +2,8 @@
 asrkit-compute-fbank does (tests/features/test_wav_scp_stdin.py), piped in as a user would."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
+from cli_checks import error_line, run
 from test_decode_cli import yesno  # noqa: F401  (fixture)
-
-
-def run(args, input=None, cwd=None):
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    return subprocess.run([sys.executable, "-m", "asrkit", *map(str, args)], input=input, capture_output=True,
-                          cwd=cwd, env=env, timeout=300)
-
-
-def error_line(proc) -> str:
-    assert proc.returncode != 0, proc.stderr.decode()
-    lines = [ln for ln in proc.stderr.decode().splitlines() if ln.startswith("ERROR")]
-    assert len(lines) == 1 and "Traceback" not in proc.stderr.decode(), proc.stderr.decode()
-    return lines[0]
 
 
 def test_decode_and_align_read_dash_from_stdin(tmp_path, yesno):

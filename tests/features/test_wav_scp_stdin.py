@@ -14,6 +14,8 @@ from asrkit.features.fbank import FbankConfig
 from asrkit.features.wav import read_wav_scp, read_wav_source
 from asrkit.training.audio_data import raw_inputs
 from asrkit.utils.errors import AsrkitError
+from cli_checks import error_line, run
+from debian_packages import require_program
 
 EIGHT_KHZ = ("--sample-frequency", "8000")
 
@@ -21,19 +23,6 @@ EIGHT_KHZ = ("--sample-frequency", "8000")
 @pytest.fixture(scope="module")
 def waves(yesno_root):
     return sorted((yesno_root / "waves_yesno").glob("*.wav"))[:2]
-
-
-def run(args, stdin=None, input=None, cwd=None):
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    return subprocess.run([sys.executable, "-m", "asrkit", *map(str, args)], stdin=stdin, input=input,
-                          capture_output=True, cwd=cwd, env=env, timeout=300)
-
-
-def error_line(proc) -> str:
-    assert proc.returncode != 0, proc.stderr.decode()
-    lines = [ln for ln in proc.stderr.decode().splitlines() if ln.startswith("ERROR")]
-    assert len(lines) == 1 and "Traceback" not in proc.stderr.decode(), proc.stderr.decode()
-    return lines[0]
 
 
 def test_compute_fbank_reads_dash_from_stdin_as_the_file(tmp_path, waves):
@@ -128,6 +117,7 @@ def test_speed_perturbation_refuses_dash_by_line(tmp_path, waves):
     (src / "utt2spk").write_text("u1 u1\nu2 u2\n")
     (src / "spk2utt").write_text("u1 u1\nu2 u2\n")
     # its copies were 'sox -t wav - -t wav - speed 0.9 |' beside 'u2 -': three reads of one stdin
+    require_program("sox")  # the sox method checks that sox is there first
     for method in ("sox", "audio"):
         with pytest.raises(AsrkitError, match=r"src/wav.scp:2: recording 'u2' is '-' \(stdin\): its speed copies "):
             perturb_data_dir_speed(str(src), str(tmp_path / "dst"), [0.9, 1.0, 1.1], method=method)
