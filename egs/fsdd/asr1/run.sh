@@ -11,7 +11,7 @@
 #   e.g. ./run.sh --fsdd-root /work/shared/corpora/fsdd
 #        ./run.sh --fsdd-root /work/shared/corpora/fsdd --num-train 3000 --ngpu 1
 # Options of this script: --fsdd-root, --seed, --test-speakers, --dev-takes, --num-train, --num-dev, --num-test, --stage,
-# --stop-stage, --an4-words, --an4-root, --an4-resample, --init-listener, --train-config, --train-args;
+# --stop-stage, --an4-words, --an4-digit-words, --an4-aligner, --an4-root, --an4-resample, --init-listener, --train-config, --train-args;
 # every other option goes to asr.sh (./asr.sh --help lists them).
 set -euo pipefail
 fsdd_root=          # a copy of FSDD (recordings/<digit>_<speaker>_<take>.wav); required for stage 0
@@ -23,6 +23,15 @@ num_dev=150
 num_test=300
 speed_factors=0.9,1.0,1.1  # stage 0: each FSDD training utterance at one of these speeds (in-process; "": none)
 an4_words=digits    # stage 0: AN4's voices in training: none | digits (digit-string utterances) | all
+# stage 0: this many more connected-digit utterances made of AN4's voices, FSDD's way: every digit
+# word AN4's speakers say, cut from their utterances at the times a forced alignment gives
+# (asrkit-align with --an4-aligner; local/an4_digit_words.py), joined by pauses as FSDD's digits
+# are (make_connected_digits.py --all-train); 0: none
+an4_digit_words=0
+# The model that aligns AN4 for --an4-digit-words: "" (the default) trains one with
+# conf/align_an4.yaml (local/pretrain_an4.sh --tag an4_align, made once in pretrain_an4/), or a
+# model file (one made once for all of local/loso.sh's folds).
+an4_aligner=
 an4_root=           # stage 0: a copy of AN4 (etc/, wav/); empty: download CMU's tarball into downloads/
 # How AN4's 16 kHz audio becomes 8 kHz: "sox" (a pipe per wav.scp entry) or "none" (the files as
 # they are, resampled by asrkit-compute-fbank --resample in stage 1: no external program).
@@ -51,6 +60,11 @@ case $an4_words in
   digits|all) train_set=train_an4_$an4_words ;;   # data/train + data/an4_8k_$an4_words
   *) echo "$0: ERROR: --an4-words must be none, digits or all, got '$an4_words'" >&2; exit 1 ;;
 esac
+[ "$an4_digit_words" -eq 0 ] || train_set=${train_set}_cut$an4_digit_words
+if [ -n "$an4_aligner" ]; then
+  [ -f "$an4_aligner" ] || { echo "$0: ERROR: --an4-aligner $an4_aligner: no such file (a model trained on AN4, or \"\")" >&2; exit 1; }
+  an4_aligner=$(cd "$(dirname "$an4_aligner")" && pwd)/$(basename "$an4_aligner")
+fi
 fbank_args=()
 [ "$an4_resample" != none ] || fbank_args=(--fbank-args --resample)
 init_model=
@@ -84,8 +98,28 @@ if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
       "data/an4_8k_$an4_words" || { [ -n "$an4_root" ] || echo "$0: ERROR: stage 0: AN4 (for --an4-words $an4_words)" \
       "could not be downloaded (above): give --an4-root DIR (a copy of AN4), or --an4-words none --init-listener \"\"" \
       "to train on FSDD alone" >&2; exit 1; }
+  fi
+  extra=()
+  [ "$an4_words" = none ] || extra=("data/an4_8k_$an4_words")
+  if [ "$an4_digit_words" -gt 0 ]; then
+    if [ -z "$an4_aligner" ]; then
+      echo "$(date '+%Y-%m-%d %H:%M:%S') (run.sh) stage 0: an aligner for AN4's digit words (local/pretrain_an4.sh --tag an4_align)" >&2
+      local/pretrain_an4.sh --an4-root "$an4_root" --tag an4_align --train-config conf/align_an4.yaml --seed "$seed"
+      an4_aligner=$(pwd)/pretrain_an4/exp/an4_align/pretrained.pt
+    fi
+    local/an4_data.sh --an4-root "$an4_root" --words all --resample none data/an4_8k_all_words
+    mkdir -p data/an4_digit_words
+    asrkit-align --model "$an4_aligner" --max-bad-percent 5 data/an4_8k_all_words/wav.scp data/an4_8k_all_words/text \
+      data/an4_digit_words/align.ctm
+    rm -rf data/an4_digit_words/recordings
+    local/an4_digit_words.py data/an4_8k_all_words data/an4_digit_words/align.ctm data/an4_digit_words
+    local/make_connected_digits.py --all-train --seed "$seed" --speed-factors "$speed_factors" \
+      --num-train "$an4_digit_words" data/an4_digit_words data/an4_digit_words data/wav_an4_digit_words
+    extra+=(data/an4_digit_words/train)
+  fi
+  if [ "$train_set" != train ]; then
     rm -rf "data/$train_set"
-    utils/combine_data.sh "data/$train_set" data/train "data/an4_8k_$an4_words"
+    utils/combine_data.sh "data/$train_set" data/train "${extra[@]}"
   fi
 fi
 [ "$stop_stage" -ge 1 ] || exit 0

@@ -26,7 +26,8 @@
 # --dry-run true|false, --summary-only true|false; every other option goes to run.sh (and from
 # there to asr.sh). --init-listener an4 (run.sh's default) pretrains on AN4 once per tag, in
 # <dir>/pretrain_an4/exp/<tag> (with the tag's --train-config and --train-args), for every fold;
-# --init-listener "" trains every fold from scratch. --use-lm/--lm-weight/--lm-config/--lm-train-text
+# --init-listener "" trains every fold from scratch. --an4-digit-words N without --an4-aligner
+# trains the aligner (conf/align_an4.yaml) once too, in <dir>/pretrain_an4/exp/an4_align. --use-lm/--lm-weight/--lm-config/--lm-train-text
 # decode a tag's models again with an LM trained on each fold's training transcripts (decode
 # directory <decode-config>_lm).
 set -euo pipefail
@@ -74,6 +75,8 @@ decode_config=$(abspath "$decode_config")
 case $dir in /*) dir_abs=$dir ;; *) dir_abs=$recipe/$dir ;; esac
 pretrained=$dir_abs/pretrain_an4/exp/$tag/pretrained.pt   # --init-listener an4, for every fold of the tag
 pretrain=false init_given=false
+aligner=$dir_abs/pretrain_an4/exp/an4_align/pretrained.pt   # --an4-digit-words, for every fold
+digit_words=0 aligner_given=false
 pretrain_opts=()   # the folds' --train-config, --train-args and --an4-root, for local/pretrain_an4.sh
 args=()
 data_args=()   # the options that change data/ or dump/: they must be the same for every tag of a --dir
@@ -97,6 +100,8 @@ while [ "$i" -lt "${#passthrough_args[@]}" ]; do
     # One AN4 pretraining serves every fold (AN4 holds no FSDD speaker): made below, in <dir>/pretrain_an4.
     --init-listener) init_given=true
       [ "$val" != an4 ] || { pretrain=true; val=$pretrained; } ;;
+    --an4-digit-words) digit_words=$val ;;
+    --an4-aligner) aligner_given=true ;;
   esac
   args+=("$opt" "$val")
   case $opt in
@@ -107,6 +112,13 @@ done
 if [ "$init_given" = false ]; then   # run.sh's default, made here once for every fold
   pretrain=true
   args+=(--init-listener "$pretrained")
+fi
+# AN4's digit words are cut with one aligner for every fold (made below, as the pretraining is).
+make_aligner=false
+if [[ "$digit_words" =~ ^[0-9]+$ ]] && [ "$digit_words" -gt 0 ] && [ "$aligner_given" = false ]; then
+  make_aligner=true
+  args+=(--an4-aligner "$aligner")
+  data_args+=(--an4-aligner "$aligner")
 fi
 decode_name=$(basename "$decode_config" .yaml)
 # asr.sh's name for the decode directory: the LM fused in gets its own (the same models, no retraining).
@@ -144,6 +156,14 @@ done
 if [ "$pretrain" = true ] && [ "$dry_run" != true ] && [ "$summary_only" != true ]; then
   log "--init-listener an4: the listener pretrained on AN4 -> $dir/pretrain_an4 (local/pretrain_an4.sh)"
   local/pretrain_an4.sh --dir "$dir/pretrain_an4" --tag "$tag" "${pretrain_opts[@]}"
+fi
+if [ "$make_aligner" = true ] && [ "$dry_run" != true ] && [ "$summary_only" != true ]; then
+  log "--an4-digit-words $digit_words: the aligner of AN4's digit words -> $dir/pretrain_an4/exp/an4_align"
+  an4_opt=()
+  for ((k = 0; k < ${#pretrain_opts[@]}; k += 2)); do
+    [ "${pretrain_opts[$k]}" != --an4-root ] || an4_opt=(--an4-root "${pretrain_opts[$((k + 1))]}")
+  done
+  local/pretrain_an4.sh --dir "$dir/pretrain_an4" --tag an4_align --train-config conf/align_an4.yaml ${an4_opt[@]+"${an4_opt[@]}"}
 fi
 for spk in "${spk_list[@]}"; do
   [ "$summary_only" != true ] || continue   # nothing is run or recorded

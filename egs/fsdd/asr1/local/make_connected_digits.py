@@ -171,7 +171,11 @@ def make_set(name: str, pools: Dict[str, Dict[int, List[Path]]], count: int, rng
     for i in range(count):
         spk = speakers[rng.integers(len(speakers))]
         n = int(rng.integers(args.min_digits, args.max_digits + 1))
-        digits = [int(d) for d in rng.integers(0, 10, size=n)]
+        said = sorted(pools[spk])
+        if len(said) == 10:
+            digits = [int(d) for d in rng.integers(0, 10, size=n)]
+        else:  # --all-train: another corpus's voice, with the digits it happens to say
+            digits = [said[int(k)] for k in rng.integers(0, len(said), size=n)]
         speed = float(speed_factors[speed_rng.integers(len(speed_factors))]) if speed_factors else 1.0
         pieces = [rng.uniform(args.edge_min, args.edge_max)]
         audio = []
@@ -237,6 +241,9 @@ def main(argv=None) -> int:
     p.add_argument("--edge-min", type=float, default=0.10, help="seconds before the first and after the last digit")
     p.add_argument("--edge-max", type=float, default=0.30)
     p.add_argument("--noise", type=float, default=3.0, help="std of the silence noise (16-bit sample units)")
+    p.add_argument("--all-train", action="store_true", help="every speaker is a training speaker and may "
+                   "lack some digits (AN4's words cut by local/an4_digit_words.py): only the train set is made, "
+                   "--num-train utterances, and no dev takes are kept back")
     p.add_argument("--speed-factors", default="", help="comma-separated, e.g. 0.9,1.0,1.1: each training "
                    "utterance at one of these speeds (empty: none)")
     args = p.parse_args(argv)
@@ -252,16 +259,18 @@ def main(argv=None) -> int:
         if not 1 <= args.min_digits <= args.max_digits:
             raise AsrkitError(f"--min-digits {args.min_digits} / --max-digits {args.max_digits}: need 1 <= min <= max")
         index = index_recordings(args.fsdd_root)
-        test_spk = [s for s in args.test_speakers.split(",") if s]
+        test_spk = [] if args.all_train else [s for s in args.test_speakers.split(",") if s]
         unknown = [s for s in test_spk if s not in index]
-        if unknown or not test_spk:
+        if unknown or not (test_spk or args.all_train):
             raise AsrkitError(f"--test-speakers {args.test_speakers}: not FSDD speakers here "
                               f"(found: {', '.join(sorted(index))})")
         train_spk = sorted(set(index) - set(test_spk))
         if not train_spk:
             raise AsrkitError("no training speakers left after removing the test speakers")
         pools = {"train": {}, "dev": {}, "test": {}}
-        for spk in sorted(index):
+        for spk in sorted(index) if args.all_train else ():
+            pools["train"][spk] = {digit: [path for _, path in takes] for digit, takes in index[spk].items()}
+        for spk in () if args.all_train else sorted(index):
             for digit in range(10):
                 takes = [path for _, path in index[spk].get(digit, [])]
                 if not takes:
@@ -278,7 +287,8 @@ def main(argv=None) -> int:
         floors = {spk: noise_floor([read_wav(path) for takes in index[spk].values() for _, path in takes])
                   for spk in sorted(index)}
         # One generator per set, seeded from (seed, set), so changing --num-test leaves train as it was.
-        for k, (name, count) in enumerate([("train", args.num_train), ("dev", args.num_dev), ("test", args.num_test)]):
+        sets = [("train", args.num_train)] + ([] if args.all_train else [("dev", args.num_dev), ("test", args.num_test)])
+        for k, (name, count) in enumerate(sets):
             if count <= 0:
                 # An earlier run's set must not stay as if made now: with other --test-speakers its
                 # dev held today's test speaker (asr.sh validated on it without a word).

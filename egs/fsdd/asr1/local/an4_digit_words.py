@@ -1,0 +1,132 @@
+#!/usr/bin/env python3
+"""AN4's spoken digits cut out of its utterances, as isolated recordings in FSDD's layout.
+
+FSDD's utterances are isolated digits joined by pauses (local/make_connected_digits.py); AN4's
+84 voices say about 1960 digits, but inside read numbers and commands ("ENTER FIVE TWO ..."),
+and only 204 of its utterances are digit strings alone. Cut at word times from a forced
+alignment (asrkit-align's CTM), every digit any AN4 speaker says becomes one recording
+``<out>/recordings/<digit>_an4-<speaker>_<take>.wav`` (8 kHz, 16-bit), which
+``make_connected_digits.py --all-train`` joins into connected-digit utterances of those voices,
+built exactly as FSDD's are.
+
+A word's cut reaches ``--pad`` seconds beyond its aligned times on each side, but never past the
+midpoint to its neighbour word, so no piece of another word comes with it. Words aligned with a
+confidence (the CTM's last field) below ``--min-conf`` are left out, counted: a doubtful
+alignment would put a wrong label on the audio. AN4 says 0 as OH inside numbers and as ZERO;
+both become digit 0, FSDD's one word for it (an4_to_fsdd.py does the same; AN4's letter O is not
+in digit strings' CTM as OH).
+
+    e.g. asrkit-align --model pretrain_an4/exp/an4_8k/pretrained.pt pretrain_an4/data/all/wav.scp \
+           pretrain_an4/data/all/text an4_words/align.ctm
+         local/an4_digit_words.py pretrain_an4/data/all an4_words/align.ctm an4_words
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import wave
+from collections import defaultdict
+from pathlib import Path
+from typing import Dict, List, Tuple
+
+import numpy as np
+
+from asrkit.data.datadir import DataDir
+from asrkit.features.wav import read_wav_source, resample
+from asrkit.utils.errors import AsrkitError
+from asrkit.utils.fileio import atomic_open
+
+DIGIT = {w: i for i, w in enumerate(["ZERO", "ONE", "TWO", "THREE", "FOUR", "FIVE", "SIX", "SEVEN", "EIGHT", "NINE"])}
+DIGIT["OH"] = 0
+RATE = 8000
+
+
+def read_ctm(path: Path) -> Dict[str, List[Tuple[float, float, str, float]]]:
+    """utt -> [(start, end, word, conf)] in time order; a malformed line is an error naming it."""
+    words: Dict[str, List[Tuple[float, float, str, float]]] = defaultdict(list)
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            fields = line.split()
+            if not fields:
+                continue
+            try:
+                utt, _, start, dur, word = fields[:5]
+                conf = float(fields[5]) if len(fields) > 5 else 1.0
+                words[utt].append((float(start), float(start) + float(dur), word, conf))
+            except ValueError:
+                raise AsrkitError(f"{path}:{n}: expected '<utt> <channel> <start> <dur> <word> [<conf>]', "
+                                  f"got {line.strip()!r}") from None
+    for seq in words.values():
+        seq.sort()
+    return words
+
+
+def cut_words(data_dir: Path, ctm: Path, out: Path, pad: float, min_conf: float) -> Tuple[int, int, int]:
+    d = DataDir(data_dir)
+    d.require("wav.scp", "utt2spk")
+    wav_scp, utt2spk = d.read("wav.scp"), d.read("utt2spk")
+    aligned = read_ctm(ctm)
+    rec_dir = out / "recordings"
+    rec_dir.mkdir(parents=True, exist_ok=True)
+    takes: Dict[Tuple[str, int], int] = defaultdict(int)
+    written = doubtful = missing = 0
+    for utt in sorted(aligned):
+        seq = aligned[utt]
+        if not any(w in DIGIT for _, _, w, _ in seq):
+            continue
+        if utt not in wav_scp or utt not in utt2spk:
+            missing += 1
+            continue
+        samples, rate = read_wav_source(wav_scp[utt], f"{data_dir}/wav.scp: {utt}")
+        samples = resample(samples, rate, RATE)
+        # "an4_" prefixes come from an4_to_fsdd.py's ids; the speaker name must match FSDD's file pattern.
+        spk = "an4-" + utt2spk[utt].removeprefix("an4_").replace("_", "-")
+        for k, (start, end, word, conf) in enumerate(seq):
+            if word not in DIGIT:
+                continue
+            if conf < min_conf:
+                doubtful += 1
+                continue
+            left = seq[k - 1][1] if k > 0 else 0.0
+            right = seq[k + 1][0] if k + 1 < len(seq) else len(samples) / RATE
+            lo = max(start - pad, (left + start) / 2 if k > 0 else 0.0)
+            hi = min(end + pad, (end + right) / 2 if k + 1 < len(seq) else right)
+            piece = samples[int(lo * RATE):int(np.ceil(hi * RATE))]
+            if len(piece) < RATE // 100:
+                doubtful += 1
+                continue
+            digit = DIGIT[word]
+            takes[spk, digit] += 1
+            path = rec_dir / f"{digit}_{spk}_{takes[spk, digit] - 1}.wav"
+            with atomic_open(path, "wb") as f:
+                with wave.open(f, "wb") as w:
+                    w.setnchannels(1)
+                    w.setsampwidth(2)
+                    w.setframerate(RATE)
+                    w.writeframes(np.clip(np.rint(piece), -32768, 32767).astype("<i2").tobytes())
+            written += 1
+    return written, doubtful, missing
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("data_dir", type=Path, help="AN4 data dir (wav.scp, utt2spk) the CTM was aligned on")
+    p.add_argument("ctm", type=Path, help="word alignment (asrkit-align's CTM)")
+    p.add_argument("out", type=Path, help="writes <out>/recordings/<digit>_an4-<speaker>_<take>.wav")
+    p.add_argument("--pad", type=float, default=0.05, help="seconds kept beyond a word's aligned times")
+    p.add_argument("--min-conf", type=float, default=0.5, help="leave out words aligned with less confidence")
+    args = p.parse_args(argv)
+    try:
+        written, doubtful, missing = cut_words(args.data_dir, args.ctm, args.out, args.pad, args.min_conf)
+        if not written:
+            raise AsrkitError(f"{args.ctm}: no digit word cut (is it a CTM of AN4's utterances?)")
+    except (AsrkitError, OSError) as e:
+        print(f"{p.prog}: ERROR: {e}", file=sys.stderr)
+        return 1
+    print(f"{p.prog}: {args.out}/recordings: {written} digit words; left out {doubtful} doubtful "
+          f"(confidence < {args.min_conf} or too short), {missing} utterances not in {args.data_dir}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
