@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import wave
 from collections import defaultdict
 from pathlib import Path
 from typing import Dict, List, Tuple
@@ -34,11 +33,10 @@ import numpy as np
 from asrkit.data.datadir import DataDir
 from asrkit.features.wav import read_wav_source, resample
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.fileio import atomic_open
+from make_connected_digits import RATE, WORDS, write_wav  # this script's folder: FSDD's layout and format
 
-DIGIT = {w: i for i, w in enumerate(["ZERO", "ONE", "TWO", "THREE", "FOUR", "FIVE", "SIX", "SEVEN", "EIGHT", "NINE"])}
+DIGIT = {w: i for i, w in enumerate(WORDS)}
 DIGIT["OH"] = 0
-RATE = 8000
 
 
 def read_ctm(path: Path) -> Dict[str, List[Tuple[float, float, str, float]]]:
@@ -97,13 +95,7 @@ def cut_words(data_dir: Path, ctm: Path, out: Path, pad: float, min_conf: float)
                 continue
             digit = DIGIT[word]
             takes[spk, digit] += 1
-            path = rec_dir / f"{digit}_{spk}_{takes[spk, digit] - 1}.wav"
-            with atomic_open(path, "wb") as f:
-                with wave.open(f, "wb") as w:
-                    w.setnchannels(1)
-                    w.setsampwidth(2)
-                    w.setframerate(RATE)
-                    w.writeframes(np.clip(np.rint(piece), -32768, 32767).astype("<i2").tobytes())
+            write_wav(rec_dir / f"{digit}_{spk}_{takes[spk, digit] - 1}.wav", piece)
             written += 1
     return written, doubtful, missing
 

@@ -77,6 +77,7 @@ pretrained=$dir_abs/pretrain_an4/exp/$tag/pretrained.pt   # --init-listener an4,
 pretrain=false init_given=false
 aligner=$dir_abs/pretrain_an4/exp/an4_align/pretrained.pt   # --an4-digit-words, for every fold
 digit_words=0 aligner_given=false
+an4_opt=()   # --an4-root alone, for the aligner (its training options are conf/align_an4.yaml's)
 pretrain_opts=()   # the folds' --train-config, --train-args and --an4-root, for local/pretrain_an4.sh
 args=()
 data_args=()   # the options that change data/ or dump/: they must be the same for every tag of a --dir
@@ -96,7 +97,8 @@ while [ "$i" -lt "${#passthrough_args[@]}" ]; do
   esac
   val=$(abspath "$val")
   case $opt in
-    --train-config|--train-args|--an4-root) pretrain_opts+=("$opt" "$val") ;;
+    --train-config|--train-args|--an4-root) pretrain_opts+=("$opt" "$val")
+      [ "$opt" != --an4-root ] || an4_opt=(--an4-root "$val") ;;
     # One AN4 pretraining serves every fold (AN4 holds no FSDD speaker): made below, in <dir>/pretrain_an4.
     --init-listener) init_given=true
       [ "$val" != an4 ] || { pretrain=true; val=$pretrained; } ;;
@@ -159,10 +161,6 @@ if [ "$pretrain" = true ] && [ "$dry_run" != true ] && [ "$summary_only" != true
 fi
 if [ "$make_aligner" = true ] && [ "$dry_run" != true ] && [ "$summary_only" != true ]; then
   log "--an4-digit-words $digit_words: the aligner of AN4's digit words -> $dir/pretrain_an4/exp/an4_align"
-  an4_opt=()
-  for ((k = 0; k < ${#pretrain_opts[@]}; k += 2)); do
-    [ "${pretrain_opts[$k]}" != --an4-root ] || an4_opt=(--an4-root "${pretrain_opts[$((k + 1))]}")
-  done
   local/pretrain_an4.sh --dir "$dir/pretrain_an4" --tag an4_align --train-config conf/align_an4.yaml ${an4_opt[@]+"${an4_opt[@]}"}
 fi
 for spk in "${spk_list[@]}"; do

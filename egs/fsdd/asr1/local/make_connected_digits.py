@@ -118,6 +118,17 @@ def speech_span(samples: np.ndarray, floor: float) -> Tuple[int, int]:
     return int(loud[0]) * FRAME, min(len(samples), (int(loud[-1]) + 1) * FRAME)
 
 
+def write_wav(path: Path, samples: np.ndarray) -> None:
+    """``samples`` (16-bit sample units) as a 16-bit mono RATE WAV file, written whole or not at all."""
+    pcm = np.clip(np.rint(samples), -32768, 32767).astype("<i2")
+    with atomic_open(path, "wb") as f:
+        with wave.open(f, "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(RATE)
+            w.writeframes(pcm.tobytes())
+
+
 _RESAMPLERS: Dict[int, object] = {}
 
 
@@ -171,11 +182,10 @@ def make_set(name: str, pools: Dict[str, Dict[int, List[Path]]], count: int, rng
     for i in range(count):
         spk = speakers[rng.integers(len(speakers))]
         n = int(rng.integers(args.min_digits, args.max_digits + 1))
+        # The digits this voice says: all ten for FSDD's (the same draws as rng.integers(0, 10)),
+        # some for another corpus's words (--all-train).
         said = sorted(pools[spk])
-        if len(said) == 10:
-            digits = [int(d) for d in rng.integers(0, 10, size=n)]
-        else:  # --all-train: another corpus's voice, with the digits it happens to say
-            digits = [said[int(k)] for k in rng.integers(0, len(said), size=n)]
+        digits = [said[int(k)] for k in rng.integers(0, len(said), size=n)]
         speed = float(speed_factors[speed_rng.integers(len(speed_factors))]) if speed_factors else 1.0
         pieces = [rng.uniform(args.edge_min, args.edge_max)]
         audio = []
@@ -199,14 +209,8 @@ def make_set(name: str, pools: Dict[str, Dict[int, List[Path]]], count: int, rng
                 chunks.append(recording)
                 ctm.append(f"{utt} 1 {(offset + start) / RATE:.3f} {(end - start) / RATE:.3f} {WORDS[digits[j]]} 1.00")
                 offset += len(recording)
-        samples = np.clip(np.rint(np.concatenate(chunks)), -32768, 32767).astype("<i2")
         wav = (wav_dir / name / f"{utt}.wav").resolve()
-        with atomic_open(wav, "wb") as f:
-            with wave.open(f, "wb") as w:
-                w.setnchannels(1)
-                w.setsampwidth(2)
-                w.setframerate(RATE)
-                w.writeframes(samples.tobytes())
+        write_wav(wav, np.concatenate(chunks))
         rows.append((utt, spk, " ".join(WORDS[d] for d in digits), str(wav)))
     write_data_dir(out_dir / name, wav_scp={u: w for u, _, _, w in rows}, text={u: t for u, _, t, _ in rows},
                    utt2spk={u: s for u, s, _, _ in rows})
@@ -268,9 +272,10 @@ def main(argv=None) -> int:
         if not train_spk:
             raise AsrkitError("no training speakers left after removing the test speakers")
         pools = {"train": {}, "dev": {}, "test": {}}
-        for spk in sorted(index) if args.all_train else ():
-            pools["train"][spk] = {digit: [path for _, path in takes] for digit, takes in index[spk].items()}
-        for spk in () if args.all_train else sorted(index):
+        if args.all_train:
+            pools["train"] = {spk: {digit: [path for _, path in takes] for digit, takes in index[spk].items()}
+                              for spk in sorted(index)}
+        for spk in [] if args.all_train else sorted(index):
             for digit in range(10):
                 takes = [path for _, path in index[spk].get(digit, [])]
                 if not takes:
