@@ -1,5 +1,5 @@
-"""Running an asrkit command as a user's shell would, with stdin of the test's choosing, and the one
-error line a failure must print (shared by the tests of stdin handling)."""
+"""Running an asrkit command as a user's shell would (the ``asrkit`` fixture of tests/conftest.py),
+with stdin of the test's choosing, and the one error line a failure must print."""
 from __future__ import annotations
 
 import os
@@ -7,11 +7,27 @@ import subprocess
 import sys
 
 
+def run_asrkit(*args: str, check: bool = True, input: bytes | None = None, stdin=None, cwd=None, env=None,
+               timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run ``asrkit <sub> ...`` in a subprocess, as a user's shell would; stdout/stderr captured as
+    bytes. ``stdin``: a file or ``subprocess.DEVNULL``; ``input``: bytes piped in."""
+    full_env = dict(os.environ)
+    full_env.setdefault("OMP_NUM_THREADS", "1")
+    if env:
+        full_env.update(env)
+    proc = subprocess.run([sys.executable, "-m", "asrkit", *map(str, args)], input=input, stdin=stdin,
+                          capture_output=True, cwd=cwd, env=full_env, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"asrkit {' '.join(map(str, args))} exited {proc.returncode}\n--- stderr ---\n"
+            + proc.stderr.decode(errors="replace")[-5000:]
+        )
+    return proc
+
+
 def run(args, stdin=None, input=None, cwd=None) -> subprocess.CompletedProcess:
-    """``asrkit <args>`` in a subprocess; ``stdin`` a file or ``subprocess.DEVNULL``, or ``input`` bytes."""
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    return subprocess.run([sys.executable, "-m", "asrkit", *map(str, args)], stdin=stdin, input=input,
-                          capture_output=True, cwd=cwd, env=env, timeout=300)
+    """:func:`run_asrkit` of an argument list, its exit status left to the test."""
+    return run_asrkit(*args, check=False, stdin=stdin, input=input, cwd=cwd)
 
 
 def error_line(proc: subprocess.CompletedProcess) -> str:

@@ -7,11 +7,11 @@ under ``ASRKIT_REQUIRE_CORPORA=1`` (set by ``.ci/run``), where that skip is a fa
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from cli_checks import run_asrkit
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED_YESNO = REPO / "egs" / "yesno" / "asr1" / "corpus"
@@ -57,23 +57,6 @@ def yesno_root() -> Path:
     if path.is_dir():
         return path
     return SHIPPED_YESNO
-
-
-def run_asrkit(*args: str, check: bool = True, input: bytes | None = None, cwd=None, env=None,
-               timeout: float = 600) -> subprocess.CompletedProcess:
-    """Run ``asrkit <sub> ...`` in a subprocess, as a user's shell would; stdout/stderr captured as bytes."""
-    full_env = dict(os.environ)
-    full_env.setdefault("OMP_NUM_THREADS", "1")
-    if env:
-        full_env.update(env)
-    proc = subprocess.run([sys.executable, "-m", "asrkit", *map(str, args)], input=input, capture_output=True,
-                          cwd=cwd, env=full_env, timeout=timeout)
-    if check and proc.returncode != 0:
-        raise AssertionError(
-            f"asrkit {' '.join(map(str, args))} exited {proc.returncode}\n--- stderr ---\n"
-            + proc.stderr.decode(errors="replace")[-5000:]
-        )
-    return proc
 
 
 @pytest.fixture
