@@ -270,8 +270,11 @@ def main() -> None:
         print(f"\nasrkit-train at its first batch, {args.num_utts} utterances "
               f"(egs/an4/asr1/conf/train_cpu_sp_const.yaml, CPU, one thread; torch import alone: "
               f"{torch_import_s():.1f} s)")
-        print("| dump dir | tokens | loader | RSS MB | anon MB | time to first batch s | its CPU s | workers PSS MB |")
-        print("|---|---|---|---|---|---|---|---|")
+        # PSS (shared pages split between the processes sharing them): main + workers is what the
+        # node holds, which RSS alone hides when main and its workers share pages.
+        print("| dump dir | tokens | loader | RSS MB | anon MB | time to first batch s | its CPU s | workers PSS MB | "
+              "main + workers PSS MB |")
+        print("|---|---|---|---|---|---|---|---|---|")
         for d, kind in ((fb, "fbank"), (raw, "raw")):
             for lang in ("lang_char", "lang_bpe30"):
                 for workers in (0, 2):
@@ -280,7 +283,8 @@ def main() -> None:
                     r = runs[len(runs) // 2]
                     print(f"| {kind} | {lang[5:]} | {workers or 'main process'} | {r['rss_kb'] / 1024:.0f} | "
                           f"{r['anon_kb'] / 1024:.0f} | {r['t']:.1f} | {r['cpu_s']:.1f} | "
-                          f"{r['workers_pss_kb'] / 1024:.0f} |", flush=True)
+                          f"{r['workers_pss_kb'] / 1024:.0f} | {(r['pss_kb'] + r['workers_pss_kb']) / 1024:.0f} |",
+                          flush=True)
     if not args.skip_loader:
         rows, parts, mean_s = loader_throughput(an4, work, args.loader_utts)
         print(f"\nloader throughput, one process, one thread ({args.loader_utts} AN4 train utterances, mean "

@@ -30,7 +30,7 @@ import numpy as np
 
 from asrkit.data.datadir import DataDir, parse_segment
 from asrkit.data.table import ascii_int, iter_table_fast
-from asrkit.features.fbank import FbankConfig, compute_fbank
+from asrkit.features.fbank import FbankConfig, check_fbank_input, compute_fbank
 from asrkit.features.wav import (DEFAULT_MAX_SAMPLES, EXPECT_MONO, STDIN, WavEntry, read_wav_scp, read_wav_source, resample,
                                  speed_perturb)
 from asrkit.training.data import FeatureDataset, _Inputs, bad_frame_count
@@ -180,8 +180,9 @@ class AudioDataset(FeatureDataset):
                      "epoch", table.source_file)
             cache = False
         super().__init__(table, cmvn, norm_vars, cache)
-        if self.idim != fbank.dim:
-            raise AsrkitError(f"{table.source_file}: computed {self.idim}-dim features for a {fbank.dim}-dim config")
+        # Imported in the process the loader workers fork from, so that they share its modules
+        # instead of importing a copy each (4 MB a worker); no features are computed here.
+        import torchaudio.compliance.kaldi  # noqa: F401
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -209,6 +210,19 @@ class AudioDataset(FeatureDataset):
                                   f"in the header?)")
             return resample(samples, rate, target), target
         return samples, rate
+
+    def _dim_of(self, i: int) -> int:
+        """The config's dimension, once utterance ``i`` is read and passes compute_fbank's checks
+        (so a set with no usable audio fails at the start, naming the first error). Its features
+        are not computed: in the training process, whose loader workers compute them, that cost
+        ~19 MB of resident memory (torch's FFT code, allocator heap; bench/scale_data.py)."""
+        entry = self._entry(i)
+        samples, rate = self._at_config_rate(*entry.load(), entry.what)
+        try:
+            check_fbank_input(len(samples), rate, self.fbank, entry.utt_id)
+        except AsrkitError as e:
+            raise AsrkitError(f"{e} [{entry.where}: {entry.source}]") from None
+        return self.fbank.dim
 
     def _features(self, i: int) -> np.ndarray:
         entry = self._entry(i)

@@ -282,11 +282,12 @@ def warn_dev_overlap(train: UttTable, valid: UttTable, train_dir: str, valid_dir
 
 
 def release_free_memory() -> None:
-    """Hand the heap that reading the tables freed back to the OS (glibc's malloc_trim).
+    """Hand freed heap back to the OS (glibc's malloc_trim).
 
     The dicts and strings of text, utt2num_frames and feats.scp are garbage once the table is
-    built, but glibc keeps freed heap pages; every DataLoader worker forked later would start
-    with them counted in its memory. Elsewhere than glibc this does nothing.
+    built (and the sampler's sort, a loaded checkpoint, once the training is set up), but glibc
+    keeps freed heap pages; every DataLoader worker forked later would start with them counted
+    in its memory. Elsewhere than glibc this does nothing.
     """
     import ctypes
     import gc
@@ -348,7 +349,7 @@ class FeatureDataset(torch.utils.data.Dataset):
         dims: List[int] = []
         for i in range(len(self.table)):
             try:
-                dims.append(int(self._read(i).shape[1]))
+                dims.append(self._dim_of(i))
             except AsrkitError as e:
                 first = first or e
             if len(dims) == _DIM_VOTES:
@@ -356,6 +357,9 @@ class FeatureDataset(torch.utils.data.Dataset):
         if not dims:
             raise AsrkitError(f"{self.table.source_file}: not one utterance's features can be read (first: {first})")
         return max(dims, key=dims.count)  # ties: the first one's
+
+    def _dim_of(self, i: int) -> int:
+        return int(self._read(i).shape[1])
 
     def _read_or_error(self, i: int) -> Union[torch.Tensor, AsrkitError]:
         try:

@@ -185,7 +185,6 @@ def _train(args: TrainArgs, exp: Path, dist_info: Optional[DistInfo], rank: int,
             raise AsrkitError(f"{args.valid_dir} has {valid_set.idim}-dim features, {args.train_dir} {train_set.idim}-dim")
         if rank == 0:
             warn_dev_overlap(train_set.table, valid_set.table, args.train_dir, args.valid_dir)
-    release_free_memory()
     if args.fbank is not None and args.fbank.dim != train_set.idim:
         raise AsrkitError(f"the feature config ({args.fbank.dim}-dim fbank) does not describe "
                           f"{args.train_dir}/feats.scp ({train_set.idim}-dim features): give --fbank-config with "
@@ -211,6 +210,9 @@ def _train(args: TrainArgs, exp: Path, dist_info: Optional[DistInfo], rank: int,
             f.write(dump_config(cfg))
     if trainer.finished():
         log.info("%s: training already finished at epoch %d", exp, trainer.state.epoch)
+    # Last before the loader workers fork: the tables' text, the sampler's sort and a resumed
+    # checkpoint are garbage by now, and glibc would keep their heap in every process.
+    release_free_memory()
     trainer.run()
     out = None
     if rank == 0:

@@ -2,6 +2,7 @@
 seeded per (seed, epoch, utterance), and a tiny raw-audio training runs and resumes exactly."""
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -99,6 +100,37 @@ def test_resample_brings_other_rates_to_the_fbank_config(an4_raw, asrkit, tmp_pa
     with pytest.raises(AsrkitError, match=r"^utterance 'u': resampling 50800 samples from 1 Hz to 8000 Hz gives "
                                           r"406400000, over the limit of 268435456 samples per read"):
         ds._at_config_rate(np.zeros(50800, np.float32), 1, "utterance 'u'")
+
+
+def test_dataset_checks_its_audio_without_computing_features(an4_raw, tmp_path, monkeypatch):
+    """The start-up check reads audio and applies compute_fbank's refusals, but leaves the
+    features to the loader workers: computing them in the training process cost ~19 MB of its
+    first-batch RSS (issue #12; bench/scale_data.py)."""
+    from asrkit.training import audio_data
+
+    calls = []
+    real = audio_data.compute_fbank
+    monkeypatch.setattr(audio_data, "compute_fbank", lambda *a, **k: calls.append(a[3]) or real(*a, **k))
+    d = an4_raw / "raw"
+    fbank = FbankConfig.from_yaml(d / "fbank.yaml")
+    table = load_utterances(str(d), Tokenizer.load(an4_raw / "tokens.model"), fbank=fbank)
+    ds = AudioDataset(table, fbank)
+    assert ds.idim == fbank.dim == 80 and calls == []
+    ds[1]
+    assert calls == [table.utt_id(1)]
+    # a set with no usable audio still fails at the start, naming the first utterance's error
+    d = tmp_path / "corrupt"
+    d.mkdir()
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"RIFF" + bytes(range(256)) * 4)
+    (d / "wav.scp").write_text(f"s1 {bad}\n")
+    (d / "utt2num_frames").write_text("s1 100\n")  # so the table need not read it
+    (d / "text").write_text("s1 A B\n")
+    fbank = FbankConfig.from_yaml(an4_raw / "raw" / "fbank.yaml")
+    scp = re.escape(str(d / "wav.scp"))
+    with pytest.raises(AsrkitError, match=rf"^{scp}: not one utterance's features can be read \(first: "
+                                          rf"utterance 's1' \({scp}:1: {re.escape(str(bad))}\): not a recognised audio file"):
+        AudioDataset(load_utterances(str(d), Tokenizer.load(an4_raw / "tokens.model"), fbank=fbank), fbank)
 
 
 def test_augmentation_is_seeded_per_epoch_and_utterance(an4_raw, tmp_path):
