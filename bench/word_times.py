@@ -21,22 +21,22 @@ The table says how many utterances and words each row scored::
 from __future__ import annotations
 
 import argparse
-from collections import defaultdict
+import sys
 from pathlib import Path
 
 import numpy as np
 
+from asrkit.data.ctm import read_ctm
 from asrkit.scoring.alignment import CORRECT, DELETION, INSERTION, align
+from asrkit.utils.errors import AsrkitError
 
 
-def read_ctm(path: Path):
-    """{utt: [(word, start, end)]} in file order."""
-    out = defaultdict(list)
-    for line in path.read_text().splitlines():
-        f = line.split()
-        if len(f) >= 5:
-            out[f[0]].append((f[4], float(f[2]), float(f[2]) + float(f[3])))
-    return out
+def read_words(path: Path):
+    """{utt: [(word, start, end)]} in file order (asrkit's CTM reader: a malformed line is an error)."""
+    try:
+        return {utt: [(w.word, w.start, w.end) for w in words] for utt, words in read_ctm(path).items()}
+    except AsrkitError as e:
+        sys.exit(f"word_times.py: {e}")
 
 
 def hit_pairs(rw, hw):
@@ -55,11 +55,11 @@ def main() -> None:
     p.add_argument("ref")
     p.add_argument("hyps", nargs="+")
     args = p.parse_args()
-    ref = read_ctm(Path(args.ref))
+    ref = read_words(Path(args.ref))
     print("| hypothesis CTM | pairing | utterances scored | words | start median / p90 ms | end median / p90 ms |")
     print("|---|---|---|---|---|---|")
     for h in args.hyps:
-        hyp = read_ctm(Path(h))
+        hyp = read_words(Path(h))
         for pairing in ("exact", "hits"):
             starts, ends, utts = [], [], 0
             for utt, rw in ref.items():

@@ -71,7 +71,8 @@ def test_digit_words_bad_inputs_are_one_line_errors(recipe_dir, an4_root, tmp_pa
     bad = tmp_path / "bad.ctm"
     bad.write_text("an4_fbbh-cen6-b 1 0.300 0.300 ONE 0.90\nan4_fbbh-cen6-b 1 zero 0.3 FIVE\n")
     proc = run_sh(f". ./path.sh && local/an4_digit_words.py {data} {bad} {tmp_path}/w", cwd=recipe, check=False)
-    assert proc.returncode == 1 and f"{bad}:2: expected '<utt> <channel> <start> <dur> <word> [<conf>]'" in proc.stderr
+    assert proc.returncode == 1 and (f"{bad}:2: expected '<utt> <channel> <start> <duration> <word> [<confidence>]' with numbers for the "
+                                    f"times, got 'an4_fbbh-cen6-b 1 zero 0.3 FIVE'") in proc.stderr
     assert "Traceback" not in proc.stderr
     none = tmp_path / "none.ctm"
     none.write_text("an4_fash-cen7-b 1 0.500 0.250 ENTER 0.90\n")

@@ -26,10 +26,11 @@ import argparse
 import sys
 from collections import defaultdict
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, Tuple
 
 import numpy as np
 
+from asrkit.data.ctm import read_ctm
 from asrkit.data.datadir import DataDir
 from asrkit.features.wav import read_wav_source, resample
 from asrkit.utils.errors import AsrkitError
@@ -39,38 +40,19 @@ DIGIT = {w: i for i, w in enumerate(WORDS)}
 DIGIT["OH"] = 0
 
 
-def read_ctm(path: Path) -> Dict[str, List[Tuple[float, float, str, float]]]:
-    """utt -> [(start, end, word, conf)] in time order; a malformed line is an error naming it."""
-    words: Dict[str, List[Tuple[float, float, str, float]]] = defaultdict(list)
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            fields = line.split()
-            if not fields:
-                continue
-            try:
-                utt, _, start, dur, word = fields[:5]
-                conf = float(fields[5]) if len(fields) > 5 else 1.0
-                words[utt].append((float(start), float(start) + float(dur), word, conf))
-            except ValueError:
-                raise AsrkitError(f"{path}:{n}: expected '<utt> <channel> <start> <dur> <word> [<conf>]', "
-                                  f"got {line.strip()!r}") from None
-    for seq in words.values():
-        seq.sort()
-    return words
-
-
 def cut_words(data_dir: Path, ctm: Path, out: Path, pad: float, min_conf: float) -> Tuple[int, int, int]:
     d = DataDir(data_dir)
     d.require("wav.scp", "utt2spk")
     wav_scp, utt2spk = d.read("wav.scp"), d.read("utt2spk")
-    aligned = read_ctm(ctm)
+    aligned = {utt: sorted(words, key=lambda w: (w.start, w.end, w.word, w.confidence))
+               for utt, words in read_ctm(ctm).items()}
     rec_dir = out / "recordings"
     rec_dir.mkdir(parents=True, exist_ok=True)
     takes: Dict[Tuple[str, int], int] = defaultdict(int)
     written = doubtful = missing = 0
     for utt in sorted(aligned):
         seq = aligned[utt]
-        if not any(w in DIGIT for _, _, w, _ in seq):
+        if not any(w.word in DIGIT for w in seq):
             continue
         if utt not in wav_scp or utt not in utt2spk:
             missing += 1
@@ -79,21 +61,21 @@ def cut_words(data_dir: Path, ctm: Path, out: Path, pad: float, min_conf: float)
         samples = resample(samples, rate, RATE)
         # "an4_" prefixes come from an4_to_fsdd.py's ids; the speaker name must match FSDD's file pattern.
         spk = "an4-" + utt2spk[utt].removeprefix("an4_").replace("_", "-")
-        for k, (start, end, word, conf) in enumerate(seq):
-            if word not in DIGIT:
+        for k, w in enumerate(seq):
+            if w.word not in DIGIT:
                 continue
-            if conf < min_conf:
+            if w.confidence < min_conf:
                 doubtful += 1
                 continue
-            left = seq[k - 1][1] if k > 0 else 0.0
-            right = seq[k + 1][0] if k + 1 < len(seq) else len(samples) / RATE
-            lo = max(start - pad, (left + start) / 2 if k > 0 else 0.0)
-            hi = min(end + pad, (end + right) / 2 if k + 1 < len(seq) else right)
+            left = seq[k - 1].end if k > 0 else 0.0
+            right = seq[k + 1].start if k + 1 < len(seq) else len(samples) / RATE
+            lo = max(w.start - pad, (left + w.start) / 2 if k > 0 else 0.0)
+            hi = min(w.end + pad, (w.end + right) / 2 if k + 1 < len(seq) else right)
             piece = samples[int(lo * RATE):int(np.ceil(hi * RATE))]
             if len(piece) < RATE // 100:
                 doubtful += 1
                 continue
-            digit = DIGIT[word]
+            digit = DIGIT[w.word]
             takes[spk, digit] += 1
             write_wav(rec_dir / f"{digit}_{spk}_{takes[spk, digit] - 1}.wav", piece)
             written += 1

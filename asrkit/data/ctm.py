@@ -1,0 +1,60 @@
+"""Reading Kaldi/NIST CTM files: ``<utt> <channel> <start> <duration> <word> [<confidence>]``.
+
+asrkit writes CTMs (asrkit-decode --ctm, asrkit-align; ``asrkit.decoding.align.ctm_lines``);
+recipes and benchmarks that use word times read them back with :func:`read_ctm`, one strict
+reader: a malformed line is an error naming file and line, never a word dropped in silence.
+"""
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Dict, List
+
+from asrkit.data.table import split_fields
+from asrkit.utils.errors import AsrkitError
+from asrkit.utils.fileio import PathLike
+
+_FORMAT = "'<utt> <channel> <start> <duration> <word> [<confidence>]'"
+
+
+@dataclass(frozen=True)
+class CtmWord:
+    start: float  # seconds from the utterance's (or recording's) start
+    end: float
+    word: str
+    confidence: float = 1.0  # a CTM without the sixth field: fully confident
+
+
+def read_ctm(path: PathLike) -> Dict[str, List[CtmWord]]:
+    """``{utt: [words in file order]}``. Blank lines and NIST's ``;;`` comments are skipped;
+    anything else that is not six (or five) fields with finite, non-negative times, or a
+    confidence outside [0, 1], is an error naming ``path:line``."""
+    words: Dict[str, List[CtmWord]] = defaultdict(list)
+    try:
+        with open(path, encoding="utf-8") as f:
+            for n, line in enumerate(f, 1):
+                fields = split_fields(line)
+                if not fields or fields[0].startswith(";;"):
+                    continue
+                words[fields[0]].append(_parse(fields, f"{path}:{n}", line))
+    except UnicodeDecodeError as e:
+        raise AsrkitError(f"{path}: not UTF-8 text (byte {e.start}); is it a CTM?") from None
+    except OSError as e:
+        raise AsrkitError(f"{path}: cannot read ({e.strerror or e})") from None
+    return dict(words)
+
+
+def _parse(fields: List[str], where: str, line: str) -> CtmWord:
+    if len(fields) not in (5, 6):
+        raise AsrkitError(f"{where}: expected {_FORMAT}, got {len(fields)} fields: {line.strip()!r}")
+    try:
+        start, dur = float(fields[2]), float(fields[3])
+        conf = float(fields[5]) if len(fields) == 6 else 1.0
+    except ValueError:
+        raise AsrkitError(f"{where}: expected {_FORMAT} with numbers for the times, got {line.strip()!r}") from None
+    if not (math.isfinite(start) and math.isfinite(dur)) or start < 0 or dur < 0:
+        raise AsrkitError(f"{where}: start and duration must be finite and >= 0, got {line.strip()!r}")
+    if not 0.0 <= conf <= 1.0:  # also NaN
+        raise AsrkitError(f"{where}: confidence must be in [0, 1], got {line.strip()!r}")
+    return CtmWord(start, start + dur, fields[4], conf)
