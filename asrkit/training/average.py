@@ -23,13 +23,31 @@ from asrkit.utils.torch_files import check_finite_weights
 log = get_logger(__name__)
 
 
-def best_epochs(exp_dir: Path, num: int, metric: Optional[str] = None) -> Tuple[List[int], str]:
-    """The ``num`` best epochs that still have a checkpoint, best first, and the metric used."""
+def best_epochs(exp_dir: Path, num: int, metric: Optional[str] = None,
+                max_epoch: Optional[int] = None) -> Tuple[List[int], str]:
+    """The ``num`` best epochs that still have a checkpoint, best first, and the metric used.
+
+    ``max_epoch``: only epochs up to it, ranked by what was known then (that epoch's history),
+    which is what a run stopped there would have averaged, if its checkpoints were all kept."""
     if not Path(exp_dir).is_dir():  # (a typo in the path read as "no checkpoints" in a dir that is not there)
         raise AsrkitError(f"{exp_dir}: no such exp dir" if not Path(exp_dir).exists() else f"{exp_dir}: not a directory")
     found = ckpt.list_checkpoints(exp_dir)
     if not found:
         raise AsrkitError(f"{Path(exp_dir) / 'checkpoints'}: no checkpoints (epoch<N>.pt) to average")
+    if max_epoch is not None:
+        if max_epoch < 1:
+            raise AsrkitError(f"--max-epoch {max_epoch}: must be at least 1")
+        kept = sorted(found)
+        found = {e: p for e, p in found.items() if e <= max_epoch}
+        if not found:
+            raise AsrkitError(f"{Path(exp_dir) / 'checkpoints'}: no checkpoint of epoch <= {max_epoch} "
+                              f"(kept: epochs {', '.join(map(str, kept))})")
+        if len(found) < max_epoch and max(kept) > max_epoch:
+            # keep_best deleted the checkpoints that later epochs beat: the best of the first
+            # max_epoch epochs may be gone, and this is not what a run stopped there would average.
+            log.warning("%d of the first %d epochs have a checkpoint (training.keep_best deletes the others): the "
+                        "average is over those, not necessarily the best %d a run stopped at epoch %d would have "
+                        "kept", len(found), max_epoch, num, max_epoch)
     last = ckpt.load_checkpoint(found[max(found)])
     # An LM's exp dir (asrkit-train-lm) is named as such here, before its config (which has no
     # training: section) is looked into.
@@ -67,12 +85,14 @@ def average_state_dicts(states: List[Dict[str, torch.Tensor]],
     return out
 
 
-def average_checkpoints(exp_dir: Path, num: int, out: Optional[Path] = None, metric: Optional[str] = None) -> Path:
-    """Write ``exp_dir/model.avg.pt`` (or ``out``) from the ``num`` best checkpoints; returns its path."""
+def average_checkpoints(exp_dir: Path, num: int, out: Optional[Path] = None, metric: Optional[str] = None,
+                        max_epoch: Optional[int] = None) -> Path:
+    """Write ``exp_dir/model.avg.pt`` (or ``out``) from the ``num`` best checkpoints (of the epochs
+    up to ``max_epoch``, if given); returns its path."""
     if num < 1:
         raise AsrkitError(f"--num {num}: must be at least 1")
     exp_dir = Path(exp_dir)
-    epochs, metric = best_epochs(exp_dir, num, metric)
+    epochs, metric = best_epochs(exp_dir, num, metric, max_epoch)
     found = ckpt.list_checkpoints(exp_dir)
     states = []
     first = None

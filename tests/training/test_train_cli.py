@@ -54,6 +54,22 @@ def test_train_writes_everything_and_average(yesno_setup, tmp_path, asrkit):
         if v.is_floating_point():
             torch.testing.assert_close(v, (s1[k] + s2[k]) / 2, rtol=1e-5, atol=1e-6)
 
+    # --max-epoch: only the epochs up to N (what a run stopped there would average)
+    proc = asrkit("average", "--num", "2", "--max-epoch", "1", "--out", tmp_path / "e1.pt", exp)
+    assert "Done averaging 1 checkpoint(s)" in proc.stderr.decode()
+    for k, v in load_package(tmp_path / "e1.pt").model.state_dict().items():
+        assert torch.equal(v, s1[k]), k
+    code, err = _run_inproc("average", "--max-epoch", "0", exp)
+    assert code == 1 and "--max-epoch 0: must be at least 1" in err
+    pruned = tmp_path / "pruned"  # as keep_best leaves it: epoch 1 deleted, a later epoch kept
+    shutil.copytree(exp, pruned)
+    (pruned / "checkpoints" / "epoch1.pt").unlink()
+    shutil.copy(pruned / "checkpoints" / "epoch2.pt", pruned / "checkpoints" / "epoch3.pt")
+    code, err = _run_inproc("average", "--max-epoch", "1", pruned)
+    assert code == 1 and f"{pruned}/checkpoints: no checkpoint of epoch <= 1 (kept: epochs 2, 3)" in err
+    proc = asrkit("average", "--max-epoch", "2", "--out", tmp_path / "e2.pt", pruned)
+    assert "1 of the first 2 epochs have a checkpoint (training.keep_best deletes the others)" in proc.stderr.decode()
+
     # Checkpoints of two different models (one copied in from another run) are not averaged.
     mixed = tmp_path / "mixed"
     shutil.copytree(exp, mixed)
