@@ -34,7 +34,7 @@ if [ -z "$num_dev" ]; then
   [ "$max_utts" -eq 0 ] || num_dev=$(( max_utts / 4 ))
 fi
 asr_args=(--train-set train_nodev --valid-set train_dev --test-sets "train_dev test"
-  --nj 4 --token-type bpe --nbpe 30 --num-avg 5
+  --nj 4 --token-type bpe --nbpe 30 --num-avg 5 --avg-on-budget true
   --fbank-config conf/fbank.yaml --train-config conf/train_cpu_sp_const.yaml --decode-config conf/decode.yaml
   --speed-perturb-factors "0.9 1.0 1.1" --speed-perturb-method audio
   "${passthrough_args[@]}" "$@")
