@@ -18,7 +18,7 @@ from asrkit.utils.fileio import PathLike
 _FORMAT = "'<utt> <channel> <start> <duration> <word> [<confidence>]'"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, order=True)  # ordered by time: start, then end
 class CtmWord:
     start: float  # seconds from the utterance's (or recording's) start
     end: float

@@ -236,11 +236,15 @@ class FbankConfig:
         return dataclasses.replace(self, **{k: v for k, v in overrides.items() if v is not None})
 
 
+def _named(utt_id: str) -> str:
+    return f"utterance {utt_id!r}" if utt_id else "audio"
+
+
 def check_fbank_input(num_samples: int, sample_rate: int, config: FbankConfig, utt_id: str = "") -> None:
     """The refusals :func:`compute_fbank` makes before any arithmetic: a sample rate other than the
     config's, audio shorter than one frame. Kept apart so that a training process whose loader
     workers compute the features can check audio without importing torchaudio (~16 MB of RSS)."""
-    name = f"utterance {utt_id!r}" if utt_id else "audio"
+    name = _named(utt_id)
     if sample_rate != config.sample_frequency:
         raise SampleRateMismatch(f"{name}: sample rate {sample_rate} Hz does not match the fbank config's "
                                  f"sample_frequency {config.sample_frequency:g} Hz (resample it in wav.scp, or set "
@@ -262,7 +266,7 @@ def compute_fbank(samples: np.ndarray, sample_rate: int, config: FbankConfig, ut
     import torchaudio.compliance.kaldi as kaldi
 
     check_fbank_input(len(samples), sample_rate, config, utt_id)
-    name = f"utterance {utt_id!r}" if utt_id else "audio"
+    name = _named(utt_id)
     wave = torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32))
     with torch.no_grad():
         feats = kaldi.fbank(wave.unsqueeze(0), channel=0, **vars(config))  # (T, D)

@@ -221,7 +221,7 @@ class AudioDataset(FeatureDataset):
         try:
             check_fbank_input(len(samples), rate, self.fbank, entry.utt_id)
         except AsrkitError as e:
-            raise AsrkitError(f"{e} [{entry.where}: {entry.source}]") from None
+            raise _located(e, entry) from None
         return self.fbank.dim
 
     def _features(self, i: int) -> np.ndarray:
@@ -242,4 +242,9 @@ class AudioDataset(FeatureDataset):
         try:
             return compute_fbank(samples, rate, self.fbank, entry.utt_id)
         except AsrkitError as e:
-            raise AsrkitError(f"{e} [{entry.where}: {entry.source}]") from None
+            raise _located(e, entry) from None
+
+
+def _located(e: AsrkitError, entry: WavEntry) -> AsrkitError:
+    """compute_fbank's error (it names the utterance) with the wav.scp line and source it came from."""
+    return AsrkitError(f"{e} [{entry.where}: {entry.source}]")

@@ -205,6 +205,15 @@ pieces() { local n; n=$(wc -l < "$1/utt2spk"); [ "$n" -lt "$nj" ] && echo "$n" |
 last_run_status() {
   [ -s "$exp/log/train_runs.tsv" ] && awk -F'\t' '!/^#/ { s = $6 } END { print s }' "$exp/log/train_runs.tsv"
 }
+# Whether the training's model is the average of its --num-avg best checkpoints (model.avg.pt):
+# stage 4 makes it and stages 5-6 decode it. A training stopped by its time budget is still
+# learning fast: an average of its last epochs lags behind its best one (AN4, template defaults,
+# 30 min: test CER 23.4 % averaged, 17.7 % best epoch, train_dev alike; egs/an4/asr1/RESULTS.md),
+# so it decodes model.pt, unless --avg-on-budget true: AN4's constant-rate default at 40 minutes,
+# 5 best averaged 9.93 % train_dev WER against its best epoch's 12.01 % (three seeds, same file).
+averages() {
+  [ "$num_avg" -gt 0 ] && { [ "$avg_on_budget" = true ] || [ "$(last_run_status)" != budget ]; }
+}
 
 # ---------------------------------------------------------------------------------------------
 if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
@@ -358,7 +367,7 @@ if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
     runs=$exp/log/train_runs.tsv
     [ -s "$runs" ] || die "stage 4: asrkit-train wrote no $runs -- see $exp/log/train.log"
     awk -F'\t' '!/^#/ { s += $3 } END { printf "%d\n", s + 0.5 }' "$runs" > "$exp/train_seconds"
-    if [ "$num_avg" -gt 0 ] && { [ "$avg_on_budget" = true ] || [ "$(last_run_status)" != budget ]; }; then
+    if averages; then
       run "$exp/log/average.log" $train_cmd "$exp/log/average.log" asrkit-average --num "$num_avg" "$exp"
     fi
     # Decodings of an earlier model of this exp dir (before a resume) are out of date.
@@ -371,14 +380,9 @@ if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
     fi
   fi
 fi
-# A training stopped by its time budget is still learning fast: an average of its last epochs
-# lags behind its best one (AN4, template defaults, 30 min: test CER 23.4 % averaged, 17.7 % best
-# epoch, train_dev alike; egs/an4/asr1/RESULTS.md), so it decodes model.pt whatever --num-avg,
-# unless --avg-on-budget true: AN4's constant-rate default at 40 minutes, 5 best averaged 9.93 %
-# train_dev WER against its best epoch's 12.01 % (three seeds, egs/an4/asr1/RESULTS.md).
 model=$exp/model.pt
 averaged=false
-if [ "$num_avg" -gt 0 ] && { [ "$avg_on_budget" = true ] || [ "$(last_run_status)" != budget ]; }; then
+if averages; then
   model=$exp/model.avg.pt
   averaged=true
 fi

@@ -44,8 +44,7 @@ def cut_words(data_dir: Path, ctm: Path, out: Path, pad: float, min_conf: float)
     d = DataDir(data_dir)
     d.require("wav.scp", "utt2spk")
     wav_scp, utt2spk = d.read("wav.scp"), d.read("utt2spk")
-    aligned = {utt: sorted(words, key=lambda w: (w.start, w.end, w.word, w.confidence))
-               for utt, words in read_ctm(ctm).items()}
+    aligned = {utt: sorted(words) for utt, words in read_ctm(ctm).items()}  # by time
     rec_dir = out / "recordings"
     rec_dir.mkdir(parents=True, exist_ok=True)
     takes: Dict[Tuple[str, int], int] = defaultdict(int)
