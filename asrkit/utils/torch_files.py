@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import warnings
+import zipfile
 from typing import IO, Any, Optional
 
 from asrkit.utils.errors import AsrkitError
@@ -71,6 +72,7 @@ def load_weights_only(path: PathLike, what: str) -> Any:
     """
     import torch
 
+    _check_crcs(path, what)
     try:
         with warnings.catch_warnings():
             # torch warns about the pickle protocol of a file it then refuses: the refusal says it all.
@@ -88,6 +90,35 @@ def load_weights_only(path: PathLike, what: str) -> Any:
             raise AsrkitError(f"{path}: not an {what} (not a torch file: it starts with {head!r})") from None
         raise AsrkitError(f"{path}: not an {what} (not a torch file, or one holding more than "
                           f"tensors and plain types: {_reason(e)})") from None
+
+
+def _check_crcs(path: PathLike, what: str) -> None:
+    """AsrkitError naming the first record of a torch archive whose bytes fail their CRC-32.
+
+    torch's reader never checks the CRCs it writes, so a model damaged on disk or in transfer
+    loads, passes the finite-weights check, and decodes everything to empty text with exit 0.
+    Reading the archive once more costs a CRC over its bytes (about a millisecond per MB).
+    A record stored with CRC 0 is not checked: ``torch.serialization.set_crc32_options(False)``
+    writes that for every record.
+    """
+    if _head(path)[:2] != b"PK":
+        return  # missing, a directory, a legacy pickle, or not torch's: torch.load's error says which
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for record in archive.infolist():
+                if record.CRC == 0 or record.is_dir():
+                    continue
+                with archive.open(record) as f:
+                    while f.read(1 << 20):  # zipfile raises BadZipFile at the end of a record whose CRC differs
+                        pass
+    except zipfile.BadZipFile as e:
+        crc = re.match(r"Bad CRC-32 for file '([^']*)'", str(e))
+        if crc:
+            raise AsrkitError(f"{path}: a damaged {what}: its record {crc.group(1)!r} fails its CRC-32 check "
+                              f"(changed on disk or in transfer; copy it again from where it was made)") from None
+        # any other damage (a cut-short archive, a bad directory): torch.load's error names it
+    except (zipfile.LargeZipFile, EOFError, ValueError, NotImplementedError, RuntimeError):
+        pass  # not an archive zipfile reads: torch.load's error names it
 
 
 def _head(path: PathLike) -> bytes:

@@ -10,7 +10,7 @@ import os
 import pytest
 import torch
 
-from asrkit.utils.errors import os_error_message
+from asrkit.utils.errors import AsrkitError, os_error_message
 from asrkit.utils.torch_files import load_weights_only, save_torch
 
 STATE = {"w": torch.arange(50_000, dtype=torch.float32), "meta": {"epoch": 3}}
@@ -74,3 +74,43 @@ def test_other_runtime_errors_stay_what_they_are(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="not about the disk"):
         save_torch(STATE, tmp_path / "x.pt")
     assert os.listdir(tmp_path) == []
+
+
+def _flip_bytes_of_record(path, member: str, count: int = 64) -> None:
+    """Overwrite ``count`` bytes in the middle of one stored record, as a bad disk or copy would."""
+    import struct
+    import zipfile
+
+    with zipfile.ZipFile(path) as z:
+        info = next(i for i in z.infolist() if i.filename.endswith(member))
+    with open(path, "r+b") as f:
+        f.seek(info.header_offset + 26)
+        name_len, extra_len = struct.unpack("<HH", f.read(4))
+        start = info.header_offset + 30 + name_len + extra_len + info.file_size // 2
+        f.seek(start)
+        old = f.read(count)
+        f.seek(start)
+        f.write(bytes(b ^ 0x5A for b in old))
+
+
+def test_a_damaged_archive_is_refused_naming_the_record(tmp_path):
+    """torch.load alone reads changed tensor bytes as other numbers, finite ones: the model then
+    decodes to empty text with exit 0. The CRC-32 torch stores for each record catches it."""
+    path = tmp_path / "model.pt"
+    save_torch(STATE, path)
+    _flip_bytes_of_record(path, "/data/0")
+    assert not torch.equal(torch.load(path, weights_only=True)["w"], STATE["w"])  # torch itself notices nothing
+    with pytest.raises(AsrkitError, match=r"model\.pt: a damaged asrkit model: its record '[^']*/data/0' "
+                                          r"fails its CRC-32 check"):
+        load_weights_only(path, "asrkit model")
+
+
+def test_an_archive_written_without_crcs_still_loads(tmp_path):
+    """torch.serialization.set_crc32_options(False) stores 0 for every record: nothing to check."""
+    path = tmp_path / "model.pt"
+    torch.serialization.set_crc32_options(False)
+    try:
+        save_torch(STATE, path)
+    finally:
+        torch.serialization.set_crc32_options(True)
+    assert torch.equal(load_weights_only(path, "asrkit model")["w"], STATE["w"])
