@@ -27,7 +27,8 @@ segments are cut from) holds at most ``max_samples`` samples over all channels, 
 **Truncation.** A WAV whose data chunk is shorter than its header says is an error, from a file
 or a pipe alike; only the sizes a streaming writer puts in a header it cannot seek back to fix
 (0 from a pipe, 0xFFFFFFFF, 0x7FFFF000, 0x7FFFFFFF) mean "the data runs to the end of the
-stream". FLAC that decodes to fewer frames than its STREAMINFO states is an error too, and so is
+stream". A data size smaller than the samples there are (bytes inside the RIFF after the data
+chunk that are neither chunks nor zero padding) is an error as well. FLAC that decodes to fewer frames than its STREAMINFO states is an error too, and so is
 a NIST SPHERE or AU file or stream, or an AIFF or W64 file, holding fewer bytes of samples than
 its header states (libsndfile reads all of these as the shorter audio that is there). An OGG's
 pages are walked: one whose last whole page is not marked as the end of its stream was cut short,
@@ -225,6 +226,59 @@ def _check_wav_header(riff: Optional[_RiffData], total: int, what: str, streamed
         kind = "stream" if streamed else "file"
         raise AsrkitError(f"{what}: truncated WAV {kind} (header promises {riff.declared} bytes of samples, "
                           f"{kind} has {max(available, 0)})")
+    if not unknown and read_at is not None:
+        _check_after_data(riff, total, what, read_at)
+
+
+# Bytes after the data chunk, inside the RIFF's stated size, that are not chunks and not zeros
+# are the samples a corrupt (too small) data size cut off: up to this many are taken for padding.
+_TAIL_SLACK = 7
+_ZERO_PAD_CHECKED = 1 << 16
+
+
+def _check_after_data(riff: _RiffData, total: int, what: str, read_at: Callable[[int, int], bytes]) -> None:
+    """A data chunk whose stated size is smaller than the samples there are is an error.
+
+    libsndfile (and Kaldi) read the stated size and ignore the rest, so a header whose data size
+    was damaged (to 1000 of 67,000 bytes) decodes to 31 ms of audio, and the utterance to empty
+    text, without a word. What follows a real data chunk, up to the end the RIFF header states, is
+    more chunks (LIST, id3, cue) or zero padding; anything else within the RIFF means its data
+    size is wrong. Bytes past the RIFF's own end (appended to the file) are not judged.
+    """
+    head = read_at(0, 8)
+    riff_size = struct.unpack_from("<I", head, 4)[0]
+    if head[:4] != b"RIFF" or riff_size in _UNKNOWN_SIZES:
+        return  # RF64 states its sizes in ds64; a streaming writer's placeholder states nothing
+    end = min(8 + riff_size, total)
+    data_end = riff.offset + riff.declared
+    if end - data_end <= _TAIL_SLACK:
+        return
+    # The pad byte after an odd-sized data chunk is sometimes left out: either walk will do.
+    starts = {data_end + (riff.declared & 1), data_end}
+    if any(_chunks_reach(read_at, start, end) for start in starts):
+        return
+    tail = end - data_end
+    if tail <= _ZERO_PAD_CHECKED and not read_at(data_end, tail).strip(b"\0"):
+        return
+    raise AsrkitError(f"{what}: malformed WAV header: the data chunk states {riff.declared} bytes of samples, but "
+                      f"{tail} more bytes that are not chunks follow it inside the RIFF (a corrupt data size?); "
+                      f"write the file again")
+
+
+def _chunks_reach(read_at: Callable[[int, int], bytes], pos: int, end: int) -> bool:
+    """Whether RIFF chunks (printable ids) run from ``pos`` to ``end``, a missing last pad byte,
+    a few bytes of slack or a last chunk cut off allowed."""
+    for _ in range(_MAX_CHUNKS):
+        if end - pos <= _TAIL_SLACK:
+            return True
+        hdr = read_at(pos, 8)
+        if len(hdr) < 8 or not all(0x20 <= b <= 0x7E for b in hdr[:4]):
+            return False
+        size = struct.unpack_from("<I", hdr, 4)[0]
+        if pos + 8 + size > end:
+            return True  # metadata cut off after the samples, which are whole
+        pos += 8 + size + (size & 1)
+    return True  # a pathological chunk list: leave it to libsndfile
 
 
 # Other containers whose header states the length: libsndfile reads a truncated one as the

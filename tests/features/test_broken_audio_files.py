@@ -180,6 +180,30 @@ def test_wav_headers_without_fmt_or_with_impossible_rates_are_named(tmp_path, sp
         np.testing.assert_array_equal(read_wav_source(str(tmp_path / "ok.wav"), "u")[0], x.astype(np.float32))
 
 
+def test_a_data_size_smaller_than_the_samples_is_an_error(tmp_path, speech):
+    """libsndfile (and Kaldi) read the data size the header states: one damaged to 1000 of the
+    samples' bytes decoded to 31 ms and the utterance to empty text, exit 0, not a word said."""
+    x, _ = speech
+    samples = x.astype("<i2").tobytes()
+    damaged = _riff(_fmt(), b"data" + struct.pack("<I", 1000) + samples)  # the RIFF size still covers them
+    (tmp_path / "damaged.wav").write_bytes(damaged)
+    message = f"the data chunk states 1000 bytes of samples, but {len(samples) - 1000} more bytes that are not chunks"
+    for source in (str(tmp_path / "damaged.wav"), f"cat {tmp_path / 'damaged.wav'} |"):
+        _refused(source, message)
+    with pytest.raises(AsrkitError, match="not chunks follow it"):
+        check_wav_file(str(tmp_path / "damaged.wav"), "u")
+    # what may follow the samples still reads: chunks (a last one cut off), zero padding inside
+    # the RIFF, anything appended after the RIFF's stated end
+    pcm = _chunk(b"data", samples)
+    listed = _riff(_fmt(), pcm, _chunk(b"LIST", b"INFOISFT" + struct.pack("<I", 4) + b"abc\0"), _chunk(b"id3 ", bytes(9)))
+    cut_list = listed[:-6]
+    padded = _riff(_fmt(), pcm, bytes(512))
+    appended = _riff(_fmt(), pcm) + samples[:5000]
+    for name, blob in {"listed": listed, "cut-list": cut_list, "padded": padded, "appended": appended}.items():
+        (tmp_path / f"{name}.wav").write_bytes(blob)
+        np.testing.assert_array_equal(read_wav_source(str(tmp_path / f"{name}.wav"), name)[0], x.astype(np.float32))
+
+
 def test_compute_fbank_skips_and_counts_the_broken_files(tmp_path, an4_wavs, speech):
     """One broken file of 25 is skipped, named and counted; its features are not written."""
     x, rate = speech
