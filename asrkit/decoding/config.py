@@ -31,7 +31,7 @@ The module imports no torch (``--print-config`` and ``--help`` stay fast).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from asrkit.utils.config import from_dict, load_yaml_mapping, non_finite, to_dict
 from asrkit.utils.errors import AsrkitError
@@ -52,6 +52,26 @@ MAX_BEAM = 1000
 
 
 MIN_SEGMENT_S = 1.0  # the shortest max_segment_s: a spoken word lasts up to about a second
+
+# Upper bounds no real use comes near. Only NaN and inf were refused, and a huge finite value
+# overflowed where it became a count: segment_pad_s 1e308 in int(round(pad / frame)) (an
+# OverflowError), maxlenratio 1e308 in the tensor of output lengths (a RuntimeError),
+# max_backtrack 10**23 in the attention scorer's int64 comparison, pre_beam_ratio 1e308 in
+# ceil(ratio * beam); each a traceback from the middle of a decode.
+# - The segment durations: a day (a piece, pause, pad or window longer than that means nothing).
+SEGMENT_OPTIONS_S = ("max_segment_s", "min_pause_s", "segment_pad_s", "segment_window_s", "segment_context_s")
+MAX_SEGMENT_OPTION_S = 24 * 3600.0
+# - Output tokens per encoder frame: speech runs at under one character per 40 ms frame.
+MAX_LENRATIO = 10.0
+# - Weights, ratios and the penalty: a million times their usual size (0 to a few). A penalty of
+#   1e308 per token summed to inf, and every hypothesis came out empty, at exit 0.
+MAX_FACTOR = 1e6
+# - Counts (encoder frames, utterances): ten million, more than a day of 10 ms frames.
+MAX_COUNT = 10 ** 7
+
+
+def _num(x) -> str:
+    return f"{x:g}" if isinstance(x, float) else str(x)  # an int as typed: 10**23 is no 1e+23
 
 
 @dataclass
@@ -131,6 +151,7 @@ class DecodeConfig:
             problems.append(f"batch_size must be >= 1, got {self.batch_size}")
         if self.maxlenratio < 0 or self.minlenratio < 0:
             problems.append("maxlenratio and minlenratio must be >= 0")
+        problems += self._too_large()
         if self.device not in ("cpu", "cuda", "auto") and not self.device.startswith("cuda:"):
             problems.append(f"device must be cpu, cuda[:N] or auto, got {self.device!r}")
         if self.word_rule not in WORD_RULES:
@@ -150,6 +171,18 @@ class DecodeConfig:
             problems.append(f"pause_blank_prob must be in (0, 1], got {self.pause_blank_prob}")
         if problems:
             raise AsrkitError(f"{where}: " + "; ".join(problems))
+
+    def _too_large(self) -> List[str]:
+        """One problem per option over its upper bound (the bounds above), naming the bound."""
+        bounds = [(name, MAX_SEGMENT_OPTION_S, " s (24 h)") for name in SEGMENT_OPTIONS_S]
+        bounds += [(name, MAX_LENRATIO, " (output tokens per encoder frame)") for name in ("maxlenratio", "minlenratio")]
+        bounds += [(name, MAX_FACTOR, "") for name in ("lm_weight", "eos_threshold", "pre_beam_ratio")]
+        bounds += [(name, MAX_COUNT, "") for name in ("max_backtrack", "batch_size")]
+        problems = [f"{name} must be at most {_num(bound)}{unit}, got {_num(getattr(self, name))}"
+                    for name, bound, unit in bounds if getattr(self, name) is not None and getattr(self, name) > bound]
+        if abs(self.penalty) > MAX_FACTOR:
+            problems.append(f"penalty must be in [-{MAX_FACTOR:g}, {MAX_FACTOR:g}], got {self.penalty:g}")
+        return problems
 
     def to_dict(self) -> Dict[str, Any]:
         return to_dict(self)

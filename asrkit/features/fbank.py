@@ -32,6 +32,15 @@ _WORDING = Wording(unknown="{where}: unknown fbank option{s} {quoted} (known: {k
 MAX_SAMPLE_FREQUENCY = MAX_SAMPLE_RATE
 # Dither noise no louder than full-scale audio (a standard deviation at int16 scale).
 MAX_DITHER = INT16_SCALE
+# A VTLN warp factor is a ratio of vocal-tract lengths: Kaldi's VTLN searches 0.85 to 1.25, and
+# adult to child is well inside 0.5 to 2. Past that the warp squeezes the filter bank onto a few
+# FFT bins: 5 left 18 of 80 mel bins empty and 1e308 all 80 (constant features, exit 0).
+MIN_VTLN_WARP, MAX_VTLN_WARP = 0.5, 2.0
+# Kaldi's generalized Blackman window is a - 0.5 cos(x) + (0.5 - a) cos(2x), 0 at the frame's
+# ends and 1 in its middle for any a; it is >= 0 only for a >= 0.375 and peaks in the middle only
+# for a <= 0.625: outside, no taper. (1e308 made every window value inf and every utterance fail
+# as "non-finite features; is the audio corrupt?".)
+MIN_BLACKMAN_COEFF, MAX_BLACKMAN_COEFF = 0.375, 0.625
 
 
 class SampleRateMismatch(AsrkitError):
@@ -94,7 +103,7 @@ class FbankConfig:
         if problems:  # NaN passes every comparison below
             raise AsrkitError("bad fbank config: " + "; ".join(problems))
         if self.sample_frequency <= 0:
-            problems.append(f"sample_frequency must be > 0, got {self.sample_frequency}")
+            problems.append(f"sample_frequency must be > 0, got {self.sample_frequency:g}")
         elif self.sample_frequency != int(self.sample_frequency) or self.sample_frequency > MAX_SAMPLE_FREQUENCY:
             # Audio rates are whole numbers of Hz, at most wav.MAX_SAMPLE_RATE: no audio matched 16000.5
             # (every utterance failed one by one), a model.pt's 1e12 had decoding resample to it (a
@@ -119,6 +128,11 @@ class FbankConfig:
             problems.append(f"preemphasis_coefficient must be in [0, 1], got {self.preemphasis_coefficient}")
         if self.energy_floor < 0:
             problems.append(f"energy_floor must be >= 0, got {self.energy_floor}")
+        if not MIN_BLACKMAN_COEFF <= self.blackman_coeff <= MAX_BLACKMAN_COEFF:
+            problems.append(f"blackman_coeff must be in [{MIN_BLACKMAN_COEFF:g}, {MAX_BLACKMAN_COEFF:g}] (a window "
+                            f"that tapers; Kaldi's default is 0.42), got {self.blackman_coeff:g}")
+        if self.sample_frequency <= 0:  # the checks below divide by it (0: a ZeroDivisionError traceback)
+            raise AsrkitError("bad fbank config: " + "; ".join(problems))
         # torchaudio asserts (a traceback) on a frame shift or length under one sample
         if min(self.frame_length, self.frame_shift) * self.sample_frequency / 1000 < 1:
             problems.append(f"frame_length and frame_shift must be at least one sample ({1000 / self.sample_frequency:g} ms "
@@ -130,11 +144,20 @@ class FbankConfig:
                             f"{self.low_freq}, high_freq={self.high_freq}")
         if self.vtln_warp <= 0:
             problems.append(f"vtln_warp must be > 0 (1: no warp), got {self.vtln_warp}")
+        elif not MIN_VTLN_WARP <= self.vtln_warp <= MAX_VTLN_WARP:
+            problems.append(f"vtln_warp must be in [{MIN_VTLN_WARP:g}, {MAX_VTLN_WARP:g}] (1: no warp; Kaldi's "
+                            f"VTLN searches 0.85 to 1.25), got {self.vtln_warp:g}")
         elif self.vtln_warp != 1.0:  # Kaldi's (and torchaudio's) bounds for a warped filter bank
-            vtln_high = self.vtln_high if self.vtln_high > 0 else high + self.vtln_high
+            vtln_high = self._vtln_high()
             if not self.low_freq < self.vtln_low < vtln_high < high:
                 problems.append(f"with vtln_warp need low_freq < vtln_low < vtln_high < high_freq, got {self.low_freq}, "
                                 f"{self.vtln_low}, {vtln_high:g} (vtln_high={self.vtln_high}) and {high:g}")
+            elif self.vtln_low * max(1.0, self.vtln_warp) > vtln_high * min(1.0, self.vtln_warp):
+                # The warp's bends (Kaldi's l and h) out of order fold the spectrum over itself:
+                # the filters' edges are no longer in order (and check_mel_bins would misjudge them).
+                problems.append(f"vtln_warp {self.vtln_warp:g} folds the frequency axis with vtln_low {self.vtln_low:g} "
+                                f"and vtln_high {vtln_high:g}: need vtln_low * max(1, vtln_warp) <= vtln_high * "
+                                f"min(1, vtln_warp)")
         if not problems:
             problems += self._frame_problems()
         if problems:
@@ -161,16 +184,23 @@ class FbankConfig:
             return [self._too_many_bins(f"at least {self.num_mel_bins - padded}")]
         return []
 
+    def _vtln_high(self) -> float:
+        # <= 0: an offset from the Nyquist frequency, as in Kaldi and torchaudio (not from
+        # high_freq: with high_freq -600, torchaudio's assertion passed here as a traceback)
+        return self.vtln_high if self.vtln_high > 0 else self.sample_frequency / 2 + self.vtln_high
+
     def _fft_size(self) -> int:
         window = int(self.sample_frequency * self.frame_length / 1000)
         return 1 << (window - 1).bit_length() if self.round_to_power_of_two else window
 
     def _too_many_bins(self, how_many: str) -> str:
+        # a warp squeezes part of the bank onto fewer FFT bins: say so, or the warp goes unsuspected
+        warped = f" with vtln_warp {self.vtln_warp:g}" if self.vtln_warp != 1.0 else ""
         return (f"num_mel_bins {self.num_mel_bins} is too many for frame_length {self.frame_length} ms "
-                f"at {self.sample_frequency:g} Hz ({self._fft_size() // 2} FFT bins from {self.low_freq:g} Hz): "
+                f"at {self.sample_frequency:g} Hz{warped} ({self._fft_size() // 2} FFT bins from {self.low_freq:g} Hz): "
                 f"{how_many} of its mel bins would hold no FFT bin (Kaldi: 'You may have set --num-mel-bins too large'), "
-                f"a feature dimension that is the same constant in every frame; use fewer mel bins or a longer "
-                f"frame_length")
+                f"a feature dimension that is the same constant in every frame; use fewer mel bins"
+                f"{', a vtln_warp nearer 1' if warped else ''} or a longer frame_length")
 
     def check_mel_bins(self) -> None:
         """Kaldi's check (``MelBanks``) that every mel filter catches at least one FFT bin: an
@@ -179,9 +209,7 @@ class FbankConfig:
 
         Not part of :meth:`validate`: a model trained on such features still decodes. Made
         where features are computed for a corpus (asrkit-compute-fbank, training from audio).
-        A VTLN-warped bank is left to Kaldi's own warping at run time."""
-        if self.vtln_warp != 1.0:
-            return
+        A VTLN-warped bank is checked as warped, as Kaldi's MelBanks does."""
         nyquist = self.sample_frequency / 2
         high = self.high_freq if self.high_freq > 0 else nyquist + self.high_freq
         empty = self._empty_mel_bins(self._fft_size(), high)
@@ -202,6 +230,15 @@ class FbankConfig:
         low_mel, high_mel = mel(self.low_freq), mel(high)
         delta = (high_mel - low_mel) / (self.num_mel_bins + 1)
         points = low_mel + delta * np.arange(self.num_mel_bins + 2, dtype=np.float64)
+        if self.vtln_warp != 1.0:
+            # The warp moves each point (with torchaudio's own function, which the features are
+            # made with); validate keeps it increasing, so a filter still spans its warped
+            # points i..i+2.
+            import torch
+            from torchaudio.compliance.kaldi import vtln_warp_mel_freq
+
+            points = vtln_warp_mel_freq(self.vtln_low, self._vtln_high(), self.low_freq, high, self.vtln_warp,
+                                        torch.from_numpy(points)).numpy()
         in_bins = 700.0 * (np.exp(points / 1127.0) - 1.0) * (padded / self.sample_frequency)
         # A bin on an edge counts, as float32 rounding (torchaudio's) may put it a hair inside:
         # only a certainly empty filter is refused.

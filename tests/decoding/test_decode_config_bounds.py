@@ -1,0 +1,72 @@
+"""Upper bounds of the decoding options: a huge finite value (NaN and inf were already refused)
+is an option error at start-up, not an OverflowError or RuntimeError in the middle of a decode."""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+import torch
+
+from asrkit.decoding.config import MAX_COUNT, MAX_FACTOR, MAX_LENRATIO, MAX_SEGMENT_OPTION_S, DecodeConfig
+from asrkit.utils.errors import AsrkitError
+
+# (option, value, message): each value ended in a traceback or in empty hypotheses at exit 0.
+TOO_LARGE = [
+    ("segment_pad_s", 1e308, "segment_pad_s must be at most 86400 s (24 h), got 1e+308"),
+    ("segment_context_s", 1e308, "segment_context_s must be at most 86400 s (24 h), got 1e+308"),
+    ("min_pause_s", 1e308, "min_pause_s must be at most 86400 s (24 h), got 1e+308"),
+    ("segment_window_s", 1e308, "segment_window_s must be at most 86400 s (24 h), got 1e+308"),
+    ("max_segment_s", 1e308, "max_segment_s must be at most 86400 s (24 h), got 1e+308"),
+    ("maxlenratio", 1e308, "maxlenratio must be at most 10 (output tokens per encoder frame), got 1e+308"),
+    ("minlenratio", 11.0, "minlenratio must be at most 10 (output tokens per encoder frame), got 11"),
+    ("max_backtrack", 99999999999999999999999, "max_backtrack must be at most 10000000, got 99999999999999999999999"),
+    ("batch_size", 10 ** 7 + 1, "batch_size must be at most 10000000, got 10000001"),
+    ("pre_beam_ratio", 1e308, "pre_beam_ratio must be at most 1e+06, got 1e+308"),
+    ("lm_weight", 1e7, "lm_weight must be at most 1e+06, got 1e+07"),
+    ("eos_threshold", 1e308, "eos_threshold must be at most 1e+06, got 1e+308"),
+    ("penalty", -1e308, "penalty must be in [-1e+06, 1e+06], got -1e+308"),
+]
+
+
+@pytest.mark.parametrize("key, value, message", TOO_LARGE, ids=[t[0] for t in TOO_LARGE])
+def test_a_huge_option_value_is_an_error_naming_the_option_and_its_bound(tmp_path, key, value, message):
+    conf = tmp_path / "decode.yaml"
+    conf.write_text(f"{key}: {value!r}\n".replace("e+308", ".0e+308"))  # YAML 1.1 floats need the dot
+    with pytest.raises(AsrkitError, match="^" + re.escape(f"{conf}: {message}") + "$"):
+        DecodeConfig.from_yaml(conf)
+
+
+def test_the_command_line_flags_are_bounded_too():
+    from click.testing import CliRunner
+
+    from asrkit.cli import main
+
+    for flags, message in [(["--max-segment-s", "1e308"], "max_segment_s must be at most 86400 s"),
+                           (["--maxlenratio", "1e308"], "maxlenratio must be at most 10"),
+                           (["--max-backtrack", "99999999999999999999999"], "max_backtrack must be at most 10000000"),
+                           (["--pre-beam-ratio", "1e308"], "pre_beam_ratio must be at most 1e+06")]:
+        res = CliRunner().invoke(main, ["decode", "--print-config", *flags])
+        assert res.exit_code == 1 and f"options: {message}" in res.stderr, (flags, res.stderr, res.exception)
+
+
+def test_values_at_the_bounds_are_accepted_and_overflow_nothing():
+    """The bounds are where the decoder's arithmetic still holds: each value used to overflow
+    in one of these (int(round(pad / frame)), the int64 output lengths, ceil(ratio * beam))."""
+    from asrkit.decoding.beam_search import SearchOptions, output_lengths, pre_beam_size
+    from asrkit.decoding.segment import _frames, find_pieces
+
+    top = dict(max_segment_s=MAX_SEGMENT_OPTION_S, min_pause_s=MAX_SEGMENT_OPTION_S,
+               segment_pad_s=MAX_SEGMENT_OPTION_S, segment_window_s=MAX_SEGMENT_OPTION_S,
+               segment_context_s=MAX_SEGMENT_OPTION_S, maxlenratio=MAX_LENRATIO, minlenratio=MAX_LENRATIO,
+               lm_weight=MAX_FACTOR, eos_threshold=MAX_FACTOR, pre_beam_ratio=MAX_FACTOR, penalty=-MAX_FACTOR,
+               max_backtrack=MAX_COUNT, batch_size=MAX_COUNT, beam=1000, nbest=1000)
+    cfg = DecodeConfig.from_dict(top)
+    blank = np.array([0.0, 1.0, 1.0, 0.0, 0.95, 0.0], dtype=np.float32)
+    assert find_pieces(blank, 0.04, cfg.max_segment_s, cfg.min_pause_s, cfg.pause_blank_prob, cfg.segment_pad_s) \
+        == [(0, 6)]
+    assert _frames(cfg.segment_window_s, 0.01, 4) == 8640000
+    minlen, maxlen = output_lengths(torch.tensor([500]), SearchOptions(maxlenratio=cfg.maxlenratio,
+                                                                       minlenratio=cfg.minlenratio))
+    assert (minlen.item(), maxlen.item()) == (5000, 5000)
+    assert pre_beam_size(cfg.beam, cfg.pre_beam_ratio, 5000) == 5000
