@@ -10,9 +10,10 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
-from asrkit.data.table import format_table, iter_table, read_list_table, read_table, split_fields, utt2spk_to_spk2utt
+from asrkit.data.table import (IS_A_DIRECTORY, format_table, iter_table, read_list_table, read_table, split_fields,
+                               utt2spk_to_spk2utt)
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import AtomicFiles, PathLike
 
@@ -63,6 +64,14 @@ def positive_seconds(value: str) -> bool:
     return math.isfinite(seconds) and seconds > 0
 
 
+def dir_problem(path: Path) -> Optional[str]:
+    """Why ``path`` cannot be read as a directory (a file given for one is "not a directory", not
+    "no such directory", which sent the user looking for a path that is there), or None."""
+    if path.is_dir():
+        return None
+    return "not a directory" if path.exists() else "no such directory"
+
+
 class DataDir:
     def __init__(self, path: PathLike) -> None:
         self.path = Path(path)
@@ -76,12 +85,19 @@ class DataDir:
     def has(self, name: str) -> bool:
         return (self.path / name).is_file()
 
+    def not_a_file(self, name: str) -> Optional[str]:
+        """Why table ``name``, which :meth:`has` says is absent, is there all the same (a
+        directory of that name), or None."""
+        return IS_A_DIRECTORY if self.file(name).is_dir() else None
+
     def require(self, *names: str) -> None:
-        if not self.path.is_dir():
-            raise AsrkitError(f"{self.path}: not a data directory (no such directory)")
+        problem = dir_problem(self.path)
+        if problem:
+            raise AsrkitError(f"{self.path}: not a data directory ({problem})")
         for name in names:
             if not self.has(name):
-                raise AsrkitError(f"{self.path / name}: no such file (required in data dir {self.path})")
+                raise AsrkitError(f"{self.path / name}: {self.not_a_file(name) or 'no such file'} (required in data "
+                                  f"dir {self.path})")
 
     def read(self, name: str) -> Dict[str, str]:
         table = read_table(self.file(name), allow_empty_value=name in _EMPTY_VALUE_OK)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Set
 
-from asrkit.data.datadir import RECO_TABLES, SPK_TABLES, UTT_TABLES, DataDir, parse_segment, positive_seconds
+from asrkit.data.datadir import RECO_TABLES, SPK_TABLES, UTT_TABLES, DataDir, dir_problem, parse_segment, positive_seconds
 from asrkit.data.table import ascii_digits, split_fields, utt2spk_to_spk2utt
 from asrkit.data.validate import ScannedTable, scan_table
 from asrkit.utils.errors import AsrkitError
@@ -44,6 +44,9 @@ class FixReport:
 def _read(d: DataDir, name: str, report: FixReport) -> Optional[Dict[str, str]]:
     """A table as key -> value, first line winning; malformed and duplicate lines are noted."""
     if not d.has(name):
+        problem = d.not_a_file(name)
+        if problem:
+            raise AsrkitError(f"{d.file(name)}: {problem}")
         return None
     t: ScannedTable = scan_table(d.file(name), allow_empty_value=name == "text")
     out: Dict[str, str] = {}
@@ -64,8 +67,9 @@ def _read(d: DataDir, name: str, report: FixReport) -> Optional[Dict[str, str]]:
 def fix_data_dir(path: PathLike, backup: bool = True) -> FixReport:
     """Repair ``path`` in place; raise :class:`AsrkitError` (changing nothing) if no utterance survives."""
     d = DataDir(path)
-    if not d.path.is_dir():
-        raise AsrkitError(f"{d.path}: no such directory")
+    problem = dir_problem(d.path)
+    if problem:
+        raise AsrkitError(f"{d.path}: {problem}")
     report = FixReport(0, 0)
     tables: Dict[str, Dict[str, str]] = {}
     for name in UTT_TABLES + RECO_TABLES + SPK_TABLES + ("spk2utt",):

@@ -54,8 +54,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from asrkit.data.datadir import write_data_dir
-from asrkit.data.table import BOM
+from asrkit.data.datadir import dir_problem, write_data_dir
+from asrkit.data.table import BOM, read_bounded, transcript_problem
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import PathLike
 from asrkit.utils.logging import get_logger
@@ -68,11 +68,16 @@ PUNCTUATION = ("keep", "drop")
 # Why an item was skipped, as the report and the log name it.
 NO_TRANSCRIPT = "audio without a transcript"
 NO_AUDIO = "transcript without audio"
+# A .txt below the audio folder with no audio of its name: a transcript whose audio is missing,
+# or a README. Named and counted, but not held against --max-skip-ratio: a corpus of 20
+# recordings and a README.txt would be refused for it.
+TEXT_WITHOUT_AUDIO = "text file with no audio of its name beside it (a transcript whose audio is missing, or a README)"
 EMPTY = "empty transcript"
 BAD_NAME = "file name with a line break or control character"
 NOT_UTF8_NAME = "file name that is not UTF-8"
 BROKEN_LINK = "broken or looping symbolic link"
 EMPTY_FILE = "empty (0-byte) audio file"
+NOT_A_FILE = "audio name that is a directory, not a file"
 NOT_AUDIO = "file that is not readable audio (bad or truncated header)"
 NO_SAMPLES = "audio file with no samples"
 TRUNCATED = "truncated or malformed audio file (header and size disagree)"
@@ -182,9 +187,13 @@ def _audio_info(path: Path) -> Tuple[Optional[str], int]:
 
 
 def find_audio(audio_dir: Path, extensions: Sequence[str],
-               others: Optional[List[PurePosixPath]] = None) -> List[PurePosixPath]:
+               others: Optional[List[PurePosixPath]] = None, text_ext: Optional[str] = None,
+               texts: Optional[List[PurePosixPath]] = None,
+               folders: Optional[List[PurePosixPath]] = None) -> List[PurePosixPath]:
     """Paths below ``audio_dir`` (relative, sorted) of the files with one of ``extensions``;
-    ``others``, when given, gets the audio files of the other formats (not taken).
+    ``others``, when given, gets the audio files of the other formats (not taken), ``texts`` the
+    files with extension ``text_ext`` (any letter case) and ``folders`` the directories named
+    like a file of ``extensions`` (``u05.wav/``).
 
     macOS's metadata files are left out, with an info line: a zip made on a Mac holds a
     ``__MACOSX/`` folder with a ``._<name>`` beside every file (and copies to FAT or network
@@ -200,6 +209,8 @@ def find_audio(audio_dir: Path, extensions: Sequence[str],
             metadata += sum(len(f) for _, _, f in os.walk(Path(root) / "__MACOSX"))
         dirs.sort()
         rel_root = PurePosixPath(Path(root).relative_to(audio_dir).as_posix())
+        if folders is not None:
+            folders.extend(rel_root / d for d in dirs if Path(d).suffix.lower() in exts)
         for name in sorted(files):
             if Path(name).suffix.lower() in exts:
                 if name.startswith("._"):
@@ -209,6 +220,9 @@ def find_audio(audio_dir: Path, extensions: Sequence[str],
             elif others is not None and Path(name).suffix.lower() in _OTHER_AUDIO_SUFFIXES \
                     and not name.startswith("._"):
                 others.append(rel_root / name)
+            elif texts is not None and text_ext and Path(name).suffix.lower() == text_ext.lower() \
+                    and not name.startswith("._"):
+                texts.append(rel_root / name)
     if metadata:
         log.info("left out %d macOS metadata file(s) (__MACOSX/, ._<name>): Finder attributes, not audio", metadata)
     return found
@@ -280,7 +294,7 @@ def _refuse_csv(path: Path, content: str) -> None:
 def read_transcript_file(path: Path) -> Dict[str, Tuple[str, int]]:
     """``<key> <text>`` lines -> {key: (text, line number)}; blank lines are ignored."""
     try:
-        raw = path.read_bytes()
+        raw = read_bounded(path)
     except OSError as e:
         raise AsrkitError(f"{path}: cannot read the transcripts: {e.strerror}") from None
     try:
@@ -358,8 +372,9 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
                   case: str = "keep", punctuation: str = "keep", max_skip_ratio: float = 0.05) -> MakeReport:
     """Write ``out_dir``'s wav.scp, text, utt2spk and spk2utt; see the module docstring."""
     audio_dir = Path(audio_dir)
-    if not audio_dir.is_dir():
-        raise AsrkitError(f"{audio_dir}: no such directory (the folder holding the audio files)")
+    problem = dir_problem(audio_dir)
+    if problem:
+        raise AsrkitError(f"{audio_dir}: {problem} (the folder holding the audio files)")
     if sum(bool(x) for x in (speaker, speaker_from_dir, speaker_regex)) > 1:
         raise AsrkitError("give one of --speaker, --speaker-from-dir and --speaker-regex")
     if case not in CASES:
@@ -368,6 +383,13 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
         raise AsrkitError(f"--punctuation {punctuation!r}: one of {', '.join(PUNCTUATION)}")
     if not 0 <= max_skip_ratio <= 1:
         raise AsrkitError(f"--max-skip-ratio {max_skip_ratio:g}: must be in [0, 1]")
+    if sample_rate is not None:
+        # Decoding refuses audio below this rate, so every utterance of a data dir converted to
+        # it (`sox ... -r 1 ...|`) failed later, one at a time. (Imported here: it brings torch.)
+        from asrkit.decoding.recognizer import MIN_SAMPLE_RATE
+        if sample_rate < MIN_SAMPLE_RATE:
+            raise AsrkitError(f"--sample-rate {sample_rate}: too low to recognise speech (at least "
+                              f"{MIN_SAMPLE_RATE} Hz, as asrkit-decode requires)")
     regex = None
     if speaker_regex:
         try:
@@ -379,7 +401,10 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
     audio_root = audio_dir.resolve()
     report = MakeReport()
     others: List[PurePosixPath] = []
-    files = find_audio(audio_root, extensions, others)
+    texts: List[PurePosixPath] = []  # the transcripts beside the audio (without --transcripts)
+    folders: List[PurePosixPath] = []  # directories named like audio files
+    text_suffix = None if transcripts is not None else "." + text_ext.lstrip(".")
+    files = find_audio(audio_root, extensions, others, text_suffix, texts, folders)
     report.num_audio = len(files)
     # A recording in a format --audio-ext leaves out (a.ogg among wav and flac) whose transcript is
     # there is counted as a skip that says how to take it: passed over, the .txt beside it was
@@ -441,6 +466,7 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
 
     # Each file's transcript.
     text_of: Dict[PurePosixPath, str] = {}
+    where_of: Dict[PurePosixPath, str] = {}  # the transcript's file (and line), for errors
     if transcripts is not None:
         table = read_transcript_file(Path(transcripts))
         # A key that is a path below the folder names one file; a bare name may name several.
@@ -470,12 +496,14 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
                 found = by_path.get(key) or by_name.get(key, [])
             return found
 
-        other_keys = {_nfc(k) for r in others for k in (str(r.with_suffix("")), str(r), r.stem, r.name)}
-        def other_lookup(key: str) -> bool:
+        def keys_of(paths: List[PurePosixPath]):
+            return {_nfc(k) for r in paths for k in (str(r.with_suffix("")), str(r), r.stem, r.name)}
+        other_keys, folder_keys = keys_of(others), keys_of(folders)
+        def other_lookup(key: str, keys=other_keys) -> bool:
             path = PurePosixPath(key)
             if path.is_absolute() and path.is_relative_to(PurePosixPath(audio_root)):
                 path = path.relative_to(audio_root)
-            return _nfc(str(path)) in other_keys
+            return _nfc(str(path)) in keys
 
         for key, (text, lineno) in table.items():
             matches = lookup(key)
@@ -492,7 +520,8 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
                                   f"({', '.join(map(str, matches[:3]))}): use the path below {audio_dir} as the "
                                   f"key, e.g. {str(matches[0].with_suffix(''))!r}")
             if not matches:
-                report.skip(other_reason if other_lookup(key) else NO_AUDIO, f"{key} ({transcripts}:{lineno})")
+                why = other_reason if other_lookup(key) else NOT_A_FILE if other_lookup(key, folder_keys) else NO_AUDIO
+                report.skip(why, f"{key} ({transcripts}:{lineno})")
                 continue
             rel = matches[0]
             if rel in unusable:  # counted once, as its file's problem
@@ -500,6 +529,7 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
             if rel in text_of:
                 raise AsrkitError(f"{transcripts}:{lineno}: {key!r} is a second transcript for {rel}")
             text_of[rel] = text
+            where_of[rel] = f"{transcripts}:{lineno}"
     else:
         ext = "." + text_ext.lstrip(".")
         names_in: Dict[Path, Dict[str, List[str]]] = {}
@@ -530,15 +560,30 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
             beside = transcript_beside(audio_root / rel)
             if beside is not None:
                 try:
-                    text_of[rel] = beside.read_text(encoding="utf-8-sig")
-                except UnicodeDecodeError as e:
-                    raise AsrkitError(f"{beside}: not UTF-8 text ({e.reason} at byte {e.start})"
-                                      f"{_utf16_hint(beside.read_bytes())}") from None
+                    raw = read_bounded(beside)
                 except OSError as e:
                     raise AsrkitError(f"{beside}: cannot read: {e.strerror}") from None
+                try:
+                    # (its line ends, \r\n or \r, are white space that _normalise collapses)
+                    text_of[rel] = raw.decode("utf-8-sig")
+                    where_of[rel] = str(beside)
+                except UnicodeDecodeError as e:
+                    raise AsrkitError(f"{beside}: not UTF-8 text ({e.reason} at byte {e.start})"
+                                      f"{_utf16_hint(raw)}") from None
         for rel in others:
             if transcript_beside(audio_root / rel) is not None:
                 report.skip(other_reason, str(rel))
+        # Only the audio's transcripts were looked for, so one whose audio is missing (or is a
+        # directory) was dropped without a word, where --transcripts counts its line: counted alike.
+        audio_names = {(r.parent, r.stem.lower()) for r in files + others}
+        folder_of = {(r.parent, r.stem.lower()): r for r in folders}
+        for t in texts:
+            name = (t.parent, t.stem.lower())
+            if name not in audio_names:
+                if name in folder_of:
+                    report.skip(NOT_A_FILE, f"{folder_of[name]}/ (beside {t})")
+                else:
+                    report.skip(TEXT_WITHOUT_AUDIO, str(t))
         if not text_of:
             raise AsrkitError(f"{audio_dir}: no transcripts: none of its {len(good)} audio files has a "
                               f"<name>{ext} beside it (other extension: --text-ext; one file of '<name> <text>' "
@@ -576,6 +621,10 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
                                   f"{SAME_NAME_ADVICE}")
             raise AsrkitError(f"{audio_dir}: {source_of[utt]} and {rel} would both be utterance {utt!r} "
                               f"(ids replace characters other than letters, digits and ._+- by _): rename one")
+        why = transcript_problem(words)
+        if why:
+            # Damaged text, as a line that is not UTF-8 is: fixed at its source, not trained on.
+            raise AsrkitError(f"{where_of[rel]}: {why} in the transcript of {utt!r}")
         source_of[utt] = rel
         wav_scp[utt] = wav_scp_entry(audio_root / rel, sample_rate, channels_of[rel])
         text[utt] = words
@@ -589,12 +638,13 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
     if report.mapped_ids:
         log.info("%d utterance id(s) have characters other than letters, digits and ._+- replaced by _",
                  report.mapped_ids)
-    total = report.num_audio + len(report.skipped.get(NO_AUDIO, [])) + len(report.skipped.get(other_reason, []))
+    total = report.num_audio + sum(len(report.skipped.get(r, [])) for r in (NO_AUDIO, NOT_A_FILE, other_reason))
     if report.num_utts == 0:
         raise AsrkitError(f"{audio_dir}: no utterance has both audio and a non-empty transcript "
                           f"({report.num_skipped} skipped, reasons above)")
-    if report.num_skipped > max_skip_ratio * total:
-        raise AsrkitError(f"{audio_dir}: {report.num_skipped} of {total} audio files and transcripts skipped "
+    held = report.num_skipped - len(report.skipped.get(TEXT_WITHOUT_AUDIO, []))
+    if held > max_skip_ratio * total:
+        raise AsrkitError(f"{audio_dir}: {held} of {total} audio files and transcripts skipped "
                           f"(reasons above), more than --max-skip-ratio {max_skip_ratio:g}: fix the corpus "
                           f"or raise the ratio")
     write_data_dir(out_dir, wav_scp=wav_scp, text=text, utt2spk=utt2spk)

@@ -20,7 +20,7 @@ import random
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from asrkit.data.table import read_table, refuse_bom, split_fields
+from asrkit.data.table import read_bounded, read_table, refuse_bom, split_fields
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import AtomicFiles, PathLike
 
@@ -29,7 +29,7 @@ def read_id_list(path: PathLike, known: Dict[str, str]) -> List[str]:
     """The utterance ids of a list file (first column); an id not in ``known`` is an error."""
     path = Path(path)
     try:
-        raw_lines = path.read_bytes().split(b"\n")
+        raw_lines = read_bounded(path).split(b"\n")
     except OSError as e:
         raise AsrkitError(f"{path}: cannot read the list: {e.strerror}") from None
     ids: List[str] = []

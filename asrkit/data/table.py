@@ -5,7 +5,7 @@ import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
+from typing import IO, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
 
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import PathLike, atomic_open, names_stdin, stdin_closed_problem
@@ -79,7 +79,7 @@ def corpus_text_lines(path: PathLike) -> List[Tuple[int, str]]:
     Kaldi table: a leading UTF-8 BOM (a Windows editor's) is dropped, CRLF line ends are read as
     LF, and a line that is not UTF-8 is an error naming the file and line (a UnicodeDecodeError
     traceback in the recipes' data preps, or, for a BOM, a first word that began with it)."""
-    data = Path(path).read_bytes()
+    data = read_bounded(path)
     if data.startswith(BOM.encode("utf-8")):
         data = data[len(BOM.encode("utf-8")):]
     lines = []
@@ -110,6 +110,117 @@ def refuse_cr_only(first_line: bytes, name: str) -> None:
                           f"convert it (tr '\\r' '\\n')")
 
 
+# A file with no line break (/dev/zero, a disk image, a NUL-filled file a crash left) was read
+# whole to find its first line: a MemoryError traceback, or 630 MB of memory for a 200 MB file
+# before the one-line error. Every reader here reads in blocks and refuses a line past these
+# bounds at once. No real table line comes near MAX_LINE_BYTES: the longest are spk2utt lines
+# (one speaker of a whole corpus: 281k LibriSpeech-size ids are ~8 MB) and long-form
+# transcripts (an hour of speech is ~60 KB); a sox pipe in wav.scp is a few hundred bytes.
+MAX_LINE_BYTES = 64 << 20
+# Also the size of one read; a line still without its end after a whole block that holds a NUL
+# byte is binary data, refused then rather than after MAX_LINE_BYTES.
+READ_BLOCK = 1 << 20
+
+
+class LineReadError(AsrkitError):
+    """A line no text reader takes (:func:`read_line_blocks`); ``lineno`` and ``problem`` for
+    readers that collect problems (validation) instead of stopping."""
+
+    def __init__(self, name: str, lineno: int, problem: str) -> None:
+        super().__init__(f"{name}:{lineno}: {problem}")
+        self.lineno = lineno
+        self.problem = problem
+
+
+def read_line_blocks(f: IO[bytes], name: str) -> Iterator[Tuple[int, bytes]]:
+    """``(number of its first line, block)`` for the bytes of ``f`` in blocks of whole lines
+    (each ends with LF, but the file's last may not), read up to :data:`READ_BLOCK` bytes at a time.
+
+    Raises :class:`LineReadError` (``name:line: ...``) for a line longer than
+    :data:`MAX_LINE_BYTES`, or one holding a NUL byte and still without its end after
+    :data:`READ_BLOCK` bytes, as soon as it is seen: memory stays bounded whatever the input.
+    """
+    lineno = 1
+    parts: List[bytes] = []  # the start of a line whose end is not read yet
+    pending = 0  # its length
+    long_line = False  # whether it is past READ_BLOCK (its NULs looked for)
+    # read1: what a pipe has now, so that a stream is read as it comes, not a MiB at a time.
+    read = getattr(f, "read1", f.read)
+    while True:
+        block = read(READ_BLOCK)
+        if not block:
+            break
+        cut = block.find(b"\n")
+        if cut < 0:
+            parts.append(block)
+            pending += len(block)
+            if pending >= READ_BLOCK:
+                # the line's start is looked at once, when it gets this long, then each block
+                if b"\0" in block if long_line else any(b"\0" in p for p in parts):
+                    raise LineReadError(name, lineno, f"a NUL byte in a line over {READ_BLOCK >> 20} MiB long with "
+                                                      f"no line break (a binary or damaged file?)")
+                long_line = True
+            if pending > MAX_LINE_BYTES:
+                raise LineReadError(name, lineno, _too_long())
+            continue
+        if pending + cut > MAX_LINE_BYTES:
+            raise LineReadError(name, lineno, _too_long())
+        last = block.rfind(b"\n") + 1
+        if parts:
+            parts.append(block[:last])
+            out = b"".join(parts)
+        else:
+            out = block[:last] if last < len(block) else block
+        yield lineno, out
+        lineno += out.count(b"\n")
+        rest = block[last:]
+        parts = [rest] if rest else []
+        pending = len(rest)
+        long_line = False
+    if parts:
+        yield lineno, b"".join(parts)
+
+
+def _too_long() -> str:
+    return (f"a line over {MAX_LINE_BYTES >> 20} MiB long (no text table's line is; a binary or damaged "
+            f"file?)")
+
+
+def read_bounded(path: PathLike, name: Optional[str] = None) -> bytes:
+    """The bytes of text file ``path``, read as :func:`read_line_blocks` reads them (an error
+    naming the line for one no reader takes, before reading the rest). OSError as open() raises it."""
+    with open(path, "rb") as f:
+        return b"".join(block for _, block in read_line_blocks(f, str(path) if name is None else name))
+
+
+def _lines(f: IO[bytes], name: str) -> Iterator[bytes]:
+    """The lines of ``f`` as iterating a binary file gives them (split at LF only, LF kept),
+    from :func:`read_line_blocks`."""
+    for _, block in read_line_blocks(f, name):
+        yield from io.BytesIO(block)
+
+
+# A directory where a table should be: reading it must fail, not pass for an absent table (a
+# `text` that was a directory was "not there", and asrkit-fix-data-dir kept every utterance).
+IS_A_DIRECTORY = "is a directory, not a table file"
+
+
+# The characters asrkit.text.tokenizer.bad_character refuses are among these (Unicode's Cc block,
+# and U+2581): a transcript with none, nearly all, is passed without calling it per character.
+_TOKENIZER_SUSPECT = re.compile("[\x00-\x1f\x7f-\x9f\u2581]")
+
+
+def transcript_problem(text: str) -> Optional[str]:
+    """Why transcript ``text`` cannot train a tokenizer (a control character: a NUL, an ANSI
+    escape; or U+2581), in asrkit-train-tokenizer's words, or None. Said when the data dir is
+    made or validated: the tokenizer refused it only stages later."""
+    if not _TOKENIZER_SUSPECT.search(text):
+        return None
+    from asrkit.text.tokenizer import bad_character  # (sentencepiece: only for such a text)
+
+    return bad_character(text)
+
+
 @dataclass(frozen=True)
 class TableLine:
     key: str
@@ -133,12 +244,12 @@ def iter_table(path: PathLike, allow_empty_value: bool = False) -> Iterator[Tabl
     except FileNotFoundError:
         raise AsrkitError(f"{path}: no such file") from None
     except IsADirectoryError:
-        raise AsrkitError(f"{path}: is a directory, not a table file") from None
+        raise AsrkitError(f"{path}: {IS_A_DIRECTORY}") from None
     except OSError as e:
         raise AsrkitError(f"{path}: cannot read: {e.strerror}") from None
     with f:
         n = 0
-        for n, line in enumerate(iter_table_lines(f, str(path), allow_empty_value), 1):
+        for n, line in enumerate(iter_table_lines(_lines(f, str(path)), str(path), allow_empty_value), 1):
             yield line
     if n == 0 and names_stdin(path):
         raise AsrkitError(no_stdin_data(path))
@@ -179,7 +290,7 @@ def iter_table_lines(lines: Iterable[bytes], name: str, allow_empty_value: bool 
 
 
 def iter_table_fast(path: PathLike, allow_empty_value: bool = False) -> Iterator[Tuple[str, str, int]]:
-    """:func:`iter_table` as ``(key, value, lineno)`` tuples, reading the file in one go.
+    """:func:`iter_table` as ``(key, value, lineno)`` tuples, reading the file in blocks of lines.
 
     For tables of hundreds of thousands of lines (a training set's feats.scp and text): about
     ten times faster than a ``TableLine`` per line. Any line the quick checks do not accept
@@ -190,50 +301,60 @@ def iter_table_fast(path: PathLike, allow_empty_value: bool = False) -> Iterator
         yield from ((x.key, x.value, x.lineno) for x in iter_table(path, allow_empty_value))  # names it
         return
     try:
-        with open(path, "rb") as f:
-            data = f.read()
+        f = open(path, "rb")
     except OSError:
         yield from ((x.key, x.value, x.lineno) for x in iter_table(path, allow_empty_value))  # names it
         return
-    if not data and names_stdin(path):
+    name = str(path)
+    empty = True
+    with f:
+        # Block by block (read_line_blocks), each of whole lines: a file with no line break is
+        # refused at its first MiB, not read whole; a table of 281k lines is ~20 blocks.
+        for first, data in read_line_blocks(f, name):
+            empty = False
+            try:
+                text = data.decode("utf-8")
+                if first == 1:
+                    lf = data.find(b"\n")
+                    if text.startswith(BOM) or cr_only_at(data if lf < 0 else data[:lf + 1]) is not None:
+                        raise UnicodeError  # iter_table_lines names it
+                if "\0" in text:
+                    raise UnicodeError
+            except UnicodeError:
+                # From the bytes read, not by opening the path again: stdin or a pipe can be read
+                # once (a BOM in a transcript piped to asrkit-align -, re-read, was an empty table).
+                yield from ((x.key, x.value, x.lineno) for x in iter_table_lines(io.BytesIO(data), name,
+                                                                                allow_empty_value, first))
+                continue
+            lines = text.split("\n")
+            if lines and lines[-1] == "":
+                lines.pop()
+            # With plain spaces the only white space (what asrkit and Kaldi write), a line splits at
+            # its first space: the same fields as split_fields, at a third of its cost per line.
+            spaces_only = not any(c in text for c in "\t\v\f\r")
+            for lineno, line in enumerate(lines, first):
+                if spaces_only:
+                    key, _, value = line.partition(" ")
+                    value = value.strip(" ")
+                    if key and value:
+                        yield key, value, lineno
+                        continue
+                    if key and allow_empty_value:
+                        yield key, "", lineno
+                        continue
+                line = line.rstrip("\r")
+                parts = split_fields(line, 1)
+                if len(parts) == 2 and line[0] not in SPACE:
+                    yield parts[0], parts[1].strip(SPACE), lineno
+                elif len(parts) == 1 and allow_empty_value and line[0] not in SPACE:
+                    yield parts[0], "", lineno
+                else:  # malformed: iter_table's own words for it
+                    # (with its LF back: a first line without one reads as a whole CR-only input)
+                    raw = data.split(b"\n")[lineno - first] + b"\n"
+                    for x in iter_table_lines([raw], name, allow_empty_value, lineno):
+                        yield x.key, x.value, lineno
+    if empty and names_stdin(path):
         raise AsrkitError(no_stdin_data(path))
-    try:
-        text = data.decode("utf-8")
-        lf = data.find(b"\n")
-        if text.startswith(BOM) or "\0" in text or cr_only_at(data if lf < 0 else data[:lf + 1]) is not None:
-            raise UnicodeError  # iter_table_lines names it
-    except UnicodeError:
-        # From the bytes read, not by opening the path again: stdin or a pipe can be read once
-        # (a BOM in a transcript piped to asrkit-align -, re-read, was an empty table).
-        yield from ((x.key, x.value, x.lineno) for x in iter_table_lines(io.BytesIO(data), str(path),
-                                                                        allow_empty_value))
-        return
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    # With plain spaces the only white space (what asrkit and Kaldi write), a line splits at its
-    # first space: the same fields as split_fields, at a third of its cost per line.
-    spaces_only = not any(c in text for c in "\t\v\f\r")
-    for lineno, line in enumerate(lines, 1):
-        if spaces_only:
-            key, _, value = line.partition(" ")
-            value = value.strip(" ")
-            if key and value:
-                yield key, value, lineno
-                continue
-            if key and allow_empty_value:
-                yield key, "", lineno
-                continue
-        line = line.rstrip("\r")
-        parts = split_fields(line, 1)
-        if len(parts) == 2 and line[0] not in SPACE:
-            yield parts[0], parts[1].strip(SPACE), lineno
-        elif len(parts) == 1 and allow_empty_value and line[0] not in SPACE:
-            yield parts[0], "", lineno
-        else:  # malformed: iter_table's own words for it
-            # (with its LF back: a first line without one reads as a whole CR-only input)
-            for x in iter_table_lines([data.split(b"\n")[lineno - 1] + b"\n"], str(path), allow_empty_value, lineno):
-                yield x.key, x.value, lineno
 
 
 def read_table(path: PathLike, allow_empty_value: bool = False, unique: bool = True) -> Dict[str, str]:

@@ -12,12 +12,14 @@ from __future__ import annotations
 import math
 
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from asrkit.data.datadir import DataDir, positive_seconds
-from asrkit.data.table import BOM, SPACE, TableLine, ascii_digits, bom_problem, split_fields
+from asrkit.data.datadir import DataDir, dir_problem, positive_seconds
+from asrkit.data.table import (BOM, SPACE, LineReadError, TableLine, ascii_digits, bom_problem, read_bounded,
+                               split_fields, transcript_problem)
 from asrkit.utils.fileio import PathLike
 
 ERROR = "error"
@@ -65,9 +67,12 @@ def scan_table(path: PathLike, allow_empty_value: bool = False) -> ScannedTable:
     path = Path(path)
     scanned = ScannedTable(path)
     try:
-        data = path.read_bytes()
+        data = read_bounded(path)
     except OSError as e:
         scanned.problems.append(Problem(str(path), None, f"cannot read: {e.strerror}"))
+        return scanned
+    except LineReadError as e:
+        scanned.problems.append(Problem(str(path), e.lineno, e.problem))
         return scanned
     # Lines end at \n only, as every table reader splits them (iter_table): bytes.splitlines()
     # also broke a line at a lone \r inside a transcript, so validation reported a bogus id and
@@ -137,6 +142,12 @@ def _missing_from(problems: List[Problem], ref: ScannedTable, keys, other: Path,
             problems.append(Problem(str(ref.path), line.lineno, f"{what} {key!r} has no entry in {other}"))
 
 
+def _absent(problems: List[Problem], d: DataDir, name: str, why: str) -> None:
+    """A required table that is not there; one that is a directory was named so when loaded."""
+    if not d.not_a_file(name):
+        problems.append(Problem(str(d.file(name)), None, f"no such file ({why})"))
+
+
 def _wav_path(value: str) -> Optional[str]:
     """The file a wav.scp value names, or None for a pipe we cannot stat cheaply and for ``-``,
     Kaldi's stdin (read by asrkit-compute-fbank, -decode and -align; was "does not exist: -").
@@ -167,11 +178,14 @@ def validate_data_dir(path: PathLike, no_text: bool = False, no_feats: bool = Fa
     """
     d = DataDir(path)
     problems: List[Problem] = []
-    if not d.path.is_dir():
-        return [Problem(str(d.path), None, "no such directory")]
+    problem = dir_problem(d.path)
+    if problem:
+        return [Problem(str(d.path), None, problem)]
 
     def load(name: str) -> Optional[ScannedTable]:
         if not d.has(name):
+            if d.not_a_file(name):
+                problems.append(Problem(str(d.file(name)), None, d.not_a_file(name)))
             return None
         t = scan_table(d.file(name), allow_empty_value=name == "text")
         problems.extend(t.problems)
@@ -183,7 +197,7 @@ def validate_data_dir(path: PathLike, no_text: bool = False, no_feats: bool = Fa
     utt2spk = load("utt2spk")
     spk2utt = load("spk2utt")
     if utt2spk is None:
-        problems.append(Problem(str(d.file("utt2spk")), None, "no such file (every data dir needs utt2spk)"))
+        _absent(problems, d, "utt2spk", "every data dir needs utt2spk")
         return problems
     utts = utt2spk.first_lines()
     u2s = {k: line.value for k, line in utts.items()}
@@ -210,12 +224,16 @@ def validate_data_dir(path: PathLike, no_text: bool = False, no_feats: bool = Fa
     if not no_text:
         text = load("text")
         if text is None:
-            problems.append(Problem(str(d.file("text")), None, "no such file (use --no-text for a dir without text)"))
+            _absent(problems, d, "text", "use --no-text for a dir without text")
         else:
             _missing_from(problems, utt2spk, text.first_lines(), text.path)
             _missing(problems, text, utts, utt2spk.path)
             # Kaldi allows an empty transcript, but asrkit-train skips the utterance (and counts
             # it against the 5 % rule): said here, before features are made for it.
+            for line in text.first_lines().values():
+                why = transcript_problem(line.value)
+                if why:
+                    problems.append(Problem(str(text.path), line.lineno, f"{why} in the transcript of {line.key!r}"))
             empty = [line for line in text.first_lines().values() if not line.value]
             for line in empty[:MAX_REPEATED_WARNINGS]:
                 problems.append(Problem(str(text.path), line.lineno, f"empty transcript for {line.key!r} "
@@ -316,8 +334,7 @@ def _check_keyed_tables(problems: List[Problem], d: DataDir, load, utt2spk: Scan
 def _check_spk2utt(problems: List[Problem], d: DataDir, utt2spk: ScannedTable, spk2utt: Optional[ScannedTable],
                    u2s: Dict[str, str]) -> None:
     if spk2utt is None:
-        problems.append(Problem(str(d.file("spk2utt")), None,
-                                "no such file (make it with: asrkit-fix-data-dir, or utt2spk_to_spk2utt.pl)"))
+        _absent(problems, d, "spk2utt", "make it with: asrkit-fix-data-dir, or utt2spk_to_spk2utt.pl")
         return
     listed: Dict[str, str] = {}
     for line in spk2utt.first_lines().values():
@@ -343,8 +360,7 @@ def _check_spk2utt(problems: List[Problem], d: DataDir, utt2spk: ScannedTable, s
 def _check_audio(problems: List[Problem], d: DataDir, load, utt2spk: ScannedTable, check_wav_files: bool) -> None:
     wav = load("wav.scp")
     if wav is None:
-        problems.append(Problem(str(d.file("wav.scp")), None,
-                                "no such file (every utterance needs audio; use --no-wav to skip)"))
+        _absent(problems, d, "wav.scp", "every utterance needs audio; use --no-wav to skip")
         return
     utts = utt2spk.first_lines()
     wav_lines = wav.first_lines()
@@ -389,7 +405,18 @@ def _check_audio(problems: List[Problem], d: DataDir, load, utt2spk: ScannedTabl
     if check_wav_files:
         for key, line in wav_lines.items():
             p = _wav_path(line.value)
-            if p is not None and not os.path.exists(p):
+            if p is None:
+                continue
+            try:
+                st: Optional[os.stat_result] = os.stat(p)  # one stat per line: wav.scp may have 281k
+            except OSError:
+                st = None
+            if st is not None and stat.S_ISDIR(st.st_mode):
+                # The audio reader then failed on it per utterance, at feature extraction.
+                problems.append(Problem(str(wav.path), line.lineno, f"{p!r} is a directory, not an audio file"))
+            elif st is not None and stat.S_ISREG(st.st_mode) and st.st_size == 0:
+                problems.append(Problem(str(wav.path), line.lineno, f"{p!r} is an empty file (0 bytes), not audio"))
+            elif st is None:
                 # Kaldi's wav-in-ark offset passed here (only the ark was looked at), but asrkit's
                 # audio reader opens a path or runs a 'cmd |': it then failed as 'no such file'.
                 why = (" (Kaldi's wav-in-ark offset form, which asrkit does not read: give the audio "

@@ -1,0 +1,170 @@
+"""make-, validate- and fix-data-dir on what a user's tree can hold where a file or folder is
+expected: a directory named like a file, an empty file, a regular file for a folder, control
+characters in transcripts, a sample rate no model can use."""
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from an4_data import make_an4_data_dir
+
+from asrkit.data.datadir import DataDir
+from asrkit.data.fix import fix_data_dir
+from asrkit.data.from_audio import NOT_A_FILE, TEXT_WITHOUT_AUDIO, make_data_dir
+from asrkit.data.validate import validate_data_dir
+from asrkit.utils.errors import AsrkitError
+from user_corpus import make_user_corpus
+
+
+def _errors(path, **kw):
+    return [str(p) for p in validate_data_dir(path, **kw) if p.is_error]
+
+
+@pytest.fixture(scope="module")
+def an4_clean(an4_root, tmp_path_factory):
+    d = tmp_path_factory.mktemp("an4") / "test"
+    make_an4_data_dir(an4_root, d, "test")
+    return d
+
+
+@pytest.fixture
+def an4_dir(an4_clean, tmp_path):
+    d = tmp_path / "test"
+    shutil.copytree(an4_clean, d)
+    return d
+
+
+# D6 ------------------------------------------------------------------------------------------
+def test_transcript_beside_missing_audio_is_counted_as_with_a_transcript_file(an4_root, tmp_path):
+    """A .txt whose audio is missing, or whose "audio" is a directory, was dropped without a word
+    ("Done 12 utterances out of 12 audio files", exit 0); a --transcripts line for it was counted."""
+    make_user_corpus(an4_root, tmp_path / "c", 12, layout="beside")
+    audio = tmp_path / "c/audio"
+    spk = sorted(p.name for p in audio.iterdir())[0]
+    (audio / spk / "ghost.txt").write_text("HELLO\n")
+    (audio / spk / "folder.txt").write_text("HELLO\n")
+    (audio / spk / "folder.wav").mkdir()
+    # A text file without audio may be a README: named and counted, not held against the ratio;
+    # a directory named as the audio is a damaged corpus, and is.
+    (audio / "README.txt").write_text("AN4 recordings\n")
+    with pytest.raises(AsrkitError, match=r"1 of 13 audio files and transcripts skipped \(reasons above\), more than "
+                                          r"--max-skip-ratio 0.05"):
+        make_data_dir(audio, tmp_path / "data")
+    assert not (tmp_path / "data").exists()
+    report = make_data_dir(audio, tmp_path / "data", max_skip_ratio=0.2)
+    assert report.skipped == {TEXT_WITHOUT_AUDIO: ["README.txt", f"{spk}/ghost.txt"],
+                              NOT_A_FILE: [f"{spk}/folder.wav/ (beside {spk}/folder.txt)"]}
+    assert report.num_utts == 12
+    (audio / spk / "folder.txt").unlink()
+    report = make_data_dir(audio, tmp_path / "data3")
+    assert report.skipped == {TEXT_WITHOUT_AUDIO: ["README.txt", f"{spk}/ghost.txt"]} and report.num_utts == 12
+
+    # The same in a transcript file: the directory is named as such there too.
+    make_user_corpus(an4_root, tmp_path / "t", 12)
+    (tmp_path / "t/audio/folder.wav").mkdir()
+    prompts = tmp_path / "t/prompts.txt"
+    prompts.write_text(prompts.read_text() + "folder HELLO\n")
+    report = make_data_dir(tmp_path / "t/audio", tmp_path / "data2", transcripts=prompts, max_skip_ratio=0.2)
+    assert report.skipped == {NOT_A_FILE: [f"folder ({prompts}:13)"]}
+
+
+# D7 ------------------------------------------------------------------------------------------
+NUL = "the control character U+0000 '\\x00' (a terminal escape or a damaged transcript)"
+ESC = "the control character U+001B '\\x1b' (a terminal escape or a damaged transcript)"
+
+
+def test_control_characters_in_transcripts_are_refused_when_made(an4_root, tmp_path):
+    make_user_corpus(an4_root, tmp_path / "c", 4)
+    audio, prompts = tmp_path / "c/audio", tmp_path / "c/prompts.txt"
+    lines = prompts.read_text().splitlines()
+    key = lines[1].split()[0]
+    lines[1] = f"{key} HELLO\x00TWO\x1b[31m"
+    prompts.write_text("\n".join(lines) + "\n")
+    with pytest.raises(AsrkitError) as e:
+        make_data_dir(audio, tmp_path / "data", transcripts=prompts)
+    assert str(e.value) == f"{prompts}:2: {NUL} in the transcript of 'spk1-{key}'"
+    assert not (tmp_path / "data").exists()
+
+    make_user_corpus(an4_root, tmp_path / "b", 4, layout="beside")
+    txt = sorted((tmp_path / "b/audio").rglob("*.txt"))[2]
+    txt.write_text("HELLO \x1b[31mRED\n")
+    with pytest.raises(AsrkitError, match=rf"^{txt}: the control character U\+001B"):
+        make_data_dir(tmp_path / "b/audio", tmp_path / "data")
+
+
+def test_control_characters_in_text_fail_validation_tab_does_not(an4_dir):
+    lines = (an4_dir / "text").read_text().splitlines(keepends=True)
+    utt2, words2 = lines[1].rstrip("\n").split(" ", 1)
+    utt5, words5 = lines[4].rstrip("\n").split(" ", 1)
+    utt7, words7 = lines[6].rstrip("\n").split(" ", 1)
+    lines[1] = f"{utt2} {words2}\x00TWO\x1b[31m\n"
+    lines[4] = f"{utt5} \x1b{words5}\n"
+    lines[6] = f"{utt7} {words7.replace(' ', chr(9))}\n"  # a tab: white space, as everywhere
+    (an4_dir / "text").write_text("".join(lines))
+    assert _errors(an4_dir) == [f"{an4_dir}/text:2: {NUL} in the transcript of {utt2!r}",
+                                f"{an4_dir}/text:5: {ESC} in the transcript of {utt5!r}"]
+
+
+# D8 ------------------------------------------------------------------------------------------
+def test_wav_scp_naming_a_directory_or_an_empty_file(an4_dir, tmp_path):
+    lines = (an4_dir / "wav.scp").read_text().splitlines(keepends=True)
+    (tmp_path / "dir.wav").mkdir()
+    (tmp_path / "empty.wav").write_bytes(b"")
+    utt2, utt3, utt4 = (line.split()[0] for line in lines[1:4])
+    lines[1] = f"{utt2} {tmp_path}/dir.wav\n"
+    lines[2] = f"{utt3} {tmp_path}/empty.wav\n"
+    lines[3] = f"{utt4} cat {tmp_path}/empty.wav |\n"  # a pipe is not looked into
+    (an4_dir / "wav.scp").write_text("".join(lines))
+    assert _errors(an4_dir) == [f"{an4_dir}/wav.scp:2: '{tmp_path}/dir.wav' is a directory, not an audio file",
+                                f"{an4_dir}/wav.scp:3: '{tmp_path}/empty.wav' is an empty file (0 bytes), not audio"]
+    assert _errors(an4_dir, check_wav_files=False) == []
+
+
+def test_a_table_that_is_a_directory(an4_dir, asrkit):
+    (an4_dir / "text").unlink()
+    (an4_dir / "text").mkdir()
+    # fix-data-dir kept every utterance ("Kept 130 out of 130"), the text not there to it.
+    with pytest.raises(AsrkitError) as e:
+        fix_data_dir(an4_dir)
+    assert str(e.value) == f"{an4_dir}/text: is a directory, not a table file"
+    assert not (an4_dir / ".backup").exists()
+    assert _errors(an4_dir) == [f"{an4_dir}/text: is a directory, not a table file"]
+    out = asrkit("fix-data-dir", an4_dir, check=False)
+    assert out.returncode == 1 and out.stderr.decode().strip().endswith(f"{an4_dir}/text: is a directory, not a table file")
+    with pytest.raises(AsrkitError, match=r"/text: is a directory, not a table file \(required in data dir "):
+        DataDir(an4_dir).require("text")
+
+
+def test_a_file_given_for_a_directory_is_not_a_directory(an4_dir, tmp_path, asrkit):
+    f = tmp_path / "plain"
+    f.write_text("x\n")
+    assert _errors(f) == [f"{f}: not a directory"]
+    assert _errors(tmp_path / "nope") == [f"{tmp_path}/nope: no such directory"]
+    with pytest.raises(AsrkitError, match=rf"^{f}: not a directory$"):
+        fix_data_dir(f)
+    with pytest.raises(AsrkitError, match=rf"^{f}: not a directory \(the folder holding the audio files\)$"):
+        make_data_dir(f, tmp_path / "data")
+    with pytest.raises(AsrkitError, match=r"not a data directory \(not a directory\)"):
+        DataDir(f).require("text")
+    for cmd in ("validate-data-dir", "make-data-dir"):
+        out = asrkit(cmd, f, *([tmp_path / "data"] if cmd == "make-data-dir" else []), check=False)
+        assert out.returncode == 1 and f"{f}: not a directory" in out.stderr.decode()
+
+
+# D10 -----------------------------------------------------------------------------------------
+def test_a_sample_rate_too_low_to_decode_is_refused(an4_root, tmp_path, asrkit):
+    from asrkit.decoding.recognizer import MIN_SAMPLE_RATE
+
+    make_user_corpus(an4_root, tmp_path / "c", 2, layout="beside")
+    for rate in (1, MIN_SAMPLE_RATE - 1):
+        with pytest.raises(AsrkitError) as e:
+            make_data_dir(tmp_path / "c/audio", tmp_path / "data", sample_rate=rate)
+        assert str(e.value) == (f"--sample-rate {rate}: too low to recognise speech (at least {MIN_SAMPLE_RATE} Hz, "
+                                f"as asrkit-decode requires)")
+    assert not (tmp_path / "data").exists()
+    out = asrkit("make-data-dir", "--sample-rate", "1", tmp_path / "c/audio", tmp_path / "data", check=False)
+    assert out.returncode == 1 and "--sample-rate 1: too low to recognise speech" in out.stderr.decode()
+    if shutil.which("sox"):
+        report = make_data_dir(tmp_path / "c/audio", tmp_path / "data", sample_rate=MIN_SAMPLE_RATE)
+        assert report.num_utts == 2
+        assert all(f" -r {MIN_SAMPLE_RATE} " in v for v in DataDir(tmp_path / "data").read("wav.scp").values())

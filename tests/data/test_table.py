@@ -1,0 +1,134 @@
+"""The table readers on input with no line break: refused at once, in bounded memory."""
+from __future__ import annotations
+
+import io
+import tracemalloc
+
+import pytest
+
+import asrkit.data.table as table
+from asrkit.data.from_audio import read_transcript_file
+from asrkit.data.holdout import read_id_list
+from asrkit.data.table import corpus_text_lines, iter_table, iter_table_fast, iter_table_lines, read_line_blocks, read_table
+from asrkit.data.validate import scan_table
+from asrkit.utils.errors import AsrkitError
+
+
+@pytest.fixture
+def zeros(tmp_path):
+    """32 MB of NUL bytes and no line break (sparse: no disk cost), as a crash can leave a file
+    (or /dev/zero, not read here: unbounded, a reader without the bound takes all memory)."""
+    path = tmp_path / "zeros"
+    with open(path, "wb") as f:
+        f.truncate(32 << 20)
+    return path
+
+
+NUL_LINE = "a NUL byte in a line over 1 MiB long with no line break (a binary or damaged file?)"
+READERS = {
+    "read_table": lambda p: read_table(p),
+    "iter_table": lambda p: list(iter_table(p)),
+    "corpus_text_lines": corpus_text_lines,
+    "read_transcript_file": read_transcript_file,
+    "read_id_list": lambda p: read_id_list(p, {}),
+}
+
+
+@pytest.mark.parametrize("reader", READERS)
+def test_nul_file_refused_without_reading_it_whole(zeros, reader):
+    # Read whole, this took 3x the file in memory before its error (630 MB for 200 MB), and
+    # /dev/zero or a bigger file a MemoryError traceback.
+    tracemalloc.start()
+    try:
+        with pytest.raises(AsrkitError) as e:
+            READERS[reader](zeros)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert str(e.value) == f"{zeros}:1: {NUL_LINE}"
+    assert peak < 8 << 20
+
+
+def test_validation_names_the_line(zeros):
+    scanned = scan_table(zeros)
+    assert [str(p) for p in scanned.problems] == [f"{zeros}:1: {NUL_LINE}"]
+
+
+def test_overlong_line_refused_with_its_number(tmp_path, monkeypatch):
+    monkeypatch.setattr(table, "MAX_LINE_BYTES", 3 << 20)
+    monkeypatch.setattr(table, "READ_BLOCK", 1 << 16)
+    path = tmp_path / "text"
+    path.write_bytes(b"a x\nb " + b"y" * (4 << 20) + b"\nc z\n")
+    for reader in (lambda p: read_table(p), lambda p: list(iter_table(p)), corpus_text_lines):
+        with pytest.raises(AsrkitError, match=rf"^{path}:2: a line over 3 MiB long \(no text table's line is; "):
+            reader(path)
+    # A long line within the bound (one speaker's spk2utt) is read whole.
+    path.write_bytes(b"a x\nb " + b"y " * (1 << 20) + b"\nc z\n")
+    assert read_table(path)["b"] == ("y " * (1 << 20)).strip()
+
+
+TABLE = (b"u1 a b\nu2 \xc3\xa9t\xc3\xa9\nu3\tx\ty\r\nu4  z \nu5\n" + b"".join(b"u%d v%d\n" % (i, i) for i in range(6, 40))
+         + b"u40 last")
+
+
+@pytest.mark.parametrize("block", [1, 2, 3, 7, 64, 1 << 20])
+def test_lines_across_blocks_read_as_one_read(tmp_path, monkeypatch, block):
+    path = tmp_path / "text"
+    path.write_bytes(TABLE)
+    whole = [(x.key, x.value, x.lineno) for x in iter_table(path, allow_empty_value=True)]
+    monkeypatch.setattr(table, "READ_BLOCK", block)
+    assert list(iter_table_fast(path, allow_empty_value=True)) == whole
+    assert [(x.key, x.value, x.lineno) for x in iter_table(path, allow_empty_value=True)] == whole
+    assert whole[1] == ("u2", "été", 2) and whole[2] == ("u3", "x\ty", 3) and whole[-1] == ("u40", "last", 40)
+    # An error's line number is counted across blocks.
+    path.write_bytes(TABLE.replace(b"u33 v33\n", b" u33 v33\n"))
+    with pytest.raises(AsrkitError, match=rf"^{path}:33: line starts with whitespace$"):
+        read_table(path, allow_empty_value=True)
+    path.write_bytes(TABLE.replace(b"u21 v21\n", b"u21 v\xff\n"))
+    with pytest.raises(AsrkitError, match=rf"^{path}:21: not UTF-8 text"):
+        read_table(path, allow_empty_value=True)
+
+
+def test_cli_score_and_make_data_dir(asrkit, an4_root, zeros, tmp_path):
+    ref = tmp_path / "ref"
+    ref.write_text("u1 A\n")
+    audio = an4_root / "wav" / "an4test_clstk" / "fvap"
+    for args in (("score", ref, zeros), ("make-data-dir", "--transcripts", zeros, audio, tmp_path / "out")):
+        out = asrkit(*args, check=False)
+        assert out.returncode == 1
+        assert out.stderr.decode().strip().splitlines()[-1].endswith(f"{zeros}:1: {NUL_LINE}")
+
+
+class Chunks(io.RawIOBase):
+    """A pipe's reads: ``chunks`` one at a time; ``taken`` counts those read."""
+
+    def __init__(self, chunks):
+        self.chunks, self.taken = list(chunks), 0
+
+    def readable(self):
+        return True
+
+    def readinto(self, b):
+        if not self.chunks:
+            return 0
+        chunk = self.chunks.pop(0)
+        self.taken += 1
+        b[:len(chunk)] = chunk
+        return len(chunk)
+
+
+def test_a_stream_is_read_as_it_comes_and_short_nul_lines_are_the_readers(monkeypatch):
+    raw = Chunks([b"u1 a\n", b"u2 b\n", b"u3 c\n"])
+    blocks = read_line_blocks(io.BufferedReader(raw), "<stdin>")
+    assert next(blocks) == (1, b"u1 a\n") and raw.taken == 1  # not waiting for a MiB (a pipe still open)
+    assert list(blocks) == [(2, b"u2 b\n"), (3, b"u3 c\n")]
+    # A line of NULs that a pipe hands over in pieces is refused for what it is, not as binary:
+    # the bound counts the line's length, not how the pipe cut it.
+    monkeypatch.setattr(table, "READ_BLOCK", 1 << 16)
+    pieces = [b"u1 a\n" + b"\0" * 1000] + [b"\0" * 1000] * 4 + [b"\n"]
+    blocks = list(read_line_blocks(io.BufferedReader(Chunks(pieces)), "<stdin>"))
+    assert b"".join(b for _, b in blocks) == b"".join(pieces)
+    with pytest.raises(AsrkitError, match=r"^<stdin>:2: a NUL byte in the key"):
+        list(iter_table_lines(io.BytesIO(blocks[1][1]), "<stdin>", first_lineno=2))
+    with pytest.raises(AsrkitError, match=r"^<stdin>:2: a NUL byte in a line over 0 MiB long"):
+        list(read_line_blocks(io.BufferedReader(Chunks([b"u1 a\n"] + [b"\0" * 30000] * 3)), "<stdin>"))
