@@ -7,7 +7,7 @@ from typing import Optional
 import click
 
 from asrkit.cli._common import asrkit_command, dash_as_stdio
-from asrkit.data.table import iter_table_lines, refuse_bom
+from asrkit.data.table import iter_table_lines, read_bounded, refuse_bom
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.logging import get_logger, setup_logging
 
@@ -21,8 +21,7 @@ def read_sentences(path: str, fmt: str) -> list:
     distinct (utterance ids), which sentences of real text almost never are; the choice is logged.
     """
     try:
-        with open(path, "rb") as f:
-            data = f.read()
+        data = read_bounded(path)  # (a line with no end, /dev/zero: refused at its first MiB)
         raw_lines = data.splitlines()
     except FileNotFoundError:
         raise AsrkitError(f"{path}: no such file") from None

@@ -36,6 +36,8 @@ from asrkit.utils.fileio import PathLike
 # named with the other characters the tokenizer does not know.
 META = "\u2581"
 _META_STANDIN = "\x01"
+# The largest tokenizer model read (a sentencepiece model of a million pieces is ~20 MB).
+MAX_MODEL_BYTES = 64 << 20
 
 
 def _spaced(text: str) -> str:
@@ -103,11 +105,15 @@ class Tokenizer:
         if path.is_dir():
             path = path / "tokens.model"
         try:
-            data = path.read_bytes()
+            with open(path, "rb") as f:
+                data = f.read(MAX_MODEL_BYTES + 1)  # not without end: /dev/zero was a MemoryError
         except FileNotFoundError:
             raise AsrkitError(f"{path}: no such file (a tokenizer model, made by asrkit-train-tokenizer)") from None
         except OSError as e:
             raise AsrkitError(f"{path}: cannot read: {e.strerror}") from None
+        if len(data) > MAX_MODEL_BYTES:
+            raise AsrkitError(f"{path}: over {MAX_MODEL_BYTES >> 20} MiB, not a tokenizer model (a 1M-piece "
+                              f"sentencepiece model is ~20 MB)")
         return cls(data, str(path))
 
     @classmethod

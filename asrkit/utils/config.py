@@ -86,10 +86,19 @@ def written_by_newer(file: str, e: UnknownKeysError, what: str = "model") -> Con
                        f"probably written by a newer asrkit than this one ({__version__}); upgrade asrkit to load it")
 
 
+# The largest YAML file read: asrkit's configs are a few KB; a packed model's are not YAML.
+MAX_YAML_BYTES = 16 << 20
+
+
 def load_yaml_mapping(path: Union[str, Path], what: str = "options") -> Dict[str, Any]:
     """The mapping at the top of a YAML file ({} for an empty file); errors name ``path``."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with open(path, "rb") as f:
+            # read whole to parse, but not without end: /dev/zero given as a config was a MemoryError
+            raw = f.read(MAX_YAML_BYTES + 1)
+        if len(raw) > MAX_YAML_BYTES:
+            raise ConfigError(f"{path}: over {MAX_YAML_BYTES >> 20} MiB, not a YAML config (a data or binary file?)")
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such file") from None
     except IsADirectoryError:

@@ -263,3 +263,9 @@ def test_char_vocab_size_the_text_does_not_fit():
         with pytest.raises(AsrkitError, match=r"--character-coverage \S+: must be in \[0.98, 1\] \(sentencepiece"):
             train_sentencepiece(text, TokenizerConfig(model_type="bpe", vocab_size=12, character_coverage=coverage))
     train_sentencepiece(text, TokenizerConfig(model_type="bpe", vocab_size=12, character_coverage=0.98))
+
+
+def test_an_endless_or_huge_file_is_not_a_tokenizer_model(tmp_path):
+    """/dev/zero given as tokens.model was read whole (a MemoryError traceback)."""
+    with pytest.raises(AsrkitError, match=r"^/dev/zero: over 64 MiB, not a tokenizer model"):
+        Tokenizer.load("/dev/zero")

@@ -183,3 +183,14 @@ def test_a_second_lm_training_into_a_busy_exp_dir_fails_at_once(tmp_path):
     assert (f"{tmp_path}/exp: another asrkit-train-lm (pid {os.getpid()} on " in result.stderr
             and "is training into this exp dir" in result.stderr), result.stderr
     assert not (tmp_path / "exp/log").exists()
+
+
+def test_a_text_with_no_line_break_is_refused_at_once():
+    """/dev/zero as the LM text was read whole (a MemoryError traceback): refused at its first MiB."""
+    import pytest
+
+    from asrkit.cli.train_lm import read_sentences
+    from asrkit.utils.errors import AsrkitError
+
+    with pytest.raises(AsrkitError, match=r"^/dev/zero:1: a NUL byte in a line over 1 MiB long with no line break"):
+        read_sentences("/dev/zero", "auto")

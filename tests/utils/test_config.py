@@ -213,3 +213,15 @@ def test_a_bad_beam_is_named_alone():
     cfg.mode, cfg.beam = "greedy", 10  # the greedy search keeps one hypothesis: 3 asked, 1 given silently
     with pytest.raises(AsrkitError, match=r"^options: nbest must be 1 with mode greedy \(one hypothesis\), got 3$"):
         cfg.validate("options")
+
+
+def test_an_endless_file_is_not_read_whole_as_yaml(tmp_path):
+    """/dev/zero as --config was read whole (a MemoryError traceback); a large file is no config."""
+    with pytest.raises(ConfigError, match=r"^/dev/zero: over 16 MiB, not a YAML config"):
+        load_yaml_mapping("/dev/zero")
+    big = tmp_path / "big.yaml"
+    big.write_bytes(b"a: 1\n" + b"#" * (16 << 20))
+    with pytest.raises(ConfigError, match="big.yaml: over 16 MiB"):
+        load_yaml_mapping(big)
+    big.write_bytes(b"a: 1\n" + b"#" * 1000)
+    assert load_yaml_mapping(big) == {"a": 1}
