@@ -22,7 +22,7 @@ from typing import Iterator, Optional
 
 from asrkit.launch.job import JobResult, Launch, LaunchResult, log_footer, log_header, rotate_log
 from asrkit.utils.errors import MACHINE_ERRORS, AsrkitError
-from asrkit.utils.fileio import name_os_error
+from asrkit.utils.fileio import is_stream, name_os_error
 from asrkit.utils.logging import get_logger, progress
 
 logger = get_logger(__name__)
@@ -89,7 +89,8 @@ class _Job:
                 ]
         except OSError as e:  # a full disk: the command's one handler reports it, naming the log
             name_os_error(e, self.log)
-            if not getattr(self, "procs", None):  # nothing ran: an empty log would only mislead
+            if not getattr(self, "procs", None) and _own_log_file(self.log):
+                # nothing ran: an empty log would only mislead
                 with contextlib.suppress(OSError):
                     os.unlink(self.log)
             raise
@@ -220,3 +221,10 @@ def _free_port() -> int:
 def _exit_code(returncode: int) -> int:
     # Popen reports death by signal as -N; shells (and run.pl's logs) say 128+N.
     return 128 - returncode if returncode < 0 else returncode
+
+
+def _own_log_file(path: str) -> bool:
+    """Whether ``path`` is a plain file this run may remove: not a device or stream (as root,
+    ``asrkit-launch /dev/full ...`` removed /dev/full itself when the header write failed, and
+    the next writer made a plain file there) and not a symbolic link to something else."""
+    return os.path.isfile(path) and not os.path.islink(path) and not is_stream(path)

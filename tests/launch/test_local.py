@@ -373,3 +373,19 @@ def test_rotate_log_names_an_unmovable_log(tmp_path, monkeypatch):
     with pytest.raises(AsrkitError, match=r"cannot keep the earlier log .*x\.log as .*x\.log\.1: Permission denied"):
         job.rotate_log(str(tmp_path / "x.log"))
     assert (tmp_path / "x.log").read_text() == "old\n"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="making a device node needs root")
+def test_a_device_given_as_the_log_is_never_removed(tmp_path, asrkit):
+    """As root, `asrkit-launch /dev/full ...` removed /dev/full when the log header's write
+    failed (it meant to remove an empty log it had made). A private node of the same device here."""
+    full = tmp_path / "full"
+    os.mknod(full, 0o666 | 0o020000, os.makedev(1, 7))  # a character device: what /dev/full is
+    proc = asrkit("launch", str(full), "echo", "hi", cwd=tmp_path, check=False)
+    assert proc.returncode == 1 and f"{full}: no space left on device" in proc.stderr.decode(), proc.stderr
+    assert full.is_char_device()
+    # a link to it is left as it is too
+    link = tmp_path / "link.log"
+    link.symlink_to(full)
+    proc = asrkit("launch", str(link), "echo", "hi", cwd=tmp_path, check=False)
+    assert proc.returncode == 1 and link.is_symlink() and full.is_char_device(), proc.stderr
