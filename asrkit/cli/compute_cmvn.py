@@ -30,7 +30,7 @@ def main(feats_rspecifier: str, stats_out: str, spk2utt: str | None, binary: boo
     from asrkit.data.specifier import MatrixWriter, check_not_overwriting, iter_matrices, parse_specifier, spec_files
     from asrkit.data.table import read_list_table
     from asrkit.features.cmvn import accumulate_cmvn, check_features, check_stats_output, compute_cmvn_stats, \
-        is_specifier, set_feature_dim, table_path, write_stats
+        is_specifier, set_feature_dim, table_path, warn_unlisted, write_stats
     from asrkit.utils.bad_items import BadItems
     from asrkit.utils.errors import AsrkitError
     from asrkit.utils.logging import get_logger, progress
@@ -45,10 +45,17 @@ def main(feats_rspecifier: str, stats_out: str, spk2utt: str | None, binary: boo
         + ([(table_path(spk2utt), "the spk2utt table")] if spk2utt else []))
     tally = BadItems(log, "utterances", max_percent=max_bad_percent, source=feats_rspecifier)
 
-    def good_feats():
+    unlisted = []  # with --spk2utt: utterances in none of its speakers, left out of the stats
+
+    def good_feats(listed=None):
         # the set's dimension: the most common of the first few utterances, not the first one's
         dim, items = set_feature_dim(iter_matrices(feats_rspecifier))
         for utt, mat, error in progress(items, desc="cmvn", unit="utt"):
+            if listed is not None and utt not in listed:
+                # Not tallied: Kaldi reads only spk2utt's utterances, and "Done 60 out of 60" was
+                # said of a spk2utt that left 29 of them out of the stats.
+                unlisted.append(utt)
+                continue
             try:
                 if error is not None:
                     raise error
@@ -64,12 +71,21 @@ def main(feats_rspecifier: str, stats_out: str, spk2utt: str | None, binary: boo
         if not is_specifier(stats_out):
             raise AsrkitError(f"with --spk2utt the output must be a wspecifier (e.g. ark:cmvn_spk.ark), got {stats_out!r}")
         speakers = read_list_table(table_path(spk2utt))
-        table, counts = _stats_or_tally(lambda: compute_cmvn_stats(good_feats(), speakers), tally)
+        listed = {u for utts in speakers.values() for u in utts}
+
+        def per_speaker():
+            try:
+                return compute_cmvn_stats(good_feats(listed), speakers)
+            finally:  # also before "no speaker in spk2utt has features", which they explain
+                warn_unlisted(unlisted)
+
+        table, counts = _stats_or_tally(per_speaker, tally)
         with MatrixWriter(stats_out) as w:
             for spk, stats in table.items():
                 w.write(spk, stats)
         log.info("Done accumulating CMVN stats for %d speakers (%d utterances); %d speakers without features, "
-                 "%d utterances missing", len(table), counts["utts"], counts["empty_speakers"], counts["missing"])
+                 "%d utterances missing%s", len(table), counts["utts"], counts["empty_speakers"], counts["missing"],
+                 f", {len(unlisted)} in no speaker (left out)" if unlisted else "")
     elif is_specifier(stats_out):
         with MatrixWriter(stats_out) as w:
             for utt, mat in good_feats():

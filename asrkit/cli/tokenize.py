@@ -1,14 +1,15 @@
 """asrkit-tokenize: text to token ids (or pieces) and back, with a model from asrkit-train-tokenizer."""
 from __future__ import annotations
 
+import io
 import re
 import sys
-from typing import TYPE_CHECKING, Optional, Tuple
+from typing import IO, TYPE_CHECKING, Dict, Iterator, Optional, Tuple
 
 import click
 
 from asrkit.cli._common import asrkit_command
-from asrkit.data.table import refuse_bom, refuse_cr_only
+from asrkit.data.table import read_line_blocks, refuse_bom, refuse_cr_only
 from asrkit.utils.bad_items import BadItems
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import name_os_error
@@ -31,7 +32,8 @@ def main(decode: bool, pieces: bool, utt_id: bool, model: str) -> None:
     (0 <blank>, 1 <unk>, ..., V-1 <sos/eos>); decoding skips <blank> and <sos/eos>. Characters
     the tokenizer does not know become <unk>: counted, and named in one warning. A bad line
     (not UTF-8, empty, ids that are not the tokenizer's) is skipped with a warning naming it;
-    the command fails when none is left or more than 5 % were skipped (Kaldi's rule).
+    the command fails when none is left or more than 5 % were skipped (Kaldi's rule). As in every
+    table, an utterance id twice or one holding a NUL byte is an error (not with --no-utt-id).
 
     e.g. asrkit-tokenize data/lang/tokens.model < data/train/text > data/train/token_int
     """
@@ -58,15 +60,33 @@ def main(decode: bool, pieces: bool, utt_id: bool, model: str) -> None:
                err=True)
 
 
+def _stdin_lines(stdin: IO[bytes], out) -> Iterator[bytes]:
+    """stdin's lines (split at LF, LF kept), read in bounded blocks: /dev/zero or a binary file
+    given as stdin was read whole looking for a line end (a MemoryError, or the OOM killer)."""
+    for _, block in read_line_blocks(stdin, "<stdin>"):
+        yield from io.BytesIO(block)
+        # A block is what a pipe held: its lines go out now, not when stdout's buffer fills, so a
+        # process feeding lines one by one gets each one's tokens before it sends the next.
+        out.flush()
+
+
 def _filter(tok: Tokenizer, stdin, out, tally: BadItems, unknown: UnknownTally, decode: bool, pieces: bool,
             utt_id: bool) -> None:
-    for lineno, raw in enumerate(progress(stdin, desc="tokenize", unit="lines"), 1):
+    first_line: Dict[str, int] = {}  # utterance id -> its line, for a duplicate's error
+    for lineno, raw in enumerate(progress(_stdin_lines(stdin, out), desc="tokenize", unit="lines"), 1):
         where = f"<stdin>:{lineno}"
         if lineno == 1:
             refuse_bom(raw, "<stdin>")
             refuse_cr_only(raw, "<stdin>")
         try:
-            key, result = _line(tok, raw, where, decode, pieces, utt_id, unknown)
+            key, body = _fields(raw, where, utt_id)
+        except AsrkitError as e:
+            tally.skip(where, e)
+            continue
+        if key is not None:
+            _check_key(key, raw, lineno, first_line)
+        try:
+            result = _convert_at(tok, key, body, where, decode, pieces, unknown)
         except AsrkitError as e:
             tally.skip(where, e)
             continue
@@ -78,21 +98,37 @@ def _filter(tok: Tokenizer, stdin, out, tally: BadItems, unknown: UnknownTally, 
     out.flush()
 
 
-def _line(tok: Tokenizer, raw: bytes, where: str, decode: bool, pieces: bool, utt_id: bool,
-          unknown: UnknownTally) -> Tuple[Optional[str], str]:
+def _check_key(key: str, raw: bytes, lineno: int, first_line: Dict[str, int]) -> None:
+    """The table readers' rules for an utterance id (iter_table_lines, read_table): fatal, not a
+    skipped line. A NUL-filled crash file gave one 'utterance' of NULs, and a text listed twice
+    (cat a b with overlapping sets) a token_int with every such id twice, both with exit 0."""
+    if "\0" in key:
+        at = raw.decode("utf-8").index("\0")
+        raise AsrkitError(f"<stdin>:{lineno}: a NUL byte in the key, at character {at} of the line (a binary or "
+                          f"damaged file?)")
+    first = first_line.setdefault(key, lineno)
+    if first != lineno:
+        raise AsrkitError(f"<stdin>:{lineno}: duplicate key {key!r} (first on line {first})")
+
+
+def _fields(raw: bytes, where: str, utt_id: bool) -> Tuple[Optional[str], str]:
+    """(utterance id or None with --no-utt-id, the rest) of a line."""
     try:
         line = raw.decode("utf-8").rstrip("\r\n")
     except UnicodeDecodeError as e:
         raise AsrkitError(f"{where}: not UTF-8 text ({e.reason} at byte {e.start})") from None
-    if utt_id:
-        fields = line.split(maxsplit=1)
-        if not fields:
-            raise AsrkitError(f"{where}: empty line (expected '<utt-id> <transcript>'; --no-utt-id for plain lines)")
-        key, body = fields[0], (fields[1] if len(fields) > 1 else "")
-    else:
-        key, body = None, line
+    if not utt_id:
+        return None, line
+    fields = line.split(maxsplit=1)
+    if not fields:
+        raise AsrkitError(f"{where}: empty line (expected '<utt-id> <transcript>'; --no-utt-id for plain lines)")
+    return fields[0], (fields[1] if len(fields) > 1 else "")
+
+
+def _convert_at(tok: Tokenizer, key: Optional[str], body: str, where: str, decode: bool, pieces: bool,
+                unknown: UnknownTally) -> str:
     try:
-        return key, _convert(tok, key or where, body, decode, pieces, unknown)
+        return _convert(tok, key or where, body, decode, pieces, unknown)
     except AsrkitError as e:
         raise AsrkitError(f"{where}: {e}") from None
 

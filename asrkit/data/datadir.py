@@ -64,6 +64,10 @@ def positive_seconds(value: str) -> bool:
     return math.isfinite(seconds) and seconds > 0
 
 
+# A table that is there but no regular file (a device, a FIFO, a socket, or a link to one).
+NOT_A_REGULAR_FILE = "not a regular file (a device or pipe)"
+
+
 def dir_problem(path: Path) -> Optional[str]:
     """Why ``path`` cannot be read as a directory (a file given for one is "not a directory", not
     "no such directory", which sent the user looking for a path that is there), or None."""
@@ -87,8 +91,15 @@ class DataDir:
 
     def not_a_file(self, name: str) -> Optional[str]:
         """Why table ``name``, which :meth:`has` says is absent, is there all the same (a
-        directory of that name), or None."""
-        return IS_A_DIRECTORY if self.file(name).is_dir() else None
+        directory, a device, a pipe of that name, or a link to one), or None (also for a table
+        that :meth:`has`)."""
+        path = self.file(name)
+        if path.is_dir():
+            return IS_A_DIRECTORY
+        # A link to /dev/zero (or a FIFO) was "no such file" for a required table and, for an
+        # optional one, absent: split-data-dir wrote pieces without text, fix-data-dir "needed no
+        # change". Such a table cannot be hashed for the split stamp, nor read twice.
+        return NOT_A_REGULAR_FILE if path.exists() and not path.is_file() else None
 
     def require(self, *names: str) -> None:
         problem = dir_problem(self.path)

@@ -132,6 +132,12 @@ def split_data_dir(path: PathLike, n: int, per_utt: bool = False, force: bool = 
     """Write ``<path>/split<n>/{1..n}/``; see the module docstring."""
     d = DataDir(path)
     d.require("utt2spk")
+    # Every table a piece would carry, not only utt2spk: one that is a directory or a link to
+    # /dev/zero was skipped as absent, and the pieces came without it (exit 0).
+    for name in _SOURCES:
+        problem = d.not_a_file(name)
+        if problem:
+            raise AsrkitError(f"{d.file(name)}: {problem}")
     mode = "per-utt" if per_utt else "per-spk"
     out = split_dir_of(d.path, n)
     if n < 1:

@@ -164,9 +164,10 @@ def compute_cmvn_stats(
 ) -> Tuple[Union[np.ndarray, Dict[str, np.ndarray]], Dict[str, int]]:
     """Global stats (``spk2utt`` None) or ``{speaker: stats}`` from ``(utt, feats)`` pairs.
 
-    Returns ``(stats, counts)``; counts has ``utts`` (read), ``missing`` (utterances named in
-    spk2utt without features) and ``empty_speakers`` (speakers with no features at all, left
-    out of the table as Kaldi does).
+    Returns ``(stats, counts)``; counts has ``utts`` (in the stats: with ``spk2utt``, those of
+    its speakers), ``missing`` (utterances named in spk2utt without features), ``empty_speakers``
+    (speakers with no features at all, left out of the table as Kaldi does) and, with
+    ``spk2utt``, ``unlisted`` (utterances with features in none of its speakers, left out).
     """
     if spk2utt is None:
         total: Optional[np.ndarray] = None
@@ -203,11 +204,19 @@ def compute_cmvn_stats(
         raise AsrkitError("no speaker in spk2utt has features: no CMVN stats written")
     listed = {u for utts in spk2utt.values() for u in utts}
     unlisted = [u for u in per_utt if u not in listed]
+    warn_unlisted(unlisted)
+    # What went into the stats: the unlisted were counted too ("1 speakers (60 utterances)" for a
+    # spk2utt of 31 of them).
+    return out, {"utts": len(per_utt) - len(unlisted), "missing": missing, "empty_speakers": empty,
+                 "unlisted": len(unlisted)}
+
+
+def warn_unlisted(unlisted: List[str]) -> None:
+    """The warning for utterances with features in no speaker of spk2utt: their frames are in no
+    speaker's stats (Kaldi leaves them out without a word)."""
     if unlisted:
-        # their frames are in no speaker's stats (Kaldi leaves them out without a word)
         log.warning("%d utterance(s) with features are in no speaker of spk2utt, left out of the stats: %s%s",
                     len(unlisted), " ".join(unlisted[:10]), " ..." if len(unlisted) > 10 else "")
-    return out, {"utts": len(per_utt), "missing": missing, "empty_speakers": empty, "unlisted": len(unlisted)}
 
 
 class Cmvn:

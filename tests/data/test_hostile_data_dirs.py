@@ -3,6 +3,7 @@ expected: a directory named like a file, an empty file, a regular file for a fol
 characters in transcripts, a sample rate no model can use."""
 from __future__ import annotations
 
+import re
 import shutil
 
 import pytest
@@ -133,6 +134,28 @@ def test_a_table_that_is_a_directory(an4_dir, asrkit):
     assert out.returncode == 1 and out.stderr.decode().strip().endswith(f"{an4_dir}/text: is a directory, not a table file")
     with pytest.raises(AsrkitError, match=r"/text: is a directory, not a table file \(required in data dir "):
         DataDir(an4_dir).require("text")
+
+
+def test_a_table_that_is_no_regular_file(an4_dir, asrkit):
+    """A link to /dev/zero (or a FIFO) where a table belongs was an absent table: fix-data-dir
+    "needed no change", a required utt2spk was "no such file"."""
+    import os
+
+    why = "not a regular file (a device or pipe)"
+    (an4_dir / "text").unlink()
+    (an4_dir / "text").symlink_to("/dev/zero")
+    with pytest.raises(AsrkitError) as e:
+        fix_data_dir(an4_dir)
+    assert str(e.value) == f"{an4_dir}/text: {why}"
+    assert not (an4_dir / ".backup").exists() and (an4_dir / "text").is_symlink()
+    assert _errors(an4_dir) == [f"{an4_dir}/text: {why}"]
+    out = asrkit("fix-data-dir", an4_dir, check=False)
+    assert out.returncode == 1 and out.stderr.decode().strip().endswith(f"{an4_dir}/text: {why}"), out.stderr
+    (an4_dir / "utt2spk").unlink()
+    os.mkfifo(an4_dir / "utt2spk")
+    with pytest.raises(AsrkitError, match=rf"/utt2spk: {re.escape(why)} \(required in data dir "):
+        DataDir(an4_dir).require("utt2spk")
+    assert DataDir(an4_dir).not_a_file("wav.scp") is None and DataDir(an4_dir).not_a_file("segments") is None
 
 
 def test_a_file_given_for_a_directory_is_not_a_directory(an4_dir, tmp_path, asrkit):

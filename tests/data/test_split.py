@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 
 import pytest
@@ -164,3 +165,26 @@ def test_unreadable_spk2utt_is_a_warning(an4_dir, caplog):
     (an4_dir / "spk2utt").write_text("lonely\n")
     split_data_dir(an4_dir, 2, force=True)
     assert "spk2utt cannot be read" in caplog.text
+
+
+def test_a_table_that_is_no_regular_file_is_an_error(an4_dir, asrkit):
+    """A table that is a directory, or a link to /dev/zero, was taken for an absent one: exit 0,
+    and the pieces came without text or feats.scp."""
+    for name, make, why in (("text", lambda p: p.mkdir(), "is a directory, not a table file"),
+                            ("feats.scp", lambda p: p.mkdir(), "is a directory, not a table file"),
+                            ("text", lambda p: p.symlink_to("/dev/zero"), "not a regular file (a device or pipe)"),
+                            ("utt2spk", lambda p: p.symlink_to("/dev/zero"), "not a regular file (a device or pipe)")):
+        saved = (an4_dir / name).read_bytes()
+        (an4_dir / name).unlink()
+        make(an4_dir / name)
+        with pytest.raises(AsrkitError, match=f"^{re.escape(str(an4_dir / name))}: {re.escape(why)}"):
+            split_data_dir(an4_dir, 2, per_utt=True)
+        out = asrkit("split-data-dir", "--per-utt", an4_dir, "2", check=False)
+        assert out.returncode == 1 and f"{an4_dir / name}: {why}".encode() in out.stderr, out.stderr
+        assert not (an4_dir / "split2").exists()
+        if (an4_dir / name).is_dir() and not (an4_dir / name).is_symlink():
+            (an4_dir / name).rmdir()
+        else:
+            (an4_dir / name).unlink()
+        (an4_dir / name).write_bytes(saved)
+    assert split_data_dir(an4_dir, 2, per_utt=True).sizes

@@ -11,7 +11,7 @@ from feat_helpers import leftovers, run_cli, write_scp
 from asrkit.cli import apply_cmvn as apply_cmvn_cli
 from asrkit.cli import compute_cmvn as compute_cmvn_cli
 from asrkit.data.specifier import write_matrices
-from asrkit.features.cmvn import Cmvn, accumulate_cmvn, apply_cmvn, load_cmvn
+from asrkit.features.cmvn import Cmvn, accumulate_cmvn, apply_cmvn, compute_cmvn_stats, load_cmvn
 from asrkit.utils.errors import AsrkitError
 
 
@@ -106,6 +106,19 @@ def test_per_speaker_and_per_utterance_stats(an4_feats, tmp_path):
     assert result.exit_code == 0, result.stderr
     assert (f"1 utterance(s) with features are in no speaker of spk2utt, left out of the stats: {dropped}"
             in result.stderr)
+    # The summary counts what went into the stats: it said "Done 9 out of 9", "(9 utterances)".
+    n = len(feats) - 1
+    assert f"Done {n} out of {n} utterances; failed 0" in result.stderr, result.stderr
+    assert (f"stats for {len(spk2utt) - 1} speakers ({n} utterances); 1 speakers without features, 3 utterances "
+            f"missing, 1 in no speaker (left out)") in result.stderr, result.stderr
+    _, counts = compute_cmvn_stats(iter(feats.items()), {s: u for s, u in spk2utt.items()})
+    assert counts["utts"] == n and counts["unlisted"] == 1
+    # None of them in spk2utt: the warning names them before the error it explains.
+    write_scp(tmp_path / "spk2utt", [("ghost", "nobody-1")])
+    result = run_cli(compute_cmvn_cli, ["--spk2utt", f"ark:{tmp_path}/spk2utt", f"scp:{d}/feats.scp",
+                                        f"ark:{tmp_path}/cmvn_spk3.ark"])
+    assert result.exit_code == 1 and "no speaker in spk2utt has features" in result.stderr, result.stderr
+    assert f"{len(feats)} utterance(s) with features are in no speaker of spk2utt" in result.stderr
 
 
 @pytest.mark.parametrize("norm_vars", [True, False])

@@ -204,6 +204,57 @@ def test_cli_bad_inputs(asrkit, tmp_path):
     assert b"e.g. asrkit-tokenize" in asrkit("tokenize", "--help").stdout
 
 
+def test_tokenize_stdin_bounded_and_table_rules(asrkit, tmp_path):
+    """stdin is read in bounded blocks (/dev/zero was read whole: the OOM killer, or a MemoryError
+    traceback); utterance ids follow the table rules: one holding a NUL, or one twice, is fatal
+    (both went through with exit 0). Plain lines (--no-utt-id) have no ids to check."""
+    (tmp_path / "text").write_text("u1 YES NO\nu2 NO\n")
+    asrkit("train-tokenizer", "--model-type", "char", tmp_path / "text", tmp_path / "lang")
+    model = tmp_path / "lang" / "tokens.model"
+    bad = asrkit("tokenize", model, input=b"\0" * (3 << 20), check=False)
+    assert bad.returncode == 1 and bad.stderr.endswith(
+        b"<stdin>:1: a NUL byte in a line over 1 MiB long with no line break (a binary or damaged file?)\n"), bad.stderr
+    for data, error in ((b"\0" * 100, b"<stdin>:1: a NUL byte in the key, at character 0 of the line"),
+                        (b"u1 YES\nu\0x YES\n", b"<stdin>:2: a NUL byte in the key, at character 1 of the line"),
+                        (b"u1 YES\nu2 NO\nu1 NO\n", b"<stdin>:3: duplicate key 'u1' (first on line 1)")):
+        for args in ((), ("--pieces",)):
+            bad = asrkit("tokenize", *args, model, input=data, check=False)
+            assert bad.returncode == 1 and error in bad.stderr, bad.stderr
+    bad = asrkit("tokenize", "--decode", model, input=b"u1 3\nu1 3\n", check=False)
+    assert bad.returncode == 1 and b"<stdin>:2: duplicate key 'u1' (first on line 1)" in bad.stderr, bad.stderr
+    same = asrkit("tokenize", "--no-utt-id", model, input=b"YES NO\nYES NO\n").stdout.splitlines()
+    assert len(same) == 2 and same[0] == same[1]
+
+
+def test_tokenize_streams_a_pipe_line_by_line(asrkit, tmp_path):
+    """A line is tokenized and written as it arrives, not when stdin ends or stdout's buffer fills:
+    a process feeding it one line at a time gets each answer before sending the next."""
+    import os
+    import subprocess
+    import sys
+    import threading
+
+    (tmp_path / "text").write_text("u1 YES NO\nu2 NO\n")
+    asrkit("train-tokenizer", "--model-type", "char", tmp_path / "text", tmp_path / "lang")
+    proc = subprocess.Popen([sys.executable, "-m", "asrkit", "tokenize", str(tmp_path / "lang" / "tokens.model")],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            env=dict(os.environ, OMP_NUM_THREADS="1"))
+    timer = threading.Timer(120, proc.kill)  # a line that never comes back: a failure, not a hang
+    timer.start()
+    try:
+        answers = []
+        for utt in ("u1 YES\n", "u2 NO\n", "u3 YES NO\n"):
+            proc.stdin.write(utt.encode())
+            proc.stdin.flush()
+            answers.append(proc.stdout.readline())
+        proc.stdin.close()
+        assert proc.wait() == 0
+    finally:
+        timer.cancel()
+        proc.kill()
+    assert [a.split(b" ", 1)[0] for a in answers] == [b"u1", b"u2", b"u3"], answers
+
+
 def test_white_space_between_words_is_a_space_as_in_training():
     """The tokenizer is trained on transcripts with white space collapsed to single spaces (and
     scoring splits words at any white space), but encoding used to keep a tab, a no-break space or
