@@ -38,7 +38,7 @@ from typing import IO, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 
-from asrkit.data.table import iter_table, iter_table_lines
+from asrkit.data.table import iter_table, iter_table_lines, read_line_blocks
 from asrkit.utils.errors import AsrkitError
 
 # Kaldi's binary object types this reader accepts: token -> (dtype, is_matrix) for the plain ones.
@@ -268,7 +268,8 @@ def _stderr_tail(data: bytes) -> str:
 def _nonempty_stdin_lines():
     """scp:-'s lines; none at all is an error (an empty or failed pipe upstream)."""
     n = 0
-    for n, line in enumerate(iter_table_lines(stdin_bytes(), "<stdin>"), 1):
+    # In bounded blocks: /dev/zero as scp:- was read whole looking for its first line end.
+    for n, line in enumerate(iter_table_lines(_bounded_lines(stdin_bytes(), "<stdin>"), "<stdin>"), 1):
         yield line
     if n == 0:
         raise AsrkitError("<stdin>: no data on stdin (0 lines read)")
@@ -427,11 +428,29 @@ def _scp_lines(path: str):
         return _nonempty_stdin_lines()
     if path.rstrip().endswith("|"):
         cmd = path.rstrip()[:-1].strip()
-        proc = subprocess.run(cmd, shell=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        if proc.returncode != 0:
-            raise AsrkitError(f"scp '{path}': command exited with status {proc.returncode}{_stderr_tail(proc.stderr)}")
-        return iter_table_lines(io.BytesIO(proc.stdout), f"scp '{path}'")
+        name = f"scp '{path}'"
+        with tempfile.TemporaryFile() as err:
+            proc = subprocess.Popen(cmd, shell=True, stdout=subprocess.PIPE, stderr=err)
+            try:
+                # read as it comes, in bounded blocks: 'cat /dev/zero |' was read whole
+                data = b"".join(block for _, block in read_line_blocks(proc.stdout, name))
+            except BaseException:
+                proc.kill()  # refused before its end: nothing more is read from it
+                raise
+            finally:
+                proc.stdout.close()
+                code = proc.wait()
+            if code != 0:
+                err.seek(0)
+                raise AsrkitError(f"scp '{path}': command exited with status {code}{_stderr_tail(err.read())}")
+        return iter_table_lines(io.BytesIO(data), name)
     return iter_table(path)
+
+
+def _bounded_lines(f, name: str) -> Iterator[bytes]:
+    """The lines of binary file ``f`` (LF kept), read by the table module's bounded reader."""
+    for _, block in read_line_blocks(f, name):
+        yield from io.BytesIO(block)
 
 
 def read_scp(path: str) -> Dict[str, ScpEntry]:

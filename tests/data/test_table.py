@@ -132,3 +132,24 @@ def test_a_stream_is_read_as_it_comes_and_short_nul_lines_are_the_readers(monkey
         list(iter_table_lines(io.BytesIO(blocks[1][1]), "<stdin>", first_lineno=2))
     with pytest.raises(AsrkitError, match=r"^<stdin>:2: a NUL byte in a line over 0 MiB long"):
         list(read_line_blocks(io.BufferedReader(Chunks([b"u1 a\n"] + [b"\0" * 30000] * 3)), "<stdin>"))
+
+
+def test_an_scp_from_stdin_or_a_pipe_is_read_in_bounded_blocks(tmp_path, monkeypatch):
+    """scp:- and scp:'cmd |' read the whole stream before their first line: /dev/zero there was a
+    MemoryError traceback (or the OOM killer). A pipe refused early is killed, not waited for."""
+    import sys
+
+    from asrkit.data.matrix_io import read_scp
+
+    with open("/dev/zero", "rb") as zero:
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(zero))
+        with pytest.raises(AsrkitError, match=r"^<stdin>:1: a NUL byte in a line over 1 MiB long"):
+            read_scp("-")
+    monkeypatch.undo()
+    with pytest.raises(AsrkitError, match=r"^scp 'cat /dev/zero \|':1: a NUL byte in a line over 1 MiB long"):
+        read_scp("cat /dev/zero |")
+    # a good pipe still reads, and a failed one still says so
+    (tmp_path / "a.scp").write_text(f"u1 {tmp_path}/a.ark:5\nu2 {tmp_path}/a.ark:50\n")
+    assert list(read_scp(f"cat {tmp_path}/a.scp |")) == ["u1", "u2"]
+    with pytest.raises(AsrkitError, match=r"^scp 'false \|': command exited with status 1"):
+        read_scp("false |")
