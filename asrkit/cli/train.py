@@ -69,15 +69,20 @@ def main(config, overrides, train_dir, valid_dir, lang_dir, cmvn, norm_vars, fba
         raise AsrkitError(f"--ngpu {ngpu}: must be >= 0")
     # The configs first, without torch: a bad one fails here, in a moment, before any data is read.
     finetune = []
+    labels = {}  # an error these options bring in names the option, not the config file
     if init is not None:
         finetune.append(f"finetune.init={_yaml_str(init)}")
+        labels[finetune[-1]] = f"--init {init}"
     for key, names in (("init_modules", init_modules), ("freeze", freeze)):
         if names is not None:
             finetune.append(f"finetune.{key}=[{', '.join(_yaml_str(n.strip()) for n in names.split(','))}]")
+            labels[finetune[-1]] = f"--{key.replace('_', '-')} {names}"
     # --seed is applied as the first override, so that an explicit --set training.seed=N (given by
     # hand after a recipe's --seed 1) is not silently replaced by it.
     seed_set = [] if seed is None else [f"training.seed={seed}"]
-    cfg = load_config(config, [*seed_set, *overrides, *finetune])
+    if seed is not None:
+        labels[seed_set[0]] = f"--seed {seed}"
+    cfg = load_config(config, [*seed_set, *overrides, *finetune], labels)
     if print_config:  # ESPnet's habit: what would run, with nothing read, started or written
         from asrkit.training.config import dump_config
 

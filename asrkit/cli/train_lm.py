@@ -49,6 +49,30 @@ def read_sentences(path: str, fmt: str) -> list:
     return lines
 
 
+def _refuse_nothing_known(tok, tok_path: Path, path: str, lines: list, encoded: list) -> None:
+    """AsrkitError when the tokenizer knows no token of any sentence (every word became <unk>):
+    asrkit-align's rule for a text an ASR model knows nothing of. An LM trained on it learnt
+    only to predict <unk>, with one warning and exit 0 (lower-case text, an upper-case tokenizer)."""
+    from types import SimpleNamespace
+
+    from asrkit.decoding.align import _case_that_knows, _knows
+
+    # align's checks read the tokenizer and its token list from a packed model: the same here.
+    rec = SimpleNamespace(pkg=SimpleNamespace(tokenizer=tok, tokens=tok.tokens))
+    if not encoded or any(_knows(rec, lines[i - 1], ids) for i, ids in encoded):
+        return
+    cases = [_case_that_knows(rec, lines[i - 1]) for i, _ in encoded[:100]]
+    case = max(("upper", "lower"), key=cases.count) if any(cases) else None
+    head = (f"{path}: the tokenizer {tok_path} knows no token of any of the {len(encoded)} sentences (every word "
+            f"became <unk>), so the LM would learn nothing")
+    if case is None:
+        raise AsrkitError(head + ": the text and the tokenizer share no characters (a tokenizer of another "
+                                 "language, or a text in another script or encoding?)")
+    other = "lower" if case == "upper" else "upper"
+    raise AsrkitError(head + f": the text is {other} case and the tokens {case} case; {case}-case the text "
+                             f"and train again")
+
+
 @asrkit_command("train-lm")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
               help="YAML training config (conf/lm.yaml); options below override it.")
@@ -101,6 +125,8 @@ def main(config_path: Optional[str], lang_dir: str, text_file: str, exp_dir: str
             lines = read_sentences(path, text_format)
             unknown = UnknownTally()
             encoded = [(i, unknown.encode(tok, f"{path}:{i}", s)) for i, s in enumerate(lines, 1) if s.strip()]
+            # before the warning: one cause, said once (as asrkit-align does)
+            _refuse_nothing_known(tok, Path(lang_dir) / "tokens.model", path, lines, encoded)
             unknown.warn(log, path)
             sents, cut = [], []
             for lineno, ids in encoded:

@@ -15,6 +15,8 @@ from asrkit.models.build import model_from_state_dict
 from asrkit.models.las import LAS
 from asrkit.models.package import save_package
 from asrkit.training import checkpoint as ckpt
+from asrkit.training.exp_lock import LOCK_NAME
+from asrkit.training.timing import RUNS_FILE
 from asrkit.utils.config import dict_diff
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.logging import get_logger
@@ -92,6 +94,8 @@ def average_checkpoints(exp_dir: Path, num: int, out: Optional[Path] = None, met
     if num < 1:
         raise AsrkitError(f"--num {num}: must be at least 1")
     exp_dir = Path(exp_dir)
+    out = Path(out) if out else exp_dir / "model.avg.pt"
+    _refuse_run_file(out, exp_dir)
     epochs, metric = best_epochs(exp_dir, num, metric, max_epoch)
     found = ckpt.list_checkpoints(exp_dir)
     states = []
@@ -113,17 +117,33 @@ def average_checkpoints(exp_dir: Path, num: int, out: Optional[Path] = None, met
                               f"{found[e]}: damaged asrkit checkpoint")
         states.append(state["model"])
     meta = first[2]
-    out = Path(out) if out else exp_dir / "model.avg.pt"
-    if out.parent.resolve() == (exp_dir / "checkpoints").resolve() and ckpt.checkpoint_name(out.name):
-        # A packed model under a checkpoint's name replaced it (that epoch lost to a resume,
-        # and the next asrkit-average, or the packing at the end of training, failed on it).
-        raise AsrkitError(f"--out {out}: that is where the run's checkpoints go; write the averaged model elsewhere "
-                          f"(default: {exp_dir / 'model.avg.pt'})")
     save_package(out, average_state_dicts(states, [str(found[e]) for e in epochs]), meta.replace(extra={"epochs": epochs, "metric": metric,
                                                                         "averaged": True}))
     log.info("Done averaging %d checkpoint(s) (epochs %s, best by %s) into %s", len(epochs),
              " ".join(map(str, epochs)), metric, out)
     return out
+
+
+# The files of the exp dir that the run itself writes (docs/training.md): config.yaml (the record
+# of what was trained; --out e/config.yaml replaced it by a zip, with exit 0),
+# model.pt (the best epoch, re-packed by a re-run: an average written there would be replaced),
+# the logs (train_runs.tsv is the time the budget and asr.sh's train_seconds add up) and the lock.
+RUN_FILES = ("config.yaml", "model.pt", "log/train.log", "log/curves.csv", str(RUNS_FILE), LOCK_NAME)
+
+
+def _refuse_run_file(out: Path, exp_dir: Path) -> None:
+    """AsrkitError when ``out`` is a checkpoint's name or one of :data:`RUN_FILES` of ``exp_dir``
+    (checked before any checkpoint is read: the run's own files are never written)."""
+    where = out.resolve()
+    if out.parent.resolve() == (exp_dir / "checkpoints").resolve() and ckpt.checkpoint_name(out.name):
+        # A packed model under a checkpoint's name replaced it (that epoch lost to a resume,
+        # and the next asrkit-average, or the packing at the end of training, failed on it).
+        raise AsrkitError(f"--out {out}: that is where the run's checkpoints go; write the averaged model elsewhere "
+                          f"(default: {exp_dir / 'model.avg.pt'})")
+    for name in RUN_FILES:
+        if where == (exp_dir / name).resolve():
+            raise AsrkitError(f"--out {out}: that is the run's own {name}; write the averaged model elsewhere "
+                              f"(default: {exp_dir / 'model.avg.pt'})")
 
 
 def _same_model(path: Path, config, meta, first_path: Path, first_config, first_meta) -> None:

@@ -25,7 +25,7 @@ import yaml
 
 from asrkit.features.fbank import FbankConfig
 from asrkit.models.config import LASConfig, LMConfig
-from asrkit.utils.config import Wording, from_dict, load_yaml_mapping, non_finite, parse_yaml, to_dict
+from asrkit.utils.config import ConfigError, Wording, from_dict, load_yaml_mapping, non_finite, parse_yaml, to_dict
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.logging import get_logger
 
@@ -161,6 +161,44 @@ REMOVED = {
 }
 
 
+# Upper bounds no real use comes near (as asrkit.decoding.config's). Only NaN and inf were
+# refused, and a huge finite value passed the check and broke training later: optim.lr 1e300
+# overflowed float32 at the first optimizer step (a RuntimeError traceback, asrkit-train-lm's
+# --lr too), weight_decay the same; eps 1e300 made every update 0 and final_lr_ratio 1e300 grew
+# the rate past float32 mid-run; training.max_epochs 1e30 (an int) trained "done about never".
+# - The learning rate: a thousand times Adadelta's usual 1.0 (Adam's is 1e-3). With betas < 1
+#   the bias correction multiplies it by at most ~1e16, far inside float32.
+MAX_LR = 1e3
+# - eps and the L2 weight decay: usually 1e-8..1e-6 and 0..1e-2; past 1 they outweigh the
+#   gradient itself and the model learns nothing.
+MAX_EPS = 1.0
+MAX_WEIGHT_DECAY = 1.0
+# - Counts of epochs (max_epochs, patience, keep_best, the teacher-forcing decay): a million.
+MAX_EPOCHS = 10 ** 6
+# - Counts of steps, batches, frames and utterances: a billion (a million epochs of a thousand
+#   batches; a batch of 30000 frames is usual).
+MAX_COUNT = 10 ** 9
+# - The LM's sentences per batch and tokens per sentence: a million.
+MAX_LM_TOKENS = 10 ** 6
+# - The time budget: 1e8 s, three years.
+MAX_TIME_S = 1e8
+# - SpecAugment's masks per utterance (2 to ~20 in the literature; each is a pass over the batch,
+#   so 1e9 of them hung the first step) and their widths and time warp in frames or bins (a
+#   width past float32 overflowed in torch.clamp).
+MAX_SPECAUG_MASKS = 1000
+MAX_SPECAUG_WIDTH = 10 ** 6
+
+
+def _num(x) -> str:
+    return f"{x:g}" if isinstance(x, float) else str(x)  # an int as typed: 10**30 is no 1e+30
+
+
+def _too_large(bounds: Iterable[Tuple[str, Any, Any]]) -> List[str]:
+    """``name must be at most bound, got value`` for each ``(name, value, bound)`` over its bound."""
+    return [f"{name} must be at most {_num(bound)}, got {_num(value)}" for name, value, bound in bounds
+            if value > bound]
+
+
 def _parse_override(item: str) -> tuple:
     if "=" not in item:
         raise AsrkitError(f"--set {item!r}: expected section.key=value, e.g. training.max_epochs=3")
@@ -174,8 +212,40 @@ def _parse_override(item: str) -> tuple:
     return path, value
 
 
-def build_config(raw: Optional[Dict[str, Any]], overrides: Iterable[str] = (), where: str = "config") -> TrainConfig:
-    """A TrainConfig from a YAML mapping plus ``section.key=value`` overrides (applied last)."""
+def build_config(raw: Optional[Dict[str, Any]], overrides: Iterable[str] = (), where: str = "config",
+                 labels: Optional[Dict[str, str]] = None) -> TrainConfig:
+    """A TrainConfig from a YAML mapping plus ``section.key=value`` overrides (applied last).
+
+    An error that an override brings in names it, not ``where``: ``--set
+    model.listener.hidden=abc`` was reported as ``conf/train.yaml: model.listener.hidden: expected
+    a number`` though the file says 128. ``labels`` names an override set by another option
+    (``{"training.seed=5": "--seed 5"}``); the rest are named ``--set 'section.key=value'``.
+    """
+    overrides = list(overrides)
+    try:
+        return _build_config(raw, overrides, where)
+    except AsrkitError as e:
+        message = str(e)
+        culprit = _culprit(raw, overrides, where, message) if message.startswith(f"{where}: ") else None
+        if culprit is None:
+            raise
+        label = (labels or {}).get(culprit, f"--set {culprit!r}")
+        raise ConfigError(f"{label}: {message[len(where) + 2:]}") from None
+
+
+def _culprit(raw: Optional[Dict[str, Any]], overrides: List[str], where: str, message: str) -> Optional[str]:
+    """The override with which ``message`` first appears, applying them in order; None when the
+    file alone gives it (or when no prefix gives it: options at fault together)."""
+    for i in range(len(overrides) + 1):
+        try:
+            _build_config(raw, overrides[:i], where)
+        except AsrkitError as e:
+            if str(e) == message:
+                return overrides[i - 1] if i else None
+    return None
+
+
+def _build_config(raw: Optional[Dict[str, Any]], overrides: Iterable[str], where: str) -> TrainConfig:
     raw = dict(raw or {})
     for item in overrides:
         path, value = _parse_override(item)
@@ -216,6 +286,30 @@ def validate(cfg: TrainConfig, where: str = "config") -> None:
                           f"max_time {t.max_time:g}")
     if o.accum_grad < 1 or o.lr <= 0 or o.warmup_steps < 0:
         raise AsrkitError(f"{where}: optim: accum_grad must be >= 1, lr > 0 and warmup_steps >= 0")
+    # final_lr_ratio is where warmup_linear decays to: past 1 it is no decay but a rise.
+    too_large = _too_large([("optim.lr", o.lr, MAX_LR), ("optim.eps", o.eps, MAX_EPS),
+                            ("optim.weight_decay", o.weight_decay, MAX_WEIGHT_DECAY),
+                            ("optim.final_lr_ratio", o.final_lr_ratio, 1),
+                            ("optim.warmup_steps", o.warmup_steps, MAX_COUNT),
+                            ("optim.accum_grad", o.accum_grad, MAX_COUNT),
+                            ("batching.max_frames", b.max_frames, MAX_COUNT),
+                            ("batching.max_batch_size", b.max_batch_size, MAX_COUNT),
+                            ("training.max_epochs", t.max_epochs, MAX_EPOCHS),
+                            ("training.patience", t.patience, MAX_EPOCHS),
+                            ("training.keep_best", t.keep_best, MAX_EPOCHS),
+                            ("training.teacher_forcing_decay_epochs", t.teacher_forcing_decay_epochs, MAX_EPOCHS),
+                            ("training.max_time", t.max_time, MAX_TIME_S),
+                            ("training.log_interval", t.log_interval, MAX_COUNT),
+                            ("training.max_bad_steps", t.max_bad_steps, MAX_COUNT),
+                            ("training.num_plots", t.num_plots, MAX_COUNT)])
+    s = cfg.model.specaug
+    if s is not None:
+        too_large += _too_large([(f"model.specaug.{k}", getattr(s, k), MAX_SPECAUG_MASKS)
+                                 for k in ("freq_masks", "time_masks")])
+        too_large += _too_large([(f"model.specaug.{k}", getattr(s, k), MAX_SPECAUG_WIDTH)
+                                 for k in ("freq_width", "time_width", "time_warp")])
+    if too_large:
+        raise AsrkitError(f"{where}: {'; '.join(too_large)}")
     # torch's optimizers refuse these with a ValueError (a traceback) only once the data is read;
     # a negative final_lr_ratio would silently turn the decay into gradient ascent, and a
     # negative grad_clip silently switch clipping off (0 is the documented way).
@@ -238,9 +332,11 @@ def validate(cfg: TrainConfig, where: str = "config") -> None:
         raise AsrkitError(f"{where}: training.best_metric valid_cer needs training.valid_cer: true")
     if t.max_time < 0:
         raise AsrkitError(f"{where}: training.max_time must be >= 0 seconds (0: no budget), got {t.max_time:g}")
-    if t.max_epochs < 1 or t.keep_best < 1 or t.patience < 0 or t.log_interval < 1 or t.max_bad_steps < 1:
+    # num_plots -5 and teacher_forcing_decay_epochs -1 were taken as 0 without a word.
+    if t.max_epochs < 1 or t.keep_best < 1 or t.patience < 0 or t.log_interval < 1 or t.max_bad_steps < 1 \
+            or t.num_plots < 0 or t.teacher_forcing_decay_epochs < 0:
         raise AsrkitError(f"{where}: training: max_epochs, keep_best, log_interval and max_bad_steps must be >= 1, "
-                          f"patience >= 0")
+                          f"patience, num_plots and teacher_forcing_decay_epochs >= 0")
     if not (0 <= t.teacher_forcing_start <= 1 and 0 <= t.teacher_forcing_end <= 1):
         raise AsrkitError(f"{where}: training.teacher_forcing_start/end must be in [0, 1]")
     if t.device not in ("auto", "cpu", "cuda"):
@@ -273,11 +369,12 @@ def _fits_a_seed(seed: int) -> bool:
     return -2**63 <= seed < 2**63
 
 
-def load_config(path: Optional[str], overrides: Iterable[str] = ()) -> TrainConfig:
+def load_config(path: Optional[str], overrides: Iterable[str] = (),
+                labels: Optional[Dict[str, str]] = None) -> TrainConfig:
     raw: Dict[str, Any] = {}
     if path is not None:
         raw = load_yaml_mapping(path, "sections (model:, optim:, batching:, training:, finetune:)")
-    return build_config(raw, overrides, where=str(path) if path else "config")
+    return build_config(raw, overrides, where=str(path) if path else "config", labels=labels)
 
 
 def dump_config(cfg: TrainConfig) -> str:
@@ -351,6 +448,14 @@ class LMTrainConfig:
                               f">= 0, got {self.patience} and {self.grad_clip:g}")
         if not 0 <= self.dev_ratio < 1:
             raise AsrkitError(f"{where}: dev_ratio must be in [0, 1), got {self.dev_ratio}")
+        # The bounds of asrkit-train's options (above): --lr 1e300 was a float32 overflow traceback
+        # at the first step. A sentence or a batch of a million tokens or sentences is no longer
+        # a cap on memory.
+        too_large = _too_large([("lr", self.lr, MAX_LR), ("max_epochs", self.max_epochs, MAX_EPOCHS),
+                                ("patience", self.patience, MAX_EPOCHS), ("batch_size", self.batch_size, MAX_LM_TOKENS),
+                                ("max_len", self.max_len, MAX_LM_TOKENS)])
+        if too_large:
+            raise AsrkitError(f"{where}: {'; '.join(too_large)}")
 
     def to_dict(self) -> Dict[str, Any]:
         return to_dict(self)

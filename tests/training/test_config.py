@@ -63,6 +63,29 @@ def test_yaml_sections_and_overrides(tmp_path):
     # torch.manual_seed's OverflowError came as a traceback, after the data was read
     ({}, ["training.seed=100000000000000000000000"],
      "training.seed must be a 64-bit integer (-2**63 <= seed < 2**63), got 100000000000000000000000"),
+    # a huge finite value passed the checks above and broke training later: lr 1e300 overflowed
+    # float32 at the first optimizer step (a traceback), weight_decay the same, eps 1e300 made every
+    # update 0, max_epochs 1e30 trained "done about never"; num_plots -5 silently made no plots
+    ({}, ["optim.lr=1e300"], "--set 'optim.lr=1e300': optim.lr must be at most 1000, got 1e+300"),
+    ({}, ["optim.eps=1e300", "optim.weight_decay=1e300"],
+     "optim.eps must be at most 1, got 1e+300; optim.weight_decay must be at most 1, got 1e+300"),
+    ({}, ["optim.scheduler=warmup_linear", "optim.final_lr_ratio=1e300"],
+     "optim.final_lr_ratio must be at most 1, got 1e+300"),
+    ({}, ["optim.warmup_steps=1e30"],
+     "optim.warmup_steps must be at most 1000000000, got 1000000000000000019884624838656"),
+    ({}, ["training.max_epochs=1e30"],
+     "training.max_epochs must be at most 1000000, got 1000000000000000019884624838656"),
+    ({}, ["training.patience=10000000", "training.keep_best=10000000"],
+     "training.patience must be at most 1000000, got 10000000; training.keep_best must be at most 1000000"),
+    ({}, ["training.max_time=1e300"], "training.max_time must be at most 1e+08, got 1e+300"),
+    ({}, ["batching.max_frames=1e30"], "batching.max_frames must be at most 1000000000"),
+    ({}, ["training.num_plots=-5"], "patience, num_plots and teacher_forcing_decay_epochs >= 0"),
+    ({}, ["training.teacher_forcing_decay_epochs=-1"], "patience, num_plots and teacher_forcing_decay_epochs >= 0"),
+    # 1e9 masks: one pass over the batch each, the first step never ended
+    ({"model": {"specaug": {"time_masks": 1000000000}}}, [],
+     "model.specaug.time_masks must be at most 1000, got 1000000000"),
+    ({"model": {"specaug": {"time_warp": 10**40}}}, [],
+     "model.specaug.time_warp must be at most 1000000, got 1" + "0" * 40),
     # a --set value is one line of error too (PyYAML's message spans five lines, with a caret)
     ({}, ["training.max_epochs=[1"], "--set 'training.max_epochs=[1': value: not valid YAML: expected ',' or ']', "
                                      "but got '<stream end>' (while parsing a flow sequence)"),
@@ -74,6 +97,33 @@ def test_yaml_sections_and_overrides(tmp_path):
 def test_bad_config_is_a_clear_error(raw, overrides, message):
     with pytest.raises(AsrkitError, match=re.escape(message)):
         build_config(raw, overrides)
+
+
+def test_the_largest_sane_values_load():
+    cfg = build_config({}, ["optim.lr=1000", "optim.eps=1", "optim.weight_decay=1", "optim.final_lr_ratio=1",
+                            "training.max_epochs=1000000", "training.num_plots=0", "model.specaug={time_masks: 1000}"])
+    assert cfg.optim.lr == 1000 and cfg.training.max_epochs == 10**6 and cfg.model.specaug.time_masks == 1000
+
+
+def test_an_error_an_override_brings_in_names_it(tmp_path):
+    """--set model.listener.hidden=abc was 'conf.yaml: model.listener.hidden: expected a number (int),
+    got 'abc'' though the file says 128; --seed 10**23 'conf.yaml: training.seed must be ...'."""
+    conf = tmp_path / "conf.yaml"
+    conf.write_text("model: {listener: {hidden: 128}}\ntraining: {max_epochs: 3}\n")
+    with pytest.raises(AsrkitError, match=re.escape("--set 'model.listener.hidden=abc': model.listener.hidden: "
+                                                    "expected a number (int), got 'abc'")) as e:
+        load_config(str(conf), ["training.max_epochs=4", "model.listener.hidden=abc"])
+    assert str(conf) not in str(e.value)
+    seed = "training.seed=100000000000000000000000"
+    with pytest.raises(AsrkitError, match=r"^--seed 100000000000000000000000: training.seed must be a 64-bit"):
+        load_config(str(conf), [seed], {seed: "--seed 100000000000000000000000"})
+    # an error of the file itself is still the file's, whatever the command line sets beside it
+    conf.write_text("model: {listener: {hidden: abc}}\n")
+    with pytest.raises(AsrkitError, match=re.escape(f"{conf}: model.listener.hidden: expected a number (int)")):
+        load_config(str(conf), ["training.max_epochs=4"])
+    conf.write_text("optim: {lr: 1e300}\n")
+    with pytest.raises(AsrkitError, match=re.escape(f"{conf}: optim.lr must be at most 1000")):
+        load_config(str(conf), ["training.max_epochs=4"])
 
 
 def test_bad_set_value_is_one_line():
@@ -103,6 +153,10 @@ def test_a_set_value_builds_only_plain_data(tmp_path):
     ("patience", -1, r"^command line: patience \(0: never stop early\) and grad_clip \(0: no clipping\) must be >= 0, "
                      r"got -1 and 5$"),
     ("grad_clip", -1.0, r"must be >= 0, got 3 and -1$"),
+    # --lr 1e300 passed and overflowed float32 at the first step (a traceback)
+    ("lr", 1e300, r"^command line: lr must be at most 1000, got 1e\+300$"),
+    ("max_epochs", 10**30, r"^command line: max_epochs must be at most 1000000, got 10{30}$"),
+    ("batch_size", 10**7, r"^command line: batch_size must be at most 1000000, got 10000000$"),
 ])
 def test_lm_config_checks_what_the_command_line_sets(field, value, message):
     from asrkit.training.config import LMTrainConfig

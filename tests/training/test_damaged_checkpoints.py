@@ -171,6 +171,26 @@ def test_average_never_writes_over_a_checkpoint(trained, tmp_path):
     assert code == 0, err  # another name in that directory is not a checkpoint's
 
 
+def test_average_never_writes_over_the_runs_own_files(trained, tmp_path):
+    """--out e/config.yaml replaced the run's config with a zip, exit 0 (only checkpoints/ was
+    protected); model.pt (the best epoch) and the logs are the run's too. Refused before any
+    checkpoint is read; model.avg.pt and other names beside them stay allowed."""
+    exp = _copy(trained, tmp_path)
+    shutil.copy(trained / "model.pt", exp / "model.pt")
+    for name in ("config.yaml", "model.pt", "log/train.log", "log/train_runs.tsv"):
+        target = exp / name
+        before = target.read_bytes()
+        code, err = _run_inproc("average", "--num", "2", "--out", target, exp)
+        assert code == 1 and f"--out {target}: that is the run's own {name}; write the averaged model elsewhere" in err
+        assert target.read_bytes() == before
+    # the same file by another path: through a link to the exp dir and a detour
+    (tmp_path / "link").symlink_to(exp)
+    code, err = _run_inproc("average", "--num", "2", "--out", tmp_path / "link" / "log" / ".." / "config.yaml", exp)
+    assert code == 1 and "that is the run's own config.yaml" in err
+    code, err = _run_inproc("average", "--num", "2", "--out", exp / "model.e2.pt", exp)
+    assert code == 0, err
+
+
 def test_train_state_keys_are_the_trainers():
     from dataclasses import fields
 

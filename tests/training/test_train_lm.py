@@ -194,3 +194,30 @@ def test_a_text_with_no_line_break_is_refused_at_once():
 
     with pytest.raises(AsrkitError, match=r"^/dev/zero:1: a NUL byte in a line over 1 MiB long with no line break"):
         read_sentences("/dev/zero", "auto")
+
+
+def test_a_text_the_tokenizer_knows_nothing_of_is_refused(tmp_path):
+    """Lower-case text with an upper-case tokenizer: every word <unk>, one warning, exit 0 and an
+    lm.pt that learnt nothing. asrkit-align's rule: when no sentence has a token the tokenizer
+    knows, an error naming the likely cause; a text with some known sentences still trains."""
+    from asrkit.text.train_tokenizer import TokenizerConfig, train_tokenizer
+
+    (tmp_path / "lang").mkdir()
+    tok = train_tokenizer(["HELLO WORLD", "YES NO"], TokenizerConfig(model_type="char"))
+    (tmp_path / "lang" / "tokens.model").write_bytes(tok.to_bytes())
+    (tmp_path / "text").write_text("u1 hello world\nu2 yes no\nu3 no\n")
+    code, err = _run_inproc("train-lm", "--lang-dir", tmp_path / "lang", "--max-epochs", "1", "--device", "cpu",
+                            tmp_path / "text", tmp_path / "lm")
+    assert code == 1 and (f"{tmp_path}/text: the tokenizer {tmp_path}/lang/tokens.model knows no token of any of "
+                          f"the 3 sentences (every word became <unk>), so the LM would learn nothing: the text is "
+                          f"lower case and the tokens upper case; upper-case the text and train again") in err, err
+    assert not (tmp_path / "lm" / "lm.pt").exists()
+    (tmp_path / "text").write_text("u1 привет\nu2 мир\n")
+    code, err = _run_inproc("train-lm", "--lang-dir", tmp_path / "lang", "--max-epochs", "1", "--device", "cpu",
+                            tmp_path / "text", tmp_path / "lm2")
+    assert code == 1 and "the text and the tokenizer share no characters" in err, err
+    (tmp_path / "text").write_text("u1 hello world\nu2 YES NO\nu3 NO\nu4 YES\n")
+    code, err = _run_inproc("train-lm", "--lang-dir", tmp_path / "lang", "--max-epochs", "1", "--device", "cpu",
+                            "--valid-text", tmp_path / "text", tmp_path / "text", tmp_path / "lm3")
+    assert code == 0, err
+    assert (tmp_path / "lm3" / "lm.pt").exists()
