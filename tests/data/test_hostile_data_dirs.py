@@ -7,7 +7,6 @@ import re
 import shutil
 
 import pytest
-from an4_data import make_an4_data_dir
 
 from asrkit.data.datadir import DataDir
 from asrkit.data.fix import fix_data_dir
@@ -19,20 +18,6 @@ from user_corpus import make_user_corpus
 
 def _errors(path, **kw):
     return [str(p) for p in validate_data_dir(path, **kw) if p.is_error]
-
-
-@pytest.fixture(scope="module")
-def an4_clean(an4_root, tmp_path_factory):
-    d = tmp_path_factory.mktemp("an4") / "test"
-    make_an4_data_dir(an4_root, d, "test")
-    return d
-
-
-@pytest.fixture
-def an4_dir(an4_clean, tmp_path):
-    d = tmp_path / "test"
-    shutil.copytree(an4_clean, d)
-    return d
 
 
 # D6 ------------------------------------------------------------------------------------------

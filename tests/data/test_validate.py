@@ -1,26 +1,7 @@
 """asrkit-validate-data-dir on a real AN4 data dir: clean passes, each kind of damage is named file:line."""
 from __future__ import annotations
 
-import shutil
-
-import pytest
-from an4_data import make_an4_data_dir
-
 from asrkit.data.validate import validate_data_dir
-
-
-@pytest.fixture(scope="module")
-def an4_clean(an4_root, tmp_path_factory):
-    d = tmp_path_factory.mktemp("an4") / "test"
-    make_an4_data_dir(an4_root, d, "test")
-    return d
-
-
-@pytest.fixture
-def an4_dir(an4_clean, tmp_path):
-    d = tmp_path / "test"
-    shutil.copytree(an4_clean, d)
-    return d
 
 
 def errors(d, **kw):
