@@ -192,7 +192,8 @@ def test_stage_0_run_again_on_a_changed_corpus_remakes_what_depends_on_it(tmp_pa
     proc = run_sh(args, cwd=recipe, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
     for s in ("train", "dev", "test"):
-        assert f"stage 1: data/{s} or the feature options changed since dump/{s} was made: making it again" in proc.stderr
+        assert (f"stage 1: data/{s} (its tables or audio) or the feature options changed since dump/{s} was made: "
+                f"making it again") in proc.stderr
         assert set(read_table(recipe / "dump" / s / "utt2spk")) == set(read_table(recipe / "data" / s / "utt2spk"))
     assert before - set(read_table(recipe / "dump/train/utt2spk"))
     assert "stage 2: data/train/text changed since data/lang_char was trained: training it again" in proc.stderr
@@ -207,6 +208,38 @@ def test_stage_0_run_again_on_a_changed_corpus_remakes_what_depends_on_it(tmp_pa
     assert ("stage 4: exp/train_char was trained on other data: dump/train, dump/dev or data/lang_char changed "
             "since (stage 0 or 1 run again?); delete exp/train_char to train on the new data, or give another "
             "--tag") in proc.stderr
+
+
+def test_audio_changed_in_place_remakes_its_features(tmp_path, an4_root):
+    """A recording replaced under its own name (repaired after stage 1 skipped it, or written
+    again by a data prep, as FSDD's stage 0 does) left every table as it was, so stage 1 kept
+    the features of the old audio as done. Its marker now records each audio file's size and
+    time: that set's features are made again, the others' kept."""
+    import kaldiio
+
+    recipe = new_recipe(tmp_path)
+    corpus = tmp_path / "corpus"
+    make_user_corpus(an4_root, corpus, 24)
+    set_option(recipe / "local/data.sh", "audio_subdir", "audio")
+    set_option(recipe / "local/data.sh", "transcripts", "prompts.txt")
+    set_option(recipe / "local/data.sh", "dev_fraction", "0.1")
+    set_option(recipe / "local/data.sh", "test_fraction", "0.1")
+    args = ["./run.sh", "--corpus-root", str(corpus), "--stop-stage", "1", "--nj", "1"]
+    run_sh(args, cwd=recipe)
+    utt, path = sorted(read_table(recipe / "data/test/wav.scp").items())[0]
+    before = kaldiio.load_scp(str(recipe / "dump/test/feats.scp"))[utt].copy()
+    # another take under the same name (the corpus holds links to the shared AN4: replace the link)
+    other = next(p for p in sorted((corpus / "audio").glob("*.wav")) if p != Path(path))
+    Path(path).unlink()
+    shutil.copy(os.path.realpath(other), path)
+    again = args[:1] + ["--stage", "1"] + args[3:]
+    proc = run_sh(again, cwd=recipe)
+    assert ("stage 1: data/test (its tables or audio) or the feature options changed since dump/test was made: "
+            "making it again") in proc.stderr, proc.stderr[-3000:]
+    assert "stage 1: dump/train done already" in proc.stderr and "stage 1: dump/dev done already" in proc.stderr
+    after = kaldiio.load_scp(str(recipe / "dump/test/feats.scp"))[utt]
+    assert after.shape != before.shape or not (after == before).all()
+    assert "stage 1: dump/test done already" in run_sh(again, cwd=recipe).stderr
 
 
 def test_template_lm_config_loads():

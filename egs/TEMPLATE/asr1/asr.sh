@@ -195,6 +195,15 @@ fingerprint() {
   local f
   for f in "$@"; do if [ -f "$f" ]; then printf '%s\n' "$f"; cat "$f"; fi; done | cksum | awk '{ print $1 "-" $2 }'
 }
+# audio_stamp <wav.scp>: a checksum of the size and modification time of each audio file the
+# table names by path ('cmd |' entries count by their text, in fingerprint): a recording repaired
+# in place after stage 1 skipped it, or written again under its name (FSDD's stage 0 makes
+# data/wav/ anew), changes it, so features of the old audio are not kept as done.
+audio_stamp() {
+  [ -f "$1" ] || { echo none; return 0; }
+  awk '{ sub(/^[^ \t]+[ \t]+/, ""); sub(/[ \t\r]+$/, ""); if ($0 !~ /\|$/ && $0 != "-") print }' "$1" \
+    | tr '\n' '\0' | { xargs -0 -r stat -L -c '%s %.9Y %n' 2>&1 || true; } | cksum | awk '{ print $1 "-" $2 }'
+}
 # up_to_date <marker> <inputs>: the marker is there and was written for these inputs (an empty
 # one, from before markers recorded their inputs, is trusted as before).
 up_to_date() { [ -f "$1" ] && { [ ! -s "$1" ] || [ "$(cat "$1")" = "$2" ]; }; }
@@ -219,7 +228,7 @@ averages() {
 if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
   current_stage=1
   if [ -n "$speed_perturb_factors" ] && [ "$feats_type" = fbank ]; then
-    sp_inputs="$(fingerprint "data/$train_set"/{wav.scp,segments,text,utt2spk,spk2utt,utt2dur,reco2dur}) $speed_perturb_factors $speed_perturb_method"
+    sp_inputs="$(fingerprint "data/$train_set"/{wav.scp,segments,text,utt2spk,spk2utt,utt2dur,reco2dur}) $(audio_stamp "data/$train_set/wav.scp") $speed_perturb_factors $speed_perturb_method"
     # (The copy's own record: a train set changed since is copied again, and so its features redone.)
     if [ ! -s "data/$feats_train_set/.made_from" ] || [ "$(cat "data/$feats_train_set/.made_from")" != "$sp_inputs" ]; then
       log "stage 1: speed perturbation ($speed_perturb_factors) of data/$train_set -> data/$feats_train_set"
@@ -233,12 +242,14 @@ if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
     out=$dumpdir/$set
     kind=fbank
     [ "$feats_type" = raw ] && [ "$set" = "$feats_train_set" ] && kind=raw
-    inputs="$(fingerprint "data/$set"/{wav.scp,segments,text,utt2spk,spk2utt} "$fbank_config") $kind $fbank_args"
+    # (.made_from: a speed-perturbed copy's own inputs, its source audio's stamp included, which
+    # its 'sox ... |' entries do not show)
+    inputs="$(fingerprint "data/$set"/{wav.scp,segments,text,utt2spk,spk2utt,.made_from} "$fbank_config") $(audio_stamp "data/$set/wav.scp") $kind $fbank_args"
     if up_to_date "$out/.done" "$inputs"; then log "stage 1: $out done already"; continue; fi
     if [ -f "$out/.done" ]; then
       # e.g. stage 0 run again on a changed corpus: the old features would train or test on the
       # old sets (an utterance now in test still in train).
-      log "stage 1: data/$set or the feature options changed since $out was made: making it again"
+      log "stage 1: data/$set (its tables or audio) or the feature options changed since $out was made: making it again"
       rm -rf "$out"
     fi
     if [ "$feats_type" = raw ] && [ "$set" = "$feats_train_set" ]; then
@@ -342,8 +353,9 @@ if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
   current_stage=4
   # What the model is trained on; recorded when its training starts. A model of other data is
   # never taken as done, nor resumed on this data: that is for the user to decide.
-  train_inputs=$(fingerprint "$dumpdir/$feats_train_set"/{feats.scp,wav.scp,segments,text,cmvn.ark} \
-    "$dumpdir/$valid_set"/{feats.scp,text} "$lang/tokens.txt")
+  # (the dump dirs' .done: what their features were made from, the audio's stamp included)
+  train_inputs=$(fingerprint "$dumpdir/$feats_train_set"/{feats.scp,wav.scp,segments,text,cmvn.ark,.done} \
+    "$dumpdir/$valid_set"/{feats.scp,text,.done} "$lang/tokens.txt")
   if [ -s "$exp/train_inputs" ] && [ "$(cat "$exp/train_inputs")" != "$train_inputs" ]; then
     die "stage 4: $exp was trained on other data: $dumpdir/$feats_train_set, $dumpdir/$valid_set or $lang changed since (stage 0 or 1 run again?); delete $exp to train on the new data, or give another --tag"
   fi
@@ -394,7 +406,7 @@ if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
     dir=$exp/decode_${set}_$decode_name
     # The decoding options are inputs too: another --decode-args, --lm-weight, config or LM
     # decodes again rather than passing the old numbers off under the new command line.
-    dec_inputs="$(fingerprint "$dumpdir/$set/feats.scp" "$dumpdir/$set/text" "$decode_config" \
+    dec_inputs="$(fingerprint "$dumpdir/$set/feats.scp" "$dumpdir/$set/text" "$dumpdir/$set/.done" "$decode_config" \
       ${lm_opts[@]:+"$lmexp/lm.pt"}) $model $decode_args ${lm_opts[*]}"
     if up_to_date "$dir/.done" "$dec_inputs"; then log "stage 5: $dir done already"; continue; fi
     note=
