@@ -2,6 +2,7 @@
 in-process speed perturbation, AN4's voices at 8 kHz, and local/loso.sh (leave-one-speaker-out)."""
 from __future__ import annotations
 
+import io
 import re
 import subprocess
 import wave
@@ -449,6 +450,8 @@ def test_fsdd_speakers_of_another_corpus_and_extra_files(recipe_dir, fsdd_root, 
     ("header-only", "3_lucas_1.wav: empty WAV/PCM_16 audio (no samples)"),
     ("truncated", "3_lucas_1.wav: truncated WAV file (header promises"),
     ("dangling link", "3_lucas_1.wav: no such file"),
+    ("silent", "3_lucas_1.wav: digital silence (every sample 0): no spoken digit in it"),
+    ("cancelling stereo", "; keep one channel of that file (e.g. sox in.wav out.wav remix 1) and run again"),
 ])
 def test_fsdd_broken_recording_is_one_line_naming_it(recipe_dir, fsdd_root, tmp_path, breakage, message):
     """A header-only or truncated recording was taken as it was: the text said THREE where the
@@ -468,6 +471,17 @@ def test_fsdd_broken_recording_is_one_line_naming_it(recipe_dir, fsdd_root, tmp_
             w.setframerate(8000)
     elif breakage == "truncated":
         bad.write_bytes(good[:1000])
+    elif breakage in ("silent", "cancelling stereo"):
+        # zeros pass every reader's check, and the noise joined between digits looked like speech;
+        # a stereo pair that cancels was refused with advice to use an option the script lacks
+        with wave.open(io.BytesIO(good), "rb") as w:
+            x = np.frombuffer(w.readframes(w.getnframes()), "<i2")
+        channels = [np.zeros_like(x)] if breakage == "silent" else [x, -x]
+        with wave.open(str(bad), "wb") as w:
+            w.setnchannels(len(channels))
+            w.setsampwidth(2)
+            w.setframerate(8000)
+            w.writeframes(np.stack(channels, 1).astype("<i2").tobytes())
     else:
         bad.symlink_to(tmp_path / "nowhere.wav")
     proc = run_sh(["local/data.sh", "--fsdd-root", str(corpus), "--test-speakers", "lucas",

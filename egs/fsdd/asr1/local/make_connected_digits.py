@@ -59,7 +59,14 @@ def read_wav(path: Path) -> np.ndarray:
     """One recording as float32 in 16-bit sample units at RATE, mono: asrkit's reader (any
     sample rate, channel count and PCM width libsndfile reads; channels averaged) and its
     resampler. An empty, truncated, corrupt or unreadable file is a one-line error naming it."""
-    samples, rate = read_wav_source(str(path), str(path), pipes=False)
+    try:
+        samples, rate = read_wav_source(str(path), str(path), pipes=False)
+    except AsrkitError as e:
+        if "--channel" not in str(e):
+            raise
+        # the reader's advice names an option of asrkit's commands, which this script has not
+        raise AsrkitError(str(e).split("; choose one with --channel")[0] + "; keep one channel of that file "
+                          "(e.g. sox in.wav out.wav remix 1) and run again") from None
     what = []
     try:  # the reader averages the channels without a word: the warning says so
         with wave.open(str(path), "rb") as w:
@@ -76,6 +83,9 @@ def read_wav(path: Path) -> np.ndarray:
     # a word the audio does not hold.
     if len(samples) < FRAME:
         raise AsrkitError(f"{path}: {len(samples)} samples ({1000 * len(samples) / RATE:.0f} ms): too short to hold a spoken digit")
+    if not np.any(np.abs(samples) >= 1.0):
+        # no sample reaches one 16-bit step: the noise added between digits would pass for speech
+        raise AsrkitError(f"{path}: digital silence (every sample 0): no spoken digit in it")
     return samples.astype(np.float32, copy=False)
 
 
