@@ -415,7 +415,10 @@ def _check_audio(problems: List[Problem], d: DataDir, load, utt2spk: ScannedTabl
                 # The audio reader then failed on it per utterance, at feature extraction.
                 problems.append(Problem(str(wav.path), line.lineno, f"{p!r} is a directory, not an audio file"))
             elif st is not None and stat.S_ISREG(st.st_mode) and st.st_size == 0:
-                problems.append(Problem(str(wav.path), line.lineno, f"{p!r} is an empty file (0 bytes), not audio"))
+                # A warning: feature extraction skips and counts it, as any unreadable recording
+                # (Kaldi's 95 % rule), rather than the whole set stopping here.
+                problems.append(Problem(str(wav.path), line.lineno, f"{p!r} is an empty file (0 bytes), not audio; "
+                                        f"feature extraction will skip it", WARNING))
             elif st is None:
                 # Kaldi's wav-in-ark offset passed here (only the ark was looked at), but asrkit's
                 # audio reader opens a path or runs a 'cmd |': it then failed as 'no such file'.

@@ -166,9 +166,10 @@ REMOVED = {
 # overflowed float32 at the first optimizer step (a RuntimeError traceback, asrkit-train-lm's
 # --lr too), weight_decay the same; eps 1e300 made every update 0 and final_lr_ratio 1e300 grew
 # the rate past float32 mid-run; training.max_epochs 1e30 (an int) trained "done about never".
-# - The learning rate: a thousand times Adadelta's usual 1.0 (Adam's is 1e-3). With betas < 1
-#   the bias correction multiplies it by at most ~1e16, far inside float32.
-MAX_LR = 1e3
+# - The learning rate: what a float32 optimizer parameter can hold (float32 ends at 3.4e38).
+#   Inside that a rate that makes training diverge is the user's to try: training.max_bad_steps
+#   stops the run naming it (the tests make one diverge with 1e37).
+MAX_LR = 1e38
 # - eps and the L2 weight decay: usually 1e-8..1e-6 and 0..1e-2; past 1 they outweigh the
 #   gradient itself and the model learns nothing.
 MAX_EPS = 1.0

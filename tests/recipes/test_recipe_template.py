@@ -312,8 +312,12 @@ def test_local_data_sh_bad_inputs(tmp_path, an4_root):
     assert f"skipped 1: empty transcript: {speakers[-1]}/{victims[2].name}" in err
     assert "ERROR (asrkit-make-data-dir): " in err and "more than --max-skip-ratio 0.05" in err
     proc = run_sh(data_sh + ["--max-skip-ratio", "0.2"], cwd=recipe)
-    assert "Done 18 utterances out of 20 audio files, 1 audio without a transcript, 1 empty transcript" in proc.stderr
-    # (a .txt without its audio is not a transcript in this layout; with a transcript file it is:)
+    assert ("Done 18 utterances out of 20 audio files, 1 text file with no audio of its name beside it (a transcript "
+            "whose audio is missing, or a README), 1 audio without a transcript, 1 empty transcript") in proc.stderr
+    assert "skipped 1: text file with no audio of its name beside it" in proc.stderr \
+        and f"{speakers[-1]}/{victims[1].with_suffix('.txt').name}" in proc.stderr
+    # (the .txt left without its audio is named, and not held against the ratio, as it may be a
+    # README; a transcript file's line without audio is, as the skip above would have been:)
     prompts = corpus / "prompts.txt"
     prompts.write_text("".join(f"{p.relative_to(audio).with_suffix('')}\t{p.with_suffix('.txt').read_text().strip()}\n"
                                for p in sorted(audio.rglob("*.wav")) if p.with_suffix(".txt").is_file())
