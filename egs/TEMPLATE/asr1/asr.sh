@@ -195,6 +195,16 @@ fingerprint() {
   local f
   for f in "$@"; do if [ -f "$f" ]; then printf '%s\n' "$f"; cat "$f"; fi; done | cksum | awk '{ print $1 "-" $2 }'
 }
+# warnings <log glob>: say on the console how many warnings the jobs logged and the first one (a
+# skipped recording, digital silence): said only in the job logs, they went unseen.
+warnings() {
+  local n first
+  # shellcheck disable=SC2086  # the glob is meant to expand
+  n=$(cat $1 2>/dev/null | grep -c ' WARNING ' || true)
+  [ "$n" -gt 0 ] || return 0
+  first=$(cat $1 2>/dev/null | grep -m1 ' WARNING ' | sed 's/^.* WARNING //')
+  log "stage $current_stage: $n warning(s) in $1, the first: $first"
+}
 # audio_stamp <wav.scp>: a checksum of the size and modification time of each audio file the
 # table names by path ('cmd |' entries count by their text, in fingerprint): a recording repaired
 # in place after stage 1 skipped it, or written again under its name (FSDD's stage 0 makes
@@ -266,6 +276,7 @@ if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
       run "$out/log/cmvn.log" $train_cmd "$out/log/cmvn.log" bash -c "set -o pipefail; asrkit-compute-fbank \
         --config '$fbank_config' $fbank_args ${segments[*]} --max-bad-percent 5 --write-utt2num-frames '$out/utt2num_frames' \
         'scp:data/$set/wav.scp' ark:- | asrkit-compute-cmvn ark:- '$out/cmvn.ark'"
+      warnings "$out/log/cmvn.log"
       run "(above)" asrkit-fix-data-dir "$out"
       echo "$inputs" > "$out/.done"
       continue
@@ -285,6 +296,7 @@ if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
         --write-utt2num-frames "$out/data/utt2num_frames.JOB" \
         "scp:$split/JOB/wav.scp" "ark,scp:$dump_abs/$set/data/feats.JOB.ark,$dump_abs/$set/data/feats.JOB.scp"
     for i in $(seq "$n"); do cat "$out/data/feats.$i.scp"; done > "$out/feats.scp"
+    warnings "$out/log/fbank.*.log"
     nu=$(wc -l < "data/$set/utt2spk"); nf=$(wc -l < "$out/feats.scp")
     [ "$nf" -ge $(( nu - nu / 20 )) ] || die "stage 1 failed: features for only $nf of the $nu utterances" \
       "of data/$set, more than 5 % failed (Kaldi's rule) -- see $out/log/fbank.*.log"
