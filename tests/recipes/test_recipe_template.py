@@ -71,6 +71,18 @@ def set_option(script: Path, name: str, value: str) -> None:
     script.write_text(new)
 
 
+def user_recipe(tmp_path: Path, an4_root: Path):
+    """(a new recipe, its corpus): 24 AN4 recordings in a folder with a transcript file, 10 % dev and test."""
+    recipe = new_recipe(tmp_path)
+    corpus = tmp_path / "corpus"
+    make_user_corpus(an4_root, corpus, 24)
+    set_option(recipe / "local/data.sh", "audio_subdir", "audio")
+    set_option(recipe / "local/data.sh", "transcripts", "prompts.txt")
+    set_option(recipe / "local/data.sh", "dev_fraction", "0.1")
+    set_option(recipe / "local/data.sh", "test_fraction", "0.1")
+    return recipe, corpus
+
+
 @pytest.mark.slow
 def test_setup_makes_a_recipe_that_runs_end_to_end(tmp_path, an4_root):
     recipe = new_recipe(tmp_path)
@@ -169,13 +181,7 @@ def test_stage_0_run_again_on_a_changed_corpus_remakes_what_depends_on_it(tmp_pa
     set was still in dump/train, trained on and then scored as test. Each marker now records what
     its output was made from: features and tokenizer are made again, and stage 4 refuses a model
     trained on other data."""
-    recipe = new_recipe(tmp_path)
-    corpus = tmp_path / "corpus"
-    make_user_corpus(an4_root, corpus, 24)
-    set_option(recipe / "local/data.sh", "audio_subdir", "audio")
-    set_option(recipe / "local/data.sh", "transcripts", "prompts.txt")
-    set_option(recipe / "local/data.sh", "dev_fraction", "0.1")
-    set_option(recipe / "local/data.sh", "test_fraction", "0.1")
+    recipe, corpus = user_recipe(tmp_path, an4_root)
     args = ["./run.sh", "--corpus-root", str(corpus), "--stop-stage", "2", "--nj", "1"]
     run_sh(args, cwd=recipe)
     proc = run_sh(args[:1] + ["--stage", "1"] + args[3:], cwd=recipe)
@@ -217,13 +223,7 @@ def test_audio_changed_in_place_remakes_its_features(tmp_path, an4_root):
     time: that set's features are made again, the others' kept."""
     import kaldiio
 
-    recipe = new_recipe(tmp_path)
-    corpus = tmp_path / "corpus"
-    make_user_corpus(an4_root, corpus, 24)
-    set_option(recipe / "local/data.sh", "audio_subdir", "audio")
-    set_option(recipe / "local/data.sh", "transcripts", "prompts.txt")
-    set_option(recipe / "local/data.sh", "dev_fraction", "0.1")
-    set_option(recipe / "local/data.sh", "test_fraction", "0.1")
+    recipe, corpus = user_recipe(tmp_path, an4_root)
     args = ["./run.sh", "--corpus-root", str(corpus), "--stop-stage", "1", "--nj", "1"]
     run_sh(args, cwd=recipe)
     utt, path = sorted(read_table(recipe / "data/test/wav.scp").items())[0]
