@@ -375,18 +375,35 @@ class FeatureDataset(torch.utils.data.Dataset):
         utt = t.utt_id(i)
         return read_entry(parse_scp_value(utt, t.source(i), t.where(i)))
 
+    def _length_mismatch(self, i: int, frames: int) -> Optional[AsrkitError]:
+        if not self.exact_lengths or frames == self.table.num_frames[i]:
+            return None
+        # Batches are made from utt2num_frames, never from the features: a stale or foreign
+        # one made batches of any size (out of memory), left out utterances it called too long,
+        # and named CTC misfits by lengths the features do not have, all without a word.
+        table = Path(self.table.source_file).with_name("utt2num_frames")
+        return AsrkitError(f"{self.table.source_file}: utterance {self.table.utt_id(i)!r} has {frames} "
+                           f"frames, {table} says {int(self.table.num_frames[i])}: that utt2num_frames is not "
+                           f"of these features (write it again with asrkit-compute-fbank --write-utt2num-frames, "
+                           f"or remove it to have the lengths read from the features)")
+
+    def stale_length(self, i: int) -> Optional[AsrkitError]:
+        """The error for utterance ``i`` when its features are not as long as utt2num_frames says;
+        None when they are, or cannot be read (its batch says why). For the utterances batching
+        leaves out as too long, which no batch ever reads."""
+        if not self.exact_lengths:
+            return None
+        try:
+            return self._length_mismatch(i, self._features(i).shape[0])
+        except AsrkitError:
+            return None
+
     def _read(self, i: int) -> torch.Tensor:
         feats = self._features(i)
         check_trainable(feats, self.table.utt_id(i), self.table.source_file, self.idim)
-        if self.exact_lengths and feats.shape[0] != self.table.num_frames[i]:
-            # Batches are made from utt2num_frames, never from the features: a stale or foreign
-            # one made batches of any size (out of memory), left out utterances it called too long,
-            # and named CTC misfits by lengths the features do not have, all without a word.
-            table = Path(self.table.source_file).with_name("utt2num_frames")
-            raise AsrkitError(f"{self.table.source_file}: utterance {self.table.utt_id(i)!r} has {feats.shape[0]} "
-                              f"frames, {table} says {int(self.table.num_frames[i])}: that utt2num_frames is not "
-                              f"of these features (write it again with asrkit-compute-fbank --write-utt2num-frames, "
-                              f"or remove it to have the lengths read from the features)")
+        mismatch = self._length_mismatch(i, feats.shape[0])
+        if mismatch is not None:
+            raise mismatch
         if self.cmvn is not None:
             from asrkit.features.cmvn import apply_cmvn
 

@@ -29,6 +29,9 @@ from asrkit.utils.errors import AsrkitError
 from asrkit.utils.logging import get_logger, progress
 
 log = get_logger(__name__)
+# Utterances too long for batching.max_frames whose features are read at the start to tell a
+# stale utt2num_frames from real length (each a read of one utterance).
+MAX_LENGTHS_CHECKED = 100
 
 
 class LASTask:
@@ -53,8 +56,14 @@ class LASTask:
         self.sampler = BucketBatchSampler(train_set.table.num_frames, b.max_frames, b.max_batch_size,
                                           shuffle=b.shuffle, seed=cfg.training.seed, rank=rank,
                                           world_size=world_size)
-        if self.sampler.too_long:
-            ids = [train_set.table.utt_id(i) for i in self.sampler.too_long]
+        # The first of those too long are read (no batch ever will): a stale utt2num_frames is
+        # named as such, not passed off as utterances too long for max_frames.
+        stale = {i: e for i in self.sampler.too_long[:MAX_LENGTHS_CHECKED]
+                 for e in [train_set.stale_length(i)] if e is not None}
+        for e in stale.values():
+            log.warning("skipping %s", e)
+        ids = [train_set.table.utt_id(i) for i in self.sampler.too_long if i not in stale]
+        if ids:
             log.warning("%d training utterance(s) longer than batching.max_frames=%d are not trained on: %s%s "
                         "(all ids with -v)", len(ids), b.max_frames, " ".join(ids[:5]), " ..." if len(ids) > 5 else "")
             log.debug("too long for batching.max_frames: %s", " ".join(ids))
