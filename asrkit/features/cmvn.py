@@ -120,8 +120,10 @@ def check_stats(stats: np.ndarray, where: str = "CMVN stats") -> np.ndarray:
     return stats
 
 
-def cmvn_transform(stats: np.ndarray, norm_vars: bool = True, where: str = "CMVN stats") -> Tuple[np.ndarray, np.ndarray]:
-    """``(scale (D,), offset (D,))`` such that normalized = feats * scale + offset, as Kaldi's ApplyCmvn."""
+def cmvn_transform(stats: np.ndarray, norm_vars: bool = True, where: str = "CMVN stats",
+                   warn: bool = True) -> Tuple[np.ndarray, np.ndarray]:
+    """``(scale (D,), offset (D,))`` such that normalized = feats * scale + offset, as Kaldi's ApplyCmvn.
+    ``warn``: say when variances are floored (False where the stats were checked when loaded)."""
     stats = check_stats(stats, where)
     dim = stats.shape[1] - 1
     count = stats[0, dim]
@@ -132,7 +134,8 @@ def cmvn_transform(stats: np.ndarray, norm_vars: bool = True, where: str = "CMVN
         return np.ones(dim), -mean
     var = stats[1, :dim] / count - mean * mean
     if (var < VAR_FLOOR).any():
-        log.warning("%s: flooring variance of %d dims to %g", where, int((var < VAR_FLOOR).sum()), VAR_FLOOR)
+        if warn:
+            log.warning("%s: flooring variance of %d dims to %g", where, int((var < VAR_FLOOR).sum()), VAR_FLOOR)
         var = np.maximum(var, VAR_FLOOR)
     scale = 1.0 / np.sqrt(var)
     return scale, -mean * scale
@@ -152,8 +155,11 @@ def _normalize(feats: np.ndarray, scale: np.ndarray, offset: np.ndarray, name: s
 
 
 def apply_cmvn(feats: np.ndarray, stats: np.ndarray, norm_vars: bool = True, utt_id: str = "") -> np.ndarray:
-    """Normalize ``feats`` (T, D) with Kaldi ``stats`` (2, D+1): mean 0 (and variance 1); float32 out."""
-    scale, offset = cmvn_transform(stats, norm_vars)
+    """Normalize ``feats`` (T, D) with Kaldi ``stats`` (2, D+1): mean 0 (and variance 1); float32 out.
+
+    Per utterance, so floored variances are not said here (a training said so once per
+    utterance read): check the stats once where they are loaded (:func:`cmvn_transform`)."""
+    scale, offset = cmvn_transform(stats, norm_vars, warn=False)
     if feats.ndim != 2 or feats.shape[1] != scale.shape[0]:
         raise AsrkitError(f"CMVN stats are for {scale.shape[0]}-dim features, got features of shape {feats.shape}")
     return _normalize(feats, scale, offset, f"utterance {utt_id!r}" if utt_id else "features")

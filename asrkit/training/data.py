@@ -299,15 +299,19 @@ def release_free_memory() -> None:
         pass
 
 
-def load_cmvn(path: Optional[str]) -> Optional[np.ndarray]:
-    """Global CMVN stats ``(2, D+1)`` (asrkit-compute-cmvn's output), or None."""
+def load_cmvn(path: Optional[str], norm_vars: bool = True) -> Optional[np.ndarray]:
+    """Global CMVN stats ``(2, D+1)`` (asrkit-compute-cmvn's output), or None.
+
+    Checked here, naming ``path``: stats of 0 frames are an error, floored variances a warning,
+    said once (they were said per utterance read, naming no file)."""
     if path is None:
         return None
-    from asrkit.features.cmvn import load_cmvn as read_stats
+    from asrkit.features.cmvn import cmvn_transform, load_cmvn as read_stats
 
     stats = read_stats(path)
     if isinstance(stats, dict):
         raise AsrkitError(f"{path}: training needs global CMVN stats (one matrix), not a per-speaker table")
+    cmvn_transform(stats, norm_vars, where=str(path))
     return np.asarray(stats, dtype=np.float64)
 
 

@@ -176,7 +176,7 @@ def _train(args: TrainArgs, exp: Path, dist_info: Optional[DistInfo], rank: int,
     if not tok_path.is_file():
         raise AsrkitError(f"{tok_path}: no such file (make it with asrkit-train-tokenizer)")
     tokenizer = Tokenizer.load(str(tok_path))
-    cmvn = load_cmvn(args.cmvn)
+    cmvn = load_cmvn(args.cmvn, args.norm_vars)
     train_set = _dataset(args, args.train_dir, tokenizer, cmvn, train=True)
     valid_set = None
     if args.valid_dir:
