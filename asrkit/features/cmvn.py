@@ -155,11 +155,8 @@ def _normalize(feats: np.ndarray, scale: np.ndarray, offset: np.ndarray, name: s
 
 
 def apply_cmvn(feats: np.ndarray, stats: np.ndarray, norm_vars: bool = True, utt_id: str = "") -> np.ndarray:
-    """Normalize ``feats`` (T, D) with Kaldi ``stats`` (2, D+1): mean 0 (and variance 1); float32 out.
-
-    Per utterance, so floored variances are not said here (a training said so once per
-    utterance read): check the stats once where they are loaded (:func:`cmvn_transform`)."""
-    scale, offset = cmvn_transform(stats, norm_vars, warn=False)
+    """Normalize ``feats`` (T, D) with Kaldi ``stats`` (2, D+1): mean 0 (and variance 1); float32 out."""
+    scale, offset = cmvn_transform(stats, norm_vars)
     if feats.ndim != 2 or feats.shape[1] != scale.shape[0]:
         raise AsrkitError(f"CMVN stats are for {scale.shape[0]}-dim features, got features of shape {feats.shape}")
     return _normalize(feats, scale, offset, f"utterance {utt_id!r}" if utt_id else "features")
@@ -230,10 +227,11 @@ class Cmvn:
 
     ``Cmvn(stats)(utt, feats)`` normalizes one utterance; the transform per speaker is
     computed once. An utterance whose speaker has no stats is an error naming both.
+    ``warn=False``: floored variances are not said again (the stats were checked where loaded).
     """
 
     def __init__(self, stats: Union[np.ndarray, Mapping[str, np.ndarray]], norm_vars: bool = True,
-                 utt2spk: Optional[Mapping[str, str]] = None, where: str = "CMVN stats") -> None:
+                 utt2spk: Optional[Mapping[str, str]] = None, where: str = "CMVN stats", warn: bool = True) -> None:
         self.norm_vars = norm_vars
         self.where = where
         self.utt2spk = utt2spk
@@ -243,13 +241,13 @@ class Cmvn:
             self._table: Dict[str, Union[Tuple[np.ndarray, np.ndarray], AsrkitError]] = {}
             for k, v in stats.items():
                 try:
-                    self._table[k] = cmvn_transform(v, norm_vars, f"{where} [{k}]")
+                    self._table[k] = cmvn_transform(v, norm_vars, f"{where} [{k}]", warn)
                 except AsrkitError as e:
                     self._table[k] = e
             self._global = None
         else:
             self._table = None
-            self._global = cmvn_transform(stats, norm_vars, where)
+            self._global = cmvn_transform(stats, norm_vars, where, warn)
 
     def __call__(self, utt: str, feats: np.ndarray) -> np.ndarray:
         if self._global is not None:

@@ -329,9 +329,13 @@ class FeatureDataset(torch.utils.data.Dataset):
 
     def __init__(self, table: UttTable, cmvn: Optional[np.ndarray] = None, norm_vars: bool = True,
                  cache: bool = False) -> None:
+        from asrkit.features.cmvn import Cmvn
+
         self.table = table
         self.cmvn = cmvn
         self.norm_vars = norm_vars
+        # The transform once, not per utterance read; its floored variances were said by load_cmvn.
+        self._normalize = None if cmvn is None else Cmvn(cmvn, norm_vars, warn=False)
         # An unreadable utterance is the trainer's to skip and count (training/bad_utterances.py):
         # the cache keeps its error, and raises it where reading it would have.
         self._cache: Optional[List[Union[torch.Tensor, AsrkitError]]] = None
@@ -408,10 +412,8 @@ class FeatureDataset(torch.utils.data.Dataset):
         mismatch = self._length_mismatch(i, feats.shape[0])
         if mismatch is not None:
             raise mismatch
-        if self.cmvn is not None:
-            from asrkit.features.cmvn import apply_cmvn
-
-            feats = apply_cmvn(feats, self.cmvn, norm_vars=self.norm_vars, utt_id=self.table.utt_id(i))
+        if self._normalize is not None:
+            feats = self._normalize(self.table.utt_id(i), feats)
         return torch.from_numpy(np.array(feats, dtype=np.float32))  # a writable copy
 
     def __len__(self) -> int:

@@ -267,33 +267,31 @@ def test_transcripts_with_more_tokens_than_frames_are_left_out_and_counted(clean
         load_utterances(str(dump), tok)
 
 
-def test_cmvn_stats_are_checked_once_naming_their_file(tmp_path, caplog):
+def test_cmvn_stats_are_checked_once_naming_their_file(clean, yesno_setup, tmp_path, caplog):
     """Zero-variance stats were said once per utterance read ("CMVN stats: flooring variance",
     70 lines an epoch of 60 utterances, no file named), and stats of 0 frames were blamed on the
     features ("feats.scp: not one utterance's features can be read")."""
-    import logging
-
-    import numpy as np
-
-    from asrkit.features.cmvn import apply_cmvn, write_stats
-    from asrkit.training.data import load_cmvn
+    from asrkit.features.cmvn import write_stats
+    from asrkit.text.tokenizer import Tokenizer
+    from asrkit.training.data import FeatureDataset, load_cmvn, load_utterances
     from asrkit.utils.errors import AsrkitError
 
-    flat = np.zeros((2, 4))
-    flat[0, :3], flat[1, :3], flat[0, 3] = 5.0, 2.5, 10.0  # mean 0.5, variance 0 in every dim
+    flat = np.zeros((2, 24))
+    flat[0, :23], flat[1, :23], flat[0, 23] = 5.0, 2.5, 10.0  # mean 0.5, variance 0 in every dim
     path = tmp_path / "cmvn.ark"
     write_stats(flat, str(path))
+    tok = Tokenizer.load(yesno_setup / "data/lang/tokens.model")
     with caplog.at_level(logging.WARNING):
-        stats = load_cmvn(str(path))
-        for _ in range(5):
-            apply_cmvn(np.ones((7, 3)), stats)
+        ds = FeatureDataset(load_utterances(str(clean), tok), load_cmvn(str(path)))
+        for i in range(5):
+            ds[i]  # as a training reads them
     floors = [r.getMessage() for r in caplog.records if "flooring variance" in r.getMessage()]
-    assert floors == [f"{path}: flooring variance of 3 dims to 1e-20"]
+    assert floors == [f"{path}: flooring variance of 23 dims to 1e-20"]
     caplog.clear()
     with caplog.at_level(logging.WARNING):
         load_cmvn(str(path), norm_vars=False)  # means only: nothing floored
     assert not caplog.records
-    empty = np.zeros((2, 4))
+    empty = np.zeros((2, 24))
     write_stats(empty, str(path))
     with pytest.raises(AsrkitError, match=rf"^{path}: insufficient stats for CMVN \(frame count 0"):
         load_cmvn(str(path))
