@@ -38,7 +38,7 @@ from typing import IO, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 
-from asrkit.data.table import iter_table, iter_table_lines, read_line_blocks
+from asrkit.data.table import bounded_lines, iter_table, iter_table_lines, read_line_blocks
 from asrkit.utils.errors import AsrkitError
 
 # Kaldi's binary object types this reader accepts: token -> (dtype, is_matrix) for the plain ones.
@@ -269,7 +269,7 @@ def _nonempty_stdin_lines():
     """scp:-'s lines; none at all is an error (an empty or failed pipe upstream)."""
     n = 0
     # In bounded blocks: /dev/zero as scp:- was read whole looking for its first line end.
-    for n, line in enumerate(iter_table_lines(_bounded_lines(stdin_bytes(), "<stdin>"), "<stdin>"), 1):
+    for n, line in enumerate(iter_table_lines(bounded_lines(stdin_bytes(), "<stdin>"), "<stdin>"), 1):
         yield line
     if n == 0:
         raise AsrkitError("<stdin>: no data on stdin (0 lines read)")
@@ -445,12 +445,6 @@ def _scp_lines(path: str):
                 raise AsrkitError(f"scp '{path}': command exited with status {code}{_stderr_tail(err.read())}")
         return iter_table_lines(io.BytesIO(data), name)
     return iter_table(path)
-
-
-def _bounded_lines(f, name: str) -> Iterator[bytes]:
-    """The lines of binary file ``f`` (LF kept), read by the table module's bounded reader."""
-    for _, block in read_line_blocks(f, name):
-        yield from io.BytesIO(block)
 
 
 def read_scp(path: str) -> Dict[str, ScpEntry]:

@@ -193,7 +193,7 @@ def read_bounded(path: PathLike, name: Optional[str] = None) -> bytes:
         return b"".join(block for _, block in read_line_blocks(f, str(path) if name is None else name))
 
 
-def _lines(f: IO[bytes], name: str) -> Iterator[bytes]:
+def bounded_lines(f: IO[bytes], name: str) -> Iterator[bytes]:
     """The lines of ``f`` as iterating a binary file gives them (split at LF only, LF kept),
     from :func:`read_line_blocks`."""
     for _, block in read_line_blocks(f, name):
@@ -249,7 +249,7 @@ def iter_table(path: PathLike, allow_empty_value: bool = False) -> Iterator[Tabl
         raise AsrkitError(f"{path}: cannot read: {e.strerror}") from None
     with f:
         n = 0
-        for n, line in enumerate(iter_table_lines(_lines(f, str(path)), str(path), allow_empty_value), 1):
+        for n, line in enumerate(iter_table_lines(bounded_lines(f, str(path)), str(path), allow_empty_value), 1):
             yield line
     if n == 0 and names_stdin(path):
         raise AsrkitError(no_stdin_data(path))
