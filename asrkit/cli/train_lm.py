@@ -53,15 +53,11 @@ def _refuse_nothing_known(tok, tok_path: Path, path: str, lines: list, encoded: 
     """AsrkitError when the tokenizer knows no token of any sentence (every word became <unk>):
     asrkit-align's rule for a text an ASR model knows nothing of. An LM trained on it learnt
     only to predict <unk>, with one warning and exit 0 (lower-case text, an upper-case tokenizer)."""
-    from types import SimpleNamespace
+    from asrkit.text.tokenizer import case_that_knows, knows_some_token
 
-    from asrkit.decoding.align import _case_that_knows, _knows
-
-    # align's checks read the tokenizer and its token list from a packed model: the same here.
-    rec = SimpleNamespace(pkg=SimpleNamespace(tokenizer=tok, tokens=tok.tokens))
-    if not encoded or any(_knows(rec, lines[i - 1], ids) for i, ids in encoded):
+    if not encoded or any(knows_some_token(tok, tok.tokens, lines[i - 1], ids) for i, ids in encoded):
         return
-    cases = [_case_that_knows(rec, lines[i - 1]) for i, _ in encoded[:100]]
+    cases = [case_that_knows(tok, tok.tokens, lines[i - 1]) for i, _ in encoded[:100]]
     case = max(("upper", "lower"), key=cases.count) if any(cases) else None
     head = (f"{path}: the tokenizer {tok_path} knows no token of any of the {len(encoded)} sentences (every word "
             f"became <unk>), so the LM would learn nothing")

@@ -31,6 +31,7 @@ import numpy as np
 from asrkit.decoding.ctc_align import Word, min_frames
 from asrkit.decoding.inputs import Item
 from asrkit.decoding.recognizer import Recognizer
+from asrkit.text.tokenizer import case_that_knows, knows_some_token
 from asrkit.utils.bad_items import MAX_FAILED_PERCENT, BadItems
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.logging import progress
@@ -60,30 +61,6 @@ class NothingKnown(AsrkitError):
         self.case = case
 
 
-def _knows(rec: Recognizer, text: str, ids: Optional[List[int]] = None) -> bool:
-    """Whether the model knows some token of ``text`` (tokenized as ``ids`` when given): one that
-    spells something, not ``<unk>`` nor sentencepiece's bare word boundary (an unknown word comes
-    as ``▁ <unk>``)."""
-    from asrkit.text.token_list import UNK
-
-    tok = rec.pkg.tokenizer
-    if tok is None:
-        index = set(rec.pkg.tokens)
-        return any(w in index for w in text.split())
-    tokens = rec.pkg.tokens
-    ids = tok.encode(text) if ids is None else ids
-    return any(tokens[i] != UNK and tokens[i].replace("\u2581", "") for i in ids)
-
-
-def _case_that_knows(rec: Recognizer, text: str) -> Optional[str]:
-    """"upper" or "lower" when ``text`` in that case has tokens the model knows: the usual reason a
-    whole text is unknown is lower-case transcripts for an upper-case model (Kaldi's AN4, WSJ)."""
-    for case, changed in (("upper", text.upper()), ("lower", text.lower())):
-        if changed != text and _knows(rec, changed):
-            return case
-    return None
-
-
 def transcript_tokens(rec: Recognizer, utt: str, text: str, unknown) -> List[int]:
     """Token ids of ``text`` with the model's tokenizer (``unknown``: a text.tokenizer.UnknownTally);
     a model without one has word-level tokens, and a word outside its list is an AsrkitError.
@@ -91,8 +68,8 @@ def transcript_tokens(rec: Recognizer, utt: str, text: str, unknown) -> List[int
     tok = rec.pkg.tokenizer
     if tok is not None:
         ids = unknown.encode(tok, utt, text)
-        if tok.unk_id in ids and not _knows(rec, text, ids):
-            case = _case_that_knows(rec, text)
+        if tok.unk_id in ids and not knows_some_token(tok, rec.pkg.tokens, text, ids):
+            case = case_that_knows(tok, rec.pkg.tokens, text)
             raise NothingKnown(f"utterance {utt!r}: the model knows no token of its transcript (every word became "
                                f"<unk>): nothing to align" + (f"; in {case} case it would be known" if case else ""),
                                case)
@@ -103,7 +80,7 @@ def transcript_tokens(rec: Recognizer, utt: str, text: str, unknown) -> List[int
     if missing:
         message = f"utterance {utt!r}: word(s) {' '.join(missing[:5])} not in the model's token list"
         if len(missing) == len(words):
-            raise NothingKnown(message, _case_that_knows(rec, text))
+            raise NothingKnown(message, case_that_knows(rec.pkg.tokenizer, rec.pkg.tokens, text))
         raise AsrkitError(message)
     return [index[w] for w in words]
 

@@ -233,3 +233,24 @@ class UnknownTally:
         utts = " ".join(self.utts[:self.show]) + (" ..." if len(self.utts) > self.show else "")
         log.warning("%s: %d utterance(s) have characters the tokenizer does not know, mapped to <unk>: %s "
                     "(e.g. %s); clean the text or retrain the tokenizer on it", where, len(self.utts), shown, utts)
+
+
+def knows_some_token(tokenizer: Optional[Tokenizer], tokens: Sequence[str], text: str,
+                     ids: Optional[List[int]] = None) -> bool:
+    """Whether ``text`` (tokenized as ``ids`` when given) has a token the model knows: one that
+    spells something, not ``<unk>`` nor sentencepiece's bare word boundary (an unknown word comes
+    as ``▁ <unk>``). ``tokenizer`` None: ``tokens`` are words (a model without a tokenizer)."""
+    if tokenizer is None:
+        index = set(tokens)
+        return any(w in index for w in text.split())
+    ids = tokenizer.encode(text) if ids is None else ids
+    return any(tokens[i] != UNK and tokens[i].replace(META, "") for i in ids)
+
+
+def case_that_knows(tokenizer: Optional[Tokenizer], tokens: Sequence[str], text: str) -> Optional[str]:
+    """"upper" or "lower" when ``text`` in that case has tokens the model knows: the usual reason a
+    whole text is unknown is lower-case transcripts for an upper-case model (Kaldi's AN4, WSJ)."""
+    for case, changed in (("upper", text.upper()), ("lower", text.lower())):
+        if changed != text and knows_some_token(tokenizer, tokens, changed):
+            return case
+    return None
