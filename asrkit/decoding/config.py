@@ -33,7 +33,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
-from asrkit.utils.config import from_dict, load_yaml_mapping, non_finite, to_dict
+from asrkit.utils.config import from_dict, load_yaml_mapping, non_finite, over_bounds, to_dict
 from asrkit.utils.errors import AsrkitError
 
 # How word boundaries are placed (asrkit.decoding.ctc_align.word_times); the first is the default.
@@ -68,10 +68,6 @@ MAX_LENRATIO = 10.0
 MAX_FACTOR = 1e6
 # - Counts (encoder frames, utterances): ten million, more than a day of 10 ms frames.
 MAX_COUNT = 10 ** 7
-
-
-def _num(x) -> str:
-    return f"{x:g}" if isinstance(x, float) else str(x)  # an int as typed: 10**23 is no 1e+23
 
 
 @dataclass
@@ -174,12 +170,13 @@ class DecodeConfig:
 
     def _too_large(self) -> List[str]:
         """One problem per option over its upper bound (the bounds above), naming the bound."""
-        bounds = [(name, MAX_SEGMENT_OPTION_S, " s (24 h)") for name in SEGMENT_OPTIONS_S]
-        bounds += [(name, MAX_LENRATIO, " (output tokens per encoder frame)") for name in ("maxlenratio", "minlenratio")]
-        bounds += [(name, MAX_FACTOR, "") for name in ("lm_weight", "eos_threshold", "pre_beam_ratio")]
-        bounds += [(name, MAX_COUNT, "") for name in ("max_backtrack", "batch_size")]
-        problems = [f"{name} must be at most {_num(bound)}{unit}, got {_num(getattr(self, name))}"
-                    for name, bound, unit in bounds if getattr(self, name) is not None and getattr(self, name) > bound]
+        def over(names, bound, unit=""):
+            return over_bounds([(name, getattr(self, name), bound) for name in names], unit)
+
+        problems = (over(SEGMENT_OPTIONS_S, MAX_SEGMENT_OPTION_S, " s (24 h)")
+                    + over(("maxlenratio", "minlenratio"), MAX_LENRATIO, " (output tokens per encoder frame)")
+                    + over(("lm_weight", "eos_threshold", "pre_beam_ratio"), MAX_FACTOR)
+                    + over(("max_backtrack", "batch_size"), MAX_COUNT))
         if abs(self.penalty) > MAX_FACTOR:
             problems.append(f"penalty must be in [-{MAX_FACTOR:g}, {MAX_FACTOR:g}], got {self.penalty:g}")
         return problems

@@ -25,7 +25,8 @@ import yaml
 
 from asrkit.features.fbank import FbankConfig
 from asrkit.models.config import LASConfig, LMConfig
-from asrkit.utils.config import ConfigError, Wording, from_dict, load_yaml_mapping, non_finite, parse_yaml, to_dict
+from asrkit.utils.config import (ConfigError, Wording, from_dict, load_yaml_mapping, non_finite, over_bounds,
+                                 parse_yaml, to_dict)
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.logging import get_logger
 
@@ -190,16 +191,6 @@ MAX_SPECAUG_MASKS = 1000
 MAX_SPECAUG_WIDTH = 10 ** 6
 
 
-def _num(x) -> str:
-    return f"{x:g}" if isinstance(x, float) else str(x)  # an int as typed: 10**30 is no 1e+30
-
-
-def _too_large(bounds: Iterable[Tuple[str, Any, Any]]) -> List[str]:
-    """``name must be at most bound, got value`` for each ``(name, value, bound)`` over its bound."""
-    return [f"{name} must be at most {_num(bound)}, got {_num(value)}" for name, value, bound in bounds
-            if value > bound]
-
-
 def _parse_override(item: str) -> tuple:
     if "=" not in item:
         raise AsrkitError(f"--set {item!r}: expected section.key=value, e.g. training.max_epochs=3")
@@ -288,7 +279,7 @@ def validate(cfg: TrainConfig, where: str = "config") -> None:
     if o.accum_grad < 1 or o.lr <= 0 or o.warmup_steps < 0:
         raise AsrkitError(f"{where}: optim: accum_grad must be >= 1, lr > 0 and warmup_steps >= 0")
     # final_lr_ratio is where warmup_linear decays to: past 1 it is no decay but a rise.
-    too_large = _too_large([("optim.lr", o.lr, MAX_LR), ("optim.eps", o.eps, MAX_EPS),
+    too_large = over_bounds([("optim.lr", o.lr, MAX_LR), ("optim.eps", o.eps, MAX_EPS),
                             ("optim.weight_decay", o.weight_decay, MAX_WEIGHT_DECAY),
                             ("optim.final_lr_ratio", o.final_lr_ratio, 1),
                             ("optim.warmup_steps", o.warmup_steps, MAX_COUNT),
@@ -305,9 +296,9 @@ def validate(cfg: TrainConfig, where: str = "config") -> None:
                             ("training.num_plots", t.num_plots, MAX_COUNT)])
     s = cfg.model.specaug
     if s is not None:
-        too_large += _too_large([(f"model.specaug.{k}", getattr(s, k), MAX_SPECAUG_MASKS)
+        too_large += over_bounds([(f"model.specaug.{k}", getattr(s, k), MAX_SPECAUG_MASKS)
                                  for k in ("freq_masks", "time_masks")])
-        too_large += _too_large([(f"model.specaug.{k}", getattr(s, k), MAX_SPECAUG_WIDTH)
+        too_large += over_bounds([(f"model.specaug.{k}", getattr(s, k), MAX_SPECAUG_WIDTH)
                                  for k in ("freq_width", "time_width", "time_warp")])
     if too_large:
         raise AsrkitError(f"{where}: {'; '.join(too_large)}")
@@ -452,7 +443,7 @@ class LMTrainConfig:
         # The bounds of asrkit-train's options (above): --lr 1e300 was a float32 overflow traceback
         # at the first step. A sentence or a batch of a million tokens or sentences is no longer
         # a cap on memory.
-        too_large = _too_large([("lr", self.lr, MAX_LR), ("max_epochs", self.max_epochs, MAX_EPOCHS),
+        too_large = over_bounds([("lr", self.lr, MAX_LR), ("max_epochs", self.max_epochs, MAX_EPOCHS),
                                 ("patience", self.patience, MAX_EPOCHS), ("batch_size", self.batch_size, MAX_LM_TOKENS),
                                 ("max_len", self.max_len, MAX_LM_TOKENS)])
         if too_large:

@@ -29,7 +29,7 @@ import functools
 import math
 import typing
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Optional, Type, TypeVar, Union
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple, Type, TypeVar, Union
 
 from asrkit.utils.errors import AsrkitError
 
@@ -201,6 +201,18 @@ def _strict_loader():
 
     StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
     return StrictLoader
+
+
+def number_text(x: Any) -> str:
+    """A number as an error message shows it: a float in %g, an int as typed (10**30 is no 1e+30)."""
+    return f"{x:g}" if isinstance(x, float) else str(x)
+
+
+def over_bounds(bounds: Iterable[Tuple[str, Any, Any]], unit: str = "") -> List[str]:
+    """``name must be at most bound<unit>, got value`` for each ``(name, value, bound)`` whose
+    value (not None) is over its bound: the upper bounds of the decoding and training configs."""
+    return [f"{name} must be at most {number_text(bound)}{unit}, got {number_text(value)}"
+            for name, value, bound in bounds if value is not None and value > bound]
 
 
 def non_finite(obj: Any) -> List[str]:
