@@ -184,8 +184,9 @@ def validate_data_dir(path: PathLike, no_text: bool = False, no_feats: bool = Fa
 
     def load(name: str) -> Optional[ScannedTable]:
         if not d.has(name):
-            if d.not_a_file(name):
-                problems.append(Problem(str(d.file(name)), None, d.not_a_file(name)))
+            there = d.not_a_file(name)
+            if there:
+                problems.append(Problem(str(d.file(name)), None, there))
             return None
         t = scan_table(d.file(name), allow_empty_value=name == "text")
         problems.extend(t.problems)
