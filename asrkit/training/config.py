@@ -50,6 +50,10 @@ class OptimConfig:
     # What warmup_linear decays over: epochs (to the last step of training.max_epochs) or budget
     # (to the end of training.max_time, by the wall clock, whichever epoch that falls in).
     decay_over: str = "epochs"
+    # warmup_linear over epochs: decay over only the last decay_epochs of training.max_epochs,
+    # the rate held at lr before them (warmup, hold, decay); 0 decays from the end of warmup.
+    # A resumed run of a constant-rate training can so be given a decaying tail.
+    decay_epochs: int = 0
     grad_clip: float = 5.0  # max global grad norm; 0 disables clipping
     accum_grad: int = 1  # optimizer step every N batches
 
@@ -276,6 +280,12 @@ def validate(cfg: TrainConfig, where: str = "config") -> None:
         raise AsrkitError(f"{where}: optim.decay_over: budget needs optim.scheduler: warmup_linear and a time budget "
                           f"(training.max_time > 0; asr.sh --train-max-time), got scheduler {o.scheduler!r}, "
                           f"max_time {t.max_time:g}")
+    if o.decay_epochs and (o.scheduler != "warmup_linear" or o.decay_over != "epochs"):
+        raise AsrkitError(f"{where}: optim.decay_epochs: {o.decay_epochs} needs optim.scheduler: warmup_linear with "
+                          f"optim.decay_over: epochs, got scheduler {o.scheduler!r}, decay_over {o.decay_over!r}")
+    if not 0 <= o.decay_epochs <= t.max_epochs:
+        raise AsrkitError(f"{where}: optim.decay_epochs must be in [0, training.max_epochs={t.max_epochs}] (the last "
+                          f"epochs, over which the rate decays), got {o.decay_epochs}")
     if o.accum_grad < 1 or o.lr <= 0 or o.warmup_steps < 0:
         raise AsrkitError(f"{where}: optim: accum_grad must be >= 1, lr > 0 and warmup_steps >= 0")
     # final_lr_ratio is where warmup_linear decays to: past 1 it is no decay but a rise.

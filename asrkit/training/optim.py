@@ -231,8 +231,12 @@ def build_optimizer(params: Iterable[torch.nn.Parameter], cfg: OptimConfig) -> O
 
 
 def lr_multiplier(cfg: OptimConfig, total_steps: int,
-                  budget_used: Optional[Callable[[int], float]] = None) -> Callable[[int], float]:
+                  budget_used: Optional[Callable[[int], float]] = None,
+                  decay_steps: int = 0) -> Callable[[int], float]:
     """Multiplier of ``cfg.lr`` at optimizer step ``step`` (0-based).
+
+    ``decay_steps`` (> 0): ``warmup_linear`` holds the rate after warmup and decays over only the
+    last ``decay_steps`` of ``total_steps`` (``optim.decay_epochs`` times the steps per epoch).
 
     ``budget_used(step)`` gives the share of the time budget spent by that step (0..1);
     ``warmup_linear`` decays over it instead of over ``total_steps`` when ``cfg.decay_over`` is
@@ -261,8 +265,11 @@ def lr_multiplier(cfg: OptimConfig, total_steps: int,
             return min(ramp(step), 1.0 - frac * (1.0 - cfg.final_lr_ratio))
         if step < warmup:
             return ramp(step)
-        span = max(total_steps - warmup, 1)
-        frac = min(1.0, (step - warmup) / span)
+        start = max(warmup, total_steps - decay_steps) if decay_steps > 0 else warmup
+        if step < start:
+            return 1.0
+        span = max(total_steps - start, 1)
+        frac = min(1.0, (step - start) / span)
         return 1.0 - frac * (1.0 - cfg.final_lr_ratio)
 
     return {"none": none, "warmup": ramp, "noam": noam, "warmup_linear": warmup_linear}[cfg.scheduler]
@@ -311,5 +318,5 @@ class LRSchedule:
 
 
 def build_scheduler(optimizer: Optimizer, cfg: OptimConfig, total_steps: int,
-                    budget_used: Optional[Callable[[int], float]] = None) -> LRSchedule:
-    return LRSchedule(optimizer, lr_multiplier(cfg, total_steps, budget_used))
+                    budget_used: Optional[Callable[[int], float]] = None, decay_steps: int = 0) -> LRSchedule:
+    return LRSchedule(optimizer, lr_multiplier(cfg, total_steps, budget_used, decay_steps))

@@ -243,7 +243,8 @@ class Trainer:
         self._steps_per_epoch = steps_per_epoch
         self.budget_clock = BudgetClock(loop.max_time) if loop.max_time > 0 else None
         self.scheduler = build_scheduler(self.optimizer, optim, steps_per_epoch * loop.max_epochs,
-                                         self.budget_clock.share if self.budget_clock else None)
+                                         self.budget_clock.share if self.budget_clock else None,
+                                         decay_steps=steps_per_epoch * optim.decay_epochs)
         self.amp = loop.amp and device.type == "cuda"
         self.state = TrainState()
         self._writer: Optional[_Background] = None
