@@ -71,3 +71,19 @@ def test_unreadable_newest_checkpoint_resumes_from_the_one_before(yesno_setup, t
     assert f"{newest}: not an asrkit checkpoint" in err and "skipped, resuming from an earlier checkpoint" in err
     assert "resumed from" in err and "epoch1.pt: epoch 1 done" in err
     assert_same_run(ref, exp, 2)
+
+
+def test_constant_rate_run_resumed_with_a_decay_tail_is_the_held_then_decayed_run(yesno_setup, tmp_path, asrkit):
+    """optim.decay_epochs: a finished constant-rate run (scheduler warmup) continued for more
+    epochs with warmup_linear decaying over the new ones ends with exactly the weights of a fresh
+    run of the held-then-decayed schedule, because both hold lr until the tail starts."""
+    tail = ["--set", "optim.scheduler=warmup_linear", "--set", "optim.decay_epochs=2", "--set", "training.max_epochs=4"]
+    ref = tmp_path / "ref"
+    asrkit(*train_args(yesno_setup, ref, "--seed", "3", *RANDOM[:-2], *tail))
+    exp = tmp_path / "const"
+    asrkit(*train_args(yesno_setup, exp, "--seed", "3", *RANDOM[:-2], "--set", "training.max_epochs=2"))
+    proc = asrkit(*train_args(yesno_setup, exp, "--seed", "3", *RANDOM[:-2], *tail))
+    assert "resumed from" in proc.stderr.decode() and "Done 4 epochs out of 4" in proc.stderr.decode()
+    assert_same_run(ref, exp, 4)
+    rates = [r["lr"] for r in torch.load(ref / "checkpoints" / "epoch4.pt", weights_only=True)["train_state"]["history"]]
+    assert rates[0] == rates[1] > rates[2] > rates[3]  # held, then decaying

@@ -158,6 +158,38 @@ def test_linear_decay_over_the_budget():
     assert by_steps(60) == pytest.approx(0.55)
 
 
+def test_decay_over_the_last_epochs_holds_the_rate_before_them():
+    from asrkit.training.config import OptimConfig
+    from asrkit.training.optim import lr_multiplier
+
+    cfg = OptimConfig(scheduler="warmup_linear", warmup_steps=10, final_lr_ratio=0.1, decay_epochs=2)
+    mult = lr_multiplier(cfg, total_steps=100, decay_steps=20)  # 10 epochs of 10 steps, the last 2 decaying
+    assert mult(4) == pytest.approx(0.5)  # warmup as ever
+    assert [mult(s) for s in (10, 50, 79, 80)] == [1.0, 1.0, 1.0, 1.0]
+    assert mult(90) == pytest.approx(0.55) and mult(100) == pytest.approx(0.1) and mult(500) == pytest.approx(0.1)
+    # a tail longer than the training after warmup decays from the end of warmup, as decay_epochs 0
+    whole = lr_multiplier(cfg, total_steps=100, decay_steps=1000)
+    assert whole(55) == pytest.approx(lr_multiplier(cfg, total_steps=100)(55)) == pytest.approx(0.55)
+
+
+def test_decay_epochs_needs_warmup_linear_over_epochs_and_fits_max_epochs():
+    from asrkit.training.config import build_config
+
+    for sets in (["optim.decay_epochs=3"], ["optim.scheduler=noam", "optim.decay_epochs=3"]):
+        with pytest.raises(AsrkitError, match=r"optim.decay_epochs: 3 needs optim.scheduler: warmup_linear with "
+                                              r"optim.decay_over: epochs, got scheduler"):
+            build_config({}, sets)
+    with pytest.raises(AsrkitError, match=r"got scheduler 'warmup_linear', decay_over 'budget'"):
+        build_config({}, ["optim.scheduler=warmup_linear", "optim.decay_over=budget", "training.max_time=60",
+                          "optim.decay_epochs=3"])
+    for bad in ("31", "-1"):
+        with pytest.raises(AsrkitError, match=r"optim.decay_epochs must be in \[0, training.max_epochs=30\] .*got "
+                                              + bad):
+            build_config({}, ["optim.scheduler=warmup_linear", "training.max_epochs=30", f"optim.decay_epochs={bad}"])
+    cfg = build_config({}, ["optim.scheduler=warmup_linear", "training.max_epochs=30", "optim.decay_epochs=30"])
+    assert cfg.optim.decay_epochs == 30
+
+
 def test_decay_over_budget_needs_warmup_linear_and_a_budget():
     from asrkit.training.config import build_config
 
