@@ -79,6 +79,17 @@ class AttentionConfig:
             raise ValueError(f"attention.dim, heads and conv_channels must be >= 1, conv_width >= 0 and scaling "
                              f"> 0, got {self.dim}, {self.heads}, {self.conv_channels}, {self.conv_width} and "
                              f"{self.scaling}")
+        # Upper bounds no real model comes near (ESPnet's AN4 recipe: 100 and 2.0). The parameter
+        # count check cannot catch them: conv_width 1e8 is 2e9 weights, under the memory check,
+        # and then a convolution of 2e8 taps per utterance and decoding step ran for hours; a
+        # scaling of 1e300 made every energy infinite and the attention weights NaN.
+        if self.conv_width > MAX_CONV_WIDTH or self.scaling > MAX_SCALING:
+            raise ValueError(f"attention.conv_width must be at most {MAX_CONV_WIDTH} (encoder frames each side) and "
+                             f"scaling at most {MAX_SCALING:g}, got {self.conv_width} and {self.scaling:g}")
+
+
+MAX_CONV_WIDTH = 1000
+MAX_SCALING = 1000.0
 
 
 @dataclass

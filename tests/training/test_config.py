@@ -45,6 +45,11 @@ def test_yaml_sections_and_overrides(tmp_path):
     ({}, ["model.listener.hidden=0"], "listener.hidden must be >= 1 and listener.proj >= 0 (0: none), got 0"),
     ({}, ["model.listener.vgg_channels=[0,3]"], "listener.vgg_channels must list 2 channel counts >= 1"),
     ({}, ["model.attention.scaling=0"], "attention.dim, heads and conv_channels must be >= 1, conv_width >= 0"),
+    # conv_width 1e8 passed the parameter count (2e9 weights) and then convolved for hours;
+    # scaling 1e300 made the attention weights NaN
+    ({}, ["model.attention.conv_width=100000000"],
+     "attention.conv_width must be at most 1000 (encoder frames each side) and scaling at most 1000, got 100000000"),
+    ({}, ["model.attention.scaling=1e300"], "scaling at most 1000, got 100 and 1e+300"),
     ({}, ["model.speller.embed=0"], "speller.hidden and speller.embed must be >= 1, got 320 and 0"),
     ({}, ["model.speller.dropout=1"], "speller.dropout must be in [0, 1), got 1.0"),
     ({}, ["model.label_smoothing=1"], "label_smoothing must be in [0, 1), got 1.0"),
