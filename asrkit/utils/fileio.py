@@ -236,8 +236,13 @@ def atomic_open(path: PathLike, mode: str = "w", encoding: str | None = "utf-8")
     if "b" in mode:
         encoding = None
     if is_stream(path):
-        with open_output(path, mode, encoding=encoding) as f:
-            yield f
+        # Written in place; a full device (/dev/full, a pipe's disk) is still named.
+        try:
+            with open_output(path, mode, encoding=encoding) as f:
+                yield f
+        except BaseException as e:
+            name_os_error(e, path)
+            raise
         return
     tmp = tmp_path_for(path)
     try:

@@ -157,3 +157,26 @@ def test_dev_stdout_is_a_stream_even_when_stdout_is_closed(tmp_path):
     proc = subprocess.run(["bash", "-c", 'exec "$@" >&-', "-", sys.executable, "-c", code],
                           stderr=subprocess.PIPE, cwd=tmp_path, timeout=120)
     assert proc.returncode == 0, proc.stderr.decode()
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (writes fail with ENOSPC)")
+@pytest.mark.parametrize("mode", ["w", "wb"])
+def test_a_full_stream_output_is_named(mode):
+    """A stream is written in place, so the full-disk error came without a file name:
+    asrkit-compute-cmvn, asrkit-average and asrkit-align said 'an output whose name is not known'."""
+    with pytest.raises(OSError) as e:
+        with atomic_open("/dev/full", mode) as f:
+            f.write("x" * (1 << 20) if mode == "w" else b"x" * (1 << 20))
+    assert e.value.filename == "/dev/full"
+    assert os.path.exists("/dev/full") and stat.S_ISCHR(os.stat("/dev/full").st_mode)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (writes fail with ENOSPC)")
+def test_compute_cmvn_names_a_full_stream_output(tmp_path, asrkit):
+    import kaldiio
+    import numpy as np
+
+    kaldiio.save_ark(str(tmp_path / "f.ark"), {"u1": np.ones((5, 3), np.float32)}, scp=str(tmp_path / "f.scp"))
+    proc = asrkit("compute-cmvn", f"scp:{tmp_path / 'f.scp'}", "/dev/full", check=False)
+    assert proc.returncode != 0
+    assert "ERROR (asrkit-compute-cmvn): /dev/full: no space left on device" in proc.stderr.decode()
