@@ -30,6 +30,7 @@ import json
 import math
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -181,10 +182,14 @@ def first_batch(train_dir: Path, lang: Path, cmvn: Path, work: Path, workers: in
     cmd = [sys.executable, "-c", PROBE, "--config", str(conf), "--train-dir", str(train_dir), "--lang-dir", str(lang),
            "--cmvn", str(cmvn), "--ngpu", "0", "--set", "batching.cache_features=false",
            "--set", f"batching.num_workers={workers}", *extra, str(exp)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    if not out.exists():
-        sys.exit(f"asrkit-train did not reach its first batch (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
-    return json.loads(out.read_text())
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        if not out.exists():
+            sys.exit(f"asrkit-train did not reach its first batch (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
+        return json.loads(out.read_text())
+    finally:
+        # one exp dir per probe: a --repeat 3 run of every case left 24 of them in --work-dir
+        shutil.rmtree(exp, ignore_errors=True)
 
 
 # ------------------------------------------------------------------------------ loader throughput
