@@ -204,6 +204,10 @@ def test_bad_numbers_fail_before_any_stage(recipe_dir, args, message):
     (["--speed-perturb-factors", "0.9 0"], "--speed-perturb-factors '0.9 0': '0' is not a positive number"),
     (["--speed-perturb-factors", "1.0 -1", "--feats-type", "raw"], "'-1' is not a positive number"),
     (["--speed-perturb-factors", "1.0 *"], "'*' is not a positive number"),  # not globbed
+    # These were checked after run.sh's option check had exited 0: stage 0 ran to its end first.
+    (["--token-type", "words"], "asr.sh: ERROR: --token-type must be char, bpe or unigram, got 'words'"),
+    (["--feats-type", "mfcc"], "asr.sh: ERROR: --feats-type must be fbank or raw, got 'mfcc'"),
+    (["--speed-perturb-method", "ffmpeg"], "asr.sh: ERROR: --speed-perturb-method must be sox or audio, got 'ffmpeg'"),
 ])
 def test_missing_configs_and_bad_speed_factors_fail_before_any_stage(recipe_dir, args, message):
     recipe = recipe_dir("yesno")

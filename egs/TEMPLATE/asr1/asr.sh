@@ -110,6 +110,16 @@ done
 for _o in train_set valid_set; do
   [[ ${!_o} =~ ^[^[:space:]]+$ ]] || die "--${_o//_/-} '${!_o}': give one data set name (data/<name>)"
 done
+# The choices, here too: checked after run.sh's empty range below (exit 0), a misspelt
+# --token-type, --feats-type or --speed-perturb-method let stage 0 run to its end (AN4's
+# download, FSDD's audio) and failed only then.
+case $token_type in
+  char) lang=data/lang_char ;;
+  bpe|unigram) lang=data/lang_${token_type}${nbpe} ;;
+  *) die "--token-type must be char, bpe or unigram, got '$token_type'" ;;
+esac
+case $feats_type in fbank|raw) ;; *) die "--feats-type must be fbank or raw, got '$feats_type'" ;; esac
+case $speed_perturb_method in sox|audio) ;; *) die "--speed-perturb-method must be sox or audio, got '$speed_perturb_method'" ;; esac
 if [ "$stage" -gt "$stop_stage" ]; then
   # run.sh checks the options with --stage 1 --stop-stage 0; any other empty range is a typo
   # (--stage 5 --stop-stage 3), which exited 0 having done nothing.
@@ -135,17 +145,10 @@ run() {
   fi
 }
 
-case $token_type in
-  char) lang=data/lang_char ;;
-  bpe|unigram) lang=data/lang_${token_type}${nbpe} ;;
-  *) die "--token-type must be char, bpe or unigram, got '$token_type'" ;;
-esac
 # The set the model trains on (and CMVN is estimated on): the speed-perturbed copy if asked.
 # The tokenizer and the LM keep the original text: perturbation repeats it, it adds no words.
 # With --feats-type raw the training set stays audio and speed perturbation is drawn per
 # utterance and epoch in asrkit-train (augment.speed_factors): no copies, no features on disk.
-case $feats_type in fbank|raw) ;; *) die "--feats-type must be fbank or raw, got '$feats_type'" ;; esac
-case $speed_perturb_method in sox|audio) ;; *) die "--speed-perturb-method must be sox or audio, got '$speed_perturb_method'" ;; esac
 feats_train_set=$train_set
 [ -z "$speed_perturb_factors" ] || [ "$feats_type" = raw ] || feats_train_set=${train_set}_sp
 raw_opts=()
