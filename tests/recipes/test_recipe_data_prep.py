@@ -108,6 +108,20 @@ def test_an4_data_slice(recipe_dir, an4_root):
     assert len(read_table(recipe / "data/test/text")) == 20
 
 
+def test_an4_max_utts_negative_or_tiny(recipe_dir, an4_root):
+    """--max-utts -5 held out N/4 = -1 utterances and the error named --num-dev '-1', an option not
+    given (local/data.sh alone took all the utterances); --max-utts 3 held out 0, the same error."""
+    recipe = recipe_dir("an4")
+    for cmd in (["./run.sh", "--max-utts", "-5", "--stop-stage", "0"], ["local/data.sh", "--max-utts", "-5"]):
+        proc = run_sh([*cmd, "--an4-root", str(an4_root)], cwd=recipe, check=False)
+        assert proc.returncode == 1 and "--num-dev" not in proc.stderr, proc.stderr
+        assert "ERROR: --max-utts must be 0 (all utterances) or more, got -5" in proc.stderr
+        assert not (recipe / "data/train").exists()
+    run_sh(["./run.sh", "--an4-root", str(an4_root), "--max-utts", "3", "--stop-stage", "0"], cwd=recipe)
+    assert len(read_table(recipe / "data/train_dev/text")) == 1
+    assert len(read_table(recipe / "data/train_nodev/text")) == 2
+
+
 def test_an4_bad_inputs(recipe_dir, an4_root, tmp_path):
     recipe = recipe_dir("an4")
     proc = run_sh(["local/data.sh", "--an4-root", str(tmp_path)], cwd=recipe, check=False)

@@ -29,9 +29,12 @@ parse_options_passthrough=true
 . utils/parse_options.sh
 [ "$stage" -le "$stop_stage" ] || { echo "$0: ERROR: --stage $stage is after --stop-stage $stop_stage: nothing to run" >&2; exit 1; }
 
+# A negative --max-utts took all the utterances with a held-out count of N/4 < 0, and the error
+# named --num-dev, an option not given; under 4, the N/4 of 0 did too.
+[ "$max_utts" -ge 0 ] || { echo "$0: ERROR: --max-utts must be 0 (all utterances) or more, got $max_utts" >&2; exit 1; }
 if [ -z "$num_dev" ]; then
   num_dev=100
-  [ "$max_utts" -eq 0 ] || num_dev=$(( max_utts / 4 ))
+  [ "$max_utts" -eq 0 ] || num_dev=$(( max_utts / 4 > 0 ? max_utts / 4 : 1 ))
 fi
 asr_args=(--train-set train_nodev --valid-set train_dev --test-sets "train_dev test"
   --nj 4 --token-type bpe --nbpe 30 --num-avg 5 --avg-on-budget true

@@ -26,6 +26,7 @@ if [ -z "$an4_root" ]; then
 fi
 [ -d "$an4_root/etc" ] && [ -d "$an4_root/wav" ] || die "--an4-root $an4_root: expected etc/ and wav/ there"
 
+[ "$max_utts" -ge 0 ] || die "--max-utts must be 0 (all utterances) or more, got $max_utts"
 [[ "$num_dev" =~ ^[0-9]+$ ]] && [ "$num_dev" -ge 1 ] || die "--num-dev '$num_dev': asrkit-train needs a train_dev of 1 utterance or more"
 # This stage's sets of an earlier run go first: a failure below must not leave them beside a new
 # data/train, for stage 1 to take as made from it.
