@@ -223,6 +223,10 @@ def test_asr_sh_empty_stage_range_is_an_error(recipe_dir):
     proc = run_sh(["./asr.sh", "--stage", "5", "--stop-stage", "3"], cwd=recipe, check=False)
     assert proc.returncode == 1 and "asr.sh: ERROR: --stage 5 is after --stop-stage 3: nothing to run" in proc.stderr
     run_sh(["./asr.sh", "--stage", "1", "--stop-stage", "0"], cwd=recipe)
+    # A stage after the last (6) exited 0 too, saying "done: stages 7..9".
+    proc = run_sh(["./run.sh", "--stage", "7", "--stop-stage", "9"], cwd=recipe, check=False)
+    assert proc.returncode == 1 and "asr.sh: ERROR: --stage 7: the last stage is 6 (scoring): nothing to run" in proc.stderr
+    assert "done" not in proc.stderr, proc.stderr
 
 
 def test_unknown_sets_fail_before_the_stage_works(recipe_dir):

@@ -126,6 +126,8 @@ if [ "$stage" -gt "$stop_stage" ]; then
   { [ "$stage" -eq 1 ] && [ "$stop_stage" -eq 0 ]; } && exit 0
   die "--stage $stage is after --stop-stage $stop_stage: nothing to run"
 fi
+# Likewise a stage after the last one (--stage 7, or 60 for 6) ran nothing and said "done".
+[ "$stage" -le 6 ] || die "--stage $stage: the last stage is 6 (scoring): nothing to run"
 in_range() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
 # The sets, before any work: a misspelt --test-sets failed after the training set's features (stage 1),
 # or in stage 5 with bash's "integer expression expected" first.
