@@ -529,6 +529,18 @@ def test_fsdd_stage0_again_leaves_no_set_of_an_earlier_run(recipe_dir, fsdd_root
     assert len(read_table(recipe / "data/train/wav.scp")) == 5
 
 
+def test_fsdd_negative_set_sizes_are_errors(recipe_dir, fsdd_root):
+    """--num-train -1 was taken as 0 ("no such set"): stage 0 removed data/train and exited 0."""
+    recipe = recipe_dir("fsdd")
+    base = ["./run.sh", "--fsdd-root", str(fsdd_root), "--an4-words", "none", "--init-listener", "",
+            "--num-train", "4", "--num-dev", "2", "--num-test", "2", "--stop-stage", "0"]
+    for opt in ("--num-train", "--num-dev", "--num-test"):
+        proc = run_sh(base + [opt, "-1"], cwd=recipe, check=False)
+        assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+        assert proc.stderr.rstrip().splitlines()[-1] == f"make_connected_digits.py: ERROR: {opt} -1: must be 0 (no such set) or more"
+        assert not (recipe / "data/wav").exists()
+
+
 def test_run_sh_without_an4_says_how_to_go_on(recipe_dir, fsdd_root, tmp_path):
     """No --an4-root and AN4 not downloadable (no wget here; offline alike): the download's error,
     then what to give instead; it ended at the download helper's 're-run to resume', which no

@@ -270,6 +270,11 @@ def main(argv=None) -> int:
             raise AsrkitError(f"--speed-factors {args.speed_factors}: each factor must be in [0.5, 2]")
         if args.dev_takes < 0:
             raise AsrkitError(f"--dev-takes {args.dev_takes}: must be 0 or more")
+        # 0 means "no such set" (an earlier run's is removed); a negative count was taken as 0,
+        # and --num-train -1 removed data/train with exit 0.
+        for opt, count in (("--num-train", args.num_train), ("--num-dev", args.num_dev), ("--num-test", args.num_test)):
+            if count < 0:
+                raise AsrkitError(f"{opt} {count}: must be 0 (no such set) or more")
         if not 1 <= args.min_digits <= args.max_digits:
             raise AsrkitError(f"--min-digits {args.min_digits} / --max-digits {args.max_digits}: need 1 <= min <= max")
         index = index_recordings(args.fsdd_root)
