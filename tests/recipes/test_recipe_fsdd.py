@@ -541,6 +541,18 @@ def test_fsdd_negative_set_sizes_are_errors(recipe_dir, fsdd_root):
         assert not (recipe / "data/wav").exists()
 
 
+def test_fsdd_bad_an4_resample_fails_before_stage_0(recipe_dir, fsdd_root):
+    """--an4-resample ffmpeg was checked by local/an4_data.sh only after FSDD's audio was made (and
+    never with --an4-words none)."""
+    recipe = recipe_dir("fsdd")
+    base = ["./run.sh", "--fsdd-root", str(fsdd_root), "--init-listener", "",
+            "--num-train", "4", "--num-dev", "2", "--num-test", "2", "--stop-stage", "0"]
+    for words in ("none", "digits"):
+        proc = run_sh(base + ["--an4-words", words, "--an4-resample", "ffmpeg"], cwd=recipe, check=False)
+        assert proc.returncode == 1 and "./run.sh: ERROR: --an4-resample must be none or sox, got 'ffmpeg'" in proc.stderr
+        assert not (recipe / "data").exists()
+
+
 def test_run_sh_without_an4_says_how_to_go_on(recipe_dir, fsdd_root, tmp_path):
     """No --an4-root and AN4 not downloadable (no wget here; offline alike): the download's error,
     then what to give instead; it ended at the download helper's 're-run to resume', which no

@@ -61,6 +61,11 @@ case $an4_words in
   *) echo "$0: ERROR: --an4-words must be none, digits or all, got '$an4_words'" >&2; exit 1 ;;
 esac
 [ "$an4_digit_words" -eq 0 ] || train_set=${train_set}_cut$an4_digit_words
+# (local/an4_data.sh checks it too, but only once FSDD's audio is made, and never with --an4-words none.)
+case $an4_resample in
+  none|sox) ;;
+  *) echo "$0: ERROR: --an4-resample must be none or sox, got '$an4_resample'" >&2; exit 1 ;;
+esac
 if [ -n "$an4_aligner" ]; then
   [ -f "$an4_aligner" ] || { echo "$0: ERROR: --an4-aligner $an4_aligner: no such file (a model trained on AN4, or \"\")" >&2; exit 1; }
   an4_aligner=$(cd "$(dirname "$an4_aligner")" && pwd)/$(basename "$an4_aligner")
