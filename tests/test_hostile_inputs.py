@@ -582,6 +582,11 @@ def _a_dir(d: Path) -> Path:
     return d / "adir.wav"
 
 
+def _fifo(path: Path) -> Path:
+    os.mkfifo(path)
+    return path
+
+
 def _transcribe(w: World, audio):
     """Transcriber.transcribe(audio) with the world's model (8 kHz): the library call of the API."""
     def call():
@@ -1404,6 +1409,18 @@ CASES: List[Case] = [
                                ln.split(" ", 1) for ln in (w.root / "text").read_text().splitlines()))), d / "ctm"]),
          1, "text: the model knows no token of any of the 24 transcripts (every word is unknown to it): the "
             "transcripts are lower case and the model's tokens upper case", ("ctm",)),
+    # /dev/null, a FIFO or a device as the model or the LM: "no such model file" for a path that is there
+    # (torch reads a zip archive by seeking: such a path cannot hold one, and is never opened)
+    Case("model-is-dev-null-decode", "decode",
+         lambda w, d: Run(["--model", "/dev/null", "--beam", "1", w.wavs[0]]), 1,
+         "/dev/null: a character device, not a model file (a model is read from a regular file, which torch seeks "
+         "in; copy it to one)"),
+    Case("model-is-a-fifo-align", "align",
+         lambda w, d: Run(["--model", _fifo(d / "m.pt"), f"scp:{w.root}/wav.scp", w.root / "text", d / "ctm"]), 1,
+         "{d}/m.pt: a named pipe, not a model file", ("ctm",)),
+    Case("lm-is-a-fifo-decode", "decode",
+         lambda w, d: Run(["--model", w.model, "--lm", _fifo(d / "lm.pt"), "--lm-weight", "0.3", "--beam", "1",
+                           w.wavs[0]]), 1, "{d}/lm.pt: a named pipe, not an LM file"),
     # a model.pt of a newer asrkit: "damaged asrkit model: model: unknown option(s) ..." sent users to retrain
     Case("model-config-key-of-a-newer-asrkit-decode", "decode",
          lambda w, d: Run(["--model", _model_with(w, d, model_config={

@@ -28,7 +28,7 @@ from asrkit.models.config import LMConfig
 from asrkit.models.targets import IGNORE_ID, decoder_targets
 from asrkit.utils.config import UnknownKeysError, to_dict, written_by_newer
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.torch_files import check_finite_weights, load_weights_only, save_torch
+from asrkit.utils.torch_files import check_finite_weights, load_weights_only, save_torch, special_file_kind
 
 FORMAT = "asrkit-lm"
 VERSION = 1
@@ -96,6 +96,10 @@ def load_lm(path: Union[str, os.PathLike], device: Union[str, torch.device] = "c
     if os.path.isdir(path):  # (the LM's exp dir, not its lm.pt: it was "no such LM file")
         raise AsrkitError(f"{path}: a directory, not an LM file (e.g. {os.path.join(path, 'lm.pt')})")
     if not os.path.isfile(path):
+        kind = special_file_kind(path)
+        if kind is not None:
+            raise AsrkitError(f"{path}: {kind}, not an LM file (an LM is read from a regular file, which torch "
+                              f"seeks in; copy it to one)")
         raise AsrkitError(f"{path}: no such LM file")
     blob = load_weights_only(path, "asrkit LM")
     if isinstance(blob, dict) and blob.get("format") == "asrkit-checkpoint":

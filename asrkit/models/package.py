@@ -35,7 +35,7 @@ from asrkit.models.build import model_from_state_dict
 from asrkit.models.las import LAS, LASConfig
 from asrkit.utils.config import UnknownKeysError, written_by_newer
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.torch_files import check_finite_weights, load_weights_only, save_torch
+from asrkit.utils.torch_files import check_finite_weights, load_weights_only, save_torch, special_file_kind
 
 if TYPE_CHECKING:
     from asrkit.text.tokenizer import Tokenizer
@@ -177,6 +177,10 @@ def read_package_dict(path: Union[str, os.PathLike]) -> Dict[str, Any]:
     if os.path.isdir(path):  # (a user pointing at the exp dir, not at its model.pt)
         raise AsrkitError(f"{path}: a directory, not a model file (e.g. {os.path.join(path, 'model.pt')})")
     if not os.path.isfile(path):
+        kind = special_file_kind(path)
+        if kind is not None:
+            raise AsrkitError(f"{path}: {kind}, not a model file (a model is read from a regular file, which torch "
+                              f"seeks in; copy it to one)")
         raise AsrkitError(f"{path}: no such model file")
     blob = load_weights_only(path, "asrkit model")
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:

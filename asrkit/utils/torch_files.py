@@ -13,7 +13,9 @@ wrapper reports it as any other full disk (``exp/x/model.pt: no space left on de
 """
 from __future__ import annotations
 
+import os
 import re
+import stat
 import warnings
 import zipfile
 from typing import IO, Any, Optional
@@ -62,6 +64,21 @@ def save_torch(obj: Any, path: PathLike) -> None:
                 raise
             name_os_error(out.error, path)
             raise out.error from None
+
+
+def special_file_kind(path: PathLike) -> Optional[str]:
+    """What ``path`` is when it exists but is neither a regular file nor a directory (``"a named
+    pipe"``, ``"a character device"``, ...); None otherwise. A torch file is a zip archive read by
+    seeking, so such a path cannot hold one: /dev/null or a FIFO was "no such model file"."""
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return None
+    for test, kind in ((stat.S_ISFIFO, "a named pipe"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return kind
+    return None
 
 
 def load_weights_only(path: PathLike, what: str) -> Any:
