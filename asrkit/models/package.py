@@ -116,9 +116,12 @@ class PackageMeta:
         vocab_size = typed("vocab_size", int, "a positive integer")
         if idim < 1 or vocab_size < 2:
             raise bad(f"idim {idim} / vocab_size {vocab_size}: expected idim >= 1, vocab_size >= 2")
+        # (typed's errors are already worded; inside the try they were worded twice:
+        # "m.pt: damaged asrkit model: m.pt: damaged asrkit model: feature_config is 'fbank' ...")
+        model_dict = typed("model_config", dict, "a mapping")
+        fbank = typed("feature_config", dict, "a mapping", optional=True)
         try:
-            model_config = LASConfig.from_dict(typed("model_config", dict, "a mapping"))
-            fbank = typed("feature_config", dict, "a mapping", optional=True)
+            model_config = LASConfig.from_dict(model_dict)
             feature_config = FbankConfig.from_dict(fbank, "feature_config") if fbank is not None else None
         except UnknownKeysError as e:
             raise written_by_newer(where, e) from None
@@ -142,11 +145,12 @@ class PackageMeta:
         norm_vars = d.get("cmvn_norm_vars", True)
         if not isinstance(norm_vars, bool):
             raise bad(f"cmvn_norm_vars is {_show(norm_vars)}, expected true or false")
+        extra = dict(typed("extra", dict, "a mapping", optional=True) or {})
         try:
             return cls(model_config=model_config, idim=idim, vocab_size=vocab_size, feature_config=feature_config,
                        cmvn=None if cmvn is None else cmvn.double().numpy(), cmvn_norm_vars=norm_vars,
                        tokenizer=bytes(tokenizer) if tokenizer is not None else None, tokens=list(tokens),
-                       extra=dict(typed("extra", dict, "a mapping", optional=True) or {}))
+                       extra=extra)
         except AsrkitError as e:
             raise bad(str(e)) from None
 

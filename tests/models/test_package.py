@@ -285,6 +285,8 @@ def test_wrong_types_are_clear_errors(tmp_path, make_las, field, value, message)
         load_package(path)
     assert str(e.value).startswith(f"{path}: damaged asrkit model") and message in str(e.value)
     assert "\n" not in str(e.value)
+    # said once (a mis-typed model_config or feature_config was "m.pt: damaged asrkit model: m.pt: damaged ...")
+    assert str(e.value).count("damaged asrkit model") == 1, str(e.value)
 
 
 def test_hostile_model_runs_nothing(tmp_path, make_las):
