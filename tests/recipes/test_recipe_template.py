@@ -261,7 +261,11 @@ def test_setup_refuses_bad_targets(tmp_path):
     cases = [
         (["egs/mine"], "must be called asr1"),
         (["egs/mine/asr2"], "must be called asr1"),
-        (["elsewhere/mine/asr1"], "must be egs/<corpus>/asr1 in this checkout"),
+        # the checkout's place for it was named as egs/TEMPLATE/<corpus>/asr1
+        (["elsewhere/mine/asr1"], f"must be egs/<corpus>/asr1 in this checkout ({root}/egs/<corpus>/asr1)"),
+        # an option reached dirname: "dirname: unrecognized option '--force'"
+        (["--force"], "setup.sh: ERROR: unknown option --force: the only argument is the new recipe's directory"),
+        (["--"], "setup.sh: ERROR: unknown option --: the only argument"),
         (["egs/my corpus/asr1"], "should be letters, digits and ._+-"),
         (["egs/TEMPLATE/asr1"], "already exists"),
         ([], "expected one argument"),

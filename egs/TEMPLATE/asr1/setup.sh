@@ -21,6 +21,8 @@ help_message=$(sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0")
 die() { echo "$(basename "$0"): ERROR: $*" >&2; exit 1; }
 case "${1:-}" in -h|--help) printf '%s\n' "$help_message"; exit 0 ;; esac
 [ $# -eq 1 ] || die "expected one argument, the new recipe's directory, e.g. egs/mycorpus/asr1 (see --help)"
+# (an option reached dirname below: "dirname: unrecognized option '--force'")
+case $1 in -*) die "unknown option $1: the only argument is the new recipe's directory, e.g. egs/mycorpus/asr1 (see --help)" ;; esac
 
 # The template as reached from here (not resolved: a checkout reached through a symlink keeps its shape).
 template=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -33,7 +35,7 @@ egs=$(dirname "$corpus_dir")
 [[ $corpus =~ ^[A-Za-z0-9][A-Za-z0-9_.+-]*$ ]] || die "$target: the corpus name '$corpus' should be letters, digits and ._+- (it is used in ids and file names)"
 [ "$corpus" != TEMPLATE ] || die "$target: TEMPLATE is the template itself"
 [ -d "$egs" ] && [ "$egs/TEMPLATE/asr1" -ef "$template" ] \
-  || die "$target: must be egs/<corpus>/asr1 in this checkout ($(dirname "$template")/<corpus>/asr1): its symlinks ../../TEMPLATE/asr1 and ../../../bin are relative"
+  || die "$target: must be egs/<corpus>/asr1 in this checkout ($(dirname "$(dirname "$template")")/<corpus>/asr1): its symlinks ../../TEMPLATE/asr1 and ../../../bin are relative"
 [ -d "$egs/../bin" ] || die "$egs/../bin: no such directory (utils/ points there)"
 
 # Built in a temporary directory beside the target and renamed into place: nothing half-made.
