@@ -74,6 +74,14 @@ def model_from_state_dict(make: Callable[[], M], state_dict: Mapping, what: str)
     """The model ``make`` describes, holding ``state_dict``'s tensors (cast to float32): a name or
     shape that does not match is an error before any memory is allocated for it."""
     model = _skeleton(make, what)
+    # A weight of integers, booleans or complex numbers (a hand-edited or another tool's file) where
+    # the model has floats: torch's reason ("Only Tensors of floating point and complex dtype can
+    # require gradients") came after 200 characters naming equal shapes, and was cut off.
+    for name, tensor in chain(model.named_parameters(), model.named_buffers()):
+        value = state_dict.get(name)
+        if tensor.is_floating_point() and hasattr(value, "is_floating_point") and not value.is_floating_point():
+            raise AsrkitError(f"{what}: weight {name!r} is {value.dtype}, not floating point: the file is damaged "
+                              f"or was not written for this model")
     try:
         model.load_state_dict(state_dict, assign=True)  # strict: missing, unexpected and shape errors
     except _BUILD_ERRORS as e:
