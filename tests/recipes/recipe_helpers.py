@@ -129,3 +129,16 @@ def path_without(programs, folder: Path) -> str:
             if name not in programs and not link.exists() and not link.is_symlink():
                 link.symlink_to(Path(d) / name)
     return str(folder)
+
+
+def without_root_override(cmd):
+    """``cmd`` run so that file permissions apply: as root, under setpriv without CAP_DAC_OVERRIDE
+    and CAP_DAC_READ_SEARCH (root reads a mode-000 file otherwise); skips when that cannot be."""
+    import pytest
+
+    if os.geteuid() != 0:
+        return list(cmd)
+    if not shutil.which("setpriv"):
+        pytest.skip("root, and no setpriv to drop CAP_DAC_OVERRIDE: permissions cannot be tested")
+    drop = "-dac_override,-dac_read_search"
+    return ["setpriv", f"--inh-caps={drop}", f"--bounding-set={drop}", *cmd]

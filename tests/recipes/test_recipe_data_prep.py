@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from debian_packages import require_program
-from recipe_helpers import make_librispeech_fixture, read_table, run_sh
+from recipe_helpers import make_librispeech_fixture, read_table, run_sh, without_root_override
 
 VALIDATE = "asrkit-validate-data-dir"
 
@@ -180,6 +180,29 @@ def test_an4_layout_of_another_copy(recipe_dir, an4_root, tmp_path):
     proc = run_sh(["local/data.sh", "--an4-root", str(fake)], cwd=recipe, check=False)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert "an4_train.transcription:3: not UTF-8 text (invalid continuation byte at byte " in proc.stderr, proc.stderr
+
+
+def test_an4_unreadable_transcription_or_speaker_folder_is_one_line(recipe_dir, an4_root, tmp_path):
+    """A transcription or a speaker's folder the user cannot read was a PermissionError traceback."""
+    recipe = recipe_dir("an4")
+    fake = an4_copy(an4_root, tmp_path / "an4")
+    trans = fake / "etc/an4_train.transcription"
+    spk = fake / "wav/an4_clstk/fash"
+    spk.unlink()
+    spk.mkdir()
+    for wav in (an4_root / "wav/an4_clstk/fash").iterdir():
+        (spk / wav.name).symlink_to(wav)
+    for path, message in ((trans, f"data_prep.py: ERROR: {trans}: cannot read: Permission denied"),
+                          (spk, f"data_prep.py: ERROR: {trans}:1: recording of an251-fash-b: cannot read "
+                                f"{spk}/an251-fash-b.wav: Permission denied")):
+        mode = path.stat().st_mode
+        path.chmod(0)
+        try:
+            proc = run_sh(without_root_override(["local/data.sh", "--an4-root", str(fake)]), cwd=recipe, check=False)
+        finally:
+            path.chmod(mode)
+        assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+        assert proc.stderr.rstrip().splitlines()[-1] == message, proc.stderr
 
 
 def test_an4_smaller_copy_takes_num_dev_from_run_sh(recipe_dir, an4_root, tmp_path):

@@ -32,7 +32,11 @@ def prepare(an4_root: Path, out: Path, set_name: str, max_utts: int = 0) -> int:
     wav_dir = an4_root / "wav" / SETS[set_name]
     rows = {}
     named = set()  # <spk>/<file>.wav of every line
-    for lineno, line in corpus_text_lines(trans):  # a BOM dropped (it was read into the first word)
+    try:  # (an unreadable file or folder was a PermissionError traceback)
+        lines = corpus_text_lines(trans)  # a BOM dropped (it was read into the first word)
+    except OSError as e:
+        raise AsrkitError(f"{trans}: cannot read: {e.strerror}") from None
+    for lineno, line in lines:
         if not line.strip():
             continue
         m = LINE.match(line.strip())
@@ -45,7 +49,11 @@ def prepare(an4_root: Path, out: Path, set_name: str, max_utts: int = 0) -> int:
             raise AsrkitError(f"{trans}:{lineno}: file id {file_id!r} is not <prefix>-<speaker>-<suffix>")
         pre, spk, post = parts
         wav = wav_dir / spk / f"{file_id}.wav"
-        if not wav.is_file():
+        try:
+            found = wav.is_file()
+        except OSError as e:
+            raise AsrkitError(f"{trans}:{lineno}: recording of {file_id}: cannot read {e.filename}: {e.strerror}") from None
+        if not found:
             raise AsrkitError(f"{trans}:{lineno}: recording of {file_id} not found: {wav}")
         if not words:
             raise AsrkitError(f"{trans}:{lineno}: empty transcription for {file_id}")
