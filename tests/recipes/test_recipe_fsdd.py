@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from debian_packages import require_program
-from recipe_helpers import path_without, read_table, run_sh
+from recipe_helpers import path_without, read_table, run_sh, without_root_override
 
 DIGITS = ["ZERO", "ONE", "TWO", "THREE", "FOUR", "FIVE", "SIX", "SEVEN", "EIGHT", "NINE"]
 SPEAKERS = ["george", "jackson", "nicolas", "theo", "yweweler"]
@@ -539,6 +539,20 @@ def test_fsdd_negative_set_sizes_are_errors(recipe_dir, fsdd_root):
         assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
         assert proc.stderr.rstrip().splitlines()[-1] == f"make_connected_digits.py: ERROR: {opt} -1: must be 0 (no such set) or more"
         assert not (recipe / "data/wav").exists()
+
+
+def test_fsdd_unreadable_recordings_folder_is_one_line(recipe_dir, fsdd_root, tmp_path):
+    """recordings/ the user cannot list was a PermissionError traceback (an unreadable recording was already named)."""
+    recipe = recipe_dir("fsdd")
+    rec = small_fsdd(fsdd_root, tmp_path / "fsdd") / "recordings"
+    rec.chmod(0)
+    try:
+        proc = run_sh(without_root_override(["local/data.sh", "--fsdd-root", str(rec.parent), "--test-speakers", "lucas"]),
+                      cwd=recipe, check=False)
+    finally:
+        rec.chmod(0o755)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.rstrip().splitlines()[-1] == f"make_connected_digits.py: ERROR: {rec}: cannot read: Permission denied"
 
 
 def test_fsdd_bad_an4_resample_fails_before_stage_0(recipe_dir, fsdd_root):

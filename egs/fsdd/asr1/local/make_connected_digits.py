@@ -163,7 +163,11 @@ def index_recordings(fsdd_root: Path) -> Dict[str, Dict[int, List[Tuple[int, Pat
         raise AsrkitError(f"{rec_dir}: no such directory (is {fsdd_root} a copy of FSDD?)")
     index: Dict[str, Dict[int, List[Tuple[int, Path]]]] = {}
     skipped: List[str] = []
-    for path in sorted(rec_dir.iterdir()):
+    try:  # (an unreadable folder was a PermissionError traceback)
+        entries = sorted(rec_dir.iterdir())
+    except OSError as e:
+        raise AsrkitError(f"{rec_dir}: cannot read: {e.strerror}") from None
+    for path in entries:
         m = NAME.match(path.name)
         if m and not path.is_dir():
             index.setdefault(m[2], {}).setdefault(int(m[1]), []).append((int(m[3]), path))
