@@ -1421,6 +1421,20 @@ CASES: List[Case] = [
     Case("lm-is-a-fifo-decode", "decode",
          lambda w, d: Run(["--model", w.model, "--lm", _fifo(d / "lm.pt"), "--lm-weight", "0.3", "--beam", "1",
                            w.wavs[0]]), 1, "{d}/lm.pt: a named pipe, not an LM file"),
+    # a model packed without a feature config given audio: each recording was read and skipped as
+    # "skipping the model holds no feature config ...", the run failing only at the end
+    Case("model-without-feature-config-audio-decode", "decode",
+         lambda w, d: Run(["--model", _model_with(w, d, feature_config=None), "--beam", "1", "--output-dir", d / "dec",
+                           *w.wavs[:2]]), 1,
+         "m.pt: the model holds no feature config (it was packed to decode given features only), so it cannot decode "
+         "audio; give its features with --feats", ("dec/text",), check=_nothing_read),
+    Case("model-without-feature-config-align", "align",
+         lambda w, d: Run(["--model", _model_with(w, d, feature_config=None), f"scp:{w.root}/wav.scp", w.root / "text",
+                           d / "ctm"]), 1, "m.pt: the model holds no feature config", ("ctm",), check=_nothing_read),
+    Case("model-without-feature-config-feats-decode", "decode",
+         lambda w, d: Run(["--model", _model_with(w, d, feature_config=None), "--beam", "1", "--maxlenratio", "0.1",
+                           "--feats", f"scp:{w.root}/feats.scp"]), 0,
+         "Done 24 out of 24 utterances (0 failed)", check=_stdout_lines(N)),
     # a model.pt of a newer asrkit: "damaged asrkit model: model: unknown option(s) ..." sent users to retrain
     Case("model-config-key-of-a-newer-asrkit-decode", "decode",
          lambda w, d: Run(["--model", _model_with(w, d, model_config={

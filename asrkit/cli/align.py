@@ -78,6 +78,7 @@ def main(model_path: str, segments: Optional[str], channel: Optional[int], word_
                                wav_sources=inputs.wav_sources())
     transcripts = read_table(text, allow_empty_value=True)
     rec = Recognizer.from_files(model_path, config)
+    rec.check_reads_audio(model_path)
     if not rec.has_ctc:
         raise AsrkitError(f"{model_path}: the model has no CTC head (ctc_weight 0 in training) to align with")
     items, total = inputs.open(rec.features)

@@ -158,6 +158,8 @@ def main(model_path: Optional[str], config_path: Optional[str], print_config: bo
     from asrkit.decoding.run import Outputs, decode_items
 
     rec = Recognizer.from_files(model_path, config, lm_path)
+    if not feats:
+        rec.check_reads_audio(model_path)
     if ctm_path and not rec.word_times:
         raise AsrkitError(f"--ctm needs word times: {model_path} has no CTC head to align with"
                           if not rec.has_ctc else "--ctm needs word_times: true in the decoding options")

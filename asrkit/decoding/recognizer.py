@@ -51,6 +51,9 @@ LOG_FLOOR = float(np.log(np.finfo(np.float32).eps))
 # IndexError traceback at the first token, after the model had loaded and the audio was read.
 NO_SPELLING = ("the model holds neither a tokenizer nor a token list, so its output ids cannot be spelled "
                "(damaged or hand-made model.pt)")
+# A model packed without a feature config (from features it cannot describe) decodes given features only.
+NO_FEATURE_CONFIG = ("the model holds no feature config (it was packed to decode given features only), so it cannot "
+                     "decode audio; give its features with --feats")
 
 
 @dataclass
@@ -217,6 +220,13 @@ class Recognizer:
         x[:, live] -= frame_level[kept].mean() - mean[live].mean()
         return x
 
+    def check_reads_audio(self, model_path: object) -> None:
+        """AsrkitError naming ``model_path`` when the model holds no feature config: it decodes
+        given features only. (Each utterance was skipped instead, as "skipping the model holds no
+        feature config", and the run failed only after reading every recording.)"""
+        if self.pkg.meta.feature_config is None:
+            raise AsrkitError(f"{model_path}: {NO_FEATURE_CONFIG}")
+
     def features(self, samples: np.ndarray, sample_rate: int, utt_id: str) -> np.ndarray:
         """Fbank with the packed feature config (raw: :meth:`normalize` applies the CMVN, as for --feats).
 
@@ -228,7 +238,7 @@ class Recognizer:
 
         fbank = self.pkg.meta.feature_config
         if fbank is None:
-            raise AsrkitError("the model holds no feature config, so it cannot decode audio; use --feats")
+            raise AsrkitError(f"utterance {utt_id!r}: {NO_FEATURE_CONFIG}")
         if samples.size == 0:
             raise AsrkitError(f"utterance {utt_id!r}: empty audio")
         value = constant_value(samples)
