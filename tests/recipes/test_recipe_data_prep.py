@@ -205,6 +205,25 @@ def test_an4_unreadable_transcription_or_speaker_folder_is_one_line(recipe_dir, 
         assert proc.stderr.rstrip().splitlines()[-1] == message, proc.stderr
 
 
+@pytest.mark.parametrize("name, message", [("an4", "data_prep.py: ERROR: data/train: permission denied"),
+                                           ("fsdd", "make_connected_digits.py: ERROR: data/wav: permission denied")])
+def test_stage_0_into_a_read_only_data_dir_is_one_line(recipe_dir, an4_root, fsdd_root, name, message):
+    """data/ the user cannot write was a PermissionError traceback from AN4's data_prep.py and
+    FSDD's make_connected_digits.py."""
+    cmd = {"an4": ["local/data.sh", "--an4-root", str(an4_root), "--max-utts", "8", "--num-dev", "2"],
+           "fsdd": ["local/data.sh", "--fsdd-root", str(fsdd_root), "--num-train", "2", "--num-dev", "1", "--num-test", "1"]}
+    recipe = recipe_dir(name)
+    data = recipe / "data"
+    data.mkdir()
+    data.chmod(0o555)
+    try:
+        proc = run_sh(without_root_override(cmd[name]), cwd=recipe, check=False)
+    finally:
+        data.chmod(0o755)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.rstrip().splitlines()[-1] == message, proc.stderr
+
+
 def test_an4_smaller_copy_takes_num_dev_from_run_sh(recipe_dir, an4_root, tmp_path):
     """An AN4-layout corpus with 60 training utterances: ESPnet's 100 held out cannot be, and the
     error said '--num-dev 100', an option run.sh did not take ('./asr.sh: unknown option

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from asrkit.data.datadir import write_data_dir
 from asrkit.data.table import corpus_text_lines
-from asrkit.utils.errors import AsrkitError
+from asrkit.utils.errors import AsrkitError, os_error_message
 
 SETS = {"train": "an4_clstk", "test": "an4test_clstk"}
 LINE = re.compile(r"^(?P<words>.*?)\s*\((?P<file>[^()\s]+)\)\s*$")
@@ -92,6 +92,11 @@ def main(argv=None) -> int:
             print(f"{p.prog}: {args.data_dir / set_name}: {n} utterances", file=sys.stderr)
     except AsrkitError as e:
         print(f"{p.prog}: ERROR: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:  # an output it cannot write (data/ read-only, a full disk) was a traceback
+        if os_error_message(e) is None:
+            raise
+        print(f"{p.prog}: ERROR: {os_error_message(e)}", file=sys.stderr)
         return 1
     return 0
 

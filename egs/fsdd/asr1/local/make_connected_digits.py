@@ -38,7 +38,7 @@ import numpy as np
 
 from asrkit.data.datadir import write_data_dir
 from asrkit.features.wav import read_wav_source, resample
-from asrkit.utils.errors import AsrkitError
+from asrkit.utils.errors import AsrkitError, os_error_message
 from asrkit.utils.fileio import atomic_open
 
 WORDS = ["ZERO", "ONE", "TWO", "THREE", "FOUR", "FIVE", "SIX", "SEVEN", "EIGHT", "NINE"]
@@ -330,6 +330,11 @@ def main(argv=None) -> int:
                   file=sys.stderr)
     except AsrkitError as e:
         print(f"{p.prog}: ERROR: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:  # an output it cannot write (data/ read-only, a full disk) was a traceback
+        if os_error_message(e) is None:
+            raise
+        print(f"{p.prog}: ERROR: {os_error_message(e)}", file=sys.stderr)
         return 1
     if CONVERTED:
         shown = ", ".join(f"{path.name} ({what})" for path, what in list(CONVERTED.items())[:3])
