@@ -77,6 +77,11 @@ class PackageMeta:
             if self.cmvn.shape != (2, self.idim + 1):
                 raise AsrkitError(f"CMVN stats of shape {self.cmvn.shape} do not fit {self.idim}-dim features "
                                   f"(expected (2, {self.idim + 1}))")
+            # NaN, a frame count below 1: every utterance failed on "the model's CMVN stats: ...",
+            # which named no file (what a damaged or hand-edited model.pt gave)
+            from asrkit.features.cmvn import cmvn_transform
+
+            cmvn_transform(self.cmvn, self.cmvn_norm_vars, "CMVN stats", warn=False)
 
     def replace(self, **changes: Any) -> "PackageMeta":
         return dataclasses.replace(self, **changes)

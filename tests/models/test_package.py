@@ -254,6 +254,10 @@ def test_lm_keys_of_a_newer_asrkit_say_upgrade(tmp_path):
     ("feature_config", "fbank.yaml", "feature_config is 'fbank.yaml' (a str), expected a mapping"),
     ("cmvn", [[0.0]], "cmvn is [[0.0]] (a list), expected a (2, idim+1) tensor"),
     ("cmvn", torch.zeros(2, 3), "CMVN stats of shape (2, 3) do not fit 20-dim features"),
+    # stats no CMVN can be made of: "the model's CMVN stats: ..." at decoding, naming no file
+    ("cmvn", torch.zeros(2, IDIM + 1, dtype=torch.float64), "CMVN stats: insufficient stats for CMVN (frame count 0.0)"),
+    ("cmvn", torch.full((2, IDIM + 1), float("nan"), dtype=torch.float64), "CMVN stats: non-finite CMVN stats (nan in "
+                                                                           "row 0, column 0)"),
     ("cmvn_norm_vars", "yes", "cmvn_norm_vars is 'yes' (a str), expected true or false"),
     ("tokenizer", "abc", "tokenizer is 'abc' (a str), expected sentencepiece model bytes"),
     ("tokens", "abc", "tokens is 'abc' (a str), expected a list of strings"),
