@@ -1426,11 +1426,12 @@ CASES: List[Case] = [
     Case("model-without-feature-config-audio-decode", "decode",
          lambda w, d: Run(["--model", _model_with(w, d, feature_config=None), "--beam", "1", "--output-dir", d / "dec",
                            *w.wavs[:2]]), 1,
-         "m.pt: the model holds no feature config (it was packed to decode given features only), so it cannot decode "
-         "audio; give its features with --feats", ("dec/text",), check=_nothing_read),
+         "m.pt: the model holds no feature config (it was packed to decode given features only), so it cannot read "
+         "audio, only features (asrkit-decode --feats)", ("dec/text",), check=_nothing_read),
     Case("model-without-feature-config-align", "align",
          lambda w, d: Run(["--model", _model_with(w, d, feature_config=None), f"scp:{w.root}/wav.scp", w.root / "text",
-                           d / "ctm"]), 1, "m.pt: the model holds no feature config", ("ctm",), check=_nothing_read),
+                           d / "ctm"]), 1, "m.pt: the model holds no feature config (it was packed to decode given "
+                                           "features only), so it cannot read audio", ("ctm",), check=_nothing_read),
     Case("model-without-feature-config-feats-decode", "decode",
          lambda w, d: Run(["--model", _model_with(w, d, feature_config=None), "--beam", "1", "--maxlenratio", "0.1",
                            "--feats", f"scp:{w.root}/feats.scp"]), 0,

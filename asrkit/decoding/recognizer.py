@@ -53,7 +53,7 @@ NO_SPELLING = ("the model holds neither a tokenizer nor a token list, so its out
                "(damaged or hand-made model.pt)")
 # A model packed without a feature config (from features it cannot describe) decodes given features only.
 NO_FEATURE_CONFIG = ("the model holds no feature config (it was packed to decode given features only), so it cannot "
-                     "decode audio; give its features with --feats")
+                     "read audio, only features (asrkit-decode --feats)")
 
 
 @dataclass

@@ -205,7 +205,8 @@ def read_package_dict(path: Union[str, os.PathLike]) -> Dict[str, Any]:
             raise AsrkitError(f"{path}: an asrkit-train checkpoint, not a packed model: give the model.pt "
                               f"asrkit-train wrote in the exp dir, or pack checkpoints with asrkit-average")
         if other == "asrkit-lm":
-            raise AsrkitError(f"{path}: an asrkit LM (asrkit-train-lm), not an acoustic model: give it with --lm")
+            raise AsrkitError(f"{path}: an asrkit LM (asrkit-train-lm), not an acoustic model (asrkit-decode and the "
+                              "Transcriber take it as the LM: --lm, lm=)")
         raise AsrkitError(f"{path}: not an asrkit model (no format: {FORMAT!r} entry)")
     missing = [k for k in REQUIRED if k not in blob]
     if missing:

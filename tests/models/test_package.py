@@ -126,8 +126,9 @@ def test_not_a_model_is_a_clear_error(tmp_path, make_las):
             load_lm(c)
     lm = tmp_path / "lm.pt"
     torch.save({"format": "asrkit-lm", "version": 1}, lm)
-    with pytest.raises(AsrkitError, match=f"^{lm}: an asrkit LM \\(asrkit-train-lm\\), not an acoustic model: "
-                                          f"give it with --lm$"):
+    # (asrkit-align, which has no --lm, said "give it with --lm")
+    with pytest.raises(AsrkitError, match=f"^{lm}: an asrkit LM \\(asrkit-train-lm\\), not an acoustic model "
+                                          f"\\(asrkit-decode and the Transcriber take it as the LM: --lm, lm=\\)$"):
         load_package(lm)
     # an exp dir given for its model.pt: named as a directory, not as missing
     with pytest.raises(AsrkitError, match=f"^{tmp_path}: a directory, not a model file \\(e.g. {tmp_path}/model.pt\\)$"):
