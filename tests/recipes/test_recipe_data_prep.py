@@ -59,6 +59,12 @@ def test_yesno_bad_root(recipe_dir, tmp_path):
         (bad / name).write_bytes(b"")
     proc = run_sh(["local/data.sh", "--yesno-root", str(bad.parent)], cwd=recipe, check=False)
     assert proc.returncode != 0 and "x_y.wav: name is not a yes/no sequence" in proc.stderr
+    # a folder named like a recording was counted and put in wav.scp (exit 0); stage 1 then
+    # stopped at validation
+    (bad / "x_y.wav").unlink()
+    (bad / "0_0.wav").mkdir()
+    proc = run_sh(["local/data.sh", "--yesno-root", str(bad.parent)], cwd=recipe, check=False)
+    assert proc.returncode != 0 and "0_0.wav: is a folder, not a recording" in proc.stderr
 
 
 @pytest.mark.parametrize("files", [6, 14])

@@ -30,6 +30,11 @@ total=$(wc -l < data/local/waves.list)
 [ "$total" -ge 4 ] || die "$waves: found $total .wav files, expected 60"
 bad=$(grep -Ev '^[01](_[01])*\.wav$' data/local/waves.list | head -1 || true)
 [ -z "$bad" ] || die "$waves/$bad: name is not a yes/no sequence like 0_1_1_0_0_1_0_1.wav"
+# A folder named like a recording was listed, counted and put in wav.scp, for stage 1 to stop
+# at validation ("is a directory"); a recording that is a link to a file is fine.
+while IFS= read -r f; do
+  [ ! -d "$waves/$f" ] || die "$waves/$f: is a folder, not a recording"
+done < data/local/waves.list
 [ "$total" -eq 60 ] || echo "$0: WARNING: $waves has $total recordings, the corpus has 60" >&2
 
 awk 'NR % 2 == 1' data/local/waves.list > data/local/train.list
