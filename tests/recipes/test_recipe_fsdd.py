@@ -431,6 +431,7 @@ def test_fsdd_speakers_of_another_corpus_and_extra_files(recipe_dir, fsdd_root, 
     (rec / "4_Lucas3_1.wav").rename(rec / "4_Lucas3_1.WAV")
     (rec / "README.md").write_text("not a recording\n")
     (rec / "10_george_1.wav").write_bytes(b"")
+    (rec / "4_george_77.wav").mkdir()  # was said to be "not named <digit>_<speaker>_<take>.wav"
     args = ["local/data.sh", "--fsdd-root", str(corpus), "--test-speakers", "mary-ann,spk_2",
             "--num-train", "30", "--num-dev", "4", "--num-test", "20"]
     proc = run_sh(args, cwd=recipe, check=False)
@@ -438,6 +439,7 @@ def test_fsdd_speakers_of_another_corpus_and_extra_files(recipe_dir, fsdd_root, 
         "--dev-takes 5 for dev (give a smaller --dev-takes" in proc.stderr
     proc = run_sh(args + ["--dev-takes", "1"], cwd=recipe)
     assert "skipped 2 entries not named <digit>_<speaker>_<take>.wav (10_george_1.wav, README.md)" in proc.stderr
+    assert "skipped 1 folders named like recordings (4_george_77.wav)" in proc.stderr
     train, test = read_table(recipe / "data/train/utt2spk"), read_table(recipe / "data/test/utt2spk")
     assert set(test.values()) == {"mary-ann", "spk_2"}
     assert set(train.values()) == {"george", "jackson", "Lucas3"}

@@ -167,18 +167,21 @@ def index_recordings(fsdd_root: Path) -> Dict[str, Dict[int, List[Tuple[int, Pat
         entries = sorted(rec_dir.iterdir())
     except OSError as e:
         raise AsrkitError(f"{rec_dir}: cannot read: {e.strerror}") from None
+    folders: List[str] = []  # named like a recording, but a folder: said as such, not as misnamed
     for path in entries:
         m = NAME.match(path.name)
         if m and not path.is_dir():
             index.setdefault(m[2], {}).setdefault(int(m[1]), []).append((int(m[3]), path))
         else:
-            skipped.append(path.name)
+            (folders if m else skipped).append(path.name)
     if not index:
         raise AsrkitError(f"{rec_dir}: no recordings named <digit>_<speaker>_<take>.wav")
-    if skipped:  # a README, .DS_Store, 10_x_1.wav: said, not silently left out
-        shown = ", ".join(skipped[:3]) + (", ..." if len(skipped) > 3 else "")
-        print(f"make_connected_digits.py: WARNING: {rec_dir}: skipped {len(skipped)} entries not named "
-              f"<digit>_<speaker>_<take>.wav ({shown})", file=sys.stderr)
+    for names, what in ((skipped, "entries not named <digit>_<speaker>_<take>.wav"),
+                        (folders, "folders named like recordings")):
+        if names:  # a README, .DS_Store, 10_x_1.wav: said, not silently left out
+            shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+            print(f"make_connected_digits.py: WARNING: {rec_dir}: skipped {len(names)} {what} ({shown})",
+                  file=sys.stderr)
     for spk in index:
         for digit in index[spk]:
             index[spk][digit].sort()
