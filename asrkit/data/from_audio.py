@@ -203,12 +203,26 @@ def find_audio(audio_dir: Path, extensions: Sequence[str],
     exts = {"." + e.lower().lstrip(".") for e in extensions}
     found = []
     metadata = 0
+    # Folder links are followed, each folder read once: a link back up (wav/loop -> .) was
+    # followed 40 levels deep, every file counted 40 times, until the system's ELOOP stopped it.
+    seen: set = set()
+    again: List[PurePosixPath] = []
     for root, dirs, files in os.walk(audio_dir, followlinks=True):
+        rel_root = PurePosixPath(Path(root).relative_to(audio_dir).as_posix())
+        try:
+            st = os.stat(root)
+        except OSError:
+            st = None
+        if st is not None:
+            if (st.st_dev, st.st_ino) in seen:
+                dirs[:] = []
+                again.append(rel_root)
+                continue
+            seen.add((st.st_dev, st.st_ino))
         if "__MACOSX" in dirs:
             dirs.remove("__MACOSX")
             metadata += sum(len(f) for _, _, f in os.walk(Path(root) / "__MACOSX"))
         dirs.sort()
-        rel_root = PurePosixPath(Path(root).relative_to(audio_dir).as_posix())
         if folders is not None:
             folders.extend(rel_root / d for d in dirs if Path(d).suffix.lower() in exts)
         for name in sorted(files):
@@ -225,6 +239,10 @@ def find_audio(audio_dir: Path, extensions: Sequence[str],
                 texts.append(rel_root / name)
     if metadata:
         log.info("left out %d macOS metadata file(s) (__MACOSX/, ._<name>): Finder attributes, not audio", metadata)
+    if again:
+        log.warning("%s: left out %d folder link(s) leading to a folder read already (a loop, or a second way to "
+                    "one folder): %s", audio_dir, len(again),
+                    ", ".join(map(str, again[:3])) + (", ..." if len(again) > 3 else ""))
     return found
 
 

@@ -449,3 +449,19 @@ def test_macos_metadata_files_are_left_out(an4_root, tmp_path, caplog):
     assert (report.num_audio, report.num_utts, report.skipped) == (4, 4, {})
     assert "left out 8 macOS metadata file(s)" in caplog.text
     assert not any("MACOSX" in v or "/._" in v for v in DataDir(tmp_path / "d").read("wav.scp").values())
+
+
+def test_a_folder_link_back_up_is_read_once(an4_root, tmp_path, caplog):
+    """`audio/loop -> .` was followed 40 levels deep (every file found 40 times, until ELOOP) and
+    the corpus failed blaming 1600 skipped files; a second link to one folder read it twice."""
+    make_user_corpus(an4_root, tmp_path / "c", 4)
+    audio, prompts = tmp_path / "c/audio", tmp_path / "c/prompts.txt"
+    os.symlink(".", audio / "loop")
+    (audio / "sub").mkdir()
+    os.symlink("..", audio / "sub" / "up")
+    with caplog.at_level("WARNING"):
+        report = make_data_dir(audio, tmp_path / "d", transcripts=prompts)
+    assert (report.num_audio, report.num_utts, report.skipped) == (4, 4, {})
+    assert "left out 2 folder link(s) leading to a folder read already (a loop, or a second way to one folder): " \
+           "loop, sub/up" in caplog.text
+    assert _errors(tmp_path / "d") == []
