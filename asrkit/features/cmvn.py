@@ -121,9 +121,11 @@ def check_stats(stats: np.ndarray, where: str = "CMVN stats") -> np.ndarray:
 
 
 def cmvn_transform(stats: np.ndarray, norm_vars: bool = True, where: str = "CMVN stats",
-                   warn: bool = True) -> Tuple[np.ndarray, np.ndarray]:
+                   warn: bool = True, all_floored_is_error: bool = False) -> Tuple[np.ndarray, np.ndarray]:
     """``(scale (D,), offset (D,))`` such that normalized = feats * scale + offset, as Kaldi's ApplyCmvn.
-    ``warn``: say when variances are floored (False where the stats were checked when loaded)."""
+    ``warn``: say when variances are floored (False where the stats were checked when loaded).
+    ``all_floored_is_error``: stats whose every dim has no variance are an error, not a warning
+    (a packed model's: no model trains on features all scaled by 1e10, so they are damaged)."""
     stats = check_stats(stats, where)
     dim = stats.shape[1] - 1
     count = stats[0, dim]
@@ -133,6 +135,9 @@ def cmvn_transform(stats: np.ndarray, norm_vars: bool = True, where: str = "CMVN
     if not norm_vars:
         return np.ones(dim), -mean
     var = stats[1, :dim] / count - mean * mean
+    if all_floored_is_error and (var < VAR_FLOOR).all():
+        raise AsrkitError(f"{where}: the variance of every one of the {dim} dims is below {VAR_FLOOR:g} (stats of "
+                          f"constant features, or damaged): every feature would be scaled by {VAR_FLOOR ** -0.5:g}")
     if (var < VAR_FLOOR).any():
         if warn:
             log.warning("%s: flooring variance of %d dims to %g", where, int((var < VAR_FLOOR).sum()), VAR_FLOOR)

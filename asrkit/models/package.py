@@ -81,7 +81,8 @@ class PackageMeta:
             # which named no file (what a damaged or hand-edited model.pt gave)
             from asrkit.features.cmvn import cmvn_transform
 
-            cmvn_transform(self.cmvn, self.cmvn_norm_vars, "CMVN stats", warn=False)
+            # (every variance 0: decoded to wrong text with exit 0 and one flooring warning)
+            cmvn_transform(self.cmvn, self.cmvn_norm_vars, "CMVN stats", warn=False, all_floored_is_error=True)
 
     def replace(self, **changes: Any) -> "PackageMeta":
         return dataclasses.replace(self, **changes)

@@ -259,6 +259,10 @@ def test_lm_keys_of_a_newer_asrkit_say_upgrade(tmp_path):
     ("cmvn", torch.zeros(2, IDIM + 1, dtype=torch.float64), "CMVN stats: insufficient stats for CMVN (frame count 0.0)"),
     ("cmvn", torch.full((2, IDIM + 1), float("nan"), dtype=torch.float64), "CMVN stats: non-finite CMVN stats (nan in "
                                                                            "row 0, column 0)"),
+    # every dim without variance (constant features, or damaged): decoded to wrong text with exit 0
+    ("cmvn", torch.tensor([[5.0] * IDIM + [10.0], [2.5] * IDIM + [0.0]], dtype=torch.float64),
+     f"CMVN stats: the variance of every one of the {IDIM} dims is below 1e-20 (stats of constant features, or "
+     f"damaged): every feature would be scaled by 1e+10"),
     ("cmvn_norm_vars", "yes", "cmvn_norm_vars is 'yes' (a str), expected true or false"),
     ("tokenizer", "abc", "tokenizer is 'abc' (a str), expected sentencepiece model bytes"),
     ("tokens", "abc", "tokens is 'abc' (a str), expected a list of strings"),
