@@ -520,6 +520,9 @@ def _libsndfile_error(e: Exception, what: str, head: bytes, riff: Optional[_Riff
     return AsrkitError(f"{what}: unsupported or corrupt audio{tag} (libsndfile: {reason})")
 
 
+_SF_COUNT_MAX = 2 ** 63 - 1  # the frame count libsndfile gives audio of unknown length
+
+
 def _decode(source, what: str, channel: Optional[int], max_samples: int, head: bytes,
             riff: Optional[_RiffData], mp3_counted: bool = False) -> Tuple[np.ndarray, int]:
     """Open ``source`` (a regular file's descriptor at offset 0, or bytes) with libsndfile and return
@@ -552,6 +555,14 @@ def _decode(source, what: str, channel: Optional[int], max_samples: int, head: b
                               f"(0-based), as Kaldi's --channel")
         if frames == 0:
             raise AsrkitError(f"{what}: empty {desc} audio (no samples)")
+        if frames == _SF_COUNT_MAX:
+            # libsndfile's "length unknown": a FLAC whose STREAMINFO says 0 samples, as an encoder
+            # writing to a pipe leaves it. soundfile cannot read such a file to its end (its
+            # remaining-frames check seeks, which fails there), and it was refused as "over the
+            # limit of ... samples" at 2**63-1 frames.
+            raise AsrkitError(f"{what}: {desc} audio whose header gives no length (a FLAC written to a pipe says 0 "
+                              f"samples), which asrkit cannot read: convert it (sox in.flac out.wav), or read it "
+                              f"through a pipe in a wav.scp ('<utt> sox <file> -t wav - |')")
         if frames * channels > max_samples:
             raise AsrkitError(f"{what}: {frames / rate:.1f} s of audio ({frames} frames x {channels} channels) "
                               f"is over the limit of {max_samples} samples per read (--max-samples)")

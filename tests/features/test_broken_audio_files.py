@@ -204,6 +204,21 @@ def test_a_data_size_smaller_than_the_samples_is_an_error(tmp_path, speech):
         np.testing.assert_array_equal(read_wav_source(str(tmp_path / f"{name}.wav"), name)[0], x.astype(np.float32))
 
 
+def test_a_flac_of_unknown_length_is_named_as_such(tmp_path, speech):
+    """A FLAC whose STREAMINFO gives 0 samples (what an encoder writing to a pipe leaves): libsndfile
+    calls its length 2**63-1 frames, soundfile fails before its end, and it was refused as 'over
+    the limit of ... samples per read (--max-samples)', a wrong reason."""
+    x, rate = speech
+    blob = bytearray(_encode(x, rate, "FLAC", "PCM_16"))
+    assert blob[:4] == b"fLaC"
+    # STREAMINFO: 36 bits of total samples end its 18th byte after the block header (bytes 18-25)
+    blob[18:26] = (int.from_bytes(blob[18:26], "big") & ~((1 << 36) - 1)).to_bytes(8, "big")
+    (tmp_path / "streamed.flac").write_bytes(bytes(blob))
+    message = "FLAC/PCM_16 audio whose header gives no length (a FLAC written to a pipe says 0 samples)"
+    for source in (str(tmp_path / "streamed.flac"), f"cat {tmp_path / 'streamed.flac'} |"):
+        _refused(source, message)
+
+
 def test_compute_fbank_skips_and_counts_the_broken_files(tmp_path, an4_wavs, speech):
     """One broken file of 25 is skipped, named and counted; its features are not written."""
     x, rate = speech
