@@ -302,8 +302,9 @@ def release_free_memory() -> None:
 def load_cmvn(path: Optional[str], norm_vars: bool = True) -> Optional[np.ndarray]:
     """Global CMVN stats ``(2, D+1)`` (asrkit-compute-cmvn's output), or None.
 
-    Checked here, naming ``path``: stats of 0 frames are an error, floored variances a warning,
-    said once (they were said per utterance read, naming no file)."""
+    Checked here, naming ``path``: stats of 0 frames, or with no variance in any dim (every
+    feature scaled by 1e10: the packed model would be refused), are an error, floored variances
+    of some dims a warning, said once (they were said per utterance read, naming no file)."""
     if path is None:
         return None
     from asrkit.features.cmvn import cmvn_transform, load_cmvn as read_stats
@@ -311,7 +312,7 @@ def load_cmvn(path: Optional[str], norm_vars: bool = True) -> Optional[np.ndarra
     stats = read_stats(path)
     if isinstance(stats, dict):
         raise AsrkitError(f"{path}: training needs global CMVN stats (one matrix), not a per-speaker table")
-    cmvn_transform(stats, norm_vars, where=str(path))
+    cmvn_transform(stats, norm_vars, where=str(path), all_floored_is_error=True)
     return np.asarray(stats, dtype=np.float64)
 
 

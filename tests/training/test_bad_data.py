@@ -278,6 +278,7 @@ def test_cmvn_stats_are_checked_once_naming_their_file(clean, yesno_setup, tmp_p
 
     flat = np.zeros((2, 24))
     flat[0, :23], flat[1, :23], flat[0, 23] = 5.0, 2.5, 10.0  # mean 0.5, variance 0 in every dim
+    flat[1, 0] = 12.5  # but dim 0: variance 1 (stats with no variance anywhere are refused, below)
     path = tmp_path / "cmvn.ark"
     write_stats(flat, str(path))
     tok = Tokenizer.load(yesno_setup / "data/lang/tokens.model")
@@ -286,8 +287,12 @@ def test_cmvn_stats_are_checked_once_naming_their_file(clean, yesno_setup, tmp_p
         for i in range(5):
             ds[i]  # as a training reads them
     floors = [r.getMessage() for r in caplog.records if "flooring variance" in r.getMessage()]
-    assert floors == [f"{path}: flooring variance of 23 dims to 1e-20"]
+    assert floors == [f"{path}: flooring variance of 22 dims to 1e-20"]
     caplog.clear()
+    flat[1, 0] = 2.5  # no variance in any dim: every feature scaled by 1e10, a model the packing refuses
+    write_stats(flat, str(path))
+    with pytest.raises(AsrkitError, match=rf"^{path}: the variance of every one of the 23 dims is below 1e-20"):
+        load_cmvn(str(path))
     with caplog.at_level(logging.WARNING):
         load_cmvn(str(path), norm_vars=False)  # means only: nothing floored
     assert not caplog.records

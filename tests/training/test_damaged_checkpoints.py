@@ -209,7 +209,10 @@ def test_resume_with_another_cmvn_is_refused(yesno_setup, trained, tmp_path):
     args = [str(a) for a in train_args(yesno_setup, exp, "--set", "training.max_epochs=3")]
     at = args.index("--cmvn")
     stats = np.array(kaldiio.load_mat(args[at + 1]))
-    stats[0, :-1] += stats[0, -1]  # every mean one higher
+    # every mean one higher, the variances kept: sum (x+1)^2 = sum x^2 + 2 sum x + n (shifting the
+    # sums alone made every variance negative: stats the training now refuses as degenerate)
+    stats[1, :-1] += 2 * stats[0, :-1] + stats[0, -1]
+    stats[0, :-1] += stats[0, -1]
     kaldiio.save_mat(str(tmp_path / "other.ark"), stats)
     for other, why in [(args[:at] + args[at + 2:], "global stats there, none now"),
                        (args[:at + 1] + [str(tmp_path / "other.ark")] + args[at + 2:], "other stats"),
