@@ -28,7 +28,7 @@ from asrkit.models.config import LMConfig
 from asrkit.models.targets import IGNORE_ID, decoder_targets
 from asrkit.utils.config import UnknownKeysError, to_dict, written_by_newer
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.torch_files import check_finite_weights, load_weights_only, save_torch, special_file_kind
+from asrkit.utils.torch_files import check_finite_weights, check_torch_file_path, load_weights_only, save_torch
 
 FORMAT = "asrkit-lm"
 VERSION = 1
@@ -93,14 +93,7 @@ def save_lm(path: Union[str, os.PathLike], state_dict: Mapping[str, Tensor], con
 def load_lm(path: Union[str, os.PathLike], device: Union[str, torch.device] = "cpu",
             tokens: Optional[List[str]] = None) -> LSTMLM:
     """Read ``lm.pt`` (eval mode, on ``device``); with ``tokens``, refuse an LM of another tokenizer."""
-    if os.path.isdir(path):  # (the LM's exp dir, not its lm.pt: it was "no such LM file")
-        raise AsrkitError(f"{path}: a directory, not an LM file (e.g. {os.path.join(path, 'lm.pt')})")
-    if not os.path.isfile(path):
-        kind = special_file_kind(path)
-        if kind is not None:
-            raise AsrkitError(f"{path}: {kind}, not an LM file (an LM is read from a regular file, which torch "
-                              f"seeks in; copy it to one)")
-        raise AsrkitError(f"{path}: no such LM file")
+    check_torch_file_path(path, "an LM", "lm.pt")  # (the LM's exp dir was "no such LM file")
     blob = load_weights_only(path, "asrkit LM")
     if isinstance(blob, dict) and blob.get("format") == "asrkit-checkpoint":
         # ("is it an ASR model?" for the LM's own checkpoint, or asrkit-train's)

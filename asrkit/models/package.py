@@ -35,7 +35,7 @@ from asrkit.models.build import model_from_state_dict
 from asrkit.models.las import LAS, LASConfig
 from asrkit.utils.config import UnknownKeysError, written_by_newer
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.torch_files import check_finite_weights, load_weights_only, save_torch, special_file_kind
+from asrkit.utils.torch_files import check_finite_weights, check_torch_file_path, load_weights_only, save_torch
 
 if TYPE_CHECKING:
     from asrkit.text.tokenizer import Tokenizer
@@ -78,10 +78,10 @@ class PackageMeta:
                 raise AsrkitError(f"CMVN stats of shape {self.cmvn.shape} do not fit {self.idim}-dim features "
                                   f"(expected (2, {self.idim + 1}))")
             # NaN, a frame count below 1: every utterance failed on "the model's CMVN stats: ...",
-            # which named no file (what a damaged or hand-edited model.pt gave)
+            # which named no file (what a damaged or hand-edited model.pt gave); every variance 0
+            # decoded to wrong text with exit 0 and one flooring warning.
             from asrkit.features.cmvn import cmvn_transform
 
-            # (every variance 0: decoded to wrong text with exit 0 and one flooring warning)
             cmvn_transform(self.cmvn, self.cmvn_norm_vars, "CMVN stats", warn=False, all_floored_is_error=True)
 
     def replace(self, **changes: Any) -> "PackageMeta":
@@ -184,14 +184,7 @@ def save_package(path: Union[str, os.PathLike], state_dict: Mapping[str, torch.T
 
 def read_package_dict(path: Union[str, os.PathLike]) -> Dict[str, Any]:
     """The raw dict of a model.pt, checked to be one; AsrkitError naming the file otherwise."""
-    if os.path.isdir(path):  # (a user pointing at the exp dir, not at its model.pt)
-        raise AsrkitError(f"{path}: a directory, not a model file (e.g. {os.path.join(path, 'model.pt')})")
-    if not os.path.isfile(path):
-        kind = special_file_kind(path)
-        if kind is not None:
-            raise AsrkitError(f"{path}: {kind}, not a model file (a model is read from a regular file, which torch "
-                              f"seeks in; copy it to one)")
-        raise AsrkitError(f"{path}: no such model file")
+    check_torch_file_path(path, "a model", "model.pt")  # (a user may point at the exp dir)
     blob = load_weights_only(path, "asrkit model")
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
         other = blob.get("format") if isinstance(blob, dict) else None

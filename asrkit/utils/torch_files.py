@@ -66,10 +66,9 @@ def save_torch(obj: Any, path: PathLike) -> None:
             raise out.error from None
 
 
-def special_file_kind(path: PathLike) -> Optional[str]:
+def _special_file_kind(path: PathLike) -> Optional[str]:
     """What ``path`` is when it exists but is neither a regular file nor a directory (``"a named
-    pipe"``, ``"a character device"``, ...); None otherwise. A torch file is a zip archive read by
-    seeking, so such a path cannot hold one: /dev/null or a FIFO was "no such model file"."""
+    pipe"``, ``"a character device"``, ...); None otherwise."""
     try:
         mode = os.stat(path).st_mode
     except (OSError, ValueError):
@@ -79,6 +78,23 @@ def special_file_kind(path: PathLike) -> Optional[str]:
         if test(mode):
             return kind
     return None
+
+
+def check_torch_file_path(path: PathLike, thing: str, file_name: str) -> None:
+    """An AsrkitError naming ``path`` unless it is a regular file, for the loaders of asrkit's torch
+    files (``thing``: "a model", "an LM"; ``file_name``: what such a file is called in its exp dir):
+    a directory (the exp dir, not the file in it), a FIFO or a device (a torch file is a zip
+    archive read by seeking, so such a path cannot hold one: /dev/null was "no such model file"),
+    or nothing there."""
+    noun = thing.split(" ", 1)[1]
+    if os.path.isdir(path):
+        raise AsrkitError(f"{path}: a directory, not {thing} file (e.g. {os.path.join(path, file_name)})")
+    if not os.path.isfile(path):
+        kind = _special_file_kind(path)
+        if kind is not None:
+            raise AsrkitError(f"{path}: {kind}, not {thing} file ({thing} is read from a regular file, which torch "
+                              f"seeks in; copy it to one)")
+        raise AsrkitError(f"{path}: no such {noun} file")
 
 
 def load_weights_only(path: PathLike, what: str) -> Any:
