@@ -135,12 +135,13 @@ def cmvn_transform(stats: np.ndarray, norm_vars: bool = True, where: str = "CMVN
     if not norm_vars:
         return np.ones(dim), -mean
     var = stats[1, :dim] / count - mean * mean
-    if all_floored_is_error and (var < VAR_FLOOR).all():
+    floored = var < VAR_FLOOR
+    if all_floored_is_error and floored.all():
         raise AsrkitError(f"{where}: the variance of every one of the {dim} dims is below {VAR_FLOOR:g} (stats of "
                           f"constant features, or damaged): every feature would be scaled by {VAR_FLOOR ** -0.5:g}")
-    if (var < VAR_FLOOR).any():
+    if floored.any():
         if warn:
-            log.warning("%s: flooring variance of %d dims to %g", where, int((var < VAR_FLOOR).sum()), VAR_FLOOR)
+            log.warning("%s: flooring variance of %d dims to %g", where, int(floored.sum()), VAR_FLOOR)
         var = np.maximum(var, VAR_FLOOR)
     scale = 1.0 / np.sqrt(var)
     return scale, -mean * scale
