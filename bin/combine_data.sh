@@ -31,7 +31,7 @@ for f in $tables; do
     # A speaker may be in several sources (spk2gender), but with one gender: 'sort -u' below kept
     # either of two different lines without a word.
     dups=$(for src in "$@"; do cat "$src/$f"; done | { if [ "$f" = spk2gender ]; then sort -u; else cat; fi; } \
-      | awk '{ print $1 }' | sort | uniq -d | head -3 | tr '\n' ' ')
+      | awk '{ print $1 }' | sort | uniq -d | awk 'NR <= 3' | tr '\n' ' ')  # (head -3: uniq's SIGPIPE, pipefail)
     [ -z "$dups" ] || die "ids found in more than one source's $f$([ "$f" != spk2gender ] || echo " with different values"): $dups"
     combine+=("$f")
   elif [ "$n" -gt 0 ]; then

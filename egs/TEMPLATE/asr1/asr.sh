@@ -207,7 +207,9 @@ warnings() {
   # shellcheck disable=SC2086  # the glob is meant to expand
   n=$(cat $1 2>/dev/null | grep -c ' WARNING ' || true)
   [ "$n" -gt 0 ] || return 0
-  first=$(cat $1 2>/dev/null | grep -m1 ' WARNING ' | sed 's/^.* WARNING //')
+  # (no grep -m1 here: it exits at its first match while cat still writes the next log, cat dies
+  # of SIGPIPE, and pipefail + set -e ended stage 1 in silence, now and then)
+  first=$(cat $1 2>/dev/null | grep ' WARNING ' | sed -n '1s/^.* WARNING //p')
   log "stage $current_stage: $n warning(s) in $1, the first: $first"
 }
 # audio_stamp <wav.scp>: a checksum of the size and modification time of each audio file the
@@ -455,7 +457,7 @@ if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
     wer=$(rate WER "$dir/wer.txt")
     cer=$(rate CER "$dir/wer.txt")
     # getconf, not nproc: nproc obeys OMP_NUM_THREADS, which path.sh sets to 1.
-    cpu=$(sed -n 's/^model name[^:]*: *//p' /proc/cpuinfo 2> /dev/null | head -1)
+    cpu=$(sed -n '/^model name/{s/^model name[^:]*: *//p;q}' /proc/cpuinfo 2> /dev/null)  # (| head -1: SIGPIPE on many cores)
     machine="$(hostname): $(getconf _NPROCESSORS_ONLN) cores${cpu:+ ($cpu)}"
     if [ "$ngpu" -gt 0 ] && command -v nvidia-smi > /dev/null; then
       machine="$machine, ${ngpu}x $(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)"
