@@ -180,7 +180,7 @@ if [ "$ngpu" -gt 0 ]; then
       echo "GPU and CPU hypotheses: identical ($(wc -l < "$work/hyps_cpu.txt") utterances)"
     else
       echo "GPU and CPU hypotheses differ in $(diff "$work/hyps_cpu.txt" "$work/hyps_cuda.txt" | grep -c '^<') utterances:"
-      diff "$work/hyps_cpu.txt" "$work/hyps_cuda.txt" | head -n 20
+      diff "$work/hyps_cpu.txt" "$work/hyps_cuda.txt" | sed -n 1,20p || true
     fi
   fi
 fi

@@ -460,7 +460,7 @@ if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
     cpu=$(sed -n '/^model name/{s/^model name[^:]*: *//p;q}' /proc/cpuinfo 2> /dev/null)  # (| head -1: SIGPIPE on many cores)
     machine="$(hostname): $(getconf _NPROCESSORS_ONLN) cores${cpu:+ ($cpu)}"
     if [ "$ngpu" -gt 0 ] && command -v nvidia-smi > /dev/null; then
-      machine="$machine, ${ngpu}x $(nvidia-smi --query-gpu=name --format=csv,noheader | head -1)"
+      machine="$machine, ${ngpu}x $(nvidia-smi --query-gpu=name --format=csv,noheader | sed -n 1p)"
     fi
     [ "$num_nodes" -gt 1 ] && machine="$machine; training on $num_nodes nodes x $ngpu GPUs (Slurm)"
     train_time=$( [ -f "$exp/train_seconds" ] && echo "$(cat "$exp/train_seconds") s" || echo "?")

@@ -145,7 +145,9 @@ show() {
   echo "${out# }"
 }
 
-wer_of() { sed -n "s/^%$1 *\([0-9.]*\).*/\1/p" "$2" | head -1; }
+# sed's own q, not | head -1: under pipefail a writer that outlives its reader ends the script
+# (SIGPIPE), now and then.
+wer_of() { sed -n "/^%$1 /{s/^%$1 *\([0-9.]*\).*/\1/p;q}" "$2"; }
 
 # Folds made with other options are refused before anything runs (the AN4 pretraining included);
 # a --summary-only run records nothing, but does not summarise them either.
@@ -192,7 +194,7 @@ done
 [ "$dry_run" = true ] && exit 0
 
 # ---- the summary block in $results ----
-cpu=$(sed -n 's/^model name[^:]*: *//p' /proc/cpuinfo 2> /dev/null | head -1)
+cpu=$(sed -n '/^model name/{s/^model name[^:]*: *//p;q}' /proc/cpuinfo 2> /dev/null)
 machine="$(hostname): $(getconf _NPROCESSORS_ONLN) cores${cpu:+ ($cpu)}"
 block=$(mktemp)
 trap 'rm -f "$block"' EXIT
@@ -212,7 +214,7 @@ trap 'rm -f "$block"' EXIT
     e=$dir/$spk/exp/$tag
     w=$e/decode_test_$decode_name/wer.txt
     if [ ! -f "$w" ]; then unfinished+=("$spk"); continue; fi
-    words=$(sed -n 's/^%WER [0-9.]* \[ \([0-9]*\) \/ \([0-9]*\),.*/\1 \/ \2/p' "$w" | head -1)
+    words=$(sed -n '/^%WER /{s/^%WER [0-9.]* \[ \([0-9]*\) \/ \([0-9]*\),.*/\1 \/ \2/p;q}' "$w")
     secs=$( [ -f "$e/train_seconds" ] && cat "$e/train_seconds" || echo "?")
     epochs=$(sed -n 's/.*Done \([0-9]*\) epochs out of.*/\1/p' "$e/log/train.log" 2> /dev/null | tail -1)
     best=$(sed -n 's/.*best epoch \([0-9]*\).*/\1/p' "$e/log/train.log" 2> /dev/null | tail -1)

@@ -28,7 +28,7 @@ mkdir -p data/local
 find "$waves" -maxdepth 1 -name '*.wav' -printf '%f\n' | LC_ALL=C sort > data/local/waves.list
 total=$(wc -l < data/local/waves.list)
 [ "$total" -ge 4 ] || die "$waves: found $total .wav files, expected 60"
-bad=$(grep -Ev '^[01](_[01])*\.wav$' data/local/waves.list | head -1 || true)
+bad=$(grep -Ev '^[01](_[01])*\.wav$' data/local/waves.list | sed -n 1p || true)
 [ -z "$bad" ] || die "$waves/$bad: name is not a yes/no sequence like 0_1_1_0_0_1_0_1.wav"
 # A folder named like a recording was listed, counted and put in wav.scp, for stage 1 to stop
 # at validation ("is a directory"); a recording that is a link to a file is fine.
