@@ -199,6 +199,14 @@ def test_bad_numbers_fail_before_any_stage(recipe_dir, args, message):
     (["--decode-config", "conf/nope.yaml"], "asr.sh: ERROR: --decode-config conf/nope.yaml: no such file in "),
     (["--train-config", "nope.yaml"], "asr.sh: ERROR: --train-config nope.yaml: no such file in "),
     (["--fbank-config", "nope.yaml"], "asr.sh: ERROR: --fbank-config nope.yaml: no such file in "),
+    # And a config that is there but wrong, or a bad --train-args/--decode-args: each failed only at
+    # its stage (stage 4 after the features, stage 5 after the whole training).
+    (["--train-config", "conf/fbank.yaml"], "asr.sh: ERROR: --train-config: conf/fbank.yaml: unknown section 'num_mel_bins'"),
+    (["--train-args", "--set optim.lr=abc"], "asr.sh: ERROR: --train-config with --train-args '--set optim.lr=abc': "
+                                             "--set 'optim.lr=abc': optim.lr: expected a number (float), got 'abc'"),
+    (["--train-args", "--sed 3"], "asr.sh: ERROR: --train-config with --train-args '--sed 3': No such option '--sed'"),
+    (["--decode-config", "conf/train.yaml"], "asr.sh: ERROR: --decode-config: conf/train.yaml: unknown key"),
+    (["--decode-args", "--beam 0"], "asr.sh: ERROR: --decode-config with --decode-args '--beam 0': options: beam must be"),
     # With --feats-type raw these went to asrkit-train at stage 4, after the features.
     (["--speed-perturb-factors", "abc"], "--speed-perturb-factors 'abc': 'abc' is not a positive number"),
     (["--speed-perturb-factors", "0.9 0"], "--speed-perturb-factors '0.9 0': '0' is not a positive number"),

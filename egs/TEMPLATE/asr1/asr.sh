@@ -98,6 +98,22 @@ fi
 for _opt in fbank-config:$fbank_config train-config:$train_config decode-config:$decode_config; do
   [ -f "${_opt#*:}" ] || die "--${_opt%%:*} ${_opt#*:}: no such file in $(pwd)"
 done
+# And what they hold, with the options the stages add: a misspelt key or a bad value in the
+# training or decoding config (or in --train-args/--decode-args) failed only at its stage, after
+# the features and, for decoding, the whole training. --print-config reads the config alone
+# (no torch, a tenth of a second) and fails with the error those stages would give.
+config_error() {  # <what> <command...>: the command's own one-line error, if it fails
+  local err
+  err=$("${@:2}" --print-config 2>&1 > /dev/null) && return 0
+  err=${err##*$'\n'}; err=${err#ERROR (*): }
+  die "$1: ${err#Error: }"
+}
+# shellcheck disable=SC2086  # the *_args are word-split, as the stages use them
+config_error "--train-config${train_args:+ with --train-args '$train_args'}" \
+  asrkit-train --config "$train_config" --seed "$seed" $train_args
+# shellcheck disable=SC2086
+config_error "--decode-config${decode_args:+ with --decode-args '$decode_args'}" \
+  asrkit-decode --config "$decode_config" $decode_args
 # Speed factors are positive numbers: "abc" or "-1" otherwise failed only where they are used
 # (stage 1, or with --feats-type raw in asrkit-train at stage 4, after the features).
 read -ra _fs <<< "$speed_perturb_factors"   # (not a bare $var: a "*" would glob)
