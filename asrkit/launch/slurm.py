@@ -146,13 +146,15 @@ def run_slurm(launch: Launch, config: SlurmConfig, options: Mapping[str, Optiona
     qdir = queue_dir(launch)
     name = script_name(launch)
     status_dir = (qdir / f"{name}.{time.strftime('%Y%m%d%H%M%S')}.{os.getpid()}.status").resolve()
+    # Before anything is made: an option the config has no line for left an empty status dir in
+    # exp/x/log/q at each try.
+    args = submit_args(launch, config, options, qdir, name, max_jobs_run)
     try:
         qdir.mkdir(parents=True, exist_ok=True)
         status_dir.mkdir()
     except OSError as e:
         raise AsrkitError(f"cannot create {e.filename}: {e.strerror}") from None
     script = qdir / f"{name}.sh"
-    args = submit_args(launch, config, options, qdir, name, max_jobs_run)
     submit_line = " ".join(shlex.quote(a) for a in args + [str(script)])
     with atomic_open(script) as f:
         f.write(batch_script(launch, status_dir, submit_line))

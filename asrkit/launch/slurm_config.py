@@ -41,6 +41,9 @@ default gpu=0
 option gpu=0
 option gpu=* --gres=gpu:$0
 """
+# A slurm.pl config is a few lines; the most read (/dev/zero given as --config was read until the
+# machine ran out of memory).
+MAX_CONFIG_BYTES = 1 << 20
 
 
 @dataclass
@@ -62,6 +65,8 @@ class SlurmConfig:
             if not line:
                 continue
             where = f"{source}:{lineno}"
+            if "\0" in raw:  # shlex keeps it, and sbatch's argv cannot hold it (a ValueError traceback)
+                raise AsrkitError(f"{where}: a NUL byte (a binary or damaged file?)")
             try:
                 words = shlex.split(line)
             except ValueError as e:
@@ -100,9 +105,17 @@ class SlurmConfig:
             else:
                 return cls.parse(DEFAULT_CONFIG, "<built-in default>")
         try:
-            text = Path(path).read_text(encoding="utf-8")
+            with open(path, "rb") as f:
+                data = f.read(MAX_CONFIG_BYTES + 1)
         except OSError as e:
             raise AsrkitError(f"cannot read Slurm config {path}: {e.strerror}") from None
+        if len(data) > MAX_CONFIG_BYTES:
+            raise AsrkitError(f"{path}: over {MAX_CONFIG_BYTES >> 20} MiB, not a Slurm config (a data or binary file?)")
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            lineno = data.count(b"\n", 0, e.start) + 1
+            raise AsrkitError(f"{path}:{lineno}: not UTF-8 text ({e.reason})") from None
         return cls.parse(text, path)
 
     def resolve(self, options: Mapping[str, Optional[str]]) -> list[str]:

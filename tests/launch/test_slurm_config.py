@@ -82,6 +82,38 @@ def test_missing_config_file(tmp_path):
         SlurmConfig.load(str(tmp_path / "nope.conf"))
 
 
+@pytest.mark.parametrize("data,message", [
+    # hostile-input sweep 6: read_text() read /dev/zero until memory ran out, a byte that is not
+    # UTF-8 was a UnicodeDecodeError traceback, a NUL went into sbatch's argv (a ValueError one)
+    (None, "zero: over 1 MiB, not a Slurm config"),
+    (b"command sbatch\noption mem=* --mem=$0 \xff\n", "bin.conf:2: not UTF-8 text"),
+    (b"command sbatch\noption mem=* --mem=$0\x00x\n", "bin.conf:2: a NUL byte"),
+], ids=["dev-zero", "not-utf8", "nul"])
+def test_a_config_that_is_not_text_is_named(tmp_path, data, message):
+    path = "/dev/zero" if data is None else tmp_path / "bin.conf"
+    if data is not None:
+        path.write_bytes(data)
+    with pytest.raises(AsrkitError, match=message):
+        SlurmConfig.load(str(path))
+
+
+def test_an_unmapped_option_leaves_nothing_in_the_queue_dir(tmp_path, monkeypatch):
+    """The submit line is made before exp/x/log/q and its status dir: an option the config has
+    no line for left an empty <name>.<time>.<pid>.status there at each try (hostile-input sweep 6)."""
+    from asrkit.launch.slurm import run_slurm
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("sbatch", "squeue", "scancel"):  # never run: the option is refused first
+        (bin_dir / tool).write_text("#!/bin/sh\nexit 1\n")
+        (bin_dir / tool).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    launch = Launch("true", str(tmp_path / "exp/log/x.log"))
+    with pytest.raises(AsrkitError, match="c.conf: no 'option mem=...' line for --mem 4G"):
+        run_slurm(launch, SlurmConfig.parse("command sbatch\n", "c.conf"), {"mem": "4G"}, show_progress=False)
+    assert not (tmp_path / "exp/log/q").exists()
+
+
 def test_submit_line_and_script(tmp_path):
     launch = Launch("echo JOB | cat > out.JOB", "exp/log/fbank.JOB.log", parse_job_range("JOB=1:8"), num_threads=2)
     assert script_name(launch) == "fbank"
