@@ -9,9 +9,10 @@ rates); CMVN is applied later, by the recognizer, to features from every source 
 Multi-channel audio is averaged to one channel, or channel ``channel`` (0-based) is taken.
 
 Utterance ids of audio files given by name (:func:`file_utt_ids`) are the file names without
-their extension; a name that cannot be an id (whitespace, a newline, nothing left) and two files
-giving the same id (``a/x.wav`` and ``b/x.wav``, ``x.wav`` and ``x.flac``) are errors naming the
-files, before anything is decoded, so no ``text`` line is ever split or doubled::
+their extension, with whitespace made ``_`` (``voice memo 1.wav`` -> ``voice_memo_1``, said in
+the log); a name that cannot be an id (not UTF-8, nothing left) and two files giving the same id
+(``a/x.wav`` and ``b/x.wav``, ``x.wav`` and ``x.flac``, ``a b.wav`` and ``a_b.wav``) are errors
+naming the files, before anything is decoded, so no ``text`` line is ever split or doubled::
 
     inputs = DecodeInputs(wav_scp="data/test/wav.scp", nj=4, job=2)   # checks the options
     items, total = inputs.open(rec.features)                          # total: None when unknown
@@ -67,7 +68,14 @@ class DecodeInputs:
         if self.feats and self.channel is not None:
             raise AsrkitError("--channel goes with audio input (--wav-scp or files), not --feats")
         if self.wavs:
-            file_utt_ids(self.wavs)  # bad or clashing names fail before the model loads
+            renamed: List[Tuple[str, str]] = []
+            file_utt_ids(self.wavs, renamed)  # bad or clashing names fail before the model loads
+            if renamed:
+                from asrkit.utils.logging import get_logger
+
+                log = get_logger("decode")
+                for path, utt in renamed:
+                    log.info("%r: utterance id %r (a Kaldi id has no whitespace)", path, utt)
 
     def open(self, featurize: Featurize) -> Tuple[Iterator[Item], Optional[int]]:
         """(the items to decode, how many there are or None for an ark stream)."""
@@ -181,22 +189,26 @@ def _select(ids: List[str], wanted: Optional[Sequence[str]], where: str) -> Tupl
     return [u for u in wanted if u in have], [u for u in wanted if u not in have]
 
 
-def file_utt_ids(paths: Sequence[str]) -> List[str]:
+def file_utt_ids(paths: Sequence[str], renamed: Optional[List[Tuple[str, str]]] = None) -> List[str]:
     """The utterance id of each audio file: its name without the extension (``a/x.flac`` -> ``x``).
 
-    A name with whitespace (a space, a tab, a newline) or nothing before the extension cannot be
-    a Kaldi id, and two files with the same id would give two ``text`` lines of one utterance:
-    each is an AsrkitError naming the files (list them in a wav.scp with ids of your own instead).
+    A Kaldi id has no whitespace, so each run of it (a space, a tab, a newline) becomes ``_``
+    (``voice memo 1.wav`` -> ``voice_memo_1``; appended to ``renamed`` as (path, id)): an end
+    user's recordings are named so, and refusing them made a wav.scp necessary for one file.
+    Nothing left to make an id of, a name that is not UTF-8, and two files with the same id
+    (which would give two ``text`` lines of one utterance) are AsrkitErrors naming the files
+    (list them in a wav.scp with ids of your own instead).
     """
     ids: List[str] = []
     first: dict = {}
     for p in paths:
         utt = Path(p).stem
+        if any(c.isspace() for c in utt):
+            utt = "_".join(utt.split())
+            if utt and renamed is not None:
+                renamed.append((str(p), utt))
         if not utt:
             raise AsrkitError(f"{p!r}: no file name to make an utterance id of")
-        if any(c.isspace() for c in utt):
-            raise AsrkitError(f"{p!r}: the file name has whitespace, so it cannot be an utterance id; rename "
-                              f"the file, or list it in a wav.scp (<utt-id> <path>) given with --wav-scp")
         try:
             utt.encode("utf-8")
         except UnicodeEncodeError:

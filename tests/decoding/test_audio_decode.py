@@ -377,15 +377,35 @@ def test_print_config_needs_no_model(inproc, tmp_path):
     assert inproc("decode", "a.wav", check=False).returncode == 2  # --model still required to decode
 
 
+def test_file_names_with_whitespace_decode_under_an_id_without_it(inproc, an4, tmp_path):
+    # "voice memo 1.wav" was refused ("the file name has whitespace"): an end user had to write a
+    # wav.scp to decode one recording. Its id is the name with each run of whitespace made "_".
+    tmp, model, wavs = an4
+    spaced = tmp_path / "voice memo\t 1.wav"
+    newline = tmp_path / "new\nline.wav"
+    for p in (spaced, newline):
+        p.write_bytes(wavs[0].read_bytes())
+    proc = inproc("decode", "--model", model, *FAST, "--output-dir", tmp_path / "out", spaced, newline, wavs[0])
+    err = proc.stderr.decode()
+    lines = (tmp_path / "out" / "text").read_text().splitlines()
+    assert [line.split(" ", 1)[0] for line in lines] == ["voice_memo_1", "new_line", wavs[0].stem], lines
+    assert lines[0].split(" ", 1)[1] == lines[2].split(" ", 1)[1]  # the same audio, the same text
+    assert f"{str(spaced)!r}: utterance id 'voice_memo_1' (a Kaldi id has no whitespace)" in err, err
+    assert f"{str(wavs[0])!r}: utterance id" not in err
+
+
 def test_file_names_that_cannot_be_ids(inproc, an4, tmp_path):
     tmp, model, wavs = an4
     spaced = tmp_path / "a b.wav"
     spaced.write_bytes(wavs[0].read_bytes())
+    (tmp_path / "a_b.wav").write_bytes(wavs[0].read_bytes())
+    (tmp_path / "   .wav").write_bytes(wavs[0].read_bytes())
     (tmp_path / "x").mkdir()
     (tmp_path / "y").mkdir()
     for d in "xy":
         (tmp_path / d / "u.wav").write_bytes(wavs[0].read_bytes())
-    cases = [([spaced], "the file name has whitespace"),
+    cases = [([spaced, tmp_path / "a_b.wav"], "both give utterance id 'a_b'"),
+             ([tmp_path / "   .wav"], "no file name to make an utterance id of"),
              ([tmp_path / "x" / "u.wav", tmp_path / "y" / "u.wav"], "both give utterance id 'u'"),
              ([wavs[0], tmp_path / "u.flac", tmp_path / "x" / "u.wav"], "both give utterance id 'u'")]
     (tmp_path / "u.flac").write_bytes(b"")
