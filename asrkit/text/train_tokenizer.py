@@ -23,6 +23,11 @@ if TYPE_CHECKING:
 MODEL_TYPES = ("char", "bpe", "unigram")
 RESERVED = (BLANK, UNK, SOS_EOS, "<s>", "</s>", "<pad>")
 MIN_CHARACTER_COVERAGE = 0.98  # sentencepiece's own lower bound (trainer_interface.cc)
+# Above any tokenizer an ASR model has (the largest multilingual ones have ~256k pieces) and within
+# what Tokenizer.load reads (a 1M-piece model is ~20 MB of its 64 MiB). Sentencepiece itself
+# takes an int32: 2**31 was a ValueError traceback ("cannot parse ... as int"), and a unigram
+# model of 2**31 - 1 never returned, past Ctrl-C, on a one-line text.
+MAX_VOCAB_SIZE = 1_000_000
 
 
 @dataclass
@@ -45,6 +50,9 @@ class TokenizerConfig:
             raise AsrkitError(f"--vocab-size is required for a {self.model_type} model")
         if self.vocab_size is not None and self.vocab_size < 2:
             raise AsrkitError(f"vocabulary size must be at least 2, got {self.vocab_size}")
+        if self.vocab_size is not None and self.vocab_size > MAX_VOCAB_SIZE:
+            raise AsrkitError(f"--vocab-size {self.vocab_size}: more than the {MAX_VOCAB_SIZE:,} pieces asrkit "
+                              f"trains (a few thousand is usual for ASR)")
         # Sentencepiece refuses a coverage below 0.98 only as "INTERNAL: trainer_interface.cc(94)
         # [trainer_spec.character_coverage() >= 0.98 && ...]", which says neither option nor range.
         if not MIN_CHARACTER_COVERAGE <= self.character_coverage <= 1:

@@ -116,6 +116,11 @@ def test_bad_configs_and_models(tmp_path):
         train_sentencepiece(["YES NO"] * 3, TokenizerConfig(model_type="bpe", vocab_size=500))
     with pytest.raises(AsrkitError, match="no non-empty transcript"):
         train_sentencepiece(["", "  "], TokenizerConfig(model_type="char"))
+    # hostile-input sweep 6: 2**31 was sentencepiece's ValueError traceback, and a unigram model of
+    # 2**31 - 1 pieces never returned (past Ctrl-C) on a one-line text
+    for model_type, size in (("bpe", 2 ** 31), ("unigram", 2 ** 31 - 1), ("char", 10 ** 11)):
+        with pytest.raises(AsrkitError, match=rf"^--vocab-size {size}: more than the 1,000,000 pieces asrkit trains"):
+            train_sentencepiece(["YES NO"], TokenizerConfig(model_type=model_type, vocab_size=size))
     with pytest.raises(AsrkitError, match="reserved"):
         train_sentencepiece(["A"], TokenizerConfig(model_type="char", user_defined_symbols=["<blank>"]))
     # what a transcript may not hold (it is refused there), a symbol may not either
