@@ -86,9 +86,7 @@ class Tokenizer:
         self._num_pieces = self._sp.get_piece_size()
         self.vocab_size = self._num_pieces + 2
         self.sos_id = self.eos_id = self.vocab_size - 1
-        self.tokens: List[str] = (
-            [BLANK, UNK] + [self._sp.id_to_piece(i) for i in range(1, self._num_pieces)] + [SOS_EOS]
-        )
+        self.tokens: List[str] = [BLANK, UNK] + [self._piece(i, where) for i in range(1, self._num_pieces)] + [SOS_EOS]
         # A model not made by asrkit-train-tokenizer (which refuses them as symbols) may hold asrkit's
         # own tokens as pieces: "<sos/eos>" in a transcript then encoded to a piece of that name, not
         # to the end of sentence, tokens.txt listed the name twice and decoding wrote "<blank>".
@@ -97,6 +95,15 @@ class Tokenizer:
             raise AsrkitError(f"{where}: sentencepiece model has the piece {reserved[0][1]!r} (id {reserved[0][0]}), "
                               f"a token asrkit reserves; train the model with asrkit-train-tokenizer")
         self._token_to_id = {t: i for i, t in enumerate(self.tokens)}
+
+    def _piece(self, sp_id: int, where: str) -> str:
+        try:
+            return self._sp.id_to_piece(sp_id)
+        except UnicodeDecodeError:
+            # protobuf does not check a string's bytes: a model damaged inside a piece still
+            # loads, and the piece was a UnicodeDecodeError traceback
+            raise AsrkitError(f"{where}: damaged sentencepiece model: piece {sp_id} (token id {sp_id + 1}) is not "
+                              f"UTF-8") from None
 
     @classmethod
     def load(cls, path: PathLike) -> "Tokenizer":

@@ -136,6 +136,15 @@ def test_bad_configs_and_models(tmp_path):
     tok = train_tokenizer(["YES NO"], TokenizerConfig(model_type="char"))
     with pytest.raises(AsrkitError, match="out of range"):
         tok.decode([tok.vocab_size])
+    # a byte damaged inside a piece: protobuf loads it, and reading the piece was a UnicodeDecodeError
+    # traceback (hostile-input sweep 6)
+    proto = tok.to_bytes()
+    at = proto.index(b"\n\x01Y") + 2
+    (tmp_path / "damaged.model").write_bytes(proto[:at] + b"\xff" + proto[at + 1:])
+    piece = tok.tokens.index("Y") - 1
+    with pytest.raises(AsrkitError, match=rf"^{tmp_path}/damaged.model: damaged sentencepiece model: piece {piece} "
+                                          rf"\(token id {piece + 1}\) is not UTF-8$"):
+        Tokenizer.load(tmp_path / "damaged.model")
     # a sentencepiece model made elsewhere, holding asrkit's own tokens as pieces: "<sos/eos>" in a
     # transcript encoded to a piece of that name, and tokens.txt listed it twice
     import io
