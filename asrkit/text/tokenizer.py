@@ -121,7 +121,36 @@ class Tokenizer:
         if len(data) > MAX_MODEL_BYTES:
             raise AsrkitError(f"{path}: over {MAX_MODEL_BYTES >> 20} MiB, not a tokenizer model (a 1M-piece "
                               f"sentencepiece model is ~20 MB)")
-        return cls(data, str(path))
+        tok = cls(data, str(path))
+        if path.name == "tokens.model":
+            tok._check_token_list(path.with_name("tokens.txt"), path)
+        return tok
+
+    def _check_token_list(self, listed_path: Path, model_path: Path) -> None:
+        """Refuse a lang dir whose ``tokens.txt`` is not this model's token list.
+
+        asrkit-train-tokenizer writes the two together, and asrkit reads only the model; but
+        tokens.txt is what people, Kaldi's int2sym.pl and asr.sh's up-to-date checks go by. One
+        replaced without the other (a tokens.model copied in from another lang dir), or a model
+        damaged in a way protobuf still loads (a flipped length byte gives another token list),
+        trained with exit 0 while tokens.txt named other tokens.
+        """
+        if not listed_path.exists():
+            return  # a model alone (copied without its list) is still a tokenizer
+        if not listed_path.is_file():  # a FIFO would wait for a writer, for ever
+            raise AsrkitError(f"{listed_path}: not a regular file (the token list of {model_path})")
+        from asrkit.text.token_list import read_token_list
+
+        listed = read_token_list(listed_path)
+        at = next((i for i, (a, b) in enumerate(zip(listed, self.tokens)) if a != b), None)
+        if at is None and len(listed) == len(self.tokens):
+            return
+        if at is not None:
+            what = f"line {at + 1} has token {listed[at]!r} for id {at}, the model {self.tokens[at]!r}"
+        else:
+            what = f"it lists {len(listed)} tokens, the model has {len(self.tokens)}"
+        raise AsrkitError(f"{listed_path} disagrees with {model_path}: {what}; asrkit-train-tokenizer writes the two "
+                          f"together, so one was replaced or damaged: train the tokenizer again (or copy both)")
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "Tokenizer":

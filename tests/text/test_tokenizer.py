@@ -1,6 +1,7 @@
 """Tokenizer on real transcripts (AN4, yesno): id layout, tokens.txt, round trips, CLIs, bad inputs."""
 from __future__ import annotations
 
+import os
 import pickle
 import re
 from pathlib import Path
@@ -160,6 +161,41 @@ def test_bad_configs_and_models(tmp_path):
         with pytest.raises(AsrkitError, match=f"foreign.model: sentencepiece model has the piece '{symbol}' "
                                               r"\(id 2\), a token asrkit reserves"):
             Tokenizer.load(tmp_path / "foreign.model")
+
+
+def test_a_token_list_that_is_not_the_models_is_refused(asrkit, tmp_path):
+    """tokens.txt beside tokens.model must be its token list: a model copied in from another lang
+    dir (or damaged so that protobuf loads another list) tokenized and trained with exit 0 while
+    tokens.txt, which people, int2sym.pl and asr.sh's up-to-date checks read, named other tokens
+    (hostile-input sweep 6). A model alone, or under another name, is not checked."""
+    lang = tmp_path / "lang"
+    (tmp_path / "text").write_text("u1 YES NO\nu2 NO\n")
+    asrkit("train-tokenizer", "--model-type", "char", tmp_path / "text", lang)
+    tok = Tokenizer.load(lang / "tokens.model")
+    other = train_tokenizer(["ONE TWO"], TokenizerConfig(model_type="char")).to_bytes()
+    (lang / "tokens.model").write_bytes(other)
+    first = next(i for i, (a, b) in enumerate(zip(tok.tokens, Tokenizer(other).tokens)) if a != b)
+    message = (f"{lang}/tokens.txt disagrees with {lang}/tokens.model: line {first + 1} has token "
+               f"{tok.tokens[first]!r} for id {first}, the model {Tokenizer(other).tokens[first]!r}; "
+               f"asrkit-train-tokenizer writes the two together")
+    with pytest.raises(AsrkitError, match="^" + re.escape(message)):
+        Tokenizer.load(lang / "tokens.model")
+    with pytest.raises(AsrkitError, match="^" + re.escape(message)):
+        Tokenizer.load(lang)
+    bad = asrkit("tokenize", lang / "tokens.model", input=b"u1 YES\n", check=False)
+    assert bad.returncode == 1 and f"ERROR (asrkit-tokenize): {message}" in bad.stderr.decode()
+    # one token more in the list than in the model
+    (lang / "tokens.model").write_bytes(tok.to_bytes())
+    with open(lang / "tokens.txt", "a") as f:
+        f.write(f"<sos/eos> {tok.vocab_size}\n")
+    with pytest.raises(AsrkitError, match=f"it lists {tok.vocab_size + 1} tokens, the model has {tok.vocab_size}"):
+        Tokenizer.load(lang / "tokens.model")
+    (lang / "tokens.txt").unlink()
+    os.mkfifo(lang / "tokens.txt")  # never opened: a FIFO would wait for a writer
+    with pytest.raises(AsrkitError, match=f"^{lang}/tokens.txt: not a regular file"):
+        Tokenizer.load(lang / "tokens.model")
+    (lang / "tokens.txt").unlink()
+    assert Tokenizer.load(lang / "tokens.model").tokens == tok.tokens
 
 
 def test_cli_train_and_tokenize(asrkit, an4_text, tmp_path):
