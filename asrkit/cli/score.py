@@ -11,7 +11,7 @@ import click
 
 from asrkit.cli._common import asrkit_command, dash_as_stdio
 from asrkit.data.table import read_table
-from asrkit.scoring.report import result_report, summary_lines
+from asrkit.scoring.report import check_report_spares_inputs, result_report, summary_lines
 from asrkit.scoring.score import score_texts
 from asrkit.utils.bad_items import BadItems
 from asrkit.utils.errors import AsrkitError
@@ -101,8 +101,11 @@ def main(ref_text: str, hyp_text: str, utt2spk_path: Optional[str], output_dir: 
         # Started with stdout closed (">&-"): the summary lines went nowhere, with exit 0.
         raise AsrkitError("<stdout>: stdout is closed; the scores go to stdout without --output-dir")
     ref_path, hyp_path = _table_path(ref_text), _table_path(hyp_text)
-    _read_once({"<ref-text>": ref_path, "<hyp-text>": hyp_path,
-                "--utt2spk": _table_path(utt2spk_path) if utt2spk_path else None})
+    inputs = {"<ref-text>": ref_path, "<hyp-text>": hyp_path,
+              "--utt2spk": _table_path(utt2spk_path) if utt2spk_path else None}
+    _read_once(inputs)
+    if output_dir:
+        check_report_spares_inputs(output_dir, list(inputs.items()))
     ref = read_table(ref_path, allow_empty_value=True)
     hyp = read_table(hyp_path, allow_empty_value=True)
     if not ref:

@@ -8,12 +8,28 @@
 """
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Sequence
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from asrkit.scoring.alignment import fold_case
 from asrkit.scoring.score import PERCENT_COLUMNS, LevelScore, ScoreResult, UttScore, sclite_pct, sclite_round, top
+from asrkit.utils.fileio import PathLike
 
 LEVEL_NAMES = {"word": ("WER", "word"), "char": ("CER", "character")}
+REPORT_FILES = ("wer.txt", "result.txt")  # what asrkit-score writes into its --output-dir
+
+
+def check_report_spares_inputs(output_dir: PathLike, inputs: Sequence[Tuple[str, Optional[PathLike]]]) -> None:
+    """Refuse an --output-dir whose wer.txt or result.txt is one of ``inputs`` ((option, path);
+    None where not given): the reports are renamed over it at the end, so a reference or
+    hypothesis kept there under such a name was replaced by the scores, with exit 0."""
+    from asrkit.data.specifier import check_distinct_files
+
+    outputs = [(Path(output_dir) / name, f"--output-dir's {name}") for name in REPORT_FILES]
+    check_distinct_files(outputs, [(path, f"{option} {path}") for option, path in inputs],
+                         over_input=lambda _, label, __, inp: (
+                             f"{label} is the same file as {inp}, which the run reads: it would be overwritten; "
+                             f"give another --output-dir"))
 
 
 def summary_lines(result: ScoreResult) -> List[str]:

@@ -108,6 +108,29 @@ def test_bad_inputs_give_file_line_errors(asrkit, tmp_path, ref_text, hyp_text, 
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
+@pytest.mark.parametrize("ref_name,hyp_name,utt2spk_name", [
+    ("wer.txt", "hyp", None), ("ref", "result.txt", None), ("ref", "hyp", "result.txt")])
+def test_an_input_is_never_replaced_by_a_report(asrkit, tmp_path, ref_name, hyp_name, utt2spk_name):
+    """A reference, hypothesis or utt2spk kept in --output-dir as wer.txt or result.txt was replaced
+    by the report with exit 0 (hostile-input sweep 6): refused before anything is written."""
+    out = tmp_path / "out"
+    out.mkdir()
+    ref, hyp = write(out / ref_name, REF), write(out / hyp_name, HYP)
+    args = ["score", "--allow-missing", "--output-dir", out]
+    if utt2spk_name:
+        spk = "".join(f"{line.split()[0]} s\n" for line in REF.splitlines())
+        args += ["--utt2spk", write(out / utt2spk_name, spk)]
+    # named through another path to the same file
+    proc = asrkit(*args, ref, tmp_path / "out" / ".." / "out" / hyp_name, check=False)
+    assert proc.returncode == 1
+    name, option = next((n, o) for n, o in ((ref_name, "<ref-text>"), (hyp_name, "<hyp-text>"),
+                                             (utt2spk_name, "--utt2spk")) if n in ("wer.txt", "result.txt"))
+    assert f"ERROR (asrkit-score): --output-dir's {name} is the same file as {option} " in stderr(proc)
+    assert "it would be overwritten; give another --output-dir" in stderr(proc)
+    assert ref.read_text() == REF and hyp.read_text() == HYP
+    assert sorted(p.name for p in out.iterdir()) == sorted(n for n in (ref_name, hyp_name, utt2spk_name) if n)
+
+
 def test_missing_and_unreadable_files(asrkit, tmp_path):
     ref = write(tmp_path / "ref", REF)
     proc = asrkit("score", ref, tmp_path / "nope", check=False)
