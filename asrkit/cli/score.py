@@ -126,6 +126,12 @@ def main(ref_text: str, hyp_text: str, utt2spk_path: Optional[str], output_dir: 
         shown = " ".join(result.extra[:5]) + (" ..." if len(result.extra) > 5 else "")
         log.warning("%s: %d utterance(s) not in the reference %s were ignored: %s", hyp_path, len(result.extra),
                     ref_path, shown)
+    if result.form_clashes:
+        utt, ref_word, hyp_word = result.form_clashes[0]
+        log.warning("%s: %d word(s) are their reference's in another Unicode form (e.g. utterance %s: %s in the "
+                    "hypothesis, %s in %s): scored as errors, as sclite does; put both texts in one form (NFC) "
+                    "to score them as equal", hyp_path, len(result.form_clashes), utt, ascii(hyp_word),
+                    ascii(ref_word), ref_path)
     if not hyp or len(result.missing) == len(ref):
         why = "is empty" if not hyp else f"shares no utterance id with the reference {ref_path}"
         message = f"{hyp_path}: the hypothesis {why}: every reference utterance would be scored as all deletions"

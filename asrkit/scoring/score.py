@@ -9,6 +9,7 @@ out of the token percentages; S.D. is the sample standard deviation).
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
@@ -206,6 +207,8 @@ class ScoreResult:
     levels: Dict[str, LevelScore]
     missing: List[str]  # reference utterances without a hypothesis: scored as all deletions
     extra: List[str]  # hypothesis utterances without a reference: ignored
+    # (utt, ref word, hyp word): one word spelt in two Unicode forms (see unicode_form_clashes)
+    form_clashes: List[Tuple[str, str, str]] = field(default_factory=list)
 
     @property
     def word(self) -> Optional[LevelScore]:
@@ -278,7 +281,32 @@ def score_texts(
             ali = align(ref_tokens, hyp_tokens, case_sensitive)
             utts.append(UttScore(utt, spk, ali, error_counts(ali)))
         result[level] = LevelScore(level, utts, case_sensitive)
-    return ScoreResult(result, missing, extra)
+    return ScoreResult(result, missing, extra, unicode_form_clashes(ref, hyp, case_sensitive))
+
+
+def unicode_form_clashes(ref: Mapping[str, str], hyp: Mapping[str, str],
+                         case_sensitive: bool = False) -> List[Tuple[str, str, str]]:
+    """``(utt, ref word, hyp word)`` for each hypothesis word that is not among its reference's
+    words as written but is once both are in Unicode's NFC form: 'café' as e + U+0301 against
+    é (U+00E9). sclite and Kaldi compare code points, and so does asrkit-score, so such a word is
+    an error (and one more character for CER); a hypothesis from a tokenizer trained on the other
+    form scored every accented word wrong with no hint why. Only non-ASCII texts are looked at."""
+    clashes: List[Tuple[str, str, str]] = []
+    for utt, hyp_text in hyp.items():
+        ref_text = ref.get(utt)
+        if ref_text is None or (ref_text.isascii() and hyp_text.isascii()):
+            continue
+        key = (lambda w: w) if case_sensitive else fold_case
+        words = tokenize(ref_text, "word")
+        ref_words = {key(w) for w in words}
+        by_form = {unicodedata.normalize("NFC", key(w)): w for w in words}
+        for word in tokenize(hyp_text, "word"):
+            if key(word) in ref_words:
+                continue
+            same = by_form.get(unicodedata.normalize("NFC", key(word)))
+            if same is not None:
+                clashes.append((utt, same, word))
+    return clashes
 
 
 def top(counter: Counter, n: int) -> List[Tuple[object, int]]:

@@ -131,6 +131,25 @@ def test_an_input_is_never_replaced_by_a_report(asrkit, tmp_path, ref_name, hyp_
     assert sorted(p.name for p in out.iterdir()) == sorted(n for n in (ref_name, hyp_name, utt2spk_name) if n)
 
 
+def test_a_word_in_another_unicode_form_is_warned_about(asrkit, tmp_path):
+    """'café' as e + U+0301 against é (U+00E9) is scored as an error, as sclite and Kaldi score it,
+    but no longer without a word: a hypothesis from a tokenizer trained on the other form scored
+    every accented word wrong with exit 0 and no hint why (hostile-input sweep 6)."""
+    from asrkit.scoring.score import score_texts, unicode_form_clashes
+
+    ref = write(tmp_path / "ref", "s-1 caf\u00e9 ok na\u00efve\ns-2 \u00e9t\u00e9\ns-3 plain\n")
+    hyp = write(tmp_path / "hyp", "s-1 CAFE\u0301 ok naive\ns-2 e\u0301te\u0301\ns-3 plain\n")
+    proc = asrkit("score", "--mode", "wer", ref, hyp)
+    assert proc.stdout.decode().startswith("%WER 60.00 [ 3 / 5, 0 ins, 0 del, 3 sub ]")  # the numbers are sclite's
+    assert (f"WARNING [score] {hyp}: 2 word(s) are their reference's in another Unicode form (e.g. utterance s-1: "
+            f"'CAFE\\u0301' in the hypothesis, 'caf\\xe9' in {ref}): scored as errors, as sclite does") in stderr(proc)
+    # 'naive' is another spelling, not another form; case counts with --case-sensitive
+    assert unicode_form_clashes({"u": "caf\u00e9 na\u00efve"}, {"u": "CAFE\u0301 naive"}) == [("u", "caf\u00e9", "CAFE\u0301")]
+    assert unicode_form_clashes({"u": "caf\u00e9"}, {"u": "CAFE\u0301"}, case_sensitive=True) == []
+    assert score_texts({"u": "caf\u00e9"}, {"u": "caf\u00e9"}).form_clashes == []
+    assert "Unicode form" not in stderr(asrkit("score", ref, ref))
+
+
 def test_missing_and_unreadable_files(asrkit, tmp_path):
     ref = write(tmp_path / "ref", REF)
     proc = asrkit("score", ref, tmp_path / "nope", check=False)
