@@ -1785,8 +1785,9 @@ def test_sigkill_leaves_no_workers_and_the_next_run_cleans_up(world: World, tmp_
     assert len(kaldiio.load_scp(str(d / "out" / "feats.scp"))) == 4
 
 
-@pytest.mark.parametrize("nj", [1, 2])
-def test_sigterm_removes_temporary_files(world: World, tmp_path: Path, nj: int):
+# SIGHUP: a closed terminal or ssh session; its default left the temporary outputs (hostile-input sweep 6)
+@pytest.mark.parametrize("nj,sig", [(1, signal.SIGTERM), (2, signal.SIGTERM), (1, signal.SIGHUP)])
+def test_sigterm_removes_temporary_files(world: World, tmp_path: Path, nj: int, sig: int):
     d = tmp_path
     scp = _blocking_wav_scp(world, d)
     proc = subprocess.Popen(_fbank_cmd(d, scp, nj), stderr=subprocess.PIPE, env=dict(os.environ, OMP_NUM_THREADS="1"))
@@ -1795,15 +1796,15 @@ def test_sigterm_removes_temporary_files(world: World, tmp_path: Path, nj: int):
         assert proc.poll() is None, proc.communicate()[1].decode()
         workers = _workers(proc.pid)
         assert _temp_files(d / "out"), "no temporary output while running"
-        proc.terminate()
+        proc.send_signal(sig)
         _, err = proc.communicate(timeout=300)
     finally:
         _kill_sleepers(d)
         if proc.poll() is None:
             proc.kill()
     err = err.decode()
-    assert proc.returncode == 128 + signal.SIGTERM, err
-    assert "ERROR (asrkit-compute-fbank): terminated by SIGTERM" in err and "Traceback" not in err, err
+    assert proc.returncode == 128 + sig, err
+    assert f"ERROR (asrkit-compute-fbank): terminated by {signal.Signals(sig).name}" in err and "Traceback" not in err, err
     assert list((d / "out").iterdir()) == [] if (d / "out").exists() else True
     _wait_for(lambda: not any(_alive(p) for p in workers), "the workers to stop")
 

@@ -25,8 +25,9 @@ def asrkit_command(name: str, **kwargs) -> Callable:
     stderr with exit status 1 instead of a traceback. A full disk, a read-only file system or a
     missing permission (``ENOSPC``, ``EROFS``, ``EACCES`` and their kin) anywhere in a command
     become one line naming the path the same way (:func:`os_error_message`). SIGTERM (what a
-    batch system or ``kill`` sends) unwinds like Ctrl-C, so every temporary output is removed
-    on the way out; exit status 143 (130 for Ctrl-C).
+    batch system or ``kill`` sends) and SIGHUP (a closed terminal or ssh session; not when
+    ignored, as under nohup) unwind like Ctrl-C, so every temporary output is removed on the
+    way out; exit status 143 or 129 (130 for Ctrl-C).
     """
 
     def decorator(fn: Callable) -> click.Command:
@@ -35,7 +36,7 @@ def asrkit_command(name: str, **kwargs) -> Callable:
             setup_logging(verbose)
             prog = f"asrkit-{name}"
             click.echo(prog + " " + " ".join(_quote(a) for a in _own_args()), err=True)
-            previous = _catch_sigterm()
+            previous = _catch_terminating_signals()
             try:
                 return fn(*args, **kw)
             except AsrkitError as e:
@@ -58,8 +59,8 @@ def asrkit_command(name: str, **kwargs) -> Callable:
                 click.echo(f"ERROR ({prog}): interrupted", err=True)
                 sys.exit(130)
             finally:
-                if previous is not None:
-                    signal.signal(signal.SIGTERM, previous)
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
 
         wrapper = click.option("-v", "--verbose", count=True, help="More logging (repeat for more).")(wrapper)
         return click.command(name=name, context_settings=CONTEXT_SETTINGS, **kwargs)(wrapper)
@@ -79,8 +80,8 @@ def _drop_stdout() -> None:
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised where the process is, so ``finally`` blocks and atomic outputs clean up
-    exactly as they do for Ctrl-C (code that stops on KeyboardInterrupt stops on this too)."""
+    """SIGTERM or SIGHUP, raised where the process is, so ``finally`` blocks and atomic outputs clean
+    up exactly as they do for Ctrl-C (code that stops on KeyboardInterrupt stops on this too)."""
 
     def __init__(self, signum: int) -> None:
         super().__init__(signum)
@@ -88,16 +89,25 @@ class Terminated(KeyboardInterrupt):
 
 
 def _raise_terminated(signum, frame):
-    # A second SIGTERM (the clean-up itself hanging) ends the process at once, as usual.
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # A second one (the clean-up itself hanging) ends the process at once, as usual.
+    signal.signal(signum, signal.SIG_DFL)
     raise Terminated(signum)
 
 
-def _catch_sigterm():
-    """Install the SIGTERM handler (main thread only); returns the previous one to restore."""
+def _catch_terminating_signals() -> dict:
+    """Install the SIGTERM and SIGHUP handler (main thread only); returns the previous ones to restore.
+
+    SIGHUP's default killed the command where it stood: its temporary outputs stayed, and
+    asrkit-launch's jobs, each in a session of its own (so Ctrl-C reaches them only through the
+    launcher), ran on unowned, their logs never closed, when the terminal or ssh session running
+    it closed. An ignored SIGHUP (nohup) stays ignored.
+    """
     if threading.current_thread() is not threading.main_thread():
-        return None
-    return signal.signal(signal.SIGTERM, _raise_terminated)
+        return {}
+    previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, _raise_terminated)}
+    if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
+        previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, _raise_terminated)
+    return previous
 
 
 def max_bad_percent_option(fn: Callable) -> Callable:

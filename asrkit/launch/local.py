@@ -29,7 +29,7 @@ logger = get_logger(__name__)
 
 KILL_GRACE_S = 5.0
 WAITER_JOIN_S = 60.0
-_DEFERRED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_DEFERRED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 @contextlib.contextmanager

@@ -162,8 +162,12 @@ def ctrl_c_able() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_interrupt_kills_running_jobs(tmp_path, sig):
+@pytest.mark.parametrize("sig,code,message", [
+    (signal.SIGINT, 130, b"interrupted"), (signal.SIGTERM, 130, b"interrupted"),
+    # a closed terminal or ssh session: the launcher died, and its jobs, each in a session of its
+    # own, ran on unowned with their logs never closed (hostile-input sweep 6)
+    (signal.SIGHUP, 129, b"ERROR (asrkit-launch): terminated by SIGHUP")])
+def test_interrupt_kills_running_jobs(tmp_path, sig, code, message):
     # Nothing here assumes a speed: it waits for what it can observe (both jobs wrote their pid
     # and the launcher has them), with deadlines far beyond a loaded machine's start-up times.
     # --max-jobs-run 2: both jobs run even where this process may use one core only.
@@ -179,14 +183,33 @@ def test_interrupt_kills_running_jobs(tmp_path, sig):
         time.sleep(0.1)
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=300)
-    assert proc.returncode == 130, err.decode()
-    assert b"interrupted" in err
+    assert proc.returncode == code, err.decode()
+    assert message in err
     for p in pids:
         pid = int(p.read_text())
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
     # The logs are closed with the status the killed jobs got.
     assert "# Ended (code 143)" in (tmp_path / "log/s.1.log").read_text()
+
+
+def test_an_ignored_sighup_stays_ignored(tmp_path):
+    """Under nohup (SIGHUP ignored) a hang-up leaves the launcher and its job running to their end."""
+    def nohup():
+        ctrl_c_able()
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+    proc = subprocess.Popen([sys.executable, "-m", "asrkit", "launch", "x.log", "touch started; sleep 1"], cwd=tmp_path,
+                            stderr=subprocess.PIPE, env=dict(os.environ, OMP_NUM_THREADS="1"), preexec_fn=nohup)
+    deadline = time.monotonic() + 300
+    while not (tmp_path / "started").exists():
+        assert proc.poll() is None, proc.communicate()[1].decode()
+        assert time.monotonic() < deadline, "the job did not start"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGHUP)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err.decode()
+    assert "# Ended (code 0)" in (tmp_path / "x.log").read_text()
 
 
 @pytest.mark.parametrize("args,message", [
