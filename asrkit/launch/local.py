@@ -9,6 +9,7 @@ are stopped, as ``srun --kill-on-bad-exit`` does.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import queue
 import signal
@@ -77,25 +78,35 @@ class _Job:
             if e.errno in MACHINE_ERRORS:  # the command's one handler words these, naming the log
                 raise
             raise AsrkitError(f"cannot write log file {self.log}: {e.strerror}") from None
+        what = f"JOB={index}" if launch.jobs is not None else "the job"
+        self.procs: list = []
         try:
             with log:
                 log.write(log_header(command, self.started, extra))
                 log.flush()
-                self.procs = [
-                    subprocess.Popen(["bash", "-c", "set -o pipefail; " + command], stdout=log,
-                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-                                     start_new_session=True)
-                    for env in envs
-                ]
-        except OSError as e:  # a full disk: the command's one handler reports it, naming the log
-            name_os_error(e, self.log)
-            if not getattr(self, "procs", None) and _own_log_file(self.log):
+                for env in envs:
+                    self.procs.append(subprocess.Popen(
+                        ["bash", "-c", "set -o pipefail; " + command], stdout=log, stderr=subprocess.STDOUT,
+                        stdin=subprocess.DEVNULL, env=env, start_new_session=True))
+        except OSError as e:
+            # A job runs whole or not at all: the tasks started before the one that failed are not
+            # known to the launcher yet, and ran on unowned.
+            self.kill()
+            if not self.procs and _own_log_file(self.log):
                 # nothing ran: an empty log would only mislead
                 with contextlib.suppress(OSError):
                     os.unlink(self.log)
+            if e.errno in (errno.EAGAIN, errno.ENOMEM):  # fork() refused: was a BlockingIOError traceback
+                raise AsrkitError(f"cannot start {what} (log {self.log}): {e.strerror}: the process limit "
+                                  f"(ulimit -u) or the memory is used up; lower --max-jobs-run") from None
+            name_os_error(e, self.log)  # a full disk: the command's one handler reports it, naming the log
             raise
         self._waiter = threading.Thread(target=self._wait, args=(done,), daemon=True)
-        self._waiter.start()
+        try:
+            self._waiter.start()
+        except RuntimeError as e:  # "can't start new thread": the job would run with no one to wait for it
+            self.kill()
+            raise AsrkitError(f"cannot wait for {what} (log {self.log}): {e}; lower --max-jobs-run") from None
 
     def _wait(self, done: "queue.SimpleQueue[_Job]") -> None:
         first_failure: Optional[int] = None

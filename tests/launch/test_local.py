@@ -155,6 +155,54 @@ def test_a_failing_task_stops_its_peers(tmp_path):
     assert result.results[0].code == 3
 
 
+def _wait_gone(pid: int) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        assert time.monotonic() < deadline, f"process {pid} still running"
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("fails", ["fork", "thread"])
+def test_a_job_that_cannot_start_whole_is_stopped_and_named(tmp_path, monkeypatch, fails):
+    """fork() refused (EAGAIN: the process limit, ulimit -u) was a BlockingIOError traceback, and
+    a waiter thread that could not start a RuntimeError one; in both the tasks already started
+    (rank 0 of two) were not known to the launcher yet and ran on unowned (hostile-input sweep 6)."""
+    import errno
+    import threading
+
+    import asrkit.launch.local as local
+
+    real_popen = subprocess.Popen
+    started = []
+
+    def popen(*args, **kwargs):
+        if fails == "fork" and started:
+            raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")
+        started.append(real_popen(*args, **kwargs))
+        return started[-1]
+
+    def no_thread(self):
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(local.subprocess, "Popen", popen)
+    if fails == "thread":
+        monkeypatch.setattr(threading.Thread, "start", no_thread)
+    launch = Launch("sleep 600", str(tmp_path / "x.JOB.log"), parse_job_range("JOB=1:2"), ntasks=2)
+    why = ("cannot start JOB=1 (log {}): Resource temporarily unavailable: the process limit (ulimit -u) or the "
+           "memory is used up; lower --max-jobs-run" if fails == "fork" else
+           "cannot wait for JOB=1 (log {}): can't start new thread; lower --max-jobs-run")
+    with pytest.raises(AsrkitError, match="^" + re.escape(why.format(tmp_path / "x.1.log")) + "$"):
+        run_local(launch, max_jobs_run=1, show_progress=False)
+    assert started
+    for proc in started:
+        _wait_gone(proc.pid)
+    assert not (tmp_path / "x.2.log").exists()
+
+
 def ctrl_c_able() -> None:
     """preexec_fn for a launcher the test interrupts: a shell that starts a job in the background
     (``bash .ci/run &``) hands it SIGINT ignored, which every child inherits and Python keeps
