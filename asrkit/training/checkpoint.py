@@ -120,6 +120,14 @@ def _check_contents(state: Dict[str, Any], path: Path) -> None:
     rng = state["rng"]
     if not (isinstance(rng, dict) or (isinstance(rng, list) and rng and all(isinstance(r, dict) for r in rng))):
         raise bad(f"rng is a {type(rng).__name__}, expected a mapping (or one per rank)")
+    # The name is the epoch a resume continues after and asrkit-average ranks by: another run's
+    # epoch1.pt copied in as epoch3.pt was resumed as "epoch 1 done", and the run wrote its
+    # epoch 2 over this run's own epoch2.pt without a word.
+    named = _NAME.match(Path(path).name)
+    epoch = train_state.get("epoch")
+    if named and _is_int(epoch) and epoch != int(named.group(1)):
+        raise bad(f"it holds the state after epoch {epoch}, not after epoch {named.group(1)} as its name says "
+                  f"(a checkpoint of another run, or renamed)")
 
 
 def _is_int(x: Any) -> bool:

@@ -2,6 +2,7 @@
 asrkit-average, --init) gives one line naming the file, never a traceback, and writes nothing."""
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -72,6 +73,27 @@ def test_damaged_contents_are_named_by_every_reader(trained, tmp_path, change, m
     # a resume skips it (naming it) for the epoch before, as for a truncated one
     found = ckpt.latest_readable_checkpoint(exp)
     assert found is not None and found[0].name == "epoch1.pt"
+
+
+def test_a_checkpoint_named_for_another_epoch_is_never_resumed_from(yesno_setup, trained, tmp_path):
+    """Another run's epoch1.pt copied in as epoch3.pt (same model, tokens and CMVN) was resumed as
+    'epoch 1 done': the run wrote its epoch 2 over this run's own epoch2.pt, exit 0; asrkit-average
+    ranked by that file's history. The name is checked against the epoch the file holds."""
+    exp = _copy(trained, tmp_path)
+    foreign = exp / "checkpoints" / "epoch3.pt"
+    shutil.copy(exp / "checkpoints" / "epoch1.pt", foreign)
+    message = (f"{foreign}: damaged asrkit checkpoint: it holds the state after epoch 1, not after epoch 3 as its "
+               f"name says (a checkpoint of another run, or renamed)")
+    with pytest.raises(AsrkitError, match=re.escape(message)):
+        ckpt.load_checkpoint(foreign)
+    code, err = _run_inproc("average", "--num", "2", exp)
+    assert code == 1 and f"ERROR (asrkit-average): {message}" in err and not (exp / "model.avg.pt").exists()
+    epoch2 = (exp / "checkpoints" / "epoch2.pt").read_bytes()
+    code, err = _run_inproc(*train_args(yesno_setup, exp, "--set", "training.max_epochs=3", "--set",
+                                        "training.num_plots=0"))
+    assert code == 0 and message in err and f"resumed from {exp / 'checkpoints' / 'epoch2.pt'}: epoch 2 done" in err
+    assert (exp / "checkpoints" / "epoch2.pt").read_bytes() == epoch2
+    assert ckpt.load_checkpoint(foreign)["train_state"]["epoch"] == 3  # trained again, as a cut-short one is
 
 
 def test_checkpoints_dir_that_is_a_file_fails_before_training(yesno_setup, tmp_path):
