@@ -39,6 +39,8 @@ def read_sentences(path: str, fmt: str) -> list:
         firsts = [line.split(maxsplit=1)[0] for line in lines if line]
         fmt = "kaldi" if len(firsts) == len(lines) and len(set(firsts)) == len(firsts) and len(lines) > 1 else "plain"
         log.info("%s: read as a %s text (--text-format auto; give kaldi or plain to choose)", path, fmt)
+        if fmt == "plain":
+            _warn_near_kaldi(path, lines, firsts)
     if fmt == "kaldi":
         # From the bytes read above: reading the path again gave nothing from a pipe (/dev/stdin,
         # <(...)), and the run failed as "no non-empty sentences to train on".
@@ -47,6 +49,23 @@ def read_sentences(path: str, fmt: str) -> list:
             table_lines.pop()
         return [line.value for line in iter_table_lines(table_lines, str(path), allow_empty_value=True)]
     return lines
+
+
+def _warn_near_kaldi(path: str, lines: list, firsts: list) -> None:
+    """Warn when a text read as plain looks like a Kaldi text with a repeated id (two texts
+    concatenated, ``cat a/text b/text``): its first fields are nearly all distinct, which the
+    first words of real sentences never are, and its ids would be trained on as words."""
+    if len(firsts) != len(lines) or len(lines) < 20 or len(set(firsts)) < 0.95 * len(firsts):
+        return
+    seen: dict = {}
+    for lineno, first in enumerate(firsts, 1):
+        if first in seen:
+            log.warning("%s: read as a plain text, but its first fields are %d of %d distinct, as a Kaldi text's "
+                        "utterance ids are: line %d repeats line %d's %r. If it is a Kaldi text, its ids are being "
+                        "trained on as words: give --text-format kaldi (--text-format plain for no warning)",
+                        path, len(set(firsts)), len(firsts), lineno, seen[first], first)
+            return
+        seen[first] = lineno
 
 
 def _refuse_nothing_known(tok, tok_path: Path, path: str, lines: list, encoded: list) -> None:

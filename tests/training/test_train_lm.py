@@ -86,6 +86,30 @@ def test_text_with_a_byte_order_mark_is_named(tmp_path):
     assert read_sentences(str(text), "plain") == ["HELLO WORLD", "YES NO"]
 
 
+def test_a_kaldi_text_with_a_repeated_id_read_as_plain_is_warned_about(tmp_path, caplog):
+    """--text-format auto reads a text whose first fields repeat as plain: a Kaldi text with one id
+    twice (two texts concatenated) had every utterance id trained on as a word, with only an info
+    line saying 'plain' (hostile-input sweep 6). Real sentences' first words are never 95 %
+    distinct, so such a text is warned about; a plain text of sentences is not."""
+    import logging
+
+    from asrkit.cli.train_lm import read_sentences
+
+    text = tmp_path / "text"
+    text.write_text("".join(f"spk-{i:03d} HELLO WORLD\n" for i in range(30)) + "spk-005 HELLO AGAIN\n")
+    with caplog.at_level(logging.WARNING):
+        assert read_sentences(str(text), "auto")[0] == "spk-000 HELLO WORLD"
+    assert (f"{text}: read as a plain text, but its first fields are 30 of 31 distinct, as a Kaldi text's utterance "
+            f"ids are: line 31 repeats line 6's 'spk-005'. If it is a Kaldi text, its ids are being trained on as "
+            f"words: give --text-format kaldi") in caplog.text
+    caplog.clear()
+    text.write_text("".join(f"{w} SAID HELLO\n" for w in ["I", "YOU", "WE", "THEY", "HE"] * 6))
+    with caplog.at_level(logging.WARNING):
+        read_sentences(str(text), "auto")
+        read_sentences(str(tmp_path / "text"), "plain")
+    assert "WARNING" not in caplog.text
+
+
 def test_a_kaldi_text_from_a_pipe_is_read_once(tmp_path):
     """A Kaldi text was read twice (once to guess the format, once as a table): from a pipe
     (asrkit-train-lm ... /dev/stdin or <(...)) the second read found nothing and the run failed as
