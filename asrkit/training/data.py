@@ -226,6 +226,7 @@ def load_utterances(data_dir: str, tokenizer, max_missing_ratio: float = 0.05, k
     bad = total - len(table)
     if not len(table):
         raise AsrkitError(f"{d.path}: no utterance has both features and a non-empty transcript")
+    _refuse_nothing_known(table, tokenizer, text, d.file("text"))
     # The rule of every command (asrkit.utils.bad_items): Kaldi's 5 %, i.e. total // 20 may fail.
     if bad > max_failures(total, round(max_missing_ratio * 100, 6)):  # 0.29 * 100 is 28.999...96
         raise AsrkitError(
@@ -238,6 +239,29 @@ def load_utterances(data_dir: str, tokenizer, max_missing_ratio: float = 0.05, k
     log.info("%s: %d utterances, %d frames (utterance table: %.1f MB)", d.path, len(table),
              int(table.num_frames.sum(dtype=np.int64)), table.nbytes / 1e6)
     return table
+
+
+def _refuse_nothing_known(table: UttTable, tokenizer, text: Dict[str, str], where: Path) -> None:
+    """AsrkitError when the tokenizer knows no token of any transcript (every word became <unk>):
+    asrkit-train-lm's and asrkit-align's rule. A model trained on them learnt to emit <unk> (its dev
+    loss, on such a dev set, measured that), with one warning and exit 0: lower-case transcripts
+    for an upper-case tokenizer, or the --lang-dir of another corpus."""
+    from asrkit.text.tokenizer import META, case_that_knows
+    from asrkit.text.token_list import UNK
+
+    known = np.array([t != UNK and bool(t.replace(META, "")) for t in tokenizer.tokens])
+    if known[table.tokens.flat].any():
+        return
+    cases = [case_that_knows(tokenizer, tokenizer.tokens, text[table.utt_id(i)]) for i in range(min(100, len(table)))]
+    case = max(("upper", "lower"), key=cases.count) if any(cases) else None
+    head = (f"{where}: the tokenizer (--lang-dir) knows no token of any of the {len(table)} transcripts (every word "
+            f"became <unk>): nothing to train or validate on")
+    if case is None:
+        raise AsrkitError(head + ": the text and the tokenizer share no characters (a tokenizer of another "
+                                 "language or corpus, or a text in another script or encoding?)")
+    other = "lower" if case == "upper" else "upper"
+    raise AsrkitError(head + f": the text is {other} case and the tokens {case} case; {case}-case the words of the "
+                             f"text (not the utterance ids) and train again")
 
 
 def _report_ctc_misfits(table: UttTable, ctc_misfits: Callable[..., List[Tuple[int, str]]], where: Path) -> None:

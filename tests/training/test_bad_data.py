@@ -300,3 +300,27 @@ def test_cmvn_stats_are_checked_once_naming_their_file(clean, yesno_setup, tmp_p
     write_stats(empty, str(path))
     with pytest.raises(AsrkitError, match=rf"^{path}: insufficient stats for CMVN \(frame count 0"):
         load_cmvn(str(path))
+
+
+def test_transcripts_the_tokenizer_knows_nothing_of_are_refused(clean, yesno_setup, tmp_path, caplog):
+    """Lower-case transcripts for an upper-case tokenizer (or another corpus's --lang-dir) trained a
+    model that learnt to emit <unk>, with one warning and exit 0: refused as asrkit-train-lm and
+    asrkit-align refuse such a text, saying which case would be known; one unknown word is a warning."""
+    from asrkit.text.tokenizer import Tokenizer
+    from asrkit.training.data import load_utterances
+
+    tok = Tokenizer.load(yesno_setup / "data" / "lang" / "tokens.model")
+    texts = [line.split(maxsplit=1)[1] for line in (clean / "text").read_text().splitlines()]
+    lower = edited(clean, tmp_path / "lower", {}, text={i: t.lower() for i, t in enumerate(texts)})
+    head = (rf"^{lower / 'text'}: the tokenizer \(--lang-dir\) knows no token of any of the 20 transcripts \(every "
+            rf"word became <unk>\): nothing to train or validate on: ")
+    with pytest.raises(AsrkitError, match=head + "the text is lower case and the tokens upper case; upper-case the "
+                                                 r"words of the text \(not the utterance ids\) and train again$"):
+        load_utterances(str(lower), tok)
+    alien = edited(clean, tmp_path / "alien", {}, text={i: "ДА НЕТ" for i in range(len(texts))})
+    with pytest.raises(AsrkitError, match=head.replace("lower", "alien") + "the text and the tokenizer share no "
+                                                                           "characters"):
+        load_utterances(str(alien), tok)
+    with caplog.at_level(logging.WARNING):
+        kept = load_utterances(str(edited(clean, tmp_path / "one", {}, text={3: "ДА НЕТ"})), tok)
+    assert len(kept) == 20 and "1 utterance(s) have characters the tokenizer does not know" in warnings(caplog)
