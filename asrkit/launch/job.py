@@ -115,6 +115,8 @@ class Launch:
     nodes: int = 1  # the tasks are spread evenly over this many nodes
 
     def __post_init__(self) -> None:
+        if not self.log_template:  # an unset shell variable ("$log"): was "cannot write log file : No such file"
+            raise AsrkitError("the log file name is empty (expected [JOB=1:N] <log-file> <command> ...)")
         if self.jobs is not None and len(self.jobs) > 1 and self.replace_job(self.log_template, "") == self.log_template:
             raise AsrkitError(
                 f"{len(self.jobs)} jobs but the log file {self.log_template!r} does not contain "

@@ -263,6 +263,8 @@ def test_an_ignored_sighup_stays_ignored(tmp_path):
 @pytest.mark.parametrize("args,message", [
     (["x.log"], "expected [JOB=1:N] <log-file> <command>"),
     ([], "expected [JOB=1:N] <log-file> <command>"),
+    (["", "true"], "ERROR (asrkit-launch): the log file name is empty"),  # hostile-input sweep 6
+    (["JOB=1:2", "", "true"], "ERROR (asrkit-launch): the log file name is empty"),
     (["JOB=0:3", "x.JOB.log", "true"], "indexes start at 1"),
     (["JOB=4:3", "x.JOB.log", "true"], "the end is before the start"),
     (["JOB=1-4", "x.JOB.log", "true"], "bad job range 'JOB=1-4'"),
