@@ -21,6 +21,7 @@ the table afresh.
 """
 from __future__ import annotations
 
+import math
 import threading
 import time
 from dataclasses import dataclass
@@ -58,17 +59,30 @@ def read_runs(exp_dir: Path) -> List[RunRow]:
     if not path.is_file():
         return []
     rows = []
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for lineno, raw in enumerate(path.read_bytes().splitlines(), 1):
+        def malformed(why: str) -> AsrkitError:
+            shown = raw[:80].decode("utf-8", "replace") + (" ..." if len(raw) > 80 else "")
+            return AsrkitError(f"{path}:{lineno}: malformed line ({why}): {shown!r}")
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError:  # a crash or a disk error left bytes there: was a traceback
+            raise malformed("not UTF-8 text") from None
         if not line.strip() or line.startswith("#"):
             continue
         f = line.split("\t")
         try:
             if len(f) != len(COLUMNS):
                 raise ValueError
-            rows.append(RunRow(int(f[0]), f[1], float(f[2]), int(f[3]), int(f[4]), f[5]))
+            row = RunRow(int(f[0]), f[1], float(f[2]), int(f[3]), int(f[4]), f[5])
         except ValueError:
-            raise AsrkitError(f"{path}:{lineno}: malformed line (expected {len(COLUMNS)} tab-separated "
-                              f"fields: {' '.join(COLUMNS)}): {line!r}") from None
+            raise malformed(f"expected {len(COLUMNS)} tab-separated fields: {' '.join(COLUMNS)}") from None
+        # float() takes nan, inf and negatives: a nan ended every later run at once as 'out of time'
+        # (exit 0, nothing trained), a negative one gave training.max_time that much more in silence.
+        if not (math.isfinite(row.seconds) and row.seconds >= 0):
+            raise malformed(f"seconds {f[2]!r} is not a number of seconds >= 0")
+        if row.from_epoch < 0 or row.to_epoch < 0:
+            raise malformed("a negative epoch")
+        rows.append(row)
     return rows
 
 

@@ -220,3 +220,20 @@ def test_training_decays_its_rate_over_the_budget(yesno_setup, tmp_path, asrkit)
     spent = 2 * rows[0]["epoch_time_s"] / 86400
     assert 0.9 * peak < rows[1]["lr"] < rows[0]["lr"] <= peak
     assert rows[1]["lr"] <= peak * (1 - 0.9 * spent) * (1 + 1e-12)
+
+
+@pytest.mark.parametrize("line, why", [
+    (b"1\t2026\t\xff\xfe\t0\t1\tdone", "not UTF-8 text"),  # was a UnicodeDecodeError traceback
+    (b"1\t2026\tnan\t0\t1\tdone", "seconds 'nan' is not a number of seconds >= 0"),  # every later run: out of time
+    (b"1\t2026\tinf\t0\t1\tdone", "seconds 'inf' is not a number of seconds >= 0"),
+    (b"1\t2026\t-1e9\t0\t1\tdone", "seconds '-1e9' is not a number of seconds >= 0"),  # a larger budget in silence
+    (b"1\t2026\t5.0\t-3\t1\tdone", "a negative epoch"),
+    (b"\0" * 100000, "expected 6 tab-separated fields"),  # a NUL-filled crash file: the line shown is cut
+])
+def test_damaged_runs_file_is_one_line_naming_the_line(tmp_path, line, why):
+    (tmp_path / "log").mkdir()
+    (tmp_path / "log/train_runs.tsv").write_bytes(b"# run\tstarted\tseconds\tfrom_epoch\tto_epoch\tstatus\n" + line + b"\n")
+    with pytest.raises(AsrkitError) as e:
+        read_runs(tmp_path)
+    assert str(e.value).startswith(f"{tmp_path}/log/train_runs.tsv:2: malformed line ({why}")
+    assert len(str(e.value)) < 1000  # (the whole 100 kB line was shown)
