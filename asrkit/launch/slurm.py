@@ -16,6 +16,7 @@ resources by default) and takes the one of its node-local rank.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -167,7 +168,15 @@ def run_slurm(launch: Launch, config: SlurmConfig, options: Mapping[str, Optiona
         shutil.rmtree(status_dir, ignore_errors=True)
         raise AsrkitError(f"sbatch failed (code {proc.returncode}): {proc.stderr.strip() or proc.stdout.strip()}"
                           f"\n  submit line: {submit_line}")
-    job_id = proc.stdout.strip().split(";")[0]
+    job_id = parsable_job_id(proc.stdout)
+    if job_id is None:
+        # The job is queued, but under an id not known here: squeue would not find it, so its tasks
+        # were failed as 'ended by Slurm' while it still ran, and Ctrl-C could not cancel it.
+        shutil.rmtree(status_dir, ignore_errors=True)
+        shown = proc.stdout.strip()[:200] or "nothing"
+        raise AsrkitError(f"{config.command[0]} printed {shown!r}, not a job id as sbatch --parsable prints it; the "
+                          f"job may be queued all the same: find it with squeue --name={name}\n"
+                          f"  submit line: {submit_line}")
     logger.info("submitted Slurm job %s (%d task%s) from %s", job_id, len(launch.indexes),
                 "s" if len(launch.indexes) > 1 else "", script)
     result = LaunchResult(backend="slurm", slurm_job_id=job_id)
@@ -186,6 +195,14 @@ def run_slurm(launch: Launch, config: SlurmConfig, options: Mapping[str, Optiona
     result.results.sort(key=lambda r: r.index)
     result.elapsed_s = time.monotonic() - t0
     return result
+
+
+def parsable_job_id(out: str) -> Optional[str]:
+    """The job id in what ``sbatch --parsable`` printed (``<id>`` or ``<id>;<cluster>``, on its last
+    line: a site's wrapper may print a banner first), or None."""
+    lines = out.strip().splitlines()
+    m = re.fullmatch(r"(\d+)(;\S+)?", lines[-1].strip()) if lines else None
+    return m.group(1) if m else None
 
 
 def cancel(job_id: str) -> None:

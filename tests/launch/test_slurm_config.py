@@ -114,6 +114,36 @@ def test_an_unmapped_option_leaves_nothing_in_the_queue_dir(tmp_path, monkeypatc
     assert not (tmp_path / "exp/log/q").exists()
 
 
+def _fake_slurm(tmp_path, monkeypatch, sbatch_out: str) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "sbatch").write_text(f"#!/bin/sh\nprintf '{sbatch_out}'\n")
+    for tool in ("squeue", "scancel"):  # an id squeue does not know: nothing listed
+        (bin_dir / tool).write_text("#!/bin/sh\nexit 0\n")
+    for tool in bin_dir.iterdir():
+        tool.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+
+
+def test_a_submit_output_that_is_no_job_id_is_named(tmp_path, monkeypatch):
+    """A site's sbatch wrapper printing 'Submitted batch job 42' (no --parsable): the whole line was
+    taken for the id, squeue never found it, and after the grace time every task was failed as
+    'Slurm ended the task' while the job still ran, out of Ctrl-C's reach (hostile-input sweep 6)."""
+    from asrkit.launch.slurm import parsable_job_id, run_slurm
+
+    assert parsable_job_id("42\n") == "42" and parsable_job_id("42;cluster2\n") == "42"
+    assert parsable_job_id("Welcome to the cluster\n42\n") == "42"
+    assert parsable_job_id("Submitted batch job 42\n") is None and parsable_job_id("") is None
+    _fake_slurm(tmp_path, monkeypatch, "Submitted batch job 42\\n")
+    launch = Launch("true", str(tmp_path / "exp/log/x.log"))
+    with pytest.raises(AsrkitError, match=r"^sbatch printed 'Submitted batch job 42', not a job id as sbatch "
+                                          r"--parsable prints it; the job may be queued all the same: find it with "
+                                          r"squeue --name=x\n  submit line: sbatch "):
+        run_slurm(launch, SlurmConfig.parse("command sbatch\n", "c.conf"), {}, show_progress=False,
+                  queue_check_s=0.1, grace_s=0.1)
+    assert [p.name for p in (tmp_path / "exp/log/q").iterdir()] == ["x.sh"]  # no status dir left
+
+
 def test_submit_line_and_script(tmp_path):
     launch = Launch("echo JOB | cat > out.JOB", "exp/log/fbank.JOB.log", parse_job_range("JOB=1:8"), num_threads=2)
     assert script_name(launch) == "fbank"
