@@ -21,7 +21,7 @@ from collections import deque
 from pathlib import Path
 from typing import Iterator, Optional
 
-from asrkit.launch.job import JobResult, Launch, LaunchResult, log_footer, log_header, rotate_log
+from asrkit.launch.job import JobResult, KeptLogs, Launch, LaunchResult, log_footer, log_header, rotate_log
 from asrkit.utils.errors import MACHINE_ERRORS, AsrkitError
 from asrkit.utils.fileio import is_stream, name_os_error
 from asrkit.utils.logging import get_logger, progress
@@ -61,7 +61,8 @@ def default_max_jobs() -> int:
 class _Job:
     """One running job: its processes (one per task) and its open log."""
 
-    def __init__(self, launch: Launch, index: int, done: "queue.SimpleQueue[_Job]") -> None:
+    def __init__(self, launch: Launch, index: int, done: "queue.SimpleQueue[_Job]",
+                 kept: Optional[KeptLogs] = None) -> None:
         self.index = index
         self.log = launch.log_path(index)
         self.threads = launch.num_threads
@@ -72,7 +73,7 @@ class _Job:
         extra = [f"Running {launch.ntasks} tasks (RANK 0..{launch.ntasks - 1})"] if launch.ntasks > 1 else []
         try:
             Path(self.log).parent.mkdir(parents=True, exist_ok=True)
-            rotate_log(self.log)  # an earlier run's log is kept as <log>.<N>, never overwritten
+            rotate_log(self.log, kept)  # an earlier run's log is kept as <log>.<N>, never overwritten
             log = open(self.log, "w", encoding="utf-8")
         except OSError as e:
             if e.errno in MACHINE_ERRORS:  # the command's one handler words these, naming the log
@@ -184,6 +185,7 @@ def _run(launch: Launch, indexes: list[int], max_jobs_run: int) -> Iterator[JobR
     pending = deque(indexes)
     running: dict[int, _Job] = {}
     done: "queue.SimpleQueue[_Job]" = queue.SimpleQueue()
+    kept = KeptLogs()
     try:
         while pending or running:
             while pending and len(running) < max_jobs_run:
@@ -191,7 +193,7 @@ def _run(launch: Launch, indexes: list[int], max_jobs_run: int) -> Iterator[JobR
                 # A Ctrl-C between a job's start and its entry in `running` would leave that
                 # job unkilled: let it land just after, when the job is known.
                 with _signals_deferred():
-                    running[index] = _Job(launch, index, done)
+                    running[index] = _Job(launch, index, done, kept)
             job = done.get()
             del running[job.index]
             result = job.finish()

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Iterator, Mapping, Optional
 
-from asrkit.launch.job import JobResult, Launch, LaunchResult, rotate_log
+from asrkit.launch.job import JobResult, KeptLogs, Launch, LaunchResult, rotate_log
 from asrkit.launch.slurm_config import SlurmConfig
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import atomic_open
@@ -160,8 +160,9 @@ def run_slurm(launch: Launch, config: SlurmConfig, options: Mapping[str, Optiona
     with atomic_open(script) as f:
         f.write(batch_script(launch, status_dir, submit_line))
     script.chmod(0o755)
+    kept = KeptLogs()
     for index in launch.indexes:  # an earlier run's log must not look like this one's: keep it as <log>.<N>
-        rotate_log(launch.log_path(index))
+        rotate_log(launch.log_path(index), kept)
 
     proc = subprocess.run(args + [str(script)], capture_output=True, text=True)
     if proc.returncode != 0:

@@ -433,6 +433,28 @@ def test_a_stream_log_is_written_never_rotated(tmp_path, asrkit):
     assert "hi" in out.read_text() and "# Ended (code 0)" in out.read_text()
 
 
+def test_a_rerun_lists_the_log_directory_once(tmp_path, monkeypatch):
+    """Each log's rotation listed its whole directory: a re-run was quadratic in the jobs (JOB=1:3000
+    took 26 s the second time, 4 s the first; hostile-input sweep 6). One listing per launch now,
+    and a number taken since (another launcher) is never overwritten."""
+    from asrkit.launch import job
+
+    launch = Launch("echo JOB", str(tmp_path / "log/x.JOB.log"), parse_job_range("JOB=1:50"))
+    assert not run_local(launch, max_jobs_run=4, show_progress=False).failed
+    listings = []
+    real_iterdir = Path.iterdir
+    monkeypatch.setattr(Path, "iterdir", lambda self: listings.append(self) or real_iterdir(self))
+    assert not run_local(launch, max_jobs_run=4, show_progress=False).failed
+    assert listings == [tmp_path / "log"]
+    assert (tmp_path / "log/x.7.log.1").read_text().splitlines()[3] == "7"
+    kept = job.KeptLogs()
+    (tmp_path / "log/x.8.log.3").write_text("")
+    assert kept.highest(tmp_path / "log/x.8.log") == 3
+    (tmp_path / "log/x.8.log.4").write_text("another launcher's\n")
+    assert job.rotate_log(str(tmp_path / "log/x.8.log"), kept) == str(tmp_path / "log/x.8.log.5")
+    assert (tmp_path / "log/x.8.log.4").read_text() == "another launcher's\n"
+
+
 def test_rotate_log_names_an_unmovable_log(tmp_path, monkeypatch):
     from asrkit.launch import job
 
