@@ -82,14 +82,21 @@ def test_an4_stages_0_to_2_on_a_slice(recipe_dir, an4_root):
     assert ("features for only 18 of the 21 utterances of data/train_nodev, more than 5 % failed (Kaldi's rule) "
             "-- see dump/train_nodev/log/fbank.*.log") in proc.stderr, proc.stderr
 
-    # A failing stage stops the run and names the log to read.
+    # A failing stage stops the run and names the log to read (a model to start from that is not
+    # there: what the config check before stage 0 cannot see).
+    proc = run_sh(["./run.sh", "--stage", "4", "--stop-stage", "6", "--tag", "bad", "--train-args", "--init nope.pt"],
+                  cwd=recipe, check=False)
+    assert proc.returncode != 0
+    assert "stage 4 failed" in proc.stderr and "see exp/bad/log/train.log" in proc.stderr, proc.stderr
+    assert "--init nope.pt: no such model file" in (recipe / "exp/bad/log/train.log").read_text()
+    assert not (recipe / "exp/bad/.done").exists()
+    # A config that cannot be read fails before any stage runs, naming the key.
     (recipe / "bad.yaml").write_text("model: {listener: {hidden: 8}}\noptim: {no_such_key: 1}\n")
     proc = run_sh(["./run.sh", "--stage", "4", "--stop-stage", "6", "--train-config", "bad.yaml"],
                   cwd=recipe, check=False)
-    assert proc.returncode != 0
-    assert "stage 4 failed" in proc.stderr and "see exp/bad_bpe30_sp/log/train.log" in proc.stderr
-    assert "no_such_key" in (recipe / "exp/bad_bpe30_sp/log/train.log").read_text()
-    assert not (recipe / "exp/bad_bpe30_sp/.done").exists()
+    assert proc.returncode == 1 and "asr.sh: ERROR: --train-config: bad.yaml: unknown key 'optim.no_such_key'" \
+        in proc.stderr, proc.stderr
+    assert not (recipe / "exp/bad_bpe30_sp").exists()
 
     # Options are checked before any work starts.
     proc = run_sh(["./run.sh", "--an4-root", str(an4_root), "--ngpus", "1"], cwd=recipe, check=False)
