@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 import struct
 import subprocess
 import sys
@@ -401,12 +402,13 @@ def _slice(array: np.ndarray, entry: ScpEntry) -> np.ndarray:
     return array[entry.rows]
 
 
-def read_entry(entry: ScpEntry, open_file: Optional[IO[bytes]] = None) -> np.ndarray:
-    """The object an scp line points to; ``open_file`` is ``entry.path`` already open (reused)."""
+def read_entry(entry: ScpEntry, open_file: Optional[IO[bytes]] = None, files_only: bool = False) -> np.ndarray:
+    """The object an scp line points to; ``open_file`` is ``entry.path`` already open (reused);
+    ``files_only``: refuse a path that is not a regular file (:func:`_open_ark`)."""
     if entry.pipe:
         stream: IO[bytes] = io.BufferedReader(io.BytesIO(_run_pipe(entry)))  # type: ignore[arg-type]
         return _slice(read_object(stream, entry.what), entry)
-    f = open_file if open_file is not None else _open_ark(entry)
+    f = open_file if open_file is not None else _open_ark(entry, files_only)
     try:
         if entry.offset is not None:
             size = os.fstat(f.fileno()).st_size
@@ -490,13 +492,41 @@ def iter_scp(path: str) -> Iterator[Tuple[str, np.ndarray]]:
         yield key, array
 
 
-def _open_ark(entry: ScpEntry) -> IO[bytes]:
+_SPECIAL_KINDS = ((stat.S_ISFIFO, "a named pipe"), (stat.S_ISCHR, "a character device"),
+                  (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def _open_ark(entry: ScpEntry, files_only: bool = False) -> IO[bytes]:
+    """``entry.path`` open for reading. A named pipe is refused where it cannot serve: at an offset
+    (it cannot seek, and opening it waited for a writer that never came: a feats.scp line naming
+    one hung the training before its first epoch), and with ``files_only`` anything but a regular
+    file (a training reads each utterance again every epoch)."""
     # A single-object file (a stats file given by name) is named once, not as "x: x: no such file".
     where = "" if entry.what == entry.path else f"{entry.what}: "
     try:
-        return open(entry.path, "rb")
+        # Non-blocking, so that a pipe without a writer is looked at rather than waited on.
+        fd = os.open(entry.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
         raise AsrkitError(f"{where}{entry.path}: no such file") from None
+    except OSError as e:
+        raise AsrkitError(f"{where}cannot read {entry.path}: {e.strerror}") from None
+    mode = os.fstat(fd).st_mode
+    kind = next((kind for test, kind in _SPECIAL_KINDS if test(mode)), None)
+    if kind is not None and (files_only or (stat.S_ISFIFO(mode) and entry.offset is not None)):
+        os.close(fd)
+        why = "a training reads its features again every epoch" if files_only else "an scp offset is a seek"
+        raise AsrkitError(f"{where}{entry.path}: {kind}, not a file ({why}); write the features to an ark file")
+    if stat.S_ISFIFO(mode):
+        # A whole-object read from a pipe (one pass, no offset) waits for its writer, as before.
+        os.close(fd)
+        return _open_blocking(entry, where)
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "rb")
+
+
+def _open_blocking(entry: ScpEntry, where: str) -> IO[bytes]:
+    try:
+        return open(entry.path, "rb")
     except OSError as e:
         raise AsrkitError(f"{where}cannot read {entry.path}: {e.strerror}") from None
 

@@ -114,7 +114,7 @@ def _feats_inputs(d: DataDir) -> _Inputs:
 
         def length_of(u: str) -> Optional[int]:
             i = index[u]
-            return int(read_entry(parse_scp_value(u, built[i], f"{scp}:{lines[i]}")).shape[0])
+            return int(read_entry(parse_scp_value(u, built[i], f"{scp}:{lines[i]}"), files_only=True).shape[0])
     return _Inputs(scp, keys, range(len(keys)), built, np.asarray(lines, dtype=np.int32), length_of,
                    d.file("utt2num_frames"))
 
@@ -406,7 +406,7 @@ class FeatureDataset(torch.utils.data.Dataset):
     def _features(self, i: int) -> np.ndarray:
         t = self.table
         utt = t.utt_id(i)
-        return read_entry(parse_scp_value(utt, t.source(i), t.where(i)))
+        return read_entry(parse_scp_value(utt, t.source(i), t.where(i)), files_only=True)
 
     def _length_mismatch(self, i: int, frames: int) -> Optional[AsrkitError]:
         if not self.exact_lengths or frames == self.table.num_frames[i]:

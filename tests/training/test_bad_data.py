@@ -324,3 +324,44 @@ def test_transcripts_the_tokenizer_knows_nothing_of_are_refused(clean, yesno_set
     with caplog.at_level(logging.WARNING):
         kept = load_utterances(str(edited(clean, tmp_path / "one", {}, text={3: "ДА НЕТ"})), tok)
     assert len(kept) == 20 and "1 utterance(s) have characters the tokenizer does not know" in warnings(caplog)
+
+
+def test_a_feats_scp_line_naming_a_named_pipe_is_skipped_not_waited_on(clean, yesno_setup, tmp_path):
+    """A feats.scp line whose ark is a named pipe hung the training before its first epoch (opening
+    it waited for a writer); timeout's SIGTERM then waited too. At an offset a pipe cannot serve
+    (no seek), and a training reads every utterance again each epoch: such an utterance is skipped,
+    named, like any other unreadable one."""
+    import os
+    import signal
+
+    from asrkit.text.tokenizer import Tokenizer
+    from asrkit.training.data import FeatureDataset, load_utterances
+
+    dump = edited(clean, tmp_path / "fifo", {})
+    pipe = dump / "pipe.ark"
+    os.mkfifo(pipe)
+    lines = (dump / "feats.scp").read_text().splitlines()
+    utts = [line.split()[0] for line in lines]
+    lines[3], lines[4] = f"{utts[3]} {pipe}:5", f"{utts[4]} {pipe}"
+    (dump / "feats.scp").write_text("".join(line + "\n" for line in lines))
+    tok = Tokenizer.load(yesno_setup / "data" / "lang" / "tokens.model")
+
+    class Hung(Exception):  # not an OSError, which the readers word as a read error and go on
+        pass
+
+    def hung(*_):
+        raise Hung("waited on the named pipe")
+
+    old = signal.signal(signal.SIGALRM, hung)
+    signal.siginterrupt(signal.SIGALRM, True)  # else the kernel restarts the open() the test is about
+    signal.alarm(20)
+    try:
+        ds = FeatureDataset(load_utterances(str(dump), tok))  # reads the first utterances for their dimension
+        for i in (3, 4):
+            with pytest.raises(AsrkitError, match=re.escape(f"{pipe}: a named pipe, not a file (a training reads its "
+                                                            f"features again every epoch)")):
+                ds[i]
+        assert ds[5][1].shape[1] == 23
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
