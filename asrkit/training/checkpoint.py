@@ -29,7 +29,7 @@ from asrkit.models.package import FORMAT as PACKAGE_FORMAT
 from asrkit.models.package import PackageMeta, save_package
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.logging import get_logger
-from asrkit.utils.torch_files import load_weights_only, save_torch
+from asrkit.utils.torch_files import load_weights_only, save_torch, special_file_kind
 
 log = get_logger(__name__)
 
@@ -205,6 +205,12 @@ def latest_readable_checkpoint(exp_dir: Path) -> Optional[Tuple[Path, Dict[str, 
     found = list_checkpoints(exp_dir)
     errors = []
     for epoch in sorted(found, reverse=True):
+        kind = "a directory" if found[epoch].is_dir() else special_file_kind(found[epoch])
+        if kind is not None:
+            # Not skipped as a damaged one is: this run would train the epoch again only to find it
+            # cannot write it there (a named pipe: it waited for a reader forever).
+            raise AsrkitError(f"{found[epoch]}: {kind} under a checkpoint's name, where this run would write epoch "
+                              f"{epoch}'s checkpoint; move it away")
         try:
             state = load_checkpoint(found[epoch])
         except AsrkitError as e:

@@ -66,7 +66,7 @@ def save_torch(obj: Any, path: PathLike) -> None:
             raise out.error from None
 
 
-def _special_file_kind(path: PathLike) -> Optional[str]:
+def special_file_kind(path: PathLike) -> Optional[str]:
     """What ``path`` is when it exists but is neither a regular file nor a directory (``"a named
     pipe"``, ``"a character device"``, ...); None otherwise."""
     try:
@@ -90,7 +90,7 @@ def check_torch_file_path(path: PathLike, thing: str, file_name: str) -> None:
     if os.path.isdir(path):
         raise AsrkitError(f"{path}: a directory, not {thing} file (e.g. {os.path.join(path, file_name)})")
     if not os.path.isfile(path):
-        kind = _special_file_kind(path)
+        kind = special_file_kind(path)
         if kind is not None:
             raise AsrkitError(f"{path}: {kind}, not {thing} file ({thing} is read from a regular file, which torch "
                               f"seeks in; copy it to one)")
@@ -105,6 +105,10 @@ def load_weights_only(path: PathLike, what: str) -> Any:
     """
     import torch
 
+    kind = special_file_kind(path)
+    if kind is not None:  # opening a named pipe waited for a writer: a resume or asrkit-average hung
+        raise AsrkitError(f"{path}: {kind}, not an {what} (torch files are read from a regular file, which torch "
+                          f"seeks in)")
     _check_crcs(path, what)
     try:
         with warnings.catch_warnings():

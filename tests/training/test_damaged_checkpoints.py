@@ -2,6 +2,7 @@
 asrkit-average, --init) gives one line naming the file, never a traceback, and writes nothing."""
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from pathlib import Path
@@ -94,6 +95,38 @@ def test_a_checkpoint_named_for_another_epoch_is_never_resumed_from(yesno_setup,
     assert code == 0 and message in err and f"resumed from {exp / 'checkpoints' / 'epoch2.pt'}: epoch 2 done" in err
     assert (exp / "checkpoints" / "epoch2.pt").read_bytes() == epoch2
     assert ckpt.load_checkpoint(foreign)["train_state"]["epoch"] == 3  # trained again, as a cut-short one is
+
+
+@pytest.mark.parametrize("make, kind", [(os.mkfifo, "a named pipe"), (os.mkdir, "a directory")])
+def test_a_pipe_or_directory_under_a_checkpoints_name_is_named_never_waited_on(trained, tmp_path, make, kind):
+    """A named pipe as checkpoints/epoch3.pt hung the resume and asrkit-average (opening it waited
+    for a writer); skipped as a damaged file, it (or a directory) would have had the run train
+    epoch 3 again only to fail writing it there."""
+    import signal
+
+    exp = _copy(trained, tmp_path)
+    odd = exp / "checkpoints" / "epoch3.pt"
+    make(odd)
+
+    class Hung(Exception):  # not an OSError, which the readers word as a read error and go on
+        pass
+
+    def hung(*_):
+        raise Hung("waited on the named pipe")
+
+    old = signal.signal(signal.SIGALRM, hung)
+    signal.siginterrupt(signal.SIGALRM, True)
+    signal.alarm(20)
+    try:
+        with pytest.raises(AsrkitError, match=re.escape(f"{odd}: {kind} under a checkpoint's name, where this run "
+                                                        f"would write epoch 3's checkpoint; move it away")):
+            ckpt.latest_readable_checkpoint(exp)
+        code, err = _run_inproc("average", "--num", "2", exp)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+    assert code == 1 and f"ERROR (asrkit-average): {odd}: {kind if make is os.mkfifo else 'is a directory'}" in err
+    assert not (exp / "model.avg.pt").exists()
 
 
 def test_checkpoints_dir_that_is_a_file_fails_before_training(yesno_setup, tmp_path):
