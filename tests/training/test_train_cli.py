@@ -303,3 +303,25 @@ def test_a_second_training_into_a_busy_exp_dir_fails_at_once(yesno_setup, tmp_pa
     with pytest.raises(Exception, match="afile: not a directory"):
         with exp_dir_lock(tmp_path / "afile", "asrkit-train"):
             pass
+
+
+@pytest.mark.parametrize("name", ["log/train_runs.tsv", "config.yaml"])
+def test_a_named_pipe_among_the_runs_own_files_is_named_not_waited_on(yesno_setup, tmp_path, asrkit, name):
+    """The run writes its own files in place when they are not regular files (a link to /dev/null
+    stays one), and opening a pipe waits for a reader: log/train_runs.tsv as one hung the run before
+    its first line (timeout's SIGTERM too, the run's last act being to write it); config.yaml
+    after the data was read."""
+    import os
+    import subprocess
+
+    exp = tmp_path / "exp"
+    (exp / "log").mkdir(parents=True)
+    os.mkfifo(exp / name)
+    try:
+        proc = asrkit(*train_args(yesno_setup, exp), check=False, timeout=120)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"asrkit-train waited on the named pipe {exp / name}")
+    assert proc.returncode == 1
+    assert (f"ERROR (asrkit-train): {exp / name}: a named pipe where the run writes its {name}; move it "
+            f"away").encode() in proc.stderr, proc.stderr
+    assert not (exp / "checkpoints").exists()
