@@ -118,6 +118,8 @@ def raw_inputs(d: DataDir, fbank: FbankConfig, min_speed: float = 1.0) -> _Input
         elif u in durs:
             try:
                 seconds = float(durs[u])
+                if not math.isfinite(seconds):  # nan and inf were ValueError/OverflowError tracebacks
+                    raise ValueError
             except ValueError:
                 raise AsrkitError(f"{d.file('utt2dur')}: bad duration {durs[u]!r} for {u!r}") from None
         elif durs:

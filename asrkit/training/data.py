@@ -43,6 +43,8 @@ __all__ = ["Utterance", "UttTable", "load_utterances", "load_cmvn", "FeatureData
            "make_loader"]
 _TOKENIZE_CHUNK = 4096  # transcripts encoded per sentencepiece call
 _DIM_VOTES = 5  # utterances whose feature dimension decides the set's
+# The lengths are an int32 column: a table saying 10**10 frames was an OverflowError traceback.
+MAX_FRAMES = np.iinfo(np.int32).max
 _PLAIN_ARK_ENTRY = re.compile(r"[^\[\]|:]+:[0-9]+")  # "feats.ark:123": nothing parse_scp_value could refuse
 
 
@@ -202,6 +204,11 @@ def load_utterances(data_dir: str, tokenizer, max_missing_ratio: float = 0.05, k
         if n is None:
             no_frames.append(u)
             continue
+        if n > MAX_FRAMES:
+            lineno = line_of(inputs.length_table, u)
+            raise AsrkitError(f"{inputs.length_table}{'' if lineno is None else f':{lineno}'}: utterance {u!r} would "
+                              f"have {n} frames, more than any recording (at most {MAX_FRAMES}, 248 days at a 10 ms "
+                              f"shift): a damaged table")
         if n <= 0:
             too_short.append(u)
             continue

@@ -227,3 +227,20 @@ def test_augmentation_of_dumped_features_is_refused(yesno_setup, tmp_path, asrki
     assert proc.returncode == 1 and "needs a dump dir of audio (wav.scp)" in proc.stderr.decode()
     proc = asrkit(*train_args(yesno_setup, tmp_path / "exp2", "--set", "augment.resample=true"), check=False)
     assert proc.returncode == 1 and "augment.resample: only for a dump dir of audio" in proc.stderr.decode()
+
+
+@pytest.mark.parametrize("value, message", [
+    ("nan", "utt2dur: bad duration 'nan' for"),  # was a ValueError traceback (cannot convert float NaN to integer)
+    ("inf", "utt2dur: bad duration 'inf' for"),  # an OverflowError traceback
+    ("1e30", "utt2dur:3: utterance '{utt}' would have 1000000000000000"),  # an OverflowError in the table
+])
+def test_a_duration_no_recording_has_is_named(yesno_raw, yesno_setup, tmp_path, value, message):
+    dump = tmp_path / "train"
+    shutil.copytree(yesno_raw / "dump" / "train", dump)
+    lines = (dump / "utt2dur").read_text().splitlines()
+    utt = lines[2].split()[0]
+    lines[2] = f"{utt} {value}"
+    (dump / "utt2dur").write_text("".join(line + "\n" for line in lines))
+    tok = Tokenizer.load(yesno_setup / "data" / "lang" / "tokens.model")
+    with pytest.raises(AsrkitError, match="^" + re.escape(f"{dump}/" + message.format(utt=utt))):
+        load_utterances(str(dump), tok, fbank=FbankConfig.from_yaml(dump / "fbank.yaml"))

@@ -365,3 +365,22 @@ def test_a_feats_scp_line_naming_a_named_pipe_is_skipped_not_waited_on(clean, ye
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, old)
+
+
+@pytest.mark.parametrize("value", [str(2**31), "1" + "0" * 30])
+def test_a_frame_count_no_recording_has_is_named(clean, yesno_setup, tmp_path, value):
+    """utt2num_frames saying 2**31 frames or more (a damaged table) was an OverflowError traceback
+    from the table's int32 column; 10**7 (a stale table) stays an utterance too long for max_frames."""
+    from asrkit.text.tokenizer import Tokenizer
+    from asrkit.training.data import load_utterances
+
+    dump = edited(clean, tmp_path / "big", {})
+    lines = (dump / "utt2num_frames").read_text().splitlines()
+    utt = lines[6].split()[0]
+    lines[6] = f"{utt} {value}"
+    (dump / "utt2num_frames").write_text("".join(line + "\n" for line in lines))
+    tok = Tokenizer.load(yesno_setup / "data" / "lang" / "tokens.model")
+    with pytest.raises(AsrkitError, match="^" + re.escape(
+            f"{dump}/utt2num_frames:7: utterance '{utt}' would have {value} frames, more than any recording (at "
+            f"most 2147483647, 248 days at a 10 ms shift): a damaged table")):
+        load_utterances(str(dump), tok)
