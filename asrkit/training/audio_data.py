@@ -33,7 +33,7 @@ from asrkit.data.table import ascii_int, iter_table_fast
 from asrkit.features.fbank import FbankConfig, check_fbank_input, compute_fbank
 from asrkit.features.wav import (DEFAULT_MAX_SAMPLES, EXPECT_MONO, STDIN, WavEntry, read_wav_scp, read_wav_source, resample,
                                  speed_perturb)
-from asrkit.training.data import FeatureDataset, _Inputs, bad_frame_count
+from asrkit.training.data import MAX_FRAMES, FeatureDataset, _Inputs, bad_frame_count
 from asrkit.training.utt_table import PrefixStringsBuilder, UttTable
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.logging import get_logger
@@ -94,6 +94,10 @@ def raw_inputs(d: DataDir, fbank: FbankConfig, min_speed: float = 1.0) -> _Input
             reco, start, end = parse_segment(value, where)
             if reco not in rows:
                 raise AsrkitError(f"{where}: recording {reco!r} of utterance {key!r} is not in {scp}")
+            if end != -1 and num_frames(int(math.ceil((end - start) * fbank.sample_frequency / min_speed)),
+                                        fbank) > MAX_FRAMES:  # else named as if by utt2dur, which may not exist
+                raise AsrkitError(f"{where}: utterance {key!r} would have more frames than any recording (at most "
+                                  f"{MAX_FRAMES}, 248 days at a 10 ms shift): a damaged table")
             segments[key] = (start, end)
             keys.append(key)
             source_rows.append(rows[reco])

@@ -244,3 +244,17 @@ def test_a_duration_no_recording_has_is_named(yesno_raw, yesno_setup, tmp_path, 
     tok = Tokenizer.load(yesno_setup / "data" / "lang" / "tokens.model")
     with pytest.raises(AsrkitError, match="^" + re.escape(f"{dump}/" + message.format(utt=utt))):
         load_utterances(str(dump), tok, fbank=FbankConfig.from_yaml(dump / "fbank.yaml"))
+
+
+def test_a_segment_no_recording_has_is_named_by_its_line(yesno_raw, yesno_setup, tmp_path):
+    """A segment ending at 1e30 s was named as if utt2dur said so, in a dump dir with no utt2dur."""
+    dump = tmp_path / "train"
+    shutil.copytree(yesno_raw / "dump" / "train", dump)
+    (dump / "utt2dur").unlink()
+    recos = [line.split()[0] for line in (dump / "wav.scp").read_text().splitlines()]
+    (dump / "segments").write_text("".join(f"{r}-a {r} 0.0 {1e30 if i == 2 else 4.0}\n" for i, r in enumerate(recos)))
+    (dump / "text").write_text("".join(f"{r}-a NO\n" for r in recos))
+    tok = Tokenizer.load(yesno_setup / "data" / "lang" / "tokens.model")
+    with pytest.raises(AsrkitError, match="^" + re.escape(f"{dump}/segments:3: utterance '{recos[2]}-a' would have more "
+                                                          f"frames than any recording")):
+        load_utterances(str(dump), tok, fbank=FbankConfig.from_yaml(dump / "fbank.yaml"))
