@@ -92,10 +92,13 @@ def main(config, overrides, train_dir, valid_dir, lang_dir, cmvn, norm_vars, fba
         if not value:
             raise click.UsageError(f"missing {name} (only --print-config runs without it)")
     fbank = resolve_fbank_config(train_dir, fbank_config)
-    if cfg.finetune.init and not glob.glob(os.path.join(exp_dir, "checkpoints", "epoch*.pt")) \
-            and not os.path.isfile(cfg.finetune.init):
-        what = "a directory, not a model file" if os.path.isdir(cfg.finetune.init) else "no such model file"
-        raise AsrkitError(f"--init {cfg.finetune.init}: {what}")
+    if cfg.finetune.init and not glob.glob(os.path.join(exp_dir, "checkpoints", "epoch*.pt")):
+        from asrkit.utils.torch_files import check_torch_file_path
+
+        try:  # (a named pipe or /dev/null was 'no such model file')
+            check_torch_file_path(cfg.finetune.init, "a model", "model.pt")
+        except AsrkitError as e:
+            raise AsrkitError(f"--init {e}") from None
 
     from asrkit.launch.distributed import detect_distributed
     from asrkit.training.train_asr import TrainArgs, launch_local, train

@@ -20,7 +20,6 @@ What may be reused (one-line errors otherwise, naming the init model and what di
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -34,7 +33,7 @@ from asrkit.training import checkpoint as ckpt
 from asrkit.utils.config import dict_diff
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.logging import get_logger
-from asrkit.utils.torch_files import check_finite_weights, load_weights_only
+from asrkit.utils.torch_files import check_finite_weights, check_torch_file_path, load_weights_only
 
 log = get_logger(__name__)
 
@@ -69,10 +68,8 @@ def read_init_model(path: str) -> Tuple[PackageMeta, Dict[str, Tensor]]:
     A checkpoint (``exp/x/checkpoints/epoch<N>.pt``) holds the same meta as the model it would be
     packed into, so either is a starting point; an LM checkpoint is refused.
     """
-    if os.path.isdir(path):  # (a user pointing at the exp dir, not at its model.pt)
-        raise AsrkitError(f"{path}: a directory, not a model file (e.g. {os.path.join(path, 'model.pt')})")
-    if not os.path.isfile(path):
-        raise AsrkitError(f"{path}: no such model file")
+    # (a directory: a user pointing at the exp dir, not at its model.pt)
+    check_torch_file_path(path, "a model", "model.pt")
     blob = load_weights_only(path, "asrkit model or training checkpoint")
     if isinstance(blob, dict) and blob.get("format") == ckpt.FORMAT:
         state = ckpt.load_checkpoint(Path(path))

@@ -184,6 +184,16 @@ def test_train_init_and_freeze_end_to_end(yesno_setup, tmp_path, asrkit):
     # An exp dir for its model.pt: click's --init refuses a directory itself; set in a config, it is named.
     code, err = _run_inproc(*train_args(yesno_setup, tmp_path / "ft3", "--set", f"finetune.init={src_exp}"))
     assert code == 1 and f"ERROR (asrkit-train): --init {src_exp}: a directory, not a model file" in err
+    # A named pipe or /dev/null is there: it was 'no such model file' (and the library's read of a
+    # pipe would have waited for a writer).
+    import os
+
+    os.mkfifo(tmp_path / "pipe.pt")
+    for path, kind in ((tmp_path / "pipe.pt", "a named pipe"), ("/dev/null", "a character device")):
+        code, err = _run_inproc(*train_args(yesno_setup, tmp_path / "ft4", "--init", path))
+        assert code == 1 and f"ERROR (asrkit-train): --init {path}: {kind}, not a model file (a model is read " in err
+    with pytest.raises(AsrkitError, match=f"^{tmp_path / 'pipe.pt'}: a named pipe, not a model file"):
+        finetune.read_init_model(str(tmp_path / "pipe.pt"))
 
 
 def test_train_init_of_other_features_is_one_line(yesno_setup, tmp_path):
