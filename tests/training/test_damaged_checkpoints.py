@@ -277,3 +277,19 @@ def test_resume_with_another_cmvn_is_refused(yesno_setup, trained, tmp_path):
         assert (f"epoch2.pt: was trained with another CMVN than this run's ({why}); use a new exp dir, or the "
                 f"--cmvn and --norm-vars it was trained with") in err, err
         assert "Traceback" not in err and not (exp / "checkpoints" / "epoch3.pt").exists()
+
+
+def test_a_resume_without_the_dev_set_its_epochs_were_ranked_by_is_refused(yesno_setup, trained, tmp_path):
+    """Resumed without --valid-dir, the new epochs had no valid_loss: model.pt was packed from the
+    best earlier epoch (epoch 2 of 4, exit 0) and keep_best pruned by the old epochs alone."""
+    exp = _copy(trained, tmp_path)
+    args = [str(a) for a in train_args(yesno_setup, exp, "--set", "training.max_epochs=4")]
+    at = args.index("--valid-dir")
+    code, err = _run_inproc(*args[:at], *args[at + 2:])
+    assert code == 1 and (f"ERROR (asrkit-train): {exp}: its epochs up to 2 were validated on a dev set (valid_loss), "
+                          f"this run has no --valid-dir: the epochs it trains could not be ranked against them") in err
+    assert not (exp / "checkpoints" / "epoch3.pt").exists() and not (exp / "model.pt").exists()
+    # a finished run trains nothing more: packed again as before
+    args = [str(a) for a in train_args(yesno_setup, exp)]
+    code, err = _run_inproc(*args[:at], *args[at + 2:])
+    assert code == 0 and (exp / "model.pt").exists(), err
