@@ -72,20 +72,13 @@ def _refuse_nothing_known(tok, tok_path: Path, path: str, lines: list, encoded: 
     """AsrkitError when the tokenizer knows no token of any sentence (every word became <unk>):
     asrkit-align's rule for a text an ASR model knows nothing of. An LM trained on it learnt
     only to predict <unk>, with one warning and exit 0 (lower-case text, an upper-case tokenizer)."""
-    from asrkit.text.tokenizer import case_that_knows, knows_some_token
+    from asrkit.text.tokenizer import knows_some_token, nothing_known_error
 
     if not encoded or any(knows_some_token(tok, tok.tokens, lines[i - 1], ids) for i, ids in encoded):
         return
-    cases = [case_that_knows(tok, tok.tokens, lines[i - 1]) for i, _ in encoded[:100]]
-    case = max(("upper", "lower"), key=cases.count) if any(cases) else None
     head = (f"{path}: the tokenizer {tok_path} knows no token of any of the {len(encoded)} sentences (every word "
             f"became <unk>), so the LM would learn nothing")
-    if case is None:
-        raise AsrkitError(head + ": the text and the tokenizer share no characters (a tokenizer of another "
-                                 "language, or a text in another script or encoding?)")
-    other = "lower" if case == "upper" else "upper"
-    raise AsrkitError(head + f": the text is {other} case and the tokens {case} case; {case}-case the text "
-                             f"and train again")
+    raise nothing_known_error(head, tok, tok.tokens, [lines[i - 1] for i, _ in encoded[:100]])
 
 
 @asrkit_command("train-lm")

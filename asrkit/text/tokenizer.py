@@ -290,3 +290,18 @@ def case_that_knows(tokenizer: Optional[Tokenizer], tokens: Sequence[str], text:
         if changed != text and knows_some_token(tokenizer, tokens, changed):
             return case
     return None
+
+
+def nothing_known_error(head: str, tokenizer: Optional[Tokenizer], tokens: Sequence[str], samples: Sequence[str],
+                        what_to_case: str = "the text") -> AsrkitError:
+    """The error for a text of which the tokenizer knows no token (every word <unk>): ``head``
+    says what and where, and the rest why, from ``samples`` (some of its sentences): the other
+    case (and which to change), or no shared characters at all (another language or corpus)."""
+    cases = [case_that_knows(tokenizer, tokens, text) for text in samples]
+    case = max(("upper", "lower"), key=cases.count) if any(cases) else None
+    if case is None:
+        return AsrkitError(head + ": the text and the tokenizer share no characters (a tokenizer of another "
+                                  "language or corpus, or a text in another script or encoding?)")
+    other = "lower" if case == "upper" else "upper"
+    return AsrkitError(head + f": the text is {other} case and the tokens {case} case; {case}-case "
+                              f"{what_to_case} and train again")

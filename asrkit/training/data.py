@@ -253,22 +253,17 @@ def _refuse_nothing_known(table: UttTable, tokenizer, text: Dict[str, str], wher
     asrkit-train-lm's and asrkit-align's rule. A model trained on them learnt to emit <unk> (its dev
     loss, on such a dev set, measured that), with one warning and exit 0: lower-case transcripts
     for an upper-case tokenizer, or the --lang-dir of another corpus."""
-    from asrkit.text.tokenizer import META, case_that_knows
+    from asrkit.text.tokenizer import META, nothing_known_error
     from asrkit.text.token_list import UNK
 
     known = np.array([t != UNK and bool(t.replace(META, "")) for t in tokenizer.tokens])
     if known[table.tokens.flat].any():
         return
-    cases = [case_that_knows(tokenizer, tokenizer.tokens, text[table.utt_id(i)]) for i in range(min(100, len(table)))]
-    case = max(("upper", "lower"), key=cases.count) if any(cases) else None
     head = (f"{where}: the tokenizer (--lang-dir) knows no token of any of the {len(table)} transcripts (every word "
             f"became <unk>): nothing to train or validate on")
-    if case is None:
-        raise AsrkitError(head + ": the text and the tokenizer share no characters (a tokenizer of another "
-                                 "language or corpus, or a text in another script or encoding?)")
-    other = "lower" if case == "upper" else "upper"
-    raise AsrkitError(head + f": the text is {other} case and the tokens {case} case; {case}-case the words of the "
-                             f"text (not the utterance ids) and train again")
+    raise nothing_known_error(head, tokenizer, tokenizer.tokens,
+                              [text[table.utt_id(i)] for i in range(min(100, len(table)))],
+                              "the words of the text (not the utterance ids)")
 
 
 def _report_ctc_misfits(table: UttTable, ctc_misfits: Callable[..., List[Tuple[int, str]]], where: Path) -> None:
