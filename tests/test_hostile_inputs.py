@@ -1790,7 +1790,10 @@ def test_sigkill_leaves_no_workers_and_the_next_run_cleans_up(world: World, tmp_
 def test_sigterm_removes_temporary_files(world: World, tmp_path: Path, nj: int, sig: int):
     d = tmp_path
     scp = _blocking_wav_scp(world, d)
-    proc = subprocess.Popen(_fbank_cmd(d, scp, nj), stderr=subprocess.PIPE, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    # (SIGHUP as a closed terminal sends it: a suite run under nohup hands it down ignored, and an
+    # ignored SIGHUP is kept so)
+    proc = subprocess.Popen(_fbank_cmd(d, scp, nj), stderr=subprocess.PIPE, env=dict(os.environ, OMP_NUM_THREADS="1"),
+                            preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL))
     try:
         _wait_for(lambda: (d / f"started.{world.utts[0]}").exists() or proc.poll() is not None, "fbank to start")
         assert proc.poll() is None, proc.communicate()[1].decode()

@@ -205,9 +205,11 @@ def test_a_job_that_cannot_start_whole_is_stopped_and_named(tmp_path, monkeypatc
 
 def ctrl_c_able() -> None:
     """preexec_fn for a launcher the test interrupts: a shell that starts a job in the background
-    (``bash .ci/run &``) hands it SIGINT ignored, which every child inherits and Python keeps
-    (nohup's contract); the launcher under test must get SIGINT as a terminal's Ctrl-C sends it."""
+    (``bash .ci/run &``) hands it SIGINT ignored, and ``nohup bash .ci/run`` SIGHUP, which every
+    child inherits and Python keeps (nohup's contract); the launcher under test must get both as a
+    terminal's Ctrl-C and a closed terminal send them."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
 
 
 @pytest.mark.parametrize("sig,code,message", [
