@@ -13,6 +13,10 @@ from asrkit.utils.logging import get_logger, setup_logging
 
 log = get_logger("train_lm")
 
+# The files of the LM exp dir that the run itself writes (checkpoints/ aside, whose pipes the resume
+# names): written in place when not regular files, so a named pipe among them is refused up front.
+LM_RUN_FILES = ("lm.yaml", "lm.pt", "log/train_lm.log", "log/curves.csv")
+
 
 def read_sentences(path: str, fmt: str) -> list:
     """Transcripts of a Kaldi text ('<utt-id> <words>') or a plain text (one sentence a line).
@@ -120,10 +124,11 @@ def main(config_path: Optional[str], lang_dir: str, text_file: str, exp_dir: str
         if v is not None:
             setattr(cfg, k, v)
     cfg.validate("command line")
-    from asrkit.training.exp_lock import exp_dir_lock
+    from asrkit.training.exp_lock import exp_dir_lock, refuse_pipes
 
     # Before anything is written into the exp dir: a second run into it fails here (exp_lock.py).
     with exp_dir_lock(out, "asrkit-train-lm"):
+        refuse_pipes(out, LM_RUN_FILES)
         setup_logging(1 if log.isEnabledFor(10) else 0, str(out / "log" / "train_lm.log"))
         from asrkit.text.tokenizer import Tokenizer, UnknownTally  # sentencepiece: not for --help
         from asrkit.training.train_lm import split_dev, train_lm  # torch: after the config is known to be good

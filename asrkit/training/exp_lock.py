@@ -17,7 +17,7 @@ import fcntl
 import os
 import socket
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.logging import get_logger
@@ -55,3 +55,16 @@ def exp_dir_lock(exp: Path, command: str) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
+
+
+def refuse_pipes(exp: Path, names: Iterable[str]) -> None:
+    """AsrkitError naming a named pipe under one of ``names``, the files a run writes in ``exp``
+    (asrkit-train's average.RUN_FILES, asrkit-train-lm's lm.yaml, lm.pt and logs): they are written
+    in place when not regular files (a link to /dev/null stays one), and opening a pipe waits for a
+    reader. Checked under the exp dir's lock, before anything is written: log/train_runs.tsv as one
+    hung asrkit-train before its first line, and timeout's SIGTERM too (the run's last act is to
+    write it); the log or lm.yaml as one hung asrkit-train-lm the same way."""
+    for name in names:
+        path = exp / name
+        if path.is_fifo():
+            raise AsrkitError(f"{path}: a named pipe where the run writes its {name}; move it away")

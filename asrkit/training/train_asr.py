@@ -32,7 +32,7 @@ from asrkit.training import checkpoint as ckpt
 from asrkit.training import finetune
 from asrkit.training.config import TrainConfig, dump_config
 from asrkit.training.audio_data import AudioDataset, is_raw
-from asrkit.training.exp_lock import exp_dir_lock
+from asrkit.training.exp_lock import exp_dir_lock, refuse_pipes
 from asrkit.training.data import FeatureDataset, load_cmvn, load_utterances, release_free_memory, warn_dev_overlap
 from asrkit.training.las_task import LASTask
 from asrkit.training.timing import RunRecord
@@ -99,21 +99,10 @@ def train(args: TrainArgs) -> Optional[Path]:
     # Before anything is written into the exp dir: a second run into it fails here (exp_lock.py).
     with exp_dir_lock(exp, "asrkit-train") if rank == 0 else contextlib.nullcontext():
         if rank == 0:
-            _refuse_pipes(exp)
+            from asrkit.training.average import RUN_FILES
+
+            refuse_pipes(exp, RUN_FILES)
         return _train_logged(args, exp, dist_info, rank, world)
-
-
-def _refuse_pipes(exp: Path) -> None:
-    """AsrkitError naming a named pipe where the run writes one of its own files: a run file is
-    written in place when it is not a regular file (a link to /dev/null stays one), and opening a
-    pipe waits for a reader. log/train_runs.tsv as one hung the run before its first line, and
-    timeout's SIGTERM too: the run's last act is to write that file."""
-    from asrkit.training.average import RUN_FILES
-
-    for name in RUN_FILES:
-        path = exp / name
-        if path.is_fifo():
-            raise AsrkitError(f"{path}: a named pipe where the run writes its {name}; move it away")
 
 
 def _train_logged(args: TrainArgs, exp: Path, dist_info: Optional[DistInfo], rank: int, world: int) -> Optional[Path]:

@@ -1,6 +1,7 @@
 """asrkit-train-lm: its typed config fails before any text is read; a killed run resumes exactly."""
 from __future__ import annotations
 
+import pytest
 import torch
 from click.testing import CliRunner
 
@@ -207,6 +208,28 @@ def test_a_second_lm_training_into_a_busy_exp_dir_fails_at_once(tmp_path):
     assert (f"{tmp_path}/exp: another asrkit-train-lm (pid {os.getpid()} on " in result.stderr
             and "is training into this exp dir" in result.stderr), result.stderr
     assert not (tmp_path / "exp/log").exists()
+
+
+@pytest.mark.parametrize("name", ["lm.yaml", "lm.pt", "log/train_lm.log", "log/curves.csv"])
+def test_a_named_pipe_among_the_runs_own_files_is_named_not_waited_on(tmp_path, an4_root, asrkit, name):
+    """As for asrkit-train (hostile-input sweep 7): the run writes its own files in place when they
+    are not regular files, and opening a pipe waits for a reader; each of these hung the run."""
+    import os
+    import subprocess
+
+    text, lang, conf = _lm_setup(tmp_path, an4_root)
+    exp = tmp_path / "exp"
+    (exp / "log").mkdir(parents=True)
+    os.mkfifo(exp / name)
+    try:
+        proc = asrkit("train-lm", "--config", conf, "--lang-dir", lang, "--max-epochs", "1", text, exp, check=False,
+                      timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"asrkit-train-lm waited on the named pipe {exp / name}")
+    assert proc.returncode == 1
+    assert (f"ERROR (asrkit-train-lm): {exp / name}: a named pipe where the run writes its {name}; move it "
+            f"away").encode() in proc.stderr, proc.stderr
+    assert not (exp / "checkpoints").exists()
 
 
 def test_a_text_with_no_line_break_is_refused_at_once():
