@@ -122,6 +122,25 @@ class LASTask:
                 return batch
         return None
 
+    def check_dev_set(self, valid_dir: str) -> None:
+        """Read every dev utterance once before this run's first epoch, as validation will: more
+        unreadable ones than Kaldi's 5 % failed the run only at the first validation, an epoch of
+        training later. Those within the rule are named here, and only counted by validation."""
+        if self.valid_set is None:
+            return
+        readable = SkipBad(self.valid_set)
+        bad = BadItems(log, "dev utterances", failed="are unreadable")
+        for i in progress(range(len(self.valid_set)), desc="reading the dev set", unit="utt"):
+            item = readable[i]
+            if isinstance(item, BadItem):
+                bad.skip(item.utt_id, item.reason, logged=item.utt_id in self._reported_dev)
+                self._reported_dev.add(item.utt_id)
+            else:
+                bad.ok()
+        message = bad.past_the_rule(len(self.valid_set))
+        if message is not None:
+            raise AsrkitError(f"{valid_dir} (--valid-dir): {message}; fix the dev set, or train without it")
+
     def validate(self, model: nn.Module, epoch: int, device: torch.device, amp: bool) -> Dict[str, Any]:
         """Loss, accuracy and greedy CER on the dev set, and the attention plots."""
         if self.valid_set is None:

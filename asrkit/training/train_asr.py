@@ -215,6 +215,8 @@ def _train(args: TrainArgs, exp: Path, dist_info: Optional[DistInfo], rank: int,
             f.write(dump_config(cfg))
     if trainer.finished():
         log.info("%s: training already finished at epoch %d", exp, trainer.state.epoch)
+    elif rank == 0 and args.valid_dir:  # (rank 0 validates) at once, not after an epoch of training
+        task.check_dev_set(args.valid_dir)
     # Last before the loader workers fork: the tables' text, the sampler's sort and a resumed
     # checkpoint are garbage by now, and glibc would keep their heap in every process.
     release_free_memory()

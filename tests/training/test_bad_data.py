@@ -384,3 +384,21 @@ def test_a_frame_count_no_recording_has_is_named(clean, yesno_setup, tmp_path, v
             f"{dump}/utt2num_frames:7: utterance '{utt}' would have {value} frames, more than any recording (at "
             f"most 2147483647, 248 days at a 10 ms shift): a damaged table")):
         load_utterances(str(dump), tok)
+
+
+def test_a_dev_set_past_the_rule_fails_before_the_first_epoch(clean, yesno_setup, tmp_path, asrkit):
+    """2 of 20 dev utterances unreadable (hostile-input sweep 7): the run failed only at the first
+    validation, after an epoch of training; the dev set is now read once before it, and the error
+    names the dev dir."""
+    from .yesno_dump import train_args
+
+    dev = edited(clean, tmp_path / "dev", {6: lambda m: None, 9: lambda m: None})
+    utts = [line.split()[0] for line in (dev / "feats.scp").read_text().splitlines()]
+    args = [str(a) for a in train_args(yesno_setup, tmp_path / "exp")]
+    args[args.index("--valid-dir") + 1] = str(dev)
+    proc = asrkit(*args, check=False, timeout=300)
+    err = proc.stderr.decode()
+    assert proc.returncode == 1, err
+    assert (f"ERROR (asrkit-train): {dev} (--valid-dir): 2 of {N} dev utterances are unreadable ({utts[6]} {utts[9]}), "
+            f"more than 5 % (Kaldi's rule)") in err, err
+    assert "epoch 1" not in err and not ckpt.list_checkpoints(tmp_path / "exp")
