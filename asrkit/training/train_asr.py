@@ -205,7 +205,7 @@ def _train(args: TrainArgs, exp: Path, dist_info: Optional[DistInfo], rank: int,
     task = LASTask(model, meta, cfg, train_set, valid_set, tokenizer, exp, rank, world)
     trainer = Trainer(task, cfg.optim, cfg.training, exp, cfg.to_dict(), device, rank, world)
     trainer.resume()
-    _refuse_dropped_dev_set(trainer, valid_set is not None, exp)
+    trainer.refuse_unranked_epochs(valid_set is not None, "--valid-dir", "model.pt")
     if runs is not None:  # the budget counts every run of this training, not only this one
         runs.epochs_done = lambda: trainer.state.epoch
         trainer.time_used = runs.used
@@ -240,19 +240,6 @@ def _train(args: TrainArgs, exp: Path, dist_info: Optional[DistInfo], rank: int,
         dist.barrier()
         dist.destroy_process_group()
     return out
-
-
-def _refuse_dropped_dev_set(trainer: Trainer, validates: bool, exp: Path) -> None:
-    """AsrkitError when a resumed run that will train more epochs has no dev set but its earlier
-    epochs were validated: the new epochs have no training.best_metric, so model.pt (and pruning)
-    kept the best earlier epoch; a resume without --valid-dir packed epoch 2 of 4, exit 0."""
-    metric = trainer.loop.best_metric
-    scored = [r["epoch"] for r in trainer.state.history if r.get(metric) is not None]
-    if validates or not scored or trainer.finished():
-        return
-    raise AsrkitError(f"{exp}: its epochs up to {max(scored)} were validated on a dev set ({metric}), this run has no "
-                      f"--valid-dir: the epochs it trains could not be ranked against them, and model.pt would be an "
-                      f"earlier epoch; give the --valid-dir again, or train into a new exp dir")
 
 
 # ---------------------------------------------------------------------- --ngpu N on one machine

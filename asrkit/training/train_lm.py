@@ -20,6 +20,7 @@ perplexity (train perplexity without dev sentences) is packed into ``lm.pt``.
 """
 from __future__ import annotations
 
+import hashlib
 import math
 import random
 from pathlib import Path
@@ -176,8 +177,16 @@ def train_lm(train: List[List[int]], dev: List[List[int]], tokens: List[str], co
     loop = TrainingConfig(max_epochs=config.max_epochs, patience=config.patience, keep_best=1,
                           best_metric=best_metric, amp=False, oom_check=False, num_plots=0, valid_cer=False,
                           seed=config.seed, device=config.device)
-    trainer = Trainer(LMTask(lm, config, train, dev, tokens), optim, loop, out_dir, config.to_dict(), device)
+    # The dev sentences' fingerprint: a resume validating on others is refused (refuse_unranked_epochs).
+    digest = hashlib.sha1()
+    for sent in dev:
+        digest.update(" ".join(map(str, sent)).encode() + b"\n")
+    dev_set = f"{len(dev)} sentences, sha1 {digest.hexdigest()[:12]}"
+    trainer = Trainer(LMTask(lm, config, train, dev, tokens), optim, loop, out_dir,
+                      {**config.to_dict(), "dev_set": dev_set}, device)
     trainer.resume()
+    trainer.refuse_unranked_epochs(bool(dev), "dev sentences (a --valid-text, or dev_ratio above 0)", "lm.pt",
+                                   metric="valid_ppl")
     with atomic_open(out_dir / "lm.yaml") as f:
         yaml.safe_dump(config.to_dict(), f, sort_keys=False)
     log.info("LM: %d parameters, %d train / %d dev sentences, device %s, seed %d%s", n_params, len(train), len(dev),

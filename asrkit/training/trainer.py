@@ -247,6 +247,7 @@ class Trainer:
                                          decay_steps=steps_per_epoch * optim.decay_epochs)
         self.amp = loop.amp and device.type == "cuda"
         self.state = TrainState()
+        self.resumed_config: Dict[str, Any] = {}  # the config of the checkpoint resume() continued from
         self._writer: Optional[_Background] = None
         self._bad_steps = 0  # updates skipped in a row (non-finite loss or gradient norm)
         # The last batch this rank trained on: under DDP it stands in, at weight 0, for a batch whose
@@ -301,7 +302,8 @@ class Trainer:
         if why:
             raise AsrkitError(f"{path}: was trained with another CMVN than this run's ({why}); use a new exp dir, or "
                               f"the --cmvn and --norm-vars it was trained with")
-        changed = dict_diff(state["config"], self.config)
+        # dev_set: a dev set's fingerprint, compared by refuse_unranked_epochs
+        changed = [c for c in dict_diff(state["config"], self.config) if not c.startswith("dev_set:")]
         if changed:
             log.warning("config differs from the checkpoint's, continuing with the new values: %s", ", ".join(changed))
         try:
@@ -322,8 +324,33 @@ class Trainer:
                            if line.strip() and not line.startswith("Error(s) in loading")), type(e).__name__))
             raise AsrkitError(f"{path}: cannot resume from this checkpoint: {first[:200].rstrip('.')}; move it away "
                               f"to resume from an earlier one") from None
+        self.resumed_config = state["config"]
         log.info("resumed from %s: epoch %d done, %d steps", path, self.state.epoch, self.state.step)
         return True
+
+    def refuse_unranked_epochs(self, validates: bool, no_dev: str, packed: str, metric: Optional[str] = None) -> None:
+        """AsrkitError when a resumed run that will train more epochs could not rank them against the
+        earlier ones, validated on a dev set (``metric``, default training.best_metric): this run has
+        none (``no_dev`` says how), or another one (the config's ``dev_set``, a fingerprint, differs).
+        asrkit-train resumed without --valid-dir: the new epochs had no best_metric, so model.pt (and
+        pruning) kept the best earlier epoch, epoch 2 of 4 with exit 0; asrkit-train-lm resumed
+        without --valid-text held out dev_ratio of the text instead, whose perplexities were ranked
+        against the dev text's, and lm.pt was epoch 2 of 4 too."""
+        metric = metric or self.loop.best_metric
+        scored = [r["epoch"] for r in self.state.history if r.get(metric) is not None]
+        if not scored or self.finished():
+            return
+        if not validates:
+            raise AsrkitError(f"{self.exp_dir}: its epochs up to {max(scored)} were validated on a dev set ({metric}), "
+                              f"this run has no {no_dev}: the epochs it trains could not be ranked against them by "
+                              f"{metric}, so {packed} could be the wrong epoch; validate on the dev set they were "
+                              f"validated on, or train into a new exp dir")
+        theirs, ours = self.resumed_config.get("dev_set"), self.config.get("dev_set")
+        if theirs is not None and ours is not None and theirs != ours:
+            raise AsrkitError(f"{self.exp_dir}: its epochs up to {max(scored)} were validated on another dev set "
+                              f"({theirs}) than this run's ({ours}): the epochs it trains could not be ranked against "
+                              f"them by {metric}, so {packed} could be the wrong epoch; validate on the dev set they "
+                              f"were validated on, or train into a new exp dir")
 
     def frozen(self) -> List[str]:
         """Names of the parameters that are not trained (kept in checkpoints: a resume must freeze the same)."""

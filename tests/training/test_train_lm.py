@@ -268,3 +268,28 @@ def test_a_text_the_tokenizer_knows_nothing_of_is_refused(tmp_path):
                             "--valid-text", tmp_path / "text", tmp_path / "text", tmp_path / "lm3")
     assert code == 0, err
     assert (tmp_path / "lm3" / "lm.pt").exists()
+
+
+def test_a_resume_on_another_dev_set_is_refused(tmp_path, an4_root):
+    """Resumed without its --valid-text (hostile-input sweep 7), a run held out dev_ratio of the
+    text instead and ranked those perplexities against the dev text's: lm.pt was epoch 2 of 4 with
+    exit 0. Refused now, as asrkit-train refuses a resume that drops its --valid-dir."""
+    text, lang, conf = _lm_setup(tmp_path, an4_root)
+    lines = text.read_text().splitlines()
+    text.write_text("".join(line + "\n" for line in lines[:300]))
+    dev = tmp_path / "dev"
+    dev.write_text("".join(line + "\n" for line in lines[300:]))
+    exp = tmp_path / "lm"
+    args = ["train-lm", "--config", conf, "--lang-dir", lang]
+    code, err = _run_inproc(*args, "--max-epochs", "2", "--valid-text", dev, text, exp)
+    assert code == 0, err
+    code, err = _run_inproc(*args, text, exp)
+    assert code == 1 and f"ERROR (asrkit-train-lm): {exp}: its epochs up to 2 were validated on another dev set (100 " \
+        "sentences, sha1 " in err and "so lm.pt could be the wrong epoch" in err, err
+    assert not (exp / "checkpoints" / "epoch3.pt").exists()
+    conf.write_text(LM_CONF.replace("dev_ratio: 0.1", "dev_ratio: 0"))  # no dev set at all
+    code, err = _run_inproc(*args, text, exp)
+    assert code == 1 and f"{exp}: its epochs up to 2 were validated on a dev set (valid_ppl), this run has no dev " \
+        "sentences" in err, err
+    code, err = _run_inproc(*args, "--valid-text", dev, text, exp)  # the same dev text: trains on
+    assert code == 0 and "best dev perplexity" in err and (exp / "checkpoints" / "epoch4.pt").exists(), err
