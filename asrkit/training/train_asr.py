@@ -203,7 +203,8 @@ def _train(args: TrainArgs, exp: Path, dist_info: Optional[DistInfo], rank: int,
                        feature_config=args.fbank, cmvn=cmvn, cmvn_norm_vars=args.norm_vars,
                        tokenizer=tokenizer.to_bytes(), tokens=list(tokenizer.tokens))
     task = LASTask(model, meta, cfg, train_set, valid_set, tokenizer, exp, rank, world)
-    trainer = Trainer(task, cfg.optim, cfg.training, exp, cfg.to_dict(), device, rank, world)
+    dev_set = {"dev_set": valid_set.table.fingerprint()} if valid_set is not None else {}
+    trainer = Trainer(task, cfg.optim, cfg.training, exp, {**cfg.to_dict(), **dev_set}, device, rank, world)
     trainer.resume()
     trainer.refuse_unranked_epochs(valid_set is not None, "--valid-dir", "model.pt")
     if runs is not None:  # the budget counts every run of this training, not only this one

@@ -243,6 +243,16 @@ class UttTable:
     def utt_id(self, i: int) -> str:
         return self.ids[i]
 
+    def fingerprint(self) -> str:
+        """Which utterances with which token ids: a resume validating on another dev set is
+        refused by it (Trainer.refuse_unranked_epochs), since its losses rank against no others."""
+        import hashlib
+
+        digest = hashlib.sha1()
+        for column in (self.ids.blob, self.ids.offsets, self.tokens.flat, self.tokens.offsets):
+            digest.update(np.ascontiguousarray(column, dtype=np.int64).tobytes())
+        return f"{len(self)} utterances, sha1 {digest.hexdigest()[:12]}"
+
     def text(self, i: int) -> str:
         return self.texts[i] if self.texts is not None else ""
 

@@ -293,3 +293,26 @@ def test_a_resume_without_the_dev_set_its_epochs_were_ranked_by_is_refused(yesno
     args = [str(a) for a in train_args(yesno_setup, exp)]
     code, err = _run_inproc(*args[:at], *args[at + 2:])
     assert code == 0 and (exp / "model.pt").exists(), err
+
+
+def test_a_resume_on_another_dev_set_is_refused(yesno_setup, trained, tmp_path):
+    """Resumed with another --valid-dir, the new epochs' valid_loss was ranked against losses on
+    other utterances: model.pt and keep_best chose among epochs measured on two dev sets."""
+    exp = _copy(trained, tmp_path)
+    args = [str(a) for a in train_args(yesno_setup, exp, "--set", "training.max_epochs=4")]
+    at = args.index("--valid-dir")
+    other = tmp_path / "dev3"
+    shutil.copytree(args[at + 1], other)
+    for name in ("feats.scp", "text", "utt2num_frames"):
+        lines = (other / name).read_text().splitlines()
+        (other / name).write_text("\n".join(lines[:3]) + "\n")
+    args[at + 1] = str(other)
+    code, err = _run_inproc(*args)
+    assert code == 1 and (f"ERROR (asrkit-train): {exp}: its epochs up to 2 were validated on another dev set (4 "
+                          f"utterances, sha1 ") in err and "than this run's (3 utterances, sha1 " in err, err
+    assert not (exp / "checkpoints" / "epoch3.pt").exists() and not (exp / "model.pt").exists()
+    # the same dev set resumes
+    args[at + 1] = str(yesno_setup / "dump" / "dev")
+    code, err = _run_inproc(*args)
+    assert code == 0 and (exp / "checkpoints" / "epoch4.pt").exists(), err
+
