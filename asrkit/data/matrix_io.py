@@ -41,6 +41,7 @@ import numpy as np
 
 from asrkit.data.table import bounded_lines, iter_table, iter_table_lines, read_line_blocks
 from asrkit.utils.errors import AsrkitError
+from asrkit.utils.fileio import special_kind
 
 # Kaldi's binary object types this reader accepts: token -> (dtype, is_matrix) for the plain ones.
 _PLAIN_TYPES = {b"FM": ("<f4", True), b"FV": ("<f4", False), b"DM": ("<f8", True), b"DV": ("<f8", False)}
@@ -492,10 +493,6 @@ def iter_scp(path: str) -> Iterator[Tuple[str, np.ndarray]]:
         yield key, array
 
 
-_SPECIAL_KINDS = ((stat.S_ISFIFO, "a named pipe"), (stat.S_ISCHR, "a character device"),
-                  (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
-
-
 def _open_ark(entry: ScpEntry, files_only: bool = False) -> IO[bytes]:
     """``entry.path`` open for reading. A named pipe is refused where it cannot serve: at an offset
     (it cannot seek, and opening it waited for a writer that never came: a feats.scp line naming
@@ -511,7 +508,7 @@ def _open_ark(entry: ScpEntry, files_only: bool = False) -> IO[bytes]:
     except OSError as e:
         raise AsrkitError(f"{where}cannot read {entry.path}: {e.strerror}") from None
     mode = os.fstat(fd).st_mode
-    kind = next((kind for test, kind in _SPECIAL_KINDS if test(mode)), None)
+    kind = special_kind(mode)
     if kind is not None and (files_only or (stat.S_ISFIFO(mode) and entry.offset is not None)):
         os.close(fd)
         why = "a training reads its features again every epoch" if files_only else "an scp offset is a seek"

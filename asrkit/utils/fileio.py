@@ -141,6 +141,14 @@ def _umask() -> int:
 
 
 _SPECIAL_DIRS = ("/dev/", "/proc/")
+_SPECIAL_KINDS = ((stat.S_ISFIFO, "a named pipe"), (stat.S_ISCHR, "a character device"),
+                  (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def special_kind(mode: int) -> Optional[str]:
+    """What a file of ``st_mode`` ``mode`` is when neither a regular file nor a directory (``"a
+    named pipe"``, ``"a character device"``, ...), for messages; None otherwise."""
+    return next((kind for test, kind in _SPECIAL_KINDS if test(mode)), None)
 
 
 def is_stream(path: PathLike) -> bool:

@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import os
 import re
-import stat
 import warnings
 import zipfile
 from typing import IO, Any, Optional
 
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.fileio import PathLike, atomic_open, name_os_error
+from asrkit.utils.fileio import PathLike, atomic_open, name_os_error, special_kind
 
 
 class _WriteErrors:
@@ -70,14 +69,9 @@ def special_file_kind(path: PathLike) -> Optional[str]:
     """What ``path`` is when it exists but is neither a regular file nor a directory (``"a named
     pipe"``, ``"a character device"``, ...); None otherwise."""
     try:
-        mode = os.stat(path).st_mode
+        return special_kind(os.stat(path).st_mode)
     except (OSError, ValueError):
         return None
-    for test, kind in ((stat.S_ISFIFO, "a named pipe"), (stat.S_ISCHR, "a character device"),
-                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
-        if test(mode):
-            return kind
-    return None
 
 
 def check_torch_file_path(path: PathLike, thing: str, file_name: str) -> None:
