@@ -292,11 +292,11 @@ def unicode_form_clashes(ref: Mapping[str, str], hyp: Mapping[str, str],
     an error (and one more character for CER); a hypothesis from a tokenizer trained on the other
     form scored every accented word wrong with no hint why. Only non-ASCII texts are looked at."""
     clashes: List[Tuple[str, str, str]] = []
+    key = (lambda w: w) if case_sensitive else fold_case
     for utt, hyp_text in hyp.items():
         ref_text = ref.get(utt)
         if ref_text is None or (ref_text.isascii() and hyp_text.isascii()):
             continue
-        key = (lambda w: w) if case_sensitive else fold_case
         words = tokenize(ref_text, "word")
         ref_words = {key(w) for w in words}
         by_form = {unicodedata.normalize("NFC", key(w)): w for w in words}
