@@ -220,12 +220,12 @@ fingerprint() {
 # skipped recording, digital silence): said only in the job logs, they went unseen.
 warnings() {
   local n first
+  # One pass that reads to the end (grep -m1 exited at its first match while cat still wrote the
+  # next log: cat died of SIGPIPE, and pipefail + set -e ended stage 1 in silence, now and then).
   # shellcheck disable=SC2086  # the glob is meant to expand
-  n=$(cat $1 2>/dev/null | grep -c ' WARNING ' || true)
+  read -r n first < <(cat $1 2>/dev/null \
+    | awk '/ WARNING / { if (!n++) { sub(/^.* WARNING /, ""); f = $0 } } END { print n + 0, f }')
   [ "$n" -gt 0 ] || return 0
-  # (no grep -m1 here: it exits at its first match while cat still writes the next log, cat dies
-  # of SIGPIPE, and pipefail + set -e ended stage 1 in silence, now and then)
-  first=$(cat $1 2>/dev/null | grep ' WARNING ' | sed -n '1s/^.* WARNING //p')
   log "stage $current_stage: $n warning(s) in $1, the first: $first"
 }
 # audio_stamp <wav.scp>: a checksum of the size and modification time of each audio file the
