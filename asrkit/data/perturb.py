@@ -28,7 +28,7 @@ from asrkit.data.datadir import DataDir
 from asrkit.data.table import line_of, utt2spk_to_spk2utt, write_table
 from asrkit.utils.bad_items import BadItems
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.fileio import PathLike, name_os_error, tmp_dir_for
+from asrkit.utils.fileio import PathLike, name_os_error, replace_dir, tmp_dir_for
 from asrkit.utils.logging import get_logger
 
 log = get_logger(__name__)
@@ -327,6 +327,4 @@ def _swap_in(dst: Path, tables: Dict[str, Dict[str, str]], tmp: Path) -> None:
         write_table(tmp / name, table, sort=True)
     spk2utt = utt2spk_to_spk2utt(dict(sorted(tables["utt2spk"].items())))
     write_table(tmp / "spk2utt", list(spk2utt.items()))
-    if dst.exists():
-        shutil.rmtree(dst)
-    tmp.rename(dst)
+    replace_dir(tmp, dst)

@@ -10,9 +10,7 @@ kept in ``split<N>/.split_mode``) and no older than any of them is reused.
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Sequence, TypeVar
@@ -20,7 +18,7 @@ from typing import Dict, List, Sequence, TypeVar
 from asrkit.data.datadir import RECO_TABLES, SPK_TABLES, TABLES, UTT_TABLES, DataDir
 from asrkit.data.table import split_fields, utt2spk_to_spk2utt, write_table
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.fileio import PathLike, atomic_open, tmp_dir_for
+from asrkit.utils.fileio import PathLike, atomic_open, replace_dir, tmp_dir_for
 from asrkit.utils.logging import get_logger
 
 log = get_logger(__name__)
@@ -200,13 +198,7 @@ def split_data_dir(path: PathLike, n: int, per_utt: bool = False, force: bool = 
         _write_pieces(tmp, tables, pieces)
         with atomic_open(tmp / STAMP) as f:
             f.write(stamp_text)
-        old = None
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".split{n}.", suffix=".old", dir=d.path))
-            os.replace(out, old / "x")
-        os.replace(tmp, out)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        replace_dir(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -45,10 +45,16 @@ def tmp_path_for(path: PathLike) -> Path:
     # mkstemp makes the file 0600; the final output should get the usual umask-based mode
     # (0644), as a plain open() would, so other users and jobs can read it.
     try:
-        os.fchmod(fd, 0o666 & ~_umask())
-    finally:
-        os.close(fd)
-    return Path(tmp)
+        try:
+            os.fchmod(fd, 0o666 & ~_umask())
+        finally:
+            os.close(fd)
+        return Path(tmp)
+    except BaseException:
+        # (a Ctrl-C or SIGTERM landing here: the caller never learns the name to remove)
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def tmp_dir_for(path: PathLike) -> Path:
@@ -66,10 +72,42 @@ def tmp_dir_for(path: PathLike) -> Path:
     # dir that no other user (or job under another account) could enter. The usual mode (0755).
     try:
         os.chmod(tmp, 0o777 & ~_umask())
+        return tmp
     except BaseException:
         os.rmdir(tmp)
         raise
-    return tmp
+
+
+def replace_dir(tmp: PathLike, path: PathLike) -> None:
+    """Rename the filled temporary directory ``tmp`` (from :func:`tmp_dir_for`) onto ``path``,
+    replacing the directory there, if any.
+
+    The old one is first renamed aside under a temporary name of ``path`` and removed last: removed
+    in place, a kill part-way left a half-deleted directory under the final name, and a killed
+    run's aside copy is removed by the next run (:func:`remove_stale_tmp`). Another run putting
+    its own ``path`` there in between (two identical commands at once) is moved aside in turn, so
+    both succeed: rename() onto a directory that is not empty fails with ENOTEMPTY.
+    """
+    tmp, path = Path(tmp), Path(path)
+    for attempt in range(10):
+        old = None
+        try:
+            if os.path.lexists(path):
+                old = tmp_dir_for(path)
+                try:
+                    os.replace(path, old / "x")
+                except FileNotFoundError:  # another run moved it first
+                    pass
+            try:
+                os.replace(tmp, path)
+                return
+            except OSError as e:
+                if e.errno not in (errno.ENOTEMPTY, errno.EEXIST) or attempt == 9:
+                    e.filename, e.filename2 = str(path), None
+                    raise
+        finally:
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
 
 
 def _pid_alive(pid: int) -> bool:

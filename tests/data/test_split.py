@@ -188,3 +188,23 @@ def test_a_table_that_is_no_regular_file_is_an_error(an4_dir, asrkit):
             (an4_dir / name).unlink()
         (an4_dir / name).write_bytes(saved)
     assert split_data_dir(an4_dir, 2, per_utt=True).sizes
+
+
+def test_two_splits_at_once_both_succeed(an4_dir, monkeypatch):
+    """Two decodings of one test set split it at once: the other run's split4/ renamed in between
+    this one's check and its rename failed this one with an OSError (directory not empty) traceback."""
+    real = os.replace
+    other = []
+
+    def racing(src, dst):
+        if os.path.basename(dst) == "split4" and not other:
+            other.append(1)
+            monkeypatch.setattr(os, "replace", real)
+            split_data_dir(an4_dir, 4, force=True)  # the other run, finishing first
+            monkeypatch.setattr(os, "replace", racing)
+        real(src, dst)
+
+    monkeypatch.setattr(os, "replace", racing)
+    result = split_data_dir(an4_dir, 4, force=True)
+    assert other and not result.reused and [p.name for p in an4_dir.iterdir() if p.name.startswith(".")] == []
+    assert sum(len(table(p / "utt2spk")) for p in result.dirs) == len(table(an4_dir / "utt2spk"))

@@ -180,3 +180,71 @@ def test_compute_cmvn_names_a_full_stream_output(tmp_path, asrkit):
     proc = asrkit("compute-cmvn", f"scp:{tmp_path / 'f.scp'}", "/dev/full", check=False)
     assert proc.returncode != 0
     assert "ERROR (asrkit-compute-cmvn): /dev/full: no space left on device" in proc.stderr.decode()
+
+
+def test_an_interrupt_while_a_temporary_file_is_made_leaves_none(tmp_path, monkeypatch):
+    """Ctrl-C or SIGTERM (raised as KeyboardInterrupt) after mkstemp but before the name was handed
+    back: no caller knew the file to remove, so it stayed behind (a killed asrkit-score, now and then)."""
+    from asrkit.utils.fileio import tmp_dir_for, tmp_path_for
+
+    def interrupted(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "fchmod", interrupted)
+    monkeypatch.setattr(os, "chmod", interrupted)
+    for make in (tmp_path_for, tmp_dir_for):
+        with pytest.raises(KeyboardInterrupt):
+            make(tmp_path / "out")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_replace_dir_when_another_run_put_its_own_there_first(tmp_path, monkeypatch):
+    """Two identical commands at once (asrkit-split-data-dir of one test set by two decodings): the
+    other's directory appearing between the check and the rename failed this one with an ENOTEMPTY
+    traceback. Both succeed now, and no aside copy is left."""
+    from asrkit.utils.fileio import replace_dir, tmp_dir_for
+
+    out = tmp_path / "split2"
+    ours, theirs = tmp_dir_for(out), tmp_dir_for(out)
+    (ours / "mine").write_text("a")
+    (theirs / "theirs").write_text("b")
+    real = os.replace
+
+    def racing(src, dst):
+        if dst == out and theirs.exists():
+            real(theirs, out)  # the other run renames its directory in first
+        real(src, dst)
+
+    monkeypatch.setattr(os, "replace", racing)
+    replace_dir(ours, out)
+    assert [p.name for p in tmp_path.iterdir()] == ["split2"]
+    assert [p.name for p in out.iterdir()] == ["mine"]
+
+
+def test_replace_dir_never_leaves_a_half_removed_directory(tmp_path, monkeypatch):
+    """The old directory is renamed aside before it is removed: removed in place (perturb's data dir),
+    a kill part-way left half of it under the final name. A killed run's aside copy goes with the
+    next run's clean-up."""
+    from asrkit.utils.fileio import RUN_START, replace_dir, tmp_dir_for
+
+    out = tmp_path / "train_sp"
+    out.mkdir()
+    (out / "wav.scp").write_text("old")
+    new = tmp_dir_for(out)
+    (new / "wav.scp").write_text("new")
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt  # the removal of the old one interrupted
+
+    monkeypatch.setattr("shutil.rmtree", killed)
+    with pytest.raises(KeyboardInterrupt):
+        replace_dir(new, out)
+    monkeypatch.undo()
+    assert (out / "wav.scp").read_text() == "new"
+    aside = [p for p in tmp_path.iterdir() if p != out]
+    assert len(aside) == 1 and aside[0].name.startswith(".train_sp.") and aside[0].name.endswith(".tmp")
+    dead = _dead_pid()  # as if by a run that was killed
+    stale = aside[0].rename(tmp_path / f".train_sp.{dead}.abcd1234.tmp")
+    os.utime(stale, (RUN_START - 60, RUN_START - 60))
+    tmp_dir_for(out).rmdir()
+    assert [p.name for p in tmp_path.iterdir()] == ["train_sp"]
