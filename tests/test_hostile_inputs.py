@@ -1491,6 +1491,9 @@ DISK_COMMANDS: List[Tuple[str, str, Callable[[World, Path], List[object]], str]]
     ("fix-data-dir", "fix-data-dir", lambda w, o: [o / "data"], r"data/(\.backup/)?\S+"),
     ("split-data-dir", "split-data-dir", lambda w, o: ["--per-utt", o / "data", "2"], r"data/split2\S*"),
     ("perturb", "perturb-data-dir-speed", lambda w, o: ["--factors", "1.0", o / "data", o / "sp"], r"sp\S*"),
+    # FLAC copies written by libsndfile, which said only "System error." (a traceback) on a full disk
+    ("perturb-audio", "perturb-data-dir-speed",
+     lambda w, o: ["--factors", "0.9 1.0", "--method", "audio", o / "data", o / "sp"], r"sp\S*"),
 ]
 DISK_ERRORS = {"ENOSPC": "no space left on device", "EROFS": "read-only file system", "EACCES": "permission denied"}
 

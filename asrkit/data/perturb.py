@@ -16,6 +16,7 @@ number, with ``audio`` unreadable audio) is skipped and named under the shared b
 """
 from __future__ import annotations
 
+import io
 import math
 import shlex
 import shutil
@@ -315,7 +316,11 @@ def _write_copies(wav_scp: Dict[str, str], recos: List[str], factors: Sequence[f
             continue
         for f in changed:
             y = np.clip(np.round(speed_perturb(samples, rate, f)), -32768, 32767).astype(np.int16)
-            sf.write(str(tmp / copy_path(Path("."), f, reco)), y, rate, format="FLAC", subtype="PCM_16")
+            # Encoded in memory and written by Python: libsndfile reports a full disk as
+            # "System error." (a LibsndfileError traceback), without the errno or the file.
+            flac = io.BytesIO()
+            sf.write(flac, y, rate, format="FLAC", subtype="PCM_16")
+            (tmp / copy_path(Path("."), f, reco)).write_bytes(flac.getvalue())
     return bad
 
 
