@@ -434,15 +434,20 @@ if averages; then
   averaged=true
 fi
 
+# decode_inputs <set>: what a decoding of <set> is made from, recorded in its .done marker. The
+# decoding options are inputs too: another --decode-args, --lm-weight, config or LM decodes again
+# rather than passing the old numbers off under the new command line.
+decode_inputs() {
+  echo "$(fingerprint "$dumpdir/$1/feats.scp" "$dumpdir/$1/text" "$dumpdir/$1/.done" "$decode_config" \
+    ${lm_opts[@]:+"$lmexp/lm.pt"}) $model $decode_args ${lm_opts[*]}"
+}
+
 # ---------------------------------------------------------------------------------------------
 if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
   current_stage=5
   for set in $test_sets; do
     dir=$exp/decode_${set}_$decode_name
-    # The decoding options are inputs too: another --decode-args, --lm-weight, config or LM
-    # decodes again rather than passing the old numbers off under the new command line.
-    dec_inputs="$(fingerprint "$dumpdir/$set/feats.scp" "$dumpdir/$set/text" "$dumpdir/$set/.done" "$decode_config" \
-      ${lm_opts[@]:+"$lmexp/lm.pt"}) $model $decode_args ${lm_opts[*]}"
+    dec_inputs=$(decode_inputs "$set")
     if up_to_date "$dir/.done" "$dec_inputs"; then log "stage 5: $dir done already"; continue; fi
     note=
     [ "$num_avg" -eq 0 ] || [ "$averaged" = true ] || note=", the best epoch: the training stopped at its time budget"
@@ -467,6 +472,11 @@ if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
   for set in $test_sets; do
     dir=$exp/decode_${set}_$decode_name
     [ -f "$dir/text" ] || die "stage 6: no $dir/text: run stage 5 first"
+    # Only a decoding that ran to its end for this model and these options: a stage 5 killed or
+    # failed part-way left a text short of utterances (scored as deletions, within 5 %), and one
+    # of the model before stage 4 was run again was scored as this model's, a row in RESULTS.md each.
+    up_to_date "$dir/.done" "$(decode_inputs "$set")" \
+      || die "stage 6: $dir/text is not a finished decoding of $model with these options (stage 5 was stopped, failed, or run with other options or another model since): run stage 5 again"
     log "stage 6: scoring $dir"
     run "$dir/log/score.log" $train_cmd "$dir/log/score.log" \
       asrkit-score --utt2spk "data/$set/utt2spk" --output-dir "$dir" "data/$set/text" "$dir/text"
