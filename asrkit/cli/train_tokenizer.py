@@ -7,7 +7,8 @@ from typing import Optional
 import click
 
 from asrkit.cli._common import asrkit_command, dash_as_stdio
-from asrkit.text.train_tokenizer import MODEL_TYPES, TokenizerConfig, read_kaldi_text, train_sentencepiece
+from asrkit.text.train_tokenizer import (MODEL_TYPES, TokenizerConfig, read_kaldi_text, train_sentencepiece,
+                                         transcript_problem)
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.logging import get_logger
 
@@ -46,9 +47,7 @@ def main(model_type: str, vocab_size: Optional[int], character_coverage: float, 
     config.check()
     text_file = dash_as_stdio(text_file, "stdin")  # Kaldi's '-' (was "-: no such file")
     utts = read_kaldi_text(text_file)
-    from asrkit.text.tokenizer import bad_character
-
-    bad = [(utt, why) for utt, why in ((utt, bad_character(t)) for utt, t in utts) if why]
+    bad = [(utt, why) for utt, why in ((utt, transcript_problem(t, model_type)) for utt, t in utts) if why]
     if bad:
         raise AsrkitError(f"{text_file}: utterance {bad[0][0]!r} has {bad[0][1]}"
                           + (f" (and {len(bad) - 1} more utterance(s))" if len(bad) > 1 else "")

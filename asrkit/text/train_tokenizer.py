@@ -28,6 +28,11 @@ MIN_CHARACTER_COVERAGE = 0.98  # sentencepiece's own lower bound (trainer_interf
 # takes an int32: 2**31 was a ValueError traceback ("cannot parse ... as int"), and a unigram
 # model of 2**31 - 1 never returned, past Ctrl-C, on a one-line text.
 MAX_VOCAB_SIZE = 1_000_000
+# sentencepiece's unigram trainer builds a lattice over each word (a run without spaces): a word
+# of ~140,000 characters failed after ~20 s with only "[std::isfinite(score)]", and one of
+# 1,000,000 ran for minutes. No spoken word is that long; such a "word" is a damaged line or a
+# transcript that lost its spaces. bpe and char take it (2M characters in about a second).
+MAX_UNIGRAM_WORD = 65_536
 
 
 @dataclass
@@ -78,6 +83,19 @@ class TokenizerConfig:
         return to_dict(self)
 
 
+def transcript_problem(text: str, model_type: str) -> Optional[str]:
+    """Why ``text`` cannot be a transcript to train a ``model_type`` tokenizer on, or None."""
+    from asrkit.text.tokenizer import bad_character
+
+    why = bad_character(text)
+    if why is None and model_type == "unigram" and len(text) > MAX_UNIGRAM_WORD:
+        longest = max(len(w) for w in text.split()) if text.strip() else 0
+        if longest > MAX_UNIGRAM_WORD:
+            why = (f"a word of {longest:,} characters, more than the {MAX_UNIGRAM_WORD:,} sentencepiece's unigram "
+                   f"trainer takes (it fails on such a word after minutes; bpe and char take it)")
+    return why
+
+
 def read_kaldi_text(path: PathLike) -> List[Tuple[str, str]]:
     """``(utt_id, transcript)`` pairs of a Kaldi ``text`` file; errors name file:line."""
     return list(read_table(path, allow_empty_value=True).items())
@@ -86,13 +104,11 @@ def read_kaldi_text(path: PathLike) -> List[Tuple[str, str]]:
 def train_sentencepiece(sentences: Iterable[str], config: TokenizerConfig, verbose: bool = False) -> bytes:
     """Train on ``sentences`` (empty ones skipped) and return the serialized model."""
     config.check()
-    from asrkit.text.tokenizer import bad_character
-
     sents = [s for s in (" ".join(s.split()) for s in sentences) if s]
     if not sents:
         raise AsrkitError("no non-empty transcript to train a tokenizer on")
     for n, s in enumerate(sents, 1):
-        why = bad_character(s)
+        why = transcript_problem(s, config.model_type)
         if why:
             raise AsrkitError(f"transcript {n} has {why}: clean the text before training a tokenizer on it")
     vocab_size = config.vocab_size

@@ -343,6 +343,25 @@ def test_word_boundary_mark_and_control_characters_in_transcripts(asrkit, tmp_pa
         in proc.stderr, proc.stderr
 
 
+def test_a_word_too_long_for_the_unigram_trainer_is_named(asrkit, tmp_path):
+    """sentencepiece's unigram trainer failed on a 2M-character word after ~20 s with only
+    "[std::isfinite(score)]" (hostile-input sweep 8a); now the utterance is named before training.
+    bpe takes the same word."""
+    from asrkit.text.train_tokenizer import MAX_UNIGRAM_WORD
+
+    word = ("ABCDEFGHIJ" * (MAX_UNIGRAM_WORD // 10 + 1))[:MAX_UNIGRAM_WORD + 1]
+    with pytest.raises(AsrkitError, match=rf"^transcript 2 has a word of {MAX_UNIGRAM_WORD + 1:,} characters, more "
+                                          rf"than the {MAX_UNIGRAM_WORD:,} sentencepiece's unigram trainer takes"):
+        train_sentencepiece(["A B", f"C {word} D"], TokenizerConfig(model_type="unigram", vocab_size=8))
+    assert "J" in train_tokenizer(["A B", word], TokenizerConfig(model_type="bpe", vocab_size=20)).tokens
+    (tmp_path / "text").write_text(f"u1 A B\nu2 C {word[:MAX_UNIGRAM_WORD]} D\nu3 {word}\n")
+    bad = asrkit("train-tokenizer", "--model-type", "unigram", "--vocab-size", "8", tmp_path / "text",
+                 tmp_path / "lang", check=False)
+    assert bad.returncode == 1 and f"{tmp_path}/text: utterance 'u3' has a word of {MAX_UNIGRAM_WORD + 1:,} " \
+        "characters".encode() in bad.stderr, bad.stderr
+    assert b"Traceback" not in bad.stderr and not (tmp_path / "lang").exists()
+
+
 def test_char_vocab_size_the_text_does_not_fit():
     """Sentencepiece's char trainer took any --vocab-size: 3 for a text of 10 letters kept one letter
     and made every other one <unk>, silently; 500 gave 12 pieces. And a bpe size too small for the
