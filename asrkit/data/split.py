@@ -10,6 +10,7 @@ kept in ``split<N>/.split_mode``) and no older than any of them is reused.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,17 +61,16 @@ def split_by_weight(weights: Sequence[int], n: int) -> List[range]:
     """
     if n < 1 or n > len(weights):
         raise AsrkitError(f"cannot split {len(weights)} items into {n} non-empty pieces")
-    total = sum(weights)
+    # Running totals from one pass: summing weights[:i] again at every cut was O(items x pieces),
+    # 7.4 s for 1M one-utterance speakers into 1000 jobs (utt2spk mapping each utterance to itself).
+    before = [0, *itertools.accumulate(weights)]  # before[i] = sum(weights[:i])
+    total = before[-1]
     cuts = [0]
-    running, i = 0, 0
     for k in range(1, n):
         target = total * k / n
         # Advance at least one item, and leave n-k items for the remaining pieces.
-        lo, hi = cuts[-1] + 1, len(weights) - (n - k)
-        i = lo
-        running = sum(weights[:i])
-        while i < hi and abs(running + weights[i] - target) <= abs(running - target):
-            running += weights[i]
+        i, hi = cuts[-1] + 1, len(weights) - (n - k)
+        while i < hi and abs(before[i + 1] - target) <= abs(before[i] - target):
             i += 1
         cuts.append(i)
     cuts.append(len(weights))

@@ -41,6 +41,27 @@ def test_split_scp_balanced_contiguous():
     assert [(r.start, r.stop) for r in split_by_weight([1] * 5, 5)] == [(i, i + 1) for i in range(5)]
 
 
+def test_split_by_weight_reads_each_weight_a_bounded_number_of_times():
+    """Each cut summed weights[:i] again, so 1M one-utterance speakers (utt2spk mapping each
+    utterance to itself) into 1000 jobs read 5e8 weights, 7.4 s (hostile-input sweep 8a)."""
+    class Counted(list):
+        reads = 0
+
+        def __getitem__(self, key):
+            got = super().__getitem__(key)
+            self.reads += len(got) if isinstance(key, slice) else 1
+            return got
+
+        def __iter__(self):
+            for w in super().__iter__():
+                self.reads += 1
+                yield w
+
+    weights = Counted([1, 3, 2] * 700)
+    ranges = split_by_weight(weights, 300)
+    assert [len(r) for r in ranges] == [7] * 300 and weights.reads <= 3 * len(weights), weights.reads
+
+
 @pytest.mark.parametrize("per_utt,n", [(False, 7), (True, 10)])
 def test_pieces_cover_every_utterance_once(an4_dir, per_utt, n):
     result = split_data_dir(an4_dir, n, per_utt=per_utt)
