@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 
 from asrkit.cli._common import asrkit_command
-from asrkit.data.split import split_data_dir
+from asrkit.data.split import sizes_text, split_data_dir
 
 
 @asrkit_command("split-data-dir")
@@ -27,5 +27,5 @@ def main(per_spk: bool, force: bool, data_dir: str, num: int) -> None:
     result = split_data_dir(data_dir, num, per_utt=not per_spk, force=force)
     how = "reused" if result.reused else "wrote"
     click.echo(f"Done: {how} {num} pieces in {data_dir}/split{num} "
-               f"({'per speaker' if per_spk else 'per utterance'}; utterances {' '.join(map(str, result.sizes))})",
+               f"({'per speaker' if per_spk else 'per utterance'}; utterances {sizes_text(result.sizes)})",
                err=True)

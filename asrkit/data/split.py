@@ -84,6 +84,15 @@ class SplitResult:
     sizes: List[int]
 
 
+def sizes_text(sizes: Sequence[int], shown: int = 10) -> str:
+    """Utterances per piece for a log line: each of a few pieces, else the first and last ones and
+    the range (split into 5000 pieces, the line listed 5000 numbers, 20 kB, twice)."""
+    if len(sizes) <= shown:
+        return " ".join(map(str, sizes))
+    return (f"{' '.join(map(str, sizes[:shown - 2]))} ... {' '.join(map(str, sizes[-2:]))} "
+            f"(from {min(sizes)} to {max(sizes)})")
+
+
 def split_dir_of(path: PathLike, n: int) -> Path:
     return Path(path) / f"split{n}"
 
@@ -202,7 +211,7 @@ def split_data_dir(path: PathLike, n: int, per_utt: bool = False, force: bool = 
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    log.info("split %s into %d pieces %s: %s utterances", d.path, n, mode, " ".join(str(len(p)) for p in pieces))
+    log.info("split %s into %d pieces %s: %s utterances", d.path, n, mode, sizes_text([len(p) for p in pieces]))
     return SplitResult([out / str(j) for j in range(1, n + 1)], False, [len(p) for p in pieces])
 
 

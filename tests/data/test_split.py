@@ -168,6 +168,10 @@ def test_cli(asrkit, an4_dir):
     bad = asrkit("split-data-dir", an4_dir, 100, check=False)
     assert bad.returncode == 1 and b"cannot split 74 speakers into 100 pieces" in bad.stderr
     assert asrkit("split-data-dir", an4_dir, 0, check=False).returncode == 2
+    # hostile-input sweep 8a: one number per piece made two 20 kB lines for 5000 pieces
+    many = asrkit("split-data-dir", "--per-utt", an4_dir, 400)
+    assert b"utterances 3 3 3 3 3 3 3 3 ... 2 2 (from 2 to 3))\n" in many.stderr, many.stderr
+    assert max(len(line) for line in many.stderr.splitlines()) < 200
 
 
 def test_utterances_utt2spk_lacks_are_named(an4_dir, caplog):
