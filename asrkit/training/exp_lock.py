@@ -26,6 +26,21 @@ log = get_logger(__name__)
 
 LOCK_NAME = ".lock"
 
+# The lock descriptors this process holds. A forked child (a DataLoader worker) shares the lock
+# with its descriptor and kept it after the run was SIGKILLed (~6 s, until the worker noticed):
+# the re-run was refused naming the dead run's pid. Children close them as they start.
+_held: set = set()
+
+
+def _close_held_in_child() -> None:
+    for fd in _held:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    _held.clear()
+
+
+os.register_at_fork(after_in_child=_close_held_in_child)
+
 
 @contextlib.contextmanager
 def exp_dir_lock(exp: Path, command: str) -> Iterator[None]:
@@ -36,6 +51,7 @@ def exp_dir_lock(exp: Path, command: str) -> Iterator[None]:
     exp.mkdir(parents=True, exist_ok=True)
     path = exp / LOCK_NAME
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    _held.add(fd)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -54,6 +70,7 @@ def exp_dir_lock(exp: Path, command: str) -> Iterator[None]:
             os.pwrite(fd, f"{os.getpid()} {socket.gethostname()}\n".encode(), 0)
         yield
     finally:
+        _held.discard(fd)
         os.close(fd)
 
 

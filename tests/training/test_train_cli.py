@@ -305,6 +305,36 @@ def test_a_second_training_into_a_busy_exp_dir_fails_at_once(yesno_setup, tmp_pa
             pass
 
 
+def test_a_forked_child_does_not_keep_the_exp_lock(tmp_path):
+    """A DataLoader worker is a fork of the run and shared its lock: SIGKILLed (the OOM killer, kill
+    -9), the run left the worker holding it for ~6 s, until the worker noticed, and a re-run then
+    was refused naming the dead run's pid. Here the run ends (its descriptor closed) while its
+    child lives on: the lock must be free."""
+    import os
+
+    from asrkit.training.exp_lock import exp_dir_lock
+
+    exp = tmp_path / "exp"
+    r, w = os.pipe()
+    ready_r, ready_w = os.pipe()
+    with exp_dir_lock(exp, "asrkit-train"):
+        pid = os.fork()
+        if pid == 0:  # the worker: started (as a DataLoader worker has), lives until the pipe closes
+            os.close(w)
+            os.write(ready_w, b"x")
+            os.read(r, 1)
+            os._exit(0)
+        assert os.read(ready_r, 1) == b"x"
+    try:
+        with exp_dir_lock(exp, "asrkit-train"):
+            pass
+    finally:
+        os.close(w)
+        os.waitpid(pid, 0)
+        for fd in (r, ready_r, ready_w):
+            os.close(fd)
+
+
 @pytest.mark.parametrize("name", ["log/train_runs.tsv", "config.yaml"])
 def test_a_named_pipe_among_the_runs_own_files_is_named_not_waited_on(yesno_setup, tmp_path, asrkit, name):
     """The run writes its own files in place when they are not regular files (a link to /dev/null
