@@ -291,12 +291,14 @@ def check_fbank_input(num_samples: int, sample_rate: int, config: FbankConfig, u
         raise AsrkitError(f"{name}: too short for one frame ({num_samples} samples < {window})")
 
 
-def compute_fbank(samples: np.ndarray, sample_rate: int, config: FbankConfig, utt_id: str = "") -> np.ndarray:
+def compute_fbank(samples: np.ndarray, sample_rate: int, config: FbankConfig, utt_id: str = "",
+                  first_frame: int = 0) -> np.ndarray:
     """Log-mel filterbank of one utterance: ``samples`` (N,) at int16 scale -> (T, D) float32.
 
     A sample rate other than ``config.sample_frequency`` is an error naming ``utt_id``; so is
     audio shorter than one frame (Kaldi gives such an utterance no features), and so are
     features that are not finite (NaN or infinite samples), which would poison CMVN and training.
+    ``first_frame``: the recording's frame these samples start at, for that error's frame number.
     """
     import numpy as np
     import torch
@@ -309,7 +311,7 @@ def compute_fbank(samples: np.ndarray, sample_rate: int, config: FbankConfig, ut
         feats = kaldi.fbank(wave.unsqueeze(0), channel=0, **vars(config))  # (T, D)
     out = feats.numpy()
     if not np.isfinite(out).all():
-        frame = int(np.argwhere(~np.isfinite(out))[0][0])
+        frame = first_frame + int(np.argwhere(~np.isfinite(out))[0][0])
         raise AsrkitError(f"{name}: non-finite features (first at frame {frame}); is the audio corrupt?")
     return out
 
@@ -332,9 +334,11 @@ def compute_fbank_chunked(samples: np.ndarray, sample_rate: int, config: FbankCo
     if not config.snip_edges or len(samples) < window:
         return compute_fbank(samples, sample_rate, config, utt_id)
     frames = 1 + (len(samples) - window) // shift
+    if frames <= per_chunk:  # (no copy into a concatenation for the usual short utterance)
+        return compute_fbank(samples, sample_rate, config, utt_id)
     parts = []
     for first in range(0, frames, per_chunk):
         n = min(per_chunk, frames - first)
         a = first * shift
-        parts.append(compute_fbank(samples[a:a + (n - 1) * shift + window], sample_rate, config, utt_id))
+        parts.append(compute_fbank(samples[a:a + (n - 1) * shift + window], sample_rate, config, utt_id, first))
     return np.concatenate(parts)

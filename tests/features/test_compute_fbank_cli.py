@@ -12,7 +12,8 @@ from feat_helpers import leftovers, run_cli, write_scp
 
 from asrkit.cli import compute_fbank as compute_fbank_cli
 from asrkit.features.extract import compute_fbank_table, job_ark_path
-from asrkit.features.fbank import FbankConfig, compute_fbank
+from asrkit.features.fbank import FbankConfig, compute_fbank, compute_fbank_chunked
+from asrkit.utils.errors import AsrkitError
 from asrkit.features.wav import read_wav_source
 
 torch.set_num_threads(1)
@@ -213,3 +214,36 @@ def test_help_has_a_usage_example(name):
 
     result = run_cli(importlib.import_module(f"asrkit.cli.{name}"), ["--help"])
     assert result.exit_code == 0 and "e.g.: asrkit-" + name.replace("_", "-") in result.stdout
+
+
+def test_a_long_recording_is_computed_a_minute_at_a_time(tmp_path, monkeypatch):
+    """compute-fbank gave torchaudio a recording whole: every frame's window and spectrum at once,
+    1.9 GB for an hour of 8 kHz audio (hostile-input sweep 8a). It now goes a minute of frames at a
+    time (1.07 GB, mostly torch's import), the features unchanged; a non-finite frame is still
+    numbered from the recording's start."""
+    import soundfile as sf
+    import torchaudio.compliance.kaldi as kaldi
+
+    rate = 8000
+    x = (np.random.default_rng(0).normal(0, 2000, 150 * rate)).clip(-32768, 32767).astype(np.int16)
+    sf.write(str(tmp_path / "long.wav"), x, rate, subtype="PCM_16")
+    scp = write_scp(tmp_path / "wav.scp", [("long", tmp_path / "long.wav")])
+    cfg = FbankConfig(sample_frequency=rate, num_mel_bins=23)
+    whole = compute_fbank(x.astype(np.float32), rate, cfg)
+    calls = []
+    fbank = kaldi.fbank
+
+    def counted(wave, **kw):
+        calls.append(wave.shape[-1])
+        return fbank(wave, **kw)
+
+    monkeypatch.setattr(kaldi, "fbank", counted)
+    compute_fbank_table(f"scp:{scp}", f"ark,scp:{tmp_path}/f.ark,{tmp_path}/f.scp", cfg)
+    assert len(calls) == 3 and max(calls) <= 60 * rate + 200, calls
+    np.testing.assert_array_equal(kaldiio.load_scp(str(tmp_path / "f.scp"))["long"], whole)
+    y = x.astype(np.float32)
+    y[100 * rate] = np.nan
+    with pytest.raises(AsrkitError, match=r"non-finite features \(first at frame 9998\)"):
+        compute_fbank(y, rate, cfg)
+    with pytest.raises(AsrkitError, match=r"non-finite features \(first at frame 9998\)"):
+        compute_fbank_chunked(y, rate, cfg)
