@@ -85,6 +85,11 @@ OVERRIDES = ("mode", "beam", "ctc_weight", "lm_weight", "penalty", "length_norm"
               help="Most samples (all channels) one audio file or recording may hold (2^28: 4.6 h of 16 kHz "
                    "mono, 1.5 h of 48 kHz stereo); longer ones are skipped. The whole recording is held in "
                    "memory, ~18 MB per minute of 16 kHz audio.")
+@click.option("--spk-transforms", default=None, metavar="RSPECIFIER",
+              help="Per-speaker feature transforms from asrkit-adapt-speakers (ark:trans.ark): the second, "
+                   "speaker-adapted pass; needs --utt2spk.")
+@click.option("--utt2spk", default=None, type=click.Path(dir_okay=False),
+              help="Which speaker said each utterance (data/<set>/utt2spk), for --spk-transforms.")
 @max_bad_percent_option
 # Plain strings: a directory among the files (`asrkit-decode ... dir/*`) is a bad item, skipped and
 # counted as an unreadable file is, not a usage error that stops the other files (click.Path's check).
@@ -92,8 +97,8 @@ OVERRIDES = ("mode", "beam", "ctc_weight", "lm_weight", "penalty", "length_norm"
 def main(model_path: Optional[str], config_path: Optional[str], print_config: bool, lm_path: Optional[str],
          feats: Optional[str], wav_scp: Optional[str], segments: Optional[str], channel: Optional[int],
          utt_ids: Optional[str], nj: int, job: int, output_dir: Optional[str], ctm_path: Optional[str],
-         segments_out: Optional[str], max_samples: int, max_bad_percent: float, wavs: Tuple[str, ...],
-         **flags) -> None:
+         segments_out: Optional[str], max_samples: int, spk_transforms: Optional[str], utt2spk: Optional[str],
+         max_bad_percent: float, wavs: Tuple[str, ...], **flags) -> None:
     """Decode features, a wav.scp or audio files with a packed model.
 
     Exactly one input: --feats, --wav-scp, or audio files (WAV, FLAC, OGG, MP3...; the utterance
@@ -123,6 +128,8 @@ def main(model_path: Optional[str], config_path: Optional[str], print_config: bo
         return
     if model_path is None:
         raise click.UsageError("Missing option '--model'.")
+    if (spk_transforms is None) != (utt2spk is None):
+        raise AsrkitError("--spk-transforms and --utt2spk go together: the transforms are per speaker")
 
     from asrkit.decoding.inputs import DecodeInputs
 
@@ -145,9 +152,10 @@ def main(model_path: Optional[str], config_path: Optional[str], print_config: bo
     check_output_paths(out, Path(ctm_path) if ctm_path else None, Path(segments_out) if segments_out else None,
                        inputs=[(option, Path(p) if p else None) for option, p in (
                            ("--model", model_path), ("--lm", lm_path), ("--config", config_path),
-                           ("--segments", segments), ("--utt-ids", utt_ids))]
-                       + [("--feats", feats), ("--wav-scp", wav_scp)] + [("the audio file", Path(w)) for w in wavs],
-                       scp_lines=("--feats",), wav_sources=inputs.wav_sources())
+                           ("--segments", segments), ("--utt-ids", utt_ids), ("--utt2spk", utt2spk))]
+                       + [("--feats", feats), ("--wav-scp", wav_scp), ("--spk-transforms", spk_transforms)]
+                       + [("the audio file", Path(w)) for w in wavs],
+                       scp_lines=("--feats", "--spk-transforms"), wav_sources=inputs.wav_sources())
     if out is not None:
         setup_logging(1 if log.isEnabledFor(logging.DEBUG) else 0, str(out / "log" / "decode.log"))
         log.info("command line: asrkit-decode %s", " ".join(sys.argv[1:]))
@@ -160,6 +168,11 @@ def main(model_path: Optional[str], config_path: Optional[str], print_config: bo
     rec = Recognizer.from_files(model_path, config, lm_path)
     if not feats:
         rec.check_reads_audio(model_path)
+    if spk_transforms is not None:
+        from asrkit.data.specifier import read_matrices
+        from asrkit.data.table import read_table
+
+        rec.set_speaker_transforms(dict(read_matrices(spk_transforms)), read_table(utt2spk))
     if ctm_path and not rec.word_times:
         raise AsrkitError(f"--ctm needs word times: {model_path} has no CTC head to align with"
                           if not rec.has_ctc else "--ctm needs word_times: true in the decoding options")

@@ -134,6 +134,7 @@ class Recognizer:
         self.word_times = config.word_times and self.has_ctc
         self._resampled: Set[int] = set()
         self._cmvn = None
+        self._transforms: Optional[Tuple[Dict[str, np.ndarray], Dict[str, str]]] = None
         meta = self.pkg.meta
         if meta.cmvn is not None:
             from asrkit.features.cmvn import cmvn_transform
@@ -180,12 +181,32 @@ class Recognizer:
             frame, d = np.argwhere(~finite)[0]
             raise AsrkitError(f"{name}non-finite feature value {feats[frame, d]} at frame {frame}, dim {d}")
         if self._cmvn is None:
-            return feats.astype(np.float32, copy=False)
-        scale, offset = self._cmvn
-        x = feats.astype(np.float64)
-        if self._level_norm:
-            x = self._level_shifted(x)
-        return (x * scale + offset).astype(np.float32)  # as apply_cmvn
+            x = feats.astype(np.float32, copy=False)
+        else:
+            scale, offset = self._cmvn
+            x = feats.astype(np.float64)
+            if self._level_norm:
+                x = self._level_shifted(x)
+            x = (x * scale + offset).astype(np.float32)  # as apply_cmvn
+        return self._speaker_adapted(x, utt_id)
+
+    def set_speaker_transforms(self, transforms: Dict[str, np.ndarray], utt2spk: Dict[str, str]) -> None:
+        """Decode each utterance with its speaker's ``[A | b]`` (asrkit.decoding.adapt) applied to the
+        normalised features: the second pass of speaker-adaptive decoding."""
+        self._transforms = (transforms, utt2spk)
+
+    def _speaker_adapted(self, x: np.ndarray, utt_id: str) -> np.ndarray:
+        if self._transforms is None:
+            return x
+        from asrkit.decoding.adapt import apply_transform
+
+        transforms, utt2spk = self._transforms
+        spk = utt2spk.get(utt_id)
+        if spk is None:
+            raise AsrkitError(f"utterance {utt_id!r}: not in the utt2spk table, so no speaker transform")
+        if spk not in transforms:
+            raise AsrkitError(f"utterance {utt_id!r}: no transform for its speaker {spk!r}")
+        return apply_transform(x, transforms[spk], f"speaker {spk!r}: ")
 
     def _level_shifted(self, x: np.ndarray) -> np.ndarray:
         """``x`` (T, D) log-mel with its mean level moved to the training data's.

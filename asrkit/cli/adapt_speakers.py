@@ -1,0 +1,95 @@
+"""asrkit-adapt-speakers: per-speaker feature transforms from a first decoding pass (Kaldi's fMLLR habit)."""
+from __future__ import annotations
+
+from typing import Optional
+
+import click
+
+from asrkit.cli._common import asrkit_command, max_bad_percent_option
+from asrkit.utils.logging import get_logger
+
+# torch and the decoding library are imported inside main(): --help must not pay for them.
+
+log = get_logger("adapt_speakers")
+
+
+@asrkit_command("adapt-speakers", epilog="""\b
+e.g.: asrkit-decode --model M --config conf/decode.yaml --feats scp:dump/test/feats.scp --output-dir d1
+      asrkit-adapt-speakers --model M --config conf/decode.yaml --utt2spk data/test/utt2spk \\
+          --feats scp:dump/test/feats.scp d1/text ark:d1/trans.ark
+      asrkit-decode --model M --config conf/decode.yaml --feats scp:dump/test/feats.scp \\
+          --utt2spk data/test/utt2spk --spk-transforms ark:d1/trans.ark --output-dir d2
+""")
+@click.option("--model", "model_path", required=True, type=click.Path(dir_okay=False),
+              help="Packed model (exp/<name>/model.pt): the one that decoded the first pass.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+              help="The decoding options of both passes (conf/decode.yaml): their recording-level step and "
+                   "device; the transforms act on features normalised as those passes see them.")
+@click.option("--utt2spk", required=True, type=click.Path(dir_okay=False),
+              help="Which speaker said each utterance (data/<set>/utt2spk): one transform per speaker.")
+@click.option("--feats", default=None, metavar="RSPECIFIER",
+              help="The utterances' features, as the first pass decoded them (scp:dump/test/feats.scp).")
+@click.option("--wav-scp", default=None, metavar="WAV_SCP", help="...or their audio.")
+@click.option("--segments", default=None, type=click.Path(dir_okay=False), help="Segments file for --wav-scp.")
+@click.option("--epochs", type=click.IntRange(1, 10000), default=30, show_default=True,
+              help="Passes over each speaker's chosen utterances.")
+@click.option("--lr", type=float, default=0.01, show_default=True, help="Adam's learning rate.")
+@click.option("--keep", type=float, default=0.5, show_default=True,
+              help="Share of each speaker's utterances adapted on: those the model scores best on its own "
+                   "hypothesis.")
+@click.option("--batch-size", type=click.IntRange(1, 100000), default=16, show_default=True)
+@click.option("--max-frames", type=click.IntRange(min=1), default=3000, show_default=True,
+              help="Longer utterances are left out of the estimate (the backward pass holds them whole).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--device", default=None, help="cpu, cuda[:N] or auto (default: the --config's).")
+@max_bad_percent_option
+@click.argument("hyp_text", metavar="<hyp-text>", type=click.Path(dir_okay=False))
+@click.argument("transforms_wspecifier", metavar="<transforms-wspecifier>")
+def main(model_path: str, config_path: Optional[str], utt2spk: str, feats: Optional[str], wav_scp: Optional[str],
+         segments: Optional[str], epochs: int, lr: float, keep: float, batch_size: int, max_frames: int, seed: int,
+         device: Optional[str], max_bad_percent: float, hyp_text: str, transforms_wspecifier: str) -> None:
+    """Estimate one affine transform [A | b] of the model's normalised features per speaker of
+    <utt2spk>, from the first pass's hypotheses (<hyp-text>: a decode directory's text), and
+    write them as Kaldi matrices (D x D+1, as fMLLR transforms) to <transforms-wspecifier>
+    (ark:trans.ark, ark,t:trans.txt). asrkit-decode --spk-transforms decodes the second pass with
+    them.
+
+    Each transform starts at the identity and is trained with the model's loss on the
+    hypotheses of the half (--keep) of the speaker's utterances the model is surest of, the
+    model itself frozen; no reference transcript is read. An utterance without a hypothesis,
+    speaker or readable features is skipped, named and counted (the run fails, writing nothing,
+    past 5 %); a speaker with nothing to adapt on gets the identity. docs/decoding.md,
+    "Speaker adaptation".
+    """
+    from asrkit.decoding.adapt import AdaptConfig
+    from asrkit.decoding.config import DecodeConfig
+
+    adapt = AdaptConfig(epochs=epochs, lr=lr, keep=keep, batch_size=batch_size, max_frames=max_frames, seed=seed)
+    adapt.validate("options")
+    config = DecodeConfig.from_yaml(config_path) if config_path else DecodeConfig()
+    if device is not None:
+        config.device = device
+    config.validate("options")
+
+    from pathlib import Path
+
+    from asrkit.data.specifier import parse_specifier
+    from asrkit.decoding.inputs import DecodeInputs
+    from asrkit.decoding.run import check_outputs_spare_inputs
+
+    inputs = DecodeInputs(feats=feats, wav_scp=wav_scp, segments=segments)
+    out = parse_specifier(transforms_wspecifier)
+    check_outputs_spare_inputs(
+        [(Path(f), f"<transforms-wspecifier>'s {f}") for f in (out.ark, out.scp) if f and f != "-"],
+        [("--model", Path(model_path)), ("<hyp-text>", Path(hyp_text)), ("--utt2spk", Path(utt2spk)),
+         ("--config", Path(config_path) if config_path else None), ("--segments", Path(segments) if segments else None),
+         ("--feats", feats), ("--wav-scp", wav_scp)],
+        scp_lines=("--feats",), wav_sources=inputs.wav_sources())
+
+    from asrkit.decoding.adapt import adapt_speakers
+    from asrkit.decoding.recognizer import Recognizer
+
+    rec = Recognizer.from_files(model_path, config)
+    if not feats:
+        rec.check_reads_audio(model_path)
+    adapt_speakers(rec, inputs, hyp_text, utt2spk, transforms_wspecifier, adapt, max_bad_percent)

@@ -1,0 +1,127 @@
+"""Speaker-adaptive decoding: asrkit-adapt-speakers' transforms and asrkit-decode --spk-transforms."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from asrkit.data.specifier import read_matrices
+from asrkit.decoding.adapt import AdaptConfig, apply_transform, estimate_transform, identity_transform
+from asrkit.utils.errors import AsrkitError
+
+from decoding_tiny import IDIM, V, tiny_las
+from test_decode_cli import inproc, read_text, yesno  # noqa: F401  (fixtures)
+
+
+def items(n: int = 6, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    return [(f"u{i}", rng.standard_normal((30 + 5 * i, IDIM)).astype(np.float32),
+             [int(t) for t in rng.integers(2, V - 1, size=3 + i % 3)]) for i in range(n)]
+
+
+def test_apply_transform_affine_linear_and_shapes():
+    x = np.arange(12, dtype=np.float32).reshape(4, 3)
+    assert np.array_equal(apply_transform(x, identity_transform(3)), x)
+    t = np.hstack([2 * np.eye(3), np.array([[1.0], [0.0], [-1.0]])]).astype(np.float32)
+    assert np.allclose(apply_transform(x, t), 2 * x + np.array([1.0, 0.0, -1.0]))
+    assert np.allclose(apply_transform(x, 3 * np.eye(3, dtype=np.float32)), 3 * x)   # Kaldi's linear form
+    with pytest.raises(AsrkitError, match=r"transform of shape \(3, 5\) for 3-dim features"):
+        apply_transform(x, np.zeros((3, 5), dtype=np.float32))
+
+
+def test_estimate_lowers_the_loss_and_leaves_the_model_alone():
+    model = tiny_las()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    config = AdaptConfig(epochs=8, lr=0.02, keep=1.0, batch_size=4)
+    result = estimate_transform(model, items(), config)
+    assert result.transform.shape == (IDIM, IDIM + 1) and result.used == 6
+    assert result.loss_after < result.loss_before
+    assert not np.allclose(result.transform, identity_transform(IDIM))
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert all(p.requires_grad for p in model.parameters()) and not model.training
+    # the same inputs and seed give the same transform
+    assert np.array_equal(estimate_transform(model, items(), config).transform, result.transform)
+
+
+def test_keep_and_max_frames_choose_the_utterances():
+    model = tiny_las()
+    assert estimate_transform(model, items(), AdaptConfig(epochs=1, keep=0.5)).used == 3
+    # empty hypotheses and over-long utterances teach nothing: no transform at all
+    useless = [(u, f, []) for u, f, _ in items(3)] + [("long", np.zeros((50, IDIM), np.float32), [3])]
+    assert estimate_transform(model, useless, AdaptConfig(epochs=1, max_frames=40)) is None
+
+
+@pytest.mark.parametrize("field,value,match", [("lr", float("nan"), "lr must be"), ("keep", 0.0, "keep must be"),
+                                               ("keep", 1.5, "keep must be"), ("epochs", 0, "epochs must be")])
+def test_config_bounds(field, value, match):
+    with pytest.raises(AsrkitError, match=match):
+        AdaptConfig(**{field: value}).validate()
+
+
+def two_speakers(tmp: Path, wavs) -> Path:
+    """wav.scp and utt2spk of the yesno files, said by two made-up speakers."""
+    (tmp / "wav.scp").write_text("".join(f"{w.stem} {w}\n" for w in wavs))
+    utt2spk = tmp / "utt2spk"
+    utt2spk.write_text("".join(f"{w.stem} {'a' if i % 2 else 'b'}\n" for i, w in enumerate(wavs)))
+    return utt2spk
+
+
+def test_two_passes_on_real_audio(inproc, yesno, tmp_path):  # noqa: F811
+    _, model, wavs = yesno
+    utt2spk = two_speakers(tmp_path, wavs)
+    scp = tmp_path / "wav.scp"
+    inproc("decode", "--mode", "greedy", "--model", model, "--wav-scp", scp, "--output-dir", tmp_path / "d1")
+    res = inproc("adapt-speakers", "--model", model, "--utt2spk", utt2spk, "--wav-scp", scp, "--epochs", "2",
+                 "--keep", "1", tmp_path / "d1" / "text", f"ark,t:{tmp_path / 'trans.txt'}")
+    assert b"wrote transforms of 2 speakers" in res.stderr
+    transforms = dict(read_matrices(f"ark:{tmp_path / 'trans.txt'}"))
+    assert sorted(transforms) == ["a", "b"] and all(t.shape == (23, 24) for t in transforms.values())
+    inproc("decode", "--mode", "greedy", "--model", model, "--wav-scp", scp, "--utt2spk", utt2spk, "--spk-transforms",
+           f"ark:{tmp_path / 'trans.txt'}", "--output-dir", tmp_path / "d2")
+    assert sorted(read_text(tmp_path / "d2" / "text")) == sorted(w.stem for w in wavs)
+
+    # identity transforms decode exactly as the first pass did
+    (tmp_path / "id.txt").write_text("".join(f"{s} [\n" + "\n".join(" ".join(f"{v:g}" for v in row) for row in
+                                                                  identity_transform(23)) + " ]\n" for s in "ab"))
+    inproc("decode", "--mode", "greedy", "--model", model, "--wav-scp", scp, "--utt2spk", utt2spk, "--spk-transforms",
+           f"ark,t:{tmp_path / 'id.txt'}", "--output-dir", tmp_path / "d3")
+    assert read_text(tmp_path / "d3" / "text") == read_text(tmp_path / "d1" / "text")
+
+
+def test_bad_inputs_are_named(inproc, yesno, tmp_path):  # noqa: F811
+    _, model, wavs = yesno
+    utt2spk = two_speakers(tmp_path, wavs)
+    scp = tmp_path / "wav.scp"
+    inproc("decode", "--mode", "greedy", "--model", model, "--wav-scp", scp, "--output-dir", tmp_path / "d1")
+    hyp = tmp_path / "d1" / "text"
+    short = tmp_path / "short_text"
+    short.write_text("".join(hyp.read_text().splitlines(keepends=True)[1:]))
+    first = wavs[0].stem
+    adapt = ("adapt-speakers", "--model", model, "--utt2spk", utt2spk, "--wav-scp", scp, "--epochs", "1")
+
+    # an utterance without a hypothesis: named, and past Kaldi's 5 % the run fails writing nothing
+    res = inproc(*adapt, short, f"ark:{tmp_path / 't.ark'}", check=False)
+    assert res.returncode == 1 and f"utterance {first!r}: no hypothesis in {short}".encode() in res.stderr
+    assert not (tmp_path / "t.ark").exists()
+    inproc(*adapt, "--max-bad-percent", "50", short, f"ark:{tmp_path / 't.ark'}")
+
+    # the output named as an input is refused before anything runs
+    res = inproc(*adapt, hyp, f"ark:{hyp}", check=False)
+    assert res.returncode == 1 and b"which the run reads" in res.stderr
+
+    # the second pass: a speaker without a transform is an utterance skipped and named
+    (tmp_path / "one.txt").write_text("a [\n" + "\n".join(" ".join(f"{v:g}" for v in row)
+                                                        for row in identity_transform(23)) + " ]\n")
+    res = inproc("decode", "--mode", "greedy", "--model", model, "--wav-scp", scp, "--utt2spk", utt2spk, "--spk-transforms",
+                 f"ark,t:{tmp_path / 'one.txt'}", "--output-dir", tmp_path / "d4", check=False)
+    assert res.returncode == 1 and b"no transform for its speaker 'b'" in res.stderr
+    res = inproc("decode", "--mode", "greedy", "--model", model, "--wav-scp", scp, "--spk-transforms", f"ark,t:{tmp_path / 'one.txt'}",
+                 check=False)
+    assert res.returncode == 1 and b"--spk-transforms and --utt2spk go together" in res.stderr
+    # a transform for other features
+    (tmp_path / "small.txt").write_text("a [\n 1 0 0\n 0 1 0 ]\nb [\n 1 0 0\n 0 1 0 ]\n")
+    res = inproc("decode", "--mode", "greedy", "--model", model, "--wav-scp", scp, "--utt2spk", utt2spk, "--spk-transforms",
+                 f"ark,t:{tmp_path / 'small.txt'}", "--output-dir", tmp_path / "d5", check=False)
+    assert res.returncode == 1 and b"transform of shape (2, 3) for 23-dim features" in res.stderr
