@@ -23,32 +23,13 @@ from typing import Iterator, Optional
 
 from asrkit.launch.job import JobResult, KeptLogs, Launch, LaunchResult, log_footer, log_header, rotate_log
 from asrkit.utils.errors import MACHINE_ERRORS, AsrkitError
-from asrkit.utils.fileio import is_stream, name_os_error
+from asrkit.utils.fileio import is_stream, name_os_error, signals_deferred
 from asrkit.utils.logging import get_logger, progress
 
 logger = get_logger(__name__)
 
 KILL_GRACE_S = 5.0
 WAITER_JOIN_S = 60.0
-_DEFERRED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-
-
-@contextlib.contextmanager
-def _signals_deferred():
-    """Hold SIGINT/SIGTERM during the block, then deliver them to the handlers that were set."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    caught: list = []
-    previous = {sig: signal.signal(sig, lambda signum, frame: caught.append(signum)) for sig in _DEFERRED_SIGNALS}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
-        for signum in dict.fromkeys(caught):
-            signal.raise_signal(signum)
-
 
 def default_max_jobs() -> int:
     """The CPU cores this process may use (its affinity mask, not the whole machine)."""
@@ -192,7 +173,7 @@ def _run(launch: Launch, indexes: list[int], max_jobs_run: int) -> Iterator[JobR
                 index = pending.popleft()
                 # A Ctrl-C between a job's start and its entry in `running` would leave that
                 # job unkilled: let it land just after, when the job is known.
-                with _signals_deferred():
+                with signals_deferred():
                     running[index] = _Job(launch, index, done, kept)
             job = done.get()
             del running[job.index]

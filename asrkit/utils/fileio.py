@@ -8,9 +8,11 @@ import logging
 import os
 import re
 import shutil
+import signal
 import stat
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import IO, Iterator, List, Optional, Sequence, Tuple, Union
@@ -172,6 +174,27 @@ def name_os_error(e: BaseException, path: PathLike) -> None:
         e.filename = str(path)
 
 
+_DEFERRED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Hold SIGINT/SIGTERM/SIGHUP during the block, then deliver them to the handlers that were set
+    (Python runs signal handlers in the main thread only; elsewhere nothing is held)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list = []
+    previous = {sig: signal.signal(sig, lambda signum, frame: caught.append(signum)) for sig in _DEFERRED_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+        for signum in dict.fromkeys(caught):
+            signal.raise_signal(signum)
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -323,14 +346,18 @@ class AtomicFiles:
         return self._pending[path]
 
     def commit(self) -> None:
-        try:
-            for final, tmp in list(self._pending.items()):
-                os.replace(tmp, final)
-                del self._pending[final]
-        except BaseException:
-            self.abort()
-            raise
-        self._pending.clear()
+        # A Ctrl-C or SIGTERM between two renames left a mixed set, the new ark beside the old scp:
+        # after asrkit-apply-cmvn in place (ark,scp:x.ark,x.scp over scp:x.scp), the old scp read the
+        # new, normalized ark, and the run made again normalized it twice. It lands once all are in.
+        with signals_deferred():
+            try:
+                for final, tmp in list(self._pending.items()):
+                    os.replace(tmp, final)
+                    del self._pending[final]
+            except BaseException:
+                self.abort()
+                raise
+            self._pending.clear()
 
     def abort(self) -> None:
         for tmp in self._pending.values():

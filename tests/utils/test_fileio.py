@@ -248,3 +248,32 @@ def test_replace_dir_never_leaves_a_half_removed_directory(tmp_path, monkeypatch
     os.utime(stale, (RUN_START - 60, RUN_START - 60))
     tmp_dir_for(out).rmdir()
     assert [p.name for p in tmp_path.iterdir()] == ["train_sp"]
+
+
+def test_a_signal_while_outputs_are_renamed_lands_after_the_last_one(tmp_path, monkeypatch):
+    """A Ctrl-C (or SIGTERM) between the renames of an AtomicFiles set left the new ark beside the
+    old scp: after asrkit-apply-cmvn in place (ark,scp:x.ark,x.scp over scp:x.scp) the old scp read
+    the new, normalized ark, and the command run again normalized it twice. The signal now lands
+    once every output is in place."""
+    import signal
+
+    real = os.replace
+
+    def renamed_then_interrupted(src, dst):
+        real(src, dst)
+        signal.raise_signal(signal.SIGINT)
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        for name in ("x.ark", "x.scp"):
+            (tmp_path / name).write_text("old")
+        monkeypatch.setattr(os, "replace", renamed_then_interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            with AtomicFiles() as files:
+                files.tmp(tmp_path / "x.ark").write_text("new")
+                files.tmp(tmp_path / "x.scp").write_text("new")
+        monkeypatch.undo()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.ark", "x.scp"]
+    assert (tmp_path / "x.ark").read_text() == (tmp_path / "x.scp").read_text() == "new"
