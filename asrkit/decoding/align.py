@@ -28,11 +28,13 @@ from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
 import numpy as np
 
-from asrkit.decoding.ctc_align import Word, min_frames
+from asrkit.decoding import ctc_align
+from asrkit.decoding.ctc_align import Word, align_cells, min_frames
 from asrkit.decoding.inputs import Item
 from asrkit.decoding.recognizer import Recognizer
 from asrkit.text.tokenizer import case_that_knows, knows_some_token
 from asrkit.utils.bad_items import MAX_FAILED_PERCENT, BadItems
+from asrkit.utils.device import out_of_memory
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.logging import progress
 
@@ -122,11 +124,31 @@ def align_items(rec: Recognizer, items: Iterable[Item], total: Optional[int], tr
             return
         start = time.perf_counter()
         order = sorted(range(len(pending)), key=lambda i: -pending[i][1].shape[0])
+        enc = [-(-feats.shape[0] // r) for _, feats, _ in pending]
         got: List[Optional[List[Word]]] = [None] * len(pending)
-        bs = rec.config.batch_size
-        for b in range(0, len(order), bs):
-            idx = order[b:b + bs]
-            for i, words in zip(idx, rec.align([pending[i] for i in idx])):
+        # Up to batch_size utterances, fewer where their table would pass MAX_ALIGN_CELLS: 16
+        # utterances of 20 min each were 16 times one's memory.
+        batches: List[List[int]] = []
+        for i in order:
+            last = batches[-1] if batches else []
+            if 0 < len(last) < rec.config.batch_size and align_cells(
+                    max(enc[j] for j in last + [i]), max(len(pending[j][2]) for j in last + [i]),
+                    len(last) + 1) <= ctc_align.MAX_ALIGN_CELLS:
+                last.append(i)
+            else:
+                batches.append([i])
+        for idx in batches:
+            try:
+                aligned = rec.align([pending[i] for i in idx])
+            except (MemoryError, RuntimeError) as e:
+                if not out_of_memory(e):
+                    raise
+                names = " ".join(pending[i][0] for i in idx[:3]) + (" ..." if len(idx) > 3 else "")
+                how = (f"lower the batch size (now {rec.config.batch_size}), or cut long recordings" if len(idx) > 1
+                       else "cut the recording")
+                raise AsrkitError(f"out of memory aligning {len(idx)} utterance(s) ({names}) on {rec.device}: "
+                                  f"{how} into utterances (--segments)") from None
+            for i, words in zip(idx, aligned):
                 got[i] = words
         s.align_s += time.perf_counter() - start
         for (utt, feats, tokens), words in zip(pending, got):
@@ -166,6 +188,15 @@ def align_items(rec: Recognizer, items: Iterable[Item], total: Optional[int], tr
                 if min_frames(tokens) > enc_frames:
                     raise AsrkitError(f"utterance {utt!r}: its transcript needs {min_frames(tokens)} CTC frames, "
                                       f"its audio has {enc_frames} ({feats.shape[0]} feature frames)")
+                cells = align_cells(enc_frames, len(tokens))
+                if cells > ctc_align.MAX_ALIGN_CELLS:
+                    # An allocation of that size was a RuntimeError traceback ("DefaultCPUAllocator:
+                    # can't allocate memory") where memory was short, after the audio's encoding.
+                    raise AsrkitError(
+                        f"utterance {utt!r}: aligning its {len(tokens)} tokens to its {enc_frames} CTC frames "
+                        f"takes {cells:.3g} cells, over the {ctc_align.MAX_ALIGN_CELLS:.3g} asrkit-align holds "
+                        f"(a byte each); cut the recording into utterances (--segments; asrkit-decode "
+                        f"--segments-out writes one at its pauses)")
             except AsrkitError as e:
                 err = e
         if err is not None:

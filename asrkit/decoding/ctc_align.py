@@ -49,6 +49,10 @@ from asrkit.decoding.config import WORD_RULES
 from asrkit.text.token_list import UNK
 
 NEG_INF = float("-inf")
+# ctc_forced_align keeps a byte per (encoder frame, state) of a batch for the way back (states: two
+# per token, plus one): an hour of 16 kHz speech with ~15,000 tokens is ~2.7e9. asrkit-align
+# refuses an utterance over this, and packs its batches under it (4 GiB).
+MAX_ALIGN_CELLS = 2 ** 32
 WORD_START = "\u2581"  # sentencepiece's word boundary mark
 
 
@@ -78,6 +82,12 @@ class Word:
 def min_frames(tokens: Sequence[int]) -> int:
     """Frames CTC needs for ``tokens``: one per token plus one blank between each repeated pair."""
     return len(tokens) + sum(1 for a, b in zip(tokens, tokens[1:]) if a == b)
+
+
+def align_cells(frames: int, tokens: int, batch: int = 1) -> int:
+    """The back-pointer bytes :func:`ctc_forced_align` keeps for ``batch`` utterances padded to
+    ``frames`` encoder frames and ``tokens`` tokens."""
+    return batch * frames * (2 * tokens + 1)
 
 
 @torch.inference_mode()
@@ -132,14 +142,17 @@ def ctc_forced_align(log_probs: torch.Tensor, lens: torch.Tensor, targets: Seque
     score = torch.maximum(last, before)
 
     back_h = back.cpu().numpy()
-    lp_path = lp.gather(2, z[:, None, :].expand(n, T, S))  # (n, T, S): small next to the alignment
-    lp_h = lp_path.cpu().numpy()
     s = end.cpu().numpy().astype(np.int64)
     path = np.zeros((n, T), dtype=np.int64)
     rows = np.arange(n)
     for t in range(T - 1, -1, -1):
         path[:, t] = s
         s = s - back_h[t, rows, s]
+    # Each frame's log-probability of the label its path state emits, (n, T): taken over every
+    # state instead, (n, T, S) float32, it was four times the back-pointers (13.5 GB of an hour's
+    # 2.7e9 cells).
+    z_h = z.cpu().numpy()
+    lp_h = lp.gather(2, torch.from_numpy(z_h[rows[:, None], path]).to(dev)[:, :, None]).squeeze(2).cpu().numpy()
     score_h = score.cpu().tolist()
     for i, b in enumerate(ok):
         if not np.isfinite(score_h[i]):
@@ -157,7 +170,7 @@ def ctc_forced_align(log_probs: torch.Tensor, lens: torch.Tensor, targets: Seque
             if first[j] < 0:
                 first[j] = t
             last_f[j] = t
-            best_lp[j] = max(best_lp[j], float(lp_h[i, t, st[t]]))
+            best_lp[j] = max(best_lp[j], float(lp_h[i, t]))
         out[b] = Alignment(tokens=list(targets[b]), spans=[(int(a), int(e) + 1) for a, e in zip(first, last_f)],
                            confidence=[float(np.exp(x)) for x in best_lp], score=float(score_h[i]),
                            num_frames=frames)

@@ -28,7 +28,7 @@ from asrkit.decoding.beam_search import Hypothesis, beam_search, greedy_search
 from asrkit.decoding.config import DecodeConfig
 from asrkit.decoding.ctc_align import Word, ctc_forced_align, frame_energy_db, word_times
 from asrkit.decoding.scorers import AttentionScorer, CTCScorer, LMScorer
-from asrkit.utils.device import resolve_device
+from asrkit.utils.device import out_of_memory, resolve_device
 from asrkit.utils.errors import AsrkitError
 
 log = logging.getLogger("decode")
@@ -443,8 +443,7 @@ class Recognizer:
             except (MemoryError, RuntimeError) as e:
                 # A beam or batch the machine cannot hold: torch's allocator error (CPU "can't
                 # allocate memory", CUDA "out of memory") came out as a traceback
-                if not (isinstance(e, MemoryError) or "out of memory" in str(e).lower()
-                        or "can't allocate memory" in str(e).lower()):
+                if not out_of_memory(e):
                     raise
                 names = " ".join(u for u, _ in batch[:3]) + (" ..." if len(batch) > 3 else "")
                 raise AsrkitError(f"out of memory decoding {len(batch)} utterance(s) ({names}) with beam "

@@ -41,3 +41,12 @@ def resolve_device(name: str, option: Optional[str] = None, index: Optional[int]
     if gpu is not None and gpu >= torch.cuda.device_count():
         raise AsrkitError(f"{option}: GPU {gpu} asked for, this machine has {torch.cuda.device_count()}")
     return torch.device("cuda", gpu) if gpu is not None else torch.device("cuda")
+
+
+def out_of_memory(e: BaseException) -> bool:
+    """Whether ``e`` is torch (or Python) running out of memory: CUDA's "out of memory", the CPU
+    allocator's "can't allocate memory", a MemoryError. Commands turn it into one line that says
+    which setting to lower, where it came out as a traceback."""
+    text = str(e).lower()
+    return isinstance(e, MemoryError) or (
+        isinstance(e, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text))
