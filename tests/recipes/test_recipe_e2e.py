@@ -127,6 +127,19 @@ def test_yesno_end_to_end(recipe_dir, yesno_root):
     assert errors <= 1, wer_txt + proc.stderr[-3000:]
     print(f"yesno end to end: {elapsed:.0f} s wall clock (RESULTS.md has the quiet-machine figure)")
 
+    # The speaker-adapted second pass: the first pass is reused, the transforms and the adapted
+    # decoding go to decode_test_decode_adapt, and stage 6 scores that one and says so.
+    proc = run_sh(["./run.sh", "--stage", "5", "--adapt-speakers", "true", "--adapt-args", "--epochs 2"], cwd=recipe,
+                  timeout=600)
+    assert "stage 5: exp/train_char/decode_test_decode done already" in proc.stderr
+    adapted = recipe / "exp/train_char/decode_test_decode_adapt"
+    assert (adapted / "trans.ark").is_file() and len(read_table(adapted / "text")) == 30
+    rows = [l for l in (recipe / "RESULTS.md").read_text().splitlines() if l.startswith("| test |")]
+    assert len(rows) == 2 and "+ speaker adaptation (--epochs 2)" in rows[1]
+    proc = run_sh(["./run.sh", "--stage", "5", "--stop-stage", "5", "--adapt-speakers", "true", "--adapt-args",
+                   "--epochs 2"], cwd=recipe)
+    assert "stage 5: exp/train_char/decode_test_decode_adapt done already" in proc.stderr
+
 
 @pytest.mark.slow
 def test_yesno_with_lm_end_to_end(recipe_dir, yesno_root):

@@ -50,6 +50,8 @@ use_lm=false            # train an LM (stage 3) and fuse it in decoding
 lm_config=conf/lm.yaml  # LM options (asrkit-train-lm --config)
 lm_train_text=          # LM training text (Kaldi text); default data/<train_set>/text
 lm_weight=0.3           # shallow fusion weight of the LM with --use-lm true (asrkit-decode --lm-weight)
+adapt_speakers=false    # stage 5: a second pass adapted to each test speaker (asrkit-adapt-speakers on the first pass's text)
+adapt_args=             # more asrkit-adapt-speakers options, e.g. "--keep 0.3"
 tag=                    # experiment name under exp/; default: <train config name>_<tokens>, e.g. train_char
 dumpdir=dump            # features
 expdir=exp              # experiments
@@ -185,6 +187,10 @@ exp=$expdir/$tag
 lmexp=$expdir/lm_$(basename "$lang")
 decode_name=$(basename "$decode_config" .yaml)
 if [ "$use_lm" = true ]; then decode_name=${decode_name}_lm; fi
+# --adapt-speakers true: stage 5 decodes into decode_<set>_<name> (the first pass) and, adapted to
+# each speaker, into decode_<set>_<name>_adapt, which stage 6 scores.
+first_name=$decode_name
+[ "$adapt_speakers" = false ] || decode_name=${decode_name}_adapt
 dump_abs=$(mkdir -p "$dumpdir" && cd "$dumpdir" && pwd)
 
 lm_opts=()
@@ -437,31 +443,59 @@ fi
 # decode_inputs <set>: what a decoding of <set> is made from, recorded in its .done marker. The
 # decoding options are inputs too: another --decode-args, --lm-weight, config or LM decodes again
 # rather than passing the old numbers off under the new command line.
-decode_inputs() {
+first_pass_inputs() {
   echo "$(fingerprint "$dumpdir/$1/feats.scp" "$dumpdir/$1/text" "$dumpdir/$1/.done" "$decode_config" \
     ${lm_opts[@]:+"$lmexp/lm.pt"}) $model $decode_args ${lm_opts[*]}"
+}
+# ...and of what stage 6 scores: the adapted pass also depends on the speakers and its options.
+decode_inputs() {
+  if [ "$adapt_speakers" = false ]; then first_pass_inputs "$1"; return; fi
+  echo "$(first_pass_inputs "$1") adapted: $(fingerprint "$dumpdir/$1/utt2spk") $adapt_args"
+}
+
+# decode_pass <set> <dir> [asrkit-decode options]: decode $dumpdir/<set> in --nj pieces into <dir>.
+decode_pass() {
+  local set=$1 dir=$2 n i; shift 2
+  n=$(pieces "$dumpdir/$set")
+  run "(above)" asrkit-split-data-dir --per-utt "$dumpdir/$set" "$n"
+  mkdir -p "$dir/log"
+  run "$dir/log/decode.*.log" $decode_cmd --gpu "$decode_ngpu" JOB=1:"$n" "$dir/log/decode.JOB.log" \
+    asrkit-decode --model "$model" --config "$decode_config" "${lm_opts[@]}" "${device_opts[@]}" $decode_args \
+      --feats "scp:$dumpdir/$set/split$n/JOB/feats.scp" --output-dir "$dir/split$n/JOB" "$@"
+  for i in $(seq "$n"); do cat "$dir/split$n/$i/text"; done | LC_ALL=C sort > "$dir/text"
+  for i in $(seq "$n"); do cat "$dir/split$n/$i/nbest.jsonl"; done > "$dir/nbest.jsonl"
+  [ "$(wc -l < "$dir/text")" -eq "$(wc -l < "$dumpdir/$set/utt2spk")" ] \
+    || die "stage 5: $dir/text has $(wc -l < "$dir/text") lines for $(wc -l < "$dumpdir/$set/utt2spk") utterances -- see $dir/log/decode.*.log"
 }
 
 # ---------------------------------------------------------------------------------------------
 if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
   current_stage=5
   for set in $test_sets; do
+    first=$exp/decode_${set}_$first_name
+    first_inputs=$(first_pass_inputs "$set")
+    if up_to_date "$first/.done" "$first_inputs"; then
+      log "stage 5: $first done already"
+    else
+      note=
+      [ "$num_avg" -eq 0 ] || [ "$averaged" = true ] || note=", the best epoch: the training stopped at its time budget"
+      log "stage 5: decoding $dumpdir/$set with $model$note ($decode_config) -> $first"
+      decode_pass "$set" "$first"
+      echo "$first_inputs" > "$first/.done"
+    fi
+    [ "$adapt_speakers" = true ] || continue
     dir=$exp/decode_${set}_$decode_name
     dec_inputs=$(decode_inputs "$set")
     if up_to_date "$dir/.done" "$dec_inputs"; then log "stage 5: $dir done already"; continue; fi
-    note=
-    [ "$num_avg" -eq 0 ] || [ "$averaged" = true ] || note=", the best epoch: the training stopped at its time budget"
-    log "stage 5: decoding $dumpdir/$set with $model$note ($decode_config) -> $dir"
-    n=$(pieces "$dumpdir/$set")
-    run "(above)" asrkit-split-data-dir --per-utt "$dumpdir/$set" "$n"
+    # Kaldi's decode_fmllr.sh: one transform per speaker from the first pass's hypotheses (no
+    # reference read), then the second pass through them. One job: each speaker's utterances go together.
+    log "stage 5: speaker transforms from $first/text -> $dir/trans.ark, then the adapted pass -> $dir"
     mkdir -p "$dir/log"
-    run "$dir/log/decode.*.log" $decode_cmd --gpu "$decode_ngpu" JOB=1:"$n" "$dir/log/decode.JOB.log" \
-      asrkit-decode --model "$model" --config "$decode_config" "${lm_opts[@]}" "${device_opts[@]}" $decode_args \
-        --feats "scp:$dumpdir/$set/split$n/JOB/feats.scp" --output-dir "$dir/split$n/JOB"
-    for i in $(seq "$n"); do cat "$dir/split$n/$i/text"; done | LC_ALL=C sort > "$dir/text"
-    for i in $(seq "$n"); do cat "$dir/split$n/$i/nbest.jsonl"; done > "$dir/nbest.jsonl"
-    [ "$(wc -l < "$dir/text")" -eq "$(wc -l < "$dumpdir/$set/utt2spk")" ] \
-      || die "stage 5: $dir/text has $(wc -l < "$dir/text") lines for $(wc -l < "$dumpdir/$set/utt2spk") utterances -- see $dir/log/decode.*.log"
+    # shellcheck disable=SC2086
+    run "$dir/log/adapt.log" $decode_cmd --gpu "$decode_ngpu" "$dir/log/adapt.log" \
+      asrkit-adapt-speakers --model "$model" --config "$decode_config" "${device_opts[@]}" $adapt_args \
+        --utt2spk "$dumpdir/$set/utt2spk" --feats "scp:$dumpdir/$set/feats.scp" "$first/text" "ark:$dir/trans.ark"
+    decode_pass "$set" "$dir" --utt2spk "$dumpdir/$set/utt2spk" --spk-transforms "ark:$dir/trans.ark"
     echo "$dec_inputs" > "$dir/.done"
   done
 fi
@@ -507,10 +541,12 @@ if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
     data_desc=
     [ -z "$speed_perturb_factors" ] || data_desc=", speed perturbation $speed_perturb_factors"
     [ "$feats_type" = fbank ] || data_desc="$data_desc${data_desc:+ (on the fly)}, --feats-type raw"
+    adapt_desc=
+    [ "$adapt_speakers" = false ] || adapt_desc=" + speaker adaptation${adapt_args:+ ($adapt_args)}"
     model_desc="$train_config${train_args:+ $train_args}$data_desc, $(basename "$model")"
     [ "$averaged" = false ] || model_desc="$model_desc ($num_avg best averaged)"
     printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$set" "$cer" "$wer" "$model_desc (exp/$tag)" \
-      "$decode_config${decode_args:+ $decode_args}${lm_opts[*]:+ + LM (weight $lm_weight)}" "$train_time" \
+      "$decode_config${decode_args:+ $decode_args}${lm_opts[*]:+ + LM (weight $lm_weight)}$adapt_desc" "$train_time" \
       "$(date -u '+%Y-%m-%d %H:%M UTC')" "$machine" >> "$results"
     log "stage 6: $set: CER $cer %, WER $wer % ($dir/wer.txt); row added to $results"
   done
