@@ -325,6 +325,8 @@ class Trainer:
             raise AsrkitError(f"{path}: cannot resume from this checkpoint: {first[:200].rstrip('.')}; move it away "
                               f"to resume from an earlier one") from None
         self.resumed_config = state["config"]
+        if self.is_main:  # the epochs of this checkpoint, whatever a killed or failed run wrote after it
+            self.write_curves()
         log.info("resumed from %s: epoch %d done, %d steps", path, self.state.epoch, self.state.step)
         return True
 
@@ -401,6 +403,9 @@ class Trainer:
 
         def write() -> None:
             ckpt.save_checkpoint(path, state)
+            # Only now: a run whose checkpoint write failed (a full disk) or was killed had
+            # curves.csv count an epoch that a resume trains again.
+            self.write_curves(history)
             kept = ckpt.prune_checkpoints(self.exp_dir, history, self.loop.best_metric, self.loop.keep_best)
             log.info("wrote %s (kept epochs %s)", path, " ".join(map(str, kept)))
 
@@ -609,12 +614,13 @@ class Trainer:
             result["valid_time_s"] = time.perf_counter() - start
         return result
 
-    def write_curves(self) -> None:
+    def write_curves(self, history: Optional[List[Dict[str, Any]]] = None) -> None:
+        """log/curves.csv: a row for each epoch of ``history`` (default: the run's so far)."""
         fields = self.task.curve_fields
         with atomic_open(self.exp_dir / "log" / "curves.csv", "w") as f:
             w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
             w.writeheader()
-            for row in self.state.history:
+            for row in self.state.history if history is None else history:
                 w.writerow({k: _csv_value(row.get(k)) for k in fields})
 
     def _improved(self) -> bool:
@@ -705,7 +711,6 @@ class Trainer:
                 log.info("%s%s", self.task.epoch_line(row), " (best)" if best else "")
                 last = epoch if self.state.stopped_early else t.max_epochs
                 log.info("%s", projection(self.state.history, last, self.time_used(), t.max_time))
-                self.write_curves()
             self.save_checkpoint()
             if self.state.stopped_early and self.is_main:
                 log.info("early stopping: %s has not improved for %d epochs", t.best_metric, t.patience)

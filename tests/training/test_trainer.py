@@ -106,6 +106,47 @@ def test_background_checkpoint_error_is_not_lost(yesno_setup, tmp_path, monkeypa
         trainer.run()
 
 
+def test_curves_count_only_the_epochs_a_checkpoint_holds(yesno_setup, tmp_path, monkeypatch):
+    """A checkpoint write that failed (a full disk) or was killed left log/curves.csv with a row for
+    that epoch, which the resumed run then trained again; now a row is written with its checkpoint,
+    and a resume rewrites curves.csv from the checkpoint it continues."""
+    import errno
+
+    def fake_epochs(trainer):
+        monkeypatch.setattr(trainer, "train_epoch", lambda e: {"train_loss": 1.0, "train_acc": 0.0,
+                                                              "train_frames_per_s": 1.0, "train_time_s": 1.0})
+        monkeypatch.setattr(trainer, "validate", lambda e: {"valid_loss": 5.0 - e, "valid_acc": 0.0,
+                                                            "valid_cer": None})
+
+    def rows():
+        return [line.split(",")[0] for line in (tmp_path / "log/curves.csv").read_text().splitlines()[1:]]
+
+    trainer, _, _ = build(yesno_setup)
+    trainer.exp_dir = tmp_path
+    trainer.loop.max_epochs = 3
+    fake_epochs(trainer)
+    save = ckpt.save_checkpoint
+
+    def full_at_epoch_2(path, state):
+        if path.name == "epoch2.pt":
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        save(path, state)
+
+    monkeypatch.setattr(ckpt, "save_checkpoint", full_at_epoch_2)
+    with pytest.raises(OSError):
+        trainer.run()
+    assert sorted(ckpt.list_checkpoints(tmp_path)) == [1] and rows() == ["1"]
+    (tmp_path / "log/curves.csv").write_text((tmp_path / "log/curves.csv").read_text() + "2,as a killed run left it\n")
+    monkeypatch.setattr(ckpt, "save_checkpoint", save)
+    resumed, _, _ = build(yesno_setup)
+    resumed.exp_dir = tmp_path
+    resumed.loop.max_epochs = 3
+    fake_epochs(resumed)
+    assert resumed.resume() and rows() == ["1"]
+    resumed.run()
+    assert rows() == ["1", "2", "3"]
+
+
 def _full_state(epoch: int) -> dict:
     """The keys load_checkpoint requires, with small plain values."""
     return {"model": {"w": torch.full((2,), float(epoch))}, "optimizer": {}, "scheduler": {}, "sampler": {},
