@@ -227,3 +227,38 @@ def test_stats_from_kaldiio_written_features(an4_feats, tmp_path, text):
     assert result.exit_code == 0, result.stderr
     np.testing.assert_allclose(load_cmvn(str(tmp_path / "cmvn.ark")), numpy_stats(list(feats.values())),
                                rtol=1e-6 if text else 1e-12)
+
+
+def test_a_long_utterance_is_summed_and_normalized_in_chunks():
+    """Stats and normalization converted the whole matrix to float64 (plus a mask of its size): 3.1 GB
+    for one 960 MB utterance of 3M frames (hostile-input sweep 8a). Now CHUNK_FRAMES at a time, with
+    the same results within float64 rounding and errors naming the frame in the whole utterance."""
+    import tracemalloc
+
+    from asrkit.features.cmvn import CHUNK_FRAMES
+
+    rng = np.random.default_rng(0)
+    feats = rng.normal(3.0, 2.0, (10 * CHUNK_FRAMES + 7, 40)).astype(np.float32)
+    tracemalloc.start()
+    try:
+        stats = accumulate_cmvn(feats)
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        out = apply_cmvn(feats, stats)
+        _, peak_apply = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < feats.nbytes / 2 and peak_apply < 1.5 * feats.nbytes, (peak, peak_apply, feats.nbytes)
+    x = feats.astype(np.float64)
+    np.testing.assert_allclose(stats[0, :40], x.sum(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(stats[1, :40], (x * x).sum(axis=0), rtol=1e-12)
+    assert stats[0, 40] == len(feats)
+    mean, std = x.mean(axis=0), x.std(axis=0)
+    np.testing.assert_allclose(out, ((x - mean) / std).astype(np.float32), atol=1e-5)
+    frame = 3 * CHUNK_FRAMES + 5
+    feats[frame, 2] = np.nan
+    with pytest.raises(AsrkitError, match=rf"non-finite feature value nan at frame {frame}, dim 2"):
+        accumulate_cmvn(feats, utt_id="u")
+    feats[frame, 2] = 1e38
+    with pytest.raises(AsrkitError, match=rf"normalized feature .* at frame {frame}, dim 2 overflows float32"):
+        apply_cmvn(feats, np.array([[0.0] * 40 + [1.0], [1e-30] * 40 + [0.0]]), utt_id="u")
