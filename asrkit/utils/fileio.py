@@ -185,12 +185,14 @@ def signals_deferred() -> Iterator[None]:
         yield
         return
     caught: list = []
-    previous = {sig: signal.signal(sig, lambda signum, frame: caught.append(signum)) for sig in _DEFERRED_SIGNALS}
+    # (A handler installed outside Python, which getsignal shows as None, could not be put back.)
+    previous = {sig: signal.signal(sig, lambda signum, frame: caught.append(signum)) for sig in _DEFERRED_SIGNALS
+                if signal.getsignal(sig) is not None}
     try:
         yield
     finally:
         for sig, handler in previous.items():
-            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+            signal.signal(sig, handler)
         for signum in dict.fromkeys(caught):
             signal.raise_signal(signum)
 
