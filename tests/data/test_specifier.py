@@ -179,3 +179,22 @@ def test_one_stream_as_ark_and_scp_stays_refused():
     in one stream are of no use: refused as before the one same-file check."""
     with pytest.raises(AsrkitError, match="the ark and the scp are the same file"):
         MatrixWriter("ark,scp:/dev/null,/dev/null")
+
+
+@pytest.mark.parametrize("how", ["ark", "scp"])
+def test_a_large_matrix_is_held_once_while_read(tmp_path, how):
+    """The reader gathered a matrix's bytes as a list of 1 MB chunks and joined them, so it held
+    each matrix twice: 1.9 GB to read one of 960 MB (hostile-input sweep 8a). The bytes now fill one
+    buffer that becomes the array."""
+    import tracemalloc
+
+    big = np.random.default_rng(0).standard_normal((200_000, 40)).astype(np.float32)  # 32 MB
+    kaldiio.save_ark(str(tmp_path / "big.ark"), {"u": big}, scp=str(tmp_path / "big.scp"))
+    tracemalloc.start()
+    try:
+        (key, got), = read_matrices(f"{how}:{tmp_path}/big.{how}")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert key == "u" and np.array_equal(got, big)
+    assert peak < 1.5 * big.nbytes, (peak, big.nbytes)
