@@ -165,7 +165,8 @@ def main(ref_text: str, hyp_text: str, utt2spk_path: Optional[str], output_dir: 
         report = result_report(result, ref_name=ref_path, hyp_name=hyp_path, top_n=top_n, command=command)
         with AtomicFiles() as files:
             files.tmp(out / "wer.txt").write_text("\n".join(summary) + "\n", encoding="utf-8")
-            files.tmp(out / "result.txt").write_text("\n".join(report) + "\n", encoding="utf-8")
+            with files.tmp(out / "result.txt").open("w", encoding="utf-8") as f:
+                f.writelines(line + "\n" for line in report)
         log.info("Wrote %s and %s", out / "wer.txt", out / "result.txt")
     for line in summary:
         click.echo(line)

@@ -84,7 +84,8 @@ def percent(num: float, den: float) -> float:
     return 100.0 * num / den if den else 0.0
 
 
-def align(ref_tokens: Sequence[str], hyp_tokens: Sequence[str], case_sensitive: bool = False) -> List[AlignedPair]:
+def align(ref_tokens: Sequence[str], hyp_tokens: Sequence[str], case_sensitive: bool = False,
+          shared: Optional[Dict[AlignedPair, AlignedPair]] = None) -> List[AlignedPair]:
     """Align two token sequences with sclite's weights and tie-breaking.
 
     >>> [p.op for p in align("the cat sat on the mat".split(), "the cat sat at mat mat".split())]
@@ -92,7 +93,8 @@ def align(ref_tokens: Sequence[str], hyp_tokens: Sequence[str], case_sensitive: 
     >>> [p.op for p in align(["a", "b"], ["b", "a"])]
     ['D', 'C', 'I']
 
-    The tokens in the result are the ones given (not case-folded).
+    The tokens in the result are the ones given (not case-folded). ``shared``: the columns met so
+    far (pass one dict for all utterances of a scoring), so that a repeated column is one object.
     """
     if case_sensitive:
         ref_keys: Sequence[str] = ref_tokens
@@ -102,7 +104,7 @@ def align(ref_tokens: Sequence[str], hyp_tokens: Sequence[str], case_sensitive: 
         hyp_keys = [fold_case(t) for t in hyp_tokens]
     n, m = len(ref_keys), len(hyp_keys)
     if n * m >= _VECTOR_CELLS:
-        return _trace(_ops_vectorized(ref_keys, hyp_keys), ref_tokens, hyp_tokens, ref_keys, hyp_keys)
+        return _trace(_ops_vectorized(ref_keys, hyp_keys), ref_tokens, hyp_tokens, ref_keys, hyp_keys, shared)
 
     # ops[i][j] is the last edit on the best path to cell (i, j): i ref tokens against j hyp tokens.
     # "S" stands for the diagonal (correct or substitution, told apart on the way back).
@@ -129,7 +131,7 @@ def align(ref_tokens: Sequence[str], hyp_tokens: Sequence[str], case_sensitive: 
             cur.append(left)
         ops.append(row)
         prev = cur
-    return _trace(ops, ref_tokens, hyp_tokens, ref_keys, hyp_keys)
+    return _trace(ops, ref_tokens, hyp_tokens, ref_keys, hyp_keys, shared)
 
 
 # From this many cells on, a row of the table is computed by numpy (a few ns a cell) rather than a
@@ -199,15 +201,17 @@ class _PackedOps:
 
 
 def _trace(ops, ref_tokens: Sequence[str], hyp_tokens: Sequence[str], ref_keys: Sequence[str],
-           hyp_keys: Sequence[str]) -> List[AlignedPair]:
+           hyp_keys: Sequence[str], shared: Optional[Dict[AlignedPair, AlignedPair]] = None) -> List[AlignedPair]:
     """The path through ``ops`` back from the last cell, as aligned pairs in order."""
     n, m = len(ref_keys), len(hyp_keys)
     path: List[AlignedPair] = []
     i, j = n, m
     at = ops.at if isinstance(ops, _PackedOps) else (lambda i, j: ops[i][j])
     # One object per distinct column, up to a bound: the 3.75M columns of a looping 5 MB
-    # hypothesis line (characters) were 240 MB of identical pairs; a few dozen differ.
-    shared: Dict[AlignedPair, AlignedPair] = {}
+    # hypothesis line (characters) were 240 MB of identical pairs; a few dozen differ. Shared
+    # over a whole scoring, a million utterances' columns are a few thousand objects, not 1.2 GB.
+    if shared is None:
+        shared = {}
     while i > 0 or j > 0:
         op = at(i, j)
         if op == 83:

@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 from asrkit.scoring.alignment import fold_case
 from asrkit.scoring.score import PERCENT_COLUMNS, LevelScore, ScoreResult, UttScore, sclite_pct, sclite_round, top
@@ -129,18 +129,17 @@ def utt_alignment_lines(u: UttScore, case_sensitive: bool = False) -> List[str]:
     return lines
 
 
-def alignment_lines(score: LevelScore) -> List[str]:
-    """Every utterance, grouped by speaker as sclite's pralign report does."""
+def alignment_lines(score: LevelScore) -> Iterator[str]:
+    """Every utterance, grouped by speaker as sclite's pralign report does (made as written: a
+    million utterances' lines were gigabytes held at once)."""
     by_spk: Dict[str, List[UttScore]] = {}
     for u in score.utts:
         by_spk.setdefault(u.spk, []).append(u)
-    lines: List[str] = []
     for i, spk in enumerate(by_spk):
-        lines.append(f"Speaker sentences {i:3d}:  {spk}   #utts: {len(by_spk[spk])}")
+        yield f"Speaker sentences {i:3d}:  {spk}   #utts: {len(by_spk[spk])}"
         for u in by_spk[spk]:
-            lines += utt_alignment_lines(u, score.case_sensitive)
-            lines.append("")
-    return lines
+            yield from utt_alignment_lines(u, score.case_sensitive)
+            yield ""
 
 
 def totals_lines(score: LevelScore) -> List[str]:
@@ -180,41 +179,39 @@ def confusion_lines(score: LevelScore, num: int = 20) -> List[str]:
 
 
 def result_report(result: ScoreResult, ref_name: str = "", hyp_name: str = "", top_n: int = 20,
-                  command: Optional[str] = None) -> List[str]:
-    """The whole ``result.txt``."""
-    lines: List[str] = []
+                  command: Optional[str] = None) -> Iterator[str]:
+    """The whole ``result.txt``, line by line as it is written."""
     if command:
-        lines.append(f"# {command}")
-    lines.append(f"Reference:  {ref_name}")
-    lines.append(f"Hypothesis: {hyp_name}")
+        yield f"# {command}"
+    yield f"Reference:  {ref_name}"
+    yield f"Hypothesis: {hyp_name}"
     any_level = next(iter(result.levels.values()), None)
     if any_level is not None:
-        lines.append("Case: " + ("sensitive" if any_level.case_sensitive else "insensitive (sclite default)"))
-    lines.append("")
-    lines += summary_lines(result)
-    lines.append("")
+        yield "Case: " + ("sensitive" if any_level.case_sensitive else "insensitive (sclite default)")
+    yield ""
+    yield from summary_lines(result)
+    yield ""
     if result.missing:
-        lines.append(f"Utterances missing from the hypothesis (scored as all deletions): {len(result.missing)}")
-        lines += [f"  {u}" for u in result.missing]
-        lines.append("")
+        yield f"Utterances missing from the hypothesis (scored as all deletions): {len(result.missing)}"
+        yield from (f"  {u}" for u in result.missing)
+        yield ""
     if result.extra:
-        lines.append(f"Hypothesis utterances not in the reference (ignored): {len(result.extra)}")
-        lines += [f"  {u}" for u in result.extra]
-        lines.append("")
+        yield f"Hypothesis utterances not in the reference (ignored): {len(result.extra)}"
+        yield from (f"  {u}" for u in result.extra)
+        yield ""
     for level, score in result.levels.items():
         name, unit = LEVEL_NAMES[level]
         how = "sclite -c: words split into characters, spaces dropped" if level == "char" else "sclite default"
-        lines.append("=" * 78)
-        lines.append(f"{name}: {unit} level ({how})")
-        lines.append("=" * 78)
-        lines.append("")
-        lines.append("SYSTEM SUMMARY PERCENTAGES by SPEAKER")
-        lines += speaker_table(score, title=hyp_name)
-        lines.append("")
-        lines += totals_lines(score)
-        lines.append("")
-        lines += confusion_lines(score, top_n)
-        lines.append("ALIGNMENTS (correct tokens in lower case, errors in upper case, * where absent)")
-        lines.append("")
-        lines += alignment_lines(score)
-    return lines
+        yield "=" * 78
+        yield f"{name}: {unit} level ({how})"
+        yield "=" * 78
+        yield ""
+        yield "SYSTEM SUMMARY PERCENTAGES by SPEAKER"
+        yield from speaker_table(score, title=hyp_name)
+        yield ""
+        yield from totals_lines(score)
+        yield ""
+        yield from confusion_lines(score, top_n)
+        yield "ALIGNMENTS (correct tokens in lower case, errors in upper case, * where absent)"
+        yield ""
+        yield from alignment_lines(score)

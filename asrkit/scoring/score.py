@@ -265,6 +265,7 @@ def score_texts(
     result: Dict[str, LevelScore] = {}
     for level in levels:
         utts: List[UttScore] = []
+        shared: Dict[AlignedPair, AlignedPair] = {}
         for utt, ref_text in progress(ref.items(), total=len(ref), desc=f"scoring {level}s", unit="utt",
                                       disable=not show_progress):
             spk = utt2spk[utt] if utt2spk is not None else sclite_speaker(utt)
@@ -278,7 +279,7 @@ def score_texts(
                     f"{'words' if level == 'word' else 'characters'} is {cells:.3g} alignment cells, over the "
                     f"{MAX_ALIGN_CELLS:.3g} asrkit-score aligns (512 MB, about half a minute); cut such a transcript into "
                     f"utterances (Kaldi segments)")
-            ali = align(ref_tokens, hyp_tokens, case_sensitive)
+            ali = align(ref_tokens, hyp_tokens, case_sensitive, shared)
             utts.append(UttScore(utt, spk, ali, error_counts(ali)))
         result[level] = LevelScore(level, utts, case_sensitive)
     return ScoreResult(result, missing, extra, unicode_form_clashes(ref, hyp, case_sensitive))
