@@ -89,6 +89,8 @@ def sizes_text(sizes: Sequence[int], shown: int = 10) -> str:
     the range (split into 5000 pieces, the line listed 5000 numbers, 20 kB, twice)."""
     if len(sizes) <= shown:
         return " ".join(map(str, sizes))
+    if min(sizes) == max(sizes):
+        return f"{sizes[0]} each"
     return (f"{' '.join(map(str, sizes[:shown - 2]))} ... {' '.join(map(str, sizes[-2:]))} "
             f"(from {min(sizes)} to {max(sizes)})")
 

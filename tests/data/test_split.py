@@ -172,6 +172,7 @@ def test_cli(asrkit, an4_dir):
     many = asrkit("split-data-dir", "--per-utt", an4_dir, 400)
     assert b"utterances 3 3 3 3 3 3 3 3 ... 2 2 (from 2 to 3))\n" in many.stderr, many.stderr
     assert max(len(line) for line in many.stderr.splitlines()) < 200
+    assert b"utterances 79 each)\n" in asrkit("split-data-dir", "--per-utt", an4_dir, 12).stderr
 
 
 def test_utterances_utt2spk_lacks_are_named(an4_dir, caplog):
