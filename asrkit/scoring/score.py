@@ -168,14 +168,17 @@ class LevelScore:
         spks = self.speakers()
         rows = [s.percents() for s in spks]
         columns: Dict[str, List[float]] = {col: [r[col] for r in rows] for col in PERCENT_COLUMNS}
-        zero = sum(1 for s in spks if s.num_ref == 0)
+        zero = [i for i, s in enumerate(spks) if s.num_ref == 0]
         if zero:
-            for i, s in enumerate(spks):
-                if s.num_ref == 0:
-                    for values in columns.values():
-                        del values[i]
-                        values.append(-1000.0)
-            columns = {col: values[: len(spks) - zero] for col, values in columns.items()}
+            # sclite deletes the value at each such speaker's index i, shifting the rest left and
+            # appending -1000, then keeps the first len - zero values. The j-th deletion (from 0)
+            # so takes the value first at i + j, or one of the -1000s once that passes the end.
+            # Done as deletions in the list, it was quadratic: 11 s for 200,000 one-utterance
+            # speakers of which a fifth had empty references (ids without '-', silence segments).
+            n = len(spks)
+            gone = {i + j for j, i in enumerate(zero) if i + j < n}
+            columns = {col: ([v for k, v in enumerate(values) if k not in gone] + [-1000.0] * len(zero))[: n - len(zero)]
+                       for col, values in columns.items()}
         columns["# Snt"] = [float(s.num_sent) for s in spks]
         columns["# Wrd"] = [float(s.num_ref) for s in spks]
         columns["S.Err"] = [r["S.Err"] for r in rows]
