@@ -193,6 +193,9 @@ class Recognizer:
     def set_speaker_transforms(self, transforms: Dict[str, np.ndarray], utt2spk: Dict[str, str]) -> None:
         """Decode each utterance with its speaker's ``[A | b]`` (asrkit.decoding.adapt) applied to the
         normalised features: the second pass of speaker-adaptive decoding."""
+        for spk, t in transforms.items():
+            if not np.isfinite(t).all():   # else every utterance of the speaker decodes to garbage, exit 0
+                raise AsrkitError(f"speaker {spk!r}: the transform holds a non-finite value")
         self._transforms = (transforms, utt2spk)
 
     def _speaker_adapted(self, x: np.ndarray, utt_id: str) -> np.ndarray:

@@ -125,3 +125,7 @@ def test_bad_inputs_are_named(inproc, yesno, tmp_path):  # noqa: F811
     res = inproc("decode", "--mode", "greedy", "--model", model, "--wav-scp", scp, "--utt2spk", utt2spk, "--spk-transforms",
                  f"ark,t:{tmp_path / 'small.txt'}", "--output-dir", tmp_path / "d5", check=False)
     assert res.returncode == 1 and b"transform of shape (2, 3) for 23-dim features" in res.stderr
+    (tmp_path / "nan.txt").write_text("a [\n 1 nan\n 0 1 ]\n")
+    res = inproc("decode", "--mode", "greedy", "--model", model, "--wav-scp", scp, "--utt2spk", utt2spk,
+                 "--spk-transforms", f"ark,t:{tmp_path / 'nan.txt'}", check=False)
+    assert res.returncode == 1 and b"speaker 'a': the transform holds a non-finite value" in res.stderr
