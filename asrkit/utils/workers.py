@@ -14,6 +14,7 @@ SIGTERM), before the exception goes on.
 from __future__ import annotations
 
 import ctypes
+import logging
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -22,7 +23,7 @@ import sys
 import threading
 import time
 import traceback
-from typing import Any, Callable, List, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Sequence, Tuple
 
 from asrkit.utils.errors import AsrkitError
 
@@ -88,40 +89,69 @@ def stop(procs: Sequence[multiprocessing.Process]) -> None:
             p.join()
 
 
+def running_limit() -> int:
+    """How many workers may run at once: each holds two descriptors in the parent (its result
+    pipe and its exit sentinel) while it runs, and forking one takes two more for a moment."""
+    try:
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    except (ImportError, OSError, ValueError):
+        return 64
+    if soft == resource.RLIM_INFINITY:
+        return 4096
+    try:
+        in_use = len(os.listdir("/proc/self/fd"))
+    except OSError:
+        in_use = 64
+    return max(1, (soft - in_use - 16) // 3)
+
+
 def run_workers(target: Callable[..., Any], jobs: Sequence[Tuple], name: str = "job") -> List[Any]:
-    """``[target(*args) for args in jobs]``, each call in its own forked process."""
+    """``[target(*args) for args in jobs]``, each call in its own forked process.
+
+    As many run at once as the open-file limit allows (:func:`running_limit`), the next starting
+    as one ends: all were forked at once, so asrkit-compute-fbank --nj 600 under the usual limit of
+    1024 failed part-way with an OSError traceback, 'Too many open files'."""
     ctx = multiprocessing.get_context("fork")
     parent = os.getpid()
-    procs: List[multiprocessing.Process] = []
-    conns = []
+    limit = running_limit()
+    if len(jobs) > limit:
+        logging.getLogger("workers").info("%d %ss, %d at a time (the open-file limit allows no more)",
+                                          len(jobs), name, limit)
+    live: Dict[int, multiprocessing.Process] = {}
+    pending: Dict[Any, int] = {}  # result pipe -> job index
+    results: List[Any] = [None] * len(jobs)
     try:
-        for args in jobs:
-            recv, send = ctx.Pipe(duplex=False)
-            p = ctx.Process(target=_child, args=(target, tuple(args), send, parent), daemon=False)
-            blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
-            try:
-                p.start()
-                # Recorded while the stop signals are still held: a SIGTERM that was waiting is
-                # raised as soon as the mask is restored, and a started worker missing from
-                # ``procs`` would not be stopped -- worse, multiprocessing's exit handler would
-                # then wait for it (a worker blocked on a pipe held the command for minutes).
-                procs.append(p)
-                conns.append(recv)
-                send.close()
-            finally:
-                signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
-        results: List[Any] = [None] * len(procs)
-        pending = {c: i for i, c in enumerate(conns)}
-        while pending:
+        started = 0
+        while started < len(jobs) or pending:
+            while started < len(jobs) and len(pending) < limit:
+                recv, send = ctx.Pipe(duplex=False)
+                p = ctx.Process(target=_child, args=(target, tuple(jobs[started]), send, parent), daemon=False)
+                blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+                try:
+                    p.start()
+                    # Recorded while the stop signals are still held: a SIGTERM that was waiting is
+                    # raised as soon as the mask is restored, and a started worker missing from
+                    # ``live`` would not be stopped -- worse, multiprocessing's exit handler would
+                    # then wait for it (a worker blocked on a pipe held the command for minutes).
+                    live[started] = p
+                    pending[recv] = started
+                    send.close()
+                finally:
+                    signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+                started += 1
             for c in multiprocessing.connection.wait(list(pending)):
                 i = pending.pop(c)
                 try:
                     kind, value = c.recv()
                 except EOFError:
-                    procs[i].join()
-                    code = procs[i].exitcode
+                    live[i].join()
+                    code = live[i].exitcode
                     how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit status {code}"
                     raise AsrkitError(f"{name} {i + 1} died without a result ({how})") from None
+                finally:
+                    c.close()
                 if kind == "ok":
                     results[i] = value
                 elif kind == "asrkit":
@@ -130,10 +160,12 @@ def run_workers(target: Callable[..., Any], jobs: Sequence[Tuple], name: str = "
                     raise OSError(*value)
                 else:
                     raise RuntimeError(f"{name} {i + 1} failed:\n{value}")
-        for p in procs:
-            p.join()
+                # its descriptors go now, not when the command ends
+                done = live.pop(i)
+                done.join()
+                done.close()
         return results
     finally:
-        stop(procs)
-        for c in conns:
+        stop(list(live.values()))
+        for c in pending:
             c.close()
