@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable
+from typing import Any, Callable, List
 
 import click
 
@@ -72,4 +72,11 @@ def main(wav_rspecifier: str, feats_wspecifier: str, config_path: str | None, se
                                  stdin_taken=stdin_reader([("--config", config_path)]))
     get_logger("compute_fbank").info(
         "Wrote %d frames (%.1f s of audio) in %.2f s: %.0fx real time -> %s", result.num_frames,
-        result.audio_s, result.elapsed_s, result.real_time_factor, ", ".join(result.outputs) or "stdout")
+        result.audio_s, result.elapsed_s, result.real_time_factor, _files_text(result.outputs) or "stdout")
+
+
+def _files_text(outputs: List[str], shown: int = 8) -> str:
+    """The files written, for the log line: --nj 600 listed 600 arks in it, 10 kB."""
+    if len(outputs) <= shown:
+        return ", ".join(outputs)
+    return ", ".join(outputs[:2] + [f"... ({len(outputs) - 6} more)"] + outputs[-4:])

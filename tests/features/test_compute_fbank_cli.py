@@ -247,3 +247,13 @@ def test_a_long_recording_is_computed_a_minute_at_a_time(tmp_path, monkeypatch):
         compute_fbank(y, rate, cfg)
     with pytest.raises(AsrkitError, match=r"non-finite features \(first at frame 9998\)"):
         compute_fbank_chunked(y, rate, cfg)
+
+
+def test_many_jobs_log_a_bounded_line(tmp_path, an4_wavs, asrkit):
+    """The 'Wrote ...' line named every job's ark: --nj 600 made it 10 kB (hostile-input sweep 8a)."""
+    scp = write_scp(tmp_path / "wav.scp", [(w.stem, w) for w in an4_wavs[:12]])
+    proc = asrkit("compute-fbank", "--nj", "12", f"scp:{scp}", f"ark,scp:{tmp_path}/f.ark,{tmp_path}/f.scp")
+    line = next(l for l in proc.stderr.decode().splitlines() if "real time ->" in l)
+    assert line.endswith(f"-> {tmp_path}/f.1.ark, {tmp_path}/f.2.ark, ... (9 more), {tmp_path}/f.12.ark, "
+                         f"{tmp_path}/f.scp, {tmp_path}/utt2num_frames, {tmp_path}/fbank.yaml"), line
+    assert len(kaldiio.load_scp(str(tmp_path / "f.scp"))) == 12
