@@ -177,7 +177,7 @@ def test_loso_dry_run_holds_each_speaker_out_in_its_own_directory(recipe_dir, fs
             # a config path relative to the recipe still names the same file from the fold's directory
             assert f"--train-config {recipe.resolve()}/conf/train_specaug.yaml" in line \
                 or f"--train-config {recipe}/conf/train_specaug.yaml" in line
-        assert "--stop-stage 0" in fold[0] and f"loso/{spk}/exp/t/decode_test_decode/wer.txt" in fold[1]
+        assert "--stop-stage 0" in fold[0] and f"loso/{spk}/exp/t/decode_test_decode_adapt/wer.txt" in fold[1]
     assert not (recipe / "loso").exists()  # nothing made
 
 
@@ -235,14 +235,16 @@ def test_loso_fold_end_to_end_resumes_and_summarises(recipe_dir, fsdd_root, an4_
     assert set(read_table(fold / "data/test/utt2spk").values()) == {"yweweler"}
     assert "yweweler" not in set(read_table(fold / "data/train/utt2spk").values()) | \
         set(read_table(fold / "data/dev/utt2spk").values())
-    assert (fold / "data/test/ref.ctm").is_file() and (fold / "exp/tiny/decode_test_decode/wer.txt").is_file()
+    assert (fold / "data/test/ref.ctm").is_file() and (fold / "exp/tiny/decode_test_decode_adapt/wer.txt").is_file()
+    # run.sh's default --adapt-speakers true: the first pass, then the held-out voice's transform and the second pass
+    assert (fold / "exp/tiny/decode_test_decode/text").is_file() and (fold / "exp/tiny/decode_test_decode_adapt/trans.ark").is_file()
     train = read_table(fold / "data/train_an4_digits/utt2spk")
     assert sum(u.startswith("an4_") for u in train) > 150 and len(set(train.values())) == 84 + 4
     assert "--resample" in (fold / "dump/train_an4_digits/log/fbank.1.log").read_text()
     assert not (recipe / "data").exists() and not (recipe / "exp").exists()  # all of it in the fold's directory
     results = (recipe / "RESULTS.md").read_text()
     assert results.startswith("# FSDD results\n\nearlier text\n")
-    wer = re.search(r"^%WER ([0-9.]+)", (fold / "exp/tiny/decode_test_decode/wer.txt").read_text(), re.M).group(1)
+    wer = re.search(r"^%WER ([0-9.]+)", (fold / "exp/tiny/decode_test_decode_adapt/wer.txt").read_text(), re.M).group(1)
     assert re.search(rf"^\| yweweler \| {re.escape(wer)} \| [0-9.]+ \| \d+ / \d+ \| \d+ s \| 1 \(1\) \|$", results, re.M), results
     assert re.search(rf"^\| \*\*mean\*\* \| \*\*{float(wer):.2f}\*\* \|", results, re.M)
     assert re.search(rf"^\| \*\*worst\*\* \| \*\*{float(wer):.2f}\*\* \(yweweler\) \|", results, re.M)
@@ -250,14 +252,14 @@ def test_loso_fold_end_to_end_resumes_and_summarises(recipe_dir, fsdd_root, an4_
 
     proc = run_sh(base + ["--train-args", TINY], cwd=recipe)
     assert "fold yweweler: done already" in proc.stderr
-    assert (recipe / "RESULTS.md").read_text().count("<!-- loso loso/tiny/decode -->") == 1
+    assert (recipe / "RESULTS.md").read_text().count("<!-- loso loso/tiny/decode_adapt -->") == 1
 
     # A summary while other folds have not run: they are listed as unfinished, and the mean and
     # worst say how many folds they cover. Nothing is run for them.
     proc = run_sh([*base[:5], "--speakers", "theo yweweler", *base[7:], "--train-args", TINY,
                    "--summary-only", "true"], cwd=recipe)
     results = (recipe / "RESULTS.md").read_text()
-    assert results.count("<!-- loso loso/tiny/decode -->") == 1 and not (recipe / "loso/theo").exists()
+    assert results.count("<!-- loso loso/tiny/decode_adapt -->") == 1 and not (recipe / "loso/theo").exists()
     assert re.search(r"^\| theo \| unfinished \|", results, re.M), results
     assert re.search(rf"^\| \*\*mean of 1/2 folds\*\* \| \*\*{float(wer):.2f}\*\* \|", results, re.M), results
     assert re.search(rf"^\| \*\*worst of 1/2 folds\*\* \| \*\*{float(wer):.2f}\*\* \(yweweler\) \|", results, re.M)
@@ -270,9 +272,9 @@ def test_loso_fold_end_to_end_resumes_and_summarises(recipe_dir, fsdd_root, an4_
     (recipe / "beam1.yaml").write_text("beam: 1\nctc_weight: 0.0\n")
     proc = run_sh(base + ["--train-args", TINY, "--decode-config", "beam1.yaml"], cwd=recipe)
     assert "stage 4: exp/tiny done already" in proc.stderr
-    assert (fold / "exp/tiny/decode_test_beam1/wer.txt").is_file()
+    assert (fold / "exp/tiny/decode_test_beam1_adapt/wer.txt").is_file()
     results = (recipe / "RESULTS.md").read_text()
-    assert results.count("<!-- loso loso/tiny/decode -->") == 1 and results.count("<!-- loso loso/tiny/beam1 -->") == 1
+    assert results.count("<!-- loso loso/tiny/decode_adapt -->") == 1 and results.count("<!-- loso loso/tiny/beam1_adapt -->") == 1
 
     # The same models with an LM fused in: the fold's own LM (its training transcripts only), a
     # decode directory and a block of their own, no retraining; another LM weight for the same
@@ -281,12 +283,12 @@ def test_loso_fold_end_to_end_resumes_and_summarises(recipe_dir, fsdd_root, an4_
     proc = run_sh(base + ["--train-args", TINY, *lm], cwd=recipe, timeout=900)
     assert "stage 4: exp/tiny done already" in proc.stderr and "stage 3: LM" in proc.stderr, proc.stderr[-3000:]
     assert (fold / "exp/lm_lang_char/lm.pt").is_file()
-    assert (fold / "exp/tiny/decode_test_decode_lm/wer.txt").is_file()
+    assert (fold / "exp/tiny/decode_test_decode_lm_adapt/wer.txt").is_file()
     assert "--lm-weight 0.2" in (fold / "exp/tiny/decode_test_decode_lm/log/decode.1.log").read_text()
     results = (recipe / "RESULTS.md").read_text()
-    assert results.count("<!-- loso loso/tiny/decode_lm -->") == 1 and "--use-lm true --lm-weight 0.2" in results
+    assert results.count("<!-- loso loso/tiny/decode_lm_adapt -->") == 1 and "--use-lm true --lm-weight 0.2" in results
     proc = run_sh(base + ["--train-args", TINY, "--use-lm", "true", "--lm-weight", "0.5"], cwd=recipe, check=False)
-    assert proc.returncode != 0 and "(with an LM) of --tag tiny was made with other options" in proc.stderr
+    assert proc.returncode != 0 and "(with an LM or speaker adaptation) of --tag tiny was made with other options" in proc.stderr
 
     # The same tag with other options: an error, not the old numbers under a new command line.
     proc = run_sh(base + ["--train-args", TINY.replace("max_epochs=1", "max_epochs=2")], cwd=recipe, check=False)
@@ -300,7 +302,7 @@ def test_loso_fold_end_to_end_resumes_and_summarises(recipe_dir, fsdd_root, an4_
     proc = run_sh(scratch, cwd=recipe, timeout=900)
     assert "stage 1: dump/test done already" in proc.stderr and "pretrain" not in proc.stderr
     log = (fold / "exp/tiny_scratch/log/train.log").read_text()
-    assert "--init" not in log and (fold / "exp/tiny_scratch/decode_test_decode/wer.txt").is_file()
+    assert "--init" not in log and (fold / "exp/tiny_scratch/decode_test_decode_adapt/wer.txt").is_file()
     assert "init-listener" not in (fold / "loso_data_args").read_text()
 
     # Another tag with other training options in the same --dir: a pretraining of its own (its

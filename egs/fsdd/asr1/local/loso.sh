@@ -29,7 +29,8 @@
 # --init-listener "" trains every fold from scratch. --an4-digit-words N without --an4-aligner
 # trains the aligner (conf/align_an4.yaml) once too, in <dir>/pretrain_an4/exp/an4_align. --use-lm/--lm-weight/--lm-config/--lm-train-text
 # decode a tag's models again with an LM trained on each fold's training transcripts (decode
-# directory <decode-config>_lm).
+# directory <decode-config>_lm); --adapt-speakers true/--adapt-args decode them again adapted to the
+# held-out speaker (asr.sh's second pass; decode directory <decode-config>_adapt).
 set -euo pipefail
 fsdd_root=          # a copy of FSDD (recordings/); required
 speakers=           # the folds, in this order: each one is held out once (default: every speaker of --fsdd-root)
@@ -81,8 +82,8 @@ an4_opt=()   # --an4-root alone, for the aligner (its training options are conf/
 pretrain_opts=()   # the folds' --train-config, --train-args and --an4-root, for local/pretrain_an4.sh
 args=()
 data_args=()   # the options that change data/ or dump/: they must be the same for every tag of a --dir
-lm_args=()     # LM fusion: a decoding of the tag's models, recorded per decode directory, not per tag
-use_lm=false
+lm_args=()     # LM fusion and speaker adaptation: a decoding of the tag's models, recorded per decode directory, not per tag
+use_lm=false adapt=true   # run.sh's default: the fold's test speaker decoded a second time, adapted to them
 i=0
 while [ "$i" -lt "${#passthrough_args[@]}" ]; do
   opt=${passthrough_args[$i]}; val=${passthrough_args[$((i + 1))]:-}
@@ -91,8 +92,9 @@ while [ "$i" -lt "${#passthrough_args[@]}" ]; do
     --stage|--stop-stage|--test-speakers|--tag|--results|--test-sets)
       die "$opt is set by local/loso.sh for each fold" ;;
     --decode-config) die "give --decode-config to local/loso.sh itself (it names the decode directory)" ;;
-    --use-lm|--lm-weight|--lm-config|--lm-train-text)
+    --use-lm|--lm-weight|--lm-config|--lm-train-text|--adapt-speakers|--adapt-args)
       [ "$opt" != --use-lm ] || use_lm=$val
+      [ "$opt" != --adapt-speakers ] || adapt=$val
       lm_args+=("$opt" "$(abspath "$val")"); continue ;;
   esac
   val=$(abspath "$val")
@@ -125,6 +127,7 @@ fi
 decode_name=$(basename "$decode_config" .yaml)
 # asr.sh's name for the decode directory: the LM fused in gets its own (the same models, no retraining).
 [ "$use_lm" != true ] || decode_name=${decode_name}_lm
+[ "$adapt" != true ] || decode_name=${decode_name}_adapt
 
 # same_or_record <file> <what> <line>: the options a directory or tag was made with; a different
 # line is an error, so a re-run never mixes results of two configurations.
@@ -179,8 +182,8 @@ for spk in "${spk_list[@]}"; do
   local/recipe_dir.sh "$d"
   same_or_record "$d/loso_data_args" "--dir $dir" "${data_args[*]}"
   same_or_record "$d/exp/$tag/loso_args" "--tag $tag" "${args[*]}"
-  [ "$use_lm" != true ] || same_or_record "$d/exp/$tag/loso_lm_args_$decode_name" \
-    "--decode-config $decode_name (with an LM) of --tag $tag" "${lm_args[*]}"
+  { [ "$use_lm" != true ] && [ "$adapt" != true ]; } || same_or_record "$d/exp/$tag/loso_lm_args_$decode_name" \
+    "--decode-config $decode_name (with an LM or speaker adaptation) of --tag $tag" "${lm_args[*]}"
   if [ -f "$wer" ]; then log "fold $spk: done already ($wer)"; continue; fi
   if [ ! -f "$d/data/.done" ]; then
     log "fold $spk: stage 0 (held out: $spk) -> $d/data"
