@@ -40,13 +40,17 @@ e.g.: asrkit-decode --model M --config conf/decode.yaml --feats scp:dump/test/fe
 @click.option("--batch-size", type=click.IntRange(1, 100000), default=16, show_default=True)
 @click.option("--max-frames", type=click.IntRange(min=1), default=3000, show_default=True,
               help="Longer utterances are left out of the estimate (the backward pass holds them whole).")
+@click.option("--min-utts", type=click.IntRange(min=1), default=50, show_default=True,
+              help="A speaker with fewer usable utterances (a hypothesis, at most --max-frames) keeps the "
+                   "identity: a transform fitted to a few utterances made decoding worse (docs/decoding.md).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", default=None, help="cpu, cuda[:N] or auto (default: the --config's).")
 @max_bad_percent_option
 @click.argument("hyp_text", metavar="<hyp-text>", type=click.Path(dir_okay=False))
 @click.argument("transforms_wspecifier", metavar="<transforms-wspecifier>")
 def main(model_path: str, config_path: Optional[str], utt2spk: str, feats: Optional[str], wav_scp: Optional[str],
-         segments: Optional[str], epochs: int, lr: float, keep: float, batch_size: int, max_frames: int, seed: int,
+         segments: Optional[str], epochs: int, lr: float, keep: float, batch_size: int, max_frames: int,
+         min_utts: int, seed: int,
          device: Optional[str], max_bad_percent: float, hyp_text: str, transforms_wspecifier: str) -> None:
     """Estimate one affine transform [A | b] of the model's normalised features per speaker of
     <utt2spk>, from the first pass's hypotheses (<hyp-text>: a decode directory's text), and
@@ -58,13 +62,14 @@ def main(model_path: str, config_path: Optional[str], utt2spk: str, feats: Optio
     hypotheses of the half (--keep) of the speaker's utterances the model is surest of, the
     model itself frozen; no reference transcript is read. An utterance without a hypothesis,
     speaker or readable features is skipped, named and counted (the run fails, writing nothing,
-    past 5 %); a speaker with nothing to adapt on gets the identity. docs/decoding.md,
-    "Speaker adaptation".
+    past 5 %); a speaker with fewer than --min-utts usable utterances gets the identity.
+    docs/decoding.md, "Speaker adaptation".
     """
     from asrkit.decoding.adapt import AdaptConfig
     from asrkit.decoding.config import DecodeConfig
 
-    adapt = AdaptConfig(epochs=epochs, lr=lr, keep=keep, batch_size=batch_size, max_frames=max_frames, seed=seed)
+    adapt = AdaptConfig(epochs=epochs, lr=lr, keep=keep, batch_size=batch_size, max_frames=max_frames,
+                        min_utts=min_utts, seed=seed)
     adapt.validate("options")
     config = DecodeConfig.from_yaml(config_path) if config_path else DecodeConfig()
     if device is not None:

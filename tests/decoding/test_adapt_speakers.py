@@ -34,7 +34,7 @@ def test_apply_transform_affine_linear_and_shapes():
 def test_estimate_lowers_the_loss_and_leaves_the_model_alone():
     model = tiny_las()
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    config = AdaptConfig(epochs=8, lr=0.02, keep=1.0, batch_size=4)
+    config = AdaptConfig(epochs=8, lr=0.02, keep=1.0, batch_size=4, min_utts=1)
     result = estimate_transform(model, items(), config)
     assert result.transform.shape == (IDIM, IDIM + 1) and result.used == 6
     assert result.loss_after < result.loss_before
@@ -47,10 +47,13 @@ def test_estimate_lowers_the_loss_and_leaves_the_model_alone():
 
 def test_keep_and_max_frames_choose_the_utterances():
     model = tiny_las()
-    assert estimate_transform(model, items(), AdaptConfig(epochs=1, keep=0.5)).used == 3
-    # empty hypotheses and over-long utterances teach nothing: no transform at all
+    assert estimate_transform(model, items(), AdaptConfig(epochs=1, keep=0.5, min_utts=1)).used == 3
+    # fewer than min_utts usable: no transform (the caller writes the identity); keep does not count
+    assert estimate_transform(model, items(), AdaptConfig(epochs=1, keep=0.5, min_utts=7)) is None
+    assert estimate_transform(model, items(), AdaptConfig(epochs=1, keep=0.2, min_utts=6)).used == 1
+    # empty hypotheses and over-long utterances teach nothing
     useless = [(u, f, []) for u, f, _ in items(3)] + [("long", np.zeros((50, IDIM), np.float32), [3])]
-    assert estimate_transform(model, useless, AdaptConfig(epochs=1, max_frames=40)) is None
+    assert estimate_transform(model, useless, AdaptConfig(epochs=1, max_frames=40, min_utts=1)) is None
 
 
 @pytest.mark.parametrize("field,value,match", [("lr", float("nan"), "lr must be"), ("keep", 0.0, "keep must be"),
@@ -74,10 +77,16 @@ def test_two_passes_on_real_audio(inproc, yesno, tmp_path):  # noqa: F811
     scp = tmp_path / "wav.scp"
     inproc("decode", "--mode", "greedy", "--model", model, "--wav-scp", scp, "--output-dir", tmp_path / "d1")
     res = inproc("adapt-speakers", "--model", model, "--utt2spk", utt2spk, "--wav-scp", scp, "--epochs", "2",
-                 "--keep", "1", tmp_path / "d1" / "text", f"ark,t:{tmp_path / 'trans.txt'}")
+                 "--keep", "1", "--min-utts", "2", tmp_path / "d1" / "text", f"ark,t:{tmp_path / 'trans.txt'}")
     assert b"wrote transforms of 2 speakers" in res.stderr
     transforms = dict(read_matrices(f"ark:{tmp_path / 'trans.txt'}"))
     assert sorted(transforms) == ["a", "b"] and all(t.shape == (23, 24) for t in transforms.values())
+    assert not any(np.array_equal(t, identity_transform(23)) for t in transforms.values())
+    # with the default --min-utts (50) these speakers' 2-3 utterances are too few: the identity, said so
+    res = inproc("adapt-speakers", "--model", model, "--utt2spk", utt2spk, "--wav-scp", scp, "--epochs", "2",
+                 tmp_path / "d1" / "text", f"ark,t:{tmp_path / 'few.txt'}")
+    assert b"fewer than --min-utts 50: identity transform" in res.stderr
+    assert all(np.array_equal(t, identity_transform(23)) for _, t in read_matrices(f"ark:{tmp_path / 'few.txt'}"))
     inproc("decode", "--mode", "greedy", "--model", model, "--wav-scp", scp, "--utt2spk", utt2spk, "--spk-transforms",
            f"ark:{tmp_path / 'trans.txt'}", "--output-dir", tmp_path / "d2")
     assert sorted(read_text(tmp_path / "d2" / "text")) == sorted(w.stem for w in wavs)
