@@ -524,10 +524,13 @@ _SF_COUNT_MAX = 2 ** 63 - 1  # the frame count libsndfile gives audio of unknown
 
 
 def _decode(source, what: str, channel: Optional[int], max_samples: int, head: bytes,
-            riff: Optional[_RiffData], mp3_counted: bool = False) -> Tuple[np.ndarray, int]:
+            riff: Optional[_RiffData], mp3_counted: bool = False,
+            span: Optional[Tuple[float, float]] = None) -> Tuple[np.ndarray, int]:
     """Open ``source`` (a regular file's descriptor at offset 0, or bytes) with libsndfile and return
     int16-scale samples; the checks come before any sample is read. ``mp3_counted``: an MP3's
-    frame count is its header's (:func:`_mp3_tag`), not an estimate."""
+    frame count is its header's (:func:`_mp3_tag`), not an estimate. ``span``: (start, end)
+    seconds, the segment to return; an int16 WAV (whose length the header checks vouch for, with
+    no float or decoding checks to run over the rest) is read only there."""
     import numpy as np
 
     sf = _soundfile()
@@ -567,6 +570,15 @@ def _decode(source, what: str, channel: Optional[int], max_samples: int, head: b
             raise AsrkitError(f"{what}: {frames / rate:.1f} s of audio ({frames} frames x {channels} channels) "
                               f"is over the limit of {max_samples} samples per read (--max-samples)")
         exact = subtype in _INT16_SUBTYPES
+        cut = None
+        if span is not None:
+            begin, stop = segment_bounds(frames, rate, span[0], span[1], what)
+            # (mono or one channel: a downmix's check that the channels do not cancel stays whole)
+            if fmt == "WAV" and exact and (channels == 1 or channel is not None) and f.seekable():
+                f.seek(begin)
+                frames = stop - begin
+            else:
+                cut = (begin, stop)
         try:
             # (frames, channels): int16 where that holds every value (libsndfile's integer path is
             # about twice as fast as its float one), else float32 at full scale +-1. The frame
@@ -608,6 +620,8 @@ def _decode(source, what: str, channel: Optional[int], max_samples: int, head: b
             raise AsrkitError(f"{what}: float samples reach {peak:.4g}, beyond the +-1.0 full scale of float "
                               f"audio by more than {FLOAT_PEAK_LIMIT:g}x: the file looks written at integer "
                               f"scale; rescale it to +-1 (e.g. sox -v {1 / peak:.3g} in.wav out.wav)")
+    if cut is not None:
+        samples = samples[cut[0]:cut[1]]
     return samples, rate
 
 
@@ -802,7 +816,7 @@ def preload_stdin(entries: Sequence["WavEntry"]) -> None:
 
 def read_wav_source(source: str, what: str, channel: Optional[int] = DOWNMIX,
                     max_samples: int = DEFAULT_MAX_SAMPLES, pipes: bool = True,
-                    stdin: bool = False) -> Tuple[np.ndarray, int]:
+                    stdin: bool = False, span: Optional[Tuple[float, float]] = None) -> Tuple[np.ndarray, int]:
     """Read one wav.scp value, a file path or a shell command ending in ``|``, into
     ``(samples (N,) float32 int16-scale, sample_rate)``. ``what`` names it in errors.
 
@@ -811,8 +825,20 @@ def read_wav_source(source: str, what: str, channel: Optional[int] = DOWNMIX,
     run: a file called ``x;rm -rf ~|`` in a directory a glob lists must not become a command.
     ``stdin``: the value ``-`` is the audio on stdin (read once, kept for later reads), as in
     Kaldi; only a table checked by :func:`read_wav_scp` (one ``-`` at most, stdin not read
-    as anything else) may say so, and elsewhere ``-`` is refused.
+    as anything else) may say so, and elsewhere ``-`` is refused. ``span``: (start, end) seconds,
+    the segment to return (:func:`segment_bounds`); an int16 WAV file is read only there.
     """
+    samples, rate, cut = _read_wav_source(source, what, channel, max_samples, pipes, stdin, span)
+    if span is None or cut:
+        return samples, rate
+    begin, stop = segment_bounds(len(samples), rate, span[0], span[1], what)
+    return samples[begin:stop], rate
+
+
+def _read_wav_source(source: str, what: str, channel: Optional[int], max_samples: int, pipes: bool,
+                     stdin: bool, span: Optional[Tuple[float, float]]) -> Tuple[np.ndarray, int, bool]:
+    """:func:`read_wav_source`'s reading: the samples, the rate and whether they are ``span``'s
+    already (a regular file's are, :func:`_decode` cuts them)."""
     if "\0" in source:  # (os.open and subprocess raise ValueError: "embedded null byte")
         raise AsrkitError(f"{what}: the name holds a NUL byte, which no file name or command can")
     if pipes and source == STDIN:
@@ -823,13 +849,13 @@ def read_wav_source(source: str, what: str, channel: Optional[int] = DOWNMIX,
             data = _stdin_bytes(max_samples)
         except AsrkitError as e:
             raise AsrkitError(f"{what}: {e}") from None
-        return read_audio_bytes(data, what, streamed=True, channel=channel, max_samples=max_samples)
+        return (*read_audio_bytes(data, what, streamed=True, channel=channel, max_samples=max_samples), False)
     if pipes and source.endswith("|"):
         cmd = source[:-1].strip()
         data = _read_pipe(cmd, what, max_samples)
         if not data:
             raise AsrkitError(f"{what}: command '{cmd}' wrote no audio (0 bytes)")
-        return read_audio_bytes(data, what, streamed=True, channel=channel, max_samples=max_samples)
+        return (*read_audio_bytes(data, what, streamed=True, channel=channel, max_samples=max_samples), False)
     if stdin_closed_problem(source):  # asrkit-decode - <&-: "no such file" otherwise
         raise AsrkitError(f"{what}: stdin is closed")
     try:
@@ -857,7 +883,7 @@ def read_wav_source(source: str, what: str, channel: Optional[int] = DOWNMIX,
                 raise AsrkitError(f"{what}: no data on stdin (0 bytes read)")
             if not data and stat.S_ISFIFO(st.st_mode):
                 raise AsrkitError(f"{what}: a named pipe with no writer (0 bytes read)")
-            return read_audio_bytes(data, what, streamed=True, channel=channel, max_samples=max_samples)
+            return (*read_audio_bytes(data, what, streamed=True, channel=channel, max_samples=max_samples), False)
         if st.st_size == 0:
             raise AsrkitError(f"{what}: empty file (0 bytes)")
         prefix = os.pread(fd, _HEADER_PREFIX, 0)
@@ -865,7 +891,7 @@ def read_wav_source(source: str, what: str, channel: Optional[int] = DOWNMIX,
         riff = _riff_data(read_at)
         _check_wav_header(riff, st.st_size, what, streamed=False, read_at=read_at)
         mp3_counted = _check_declared_length(read_at, st.st_size, what, streamed=False)
-        return _decode(fd, what, channel, max_samples, prefix[:4], riff, mp3_counted)
+        return (*_decode(fd, what, channel, max_samples, prefix[:4], riff, mp3_counted, span), span is not None)
     except OSError as e:
         raise AsrkitError(f"{what}: cannot read: {e.strerror}") from None
     finally:
@@ -969,24 +995,35 @@ class WavEntry:
         ``recording`` is the already-read whole recording, so consecutive segments of one
         recording are cut from a single read.
         """
+        if recording is None and self.reco_id:
+            # Only the segment's samples are read where the file allows (int16 WAV): each segment of
+            # an hour-long recording read the whole of it, 138 ms for 2 s of 8 kHz audio, so a
+            # training epoch from audio spent hours re-reading recordings.
+            return read_wav_source(self.source, self.what, self.channel, self.max_samples, stdin=True,
+                                   span=(self.start, self.end))
         samples, rate = recording if recording is not None else self.read_recording()
         if not self.reco_id:
             return samples, rate
-        # Compared as floats before any int(): a finite time such as 1e306 s is infinite in
-        # samples, and int(inf) was an OverflowError traceback.
-        n = len(samples)
-        stop_at = n if self.end == -1 else self.end * rate
-        if stop_at > n:
-            if stop_at - n > int(MAX_OVERSHOOT_S * rate):
-                raise AsrkitError(f"{self.what}: segment ends at {self.end} s, past the recording "
-                                  f"({n / rate:.3f} s)")
-            stop_at = n
-        stop = int(stop_at)
-        begin = int(min(self.start * rate, n))
-        if begin >= stop:
-            raise AsrkitError(f"{self.what}: segment [{self.start}, {self.end}] s holds no samples "
-                              f"(recording is {len(samples) / rate:.3f} s)")
+        begin, stop = segment_bounds(len(samples), rate, self.start, self.end, self.what)
         return samples[begin:stop], rate
+
+
+def segment_bounds(n: int, rate: int, start: float, end: float, what: str) -> Tuple[int, int]:
+    """The samples ``[begin, stop)`` of a segment from ``start`` to ``end`` seconds (-1: the end)
+    of a recording of ``n`` samples, as Kaldi's extract-segments cuts it; an end a little past the
+    recording (MAX_OVERSHOOT_S) is its end, further is an error, as is a segment with no samples."""
+    # Compared as floats before any int(): a finite time such as 1e306 s is infinite in
+    # samples, and int(inf) was an OverflowError traceback.
+    stop_at = n if end == -1 else end * rate
+    if stop_at > n:
+        if stop_at - n > int(MAX_OVERSHOOT_S * rate):
+            raise AsrkitError(f"{what}: segment ends at {end} s, past the recording ({n / rate:.3f} s)")
+        stop_at = n
+    stop = int(stop_at)
+    begin = int(min(start * rate, n))
+    if begin >= stop:
+        raise AsrkitError(f"{what}: segment [{start}, {end}] s holds no samples (recording is {n / rate:.3f} s)")
+    return begin, stop
 
 
 def scp_path_or_none(wav_rspecifier: str) -> Optional[str]:

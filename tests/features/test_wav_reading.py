@@ -203,3 +203,46 @@ def test_rates_sharing_little_with_the_target_resample_in_bounded_memory(an4_wav
     want = 1000 * np.sin(2 * np.pi * 1000 * np.arange(16000) / 16000)
     inner = slice(100, -100)  # the ends see the zero padding
     assert np.abs(tone[inner] - want[inner]).max() < 5, np.abs(tone[inner] - want[inner]).max()
+
+
+def test_a_segment_alone_reads_only_its_samples(tmp_path, monkeypatch):
+    """A segment loaded on its own (training from audio reads each utterance so) read its whole
+    recording: 138 ms for 2 s of an hour of 8 kHz audio, hours an epoch (hostile-input sweep 8a).
+    An int16 WAV is now read only between the segment's ends, with the same samples and errors as
+    the whole read; other formats and pipes are cut after a whole read as before."""
+    import soundfile
+
+    from asrkit.features.wav import WavEntry
+
+    rate = 8000
+    x = (np.random.default_rng(0).normal(0, 3000, 60 * rate)).clip(-32768, 32767).astype(np.int16)
+    write_wav(tmp_path / "mono.wav", x, rate)
+    write_wav(tmp_path / "stereo.wav", np.stack([x, x // 2], axis=1).reshape(-1), rate, channels=2)
+    soundfile.write(str(tmp_path / "mono.flac"), x, rate, subtype="PCM_16")
+    frames_read = []
+    read = soundfile.SoundFile.read
+
+    def counted(self, frames=-1, *args, **kwargs):
+        frames_read.append(frames)
+        return read(self, frames, *args, **kwargs)
+
+    monkeypatch.setattr(soundfile.SoundFile, "read", counted)
+    cases = [("mono.wav", EXPECT_MONO, x), ("stereo.wav", 1, x // 2), ("mono.flac", EXPECT_MONO, x),
+             (f"cat {tmp_path}/mono.wav |", EXPECT_MONO, x)]
+    for name, channel, ref in cases:
+        source = name if name.endswith("|") else str(tmp_path / name)
+        for start, end in ((10.0, 12.5), (0.0, 0.3), (59.5, -1), (59.0, 60.4)):
+            frames_read.clear()
+            entry = WavEntry("u", source, "segments:1", reco_id="r", start=start, end=end, channel=channel)
+            got, got_rate = entry.load()
+            stop = len(ref) if end == -1 or end * rate > len(ref) else int(end * rate)
+            np.testing.assert_array_equal(got, ref[int(start * rate):stop].astype(np.float32))
+            assert got_rate == rate
+            if name.endswith(".wav"):
+                assert frames_read == [stop - int(start * rate)], (name, start, end, frames_read)
+            elif name.endswith(".flac"):
+                assert frames_read == [len(ref)]
+        for start, end, message in ((0.0, 61.0, r"segment ends at 61.0 s, past the recording \(60.000 s\)"),
+                                    (70.0, -1, r"segment \[70.0, -1\] s holds no samples")):
+            with pytest.raises(AsrkitError, match=message):
+                WavEntry("u", source, "segments:1", reco_id="r", start=start, end=end, channel=channel).load()
