@@ -245,6 +245,25 @@ class LaunchResult:
         return "\n".join(lines)
 
 
+class FailureWarnings:
+    """A warning for each job that fails as it fails, for the first ``shown`` of them: 2000
+    failing jobs printed 2000 such lines ahead of the summary, which names the failures anyway
+    (Kaldi's run.pl prints only the summary)."""
+
+    def __init__(self, logger, shown: int = 10) -> None:
+        self.logger = logger
+        self.shown = shown
+        self.count = 0
+
+    def failed(self, r: JobResult) -> None:
+        self.count += 1
+        if self.count <= self.shown:
+            self.logger.warning("JOB=%d failed (%s), log is in %s", r.index,
+                                f"code {r.code}" if r.code >= 0 else r.note, r.log)
+        if self.count == self.shown:
+            self.logger.warning("further failed jobs are not named as they end: the summary at the end lists them")
+
+
 _ERROR_TAIL_BYTES = 65536  # where a failed job's last ERROR line is looked for
 _ERROR_SHOWN_CHARS = 300
 

@@ -21,7 +21,8 @@ from collections import deque
 from pathlib import Path
 from typing import Iterator, Optional
 
-from asrkit.launch.job import JobResult, KeptLogs, Launch, LaunchResult, log_footer, log_header, rotate_log
+from asrkit.launch.job import (FailureWarnings, JobResult, KeptLogs, Launch, LaunchResult, log_footer, log_header,
+                               rotate_log)
 from asrkit.utils.errors import MACHINE_ERRORS, AsrkitError
 from asrkit.utils.fileio import is_stream, name_os_error, signals_deferred
 from asrkit.utils.logging import get_logger, progress
@@ -167,6 +168,7 @@ def _run(launch: Launch, indexes: list[int], max_jobs_run: int) -> Iterator[JobR
     running: dict[int, _Job] = {}
     done: "queue.SimpleQueue[_Job]" = queue.SimpleQueue()
     kept = KeptLogs()
+    warnings = FailureWarnings(logger)
     try:
         while pending or running:
             while pending and len(running) < max_jobs_run:
@@ -179,7 +181,7 @@ def _run(launch: Launch, indexes: list[int], max_jobs_run: int) -> Iterator[JobR
             del running[job.index]
             result = job.finish()
             if result.code != 0:
-                logger.warning("JOB=%d failed (code %d), log is in %s", result.index, result.code, result.log)
+                warnings.failed(result)
             yield result
     except BaseException:
         for job in running.values():

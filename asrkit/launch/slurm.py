@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Iterator, Mapping, Optional
 
-from asrkit.launch.job import JobResult, KeptLogs, Launch, LaunchResult, rotate_log
+from asrkit.launch.job import FailureWarnings, JobResult, KeptLogs, Launch, LaunchResult, rotate_log
 from asrkit.launch.slurm_config import SlurmConfig
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import atomic_open
@@ -181,13 +181,13 @@ def run_slurm(launch: Launch, config: SlurmConfig, options: Mapping[str, Optiona
     logger.info("submitted Slurm job %s (%d task%s) from %s", job_id, len(launch.indexes),
                 "s" if len(launch.indexes) > 1 else "", script)
     result = LaunchResult(backend="slurm", slurm_job_id=job_id)
+    warnings = FailureWarnings(logger)
     try:
         waiting = _wait(launch, job_id, status_dir, qdir, name, max_poll_s, queue_check_s, grace_s)
         for r in progress(waiting, total=len(launch.indexes), desc=f"Slurm job {job_id}", unit="task",
                           disable=not show_progress or len(launch.indexes) == 1):
             if r.code != 0:
-                logger.warning("JOB=%d failed (%s), log is in %s", r.index,
-                               f"code {r.code}" if r.code >= 0 else r.note, r.log)
+                warnings.failed(r)
             result.results.append(r)
     except BaseException:
         cancel(job_id)

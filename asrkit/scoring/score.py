@@ -177,8 +177,8 @@ class LevelScore:
             # speakers of which a fifth had empty references (ids without '-', silence segments).
             n = len(spks)
             gone = {i + j for j, i in enumerate(zero) if i + j < n}
-            columns = {col: ([v for k, v in enumerate(values) if k not in gone] + [-1000.0] * len(zero))[: n - len(zero)]
-                       for col, values in columns.items()}
+            columns = {col: ([v for k, v in enumerate(values) if k not in gone]
+                             + [-1000.0] * len(zero))[: n - len(zero)] for col, values in columns.items()}
         columns["# Snt"] = [float(s.num_sent) for s in spks]
         columns["# Wrd"] = [float(s.num_ref) for s in spks]
         columns["S.Err"] = [r["S.Err"] for r in rows]

@@ -486,3 +486,14 @@ def test_a_device_given_as_the_log_is_never_removed(tmp_path, asrkit):
     link.symlink_to(full)
     proc = asrkit("launch", str(link), "echo", "hi", cwd=tmp_path, check=False)
     assert proc.returncode == 1 and link.is_symlink() and full.is_char_device(), proc.stderr
+
+
+def test_many_failures_are_named_as_they_end_only_at_first(tmp_path, asrkit):
+    """Each failing job was a warning as it ended: 2000 failing jobs printed 2000 lines ahead of
+    the summary, which lists them anyway (hostile-input sweep 8a). The first ten are named."""
+    proc = asrkit("launch", "--max-jobs-run", "4", "JOB=1:40", "log/f.JOB.log", "false", cwd=tmp_path, check=False)
+    err = proc.stderr.decode()
+    assert proc.returncode == 1
+    assert len(re.findall(r"WARNING \[local\] JOB=\d+ failed \(code 1\), log is in", err)) == 10, err
+    assert "further failed jobs are not named as they end: the summary at the end lists them" in err
+    assert "40 / 40 failed, log is in " in err and "and 30 more (log/f.*.log)" in err
