@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from asrkit.models.targets import IGNORE_ID
+from asrkit.training.optim import Adam
 from asrkit.utils.errors import AsrkitError
 
 GRAD_CLIP = 5.0  # training's default (optim.grad_clip)
@@ -139,12 +140,13 @@ def estimate_transform(model: torch.nn.Module, items: Sequence[AdaptItem], confi
             chosen = [usable[i] for i in order[:num_adapted(items, config)]]
             weight = torch.zeros(dim, dim, device=device, requires_grad=True)   # A = I + weight^T
             bias = torch.zeros(dim, device=device, requires_grad=True)
-            opt = torch.optim.Adam([weight, bias], lr=config.lr)
+            # asrkit's Adam, as training's: torch.optim's imports torch._dynamo (seconds, ~150 MB).
+            opt = Adam([weight, bias], lr=config.lr)
             # The rate falls linearly to 0 and steps are clipped as in training: at a constant rate the
             # loss on a badly recognised voice still swung by 2x between the last epochs (FSDD nicolas:
             # 4.8 -> 9.1 per utterance), and the transform kept wherever the last step left it.
             steps = config.epochs * math.ceil(len(chosen) / config.batch_size)
-            sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1.0 - step / steps)
+            step = 0
 
             def mean_loss() -> float:
                 total, tokens = 0.0, 0
@@ -166,8 +168,9 @@ def estimate_transform(model: torch.nn.Module, items: Sequence[AdaptItem], confi
                     opt.zero_grad()
                     loss.backward()
                     torch.nn.utils.clip_grad_norm_([weight, bias], GRAD_CLIP)
+                    opt.param_groups[0]["lr"] = config.lr * (1.0 - step / steps)
                     opt.step()
-                    sched.step()
+                    step += 1
             after = mean_loss()
     finally:
         for p, g in zip(model.parameters(), grads):
