@@ -20,13 +20,15 @@ e.g.: asrkit-decode --model M --config conf/decode.yaml --feats scp:dump/test/fe
       asrkit-decode --model M --config conf/decode.yaml --feats scp:dump/test/feats.scp \\
           --utt2spk data/test/utt2spk --spk-transforms ark:d1/trans.ark --output-dir d2
 """)
-@click.option("--model", "model_path", required=True, type=click.Path(dir_okay=False),
-              help="Packed model (exp/<name>/model.pt): the one that decoded the first pass.")
+@click.option("--model", "model_path", default=None, type=click.Path(dir_okay=False),
+              help="Packed model (exp/<name>/model.pt): the one that decoded the first pass. Required unless "
+                   "--print-config.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
               help="The decoding options of both passes (conf/decode.yaml): their recording-level step and "
                    "device; the transforms act on features normalised as those passes see them.")
-@click.option("--utt2spk", required=True, type=click.Path(dir_okay=False),
-              help="Which speaker said each utterance (data/<set>/utt2spk): one transform per speaker.")
+@click.option("--utt2spk", default=None, type=click.Path(dir_okay=False),
+              help="Which speaker said each utterance (data/<set>/utt2spk): one transform per speaker. Required "
+                   "unless --print-config.")
 @click.option("--feats", default=None, metavar="RSPECIFIER",
               help="The utterances' features, as the first pass decoded them (scp:dump/test/feats.scp).")
 @click.option("--wav-scp", default=None, metavar="WAV_SCP", help="...or their audio.")
@@ -45,13 +47,16 @@ e.g.: asrkit-decode --model M --config conf/decode.yaml --feats scp:dump/test/fe
                    "identity: a transform fitted to a few utterances made decoding worse (docs/decoding.md).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", default=None, help="cpu, cuda[:N] or auto (default: the --config's).")
+@click.option("--print-config", is_flag=True,
+              help="Print the resolved adaptation options (YAML) on stdout and exit: asr.sh checks --adapt-args so "
+                   "before stage 0.")
 @max_bad_percent_option
-@click.argument("hyp_text", metavar="<hyp-text>", type=click.Path(dir_okay=False))
-@click.argument("transforms_wspecifier", metavar="<transforms-wspecifier>")
-def main(model_path: str, config_path: Optional[str], utt2spk: str, feats: Optional[str], wav_scp: Optional[str],
-         segments: Optional[str], epochs: int, lr: float, keep: float, batch_size: int, max_frames: int,
-         min_utts: int, seed: int,
-         device: Optional[str], max_bad_percent: float, hyp_text: str, transforms_wspecifier: str) -> None:
+@click.argument("hyp_text", metavar="<hyp-text>", type=click.Path(dir_okay=False), required=False)
+@click.argument("transforms_wspecifier", metavar="<transforms-wspecifier>", required=False)
+def main(model_path: Optional[str], config_path: Optional[str], utt2spk: Optional[str], feats: Optional[str],
+         wav_scp: Optional[str], segments: Optional[str], epochs: int, lr: float, keep: float, batch_size: int,
+         max_frames: int, min_utts: int, seed: int, device: Optional[str], print_config: bool,
+         max_bad_percent: float, hyp_text: Optional[str], transforms_wspecifier: Optional[str]) -> None:
     """Estimate one affine transform [A | b] of the model's normalised features per speaker of
     <utt2spk>, from the first pass's hypotheses (<hyp-text>: a decode directory's text), and
     write them as Kaldi matrices (D x D+1, as fMLLR transforms) to <transforms-wspecifier>
@@ -75,6 +80,17 @@ def main(model_path: str, config_path: Optional[str], utt2spk: str, feats: Optio
     if device is not None:
         config.device = device
     config.validate("options")
+    if print_config:
+        from asrkit.utils.config import to_dict
+
+        import yaml
+
+        click.echo(yaml.safe_dump(to_dict(adapt), sort_keys=False), nl=False)
+        return
+    for value, name in ((model_path, "option '--model'"), (utt2spk, "option '--utt2spk'"),
+                        (hyp_text, "argument '<hyp-text>'"), (transforms_wspecifier, "argument '<transforms-wspecifier>'")):
+        if value is None:
+            raise click.UsageError(f"Missing {name}.")
 
     from pathlib import Path
 

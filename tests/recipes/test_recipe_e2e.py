@@ -140,6 +140,11 @@ def test_yesno_end_to_end(recipe_dir, yesno_root):
     proc = run_sh(["./run.sh", "--stage", "5", "--stop-stage", "5", "--adapt-speakers", "true", "--adapt-args",
                    "--epochs 2 --min-utts 5"], cwd=recipe)
     assert "stage 5: exp/train_char/decode_test_decode_adapt done already" in proc.stderr
+    # Its options are checked before any stage, as the configs are (a bad share failed at stage 5).
+    proc = run_sh(["./run.sh", "--stage", "5", "--adapt-speakers", "true", "--adapt-args", "--keep 2"], cwd=recipe,
+                  check=False)
+    assert proc.returncode == 1 and "--adapt-args '--keep 2': options: keep must be in (0, 1], got 2.0" in proc.stderr
+    assert "stage 5:" not in proc.stderr
 
 
 @pytest.mark.slow

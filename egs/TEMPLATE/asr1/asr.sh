@@ -116,6 +116,10 @@ config_error "--train-config${train_args:+ with --train-args '$train_args'}" \
 # shellcheck disable=SC2086
 config_error "--decode-config${decode_args:+ with --decode-args '$decode_args'}" \
   asrkit-decode --config "$decode_config" $decode_args
+if [ "$adapt_speakers" = true ]; then
+  # shellcheck disable=SC2086
+  config_error "--adapt-args '$adapt_args'" asrkit-adapt-speakers $adapt_args
+fi
 # Speed factors are positive numbers: "abc" or "-1" otherwise failed only where they are used
 # (stage 1, or with --feats-type raw in asrkit-train at stage 4, after the features).
 read -ra _fs <<< "$speed_perturb_factors"   # (not a bare $var: a "*" would glob)
