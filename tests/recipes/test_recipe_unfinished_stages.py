@@ -2,6 +2,10 @@
 done by a later stage run on its own."""
 from __future__ import annotations
 
+import re
+import subprocess
+from pathlib import Path
+
 from recipe_helpers import run_sh
 
 UTTS = [f"yesno-{i:02d}" for i in range(20)]
@@ -30,3 +34,23 @@ def test_stage_6_scores_only_a_finished_decoding(recipe_dir):
     (dec / "text").write_text("".join(f"{u} YES NO\n" for u in UTTS))
     run_sh(stage6, cwd=recipe)
     assert "| test | 0.00 | 0.00 |" in (recipe / "RESULTS.md").read_text()
+
+
+def test_stage_markers_are_written_whole(tmp_path):
+    """Every inputs-recording .done marker of asr.sh goes through mark_done (a temporary file, then
+    a rename): 'echo ... > .done' on a disk that filled at that moment left an empty marker, which
+    up_to_date accepts as an old asr.sh's, so the stage was never redone for other inputs."""
+    asr = (Path(__file__).resolve().parents[2] / "egs/TEMPLATE/asr1/asr.sh").read_text()
+    plain = [line.strip() for line in asr.splitlines() if re.search(r'>\s*"[^"]*\.done"', line)]
+    assert not plain, plain
+    assert len(re.findall(r"^\s*mark_done \"", asr, re.M)) >= 6
+    func = next(line for line in asr.splitlines() if line.startswith("mark_done() "))
+    marker = tmp_path / ".done"
+    marker.write_text("old inputs\n")
+    run = lambda: subprocess.run(["bash", "-c", f'{func}\nmark_done "$1" "new inputs"', "-", str(marker)])
+    # a write that fails (here: the temporary name is taken by a directory) leaves the old marker whole
+    (tmp_path / ".done.tmp").mkdir()
+    assert run().returncode != 0 and marker.read_text() == "old inputs\n"
+    (tmp_path / ".done.tmp").rmdir()
+    assert run().returncode == 0 and marker.read_text() == "new inputs\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".done"]

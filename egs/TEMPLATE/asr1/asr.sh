@@ -250,6 +250,10 @@ audio_stamp() {
 # up_to_date <marker> <inputs>: the marker is there and was written for these inputs (an empty
 # one, from before markers recorded their inputs, is trusted as before).
 up_to_date() { [ -f "$1" ] && { [ ! -s "$1" ] || [ "$(cat "$1")" = "$2" ]; }; }
+# mark_done <marker> <inputs>: written whole or not at all. 'echo > .done' on a disk that filled at
+# that moment left an empty marker, which up_to_date takes for an old asr.sh's (no inputs
+# recorded): the stage was then never redone for other inputs.
+mark_done() { printf '%s\n' "$2" > "$1.tmp" && mv -f "$1.tmp" "$1"; }
 
 # Number of pieces for a data dir: never more than its utterances.
 pieces() { local n; n=$(wc -l < "$1/utt2spk"); [ "$n" -lt "$nj" ] && echo "$n" || echo "$nj"; }
@@ -311,7 +315,7 @@ if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
         'scp:data/$set/wav.scp' ark:- | asrkit-compute-cmvn ark:- '$out/cmvn.ark'"
       warnings "$out/log/cmvn.log"
       run "(above)" asrkit-fix-data-dir "$out"
-      echo "$inputs" > "$out/.done"
+      mark_done "$out/.done" "$inputs"
       continue
     fi
     log "stage 1: features for data/$set -> $out"
@@ -344,7 +348,7 @@ if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
         asrkit-compute-cmvn "scp:$out/feats.scp" "$out/cmvn.ark"
     fi
     run "(above)" asrkit-validate-data-dir --no-wav "$out"
-    echo "$inputs" > "$out/.done"
+    mark_done "$out/.done" "$inputs"
   done
 fi
 
@@ -370,7 +374,7 @@ if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ]; then
     run "$lang/log/tokenizer.log" $train_cmd "$lang/log/tokenizer.log" \
       asrkit-train-tokenizer --model-type "$token_type" "${vocab[@]}" "data/$train_set/text" "$lang"
     echo "data/$train_set/text" > "$lang/train_text"
-    echo "$lang_inputs" > "$lang/.done"
+    mark_done "$lang/.done" "$lang_inputs"
   fi
 fi
 
@@ -389,7 +393,7 @@ if [ "$use_lm" = true ] && [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
     mkdir -p "$lmexp/log"
     run "$lmexp/log/train_lm.log" $cuda_cmd --gpu "$ngpu" "$lmexp/log/train_lm.log" \
       asrkit-train-lm --config "$lm_config" --lang-dir "$lang" "$lm_train_text" "$lmexp"
-    echo "$lm_inputs" > "$lmexp/.done"
+    mark_done "$lmexp/.done" "$lm_inputs"
   fi
 fi
 
@@ -485,7 +489,7 @@ if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
       [ "$num_avg" -eq 0 ] || [ "$averaged" = true ] || note=", the best epoch: the training stopped at its time budget"
       log "stage 5: decoding $dumpdir/$set with $model$note ($decode_config) -> $first"
       decode_pass "$set" "$first"
-      echo "$first_inputs" > "$first/.done"
+      mark_done "$first/.done" "$first_inputs"
     fi
     [ "$adapt_speakers" = true ] || continue
     dir=$exp/decode_${set}_$decode_name
@@ -500,7 +504,7 @@ if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
       asrkit-adapt-speakers --model "$model" --config "$decode_config" "${device_opts[@]}" $adapt_args \
         --utt2spk "$dumpdir/$set/utt2spk" --feats "scp:$dumpdir/$set/feats.scp" "$first/text" "ark:$dir/trans.ark"
     decode_pass "$set" "$dir" --utt2spk "$dumpdir/$set/utt2spk" --spk-transforms "ark:$dir/trans.ark"
-    echo "$dec_inputs" > "$dir/.done"
+    mark_done "$dir/.done" "$dec_inputs"
   done
 fi
 
