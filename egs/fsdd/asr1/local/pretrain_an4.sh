@@ -87,7 +87,8 @@ if [ ! -f data/.done ]; then
   rm -rf data/train data/dev
   utils/subset_data_dir.sh --utt-list data/local/train.list data/all data/train
   utils/subset_data_dir.sh --utt-list data/local/dev.list data/all data/dev
-  echo "$data_opts" > data/.done
+  # whole or not at all (a temporary, then a rename): an empty marker is taken as done with any options
+  printf '%s\n' "$data_opts" > data/.done.tmp && mv -f data/.done.tmp data/.done
 fi
 mkdir -p "exp/$tag" && echo "$train_opts" > "exp/$tag/pretrain_options"
 # --fbank-args --resample: the AN4 WAVs are 16 kHz, FSDD's features 8 kHz (conf/fbank.yaml).
