@@ -10,6 +10,7 @@ import yaml
 
 from asrkit.features.fbank import FbankConfig
 
+from .named_pipes import assert_named_pipe_refused
 from .yesno_dump import train_args
 
 
@@ -341,17 +342,5 @@ def test_a_named_pipe_among_the_runs_own_files_is_named_not_waited_on(yesno_setu
     stays one), and opening a pipe waits for a reader: log/train_runs.tsv as one hung the run before
     its first line (timeout's SIGTERM too, the run's last act being to write it); config.yaml
     after the data was read."""
-    import os
-    import subprocess
-
     exp = tmp_path / "exp"
-    (exp / "log").mkdir(parents=True)
-    os.mkfifo(exp / name)
-    try:
-        proc = asrkit(*train_args(yesno_setup, exp), check=False, timeout=120)
-    except subprocess.TimeoutExpired:
-        pytest.fail(f"asrkit-train waited on the named pipe {exp / name}")
-    assert proc.returncode == 1
-    assert (f"ERROR (asrkit-train): {exp / name}: a named pipe where the run writes its {name}; move it "
-            f"away").encode() in proc.stderr, proc.stderr
-    assert not (exp / "checkpoints").exists()
+    assert_named_pipe_refused(asrkit, train_args(yesno_setup, exp), exp, name, "train", timeout=120)

@@ -6,6 +6,7 @@ import torch
 from click.testing import CliRunner
 
 from .kill import sigkill_after_first_checkpoint
+from .named_pipes import assert_named_pipe_refused
 
 
 def _run_inproc(*args):
@@ -214,22 +215,10 @@ def test_a_second_lm_training_into_a_busy_exp_dir_fails_at_once(tmp_path):
 def test_a_named_pipe_among_the_runs_own_files_is_named_not_waited_on(tmp_path, an4_root, asrkit, name):
     """As for asrkit-train (hostile-input sweep 7): the run writes its own files in place when they
     are not regular files, and opening a pipe waits for a reader; each of these hung the run."""
-    import os
-    import subprocess
-
     text, lang, conf = _lm_setup(tmp_path, an4_root)
     exp = tmp_path / "exp"
-    (exp / "log").mkdir(parents=True)
-    os.mkfifo(exp / name)
-    try:
-        proc = asrkit("train-lm", "--config", conf, "--lang-dir", lang, "--max-epochs", "1", text, exp, check=False,
-                      timeout=60)
-    except subprocess.TimeoutExpired:
-        pytest.fail(f"asrkit-train-lm waited on the named pipe {exp / name}")
-    assert proc.returncode == 1
-    assert (f"ERROR (asrkit-train-lm): {exp / name}: a named pipe where the run writes its {name}; move it "
-            f"away").encode() in proc.stderr, proc.stderr
-    assert not (exp / "checkpoints").exists()
+    assert_named_pipe_refused(asrkit, ["train-lm", "--config", conf, "--lang-dir", lang, "--max-epochs", "1", text, exp],
+                              exp, name, "train-lm", timeout=60)
 
 
 def test_a_text_with_no_line_break_is_refused_at_once():
