@@ -296,6 +296,25 @@ def test_missing_environment_is_a_clear_error(recipe_dir, tmp_path):
     assert not (recipe / "data").exists()
 
 
+def test_environment_this_user_cannot_run_is_named(recipe_dir, tmp_path):
+    """A venv made by root from a Python under /root is there for another user but cannot run:
+    path.sh said 'run tools/install.sh first', which the user had no need of."""
+    recipe = recipe_dir("yesno")
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    interpreter = tmp_path / "python3"  # what the user cannot run (root: no execute bit at all)
+    interpreter.write_text("")
+    interpreter.chmod(0o644)
+    (venv / "bin/python").symlink_to(interpreter)
+    (venv / "bin/asrkit").write_text("#!/bin/sh\n")
+    (venv / "bin/asrkit").chmod(0o755)
+    proc = run_sh(["./run.sh"], cwd=recipe, check=False, env={"ASRKIT_VENV": str(venv)})
+    assert proc.returncode == 1
+    assert f"path.sh: no asrkit environment at {venv}: {venv}/bin/python is there but " in proc.stderr, proc.stderr
+    assert "install.sh" not in proc.stderr and "ASRKIT_VENV" in proc.stderr
+    assert not (recipe / "data").exists()
+
+
 def test_num_nodes_is_checked_before_any_stage(recipe_dir):
     """--num-nodes > 1 needs srun: with cmd.sh's local cuda_cmd it fails at once, not hours later."""
     recipe = recipe_dir("librispeech")

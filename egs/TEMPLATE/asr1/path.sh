@@ -4,8 +4,14 @@ ASRKIT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
 export ASRKIT_ROOT
 _venv=${ASRKIT_VENV:-$ASRKIT_ROOT/tools/venv}
 if [ ! -x "$_venv/bin/python" ] || [ ! -x "$_venv/bin/asrkit" ]; then
-  echo "path.sh: no asrkit environment at $_venv: run $ASRKIT_ROOT/tools/install.sh first" >&2
-  unset _venv
+  _why="run $ASRKIT_ROOT/tools/install.sh first"
+  # A venv is links to the Python it was made from: root's venv made from /root/.pyenv is there
+  # for another user, but cannot run (/root is mode 700), and "install first" misled.
+  if { [ -e "$_venv/bin/python" ] || [ -L "$_venv/bin/python" ]; } && [ ! -x "$_venv/bin/python" ]; then
+    _why="$_venv/bin/python is there but $(id -un) cannot run it (a venv made from a Python that this user cannot read?); point ASRKIT_VENV at an environment of yours"
+  fi
+  echo "path.sh: no asrkit environment at $_venv: $_why" >&2
+  unset _venv _why
   return 1 2> /dev/null || exit 1
 fi
 export PATH=$_venv/bin:$ASRKIT_ROOT/bin:$PATH
