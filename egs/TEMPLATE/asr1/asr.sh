@@ -271,6 +271,10 @@ averages() {
   [ "$num_avg" -gt 0 ] && { [ "$avg_on_budget" = true ] || [ "$(last_run_status)" != budget ]; }
 }
 
+# Stages 1-3 write what every run in this directory shares: one run at a time (bin/data_lock.sh).
+. "$ASRKIT_ROOT/bin/data_lock.sh"
+[ "$stage" -gt 3 ] || take_data_lock "stage $stage"
+
 # ---------------------------------------------------------------------------------------------
 if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
   current_stage=1
@@ -396,6 +400,7 @@ if [ "$use_lm" = true ] && [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
     mark_done "$lmexp/.done" "$lm_inputs"
   fi
 fi
+release_data_lock  # (training's jobs must not inherit it: it would keep the next run waiting)
 
 # ---------------------------------------------------------------------------------------------
 if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then

@@ -59,6 +59,7 @@ parse_options_passthrough=true
 [ -f ./path.sh ] || { echo "$0: run me from my recipe directory: cd $(dirname "$0") && ./$(basename "$0") (no ./path.sh in $(pwd))" >&2; exit 1; }
 . ./path.sh
 . utils/parse_options.sh
+. utils/data_lock.sh
 [ "$stage" -le "$stop_stage" ] || { echo "$0: ERROR: --stage $stage is after --stop-stage $stop_stage: nothing to run" >&2; exit 1; }
 
 case $an4_words in
@@ -102,6 +103,7 @@ set_asr_args
 
 if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
   echo "$(date '+%Y-%m-%d %H:%M:%S') (run.sh) stage 0: connected digits from $fsdd_root" >&2
+  take_data_lock "stage 0"   # one run at a time writes data/ (utils/data_lock.sh)
   local/data.sh --fsdd-root "$fsdd_root" --seed "$seed" --test-speakers "$test_speakers" --speed-factors "$speed_factors" \
     --dev-takes "$dev_takes" --num-train "$num_train" --num-dev "$num_dev" --num-test "$num_test"
   if [ "$an4_words" != none ]; then
@@ -132,6 +134,7 @@ if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
     rm -rf "data/$train_set"
     utils/combine_data.sh "data/$train_set" data/train "${extra[@]}"
   fi
+  release_data_lock
 fi
 [ "$stop_stage" -ge 1 ] || exit 0
 if [ "$init_listener" = an4 ] && [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then

@@ -25,6 +25,7 @@ parse_options_passthrough=true
 [ -f ./path.sh ] || { echo "$0: run me from my recipe directory: cd $(dirname "$0") && ./$(basename "$0") (no ./path.sh in $(pwd))" >&2; exit 1; }
 . ./path.sh
 . utils/parse_options.sh
+. utils/data_lock.sh
 [ "$stage" -le "$stop_stage" ] || { echo "$0: ERROR: --stage $stage is after --stop-stage $stop_stage: nothing to run" >&2; exit 1; }
 
 case $hours in
@@ -45,7 +46,9 @@ if [ "$stage" -le -1 ] && [ "$stop_stage" -ge -1 ]; then
   local/download.sh --parts "$parts" "$download_dir"
 fi
 if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
+  take_data_lock "stage 0"   # one run at a time writes data/ (utils/data_lock.sh)
   local/data.sh --librispeech-root "$librispeech_root" --hours "$hours"
+  release_data_lock
 fi
 [ "$stop_stage" -ge 1 ] || exit 0
 ./asr.sh --stage "$(( stage < 1 ? 1 : stage ))" --stop-stage "$stop_stage" "${asr_args[@]}"

@@ -22,6 +22,7 @@ parse_options_passthrough=true
 [ -f ./path.sh ] || { echo "$0: run me from my recipe directory: cd $(dirname "$0") && ./$(basename "$0") (no ./path.sh in $(pwd))" >&2; exit 1; }
 . ./path.sh
 . utils/parse_options.sh
+. utils/data_lock.sh
 # local/data.sh's settings (--audio-ext, --transcripts, ...) are not run.sh's: asr.sh's "unknown
 # option --audio-ext" left the user who followed asrkit-make-data-dir's own hint wondering.
 for arg in "${passthrough_args[@]}" "$@"; do
@@ -45,7 +46,9 @@ asr_args=(--train-set train --valid-set dev --test-sets "dev test"
 if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
   [ -n "$corpus_root" ] || { echo "$0: ERROR: stage 0 needs --corpus-root <the corpus folder>" >&2; exit 1; }
   echo "$(date '+%Y-%m-%d %H:%M:%S') (run.sh) stage 0: data prep from $corpus_root" >&2
+  take_data_lock "stage 0"   # one run at a time writes data/ (utils/data_lock.sh)
   local/data.sh --corpus-root "$corpus_root"
+  release_data_lock
 fi
 [ "$stop_stage" -ge 1 ] || exit 0
 ./asr.sh --stage "$(( stage < 1 ? 1 : stage ))" --stop-stage "$stop_stage" "${asr_args[@]}"

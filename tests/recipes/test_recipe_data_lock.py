@@ -1,0 +1,86 @@
+"""Two runs of a recipe at once (one per training config, say) go through the stages that write
+the shared data/ and dump/ one at a time (bin/data_lock.sh): the second waits, says so, and then
+finds the first one's work done. Before, both rewrote and merged the same feature pieces at once."""
+from __future__ import annotations
+
+import fcntl
+import os
+import subprocess
+import time
+from pathlib import Path
+
+from recipe_helpers import path_without, run_sh
+
+WAIT_LINE = "waiting for another run in"
+
+
+def _wait_for(path: Path, text: str, proc: subprocess.Popen, timeout: float = 300.0) -> None:
+    """Until ``text`` is in ``path`` (the run's stderr); the run ending first is a failure. The
+    timeout only bounds a hang: no step here depends on how fast the machine is."""
+    deadline = time.monotonic() + timeout
+    while text not in path.read_text(errors="replace"):
+        assert proc.poll() is None, f"the run ended ({proc.returncode}) without waiting:\n{path.read_text()[-3000:]}"
+        assert time.monotonic() < deadline, f"no {text!r} after {timeout:.0f} s:\n{path.read_text()[-3000:]}"
+        time.sleep(0.2)
+
+
+def _start(recipe: Path, args, log: Path) -> subprocess.Popen:
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    with open(log, "w") as err:
+        return subprocess.Popen(["./run.sh", *args], cwd=recipe, stdout=subprocess.DEVNULL, stderr=err, env=env)
+
+
+def _hold(recipe: Path):
+    (recipe / "data").mkdir(exist_ok=True)
+    f = open(recipe / "data/.lock", "a")
+    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)  # what another run's flock(1) holds
+    return f
+
+
+def test_a_second_run_waits_for_the_data_stages(recipe_dir, tmp_path):
+    recipe = recipe_dir("yesno")
+    log = tmp_path / "run.err"
+
+    # Stage 0 waits while another run holds the lock, and writes nothing meanwhile.
+    held = _hold(recipe)
+    proc = _start(recipe, ["--stop-stage", "1"], log)
+    try:
+        _wait_for(log, WAIT_LINE, proc)
+        assert "before stage 0" in log.read_text()
+        assert not (recipe / "data/train_nodev").exists()
+        held.close()  # the other run ends
+        assert proc.wait(timeout=600) == 0, log.read_text()[-3000:]
+    finally:
+        proc.kill()
+    assert (recipe / "dump/train_nodev/.done").is_file()
+    assert (recipe / "data/.lock").read_text().strip().isdigit()  # the holder's pid, for the next one's message
+
+    # asr.sh's stages 1-3 likewise: stage 2 waits, then trains the tokenizer.
+    held = _hold(recipe)
+    proc = _start(recipe, ["--stage", "2", "--stop-stage", "2"], log)
+    try:
+        _wait_for(log, WAIT_LINE, proc)
+        assert "before stage 2" in log.read_text() and not (recipe / "data/lang_char").exists()
+        held.close()
+        assert proc.wait(timeout=600) == 0, log.read_text()[-3000:]
+    finally:
+        proc.kill()
+    assert (recipe / "data/lang_char/.done").is_file()
+
+    # Stages 4-6 take no such lock (training and decoding run side by side, each exp dir locked
+    # by asrkit-train); a held lock does not stop a run that starts there: its option check fails
+    # first here (no model), without waiting.
+    held = _hold(recipe)
+    try:
+        proc = run_sh(["./run.sh", "--stage", "6"], cwd=recipe, check=False, timeout=300)
+    finally:
+        held.close()
+    assert proc.returncode != 0 and WAIT_LINE not in proc.stderr
+
+
+def test_a_run_without_flock_warns_and_goes_on(recipe_dir, tmp_path):
+    """flock(1) is util-linux's: a machine without it runs the stages unguarded, as before, and
+    says so."""
+    recipe = recipe_dir("yesno")
+    proc = run_sh(["./run.sh", "--stop-stage", "0"], cwd=recipe, env={"PATH": path_without(["flock"], tmp_path / "bin")})
+    assert "no flock(1)" in proc.stderr and (recipe / "data/train_nodev/text").is_file()
