@@ -47,6 +47,12 @@ LEVEL_RANGE_DB = 60.0
 # The fbank's log floor (torchaudio's kaldi.fbank: log(max(energy, float32 eps))): every mel bin
 # of a frame of digital silence.
 LOG_FLOOR = float(np.log(np.finfo(np.float32).eps))
+# A high mel bin whose loud frames stay this far below the recording's median bin (each measured
+# from the training data's mean in that bin) is above the band the audio holds: a low-bitrate
+# codec's or a telephone line's cut, or audio upsampled before it reached asrkit. Measured on AN4:
+# the top bins of full-band recordings (train and test, 160) at most 23 dB down; of 16 kHz MP3 at
+# ~26 kbit/s 78 dB (median), of Opus at ~12 kbit/s 50 dB.
+EMPTY_BAND_DB = 40.0
 # A model.pt may hold no tokenizer (its tokens spell the output) but not neither: decoding it was an
 # IndexError traceback at the first token, after the model had loaded and the audio was read.
 NO_SPELLING = ("the model holds neither a tokenizer nor a token list, so its output ids cannot be spelled "
@@ -81,6 +87,22 @@ class UttResult:
     def words(self) -> Optional[List[Word]]:
         """The best hypothesis's words with times and confidences (None without a CTC head)."""
         return self.hyp_words[0] if self.hyp_words else None
+
+
+def empty_band_dims(feats: np.ndarray, train_mean: np.ndarray, first: int = 0) -> List[int]:
+    """Dims of log-mel ``feats`` (T, D) (mel bins from dim ``first``: 1 with Kaldi's energy first)
+    at the top of the spectrum that hold nothing of the recording: each bin's loud frames (its
+    98th percentile), measured from the training data's mean in that bin (a corpus's own tilt is
+    no gap), more than EMPTY_BAND_DB below the median bin's, taken from the highest bin down while
+    they are. (Only the top: AN4's own lowest bins lie up to 34 dB down, too near to tell.)"""
+    mel = feats[:, first:]
+    if mel.shape[0] == 0 or mel.shape[1] < 3:
+        return []
+    loud = np.percentile(mel, 98, axis=0) - train_mean[first:]
+    low = loud < np.median(loud) - EMPTY_BAND_DB * np.log(10) / 10
+    n = len(low)
+    above = n if low.all() else int(np.argmin(low[::-1]))  # how many of the highest bins are empty
+    return [first + i for i in range(n - above, n)]
 
 
 class Recognizer:
@@ -133,6 +155,7 @@ class Recognizer:
         self.time_reduction = self.model.listener.time_reduction
         self.word_times = config.word_times and self.has_ctc
         self._resampled: Set[int] = set()
+        self._band_limited_said = False
         self._cmvn = None
         self._transforms: Optional[Tuple[Dict[str, np.ndarray], Dict[str, str]]] = None
         meta = self.pkg.meta
@@ -293,6 +316,17 @@ class Recognizer:
             feats = compute_fbank_chunked(samples, target, fbank, utt_id=utt_id, chunk_s=FBANK_CHUNK_S)
         else:
             feats = compute_fbank(samples, target, fbank, utt_id=utt_id)
+        if self._cmvn is not None and fbank.use_log_fbank:
+            # The same gap in audio that comes at the model's rate already band-limited (MP3 or Opus
+            # at a low bitrate, a telephone line, a device that upsampled): found in the spectrum.
+            band = empty_band_dims(feats, self._train_mean, 1 if fbank.use_energy else 0)
+            if band and not set(band) <= set(empty):
+                if not self._band_limited_said:
+                    self._band_limited_said = True
+                    log.info("utterance %r: nothing in the top %d mel bins (band-limited audio: a low-bitrate codec, "
+                             "a telephone line?): they get the model's mean (further such utterances without a "
+                             "message)", utt_id, len(band))
+                empty = sorted(set(empty) | set(band))
         if empty:
             # Audio resampled up has no energy above its old Nyquist frequency: the log of nothing
             # there lies far below anything seen in training (about -2.3 after CMVN for 8 kHz AN4
