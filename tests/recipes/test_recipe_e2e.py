@@ -315,6 +315,23 @@ def test_environment_this_user_cannot_run_is_named(recipe_dir, tmp_path):
     assert not (recipe / "data").exists()
 
 
+def test_tmpdir_that_is_gone_stops_before_stage_0(recipe_dir, tmp_path):
+    """TMPDIR naming a folder that is not there failed stage 0 part-way (data/train made) with
+    mktemp's 'failed to create directory via template', which did not say TMPDIR; one with a
+    space in its name works."""
+    recipe = recipe_dir("yesno")
+    missing = tmp_path / "gone"
+    proc = run_sh(["./run.sh", "--stop-stage", "0"], cwd=recipe, check=False, env={"TMPDIR": str(missing)})
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[-1] == (f"path.sh: TMPDIR={missing} is not a directory this user "
+                                                    "can write: create it or unset TMPDIR")
+    assert not (recipe / "data").exists()
+    spaced = tmp_path / "my tmp"
+    spaced.mkdir()
+    run_sh(["./run.sh", "--stop-stage", "0"], cwd=recipe, env={"TMPDIR": str(spaced)})
+    assert (recipe / "data/train_nodev/utt2spk").is_file() and list(spaced.iterdir()) == []
+
+
 def test_num_nodes_is_checked_before_any_stage(recipe_dir):
     """--num-nodes > 1 needs srun: with cmd.sh's local cuda_cmd it fails at once, not hours later."""
     recipe = recipe_dir("librispeech")

@@ -14,6 +14,14 @@ if [ ! -x "$_venv/bin/python" ] || [ ! -x "$_venv/bin/asrkit" ]; then
   unset _venv _why
   return 1 2> /dev/null || exit 1
 fi
+# mktemp (utils/subset_data_dir.sh, local/loso.sh) makes its files in $TMPDIR: one that is gone
+# (a typo, an ended job's scratch dir) stopped stage 0 part-way with mktemp's message, which does
+# not say TMPDIR. (asrkit's Python commands fall back to /tmp on their own.)
+if [ -n "${TMPDIR:-}" ] && { [ ! -d "$TMPDIR" ] || [ ! -w "$TMPDIR" ] || [ ! -x "$TMPDIR" ]; }; then
+  echo "path.sh: TMPDIR=$TMPDIR is not a directory this user can write: create it or unset TMPDIR" >&2
+  unset _venv
+  return 1 2> /dev/null || exit 1
+fi
 export PATH=$_venv/bin:$ASRKIT_ROOT/bin:$PATH
 export PYTHONPATH=$ASRKIT_ROOT${PYTHONPATH:+:$PYTHONPATH}
 export PYTHONUNBUFFERED=1
