@@ -49,6 +49,17 @@ class LASOutput:
     num_tokens: Tensor               # number of predicted tokens (labels + one <eos> each)
 
 
+def digital_silence(feats: Tensor, valid: Optional[Tensor] = None) -> Tensor:
+    """(B, T, 1) bool: the frames of log-mel ``feats`` (B, T, D) that are digital silence, the
+    fbank's log floor in every bin. Any per-bin CMVN or level shift keeps the floor each bin's
+    lowest value, so they are the frames lowest in every bin of their utterance (its ``valid``
+    (B, T, 1) frames; default all); no frame with sound in it is lowest everywhere."""
+    if valid is None:
+        valid = torch.ones(feats.shape[0], feats.shape[1], 1, dtype=torch.bool, device=feats.device)
+    lowest = torch.where(valid, feats, torch.full_like(feats, float("inf"))).amin(1, keepdim=True)  # (B, 1, D)
+    return (feats == lowest).all(-1, keepdim=True) & valid
+
+
 class LAS(nn.Module):
     # The modules whose parameters are indexed by token id (embedding rows, output and CTC
     # classes): they mean something only with the token list they were trained with.
@@ -88,10 +99,9 @@ class LAS(nn.Module):
     def normalize(self, feats: Tensor, feat_lens: Tensor) -> Tensor:
         """feats (B, T, D) -> the same with ``utt_mean_norm`` applied (padding left as it is).
 
-        The mean leaves out frames of digital silence: the fbank's log floor in every bin, which
-        after any per-bin CMVN is the utterance's lowest value in every bin (no frame with sound
-        in it is lowest everywhere). Zeros around a recording (an editor's or recorder's padding)
-        hold no level and no spectrum, yet counted they pulled the mean ~12 nats down per second
+        The mean leaves out frames of digital silence (:func:`digital_silence`). Zeros around a
+        recording (an editor's or recorder's padding) hold no level and no spectrum, yet counted
+        they pulled the mean ~12 nats down per second
         of them against a 1-3 s FSDD utterance: the FSDD theo model went from 9.5 to 123 % WER
         with 1 s on each side (bench/presentation_robustness.py). A recording with none is
         normalised as before.
@@ -100,9 +110,7 @@ class LAS(nn.Module):
             return feats
         valid = (torch.arange(feats.shape[1], device=feats.device)[None, :]
                  < feat_lens.to(feats.device)[:, None]).unsqueeze(-1)                  # (B, T, 1)
-        lowest = torch.where(valid, feats, torch.full_like(feats, float("inf"))).amin(1, keepdim=True)  # (B, 1, D)
-        silent = (feats == lowest).all(-1, keepdim=True)                               # (B, T, 1)
-        kept = valid & ~silent
+        kept = valid & ~digital_silence(feats, valid)
         # An utterance of nothing but digital silence keeps every frame (a mean of nothing is NaN).
         kept = torch.where(kept.any(1, keepdim=True), kept, valid)
         mean = (feats * kept).sum(1, keepdim=True) / kept.sum(1, keepdim=True).to(feats).clamp(min=1)  # (B, 1, D)
