@@ -1,6 +1,7 @@
 """tools/run_tests.sh with ASRKIT_VENV: the suite runs with that environment, as recipes do."""
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -27,9 +28,10 @@ def _venv(tmp_path: Path, imports_ok: bool = True) -> Path:
     return venv
 
 
-def _run(root: Path, env: dict) -> subprocess.CompletedProcess:
+def _run(root: Path, env: dict, workers: str = "1") -> subprocess.CompletedProcess:
+    workers_env = {"ASRKIT_TEST_WORKERS": workers} if workers else {}
     return subprocess.run(["bash", str(root / "tools/run_tests.sh"), "tests/data"], capture_output=True, text=True,
-                          env={"PATH": "/usr/bin:/bin", "ASRKIT_TEST_WORKERS": "1", **env}, timeout=60)
+                          env={"PATH": "/usr/bin:/bin", **workers_env, **env}, timeout=60)
 
 
 def test_asrkit_venv_runs_the_suite_without_install_sh(tmp_path):
@@ -56,3 +58,16 @@ def test_without_asrkit_venv_install_sh_sets_up_tools_venv(tmp_path):
     root = _checkout(tmp_path)
     proc = _run(root, {})
     assert proc.returncode == 3 and "install.sh ran" in proc.stderr
+
+
+def test_workers_are_the_cores_whatever_omp_num_threads_says(tmp_path):
+    """GNU nproc prints OMP_NUM_THREADS when it is set: with path.sh's OMP_NUM_THREADS=1 in the
+    shell (or the one a user sets for torch) the suite ran in one process on any machine."""
+    root = _checkout(tmp_path)
+    venv = _venv(tmp_path)
+    cores = min(len(os.sched_getaffinity(0)), 4)
+    xdist = f"-n {cores} --dist loadgroup " if cores > 1 else ""
+    for omp in ({}, {"OMP_NUM_THREADS": "1"}, {"OMP_THREAD_LIMIT": "1"}):
+        proc = _run(root, {"ASRKIT_VENV": str(venv), **omp}, workers="")
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.strip() == f"venv python in {root}: -m pytest {xdist}tests/data", omp

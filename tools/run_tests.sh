@@ -20,7 +20,9 @@ else
 fi
 # The suite runs on up to 4 cores (pytest-xdist; ASRKIT_TEST_WORKERS=1: one process). Tests that
 # share a Slurm cluster stay on one worker (tests/conftest.py); torch gets one thread per worker.
-workers=${ASRKIT_TEST_WORKERS:-$(n=$(nproc 2>/dev/null || echo 1); echo $(( n < 4 ? n : 4 )))}
+# (nproc without OMP_NUM_THREADS/OMP_THREAD_LIMIT: GNU nproc reports those instead of the cores, so
+# a shell with path.sh's OMP_NUM_THREADS=1 ran the whole suite in one process)
+workers=${ASRKIT_TEST_WORKERS:-$(n=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc 2>/dev/null || echo 1); echo $(( n < 4 ? n : 4 )))}
 case $workers in ''|*[!0-9]*|0) echo "$0: ASRKIT_TEST_WORKERS must be a positive integer, got '$workers'" >&2; exit 1 ;; esac
 xdist=()
 if [ "$workers" -gt 1 ]; then
