@@ -29,9 +29,11 @@ setup(
     python_requires=">=3.9",
     packages=find_packages(include=["asrkit", "asrkit.*"]),
     install_requires=[
-        # torch is not pinned: users bring the build that matches their CUDA.
-        "torch>=2.1",
-        "torchaudio>=2.1",
+        # torch is not pinned: users bring the build that matches their CUDA. 2.5 is the oldest that
+        # reads a model.pt: its tokenizer is bytes, which torch.load(weights_only=True) refuses
+        # before 2.5 (docs/compatibility.md lists the pairs verified).
+        "torch>=2.5",
+        "torchaudio>=2.5",
         "kaldiio>=2.18",
         # libsndfile (bundled in its wheels): WAV of every subtype, FLAC, OGG/Vorbis/Opus, MP3.
         "soundfile>=0.12",

@@ -119,6 +119,12 @@ def load_weights_only(path: PathLike, what: str) -> Any:
             # neither a zip archive (torch.save) nor a pickle (the legacy format): torch's own
             # reason would be a parser's ("101", "pop from empty list")
             raise AsrkitError(f"{path}: not an {what} (not a torch file: it starts with {head!r})") from None
+        if "_codecs.encode" in str(e):
+            # pickle protocol 2 (torch.save's) writes bytes (a model's tokenizer) as _codecs.encode,
+            # which torch.load(weights_only=True) reads only from torch 2.5 on: before, every
+            # model with a tokenizer was "not an asrkit model" (seen with torch 2.1.2)
+            raise AsrkitError(f"{path}: an {what} that torch {torch.__version__} cannot read: it holds bytes, "
+                              f"which torch's safe loader reads from torch 2.5 on (asrkit needs torch >= 2.5)") from None
         raise AsrkitError(f"{path}: not an {what} (not a torch file, or one holding more than "
                           f"tensors and plain types: {_reason(e)})") from None
 

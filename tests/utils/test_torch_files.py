@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import io
 import os
+import pickle
 
 import pytest
 import torch
@@ -114,3 +115,22 @@ def test_an_archive_written_without_crcs_still_loads(tmp_path):
     finally:
         torch.serialization.set_crc32_options(True)
     assert torch.equal(load_weights_only(path, "asrkit model")["w"], STATE["w"])
+
+
+def test_a_torch_without_bytes_in_its_safe_loader_is_named(tmp_path, monkeypatch):
+    """torch before 2.5 refuses the bytes of a model's tokenizer in weights_only loading (its
+    message, as torch 2.1.2 says it, is below): every packaged model was 'not an asrkit model'.
+    The suite runs on a newer torch, so its refusal is played here."""
+    path = tmp_path / "model.pt"
+    save_torch({"tokenizer": b"\x00spm"}, path)
+
+    def old_torch_load(*args, **kwargs):
+        raise pickle.UnpicklingError("Weights only load failed. Re-running `torch.load` with `weights_only` set to "
+                                     "`False` will likely succeed, but it can result in arbitrary code execution."
+                                     "Do it only if you get the file from a trusted source. WeightsUnpickler error: "
+                                     "Unsupported class _codecs.encode")
+
+    monkeypatch.setattr(torch, "load", old_torch_load)
+    with pytest.raises(AsrkitError, match=r"model\.pt: an asrkit model that torch \S+ cannot read: it holds bytes, "
+                                          r"which torch's safe loader reads from torch 2\.5 on \(asrkit needs torch >= 2\.5\)$"):
+        load_weights_only(path, "asrkit model")
