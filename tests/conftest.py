@@ -13,6 +13,39 @@ import pytest
 
 from cli_checks import run_asrkit
 
+
+def _click_runner_keeps_stderr_apart() -> None:
+    """On click < 8.2 (the newest for Python 3.9 is 8.1.8) make CliRunner capture stderr apart
+    from stdout, as click 8.2 and later always do: the tests read ``result.stderr``, which 8.1's
+    default runner (stderr mixed into stdout) refuses with 'stderr not separately captured'.
+    click 8.2's ``result.output`` is both streams together, so 8.1's gets stderr appended."""
+    import inspect
+
+    import click.testing
+
+    if "mix_stderr" not in inspect.signature(click.testing.CliRunner.__init__).parameters:
+        return
+
+    class Result(click.testing.Result):
+        @property
+        def output(self) -> str:
+            return self.stdout + self.stderr
+
+    class CliRunner(click.testing.CliRunner):
+        def __init__(self, *args, **kwargs) -> None:
+            kwargs.setdefault("mix_stderr", False)
+            super().__init__(*args, **kwargs)
+
+        def invoke(self, *args, **kwargs):
+            result = super().invoke(*args, **kwargs)
+            result.__class__ = Result
+            return result
+
+    click.testing.CliRunner = CliRunner
+
+
+_click_runner_keeps_stderr_apart()
+
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED_YESNO = REPO / "egs" / "yesno" / "asr1" / "corpus"
 
