@@ -14,6 +14,7 @@ hand to poke at a cluster::
 from __future__ import annotations
 
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -160,14 +161,18 @@ class SlurmCluster:
             for n in self.nodes:  # slurmd does not create its spool dir (it wants its domain sockets there)
                 (self.dir / "spool" / n).mkdir()
         d = self.dir
+        # The daemons run as whoever runs the tests: a cluster of root's (SlurmUser=root) stopped a
+        # non-root user's run at slurmctld's 'Failed to set GID to 0'; one user's cluster runs
+        # that user's jobs, which is all the tests submit.
+        user = pwd.getpwuid(os.geteuid()).pw_name
         self.conf.write_text(f"""\
 # Private test cluster ({len(self.nodes)} node(s) on one machine) written by tests/launch/slurm_cluster.py
 ClusterName=asrkittest
 SlurmctldHost={self.host}(127.0.0.1)
 SlurmctldPort={_free_port()}
 SlurmdPort={_free_port()}
-SlurmUser=root
-SlurmdUser=root
+SlurmUser={user}
+SlurmdUser={user}
 AuthType=auth/munge
 CredType=cred/munge
 AuthInfo=socket={self.munge_socket}

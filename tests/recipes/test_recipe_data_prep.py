@@ -134,7 +134,7 @@ def test_an4_bad_inputs(recipe_dir, an4_root, tmp_path):
     assert proc.returncode != 0 and "expected etc/ and wav/ there" in proc.stderr
     # A malformed transcription line is reported with its file and line number.
     fake = tmp_path / "an4"
-    shutil.copytree(an4_root / "etc", fake / "etc")
+    editable_copy(an4_root / "etc", fake / "etc")
     (fake / "wav").symlink_to(an4_root / "wav")
     lines = (fake / "etc/an4_test.transcription").read_text().splitlines()
     lines[2] = "B A O Z FIVE THREE an408-fcaw-b"
@@ -144,10 +144,20 @@ def test_an4_bad_inputs(recipe_dir, an4_root, tmp_path):
     assert "an4_test.transcription:3: expected '<words> (<file-id>)'" in proc.stderr
 
 
+def editable_copy(src: Path, dst: Path) -> None:
+    """A copy of ``src`` the test may change: the shared corpora are read-only (r--r--r-- files in
+    dr-xr-xr-x folders) and copytree keeps those modes, so the tests that edit a copied
+    transcription passed only as root, who writes through them (PermissionError for a user)."""
+    shutil.copytree(src, dst, copy_function=shutil.copyfile)
+    for path in [dst, *dst.rglob("*")]:
+        if path.is_dir() and not path.is_symlink():
+            path.chmod(0o755)
+
+
 def an4_copy(an4_root: Path, fake: Path) -> Path:
     """An AN4 layout: a copy of etc/, the test audio linked, each training speaker's folder linked
     into a folder of its own (so a speaker can be added)."""
-    shutil.copytree(an4_root / "etc", fake / "etc")
+    editable_copy(an4_root / "etc", fake / "etc")
     (fake / "wav/an4_clstk").mkdir(parents=True)
     (fake / "wav/an4test_clstk").symlink_to(an4_root / "wav/an4test_clstk")
     for spk in (an4_root / "wav/an4_clstk").iterdir():
