@@ -58,6 +58,14 @@ LOG_FLOOR = float(np.log(np.finfo(np.float32).eps))
 # the top bins of full-band recordings (train and test, 160) at most 23 dB down; of 16 kHz MP3 at
 # ~26 kbit/s 78 dB (median), of Opus at ~12 kbit/s 50 dB.
 EMPTY_BAND_DB = 40.0
+# ... or NOISE_BAND_DB below it and within QUANTISATION_MARGIN_DB of 16-bit quantisation noise
+# (+-1 LSB of TPDF dither) in that bin: band-limited audio written to 16 bits with dither (sox's
+# default) holds that noise above its cut, within 1 dB of it, and 35-51 dB below the median bin,
+# half of the time too near for the rule above (AN4 test through `sox sinc 300-3400`). Full-band
+# AN4's top bins lie 37-67 dB above that noise; the gap keeps quiet full-band audio (a float file
+# at -40 dB holds less than 16-bit noise everywhere) whole.
+NOISE_BAND_DB = 30.0
+QUANTISATION_MARGIN_DB = 6.0
 # A model.pt may hold no tokenizer (its tokens spell the output) but not neither: decoding it was an
 # IndexError traceback at the first token, after the model had loaded and the audio was read.
 NO_SPELLING = ("the model holds neither a tokenizer nor a token list, so its output ids cannot be spelled "
@@ -94,17 +102,24 @@ class UttResult:
         return self.hyp_words[0] if self.hyp_words else None
 
 
-def empty_band_dims(feats: np.ndarray, train_mean: np.ndarray, first: int = 0) -> List[int]:
+def empty_band_dims(feats: np.ndarray, train_mean: np.ndarray, first: int = 0,
+                    noise: Optional[np.ndarray] = None) -> List[int]:
     """Dims of log-mel ``feats`` (T, D) (mel bins from dim ``first``: 1 with Kaldi's energy first)
-    at the top of the spectrum that hold nothing of the recording: each bin's loud frames (its
-    98th percentile), measured from the training data's mean in that bin (a corpus's own tilt is
-    no gap), more than EMPTY_BAND_DB below the median bin's, taken from the highest bin down while
-    they are. (Only the top: AN4's own lowest bins lie up to 34 dB down, too near to tell.)"""
+    at the top of the spectrum that hold nothing of the recording, taken from the highest bin down
+    while they are: each bin's loud frames (its 98th percentile), measured from the training
+    data's mean in that bin (a corpus's own tilt is no gap), more than EMPTY_BAND_DB below the
+    median bin's, or more than NOISE_BAND_DB below it and within QUANTISATION_MARGIN_DB of
+    ``noise`` (D,), the same percentile of 16-bit quantisation noise. (Only the top: AN4's own
+    lowest bins lie up to 34 dB down, too near to tell.)"""
     mel = feats[:, first:]
     if mel.shape[0] == 0 or mel.shape[1] < 3:
         return []
-    loud = np.percentile(mel, 98, axis=0) - train_mean[first:]
-    low = loud < np.median(loud) - EMPTY_BAND_DB * np.log(10) / 10
+    db = np.log(10) / 10
+    loud = np.percentile(mel, 98, axis=0)
+    level = loud - train_mean[first:]
+    low = level < np.median(level) - EMPTY_BAND_DB * db
+    if noise is not None:
+        low |= (level < np.median(level) - NOISE_BAND_DB * db) & (loud < noise[first:] + QUANTISATION_MARGIN_DB * db)
     n = len(low)
     above = n if low.all() else int(np.argmin(low[::-1]))  # how many of the highest bins are empty
     return [first + i for i in range(n - above, n)]
@@ -161,6 +176,7 @@ class Recognizer:
         self.word_times = config.word_times and self.has_ctc
         self._resampled: Set[int] = set()
         self._band_limited_said = False
+        self._noise: Optional[np.ndarray] = None
         self._cmvn = None
         self._transforms: Optional[Tuple[Dict[str, np.ndarray], Dict[str, str]]] = None
         meta = self.pkg.meta
@@ -324,7 +340,8 @@ class Recognizer:
         if self._cmvn is not None and fbank.use_log_fbank:
             # The same gap in audio that comes at the model's rate already band-limited (MP3 or Opus
             # at a low bitrate, a telephone line, a device that upsampled): found in the spectrum.
-            band = empty_band_dims(feats, self._train_mean, 1 if fbank.use_energy else 0)
+            band = empty_band_dims(feats, self._train_mean, 1 if fbank.use_energy else 0,
+                                   self._quantisation_noise())
             if band and not set(band) <= set(empty):
                 if not self._band_limited_said:
                     self._band_limited_said = True
@@ -339,6 +356,19 @@ class Recognizer:
             # evidence", leaves the rest of the spectrum to decide (25 %; bench/audio_formats.py).
             feats[:, empty] = self._train_mean[empty]
         return feats
+
+    def _quantisation_noise(self) -> np.ndarray:
+        """The 98th percentile, per feature dim, of 1 s of 16-bit quantisation noise (+-1 LSB of
+        TPDF dither, a fixed draw) through the packed fbank: what a 16-bit file holds where its
+        audio held nothing."""
+        if self._noise is None:
+            from asrkit.features.fbank import compute_fbank
+
+            rate = self.sample_rate
+            rng = np.random.default_rng(0)
+            dither = np.round(rng.uniform(-0.5, 0.5, rate) + rng.uniform(-0.5, 0.5, rate)).astype(np.float32)
+            self._noise = np.percentile(compute_fbank(dither, rate, self.pkg.meta.feature_config), 98, axis=0)
+        return self._noise
 
     # -- long recordings -------------------------------------------------------------------
     def pieces(self, utt_id: str, feats: np.ndarray) -> Optional[List[Tuple[int, int]]]:
