@@ -6,6 +6,7 @@ atomically. Training is deterministic: a fixed seed and one thread.
 """
 from __future__ import annotations
 
+import functools
 import io
 import re
 from dataclasses import dataclass, field
@@ -33,6 +34,19 @@ MAX_VOCAB_SIZE = 1_000_000
 # 1,000,000 ran for minutes. No spoken word is that long; such a "word" is a damaged line or a
 # transcript that lost its spaces. bpe and char take it (2M characters in about a second).
 MAX_UNIGRAM_WORD = 65_536
+# sentencepiece before 0.2.3 (the newest for Python 3.9 is 0.2.2) indexes a bpe word's symbols
+# with 16 bits: a longer word aborts the whole process ("Check failed: r <= ...<uint16_t>::max()
+# (65536 vs. 65535)", a core dump, no Python error). 0.2.3 takes it.
+MAX_OLD_BPE_WORD = 65_535
+
+
+@functools.lru_cache(maxsize=None)
+def bpe_word_limit() -> Optional[int]:
+    """The longest word the installed sentencepiece's bpe trainer takes; None when it has no limit."""
+    import sentencepiece
+
+    version = tuple(int(p) for p in re.findall(r"\d+", sentencepiece.__version__)[:3])
+    return MAX_OLD_BPE_WORD if version < (0, 2, 3) else None
 
 
 @dataclass
@@ -88,11 +102,14 @@ def transcript_problem(text: str, model_type: str) -> Optional[str]:
     from asrkit.text.tokenizer import bad_character
 
     why = bad_character(text)
-    if why is None and model_type == "unigram" and len(text) > MAX_UNIGRAM_WORD:
+    if why is None and model_type in ("unigram", "bpe") and len(text) > MAX_OLD_BPE_WORD:
         longest = max(len(w) for w in text.split()) if text.strip() else 0
-        if longest > MAX_UNIGRAM_WORD:
+        if model_type == "unigram" and longest > MAX_UNIGRAM_WORD:
             why = (f"a word of {longest:,} characters, more than the {MAX_UNIGRAM_WORD:,} sentencepiece's unigram "
                    f"trainer takes (it fails on such a word after minutes; bpe and char take it)")
+        elif model_type == "bpe" and longest > (bpe_word_limit() or longest):
+            why = (f"a word of {longest:,} characters, more than the {bpe_word_limit():,} the bpe trainer of "
+                   f"sentencepiece < 0.2.3 takes (it aborts the process; sentencepiece 0.2.3 takes it)")
     return why
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from asrkit.text.token_list import read_token_list
 from asrkit.text.tokenizer import Tokenizer
-from asrkit.text.train_tokenizer import TokenizerConfig, train_sentencepiece, train_tokenizer
+from asrkit.text.train_tokenizer import TokenizerConfig, bpe_word_limit, train_sentencepiece, train_tokenizer
 from asrkit.utils.errors import AsrkitError
 
 _AN4_LINE = re.compile(r"^(?:<s>\s*)?(.*?)\s*(?:</s>)?\s*\(([^()]+)\)\s*$")
@@ -353,7 +353,8 @@ def test_a_word_too_long_for_the_unigram_trainer_is_named(asrkit, tmp_path):
     with pytest.raises(AsrkitError, match=rf"^transcript 2 has a word of {MAX_UNIGRAM_WORD + 1:,} characters, more "
                                           rf"than the {MAX_UNIGRAM_WORD:,} sentencepiece's unigram trainer takes"):
         train_sentencepiece(["A B", f"C {word} D"], TokenizerConfig(model_type="unigram", vocab_size=8))
-    assert "J" in train_tokenizer(["A B", word], TokenizerConfig(model_type="bpe", vocab_size=20)).tokens
+    if bpe_word_limit() is None:
+        assert "J" in train_tokenizer(["A B", word], TokenizerConfig(model_type="bpe", vocab_size=20)).tokens
     (tmp_path / "text").write_text(f"u1 A B\nu2 C {word[:MAX_UNIGRAM_WORD]} D\nu3 {word}\n")
     bad = asrkit("train-tokenizer", "--model-type", "unigram", "--vocab-size", "8", tmp_path / "text",
                  tmp_path / "lang", check=False)
@@ -361,6 +362,21 @@ def test_a_word_too_long_for_the_unigram_trainer_is_named(asrkit, tmp_path):
         "characters".encode() in bad.stderr, bad.stderr
     assert b"Traceback" not in bad.stderr and not (tmp_path / "lang").exists()
 
+
+
+def test_a_word_too_long_for_an_old_bpe_trainer_is_named(asrkit, tmp_path, monkeypatch):
+    """sentencepiece before 0.2.3 (Python 3.9's newest is 0.2.2) aborts the process on a bpe word
+    over 65,535 characters: a core dump, no error line. Such a sentencepiece is played here (the
+    suite's own takes the word, as the test above shows); the real one was seen to say the same."""
+    import asrkit.text.train_tokenizer as tt
+
+    monkeypatch.setattr(tt, "bpe_word_limit", lambda: 65_535)
+    word = "ABCDEFGHIJ" * 6554  # 65,540 characters
+    with pytest.raises(AsrkitError, match=r"^transcript 2 has a word of 65,540 characters, more than the 65,535 "
+                                          r"the bpe trainer of sentencepiece < 0\.2\.3 takes"):
+        train_sentencepiece(["A B", f"C {word} D"], TokenizerConfig(model_type="bpe", vocab_size=8))
+    assert tt.transcript_problem(word[:65_535], "bpe") is None
+    assert tt.transcript_problem(word, "char") is None
 
 def test_char_vocab_size_the_text_does_not_fit():
     """Sentencepiece's char trainer took any --vocab-size: 3 for a text of 10 letters kept one letter
