@@ -27,7 +27,7 @@ from typing import Iterator, Mapping, Optional
 from asrkit.launch.job import FailureWarnings, JobResult, KeptLogs, Launch, LaunchResult, rotate_log
 from asrkit.launch.slurm_config import SlurmConfig
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.fileio import atomic_open
+from asrkit.utils.fileio import atomic_open, current_umask
 from asrkit.utils.logging import get_logger, progress
 
 logger = get_logger(__name__)
@@ -159,7 +159,9 @@ def run_slurm(launch: Launch, config: SlurmConfig, options: Mapping[str, Optiona
     submit_line = " ".join(shlex.quote(a) for a in args + [str(script)])
     with atomic_open(script) as f:
         f.write(batch_script(launch, status_dir, submit_line))
-    script.chmod(0o755)
+    # Executable as a script should be, within the user's umask: 0755 whatever the umask gave a
+    # umask-077 user's job scripts (their commands and paths) to every account on the machine.
+    script.chmod(0o777 & ~current_umask())
     kept = KeptLogs()
     for index in launch.indexes:  # an earlier run's log must not look like this one's: keep it as <log>.<N>
         rotate_log(launch.log_path(index), kept)

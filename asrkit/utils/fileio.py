@@ -48,7 +48,7 @@ def tmp_path_for(path: PathLike) -> Path:
     # (0644), as a plain open() would, so other users and jobs can read it.
     try:
         try:
-            os.fchmod(fd, 0o666 & ~_umask())
+            os.fchmod(fd, 0o666 & ~current_umask())
         finally:
             os.close(fd)
         return Path(tmp)
@@ -73,7 +73,7 @@ def tmp_dir_for(path: PathLike) -> Path:
     # mkdtemp makes the directory 0700 and the rename keeps it: a split<N>/ or a perturbed data
     # dir that no other user (or job under another account) could enter. The usual mode (0755).
     try:
-        os.chmod(tmp, 0o777 & ~_umask())
+        os.chmod(tmp, 0o777 & ~current_umask())
         return tmp
     except BaseException:
         os.rmdir(tmp)
@@ -197,7 +197,8 @@ def signals_deferred() -> Iterator[None]:
             signal.raise_signal(signum)
 
 
-def _umask() -> int:
+def current_umask() -> int:
+    """The process's umask (os.umask can only be read by setting it)."""
     mask = os.umask(0)
     os.umask(mask)
     return mask

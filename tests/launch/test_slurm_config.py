@@ -1,7 +1,9 @@
 """The slurm.pl-format config and the sbatch line / batch script built from it (no cluster needed)."""
 from __future__ import annotations
 
+import os
 import re
+import stat
 import subprocess
 from pathlib import Path
 
@@ -142,6 +144,23 @@ def test_a_submit_output_that_is_no_job_id_is_named(tmp_path, monkeypatch):
         run_slurm(launch, SlurmConfig.parse("command sbatch\n", "c.conf"), {}, show_progress=False,
                   queue_check_s=0.1, grace_s=0.1)
     assert [p.name for p in (tmp_path / "exp/log/q").iterdir()] == ["x.sh"]  # no status dir left
+
+
+def test_the_job_script_keeps_the_users_umask(tmp_path, monkeypatch):
+    """The job script was made 0755 whatever the umask: under umask 077 every other account could
+    read the commands and paths of a user whose other outputs are private."""
+    from asrkit.launch.slurm import run_slurm
+
+    _fake_slurm(tmp_path, monkeypatch, "Submitted batch job 42\\n")  # refused after the script is written
+    launch = Launch("true", str(tmp_path / "exp/log/x.log"))
+    old = os.umask(0o077)
+    try:
+        with pytest.raises(AsrkitError, match="not a job id"):
+            run_slurm(launch, SlurmConfig.parse("command sbatch\n", "c.conf"), {}, show_progress=False,
+                      queue_check_s=0.1, grace_s=0.1)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "exp/log/q/x.sh").stat().st_mode) == 0o700
 
 
 def test_submit_line_and_script(tmp_path):
