@@ -108,6 +108,8 @@ def test_a_damaged_archive_is_refused_naming_the_record(tmp_path):
 
 def test_an_archive_written_without_crcs_still_loads(tmp_path):
     """torch.serialization.set_crc32_options(False) stores 0 for every record: nothing to check."""
+    if not hasattr(torch.serialization, "set_crc32_options"):
+        pytest.skip(f"torch {torch.__version__} has no set_crc32_options (2.5.1 has none): it always writes CRCs")
     path = tmp_path / "model.pt"
     torch.serialization.set_crc32_options(False)
     try:
