@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 
 import pytest
@@ -427,7 +428,8 @@ def test_keys_as_find_prints_them(an4_root, tmp_path):
     audio, prompts = tmp_path / "c/audio", tmp_path / "c/prompts.txt"
     lines = prompts.read_text().splitlines()
     lines[0] = "./" + lines[0].replace(" ", ".wav ", 1)
-    lines[1] = f"{audio}/{lines[1]}"
+    if not re.search(r"\s", str(audio)):  # a key is the line's first word: no absolute one under a TMPDIR with a space
+        lines[1] = f"{audio}/{lines[1]}"
     prompts.write_text("\n".join(lines) + "\n")
     report = make_data_dir(audio, tmp_path / "d", transcripts=prompts, speaker="s")
     assert report.skipped == {} and report.num_utts == 3

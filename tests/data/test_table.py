@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import shlex
 import tracemalloc
 
 import pytest
@@ -150,6 +151,6 @@ def test_an_scp_from_stdin_or_a_pipe_is_read_in_bounded_blocks(tmp_path, monkeyp
         read_scp("cat /dev/zero |")
     # a good pipe still reads, and a failed one still says so
     (tmp_path / "a.scp").write_text(f"u1 {tmp_path}/a.ark:5\nu2 {tmp_path}/a.ark:50\n")
-    assert list(read_scp(f"cat {tmp_path}/a.scp |")) == ["u1", "u2"]
+    assert list(read_scp(f"cat {shlex.quote(str(tmp_path / 'a.scp'))} |")) == ["u1", "u2"]
     with pytest.raises(AsrkitError, match=r"^scp 'false \|': command exited with status 1"):
         read_scp("false |")

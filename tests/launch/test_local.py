@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -118,7 +119,7 @@ def _max_overlap(spans) -> int:
 def test_concurrency_limit(tmp_path, limit):
     stamps = tmp_path / "stamps"
     stamps.mkdir()
-    cmd = f"s=$(date +%s.%N); sleep 0.3; echo $s $(date +%s.%N) > {stamps}/JOB"
+    cmd = f"s=$(date +%s.%N); sleep 0.3; echo $s $(date +%s.%N) > {shlex.quote(str(stamps))}/JOB"
     launch = Launch(cmd, str(tmp_path / "log/c.JOB.log"), parse_job_range("JOB=1:6"))
     result = run_local(launch, max_jobs_run=limit, show_progress=False)
     assert [r.code for r in result.results] == [0] * 6
@@ -126,7 +127,7 @@ def test_concurrency_limit(tmp_path, limit):
 
 
 def test_multi_task_job_gets_torchrun_variables(tmp_path):
-    launch = Launch("echo $RANK/$LOCAL_RANK/$WORLD_SIZE/$MASTER_ADDR > " + str(tmp_path) + "/r.$RANK",
+    launch = Launch("echo $RANK/$LOCAL_RANK/$WORLD_SIZE/$MASTER_ADDR > " + shlex.quote(str(tmp_path)) + "/r.$RANK",
                     str(tmp_path / "t.log"), ntasks=3)
     assert run_local(launch, show_progress=False).results[0].code == 0
     got = sorted((tmp_path / f"r.{i}").read_text().strip() for i in range(3))

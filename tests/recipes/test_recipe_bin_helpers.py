@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 
 from recipe_helpers import REPO, read_table, run_sh
 
@@ -13,7 +14,10 @@ def make_dir(path, utts):
     (path / "wav.scp").write_text("".join(f"{u} /x/{u}.wav\n" for u, _ in utts))
     (path / "text").write_text("".join(f"{u} WORDS OF {u}\n" for u, _ in utts))
     (path / "utt2spk").write_text("".join(f"{u} {s}\n" for u, s in utts))
-    run_sh(f"{BIN}/utt2spk_to_spk2utt.sh {path}/utt2spk > {path}/spk2utt", cwd=path)
+    # quoted: a TMPDIR with a space in it (pytest's tmp_path is under it) split the paths
+    script, utt2spk, spk2utt = (shlex.quote(str(p)) for p in (BIN / "utt2spk_to_spk2utt.sh", path / "utt2spk",
+                                                                 path / "spk2utt"))
+    run_sh(f"{script} {utt2spk} > {spk2utt}", cwd=path)
 
 
 def test_subset_first_last_list(tmp_path):
