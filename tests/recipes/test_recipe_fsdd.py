@@ -601,6 +601,6 @@ def test_fsdd_recordings_of_other_rates_and_channels_are_converted(recipe_dir, f
         subprocess.run(["sox", str(src), *opts, str(rec / name)], check=True)
     proc = run_sh(["local/data.sh", "--fsdd-root", str(corpus), "--test-speakers", "lucas", "--dev-takes", "1",
                    "--num-train", "4", "--num-dev", "2", "--num-test", "40"], cwd=recipe)
-    assert re.search(r"WARNING: 3 recording\(s\) not 8 kHz mono, converted: 3_lucas_1.wav \(44100 Hz\), "
+    assert re.search(r"WARNING: 3 recording\(s\) not 8 kHz mono, converted: 3_lucas_1.wav \(2 channels, 44100 Hz\), "
                      r"4_lucas_1.wav \(16000 Hz\), 5_lucas_1.wav \(2 channels\)", proc.stderr), proc.stderr
     check_ctm_against_audio(recipe / "data", "test")

@@ -68,12 +68,17 @@ def read_wav(path: Path) -> np.ndarray:
         raise AsrkitError(str(e).split("; choose one with --channel")[0] + "; keep one channel of that file "
                           "(e.g. sox in.wav out.wav remix 1) and run again") from None
     what = []
-    try:  # the reader averages the channels without a word: the warning says so
-        with wave.open(str(path), "rb") as w:
-            if w.getnchannels() > 1:
-                what.append(f"{w.getnchannels()} channels")
-    except (wave.Error, EOFError, OSError):
-        pass
+    # The reader averages the channels without a word: the warning says so. libsndfile's count, as
+    # the reader's: Python's wave module reads WAVE_FORMAT_EXTENSIBLE (sox's 24-bit or multi-channel
+    # WAVs) only from Python 3.12 on, so a 24-bit stereo file was "44100 Hz" on 3.9 to 3.11.
+    import soundfile
+
+    try:
+        channels = soundfile.info(str(path)).channels
+    except (RuntimeError, OSError):  # soundfile's LibsndfileError is a RuntimeError
+        channels = 1
+    if channels > 1:
+        what.append(f"{channels} channels")
     if rate != RATE:
         what.append(f"{rate} Hz")
         samples = resample(samples, rate, RATE)
