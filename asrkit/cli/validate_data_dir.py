@@ -1,6 +1,8 @@
 """asrkit-validate-data-dir: check a Kaldi data directory, listing every problem as file:line."""
 from __future__ import annotations
 
+import shlex
+
 import click
 
 from asrkit.cli._common import asrkit_command
@@ -32,6 +34,6 @@ def main(no_text: bool, no_feats: bool, no_wav: bool, no_check_files: bool, data
         click.echo(f"{'ERROR' if p.is_error else 'WARNING'}: {p}", err=True)
     if errors:
         raise AsrkitError(f"{data_dir}: {len(errors)} error(s), {len(problems) - len(errors)} warning(s); "
-                          f"asrkit-fix-data-dir {data_dir} repairs missing/extra ids and sorting")
+                          f"asrkit-fix-data-dir {shlex.quote(str(data_dir))} repairs missing/extra ids and sorting")
     click.echo(f"Successfully validated data directory {data_dir}"
                + (f" ({len(problems)} warning(s))" if problems else ""), err=True)

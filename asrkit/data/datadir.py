@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+import shlex
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
@@ -118,7 +119,8 @@ class DataDir:
             for lineno, (utt, spk) in enumerate(table.items(), 1):  # one line per key: none blank or twice
                 if len(split_fields(spk)) != 1:
                     raise AsrkitError(f"{self.file(name)}:{lineno}: utterance {utt!r}: expected one speaker id, "
-                                      f"got {spk!r} (asrkit-fix-data-dir {self.path} drops that utterance)")
+                                      f"got {spk!r} (asrkit-fix-data-dir {shlex.quote(str(self.path))} drops "
+                                      "that utterance)")
         return table
 
     def read_spk2utt(self) -> Dict[str, List[str]]:

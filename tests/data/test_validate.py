@@ -1,6 +1,10 @@
 """asrkit-validate-data-dir on a real AN4 data dir: clean passes, each kind of damage is named file:line."""
 from __future__ import annotations
 
+import re
+
+import pytest
+
 from asrkit.data.validate import validate_data_dir
 
 
@@ -215,3 +219,23 @@ def test_empty_transcript_is_a_warning(an4_dir):
     assert [str(p) for p in problems] == [f"{an4_dir}/text:5: empty transcript for 'fcaw-an410-b' (asrkit-train "
                                           "skips the utterance)"]
     assert not problems[0].is_error
+
+
+def test_the_fix_command_a_message_suggests_can_be_pasted(asrkit, an4_dir, tmp_path):
+    """'asrkit-fix-data-dir <dir> ...' in the validation and utt2spk errors named a dir with a space
+    in it unquoted: pasted into a shell it fixed '/tmp/my' (no such dir) and left the data as it was."""
+    from asrkit.data.datadir import DataDir
+    from asrkit.utils.errors import AsrkitError
+
+    spaced = tmp_path / "my data"
+    spaced.mkdir()
+    (spaced / "utt2spk").write_text("u1 a other\n")
+    with pytest.raises(AsrkitError, match=re.escape(f"(asrkit-fix-data-dir '{spaced}' drops that utterance)")):
+        DataDir(spaced).read("utt2spk")
+    moved = an4_dir.rename(tmp_path / "an4 dir")  # (a space: quoted in the message)
+    text = lines(moved / "text")
+    text[0], text[1] = text[1], text[0]
+    (moved / "text").write_text("".join(text))
+    bad = asrkit("validate-data-dir", moved, check=False)
+    assert bad.returncode == 1
+    assert f"asrkit-fix-data-dir '{moved}' repairs missing/extra ids and sorting" in bad.stderr.decode()
