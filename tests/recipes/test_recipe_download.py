@@ -206,12 +206,16 @@ def test_librispeech_a_complete_file_without_its_marker_is_not_fetched_again(rec
 
 def test_librispeech_md5sum_file_takes_md5sum_output(recipe_dir, an4_root, tmp_path):
     """Checking a local copy: what `md5sum -b DIR/x.tar.gz` prints (a folder, '*', here no final
-    newline) names the part as well as OpenSLR's own lines do."""
+    newline) names the part as well as OpenSLR's own lines do, a folder with a space in its name
+    too (it was refused as '<md5>  <part>.tar.gz' followed by junk)."""
     env = downloader_env("wget" if shutil.which("wget") else "curl", tmp_path)
     recipe = recipe_dir("librispeech")
     blobs, _ = librispeech_tarballs(an4_root, tmp_path)
     sums = tmp_path / "sums.md5"
-    out = subprocess.run(["md5sum", "-b", str(tmp_path / "src/dev-clean.tar.gz")], capture_output=True, text=True, check=True)
+    (tmp_path / "my copy").mkdir()
+    shutil.copy(tmp_path / "src/dev-clean.tar.gz", tmp_path / "my copy/dev-clean.tar.gz")
+    out = subprocess.run(["md5sum", "-b", str(tmp_path / "my copy/dev-clean.tar.gz")], capture_output=True, text=True,
+                         check=True)
     assert out.stdout.split()[1].startswith("*/")
     sums.write_text(out.stdout.rstrip("\n"))
     dl = tmp_path / "dl"

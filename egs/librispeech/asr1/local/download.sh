@@ -41,10 +41,12 @@ if [ -n "$md5sum_file" ]; then
   n=0
   while IFS= read -r line || [ -n "$line" ]; do  # a last line without a newline counts too
     n=$((n + 1))
-    read -r sum name rest <<< "${line%$'\r'}" || true
+    # The name is the rest of the line: md5sum of "/data/my copy/x.tar.gz" prints the path with
+    # its space, which a third field took for junk after the name.
+    read -r sum name <<< "${line%$'\r'}" || true
     case ${sum:-} in ''|'#'*) continue ;; esac
     name=${name#\*}  # md5sum -b: "<md5> *<file>"
-    [[ $sum =~ ^[0-9a-fA-F]{32}$ && $name == *.tar.gz && -z $rest ]] \
+    [[ $sum =~ ^[0-9a-fA-F]{32}$ && $name == *.tar.gz ]] \
       || die "$md5sum_file:$n: expected '<md5>  <part>.tar.gz', got '$line'"
     name=${name##*/}
     md5[${name%.tar.gz}]=${sum,,}
