@@ -96,8 +96,12 @@ class SlurmCluster:
         if nodes < 1 or gpus < 0:
             raise ValueError(f"nodes={nodes} gpus={gpus}")
         self.gpus = gpus
-        _sweep_abandoned(Path(tempfile.gettempdir()))
-        self.dir = Path(tempfile.mkdtemp(prefix="asrkit-slurm-"))
+        # slurm.conf cannot quote a path: under a TMPDIR with a space in it slurmctld stopped at
+        # 'Parse error ... AuthInfo=socket=/tmp/my' and every Slurm test errored. /tmp then.
+        base = tempfile.gettempdir()
+        base = "/tmp" if any(c.isspace() for c in base) else base
+        _sweep_abandoned(Path(base))
+        self.dir = Path(tempfile.mkdtemp(prefix="asrkit-slurm-", dir=base))
         (self.dir / "owner.pid").write_text(f"{os.getpid()}\n")
         self.host = socket.gethostname().split(".")[0]
         self.nodes = [self.host] if nodes == 1 else [f"127.0.0.{i}" for i in range(1, nodes + 1)]
