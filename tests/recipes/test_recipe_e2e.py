@@ -3,6 +3,7 @@ with the log's name on a failure), and the yesno quick start end to end."""
 from __future__ import annotations
 
 import re
+import shutil
 import time
 
 import pytest
@@ -313,6 +314,22 @@ def test_environment_this_user_cannot_run_is_named(recipe_dir, tmp_path):
     assert f"path.sh: no asrkit environment at {venv}: {venv}/bin/python is there but " in proc.stderr, proc.stderr
     assert "install.sh" not in proc.stderr and "ASRKIT_VENV" in proc.stderr
     assert not (recipe / "data").exists()
+
+
+def test_config_paths_with_a_space_are_taken(recipe_dir, tmp_path):
+    """asr.sh checked --fbank/train/decode-config in an unquoted word list: a config under a folder
+    with a space in its name (FSDD's pretrain_an4.sh passes an absolute one, so any checkout under
+    '/home/me/my asr') failed every run with 'no such file' for a piece of the path."""
+    recipe = recipe_dir("yesno")
+    configs = tmp_path / "my confs"
+    configs.mkdir()
+    for name in ("fbank", "train", "decode"):
+        shutil.copy(recipe / f"conf/{name}.yaml", configs / f"{name}.yaml")
+    proc = run_sh(["./run.sh", "--stop-stage", "0", "--fbank-config", str(configs / "fbank.yaml"),
+                   "--train-config", str(configs / "train.yaml"), "--decode-config", str(configs / "decode.yaml")],
+                  cwd=recipe, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert (recipe / "data/train_nodev/utt2spk").is_file()
 
 
 def test_tmpdir_that_is_gone_stops_before_stage_0(recipe_dir, tmp_path):

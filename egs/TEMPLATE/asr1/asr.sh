@@ -97,7 +97,9 @@ fi
 # Likewise the other configs: a missing --decode-config otherwise failed in stage 5, after the
 # features and the whole training; a missing --train-config after the features. (Checked
 # whatever the stages, as the LM config: run.sh checks the options with an empty range.)
-for _opt in fbank-config:$fbank_config train-config:$train_config decode-config:$decode_config; do
+# (quoted: a config path with a space in it, as an absolute one under "/home/me/my asr" is, was
+# split into words, and the check named as missing a piece of the path)
+for _opt in "fbank-config:$fbank_config" "train-config:$train_config" "decode-config:$decode_config"; do
   [ -f "${_opt#*:}" ] || die "--${_opt%%:*} ${_opt#*:}: no such file in $(pwd)"
 done
 # And what they hold, with the options the stages add: a misspelt key or a bad value in the
