@@ -604,3 +604,20 @@ def test_fsdd_recordings_of_other_rates_and_channels_are_converted(recipe_dir, f
     assert re.search(r"WARNING: 3 recording\(s\) not 8 kHz mono, converted: 3_lucas_1.wav \(2 channels, 44100 Hz\), "
                      r"4_lucas_1.wav \(16000 Hz\), 5_lucas_1.wav \(2 channels\)", proc.stderr), proc.stderr
     check_ctm_against_audio(recipe / "data", "test")
+
+
+def test_init_listener_with_a_space_in_its_path_is_one_line(recipe_dir, fsdd_root, tmp_path):
+    """--train-args, which carries --init-listener's model to asrkit-train, is split at spaces: a
+    model under a folder with a space in its name failed at stage 4, after the data and features,
+    with asrkit-train's 'Got unexpected extra argument'. (AN4's own model is named relatively.)"""
+    recipe = recipe_dir("fsdd")
+    model = tmp_path / "my models/m.pt"
+    model.parent.mkdir()
+    model.write_bytes(b"")
+    proc = run_sh(["./run.sh", "--fsdd-root", str(fsdd_root), "--init-listener", str(model), "--stop-stage", "0"],
+                  cwd=recipe, check=False)
+    assert proc.returncode == 1
+    assert proc.stderr.rstrip().splitlines()[-1] == (f"./run.sh: ERROR: --init-listener {model}: a path with a space in "
+                                                     "it cannot go through --train-args (split at spaces): link the "
+                                                     "model from a path without one")
+    assert not (recipe / "data").exists()

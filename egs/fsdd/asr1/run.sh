@@ -86,6 +86,17 @@ case $init_listener in
   *) [ -f "$init_listener" ] || { echo "$0: ERROR: --init-listener $init_listener: no such file (a model, or an4)" >&2; exit 1; }
      init_model=$(cd "$(dirname "$init_listener")" && pwd)/$(basename "$init_listener") ;;
 esac
+# The model reaches asrkit-train through --train-args, which asr.sh splits at spaces: under a folder
+# with a space in its name the absolute path fell apart at stage 4 ('Got unexpected extra argument').
+# AN4's own is the same file relative to this directory, where asr.sh runs; another cannot be named.
+if [[ $init_model == *[[:space:]]* ]]; then
+  if [ "$init_listener" = an4 ]; then
+    init_model=pretrain_an4/exp/an4_8k/pretrained.pt
+  else
+    echo "$0: ERROR: --init-listener $init_listener: a path with a space in it cannot go through --train-args (split at spaces): link the model from a path without one" >&2
+    exit 1
+  fi
+fi
 if [ -n "$init_model" ] && [[ " $train_args " =~ \ --init(=|\ ) ]]; then
   echo "$0: ERROR: --train-args has --init, and --init-listener ${init_listener} gives the listener too; give one: --init-listener \"\" to start from --train-args' --init" >&2
   exit 1
