@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 import subprocess
 
+import pytest
+
 from recipe_helpers import REPO
 
 ASR_SH = REPO / "egs/TEMPLATE/asr1/asr.sh"
@@ -67,9 +69,13 @@ def test_lint_sees_the_old_lines():
         assert not EARLY_READER.search(code_of(line)), line
 
 
-def test_warnings_summary_survives_many_large_logs(tmp_path):
+@pytest.mark.parametrize("folder", ["log", "job logs"])
+def test_warnings_summary_survives_many_large_logs(tmp_path, folder):
     # asr.sh's warnings() under the script's own options, over 50 job logs of 200 kB each with a
-    # warning on the first line: the old `cat | grep -m1` exited 141 here every time.
+    # warning on the first line: the old `cat | grep -m1` exited 141 here every time. In a folder
+    # with a space in its name (a --dumpdir, a checkout) the unquoted glob found no log at all.
+    tmp_path = tmp_path / folder
+    tmp_path.mkdir()
     text = ASR_SH.read_text()
     func = re.search(r"^warnings\(\) \{\n.*?^\}\n", text, re.M | re.S)
     assert func, f"{ASR_SH}: no warnings() function"

@@ -231,11 +231,15 @@ fingerprint() {
 # warnings <log glob>: say on the console how many warnings the jobs logged and the first one (a
 # skipped recording, digital silence): said only in the job logs, they went unseen.
 warnings() {
-  local n first
+  local n first dir=. logs
+  [[ $1 != */* ]] || dir=${1%/*}
+  # Only the file name is a pattern: the folder is quoted, since an unquoted '$1' split a --dumpdir
+  # with a space in it, and the count and first warning were lost without a word.
+  # shellcheck disable=SC2206  # the glob is meant to expand
+  logs=("$dir"/${1##*/})
   # One pass that reads to the end (grep -m1 exited at its first match while cat still wrote the
   # next log: cat died of SIGPIPE, and pipefail + set -e ended stage 1 in silence, now and then).
-  # shellcheck disable=SC2086  # the glob is meant to expand
-  read -r n first < <(cat $1 2>/dev/null \
+  read -r n first < <(cat "${logs[@]}" 2>/dev/null \
     | awk '/ WARNING / { if (!n++) { sub(/^.* WARNING /, ""); f = $0 } } END { print n + 0, f }')
   [ "$n" -gt 0 ] || return 0
   log "stage $current_stage: $n warning(s) in $1, the first: $first"
