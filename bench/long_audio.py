@@ -20,7 +20,8 @@ process's wall time per second of audio, and its peak resident memory (``wait4``
 
     bench/long_audio.py make --out /tmp/long
     bench/long_audio.py make --out /tmp/long --data egs/fsdd/asr1/data/test --max-utts 100 --repeat 10
-    bench/long_audio.py run --out /tmp/long --model egs/an4/asr1/exp/x/model.avg.pt [--skip-x10]
+    bench/long_audio.py run --out /tmp/long --model egs/an4/asr1/exp/x/model.avg.pt [--skip-x10] \
+        [--config conf/decode.yaml] [--only joined]
 """
 from __future__ import annotations
 
@@ -99,6 +100,8 @@ def decode(args, name: str, inputs, out: Path):
     """Run asrkit-decode in its own process; (wall s, peak RSS MiB, model-time RTF, audio s)."""
     cmd = [str(Path(sys.executable).parent / "asrkit-decode"), "--model", args.model, "--beam", str(args.beam),
            "--ctc-weight", str(args.ctc_weight), "--output-dir", str(out / name), *inputs]
+    if args.config:  # the rest of the decoding options (e.g. segment_target_s); the flags above win
+        cmd[1:1] = ["--config", args.config]
     env = dict(os.environ, OMP_NUM_THREADS="1")
     print("$", " ".join(shlex.quote(c) for c in cmd), file=sys.stderr)
     start = time.perf_counter()
@@ -132,6 +135,8 @@ def run(args) -> None:
     if not args.skip_x10:
         jobs.append(("joined_x10", [str(out / "joined_x10.wav")], out / "joined_x10.txt"))
     for name, inputs, ref in jobs:
+        if args.only is not None and name not in args.only:
+            continue
         wall, rss, rtf, audio = decode(args, name, inputs, out)
         rows.append((name, audio, wer(ref, out / name / "text"), rtf, wall / audio, wall, rss))
     load = os.getloadavg()
@@ -162,6 +167,8 @@ def main() -> None:
     r.add_argument("--beam", type=int, default=10)
     r.add_argument("--ctc-weight", type=float, default=0.3)
     r.add_argument("--skip-x10", action="store_true")
+    r.add_argument("--config", default=None, help="a decode.yaml for the other options (--beam, --ctc-weight win)")
+    r.add_argument("--only", nargs="*", default=None, help="only these decodings (separate, joined, joined_x10)")
     args = p.parse_args()
     make(args) if args.what == "make" else run(args)
 

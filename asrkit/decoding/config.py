@@ -23,6 +23,7 @@
     min_pause_s: 0.3    # a run of blank frames at least this long is a pause to cut at
     pause_blank_prob: 0.9
     segment_pad_s: 0.2  # pause kept on each side of a piece
+    segment_target_s: null  # pieces joined back up to this length (null: the model's training utterances' 95th percentile; 0: not joined)
     segment_window_s: 30.0
     segment_context_s: 2.0
 
@@ -59,7 +60,8 @@ MIN_SEGMENT_S = 1.0  # the shortest max_segment_s: a spoken word lasts up to abo
 # max_backtrack 10**23 in the attention scorer's int64 comparison, pre_beam_ratio 1e308 in
 # ceil(ratio * beam); each a traceback from the middle of a decode.
 # - The segment durations: a day (a piece, pause, pad or window longer than that means nothing).
-SEGMENT_OPTIONS_S = ("max_segment_s", "min_pause_s", "segment_pad_s", "segment_window_s", "segment_context_s")
+SEGMENT_OPTIONS_S = ("max_segment_s", "min_pause_s", "segment_pad_s", "segment_target_s", "segment_window_s",
+                     "segment_context_s")
 MAX_SEGMENT_OPTION_S = 24 * 3600.0
 # - Output tokens per encoder frame: speech runs at under one character per 40 ms frame.
 MAX_LENRATIO = 10.0
@@ -100,6 +102,8 @@ class DecodeConfig:
     min_pause_s: float = 0.3
     pause_blank_prob: float = 0.9
     segment_pad_s: float = 0.2
+    # None: the model's own figure (Recognizer.segment_target_s); models packed without one: 0.
+    segment_target_s: Optional[float] = None
     segment_window_s: float = 30.0
     segment_context_s: float = 2.0
 
@@ -163,6 +167,9 @@ class DecodeConfig:
                             f"got {self.max_segment_s:g}")
         if self.min_pause_s < 0 or self.segment_pad_s < 0 or self.segment_context_s < 0:
             problems.append("min_pause_s, segment_pad_s and segment_context_s must be >= 0")
+        if self.segment_target_s is not None and self.segment_target_s < 0:
+            problems.append(f"segment_target_s must be >= 0 (0: pieces not joined; null: the model's), "
+                            f"got {self.segment_target_s:g}")
         if not 0.0 < self.pause_blank_prob <= 1.0:
             problems.append(f"pause_blank_prob must be in (0, 1], got {self.pause_blank_prob}")
         if problems:

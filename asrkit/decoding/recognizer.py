@@ -384,9 +384,18 @@ class Recognizer:
                               f"cut it with --segments, or decode it whole with --segment never")
         from asrkit.decoding.segment import describe, split_recording
 
-        spans = split_recording(self.model, feats, cfg, self.frame_shift_s)
+        spans = split_recording(self.model, feats, cfg, self.frame_shift_s, self.segment_target_s)
         log.info("utterance %r (%.1f s): %s", utt_id, seconds, describe(spans, self.frame_shift_s))
         return spans
+
+    @property
+    def segment_target_s(self) -> float:
+        """The length a cut recording's pieces are joined back up to: the config's
+        ``segment_target_s``, else the 95th percentile of the durations the model was trained
+        on (packed by asrkit-train), else 0 (not joined: a model packed before asrkit kept them)."""
+        if self.config.segment_target_s is not None:
+            return self.config.segment_target_s
+        return self.pkg.meta.train_duration_s("p95") or 0.0
 
     # -- decoding --------------------------------------------------------------------------
     @torch.inference_mode()

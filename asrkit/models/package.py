@@ -40,6 +40,12 @@ from asrkit.utils.torch_files import check_finite_weights, check_torch_file_path
 if TYPE_CHECKING:
     from asrkit.text.tokenizer import Tokenizer
 
+# extra[TRAIN_DURATIONS]: how long the training utterances were, {statistic: seconds} with the
+# statistics of DURATION_STATS; decoding joins the pieces of a cut recording up to about that.
+TRAIN_DURATIONS = "train_durations_s"
+DURATION_STATS = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0, "max": 100.0}
+MAX_DURATION_S = 24 * 3600.0
+
 FORMAT = "asrkit-model"
 VERSION = 1
 REQUIRED = ("format", "version", "model_config", "idim", "vocab_size", "state_dict")
@@ -86,6 +92,12 @@ class PackageMeta:
 
     def replace(self, **changes: Any) -> "PackageMeta":
         return dataclasses.replace(self, **changes)
+
+    def train_duration_s(self, stat: str) -> Optional[float]:
+        """A statistic (DURATION_STATS) of the training utterances' durations in seconds, or None
+        for a model packed without them (before asrkit-train wrote them)."""
+        value = self.extra.get(TRAIN_DURATIONS, {}).get(stat)
+        return None if value is None else float(value)
 
     def to_dict(self) -> Dict[str, Any]:
         """The file's fields (no format, version or weights): tensors, bytes and plain types only."""
@@ -152,6 +164,12 @@ class PackageMeta:
         if not isinstance(norm_vars, bool):
             raise bad(f"cmvn_norm_vars is {_show(norm_vars)}, expected true or false")
         extra = dict(typed("extra", dict, "a mapping", optional=True) or {})
+        durations = extra.get(TRAIN_DURATIONS)
+        if durations is not None and not (isinstance(durations, dict) and all(
+                isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool)
+                and 0 < v <= MAX_DURATION_S for k, v in durations.items())):  # (NaN fails 0 < v)
+            raise bad(f"extra: {TRAIN_DURATIONS} is {_show(durations)}, expected a mapping of statistics to "
+                      f"seconds in (0, {MAX_DURATION_S:g}]")
         try:
             return cls(model_config=model_config, idim=idim, vocab_size=vocab_size, feature_config=feature_config,
                        cmvn=None if cmvn is None else cmvn.double().numpy(), cmvn_norm_vars=norm_vars,
@@ -251,3 +269,12 @@ def _show(value: Any) -> str:
     """A wrong value for a message: its repr (shortened) and its type."""
     text = repr(value)
     return f"{text[:40] + '...' if len(text) > 40 else text} (a {type(value).__name__})"
+
+
+def duration_stats(seconds: np.ndarray) -> Dict[str, float]:
+    """extra[TRAIN_DURATIONS] of utterances lasting ``seconds`` (an empty array: {})."""
+    seconds = np.asarray(seconds, dtype=np.float64)
+    seconds = seconds[(seconds > 0) & (seconds <= MAX_DURATION_S)]
+    if seconds.size == 0:
+        return {}
+    return {k: round(float(np.percentile(seconds, q)), 3) for k, q in DURATION_STATS.items()}

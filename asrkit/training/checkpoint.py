@@ -234,7 +234,8 @@ def package_meta(state: Dict[str, Any], path: Path) -> PackageMeta:
 
 
 def _pack_model(out: Path, state: Dict[str, Any], path: Path, extra: Dict[str, Any]) -> None:
-    save_package(out, state["model"], package_meta(state, path).replace(extra=extra))
+    meta = package_meta(state, path)
+    save_package(out, state["model"], meta.replace(extra={**meta.extra, **extra}))  # training's facts kept
 
 
 def _pack_lm(out: Path, state: Dict[str, Any], path: Path, extra: Dict[str, Any]) -> None:

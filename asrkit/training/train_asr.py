@@ -27,7 +27,7 @@ from asrkit.features.fbank import FbankConfig
 from asrkit.launch.distributed import DistInfo, detect_distributed, init_distributed
 from asrkit.models.build import build_model
 from asrkit.models.las import LAS
-from asrkit.models.package import PackageMeta
+from asrkit.models.package import TRAIN_DURATIONS, PackageMeta, duration_stats
 from asrkit.training import checkpoint as ckpt
 from asrkit.training import finetune
 from asrkit.training.config import TrainConfig, dump_config
@@ -133,6 +133,14 @@ def _train_logged(args: TrainArgs, exp: Path, dist_info: Optional[DistInfo], ran
             handler.close()
 
 
+def _durations(num_frames, fbank) -> dict:
+    """The training utterances' duration statistics for the packed model (decoding joins a cut
+    recording's pieces up to about that length); frames of dumped features without a feature
+    config are taken as Kaldi's 10 ms."""
+    shift_ms = fbank.frame_shift if fbank is not None else 10.0
+    return duration_stats(num_frames.astype("float64") * shift_ms / 1000.0)
+
+
 def _dataset(args: TrainArgs, data_dir: str, tokenizer, cmvn, train: bool) -> FeatureDataset:
     """A dump dir's dataset: dumped features (feats.scp), or fbank computed from its audio (wav.scp)."""
     cfg = args.config
@@ -201,7 +209,8 @@ def _train(args: TrainArgs, exp: Path, dist_info: Optional[DistInfo], rank: int,
                    tokens=tokenizer.tokens, fbank=args.fbank, feats=f"{args.train_dir}/feats.scp", lang=str(tok_path))
     meta = PackageMeta(model_config=cfg.model, idim=train_set.idim, vocab_size=tokenizer.vocab_size,
                        feature_config=args.fbank, cmvn=cmvn, cmvn_norm_vars=args.norm_vars,
-                       tokenizer=tokenizer.to_bytes(), tokens=list(tokenizer.tokens))
+                       tokenizer=tokenizer.to_bytes(), tokens=list(tokenizer.tokens),
+                       extra={TRAIN_DURATIONS: _durations(train_set.table.num_frames, args.fbank)})
     task = LASTask(model, meta, cfg, train_set, valid_set, tokenizer, exp, rank, world)
     dev_set = {"dev_set": valid_set.table.fingerprint()} if valid_set is not None else {}
     trainer = Trainer(task, cfg.optim, cfg.training, exp, {**cfg.to_dict(), **dev_set}, device, rank, world)

@@ -213,6 +213,53 @@ def test_find_pieces_cuts_at_pauses_and_splits_long_speech():
         assert pieces[0][0] == 0 and pieces[-1][1] == 40 and all(e - a <= max(1, int(max_s / f)) for a, e in pieces)
 
 
+def test_pieces_are_joined_across_the_shortest_pauses_up_to_the_target():
+    f = 0.04
+    blank = np.full(500, 0.99)  # 20 s: words at 1-1.4, 1.8-2.4, 2.8-3.2 s (one utterance), then 12-12.8, 13.6-14 s
+    words = [(25, 35), (45, 60), (70, 80), (300, 320), (340, 350)]
+    for a, e in words:
+        blank[a:e] = 0.1
+    cut = find_pieces(blank, f, max_segment_s=20.0, min_pause_s=0.3, pause_blank_prob=0.9, pad_s=0.0)
+    assert cut == words  # every pause of 0.3 s or more was a cut: five single words
+    joined = find_pieces(blank, f, 20.0, 0.3, 0.9, 0.0, target_s=4.0)
+    assert joined == [(25, 80), (300, 350)]  # the two utterances; never across the 8.8 s pause
+    # up to the target, pauses included: 2.2 s holds the first utterance's 2.2 s (25-80) exactly
+    assert find_pieces(blank, f, 20.0, 0.3, 0.9, 0.0, target_s=2.2) == [(25, 80), (300, 350)]
+    # under it, the shortest pause first: the first utterance's two 0.4 s pauses are equal, so the
+    # earlier one (1.4 s joined; the third word would make 2.2 s), and the second utterance's
+    # 0.8 s pause would make 2 s: a cut
+    assert find_pieces(blank, f, 20.0, 0.3, 0.9, 0.0, target_s=1.5) == [(25, 60), (70, 80), (300, 320), (340, 350)]
+    assert find_pieces(blank, f, 20.0, 0.3, 0.9, 0.0, target_s=60.0) == [(25, 350)]
+    # never over max_segment_s, whatever the target
+    assert find_pieces(blank, f, 10.0, 0.3, 0.9, 0.0, target_s=60.0) == [(25, 80), (300, 350)]
+    # padding comes after joining, into the pauses that remain
+    padded = find_pieces(blank, f, 20.0, 0.3, 0.9, 0.2, target_s=4.0)
+    assert padded == [(20, 85), (295, 355)]
+
+
+def test_the_join_target_comes_from_the_model_or_the_config(an4, tmp_path):
+    """segment_target_s null: the packed model's 95th percentile of training durations; a model
+    packed without them: 0 (pieces not joined); a number in the config wins. A damaged figure in
+    model.pt is refused by name."""
+    tmp, model, _ = an4
+    d = read_package_dict(model)
+    assert "train_durations_s" not in d["extra"]
+    assert Recognizer.from_files(model, DecodeConfig()).segment_target_s == 0.0
+    d["extra"] = {**d["extra"], "train_durations_s": {"p50": 2.5, "p95": 5.25, "max": 7.0}}
+    with_durations = tmp_path / "m.pt"
+    torch.save(d, with_durations)
+    assert Recognizer.from_files(with_durations, DecodeConfig()).segment_target_s == 5.25
+    assert Recognizer.from_files(with_durations, DecodeConfig(segment_target_s=0.0)).segment_target_s == 0.0
+    assert Recognizer.from_files(with_durations, DecodeConfig(segment_target_s=9.0)).segment_target_s == 9.0
+    for bad in ({"p95": float("nan")}, {"p95": -1.0}, {"p95": "5"}, [5.0], {"p95": True}, {"p95": 1e9}):
+        d["extra"]["train_durations_s"] = bad
+        torch.save(d, tmp_path / "bad.pt")
+        with pytest.raises(AsrkitError, match=r"bad\.pt: damaged asrkit model: extra: train_durations_s is"):
+            Recognizer.from_files(tmp_path / "bad.pt", DecodeConfig())
+    with pytest.raises(AsrkitError, match="segment_target_s must be >= 0"):
+        DecodeConfig(segment_target_s=-1.0).validate()
+
+
 def test_digital_silence_is_a_pause_whatever_the_ctc_head_says(an4):
     """10 s of zeros on each side of an AN4 recording: the pieces are the speech and segment_pad_s
     of the zeros, not the zeros, though the (random) model's CTC head calls nothing blank. (The

@@ -39,6 +39,13 @@ def test_train_writes_everything_and_average(yesno_setup, tmp_path, asrkit):
     assert pkg.meta.idim == 23 and pkg.meta.vocab_size == pkg.tokenizer.vocab_size
     assert pkg.meta.feature_config == FbankConfig(sample_frequency=8000, num_mel_bins=23)  # dump/train/fbank.yaml
     assert pkg.meta.extra["epochs"][0] in (1, 2)
+    # How long the training utterances were (8 kHz, 10 ms frames), for joining a cut recording's
+    # pieces back up to that length: kept through packing and averaging.
+    import kaldiio
+
+    seconds = sorted(m.shape[0] / 100 for _, m in kaldiio.load_scp_sequential(str(yesno_setup / "dump/train/feats.scp")))
+    assert pkg.meta.extra["train_durations_s"]["max"] == pytest.approx(seconds[-1], abs=1e-3)
+    assert seconds[0] < pkg.meta.train_duration_s("p50") <= pkg.meta.train_duration_s("p95") <= seconds[-1]
 
     # Re-running a finished run changes nothing but says so.
     before = (exp / "checkpoints" / "epoch2.pt").stat().st_mtime_ns
@@ -49,6 +56,7 @@ def test_train_writes_everything_and_average(yesno_setup, tmp_path, asrkit):
     proc = asrkit("average", "--num", "2", exp)
     assert "Done averaging 2 checkpoint(s)" in proc.stderr.decode()
     avg = load_package(exp / "model.avg.pt")
+    assert avg.meta.extra["train_durations_s"] == pkg.meta.extra["train_durations_s"]
     s1 = torch.load(exp / "checkpoints" / "epoch1.pt", weights_only=True)["model"]
     s2 = torch.load(exp / "checkpoints" / "epoch2.pt", weights_only=True)["model"]
     for k, v in avg.model.state_dict().items():
