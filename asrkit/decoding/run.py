@@ -123,8 +123,7 @@ def decode_items(rec: Recognizer, items: Iterable[Item], total: Optional[int],
         if err is None:
             start = time.perf_counter()
             try:
-                feats = rec.normalize(feats, utt)
-                spans = rec.pieces(utt, feats)
+                feats, spans = rec.normalize_and_cut(utt, feats)
             except AsrkitError as e:
                 err = e if utt in str(e) else AsrkitError(f"utterance {utt!r}: {e}")
             s.decode_s += time.perf_counter() - start
