@@ -369,6 +369,13 @@ def test_raw_training_resamples_an4_voices(recipe_dir, fsdd_root, an4_root):
     assert "fbank computed from the audio in the data loader" in log
     assert " skipped: " not in log and "does not match" not in log, log[-3000:]  # no utterance lost
     assert (exp / "model.pt").is_file(), proc.stderr[-2000:]
+    # The durations decoding joins a cut recording's pieces up to: those of this training set (the
+    # raw table's lengths, at the slowest on-the-fly speed), in seconds at the 10 ms frame shift.
+    from asrkit.models.package import load_package
+
+    seconds = sorted(int(v) / 100 for v in read_table(train / "utt2num_frames").values())
+    d = load_package(exp / "model.pt").meta.extra["train_durations_s"]
+    assert seconds[0] <= d["p50"] <= d["p95"] <= d["max"] <= seconds[-1] / 0.8 + 0.05, (d, seconds[0], seconds[-1])
 
 
 def test_pretrain_an4_makes_a_listener_for_fine_tuning(recipe_dir, an4_root):
