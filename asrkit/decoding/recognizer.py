@@ -273,19 +273,17 @@ class Recognizer:
         """
         live = self._live_bins(x)
         if live.any():
-            x[:, live] -= self._level_offset(x, level_frames)
+            x[:, live] -= self._level_offset(x, live, level_frames)
         return x
 
     def _live_bins(self, x: np.ndarray) -> np.ndarray:
         return ~np.all(np.abs(x - self._train_mean) < 1e-4, axis=0)  # (float32 copies of the mean)
 
-    def _level_offset(self, x: np.ndarray, level_frames: Optional[np.ndarray] = None) -> float:
-        """What :meth:`_level_shifted` subtracts from the live bins of ``x`` (T, D) log-mel: its
-        level minus the training data's, in nats (0 where nothing can be measured)."""
+    def _level_offset(self, x: np.ndarray, live: np.ndarray, level_frames: Optional[np.ndarray] = None) -> float:
+        """What :meth:`_level_shifted` subtracts from the ``live`` bins (:meth:`_live_bins`, at
+        least one) of ``x`` (T, D) log-mel: its level minus the training data's, in nats (0 where
+        nothing can be measured)."""
         mean = self._train_mean
-        live = self._live_bins(x)
-        if not live.any():
-            return 0.0
         # Frames more than LEVEL_RANGE_DB below the recording's loud ones are left out of the
         # estimate: digital silence (padding, edited gaps) sits at the log floor, 25 nats down,
         # and 3 s of it on each side took AN4 test from 6.4 to 105 % WER when it was counted.
@@ -405,11 +403,14 @@ class Recognizer:
         speech = np.zeros(feats.shape[0], dtype=bool)
         for a, b in spans:
             speech[a:b] = True
-        again = self.normalize(feats, utt_id, level_frames=speech)
         raw = feats.astype(np.float64)
-        moved_db = abs(self._level_offset(raw, speech) - self._level_offset(raw)) * 10 / np.log(10)
+        live = self._live_bins(raw)
+        if not live.any():
+            return x, spans
+        moved_db = abs(self._level_offset(raw, live, speech) - self._level_offset(raw, live)) * 10 / np.log(10)
         if moved_db < LEVEL_RECUT_DB:
             return x, spans
+        again = self.normalize(feats, utt_id, level_frames=speech)
         log.info("utterance %r: level measured on its %d piece(s): %.1f dB from the whole recording's; "
                  "pauses found again", utt_id, len(spans), moved_db)
         return again, self.pieces(utt_id, again)
