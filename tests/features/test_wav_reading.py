@@ -1,6 +1,7 @@
 """Reading wav.scp entries: files, pipes, segments, and every way audio can be bad."""
 from __future__ import annotations
 
+import shlex
 import struct
 
 import numpy as np
@@ -40,7 +41,7 @@ def test_streamed_header_sizes_are_accepted_from_pipes(tmp_path, marker):
     np.testing.assert_array_equal(got, samples)
     assert rate == 8000
     (tmp_path / "s.bin").write_bytes(streamed)
-    got, _ = read_wav_source(f"cat {tmp_path / 's.bin'} |", "x")
+    got, _ = read_wav_source(f"cat {shlex.quote(str(tmp_path / 's.bin'))} |", "x")
     np.testing.assert_array_equal(got, samples)
     if marker == 0:
         # In a file, a data size of 0 is taken at its word: the writer said there are no samples.
@@ -162,7 +163,7 @@ def test_inconsistent_or_absurd_wav_headers_are_refused(tmp_path, an4_wavs):
     }
     for name, (data, message) in cases.items():
         (tmp_path / f"{name}.wav").write_bytes(data)
-        for source in (str(tmp_path / f"{name}.wav"), f"cat {tmp_path / name}.wav |"):
+        for source in (str(tmp_path / f"{name}.wav"), f"cat {shlex.quote(str(tmp_path / f'{name}.wav'))} |"):
             with pytest.raises(AsrkitError) as e:
                 read_wav_source(source, f"utterance {name!r}")
             assert message in str(e.value) and f"utterance {name!r}" in str(e.value), str(e.value)
@@ -228,7 +229,7 @@ def test_a_segment_alone_reads_only_its_samples(tmp_path, monkeypatch):
 
     monkeypatch.setattr(soundfile.SoundFile, "read", counted)
     cases = [("mono.wav", EXPECT_MONO, x), ("stereo.wav", 1, x // 2), ("mono.flac", EXPECT_MONO, x),
-             (f"cat {tmp_path}/mono.wav |", EXPECT_MONO, x)]
+             (f"cat {shlex.quote(str(tmp_path / 'mono.wav'))} |", EXPECT_MONO, x)]
     for name, channel, ref in cases:
         source = name if name.endswith("|") else str(tmp_path / name)
         for start, end in ((10.0, 12.5), (0.0, 0.3), (59.5, -1), (59.0, 60.4)):
