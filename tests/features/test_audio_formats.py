@@ -3,6 +3,7 @@ audio sources: what the soundfile-based reader and asrkit-compute-fbank do with 
 from __future__ import annotations
 
 import os
+import shlex
 import struct
 import subprocess
 from pathlib import Path
@@ -53,6 +54,11 @@ def made(tmp_path_factory, an4_wavs):
     return {"utts": utts, "stereo": stereo, "left": a, "right": b, "dir": out}
 
 
+def _q(path) -> str:
+    """A path as one shell word, for the 'cmd |' sources (TMPDIR may hold a space)."""
+    return shlex.quote(str(path))
+
+
 def _ref(path: Path) -> np.ndarray:
     samples, rate = read_wav_reference(path)
     assert rate == 16000
@@ -63,8 +69,8 @@ def test_lossless_copies_give_identical_samples_and_features(made):
     for utt, v in made["utts"].items():
         ref = _ref(v["wav"])
         feats = compute_fbank(ref, 16000, CFG)
-        for source in (v["flac"], v["pcm24"], v["float"], f"cat {v['flac']} |", f"sox {v['wav']} -t flac - |",
-                       f"sox {v['wav']} -b 24 -t wav - |"):
+        for source in (v["flac"], v["pcm24"], v["float"], f"cat {_q(v['flac'])} |", f"sox {_q(v['wav'])} -t flac - |",
+                       f"sox {_q(v['wav'])} -b 24 -t wav - |"):
             samples, rate = read_wav_source(str(source), f"{utt} {source}")
             assert rate == 16000 and samples.dtype == np.float32
             np.testing.assert_array_equal(samples, ref, err_msg=str(source))
@@ -103,7 +109,7 @@ def test_lossy_formats_read_as_the_same_speech(made, tmp_path):
     if "MP3" in sf.available_formats():
         sf.write(tmp_path / "x.mp3", ref / 32768, 16000, format="MP3")
         sources["mp3"] = tmp_path / "x.mp3"
-        sources["mp3 pipe"] = f"cat {tmp_path / 'x.mp3'} |"
+        sources["mp3 pipe"] = f"cat {_q(tmp_path / 'x.mp3')} |"
     for name, source in sources.items():
         samples, rate = read_wav_source(str(source), name)
         assert rate == 16000 and samples.shape == ref.shape, name
@@ -119,7 +125,7 @@ def test_audio_libsndfile_cannot_seek_is_read(made, tmp_path):
     ref = resample(_ref(next(iter(made["utts"].values()))["wav"]), 16000, 8000)
     ref = ref[: len(ref) // 160 * 160]  # whole GSM frames
     sf.write(tmp_path / "gsm.wav", ref / 32768, 8000, subtype="GSM610")
-    for source in (str(tmp_path / "gsm.wav"), f"cat {tmp_path / 'gsm.wav'} |"):
+    for source in (str(tmp_path / "gsm.wav"), f"cat {_q(tmp_path / 'gsm.wav')} |"):
         samples, rate = read_wav_source(source, source)
         assert rate == 8000 and samples.shape == ref.shape, source
         assert np.corrcoef(samples, ref)[0, 1] > 0.7, source  # the same speech (GSM is coarse)
@@ -243,7 +249,7 @@ def test_non_audio_and_endless_sources_fail_after_a_bounded_read(tmp_path, an4_w
     # A streamed header (unknown size) followed by endless samples: the pipe is read up to the limit only.
     streamed = tmp_path / "streamed.hdr"
     streamed.write_bytes(header[:4] + b"\xff\xff\xff\xff" + header[8:40] + b"\xff\xff\xff\xff")
-    _fails_reading_at_most(f"cat {streamed} /dev/zero |", 8 * mib, r"stream holds more than the limit of 160000",
+    _fails_reading_at_most(f"cat {_q(streamed)} /dev/zero |", 8 * mib, r"stream holds more than the limit of 160000",
                            max_samples=160000)
 
 
@@ -288,7 +294,7 @@ def test_truncated_file_and_pipe_are_errors(tmp_path, an4_wavs):
     cut = tmp_path / "cut.wav"
     cut.write_bytes(blob[: len(blob) // 5])
     promised, has = len(blob) - 44, len(blob) // 5 - 44
-    sources = ((str(cut), "file"), (f"cat {cut} |", "stream"), (f"head -c {len(blob) // 5} {wav} |", "stream"))
+    sources = ((str(cut), "file"), (f"cat {_q(cut)} |", "stream"), (f"head -c {len(blob) // 5} {_q(wav)} |", "stream"))
     for source, kind in sources:
         with pytest.raises(AsrkitError, match=rf"^utterance 'u': truncated WAV {kind} \(header promises {promised} "
                                               rf"bytes of samples, {kind} has {has}\)$"):
@@ -307,7 +313,7 @@ def test_truncated_file_and_pipe_are_errors(tmp_path, an4_wavs):
     subprocess.run([require_program("sox"), str(wav), str(tmp_path / "full.flac")], check=True)
     data = (tmp_path / "full.flac").read_bytes()
     flac.write_bytes(data[: len(data) // 2])
-    for source in (str(flac), f"cat {flac} |"):
+    for source in (str(flac), f"cat {_q(flac)} |"):
         with pytest.raises(AsrkitError, match=r"^utterance 'u': truncated"):
             read_wav_source(source, "utterance 'u'")
 
@@ -319,11 +325,11 @@ def test_truncated_file_and_pipe_are_errors(tmp_path, an4_wavs):
         full = tmp_path / f"full.{ext}"
         subprocess.run([require_program("sox"), str(wav), str(full)], check=True)
         np.testing.assert_array_equal(read_wav_source(str(full), ext)[0], ref)
-        np.testing.assert_array_equal(read_wav_source(f"cat {full} |", ext)[0], ref)
+        np.testing.assert_array_equal(read_wav_source(f"cat {_q(full)} |", ext)[0], ref)
         data = full.read_bytes()
         half = tmp_path / f"cut.{ext}"
         half.write_bytes(data[: len(data) // 2])
-        for source, kind in [(str(half), "file")] + ([(f"cat {half} |", "stream")] if streams else []):
+        for source, kind in [(str(half), "file")] + ([(f"cat {_q(half)} |", "stream")] if streams else []):
             with pytest.raises(AsrkitError, match=rf"^utterance 'u': truncated {fmt} {kind} \(header promises "):
                 read_wav_source(source, "utterance 'u'")
     # A SPHERE file compressed with shorten (WSJ's) is not libsndfile's: say how to read it.
@@ -334,7 +340,7 @@ def test_truncated_file_and_pipe_are_errors(tmp_path, an4_wavs):
 
     # Through the command: named, skipped and counted; nothing of them in the outputs. Two bad of
     # three is past Kaldi's 95 % rule, so the rule is lifted here to see the skips themselves.
-    scp = write_scp(tmp_path / "wav.scp", [("good", wav), ("t-file", cut), ("t-pipe", f"cat {cut} |")])
+    scp = write_scp(tmp_path / "wav.scp", [("good", wav), ("t-file", cut), ("t-pipe", f"cat {_q(cut)} |")])
     out = tmp_path / "out"
     result = run_cli(compute_fbank_cli, ["--max-bad-percent", "100", f"scp:{scp}",
                                          f"ark,scp:{out}/feats.ark,{out}/feats.scp"])
