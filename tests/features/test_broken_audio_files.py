@@ -6,6 +6,7 @@ now a one-line error naming the file, skipped and counted by the commands that r
 from __future__ import annotations
 
 import io
+import shlex
 import struct
 from typing import List
 
@@ -34,6 +35,11 @@ def _pages(blob: bytes) -> List[int]:
 def speech(an4_wavs):
     x, rate = sf.read(an4_wavs[0], dtype="int16")
     return x, rate
+
+
+def _q(path) -> str:
+    """A path as one shell word, for the 'cat ... |' sources (TMPDIR may hold a space)."""
+    return shlex.quote(str(path))
 
 
 def _refused(source: str, match: str) -> str:
@@ -67,7 +73,7 @@ def test_ogg_cut_short_or_missing_pages_is_an_error(tmp_path, speech):
         half = tmp_path / f"half-{subtype}.ogg"
         half.write_bytes(blob[: len(blob) // 2])
         _refused(str(half), "truncated OGG file (its last whole page, at byte ")
-        _refused(f"cat {half} |", "truncated OGG stream (its last whole page, at byte ")
+        _refused(f"cat {_q(half)} |", "truncated OGG stream (its last whole page, at byte ")
     # a damaged page in the middle: libsndfile skipped it (the page after the first audio page:
     # 3.1 s of 4 s read, its frame count lowered to match)
     for subtype in ("VORBIS", "OPUS"):
@@ -76,7 +82,7 @@ def test_ogg_cut_short_or_missing_pages_is_an_error(tmp_path, speech):
         damaged = bytearray(blob)
         damaged[page + 100:page + 200] = b"\x55" * 100
         (tmp_path / "mid.ogg").write_bytes(bytes(damaged))
-        for source in (str(tmp_path / "mid.ogg"), f"cat {tmp_path / 'mid.ogg'} |"):
+        for source in (str(tmp_path / "mid.ogg"), f"cat {_q(tmp_path / 'mid.ogg')} |"):
             _refused(source, f"corrupt OGG data (the page at byte {page} fails its CRC check)")
         # bytes where a page should start (a block of the file lost)
         _refused_bytes(blob[:page] + blob[page + 1000:], f"corrupt OGG data (no page starts at byte {page}, ")
@@ -99,7 +105,7 @@ def test_mp3_cut_short_is_an_error(tmp_path, speech):
     (tmp_path / "half.mp3").write_bytes(blob[: len(blob) // 2])
     want = f"truncated MP3 file (header promises {len(blob)} bytes, file has {len(blob) // 2})"
     _refused(str(tmp_path / "half.mp3"), want)
-    _refused(f"cat {tmp_path / 'half.mp3'} |", want.replace("file", "stream"))
+    _refused(f"cat {_q(tmp_path / 'half.mp3')} |", want.replace("file", "stream"))
     # the tag's frame count is checked too: frames decoded short of it (the byte count made to fit)
     short = bytearray(blob[: len(blob) // 2])
     at = short.find(b"Xing")
@@ -165,12 +171,12 @@ def test_wav_headers_without_fmt_or_with_impossible_rates_are_named(tmp_path, sp
     }
     for name, (blob, message) in cases.items():
         (tmp_path / f"{name}.wav").write_bytes(blob)
-        for source in (str(tmp_path / f"{name}.wav"), f"cat {tmp_path / name}.wav |"):
+        for source in (str(tmp_path / f"{name}.wav"), f"cat {_q(tmp_path / f'{name}.wav')} |"):
             _refused(source, message)
     # an odd-sized chunk without its pad byte (a hand-rolled writer's LIST): "No 'data' chunk marker"
     unpadded = _riff(_fmt(), b"LIST" + struct.pack("<I", 11) + b"INFOISFTab\0", pcm)
     (tmp_path / "unpadded.wav").write_bytes(unpadded)
-    for source in (str(tmp_path / "unpadded.wav"), f"cat {tmp_path / 'unpadded.wav'} |"):
+    for source in (str(tmp_path / "unpadded.wav"), f"cat {_q(tmp_path / 'unpadded.wav')} |"):
         _refused(source, "malformed WAV: chunk 'LIST' at byte 36 has an odd size (11) but no pad byte after it")
     # what real writers put around the samples still reads, and gives the samples
     odd = _chunk(b"odd ", b"xyz")  # an odd-sized chunk with its pad byte
@@ -188,7 +194,7 @@ def test_a_data_size_smaller_than_the_samples_is_an_error(tmp_path, speech):
     damaged = _riff(_fmt(), b"data" + struct.pack("<I", 1000) + samples)  # the RIFF size still covers them
     (tmp_path / "damaged.wav").write_bytes(damaged)
     message = f"the data chunk states 1000 bytes of samples, but {len(samples) - 1000} more bytes that are not chunks"
-    for source in (str(tmp_path / "damaged.wav"), f"cat {tmp_path / 'damaged.wav'} |"):
+    for source in (str(tmp_path / "damaged.wav"), f"cat {_q(tmp_path / 'damaged.wav')} |"):
         _refused(source, message)
     with pytest.raises(AsrkitError, match="not chunks follow it"):
         check_wav_file(str(tmp_path / "damaged.wav"), "u")
@@ -215,7 +221,7 @@ def test_a_flac_of_unknown_length_is_named_as_such(tmp_path, speech):
     blob[18:26] = (int.from_bytes(blob[18:26], "big") & ~((1 << 36) - 1)).to_bytes(8, "big")
     (tmp_path / "streamed.flac").write_bytes(bytes(blob))
     message = "FLAC/PCM_16 audio whose header gives no length (a FLAC written to a pipe says 0 samples)"
-    for source in (str(tmp_path / "streamed.flac"), f"cat {tmp_path / 'streamed.flac'} |"):
+    for source in (str(tmp_path / "streamed.flac"), f"cat {_q(tmp_path / 'streamed.flac')} |"):
         _refused(source, message)
 
 
@@ -234,7 +240,7 @@ def test_compute_fbank_skips_and_counts_the_broken_files(tmp_path, an4_wavs, spe
     assert "zz-cut" not in kaldiio.load_scp(str(out / "feats.scp"))
     # two broken of three: past Kaldi's 5 %, nothing written
     scp = write_scp(tmp_path / "bad.scp", entries[:1] + [("zz-cut", tmp_path / "cut.ogg"),
-                                                         ("zz-cut2", f"cat {tmp_path / 'cut.ogg'} |")])
+                                                         ("zz-cut2", f"cat {_q(tmp_path / 'cut.ogg')} |")])
     out = tmp_path / "out2"
     result = run_cli(compute_fbank_cli, [f"scp:{scp}", f"ark,scp:{out}/feats.ark,{out}/feats.scp"])
     assert result.exit_code == 1 and "Traceback" not in result.stderr
@@ -297,7 +303,7 @@ def test_mac_metadata_beside_an_mp3_is_not_taken_for_its_resource_fork(tmp_path,
     (here / ".AppleDouble").mkdir(parents=True)
     (here / "._").write_bytes(b"\x00\x05\x16\x07" + bytes(60))
     monkeypatch.chdir(here)
-    for source in (str(tmp_path / "a.mp3"), f"cat {tmp_path / 'a.mp3'} |"):
+    for source in (str(tmp_path / "a.mp3"), f"cat {_q(tmp_path / 'a.mp3')} |"):
         assert len(read_wav_source(source, "u")[0]) == len(x)
     # asrkit-make-data-dir's header look: beside the ._a.mp3 a zip made on a Mac holds
     from asrkit.features.wav import audio_file_info
