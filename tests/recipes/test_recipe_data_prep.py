@@ -1,6 +1,7 @@
 """Stage 0 of every recipe on the real corpora: valid Kaldi data dirs with the documented splits."""
 from __future__ import annotations
 
+import shlex
 import shutil
 import subprocess
 import sys
@@ -271,12 +272,12 @@ def test_an4_raw_bigendian_conversion(recipe_dir, an4_root, tmp_path):
     raw_dir = tmp_path / "an4/wav/an4_clstk/fash"
     raw_dir.mkdir(parents=True)
     (raw_dir / "an251-fash-b.raw").write_bytes(samples.astype(">i2").tobytes())
-    run_sh(f". ./path.sh && local/raw_to_wav.py {tmp_path / 'an4/wav'}", cwd=recipe)
+    run_sh(f". ./path.sh && local/raw_to_wav.py {shlex.quote(str(tmp_path / 'an4/wav'))}", cwd=recipe)
     with wave.open(str(raw_dir / "an251-fash-b.wav")) as w:
         assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (16000, 1, 2)
         assert np.array_equal(np.frombuffer(w.readframes(w.getnframes()), dtype="<i2"), samples)
     (raw_dir / "odd.raw").write_bytes(b"\x00\x01\x02")
-    proc = run_sh(f". ./path.sh && local/raw_to_wav.py {tmp_path / 'an4/wav'}", cwd=recipe, check=False)
+    proc = run_sh(f". ./path.sh && local/raw_to_wav.py {shlex.quote(str(tmp_path / 'an4/wav'))}", cwd=recipe, check=False)
     assert proc.returncode == 1 and "odd number of bytes" in proc.stderr and "Done 1 out of 2" in proc.stderr
 
 
@@ -323,7 +324,7 @@ def test_librispeech_data_prep_wav_fixture(recipe_dir, an4_root, tmp_path):
     recipe = recipe_dir("librispeech")
     expected = make_librispeech_fixture(an4_root, tmp_path / "LibriSpeech", "wav")
     for part in ("dev-clean", "test-clean"):
-        run_sh(f". ./path.sh && local/data_prep.py --audio-ext wav {tmp_path}/LibriSpeech/{part} data/{part.replace('-', '_')}",
+        run_sh(f". ./path.sh && local/data_prep.py --audio-ext wav {shlex.quote(str(tmp_path / 'LibriSpeech' / part))} data/{part.replace('-', '_')}",
                cwd=recipe)
     validate(recipe, "dev_clean", "test_clean")
     text = read_table(recipe / "data/dev_clean/text") | read_table(recipe / "data/test_clean/text")
@@ -349,7 +350,7 @@ def test_librispeech_data_prep_other_copy(recipe_dir, an4_root, tmp_path):
     shutil.copy(chapter / "100-2000-0000.wav", chapter / "100-2000-0099.wav")
     speakers = root / "SPEAKERS.TXT"
     speakers.write_bytes(speakers.read_bytes().replace(b"| A\n", b"| Jos\xe9\n"))
-    cmd = f". ./path.sh && local/data_prep.py --audio-ext wav {root}/dev-clean data/dev_clean"
+    cmd = f". ./path.sh && local/data_prep.py --audio-ext wav {shlex.quote(str(root / 'dev-clean'))} data/dev_clean"
     proc = run_sh(cmd, cwd=recipe)
     assert "1 .wav file(s) in no line of a .trans.txt, left out: 100-2000-0099.wav" in proc.stderr, proc.stderr
     validate(recipe, "dev_clean")
@@ -366,15 +367,20 @@ def test_librispeech_data_prep_flac_pipes(recipe_dir, an4_root, tmp_path):
     require_program("flac")
     recipe = recipe_dir("librispeech")
     expected = make_librispeech_fixture(an4_root, tmp_path / "LibriSpeech", "flac")
-    run_sh(f". ./path.sh && local/data_prep.py {tmp_path}/LibriSpeech/test-clean data/test_clean", cwd=recipe)
+    run_sh(f". ./path.sh && local/data_prep.py {shlex.quote(str(tmp_path / 'LibriSpeech/test-clean'))} data/test_clean", cwd=recipe)
     validate(recipe, "test_clean")
     wav_scp = read_table(recipe / "data/test_clean/wav.scp")
-    assert all(v.startswith("flac -c -d -s ") and v.endswith(".flac |") for v in wav_scp.values())
+    # Each a pipe of one flac command on one .flac file (quoted where its path needs it, as under
+    # a TMPDIR with a space): the shell's words are the command, the file and the '|'.
+    for v in wav_scp.values():
+        words = shlex.split(v)
+        assert words[:4] == ["flac", "-c", "-d", "-s"] and words[5:] == ["|"] and words[4].endswith(".flac"), v
+        assert Path(words[4]).is_file() and v == f"flac -c -d -s {shlex.quote(words[4])} |", v
     assert set(wav_scp) <= set(expected)
     # The pipes decode: fbank of the FLAC pipes equals fbank of the original WAV files.
     run_sh(". ./path.sh && asrkit-compute-fbank scp:data/test_clean/wav.scp ark,t:flac.txt", cwd=recipe)
     make_librispeech_fixture(an4_root, tmp_path / "wav" / "LibriSpeech", "wav")
-    run_sh(f". ./path.sh && local/data_prep.py --audio-ext wav {tmp_path}/wav/LibriSpeech/test-clean data/test_wav "
+    run_sh(f". ./path.sh && local/data_prep.py --audio-ext wav {shlex.quote(str(tmp_path / 'wav/LibriSpeech/test-clean'))} data/test_wav "
            "&& asrkit-compute-fbank scp:data/test_wav/wav.scp ark,t:wav.txt", cwd=recipe)
     flac_feats = (recipe / "flac.txt").read_text()
     assert flac_feats.count("[") == len(wav_scp) and flac_feats == (recipe / "wav.txt").read_text()
