@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shlex
 import shutil
 import subprocess
 import tarfile
@@ -72,7 +73,7 @@ def test_an4_download_resumes_converts_and_is_not_repeated(recipe_dir, an4_root,
             converted = recipe / "downloads/an4/wav" / rel
             np.testing.assert_array_equal(wav_samples(converted), wav_samples(original))
         # The data dirs are those that the WAV copy gives for the same utterances.
-        run_sh(f". ./path.sh && local/data_prep.py {an4_root} ref", cwd=recipe)
+        run_sh(f". ./path.sh && local/data_prep.py {shlex.quote(str(an4_root))} ref", cwd=recipe)
         for s in ("train", "test"):
             got = read_table(recipe / f"data/{s}/text")
             ref = read_table(recipe / f"ref/{s}/text")
@@ -180,7 +181,7 @@ def test_librispeech_download_checks_md5_unpacks_and_skips_when_done(recipe_dir,
         proc = run_sh(cmd, cwd=recipe, env=env)
         assert len(server.requests) == seen and f"{dl}/LibriSpeech/dev-clean is there already" in proc.stderr
     # The unpacked part goes through the recipe's data prep: the fixture's transcripts, readers' genders.
-    run_sh(f". ./path.sh && local/data_prep.py --audio-ext wav {dl}/LibriSpeech/dev-clean data/dev_clean "
+    run_sh(f". ./path.sh && local/data_prep.py --audio-ext wav {shlex.quote(str(dl / 'LibriSpeech/dev-clean'))} data/dev_clean "
            "&& asrkit-validate-data-dir data/dev_clean", cwd=recipe)
     text = read_table(recipe / "data/dev_clean/text")
     assert text == {u: t for u, t in expected.items() if u.startswith(("100-", "101-"))} and len(text) == 6
