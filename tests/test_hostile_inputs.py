@@ -788,6 +788,23 @@ CASES: List[Case] = [
                            f"ark,scp:{d}/out.ark,{d}/out.scp"]), 0,
          "skipping utterance '{u5}': feature value -1e+200 at frame 2, dim 5 is beyond float32's range",
          check=_written("out.scp", N - 1)),
+    # A float32 feature of 1e30 passed as finite: compute-cmvn summed its square (1e60) into the
+    # set's stats, squashing dim 5 to ~0 for every other utterance, exit 0.
+    Case("huge-float32-feats-compute-cmvn-one-of-24-skipped", "compute-cmvn",
+         lambda w, d: Run([_scp_with(w, d, {3: _nan(w, 3, 1e30)}), d / "cmvn.ark"]), 0,
+         "skipping utterance '{u3}': feature value 1e+30 at frame 2, dim 5 is beyond 1.84e+19, larger than any "
+         "front end makes", check=_stats_frames(N - 1)),
+    # ...and asrkit-decode wrote an empty text for it, exit 0, as for one of 1e10 or 1e6 (of which
+    # the level normalisation spread the excess over every frame and bin)
+    Case("huge-float32-feats-decode-one-of-24-skipped", "decode",
+         lambda w, d: Run(["--model", w.model, "--feats", _scp_with(w, d, {4: _nan(w, 4, -1e30)}),
+                           "--output-dir", d / "dec"]), 0,
+         "skipping utterance '{u4}': feature value -1e+30 at frame 2, dim 5 is beyond 1.84e+19",
+         check=_lines("dec/text", N - 1)),
+    Case("far-feats-decode-one-of-24-skipped", "decode",
+         lambda w, d: Run(["--model", w.model, "--feats", _scp_with(w, d, {6: _nan(w, 6, 1e6)}),
+                           "--output-dir", d / "dec"]), 0,
+         "skipping utterance '{u6}': feature 1e+06 at frame 2, dim 5 lies ", check=_lines("dec/text", N - 1)),
     # A (frames, 0) matrix first: its dimension 0 was the one all 23 real utterances were then
     # refused for ("feature dimension 23, earlier utterances have 0"), failing the run.
     Case("zero-dim-feats-first-compute-cmvn-one-of-24-skipped", "compute-cmvn",
@@ -808,11 +825,13 @@ CASES: List[Case] = [
                                      n=3), d / "cmvn.ark"]), 1,
          "1 of 3 utterances failed ({u2}), more than 5 %", ("cmvn.ark",)),
     # Stats of constant features (variance floored to 1e-20: a scale of 1e10) and a float32 feature
-    # of 1e30: the normalized 1e40 was written as inf, exit 0.
+    # of 1e30: the normalized 1e40 was written as inf, exit 0. (Since features beyond 2^64 are
+    # refused on reading, no feature apply-cmvn takes can overflow float32 even at a scale of
+    # 1e10; the overflow check on the output is tested in tests/features/test_cmvn.py.)
     Case("cmvn-output-overflowing-float32-apply-cmvn-one-of-24-skipped", "apply-cmvn",
          lambda w, d: Run([_stats_file(d, accumulate_cmvn(np.zeros((10, MEL), np.float32))),
                            _scp_with(w, d, {5: _nan(w, 5, 1e30)}), f"ark,scp:{d}/out.ark,{d}/out.scp"]), 0,
-         "skipping utterance '{u5}': normalized feature 1e+40 at frame 2, dim 5 overflows float32",
+         "skipping utterance '{u5}': feature value 1e+30 at frame 2, dim 5 is beyond 1.84e+19",
          check=_written("out.scp", N - 1)),
     # Kaldi's "insufficient stats" of one key (an utterance or speaker of 0 frames) stopped the
     # whole run before the first utterance: now that key's utterances are the bad items.
@@ -833,6 +852,9 @@ CASES: List[Case] = [
     # Training (was: exit 0, "train loss 0.0000", an untrained model.pt).
     Case("nan-feats-train-one-of-24-skipped", "train", lambda w, d: _train(w, d, {5: _nan(w, 5)}), 0,
          "skipping {d}/dump/feats.scp: utterance '{u5}': non-finite feature value nan at frame 2, dim 5",
+         check=_trained),
+    Case("huge-float32-feats-train-one-of-24-skipped", "train", lambda w, d: _train(w, d, {5: _nan(w, 5, 1e30)}), 0,
+         "skipping {d}/dump/feats.scp: utterance '{u5}': feature value 1e+30 at frame 2, dim 5 is beyond 1.84e+19",
          check=_trained),
     Case("inf-and-pkl-train-two-of-24-fail", "train",
          lambda w, d: _train(w, d, {3: _nan(w, 3, np.inf), 9: pkl_entry(d / "MARKER")}), 1,

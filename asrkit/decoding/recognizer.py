@@ -28,6 +28,7 @@ from asrkit.decoding.beam_search import Hypothesis, beam_search, greedy_search
 from asrkit.decoding.config import DecodeConfig
 from asrkit.decoding.ctc_align import Word, ctc_forced_align, frame_energy_db, word_times
 from asrkit.decoding.scorers import AttentionScorer, CTCScorer, LMScorer
+from asrkit.features.cmvn import FEATURE_ABS_MAX
 from asrkit.utils.device import out_of_memory, resolve_device
 from asrkit.utils.errors import AsrkitError
 
@@ -55,6 +56,14 @@ LEVEL_RECUT_DB = 1.0
 # The fbank's log floor (torchaudio's kaldi.fbank: log(max(energy, float32 eps))): every mel bin
 # of a frame of digital silence.
 LOG_FLOOR = float(np.log(np.finfo(np.float32).eps))
+# The furthest a normalized feature may lie from the training features' mean, in their standard
+# deviations. Audio of any kind stays within ~10 (AN4 and FSDD recordings within 4.3, digital
+# silence, DC and clipped noise 9.6, with an AN4 model); features of 1e10 passed the
+# finite-value check and decoded to an empty text, exit 0, as if nothing had been said.
+MAX_NORMALIZED = 1.0e4
+# Dims that barely varied in training (a constant dim's variance is floored, or rounding noise
+# of 1e-16) would put a harmless 1e-4 change at 1e4 deviations: they are left out of that check.
+MIN_CHECKED_STD = 1.0e-3
 # A high mel bin whose loud frames stay this far below the recording's median bin (each measured
 # from the training data's mean in that bin) is above the band the audio holds: a low-bitrate
 # codec's or a telephone line's cut, or audio upsampled before it reached asrkit. Measured on AN4:
@@ -230,15 +239,39 @@ class Recognizer:
         if not finite.all():
             frame, d = np.argwhere(~finite)[0]
             raise AsrkitError(f"{name}non-finite feature value {feats[frame, d]} at frame {frame}, dim {d}")
+        if not np.abs(feats).max() <= FEATURE_ABS_MAX:
+            frame, d = np.argwhere(np.abs(feats) > FEATURE_ABS_MAX)[0]
+            raise AsrkitError(f"{name}feature value {feats[frame, d]:g} at frame {frame}, dim {d} is beyond "
+                              f"{FEATURE_ABS_MAX:.3g}, larger than any front end makes (damaged features?)")
         if self._cmvn is None:
             x = feats.astype(np.float32, copy=False)
         else:
             scale, offset = self._cmvn
             x = feats.astype(np.float64)
+            # (before the level shift, which spreads one far value over every frame and bin)
+            self._check_in_range(x, scale, offset, name)
             if self._level_norm:
                 x = self._level_shifted(x, level_frames)
             x = (x * scale + offset).astype(np.float32)  # as apply_cmvn
         return self._speaker_adapted(x, utt_id)
+
+    @staticmethod
+    def _check_in_range(x: np.ndarray, scale: np.ndarray, offset: np.ndarray, name: str) -> None:
+        """An AsrkitError naming ``name`` when features ``x`` (T, D), normalized, lie more than
+        MAX_NORMALIZED standard deviations of the training features from their mean in a dim
+        that varied in training (a standard deviation of at least MIN_CHECKED_STD): features of
+        another kind, or damaged ones."""
+        measured = scale <= 1.0 / MIN_CHECKED_STD
+        if not measured.any():
+            return
+        z = np.abs(x[:, measured] * scale[measured] + offset[measured])
+        far = z > MAX_NORMALIZED
+        if far.any():
+            frame, col = np.argwhere(far)[0]
+            d = int(np.flatnonzero(measured)[col])
+            raise AsrkitError(f"{name}feature {x[frame, d]:g} at frame {frame}, dim {d} lies {z[frame, col]:.3g} standard "
+                              f"deviations from the model's training features (at most {MAX_NORMALIZED:g}): "
+                              f"features of another kind than the model's (another front end?), or damaged")
 
     def set_speaker_transforms(self, transforms: Dict[str, np.ndarray], utt2spk: Dict[str, str]) -> None:
         """Decode each utterance with its speaker's ``[A | b]`` (asrkit.decoding.adapt) applied to the

@@ -29,6 +29,12 @@ NO_FEATURES = "no features to compute CMVN stats from"
 # Kaldi floors the variance here (with a warning) instead of dividing by zero.
 VAR_FLOOR = 1.0e-20
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
+# The largest feature magnitude accepted: about sqrt(float32's max), so a value's square (a
+# variance, an energy) still fits float32. No front end comes near it (a log-mel value of int16
+# audio is within +-30, a linear mel energy below 1e16), and a float32 feature of 1e30 passed
+# every check: compute-cmvn summed its square into the set's stats, squashing that dim to ~0 for
+# every other utterance, and asrkit-decode wrote an empty text for it, exit 0.
+FEATURE_ABS_MAX = 2.0 ** 64
 # Readable utterances whose most common feature dimension is the set's (as asrkit-train's
 # FeatureDataset): the first one alone decided it, so one odd first utterance (a 40-dim matrix
 # among 23-dim ones) made every good utterance the bad one and the run fail naming them.
@@ -73,8 +79,9 @@ def accumulate_cmvn(feats: np.ndarray, stats: Optional[np.ndarray] = None, utt_i
 
 
 def check_features(utt: str, feats: np.ndarray, dim: Optional[int] = None) -> None:
-    """An utterance's features fit for CMVN: a (frames, dim) matrix of finite numbers (of ``dim``
-    columns when given); else an AsrkitError naming the utterance, for the caller to skip it."""
+    """An utterance's features fit for CMVN: a (frames, dim) matrix of finite numbers within
+    FEATURE_ABS_MAX (of ``dim`` columns when given); else an AsrkitError naming the utterance, for
+    the caller to skip it."""
     if feats.ndim != 2:
         raise AsrkitError(f"utterance {utt!r}: expected a (frames, dim) matrix, got shape {feats.shape}")
     if feats.shape[1] == 0:
@@ -86,14 +93,17 @@ def check_features(utt: str, feats: np.ndarray, dim: Optional[int] = None) -> No
     if not finite.all():
         frame, d = np.argwhere(~finite)[0]
         raise AsrkitError(f"utterance {utt!r}: non-finite feature value {feats[frame, d]} at frame {frame}, dim {d}")
-    if feats.dtype.itemsize > 4 and feats.size:
-        # A double matrix (Kaldi's DM) may hold finite values no float32 feature can: 1e200
-        # became inf in apply-cmvn's float32 output, and its square inf in compute-cmvn's stats.
-        big = np.abs(feats) > _FLOAT32_MAX
-        if big.any():
-            frame, d = np.argwhere(big)[0]
-            raise AsrkitError(f"utterance {utt!r}: feature value {feats[frame, d]:g} at frame {frame}, dim {d} is "
+    if feats.size and not np.abs(feats).max() <= FEATURE_ABS_MAX:
+        big = np.abs(feats) > FEATURE_ABS_MAX
+        frame, d = np.argwhere(big)[0]
+        value = feats[frame, d]
+        if abs(value) > _FLOAT32_MAX:
+            # A double matrix (Kaldi's DM) may hold finite values no float32 feature can: 1e200
+            # became inf in apply-cmvn's float32 output, and its square inf in compute-cmvn's stats.
+            raise AsrkitError(f"utterance {utt!r}: feature value {value:g} at frame {frame}, dim {d} is "
                               f"beyond float32's range (features are float32, as in Kaldi)")
+        raise AsrkitError(f"utterance {utt!r}: feature value {value:g} at frame {frame}, dim {d} is beyond "
+                          f"{FEATURE_ABS_MAX:.3g}, larger than any front end makes (damaged features?)")
 
 
 def set_feature_dim(items: Iterable[Tuple[str, Optional[np.ndarray], Optional[Exception]]],
