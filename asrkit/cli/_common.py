@@ -63,9 +63,33 @@ def asrkit_command(name: str, **kwargs) -> Callable:
                     signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
 
         wrapper = click.option("-v", "--verbose", count=True, help="More logging (repeat for more).")(wrapper)
-        return click.command(name=name, context_settings=CONTEXT_SETTINGS, **kwargs)(wrapper)
+        command = click.command(name=name, context_settings=CONTEXT_SETTINGS, **kwargs)(wrapper)
+        for param in command.params:
+            if isinstance(param.type, (click.types.IntParamType, click.types.FloatParamType)):
+                param.type = _ascii_number(param.type)
+        return command
 
     return decorator
+
+
+class _AsciiNumber:
+    """A mixin for click's number types: the value is written in ASCII, without digit separators.
+    Python's int() and float() read '٣' (an Arabic-Indic 3), '３' (full width) and '1_0' (10), so
+    `--nj ٣` ran three jobs; Kaldi's option parser, as every C tool, takes ASCII only."""
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, str) and (not value.isascii() or "_" in value):
+            self.fail(f"{value!r} is not a number in ASCII digits", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+def _ascii_number(kind: click.ParamType) -> click.ParamType:
+    """A copy of the number type ``kind`` (INT, FLOAT, an IntRange...) that takes ASCII numbers only;
+    a copy, since click.INT and click.FLOAT are shared by every command."""
+    cls = type(f"Ascii{type(kind).__name__}", (_AsciiNumber, type(kind)), {})
+    strict = cls.__new__(cls)
+    strict.__dict__.update(kind.__dict__)  # (an IntRange's bounds)
+    return strict
 
 
 def _drop_stdout() -> None:
