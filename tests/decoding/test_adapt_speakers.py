@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from asrkit.data.specifier import read_matrices
-from asrkit.decoding.adapt import AdaptConfig, apply_transform, estimate_transform, identity_transform
+from asrkit.decoding.adapt import AdaptConfig, apply_transform, confidence_losses, estimate_transform, identity_transform
 from asrkit.utils.errors import AsrkitError
 
 from decoding_tiny import IDIM, V, tiny_las
@@ -43,6 +43,20 @@ def test_estimate_lowers_the_loss_and_leaves_the_model_alone():
     assert all(p.requires_grad for p in model.parameters()) and not model.training
     # the same inputs and seed give the same transform
     assert np.array_equal(estimate_transform(model, items(), config).transform, result.transform)
+
+
+@pytest.mark.parametrize("batch_size", [1, 4, 16])
+def test_confidence_is_each_utterances_own_loss_whatever_it_is_batched_with(batch_size):
+    """The confidence pass runs in length-sorted batches: each utterance still gets the loss per
+    token it gets alone (padding masked: the listener packs, attention and CTC take lengths)."""
+    model = tiny_las().eval()
+    its = items(9)[::-1]   # lengths 70..30, and 3-5 tokens: every batch padded both ways
+    with torch.no_grad():
+        alone = [model(*[t[None] if t.dim() else t.view(1) for t in (
+            torch.from_numpy(f), torch.tensor(f.shape[0]), torch.tensor(y), torch.tensor(len(y)))]).loss.item()
+            / (len(y) + 1) for _, f, y in its]
+    got = confidence_losses(model, its, batch_size, torch.device("cpu"))
+    np.testing.assert_allclose(got, alone, rtol=1e-5)
 
 
 def test_keep_and_max_frames_choose_the_utterances():
