@@ -359,11 +359,6 @@ class Recognizer:
         if samples.size == 0:
             raise AsrkitError(f"utterance {utt_id!r}: empty audio")
         value = constant_value(samples)
-        if value is not None:
-            # Decoded all the same (a text of silence is the model's to give), but said: a model
-            # may well name words for it, and the user should know there was nothing to hear.
-            log.warning("utterance %r: every sample is %g (digital silence): there is no speech in it, so any "
-                        "text for it is the model's guess", utt_id, value)
         target = self.sample_rate
         empty: List[int] = []
         if sample_rate < min(MIN_SAMPLE_RATE, target):
@@ -386,6 +381,13 @@ class Recognizer:
             feats = compute_fbank_chunked(samples, target, fbank, utt_id=utt_id, chunk_s=FBANK_CHUNK_S)
         else:
             feats = compute_fbank(samples, target, fbank, utt_id=utt_id)
+        if value is not None:
+            # Decoded all the same (a text of silence is the model's to give), but said: a model
+            # may well name words for it, and the user should know there was nothing to hear.
+            # (Said once the recording is known to decode: a 1-sample file was called silence,
+            # then skipped as too short for a frame.)
+            log.warning("utterance %r: every sample is %g (digital silence): there is no speech in it, so any "
+                        "text for it is the model's guess", utt_id, value)
         if self._cmvn is not None and fbank.use_log_fbank:
             # The same gap in audio that comes at the model's rate already band-limited (MP3 or Opus
             # at a low bitrate, a telephone line, a device that upsampled): found in the spectrum.

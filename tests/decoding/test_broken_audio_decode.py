@@ -105,3 +105,9 @@ def test_digital_silence_is_decoded_with_a_warning(inproc, an4, tmp_path):
             "is the model's guess") in err
     assert f"utterance {wavs[0].stem!r}: every sample" not in err
     assert len(proc.stdout.decode().splitlines()) == 2
+    # a constant file too short for one frame is skipped as that alone, not first called silence
+    sf.write(tmp_path / "one.wav", np.full(10, 205, np.int16), rate, subtype="PCM_16")
+    proc = inproc("decode", "--model", model, *FAST, tmp_path / "one.wav", wavs[0], check=False)
+    err = proc.stderr.decode()
+    assert "skipping utterance 'one' (" in err and "too short for one frame (10 samples < " in err
+    assert "every sample" not in err
