@@ -117,8 +117,8 @@ def average_checkpoints(exp_dir: Path, num: int, out: Optional[Path] = None, met
                               f"{found[e]}: damaged asrkit checkpoint")
         states.append(state["model"])
     meta = first[2]
-    save_package(out, average_state_dicts(states, [str(found[e]) for e in epochs]), meta.replace(extra={**meta.extra, "epochs": epochs, "metric": metric,
-                                                                        "averaged": True}))
+    averaged = average_state_dicts(states, [str(found[e]) for e in epochs])
+    save_package(out, averaged, meta.replace(extra={**meta.extra, "epochs": epochs, "metric": metric, "averaged": True}))
     log.info("Done averaging %d checkpoint(s) (epochs %s, best by %s) into %s", len(epochs),
              " ".join(map(str, epochs)), metric, out)
     return out
