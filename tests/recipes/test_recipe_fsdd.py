@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+import shlex
 import subprocess
 import wave
 from pathlib import Path
@@ -174,9 +175,11 @@ def test_loso_dry_run_holds_each_speaker_out_in_its_own_directory(recipe_dir, fs
         for line in fold:
             assert f"cd loso/{spk} && ./run.sh" in line and f"--test-speakers {spk} " in line
             assert "--num-train 20" in line
-            # a config path relative to the recipe still names the same file from the fold's directory
-            assert f"--train-config {recipe.resolve()}/conf/train_specaug.yaml" in line \
-                or f"--train-config {recipe}/conf/train_specaug.yaml" in line
+            # a config path relative to the recipe still names the same file from the fold's
+            # directory: one shell word (quoted where the checkout's path has a space)
+            words = shlex.split(line)
+            assert words[words.index("--train-config") + 1] in (f"{recipe.resolve()}/conf/train_specaug.yaml",
+                                                                f"{recipe}/conf/train_specaug.yaml"), line
         assert "--stop-stage 0" in fold[0] and f"loso/{spk}/exp/t/decode_test_decode_adapt/wer.txt" in fold[1]
     assert not (recipe / "loso").exists()  # nothing made
 
@@ -359,7 +362,8 @@ def test_raw_training_resamples_an4_voices(recipe_dir, fsdd_root, an4_root):
                    "--stop-stage", "4", "--tag", "raw", "--train-args", TINY], cwd=recipe, timeout=900)
     train = recipe / "dump/train_an4_digits"
     assert (train / "wav.scp").is_file() and not (train / "feats.scp").exists()
-    rates = {wave.open(p.split()[0]).getframerate() for p in read_table(train / "wav.scp").values()}
+    # plain paths, each the rest of its line (a space in the checkout's path included)
+    rates = {wave.open(p).getframerate() for p in read_table(train / "wav.scp").values()}
     assert rates == {8000, 16000}
     n = len(read_table(train / "text"))
     assert len(read_table(train / "utt2num_frames")) == n > 150
