@@ -88,10 +88,14 @@ case $init_listener in
 esac
 # The model reaches asrkit-train through --train-args, which asr.sh splits at spaces: under a folder
 # with a space in its name the absolute path fell apart at stage 4 ('Got unexpected extra argument').
-# AN4's own is the same file relative to this directory, where asr.sh runs; another cannot be named.
+# AN4's own is the same file relative to this directory, where asr.sh runs, and so is a model given
+# by a relative path without a space (local/loso.sh's ../pretrain_an4/..., from a fold); another
+# cannot be named.
 if [[ $init_model == *[[:space:]]* ]]; then
   if [ "$init_listener" = an4 ]; then
     init_model=pretrain_an4/exp/an4_8k/pretrained.pt
+  elif [[ $init_listener != /* && $init_listener != *[[:space:]]* ]]; then
+    init_model=$init_listener
   else
     echo "$0: ERROR: --init-listener $init_listener: a path with a space in it cannot go through --train-args (split at spaces): link the model from a path without one" >&2
     exit 1

@@ -75,6 +75,9 @@ fsdd_root=$(abspath "$fsdd_root")
 decode_config=$(abspath "$decode_config")
 case $dir in /*) dir_abs=$dir ;; *) dir_abs=$recipe/$dir ;; esac
 pretrained=$dir_abs/pretrain_an4/exp/$tag/pretrained.pt   # --init-listener an4, for every fold of the tag
+# run.sh hands the model to asrkit-train in --train-args, split at spaces: under a folder with a
+# space in its name, the folds (<dir>/<speaker>) name it relatively, as run.sh then passes it on.
+[[ $pretrained != *[[:space:]]* ]] || pretrained=../pretrain_an4/exp/$tag/pretrained.pt
 pretrain=false init_given=false
 aligner=$dir_abs/pretrain_an4/exp/an4_align/pretrained.pt   # --an4-digit-words, for every fold
 digit_words=0 aligner_given=false
