@@ -99,4 +99,8 @@ model=model.avg.pt
 [ -f "exp/$tag/$model" ] || model=model.pt   # a budget-stopped training averages nothing
 [ -f "exp/$tag/$model" ] || die "no model in $dir/exp/$tag after training"
 ln -sfn "$model" "exp/$tag/pretrained.pt"
-log "done: $dir/exp/$tag/pretrained.pt -> $model (fine-tune with: --init-listener $(pwd)/exp/$tag/pretrained.pt)"
+# The model to name: run.sh refuses a path with a space in it (its --train-args are split at
+# spaces), so under a folder with one it is named from the recipe directory, where run.sh runs.
+init=$(pwd)/exp/$tag/pretrained.pt
+[[ $init != *[[:space:]]* || $dir == /* || $dir == *[[:space:]]* ]] || init=$dir/exp/$tag/pretrained.pt
+log "done: $dir/exp/$tag/pretrained.pt -> $model (fine-tune with: --init-listener $init)"
