@@ -3,12 +3,18 @@ connected-digit utterances of AN4's voices (make_connected_digits.py --all-train
 recordings."""
 from __future__ import annotations
 
+import shlex
 import wave
 from pathlib import Path
 
 import numpy as np
 
 from recipe_helpers import read_table, run_sh
+
+
+def q(*paths) -> str:
+    """Paths as shell words, for the command lines below (TMPDIR may hold a space)."""
+    return " ".join(shlex.quote(str(p)) for p in paths)
 
 DIGITS = ["ZERO", "ONE", "TWO", "THREE", "FOUR", "FIVE", "SIX", "SEVEN", "EIGHT", "NINE"]
 
@@ -41,7 +47,7 @@ def test_digit_words_cut_at_the_aligned_times_then_joined(recipe_dir, an4_root, 
                    "an4_fbbh-cen6-b 1 1.400 0.300 FOUR 0.10\n"
                    "an4_fash-cen7-b 1 0.500 0.250 ENTER 0.90\n"
                    "an4_fash-cen7-b 1 0.900 0.300 TWO 0.80\n")
-    proc = run_sh(". ./path.sh && local/an4_digit_words.py --pad 0.05 " f"{data} {ctm} {tmp_path}/words", cwd=recipe)
+    proc = run_sh(f". ./path.sh && local/an4_digit_words.py --pad 0.05 {q(data, ctm, tmp_path / 'words')}", cwd=recipe)
     assert "4 digit words; left out 1 doubtful" in proc.stderr, proc.stderr
     rec = tmp_path / "words/recordings"
     assert sorted(p.name for p in rec.iterdir()) == ["0_an4-fbbh_0.wav", "1_an4-fbbh_0.wav", "2_an4-fash_0.wav",
@@ -55,14 +61,14 @@ def test_digit_words_cut_at_the_aligned_times_then_joined(recipe_dir, an4_root, 
         assert np.abs(np.frombuffer(w.readframes(w.getnframes()), "<i2")).max() > 300
 
     proc = run_sh(". ./path.sh && local/make_connected_digits.py --all-train --num-train 20 --seed 3 "
-                  f"--speed-factors 0.9,1.1 {tmp_path}/words {tmp_path}/out {tmp_path}/out/wav", cwd=recipe)
+                  f"--speed-factors 0.9,1.1 {q(tmp_path / 'words', tmp_path / 'out', tmp_path / 'out/wav')}", cwd=recipe)
     assert not (tmp_path / "out/dev").exists() and not (tmp_path / "out/test").exists()
     text = read_table(tmp_path / "out/train/text")
     spk = read_table(tmp_path / "out/train/utt2spk")
     assert len(text) == 20 and set(spk.values()) == {"an4-fbbh", "an4-fash"}
     said = {"an4-fbbh": {"ZERO", "ONE", "FIVE"}, "an4-fash": {"TWO"}}
     assert all(set(text[u].split()) <= said[spk[u]] for u in text)  # only the digits each voice said
-    run_sh(f". ./path.sh && asrkit-validate-data-dir --no-feats {tmp_path}/out/train", cwd=recipe)
+    run_sh(f". ./path.sh && asrkit-validate-data-dir --no-feats {q(tmp_path / 'out/train')}", cwd=recipe)
 
 
 def test_digit_words_bad_inputs_are_one_line_errors(recipe_dir, an4_root, tmp_path):
@@ -70,13 +76,13 @@ def test_digit_words_bad_inputs_are_one_line_errors(recipe_dir, an4_root, tmp_pa
     data = an4_dir(an4_root, tmp_path)
     bad = tmp_path / "bad.ctm"
     bad.write_text("an4_fbbh-cen6-b 1 0.300 0.300 ONE 0.90\nan4_fbbh-cen6-b 1 zero 0.3 FIVE\n")
-    proc = run_sh(f". ./path.sh && local/an4_digit_words.py {data} {bad} {tmp_path}/w", cwd=recipe, check=False)
+    proc = run_sh(f". ./path.sh && local/an4_digit_words.py {q(data, bad, tmp_path / 'w')}", cwd=recipe, check=False)
     assert proc.returncode == 1 and (f"{bad}:2: expected '<utt> <channel> <start> <duration> <word> [<confidence>]' with numbers for the "
                                     f"times, got 'an4_fbbh-cen6-b 1 zero 0.3 FIVE'") in proc.stderr
     assert "Traceback" not in proc.stderr
     none = tmp_path / "none.ctm"
     none.write_text("an4_fash-cen7-b 1 0.500 0.250 ENTER 0.90\n")
-    proc = run_sh(f". ./path.sh && local/an4_digit_words.py {data} {none} {tmp_path}/w", cwd=recipe, check=False)
+    proc = run_sh(f". ./path.sh && local/an4_digit_words.py {q(data, none, tmp_path / 'w')}", cwd=recipe, check=False)
     assert proc.returncode == 1 and "no digit word cut" in proc.stderr
     for args, message in [(["--an4-digit-words", "many"], "option --an4-digit-words takes an integer, got 'many'"),
                           (["--an4-digit-words", "10", "--an4-aligner", "nope.pt"], "--an4-aligner nope.pt: no such file")]:
@@ -94,13 +100,17 @@ def test_loso_cuts_every_fold_with_one_aligner(recipe_dir, fsdd_root):
     assert len(lines) == 4
     for line in lines:
         assert "--an4-digit-words 100" in line
-        assert f"--an4-aligner {recipe}/loso/pretrain_an4/exp/an4_align/pretrained.pt" in line \
-            or f"--an4-aligner {recipe.resolve()}/loso/pretrain_an4/exp/an4_align/pretrained.pt" in line, line
+        # one shell word (the dry run quotes a path with a space in it)
+        words = shlex.split(line)
+        assert words[words.index("--an4-aligner") + 1] in (f"{recipe}/loso/pretrain_an4/exp/an4_align/pretrained.pt",
+                                                           f"{recipe.resolve()}/loso/pretrain_an4/exp/an4_align/pretrained.pt"), line
     mine = recipe / "mine.pt"
     mine.write_bytes(b"")
     proc = run_sh(["local/loso.sh", "--fsdd-root", str(fsdd_root), "--dry-run", "true", "--speakers", "george",
                    "--an4-digit-words", "100", "--an4-aligner", "mine.pt"], cwd=recipe)
-    assert all(f"--an4-aligner {recipe}/mine.pt" in line and "an4_align" not in line for line in proc.stdout.splitlines())
+    for line in proc.stdout.splitlines():
+        words = shlex.split(line)
+        assert words[words.index("--an4-aligner") + 1] == f"{recipe}/mine.pt" and "an4_align" not in line, line
     proc = run_sh(["local/loso.sh", "--fsdd-root", str(fsdd_root), "--dry-run", "true", "--speakers", "george"], cwd=recipe)
     assert "--an4-aligner" not in proc.stdout
     assert not (recipe / "loso").exists()  # nothing made
