@@ -17,7 +17,8 @@ def test_table_matches_the_dump_dir(yesno_setup):
     train = yesno_setup / "dump" / "train"
     tok = Tokenizer.load(yesno_setup / "data" / "lang" / "tokens.model")
     table = load_utterances(str(train), tok)
-    scp = [line.split() for line in (train / "feats.scp").read_text().splitlines()]
+    # key and value: the value is the rest of the line (an ark path with a space, under such a TMPDIR)
+    scp = [line.split(maxsplit=1) for line in (train / "feats.scp").read_text().splitlines()]
     frames = dict(line.split() for line in (train / "utt2num_frames").read_text().splitlines())
     text = dict(line.split(maxsplit=1) for line in (train / "text").read_text().splitlines())
     assert [table.utt_id(i) for i in range(len(table))] == [u for u, _ in scp]
