@@ -1049,7 +1049,7 @@ CASES: List[Case] = [
          lambda w, d: Run(["--sample-frequency", "8000", f"scp:{w.root}/wav.scp", "ark:| gzip -c > x.gz"]), 1,
          "output pipes ('ark:| cmd') are not supported", ("| gzip -c > x.gz", "x.gz", "fbank.yaml")),
     Case("wav-scp-from-a-command-fbank", "compute-fbank",
-         lambda w, d: Run(["--sample-frequency", "8000", f"scp:cat {w.root}/wav.scp |", "ark:out.ark"]), 1,
+         lambda w, d: Run(["--sample-frequency", "8000", f"scp:cat {shlex.quote(str(w.root / 'wav.scp'))} |", "ark:out.ark"]), 1,
          "a wav.scp made by a command is not read here", OUT + ("fbank.yaml",)),
     Case("same-file-ark-and-scp-fbank", "compute-fbank",
          lambda w, d: Run(["--sample-frequency", "8000", f"scp:{w.root}/wav.scp", f"ark,scp:{d}/out.ark,out.ark"]), 1,
@@ -1741,7 +1741,8 @@ def _blocking_wav_scp(w: World, d: Path, n: int = 4) -> Path:
     """A wav.scp whose pipes each announce themselves and then wait (for the test to kill them)."""
     lines = []
     for u, wav in zip(w.utts[:n], w.wavs[:n]):
-        lines.append(f"{u} touch {d}/started.{u}; sleep 600 & echo $! >> {d}/sleepers; wait; cat {wav} |\n")
+        started, sleepers, wav = (shlex.quote(str(p)) for p in (d / f"started.{u}", d / "sleepers", wav))
+        lines.append(f"{u} touch {started}; sleep 600 & echo $! >> {sleepers}; wait; cat {wav} |\n")
     (d / "wav.scp").write_text("".join(lines))
     return d / "wav.scp"
 
@@ -1983,8 +1984,9 @@ def test_dash_and_dev_stdout_outputs_follow_the_text(world: World, tmp_path: Pat
     (tmp_path / "wav.scp").write_text("".join(f"{u} {w}\n" for u, w in zip(world.utts[:2], world.wavs[:2])))
     text = "".join(line + "\n" for line in (world.root / "text").read_text().splitlines()[:2])
     asrkit = f"{shlex.quote(sys.executable)} -m asrkit"
-    script = (f"{asrkit} decode --model {world.model} --beam 1 --maxlenratio 0.1 --ctm - --segments-out /dev/stdout "
-              f"--wav-scp wav.scp > out.txt && {asrkit} align --model {world.model} wav.scp - - > ctm.txt")
+    model = shlex.quote(str(world.model))
+    script = (f"{asrkit} decode --model {model} --beam 1 --maxlenratio 0.1 --ctm - --segments-out /dev/stdout "
+              f"--wav-scp wav.scp > out.txt && {asrkit} align --model {model} wav.scp - - > ctm.txt")
     proc = subprocess.run(["bash", "-c", script], input=text.encode(), stderr=subprocess.PIPE, cwd=tmp_path,
                           timeout=600)
     err = proc.stderr.decode()
