@@ -1546,17 +1546,43 @@ class Disks:
     how: Dict[str, str] = field(default_factory=dict)  # kind -> "tmpfs" or why it is simulated
 
 
+# A test run's tmpfs mounts are named after its process, so a later run can tell the ones a
+# killed run left behind (its finalizer never ran: they stayed mounted, under pytest's old temp
+# dirs, which pytest could then not remove) from those of a run still going beside it.
+MOUNT_NAME = "asrkit-test-"
+
+
 def _mount(target: Path, options: str) -> Optional[str]:
     """Mount a tmpfs; None on success, else why not."""
     if os.geteuid() != 0 or not shutil.which("mount"):
         return "not root"
-    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(target)], capture_output=True,
-                          text=True)
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", options, f"{MOUNT_NAME}{os.getpid()}", str(target)],
+                          capture_output=True, text=True)
     return None if proc.returncode == 0 else proc.stderr.strip() or f"mount exited {proc.returncode}"
+
+
+def _unmount_stale() -> None:
+    """Unmount the tmpfs mounts of earlier runs of this module whose process is gone."""
+    try:
+        lines = Path("/proc/self/mounts").read_text().splitlines()
+    except OSError:
+        return
+    for line in lines:
+        fields = line.split()
+        if len(fields) < 3 or fields[2] != "tmpfs" or not fields[0].startswith(MOUNT_NAME):
+            continue
+        pid = fields[0][len(MOUNT_NAME):]
+        if not pid.isdigit() or Path(f"/proc/{pid}").exists():
+            continue
+        # /proc/mounts writes a space, tab, newline or backslash in a path as an octal escape
+        target = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[1])
+        subprocess.run(["umount", "-l", target], capture_output=True)
 
 
 @pytest.fixture(scope="module")
 def disks(world, tmp_path_factory) -> Disks:
+    if os.geteuid() == 0:
+        _unmount_stale()
     base = tmp_path_factory.mktemp("disks")
     result = Disks()
     try:
