@@ -20,8 +20,8 @@
     # Long recordings (asrkit.decoding.segment): split at pauses the CTC head finds.
     segment: auto       # auto: recordings longer than max_segment_s | always | never
     max_segment_s: 20.0
-    min_pause_s: 0.3    # a run of blank frames at least this long is a pause to cut at
-    pause_blank_prob: 0.9
+    min_pause_s: 0.3    # a run of pause frames at least this long is a pause to cut at
+    pause_blank_prob: 0.9  # a pause frame: CTC blank (plus a word-boundary token's) posterior at least this
     segment_pad_s: 0.2  # pause kept on each side of a piece
     segment_target_s: null  # pieces joined back up to this length (null: the model's training utterances' 95th percentile; 0: not joined)
     segment_window_s: 30.0

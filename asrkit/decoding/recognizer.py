@@ -461,9 +461,10 @@ class Recognizer:
             raise AsrkitError(f"utterance {utt_id!r} is {seconds:.1f} s long, over max_segment_s "
                               f"{cfg.max_segment_s:g} s, and the model has no CTC head to find its pauses: "
                               f"cut it with --segments, or decode it whole with --segment never")
-        from asrkit.decoding.segment import describe, split_recording
+        from asrkit.decoding.segment import describe, pause_token_ids, split_recording
 
-        spans = split_recording(self.model, feats, cfg, self.frame_shift_s, self.segment_target_s)
+        spans = split_recording(self.model, feats, cfg, self.frame_shift_s, self.segment_target_s,
+                                pause_token_ids(self.pkg.tokens))
         log.info("utterance %r (%.1f s): %s", utt_id, seconds, describe(spans, self.frame_shift_s))
         return spans
 

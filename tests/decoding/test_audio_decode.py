@@ -213,6 +213,47 @@ def test_find_pieces_cuts_at_pauses_and_splits_long_speech():
         assert pieces[0][0] == 0 and pieces[-1][1] == 40 and all(e - a <= max(1, int(max_s / f)) for a, e in pieces)
 
 
+class _SaysSpaceInPauses(torch.nn.Module):
+    """A CTC model stand-in (time reduction 1) that, like the FSDD digit model, says the word
+    boundary '\u2581' (id 2), not blank, through every pause: a frame [0, 1] is a pause
+    ('\u2581' 0.95, blank 0.03), a [1, 0] a letter ('E', id 3, 0.95). (Neither is lowest in every
+    dim, so neither is taken for digital silence, a pause whatever the model says.)"""
+
+    class listener:
+        time_reduction = 1
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(1))
+        self.ctc = torch.nn.Identity()
+
+    def encode(self, x, lens):
+        return x, lens
+
+    def ctc_log_probs(self, enc):
+        speech = enc[..., :1] > 0.5
+        p = torch.where(speech, torch.tensor([0.03, 0.005, 0.01, 0.95, 0.005]),
+                        torch.tensor([0.03, 0.005, 0.95, 0.01, 0.005]))
+        return p.log()
+
+
+def test_a_word_boundary_token_counts_as_a_pause():
+    from asrkit.decoding.segment import pause_token_ids, split_recording
+
+    assert pause_token_ids(["<blank>", "<unk>", "\u2581T", "\u2581", "E"]) == (0, 3)  # a piece of its own only
+    assert pause_token_ids(["<blank>", "<space>", "a", "b"]) == (0, 1)  # ESPnet's char lists
+    assert pause_token_ids(["<blank>", "YES", "NO"]) == (0,)
+    feats = np.tile(np.float32([0, 1]), (400, 1))  # 4 s at 10 ms: three words of 0.5 s, 0.5-1 s pauses
+    for a, e in [(50, 100), (150, 200), (300, 350)]:
+        feats[a:e] = [1, 0]
+    model, config = _SaysSpaceInPauses(), DecodeConfig(max_segment_s=20.0, segment_pad_s=0.0)
+    tokens = ["<blank>", "<unk>", "\u2581", "E", "<sos/eos>"]
+    # the blank alone: no frame is a pause, so nothing is cut (the FSDD model's 99 pauses gave 24 cuts)
+    assert split_recording(model, feats, config, 0.01) == [(0, 400)]
+    assert split_recording(model, feats, config, 0.01, pause_ids=pause_token_ids(tokens)) == [
+        (50, 100), (150, 200), (300, 350)]
+
+
 def test_pieces_are_joined_across_the_shortest_pauses_up_to_the_target():
     f = 0.04
     blank = np.full(500, 0.99)  # 20 s: words at 1-1.4, 1.8-2.4, 2.8-3.2 s (one utterance), then 12-12.8, 13.6-14 s
