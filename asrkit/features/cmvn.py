@@ -93,7 +93,7 @@ def check_features(utt: str, feats: np.ndarray, dim: Optional[int] = None) -> No
     if not finite.all():
         frame, d = np.argwhere(~finite)[0]
         raise AsrkitError(f"utterance {utt!r}: non-finite feature value {feats[frame, d]} at frame {frame}, dim {d}")
-    if feats.size and not np.abs(feats).max() <= FEATURE_ABS_MAX:
+    if feats.size and not max(float(feats.max()), -float(feats.min())) <= FEATURE_ABS_MAX:
         big = np.abs(feats) > FEATURE_ABS_MAX
         frame, d = np.argwhere(big)[0]
         value = feats[frame, d]
