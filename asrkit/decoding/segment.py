@@ -43,7 +43,7 @@ any non-pause frame gives no piece (and an empty hypothesis)::
 from __future__ import annotations
 
 import math
-from typing import List, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -184,13 +184,16 @@ def _join_short(pieces: List[Tuple[int, int]], max_len: int) -> List[Tuple[int, 
 
 
 def split_recording(model, feats: np.ndarray, config, frame_shift_s: float,
-                    target_s: float = 0.0, pause_ids: Sequence[int] = (0,)) -> List[Tuple[int, int]]:
+                    target_s: float = 0.0, pause_ids: Sequence[int] = (0,),
+                    quiet: Optional[np.ndarray] = None) -> List[Tuple[int, int]]:
     """Pieces of one recording's normalized features (T, D) as [start, end) feature frames.
 
     ``config`` is a DecodeConfig (its segment_* options, ``batch_size``); the model needs a CTC
     head. ``target_s``: the length pieces are joined up to (0: not joined; the Recognizer passes
     ``segment_target_s`` as resolved for its model). ``pause_ids``: the outputs that mean a pause
-    (:func:`pause_token_ids` of the model's tokens; the Recognizer passes them).
+    (:func:`pause_token_ids` of the model's tokens; the Recognizer passes them). ``quiet``: (T,)
+    bool, feature frames that are a pause whatever the CTC head says, as digital silence is (the
+    Recognizer's: 16-bit dither far below the recording's speech).
     """
     if getattr(model, "ctc", None) is None:
         raise AsrkitError("the model has no CTC head to find pauses with")
@@ -203,6 +206,9 @@ def split_recording(model, feats: np.ndarray, config, frame_shift_s: float,
     # on each side of FSDD test utterances became pieces of 11-14 s, mostly zeros, decoded into
     # insertions (the FSDD theo model: 9.5 -> 36.9 % WER; bench/presentation_robustness.py).
     blank[silent_encoder_frames(feats, r)] = 1.0
+    if quiet is not None:
+        pad = -len(quiet) % r
+        blank[np.concatenate([quiet, np.ones(pad, dtype=bool)]).reshape(-1, r).all(1)] = 1.0
     enc_s = frame_shift_s * r
     spans = find_pieces(blank, enc_s, config.max_segment_s, config.min_pause_s, config.pause_blank_prob,
                         config.segment_pad_s, target_s)
