@@ -341,6 +341,11 @@ def test_16_bit_dither_far_below_the_speech_is_a_pause_whatever_the_ctc_head_say
     _, spans = rec.normalize_and_cut("d", feats)
     r = rec.time_reduction
     assert spans and spans[0][0] >= 1000 - 20 - r and spans[-1][1] <= 1000 + len(x) // 160 + 20 + r, spans
+    # a quarter second of it in 20 s of dither: the loud frames are found among those above the noise
+    # (the 98th percentile of all frames was the dither's own level, and nothing was marked)
+    word = x[len(x) // 2 - rate // 8:len(x) // 2 + rate // 8].astype(np.float32)
+    short = rec.dither_frames(rec.features(np.concatenate([dither, word, dither[::-1]]), rate, "w"))
+    assert short[:990].mean() > 0.95 and short[-990:].mean() > 0.95, (short[:990].mean(), short[-990:].mean())
     # the same speech 40 dB down as float audio: its frames are not dither, whatever their level
     soft = rec.features(x.astype(np.float32) / 100, rate, "soft")
     level = soft.mean(axis=1)
