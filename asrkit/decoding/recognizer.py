@@ -28,7 +28,7 @@ from asrkit.decoding.beam_search import Hypothesis, beam_search, greedy_search
 from asrkit.decoding.config import DecodeConfig
 from asrkit.decoding.ctc_align import Word, ctc_forced_align, frame_energy_db, word_times
 from asrkit.decoding.scorers import AttentionScorer, CTCScorer, LMScorer
-from asrkit.features.cmvn import FEATURE_ABS_MAX
+from asrkit.features.cmvn import check_values
 from asrkit.utils.device import out_of_memory, resolve_device
 from asrkit.utils.errors import AsrkitError
 
@@ -235,14 +235,7 @@ class Recognizer:
             raise AsrkitError(f"{name}features are {tuple(feats.shape)}, the model expects (T, {self.pkg.meta.idim})")
         if feats.shape[0] == 0:
             raise AsrkitError(f"{name}no feature frames (0 x {feats.shape[1]})")
-        finite = np.isfinite(feats)
-        if not finite.all():
-            frame, d = np.argwhere(~finite)[0]
-            raise AsrkitError(f"{name}non-finite feature value {feats[frame, d]} at frame {frame}, dim {d}")
-        if not max(float(feats.max()), -float(feats.min())) <= FEATURE_ABS_MAX:  # (no |feats| copy)
-            frame, d = np.argwhere(np.abs(feats) > FEATURE_ABS_MAX)[0]
-            raise AsrkitError(f"{name}feature value {feats[frame, d]:g} at frame {frame}, dim {d} is beyond "
-                              f"{FEATURE_ABS_MAX:.3g}, larger than any front end makes (damaged features?)")
+        check_values(feats, name)
         if self._cmvn is None:
             x = feats.astype(np.float32, copy=False)
         else:
@@ -491,10 +484,10 @@ class Recognizer:
         """Where a recording (normalized feats (T, D)) is cut, as [start, end) frames, or None
         to decode it whole (``config.segment``, ``max_segment_s``). ``quiet``: (T,) frames that
         are pauses whatever the CTC head says (:meth:`dither_frames`)."""
+        if not self.pieces_wanted(feats):
+            return None
         cfg = self.config
         seconds = feats.shape[0] * self.frame_shift_s
-        if cfg.segment == "never" or (cfg.segment == "auto" and seconds <= cfg.max_segment_s):
-            return None
         if not self.has_ctc:
             raise AsrkitError(f"utterance {utt_id!r} is {seconds:.1f} s long, over max_segment_s "
                               f"{cfg.max_segment_s:g} s, and the model has no CTC head to find its pauses: "

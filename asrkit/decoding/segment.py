@@ -207,8 +207,7 @@ def split_recording(model, feats: np.ndarray, config, frame_shift_s: float,
     # insertions (the FSDD theo model: 9.5 -> 36.9 % WER; bench/presentation_robustness.py).
     blank[silent_encoder_frames(feats, r)] = 1.0
     if quiet is not None:
-        pad = -len(quiet) % r
-        blank[np.concatenate([quiet, np.ones(pad, dtype=bool)]).reshape(-1, r).all(1)] = 1.0
+        blank[_whole_encoder_frames(quiet, r)] = 1.0
     enc_s = frame_shift_s * r
     spans = find_pieces(blank, enc_s, config.max_segment_s, config.min_pause_s, config.pause_blank_prob,
                         config.segment_pad_s, target_s)
@@ -223,9 +222,14 @@ def silent_encoder_frames(feats: np.ndarray, r: int) -> np.ndarray:
 
     from asrkit.models.las import digital_silence
 
-    silent = digital_silence(torch.from_numpy(np.ascontiguousarray(feats))[None])[0, :, 0].numpy()
-    pad = -len(silent) % r
-    return np.concatenate([silent, np.ones(pad, dtype=bool)]).reshape(-1, r).all(1)
+    return _whole_encoder_frames(digital_silence(torch.from_numpy(np.ascontiguousarray(feats))[None])[0, :, 0].numpy(), r)
+
+
+def _whole_encoder_frames(frames: np.ndarray, r: int) -> np.ndarray:
+    """(ceil(T / r),) bool: the encoder frames all of whose ``r`` feature frames are set in
+    ``frames`` (T,) bool (the last one's missing frames count as set)."""
+    pad = -len(frames) % r
+    return np.concatenate([frames, np.ones(pad, dtype=bool)]).reshape(-1, r).all(1)
 
 
 def _frames(seconds: float, frame_shift_s: float, r: int) -> int:

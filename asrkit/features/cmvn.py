@@ -89,20 +89,26 @@ def check_features(utt: str, feats: np.ndarray, dim: Optional[int] = None) -> No
         raise AsrkitError(f"utterance {utt!r}: features with no dimensions (shape {feats.shape})")
     if dim is not None and feats.shape[1] != dim:
         raise AsrkitError(f"utterance {utt!r}: feature dimension {feats.shape[1]}, the set's is {dim}")
+    check_values(feats, f"utterance {utt!r}: ")
+
+
+def check_values(feats: np.ndarray, name: str = "") -> None:
+    """An AsrkitError starting with ``name`` (e.g. "utterance 'u1': ") at the first value of
+    ``feats`` (T, D) that is not finite or lies beyond FEATURE_ABS_MAX: the value check of
+    :func:`check_features`, which asrkit-decode makes on its own features too."""
     finite = np.isfinite(feats)
     if not finite.all():
         frame, d = np.argwhere(~finite)[0]
-        raise AsrkitError(f"utterance {utt!r}: non-finite feature value {feats[frame, d]} at frame {frame}, dim {d}")
-    if feats.size and not max(float(feats.max()), -float(feats.min())) <= FEATURE_ABS_MAX:
-        big = np.abs(feats) > FEATURE_ABS_MAX
-        frame, d = np.argwhere(big)[0]
+        raise AsrkitError(f"{name}non-finite feature value {feats[frame, d]} at frame {frame}, dim {d}")
+    if feats.size and not max(float(feats.max()), -float(feats.min())) <= FEATURE_ABS_MAX:  # (no |feats| copy)
+        frame, d = np.argwhere(np.abs(feats) > FEATURE_ABS_MAX)[0]
         value = feats[frame, d]
         if abs(value) > _FLOAT32_MAX:
             # A double matrix (Kaldi's DM) may hold finite values no float32 feature can: 1e200
             # became inf in apply-cmvn's float32 output, and its square inf in compute-cmvn's stats.
-            raise AsrkitError(f"utterance {utt!r}: feature value {value:g} at frame {frame}, dim {d} is "
-                              f"beyond float32's range (features are float32, as in Kaldi)")
-        raise AsrkitError(f"utterance {utt!r}: feature value {value:g} at frame {frame}, dim {d} is beyond "
+            raise AsrkitError(f"{name}feature value {value:g} at frame {frame}, dim {d} is beyond float32's range "
+                              f"(features are float32, as in Kaldi)")
+        raise AsrkitError(f"{name}feature value {value:g} at frame {frame}, dim {d} is beyond "
                           f"{FEATURE_ABS_MAX:.3g}, larger than any front end makes (damaged features?)")
 
 
