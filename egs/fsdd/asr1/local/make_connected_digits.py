@@ -22,6 +22,16 @@ factor drawn from the list (tempo and pitch change together, as ``sox speed`` an
 perturbation do), resampled in-process (torchaudio). It draws from a generator of its own, so
 the digits, takes and pauses stay those of the unperturbed set.
 
+``--background-prob P`` and ``--long-edge-prob Q`` (training set only; multi-condition training):
+FSDD's takes are cut close around the word and its pauses are far quieter than most speakers' own
+recording noise, so a model trained on them alone never hears a second of room noise without a
+digit in it, and reads it as digits (1 s of -60 dBFS noise each side of an utterance was 136
+inserted digits in 150). With probability P a training utterance gets a background noise under
+all of it (white, pink or brown, at -75 to -45 dBFS RMS: ``--background-dbfs``), and with
+probability Q each of its edges is drawn from ``--edge-max`` to ``--long-edge-max`` seconds
+instead. Both draw from a generator of their own, as the speed does: the digits, takes and pauses
+are those of the set without them, and ref.ctm's times follow the longer edges.
+
     e.g. local/make_connected_digits.py --seed 1 /work/shared/corpora/fsdd data data/wav
 """
 from __future__ import annotations
@@ -161,6 +171,18 @@ def change_speed(samples: np.ndarray, factor: float) -> np.ndarray:
         return _RESAMPLERS[orig](torch.from_numpy(samples.astype(np.float32))).numpy()
 
 
+def background(rng: np.random.Generator, n: int, dbfs: float) -> np.ndarray:
+    """``n`` samples of Gaussian noise whose power falls as 1/f**k (k = 0, 1 or 2 at random:
+    white, pink or brown; nothing below 20 Hz, which Kaldi's per-frame DC removal takes out
+    anyway), at ``dbfs`` RMS in 16-bit sample units."""
+    spec = np.fft.rfft(rng.standard_normal(max(n, 2)))
+    f = np.fft.rfftfreq(max(n, 2), 1.0 / RATE)
+    spec[f < 20.0] = 0.0
+    spec[f >= 20.0] *= f[f >= 20.0] ** (-float(rng.integers(3)) / 2.0)
+    x = np.fft.irfft(spec, max(n, 2))[:n]
+    return x / (np.sqrt(np.mean(x ** 2)) + 1e-12) * 32768.0 * 10.0 ** (dbfs / 20.0)
+
+
 def index_recordings(fsdd_root: Path) -> Dict[str, Dict[int, List[Tuple[int, Path]]]]:
     """speaker -> digit -> [(take, path)], sorted so the result does not depend on the file system."""
     rec_dir = fsdd_root / "recordings"
@@ -195,7 +217,10 @@ def index_recordings(fsdd_root: Path) -> Dict[str, Dict[int, List[Tuple[int, Pat
 
 def make_set(name: str, pools: Dict[str, Dict[int, List[Path]]], count: int, rng: np.random.Generator,
              args, wav_dir: Path, out_dir: Path, floors: Dict[str, float], speed_factors: Sequence[float] = (),
-             speed_rng: Optional[np.random.Generator] = None) -> int:
+             speed_rng: Optional[np.random.Generator] = None, conditions: bool = False,
+             cond_rng: Optional[np.random.Generator] = None) -> int:
+    """``conditions``: the training set's background noise and long edges (--background-prob,
+    --long-edge-prob), drawn from ``cond_rng``."""
     speakers = sorted(pools)
     cache: Dict[Tuple[Path, float], Tuple[np.ndarray, Tuple[int, int]]] = {}
     rows = []
@@ -210,6 +235,7 @@ def make_set(name: str, pools: Dict[str, Dict[int, List[Path]]], count: int, rng
         digits = [said[int(k)] for k in rng.integers(0, len(said), size=n)]
         speed = float(speed_factors[speed_rng.integers(len(speed_factors))]) if speed_factors else 1.0
         pieces = [rng.uniform(args.edge_min, args.edge_max)]
+        edges = [0]  # which pieces are edges (the last is added below)
         audio = []
         for j, d in enumerate(digits):
             choices = pools[spk][d]
@@ -220,11 +246,23 @@ def make_set(name: str, pools: Dict[str, Dict[int, List[Path]]], count: int, rng
             audio.append(cache[path, speed])
             pieces.append(rng.uniform(args.pause_min, args.pause_max) if j < n - 1 else
                           rng.uniform(args.edge_min, args.edge_max))
+        edges.append(len(pieces) - 1)
+        noise_dbfs = None
+        longer = [0.0] * len(pieces)  # seconds added to an edge; its noise from cond_rng, so rng's draws stay the same
+        if conditions:
+            for e in edges:
+                if cond_rng.random() < args.long_edge_prob:
+                    longer[e] = max(0.0, cond_rng.uniform(args.edge_max, args.long_edge_max) - pieces[e])
+            if cond_rng.random() < args.background_prob:
+                noise_dbfs = cond_rng.uniform(*args.background_range)
         chunks = []
         offset = 0
         utt = f"{spk}-{name}-{i:05d}"
         for j, pause in enumerate(pieces):
             chunks.append(rng.normal(0.0, args.noise, size=int(pause * RATE)).astype(np.float32))
+            if longer[j]:
+                extra = int((pause + longer[j]) * RATE) - len(chunks[-1])
+                chunks[-1] = np.concatenate([chunks[-1], cond_rng.normal(0.0, args.noise, size=extra).astype(np.float32)])
             offset += len(chunks[-1])
             if j < len(audio):
                 recording, (start, end) = audio[j]
@@ -232,7 +270,10 @@ def make_set(name: str, pools: Dict[str, Dict[int, List[Path]]], count: int, rng
                 ctm.append(f"{utt} 1 {(offset + start) / RATE:.3f} {(end - start) / RATE:.3f} {WORDS[digits[j]]} 1.00")
                 offset += len(recording)
         wav = (wav_dir / name / f"{utt}.wav").resolve()
-        write_wav(wav, np.concatenate(chunks))
+        samples = np.concatenate(chunks)
+        if noise_dbfs is not None:
+            samples = samples + background(cond_rng, len(samples), noise_dbfs)
+        write_wav(wav, samples)
         rows.append((utt, spk, " ".join(WORDS[d] for d in digits), str(wav)))
     write_data_dir(out_dir / name, wav_scp={u: w for u, _, _, w in rows}, text={u: t for u, _, t, _ in rows},
                    utt2spk={u: s for u, s, _, _ in rows})
@@ -267,6 +308,13 @@ def main(argv=None) -> int:
     p.add_argument("--edge-min", type=float, default=0.10, help="seconds before the first and after the last digit")
     p.add_argument("--edge-max", type=float, default=0.30)
     p.add_argument("--noise", type=float, default=3.0, help="std of the silence noise (16-bit sample units)")
+    p.add_argument("--background-prob", type=float, default=0.0, help="training set only: the share of "
+                   "utterances with a background noise under the whole utterance (0: none)")
+    p.add_argument("--background-dbfs", default="-75,-45", help="the background's RMS level, dBFS: drawn "
+                   "uniformly between these two")
+    p.add_argument("--long-edge-prob", type=float, default=0.0, help="training set only: the share of edges "
+                   "(before the first digit, after the last) drawn from --edge-max to --long-edge-max (0: none)")
+    p.add_argument("--long-edge-max", type=float, default=3.0, help="seconds")
     p.add_argument("--all-train", action="store_true", help="every speaker is a training speaker and may "
                    "lack some digits (AN4's words cut by local/an4_digit_words.py): only the train set is made, "
                    "--num-train utterances, and no dev takes are kept back")
@@ -280,6 +328,19 @@ def main(argv=None) -> int:
             raise AsrkitError(f"--speed-factors {args.speed_factors!r}: expected numbers, e.g. 0.9,1.0,1.1") from None
         if any(not 0.5 <= f <= 2.0 for f in speed_factors):
             raise AsrkitError(f"--speed-factors {args.speed_factors}: each factor must be in [0.5, 2]")
+        for opt, prob in (("--background-prob", args.background_prob), ("--long-edge-prob", args.long_edge_prob)):
+            if not 0.0 <= prob <= 1.0:
+                raise AsrkitError(f"{opt} {prob}: must be a probability, from 0 to 1")
+        try:
+            args.background_range = tuple(sorted(float(v) for v in args.background_dbfs.split(",")))
+        except ValueError:
+            args.background_range = ()
+        if len(args.background_range) != 2 or not -120.0 <= args.background_range[0] <= args.background_range[1] <= 0.0:
+            raise AsrkitError(f"--background-dbfs {args.background_dbfs!r}: expected two levels in dBFS "
+                              "from -120 to 0, e.g. -75,-45")
+        if not args.edge_min <= args.edge_max <= args.long_edge_max:
+            raise AsrkitError(f"--edge-min {args.edge_min} / --edge-max {args.edge_max} / --long-edge-max "
+                              f"{args.long_edge_max}: need min <= max <= long max")
         if args.dev_takes < 0:
             raise AsrkitError(f"--dev-takes {args.dev_takes}: must be 0 or more")
         # 0 means "no such set" (an earlier run's is removed); a negative count was taken as 0,
@@ -331,10 +392,13 @@ def main(argv=None) -> int:
                 continue
             rng = np.random.default_rng([args.seed, k])
             perturb = speed_factors if name == "train" else []
+            conditions = name == "train" and (args.background_prob > 0 or args.long_edge_prob > 0)
             n = make_set(name, pools[name], count, rng, args, args.wav_dir, args.data_dir, floors, perturb,
-                         np.random.default_rng([args.seed, k, 1]))
+                         np.random.default_rng([args.seed, k, 1]), conditions, np.random.default_rng([args.seed, k, 2]))
             print(f"{p.prog}: {args.data_dir / name}: {n} utterances, speakers {', '.join(sorted(pools[name]))}"
-                  + (f", speed factors {', '.join(map(str, perturb))}" if perturb else ""),
+                  + (f", speed factors {', '.join(map(str, perturb))}" if perturb else "")
+                  + (f", background noise {args.background_prob:g} ({args.background_dbfs} dBFS), long edges "
+                     f"{args.long_edge_prob:g} (to {args.long_edge_max:g} s)" if conditions else ""),
                   file=sys.stderr)
     except AsrkitError as e:
         print(f"{p.prog}: ERROR: {e}", file=sys.stderr)
