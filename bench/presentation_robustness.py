@@ -10,6 +10,9 @@ is a figure, not a target. Prints one table row per presentation: texts unlike t
             --an4 /work/shared/corpora/an4 --num 130 --out /tmp/pres
           tools/venv/bin/python bench/presentation_robustness.py --model M --data D/data/test --num 100 ...
 
+Padding: "low noise" puts -60 dBFS white noise around the speech only (the original's own pauses
+stay as they were); "room noise" adds it under the whole padded recording, as a quiet room would.
+
 Kinds: same (the information is all there: the original's text is the target), lossy (a
 figure), noise (noise added: a figure), refused (asrkit-decode says why and decodes nothing).
 --only NAME ... decodes those presentations alone (the original always: the texts are compared
@@ -121,6 +124,10 @@ def make_presentations(rate: int, model_rate: int) -> Dict[str, Tuple[str, Maker
                 return np.concatenate([side(a), x, side(b)])
             if fill == "dither":
                 return np.concatenate([dither(utt, a), x, dither(utt + "t", b)])
+            if fill == "room":
+                # a quiet room: the noise under the speech as well as around it
+                y = np.concatenate([np.zeros(a), x, np.zeros(b)])
+                return y + noise(utt, len(y), -60)
             return np.concatenate([noise(utt, a, -60), x, noise(utt + "t", b, -60)])  # low noise
         return fn
 
@@ -181,6 +188,8 @@ def make_presentations(rate: int, model_rate: int) -> Dict[str, Tuple[str, Maker
         "low noise 1 s each side": ("noise", wav(pad(1, 1, "noise"))),
         "low noise 10 s each side": ("noise", wav(pad(10, 10, "noise"))),
         "low noise 30 s lead": ("noise", wav(pad(30, 0, "noise"))),
+        "room noise 1 s each side": ("noise", wav(pad(1, 1, "room"))),
+        "room noise 10 s each side": ("noise", wav(pad(10, 10, "room"))),
         "click 0.5 s into 1.5 s lead": ("noise", wav(click)),
         "hum 50 Hz -30 dBFS": ("lossy", wav(hum(50, -30))),
         "hum 60 Hz -30 dBFS": ("lossy", wav(hum(60, -30))),

@@ -124,6 +124,52 @@ def test_fsdd_speed_factors_change_only_the_training_audio(recipe_dir, fsdd_root
     assert proc.returncode != 0 and "--speed-factors '0.9,fast': expected numbers" in proc.stderr
 
 
+def test_fsdd_background_and_long_edges_change_only_the_training_audio(recipe_dir, fsdd_root):
+    """--background-prob / --long-edge-prob (multi-condition training): the training utterances get
+    a background noise under them and longer edges, the digits, takes, pauses, dev and test stay
+    those made without them, and ref.ctm follows the longer leading edge."""
+    recipe = recipe_dir("fsdd")
+    args = ["local/data.sh", "--fsdd-root", str(fsdd_root), "--num-train", "24", "--num-dev", "4", "--num-test", "4"]
+    run_sh(args, cwd=recipe)
+    plain = {s: read_table(recipe / f"data/{s}/text") for s in ("train", "dev", "test")}
+    plain_audio = {u: samples_of(p) for u, p in read_table(recipe / "data/train/wav.scp").items()}
+    plain_ctm = read_ctm(recipe / "data/train/ref.ctm")
+    kept = {s: {p.name: p.read_bytes() for p in (recipe / f"data/wav/{s}").iterdir()} for s in ("dev", "test")}
+    run_sh(args + ["--background-prob", "1.0", "--long-edge-prob", "1.0"], cwd=recipe)
+    assert {s: read_table(recipe / f"data/{s}/text") for s in plain} == plain
+    assert {s: {p.name: p.read_bytes() for p in (recipe / f"data/wav/{s}").iterdir()} for s in kept} == kept
+    ctm = read_ctm(recipe / "data/train/ref.ctm")
+    leads = []
+    for utt, path in read_table(recipe / "data/train/wav.scp").items():
+        x, old = samples_of(path), plain_audio[utt]
+        # every edge drawn from 0.3 to 10 s (from 0.1-0.3 s): longer at both ends, by at most 9.9 s each
+        assert len(old) + 2 <= len(x) <= len(old) + 2 * 9.9 * 8000 + 2, utt
+        shift = [a - b for (a, _, _), (b, _, _) in zip(ctm[utt], plain_ctm[utt])]  # times to 1 ms each
+        assert max(shift) - min(shift) < 0.0021 and -0.001 <= min(shift) <= 9.9, (utt, ctm[utt], plain_ctm[utt])
+        assert [(round(d, 3), w) for _, d, w in ctm[utt]] == [(round(d, 3), w) for _, d, w in plain_ctm[utt]]
+        # the background: -75 to -45 dBFS (16 to 46 dB of 16-bit units), over the edge's
+        # std-3 noise (10 dB), under every frame of the utterance, the speech as it was under it
+        lead = frame_db(x[:int(ctm[utt][0][0] * 8000)])
+        leads.append(np.median(lead))
+        assert 14.0 < np.median(lead) < 48.0, (utt, np.median(lead))
+        start = int(round(ctm[utt][0][0] * 8000))
+        old_start = int(round(plain_ctm[utt][0][0] * 8000))
+        n = int(ctm[utt][0][1] * 8000)
+        # (ref.ctm's times are to 1 ms, 8 samples: the best alignment within that)
+        diff = min(np.sqrt(np.mean((x[start + k:start + k + n] - old[old_start:old_start + n]) ** 2)) for k in range(-8, 9))
+        assert diff < 32768 * 10 ** (-45 / 20) * 1.3, utt
+    assert max(leads) - min(leads) > 10.0  # the level is drawn, not one
+    for bad, message in ((["--background-prob", "1.5"], "--background-prob 1.5: must be a probability, from 0 to 1"),
+                         (["--long-edge-prob", "-0.1"], "--long-edge-prob -0.1: must be a probability, from 0 to 1"),
+                         (["--long-edge-prob", "nan"], "--long-edge-prob nan: must be a probability, from 0 to 1")):
+        proc = run_sh(args + bad, cwd=recipe, check=False)
+        assert proc.returncode != 0 and proc.stderr.rstrip().splitlines()[-1] == f"make_connected_digits.py: ERROR: {message}"
+    proc = run_sh(". ./path.sh && local/make_connected_digits.py --background-min-dbfs -40 --background-max-dbfs -60 "
+                  f"--num-train 1 {shlex.quote(str(fsdd_root))} data data/wav", cwd=recipe, check=False)
+    assert proc.returncode != 0 and proc.stderr.rstrip().splitlines()[-1] == (
+        "make_connected_digits.py: ERROR: --background-min-dbfs -40 / --background-max-dbfs -60: need -120 <= min <= max <= 0")
+
+
 def test_an4_voices_at_8khz(recipe_dir, an4_root):
     """local/an4_data.sh: AN4's 84 speakers, OH read as ZERO, --words digits keeps digit strings
     only, the sox pipes give 8 kHz audio the FSDD features accept, and the default plain 16 kHz

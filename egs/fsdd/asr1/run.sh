@@ -27,10 +27,10 @@ num_test=300
 speed_factors=0.9,1.0,1.1  # stage 0: each FSDD training utterance at one of these speeds (in-process; "": none)
 # stage 0, training set only (multi-condition training; local/make_connected_digits.py): the share
 # of utterances with a background noise under them (white, pink or brown, -75 to -45 dBFS), and of
-# their edges drawn up to 3 s long: FSDD's own takes hold no more than a fraction of a second of
+# their edges drawn up to 10 s long: FSDD's own takes hold no more than a fraction of a second of
 # room noise, and a model that never heard more reads a second of it as digits.
-background_prob=0
-long_edge_prob=0
+background_prob=0.0
+long_edge_prob=0.0
 an4_words=digits    # stage 0: AN4's voices in training: none | digits (digit-string utterances) | all
 # stage 0: this many more connected-digit utterances made of AN4's voices, FSDD's way: every digit
 # word AN4's speakers say, cut from their utterances at the times a forced alignment gives

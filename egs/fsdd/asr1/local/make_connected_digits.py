@@ -25,12 +25,13 @@ the digits, takes and pauses stay those of the unperturbed set.
 ``--background-prob P`` and ``--long-edge-prob Q`` (training set only; multi-condition training):
 FSDD's takes are cut close around the word and its pauses are far quieter than most speakers' own
 recording noise, so a model trained on them alone never hears a second of room noise without a
-digit in it, and reads it as digits (1 s of -60 dBFS noise each side of an utterance was 136
-inserted digits in 150). With probability P a training utterance gets a background noise under
-all of it (white, pink or brown, at -75 to -45 dBFS RMS: ``--background-dbfs``), and with
-probability Q each of its edges is drawn from ``--edge-max`` to ``--long-edge-max`` seconds
-instead. Both draw from a generator of their own, as the speed does: the digits, takes and pauses
-are those of the set without them, and ref.ctm's times follow the longer edges.
+digit in it, and reads it as digits (the default model: 10 s of -60 dBFS white noise under and
+around each dev utterance, 3240 inserted digits in 150 utterances). With probability P a training
+utterance gets a background noise under all of it (white, pink or brown, at -75 to -45 dBFS RMS:
+``--background-min-dbfs``, ``--background-max-dbfs``), and with probability Q each of its edges
+is drawn log-uniformly from ``--edge-max`` to ``--long-edge-max`` (10) seconds instead. Both draw
+from a generator of their own, as the speed does: the digits, takes and pauses are those of the
+set without them, and ref.ctm's times follow the longer edges.
 
     e.g. local/make_connected_digits.py --seed 1 /work/shared/corpora/fsdd data data/wav
 """
@@ -252,7 +253,10 @@ def make_set(name: str, pools: Dict[str, Dict[int, List[Path]]], count: int, rng
         if conditions:
             for e in edges:
                 if cond_rng.random() < args.long_edge_prob:
-                    longer[e] = max(0.0, cond_rng.uniform(args.edge_max, args.long_edge_max) - pieces[e])
+                    # log-uniform: most long edges a second or two, some as long as a
+                    # recording's lead-in, for the cost of a few
+                    long = float(np.exp(cond_rng.uniform(np.log(args.edge_max), np.log(args.long_edge_max))))
+                    longer[e] = max(0.0, long - pieces[e])
             if cond_rng.random() < args.background_prob:
                 noise_dbfs = cond_rng.uniform(*args.background_range)
         chunks = []
@@ -310,11 +314,13 @@ def main(argv=None) -> int:
     p.add_argument("--noise", type=float, default=3.0, help="std of the silence noise (16-bit sample units)")
     p.add_argument("--background-prob", type=float, default=0.0, help="training set only: the share of "
                    "utterances with a background noise under the whole utterance (0: none)")
-    p.add_argument("--background-dbfs", default="-75,-45", help="the background's RMS level, dBFS: drawn "
-                   "uniformly between these two")
+    p.add_argument("--background-min-dbfs", type=float, default=-75.0, help="the background's RMS level, "
+                   "dBFS: drawn uniformly from this ...")
+    p.add_argument("--background-max-dbfs", type=float, default=-45.0, help="... to this")
     p.add_argument("--long-edge-prob", type=float, default=0.0, help="training set only: the share of edges "
                    "(before the first digit, after the last) drawn from --edge-max to --long-edge-max (0: none)")
-    p.add_argument("--long-edge-max", type=float, default=3.0, help="seconds")
+    p.add_argument("--long-edge-max", type=float, default=10.0, help="seconds (a long edge's length is "
+                   "log-uniform from --edge-max to this)")
     p.add_argument("--all-train", action="store_true", help="every speaker is a training speaker and may "
                    "lack some digits (AN4's words cut by local/an4_digit_words.py): only the train set is made, "
                    "--num-train utterances, and no dev takes are kept back")
@@ -331,16 +337,13 @@ def main(argv=None) -> int:
         for opt, prob in (("--background-prob", args.background_prob), ("--long-edge-prob", args.long_edge_prob)):
             if not 0.0 <= prob <= 1.0:
                 raise AsrkitError(f"{opt} {prob}: must be a probability, from 0 to 1")
-        try:
-            args.background_range = tuple(sorted(float(v) for v in args.background_dbfs.split(",")))
-        except ValueError:
-            args.background_range = ()
-        if len(args.background_range) != 2 or not -120.0 <= args.background_range[0] <= args.background_range[1] <= 0.0:
-            raise AsrkitError(f"--background-dbfs {args.background_dbfs!r}: expected two levels in dBFS "
-                              "from -120 to 0, e.g. -75,-45")
-        if not args.edge_min <= args.edge_max <= args.long_edge_max:
+        args.background_range = (args.background_min_dbfs, args.background_max_dbfs)
+        if not -120.0 <= args.background_min_dbfs <= args.background_max_dbfs <= 0.0:
+            raise AsrkitError(f"--background-min-dbfs {args.background_min_dbfs:g} / --background-max-dbfs "
+                              f"{args.background_max_dbfs:g}: need -120 <= min <= max <= 0")
+        if not 0.0 < args.edge_min <= args.edge_max <= args.long_edge_max:
             raise AsrkitError(f"--edge-min {args.edge_min} / --edge-max {args.edge_max} / --long-edge-max "
-                              f"{args.long_edge_max}: need min <= max <= long max")
+                              f"{args.long_edge_max}: need 0 < min <= max <= long max")
         if args.dev_takes < 0:
             raise AsrkitError(f"--dev-takes {args.dev_takes}: must be 0 or more")
         # 0 means "no such set" (an earlier run's is removed); a negative count was taken as 0,
@@ -397,7 +400,8 @@ def main(argv=None) -> int:
                          np.random.default_rng([args.seed, k, 1]), conditions, np.random.default_rng([args.seed, k, 2]))
             print(f"{p.prog}: {args.data_dir / name}: {n} utterances, speakers {', '.join(sorted(pools[name]))}"
                   + (f", speed factors {', '.join(map(str, perturb))}" if perturb else "")
-                  + (f", background noise {args.background_prob:g} ({args.background_dbfs} dBFS), long edges "
+                  + (f", background noise {args.background_prob:g} ({args.background_min_dbfs:g} to "
+                     f"{args.background_max_dbfs:g} dBFS), long edges "
                      f"{args.long_edge_prob:g} (to {args.long_edge_max:g} s)" if conditions else ""),
                   file=sys.stderr)
     except AsrkitError as e:
