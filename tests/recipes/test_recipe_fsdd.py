@@ -159,11 +159,24 @@ def test_fsdd_background_and_long_edges_change_only_the_training_audio(recipe_di
         diff = min(np.sqrt(np.mean((x[start + k:start + k + n] - old[old_start:old_start + n]) ** 2)) for k in range(-8, 9))
         assert diff < 32768 * 10 ** (-45 / 20) * 1.3, utt
     assert max(leads) - min(leads) > 10.0  # the level is drawn, not one
+    # --background-where edges: the noise before the first digit and after the last only, the
+    # digits and the pauses between them sample for sample as they were
+    run_sh(args + ["--background-prob", "1.0", "--long-edge-prob", "1.0", "--background-where", "edges"], cwd=recipe)
+    assert read_ctm(recipe / "data/train/ref.ctm") == ctm
+    for utt, path in read_table(recipe / "data/train/wav.scp").items():
+        x, old = samples_of(path), plain_audio[utt]
+        lead = int(round(ctm[utt][0][0] * 8000)) - int(round(plain_ctm[utt][0][0] * 8000))  # to 8 samples
+        inner = min(range(lead - 8, lead + 9), key=lambda k: np.abs(x[k:k + len(old)] - old).max())
+        tail = len(x) - inner - len(old)
+        body = slice(int(0.3 * 8000), len(old) - int(0.3 * 8000))  # the plain edges are 0.1-0.3 s
+        assert np.array_equal(x[inner:inner + len(old)][body], old[body]), utt
+        assert 14.0 < np.median(frame_db(x[:inner])) < 48.0 and 14.0 < np.median(frame_db(x[-tail:])) < 48.0, utt
     for bad, message in ((["--background-prob", "1.5"], "--background-prob 1.5: must be a probability, from 0 to 1"),
                          (["--long-edge-prob", "-0.1"], "--long-edge-prob -0.1: must be a probability, from 0 to 1"),
-                         (["--long-edge-prob", "nan"], "--long-edge-prob nan: must be a probability, from 0 to 1")):
+                         (["--long-edge-prob", "nan"], "--long-edge-prob nan: must be a probability, from 0 to 1"),
+                         (["--background-where", "under"], "--background-where must be all or edges, got 'under'")):
         proc = run_sh(args + bad, cwd=recipe, check=False)
-        assert proc.returncode != 0 and proc.stderr.rstrip().splitlines()[-1] == f"make_connected_digits.py: ERROR: {message}"
+        assert proc.returncode != 0 and proc.stderr.rstrip().splitlines()[-1].endswith(f": ERROR: {message}"), proc.stderr
     proc = run_sh(". ./path.sh && local/make_connected_digits.py --background-min-dbfs -40 --background-max-dbfs -60 "
                   f"--num-train 1 {shlex.quote(str(fsdd_root))} data data/wav", cwd=recipe, check=False)
     assert proc.returncode != 0 and proc.stderr.rstrip().splitlines()[-1] == (

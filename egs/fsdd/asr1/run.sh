@@ -12,7 +12,7 @@
 #   e.g. ./run.sh --fsdd-root /work/shared/corpora/fsdd
 #        ./run.sh --fsdd-root /work/shared/corpora/fsdd --num-train 3000 --ngpu 1
 # Options of this script: --fsdd-root, --seed, --test-speakers, --dev-takes, --num-train, --num-dev, --num-test,
-# --background-prob, --long-edge-prob, --stage,
+# --background-prob, --background-where, --long-edge-prob, --stage,
 # --stop-stage, --an4-words, --an4-digit-words, --an4-aligner, --an4-root, --an4-resample, --init-listener, --train-config, --train-args,
 # --adapt-speakers;
 # every other option goes to asr.sh (./asr.sh --help lists them).
@@ -30,6 +30,7 @@ speed_factors=0.9,1.0,1.1  # stage 0: each FSDD training utterance at one of the
 # their edges drawn up to 10 s long: FSDD's own takes hold no more than a fraction of a second of
 # room noise, and a model that never heard more reads a second of it as digits.
 background_prob=0.0
+background_where=all  # all: under the whole utterance; edges: before the first digit and after the last only
 long_edge_prob=0.0
 an4_words=digits    # stage 0: AN4's voices in training: none | digits (digit-string utterances) | all
 # stage 0: this many more connected-digit utterances made of AN4's voices, FSDD's way: every digit
@@ -127,7 +128,7 @@ if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
   echo "$(date '+%Y-%m-%d %H:%M:%S') (run.sh) stage 0: connected digits from $fsdd_root" >&2
   take_data_lock "stage 0"   # one run at a time writes data/ (utils/data_lock.sh)
   local/data.sh --fsdd-root "$fsdd_root" --seed "$seed" --test-speakers "$test_speakers" --speed-factors "$speed_factors" \
-    --background-prob "$background_prob" --long-edge-prob "$long_edge_prob" --dev-takes "$dev_takes" --num-train "$num_train" --num-dev "$num_dev" --num-test "$num_test"
+    --background-prob "$background_prob" --background-where "$background_where" --long-edge-prob "$long_edge_prob" --dev-takes "$dev_takes" --num-train "$num_train" --num-dev "$num_dev" --num-test "$num_test"
   if [ "$an4_words" != none ]; then
     local/an4_data.sh --an4-root "$an4_root" --words "$an4_words" --resample "$an4_resample" \
       "data/an4_8k_$an4_words" || { [ -n "$an4_root" ] || echo "$0: ERROR: stage 0: AN4 (for --an4-words $an4_words)" \

@@ -17,6 +17,7 @@ num_test=300
 dev_takes=5         # the last N takes of each digit of each training speaker: dev only (0: dev reuses train's takes)
 speed_factors=      # e.g. 0.9,1.0,1.1: each training utterance at one of these speeds (in-process; empty: none)
 background_prob=0.0 # the share of training utterances with a background noise under them (make_connected_digits.py)
+background_where=all  # all: under the whole utterance; edges: before the first digit and after the last only
 long_edge_prob=0.0  # the share of training utterances' edges made longer, up to 10 s (make_connected_digits.py)
 . utils/parse_options.sh
 
@@ -25,5 +26,11 @@ die() { echo "$0: ERROR: $*" >&2; exit 1; }
 [ -n "$fsdd_root" ] || die "--fsdd-root is required (a copy of https://github.com/Jakobovski/free-spoken-digit-dataset)"
 [ -d "$fsdd_root/recordings" ] || die "--fsdd-root $fsdd_root: no recordings/ folder there"
 
-local/make_connected_digits.py --seed "$seed" --test-speakers "$test_speakers" --speed-factors "$speed_factors" \
+where_args=()
+case $background_where in
+  all) ;;
+  edges) where_args=(--background-edges-only) ;;
+  *) die "--background-where must be all or edges, got '$background_where'" ;;
+esac
+local/make_connected_digits.py "${where_args[@]}" --seed "$seed" --test-speakers "$test_speakers" --speed-factors "$speed_factors" \
   --background-prob "$background_prob" --long-edge-prob "$long_edge_prob" --dev-takes "$dev_takes" --num-train "$num_train" --num-dev "$num_dev" --num-test "$num_test" "$fsdd_root" data data/wav

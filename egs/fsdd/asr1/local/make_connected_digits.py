@@ -29,7 +29,9 @@ digit in it, and reads it as digits (the default model: 10 s of -60 dBFS white n
 around each dev utterance, 3240 inserted digits in 150 utterances). With probability P a training
 utterance gets a background noise under all of it (white, pink or brown, at -75 to -45 dBFS RMS:
 ``--background-min-dbfs``, ``--background-max-dbfs``), and with probability Q each of its edges
-is drawn log-uniformly from ``--edge-max`` to ``--long-edge-max`` (10) seconds instead. Both draw
+is drawn log-uniformly from ``--edge-max`` to ``--long-edge-max`` (10) seconds instead.
+``--background-edges-only`` puts the background before the first digit and after the last only,
+the digits and the pauses between them as they were. Both draw
 from a generator of their own, as the speed does: the digits, takes and pauses are those of the
 set without them, and ref.ctm's times follow the longer edges.
 
@@ -276,7 +278,12 @@ def make_set(name: str, pools: Dict[str, Dict[int, List[Path]]], count: int, rng
         wav = (wav_dir / name / f"{utt}.wav").resolve()
         samples = np.concatenate(chunks)
         if noise_dbfs is not None:
-            samples = samples + background(cond_rng, len(samples), noise_dbfs)
+            noise = background(cond_rng, len(samples), noise_dbfs)
+            if args.background_edges_only:
+                # around the speech only: the digits and the pauses between them as they were
+                lead, trail = len(chunks[0]), len(chunks[-1])
+                noise[lead:len(samples) - trail] = 0.0
+            samples = samples + noise
         write_wav(wav, samples)
         rows.append((utt, spk, " ".join(WORDS[d] for d in digits), str(wav)))
     write_data_dir(out_dir / name, wav_scp={u: w for u, _, _, w in rows}, text={u: t for u, _, t, _ in rows},
@@ -317,6 +324,8 @@ def main(argv=None) -> int:
     p.add_argument("--background-min-dbfs", type=float, default=-75.0, help="the background's RMS level, "
                    "dBFS: drawn uniformly from this ...")
     p.add_argument("--background-max-dbfs", type=float, default=-45.0, help="... to this")
+    p.add_argument("--background-edges-only", action="store_true", help="the background noise before the "
+                   "first digit and after the last only, not under the digits and their pauses")
     p.add_argument("--long-edge-prob", type=float, default=0.0, help="training set only: the share of edges "
                    "(before the first digit, after the last) drawn from --edge-max to --long-edge-max (0: none)")
     p.add_argument("--long-edge-max", type=float, default=10.0, help="seconds (a long edge's length is "
@@ -401,7 +410,7 @@ def main(argv=None) -> int:
             print(f"{p.prog}: {args.data_dir / name}: {n} utterances, speakers {', '.join(sorted(pools[name]))}"
                   + (f", speed factors {', '.join(map(str, perturb))}" if perturb else "")
                   + (f", background noise {args.background_prob:g} ({args.background_min_dbfs:g} to "
-                     f"{args.background_max_dbfs:g} dBFS), long edges "
+                     f"{args.background_max_dbfs:g} dBFS{', around the speech only' if args.background_edges_only else ''}), long edges "
                      f"{args.long_edge_prob:g} (to {args.long_edge_max:g} s)" if conditions else ""),
                   file=sys.stderr)
     except AsrkitError as e:
