@@ -26,12 +26,14 @@ num_dev=150
 num_test=300
 speed_factors=0.9,1.0,1.1  # stage 0: each FSDD training utterance at one of these speeds (in-process; "": none)
 # stage 0, training set only (multi-condition training; local/make_connected_digits.py): the share
-# of utterances with a background noise under them (white, pink or brown, -75 to -45 dBFS), and of
-# their edges drawn up to 10 s long: FSDD's own takes hold no more than a fraction of a second of
-# room noise, and a model that never heard more reads a second of it as digits.
-background_prob=0.0
-background_where=all  # all: under the whole utterance; edges: before the first digit and after the last only
-long_edge_prob=0.0
+# of utterances with a background noise (white, pink or brown, -75 to -45 dBFS) before their first
+# digit and after their last (--background-where edges; all: under the digits too), and of their
+# edges drawn log-uniformly up to 10 s long. FSDD's takes hold a fraction of a second of room noise
+# at most, and a model that never heard more read a second of it as digits. Chosen on held-out
+# speakers' folds and their dev sets' noise presentations (RESULTS.md, "Noise around the speech").
+background_prob=0.5
+background_where=edges
+long_edge_prob=0.2
 an4_words=digits    # stage 0: AN4's voices in training: none | digits (digit-string utterances) | all
 # stage 0: this many more connected-digit utterances made of AN4's voices, FSDD's way: every digit
 # word AN4's speakers say, cut from their utterances at the times a forced alignment gives
