@@ -16,7 +16,7 @@ num_dev=150
 num_test=300
 dev_takes=5         # the last N takes of each digit of each training speaker: dev only (0: dev reuses train's takes)
 speed_factors=      # e.g. 0.9,1.0,1.1: each training utterance at one of these speeds (in-process; empty: none)
-background_prob=0.0 # the share of training utterances with a background noise under them (make_connected_digits.py)
+background_prob=0.0 # the share of training utterances with a background noise (make_connected_digits.py)
 background_where=all  # all: under the whole utterance; edges: before the first digit and after the last only
 long_edge_prob=0.0  # the share of training utterances' edges made longer, up to 10 s (make_connected_digits.py)
 . utils/parse_options.sh

@@ -238,7 +238,6 @@ def make_set(name: str, pools: Dict[str, Dict[int, List[Path]]], count: int, rng
         digits = [said[int(k)] for k in rng.integers(0, len(said), size=n)]
         speed = float(speed_factors[speed_rng.integers(len(speed_factors))]) if speed_factors else 1.0
         pieces = [rng.uniform(args.edge_min, args.edge_max)]
-        edges = [0]  # which pieces are edges (the last is added below)
         audio = []
         for j, d in enumerate(digits):
             choices = pools[spk][d]
@@ -249,18 +248,17 @@ def make_set(name: str, pools: Dict[str, Dict[int, List[Path]]], count: int, rng
             audio.append(cache[path, speed])
             pieces.append(rng.uniform(args.pause_min, args.pause_max) if j < n - 1 else
                           rng.uniform(args.edge_min, args.edge_max))
-        edges.append(len(pieces) - 1)
         noise_dbfs = None
         longer = [0.0] * len(pieces)  # seconds added to an edge; its noise from cond_rng, so rng's draws stay the same
         if conditions:
-            for e in edges:
+            for e in (0, len(pieces) - 1):  # the edges: before the first digit, after the last
                 if cond_rng.random() < args.long_edge_prob:
                     # log-uniform: most long edges a second or two, some as long as a
                     # recording's lead-in, for the cost of a few
                     long = float(np.exp(cond_rng.uniform(np.log(args.edge_max), np.log(args.long_edge_max))))
                     longer[e] = max(0.0, long - pieces[e])
             if cond_rng.random() < args.background_prob:
-                noise_dbfs = cond_rng.uniform(*args.background_range)
+                noise_dbfs = cond_rng.uniform(args.background_min_dbfs, args.background_max_dbfs)
         chunks = []
         offset = 0
         utt = f"{spk}-{name}-{i:05d}"
@@ -320,7 +318,8 @@ def main(argv=None) -> int:
     p.add_argument("--edge-max", type=float, default=0.30)
     p.add_argument("--noise", type=float, default=3.0, help="std of the silence noise (16-bit sample units)")
     p.add_argument("--background-prob", type=float, default=0.0, help="training set only: the share of "
-                   "utterances with a background noise under the whole utterance (0: none)")
+                   "utterances with a background noise, under the whole utterance or, with "
+                   "--background-edges-only, around its speech (0: none)")
     p.add_argument("--background-min-dbfs", type=float, default=-75.0, help="the background's RMS level, "
                    "dBFS: drawn uniformly from this ...")
     p.add_argument("--background-max-dbfs", type=float, default=-45.0, help="... to this")
@@ -346,7 +345,6 @@ def main(argv=None) -> int:
         for opt, prob in (("--background-prob", args.background_prob), ("--long-edge-prob", args.long_edge_prob)):
             if not 0.0 <= prob <= 1.0:
                 raise AsrkitError(f"{opt} {prob}: must be a probability, from 0 to 1")
-        args.background_range = (args.background_min_dbfs, args.background_max_dbfs)
         if not -120.0 <= args.background_min_dbfs <= args.background_max_dbfs <= 0.0:
             raise AsrkitError(f"--background-min-dbfs {args.background_min_dbfs:g} / --background-max-dbfs "
                               f"{args.background_max_dbfs:g}: need -120 <= min <= max <= 0")
