@@ -183,6 +183,42 @@ def test_fsdd_background_and_long_edges_change_only_the_training_audio(recipe_di
         "make_connected_digits.py: ERROR: --background-min-dbfs -40 / --background-max-dbfs -60: need -120 <= min <= max <= 0")
 
 
+def test_run_sh_later_stages_refuse_data_made_with_other_stage0_options(recipe_dir, fsdd_root):
+    """Stage 0 records the options it made data/ with (data/stage0_options). A run from --stage 1
+    on whose stage-0 options differ (one given differently, or a changed default: local/loso.sh
+    re-used a fold's data/ made under run.sh's earlier defaults without a word) is a one-line error
+    naming them; the same options, another number spelling or another (training) seed go on."""
+    recipe = recipe_dir("fsdd")
+    common = ["./run.sh", "--fsdd-root", str(fsdd_root), "--an4-words", "none", "--init-listener", "",
+              "--num-dev", "2", "--num-test", "2", "--nj", "1"]
+    base = common + ["--num-train", "6"]
+    run_sh(base + ["--background-prob", "0.0", "--stop-stage", "0"], cwd=recipe)
+    record = (recipe / "data/stage0_options").read_text()
+    assert "background_prob=0 " in record and "background_where=edges " in record and "num_train=6 " in record
+    assert "seed" not in record and str(fsdd_root) not in record
+    for other, made, now in ((["--background-prob", "0.5"], "background_prob=0", "background_prob=0.5"),  # run.sh's default
+                             (["--background-prob", "0", "--num-train", "7"], "num_train=6", "num_train=7"),
+                             (["--background-prob", "0", "--test-speakers", "george"], "test_speakers=theo",
+                              "test_speakers=george")):
+        args = (common if "--num-train" in other else base) + other
+        proc = run_sh(args + ["--stage", "1", "--stop-stage", "1"], cwd=recipe, check=False)
+        assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+        assert proc.stderr.rstrip().splitlines()[-1] == (
+            f"./run.sh: ERROR: data/ was made by stage 0 with {made}, these options give {now}: run from "
+            "--stage 0 to make it again, or use another directory"), proc.stderr
+        assert not (recipe / "dump").exists()
+    proc = run_sh(base + ["--background-prob", "0", "--seed", "3", "--stage", "1", "--stop-stage", "1"], cwd=recipe)
+    assert (recipe / "dump/train/feats.scp").is_file() and "ERROR" not in proc.stderr
+    # data/ of a run.sh before the record: a note, not an error (nothing to check against)
+    (recipe / "data/stage0_options").unlink()
+    proc = run_sh(base + ["--stage", "1", "--stop-stage", "1"], cwd=recipe)
+    assert "data/ holds no record of stage 0's options (made by an older run.sh): not checked" in proc.stderr
+    # a stage 0 that fails part-way leaves no record of the one before it
+    run_sh(base + ["--stop-stage", "0"], cwd=recipe)
+    proc = run_sh(base + ["--background-where", "under", "--stop-stage", "0"], cwd=recipe, check=False)
+    assert proc.returncode != 0 and not (recipe / "data/stage0_options").exists()
+
+
 def test_an4_voices_at_8khz(recipe_dir, an4_root):
     """local/an4_data.sh: AN4's 84 speakers, OH read as ZERO, --words digits keeps digit strings
     only, the sox pipes give 8 kHz audio the FSDD features accept, and the default plain 16 kHz

@@ -115,6 +115,16 @@ if [ -n "$init_model" ] && [[ " $train_args " =~ \ --init(=|\ ) ]]; then
   echo "$0: ERROR: --train-args has --init, and --init-listener ${init_listener} gives the listener too; give one: --init-listener \"\" to start from --train-args' --init" >&2
   exit 1
 fi
+# What stage 0 made data/ with, recorded there (data/stage0_options) when it ends. A later run
+# from --stage 1 or on whose stage-0 options differ (one given differently, or a default of this
+# script changed since) would train and score on data they do not describe, and local/loso.sh,
+# which re-uses a fold's data/, recorded only the options given to it: an error instead. Not
+# recorded: the corpus paths (a moved copy is the same data), and the seed, which is also the
+# training seed (another training seed on the same data is a normal run).
+as_number() { if [[ $1 =~ ^[0-9]*\.?[0-9]+([eE][-+]?[0-9]+)?$ ]]; then awk -v x="$1" 'BEGIN { printf "%g", x }'; else echo "$1"; fi; }
+stage0_options="test_speakers=$test_speakers dev_takes=$dev_takes num_train=$num_train num_dev=$num_dev num_test=$num_test"
+stage0_options+=" speed_factors=$speed_factors background_prob=$(as_number "$background_prob") background_where=$background_where"
+stage0_options+=" long_edge_prob=$(as_number "$long_edge_prob") an4_words=$an4_words an4_digit_words=$an4_digit_words an4_resample=$an4_resample"
 positional=("$@")
 set_asr_args() {
   asr_args=(--train-set "$train_set" --valid-set dev --test-sets test --seed "$seed"
@@ -129,6 +139,7 @@ set_asr_args
 if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
   echo "$(date '+%Y-%m-%d %H:%M:%S') (run.sh) stage 0: connected digits from $fsdd_root" >&2
   take_data_lock "stage 0"   # one run at a time writes data/ (utils/data_lock.sh)
+  rm -f data/stage0_options   # a stage 0 that fails part-way leaves data/ unrecorded, not described by the last one
   local/data.sh --fsdd-root "$fsdd_root" --seed "$seed" --test-speakers "$test_speakers" --speed-factors "$speed_factors" \
     --background-prob "$background_prob" --background-where "$background_where" --long-edge-prob "$long_edge_prob" --dev-takes "$dev_takes" --num-train "$num_train" --num-dev "$num_dev" --num-test "$num_test"
   if [ "$an4_words" != none ]; then
@@ -159,9 +170,21 @@ if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
     rm -rf "data/$train_set"
     utils/combine_data.sh "data/$train_set" data/train "${extra[@]}"
   fi
+  echo "$stage0_options" > data/stage0_options.tmp && mv data/stage0_options.tmp data/stage0_options
   release_data_lock
 fi
 [ "$stop_stage" -ge 1 ] || exit 0
+if [ -f data/stage0_options ]; then
+  made_with=$(cat data/stage0_options)
+  if [ "$made_with" != "$stage0_options" ]; then
+    differ=$(comm -23 <(tr ' ' '\n' <<< "$made_with" | sort) <(tr ' ' '\n' <<< "$stage0_options" | sort) | tr '\n' ' ')
+    now=$(comm -13 <(tr ' ' '\n' <<< "$made_with" | sort) <(tr ' ' '\n' <<< "$stage0_options" | sort) | tr '\n' ' ')
+    echo "$0: ERROR: data/ was made by stage 0 with ${differ% }, these options give ${now% }: run from --stage 0 to make it again, or use another directory" >&2
+    exit 1
+  fi
+elif [ -d data/train ]; then
+  echo "$(date '+%Y-%m-%d %H:%M:%S') (run.sh) note: data/ holds no record of stage 0's options (made by an older run.sh): not checked against these" >&2
+fi
 if [ "$init_listener" = an4 ] && [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
   echo "$(date '+%Y-%m-%d %H:%M:%S') (run.sh) before stage 4: the listener pretrained on AN4 (local/pretrain_an4.sh) -> $init_model" >&2
   local/pretrain_an4.sh --an4-root "$an4_root" --train-config "$train_config" --train-args "$train_args" --seed "$seed"
