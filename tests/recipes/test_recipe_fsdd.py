@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import re
 import shlex
+import shutil
 import subprocess
 import wave
 from pathlib import Path
@@ -728,18 +729,27 @@ def test_fsdd_recordings_of_other_rates_and_channels_are_converted(recipe_dir, f
     check_ctm_against_audio(recipe / "data", "test")
 
 
-def test_init_listener_with_a_space_in_its_path_is_one_line(recipe_dir, fsdd_root, tmp_path):
+def test_init_listener_with_a_space_in_its_path_fine_tunes(recipe_dir, fsdd_root, tmp_path):
     """--train-args, which carries --init-listener's model to asrkit-train, is split at spaces: a
-    model under a folder with a space in its name failed at stage 4, after the data and features,
-    with asrkit-train's 'Got unexpected extra argument'. (AN4's own model is named relatively.)"""
+    model under a folder with a space in its name failed at stage 4 with asrkit-train's 'Got
+    unexpected extra argument', then with a one-line error; now run.sh names it through a link in
+    exp/ (one per model path) and stage 4 starts from it."""
     recipe = recipe_dir("fsdd")
+    args = ["./run.sh", "--fsdd-root", str(fsdd_root), "--an4-words", "none", "--num-train", "6", "--num-dev", "2",
+            "--num-test", "2", "--nj", "1", "--num-avg", "0", "--stop-stage", "4", "--train-args", TINY]
+    run_sh(args + ["--init-listener", "", "--tag", "a"], cwd=recipe, timeout=900)
     model = tmp_path / "my models/m.pt"
     model.parent.mkdir()
-    model.write_bytes(b"")
-    proc = run_sh(["./run.sh", "--fsdd-root", str(fsdd_root), "--init-listener", str(model), "--stop-stage", "0"],
-                  cwd=recipe, check=False)
-    assert proc.returncode == 1
-    assert proc.stderr.rstrip().splitlines()[-1] == (f"./run.sh: ERROR: --init-listener {model}: a path with a space in "
-                                                     "it cannot go through --train-args (split at spaces): link the "
-                                                     "model from a path without one")
-    assert not (recipe / "data").exists()
+    shutil.copy(recipe / "exp/a/model.pt", model)
+    proc = run_sh(args + ["--init-listener", str(model), "--tag", "b"], cwd=recipe, timeout=900)
+    links = list((recipe / "exp").glob("init_listener.*.pt"))
+    assert len(links) == 1 and links[0].resolve() == model.resolve()
+    link = f"exp/{links[0].name}"
+    assert f"--init-listener {model}: a path with a space in it, named {link} (a link to it)" in proc.stderr
+    log = (recipe / "exp/b/log/train.log").read_text()
+    assert re.search(rf"--init {re.escape(link)}: \d+ tensors .* taken: listener", log), log[-2000:]
+    # another model is another link, so stage 4 of another tag is not the first model's
+    other = tmp_path / "my models/n.pt"
+    shutil.copy(model, other)
+    run_sh(args + ["--init-listener", str(other), "--stop-stage", "0"], cwd=recipe)
+    assert len(list((recipe / "exp").glob("init_listener.*.pt"))) == 2

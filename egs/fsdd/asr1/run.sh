@@ -99,16 +99,19 @@ esac
 # The model reaches asrkit-train through --train-args, which asr.sh splits at spaces: under a folder
 # with a space in its name the absolute path fell apart at stage 4 ('Got unexpected extra argument').
 # AN4's own is the same file relative to this directory, where asr.sh runs, and so is a model given
-# by a relative path without a space (local/loso.sh's ../pretrain_an4/..., from a fold); another
-# cannot be named.
+# by a relative path without a space (local/loso.sh's ../pretrain_an4/..., from a fold); any other
+# is named through a link in exp/, named by a hash of the model's path, so that another model is
+# another --init (stage 4 would otherwise find its options unchanged and skip as done).
 if [[ $init_model == *[[:space:]]* ]]; then
   if [ "$init_listener" = an4 ]; then
     init_model=pretrain_an4/exp/an4_8k/pretrained.pt
   elif [[ $init_listener != /* && $init_listener != *[[:space:]]* ]]; then
     init_model=$init_listener
   else
-    echo "$0: ERROR: --init-listener $init_listener: a path with a space in it cannot go through --train-args (split at spaces): link the model from a path without one" >&2
-    exit 1
+    link=exp/init_listener.$(printf '%s' "$init_model" | md5sum | cut -c1-12).pt
+    mkdir -p exp && ln -sfn "$init_model" "$link"
+    echo "$(date '+%Y-%m-%d %H:%M:%S') (run.sh) --init-listener $init_listener: a path with a space in it, named $link (a link to it) for --train-args, which is split at spaces" >&2
+    init_model=$link
   fi
 fi
 if [ -n "$init_model" ] && [[ " $train_args " =~ \ --init(=|\ ) ]]; then
