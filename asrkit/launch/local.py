@@ -15,6 +15,7 @@ import queue
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections import deque
@@ -31,6 +32,82 @@ logger = get_logger(__name__)
 
 KILL_GRACE_S = 5.0
 WAITER_JOIN_S = 60.0
+
+# The reaper's program (python -I -S -c): the process groups of the running jobs arrive on stdin
+# as "+PGID" and "-PGID"; "done" means the launcher ended them itself. End of input without it
+# means the launcher died unable to (SIGKILL, the OOM killer): the jobs, each in a session of its
+# own so that they can be stopped as a group, ran on unowned, often for hours of training.
+_REAPER = r"""
+import os, signal, sys, time
+groups, clean = set(), False
+for line in sys.stdin:
+    line = line.strip()
+    if line == "done":
+        clean = True
+        break
+    if line[:1] == "+":
+        groups.add(int(line[1:]))
+    elif line[:1] == "-":
+        groups.discard(int(line[1:]))
+if not clean:
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for g in list(groups):
+            try:
+                os.killpg(g, sig)
+            except OSError:
+                groups.discard(g)
+        deadline = time.monotonic() + 5.0
+        while groups and time.monotonic() < deadline:
+            time.sleep(0.1)
+            for g in list(groups):
+                try:
+                    os.killpg(g, 0)
+                except OSError:
+                    groups.discard(g)
+"""
+
+
+class _Reaper:
+    """A process of its own session that stops the running jobs if the launcher is killed
+    outright (nothing in the launcher runs then); a launcher that ends any other way stops its
+    jobs itself and tells the reaper so."""
+
+    def __init__(self) -> None:
+        self.proc: Optional[subprocess.Popen] = None
+        try:
+            self.proc = subprocess.Popen([sys.executable, "-I", "-S", "-c", _REAPER], stdin=subprocess.PIPE,
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                         start_new_session=True, text=True)
+        except OSError as e:  # the jobs can still run; only a SIGKILL of this launcher would orphan them
+            logger.debug("no reaper for the jobs (%s): a SIGKILL of asrkit-launch would leave them running", e)
+
+    def _send(self, line: str) -> None:
+        if self.proc is None:
+            return
+        try:
+            self.proc.stdin.write(line + "\n")
+            self.proc.stdin.flush()
+        except OSError:  # the reaper is gone (killed by someone): the jobs run as before it existed
+            self.proc = None
+
+    def started(self, job: "_Job") -> None:
+        for p in job.procs:
+            self._send(f"+{p.pid}")
+
+    def ended(self, job: "_Job") -> None:
+        for p in job.procs:
+            self._send(f"-{p.pid}")
+
+    def close(self) -> None:
+        if self.proc is None:
+            return
+        self._send("done")
+        if self.proc is not None:
+            with contextlib.suppress(OSError):
+                self.proc.stdin.close()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=WAITER_JOIN_S)
+
 
 def default_max_jobs() -> int:
     """The CPU cores this process may use (its affinity mask, not the whole machine)."""
@@ -169,6 +246,7 @@ def _run(launch: Launch, indexes: list[int], max_jobs_run: int) -> Iterator[JobR
     done: "queue.SimpleQueue[_Job]" = queue.SimpleQueue()
     kept = KeptLogs()
     warnings = FailureWarnings(logger)
+    reaper = _Reaper()
     try:
         while pending or running:
             while pending and len(running) < max_jobs_run:
@@ -177,8 +255,10 @@ def _run(launch: Launch, indexes: list[int], max_jobs_run: int) -> Iterator[JobR
                 # job unkilled: let it land just after, when the job is known.
                 with signals_deferred():
                     running[index] = _Job(launch, index, done, kept)
+                    reaper.started(running[index])
             job = done.get()
             del running[job.index]
+            reaper.ended(job)
             result = job.finish()
             if result.code != 0:
                 warnings.failed(result)
@@ -193,6 +273,8 @@ def _run(launch: Launch, indexes: list[int], max_jobs_run: int) -> Iterator[JobR
             if job.code is not None:
                 job.finish()
         raise
+    finally:
+        reaper.close()
 
 
 def _task_envs(ntasks: int) -> list[Optional[dict]]:

@@ -244,6 +244,64 @@ def test_interrupt_kills_running_jobs(tmp_path, sig, code, message):
     assert "# Ended (code 143)" in (tmp_path / "log/s.1.log").read_text()
 
 
+def gone(pid: int) -> bool:
+    """Not running: no such process, or a zombie left for whoever adopted it to reap."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
+
+
+def test_a_launcher_killed_outright_leaves_no_job_running(tmp_path):
+    """SIGKILL (kill -9, the OOM killer) gives the launcher no chance to stop its jobs, and each
+    runs in a session of its own (to be stopped as a group): they ran on unowned, a training for
+    hours. The launcher's reaper, told of every job, stops them when the launcher is gone."""
+    cmd = [sys.executable, "-m", "asrkit", "launch", "--max-jobs-run", "2", "JOB=1:2", "log/s.JOB.log",
+           "echo $$ > pid.JOB; sleep 600 & echo $! > child.JOB; wait"]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, stderr=subprocess.PIPE, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    files = [tmp_path / f"{kind}.{i}" for kind in ("pid", "child") for i in (1, 2)]
+    deadline = time.monotonic() + 300
+    while not all(p.exists() and p.read_text().endswith("\n") for p in files):
+        assert proc.poll() is None, proc.communicate()[1].decode()
+        assert time.monotonic() < deadline, "jobs did not start"
+        time.sleep(0.1)
+    pids = [int(p.read_text()) for p in files]
+    assert not any(gone(pid) for pid in pids)
+    proc.kill()
+    proc.communicate(timeout=300)
+    deadline = time.monotonic() + 300  # the reaper's grace is 5 s; a loaded machine's start-ups are slow
+    while not all(gone(pid) for pid in pids):
+        assert time.monotonic() < deadline, [pid for pid in pids if not gone(pid)]
+        time.sleep(0.1)
+
+
+CHILDREN_AFTER_A_LAUNCH = """
+import os
+from pathlib import Path
+from asrkit.launch.job import Launch
+from asrkit.launch.local import run_local
+
+def parent_of(d):
+    try:
+        return (d / "stat").read_text().rsplit(")", 1)[1].split()[1]
+    except OSError:  # ended while listed
+        return None
+
+result = run_local(Launch(command="true", log_template="x.log"), show_progress=False)
+me = str(os.getpid())
+print(result.results[0].code, [d.name for d in Path("/proc").iterdir() if d.name.isdigit() and parent_of(d) == me])
+"""
+
+
+def test_a_finished_launch_leaves_no_reaper(tmp_path):
+    """The reaper ends with the launcher's run: no process of a finished launch stays behind
+    (the launcher's children, listed from /proc once run_local has returned)."""
+    out = subprocess.run([sys.executable, "-c", CHILDREN_AFTER_A_LAUNCH], cwd=tmp_path, check=True,
+                         capture_output=True, text=True).stdout
+    assert out.splitlines()[-1] == "0 []", out
+
+
 def test_an_ignored_sighup_stays_ignored(tmp_path):
     """Under nohup (SIGHUP ignored) a hang-up leaves the launcher and its job running to their end."""
     def nohup():
