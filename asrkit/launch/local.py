@@ -74,6 +74,8 @@ class _Reaper:
 
     def __init__(self) -> None:
         self.proc: Optional[subprocess.Popen] = None
+        if not sys.executable:  # an embedded interpreter: no python to start
+            return
         try:
             self.proc = subprocess.Popen([sys.executable, "-I", "-S", "-c", _REAPER], stdin=subprocess.PIPE,
                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
