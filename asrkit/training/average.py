@@ -55,8 +55,20 @@ def best_epochs(exp_dir: Path, num: int, metric: Optional[str] = None,
     # training: section) is looked into.
     ckpt.package_meta(last, found[max(found)])
     training = last["config"].get("training")
-    metric = metric or (training.get("best_metric") if isinstance(training, dict) else None) or "valid_loss"
-    ranked = [e for e in ckpt.rank_epochs(last["train_state"]["history"], metric) if e in found]
+    kept_by = (training.get("best_metric") if isinstance(training, dict) else None) or "valid_loss"
+    metric = metric or kept_by
+    every = ckpt.rank_epochs(last["train_state"]["history"], metric)
+    if max_epoch is not None:
+        every = [e for e in every if e <= max_epoch]
+    ranked = [e for e in every if e in found]
+    gone = [e for e in every[:num] if e not in found]
+    if gone and max_epoch is None:
+        # Ranked by another metric than the one training kept checkpoints by (or asked for more
+        # than it kept), the best epochs may be deleted ones: averaging the rest silently passed
+        # off other epochs as "the N best".
+        log.warning("epoch(s) %s are among the %d best by %s but have no checkpoint (training.keep_best kept the "
+                    "best by %s): averaging the best that remain, %s", ", ".join(map(str, sorted(gone))), num, metric,
+                    kept_by, ", ".join(map(str, ranked[:num])) or "none")
     if not ranked:  # no validation metric recorded: the latest epochs
         log.warning("no %s recorded in %s: averaging the latest checkpoints", metric, found[max(found)])
         ranked = sorted(found, reverse=True)

@@ -78,6 +78,15 @@ def test_train_writes_everything_and_average(yesno_setup, tmp_path, asrkit):
     assert code == 1 and f"{pruned}/checkpoints: no checkpoint of epoch <= 1 (kept: epochs 2, 3)" in err
     proc = asrkit("average", "--max-epoch", "2", "--out", tmp_path / "e2.pt", pruned)
     assert "1 of the first 2 epochs have a checkpoint (training.keep_best deletes the others)" in proc.stderr.decode()
+    # Among the best by the metric asked for, an epoch whose checkpoint keep_best deleted (kept by
+    # another metric): said, naming it and what is averaged instead, not passed off as the best.
+    (pruned / "checkpoints" / "epoch3.pt").unlink()
+    for metric in ("valid_loss", "valid_cer"):
+        proc = asrkit("average", "--num", "2", "--metric", metric, "--out", tmp_path / "p.pt", pruned)
+        assert (f"epoch(s) 1 are among the 2 best by {metric} but have no checkpoint (training.keep_best kept the best "
+                "by valid_loss): averaging the best that remain, 2") in proc.stderr.decode(), proc.stderr.decode()
+    proc = asrkit("average", "--num", "2", "--metric", "valid_cer", "--out", tmp_path / "all.pt", exp)
+    assert "have no checkpoint" not in proc.stderr.decode()
 
     # Checkpoints of two different models (one copied in from another run) are not averaged.
     mixed = tmp_path / "mixed"
