@@ -208,7 +208,11 @@ def test_run_sh_later_stages_refuse_data_made_with_other_stage0_options(recipe_d
             f"./run.sh: ERROR: data/ was made by stage 0 with {made}, these options give {now}: run from "
             "--stage 0 to make it again, or use another directory"), proc.stderr
         assert not (recipe / "dump").exists()
-    proc = run_sh(base + ["--background-prob", "0", "--seed", "3", "--stage", "1", "--stop-stage", "1"], cwd=recipe)
+    # the test speakers are a set: the same ones in another order (or twice) are the same data
+    run_sh(base + ["--background-prob", "0.0", "--test-speakers", "yweweler,theo", "--stop-stage", "0"], cwd=recipe)
+    assert "test_speakers=theo,yweweler " in (recipe / "data/stage0_options").read_text()
+    proc = run_sh(base + ["--background-prob", "0", "--test-speakers", "theo,yweweler,theo", "--seed", "3",
+                          "--stage", "1", "--stop-stage", "1"], cwd=recipe)
     assert (recipe / "dump/train/feats.scp").is_file() and "ERROR" not in proc.stderr
     # data/ of a run.sh before the record: a note, not an error (nothing to check against)
     (recipe / "data/stage0_options").unlink()

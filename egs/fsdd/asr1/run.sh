@@ -125,7 +125,8 @@ fi
 # recorded: the corpus paths (a moved copy is the same data), and the seed, which is also the
 # training seed (another training seed on the same data is a normal run).
 as_number() { if [[ $1 =~ ^[0-9]*\.?[0-9]+([eE][-+]?[0-9]+)?$ ]]; then awk -v x="$1" 'BEGIN { printf "%g", x }'; else echo "$1"; fi; }
-stage0_options="test_speakers=$test_speakers dev_takes=$dev_takes num_train=$num_train num_dev=$num_dev num_test=$num_test"
+# (the test speakers are a set to stage 0: "theo,george" makes george,theo's data)
+stage0_options="test_speakers=$(tr ',' '\n' <<< "$test_speakers" | sed '/^$/d' | sort -u | paste -sd, -) dev_takes=$dev_takes num_train=$num_train num_dev=$num_dev num_test=$num_test"
 stage0_options+=" speed_factors=$speed_factors background_prob=$(as_number "$background_prob") background_where=$background_where"
 stage0_options+=" long_edge_prob=$(as_number "$long_edge_prob") an4_words=$an4_words an4_digit_words=$an4_digit_words an4_resample=$an4_resample"
 positional=("$@")
