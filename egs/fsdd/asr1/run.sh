@@ -181,8 +181,9 @@ fi
 if [ -f data/stage0_options ]; then
   made_with=$(cat data/stage0_options)
   if [ "$made_with" != "$stage0_options" ]; then
-    differ=$(comm -23 <(tr ' ' '\n' <<< "$made_with" | sort) <(tr ' ' '\n' <<< "$stage0_options" | sort) | tr '\n' ' ')
-    now=$(comm -13 <(tr ' ' '\n' <<< "$made_with" | sort) <(tr ' ' '\n' <<< "$stage0_options" | sort) | tr '\n' ' ')
+    was_sorted=$(tr ' ' '\n' <<< "$made_with" | sort) now_sorted=$(tr ' ' '\n' <<< "$stage0_options" | sort)
+    differ=$(comm -23 <(echo "$was_sorted") <(echo "$now_sorted") | tr '\n' ' ')
+    now=$(comm -13 <(echo "$was_sorted") <(echo "$now_sorted") | tr '\n' ' ')
     echo "$0: ERROR: data/ was made by stage 0 with ${differ% }, these options give ${now% }: run from --stage 0 to make it again, or use another directory" >&2
     exit 1
   fi
