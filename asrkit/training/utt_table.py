@@ -4,7 +4,7 @@ One Python object per utterance (a dataclass, its id, its token list of boxed in
 a kilobyte: ~1 GB for LibriSpeech 960 h's 281,241 utterances, and each forked DataLoader worker
 soon holds its own copy, because merely reading a Python object writes its reference count and
 so un-shares its page. Here every column is one numpy array (strings as one UTF-8 byte array
-plus offsets, token ids as one flat int16 array plus offsets): tens of MB for the same corpus,
+plus offsets, token ids as one flat uint8/int16 array plus offsets): tens of MB for the same corpus,
 which workers only read, so their pages stay shared copy-on-write.
 
 ``table[i]`` still gives an :class:`Utterance` (built on demand) for code that reads one at a
@@ -157,7 +157,7 @@ class PrefixStringsBuilder:
 
 
 class IntLists:
-    """A sequence of int lists as one flat int16/int32 array and int32/int64 offsets (token ids)."""
+    """A sequence of int lists as one flat uint8/int16/int32 array and int32/int64 offsets (token ids)."""
 
     def __init__(self, flat: np.ndarray, offsets: np.ndarray) -> None:
         self.flat = flat
@@ -206,9 +206,47 @@ class IntListsBuilder:
 
     def build(self) -> IntLists:
         flat = np.frombuffer(self._flat, dtype=np.int32)
-        # Token ids of any char or BPE vocabulary below 32k fit int16: half the largest column.
-        small = flat.size == 0 or (flat.min() >= np.iinfo(np.int16).min and flat.max() <= np.iinfo(np.int16).max)
-        return IntLists(flat.astype(np.int16 if small else np.int32), _compact_offsets(self._offsets))
+        # The largest column, so the narrowest type that holds it: a character vocabulary's ids
+        # (under 256) fit uint8, those of any BPE vocabulary below 32k int16.
+        lo, hi = (int(flat.min()), int(flat.max())) if flat.size else (0, 0)
+        for dtype in (np.uint8, np.int16, np.int32):
+            if np.iinfo(dtype).min <= lo and hi <= np.iinfo(dtype).max:
+                break
+        return IntLists(flat.astype(dtype), _compact_offsets(self._offsets))
+
+
+class Ramp:
+    """The column ``start, start + 1, ...`` of ``n`` rows, held as its two numbers.
+
+    Usually what ``source_index`` (one source per utterance) and ``source_lines`` (a table
+    without comments or blank lines) are: 2.2 MB of int32 at 281k rows, which the in-process
+    raw-audio loader needs for its fbank (bench/scale_data.py). Indexed as the array would be.
+    """
+
+    def __init__(self, start: int, n: int) -> None:
+        self.start = start
+        self.n = n
+
+    @staticmethod
+    def of(column: np.ndarray) -> Union["Ramp", np.ndarray]:
+        """``column`` as a Ramp when it is one, else itself."""
+        n = len(column)
+        if n and int(column[-1]) - int(column[0]) == n - 1 and (n == 1 or bool((np.diff(column) == 1).all())):
+            return Ramp(int(column[0]), n)
+        return column
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, key):
+        if isinstance(key, (int, np.integer)):
+            i = int(key)
+            if not -self.n <= i < self.n:
+                raise IndexError(i)
+            return self.start + i % self.n
+        return self.start + np.arange(self.n, dtype=np.int64)[key]
+
+    nbytes = 0
 
 
 class UttTable:
@@ -217,8 +255,8 @@ class UttTable:
     Columns: ``ids`` (:class:`Strings`), ``num_frames`` (int32, the length the batches are
     bucketed by), ``tokens`` (:class:`IntLists`), ``texts`` (:class:`Strings` or None),
     ``sources`` (:class:`Strings`: the feats.scp value, or the wav.scp value of the recording),
-    ``source_index`` (int32: the row of ``sources`` each utterance reads), ``source_lines`` (int32:
-    the line of each source in its file, for messages), ``source_file`` (that file), and for a
+    ``source_index`` (int32 or a :class:`Ramp`: the row of ``sources`` each utterance reads),
+    ``source_lines`` (int32 or a :class:`Ramp`: the line of each source in its file, for messages), ``source_file`` (that file), and for a
     raw dump dir with ``segments`` the float64 ``starts``/``ends`` (seconds; -1: to the end).
     """
 
@@ -231,8 +269,8 @@ class UttTable:
         self.tokens = tokens
         self.texts = texts
         self.sources = sources
-        self.source_index = source_index
-        self.source_lines = source_lines
+        self.source_index = Ramp.of(source_index)
+        self.source_lines = Ramp.of(source_lines)
         self.source_file = source_file
         self.starts = starts
         self.ends = ends
@@ -278,7 +316,7 @@ class UttTable:
     def take(self, rows: np.ndarray) -> "UttTable":
         """The table of ``rows`` only (sources kept whole: they are shared by index)."""
         return UttTable(self.ids.take(rows), self.num_frames[rows].copy(), self.tokens.take(rows), self.sources,
-                        self.source_index[rows].copy(), self.source_lines, self.source_file,
+                        np.array(self.source_index[rows], dtype=np.int32), self.source_lines, self.source_file,
                         self.texts.take(rows) if self.texts is not None else None,
                         None if self.starts is None else self.starts[rows].copy(),
                         None if self.ends is None else self.ends[rows].copy())

@@ -9,7 +9,7 @@ import pytest
 from asrkit.data.table import iter_table, iter_table_fast
 from asrkit.text.tokenizer import Tokenizer
 from asrkit.training.data import FeatureDataset, load_utterances
-from asrkit.training.utt_table import IntListsBuilder, PrefixStrings, PrefixStringsBuilder, StringsBuilder
+from asrkit.training.utt_table import IntListsBuilder, PrefixStrings, PrefixStringsBuilder, Ramp, StringsBuilder
 from asrkit.utils.errors import AsrkitError
 
 
@@ -22,7 +22,7 @@ def test_table_matches_the_dump_dir(yesno_setup):
     frames = dict(line.split() for line in (train / "utt2num_frames").read_text().splitlines())
     text = dict(line.split(maxsplit=1) for line in (train / "text").read_text().splitlines())
     assert [table.utt_id(i) for i in range(len(table))] == [u for u, _ in scp]
-    assert table.num_frames.dtype == np.int32 and table.tokens.flat.dtype == np.int16
+    assert table.num_frames.dtype == np.int32 and table.tokens.flat.dtype == np.uint8  # a char vocabulary's ids
     for i, (u, loc) in enumerate(scp):
         assert table.num_frames[i] == int(frames[u])
         assert table.tokens[i].tolist() == tok.encode(text[u])
@@ -101,6 +101,13 @@ def test_builders_round_trip():
     b.add([70000])  # too big for int16: the column stays int32
     lists = b.build()
     assert lists.flat.dtype == np.int32 and [x.tolist() for x in lists] == [[1, 2], [], [7, 8, 9], [70000]]
+    # the narrowest type that holds every id, each a bound's both sides
+    for values, dtype in (([0, 255], np.uint8), ([0, 256], np.int16), ([-1, 3], np.int16), ([32767], np.int16),
+                          ([32768], np.int32), ([-32769], np.int32), ([], np.uint8)):
+        b = IntListsBuilder()
+        b.add(values)
+        lists = b.build()
+        assert lists.flat.dtype == dtype and lists[0].tolist() == values, values
 
 
 def test_prefix_strings_round_trip_and_fall_back_to_whole_strings(monkeypatch):
@@ -130,3 +137,36 @@ def test_feats_scp_values_are_read_back_whole(yesno_setup):
     scp = dict(line.split(maxsplit=1) for line in (d / "feats.scp").read_text().splitlines())
     assert [table.source(i) for i in range(len(table))] == [scp[table.utt_id(i)] for i in range(len(table))]
     assert isinstance(table.sources, PrefixStrings) and len(table.sources.prefixes) == 1
+
+
+def test_ramp_columns_index_as_their_arrays(yesno_setup, tmp_path):
+    """source_index and source_lines are held as a Ramp when they are one, and read as the array
+    would be; a dropped utterance (a gap in source_index) keeps the array."""
+    import shutil
+
+    column = np.arange(5, 12, dtype=np.int32)
+    ramp = Ramp.of(column)
+    assert isinstance(ramp, Ramp) and ramp.nbytes == 0 and len(ramp) == 7
+    assert [ramp[i] for i in range(-7, 7)] == column[np.arange(-7, 7)].tolist()
+    assert ramp[np.int64(3)] == 8 and ramp[np.array([6, 0, 2])].tolist() == [11, 5, 7]
+    for i in (7, -8):
+        with pytest.raises(IndexError):
+            ramp[i]
+    for not_one in (np.array([1, 2, 4], dtype=np.int32), np.array([3, 2, 1, 4]), np.array([0, 2, 1, 3])):
+        assert Ramp.of(not_one) is not_one
+
+    tok = Tokenizer.load(yesno_setup / "data" / "lang" / "tokens.model")
+    d = tmp_path / "train"
+    shutil.copytree(yesno_setup / "dump" / "train", d)
+    scp = [line.split(maxsplit=1) for line in (d / "feats.scp").read_text().splitlines()]
+    whole = load_utterances(str(d), tok)
+    assert isinstance(whole.source_index, Ramp) and isinstance(whole.source_lines, Ramp)
+    sub = whole[np.array([4, 1])]
+    assert [sub.source(i) for i in range(2)] == [scp[4][1], scp[1][1]]
+    assert [sub.where(i) for i in range(2)] == [f"{d / 'feats.scp'}:5", f"{d / 'feats.scp'}:2"]
+    text = (d / "text").read_text().splitlines()
+    (d / "text").write_text("\n".join(line for line in text if not line.startswith(scp[2][0] + " ")) + "\n")
+    gap = load_utterances(str(d), tok, max_missing_ratio=0.5)
+    assert not isinstance(gap.source_index, Ramp) and len(gap) == len(scp) - 1
+    assert [gap.source(i) for i in range(len(gap))] == [v for k, v in scp if k != scp[2][0]]
+    assert gap.where(2) == f"{d / 'feats.scp'}:4"
