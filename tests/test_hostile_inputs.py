@@ -39,6 +39,7 @@ from asrkit.features.cmvn import accumulate_cmvn, write_stats
 from asrkit.features.fbank import FbankConfig, compute_fbank
 from asrkit.features.wav import read_wav_source
 from asrkit.utils.errors import AsrkitError
+from process_checks import ended
 
 N = 24  # utterances in the shared inputs: one bad one is within Kaldi's 5 % (24 // 20 = 1)
 MEL = 23
@@ -1780,14 +1781,6 @@ def _kill_sleepers(d: Path) -> None:
                 os.kill(int(pid), signal.SIGKILL)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, IndexError, ProcessLookupError):
-        return False
-    return state not in ("Z", "X")
-
-
 def _wait_for(condition: Callable[[], bool], what: str, deadline_s: float = 300.0) -> None:
     """Poll an observable condition; the deadline is for a hung test, not a speed assumption."""
     deadline = time.monotonic() + deadline_s
@@ -1820,7 +1813,7 @@ def test_sigkill_leaves_no_workers_and_the_next_run_cleans_up(world: World, tmp_
         assert len(workers) == 2, workers
         proc.kill()
         proc.wait()
-        _wait_for(lambda: not any(_alive(p) for p in workers), "the workers to die with their parent")
+        _wait_for(lambda: all(ended(p) for p in workers), "the workers to die with their parent")
     finally:
         _kill_sleepers(d)
         if proc.poll() is None:
@@ -1861,7 +1854,7 @@ def test_sigterm_removes_temporary_files(world: World, tmp_path: Path, nj: int, 
     assert proc.returncode == 128 + sig, err
     assert f"ERROR (asrkit-compute-fbank): terminated by {signal.Signals(sig).name}" in err and "Traceback" not in err, err
     assert list((d / "out").iterdir()) == [] if (d / "out").exists() else True
-    _wait_for(lambda: not any(_alive(p) for p in workers), "the workers to stop")
+    _wait_for(lambda: all(ended(p) for p in workers), "the workers to stop")
 
 
 def test_stdout_on_a_full_disk_is_named(world: World, disks: Disks):

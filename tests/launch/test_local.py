@@ -15,6 +15,7 @@ import pytest
 from asrkit.launch.job import Launch, join_command, parse_job_range
 from asrkit.launch.local import run_local
 from asrkit.utils.errors import AsrkitError
+from process_checks import ended
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -244,15 +245,6 @@ def test_interrupt_kills_running_jobs(tmp_path, sig, code, message):
     assert "# Ended (code 143)" in (tmp_path / "log/s.1.log").read_text()
 
 
-def gone(pid: int) -> bool:
-    """Not running: no such process, or a zombie left for whoever adopted it to reap."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return True
-    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
-
-
 def test_a_launcher_killed_outright_leaves_no_job_running(tmp_path):
     """SIGKILL (kill -9, the OOM killer) gives the launcher no chance to stop its jobs, and each
     runs in a session of its own (to be stopped as a group): they ran on unowned, a training for
@@ -267,12 +259,12 @@ def test_a_launcher_killed_outright_leaves_no_job_running(tmp_path):
         assert time.monotonic() < deadline, "jobs did not start"
         time.sleep(0.1)
     pids = [int(p.read_text()) for p in files]
-    assert not any(gone(pid) for pid in pids)
+    assert not any(ended(pid) for pid in pids)
     proc.kill()
     proc.communicate(timeout=300)
     deadline = time.monotonic() + 300  # the reaper's grace is 5 s; a loaded machine's start-ups are slow
-    while not all(gone(pid) for pid in pids):
-        assert time.monotonic() < deadline, [pid for pid in pids if not gone(pid)]
+    while not all(ended(pid) for pid in pids):
+        assert time.monotonic() < deadline, [pid for pid in pids if not ended(pid)]
         time.sleep(0.1)
 
 
