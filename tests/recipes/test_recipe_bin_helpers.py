@@ -1,4 +1,4 @@
-"""bin/ data dir helpers: subset, combine, utt2spk_to_spk2utt."""
+"""bin/ helpers: the data dir ones (subset, combine, utt2spk_to_spk2utt) and same_options.sh."""
 from __future__ import annotations
 
 import os
@@ -195,3 +195,37 @@ def test_combine_checks_every_table_first_and_gender_conflicts(tmp_path):
     assert proc.returncode == 1
     assert "ids found in more than one source's spk2gender with different values: a" in proc.stderr
     assert {p.name: p.read_text() for p in (tmp_path / "all").iterdir()} == before
+
+
+def same_options(tmp_path, *args):
+    """``same_options <args>`` in a script that sourced bin/same_options.sh, run in ``tmp_path``."""
+    script = tmp_path / "check.sh"
+    script.write_text(f"set -euo pipefail\n. {shlex.quote(str(BIN / 'same_options.sh'))}\n"
+                      'same_options "$@"\necho checked\n')
+    return run_sh(["bash", "check.sh", *args], cwd=tmp_path, check=False)
+
+
+def test_same_options_names_what_differs_and_records(tmp_path):
+    """The one check behind run.sh's data/stage0_options, local/loso.sh's fold records and
+    local/pretrain_an4.sh's: no record, nothing to check (--record writes one); the same line
+    goes on; another line is one error line naming what was made with what, and what these
+    options give: only the words that differ when both are key=value lists, else both lines."""
+    remedy = "run from --stage 0 to make it again"
+    proc = same_options(tmp_path, "data/stage0_options", "data/", "a=1 b=2", remedy)
+    assert proc.returncode == 0 and proc.stdout == "checked\n" and not (tmp_path / "data").exists()
+    proc = same_options(tmp_path, "--record", "data/stage0_options", "data/", "a=1 b=2 c=", remedy)
+    assert proc.returncode == 0 and (tmp_path / "data/stage0_options").read_text() == "a=1 b=2 c=\n"
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["stage0_options"]
+    assert same_options(tmp_path, "data/stage0_options", "data/", "a=1 b=2 c=", remedy).stdout == "checked\n"
+    for now, made, give in (("a=1 b=3 c=", "b=2", "b=3"),
+                            ("c=x b=2 a=0", "a=1 c=", "a=0 c=x"),    # in C order, whatever the line's
+                            ("a=1 b=2 c= d=4", "''", "d=4"),         # an option the record lacks
+                            ("b=2 a=1 c=", "'a=1 b=2 c='", "'b=2 a=1 c='"),  # no word differs: both lines
+                            ("--num-train 3", "'a=1 b=2 c='", "'--num-train 3'")):
+        proc = same_options(tmp_path, "--record", "data/stage0_options", "data/", now, remedy)
+        assert proc.returncode == 1 and proc.stdout == "", proc
+        assert proc.stderr == f"check.sh: ERROR: data/ was made with {made}, these options give {give}: {remedy}\n"
+        assert (tmp_path / "data/stage0_options").read_text() == "a=1 b=2 c=\n"  # never rewritten
+    proc = same_options(tmp_path, "data/stage0_options", "data/", "a=1")
+    assert proc.returncode == 1 and proc.stderr == \
+        "check.sh: ERROR: same_options [--record] <record> <what> <options> <remedy>: got 3 arguments\n"

@@ -205,7 +205,7 @@ def test_run_sh_later_stages_refuse_data_made_with_other_stage0_options(recipe_d
         proc = run_sh(args + ["--stage", "1", "--stop-stage", "1"], cwd=recipe, check=False)
         assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
         assert proc.stderr.rstrip().splitlines()[-1] == (
-            f"./run.sh: ERROR: data/ was made by stage 0 with {made}, these options give {now}: run from "
+            f"./run.sh: ERROR: data/ was made with {made}, these options give {now}: run from "
             "--stage 0 to make it again, or use another directory"), proc.stderr
         assert not (recipe / "dump").exists()
     # the test speakers are a set: the same ones in another order (or twice) are the same data
@@ -330,6 +330,10 @@ def test_loso_fold_end_to_end_resumes_and_summarises(recipe_dir, fsdd_root, an4_
     the finished fold and replaces (not repeats) the block, a summary while other folds are
     unfinished, and a tag re-used with other options refused."""
     recipe = recipe_dir("fsdd")
+    # the fold's record of the tag's options, then this run's: the same but for max_epochs
+    other_tag = (r"^local/loso\.sh: ERROR: --tag tiny was made with '(.*--train-args )" + re.escape(f"{TINY} ")
+                 + r"(.*)', these options give '\1" + re.escape(TINY.replace("max_epochs=1", "max_epochs=2") + " ")
+                 + r"\2': use another --tag$")
     (recipe / "RESULTS.md").write_text("# FSDD results\n\nearlier text\n")
     base = ["local/loso.sh", "--fsdd-root", str(fsdd_root), "--an4-root", str(an4_root), "--speakers", "yweweler", "--tag", "tiny",
             "--num-train", "16", "--num-dev", "4", "--num-test", "4", "--nj", "1", "--num-avg", "0"]
@@ -377,7 +381,7 @@ def test_loso_fold_end_to_end_resumes_and_summarises(recipe_dir, fsdd_root, an4_
     assert re.search(rf"^\| \*\*worst of 1/2 folds\*\* \| \*\*{float(wer):.2f}\*\* \(yweweler\) \|", results, re.M)
     proc = run_sh([*base, "--train-args", TINY.replace("max_epochs=1", "max_epochs=2"), "--summary-only", "true"],
                   cwd=recipe, check=False)
-    assert proc.returncode != 0 and "--tag tiny was made with other options" in proc.stderr
+    assert proc.returncode != 0 and re.search(other_tag, proc.stderr, re.M), proc.stderr[-2000:]
 
     # Another decoding of the same models: a decode directory and a summary block of its own,
     # no training.
@@ -400,14 +404,19 @@ def test_loso_fold_end_to_end_resumes_and_summarises(recipe_dir, fsdd_root, an4_
     results = (recipe / "RESULTS.md").read_text()
     assert results.count("<!-- loso loso/tiny/decode_lm_adapt -->") == 1 and "--use-lm true --lm-weight 0.2" in results
     proc = run_sh(base + ["--train-args", TINY, "--use-lm", "true", "--lm-weight", "0.5"], cwd=recipe, check=False)
-    assert proc.returncode != 0 and "(with an LM or speaker adaptation) of --tag tiny was made with other options" in proc.stderr
+    assert proc.returncode != 0 and ("local/loso.sh: ERROR: --decode-config decode_lm_adapt (with an LM or speaker "
+                                     "adaptation) of --tag tiny was made with '--use-lm true --lm-weight 0.2', these "
+                                     "options give '--use-lm true --lm-weight 0.5': use another --decode-config\n") \
+        in proc.stderr, proc.stderr[-2000:]
 
     # The same tag with other options: an error, not the old numbers under a new command line.
     proc = run_sh(base + ["--train-args", TINY.replace("max_epochs=1", "max_epochs=2")], cwd=recipe, check=False)
-    assert proc.returncode != 0 and "--tag tiny was made with other options" in proc.stderr
+    assert proc.returncode != 0 and re.search(other_tag, proc.stderr, re.M), proc.stderr[-2000:]
     # Other data in the same --dir: an error too (its features would be stale).
     proc = run_sh(base[:-2] + ["--num-avg", "0", "--tag", "other", "--seed", "2"], cwd=recipe, check=False)
-    assert proc.returncode != 0 and "--dir loso was made with other options" in proc.stderr
+    assert proc.returncode != 0 and re.search(r"^local/loso\.sh: ERROR: --dir loso was made with '([^']*--num-test 4)', "
+                                              r"these options give '\1 --seed 2': use another --dir$", proc.stderr, re.M), \
+        proc.stderr[-2000:]
 
     # --init-listener "": the fold trains from scratch; a training option, so the fold's data are reused.
     scratch = [x if x != "tiny" else "tiny_scratch" for x in base] + ["--init-listener", "", "--train-args", TINY]
@@ -457,8 +466,11 @@ def test_run_sh_init_listener_an4_pretrains_once_then_fine_tunes(recipe_dir, fsd
     # naming what to delete, not a shape error or a stale listener.
     changed = args[:-1] + [TINY.replace("hidden=16", "hidden=24"), "--tag", "ft2"]
     proc = run_sh(changed, cwd=recipe, check=False)
-    assert proc.returncode != 0 and "pretrain_an4/exp/an4_8k was made with other options" in proc.stderr, proc.stderr[-2000:]
-    assert "delete pretrain_an4/exp/an4_8k to make it again" in proc.stderr
+    made, now = (re.escape(f"train_args={args} seed=1") for args in (TINY, TINY.replace("hidden=16", "hidden=24")))
+    assert proc.returncode != 0 and re.search(
+        rf"^local/pretrain_an4\.sh: ERROR: pretrain_an4/exp/an4_8k was made with '(train_config=train_umn\.yaml sha1=\w+) "
+        rf"{made}', these options give '\1 {now}': delete pretrain_an4/exp/an4_8k to make it again, or give another "
+        r"--dir or --tag$", proc.stderr, re.M), proc.stderr[-2000:]
     assert not (recipe / "exp/ft2").exists()
 
 
@@ -525,9 +537,14 @@ def test_pretrain_an4_makes_a_listener_for_fine_tuning(recipe_dir, an4_root):
     assert not (pt / "exp/budget/model.avg.pt").exists()
     # The same tag or the same data with other options: an error naming them, nothing retrained.
     proc = run_sh(args[:-1] + [TINY], cwd=recipe, check=False)
-    assert proc.returncode != 0 and "pt/exp/tiny was made with other options" in proc.stderr, proc.stderr[-2000:]
+    assert proc.returncode != 0 and re.search(
+        rf"^local/pretrain_an4\.sh: ERROR: pt/exp/tiny was made with '(train_config=train_umn\.yaml sha1=\w+ "
+        rf"train_args={re.escape(TINY)}) --set training\.keep_best=1 seed=1', these options give '\1 seed=1': "
+        r"delete pt/exp/tiny to make it again, or give another --dir or --tag$", proc.stderr, re.M), proc.stderr[-2000:]
     proc = run_sh(args + ["--dev-fraction", "0.2"], cwd=recipe, check=False)
-    assert proc.returncode != 0 and "pt/data was made with other options" in proc.stderr, proc.stderr[-2000:]
+    assert proc.returncode != 0 and proc.stderr.rstrip().splitlines()[-1] == (
+        "local/pretrain_an4.sh: ERROR: pt/data was made with dev_fraction=0.1, these options give dev_fraction=0.2: "
+        "delete pt/data to make it again, or give another --dir or --tag"), proc.stderr[-2000:]
     bad = run_sh(["local/pretrain_an4.sh", "--train-config", "nope.yaml"], cwd=recipe, check=False)
     assert bad.returncode != 0 and "--train-config nope.yaml: no such file" in bad.stderr
 

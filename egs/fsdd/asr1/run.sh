@@ -70,6 +70,7 @@ parse_options_passthrough=true
 . ./path.sh
 . utils/parse_options.sh
 . utils/data_lock.sh
+. utils/same_options.sh
 [ "$stage" -le "$stop_stage" ] || { echo "$0: ERROR: --stage $stage is after --stop-stage $stop_stage: nothing to run" >&2; exit 1; }
 
 case $an4_words in
@@ -178,15 +179,8 @@ if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
   release_data_lock
 fi
 [ "$stop_stage" -ge 1 ] || exit 0
-if [ -f data/stage0_options ]; then
-  made_with=$(cat data/stage0_options)
-  if [ "$made_with" != "$stage0_options" ]; then
-    was_sorted=$(tr ' ' '\n' <<< "$made_with" | sort) now_sorted=$(tr ' ' '\n' <<< "$stage0_options" | sort)
-    differ=$(comm -23 <(echo "$was_sorted") <(echo "$now_sorted") | tr '\n' ' ')
-    now=$(comm -13 <(echo "$was_sorted") <(echo "$now_sorted") | tr '\n' ' ')
-    echo "$0: ERROR: data/ was made by stage 0 with ${differ% }, these options give ${now% }: run from --stage 0 to make it again, or use another directory" >&2
-    exit 1
-  fi
+if [ -f data/stage0_options ]; then   # (the options that differ are named: utils/same_options.sh)
+  same_options data/stage0_options data/ "$stage0_options" "run from --stage 0 to make it again, or use another directory"
 elif [ -d data/train ]; then
   echo "$(date '+%Y-%m-%d %H:%M:%S') (run.sh) note: data/ holds no record of stage 0's options (made by an older run.sh): not checked against these" >&2
 fi

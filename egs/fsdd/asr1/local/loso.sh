@@ -44,6 +44,7 @@ summary_only=false  # true: run nothing, write the summary of the folds finished
 parse_options_passthrough=true
 . ./path.sh
 . utils/parse_options.sh
+. utils/same_options.sh
 
 log() { echo "$(date '+%Y-%m-%d %H:%M:%S') (loso.sh) $*" >&2; }
 die() { echo "$0: ERROR: $*" >&2; exit 1; }
@@ -132,16 +133,6 @@ decode_name=$(basename "$decode_config" .yaml)
 [ "$use_lm" != true ] || decode_name=${decode_name}_lm
 [ "$adapt" != true ] || decode_name=${decode_name}_adapt
 
-# same_or_record <file> <what> <line>: the options a directory or tag was made with; a different
-# line is an error, so a re-run never mixes results of two configurations.
-same_or_record() {
-  if [ -f "$1" ]; then
-    [ "$(cat "$1")" = "$3" ] || die "$2 was made with other options: '$(cat "$1")', now '$3' -- use another ${2%% *}"
-  else
-    mkdir -p "$(dirname "$1")"; echo "$3" > "$1"
-  fi
-}
-
 # show <args...>: the arguments as one line a shell reads back the same (quoted only where needed).
 show() {
   local a out=""
@@ -155,12 +146,13 @@ show() {
 # (SIGPIPE), now and then.
 wer_of() { sed -n "/^%$1 /{s/^%$1 *\([0-9.]*\).*/\1/p;q}" "$2"; }
 
-# Folds made with other options are refused before anything runs (the AN4 pretraining included);
-# a --summary-only run records nothing, but does not summarise them either.
-same_or_die() { [ ! -f "$1" ] || [ "$(cat "$1")" = "$3" ] || same_or_record "$@"; }
+# The options a fold's data/ (--dir) and its exp/<tag> were made with are recorded in the fold
+# (utils/same_options.sh), so a re-run never mixes results of two configurations. Folds made with
+# other options are refused before anything runs (the AN4 pretraining included); a --summary-only
+# run records nothing, but does not summarise them either.
 for spk in "${spk_list[@]}"; do
-  same_or_die "$dir/$spk/loso_data_args" "--dir $dir" "${data_args[*]}"
-  same_or_die "$dir/$spk/exp/$tag/loso_args" "--tag $tag" "${args[*]}"
+  same_options "$dir/$spk/loso_data_args" "--dir $dir" "${data_args[*]}" "use another --dir"
+  same_options "$dir/$spk/exp/$tag/loso_args" "--tag $tag" "${args[*]}" "use another --tag"
 done
 
 if [ "$pretrain" = true ] && [ "$dry_run" != true ] && [ "$summary_only" != true ]; then
@@ -183,10 +175,10 @@ for spk in "${spk_list[@]}"; do
     continue
   fi
   local/recipe_dir.sh "$d"
-  same_or_record "$d/loso_data_args" "--dir $dir" "${data_args[*]}"
-  same_or_record "$d/exp/$tag/loso_args" "--tag $tag" "${args[*]}"
-  { [ "$use_lm" != true ] && [ "$adapt" != true ]; } || same_or_record "$d/exp/$tag/loso_lm_args_$decode_name" \
-    "--decode-config $decode_name (with an LM or speaker adaptation) of --tag $tag" "${lm_args[*]}"
+  same_options --record "$d/loso_data_args" "--dir $dir" "${data_args[*]}" "use another --dir"
+  same_options --record "$d/exp/$tag/loso_args" "--tag $tag" "${args[*]}" "use another --tag"
+  { [ "$use_lm" != true ] && [ "$adapt" != true ]; } || same_options --record "$d/exp/$tag/loso_lm_args_$decode_name" \
+    "--decode-config $decode_name (with an LM or speaker adaptation) of --tag $tag" "${lm_args[*]}" "use another --decode-config"
   if [ -f "$wer" ]; then log "fold $spk: done already ($wer)"; continue; fi
   if [ ! -f "$d/data/.done" ]; then
     log "fold $spk: stage 0 (held out: $spk) -> $d/data"

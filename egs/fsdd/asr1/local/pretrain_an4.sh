@@ -33,6 +33,7 @@ seed=1
 max_utts=0          # keep only AN4's first N utterances (a quick trial); 0: all
 . ./path.sh
 . utils/parse_options.sh
+. utils/same_options.sh
 
 log() { echo "$(date '+%Y-%m-%d %H:%M:%S') (pretrain_an4.sh) $*" >&2; }
 die() { echo "$0: ERROR: $*" >&2; exit 1; }
@@ -66,16 +67,14 @@ train_config=$(abspath "$train_config")
 local/recipe_dir.sh "$dir"
 cd "$dir"
 
-# same_or_die <file> <what> <line>: <file> holds the options <what> was made with.
-same_or_die() {
-  [ ! -f "$1" ] || [ "$(cat "$1")" = "$3" ] || die "$dir/$2 was made with other options: '$(cat "$1")', now '$3'; \
-delete $dir/$2 to make it again, or give another --dir or --tag"
-}
+# The options data/ and exp/<tag> were made with (utils/same_options.sh: other ones are an error).
 data_opts="dev_fraction=$dev_fraction seed=$seed max_utts=$max_utts"
 train_opts="train_config=$(basename "$train_config") sha1=$(sha1sum < "$train_config" | cut -c1-12) train_args=$train_args seed=$seed"
 # An old .done is empty: it was made with the defaults of its time, which cannot be checked.
-[ ! -s data/.done ] || same_or_die data/.done data "$data_opts"
-same_or_die "exp/$tag/pretrain_options" "exp/$tag" "$train_opts"
+[ ! -s data/.done ] || same_options data/.done "$dir/data" "$data_opts" \
+  "delete $dir/data to make it again, or give another --dir or --tag"
+same_options "exp/$tag/pretrain_options" "$dir/exp/$tag" "$train_opts" \
+  "delete $dir/exp/$tag to make it again, or give another --dir or --tag"
 
 if [ ! -f data/.done ]; then
   log "AN4 (all utterances) at 8 kHz -> $dir/data/all; $dev_fraction of its speakers -> $dir/data/dev"
