@@ -53,6 +53,7 @@ from asrkit.data.datadir import write_data_dir
 from asrkit.features.wav import read_wav_source, resample
 from asrkit.utils.errors import AsrkitError, os_error_message
 from asrkit.utils.fileio import atomic_open
+from make_noise import colored  # this script's folder: the coloured noise of the noise recordings
 
 WORDS = ["ZERO", "ONE", "TWO", "THREE", "FOUR", "FIVE", "SIX", "SEVEN", "EIGHT", "NINE"]
 # <digit>_<speaker>_<take>.wav: the speaker is everything between the first and the last "_"
@@ -177,13 +178,10 @@ def change_speed(samples: np.ndarray, factor: float) -> np.ndarray:
 def background(rng: np.random.Generator, n: int, dbfs: float) -> np.ndarray:
     """``n`` samples of Gaussian noise whose power falls as 1/f**k (k = 0, 1 or 2 at random:
     white, pink or brown; nothing below 20 Hz, which Kaldi's per-frame DC removal takes out
-    anyway), at ``dbfs`` RMS in 16-bit sample units."""
-    spec = np.fft.rfft(rng.standard_normal(max(n, 2)))
-    f = np.fft.rfftfreq(max(n, 2), 1.0 / RATE)
-    spec[f < 20.0] = 0.0
-    spec[f >= 20.0] *= f[f >= 20.0] ** (-float(rng.integers(3)) / 2.0)
-    x = np.fft.irfft(spec, max(n, 2))[:n]
-    return x / (np.sqrt(np.mean(x ** 2)) + 1e-12) * 32768.0 * 10.0 ** (dbfs / 20.0)
+    anyway), at ``dbfs`` RMS in 16-bit sample units. The noise is drawn before k, as it always
+    was: a --seed makes the same utterances as before."""
+    white = rng.standard_normal(max(n, 2))  # (two at least for the FFT)
+    return colored(white, float(rng.integers(3)), RATE)[:n] * 32768.0 * 10.0 ** (dbfs / 20.0)
 
 
 def index_recordings(fsdd_root: Path) -> Dict[str, Dict[int, List[Tuple[int, Path]]]]:

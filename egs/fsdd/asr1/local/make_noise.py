@@ -21,10 +21,13 @@ import numpy as np
 import soundfile
 
 
-def colored(rng: np.random.Generator, n: int, exponent: float, rate: int, cutoff_hz: float = 0.0) -> np.ndarray:
-    """Gaussian noise whose power falls as 1/f**exponent (0 white, 1 pink, 2 brown), optionally
-    low-passed at ``cutoff_hz``; unit RMS."""
-    spec = np.fft.rfft(rng.standard_normal(n))
+def colored(white: np.ndarray, exponent: float, rate: int, cutoff_hz: float = 0.0) -> np.ndarray:
+    """``white`` (Gaussian noise, two samples or more) shaped so that its power falls as
+    1/f**exponent (0 white, 1 pink, 2 brown), optionally low-passed at ``cutoff_hz``; unit RMS.
+    The caller draws ``white``, so its generator's other draws stay in the order it had them
+    (make_connected_digits.py draws the exponent after the noise)."""
+    n = len(white)
+    spec = np.fft.rfft(white)
     f = np.fft.rfftfreq(n, 1.0 / rate)
     # Nothing below 20 Hz: brown noise would otherwise be mostly a slow drift, which Kaldi's
     # per-frame DC removal takes out before any filter bank sees it.
@@ -61,10 +64,10 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     n = int(args.seconds * args.rate)
     kinds = {
-        "white": lambda rng: colored(rng, n, 0.0, args.rate),
-        "pink": lambda rng: colored(rng, n, 1.0, args.rate),
-        "brown": lambda rng: colored(rng, n, 2.0, args.rate),
-        "rumble": lambda rng: colored(rng, n, 2.0, args.rate, cutoff_hz=150.0),
+        "white": lambda rng: colored(rng.standard_normal(n), 0.0, args.rate),
+        "pink": lambda rng: colored(rng.standard_normal(n), 1.0, args.rate),
+        "brown": lambda rng: colored(rng.standard_normal(n), 2.0, args.rate),
+        "rumble": lambda rng: colored(rng.standard_normal(n), 2.0, args.rate, cutoff_hz=150.0),
         "hum50": lambda rng: hum(rng, n, args.rate, 50.0),
         "hum60": lambda rng: hum(rng, n, args.rate, 60.0),
     }
