@@ -933,6 +933,11 @@ CASES: List[Case] = [
     Case("perturb-bad-durations-fail", "perturb-data-dir-speed",
          lambda w, d: Run(["--factors", "1.0", _with_utt2dur(_data_dir(w, d, n=4), ["1.0", "nan", "x", "2"]), d / "sp"]),
          1, "2 of 4 utterances failed", ("sp",)),
+    # float() read '1_0' as 10 s and a full-width '\uff12' as 2 s, written scaled into the copy's utt2dur
+    Case("perturb-durations-not-in-ascii-fail", "perturb-data-dir-speed",
+         lambda w, d: Run(["--factors", "1.0", _with_utt2dur(_data_dir(w, d, n=4), ["1.0", "1_0", "\uff12", "2"]),
+                           d / "sp"]),
+         1, "utterance '{u1}': '1_0' is not a duration in seconds", ("sp",)),
     Case("tokenize-one-bad-line-of-24-skipped", "tokenize",
          lambda w, d: Run([w.root / "lang" / "tokens.model"], _text_bytes(w, {4: b"bad \xbb\xbf line"})), 0,
          "skipping <stdin>:5: not UTF-8 text", check=_stdout_lines(N - 1)),

@@ -55,14 +55,17 @@ def parse_segment(value: str, where: str) -> Tuple[str, float, float]:
     return reco, start, end
 
 
+def kaldi_real(text: str) -> Optional[float]:
+    """``text`` as Kaldi's ConvertStringToReal (strtod) reads a time or duration, or None: every
+    reader of a table of seconds goes through this, so none accepts what another refuses."""
+    return float(text) if _TIME.fullmatch(text) else None
+
+
 def positive_seconds(value: str) -> bool:
     """Whether a duration table's value (utt2dur, reco2dur) is a finite number of seconds > 0,
     what validate-data-dir accepts and fix-data-dir keeps."""
-    try:
-        seconds = float(value)
-    except ValueError:
-        return False
-    return math.isfinite(seconds) and seconds > 0
+    seconds = kaldi_real(value)
+    return seconds is not None and math.isfinite(seconds) and seconds > 0
 
 
 # A table that is there but no regular file (a device, a FIFO, a socket, or a link to one).

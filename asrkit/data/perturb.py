@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 from urllib.parse import quote
 
-from asrkit.data.datadir import DataDir
+from asrkit.data.datadir import DataDir, kaldi_real
 from asrkit.data.table import line_of, utt2spk_to_spk2utt, write_table
 from asrkit.utils.bad_items import BadItems
 from asrkit.utils.errors import AsrkitError
@@ -265,11 +265,8 @@ def _check_replaceable(dst: Path, src: Path) -> None:
 
 def _duration(value: str) -> Optional[float]:
     """A duration in seconds (finite, >= 0), or None."""
-    try:
-        x = float(value)
-    except ValueError:
-        return None
-    return x if math.isfinite(x) and x >= 0 else None
+    x = kaldi_real(value)
+    return x if x is not None and math.isfinite(x) and x >= 0 else None
 
 
 def _truncated_wavs(wav_scp: Dict[str, str], recos: set, d: DataDir) -> Dict[str, str]:

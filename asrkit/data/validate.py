@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from asrkit.data.datadir import DataDir, dir_problem, positive_seconds
+from asrkit.data.datadir import DataDir, dir_problem, kaldi_real, positive_seconds
 from asrkit.data.table import (BOM, SPACE, LineReadError, TableLine, ascii_digits, bom_problem, read_bounded,
                                split_fields, transcript_problem)
 from asrkit.utils.fileio import PathLike
@@ -385,11 +385,8 @@ def _check_audio(problems: List[Problem], d: DataDir, load, utt2spk: ScannedTabl
             if reco not in wav_lines:
                 problems.append(Problem(str(segments.path), line.lineno,
                                         f"recording {reco!r} of utterance {key!r} is not in {wav.path}"))
-            try:
-                start, end = float(start_s), float(end_s)
-                if not (math.isfinite(start) and math.isfinite(end)):
-                    raise ValueError
-            except ValueError:
+            start, end = kaldi_real(start_s), kaldi_real(end_s)
+            if start is None or end is None or not (math.isfinite(start) and math.isfinite(end)):
                 problems.append(Problem(str(segments.path), line.lineno,
                                         f"start and end must be finite numbers, got {start_s!r} {end_s!r}"))
                 continue

@@ -28,7 +28,7 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-from asrkit.data.datadir import DataDir, parse_segment
+from asrkit.data.datadir import DataDir, kaldi_real, parse_segment
 from asrkit.data.table import ascii_int, iter_table_fast
 from asrkit.features.fbank import FbankConfig, check_fbank_input, compute_fbank
 from asrkit.features.wav import (DEFAULT_MAX_SAMPLES, EXPECT_MONO, STDIN, WavEntry, read_wav_scp, read_wav_source, resample,
@@ -120,12 +120,9 @@ def raw_inputs(d: DataDir, fbank: FbankConfig, min_speed: float = 1.0) -> _Input
         if segments is not None and segments[u][1] != -1:
             seconds = segments[u][1] - segments[u][0]
         elif u in durs:
-            try:
-                seconds = float(durs[u])
-                if not math.isfinite(seconds):  # nan and inf were ValueError/OverflowError tracebacks
-                    raise ValueError
-            except ValueError:
-                raise AsrkitError(f"{d.file('utt2dur')}: bad duration {durs[u]!r} for {u!r}") from None
+            seconds = kaldi_real(durs[u])
+            if seconds is None or not math.isfinite(seconds):
+                raise AsrkitError(f"{d.file('utt2dur')}: bad duration {durs[u]!r} for {u!r}")
         elif durs:
             return None
         else:

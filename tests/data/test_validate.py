@@ -143,6 +143,27 @@ def test_segments(an4_dir):
     assert f"{an4_dir}/segments:3: recording '{recos[1]}' of utterance '{utts[2]}' is not in {an4_dir}/wav.scp" in errs
 
 
+def test_times_read_as_kaldi_and_compute_fbank_read_them(an4_dir):
+    # Python's float() reads '1_0' as 10 and '\u0661' (Arabic-Indic 1) as 1; strtod, and so Kaldi and
+    # asrkit-compute-fbank's segments reader, refuse both: a dir validated here was refused there.
+    wav = lines(an4_dir / "wav.scp")[:1]
+    (an4_dir / "wav.scp").write_text("".join(wav))
+    reco = wav[0].split()[0]
+    utts = [f"{reco}-{k}" for k in "abcd"]
+    spans = ["0.0 1.0", "0.5 1_0", "0 \u0661", "1e-1 2.5E0"]
+    (an4_dir / "segments").write_text("".join(f"{u} {reco} {s}\n" for u, s in zip(utts, spans)))
+    (an4_dir / "utt2spk").write_text("".join(f"{u} fcaw\n" for u in utts))
+    (an4_dir / "spk2utt").write_text("fcaw " + " ".join(utts) + "\n")
+    (an4_dir / "text").write_text("".join(f"{u} YES\n" for u in utts))
+    (an4_dir / "utt2dur").write_text("".join(f"{u} {d}\n" for u, d in zip(utts, ["1", "\uff12", "2_5", "0.5"])))
+    assert errors(an4_dir) == [
+        f"{an4_dir}/utt2dur:2: duration must be a positive number of seconds, got '\uff12'",
+        f"{an4_dir}/utt2dur:3: duration must be a positive number of seconds, got '2_5'",
+        f"{an4_dir}/segments:2: start and end must be finite numbers, got '0.5' '1_0'",
+        f"{an4_dir}/segments:3: start and end must be finite numbers, got '0' '\u0661'",
+    ]
+
+
 def test_malformed_and_missing_files(an4_dir, tmp_path):
     (an4_dir / "utt2spk").write_text("".join(lines(an4_dir / "utt2spk")[:-1]) + "\n")
     errs = errors(an4_dir)
