@@ -204,6 +204,9 @@ def _read_text(head: bytes, stream: IO[bytes], what: str) -> np.ndarray:
         text = body.decode("ascii")
     except UnicodeDecodeError:
         raise AsrkitError(f"{what}: malformed Kaldi text matrix (not ASCII text)") from None
+    if "_" in text:  # float() reads '1_0' as 10; strtod, and so Kaldi, stops at the '_'
+        bad = next(t for t in text.split() if "_" in t)
+        raise AsrkitError(f"{what}: malformed Kaldi text matrix (element {bad[:20]!r} is not a number)")
     lines = text.split("\n")
     rows = [r for r in (line.split() for line in lines) if r]
     try:

@@ -85,6 +85,14 @@ def test_scp_offset_is_plain_digits(tmp_path):
         list(read_matrices(f"scp:{tmp_path}/x.scp"))
 
 
+@pytest.mark.parametrize("text", ["a [\n 1 2\n 3 1_0 ]\n", "a [ 1 2 1_0 ]\n"])
+def test_text_matrix_elements_are_numbers_as_kaldi_reads_them(tmp_path, text):
+    """float() reads '1_0' as 10: such a feature value was silently taken, where Kaldi refuses the entry."""
+    (tmp_path / "t.ark").write_text(text)
+    with pytest.raises(AsrkitError, match=r"t.ark: utterance 'a': malformed Kaldi text matrix \(element '1_0'"):
+        list(read_matrices(f"ark,t:{tmp_path}/t.ark"))
+
+
 @pytest.mark.parametrize("spec", ["ark,bg:{d}/f.ark", "ark,b,ns,ncs,no,np:{d}/f.ark", "scp,bg,p,o:{d}/f.scp"])
 def test_kaldi_options_are_accepted(tmp_path, spec):
     with MatrixWriter(f"ark,b,nf,scp:{tmp_path}/f.ark,{tmp_path}/f.scp") as w:
