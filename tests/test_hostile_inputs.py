@@ -1209,6 +1209,10 @@ CASES: List[Case] = [
     Case("two-speakers-in-utt2spk-perturb", "perturb-data-dir-speed",
          lambda w, d: Run(["--factors", "1.0", _two_speakers(_data_dir(w, d, n=4)), d / "sp"]), 1,
          "data/utt2spk:2: utterance", ("sp",)),
+    # --by-speaker drew 'spk0 other' as a speaker of its own, beside 'spk0'
+    Case("two-speakers-in-utt2spk-holdout-lists", "holdout-lists",
+         lambda w, d: Run(["--dev-fraction", "0.3", "--by-speaker", _two_speakers(_data_dir(w, d, n=4)), d / "lists"]),
+         1, "re:data/utt2spk:2: utterance '[^']+': expected one speaker id, got '\\S+ other'$", ("lists",)),
     # ark:- or scp:- with nothing on stdin: was "ark:-: no utterances to process"
     Case("empty-stdin-ark-compute-cmvn", "compute-cmvn", lambda w, d: Run(["ark:-", d / "cmvn.ark"], stdin=b""), 1,
          "<stdin>: no data on stdin (no ark entries read)", ("cmvn.ark",)),

@@ -29,7 +29,7 @@ def main(stats: str, feats_rspecifier: str, feats_wspecifier: str, utt2spk: str 
     """
     from asrkit.data.specifier import (MatrixWriter, check_not_overwriting, check_scp_kept_valid, iter_matrices,
                                        parse_specifier, spec_files)
-    from asrkit.data.table import read_table
+    from asrkit.data.table import read_utt2spk
     from asrkit.features.cmvn import Cmvn, check_features, is_specifier, load_cmvn, table_path
     from asrkit.utils.bad_items import BadItems
     from asrkit.utils.errors import AsrkitError
@@ -46,7 +46,7 @@ def main(stats: str, feats_rspecifier: str, feats_wspecifier: str, utt2spk: str 
     if utt2spk is not None and not is_specifier(stats):
         raise AsrkitError(f"--utt2spk needs per-speaker stats as an rspecifier (ark:...), got the file {stats!r}")
     cmvn = Cmvn(load_cmvn(stats), norm_vars=norm_vars, where=stats,
-                utt2spk=read_table(table_path(utt2spk)) if utt2spk else None)
+                utt2spk=read_utt2spk(table_path(utt2spk)) if utt2spk else None)
     tally = BadItems(log, "utterances", max_percent=max_bad_percent, source=feats_rspecifier)
     with MatrixWriter(feats_wspecifier) as w:
         for utt, mat, error in progress(iter_matrices(feats_rspecifier), desc="apply-cmvn", unit="utt"):

@@ -10,7 +10,7 @@ from typing import Optional
 import click
 
 from asrkit.cli._common import asrkit_command, dash_as_stdio
-from asrkit.data.table import read_table
+from asrkit.data.table import read_table, read_utt2spk
 from asrkit.scoring.report import check_report_spares_inputs, result_report, summary_lines
 from asrkit.scoring.score import score_texts
 from asrkit.utils.bad_items import BadItems
@@ -113,7 +113,7 @@ def main(ref_text: str, hyp_text: str, utt2spk_path: Optional[str], output_dir: 
     utt2spk = None
     if utt2spk_path:
         utt2spk_file = _table_path(utt2spk_path)
-        utt2spk = read_table(utt2spk_file)
+        utt2spk = read_utt2spk(utt2spk_file)
         absent = [u for u in ref if u not in utt2spk]
         if absent:
             raise AsrkitError(f"{utt2spk_file}: no speaker for utterance {absent[0]!r} of {ref_path}"

@@ -13,8 +13,8 @@ import shlex
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
-from asrkit.data.table import (IS_A_DIRECTORY, format_table, iter_table, read_list_table, read_table, split_fields,
-                               utt2spk_to_spk2utt)
+from asrkit.data.table import (IS_A_DIRECTORY, format_table, iter_table, read_list_table, read_table, read_utt2spk,
+                               split_fields, utt2spk_to_spk2utt)
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import AtomicFiles, PathLike
 
@@ -115,16 +115,10 @@ class DataDir:
                                   f"dir {self.path})")
 
     def read(self, name: str) -> Dict[str, str]:
-        table = read_table(self.file(name), allow_empty_value=name in _EMPTY_VALUE_OK)
         if name == "utt2spk":
-            # 'u1 spk0 two' would be speaker 'spk0 two', which a split's or a perturbed copy's
-            # spk2utt then writes as speaker 'spk0' with an utterance 'two'.
-            for lineno, (utt, spk) in enumerate(table.items(), 1):  # one line per key: none blank or twice
-                if len(split_fields(spk)) != 1:
-                    raise AsrkitError(f"{self.file(name)}:{lineno}: utterance {utt!r}: expected one speaker id, "
-                                      f"got {spk!r} (asrkit-fix-data-dir {shlex.quote(str(self.path))} drops "
-                                      "that utterance)")
-        return table
+            return read_utt2spk(self.file(name), f"asrkit-fix-data-dir {shlex.quote(str(self.path))} drops that "
+                                                 "utterance")
+        return read_table(self.file(name), allow_empty_value=name in _EMPTY_VALUE_OK)
 
     def read_spk2utt(self) -> Dict[str, List[str]]:
         return read_list_table(self.file("spk2utt"))

@@ -20,7 +20,7 @@ import random
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from asrkit.data.table import read_bounded, read_table, refuse_bom, split_fields
+from asrkit.data.table import read_bounded, read_utt2spk, refuse_bom, split_fields
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import AtomicFiles, PathLike
 
@@ -118,7 +118,7 @@ def choose_holdout(utt2spk: Dict[str, str], dev_fraction: float = 0.0, test_frac
 
 def holdout_lists(data_dir: PathLike, out_dir: PathLike, **kwargs) -> Dict[str, List[str]]:
     """Write ``<out_dir>/{train,dev,test}.list`` for ``data_dir`` (a set not asked for: no file)."""
-    utt2spk = read_table(Path(data_dir) / "utt2spk")
+    utt2spk = read_utt2spk(Path(data_dir) / "utt2spk")
     if not utt2spk:
         raise AsrkitError(f"{Path(data_dir) / 'utt2spk'}: no utterances")
     sets = choose_holdout(utt2spk, **kwargs)

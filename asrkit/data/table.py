@@ -371,6 +371,19 @@ def read_table(path: PathLike, allow_empty_value: bool = False, unique: bool = T
     return table
 
 
+def read_utt2spk(path: PathLike, hint: str = "") -> Dict[str, str]:
+    """utt2spk: one speaker id per utterance. 'u1 spk0 two' would be speaker 'spk0 two': a split's
+    or a perturbed copy's spk2utt then writes it as speaker 'spk0' with an utterance 'two', and a
+    score's speaker table, per-speaker CMVN or adaptation takes a speaker no other table has (a
+    text given for the utt2spk made every transcript a speaker). ``hint`` ends the message."""
+    table = read_table(path)
+    for lineno, (utt, spk) in enumerate(table.items(), 1):  # one line per key: none blank or twice
+        if len(split_fields(spk)) != 1:
+            raise AsrkitError(f"{path}:{lineno}: utterance {utt!r}: expected one speaker id, got {spk!r}"
+                              + (f" ({hint})" if hint else ""))
+    return table
+
+
 def read_list_table(path: PathLike) -> Dict[str, List[str]]:
     """A table whose value is a whitespace-separated list (spk2utt)."""
     return {k: split_fields(v) for k, v in read_table(path).items()}

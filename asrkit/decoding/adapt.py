@@ -198,7 +198,7 @@ def adapt_speakers(rec, inputs, hyp_text: str, utt2spk_path: str, wspecifier: st
     utterance's hypothesis, estimate each speaker's transform and write them to ``wspecifier``.
     Bad utterances are skipped and counted (BadItems' rule); returns the speakers' results."""
     from asrkit.data.specifier import MatrixWriter
-    from asrkit.data.table import read_table
+    from asrkit.data.table import read_table, read_utt2spk
     from asrkit.decoding.align import NothingKnown, transcript_tokens
     from asrkit.text.tokenizer import UnknownTally
     from asrkit.utils.bad_items import BadItems
@@ -206,7 +206,7 @@ def adapt_speakers(rec, inputs, hyp_text: str, utt2spk_path: str, wspecifier: st
 
     log = get_logger("adapt_speakers")
     hyps = read_table(hyp_text, allow_empty_value=True)
-    utt2spk = read_table(utt2spk_path)
+    utt2spk = read_utt2spk(utt2spk_path)
     tally = BadItems(log, "utterances", max_percent=max_bad_percent, source=hyp_text)
     unknown = UnknownTally()
     items: List[AdaptItem] = []

@@ -93,6 +93,11 @@ def test_help_has_an_example(asrkit):
         pytest.param("", HYP, None, "ref: no utterances in the reference", id="empty-ref"),
         pytest.param(REF, HYP, "spk1-u1 s1\n", "utt2spk: no speaker for utterance 'spk1-u2'", id="utt2spk-gap"),
         pytest.param(REF, HYP, "spk1-u1\n", "utt2spk:1: malformed line", id="utt2spk-malformed"),
+        # The reference given for --utt2spk (arguments swapped): every transcript was a speaker
+        # in result.txt's table, 'the cat sat on the mat' among them.
+        pytest.param(REF, HYP, REF.replace("spk2-u4\n", "spk2-u4 x\n"),
+                     "utt2spk:1: utterance 'spk1-u1': expected one speaker id, got 'the cat sat on the mat'",
+                     id="utt2spk-is-a-text"),
     ],
 )
 def test_bad_inputs_give_file_line_errors(asrkit, tmp_path, ref_text, hyp_text, utt2spk, message):
