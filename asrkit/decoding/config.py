@@ -152,6 +152,13 @@ class DecodeConfig:
         if self.maxlenratio < 0 or self.minlenratio < 0:
             problems.append("maxlenratio and minlenratio must be >= 0")
         problems += self._too_large()
+        top = self.maxlenratio if self.maxlenratio > 0 else 1.0  # (0: the encoder frames)
+        if top < self.minlenratio <= MAX_LENRATIO:
+            # output_lengths clamps the minimum to the maximum: <eos> was barred until the last
+            # step, so every hypothesis ran to the maximum length ('THRE' decoded as 'THROE')
+            problems.append(f"minlenratio {self.minlenratio:g} is over maxlenratio {self.maxlenratio:g}"
+                            + (" (0: 1, the encoder frames)" if self.maxlenratio <= 0 else "")
+                            + ": every hypothesis would be forced to the maximum length")
         if self.device not in ("cpu", "cuda", "auto") and not self.device.startswith("cuda:"):
             problems.append(f"device must be cpu, cuda[:N] or auto, got {self.device!r}")
         if self.word_rule not in WORD_RULES:

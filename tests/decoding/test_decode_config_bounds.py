@@ -50,6 +50,18 @@ def test_the_command_line_flags_are_bounded_too():
         assert res.exit_code == 1 and f"options: {message}" in res.stderr, (flags, res.stderr, res.exception)
 
 
+@pytest.mark.parametrize("maxlenratio, minlenratio, message", [
+    (0.2, 0.5, "minlenratio 0.5 is over maxlenratio 0.2"),
+    (0.0, 1.5, "minlenratio 1.5 is over maxlenratio 0 (0: 1, the encoder frames)"),
+])
+def test_a_minimum_length_over_the_maximum_is_an_error(maxlenratio, minlenratio, message):
+    """output_lengths clamps the minimum to the maximum, so every hypothesis ran to the maximum
+    length at exit 0 (a digit decoded as 'T' or 'THROE')."""
+    with pytest.raises(AsrkitError, match=re.escape(f"decode config: {message}: every hypothesis would be forced")):
+        DecodeConfig.from_dict(dict(maxlenratio=maxlenratio, minlenratio=minlenratio))
+    DecodeConfig.from_dict(dict(maxlenratio=maxlenratio, minlenratio=maxlenratio or 1.0))  # equal: allowed
+
+
 def test_values_at_the_bounds_are_accepted_and_overflow_nothing():
     """The bounds are where the decoder's arithmetic still holds: each value used to overflow
     in one of these (int(round(pad / frame)), the int64 output lengths, ceil(ratio * beam))."""
