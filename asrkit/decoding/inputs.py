@@ -61,6 +61,8 @@ class DecodeInputs:
             raise AsrkitError("give exactly one input: --feats RSPECIFIER, --wav-scp WAV_SCP, or WAV files")
         if self.segments and not self.wav_scp:
             raise AsrkitError("--segments goes with --wav-scp")
+        if self.nj < 1:
+            raise AsrkitError(f"--nj must be at least 1, got {self.nj}")
         if not 1 <= self.job <= self.nj:
             raise AsrkitError(f"--job must be in 1..--nj ({self.nj}), got {self.job}")
         if self.channel is not None and self.channel < 0:

@@ -33,7 +33,9 @@ def test_from_files_loads_model_and_lm_and_knows_the_frame_shift(tmp_path):
 def test_inputs_check_options_and_cut_jobs_as_kaldi(tmp_path):
     for kwargs, message in [({}, "give exactly one input"), ({"feats": "scp:a", "wavs": ["b.wav"]}, "exactly one"),
                             ({"wavs": ["a.wav"], "segments": "s"}, "--segments goes with --wav-scp"),
-                            ({"wavs": ["a.wav"], "nj": 2, "job": 3}, "--job must be in 1..--nj (2)")]:
+                            ({"wavs": ["a.wav"], "nj": 2, "job": 3}, "--job must be in 1..--nj (2)"),
+                            # was "--job must be in 1..--nj (0), got 1", blaming the --job not given
+                            ({"wavs": ["a.wav"], "nj": 0}, "--nj must be at least 1, got 0")]:
         with pytest.raises(AsrkitError, match=message.replace("(", r"\(").replace(")", r"\)")):
             DecodeInputs(**kwargs)
     wavs = [str(tmp_path / f"u{i}.wav") for i in range(5)]  # unreadable: each becomes a counted error
