@@ -27,7 +27,7 @@ from typing import Callable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from asrkit.data.table import split_fields
+from asrkit.data.table import refuse_bom, split_fields
 from asrkit.features.wav import DEFAULT_MAX_SAMPLES
 from asrkit.utils.errors import AsrkitError
 
@@ -167,6 +167,8 @@ def read_utt_ids(path: str) -> List[str]:
     try:
         with open(path, encoding="utf-8") as f:
             for lineno, line in enumerate(f, 1):
+                if lineno == 1:  # (a BOM became part of the first id, then skipped as one no input has)
+                    refuse_bom(line.encode("utf-8"), path)
                 fields = split_fields(line, 1)  # ASCII white space, as table keys: U+00A0 may be in an id
                 if not fields:
                     continue
@@ -176,6 +178,8 @@ def read_utt_ids(path: str) -> List[str]:
                                       f"it would be decoded twice, two text lines of one utterance")
                 first[utt] = lineno
                 ids.append(utt)
+        if not ids:
+            raise AsrkitError(f"{path}: no utterance ids in it (--utt-ids: one utterance id per line)")
         return ids
     except FileNotFoundError:
         raise AsrkitError(f"{path}: no such file (--utt-ids: one utterance id per line)") from None

@@ -267,3 +267,18 @@ def test_utt_ids_split_at_ascii_white_space_only(tmp_path):
 
     (tmp_path / "ids").write_text("a\u00a0b x\n\u3000\nc\n")
     assert read_utt_ids(str(tmp_path / "ids")) == ["a\u00a0b", "\u3000", "c"]
+
+
+def test_utt_ids_with_a_bom_or_none_at_all_are_named(tmp_path):
+    """A BOM became part of the first id, which was then skipped as 'not among the audio files' and
+    counted, one of many, under the 5 % that fails a run: an utterance lost at exit 0. An empty
+    list said 'no utterances to process', naming no file."""
+    from asrkit.decoding.inputs import read_utt_ids
+    from asrkit.utils.errors import AsrkitError
+
+    (tmp_path / "ids").write_bytes(b"\xef\xbb\xbfa\nb\n")
+    with pytest.raises(AsrkitError, match=r"ids:1: starts with a UTF-8 byte-order mark \(BOM\)"):
+        read_utt_ids(str(tmp_path / "ids"))
+    (tmp_path / "ids").write_text("\n \n")
+    with pytest.raises(AsrkitError, match=r"ids: no utterance ids in it \(--utt-ids: one utterance id per line\)"):
+        read_utt_ids(str(tmp_path / "ids"))
