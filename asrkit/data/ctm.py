@@ -11,6 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Dict, List
 
+from asrkit.data.datadir import kaldi_real
 from asrkit.data.table import split_fields
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import PathLike
@@ -48,11 +49,10 @@ def read_ctm(path: PathLike) -> Dict[str, List[CtmWord]]:
 def _parse(fields: List[str], where: str, line: str) -> CtmWord:
     if len(fields) not in (5, 6):
         raise AsrkitError(f"{where}: expected {_FORMAT}, got {len(fields)} fields: {line.strip()!r}")
-    try:
-        start, dur = float(fields[2]), float(fields[3])
-        conf = float(fields[5]) if len(fields) == 6 else 1.0
-    except ValueError:
-        raise AsrkitError(f"{where}: expected {_FORMAT} with numbers for the times, got {line.strip()!r}") from None
+    start, dur = kaldi_real(fields[2]), kaldi_real(fields[3])
+    conf = kaldi_real(fields[5]) if len(fields) == 6 else 1.0
+    if start is None or dur is None or conf is None:
+        raise AsrkitError(f"{where}: expected {_FORMAT} with numbers for the times, got {line.strip()!r}")
     if not (math.isfinite(start) and math.isfinite(dur)) or start < 0 or dur < 0:
         raise AsrkitError(f"{where}: start and duration must be finite and >= 0, got {line.strip()!r}")
     if not 0.0 <= conf <= 1.0:  # also NaN

@@ -31,6 +31,10 @@ def test_what_asrkit_writes_reads_back(tmp_path):
     ("u1 1 0.3 inf FIVE", "start and duration must be finite and >= 0"),
     ("u1 1 0.3 0.2 FIVE 1.5", "confidence must be in [0, 1]"),
     ("u1 1 0.3 0.2 FIVE nan", "confidence must be in [0, 1]"),
+    # float() reads '1_0' as 10 and other scripts' digits; strtod, sclite and Kaldi do not
+    ("u1 1 1_0 0.2 FIVE", "with numbers for the times, got 'u1 1 1_0 0.2 FIVE'"),
+    ("u1 1 0.3 \u0662 FIVE", "with numbers for the times"),
+    ("u1 1 0.3 0.2 FIVE \uff11", "with numbers for the times"),
 ])
 def test_a_malformed_line_is_an_error_naming_it(tmp_path, line, message):
     ctm = tmp_path / "bad.ctm"
