@@ -77,7 +77,7 @@ def check_ctm_against_audio(data: Path, set_name: str) -> int:
             assert inside.max() > 35.0, (utt, word)  # the pauses are ~10 dB: this is speech
             # the frames wholly between the previous span and this one (a 10 ms grid frame
             # can straddle a span's edge)
-            gap = db[int(prev_end * 100) + 2:int(start * 100) - 1]
+            gap = db[int(prev_end * 100) + 2:max(0, int(start * 100) - 1)]  # (a word at 0 s: none, not db[2:-1])
             if len(gap) >= 3:
                 assert np.percentile(inside, 75) > np.median(gap) + 3.0, (utt, word)
                 # the span starts where the energy has risen: louder than the silence before it
@@ -182,6 +182,43 @@ def test_fsdd_background_and_long_edges_change_only_the_training_audio(recipe_di
                   f"--num-train 1 {shlex.quote(str(fsdd_root))} data data/wav", cwd=recipe, check=False)
     assert proc.returncode != 0 and proc.stderr.rstrip().splitlines()[-1] == (
         "make_connected_digits.py: ERROR: --background-min-dbfs -40 / --background-max-dbfs -60: need -120 <= min <= max <= 0")
+
+
+def test_fsdd_tight_edges_cut_only_the_training_edges(recipe_dir, fsdd_root):
+    """--tight-edge-prob: a training utterance's edges are cut away (the utterance starts or ends
+    with its take, as FSDD's takes as recorded do); what is left is the utterance made without
+    it, sample for sample, with the background noise it had, and ref.ctm's times move by the cut
+    lead; dev, test and every other draw stay as they were."""
+    recipe = recipe_dir("fsdd")
+    args = ["local/data.sh", "--fsdd-root", str(fsdd_root), "--num-train", "40", "--num-dev", "4", "--num-test", "4",
+            "--background-prob", "0.5", "--background-where", "edges", "--long-edge-prob", "0.3"]
+    run_sh(args, cwd=recipe)
+    plain = {s: read_table(recipe / f"data/{s}/text") for s in ("train", "dev", "test")}
+    plain_audio = {u: samples_of(p) for u, p in read_table(recipe / "data/train/wav.scp").items()}
+    plain_ctm = read_ctm(recipe / "data/train/ref.ctm")
+    kept = {s: {p.name: p.read_bytes() for p in (recipe / f"data/wav/{s}").iterdir()} for s in ("dev", "test")}
+    run_sh(args + ["--tight-edge-prob", "0.5"], cwd=recipe)
+    assert {s: read_table(recipe / f"data/{s}/text") for s in plain} == plain
+    assert {s: {p.name: p.read_bytes() for p in (recipe / f"data/wav/{s}").iterdir()} for s in kept} == kept
+    ctm = read_ctm(recipe / "data/train/ref.ctm")
+    cuts = [0, 0]
+    for utt, path in read_table(recipe / "data/train/wav.scp").items():
+        x, old = samples_of(path), plain_audio[utt]
+        lead = next(k for k in range(len(old) - len(x) + 1) if np.array_equal(old[k:k + len(x)], x))
+        trail = len(old) - len(x) - lead
+        # an edge is all or nothing: before the first word's take, or after the last one's
+        first_take = plain_ctm[utt][0][0] * 8000
+        assert lead == 0 or 800 * 0.99 <= lead <= first_take + 8, (utt, lead)
+        assert trail == 0 or trail >= 800 * 0.99, (utt, trail)
+        cuts[0] += lead > 0
+        cuts[1] += trail > 0
+        # (each time rounded to 1 ms: the moved one may round the other way)
+        assert [(d, w) for _, d, w in plain_ctm[utt]] == [(d, w) for _, d, w in ctm[utt]], utt
+        assert all(abs(t - lead / 8000 - u) < 0.0011 for (t, _, _), (u, _, _) in zip(plain_ctm[utt], ctm[utt])), utt
+    assert 8 <= cuts[0] <= 32 and 8 <= cuts[1] <= 32, cuts  # about half of 40 each
+    proc = run_sh(args + ["--tight-edge-prob", "2"], cwd=recipe, check=False)
+    assert proc.returncode != 0 and proc.stderr.rstrip().splitlines()[-1].endswith(
+        ": ERROR: --tight-edge-prob 2.0: must be a probability, from 0 to 1"), proc.stderr
 
 
 def test_run_sh_later_stages_refuse_data_made_with_other_stage0_options(recipe_dir, fsdd_root):
