@@ -221,6 +221,27 @@ def test_fsdd_tight_edges_cut_only_the_training_edges(recipe_dir, fsdd_root):
         ": ERROR: --tight-edge-prob 2.0: must be a probability, from 0 to 1"), proc.stderr
 
 
+def test_takes_data_lists_the_takes_as_recorded(recipe_dir, fsdd_root):
+    """local/takes_data.py: every take of the speakers named, the corpus file itself, its digit's
+    word as the text; a speaker not in the corpus is a one-line error naming those there."""
+    recipe = recipe_dir("fsdd")
+    run_sh(f". ./path.sh && local/takes_data.py --speakers theo,jackson,theo {shlex.quote(str(fsdd_root))} data/takes",
+           cwd=recipe)
+    wav, text, utt2spk = (read_table(recipe / f"data/takes/{t}") for t in ("wav.scp", "text", "utt2spk"))
+    takes = sorted(p for p in (fsdd_root / "recordings").iterdir() if re.fullmatch(r"\d_(theo|jackson)_\d+\.wav", p.name))
+    assert len(takes) >= 100 and sorted(Path(p) for p in wav.values()) == [p.resolve() for p in takes]
+    words = "ZERO ONE TWO THREE FOUR FIVE SIX SEVEN EIGHT NINE".split()
+    for utt, path in wav.items():
+        digit, spk, _ = Path(path).stem.split("_")
+        assert utt == f"{spk}-{Path(path).stem}" and text[utt] == words[int(digit)] and utt2spk[utt] == spk
+    assert sorted((recipe / "data/takes/spk2utt").read_text().split("\n")[:-1]) == [
+        f"{s} " + " ".join(sorted(u for u in utt2spk if utt2spk[u] == s)) for s in ("jackson", "theo")]
+    proc = run_sh(f". ./path.sh && local/takes_data.py --speakers theo,bob {shlex.quote(str(fsdd_root))} data/t2",
+                  cwd=recipe, check=False)
+    assert proc.returncode == 1 and proc.stderr.rstrip().splitlines()[-1].startswith(
+        "takes_data.py: ERROR: --speakers: bob not in ") and not (recipe / "data/t2").exists(), proc.stderr
+
+
 def test_run_sh_later_stages_refuse_data_made_with_other_stage0_options(recipe_dir, fsdd_root):
     """Stage 0 records the options it made data/ with (data/stage0_options). A run from --stage 1
     on whose stage-0 options differ (one given differently, or a changed default: local/loso.sh

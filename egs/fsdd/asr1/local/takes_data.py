@@ -1,0 +1,61 @@
+#!/usr/bin/env python3
+"""A data dir of FSDD's takes as recorded: one utterance per take, its digit's word as the text.
+
+The recipe's test sets are connected digits built by stage 0, every one with 0.1-0.3 s of quiet
+before and after its speech. A take as FSDD holds it starts and ends within milliseconds of the
+word, as a user's single-word recording often does; this set measures that presentation
+(RESULTS.md, "Takes as recorded"). wav.scp names the corpus files themselves (nothing is
+copied); utterance ids are ``<speaker>-<digit>_<speaker>_<take>``.
+
+    e.g. local/takes_data.py --speakers theo /work/shared/corpora/fsdd data/test_takes
+         asrkit-decode --model exp/<tag>/model.avg.pt --config conf/decode.yaml \\
+             --wav-scp data/test_takes/wav.scp --output-dir exp/<tag>/decode_test_takes
+         asrkit-score data/test_takes/text exp/<tag>/decode_test_takes/text
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from asrkit.data.datadir import write_data_dir
+from asrkit.utils.errors import AsrkitError, os_error_message
+from make_connected_digits import WORDS, index_recordings  # this script's folder: FSDD's file names, read once
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("fsdd_root", type=Path, help="folder holding recordings/")
+    p.add_argument("data_dir", type=Path, help="the data dir to write (wav.scp, text, utt2spk, spk2utt)")
+    p.add_argument("--speakers", required=True, help="comma-separated FSDD speakers, e.g. theo or theo,george")
+    args = p.parse_args(argv)
+    try:
+        speakers = sorted({s for s in args.speakers.split(",") if s.strip()})
+        if not speakers:
+            raise AsrkitError(f"--speakers {args.speakers!r}: no speaker named")
+        index = index_recordings(args.fsdd_root)
+        missing = [s for s in speakers if s not in index]
+        if missing:
+            raise AsrkitError(f"--speakers: {', '.join(missing)} not in {args.fsdd_root / 'recordings'} "
+                              f"(its speakers: {', '.join(sorted(index))})")
+        wav, text, utt2spk = {}, {}, {}
+        for spk in speakers:
+            for digit, takes in index[spk].items():
+                for _, path in takes:
+                    utt = f"{spk}-{path.stem}"
+                    wav[utt], text[utt], utt2spk[utt] = str(path.resolve()), WORDS[digit], spk
+        write_data_dir(args.data_dir, wav_scp=wav, text=text, utt2spk=utt2spk)
+    except AsrkitError as e:
+        print(f"{p.prog}: ERROR: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:
+        if os_error_message(e) is None:
+            raise
+        print(f"{p.prog}: ERROR: {os_error_message(e)}", file=sys.stderr)
+        return 1
+    print(f"{p.prog}: {args.data_dir}: {len(wav)} takes of {', '.join(speakers)}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
