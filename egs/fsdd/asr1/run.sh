@@ -35,9 +35,9 @@ background_prob=0.5
 background_where=edges
 long_edge_prob=0.2
 # stage 0, training set only: the share of edges cut away, so that an utterance starts or ends
-# with its take (FSDD's takes as recorded are cut within milliseconds of the word; RESULTS.md,
-# "Takes as recorded")
-tight_edge_prob=0.0
+# with its take, as FSDD's takes as recorded do (within milliseconds of the word). Chosen on the
+# held-out speakers' folds (RESULTS.md, "Tight edges"); 0: every edge 0.1-0.3 s of quiet or longer.
+tight_edge_prob=0.25
 an4_words=digits    # stage 0: AN4's voices in training: none | digits (digit-string utterances) | all
 # stage 0: this many more connected-digit utterances made of AN4's voices, FSDD's way: every digit
 # word AN4's speakers say, cut from their utterances at the times a forced alignment gives
