@@ -4,7 +4,7 @@
 The recipe's test sets are connected digits built by stage 0, every one with 0.1-0.3 s of quiet
 before and after its speech. A take as FSDD holds it starts and ends within milliseconds of the
 word, as a user's single-word recording often does; this set measures that presentation
-(RESULTS.md, "Takes as recorded"). wav.scp names the corpus files themselves (nothing is
+(RESULTS.md, "Tight edges"). wav.scp names the corpus files themselves (nothing is
 copied); utterance ids are ``<speaker>-<digit>_<speaker>_<take>``.
 
     e.g. local/takes_data.py --speakers theo /work/shared/corpora/fsdd data/test_takes
