@@ -12,7 +12,7 @@
 #   e.g. ./run.sh --fsdd-root /work/shared/corpora/fsdd
 #        ./run.sh --fsdd-root /work/shared/corpora/fsdd --num-train 3000 --ngpu 1
 # Options of this script: --fsdd-root, --seed, --test-speakers, --dev-takes, --num-train, --num-dev, --num-test,
-# --background-prob, --background-where, --long-edge-prob, --tight-edge-prob, --stage,
+# --background-prob, --background-where, --long-edge-prob, --tight-edge-prob, --single-take-prob, --stage,
 # --stop-stage, --an4-words, --an4-digit-words, --an4-aligner, --an4-root, --an4-resample, --init-listener, --train-config, --train-args,
 # --adapt-speakers;
 # every other option goes to asr.sh (./asr.sh --help lists them).
@@ -38,6 +38,9 @@ long_edge_prob=0.2
 # with its take, as FSDD's takes as recorded do (within milliseconds of the word). Chosen on the
 # held-out speakers' folds (RESULTS.md, "Tight edges"); 0: every edge 0.1-0.3 s of quiet or longer.
 tight_edge_prob=0.25
+# stage 0, training set only: the share of one-digit utterances with both edges cut, a take as
+# recorded (RESULTS.md, "Tight edges")
+single_take_prob=0.0
 an4_words=digits    # stage 0: AN4's voices in training: none | digits (digit-string utterances) | all
 # stage 0: this many more connected-digit utterances made of AN4's voices, FSDD's way: every digit
 # word AN4's speakers say, cut from their utterances at the times a forced alignment gives
@@ -133,7 +136,7 @@ as_number() { if [[ $1 =~ ^[0-9]*\.?[0-9]+([eE][-+]?[0-9]+)?$ ]]; then awk -v x=
 # (the test speakers are a set to stage 0: "theo,george" makes george,theo's data)
 stage0_options="test_speakers=$(tr ',' '\n' <<< "$test_speakers" | sed '/^$/d' | sort -u | paste -sd, -) dev_takes=$dev_takes num_train=$num_train num_dev=$num_dev num_test=$num_test"
 stage0_options+=" speed_factors=$speed_factors background_prob=$(as_number "$background_prob") background_where=$background_where"
-stage0_options+=" long_edge_prob=$(as_number "$long_edge_prob") tight_edge_prob=$(as_number "$tight_edge_prob") an4_words=$an4_words an4_digit_words=$an4_digit_words an4_resample=$an4_resample"
+stage0_options+=" long_edge_prob=$(as_number "$long_edge_prob") tight_edge_prob=$(as_number "$tight_edge_prob") single_take_prob=$(as_number "$single_take_prob") an4_words=$an4_words an4_digit_words=$an4_digit_words an4_resample=$an4_resample"
 positional=("$@")
 set_asr_args() {
   asr_args=(--train-set "$train_set" --valid-set dev --test-sets test --seed "$seed"
@@ -150,7 +153,7 @@ if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
   take_data_lock "stage 0"   # one run at a time writes data/ (utils/data_lock.sh)
   rm -f data/stage0_options   # a stage 0 that fails part-way leaves data/ unrecorded, not described by the last one
   local/data.sh --fsdd-root "$fsdd_root" --seed "$seed" --test-speakers "$test_speakers" --speed-factors "$speed_factors" \
-    --background-prob "$background_prob" --background-where "$background_where" --long-edge-prob "$long_edge_prob" --tight-edge-prob "$tight_edge_prob" --dev-takes "$dev_takes" --num-train "$num_train" --num-dev "$num_dev" --num-test "$num_test"
+    --background-prob "$background_prob" --background-where "$background_where" --long-edge-prob "$long_edge_prob" --tight-edge-prob "$tight_edge_prob" --single-take-prob "$single_take_prob" --dev-takes "$dev_takes" --num-train "$num_train" --num-dev "$num_dev" --num-test "$num_test"
   if [ "$an4_words" != none ]; then
     local/an4_data.sh --an4-root "$an4_root" --words "$an4_words" --resample "$an4_resample" \
       "data/an4_8k_$an4_words" || { [ -n "$an4_root" ] || echo "$0: ERROR: stage 0: AN4 (for --an4-words $an4_words)" \

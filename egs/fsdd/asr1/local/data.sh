@@ -20,6 +20,7 @@ background_prob=0.0 # the share of training utterances with a background noise (
 background_where=all  # all: under the whole utterance; edges: before the first digit and after the last only
 long_edge_prob=0.0  # the share of training utterances' edges made longer, up to 10 s (make_connected_digits.py)
 tight_edge_prob=0.0 # the share of training utterances' edges cut away, as FSDD's takes are cut (make_connected_digits.py)
+single_take_prob=0.0 # the share of one-digit training utterances with both edges cut: a take as recorded
 . utils/parse_options.sh
 
 die() { echo "$0: ERROR: $*" >&2; exit 1; }
@@ -34,4 +35,4 @@ case $background_where in
   *) die "--background-where must be all or edges, got '$background_where'" ;;
 esac
 local/make_connected_digits.py "${where_args[@]}" --seed "$seed" --test-speakers "$test_speakers" --speed-factors "$speed_factors" \
-  --background-prob "$background_prob" --long-edge-prob "$long_edge_prob" --tight-edge-prob "$tight_edge_prob" --dev-takes "$dev_takes" --num-train "$num_train" --num-dev "$num_dev" --num-test "$num_test" "$fsdd_root" data data/wav
+  --background-prob "$background_prob" --long-edge-prob "$long_edge_prob" --tight-edge-prob "$tight_edge_prob" --single-take-prob "$single_take_prob" --dev-takes "$dev_takes" --num-train "$num_train" --num-dev "$num_dev" --num-test "$num_test" "$fsdd_root" data data/wav

@@ -229,10 +229,12 @@ def make_set(name: str, pools: Dict[str, Dict[int, List[Path]]], count: int, rng
              args, wav_dir: Path, out_dir: Path, floors: Dict[str, float], speed_factors: Sequence[float] = (),
              speed_rng: Optional[np.random.Generator] = None, conditions: bool = False,
              cond_rng: Optional[np.random.Generator] = None,
-             tight_rng: Optional[np.random.Generator] = None) -> int:
+             tight_rng: Optional[np.random.Generator] = None,
+             single_rng: Optional[np.random.Generator] = None) -> int:
     """``conditions``: the training set's background noise and long edges (--background-prob,
     --long-edge-prob), drawn from ``cond_rng``; ``tight_rng``: its edges cut away
-    (--tight-edge-prob), drawn from that."""
+    (--tight-edge-prob), drawn from that; ``single_rng``: its one-digit utterances made a take as
+    recorded (--single-take-prob)."""
     speakers = sorted(pools)
     cache: Dict[Tuple[Path, float], Tuple[np.ndarray, Tuple[int, int]]] = {}
     rows = []
@@ -259,6 +261,8 @@ def make_set(name: str, pools: Dict[str, Dict[int, List[Path]]], count: int, rng
                           rng.uniform(args.edge_min, args.edge_max))
         noise_dbfs = None
         tight = [tight_rng is not None and tight_rng.random() < args.tight_edge_prob for _ in range(2)]
+        if n == 1 and single_rng is not None and single_rng.random() < args.single_take_prob:
+            tight = [True, True]  # the take as recorded (noise under it, if drawn, kept)
         longer = [0.0] * len(pieces)  # seconds added to an edge; its noise from cond_rng, so rng's draws stay the same
         if conditions:
             for e in (0, len(pieces) - 1):  # the edges: before the first digit, after the last
@@ -345,6 +349,8 @@ def main(argv=None) -> int:
     p.add_argument("--tight-edge-prob", type=float, default=0.0, help="training set only: the share of edges "
                    "(before the first digit, after the last) cut away, so that the utterance starts or ends "
                    "with its take, as FSDD's takes as recorded do (0: none)")
+    p.add_argument("--single-take-prob", type=float, default=0.0, help="training set only: the share of "
+                   "one-digit utterances with both edges cut away, so that they are a take as recorded (0: none)")
     p.add_argument("--long-edge-max", type=float, default=10.0, help="seconds (a long edge's length is "
                    "log-uniform from --edge-max to this)")
     p.add_argument("--all-train", action="store_true", help="every speaker is a training speaker and may "
@@ -361,7 +367,7 @@ def main(argv=None) -> int:
         if any(not 0.5 <= f <= 2.0 for f in speed_factors):
             raise AsrkitError(f"--speed-factors {args.speed_factors}: each factor must be in [0.5, 2]")
         for opt, prob in (("--background-prob", args.background_prob), ("--long-edge-prob", args.long_edge_prob),
-                          ("--tight-edge-prob", args.tight_edge_prob)):
+                          ("--tight-edge-prob", args.tight_edge_prob), ("--single-take-prob", args.single_take_prob)):
             if not 0.0 <= prob <= 1.0:
                 raise AsrkitError(f"{opt} {prob}: must be a probability, from 0 to 1")
         if not -120.0 <= args.background_min_dbfs <= args.background_max_dbfs <= 0.0:
@@ -423,15 +429,17 @@ def main(argv=None) -> int:
             perturb = speed_factors if name == "train" else []
             conditions = name == "train" and (args.background_prob > 0 or args.long_edge_prob > 0)
             tight = np.random.default_rng([args.seed, k, 3]) if name == "train" and args.tight_edge_prob > 0 else None
+            single = np.random.default_rng([args.seed, k, 4]) if name == "train" and args.single_take_prob > 0 else None
             n = make_set(name, pools[name], count, rng, args, args.wav_dir, args.data_dir, floors, perturb,
                          np.random.default_rng([args.seed, k, 1]), conditions, np.random.default_rng([args.seed, k, 2]),
-                         tight)
+                         tight, single)
             print(f"{p.prog}: {args.data_dir / name}: {n} utterances, speakers {', '.join(sorted(pools[name]))}"
                   + (f", speed factors {', '.join(map(str, perturb))}" if perturb else "")
                   + (f", background noise {args.background_prob:g} ({args.background_min_dbfs:g} to "
                      f"{args.background_max_dbfs:g} dBFS{', around the speech only' if args.background_edges_only else ''}), long edges "
                      f"{args.long_edge_prob:g} (to {args.long_edge_max:g} s)" if conditions else "")
-                  + (f", tight edges {args.tight_edge_prob:g}" if tight is not None else ""),
+                  + (f", tight edges {args.tight_edge_prob:g}" if tight is not None else "")
+                  + (f", one-digit utterances as takes {args.single_take_prob:g}" if single is not None else ""),
                   file=sys.stderr)
     except AsrkitError as e:
         print(f"{p.prog}: ERROR: {e}", file=sys.stderr)
