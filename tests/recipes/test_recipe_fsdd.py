@@ -188,7 +188,8 @@ def test_fsdd_tight_edges_cut_only_the_training_edges(recipe_dir, fsdd_root):
     """--tight-edge-prob: a training utterance's edges are cut away (the utterance starts or ends
     with its take, as FSDD's takes as recorded do); what is left is the utterance made without
     it, sample for sample, with the background noise it had, and ref.ctm's times move by the cut
-    lead; dev, test and every other draw stay as they were."""
+    lead; dev, test and every other draw stay as they were. --single-take-prob: so are both edges
+    of one-digit utterances."""
     recipe = recipe_dir("fsdd")
     args = ["local/data.sh", "--fsdd-root", str(fsdd_root), "--num-train", "40", "--num-dev", "4", "--num-test", "4",
             "--background-prob", "0.5", "--background-where", "edges", "--long-edge-prob", "0.3"]
@@ -216,9 +217,26 @@ def test_fsdd_tight_edges_cut_only_the_training_edges(recipe_dir, fsdd_root):
         assert [(d, w) for _, d, w in plain_ctm[utt]] == [(d, w) for _, d, w in ctm[utt]], utt
         assert all(abs(t - lead / 8000 - u) < 0.0011 for (t, _, _), (u, _, _) in zip(plain_ctm[utt], ctm[utt])), utt
     assert 8 <= cuts[0] <= 32 and 8 <= cuts[1] <= 32, cuts  # about half of 40 each
-    proc = run_sh(args + ["--tight-edge-prob", "2"], cwd=recipe, check=False)
-    assert proc.returncode != 0 and proc.stderr.rstrip().splitlines()[-1].endswith(
-        ": ERROR: --tight-edge-prob 2.0: must be a probability, from 0 to 1"), proc.stderr
+    # --single-take-prob 1: every one-digit training utterance is its take as recorded (both
+    # edges cut), every other one as made without it
+    run_sh(args + ["--single-take-prob", "1.0"], cwd=recipe)
+    assert {s: read_table(recipe / f"data/{s}/text") for s in plain} == plain
+    single = 0
+    ctm = read_ctm(recipe / "data/train/ref.ctm")
+    for utt, path in read_table(recipe / "data/train/wav.scp").items():
+        x, old = samples_of(path), plain_audio[utt]
+        if len(plain["train"][utt].split()) > 1:
+            assert np.array_equal(x, old), utt
+            continue
+        single += 1
+        cut = int(round((plain_ctm[utt][0][0] - ctm[utt][0][0]) * 8000))  # the lead, to ref.ctm's 1 ms
+        assert cut >= 800 * 0.99 - 8 and len(old) - len(x) - cut >= 800 * 0.99 - 8, utt  # both edges, 0.1 s or more
+        assert any(np.array_equal(old[k:k + len(x)], x) for k in range(cut - 8, cut + 9)), utt
+    assert single >= 1
+    for bad, message in ((["--tight-edge-prob", "2"], "--tight-edge-prob 2.0: must be a probability, from 0 to 1"),
+                         (["--single-take-prob", "-1"], "--single-take-prob -1.0: must be a probability, from 0 to 1")):
+        proc = run_sh(args + bad, cwd=recipe, check=False)
+        assert proc.returncode != 0 and proc.stderr.rstrip().splitlines()[-1].endswith(f": ERROR: {message}"), proc.stderr
 
 
 def test_takes_data_lists_the_takes_as_recorded(recipe_dir, fsdd_root):
