@@ -33,6 +33,12 @@ RECO_TABLES = ("wav.scp", "reco2file_and_channel", "reco2dur")
 SPK_TABLES = ("spk2gender", "cmvn.scp")
 
 
+def kaldi_real(text: str) -> Optional[float]:
+    """``text`` as Kaldi's ConvertStringToReal (strtod) reads a time or duration, or None: every
+    reader of a table of seconds goes through this, so none accepts what another refuses."""
+    return float(text) if _TIME.fullmatch(text) else None
+
+
 def parse_segment(value: str, where: str) -> Tuple[str, float, float]:
     """``<recording> <start> <end>`` of a segments line -> ``(recording, start, end)``.
 
@@ -42,23 +48,15 @@ def parse_segment(value: str, where: str) -> Tuple[str, float, float]:
     # ASCII white space only, as every table reader (split_fields): str.split() cut a recording
     # id holding U+00A0 in two ("malformed line") and read 'rec\u30000 1' as 'rec 0 1'.
     fields = split_fields(value)
-    try:
-        if len(fields) != 3 or not all(_TIME.fullmatch(f) for f in fields[1:]):
-            raise ValueError
-        reco, start, end = fields[0], float(fields[1]), float(fields[2])
-    except ValueError:
-        raise AsrkitError(f"{where}: malformed line (expected '<utt> <recording> <start> <end>')") from None
+    start, end = (kaldi_real(f) for f in fields[1:]) if len(fields) == 3 else (None, None)
+    if start is None or end is None:
+        raise AsrkitError(f"{where}: malformed line (expected '<utt> <recording> <start> <end>')")
+    reco = fields[0]
     if not (math.isfinite(start) and math.isfinite(end)):
         raise AsrkitError(f"{where}: segment times must be finite numbers of seconds, got {fields[1]} {fields[2]}")
     if start < 0 or (end != -1 and end <= start):
         raise AsrkitError(f"{where}: bad segment times start={fields[1]} end={fields[2]}")
     return reco, start, end
-
-
-def kaldi_real(text: str) -> Optional[float]:
-    """``text`` as Kaldi's ConvertStringToReal (strtod) reads a time or duration, or None: every
-    reader of a table of seconds goes through this, so none accepts what another refuses."""
-    return float(text) if _TIME.fullmatch(text) else None
 
 
 def positive_seconds(value: str) -> bool:

@@ -34,9 +34,10 @@ KILL_GRACE_S = 5.0
 WAITER_JOIN_S = 60.0
 
 # The reaper's program (python -I -S -c, argv[1]: KILL_GRACE_S): the process groups of the
-# running jobs arrive on stdin as "+PGID" and "-PGID"; "done" means the launcher ended them itself. End of input without it
-# means the launcher died unable to (SIGKILL, the OOM killer): the jobs, each in a session of its
-# own so that they can be stopped as a group, ran on unowned, often for hours of training.
+# running jobs arrive on stdin as "+PGID" and "-PGID"; "done" means the launcher ended them
+# itself. End of input without it means the launcher died unable to (SIGKILL, the OOM killer):
+# the jobs, each in a session of its own so that they can be stopped as a group, ran on
+# unowned, often for hours of training.
 _REAPER = r"""
 import os, signal, sys, time
 groups, clean = set(), False
@@ -77,8 +78,8 @@ class _Reaper:
         if not sys.executable:  # an embedded interpreter: no python to start
             return
         try:
-            self.proc = subprocess.Popen([sys.executable, "-I", "-S", "-c", _REAPER, str(KILL_GRACE_S)], stdin=subprocess.PIPE,
-                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            self.proc = subprocess.Popen([sys.executable, "-I", "-S", "-c", _REAPER, str(KILL_GRACE_S)],
+                                         stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                          start_new_session=True, text=True)
         except OSError as e:  # the jobs can still run; only a SIGKILL of this launcher would orphan them
             logger.debug("no reaper for the jobs (%s): a SIGKILL of asrkit-launch would leave them running", e)

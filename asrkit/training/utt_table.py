@@ -231,7 +231,7 @@ class Ramp:
     def of(column: np.ndarray) -> Union["Ramp", np.ndarray]:
         """``column`` as a Ramp when it is one, else itself."""
         n = len(column)
-        if n and int(column[-1]) - int(column[0]) == n - 1 and (n == 1 or bool((np.diff(column) == 1).all())):
+        if n and int(column[-1]) - int(column[0]) == n - 1 and bool((np.diff(column) == 1).all()):
             return Ramp(int(column[0]), n)
         return column
 
@@ -256,8 +256,9 @@ class UttTable:
     bucketed by), ``tokens`` (:class:`IntLists`), ``texts`` (:class:`Strings` or None),
     ``sources`` (:class:`Strings`: the feats.scp value, or the wav.scp value of the recording),
     ``source_index`` (int32 or a :class:`Ramp`: the row of ``sources`` each utterance reads),
-    ``source_lines`` (int32 or a :class:`Ramp`: the line of each source in its file, for messages), ``source_file`` (that file), and for a
-    raw dump dir with ``segments`` the float64 ``starts``/``ends`` (seconds; -1: to the end).
+    ``source_lines`` (int32 or a :class:`Ramp`: the line of each source in its file, for
+    messages), ``source_file`` (that file), and for a raw dump dir with ``segments`` the float64
+    ``starts``/``ends`` (seconds; -1: to the end).
     """
 
     def __init__(self, ids: Strings, num_frames: np.ndarray, tokens: IntLists, sources: Union[Strings, PrefixStrings],
