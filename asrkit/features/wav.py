@@ -1,8 +1,9 @@
 """Reading the audio a ``wav.scp`` names: files, ``cmd |`` pipes, and ``segments`` cut from them.
 
 Decoding is libsndfile's (through ``soundfile``): WAV of any PCM or float subtype (also WAVEX,
-RF64, W64), FLAC, OGG/Vorbis, OGG/Opus, MP3 where the installed libsndfile reads it
-(``soundfile.available_formats()``), AIFF, AU, NIST SPHERE and the rest of its list.
+RF64, W64; float of 32 or 64 bits: float16 is refused by name), FLAC, OGG/Vorbis, OGG/Opus, MP3
+where the installed libsndfile reads it (``soundfile.available_formats()``), AIFF, AU, NIST
+SPHERE and the rest of its list.
 
 **Scale.** Samples come back as float32 (N,) at int16 scale: full scale is +-32768 whatever the
 file holds. 16-bit PCM gives its integers exactly (-32768..32767), as Kaldi's feature code sees
@@ -122,6 +123,7 @@ class _RiffData:
     block_align: Optional[int] = None
     bits: Optional[int] = None
     rate: Optional[int] = None
+    subformat: Optional[int] = None  # WAVE_FORMAT_EXTENSIBLE's: the format tag its GUID starts with
 
 
 def _riff_data(read_at: Callable[[int, int], bytes]) -> Optional[_RiffData]:
@@ -132,7 +134,7 @@ def _riff_data(read_at: Callable[[int, int], bytes]) -> Optional[_RiffData]:
     head = read_at(0, 12)
     if len(head) < 12 or head[:4] not in (b"RIFF", b"RF64") or head[8:12] != b"WAVE":
         return None
-    pos, tag, ds64, layout = 12, None, None, (None, None, None, None)
+    pos, tag, ds64, layout, subformat = 12, None, None, (None, None, None, None), None
     for _ in range(_MAX_CHUNKS):
         hdr = read_at(pos, 24)  # a chunk header and the first 16 bytes of its body
         if len(hdr) < 8:
@@ -145,9 +147,12 @@ def _riff_data(read_at: Callable[[int, int], bytes]) -> Optional[_RiffData]:
             if len(hdr) >= 24 and size >= 16:
                 channels, rate, _, block_align, bits = struct.unpack_from("<HIIHH", hdr, 10)
                 layout = (channels, block_align, bits, rate)
+            if tag == _EXTENSIBLE and size >= 40:
+                sub = read_at(pos + 32, 2)  # the SubFormat GUID, 24 bytes into the chunk's body
+                subformat = struct.unpack("<H", sub)[0] if len(sub) == 2 else None
         elif cid == b"data":
             declared = ds64 if head[:4] == b"RF64" and size == 0xFFFFFFFF and ds64 is not None else size
-            return _RiffData(pos + 4, pos + 8, declared, tag, *layout)
+            return _RiffData(pos + 4, pos + 8, declared, tag, *layout, subformat)
         pos += 8 + size + (size & 1)  # chunks are padded to even sizes
     return None  # a pathological chunk list: leave it to libsndfile
 
@@ -185,6 +190,25 @@ def _file_reader(fd: int, prefix: bytes) -> Callable[[int, int], bytes]:
 # Format tags whose frames are plain samples (PCM, IEEE float, A-law, mu-law, WAVE_FORMAT_EXTENSIBLE),
 # so the block align must be the channels times the bytes per sample; ADPCM and the like are not.
 _SAMPLE_FORMAT_TAGS = {0x0001, 0x0003, 0x0006, 0x0007, 0xFFFE}
+_IEEE_FLOAT = 0x0003
+_EXTENSIBLE = 0xFFFE
+_FLOAT_BITS = (32, 64)  # the IEEE float widths libsndfile (and sox) decode
+
+
+def _float_width_problem(riff: Optional[_RiffData], what: str) -> Optional[AsrkitError]:
+    """The error for an IEEE float WAV of a width libsndfile does not decode, or None.
+
+    libsndfile's word for a 16-bit (half precision) float WAV, as numpy or a GPU pipeline writes
+    it, is "Unspecified internal error", which says nothing of what is wrong with the file."""
+    if riff is None or riff.bits is None:
+        return None
+    tag = riff.subformat if riff.format_tag == _EXTENSIBLE else riff.format_tag
+    if tag != _IEEE_FLOAT or riff.bits in _FLOAT_BITS:
+        return None
+    half = riff.bits == 16
+    return AsrkitError(f"{what}: {riff.bits}-bit float WAV{' (IEEE half precision)' if half else ''} is not "
+                       f"supported: libsndfile and sox read float WAV of 32 or 64 bits only; write it again as 16-bit "
+                       f"PCM or 32-bit float WAV" + (" (numpy reads its samples as dtype '<f2')" if half else ""))
 
 
 def _check_wav_header(riff: Optional[_RiffData], total: int, what: str, streamed: bool,
@@ -213,6 +237,9 @@ def _check_wav_header(riff: Optional[_RiffData], total: int, what: str, streamed
     if riff.rate is not None and riff.rate > MAX_SAMPLE_RATE:
         raise AsrkitError(f"{what}: sample rate {riff.rate} Hz in the header is over the {MAX_SAMPLE_RATE} Hz "
                           f"asrkit reads (a corrupt header?)")
+    unreadable = _float_width_problem(riff, what)
+    if unreadable is not None:
+        raise unreadable
     if riff.format_tag in _SAMPLE_FORMAT_TAGS and riff.bits is not None and riff.channels:
         # As Kaldi's WaveInfo: libsndfile reads such a header by one of its two fields and decodes
         # the samples at the wrong width (noise, at twice the length), so it is refused here.
@@ -723,6 +750,10 @@ def _stream_cap(data: bytearray, what: str, max_samples: int, last_try: bool) ->
         with _sound_file(sf, data) as f:
             subtype = f.subtype
     except Exception as e:
+        # (a stream past the first probe never reaches read_audio_bytes' header check)
+        unreadable = _float_width_problem(_riff_data(lambda offset, n: bytes(data[offset:offset + n])), what)
+        if unreadable is not None:
+            raise unreadable from None
         if not last_try:
             return None
         raise AsrkitError(f"{what}: no recognisable audio header in the first {len(data)} bytes of the stream "

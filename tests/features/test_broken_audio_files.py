@@ -186,6 +186,30 @@ def test_wav_headers_without_fmt_or_with_impossible_rates_are_named(tmp_path, sp
         np.testing.assert_array_equal(read_wav_source(str(tmp_path / "ok.wav"), "u")[0], x.astype(np.float32))
 
 
+def test_a_float_wav_of_16_bits_is_named_as_such(tmp_path, speech):
+    """A 16-bit IEEE float (half precision) WAV, as numpy or a GPU pipeline writes it: libsndfile
+    says only "Unspecified internal error", file or pipe, plain fmt chunk or WAVE_FORMAT_EXTENSIBLE."""
+    x, rate = speech
+    half = (x / 32768).astype("<f2").tobytes()
+    plain = _chunk(b"fmt ", struct.pack("<HHIIHH", 3, 1, rate, rate * 2, 2, 16))
+    guid_tail = bytes.fromhex("000000001000800000aa00389b71")  # KSDATAFORMAT_SUBTYPE_IEEE_FLOAT after its tag
+    extensible = _chunk(b"fmt ", struct.pack("<HHIIHHHHIH", 0xFFFE, 1, rate, rate * 2, 2, 16, 22, 16, 4, 3) + guid_tail)
+    message = ("16-bit float WAV (IEEE half precision) is not supported: libsndfile and sox read float WAV of 32 or "
+               "64 bits only; write it again as 16-bit PCM or 32-bit float WAV")
+    # (a long one too: a stream is first judged by libsndfile at 1 MiB, before any header check)
+    long_half = np.zeros(700_000, "<f2").tobytes()
+    blobs = {"half": _riff(plain, _chunk(b"data", half)), "half-ext": _riff(extensible, _chunk(b"data", half)),
+             "half-long": _riff(plain, _chunk(b"data", long_half))}
+    for name, blob in blobs.items():
+        (tmp_path / f"{name}.wav").write_bytes(blob)
+        for source in (str(tmp_path / f"{name}.wav"), f"cat {_q(tmp_path / f'{name}.wav')} |"):
+            assert "\n" not in _refused(source, message)
+    # 32-bit float of the same layout still reads, to the same samples
+    single = _chunk(b"fmt ", struct.pack("<HHIIHH", 3, 1, rate, rate * 4, 4, 32))
+    (tmp_path / "single.wav").write_bytes(_riff(single, _chunk(b"data", (x / 32768).astype("<f4").tobytes())))
+    np.testing.assert_allclose(read_wav_source(str(tmp_path / "single.wav"), "u")[0], x, atol=1e-3)
+
+
 def test_a_data_size_smaller_than_the_samples_is_an_error(tmp_path, speech):
     """libsndfile (and Kaldi) read the data size the header states: one damaged to 1000 of the
     samples' bytes decoded to 31 ms and the utterance to empty text, exit 0, not a word said."""
