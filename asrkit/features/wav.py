@@ -28,7 +28,8 @@ segments are cut from) holds at most ``max_samples`` samples over all channels, 
 **Truncation.** A WAV whose data chunk is shorter than its header says is an error, from a file
 or a pipe alike; only the sizes a streaming writer puts in a header it cannot seek back to fix
 (0 from a pipe, 0xFFFFFFFF, 0x7FFFF000, 0x7FFFFFFF) mean "the data runs to the end of the
-stream". A data size smaller than the samples there are (bytes inside the RIFF after the data
+stream"; a file's data size of 0 means no samples, and samples after it are an error saying so. A
+data size smaller than the samples there are (bytes inside the RIFF after the data
 chunk that are neither chunks nor zero padding) is an error as well. FLAC that decodes to fewer frames than its STREAMINFO states is an error too, and so is
 a NIST SPHERE or AU file or stream, or an AIFF or W64 file, holding fewer bytes of samples than
 its header states (libsndfile reads all of these as the shorter audio that is there). An OGG's
@@ -85,7 +86,8 @@ MAX_SAMPLE_RATE = 768_000  # (also the most an fbank config may ask for: fbank.M
 
 # Streaming writers (sox, ffmpeg to a pipe) cannot seek back to fill in the sizes, so they
 # write one of these as the data chunk size; the data then simply runs to the end of the stream.
-# A file's 0 is taken at its word (no samples): a pipe's 0 is the streaming marker.
+# A file's 0 is taken at its word (no samples), and samples after it are an error: a pipe's 0 is
+# the streaming marker.
 _UNKNOWN_SIZES = {0, 0xFFFFFFFF, 0x7FFFF000, 0x7FFFFFFF}
 # A stream must show a recognisable header within this many bytes; sniffing is tried at the
 # first threshold and again at the second (FLAC and WAV may carry large metadata up front).
@@ -274,9 +276,12 @@ def _check_after_data(riff: _RiffData, total: int, what: str, read_at: Callable[
     """
     head = read_at(0, 8)
     riff_size = struct.unpack_from("<I", head, 4)[0]
-    if head[:4] != b"RIFF" or riff_size in _UNKNOWN_SIZES:
+    if head[:4] != b"RIFF" or riff_size in _UNKNOWN_SIZES and riff.declared != 0:
         return  # RF64 states its sizes in ds64; a streaming writer's placeholder states nothing
-    end = min(8 + riff_size, total)
+    # A file whose data size is 0 under a placeholder RIFF size was written by a streaming writer
+    # that never came back to fill the sizes in: its samples, if any, run to the end of the file,
+    # and read as "no samples" they were an empty recording (Kaldi reads them to the end).
+    end = total if riff_size in _UNKNOWN_SIZES else min(8 + riff_size, total)
     data_end = riff.offset + riff.declared
     if end - data_end <= _TAIL_SLACK:
         return
@@ -287,6 +292,11 @@ def _check_after_data(riff: _RiffData, total: int, what: str, read_at: Callable[
     tail = end - data_end
     if tail <= _ZERO_PAD_CHECKED and not read_at(data_end, tail).strip(b"\0"):
         return
+    if riff.declared == 0:
+        raise AsrkitError(f"{what}: the WAV header states no samples (data size 0, as a writer that cannot seek back "
+                          f"leaves it), but {tail} bytes that are not chunks follow it; if they are the recording, "
+                          f"rewrite the file (sox --ignore-length in.wav out.wav) or read it through a pipe "
+                          f"('<utt> cat <file> |' in wav.scp reads to the end)")
     raise AsrkitError(f"{what}: malformed WAV header: the data chunk states {riff.declared} bytes of samples, but "
                       f"{tail} more bytes that are not chunks follow it inside the RIFF (a corrupt data size?); "
                       f"write the file again")

@@ -49,6 +49,31 @@ def test_streamed_header_sizes_are_accepted_from_pipes(tmp_path, marker):
             read_wav_source(str(tmp_path / "s.bin"), "x")
 
 
+@pytest.mark.parametrize("riff_size", [0, 0xFFFFFFFF, None])
+def test_a_file_with_samples_after_a_data_size_of_0_says_so(tmp_path, riff_size):
+    """A streaming writer's header left in a file (sizes never filled in) with the samples after it:
+    read as "empty WAV/PCM_16 audio (no samples)", the recording seemed empty. It is an error that
+    counts the bytes there and says how to read them (a pipe does, as Kaldi reads such a file)."""
+    samples = (np.arange(800) % 200 - 100).astype(np.int16)
+    wav = write_wav(tmp_path / "x.wav", samples, 8000).read_bytes()
+    size = len(wav) - 8 if riff_size is None else riff_size
+    (tmp_path / "s.wav").write_bytes(wav[:4] + struct.pack("<I", size) + wav[8:40] + struct.pack("<I", 0) + wav[44:])
+    with pytest.raises(AsrkitError) as e:
+        read_wav_source(str(tmp_path / "s.wav"), "utterance 'u'")
+    assert str(e.value) == ("utterance 'u': the WAV header states no samples (data size 0, as a writer that cannot "
+                            "seek back leaves it), but 1600 bytes that are not chunks follow it; if they are the "
+                            "recording, rewrite the file (sox --ignore-length in.wav out.wav) or read it through a "
+                            "pipe ('<utt> cat <file> |' in wav.scp reads to the end)")
+    got, _ = read_wav_source(f"cat {shlex.quote(str(tmp_path / 's.wav'))} |", "u")
+    np.testing.assert_array_equal(got, samples)
+    # a recording that is empty, said so by its header, is still "no samples" (chunks or padding after it too)
+    for after in (b"", b"LIST" + struct.pack("<I", 4) + b"INFO", bytes(64)):
+        head = wav[:4] + struct.pack("<I", 36 + len(after) if riff_size is None else riff_size) + wav[8:40]
+        (tmp_path / "e.wav").write_bytes(head + struct.pack("<I", 0) + after)
+        with pytest.raises(AsrkitError, match=r"empty WAV/PCM_16 audio \(no samples\)"):
+            read_wav_source(str(tmp_path / "e.wav"), "u")
+
+
 def test_segments_cut_as_kaldi_does(tmp_path, an4_wavs):
     ref, rate = read_wav_reference(an4_wavs[1])
     dur = len(ref) / rate
