@@ -7,7 +7,7 @@ from typing import Optional
 import click
 
 from asrkit.cli._common import asrkit_command, dash_as_stdio
-from asrkit.text.train_tokenizer import (MODEL_TYPES, TokenizerConfig, read_kaldi_text, train_sentencepiece,
+from asrkit.text.train_tokenizer import (MODEL_TYPES, TokenizerConfig, not_nfc, read_kaldi_text, train_sentencepiece,
                                          transcript_problem)
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.logging import get_logger
@@ -57,6 +57,14 @@ def main(model_type: str, vocab_size: Optional[int], character_coverage: float, 
         raise AsrkitError(f"{text_file}: no non-empty transcript to train a tokenizer on "
                           f"({len(utts)} lines, all with an empty transcript)" if utts else
                           f"{text_file}: no transcript to train a tokenizer on (the file is empty)")
+    decomposed = not_nfc(utts)
+    if decomposed:
+        utt, word = decomposed[0]
+        log.warning("%s: %d of %d transcripts are not in Unicode's NFC form (e.g. utterance %r: %s): a letter written "
+                    "decomposed (e + U+0301) becomes other tokens than the same letter composed (U+00E9), so one "
+                    "word written both ways is two words to the model and to asrkit-score; the text is trained on "
+                    "as it is: put it in NFC (unicodedata.normalize('NFC', ...), uconv -x any-nfc) and train again",
+                    text_file, len(decomposed), len(utts), utt, ascii(word))
     log.info("training a %s tokenizer on %d transcripts of %s", model_type, len(sentences), text_file)
     model = train_sentencepiece(sentences, config, verbose=bool(log.isEnabledFor(10)))
     tok = Tokenizer.from_bytes(model)

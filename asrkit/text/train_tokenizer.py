@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import io
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Tuple
 
@@ -111,6 +112,20 @@ def transcript_problem(text: str, model_type: str) -> Optional[str]:
             why = (f"a word of {longest:,} characters, more than the {bpe_word_limit():,} the bpe trainer of "
                    f"sentencepiece < 0.2.3 takes (it aborts the process; sentencepiece 0.2.3 takes it)")
     return why
+
+
+def not_nfc(utts: Iterable[Tuple[str, str]]) -> List[Tuple[str, str]]:
+    """``(utt_id, first word not in NFC)`` of each transcript not in Unicode's composed form (NFC).
+
+    Sentencepiece is trained on the text as it is (``identity``), so 'é' typed as e + U+0301 (a
+    macOS file name, a web page) is other pieces than the composed U+00E9, and the same word in the
+    two forms two words to the tokenizer, the model and asrkit-score. The text is the user's: it
+    is not rewritten, but the caller says so."""
+    found = []
+    for utt, text in utts:
+        if not text.isascii() and not unicodedata.is_normalized("NFC", text):
+            found.append((utt, next(w for w in text.split() if not unicodedata.is_normalized("NFC", w))))
+    return found
 
 
 def read_kaldi_text(path: PathLike) -> List[Tuple[str, str]]:

@@ -343,6 +343,26 @@ def test_word_boundary_mark_and_control_characters_in_transcripts(asrkit, tmp_pa
         in proc.stderr, proc.stderr
 
 
+def test_transcripts_not_in_nfc_are_named_and_counted(asrkit, tmp_path):
+    """'CAFÉ' typed composed (U+00C9) and decomposed (E + U+0301) trained into a tokenizer without a
+    word: the two forms are different pieces, and the same word two words to the model and to
+    asrkit-score. The text is trained on as it is (identity), with a warning naming an utterance."""
+    composed, decomposed = "CAF\u00c9", "CAFE\u0301"
+    (tmp_path / "text").write_text(f"u1 {composed} NOIR\nu2 YES\nu3 {decomposed} AU LAIT\nu4 E\u0301TE\u0301\n")
+    proc = asrkit("train-tokenizer", "--model-type", "char", tmp_path / "text", tmp_path / "lang")
+    warning = (f"{tmp_path}/text: 2 of 4 transcripts are not in Unicode's NFC form (e.g. utterance 'u3': "
+               f"'CAFE\\u0301'): a letter written decomposed (e + U+0301) becomes other tokens than the same letter "
+               f"composed (U+00E9)")
+    assert warning.encode() in proc.stderr and b"put it in NFC" in proc.stderr, proc.stderr
+    assert proc.stderr.count(b"NFC form") == 1
+    tok = Tokenizer.load(tmp_path / "lang")
+    assert tok.encode(composed) != tok.encode(decomposed)  # what the warning is about
+    # text in NFC, accents and all, trains without it
+    (tmp_path / "text").write_text(f"u1 {composed} NOIR\nu2 YES\n")
+    proc = asrkit("train-tokenizer", "--model-type", "char", tmp_path / "text", tmp_path / "lang2")
+    assert b"NFC" not in proc.stderr, proc.stderr
+
+
 def test_a_word_too_long_for_the_unigram_trainer_is_named(asrkit, tmp_path):
     """sentencepiece's unigram trainer failed on a 2M-character word after ~20 s with only
     "[std::isfinite(score)]" (hostile-input sweep 8a); now the utterance is named before training.
