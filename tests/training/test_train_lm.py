@@ -282,3 +282,28 @@ def test_a_resume_on_another_dev_set_is_refused(tmp_path, an4_root):
         "sentences" in err, err
     code, err = _run_inproc(*args, "--valid-text", dev, text, exp)  # the same dev text: trains on
     assert code == 0 and "best dev perplexity" in err and (exp / "checkpoints" / "epoch4.pt").exists(), err
+
+
+def test_validating_on_the_training_text_is_warned_about(tmp_path):
+    """--valid-text naming the training text (or a link to it) trained with exit 0 and not a word: the
+    best epoch was chosen by the perplexity of sentences the LM trains on. A warning, as asrkit-train's
+    for a dev set of training utterances; a held-out text, even of the same lines, is not warned about."""
+    from asrkit.text.train_tokenizer import TokenizerConfig, train_tokenizer
+
+    (tmp_path / "lang").mkdir()
+    tok = train_tokenizer(["YES NO"], TokenizerConfig(model_type="char"))
+    (tmp_path / "lang" / "tokens.model").write_bytes(tok.to_bytes())
+    text = tmp_path / "text"
+    text.write_text("u1 YES NO\nu2 NO\nu3 YES\n")
+    (tmp_path / "link").symlink_to(text)
+    (tmp_path / "copy").write_text(text.read_text())
+    args = ["train-lm", "--lang-dir", tmp_path / "lang", "--max-epochs", "1", "--device", "cpu"]
+    for n, dev in enumerate((text, tmp_path / "link")):
+        code, err = _run_inproc(*args, "--valid-text", dev, text, tmp_path / f"lm{n}")
+        assert code == 0, err
+        assert (f"WARNING [train_lm] {dev}: --valid-text is the training text {text}: the dev perplexity, and the "
+                f"best epoch chosen by it, measure sentences the LM trains on and nothing about how it does on new "
+                f"text; give a held-out text, or leave --valid-text out to hold out dev_ratio (0.05) of the training "
+                f"text") in err, err
+    code, err = _run_inproc(*args, "--valid-text", tmp_path / "copy", text, tmp_path / "lm2")
+    assert code == 0 and "--valid-text is the training text" not in err, err
