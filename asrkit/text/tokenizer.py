@@ -17,6 +17,7 @@ that is ``ours = sp + 1``, ``V = sentencepiece vocabulary + 2``.
 from __future__ import annotations
 
 import itertools
+import re
 from pathlib import Path
 import unicodedata
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
@@ -68,17 +69,32 @@ def bad_character(text: str) -> Optional[str]:
     return None
 
 
+def _unloadable(e: Exception) -> str:
+    """What is wrong with a model sentencepiece refused, in words: its own are a C++ source line and
+    assertion ("INTERNAL: src/sentencepiece_processor.cc(109) [model_proto->ParseFromArray(...)]")."""
+    message = str(e).strip()
+    if "ParseFromArray" in message:
+        return "not a sentencepiece model (it does not parse as one: damaged, or another kind of file)"
+    # (a model that parses, refused by sentencepiece's own checks: "unk is not defined.")
+    reason = re.sub(r"^[A-Z_]+: (\S+\.cc\(\d+\) )?(\[.*?\] )?", "", message).strip().rstrip(".")
+    return f"damaged sentencepiece model ({reason or type(e).__name__})"
+
+
 class Tokenizer:
     blank_id = 0
     unk_id = 1
 
-    def __init__(self, model_proto: bytes, where: str = "<bytes>") -> None:
+    def __init__(self, model_proto: bytes, where: str = "<bytes>", remedy: str = "") -> None:
+        """``remedy``: what to do about a model that does not load, appended to the error."""
         self._proto = bytes(model_proto)
+        if not self._proto:
+            # sentencepiece's word for it was "unk is not defined"
+            raise AsrkitError(f"{where}: empty (0 bytes), not a sentencepiece model{remedy}")
         self._sp = spm.SentencePieceProcessor()
         try:
             self._sp.LoadFromSerializedProto(self._proto)
         except (RuntimeError, OSError, TypeError) as e:
-            raise AsrkitError(f"{where}: not a sentencepiece model ({e})") from None
+            raise AsrkitError(f"{where}: {_unloadable(e)}{remedy}") from None
         if self._sp.unk_id() != 0 or self._sp.bos_id() >= 0 or self._sp.eos_id() >= 0 or self._sp.pad_id() >= 0:
             raise AsrkitError(f"{where}: sentencepiece model has unk={self._sp.unk_id()} bos={self._sp.bos_id()} "
                               f"eos={self._sp.eos_id()} pad={self._sp.pad_id()}; asrkit needs unk=0 and no "
@@ -121,7 +137,7 @@ class Tokenizer:
         if len(data) > MAX_MODEL_BYTES:
             raise AsrkitError(f"{path}: over {MAX_MODEL_BYTES >> 20} MiB, not a tokenizer model (a 1M-piece "
                               f"sentencepiece model is ~20 MB)")
-        tok = cls(data, str(path))
+        tok = cls(data, str(path), ": make it again with asrkit-train-tokenizer")
         if path.name == "tokens.model":
             tok._check_token_list(path.with_name("tokens.txt"), path)
         return tok

@@ -163,6 +163,36 @@ def test_bad_configs_and_models(tmp_path):
             Tokenizer.load(tmp_path / "foreign.model")
 
 
+def test_an_empty_or_corrupt_tokens_model_is_named_in_words(asrkit, tmp_path):
+    """A 0-byte tokens.model (a full disk, an interrupted copy) said sentencepiece's "INTERNAL: unk is
+    not defined.", and random bytes "INTERNAL: src/sentencepiece_processor.cc(109)
+    [model_proto->ParseFromArray(serialized.data(), serialized.size())]"."""
+    import random
+
+    lang = tmp_path / "lang"
+    lang.mkdir()
+    model = lang / "tokens.model"
+    remake = ": make it again with asrkit-train-tokenizer"
+    cases = [(b"", "empty (0 bytes), not a sentencepiece model"),
+             (random.Random(0).randbytes(500), "not a sentencepiece model (it does not parse as one: damaged, or "
+                                               "another kind of file)"),
+             (b"\x12\x00", "damaged sentencepiece model (unk is not defined)")]  # parses, but holds no pieces
+    for data, why in cases:
+        model.write_bytes(data)
+        for path in (model, lang):
+            with pytest.raises(AsrkitError) as e:
+                Tokenizer.load(path)
+            assert str(e.value) == f"{model}: {why}{remake}"
+    model.write_bytes(b"")
+    bad = asrkit("tokenize", model, input=b"u1 A\n", check=False)
+    err = bad.stderr.decode().strip().splitlines()
+    assert bad.returncode == 1 and err[-1] == f"ERROR (asrkit-tokenize): {model}: {cases[0][1]}{remake}", err
+    assert "Traceback" not in bad.stderr.decode() and "INTERNAL" not in bad.stderr.decode()
+    # the tokenizer inside a packed model is not a file to train again
+    with pytest.raises(AsrkitError, match=r"^<bytes>: empty \(0 bytes\), not a sentencepiece model$"):
+        Tokenizer.from_bytes(b"")
+
+
 def test_a_token_list_that_is_not_the_models_is_refused(asrkit, tmp_path):
     """tokens.txt beside tokens.model must be its token list: a model copied in from another lang
     dir (or damaged so that protobuf loads another list) tokenized and trained with exit 0 while
