@@ -30,4 +30,8 @@ def main(dev_fraction, test_fraction, dev_list, test_list, by_speaker, seed, dat
     sets = holdout_lists(data_dir, out_dir, dev_fraction=dev_fraction, test_fraction=test_fraction,
                          dev_list=dev_list, test_list=test_list, by_speaker=by_speaker, seed=seed)
     sizes = ", ".join(f"{name} {len(utts)}" for name, utts in sets.items() if utts)
-    click.echo(f"Done: {sizes} utterances -> {out_dir}/{{{','.join(n for n, u in sets.items() if u)}}}.list", err=True)
+    written = [name for name, utts in sets.items() if utts]
+    # Shell brace form for several lists; one alone in braces was printed as a literal "{train}.list",
+    # a file name that does not exist (a shell expands braces only around a comma).
+    names = written[0] if len(written) == 1 else f"{{{','.join(written)}}}"
+    click.echo(f"Done: {sizes} utterances -> {out_dir}/{names}.list", err=True)

@@ -114,3 +114,17 @@ def test_lists_are_written_all_or_none(tmp_path, monkeypatch):
     with pytest.raises(OSError):
         holdout_lists(tmp_path / "data", tmp_path / "lists", dev_fraction=0.1, seed=2)
     assert {p.name: p.read_text() for p in (tmp_path / "lists").iterdir()} == before
+
+
+def test_the_done_line_names_the_lists_written(tmp_path, asrkit):
+    """With nothing held out (both fractions 0, as the TEMPLATE recipe may ask), the last line named
+    '<out>/{train}.list', in braces that no shell expands: a file that does not exist."""
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data/utt2spk").write_text("".join(f"{u} {s}\n" for u, s in sorted(UTT2SPK.items())))
+    out = tmp_path / "lists"
+    proc = asrkit("holdout-lists", "--dev-fraction", "0", "--test-fraction", "0", tmp_path / "data", out)
+    assert proc.stderr.decode().strip().splitlines()[-1] == f"Done: train 100 utterances -> {out}/train.list"
+    assert sorted(p.name for p in out.iterdir()) == ["train.list"]
+    proc = asrkit("holdout-lists", "--dev-fraction", "0.1", tmp_path / "data", out)
+    last = proc.stderr.decode().strip().splitlines()[-1]
+    assert last == f"Done: train 90, dev 10 utterances -> {out}/{{train,dev}}.list"
