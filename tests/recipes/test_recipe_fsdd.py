@@ -437,8 +437,16 @@ def test_loso_fold_end_to_end_resumes_and_summarises(recipe_dir, fsdd_root, an4_
     results = (recipe / "RESULTS.md").read_text()
     assert results.startswith("# FSDD results\n\nearlier text\n")
     wer = re.search(r"^%WER ([0-9.]+)", (fold / "exp/tiny/decode_test_decode_adapt/wer.txt").read_text(), re.M).group(1)
-    assert re.search(rf"^\| yweweler \| {re.escape(wer)} \| [0-9.]+ \| \d+ / \d+ \| \d+ s \| 1 \(1\) \|$", results, re.M), results
-    assert re.search(rf"^\| \*\*mean\*\* \| \*\*{float(wer):.2f}\*\* \|", results, re.M)
+    # the held-out speaker's takes as recorded: all 500 of them, decoded beside test and in the summary
+    takes = read_table(fold / "data/test_takes/wav.scp")
+    assert len(takes) == 500 and set(read_table(fold / "data/test_takes/utt2spk").values()) == {"yweweler"}
+    assert all(Path(f).parent == fsdd_root.resolve() / "recordings" for f in takes.values())
+    takes_wer = re.search(r"^%WER ([0-9.]+)", (fold / "exp/tiny/decode_test_takes_decode_adapt/wer.txt").read_text(),
+                          re.M).group(1)
+    assert re.search(rf"^\| yweweler \| {re.escape(wer)} \| [0-9.]+ \| \d+ / \d+ \| {re.escape(takes_wer)} \| \d+ s "
+                     rf"\| 1 \(1\) \|$", results, re.M), results
+    assert re.search(rf"^\| \*\*mean\*\* \| \*\*{float(wer):.2f}\*\* \| [0-9.]+ \| \| {float(takes_wer):.2f} \|", results,
+                     re.M), results
     assert re.search(rf"^\| \*\*worst\*\* \| \*\*{float(wer):.2f}\*\* \(yweweler\) \|", results, re.M)
     assert "--tag tiny" in results and f'--train-args "{TINY}"' in results
 

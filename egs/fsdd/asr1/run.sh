@@ -7,7 +7,8 @@
 #   stage 0: local/data.sh -> data/{train,dev,test}   (deterministic for a given --seed)
 #   stages 1-6: ../../TEMPLATE/asr1/asr.sh
 # Result: exp/<tag>/decode_test_decode_adapt/wer.txt (the speaker-adapted second pass; the first
-# pass in decode_test_decode) and a row in RESULTS.md.
+# pass in decode_test_decode) and a row in RESULTS.md; the same for test_takes, the test speakers'
+# takes as FSDD holds them (one digit per file, no quiet around it: a user's one-word recording).
 #
 #   e.g. ./run.sh --fsdd-root /work/shared/corpora/fsdd
 #        ./run.sh --fsdd-root /work/shared/corpora/fsdd --num-train 3000 --ngpu 1
@@ -134,12 +135,13 @@ fi
 # training seed (another training seed on the same data is a normal run).
 as_number() { if [[ $1 =~ ^[0-9]*\.?[0-9]+([eE][-+]?[0-9]+)?$ ]]; then awk -v x="$1" 'BEGIN { printf "%g", x }'; else echo "$1"; fi; }
 # (the test speakers are a set to stage 0: "theo,george" makes george,theo's data)
+# (test_takes=yes: data/test_takes is made too; a data/ from before it has none for stage 1 to dump)
 stage0_options="test_speakers=$(tr ',' '\n' <<< "$test_speakers" | sed '/^$/d' | sort -u | paste -sd, -) dev_takes=$dev_takes num_train=$num_train num_dev=$num_dev num_test=$num_test"
 stage0_options+=" speed_factors=$speed_factors background_prob=$(as_number "$background_prob") background_where=$background_where"
-stage0_options+=" long_edge_prob=$(as_number "$long_edge_prob") tight_edge_prob=$(as_number "$tight_edge_prob") single_take_prob=$(as_number "$single_take_prob") an4_words=$an4_words an4_digit_words=$an4_digit_words an4_resample=$an4_resample"
+stage0_options+=" long_edge_prob=$(as_number "$long_edge_prob") tight_edge_prob=$(as_number "$tight_edge_prob") single_take_prob=$(as_number "$single_take_prob") an4_words=$an4_words an4_digit_words=$an4_digit_words an4_resample=$an4_resample test_takes=yes"
 positional=("$@")
 set_asr_args() {
-  asr_args=(--train-set "$train_set" --valid-set dev --test-sets test --seed "$seed"
+  asr_args=(--train-set "$train_set" --valid-set dev --test-sets "test test_takes" --seed "$seed"
     --nj 4 --token-type char --num-avg 3
     --fbank-config conf/fbank.yaml "${fbank_args[@]}" --train-config "$train_config"
     --train-args "$train_args${init_model:+ --init $init_model --init-modules listener}"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Stage 0 of the FSDD recipe: connected-digit utterances (1-7 digits, one speaker each, short
 # random pauses) built deterministically from the Free Spoken Digit Dataset's isolated digits.
-# Speaker-independent split: the --test-speakers (default theo) appear only in test; train and
+# Speaker-independent split: the --test-speakers (default theo) appear only in test (and in
+# test_takes: their takes as recorded, one digit per file); train and
 # dev use the other speakers (george, jackson, nicolas, yweweler), dev from takes train never uses.
 # The audio is written as WAV under data/wav/ (about 60 MB with the default counts), and where
 # each digit's speech lies as data/<set>/ref.ctm (for scoring word times).
@@ -36,3 +37,7 @@ case $background_where in
 esac
 local/make_connected_digits.py "${where_args[@]}" --seed "$seed" --test-speakers "$test_speakers" --speed-factors "$speed_factors" \
   --background-prob "$background_prob" --long-edge-prob "$long_edge_prob" --tight-edge-prob "$tight_edge_prob" --single-take-prob "$single_take_prob" --dev-takes "$dev_takes" --num-train "$num_train" --num-dev "$num_dev" --num-test "$num_test" "$fsdd_root" data data/wav
+# The test speakers' takes as FSDD holds them, one digit per file cut close around the word: a
+# second test set (run.sh decodes it beside test), because a user's one-word recording looks like
+# these and not like the connected digits, each with quiet before and after it (RESULTS.md, "Tight edges").
+local/takes_data.py --speakers "$test_speakers" "$fsdd_root" data/test_takes

@@ -205,8 +205,10 @@ trap 'rm -f "$block"' EXIT
   echo "LOSO \`$dir\` / \`$tag\` / \`$decode_name\`: \`local/loso.sh ${shown//$recipe\//}\`"
   echo "(summarised $(date -u '+%Y-%m-%d %H:%M UTC') on $machine)"
   echo
-  echo "| held-out speaker | WER % | CER % | errors / words | training time | epochs (best) |"
-  echo "|---|---|---|---|---|---|"
+  # takes: the held-out speaker's takes as recorded (data/test_takes), one digit per file; "-" for a
+  # fold made before run.sh decoded them
+  echo "| held-out speaker | WER % | CER % | errors / words | takes WER % | training time | epochs (best) |"
+  echo "|---|---|---|---|---|---|---|"
   unfinished=()
   for spk in "${spk_list[@]}"; do
     e=$dir/$spk/exp/$tag
@@ -216,18 +218,23 @@ trap 'rm -f "$block"' EXIT
     secs=$( [ -f "$e/train_seconds" ] && cat "$e/train_seconds" || echo "?")
     epochs=$(sed -n 's/.*Done \([0-9]*\) epochs out of.*/\1/p' "$e/log/train.log" 2> /dev/null | tail -1)
     best=$(sed -n 's/.*best epoch \([0-9]*\).*/\1/p' "$e/log/train.log" 2> /dev/null | tail -1)
-    printf '| %s | %s | %s | %s | %s s | %s |\n' "$spk" "$(wer_of WER "$w")" "$(wer_of CER "$w")" "$words" "$secs" \
-      "${epochs:-?}${best:+ ($best)}"
+    tw=$e/decode_test_takes_$decode_name/wer.txt
+    takes=$( [ -f "$tw" ] && wer_of WER "$tw" || echo "-")
+    printf '| %s | %s | %s | %s | %s | %s s | %s |\n' "$spk" "$(wer_of WER "$w")" "$(wer_of CER "$w")" "$words" "$takes" \
+      "$secs" "${epochs:-?}${best:+ ($best)}"
   done > "$block.rows"
   cat "$block.rows"
-  for spk in "${unfinished[@]}"; do echo "| $spk | unfinished | | | | |"; done
+  for spk in "${unfinished[@]}"; do echo "| $spk | unfinished | | | | | |"; done
   # Over the finished folds only: with some unfinished the rows say how many they cover.
   if [ -s "$block.rows" ]; then awk -F' [|] ' -v total="${#spk_list[@]}" '
     { w = $2 + 0; c = $3 + 0; sw += w; sc += c; n++; if (n == 1 || w > worst) { worst = w; who = $1 }
-      t += $5 + 0 }
+      if ($5 != "-") { st += $5 + 0; nt++ }
+      t += $6 + 0 }
     END { sub(/^\| /, "", who); of = (n < total) ? sprintf(" of %d/%d folds", n, total) : ""
-          printf "| **mean%s** | **%.2f** | %.2f | | %d s in all | |\n| **worst%s** | **%.2f** (%s) | | | | |\n",
-                 of, sw / n, sc / n, t, of, worst, who }' "$block.rows"; fi
+          # the takes mean only over folds that have them all: a part would read as the whole
+          takes = (nt == n) ? sprintf("%.2f", st / n) : "-"
+          printf "| **mean%s** | **%.2f** | %.2f | | %s | %d s in all | |\n| **worst%s** | **%.2f** (%s) | | | | | |\n",
+                 of, sw / n, sc / n, takes, t, of, worst, who }' "$block.rows"; fi
   echo "<!-- /loso $dir/$tag/$decode_name -->"
 } > "$block"
 rm -f "$block.rows"
