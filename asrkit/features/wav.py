@@ -276,7 +276,7 @@ def _check_after_data(riff: _RiffData, total: int, what: str, read_at: Callable[
     """
     head = read_at(0, 8)
     riff_size = struct.unpack_from("<I", head, 4)[0]
-    if head[:4] != b"RIFF" or riff_size in _UNKNOWN_SIZES and riff.declared != 0:
+    if head[:4] != b"RIFF" or (riff_size in _UNKNOWN_SIZES and riff.declared != 0):
         return  # RF64 states its sizes in ds64; a streaming writer's placeholder states nothing
     # A file whose data size is 0 under a placeholder RIFF size was written by a streaming writer
     # that never came back to fill the sizes in: its samples, if any, run to the end of the file,
