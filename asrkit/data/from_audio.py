@@ -81,6 +81,7 @@ NOT_A_FILE = "audio name that is a directory, not a file"
 NOT_AUDIO = "file that is not readable audio (bad or truncated header)"
 NO_SAMPLES = "audio file with no samples"
 TRUNCATED = "truncated or malformed audio file (header and size disagree)"
+UNSUPPORTED = "audio in an encoding libsndfile does not decode (a 16-bit float WAV: write it as 16-bit PCM)"
 # Extensions and the libsndfile format that reads them. A file of these goes into wav.scp as its
 # path (asrkit reads it with libsndfile), its header checked here, so a broken file is a counted
 # skip now rather than a failed feature job later. Other extensions go through sox pipes.
@@ -162,13 +163,21 @@ def _audio_info(path: Path) -> Tuple[Optional[str], int]:
             return EMPTY_FILE, 0
     except OSError:
         return BROKEN_LINK, 0
-    from asrkit.features.wav import audio_file_info, check_wav_file
+    from asrkit.features.wav import UnsupportedAudio, audio_file_info, check_wav_file
 
     try:
         # (not soundfile.info(path): libsndfile took the ._a.mp3 a Mac leaves beside a.mp3 for its
         # resource fork, and every MP3 without an ID3 tag of a zip made on a Mac was "not audio")
         frames, channels = audio_file_info(str(path))
     except (RuntimeError, OSError, ValueError):  # soundfile.LibsndfileError is a RuntimeError
+        # libsndfile's "Unspecified internal error" for a float16 WAV is no broken header: the
+        # header check names that encoding, and the report counts it apart from damaged files
+        try:
+            check_wav_file(str(path), str(path))
+        except UnsupportedAudio:
+            return UNSUPPORTED, 0
+        except (AsrkitError, OSError):
+            pass
         return NOT_AUDIO, 0
     # libsndfile reports a cut-off WAV (or OGG) as the shorter audio that is there. asrkit's reader
     # refuses it, but sox (the pipe a multi-channel file, a --sample-rate conversion or a

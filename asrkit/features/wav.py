@@ -197,6 +197,11 @@ _EXTENSIBLE = 0xFFFE
 _FLOAT_BITS = (32, 64)  # the IEEE float widths libsndfile (and sox) decode
 
 
+class UnsupportedAudio(AsrkitError):
+    """A well-formed file in an encoding the reader cannot decode (a float WAV of 16 bits): not a
+    damaged file, so asrkit-make-data-dir counts it under a reason of its own."""
+
+
 def _float_width_problem(riff: Optional[_RiffData], what: str) -> Optional[AsrkitError]:
     """The error for an IEEE float WAV of a width libsndfile does not decode, or None.
 
@@ -208,7 +213,7 @@ def _float_width_problem(riff: Optional[_RiffData], what: str) -> Optional[Asrki
     if tag != _IEEE_FLOAT or riff.bits in _FLOAT_BITS:
         return None
     half = riff.bits == 16
-    return AsrkitError(f"{what}: {riff.bits}-bit float WAV{' (IEEE half precision)' if half else ''} is not "
+    return UnsupportedAudio(f"{what}: {riff.bits}-bit float WAV{' (IEEE half precision)' if half else ''} is not "
                        f"supported: libsndfile and sox read float WAV of 32 or 64 bits only; write it again as 16-bit "
                        f"PCM or 32-bit float WAV" + (" (numpy reads its samples as dtype '<f2')" if half else ""))
 

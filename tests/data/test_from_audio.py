@@ -467,3 +467,26 @@ def test_a_folder_link_back_up_is_read_once(an4_root, tmp_path, caplog):
     assert "left out 2 folder link(s) leading to a folder read already (a loop, or a second way to one folder): " \
            "loop, sub/up" in caplog.text
     assert _errors(tmp_path / "d") == []
+
+
+def test_a_float16_wav_is_a_skip_of_its_own_reason(an4_root, tmp_path):
+    """A 16-bit float WAV is well formed, in an encoding libsndfile does not decode: it was counted
+    as 'not readable audio (bad or truncated header)', which sent the user looking for damage."""
+    import struct
+
+    import soundfile
+
+    from asrkit.data.from_audio import UNSUPPORTED
+
+    make_user_corpus(an4_root, tmp_path / "c", 4)
+    audio, prompts = tmp_path / "c/audio", tmp_path / "c/prompts.txt"
+    name = prompts.read_text().split()[0]
+    samples, rate = soundfile.read(audio / f"{name}.wav", dtype="float32")
+    data = samples.astype("<f2").tobytes()
+    (audio / f"{name}.wav").unlink()  # a link into the corpus: written through, it would damage the corpus file
+    fmt = struct.pack("<4sIHHIIHH", b"fmt ", 16, 3, 1, rate, rate * 2, 2, 16)
+    body = b"WAVE" + fmt + b"data" + struct.pack("<I", len(data)) + data
+    (audio / f"{name}.wav").write_bytes(b"RIFF" + struct.pack("<I", len(body)) + body)
+    report = make_data_dir(audio, tmp_path / "d", transcripts=prompts, max_skip_ratio=0.5)
+    assert report.skipped == {UNSUPPORTED: [f"{name}.wav"]} and report.num_utts == 3
+    assert "16-bit float WAV" in UNSUPPORTED
