@@ -65,6 +65,37 @@ def need_corpus(name: str) -> Path:
     return path
 
 
+def _corpus_files(root: Path) -> dict:
+    """{path: (size, mtime_ns)} of every file under ``root``: ~3700 files, a tenth of a second."""
+    seen = {}
+    for top, _, files in os.walk(root):
+        for name in files:
+            path = os.path.join(top, name)
+            try:
+                st = os.stat(path)
+            except OSError:
+                continue
+            seen[path] = (st.st_size, st.st_mtime_ns)
+    return seen
+
+
+@pytest.fixture(scope="session", autouse=True)
+def corpora_left_unchanged():
+    """The shared corpora are read-only to every test. tests/user_corpus.py links their files into
+    temporary folders, and a test that wrote to such a link changed the corpus file itself
+    (root ignores the read-only mode), unseen, for every later test and run: an error here."""
+    root = corpora_root()
+    before = _corpus_files(root) if root.is_dir() else {}
+    yield
+    if not before:
+        return
+    after = _corpus_files(root)
+    changed = sorted(p for p in before.keys() | after.keys() if before.get(p) != after.get(p))
+    if changed:
+        pytest.fail(f"{len(changed)} file(s) under {root} changed, appeared or went during the tests (a test wrote "
+                    f"through a link into the corpus?), e.g. {', '.join(changed[:3])}: restore them", pytrace=False)
+
+
 def pytest_collection_modifyitems(items) -> None:
     """Under pytest-xdist (tools/run_tests.sh) every worker would start its own Slurm cluster for
     the tests that use one: keep them together on one worker, one cluster for all."""
