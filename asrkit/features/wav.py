@@ -202,7 +202,7 @@ class UnsupportedAudio(AsrkitError):
     damaged file, so asrkit-make-data-dir counts it under a reason of its own."""
 
 
-def _float_width_problem(riff: Optional[_RiffData], what: str) -> Optional[AsrkitError]:
+def _float_width_problem(riff: Optional[_RiffData], what: str) -> Optional[UnsupportedAudio]:
     """The error for an IEEE float WAV of a width libsndfile does not decode, or None.
 
     libsndfile's word for a 16-bit (half precision) float WAV, as numpy or a GPU pipeline writes
@@ -214,8 +214,9 @@ def _float_width_problem(riff: Optional[_RiffData], what: str) -> Optional[Asrki
         return None
     half = riff.bits == 16
     return UnsupportedAudio(f"{what}: {riff.bits}-bit float WAV{' (IEEE half precision)' if half else ''} is not "
-                       f"supported: libsndfile and sox read float WAV of 32 or 64 bits only; write it again as 16-bit "
-                       f"PCM or 32-bit float WAV" + (" (numpy reads its samples as dtype '<f2')" if half else ""))
+                            f"supported: libsndfile and sox read float WAV of 32 or 64 bits only; write it again as "
+                            f"16-bit PCM or 32-bit float WAV"
+                            + (" (numpy reads its samples as dtype '<f2')" if half else ""))
 
 
 def _check_wav_header(riff: Optional[_RiffData], total: int, what: str, streamed: bool,
