@@ -21,7 +21,7 @@ log = get_logger("decode")
 
 OVERRIDES = ("mode", "beam", "ctc_weight", "lm_weight", "penalty", "length_norm", "maxlenratio", "minlenratio",
              "nbest", "pre_beam_ratio", "eos_threshold", "max_backtrack", "batch_size", "device", "segment",
-             "max_segment_s", "word_rule", "level_norm")
+             "max_segment_s", "word_rule", "level_norm", "edge_pad_s")
 
 
 @asrkit_command("decode")
@@ -78,6 +78,9 @@ OVERRIDES = ("mode", "beam", "ctc_weight", "lm_weight", "penalty", "length_norm"
 @click.option("--level-norm/--no-level-norm", default=None,
               help="Shift each recording's log-mel level to the training data's, so a quiet or loud "
                    "recording decodes as well as one at the training level (default: on).")
+@click.option("--edge-pad-s", type=float, default=None,
+              help="Seconds of quiet added at an edge where a recording starts or ends in its speech (a take "
+                   "cut close around one word); 0: none (default 0.2; docs/decoding.md).")
 @click.option("--word-rule", type=click.Choice(WORD_RULES), default=None,
               help="Word boundaries: the CTC alignment refined by frame energy (default), or the CTC "
                    "alignment alone (docs/decoding.md).")

@@ -219,7 +219,8 @@ def adapt_speakers(rec, inputs, hyp_text: str, utt2spk_path: str, wspecifier: st
                 raise AsrkitError(f"utterance {utt!r}: no hypothesis in {hyp_text}")
             if utt not in utt2spk:
                 raise AsrkitError(f"utterance {utt!r}: not in {utt2spk_path}")
-            x = rec.normalize(feats, utt)
+            # As the adapted pass will see it (a take cut close gets the same edge pad).
+            x = rec.prepare_whole(utt, feats).feats
             try:
                 tokens = transcript_tokens(rec, utt, hyps[utt], unknown) if hyps[utt].strip() else []
             except NothingKnown:

@@ -116,7 +116,7 @@ def align_items(rec: Recognizer, items: Iterable[Item], total: Optional[int], tr
     s = AlignSummary(bad=BadItems(log, "utterances", max_percent=max_bad_percent))
     unknown = UnknownTally()
     chunk = chunk or rec.config.batch_size * 8
-    pending: List[Tuple[str, np.ndarray, List[int]]] = []
+    pending: List[Tuple[str, np.ndarray, List[int], Tuple[int, int]]] = []  # (utt, feats, tokens, pad)
     r = rec.time_reduction
 
     def flush():
@@ -124,7 +124,7 @@ def align_items(rec: Recognizer, items: Iterable[Item], total: Optional[int], tr
             return
         start = time.perf_counter()
         order = sorted(range(len(pending)), key=lambda i: -pending[i][1].shape[0])
-        enc = [-(-feats.shape[0] // r) for _, feats, _ in pending]
+        enc = [-(-feats.shape[0] // r) for _, feats, _, _ in pending]
         got: List[Optional[List[Word]]] = [None] * len(pending)
         # Up to batch_size utterances, fewer where their table would pass MAX_ALIGN_CELLS: 16
         # utterances of 20 min each were 16 times one's memory.
@@ -139,7 +139,7 @@ def align_items(rec: Recognizer, items: Iterable[Item], total: Optional[int], tr
                 batches.append([i])
         for idx in batches:
             try:
-                aligned = rec.align([pending[i] for i in idx])
+                aligned = rec.align([pending[i][:3] for i in idx])
             except (MemoryError, RuntimeError) as e:
                 if not out_of_memory(e):
                     raise
@@ -151,18 +151,20 @@ def align_items(rec: Recognizer, items: Iterable[Item], total: Optional[int], tr
             for i, words in zip(idx, aligned):
                 got[i] = words
         s.align_s += time.perf_counter() - start
-        for (utt, feats, tokens), words in zip(pending, got):
+        for (utt, feats, tokens, (lead, trail)), words in zip(pending, got):
+            frames = feats.shape[0] - lead - trail
             if words is None:
                 s.bad.skip(utt, f"utterance {utt!r}: its transcript ({len(tokens)} tokens) does not fit "
-                                f"its audio ({feats.shape[0]} frames) under CTC")
+                                f"its audio ({frames} frames) under CTC")
                 continue
+            words = rec.unpadded_words(words, lead, frames)
             # The transcript's own words, not the tokenizer's rendering of them: a character the
             # tokenizer does not know comes back from its pieces as "⁇" (sentencepiece's <unk>).
             ref = transcripts[utt].split()
             if len(ref) == len(words):
                 words = [dataclasses.replace(w, word=r) for w, r in zip(words, ref)]
             s.bad.ok()
-            s.audio_s += feats.shape[0] * rec.frame_shift_s
+            s.audio_s += frames * rec.frame_shift_s
             s.words += len(words)
             emit(utt, words)
         pending.clear()
@@ -182,12 +184,15 @@ def align_items(rec: Recognizer, items: Iterable[Item], total: Optional[int], tr
                 except NothingKnown as e:
                     nothing_known.append(e.case)
                     raise
-                feats = rec.normalize(feats, utt)
+                # As asrkit-decode decodes it whole: the same edge pad, so the same times.
+                prepared = rec.prepare_whole(utt, feats)
+                feats = prepared.feats
                 # Decided here, before the batch: a transcript CTC cannot fit names itself.
                 enc_frames = -(-feats.shape[0] // r)
                 if min_frames(tokens) > enc_frames:
                     raise AsrkitError(f"utterance {utt!r}: its transcript needs {min_frames(tokens)} CTC frames, "
-                                      f"its audio has {enc_frames} ({feats.shape[0]} feature frames)")
+                                      f"its audio has {enc_frames} ({feats.shape[0]} feature frames"
+                                      f"{', with its edge pad' if sum(prepared.pad) else ''})")
                 cells = align_cells(enc_frames, len(tokens))
                 if cells > ctc_align.MAX_ALIGN_CELLS:
                     # An allocation of that size was a RuntimeError traceback ("DefaultCPUAllocator:
@@ -202,7 +207,7 @@ def align_items(rec: Recognizer, items: Iterable[Item], total: Optional[int], tr
         if err is not None:
             s.bad.skip(utt, err)
             continue
-        pending.append((utt, feats, tokens))
+        pending.append((utt, feats, tokens, prepared.pad))
         if len(pending) >= chunk:
             flush()
     flush()

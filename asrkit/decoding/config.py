@@ -63,6 +63,11 @@ MIN_SEGMENT_S = 1.0  # the shortest max_segment_s: a spoken word lasts up to abo
 SEGMENT_OPTIONS_S = ("max_segment_s", "min_pause_s", "segment_pad_s", "segment_target_s", "segment_window_s",
                      "segment_context_s")
 MAX_SEGMENT_OPTION_S = 24 * 3600.0
+# - The quiet added at a recording's edges: seconds, not hours (it is held as feature frames).
+MAX_EDGE_PAD_S = 10.0
+# - How far below a recording's loud frames its quiet ones lie: the fbank's log floor (digital
+#   silence) is ~110 dB below speech, so a larger figure would call nothing quiet.
+MAX_EDGE_QUIET_DB = 120.0
 # - Output tokens per encoder frame: speech runs at under one character per 40 ms frame.
 MAX_LENRATIO = 10.0
 # - Weights, ratios and the penalty: a million times their usual size (0 to a few). A penalty of
@@ -106,6 +111,16 @@ class DecodeConfig:
     segment_target_s: Optional[float] = None
     segment_window_s: float = 30.0
     segment_context_s: float = 2.0
+    # A recording that starts or ends in its speech (a take cut close around its word, as FSDD's
+    # are) gets edge_pad_s of quiet added at that edge: models learn from utterances with a pause
+    # before and after, and with none an 0.4 s word is 5 encoder frames after 8x reduction (the
+    # FSDD recipe's fold models misread 45-66 % of the takes; docs/decoding.md, "Recordings cut
+    # close"). An edge is in speech when fewer than edge_min_quiet_s of its frames lie
+    # edge_quiet_db or more below the recording's loud ones. Recordings cut into pieces have
+    # segment_pad_s instead. 0: never padded.
+    edge_pad_s: float = 0.2
+    edge_quiet_db: float = 20.0
+    edge_min_quiet_s: float = 0.1
 
     @classmethod
     def from_dict(cls, d: Optional[Dict[str, Any]], where: str = "decode config") -> "DecodeConfig":
@@ -177,6 +192,10 @@ class DecodeConfig:
         if self.segment_target_s is not None and self.segment_target_s < 0:
             problems.append(f"segment_target_s must be >= 0 (0: pieces not joined; null: the model's), "
                             f"got {self.segment_target_s:g}")
+        if self.edge_pad_s < 0 or self.edge_min_quiet_s < 0:
+            problems.append("edge_pad_s and edge_min_quiet_s must be >= 0")
+        if not 0.0 < self.edge_quiet_db <= MAX_EDGE_QUIET_DB:
+            problems.append(f"edge_quiet_db must be in (0, {MAX_EDGE_QUIET_DB:g}], got {self.edge_quiet_db:g}")
         if not 0.0 < self.pause_blank_prob <= 1.0:
             problems.append(f"pause_blank_prob must be in (0, 1], got {self.pause_blank_prob}")
         if problems:
@@ -188,6 +207,7 @@ class DecodeConfig:
             return over_bounds([(name, getattr(self, name), bound) for name in names], unit)
 
         problems = (over(SEGMENT_OPTIONS_S, MAX_SEGMENT_OPTION_S, " s (24 h)")
+                    + over(("edge_pad_s", "edge_min_quiet_s"), MAX_EDGE_PAD_S, " s")
                     + over(("maxlenratio", "minlenratio"), MAX_LENRATIO, " (output tokens per encoder frame)")
                     + over(("lm_weight", "eos_threshold", "pre_beam_ratio"), MAX_FACTOR)
                     + over(("max_backtrack", "batch_size"), MAX_COUNT))

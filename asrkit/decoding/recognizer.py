@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Set, Tuple, Union
+from dataclasses import dataclass, field, replace
+from typing import Dict, List, NamedTuple, Optional, Sequence, Set, Tuple, Union
 
 import numpy as np
 import torch
@@ -78,6 +78,11 @@ EMPTY_BAND_DB = 40.0
 # at -40 dB holds less than 16-bit noise everywhere) whole.
 NOISE_BAND_DB = 30.0
 QUANTISATION_MARGIN_DB = 6.0
+# The quiet put at a recording's edge (DecodeConfig.edge_pad_s) is white noise this far below the
+# recording's loud frames: where the FSDD recipe's training utterances have their pauses (its
+# -80 dBFS silence lies 34 dB (theo's median take) to 55 dB (george's) below the speech), and
+# relative, so that a quiet recording's pad is as far below its speech as a loud one's.
+EDGE_PAD_BELOW_DB = 45.0
 # A model.pt may hold no tokenizer (its tokens spell the output) but not neither: decoding it was an
 # IndexError traceback at the first token, after the model had loaded and the audio was read.
 NO_SPELLING = ("the model holds neither a tokenizer nor a token list, so its output ids cannot be spelled "
@@ -112,6 +117,14 @@ class UttResult:
     def words(self) -> Optional[List[Word]]:
         """The best hypothesis's words with times and confidences (None without a CTC head)."""
         return self.hyp_words[0] if self.hyp_words else None
+
+
+class Prepared(NamedTuple):
+    """A recording ready for :meth:`Recognizer.decode` (``normalized=True``): what
+    :meth:`Recognizer.normalize_and_cut` makes of its raw features."""
+    feats: np.ndarray  # (T', D) normalized, with any edge pad
+    spans: Optional[List[Tuple[int, int]]]  # where it is cut (Recognizer.pieces); None: decoded whole
+    pad: Tuple[int, int] = (0, 0)  # frames of quiet added before and after it (Recognizer.edge_pads)
 
 
 def empty_band_dims(feats: np.ndarray, train_mean: np.ndarray, first: int = 0,
@@ -189,6 +202,7 @@ class Recognizer:
         self._resampled: Set[int] = set()
         self._band_limited_said = False
         self._noise: Optional[np.ndarray] = None
+        self._pad_noise: Optional[np.ndarray] = None
         self._cmvn = None
         self._transforms: Optional[Tuple[Dict[str, np.ndarray], Dict[str, str]]] = None
         meta = self.pkg.meta
@@ -230,12 +244,7 @@ class Recognizer:
 
         ``level_frames`` (T,) bool: the frames level_norm measures the recording's level on
         (default: all of them; :meth:`normalize_and_cut` passes a cut recording's pieces)."""
-        name = f"utterance {utt_id!r}: " if utt_id else ""
-        if feats.ndim != 2 or feats.shape[1] != self.pkg.meta.idim:
-            raise AsrkitError(f"{name}features are {tuple(feats.shape)}, the model expects (T, {self.pkg.meta.idim})")
-        if feats.shape[0] == 0:
-            raise AsrkitError(f"{name}no feature frames (0 x {feats.shape[1]})")
-        check_values(feats, name)
+        name = self.check_features(feats, utt_id)
         if self._cmvn is None:
             x = feats.astype(np.float32, copy=False)
         else:
@@ -247,6 +256,17 @@ class Recognizer:
                 x = self._level_shifted(x, level_frames)
             x = (x * scale + offset).astype(np.float32)  # as apply_cmvn
         return self._speaker_adapted(x, utt_id)
+
+    def check_features(self, feats: np.ndarray, utt_id: str = "") -> str:
+        """An AsrkitError naming the utterance for raw features (T, D) with no frames, another
+        dimension than the model's or a non-finite value; else the prefix errors about it take."""
+        name = f"utterance {utt_id!r}: " if utt_id else ""
+        if feats.ndim != 2 or feats.shape[1] != self.pkg.meta.idim:
+            raise AsrkitError(f"{name}features are {tuple(feats.shape)}, the model expects (T, {self.pkg.meta.idim})")
+        if feats.shape[0] == 0:
+            raise AsrkitError(f"{name}no feature frames (0 x {feats.shape[1]})")
+        check_values(feats, name)
+        return name
 
     @staticmethod
     def _check_in_range(x: np.ndarray, scale: np.ndarray, offset: np.ndarray, name: str) -> None:
@@ -416,8 +436,9 @@ class Recognizer:
         return self._noise
 
     # -- long recordings -------------------------------------------------------------------
-    def normalize_and_cut(self, utt_id: str, feats: np.ndarray) -> Tuple[np.ndarray, Optional[List[Tuple[int, int]]]]:
-        """Raw features (T, D) -> (normalized features, :meth:`pieces`).
+    def normalize_and_cut(self, utt_id: str, feats: np.ndarray) -> Prepared:
+        """Raw features (T, D) -> :class:`Prepared`: normalized, with :meth:`edge_pads` where it
+        is decoded whole, and :meth:`pieces` where it is cut.
 
         A cut recording's level is measured again on its pieces alone, and its pauses found again
         at that level: measured on the whole recording, minutes of room noise around a few
@@ -425,25 +446,93 @@ class Recognizer:
         difference and the noise with it, into what the model took for words (AN4 train_dev with
         30 s of noise at -60 dBFS before each utterance: 41 % WER, 20 % without level_norm).
         """
+        if not self.pieces_wanted(feats):
+            return self.prepare_whole(utt_id, feats)
         x = self.normalize(feats, utt_id)
-        quiet = self.dither_frames(feats) if self.pieces_wanted(feats) else None
+        quiet = self.dither_frames(feats)
         spans = self.pieces(utt_id, x, quiet)
         if not spans or not self._level_norm:
-            return x, spans
+            return Prepared(x, spans)
         speech = np.zeros(feats.shape[0], dtype=bool)
         for a, b in spans:
             speech[a:b] = True
         raw = feats.astype(np.float64)
         live = self._live_bins(raw)
         if not live.any():
-            return x, spans
+            return Prepared(x, spans)
         moved_db = abs(self._level_offset(raw, live, speech) - self._level_offset(raw, live)) * 10 / np.log(10)
         if moved_db < LEVEL_RECUT_DB:
-            return x, spans
+            return Prepared(x, spans)
         again = self.normalize(feats, utt_id, level_frames=speech)
         log.info("utterance %r: level measured on its %d piece(s): %.1f dB from the whole recording's; "
                  "pauses found again", utt_id, len(spans), moved_db)
-        return again, self.pieces(utt_id, again, quiet)
+        return Prepared(again, self.pieces(utt_id, again, quiet))
+
+    def prepare_whole(self, utt_id: str, feats: np.ndarray) -> Prepared:
+        """Raw features (T, D) of a recording decoded (or aligned) whole -> :class:`Prepared`:
+        normalized, with :meth:`edge_pads`; its level is measured on its own frames."""
+        self.check_features(feats, utt_id)  # as it is: a frame named in an error is its own
+        lead, trail = self.edge_pads(feats)
+        if not lead and not trail:
+            return Prepared(self.normalize(feats, utt_id), None)
+        padded = np.concatenate([self._pad_frames(lead, feats), feats, self._pad_frames(trail, feats)])
+        own = np.zeros(padded.shape[0], dtype=bool)
+        own[lead:lead + feats.shape[0]] = True
+        return Prepared(self.normalize(padded, utt_id, level_frames=own), None, (lead, trail))
+
+    def _frame_levels(self, feats: np.ndarray) -> Optional[np.ndarray]:
+        """(T,) each frame's mean raw log-mel over the mel bins (Kaldi's energy dim left out), or
+        None where the model's features are not log-mel (nothing can be said of their level)."""
+        fbank = self.pkg.meta.feature_config
+        if fbank is None or not fbank.use_log_fbank or feats.shape[0] == 0:
+            return None
+        return feats[:, 1 if fbank.use_energy else 0:].astype(np.float64, copy=False).mean(axis=1)
+
+    def edge_pads(self, feats: np.ndarray) -> Tuple[int, int]:
+        """Frames of quiet to put before and after a recording of raw ``feats`` (T, D) decoded
+        whole: ``config.edge_pad_s`` at each edge with fewer than ``edge_min_quiet_s`` of frames
+        ``edge_quiet_db`` or more below its loud ones (the 98th percentile of its frames' levels
+        above the log floor), else none."""
+        cfg = self.config
+        level = self._frame_levels(feats) if cfg.edge_pad_s > 0 else None
+        if level is None:
+            return 0, 0
+        sound = level > LOG_FLOOR + 1e-3
+        if not sound.any():
+            return 0, 0  # digital silence throughout: nothing to say where speech is
+        quiet = level < np.percentile(level[sound], 98) - cfg.edge_quiet_db * np.log(10) / 10
+        need = int(round(cfg.edge_min_quiet_s / self.frame_shift_s))
+        n = max(1, int(round(cfg.edge_pad_s / self.frame_shift_s)))
+
+        def quiet_run(q: np.ndarray) -> int:
+            return len(q) if q.all() else int(np.argmin(q))
+
+        return (n if quiet_run(quiet) < need else 0), (n if quiet_run(quiet[::-1]) < need else 0)
+
+    def _pad_frames(self, n: int, feats: np.ndarray) -> np.ndarray:
+        """``n`` raw feature frames of quiet for an edge of ``feats`` (T, D): white noise (the
+        packed fbank of a fixed draw) EDGE_PAD_BELOW_DB below the recording's loud frames; the
+        bins that hold the training mean throughout (audio resampled up, :meth:`features`) hold
+        it in the pad too."""
+        if n == 0:
+            return feats[:0]
+        from asrkit.features.fbank import compute_fbank
+
+        fbank = self.pkg.meta.feature_config
+        if self._pad_noise is None or self._pad_noise.shape[0] < n:
+            rate = self.sample_rate
+            samples = int(round((n * fbank.frame_shift + fbank.frame_length) * rate / 1000.0))
+            noise = np.random.default_rng(0).standard_normal(samples).astype(np.float32)
+            self._pad_noise = compute_fbank(noise, rate, fbank)
+        pad = self._pad_noise[:n].astype(np.float64)
+        level, own = self._frame_levels(pad), self._frame_levels(feats)
+        sound = own > LOG_FLOOR + 1e-3
+        top = np.percentile(own[sound], 98)  # (edge_pads pads nothing without sound)
+        pad += top - EDGE_PAD_BELOW_DB * np.log(10) / 10 - level.mean()
+        if self._train_mean is not None:
+            dead = ~self._live_bins(feats)
+            pad[:, dead] = self._train_mean[dead]
+        return pad.astype(feats.dtype)
 
     def pieces_wanted(self, feats: np.ndarray) -> bool:
         """Whether a recording of ``feats`` (T, D) is cut (``config.segment``, ``max_segment_s``)."""
@@ -609,20 +698,24 @@ class Recognizer:
         return " ".join(self.pkg.tokens[t] for t in tokens)
 
     def decode(self, items: Sequence[Tuple[str, np.ndarray]], normalized: bool = False,
-               pieces: Optional[Sequence[Optional[List[Tuple[int, int]]]]] = None) -> List[UttResult]:
+               pieces: Optional[Sequence[Optional[List[Tuple[int, int]]]]] = None,
+               pads: Optional[Sequence[Tuple[int, int]]] = None) -> List[UttResult]:
         """Decode (utt_id, feats (T, D)) pairs in batches of config.batch_size, longest first.
 
-        ``pieces`` (one entry per item, from :meth:`pieces`) says where long recordings are cut;
-        None works it out here (an AsrkitError for an item then stops the call).
+        Raw features are prepared here (:meth:`normalize_and_cut`; an AsrkitError for an item
+        then stops the call). Normalized ones (``normalized``) come with their :class:`Prepared`
+        ``pieces`` (None: worked out here) and ``pads`` (None: none), whose frames the results'
+        times and lengths leave out.
         """
         if normalized or pieces is not None:
             feats = [(u, f if normalized else self.normalize(f, u)) for u, f in items]
             if pieces is None:
                 pieces = [self.pieces(u, f) for u, f in feats]
         else:
-            cut = [self.normalize_and_cut(u, f) for u, f in items]
-            feats = [(u, f) for (u, _), (f, _) in zip(items, cut)]
-            pieces = [p for _, p in cut]
+            prepared = [self.normalize_and_cut(u, f) for u, f in items]
+            feats = [(u, p.feats) for (u, _), p in zip(items, prepared)]
+            pieces = [p.spans for p in prepared]
+            pads = [p.pad for p in prepared]
         jobs: List[Tuple[int, int, np.ndarray]] = []  # (item, first frame, feats) per search input
         for i, ((u, f), spans) in enumerate(zip(feats, pieces)):
             if spans is None:
@@ -654,10 +747,31 @@ class Recognizer:
         results = []
         for i, (u, f) in enumerate(feats):
             if pieces[i] is None:
-                results.append(per_item[i][0][1])
+                lead, trail = pads[i] if pads is not None else (0, 0)
+                results.append(self._unpadded(per_item[i][0][1], lead, trail))
             else:
                 results.append(self._join(u, f.shape[0], per_item.get(i, [])))
         return results
+
+    def _unpadded(self, r: UttResult, lead: int, trail: int) -> UttResult:
+        """``r`` of a recording decoded with ``lead`` and ``trail`` frames of edge pad, as of the
+        recording itself: its length, and its words' times from its own start, within it."""
+        if not lead and not trail:
+            return r
+        frames = r.num_frames - lead - trail
+        return replace(r, num_frames=frames, hyp_words=[self.unpadded_words(ws, lead, frames) for ws in r.hyp_words])
+
+    def unpadded_words(self, words: Optional[List[Word]], lead: int, frames: int) -> Optional[List[Word]]:
+        """``words`` timed on a recording with ``lead`` frames of edge pad before its ``frames``
+        own, timed on those (a word's time in the pad becomes the recording's edge)."""
+        if words is None or not lead:
+            return words
+        shift, end = lead * self.frame_shift_s, frames * self.frame_shift_s
+
+        def within(t: float) -> float:
+            return min(max(t - shift, 0.0), end)
+
+        return [Word(w.word, within(w.start), within(w.end), w.confidence) for w in words]
 
     def _join(self, utt: str, num_frames: int, parts: List[Tuple[int, UttResult]]) -> UttResult:
         """One result for a recording from its pieces' best hypotheses (times from its start)."""

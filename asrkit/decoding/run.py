@@ -105,7 +105,8 @@ def decode_items(rec: Recognizer, items: Iterable[Item], total: Optional[int],
         if not pending:
             return
         start = time.perf_counter()
-        results = rec.decode([(u, f) for u, f, _ in pending], normalized=True, pieces=[p for _, _, p in pending])
+        results = rec.decode([(u, p.feats) for u, p in pending], normalized=True,
+                             pieces=[p.spans for _, p in pending], pads=[p.pad for _, p in pending])
         s.decode_s += time.perf_counter() - start
         for r in results:
             s.bad.ok()
@@ -119,20 +120,19 @@ def decode_items(rec: Recognizer, items: Iterable[Item], total: Optional[int],
         pending.clear()
 
     for utt, feats, err in progress(_timed(items, s), total=total, desc="decode", unit="utt"):
-        spans = None
         if err is None:
             start = time.perf_counter()
             try:
-                feats, spans = rec.normalize_and_cut(utt, feats)
+                prepared = rec.normalize_and_cut(utt, feats)
             except AsrkitError as e:
                 err = e if utt in str(e) else AsrkitError(f"utterance {utt!r}: {e}")
             s.decode_s += time.perf_counter() - start
         if err is not None:
             s.bad.skip(utt, err)
             continue
-        pending.append((utt, feats, spans))
+        pending.append((utt, prepared))
         # A long recording's pieces fill batches by themselves: decode it with what came before.
-        if len(pending) >= chunk or spans is not None:
+        if len(pending) >= chunk or prepared.spans is not None:
             flush()
     flush()
     return s

@@ -9,6 +9,7 @@ import pytest
 
 from asrkit.decoding import align as align_mod
 from asrkit.decoding import ctc_align
+from asrkit.decoding.recognizer import Prepared
 from asrkit.utils.errors import AsrkitError
 
 
@@ -24,8 +25,11 @@ class FakeRecognizer:
         self.batches = []
         self.error = error
 
-    def normalize(self, feats, utt):
-        return feats
+    def prepare_whole(self, utt, feats):
+        return Prepared(feats, None)
+
+    def unpadded_words(self, words, lead, frames):
+        return words
 
     def align(self, batch):
         if self.error is not None:

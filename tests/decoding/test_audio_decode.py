@@ -338,7 +338,7 @@ def test_16_bit_dither_far_below_the_speech_is_a_pause_whatever_the_ctc_head_say
     assert quiet[:990].mean() > 0.95 and quiet[-990:].mean() > 0.95, (quiet[:990].mean(), quiet[-990:].mean())
     level = feats[speech].mean(axis=1)
     assert not quiet[speech][level >= np.median(level)].any()  # at most the utterance's own silences
-    _, spans = rec.normalize_and_cut("d", feats)
+    spans = rec.normalize_and_cut("d", feats).spans
     r = rec.time_reduction
     assert spans and spans[0][0] >= 1000 - 20 - r and spans[-1][1] <= 1000 + len(x) // 160 + 20 + r, spans
     # a quarter second of it in 20 s of dither: the loud frames are found among those above the noise
@@ -711,7 +711,7 @@ def test_a_cut_recordings_level_is_measured_on_its_pieces(an4, monkeypatch):
         return [speech]
 
     monkeypatch.setattr(rec, "pieces", pieces)
-    feats, spans = rec.normalize_and_cut("a", raw)
+    feats, spans, _ = rec.normalize_and_cut("a", raw)
     assert spans == [speech] and len(calls) == 2  # cut, measured on the piece, cut again
     assert np.abs(feats[speech[0]:speech[1]] - ref[2:-2]).mean() < 0.05
     assert np.array_equal(calls[1], feats)
@@ -719,7 +719,7 @@ def test_a_cut_recordings_level_is_measured_on_its_pieces(an4, monkeypatch):
     calls.clear()
     plain = rec.features(np.concatenate([x, x, x, x, x, x]), rate, "b")
     monkeypatch.setattr(rec, "pieces", lambda utt, feats, quiet=None: calls.append(1) or [(0, len(feats))])
-    feats, spans = rec.normalize_and_cut("b", plain)
+    feats, spans, _ = rec.normalize_and_cut("b", plain)
     assert len(calls) == 1 and np.array_equal(feats, rec.normalize(plain, "b"))
 
 

@@ -26,6 +26,9 @@ TOO_LARGE = [
     ("lm_weight", 1e7, "lm_weight must be at most 1e+06, got 1e+07"),
     ("eos_threshold", 1e308, "eos_threshold must be at most 1e+06, got 1e+308"),
     ("penalty", -1e308, "penalty must be in [-1e+06, 1e+06], got -1e+308"),
+    ("edge_pad_s", 1e308, "edge_pad_s must be at most 10 s, got 1e+308"),
+    ("edge_min_quiet_s", 11.0, "edge_min_quiet_s must be at most 10 s, got 11"),
+    ("edge_quiet_db", 1e308, "edge_quiet_db must be in (0, 120], got 1e+308"),
 ]
 
 
