@@ -23,6 +23,9 @@ from typing import Dict, List, Optional
 from asrkit.data.table import read_bounded, read_utt2spk, refuse_bom, split_fields
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import AtomicFiles, PathLike
+from asrkit.utils.logging import get_logger
+
+log = get_logger("holdout_lists")
 
 
 def read_id_list(path: PathLike, known: Dict[str, str]) -> List[str]:
@@ -122,6 +125,12 @@ def holdout_lists(data_dir: PathLike, out_dir: PathLike, **kwargs) -> Dict[str, 
     if not utt2spk:
         raise AsrkitError(f"{Path(data_dir) / 'utt2spk'}: no utterances")
     sets = choose_holdout(utt2spk, **kwargs)
+    if not sets["dev"] and not sets["test"]:
+        # Said, not refused: a user may mean it (a final model on everything), but a 0 that came
+        # from a recipe variable left empty otherwise passed as a split without a word.
+        log.warning("nothing held out (no --dev-fraction, --test-fraction, --dev-list or --test-list above 0): all "
+                    "%d utterances of %s are in train.list, and no dev or test list is written", len(utt2spk),
+                    data_dir)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     # All lists or none: a full disk after train.list must not leave the new train.list beside an

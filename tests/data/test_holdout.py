@@ -68,6 +68,18 @@ def test_lists_written_and_a_stale_one_removed(tmp_path):
     assert len((tmp_path / "lists/train.list").read_text().split()) == 90
 
 
+def test_nothing_held_out_is_said(tmp_path, caplog):
+    d = tmp_path / "data"
+    d.mkdir()
+    (d / "utt2spk").write_text("".join(f"{u} {s}\n" for u, s in sorted(UTT2SPK.items())))
+    holdout_lists(d, tmp_path / "lists", dev_fraction=0.1)
+    assert "nothing held out" not in caplog.text
+    holdout_lists(d, tmp_path / "lists", dev_fraction=0.0, test_fraction=0.0)
+    assert f"nothing held out (no --dev-fraction, --test-fraction, --dev-list or --test-list above 0): all 100 " \
+           f"utterances of {d} are in train.list" in caplog.text
+    assert sorted(p.name for p in (tmp_path / "lists").iterdir()) == ["train.list"]
+
+
 def test_both_commands_on_a_real_slice(an4_root, tmp_path, asrkit):
     make_user_corpus(an4_root, tmp_path / "c", 10)
     proc = asrkit("make-data-dir", "--transcripts", tmp_path / "c/prompts.txt", "--speaker", "me",
