@@ -1,8 +1,6 @@
 """asrkit-train-lm: a token LSTM language model for shallow fusion in asrkit-decode."""
 from __future__ import annotations
 
-import os
-import stat
 from pathlib import Path
 from typing import Optional
 
@@ -11,6 +9,7 @@ import click
 from asrkit.cli._common import asrkit_command, dash_as_stdio
 from asrkit.data.table import iter_table_lines, read_bounded, refuse_bom
 from asrkit.utils.errors import AsrkitError
+from asrkit.utils.fileio import same_regular_file
 from asrkit.utils.logging import get_logger, setup_logging
 
 log = get_logger("train_lm")
@@ -87,15 +86,6 @@ def _refuse_nothing_known(tok, tok_path: Path, path: str, lines: list, encoded: 
     raise nothing_known_error(head, tok, tok.tokens, [lines[i - 1] for i, _ in encoded[:100]])
 
 
-def _same_file(a: str, b: str) -> bool:
-    """Whether ``a`` and ``b`` name one regular file (another spelling, a link to it)."""
-    try:
-        sa, sb = os.stat(a), os.stat(b)
-    except (OSError, ValueError):
-        return False
-    return stat.S_ISREG(sa.st_mode) and (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
-
-
 @asrkit_command("train-lm")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
               help="YAML training config (conf/lm.yaml); options below override it.")
@@ -168,7 +158,7 @@ def main(config_path: Optional[str], lang_dir: str, text_file: str, exp_dir: str
         if not sents:
             raise AsrkitError(f"{text_file}: no non-empty sentences to train on")
         if valid_text:
-            if _same_file(valid_text, text_file):
+            if same_regular_file(valid_text, text_file):
                 # Not an error: a smoke test may do it on purpose (asrkit-train's --valid-dir warns alike).
                 log.warning("%s: --valid-text is the training text %s: the dev perplexity, and the best epoch chosen "
                             "by it, measure sentences the LM trains on and nothing about how it does on new text; "

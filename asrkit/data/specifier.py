@@ -19,7 +19,7 @@ import numpy as np
 
 from asrkit.data.matrix_io import ScpTable, iter_ark_file, iter_scp, iter_scp_items
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.fileio import AtomicFiles, PathLike, is_stream, name_os_error, open_output
+from asrkit.utils.fileio import AtomicFiles, PathLike, file_identity, is_stream, name_os_error, open_output
 
 L = TypeVar("L")  # how a caller labels a file for its messages
 
@@ -216,13 +216,7 @@ def wav_scp_files_named(wav_scp: Optional[PathLike], outputs: Sequence[Optional[
     if values is None and (wav_scp is None or os.fspath(wav_scp) == "-" or is_stream(wav_scp)):
         return []
     bases = {os.path.basename(n) for n in names} | {os.path.basename(os.path.realpath(n)) for n in names}
-    existing = set()
-    for n in names:
-        try:
-            st = os.stat(n)
-        except (OSError, ValueError):
-            continue
-        existing.add((st.st_dev, st.st_ino))
+    existing = {file_identity(n) for n in names} - {None}
     from asrkit.data.table import iter_table_fast
 
     found = []
@@ -234,7 +228,7 @@ def wav_scp_files_named(wav_scp: Optional[PathLike], outputs: Sequence[Optional[
             head, slash, base = value.rpartition("/")
             if base in bases:
                 found.append(value)
-            elif existing and base in _symlinks_in(head or slash or ".", symlinks) and _identity(value) in existing:
+            elif existing and base in _symlinks_in(head or slash or ".", symlinks) and file_identity(value) in existing:
                 found.append(value)
     except AsrkitError:
         return []  # the reader names it
@@ -256,14 +250,6 @@ def _symlinks_in(directory: str, cache: Dict[str, set]) -> set:
             pass
         cache[directory] = names
     return names
-
-
-def _identity(path: str) -> Optional[Tuple[int, int]]:
-    try:
-        st = os.stat(path)
-    except (OSError, ValueError):
-        return None
-    return st.st_dev, st.st_ino
 
 
 def check_distinct_files(outputs: Sequence[Tuple[Optional[PathLike], L]],

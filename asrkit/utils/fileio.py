@@ -209,6 +209,23 @@ _SPECIAL_KINDS = ((stat.S_ISFIFO, "a named pipe"), (stat.S_ISCHR, "a character d
                   (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
 
 
+def file_identity(path: PathLike) -> Optional[Tuple[int, int]]:
+    """(device, inode) of what ``path`` names, links followed: two spellings of one file (a link,
+    ./x and x) compare equal; None where it cannot be stat'ed."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return st.st_dev, st.st_ino
+
+
+def same_regular_file(a: PathLike, b: PathLike) -> bool:
+    """Whether ``a`` and ``b`` name one regular file (another spelling, a link to it); streams
+    and devices are never the same file here (each read of them is its own)."""
+    ia = file_identity(a)
+    return ia is not None and os.path.isfile(a) and ia == file_identity(b)
+
+
 def special_kind(mode: int) -> Optional[str]:
     """What a file of ``st_mode`` ``mode`` is when neither a regular file nor a directory (``"a
     named pipe"``, ``"a character device"``, ...), for messages; None otherwise."""

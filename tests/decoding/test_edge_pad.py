@@ -102,8 +102,8 @@ def test_resampled_audio_keeps_the_model_mean_in_its_empty_bins_in_the_pad(an4, 
     assert sum(p.pad) > 0
     scale, offset = rec._cmvn
     pad = np.concatenate([p.feats[:p.pad[0]], p.feats[p.feats.shape[0] - p.pad[1]:]])
-    np.testing.assert_allclose(((pad - offset) / scale)[:, dead], np.broadcast_to(rec._train_mean[dead], (len(pad), dead.sum())),
-                               atol=1e-4)
+    want = np.broadcast_to(rec._train_mean[dead], (len(pad), dead.sum()))
+    np.testing.assert_allclose(((pad - offset) / scale)[:, dead], want, atol=1e-4)
 
 
 def test_decoded_and_aligned_takes_are_timed_within_themselves(inproc, fsdd, tmp_path):
