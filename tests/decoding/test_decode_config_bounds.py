@@ -48,7 +48,10 @@ def test_the_command_line_flags_are_bounded_too():
     for flags, message in [(["--max-segment-s", "1e308"], "max_segment_s must be at most 86400 s"),
                            (["--maxlenratio", "1e308"], "maxlenratio must be at most 10"),
                            (["--max-backtrack", "99999999999999999999999"], "max_backtrack must be at most 10000000"),
-                           (["--pre-beam-ratio", "1e308"], "pre_beam_ratio must be at most 1e+06")]:
+                           (["--pre-beam-ratio", "1e308"], "pre_beam_ratio must be at most 1e+06"),
+                           (["--edge-pad-s", "1e308"], "edge_pad_s must be at most 10 s"),
+                           (["--edge-pad-s", "-1"], "edge_pad_s and edge_min_quiet_s must be >= 0"),
+                           (["--edge-pad-s", "nan"], "edge_pad_s must be a finite number, got nan")]:
         res = CliRunner().invoke(main, ["decode", "--print-config", *flags])
         assert res.exit_code == 1 and f"options: {message}" in res.stderr, (flags, res.stderr, res.exception)
 
