@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -259,7 +260,7 @@ class FailureWarnings:
         self.count += 1
         if self.count <= self.shown:
             self.logger.warning("JOB=%d failed (%s), log is in %s", r.index,
-                                f"code {r.code}" if r.code >= 0 else r.note, r.log)
+                                code_words(r.code) if r.code >= 0 else r.note, r.log)
         if self.count == self.shown:
             self.logger.warning("further failed jobs are not named as they end: the summary at the end lists them")
 
@@ -288,10 +289,21 @@ def _error_of(log: str) -> str:
     return ": " + (line if len(line) <= _ERROR_SHOWN_CHARS else line[:_ERROR_SHOWN_CHARS - 3] + "...")
 
 
+def code_words(code: int) -> str:
+    """``code 1``; for a shell's 128 + n, the signal too (``code 143: SIGTERM``): a job that Slurm
+    cancelled or timed out, or that the kernel killed for memory (137: SIGKILL), is said to be."""
+    if 128 < code < 128 + 65:
+        try:
+            return f"code {code}: {signal.Signals(code - 128).name}"
+        except ValueError:
+            pass
+    return f"code {code}"
+
+
 def _code_text(r: JobResult) -> str:
     if r.code == -1:
         return f" ({r.note or 'no exit status'})"
-    return f" (code {r.code})"
+    return f" ({code_words(r.code)})"
 
 
 def kaldi_date(t: Optional[float] = None) -> str:

@@ -548,3 +548,14 @@ def test_many_failures_are_named_as_they_end_only_at_first(tmp_path, asrkit):
     assert len(re.findall(r"WARNING \[local\] JOB=\d+ failed \(code 1\), log is in", err)) == 10, err
     assert "further failed jobs are not named as they end: the summary at the end lists them" in err
     assert "40 / 40 failed, log is in " in err and "and 30 more (log/f.*.log)" in err
+
+
+def test_a_shells_signal_status_names_the_signal():
+    """128 + n from a shell is signal n: a job cancelled (SIGTERM) or killed for memory (SIGKILL)
+    is said to be, not left as a bare number."""
+    from asrkit.launch.job import code_words
+
+    assert code_words(1) == "code 1"
+    assert code_words(143) == "code 143: SIGTERM"
+    assert code_words(137) == "code 137: SIGKILL"
+    assert code_words(200) == "code 200"

@@ -114,8 +114,11 @@ def test_ctrl_c_cancels_the_array(slurm_cluster, tmp_path):
         time.sleep(0.5)
 
 
-def test_task_ended_by_slurm_without_status(slurm_cluster, tmp_path, monkeypatch):
-    """A task that Slurm kills (here: it cancels itself) writes no status: failed, with a note."""
+def test_task_ended_by_slurm_without_status(slurm_cluster, tmp_path, monkeypatch, caplog):
+    """A task that Slurm kills (here: it cancels itself) fails, and says why: with no status
+    written (the batch script was signalled too), a note; with the status its script wrote when
+    the signal ended the command first (a race Slurm's process tracking decides, seen under
+    load), the signal named."""
     monkeypatch.chdir(tmp_path)
     for key, value in slurm_cluster.env.items():
         if key.startswith("SLURM"):
@@ -126,9 +129,14 @@ def test_task_ended_by_slurm_without_status(slurm_cluster, tmp_path, monkeypatch
                  "log/c.PIECE.log", parse_job_range("PIECE=1:2"))
     result = run_slurm(job, SlurmConfig.parse(DEFAULT_CONFIG, "d"), {}, show_progress=False, queue_check_s=1,
                        grace_s=1)
-    assert [r.code for r in result.results] == [0, -1]
-    assert "no exit status: Slurm ended the task" in result.results[1].note
-    assert "log/q/c.2.out" in result.results[1].note
+    assert result.results[0].code == 0
+    cancelled = result.results[1]
+    if cancelled.code == -1:
+        assert "no exit status: Slurm ended the task" in cancelled.note
+        assert "log/q/c.2.out" in cancelled.note
+    else:
+        assert cancelled.code == 143, cancelled
+        assert "JOB=2 failed (code 143: SIGTERM), log is in log/c.2.log" in caplog.text
 
 
 def test_bad_submission_is_a_clear_error(slurm_cluster, tmp_path):
