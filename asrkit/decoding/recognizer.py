@@ -244,29 +244,31 @@ class Recognizer:
 
         ``level_frames`` (T,) bool: the frames level_norm measures the recording's level on
         (default: all of them; :meth:`normalize_and_cut` passes a cut recording's pieces)."""
-        name = self.check_features(feats, utt_id)
+        self.check_features(feats, utt_id)
         if self._cmvn is None:
             x = feats.astype(np.float32, copy=False)
         else:
             scale, offset = self._cmvn
             x = feats.astype(np.float64)
-            # (before the level shift, which spreads one far value over every frame and bin)
-            self._check_in_range(x, scale, offset, name)
             if self._level_norm:
                 x = self._level_shifted(x, level_frames)
             x = (x * scale + offset).astype(np.float32)  # as apply_cmvn
         return self._speaker_adapted(x, utt_id)
 
-    def check_features(self, feats: np.ndarray, utt_id: str = "") -> str:
-        """An AsrkitError naming the utterance for raw features (T, D) with no frames, another
-        dimension than the model's or a non-finite value; else the prefix errors about it take."""
+    def check_features(self, feats: np.ndarray, utt_id: str = "") -> None:
+        """An AsrkitError naming the utterance (and the frame) for raw features (T, D) with no
+        frames, another dimension than the model's, a non-finite value, or one far outside the
+        training features (:meth:`_check_in_range`, with a packed CMVN). Made on the recording
+        as given, before any edge pad, so a frame named is the recording's own."""
         name = f"utterance {utt_id!r}: " if utt_id else ""
         if feats.ndim != 2 or feats.shape[1] != self.pkg.meta.idim:
             raise AsrkitError(f"{name}features are {tuple(feats.shape)}, the model expects (T, {self.pkg.meta.idim})")
         if feats.shape[0] == 0:
             raise AsrkitError(f"{name}no feature frames (0 x {feats.shape[1]})")
         check_values(feats, name)
-        return name
+        if self._cmvn is not None:
+            # (before the level shift, which spreads one far value over every frame and bin)
+            self._check_in_range(feats, *self._cmvn, name)
 
     @staticmethod
     def _check_in_range(x: np.ndarray, scale: np.ndarray, offset: np.ndarray, name: str) -> None:
