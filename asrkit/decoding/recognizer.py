@@ -245,6 +245,11 @@ class Recognizer:
         ``level_frames`` (T,) bool: the frames level_norm measures the recording's level on
         (default: all of them; :meth:`normalize_and_cut` passes a cut recording's pieces)."""
         self.check_features(feats, utt_id)
+        return self._normalized(feats, utt_id, level_frames)
+
+    def _normalized(self, feats: np.ndarray, utt_id: str, level_frames: Optional[np.ndarray] = None) -> np.ndarray:
+        """:meth:`normalize` of features :meth:`check_features` has passed (checked once per
+        recording, not again for its padded copy or a second level measure)."""
         if self._cmvn is None:
             x = feats.astype(np.float32, copy=False)
         else:
@@ -465,7 +470,7 @@ class Recognizer:
         moved_db = abs(self._level_offset(raw, live, speech) - self._level_offset(raw, live)) * 10 / np.log(10)
         if moved_db < LEVEL_RECUT_DB:
             return Prepared(x, spans)
-        again = self.normalize(feats, utt_id, level_frames=speech)
+        again = self._normalized(feats, utt_id, level_frames=speech)
         log.info("utterance %r: level measured on its %d piece(s): %.1f dB from the whole recording's; "
                  "pauses found again", utt_id, len(spans), moved_db)
         return Prepared(again, self.pieces(utt_id, again, quiet))
@@ -476,11 +481,12 @@ class Recognizer:
         self.check_features(feats, utt_id)  # as it is: a frame named in an error is its own
         lead, trail = self.edge_pads(feats)
         if not lead and not trail:
-            return Prepared(self.normalize(feats, utt_id), None)
-        padded = np.concatenate([self._pad_frames(lead, feats), feats, self._pad_frames(trail, feats)])
+            return Prepared(self._normalized(feats, utt_id), None)
+        pad = self._pad_frames(max(lead, trail), feats)  # one draw: both edges take its first frames
+        padded = np.concatenate([pad[:lead], feats, pad[:trail]])
         own = np.zeros(padded.shape[0], dtype=bool)
         own[lead:lead + feats.shape[0]] = True
-        return Prepared(self.normalize(padded, utt_id, level_frames=own), None, (lead, trail))
+        return Prepared(self._normalized(padded, utt_id, level_frames=own), None, (lead, trail))
 
     def _frame_levels(self, feats: np.ndarray) -> Optional[np.ndarray]:
         """(T,) each frame's mean raw log-mel over the mel bins (Kaldi's energy dim left out), or
@@ -516,8 +522,6 @@ class Recognizer:
         packed fbank of a fixed draw) EDGE_PAD_BELOW_DB below the recording's loud frames; the
         bins that hold the training mean throughout (audio resampled up, :meth:`features`) hold
         it in the pad too."""
-        if n == 0:
-            return feats[:0]
         from asrkit.features.fbank import compute_fbank
 
         fbank = self.pkg.meta.feature_config
@@ -553,12 +557,10 @@ class Recognizer:
         (486 % WER against 6.26 %), the dither 43 dB under the speech. The second condition keeps
         quiet recordings whole: a float file 40 dB down holds speech under 16-bit noise.
         """
-        fbank = self.pkg.meta.feature_config
-        if fbank is None or not fbank.use_log_fbank or feats.shape[0] == 0:
+        level = self._frame_levels(feats)
+        if level is None:
             return None
-        first = 1 if fbank.use_energy else 0
-        level = feats[:, first:].astype(np.float64, copy=False).mean(axis=1)
-        noise = float(self._quantisation_noise()[first:].mean())
+        noise = float(self._quantisation_noise()[1 if self.pkg.meta.feature_config.use_energy else 0:].mean())
         db = np.log(10) / 10
         near_noise = level < noise + QUANTISATION_MARGIN_DB * db
         # The loud frames are taken among those above the noise: with 20 s of dither around one
