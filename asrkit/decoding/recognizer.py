@@ -56,6 +56,9 @@ LEVEL_RECUT_DB = 1.0
 # The fbank's log floor (torchaudio's kaldi.fbank: log(max(energy, float32 eps))): every mel bin
 # of a frame of digital silence.
 LOG_FLOOR = float(np.log(np.finfo(np.float32).eps))
+# A recording's loud level: this percentile of the levels of its frames that hold sound
+# (sounding), not their maximum, which a click could set.
+LOUD_PERCENTILE = 98
 # The furthest a normalized feature may lie from the training features' mean, in their standard
 # deviations. Audio of any kind stays within ~10 (AN4 and FSDD recordings within 4.3, digital
 # silence, DC and clipped noise 9.6, with an AN4 model); features of 1e10 passed the
@@ -119,6 +122,19 @@ class UttResult:
         return self.hyp_words[0] if self.hyp_words else None
 
 
+def sounding(level: np.ndarray) -> np.ndarray:
+    """(T,) bool: the frames of (T,) mean log-mel levels that hold any sound. Digital silence (a
+    DC offset too, which the fbank removes) sits at LOG_FLOOR in every bin and has no level; the
+    1e-3 absorbs float32 rounding of the floor."""
+    return level > LOG_FLOOR + 1e-3
+
+
+def loud_level(level: np.ndarray, frames: np.ndarray) -> float:
+    """The loud level of (T,) frame levels: their LOUD_PERCENTILE over ``frames`` (T,) bool, at
+    least one."""
+    return float(np.percentile(level[frames], LOUD_PERCENTILE))
+
+
 class Prepared(NamedTuple):
     """A recording ready for :meth:`Recognizer.decode` (``normalized=True``): what
     :meth:`Recognizer.normalize_and_cut` makes of its raw features."""
@@ -140,7 +156,7 @@ def empty_band_dims(feats: np.ndarray, train_mean: np.ndarray, first: int = 0,
     if mel.shape[0] == 0 or mel.shape[1] < 3:
         return []
     db = np.log(10) / 10
-    loud = np.percentile(mel, 98, axis=0)
+    loud = np.percentile(mel, LOUD_PERCENTILE, axis=0)
     level = loud - train_mean[first:]
     low = level < np.median(level) - EMPTY_BAND_DB * db
     if noise is not None:
@@ -347,12 +363,12 @@ class Recognizer:
         # was lifted to speech level and decoded as letters ("R A R L A ..." for 5 s of zeros),
         # and one more than 98 % zeros (a short answer in a minute of padding) was measured at
         # the floor and its speech lifted ~100 dB.
-        sound = frame_level > LOG_FLOOR + 1e-3
+        sound = sounding(frame_level)
         if level_frames is not None and (sound & level_frames).any():
             sound &= level_frames
         if not sound.any():
             return 0.0
-        top = np.percentile(frame_level[sound], 98)  # not the maximum: a click should not set it
+        top = loud_level(frame_level, sound)
         kept = sound & (frame_level >= top - LEVEL_RANGE_DB * np.log(10) / 10)
         # Every frame has the same number of live bins, so the mean of the kept frames' levels is
         # the mean over those frames and bins, without copying them out of x.
@@ -439,7 +455,8 @@ class Recognizer:
             rate = self.sample_rate
             rng = np.random.default_rng(0)
             dither = np.round(rng.uniform(-0.5, 0.5, rate) + rng.uniform(-0.5, 0.5, rate)).astype(np.float32)
-            self._noise = np.percentile(compute_fbank(dither, rate, self.pkg.meta.feature_config), 98, axis=0)
+            fbank = compute_fbank(dither, rate, self.pkg.meta.feature_config)
+            self._noise = np.percentile(fbank, LOUD_PERCENTILE, axis=0)
         return self._noise
 
     # -- long recordings -------------------------------------------------------------------
@@ -479,10 +496,10 @@ class Recognizer:
         """Raw features (T, D) of a recording decoded (or aligned) whole -> :class:`Prepared`:
         normalized, with :meth:`edge_pads`; its level is measured on its own frames."""
         self.check_features(feats, utt_id)  # as it is: a frame named in an error is its own
-        lead, trail = self.edge_pads(feats)
+        lead, trail, top = self._edge_plan(feats)
         if not lead and not trail:
             return Prepared(self._normalized(feats, utt_id), None)
-        pad = self._pad_frames(max(lead, trail), feats)  # one draw: both edges take its first frames
+        pad = self._pad_frames(max(lead, trail), feats, top)  # one draw: both edges take its first frames
         padded = np.concatenate([pad[:lead], feats, pad[:trail]])
         own = np.zeros(padded.shape[0], dtype=bool)
         own[lead:lead + feats.shape[0]] = True
@@ -501,25 +518,32 @@ class Recognizer:
         whole: ``config.edge_pad_s`` at each edge with fewer than ``edge_min_quiet_s`` of frames
         ``edge_quiet_db`` or more below its loud ones (the 98th percentile of its frames' levels
         above the log floor), else none."""
+        return self._edge_plan(feats)[:2]
+
+    def _edge_plan(self, feats: np.ndarray) -> Tuple[int, int, float]:
+        """:meth:`edge_pads` and the recording's loud level it measured (what the pad is set
+        under; nan where nothing is padded)."""
         cfg = self.config
         level = self._frame_levels(feats) if cfg.edge_pad_s > 0 else None
         if level is None:
-            return 0, 0
-        sound = level > LOG_FLOOR + 1e-3
+            return 0, 0, float("nan")
+        sound = sounding(level)
         if not sound.any():
-            return 0, 0  # digital silence throughout: nothing to say where speech is
-        quiet = level < np.percentile(level[sound], 98) - cfg.edge_quiet_db * np.log(10) / 10
+            return 0, 0, float("nan")  # digital silence throughout: nothing to say where speech is
+        top = loud_level(level, sound)
+        quiet = level < top - cfg.edge_quiet_db * np.log(10) / 10
         need = int(round(cfg.edge_min_quiet_s / self.frame_shift_s))
         n = max(1, int(round(cfg.edge_pad_s / self.frame_shift_s)))
 
         def quiet_run(q: np.ndarray) -> int:
             return len(q) if q.all() else int(np.argmin(q))
 
-        return (n if quiet_run(quiet) < need else 0), (n if quiet_run(quiet[::-1]) < need else 0)
+        return (n if quiet_run(quiet) < need else 0), (n if quiet_run(quiet[::-1]) < need else 0), top
 
-    def _pad_frames(self, n: int, feats: np.ndarray) -> np.ndarray:
+    def _pad_frames(self, n: int, feats: np.ndarray, top: float) -> np.ndarray:
         """``n`` raw feature frames of quiet for an edge of ``feats`` (T, D): white noise (the
-        packed fbank of a fixed draw) EDGE_PAD_BELOW_DB below the recording's loud frames; the
+        packed fbank of a fixed draw) EDGE_PAD_BELOW_DB below the recording's loud level ``top``
+        (:func:`loud_level`, as :meth:`edge_pads` measured it); the
         bins that hold the training mean throughout (audio resampled up, :meth:`features`) hold
         it in the pad too."""
         from asrkit.features.fbank import compute_fbank
@@ -531,10 +555,7 @@ class Recognizer:
             noise = np.random.default_rng(0).standard_normal(samples).astype(np.float32)
             self._pad_noise = compute_fbank(noise, rate, fbank)
         pad = self._pad_noise[:n].astype(np.float64)
-        level, own = self._frame_levels(pad), self._frame_levels(feats)
-        sound = own > LOG_FLOOR + 1e-3
-        top = np.percentile(own[sound], 98)  # (edge_pads pads nothing without sound)
-        pad += top - EDGE_PAD_BELOW_DB * np.log(10) / 10 - level.mean()
+        pad += top - EDGE_PAD_BELOW_DB * np.log(10) / 10 - self._frame_levels(pad).mean()
         if self._train_mean is not None:
             dead = ~self._live_bins(feats)
             pad[:, dead] = self._train_mean[dead]
@@ -566,11 +587,10 @@ class Recognizer:
         # The loud frames are taken among those above the noise: with 20 s of dither around one
         # spoken digit (0.5 s, 2.5 % of the frames) the 98th percentile of all frames was the
         # dither's own level, nothing lay 30 dB under it, and the digit got 30 inserted ones.
-        sound = (level > LOG_FLOOR + 1e-3) & ~near_noise
+        sound = sounding(level) & ~near_noise
         if not sound.any():
             return None
-        top = np.percentile(level[sound], 98)
-        return near_noise & (level < top - NOISE_BAND_DB * db)
+        return near_noise & (level < loud_level(level, sound) - NOISE_BAND_DB * db)
 
     def pieces(self, utt_id: str, feats: np.ndarray,
                quiet: Optional[np.ndarray] = None) -> Optional[List[Tuple[int, int]]]:

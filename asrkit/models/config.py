@@ -128,6 +128,12 @@ class LASConfig:
     # a constant offset in log-mel, which a model trained on few voices would otherwise learn as
     # part of them. Done inside the model, so training and every decoder always agree.
     utt_mean_norm: bool = False
+    # Which of an utterance's frames that mean is taken over: "all" (every frame but digital
+    # silence) or "loud" (those nearer its loud frames' level than its quiet ones': las.loud_frames).
+    # Pauses and the quiet around the speech are room noise, not the voice: with "all" their share
+    # (a bare take, a connected string, seconds of room tone before the speech) moves the mean the
+    # speech is measured against.
+    utt_mean_frames: str = "all"
 
     def __post_init__(self) -> None:
         # Checked here, not in LAS: a bad value then fails when the config loads, before data is read.
@@ -135,6 +141,8 @@ class LASConfig:
             raise ValueError(f"ctc_weight must be in [0, 1], got {self.ctc_weight}")
         if not 0.0 <= self.label_smoothing < 1.0:
             raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
+        if self.utt_mean_frames not in ("all", "loud"):
+            raise ValueError(f"utt_mean_frames must be all or loud, got {self.utt_mean_frames!r}")
         if self.init not in ("pytorch", "lecun"):
             raise ValueError(f"init must be pytorch or lecun, got {self.init!r}")
 

@@ -60,6 +60,20 @@ def digital_silence(feats: Tensor, valid: Optional[Tensor] = None) -> Tensor:
     return (feats == lowest).all(-1, keepdim=True) & valid
 
 
+def loud_frames(feats: Tensor, frames: Tensor) -> Tensor:
+    """(B, T, 1) bool: each utterance's loud ``frames`` (B, T, 1) bool, at least one each: those
+    whose mean over the feature dims lies at or above the midpoint of its 2nd and 98th
+    percentiles over ``frames``. Speech and the pauses or room tone around it lie tens of dB apart,
+    so the midpoint parts them whatever their shares of the utterance (a median would not: 1 s of
+    room tone around a 0.5 s digit is most of the frames). Midway between two of its own
+    quantiles: any level shift, per-bin offset or scale of the level leaves it the same."""
+    level = feats.mean(-1, keepdim=True)                                              # (B, T, 1)
+    masked = torch.where(frames, level, torch.full_like(level, float("nan")))
+    q = torch.nanquantile(masked, torch.tensor([0.02, 0.98], dtype=level.dtype, device=level.device),
+                          dim=1, keepdim=True)                                          # (2, B, 1, 1)
+    return frames & (level >= (q[0] + q[1]) / 2)
+
+
 class LAS(nn.Module):
     # The modules whose parameters are indexed by token id (embedding rows, output and CTC
     # classes): they mean something only with the token list they were trained with.
@@ -104,7 +118,8 @@ class LAS(nn.Module):
         they pulled the mean ~12 nats down per second
         of them against a 1-3 s FSDD utterance: the FSDD theo model went from 9.5 to 123 % WER
         with 1 s on each side (bench/presentation_robustness.py). A recording with none is
-        normalised as before.
+        normalised as before. With ``utt_mean_frames: loud`` only the louder half of the rest
+        counts (:func:`loud_frames`).
         """
         if not self.config.utt_mean_norm:
             return feats
@@ -113,6 +128,8 @@ class LAS(nn.Module):
         kept = valid & ~digital_silence(feats, valid)
         # An utterance of nothing but digital silence keeps every frame (a mean of nothing is NaN).
         kept = torch.where(kept.any(1, keepdim=True), kept, valid)
+        if self.config.utt_mean_frames == "loud":
+            kept = kept & loud_frames(feats, kept)
         mean = (feats * kept).sum(1, keepdim=True) / kept.sum(1, keepdim=True).to(feats).clamp(min=1)  # (B, 1, D)
         return torch.where(valid, feats - mean, feats)
 

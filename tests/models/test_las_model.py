@@ -426,3 +426,33 @@ def test_utt_mean_norm_leaves_digital_silence_out_of_the_mean(make_las, fsdd_roo
     assert (normed[100:100 + T] - want).abs().mean() < 0.5  # those edge frames' share; with the zeros: ~10
     silence = padded[:90][None]
     torch.testing.assert_close(model.normalize(silence, torch.tensor([90])), torch.zeros_like(silence))
+
+
+def test_utt_mean_frames_loud_measures_the_mean_on_the_speech(make_las, fsdd_root):
+    """utt_mean_frames: loud takes the mean over an utterance's loud frames (las.loud_frames). Quiet
+    room noise around a real FSDD recording (1 s each side, 50 dB under its peak) then leaves the
+    speech's normalised features almost as they were without it; counted in the mean ("all") it
+    moves them by several nats. A constant offset is still removed entirely."""
+    from asrkit.features.fbank import FbankConfig, compute_fbank
+    from asrkit.features.wav import read_wav_source
+
+    samples, rate = read_wav_source(str(fsdd_root / "recordings" / "3_jackson_7.wav"), "jackson")
+    fbank = FbankConfig(sample_frequency=float(rate), num_mel_bins=IDIM)
+    noise = np.random.default_rng(0).standard_normal(rate).astype(np.float32) * np.abs(samples).max() * 10 ** (-50 / 20)
+    plain = torch.from_numpy(compute_fbank(samples, rate, fbank))
+    padded = torch.from_numpy(compute_fbank(np.concatenate([noise, samples, noise]), rate, fbank))
+    T = plain.shape[0]
+    assert torch.equal(padded[100:100 + T], plain)  # 1 s is 100 frames of 80 samples: they line up
+    moved = {}
+    for frames in ("all", "loud"):
+        model = make_las(utt_mean_norm=True, utt_mean_frames=frames).eval()
+        normed = model.normalize(padded[None], torch.tensor([padded.shape[0]]))[0][100:100 + T]
+        moved[frames] = (normed - model.normalize(plain[None], torch.tensor([T]))[0]).abs().mean().item()
+        offset = torch.randn(IDIM) * 5
+        torch.testing.assert_close(model.normalize((plain + offset)[None], torch.tensor([T])),
+                                   model.normalize(plain[None], torch.tensor([T])), atol=1e-4, rtol=0)
+    assert moved["all"] > 2.0, moved    # the noise's 200 frames outnumber the recording's
+    assert moved["loud"] < 0.5, moved
+    assert LASConfig().utt_mean_frames == "all"  # models packed before the option normalise as they did
+    with pytest.raises(ValueError, match="utt_mean_frames must be all or loud, got 'voiced'"):
+        LAS(IDIM, VOCAB, tiny_config(utt_mean_norm=True, utt_mean_frames="voiced"))
