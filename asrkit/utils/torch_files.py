@@ -119,6 +119,12 @@ def load_weights_only(path: PathLike, what: str) -> Any:
             # neither a zip archive (torch.save) nor a pickle (the legacy format): torch's own
             # reason would be a parser's ("101", "pop from empty list")
             raise AsrkitError(f"{path}: not an {what} (not a torch file: it starts with {head!r})") from None
+        if head.startswith(b"PK") and not _zip_end_found(path):
+            # A zip archive keeps its directory at its end, so a copy or write cut short past the
+            # first few hundred bytes loses it: torch said "[Errno 22] Invalid argument" (its
+            # reader seeks before the start looking for it), which blamed nothing.
+            raise AsrkitError(f"{path}: not an {what} (a truncated or damaged torch archive: it lacks the zip directory "
+                              f"a whole one ends with, so a copy or write was cut short; copy it again)") from None
         if "_codecs.encode" in str(e):
             # pickle protocol 2 (torch.save's) writes bytes (a model's tokenizer) as _codecs.encode,
             # which torch.load(weights_only=True) reads only from torch 2.5 on: before, every
@@ -156,6 +162,14 @@ def _check_crcs(path: PathLike, what: str) -> None:
         # any other damage (a cut-short archive, a bad directory): torch.load's error names it
     except (zipfile.LargeZipFile, EOFError, ValueError, NotImplementedError, RuntimeError):
         pass  # not an archive zipfile reads: torch.load's error names it
+
+
+def _zip_end_found(path: PathLike) -> bool:
+    """Whether ``path`` ends as a zip archive does (its end-of-central-directory record)."""
+    try:
+        return zipfile.is_zipfile(path)
+    except OSError:
+        return True  # unreadable now: not evidence of a cut; torch's error stands
 
 
 def _head(path: PathLike) -> bytes:

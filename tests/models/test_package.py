@@ -332,6 +332,10 @@ def test_files_that_are_no_model_get_a_short_reason(tmp_path, make_las):
     files = {
         "empty.pt": (b"", "an empty or cut-short file"),
         "cut.pt": (good.read_bytes()[:1000], "a truncated or damaged torch archive"),
+        # cut past its first records, torch's reason was "[Errno 22] Invalid argument"
+        "half.pt": (good.read_bytes()[:good.stat().st_size // 2], "a truncated or damaged torch archive: it lacks "
+                                                                  "the zip directory"),
+        "last-byte-lost.pt": (good.read_bytes()[:-1], "a copy or write was cut short"),
         "random.pt": (bytes(range(256)) * 20, "not a torch file: it starts with b'\\x00\\x01\\x02\\x03'"),
         # torch's own reasons for these were a parser's: "101", "pop from empty list"
         "text.pt": (b"hello\n" * 10, "not a torch file: it starts with b'hell'"),
