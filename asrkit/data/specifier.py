@@ -323,6 +323,16 @@ def check_not_overwriting(outputs: List[Tuple[str, str]], inputs: List[Tuple[str
         f"output elsewhere"))
 
 
+def parse_matrix_wspecifier(spec: str) -> Specifier:
+    """``spec`` parsed as :class:`MatrixWriter` takes it; its AsrkitError when it cannot be: for a
+    command that opens its writer only after the work, to refuse the name before it."""
+    s = parse_specifier(spec)
+    if s.ark is None:
+        raise AsrkitError(f"bad wspecifier {spec!r}: an ark is required (e.g. ark,scp:f.ark,f.scp)")
+    check_wspecifier(s)
+    return s
+
+
 class MatrixWriter:
     """Write matrices to a wspecifier: ``ark:f.ark``, ``ark,t:f.txt``, ``ark,scp:f.ark,f.scp``, ``ark:-``.
 
@@ -331,10 +341,7 @@ class MatrixWriter:
     """
 
     def __init__(self, spec: str) -> None:
-        s = parse_specifier(spec)
-        if s.ark is None:
-            raise AsrkitError(f"bad wspecifier {spec!r}: an ark is required (e.g. ark,scp:f.ark,f.scp)")
-        check_wspecifier(s)
+        s = parse_matrix_wspecifier(spec)
         self.spec = s
         self._files = AtomicFiles()
         self._scp: Optional[IO[str]] = None

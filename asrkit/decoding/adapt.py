@@ -197,7 +197,7 @@ def adapt_speakers(rec, inputs, hyp_text: str, utt2spk_path: str, wspecifier: st
     normalised by ``rec`` (a :class:`~asrkit.decoding.recognizer.Recognizer`), tokenize each
     utterance's hypothesis, estimate each speaker's transform and write them to ``wspecifier``.
     Bad utterances are skipped and counted (BadItems' rule); returns the speakers' results."""
-    from asrkit.data.specifier import MatrixWriter
+    from asrkit.data.specifier import MatrixWriter, parse_matrix_wspecifier
     from asrkit.data.table import read_table, read_utt2spk
     from asrkit.decoding.align import NothingKnown, transcript_tokens
     from asrkit.text.tokenizer import UnknownTally
@@ -205,6 +205,9 @@ def adapt_speakers(rec, inputs, hyp_text: str, utt2spk_path: str, wspecifier: st
     from asrkit.utils.logging import get_logger, progress
 
     log = get_logger("adapt_speakers")
+    # The writer opens after every utterance is read and every speaker adapted: an output that
+    # cannot be written (a directory, an output pipe) was refused only then, the work lost.
+    parse_matrix_wspecifier(wspecifier)
     hyps = read_table(hyp_text, allow_empty_value=True)
     utt2spk = read_utt2spk(utt2spk_path)
     tally = BadItems(log, "utterances", max_percent=max_bad_percent, source=hyp_text)

@@ -133,6 +133,15 @@ def test_bad_inputs_are_named(inproc, yesno, tmp_path):  # noqa: F811
     # the output named as an input is refused before anything runs
     res = inproc(*adapt, hyp, f"ark:{hyp}", check=False)
     assert res.returncode == 1 and b"which the run reads" in res.stderr
+    # ...and so is an output that cannot be written: it was refused only when the writer opened,
+    # after every utterance had been read and every speaker adapted
+    (tmp_path / "adir").mkdir()
+    for spec, why in ((f"ark:{tmp_path / 'adir'}", b"is a directory, not an ark file name"),
+                      ("ark:| gzip -c > t.gz", b"output pipes ('ark:| cmd') are not supported"),
+                      (f"scp:{tmp_path / 't.scp'}", b"an ark is required")):
+        res = inproc(*adapt, hyp, spec, check=False)
+        assert res.returncode == 1 and why in res.stderr, res.stderr
+        assert b"Done" not in res.stderr, res.stderr
 
     # the second pass: a speaker without a transform is an utterance skipped and named
     (tmp_path / "one.txt").write_text("a [\n" + "\n".join(" ".join(f"{v:g}" for v in row)
