@@ -1191,6 +1191,22 @@ CASES: List[Case] = [
     Case("missing-stats-file-apply-cmvn", "apply-cmvn",
          lambda w, d: Run([d / "nope.ark", f"scp:{w.root}/feats.scp", f"ark,scp:{d}/out.ark,{d}/out.scp"]), 1,
          "re:ERROR \\(asrkit-apply-cmvn\\): {d}/nope.ark: no such file$", OUT),
+    # A directory where an ark or stats file goes: os.open takes it, fdopen's IsADirectoryError carried
+    # the descriptor as its file name, and the error report itself raised TypeError: a traceback.
+    Case("directory-as-stats-apply-cmvn", "apply-cmvn",
+         lambda w, d: Run([_a_dir(d), f"scp:{w.root}/feats.scp", f"ark,scp:{d}/out.ark,{d}/out.scp"]), 1,
+         "re:ERROR \\(asrkit-apply-cmvn\\): {d}/adir.wav: is a directory, not an ark or matrix file$", OUT),
+    Case("directory-in-feats-scp-decode-one-of-24-skipped", "decode",
+         lambda w, d: Run(["--model", w.model, "--feats", _scp_with(w, d, {}, scp_values={5: "{d}"}),
+                           "--output-dir", d / "dec"]), 0,
+         "skipping {d}/f.scp:6: utterance '{u5}' ({d}): {d}: is a directory, not an ark or matrix file",
+         check=_lines("dec/text", N - 1)),
+    Case("directory-at-an-offset-in-feats-scp-compute-cmvn-one-of-24-skipped", "compute-cmvn",
+         lambda w, d: Run([_scp_with(w, d, {}, scp_values={3: "{d}:12"}), d / "cmvn.ark"]), 0,
+         "skipping {d}/f.scp:4: utterance '{u3}' ({d}:12): {d}: is a directory", check=_stats_frames(N - 1)),
+    Case("directory-as-cmvn-train-cli", "train",
+         lambda w, d: Run(["--train-dir", w.root, "--lang-dir", w.root / "lang", "--cmvn", _a_dir(d), d / "exp"]),
+         1, "adir.wav: is a directory, not an ark or matrix file", ("exp/model.pt",)),
     # a held-out list is a table too (it used to end in a UnicodeDecodeError traceback)
     Case("non-utf8-dev-list-holdout-lists", "holdout-lists",
          lambda w, d: Run(["--dev-list", _non_utf8(d / "dev.list", w.utts[0], b"caf\xe9"), _data_dir(w, d, n=4),

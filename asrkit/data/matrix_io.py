@@ -512,6 +512,12 @@ def _open_ark(entry: ScpEntry, files_only: bool = False) -> IO[bytes]:
     except OSError as e:
         raise AsrkitError(f"{where}cannot read {entry.path}: {e.strerror}") from None
     mode = os.fstat(fd).st_mode
+    if stat.S_ISDIR(mode):
+        # os.open reads a directory without complaint; fdopen then raised IsADirectoryError with
+        # the descriptor as its file name, and that crashed the error report (a traceback for a
+        # feats.scp line or a --cmvn naming a directory).
+        os.close(fd)
+        raise AsrkitError(f"{where}{entry.path}: is a directory, not an ark or matrix file")
     kind = special_kind(mode)
     if kind is not None and (files_only or (stat.S_ISFIFO(mode) and entry.offset is not None)):
         os.close(fd)

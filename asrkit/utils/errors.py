@@ -51,6 +51,9 @@ def os_error_message(e: OSError) -> Optional[str]:
     if what is None:
         return None
     path = e.filename
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        # None, or a descriptor (os.fdopen's errors carry the fd): a name cannot come from it
+        path = None
     if path is None:
         return f"{what} (writing an output whose name is not known here; check the disk and the output paths)"
     from asrkit.utils.fileio import final_name

@@ -60,6 +60,19 @@ def test_a_failed_write_is_the_os_error_naming_the_file(tmp_path, monkeypatch, r
     assert os.listdir(tmp_path) == []  # no model.pt, no temporary file
 
 
+def test_an_os_error_naming_a_descriptor_is_still_one_line(tmp_path):
+    """os.fdopen's errors carry the descriptor as their file name: the report raised TypeError on it."""
+    fd = os.open(tmp_path, os.O_RDONLY)
+    try:
+        with pytest.raises(IsADirectoryError) as e:
+            os.fdopen(fd, "rb")
+    finally:
+        os.close(fd)
+    assert isinstance(e.value.filename, int)
+    message = os_error_message(e.value)
+    assert message is not None and message.startswith("is a directory"), message
+
+
 def test_written_file_reads_back(tmp_path):
     save_torch(STATE, tmp_path / "x.pt")
     back = load_weights_only(tmp_path / "x.pt", "x")
