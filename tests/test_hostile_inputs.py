@@ -1229,6 +1229,17 @@ CASES: List[Case] = [
     Case("two-speakers-in-utt2spk-holdout-lists", "holdout-lists",
          lambda w, d: Run(["--dev-fraction", "0.3", "--by-speaker", _two_speakers(_data_dir(w, d, n=4)), d / "lists"]),
          1, "re:data/utt2spk:2: utterance '[^']+': expected one speaker id, got '\\S+ other'$", ("lists",)),
+    # an utterance listed twice in spk2utt (under one speaker or two): its frames were counted twice
+    # in the stats (1266 frames for a 633-frame utterance), exit 0
+    Case("utterance-twice-in-spk2utt-compute-cmvn", "compute-cmvn",
+         lambda w, d: Run(["--spk2utt", f"ark:{_write(d / 'spk2utt', f'a {w.utts[0]} {w.utts[1]}{chr(10)}b {w.utts[2]} {w.utts[0]}{chr(10)}')}",
+                           f"scp:{w.root}/feats.scp", f"ark:{d}/cmvn.ark"]), 1,
+         "{d}/spk2utt:2: utterance '{u0}' is listed under speaker 'b' too (first under speaker 'a' on line 1)",
+         ("cmvn.ark",)),
+    Case("utterance-again-in-spk2utt-compute-cmvn", "compute-cmvn",
+         lambda w, d: Run(["--spk2utt", f"ark:{_write(d / 'spk2utt', f'a {w.utts[0]} {w.utts[1]} {w.utts[0]}{chr(10)}')}",
+                           f"scp:{w.root}/feats.scp", f"ark:{d}/cmvn.ark"]), 1,
+         "{d}/spk2utt:1: utterance '{u0}' is listed again (first under speaker 'a' on line 1)", ("cmvn.ark",)),
     # ark:- or scp:- with nothing on stdin: was "ark:-: no utterances to process"
     Case("empty-stdin-ark-compute-cmvn", "compute-cmvn", lambda w, d: Run(["ark:-", d / "cmvn.ark"], stdin=b""), 1,
          "<stdin>: no data on stdin (no ark entries read)", ("cmvn.ark",)),

@@ -28,7 +28,7 @@ def main(feats_rspecifier: str, stats_out: str, spk2utt: str | None, binary: boo
     none is left or more than --max-bad-percent (5, Kaldi's rule) were skipped.
     """
     from asrkit.data.specifier import MatrixWriter, check_not_overwriting, iter_matrices, parse_specifier, spec_files
-    from asrkit.data.table import read_list_table
+    from asrkit.data.table import read_spk2utt
     from asrkit.features.cmvn import accumulate_cmvn, check_features, check_stats_output, compute_cmvn_stats, \
         is_specifier, set_feature_dim, table_path, warn_unlisted, write_stats
     from asrkit.utils.bad_items import BadItems
@@ -70,7 +70,7 @@ def main(feats_rspecifier: str, stats_out: str, spk2utt: str | None, binary: boo
     if spk2utt is not None:
         if not is_specifier(stats_out):
             raise AsrkitError(f"with --spk2utt the output must be a wspecifier (e.g. ark:cmvn_spk.ark), got {stats_out!r}")
-        speakers = read_list_table(table_path(spk2utt))
+        speakers = read_spk2utt(table_path(spk2utt))
         listed = {u for utts in speakers.values() for u in utts}
 
         def per_speaker():

@@ -389,6 +389,23 @@ def read_list_table(path: PathLike) -> Dict[str, List[str]]:
     return {k: split_fields(v) for k, v in read_table(path).items()}
 
 
+def read_spk2utt(path: PathLike) -> Dict[str, List[str]]:
+    """spk2utt, each utterance under one speaker once. One listed twice (a hand-edited or merged
+    table; utt2spk cannot say it) had its frames counted twice in its speaker's CMVN stats, or
+    in two speakers' stats, with exit 0."""
+    table = read_list_table(path)
+    first: Dict[str, Tuple[str, int]] = {}
+    for lineno, (spk, utts) in enumerate(table.items(), 1):  # one line per key: none blank or twice
+        for utt in utts:
+            if utt in first:
+                where = "again" if first[utt][0] == spk else f"under speaker {spk!r} too"
+                raise AsrkitError(f"{path}:{lineno}: utterance {utt!r} is listed {where} (first under speaker "
+                                  f"{first[utt][0]!r} on line {first[utt][1]}): an utterance belongs to one speaker, "
+                                  f"once (make spk2utt from utt2spk: utils/utt2spk_to_spk2utt.sh)")
+            first[utt] = (spk, lineno)
+    return table
+
+
 def format_table(table: Mapping[str, object] | List[Tuple[str, object]], sort: bool = False) -> str:
     """``key value`` lines (list values joined with spaces; a bare key for an empty value)."""
     items = list(table.items()) if isinstance(table, Mapping) else list(table)
