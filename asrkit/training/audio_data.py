@@ -33,7 +33,7 @@ from asrkit.data.table import ascii_int, iter_table_fast
 from asrkit.features.fbank import FbankConfig, check_fbank_input, compute_fbank
 from asrkit.features.wav import (DEFAULT_MAX_SAMPLES, EXPECT_MONO, STDIN, WavEntry, read_wav_scp, read_wav_source, resample,
                                  speed_perturb)
-from asrkit.training.data import MAX_FRAMES, FeatureDataset, _Inputs, bad_frame_count
+from asrkit.training.data import MAX_FRAMES, FeatureDataset, UnreadableUtterance, _Inputs, bad_frame_count
 from asrkit.training.utt_table import PrefixStringsBuilder, UttTable
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.logging import get_logger
@@ -128,7 +128,12 @@ def raw_inputs(d: DataDir, fbank: FbankConfig, min_speed: float = 1.0) -> _Input
         else:
             k = index[u]
             r = source_rows[k]
-            seconds = _duration_of_file(built[r], f"utterance {u!r} ({scp}:{lines[r]}: {built[r]})")
+            try:
+                seconds = _duration_of_file(built[r], f"utterance {u!r} ({scp}:{lines[r]}: {built[r]})")
+            except AsrkitError as e:
+                # One unreadable recording of many ended the run here, while with utt2num_frames
+                # the same file is skipped and counted when its batch reads it.
+                raise UnreadableUtterance(str(e)) from None
             if segments is not None:
                 seconds -= segments[u][0]
         # The slowest speed factor lengthens the audio most: batches are cut for that length.

@@ -56,6 +56,11 @@ def _report(kind: str, ids: Sequence[str], where: Path) -> None:
     log.debug("%s: utterances %s: %s", where, kind, " ".join(ids))
 
 
+class UnreadableUtterance(AsrkitError):
+    """An utterance whose audio could not be read where its length is measured (a raw dump dir
+    without utt2num_frames): a bad item, as it is when a batch reads it, not the end of the run."""
+
+
 @dataclass
 class _Inputs:
     """What a dump dir trains from, read before the utterances are: one row per utterance key."""
@@ -153,7 +158,7 @@ def load_utterances(data_dir: str, tokenizer, max_missing_ratio: float = 0.05, k
 
     ids, tokens, texts = StringsBuilder(), IntListsBuilder(), StringsBuilder() if keep_text else None
     num_frames, source_index, starts, ends = array("i"), array("i"), array("d"), array("d")
-    no_text, empty, no_frames, too_short, implausible = [], [], [], [], []
+    no_text, empty, no_frames, too_short, implausible, unreadable = [], [], [], [], [], []
     unknown = UnknownTally()
     chunk: List[Tuple[int, str, int]] = []  # (key row, utt, frames) waiting to be tokenized
 
@@ -200,7 +205,12 @@ def load_utterances(data_dir: str, tokenizer, max_missing_ratio: float = 0.05, k
         if not t.strip():
             empty.append(u)
             continue
-        n = inputs.length_of(u)
+        try:
+            n = inputs.length_of(u)
+        except UnreadableUtterance as e:
+            log.warning("skipping %s", e)
+            unreadable.append(u)
+            continue
         if n is None:
             no_frames.append(u)
             continue
@@ -221,6 +231,7 @@ def load_utterances(data_dir: str, tokenizer, max_missing_ratio: float = 0.05, k
     _report("have an empty transcript", [u for u in empty if u in text and not text[u].strip()], d.file("text"))
     _report(f"are missing from {inputs.length_table.name}", no_frames, inputs.length_table)
     _report("are shorter than one frame", too_short, inputs.file)
+    _report("could not be read for their length (see above)", unreadable, inputs.file)
     _report(f"have more tokens than frames (by {inputs.length_table.name}; no speech is that fast: a transcript "
             f"not of this audio, or a wrong frame count)", implausible, d.file("text"))
     unknown.warn(log, str(d.file("text")))

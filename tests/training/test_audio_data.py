@@ -258,3 +258,25 @@ def test_a_segment_no_recording_has_is_named_by_its_line(yesno_raw, yesno_setup,
     with pytest.raises(AsrkitError, match="^" + re.escape(f"{dump}/segments:3: utterance '{recos[2]}-a' would have more "
                                                           f"frames than any recording")):
         load_utterances(str(dump), tok, fbank=FbankConfig.from_yaml(dump / "fbank.yaml"))
+
+
+def test_an_unreadable_recording_measured_for_its_length_is_a_bad_item(yesno_raw, yesno_setup, tmp_path, caplog):
+    """Without utt2num_frames or utt2dur every recording is read for its length: one that could not
+    be read ended the run, while the same file is skipped and counted when a batch reads it."""
+    dump = tmp_path / "train"
+    shutil.copytree(yesno_raw / "dump" / "train", dump)
+    (dump / "utt2dur").unlink()
+    lines = (dump / "wav.scp").read_text().splitlines()
+    utt = lines[2].split()[0]
+    (tmp_path / "cut.wav").write_bytes(b"RIFF\x00\x00")
+    lines[2] = f"{utt} {tmp_path / 'cut.wav'}"
+    (dump / "wav.scp").write_text("".join(line + "\n" for line in lines))
+    tok = Tokenizer.load(yesno_setup / "data" / "lang" / "tokens.model")
+    fbank = FbankConfig.from_yaml(dump / "fbank.yaml")
+    table = load_utterances(str(dump), tok, max_missing_ratio=0.2, fbank=fbank)
+    assert len(table) == len(lines) - 1 and utt not in {table.utt_id(i) for i in range(len(table))}
+    assert f"skipping utterance {utt!r} ({dump}/wav.scp:3: {tmp_path}/cut.wav)" in caplog.text
+    assert "1 utterance(s) could not be read for their length" in caplog.text
+    # past the share, the run fails as for any utterance left out
+    with pytest.raises(AsrkitError, match=re.escape(f"{dump}: 1 of {len(lines)} utterances lack features")):
+        load_utterances(str(dump), tok, fbank=fbank)
