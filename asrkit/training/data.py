@@ -25,7 +25,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 import torch
 
-from asrkit.data.datadir import DataDir
+from asrkit.data.datadir import DataDir, dir_problem
 from asrkit.data.matrix_io import parse_scp_value, read_entry
 from asrkit.data.table import ascii_int, iter_table_fast, line_of
 from asrkit.text.tokenizer import UnknownTally
@@ -138,8 +138,9 @@ def load_utterances(data_dir: str, tokenizer, max_missing_ratio: float = 0.05, k
     perturbation factor) lengthens them as that factor will.
     """
     d = DataDir(data_dir)
-    if not d.path.is_dir():
-        raise AsrkitError(f"{d.path}: not a data directory (no such directory)")
+    problem = dir_problem(d.path)
+    if problem:  # a file given for the dir is "not a directory": "no such directory" sent users looking for it
+        raise AsrkitError(f"{d.path}: not a data directory ({problem})")
     if d.has("feats.scp") or not d.has("wav.scp"):
         d.require("feats.scp", "text")
         inputs = _feats_inputs(d)

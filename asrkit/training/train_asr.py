@@ -186,7 +186,9 @@ def _train(args: TrainArgs, exp: Path, dist_info: Optional[DistInfo], rank: int,
 
     tok_path = Path(args.lang_dir) / "tokens.model"
     if not tok_path.is_file():
-        raise AsrkitError(f"{tok_path}: no such file (make it with asrkit-train-tokenizer)")
+        # (a directory of that name was "no such file")
+        raise AsrkitError(f"{tok_path}: {'a directory, not a tokenizer model' if tok_path.is_dir() else 'no such file'} "
+                          f"(make it with asrkit-train-tokenizer)")
     tokenizer = Tokenizer.load(str(tok_path))
     cmvn = load_cmvn(args.cmvn, args.norm_vars)
     train_set = _dataset(args, args.train_dir, tokenizer, cmvn, train=True)

@@ -172,6 +172,15 @@ def test_bad_inputs_fail_clearly(yesno_setup, tmp_path, asrkit):
     args[args.index("--lang-dir") + 1] = tmp_path
     code, err = _run_inproc(*args)
     assert code == 1 and "tokens.model: no such file" in err
+    # ...a directory of that name, a file given for the data dir: each was said to be missing
+    (tmp_path / "lang_dir_tok" / "tokens.model").mkdir(parents=True)
+    args[args.index("--lang-dir") + 1] = tmp_path / "lang_dir_tok"
+    code, err = _run_inproc(*args)
+    assert code == 1 and "lang_dir_tok/tokens.model: a directory, not a tokenizer model" in err, err
+    args = train_args(root, tmp_path / "e4f")
+    args[args.index("--train-dir") + 1] = root / "dump" / "train" / "text"
+    code, err = _run_inproc(*args)
+    assert code == 1 and f"{root}/dump/train/text: not a data directory (not a directory)" in err, err
     args = train_args(root, tmp_path / "e5")
     args[args.index("--cmvn") + 1] = tmp_path / "cmvn.ark"
     code, err = _run_inproc(*args)
