@@ -211,6 +211,10 @@ def test_use_lm_without_an_lm_config_fails_before_any_stage(recipe_dir):
     # An empty set trained the tokenizer on data//text; a name with a space was two sets.
     (["--train-set", ""], "asr.sh: ERROR: --train-set '': give one data set name (data/<name>)"),
     (["--valid-set", "dev x"], "asr.sh: ERROR: --valid-set 'dev x': give one data set name (data/<name>)"),
+    # exp/a/../../b is the recipe directory's b: the experiment was trained there, with exit 0
+    (["--tag", "a/../../b"], "asr.sh: ERROR: --tag 'a/../../b': give a name for a directory under exp/"),
+    (["--tag", "/tmp/x"], "asr.sh: ERROR: --tag '/tmp/x': give a name for a directory under exp/"),
+    (["--tag", "."], "asr.sh: ERROR: --tag '.': give a name for a directory under exp/"),
 ])
 def test_bad_numbers_fail_before_any_stage(recipe_dir, args, message):
     recipe = recipe_dir("yesno")

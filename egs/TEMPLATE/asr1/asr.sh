@@ -134,6 +134,11 @@ done
 for _o in train_set valid_set; do
   [[ ${!_o} =~ ^[^[:space:]]+$ ]] || die "--${_o//_/-} '${!_o}': give one data set name (data/<name>)"
 done
+# The experiment is a directory under $expdir: --tag ../x (or an absolute path) trained and decoded
+# outside it (exp/../x is the recipe directory's x, beside data/ and conf/), with exit 0.
+case "/$tag/" in
+  //*|*/../*|*/./*) die "--tag '$tag': give a name for a directory under $expdir/ (no '..' or '.' parts, not an absolute path)" ;;
+esac
 # The choices, here too: checked after run.sh's empty range below (exit 0), a misspelt
 # --token-type, --feats-type or --speed-perturb-method let stage 0 run to its end (AN4's
 # download, FSDD's audio) and failed only then.
