@@ -136,7 +136,8 @@ for _o in train_set valid_set; do
 done
 # The experiment is a directory under $expdir: --tag ../x (or an absolute path) trained and decoded
 # outside it (exp/../x is the recipe directory's x, beside data/ and conf/), with exit 0.
-case "/$tag/" in
+# (Empty: the default, made below from the config's name.)
+[ -z "$tag" ] || case "/$tag/" in
   //*|*/../*|*/./*) die "--tag '$tag': give a name for a directory under $expdir/ (no '..' or '.' parts, not an absolute path)" ;;
 esac
 # The choices, here too: checked after run.sh's empty range below (exit 0), a misspelt
