@@ -25,7 +25,7 @@ from typing import Iterator, Optional
 from asrkit.launch.job import (FailureWarnings, JobResult, KeptLogs, Launch, LaunchResult, log_footer, log_header,
                                rotate_log)
 from asrkit.utils.errors import MACHINE_ERRORS, AsrkitError
-from asrkit.utils.fileio import is_stream, name_os_error, signals_deferred
+from asrkit.utils.fileio import is_stream, name_os_error, parent_not_a_directory, signals_deferred
 from asrkit.utils.logging import get_logger, progress
 
 logger = get_logger(__name__)
@@ -140,7 +140,9 @@ class _Job:
         except OSError as e:
             if e.errno in MACHINE_ERRORS:  # the command's one handler words these, naming the log
                 raise
-            raise AsrkitError(f"cannot write log file {self.log}: {e.strerror}") from None
+            # mkdir -p under a file says "File exists": name the file that is in the way instead.
+            why = parent_not_a_directory(self.log) if e.errno in (errno.EEXIST, errno.ENOTDIR) else None
+            raise AsrkitError(f"cannot write log file {self.log}: {why or e.strerror}") from None
         what = f"JOB={index}" if launch.jobs is not None else "the job"
         self.procs: list = []
         try:

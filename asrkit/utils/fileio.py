@@ -174,6 +174,24 @@ def name_os_error(e: BaseException, path: PathLike) -> None:
         e.filename = str(path)
 
 
+def parent_not_a_directory(path: PathLike) -> Optional[str]:
+    """Why ``path`` cannot be created under its parents when one of them exists but is not a
+    directory (``"x is a file, not a directory"``), else None.
+
+    mkdir -p under a file fails with EEXIST ("File exists") or ENOTDIR naming some deeper
+    component, neither of which tells the user which name is in the way.
+    """
+    for parent in reversed(Path(path).parents):  # from the top down: the first one in the way
+        try:
+            mode = os.stat(parent).st_mode
+        except OSError:
+            return None  # missing (or unreadable): nothing below it is in the way yet
+        if not stat.S_ISDIR(mode):
+            kind = "a file" if stat.S_ISREG(mode) else (special_kind(mode) or "not a directory")
+            return f"{parent} is {kind}, not a directory"
+    return None
+
+
 _DEFERRED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 

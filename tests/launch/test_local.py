@@ -442,6 +442,18 @@ def test_unwritable_log_is_a_clear_error(tmp_path, asrkit):
     assert "cannot write log file file/x.1.log" in proc.stderr.decode() and b"Traceback" not in proc.stderr
 
 
+
+@pytest.mark.parametrize("log", ["file/x.log", "file/sub/x.log"])
+def test_a_log_under_a_file_names_the_file_in_the_way(tmp_path, asrkit, log):
+    """mkdir -p under a file said "File exists" (or "Not a directory" for a deeper path): which file?"""
+    (tmp_path / "file").write_text("")
+    proc = asrkit("launch", log, "true", cwd=tmp_path, check=False)
+    assert proc.returncode == 1
+    err = proc.stderr.decode()
+    assert f"cannot write log file {log}: file is a file, not a directory" in err, err
+    assert "File exists" not in err and "Traceback" not in err
+    assert (tmp_path / "file").read_text() == ""
+
 def test_a_rerun_keeps_the_earlier_logs_numbered(tmp_path, asrkit):
     """A re-run (a resumed training above all) never overwrites a log: the earlier one becomes <log>.1, .2, ..."""
     for run in (1, 2, 3):

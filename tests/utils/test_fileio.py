@@ -277,3 +277,14 @@ def test_a_signal_while_outputs_are_renamed_lands_after_the_last_one(tmp_path, m
         signal.signal(signal.SIGINT, previous)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.ark", "x.scp"]
     assert (tmp_path / "x.ark").read_text() == (tmp_path / "x.scp").read_text() == "new"
+
+
+def test_parent_not_a_directory_names_the_first_file_in_the_way(tmp_path):
+    from asrkit.utils.fileio import parent_not_a_directory
+
+    (tmp_path / "f").write_text("")
+    (tmp_path / "d").mkdir()
+    assert parent_not_a_directory(tmp_path / "f/a/b/x.log") == f"{tmp_path / 'f'} is a file, not a directory"
+    assert parent_not_a_directory(tmp_path / "d/x.log") is None
+    assert parent_not_a_directory(tmp_path / "missing/f/x.log") is None
+    assert parent_not_a_directory("/dev/null/x") == "/dev/null is a character device, not a directory"
