@@ -192,6 +192,29 @@ def parent_not_a_directory(path: PathLike) -> Optional[str]:
     return None
 
 
+def not_found_reason(path: PathLike, noun: str = "file") -> str:
+    """Why nothing can be opened at ``path`` (``"no such <noun>"`` when it is simply missing).
+
+    A symlink loop or a link to nothing is "there" to the user, who made it and sees it in ls:
+    "no such file" sent them looking for a typo instead of at the link.
+    """
+    try:
+        os.stat(path)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            return "a symbolic link loop (too many levels of symbolic links): it cannot be resolved"
+        if e.errno == errno.ENOTDIR:
+            return parent_not_a_directory(path) or f"no such {noun} (a component of the path is not a directory)"
+        if e.errno == errno.ENOENT and os.path.islink(path):
+            with contextlib.suppress(OSError):
+                return f"a broken symbolic link (to {os.readlink(path)}, which does not exist)"
+        if e.errno not in (errno.ENOENT, None):
+            return f"cannot look it up: {e.strerror}"
+    except ValueError:  # a NUL in the name
+        pass
+    return f"no such {noun}"
+
+
 _DEFERRED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 

@@ -13,6 +13,7 @@ wrapper reports it as any other full disk (``exp/x/model.pt: no space left on de
 """
 from __future__ import annotations
 
+import errno
 import os
 import re
 import warnings
@@ -20,7 +21,7 @@ import zipfile
 from typing import IO, Any, Optional
 
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.fileio import PathLike, atomic_open, name_os_error, special_kind
+from asrkit.utils.fileio import PathLike, atomic_open, name_os_error, not_found_reason, special_kind
 
 
 class _WriteErrors:
@@ -88,7 +89,7 @@ def check_torch_file_path(path: PathLike, thing: str, file_name: str) -> None:
         if kind is not None:
             raise AsrkitError(f"{path}: {kind}, not {thing} file ({thing} is read from a regular file, which torch "
                               f"seeks in; copy it to one)")
-        raise AsrkitError(f"{path}: no such {noun} file")
+        raise AsrkitError(f"{path}: {not_found_reason(path, f'{noun} file')}")
 
 
 def load_weights_only(path: PathLike, what: str) -> Any:
@@ -109,11 +110,13 @@ def load_weights_only(path: PathLike, what: str) -> Any:
             # torch warns about the pickle protocol of a file it then refuses: the refusal says it all.
             warnings.simplefilter("ignore", UserWarning)
             return torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise AsrkitError(f"{path}: no such file") from None
+    except (FileNotFoundError, NotADirectoryError):
+        raise AsrkitError(f"{path}: {not_found_reason(path)}") from None
     except IsADirectoryError:
         raise AsrkitError(f"{path}: is a directory, not an {what}") from None
     except Exception as e:  # torch raises many types for a file that is not a torch archive
+        if isinstance(e, OSError) and e.errno == errno.ELOOP:  # the path, not the file's content, is at fault
+            raise AsrkitError(f"{path}: {not_found_reason(path)}") from None
         head = _head(path)
         if head and not head.startswith((b"PK", b"\x80")):
             # neither a zip archive (torch.save) nor a pickle (the legacy format): torch's own

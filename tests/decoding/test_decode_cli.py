@@ -247,6 +247,19 @@ def test_bad_model_and_usage_errors(asrkit, inproc, an4, tmp_path):
     assert "e.g." in inproc("train-lm", "--help").stdout.decode()
 
 
+def test_a_model_path_that_is_a_bad_symlink_says_so(inproc, tmp_path):
+    """A symlink loop or a link to nothing was "no such model file": the user sees the link in ls."""
+    (tmp_path / "loop.pt").symlink_to("loop.pt")
+    (tmp_path / "dangling.pt").symlink_to("gone.pt")
+    wav = tmp_path / "a.wav"
+    cases = [("loop.pt", "loop.pt: a symbolic link loop (too many levels of symbolic links): it cannot be resolved"),
+             ("dangling.pt", "dangling.pt: a broken symbolic link (to gone.pt, which does not exist)"),
+             ("nope.pt", "nope.pt: no such model file")]
+    for name, message in cases:
+        proc = inproc("decode", "--model", tmp_path / name, wav, check=False)
+        err = proc.stderr.decode()
+        assert proc.returncode == 1 and f"{tmp_path}/{message}" in err, err
+
 def test_nj_pieces_cover_all_utterances(inproc, yesno, tmp_path):
     tmp, model, wavs = yesno
     scp = tmp_path / "wav.scp"

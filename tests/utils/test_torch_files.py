@@ -149,3 +149,13 @@ def test_a_torch_without_bytes_in_its_safe_loader_is_named(tmp_path, monkeypatch
     with pytest.raises(AsrkitError, match=r"model\.pt: an asrkit model that torch \S+ cannot read: it holds bytes, "
                                           r"which torch's safe loader reads from torch 2\.5 on \(asrkit needs torch >= 2\.5\)$"):
         load_weights_only(path, "asrkit model")
+
+
+def test_a_symlink_loop_is_named_as_one_when_loading(tmp_path):
+    """torch's OSError for a loop fell through to 'not an asrkit checkpoint (not a torch file ...)'."""
+    (tmp_path / "loop.pt").symlink_to("loop.pt")
+    with pytest.raises(AsrkitError, match=r"loop\.pt: a symbolic link loop .*cannot be resolved"):
+        load_weights_only(tmp_path / "loop.pt", "asrkit checkpoint")
+    (tmp_path / "dangling.pt").symlink_to("gone.pt")
+    with pytest.raises(AsrkitError, match=r"dangling\.pt: a broken symbolic link \(to gone\.pt"):
+        load_weights_only(tmp_path / "dangling.pt", "asrkit checkpoint")
