@@ -63,9 +63,7 @@ def main(wav_rspecifier: str, feats_wspecifier: str, config_path: str | None, se
     from asrkit.utils.fileio import stdin_reader
     from asrkit.utils.logging import get_logger
 
-    config = FbankConfig.from_yaml(config_path) if config_path else FbankConfig()
-    config = config.replace(**overrides)
-    config.validate()
+    config = FbankConfig.from_options(config_path, overrides)
     result = compute_fbank_table(wav_rspecifier, feats_wspecifier, config, segments=segments,
                                  utt2num_frames=utt2num_frames, nj=nj, channel=channel, resample=resample,
                                  max_samples=max_samples, max_bad_percent=max_bad_percent,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, ClassVar, Dict, List, Mapping, Optional
 
 from asrkit.features.wav import DEFAULT_MAX_SAMPLES, INT16_SCALE, MAX_SAMPLE_RATE
 from asrkit.utils.config import Wording, from_dict, load_yaml_mapping, non_finite, to_dict
@@ -76,6 +76,11 @@ class FbankConfig:
     vtln_warp: float = 1.0
     vtln_low: float = 100.0
     vtln_high: float = -500.0
+
+    # Where the values came from ("conf/fbank.yaml", "conf/fbank.yaml with --num-mel-bins 200"), for
+    # errors found after loading (check_mel_bins runs only once audio is to be read). Not a field:
+    # neither saved in fbank.yaml nor compared.
+    source: ClassVar[str] = ""
 
     def __post_init__(self) -> None:
         self.validate()
@@ -215,7 +220,8 @@ class FbankConfig:
         empty = self._empty_mel_bins(self._fft_size(), high)
         if empty:
             shown = ", ".join(map(str, empty[:10])) + (", ..." if len(empty) > 10 else "")
-            raise AsrkitError("bad fbank config: " + self._too_many_bins(f"{len(empty)} (0-based: {shown})"))
+            where = f"{self.source}: " if self.source else ""
+            raise AsrkitError(f"{where}bad fbank config: " + self._too_many_bins(f"{len(empty)} (0-based: {shown})"))
 
     def _empty_mel_bins(self, padded: int, high: float) -> List[int]:
         import numpy as np
@@ -255,7 +261,32 @@ class FbankConfig:
 
     @classmethod
     def from_yaml(cls, path: PathLike) -> "FbankConfig":
-        return cls.from_dict(load_yaml_mapping(path, "fbank options"), where=str(path))
+        config = cls.from_dict(load_yaml_mapping(path, "fbank options"), where=str(path))
+        config.source = str(path)
+        return config
+
+    @classmethod
+    def from_options(cls, path: Optional[PathLike], overrides: Mapping[str, Any]) -> "FbankConfig":
+        """The config of ``--config FILE`` (or the defaults) with command-line ``overrides`` (field
+        name -> value, None: not given) on top, as asrkit-compute-fbank takes them.
+
+        An error, now or from :meth:`check_mel_bins` later, names the file and the options: a bad
+        combination (too many mel bins for the rate) may be half in each, and "bad fbank config"
+        alone left the user to guess that a YAML file was involved at all.
+        """
+        config = cls.from_yaml(path) if path else cls()
+        given = {k: v for k, v in overrides.items() if v is not None}
+        options = " ".join(f"--{k.replace('_', '-')} {str(v).lower() if isinstance(v, bool) else v}"
+                           for k, v in given.items())
+        where = f"{path} with {options}" if path and options else str(path or options)
+        if not given:
+            return config
+        try:
+            config = config.replace(**given)  # validated as it is made
+        except AsrkitError as e:
+            raise AsrkitError(f"{where}: {e}") from None
+        config.source = where
+        return config
 
     def to_dict(self) -> Dict[str, Any]:
         return to_dict(self)
@@ -308,7 +339,9 @@ def compute_fbank(samples: np.ndarray, sample_rate: int, config: FbankConfig, ut
     name = _named(utt_id)
     wave = torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32))
     with torch.no_grad():
-        feats = kaldi.fbank(wave.unsqueeze(0), channel=0, **vars(config))  # (T, D)
+        # the fields only: vars() would pass the instance's ``source`` too
+        feats = kaldi.fbank(wave.unsqueeze(0), channel=0, **{f.name: getattr(config, f.name)
+                                                             for f in dataclasses.fields(config)})  # (T, D)
     out = feats.numpy()
     if not np.isfinite(out).all():
         frame = first_frame + int(np.argwhere(~np.isfinite(out))[0][0])

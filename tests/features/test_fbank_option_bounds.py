@@ -112,3 +112,39 @@ def test_a_model_with_sample_frequency_0_is_a_damaged_model_named(tmp_path):
     with pytest.raises(AsrkitError, match=re.escape("exp/x/model.pt: damaged asrkit model: feature_config: "
                                                     "bad fbank config: sample_frequency must be > 0, got 0")):
         PackageMeta.from_dict(d, "exp/x/model.pt")
+
+
+@pytest.mark.parametrize("yaml_text, args, where", [
+    # the whole combination in the file: only found by check_mel_bins, after loading
+    ("sample_frequency: 8000\nnum_mel_bins: 200\n", [], "{conf}"),
+    # half in the file (the rate), half on the command line (the bins)
+    ("sample_frequency: 8000\n", ["--num-mel-bins", "200"], "{conf} with --num-mel-bins 200"),
+    # found by validate while the overrides are applied
+    ("sample_frequency: 8000\n", ["--high-freq", "5000"], "{conf} with --high-freq 5000.0"),
+    (None, ["--num-mel-bins", "3"], "--num-mel-bins 3"),
+])
+def test_a_bad_combination_names_the_yaml_and_the_options(tmp_path, yaml_text, args, where):
+    """"bad fbank config: num_mel_bins 200 is too many ... at 8000 Hz" did not say the 8000 Hz was
+    --config's: the user looking at the command line saw no 8000 anywhere."""
+    conf = tmp_path / "conf.yaml"
+    config_args = []
+    if yaml_text is not None:
+        conf.write_text(yaml_text)
+        config_args = ["--config", str(conf)]
+    scp = write_scp(tmp_path / "wav.scp", [("u1", tmp_path / "never-read.wav")])
+    out = tmp_path / "out"
+    res = run_cli(compute_fbank_cli, [*config_args, *args, f"scp:{scp}", f"ark,scp:{out}/feats.ark,{out}/feats.scp"])
+    assert res.exit_code == 1, res.stderr[-500:]
+    assert f"ERROR (asrkit-compute-fbank): {where.format(conf=conf)}: bad fbank config: " in res.stderr, res.stderr
+    assert leftovers(out) == []
+
+
+def test_from_options_keeps_the_source_for_training_from_audio(tmp_path):
+    conf = tmp_path / "fbank.yaml"
+    conf.write_text("sample_frequency: 8000\nnum_mel_bins: 200\n")
+    with pytest.raises(AsrkitError, match="^" + re.escape(f"{conf}: bad fbank config: num_mel_bins 200 is too many")):
+        FbankConfig.from_yaml(conf).check_mel_bins()
+    # the source is no option of the config: not written to fbank.yaml, not part of equality
+    assert "source" not in FbankConfig.from_yaml(conf).to_dict()
+    assert FbankConfig.from_yaml(conf) == FbankConfig(sample_frequency=8000, num_mel_bins=200)
+    assert FbankConfig.from_options(None, {"dither": None}) == FbankConfig()
