@@ -39,6 +39,29 @@ def kaldi_real(text: str) -> Optional[float]:
     return float(text) if _TIME.fullmatch(text) else None
 
 
+def segment_channel(fields: List[str]) -> Optional[str]:
+    """The fifth field of a segments line split by :func:`split_fields` (the key already taken off)
+    when it is Kaldi's optional channel (a number >= 0), else None.
+
+    Kaldi's extract-segments reads ``<utt> <recording> <start> <end> [<channel>]``, the channel
+    0-based in a multi-channel recording; its data-dir tools (validate_data_dir.sh, the CTM and STM
+    converters) refuse the field, keeping each channel as a recording of its own. asrkit's readers
+    of segments (fbank, training from audio, perturbing, fixing, splitting) carry no per-segment
+    channel, so the line is refused as such: "malformed" sent users looking for a typo.
+    """
+    if len(fields) == 4 and re.fullmatch(r"[0-9]+", fields[3]):
+        return fields[3]
+    return None
+
+
+def segment_channel_problem(channel: str) -> str:
+    """Why a segments line with a channel field is refused, and what to do instead."""
+    return (f"a fifth field, channel {channel} (which Kaldi's extract-segments reads), is not supported: asrkit "
+            f"reads no per-segment channel; give the channel its own recording id in wav.scp, e.g. "
+            f"'<reco>-{channel} sox <file> -t wav - remix {int(channel) + 1} |', as Kaldi's data dirs do "
+            f"(its validate_data_dir.sh refuses the field too)")
+
+
 def parse_segment(value: str, where: str) -> Tuple[str, float, float]:
     """``<recording> <start> <end>`` of a segments line -> ``(recording, start, end)``.
 
@@ -48,6 +71,9 @@ def parse_segment(value: str, where: str) -> Tuple[str, float, float]:
     # ASCII white space only, as every table reader (split_fields): str.split() cut a recording
     # id holding U+00A0 in two ("malformed line") and read 'rec\u30000 1' as 'rec 0 1'.
     fields = split_fields(value)
+    channel = segment_channel(fields)
+    if channel is not None:
+        raise AsrkitError(f"{where}: {segment_channel_problem(channel)}")
     start, end = (kaldi_real(f) for f in fields[1:]) if len(fields) == 3 else (None, None)
     if start is None or end is None:
         raise AsrkitError(f"{where}: malformed line (expected '<utt> <recording> <start> <end>')")

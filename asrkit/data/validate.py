@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from asrkit.data.datadir import DataDir, dir_problem, kaldi_real, positive_seconds
+from asrkit.data.datadir import (DataDir, dir_problem, kaldi_real, positive_seconds, segment_channel,
+                                 segment_channel_problem)
 from asrkit.data.table import (BOM, SPACE, LineReadError, TableLine, ascii_digits, bom_problem, read_bounded,
                                split_fields, transcript_problem)
 from asrkit.utils.fileio import PathLike
@@ -376,6 +377,11 @@ def _check_audio(problems: List[Problem], d: DataDir, load, utt2spk: ScannedTabl
         used = set()
         for key, line in seg_lines.items():
             fields = split_fields(line.value)
+            channel = segment_channel(fields)
+            if channel is not None:
+                used.add(fields[0])  # (the recording is named all the same: not "used by no segment" too)
+                problems.append(Problem(str(segments.path), line.lineno, segment_channel_problem(channel)))
+                continue
             if len(fields) != 3:
                 problems.append(Problem(str(segments.path), line.lineno,
                                         "malformed segment (expected '<utt> <recording> <start> <end>')"))

@@ -143,6 +143,44 @@ def test_segments(an4_dir):
     assert f"{an4_dir}/segments:3: recording '{recos[1]}' of utterance '{utts[2]}' is not in {an4_dir}/wav.scp" in errs
 
 
+def test_a_segment_channel_field_is_refused_as_not_supported(an4_dir, tmp_path):
+    """Kaldi's extract-segments reads an optional fifth field, the channel; asrkit carries no per-segment
+    channel, so every reader refuses it, saying so: "malformed line" sent users looking for a typo."""
+    from asrkit.data.datadir import DataDir
+    from asrkit.data.fix import fix_data_dir
+    from asrkit.features.wav import read_wav_scp
+    from asrkit.utils.errors import AsrkitError
+
+    wav = lines(an4_dir / "wav.scp")[:1]
+    (an4_dir / "wav.scp").write_text("".join(wav))
+    reco = wav[0].split()[0]
+    utts = [f"{reco}-a", f"{reco}-b", f"{reco}-c"]
+    (an4_dir / "segments").write_text(f"{utts[0]} {reco} 0.0 1.0\n{utts[1]} {reco} 1.0 2.0 1\n"
+                                      f"{utts[2]} {reco} 0.0 1.0 x\n")
+    (an4_dir / "utt2spk").write_text("".join(f"{u} fcaw\n" for u in utts))
+    (an4_dir / "spk2utt").write_text("fcaw " + " ".join(utts) + "\n")
+    (an4_dir / "text").write_text("".join(f"{u} YES\n" for u in utts))
+    channel = (f"{an4_dir}/segments:2: a fifth field, channel 1 (which Kaldi's extract-segments reads), is not "
+               f"supported: asrkit reads no per-segment channel; give the channel its own recording id in wav.scp, "
+               f"e.g. '<reco>-1 sox <file> -t wav - remix 2 |'")
+    errs = errors(an4_dir)
+    assert len(errs) == 2 and errs[0].startswith(channel), errs
+    # a fifth field that is no channel number is still a malformed line
+    assert errs[1] == f"{an4_dir}/segments:3: malformed segment (expected '<utt> <recording> <start> <end>')"
+    warnings = [str(p) for p in validate_data_dir(an4_dir) if not p.is_error]
+    assert not any("not used by any segment" in w for w in warnings), warnings
+    with pytest.raises(AsrkitError, match="^" + re.escape(channel)):
+        read_wav_scp(f"scp:{an4_dir}/wav.scp", an4_dir / "segments")
+    with pytest.raises(AsrkitError, match="^" + re.escape(channel)):
+        DataDir(an4_dir).segments()
+    out = tmp_path / "fixed"
+    import shutil
+    shutil.copytree(an4_dir, out)
+    report = fix_data_dir(out)
+    assert (out / "segments").read_text() == f"{utts[0]} {reco} 0.0 1.0\n"
+    assert report.reasons.get("segment has a channel (fifth) field, which asrkit does not support "
+                              "(see asrkit-validate-data-dir)") == [utts[1]], report.reasons
+
 def test_times_read_as_kaldi_and_compute_fbank_read_them(an4_dir):
     # Python's float() reads '1_0' as 10 and '\u0661' (Arabic-Indic 1) as 1; strtod, and so Kaldi and
     # asrkit-compute-fbank's segments reader, refuse both: a dir validated here was refused there.
