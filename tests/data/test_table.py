@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import re
 import shlex
 import tracemalloc
 
@@ -154,3 +155,16 @@ def test_an_scp_from_stdin_or_a_pipe_is_read_in_bounded_blocks(tmp_path, monkeyp
     assert list(read_scp(f"cat {shlex.quote(str(tmp_path / 'a.scp'))} |")) == ["u1", "u2"]
     with pytest.raises(AsrkitError, match=r"^scp 'false \|': command exited with status 1"):
         read_scp("false |")
+
+
+@pytest.mark.parametrize("line", ["b", "b  \t"])
+def test_a_spk2utt_speaker_with_no_utterances_is_an_error_naming_the_line(tmp_path, line):
+    """Kaldi's compute-cmvn-stats only warns "No stats accumulated for speaker" for such a line, but
+    its validate_data_dir.sh refuses the table (it differs from utt2spk's): no tool writes one, so it
+    is a damaged table, refused before any stats are made rather than a speaker silently missing."""
+    from asrkit.utils.errors import AsrkitError
+
+    path = tmp_path / "spk2utt"
+    path.write_text(f"a u1 u2\n{line}\nc u3\n")
+    with pytest.raises(AsrkitError, match="^" + re.escape(f"{path}:2: malformed line (expected '<key> <value>')")):
+        table.read_spk2utt(path)
