@@ -284,6 +284,8 @@ class FbankConfig:
         try:
             config = config.replace(**given)  # validated as it is made
         except AsrkitError as e:
+            if not path:
+                raise  # an option's own bad value: the message names it and its value already
             raise AsrkitError(f"{where}: {e}") from None
         config.source = where
         return config
