@@ -62,6 +62,11 @@ def segment_channel_problem(channel: str) -> str:
             f"(its validate_data_dir.sh refuses the field too)")
 
 
+class SegmentChannelError(AsrkitError):
+    """A segments line with Kaldi's channel field (:func:`segment_channel`), refused as unsupported
+    rather than malformed; a class of its own so that asrkit-fix-data-dir can word its reason."""
+
+
 def parse_segment(value: str, where: str) -> Tuple[str, float, float]:
     """``<recording> <start> <end>`` of a segments line -> ``(recording, start, end)``.
 
@@ -73,7 +78,7 @@ def parse_segment(value: str, where: str) -> Tuple[str, float, float]:
     fields = split_fields(value)
     channel = segment_channel(fields)
     if channel is not None:
-        raise AsrkitError(f"{where}: {segment_channel_problem(channel)}")
+        raise SegmentChannelError(f"{where}: {segment_channel_problem(channel)}")
     start, end = (kaldi_real(f) for f in fields[1:]) if len(fields) == 3 else (None, None)
     if start is None or end is None:
         raise AsrkitError(f"{where}: malformed line (expected '<utt> <recording> <start> <end>')")

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Set
 
 from asrkit.data.datadir import (RECO_TABLES, SPK_TABLES, UTT_TABLES, DataDir, dir_problem, parse_segment,
-                                 positive_seconds, segment_channel)
+                                 SegmentChannelError, positive_seconds)
 from asrkit.data.table import ascii_digits, split_fields, utt2spk_to_spk2utt
 from asrkit.data.validate import ScannedTable, scan_table
 from asrkit.utils.errors import AsrkitError
@@ -173,10 +173,10 @@ def _why_dropped(utt: str, tables: Dict[str, Dict[str, str]], utt_keys: Set[str]
     if "utt2dur" in tables and not positive_seconds(tables["utt2dur"][utt]):
         return "utt2dur not a positive number of seconds"
     if "segments" in tables:
-        if segment_channel(split_fields(tables["segments"][utt])) is not None:
-            return "segment has a channel (fifth) field, which asrkit does not support (see asrkit-validate-data-dir)"
         try:
             reco, _, _ = parse_segment(tables["segments"][utt], "segments")
+        except SegmentChannelError:
+            return "segment has a channel (fifth) field, which asrkit does not support (see asrkit-validate-data-dir)"
         except AsrkitError:
             # asrkit-validate-data-dir names these as errors too; every reader of segments
             # refuses them, so the utterance has no usable audio.
