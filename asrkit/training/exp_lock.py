@@ -66,8 +66,13 @@ def exp_dir_lock(exp: Path, command: str) -> Iterator[None]:
                 raise AsrkitError(f"{exp}: another {command} ({who}) is training into this exp dir; wait for it "
                                   f"to end or stop it, or train into another exp dir") from None
         else:
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{os.getpid()} {socket.gethostname()}\n".encode(), 0)
+            try:
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, f"{os.getpid()} {socket.gethostname()}\n".encode(), 0)
+            except OSError as e:
+                # A descriptor's error carries no file name: on a full disk the run said only "no
+                # space left on device (writing an output whose name is not known here)".
+                raise OSError(e.errno, e.strerror, str(path)) from None
         yield
     finally:
         _held.discard(fd)

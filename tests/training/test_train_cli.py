@@ -332,6 +332,24 @@ def test_a_second_training_into_a_busy_exp_dir_fails_at_once(yesno_setup, tmp_pa
             pass
 
 
+def test_a_full_disk_at_the_exp_lock_names_the_lock_file(yesno_setup, tmp_path, monkeypatch):
+    """On a full disk the lock file is made (an inode) but its pid line cannot be written: the run
+    said only "no space left on device (writing an output whose name is not known here ...)"."""
+    import errno
+    import os
+
+    from asrkit.training import exp_lock
+
+    def full(fd, data, offset):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(exp_lock.os, "pwrite", full)
+    exp = tmp_path / "exp"
+    code, err = _run_inproc(*train_args(yesno_setup, exp))
+    assert code == 1 and f"ERROR (asrkit-train): {exp}/.lock: no space left on device" in err, err
+    assert "Traceback" not in err and "whose name is not known" not in err
+
+
 def test_a_forked_child_does_not_keep_the_exp_lock(tmp_path):
     """A DataLoader worker is a fork of the run and shared its lock: SIGKILLed (the OOM killer, kill
     -9), the run left the worker holding it for ~6 s, until the worker noticed, and a re-run then
