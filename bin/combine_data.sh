@@ -21,6 +21,15 @@ tmp_table=
 trap '[ -z "$tmp_table" ] || rm -f "$tmp_table"' EXIT
 tables="wav.scp segments text utt2spk feats.scp utt2num_frames utt2dur utt2uniq utt2lang reco2dur spk2gender
   reco2file_and_channel"
+# A table's lines, each ended by a newline: 'cat' joined a last line without one to the next
+# source's first line, and that utterance was silently lost from the combination.
+lines() { awk 1 "$@"; }
+# A malformed utt2spk line failed the spk2utt made at the end, after every table was replaced in
+# <dest> (and spk2utt left empty): checked first, named by its source's file and line.
+for src in "$@"; do
+  "$(dirname "${BASH_SOURCE[0]}")/utt2spk_to_spk2utt.sh" "$src/utt2spk" > /dev/null \
+    || die "$src/utt2spk: malformed (nothing written to $dest)"
+done
 # Every table is checked before any is written: a duplicate id in the third table left the first
 # two combined beside the earlier combination's others.
 combine=()
@@ -30,7 +39,7 @@ for f in $tables; do
   if [ "$n" -eq "$#" ]; then
     # A speaker may be in several sources (spk2gender), but with one gender: 'sort -u' below kept
     # either of two different lines without a word.
-    dups=$(for src in "$@"; do cat "$src/$f"; done | { if [ "$f" = spk2gender ]; then sort -u; else cat; fi; } \
+    dups=$(for src in "$@"; do lines "$src/$f"; done | { if [ "$f" = spk2gender ]; then sort -u; else cat; fi; } \
       | awk '{ print $1 }' | sort | uniq -d | awk 'NR <= 3' | tr '\n' ' ')  # (head -3: uniq's SIGPIPE, pipefail)
     [ -z "$dups" ] || die "ids found in more than one source's $f$([ "$f" != spk2gender ] || echo " with different values"): $dups"
     combine+=("$f")
@@ -41,12 +50,15 @@ done
 for f in $tables; do
   if [[ " ${combine[*]} " == *" $f "* ]]; then
     tmp_table="$dest/.$f.$$.tmp"
-    for src in "$@"; do cat "$src/$f"; done | sort -k1,1 -u > "$tmp_table"
+    for src in "$@"; do lines "$src/$f"; done | sort -k1,1 -u > "$tmp_table"
     mv "$tmp_table" "$dest/$f"
     tmp_table=
   else
     rm -f "$dest/$f"   # one left from an earlier combination into <dest> would describe other utterances
   fi
 done
-"$(dirname "${BASH_SOURCE[0]}")/utt2spk_to_spk2utt.sh" "$dest/utt2spk" > "$dest/spk2utt"
+tmp_table="$dest/.spk2utt.$$.tmp"
+"$(dirname "${BASH_SOURCE[0]}")/utt2spk_to_spk2utt.sh" "$dest/utt2spk" > "$tmp_table"
+mv "$tmp_table" "$dest/spk2utt"
+tmp_table=
 echo "$0: $(wc -l < "$dest/utt2spk") utterances from $# dirs -> $dest" >&2

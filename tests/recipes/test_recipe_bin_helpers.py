@@ -94,6 +94,32 @@ def test_combine(tmp_path):
     assert list((tmp_path / "again").iterdir()) == []  # no half-made table (it left wav.scp.tmp)
 
 
+def test_combine_a_table_without_a_final_newline_loses_no_line(tmp_path):
+    """x's text without its last newline: 'cat' joined its last line to y's first, and the
+    combination lacked that utterance's text (exit 0, the utterance count unchanged)."""
+    make_dir(tmp_path / "x", [("b-0", "b"), ("b-1", "b")])
+    make_dir(tmp_path / "y", [("a-0", "a")])
+    (tmp_path / "x/text").write_text("b-0 WORDS OF b-0\nb-1 WORDS OF b-1")
+    run_sh([f"{BIN}/combine_data.sh", "all", "x", "y"], cwd=tmp_path)
+    assert read_table(tmp_path / "all/text") == {"a-0": "WORDS OF a-0", "b-0": "WORDS OF b-0",
+                                                 "b-1": "WORDS OF b-1"}
+
+
+def test_combine_a_malformed_utt2spk_line_writes_nothing(tmp_path):
+    """A source's malformed utt2spk line failed only the spk2utt made last: <dest> was left with
+    the new tables and an empty spk2utt, and the error named <dest>'s utt2spk."""
+    make_dir(tmp_path / "x", [("b-0", "b")])
+    make_dir(tmp_path / "y", [("a-0", "a")])
+    run_sh([f"{BIN}/combine_data.sh", "all", "x", "y"], cwd=tmp_path)
+    before = {p.name: p.read_bytes() for p in (tmp_path / "all").iterdir()}
+    make_dir(tmp_path / "z", [("c-0", "c")])
+    with open(tmp_path / "z/utt2spk", "a") as f:
+        f.write("lonely\n")
+    proc = run_sh([f"{BIN}/combine_data.sh", "all", "x", "z"], cwd=tmp_path, check=False)
+    assert proc.returncode == 1 and 'z/utt2spk:2: expected "<utt> <spk>", got "lonely"' in proc.stderr, proc.stderr
+    assert {p.name: p.read_bytes() for p in (tmp_path / "all").iterdir()} == before
+
+
 def test_utt2spk_to_spk2utt_bad_line(tmp_path):
     (tmp_path / "utt2spk").write_text("a-0 a\nbroken\n")
     proc = run_sh([f"{BIN}/utt2spk_to_spk2utt.sh", "utt2spk"], cwd=tmp_path, check=False)
