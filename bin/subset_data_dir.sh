@@ -35,7 +35,13 @@ cleanup() {
 trap cleanup EXIT
 out=$tmp/out
 mkdir "$out"
-total=$(wc -l < "$src/utt2spk")
+# Lines, not newlines: 'wc -l' missed a last line without its newline ("2 of 15 utterances" of 16,
+# and --first 16 refused as more than there are).
+total=$(awk 'END { print NR }' "$src/utt2spk")
+[ "$first" -ge 0 ] && [ "$last" -ge 0 ] || die "--first and --last take a number of utterances, got $first and $last"
+# Two of them: --first won and the others were ignored without a word.
+[ $(( (first > 0) + (last > 0) + (${#utt_list} > 0) )) -le 1 ] \
+  || die "give only one of --first N, --last N, --utt-list FILE"
 if [ "$first" -gt 0 ]; then
   [ "$first" -le "$total" ] || die "--first $first: $src has only $total utterances"
   head -n "$first" "$src/utt2spk" | awk '{ print $1 }' > "$tmp/utts"
@@ -44,8 +50,10 @@ elif [ "$last" -gt 0 ]; then
   tail -n "$last" "$src/utt2spk" | awk '{ print $1 }' > "$tmp/utts"
 elif [ -n "$utt_list" ]; then
   [ -f "$utt_list" ] || die "--utt-list $utt_list: no such file"
-  # The first column of each line (a text or utt2spk works as a list), without a Windows \r.
-  awk '{ sub(/\r$/, "") } NF { print $1 }' "$utt_list" > "$tmp/utts"
+  # The first column of each line (a text or utt2spk works as a list), without a Windows \r or a
+  # UTF-8 byte-order mark (which made the first id one no table has, named in a warning as an id
+  # that looked the same as one of utt2spk's).
+  awk '{ sub(/\r$/, "") } FNR == 1 { sub(/^\357\273\277/, "") } NF { print $1 }' "$utt_list" > "$tmp/utts"
 else
   die "give one of --first N, --last N, --utt-list FILE"
 fi

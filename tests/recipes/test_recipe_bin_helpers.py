@@ -83,6 +83,26 @@ def test_subset_failing_part_way_leaves_dest_as_it_was(tmp_path):
     assert sorted(p.name for p in (tmp_path / "some").iterdir()) == sorted(before)
 
 
+def test_subset_counts_a_last_line_without_newline_and_takes_one_selection(tmp_path):
+    """'wc -l' missed utt2spk's last line when it had no newline ("2 of 1 utterances", --first 2
+    refused for a source of 2); --first with --last took the first N without a word about --last;
+    a list with a byte-order mark named its first id as not in the source, the mark invisible."""
+    make_dir(tmp_path / "src", [("a-0", "a"), ("a-1", "a")])
+    (tmp_path / "src/utt2spk").write_text("a-0 a\na-1 a")
+    proc = run_sh([f"{BIN}/subset_data_dir.sh", "--first", "2", "src", "first"], cwd=tmp_path)
+    assert "2 of 2 utterances of src" in proc.stderr, proc.stderr
+    assert list(read_table(tmp_path / "first/utt2spk")) == ["a-0", "a-1"]
+    for args in (["--first", "1", "--last", "1"], ["--last", "1", "--utt-list", "src/text"]):
+        proc = run_sh([f"{BIN}/subset_data_dir.sh", *args, "src", "both"], cwd=tmp_path, check=False)
+        assert proc.returncode == 1 and "give only one of --first N, --last N, --utt-list FILE" in proc.stderr
+        assert not (tmp_path / "both").exists()
+    proc = run_sh([f"{BIN}/subset_data_dir.sh", "--first", "-1", "src", "neg"], cwd=tmp_path, check=False)
+    assert proc.returncode == 1 and "--first and --last take a number of utterances, got -1 and 0" in proc.stderr
+    (tmp_path / "list").write_bytes(b"\xef\xbb\xbfa-1\n")
+    proc = run_sh([f"{BIN}/subset_data_dir.sh", "--utt-list", "list", "src", "some"], cwd=tmp_path)
+    assert "WARNING" not in proc.stderr and list(read_table(tmp_path / "some/utt2spk")) == ["a-1"], proc.stderr
+
+
 def test_combine(tmp_path):
     make_dir(tmp_path / "x", [("b-0", "b"), ("b-1", "b")])
     make_dir(tmp_path / "y", [("a-0", "a")])
