@@ -215,6 +215,9 @@ def test_use_lm_without_an_lm_config_fails_before_any_stage(recipe_dir):
     (["--tag", "a/../../b"], "asr.sh: ERROR: --tag 'a/../../b': give a name for a directory under exp/"),
     (["--tag", "/tmp/x"], "asr.sh: ERROR: --tag '/tmp/x': give a name for a directory under exp/"),
     (["--tag", "."], "asr.sh: ERROR: --tag '.': give a name for a directory under exp/"),
+    # exp was $expdir/$tag: /train_char, at the file system's root
+    (["--expdir", ""], "asr.sh: ERROR: --expdir '': give a directory (default: exp)"),
+    (["--dumpdir", ""], "asr.sh: ERROR: --dumpdir '': give a directory (default: dump)"),
 ])
 def test_bad_numbers_fail_before_any_stage(recipe_dir, args, message):
     recipe = recipe_dir("yesno")
@@ -238,6 +241,11 @@ def test_bad_numbers_fail_before_any_stage(recipe_dir, args, message):
     (["--train-args", "--sed 3"], "asr.sh: ERROR: --train-config with --train-args '--sed 3': No such option '--sed'"),
     (["--decode-config", "conf/train.yaml"], "asr.sh: ERROR: --decode-config: conf/train.yaml: unknown key"),
     (["--decode-args", "--beam 0"], "asr.sh: ERROR: --decode-config with --decode-args '--beam 0': options: beam must be"),
+    # The budget failed at stage 4, after the features; the LM weight at stage 5, after the training.
+    (["--train-max-time", "-5"], "asr.sh: ERROR: --train-config and --train-max-time '-5': --set 'training.max_time=-5': "
+                                 "training.max_time must be >= 0 seconds"),
+    (["--use-lm", "true", "--lm-weight", "nan"], "asr.sh: ERROR: --decode-config and --lm-weight 'nan': options: "
+                                                 "lm_weight must be a finite number, got nan"),
     # With --feats-type raw these went to asrkit-train at stage 4, after the features.
     (["--speed-perturb-factors", "abc"], "--speed-perturb-factors 'abc': 'abc' is not a positive number"),
     (["--speed-perturb-factors", "0.9 0"], "--speed-perturb-factors '0.9 0': '0' is not a positive number"),

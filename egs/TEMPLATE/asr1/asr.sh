@@ -112,12 +112,18 @@ config_error() {  # <what> <command...>: the command's own one-line error, if it
   err=${err##*$'\n'}; err=${err#ERROR (*): }
   die "$1: ${err#Error: }"
 }
+# With the values stage 4 and 5 add too: a --train-max-time abc (or -5) failed only at stage 4,
+# after the features; a --lm-weight abc only at stage 5, after the whole training.
+_budget=()
+[ -z "$train_max_time" ] || _budget=(--set "training.max_time=$train_max_time")
+_lm_weight=()
+[ "$use_lm" != true ] || _lm_weight=(--lm-weight "$lm_weight")
 # shellcheck disable=SC2086  # the *_args are word-split, as the stages use them
-config_error "--train-config${train_args:+ with --train-args '$train_args'}" \
-  asrkit-train --config "$train_config" --seed "$seed" $train_args
+config_error "--train-config${train_args:+ with --train-args '$train_args'}${train_max_time:+ and --train-max-time '$train_max_time'}" \
+  asrkit-train --config "$train_config" --seed "$seed" $train_args "${_budget[@]}"
 # shellcheck disable=SC2086
-config_error "--decode-config${decode_args:+ with --decode-args '$decode_args'}" \
-  asrkit-decode --config "$decode_config" $decode_args
+config_error "--decode-config${decode_args:+ with --decode-args '$decode_args'}${_lm_weight[*]:+ and --lm-weight '$lm_weight'}" \
+  asrkit-decode --config "$decode_config" $decode_args "${_lm_weight[@]}"
 if [ "$adapt_speakers" = true ]; then
   # shellcheck disable=SC2086
   config_error "--adapt-args '$adapt_args'" asrkit-adapt-speakers $adapt_args
@@ -133,6 +139,11 @@ done
 # data//text), and a name with a space was taken as two sets.
 for _o in train_set valid_set; do
   [[ ${!_o} =~ ^[^[:space:]]+$ ]] || die "--${_o//_/-} '${!_o}': give one data set name (data/<name>)"
+done
+# --expdir '' trained into /<tag> (exp=$expdir/$tag), at the file system's root; --dumpdir ''
+# failed in stage 1 with mkdir's "cannot create directory ''".
+for _o in dumpdir expdir; do
+  [ -n "${!_o}" ] || die "--$_o '': give a directory (default: ${_o%dir})"
 done
 # The experiment is a directory under $expdir: --tag ../x (or an absolute path) trained and decoded
 # outside it (exp/../x is the recipe directory's x, beside data/ and conf/), with exit 0.
