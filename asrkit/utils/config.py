@@ -32,6 +32,9 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple, Type, TypeVar, Union
 
 from asrkit.utils.errors import AsrkitError
+from asrkit.utils.logging import get_logger
+
+log = get_logger(__name__)
 
 T = TypeVar("T")
 
@@ -109,6 +112,10 @@ def load_yaml_mapping(path: Union[str, Path], what: str = "options") -> Dict[str
         raise ConfigError(f"{path}: cannot read: {e.strerror or e}") from None
     d = parse_yaml(text, str(path))
     if d is None:
+        if not text.strip():
+            # A config cut short to nothing (a failed copy, a '>' for '>>') trained, decoded or
+            # made features with every default and no word. One of only comments says it meant that.
+            log.warning("%s: empty file: no %s, every setting takes its default", path, what)
         return {}
     if not isinstance(d, dict):
         raise ConfigError(f"{path}: expected a mapping of {what}, got {type(d).__name__}")

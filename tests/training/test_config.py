@@ -181,6 +181,26 @@ def test_missing_and_broken_files(tmp_path):
         load_config(str(bad))
 
 
+def test_an_empty_config_file_is_warned_about_one_of_comments_is_not(tmp_path, caplog):
+    """A config cut short to nothing (a failed copy, '>' for '>>') trained with every default and
+    no word; a file of only comments says that is what it means."""
+    import logging
+
+    empty = tmp_path / "train.yaml"
+    empty.write_text("\n")
+    with caplog.at_level(logging.WARNING):
+        assert load_config(str(empty)) == build_config({})
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{empty}: empty file: no sections (model:, optim:, batching:, training:, finetune:), every setting takes "
+        f"its default"]
+    caplog.clear()
+    comments = tmp_path / "defaults.yaml"
+    comments.write_text("# every default\n")
+    with caplog.at_level(logging.WARNING):
+        load_config(str(comments))
+    assert not caplog.records
+
+
 def test_teacher_forcing_schedule():
     cfg = build_config({"training": {"teacher_forcing_start": 1.0, "teacher_forcing_end": 0.6,
                                      "teacher_forcing_decay_epochs": 4}})
