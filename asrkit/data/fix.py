@@ -36,6 +36,8 @@ class FixReport:
     backup_dir: Optional[Path] = None
     # why each utterance of utt2spk (or any utterance table) went: reason -> ids, one reason each
     reasons: Dict[str, List[str]] = field(default_factory=dict)
+    # file name -> line numbers dropped as malformed (not blank lines, not duplicates)
+    malformed: Dict[str, List[int]] = field(default_factory=dict)
 
     @property
     def num_dropped(self) -> int:
@@ -55,6 +57,9 @@ def _read(d: DataDir, name: str, report: FixReport) -> Optional[Dict[str, str]]:
     # of the file, whose line is still kept (and written back without it).
     kept = {line.lineno for line in t.lines}
     bad = sorted({p.line for p in t.problems if p.line is not None and p.line not in kept})
+    blank = {p.line for p in t.problems if p.message == "empty line"}
+    if any(n not in blank for n in bad):
+        report.malformed[name] = [n for n in bad if n not in blank]
     for line in t.lines:
         if line.key in out:
             bad.append(line.lineno)
@@ -97,6 +102,21 @@ def fix_data_dir(path: PathLike, backup: bool = True) -> FixReport:
         utt_keys.add("wav.scp")
     all_utts: Set[str] = set().union(*(tables[n].keys() for n in utt_keys))
     report.num_utts_before = len(tables["utt2spk"]) + len(ambiguous)
+    if report.malformed.get("utt2spk"):
+        # Each such line was an utterance too (no speaker, an id not UTF-8, ...): left out of the
+        # count, 16 utterances came out as "kept 15 of 15". One whose id another table has is
+        # counted below as not in utt2spk; the others by their line.
+        raw = d.file("utt2spk").read_bytes().split(b"\n")
+        unseen = []
+        for n in report.malformed["utt2spk"]:
+            fields = split_fields(raw[n - 1].decode("utf-8", "replace"))
+            if fields and fields[0] in tables["utt2spk"]:
+                continue  # a second, broken line of an utterance utt2spk has
+            report.num_utts_before += 1
+            if not fields or fields[0] not in all_utts:
+                unseen.append(f"utt2spk:{n}")
+        if unseen:
+            report.reasons["a malformed line of utt2spk (no speaker, not UTF-8, ...)"] = unseen
 
     keep = set()
     # One reason per utterance dropped, the first that applies, so the counts add up to the drop.

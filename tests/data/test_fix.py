@@ -211,3 +211,24 @@ def test_segments_are_split_at_ascii_white_space_only(an4_dir):
     report = fix_data_dir(an4_dir)
     assert report.num_utts_after == 2 and report.reasons == {}
     assert [e.utt_id for e in read_wav_scp(str(an4_dir / "wav.scp"), an4_dir / "segments")] == utts
+
+
+def test_a_malformed_utt2spk_line_is_an_utterance_counted_as_dropped(an4_dir):
+    """An utt2spk line whose id is not UTF-8 (so in every table: each line dropped as malformed)
+    was left out of the count: 'Kept 129 out of 129' of 130 utterances, one gone without a reason.
+    A line with no speaker whose id the other tables have is that utterance, 'not in utt2spk';
+    a blank line, or a broken second line of an utterance utt2spk has, is no utterance."""
+    first = lines(an4_dir / "utt2spk")[0].split()[0].encode()
+    for name in ("text", "wav.scp", "utt2spk", "spk2utt"):
+        data = (an4_dir / name).read_bytes()
+        (an4_dir / name).write_bytes(data.replace(first, first + b"\xe9", 2 if name == "spk2utt" else 1))
+    u2s = (an4_dir / "utt2spk").read_bytes().split(b"\n")[:-1]
+    second, third = u2s[1].split()[0].decode(), u2s[2].split()[0]
+    u2s[1] = second.encode()                                   # no speaker
+    u2s += [b"", third]                                        # a blank line, a broken second line of one
+    (an4_dir / "utt2spk").write_bytes(b"\n".join(u2s) + b"\n")
+    report = fix_data_dir(an4_dir)
+    assert (report.num_utts_before, report.num_utts_after) == (130, 128)
+    assert report.reasons == {"a malformed line of utt2spk (no speaker, not UTF-8, ...)": ["utt2spk:1"],
+                              "not in utt2spk": [second]}
+    assert report.bad_lines["utt2spk"] == [1, 2, 131, 132]
