@@ -20,7 +20,7 @@ import warnings
 import zipfile
 from typing import IO, Any, Optional
 
-from asrkit.utils.errors import AsrkitError
+from asrkit.utils.errors import MACHINE_ERRORS, AsrkitError
 from asrkit.utils.fileio import PathLike, atomic_open, name_os_error, not_found_reason, special_kind
 
 
@@ -117,6 +117,11 @@ def load_weights_only(path: PathLike, what: str) -> Any:
     except Exception as e:  # torch raises many types for a file that is not a torch archive
         if isinstance(e, OSError) and e.errno == errno.ELOOP:  # the path, not the file's content, is at fault
             raise AsrkitError(f"{path}: {not_found_reason(path)}") from None
+        if isinstance(e, OSError) and e.errno in MACHINE_ERRORS:
+            # Not the file's content: an unreadable checkpoint was "not an asrkit checkpoint (not a
+            # torch file ...: Permission denied)", and a resume skipped it as damaged and trained
+            # its epoch again. Left an OSError, it is "<path>: permission denied" and stops the run.
+            raise OSError(e.errno, os.strerror(e.errno), os.fspath(path)) from None
         head = _head(path)
         if head and not head.startswith((b"PK", b"\x80")):
             # neither a zip archive (torch.save) nor a pickle (the legacy format): torch's own

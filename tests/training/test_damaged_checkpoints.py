@@ -166,6 +166,34 @@ def test_average_refuses_an_lm_and_a_non_finite_checkpoint(trained, tmp_path):
     assert "Traceback" not in err and not (exp / "model.avg.pt").exists()
 
 
+def test_an_unreadable_checkpoint_is_a_permission_error_never_skipped_as_damaged(yesno_setup, trained, tmp_path,
+                                                                               monkeypatch):
+    """A checkpoint this user cannot read was "not an asrkit checkpoint (not a torch file, ...:
+    [Errno 13] Permission denied ...)": asrkit-average blamed its content, and a resume skipped it
+    as damaged and trained its epoch again, with exit 0. (torch.load fails as it would: root reads
+    a mode-0 file.)"""
+    import errno
+
+    exp = _copy(trained, tmp_path)
+    newest = exp / "checkpoints" / "epoch2.pt"
+    real_load = torch.load
+
+    def load(f, *args, **kwargs):
+        if os.fspath(f) == str(newest):
+            raise PermissionError(errno.EACCES, "Permission denied", str(newest))
+        return real_load(f, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "load", load)
+    with pytest.raises(PermissionError):
+        ckpt.latest_readable_checkpoint(exp)
+    code, err = _run_inproc("average", "--num", "2", exp)
+    assert code == 1 and f"ERROR (asrkit-average): {newest}: permission denied" in err, err
+    before = sorted(p.name for p in (exp / "checkpoints").iterdir())
+    code, err = _run_inproc(*train_args(yesno_setup, exp, "--set", "training.max_epochs=3"))
+    assert code == 1 and f"ERROR (asrkit-train): {newest}: permission denied" in err, err
+    assert "skipped" not in err and sorted(p.name for p in (exp / "checkpoints").iterdir()) == before
+
+
 def test_resume_with_another_tokenizer_or_unusable_state_is_one_line(yesno_setup, trained, tmp_path):
     """Another --lang-dir on the same exp dir: a token list of another size was a load_state_dict
     traceback, and one of the same size resumed silently with every output unit meaning another
