@@ -27,7 +27,8 @@ log = get_logger(__name__)
 
 def best_epochs(exp_dir: Path, num: int, metric: Optional[str] = None,
                 max_epoch: Optional[int] = None) -> Tuple[List[int], str]:
-    """The ``num`` best epochs that still have a checkpoint, best first, and the metric used.
+    """The ``num`` best epochs that still have a checkpoint, best first, and the metric used
+    ("latest" when none was recorded: the latest epochs then).
 
     ``max_epoch``: only epochs up to it, ranked by what was known then (that epoch's history),
     which is what a run stopped there would have averaged, if its checkpoints were all kept."""
@@ -71,7 +72,9 @@ def best_epochs(exp_dir: Path, num: int, metric: Optional[str] = None,
                     kept_by, ", ".join(map(str, ranked[:num])) or "none")
     if not ranked:  # no validation metric recorded: the latest epochs
         log.warning("no %s recorded in %s: averaging the latest checkpoints", metric, found[max(found)])
-        ranked = sorted(found, reverse=True)
+        # named as what they are: "Done averaging ... best by valid_cer" (and model.avg.pt's
+        # metric) claimed a ranking that was never made
+        ranked, metric = sorted(found, reverse=True), "latest"
     if len(ranked) < num:
         log.warning("%d checkpoint(s) asked for, %d available (training.keep_best limits how many are kept): "
                     "averaging %d", num, len(ranked), len(ranked))
@@ -131,8 +134,8 @@ def average_checkpoints(exp_dir: Path, num: int, out: Optional[Path] = None, met
     meta = first[2]
     averaged = average_state_dicts(states, [str(found[e]) for e in epochs])
     save_package(out, averaged, meta.replace(extra={**meta.extra, "epochs": epochs, "metric": metric, "averaged": True}))
-    log.info("Done averaging %d checkpoint(s) (epochs %s, best by %s) into %s", len(epochs),
-             " ".join(map(str, epochs)), metric, out)
+    log.info("Done averaging %d checkpoint(s) (epochs %s, %s) into %s", len(epochs), " ".join(map(str, epochs)),
+             "the latest" if metric == "latest" else f"best by {metric}", out)
     return out
 
 

@@ -194,6 +194,24 @@ def test_an_unreadable_checkpoint_is_a_permission_error_never_skipped_as_damaged
     assert "skipped" not in err and sorted(p.name for p in (exp / "checkpoints").iterdir()) == before
 
 
+def test_average_by_a_metric_never_recorded_says_it_took_the_latest(trained, tmp_path, caplog):
+    """With no valid_cer in the history (training.valid_cer: false), the latest checkpoints were
+    averaged after a warning, but the summary and model.avg.pt said "best by valid_cer"."""
+    import logging
+
+    from asrkit.training.average import average_checkpoints, best_epochs
+
+    exp = _copy(trained, tmp_path)
+    _damage(exp / "checkpoints" / "epoch2.pt", lambda s: [row.pop("valid_cer", None)
+                                                          for row in s["train_state"]["history"]])
+    assert best_epochs(exp, 1, "valid_cer") == ([2], "latest")
+    with caplog.at_level(logging.INFO):
+        out = average_checkpoints(exp, 1, metric="valid_cer")
+    said = [r.getMessage() for r in caplog.records]
+    assert f"Done averaging 1 checkpoint(s) (epochs 2, the latest) into {out}" in said, said
+    assert not any("best by valid_cer" in m for m in said)
+
+
 def test_resume_with_another_tokenizer_or_unusable_state_is_one_line(yesno_setup, trained, tmp_path):
     """Another --lang-dir on the same exp dir: a token list of another size was a load_state_dict
     traceback, and one of the same size resumed silently with every output unit meaning another
