@@ -421,7 +421,9 @@ def read_entry(entry: ScpEntry, open_file: Optional[IO[bytes]] = None, files_onl
                 raise AsrkitError(f"{entry.what}: offset {entry.offset} is past the end of {entry.path} "
                                   f"({size} bytes)")
             f.seek(entry.offset)
-        else:
+        elif f.seekable():
+            # (a named pipe, read whole, is at its start and cannot seek: '--cmvn <(...)' was an
+            # io.UnsupportedOperation traceback)
             f.seek(0)
         return _slice(read_object(f, entry.what), entry)
     finally:

@@ -229,6 +229,24 @@ def test_stats_from_kaldiio_written_features(an4_feats, tmp_path, text):
                                rtol=1e-6 if text else 1e-12)
 
 
+def test_stats_read_from_a_pipe_by_name(tmp_path):
+    """'--cmvn <(...)' (asrkit-train) and 'asrkit-apply-cmvn <(...)' read the stats from a pipe
+    named /dev/fd/N: the reader's seek to its start was an io.UnsupportedOperation traceback."""
+    import os
+
+    x = np.random.default_rng(2).standard_normal((40, 3))
+    stats = accumulate_cmvn(x)
+    path = tmp_path / "cmvn.ark"
+    kaldiio.save_mat(str(path), stats)
+    r, w = os.pipe()
+    try:
+        os.write(w, path.read_bytes())  # a few hundred bytes: within the pipe's buffer
+        os.close(w)
+        np.testing.assert_allclose(load_cmvn(f"/dev/fd/{r}"), stats)
+    finally:
+        os.close(r)
+
+
 def test_a_long_utterance_is_summed_and_normalized_in_chunks():
     """Stats and normalization converted the whole matrix to float64 (plus a mask of its size): 3.1 GB
     for one 960 MB utterance of 3M frames (hostile-input sweep 8a). Now CHUNK_FRAMES at a time, with
