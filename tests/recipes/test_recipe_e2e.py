@@ -276,6 +276,18 @@ def test_asr_sh_empty_stage_range_is_an_error(recipe_dir):
     assert "done" not in proc.stderr, proc.stderr
 
 
+def test_no_test_set_with_stage_5_or_6_in_the_range_fails_before_the_stages_work(recipe_dir):
+    """--test-sets '' with stages 5 and 6 in the range decoded and scored nothing, exit 0. Without
+    them (a training-only run) it is fine."""
+    recipe = recipe_dir("yesno")
+    run_sh(["./run.sh", "--stop-stage", "0"], cwd=recipe)
+    proc = run_sh(["./run.sh", "--stage", "1", "--test-sets", " "], cwd=recipe, check=False)
+    assert proc.returncode == 1, proc.stderr
+    assert "asr.sh: ERROR: --test-sets ' ': no set to decode and score (stages 5 and 6)" in proc.stderr
+    assert not (recipe / "dump").exists()
+    run_sh(["./asr.sh", "--stage", "1", "--stop-stage", "0", "--test-sets", ""], cwd=recipe)
+
+
 def test_unknown_sets_fail_before_the_stage_works(recipe_dir):
     """A misspelt --test-sets failed after the training set's features (stage 1), or in stage 5
     with bash's "integer expression expected" before the split's own error."""

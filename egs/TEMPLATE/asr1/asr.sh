@@ -179,6 +179,11 @@ for set in $(printf '%s\n' $train_set $valid_set $test_sets | awk '!seen[$0]++')
     die "no $dumpdir/$set/feats.scp (--test-sets $test_sets): run stage 1 first, or check the set names"
   fi
 done
+# --test-sets '' (or only spaces) with stage 5 or 6 in the range decoded and scored nothing, exit 0.
+read -ra _ts <<< "$test_sets"
+if [ ${#_ts[@]} -eq 0 ] && { in_range 5 || in_range 6; }; then
+  die "--test-sets '$test_sets': no set to decode and score (stages 5 and 6); name one, or stop at --stop-stage 4"
+fi
 
 # run <log> <command...>: run a step, and when it fails stop the whole run naming the log to read.
 run() {
