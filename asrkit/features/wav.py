@@ -292,8 +292,18 @@ def _check_after_data(riff: _RiffData, total: int, what: str, read_at: Callable[
     if end - data_end <= _TAIL_SLACK:
         return
     # The pad byte after an odd-sized data chunk is sometimes left out: either walk will do.
-    starts = {data_end + (riff.declared & 1), data_end}
-    if any(_chunks_reach(read_at, start, end) for start in starts):
+    for start in sorted({data_end + (riff.declared & 1), data_end}, reverse=True):
+        chunks = _chunks_after(read_at, start, end)
+        if chunks is None:
+            continue
+        second = next((pos for cid, pos in chunks if cid == b"data"), None)
+        if second is not None:
+            # RIFF allows one data chunk. libsndfile decoded such a file (the first chunk of odd
+            # size) to noise of half its length, exit 0; of even size it failed as "SF_INFO struct
+            # incomplete"; sox and Kaldi read the first chunk and drop the rest without a word.
+            raise AsrkitError(f"{what}: malformed WAV: a second 'data' chunk at byte {second} (a WAV holds one; "
+                              f"readers take the first, or misread both), so part of the recording would be "
+                              f"lost; write the file again with its samples in one data chunk")
         return
     tail = end - data_end
     if tail <= _ZERO_PAD_CHECKED and not read_at(data_end, tail).strip(b"\0"):
@@ -308,20 +318,24 @@ def _check_after_data(riff: _RiffData, total: int, what: str, read_at: Callable[
                       f"write the file again")
 
 
-def _chunks_reach(read_at: Callable[[int, int], bytes], pos: int, end: int) -> bool:
-    """Whether RIFF chunks (printable ids) run from ``pos`` to ``end``, a missing last pad byte,
-    a few bytes of slack or a last chunk cut off allowed."""
+def _chunks_after(read_at: Callable[[int, int], bytes], pos: int,
+                  end: int) -> Optional[List[Tuple[bytes, int]]]:
+    """``(id, byte offset)`` of the RIFF chunks (printable ids) running from ``pos`` to ``end``, a
+    missing last pad byte, a few bytes of slack or a last chunk cut off allowed; None when what
+    is there is not chunks."""
+    chunks: List[Tuple[bytes, int]] = []
     for _ in range(_MAX_CHUNKS):
         if end - pos <= _TAIL_SLACK:
-            return True
+            return chunks
         hdr = read_at(pos, 8)
         if len(hdr) < 8 or not all(0x20 <= b <= 0x7E for b in hdr[:4]):
-            return False
+            return None
+        chunks.append((bytes(hdr[:4]), pos))
         size = struct.unpack_from("<I", hdr, 4)[0]
         if pos + 8 + size > end:
-            return True  # metadata cut off after the samples, which are whole
+            return chunks  # metadata cut off after the samples, which are whole
         pos += 8 + size + (size & 1)
-    return True  # a pathological chunk list: leave it to libsndfile
+    return chunks  # a pathological chunk list: leave it to libsndfile
 
 
 # Other containers whose header states the length: libsndfile reads a truncated one as the

@@ -234,6 +234,27 @@ def test_a_data_size_smaller_than_the_samples_is_an_error(tmp_path, speech):
         np.testing.assert_array_equal(read_wav_source(str(tmp_path / f"{name}.wav"), name)[0], x.astype(np.float32))
 
 
+def test_a_second_data_chunk_is_an_error(tmp_path, speech):
+    """A WAV holds one data chunk. With the samples split over two, libsndfile decoded the file
+    (first chunk of odd size) to noise of half its length, exit 0, or (even size) failed as
+    "SF_INFO struct incomplete"; sox and Kaldi read the first chunk only."""
+    x, _ = speech
+    samples = x.astype("<i2").tobytes()
+    message = "malformed WAV: a second 'data' chunk at byte"
+    for name, cut in {"odd": 4001, "even": 4000}.items():
+        blob = _riff(_fmt(), _chunk(b"data", samples[:cut]), _chunk(b"data", samples[cut:]))
+        path = tmp_path / f"{name}.wav"
+        path.write_bytes(blob)
+        for source in (str(path), f"cat {_q(path)} |"):
+            assert "\n" not in _refused(source, message)
+        with pytest.raises(AsrkitError, match=message):
+            check_wav_file(str(path), "u")
+    # one data chunk followed by other chunks still reads
+    listed = _riff(_fmt(), _chunk(b"data", samples), _chunk(b"LIST", b"INFOISFT" + struct.pack("<I", 4) + b"abc\0"))
+    (tmp_path / "listed.wav").write_bytes(listed)
+    np.testing.assert_array_equal(read_wav_source(str(tmp_path / "listed.wav"), "u")[0], x.astype(np.float32))
+
+
 def test_a_flac_of_unknown_length_is_named_as_such(tmp_path, speech):
     """A FLAC whose STREAMINFO gives 0 samples (what an encoder writing to a pipe leaves): libsndfile
     calls its length 2**63-1 frames, soundfile fails before its end, and it was refused as 'over
