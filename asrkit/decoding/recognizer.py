@@ -29,6 +29,7 @@ from asrkit.decoding.config import DecodeConfig
 from asrkit.decoding.ctc_align import Word, ctc_forced_align, frame_energy_db, word_times
 from asrkit.decoding.scorers import AttentionScorer, CTCScorer, LMScorer
 from asrkit.features.cmvn import check_values
+from asrkit.features.wav import MIN_SAMPLE_RATE  # (kept importable from here: from_audio, tests)
 from asrkit.utils.device import out_of_memory, resolve_device
 from asrkit.utils.errors import AsrkitError
 
@@ -37,10 +38,6 @@ log = logging.getLogger("decode")
 # Audio longer than this is turned into features a minute at a time: torchaudio's fbank holds
 # every frame's windowed samples and spectrum at once (~4 KB a frame, 1.5 GB for an hour).
 FBANK_CHUNK_S = 60.0
-# Below 4 kHz (2 kHz of bandwidth) most consonants are gone: a model hears mostly the mean in its
-# upper mel bins and names digits or letters at random (AN4's model: "ONE ONE ONE" for a 1 kHz
-# copy of "P O W E L O"). Refused, like any unreadable input, instead of a confident guess.
-MIN_SAMPLE_RATE = 4000
 # level_norm estimates a recording's level from its frames within this many dB of its loud ones
 # (the 98th percentile of its frames' mean log-mel): a room's quiet stretches stay in (AN4 train's
 # 948 recordings reach 39 dB down (median), 48 dB (99th percentile), 55 dB at most: 0.02 % of

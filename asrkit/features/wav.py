@@ -80,6 +80,11 @@ INT16_SCALE = 32768.0
 # (a mix, a gain before a limiter); int16 values stored as floats reach hundreds or thousands.
 FLOAT_PEAK_LIMIT = 16.0
 MAX_OVERSHOOT_S = 0.5  # as Kaldi's extract-segments
+# Below 4 kHz (2 kHz of bandwidth) most consonants are gone: a model hears mostly the mean in its
+# upper mel bins and names digits or letters at random (AN4's model: "ONE ONE ONE" for a 1 kHz
+# copy of "P O W E L O"). Audio this far below the rate it is brought to is refused, like any
+# unreadable input, instead of a confident guess (a header's 1 Hz is corruption, not speech).
+MIN_SAMPLE_RATE = 4000
 # The highest sample rate read: 768 kHz is the top of what audio converters record; a larger
 # rate in a header is corruption (or an attack on the resampler's memory), not speech.
 MAX_SAMPLE_RATE = 768_000  # (also the most an fbank config may ask for: fbank.MAX_SAMPLE_FREQUENCY)

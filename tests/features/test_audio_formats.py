@@ -213,6 +213,28 @@ def test_compute_fbank_resamples_only_when_asked(made, tmp_path):
     assert list(kaldiio.load_scp(str(out / "low.scp"))) == ["good"]
 
 
+def test_compute_fbank_resample_refuses_rates_no_speech_survives(made, tmp_path):
+    """A header's 1 Hz or 1000 Hz, within --max-samples even resampled: compute-fbank --resample
+    made them 1000 s (or 4 s) of features at 16 kHz and counted them done, while asrkit-decode
+    refuses such audio as too low to recognise speech. Now a skipped, counted utterance."""
+    wav = sorted(v["wav"] for v in made["utts"].values())[0]
+    x = _ref(wav).astype(np.int16)
+    soundfile.write(tmp_path / "1hz.wav", x[:1000], 1, subtype="PCM_16")
+    soundfile.write(tmp_path / "1khz.wav", x[:4000], 1000, subtype="PCM_16")
+    entries = [("good", wav), ("one-hz", tmp_path / "1hz.wav"), ("one-khz", tmp_path / "1khz.wav")]
+    scp = write_scp(tmp_path / "low.scp", entries)
+    out = tmp_path / "out"
+    result = run_cli(compute_fbank_cli, ["--resample", "--max-bad-percent", "100", f"scp:{scp}",
+                                         f"ark,scp:{out}/low.ark,{out}/low.scp"])
+    assert result.exit_code == 0, result.stderr
+    for utt, rate, path in (("one-hz", 1, tmp_path / "1hz.wav"), ("one-khz", 1000, tmp_path / "1khz.wav")):
+        assert (f"skipping utterance '{utt}': sample rate {rate} Hz is too low to recognise speech (at least 4000 Hz; "
+                f"the fbank config's is 16000 Hz) [{scp}:") in result.stderr
+        assert f"{path}]" in result.stderr
+    assert "2 of 3 utterances failed" in result.stderr and "Traceback" not in result.stderr
+    assert list(kaldiio.load_scp(str(out / "low.scp"))) == ["good"]
+
+
 # --------------------------------------------------------------------------------------------
 # Hostile sources: reads must stop early (bytes read are counted, not time).
 

@@ -100,6 +100,11 @@ def test_resample_brings_other_rates_to_the_fbank_config(an4_raw, asrkit, tmp_pa
     with pytest.raises(AsrkitError, match=r"^utterance 'u': resampling 50800 samples from 1 Hz to 8000 Hz gives "
                                           r"406400000, over the limit of 268435456 samples per read"):
         ds._at_config_rate(np.zeros(50800, np.float32), 1, "utterance 'u'")
+    # Within the limit, but at a rate no speech survives: refused as asrkit-decode and
+    # compute-fbank --resample refuse it, not trained on as seconds of upsampled noise.
+    with pytest.raises(AsrkitError, match=r"^utterance 'u': sample rate 1000 Hz is too low to recognise speech \(at "
+                                          r"least 4000 Hz; the fbank config's is 8000 Hz\)$"):
+        ds._at_config_rate(np.zeros(1000, np.float32), 1000, "utterance 'u'")
 
 
 def test_dataset_checks_its_audio_without_computing_features(an4_raw, tmp_path, monkeypatch):
