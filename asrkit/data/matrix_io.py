@@ -500,10 +500,10 @@ def iter_scp(path: str) -> Iterator[Tuple[str, np.ndarray]]:
 
 
 def _open_ark(entry: ScpEntry, files_only: bool = False) -> IO[bytes]:
-    """``entry.path`` open for reading. A named pipe is refused where it cannot serve: at an offset
-    (it cannot seek, and opening it waited for a writer that never came: a feats.scp line naming
-    one hung the training before its first epoch), and with ``files_only`` anything but a regular
-    file (a training reads each utterance again every epoch)."""
+    """``entry.path`` open for reading. A named pipe or device is refused where it cannot serve: at
+    an offset (it cannot seek, and opening a pipe waited for a writer that never came: a feats.scp
+    line naming one hung the training before its first epoch), and with ``files_only`` anything but
+    a regular file (a training reads each utterance again every epoch)."""
     # A single-object file (a stats file given by name) is named once, not as "x: x: no such file".
     where = "" if entry.what == entry.path else f"{entry.what}: "
     try:
@@ -521,7 +521,9 @@ def _open_ark(entry: ScpEntry, files_only: bool = False) -> IO[bytes]:
         os.close(fd)
         raise AsrkitError(f"{where}{entry.path}: is a directory, not an ark or matrix file")
     kind = special_kind(mode)
-    if kind is not None and (files_only or (stat.S_ISFIFO(mode) and entry.offset is not None)):
+    # (A device at an offset, /dev/zero:0, has no size to seek in: it was "offset 0 is past the
+    # end of /dev/zero (0 bytes)", the wrong reason.)
+    if kind is not None and (files_only or entry.offset is not None):
         os.close(fd)
         why = "a training reads its features again every epoch" if files_only else "an scp offset is a seek"
         raise AsrkitError(f"{where}{entry.path}: {kind}, not a file ({why}); write the features to an ark file")

@@ -55,6 +55,18 @@ def test_malformed_scp_names_file_and_line(tmp_path):
         list(read_matrices(f"scp:{scp}"))
 
 
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs /dev/zero")
+def test_a_device_at_an_scp_offset_is_named_as_one(tmp_path):
+    """'utt1 /dev/zero:0' was "offset 0 is past the end of /dev/zero (0 bytes)": a device has no
+    size to seek in, which is the reason to give."""
+    scp = tmp_path / "dev.scp"
+    scp.write_text("utt1 /dev/zero:0\n")
+    with pytest.raises(AsrkitError) as e:
+        load_scp(f"scp:{scp}")["utt1"]
+    assert str(e.value) == (f"{scp}:1: utterance 'utt1' (/dev/zero:0): /dev/zero: a character device, not a file "
+                            f"(an scp offset is a seek); write the features to an ark file")
+
+
 def test_bad_specifiers(tmp_path):
     with pytest.raises(AsrkitError, match="bad specifier"):
         MatrixWriter("feats.ark")
