@@ -49,6 +49,7 @@ import os
 import re
 import shlex
 import shutil
+import stat
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -78,6 +79,7 @@ NOT_UTF8_NAME = "file name that is not UTF-8"
 BROKEN_LINK = "broken or looping symbolic link"
 EMPTY_FILE = "empty (0-byte) audio file"
 NOT_A_FILE = "audio name that is a directory, not a file"
+NOT_REGULAR = "audio name that is a named pipe, device or socket, not a file"
 NOT_AUDIO = "file that is not readable audio (bad or truncated header)"
 NO_SAMPLES = "audio file with no samples"
 TRUNCATED = "truncated or malformed audio file (header and size disagree)"
@@ -156,13 +158,18 @@ def libsndfile_reads(path: PurePosixPath) -> bool:
 def _audio_info(path: Path) -> Tuple[Optional[str], int]:
     """(why the file cannot be used, or None; its channels) from its header alone, for the formats
     libsndfile reads; (None, 1) for the others, which sox reads later."""
-    if not libsndfile_reads(PurePosixPath(path.name)):
-        return None, 1
     try:
-        if path.stat().st_size == 0:
-            return EMPTY_FILE, 0
+        st = path.stat()
     except OSError:
         return BROKEN_LINK, 0
+    if not stat.S_ISREG(st.st_mode):
+        # A FIFO was "empty (0-byte)" (its size), and one of a format sox reads went into wav.scp,
+        # where sox waits on it for a writer and the feature job hangs.
+        return NOT_REGULAR, 0
+    if not libsndfile_reads(PurePosixPath(path.name)):
+        return None, 1
+    if st.st_size == 0:
+        return EMPTY_FILE, 0
     from asrkit.features.wav import UnsupportedAudio, audio_file_info, check_wav_file
 
     try:

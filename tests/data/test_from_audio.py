@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from asrkit.data.datadir import DataDir
-from asrkit.data.from_audio import BAD_NAME, EMPTY, EMPTY_FILE, NO_AUDIO, NO_SAMPLES, NOT_AUDIO, NO_TRANSCRIPT, NOT_UTF8_NAME, BROKEN_LINK, drop_punctuation, make_data_dir, safe_id
+from asrkit.data.from_audio import BAD_NAME, EMPTY, EMPTY_FILE, NO_AUDIO, NO_SAMPLES, NOT_AUDIO, NO_TRANSCRIPT, NOT_UTF8_NAME, BROKEN_LINK, NOT_REGULAR, drop_punctuation, make_data_dir, safe_id
 from asrkit.data.validate import validate_data_dir
 from asrkit.features.wav import read_wav_source
 from asrkit.utils.errors import AsrkitError
@@ -130,6 +130,22 @@ def test_broken_audio_files_are_counted_skips_once(an4_root, tmp_path):
                               NO_SAMPLES: ["silent.wav"]}
     assert report.num_utts == 12
     assert _errors(tmp_path / "data") == []
+
+
+def test_named_pipes_among_the_audio_are_skipped_as_such(an4_root, tmp_path):
+    """A FIFO named x.wav was skipped as an 'empty (0-byte) audio file' (its size); one named
+    x.m4a (read through sox) went into wav.scp, where sox waited on it for a writer and the
+    feature job hung. Both are skipped, and counted, for what they are."""
+    make_user_corpus(an4_root, tmp_path / "c", 12)
+    audio, prompts = tmp_path / "c/audio", tmp_path / "c/prompts.txt"
+    os.mkfifo(audio / "pipe.wav")
+    os.mkfifo(audio / "pipe2.m4a")
+    prompts.write_text(prompts.read_text() + "pipe ONE\npipe2 TWO\n")
+    report = make_data_dir(audio, tmp_path / "data", transcripts=prompts, extensions=["wav", "m4a"],
+                           max_skip_ratio=0.3)
+    assert report.skipped == {NOT_REGULAR: ["pipe.wav", "pipe2.m4a"]}
+    assert report.num_utts == 12
+    assert not any(u.endswith(("-pipe", "-pipe2")) for u in DataDir(tmp_path / "data").read("wav.scp"))
 
 
 def test_errors_name_the_file_and_line(an4_root, tmp_path):
