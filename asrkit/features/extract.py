@@ -106,11 +106,6 @@ def _run_job(entries: List[WavEntry], ark: IO[bytes], text: bool, config: FbankC
         if error is None:
             samples, rate = audio
             value = constant_value(samples)
-            if value is not None:
-                # Not a failure (Kaldi extracts it too), but features of nothing that a transcript
-                # would be trained on: a muted device, a zero-filled download.
-                log.warning("utterance %r: every sample is %g (digital silence): its features hold no sound "
-                            "[%s: %s]", entry.utt_id, value, entry.where, entry.source)
             try:
                 # (a rate mismatch without --resample is fatal: the config does not fit the corpus)
                 samples, rate = _to_config_rate(samples, rate, entry, config, allow_resample, told)
@@ -131,6 +126,12 @@ def _run_job(entries: List[WavEntry], ark: IO[bytes], text: bool, config: FbankC
             log.warning("skipping %s", error)
             result.failed.append((entry.utt_id, str(error)))
             continue
+        if value is not None:
+            # Not a failure (Kaldi extracts it too), but features of nothing that a transcript
+            # would be trained on: a muted device, a zero-filled download. (Said once it has
+            # features: a 1-sample file was called silence, then skipped as too short for a frame.)
+            log.warning("utterance %r: every sample is %g (digital silence): its features hold no sound "
+                        "[%s: %s]", entry.utt_id, value, entry.where, entry.source)
         # kaldiio writes "<key> " then the matrix; the scp offset points just past that space.
         offset = ark.tell() + len(entry.utt_id.encode("utf-8")) + 1 if seekable else 0
         kaldiio.save_ark(ark, {entry.utt_id: feats}, text=text)

@@ -332,6 +332,15 @@ def test_digital_silence_is_extracted_with_a_warning(tmp_path, an4_wavs, speech)
     assert "utterance 'dc': every sample is 1200 (digital silence)" in result.stderr
     assert "utterance 'good': every sample" not in result.stderr
     assert "Done 3 out of 3 utterances" in result.stderr
+    # A file of one sample holds one value too, but no frame: skipped as too short, not first
+    # called digital silence (as asrkit-decode already said it).
+    sf.write(tmp_path / "one.wav", x[:1], rate, subtype="PCM_16")
+    scp = write_scp(tmp_path / "one.scp", [("good", an4_wavs[0]), ("one", tmp_path / "one.wav")])
+    result = run_cli(compute_fbank_cli, ["--max-bad-percent", "100", f"scp:{scp}",
+                                         f"ark,scp:{out}/one.ark,{out}/one.scp"])
+    assert result.exit_code == 0, result.stderr
+    assert "skipping utterance 'one': too short for one frame (1 samples < 400)" in result.stderr
+    assert "utterance 'one': every sample" not in result.stderr
 
 
 def test_mac_metadata_beside_an_mp3_is_not_taken_for_its_resource_fork(tmp_path, speech, monkeypatch):
