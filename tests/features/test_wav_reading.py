@@ -231,6 +231,30 @@ def test_rates_sharing_little_with_the_target_resample_in_bounded_memory(an4_wav
     assert np.abs(tone[inner] - want[inner]).max() < 5, np.abs(tone[inner] - want[inner]).max()
 
 
+@pytest.mark.parametrize("rate, target", [(16000, 8000), (8000, 16000), (44100, 16000), (48000, 8000)])
+def test_long_audio_is_resampled_a_block_at_a_time(an4_wavs, monkeypatch, rate, target):
+    """torchaudio's resampler holds ~45 bytes per input sample: an hour of 16 kHz audio resampled
+    for an 8 kHz model peaked at 2.6 GB (decode: 2.9 GB), the 2**28 samples --max-samples allows
+    at ~12 GB. It now gets a block at a time, with the filter's reach of real samples either side,
+    so the samples come out as from one call (to float rounding) whatever the block size."""
+    import torch
+    import torchaudio.functional as taf
+
+    from asrkit.features import wav
+
+    x, _ = read_wav_reference(an4_wavs[0])
+    whole = taf.resample(torch.from_numpy(x), rate, target).numpy()
+    block = 5000
+    monkeypatch.setattr(wav, "_RESAMPLE_BLOCK", block)
+    lengths = []
+    real = taf.resample
+    monkeypatch.setattr(taf, "resample", lambda w, *a, **k: lengths.append(len(w)) or real(w, *a, **k))
+    got = wav.resample(x, rate, target)
+    assert len(lengths) > 3 and max(lengths) < 2 * block, lengths
+    assert len(got) == len(whole)
+    assert np.abs(got - whole).max() < 0.01, np.abs(got - whole).max()  # (int16 scale: 3e-7 of full scale)
+
+
 def test_a_segment_alone_reads_only_its_samples(tmp_path, monkeypatch):
     """A segment loaded on its own (training from audio reads each utterance so) read its whole
     recording: 138 ms for 2 s of an hour of 8 kHz audio, hours an epoch (hostile-input sweep 8a).
