@@ -80,6 +80,9 @@ BROKEN_LINK = "broken or looping symbolic link"
 EMPTY_FILE = "empty (0-byte) audio file"
 NOT_A_FILE = "audio name that is a directory, not a file"
 NOT_REGULAR = "audio name that is a named pipe, device or socket, not a file"
+CANNOT_OPEN = "audio file that cannot be opened (no read permission, or an I/O error)"
+# A folder os.walk cannot list (no permission): its files were left out without a word.
+UNREADABLE_FOLDER = "folder that cannot be read, its files not looked at"
 NOT_AUDIO = "file that is not readable audio (bad or truncated header)"
 NO_SAMPLES = "audio file with no samples"
 TRUNCATED = "truncated or malformed audio file (header and size disagree)"
@@ -176,7 +179,11 @@ def _audio_info(path: Path) -> Tuple[Optional[str], int]:
         # (not soundfile.info(path): libsndfile took the ._a.mp3 a Mac leaves beside a.mp3 for its
         # resource fork, and every MP3 without an ID3 tag of a zip made on a Mac was "not audio")
         frames, channels = audio_file_info(str(path))
-    except (RuntimeError, OSError, ValueError):  # soundfile.LibsndfileError is a RuntimeError
+    except OSError:
+        # (libsndfile's own errors are RuntimeErrors: an OSError is the open itself) A file the
+        # user may not read was "not readable audio (bad or truncated header)".
+        return CANNOT_OPEN, 0
+    except (RuntimeError, ValueError):  # soundfile.LibsndfileError is a RuntimeError
         # libsndfile's "Unspecified internal error" for a float16 WAV is no broken header: the
         # header check names that encoding, and the report counts it apart from damaged files
         try:
@@ -205,11 +212,13 @@ def _audio_info(path: Path) -> Tuple[Optional[str], int]:
 def find_audio(audio_dir: Path, extensions: Sequence[str],
                others: Optional[List[PurePosixPath]] = None, text_ext: Optional[str] = None,
                texts: Optional[List[PurePosixPath]] = None,
-               folders: Optional[List[PurePosixPath]] = None) -> List[PurePosixPath]:
+               folders: Optional[List[PurePosixPath]] = None,
+               unreadable: Optional[List[Tuple[PurePosixPath, str]]] = None) -> List[PurePosixPath]:
     """Paths below ``audio_dir`` (relative, sorted) of the files with one of ``extensions``;
     ``others``, when given, gets the audio files of the other formats (not taken), ``texts`` the
-    files with extension ``text_ext`` (any letter case) and ``folders`` the directories named
-    like a file of ``extensions`` (``u05.wav/``).
+    files with extension ``text_ext`` (any letter case), ``folders`` the directories named
+    like a file of ``extensions`` (``u05.wav/``) and ``unreadable`` the folders below it that
+    cannot be listed, with the reason. ``audio_dir`` itself unreadable is an AsrkitError.
 
     macOS's metadata files are left out, with an info line: a zip made on a Mac holds a
     ``__MACOSX/`` folder with a ``._<name>`` beside every file (and copies to FAT or network
@@ -223,7 +232,13 @@ def find_audio(audio_dir: Path, extensions: Sequence[str],
     # followed 40 levels deep, every file counted 40 times, until the system's ELOOP stopped it.
     seen: set = set()
     again: List[PurePosixPath] = []
-    for root, dirs, files in os.walk(audio_dir, followlinks=True):
+    def cannot_list(e: OSError) -> None:
+        if os.path.realpath(e.filename or audio_dir) == os.path.realpath(audio_dir):
+            raise AsrkitError(f"{audio_dir}: cannot read the folder: {e.strerror}")
+        if unreadable is not None:
+            unreadable.append((PurePosixPath(Path(e.filename).relative_to(audio_dir).as_posix()), e.strerror))
+
+    for root, dirs, files in os.walk(audio_dir, followlinks=True, onerror=cannot_list):
         rel_root = PurePosixPath(Path(root).relative_to(audio_dir).as_posix())
         try:
             st = os.stat(root)
@@ -438,8 +453,11 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
     texts: List[PurePosixPath] = []  # the transcripts beside the audio (without --transcripts)
     folders: List[PurePosixPath] = []  # directories named like audio files
     text_suffix = None if transcripts is not None else "." + text_ext.lstrip(".")
-    files = find_audio(audio_root, extensions, others, text_suffix, texts, folders)
+    unreadable: List[Tuple[PurePosixPath, str]] = []
+    files = find_audio(audio_root, extensions, others, text_suffix, texts, folders, unreadable)
     report.num_audio = len(files)
+    for rel, why in unreadable:
+        report.skip(UNREADABLE_FOLDER, f"{rel}/ ({why})")
     # A recording in a format --audio-ext leaves out (a.ogg among wav and flac) whose transcript is
     # there is counted as a skip that says how to take it: passed over, the .txt beside it was
     # never looked at, and a third of a corpus could go missing without a word.
