@@ -223,13 +223,15 @@ def _read_text(head: bytes, stream: IO[bytes], what: str) -> np.ndarray:
 def _read_key(stream: IO[bytes], what: str, index: int) -> Optional[str]:
     """The next ``<key> `` of an ark (Kaldi skips white space before it); None at the end."""
     c = stream.read(1)
-    while c and c in b" \t\r\n":
+    while c and c in b" \t\r\n\v\f":
         c = stream.read(1)
     if not c:
         return None
     key = bytearray()
     while c and c != b" ":
-        if c in b"\t\r\n" or len(key) > 4096:
+        # (all of Kaldi's white space: a key holding a \v or \f was taken whole, and the text
+        # asrkit-decode wrote split it there, the id cut short and the rest read as words)
+        if c in b"\t\r\n\v\f" or len(key) > 4096:
             raise AsrkitError(f"{what}: entry {index}: malformed key {bytes(key[:40])!r} (not a Kaldi archive?)")
         key += c
         c = stream.read(1)

@@ -55,6 +55,22 @@ def test_malformed_scp_names_file_and_line(tmp_path):
         list(read_matrices(f"scp:{scp}"))
 
 
+@pytest.mark.parametrize("space", ["\v", "\f"])
+def test_an_ark_key_holding_white_space_is_malformed(tmp_path, space):
+    """A key with a \\v or \\f (white space to Kaldi, and to every table reader) was read whole, and
+    asrkit-decode wrote it into its text, where the id ended there and its rest read as words."""
+    mats = _mats()
+    write = {("u" + space + "x" if k == "utt1" else k): v for k, v in mats.items()}
+    ark = tmp_path / "k.ark"
+    with open(ark, "wb") as f:
+        for k, v in write.items():
+            f.write(k.encode() + b" ")
+            kaldiio.save_mat(f, v)
+    with pytest.raises(AsrkitError) as e:
+        list(read_matrices(f"ark:{ark}"))
+    assert str(e.value) == f"{ark}: entry 2: malformed key b'u' (not a Kaldi archive?)"
+
+
 @pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs /dev/zero")
 def test_a_device_at_an_scp_offset_is_named_as_one(tmp_path):
     """'utt1 /dev/zero:0' was "offset 0 is past the end of /dev/zero (0 bytes)": a device has no
