@@ -72,6 +72,13 @@ def refuse_bom(first_line: bytes, name: str) -> None:
     """The error for text ``name`` (a file, ``<stdin>``) whose first line, as read, starts with a BOM."""
     if first_line.startswith(BOM.encode("utf-8")):
         raise AsrkitError(f"{name}:1: {bom_problem(name)}")
+    if first_line[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        # A wav.scp saved as Windows Notepad's 'Unicode' was "not UTF-8 text (invalid start byte
+        # at byte 0 of the line)", which says nothing of what the file is or what to do.
+        how = "" if name.startswith("<") or names_stdin(name) else f" (iconv -f UTF-16 -t UTF-8 {name} > {name}.utf8)"
+        raise AsrkitError(f"{name}:1: the file is UTF-16 (it starts with the byte-order mark "
+                          f"{first_line[:2].hex(' ').upper()}, as Windows Notepad's 'Unicode' saves it); Kaldi "
+                          f"tables are UTF-8 text: convert it{how}")
 
 
 def corpus_text_lines(path: PathLike) -> List[Tuple[int, str]]:

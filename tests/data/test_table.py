@@ -168,3 +168,21 @@ def test_a_spk2utt_speaker_with_no_utterances_is_an_error_naming_the_line(tmp_pa
     path.write_text(f"a u1 u2\n{line}\nc u3\n")
     with pytest.raises(AsrkitError, match="^" + re.escape(f"{path}:2: malformed line (expected '<key> <value>')")):
         table.read_spk2utt(path)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be-bom"])
+def test_a_utf16_table_is_named_as_such(tmp_path, encoding):
+    """A wav.scp saved as Windows Notepad's 'Unicode' was "not UTF-8 text (invalid start byte at
+    byte 0 of the line)", which says nothing of what the file is or what to do."""
+    text = "u1 a.wav\nu2 b.wav\n"
+    raw = text.encode("utf-16") if encoding == "utf-16" else b"\xfe\xff" + text.encode("utf-16-be")
+    path = tmp_path / "wav.scp"
+    path.write_bytes(raw)
+    mark = raw[:2].hex(" ").upper()
+    want = (f"{path}:1: the file is UTF-16 (it starts with the byte-order mark {mark}, as Windows Notepad's "
+            f"'Unicode' saves it); Kaldi tables are UTF-8 text: convert it (iconv -f UTF-16 -t UTF-8 {path} > "
+            f"{path}.utf8)")
+    for reader in (lambda: list(iter_table(path)), lambda: list(iter_table_fast(path)), lambda: read_table(path)):
+        with pytest.raises(AsrkitError) as e:
+            reader()
+        assert str(e.value) == want
