@@ -293,6 +293,14 @@ def _check_after_data(riff: _RiffData, total: int, what: str, read_at: Callable[
     # that never came back to fill the sizes in: its samples, if any, run to the end of the file,
     # and read as "no samples" they were an empty recording (Kaldi reads them to the end).
     end = total if riff_size in _UNKNOWN_SIZES else min(8 + riff_size, total)
+    if riff_size not in _UNKNOWN_SIZES:
+        after = read_at(8 + riff_size, 12)
+        if after[:4] in (b"RIFF", b"RF64") and after[8:12] == b"WAVE":
+            # (two WAVs joined with cat: libsndfile's reason was "No 'RIFF' chunk marker", for a
+            # file that starts with one; sox and Kaldi read the first and drop the second)
+            raise AsrkitError(f"{what}: another WAV file follows this one's end at byte {8 + riff_size} (files "
+                              f"joined with cat?): WAV readers take only the first; join recordings with sox "
+                              f"(sox a.wav b.wav out.wav)")
     data_end = riff.offset + riff.declared
     if end - data_end <= _TAIL_SLACK:
         return

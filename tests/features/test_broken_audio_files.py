@@ -255,6 +255,18 @@ def test_a_second_data_chunk_is_an_error(tmp_path, speech):
     np.testing.assert_array_equal(read_wav_source(str(tmp_path / "listed.wav"), "u")[0], x.astype(np.float32))
 
 
+def test_two_wavs_joined_with_cat_are_named_as_such(tmp_path, speech):
+    """`cat a.wav b.wav > c.wav` was refused with libsndfile's "No 'RIFF' chunk marker", for a file
+    that starts with one."""
+    x, _ = speech
+    one = _riff(_fmt(), _chunk(b"data", x.astype("<i2").tobytes()))
+    path = tmp_path / "joined.wav"
+    path.write_bytes(one + one)
+    message = f"another WAV file follows this one's end at byte {len(one)} (files joined with cat?)"
+    for source in (str(path), f"cat {_q(path)} |"):
+        assert "\n" not in _refused(source, message)
+
+
 def test_a_flac_of_unknown_length_is_named_as_such(tmp_path, speech):
     """A FLAC whose STREAMINFO gives 0 samples (what an encoder writing to a pipe leaves): libsndfile
     calls its length 2**63-1 frames, soundfile fails before its end, and it was refused as 'over
