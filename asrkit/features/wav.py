@@ -585,7 +585,7 @@ def _libsndfile_error(e: Exception, what: str, head: bytes, riff: Optional[_Riff
     if "Format not recognised" in reason or "Format not recognized" in reason:
         return AsrkitError(f"{what}: not a recognised audio file (starts with {head[:4]!r}); "
                            f"libsndfile reads WAV, FLAC, OGG/Vorbis/Opus, MP3 and more, convert anything "
-                           f"else in wav.scp, e.g. 'ffmpeg -i x.m4a -f wav - |'")
+                           f"else in wav.scp, e.g. 'ffmpeg -nostdin -i x.m4a -f wav - |'")
     tag = f", WAV format tag 0x{riff.format_tag:04x}" if riff is not None and riff.format_tag is not None else ""
     return AsrkitError(f"{what}: unsupported or corrupt audio{tag} (libsndfile: {reason})")
 
@@ -825,7 +825,10 @@ def _read_stream(stream: IO[bytes], what: str, max_samples: int) -> bytearray:
 
 def _read_pipe(cmd: str, what: str, max_samples: int) -> bytearray:
     with tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(cmd, shell=True, stdout=subprocess.PIPE, stderr=err, bufsize=0)
+        # stdin from /dev/null: a command that reads it (ffmpeg without -nostdin, a stray 'cat |')
+        # took the input of the shell loop around asrkit, or waited on a terminal.
+        proc = subprocess.Popen(cmd, shell=True, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err,
+                                bufsize=0)
         try:
             data = _read_stream(proc.stdout, what, max_samples)
         except BaseException:

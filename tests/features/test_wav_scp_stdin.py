@@ -134,3 +134,17 @@ def test_validate_data_dir_takes_dash_for_stdin_not_a_missing_file(tmp_path, wav
     (d / "utt2spk").write_text("u1 u1\nu2 u2\n")
     (d / "spk2utt").write_text("u1 u1\nu2 u2\n")
     assert [str(p) for p in validate_data_dir(str(d))] == []  # was "audio file of 'u2' does not exist: -"
+
+
+def test_a_wav_scp_command_does_not_take_the_callers_stdin(tmp_path, waves):
+    """A pipe command that reads stdin (ffmpeg without -nostdin, a stray 'cat |') took the input of
+    the shell loop around asrkit ('while read f; do asrkit-decode ...; done < list' lost lines),
+    or waited on a terminal: wav.scp commands run with stdin from /dev/null, as the workers of
+    --nj do."""
+    a, _ = waves
+    (tmp_path / "wav.scp").write_text(f"u1 sh -c 'cat > took.txt; cat {a}' |\n")
+    proc = run(["compute-fbank", *EIGHT_KHZ, "scp:wav.scp", "ark,t:out.txt"], input=b"the loop's next line\n",
+               cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert (tmp_path / "took.txt").read_bytes() == b""
+    assert (tmp_path / "out.txt").read_bytes().startswith(b"u1  [")
