@@ -18,6 +18,7 @@ import kaldiio
 import numpy as np
 
 from asrkit.data.matrix_io import ScpTable, iter_ark_file, iter_scp, iter_scp_items
+from asrkit.data.table import SPACE
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import AtomicFiles, PathLike, file_identity, is_stream, name_os_error, open_output
 
@@ -367,7 +368,9 @@ class MatrixWriter:
             self._ark_final = os.path.abspath(s.ark) if os.path.isabs(s.ark) else s.ark
 
     def write(self, key: str, mat: np.ndarray) -> None:
-        if not key or any(c.isspace() for c in key):
+        # ASCII white space only, as every reader (table.SPACE): str.isspace refused a key holding
+        # U+00A0 that compute-fbank, decode and Kaldi read as one id, failing apply-cmvn's whole run.
+        if not key or any(c in SPACE for c in key):
             raise AsrkitError(f"invalid utterance id {key!r}: ids must be non-empty and have no whitespace")
         start = self._ark.tell() if self._scp is not None else 0
         kaldiio.save_ark(self._ark, {key: mat}, text=self.spec.text)

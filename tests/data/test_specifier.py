@@ -234,3 +234,21 @@ def test_a_large_matrix_is_held_once_while_read(tmp_path, how):
         tracemalloc.stop()
     assert key == "u" and np.array_equal(got, big)
     assert peak < 1.5 * big.nbytes, (peak, big.nbytes)
+
+
+@pytest.mark.parametrize("space", ["\u00a0", "\u3000", "\u2028"])
+def test_a_key_holding_unicode_white_space_is_written_as_kaldi_reads_it(tmp_path, space):
+    """Kaldi and every asrkit reader split at ASCII white space only: compute-fbank and decode read
+    a key holding U+00A0 as one id, and apply-cmvn (MatrixWriter, str.isspace) failed its whole run
+    on it ("invalid utterance id")."""
+    key = f"utt{space}1"
+    m = np.arange(6, dtype=np.float32).reshape(3, 2)
+    with MatrixWriter(f"ark,scp:{tmp_path}/f.ark,{tmp_path}/f.scp") as w:
+        w.write(key, m)
+    got = dict(read_matrices(f"scp:{tmp_path}/f.scp"))
+    assert list(got) == [key]
+    np.testing.assert_array_equal(got[key], m)
+    for bad in ("utt 1", "utt\t1", ""):
+        with pytest.raises(AsrkitError, match="invalid utterance id"):
+            with MatrixWriter(f"ark:{tmp_path}/g.ark") as w:
+                w.write(bad, m)
