@@ -64,8 +64,11 @@ class LASTask:
             log.warning("skipping %s", e)
         ids = [train_set.table.utt_id(i) for i in self.sampler.too_long if i not in stale]
         if ids:
-            log.warning("%d training utterance(s) longer than batching.max_frames=%d are not trained on: %s%s "
-                        "(all ids with -v)", len(ids), b.max_frames, " ".join(ids[:5]), " ..." if len(ids) > 5 else "")
+            # (out of how many: 42 % of a set dropped read like a few stragglers)
+            total = len(train_set.table.num_frames)
+            log.warning("%d of %d training utterances (%.1f %%) are longer than batching.max_frames=%d and are not "
+                        "trained on: %s%s (all ids with -v)", len(ids), total, 100.0 * len(ids) / total, b.max_frames,
+                        " ".join(ids[:5]), " ..." if len(ids) > 5 else "")
             log.debug("too long for batching.max_frames: %s", " ".join(ids))
         if self.sampler.per_rank == 0:
             raise AsrkitError(f"no training batch fits batching.max_frames={b.max_frames} "

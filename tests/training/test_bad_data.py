@@ -402,3 +402,17 @@ def test_a_dev_set_past_the_rule_fails_before_the_first_epoch(clean, yesno_setup
     assert (f"ERROR (asrkit-train): {dev} (--valid-dir): 2 of {N} dev utterances are unreadable ({utts[6]} {utts[9]}), "
             f"more than 5 % (Kaldi's rule)") in err, err
     assert "epoch 1" not in err and not ckpt.list_checkpoints(tmp_path / "exp")
+
+
+def test_utterances_too_long_for_max_frames_are_counted_out_of_the_set(clean, yesno_setup, tmp_path, caplog):
+    """Utterances longer than batching.max_frames are left out of training with a warning; the
+    warning said "N training utterance(s)", and a 42 % share of a set dropped read like a few
+    stragglers: it now says how many of how many, and the share."""
+    lengths = sorted(int(line.split()[1]) for line in (clean / "utt2num_frames").read_text().splitlines())
+    limit = lengths[N // 2]  # about half of them longer
+    longer = sum(n > limit for n in lengths)
+    assert 0 < longer < N
+    with caplog.at_level("INFO"):
+        trainer_on(clean, yesno_setup / "data" / "lang", tmp_path / "exp", max_frames=limit, max_epochs=1)
+    assert (f"{longer} of {N} training utterances ({100.0 * longer / N:.1f} %) are longer than "
+            f"batching.max_frames={limit} and are not trained on: ") in warnings(caplog)
