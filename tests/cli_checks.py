@@ -3,6 +3,7 @@ with stdin of the test's choosing, and the one error line a failure must print."
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 
@@ -36,3 +37,16 @@ def error_line(proc: subprocess.CompletedProcess) -> str:
     lines = [ln for ln in proc.stderr.decode().splitlines() if ln.startswith("ERROR")]
     assert len(lines) == 1 and "Traceback" not in proc.stderr.decode(), proc.stderr.decode()
     return lines[0]
+
+
+def without_root_override(cmd):
+    """``cmd`` run so that file permissions apply: as root, under setpriv without CAP_DAC_OVERRIDE
+    and CAP_DAC_READ_SEARCH (root reads a mode-000 file otherwise); skips when that cannot be."""
+    import pytest
+
+    if os.geteuid() != 0:
+        return list(cmd)
+    if not shutil.which("setpriv"):
+        pytest.skip("root, and no setpriv to drop CAP_DAC_OVERRIDE: permissions cannot be tested")
+    drop = "-dac_override,-dac_read_search"
+    return ["setpriv", f"--inh-caps={drop}", f"--bounding-set={drop}", *cmd]

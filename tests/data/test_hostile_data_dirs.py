@@ -13,6 +13,7 @@ from asrkit.data.fix import fix_data_dir
 from asrkit.data.from_audio import NOT_A_FILE, TEXT_WITHOUT_AUDIO, make_data_dir
 from asrkit.data.validate import validate_data_dir
 from asrkit.utils.errors import AsrkitError
+from cli_checks import without_root_override
 from user_corpus import make_user_corpus
 
 
@@ -182,19 +183,6 @@ def test_a_sample_rate_too_low_to_decode_is_refused(an4_root, tmp_path, asrkit):
 
 
 # Sweep: permissions ----------------------------------------------------------------------------
-def _as_a_user(cmd):
-    """``cmd`` run so that file permissions apply: as root, under setpriv without CAP_DAC_OVERRIDE
-    and CAP_DAC_READ_SEARCH (root reads a mode-000 file otherwise); skips when that cannot be."""
-    import os
-
-    if os.geteuid() != 0:
-        return list(cmd)
-    if not shutil.which("setpriv"):
-        pytest.skip("root, and no setpriv to drop CAP_DAC_OVERRIDE: permissions cannot be tested")
-    drop = "-dac_override,-dac_read_search"
-    return ["setpriv", f"--inh-caps={drop}", f"--bounding-set={drop}", *cmd]
-
-
 def test_unreadable_audio_and_folders_are_named_not_lost(an4_root, tmp_path):
     """A folder the user may not list was left out without a word (os.walk passes over it: its
     recordings missing, exit 0), and an audio file the user may not read was counted as "not
@@ -218,8 +206,8 @@ def test_unreadable_audio_and_folders_are_named_not_lost(an4_root, tmp_path):
     locked.chmod(0)
     cmd = [sys.executable, "-m", "asrkit", "make-data-dir", "--max-skip-ratio", "0.2"]
     try:
-        proc = subprocess.run(_as_a_user([*cmd, audio, tmp_path / "data"]), capture_output=True, text=True)
-        top = subprocess.run(_as_a_user([*cmd, locked, tmp_path / "data2"]), capture_output=True, text=True)
+        proc = subprocess.run(without_root_override([*cmd, audio, tmp_path / "data"]), capture_output=True, text=True)
+        top = subprocess.run(without_root_override([*cmd, locked, tmp_path / "data2"]), capture_output=True, text=True)
     finally:
         locked.chmod(0o755)
         secret.chmod(0o644)

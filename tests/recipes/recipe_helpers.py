@@ -13,6 +13,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from cli_checks import without_root_override  # noqa: F401  (the recipe tests import it from here)
+
 REPO = Path(__file__).resolve().parents[2]
 # What a recipe run writes beside run.sh (the .gitignore's list): never linked into a copy, so a
 # test neither reads nor writes a run made in the checkout (FSDD's pretrain_an4/ from ./run.sh's
@@ -135,14 +137,3 @@ def path_without(programs, folder: Path) -> str:
     return str(folder)
 
 
-def without_root_override(cmd):
-    """``cmd`` run so that file permissions apply: as root, under setpriv without CAP_DAC_OVERRIDE
-    and CAP_DAC_READ_SEARCH (root reads a mode-000 file otherwise); skips when that cannot be."""
-    import pytest
-
-    if os.geteuid() != 0:
-        return list(cmd)
-    if not shutil.which("setpriv"):
-        pytest.skip("root, and no setpriv to drop CAP_DAC_OVERRIDE: permissions cannot be tested")
-    drop = "-dac_override,-dac_read_search"
-    return ["setpriv", f"--inh-caps={drop}", f"--bounding-set={drop}", *cmd]
