@@ -29,7 +29,6 @@ from asrkit.decoding.config import DecodeConfig
 from asrkit.decoding.ctc_align import Word, ctc_forced_align, frame_energy_db, word_times
 from asrkit.decoding.scorers import AttentionScorer, CTCScorer, LMScorer
 from asrkit.features.cmvn import check_values
-from asrkit.features.wav import MIN_SAMPLE_RATE  # (kept importable from here: from_audio, tests)
 from asrkit.utils.device import out_of_memory, resolve_device
 from asrkit.utils.errors import AsrkitError
 
@@ -385,7 +384,7 @@ class Recognizer:
         resampled up gets the model's mean in the mel bins above its own Nyquist frequency.
         """
         from asrkit.features.fbank import compute_fbank, compute_fbank_chunked
-        from asrkit.features.wav import MAX_SAMPLE_RATE, constant_value, resample
+        from asrkit.features.wav import MAX_SAMPLE_RATE, constant_value, low_rate_problem, resample
 
         fbank = self.pkg.meta.feature_config
         if fbank is None:
@@ -395,9 +394,9 @@ class Recognizer:
         value = constant_value(samples)
         target = self.sample_rate
         empty: List[int] = []
-        if sample_rate < min(MIN_SAMPLE_RATE, target):
-            raise AsrkitError(f"utterance {utt_id!r}: sample rate {sample_rate} Hz is too low to recognise speech "
-                              f"(at least {MIN_SAMPLE_RATE} Hz; the model's is {target} Hz)")
+        low = low_rate_problem(sample_rate, target, "the model's")
+        if low is not None:
+            raise AsrkitError(f"utterance {utt_id!r}: {low}")
         if sample_rate > MAX_SAMPLE_RATE:
             raise AsrkitError(f"utterance {utt_id!r}: sample rate {sample_rate} Hz is over the {MAX_SAMPLE_RATE} Hz "
                               f"asrkit reads")

@@ -16,7 +16,6 @@ temporary files of a SIGKILLed run are removed by the next run that writes the s
 """
 from __future__ import annotations
 
-import math
 import sys
 import time
 from dataclasses import dataclass, field
@@ -29,8 +28,8 @@ import numpy as np
 from asrkit.data.specifier import check_wspecifier, parse_specifier
 from asrkit.data.split import split_scp
 from asrkit.features.fbank import FbankConfig, SampleRateMismatch, compute_fbank_chunked
-from asrkit.features.wav import (DEFAULT_MAX_SAMPLES, EXPECT_MONO, MIN_SAMPLE_RATE, WavEntry, constant_value,
-                                 iter_wavs, preload_stdin, read_wav_scp, resample)
+from asrkit.features.wav import (DEFAULT_MAX_SAMPLES, EXPECT_MONO, WavEntry, constant_value, iter_wavs, preload_stdin,
+                                 read_wav_scp, resample, resample_problem)
 from asrkit.utils.bad_items import MAX_FAILED_PERCENT, BadItems
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import AtomicFiles, PathLike, is_stream, name_os_error
@@ -77,18 +76,10 @@ def _to_config_rate(samples: np.ndarray, rate: int, entry: WavEntry, config: Fba
                           f"--fbank-args --resample; or set "
                           f"--sample-frequency {rate} if the corpus is all at {rate} Hz) "
                           f"[{entry.where}: {entry.source}]")
-    # The read was capped at max_samples, its resampled copy must be too: a header's rate of 1 Hz
-    # (corrupt) made 6 s of 8 kHz samples 14 hours of audio, a 1.6 GB allocation per utterance.
-    out_len = math.ceil(len(samples) * target / rate)
-    if out_len > entry.max_samples:
-        raise AsrkitError(f"utterance {entry.utt_id!r}: resampling {len(samples)} samples from {rate} Hz to {target} Hz "
-                          f"gives {out_len}, over the limit of {entry.max_samples} samples per read (--max-samples; "
-                          f"a corrupt sample rate in the header?) [{entry.where}: {entry.source}]")
-    if rate < min(MIN_SAMPLE_RATE, target):
-        # As asrkit-decode refuses it: a header's 1 Hz (corrupt) made 1000 samples 1000 s of
-        # "speech" at 8 kHz, extracted and counted a success.
-        raise AsrkitError(f"utterance {entry.utt_id!r}: sample rate {rate} Hz is too low to recognise speech (at least "
-                          f"{MIN_SAMPLE_RATE} Hz; the fbank config's is {target} Hz) [{entry.where}: {entry.source}]")
+    problem = resample_problem(len(samples), rate, target, entry.max_samples, "the fbank config's",
+                               limit_hint="--max-samples; ")
+    if problem is not None:
+        raise AsrkitError(f"utterance {entry.utt_id!r}: {problem} [{entry.where}: {entry.source}]")
     if rate not in told:
         told.add(rate)
         log.info("resampling utterance %r from %d Hz to %d Hz (--resample); further %d Hz audio is "

@@ -89,6 +89,29 @@ MIN_SAMPLE_RATE = 4000
 # rate in a header is corruption (or an attack on the resampler's memory), not speech.
 MAX_SAMPLE_RATE = 768_000  # (also the most an fbank config may ask for: fbank.MAX_SAMPLE_FREQUENCY)
 
+
+def resample_problem(num_samples: int, rate: int, target: int, max_samples: int, whose: str,
+                     limit_hint: str = "") -> Optional[str]:
+    """Why ``num_samples`` at ``rate`` cannot be brought to ``target`` Hz for recognition, or None:
+    a copy over ``max_samples`` (the read was capped, its resampled copy must be too: a corrupt
+    header's 1 Hz made seconds of audio hours, gigabytes), or a rate under :data:`MIN_SAMPLE_RATE`.
+    ``whose`` names the target (``"the model's"``); the callers add the utterance and its source."""
+    out_len = math.ceil(num_samples * target / rate)
+    if out_len > max_samples:
+        return (f"resampling {num_samples} samples from {rate} Hz to {target} Hz gives {out_len}, over the limit of "
+                f"{max_samples} samples per read ({limit_hint}a corrupt sample rate in the header?)")
+    return low_rate_problem(rate, target, whose)
+
+
+def low_rate_problem(rate: int, target: int, whose: str) -> Optional[str]:
+    """Why audio at ``rate`` is refused for a ``target`` Hz model or config (``whose`` names it), or
+    None: under :data:`MIN_SAMPLE_RATE`, and under the target (a model of a lower rate is the
+    user's choice)."""
+    if rate < min(MIN_SAMPLE_RATE, target):
+        return (f"sample rate {rate} Hz is too low to recognise speech (at least {MIN_SAMPLE_RATE} Hz; {whose} is "
+                f"{target} Hz)")
+    return None
+
 # Streaming writers (sox, ffmpeg to a pipe) cannot seek back to fill in the sizes, so they
 # write one of these as the data chunk size; the data then simply runs to the end of the stream.
 # A file's 0 is taken at its word (no samples), and samples after it are an error: a pipe's 0 is

@@ -31,8 +31,8 @@ import numpy as np
 from asrkit.data.datadir import DataDir, kaldi_real, parse_segment
 from asrkit.data.table import ascii_int, iter_table_fast
 from asrkit.features.fbank import FbankConfig, check_fbank_input, compute_fbank
-from asrkit.features.wav import (DEFAULT_MAX_SAMPLES, EXPECT_MONO, MIN_SAMPLE_RATE, STDIN, WavEntry, read_wav_scp,
-                                 read_wav_source, resample, speed_perturb)
+from asrkit.features.wav import (DEFAULT_MAX_SAMPLES, EXPECT_MONO, STDIN, WavEntry, read_wav_scp, read_wav_source,
+                                 resample, resample_problem, speed_perturb)
 from asrkit.training.data import MAX_FRAMES, FeatureDataset, UnreadableUtterance, _Inputs, bad_frame_count
 from asrkit.training.utt_table import PrefixStringsBuilder, UttTable
 from asrkit.utils.errors import AsrkitError
@@ -209,17 +209,10 @@ class AudioDataset(FeatureDataset):
         left for compute_fbank to refuse, naming the utterance."""
         target = int(self.fbank.sample_frequency)
         if self.resample and rate != target:
-            # as compute-fbank --resample: the read was capped, its resampled copy must be too (a
-            # corrupt header's 1 Hz made seconds of audio hours, gigabytes in a loader worker)
-            out_len = math.ceil(len(samples) * target / rate)
-            if out_len > DEFAULT_MAX_SAMPLES:
-                raise AsrkitError(f"{what}: resampling {len(samples)} samples from {rate} Hz to {target} Hz gives {out_len}, "
-                                  f"over the limit of {DEFAULT_MAX_SAMPLES} samples per read (a corrupt sample rate "
-                                  f"in the header?)")
-            if rate < min(MIN_SAMPLE_RATE, target):
-                # as asrkit-decode and compute-fbank --resample refuse it: not speech any model hears
-                raise AsrkitError(f"{what}: sample rate {rate} Hz is too low to recognise speech (at least "
-                                  f"{MIN_SAMPLE_RATE} Hz; the fbank config's is {target} Hz)")
+            # as compute-fbank --resample and asrkit-decode refuse it
+            problem = resample_problem(len(samples), rate, target, DEFAULT_MAX_SAMPLES, "the fbank config's")
+            if problem is not None:
+                raise AsrkitError(f"{what}: {problem}")
             return resample(samples, rate, target), target
         return samples, rate
 
