@@ -846,6 +846,9 @@ def _read_stream(stream: IO[bytes], what: str, max_samples: int) -> bytearray:
                               f"(stopped after {len(data)} bytes)")
 
 
+_PIPE_ERR_TAIL = 4096
+
+
 def _read_pipe(cmd: str, what: str, max_samples: int) -> bytearray:
     with tempfile.TemporaryFile() as err:
         # stdin from /dev/null: a command that reads it (ffmpeg without -nostdin, a stray 'cat |')
@@ -863,7 +866,8 @@ def _read_pipe(cmd: str, what: str, max_samples: int) -> bytearray:
         proc.stdout.close()
         status = proc.wait()
         if status != 0:
-            err.seek(0)
+            # Only the end is shown: a chatty command's stderr can run to megabytes.
+            err.seek(max(0, err.seek(0, os.SEEK_END) - _PIPE_ERR_TAIL))
             lines = err.read().decode(errors="replace").strip().splitlines()
             detail = f": {lines[-1]}" if lines else ""
             raise AsrkitError(f"{what}: command '{cmd}' exited with status {status}{detail}")

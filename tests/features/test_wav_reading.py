@@ -296,3 +296,45 @@ def test_a_segment_alone_reads_only_its_samples(tmp_path, monkeypatch):
                                     (70.0, -1, r"segment \[70.0, -1\] s holds no samples")):
             with pytest.raises(AsrkitError, match=message):
                 WavEntry("u", source, "segments:1", reco_id="r", start=start, end=end, channel=channel).load()
+
+
+def test_a_failing_pipes_long_stderr_gives_its_last_line(tmp_path, monkeypatch):
+    # A chatty command (ffmpeg's progress, sox -V) can write megabytes to stderr before it fails:
+    # the message names its last line, read from the end of the spool, not the whole of it.
+    import asrkit.features.wav as wav
+    read_sizes = []
+
+    class Spool:
+        """The spool as wav.py uses it, counting what is read back."""
+
+        def __init__(self, f):
+            self.f = f
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.f.close()
+
+        def fileno(self):
+            return self.f.fileno()
+
+        def seek(self, *args):
+            return self.f.seek(*args)
+
+        def read(self, *args):
+            data = self.f.read(*args)
+            read_sizes.append(len(data))
+            return data
+
+    orig = wav.tempfile.TemporaryFile
+    monkeypatch.setattr(wav.tempfile, "TemporaryFile", lambda *a, **k: Spool(orig(*a, **k)))
+    scp = write_scp(tmp_path / "wav.scp", [
+        ("chatty", "python3 -c \"import sys; sys.stderr.write('x' * 5000000 + '\\nsox FAIL formats: "
+                   "no handler for file extension\\n'); sys.exit(2)\" |"),
+    ])
+    err = _load_all(read_wav_scp(f"scp:{scp}"))["chatty"]
+    assert isinstance(err, AsrkitError)
+    assert "exited with status 2: sox FAIL formats: no handler for file extension" in str(err), str(err)
+    assert "\n" not in str(err)
+    assert read_sizes and max(read_sizes) <= 4096, read_sizes
