@@ -238,8 +238,11 @@ def _train(args: TrainArgs, exp: Path, dist_info: Optional[DistInfo], rank: int,
         out = ckpt.pack_best(exp, cfg.training.best_metric, exp / "model.pt")
         hist = trainer.state.history
         why = " (stopped early)" if trainer.state.stopped_early else " (time budget)" if trainer.out_of_time else ""
-        log.info("Done %d epochs out of %d%s in %.0f s; packed model: %s", trainer.state.epoch,
-                 cfg.training.max_epochs, why, time.time() - start, out)
+        # A run resumed with a smaller max_epochs than its checkpoints hold trains nothing more.
+        of = (f"out of {cfg.training.max_epochs}" if trainer.state.epoch <= cfg.training.max_epochs
+              else f"(more than training.max_epochs {cfg.training.max_epochs}: trained by an earlier run)")
+        log.info("Done %d epochs %s%s in %.0f s; packed model: %s", trainer.state.epoch, of, why,
+                 time.time() - start, out)
         if runs is not None:
             runs.outcome = "budget" if trainer.out_of_time else "done"
             log.info("training time over %d run(s): %.0f s (%s)", runs.row.run, runs.used(), runs.path)

@@ -52,6 +52,10 @@ def test_train_writes_everything_and_average(yesno_setup, tmp_path, asrkit):
     proc = asrkit(*train_args(yesno_setup, exp))
     assert "already finished at epoch 2" in proc.stderr.decode()
     assert (exp / "checkpoints" / "epoch2.pt").stat().st_mtime_ns == before
+    # ... also with fewer epochs asked for than it holds ("Done 2 epochs out of 1" before)
+    err = asrkit(*train_args(yesno_setup, exp, "--set", "training.max_epochs=1")).stderr.decode()
+    assert "Done 2 epochs (more than training.max_epochs 1: trained by an earlier run)" in err, err
+    assert (exp / "checkpoints" / "epoch2.pt").stat().st_mtime_ns == before
 
     proc = asrkit("average", "--num", "2", exp)
     assert "Done averaging 2 checkpoint(s)" in proc.stderr.decode()
