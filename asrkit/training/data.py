@@ -283,7 +283,7 @@ def _report_ctc_misfits(table: UttTable, ctc_misfits: Callable[..., List[Tuple[i
 
     CTC's loss for them is 0 (``zero_infinity``), which used to pass in silence; they stay in
     training, since the attention decoder still learns from them. Many of them mean the listener
-    downsamples too much for the token unit. ``ctc_misfits(frames, flat, offsets)`` is
+    downsamples too much for the token unit; all of them is an error. ``ctc_misfits(frames, flat, offsets)`` is
     :meth:`asrkit.models.config.LASConfig.ctc_misfits`.
     """
     found = ctc_misfits(table.num_frames, table.tokens.flat, table.tokens.offsets)
@@ -291,6 +291,12 @@ def _report_ctc_misfits(table: UttTable, ctc_misfits: Callable[..., List[Tuple[i
     first = f"utterance {unfit[0]!r}: {found[0][1]}" if found else None
     if not unfit:
         return
+    if len(unfit) == len(table):
+        # Then the CTC head learns nothing at all, and a joint decoding (conf/decode.yaml's
+        # ctc_weight) follows an untrained head: a useless model after a whole training.
+        raise AsrkitError(f"{where}: every one of the {len(table)} utterance(s) is too short for its transcript to be "
+                          f"aligned by CTC (first: {first}): the CTC branch would learn nothing; use less downsampling "
+                          f"in model.listener.subsample, larger tokens, or model.ctc_weight: 0 (attention only)")
     shown = " ".join(unfit[:5]) + (" ..." if len(unfit) > 5 else "")
     log.warning("%s: %d of %d utterance(s) are too short for their transcripts to be aligned by CTC (first: %s): "
                 "their CTC loss is 0, only the attention decoder learns from them: %s (all ids with -v; many of "

@@ -188,6 +188,7 @@ def test_transcripts_too_long_for_ctc_are_named_and_counted(clean, yesno_setup, 
 
     tok = Tokenizer.load(yesno_setup / "data" / "lang" / "tokens.model")
     hybrid = LASConfig.from_dict({"listener": {"vgg": False, "subsample": [2, 2]}, "ctc_weight": 0.3})
+    no_ctc = LASConfig.from_dict({"listener": {"vgg": False, "subsample": [2, 2]}, "ctc_weight": 0.0})
     frames = dict(line.split() for line in (clean / "utt2num_frames").read_text().splitlines())
     utts = list(frames)
     # 4x downsampling: a transcript of more than frames/4 characters has no CTC alignment
@@ -202,8 +203,15 @@ def test_transcripts_too_long_for_ctc_are_named_and_counted(clean, yesno_setup, 
     assert re.search(rf"1 of 20 utterance\(s\) are too short for their transcripts to be aligned by CTC \(first: "
                      rf"{why}\): their CTC loss is 0, only the attention decoder learns from them: {utts[5]} ",
                      warnings(caplog))
+    # every transcript too long: an error, not a CTC head trained on nothing
+    every = edited(clean, tmp_path / "every", {}, text={i: " ".join(["YES NO"] * (int(frames[u]) // 4 // 6 + 1))
+                                                         for i, u in enumerate(utts)})
+    with pytest.raises(AsrkitError, match=rf"every one of the 20 utterance\(s\) is too short for its transcript to be "
+                                          rf"aligned by CTC \(first: utterance '{utts[0]}': .*\): the CTC branch would "
+                                          rf"learn nothing; .* or model.ctc_weight: 0"):
+        load_utterances(str(every), tok, ctc_misfits=hybrid.ctc_misfits)
+    assert len(load_utterances(str(every), tok, ctc_misfits=no_ctc.ctc_misfits)) == N
     # without CTC nothing is said
-    no_ctc = LASConfig.from_dict({"listener": {"vgg": False, "subsample": [2, 2]}, "ctc_weight": 0.0})
     caplog.clear()
     with caplog.at_level("INFO"):
         assert len(load_utterances(str(dump), tok, ctc_misfits=no_ctc.ctc_misfits)) == N
