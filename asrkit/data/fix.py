@@ -15,7 +15,7 @@ from typing import Dict, List, Optional, Set
 
 from asrkit.data.datadir import (RECO_TABLES, SPK_TABLES, UTT_TABLES, DataDir, dir_problem, parse_segment,
                                  SegmentChannelError, positive_seconds)
-from asrkit.data.table import ascii_digits, split_fields, utt2spk_to_spk2utt
+from asrkit.data.table import EMPTY_LINE, ascii_digits, split_fields, utt2spk_to_spk2utt
 from asrkit.data.validate import ScannedTable, scan_table
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import AtomicFiles, PathLike
@@ -57,7 +57,7 @@ def _read(d: DataDir, name: str, report: FixReport) -> Optional[Dict[str, str]]:
     # of the file, whose line is still kept (and written back without it).
     kept = {line.lineno for line in t.lines}
     bad = sorted({p.line for p in t.problems if p.line is not None and p.line not in kept})
-    blank = {p.line for p in t.problems if p.message == "empty line"}
+    blank = {p.line for p in t.problems if p.message == EMPTY_LINE}
     if any(n not in blank for n in bad):
         report.malformed[name] = [n for n in bad if n not in blank]
     for line in t.lines:

@@ -207,6 +207,10 @@ def bounded_lines(f: IO[bytes], name: str) -> Iterator[bytes]:
         yield from io.BytesIO(block)
 
 
+# A blank line's problem, in these words wherever a table is read or scanned (fix-data-dir drops
+# such lines without counting them as malformed).
+EMPTY_LINE = "empty line"
+
 # A directory where a table should be: reading it must fail, not pass for an absent table (a
 # `text` that was a directory was "not there", and asrkit-fix-data-dir kept every utterance).
 IS_A_DIRECTORY = "is a directory, not a table file"
@@ -288,7 +292,7 @@ def iter_table_lines(lines: Iterable[bytes], name: str, allow_empty_value: bool 
             raise AsrkitError(f"{name}:{lineno}: a NUL byte in the key, at character {line.index(chr(0))} of the "
                               f"line (a binary or damaged file?)")
         if not parts:
-            raise AsrkitError(f"{name}:{lineno}: empty line")
+            raise AsrkitError(f"{name}:{lineno}: {EMPTY_LINE}")
         if line[:1] in SPACE:
             raise AsrkitError(f"{name}:{lineno}: line starts with whitespace")
         if len(parts) == 1 and not allow_empty_value:

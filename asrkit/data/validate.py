@@ -19,8 +19,8 @@ from typing import Dict, List, Optional
 
 from asrkit.data.datadir import (DataDir, dir_problem, kaldi_real, positive_seconds, segment_channel,
                                  segment_channel_problem)
-from asrkit.data.table import (BOM, SPACE, LineReadError, TableLine, ascii_digits, bom_problem, read_bounded,
-                               split_fields, transcript_problem)
+from asrkit.data.table import (BOM, EMPTY_LINE, SPACE, LineReadError, TableLine, ascii_digits, bom_problem,
+                               read_bounded, split_fields, transcript_problem)
 from asrkit.utils.fileio import PathLike
 
 ERROR = "error"
@@ -93,7 +93,7 @@ def scan_table(path: PathLike, allow_empty_value: bool = False) -> ScannedTable:
             scanned.problems.append(Problem(str(path), 1, bom_problem(str(path))))
             parts = split_fields(line[1:], 1)
         if not parts:
-            scanned.problems.append(Problem(str(path), lineno, "empty line"))
+            scanned.problems.append(Problem(str(path), lineno, EMPTY_LINE))
         elif line[:1] in SPACE:
             scanned.problems.append(Problem(str(path), lineno, "line starts with whitespace"))
         elif len(parts) == 1 and not allow_empty_value:
