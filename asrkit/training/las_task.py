@@ -37,6 +37,7 @@ MAX_LENGTHS_CHECKED = 100
 class LASTask:
     units, items = "frames", "utts"
     smaller_batches = "lower batching.max_frames"
+    config_file = "config.yaml"
     curve_fields = ["epoch", "step", "lr", "train_loss", "train_acc", "valid_loss", "valid_acc", "valid_cer",
                     "train_frames_per_s", "train_utts_per_s", "train_time_s", "valid_time_s", "skipped_batches",
                     "skipped_utts", "epoch_time_s"]

@@ -110,6 +110,7 @@ class LMTask:
 
     units, items = "tokens", "sentences"
     smaller_batches = "lower batch_size"
+    config_file = "lm.yaml"  # (an LM exp dir has no config.yaml: the resume's error sent the user to none)
     curve_fields = ["epoch", "step", "lr", "train_loss", "train_ppl", "valid_ppl", "train_tokens_per_s",
                     "train_sentences_per_s", "train_time_s", "valid_time_s", "skipped_batches", "epoch_time_s"]
 

@@ -63,6 +63,7 @@ class TrainTask(Protocol):
     items: str  # what StepOutput.items counts ("utts", "sentences")
     curve_fields: List[str]  # the columns of log/curves.csv
     smaller_batches: str  # how to make batches smaller, for the out-of-memory error ("lower batching.max_frames")
+    config_file: str  # the exp dir's record of the resolved config ("config.yaml"), for the resume's errors
 
     def package(self) -> Tuple[str, Dict[str, Any]]:
         """(format, meta as plain types): what checkpoints carry so the best epoch can be packed."""
@@ -281,7 +282,8 @@ class Trainer:
                               f"as this run trains; use a new exp dir")
         if state["config"].get("model") != self.config.get("model"):
             raise AsrkitError(f"{path}: was trained with another model config than the one given now (see "
-                              f"{self.exp_dir}/config.yaml); use a new exp dir, or that config to continue")
+                              f"{self.exp_dir / self.task.config_file}); use a new exp dir, or that config to "
+                              f"continue")
         frozen = state.get("frozen", [])
         if frozen != self.frozen():
             raise AsrkitError(f"{path}: was trained with {len(frozen)} frozen parameter tensors, this run freezes "

@@ -307,3 +307,30 @@ def test_validating_on_the_training_text_is_warned_about(tmp_path):
                 f"text") in err, err
     code, err = _run_inproc(*args, "--valid-text", tmp_path / "copy", text, tmp_path / "lm2")
     assert code == 0 and "--valid-text is the training text" not in err, err
+
+
+def _tiny_lang(tmp_path):
+    from asrkit.text.train_tokenizer import TokenizerConfig, train_tokenizer
+
+    (tmp_path / "lang").mkdir()
+    tok = train_tokenizer(["HELLO WORLD", "YES NO"], TokenizerConfig(model_type="char"))
+    (tmp_path / "lang" / "tokens.model").write_bytes(tok.to_bytes())
+    (tmp_path / "text").write_text("u1 HELLO WORLD\nu2 YES NO\nu3 NO\nu4 YES\n")
+    return tmp_path / "lang", tmp_path / "text"
+
+
+def test_a_resume_with_another_model_config_names_the_lm_yaml(tmp_path):
+    """An LM exp dir's resolved config is lm.yaml: the resume's refusal sent the user to a
+    config.yaml that no LM run writes."""
+    from asrkit.cli.train_lm import main
+
+    lang, text = _tiny_lang(tmp_path)
+    exp = tmp_path / "lm"
+    for hidden, code in ((8, 0), (16, 1)):
+        (tmp_path / "lm.yaml").write_text(f"model: {{embed: 8, hidden: {hidden}, layers: 1}}\nmax_epochs: {1 + code}\n")
+        result = CliRunner().invoke(main, [
+            "--config", str(tmp_path / "lm.yaml"), "--lang-dir", str(lang), "--device", "cpu", str(text), str(exp)])
+        assert result.exit_code == code, result.stderr
+    assert (f"epoch1.pt: was trained with another model config than the one given now (see {exp}/lm.yaml); use a "
+            f"new exp dir, or that config to continue") in result.stderr, result.stderr
+    assert "hidden: 8" in (exp / "lm.yaml").read_text()
