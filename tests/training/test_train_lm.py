@@ -334,3 +334,16 @@ def test_a_resume_with_another_model_config_names_the_lm_yaml(tmp_path):
     assert (f"epoch1.pt: was trained with another model config than the one given now (see {exp}/lm.yaml); use a "
             f"new exp dir, or that config to continue") in result.stderr, result.stderr
     assert "hidden: 8" in (exp / "lm.yaml").read_text()
+
+
+def test_dash_as_the_dev_text_is_stdin(tmp_path, asrkit):
+    """--valid-text - was "-: no such file" (only <text-file>'s '-' was stdin); both '-' would
+    read stdin twice, the second time empty."""
+    lang, text = _tiny_lang(tmp_path)
+    args = ["train-lm", "--lang-dir", lang, "--max-epochs", "1", "--device", "cpu", "--valid-text", "-"]
+    asrkit(*args, text, tmp_path / "lm", input=b"u9 YES NO\nu8 HELLO\n")
+    assert "/dev/stdin: 2 sentences (0 empty skipped)" in (tmp_path / "lm/log/train_lm.log").read_text()
+    proc = asrkit(*args, "-", tmp_path / "lm2", input=text.read_bytes(), check=False)
+    assert proc.returncode == 1 and ("ERROR (asrkit-train-lm): <text-file> and --valid-text are both stdin: a stream "
+                                     "can be read only once; give a file for one of them") in proc.stderr.decode()
+    assert not (tmp_path / "lm2" / "lm.pt").exists()
