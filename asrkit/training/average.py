@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
+import numpy as np
 import torch
 
 from asrkit.models.build import model_from_state_dict
@@ -17,7 +18,7 @@ from asrkit.models.package import save_package
 from asrkit.training import checkpoint as ckpt
 from asrkit.training.exp_lock import LOCK_NAME
 from asrkit.training.timing import RUNS_FILE
-from asrkit.utils.config import dict_diff
+from asrkit.utils.config import dict_diff, to_dict
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.logging import get_logger
 from asrkit.utils.torch_files import check_finite_weights
@@ -166,6 +167,24 @@ def _same_model(path: Path, config, meta, first_path: Path, first_config, first_
     changed = dict_diff(first_config or {}, config or {}, "model.")
     if meta.idim != first_meta.idim or meta.vocab_size != first_meta.vocab_size:
         changed.append(f"idim/vocab_size: {first_meta.idim}/{first_meta.vocab_size} -> {meta.idim}/{meta.vocab_size}")
+    # The same sizes with another token list or input normalisation (a checkpoint copied in from a
+    # run of another --lang-dir or --cmvn) were averaged in silence: output units of different
+    # meanings, or weights fitted to features of another scale, under the first one's tokens and stats.
+    elif meta.tokens != first_meta.tokens:
+        i = next((i for i, (a, b) in enumerate(zip(first_meta.tokens, meta.tokens)) if a != b), None)
+        changed.append(f"token {i}: {first_meta.tokens[i]!r} -> {meta.tokens[i]!r}" if i is not None else
+                       f"tokens: {len(first_meta.tokens)} listed -> {len(meta.tokens)}")
+    if (first_meta.cmvn is None) != (meta.cmvn is None):
+        changed.append(f"cmvn: {'none' if first_meta.cmvn is None else 'global stats'} -> "
+                       f"{'none' if meta.cmvn is None else 'global stats'}")
+    elif first_meta.cmvn is not None and not np.array_equal(first_meta.cmvn, meta.cmvn):
+        changed.append("cmvn: other stats")
+    elif first_meta.cmvn is not None and first_meta.cmvn_norm_vars != meta.cmvn_norm_vars:
+        changed.append(f"cmvn_norm_vars: {first_meta.cmvn_norm_vars} -> {meta.cmvn_norm_vars}")
+    a, b = first_meta.feature_config, meta.feature_config
+    if a != b:
+        changed.extend(dict_diff(to_dict(a), to_dict(b), "features.") if a and b else
+                       [f"features: {'none' if a is None else 'fbank'} -> {'none' if b is None else 'fbank'}"])
     if changed:
         shown = ", ".join(changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
         raise AsrkitError(f"{path}: another model than {first_path} ({shown}); average checkpoints of one run only")

@@ -362,3 +362,34 @@ def test_a_resume_on_another_dev_set_is_refused(yesno_setup, trained, tmp_path):
     code, err = _run_inproc(*args)
     assert code == 0 and (exp / "checkpoints" / "epoch4.pt").exists(), err
 
+
+
+def _other_stats(s):
+    s["package"]["cmvn"] = s["package"]["cmvn"] * 2
+
+
+def _swapped_tokens(s):
+    t = s["package"]["tokens"]
+    t[3], t[4] = t[4], t[3]
+
+
+@pytest.mark.parametrize("change, difference", [
+    (_swapped_tokens, "token 3: '{t3}' -> '{t4}'"),
+    (lambda s: s["package"].update(tokens=[]), "tokens: {n} listed -> 0"),  # (the tokenizer alone spells them)
+    (lambda s: s["package"].update(cmvn=None), "cmvn: global stats -> none"),
+    (_other_stats, "cmvn: other stats"),
+    (lambda s: s["package"].update(cmvn_norm_vars=False), "cmvn_norm_vars: True -> False"),
+    (lambda s: s["package"]["feature_config"].update(dither=1.0), "features.dither: 0.0 -> 1.0"),
+])
+def test_average_refuses_checkpoints_of_another_token_list_or_input(trained, tmp_path, change, difference):
+    """A checkpoint copied in from a run of another --lang-dir (as many tokens) or another --cmvn
+    was averaged with exit 0: output units of other meanings, or weights fitted to features of
+    another scale, packed under the best checkpoint's tokens and stats."""
+    exp = _copy(trained, tmp_path)
+    tokens = torch.load(exp / "checkpoints" / "epoch1.pt", weights_only=True)["package"]["tokens"]
+    _damage(exp / "checkpoints" / "epoch1.pt", change)
+    code, err = _run_inproc("average", "--num", "2", exp)
+    difference = difference.format(t3=tokens[3], t4=tokens[4], n=len(tokens))
+    assert code == 1 and (f"ERROR (asrkit-average): {exp}/checkpoints/epoch1.pt: another model than {exp}/checkpoints/"
+                          f"epoch2.pt ({difference}); average checkpoints of one run only") in err, err
+    assert not (exp / "model.avg.pt").exists()
