@@ -71,7 +71,11 @@ def test_keep_and_max_frames_choose_the_utterances():
 
 
 @pytest.mark.parametrize("field,value,match", [("lr", float("nan"), "lr must be"), ("keep", 0.0, "keep must be"),
-                                               ("keep", 1.5, "keep must be"), ("epochs", 0, "epochs must be")])
+                                               ("keep", 1.5, "keep must be"), ("epochs", 0, "epochs must be"),
+                                               # a ValueError traceback from torch's generator, once every
+                                               # utterance had been read
+                                               ("seed", 2**64, "seed must be a 64-bit integer"),
+                                               ("seed", -2**63 - 1, "seed must be a 64-bit integer")])
 def test_config_bounds(field, value, match):
     with pytest.raises(AsrkitError, match=match):
         AdaptConfig(**{field: value}).validate()
