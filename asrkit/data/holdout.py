@@ -22,7 +22,7 @@ from typing import Dict, List, Optional
 
 from asrkit.data.table import read_bounded, read_utt2spk, refuse_bom, split_fields
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.fileio import AtomicFiles, PathLike
+from asrkit.utils.fileio import AtomicFiles, PathLike, same_regular_file
 from asrkit.utils.logging import get_logger
 
 log = get_logger("holdout_lists")
@@ -121,6 +121,7 @@ def choose_holdout(utt2spk: Dict[str, str], dev_fraction: float = 0.0, test_frac
 
 def holdout_lists(data_dir: PathLike, out_dir: PathLike, **kwargs) -> Dict[str, List[str]]:
     """Write ``<out_dir>/{train,dev,test}.list`` for ``data_dir`` (a set not asked for: no file)."""
+    _refuse_list_as_output(Path(out_dir), kwargs)
     utt2spk = read_utt2spk(Path(data_dir) / "utt2spk")
     if not utt2spk:
         raise AsrkitError(f"{Path(data_dir) / 'utt2spk'}: no utterances")
@@ -143,3 +144,19 @@ def holdout_lists(data_dir: PathLike, out_dir: PathLike, **kwargs) -> Dict[str, 
         if not utts:
             (out / f"{name}.list").unlink(missing_ok=True)  # a list from an earlier split must not pass for this one's
     return sets
+
+
+def _refuse_list_as_output(out: Path, options: Dict) -> None:
+    """AsrkitError when a --dev-list or --test-list is one of the lists written or removed in
+    ``out``: re-running into the dir of an earlier split with its list (--dev-list
+    data/local/dev.list ... data/local) rewrote the user's file as bare ids, and a list under a
+    set's name not asked for now (--dev-list data/local/test.list) was deleted, with exit 0."""
+    for name in ("train", "dev", "test"):
+        target = out / f"{name}.list"
+        for option in ("dev_list", "test_list"):
+            given = options.get(option)
+            if given and same_regular_file(target, given):
+                written = name == "train" or options.get(f"{name}_fraction") or options.get(f"{name}_list")
+                fate = "overwritten" if written else f"removed (no {name} set is asked for)"
+                raise AsrkitError(f"{target} is the same file as --{option.replace('_', '-')} {given}, which the run "
+                                  f"reads: it would be {fate}; give another OUT-DIR, or move the list out of it")

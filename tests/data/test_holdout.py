@@ -140,3 +140,30 @@ def test_the_done_line_names_the_lists_written(tmp_path, asrkit):
     proc = asrkit("holdout-lists", "--dev-fraction", "0.1", tmp_path / "data", out)
     last = proc.stderr.decode().strip().splitlines()[-1]
     assert last == f"Done: train 90, dev 10 utterances -> {out}/{{train,dev}}.list"
+
+
+def test_a_given_list_is_never_written_over_or_removed(tmp_path):
+    """A --dev-list that is one of OUT-DIR's lists: re-run on an earlier split's dev.list it was
+    rewritten as bare ids (its other columns lost); as the test.list of a run with no test set
+    it was deleted as a stale list. Both with exit 0; refused before anything is written."""
+    d = tmp_path / "data"
+    d.mkdir()
+    (d / "utt2spk").write_text("".join(f"{u} {s}\n" for u, s in sorted(UTT2SPK.items())))
+    out = tmp_path / "lists"
+    out.mkdir()
+    ids = sorted(UTT2SPK)
+    for name, option, fate in (("dev", "dev_list", "overwritten"), ("train", "test_list", "overwritten"),
+                               ("test", "dev_list", "removed (no test set is asked for)")):
+        given = out / f"{name}.list"
+        given.write_text(f"{ids[0]} 1.5\n{ids[1]} 2.0\n")
+        with pytest.raises(AsrkitError) as e:
+            holdout_lists(d, out, **{option: str(given)})
+        assert str(e.value) == (f"{given} is the same file as --{option.replace('_', '-')} {given}, which the run "
+                                f"reads: it would be {fate}; give another OUT-DIR, or move the list out of it")
+        assert given.read_text() == f"{ids[0]} 1.5\n{ids[1]} 2.0\n"
+        assert sorted(p.name for p in out.iterdir()) == [f"{name}.list"]
+        given.unlink()
+    # a list beside OUT-DIR's lists under another name is an input like any other
+    (out / "mine.list").write_text(f"{ids[0]}\n")
+    holdout_lists(d, out, dev_list=str(out / "mine.list"))
+    assert (out / "dev.list").read_text() == f"{ids[0]}\n"
