@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import click
 
-from asrkit.cli._common import asrkit_command
+from asrkit.cli._common import asrkit_command, dash_as_stdio
 from asrkit.data.holdout import holdout_lists
+from asrkit.utils.errors import AsrkitError
 
 
 @asrkit_command("holdout-lists")
@@ -27,6 +28,11 @@ def main(dev_fraction, test_fraction, dev_list, test_list, by_speaker, seed, dat
     e.g. asrkit-holdout-lists --dev-fraction 0.05 --test-fraction 0.05 data/all data/local &&
          utils/subset_data_dir.sh --utt-list data/local/dev.list data/all data/dev
     """
+    # Kaldi's '-' (was "-: cannot read the list: No such file or directory")
+    dev_list, test_list = (dash_as_stdio(p, "stdin") if p is not None else None for p in (dev_list, test_list))
+    if dev_list == test_list == "/dev/stdin":  # the second read would find stdin drained: "empty list"
+        raise AsrkitError("--dev-list and --test-list are both stdin: a stream can be read only once; give a file "
+                          "for one of them")
     sets = holdout_lists(data_dir, out_dir, dev_fraction=dev_fraction, test_fraction=test_fraction,
                          dev_list=dev_list, test_list=test_list, by_speaker=by_speaker, seed=seed)
     sizes = ", ".join(f"{name} {len(utts)}" for name, utts in sets.items() if utts)

@@ -167,3 +167,18 @@ def test_a_given_list_is_never_written_over_or_removed(tmp_path):
     (out / "mine.list").write_text(f"{ids[0]}\n")
     holdout_lists(d, out, dev_list=str(out / "mine.list"))
     assert (out / "dev.list").read_text() == f"{ids[0]}\n"
+
+
+def test_dash_as_a_list_is_stdin(tmp_path, asrkit):
+    """--dev-list - was "-: cannot read the list: No such file or directory"; both lists '-'
+    would read stdin twice."""
+    d = tmp_path / "data"
+    d.mkdir()
+    (d / "utt2spk").write_text("".join(f"{u} {s}\n" for u, s in sorted(UTT2SPK.items())))
+    ids = sorted(UTT2SPK)
+    asrkit("holdout-lists", "--dev-list", "-", d, tmp_path / "lists", input=f"{ids[3]} x\n{ids[1]}\n".encode())
+    assert (tmp_path / "lists" / "dev.list").read_text() == f"{ids[1]}\n{ids[3]}\n"
+    proc = asrkit("holdout-lists", "--dev-list", "-", "--test-list", "-", d, tmp_path / "l2", input=b"x\n", check=False)
+    assert proc.returncode == 1 and ("ERROR (asrkit-holdout-lists): --dev-list and --test-list are both stdin: a stream "
+                                     "can be read only once; give a file for one of them") in proc.stderr.decode()
+    assert not (tmp_path / "l2").exists()
