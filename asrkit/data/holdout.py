@@ -22,7 +22,7 @@ from typing import Dict, List, Optional
 
 from asrkit.data.table import read_bounded, read_utt2spk, refuse_bom, split_fields
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.fileio import AtomicFiles, PathLike, same_regular_file
+from asrkit.utils.fileio import AtomicFiles, PathLike, not_found_reason, same_regular_file
 from asrkit.utils.logging import get_logger
 
 log = get_logger("holdout_lists")
@@ -33,6 +33,9 @@ def read_id_list(path: PathLike, known: Dict[str, str]) -> List[str]:
     path = Path(path)
     try:
         raw_lines = read_bounded(path).split(b"\n")
+    except (FileNotFoundError, NotADirectoryError):
+        # as every other input is named ("No such file or directory" said nothing of a broken link)
+        raise AsrkitError(f"{path}: {not_found_reason(path)}") from None
     except OSError as e:
         raise AsrkitError(f"{path}: cannot read the list: {e.strerror}") from None
     ids: List[str] = []

@@ -182,3 +182,14 @@ def test_dash_as_a_list_is_stdin(tmp_path, asrkit):
     assert proc.returncode == 1 and ("ERROR (asrkit-holdout-lists): --dev-list and --test-list are both stdin: a stream "
                                      "can be read only once; give a file for one of them") in proc.stderr.decode()
     assert not (tmp_path / "l2").exists()
+
+
+def test_a_missing_list_is_named_as_other_inputs_are(tmp_path):
+    """A missing --dev-list was "cannot read the list: No such file or directory", a link to
+    nothing the same: every other input says "no such file", or what is wrong with the link."""
+    (tmp_path / "broken").symlink_to(tmp_path / "nowhere")
+    for name, why in (("missing", "no such file"),
+                      ("broken", f"a broken symbolic link (to {tmp_path}/nowhere, which does not exist)")):
+        with pytest.raises(AsrkitError) as e:
+            choose_holdout(UTT2SPK, dev_list=tmp_path / name)
+        assert str(e.value) == f"{tmp_path / name}: {why}"
