@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from asrkit.cli._common import asrkit_command
+from asrkit.cli._common import asrkit_command, dash_as_stdio
 
 
 @asrkit_command("average")
@@ -13,7 +13,8 @@ from asrkit.cli._common import asrkit_command
 @click.option("--max-epoch", type=int, default=None,
               help="Only the epochs up to N, ranked as at epoch N: what a run stopped there would average "
                    "(with its checkpoints kept: training.keep_best).")
-@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Output [default: EXP_DIR/model.avg.pt].")
+@click.option("--out", type=click.Path(dir_okay=False), default=None,
+              help="Output ('-': stdout) [default: EXP_DIR/model.avg.pt].")
 @click.argument("exp_dir", type=click.Path())
 def main(num, metric, max_epoch, out, exp_dir):
     """Average the weights of EXP_DIR's NUM best checkpoints into a packed model (EXP_DIR/model.avg.pt).
@@ -24,4 +25,5 @@ def main(num, metric, max_epoch, out, exp_dir):
     """
     from asrkit.training.average import average_checkpoints
 
-    average_checkpoints(exp_dir, num, out, metric, max_epoch)
+    # Kaldi's '-' (was a file named '-' in the current directory)
+    average_checkpoints(exp_dir, num, dash_as_stdio(out) if out else None, metric, max_epoch)

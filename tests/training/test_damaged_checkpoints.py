@@ -393,3 +393,17 @@ def test_average_refuses_checkpoints_of_another_token_list_or_input(trained, tmp
     assert code == 1 and (f"ERROR (asrkit-average): {exp}/checkpoints/epoch1.pt: another model than {exp}/checkpoints/"
                           f"epoch2.pt ({difference}); average checkpoints of one run only") in err, err
     assert not (exp / "model.avg.pt").exists()
+
+
+def test_average_out_dash_is_stdout(trained, tmp_path, asrkit):
+    """--out - wrote a file named '-' in the current directory, with exit 0."""
+    from asrkit.models.package import load_package
+
+    exp = _copy(trained, tmp_path)
+    # run from tmp_path, to see no '-' made there: this checkout's asrkit, not an installed one
+    root = str(Path(__file__).resolve().parents[2])
+    path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
+    proc = asrkit("average", "--num", "2", "--out", "-", exp, cwd=tmp_path, env={"PYTHONPATH": path})
+    assert not (tmp_path / "-").exists()
+    (tmp_path / "avg.pt").write_bytes(proc.stdout)
+    assert load_package(tmp_path / "avg.pt").meta.extra["epochs"] == [2, 1]
