@@ -6,6 +6,7 @@ from typing import Optional
 import click
 
 from asrkit.cli._common import asrkit_command, max_bad_percent_option
+from asrkit.utils.errors import AsrkitError
 from asrkit.utils.logging import get_logger
 
 # torch and the decoding library are imported inside main(): --help must not pay for them.
@@ -98,6 +99,9 @@ def main(model_path: Optional[str], config_path: Optional[str], utt2spk: Optiona
     from asrkit.decoding.inputs import DecodeInputs
     from asrkit.decoding.run import check_outputs_spare_inputs
 
+    if bool(feats) == bool(wav_scp):
+        # (DecodeInputs' own words offer asrkit-decode's WAV files too, which this command has not)
+        raise AsrkitError("give exactly one input: --feats RSPECIFIER or --wav-scp WAV_SCP")
     inputs = DecodeInputs(feats=feats, wav_scp=wav_scp, segments=segments)
     out = parse_specifier(transforms_wspecifier)
     check_outputs_spare_inputs(

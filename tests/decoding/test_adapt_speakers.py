@@ -165,3 +165,13 @@ def test_bad_inputs_are_named(inproc, yesno, tmp_path):  # noqa: F811
     res = inproc("decode", "--mode", "greedy", "--model", model, "--wav-scp", scp, "--utt2spk", utt2spk,
                  "--spk-transforms", f"ark,t:{tmp_path / 'nan.txt'}", check=False)
     assert res.returncode == 1 and b"speaker 'a': the transform holds a non-finite value" in res.stderr
+
+
+def test_one_input_is_asked_for_in_this_commands_words(inproc, tmp_path):  # noqa: F811
+    """No input, or two, was "give exactly one input: --feats RSPECIFIER, --wav-scp WAV_SCP, or
+    WAV files": asrkit-decode's words, and this command takes no WAV files."""
+    for inputs in ([], ["--feats", "scp:f.scp", "--wav-scp", "wav.scp"]):
+        res = inproc("adapt-speakers", "--model", tmp_path / "m.pt", "--utt2spk", tmp_path / "utt2spk", *inputs,
+                     tmp_path / "text", f"ark:{tmp_path / 't.ark'}", check=False)
+        assert res.returncode == 1 and (b"ERROR (asrkit-adapt-speakers): give exactly one input: --feats RSPECIFIER or "
+                                        b"--wav-scp WAV_SCP\n") in res.stderr, res.stderr
