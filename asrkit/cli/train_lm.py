@@ -45,7 +45,7 @@ def read_sentences(path: str, fmt: str) -> list:
         fmt = "kaldi" if len(firsts) == len(lines) and len(set(firsts)) == len(firsts) and len(lines) > 1 else "plain"
         log.info("%s: read as a %s text (--text-format auto; give kaldi or plain to choose)", path, fmt)
         if fmt == "plain":
-            _warn_near_kaldi(path, lines, firsts)
+            _warn_near_kaldi(path, lines)
     if fmt == "kaldi":
         # From the bytes read above: reading the path again gave nothing from a pipe (/dev/stdin,
         # <(...)), and the run failed as "no non-empty sentences to train on".
@@ -56,19 +56,30 @@ def read_sentences(path: str, fmt: str) -> list:
     return lines
 
 
-def _warn_near_kaldi(path: str, lines: list, firsts: list) -> None:
-    """Warn when a text read as plain looks like a Kaldi text with a repeated id (two texts
-    concatenated, ``cat a/text b/text``): its first fields are nearly all distinct, which the
-    first words of real sentences never are, and its ids would be trained on as words."""
-    if len(firsts) != len(lines) or len(lines) < 20 or len(set(firsts)) < 0.95 * len(firsts):
+def _warn_near_kaldi(path: str, lines: list) -> None:
+    """Warn when a text read as plain looks like a Kaldi text: its first fields are nearly all
+    distinct, which the first words of real sentences never are, and its ids would be trained on
+    as words. Two causes make auto read one as plain: an id repeated (two texts concatenated,
+    ``cat a/text b/text``) and an empty line (a blank line at its end), which no table has."""
+    numbered = [(lineno, line.split(maxsplit=1)[0]) for lineno, line in enumerate(lines, 1) if line]
+    distinct = len({first for _, first in numbered})
+    if len(numbered) < 20 or distinct < 0.95 * len(numbered):
+        return
+    if distinct == len(numbered):
+        # only empty lines kept it from being a Kaldi text: an info line said "plain", and every id was trained on
+        empty = [lineno for lineno, line in enumerate(lines, 1) if not line]
+        log.warning("%s: read as a plain text for its %d empty line(s) (first: line %d), but the first fields of its "
+                    "other %d lines are all distinct, as a Kaldi text's utterance ids are. If it is a Kaldi text, "
+                    "its ids are being trained on as words: remove the empty lines (--text-format kaldi names them; "
+                    "--text-format plain for no warning)", path, len(empty), empty[0], len(numbered))
         return
     seen: dict = {}
-    for lineno, first in enumerate(firsts, 1):
+    for lineno, first in numbered:
         if first in seen:
             log.warning("%s: read as a plain text, but its first fields are %d of %d distinct, as a Kaldi text's "
                         "utterance ids are: line %d repeats line %d's %r. If it is a Kaldi text, its ids are being "
                         "trained on as words: give --text-format kaldi (--text-format plain for no warning)",
-                        path, len(set(firsts)), len(firsts), lineno, seen[first], first)
+                        path, distinct, len(numbered), lineno, seen[first], first)
             return
         seen[first] = lineno
 

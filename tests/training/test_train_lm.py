@@ -112,6 +112,36 @@ def test_a_kaldi_text_with_a_repeated_id_read_as_plain_is_warned_about(tmp_path,
     assert "WARNING" not in caplog.text
 
 
+def test_a_kaldi_text_with_an_empty_line_read_as_plain_is_warned_about(tmp_path, caplog):
+    """One empty line (a blank line at the end of a Kaldi text) made --text-format auto read it as
+    plain, every id then trained on as a word with only an info line saying so: the repeated-id
+    warning looked only at texts without empty lines. A plain text with one is not warned about."""
+    import logging
+
+    from asrkit.cli.train_lm import read_sentences
+
+    text = tmp_path / "text"
+    text.write_text("".join(f"spk-{i:03d} HELLO WORLD\n" for i in range(30)) + "\n")
+    with caplog.at_level(logging.WARNING):
+        assert read_sentences(str(text), "auto")[0] == "spk-000 HELLO WORLD"
+    assert (f"{text}: read as a plain text for its 1 empty line(s) (first: line 31), but the first fields of its other "
+            f"30 lines are all distinct, as a Kaldi text's utterance ids are. If it is a Kaldi text, its ids are being "
+            f"trained on as words: remove the empty lines (--text-format kaldi names them; --text-format plain for no "
+            f"warning)") in caplog.text
+    caplog.clear()
+    # with an id repeated as well, the repeat is named at its own line, empty lines counted
+    text.write_text("\n" + "".join(f"spk-{i:03d} HELLO WORLD\n" for i in range(30)) + "spk-005 HELLO AGAIN\n")
+    with caplog.at_level(logging.WARNING):
+        read_sentences(str(text), "auto")
+    assert "its first fields are 30 of 31 distinct, as a Kaldi text's utterance ids are: line 32 repeats line 7's" \
+        in caplog.text
+    caplog.clear()
+    text.write_text("".join(f"{w} SAID HELLO\n" for w in ["I", "YOU", "WE", "THEY", "HE"] * 6) + "\n")
+    with caplog.at_level(logging.WARNING):
+        read_sentences(str(text), "auto")
+    assert "WARNING" not in caplog.text
+
+
 def test_a_kaldi_text_from_a_pipe_is_read_once(tmp_path):
     """A Kaldi text was read twice (once to guess the format, once as a table): from a pipe
     (asrkit-train-lm ... /dev/stdin or <(...)) the second read found nothing and the run failed as
