@@ -90,3 +90,14 @@ def refuse_pipes(exp: Path, names: Iterable[str]) -> None:
         path = exp / name
         if path.is_fifo():
             raise AsrkitError(f"{path}: a named pipe where the run writes its {name}; move it away")
+
+
+def refuse_another_run(exp: Path, names: Iterable[str], command: str) -> None:
+    """AsrkitError when ``exp`` holds one of ``names``, files only ``command``'s runs write: an
+    exp dir of another kind of run, whose log/curves.csv (its learning curve) this run would
+    write over. asrkit-train-lm given an acoustic model's exp dir replaced its curves with exit 0
+    once its checkpoints were gone (pruned after averaging); with them, it failed only at the resume."""
+    for name in names:
+        if (exp / name).exists():
+            raise AsrkitError(f"{exp}: the exp dir of an {command} run (it holds its {name}): this run would write its "
+                              f"log/curves.csv over that run's; give it an exp dir of its own")

@@ -377,3 +377,30 @@ def test_dash_as_the_dev_text_is_stdin(tmp_path, asrkit):
     assert proc.returncode == 1 and ("ERROR (asrkit-train-lm): <text-file> and --valid-text are both stdin: a stream "
                                      "can be read only once; give a file for one of them") in proc.stderr.decode()
     assert not (tmp_path / "lm2" / "lm.pt").exists()
+
+
+@pytest.mark.parametrize("name", ["model.pt", "log/train_runs.tsv"])
+def test_an_acoustic_models_exp_dir_is_refused(tmp_path, name):
+    """asrkit-train-lm given asrkit-train's exp dir (exp/las for exp/lm) wrote its log/curves.csv
+    over the acoustic model's, with exit 0, once that run's checkpoints had been pruned."""
+    from asrkit.cli.train_lm import main
+
+    lang, text = _tiny_lang(tmp_path)
+    exp = tmp_path / "las"
+    (exp / "log").mkdir(parents=True)
+    (exp / name).write_text("the acoustic model's\n")
+    (exp / "log" / "curves.csv").write_text("epoch,step,lr,train_loss\n1,4,0.005,111.8\n")
+    result = CliRunner().invoke(main, ["--lang-dir", str(lang), "--max-epochs", "1", "--device", "cpu", str(text),
+                                       str(exp)])
+    assert result.exit_code == 1 and (f"ERROR (asrkit-train-lm): {exp}: the exp dir of an asrkit-train run (it holds "
+                                      f"its {name}): this run would write its log/curves.csv over that run's; give it "
+                                      f"an exp dir of its own") in result.stderr, result.stderr
+    assert (exp / "log" / "curves.csv").read_text() == "epoch,step,lr,train_loss\n1,4,0.005,111.8\n"
+    assert sorted(str(p.relative_to(exp)) for p in exp.rglob("*") if p.name != ".lock") == sorted(
+        ["log", "log/curves.csv", name])
+    # a launcher's log of the LM run itself ($cmd exp/lm/log/train.log asrkit-train-lm ...) is no such file
+    (exp / name).unlink()
+    (exp / "log" / "train.log").write_text("# asrkit-train-lm ...\n")
+    result = CliRunner().invoke(main, ["--lang-dir", str(lang), "--max-epochs", "1", "--device", "cpu", str(text),
+                                       str(exp)])
+    assert result.exit_code == 0 and (exp / "lm.pt").exists(), result.stderr
