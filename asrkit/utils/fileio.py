@@ -412,6 +412,12 @@ class AtomicFiles:
         # new, normalized ark, and the run made again normalized it twice. It lands once all are in.
         with signals_deferred():
             try:
+                for final in self._pending:
+                    # os.replace refuses a directory only when its turn comes, the outputs before it
+                    # already renamed: a mixed set (holdout-lists' new train.list beside a dev.list
+                    # that is a directory; a new tokens.model beside the old tokenizer.yaml).
+                    if final.is_dir() and not final.is_symlink():
+                        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(final))
                 for final, tmp in list(self._pending.items()):
                     os.replace(tmp, final)
                     del self._pending[final]

@@ -37,6 +37,25 @@ def test_atomic_files_commit_together_or_not_at_all(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b"]
 
 
+def test_atomic_files_with_a_directory_as_an_output_rename_none(tmp_path):
+    """A directory under one of the names was refused only at its own rename, the outputs before
+    it already in place: asrkit-holdout-lists with a directory named dev.list wrote the new
+    train.list, exit 1; asrkit-train-tokenizer with one named tokens.txt, a new tokens.model
+    beside the old tokenizer.yaml. A link to a directory is replaced as a file is."""
+    (tmp_path / "b").mkdir()
+    (tmp_path / "c").write_text("old")
+    with pytest.raises(IsADirectoryError) as e:
+        with AtomicFiles() as files:
+            for name in "abc":
+                files.tmp(tmp_path / name).write_text("new")
+    assert e.value.filename == str(tmp_path / "b")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b", "c"] and (tmp_path / "c").read_text() == "old"
+    (tmp_path / "link").symlink_to(tmp_path / "b")
+    with AtomicFiles() as files:
+        files.tmp(tmp_path / "link").write_text("new")
+    assert (tmp_path / "link").read_text() == "new" and not (tmp_path / "link").is_symlink()
+
+
 def _dead_pid() -> int:
     """A pid no process has: one of our own children, reaped."""
     import subprocess
