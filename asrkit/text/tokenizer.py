@@ -80,6 +80,17 @@ def _unloadable(e: Exception) -> str:
     return f"damaged sentencepiece model ({reason or type(e).__name__})"
 
 
+def _other_file_kind(data: bytes) -> Optional[str]:
+    """What a file that is no sentencepiece model is, when it is one asrkit writes (None: unknown)."""
+    if data.startswith(b"PK\x03\x04"):
+        return "a torch file (an asrkit model.pt, checkpoint or lm.pt)"
+    if re.match(rb"<blank> 0\r?\n", data):
+        return "a token list ('<token> <id>' lines, as tokens.txt)"
+    if data.startswith(b"model_type:"):
+        return "asrkit-train-tokenizer's options (tokenizer.yaml)"
+    return None
+
+
 class Tokenizer:
     blank_id = 0
     unk_id = 1
@@ -137,7 +148,15 @@ class Tokenizer:
         if len(data) > MAX_MODEL_BYTES:
             raise AsrkitError(f"{path}: over {MAX_MODEL_BYTES >> 20} MiB, not a tokenizer model (a 1M-piece "
                               f"sentencepiece model is ~20 MB)")
-        tok = cls(data, str(path), ": make it again with asrkit-train-tokenizer")
+        try:
+            tok = cls(data, str(path), ": make it again with asrkit-train-tokenizer")
+        except AsrkitError:
+            other = _other_file_kind(data)
+            if other is None:
+                raise
+            # a sibling in the lang dir or a model given for it: "make it again" sent the user the wrong way
+            raise AsrkitError(f"{path}: {other}, not a sentencepiece model: give the tokens.model "
+                              f"asrkit-train-tokenizer wrote beside tokens.txt (data/lang/tokens.model)") from None
         if path.name == "tokens.model":
             tok._check_token_list(path.with_name("tokens.txt"), path)
         return tok

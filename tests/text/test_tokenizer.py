@@ -455,3 +455,21 @@ def test_an_endless_or_huge_file_is_not_a_tokenizer_model(tmp_path):
     """/dev/zero given as tokens.model was read whole (a MemoryError traceback)."""
     with pytest.raises(AsrkitError, match=r"^/dev/zero: over 64 MiB, not a tokenizer model"):
         Tokenizer.load("/dev/zero")
+
+
+def test_another_asrkit_file_for_the_model_is_named(tmp_path):
+    """tokens.txt, tokenizer.yaml or a model.pt given for <tokens.model> (asrkit-tokenize
+    data/lang/tokens.txt) was "not a sentencepiece model (...): make it again with
+    asrkit-train-tokenizer": a good file to be made again, and the one wanted not named."""
+    import torch
+
+    (tmp_path / "tokens.txt").write_text("<blank> 0\n<unk> 1\nA 2\n<sos/eos> 3\n")
+    (tmp_path / "tokenizer.yaml").write_text("model_type: char\nvocab_size: null\n")
+    torch.save({"format": "asrkit-model"}, tmp_path / "model.pt")
+    for name, kind in (("tokens.txt", "a token list ('<token> <id>' lines, as tokens.txt)"),
+                       ("tokenizer.yaml", "asrkit-train-tokenizer's options (tokenizer.yaml)"),
+                       ("model.pt", "a torch file (an asrkit model.pt, checkpoint or lm.pt)")):
+        with pytest.raises(AsrkitError) as e:
+            Tokenizer.load(tmp_path / name)
+        assert str(e.value) == (f"{tmp_path / name}: {kind}, not a sentencepiece model: give the tokens.model "
+                                f"asrkit-train-tokenizer wrote beside tokens.txt (data/lang/tokens.model)")
