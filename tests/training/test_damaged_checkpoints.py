@@ -407,3 +407,13 @@ def test_average_out_dash_is_stdout(trained, tmp_path, asrkit):
     assert not (tmp_path / "-").exists()
     (tmp_path / "avg.pt").write_bytes(proc.stdout)
     assert load_package(tmp_path / "avg.pt").meta.extra["epochs"] == [2, 1]
+
+
+def test_average_of_the_checkpoints_folder_names_the_exp_dir(trained, tmp_path):
+    """asrkit-average exp/checkpoints said "exp/checkpoints/checkpoints: no checkpoints (epoch<N>.pt)
+    to average" of a folder full of them."""
+    exp = _copy(trained, tmp_path)
+    code, err = _run_inproc("average", exp / "checkpoints")
+    assert code == 1 and (f"ERROR (asrkit-average): {exp}/checkpoints: holds the checkpoints themselves; give the exp "
+                          f"dir they are in ({exp})") in err, err
+    assert not (exp / "checkpoints" / "model.avg.pt").exists()
