@@ -450,6 +450,11 @@ class LMTrainConfig:
                               f">= 0, got {self.patience} and {self.grad_clip:g}")
         if not 0 <= self.dev_ratio < 1:
             raise AsrkitError(f"{where}: dev_ratio must be in [0, 1), got {self.dev_ratio}")
+        # (resolve_device's names, checked without torch: "device: gpu" was refused only once the
+        # whole text had been read and tokenized, the exp dir's log begun)
+        base, _, num = str(self.device).strip().partition(":")
+        if base not in ("auto", "cpu", "cuda") or (num and (base != "cuda" or not (num.isascii() and num.isdigit()))):
+            raise AsrkitError(f"{where}: device must be auto, cpu, cuda or cuda:N, got {self.device!r}")
         # The bounds of asrkit-train's options (above): --lr 1e300 was a float32 overflow traceback
         # at the first step. A sentence or a batch of a million tokens or sentences is no longer
         # a cap on memory.

@@ -404,3 +404,21 @@ def test_an_acoustic_models_exp_dir_is_refused(tmp_path, name):
     result = CliRunner().invoke(main, ["--lang-dir", str(lang), "--max-epochs", "1", "--device", "cpu", str(text),
                                        str(exp)])
     assert result.exit_code == 0 and (exp / "lm.pt").exists(), result.stderr
+
+
+def test_a_bad_device_in_the_config_fails_when_it_loads(tmp_path):
+    """device: gpu (or CPU, or cuda:x) in conf/lm.yaml was refused only inside the training, once
+    the whole text had been read and tokenized and the exp dir's log begun."""
+    from asrkit.training.config import LMTrainConfig
+    from asrkit.utils.errors import AsrkitError
+
+    for device in ("gpu", "CPU", "", "cuda:x", "cpu:0"):
+        with pytest.raises(AsrkitError, match=rf"^lm config: device must be auto, cpu, cuda or cuda:N, got '{device}'$"):
+            LMTrainConfig.from_dict({"device": device})
+    assert LMTrainConfig.from_dict({"device": "cuda:1"}).device == "cuda:1"
+    conf = tmp_path / "lm.yaml"
+    conf.write_text("device: gpu\n")
+    code, err = _run_inproc("train-lm", "--config", conf, "--lang-dir", tmp_path / "no_such_lang",
+                            tmp_path / "no_such_text", tmp_path / "lm")
+    assert code == 1 and f"ERROR (asrkit-train-lm): {conf}: device must be auto, cpu, cuda or cuda:N, got 'gpu'" in err
+    assert not (tmp_path / "lm").exists()
