@@ -27,6 +27,7 @@ from asrkit.features.fbank import FbankConfig
 from asrkit.models.config import LASConfig, LMConfig
 from asrkit.utils.config import (ConfigError, Wording, from_dict, load_yaml_mapping, non_finite, over_bounds,
                                  parse_yaml, to_dict)
+from asrkit.utils.device import bad_device_name
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.logging import get_logger
 
@@ -450,10 +451,9 @@ class LMTrainConfig:
                               f">= 0, got {self.patience} and {self.grad_clip:g}")
         if not 0 <= self.dev_ratio < 1:
             raise AsrkitError(f"{where}: dev_ratio must be in [0, 1), got {self.dev_ratio}")
-        # (resolve_device's names, checked without torch: "device: gpu" was refused only once the
+        # (resolve_device's rule, without torch: "device: gpu" was refused only once the
         # whole text had been read and tokenized, the exp dir's log begun)
-        base, _, num = str(self.device).strip().partition(":")
-        if base not in ("auto", "cpu", "cuda") or (num and (base != "cuda" or not (num.isascii() and num.isdigit()))):
+        if bad_device_name(self.device):
             raise AsrkitError(f"{where}: device must be auto, cpu, cuda or cuda:N, got {self.device!r}")
         # The bounds of asrkit-train's options (above): --lr 1e300 was a float32 overflow traceback
         # at the first step. A sentence or a batch of a million tokens or sentences is no longer

@@ -9,27 +9,37 @@ device(type='cpu')
 """
 from __future__ import annotations
 
-from typing import Optional
-
-import torch
+from typing import TYPE_CHECKING, Optional
 
 from asrkit.utils.errors import AsrkitError
+
+if TYPE_CHECKING:
+    import torch
 
 NAMES = ("auto", "cpu", "cuda")
 
 
-def resolve_device(name: str, option: Optional[str] = None, index: Optional[int] = None) -> torch.device:
+def bad_device_name(name: str) -> bool:
+    """Whether ``name`` is none of ``auto``, ``cpu``, ``cuda``, ``cuda:N``; without torch, so that a
+    config is checked as it loads (asrkit-train-lm's, before its text is read)."""
+    base, _, num = str(name).strip().partition(":")
+    return base not in NAMES or bool(num and (base != "cuda" or not (num.isascii() and num.isdigit())))  # int() reads "٣"
+
+
+def resolve_device(name: str, option: Optional[str] = None, index: Optional[int] = None) -> "torch.device":
     """``auto`` (a GPU if there is one), ``cpu``, ``cuda`` or ``cuda:N`` -> a torch.device.
 
     ``index`` picks the GPU for a plain ``cuda``/``auto`` (a DDP rank's local rank); ``option``
     names the setting in error messages (``--ngpu 2``, ``training.device 'cuda'``; default
     ``device 'NAME'``).
     """
+    import torch
+
     name = str(name).strip()
     option = option or f"device {name!r}"
-    base, _, num = name.partition(":")
-    if base not in NAMES or (num and (base != "cuda" or not (num.isascii() and num.isdigit()))):  # int() reads "٣" too
+    if bad_device_name(name):
         raise AsrkitError(f"{option}: expected auto, cpu, cuda or cuda:N")
+    base, _, num = name.partition(":")
     if base == "auto":
         base = "cuda" if torch.cuda.is_available() else "cpu"
     if base == "cpu":
