@@ -23,7 +23,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-from asrkit.training.config import OptimConfig, _fits_a_seed
+from asrkit.training.config import OptimConfig, fits_a_seed
 from asrkit.training.data import collate
 from asrkit.training.optim import Adam
 from asrkit.utils.errors import AsrkitError
@@ -62,7 +62,7 @@ class AdaptConfig:
             raise AsrkitError(f"{where}: min_utts must be >= 1, got {self.min_utts}")
         # torch's generator refuses a seed past 64 bits with a ValueError traceback, and only after
         # every utterance has been read
-        if not _fits_a_seed(self.seed):
+        if not fits_a_seed(self.seed):
             raise AsrkitError(f"{where}: seed must be a 64-bit integer (-2**63 <= seed < 2**63), got {self.seed}")
 
 

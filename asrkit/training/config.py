@@ -344,7 +344,7 @@ def validate(cfg: TrainConfig, where: str = "config") -> None:
         raise AsrkitError(f"{where}: training.teacher_forcing_start/end must be in [0, 1]")
     if t.device not in ("auto", "cpu", "cuda"):
         raise AsrkitError(f"{where}: training.device: {t.device!r} is not one of auto, cpu, cuda")
-    if not _fits_a_seed(t.seed):
+    if not fits_a_seed(t.seed):
         raise AsrkitError(f"{where}: training.seed must be a 64-bit integer (-2**63 <= seed < 2**63), got {t.seed}")
     f = cfg.finetune
     for key, names in (("init_modules", f.init_modules), ("freeze", f.freeze)):
@@ -366,7 +366,7 @@ def validate(cfg: TrainConfig, where: str = "config") -> None:
         raise AsrkitError(f"{where}: augment.noise_snr_db must be [low, high], got {list(a.noise_snr_db)}")
 
 
-def _fits_a_seed(seed: int) -> bool:
+def fits_a_seed(seed: int) -> bool:
     """Whether torch.manual_seed takes ``seed`` (plus a rank): it refuses what is outside 64 bits
     with a ValueError, only once the data has been read."""
     return -2**63 <= seed < 2**63
@@ -444,7 +444,7 @@ class LMTrainConfig:
                               f"{', '.join(f'{v:g}' for _, v in bad)}")
         # patience -1 would stop after the first epoch ("-1 epochs without improvement" is always
         # reached); a negative grad_clip would silently switch clipping off.
-        if not _fits_a_seed(self.seed):
+        if not fits_a_seed(self.seed):
             raise AsrkitError(f"{where}: seed must be a 64-bit integer (-2**63 <= seed < 2**63), got {self.seed}")
         if self.patience < 0 or self.grad_clip < 0:
             raise AsrkitError(f"{where}: patience (0: never stop early) and grad_clip (0: no clipping) must be "
