@@ -203,7 +203,7 @@ def adapt_speakers(rec, inputs, hyp_text: str, utt2spk_path: str, wspecifier: st
     Bad utterances are skipped and counted (BadItems' rule); returns the speakers' results."""
     from asrkit.data.specifier import MatrixWriter, parse_matrix_wspecifier
     from asrkit.data.table import read_table, read_utt2spk
-    from asrkit.decoding.align import NothingKnown, transcript_tokens
+    from asrkit.decoding.align import NothingKnown, nothing_known_message, transcript_tokens
     from asrkit.text.tokenizer import UnknownTally
     from asrkit.utils.bad_items import BadItems
     from asrkit.utils.logging import get_logger, progress
@@ -217,6 +217,8 @@ def adapt_speakers(rec, inputs, hyp_text: str, utt2spk_path: str, wspecifier: st
     tally = BadItems(log, "utterances", max_percent=max_bad_percent, source=hyp_text)
     unknown = UnknownTally()
     items: List[AdaptItem] = []
+    tokenized = 0  # non-empty hypotheses that reached the tokenizer
+    nothing_known: List[Optional[str]] = []  # the NothingKnown ones: the case each would be known in
     stream, total = inputs.open(rec.features)
     for utt, feats, err in progress(stream, total=total, desc="adapt: read", unit="utt"):
         try:
@@ -228,15 +230,21 @@ def adapt_speakers(rec, inputs, hyp_text: str, utt2spk_path: str, wspecifier: st
                 raise AsrkitError(f"utterance {utt!r}: not in {utt2spk_path}")
             # As the adapted pass will see it (a take cut close gets the same edge pad).
             x = rec.prepare_whole(utt, feats).feats
+            tokenized += bool(hyps[utt].strip())
             try:
                 tokens = transcript_tokens(rec, utt, hyps[utt], unknown) if hyps[utt].strip() else []
-            except NothingKnown:
+            except NothingKnown as e:
+                nothing_known.append(e.case)
                 tokens = []   # a hypothesis of <unk> alone teaches nothing; still transformed at decoding
         except AsrkitError as e:
             tally.skip(utt, e)
             continue
         items.append((utt, x, tokens))
         tally.ok()
+    if nothing_known and len(nothing_known) == tokenized:
+        # Not identity transforms for every speaker, with a warning each and exit 0: hypotheses in
+        # the other case, or of another model's tokens, as asrkit-align and asrkit-train-lm refuse them.
+        raise AsrkitError(nothing_known_message(str(hyp_text), tokenized, nothing_known, "hypotheses", "adapt"))
     unknown.warn(log, hyp_text)
     tally.check()
     results: Dict[str, AdaptResult] = {}

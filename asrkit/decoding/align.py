@@ -87,16 +87,17 @@ def transcript_tokens(rec: Recognizer, utt: str, text: str, unknown) -> List[int
     return [index[w] for w in words]
 
 
-def nothing_known_message(source: str, n: int, cases: List[Optional[str]]) -> str:
+def nothing_known_message(source: str, n: int, cases: List[Optional[str]], texts: str = "transcripts",
+                          verb: str = "align") -> str:
     """The one line for a run in which no transcript had a token the model knows, with its likely cause."""
-    head = f"{source}: the model knows no token of any of the {n} transcripts (every word is unknown to it)"
+    head = f"{source}: the model knows no token of any of the {n} {texts} (every word is unknown to it)"
     case = max(("upper", "lower"), key=cases.count) if any(cases) else None
     if case is None:
         return (head + ": the text and the model's tokens share no characters (a model of another language, "
                        "or a text in another script or encoding?)")
     other = "lower" if case == "upper" else "upper"
-    return (head + f": the transcripts are {other} case and the model's tokens {case} case; {case}-case the words "
-                   f"of the text (not the utterance ids) and align again")
+    return (head + f": the {texts} are {other} case and the model's tokens {case} case; {case}-case the words "
+                   f"of the text (not the utterance ids) and {verb} again")
 
 
 def ctm_lines(utt: str, words: List[Word]) -> List[str]:

@@ -134,6 +134,18 @@ def test_bad_inputs_are_named(inproc, yesno, tmp_path):  # noqa: F811
     assert not (tmp_path / "t.ark").exists()
     inproc(*adapt, "--max-bad-percent", "50", short, f"ark:{tmp_path / 't.ark'}")
 
+    # hypotheses of which the model knows no token (lower case for upper-case tokens): one error, not an
+    # identity transform for every speaker with a warning each and exit 0
+    lower = tmp_path / "lower_text"
+    lower.write_text("".join(f"{u} {t.lower()}\n" for u, _, t in (line.partition(" ")
+                                                                 for line in hyp.read_text().splitlines())))
+    res = inproc(*adapt, "--min-utts", "1", lower, f"ark:{tmp_path / 'low.ark'}", check=False)
+    assert res.returncode == 1 and (f"{lower}: the model knows no token of any of the {len(wavs)} hypotheses (every "
+                                    f"word is unknown to it): the hypotheses are lower case and the model's tokens "
+                                    f"upper case; upper-case the words of the text (not the utterance ids) and adapt "
+                                    f"again").encode() in res.stderr, res.stderr
+    assert not (tmp_path / "low.ark").exists()
+
     # the output named as an input is refused before anything runs
     res = inproc(*adapt, hyp, f"ark:{hyp}", check=False)
     assert res.returncode == 1 and b"which the run reads" in res.stderr
