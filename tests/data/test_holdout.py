@@ -31,6 +31,20 @@ def test_by_speaker_keeps_speakers_apart():
         choose_holdout({"a": "s", "b": "s"}, dev_fraction=0.5, by_speaker=True)
 
 
+def test_by_speaker_overshoot_is_said(caplog):
+    # two speakers and a 20 % dev set: one whole speaker, half the data, was held out in silence
+    two = {f"s{s}-u{u:02d}": f"s{s}" for s in range(2) for u in range(20)}
+    with caplog.at_level("WARNING"):
+        sets = choose_holdout(two, dev_fraction=0.2, by_speaker=True)
+    assert len(sets["dev"]) == 20
+    assert ("--by-speaker: the dev set is 20 of 40 utterances (50 %) for --dev-fraction 0.2 (8): whole speakers "
+            "come no closer (1 of 2 speakers taken)") in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        choose_holdout(UTT2SPK, dev_fraction=0.2, by_speaker=True)   # one of five: as asked
+    assert "--by-speaker" not in caplog.text
+
+
 def test_explicit_lists(tmp_path):
     (tmp_path / "dev").write_text("s0-u00\ns0-u01 any other columns\n\n")
     (tmp_path / "test").write_text("s1-u00\n")
