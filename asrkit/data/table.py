@@ -392,6 +392,10 @@ def read_utt2spk(path: PathLike, hint: str = "") -> Dict[str, str]:
         if len(split_fields(spk)) != 1:
             raise AsrkitError(f"{path}:{lineno}: utterance {utt!r}: expected one speaker id, got {spk!r}"
                               + (f" ({hint})" if hint else ""))
+        if "\0" in spk:
+            # as in a key (read_table): a speaker id is a key of spk2utt and of the speakers' arks
+            raise AsrkitError(f"{path}:{lineno}: utterance {utt!r}: a NUL byte in its speaker id (a binary or "
+                              f"damaged file?)")
     return table
 
 

@@ -186,3 +186,15 @@ def test_a_utf16_table_is_named_as_such(tmp_path, encoding):
         with pytest.raises(AsrkitError) as e:
             reader()
         assert str(e.value) == want
+
+
+def test_utt2spk_speaker_id_with_a_nul_is_named(tmp_path):
+    # It was taken, and written as a key of spk2utt and of asrkit-adapt-speakers' transform ark.
+    from asrkit.data.table import read_utt2spk
+
+    (tmp_path / "utt2spk").write_bytes(b"a-1 a\nb-1 b\x00x\n")
+    with pytest.raises(AsrkitError, match=r"utt2spk:2: utterance 'b-1': a NUL byte in its speaker id \(a binary or "
+                                          r"damaged file\?\)$"):
+        read_utt2spk(tmp_path / "utt2spk")
+    (tmp_path / "utt2spk").write_bytes(b"a-1 a\nb-1 b\n")
+    assert read_utt2spk(tmp_path / "utt2spk") == {"a-1": "a", "b-1": "b"}
