@@ -17,9 +17,6 @@ log = get_logger("train_lm")
 # The files of the LM exp dir that the run itself writes (checkpoints/ aside, whose pipes the resume
 # names): written in place when not regular files, so a named pipe among them is refused up front.
 LM_RUN_FILES = ("lm.yaml", "lm.pt", "log/train_lm.log", "log/curves.csv")
-# Files of asrkit-train's exp dir that no LM run writes (asrkit.training.average.RUN_FILES has them all);
-# not its log/train.log, the name a Kaldi-style launcher may give the LM run's own log ($cmd exp/lm/log/train.log).
-ASR_RUN_FILES = ("model.pt", "log/train_runs.tsv")
 
 
 def read_sentences(path: str, fmt: str) -> list:
@@ -145,12 +142,12 @@ def main(config_path: Optional[str], lang_dir: str, text_file: str, exp_dir: str
         if v is not None:
             setattr(cfg, k, v)
     cfg.validate("command line")
-    from asrkit.training.exp_lock import exp_dir_lock, refuse_another_run, refuse_pipes
+    from asrkit.training.exp_lock import ASR_ONLY_FILES, exp_dir_lock, refuse_another_run, refuse_pipes
 
     # Before anything is written into the exp dir: a second run into it fails here (exp_lock.py).
     with exp_dir_lock(out, "asrkit-train-lm"):
         refuse_pipes(out, LM_RUN_FILES)
-        refuse_another_run(out, ASR_RUN_FILES, "asrkit-train")
+        refuse_another_run(out, ASR_ONLY_FILES, "asrkit-train")
         setup_logging(1 if log.isEnabledFor(10) else 0, str(out / "log" / "train_lm.log"))
         from asrkit.text.tokenizer import Tokenizer, UnknownTally  # sentencepiece: not for --help
         from asrkit.training.train_lm import split_dev, train_lm  # torch: after the config is known to be good

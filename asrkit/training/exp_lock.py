@@ -92,11 +92,19 @@ def refuse_pipes(exp: Path, names: Iterable[str]) -> None:
             raise AsrkitError(f"{path}: a named pipe where the run writes its {name}; move it away")
 
 
+# Files of an exp dir that only one kind of run writes: each refuses the other's dir.
+# asrkit-train's (asrkit.training.average.RUN_FILES has them all) without its log/train.log, the name
+# a Kaldi-style launcher may give an LM run's own log ($cmd exp/lm/log/train.log).
+ASR_ONLY_FILES = ("model.pt", "log/train_runs.tsv")
+LM_ONLY_FILES = ("lm.pt", "lm.yaml", "log/train_lm.log")
+
+
 def refuse_another_run(exp: Path, names: Iterable[str], command: str) -> None:
     """AsrkitError when ``exp`` holds one of ``names``, files only ``command``'s runs write: an
     exp dir of another kind of run, whose log/curves.csv (its learning curve) this run would
     write over. asrkit-train-lm given an acoustic model's exp dir replaced its curves with exit 0
-    once its checkpoints were gone (pruned after averaging); with them, it failed only at the resume."""
+    once its checkpoints were gone (pruned after averaging); with them, it failed only at the
+    resume. asrkit-train given an LM's exp dir did the same to the LM's curves."""
     for name in names:
         if (exp / name).exists():
             raise AsrkitError(f"{exp}: the exp dir of an {command} run (it holds its {name}): this run would write its "

@@ -392,3 +392,19 @@ def test_a_named_pipe_among_the_runs_own_files_is_named_not_waited_on(yesno_setu
     after the data was read."""
     exp = tmp_path / "exp"
     assert_named_pipe_refused(asrkit, train_args(yesno_setup, exp), exp, name, "train", timeout=120)
+
+
+@pytest.mark.parametrize("name", ["lm.pt", "lm.yaml", "log/train_lm.log"])
+def test_an_lms_exp_dir_is_refused(yesno_setup, tmp_path, asrkit, name):
+    """asrkit-train given asrkit-train-lm's exp dir (exp/lm for exp/las) wrote its log/curves.csv
+    over the LM's (the mirror of asrkit-train-lm's refusal of an acoustic model's dir)."""
+    exp = tmp_path / "lm"
+    (exp / "log").mkdir(parents=True)
+    (exp / name).write_text("the LM's\n")
+    (exp / "log" / "curves.csv").write_text("epoch,step,lr,train_loss,valid_loss\n1,3,0.001,4.2,4.0\n")
+    proc = asrkit(*train_args(yesno_setup, exp), check=False)
+    assert proc.returncode == 1 and (f"{exp}: the exp dir of an asrkit-train-lm run (it holds its {name}): this run "
+                                     f"would write its log/curves.csv over that run's; give it an exp dir of its "
+                                     f"own") in proc.stderr.decode(), proc.stderr.decode()
+    assert (exp / "log" / "curves.csv").read_text() == "epoch,step,lr,train_loss,valid_loss\n1,3,0.001,4.2,4.0\n"
+    assert not (exp / "checkpoints").exists() and not (exp / "config.yaml").exists()
