@@ -95,7 +95,7 @@ def main(model_path: Optional[str], config_path: Optional[str], utt2spk: Optiona
 
     from pathlib import Path
 
-    from asrkit.data.specifier import parse_specifier
+    from asrkit.data.specifier import parse_matrix_wspecifier
     from asrkit.decoding.inputs import DecodeInputs
     from asrkit.decoding.run import check_outputs_spare_inputs
 
@@ -103,7 +103,7 @@ def main(model_path: Optional[str], config_path: Optional[str], utt2spk: Optiona
         # (DecodeInputs' own words offer asrkit-decode's WAV files too, which this command has not)
         raise AsrkitError("give exactly one input: --feats RSPECIFIER or --wav-scp WAV_SCP")
     inputs = DecodeInputs(feats=feats, wav_scp=wav_scp, segments=segments)
-    out = parse_specifier(transforms_wspecifier)
+    out = parse_matrix_wspecifier(transforms_wspecifier)  # refused now, not once every speaker is adapted
     check_outputs_spare_inputs(
         [(Path(f), f"<transforms-wspecifier>'s {f}") for f in (out.ark, out.scp) if f and f != "-"],
         [("--model", Path(model_path)), ("<hyp-text>", Path(hyp_text)), ("--utt2spk", Path(utt2spk)),

@@ -20,7 +20,8 @@ import numpy as np
 from asrkit.data.matrix_io import ScpTable, iter_ark_file, iter_scp, iter_scp_items
 from asrkit.data.table import SPACE
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.fileio import AtomicFiles, PathLike, file_identity, is_stream, name_os_error, open_output
+from asrkit.utils.fileio import (AtomicFiles, PathLike, file_identity, is_stream, name_os_error, open_output,
+                                 parent_not_a_directory)
 
 L = TypeVar("L")  # how a caller labels a file for its messages
 
@@ -136,6 +137,11 @@ def check_wspecifier(s: Specifier) -> None:
         if os.path.isdir(name):  # renaming the finished file onto it fails (EBUSY for ".")
             raise AsrkitError(f"bad wspecifier {spec!r}: {name} is a directory, not an "
                               f"{kind} file name")
+        # (a file where a folder of the name should be: found only when the writer opened, after
+        # every utterance's work in a command that writes at the end, asrkit-adapt-speakers)
+        in_the_way = parent_not_a_directory(name)
+        if in_the_way:
+            raise AsrkitError(f"bad wspecifier {spec!r}: {in_the_way}")
     # Both would be renamed onto the same name: one output silently lost (also through a
     # symlinked directory: ark,scp:d/f.ark,link-to-d/f.ark). One stream named twice
     # (ark,scp:/dev/stdout,/dev/stdout) is no rename, but the binary ark and the scp's lines in

@@ -154,7 +154,8 @@ def test_bad_inputs_are_named(inproc, yesno, tmp_path):  # noqa: F811
     (tmp_path / "adir").mkdir()
     for spec, why in ((f"ark:{tmp_path / 'adir'}", b"is a directory, not an ark file name"),
                       ("ark:| gzip -c > t.gz", b"output pipes ('ark:| cmd') are not supported"),
-                      (f"scp:{tmp_path / 't.scp'}", b"an ark is required")):
+                      (f"scp:{tmp_path / 't.scp'}", b"an ark is required"),
+                      (f"ark:{hyp}/t.ark", f"{hyp} is a file, not a directory".encode())):
         res = inproc(*adapt, hyp, spec, check=False)
         assert res.returncode == 1 and why in res.stderr, res.stderr
         assert b"Done" not in res.stderr, res.stderr
