@@ -142,11 +142,11 @@ def main(config_path: Optional[str], lang_dir: str, text_file: str, exp_dir: str
         if v is not None:
             setattr(cfg, k, v)
     cfg.validate("command line")
-    from asrkit.training.exp_lock import ASR_ONLY_FILES, exp_dir_lock, refuse_another_run, refuse_pipes
+    from asrkit.training.exp_lock import ASR_ONLY_FILES, exp_dir_lock, refuse_another_run, refuse_non_files
 
     # Before anything is written into the exp dir: a second run into it fails here (exp_lock.py).
     with exp_dir_lock(out, "asrkit-train-lm"):
-        refuse_pipes(out, LM_RUN_FILES)
+        refuse_non_files(out, LM_RUN_FILES)
         refuse_another_run(out, ASR_ONLY_FILES, "asrkit-train")
         setup_logging(1 if log.isEnabledFor(10) else 0, str(out / "log" / "train_lm.log"))
         from asrkit.text.tokenizer import Tokenizer, UnknownTally  # sentencepiece: not for --help

@@ -79,17 +79,20 @@ def exp_dir_lock(exp: Path, command: str) -> Iterator[None]:
         os.close(fd)
 
 
-def refuse_pipes(exp: Path, names: Iterable[str]) -> None:
-    """AsrkitError naming a named pipe under one of ``names``, the files a run writes in ``exp``
-    (asrkit-train's average.RUN_FILES, asrkit-train-lm's lm.yaml, lm.pt and logs): they are written
-    in place when not regular files (a link to /dev/null stays one), and opening a pipe waits for a
-    reader. Checked under the exp dir's lock, before anything is written: log/train_runs.tsv as one
-    hung asrkit-train before its first line, and timeout's SIGTERM too (the run's last act is to
-    write it); the log or lm.yaml as one hung asrkit-train-lm the same way."""
+def refuse_non_files(exp: Path, names: Iterable[str]) -> None:
+    """AsrkitError naming a named pipe or a directory under one of ``names``, the files a run
+    writes in ``exp`` (asrkit-train's average.RUN_FILES, asrkit-train-lm's lm.yaml, lm.pt and logs).
+    They are written in place when not regular files (a link to /dev/null stays one), and opening
+    a pipe waits for a reader: log/train_runs.tsv as one hung asrkit-train before its first line,
+    and timeout's SIGTERM too (the run's last act is to write it); the log or lm.yaml as one hung
+    asrkit-train-lm the same way. A directory at model.pt or lm.pt failed only at packing, after
+    the whole training. Checked under the exp dir's lock, before anything is written."""
     for name in names:
         path = exp / name
         if path.is_fifo():
             raise AsrkitError(f"{path}: a named pipe where the run writes its {name}; move it away")
+        if path.is_dir():
+            raise AsrkitError(f"{path}: a directory where the run writes its {name}; move it away")
 
 
 # Files of an exp dir that only one kind of run writes: each refuses the other's dir.

@@ -32,7 +32,7 @@ from asrkit.training import checkpoint as ckpt
 from asrkit.training import finetune
 from asrkit.training.config import TrainConfig, dump_config
 from asrkit.training.audio_data import AudioDataset, is_raw
-from asrkit.training.exp_lock import LM_ONLY_FILES, exp_dir_lock, refuse_another_run, refuse_pipes
+from asrkit.training.exp_lock import LM_ONLY_FILES, exp_dir_lock, refuse_another_run, refuse_non_files
 from asrkit.training.data import FeatureDataset, load_cmvn, load_utterances, release_free_memory, warn_dev_overlap
 from asrkit.training.las_task import LASTask
 from asrkit.training.timing import RunRecord
@@ -101,7 +101,7 @@ def train(args: TrainArgs) -> Optional[Path]:
         if rank == 0:
             from asrkit.training.average import RUN_FILES
 
-            refuse_pipes(exp, RUN_FILES)
+            refuse_non_files(exp, RUN_FILES)
             refuse_another_run(exp, LM_ONLY_FILES, "asrkit-train-lm")
         return _train_logged(args, exp, dist_info, rank, world)
 

@@ -408,3 +408,13 @@ def test_an_lms_exp_dir_is_refused(yesno_setup, tmp_path, asrkit, name):
                                      f"own") in proc.stderr.decode(), proc.stderr.decode()
     assert (exp / "log" / "curves.csv").read_text() == "epoch,step,lr,train_loss,valid_loss\n1,3,0.001,4.2,4.0\n"
     assert not (exp / "checkpoints").exists() and not (exp / "config.yaml").exists()
+
+
+def test_a_directory_at_model_pt_is_named_before_training(yesno_setup, tmp_path, asrkit):
+    """It failed only when the finished training packed its model, after every epoch."""
+    exp = tmp_path / "exp"
+    (exp / "model.pt").mkdir(parents=True)
+    proc = asrkit(*train_args(yesno_setup, exp), check=False)
+    assert proc.returncode == 1 and (f"ERROR (asrkit-train): {exp / 'model.pt'}: a directory where the run writes "
+                                     f"its model.pt; move it away").encode() in proc.stderr, proc.stderr
+    assert not (exp / "checkpoints").exists()

@@ -251,6 +251,17 @@ def test_a_named_pipe_among_the_runs_own_files_is_named_not_waited_on(tmp_path, 
                               exp, name, "train-lm", timeout=60)
 
 
+def test_a_directory_at_lm_pt_is_named_before_training(tmp_path, an4_root, asrkit):
+    """It failed only when the finished training wrote its model, after every epoch."""
+    text, lang, conf = _lm_setup(tmp_path, an4_root)
+    exp = tmp_path / "exp"
+    (exp / "lm.pt").mkdir(parents=True)
+    proc = asrkit("train-lm", "--config", conf, "--lang-dir", lang, "--max-epochs", "1", text, exp, check=False)
+    assert proc.returncode == 1 and (f"ERROR (asrkit-train-lm): {exp / 'lm.pt'}: a directory where the run writes "
+                                     f"its lm.pt; move it away").encode() in proc.stderr, proc.stderr
+    assert not (exp / "checkpoints").exists()
+
+
 def test_a_text_with_no_line_break_is_refused_at_once():
     """/dev/zero as the LM text was read whole (a MemoryError traceback): refused at its first MiB."""
     import pytest
