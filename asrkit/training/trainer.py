@@ -296,8 +296,9 @@ class Trainer:
             if key in package and key in theirs and theirs[key] != package[key]:
                 shown = (_token_difference(theirs[key], package[key]) if key == "tokens"
                          else f"{theirs[key]} there, {package[key]} now")
+                given = "--lang-dir" if key == "tokens" else "features"  # (an LM run has no features)
                 raise AsrkitError(f"{path}: was trained with another {what} than this run's ({shown}); use a new "
-                                  f"exp dir, or the --lang-dir and features it was trained with")
+                                  f"exp dir, or the {given} it was trained with")
         # The same for the input normalisation: a run resumed with another --cmvn (or none, or
         # another --norm-vars) fed the trained weights features of another scale, in silence.
         why = _cmvn_difference(theirs, package)

@@ -229,6 +229,7 @@ def test_resume_with_another_tokenizer_or_unusable_state_is_one_line(yesno_setup
     other[other.index("--lang-dir") + 1] = str(lang)
     code, err = _run_inproc(*other)
     assert code == 1 and "epoch2.pt: was trained with another token list than this run's (id " in err
+    assert err.rstrip().endswith("use a new exp dir, or the --lang-dir it was trained with"), err
     assert "Traceback" not in err and not (exp / "checkpoints" / "epoch3.pt").exists()
 
     for change, message in [(_set("rng", {"python": 1}), "cannot resume from this checkpoint: no 'numpy' entry"),
