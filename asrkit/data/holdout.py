@@ -142,6 +142,11 @@ def holdout_lists(data_dir: PathLike, out_dir: PathLike, **kwargs) -> Dict[str, 
                     "%d utterances of %s are in train.list, and no dev or test list is written", len(utt2spk),
                     data_dir)
     out = Path(out_dir)
+    for name, utts in sets.items():
+        if not utts and (out / f"{name}.list").is_dir():
+            # (its removal failed once the new lists were in place, a split half made)
+            raise AsrkitError(f"{out / f'{name}.list'}: a directory where an earlier split's {name} list would be "
+                              f"removed; move it away")
     out.mkdir(parents=True, exist_ok=True)
     # All lists or none: a full disk after train.list must not leave the new train.list beside an
     # earlier split's dev.list (the same utterances trained on and held out).

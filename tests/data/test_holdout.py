@@ -80,6 +80,14 @@ def test_lists_written_and_a_stale_one_removed(tmp_path):
     holdout_lists(d, tmp_path / "lists", dev_fraction=0.1)  # no test set this time
     assert not (tmp_path / "lists/test.list").exists()
     assert len((tmp_path / "lists/train.list").read_text().split()) == 90
+    # a directory where the stale list would be removed: refused before the new lists are written
+    # (its removal failed after them, the split half made)
+    (tmp_path / "lists/test.list").mkdir()
+    before = (tmp_path / "lists/train.list").read_text()
+    with pytest.raises(AsrkitError, match=r"lists/test.list: a directory where an earlier split's test list would be "
+                                          r"removed; move it away"):
+        holdout_lists(d, tmp_path / "lists", dev_fraction=0.2)
+    assert (tmp_path / "lists/train.list").read_text() == before
 
 
 def test_nothing_held_out_is_said(tmp_path, caplog):
