@@ -142,8 +142,10 @@ def main(config_path: Optional[str], lang_dir: str, text_file: str, exp_dir: str
         if v is not None:
             setattr(cfg, k, v)
     cfg.validate("command line")
+    from asrkit.training.checkpoint import refuse_checkpoints_folder
     from asrkit.training.exp_lock import ASR_ONLY_FILES, exp_dir_lock, refuse_another_run, refuse_non_files
 
+    refuse_checkpoints_folder(out)  # (exp/lm/checkpoints trained afresh in a folder nested in its own run's)
     # Before anything is written into the exp dir: a second run into it fails here (exp_lock.py).
     with exp_dir_lock(out, "asrkit-train-lm"):
         refuse_non_files(out, LM_RUN_FILES)

@@ -35,11 +35,8 @@ def best_epochs(exp_dir: Path, num: int, metric: Optional[str] = None,
     which is what a run stopped there would have averaged, if its checkpoints were all kept."""
     if not Path(exp_dir).is_dir():  # (a typo in the path read as "no checkpoints" in a dir that is not there)
         raise AsrkitError(f"{exp_dir}: no such exp dir" if not Path(exp_dir).exists() else f"{exp_dir}: not a directory")
+    ckpt.refuse_checkpoints_folder(exp_dir)
     found = ckpt.list_checkpoints(exp_dir)
-    if not found and any(ckpt.checkpoint_name(p.name) for p in Path(exp_dir).iterdir()):
-        # (asrkit-average exp/las/checkpoints: "exp/las/checkpoints/checkpoints: no checkpoints")
-        parent = Path(exp_dir).parent if Path(exp_dir).name else Path(exp_dir).resolve().parent  # (".": "..")
-        raise AsrkitError(f"{exp_dir}: holds the checkpoints themselves; give the exp dir they are in ({parent})")
     if not found:
         raise AsrkitError(f"{Path(exp_dir) / 'checkpoints'}: no checkpoints (epoch<N>.pt) to average")
     if max_epoch is not None:

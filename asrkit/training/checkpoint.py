@@ -44,6 +44,18 @@ def checkpoint_name(name: str) -> bool:
     return _NAME.match(name) is not None
 
 
+def refuse_checkpoints_folder(exp_dir: Path) -> None:
+    """AsrkitError when ``exp_dir`` is itself a checkpoints folder (it holds epoch<N>.pt files, no
+    checkpoints/): given exp/las/checkpoints, asrkit-average looked in checkpoints/checkpoints and
+    found nothing, and a training started afresh in a folder nested in its own run's."""
+    exp_dir = Path(exp_dir)
+    if (exp_dir / "checkpoints").exists() or not exp_dir.is_dir():
+        return
+    if any(checkpoint_name(p.name) for p in exp_dir.iterdir()):
+        parent = exp_dir.parent if exp_dir.name else exp_dir.resolve().parent  # (".": "..")
+        raise AsrkitError(f"{exp_dir}: holds the checkpoints themselves; give the exp dir they are in ({parent})")
+
+
 def checkpoint_path(exp_dir: Path, epoch: int) -> Path:
     return Path(exp_dir) / "checkpoints" / f"epoch{epoch}.pt"
 

@@ -96,6 +96,8 @@ def train(args: TrainArgs) -> Optional[Path]:
     world = dist_info.world_size if dist_info else 1
     if rank != 0:
         logging.getLogger().setLevel(logging.WARNING)
+    if rank == 0:
+        ckpt.refuse_checkpoints_folder(exp)  # (before the lock file goes in)
     # Before anything is written into the exp dir: a second run into it fails here (exp_lock.py).
     with exp_dir_lock(exp, "asrkit-train") if rank == 0 else contextlib.nullcontext():
         if rank == 0:

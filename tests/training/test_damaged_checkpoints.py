@@ -418,3 +418,24 @@ def test_average_of_the_checkpoints_folder_names_the_exp_dir(trained, tmp_path):
     assert code == 1 and (f"ERROR (asrkit-average): {exp}/checkpoints: holds the checkpoints themselves; give the exp "
                           f"dir they are in ({exp})") in err, err
     assert not (exp / "checkpoints" / "model.avg.pt").exists()
+
+
+def test_training_into_the_checkpoints_folder_names_the_exp_dir(yesno_setup, trained, tmp_path):
+    """asrkit-train (and asrkit-train-lm) given exp/checkpoints for exp trained afresh into
+    exp/checkpoints/checkpoints, a run nested in its own run's folder."""
+    exp = _copy(trained, tmp_path)
+    before = sorted(p.name for p in (exp / "checkpoints").iterdir())
+    code, err = _run_inproc(*train_args(yesno_setup, exp / "checkpoints"))
+    assert code == 1 and (f"ERROR (asrkit-train): {exp}/checkpoints: holds the checkpoints themselves; give the exp "
+                          f"dir they are in ({exp})") in err, err
+    assert sorted(p.name for p in (exp / "checkpoints").iterdir()) == before
+    from click.testing import CliRunner
+
+    from asrkit.cli.train_lm import main
+
+    (tmp_path / "text").write_text("YES NO\n")
+    result = CliRunner().invoke(main, ["--lang-dir", str(yesno_setup / "data" / "lang"), "--device", "cpu",
+                                       str(tmp_path / "text"), str(exp / "checkpoints")])
+    assert result.exit_code == 1 and (f"{exp}/checkpoints: holds the checkpoints themselves; give the exp dir they "
+                                      f"are in ({exp})") in result.stderr, result.stderr
+    assert sorted(p.name for p in (exp / "checkpoints").iterdir()) == before
