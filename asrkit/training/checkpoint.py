@@ -49,9 +49,13 @@ def refuse_checkpoints_folder(exp_dir: Path) -> None:
     checkpoints/): given exp/las/checkpoints, asrkit-average looked in checkpoints/checkpoints and
     found nothing, and a training started afresh in a folder nested in its own run's."""
     exp_dir = Path(exp_dir)
-    if (exp_dir / "checkpoints").exists() or not exp_dir.is_dir():
-        return
-    if any(checkpoint_name(p.name) for p in exp_dir.iterdir()):
+    try:
+        if (exp_dir / "checkpoints").exists() or not exp_dir.is_dir():
+            return
+        names = [p.name for p in exp_dir.iterdir()]
+    except OSError:
+        return  # (unreadable: the exp dir's lock or listing names it, in the command's own words)
+    if any(checkpoint_name(name) for name in names):
         parent = exp_dir.parent if exp_dir.name else exp_dir.resolve().parent  # (".": "..")
         raise AsrkitError(f"{exp_dir}: holds the checkpoints themselves; give the exp dir they are in ({parent})")
 
