@@ -230,9 +230,10 @@ def adapt_speakers(rec, inputs, hyp_text: str, utt2spk_path: str, wspecifier: st
                 raise AsrkitError(f"utterance {utt!r}: not in {utt2spk_path}")
             # As the adapted pass will see it (a take cut close gets the same edge pad).
             x = rec.prepare_whole(utt, feats).feats
-            tokenized += bool(hyps[utt].strip())
+            has_words = bool(hyps[utt].strip())
+            tokenized += has_words
             try:
-                tokens = transcript_tokens(rec, utt, hyps[utt], unknown) if hyps[utt].strip() else []
+                tokens = transcript_tokens(rec, utt, hyps[utt], unknown) if has_words else []
             except NothingKnown as e:
                 nothing_known.append(e.case)
                 tokens = []   # a hypothesis of <unk> alone teaches nothing; still transformed at decoding
