@@ -142,14 +142,10 @@ def main(config_path: Optional[str], lang_dir: str, text_file: str, exp_dir: str
         if v is not None:
             setattr(cfg, k, v)
     cfg.validate("command line")
-    from asrkit.training.checkpoint import refuse_checkpoints_folder
-    from asrkit.training.exp_lock import ASR_ONLY_FILES, exp_dir_lock, refuse_another_run, refuse_non_files
+    from asrkit.training.exp_lock import claim_exp_dir
 
-    refuse_checkpoints_folder(out)  # (exp/lm/checkpoints trained afresh in a folder nested in its own run's)
     # Before anything is written into the exp dir: a second run into it fails here (exp_lock.py).
-    with exp_dir_lock(out, "asrkit-train-lm"):
-        refuse_non_files(out, LM_RUN_FILES)
-        refuse_another_run(out, ASR_ONLY_FILES, "asrkit-train")
+    with claim_exp_dir(out, "asrkit-train-lm", LM_RUN_FILES):
         setup_logging(1 if log.isEnabledFor(10) else 0, str(out / "log" / "train_lm.log"))
         from asrkit.text.tokenizer import Tokenizer, UnknownTally  # sentencepiece: not for --help
         from asrkit.training.train_lm import split_dev, train_lm  # torch: after the config is known to be good

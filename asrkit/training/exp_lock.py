@@ -100,6 +100,25 @@ def refuse_non_files(exp: Path, names: Iterable[str]) -> None:
 # a Kaldi-style launcher may give an LM run's own log ($cmd exp/lm/log/train.log).
 ASR_ONLY_FILES = ("model.pt", "log/train_runs.tsv")
 LM_ONLY_FILES = ("lm.pt", "lm.yaml", "log/train_lm.log")
+# Each kind of run: the other kind, and the files that tell its exp dir.
+_OTHER_KIND = {"asrkit-train": ("asrkit-train-lm", LM_ONLY_FILES), "asrkit-train-lm": ("asrkit-train", ASR_ONLY_FILES)}
+
+
+@contextlib.contextmanager
+def claim_exp_dir(exp: Path, command: str, run_files: Iterable[str]) -> Iterator[None]:
+    """What a training run (``command``: asrkit-train or asrkit-train-lm) checks before it writes
+    into ``exp``, and the lock it holds while it writes there: ``exp`` is no checkpoints folder
+    (checked before the lock file goes in), no other run trains into it, none of ``run_files``
+    (the files the run writes) is a directory or a named pipe, and it is no exp dir of the other
+    kind of run."""
+    from asrkit.training.checkpoint import refuse_checkpoints_folder  # (torch: not at import)
+
+    refuse_checkpoints_folder(exp)
+    with exp_dir_lock(exp, command):
+        refuse_non_files(exp, run_files)
+        other, other_files = _OTHER_KIND[command]
+        refuse_another_run(exp, other_files, other)
+        yield
 
 
 def refuse_another_run(exp: Path, names: Iterable[str], command: str) -> None:

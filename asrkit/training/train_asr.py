@@ -32,7 +32,7 @@ from asrkit.training import checkpoint as ckpt
 from asrkit.training import finetune
 from asrkit.training.config import TrainConfig, dump_config
 from asrkit.training.audio_data import AudioDataset, is_raw
-from asrkit.training.exp_lock import LM_ONLY_FILES, exp_dir_lock, refuse_another_run, refuse_non_files
+from asrkit.training.exp_lock import claim_exp_dir
 from asrkit.training.data import FeatureDataset, load_cmvn, load_utterances, release_free_memory, warn_dev_overlap
 from asrkit.training.las_task import LASTask
 from asrkit.training.timing import RunRecord
@@ -96,15 +96,10 @@ def train(args: TrainArgs) -> Optional[Path]:
     world = dist_info.world_size if dist_info else 1
     if rank != 0:
         logging.getLogger().setLevel(logging.WARNING)
-    if rank == 0:
-        ckpt.refuse_checkpoints_folder(exp)  # (before the lock file goes in)
-    # Before anything is written into the exp dir: a second run into it fails here (exp_lock.py).
-    with exp_dir_lock(exp, "asrkit-train") if rank == 0 else contextlib.nullcontext():
-        if rank == 0:
-            from asrkit.training.average import RUN_FILES
+    from asrkit.training.average import RUN_FILES
 
-            refuse_non_files(exp, RUN_FILES)
-            refuse_another_run(exp, LM_ONLY_FILES, "asrkit-train-lm")
+    # Before anything is written into the exp dir: a second run into it fails here (exp_lock.py).
+    with claim_exp_dir(exp, "asrkit-train", RUN_FILES) if rank == 0 else contextlib.nullcontext():
         return _train_logged(args, exp, dist_info, rank, world)
 
 
