@@ -711,10 +711,7 @@ class Recognizer:
     def text(self, tokens: List[int]) -> str:
         tok = self.pkg.tokenizer
         if tok is not None:
-            # A lone '▁' piece (a word boundary the model emitted twice, or last) decodes as an
-            # extra space: "A R " and "R  TWENTY" in a Transcript's text and in a cut recording's
-            # joined text, where asrkit-decode's text line only lost the trailing one.
-            return " ".join(w for w in tok.decode(tokens).split(" ") if w)
+            return tok.decode(tokens)
         return " ".join(self.pkg.tokens[t] for t in tokens)
 
     def decode(self, items: Sequence[Tuple[str, np.ndarray]], normalized: bool = False,

@@ -241,7 +241,8 @@ class Tokenizer:
         return [UNK if _META_STANDIN in p else p for p in self._sp.encode(_spaced(text), out_type=str)]
 
     def decode(self, ids: Iterable[int]) -> str:
-        """Text of ``ids``; blank and ``<sos/eos>`` are skipped, ``<unk>`` decodes as sentencepiece's ' ⁇ '."""
+        """Text of ``ids``, words one space apart; blank and ``<sos/eos>`` are skipped, ``<unk>``
+        decodes as the word '⁇' (sentencepiece's ' ⁇ ')."""
         sp_ids = []
         for i in ids:
             i = int(i)
@@ -250,7 +251,10 @@ class Tokenizer:
             if not 0 <= i < self.vocab_size:
                 raise AsrkitError(f"token id {i} out of range (vocabulary has {self.vocab_size} ids: 0..{self.vocab_size - 1})")
             sp_ids.append(i - 1)
-        return self._sp.decode(sp_ids)
+        # Sentencepiece's text has extra spaces: ' ⁇ ' for <unk> ("utt1  ⁇ OI" from asrkit-tokenize
+        # --decode), and a lone '▁' piece (a word boundary a model emitted twice, or last) for one
+        # more ("A R ", "R  TWENTY" in a decoding's Transcript and in the validation CER's text).
+        return " ".join(w for w in self._sp.decode(sp_ids).split(" ") if w)
 
     def decode_pieces(self, pieces: Sequence[str]) -> str:
         return self.decode(self.token_to_id(p) for p in pieces)

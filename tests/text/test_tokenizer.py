@@ -88,6 +88,26 @@ def test_yesno_names(yesno_root):
     assert all(bpe.decode(bpe.encode(s)) == s for s in sents)
 
 
+def test_unk_and_lone_word_boundaries_decode_to_single_spaced_words(asrkit, tmp_path):
+    """Sentencepiece spells <unk> ' ⁇ ' and a lone '▁' as a space: decoded texts had two spaces
+    after the key, one at the end ("u1  ⁇ OI", "YES ") in asrkit-tokenize --decode and in the
+    validation CER's hypotheses."""
+    text = "".join(f"utt{i} {s}\n" for i, s in enumerate(["YES NO YES", "NO NO YES"] * 5))
+    lang = tmp_path / "lang"
+    asrkit("train-tokenizer", "--model-type", "char", "-", lang, input=text.encode())
+    tok = Tokenizer.load(lang / "tokens.model")
+    Y, E, S, b = (tok.token_to_id(t) for t in ("Y", "E", "S", "▁"))
+    unk = tok.unk_id
+    assert tok.decode([unk, Y, E, S]) == "⁇ YES"
+    assert tok.decode([Y, E, S, unk]) == "YES ⁇"
+    assert tok.decode([Y, unk, S]) == "Y ⁇ S"
+    assert tok.decode([b, Y, E, S, b, b, Y, E, S, b]) == "YES YES"
+    assert tok.decode([unk]) == "⁇"
+    ids = f"u1 {unk} {Y} {E} {S}\nu2 {Y} {E} {S} {b} {b}\nu3 {unk}\n".encode()
+    out = asrkit("tokenize", "--decode", lang / "tokens.model", input=ids).stdout.decode()
+    assert out == "u1 ⁇ YES\nu2 YES\nu3 ⁇\n"
+
+
 def test_user_defined_symbols():
     sents = ["HELLO <noise> WORLD", "GO <noise>", "HELLO GO"] * 5
     tok = train_tokenizer(sents, TokenizerConfig(model_type="char", user_defined_symbols=["<noise>"]))
