@@ -51,7 +51,9 @@ def main() -> None:
     torch.set_num_threads(1)
     pkg = load_package(args.model)
     rec = Recognizer(pkg, DecodeConfig(beam=args.beam, ctc_weight=args.ctc_weight, penalty=args.penalty))
-    items = [(k, rec.normalize(v, k)) for k, v in kaldiio.load_scp(args.feats_scp).items()]
+    # prepare_whole: the edge pad asrkit-decode puts around a recording decoded whole (the loop
+    # guard was measured with it; normalize alone left it out)
+    items = [(k, rec.prepare_whole(k, v).feats) for k, v in kaldiio.load_scp(args.feats_scp).items()]
     results = rec.decode(items, normalized=True)
     rows = sorted(((longest_stall(pkg.model, torch.from_numpy(x), r.hyps[0].tokens), utt, r.texts[0])
                    for (utt, x), r in zip(items, results)), reverse=True)
