@@ -103,8 +103,9 @@ def _refuse_nothing_known(tok, tok_path: Path, path: str, lines: list, encoded: 
 @click.option("--lang-dir", required=True, type=click.Path(file_okay=False),
               help="Holds tokens.model (asrkit-train-tokenizer): the ASR model's tokenizer.")
 @click.option("--text-format", type=click.Choice(["auto", "kaldi", "plain"]), default="auto", show_default=True,
-              help="kaldi: '<utt-id> <words>' lines; plain: one sentence per line; auto: kaldi when "
-                   "the first fields are all distinct.")
+              help="kaldi: '<utt-id> <words>' lines (an id may repeat: Kaldi texts concatenated are "
+                   "all trained on); plain: one sentence per line; auto: kaldi when the first fields are "
+                   "all distinct.")
 @click.option("--valid-text", type=click.Path(dir_okay=False), default=None,
               help="Dev text (same format); default: hold out dev_ratio of <text-file>.")
 @click.option("--max-epochs", type=int, default=None)

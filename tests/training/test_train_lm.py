@@ -88,6 +88,16 @@ def test_text_with_a_byte_order_mark_is_named(tmp_path):
     assert read_sentences(str(text), "plain") == ["HELLO WORLD", "YES NO"]
 
 
+def test_a_kaldi_text_may_repeat_an_id(tmp_path):
+    """--text-format kaldi trains on every line of texts concatenated (cat a/text b/text), as
+    Kaldi's LM preparation does (cut -f2-): the advice auto's warning below gives for them."""
+    from asrkit.cli.train_lm import read_sentences
+
+    text = tmp_path / "text"
+    text.write_text("u1 HELLO WORLD\nu2 YES NO\nu1 GOOD BYE\n")
+    assert read_sentences(str(text), "kaldi") == ["HELLO WORLD", "YES NO", "GOOD BYE"]
+
+
 def test_a_kaldi_text_with_a_repeated_id_read_as_plain_is_warned_about(tmp_path, caplog):
     """--text-format auto reads a text whose first fields repeat as plain: a Kaldi text with one id
     twice (two texts concatenated) had every utterance id trained on as a word, with only an info
