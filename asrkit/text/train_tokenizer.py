@@ -86,7 +86,13 @@ class TokenizerConfig:
                               f"seed is unsigned 32-bit)")
         from asrkit.text.tokenizer import bad_character
 
+        # sentencepiece's own words for a repeat ("INTERNAL: a is already defined") come only after
+        # the transcripts are read, and name no option
+        seen = set()
         for sym in self.user_defined_symbols:
+            if sym in seen:
+                raise AsrkitError(f"--user-defined-symbols: {sym!r} is listed twice")
+            seen.add(sym)
             if sym in RESERVED or not sym or any(c.isspace() for c in sym):
                 raise AsrkitError(f"user-defined symbol {sym!r} is reserved or contains whitespace")
             # what no transcript may hold, no symbol may either: it could never be matched

@@ -144,6 +144,9 @@ def test_bad_configs_and_models(tmp_path):
             train_sentencepiece(["YES NO"], TokenizerConfig(model_type=model_type, vocab_size=size))
     with pytest.raises(AsrkitError, match="reserved"):
         train_sentencepiece(["A"], TokenizerConfig(model_type="char", user_defined_symbols=["<blank>"]))
+    # sentencepiece refused a repeat only as "INTERNAL: a is already defined", naming no option
+    with pytest.raises(AsrkitError, match=r"^--user-defined-symbols: '<noise>' is listed twice$"):
+        train_sentencepiece(["A"], TokenizerConfig(model_type="char", user_defined_symbols=["<noise>", "a", "<noise>"]))
     # what a transcript may not hold (it is refused there), a symbol may not either
     with pytest.raises(AsrkitError, match=r"user-defined symbol '\\x01' holds the control character U\+0001"):
         train_sentencepiece(["A"], TokenizerConfig(model_type="char", user_defined_symbols=["\x01"]))
