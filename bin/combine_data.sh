@@ -13,9 +13,10 @@ die() { echo "$0: $*" >&2; exit 1; }
 dest=$1; shift
 for src in "$@"; do
   [ -f "$src/utt2spk" ] || die "$src/utt2spk: no such file (not a data dir?)"
-  [ "$(cd "$src" && pwd)" != "$(mkdir -p "$dest" && cd "$dest" && pwd)" ] || die "$dest is also a source"
+  # realpath -m: <dest> need not exist yet, and is made only once every check has passed (a
+  # failed combination left an empty <dest> behind).
+  [ "$(realpath -m -- "$src")" != "$(realpath -m -- "$dest")" ] || die "$dest is also a source"
 done
-mkdir -p "$dest"
 export LC_ALL=C
 tmp_table=
 trap '[ -z "$tmp_table" ] || rm -f "$tmp_table"' EXIT
@@ -47,6 +48,7 @@ for f in $tables; do
     echo "$0: WARNING: $f is in only $n of $# sources: not combined" >&2
   fi
 done
+mkdir -p "$dest" || die "$dest: cannot create the directory"
 for f in $tables; do
   if [[ " ${combine[*]} " == *" $f "* ]]; then
     tmp_table="$dest/.$f.$$.tmp"

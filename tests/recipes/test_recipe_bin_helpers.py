@@ -111,7 +111,12 @@ def test_combine(tmp_path):
     assert read_table(tmp_path / "all/spk2utt") == {"a": "a-0", "b": "b-0 b-1"}
     proc = run_sh([f"{BIN}/combine_data.sh", "again", "x", "x"], cwd=tmp_path, check=False)
     assert proc.returncode == 1 and "ids found in more than one source" in proc.stderr
-    assert list((tmp_path / "again").iterdir()) == []  # no half-made table (it left wav.scp.tmp)
+    assert not (tmp_path / "again").exists()  # neither a half-made table (wav.scp.tmp) nor an empty dir
+    proc = run_sh([f"{BIN}/combine_data.sh", "x/../x", "x", "y"], cwd=tmp_path, check=False)
+    assert proc.returncode == 1 and "x/../x is also a source" in proc.stderr
+    (tmp_path / "link").symlink_to("y")
+    proc = run_sh([f"{BIN}/combine_data.sh", "link", "x", "y"], cwd=tmp_path, check=False)
+    assert proc.returncode == 1 and "link is also a source" in proc.stderr
 
 
 def test_combine_a_table_without_a_final_newline_loses_no_line(tmp_path):
