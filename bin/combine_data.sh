@@ -11,11 +11,12 @@ e.g.: $0 data/dev data/dev_clean data/dev_other"
 die() { echo "$0: $*" >&2; exit 1; }
 [ $# -ge 2 ] || die "expected <dest-data-dir> <src-data-dir>... (see --help)"
 dest=$1; shift
+# realpath -m: <dest> need not exist yet, and is made only once every check has passed (a failed
+# combination left an empty <dest> behind).
+dest_path=$(realpath -m -- "$dest")
 for src in "$@"; do
   [ -f "$src/utt2spk" ] || die "$src/utt2spk: no such file (not a data dir?)"
-  # realpath -m: <dest> need not exist yet, and is made only once every check has passed (a
-  # failed combination left an empty <dest> behind).
-  [ "$(realpath -m -- "$src")" != "$(realpath -m -- "$dest")" ] || die "$dest is also a source"
+  [ "$(realpath -m -- "$src")" != "$dest_path" ] || die "$dest is also a source"
 done
 export LC_ALL=C
 tmp_table=
