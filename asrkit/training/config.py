@@ -27,7 +27,7 @@ from asrkit.features.fbank import FbankConfig
 from asrkit.models.config import LASConfig, LMConfig
 from asrkit.utils.config import (ConfigError, Wording, from_dict, load_yaml_mapping, non_finite, over_bounds,
                                  parse_yaml, to_dict)
-from asrkit.utils.device import bad_device_name
+from asrkit.utils.device import NAMES as DEVICE_NAMES, bad_device_name
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.logging import get_logger
 
@@ -342,8 +342,12 @@ def validate(cfg: TrainConfig, where: str = "config") -> None:
                           f"patience, num_plots and teacher_forcing_decay_epochs >= 0")
     if not (0 <= t.teacher_forcing_start <= 1 and 0 <= t.teacher_forcing_end <= 1):
         raise AsrkitError(f"{where}: training.teacher_forcing_start/end must be in [0, 1]")
-    if t.device not in ("auto", "cpu", "cuda"):
-        raise AsrkitError(f"{where}: training.device: {t.device!r} is not one of auto, cpu, cuda")
+    # No cuda:N here, unlike decoding's --device: each DDP rank takes the GPU of its local rank, and
+    # one fixed GPU would put every rank on it (CUDA_VISIBLE_DEVICES picks GPUs for a training).
+    if t.device not in DEVICE_NAMES:
+        hint = " (each rank takes the GPU of its local rank; CUDA_VISIBLE_DEVICES picks which)" \
+            if str(t.device).startswith("cuda:") else ""
+        raise AsrkitError(f"{where}: training.device: {t.device!r} is not one of auto, cpu, cuda{hint}")
     if not fits_a_seed(t.seed):
         raise AsrkitError(f"{where}: training.seed must be a 64-bit integer (-2**63 <= seed < 2**63), got {t.seed}")
     f = cfg.finetune

@@ -1,8 +1,9 @@
 """The one place a device name from a config or an option becomes a ``torch.device``.
 
-Training (``training.device``, ``--ngpu``), LM training and decoding (``--device``) all take
-``auto``, ``cpu``, ``cuda`` or ``cuda:N``; a GPU asked for on a machine without one is an
-:class:`AsrkitError` naming the option, never a CUDA traceback later on.
+LM training and decoding (``--device``) take ``auto``, ``cpu``, ``cuda`` or ``cuda:N``; LAS training
+(``training.device``, ``--ngpu``) the first three, each rank taking the GPU of its local rank. A GPU
+asked for on a machine without one is an :class:`AsrkitError` naming the option, never a CUDA
+traceback later on.
 
 >>> resolve_device("cpu")
 device(type='cpu')

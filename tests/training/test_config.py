@@ -54,6 +54,10 @@ def test_yaml_sections_and_overrides(tmp_path):
     ({}, ["model.speller.dropout=1"], "speller.dropout must be in [0, 1), got 1.0"),
     ({}, ["model.label_smoothing=1"], "label_smoothing must be in [0, 1), got 1.0"),
     ({"model": {"specaug": {"freq_width": -1}}}, [], "specaug: mask counts, widths and time_warp must be >= 0"),
+    ({}, ["training.device=gpu"], "training.device: 'gpu' is not one of auto, cpu, cuda"),
+    # decoding's --device takes cuda:N; a training's ranks each take their local rank's GPU
+    ({}, ["training.device=cuda:1"], "training.device: 'cuda:1' is not one of auto, cpu, cuda (each rank takes the "
+                                     "GPU of its local rank; CUDA_VISIBLE_DEVICES picks which)"),
     ({}, ["optim.lr=nan"], "optim.lr: expected a finite number, got 'nan'"),
     # torch's Adam refused these with a ValueError traceback once the data was read; a negative
     # final_lr_ratio trained with a negative rate (gradient ascent), a negative grad_clip unclipped
