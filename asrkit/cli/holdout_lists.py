@@ -5,8 +5,7 @@ import click
 
 from asrkit.cli._common import asrkit_command, dash_as_stdio
 from asrkit.data.holdout import holdout_lists
-from asrkit.utils.errors import AsrkitError
-from asrkit.utils.fileio import names_stdin
+from asrkit.utils.fileio import refuse_one_stream_twice
 
 
 @asrkit_command("holdout-lists")
@@ -31,10 +30,7 @@ def main(dev_fraction, test_fraction, dev_list, test_list, by_speaker, seed, dat
     """
     # Kaldi's '-' (was "-: cannot read the list: No such file or directory")
     dev_list, test_list = (dash_as_stdio(p, "stdin") if p is not None else None for p in (dev_list, test_list))
-    if dev_list and test_list and names_stdin(dev_list) and names_stdin(test_list):
-        # the second read would find stdin drained: "empty list" (asrkit-train-lm's check of its two texts)
-        raise AsrkitError("--dev-list and --test-list are both stdin: a stream can be read only once; give a file "
-                          "for one of them")
+    refuse_one_stream_twice({"--dev-list": dev_list, "--test-list": test_list})
     sets = holdout_lists(data_dir, out_dir, dev_fraction=dev_fraction, test_fraction=test_fraction,
                          dev_list=dev_list, test_list=test_list, by_speaker=by_speaker, seed=seed)
     sizes = ", ".join(f"{name} {len(utts)}" for name, utts in sets.items() if utts)

@@ -15,7 +15,7 @@ from asrkit.scoring.report import check_report_spares_inputs, result_report, sum
 from asrkit.scoring.score import score_texts
 from asrkit.utils.bad_items import BadItems
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.fileio import AtomicFiles, is_stream
+from asrkit.utils.fileio import AtomicFiles, refuse_one_stream_twice
 from asrkit.utils.logging import get_logger
 
 log = get_logger(__name__)
@@ -36,24 +36,6 @@ def _table_path(spec: str) -> str:
         raise AsrkitError(f"{spec}: reading a table from a command is not supported; give a file, or pipe the "
                           f"command's output to '-' (stdin)")
     return dash_as_stdio(spec, "stdin")
-
-
-def _read_once(paths: dict) -> None:
-    """Two arguments naming one stream (``- -``): the second read would find it empty and the
-    error would blame that side's contents ("the hypothesis is empty")."""
-    seen = {}
-    for what, path in paths.items():
-        if path is None or not is_stream(path):
-            continue
-        try:
-            st = os.stat(path)
-            key = (st.st_dev, st.st_ino)
-        except OSError:
-            continue  # read_table names it
-        if key in seen:
-            raise AsrkitError(f"{seen[key]} and {what} are both {path}: a stream can be read only once; give "
-                              f"files")
-        seen[key] = what
 
 
 @asrkit_command(
@@ -103,7 +85,7 @@ def main(ref_text: str, hyp_text: str, utt2spk_path: Optional[str], output_dir: 
     ref_path, hyp_path = _table_path(ref_text), _table_path(hyp_text)
     inputs = {"<ref-text>": ref_path, "<hyp-text>": hyp_path,
               "--utt2spk": _table_path(utt2spk_path) if utt2spk_path else None}
-    _read_once(inputs)
+    refuse_one_stream_twice(inputs)
     if output_dir:
         check_report_spares_inputs(output_dir, list(inputs.items()))
     ref = read_table(ref_path, allow_empty_value=True)

@@ -9,7 +9,7 @@ import click
 from asrkit.cli._common import asrkit_command, dash_as_stdio
 from asrkit.data.table import iter_table_lines, read_bounded, refuse_bom
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.fileio import names_stdin, same_regular_file
+from asrkit.utils.fileio import refuse_one_stream_twice, same_regular_file
 from asrkit.utils.logging import get_logger, setup_logging
 
 log = get_logger("train_lm")
@@ -134,10 +134,7 @@ def main(config_path: Optional[str], lang_dir: str, text_file: str, exp_dir: str
     text_file = dash_as_stdio(text_file, "stdin")  # Kaldi's '-' (was "-: no such file")
     if valid_text is not None:
         valid_text = dash_as_stdio(valid_text, "stdin")  # (the same, for --valid-text)
-        if names_stdin(valid_text) and names_stdin(text_file):
-            # the second read would find stdin drained and blame that text ("no non-empty sentences")
-            raise AsrkitError("<text-file> and --valid-text are both stdin: a stream can be read only once; give a "
-                              "file for one of them")
+    refuse_one_stream_twice({"<text-file>": text_file, "--valid-text": valid_text})
     cfg = LMTrainConfig.from_yaml(config_path) if config_path else LMTrainConfig()
     for k, v in overrides.items():
         if v is not None:

@@ -15,7 +15,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import IO, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import IO, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 from asrkit.utils.errors import AsrkitError
 
@@ -312,6 +312,28 @@ def names_stdin(path: PathLike) -> bool:
     a command's ``-`` becomes): an input whose "no such file" or "0 bytes" means stdin was closed
     or empty, not a file or named pipe."""
     return _descriptor_of(os.path.abspath(os.fspath(path))) == 0
+
+
+def refuse_one_stream_twice(inputs: Mapping[str, Optional[PathLike]]) -> None:
+    """An :class:`AsrkitError` when two of ``inputs`` (option name -> path or None) name one stream:
+    stdin twice (``- -``), one FIFO twice. The second read would find it drained, and its error
+    would blame that input's contents ("empty list", "no non-empty sentences")."""
+    seen = {}
+    for what, path in inputs.items():
+        if path is None or not is_stream(path):
+            continue
+        try:
+            st = os.stat(path)
+            key = (st.st_dev, st.st_ino)
+        except OSError:  # stdin closed: its reader names that; a missing file: its reader names it
+            if not names_stdin(path):
+                continue
+            key = "stdin"
+        if key in seen:
+            shown = "stdin" if names_stdin(path) else os.fspath(path)
+            raise AsrkitError(f"{seen[key]} and {what} are both {shown}: a stream can be read only once; give a "
+                              f"file for one of them")
+        seen[key] = what
 
 
 def stdin_reader(inputs: Sequence[Tuple[str, Optional[PathLike]]]) -> Optional[str]:

@@ -2,6 +2,8 @@
 and both new data-prep commands from the command line on a real AN4 slice."""
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from asrkit.data.holdout import choose_holdout, holdout_lists
@@ -204,6 +206,13 @@ def test_dash_as_a_list_is_stdin(tmp_path, asrkit):
     assert proc.returncode == 1 and ("ERROR (asrkit-holdout-lists): --dev-list and --test-list are both stdin: a stream "
                                      "can be read only once; give a file for one of them") in proc.stderr.decode()
     assert not (tmp_path / "l2").exists()
+    # one FIFO for both lists: refused before either is opened (without a writer, the first open waited for
+    # ever; with one, the second read found the FIFO drained)
+    os.mkfifo(tmp_path / "fifo")
+    proc = asrkit("holdout-lists", "--dev-list", tmp_path / "fifo", "--test-list", tmp_path / "fifo", d,
+                  tmp_path / "l3", check=False, timeout=120)
+    assert proc.returncode == 1 and "--dev-list and --test-list are both " in proc.stderr.decode()
+    assert not (tmp_path / "l3").exists()
 
 
 def test_a_missing_list_is_named_as_other_inputs_are(tmp_path):

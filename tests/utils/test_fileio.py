@@ -3,7 +3,8 @@ import stat
 
 import pytest
 
-from asrkit.utils.fileio import AtomicFiles, atomic_open
+from asrkit.utils.errors import AsrkitError
+from asrkit.utils.fileio import AtomicFiles, atomic_open, refuse_one_stream_twice
 
 
 def test_atomic_open_leaves_nothing_on_error(tmp_path):
@@ -307,3 +308,21 @@ def test_parent_not_a_directory_names_the_first_file_in_the_way(tmp_path):
     assert parent_not_a_directory(tmp_path / "d/x.log") is None
     assert parent_not_a_directory(tmp_path / "missing/f/x.log") is None
     assert parent_not_a_directory("/dev/null/x") == "/dev/null is a character device, not a directory"
+
+
+def test_one_stream_named_twice_is_refused_a_file_twice_is_not(tmp_path):
+    """A second read of stdin or of a FIFO finds it drained, and the error then blamed that input's
+    contents ("empty list"); a regular file can be read twice."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(AsrkitError, match=r"^--a and --b are both .*/fifo: a stream can be read only once; give a "
+                                          r"file for one of them$"):
+        refuse_one_stream_twice({"--a": fifo, "--x": None, "--c": tmp_path, "--b": str(fifo)})
+    with pytest.raises(AsrkitError, match=r"^<text> and --valid are both stdin: "):
+        refuse_one_stream_twice({"<text>": "/dev/stdin", "--valid": "/proc/self/fd/0"})
+    regular = tmp_path / "text"
+    regular.write_text("a\n")
+    other = tmp_path / "fifo2"
+    os.mkfifo(other)
+    refuse_one_stream_twice({"--a": regular, "--b": regular, "--c": fifo, "--d": other, "--e": None,
+                             "--f": tmp_path / "missing"})
