@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import shlex
+from pathlib import Path
 
 import click
 
 from asrkit.cli._common import asrkit_command
+from asrkit.data.datadir import dir_problem
 from asrkit.data.validate import validate_data_dir
 from asrkit.utils.errors import AsrkitError
 
@@ -26,6 +28,9 @@ def main(no_text: bool, no_feats: bool, no_wav: bool, no_check_files: bool, data
 
     e.g. asrkit-validate-data-dir data/train
     """
+    missing = dir_problem(Path(data_dir))
+    if missing:  # one line; "asrkit-fix-data-dir nodir repairs ... sorting" followed it, a fix for nothing
+        raise AsrkitError(f"{data_dir}: {missing}")
     problems = validate_data_dir(data_dir, no_text=no_text, no_feats=no_feats, no_wav=no_wav,
                                  check_wav_files=not no_check_files)
     errors = [p for p in problems if p.is_error]

@@ -161,6 +161,11 @@ def test_a_file_given_for_a_directory_is_not_a_directory(an4_dir, tmp_path, asrk
     for cmd in ("validate-data-dir", "make-data-dir"):
         out = asrkit(cmd, f, *([tmp_path / "data"] if cmd == "make-data-dir" else []), check=False)
         assert out.returncode == 1 and f"{f}: not a directory" in out.stderr.decode()
+    for path in (f, tmp_path / "nope"):  # one line, no "asrkit-fix-data-dir <it> repairs ..." for a dir not there
+        out = asrkit("validate-data-dir", path, check=False)
+        why = "not a directory" if path == f else "no such directory"
+        assert out.returncode == 1 and out.stderr.decode().splitlines()[-1:] == [
+            f"ERROR (asrkit-validate-data-dir): {path}: {why}"] and "fix-data-dir" not in out.stderr.decode()
 
 
 # D10 -----------------------------------------------------------------------------------------
