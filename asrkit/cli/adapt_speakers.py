@@ -26,7 +26,8 @@ e.g.: asrkit-decode --model M --config conf/decode.yaml --feats scp:dump/test/fe
                    "--print-config.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
               help="The decoding options of both passes (conf/decode.yaml): their recording-level step and "
-                   "device; the transforms act on features normalised as those passes see them.")
+                   "device; the transforms act on features normalised as those passes see them. Without "
+                   "it: the options packed in the model (asrkit-pack-model), else asrkit's defaults.")
 @click.option("--utt2spk", default=None, type=click.Path(dir_okay=False),
               help="Which speaker said each utterance (data/<set>/utt2spk): one transform per speaker. Required "
                    "unless --print-config.")
@@ -77,7 +78,12 @@ def main(model_path: Optional[str], config_path: Optional[str], utt2spk: Optiona
     adapt = AdaptConfig(epochs=epochs, lr=lr, keep=keep, batch_size=batch_size, max_frames=max_frames,
                         min_utts=min_utts, seed=seed)
     adapt.validate("options")
-    config = DecodeConfig.from_yaml(config_path) if config_path else DecodeConfig()
+    packed = None
+    if model_path is not None and not config_path:
+        from asrkit.models.package import packed_decode_options
+
+        packed = packed_decode_options(model_path)
+    config, source = DecodeConfig.resolve(config_path, packed, model_path)
     if device is not None:
         config.device = device
     config.validate("options")
@@ -114,6 +120,7 @@ def main(model_path: Optional[str], config_path: Optional[str], utt2spk: Optiona
     from asrkit.decoding.adapt import adapt_speakers
     from asrkit.decoding.recognizer import Recognizer
 
+    log.info("decoding options: %s", source)
     rec = Recognizer.from_files(model_path, config)
     if not feats:
         rec.check_reads_audio(model_path)

@@ -26,11 +26,15 @@ OVERRIDES = ("mode", "beam", "ctc_weight", "lm_weight", "penalty", "length_norm"
 
 @asrkit_command("decode")
 @click.option("--model", "model_path", default=None, type=click.Path(dir_okay=False),
-              help="Packed model (exp/<name>/model.pt from asrkit-train / asrkit-average). Required.")
+              help="Packed model (exp/<name>/final.pt from a recipe, model.pt from asrkit-train, "
+                   "model.avg.pt from asrkit-average). Required.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
-              help="Decoding options (conf/decode.yaml); the flags below override it.")
+              help="Decoding options (conf/decode.yaml); the flags below override it. Without it: the "
+                   "options packed in the model (asrkit-pack-model; a recipe's final.pt has its "
+                   "conf/decode.yaml's), else asrkit's defaults.")
 @click.option("--print-config", is_flag=True,
-              help="Print the resolved decoding options (YAML: the file and the flags) on stdout and exit.")
+              help="Print the resolved decoding options (YAML: the file or the model's, and the flags) on "
+                   "stdout and exit.")
 @click.option("--lm", "lm_path", type=click.Path(dir_okay=False), default=None,
               help="Token LSTM LM (asrkit-train-lm) for shallow fusion; used when lm_weight > 0.")
 @click.option("--feats", default=None, metavar="RSPECIFIER",
@@ -121,7 +125,12 @@ def main(model_path: Optional[str], config_path: Optional[str], print_config: bo
     from asrkit.decoding.config import DecodeConfig
 
     ctm_path, segments_out = dash_as_stdio(ctm_path), dash_as_stdio(segments_out)
-    config = DecodeConfig.from_yaml(config_path) if config_path else DecodeConfig()
+    packed = None
+    if model_path is not None and not config_path:
+        from asrkit.models.package import packed_decode_options
+
+        packed = packed_decode_options(model_path)
+    config, source = DecodeConfig.resolve(config_path, packed, model_path, has_lm=lm_path is not None)
     for k in OVERRIDES:
         if flags.get(k) is not None:
             setattr(config, k, flags[k])
@@ -162,6 +171,7 @@ def main(model_path: Optional[str], config_path: Optional[str], print_config: bo
     if out is not None:
         setup_logging(1 if log.isEnabledFor(logging.DEBUG) else 0, str(out / "log" / "decode.log"))
         log.info("command line: asrkit-decode %s", " ".join(sys.argv[1:]))
+    log.info("decoding options: %s", source)
 
     import torch
 

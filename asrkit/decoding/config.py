@@ -32,9 +32,11 @@ The module imports no torch (``--print-config`` and ``--help`` stay fast).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Tuple
+import os
+from typing import Any, Dict, List, Optional, Tuple, Union
 
-from asrkit.utils.config import from_dict, load_yaml_mapping, non_finite, over_bounds, to_dict
+from asrkit.utils.config import (UnknownKeysError, from_dict, load_yaml_mapping, non_finite, over_bounds, to_dict,
+                                 written_by_newer)
 from asrkit.utils.errors import AsrkitError
 
 # How word boundaries are placed (asrkit.decoding.ctc_align.word_times); the first is the default.
@@ -75,6 +77,11 @@ MAX_LENRATIO = 10.0
 MAX_FACTOR = 1e6
 # - Counts (encoder frames, utterances): ten million, more than a day of 10 ms frames.
 MAX_COUNT = 10 ** 7
+
+
+# Where and how fast a run decodes, not what it says: never packed with a model (one packed on a
+# GPU machine with device: cuda would fail on every CPU), always this run's own.
+RUNTIME_OPTIONS = ("device", "batch_size")
 
 
 @dataclass
@@ -134,6 +141,37 @@ class DecodeConfig:
     @classmethod
     def from_yaml(cls, path) -> "DecodeConfig":
         return cls.from_dict(load_yaml_mapping(path, "decoding options"), str(path))
+
+    @classmethod
+    def resolve(cls, config_path: Optional[Union[str, "os.PathLike[str]"]], packed: Optional[Dict[str, Any]],
+                model_path: Optional[Union[str, "os.PathLike[str]"]] = None,
+                has_lm: bool = False) -> Tuple["DecodeConfig", str]:
+        """The options a run starts from, before its command-line flags, and where they come from:
+        ``config_path`` (``--config``) when given (the whole of it: a file does not merge with the
+        model's), else the options packed in the model (asrkit-pack-model; ``packed``), else
+        asrkit's defaults. A packed ``lm_weight`` applies only when the run has an LM (``has_lm``):
+        the LM it was chosen with is not in the model, and "lm_weight is 0.3 but no LM was given"
+        would refuse the model's own options."""
+        if config_path:
+            return cls.from_yaml(config_path), f"--config {config_path}"
+        if packed is None:
+            return cls(), "asrkit's defaults (the model has none packed)"
+        model = str(model_path) if model_path is not None else "the model"
+        try:
+            cfg = cls.from_dict({k: v for k, v in packed.items() if k not in RUNTIME_OPTIONS},
+                                f"{model}: its packed decoding options")
+        except UnknownKeysError as e:
+            # nobody typed them: "<model>: unknown model option 'decode_options.x': ... a newer asrkit"
+            raise written_by_newer(model, UnknownKeysError(str(e), e.names, "decode_options")) from None
+        source = f"packed in {model}"
+        if cfg.lm_weight > 0 and not has_lm:
+            source += f" (its lm_weight {cfg.lm_weight:g} is for decoding with an LM; without one, 0)"
+            cfg.lm_weight = 0.0
+        return cfg, source
+
+    def packed(self) -> Dict[str, Any]:
+        """The options a model carries (asrkit-pack-model): all but RUNTIME_OPTIONS."""
+        return {k: v for k, v in self.to_dict().items() if k not in RUNTIME_OPTIONS}
 
     def validate(self, where: str = "decode config") -> None:
         problems = non_finite(self)

@@ -105,7 +105,8 @@ class Transcriber:
                   channel: Optional[int] = None, max_samples: int = DEFAULT_MAX_SAMPLES,
                   **options: Any) -> "Transcriber":
         """Load ``model`` (a packed model.pt) onto ``device``. ``config``: a decode.yaml or a
-        DecodeConfig; ``options`` override its fields (``beam=10``, ``ctc_weight=0.5``, ...)."""
+        DecodeConfig (None: the options packed in the model, asrkit-pack-model's, else the
+        defaults); ``options`` override its fields (``beam=10``, ``ctc_weight=0.5``, ...)."""
         # Checked here, where the caller's argument names are known: None reached os.stat as a
         # TypeError traceback, bytes reached torch.load as "'bytes' object has no attribute 'seek'",
         # and a dict given as config os.fspath's TypeError.
@@ -118,8 +119,10 @@ class Transcriber:
             cfg = DecodeConfig.from_dict(config.to_dict())
         elif isinstance(config, (str, os.PathLike)):
             cfg = DecodeConfig.from_yaml(config)
-        elif config is None:
-            cfg = DecodeConfig()
+        elif config is None:  # the options packed in the model (asrkit-pack-model), else the defaults
+            from asrkit.models.package import packed_decode_options
+
+            cfg, _ = DecodeConfig.resolve(None, packed_decode_options(model), model, has_lm=lm is not None)
         else:
             raise AsrkitError(f"Transcriber.from_file: config must be a decode.yaml path or a DecodeConfig (single "
                               f"options go as keyword arguments: beam=10), got {type(config).__name__}")

@@ -46,6 +46,12 @@ TRAIN_DURATIONS = "train_durations_s"
 DURATION_STATS = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0, "max": 100.0}
 MAX_DURATION_S = 24 * 3600.0
 
+# extra[DECODE_OPTIONS]: the decoding options the model is to be decoded with, {option: value}: a
+# recipe's conf/decode.yaml, chosen on its dev set, put in by asrkit-pack-model, so that
+# `asrkit-decode --model final.pt a.wav` decodes as the recipe did. Only their form is checked
+# here; what they mean is the decoding package's to check (asrkit.decoding.config), above this one.
+DECODE_OPTIONS = "decode_options"
+
 FORMAT = "asrkit-model"
 VERSION = 1
 REQUIRED = ("format", "version", "model_config", "idim", "vocab_size", "state_dict")
@@ -98,6 +104,12 @@ class PackageMeta:
         for a model packed without them (before asrkit-train wrote them)."""
         value = self.extra.get(TRAIN_DURATIONS, {}).get(stat)
         return None if value is None else float(value)
+
+    @property
+    def decode_options(self) -> Optional[Dict[str, Any]]:
+        """The decoding options packed with the model (asrkit-pack-model), or None."""
+        options = self.extra.get(DECODE_OPTIONS)
+        return None if options is None else dict(options)
 
     def to_dict(self) -> Dict[str, Any]:
         """The file's fields (no format, version or weights): tensors, bytes and plain types only."""
@@ -170,6 +182,9 @@ class PackageMeta:
                 and 0 < v <= MAX_DURATION_S for k, v in durations.items())):  # (NaN fails 0 < v)
             raise bad(f"extra: {TRAIN_DURATIONS} is {_show(durations)}, expected a mapping of statistics to "
                       f"seconds in (0, {MAX_DURATION_S:g}]")
+        options = extra.get(DECODE_OPTIONS)
+        if options is not None and decode_options_problem(options):
+            raise bad(f"extra: {DECODE_OPTIONS} {decode_options_problem(options)}")
         try:
             return cls(model_config=model_config, idim=idim, vocab_size=vocab_size, feature_config=feature_config,
                        cmvn=None if cmvn is None else cmvn.double().numpy(), cmvn_norm_vars=norm_vars,
@@ -263,6 +278,38 @@ def load_package(path: Union[str, os.PathLike], device: Union[str, torch.device]
             raise AsrkitError(f"{path}: damaged asrkit model: its token list differs from its tokenizer's "
                               f"(token {first}: {meta.tokens[first]!r} vs {tokenizer.tokens[first]!r})")
     return Package(model=model, meta=meta, tokenizer=tokenizer)
+
+
+def decode_options_problem(options: Any) -> Optional[str]:
+    """What is wrong with the form of packed decoding options (a mapping of option names to plain
+    values), or None."""
+    if not isinstance(options, dict):
+        return f"is {_show(options)}, expected a mapping of decoding options"
+    for key, value in options.items():
+        if not isinstance(key, str) or not (value is None or isinstance(value, (bool, int, float, str))):
+            return f"has {_show(key)}: {_show(value)}, expected option names with plain values"
+    return None
+
+
+def packed_decode_options(path: Union[str, os.PathLike]) -> Optional[Dict[str, Any]]:
+    """The decoding options packed in model file ``path``, or None: read before the model is, as
+    they decide the device it loads onto. The weights are mapped, not read. A file that cannot be
+    read so gives None: loading it as a model names what is wrong with it."""
+    if not os.path.isfile(path):  # (a FIFO would wait for a writer)
+        return None
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:
+        return None
+    if not isinstance(blob, dict) or blob.get("format") != FORMAT or not isinstance(blob.get("extra"), dict):
+        return None
+    options = blob["extra"].get(DECODE_OPTIONS)
+    if options is None:
+        return None
+    problem = decode_options_problem(options)
+    if problem:
+        raise AsrkitError(f"{path}: damaged asrkit model: extra: {DECODE_OPTIONS} {problem}")
+    return dict(options)
 
 
 def _show(value: Any) -> str:

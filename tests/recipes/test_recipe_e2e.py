@@ -128,6 +128,20 @@ def test_yesno_end_to_end(recipe_dir, yesno_root):
     assert errors <= 1, wer_txt + proc.stderr[-3000:]
     print(f"yesno end to end: {elapsed:.0f} s wall clock (RESULTS.md has the quiet-machine figure)")
 
+    # exp/<tag>/final.pt is what an end user gets: decoded with no --config, it says what stage 5
+    # said with conf/decode.yaml (beam 4 there, 10 by default), from the audio as from the features.
+    assert "stage 5: exp/train_char/final.pt: exp/train_char/model.pt with the decoding options of " \
+           "conf/decode.yaml" in proc.stderr
+    stage5 = (recipe / "exp/train_char/decode_test_decode/text").read_text()
+    proc = run_sh(". ./path.sh && asrkit-decode --model exp/train_char/final.pt --feats scp:dump/test/feats.scp | "
+                  "LC_ALL=C sort", cwd=recipe)
+    assert proc.stdout == stage5 and "beam 4, ctc 0.3" in proc.stderr, proc.stderr[-3000:]
+    wavs = [line.split()[1] for line in (recipe / "data/test/wav.scp").read_text().splitlines()[:3]]
+    proc = run_sh(". ./path.sh && asrkit-decode --model exp/train_char/final.pt " + " ".join(wavs), cwd=recipe)
+    assert [line.split(" ", 1)[1] for line in proc.stdout.splitlines()] == \
+        [line.split(" ", 1)[1] for line in stage5.splitlines() if line.split()[0].split("-", 1)[-1] in
+         [w.rsplit("/", 1)[-1][:-4] for w in wavs]]
+
     # The speaker-adapted second pass: the first pass is reused, the transforms and the adapted
     # decoding go to decode_test_decode_adapt, and stage 6 scores that one and says so.
     proc = run_sh(["./run.sh", "--stage", "5", "--adapt-speakers", "true", "--adapt-args", "--epochs 2 --min-utts 5"], cwd=recipe,

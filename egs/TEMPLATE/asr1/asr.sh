@@ -11,7 +11,9 @@
 #      --num-nodes N (Slurm) one task per GPU on each of N nodes, started by srun;
 #      exp/<tag>/train_seconds adds up every run of the training (killed, resumed); --train-max-time S
 #      stops it at an epoch boundary within S seconds, and running stage 4 again with a larger S continues it
-#   5  decoding of each test set in --nj pieces, merged -> exp/<tag>/decode_<set>/{text,nbest.jsonl}
+#   5  exp/<tag>/final.pt: the model decoded, with --decode-config's options packed in (asrkit-pack-model;
+#      what an end user decodes with: asrkit-decode --model exp/<tag>/final.pt a.wav); decoding
+#      of each test set in --nj pieces, merged -> exp/<tag>/decode_<set>/{text,nbest.jsonl}
 #   6  scoring (WER, CER) -> exp/<tag>/decode_<set>/{wer.txt,result.txt}; a row added to RESULTS.md
 #
 # A stage that finished leaves a .done marker and is skipped when run again (delete the marker,
@@ -512,6 +514,11 @@ decode_pass() {
 # ---------------------------------------------------------------------------------------------
 if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
   current_stage=5
+  # The file to hand out: the model decoded below, carrying the decoding options chosen for it
+  # (a copy of a few MB, made again on every run, so it follows the model and --decode-config).
+  log "stage 5: $exp/final.pt: $model with the decoding options of $decode_config${decode_args:+ (not --decode-args '$decode_args': pass those to asrkit-decode)}"
+  run "$exp/log/pack_model.log" $train_cmd "$exp/log/pack_model.log" \
+    asrkit-pack-model --decode-config "$decode_config" "$model" "$exp/final.pt"
   for set in $test_sets; do
     first=$exp/decode_${set}_$first_name
     first_inputs=$(first_pass_inputs "$set")

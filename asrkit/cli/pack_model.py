@@ -1,0 +1,38 @@
+"""asrkit-pack-model: a packed model with the decoding options it is to be decoded with."""
+from __future__ import annotations
+
+import click
+
+from asrkit.cli._common import asrkit_command, dash_as_stdio
+from asrkit.utils.errors import AsrkitError
+from asrkit.utils.logging import get_logger
+
+log = get_logger("pack_model")
+
+
+@asrkit_command("pack-model")
+@click.option("--decode-config", "config_path", required=True, type=click.Path(dir_okay=False),
+              help="The decoding options to pack (asrkit-decode's --config file, e.g. conf/decode.yaml; "
+                   "device and batch_size are left out: they are each run's own).")
+@click.argument("model", metavar="<model-in>", type=click.Path(dir_okay=False))
+@click.argument("out", metavar="<model-out>", type=click.Path(dir_okay=False))
+def main(config_path: str, model: str, out: str) -> None:
+    """Copy the packed model <model-in> to <model-out> with the decoding options of --decode-config
+    inside, so that asrkit-decode, asrkit-adapt-speakers and the Transcriber decode it with them
+    when given no --config of their own (flags still override single options). Recipes' stage 5
+    writes exp/<tag>/final.pt so, from the model it decodes and the recipe's conf/decode.yaml.
+    <model-out> may be <model-in>.
+
+    \b
+    e.g. asrkit-pack-model --decode-config conf/decode.yaml exp/las/model.avg.pt exp/las/final.pt
+         asrkit-decode --model exp/las/final.pt a.wav b.wav      # decodes with conf/decode.yaml's options
+    """
+    from asrkit.decoding.config import DecodeConfig
+    from asrkit.decoding.pack import pack_model
+
+    if out == "-":  # (a file named '-' would appear; and torch reads a model by seeking, so no stream holds one)
+        raise AsrkitError("<model-out> -: a model is written to a file, not to stdout")
+    config = DecodeConfig.from_yaml(dash_as_stdio(config_path, "stdin"))
+    pack_model(model, out, config)
+    log.info("wrote %s: %s with the decoding options of %s (beam %d, ctc_weight %g, penalty %g)", out, model,
+             config_path, config.beam, config.ctc_weight, config.penalty)

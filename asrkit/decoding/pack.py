@@ -1,0 +1,33 @@
+"""A packed model with the decoding options it is to be decoded with (``asrkit-pack-model``).
+
+A recipe chooses its decoding on a dev set (egs/an4/asr1/conf/decode.yaml: CTC weight 0.4 and a
+length bonus of 1.0, against asrkit's defaults of 0.3 and none); an end user who decodes the
+recipe's model with ``asrkit-decode --model M a.wav`` would otherwise get the defaults. The options
+travel in the model file (``extra["decode_options"]``, models/package.py), and asrkit-decode,
+asrkit-adapt-speakers and the Transcriber start from them when no ``--config`` is given.
+
+    pack_model("exp/x/model.avg.pt", "exp/x/final.pt", DecodeConfig.from_yaml("conf/decode.yaml"))
+"""
+from __future__ import annotations
+
+import os
+from typing import Union
+
+from asrkit.decoding.config import DecodeConfig
+from asrkit.models.package import DECODE_OPTIONS, PackageMeta, read_package_dict, save_package
+from asrkit.utils.torch_files import check_finite_weights
+
+PathLike = Union[str, os.PathLike]
+
+
+def pack_model(model_path: PathLike, out_path: PathLike, config: DecodeConfig) -> PackageMeta:
+    """Write ``model_path``'s model to ``out_path`` (atomically; the same path is fine) with
+    ``config``'s options packed in (all but the runtime ones, RUNTIME_OPTIONS). The model is
+    checked as decoding would check it first, so that a damaged one is refused here, not
+    handed out."""
+    blob = read_package_dict(model_path)
+    meta = PackageMeta.from_dict(blob, str(model_path))
+    check_finite_weights(blob["state_dict"], f"{model_path}: damaged asrkit model")
+    meta = meta.replace(extra={**meta.extra, DECODE_OPTIONS: config.packed()})
+    save_package(out_path, blob["state_dict"], meta)
+    return meta

@@ -1,0 +1,161 @@
+"""asrkit-pack-model: the decoding options travel in the model file, and asrkit-decode,
+asrkit-adapt-speakers and the Transcriber start from them when given no --config."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from asrkit.decoding.config import RUNTIME_OPTIONS, DecodeConfig
+from asrkit.decoding.pack import pack_model
+from asrkit.models.package import DECODE_OPTIONS, load_package, packed_decode_options
+from asrkit.utils.errors import AsrkitError
+
+from test_decode_cli import build_model
+
+# Far from asrkit's defaults (beam 10, ctc_weight 0.3, penalty 0), so that each shows where it came from.
+CHOSEN = "beam: 3\nctc_weight: 0.6\npenalty: 0.5\ndevice: cpu\nbatch_size: 2\n"
+
+
+@pytest.fixture(scope="module")
+def yesno_model(yesno_root, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("packyesno")
+    wavs = sorted((yesno_root / "waves_yesno").glob("*.wav"))[:5]
+    sentences = [" ".join("YES" if c == "1" else "NO" for c in w.stem.split("_")) for w in wavs]
+    return tmp, build_model(tmp, wavs, sentences, 8000, 23, "yesno"), wavs
+
+
+def printed_config(asrkit, *args) -> dict:
+    return yaml.safe_load(asrkit("decode", *args, "--print-config").stdout)
+
+
+def test_decode_starts_from_the_packed_options(asrkit, yesno_model, tmp_path):
+    tmp, model, wavs = yesno_model
+    conf = tmp_path / "decode.yaml"
+    conf.write_text(CHOSEN)
+    final = tmp_path / "final.pt"
+    proc = asrkit("pack-model", "--decode-config", conf, model, final)
+    assert "beam 3, ctc_weight 0.6, penalty 0.5" in proc.stderr.decode()
+    options = packed_decode_options(final)
+    assert options == DecodeConfig.from_yaml(conf).packed() and not set(RUNTIME_OPTIONS) & set(options)
+    assert packed_decode_options(model) is None
+    # the weights and everything else are the model's own
+    a, b = load_package(model), load_package(final)
+    assert all(torch.equal(v, b.model.state_dict()[k]) for k, v in a.model.state_dict().items())
+    assert b.meta.decode_options == options and a.meta.decode_options is None
+
+    assert {k: printed_config(asrkit, "--model", final)[k] for k in ("beam", "ctc_weight", "penalty")} == \
+        {"beam": 3, "ctc_weight": 0.6, "penalty": 0.5}
+    # the runtime options are the run's own; a flag overrides one packed option; --config replaces them all
+    assert printed_config(asrkit, "--model", final)["batch_size"] == DecodeConfig().batch_size
+    assert printed_config(asrkit, "--model", final, "--beam", "5")["beam"] == 5
+    other = tmp_path / "other.yaml"
+    other.write_text("beam: 7\n")
+    shown = printed_config(asrkit, "--model", final, "--config", other)
+    assert (shown["beam"], shown["ctc_weight"], shown["penalty"]) == (7, DecodeConfig().ctc_weight, 0.0)
+    assert printed_config(asrkit, "--model", model)["beam"] == DecodeConfig().beam  # none packed: defaults
+
+    # the same text as the model decoded with the file, and the log says where the options came from
+    packed = asrkit("decode", "--model", final, *wavs)
+    explicit = asrkit("decode", "--model", model, "--config", conf, *wavs)
+    assert packed.stdout == explicit.stdout and packed.stdout.decode().count("\n") == len(wavs)
+    assert f"decoding options: packed in {final}" in packed.stderr.decode()
+    assert "beam 3, ctc 0.6" in packed.stderr.decode()
+
+
+def test_transcriber_and_adapt_speakers_start_from_them_too(asrkit, yesno_model, tmp_path):
+    from asrkit import Transcriber
+
+    tmp, model, wavs = yesno_model
+    conf = tmp_path / "decode.yaml"
+    conf.write_text(CHOSEN)
+    final = tmp_path / "final.pt"
+    pack_model(model, final, DecodeConfig.from_yaml(conf))
+    t = Transcriber.from_file(final)
+    assert (t.config.beam, t.config.ctc_weight, t.config.penalty) == (3, 0.6, 0.5)
+    assert Transcriber.from_file(final, beam=4).config.beam == 4
+    assert Transcriber.from_file(final, config=DecodeConfig()).config.beam == DecodeConfig().beam
+    assert Transcriber.from_file(model).config.beam == DecodeConfig().beam
+    utt2spk = tmp_path / "utt2spk"
+    utt2spk.write_text("".join(f"{w.stem} s\n" for w in sorted(wavs)))
+    scp = tmp_path / "wav.scp"
+    scp.write_text("".join(f"{w.stem} {w}\n" for w in sorted(wavs)))
+    hyp = tmp_path / "hyp"
+    hyp.write_text("".join(f"{w.stem} YES\n" for w in sorted(wavs)))
+    proc = asrkit("adapt-speakers", "--model", final, "--utt2spk", utt2spk, "--wav-scp", scp, "--epochs", "1",
+                  "--min-utts", "1", hyp, f"ark:{tmp_path}/trans.ark")
+    assert f"decoding options: packed in {final}" in proc.stderr.decode()
+
+
+def test_a_packed_lm_weight_waits_for_an_lm(asrkit, yesno_model, tmp_path):
+    """Options chosen with an LM name its weight; the LM is not in the model, and "lm_weight is 0.3
+    but no LM was given" would refuse the model's own options."""
+    tmp, model, wavs = yesno_model
+    final = tmp_path / "final.pt"
+    pack_model(model, final, DecodeConfig(lm_weight=0.3, beam=3))
+    proc = asrkit("decode", "--model", final, wavs[0])
+    assert "its lm_weight 0.3 is for decoding with an LM; without one, 0" in proc.stderr.decode()
+    cfg, source = DecodeConfig.resolve(None, packed_decode_options(final), final, has_lm=True)
+    assert cfg.lm_weight == 0.3 and source == f"packed in {final}"
+
+
+def test_bad_options_and_files_are_one_line(asrkit, yesno_model, tmp_path):
+    tmp, model, wavs = yesno_model
+    bad = tmp_path / "bad.yaml"
+    out = tmp_path / "final.pt"
+    for text, message in (("beam: 0\n", "bad.yaml: beam must be"), ("beem: 3\n", "unknown key 'beem'"),
+                          ("- 1\n", "bad.yaml")):
+        bad.write_text(text)
+        proc = asrkit("pack-model", "--decode-config", bad, model, out, check=False)
+        assert proc.returncode == 1 and message in proc.stderr.decode() and not out.exists(), proc.stderr
+    good = tmp_path / "good.yaml"
+    good.write_text(CHOSEN)
+    for args, message in (
+            ((tmp_path / "nope.pt", out), "nope.pt: no such"),
+            ((good, out), "not an asrkit model"),                      # a YAML file given as the model
+            ((model, "-"), "<model-out> -: a model is written to a file, not to stdout")):
+        proc = asrkit("pack-model", "--decode-config", good, *args, check=False)
+        assert proc.returncode == 1 and message in proc.stderr.decode(), proc.stderr
+        assert "Traceback" not in proc.stderr.decode() and not out.exists()
+    proc = asrkit("pack-model", "--decode-config", good, tmp, out, check=False)  # click's usage error, as decode's
+    assert proc.returncode == 2 and "is a directory" in proc.stderr.decode() and not out.exists()
+    # in place: <model-out> may be <model-in>
+    copy = tmp_path / "copy.pt"
+    copy.write_bytes(Path(model).read_bytes())
+    asrkit("pack-model", "--decode-config", good, copy, copy)
+    assert packed_decode_options(copy)["beam"] == 3
+
+
+def _with_options(model: Path, path: Path, options) -> Path:
+    blob = torch.load(model, weights_only=True)
+    blob["extra"] = {DECODE_OPTIONS: options}
+    torch.save(blob, path)
+    return path
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"beam": [3]}, "damaged asrkit model: extra: decode_options has 'beam' (a str): [3] (a list), expected option "
+                    "names with plain values"),
+    ("beam: 3", "damaged asrkit model: extra: decode_options is 'beam: 3' (a str), expected a mapping"),
+    ({"beam": -1}, "its packed decoding options: beam must be"),
+    ({"beam": 3, "new_option": 1}, "unknown model option 'decode_options.new_option': the model was probably "
+                                   "written by a newer asrkit"),
+])
+def test_damaged_packed_options_name_the_model(asrkit, yesno_model, tmp_path, options, message):
+    tmp, model, wavs = yesno_model
+    damaged = _with_options(model, tmp_path / "damaged.pt", options)
+    for args in (("decode", "--model", damaged, wavs[0]), ("decode", "--model", damaged, "--print-config")):
+        proc = asrkit(*args, check=False)
+        err = proc.stderr.decode()
+        assert proc.returncode == 1 and f"{damaged}" in err and message in err and "Traceback" not in err, err
+    with pytest.raises(AsrkitError, match="damaged|packed decoding options|newer asrkit"):
+        from asrkit import Transcriber
+
+        Transcriber.from_file(damaged)
+    # --config stands for the options: the rest of the model is sound, and decodes
+    if isinstance(options, dict) and all(isinstance(v, int) for v in options.values()):
+        conf = tmp_path / "c.yaml"
+        conf.write_text("beam: 2\n")
+        assert asrkit("decode", "--model", damaged, "--config", conf, wavs[0]).returncode == 0
