@@ -5,6 +5,7 @@ import click
 
 from asrkit.cli._common import asrkit_command, dash_as_stdio
 from asrkit.utils.errors import AsrkitError
+from asrkit.utils.fileio import same_regular_file
 from asrkit.utils.logging import get_logger
 
 log = get_logger("pack_model")
@@ -32,6 +33,8 @@ def main(config_path: str, model: str, out: str) -> None:
 
     if out == "-":  # (a file named '-' would appear; and torch reads a model by seeking, so no stream holds one)
         raise AsrkitError("<model-out> -: a model is written to a file, not to stdout")
+    if same_regular_file(out, config_path):  # the options would be replaced by a model
+        raise AsrkitError(f"<model-out> {out} is the --decode-config file {config_path}: give another path")
     config = DecodeConfig.from_yaml(dash_as_stdio(config_path, "stdin"))
     pack_model(model, out, config)
     log.info("wrote %s: %s with the decoding options of %s (beam %d, ctc_weight %g, penalty %g)", out, model,

@@ -115,7 +115,8 @@ def test_bad_options_and_files_are_one_line(asrkit, yesno_model, tmp_path):
     for args, message in (
             ((tmp_path / "nope.pt", out), "nope.pt: no such"),
             ((good, out), "not an asrkit model"),                      # a YAML file given as the model
-            ((model, "-"), "<model-out> -: a model is written to a file, not to stdout")):
+            ((model, "-"), "<model-out> -: a model is written to a file, not to stdout"),
+            ((model, good), f"<model-out> {good} is the --decode-config file {good}: give another path")):
         proc = asrkit("pack-model", "--decode-config", good, *args, check=False)
         assert proc.returncode == 1 and message in proc.stderr.decode(), proc.stderr
         assert "Traceback" not in proc.stderr.decode() and not out.exists()
