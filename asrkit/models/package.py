@@ -297,10 +297,13 @@ def packed_decode_options(path: Union[str, os.PathLike]) -> Optional[Dict[str, A
     read so gives None: loading it as a model names what is wrong with it."""
     if not os.path.isfile(path):  # (a FIFO would wait for a writer)
         return None
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except Exception:
-        return None
+    blob = None
+    for mmap in (True, False):  # (a file system that cannot map files: read it)
+        try:
+            blob = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+            break
+        except Exception:
+            continue
     if not isinstance(blob, dict) or blob.get("format") != FORMAT or not isinstance(blob.get("extra"), dict):
         return None
     options = blob["extra"].get(DECODE_OPTIONS)

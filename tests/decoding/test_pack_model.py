@@ -160,3 +160,20 @@ def test_damaged_packed_options_name_the_model(asrkit, yesno_model, tmp_path, op
         conf = tmp_path / "c.yaml"
         conf.write_text("beam: 2\n")
         assert asrkit("decode", "--model", damaged, "--config", conf, wavs[0]).returncode == 0
+
+
+def test_options_are_read_where_files_cannot_be_mapped(yesno_model, tmp_path, monkeypatch):
+    """A file system that cannot map files (mmap refused) must not make the options silently the
+    defaults: they are read the ordinary way then."""
+    tmp, model, wavs = yesno_model
+    final = tmp_path / "final.pt"
+    pack_model(model, final, DecodeConfig(beam=3))
+    real_load = torch.load
+
+    def no_mmap(*args, **kwargs):
+        if kwargs.get("mmap"):
+            raise RuntimeError("mmap not supported here")
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(torch, "load", no_mmap)
+    assert packed_decode_options(final)["beam"] == 3
