@@ -31,8 +31,8 @@ The module imports no torch (``--print-config`` and ``--help`` stay fast).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 import os
+from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple, Union
 
 from asrkit.utils.config import (UnknownKeysError, from_dict, load_yaml_mapping, non_finite, over_bounds, to_dict,
