@@ -78,12 +78,7 @@ def main(model_path: Optional[str], config_path: Optional[str], utt2spk: Optiona
     adapt = AdaptConfig(epochs=epochs, lr=lr, keep=keep, batch_size=batch_size, max_frames=max_frames,
                         min_utts=min_utts, seed=seed)
     adapt.validate("options")
-    packed = None
-    if model_path is not None and not config_path:
-        from asrkit.models.package import packed_decode_options
-
-        packed = packed_decode_options(model_path)
-    config, source = DecodeConfig.resolve(config_path, packed, model_path)
+    config, source = DecodeConfig.resolve(config_path, model_path)
     if device is not None:
         config.device = device
     config.validate("options")

@@ -125,12 +125,7 @@ def main(model_path: Optional[str], config_path: Optional[str], print_config: bo
     from asrkit.decoding.config import DecodeConfig
 
     ctm_path, segments_out = dash_as_stdio(ctm_path), dash_as_stdio(segments_out)
-    packed = None
-    if model_path is not None and not config_path:
-        from asrkit.models.package import packed_decode_options
-
-        packed = packed_decode_options(model_path)
-    config, source = DecodeConfig.resolve(config_path, packed, model_path, has_lm=lm_path is not None)
+    config, source = DecodeConfig.resolve(config_path, model_path, has_lm=lm_path is not None)
     for k in OVERRIDES:
         if flags.get(k) is not None:
             setattr(config, k, flags[k])

@@ -143,20 +143,25 @@ class DecodeConfig:
         return cls.from_dict(load_yaml_mapping(path, "decoding options"), str(path))
 
     @classmethod
-    def resolve(cls, config_path: Optional[Union[str, "os.PathLike[str]"]], packed: Optional[Dict[str, Any]],
+    def resolve(cls, config_path: Optional[Union[str, "os.PathLike[str]"]],
                 model_path: Optional[Union[str, "os.PathLike[str]"]] = None,
                 has_lm: bool = False) -> Tuple["DecodeConfig", str]:
         """The options a run starts from, before its command-line flags, and where they come from:
         ``config_path`` (``--config``) when given (the whole of it: a file does not merge with the
-        model's), else the options packed in the model (asrkit-pack-model; ``packed``), else
-        asrkit's defaults. A packed ``lm_weight`` applies only when the run has an LM (``has_lm``):
-        the LM it was chosen with is not in the model, and "lm_weight is 0.3 but no LM was given"
-        would refuse the model's own options."""
+        model's), else the options packed in ``model_path`` (asrkit-pack-model), else asrkit's
+        defaults. A packed ``lm_weight`` applies only when the run has an LM (``has_lm``): the LM
+        it was chosen with is not in the model, and "lm_weight is 0.3 but no LM was given" would
+        refuse the model's own options."""
         if config_path:
             return cls.from_yaml(config_path), f"--config {config_path}"
+        packed = None
+        if model_path is not None:
+            from asrkit.models.package import packed_decode_options  # (torch: only with a model)
+
+            packed = packed_decode_options(model_path)
         if packed is None:
             return cls(), "asrkit's defaults (the model has none packed)"
-        model = str(model_path) if model_path is not None else "the model"
+        model = str(model_path)
         try:
             cfg = cls.from_dict({k: v for k, v in packed.items() if k not in RUNTIME_OPTIONS},
                                 f"{model}: its packed decoding options")

@@ -120,9 +120,7 @@ class Transcriber:
         elif isinstance(config, (str, os.PathLike)):
             cfg = DecodeConfig.from_yaml(config)
         elif config is None:  # the options packed in the model (asrkit-pack-model), else the defaults
-            from asrkit.models.package import packed_decode_options
-
-            cfg, _ = DecodeConfig.resolve(None, packed_decode_options(model), model, has_lm=lm is not None)
+            cfg, _ = DecodeConfig.resolve(None, model, has_lm=lm is not None)
         else:
             raise AsrkitError(f"Transcriber.from_file: config must be a decode.yaml path or a DecodeConfig (single "
                               f"options go as keyword arguments: beam=10), got {type(config).__name__}")

@@ -97,7 +97,7 @@ def test_a_packed_lm_weight_waits_for_an_lm(asrkit, yesno_model, tmp_path):
     pack_model(model, final, DecodeConfig(lm_weight=0.3, beam=3))
     proc = asrkit("decode", "--model", final, wavs[0])
     assert "its lm_weight 0.3 is for decoding with an LM; without one, 0" in proc.stderr.decode()
-    cfg, source = DecodeConfig.resolve(None, packed_decode_options(final), final, has_lm=True)
+    cfg, source = DecodeConfig.resolve(None, final, has_lm=True)
     assert cfg.lm_weight == 0.3 and source == f"packed in {final}"
 
 
@@ -177,3 +177,4 @@ def test_options_are_read_where_files_cannot_be_mapped(yesno_model, tmp_path, mo
 
     monkeypatch.setattr(torch, "load", no_mmap)
     assert packed_decode_options(final)["beam"] == 3
+
