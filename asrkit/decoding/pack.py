@@ -14,8 +14,7 @@ import os
 from typing import Union
 
 from asrkit.decoding.config import DecodeConfig
-from asrkit.models.package import DECODE_OPTIONS, PackageMeta, read_package_dict, save_package
-from asrkit.utils.torch_files import check_finite_weights
+from asrkit.models.package import DECODE_OPTIONS, PackageMeta, read_package, save_package
 
 PathLike = Union[str, os.PathLike]
 
@@ -25,9 +24,7 @@ def pack_model(model_path: PathLike, out_path: PathLike, config: DecodeConfig) -
     ``config``'s options packed in (all but the runtime ones, RUNTIME_OPTIONS). The model is
     checked as decoding would check it first, so that a damaged one is refused here, not
     handed out."""
-    blob = read_package_dict(model_path)
-    meta = PackageMeta.from_dict(blob, str(model_path))
-    check_finite_weights(blob["state_dict"], f"{model_path}: damaged asrkit model")
+    meta, weights = read_package(model_path)
     meta = meta.replace(extra={**meta.extra, DECODE_OPTIONS: config.packed()})
-    save_package(out_path, blob["state_dict"], meta)
+    save_package(out_path, weights, meta)
     return meta

@@ -25,7 +25,7 @@ import dataclasses
 import os
 import unicodedata
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple, Union
 
 import numpy as np
 import torch
@@ -182,9 +182,9 @@ class PackageMeta:
                 and 0 < v <= MAX_DURATION_S for k, v in durations.items())):  # (NaN fails 0 < v)
             raise bad(f"extra: {TRAIN_DURATIONS} is {_show(durations)}, expected a mapping of statistics to "
                       f"seconds in (0, {MAX_DURATION_S:g}]")
-        options = extra.get(DECODE_OPTIONS)
-        if options is not None and decode_options_problem(options):
-            raise bad(f"extra: {DECODE_OPTIONS} {decode_options_problem(options)}")
+        problem = decode_options_problem(extra[DECODE_OPTIONS]) if DECODE_OPTIONS in extra else None
+        if problem:
+            raise bad(f"extra: {DECODE_OPTIONS} {problem}")
         try:
             return cls(model_config=model_config, idim=idim, vocab_size=vocab_size, feature_config=feature_config,
                        cmvn=None if cmvn is None else cmvn.double().numpy(), cmvn_norm_vars=norm_vars,
@@ -251,13 +251,19 @@ def read_package_dict(path: Union[str, os.PathLike]) -> Dict[str, Any]:
     return blob
 
 
-def load_package(path: Union[str, os.PathLike], device: Union[str, torch.device] = "cpu") -> Package:
-    """Rebuild the model (eval mode, on ``device``) and its tokenizer from model.pt."""
+def read_package(path: Union[str, os.PathLike]) -> Tuple[PackageMeta, Dict[str, torch.Tensor]]:
+    """The meta and the weights of a model.pt, every field checked and every weight finite, without
+    building the model (asrkit-pack-model copies them; load_package builds it)."""
     blob = read_package_dict(path)
     meta = PackageMeta.from_dict(blob, str(path))
     check_finite_weights(blob["state_dict"], f"{path}: damaged asrkit model")
-    model = model_from_state_dict(lambda: LAS(meta.idim, meta.vocab_size, meta.model_config), blob["state_dict"],
-                                  str(path))
+    return meta, blob["state_dict"]
+
+
+def load_package(path: Union[str, os.PathLike], device: Union[str, torch.device] = "cpu") -> Package:
+    """Rebuild the model (eval mode, on ``device``) and its tokenizer from model.pt."""
+    meta, weights = read_package(path)
+    model = model_from_state_dict(lambda: LAS(meta.idim, meta.vocab_size, meta.model_config), weights, str(path))
     model.to(device).eval()
     tokenizer = None
     if meta.tokenizer is not None:
