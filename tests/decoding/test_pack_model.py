@@ -2,6 +2,7 @@
 asrkit-adapt-speakers and the Transcriber start from them when given no --config."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -178,3 +179,28 @@ def test_options_are_read_where_files_cannot_be_mapped(yesno_model, tmp_path, mo
     monkeypatch.setattr(torch, "load", no_mmap)
     assert packed_decode_options(final)["beam"] == 3
 
+
+class _RunsCode:
+    """A pickled object whose loading would run a command (what an unsafe torch.load runs)."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_the_options_are_read_as_tensors_and_plain_data_only(asrkit, yesno_model, tmp_path):
+    """A model file a user was handed is read with weights_only: an object in it that would run code
+    when unpickled is refused, and nothing runs, before the options (None: the full load names it)
+    and in the full load."""
+    tmp, model, wavs = yesno_model
+    marker = tmp_path / "ran"
+    hostile = tmp_path / "hostile.pt"
+    blob = torch.load(model, weights_only=True)
+    blob["extra"] = {DECODE_OPTIONS: {"beam": 3}, "payload": _RunsCode(marker)}
+    torch.save(blob, hostile)
+    assert packed_decode_options(hostile) is None and not marker.exists()
+    proc = asrkit("decode", "--model", hostile, wavs[0], check=False)
+    assert proc.returncode == 1 and "not an asrkit model" in proc.stderr.decode() and not marker.exists(), \
+        proc.stderr
