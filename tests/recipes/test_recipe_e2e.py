@@ -7,6 +7,7 @@ import shutil
 import time
 
 import pytest
+import yaml
 
 from debian_packages import require_program
 from recipe_helpers import path_without, read_table, run_sh
@@ -185,11 +186,19 @@ def test_yesno_with_lm_end_to_end(recipe_dir, yesno_root):
     # Run again with another LM weight: the LM is kept, but the decoding is redone (its .done used
     # to record only the features and the model, so the weight-0.4 numbers passed as weight 0.2's).
     again = ["./run.sh", "--yesno-root", str(yesno_root), "--use-lm", "true", "--stage", "3", "--stop-stage", "5"]
-    proc = run_sh(again + ["--lm-weight", "0.2"], cwd=recipe, timeout=900)
+    proc = run_sh(again + ["--lm-weight", "0.2", "--decode-args", "--beam 3"], cwd=recipe, timeout=900)
     assert "stage 3: exp/lm_lang_char done already" in proc.stderr
     assert "decode_test_decode_lm done already" not in proc.stderr, proc.stderr[-3000:]
     logs = "".join(p.read_text() for p in sorted(dec.glob("log/decode.*.log")))
-    assert "--lm-weight 0.2" in logs and "--lm-weight 0.4" not in logs
+    assert "--lm-weight 0.2" in logs and "--lm-weight 0.4" not in logs and "--beam 3" in logs
+    # final.pt carries what stage 5 decoded with: --decode-args and the LM weight on top of
+    # conf/decode.yaml (beam 4), not the file alone; the weight applies with an LM, as documented.
+    assert "+ --decode-args '--beam 3' + --lm-weight 0.2 (applied when decoding with --lm)" in proc.stderr
+    packed = yaml.safe_load(run_sh(". ./path.sh && asrkit-decode --model exp/train_char/final.pt "
+                                   "--lm exp/lm_lang_char/lm.pt --print-config", cwd=recipe).stdout)
+    assert packed["beam"] == 3 and packed["lm_weight"] == 0.2, packed
+    proc = run_sh(". ./path.sh && asrkit-decode --model exp/train_char/final.pt --print-config", cwd=recipe)
+    assert yaml.safe_load(proc.stdout)["lm_weight"] == 0.0
     # Another LM config: the LM is trained again (its .done was a bare marker) and the decoding
     # that used the old LM is redone (a byte-identical lm.pt would let it stand).
     lm_yaml = (recipe / "conf/lm.yaml").read_text()

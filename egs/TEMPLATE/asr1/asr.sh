@@ -11,7 +11,8 @@
 #      --num-nodes N (Slurm) one task per GPU on each of N nodes, started by srun;
 #      exp/<tag>/train_seconds adds up every run of the training (killed, resumed); --train-max-time S
 #      stops it at an epoch boundary within S seconds, and running stage 4 again with a larger S continues it
-#   5  exp/<tag>/final.pt: the model decoded, with --decode-config's options packed in (asrkit-pack-model;
+#   5  exp/<tag>/final.pt: the model decoded, with its decoding options packed in (--decode-config,
+#      --decode-args, --lm-weight; written out in exp/<tag>/final_decode.yaml; asrkit-pack-model;
 #      what an end user decodes with: asrkit-decode --model exp/<tag>/final.pt a.wav); decoding
 #      of each test set in --nj pieces, merged -> exp/<tag>/decode_<set>/{text,nbest.jsonl}
 #   6  scoring (WER, CER) -> exp/<tag>/decode_<set>/{wer.txt,result.txt}; a row added to RESULTS.md
@@ -514,11 +515,18 @@ decode_pass() {
 # ---------------------------------------------------------------------------------------------
 if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
   current_stage=5
-  # The file to hand out: the model decoded below, carrying the decoding options chosen for it
-  # (a copy of a few MB, made again on every run, so it follows the model and --decode-config).
-  log "stage 5: $exp/final.pt: $model with the decoding options of $decode_config${decode_args:+ (not --decode-args '$decode_args': pass those to asrkit-decode)}"
+  # The file to hand out: the model decoded below, carrying the decoding options it is decoded
+  # with (a copy of a few MB, made again on every run, so it follows the model and the options).
+  # Those are --decode-config with --decode-args and --lm-weight on top, resolved by asrkit-decode
+  # itself (--print-config) into exp/<tag>/final_decode.yaml: packing the file alone left out a
+  # --decode-args "--beam 20" and the LM weight that stage 5 decoded with.
+  log "stage 5: $exp/final.pt: $model with the decoding options of $decode_config${decode_args:+ + --decode-args '$decode_args'}${_lm_weight[*]:+ + --lm-weight $lm_weight (applied when decoding with --lm)} ($exp/final_decode.yaml)"
+  # shellcheck disable=SC2086  # word-split, as decode_pass uses it
+  asrkit-decode --config "$decode_config" $decode_args "${_lm_weight[@]}" --print-config > "$exp/final_decode.yaml.tmp" \
+    || die "stage 5: asrkit-decode --print-config failed for $decode_config${decode_args:+ with --decode-args '$decode_args'}"
+  mv "$exp/final_decode.yaml.tmp" "$exp/final_decode.yaml"
   run "$exp/log/pack_model.log" $train_cmd "$exp/log/pack_model.log" \
-    asrkit-pack-model --decode-config "$decode_config" "$model" "$exp/final.pt"
+    asrkit-pack-model --decode-config "$exp/final_decode.yaml" "$model" "$exp/final.pt"
   for set in $test_sets; do
     first=$exp/decode_${set}_$first_name
     first_inputs=$(first_pass_inputs "$set")
