@@ -115,8 +115,8 @@ def main(model_path: Optional[str], config_path: Optional[str], utt2spk: Optiona
     from asrkit.decoding.adapt import adapt_speakers
     from asrkit.decoding.recognizer import Recognizer
 
-    log.info("decoding options: %s", source)
     rec = Recognizer.from_files(model_path, config)
+    log.info("decoding options: %s", source)  # (after the load: a missing model "has none packed" misled)
     if not feats:
         rec.check_reads_audio(model_path)
     adapt_speakers(rec, inputs, hyp_text, utt2spk, transforms_wspecifier, adapt, max_bad_percent)

@@ -166,7 +166,6 @@ def main(model_path: Optional[str], config_path: Optional[str], print_config: bo
     if out is not None:
         setup_logging(1 if log.isEnabledFor(logging.DEBUG) else 0, str(out / "log" / "decode.log"))
         log.info("command line: asrkit-decode %s", " ".join(sys.argv[1:]))
-    log.info("decoding options: %s", source)
 
     import torch
 
@@ -174,6 +173,8 @@ def main(model_path: Optional[str], config_path: Optional[str], print_config: bo
     from asrkit.decoding.run import Outputs, decode_items
 
     rec = Recognizer.from_files(model_path, config, lm_path)
+    # (after the load: before it, a missing or damaged model was logged as one that "has none packed")
+    log.info("decoding options: %s", source)
     if not feats:
         rec.check_reads_audio(model_path)
     if spk_transforms is not None:

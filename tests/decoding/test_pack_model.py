@@ -130,6 +130,23 @@ def test_bad_options_and_files_are_one_line(asrkit, yesno_model, tmp_path):
     assert packed_decode_options(copy)["beam"] == 3
 
 
+def test_a_model_that_cannot_be_read_is_not_said_to_have_no_options(asrkit, yesno_model, tmp_path):
+    # The "decoding options:" line used to come before the model was loaded: a missing model, or
+    # a file that is not one, was first logged as "asrkit's defaults (the model has none packed)".
+    tmp, model, wavs = yesno_model
+    (tmp_path / "notes.pt").write_text("not a model\n")
+    for bad, message in ((tmp_path / "nope.pt", "nope.pt: no such model file"), (tmp_path / "notes.pt", "not an asrkit model")):
+        for cmd in (("decode", "--model", bad, wavs[0]),
+                    ("adapt-speakers", "--model", bad, "--utt2spk", tmp_path / "utt2spk", "--wav-scp", tmp_path / "wav.scp",
+                     tmp_path / "hyp", "ark:" + str(tmp_path / "t.ark"))):
+            (tmp_path / "utt2spk").write_text("u s\n")
+            (tmp_path / "wav.scp").write_text(f"u {wavs[0]}\n")
+            (tmp_path / "hyp").write_text("u YES\n")
+            proc = asrkit(*cmd, check=False)
+            err = proc.stderr.decode()
+            assert proc.returncode == 1 and message in err and "none packed" not in err, err
+
+
 def _with_options(model: Path, path: Path, options) -> Path:
     blob = torch.load(model, weights_only=True)
     blob["extra"] = {DECODE_OPTIONS: options}
