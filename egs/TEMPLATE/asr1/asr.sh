@@ -523,7 +523,7 @@ if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
   log "stage 5: $exp/final.pt: $model with the decoding options of $decode_config${decode_args:+ + --decode-args '$decode_args'}${_lm_weight[*]:+ + --lm-weight $lm_weight (applied when decoding with --lm)} ($exp/final_decode.yaml)"
   # shellcheck disable=SC2086  # word-split, as decode_pass uses it
   asrkit-decode --config "$decode_config" $decode_args "${_lm_weight[@]}" --print-config > "$exp/final_decode.yaml.tmp" \
-    || die "stage 5: asrkit-decode --print-config failed for $decode_config${decode_args:+ with --decode-args '$decode_args'}"
+    || { rm -f "$exp/final_decode.yaml.tmp"; die "stage 5: asrkit-decode --print-config failed for $decode_config${decode_args:+ with --decode-args '$decode_args'}"; }
   mv "$exp/final_decode.yaml.tmp" "$exp/final_decode.yaml"
   run "$exp/log/pack_model.log" $train_cmd "$exp/log/pack_model.log" \
     asrkit-pack-model --decode-config "$exp/final_decode.yaml" "$model" "$exp/final.pt"
