@@ -124,9 +124,12 @@ _lm_weight=()
 # shellcheck disable=SC2086  # the *_args are word-split, as the stages use them
 config_error "--train-config${train_args:+ with --train-args '$train_args'}${train_max_time:+ and --train-max-time '$train_max_time'}" \
   asrkit-train --config "$train_config" --seed "$seed" $train_args "${_budget[@]}"
-# shellcheck disable=SC2086
+# The options stage 5 decodes with, as asrkit-decode resolves them: checked here, and at stage 5
+# printed (--print-config) into the options packed in final.pt; one command, so the two agree.
+# shellcheck disable=SC2086  # word-split, as decode_pass uses it
+decode_options() { asrkit-decode --config "$decode_config" $decode_args "${_lm_weight[@]}" "$@"; }
 config_error "--decode-config${decode_args:+ with --decode-args '$decode_args'}${_lm_weight[*]:+ and --lm-weight '$lm_weight'}" \
-  asrkit-decode --config "$decode_config" $decode_args "${_lm_weight[@]}"
+  decode_options
 if [ "$adapt_speakers" = true ]; then
   # shellcheck disable=SC2086
   config_error "--adapt-args '$adapt_args'" asrkit-adapt-speakers $adapt_args
@@ -521,8 +524,7 @@ if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
   # itself (--print-config) into exp/<tag>/final_decode.yaml: packing the file alone left out a
   # --decode-args "--beam 20" and the LM weight that stage 5 decoded with.
   log "stage 5: $exp/final.pt: $model with the decoding options of $decode_config${decode_args:+ + --decode-args '$decode_args'}${_lm_weight[*]:+ + --lm-weight $lm_weight (applied when decoding with --lm)} ($exp/final_decode.yaml)"
-  # shellcheck disable=SC2086  # word-split, as decode_pass uses it
-  asrkit-decode --config "$decode_config" $decode_args "${_lm_weight[@]}" --print-config > "$exp/final_decode.yaml.tmp" \
+  decode_options --print-config > "$exp/final_decode.yaml.tmp" \
     || { rm -f "$exp/final_decode.yaml.tmp"; die "stage 5: asrkit-decode --print-config failed for $decode_config${decode_args:+ with --decode-args '$decode_args'}"; }
   mv "$exp/final_decode.yaml.tmp" "$exp/final_decode.yaml"
   run "$exp/log/pack_model.log" $train_cmd "$exp/log/pack_model.log" \
