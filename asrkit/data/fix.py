@@ -51,7 +51,7 @@ def _read(d: DataDir, name: str, report: FixReport) -> Optional[Dict[str, str]]:
         if problem:
             raise AsrkitError(f"{d.file(name)}: {problem}")
         return None
-    t: ScannedTable = scan_table(d.file(name), allow_empty_value=name == "text")
+    t: ScannedTable = scan_table(d.file(name), allow_empty_value=name == "text", nul_in_value=name == "text")
     out: Dict[str, str] = {}
     # Only the lines that are dropped: a BOM on line 1 or a missing final newline is a problem
     # of the file, whose line is still kept (and written back without it).

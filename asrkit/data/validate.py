@@ -63,8 +63,9 @@ class ScannedTable:
         return out
 
 
-def scan_table(path: PathLike, allow_empty_value: bool = False) -> ScannedTable:
-    """Read every line of a table, collecting malformed lines as problems instead of raising."""
+def scan_table(path: PathLike, allow_empty_value: bool = False, nul_in_value: bool = False) -> ScannedTable:
+    """Read every line of a table, collecting malformed lines as problems instead of raising.
+    ``nul_in_value``: a NUL after the key keeps the line (a transcript's, named by the caller)."""
     path = Path(path)
     scanned = ScannedTable(path)
     try:
@@ -89,6 +90,14 @@ def scan_table(path: PathLike, allow_empty_value: bool = False) -> ScannedTable:
             continue
         line = line.rstrip("\r")
         parts = split_fields(line, 1)  # as the readers split it (asrkit.data.table)
+        nul = line.find("\0")
+        if nul >= 0 and not (nul_in_value and parts and "\0" not in parts[0]):
+            # Only a damaged line holds one: the readers refuse it in a key (validation passed such
+            # an id, which split, fbank and holdout-lists then refused), a wav.scp path or a
+            # speaker id cannot hold one. asrkit-fix-data-dir drops the line, counted.
+            scanned.problems.append(Problem(str(path), lineno, f"a NUL byte at character {nul} of the line "
+                                            "(a binary or damaged file?)"))
+            continue
         if lineno == 1 and line.startswith(BOM):
             scanned.problems.append(Problem(str(path), 1, bom_problem(str(path))))
             parts = split_fields(line[1:], 1)
@@ -189,7 +198,7 @@ def validate_data_dir(path: PathLike, no_text: bool = False, no_feats: bool = Fa
             if there:
                 problems.append(Problem(str(d.file(name)), None, there))
             return None
-        t = scan_table(d.file(name), allow_empty_value=name == "text")
+        t = scan_table(d.file(name), allow_empty_value=name == "text", nul_in_value=name == "text")
         problems.extend(t.problems)
         problems.extend(check_sorted_unique(t))
         if not t.lines and not t.problems:
@@ -413,7 +422,7 @@ def _check_audio(problems: List[Problem], d: DataDir, load, utt2spk: ScannedTabl
                 continue
             try:
                 st: Optional[os.stat_result] = os.stat(p)  # one stat per line: wav.scp may have 281k
-            except OSError:
+            except (OSError, ValueError):  # ValueError: a NUL in the name (scan_table names the line)
                 st = None
             if st is not None and stat.S_ISDIR(st.st_mode):
                 # The audio reader then failed on it per utterance, at feature extraction.

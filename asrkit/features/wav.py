@@ -776,6 +776,8 @@ def check_wav_file(path: str, what: str) -> None:
     holding fewer bytes than its header states, an OGG whose last page is not its end, a tagged
     MP3 shorter than its tag says), from its header, tail and size alone; an AsrkitError naming
     ``what``. Anything else passes (libsndfile judges it)."""
+    if "\0" in path:  # as read_wav_source says it; os.open raised ValueError, a traceback
+        raise AsrkitError(f"{what}: the name holds a NUL byte, which no file name or command can")
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     try:
         st = os.fstat(fd)

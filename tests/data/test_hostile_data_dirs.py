@@ -92,6 +92,29 @@ def test_control_characters_in_text_fail_validation_tab_does_not(an4_dir):
                                 f"{an4_dir}/text:5: {ESC} in the transcript of {utt5!r}"]
 
 
+def test_a_nul_in_an_id_or_a_path_is_refused_by_validation_and_dropped_by_fix(an4_dir):
+    """Validation passed NUL bytes in utterance and speaker ids (fix-data-dir "needed no change"),
+    which split, fbank and holdout-lists then refused; a NUL in a wav.scp path was a ValueError
+    traceback from its os.stat."""
+    def nul(name, lineno, at):
+        lines = (an4_dir / name).read_text().splitlines(keepends=True)
+        lines[lineno - 1] = lines[lineno - 1][:at] + "\x00" + lines[lineno - 1][at:]
+        (an4_dir / name).write_text("".join(lines))
+
+    utts = list(DataDir(an4_dir).read("utt2spk"))
+    nul("utt2spk", 2, 3)                                   # in an utterance id
+    nul("utt2spk", 4, len(utts[3]) + 2)                    # in a speaker id
+    nul("wav.scp", 6, len((an4_dir / "wav.scp").read_text().splitlines()[5]))  # at the end of a path
+    errors = _errors(an4_dir)
+    for name, lineno in (("utt2spk", 2), ("utt2spk", 4), ("wav.scp", 6)):
+        assert any(e.startswith(f"{an4_dir}/{name}:{lineno}: a NUL byte at character ") for e in errors), errors
+    report = fix_data_dir(an4_dir)
+    assert report.num_dropped == 3
+    kept = DataDir(an4_dir).read("utt2spk")
+    assert not any("\x00" in u + s for u, s in kept.items()) and {utts[1], utts[3], utts[5]}.isdisjoint(kept)
+    assert _errors(an4_dir) == []
+
+
 # D8 ------------------------------------------------------------------------------------------
 def test_wav_scp_naming_a_directory_or_an_empty_file(an4_dir, tmp_path):
     lines = (an4_dir / "wav.scp").read_text().splitlines(keepends=True)

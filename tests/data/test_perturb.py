@@ -239,6 +239,20 @@ def test_sox_method_skips_truncated_wavs_by_the_shared_rule(an4_root, an4_dir, t
     assert len(table(out / "text")) == 46
 
 
+@pytest.mark.parametrize("method", ["sox", "audio"])
+def test_a_nul_in_a_wav_scp_path_is_a_counted_bad_utterance(an4_dir, tmp_path, method):
+    # The sox method's header check (check_wav_file) let os.open raise ValueError ("embedded
+    # null byte"): a traceback where --method audio named the recording.
+    lines = (an4_dir / "wav.scp").read_text().splitlines(keepends=True)
+    bad = lines[1].split()[0]
+    lines[1] = lines[1].rstrip("\n") + "\x00x\n"
+    (an4_dir / "wav.scp").write_text("".join(lines))
+    out = tmp_path / "sp"
+    with pytest.raises(AsrkitError, match=rf"recording '{bad}'.*the name holds a NUL byte"):
+        perturb_data_dir_speed(an4_dir, out, [0.9, 1.0], method=method)
+    assert not out.exists() and not list(tmp_path.glob(".sp.*"))
+
+
 @pytest.mark.parametrize("kind", ["utterance", "speaker", "recording"])
 def test_source_ids_that_are_copy_ids_are_an_error(an4_dir, tmp_path, kind):
     """A source id 'sp0.9-X' beside 'X' (with 0.9 and 1.0 among the factors): the copy of X and the
