@@ -432,6 +432,10 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
         raise AsrkitError(f"--punctuation {punctuation!r}: one of {', '.join(PUNCTUATION)}")
     if not 0 <= max_skip_ratio <= 1:
         raise AsrkitError(f"--max-skip-ratio {max_skip_ratio:g}: must be in [0, 1]")
+    try:  # what transcript_beside does with it: '', '.' or 'a/b' was a ValueError traceback there
+        PurePosixPath("x").with_suffix("." + text_ext.lstrip("."))
+    except ValueError:
+        raise AsrkitError(f"--text-ext {text_ext!r}: not a file extension (e.g. txt or lab)") from None
     if sample_rate is not None:
         # Decoding refuses audio below this rate, so every utterance of a data dir converted to
         # it (`sox ... -r 1 ...|`) failed later, one at a time. (Imported here: it brings torch.)

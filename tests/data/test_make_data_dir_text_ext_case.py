@@ -63,3 +63,13 @@ def test_a_key_whose_extension_is_not_audio_is_not_case_folded(an4_root, tmp_pat
     report = make_data_dir(tmp_path / "c/audio", tmp_path / "data", transcripts=tmp_path / "p.txt",
                            max_skip_ratio=0.5)
     assert report.num_utts == 2 and sum(len(v) for v in report.skipped.values()) == 1
+
+
+@pytest.mark.parametrize("ext", ["", ".", "a/b", "/", ".."])
+def test_a_text_ext_that_is_no_extension_is_one_line(an4_root, tmp_path, asrkit, ext):
+    # Path.with_suffix raised ValueError ("Invalid suffix '.'"): a traceback from the CLI.
+    make_user_corpus(an4_root, tmp_path / "c", 3, layout="beside")
+    proc = asrkit("make-data-dir", "--text-ext", ext, tmp_path / "c/audio", tmp_path / "data", check=False)
+    err = proc.stderr.decode()
+    assert proc.returncode == 1 and f"--text-ext {ext!r}: not a file extension" in err, err
+    assert "Traceback" not in err and not (tmp_path / "data").exists()
