@@ -60,7 +60,7 @@ def best_epochs(exp_dir: Path, num: int, metric: Optional[str] = None,
     training = last["config"].get("training")
     kept_by = (training.get("best_metric") if isinstance(training, dict) else None) or "valid_loss"
     metric = metric or kept_by
-    every = ckpt.rank_epochs(last["train_state"]["history"], metric)
+    every = ckpt.rank_epochs(ckpt.epoch_rows(last), metric)
     if max_epoch is not None:
         every = [e for e in every if e <= max_epoch]
     ranked = [e for e in every if e in found]

@@ -146,6 +146,12 @@ def _check_contents(state: Dict[str, Any], path: Path) -> None:
                   f"(a checkpoint of another run, or renamed)")
 
 
+def epoch_rows(state: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """A checkpoint's per-epoch rows; none when its train_state has no history (TrainState's
+    default, which _check_contents lets pass: indexing it was a KeyError traceback)."""
+    return state["train_state"].get("history", [])
+
+
 def _is_int(x: Any) -> bool:
     return isinstance(x, int) and not isinstance(x, bool)
 
@@ -277,10 +283,10 @@ def pack_best(exp: Path, metric: str, out: Path) -> Path:
     if not found:
         raise AsrkitError(f"{exp}/checkpoints: no checkpoint to pack")
     last = load_checkpoint(found[max(found)])
-    ranked = [e for e in rank_epochs(last["train_state"]["history"], metric) if e in found]
+    ranked = [e for e in rank_epochs(epoch_rows(last), metric) if e in found]
     best_epoch = ranked[0] if ranked else max(found)
     state = last if best_epoch == max(found) else load_checkpoint(found[best_epoch])
-    row = next((r for r in last["train_state"]["history"] if r["epoch"] == best_epoch), {})
+    row = next((r for r in epoch_rows(last) if r["epoch"] == best_epoch), {})
     packer = PACKERS.get(state.get("package_format"))
     if packer is None:
         raise AsrkitError(f"{found[best_epoch]}: unknown package_format {state.get('package_format')!r}")

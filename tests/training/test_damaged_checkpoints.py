@@ -212,6 +212,20 @@ def test_average_by_a_metric_never_recorded_says_it_took_the_latest(trained, tmp
     assert not any("best by valid_cer" in m for m in said)
 
 
+def test_a_train_state_without_history_ranks_nothing_and_takes_the_latest(trained, tmp_path):
+    """Every train_state key may be missing (TrainState's defaults; load_checkpoint lets it pass),
+    but asrkit-average and packing the best indexed train_state["history"]: a KeyError traceback."""
+    from asrkit.training.average import best_epochs
+
+    exp = _copy(trained, tmp_path)
+    _damage(exp / "checkpoints" / "epoch2.pt", lambda s: s["train_state"].pop("history"))
+    assert best_epochs(exp, 1, "valid_loss") == ([2], "latest")
+    code, err = _run_inproc("average", "--num", "2", exp)
+    assert code == 0 and "no valid_loss recorded" in err and "Traceback" not in err, err
+    assert (exp / "model.avg.pt").is_file()
+    assert ckpt.pack_best(exp, "valid_loss", exp / "model.pt") == exp / "model.pt" and (exp / "model.pt").is_file()
+
+
 def test_resume_with_another_tokenizer_or_unusable_state_is_one_line(yesno_setup, trained, tmp_path):
     """Another --lang-dir on the same exp dir: a token list of another size was a load_state_dict
     traceback, and one of the same size resumed silently with every output unit meaning another
