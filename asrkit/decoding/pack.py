@@ -14,7 +14,7 @@ import os
 from typing import Union
 
 from asrkit.decoding.config import DecodeConfig
-from asrkit.models.package import DECODE_OPTIONS, PackageMeta, read_package, save_package
+from asrkit.models.package import DECODE_OPTIONS, PackageMeta, build_package, read_package, save_package
 
 PathLike = Union[str, os.PathLike]
 
@@ -22,9 +22,11 @@ PathLike = Union[str, os.PathLike]
 def pack_model(model_path: PathLike, out_path: PathLike, config: DecodeConfig) -> PackageMeta:
     """Write ``model_path``'s model to ``out_path`` (atomically; the same path is fine) with
     ``config``'s options packed in (all but the runtime ones, RUNTIME_OPTIONS). The model is
-    checked as decoding would check it first, so that a damaged one is refused here, not
-    handed out."""
+    checked as decoding checks it, model and tokenizer built, so that a damaged one is refused
+    here, not handed out (read_package alone passed a garbage tokenizer or a model config that
+    does not fit the weights, which asrkit-decode then refused)."""
     meta, weights = read_package(model_path)
+    build_package(meta, weights, model_path)
     meta = meta.replace(extra={**meta.extra, DECODE_OPTIONS: config.packed()})
     save_package(out_path, weights, meta)
     return meta

@@ -263,6 +263,13 @@ def read_package(path: Union[str, os.PathLike]) -> Tuple[PackageMeta, Dict[str, 
 def load_package(path: Union[str, os.PathLike], device: Union[str, torch.device] = "cpu") -> Package:
     """Rebuild the model (eval mode, on ``device``) and its tokenizer from model.pt."""
     meta, weights = read_package(path)
+    return build_package(meta, weights, path, device)
+
+
+def build_package(meta: PackageMeta, weights: Dict[str, torch.Tensor], path: Union[str, os.PathLike],
+                  device: Union[str, torch.device] = "cpu") -> Package:
+    """:func:`load_package`'s model and tokenizer from what :func:`read_package` read of ``path``
+    (named in errors): every check decoding makes of a model file."""
     model = model_from_state_dict(lambda: LAS(meta.idim, meta.vocab_size, meta.model_config), weights, str(path))
     model.to(device).eval()
     tokenizer = None

@@ -130,6 +130,26 @@ def test_bad_options_and_files_are_one_line(asrkit, yesno_model, tmp_path):
     assert packed_decode_options(copy)["beam"] == 3
 
 
+@pytest.mark.parametrize("damage, message", [
+    (lambda blob: blob.update(tokenizer=b"garbage"), "damaged tokenizer in the model"),
+    (lambda blob: blob.update(model_config={}), "model does not match its config"),
+], ids=["garbage tokenizer", "config that does not fit the weights"])
+def test_a_model_decoding_would_refuse_is_not_packed(asrkit, yesno_model, tmp_path, damage, message):
+    # read_package alone (every field's form, every weight finite) passed both: pack-model wrote
+    # final.pt with exit 0, and asrkit-decode refused it afterwards.
+    tmp, model, wavs = yesno_model
+    blob = torch.load(model, weights_only=True)
+    damage(blob)
+    bad, out, conf = tmp_path / "bad.pt", tmp_path / "final.pt", tmp_path / "decode.yaml"
+    torch.save(blob, bad)
+    conf.write_text(CHOSEN)
+    decoded = asrkit("decode", "--model", bad, wavs[0], check=False)
+    assert decoded.returncode == 1 and message in decoded.stderr.decode(), decoded.stderr
+    proc = asrkit("pack-model", "--decode-config", conf, bad, out, check=False)
+    assert proc.returncode == 1 and message in proc.stderr.decode() and not out.exists(), proc.stderr
+    assert "Traceback" not in proc.stderr.decode() and not list(tmp_path.glob("final.pt*"))
+
+
 def test_a_model_that_cannot_be_read_is_not_said_to_have_no_options(asrkit, yesno_model, tmp_path):
     # The "decoding options:" line used to come before the model was loaded: a missing model, or
     # a file that is not one, was first logged as "asrkit's defaults (the model has none packed)".
