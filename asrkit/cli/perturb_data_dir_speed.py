@@ -6,6 +6,7 @@ from typing import Tuple
 import click
 
 from asrkit.cli._common import asrkit_command
+from asrkit.data.datadir import kaldi_real
 from asrkit.data.perturb import METHODS, perturb_data_dir_speed
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.logging import get_logger
@@ -14,10 +15,11 @@ log = get_logger("perturb_data_dir_speed")
 
 
 def _factors(text: str) -> Tuple[float, ...]:
-    try:
-        return tuple(float(f) for f in text.replace(",", " ").split())
-    except ValueError:
-        raise AsrkitError(f"--factors {text!r}: expected numbers such as '0.9 1.0 1.1'") from None
+    # As Kaldi reads a real (kaldi_real): float() also took '0.9_5' and full-width digits.
+    factors = tuple(kaldi_real(f) for f in text.replace(",", " ").split())
+    if None in factors:
+        raise AsrkitError(f"--factors {text!r}: expected numbers in ASCII digits such as '0.9 1.0 1.1'")
+    return factors
 
 
 @asrkit_command("perturb-data-dir-speed")

@@ -85,12 +85,15 @@ MIN_FACTOR, MAX_FACTOR = 0.5, 2.0
 def check_factors(factors: Sequence[float]) -> List[float]:
     out: List[float] = []
     for f in factors:
+        # At the precision the ids and sox's effect spell it (%g): 1.00000000001 was a copy
+        # 'sp1-' made with 'speed 1', an unperturbed duplicate of every utterance.
+        f = float(f"{f:g}")
         if not f > 0:
             raise AsrkitError(f"speed factor {f:g} is not positive")
         if not MIN_FACTOR <= f <= MAX_FACTOR:
             raise AsrkitError(f"speed factor {f:g} is outside [{MIN_FACTOR:g}, {MAX_FACTOR:g}] (Kaldi's recipes use "
                               f"0.9 1.0 1.1)")
-        if any(factor_prefix(f) == factor_prefix(g) for g in out):
+        if f in out:
             raise AsrkitError(f"speed factor {f:g} is given twice")
         out.append(f)
     if not out:

@@ -41,6 +41,8 @@ def test_pipes_and_prefixes():
 @pytest.mark.parametrize("factors,message", [
     ([0.9, -1.0], "speed factor -1 is not positive"),
     ([1.1, 1.10], "speed factor 1.1 is given twice"),
+    # one that the ids and sox's effect spell as 1 ('%g') made an unperturbed duplicate 'sp1-' copy
+    ([1.0, 1.00000000001], "speed factor 1 is given twice"),
     ([], "no speed factors given"),
     # inf was an OverflowError traceback with --method audio, 1e9 a 12 GB allocation, and with sox
     # both (and 1e-9, a copy 10**9 times as long) were written into wav.scp without a word
@@ -140,6 +142,12 @@ def test_bad_inputs_are_clear_and_write_nothing(an4_dir, tmp_path, asrkit):
 
     proc = asrkit("perturb-data-dir-speed", "--factors", "0.9 fast", an4_dir, out, check=False)
     assert proc.returncode == 1 and "--factors '0.9 fast': expected numbers" in proc.stderr.decode()
+    # float() read these as 0.95 and 0.9, where every other number option refuses them
+    for factors in ("0.9_5 1.1", "\uff10.\uff19"):
+        proc = asrkit("perturb-data-dir-speed", "--factors", factors, an4_dir, out, check=False)
+        assert proc.returncode == 1 and f"--factors {factors!r}: expected numbers in ASCII digits" in \
+            proc.stderr.decode(), proc.stderr
+        assert not out.exists()
 
     proc = asrkit("perturb-data-dir-speed", an4_dir, an4_dir, check=False)
     assert proc.returncode == 1 and "must differ from the input" in proc.stderr.decode()
