@@ -7,6 +7,7 @@ import signal
 import click
 
 from asrkit.cli._common import asrkit_command
+from asrkit.data.table import ascii_int
 from asrkit.launch.job import Launch, join_command, parse_job_range, resolve_tasks
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.logging import get_logger
@@ -101,10 +102,10 @@ def _parse_launch(args, num_threads, ntasks, nodes) -> Launch:
     log, command = args[0], args[1:]
     if parse_job_range(log) is not None:
         raise AsrkitError(f"two job ranges ({log!r} after the first): give one JOB=1:N")
-    try:
-        threads = int(num_threads) if num_threads is not None else 1
-    except ValueError:
-        raise AsrkitError(f"--num-threads {num_threads!r} is not an integer") from None
+    # ASCII digits only, as every other number option (int() took '٣' and '1_0')
+    threads = ascii_int(num_threads) if num_threads is not None else 1
+    if threads is None:
+        raise AsrkitError(f"--num-threads {num_threads!r} is not an integer in ASCII digits")
     return Launch(join_command(command), log, jobs, num_threads=threads, ntasks=ntasks, nodes=nodes)
 
 

@@ -119,9 +119,13 @@ class Launch:
         if not self.log_template:  # an unset shell variable ("$log"): was "cannot write log file : No such file"
             raise AsrkitError("the log file name is empty (expected [JOB=1:N] <log-file> <command> ...)")
         if self.jobs is not None and len(self.jobs) > 1 and self.replace_job(self.log_template, "") == self.log_template:
+            # 'fbankJOB.log' holds the name, but next to a letter (replace_job's rule): "does not
+            # contain JOB" of a name that visibly did sent users looking for a typo.
+            how = (f" as a name of its own (one next to a letter or digit, or in a shell variable, is not "
+                   f"replaced: e.g. fbank.{self.jobs.name}.log)") if self.jobs.name in self.log_template else ""
             raise AsrkitError(
                 f"{len(self.jobs)} jobs but the log file {self.log_template!r} does not contain "
-                f"{self.jobs.name}: every job would write the same log")
+                f"{self.jobs.name}{how}: every job would write the same log")
         if self.ntasks < 1 or self.nodes < 1 or self.num_threads < 1:
             raise AsrkitError("--ntasks, --num-nodes and --num-threads must be at least 1")
         if self.ntasks % self.nodes:

@@ -323,6 +323,11 @@ def test_an_ignored_sighup_stays_ignored(tmp_path):
     (["JOB=1-4", "x.JOB.log", "true"], "bad job range 'JOB=1-4'"),
     (["JOB=1:4", "x.log", "true"], "does not contain JOB: every job would write the same log"),
     (["--num-threads", "two", "x.log", "true"], "--num-threads 'two' is not an integer"),
+    # int() took these as 3 and 10, as the other number options no longer do (hostile-input sweep 7)
+    (["--num-threads", "\u0663", "x.log", "true"], "--num-threads '\u0663' is not an integer in ASCII digits"),
+    (["--num-threads", "1_0", "x.log", "true"], "--num-threads '1_0' is not an integer in ASCII digits"),
+    # the name is there but next to a letter, so not replaced: "does not contain JOB" alone misled
+    (["JOB=1:2", "fbankJOB.log", "true"], "does not contain JOB as a name of its own (one next to a letter or digit"),
     (["--nodes", "2", "x.log", "true"], "--num-nodes 2 needs --backend slurm"),
     (["--num-nodes", "2", "x.log", "true"], "--num-nodes 2 needs --backend slurm"),
     (["--ntasks", "0", "x.log", "true"], "--ntasks 0: must be at least 1"),
@@ -386,7 +391,8 @@ def test_job_is_replaced_where_it_stands_as_a_name(tmp_path, asrkit):
                         f'decode_{i}.log --job={i} {i} "a {i} b"', 0)
         assert out == [f"JOBS xJOBx 4711 4711 feats.{i}.ark split4/{i}/wav.scp decode_{i}.log --job={i} {i} a {i} b"]
     proc = asrkit("launch", "JOB=1:2", "JOBS.log", "true", cwd=tmp_path, check=False)
-    assert proc.returncode == 1 and b"does not contain JOB: every job would write the same log" in proc.stderr
+    assert proc.returncode == 1 and b"'JOBS.log' does not contain JOB as a name of its own" in proc.stderr \
+        and b"every job would write the same log" in proc.stderr
 
 
 def test_slurm_script_replaces_job_as_the_local_backend(tmp_path):
