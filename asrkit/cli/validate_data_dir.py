@@ -16,7 +16,7 @@ from asrkit.utils.errors import AsrkitError
 @click.option("--no-text", is_flag=True, help="Do not require a text file.")
 @click.option("--no-feats", is_flag=True, help="Do not check feats.scp / utt2num_frames even if present.")
 @click.option("--no-wav", is_flag=True, help="Do not require audio (wav.scp / segments).")
-@click.option("--no-check-files", is_flag=True, help="Do not check that the audio files in wav.scp exist.")
+@click.option("--no-check-files", is_flag=True, help="Do not check that the audio files of wav.scp and the arks of feats.scp exist.")
 @click.argument("data_dir", metavar="<data-dir>")
 def main(no_text: bool, no_feats: bool, no_wav: bool, no_check_files: bool, data_dir: str) -> None:
     """Check <data-dir> as Kaldi's utils/validate_data_dir.sh does.

@@ -21,6 +21,7 @@ from asrkit.data.datadir import (DataDir, dir_problem, kaldi_real, positive_seco
                                  segment_channel_problem)
 from asrkit.data.table import (BOM, EMPTY_LINE, SPACE, LineReadError, TableLine, ascii_digits, bom_problem,
                                read_bounded, split_fields, transcript_problem)
+from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import PathLike
 
 ERROR = "error"
@@ -184,7 +185,7 @@ def validate_data_dir(path: PathLike, no_text: bool = False, no_feats: bool = Fa
     ``no_text``/``no_feats``/``no_wav`` skip those tables as Kaldi's options do. Audio is needed
     (wav.scp, or segments into wav.scp) unless ``no_wav`` or the directory holds feats.scp
     only (a dump dir after feature extraction). ``check_wav_files`` also checks that plain paths
-    in wav.scp exist on disk, which Kaldi leaves to feature extraction.
+    in wav.scp and the arks of feats.scp exist on disk, which Kaldi leaves to the first reader.
     """
     d = DataDir(path)
     problems: List[Problem] = []
@@ -229,6 +230,19 @@ def validate_data_dir(path: PathLike, no_text: bool = False, no_feats: bool = Fa
         problems.append(Problem(str(utt2spk.path), None,
                                 f"{prefix_warnings - MAX_REPEATED_WARNINGS} more utterances without their "
                                 "speaker id as prefix", WARNING))
+    # Prefixes alone do not make the orders agree: speakers 'a' and 'a+b' sort one way, 'a-x' and
+    # 'a+b-y' the other. Kaldi's validate_data_dir.sh refuses such a dir; asrkit's split and
+    # per-speaker CMVN do not need the orders to agree, so it is said, not refused.
+    if not prefix_warnings:
+        by_utt = sorted(u2s, key=str.encode)
+        by_spk = sorted(u2s, key=lambda u: (u2s[u].encode(), u.encode()))
+        first = next((u for u, v in zip(by_spk, by_utt) if u != v), None)
+        if first is not None:
+            problems.append(Problem(str(utt2spk.path), utts[first].lineno,
+                                    f"sorted by speaker, utterance {first!r} (speaker {u2s[first]!r}) comes "
+                                    "elsewhere than sorted by utterance id: Kaldi's validate_data_dir.sh refuses "
+                                    "this (make speaker ids prefixes that no other speaker id extends, e.g. "
+                                    "ending in '-'); asrkit's tools accept it", WARNING))
 
     _check_spk2utt(problems, d, utt2spk, spk2utt, u2s)
 
@@ -271,6 +285,8 @@ def validate_data_dir(path: PathLike, no_text: bool = False, no_feats: bool = Fa
         feats = load("feats.scp")
         _missing_from(problems, utt2spk, feats.first_lines(), feats.path)
         _missing(problems, feats, utts, utt2spk.path)
+        if check_wav_files:
+            _check_feats_files(problems, feats)
         if d.has("utt2num_frames"):
             u2nf = load("utt2num_frames")
             _missing_from(problems, feats, u2nf.first_lines(), u2nf.path)
@@ -280,6 +296,33 @@ def validate_data_dir(path: PathLike, no_text: bool = False, no_feats: bool = Fa
                     problems.append(Problem(str(u2nf.path), line.lineno,
                                             f"number of frames must be a positive integer, got {line.value!r}"))
     return problems
+
+
+def _check_feats_files(problems: List[Problem], feats: ScannedTable) -> None:
+    """Each feats.scp line's form and each ark it names, once per ark (a dump dir of 281k lines
+    names a few dozen): a dir whose arks were moved or deleted validated, and training then
+    failed at its first batch."""
+    from asrkit.data.matrix_io import parse_scp_value
+
+    first_use: Dict[str, TableLine] = {}
+    for line in feats.first_lines().values():
+        where = f"{feats.path}:{line.lineno}"
+        try:
+            entry = parse_scp_value(line.key, line.value, where)
+        except AsrkitError as e:
+            problems.append(Problem(str(feats.path), line.lineno, str(e)[len(where) + 2:]))
+            continue
+        if not entry.pipe:
+            first_use.setdefault(entry.path, line)
+    for path, line in first_use.items():
+        try:
+            st = os.stat(path)
+        except (OSError, ValueError) as e:
+            why = getattr(e, "strerror", None) or "cannot be opened"
+            problems.append(Problem(str(feats.path), line.lineno, f"{path!r}: {why} (the ark of {line.key!r})"))
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            problems.append(Problem(str(feats.path), line.lineno, f"{path!r} is a directory, not an ark file"))
 
 
 def _bad_duration(table: ScannedTable, line: TableLine) -> Problem:

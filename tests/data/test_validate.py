@@ -98,7 +98,8 @@ def test_all_problems_listed_not_just_first(an4_dir):
 
 def test_feats_and_utt2num_frames(an4_dir):
     utts = [l.split()[0] for l in lines(an4_dir / "utt2spk")]
-    (an4_dir / "feats.scp").write_text("".join(f"{u} feats.ark:{i}\n" for i, u in enumerate(utts)))
+    (an4_dir / "feats.ark").write_bytes(b"")  # the arks are looked for, not read
+    (an4_dir / "feats.scp").write_text("".join(f"{u} {an4_dir}/feats.ark:{i}\n" for i, u in enumerate(utts)))
     (an4_dir / "utt2num_frames").write_text("".join(f"{u} {100 if i != 3 else 0}\n" for i, u in enumerate(utts[:-1])))
     errs = errors(an4_dir)
     assert f"{an4_dir}/utt2num_frames:4: number of frames must be a positive integer, got '0'" in errs
@@ -119,11 +120,47 @@ def test_dump_dir_without_audio(an4_dir):
     # After feature extraction (dump/<set>/): feats.scp instead of wav.scp; audio is not required.
     utts = [l.split()[0] for l in lines(an4_dir / "utt2spk")]
     (an4_dir / "wav.scp").unlink()
-    (an4_dir / "feats.scp").write_text("".join(f"{u} feats.ark:{i}\n" for i, u in enumerate(utts)))
+    (an4_dir / "feats.ark").write_bytes(b"")  # the arks are looked for, not read
+    (an4_dir / "feats.scp").write_text("".join(f"{u} {an4_dir}/feats.ark:{i}\n" for i, u in enumerate(utts)))
     assert errors(an4_dir) == []
     (an4_dir / "feats.scp").unlink()
     assert errors(an4_dir) == [f"{an4_dir}/wav.scp: no such file (every utterance needs audio; use --no-wav to skip)"]
     assert errors(an4_dir, no_wav=True) == []
+
+
+def test_arks_that_feats_scp_names_are_looked_for(an4_dir, tmp_path):
+    """A dump dir whose arks were moved or deleted validated; training failed at its first batch."""
+    utts = [l.split()[0] for l in lines(an4_dir / "utt2spk")]
+    (an4_dir / "wav.scp").unlink()
+    (tmp_path / "a.ark").write_bytes(b"")
+    (tmp_path / "dir.ark").mkdir()
+    arks = ["a.ark", "gone.ark", "dir.ark"]
+    scp = [f"{u} {tmp_path}/{arks[i % 3]}:{i}\n" for i, u in enumerate(utts)]
+    scp[9] = f"{utts[9]} {tmp_path}/a.ark:9[5:x]\n"       # a bad range
+    scp[10] = f"{utts[10]} cat {tmp_path}/gone.ark |\n"    # a pipe: not looked into
+    (an4_dir / "feats.scp").write_text("".join(scp))
+    assert sorted(errors(an4_dir)) == [
+        f"{an4_dir}/feats.scp:10: bad range [5:x] (expected e.g. [0:9] or [0:9,3:5])",
+        f"{an4_dir}/feats.scp:2: '{tmp_path}/gone.ark': No such file or directory (the ark of {utts[1]!r})",
+        f"{an4_dir}/feats.scp:3: '{tmp_path}/dir.ark' is a directory, not an ark file"]
+    assert errors(an4_dir, check_wav_files=False) == []
+
+
+def test_speaker_and_utterance_orders_that_disagree_are_a_warning(an4_dir):
+    # Kaldi's validate_data_dir.sh refuses it; the prefix warning missed it (each speaker id
+    # is a prefix of its utterances' ids). Speakers 'a' and 'a+b': 'a+b-..' sorts before 'a-..'.
+    u2s = {"a+b-1": "a+b", "a+b-2": "a+b", "a-1": "a", "a-2": "a"}
+    (an4_dir / "utt2spk").write_text("".join(f"{u} {s}\n" for u, s in u2s.items()))
+    (an4_dir / "spk2utt").write_text("a a-1 a-2\na+b a+b-1 a+b-2\n")
+    (an4_dir / "text").write_text("".join(f"{u} A\n" for u in u2s))
+    wav = lines(an4_dir / "wav.scp")[0].split()[1]
+    (an4_dir / "wav.scp").write_text("".join(f"{u} {wav}\n" for u in u2s))
+    problems = validate_data_dir(an4_dir)
+    assert [str(p) for p in problems] == [
+        f"{an4_dir}/utt2spk:3: sorted by speaker, utterance 'a-1' (speaker 'a') comes elsewhere than sorted by "
+        f"utterance id: Kaldi's validate_data_dir.sh refuses this (make speaker ids prefixes that no other speaker "
+        f"id extends, e.g. ending in '-'); asrkit's tools accept it"]
+    assert not problems[0].is_error
 
 
 def test_segments(an4_dir):
