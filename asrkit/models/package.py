@@ -218,7 +218,11 @@ def save_package(path: Union[str, os.PathLike], state_dict: Mapping[str, torch.T
 def read_package_dict(path: Union[str, os.PathLike]) -> Dict[str, Any]:
     """The raw dict of a model.pt, checked to be one; AsrkitError naming the file otherwise."""
     check_torch_file_path(path, "a model", "model.pt")  # (a user may point at the exp dir)
-    blob = load_weights_only(path, "asrkit model")
+    return package_dict(load_weights_only(path, "asrkit model"), path)
+
+
+def package_dict(blob: Any, path: Union[str, os.PathLike]) -> Dict[str, Any]:
+    """:func:`read_package_dict`'s checks of what was read from ``path``."""
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
         other = blob.get("format") if isinstance(blob, dict) else None
         # asrkit's other torch files, named with what to give instead (the checkpoint's name

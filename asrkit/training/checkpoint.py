@@ -93,7 +93,12 @@ def save_checkpoint(path: Path, state: Dict[str, Any]) -> None:
 
 def load_checkpoint(path: Path) -> Dict[str, Any]:
     """A checkpoint's dict, read with weights_only=True; AsrkitError naming the file otherwise."""
-    state = load_weights_only(path, "asrkit checkpoint")
+    return checkpoint_dict(load_weights_only(path, "asrkit checkpoint"), path)
+
+
+def checkpoint_dict(state: Any, path: Path) -> Dict[str, Any]:
+    """:func:`load_checkpoint`'s checks of what was read from ``path`` (a caller that has read the
+    file already, to tell a checkpoint from a model, need not read it again)."""
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise AsrkitError(f"{path}: not an asrkit training checkpoint (no format: {FORMAT!r} entry)")
     version = state.get("version")

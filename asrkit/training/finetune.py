@@ -28,7 +28,7 @@ from torch import Tensor, nn
 
 from asrkit.features.fbank import FbankConfig
 from asrkit.models.las import LAS
-from asrkit.models.package import PackageMeta, read_package_dict
+from asrkit.models.package import PackageMeta, package_dict
 from asrkit.training import checkpoint as ckpt
 from asrkit.utils.config import dict_diff
 from asrkit.utils.errors import AsrkitError
@@ -70,11 +70,11 @@ def read_init_model(path: str) -> Tuple[PackageMeta, Dict[str, Tensor]]:
     """
     # (a directory: a user pointing at the exp dir, not at its model.pt)
     check_torch_file_path(path, "a model", "model.pt")
-    blob = load_weights_only(path, "asrkit model or training checkpoint")
+    blob = load_weights_only(path, "asrkit model or training checkpoint")  # read once, checked as either
     if isinstance(blob, dict) and blob.get("format") == ckpt.FORMAT:
-        state = ckpt.load_checkpoint(Path(path))
+        state = ckpt.checkpoint_dict(blob, Path(path))
         return ckpt.package_meta(state, Path(path)), state["model"]
-    blob = read_package_dict(path)
+    blob = package_dict(blob, path)
     return PackageMeta.from_dict(blob, str(path)), blob["state_dict"]
 
 

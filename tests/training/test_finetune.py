@@ -164,6 +164,15 @@ def test_train_init_and_freeze_end_to_end(yesno_setup, tmp_path, asrkit):
     meta, weights = finetune.read_init_model(str(exp / "checkpoints" / "epoch1.pt"))
     assert meta.tokens == list(tokens) and meta.idim == 23
     assert all(torch.equal(weights[k], state["model"][k]) for k in state["model"])
+    # Either kind of file is read once (it was read again to be checked as the kind it is).
+    loads = []
+    real_load = torch.load
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(torch, "load", lambda *a, **k: loads.append(a[0]) or real_load(*a, **k))
+        for path in (exp / "checkpoints" / "epoch1.pt", src_exp / "model.pt"):
+            loads.clear()
+            finetune.read_init_model(str(path))
+            assert len(loads) == 1, loads
 
     # A resume does not read --init (the checkpoint has the weights: the file may even be gone)...
     (src_exp / "model.pt").rename(src_exp / "gone.pt")
