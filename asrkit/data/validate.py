@@ -234,9 +234,9 @@ def validate_data_dir(path: PathLike, no_text: bool = False, no_feats: bool = Fa
     # 'a+b-y' the other. Kaldi's validate_data_dir.sh refuses such a dir; asrkit's split and
     # per-speaker CMVN do not need the orders to agree, so it is said, not refused.
     if not prefix_warnings:
+        # The orders agree exactly when the speakers never go down along the utterance order.
         by_utt = sorted(u2s, key=str.encode)
-        by_spk = sorted(u2s, key=lambda u: (u2s[u].encode(), u.encode()))
-        first = next((u for u, v in zip(by_spk, by_utt) if u != v), None)
+        first = next((b for a, b in zip(by_utt, by_utt[1:]) if u2s[b].encode() < u2s[a].encode()), None)
         if first is not None:
             problems.append(Problem(str(utt2spk.path), utts[first].lineno,
                                     f"sorted by speaker, utterance {first!r} (speaker {u2s[first]!r}) comes "
