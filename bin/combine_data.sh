@@ -26,6 +26,20 @@ tables="wav.scp segments text utt2spk feats.scp utt2num_frames utt2dur utt2uniq 
 # A table's lines, each ended by a newline: 'cat' joined a last line without one to the next
 # source's first line, and that utterance was silently lost from the combination.
 lines() { awk 1 "$@"; }
+# Some sources segmented, some not (as Kaldi's combine_data.sh): the others get whole-recording
+# segments '<utt> <utt> 0 -1' (end -1: to the end of the recording). Left out, the combination
+# had wav.scp keyed by recordings for some utterances and by utterances for the others, and
+# segments naming none of the latter: a broken dir, said only as a WARNING.
+segmented=0
+for src in "$@"; do [ ! -f "$src/segments" ] || segmented=$((segmented + 1)); done
+table_lines() {  # <src> <table>
+  if [ "$2" = segments ] && [ ! -f "$1/segments" ] && [ "$segmented" -gt 0 ]; then
+    awk '{ print $1, $1, 0, -1 }' "$1/wav.scp"
+  else
+    lines "$1/$2"
+  fi
+}
+has_table() { [ -f "$1/$2" ] || { [ "$2" = segments ] && [ "$segmented" -gt 0 ] && [ -f "$1/wav.scp" ]; }; }
 # A malformed utt2spk line failed the spk2utt made at the end, after every table was replaced in
 # <dest> (and spk2utt left empty): checked first, named by its source's file and line.
 for src in "$@"; do
@@ -37,11 +51,11 @@ done
 combine=()
 for f in $tables; do
   n=0
-  for src in "$@"; do [ -f "$src/$f" ] && n=$((n + 1)); done
+  for src in "$@"; do ! has_table "$src" "$f" || n=$((n + 1)); done
   if [ "$n" -eq "$#" ]; then
     # A speaker may be in several sources (spk2gender), but with one gender: 'sort -u' below kept
     # either of two different lines without a word.
-    dups=$(for src in "$@"; do lines "$src/$f"; done | { if [ "$f" = spk2gender ]; then sort -u; else cat; fi; } \
+    dups=$(for src in "$@"; do table_lines "$src" "$f"; done | { if [ "$f" = spk2gender ]; then sort -u; else cat; fi; } \
       | awk '{ print $1 }' | sort | uniq -d | awk 'NR <= 3' | tr '\n' ' ')  # (head -3: uniq's SIGPIPE, pipefail)
     [ -z "$dups" ] || die "ids found in more than one source's $f$([ "$f" != spk2gender ] || echo " with different values"): $dups"
     combine+=("$f")
@@ -53,7 +67,7 @@ mkdir -p "$dest" || die "$dest: cannot create the directory"
 for f in $tables; do
   if [[ " ${combine[*]} " == *" $f "* ]]; then
     tmp_table="$dest/.$f.$$.tmp"
-    for src in "$@"; do lines "$src/$f"; done | sort -k1,1 -u > "$tmp_table"
+    for src in "$@"; do table_lines "$src" "$f"; done | sort -k1,1 -u > "$tmp_table"
     mv "$tmp_table" "$dest/$f"
     tmp_table=
   else

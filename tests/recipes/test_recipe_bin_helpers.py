@@ -280,3 +280,26 @@ def test_same_options_names_what_differs_and_records(tmp_path):
     proc = same_options(tmp_path, "data/stage0_options", "data/", "a=1")
     assert proc.returncode == 1 and proc.stderr == \
         "check.sh: ERROR: same_options [--record] <record> <what> <options> <remedy>: got 3 arguments\n"
+
+
+def test_combine_segmented_and_unsegmented_sources_makes_a_valid_dir(tmp_path):
+    """One source with segments, one without: segments were left out with a WARNING and exit 0,
+    leaving wav.scp keyed by recordings for some utterances and by utterances for the others (the
+    dir failed validation). The unsegmented source now gets whole-recording segments (end -1), as
+    Kaldi's combine_data.sh makes them."""
+    from asrkit.data.datadir import DataDir
+    from asrkit.data.validate import validate_data_dir
+
+    waves = sorted((REPO / "egs/yesno/asr1/corpus/waves_yesno").glob("*.wav"))[:3]
+    seg, whole = tmp_path / "seg", tmp_path / "whole"
+    make_dir(seg, [("a-0", "a"), ("a-1", "a")])
+    (seg / "wav.scp").write_text(f"rec-a {waves[0]}\n")
+    (seg / "segments").write_text("a-0 rec-a 0.00 1.50\na-1 rec-a 1.50 3.00\n")
+    make_dir(whole, [("b-0", "b")])
+    (whole / "wav.scp").write_text(f"b-0 {waves[1]}\n")
+    proc = run_sh([f"{BIN}/combine_data.sh", "all", "seg", "whole"], cwd=tmp_path)
+    assert "WARNING" not in proc.stderr, proc.stderr
+    assert read_table(tmp_path / "all/segments") == {"a-0": "rec-a 0.00 1.50", "a-1": "rec-a 1.50 3.00",
+                                                     "b-0": "b-0 0 -1"}
+    assert [str(p) for p in validate_data_dir(tmp_path / "all")] == []
+    assert DataDir(tmp_path / "all").segments()["b-0"] == ("b-0", 0.0, -1.0)
