@@ -185,7 +185,9 @@ def test_yesno_with_lm_end_to_end(recipe_dir, yesno_root):
 
     # Run again with another LM weight: the LM is kept, but the decoding is redone (its .done used
     # to record only the features and the model, so the weight-0.4 numbers passed as weight 0.2's).
-    again = ["./run.sh", "--yesno-root", str(yesno_root), "--use-lm", "true", "--stage", "3", "--stop-stage", "5"]
+    # (the same --train-args: stage 4 is in the range, and another would be refused as other options)
+    again = ["./run.sh", "--yesno-root", str(yesno_root), "--use-lm", "true", "--stage", "3", "--stop-stage", "5",
+             "--train-args", "--set training.max_epochs=2"]
     proc = run_sh(again + ["--lm-weight", "0.2", "--decode-args", "--beam 3"], cwd=recipe, timeout=900)
     assert "stage 3: exp/lm_lang_char done already" in proc.stderr
     assert "decode_test_decode_lm done already" not in proc.stderr, proc.stderr[-3000:]
@@ -203,16 +205,74 @@ def test_yesno_with_lm_end_to_end(recipe_dir, yesno_root):
     # that used the old LM is redone (a byte-identical lm.pt would let it stand).
     lm_yaml = (recipe / "conf/lm.yaml").read_text()
     assert "hidden: 32" in lm_yaml
-    (recipe / "conf/lm2.yaml").write_text(lm_yaml.replace("hidden: 32", "hidden: 24"))
-    proc = run_sh(again + ["--lm-weight", "0.2", "--lm-config", "conf/lm2.yaml"], cwd=recipe, timeout=900)
+    # (in the recipe's own folder: its conf/ is a link into the checkout, which this wrote into)
+    (recipe / "lm2.yaml").write_text(lm_yaml.replace("hidden: 32", "hidden: 24"))
+    proc = run_sh(again + ["--lm-weight", "0.2", "--lm-config", "lm2.yaml"], cwd=recipe, timeout=900)
     assert "changed since exp/lm_lang_char was trained: training it again" in proc.stderr, proc.stderr[-3000:]
     assert "decode_test_decode_lm done already" not in proc.stderr
     assert "hidden: 24" in (recipe / "exp/lm_lang_char/lm.yaml").read_text()
     assert "hidden: 32" in (recipe / "exp/lm_lang_char.old/lm.yaml").read_text()
     # Nothing changed: both are skipped.
-    proc = run_sh(again + ["--lm-weight", "0.2", "--lm-config", "conf/lm2.yaml"], cwd=recipe, timeout=900)
+    proc = run_sh(again + ["--lm-weight", "0.2", "--lm-config", "lm2.yaml"], cwd=recipe, timeout=900)
     assert "stage 3: exp/lm_lang_char done already" in proc.stderr
     assert "decode_test_decode_lm done already" in proc.stderr
+
+
+@pytest.mark.slow
+def test_changed_training_or_averaging_options_are_never_done_already(recipe_dir, yesno_root):
+    """Stage 4's marker recorded the data only: another train config, --train-args or --seed was
+    "done already" and stage 6 wrote the new options into the old model's row; another --num-avg
+    kept the old average, reported under the new N; a stage 5 with a misspelt --tag blamed the
+    decode config; a start that failed before its first checkpoint blocked its tag for good."""
+    recipe = recipe_dir("yesno")
+    args = ["./run.sh", "--yesno-root", str(yesno_root), "--train-args", "--set training.max_epochs=2"]
+    run_sh(args + ["--stop-stage", "4", "--num-avg", "2"], cwd=recipe, timeout=900)
+    exp = recipe / "exp/train_char"
+    assert (exp / "model.avg.num").read_text().strip() == "2"
+    for other in (["--train-args", "--set training.max_epochs=3"], ["--seed", "7"]):
+        proc = run_sh(args + ["--stage", "4", "--stop-stage", "4", "--num-avg", "2"] + other, cwd=recipe, check=False)
+        assert proc.returncode == 1 and "stage 4: exp/train_char was trained with other options" in proc.stderr, \
+            proc.stderr[-2000:]
+    # (in the recipe's own folder: its conf/ is a link into the checkout)
+    (recipe / "train2.yaml").write_text((recipe / "conf/train.yaml").read_text() + "\n# edited\n")
+    proc = run_sh(args + ["--stage", "4", "--stop-stage", "4", "--num-avg", "2", "--train-config", "train2.yaml",
+                          "--tag", "train_char"], cwd=recipe, check=False)
+    assert proc.returncode == 1 and "trained with other options: train2.yaml's contents" in proc.stderr
+    # the same options: done already
+    proc = run_sh(args + ["--stage", "4", "--stop-stage", "4", "--num-avg", "2"], cwd=recipe)
+    assert "stage 4: exp/train_char done already" in proc.stderr and "averaging" not in proc.stderr
+    # another --num-avg: at stage 5 or 6 alone a clear error, at stage 4 averaged again
+    for stage in ("5", "6"):
+        proc = run_sh(args + ["--stage", stage, "--num-avg", "1"], cwd=recipe, check=False)
+        assert proc.returncode == 1 and f"stage {stage}: exp/train_char/model.avg.pt averages 2 checkpoints, " \
+            "--num-avg is 1: run stage 4 again" in proc.stderr, proc.stderr[-2000:]
+    proc = run_sh(args + ["--stage", "4", "--stop-stage", "5", "--num-avg", "1"], cwd=recipe, timeout=900)
+    assert "averaging the 1 best checkpoints again (--num-avg changed)" in proc.stderr
+    assert (exp / "model.avg.num").read_text().strip() == "1" and "--num 1" in (exp / "log/average.log").read_text()
+    # no model for the tag: said so, not blamed on the decode config
+    proc = run_sh(args + ["--stage", "5", "--tag", "nosuch"], cwd=recipe, check=False)
+    assert proc.returncode == 1 and "stage 5: no exp/nosuch/model.pt: run stage 4 for --tag nosuch first" in \
+        proc.stderr and "print-config" not in proc.stderr, proc.stderr[-2000:]
+    # a start that failed before any checkpoint (no bpe tokenizer yet) does not block the tag
+    bpe = args + ["--stage", "4", "--stop-stage", "4", "--token-type", "bpe", "--nbpe", "12", "--tag", "nb"]
+    proc = run_sh(bpe, cwd=recipe, check=False)
+    assert proc.returncode == 1 and "data/lang_bpe12 is not finished" in proc.stderr, proc.stderr[-2000:]
+    (recipe / "exp/nb").mkdir(parents=True, exist_ok=True)
+    (recipe / "exp/nb/train_inputs").write_text("inputs of a start that failed\n")
+    run_sh(args + ["--stage", "2", "--stop-stage", "2", "--token-type", "bpe", "--nbpe", "12"], cwd=recipe)
+    run_sh(bpe, cwd=recipe, timeout=900)
+    assert (recipe / "exp/nb/.done").is_file()
+    # another run training the tag (holding the flock asrkit-train takes): refused before its
+    # launcher writes the log over (the running training's log lost its head)
+    import fcntl
+
+    locked = recipe / "exp/locked"
+    locked.mkdir()
+    with open(locked / ".lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        proc = run_sh(args + ["--stage", "4", "--stop-stage", "4", "--tag", "locked"], cwd=recipe, check=False)
+    assert proc.returncode == 1 and "stage 4: exp/locked is being trained by another run" in proc.stderr
+    assert not (locked / "log").exists()
 
 
 def test_use_lm_without_an_lm_config_fails_before_any_stage(recipe_dir):
@@ -241,6 +301,15 @@ def test_use_lm_without_an_lm_config_fails_before_any_stage(recipe_dir):
     # exp was $expdir/$tag: /train_char, at the file system's root
     (["--expdir", ""], "asr.sh: ERROR: --expdir '': give a directory (default: exp)"),
     (["--dumpdir", ""], "asr.sh: ERROR: --dumpdir '': give a directory (default: dump)"),
+    # asrkit-launch passes a word without white space to bash as it is (run.pl's habit): --tag
+    # 'x$HOME' trained into exp/x/root, an apostrophe in a path wrote features into another tree
+    (["--tag", "x$HOME"], "asr.sh: ERROR: --tag 'x$HOME' holds '$', which the jobs' shell would interpret"),
+    (["--dumpdir", "o'dump"], "asr.sh: ERROR: --dumpdir 'o'dump' holds ''', which the jobs' shell would interpret"),
+    (["--test-sets", "test;id"], "asr.sh: ERROR: --test-sets 'test;id' holds ';'"),
+    # stage 6 appends to it: these failed with bash's "No such file or directory" after scoring
+    (["--results", ""], "asr.sh: ERROR: --results '': give a file to append the rows to, in a folder that exists"),
+    (["--results", "nodir/R.md"], "asr.sh: ERROR: --results 'nodir/R.md': give a file"),
+    (["--results", "conf"], "asr.sh: ERROR: --results 'conf': give a file"),
 ])
 def test_bad_numbers_fail_before_any_stage(recipe_dir, args, message):
     recipe = recipe_dir("yesno")

@@ -157,6 +157,24 @@ done
 [ -z "$tag" ] || case "/$tag/" in
   //*|*/../*|*/./*) die "--tag '$tag': give a name for a directory under $expdir/ (no '..' or '.' parts, not an absolute path)" ;;
 esac
+# asrkit-launch hands a word without white space to the job's bash as it is (run.pl's habit, which
+# keeps a '|' or '>' among a command's words the shell's), so a quote, '$' or ';' in the recipe's
+# path or in an option that becomes part of a path was the shell's too: with an apostrophe in
+# the checkout's path the features went to another tree, --tag 'x$HOME' trained into exp/x/root.
+_shell_special='[]['"'"'"$`\\;&|<>(){}*?!]'
+for _o in "the recipe's directory:$PWD" "--tag:$tag" "--dumpdir:$dumpdir" "--expdir:$expdir" \
+    "--train-set:$train_set" "--valid-set:$valid_set" "--test-sets:$test_sets" "--fbank-config:$fbank_config" \
+    "--train-config:$train_config" "--decode-config:$decode_config" "--lm-config:$lm_config" \
+    "--lm-train-text:$lm_train_text"; do
+  if [[ ${_o#*:} =~ $_shell_special ]]; then
+    die "${_o%%:*} '${_o#*:}' holds '${BASH_REMATCH[0]}', which the jobs' shell would interpret (asrkit-launch, as Kaldi's run.pl, passes such a word as it is): rename it"
+  fi
+done
+# Stage 6 appends to --results: '' or a path in no folder failed with bash's "No such file or
+# directory" after the scoring.
+if [ -z "$results" ] || [ -d "$results" ] || [ ! -d "$(dirname -- "$results")" ]; then
+  die "--results '$results': give a file to append the rows to, in a folder that exists (default: RESULTS.md)"
+fi
 # The choices, here too: checked after run.sh's empty range below (exit 0), a misspelt
 # --token-type, --feats-type or --speed-perturb-method let stage 0 run to its end (AN4's
 # download, FSDD's audio) and failed only then.
@@ -442,12 +460,40 @@ if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
   # What the model is trained on; recorded when its training starts. A model of other data is
   # never taken as done, nor resumed on this data: that is for the user to decide.
   # (the dump dirs' .done: what their features were made from, the audio's stamp included)
+  # Finished inputs only: stage 4 started while another run's stage 1 or 2 was still writing them
+  # (it holds the data lock; stage 4 does not wait for it) trained on half a dump.
+  for _d in "$dumpdir/$feats_train_set" "$dumpdir/$valid_set" "$lang"; do
+    [ -f "$_d/.done" ] || die "stage 4: $_d is not finished (no $_d/.done): run stages 1-2 first, or wait for the run that is writing it"
+  done
   train_inputs=$(fingerprint "$dumpdir/$feats_train_set"/{feats.scp,wav.scp,segments,text,cmvn.ark,.done} \
     "$dumpdir/$valid_set"/{feats.scp,text,.done} "$lang/tokens.txt")
+  # ...and how: the config's contents, --train-args and --seed (recorded in .done). Another of
+  # them was "done already", and stage 6 wrote the new options into the row of the old model.
+  train_options="$(fingerprint "$train_config") $train_args --seed $seed"
+  # A start that failed before the first checkpoint (no tokenizer yet) recorded its inputs, and
+  # the tag then stayed refused as "trained on other data" with nothing trained.
+  compgen -G "$exp/checkpoints/epoch*.pt" > /dev/null || rm -f "$exp/train_inputs"
   if [ -s "$exp/train_inputs" ] && [ "$(cat "$exp/train_inputs")" != "$train_inputs" ]; then
     die "stage 4: $exp was trained on other data: $dumpdir/$feats_train_set, $dumpdir/$valid_set or $lang changed since (stage 0 or 1 run again?); delete $exp to train on the new data, or give another --tag"
   fi
-  if [ -f "$exp/.done" ]; then log "stage 4: $exp done already"; else
+  if [ -f "$exp/.done" ] && ! up_to_date "$exp/.done" "$train_options"; then
+    die "stage 4: $exp was trained with other options: $train_config's contents, --train-args or --seed changed since ($(cat "$exp/.done")); delete $exp/.done to train on from its last checkpoint, $exp to train anew, or give another --tag"
+  fi
+  if [ -f "$exp/.done" ]; then
+    log "stage 4: $exp done already"
+    # The averaging is cheap: done again for another --num-avg (the old one was decoded and
+    # reported as "N best averaged" under the new N).
+    if averages && [ "$(cat "$exp/model.avg.num" 2> /dev/null)" != "$num_avg" ]; then
+      log "stage 4: averaging the $num_avg best checkpoints again (--num-avg changed) -> $exp/model.avg.pt"
+      run "$exp/log/average.log" $train_cmd "$exp/log/average.log" asrkit-average --num "$num_avg" "$exp"
+      echo "$num_avg" > "$exp/model.avg.num"
+    fi
+  else
+    # asrkit-train refuses a second training of one exp dir (an flock on $exp/.lock), but only once
+    # started: its launcher had written the log over, and the running training's log lost its head.
+    if [ -f "$exp/.lock" ] && command -v flock > /dev/null && ! flock -n "$exp/.lock" true; then
+      die "stage 4: $exp is being trained by another run (it holds $exp/.lock): wait for it to end, or give another --tag"
+    fi
     log "stage 4: LAS training ($train_config, ngpu=$ngpu, num_nodes=$num_nodes${train_max_time:+, budget $train_max_time s}) -> $exp"
     mkdir -p "$exp/log"
     [ -s "$exp/train_inputs" ] || echo "$train_inputs" > "$exp/train_inputs"
@@ -469,6 +515,7 @@ if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
     awk -F'\t' '!/^#/ { s += $3 } END { printf "%d\n", s + 0.5 }' "$runs" > "$exp/train_seconds"
     if averages; then
       run "$exp/log/average.log" $train_cmd "$exp/log/average.log" asrkit-average --num "$num_avg" "$exp"
+      echo "$num_avg" > "$exp/model.avg.num"
     fi
     # Decodings of an earlier model of this exp dir (before a resume) are out of date.
     rm -f "$exp"/decode_*/.done
@@ -476,7 +523,7 @@ if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
       # Not .done: running stage 4 again with a larger --train-max-time resumes the training.
       log "stage 4: stopped by the time budget after epoch $(awk -F'\t' '!/^#/ { e = $5 } END { print e }' "$runs") ($(cat "$exp/train_seconds") s); decoding this model; run stage 4 again with a larger --train-max-time to continue"
     else
-      touch "$exp/.done"
+      mark_done "$exp/.done" "$train_options"
     fi
   fi
 fi
@@ -490,9 +537,19 @@ fi
 # decode_inputs <set>: what a decoding of <set> is made from, recorded in its .done marker. The
 # decoding options are inputs too: another --decode-args, --lm-weight, config or LM decodes again
 # rather than passing the old numbers off under the new command line.
+# The model by its contents too: one averaged again (another --num-avg) is another model.
 first_pass_inputs() {
   echo "$(fingerprint "$dumpdir/$1/feats.scp" "$dumpdir/$1/text" "$dumpdir/$1/.done" "$decode_config" \
-    ${lm_opts[@]:+"$lmexp/lm.pt"}) $model $decode_args ${lm_opts[*]}"
+    ${lm_opts[@]:+"$lmexp/lm.pt"} "$model") $model $decode_args ${lm_opts[*]}"
+}
+# check_model: the model stage 5 decodes and stage 6 reports is there, and is the average of
+# --num-avg checkpoints (a misspelt --tag was blamed on the decode config; a model.avg.pt of
+# another --num-avg was reported as "N best averaged").
+check_model() {
+  [ -f "$model" ] || die "stage $current_stage: no $model: run stage 4 for --tag ${tag:-(default)} first, or check --tag$([ "$averaged" = false ] || echo " and --num-avg")"
+  if [ "$averaged" = true ] && [ -f "$exp/model.avg.num" ] && [ "$(cat "$exp/model.avg.num")" != "$num_avg" ]; then
+    die "stage $current_stage: $model averages $(cat "$exp/model.avg.num") checkpoints, --num-avg is $num_avg: run stage 4 again (it only averages again)"
+  fi
 }
 # ...and of what stage 6 scores: the adapted pass also depends on the speakers and its options.
 decode_inputs() {
@@ -524,9 +581,12 @@ if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
   # itself (--print-config) into exp/<tag>/final_decode.yaml: packing the file alone left out a
   # --decode-args "--beam 20" and the LM weight that stage 5 decoded with.
   log "stage 5: $exp/final.pt: $model with the decoding options of $decode_config${decode_args:+ + --decode-args '$decode_args'}${_lm_weight[*]:+ + --lm-weight $lm_weight (applied when decoding with --lm)} ($exp/final_decode.yaml)"
-  decode_options --print-config > "$exp/final_decode.yaml.tmp" \
-    || { rm -f "$exp/final_decode.yaml.tmp"; die "stage 5: asrkit-decode --print-config failed for $decode_config${decode_args:+ with --decode-args '$decode_args'}"; }
-  mv "$exp/final_decode.yaml.tmp" "$exp/final_decode.yaml"
+  check_model
+  # A temp file of this run's own: two stage 5 runs at once shared one, and one of them failed
+  # with mv's "cannot stat".
+  decode_options --print-config > "$exp/final_decode.yaml.$$.tmp" \
+    || { rm -f "$exp/final_decode.yaml.$$.tmp"; die "stage 5: asrkit-decode --print-config failed for $decode_config${decode_args:+ with --decode-args '$decode_args'}"; }
+  mv "$exp/final_decode.yaml.$$.tmp" "$exp/final_decode.yaml"
   run "$exp/log/pack_model.log" $train_cmd "$exp/log/pack_model.log" \
     asrkit-pack-model --decode-config "$exp/final_decode.yaml" "$model" "$exp/final.pt"
   for set in $test_sets; do
@@ -538,6 +598,9 @@ if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
       note=
       [ "$num_avg" -eq 0 ] || [ "$averaged" = true ] || note=", the best epoch: the training stopped at its time budget"
       log "stage 5: decoding $dumpdir/$set with $model$note ($decode_config) -> $first"
+      # The old marker goes first: kept beside a text merged anew, a run killed (or failed) after
+      # the merge left the new hypotheses passing for the old options' at stage 6.
+      rm -f "$first/.done"
       decode_pass "$set" "$first"
       mark_done "$first/.done" "$first_inputs"
     fi
@@ -548,6 +611,7 @@ if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
     # Kaldi's decode_fmllr.sh: one transform per speaker from the first pass's hypotheses (no
     # reference read), then the second pass through them. One job: each speaker's utterances go together.
     log "stage 5: speaker transforms from $first/text -> $dir/trans.ark, then the adapted pass -> $dir"
+    rm -f "$dir/.done"
     mkdir -p "$dir/log"
     # shellcheck disable=SC2086
     run "$dir/log/adapt.log" $decode_cmd --gpu "$decode_ngpu" "$dir/log/adapt.log" \
@@ -561,6 +625,7 @@ fi
 # ---------------------------------------------------------------------------------------------
 if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
   current_stage=6
+  check_model
   for set in $test_sets; do
     dir=$exp/decode_${set}_$decode_name
     [ -f "$dir/text" ] || die "stage 6: no $dir/text: run stage 5 first"
