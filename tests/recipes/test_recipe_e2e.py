@@ -47,6 +47,13 @@ def test_an4_stages_0_to_2_on_a_slice(recipe_dir, an4_root):
                    "--stage", "1", "--stop-stage", "2"], cwd=recipe)
     assert proc.stderr.count("done already") == 4, proc.stderr
     assert (recipe / "dump/test/feats.scp").read_text() == feats_before
+    # ...but a stage-0 option given anew with another value changes nothing from --stage 1 on:
+    # it ran on the 28-utterance data/ with exit 0, as the run of 40. Said before any stage.
+    proc = run_sh(["./run.sh", "--an4-root", str(an4_root), "--max-utts", "40", "--stage", "1", "--stop-stage", "2"],
+                  cwd=recipe, check=False)
+    assert proc.returncode == 1 and "run.sh: ERROR: --max-utts '40': data/ was made by stage 0 with --max-utts " \
+        "'28', and from --stage 1 on this option changes nothing: run from --stage 0" in proc.stderr, proc.stderr
+    assert "stage 1" not in proc.stderr.split("ERROR")[0]
 
     # run.sh's default, --speed-perturb-factors "0.9 1.0 1.1" with --speed-perturb-method audio:
     # the train set's copies at each speed are FLAC files written in-process, with no sox on PATH
@@ -273,6 +280,22 @@ def test_changed_training_or_averaging_options_are_never_done_already(recipe_dir
         proc = run_sh(args + ["--stage", "4", "--stop-stage", "4", "--tag", "locked"], cwd=recipe, check=False)
     assert proc.returncode == 1 and "stage 4: exp/locked is being trained by another run" in proc.stderr
     assert not (locked / "log").exists()
+
+
+def test_a_stage0_option_from_stage_1_on_is_checked_against_what_made_data(recipe_dir, yesno_root):
+    """--yesno-root given from --stage 1 on changed nothing, with exit 0 (issue sweep 13)."""
+    recipe = recipe_dir("yesno")
+    run_sh(["./run.sh", "--stop-stage", "0"], cwd=recipe)
+    corpus = (recipe / "corpus").resolve()
+    assert (recipe / "data/stage0_options").read_text() == f"yesno-root={corpus}\n"
+    proc = run_sh(["./run.sh", "--stage", "1", "--stop-stage", "1", "--yesno-root", str(yesno_root)], cwd=recipe,
+                  check=False)
+    assert proc.returncode == 1 and f"run.sh: ERROR: --yesno-root '{yesno_root.resolve()}': data/ was made by " \
+        f"stage 0 with --yesno-root '{corpus}'" in proc.stderr, proc.stderr
+    assert not (recipe / "dump").exists()
+    # stage 0 again with it: data/ is made from it, and recorded so
+    run_sh(["./run.sh", "--stage", "0", "--stop-stage", "0", "--yesno-root", str(yesno_root)], cwd=recipe)
+    assert (recipe / "data/stage0_options").read_text() == f"yesno-root={yesno_root.resolve()}\n"
 
 
 def test_use_lm_without_an_lm_config_fails_before_any_stage(recipe_dir):

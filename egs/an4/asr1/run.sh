@@ -26,8 +26,11 @@ parse_options_passthrough=true
 # "./path.sh: No such file or directory" was all that said so when started from elsewhere.
 [ -f ./path.sh ] || { echo "$0: run me from my recipe directory: cd $(dirname "$0") && ./$(basename "$0") (no ./path.sh in $(pwd))" >&2; exit 1; }
 . ./path.sh
+# Stage 0's options this run gives (checked against data/stage0_options from --stage 1 on).
+given0=$(printf '%s\n' "$@" | sed -n 's/^--\(an4-root\|max-utts\|num-dev\)\(=.*\)\{0,1\}$/\1/p' | sort -u | tr '\n' ' ')
 . utils/parse_options.sh
 . utils/data_lock.sh
+. utils/stage0_options.sh
 [ "$stage" -le "$stop_stage" ] || { echo "$0: ERROR: --stage $stage is after --stop-stage $stop_stage: nothing to run" >&2; exit 1; }
 
 # A negative --max-utts took all the utterances with a held-out count of N/4 < 0, and the error
@@ -47,8 +50,14 @@ asr_args=(--train-set train_nodev --valid-set train_dev --test-sets "train_dev t
 if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
   echo "$(date '+%Y-%m-%d %H:%M:%S') (run.sh) stage 0: data prep" >&2
   take_data_lock "stage 0"   # one run at a time writes data/ (utils/data_lock.sh)
+  rm -f data/stage0_options   # a stage 0 that fails part-way leaves data/ unrecorded
   local/data.sh --an4-root "$an4_root" --max-utts "$max_utts" --num-dev "$num_dev"
+  stage0_record "an4-root=${an4_root:+$(realpath -m -- "$an4_root")}" "max-utts=$max_utts" "num-dev=$num_dev"
   release_data_lock
+elif [ -n "$given0" ]; then
+  # From --stage 1 on these change nothing (data/ is not made again): --max-utts 40 on a
+  # 20-utterance data/ ran on the 20 with exit 0, reported as the run of the 40.
+  stage0_check "$given0" "an4-root=${an4_root:+$(realpath -m -- "$an4_root")}" "max-utts=$max_utts" "num-dev=$num_dev"
 fi
 [ "$stop_stage" -ge 1 ] || exit 0
 ./asr.sh --stage "$(( stage < 1 ? 1 : stage ))" --stop-stage "$stop_stage" "${asr_args[@]}"

@@ -19,8 +19,11 @@ parse_options_passthrough=true
 # "./path.sh: No such file or directory" was all that said so when started from elsewhere.
 [ -f ./path.sh ] || { echo "$0: run me from my recipe directory: cd $(dirname "$0") && ./$(basename "$0") (no ./path.sh in $(pwd))" >&2; exit 1; }
 . ./path.sh
+# Stage 0's options this run gives (checked against data/stage0_options from --stage 1 on).
+given0=$(printf '%s\n' "$@" | sed -n 's/^--\(yesno-root\)\(=.*\)\{0,1\}$/\1/p' | sort -u | tr '\n' ' ')
 . utils/parse_options.sh
 . utils/data_lock.sh
+. utils/stage0_options.sh
 [ "$stage" -le "$stop_stage" ] || { echo "$0: ERROR: --stage $stage is after --stop-stage $stop_stage: nothing to run" >&2; exit 1; }
 
 asr_args=(--train-set train_nodev --valid-set train_dev --test-sets test
@@ -32,8 +35,13 @@ asr_args=(--train-set train_nodev --valid-set train_dev --test-sets test
 if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
   echo "$(date '+%Y-%m-%d %H:%M:%S') (run.sh) stage 0: data prep from $yesno_root" >&2
   take_data_lock "stage 0"   # one run at a time writes data/ (utils/data_lock.sh)
+  rm -f data/stage0_options   # a stage 0 that fails part-way leaves data/ unrecorded
   local/data.sh --yesno-root "$yesno_root"
+  stage0_record "yesno-root=$(realpath -m -- "$yesno_root")"
   release_data_lock
+elif [ -n "$given0" ]; then
+  # From --stage 1 on it changes nothing (data/ is not made again): said, not ignored.
+  stage0_check "$given0" "yesno-root=$(realpath -m -- "$yesno_root")"
 fi
 [ "$stop_stage" -ge 1 ] || exit 0
 ./asr.sh --stage "$(( stage < 1 ? 1 : stage ))" --stop-stage "$stop_stage" "${asr_args[@]}"
