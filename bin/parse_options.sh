@@ -12,8 +12,8 @@
 # and is an error ("unknown option") otherwise, so a typo never passes silently. A variable whose
 # default is true/false only takes true/false, one whose default is an integer only an integer (at
 # most 18 digits, read in decimal: 09 is 9). Only lower-case names are options (never PATH or
-# another environment variable). "--config file" sources a file of name=value
-# lines; "--help"/"-h" prints $help_message (or the script's leading comment block) and exits 0.
+# another environment variable). "--config file" reads a file of name=value lines (# comments,
+# a value with spaces in quotes) as the options --name value, in its place; "--help"/"-h" prints $help_message (or the script's leading comment block) and exits 0.
 # Parsing stops at the first argument that is not an option, or after "--"; the remaining
 # arguments are left in "$@".
 #
@@ -61,8 +61,26 @@ while [ $# -gt 0 ]; do
         echo "$0: --config $_po_value: no such file" >&2
         exit 1
       fi
-      # shellcheck disable=SC1090
-      . "$_po_value"
+      # Its name=value lines become "--name value" options, in its place on the command line,
+      # and are checked as those are. Sourced, as Kaldi does, a name this script does not define
+      # (train_config, for run.sh, which hands it on to asr.sh) was set here and dropped, and a
+      # bad value (nj=abc) escaped the checks.
+      _po_args=()
+      _po_n=0
+      while IFS= read -r _po_line || [ -n "$_po_line" ]; do
+        _po_n=$((_po_n + 1))
+        _po_line=${_po_line%$'\r'}
+        [[ $_po_line =~ ^[[:space:]]*(#.*)?$ ]] && continue
+        if [[ $_po_line =~ ^[[:space:]]*([a-z_][a-z0-9_]*)=\"([^\"]*)\"[[:space:]]*(#.*)?$ ]] \
+            || [[ $_po_line =~ ^[[:space:]]*([a-z_][a-z0-9_]*)=\'([^\']*)\'[[:space:]]*(#.*)?$ ]] \
+            || [[ $_po_line =~ ^[[:space:]]*([a-z_][a-z0-9_]*)=([^[:space:]\"\'#]*)[[:space:]]*(#.*)?$ ]]; then
+          _po_args+=("--${BASH_REMATCH[1]//_/-}" "${BASH_REMATCH[2]}")
+        else
+          echo "$0: --config $_po_value:$_po_n: expected name=value (a value with spaces in quotes), got: $_po_line" >&2
+          exit 1
+        fi
+      done < "$_po_value"
+      set -- ${_po_args[@]+"${_po_args[@]}"} "$@"
       ;;
     --*)
       if [[ "$1" == *=* ]]; then
@@ -116,5 +134,5 @@ while [ $# -gt 0 ]; do
 done
 
 unset -f _po_help
-unset _po_value _po_opt _po_name _po_old _po_n
+unset _po_value _po_opt _po_name _po_old _po_n _po_args _po_line
 true

@@ -78,6 +78,33 @@ def test_config_file(script, tmp_path):
     assert "nj=3 " in out and "use_lm=true" in out
 
 
+def test_config_file_lines_are_checked_and_passed_on_as_options(script, tmp_path):
+    """Sourced, a config file's bad value escaped the checks (nj=abc reached the script), and a
+    name the script does not define was set and dropped (run.sh's train_config, meant for asr.sh)."""
+    conf = tmp_path / "c.conf"
+    conf.write_text('# a comment\n\nnj=2  # two jobs\ntest_sets="a b"\ntrain_config=\'x y.yaml\'\r\n')
+    out = run_sh([str(script), "--config", "c.conf"], cwd=tmp_path).stdout
+    assert out.strip() == "nj=2 train_config=x y.yaml use_lm=false test_sets=a b args=0:"
+    for text, message in (("nj=abc\n", "option --nj takes an integer, got 'abc'"),
+                          ("bogus=1\n", "unknown option --bogus"),
+                          ("nj=2\nexport X=1\n", "--config c.conf:2: expected name=value"),
+                          ("nj=$(id)\n", "option --nj takes an integer, got '$(id)'")):  # a value, never run
+        conf.write_text(text)
+        proc = run_sh([str(script), "--config", "c.conf"], cwd=tmp_path, check=False)
+        assert proc.returncode == 1 and message in proc.stderr and proc.stdout == "", (text, proc.stderr)
+    conf.write_text("train_config=\"$(touch ran)x.yaml\"\n")
+    out = run_sh([str(script), "--config", "c.conf"], cwd=tmp_path).stdout
+    assert "train_config=$(touch ran)x.yaml" in out and not (tmp_path / "ran").exists()
+    # with passthrough (a recipe's run.sh), the names it does not know go on to asr.sh
+    path = tmp_path / "p.sh"
+    path.write_text(f'#!/usr/bin/env bash\nset -euo pipefail\nroot=\nparse_options_passthrough=true\n. {PARSE}\n'
+                    f'echo "root=$root"; printf "<%s>" "${{passthrough_args[@]}}"; echo\n')
+    path.chmod(0o755)
+    conf.write_text("root=/c\ntrain_config=conf/x.yaml\n")
+    assert run_sh([str(path), "--config", "c.conf"], cwd=tmp_path).stdout.splitlines() == \
+        ["root=/c", "<--train-config><conf/x.yaml>"]
+
+
 def test_help_prints_the_header_and_exits_0(script, tmp_path):
     proc = run_sh([str(script), "--help"], cwd=tmp_path)
     assert proc.stdout.splitlines()[:2] == ["Demo script: prints its options.", "  e.g. demo.sh --nj 8 data/train"]
