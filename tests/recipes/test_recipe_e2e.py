@@ -366,6 +366,9 @@ def test_bad_numbers_fail_before_any_stage(recipe_dir, args, message):
     (["--speed-perturb-factors", "0.9 0"], "--speed-perturb-factors '0.9 0': '0' is not a positive number"),
     (["--speed-perturb-factors", "1.0 -1", "--feats-type", "raw"], "'-1' is not a positive number"),
     (["--speed-perturb-factors", "1.0 *"], "'*' is not a positive number"),  # not globbed
+    # past asrkit's range: failed at stage 1 (or in asrkit-train with --feats-type raw)
+    (["--speed-perturb-factors", "0.9 1.0 100"], "'100' is outside [0.5, 2]"),
+    (["--use-lm", "true", "--lm-train-text", "nope.txt"], "asr.sh: ERROR: --lm-train-text nope.txt: no such file in "),
     # These were checked after run.sh's option check had exited 0: stage 0 ran to its end first.
     (["--token-type", "words"], "asr.sh: ERROR: --token-type must be char, bpe or unigram, got 'words'"),
     (["--feats-type", "mfcc"], "asr.sh: ERROR: --feats-type must be fbank or raw, got 'mfcc'"),

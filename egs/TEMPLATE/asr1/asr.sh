@@ -97,6 +97,10 @@ fi
 if [ "$use_lm" = true ] && [ ! -f "$lm_config" ]; then
   die "--use-lm true needs the LM config $lm_config (--lm-config): no such file in $(pwd)"
 fi
+# A missing --lm-train-text failed at stage 3, after the features.
+if [ "$use_lm" = true ] && [ -n "$lm_train_text" ] && [ ! -f "$lm_train_text" ]; then
+  die "--lm-train-text $lm_train_text: no such file in $(pwd)"
+fi
 # Likewise the other configs: a missing --decode-config otherwise failed in stage 5, after the
 # features and the whole training; a missing --train-config after the features. (Checked
 # whatever the stages, as the LM config: run.sh checks the options with an empty range.)
@@ -140,6 +144,9 @@ read -ra _fs <<< "$speed_perturb_factors"   # (not a bare $var: a "*" would glob
 for _f in "${_fs[@]}"; do
   [[ $_f =~ ^([0-9]+\.?[0-9]*|\.[0-9]+)$ ]] && awk -v f="$_f" 'BEGIN { exit !(f > 0) }' \
     || die "--speed-perturb-factors '$speed_perturb_factors': '$_f' is not a positive number (e.g. \"0.9 1.0 1.1\")"
+  # asrkit's range (asrkit.data.perturb, training's augment.speed_factors): 100 failed at stage 1
+  awk -v f="$_f" 'BEGIN { exit !(f >= 0.5 && f <= 2) }' \
+    || die "--speed-perturb-factors '$speed_perturb_factors': '$_f' is outside [0.5, 2] (Kaldi's recipes use \"0.9 1.0 1.1\")"
 done
 # One set each: --train-set '' trained the tokenizer on data//text (an error only then, naming
 # data//text), and a name with a space was taken as two sets.
