@@ -329,6 +329,7 @@ def test_use_lm_without_an_lm_config_fails_before_any_stage(recipe_dir):
     (["--tag", "x$HOME"], "asr.sh: ERROR: --tag 'x$HOME' holds '$', which the jobs' shell would interpret"),
     (["--dumpdir", "o'dump"], "asr.sh: ERROR: --dumpdir 'o'dump' holds ''', which the jobs' shell would interpret"),
     (["--test-sets", "test;id"], "asr.sh: ERROR: --test-sets 'test;id' holds ';'"),
+    (["--test-sets", "test test"], "asr.sh: ERROR: --test-sets 'test test': 'test' is named twice"),
     # stage 6 appends to it: these failed with bash's "No such file or directory" after scoring
     (["--results", ""], "asr.sh: ERROR: --results '': give a file to append the rows to, in a folder that exists"),
     (["--results", "nodir/R.md"], "asr.sh: ERROR: --results 'nodir/R.md': give a file"),

@@ -182,6 +182,10 @@ done
 if [ -z "$results" ] || [ -d "$results" ] || [ ! -d "$(dirname -- "$results")" ]; then
   die "--results '$results': give a file to append the rows to, in a folder that exists (default: RESULTS.md)"
 fi
+# A set named twice was decoded once and scored twice: two identical rows in RESULTS.md.
+read -ra _ts <<< "$test_sets"
+_dup=$(printf '%s\n' ${_ts[@]+"${_ts[@]}"} | sort | uniq -d | head -n 1)
+[ -z "$_dup" ] || die "--test-sets '$test_sets': '$_dup' is named twice"
 # The choices, here too: checked after run.sh's empty range below (exit 0), a misspelt
 # --token-type, --feats-type or --speed-perturb-method let stage 0 run to its end (AN4's
 # download, FSDD's audio) and failed only then.
