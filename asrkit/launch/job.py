@@ -274,7 +274,8 @@ _ERROR_SHOWN_CHARS = 300
 
 
 def _error_of(log: str) -> str:
-    """``: <the log's last ERROR line>`` (asrkit's and Kaldi's one-line errors), or "".
+    """``: <the log's last ERROR line>`` (asrkit's and Kaldi's one-line errors, and click's
+    ``Error: No such option: --bogus`` of a command given a bad option), or "".
 
     Kaldi names only the log: the reason (a wrong sample rate, with its --resample hint) was then
     one more file to open, and a recipe's stage-1 failure read as "1 / 4 failed" on the console.
@@ -286,7 +287,7 @@ def _error_of(log: str) -> str:
             tail = f.read().decode("utf-8", "replace")
     except OSError:
         return ""  # not written (yet): a Slurm node's log on a slow shared disk
-    errors = [line.strip() for line in tail.splitlines() if line.startswith("ERROR")]
+    errors = [line.strip() for line in tail.splitlines() if line.startswith(("ERROR", "Error: "))]
     if not errors:
         return ""
     line = errors[-1]

@@ -82,6 +82,10 @@ def test_a_failed_jobs_error_line_is_shown_with_its_log(tmp_path, asrkit):
     proc = asrkit("launch", "one.log", "bash", "fail.sh", "2", cwd=tmp_path, check=False)
     assert ("job failed (code 1), log is in one.log: ERROR (asrkit-x): u2.wav: 44100 Hz, expected 16000 "
             "(--resample)") in proc.stderr.decode()
+    # click's usage error (code 2) too: the console said only "JOB=1 (code 2): <log>"
+    proc = asrkit("launch", "u.log", sys.executable, "-m", "asrkit", "score", "--bogus", "a", "b", cwd=tmp_path,
+                  check=False)
+    assert "job failed (code 2), log is in u.log: Error: No such option '--bogus'" in proc.stderr.decode(), proc.stderr
     # a log without an ERROR line adds nothing
     proc = asrkit("launch", "f.log", "false", cwd=tmp_path, check=False)
     assert proc.stderr.decode().rstrip().endswith("job failed (code 1), log is in f.log")

@@ -471,11 +471,11 @@ if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
   # What the model is trained on; recorded when its training starts. A model of other data is
   # never taken as done, nor resumed on this data: that is for the user to decide.
   # (the dump dirs' .done: what their features were made from, the audio's stamp included)
-  # Finished inputs only: stage 4 started while another run's stage 1 or 2 was still writing them
-  # (it holds the data lock; stage 4 does not wait for it) trained on half a dump.
-  for _d in "$dumpdir/$feats_train_set" "$dumpdir/$valid_set" "$lang"; do
-    [ -f "$_d/.done" ] || die "stage 4: $_d is not finished (no $_d/.done): run stages 1-2 first, or wait for the run that is writing it"
-  done
+  # Finished inputs only: started while another run's stages 0-3 were still writing them, stage 4
+  # trained on half a dump. It waits for their lock (a dump made by hand, without .done markers,
+  # is still taken).
+  take_data_lock "stage 4"
+  release_data_lock
   train_inputs=$(fingerprint "$dumpdir/$feats_train_set"/{feats.scp,wav.scp,segments,text,cmvn.ark,.done} \
     "$dumpdir/$valid_set"/{feats.scp,text,.done} "$lang/tokens.txt")
   # ...and how: the config's contents, --train-args and --seed (recorded in .done). Another of
