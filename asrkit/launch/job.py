@@ -275,7 +275,7 @@ _ERROR_SHOWN_CHARS = 300
 
 def _error_of(log: str) -> str:
     """``: <the log's last ERROR line>`` (asrkit's and Kaldi's one-line errors, and click's
-    ``Error: No such option: --bogus`` of a command given a bad option), or "".
+    ``Error: No such option '--bogus'`` of a command given a bad option), or "".
 
     Kaldi names only the log: the reason (a wrong sample rate, with its --resample hint) was then
     one more file to open, and a recipe's stage-1 failure read as "1 / 4 failed" on the console.
