@@ -329,6 +329,7 @@ def test_use_lm_without_an_lm_config_fails_before_any_stage(recipe_dir):
     (["--dumpdir", "o'dump"], "asr.sh: ERROR: --dumpdir 'o'dump' holds ''', which the jobs' shell would interpret"),
     (["--test-sets", "test;id"], "asr.sh: ERROR: --test-sets 'test;id' holds ';'"),
     (["--test-sets", "test test"], "asr.sh: ERROR: --test-sets 'test test': 'test' is named twice"),
+    (["--lm-weight", "abc"], "asr.sh: ERROR: --lm-weight 'abc': not a number"),  # ignored without --use-lm
     # stage 6 appends to it: these failed with bash's "No such file or directory" after scoring
     (["--results", ""], "asr.sh: ERROR: --results '': give a file to append the rows to, in a folder that exists"),
     (["--results", "nodir/R.md"], "asr.sh: ERROR: --results 'nodir/R.md': give a file"),
@@ -388,6 +389,11 @@ def test_asr_sh_empty_stage_range_is_an_error(recipe_dir):
     proc = run_sh(["./asr.sh", "--stage", "5", "--stop-stage", "3"], cwd=recipe, check=False)
     assert proc.returncode == 1 and "asr.sh: ERROR: --stage 5 is after --stop-stage 3: nothing to run" in proc.stderr
     run_sh(["./asr.sh", "--stage", "1", "--stop-stage", "0"], cwd=recipe)
+    # asr.sh's stage 0 (run.sh's) and stage 3 alone without --use-lm did nothing, exit 0 too.
+    for args, message in ((["--stage", "0", "--stop-stage", "0"], "--stop-stage 0: asr.sh's stages are 1-6"),
+                          (["--stage", "3", "--stop-stage", "3"], "--stage 3 --stop-stage 3: stage 3 trains the LM, which runs with --use-lm true")):
+        proc = run_sh(["./asr.sh", *args], cwd=recipe, check=False)
+        assert proc.returncode == 1 and f"asr.sh: ERROR: {message}" in proc.stderr, proc.stderr
     # A stage after the last (6) exited 0 too, saying "done: stages 7..9".
     proc = run_sh(["./run.sh", "--stage", "7", "--stop-stage", "9"], cwd=recipe, check=False)
     assert proc.returncode == 1 and "asr.sh: ERROR: --stage 7: the last stage is 6 (scoring): nothing to run" in proc.stderr

@@ -125,6 +125,10 @@ _budget=()
 [ -z "$train_max_time" ] || _budget=(--set "training.max_time=$train_max_time")
 _lm_weight=()
 [ "$use_lm" != true ] || _lm_weight=(--lm-weight "$lm_weight")
+# Checked without --use-lm too (where it is not used; with it, asrkit-decode checks it below):
+# --lm-weight abc passed silently.
+[ "$use_lm" = true ] || [[ $lm_weight =~ ^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$ ]] \
+  || die "--lm-weight '$lm_weight': not a number (e.g. 0.3)"
 # shellcheck disable=SC2086  # the *_args are word-split, as the stages use them
 config_error "--train-config${train_args:+ with --train-args '$train_args'}${train_max_time:+ and --train-max-time '$train_max_time'}" \
   asrkit-train --config "$train_config" --seed "$seed" $train_args "${_budget[@]}"
@@ -202,8 +206,13 @@ if [ "$stage" -gt "$stop_stage" ]; then
   { [ "$stage" -eq 1 ] && [ "$stop_stage" -eq 0 ]; } && exit 0
   die "--stage $stage is after --stop-stage $stop_stage: nothing to run"
 fi
-# Likewise a stage after the last one (--stage 7, or 60 for 6) ran nothing and said "done".
+# Likewise a stage after the last one (--stage 7, or 60 for 6) ran nothing and said "done", and
+# so did asr.sh's stage 0 (run.sh's data prep) and stage 3 alone without an LM to train.
 [ "$stage" -le 6 ] || die "--stage $stage: the last stage is 6 (scoring): nothing to run"
+[ "$stop_stage" -ge 1 ] || die "--stop-stage $stop_stage: asr.sh's stages are 1-6 (stage 0, data prep, is run.sh's): nothing to run"
+if [ "$stage" -eq 3 ] && [ "$stop_stage" -eq 3 ] && [ "$use_lm" != true ]; then
+  die "--stage 3 --stop-stage 3: stage 3 trains the LM, which runs with --use-lm true: nothing to run"
+fi
 in_range() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
 # The sets, before any work: a misspelt --test-sets failed after the training set's features (stage 1),
 # or in stage 5 with bash's "integer expression expected" first.
