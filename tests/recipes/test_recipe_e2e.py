@@ -330,6 +330,9 @@ def test_use_lm_without_an_lm_config_fails_before_any_stage(recipe_dir):
     (["--test-sets", "test;id"], "asr.sh: ERROR: --test-sets 'test;id' holds ';'"),
     (["--test-sets", "test test"], "asr.sh: ERROR: --test-sets 'test test': 'test' is named twice"),
     (["--lm-weight", "abc"], "asr.sh: ERROR: --lm-weight 'abc': not a number"),  # ignored without --use-lm
+    # an option without its value: the error quoted '--print-config', which the user never typed
+    (["--train-args", "--set"], "asr.sh: ERROR: --train-config with --train-args '--set': Option '--set' requires an argument"),
+    (["--decode-args", "--beam"], "asr.sh: ERROR: --decode-config with --decode-args '--beam': Option '--beam' requires an argument"),
     # stage 6 appends to it: these failed with bash's "No such file or directory" after scoring
     (["--results", ""], "asr.sh: ERROR: --results '': give a file to append the rows to, in a folder that exists"),
     (["--results", "nodir/R.md"], "asr.sh: ERROR: --results 'nodir/R.md': give a file"),

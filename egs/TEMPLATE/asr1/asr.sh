@@ -115,7 +115,9 @@ done
 # (no torch, a tenth of a second) and fails with the error those stages would give.
 config_error() {  # <what> <command...>: the command's own one-line error, if it fails
   local err
-  err=$("${@:2}" --print-config 2>&1 > /dev/null) && return 0
+  # (--print-config first: after "--train-args '--set'" it was taken as the value of --set, and
+  # the error quoted an option the user never typed)
+  err=$("$2" --print-config "${@:3}" 2>&1 > /dev/null) && return 0
   err=${err##*$'\n'}; err=${err#ERROR (*): }
   die "$1: ${err#Error: }"
 }
@@ -135,7 +137,7 @@ config_error "--train-config${train_args:+ with --train-args '$train_args'}${tra
 # The options stage 5 decodes with, as asrkit-decode resolves them: checked here, and at stage 5
 # printed (--print-config) into the options packed in final.pt; one command, so the two agree.
 # shellcheck disable=SC2086  # word-split, as decode_pass uses it
-decode_options() { asrkit-decode --config "$decode_config" $decode_args "${_lm_weight[@]}" "$@"; }
+decode_options() { asrkit-decode "$@" --config "$decode_config" $decode_args "${_lm_weight[@]}"; }
 config_error "--decode-config${decode_args:+ with --decode-args '$decode_args'}${_lm_weight[*]:+ and --lm-weight '$lm_weight'}" \
   decode_options
 if [ "$adapt_speakers" = true ]; then
