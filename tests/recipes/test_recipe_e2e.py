@@ -529,10 +529,11 @@ def test_recipe_files_and_help(name):
         assert "e.g." in proc.stdout, (script, proc.stdout)
     for path in [recipe / "run.sh", *sorted((recipe / "local").glob("*.sh")), template / "asr.sh",
                  *sorted((REPO / "bin").glob("*.sh"))]:
-        # (parse_options.sh, data_lock.sh and same_options.sh are sourced: they must leave the caller's
-        # shell options as they are, and every script that sources them runs under set -euo pipefail)
-        assert "set -euo pipefail" in path.read_text() or path.name in ("parse_options.sh", "data_lock.sh",
-                                                                         "same_options.sh"), path
+        # (parse_options.sh, data_lock.sh, same_options.sh and stage0_options.sh are sourced: they must
+        # leave the caller's shell options as they are, and every script that sources them runs under
+        # set -euo pipefail)
+        assert "set -euo pipefail" in path.read_text() or path.name in (
+            "parse_options.sh", "data_lock.sh", "same_options.sh", "stage0_options.sh"), path
 
 
 def test_asr_sh_help_columns_line_up():

@@ -190,7 +190,7 @@ if [ -z "$results" ] || [ -d "$results" ] || [ ! -d "$(dirname -- "$results")" ]
 fi
 # A set named twice was decoded once and scored twice: two identical rows in RESULTS.md.
 read -ra _ts <<< "$test_sets"
-_dup=$(printf '%s\n' ${_ts[@]+"${_ts[@]}"} | sort | uniq -d | head -n 1)
+_dup=$(printf '%s\n' ${_ts[@]+"${_ts[@]}"} | sort | uniq -d | sed -n 1p)
 [ -z "$_dup" ] || die "--test-sets '$test_sets': '$_dup' is named twice"
 # The choices, here too: checked after run.sh's empty range below (exit 0), a misspelt
 # --token-type, --feats-type or --speed-perturb-method let stage 0 run to its end (AN4's
@@ -494,7 +494,7 @@ if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
   train_options="$(fingerprint "$train_config") $train_args --seed $seed"
   # A start that failed before the first checkpoint (no tokenizer yet) recorded its inputs, and
   # the tag then stayed refused as "trained on other data" with nothing trained.
-  compgen -G "$exp/checkpoints/epoch*.pt" > /dev/null || rm -f "$exp/train_inputs"
+  [ -f "$exp/.done" ] || compgen -G "$exp/checkpoints/epoch*.pt" > /dev/null || rm -f "$exp/train_inputs"
   if [ -s "$exp/train_inputs" ] && [ "$(cat "$exp/train_inputs")" != "$train_inputs" ]; then
     die "stage 4: $exp was trained on other data: $dumpdir/$feats_train_set, $dumpdir/$valid_set or $lang changed since (stage 0 or 1 run again?); delete $exp to train on the new data, or give another --tag"
   fi
@@ -564,11 +564,9 @@ first_pass_inputs() {
   echo "$(fingerprint "$dumpdir/$1/feats.scp" "$dumpdir/$1/text" "$dumpdir/$1/.done" "$decode_config" \
     ${lm_opts[@]:+"$lmexp/lm.pt"} "$model") $model $decode_args ${lm_opts[*]}"
 }
-# check_model: the model stage 5 decodes and stage 6 reports is there, and is the average of
-# --num-avg checkpoints (a misspelt --tag was blamed on the decode config; a model.avg.pt of
-# another --num-avg was reported as "N best averaged").
-check_model() {
-  [ -f "$model" ] || die "stage $current_stage: no $model: run stage 4 for --tag ${tag:-(default)} first, or check --tag$([ "$averaged" = false ] || echo " and --num-avg")"
+# check_averaged: the model.avg.pt stage 5 decodes and stage 6 reports is the average of
+# --num-avg checkpoints (one of another --num-avg was reported as "N best averaged").
+check_averaged() {
   if [ "$averaged" = true ] && [ -f "$exp/model.avg.num" ] && [ "$(cat "$exp/model.avg.num")" != "$num_avg" ]; then
     die "stage $current_stage: $model averages $(cat "$exp/model.avg.num") checkpoints, --num-avg is $num_avg: run stage 4 again (it only averages again)"
   fi
@@ -603,7 +601,9 @@ if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
   # itself (--print-config) into exp/<tag>/final_decode.yaml: packing the file alone left out a
   # --decode-args "--beam 20" and the LM weight that stage 5 decoded with.
   log "stage 5: $exp/final.pt: $model with the decoding options of $decode_config${decode_args:+ + --decode-args '$decode_args'}${_lm_weight[*]:+ + --lm-weight $lm_weight (applied when decoding with --lm)} ($exp/final_decode.yaml)"
-  check_model
+  # (a misspelt --tag was blamed on the decode config, whose --print-config then failed)
+  [ -f "$model" ] || die "stage 5: no $model: run stage 4 for --tag ${tag:-(default)} first, or check --tag$([ "$averaged" = false ] || echo " and --num-avg")"
+  check_averaged
   # A temp file of this run's own: two stage 5 runs at once shared one, and one of them failed
   # with mv's "cannot stat".
   decode_options --print-config > "$exp/final_decode.yaml.$$.tmp" \
@@ -647,7 +647,7 @@ fi
 # ---------------------------------------------------------------------------------------------
 if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
   current_stage=6
-  check_model
+  check_averaged
   for set in $test_sets; do
     dir=$exp/decode_${set}_$decode_name
     [ -f "$dir/text" ] || die "stage 6: no $dir/text: run stage 5 first"
