@@ -16,6 +16,8 @@ e.g.: $0 --first 100 data/train data/train_dev"
 die() { echo "$0: $*" >&2; exit 1; }
 [ $# -eq 2 ] || die "expected <src-data-dir> <dest-data-dir> (see --help)"
 src=$1; dest=$2
+# (mkdir's "File exists" was all that said so, after the subset was made)
+[ ! -e "$dest" ] || [ -d "$dest" ] || die "$dest: exists and is not a directory (<dest-data-dir>)"
 [ -f "$src/utt2spk" ] || die "$src/utt2spk: no such file (not a data dir?)"
 # <dest> is made only once the subset is complete: a bad option or a failure part-way left an
 # empty <dest>, or the new utt2spk and text beside an emptied spk2utt in an earlier subset's place.

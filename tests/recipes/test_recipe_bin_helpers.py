@@ -96,6 +96,10 @@ def test_subset_counts_a_last_line_without_newline_and_takes_one_selection(tmp_p
         proc = run_sh([f"{BIN}/subset_data_dir.sh", *args, "src", "both"], cwd=tmp_path, check=False)
         assert proc.returncode == 1 and "give only one of --first N, --last N, --utt-list FILE" in proc.stderr
         assert not (tmp_path / "both").exists()
+    (tmp_path / "afile").write_text("x\n")
+    proc = run_sh([f"{BIN}/subset_data_dir.sh", "--first", "1", "src", "afile"], cwd=tmp_path, check=False)
+    assert proc.returncode == 1 and "afile: exists and is not a directory (<dest-data-dir>)" in proc.stderr
+    assert (tmp_path / "afile").read_text() == "x\n"
     proc = run_sh([f"{BIN}/subset_data_dir.sh", "--first", "-1", "src", "neg"], cwd=tmp_path, check=False)
     assert proc.returncode == 1 and "--first and --last take a number of utterances, got -1 and 0" in proc.stderr
     (tmp_path / "list").write_bytes(b"\xef\xbb\xbfa-1\n")
