@@ -310,15 +310,15 @@ def _check_feats_files(problems: List[Problem], feats: ScannedTable) -> None:
         try:
             entry = parse_scp_value(line.key, line.value, where)
         except AsrkitError as e:
-            problems.append(Problem(str(feats.path), line.lineno, str(e)[len(where) + 2:]))
+            problems.append(Problem(str(feats.path), line.lineno, str(e).removeprefix(f"{where}: ")))
             continue
         if not entry.pipe:
             first_use.setdefault(entry.path, line)
     for path, line in first_use.items():
         try:
             st = os.stat(path)
-        except (OSError, ValueError) as e:
-            why = getattr(e, "strerror", None) or "cannot be opened"
+        except OSError as e:
+            why = e.strerror or "cannot be opened"
             problems.append(Problem(str(feats.path), line.lineno, f"{path!r}: {why} (the ark of {line.key!r})"))
             continue
         if stat.S_ISDIR(st.st_mode):
@@ -465,7 +465,7 @@ def _check_audio(problems: List[Problem], d: DataDir, load, utt2spk: ScannedTabl
                 continue
             try:
                 st: Optional[os.stat_result] = os.stat(p)  # one stat per line: wav.scp may have 281k
-            except (OSError, ValueError):  # ValueError: a NUL in the name (scan_table names the line)
+            except OSError:  # (a NUL in the name never gets here: scan_table drops its line)
                 st = None
             if st is not None and stat.S_ISDIR(st.st_mode):
                 # The audio reader then failed on it per utterance, at feature extraction.

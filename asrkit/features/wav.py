@@ -770,14 +770,20 @@ def audio_file_info(path: str) -> Tuple[int, int]:
         os.close(fd)
 
 
+def _refuse_nul_name(source: str, what: str) -> None:
+    """A path or command with a NUL byte in it, named: os.open and subprocess raise ValueError
+    ("embedded null byte"), a traceback."""
+    if "\0" in source:
+        raise AsrkitError(f"{what}: the name holds a NUL byte, which no file name or command can")
+
+
 def check_wav_file(path: str, what: str) -> None:
     """The checks :func:`read_wav_source` makes of a file before decoding it (a WAV data chunk
     longer than the file, a sample layout that does not add up; a SPHERE, AU, AIFF or W64 file
     holding fewer bytes than its header states, an OGG whose last page is not its end, a tagged
     MP3 shorter than its tag says), from its header, tail and size alone; an AsrkitError naming
     ``what``. Anything else passes (libsndfile judges it)."""
-    if "\0" in path:  # as read_wav_source says it; os.open raised ValueError, a traceback
-        raise AsrkitError(f"{what}: the name holds a NUL byte, which no file name or command can")
+    _refuse_nul_name(path, what)
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     try:
         st = os.fstat(fd)
@@ -945,8 +951,7 @@ def _read_wav_source(source: str, what: str, channel: Optional[int], max_samples
                      stdin: bool, span: Optional[Tuple[float, float]]) -> Tuple[np.ndarray, int, bool]:
     """:func:`read_wav_source`'s reading: the samples, the rate and whether they are ``span``'s
     already (a regular file's are, :func:`_decode` cuts them)."""
-    if "\0" in source:  # (os.open and subprocess raise ValueError: "embedded null byte")
-        raise AsrkitError(f"{what}: the name holds a NUL byte, which no file name or command can")
+    _refuse_nul_name(source, what)
     if pipes and source == STDIN:
         if not stdin:
             raise AsrkitError(f"{what}: '-' (the recording on stdin) is read by asrkit-compute-fbank, "
