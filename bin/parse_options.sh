@@ -13,7 +13,8 @@
 # default is true/false only takes true/false, one whose default is an integer only an integer (at
 # most 18 digits, read in decimal: 09 is 9). Only lower-case names are options (never PATH or
 # another environment variable). "--config file" reads a file of name=value lines (# comments,
-# a value with spaces in quotes) as the options --name value, in its place; "--help"/"-h" prints $help_message (or the script's leading comment block) and exits 0.
+# a value with spaces in quotes) as the options --name value, in its place; "--help"/"-h" prints
+# $help_message (or the script's leading comment block) and exits 0.
 # Parsing stops at the first argument that is not an option, or after "--"; the remaining
 # arguments are left in "$@".
 #

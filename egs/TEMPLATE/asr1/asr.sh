@@ -476,17 +476,24 @@ if [ "$use_lm" = true ] && [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
 fi
 release_data_lock  # (training's jobs must not inherit it: it would keep the next run waiting)
 
+# average_model: model.avg.pt from the --num-avg best checkpoints, and that N recorded beside it
+# (model.avg.num: stage 4 averages again for another N, stages 5-6 alone refuse it).
+average_model() {
+  run "$exp/log/average.log" $train_cmd "$exp/log/average.log" asrkit-average --num "$num_avg" "$exp"
+  mark_done "$exp/model.avg.num" "$num_avg"
+}
+
 # ---------------------------------------------------------------------------------------------
 if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
   current_stage=4
-  # What the model is trained on; recorded when its training starts. A model of other data is
-  # never taken as done, nor resumed on this data: that is for the user to decide.
-  # (the dump dirs' .done: what their features were made from, the audio's stamp included)
   # Finished inputs only: started while another run's stages 0-3 were still writing them, stage 4
   # trained on half a dump. It waits for their lock (a dump made by hand, without .done markers,
   # is still taken).
   take_data_lock "stage 4"
   release_data_lock
+  # What the model is trained on; recorded when its training starts. A model of other data is
+  # never taken as done, nor resumed on this data: that is for the user to decide.
+  # (the dump dirs' .done: what their features were made from, the audio's stamp included)
   train_inputs=$(fingerprint "$dumpdir/$feats_train_set"/{feats.scp,wav.scp,segments,text,cmvn.ark,.done} \
     "$dumpdir/$valid_set"/{feats.scp,text,.done} "$lang/tokens.txt")
   # ...and how: the config's contents, --train-args and --seed (recorded in .done). Another of
@@ -507,8 +514,7 @@ if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
     # reported as "N best averaged" under the new N).
     if averages && [ "$(cat "$exp/model.avg.num" 2> /dev/null)" != "$num_avg" ]; then
       log "stage 4: averaging the $num_avg best checkpoints again (--num-avg changed) -> $exp/model.avg.pt"
-      run "$exp/log/average.log" $train_cmd "$exp/log/average.log" asrkit-average --num "$num_avg" "$exp"
-      echo "$num_avg" > "$exp/model.avg.num"
+      average_model
     fi
   else
     # asrkit-train refuses a second training of one exp dir (an flock on $exp/.lock), but only once
@@ -535,10 +541,7 @@ if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
     runs=$exp/log/train_runs.tsv
     [ -s "$runs" ] || die "stage 4: asrkit-train wrote no $runs -- see $exp/log/train.log"
     awk -F'\t' '!/^#/ { s += $3 } END { printf "%d\n", s + 0.5 }' "$runs" > "$exp/train_seconds"
-    if averages; then
-      run "$exp/log/average.log" $train_cmd "$exp/log/average.log" asrkit-average --num "$num_avg" "$exp"
-      echo "$num_avg" > "$exp/model.avg.num"
-    fi
+    if averages; then average_model; fi
     # Decodings of an earlier model of this exp dir (before a resume) are out of date.
     rm -f "$exp"/decode_*/.done
     if [ "$(last_run_status)" = budget ]; then

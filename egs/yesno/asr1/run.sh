@@ -32,16 +32,18 @@ asr_args=(--train-set train_nodev --valid-set train_dev --test-sets test
   "${passthrough_args[@]}" "$@")
 ./asr.sh --stage 1 --stop-stage 0 "${asr_args[@]}"   # checks the options before stage 0 starts
 
+# What stage 0 makes data/ with: recorded by it, checked against from --stage 1 on.
+stage0_now=("yesno-root=$(realpath -m -- "$yesno_root")")
 if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
   echo "$(date '+%Y-%m-%d %H:%M:%S') (run.sh) stage 0: data prep from $yesno_root" >&2
   take_data_lock "stage 0"   # one run at a time writes data/ (utils/data_lock.sh)
   rm -f data/stage0_options   # a stage 0 that fails part-way leaves data/ unrecorded
   local/data.sh --yesno-root "$yesno_root"
-  stage0_record "yesno-root=$(realpath -m -- "$yesno_root")"
+  stage0_record "${stage0_now[@]}"
   release_data_lock
 elif [ -n "$given0" ]; then
   # From --stage 1 on it changes nothing (data/ is not made again): said, not ignored.
-  stage0_check "$given0" "yesno-root=$(realpath -m -- "$yesno_root")"
+  stage0_check "$given0" "${stage0_now[@]}"
 fi
 [ "$stop_stage" -ge 1 ] || exit 0
 ./asr.sh --stage "$(( stage < 1 ? 1 : stage ))" --stop-stage "$stop_stage" "${asr_args[@]}"
