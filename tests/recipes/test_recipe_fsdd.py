@@ -386,12 +386,22 @@ def test_loso_summary_before_any_fold_finished(recipe_dir, fsdd_root):
     (["--test-speakers", "theo"], "--test-speakers is set by local/loso.sh for each fold"),
     (["--stage", "4"], "--stage is set by local/loso.sh for each fold"),
     (["--tag", "a b"], "--tag 'a b': use letters, digits"),
+    # the folds went to /<speaker> (exit 0; a run made /theo at the file system's root)
+    (["--dir", ""], "--dir '': the folds would go to /<speaker>"),
+    (["--dir", "/"], "--dir '/': the folds would go to /<speaker>"),
+    # one fold, summarised twice: the mean weighed it double
+    (["--speakers", "theo george theo"], "--speakers: 'theo' is named twice"),
+    # written after every fold: a Python traceback (IsADirectoryError) or touch's error, then
+    (["--results", "conf"], "--results 'conf': not a file"),
+    (["--results", ""], "--results '': not a file"),
+    (["--results", "nowhere/R.md"], "--results nowhere/R.md: no folder nowhere for it"),
 ])
 def test_loso_bad_options_are_clear_errors(recipe_dir, fsdd_root, args, message):
     recipe = recipe_dir("fsdd")
     root = [] if not args else ["--fsdd-root", str(fsdd_root)]
     proc = run_sh(["local/loso.sh", *root, *args, "--dry-run", "true"], cwd=recipe, check=False)
     assert proc.returncode != 0 and message in proc.stderr, proc.stderr
+    assert proc.stdout == "" and "Traceback" not in proc.stderr, proc  # no fold's command: refused before
 
 
 TINY = ("--set training.max_epochs=1 --set model.listener.hidden=16 --set model.listener.proj=16 "

@@ -52,6 +52,12 @@ die() { echo "$0: ERROR: $*" >&2; exit 1; }
 [ -n "$fsdd_root" ] || die "--fsdd-root is required (a copy of https://github.com/Jakobovski/free-spoken-digit-dataset)"
 [ -d "$fsdd_root/recordings" ] || die "--fsdd-root $fsdd_root: no recordings/ folder there"
 [[ "$tag" =~ ^[A-Za-z0-9._-]+$ ]] || die "--tag '$tag': use letters, digits, '.', '_' and '-' only"
+# The folds are <dir>/<speaker>: an empty --dir (or /) put them at the file system's root (/theo).
+[[ ! "$dir" =~ ^/*$ ]] || die "--dir '$dir': the folds would go to /<speaker>: give a folder of their own, e.g. loso"
+# The summary is written after every fold has run: a --results it cannot be written to was a
+# Python traceback (a folder) or touch's error (in no folder) then, hours later.
+[ -n "$results" ] && [ ! -d "$results" ] || die "--results '$results': not a file (the summary goes into a file, e.g. RESULTS.md)"
+[ -d "$(dirname -- "$results")" ] || die "--results $results: no folder $(dirname -- "$results") for it"
 # The speakers of the corpus, named as local/make_connected_digits.py reads them (between the first
 # and the last "_" of <digit>_<speaker>_<take>.wav): FSDD's five, or a sixth (lucas), or another
 # corpus's own. The folds default to all of them (a fixed list of FSDD's five left a new speaker
@@ -64,6 +70,9 @@ given_speakers=$speakers
 [ -n "$speakers" ] || speakers=$all_speakers
 read -r -a spk_list <<< "$speakers"
 [ "${#spk_list[@]}" -ge 1 ] || die "--speakers is empty"
+# (a speaker named twice was one fold run once and summarised twice: the mean weighed it double)
+twice=$(printf '%s\n' "${spk_list[@]}" | LC_ALL=C sort | uniq -d | sed -n 1p)
+[ -z "$twice" ] || die "--speakers: '$twice' is named twice (each speaker is one fold)"
 for spk in "${spk_list[@]}"; do
   [[ " $all_speakers " == *" $spk "* ]] || die "--speakers: no recordings of '$spk' in $fsdd_root/recordings (speakers there: $all_speakers)"
 done
