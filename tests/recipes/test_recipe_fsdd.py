@@ -783,6 +783,18 @@ def test_fsdd_negative_set_sizes_are_errors(recipe_dir, fsdd_root):
         assert not (recipe / "data/wav").exists()
 
 
+def test_fsdd_negative_an4_digit_words_is_an_error(recipe_dir, fsdd_root):
+    """--an4-digit-words -3 cut no AN4 digit words and combined data/train alone into a training
+    set named train_cut-3, with exit 0."""
+    recipe = recipe_dir("fsdd")
+    proc = run_sh(["./run.sh", "--fsdd-root", str(fsdd_root), "--an4-words", "none", "--init-listener", "",
+                   "--num-train", "4", "--num-dev", "2", "--num-test", "2", "--an4-digit-words", "-3",
+                   "--stop-stage", "0"], cwd=recipe, check=False)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.rstrip().splitlines()[-1] == "./run.sh: ERROR: --an4-digit-words must be 0 (none) or more, got -3"
+    assert not (recipe / "data").exists()
+
+
 def test_fsdd_unreadable_recordings_folder_is_one_line(recipe_dir, fsdd_root, tmp_path):
     """recordings/ the user cannot list was a PermissionError traceback (an unreadable recording was already named)."""
     recipe = recipe_dir("fsdd")

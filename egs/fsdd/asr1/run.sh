@@ -86,6 +86,8 @@ case $an4_words in
   digits|all) train_set=train_an4_$an4_words ;;   # data/train + data/an4_8k_$an4_words
   *) echo "$0: ERROR: --an4-words must be none, digits or all, got '$an4_words'" >&2; exit 1 ;;
 esac
+# (a negative count made no digit words, with exit 0, and a training set named train_cut-3)
+[ "$an4_digit_words" -ge 0 ] || { echo "$0: ERROR: --an4-digit-words must be 0 (none) or more, got $an4_digit_words" >&2; exit 1; }
 [ "$an4_digit_words" -eq 0 ] || train_set=${train_set}_cut$an4_digit_words
 # (local/an4_data.sh checks it too, but only once FSDD's audio is made, and never with --an4-words none.)
 case $an4_resample in
