@@ -23,8 +23,8 @@ def main(feats_rspecifier: str, stats_out: str, spk2utt: str | None, binary: boo
 
     As in Kaldi: without --spk2utt, a filename STATS_OUT gets one global matrix and a wspecifier
     (ark:...) gets stats per utterance; with --spk2utt, a wspecifier gets stats per speaker.
-    An utterance that cannot be read, or whose features are not finite or not of the others'
-    dimension, is skipped with a warning naming it; the command fails, writing nothing, when
+    An utterance that cannot be read, has no frames, or whose features are not finite or not of
+    the others' dimension, is skipped with a warning naming it; the command fails, writing nothing, when
     none is left or more than --max-bad-percent (5, Kaldi's rule) were skipped.
     """
     from asrkit.data.specifier import MatrixWriter, check_not_overwriting, iter_matrices, parse_specifier, spec_files
@@ -59,7 +59,7 @@ def main(feats_rspecifier: str, stats_out: str, spk2utt: str | None, binary: boo
             try:
                 if error is not None:
                     raise error
-                check_features(utt, mat, dim)
+                check_features(utt, mat, dim, need_frames=True)
             except AsrkitError as e:
                 tally.skip(utt, e)
                 continue

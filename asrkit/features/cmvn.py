@@ -78,15 +78,19 @@ def accumulate_cmvn(feats: np.ndarray, stats: Optional[np.ndarray] = None, utt_i
     return stats
 
 
-def check_features(utt: str, feats: np.ndarray, dim: Optional[int] = None) -> None:
+def check_features(utt: str, feats: np.ndarray, dim: Optional[int] = None, need_frames: bool = False) -> None:
     """An utterance's features fit for CMVN: a (frames, dim) matrix of finite numbers within
-    FEATURE_ABS_MAX (of ``dim`` columns when given); else an AsrkitError naming the utterance, for
-    the caller to skip it."""
+    FEATURE_ABS_MAX (of ``dim`` columns when given; with ``need_frames``, of at least one frame);
+    else an AsrkitError naming the utterance, for the caller to skip it."""
     if feats.ndim != 2:
         raise AsrkitError(f"utterance {utt!r}: expected a (frames, dim) matrix, got shape {feats.shape}")
     if feats.shape[1] == 0:
         # else, read first, its dimension 0 became the one every later utterance was refused for
         raise AsrkitError(f"utterance {utt!r}: features with no dimensions (shape {feats.shape})")
+    if need_frames and feats.shape[0] == 0:
+        # (compute-cmvn: stats of nothing but such utterances were written with a count of 0, which
+        # every reader refuses later as Kaldi's "insufficient stats")
+        raise AsrkitError(f"utterance {utt!r}: no frames (a 0 x {feats.shape[1]} matrix)")
     if dim is not None and feats.shape[1] != dim:
         raise AsrkitError(f"utterance {utt!r}: feature dimension {feats.shape[1]}, the set's is {dim}")
     check_values(feats, f"utterance {utt!r}: ")

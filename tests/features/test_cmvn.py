@@ -280,3 +280,28 @@ def test_a_long_utterance_is_summed_and_normalized_in_chunks():
     feats[frame, 2] = 1e38
     with pytest.raises(AsrkitError, match=rf"normalized feature .* at frame {frame}, dim 2 overflows float32"):
         apply_cmvn(feats, np.array([[0.0] * 40 + [1.0], [1e-30] * 40 + [0.0]]), utt_id="u")
+
+
+def test_utterances_of_no_frames_are_bad_items_of_compute_cmvn(tmp_path):
+    """A 0-frame matrix adds nothing to the stats: features of nothing but such utterances were
+    written as global stats of 0 frames with exit 0 ('Wrote global CMVN stats ...: 24 utterances,
+    0 frames'), which every reader refuses later (Kaldi's 'insufficient stats'), and one among
+    others passed without a word (hostile-input sweep 9). Now each is a bad item, named and counted."""
+    rng = np.random.default_rng(3)
+    feats = {f"u{i:02d}": rng.standard_normal((30, 4)).astype(np.float32) for i in range(24)}
+    feats["u05"] = np.zeros((0, 4), np.float32)
+    write_matrices(f"ark,scp:{tmp_path}/f.ark,{tmp_path}/f.scp", feats)
+    result = run_cli(compute_cmvn_cli, [f"scp:{tmp_path}/f.scp", tmp_path / "cmvn.ark"])
+    assert result.exit_code == 0, result.stderr
+    assert "skipping utterance 'u05': no frames (a 0 x 4 matrix)" in result.stderr
+    assert "Done 23 out of 24 utterances; failed 1" in result.stderr
+    assert load_cmvn(str(tmp_path / "cmvn.ark"))[0, -1] == 23 * 30
+    empty = {u: np.zeros((0, 4), np.float32) for u in ("a", "b", "c")}
+    write_matrices(f"ark,scp:{tmp_path}/e.ark,{tmp_path}/e.scp", empty)
+    (tmp_path / "spk2utt").write_text("s a b c\n")
+    out = tmp_path / "out"
+    for args in ([out / "cmvn.ark"], [f"ark:{out}/utt.ark"], ["--spk2utt", f"ark:{tmp_path}/spk2utt", f"ark:{out}/spk.ark"]):
+        result = run_cli(compute_cmvn_cli, [f"scp:{tmp_path}/e.scp", *args])
+        assert result.exit_code == 1, result.stderr
+        assert "ERROR (asrkit-compute-cmvn): all 3 utterances failed (first: utterance 'a': no frames" in result.stderr
+        assert leftovers(out) == []
