@@ -145,6 +145,16 @@ def max_bad_percent_option(fn: Callable) -> Callable:
              "whole set afterwards, as Kaldi's make_fbank.sh does and asr.sh does.")(fn)
 
 
+def refuse_empty_name(ctx: click.Context, param: click.Parameter, value):
+    """click callback of a file or directory name: '' (a shell variable left empty: "$dir") is a
+    usage error naming the argument or option. Path('') is '.', so it was taken as the current
+    directory (asrkit-split-data-dir split it, asrkit-holdout-lists read and wrote there), and an
+    option's '' as the option not given (asrkit-score --output-dir '' wrote nothing, exit 0)."""
+    if value == "" or (isinstance(value, tuple) and "" in value):
+        raise click.BadParameter("an empty name (a shell variable left empty?)", ctx=ctx, param=param)
+    return value
+
+
 def dash_as_stdio(path, stream: str = "stdout"):
     """Kaldi's ``-`` for a file argument: the process's stdout (or stdin), as ``/dev/stdout``
     (``/dev/stdin``), which the writers write in place (:func:`asrkit.utils.fileio.is_stream`).

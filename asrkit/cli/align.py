@@ -8,7 +8,7 @@ from typing import Optional
 
 import click
 
-from asrkit.cli._common import asrkit_command, dash_as_stdio, max_bad_percent_option
+from asrkit.cli._common import asrkit_command, dash_as_stdio, max_bad_percent_option, refuse_empty_name
 from asrkit.decoding.config import WORD_RULES
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.logging import get_logger
@@ -19,9 +19,9 @@ log = get_logger("align")
 
 
 @asrkit_command("align")
-@click.option("--model", "model_path", required=True, type=click.Path(dir_okay=False),
+@click.option("--model", "model_path", required=True, type=click.Path(dir_okay=False), callback=refuse_empty_name,
               help="Packed model with a CTC head (exp/<name>/model.pt).")
-@click.option("--segments", default=None, type=click.Path(dir_okay=False),
+@click.option("--segments", default=None, type=click.Path(dir_okay=False), callback=refuse_empty_name,
               help="Segments file: align these pieces of the recordings in the wav.scp.")
 @click.option("--channel", type=int, default=None,
               help="Take this channel (0-based) of multi-channel audio; default: the mean of the channels.")
@@ -33,9 +33,9 @@ log = get_logger("align")
 @click.option("--max-samples", type=click.IntRange(min=1), default=1 << 28, show_default=True,
               help="Most samples (all channels) one audio file or recording may hold; longer ones are skipped.")
 @max_bad_percent_option
-@click.argument("wav_rspecifier", metavar="<wav-rspecifier>")
-@click.argument("text", metavar="<text-file>", type=click.Path(dir_okay=False))
-@click.argument("ctm_out", metavar="<ctm-out>", type=click.Path(dir_okay=False))
+@click.argument("wav_rspecifier", metavar="<wav-rspecifier>", callback=refuse_empty_name)
+@click.argument("text", metavar="<text-file>", type=click.Path(dir_okay=False), callback=refuse_empty_name)
+@click.argument("ctm_out", metavar="<ctm-out>", type=click.Path(dir_okay=False), callback=refuse_empty_name)
 def main(model_path: str, segments: Optional[str], channel: Optional[int], word_rule: str, batch_size: int,
          device: str, max_samples: int, max_bad_percent: float, wav_rspecifier: str, text: str,
          ctm_out: str) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from asrkit.cli._common import asrkit_command, max_bad_percent_option
+from asrkit.cli._common import asrkit_command, max_bad_percent_option, refuse_empty_name
 
 
 @asrkit_command("apply-cmvn", epilog="""\b
@@ -14,7 +14,8 @@ e.g.: asrkit-apply-cmvn dump/train/cmvn.ark scp:dump/test/feats.scp ark:- | ...
 @click.argument("stats")
 @click.argument("feats_rspecifier")
 @click.argument("feats_wspecifier")
-@click.option("--utt2spk", help="With a stats table keyed by speaker: the utt2spk table (ark:data/x/utt2spk).")
+@click.option("--utt2spk", callback=refuse_empty_name,
+              help="With a stats table keyed by speaker: the utt2spk table (ark:data/x/utt2spk).")
 @click.option("--norm-vars", type=click.BOOL, default=True, show_default=True,
               help="Also normalize variance (Kaldi's apply-cmvn defaults to false).")
 @max_bad_percent_option

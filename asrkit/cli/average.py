@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from asrkit.cli._common import asrkit_command, dash_as_stdio
+from asrkit.cli._common import asrkit_command, dash_as_stdio, refuse_empty_name
 
 
 @asrkit_command("average")
@@ -13,9 +13,9 @@ from asrkit.cli._common import asrkit_command, dash_as_stdio
 @click.option("--max-epoch", type=int, default=None,
               help="Only the epochs up to N, ranked as at epoch N: what a run stopped there would average "
                    "(with its checkpoints kept: training.keep_best).")
-@click.option("--out", type=click.Path(dir_okay=False), default=None,
+@click.option("--out", type=click.Path(dir_okay=False), default=None, callback=refuse_empty_name,
               help="Output ('-': stdout) [default: EXP_DIR/model.avg.pt].")
-@click.argument("exp_dir", type=click.Path())
+@click.argument("exp_dir", type=click.Path(), callback=refuse_empty_name)
 def main(num, metric, max_epoch, out, exp_dir):
     """Average the weights of EXP_DIR's NUM best checkpoints into a packed model (EXP_DIR/model.avg.pt).
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from asrkit.cli._common import asrkit_command, max_bad_percent_option
+from asrkit.cli._common import asrkit_command, max_bad_percent_option, refuse_empty_name
 
 
 @asrkit_command("compute-cmvn", epilog="""\b
@@ -13,7 +13,8 @@ e.g.: asrkit-compute-cmvn scp:dump/train/feats.scp dump/train/cmvn.ark          
 """)
 @click.argument("feats_rspecifier")
 @click.argument("stats_out")
-@click.option("--spk2utt", help="Per-speaker stats: spk2utt table (ark:data/x/spk2utt); output must be a wspecifier.")
+@click.option("--spk2utt", callback=refuse_empty_name,
+              help="Per-speaker stats: spk2utt table (ark:data/x/spk2utt); output must be a wspecifier.")
 @click.option("--binary", type=click.BOOL, default=True, show_default=True,
               help="Binary output for a single stats file (tables: use ark,t: for text).")
 @max_bad_percent_option

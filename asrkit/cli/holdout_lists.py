@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from asrkit.cli._common import asrkit_command, dash_as_stdio
+from asrkit.cli._common import asrkit_command, dash_as_stdio, refuse_empty_name
 from asrkit.data.holdout import holdout_lists
 from asrkit.utils.fileio import refuse_one_stream_twice
 
@@ -11,13 +11,15 @@ from asrkit.utils.fileio import refuse_one_stream_twice
 @asrkit_command("holdout-lists")
 @click.option("--dev-fraction", type=float, default=0.0, help="Share of utterances drawn for dev (at least 1).")
 @click.option("--test-fraction", type=float, default=0.0, help="Share of utterances drawn for test (at least 1).")
-@click.option("--dev-list", type=click.Path(dir_okay=False), help="Utterance ids for dev (first column of each line).")
-@click.option("--test-list", type=click.Path(dir_okay=False), help="Utterance ids for test (first column of each line).")
+@click.option("--dev-list", type=click.Path(dir_okay=False), callback=refuse_empty_name,
+              help="Utterance ids for dev (first column of each line).")
+@click.option("--test-list", type=click.Path(dir_okay=False), callback=refuse_empty_name,
+              help="Utterance ids for test (first column of each line).")
 @click.option("--by-speaker", is_flag=True,
               help="Draw whole speakers (no dev/test speaker is trained on) until the fraction is reached.")
 @click.option("--seed", type=int, default=1, show_default=True, help="Seed of the draw: the same seed, the same split.")
-@click.argument("data_dir", metavar="DATA-DIR")
-@click.argument("out_dir", metavar="OUT-DIR")
+@click.argument("data_dir", metavar="DATA-DIR", callback=refuse_empty_name)
+@click.argument("out_dir", metavar="OUT-DIR", callback=refuse_empty_name)
 def main(dev_fraction, test_fraction, dev_list, test_list, by_speaker, seed, data_dir, out_dir):
     """Write OUT-DIR/{train,dev,test}.list, the utterance ids of each set, from DATA-DIR/utt2spk.
 

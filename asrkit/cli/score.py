@@ -9,7 +9,7 @@ from typing import Optional
 
 import click
 
-from asrkit.cli._common import asrkit_command, dash_as_stdio
+from asrkit.cli._common import asrkit_command, dash_as_stdio, refuse_empty_name
 from asrkit.data.table import read_table, read_utt2spk
 from asrkit.scoring.report import check_report_spares_inputs, result_report, summary_lines
 from asrkit.scoring.score import score_texts
@@ -31,6 +31,8 @@ def _table_path(spec: str) -> str:
         if head.split(",")[0] == "scp":  # "scp:ref: no such file" said nothing of the real problem
             raise AsrkitError(f"{spec}: an scp lists where tables are, it is not a text; give the text "
                               f"file itself (or ark:<file>)")
+        if not rest:  # (was ".: is a directory, not a table file")
+            raise AsrkitError(f"{spec}: no file name after '{head}:'")
         spec = rest
     if spec.rstrip().endswith("|") and not os.path.exists(spec):  # was "cat ref |: no such file"
         raise AsrkitError(f"{spec}: reading a table from a command is not supported; give a file, or pipe the "
@@ -61,10 +63,10 @@ Prints the summary lines on stdout.
 e.g.: asrkit-score --utt2spk data/test/utt2spk --output-dir exp/las/decode_test \\
           data/test/text exp/las/decode_test/text""",
 )
-@click.option("--utt2spk", "utt2spk_path", metavar="FILE",
+@click.option("--utt2spk", "utt2spk_path", metavar="FILE", callback=refuse_empty_name,
               help="Speaker of each utterance for the speaker table (default: the id up to the first '-', "
                    "sclite's convention).")
-@click.option("--output-dir", type=click.Path(file_okay=False), metavar="DIR",
+@click.option("--output-dir", type=click.Path(file_okay=False), metavar="DIR", callback=refuse_empty_name,
               help="Write wer.txt and result.txt here.")
 @click.option("--mode", type=click.Choice(["wer", "cer", "both"]), default="both", show_default=True,
               help="Score words, characters or both.")
@@ -75,8 +77,8 @@ e.g.: asrkit-score --utt2spk data/test/utt2spk --output-dir exp/las/decode_test 
 @click.option("--allow-missing", is_flag=True,
               help="Score even when more than 5 % of the reference utterances (or all of them) have no "
                    "hypothesis; they count as all deletions.")
-@click.argument("ref_text", metavar="<ref-text>")
-@click.argument("hyp_text", metavar="<hyp-text>")
+@click.argument("ref_text", metavar="<ref-text>", callback=refuse_empty_name)
+@click.argument("hyp_text", metavar="<hyp-text>", callback=refuse_empty_name)
 def main(ref_text: str, hyp_text: str, utt2spk_path: Optional[str], output_dir: Optional[str], mode: str,
          case_sensitive: bool, top_n: int, allow_missing: bool) -> None:
     if output_dir is None and sys.stdout is None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from asrkit.cli._common import asrkit_command
+from asrkit.cli._common import asrkit_command, refuse_empty_name
 from asrkit.data.split import sizes_text, split_data_dir
 
 
@@ -11,7 +11,7 @@ from asrkit.data.split import sizes_text, split_data_dir
 @click.option("--per-spk/--per-utt", "per_spk", default=True, show_default=True,
               help="Keep each speaker's utterances in one piece (default), or split by utterance.")
 @click.option("--force", is_flag=True, help="Split again even if split<N> is up to date.")
-@click.argument("data_dir", metavar="<data-dir>")
+@click.argument("data_dir", metavar="<data-dir>", callback=refuse_empty_name)
 @click.argument("num", metavar="<N>", type=click.IntRange(min=1))
 def main(per_spk: bool, force: bool, data_dir: str, num: int) -> None:
     """Split <data-dir> into <N> pieces <data-dir>/split<N>/{1..N}/, as Kaldi's utils/split_data.sh.
