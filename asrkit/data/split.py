@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -151,6 +152,10 @@ def split_data_dir(path: PathLike, n: int, per_utt: bool = False, force: bool = 
     out = split_dir_of(d.path, n)
     if n < 1:
         raise AsrkitError(f"number of pieces must be at least 1, got {n}")
+    if os.path.lexists(out) and not out.is_dir():
+        # replace_dir renames whatever is there aside and removes it: a user's file was deleted
+        raise AsrkitError(f"{out}: {'a broken symbolic link' if out.is_symlink() else 'a file, not a directory'} "
+                          f"where the {n} pieces go; move it away")
     # The stamp of the tables as they are before reading them: one edited while the split runs
     # differs from it next time, and is split again.
     stamp_text = _stamp_text(d, mode)

@@ -235,3 +235,21 @@ def test_two_splits_at_once_both_succeed(an4_dir, monkeypatch):
     result = split_data_dir(an4_dir, 4, force=True)
     assert other and not result.reused and [p.name for p in an4_dir.iterdir() if p.name.startswith(".")] == []
     assert sum(len(table(p / "utt2spk")) for p in result.dirs) == len(table(an4_dir / "utt2spk"))
+
+
+@pytest.mark.parametrize("make", ["file", "broken link"])
+def test_a_file_where_the_pieces_go_is_refused_not_removed(an4_dir, asrkit, make):
+    """A file (or a broken link) at <data>/split<N> was renamed aside and removed, without a word,
+    and the pieces written in its place (hostile-input sweep 9)."""
+    target = an4_dir / "split2"
+    if make == "file":
+        target.write_text("my notes\n")
+    else:
+        target.symlink_to(an4_dir / "nowhere")
+    why = "a file, not a directory" if make == "file" else "a broken symbolic link"
+    with pytest.raises(AsrkitError, match=f"^{re.escape(str(target))}: {why} where the 2 pieces go; move it away$"):
+        split_data_dir(an4_dir, 2)
+    out = asrkit("split-data-dir", an4_dir, "2", check=False)
+    assert out.returncode == 1 and f"{target}: {why}".encode() in out.stderr, out.stderr
+    assert target.is_symlink() if make != "file" else target.read_text() == "my notes\n"
+    assert [p.name for p in an4_dir.iterdir() if p.name.startswith(".")] == []
