@@ -300,6 +300,33 @@ def test_run_sh_later_stages_refuse_data_made_with_other_stage0_options(recipe_d
     assert proc.returncode != 0 and not (recipe / "data/stage0_options").exists()
 
 
+def test_run_sh_later_stages_refuse_data_of_a_stage0_that_failed(recipe_dir, fsdd_root, an4_root, tmp_path):
+    """A stage 0 that fails after local/data.sh (here in AN4's part) leaves the new data/train
+    beside the last run's data/train_an4_digits, made of the old data/train's texts over
+    recordings now rewritten. A run from --stage 1 took it, with a note that an older run.sh had
+    made data/, and made features of it: now an error naming the unfinished stage 0, until a stage
+    0 ends."""
+    recipe = recipe_dir("fsdd")
+    base = ["./run.sh", "--fsdd-root", str(fsdd_root), "--init-listener", "", "--num-dev", "2", "--num-test", "2",
+            "--num-train", "4", "--nj", "1"]
+    run_sh(base + ["--an4-root", str(an4_root), "--stop-stage", "0"], cwd=recipe)
+    old = read_table(recipe / "data/train_an4_digits/text")
+    proc = run_sh(base + ["--seed", "2", "--an4-root", str(tmp_path / "nowhere"), "--stop-stage", "0"], cwd=recipe,
+                  check=False)
+    assert proc.returncode == 1 and "--an4-root" in proc.stderr, proc.stderr
+    assert read_table(recipe / "data/train/text") != {u: t for u, t in old.items() if not u.startswith("an4_")}
+    proc = run_sh(base + ["--seed", "2", "--an4-root", str(an4_root), "--stage", "1", "--stop-stage", "1"], cwd=recipe,
+                  check=False)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.rstrip().splitlines()[-1] == (
+        "./run.sh: ERROR: data/ is from a stage 0 that did not finish (it failed, was stopped, or is running now: "
+        "data/stage0_unfinished): run from --stage 0 to make it again"), proc.stderr
+    assert not (recipe / "dump").exists()
+    # stage 0 again, to its end: data/ is whole and recorded, and the later stages go on
+    run_sh(base + ["--seed", "2", "--an4-root", str(an4_root), "--stop-stage", "0"], cwd=recipe)
+    assert not (recipe / "data/stage0_unfinished").exists() and (recipe / "data/stage0_options").is_file()
+
+
 def test_an4_voices_at_8khz(recipe_dir, an4_root):
     """local/an4_data.sh: AN4's 84 speakers, OH read as ZERO, --words digits keeps digit strings
     only, the sox pipes give 8 kHz audio the FSDD features accept, and the default plain 16 kHz
