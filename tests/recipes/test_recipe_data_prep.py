@@ -68,6 +68,17 @@ def test_yesno_bad_root(recipe_dir, tmp_path):
     assert proc.returncode != 0 and "0_0.wav: is a folder, not a recording" in proc.stderr
 
 
+def test_yesno_run_sh_empty_root_names_the_option(recipe_dir):
+    """run.sh --yesno-root '' stopped at realpath's "realpath: '': No such file or directory"."""
+    recipe = recipe_dir("yesno")
+    for stage in ("0", "1"):
+        proc = run_sh(["./run.sh", "--yesno-root", "", "--stage", stage, "--stop-stage", stage], cwd=recipe, check=False)
+        assert proc.returncode == 1 and proc.stderr.rstrip().splitlines()[-1] == (
+            "./run.sh: ERROR: --yesno-root is empty: give the folder holding waves_yesno/ (default: corpus, the "
+            "copy shipped here)"), proc.stderr
+        assert not (recipe / "data").exists()
+
+
 @pytest.mark.parametrize("files", [6, 14])
 def test_yesno_small_corpus_through_a_link(recipe_dir, yesno_root, tmp_path, files):
     """A yesno-layout corpus whose waves_yesno is a link to the folder (find listed the link alone:

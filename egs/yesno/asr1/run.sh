@@ -32,6 +32,8 @@ asr_args=(--train-set train_nodev --valid-set train_dev --test-sets test
   "${passthrough_args[@]}" "$@")
 ./asr.sh --stage 1 --stop-stage 0 "${asr_args[@]}"   # checks the options before stage 0 starts
 
+# (an empty one was realpath's "'': No such file or directory", naming no option)
+[ -n "$yesno_root" ] || { echo "$0: ERROR: --yesno-root is empty: give the folder holding waves_yesno/ (default: corpus, the copy shipped here)" >&2; exit 1; }
 # What stage 0 makes data/ with: recorded by it, checked against from --stage 1 on.
 stage0_now=("yesno-root=$(realpath -m -- "$yesno_root")")
 if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
