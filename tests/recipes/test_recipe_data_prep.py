@@ -292,6 +292,19 @@ def test_an4_raw_bigendian_conversion(recipe_dir, an4_root, tmp_path):
     assert proc.returncode == 1 and "odd number of bytes" in proc.stderr and "Done 1 out of 2" in proc.stderr
 
 
+def test_an4_empty_raw_is_not_converted(recipe_dir, tmp_path):
+    """An empty .raw (a download or unpacking cut short) became a WAV of no samples, counted in
+    'Done 1 out of 1' with exit 0, for stage 1 to find."""
+    recipe = recipe_dir("an4")
+    raw_dir = tmp_path / "an4/wav/an4_clstk/fash"
+    raw_dir.mkdir(parents=True)
+    (raw_dir / "an251-fash-b.raw").write_bytes(b"")
+    proc = run_sh(f". ./path.sh && local/raw_to_wav.py {shlex.quote(str(tmp_path / 'an4/wav'))}", cwd=recipe, check=False)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert f"{raw_dir}/an251-fash-b.raw: empty (0 bytes), no audio" in proc.stderr and "Done 0 out of 1" in proc.stderr
+    assert sorted(p.name for p in raw_dir.iterdir()) == ["an251-fash-b.raw"]
+
+
 # ----------------------------------------------------------------------------------------- fsdd
 def test_fsdd_connected_digits(recipe_dir, fsdd_root):
     recipe = recipe_dir("fsdd")

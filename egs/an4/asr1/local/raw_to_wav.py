@@ -20,6 +20,8 @@ from asrkit.utils.fileio import atomic_open
 
 def convert(raw: Path, wav: Path, sample_rate: int) -> None:
     data = raw.read_bytes()
+    if not data:  # (it became a WAV of no samples, counted as converted)
+        raise ValueError(f"{raw}: empty (0 bytes), no audio")
     if len(data) % 2:
         raise ValueError(f"{raw}: odd number of bytes ({len(data)}), not 16-bit audio")
     samples = np.frombuffer(data, dtype=">i2").astype("<i2")
