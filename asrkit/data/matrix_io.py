@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import stat
 import struct
 import subprocess
@@ -97,7 +98,19 @@ def _describe_foreign(head: bytes) -> str:
     return f"data starting with {head[:8]!r}"
 
 
+# "<key> " and a Kaldi object: an archive's entry where one matrix was expected (a table ark given
+# as a single stats file, or an scp offset at a key instead of past it)
+_ARK_ENTRY = re.compile(rb"([^\0\s]{1,256}) (?:\0B|\s*\[)")
+ONE_MATRIX = ("one matrix with no key (a single file, as global CMVN stats are), not a table of keyed "
+              "entries: give its name without 'ark:'")
+
+
 def _refuse(head: bytes, what: str) -> AsrkitError:
+    entry = _ARK_ENTRY.match(head)
+    if entry:
+        key = entry.group(1).decode("utf-8", "replace")
+        return AsrkitError(f"{what}: a Kaldi archive entry (key {key!r}) where one matrix was expected (a table, "
+                           f"such as per-speaker stats, is given as ark:<file>; an scp's offset points past the key)")
     return AsrkitError(f"{what}: not a Kaldi matrix or vector: {_describe_foreign(head)}; asrkit reads only "
                        f"Kaldi's binary ({', '.join(KALDI_BINARY_TYPES)}) and text ('[ ... ]') formats")
 
@@ -121,7 +134,7 @@ def read_object(stream: IO[bytes], what: str) -> np.ndarray:
             raise AsrkitError(f"{what}: no data (end of file)")
         head = c.lstrip(b" \t\r\n")
     if head[:1] != b"[":
-        raise _refuse(head + stream.read(6), what)
+        raise _refuse(head + stream.read(262), what)  # (enough for a key and what follows it)
     return _read_text(head, stream, what)
 
 
@@ -231,10 +244,15 @@ def _read_key(stream: IO[bytes], what: str, index: int) -> Optional[str]:
     while c and c != b" ":
         # (all of Kaldi's white space: a key holding a \v or \f was taken whole, and the text
         # asrkit-decode wrote split it there, the id cut short and the rest read as words)
+        if index == 1 and (key == b"\0B" or key == b"[" and c in b"\t\r\n\v\f"):
+            # was "utterance '\x00BDM': not a Kaldi matrix" or "malformed key b'['"
+            raise AsrkitError(f"{what}: {ONE_MATRIX}")
         if c in b"\t\r\n\v\f" or len(key) > 4096:
             raise AsrkitError(f"{what}: entry {index}: malformed key {bytes(key[:40])!r} (not a Kaldi archive?)")
         key += c
         c = stream.read(1)
+    if index == 1 and key == b"[":
+        raise AsrkitError(f"{what}: {ONE_MATRIX}")
     if not c:
         raise AsrkitError(f"{what}: entry {index}: truncated archive (key {bytes(key[:40])!r} without a value)")
     try:

@@ -252,3 +252,29 @@ def test_a_key_holding_unicode_white_space_is_written_as_kaldi_reads_it(tmp_path
         with pytest.raises(AsrkitError, match="invalid utterance id"):
             with MatrixWriter(f"ark:{tmp_path}/g.ark") as w:
                 w.write(bad, m)
+
+
+@pytest.mark.parametrize("text", [False, True])
+def test_one_matrix_read_as_a_table_and_a_table_read_as_one_matrix_are_named(tmp_path, text):
+    """Global CMVN stats given as ark:cmvn.ark read as an archive whose first key was the binary
+    header ("utterance '\\x00BDM': not a Kaldi matrix or vector") or a text matrix's '['
+    ("malformed key b'['"); a per-speaker stats ark given as a plain file name was "not a Kaldi
+    matrix or vector: data starting with b'spk1 \\x00BDM'", of a file that is one (hostile-input
+    sweep 9)."""
+    from asrkit.features.cmvn import load_cmvn, write_stats
+
+    stats = np.arange(10, dtype=np.float64).reshape(2, 5) + 1
+    write_stats(stats, str(tmp_path / "global.ark"), binary=not text)
+    kaldiio.save_ark(str(tmp_path / "spk.ark"), {"spk1": stats, "spk2": stats}, text=text)
+    with pytest.raises(AsrkitError, match=r"^\S+/global.ark: one matrix with no key \(a single file, as global "
+                                          r"CMVN stats are\), not a table of keyed entries: give its name without 'ark:'$"):
+        load_cmvn(f"ark:{tmp_path}/global.ark")
+    with pytest.raises(AsrkitError, match=r"^\S+/spk.ark: a Kaldi archive entry \(key 'spk1'\) where one matrix was "
+                                          r"expected \(a table, such as per-speaker stats, is given as ark:<file>"):
+        load_cmvn(str(tmp_path / "spk.ark"))
+    # each read as what it is
+    np.testing.assert_array_equal(load_cmvn(str(tmp_path / "global.ark")), stats)
+    assert sorted(load_cmvn(f"ark:{tmp_path}/spk.ark")) == ["spk1", "spk2"]
+    # a key that only starts with '[' is a key
+    kaldiio.save_ark(str(tmp_path / "odd.ark"), {"[x]": stats}, text=text)
+    assert [k for k, _ in read_matrices(f"ark:{tmp_path}/odd.ark")] == ["[x]"]
