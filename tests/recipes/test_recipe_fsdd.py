@@ -822,6 +822,24 @@ def test_fsdd_negative_an4_digit_words_is_an_error(recipe_dir, fsdd_root):
     assert not (recipe / "data").exists()
 
 
+def test_make_noise_bad_out_or_length_is_one_line(recipe_dir, tmp_path):
+    """local/make_noise.py: an --out that is a file or lies under one was an OSError traceback, a
+    --seconds of nan a ValueError traceback, a huge one numpy's allocation error."""
+    recipe = recipe_dir("fsdd")
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    for args, message in ((["--out", str(afile)], f"{afile}: exists and is not a directory"),
+                          (["--out", str(afile / "x")], f"{afile}/x: a component of the path is not a directory"),
+                          (["--out", str(tmp_path / "n"), "--seconds", "nan"], "got 8000, nan, 3"),
+                          (["--out", str(tmp_path / "n"), "--seconds", "1e12"], "got 8000, 1000000000000.0, 3")):
+        proc = run_sh(f". ./path.sh && local/make_noise.py {shlex.join(args)}", cwd=recipe, check=False)
+        assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+        assert proc.stderr.rstrip().splitlines()[-1].startswith("local/make_noise.py: ERROR: ") and message in proc.stderr
+    assert not (tmp_path / "n").exists()
+    run_sh(f". ./path.sh && local/make_noise.py --out {shlex.quote(str(tmp_path / 'n'))} --seconds 0.1 --takes 1", cwd=recipe)
+    assert len((tmp_path / "n/wav.scp").read_text().splitlines()) == 6
+
+
 def test_fsdd_unreadable_recordings_folder_is_one_line(recipe_dir, fsdd_root, tmp_path):
     """recordings/ the user cannot list was a PermissionError traceback (an unreadable recording was already named)."""
     recipe = recipe_dir("fsdd")

@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
+from asrkit.utils.errors import os_error_message
+
 
 def colored(white: np.ndarray, exponent: float, rate: int, cutoff_hz: float = 0.0) -> np.ndarray:
     """``white`` (Gaussian noise, two samples or more) shaped so that its power falls as
@@ -57,9 +59,19 @@ def main() -> int:
     ap.add_argument("--takes", type=int, default=3, help="recordings of each kind")
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
-    if args.rate < 1000 or args.seconds <= 0 or args.takes < 1:
-        sys.exit(f"{sys.argv[0]}: ERROR: --rate >= 1000, --seconds > 0 and --takes >= 1, got "
-                 f"{args.rate}, {args.seconds}, {args.takes}")
+    # (not 0 < nan: a NaN length was a ValueError traceback, a huge one numpy's allocation error)
+    if not (1000 <= args.rate <= 192000 and 0 < args.seconds <= 3600 and args.takes >= 1):
+        sys.exit(f"{sys.argv[0]}: ERROR: --rate from 1000 to 192000, --seconds above 0 and at most 3600, "
+                 f"--takes >= 1, got {args.rate}, {args.seconds}, {args.takes}")
+    try:  # (an --out under a file, or one that is a file, was an OSError traceback)
+        return make(args)
+    except OSError as e:
+        if os_error_message(e) is None:
+            raise
+        sys.exit(f"{sys.argv[0]}: ERROR: {os_error_message(e)}")
+
+
+def make(args) -> int:
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     n = int(args.seconds * args.rate)
