@@ -167,6 +167,8 @@ def split_data_dir(path: PathLike, n: int, per_utt: bool = False, force: bool = 
     tables: Dict[str, Dict[str, str]] = {name: d.read(name) for name in _SOURCES
                                          if d.has(name) and name != "spk2utt"}
     utt2spk = tables["utt2spk"]
+    if not utt2spk:  # (was "cannot split 0 speakers into 2 pieces (use --per-utt, or fewer jobs)")
+        raise AsrkitError(f"{d.file('utt2spk')}: no utterances (an empty file): nothing to split")
     utts = sorted(utt2spk, key=str.encode)
     for name in UTT_TABLES + (("wav.scp",) if "segments" not in tables else ()):
         if name in tables and name != "utt2spk" and len(tables[name].keys() & utt2spk.keys()) != len(utt2spk):

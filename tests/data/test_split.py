@@ -253,3 +253,14 @@ def test_a_file_where_the_pieces_go_is_refused_not_removed(an4_dir, asrkit, make
     assert out.returncode == 1 and f"{target}: {why}".encode() in out.stderr, out.stderr
     assert target.is_symlink() if make != "file" else target.read_text() == "my notes\n"
     assert [p.name for p in an4_dir.iterdir() if p.name.startswith(".")] == []
+
+
+@pytest.mark.parametrize("per_utt", [False, True])
+def test_an_empty_utt2spk_is_named_as_empty(an4_dir, per_utt):
+    """It was 'cannot split 0 speakers into 2 pieces (use --per-utt, or fewer jobs)', after a
+    warning for each table that its utterances are not in utt2spk (hostile-input sweep 9)."""
+    (an4_dir / "utt2spk").write_text("")
+    with pytest.raises(AsrkitError, match=f"^{re.escape(str(an4_dir / 'utt2spk'))}: no utterances \\(an empty file\\): "
+                                          "nothing to split$"):
+        split_data_dir(an4_dir, 2, per_utt=per_utt)
+    assert not (an4_dir / "split2").exists()
