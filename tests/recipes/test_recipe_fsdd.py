@@ -840,6 +840,25 @@ def test_make_noise_bad_out_or_length_is_one_line(recipe_dir, tmp_path):
     assert len((tmp_path / "n/wav.scp").read_text().splitlines()) == 6
 
 
+def test_recipe_dir_refuses_the_recipe_itself_or_a_folder_above_it(recipe_dir, tmp_path):
+    """local/recipe_dir.sh . (or the recipe's path, or ..) linked the recipe's files into it, and
+    local/pretrain_an4.sh --dir . then wrote its data/train and data/dev over the recipe's own;
+    an empty <dir> was mkdir's "cannot create directory ''"."""
+    recipe = recipe_dir("fsdd")
+    for d, shown in (("", "<dir> is empty"), (".", ". is the recipe directory"),
+                     (str(recipe), f"{recipe} is the recipe directory"), ("..", ".. is the recipe directory")):
+        proc = run_sh(["local/recipe_dir.sh", d], cwd=recipe, check=False)
+        assert proc.returncode == 1 and proc.stderr.startswith(f"local/recipe_dir.sh: ERROR: {shown}"), proc.stderr
+    assert not any(p.is_symlink() for p in recipe.parent.iterdir())  # nothing linked into egs/fsdd
+    proc = run_sh(["local/pretrain_an4.sh", "--dir", ".", "--an4-root", str(tmp_path / "nowhere")], cwd=recipe, check=False)
+    assert proc.returncode == 1 and proc.stderr.rstrip().splitlines()[-1] == (
+        "local/pretrain_an4.sh: ERROR: --dir '.': not a folder of the pretraining's own (above)"), proc.stderr
+    assert not (recipe / "data").exists()
+    run_sh(["local/recipe_dir.sh", "loso/theo"], cwd=recipe)  # a folder of its own, made again as it is
+    run_sh(["local/recipe_dir.sh", "loso/theo"], cwd=recipe)
+    assert (recipe / "loso/theo/run.sh").is_symlink() and (recipe / "loso/theo/path.sh").is_file()
+
+
 def test_fsdd_unreadable_recordings_folder_is_one_line(recipe_dir, fsdd_root, tmp_path):
     """recordings/ the user cannot list was a PermissionError traceback (an unreadable recording was already named)."""
     recipe = recipe_dir("fsdd")

@@ -64,7 +64,7 @@ abspath() { if [ -e "$1" ] && [[ "$1" != /* ]]; then echo "$recipe/$1"; else ech
 train_config=$(abspath "$train_config")
 [ -z "$an4_root" ] || an4_root=$(abspath "$an4_root")
 
-local/recipe_dir.sh "$dir"
+local/recipe_dir.sh "$dir" || die "--dir '$dir': not a folder of the pretraining's own (above)"
 cd "$dir"
 
 # The options data/ and exp/<tag> were made with (utils/same_options.sh: other ones are an error).

@@ -7,6 +7,16 @@ set -euo pipefail
 [ $# -eq 1 ] || { echo "usage: $0 <dir>  (run from the recipe directory)" >&2; exit 1; }
 d=$1
 recipe=$(pwd)
+# The stages run in <dir> write its data/, dump/ and exp/: <dir> the recipe itself (".", its
+# path) or a folder above it ("..", "/") linked our files into that folder and wrote over the
+# recipe's own data/train and data/dev (local/pretrain_an4.sh --dir .); "" was mkdir's error.
+[ -n "$d" ] || { echo "$0: ERROR: <dir> is empty: give a folder of its own, e.g. loso/theo" >&2; exit 1; }
+if [ -d "$d" ]; then
+  real=$(cd "$d" && pwd -P)
+  case $(pwd -P)/ in
+    "${real%/}"/*) echo "$0: ERROR: $d is the recipe directory or a folder above it: give a folder of its own, e.g. loso/theo" >&2; exit 1 ;;
+  esac
+fi
 mkdir -p "$d"
 for f in asr.sh cmd.sh run.sh conf local utils; do
   [ -L "$d/$f" ] || ln -s "$recipe/$f" "$d/$f"
