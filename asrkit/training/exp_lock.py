@@ -17,7 +17,7 @@ import fcntl
 import os
 import socket
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Mapping, Optional
 
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.logging import get_logger
@@ -119,6 +119,33 @@ def claim_exp_dir(exp: Path, command: str, run_files: Iterable[str]) -> Iterator
         other, other_files = _OTHER_KIND[command]
         refuse_another_run(exp, other_files, other)
         yield
+
+
+# Files at the top of a data dir or a lang dir, which no exp dir holds.
+_INPUT_DIR_FILES = (("feats.scp", "a data dir"), ("wav.scp", "a data dir"), ("tokens.model", "a lang dir"))
+
+
+def refuse_input_dirs(exp: Path, inputs: Mapping[str, Optional[str]]) -> None:
+    """AsrkitError when ``exp`` is one of the run's input dirs (``inputs``: option -> dir) or holds a
+    data or lang dir's files. A data dir given as EXP_DIR (an option's name left off, so that its
+    dir became the positional argument) was trained into: checkpoints/, log/, config.yaml and
+    model.pt went in among its feats.scp and text, or beside tokens.model, with exit 0. Checked
+    before the lock file goes in."""
+    for option, path in inputs.items():
+        if path and _same_dir(exp, Path(path)):
+            raise AsrkitError(f"{exp}: is the {option} dir, not an exp dir (the run would write its checkpoints, "
+                              f"logs and model.pt among its files); give EXP_DIR a directory of its own")
+    for name, kind in _INPUT_DIR_FILES:
+        if (exp / name).exists():
+            raise AsrkitError(f"{exp}: holds {name}, so it is {kind}, not an exp dir (the run would write its "
+                              f"checkpoints, logs and model.pt among its files); give EXP_DIR a directory of its own")
+
+
+def _same_dir(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # either one not there (or not readable): not the same existing directory
+        return False
 
 
 def refuse_another_run(exp: Path, names: Iterable[str], command: str) -> None:

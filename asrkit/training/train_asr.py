@@ -33,7 +33,7 @@ from asrkit.training import finetune
 from asrkit.training.config import TrainConfig, dump_config
 from asrkit.training.audio_data import AudioDataset, is_raw
 from asrkit.training.average import RUN_FILES
-from asrkit.training.exp_lock import claim_exp_dir
+from asrkit.training.exp_lock import claim_exp_dir, refuse_input_dirs
 from asrkit.training.data import FeatureDataset, load_cmvn, load_utterances, release_free_memory, warn_dev_overlap
 from asrkit.training.las_task import LASTask
 from asrkit.training.timing import RunRecord
@@ -97,6 +97,8 @@ def train(args: TrainArgs) -> Optional[Path]:
     world = dist_info.world_size if dist_info else 1
     if rank != 0:
         logging.getLogger().setLevel(logging.WARNING)
+    else:
+        refuse_input_dirs(exp, {"--train-dir": args.train_dir, "--valid-dir": args.valid_dir, "--lang-dir": args.lang_dir})
     # Before anything is written into the exp dir: a second run into it fails here (exp_lock.py).
     with claim_exp_dir(exp, "asrkit-train", RUN_FILES) if rank == 0 else contextlib.nullcontext():
         return _train_logged(args, exp, dist_info, rank, world)

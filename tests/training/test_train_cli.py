@@ -418,3 +418,33 @@ def test_a_directory_at_model_pt_is_named_before_training(yesno_setup, tmp_path,
     assert proc.returncode == 1 and (f"ERROR (asrkit-train): {exp / 'model.pt'}: a directory where the run writes "
                                      f"its model.pt; move it away").encode() in proc.stderr, proc.stderr
     assert not (exp / "checkpoints").exists()
+
+
+@pytest.mark.parametrize("option", ["--train-dir", "--valid-dir", "--lang-dir"])
+def test_an_input_dir_given_as_the_exp_dir_is_refused_before_anything_is_written(yesno_setup, tmp_path, option):
+    """An exp dir that is one of the run's own input dirs (a data or lang dir given as EXP_DIR, a
+    positional argument left off) was trained into: checkpoints/, log/, config.yaml and model.pt
+    went in among feats.scp and text, or tokens.model, with exit 0."""
+    args = train_args(yesno_setup, tmp_path / "unused")
+    source = {"--train-dir": yesno_setup / "dump" / "train", "--valid-dir": yesno_setup / "dump" / "dev",
+              "--lang-dir": yesno_setup / "data" / "lang"}[option]
+    inputs = tmp_path / "inputs"
+    shutil.copytree(source, inputs)  # a copy: the session's set-up must not be written into if this fails
+    args[args.index(option) + 1] = inputs
+    before = sorted(p.name for p in inputs.iterdir())
+    # the same directory, spelt another way
+    args[-1] = f"{inputs}/../inputs"
+    code, err = _run_inproc(*args)
+    assert code == 1 and f"ERROR (asrkit-train): {inputs}/../inputs: is the {option} dir, not an exp dir" in err, err
+    assert sorted(p.name for p in inputs.iterdir()) == before
+
+
+def test_a_data_dir_given_as_the_exp_dir_is_refused(yesno_setup, tmp_path):
+    """'--valid-dir' left off before dump/dev made it EXP_DIR: the run trained into the dev set's dir."""
+    dev = tmp_path / "dev"
+    shutil.copytree(yesno_setup / "dump" / "dev", dev)
+    args = train_args(yesno_setup, dev)
+    del args[args.index("--valid-dir"):args.index("--valid-dir") + 2]
+    code, err = _run_inproc(*args)
+    assert code == 1 and f"ERROR (asrkit-train): {dev}: holds feats.scp, so it is a data dir, not an exp dir" in err, err
+    assert not (dev / "log").exists() and not (dev / ".lock").exists()
