@@ -183,7 +183,13 @@ def _train(args: TrainArgs, exp: Path, dist_info: Optional[DistInfo], rank: int,
 
     from asrkit.text.tokenizer import Tokenizer
 
-    tok_path = Path(args.lang_dir) / "tokens.model"
+    lang = Path(args.lang_dir)
+    if lang.exists() and not lang.is_dir():
+        # (it was "<it>/tokens.model: no such file (make it with asrkit-train-tokenizer)": the model
+        # itself given for its dir sent the user to remake a sound tokenizer)
+        raise AsrkitError(f"--lang-dir {lang}: a file, not a directory (give the directory that holds tokens.model"
+                          f"{f': {lang.parent}' if lang.name == 'tokens.model' else ''})")
+    tok_path = lang / "tokens.model"
     if not tok_path.is_file():
         # (a directory of that name was "no such file")
         raise AsrkitError(f"{tok_path}: {'a directory, not a tokenizer model' if tok_path.is_dir() else 'no such file'} "

@@ -448,3 +448,15 @@ def test_a_data_dir_given_as_the_exp_dir_is_refused(yesno_setup, tmp_path):
     code, err = _run_inproc(*args)
     assert code == 1 and f"ERROR (asrkit-train): {dev}: holds feats.scp, so it is a data dir, not an exp dir" in err, err
     assert not (dev / "log").exists() and not (dev / ".lock").exists()
+
+
+def test_a_file_given_as_the_lang_dir_is_named(yesno_setup, tmp_path):
+    """--lang-dir data/lang/tokens.model (the model for its dir) said 'data/lang/tokens.model/tokens.model:
+    no such file (make it with asrkit-train-tokenizer)', sending the user to remake a sound tokenizer."""
+    model = yesno_setup / "data" / "lang" / "tokens.model"
+    args = train_args(yesno_setup, tmp_path / "exp")
+    args[args.index("--lang-dir") + 1] = model
+    code, err = _run_inproc(*args)
+    assert code == 1 and (f"ERROR (asrkit-train): --lang-dir {model}: a file, not a directory (give the directory "
+                          f"that holds tokens.model: {model.parent})") in err, err
+    assert "make it with asrkit-train-tokenizer" not in err
