@@ -296,5 +296,9 @@ def pack_best(exp: Path, metric: str, out: Path) -> Path:
     if packer is None:
         raise AsrkitError(f"{found[best_epoch]}: unknown package_format {state.get('package_format')!r}")
     packer(Path(out), state, found[best_epoch], {"epochs": [best_epoch], "metric": metric, "metrics": row})
-    log.info("best epoch %d by %s (%s)", best_epoch, metric, row.get(metric))
+    if row.get(metric) is None:  # (was "best epoch 2 by valid_loss (None)")
+        log.info("%s: the last epoch, %d (no epoch has a %s: trained without a dev set)", Path(out).name, best_epoch,
+                 metric)
+    else:
+        log.info("best epoch %d by %s (%s)", best_epoch, metric, row.get(metric))
     return Path(out)

@@ -204,6 +204,11 @@ def _train(args: TrainArgs, exp: Path, dist_info: Optional[DistInfo], rank: int,
             raise AsrkitError(f"{args.valid_dir} has {valid_set.idim}-dim features, {args.train_dir} {train_set.idim}-dim")
         if rank == 0:
             warn_dev_overlap(train_set.table, valid_set.table, args.train_dir, args.valid_dir)
+    if valid_set is None and rank == 0 and cfg.training.patience:
+        # (no epoch has a dev metric: every epoch counted as an improvement, and nothing said so)
+        log.warning("no --valid-dir: training.patience %d stops nothing (early stopping watches %s on the dev set); "
+                    "every one of training.max_epochs=%d epochs runs", cfg.training.patience,
+                    cfg.training.best_metric, cfg.training.max_epochs)
     if args.fbank is not None and args.fbank.dim != train_set.idim:
         raise AsrkitError(f"the feature config ({args.fbank.dim}-dim fbank) does not describe "
                           f"{args.train_dir}/feats.scp ({train_set.idim}-dim features): give --fbank-config with "

@@ -460,3 +460,16 @@ def test_a_file_given_as_the_lang_dir_is_named(yesno_setup, tmp_path):
     assert code == 1 and (f"ERROR (asrkit-train): --lang-dir {model}: a file, not a directory (give the directory "
                           f"that holds tokens.model: {model.parent})") in err, err
     assert "make it with asrkit-train-tokenizer" not in err
+
+
+def test_patience_without_a_dev_set_is_warned_about(yesno_setup, tmp_path):
+    """Without --valid-dir no epoch has a dev metric, so training.patience never stopped anything and
+    'best epoch 2 by valid_loss (None)' was all the log said of model.pt: the last epoch."""
+    args = train_args(yesno_setup, tmp_path / "exp", "--set", "training.patience=1")
+    del args[args.index("--valid-dir"):args.index("--valid-dir") + 2]
+    code, err = _run_inproc(*args)
+    assert code == 0, err
+    assert ("no --valid-dir: training.patience 1 stops nothing (early stopping watches valid_loss on the dev set); "
+            "every one of training.max_epochs=2 epochs runs") in err, err
+    assert "model.pt: the last epoch, 2 (no epoch has a valid_loss: trained without a dev set)" in err, err
+    assert "(None)" not in err
