@@ -243,6 +243,9 @@ class AudioDataset(FeatureDataset):
                 if noise_rate != rate:
                     raise AsrkitError(f"{noise_entry.what}: noise at {noise_rate} Hz for {rate} Hz speech "
                                       f"({entry.what})")
+                if not np.any(noise):  # (mix_noise adds nothing: the utterance trained clean, and nothing said so)
+                    raise AsrkitError(f"{noise_entry.what}: a noise recording of digital silence (every sample 0), "
+                                      f"nothing to mix in; take it out of augment.noise_scp")
                 samples = mix_noise(samples, noise, float(rng.uniform(*a.noise_snr_db)), rng)
         try:
             return compute_fbank(samples, rate, self.fbank, entry.utt_id)

@@ -285,3 +285,21 @@ def test_an_unreadable_recording_measured_for_its_length_is_a_bad_item(yesno_raw
     # past the share, the run fails as for any utterance left out
     with pytest.raises(AsrkitError, match=re.escape(f"{dump}: 1 of {len(lines)} utterances lack features")):
         load_utterances(str(dump), tok, fbank=fbank)
+
+
+def test_a_noise_recording_of_digital_silence_is_named_not_mixed_as_nothing(yesno_raw, yesno_setup, tmp_path):
+    """A noise recording whose every sample is 0 (a failed conversion of a MUSAN file) was 'mixed'
+    as nothing, without a word: with only such noise, augment.noise_scp trained on clean audio."""
+    import soundfile
+
+    silent = tmp_path / "silent.wav"
+    soundfile.write(silent, np.zeros(8000, np.int16), 8000)
+    (tmp_path / "noise.scp").write_text(f"n1 {silent}\n")
+    dump = yesno_raw / "dump" / "train"
+    fbank = FbankConfig.from_yaml(dump / "fbank.yaml")
+    table = load_utterances(str(dump), Tokenizer.load(yesno_setup / "data" / "lang" / "tokens.model"), fbank=fbank)
+    aug = AugmentConfig(noise_scp=str(tmp_path / "noise.scp"), noise_prob=1.0)
+    ds = AudioDataset(table, fbank, augment=aug, seed=1)
+    with pytest.raises(AsrkitError, match="^" + re.escape(f"utterance 'n1' ({tmp_path}/noise.scp:1: {silent}): a noise "
+                                                          f"recording of digital silence (every sample 0)")):
+        ds[0]
