@@ -408,12 +408,14 @@ def _coerce(value: Any, typ: Any, nested: Callable[[type, Any], Any]) -> Any:
 
 
 def _number(value: Any) -> Optional[float]:
-    """A float from an int, a float or a numeric string (YAML 1.1 reads 1e-3 as a str); else None."""
+    """A float from an int, a float or a numeric string in ASCII (YAML 1.1 reads 1e-3 as a str); else None."""
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
         return float(value)
     if isinstance(value, str):
+        if not value.isascii():  # float() reads any script's digits ('\u0663' is 3.0, '\uff11' 1.0)
+            return None
         try:
             return float(value.strip())
         except ValueError:

@@ -95,6 +95,10 @@ def test_yaml_sections_and_overrides(tmp_path):
      "model.specaug.time_masks must be at most 1000, got 1000000000"),
     ({"model": {"specaug": {"time_warp": 10**40}}}, [],
      "model.specaug.time_warp must be at most 1000000, got 1" + "0" * 40),
+    # float() reads any script's digits: an Arabic-Indic 3 trained 3 epochs, a full-width 1e-3 at
+    # that rate, where every other number asrkit reads (the CLI's, Kaldi's tables) is ASCII digits
+    ({}, ["training.max_epochs=\u0663"], "training.max_epochs: expected a number (int), got '\u0663'"),
+    ({}, ["optim.lr=\uff11e-3"], "optim.lr: expected a number (float), got '\uff11e-3'"),
     # a --set value is one line of error too (PyYAML's message spans five lines, with a caret)
     ({}, ["training.max_epochs=[1"], "--set 'training.max_epochs=[1': value: not valid YAML: expected ',' or ']', "
                                      "but got '<stream end>' (while parsing a flow sequence)"),
