@@ -402,6 +402,16 @@ def resolve_fbank_config(train_dir: str, explicit: Optional[str]) -> Optional[Fb
     if beside.is_file():
         log.info("feature config for the packed model: %s", beside)
         return FbankConfig.from_yaml(beside)
+    if beside.exists() or beside.is_symlink():
+        # (it was warned about as "no ... fbank.yaml", and model.pt packed without the options)
+        import os
+
+        from asrkit.utils.fileio import not_found_reason, special_kind
+
+        kind = ("a directory" if beside.is_dir() else special_kind(os.stat(beside).st_mode) if beside.exists()
+                else not_found_reason(beside))
+        raise AsrkitError(f"{beside}: {kind}, not the feature config (asrkit-compute-fbank writes it beside the "
+                          f"features); put the options the features were made with there, or give --fbank-config")
     log.warning("no --fbank-config and no %s: model.pt will hold no feature config, so it can decode features "
                 "(asrkit-decode --feats) but not audio; pass --fbank-config with the options the features were "
                 "made with", beside)

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import csv
+import os
+import re
 import shutil
 
 import pytest
@@ -9,6 +11,7 @@ import torch
 import yaml
 
 from asrkit.features.fbank import FbankConfig
+from asrkit.utils.errors import AsrkitError
 
 from .named_pipes import assert_named_pipe_refused
 from .yesno_dump import train_args
@@ -473,3 +476,21 @@ def test_patience_without_a_dev_set_is_warned_about(yesno_setup, tmp_path):
             "every one of training.max_epochs=2 epochs runs") in err, err
     assert "model.pt: the last epoch, 2 (no epoch has a valid_loss: trained without a dev set)" in err, err
     assert "(None)" not in err
+
+
+@pytest.mark.parametrize("make, kind", [
+    (lambda p: p.mkdir(), "a directory"),
+    (lambda p: os.mkfifo(p), "a named pipe"),
+    (lambda p: p.symlink_to(p.parent / "gone.yaml"), "a broken symbolic link"),
+])
+def test_a_feature_config_beside_the_features_that_is_no_file_is_named(yesno_setup, tmp_path, caplog, make, kind):
+    """A directory, a named pipe or a dangling link at <train-dir>/fbank.yaml was warned about as
+    'no --fbank-config and no .../fbank.yaml', and model.pt packed without the options it was there for."""
+    from asrkit.training.config import resolve_fbank_config
+
+    train = tmp_path / "train"
+    shutil.copytree(yesno_setup / "dump" / "train", train)
+    (train / "fbank.yaml").unlink()
+    make(train / "fbank.yaml")
+    with pytest.raises(AsrkitError, match="^" + re.escape(f"{train}/fbank.yaml: {kind}") + ".*, not the feature config"):
+        resolve_fbank_config(str(train), None)
