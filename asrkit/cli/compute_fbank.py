@@ -29,8 +29,8 @@ def fbank_options(fn: Callable) -> Callable:
 e.g.: asrkit-compute-fbank --config conf/fbank.yaml --nj 4 \\
         scp:data/test/wav.scp ark,scp:dump/test/feats.ark,dump/test/feats.scp
 """)
-@click.argument("wav_rspecifier")
-@click.argument("feats_wspecifier")
+@click.argument("wav_rspecifier", required=False)
+@click.argument("feats_wspecifier", required=False)
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML file of fbank options.")
 @click.option("--segments", type=click.Path(dir_okay=False),
               help="Kaldi segments file: cut utterances from the wav.scp recordings.")
@@ -45,10 +45,13 @@ e.g.: asrkit-compute-fbank --config conf/fbank.yaml --nj 4 \\
 @click.option("--max-samples", type=click.IntRange(min=1), default=DEFAULT_MAX_SAMPLES, show_default=True,
               help="Most samples (all channels) one file, pipe or recording may hold; longer ones are skipped.")
 @max_bad_percent_option
+@click.option("--print-config", is_flag=True,
+              help="Print the resolved fbank config (--config with the options below on top, as fbank.yaml "
+                   "records it) on stdout and exit, reading no audio.")
 @fbank_options
-def main(wav_rspecifier: str, feats_wspecifier: str, config_path: str | None, segments: str | None,
+def main(wav_rspecifier: str | None, feats_wspecifier: str | None, config_path: str | None, segments: str | None,
          utt2num_frames: str | None, nj: int, channel: int, resample: bool, max_samples: int,
-         max_bad_percent: float, **overrides: Any) -> None:
+         max_bad_percent: float, print_config: bool, **overrides: Any) -> None:
     """Compute log-mel filterbank features of every utterance of WAV_RSPECIFIER (a wav.scp; paths
     or 'cmd |' pipes) into FEATS_WSPECIFIER (ark,scp:F.ark,F.scp | ark:F.ark | ark,t:F.txt | ark:-).
 
@@ -59,11 +62,18 @@ def main(wav_rspecifier: str, feats_wspecifier: str, config_path: str | None, se
     config) beside the scp. Fails, writing nothing, if no utterance succeeded or more than
     --max-bad-percent failed; nothing is ever left half-written.
     """
-    from asrkit.features.extract import compute_fbank_table
+    config = FbankConfig.from_options(config_path, overrides)
+    if print_config:  # ESPnet's habit, as asrkit-train's: a recipe checks its fbank options before any stage
+        config.check_mel_bins()  # (refused by the real run before its first recording, so here too)
+        click.echo(config.to_yaml(), nl=False)
+        return
+    for value, name in ((wav_rspecifier, "WAV_RSPECIFIER"), (feats_wspecifier, "FEATS_WSPECIFIER")):
+        if not value:
+            raise click.UsageError(f"missing {name} (only --print-config runs without it)")
+    from asrkit.features.extract import compute_fbank_table  # (numpy, kaldiio: not for --print-config)
     from asrkit.utils.fileio import stdin_reader
     from asrkit.utils.logging import get_logger
 
-    config = FbankConfig.from_options(config_path, overrides)
     result = compute_fbank_table(wav_rspecifier, feats_wspecifier, config, segments=segments,
                                  utt2num_frames=utt2num_frames, nj=nj, channel=channel, resample=resample,
                                  max_samples=max_samples, max_bad_percent=max_bad_percent,

@@ -5,7 +5,7 @@ import logging
 import sys
 import time
 from pathlib import Path
-from typing import Optional, Tuple
+from typing import TYPE_CHECKING, Optional, Tuple
 
 import click
 
@@ -13,6 +13,9 @@ from asrkit.cli._common import asrkit_command, dash_as_stdio, max_bad_percent_op
 from asrkit.decoding.config import WORD_RULES
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.logging import get_logger, setup_logging
+
+if TYPE_CHECKING:
+    from asrkit.decoding.inputs import DecodeInputs
 
 # torch, numpy and the decoding library are imported inside main(): --help and --print-config
 # must not pay for them.
@@ -130,25 +133,31 @@ def main(model_path: Optional[str], config_path: Optional[str], print_config: bo
         if flags.get(k) is not None:
             setattr(config, k, flags[k])
     config.validate("options")
+    # '-' is stdin, as in Kaldi (`sox in.mp3 -t wav - | asrkit-decode --model m.pt -`): read
+    # through /dev/stdin, whose file name makes the utterance id "stdin".
+    wavs = tuple(dash_as_stdio(w, "stdin") for w in wavs)
+
+    def decode_inputs() -> DecodeInputs:  # (checks the options' combination and the files' names; reads nothing)
+        from asrkit.decoding.inputs import DecodeInputs  # (numpy: not for a plain --print-config)
+        from asrkit.utils.fileio import stdin_reader
+
+        return DecodeInputs(feats=feats, wav_scp=wav_scp, segments=segments, wavs=wavs, utt_ids=utt_ids, nj=nj,
+                            job=job, channel=channel, max_samples=max_samples,
+                            stdin_taken=stdin_reader([("--model", model_path), ("--lm", lm_path),
+                                                      ("--config", config_path)]))
+
     if print_config:
+        # Inputs given are checked too: asr.sh's start-up check gives a --feats, and a stray word in
+        # its --decode-args ("--beam 20 0.3", taken for an audio file) then fails here, not at stage 5.
+        if feats or wav_scp or wavs:
+            decode_inputs()
         click.echo(config.to_yaml(), nl=False)
         return
     if model_path is None:
         raise click.UsageError("Missing option '--model'.")
     if (spk_transforms is None) != (utt2spk is None):
         raise AsrkitError("--spk-transforms and --utt2spk go together: the transforms are per speaker")
-
-    from asrkit.decoding.inputs import DecodeInputs
-
-    # '-' is stdin, as in Kaldi (`sox in.mp3 -t wav - | asrkit-decode --model m.pt -`): read
-    # through /dev/stdin, whose file name makes the utterance id "stdin".
-    wavs = tuple(dash_as_stdio(w, "stdin") for w in wavs)
-    from asrkit.utils.fileio import stdin_reader
-
-    inputs = DecodeInputs(feats=feats, wav_scp=wav_scp, segments=segments, wavs=wavs, utt_ids=utt_ids, nj=nj,
-                          job=job, channel=channel, max_samples=max_samples,
-                          stdin_taken=stdin_reader([("--model", model_path), ("--lm", lm_path),
-                                                    ("--config", config_path)]))
+    inputs = decode_inputs()
     out = Path(output_dir) if output_dir else None
     if out is None and sys.stdout is None:
         # Started with stdout closed (">&-"): say so before the model loads, not an AttributeError

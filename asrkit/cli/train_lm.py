@@ -100,8 +100,9 @@ def _refuse_nothing_known(tok, tok_path: Path, path: str, lines: list, encoded: 
 @asrkit_command("train-lm")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
               help="YAML training config (conf/lm.yaml); options below override it.")
-@click.option("--lang-dir", required=True, type=click.Path(file_okay=False),
-              help="Holds tokens.model (asrkit-train-tokenizer): the ASR model's tokenizer.")
+@click.option("--lang-dir", type=click.Path(file_okay=False),
+              help="Holds tokens.model (asrkit-train-tokenizer): the ASR model's tokenizer. Required unless "
+                   "--print-config.")
 @click.option("--text-format", type=click.Choice(["auto", "kaldi", "plain"]), default="auto", show_default=True,
               help="kaldi: '<utt-id> <words>' lines (an id may repeat: Kaldi texts concatenated are "
                    "all trained on); plain: one sentence per line; auto: kaldi when the first fields are "
@@ -115,10 +116,12 @@ def _refuse_nothing_known(tok, tok_path: Path, path: str, lines: list, encoded: 
 @click.option("--max-len", type=int, default=None,
               help="Tokens per training sentence, at most; longer lines are cut into pieces [config: 400].")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default=None)
-@click.argument("text_file", metavar="<text-file>", type=click.Path(dir_okay=False))
-@click.argument("exp_dir", metavar="<lm-exp-dir>", type=click.Path(file_okay=False))
-def main(config_path: Optional[str], lang_dir: str, text_file: str, exp_dir: str, text_format: str,
-         valid_text: Optional[str], **overrides) -> None:
+@click.option("--print-config", is_flag=True,
+              help="Print the resolved config (YAML, as lm.yaml records it) on stdout and exit, reading no text.")
+@click.argument("text_file", metavar="<text-file>", type=click.Path(dir_okay=False), required=False)
+@click.argument("exp_dir", metavar="<lm-exp-dir>", type=click.Path(file_okay=False), required=False)
+def main(config_path: Optional[str], lang_dir: Optional[str], text_file: Optional[str], exp_dir: Optional[str],
+         text_format: str, valid_text: Optional[str], print_config: bool, **overrides) -> None:
     """Train a token LSTM LM on <text-file> with the tokenizer of <lang-dir>.
 
     Writes <lm-exp-dir>/checkpoints/epoch<N>.pt, log/curves.csv, log/train_lm.log, lm.yaml (the
@@ -130,16 +133,24 @@ def main(config_path: Optional[str], lang_dir: str, text_file: str, exp_dir: str
     """
     from asrkit.training.config import LMTrainConfig
 
-    out = Path(exp_dir)
-    text_file = dash_as_stdio(text_file, "stdin")  # Kaldi's '-' (was "-: no such file")
-    if valid_text is not None:
-        valid_text = dash_as_stdio(valid_text, "stdin")  # (the same, for --valid-text)
-    refuse_one_stream_twice({"<text-file>": text_file, "--valid-text": valid_text})
     cfg = LMTrainConfig.from_yaml(config_path) if config_path else LMTrainConfig()
     for k, v in overrides.items():
         if v is not None:
             setattr(cfg, k, v)
     cfg.validate("command line")
+    if print_config:  # ESPnet's habit, as asrkit-train's: a recipe checks its LM options before any stage
+        import yaml
+
+        click.echo(yaml.safe_dump(cfg.to_dict(), sort_keys=False), nl=False)
+        return
+    for value, name in ((lang_dir, "--lang-dir"), (text_file, "<text-file>"), (exp_dir, "<lm-exp-dir>")):
+        if not value:
+            raise click.UsageError(f"missing {name} (only --print-config runs without it)")
+    out = Path(exp_dir)
+    text_file = dash_as_stdio(text_file, "stdin")  # Kaldi's '-' (was "-: no such file")
+    if valid_text is not None:
+        valid_text = dash_as_stdio(valid_text, "stdin")  # (the same, for --valid-text)
+    refuse_one_stream_twice({"<text-file>": text_file, "--valid-text": valid_text})
     from asrkit.training.exp_lock import claim_exp_dir
 
     # Before anything is written into the exp dir: a second run into it fails here (exp_lock.py).

@@ -547,6 +547,11 @@ def test_print_config_needs_no_model(inproc, tmp_path):
     bad = inproc("decode", "--beam", "0", "--print-config", check=False)
     assert bad.returncode == 1 and "beam must be >= 1" in bad.stderr.decode()
     assert inproc("decode", "a.wav", check=False).returncode == 2  # --model still required to decode
+    # Inputs given are checked too, reading nothing: asr.sh's start-up check gives a --feats, and a
+    # stray word in its --decode-args was taken for an audio file only at stage 5.
+    assert inproc("decode", "--feats", f"scp:{tmp_path}/none.scp", "--print-config").returncode == 0
+    both = inproc("decode", "--feats", f"scp:{tmp_path}/none.scp", "--beam", "20", "0.3", "--print-config", check=False)
+    assert both.returncode == 1 and "give exactly one input" in both.stderr.decode()
 
 
 def test_file_names_with_whitespace_decode_under_an_id_without_it(inproc, an4, tmp_path):

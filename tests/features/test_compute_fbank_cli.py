@@ -209,6 +209,37 @@ def test_bad_arguments(tmp_path, an4_wavs, case):
     assert leftovers(out) == []
 
 
+def test_print_config_is_what_fbank_yaml_records_and_reads_nothing(tmp_path, an4_wavs):
+    """ESPnet's --print-config, as asrkit-train has it: asr.sh checks --fbank-config and
+    --fbank-args with it before any stage (a misspelt key failed in stage 1's jobs)."""
+    conf = tmp_path / "fbank.yaml"
+    conf.write_text("num_mel_bins: 40\ndither: 0.5\n")
+    result = run_cli(compute_fbank_cli, ["--config", str(conf), "--dither", "0", "--print-config"])
+    assert result.exit_code == 0, result.stderr
+    assert FbankConfig.from_yaml(_written(tmp_path / "p.yaml", result.stdout)) == FbankConfig(num_mel_bins=40, dither=0.0)
+    # the same text as the fbank.yaml a run writes beside its scp
+    scp = write_scp(tmp_path / "wav.scp", [("a", an4_wavs[0])])
+    out = tmp_path / "out"
+    run = run_cli(compute_fbank_cli, ["--config", str(conf), "--dither", "0", f"scp:{scp}",
+                                      f"ark,scp:{out}/feats.ark,{out}/feats.scp"])
+    assert run.exit_code == 0, run.stderr
+    assert (out / "fbank.yaml").read_text() == result.stdout
+    # Refused as the run refuses it (an empty mel bin before the first recording), and nothing read.
+    bad = run_cli(compute_fbank_cli, ["--num-mel-bins", "128", "--print-config", "scp:/no/such.scp", "ark:/no/x.ark"])
+    assert bad.exit_code == 1 and "num_mel_bins 128 is too many" in bad.stderr and bad.stdout == ""
+    conf.write_text("num_mel_bin: 40\n")
+    bad = run_cli(compute_fbank_cli, ["--config", str(conf), "--print-config"])
+    assert bad.exit_code == 1 and f"{conf}: unknown fbank option 'num_mel_bin'" in bad.stderr, bad.stderr
+    # without it, both arguments are still required
+    missing = run_cli(compute_fbank_cli, [f"scp:{scp}"])
+    assert missing.exit_code == 2 and "missing FEATS_WSPECIFIER (only --print-config runs without it)" in missing.stderr
+
+
+def _written(path, text):
+    path.write_text(text)
+    return path
+
+
 @pytest.mark.parametrize("name", ["compute_fbank", "compute_cmvn", "apply_cmvn"])
 def test_help_has_a_usage_example(name):
     import importlib

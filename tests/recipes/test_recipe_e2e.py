@@ -373,6 +373,23 @@ def test_bad_numbers_fail_before_any_stage(recipe_dir, args, message):
     # past asrkit's range: failed at stage 1 (or in asrkit-train with --feats-type raw)
     (["--speed-perturb-factors", "0.9 1.0 100"], "'100' is outside [0.5, 2]"),
     (["--use-lm", "true", "--lm-train-text", "nope.txt"], "asr.sh: ERROR: --lm-train-text nope.txt: no such file in "),
+    # The fbank and LM configs' contents: a misspelt key failed in stage 1's jobs, or at stage 3
+    # after the features.
+    (["--fbank-config", "conf/decode.yaml"], "asr.sh: ERROR: --fbank-config: conf/decode.yaml: unknown fbank options 'beam'"),
+    (["--fbank-args", "--num-mel-bins 0"], "asr.sh: ERROR: --fbank-config with --fbank-args '--num-mel-bins 0': "),
+    (["--fbank-args", "--dither"], "asr.sh: ERROR: --fbank-config with --fbank-args '--dither': Option '--dither' requires an argument"),
+    (["--use-lm", "true", "--lm-config", "conf/fbank.yaml"], "asr.sh: ERROR: --lm-config: conf/fbank.yaml: unknown key"),
+    # A stray word in the *_args was taken for an argument at its stage: an exp dir of
+    # asrkit-train's (the training failed, after the features), an audio file beside asrkit-decode's
+    # --feats (after the whole training), a second wav.scp of asrkit-compute-fbank's.
+    (["--train-args", "--set optim.lr=0.01 30"], "asr.sh: ERROR: --train-config with --train-args '--set optim.lr=0.01 30': "
+                                                  "a word in it is neither an option nor an option's value"),
+    (["--decode-args", "--beam 20 0.3"], "asr.sh: ERROR: --decode-config with --decode-args '--beam 20 0.3': "
+                                         "a word in it is neither an option nor an option's value"),
+    (["--fbank-args", "--dither 0 1"], "asr.sh: ERROR: --fbank-config with --fbank-args '--dither 0 1': "
+                                       "a word in it is neither an option nor an option's value"),
+    (["--adapt-speakers", "true", "--adapt-args", "--keep 0.3 0.5"],
+     "asr.sh: ERROR: --adapt-args '--keep 0.3 0.5': a word in it is neither an option nor an option's value"),
     # These were checked after run.sh's option check had exited 0: stage 0 ran to its end first.
     (["--token-type", "words"], "asr.sh: ERROR: --token-type must be char, bpe or unigram, got 'words'"),
     (["--feats-type", "mfcc"], "asr.sh: ERROR: --feats-type must be fbank or raw, got 'mfcc'"),

@@ -27,6 +27,29 @@ def test_model_typo_fails_when_the_config_loads(tmp_path):
     assert not (tmp_path / "lm").exists()
 
 
+def test_print_config_resolves_the_options_and_reads_nothing(tmp_path):
+    """ESPnet's --print-config, as asrkit-train has it: asr.sh checks --lm-config with it before any
+    stage (a misspelt key failed at stage 3, after the features)."""
+    import yaml
+
+    conf = tmp_path / "lm.yaml"
+    conf.write_text("model: {hidden: 32}\nmax_epochs: 2\n")
+    from asrkit.cli import main
+
+    res = CliRunner().invoke(main, ["train-lm", "--config", str(conf), "--lr", "0.01", "--print-config"])
+    assert res.exit_code == 0, res.stderr
+    got = yaml.safe_load(res.stdout)
+    assert got["model"]["hidden"] == 32 and got["max_epochs"] == 2 and got["lr"] == 0.01
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lm.yaml"]  # no exp dir, no log
+    code, err = _run_inproc("train-lm", "--config", conf, "--max-epochs", "0", "--print-config")
+    assert code == 1 and "max_epochs must be positive, got 0" in err
+    # without it, the tokenizer and both arguments are still required
+    code, err = _run_inproc("train-lm", tmp_path / "text", tmp_path / "lm")
+    assert code == 2 and "missing --lang-dir (only --print-config runs without it)" in err
+    code, err = _run_inproc("train-lm", "--lang-dir", tmp_path, tmp_path / "text")
+    assert code == 2 and "missing <lm-exp-dir> (only --print-config runs without it)" in err
+
+
 LM_CONF = "model: {embed: 16, hidden: 32, layers: 1, dropout: 0.3}\nbatch_size: 8\nmax_epochs: 4\ndev_ratio: 0.1\n"
 
 

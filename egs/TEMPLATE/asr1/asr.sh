@@ -113,12 +113,20 @@ done
 # training or decoding config (or in --train-args/--decode-args) failed only at its stage, after
 # the features and, for decoding, the whole training. --print-config reads the config alone
 # (no torch, a tenth of a second) and fails with the error those stages would give.
+# The checks give the command the arguments its stage gives (placeholders here, before the *_args,
+# whose last option would take one for its value), so that a stray word in the *_args ("--beam
+# 20 0.3") is refused now, not taken for an argument at its stage.
 config_error() {  # <what> <command...>: the command's own one-line error, if it fails
   local err
   # (--print-config first: after "--train-args '--set'" it was taken as the value of --set, and
   # the error quoted an option the user never typed)
   err=$("$2" --print-config "${@:3}" 2>&1 > /dev/null) && return 0
   err=${err##*$'\n'}; err=${err#ERROR (*): }
+  case $err in
+    # (click's words, or asrkit-decode's for an audio file beside --feats: both named a placeholder)
+    *"unexpected extra argument"* | *"give exactly one input"*)
+      err="a word in it is neither an option nor an option's value (the command's own arguments are asr.sh's to give)" ;;
+  esac
   die "$1: ${err#Error: }"
 }
 # With the values stage 4 and 5 add too: a --train-max-time abc (or -5) failed only at stage 4,
@@ -133,16 +141,24 @@ _lm_weight=()
   || die "--lm-weight '$lm_weight': not a number (e.g. 0.3)"
 # shellcheck disable=SC2086  # the *_args are word-split, as the stages use them
 config_error "--train-config${train_args:+ with --train-args '$train_args'}${train_max_time:+ and --train-max-time '$train_max_time'}" \
-  asrkit-train --config "$train_config" --seed "$seed" $train_args "${_budget[@]}"
+  asrkit-train --config "$train_config" --seed "$seed" EXP_DIR $train_args "${_budget[@]}"
+# The fbank and LM options too: a misspelt key in --fbank-config failed in stage 1's jobs, one in
+# --lm-config at stage 3, after the features.
+# shellcheck disable=SC2086
+config_error "--fbank-config${fbank_args:+ with --fbank-args '$fbank_args'}" \
+  asrkit-compute-fbank --config "$fbank_config" WAV_SCP FEATS $fbank_args
+if [ "$use_lm" = true ]; then
+  config_error "--lm-config" asrkit-train-lm --config "$lm_config" TEXT LM_EXP_DIR
+fi
 # The options stage 5 decodes with, as asrkit-decode resolves them: checked here, and at stage 5
 # printed (--print-config) into the options packed in final.pt; one command, so the two agree.
 # shellcheck disable=SC2086  # word-split, as decode_pass uses it
 decode_options() { asrkit-decode "$@" --config "$decode_config" $decode_args "${_lm_weight[@]}"; }
 config_error "--decode-config${decode_args:+ with --decode-args '$decode_args'}${_lm_weight[*]:+ and --lm-weight '$lm_weight'}" \
-  decode_options
+  decode_options --feats scp:FEATS
 if [ "$adapt_speakers" = true ]; then
   # shellcheck disable=SC2086
-  config_error "--adapt-args '$adapt_args'" asrkit-adapt-speakers $adapt_args
+  config_error "--adapt-args '$adapt_args'" asrkit-adapt-speakers HYP_TEXT ark:TRANSFORMS $adapt_args
 fi
 # Speed factors are positive numbers: "abc" or "-1" otherwise failed only where they are used
 # (stage 1, or with --feats-type raw in asrkit-train at stage 4, after the features).
