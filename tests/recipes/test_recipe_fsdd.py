@@ -810,6 +810,21 @@ def test_fsdd_negative_set_sizes_are_errors(recipe_dir, fsdd_root):
         assert not (recipe / "data/wav").exists()
 
 
+@pytest.mark.parametrize("opt", ["--num-train", "--num-dev", "--num-test"])
+def test_run_sh_empty_set_is_an_error_before_stage_0(recipe_dir, fsdd_root, opt):
+    """run.sh --num-test 0: stage 0 removed data/test (local/data.sh's "no such set") with exit 0,
+    and stage 1 then stopped at "no data/test ...: run stage 0 first"."""
+    recipe = recipe_dir("fsdd")
+    base = ["./run.sh", "--fsdd-root", str(fsdd_root), "--an4-words", "none", "--init-listener", "",
+            "--num-train", "4", "--num-dev", "2", "--num-test", "2", "--stop-stage", "1"]
+    proc = run_sh(base + [opt, "0"], cwd=recipe, check=False)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.rstrip().splitlines()[-1] == (
+        f"./run.sh: ERROR: {opt} 0: run.sh's stages need data/{opt[6:]}: give 1 or more (local/data.sh {opt} 0 "
+        "makes no such set)"), proc.stderr
+    assert not (recipe / "data").exists()
+
+
 def test_fsdd_negative_an4_digit_words_is_an_error(recipe_dir, fsdd_root):
     """--an4-digit-words -3 cut no AN4 digit words and combined data/train alone into a training
     set named train_cut-3, with exit 0."""

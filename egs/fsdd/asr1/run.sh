@@ -86,6 +86,13 @@ case $an4_words in
   digits|all) train_set=train_an4_$an4_words ;;   # data/train + data/an4_8k_$an4_words
   *) echo "$0: ERROR: --an4-words must be none, digits or all, got '$an4_words'" >&2; exit 1 ;;
 esac
+# The stages after 0 train on data/train, validate on data/dev and test on data/test: a count of 0
+# (local/data.sh's "no such set") removed that set in stage 0, and stage 1 then stopped at
+# "no data/test: run stage 0 first". (A negative count is local/make_connected_digits.py's error.)
+for _set in train dev test; do
+  _n=num_$_set
+  [ "${!_n}" -ne 0 ] || { echo "$0: ERROR: --num-$_set 0: run.sh's stages need data/$_set: give 1 or more (local/data.sh --num-$_set 0 makes no such set)" >&2; exit 1; }
+done
 # (a negative count made no digit words, with exit 0, and a training set named train_cut-3)
 [ "$an4_digit_words" -ge 0 ] || { echo "$0: ERROR: --an4-digit-words must be 0 (none) or more, got $an4_digit_words" >&2; exit 1; }
 [ "$an4_digit_words" -eq 0 ] || train_set=${train_set}_cut$an4_digit_words
