@@ -84,3 +84,62 @@ def test_a_run_without_flock_warns_and_goes_on(recipe_dir, tmp_path):
     recipe = recipe_dir("yesno")
     proc = run_sh(["./run.sh", "--stop-stage", "0"], cwd=recipe, env={"PATH": path_without(["flock"], tmp_path / "bin")})
     assert "no flock(1)" in proc.stderr and (recipe / "data/train_nodev/text").is_file()
+
+
+def _fake_decoding(recipe: Path) -> Path:
+    """A finished decoding of exp/train_char for stage 6 to score (its empty .done is an old
+    asr.sh's marker, trusted), with the data/test it is scored against."""
+    utts = [f"yesno-{i:02d}" for i in range(4)]
+    (recipe / "data/test").mkdir(parents=True)
+    (recipe / "data/test/text").write_text("".join(f"{u} YES NO\n" for u in utts))
+    (recipe / "data/test/utt2spk").write_text("".join(f"{u} yesno\n" for u in utts))
+    dec = recipe / "exp/train_char/decode_test_decode"
+    dec.mkdir(parents=True)
+    (dec / "text").write_text("".join(f"{u} YES NO\n" for u in utts))
+    (dec / ".done").write_text("")
+    return recipe / "exp/train_char"
+
+
+def test_decoding_and_scoring_one_exp_go_one_run_at_a_time(recipe_dir, tmp_path):
+    """Two stage 5 runs of one exp dir decoded into the same decode dirs at once; stages 5-6 now
+    hold <exp>/.decode.lock, and a second run waits for it, says so, then goes on."""
+    recipe = recipe_dir("yesno")
+    exp = _fake_decoding(recipe)
+    log = tmp_path / "run.err"
+    held = open(exp / ".decode.lock", "a")
+    fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    proc = _start(recipe, ["--stage", "6"], log)
+    try:
+        _wait_for(log, WAIT_LINE, proc)
+        assert "to finish decoding and scoring exp/train_char" in log.read_text()
+        assert not (recipe / "RESULTS.md").exists()  # nothing scored while it waits
+        held.close()
+        assert proc.wait(timeout=600) == 0, log.read_text()[-3000:]
+    finally:
+        proc.kill()
+    assert "| test | 0.00 | 0.00 |" in (recipe / "RESULTS.md").read_text()
+    # The data lock is not this one: held, it does not keep stage 6 waiting.
+    held = _hold(recipe)
+    try:
+        proc = run_sh(["./run.sh", "--stage", "6"], cwd=recipe, timeout=300)
+    finally:
+        held.close()
+    assert WAIT_LINE not in proc.stderr
+
+
+def test_stage_5_refuses_an_exp_another_run_is_training(recipe_dir):
+    """Stage 5 decoded the model of an exp dir another run was training (asrkit-train's flock on
+    <exp>/.lock), a model about to be replaced; it says so, as stage 4 does, before any work."""
+    recipe = recipe_dir("yesno")
+    exp = _fake_decoding(recipe)
+    (recipe / "dump/test").mkdir(parents=True)
+    (recipe / "dump/test/feats.scp").write_text("")
+    training = open(exp / ".lock", "a")
+    fcntl.flock(training, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    try:
+        proc = run_sh(["./run.sh", "--stage", "5"], cwd=recipe, check=False, timeout=300)
+    finally:
+        training.close()
+    assert proc.returncode == 1, proc.stderr
+    assert "stage 5: exp/train_char is being trained by another run (it holds exp/train_char/.lock)" in proc.stderr
+    assert not (exp / "final.pt").exists() and not (recipe / "RESULTS.md").exists()

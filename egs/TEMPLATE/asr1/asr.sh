@@ -492,6 +492,14 @@ if [ "$use_lm" = true ] && [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
 fi
 release_data_lock  # (training's jobs must not inherit it: it would keep the next run waiting)
 
+# refuse_training_elsewhere: stop when another run is training $exp (asrkit-train's flock on
+# $exp/.lock): stage 4 would write over its log, stage 5 decode a model about to be replaced.
+refuse_training_elsewhere() {
+  if [ -f "$exp/.lock" ] && command -v flock > /dev/null && ! flock -n "$exp/.lock" true; then
+    die "stage $current_stage: $exp is being trained by another run (it holds $exp/.lock): wait for it to end, or give another --tag"
+  fi
+}
+
 # average_model: model.avg.pt from the --num-avg best checkpoints, and that N recorded beside it
 # (model.avg.num: stage 4 averages again for another N, stages 5-6 alone refuse it).
 average_model() {
@@ -535,9 +543,7 @@ if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
   else
     # asrkit-train refuses a second training of one exp dir (an flock on $exp/.lock), but only once
     # started: its launcher had written the log over, and the running training's log lost its head.
-    if [ -f "$exp/.lock" ] && command -v flock > /dev/null && ! flock -n "$exp/.lock" true; then
-      die "stage 4: $exp is being trained by another run (it holds $exp/.lock): wait for it to end, or give another --tag"
-    fi
+    refuse_training_elsewhere
     log "stage 4: LAS training ($train_config, ngpu=$ngpu, num_nodes=$num_nodes${train_max_time:+, budget $train_max_time s}) -> $exp"
     mkdir -p "$exp/log"
     [ -s "$exp/train_inputs" ] || echo "$train_inputs" > "$exp/train_inputs"
@@ -611,9 +617,17 @@ decode_pass() {
     || die "stage 5: $dir/text has $(wc -l < "$dir/text") lines for $(wc -l < "$dumpdir/$set/utt2spk") utterances -- see $dir/log/decode.*.log"
 }
 
+# One run at a time decodes and scores an exp dir (bin/data_lock.sh): two stage 5 runs of one
+# model wrote their pieces into the same decode dirs at once. (Not for a missing exp: the stages
+# below say what to run first.)
+if { in_range 5 || in_range 6; } && [ -d "$exp" ]; then
+  take_exp_lock "$exp"
+fi
+
 # ---------------------------------------------------------------------------------------------
 if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
   current_stage=5
+  refuse_training_elsewhere
   # The file to hand out: the model decoded below, carrying the decoding options it is decoded
   # with (a copy of a few MB, made again on every run, so it follows the model and the options).
   # Those are --decode-config with --decode-args and --lm-weight on top, resolved by asrkit-decode
