@@ -370,6 +370,11 @@ def test_an4_voices_at_8khz(recipe_dir, an4_root):
     proc = run_sh(["local/an4_data.sh", "--an4-root", str(an4_root), "--words", "letters", "data/x"], cwd=recipe,
                   check=False)
     assert proc.returncode != 0 and "--words must be digits or all, got 'letters'" in proc.stderr
+    # an empty output dir wrote the data dir's tables into the recipe directory itself
+    proc = run_sh(["local/an4_data.sh", "--an4-root", str(an4_root), ""], cwd=recipe, check=False)
+    assert proc.returncode == 1 and proc.stderr.rstrip().splitlines()[-1] == (
+        "local/an4_data.sh: ERROR: the output data dir is empty (e.g. data/an4_8k)"), proc.stderr
+    assert not (recipe / "wav.scp").exists() and not list(recipe.glob(".tmp.*"))
 
 
 # ------------------------------------------------------------------------------------------- LOSO

@@ -19,6 +19,8 @@ resample=none       # none | sox
 die() { echo "$0: ERROR: $*" >&2; exit 1; }
 [ $# -eq 1 ] || die "expected one argument, the output data dir (see --help)"
 out=$1
+# (an empty one wrote wav.scp, text, utt2spk and spk2utt into the current directory, the recipe's)
+[ -n "$out" ] || die "the output data dir is empty (e.g. data/an4_8k)"
 an4_recipe=$ASRKIT_ROOT/egs/an4/asr1
 case $words in digits|all) ;; *) die "--words must be digits or all, got '$words'" ;; esac
 case $resample in
