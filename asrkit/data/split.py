@@ -138,6 +138,21 @@ def _up_to_date(d: DataDir, out: Path, n: int, stamp_text: str) -> bool:
     return stamp.stat().st_mtime >= newest
 
 
+def _damaged_pieces(d: DataDir, out: Path, n: int, piece_utts: int) -> str:
+    """What is wrong with the pieces of a split whose stamp is up to date ('' if nothing): the
+    stamp speaks for the source tables only, and pieces edited or removed by hand were reused
+    ("utterances 1 12" for a 24-utterance dir), so their jobs left utterances out without a word."""
+    with open(d.file("utt2spk"), "rb") as f:
+        utts = sum(1 for line in f if line.strip())
+    if piece_utts != utts:
+        return f"its pieces' utt2spk hold {piece_utts} utterances, {d.file('utt2spk')} {utts}"
+    for j in range(1, n + 1):
+        for name in _SOURCES:
+            if d.has(name) and not (out / str(j) / name).is_file():
+                return f"piece {j} has no {name}"
+    return ""
+
+
 def split_data_dir(path: PathLike, n: int, per_utt: bool = False, force: bool = False) -> SplitResult:
     """Write ``<path>/split<n>/{1..n}/``; see the module docstring."""
     d = DataDir(path)
@@ -160,9 +175,12 @@ def split_data_dir(path: PathLike, n: int, per_utt: bool = False, force: bool = 
     # differs from it next time, and is split again.
     stamp_text = _stamp_text(d, mode)
     if not force and _up_to_date(d, out, n, stamp_text):
-        log.info("%s is up to date (%s), not splitting again", out, mode)
-        sizes = [sum(1 for _ in open(out / str(j) / "utt2spk", encoding="utf-8")) for j in range(1, n + 1)]
-        return SplitResult([out / str(j) for j in range(1, n + 1)], True, sizes)
+        sizes = [sum(1 for _ in open(out / str(j) / "utt2spk", "rb")) for j in range(1, n + 1)]
+        damaged = _damaged_pieces(d, out, n, sum(sizes))
+        if not damaged:
+            log.info("%s is up to date (%s), not splitting again", out, mode)
+            return SplitResult([out / str(j) for j in range(1, n + 1)], True, sizes)
+        log.warning("%s: %s since the split (edited by hand?): splitting again", out, damaged)
 
     tables: Dict[str, Dict[str, str]] = {name: d.read(name) for name in _SOURCES
                                          if d.has(name) and name != "spk2utt"}

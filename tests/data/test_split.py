@@ -264,3 +264,21 @@ def test_an_empty_utt2spk_is_named_as_empty(an4_dir, per_utt):
                                           "nothing to split$"):
         split_data_dir(an4_dir, 2, per_utt=per_utt)
     assert not (an4_dir / "split2").exists()
+
+
+def test_pieces_edited_by_hand_are_made_again(an4_dir, caplog):
+    """The reuse stamp speaks for the source tables only: a piece whose utt2spk lost lines, or
+    that lost a table, was reused ("utterances 1 12" of a 24-utterance dir), and its job left the
+    utterances out without a word. Such a split is made again, with a warning saying why."""
+    n_utts = len((an4_dir / "utt2spk").read_text().splitlines())
+    split_data_dir(an4_dir, 2)
+    piece = an4_dir / "split2" / "1" / "utt2spk"
+    piece.write_text("".join(piece.read_text().splitlines(keepends=True)[:1]))
+    again = split_data_dir(an4_dir, 2)
+    assert not again.reused and sum(again.sizes) == n_utts
+    assert f"its pieces' utt2spk hold {1 + again.sizes[1]} utterances" in caplog.text
+    assert split_data_dir(an4_dir, 2).reused
+    (an4_dir / "split2" / "2" / "feats.scp").unlink()
+    assert not split_data_dir(an4_dir, 2).reused
+    assert "piece 2 has no feats.scp" in caplog.text
+    assert (an4_dir / "split2" / "2" / "feats.scp").is_file()
