@@ -15,6 +15,12 @@ from asrkit.features.specaug_config import SpecAugConfig
 from asrkit.utils.config import Wording, from_dict, to_dict
 
 
+# Recurrent layers in a listener or speller, at most (ESPnet's LAS recipes have 1-6). A million
+# small ones passed the parameter count (the memory check) and then trained about never; large
+# ones took minutes building the model's skeleton before the count refused them.
+MAX_LAYERS = 100
+
+
 @dataclass
 class ListenerConfig:
     """Listener hyper-parameters (the ``listener:`` section of a model config).
@@ -35,6 +41,9 @@ class ListenerConfig:
                 or not all(isinstance(k, int) and k >= 1 for k in self.subsample):
             raise ValueError(f"listener.subsample must be a non-empty list of integers >= 1 (one per BLSTM "
                              f"layer), got {self.subsample!r}")
+        if len(self.subsample) > MAX_LAYERS:
+            raise ValueError(f"listener.subsample must list at most {MAX_LAYERS} factors (one per BLSTM layer), got "
+                             f"{len(self.subsample)}")
         if len(self.vgg_channels) != 2 or not all(isinstance(c, int) and c >= 1 for c in self.vgg_channels):
             raise ValueError(f"listener.vgg_channels must list 2 channel counts >= 1, got {self.vgg_channels!r}")
         if self.hidden < 1 or self.proj < 0:
@@ -104,6 +113,8 @@ class SpellerConfig:
     def __post_init__(self) -> None:
         if self.layers < 1:
             raise ValueError("speller.layers must be at least 1")
+        if self.layers > MAX_LAYERS:
+            raise ValueError(f"speller.layers must be at most {MAX_LAYERS}, got {self.layers}")
         if self.hidden < 1 or self.embed < 1:
             raise ValueError(f"speller.hidden and speller.embed must be >= 1, got {self.hidden} and {self.embed}")
         if not 0.0 <= self.dropout < 1.0:

@@ -95,6 +95,11 @@ def test_yaml_sections_and_overrides(tmp_path):
      "model.specaug.time_masks must be at most 1000, got 1000000000"),
     ({"model": {"specaug": {"time_warp": 10**40}}}, [],
      "model.specaug.time_warp must be at most 1000000, got 1" + "0" * 40),
+    # a million layers passed the parameter count when small (hidden 1), and when not took minutes
+    # building the model's skeleton before the count refused it (a speller of 10**6 LSTM cells: ~6 min)
+    ({}, ["model.speller.layers=1000000"], "speller.layers must be at most 100, got 1000000"),
+    ({}, ["model.listener.subsample=[" + ", ".join(["1"] * 101) + "]"],
+     "listener.subsample must list at most 100 factors (one per BLSTM layer), got 101"),
     # float() reads any script's digits: an Arabic-Indic 3 trained 3 epochs, a full-width 1e-3 at
     # that rate, where every other number asrkit reads (the CLI's, Kaldi's tables) is ASCII digits
     ({}, ["training.max_epochs=\u0663"], "training.max_epochs: expected a number (int), got '\u0663'"),
