@@ -387,6 +387,58 @@ def test_librispeech_data_prep_other_copy(recipe_dir, an4_root, tmp_path):
     assert f"{trans}:1: not UTF-8 text (unexpected end of data at byte 39 of the line" in proc.stderr, proc.stderr
 
 
+def test_librispeech_data_prep_unreadable_or_missing_transcripts_stop_it(recipe_dir, an4_root, tmp_path):
+    """A reader or chapter folder data_prep.py cannot read was passed over by its glob with exit 0
+    (its utterances lost without a word); a .trans.txt it cannot read, a broken link or a folder
+    by that name, and a data dir it cannot write were tracebacks; a chapter's .trans.txt missing
+    left its audio out with a warning, where Kaldi's data_prep.sh stops ('expected file ... to
+    exist'). Each is now one line naming the path, exit 1, and no data dir written."""
+    recipe = recipe_dir("librispeech")
+    root = tmp_path / "LibriSpeech"
+    make_librispeech_fixture(an4_root, root, "wav")
+    part = root / "dev-clean"
+    chapter = part / "100/2000"
+    trans = chapter / "100-2000.trans.txt"
+    cmd = ["bash", "-c", f". ./path.sh && local/data_prep.py --audio-ext wav {shlex.quote(str(part))} data/dev_clean"]
+
+    def fails(message, permissions=False):
+        shutil.rmtree(recipe / "data", ignore_errors=True)
+        proc = run_sh(without_root_override(cmd) if permissions else cmd, cwd=recipe, check=False)
+        assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+        assert proc.stderr.rstrip().splitlines()[-1] == f"data_prep.py: ERROR: {message}", proc.stderr
+        assert not (recipe / "data/dev_clean").exists()
+
+    for folder in (part / "100", chapter):
+        folder.chmod(0)
+        try:
+            fails(f"{folder}: cannot read: Permission denied", permissions=True)
+        finally:
+            folder.chmod(0o755)
+    trans.chmod(0)
+    try:
+        fails(f"{trans}: cannot read: Permission denied", permissions=True)
+    finally:
+        trans.chmod(0o644)
+    saved = trans.read_bytes()
+    trans.unlink()
+    fails(f"{trans}: missing: the 3 .wav file(s) of {chapter} have no transcript (a copy unpacked in part?)")
+    trans.symlink_to(tmp_path / "nowhere.txt")
+    fails(f"{trans}: cannot read: No such file or directory")
+    trans.unlink()
+    trans.mkdir()
+    fails(f"{trans}: cannot read: Is a directory")
+    trans.rmdir()
+    trans.write_bytes(saved)
+    (recipe / "data").mkdir()
+    (recipe / "data/dev_clean").write_text("")
+    proc = run_sh(cmd, cwd=recipe, check=False)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.rstrip().splitlines()[-1] == "data_prep.py: ERROR: data/dev_clean: exists and is not a directory"
+    (recipe / "data/dev_clean").unlink()
+    run_sh(cmd, cwd=recipe)  # the copy as it was reads as before
+    assert len(read_table(recipe / "data/dev_clean/text")) == 6
+
+
 def test_librispeech_data_prep_flac_pipes(recipe_dir, an4_root, tmp_path):
     require_program("flac")
     recipe = recipe_dir("librispeech")

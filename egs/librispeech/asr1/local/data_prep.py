@@ -22,23 +22,52 @@ from pathlib import Path
 
 from asrkit.data.datadir import write_data_dir
 from asrkit.data.table import corpus_text_lines, write_table
-from asrkit.utils.errors import AsrkitError
+from asrkit.utils.errors import AsrkitError, os_error_message
 
 UTT = re.compile(r"^(\d+)-(\d+)-(\d+)$")
+
+
+def _folders(folder: Path) -> list:
+    """The sub-folders of ``folder``, sorted. An unreadable folder is an error naming it: glob
+    passed over it without a word, and its readers' or chapters' utterances were lost."""
+    try:
+        return sorted(p for p in folder.iterdir() if p.is_dir())
+    except OSError as e:
+        raise AsrkitError(f"{e.filename or folder}: cannot read: {e.strerror}") from None
 
 
 def prepare(part: Path, out: Path, audio_ext: str, decoder: str) -> int:
     if not part.is_dir():
         raise AsrkitError(f"{part}: no such directory (a LibriSpeech part such as LibriSpeech/dev-clean)")
     wav_scp, text, utt2spk = {}, {}, {}
-    trans_files = sorted(part.glob("*/*/*.trans.txt"))
+    trans_files, audio_files = [], []
+    for reader_dir in _folders(part):
+        for chapter_dir in _folders(reader_dir):
+            try:
+                files = sorted(chapter_dir.iterdir())
+            except OSError as e:
+                raise AsrkitError(f"{e.filename or chapter_dir}: cannot read: {e.strerror}") from None
+            trans = [p for p in files if p.name.endswith(".trans.txt")]
+            audio = [p for p in files if p.name.endswith(f".{audio_ext}")]
+            if audio and not trans:
+                # Kaldi's data_prep.sh stops here too: a chapter's transcript file missing is a
+                # damaged copy (an unpacking cut short), not audio to leave out with a warning.
+                expected = chapter_dir / f"{reader_dir.name}-{chapter_dir.name}.trans.txt"
+                raise AsrkitError(f"{expected}: missing: the {len(audio)} .{audio_ext} file(s) of {chapter_dir} "
+                                  f"have no transcript (a copy unpacked in part?)")
+            trans_files += trans
+            audio_files += audio
     if not trans_files:
         raise AsrkitError(f"{part}: no <reader>/<chapter>/<reader>-<chapter>.trans.txt files")
     for trans in trans_files:
         reader, chapter = trans.parent.parent.name, trans.parent.name
         if trans.name != f"{reader}-{chapter}.trans.txt":
             raise AsrkitError(f"{trans}: expected the name {reader}-{chapter}.trans.txt in {trans.parent}")
-        for lineno, line in corpus_text_lines(trans):  # a BOM dropped; not UTF-8: <file>:<line>: ...
+        try:  # (a transcript that is unreadable, a directory or a broken link was a traceback)
+            lines = corpus_text_lines(trans)  # a BOM dropped; not UTF-8: <file>:<line>: ...
+        except OSError as e:
+            raise AsrkitError(f"{trans}: cannot read: {e.strerror}") from None
+        for lineno, line in lines:
             if not line.strip():
                 continue
             fields = line.split(maxsplit=1)
@@ -59,24 +88,29 @@ def prepare(part: Path, out: Path, audio_ext: str, decoder: str) -> int:
             text[utt] = " ".join(fields[1].split()).upper()
             utt2spk[utt] = f"{reader}-{chapter}"
     # Audio in no transcript line is not an utterance (as in Kaldi's data_prep.sh), but it is said.
-    unnamed = sorted(p.name for p in part.glob(f"*/*/*.{audio_ext}") if p.stem not in text)
+    unnamed = sorted(p.name for p in audio_files if p.stem not in text)
     if unnamed:
         shown = ", ".join(unnamed[:3]) + (", ..." if len(unnamed) > 3 else "")
         print(f"data_prep.py: WARNING: {part}: {len(unnamed)} .{audio_ext} file(s) in no line of a .trans.txt, "
               f"left out: {shown}", file=sys.stderr)
-    write_data_dir(out, wav_scp=wav_scp, text=text, utt2spk=utt2spk)
+    spk2gender = {}
     speakers_txt = part.parent / "SPEAKERS.TXT"
-    if speakers_txt.is_file():
+    if speakers_txt.is_file():  # read before anything is written: an unreadable one stops it
         gender = {}
+        try:
+            speakers = speakers_txt.read_bytes()
+        except OSError as e:
+            raise AsrkitError(f"{speakers_txt}: cannot read: {e.strerror}") from None
         # Only the ids and the sex are read: a reader's name in another encoding must not stop it.
-        for line in speakers_txt.read_bytes().decode("utf-8", errors="replace").splitlines():
+        for line in speakers.decode("utf-8", errors="replace").splitlines():
             if line.startswith(";") or "|" not in line:
                 continue
             reader, sex = (f.strip() for f in line.split("|")[:2])
             gender[reader] = sex.lower()
         spk2gender = {s: gender[s.split("-")[0]] for s in sorted(set(utt2spk.values())) if s.split("-")[0] in gender}
-        if len(spk2gender) == len(set(utt2spk.values())):
-            write_table(out / "spk2gender", spk2gender)
+    write_data_dir(out, wav_scp=wav_scp, text=text, utt2spk=utt2spk)
+    if spk2gender and len(spk2gender) == len(set(utt2spk.values())):
+        write_table(out / "spk2gender", spk2gender)
     return len(text)
 
 
@@ -91,6 +125,11 @@ def main(argv=None) -> int:
         n = prepare(args.part, args.data_dir, args.audio_ext, args.decoder)
     except AsrkitError as e:
         print(f"{p.prog}: ERROR: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:  # an output it cannot write (data/ read-only, a full disk) was a traceback
+        if os_error_message(e) is None:
+            raise
+        print(f"{p.prog}: ERROR: {os_error_message(e)}", file=sys.stderr)
         return 1
     print(f"{p.prog}: {args.data_dir}: {n} utterances from {args.part}", file=sys.stderr)
     return 0
