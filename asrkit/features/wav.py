@@ -38,7 +38,9 @@ and a page failing its CRC (which libsndfile skips, its samples missing from the
 where a page should start are corruption: all errors. An MP3 with a
 Xing/Info/VBRI tag (LAME's files) holding fewer bytes, or decoding to fewer frames, than the tag
 states is an error too. (An MP3 without such a tag and an AIFF or W64 stream state no usable
-length: a cut-off one reads as the shorter audio it holds.) A shorten-compressed SPHERE file
+length: a cut-off one reads as the shorter audio it holds.) Two files joined with ``cat`` (WAV,
+RF64, FLAC, OGG, tagged MP3, AU, CAF, SPHERE, W64) are an error naming where the second starts:
+libsndfile read the first alone, or the second's header as samples. A shorten-compressed SPHERE file
 (WSJ's) is refused with the sph2pipe line that reads it.
 
 Kaldi's conventions are kept: a wav.scp value ending in ``|`` is run through ``/bin/sh`` and its
@@ -439,6 +441,7 @@ def _declared_samples(read_at: Callable[[int, int], bytes], streamed: bool) -> O
 # An Ogg page: "OggS", version 0, flags (0x04: the last page of its stream), granule, serial,
 # sequence, CRC, segment count, then that many lacing values and the body they add up to.
 _OGG_EOS = 0x04
+_OGG_BOS = 0x02  # the first page of its stream
 # Pages walked at most (an hour of 16 kHz Vorbis is ~2,500): a file crafted of millions of empty
 # pages is left to libsndfile and the sample limit rather than walked in Python.
 _OGG_MAX_PAGES = 1_000_000
@@ -460,7 +463,8 @@ def _ogg_page_ok(page: bytes) -> bool:
 def _check_ogg_pages(read_at: Callable[[int, int], bytes], total: int, what: str, streamed: bool) -> None:
     """Walk an Ogg file's or stream's pages: one cut off, or a last whole page not marked as its
     stream's end, is "truncated"; a page failing its CRC, or bytes where a page should start, is
-    "corrupt". libsndfile read all of these as the shorter audio there was, without a word: OGG
+    "corrupt"; a stream starting after the first one's pages (``cat a.ogg b.ogg``, or a chained
+    OGG) is a second file. libsndfile read all of these as the shorter audio there was, without a word: OGG
     states no length up front, and a damaged page is skipped (its samples missing from the middle,
     and from libsndfile's frame count too)."""
     kind = "stream" if streamed else "file"
@@ -472,7 +476,7 @@ def _check_ogg_pages(read_at: Callable[[int, int], bytes], total: int, what: str
         return AsrkitError(f"{what}: truncated OGG {kind} (its last whole page, at byte {last}, is not the end of "
                            f"the stream{tail})")
 
-    pos, ended, last = 0, False, None
+    pos, ended, last, data_seen = 0, False, None, False
     for _ in range(_OGG_MAX_PAGES):
         if pos >= total:
             break
@@ -489,6 +493,11 @@ def _check_ogg_pages(read_at: Callable[[int, int], bytes], total: int, what: str
             raise truncated(total - pos)
         if head[4] != 0 or not _ogg_page_ok(read_at(pos, end - pos)):
             raise AsrkitError(f"{what}: corrupt OGG data (the page at byte {pos} fails its CRC check)")
+        if head[5] & _OGG_BOS and data_seen:
+            # A stream's first pages come before any other (Ogg's rule, a Skeleton track's too): one
+            # after them starts a second recording, of which libsndfile reads nothing.
+            raise _joined_error(what, "OGG", pos)
+        data_seen = data_seen or not head[5] & _OGG_BOS
         ended, last, pos = bool(head[5] & _OGG_EOS), pos, end
     else:
         return
@@ -524,15 +533,99 @@ def _mp3_tag(read_at: Callable[[int, int], bytes]) -> Optional[Tuple[int, Option
     return None
 
 
+def _joined_error(what: str, fmt: str, pos: int) -> AsrkitError:
+    return AsrkitError(f"{what}: another {fmt} file follows this one's end at byte {pos} (files joined with cat?): "
+                       f"audio readers take the first alone (or read the second's header as samples); join "
+                       f"recordings with sox or ffmpeg, not cat")
+
+
+_FLAC_STREAMINFO = (b"fLaC\x00\x00\x00\x22", b"fLaC\x80\x00\x00\x22")  # the marker and STREAMINFO's block header
+_SCAN_BLOCK = 1 << 20
+
+
+def _joined_at(read_at: Callable[[int, int], bytes], total: int) -> Optional[Tuple[str, int]]:
+    """``(format, byte offset)`` of a second FLAC, MP3, AU, CAF, SPHERE, W64 or RF64 file that
+    starts where this one's stated end is (``cat a.flac b.flac > c.flac``), else None.
+
+    libsndfile reads such a pair as the first recording alone, the second lost without a word
+    (SPHERE and W64: the second's header read as samples, then its recording), as Kaldi's readers
+    do. Only the other file's own header at the very spot counts, never a guess from sizes: a
+    FLAC, whose frames state no length in bytes, is searched for a second marker with its
+    STREAMINFO block header (8 bytes that compressed audio leaves to chance once in 2**64)."""
+    head = read_at(0, 16)
+    if head[:4] == b"fLaC":
+        pos, keep = 4, len(_FLAC_STREAMINFO[0]) - 1
+        while pos < total:
+            block = read_at(pos, _SCAN_BLOCK + keep)
+            found = [i for i in (block.find(m) for m in _FLAC_STREAMINFO) if i >= 0]
+            if found:
+                return "FLAC", pos + min(found)
+            pos += _SCAN_BLOCK
+        return None
+    mp3 = _mp3_tag(read_at)
+    if mp3 is not None:
+        offset, declared, _ = mp3
+        end = offset + declared if declared is not None else total
+        if end < total and (read_at(end, 3) == b"ID3" or _mp3_tag(lambda o, n: read_at(end + o, n)) is not None):
+            return "MP3", end
+        return None
+    if head[:4] == b"caff":  # CAF: chunks of a 4-byte type and a signed 64-bit big-endian size
+        pos = 8
+        for _ in range(_MAX_CHUNKS):
+            hdr = read_at(pos, 12)
+            if len(hdr) < 12:
+                return None
+            if hdr[:4] == b"caff":
+                return "CAF", pos
+            size = struct.unpack_from(">q", hdr, 4)[0]
+            if size < 0:
+                return None  # (a data chunk of size -1 runs to the end)
+            pos += 12 + size
+        return None
+    if head[:4] == b"RF64":
+        riff = _riff_data(read_at)
+        if riff is None:
+            return None
+        for start in sorted({riff.offset + riff.declared + (riff.declared & 1), riff.offset + riff.declared}):
+            for cid, pos in _chunks_after(read_at, start, total) or []:
+                if cid in (b"RIFF", b"RF64") and read_at(pos + 8, 4) == b"WAVE":
+                    return "RF64", pos
+        return None
+    if head == _W64_RIFF:
+        pos = 40
+        for _ in range(_MAX_CHUNKS):
+            hdr = read_at(pos, 24)
+            if len(hdr) < 24:
+                return None
+            if hdr[:16] == _W64_RIFF:
+                return "W64", pos
+            size = struct.unpack_from("<Q", hdr, 16)[0]
+            if size < 24:
+                return None
+            pos += (size + 7) // 8 * 8
+        return None
+    found = _declared_samples(read_at, streamed=True)  # (SPHERE and AU: what a stream states too)
+    if found is not None and found[0] in ("SPHERE", "AU"):
+        fmt, offset, declared = found
+        magic = b"NIST_1A\n" if fmt == "SPHERE" else b".snd"
+        if read_at(offset + declared, len(magic)) == magic:
+            return fmt, offset + declared
+    return None
+
+
 def _check_declared_length(read_at: Callable[[int, int], bytes], total: int, what: str, streamed: bool) -> bool:
     """A SPHERE, AU, AIFF or W64 file (or SPHERE/AU stream) with fewer bytes of samples than its
     header states, an OGG with a page cut off or damaged (:func:`_check_ogg_pages`), or an MP3
     holding fewer bytes than its Xing/Info/VBRI tag states, is an error naming ``what``, as a
-    truncated WAV is. Returns whether the audio is an MP3 whose tag states its frame count (for
-    :func:`_decode`'s ``mp3_counted``: the tag is read here once)."""
+    truncated WAV is. So is another file of the format after this one's end (:func:`_joined_at`).
+    Returns whether the audio is an MP3 whose tag states its frame count (for :func:`_decode`'s
+    ``mp3_counted``: the tag is read here once)."""
     if read_at(0, 4) == b"OggS":
         _check_ogg_pages(read_at, total, what, streamed)
         return False
+    joined = _joined_at(read_at, total)
+    if joined is not None:
+        raise _joined_error(what, *joined)
     mp3 = _mp3_tag(read_at)
     if mp3 is not None:
         # Checked before libsndfile opens it, which also keeps mpg123's own line off stderr
@@ -781,7 +874,8 @@ def check_wav_file(path: str, what: str) -> None:
     """The checks :func:`read_wav_source` makes of a file before decoding it (a WAV data chunk
     longer than the file, a sample layout that does not add up; a SPHERE, AU, AIFF or W64 file
     holding fewer bytes than its header states, an OGG whose last page is not its end, a tagged
-    MP3 shorter than its tag says), from its header, tail and size alone; an AsrkitError naming
+    MP3 shorter than its tag says, two files joined with cat), from its headers and size (an OGG's
+    pages and a FLAC's bytes are read through); an AsrkitError naming
     ``what``. Anything else passes (libsndfile judges it)."""
     _refuse_nul_name(path, what)
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)

@@ -267,6 +267,25 @@ def test_two_wavs_joined_with_cat_are_named_as_such(tmp_path, speech):
         assert "\n" not in _refused(source, message)
 
 
+@pytest.mark.parametrize("fmt,subtype,name", [
+    ("FLAC", "PCM_16", "FLAC"), ("OGG", "VORBIS", "OGG"), ("OGG", "OPUS", "OGG"), ("MP3", "MPEG_LAYER_III", "MP3"),
+    ("AU", "PCM_16", "AU"), ("CAF", "PCM_16", "CAF"), ("NIST", "PCM_16", "SPHERE"), ("W64", "PCM_16", "W64"),
+    ("RF64", "PCM_16", "RF64")])
+def test_two_files_of_other_formats_joined_with_cat_are_named_as_such(tmp_path, speech, fmt, subtype, name):
+    """`cat a.flac b.flac > c.flac` (OGG, Opus, MP3, AU, CAF, RF64 alike) read as the first recording
+    alone, the second lost without a word; a SPHERE or W64 pair read the second file's header as
+    samples (a burst of noise) before it. Each is now refused as the WAV pair is."""
+    x, rate = speech
+    first, second = _encode(x, rate, fmt, subtype), _encode(x[::-1].copy(), rate, fmt, subtype)
+    path = tmp_path / f"joined.{name.lower()}"
+    path.write_bytes(first + second)
+    message = f"another {name} file follows this one's end at byte {len(first)} (files joined with cat?)"
+    for source in (str(path), f"cat {_q(path)} |"):
+        assert "\n" not in _refused(source, message)
+    for blob in (first, second):  # each alone still reads, whole
+        assert len(read_audio_bytes(blob, "x")[0]) >= len(x) - 1152 * (fmt == "MP3")
+
+
 def test_a_flac_of_unknown_length_is_named_as_such(tmp_path, speech):
     """A FLAC whose STREAMINFO gives 0 samples (what an encoder writing to a pipe leaves): libsndfile
     calls its length 2**63-1 frames, soundfile fails before its end, and it was refused as 'over
