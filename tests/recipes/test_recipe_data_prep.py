@@ -489,6 +489,50 @@ def test_librispeech_data_sh_combines_sets(recipe_dir, an4_root, tmp_path):
     assert proc.returncode != 0 and "no such directory" in proc.stderr
 
 
+def test_librispeech_run_sh_checks_stage0_against_what_made_data(recipe_dir, an4_root, tmp_path):
+    """From --stage 1 on, another --librispeech-root changed nothing and ran with exit 0 on the
+    data/ of the last stage 0 (AN4's and yesno's run.sh already refused it); a stage 0 that
+    stopped part-way left data/ part new, part old, and --stage 1 took it; a missing part was
+    found after the parts before it had been written into data/; an empty --download-dir was
+    named as --librispeech-root '/LibriSpeech'."""
+    require_program("flac")
+    recipe = recipe_dir("librispeech")
+    spk = sorted(p.name for p in (an4_root / "wav/an4test_clstk").iterdir())
+    layout = {part: (100 * (i + 1), spk[i:i + 1]) for i, part in enumerate(
+        ("dev-clean", "dev-other", "test-clean", "test-other", "train-clean-100", "train-clean-360", "train-other-500"))}
+    first, second = tmp_path / "first/LibriSpeech", tmp_path / "second/LibriSpeech"
+    make_librispeech_fixture(an4_root, first, "flac", layout)
+    shutil.copytree(first, second)
+    run_sh(["./run.sh", "--stage", "0", "--stop-stage", "0", "--librispeech-root", str(first)], cwd=recipe)
+    assert f"librispeech-root={first}\n" in (recipe / "data/stage0_options").read_text()
+    wav_scp = (recipe / "data/dev_clean/wav.scp").read_text()
+    proc = run_sh(["./run.sh", "--stage", "1", "--stop-stage", "1", "--nj", "1", "--librispeech-root", str(second)],
+                  cwd=recipe, check=False)
+    assert proc.returncode == 1 and f"run.sh: ERROR: --librispeech-root '{second}': data/ was made by stage 0 with " \
+        f"--librispeech-root '{first}'" in proc.stderr, proc.stderr
+    assert not (recipe / "dump").exists()
+    # A part missing from the second copy: found before any data dir is written again.
+    shutil.rmtree(second / "test-other")
+    proc = run_sh(["./run.sh", "--stage", "0", "--stop-stage", "0", "--librispeech-root", str(second)], cwd=recipe,
+                  check=False)
+    assert proc.returncode == 1 and proc.stderr.rstrip().splitlines()[-1] == \
+        f"local/data.sh: ERROR: {second}/test-other: missing (local/download.sh fetches it)", proc.stderr
+    assert (recipe / "data/dev_clean/wav.scp").read_text() == wav_scp
+    # ... and data/ of a stage 0 that did not finish is refused from --stage 1 on.
+    proc = run_sh(["./run.sh", "--stage", "1", "--stop-stage", "1", "--nj", "1"], cwd=recipe, check=False)
+    assert proc.returncode == 1 and "run.sh: ERROR: data/ is from a stage 0 that did not finish" in proc.stderr
+    assert not (recipe / "dump").exists()
+    proc = run_sh(["./run.sh", "--stage", "0", "--stop-stage", "0", "--librispeech-root", str(first.parent)],
+                  cwd=recipe, check=False)
+    assert proc.returncode == 1 and f"{first.parent}/dev-clean: missing; the parts are in {first}: give " \
+        f"--librispeech-root {first}" in proc.stderr, proc.stderr
+    proc = run_sh(["./run.sh", "--stage", "0", "--stop-stage", "0", "--download-dir", ""], cwd=recipe, check=False)
+    assert proc.returncode == 1 and proc.stderr.rstrip() == \
+        "./run.sh: ERROR: --download-dir is empty (the folder stage -1 downloads into; default: downloads)"
+    run_sh(["./run.sh", "--stage", "0", "--stop-stage", "0", "--librispeech-root", str(first)], cwd=recipe)
+    assert not (recipe / "data/stage0_unfinished").exists()
+
+
 def test_yesno_label_check_finds_the_one_mislabelled_recording(recipe_dir, yesno_root):
     """yesno-0_1_0_1_0_0_0_0 holds seven spoken words; the other 59 recordings match their names.
 

@@ -24,8 +24,11 @@ parse_options_passthrough=true
 # "./path.sh: No such file or directory" was all that said so when started from elsewhere.
 [ -f ./path.sh ] || { echo "$0: run me from my recipe directory: cd $(dirname "$0") && ./$(basename "$0") (no ./path.sh in $(pwd))" >&2; exit 1; }
 . ./path.sh
+# Stage 0's options this run gives (checked against data/stage0_options from --stage 1 on).
+given0=$(printf '%s\n' "$@" | sed -n 's/^--\(librispeech-root\|download-dir\)\(=.*\)\{0,1\}$/\1/p' | sort -u | tr '\n' ' ')
 . utils/parse_options.sh
 . utils/data_lock.sh
+. utils/stage0_options.sh
 [ "$stage" -le "$stop_stage" ] || { echo "$0: ERROR: --stage $stage is after --stop-stage $stop_stage: nothing to run" >&2; exit 1; }
 
 case $hours in
@@ -33,6 +36,9 @@ case $hours in
   100) train_set=train_clean_100; train_config=conf/train_100h.yaml ;;
   *) echo "$0: --hours must be 960 or 100" >&2; exit 1 ;;
 esac
+# (an empty one was the folder '' for stage -1, mkdir's "cannot create directory ''", and
+# /LibriSpeech for stage 0, named as --librispeech-root, an option not given)
+[ -n "$download_dir" ] || { echo "$0: ERROR: --download-dir is empty (the folder stage -1 downloads into; default: downloads)" >&2; exit 1; }
 [ -n "$librispeech_root" ] || librispeech_root=$download_dir/LibriSpeech
 asr_args=(--train-set "$train_set" --valid-set dev --test-sets "test_clean test_other dev_clean dev_other"
   --nj 16 --token-type bpe --nbpe 5000 --num-avg 10
@@ -45,10 +51,25 @@ if [ "$stage" -le -1 ] && [ "$stop_stage" -ge -1 ]; then
   [ "$hours" = 100 ] || parts="$parts train-clean-360 train-other-500"
   local/download.sh --parts "$parts" "$download_dir"
 fi
+# What stage 0 makes data/ with: recorded by it, checked against from --stage 1 on (another
+# --librispeech-root there changed nothing: the stages ran on the data/ of the last stage 0).
+stage0_now=("librispeech-root=$(realpath -m -- "$librispeech_root")" "download-dir=$(realpath -m -- "$download_dir")")
 if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
   take_data_lock "stage 0"   # one run at a time writes data/ (utils/data_lock.sh)
+  rm -f data/stage0_options   # a stage 0 that fails part-way leaves data/ unrecorded
+  # ... and marked until it ends: its sets are then part new, part the last run's (data/dev_clean
+  # from the new copy beside data/train_960 from the old), which a run from --stage 1 took.
+  date '+stage 0 started %Y-%m-%d %H:%M:%S' > data/stage0_unfinished
   local/data.sh --librispeech-root "$librispeech_root" --hours "$hours"
+  stage0_record "${stage0_now[@]}"
+  rm -f data/stage0_unfinished
   release_data_lock
+elif [ "$stage" -ge 1 ]; then
+  if [ -f data/stage0_unfinished ]; then
+    echo "$0: ERROR: data/ is from a stage 0 that did not finish (it failed, was stopped, or is running now: data/stage0_unfinished): run from --stage 0 to make it again" >&2
+    exit 1
+  fi
+  [ -z "$given0" ] || stage0_check "$given0" "${stage0_now[@]}"
 fi
 [ "$stop_stage" -ge 1 ] || exit 0
 ./asr.sh --stage "$(( stage < 1 ? 1 : stage ))" --stop-stage "$stop_stage" "${asr_args[@]}"

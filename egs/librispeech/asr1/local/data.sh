@@ -23,8 +23,15 @@ if [ "$audio_ext" = flac ] && ! command -v "$decoder" > /dev/null; then
   die "'$decoder' is not installed, and wav.scp decodes FLAC with it (e.g. apt-get install $decoder)"
 fi
 
-for part in dev-clean dev-other test-clean test-other $train_parts; do
-  [ -d "$librispeech_root/$part" ] || die "$librispeech_root/$part: missing (local/download.sh fetches it)"
+parts="dev-clean dev-other test-clean test-other $train_parts"
+# Every part is looked for before any is prepared: a missing one (or a root one level off) was
+# found after the parts before it had been written into data/.
+for part in $parts; do
+  [ -d "$librispeech_root/$part" ] && continue
+  [ ! -d "$librispeech_root/LibriSpeech/$part" ] || die "$librispeech_root/$part: missing; the parts are in $librispeech_root/LibriSpeech: give --librispeech-root $librispeech_root/LibriSpeech"
+  die "$librispeech_root/$part: missing (local/download.sh fetches it)"
+done
+for part in $parts; do
   local/data_prep.py --audio-ext "$audio_ext" --decoder "$decoder" "$librispeech_root/$part" "data/${part//-/_}"
 done
 utils/combine_data.sh data/dev data/dev_clean data/dev_other
