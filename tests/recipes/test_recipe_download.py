@@ -247,3 +247,23 @@ def test_librispeech_bad_checksums_are_clear_errors(recipe_dir, an4_root, tmp_pa
     assert len([l for l in proc.stderr.splitlines() if "ERROR" in l]) == 1
     assert not (tmp_path / f"dl/{part}.tar.gz.md5-ok").exists()
     assert not (tmp_path / "dl/LibriSpeech").exists()
+
+
+def test_librispeech_parts_are_all_checked_before_any_download(recipe_dir, an4_root, tmp_path):
+    """A typo among --parts was found only when the loop reached it, after the parts before it
+    had been downloaded (hours for a train part); --parts "" downloaded nothing with exit 0."""
+    env = downloader_env("wget" if shutil.which("wget") else "curl", tmp_path)
+    recipe = recipe_dir("librispeech")
+    blobs, _ = librispeech_tarballs(an4_root, tmp_path)
+    dl = tmp_path / "dl"
+    with FileServer({f"/12/{p}.tar.gz": b for p, b in blobs.items()}) as server:
+        for parts, message in (("dev-clean dev-clen", "--parts: unknown part 'dev-clen' (known: "),
+                               ("", "--parts is empty: nothing to download (known: ")):
+            proc = run_sh(["local/download.sh", "--data-url", server.url + "/12", "--parts", parts, str(dl)],
+                          cwd=recipe, check=False, env=env)
+            assert proc.returncode == 1 and "Traceback" not in proc.stderr
+            assert proc.stderr.rstrip().splitlines()[-1].startswith(f"local/download.sh: ERROR: {message}"), proc.stderr
+            assert not server.requests and not dl.exists()
+        proc = run_sh(["local/download.sh", "--data-url", server.url + "/12", "--parts", "dev-clean", ""],
+                      cwd=recipe, check=False, env=env)
+        assert proc.returncode == 1 and proc.stderr.rstrip() == "local/download.sh: ERROR: <download-dir> is empty"

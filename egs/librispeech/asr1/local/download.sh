@@ -52,9 +52,15 @@ if [ -n "$md5sum_file" ]; then
     md5[${name%.tar.gz}]=${sum,,}
   done < "$md5sum_file"
 fi
+[ -n "$dir" ] || die "<download-dir> is empty"
+# Every part is checked before any is fetched: a typo after a train part was found once that
+# part's hours of download were over.
+[ -n "${parts// /}" ] || die "--parts is empty: nothing to download (known: ${!md5[*]})"
+for part in $parts; do
+  [ -n "${md5[$part]+set}" ] || die "--parts: unknown part '$part' (known: ${!md5[*]})"
+done
 mkdir -p "$dir"
 for part in $parts; do
-  [ -n "${md5[$part]+set}" ] || die "unknown part '$part' (known: ${!md5[*]})"
   if [ -f "$dir/LibriSpeech/$part/.complete" ]; then
     echo "$0: $dir/LibriSpeech/$part is there already" >&2
     continue
