@@ -38,7 +38,8 @@ and a page failing its CRC (which libsndfile skips, its samples missing from the
 where a page should start are corruption: all errors. An MP3 with a
 Xing/Info/VBRI tag (LAME's files) holding fewer bytes, or decoding to fewer frames, than the tag
 states is an error too. (An MP3 without such a tag and an AIFF or W64 stream state no usable
-length: a cut-off one reads as the shorter audio it holds.) Two files joined with ``cat`` (WAV,
+length: a cut-off one reads as the shorter audio it holds; an untagged MP3 whose frames hold more
+than libsndfile's estimate of its length, which it reads no further, is an error.) Two files joined with ``cat`` (WAV,
 RF64, FLAC, OGG, tagged MP3, AU, CAF, SPHERE, W64) are an error naming where the second starts:
 libsndfile read the first alone, or the second's header as samples. A shorten-compressed SPHERE file
 (WSJ's) is refused with the sph2pipe line that reads it.
@@ -505,6 +506,56 @@ def _check_ogg_pages(read_at: Callable[[int, int], bytes], total: int, what: str
         raise truncated(0)
 
 
+def _id3_end(read_at: Callable[[int, int], bytes]) -> int:
+    """The byte offset past an ID3v2 tag at the start (0 without one): an MP3's first frame."""
+    head = read_at(0, 10)
+    if head[:3] == b"ID3" and len(head) == 10:
+        return 10 + ((head[6] & 0x7F) << 21 | (head[7] & 0x7F) << 14 | (head[8] & 0x7F) << 7 | (head[9] & 0x7F))
+    return 0
+
+
+# MPEG audio frame headers: bit rates in kbit/s by (MPEG-1, layer), sample rates by version.
+_MPEG_BITRATES = {
+    (True, 1): (0, 32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 416, 448),
+    (True, 2): (0, 32, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384),
+    (True, 3): (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320),
+    (False, 1): (0, 32, 48, 56, 64, 80, 96, 112, 128, 144, 160, 176, 192, 224, 256),
+    (False, 2): (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
+    (False, 3): (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
+}
+_MPEG_RATES = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}
+
+
+def _mpeg_frame(hdr: bytes) -> Optional[Tuple[int, int]]:
+    """``(bytes, samples per channel)`` of the MPEG audio frame whose 4-byte header is ``hdr``, or
+    None for anything else (a free-format frame included: it states no size)."""
+    if len(hdr) < 4 or hdr[0] != 0xFF or hdr[1] & 0xE0 != 0xE0:
+        return None
+    version, layer = hdr[1] >> 3 & 3, 4 - (hdr[1] >> 1 & 3)  # layer bits 3, 2, 1: I, II, III
+    index, rate_index, pad = hdr[2] >> 4, hdr[2] >> 2 & 3, hdr[2] >> 1 & 1
+    if version == 1 or layer == 4 or index in (0, 15) or rate_index == 3:
+        return None
+    bitrate, rate = _MPEG_BITRATES[(version == 3, layer)][index] * 1000, _MPEG_RATES[version][rate_index]
+    if layer == 1:
+        return (12 * bitrate // rate + pad) * 4, 384
+    samples = 1152 if layer == 2 or version == 3 else 576
+    return samples // 8 * bitrate // rate + pad, samples
+
+
+def _mpeg_samples(read_at: Callable[[int, int], bytes], pos: int, total: int) -> int:
+    """Samples per channel of the run of MPEG audio frames from byte ``pos``, counted from their
+    headers (nothing decoded) up to the first bytes that are not one (an ID3v1 tag, the end)."""
+    count, buf, buf_at = 0, b"", pos
+    while pos + 4 <= total:
+        if pos + 4 > buf_at + len(buf):
+            buf_at, buf = pos, read_at(pos, _SCAN_BLOCK)
+        frame = _mpeg_frame(buf[pos - buf_at:pos - buf_at + 4])
+        if frame is None:
+            break
+        pos, count = pos + frame[0], count + frame[1]
+    return count
+
+
 def _mp3_tag(read_at: Callable[[int, int], bytes]) -> Optional[Tuple[int, Optional[int], bool]]:
     """``(offset of the first frame, the stream's size in bytes as the tag states or None, whether
     it states the frame count)`` of an MP3 whose first frame (after any ID3v2 tag) is a Xing,
@@ -512,10 +563,7 @@ def _mp3_tag(read_at: Callable[[int, int], bytes]) -> Optional[Tuple[int, Option
     libsndfile estimates it from the file's size and the first frame's bit rate, and a shortfall
     proves nothing. A count of 0 is a placeholder (a writer that could not seek back) and is no
     statement."""
-    head = read_at(0, 10)
-    offset = 0
-    if head[:3] == b"ID3" and len(head) == 10:
-        offset = 10 + ((head[6] & 0x7F) << 21 | (head[7] & 0x7F) << 14 | (head[8] & 0x7F) << 7 | (head[9] & 0x7F))
+    offset = _id3_end(read_at)
     frame = read_at(offset, 64)
     if len(frame) < 64 or frame[0] != 0xFF or frame[1] & 0xE0 != 0xE0:
         return None
@@ -613,16 +661,18 @@ def _joined_at(read_at: Callable[[int, int], bytes], total: int) -> Optional[Tup
     return None
 
 
-def _check_declared_length(read_at: Callable[[int, int], bytes], total: int, what: str, streamed: bool) -> bool:
+def _check_declared_length(read_at: Callable[[int, int], bytes], total: int, what: str,
+                           streamed: bool) -> Tuple[bool, Optional[int]]:
     """A SPHERE, AU, AIFF or W64 file (or SPHERE/AU stream) with fewer bytes of samples than its
     header states, an OGG with a page cut off or damaged (:func:`_check_ogg_pages`), or an MP3
     holding fewer bytes than its Xing/Info/VBRI tag states, is an error naming ``what``, as a
     truncated WAV is. So is another file of the format after this one's end (:func:`_joined_at`).
-    Returns whether the audio is an MP3 whose tag states its frame count (for :func:`_decode`'s
-    ``mp3_counted``: the tag is read here once)."""
+    Returns whether the audio is an MP3 whose tag states its frame count, and for an MP3 without
+    such a tag the samples per channel its frame headers add up to (:func:`_decode`'s
+    ``mp3_counted`` and ``mp3_walked``: the tag is read here once)."""
     if read_at(0, 4) == b"OggS":
         _check_ogg_pages(read_at, total, what, streamed)
-        return False
+        return False, None
     joined = _joined_at(read_at, total)
     if joined is not None:
         raise _joined_error(what, *joined)
@@ -635,10 +685,13 @@ def _check_declared_length(read_at: Callable[[int, int], bytes], total: int, wha
             kind = "stream" if streamed else "file"
             raise AsrkitError(f"{what}: truncated MP3 {kind} (header promises {declared} bytes, {kind} has "
                               f"{total - offset})")
-        return counted
+        return counted, None
+    first = _id3_end(read_at)
+    if _mpeg_frame(read_at(first, 4)) is not None:
+        return False, _mpeg_samples(read_at, first, total)
     found = _declared_samples(read_at, streamed)
     if found is None:
-        return False
+        return False, None
     fmt, offset, declared = found
     if fmt.startswith("SPHERE-compressed:"):
         raise AsrkitError(f"{what}: NIST SPHERE compressed with {fmt.split(':', 1)[1]!r}, which libsndfile does not "
@@ -648,7 +701,7 @@ def _check_declared_length(read_at: Callable[[int, int], bytes], total: int, wha
         kind = "stream" if streamed else "file"
         raise AsrkitError(f"{what}: truncated {fmt} {kind} (header promises {declared} bytes of samples, "
                           f"{kind} has {max(available, 0)})")
-    return False
+    return False, None
 
 
 # --------------------------------------------------------------------------------------------
@@ -707,14 +760,16 @@ def _libsndfile_error(e: Exception, what: str, head: bytes, riff: Optional[_Riff
 
 
 _SF_COUNT_MAX = 2 ** 63 - 1  # the frame count libsndfile gives audio of unknown length
+_MP3_SLACK = 2 * 1152  # samples an untagged MP3's frames may hold past libsndfile's estimate
 
 
 def _decode(source, what: str, channel: Optional[int], max_samples: int, head: bytes,
-            riff: Optional[_RiffData], mp3_counted: bool = False,
+            riff: Optional[_RiffData], mp3_counted: bool = False, mp3_walked: Optional[int] = None,
             span: Optional[Tuple[float, float]] = None) -> Tuple[np.ndarray, int]:
     """Open ``source`` (a regular file's descriptor at offset 0, or bytes) with libsndfile and return
     int16-scale samples; the checks come before any sample is read. ``mp3_counted``: an MP3's
-    frame count is its header's (:func:`_mp3_tag`), not an estimate. ``span``: (start, end)
+    frame count is its header's (:func:`_mp3_tag`), not an estimate; ``mp3_walked``: the samples
+    per channel the frame headers of an MP3 without that tag add up to. ``span``: (start, end)
     seconds, the segment to return; an int16 WAV (whose length the header checks vouch for, with
     no float or decoding checks to run over the rest) is read only there."""
     import numpy as np
@@ -752,6 +807,13 @@ def _decode(source, what: str, channel: Optional[int], max_samples: int, head: b
             raise AsrkitError(f"{what}: {desc} audio whose header gives no length (a FLAC written to a pipe says 0 "
                               f"samples), which asrkit cannot read: convert it (sox in.flac out.wav), or read it "
                               f"through a pipe in a wav.scp ('<utt> sox <file> -t wav - |')")
+        if fmt == "MP3" and mp3_walked is not None and mp3_walked > frames + _MP3_SLACK:
+            # libsndfile's length of an untagged MP3 is the file's size over the first frame's bit
+            # rate, and it reads no further: a variable-rate one lost its end without a word.
+            raise AsrkitError(f"{what}: MP3 without a Xing/Info/VBRI tag: its frames hold {mp3_walked} samples, "
+                              f"but libsndfile would read only the first {frames} (it estimates the length from "
+                              f"the first frame's bit rate, and the rate varies); convert it first (ffmpeg -i "
+                              f"in.mp3 out.wav), or in wav.scp: '<utt> ffmpeg -nostdin -i <file> -f wav - |'")
         if frames * channels > max_samples:
             raise AsrkitError(f"{what}: {frames / rate:.1f} s of audio ({frames} frames x {channels} channels) "
                               f"is over the limit of {max_samples} samples per read (--max-samples)")
@@ -903,12 +965,12 @@ def read_audio_bytes(data: bytes, what: str, streamed: bool = False, channel: Op
     read_at = lambda offset, n: bytes(data[offset:offset + n])  # noqa: E731
     riff = _riff_data(read_at)
     _check_wav_header(riff, len(data), what, streamed, read_at)
-    mp3_counted = _check_declared_length(read_at, len(data), what, streamed)
+    mp3_counted, mp3_walked = _check_declared_length(read_at, len(data), what, streamed)
     if streamed and riff is not None and riff.declared == 0:
         # libsndfile reads a 0-size data chunk as empty; 0xFFFFFFFF makes it read to the end.
         data = bytearray(data)
         data[riff.size_field:riff.size_field + 4] = b"\xff\xff\xff\xff"
-    return _decode(data, what, channel, max_samples, bytes(data[:4]), riff, mp3_counted)
+    return _decode(data, what, channel, max_samples, bytes(data[:4]), riff, mp3_counted, mp3_walked)
 
 
 def _stream_cap(data: bytearray, what: str, max_samples: int, last_try: bool) -> Optional[int]:
@@ -1095,8 +1157,9 @@ def _read_wav_source(source: str, what: str, channel: Optional[int], max_samples
         read_at = _file_reader(fd, prefix)
         riff = _riff_data(read_at)
         _check_wav_header(riff, st.st_size, what, streamed=False, read_at=read_at)
-        mp3_counted = _check_declared_length(read_at, st.st_size, what, streamed=False)
-        return (*_decode(fd, what, channel, max_samples, prefix[:4], riff, mp3_counted, span), span is not None)
+        mp3_counted, mp3_walked = _check_declared_length(read_at, st.st_size, what, streamed=False)
+        return (*_decode(fd, what, channel, max_samples, prefix[:4], riff, mp3_counted, mp3_walked, span),
+                span is not None)
     except OSError as e:
         raise AsrkitError(f"{what}: cannot read: {e.strerror}") from None
     finally:

@@ -113,11 +113,16 @@ def test_mp3_cut_short_is_an_error(tmp_path, speech):
     short[at + 12:at + 16] = struct.pack(">I", len(short))
     (tmp_path / "short.mp3").write_bytes(bytes(short))
     _refused(str(tmp_path / "short.mp3"), f"truncated MP3 (its header promises {len(x)} frames, ")
-    # an MP3 without the tag states no length: a cut-off one is the audio it holds
-    first = blob[4:].find(blob[:2]) + 4  # the second frame: the tag frame dropped
-    untagged = blob[first:]
+    # an MP3 without the tag states no length: a cut-off one is the audio it holds (a constant
+    # bit rate's: libsndfile's estimate of a variable one's length falls short of what it holds,
+    # test_a_vbr_mp3_without_a_length_tag_is_refused_not_cut)
+    buf = io.BytesIO()
+    sf.write(buf, x, rate, format="MP3", bitrate_mode="CONSTANT", compression_level=0.5)
+    untagged = _without_length_tag(buf.getvalue())
     assert b"Xing" not in untagged[:200] and b"Info" not in untagged[:200]
     assert 0 < len(read_audio_bytes(untagged[: len(untagged) // 2], "x")[0]) < len(x)
+    untagged = _without_length_tag(blob)  # (blob's bit rate varies)
+    _refused_bytes(untagged[: len(untagged) // 2], "MP3 without a Xing/Info/VBRI tag: its frames hold ")
 
 
 def test_channels_that_cancel_in_the_mean_are_an_error(tmp_path, speech):
@@ -284,6 +289,35 @@ def test_two_files_of_other_formats_joined_with_cat_are_named_as_such(tmp_path, 
         assert "\n" not in _refused(source, message)
     for blob in (first, second):  # each alone still reads, whole
         assert len(read_audio_bytes(blob, "x")[0]) >= len(x) - 1152 * (fmt == "MP3")
+
+
+def _without_length_tag(blob: bytes) -> bytes:
+    """An MP3 as libsndfile writes it at 16 kHz (MPEG-2 layer III) less its first frame, the
+    Xing/Info tag: what an encoder writing to a pipe, a stream capture or a cutting tool leaves."""
+    assert blob[:2] == b"\xff\xf3" and blob[13:17] in (b"Xing", b"Info")
+    bitrate = (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160)[blob[2] >> 4] * 1000
+    return blob[72 * bitrate // 16000 + (blob[2] >> 1 & 1):]
+
+
+def test_a_vbr_mp3_without_a_length_tag_is_refused_not_cut(tmp_path, speech):
+    """Without a Xing/Info/VBRI tag libsndfile estimates an MP3's length from its size and the first
+    frame's bit rate, and reads no further: a variable-bit-rate one read as 37944 of its 64000
+    samples, the rest lost without a word. Its frame headers are counted now; a constant-rate one
+    (estimated right) still reads whole."""
+    x, rate = speech
+    for mode, whole in (("VARIABLE", False), ("CONSTANT", True)):
+        buf = io.BytesIO()
+        sf.write(buf, x, rate, format="MP3", bitrate_mode=mode, compression_level=0.5)
+        blob = _without_length_tag(buf.getvalue())
+        path = tmp_path / f"{mode}.mp3"
+        path.write_bytes(blob)
+        if whole:
+            assert len(read_wav_source(str(path), "u")[0]) >= len(x)
+            continue
+        message = "MP3 without a Xing/Info/VBRI tag: its frames hold "
+        for source in (str(path), f"cat {_q(path)} |"):
+            assert "\n" not in _refused(source, message)
+        _refused_bytes(blob, "libsndfile would read only the first ")
 
 
 def test_a_flac_of_unknown_length_is_named_as_such(tmp_path, speech):
