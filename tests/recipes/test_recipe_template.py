@@ -282,6 +282,28 @@ def test_setup_refuses_bad_targets(tmp_path):
     assert "e.g." in run_sh([setup, "--help"], cwd=root).stdout
 
 
+def test_setup_refuses_a_corpus_folder_linked_out_of_egs(tmp_path):
+    """egs/<corpus> a symlink to a folder on another disk: setup.sh made the recipe there with
+    exit 0, but its relative links (asr.sh, path.sh, utils) are read from where it really is and
+    led nowhere, so its run.sh said 'run me from my recipe directory'. A link inside egs/ works."""
+    root = make_checkout(tmp_path)
+    setup = "egs/TEMPLATE/asr1/setup.sh"
+    elsewhere = tmp_path / "big disk"
+    elsewhere.mkdir()
+    (root / "egs/mine").symlink_to(elsewhere)
+    proc = run_sh([setup, "egs/mine/asr1"], cwd=root, check=False)
+    assert proc.returncode == 1 and proc.stderr.rstrip() == (
+        f"setup.sh: ERROR: egs/mine is {elsewhere}, not a folder of {root / 'egs'}: the recipe's relative symlinks "
+        "(../../TEMPLATE/asr1, ../../../bin) would lead nowhere from there; make egs/mine a real folder (link data/, "
+        "dump/ or exp/ inside the recipe to another disk instead)"), proc.stderr
+    assert list(elsewhere.iterdir()) == []
+    (root / "egs/real").mkdir()
+    (root / "egs/linked").symlink_to("real")
+    run_sh([setup, "egs/linked/asr1"], cwd=root)
+    assert "stage 0: local/data.sh" in run_sh(["./run.sh", "--help"], cwd=root / "egs/linked/asr1").stdout
+    assert (root / "egs/linked/asr1/asr.sh").resolve() == (root / "egs/TEMPLATE/asr1/asr.sh").resolve()
+
+
 def test_local_data_sh_bad_inputs(tmp_path, an4_root):
     """Each documented case: a counted skip (named in the log) or a one-line error, exit status 1."""
     recipe = new_recipe(tmp_path)

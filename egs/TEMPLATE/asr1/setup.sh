@@ -13,7 +13,7 @@
 # with <corpus> written in where the skeletons (skeleton/) say @CORPUS@. It never overwrites: an
 # existing directory is an error. It copies no corpus: local/data.sh reads it where it is.
 # The recipe must sit two levels below this template's egs/ folder (egs/<corpus>/asr1), since
-# its symlinks are relative. docs/recipes.md ("Adding a corpus") walks through the rest.
+# its symlinks are relative (egs/<corpus> a real folder, not a link to another disk). docs/recipes.md ("Adding a corpus") walks through the rest.
 #   e.g. egs/TEMPLATE/asr1/setup.sh egs/mycorpus/asr1 && cd egs/mycorpus/asr1 &&
 #        ./run.sh --corpus-root /data/mycorpus
 set -euo pipefail
@@ -47,6 +47,11 @@ trap cleanup EXIT
 ln -s ../../TEMPLATE/asr1/asr.sh "$tmp/asr.sh"
 ln -s ../../TEMPLATE/asr1/path.sh "$tmp/path.sh"
 ln -s ../../../bin "$tmp/utils"
+# The links are read from where the folder really is: under an egs/<corpus> that is a symlink
+# to another disk they led nowhere, and the recipe was made with exit 0, each run.sh then
+# saying "run me from my recipe directory".
+[ "$tmp/asr.sh" -ef "$template/asr.sh" ] && [ "$tmp/utils" -ef "$egs/../bin" ] \
+  || die "$corpus_dir is $(cd "$corpus_dir" && pwd -P), not a folder of $(cd "$egs" && pwd -P): the recipe's relative symlinks (../../TEMPLATE/asr1, ../../../bin) would lead nowhere from there; make $corpus_dir a real folder (link data/, dump/ or exp/ inside the recipe to another disk instead)"
 cp "$template/cmd.sh" "$tmp/cmd.sh"
 mkdir "$tmp/conf" "$tmp/local"
 for f in fbank.yaml train.yaml train_gpu.yaml decode.yaml lm.yaml; do
