@@ -25,10 +25,20 @@ def main() -> None:
     ap.add_argument("--wavs", type=int, default=400)
     ap.add_argument("--oggs", type=int, default=100)
     args = ap.parse_args()
+    # A --tree without asrkit/ (a typo, a checkout not unpacked) measured this checkout's reader
+    # under the other tree's name: a 'before' figure that was the 'after' one.
+    if not os.path.isfile(os.path.join(args.tree, "asrkit", "__init__.py")):
+        ap.error(f"--tree {args.tree}: no asrkit/__init__.py there (a checkout or git archive of asrkit)")
+    if args.wavs < 1 or args.oggs < 1:
+        ap.error(f"--wavs and --oggs must be 1 or more, got {args.wavs} and {args.oggs}")
     sys.path.insert(0, args.tree)
     import soundfile
 
+    import asrkit
     from asrkit.features.wav import read_wav_source
+
+    if Path(asrkit.__file__).resolve().parent != Path(args.tree, "asrkit").resolve():
+        sys.exit(f"audio_read_speed.py: ERROR: asrkit was imported from {Path(asrkit.__file__).parent}, not --tree {args.tree}")
 
     files = sorted(glob.glob(os.path.join(args.an4_root, "wav", "an4_clstk", "*", "*.wav")))[:args.wavs]
     if not files:

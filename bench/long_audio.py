@@ -170,6 +170,10 @@ def main() -> None:
     r.add_argument("--config", default=None, help="a decode.yaml for the other options (--beam, --ctc-weight win)")
     r.add_argument("--only", nargs="*", default=None, help="only these decodings (separate, joined, joined_x10)")
     args = p.parse_args()
+    if args.what == "make" and args.max_utts and not args.data:  # it took all 130 of AN4 test without a word
+        m.error("--max-utts takes the first N utterances of --data; without --data the AN4 test set is used whole")
+    if args.what == "run" and set(args.only or []) - {"separate", "joined", "joined_x10"}:
+        r.error(f"--only: separate, joined and/or joined_x10, not {' '.join(sorted(set(args.only) - {'separate', 'joined', 'joined_x10'}))}")
     make(args) if args.what == "make" else run(args)
 
 

@@ -257,13 +257,18 @@ def main() -> None:
                                                      (d / "wav.scp").read_text().splitlines())][:args.num]
     refs = {u: t for u, _, t in utts}
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     extra = (["--config", args.config] if args.config else []) + args.decode_args.split()
     rate = sf.info(str(utts[0][1])).samplerate
     from asrkit.models.package import load_package
 
     model_rate = int(load_package(args.model, "cpu").meta.feature_config.sample_frequency)
     pres = make_presentations(rate, model_rate)
+    # A name not among them (a typo) was passed over: the table held the original alone, exit 0.
+    unknown = [n for n in args.only or [] if n not in ["original", *pres, "concatenated pairs"]]
+    if unknown:
+        p.error(f"--only: no presentation named {', '.join(map(repr, unknown))} "
+                f"(the names: {', '.join(['original', *pres, 'concatenated pairs'])})")
+    out.mkdir(parents=True, exist_ok=True)
     names = ["original"] + [n for n in list(pres) + ["concatenated pairs"] if args.only is None or n in args.only]
     words = sum(len(t.split()) for t in refs.values())
     print("command: " + " ".join(shlex.quote(a) for a in [sys.executable] + sys.argv), flush=True)
