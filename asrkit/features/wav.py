@@ -38,8 +38,9 @@ and a page failing its CRC (which libsndfile skips, its samples missing from the
 where a page should start are corruption: all errors. An MP3 with a
 Xing/Info/VBRI tag (LAME's files) holding fewer bytes, or decoding to fewer frames, than the tag
 states is an error too. (An MP3 without such a tag and an AIFF or W64 stream state no usable
-length: a cut-off one reads as the shorter audio it holds; an untagged MP3 whose frames hold more
-than libsndfile's estimate of its length, which it reads no further, is an error.) Two files joined with ``cat`` (WAV,
+length: a cut-off one reads as the shorter audio it holds.) An MP3 whose frame headers hold more
+than libsndfile's length (the tag's count, or its estimate), which it reads no further, is an
+error. Two files joined with ``cat`` (WAV,
 RF64, FLAC, OGG, tagged MP3, AU, CAF, SPHERE, W64) are an error naming where the second starts:
 libsndfile read the first alone, or the second's header as samples. A shorten-compressed SPHERE file
 (WSJ's) is refused with the sph2pipe line that reads it.
@@ -667,9 +668,9 @@ def _check_declared_length(read_at: Callable[[int, int], bytes], total: int, wha
     header states, an OGG with a page cut off or damaged (:func:`_check_ogg_pages`), or an MP3
     holding fewer bytes than its Xing/Info/VBRI tag states, is an error naming ``what``, as a
     truncated WAV is. So is another file of the format after this one's end (:func:`_joined_at`).
-    Returns whether the audio is an MP3 whose tag states its frame count, and for an MP3 without
-    such a tag the samples per channel its frame headers add up to (:func:`_decode`'s
-    ``mp3_counted`` and ``mp3_walked``: the tag is read here once)."""
+    Returns whether the audio is an MP3 whose tag states its frame count, and for an MP3 the
+    samples per channel its frame headers add up to (:func:`_decode`'s ``mp3_counted`` and
+    ``mp3_walked``: the tag is read here once)."""
     if read_at(0, 4) == b"OggS":
         _check_ogg_pages(read_at, total, what, streamed)
         return False, None
@@ -685,7 +686,8 @@ def _check_declared_length(read_at: Callable[[int, int], bytes], total: int, wha
             kind = "stream" if streamed else "file"
             raise AsrkitError(f"{what}: truncated MP3 {kind} (header promises {declared} bytes, {kind} has "
                               f"{total - offset})")
-        return counted, None
+        tag = _mpeg_frame(read_at(offset, 4))  # (the tag's own frame holds no audio)
+        return counted, _mpeg_samples(read_at, offset + tag[0], total) if tag is not None else None
     first = _id3_end(read_at)
     if _mpeg_frame(read_at(first, 4)) is not None:
         return False, _mpeg_samples(read_at, first, total)
@@ -760,7 +762,9 @@ def _libsndfile_error(e: Exception, what: str, head: bytes, riff: Optional[_Riff
 
 
 _SF_COUNT_MAX = 2 ** 63 - 1  # the frame count libsndfile gives audio of unknown length
-_MP3_SLACK = 2 * 1152  # samples an untagged MP3's frames may hold past libsndfile's estimate
+# Samples an MP3's frames may hold past libsndfile's length: the encoder's delay and padding,
+# which a LAME tag has decoders trim (up to 2,256 measured), and an estimate's last frame.
+_MP3_SLACK = 4 * 1152
 
 
 def _decode(source, what: str, channel: Optional[int], max_samples: int, head: bytes,
@@ -769,7 +773,7 @@ def _decode(source, what: str, channel: Optional[int], max_samples: int, head: b
     """Open ``source`` (a regular file's descriptor at offset 0, or bytes) with libsndfile and return
     int16-scale samples; the checks come before any sample is read. ``mp3_counted``: an MP3's
     frame count is its header's (:func:`_mp3_tag`), not an estimate; ``mp3_walked``: the samples
-    per channel the frame headers of an MP3 without that tag add up to. ``span``: (start, end)
+    per channel an MP3's frame headers add up to. ``span``: (start, end)
     seconds, the segment to return; an int16 WAV (whose length the header checks vouch for, with
     no float or decoding checks to run over the rest) is read only there."""
     import numpy as np
@@ -808,12 +812,19 @@ def _decode(source, what: str, channel: Optional[int], max_samples: int, head: b
                               f"samples), which asrkit cannot read: convert it (sox in.flac out.wav), or read it "
                               f"through a pipe in a wav.scp ('<utt> sox <file> -t wav - |')")
         if fmt == "MP3" and mp3_walked is not None and mp3_walked > frames + _MP3_SLACK:
-            # libsndfile's length of an untagged MP3 is the file's size over the first frame's bit
-            # rate, and it reads no further: a variable-rate one lost its end without a word.
-            raise AsrkitError(f"{what}: MP3 without a Xing/Info/VBRI tag: its frames hold {mp3_walked} samples, "
-                              f"but libsndfile would read only the first {frames} (it estimates the length from "
-                              f"the first frame's bit rate, and the rate varies); convert it first (ffmpeg -i "
-                              f"in.mp3 out.wav), or in wav.scp: '<utt> ffmpeg -nostdin -i <file> -f wav - |'")
+            # libsndfile reads an MP3 no further than its tag's frame count or, without one, the
+            # file's size over the first frame's bit rate: a damaged tag, an MP3 joined after a
+            # tagged one, a variable-rate one untagged, each lost the rest without a word.
+            how = "; convert it first (ffmpeg -i in.mp3 out.wav), or in wav.scp: "
+            if mp3_counted:
+                raise AsrkitError(f"{what}: its Xing/Info/VBRI tag states {frames} samples, but its frames hold "
+                                  f"{mp3_walked} (a damaged tag, or another MP3 joined after it with cat?): libsndfile "
+                                  f"would read only the first {frames}{how}"
+                                  f"'<utt> ffmpeg -nostdin -i <file> -f wav - |'")
+            raise AsrkitError(f"{what}: MP3 without a Xing/Info/VBRI frame count: its frames hold {mp3_walked} samples, "
+                              f"but libsndfile, estimating the length from the first frame's bit rate (which "
+                              f"varies), would read only the first {frames}{how}"
+                              f"'<utt> ffmpeg -nostdin -i <file> -f wav - |'")
         if frames * channels > max_samples:
             raise AsrkitError(f"{what}: {frames / rate:.1f} s of audio ({frames} frames x {channels} channels) "
                               f"is over the limit of {max_samples} samples per read (--max-samples)")

@@ -122,7 +122,7 @@ def test_mp3_cut_short_is_an_error(tmp_path, speech):
     assert b"Xing" not in untagged[:200] and b"Info" not in untagged[:200]
     assert 0 < len(read_audio_bytes(untagged[: len(untagged) // 2], "x")[0]) < len(x)
     untagged = _without_length_tag(blob)  # (blob's bit rate varies)
-    _refused_bytes(untagged[: len(untagged) // 2], "MP3 without a Xing/Info/VBRI tag: its frames hold ")
+    _refused_bytes(untagged[: len(untagged) // 2], "MP3 without a Xing/Info/VBRI frame count: its frames hold ")
 
 
 def test_channels_that_cancel_in_the_mean_are_an_error(tmp_path, speech):
@@ -314,10 +314,27 @@ def test_a_vbr_mp3_without_a_length_tag_is_refused_not_cut(tmp_path, speech):
         if whole:
             assert len(read_wav_source(str(path), "u")[0]) >= len(x)
             continue
-        message = "MP3 without a Xing/Info/VBRI tag: its frames hold "
+        message = "MP3 without a Xing/Info/VBRI frame count: its frames hold "
         for source in (str(path), f"cat {_q(path)} |"):
             assert "\n" not in _refused(source, message)
-        _refused_bytes(blob, "libsndfile would read only the first ")
+        _refused_bytes(blob, ", would read only the first ")
+
+
+def test_an_mp3_holding_more_than_its_tag_states_is_refused_not_cut(tmp_path, speech):
+    """libsndfile reads a tagged MP3 no further than its Xing/Info frame count: a tag whose count
+    was damaged (3 frames) read as 64 samples, and a LAME MP3 with an untagged one joined after it
+    by cat as the first alone, without a word. The frames are counted against the tag now."""
+    x, rate = speech
+    blob = _encode(x, rate, "MP3", "MPEG_LAYER_III")
+    at = blob.find(b"Xing")
+    damaged = bytearray(blob)
+    damaged[at + 8:at + 12] = struct.pack(">I", 3)
+    joined = blob + _without_length_tag(_encode(x[::-1].copy(), rate, "MP3", "MPEG_LAYER_III"))
+    for name, data in (("damaged", bytes(damaged)), ("joined", joined)):
+        (tmp_path / f"{name}.mp3").write_bytes(data)
+        for source in (str(tmp_path / f"{name}.mp3"), f"cat {_q(tmp_path / f'{name}.mp3')} |"):
+            assert "\n" not in _refused(source, "its Xing/Info/VBRI tag states ")
+    assert len(read_audio_bytes(blob, "x")[0]) == len(x)
 
 
 def test_a_flac_of_unknown_length_is_named_as_such(tmp_path, speech):
