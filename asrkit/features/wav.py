@@ -158,6 +158,7 @@ class _RiffData:
     bits: Optional[int] = None
     rate: Optional[int] = None
     subformat: Optional[int] = None  # WAVE_FORMAT_EXTENSIBLE's: the format tag its GUID starts with
+    riff64: Optional[int] = None  # RF64: the RIFF size its ds64 chunk states
 
 
 def _riff_data(read_at: Callable[[int, int], bytes]) -> Optional[_RiffData]:
@@ -168,14 +169,14 @@ def _riff_data(read_at: Callable[[int, int], bytes]) -> Optional[_RiffData]:
     head = read_at(0, 12)
     if len(head) < 12 or head[:4] not in (b"RIFF", b"RF64") or head[8:12] != b"WAVE":
         return None
-    pos, tag, ds64, layout, subformat = 12, None, None, (None, None, None, None), None
+    pos, tag, ds64, layout, subformat, riff64 = 12, None, None, (None, None, None, None), None, None
     for _ in range(_MAX_CHUNKS):
         hdr = read_at(pos, 24)  # a chunk header and the first 16 bytes of its body
         if len(hdr) < 8:
             return None
         cid, size = hdr[:4], struct.unpack_from("<I", hdr, 4)[0]
         if cid == b"ds64" and len(hdr) >= 24:
-            ds64 = struct.unpack_from("<Q", hdr, 16)[0]
+            riff64, ds64 = struct.unpack_from("<QQ", hdr, 8)
         elif cid == b"fmt " and len(hdr) >= 10:
             tag = struct.unpack_from("<H", hdr, 8)[0]
             if len(hdr) >= 24 and size >= 16:
@@ -186,7 +187,8 @@ def _riff_data(read_at: Callable[[int, int], bytes]) -> Optional[_RiffData]:
                 subformat = struct.unpack("<H", sub)[0] if len(sub) == 2 else None
         elif cid == b"data":
             declared = ds64 if head[:4] == b"RF64" and size == 0xFFFFFFFF and ds64 is not None else size
-            return _RiffData(pos + 4, pos + 8, declared, tag, *layout, subformat)
+            return _RiffData(pos + 4, pos + 8, declared, tag, *layout, subformat,
+                             riff64 if head[:4] == b"RF64" else None)
         pos += 8 + size + (size & 1)  # chunks are padded to even sizes
     return None  # a pathological chunk list: leave it to libsndfile
 
@@ -314,8 +316,11 @@ def _check_after_data(riff: _RiffData, total: int, what: str, read_at: Callable[
     """
     head = read_at(0, 8)
     riff_size = struct.unpack_from("<I", head, 4)[0]
-    if head[:4] != b"RIFF" or (riff_size in _UNKNOWN_SIZES and riff.declared != 0):
-        return  # RF64 states its sizes in ds64; a streaming writer's placeholder states nothing
+    if head[:4] == b"RF64" and riff.riff64 is not None and 4 <= riff.riff64 < 1 << 62 \
+            and riff.declared not in _UNKNOWN_SIZES:
+        riff_size = riff.riff64  # RF64 states its sizes in ds64 (a damaged data size there read 1000 of 64000)
+    elif head[:4] != b"RIFF" or (riff_size in _UNKNOWN_SIZES and riff.declared != 0):
+        return  # a streaming writer's placeholder states nothing
     # A file whose data size is 0 under a placeholder RIFF size was written by a streaming writer
     # that never came back to fill the sizes in: its samples, if any, run to the end of the file,
     # and read as "no samples" they were an empty recording (Kaldi reads them to the end).
@@ -593,8 +598,9 @@ _SCAN_BLOCK = 1 << 20
 
 
 def _joined_at(read_at: Callable[[int, int], bytes], total: int) -> Optional[Tuple[str, int]]:
-    """``(format, byte offset)`` of a second FLAC, MP3, AU, CAF, SPHERE, W64 or RF64 file that
-    starts where this one's stated end is (``cat a.flac b.flac > c.flac``), else None.
+    """``(format, byte offset)`` of a second FLAC, MP3, AU, CAF, SPHERE or W64 file that starts
+    where this one's stated end is (``cat a.flac b.flac > c.flac``), else None (WAV and RF64:
+    :func:`_check_after_data`).
 
     libsndfile reads such a pair as the first recording alone, the second lost without a word
     (SPHERE and W64: the second's header read as samples, then its recording), as Kaldi's readers
@@ -630,15 +636,6 @@ def _joined_at(read_at: Callable[[int, int], bytes], total: int) -> Optional[Tup
             if size < 0:
                 return None  # (a data chunk of size -1 runs to the end)
             pos += 12 + size
-        return None
-    if head[:4] == b"RF64":
-        riff = _riff_data(read_at)
-        if riff is None:
-            return None
-        for start in sorted({riff.offset + riff.declared + (riff.declared & 1), riff.offset + riff.declared}):
-            for cid, pos in _chunks_after(read_at, start, total) or []:
-                if cid in (b"RIFF", b"RF64") and read_at(pos + 8, 4) == b"WAVE":
-                    return "RF64", pos
         return None
     if head == _W64_RIFF:
         pos = 40

@@ -239,6 +239,22 @@ def test_a_data_size_smaller_than_the_samples_is_an_error(tmp_path, speech):
         np.testing.assert_array_equal(read_wav_source(str(tmp_path / f"{name}.wav"), name)[0], x.astype(np.float32))
 
 
+def test_an_rf64_data_size_smaller_than_the_samples_is_an_error(tmp_path, speech):
+    """The same damage in an RF64's ds64 chunk (its sizes, the RIFF's 0xFFFFFFFF) read as 1000 of
+    the 64000 samples, exit 0: the check above skipped RF64 files as stating no sizes."""
+    x, rate = speech
+    blob = bytearray(_encode(x, rate, "RF64", "PCM_16"))
+    at = blob.find(b"ds64")
+    blob[at + 16:at + 24] = struct.pack("<Q", 2000)  # its data size (after the RIFF's own)
+    (tmp_path / "damaged.wav").write_bytes(bytes(blob))
+    message = f"the data chunk states 2000 bytes of samples, but {2 * len(x) - 2000} more bytes that are not chunks"
+    for source in (str(tmp_path / "damaged.wav"), f"cat {_q(tmp_path / 'damaged.wav')} |"):
+        _refused(source, message)
+    # whole, and with a chunk after the samples, it reads
+    whole = _encode(x, rate, "RF64", "PCM_16")
+    assert len(read_audio_bytes(whole, "u")[0]) == len(x)
+
+
 def test_a_second_data_chunk_is_an_error(tmp_path, speech):
     """A WAV holds one data chunk. With the samples split over two, libsndfile decoded the file
     (first chunk of odd size) to noise of half its length, exit 0, or (even size) failed as
@@ -275,14 +291,14 @@ def test_two_wavs_joined_with_cat_are_named_as_such(tmp_path, speech):
 @pytest.mark.parametrize("fmt,subtype,name", [
     ("FLAC", "PCM_16", "FLAC"), ("OGG", "VORBIS", "OGG"), ("OGG", "OPUS", "OGG"), ("MP3", "MPEG_LAYER_III", "MP3"),
     ("AU", "PCM_16", "AU"), ("CAF", "PCM_16", "CAF"), ("NIST", "PCM_16", "SPHERE"), ("W64", "PCM_16", "W64"),
-    ("RF64", "PCM_16", "RF64")])
+    ("RF64", "PCM_16", "WAV")])
 def test_two_files_of_other_formats_joined_with_cat_are_named_as_such(tmp_path, speech, fmt, subtype, name):
     """`cat a.flac b.flac > c.flac` (OGG, Opus, MP3, AU, CAF, RF64 alike) read as the first recording
     alone, the second lost without a word; a SPHERE or W64 pair read the second file's header as
     samples (a burst of noise) before it. Each is now refused as the WAV pair is."""
     x, rate = speech
     first, second = _encode(x, rate, fmt, subtype), _encode(x[::-1].copy(), rate, fmt, subtype)
-    path = tmp_path / f"joined.{name.lower()}"
+    path = tmp_path / f"joined.{fmt.lower()}"
     path.write_bytes(first + second)
     message = f"another {name} file follows this one's end at byte {len(first)} (files joined with cat?)"
     for source in (str(path), f"cat {_q(path)} |"):
