@@ -32,7 +32,8 @@ stream"; a file's data size of 0 means no samples, and samples after it are an e
 data size smaller than the samples there are (bytes inside the RIFF after the data
 chunk that are neither chunks nor zero padding) is an error as well. FLAC that decodes to fewer frames than its STREAMINFO states is an error too, and so is
 a NIST SPHERE or AU file or stream, or an AIFF or W64 file, holding fewer bytes of samples than
-its header states (libsndfile reads all of these as the shorter audio that is there). An OGG's
+its header states (libsndfile reads all of these as the shorter audio that is there), and a FLAC
+whose last frame ends past its STREAMINFO's count (libsndfile reads no further). An OGG's
 pages are walked: one whose last whole page is not marked as the end of its stream was cut short,
 and a page failing its CRC (which libsndfile skips, its samples missing from the middle) or bytes
 where a page should start are corruption: all errors. An MP3 with a
@@ -597,6 +598,73 @@ _FLAC_STREAMINFO = (b"fLaC\x00\x00\x00\x22", b"fLaC\x80\x00\x00\x22")  # the mar
 _SCAN_BLOCK = 1 << 20
 
 
+def _crc_table(poly: int, bits: int) -> List[int]:
+    top, mask = 1 << (bits - 1), (1 << bits) - 1
+    table = []
+    for byte in range(256):
+        crc = byte << (bits - 8)
+        for _ in range(8):
+            crc = ((crc << 1) ^ poly if crc & top else crc << 1) & mask
+        table.append(crc)
+    return table
+
+
+_CRC8, _CRC16 = _crc_table(0x07, 8), _crc_table(0x8005, 16)  # FLAC's frame header and frame CRCs
+
+
+def _flac_crc(data: bytes, table: List[int], bits: int) -> int:
+    crc, shift, mask = 0, bits - 8, (1 << bits) - 1
+    for b in data:
+        crc = ((crc << 8) & mask) ^ table[(crc >> shift) ^ b]
+    return crc
+
+
+_FLAC_TAIL = 1 << 16  # bytes searched from the end for the last frame (a frame is rarely over 16 KiB)
+
+
+def _flac_end_sample(read_at: Callable[[int, int], bytes], total: int, fixed_block: int) -> Optional[int]:
+    """The sample a FLAC's frames end at, read from the header of its last frame: the one that runs
+    to the end of the file with both its CRCs right, searched for back from the end; None when no
+    such frame is found (an ID3 tag after the frames, a last frame over :data:`_FLAC_TAIL`).
+    ``fixed_block``: STREAMINFO's block size, which a fixed-block stream's frame numbers count in."""
+    start = max(0, total - _FLAC_TAIL)
+    tail = read_at(start, total - start)
+    at, tries = len(tail), 0
+    while tries < 4:
+        at = tail.rfind(b"\xff", 0, at)
+        if at < 0:
+            return None
+        head = tail[at:at + 16]
+        if len(head) < 6 or head[1] not in (0xF8, 0xF9) or head[3] & 1:
+            continue
+        # the frame or sample number, coded as UTF-8 is (up to 7 bytes, 36 bits)
+        ones = 0
+        while ones < 8 and head[4] & (0x80 >> ones):
+            ones += 1
+        if ones in (1, 8) or (ones and any(c & 0xC0 != 0x80 for c in head[5:4 + ones])):
+            continue
+        n = max(ones, 1)
+        number = head[4] & (0x7F >> ones)
+        for c in head[5:4 + n]:
+            number = number << 6 | c & 0x3F
+        code, rate_code, pos = head[2] >> 4, head[2] & 0x0F, 4 + n
+        if code == 0 or rate_code == 15:
+            continue
+        if code in (6, 7):  # the block size (less one) follows in 8 or 16 bits
+            size = int.from_bytes(head[pos:pos + code - 5], "big") + 1
+            pos += code - 5
+        else:
+            size = 192 if code == 1 else 576 << (code - 2) if code <= 5 else 256 << (code - 8)
+        pos += {12: 1, 13: 2, 14: 2}.get(rate_code, 0)
+        if pos >= len(head) or _flac_crc(head[:pos], _CRC8, 8) != head[pos]:
+            continue
+        tries += 1  # (a header's CRC-8 holds by chance for 1 in 256 bytes: the frame's CRC-16 decides)
+        frame = tail[at:]
+        if len(frame) > pos + 2 and _flac_crc(frame[:-2], _CRC16, 16) == int.from_bytes(frame[-2:], "big"):
+            return (number if head[1] == 0xF9 else number * fixed_block) + size
+    return None
+
+
 def _joined_at(read_at: Callable[[int, int], bytes], total: int) -> Optional[Tuple[str, int]]:
     """``(format, byte offset)`` of a second FLAC, MP3, AU, CAF, SPHERE or W64 file that starts
     where this one's stated end is (``cat a.flac b.flac > c.flac``), else None (WAV and RF64:
@@ -674,6 +742,15 @@ def _check_declared_length(read_at: Callable[[int, int], bytes], total: int, wha
     joined = _joined_at(read_at, total)
     if joined is not None:
         raise _joined_error(what, *joined)
+    info = read_at(0, 26)
+    if info[:5] in (b"fLaC\x00", b"fLaC\x80") and len(info) == 26:
+        # libsndfile reads no further than STREAMINFO's count: a count damaged to half read half.
+        stated = int.from_bytes(info[18:26], "big") & ((1 << 36) - 1)
+        end = _flac_end_sample(read_at, total, int.from_bytes(info[8:10], "big")) if stated else None
+        if end is not None and end > stated:
+            raise AsrkitError(f"{what}: FLAC whose STREAMINFO states {stated} samples, but its frames run to sample "
+                              f"{end} (a damaged header?): libsndfile would read only the first {stated}; encode "
+                              f"it again from its source")
     mp3 = _mp3_tag(read_at)
     if mp3 is not None:
         # Checked before libsndfile opens it, which also keeps mpg123's own line off stderr

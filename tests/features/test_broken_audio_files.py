@@ -353,6 +353,25 @@ def test_an_mp3_holding_more_than_its_tag_states_is_refused_not_cut(tmp_path, sp
     assert len(read_audio_bytes(blob, "x")[0]) == len(x)
 
 
+def test_a_flac_holding_more_than_its_streaminfo_states_is_an_error(tmp_path, speech):
+    """libsndfile reads a FLAC no further than its STREAMINFO's sample count: one damaged to half
+    the samples read as the first 2 s of 4, exit 0. Its last frame's header (found from the end,
+    CRC-checked) says where the samples end."""
+    x, rate = speech
+    blob = _encode(x, rate, "FLAC", "PCM_16")
+    damaged = bytearray(blob)
+    # STREAMINFO: 36 bits of total samples end its 18th byte after the block header (bytes 18-25)
+    word = int.from_bytes(damaged[18:26], "big")
+    damaged[18:26] = (word & ~((1 << 36) - 1) | len(x) // 2).to_bytes(8, "big")
+    (tmp_path / "damaged.flac").write_bytes(bytes(damaged))
+    message = f"FLAC whose STREAMINFO states {len(x) // 2} samples, but its frames run to sample {len(x)}"
+    for source in (str(tmp_path / "damaged.flac"), f"cat {_q(tmp_path / 'damaged.flac')} |"):
+        assert "\n" not in _refused(source, message)
+    # whole, or with an ID3v1 tag after its frames, it reads
+    for data in (blob, blob + b"TAG" + bytes(125)):
+        assert len(read_audio_bytes(data, "x")[0]) == len(x)
+
+
 def test_a_flac_of_unknown_length_is_named_as_such(tmp_path, speech):
     """A FLAC whose STREAMINFO gives 0 samples (what an encoder writing to a pipe leaves): libsndfile
     calls its length 2**63-1 frames, soundfile fails before its end, and it was refused as 'over
