@@ -5,7 +5,7 @@ from typing import Optional
 
 import click
 
-from asrkit.cli._common import asrkit_command, max_bad_percent_option
+from asrkit.cli._common import asrkit_command, max_bad_percent_option, refuse_empty_name
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.logging import get_logger
 
@@ -21,20 +21,21 @@ e.g.: asrkit-decode --model M --config conf/decode.yaml --feats scp:dump/test/fe
       asrkit-decode --model M --config conf/decode.yaml --feats scp:dump/test/feats.scp \\
           --utt2spk data/test/utt2spk --spk-transforms ark:d1/trans.ark --output-dir d2
 """)
-@click.option("--model", "model_path", default=None, type=click.Path(dir_okay=False),
+@click.option("--model", "model_path", callback=refuse_empty_name, default=None, type=click.Path(dir_okay=False),
               help="Packed model (exp/<name>/model.pt): the one that decoded the first pass. Required unless "
                    "--print-config.")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+@click.option("--config", "config_path", callback=refuse_empty_name, type=click.Path(dir_okay=False), default=None,
               help="The decoding options of both passes (conf/decode.yaml): their recording-level step and "
                    "device; the transforms act on features normalised as those passes see them. Without "
                    "it: the options packed in the model (asrkit-pack-model), else asrkit's defaults.")
-@click.option("--utt2spk", default=None, type=click.Path(dir_okay=False),
+@click.option("--utt2spk", callback=refuse_empty_name, default=None, type=click.Path(dir_okay=False),
               help="Which speaker said each utterance (data/<set>/utt2spk): one transform per speaker. Required "
                    "unless --print-config.")
-@click.option("--feats", default=None, metavar="RSPECIFIER",
+@click.option("--feats", callback=refuse_empty_name, default=None, metavar="RSPECIFIER",
               help="The utterances' features, as the first pass decoded them (scp:dump/test/feats.scp).")
-@click.option("--wav-scp", default=None, metavar="WAV_SCP", help="...or their audio.")
-@click.option("--segments", default=None, type=click.Path(dir_okay=False), help="Segments file for --wav-scp.")
+@click.option("--wav-scp", callback=refuse_empty_name, default=None, metavar="WAV_SCP", help="...or their audio.")
+@click.option("--segments", callback=refuse_empty_name,
+              default=None, type=click.Path(dir_okay=False), help="Segments file for --wav-scp.")
 @click.option("--epochs", type=click.IntRange(1, 10000), default=30, show_default=True,
               help="Passes over each speaker's chosen utterances.")
 @click.option("--lr", type=float, default=0.01, show_default=True, help="Adam's learning rate.")
@@ -53,8 +54,9 @@ e.g.: asrkit-decode --model M --config conf/decode.yaml --feats scp:dump/test/fe
               help="Print the resolved adaptation options (YAML) on stdout and exit: asr.sh checks --adapt-args so "
                    "before stage 0.")
 @max_bad_percent_option
-@click.argument("hyp_text", metavar="<hyp-text>", type=click.Path(dir_okay=False), required=False)
-@click.argument("transforms_wspecifier", metavar="<transforms-wspecifier>", required=False)
+@click.argument("hyp_text", callback=refuse_empty_name,
+                metavar="<hyp-text>", type=click.Path(dir_okay=False), required=False)
+@click.argument("transforms_wspecifier", callback=refuse_empty_name, metavar="<transforms-wspecifier>", required=False)
 def main(model_path: Optional[str], config_path: Optional[str], utt2spk: Optional[str], feats: Optional[str],
          wav_scp: Optional[str], segments: Optional[str], epochs: int, lr: float, keep: float, batch_size: int,
          max_frames: int, min_utts: int, seed: int, device: Optional[str], print_config: bool,

@@ -6,7 +6,7 @@ from typing import Any, Callable, List
 
 import click
 
-from asrkit.cli._common import asrkit_command, max_bad_percent_option
+from asrkit.cli._common import asrkit_command, max_bad_percent_option, refuse_empty_name
 from asrkit.features.fbank import FbankConfig
 from asrkit.features.wav import DEFAULT_MAX_SAMPLES  # numpy only: soundfile loads on the first read
 
@@ -29,12 +29,13 @@ def fbank_options(fn: Callable) -> Callable:
 e.g.: asrkit-compute-fbank --config conf/fbank.yaml --nj 4 \\
         scp:data/test/wav.scp ark,scp:dump/test/feats.ark,dump/test/feats.scp
 """)
-@click.argument("wav_rspecifier", required=False)
-@click.argument("feats_wspecifier", required=False)
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML file of fbank options.")
-@click.option("--segments", type=click.Path(dir_okay=False),
+@click.argument("wav_rspecifier", callback=refuse_empty_name, required=False)
+@click.argument("feats_wspecifier", callback=refuse_empty_name, required=False)
+@click.option("--config", "config_path", callback=refuse_empty_name,
+              type=click.Path(dir_okay=False), help="YAML file of fbank options.")
+@click.option("--segments", callback=refuse_empty_name, type=click.Path(dir_okay=False),
               help="Kaldi segments file: cut utterances from the wav.scp recordings.")
-@click.option("--write-utt2num-frames", "utt2num_frames", type=click.Path(dir_okay=False),
+@click.option("--write-utt2num-frames", "utt2num_frames", callback=refuse_empty_name, type=click.Path(dir_okay=False),
               help="Write frame counts here (default with an scp: <scp-dir>/utt2num_frames).")
 @click.option("--nj", type=click.IntRange(min=1), default=1, show_default=True,
               help="Local processes; outputs <ark-stem>.<JOB>.ark and one scp in input order.")

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Optional, Tuple
 
 import click
 
-from asrkit.cli._common import asrkit_command, dash_as_stdio, max_bad_percent_option
+from asrkit.cli._common import asrkit_command, dash_as_stdio, max_bad_percent_option, refuse_empty_name
 from asrkit.decoding.config import WORD_RULES
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.logging import get_logger, setup_logging
@@ -28,36 +28,37 @@ OVERRIDES = ("mode", "beam", "ctc_weight", "lm_weight", "penalty", "length_norm"
 
 
 @asrkit_command("decode")
-@click.option("--model", "model_path", default=None, type=click.Path(dir_okay=False),
+@click.option("--model", "model_path", callback=refuse_empty_name, default=None, type=click.Path(dir_okay=False),
               help="Packed model (exp/<name>/final.pt from a recipe, model.pt from asrkit-train, "
                    "model.avg.pt from asrkit-average). Required.")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+@click.option("--config", "config_path", callback=refuse_empty_name, type=click.Path(dir_okay=False), default=None,
               help="Decoding options (conf/decode.yaml); the flags below override it. Without it: the "
                    "options packed in the model (asrkit-pack-model; a recipe's final.pt has its "
                    "conf/decode.yaml's), else asrkit's defaults.")
 @click.option("--print-config", is_flag=True,
               help="Print the resolved decoding options (YAML: the file or the model's, and the flags) on "
                    "stdout and exit.")
-@click.option("--lm", "lm_path", type=click.Path(dir_okay=False), default=None,
+@click.option("--lm", "lm_path", callback=refuse_empty_name, type=click.Path(dir_okay=False), default=None,
               help="Token LSTM LM (asrkit-train-lm) for shallow fusion; used when lm_weight > 0.")
-@click.option("--feats", default=None, metavar="RSPECIFIER",
+@click.option("--feats", callback=refuse_empty_name, default=None, metavar="RSPECIFIER",
               help="Features already computed, e.g. scp:dump/test/feats.scp (the packed CMVN is applied).")
-@click.option("--wav-scp", default=None, metavar="WAV_SCP",
+@click.option("--wav-scp", callback=refuse_empty_name, default=None, metavar="WAV_SCP",
               help="Audio, e.g. data/test/wav.scp (fbank + CMVN with the model's packed configs).")
-@click.option("--segments", default=None, type=click.Path(dir_okay=False), help="Segments file for --wav-scp.")
+@click.option("--segments", callback=refuse_empty_name,
+              default=None, type=click.Path(dir_okay=False), help="Segments file for --wav-scp.")
 @click.option("--channel", type=int, default=None,
               help="Take this channel (0-based) of multi-channel audio; default: the mean of the channels.")
-@click.option("--utt-ids", default=None, type=click.Path(dir_okay=False),
+@click.option("--utt-ids", callback=refuse_empty_name, default=None, type=click.Path(dir_okay=False),
               help="Decode only these utterances (first field of each line), in this order.")
 @click.option("--nj", type=int, default=1, show_default=True, help="Split the utterances into this many pieces...")
 @click.option("--job", type=int, default=1, show_default=True, help="...and decode piece JOB (1-based).")
-@click.option("--output-dir", default=None, type=click.Path(file_okay=False),
+@click.option("--output-dir", callback=refuse_empty_name, default=None, type=click.Path(file_okay=False),
               help="Write text, nbest.jsonl, decode.yaml and log/decode.log here; without it, print "
                    "'<utt> <text>' lines on stdout.")
-@click.option("--ctm", "ctm_path", default=None, type=click.Path(dir_okay=False),
+@click.option("--ctm", "ctm_path", callback=refuse_empty_name, default=None, type=click.Path(dir_okay=False),
               help="Write word times and confidences of the best hypotheses as Kaldi CTM "
                    "('<utt> 1 <start> <dur> <word> <conf>'; - for stdout); needs a model with a CTC head.")
-@click.option("--segments-out", default=None, type=click.Path(dir_okay=False),
+@click.option("--segments-out", callback=refuse_empty_name, default=None, type=click.Path(dir_okay=False),
               help="Write Kaldi segments of the pieces decoded ('<piece> <utt> <start> <end>'; an "
                    "utterance decoded whole is one piece; - for stdout).")
 @click.option("--mode", type=click.Choice(["beam", "greedy"]), default=None)
@@ -95,15 +96,15 @@ OVERRIDES = ("mode", "beam", "ctc_weight", "lm_weight", "penalty", "length_norm"
               help="Most samples (all channels) one audio file or recording may hold (2^28: 4.6 h of 16 kHz "
                    "mono, 1.5 h of 48 kHz stereo); longer ones are skipped. The whole recording is held in "
                    "memory, ~18 MB per minute of 16 kHz audio with the AN4 recipe's model.")
-@click.option("--spk-transforms", default=None, metavar="RSPECIFIER",
+@click.option("--spk-transforms", callback=refuse_empty_name, default=None, metavar="RSPECIFIER",
               help="Per-speaker feature transforms from asrkit-adapt-speakers (ark:trans.ark): the second, "
                    "speaker-adapted pass; needs --utt2spk.")
-@click.option("--utt2spk", default=None, type=click.Path(dir_okay=False),
+@click.option("--utt2spk", callback=refuse_empty_name, default=None, type=click.Path(dir_okay=False),
               help="Which speaker said each utterance (data/<set>/utt2spk), for --spk-transforms.")
 @max_bad_percent_option
 # Plain strings: a directory among the files (`asrkit-decode ... dir/*`) is a bad item, skipped and
 # counted as an unreadable file is, not a usage error that stops the other files (click.Path's check).
-@click.argument("wavs", nargs=-1, metavar="[AUDIO ...]")
+@click.argument("wavs", callback=refuse_empty_name, nargs=-1, metavar="[AUDIO ...]")
 def main(model_path: Optional[str], config_path: Optional[str], print_config: bool, lm_path: Optional[str],
          feats: Optional[str], wav_scp: Optional[str], segments: Optional[str], channel: Optional[int],
          utt_ids: Optional[str], nj: int, job: int, output_dir: Optional[str], ctm_path: Optional[str],

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from asrkit.cli._common import asrkit_command
+from asrkit.cli._common import asrkit_command, refuse_empty_name
 from asrkit.data.fix import fix_data_dir
 from asrkit.utils.logging import get_logger
 
@@ -12,7 +12,7 @@ log = get_logger("fix_data_dir")
 
 @asrkit_command("fix-data-dir")
 @click.option("--no-backup", is_flag=True, help="Do not copy the changed files to <data-dir>/.backup/ first.")
-@click.argument("data_dir", metavar="<data-dir>")
+@click.argument("data_dir", callback=refuse_empty_name, metavar="<data-dir>")
 def main(no_backup: bool, data_dir: str) -> None:
     """Repair <data-dir> in place, as Kaldi's utils/fix_data_dir.sh does.
 

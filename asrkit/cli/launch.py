@@ -6,7 +6,7 @@ import signal
 
 import click
 
-from asrkit.cli._common import asrkit_command
+from asrkit.cli._common import asrkit_command, refuse_empty_name
 from asrkit.data.table import ascii_int
 from asrkit.launch.job import Launch, join_command, parse_job_range, resolve_tasks
 from asrkit.utils.errors import AsrkitError
@@ -22,7 +22,7 @@ _LOOKS_LIKE_RANGE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=([^/]*:[^/]*|[\d\-]*)$"
 @asrkit_command("launch")
 @click.option("--backend", type=click.Choice(["local", "slurm"]), default="local", show_default=True,
               help="local: this machine, like run.pl; slurm: one sbatch (--array) job, like slurm.pl.")
-@click.option("--config", "config_path", metavar="FILE",
+@click.option("--config", "config_path", callback=refuse_empty_name, metavar="FILE",
               help="Slurm option mapping in slurm.pl's format [default: conf/slurm.conf if it exists, "
                    "else the built-in one]. Ignored by the local backend.")
 @click.option("--gpu", metavar="N", help="GPUs per node of each job; the local backend ignores it.")

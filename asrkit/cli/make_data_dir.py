@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import click
 
-from asrkit.cli._common import asrkit_command
+from asrkit.cli._common import asrkit_command, refuse_empty_name
 from asrkit.data.from_audio import CASES, PUNCTUATION, make_data_dir
 
 
 @asrkit_command("make-data-dir")
-@click.option("--transcripts", type=click.Path(dir_okay=False),
+@click.option("--transcripts", callback=refuse_empty_name, type=click.Path(dir_okay=False),
               help="One file of '<key> <text>' lines; the key is the audio file's name without extension, or "
                    "its path below AUDIO-DIR (e.g. book1/a0001). Without it: <name>.txt beside each audio file.")
 @click.option("--text-ext", default="txt", show_default=True,
@@ -32,8 +32,8 @@ from asrkit.data.from_audio import CASES, PUNCTUATION, make_data_dir
               help="drop: punctuation becomes a word break (an apostrophe inside a word stays).")
 @click.option("--max-skip-ratio", type=float, default=0.05, show_default=True,
               help="Fail when more than this share of files and transcripts had to be skipped.")
-@click.argument("audio_dir", metavar="AUDIO-DIR")
-@click.argument("out_dir", metavar="DATA-DIR")
+@click.argument("audio_dir", callback=refuse_empty_name, metavar="AUDIO-DIR")
+@click.argument("out_dir", callback=refuse_empty_name, metavar="DATA-DIR")
 def main(transcripts, text_ext, audio_ext, speaker, speaker_from_dir, speaker_regex, sample_rate, case,
          punctuation, max_skip_ratio, audio_dir, out_dir):
     """Write DATA-DIR/{wav.scp,text,utt2spk,spk2utt} from the audio files below AUDIO-DIR.

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from asrkit.cli._common import asrkit_command, dash_as_stdio
+from asrkit.cli._common import asrkit_command, dash_as_stdio, refuse_empty_name
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import same_regular_file
 from asrkit.utils.logging import get_logger
@@ -12,11 +12,12 @@ log = get_logger("pack_model")
 
 
 @asrkit_command("pack-model")
-@click.option("--decode-config", "config_path", required=True, type=click.Path(dir_okay=False),
+@click.option("--decode-config", "config_path", callback=refuse_empty_name,
+              required=True, type=click.Path(dir_okay=False),
               help="The decoding options to pack (asrkit-decode's --config file, e.g. conf/decode.yaml; "
                    "device and batch_size are left out: they are each run's own).")
-@click.argument("model", metavar="<model-in>", type=click.Path(dir_okay=False))
-@click.argument("out", metavar="<model-out>", type=click.Path(dir_okay=False))
+@click.argument("model", callback=refuse_empty_name, metavar="<model-in>", type=click.Path(dir_okay=False))
+@click.argument("out", callback=refuse_empty_name, metavar="<model-out>", type=click.Path(dir_okay=False))
 def main(config_path: str, model: str, out: str) -> None:
     """Copy the packed model <model-in> to <model-out> with the decoding options of --decode-config
     inside, so that asrkit-decode, asrkit-adapt-speakers and the Transcriber decode it with them

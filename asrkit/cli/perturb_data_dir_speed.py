@@ -5,7 +5,7 @@ from typing import Tuple
 
 import click
 
-from asrkit.cli._common import asrkit_command
+from asrkit.cli._common import asrkit_command, refuse_empty_name
 from asrkit.data.datadir import kaldi_real
 from asrkit.data.perturb import METHODS, perturb_data_dir_speed
 from asrkit.utils.errors import AsrkitError
@@ -28,8 +28,8 @@ def _factors(text: str) -> Tuple[float, ...]:
 @click.option("--method", type=click.Choice(METHODS), default="sox", show_default=True,
               help="sox: 'sox ... speed F |' pipes in wav.scp (Kaldi's; needs sox); audio: the copies written "
                    "here as 16-bit FLAC under <dst-data-dir>/audio/ (torchaudio's resampling, no external program).")
-@click.argument("src", metavar="<src-data-dir>")
-@click.argument("dst", metavar="<dst-data-dir>")
+@click.argument("src", callback=refuse_empty_name, metavar="<src-data-dir>")
+@click.argument("dst", callback=refuse_empty_name, metavar="<dst-data-dir>")
 def main(factors: str, method: str, src: str, dst: str) -> None:
     """Write <dst-data-dir>: every utterance of <src-data-dir> once per speed factor.
 

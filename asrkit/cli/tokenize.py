@@ -8,7 +8,7 @@ from typing import IO, TYPE_CHECKING, Dict, Iterator, Optional, Tuple
 
 import click
 
-from asrkit.cli._common import asrkit_command
+from asrkit.cli._common import asrkit_command, refuse_empty_name
 from asrkit.data.table import read_line_blocks, refuse_bom, refuse_cr_only
 from asrkit.utils.bad_items import BadItems
 from asrkit.utils.errors import AsrkitError
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 @click.option("--pieces", is_flag=True, help="Write (or, with --decode, read) pieces instead of integer ids.")
 @click.option("--utt-id/--no-utt-id", default=True, show_default=True,
               help="Lines start with an utterance id (Kaldi text), which is copied through.")
-@click.argument("model", metavar="<tokens.model>", type=click.Path(dir_okay=False))
+@click.argument("model", callback=refuse_empty_name, metavar="<tokens.model>", type=click.Path(dir_okay=False))
 def main(decode: bool, pieces: bool, utt_id: bool, model: str) -> None:
     """Encode stdin's lines with <tokens.model> to stdout, or decode them with --decode.
 

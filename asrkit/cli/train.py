@@ -6,23 +6,26 @@ import os
 
 import click
 
-from asrkit.cli._common import asrkit_command
+from asrkit.cli._common import asrkit_command, refuse_empty_name
 
 
 @asrkit_command("train")
-@click.option("--config", "config", type=click.Path(dir_okay=False), help="Training config YAML (model:, optim:, batching:, training:, augment:, finetune:).")
+@click.option("--config", "config", callback=refuse_empty_name, type=click.Path(dir_okay=False),
+              help="Training config YAML (model:, optim:, batching:, training:, augment:, finetune:).")
 @click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE",
               help="Override one config value, e.g. --set training.max_epochs=3 (repeatable).")
-@click.option("--train-dir", type=click.Path(),
+@click.option("--train-dir", callback=refuse_empty_name, type=click.Path(),
               help="Dump dir: feats.scp, utt2num_frames, text; or audio (fbank computed while loading, augment: applies): "
                    "wav.scp [segments], utt2num_frames or utt2dur, text, fbank.yaml. "
                    "Required unless --print-config.")
-@click.option("--valid-dir", type=click.Path(), help="Dev dump dir for validation loss/accuracy/CER and plots.")
-@click.option("--lang-dir", type=click.Path(),
+@click.option("--valid-dir", callback=refuse_empty_name, type=click.Path(),
+              help="Dev dump dir for validation loss/accuracy/CER and plots.")
+@click.option("--lang-dir", callback=refuse_empty_name, type=click.Path(),
               help="Dir with tokens.model (asrkit-train-tokenizer). Required unless --print-config.")
-@click.option("--cmvn", type=click.Path(), help="Global CMVN stats (asrkit-compute-cmvn), applied while loading.")
+@click.option("--cmvn", callback=refuse_empty_name, type=click.Path(),
+              help="Global CMVN stats (asrkit-compute-cmvn), applied while loading.")
 @click.option("--norm-vars", type=click.BOOL, default=True, show_default=True, help="Normalise variances too.")
-@click.option("--fbank-config", type=click.Path(dir_okay=False),
+@click.option("--fbank-config", callback=refuse_empty_name, type=click.Path(dir_okay=False),
               help="The options the features were made with, stored in model.pt for decoding audio "
                    "and, for a dump dir of audio, the ones to compute them with "
                    "[default: TRAIN_DIR/fbank.yaml, which asrkit-compute-fbank writes; without either, "
@@ -32,7 +35,7 @@ from asrkit.cli._common import asrkit_command
                    "Under torchrun or srun the environment sets the ranks.")
 @click.option("--seed", type=int, default=None,
               help="Random seed (sets training.seed; a --set training.seed=N given beside it wins).")
-@click.option("--init", "init", type=click.Path(dir_okay=False), default=None,
+@click.option("--init", "init", callback=refuse_empty_name, type=click.Path(dir_okay=False), default=None,
               help="Start from this packed model's (or training checkpoint's) weights (finetune.init), e.g. "
                    "exp/an4/model.pt or exp/an4/checkpoints/epoch5.pt; read only by a fresh run: a resumed one "
                    "takes its weights from its checkpoint.")
@@ -44,7 +47,7 @@ from asrkit.cli._common import asrkit_command
               help="Modules whose parameters are never updated (finetune.freeze), named as for --init-modules.")
 @click.option("--print-config", is_flag=True,
               help="Print the resolved config (YAML, every default written out) on stdout and exit, reading no data.")
-@click.argument("exp_dir", type=click.Path(), required=False)
+@click.argument("exp_dir", callback=refuse_empty_name, type=click.Path(), required=False)
 def main(config, overrides, train_dir, valid_dir, lang_dir, cmvn, norm_vars, fbank_config, ngpu, seed, init,
          init_modules, freeze, print_config, exp_dir, **_):
     """Train a LAS model into EXP_DIR; re-running on an EXP_DIR with checkpoints resumes it.

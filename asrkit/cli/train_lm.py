@@ -6,7 +6,7 @@ from typing import Optional
 
 import click
 
-from asrkit.cli._common import asrkit_command, dash_as_stdio
+from asrkit.cli._common import asrkit_command, dash_as_stdio, refuse_empty_name
 from asrkit.data.table import iter_table_lines, read_bounded, refuse_bom
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import refuse_one_stream_twice, same_regular_file
@@ -98,16 +98,16 @@ def _refuse_nothing_known(tok, tok_path: Path, path: str, lines: list, encoded: 
 
 
 @asrkit_command("train-lm")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+@click.option("--config", "config_path", callback=refuse_empty_name, type=click.Path(dir_okay=False), default=None,
               help="YAML training config (conf/lm.yaml); options below override it.")
-@click.option("--lang-dir", type=click.Path(file_okay=False),
+@click.option("--lang-dir", callback=refuse_empty_name, type=click.Path(file_okay=False),
               help="Holds tokens.model (asrkit-train-tokenizer): the ASR model's tokenizer. Required unless "
                    "--print-config.")
 @click.option("--text-format", type=click.Choice(["auto", "kaldi", "plain"]), default="auto", show_default=True,
               help="kaldi: '<utt-id> <words>' lines (an id may repeat: Kaldi texts concatenated are "
                    "all trained on); plain: one sentence per line; auto: kaldi when the first fields are "
                    "all distinct.")
-@click.option("--valid-text", type=click.Path(dir_okay=False), default=None,
+@click.option("--valid-text", callback=refuse_empty_name, type=click.Path(dir_okay=False), default=None,
               help="Dev text (same format); default: hold out dev_ratio of <text-file>.")
 @click.option("--max-epochs", type=int, default=None)
 @click.option("--batch-size", type=int, default=None)
@@ -118,8 +118,10 @@ def _refuse_nothing_known(tok, tok_path: Path, path: str, lines: list, encoded: 
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default=None)
 @click.option("--print-config", is_flag=True,
               help="Print the resolved config (YAML, as lm.yaml records it) on stdout and exit, reading no text.")
-@click.argument("text_file", metavar="<text-file>", type=click.Path(dir_okay=False), required=False)
-@click.argument("exp_dir", metavar="<lm-exp-dir>", type=click.Path(file_okay=False), required=False)
+@click.argument("text_file", callback=refuse_empty_name,
+                metavar="<text-file>", type=click.Path(dir_okay=False), required=False)
+@click.argument("exp_dir", callback=refuse_empty_name,
+                metavar="<lm-exp-dir>", type=click.Path(file_okay=False), required=False)
 def main(config_path: Optional[str], lang_dir: Optional[str], text_file: Optional[str], exp_dir: Optional[str],
          text_format: str, valid_text: Optional[str], print_config: bool, **overrides) -> None:
     """Train a token LSTM LM on <text-file> with the tokenizer of <lang-dir>.

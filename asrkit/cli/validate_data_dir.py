@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from asrkit.cli._common import asrkit_command
+from asrkit.cli._common import asrkit_command, refuse_empty_name
 from asrkit.data.datadir import dir_problem
 from asrkit.data.validate import validate_data_dir
 from asrkit.utils.errors import AsrkitError
@@ -17,7 +17,7 @@ from asrkit.utils.errors import AsrkitError
 @click.option("--no-feats", is_flag=True, help="Do not check feats.scp / utt2num_frames even if present.")
 @click.option("--no-wav", is_flag=True, help="Do not require audio (wav.scp / segments).")
 @click.option("--no-check-files", is_flag=True, help="Do not check that the audio files of wav.scp and the arks of feats.scp exist.")
-@click.argument("data_dir", metavar="<data-dir>")
+@click.argument("data_dir", callback=refuse_empty_name, metavar="<data-dir>")
 def main(no_text: bool, no_feats: bool, no_wav: bool, no_check_files: bool, data_dir: str) -> None:
     """Check <data-dir> as Kaldi's utils/validate_data_dir.sh does.
 
