@@ -212,6 +212,9 @@ class LMConfig:
         if self.embed < 1 or self.hidden < 1 or self.layers < 1 or not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"embed, hidden and layers must be >= 1 and dropout in [0, 1), got {self.embed}, "
                              f"{self.hidden}, {self.layers} and {self.dropout}")
+        # (MAX_LAYERS, as the LAS's: a million layers of size 1 passed the memory check and trained about never)
+        if self.layers > MAX_LAYERS:
+            raise ValueError(f"layers must be at most {MAX_LAYERS}, got {self.layers}")
 
     @classmethod
     def from_dict(cls, d: Optional[Dict[str, Any]], where: str = "lm model config") -> "LMConfig":

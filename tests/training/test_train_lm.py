@@ -43,6 +43,10 @@ def test_print_config_resolves_the_options_and_reads_nothing(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lm.yaml"]  # no exp dir, no log
     code, err = _run_inproc("train-lm", "--config", conf, "--max-epochs", "0", "--print-config")
     assert code == 1 and "max_epochs must be positive, got 0" in err
+    # A million layers of size 1 passed the memory check, then trained about never (killed at 300 s).
+    conf.write_text("model: {layers: 1000000, hidden: 1, embed: 1}\n")
+    code, err = _run_inproc("train-lm", "--config", conf, "--print-config")
+    assert code == 1 and "layers must be at most 100, got 1000000" in err, err
     # without it, the tokenizer and both arguments are still required
     code, err = _run_inproc("train-lm", tmp_path / "text", tmp_path / "lm")
     assert code == 2 and "missing --lang-dir (only --print-config runs without it)" in err
