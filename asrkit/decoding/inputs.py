@@ -30,6 +30,7 @@ import numpy as np
 from asrkit.data.table import refuse_bom, split_fields
 from asrkit.features.wav import DEFAULT_MAX_SAMPLES
 from asrkit.utils.errors import AsrkitError
+from asrkit.utils.fileio import names_stdin
 
 Item = Tuple[str, Optional[np.ndarray], Optional[AsrkitError]]
 Featurize = Callable[[np.ndarray, int, str], np.ndarray]
@@ -220,6 +221,13 @@ def file_utt_ids(paths: Sequence[str], renamed: Optional[List[Tuple[str, str]]] 
         except UnicodeEncodeError:
             raise AsrkitError(f"{p!r}: the file name is not UTF-8, so it cannot be an utterance id; rename "
                               f"the file, or list it in a wav.scp given with --wav-scp") from None
+        if utt in first and os.path.abspath(first[utt]) == os.path.abspath(p):
+            # (was "'/dev/stdin' and '/dev/stdin' both give utterance id 'stdin'", suggesting a
+            # wav.scp, which takes one '-' too)
+            if names_stdin(str(p)):
+                raise AsrkitError("'-' (stdin, which holds one recording) is given twice")
+            shown = repr(str(p)) if str(first[utt]) == str(p) else f"{str(first[utt])!r} and {str(p)!r}: the same file,"
+            raise AsrkitError(f"{shown} given twice")
         if utt in first:
             raise AsrkitError(f"{first[utt]!r} and {p!r} both give utterance id {utt!r} (the file name without "
                               f"its extension); decode them in separate runs, or list them in a wav.scp with "

@@ -419,8 +419,9 @@ class Recognizer:
             # may well name words for it, and the user should know there was nothing to hear.
             # (Said once the recording is known to decode: a 1-sample file was called silence,
             # then skipped as too short for a frame.)
-            log.warning("utterance %r: every sample is %g (digital silence): there is no speech in it, so any "
-                        "text for it is the model's guess", utt_id, value)
+            # (asrkit-align reads audio through here too: there the text is the user's, the word times the guess)
+            log.warning("utterance %r: every sample is %g (digital silence): there is no speech in it, so what the "
+                        "model makes of it (a text, word times) is its guess", utt_id, value)
         if self._cmvn is not None and fbank.use_log_fbank:
             # The same gap in audio that comes at the model's rate already band-limited (MP3 or Opus
             # at a low bitrate, a telephone line, a device that upsampled): found in the spectrum.

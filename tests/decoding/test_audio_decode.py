@@ -584,7 +584,10 @@ def test_file_names_that_cannot_be_ids(inproc, an4, tmp_path):
     cases = [([spaced, tmp_path / "a_b.wav"], "both give utterance id 'a_b'"),
              ([tmp_path / "   .wav"], "no file name to make an utterance id of"),
              ([tmp_path / "x" / "u.wav", tmp_path / "y" / "u.wav"], "both give utterance id 'u'"),
-             ([wavs[0], tmp_path / "u.flac", tmp_path / "x" / "u.wav"], "both give utterance id 'u'")]
+             ([wavs[0], tmp_path / "u.flac", tmp_path / "x" / "u.wav"], "both give utterance id 'u'"),
+             # one file twice was "'a' and 'a' both give utterance id", as if two files clashed
+             ([spaced, spaced], f"{str(spaced)!r} given twice"),
+             ([spaced, tmp_path / "x" / ".." / "a b.wav"], "the same file, given twice")]
     (tmp_path / "u.flac").write_bytes(b"")
     for files, message in cases:
         proc = inproc("decode", "--model", model, "--output-dir", tmp_path / "out", *files, check=False)

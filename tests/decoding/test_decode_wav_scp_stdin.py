@@ -23,3 +23,11 @@ def test_decode_and_align_read_dash_from_stdin(tmp_path, yesno):
     align = error_line(run(["align", "--model", model, "dash.scp", "-", "ctm"], input=b"u1 YES\n", cwd=tmp_path))
     assert "dash.scp:1: recording 'u1' is '-' (stdin), but stdin is read as <text-file> /dev/stdin" in align
     assert not (tmp_path / "ctm").exists()
+
+
+def test_dash_twice_is_named_as_stdin_given_twice(tmp_path, yesno):
+    """`asrkit-decode - -` said "'/dev/stdin' and '/dev/stdin' both give utterance id 'stdin'" and
+    suggested a wav.scp, which takes one '-' too; stdin holds one recording."""
+    _, model, wavs = yesno
+    line = error_line(run(["decode", "--model", model, "-", "-"], input=wavs[0].read_bytes(), cwd=tmp_path))
+    assert "'-' (stdin, which holds one recording) is given twice" in line, line
