@@ -18,6 +18,8 @@ import collections
 import kaldiio
 import torch
 
+import _args
+
 from asrkit.decoding.config import DecodeConfig
 from asrkit.decoding.recognizer import Recognizer
 from asrkit.decoding.scorers import AttentionScorer
@@ -42,11 +44,11 @@ def longest_stall(model, feats: torch.Tensor, tokens) -> int:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("model")
-    ap.add_argument("feats_scp")
+    ap.add_argument("model", type=_args.existing_file)
+    ap.add_argument("feats_scp", type=_args.existing_file)
     ap.add_argument("--ctc-weight", type=float, default=0.3)
     ap.add_argument("--penalty", type=float, default=0.0)
-    ap.add_argument("--beam", type=int, default=10)
+    ap.add_argument("--beam", type=_args.positive_int, default=10)
     args = ap.parse_args()
     torch.set_num_threads(1)
     pkg = load_package(args.model)
@@ -63,4 +65,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    _args.run(main)

@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _args  # noqa: E402
 from decode_speed import an4_test  # noqa: E402
 
 from asrkit.scoring.score import score_texts  # noqa: E402
@@ -35,9 +36,10 @@ FORMATS = {  # name: (file suffix, sox output options)
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", required=True, help="packed AN4 model.pt")
-    p.add_argument("--an4", default=os.environ.get("ASRKIT_CORPORA", str(REPO.parent / "shared/corpora")) + "/an4")
-    p.add_argument("--num", type=int, default=20, help="the first N test utterances")
+    p.add_argument("--model", required=True, type=_args.existing_file, help="packed AN4 model.pt")
+    p.add_argument("--an4", default=os.environ.get("ASRKIT_CORPORA", str(REPO.parent / "shared/corpora")) + "/an4",
+                   type=_args.existing_dir)
+    p.add_argument("--num", type=_args.positive_int, default=20, help="the first N test utterances")
     p.add_argument("--decode-args", default="", help="more asrkit-decode options, e.g. '--beam 10'")
     args = p.parse_args()
     utts = an4_test(Path(args.an4))[:args.num]
@@ -70,4 +72,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    _args.run(main)

@@ -15,12 +15,14 @@ import tempfile
 import time
 from pathlib import Path
 
+import _args
+
 REPO = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--an4-root", default=str(REPO.parent / "shared" / "corpora" / "an4"))
+    ap.add_argument("--an4-root", default=str(REPO.parent / "shared" / "corpora" / "an4"), type=_args.existing_dir)
     ap.add_argument("--tree", default=str(REPO), help="the checkout whose asrkit reads")
     ap.add_argument("--wavs", type=int, default=400)
     ap.add_argument("--oggs", type=int, default=100)
@@ -62,4 +64,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    _args.run(main)

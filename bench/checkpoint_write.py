@@ -21,9 +21,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+import _args  # noqa: E402 (bench/, the script's own dir, is on sys.path)
 
 
-def checkpoint_state(config: Path) -> dict:
+def checkpoint_state(config: str) -> dict:
     """A checkpoint's state as the trainer writes it: model, Adam after one step, and the rest."""
     import torch
 
@@ -46,9 +47,11 @@ def checkpoint_state(config: Path) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--config", type=Path, default=REPO / "egs" / "an4" / "asr1" / "conf" / "train.yaml")
-    ap.add_argument("--dir", type=Path, default=None, help="Where to write [default: a temporary dir under /tmp].")
-    ap.add_argument("--repeats", type=int, default=7)
+    ap.add_argument("--config", type=_args.existing_file,
+                    default=str(REPO / "egs" / "an4" / "asr1" / "conf" / "train.yaml"))
+    ap.add_argument("--dir", type=_args.existing_dir, default=None,
+                    help="Where to write [default: a temporary dir under /tmp].")
+    ap.add_argument("--repeats", type=_args.positive_int, default=7)
     args = ap.parse_args()
 
     import torch
@@ -87,4 +90,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    _args.run(main)

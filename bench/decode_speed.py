@@ -25,6 +25,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+import _args  # noqa: E402 (bench/, the script's own dir, is on sys.path)
 
 
 def an4_test(an4: Path):
@@ -42,22 +43,25 @@ def an4_test(an4: Path):
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", default=None, help="packed model.pt (default: a random AN4-size LAS)")
-    p.add_argument("--config", default=str(REPO / "egs/an4/asr1/conf/train.yaml"),
+    p.add_argument("--model", default=None, type=_args.existing_file,
+                   help="packed model.pt (default: a random AN4-size LAS)")
+    p.add_argument("--config", default=str(REPO / "egs/an4/asr1/conf/train.yaml"), type=_args.existing_file,
                    help="training config whose model section builds the random model")
-    p.add_argument("--an4", default=os.environ.get("ASRKIT_CORPORA", str(REPO.parent / "shared/corpora")) + "/an4")
-    p.add_argument("--beam", type=int, default=10)
+    p.add_argument("--an4", default=os.environ.get("ASRKIT_CORPORA", str(REPO.parent / "shared/corpora")) + "/an4",
+                   type=_args.existing_dir)
+    p.add_argument("--beam", type=_args.positive_int, default=10)
     p.add_argument("--ctc-weight", type=float, default=0.3)
-    p.add_argument("--lm", default=None, help="lm.pt for shallow fusion (with --lm-weight)")
+    p.add_argument("--lm", default=None, type=_args.existing_file, help="lm.pt for shallow fusion (with --lm-weight)")
     p.add_argument("--lm-weight", type=float, default=0.0)
-    p.add_argument("--maxlenratio", type=float, default=0.0)
-    p.add_argument("--batch-sizes", default="130,1", help="comma-separated; 1 = one utterance at a time")
+    p.add_argument("--maxlenratio", type=_args.nonnegative_float, default=0.0)
+    p.add_argument("--batch-sizes", default="130,1", type=_args.positive_int_list,
+                   help="comma-separated; 1 = one utterance at a time")
     p.add_argument("--mode", default="beam", choices=["beam", "greedy"])
     p.add_argument("--device", default="cpu")
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    p.add_argument("--limit", type=int, default=0, help="only the first N utterances (quick runs)")
+    p.add_argument("--threads", type=_args.positive_int, default=1, help="torch CPU threads")
+    p.add_argument("--limit", type=_args.nonnegative_int, default=0, help="only the first N utterances (quick runs)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--hyps-out", default=None,
+    p.add_argument("--hyps-out", default=None, type=_args.output_file,
                    help="write the first batch size's best hypotheses here (utt-id text), e.g. to compare devices")
     args = p.parse_args()
 
@@ -128,7 +132,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|")
     refs = {u: r for u, _, r in utts}
     results = {}
-    for bs in [int(b) for b in args.batch_sizes.split(",")]:
+    for bs in args.batch_sizes:
         rec = Recognizer(pkg, dataclasses.replace(base, batch_size=bs), lm)
         # as asrkit-decode prepares a recording decoded whole: with its edge pad (normalize alone
         # timed shorter inputs than the product decodes)
@@ -196,4 +200,4 @@ def _cer(refs, hyps) -> float:
 
 
 if __name__ == "__main__":
-    main()
+    _args.run(main)

@@ -15,7 +15,7 @@ reports real-time factors (seconds of audio per second of wall time):
 
 The FLAC copies are written here with soundfile (16-bit, same samples). The command and the
 reader are the ones of the tree this script lives in (PYTHONPATH is set to it), so copying the
-script into an older checkout measures that checkout's reader (a reader that refuses FLAC
+script (and bench/_args.py beside it) into an older checkout measures that checkout's reader (a reader that refuses FLAC
 prints n/a). A reference loop of torchaudio's fbank alone (audio already in memory) is printed
 for comparison. e.g.:
 
@@ -38,6 +38,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+import _args  # noqa: E402 (bench/, the script's own dir, is on sys.path)
 from asrkit.features.wav import read_wav_source  # noqa: E402
 
 TARGET = 600.0
@@ -87,8 +88,10 @@ def run_command(cmd: list, env: dict, work: Path, repeat: int):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--an4", default=str(REPO.parent / "shared" / "corpora" / "an4"), help="AN4 corpus root")
-    parser.add_argument("--repeat", type=int, default=3, help="runs of each measure (best and median reported)")
+    parser.add_argument("--an4", default=str(REPO.parent / "shared" / "corpora" / "an4"), type=_args.existing_dir,
+                        help="AN4 corpus root")
+    parser.add_argument("--repeat", type=_args.positive_int, default=3,
+                        help="runs of each measure (best and median reported)")
     parser.add_argument("--formats", default="wav,flac", help="comma-separated: wav, flac")
     parser.add_argument("--no-reference", action="store_true", help="skip the torchaudio-fbank-alone loop")
     args = parser.parse_args()
@@ -190,4 +193,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    _args.run(main)

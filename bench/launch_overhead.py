@@ -20,6 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import _args  # noqa: E402
 from asrkit.launch.job import Launch, parse_job_range  # noqa: E402
 from asrkit.launch.local import default_max_jobs, run_local  # noqa: E402
 
@@ -36,9 +37,11 @@ def wall(cmd: list[str], cwd: str) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--jobs", type=int, default=100, help="number of trivial jobs")
-    parser.add_argument("--max-jobs-run", type=int, default=None, help="concurrency (default: the cores)")
-    parser.add_argument("--repeats", type=int, default=5, help="runs per row; the table shows min and median")
+    parser.add_argument("--jobs", type=_args.positive_int, default=100, help="number of trivial jobs")
+    parser.add_argument("--max-jobs-run", type=_args.positive_int, default=None,
+                        help="concurrency (default: the cores)")
+    parser.add_argument("--repeats", type=_args.positive_int, default=5,
+                        help="runs per row; the table shows min and median")
     args = parser.parse_args()
     limit = args.max_jobs_run or default_max_jobs()
 
@@ -72,4 +75,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    _args.run(main)

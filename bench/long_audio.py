@@ -38,9 +38,11 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+import _args  # noqa: E402
 from decode_speed import an4_test  # noqa: E402 (bench/ is on sys.path: the script's own dir)
 
 RATE = 16000
+AN4 = os.environ.get("ASRKIT_CORPORA", str(REPO.parent / "shared/corpora")) + "/an4"
 
 
 def data_dir(data: Path, max_utts: int):
@@ -56,7 +58,10 @@ def make(args) -> None:
     global RATE
     out = Path(args.out)
     (out / "utts").mkdir(parents=True, exist_ok=True)
-    utts = data_dir(Path(args.data), args.max_utts) if args.data else an4_test(Path(args.an4))
+    if args.data:
+        utts = data_dir(Path(args.data), args.max_utts)
+    else:
+        utts = an4_test(Path(_args.existing_dir(args.an4 or AN4)))
     audio = []
     for utt, wav, _ in utts:
         x, rate = sf.read(str(wav), dtype="int16")
@@ -152,30 +157,36 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="what", required=True)
     m = sub.add_parser("make")
-    m.add_argument("--an4", default=os.environ.get("ASRKIT_CORPORA", str(REPO.parent / "shared/corpora")) + "/an4")
-    m.add_argument("--data", default=None,
+    m.add_argument("--an4", default=None, type=_args.existing_dir,
+                   help=f"the AN4 corpus, whose test set is used without --data [default: {AN4}]")
+    m.add_argument("--data", default=None, type=_args.existing_dir,
                    help="A Kaldi data dir (wav.scp of plain paths, text) to use instead of the AN4 test set")
-    m.add_argument("--max-utts", type=int, default=0, help="Only the first N utterances of --data")
-    m.add_argument("--out", required=True)
+    m.add_argument("--max-utts", type=_args.nonnegative_int, default=0, help="Only the first N utterances of --data")
+    m.add_argument("--out", required=True, type=_args.output_dir)
     m.add_argument("--seed", type=int, default=1)
-    m.add_argument("--pause-min", type=float, default=0.3)
-    m.add_argument("--pause-max", type=float, default=1.0)
-    m.add_argument("--repeat", type=int, default=10)
+    m.add_argument("--pause-min", type=_args.nonnegative_float, default=0.3)
+    m.add_argument("--pause-max", type=_args.nonnegative_float, default=1.0)
+    m.add_argument("--repeat", type=_args.positive_int, default=10)
     r = sub.add_parser("run")
     r.add_argument("--out", required=True)
     r.add_argument("--model", required=True)
-    r.add_argument("--beam", type=int, default=10)
+    r.add_argument("--beam", type=_args.positive_int, default=10)
     r.add_argument("--ctc-weight", type=float, default=0.3)
     r.add_argument("--skip-x10", action="store_true")
-    r.add_argument("--config", default=None, help="a decode.yaml for the other options (--beam, --ctc-weight win)")
+    r.add_argument("--config", default=None, type=_args.existing_file,
+                   help="a decode.yaml for the other options (--beam, --ctc-weight win)")
     r.add_argument("--only", nargs="*", default=None, help="only these decodings (separate, joined, joined_x10)")
     args = p.parse_args()
     if args.what == "make" and args.max_utts and not args.data:  # it took all 130 of AN4 test without a word
         m.error("--max-utts takes the first N utterances of --data; without --data the AN4 test set is used whole")
+    if args.what == "make" and args.pause_min > args.pause_max:  # rng.uniform took them the other way round
+        m.error(f"--pause-min {args.pause_min:g} is above --pause-max {args.pause_max:g}")
     if args.what == "run" and set(args.only or []) - {"separate", "joined", "joined_x10"}:
         r.error(f"--only: separate, joined and/or joined_x10, not {' '.join(sorted(set(args.only) - {'separate', 'joined', 'joined_x10'}))}")
+    if args.what == "run":  # after the usage errors above: an --only typo is named whatever the paths
+        _args.existing_dir(args.out), _args.existing_file(args.model)
     make(args) if args.what == "make" else run(args)
 
 
 if __name__ == "__main__":
-    main()
+    _args.run(main)

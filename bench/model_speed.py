@@ -21,6 +21,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+import _args  # noqa: E402 (bench/, the script's own dir, is on sys.path)
 
 
 def an4_lengths(an4: Path):
@@ -41,14 +42,14 @@ def an4_lengths(an4: Path):
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config", default=str(REPO / "egs/an4/asr1/conf/train.yaml"))
-    p.add_argument("--an4", default=str(REPO.parent / "shared/corpora/an4"))
-    p.add_argument("--batch", type=int, default=32)
-    p.add_argument("--steps", type=int, default=5, help="timed steps (after one warm-up step)")
+    p.add_argument("--config", default=str(REPO / "egs/an4/asr1/conf/train.yaml"), type=_args.existing_file)
+    p.add_argument("--an4", default=str(REPO.parent / "shared/corpora/an4"), type=_args.existing_dir)
+    p.add_argument("--batch", type=_args.positive_int, default=32)
+    p.add_argument("--steps", type=_args.positive_int, default=5, help="timed steps (after one warm-up step)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--amp", action="store_true", help="bf16 autocast (CUDA)")
-    p.add_argument("--idim", type=int, default=80)
-    p.add_argument("--vocab", type=int, default=32)
+    p.add_argument("--idim", type=_args.positive_int, default=80)
+    p.add_argument("--vocab", type=_args.positive_int, default=32)
     args = p.parse_args()
 
     import torch
@@ -126,4 +127,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    main()
+    _args.run(main)

@@ -37,6 +37,7 @@ import numpy as np
 import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _args  # noqa: E402
 from decode_speed import an4_test  # noqa: E402
 
 from asrkit.scoring.score import score_texts  # noqa: E402
@@ -238,15 +239,15 @@ def decode(model: str, scp: Path, out: Path, extra: List[str]) -> Tuple[Dict[str
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", required=True)
-    p.add_argument("--config", default=None, help="decoding options (conf/decode.yaml)")
+    p.add_argument("--model", required=True, type=_args.existing_file)
+    p.add_argument("--config", default=None, type=_args.existing_file, help="decoding options (conf/decode.yaml)")
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--an4", help="the AN4 corpus (its test set, fileids order)")
-    src.add_argument("--data", help="a data dir with wav.scp (plain paths) and text")
-    p.add_argument("--num", type=int, default=130, help="the first N utterances")
+    src.add_argument("--an4", type=_args.existing_dir, help="the AN4 corpus (its test set, fileids order)")
+    src.add_argument("--data", type=_args.existing_dir, help="a data dir with wav.scp (plain paths) and text")
+    p.add_argument("--num", type=_args.positive_int, default=130, help="the first N utterances")
     p.add_argument("--only", nargs="*", default=None, help="these presentations (names as printed)")
     p.add_argument("--decode-args", default="", help="more asrkit-decode options")
-    p.add_argument("--out", default="/tmp/presentation_robustness")
+    p.add_argument("--out", default="/tmp/presentation_robustness", type=_args.output_dir)
     args = p.parse_args()
     if args.an4:
         utts = an4_test(Path(args.an4))[:args.num]
@@ -311,4 +312,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    _args.run(main)

@@ -18,6 +18,7 @@ from pathlib import Path
 import kaldiio
 import numpy as np
 
+import _args
 from asrkit.data.specifier import load_scp, read_matrices, write_matrices
 
 
@@ -32,10 +33,10 @@ def best_of(fn, repeat: int) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--utts", type=int, default=1000)
-    ap.add_argument("--frames", type=int, default=200)
-    ap.add_argument("--dim", type=int, default=80)
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--utts", type=_args.positive_int, default=1000)
+    ap.add_argument("--frames", type=_args.positive_int, default=200)
+    ap.add_argument("--dim", type=_args.positive_int, default=80)
+    ap.add_argument("--repeat", type=_args.positive_int, default=3)
     args = ap.parse_args()
     rng = np.random.default_rng(0)
     mats = {f"utt{i:06d}": rng.standard_normal((args.frames, args.dim)).astype(np.float32) for i in range(args.utts)}
@@ -60,4 +61,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    _args.run(main)

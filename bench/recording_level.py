@@ -16,6 +16,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import _args
+
 
 def gain_scp(wav_scp: Path, gain: float, out: Path, pad_s: float = 0.0) -> Path:
     pad = f" pad {pad_s:g} {pad_s:g}" if pad_s else ""
@@ -33,13 +35,13 @@ def gain_scp(wav_scp: Path, gain: float, out: Path, pad_s: float = 0.0) -> Path:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", required=True)
-    p.add_argument("--data", required=True, help="data dir with wav.scp and text")
-    p.add_argument("--config", default=None, help="decoding options (conf/decode.yaml)")
-    p.add_argument("--gains", nargs="+", type=float, default=[1.0, 0.1, 0.01])
-    p.add_argument("--pad-s", type=float, default=0.0,
+    p.add_argument("--model", required=True, type=_args.existing_file)
+    p.add_argument("--data", required=True, type=_args.existing_dir, help="data dir with wav.scp and text")
+    p.add_argument("--config", default=None, type=_args.existing_file, help="decoding options (conf/decode.yaml)")
+    p.add_argument("--gains", nargs="+", type=_args.positive_float, default=[1.0, 0.1, 0.01])
+    p.add_argument("--pad-s", type=_args.nonnegative_float, default=0.0,
                    help="also decode the gain-1 copies with this much digital silence (zeros) on each side")
-    p.add_argument("--out", default="/tmp/recording_level")
+    p.add_argument("--out", default="/tmp/recording_level", type=_args.output_dir)
     args = p.parse_args()
     data, out = Path(args.data), Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -67,4 +69,4 @@ def main() -> None:
 
 if __name__ == "__main__":
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    main()
+    _args.run(main)

@@ -15,14 +15,15 @@ import time
 
 import numpy as np
 
+import _args
 from asrkit.features import wav
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--seconds", type=float, default=3600.0)
-    p.add_argument("--rate", type=int, default=16000)
-    p.add_argument("--target", type=int, default=8000)
+    p.add_argument("--seconds", type=_args.positive_float, default=3600.0)
+    p.add_argument("--rate", type=_args.positive_int, default=16000)
+    p.add_argument("--target", type=_args.positive_int, default=8000)
     a = p.parse_args()
     x = (np.random.default_rng(0).standard_normal(int(a.rate * a.seconds)) * 1000).astype(np.float32)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -35,4 +36,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    _args.run(main)

@@ -39,6 +39,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+import _args  # noqa: E402 (bench/, the script's own dir, is on sys.path)
+
 GPU_FLOOR_UTT_S = 1800.0  # utterances/s one H100 trains an AN4-size LAS at (issue #12)
 LIBRISPEECH_UTTS = 281241
 
@@ -257,13 +259,15 @@ def torch_import_s() -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 1)[1])
-    ap.add_argument("--an4-root", default=str(REPO.parent / "shared" / "corpora" / "an4"))
-    ap.add_argument("--work-dir", default=os.path.join(tempfile.gettempdir(), "asrkit_bench_scale"))
-    ap.add_argument("--num-utts", type=int, default=LIBRISPEECH_UTTS)
+    ap.add_argument("--an4-root", default=str(REPO.parent / "shared" / "corpora" / "an4"), type=_args.existing_dir)
+    ap.add_argument("--work-dir", default=os.path.join(tempfile.gettempdir(), "asrkit_bench_scale"),
+                    type=_args.output_dir)
+    ap.add_argument("--num-utts", type=_args.positive_int, default=LIBRISPEECH_UTTS)
     ap.add_argument("--skip-train", action="store_true", help="skip the asrkit-train first-batch figures")
     ap.add_argument("--skip-loader", action="store_true", help="skip the loader throughput figures")
-    ap.add_argument("--loader-utts", type=int, default=300, help="utterances per loader throughput case")
-    ap.add_argument("--repeat", type=int, default=1, help="first-batch runs per case (the median is printed)")
+    ap.add_argument("--loader-utts", type=_args.positive_int, default=300, help="utterances per loader throughput case")
+    ap.add_argument("--repeat", type=_args.positive_int, default=1,
+                    help="first-batch runs per case (the median is printed)")
     args = ap.parse_args()
     work = Path(args.work_dir)
     work.mkdir(parents=True, exist_ok=True)
@@ -303,4 +307,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    _args.run(main)

@@ -15,16 +15,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import _args  # noqa: E402
 from asrkit.scoring import score_texts  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--utts", type=int, default=2600, help="number of utterances")
-    parser.add_argument("--words", type=int, default=20, help="words per reference utterance")
-    parser.add_argument("--error-rate", type=float, default=0.1, help="fraction of substituted words")
+    parser.add_argument("--utts", type=_args.positive_int, default=2600, help="number of utterances")
+    parser.add_argument("--words", type=_args.positive_int, default=20, help="words per reference utterance")
+    parser.add_argument("--error-rate", type=_args.fraction, default=0.1, help="fraction of substituted words")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--long-line", type=int, default=0, metavar="WORDS",
+    parser.add_argument("--long-line", type=_args.nonnegative_int, default=0, metavar="WORDS",
                         help="instead: one hypothesis line of WORDS random words against a 6-word reference "
                              "(a runaway decoder's output): time and peak memory, WER and CER")
     args = parser.parse_args()
@@ -67,4 +68,4 @@ def long_line(words: int, seed: int) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    _args.run(main)

@@ -28,6 +28,7 @@ import kaldiio
 import numpy as np
 import torch
 
+import _args
 from asrkit.data.specifier import read_matrices
 from asrkit.features.cmvn import cmvn_transform
 from asrkit.models.package import load_package
@@ -50,14 +51,16 @@ def pad(items: List[Item], dim: int) -> Tuple[torch.Tensor, torch.Tensor, torch.
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("model", help="packed model (model.pt / model.avg.pt)")
-    p.add_argument("feats_scp", help="the test speaker's features (feats.scp, as dumped: before CMVN)")
-    p.add_argument("hyp_text", help="the first pass's hypotheses (Kaldi text)")
+    p.add_argument("model", type=_args.existing_file, help="packed model (model.pt / model.avg.pt)")
+    p.add_argument("feats_scp", type=_args.existing_file,
+                   help="the test speaker's features (feats.scp, as dumped: before CMVN)")
+    p.add_argument("hyp_text", type=_args.existing_file, help="the first pass's hypotheses (Kaldi text)")
     p.add_argument("out", help="writes <out>.ark and <out>.scp")
-    p.add_argument("--epochs", type=int, default=30)
-    p.add_argument("--lr", type=float, default=0.01)
-    p.add_argument("--batch", type=int, default=16)
-    p.add_argument("--keep", type=float, default=1.0, help="adapt on this share of the utterances, best scored first")
+    p.add_argument("--epochs", type=_args.positive_int, default=30)
+    p.add_argument("--lr", type=_args.positive_float, default=0.01)
+    p.add_argument("--batch", type=_args.positive_int, default=16)
+    p.add_argument("--keep", type=_args.share, default=1.0,
+                   help="adapt on this share of the utterances, best scored first")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
 
@@ -109,4 +112,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    _args.run(main)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _args  # noqa: E402
 from launch_overhead import wall  # noqa: E402 (one thread, fails loudly on a non-zero exit)
 
 CORPORA = Path(os.environ.get("ASRKIT_CORPORA", ROOT.parent / "shared" / "corpora"))
@@ -30,10 +31,12 @@ def timed(cmd: list[str], repeats: int) -> tuple[float, float]:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", help="packed model for the end-to-end decode (skipped without)")
+    p.add_argument("--model", type=_args.existing_file, help="packed model for the end-to-end decode (skipped without)")
     p.add_argument("--wav", default=str(CORPORA / AN4_3S), help="the recording to decode")
-    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--repeats", type=_args.positive_int, default=5)
     args = p.parse_args()
+    if args.model:  # the recording is decoded only with a model: checked before the --help timings
+        _args.existing_file(args.wav)
     bindir = Path(sys.executable).parent
     commands = sorted(c.stem.replace("_", "-") for c in (ROOT / "asrkit" / "cli").glob("*.py")
                       if not c.stem.startswith("_"))
@@ -58,4 +61,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    _args.run(main)

@@ -28,21 +28,25 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+import _args  # noqa: E402 (bench/, the script's own dir, is on sys.path)
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--exp", required=True, help="exp dir of asrkit-train (checkpoints/epoch<N>.pt)")
+    p.add_argument("--exp", required=True, type=_args.existing_dir,
+                   help="exp dir of asrkit-train (checkpoints/epoch<N>.pt)")
     p.add_argument("--feats", required=True, help="feature rspecifier of the test set (raw fbank; CMVN is the model's)")
-    p.add_argument("--text", required=True, help="reference text (Kaldi text) of the test set")
-    p.add_argument("--decode-config", default=str(REPO / "egs/an4/asr1/conf/decode.yaml"))
+    p.add_argument("--text", required=True, type=_args.existing_file,
+                   help="reference text (Kaldi text) of the test set")
+    p.add_argument("--decode-config", default=str(REPO / "egs/an4/asr1/conf/decode.yaml"), type=_args.existing_file)
     p.add_argument("--device", default="cpu")
-    p.add_argument("--batch-size", type=int, default=130)
+    p.add_argument("--batch-size", type=_args.positive_int, default=130)
     p.add_argument("--target", type=float, default=6.0, help="WER %% to reach")
-    p.add_argument("--first", type=int, default=1)
-    p.add_argument("--every", type=int, default=1)
+    p.add_argument("--first", type=_args.positive_int, default=1)
+    p.add_argument("--every", type=_args.positive_int, default=1)
     p.add_argument("--stop-at-target", action="store_true")
-    p.add_argument("--max-seconds", type=float, default=0.0, help="stop trying epochs after this long (0: no limit)")
+    p.add_argument("--max-seconds", type=_args.nonnegative_float, default=0.0,
+                   help="stop trying epochs after this long (0: no limit)")
     args = p.parse_args()
 
     import dataclasses
@@ -144,4 +148,4 @@ def _startup_seconds(exp: Path, history) -> float:
 
 
 if __name__ == "__main__":
-    main()
+    _args.run(main)

@@ -26,6 +26,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+import _args  # noqa: E402 (bench/, the script's own dir, is on sys.path)
 
 
 def prepare_an4(an4: Path, work: Path) -> Path:
@@ -79,12 +80,15 @@ def prepare_an4(an4: Path, work: Path) -> Path:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 1)[1])
-    ap.add_argument("--an4-root", default=str(REPO.parent / "shared" / "corpora" / "an4"))
-    ap.add_argument("--config", default=str(REPO / "egs" / "an4" / "asr1" / "conf" / "train.yaml"))
+    ap.add_argument("--an4-root", default=str(REPO.parent / "shared" / "corpora" / "an4"), type=_args.existing_dir)
+    ap.add_argument("--config", default=str(REPO / "egs" / "an4" / "asr1" / "conf" / "train.yaml"),
+                    type=_args.existing_file)
     ap.add_argument("--set", dest="overrides", action="append", default=[], help="config override, as asrkit-train")
-    ap.add_argument("--work-dir", default=os.path.join(tempfile.gettempdir(), "asrkit_bench_an4"))
-    ap.add_argument("--epochs", type=int, default=3)
-    ap.add_argument("--max-batches", type=int, default=0, help="time only the first N batches of each epoch")
+    ap.add_argument("--work-dir", default=os.path.join(tempfile.gettempdir(), "asrkit_bench_an4"),
+                    type=_args.output_dir)
+    ap.add_argument("--epochs", type=_args.positive_int, default=3)
+    ap.add_argument("--max-batches", type=_args.nonnegative_int, default=0,
+                    help="time only the first N batches of each epoch")
     ap.add_argument("--no-valid", action="store_true", help="skip the validation pass")
     ap.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     args = ap.parse_args()
@@ -169,4 +173,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    _args.run(main)

@@ -21,16 +21,17 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+import _args  # noqa: E402 (bench/, the script's own dir, is on sys.path)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--feats", required=True, help="a dump dir's feats.scp (real features)")
-    ap.add_argument("--config", required=True, help="training config YAML")
+    ap.add_argument("--feats", required=True, type=_args.existing_file, help="a dump dir's feats.scp (real features)")
+    ap.add_argument("--config", required=True, type=_args.existing_file, help="training config YAML")
     ap.add_argument("--variant", action="append", default=[],
                     help="space-separated --set overrides for one variant ('' = the config as is); repeatable")
-    ap.add_argument("--frames", type=int, default=34000, help="real frames to time per variant")
-    ap.add_argument("--vocab", type=int, default=32)
+    ap.add_argument("--frames", type=_args.positive_int, default=34000, help="real frames to time per variant")
+    ap.add_argument("--vocab", type=_args.positive_int, default=32)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--profile", action="store_true", help="print torch.profiler's operator table per variant")
     args = ap.parse_args()
@@ -95,4 +96,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    _args.run(main)

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+import _args
 from asrkit.data.ctm import read_ctm
 from asrkit.scoring.alignment import CORRECT, DELETION, INSERTION, align
 from asrkit.utils.errors import AsrkitError
@@ -52,8 +53,8 @@ def hit_pairs(rw, hw):
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("ref")
-    p.add_argument("hyps", nargs="+")
+    p.add_argument("ref", type=_args.existing_file)
+    p.add_argument("hyps", nargs="+", type=_args.existing_file)
     args = p.parse_args()
     ref = read_words(Path(args.ref))
     print("| hypothesis CTM | pairing | utterances scored | words | start median / p90 ms | end median / p90 ms |")
@@ -83,4 +84,4 @@ def main() -> None:
                   f"{np.median(e):.0f} / {np.percentile(e, 90):.0f} |")
 
 if __name__ == "__main__":
-    main()
+    _args.run(main)

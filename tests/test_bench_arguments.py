@@ -1,8 +1,12 @@
 """bench/ scripts: an option that cannot be measured as given is a usage error before any work,
 not a figure of something else under its name (each case ran with exit 0 before)."""
+import os
 import subprocess
 import sys
+import wave
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -33,3 +37,136 @@ def test_long_audio_options_it_would_pass_over_are_refused(tmp_path):
     proc = bench("long_audio.py", "run", "--out", str(tmp_path / "out"), "--model", "m.pt", "--only", "joint")
     assert proc.returncode == 2 and proc.stderr.rstrip().splitlines()[-1].endswith(
         "--only: separate, joined and/or joined_x10, not joint")
+
+
+# --- Every script: a bad number is a usage error naming the option; a missing input, an
+# AsrkitError or a failed command is one line '<script>: ERROR: <message>' (bench/_args.py).
+# Each case gave a traceback, started the benchmark, or printed a figure of nothing with exit 0.
+CORPORA = os.environ.get("ASRKIT_CORPORA", str(ROOT.parent / "shared" / "corpora"))
+
+
+def usage_error(proc, script, option):
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr and not proc.stdout, proc.stderr[-2000:]
+    last = proc.stderr.rstrip().splitlines()[-1]  # a subcommand's: 'long_audio.py make: error: ...'
+    assert last.startswith(script) and f": error: argument {option}: " in last, proc.stderr
+
+
+def one_line_error(proc, script, *words, alone=True):
+    """Exit 1 and the ERROR line last on stderr (alone: the only line there), naming ``words``."""
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    lines = proc.stderr.rstrip().splitlines()
+    assert lines[-1].startswith(f"{script}: ERROR: ") and all(w in lines[-1] for w in words), proc.stderr
+    assert len(lines) == 1 or not alone, proc.stderr
+
+
+@pytest.mark.parametrize("script, argv, option", [
+    ("fbank_speed.py", ["--repeat", "0"], "--repeat"),
+    ("launch_overhead.py", ["--repeats", "0"], "--repeats"),
+    ("launch_overhead.py", ["--jobs", "0"], "--jobs"),
+    ("model_speed.py", ["--batch", "0"], "--batch"),
+    ("model_speed.py", ["--steps", "0"], "--steps"),
+    ("read_matrices_speed.py", ["--utts", "0"], "--utts"),
+    ("read_matrices_speed.py", ["--repeat", "0"], "--repeat"),  # printed inf
+    ("presentation_robustness.py", ["--num", "0", "--model", "{file}", "--an4", "{dir}"], "--num"),
+    ("resample_memory.py", ["--rate", "0"], "--rate"),
+    ("resample_memory.py", ["--target", "0"], "--target"),
+    ("resample_memory.py", ["--seconds", "-1"], "--seconds"),
+    ("resample_memory.py", ["--seconds", "nan"], "--seconds"),
+    ("score_speed.py", ["--utts", "0"], "--utts"),  # a table of 0 tokens, exit 0
+    ("score_speed.py", ["--error-rate", "2"], "--error-rate"),
+    ("score_speed.py", ["--long-line", "-1"], "--long-line"),
+    ("scale_data.py", ["--num-utts", "0"], "--num-utts"),  # ran the whole benchmark on no data
+    ("audio_formats.py", ["--num", "-1", "--model", "{file}"], "--num"),  # started the benchmark
+    ("decode_speed.py", ["--limit", "-1"], "--limit"),  # started the benchmark
+    ("decode_speed.py", ["--batch-sizes", "16,0"], "--batch-sizes"),
+    ("long_audio.py", ["make", "--out", "{tmp}/out", "--pause-min", "-1"], "--pause-min"),
+    ("startup.py", ["--repeats", "0"], "--repeats"),
+    ("train_speed.py", ["--epochs", "0"], "--epochs"),
+    ("checkpoint_write.py", ["--repeats", "0"], "--repeats"),
+    ("speaker_adapt_probe.py", ["--keep", "1.5", "m", "f", "h", "o"], "--keep"),
+    ("attention_stall.py", ["--beam", "0", "m", "f"], "--beam"),
+])
+def test_a_number_it_cannot_measure_is_a_usage_error(tmp_path, script, argv, option):
+    (tmp_path / "file").write_text("")
+    (tmp_path / "dir").mkdir()
+    argv = [a.format(file=tmp_path / "file", dir=tmp_path / "dir", tmp=tmp_path) for a in argv]
+    usage_error(bench(script, *argv), script, option)
+    assert not (tmp_path / "out").exists()
+
+
+def test_long_audio_pause_range_upside_down_is_a_usage_error(tmp_path):
+    proc = bench("long_audio.py", "make", "--out", str(tmp_path / "out"), "--pause-min", "2", "--pause-max", "1")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr and not (tmp_path / "out").exists()
+    assert proc.stderr.rstrip().splitlines()[-1].endswith("--pause-min 2 is above --pause-max 1")
+
+
+@pytest.mark.parametrize("script, argv, missing", [
+    ("attention_stall.py", ["{file}", "{none}"], "{none}"),  # the features
+    ("attention_stall.py", ["{none}", "{file}"], "{none}"),  # the model
+    ("audio_formats.py", ["--model", "{file}", "--an4", "{none}"], "{none}"),
+    ("audio_formats.py", ["--model", "{none}"], "{none}"),  # was asrkit-decode's CalledProcessError
+    ("decode_speed.py", ["--config", "{none}"], "{none}"),
+    ("model_speed.py", ["--config", "{none}"], "{none}"),
+    ("model_speed.py", ["--an4", "{none}"], "{none}"),
+    ("long_audio.py", ["make", "--an4", "{none}", "--out", "{tmp}/out"], "{none}"),
+    ("long_audio.py", ["make", "--data", "{none}", "--out", "{tmp}/out"], "{none}"),
+    ("long_audio.py", ["run", "--out", "{none}", "--model", "{file}"], "{none}"),
+    ("presentation_robustness.py", ["--model", "{file}", "--an4", "{none}"], "{none}"),
+    ("presentation_robustness.py", ["--model", "{file}", "--data", "{none}"], "{none}"),
+    ("recording_level.py", ["--model", "{file}", "--data", "{none}"], "{none}"),
+    ("train_step_profile.py", ["--feats", "{none}", "--config", "{file}"], "{none}"),
+    ("train_step_profile.py", ["--feats", "{file}", "--config", "{none}"], "{none}"),
+    ("speaker_adapt_probe.py", ["{none}", "{file}", "{file}", "{tmp}/o"], "{none}"),
+    ("checkpoint_write.py", ["--config", "{none}"], "{none}"),
+    ("scale_data.py", ["--an4-root", "{none}", "--work-dir", "{tmp}/out"], "{none}"),  # ran on a cached work dir
+    ("scale_data.py", ["--work-dir", "{file}/work"], "{file}"),  # a folder under a file
+    ("long_audio.py", ["make", "--out", "{file}/out"], "{file}"),
+    ("startup.py", ["--model", "{file}", "--wav", "{none}"], "{none}"),  # after every --help timing
+    ("train_speed.py", ["--config", "{none}"], "{none}"),
+])
+def test_a_missing_input_or_an_output_under_a_file_is_one_line(tmp_path, script, argv, missing):
+    (tmp_path / "file").write_text("")
+    fmt = dict(file=tmp_path / "file", none=tmp_path / "nowhere", tmp=tmp_path)
+    proc = bench(script, *[a.format(**fmt) for a in argv])
+    one_line_error(proc, script, missing.format(**fmt))
+    assert not proc.stdout and not (tmp_path / "out").exists()
+
+
+def _not_a_model(tmp_path):
+    (tmp_path / "bad.pt").write_bytes(b"not a model")
+    (tmp_path / "feats.scp").write_text("")
+    (tmp_path / "hyp").write_text("")
+    return str(tmp_path / "bad.pt")
+
+
+@pytest.mark.parametrize("script, argv", [
+    ("attention_stall.py", ["{bad}", "{tmp}/feats.scp"]),
+    ("speaker_adapt_probe.py", ["{bad}", "{tmp}/feats.scp", "{tmp}/hyp", "{tmp}/o"]),
+    ("checkpoint_write.py", ["--config", "{tmp}/bad.yaml", "--repeats", "1"]),
+])
+def test_an_asrkit_error_is_one_line(tmp_path, script, argv):
+    bad = _not_a_model(tmp_path)
+    (tmp_path / "bad.yaml").write_text("model:\n  no_such_setting: 1\n")
+    proc = bench(script, *[a.format(bad=bad, tmp=tmp_path) for a in argv])
+    one_line_error(proc, script, str(tmp_path / "bad"))
+    assert not proc.stdout
+
+
+def test_a_failed_asrkit_decode_is_one_line(tmp_path):
+    # recording_level.py runs asrkit-decode with check=True: its failure was a CalledProcessError traceback
+    data = tmp_path / "data"
+    data.mkdir()
+    with wave.open(str(tmp_path / "a.wav"), "wb") as w:
+        w.setnchannels(1), w.setsampwidth(2), w.setframerate(16000), w.writeframes(b"\0\0" * 1600)
+    (data / "wav.scp").write_text(f"a {tmp_path / 'a.wav'}\n")
+    (data / "text").write_text("a A\n")
+    proc = bench("recording_level.py", "--model", _not_a_model(tmp_path), "--data", str(data), "--gains", "1",
+                 "--out", str(tmp_path / "out"))
+    one_line_error(proc, "recording_level.py", "asrkit-decode failed (exit ", "bad.pt")
+
+
+@pytest.mark.skipif(not os.path.isdir(os.path.join(CORPORA, "an4")), reason="needs the AN4 corpus")
+def test_audio_formats_failed_decode_is_one_line(tmp_path):
+    proc = bench("audio_formats.py", "--model", _not_a_model(tmp_path), "--num", "1",
+                 "--an4", os.path.join(CORPORA, "an4"))
+    one_line_error(proc, "audio_formats.py", "asrkit-decode failed (exit ", "bad.pt")
