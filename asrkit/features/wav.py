@@ -16,7 +16,8 @@ WAV therefore gives the very same samples (and features) as the 16-bit WAV.
 ``channel=N`` takes channel N (0-based, Kaldi's ``--channel``); ``channel=EXPECT_MONO`` (-1,
 what ``asrkit-compute-fbank`` uses unless given ``--channel``) makes multi-channel audio an error.
 Channels that cancel in the average (one the other inverted: the mix 20 dB or more below the
-loudest channel) are an error naming ``--channel``, not digital silence decoded to some text.
+loudest channel) are an error naming ``--channel``, not digital silence decoded to some text; so
+is a mix as quiet for another reason, named (:func:`downmix`).
 
 **Safety.** A regular file is opened by libsndfile, which reads only its header before the size
 checks: an entry naming a large non-audio file fails at once. Pipes (and FIFOs or devices such as
@@ -30,10 +31,13 @@ or a pipe alike; only the sizes a streaming writer puts in a header it cannot se
 (0 from a pipe, 0xFFFFFFFF, 0x7FFFF000, 0x7FFFFFFF) mean "the data runs to the end of the
 stream"; a file's data size of 0 means no samples, and samples after it are an error saying so. A
 data size smaller than the samples there are (bytes inside the RIFF after the data
-chunk that are neither chunks nor zero padding) is an error as well. FLAC that decodes to fewer frames than its STREAMINFO states is an error too, and so is
-a NIST SPHERE or AU file or stream, or an AIFF or W64 file, holding fewer bytes of samples than
+chunk that are neither chunks nor zero padding) is an error as well, as is an AIFF's SSND
+chunk, an AU header's or a CAF data chunk's (libsndfile reads no further than any of these).
+FLAC that decodes to fewer frames than its STREAMINFO states is an error too, and so is
+a NIST SPHERE, AU or CAF file or stream, or an AIFF or W64 file, holding fewer bytes of samples than
 its header states (libsndfile reads all of these as the shorter audio that is there), and a FLAC
-whose last frame ends past its STREAMINFO's count (libsndfile reads no further). An OGG's
+whose last frame ends past its STREAMINFO's count (libsndfile reads no further) or states
+another sample rate than STREAMINFO's (libsndfile reads it at STREAMINFO's). An OGG's
 pages are walked: one whose last whole page is not marked as the end of its stream was cut short,
 and a page failing its CRC (which libsndfile skips, its samples missing from the middle) or bytes
 where a page should start are corruption: all errors. An MP3 with a
@@ -70,7 +74,7 @@ import sys
 import tempfile
 import zlib
 from dataclasses import dataclass
-from typing import IO, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import IO, Callable, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
 from asrkit.data.datadir import parse_segment
 from asrkit.data.table import iter_table_fast
@@ -334,54 +338,89 @@ def _check_after_data(riff: _RiffData, total: int, what: str, read_at: Callable[
             raise AsrkitError(f"{what}: another WAV file follows this one's end at byte {8 + riff_size} (files "
                               f"joined with cat?): WAV readers take only the first; join recordings with sox "
                               f"(sox a.wav b.wav out.wav)")
-    data_end = riff.offset + riff.declared
-    if end - data_end <= _TAIL_SLACK:
-        return
-    # The pad byte after an odd-sized data chunk is sometimes left out: either walk will do.
-    for start in sorted({data_end + (riff.declared & 1), data_end}, reverse=True):
-        chunks = _chunks_after(read_at, start, end)
-        if chunks is None:
-            continue
-        second = next((pos for cid, pos in chunks if cid == b"data"), None)
-        if second is not None:
-            # RIFF allows one data chunk. libsndfile decoded such a file (the first chunk of odd
-            # size) to noise of half its length, exit 0; of even size it failed as "SF_INFO struct
-            # incomplete"; sox and Kaldi read the first chunk and drop the rest without a word.
-            raise AsrkitError(f"{what}: malformed WAV: a second 'data' chunk at byte {second} (a WAV holds one; "
-                              f"readers take the first, or misread both), so part of the recording would be "
-                              f"lost; write the file again with its samples in one data chunk")
-        return
-    tail = end - data_end
-    if tail <= _ZERO_PAD_CHECKED and not read_at(data_end, tail).strip(b"\0"):
+    tail, chunks = _bytes_past_samples(read_at, riff.offset + riff.declared, end, _RIFF_CHUNKS, riff.declared & 1)
+    second = next((pos for cid, pos in chunks if cid == b"data"), None)
+    if second is not None:
+        # RIFF allows one data chunk. libsndfile decoded such a file (the first chunk of odd
+        # size) to noise of half its length, exit 0; of even size it failed as "SF_INFO struct
+        # incomplete"; sox and Kaldi read the first chunk and drop the rest without a word.
+        raise AsrkitError(f"{what}: malformed WAV: a second 'data' chunk at byte {second} (a WAV holds one; "
+                          f"readers take the first, or misread both), so part of the recording would be "
+                          f"lost; write the file again with its samples in one data chunk")
+    if not tail:
         return
     if riff.declared == 0:
         raise AsrkitError(f"{what}: the WAV header states no samples (data size 0, as a writer that cannot seek back "
                           f"leaves it), but {tail} bytes that are not chunks follow it; if they are the recording, "
                           f"rewrite the file (sox --ignore-length in.wav out.wav) or read it through a pipe "
                           f"('<utt> cat <file> |' in wav.scp reads to the end)")
-    raise AsrkitError(f"{what}: malformed WAV header: the data chunk states {riff.declared} bytes of samples, but "
-                      f"{tail} more bytes that are not chunks follow it inside the RIFF (a corrupt data size?); "
-                      f"write the file again")
+    frame = (riff.block_align, riff.channels) if riff.format_tag in _SAMPLE_FORMAT_TAGS else None
+    raise _samples_left_out(what, "WAV", "the data chunk", riff.declared, tail, frame, " inside the RIFF")
 
 
-def _chunks_after(read_at: Callable[[int, int], bytes], pos: int,
-                  end: int) -> Optional[List[Tuple[bytes, int]]]:
-    """``(id, byte offset)`` of the RIFF chunks (printable ids) running from ``pos`` to ``end``, a
-    missing last pad byte, a few bytes of slack or a last chunk cut off allowed; None when what
-    is there is not chunks."""
+# How a container's chunks are laid out: the size after each 4-byte id, and the alignment of
+# each chunk's start (RIFF and AIFF pad to even sizes, CAF not at all).
+_RIFF_CHUNKS = (struct.Struct("<I"), 2)
+_AIFF_CHUNKS = (struct.Struct(">I"), 2)
+_CAF_CHUNKS = (struct.Struct(">q"), 1)  # (a size of -1: the chunk runs to the end of the file)
+
+
+def _chunks_after(read_at: Callable[[int, int], bytes], pos: int, end: int,
+                  layout: Tuple[struct.Struct, int] = _RIFF_CHUNKS) -> Optional[List[Tuple[bytes, int]]]:
+    """``(id, byte offset)`` of the chunks (printable ids, laid out as ``layout``) running from
+    ``pos`` to ``end``, a missing last pad byte, a few bytes of slack or a last chunk cut off
+    allowed; None when what is there is not chunks."""
+    sizes, align = layout
     chunks: List[Tuple[bytes, int]] = []
     for _ in range(_MAX_CHUNKS):
         if end - pos <= _TAIL_SLACK:
             return chunks
-        hdr = read_at(pos, 8)
-        if len(hdr) < 8 or not all(0x20 <= b <= 0x7E for b in hdr[:4]):
+        hdr = read_at(pos, 4 + sizes.size)
+        if len(hdr) < 4 + sizes.size or not all(0x20 <= b <= 0x7E for b in hdr[:4]):
             return None
         chunks.append((bytes(hdr[:4]), pos))
-        size = struct.unpack_from("<I", hdr, 4)[0]
-        if pos + 8 + size > end:
-            return chunks  # metadata cut off after the samples, which are whole
-        pos += 8 + size + (size & 1)
+        size = sizes.unpack_from(hdr, 4)[0]
+        if size < 0 or pos + len(hdr) + size > end:
+            return chunks  # metadata cut off after the samples (which are whole), or running to the end
+        pos += len(hdr) + size + (-size % align)
     return chunks  # a pathological chunk list: leave it to libsndfile
+
+
+def _bytes_past_samples(read_at: Callable[[int, int], bytes], data_end: int, end: int,
+                        layout: Optional[Tuple[struct.Struct, int]], pad: int) -> Tuple[int, List[Tuple[bytes, int]]]:
+    """What follows the samples a header states, from ``data_end`` to ``end`` (where the container
+    says it ends, or the file does): ``(0, chunks)`` when it is chunks laid out as ``layout``
+    (:func:`_chunks_after`; None: no chunk may follow, as in AU), zero padding or a few bytes of
+    slack; else ``(its size in bytes, [])``: samples a corrupt (too small) data size leaves out,
+    which libsndfile (and Kaldi, and sox) never read. ``pad``: the pad byte after the samples
+    that may be there or left out."""
+    if end - data_end <= _TAIL_SLACK:
+        return 0, []
+    if layout is not None:
+        for start in sorted({data_end + pad, data_end}, reverse=True):  # (either walk will do)
+            chunks = _chunks_after(read_at, start, end, layout)
+            if chunks is not None:
+                return 0, chunks
+    tail = end - data_end
+    if tail <= _ZERO_PAD_CHECKED and not read_at(data_end, tail).strip(b"\0"):
+        return 0, []
+    return tail, []
+
+
+def _samples_left_out(what: str, fmt: str, holder: str, declared: int, tail: int,
+                      frame: Optional[Tuple[Optional[int], Optional[int]]], inside: str = "") -> AsrkitError:
+    """The error for a header whose data size (``declared`` bytes, stated by ``holder``) leaves out
+    the ``tail`` bytes after it; ``frame``: (bytes per frame, channels), where known, to say how
+    many samples libsndfile would read and how many it would lose."""
+    nbytes, channels = frame or (None, None)
+    lost = ""
+    if nbytes:
+        kept = declared // nbytes
+        per = " per channel" if channels and channels > 1 else ""
+        lost = f": libsndfile would read only {kept} of its {kept + tail // nbytes} samples{per}"
+    follow = "follow them" if holder == "the header" else "that are not chunks follow it"
+    return AsrkitError(f"{what}: malformed {fmt} header: {holder} states {declared} bytes of samples, but {tail} "
+                       f"more bytes {follow}{inside} (a corrupt data size?){lost}; write the file again")
 
 
 # Other containers whose header states the length: libsndfile reads a truncated one as the
@@ -391,12 +430,32 @@ _SPHERE_COMPRESSED = ("shorten", "wavpack", "shortpack")
 _W64_RIFF = bytes.fromhex("726966662e91cf11a5d628db04c10000")  # "riff" GUID
 _W64_DATA = bytes.fromhex("64617461f3acd3118cd100c04f8edb8a")  # "data" GUID
 _AU_UNKNOWN = 0xFFFFFFFF
+_AU_SAMPLE_BYTES = {1: 1, 2: 1, 3: 2, 4: 3, 5: 4, 6: 4, 7: 8, 27: 1}  # by encoding: mu-law, PCM 8-32, float, A-law
+_AIFC_SAMPLE_BYTES = {b"fl32": 4, b"FL32": 4, b"fl64": 8, b"FL64": 8, b"ulaw": 1, b"ULAW": 1, b"alaw": 1, b"ALAW": 1}
+_AIFC_PCM = (b"NONE", b"twos", b"sowt", b"raw ", b"in24", b"in32", b"42ni", b"23ni")  # (sample size: COMM's)
+# Formats libsndfile reads no further than the data size their header states, the samples after
+# it lost (SPHERE and W64: it reads to the end of the file whatever the header says).
+_READ_TO_STATED_SIZE = ("AU", "AIFF", "CAF")
 
 
-def _declared_samples(read_at: Callable[[int, int], bytes], streamed: bool) -> Optional[Tuple[str, int, int]]:
-    """``(format, byte offset of the samples, their byte size as the header states)`` of a NIST
-    SPHERE, AU, AIFF/AIFF-C or Wave64 header; None for anything else or an unknown size. AIFF and
-    W64 only from files: a streaming writer leaves placeholders (sox: FORM 0x7f000050)."""
+class _Stated(NamedTuple):
+    """What a NIST SPHERE, AU, AIFF/AIFF-C, CAF or Wave64 header states of its samples."""
+
+    fmt: str
+    offset: int  # byte offset of the samples (AIFF, CAF: of the body of the chunk holding them)
+    size: int  # their size in bytes as the header states (AIFF, CAF: the chunk body's)
+    lead: int = 0  # bytes of ``size`` before the first sample (AIFF: offset and block size; CAF: edit count)
+    frame: Optional[Tuple[Optional[int], Optional[int]]] = None  # (bytes per frame, channels), where fixed
+    chunks: Optional[Tuple[struct.Struct, int]] = None  # the layout of chunks that may follow the samples
+    end: Optional[int] = None  # where the container states it ends (AIFF's FORM); None: the file's end
+    stream_sized: bool = True  # False: a streaming writer leaves a placeholder (sox's AIFF: 0x7f000008)
+
+
+def _declared_samples(read_at: Callable[[int, int], bytes], streamed: bool) -> Optional[_Stated]:
+    """What the header of a NIST SPHERE, AU, AIFF/AIFF-C, CAF or Wave64 file states of its samples
+    (:class:`_Stated`); None for anything else or an unknown size. W64 only from files, and an
+    AIFF stream's size only where it is smaller than the samples: a streaming writer leaves
+    placeholders larger than any (sox: FORM 0x7f000050)."""
     head = read_at(0, 16)
     if head.startswith(b"NIST_1A\n"):
         try:
@@ -410,26 +469,55 @@ def _declared_samples(read_at: Callable[[int, int], bytes], streamed: bool) -> O
                     fields[parts[0].decode("ascii", "replace")] = parts[2].strip().decode("ascii", "replace")
             coding = fields.get("sample_coding", "pcm").lower()
             if any(c in coding for c in _SPHERE_COMPRESSED):
-                return ("SPHERE-compressed:" + coding, size, 0)
+                return _Stated("SPHERE-compressed:" + coding, size, 0)
             count = int(fields["sample_count"])
-            return ("SPHERE", size, count * int(fields.get("channel_count", 1)) * int(fields.get("sample_n_bytes", 2)))
+            return _Stated("SPHERE", size,
+                           count * int(fields.get("channel_count", 1)) * int(fields.get("sample_n_bytes", 2)))
         except (ValueError, KeyError):
             return None  # no sample_count (or an odd header): nothing stated to check against
     if head.startswith(b".snd") and len(head) >= 12:
         offset, size = struct.unpack_from(">II", head, 4)
-        return None if size == _AU_UNKNOWN else ("AU", offset, size)
-    if streamed:
-        return None
+        fields = read_at(12, 12)
+        encoding, _, channels = struct.unpack(">III", fields) if len(fields) == 12 else (0, 0, 0)
+        nbytes = _AU_SAMPLE_BYTES.get(encoding)
+        return None if size == _AU_UNKNOWN else _Stated("AU", offset, size, 0, (nbytes and nbytes * channels, channels))
     if head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
-        pos = 12
+        pos, frame = 12, None
         for _ in range(_MAX_CHUNKS):
-            hdr = read_at(pos, 8)
+            hdr = read_at(pos, 30)  # a chunk header and COMM's body (AIFF-C's compression type ends it)
             if len(hdr) < 8:
                 return None
             size = struct.unpack_from(">I", hdr, 4)[0]
+            if hdr[:4] == b"COMM" and len(hdr) >= 16:
+                channels, _, bits = struct.unpack_from(">HIH", hdr, 8)
+                kind = hdr[26:30] if head[8:12] == b"AIFC" else b"NONE"
+                nbytes = (bits + 7) // 8 if kind in _AIFC_PCM else _AIFC_SAMPLE_BYTES.get(kind)
+                frame = (nbytes and nbytes * channels, channels)
             if hdr[:4] == b"SSND":
-                return ("AIFF", pos + 8, size)  # (the chunk's 8 bytes of offset and block size included)
+                if size == 0:
+                    return None  # (ffmpeg's placeholder: libsndfile reads to the end)
+                lead = 8 + struct.unpack_from(">I", hdr, 8)[0] if len(hdr) >= 12 else 8
+                return _Stated("AIFF", pos + 8, size, lead, frame, _AIFF_CHUNKS,
+                               8 + struct.unpack_from(">I", head, 4)[0], stream_sized=False)
             pos += 8 + size + (size & 1)
+        return None
+    if head[:4] == b"caff":  # CAF: chunks of a 4-byte type and a signed 64-bit size
+        pos, frame = 8, None
+        for _ in range(_MAX_CHUNKS):
+            hdr = read_at(pos, 44)  # a chunk header and the desc chunk's body
+            if len(hdr) < 12:
+                return None
+            size = struct.unpack_from(">q", hdr, 4)[0]
+            if hdr[:4] == b"desc" and len(hdr) >= 44:
+                per_packet, frames_per_packet, channels = struct.unpack_from(">III", hdr, 28)
+                frame = (per_packet if frames_per_packet == 1 else None, channels)
+            if hdr[:4] == b"data":
+                return None if size < 4 else _Stated("CAF", pos + 12, size, 4, frame, _CAF_CHUNKS)
+            if size < 0:
+                return None
+            pos += 12 + size
+        return None
+    if streamed:
         return None
     if head == _W64_RIFF:
         pos = 40
@@ -439,7 +527,7 @@ def _declared_samples(read_at: Callable[[int, int], bytes], streamed: bool) -> O
                 return None
             size = struct.unpack_from("<Q", hdr, 16)[0]  # the 24-byte chunk header included
             if hdr[:16] == _W64_DATA:
-                return ("W64", pos + 24, max(size - 24, 0))
+                return _Stated("W64", pos + 24, max(size - 24, 0))
             if size < 24:
                 return None
             pos += (size + 7) // 8 * 8  # chunks are 8-byte aligned
@@ -620,13 +708,18 @@ def _flac_crc(data: bytes, table: List[int], bits: int) -> int:
 
 
 _FLAC_TAIL = 1 << 16  # bytes searched from the end for the last frame (a frame is rarely over 16 KiB)
+# A frame header's sample rate by its 4-bit code (0: STREAMINFO's; 12-14: in the bytes after it)
+_FLAC_RATES = {1: 88200, 2: 176400, 3: 192000, 4: 8000, 5: 16000, 6: 22050, 7: 24000, 8: 32000, 9: 44100,
+               10: 48000, 11: 96000}
 
 
-def _flac_end_sample(read_at: Callable[[int, int], bytes], total: int, fixed_block: int) -> Optional[int]:
-    """The sample a FLAC's frames end at, read from the header of its last frame: the one that runs
-    to the end of the file with both its CRCs right, searched for back from the end; None when no
-    such frame is found (an ID3 tag after the frames, a last frame over :data:`_FLAC_TAIL`).
-    ``fixed_block``: STREAMINFO's block size, which a fixed-block stream's frame numbers count in."""
+def _flac_last_frame(read_at: Callable[[int, int], bytes], total: int,
+                     fixed_block: int) -> Optional[Tuple[int, Optional[int]]]:
+    """``(the sample a FLAC's frames end at, the sample rate its frames state or None)``, read from
+    the header of its last frame: the one that runs to the end of the file with both its CRCs
+    right, searched for back from the end; None when no such frame is found (an ID3 tag after the
+    frames, a last frame over :data:`_FLAC_TAIL`). ``fixed_block``: STREAMINFO's block size, which
+    a fixed-block stream's frame numbers count in."""
     start = max(0, total - _FLAC_TAIL)
     tail = read_at(start, total - start)
     at, tries = len(tail), 0
@@ -655,13 +748,15 @@ def _flac_end_sample(read_at: Callable[[int, int], bytes], total: int, fixed_blo
             pos += code - 5
         else:
             size = 192 if code == 1 else 576 << (code - 2) if code <= 5 else 256 << (code - 8)
-        pos += {12: 1, 13: 2, 14: 2}.get(rate_code, 0)
+        rate_bytes = head[pos:pos + {12: 1, 13: 2, 14: 2}.get(rate_code, 0)]
+        pos += len(rate_bytes)
+        rate = _FLAC_RATES.get(rate_code) or int.from_bytes(rate_bytes, "big") * {12: 1000, 14: 10}.get(rate_code, 1)
         if pos >= len(head) or _flac_crc(head[:pos], _CRC8, 8) != head[pos]:
             continue
         tries += 1  # (a header's CRC-8 holds by chance for 1 in 256 bytes: the frame's CRC-16 decides)
         frame = tail[at:]
         if len(frame) > pos + 2 and _flac_crc(frame[:-2], _CRC16, 16) == int.from_bytes(frame[-2:], "big"):
-            return (number if head[1] == 0xF9 else number * fixed_block) + size
+            return (number if head[1] == 0xF9 else number * fixed_block) + size, rate or None
     return None
 
 
@@ -719,23 +814,23 @@ def _joined_at(read_at: Callable[[int, int], bytes], total: int) -> Optional[Tup
             pos += (size + 7) // 8 * 8
         return None
     found = _declared_samples(read_at, streamed=True)  # (SPHERE and AU: what a stream states too)
-    if found is not None and found[0] in ("SPHERE", "AU"):
-        fmt, offset, declared = found
-        magic = b"NIST_1A\n" if fmt == "SPHERE" else b".snd"
-        if read_at(offset + declared, len(magic)) == magic:
-            return fmt, offset + declared
+    if found is not None and found.fmt in ("SPHERE", "AU"):
+        magic = b"NIST_1A\n" if found.fmt == "SPHERE" else b".snd"
+        if read_at(found.offset + found.size, len(magic)) == magic:
+            return found.fmt, found.offset + found.size
     return None
 
 
 def _check_declared_length(read_at: Callable[[int, int], bytes], total: int, what: str,
                            streamed: bool) -> Tuple[bool, Optional[int]]:
-    """A SPHERE, AU, AIFF or W64 file (or SPHERE/AU stream) with fewer bytes of samples than its
-    header states, an OGG with a page cut off or damaged (:func:`_check_ogg_pages`), or an MP3
-    holding fewer bytes than its Xing/Info/VBRI tag states, is an error naming ``what``, as a
-    truncated WAV is. So is another file of the format after this one's end (:func:`_joined_at`).
-    Returns whether the audio is an MP3 whose tag states its frame count, and for an MP3 the
-    samples per channel its frame headers add up to (:func:`_decode`'s ``mp3_counted`` and
-    ``mp3_walked``: the tag is read here once)."""
+    """A SPHERE, AU, AIFF, CAF or W64 file (or SPHERE, AU or CAF stream) with fewer bytes of
+    samples than its header states, an AU, AIFF or CAF one with more (:func:`_bytes_past_samples`),
+    a FLAC whose last frame does not fit its STREAMINFO (its count or its rate), an OGG with a
+    page cut off or damaged (:func:`_check_ogg_pages`), or an MP3 holding fewer bytes than its
+    Xing/Info/VBRI tag states, is an error naming ``what``, as a truncated WAV is. So is another
+    file of the format after this one's end (:func:`_joined_at`). Returns whether the audio is an
+    MP3 whose tag states its frame count, and for an MP3 the samples per channel its frame headers
+    add up to (:func:`_decode`'s ``mp3_counted`` and ``mp3_walked``: the tag is read here once)."""
     if read_at(0, 4) == b"OggS":
         _check_ogg_pages(read_at, total, what, streamed)
         return False, None
@@ -744,13 +839,19 @@ def _check_declared_length(read_at: Callable[[int, int], bytes], total: int, wha
         raise _joined_error(what, *joined)
     info = read_at(0, 26)
     if info[:5] in (b"fLaC\x00", b"fLaC\x80") and len(info) == 26:
-        # libsndfile reads no further than STREAMINFO's count: a count damaged to half read half.
-        stated = int.from_bytes(info[18:26], "big") & ((1 << 36) - 1)
-        end = _flac_end_sample(read_at, total, int.from_bytes(info[8:10], "big")) if stated else None
-        if end is not None and end > stated:
+        # libsndfile reads no further than STREAMINFO's count (a count damaged to half read half),
+        # and at STREAMINFO's rate whatever the frames state (8000 Hz over 16 kHz frames: half speed).
+        word = int.from_bytes(info[18:26], "big")
+        stated, rate = word & ((1 << 36) - 1), word >> 44
+        last = _flac_last_frame(read_at, total, int.from_bytes(info[8:10], "big")) if stated else None
+        if last is not None and last[0] > stated:
             raise AsrkitError(f"{what}: FLAC whose STREAMINFO states {stated} samples, but its frames run to sample "
-                              f"{end} (a damaged header?): libsndfile would read only the first {stated}; encode "
+                              f"{last[0]} (a damaged header?): libsndfile would read only the first {stated}; encode "
                               f"it again from its source")
+        if last is not None and last[1] is not None and last[1] != rate:
+            raise AsrkitError(f"{what}: FLAC whose STREAMINFO states a sample rate of {rate} Hz, but its frames state "
+                              f"{last[1]} Hz (a damaged header?): libsndfile would read it at {rate} Hz; encode it "
+                              f"again from its source")
     mp3 = _mp3_tag(read_at)
     if mp3 is not None:
         # Checked before libsndfile opens it, which also keeps mpg123's own line off stderr
@@ -768,15 +869,25 @@ def _check_declared_length(read_at: Callable[[int, int], bytes], total: int, wha
     found = _declared_samples(read_at, streamed)
     if found is None:
         return False, None
-    fmt, offset, declared = found
+    fmt, offset, declared = found.fmt, found.offset, found.size
     if fmt.startswith("SPHERE-compressed:"):
         raise AsrkitError(f"{what}: NIST SPHERE compressed with {fmt.split(':', 1)[1]!r}, which libsndfile does not "
                           f"read; decompress it in wav.scp with Kaldi's sph2pipe: 'sph2pipe -f wav <file> |'")
     available = total - offset
     if declared > available:
+        if streamed and not found.stream_sized:
+            return False, None
         kind = "stream" if streamed else "file"
         raise AsrkitError(f"{what}: truncated {fmt} {kind} (header promises {declared} bytes of samples, "
                           f"{kind} has {max(available, 0)})")
+    if fmt in _READ_TO_STATED_SIZE:
+        # libsndfile reads no further than the stated size, as it does a WAV's (_check_after_data)
+        end = total if found.end is None else min(found.end, total)
+        tail, _ = _bytes_past_samples(read_at, offset + declared, end, found.chunks, declared & 1)
+        if tail:
+            holder = {"AU": "the header", "AIFF": "the SSND chunk", "CAF": "the data chunk"}[fmt]
+            raise _samples_left_out(what, fmt, holder, declared - found.lead, tail, found.frame,
+                                    " inside the FORM" if fmt == "AIFF" else "")
     return False, None
 
 
@@ -962,27 +1073,49 @@ def _decode(source, what: str, channel: Optional[int], max_samples: int, head: b
 # they are unrelated); a mix this far below its loudest channel means they cancel: one is the
 # other inverted (a balanced lead wired backwards, an "invert" effect left on one side).
 DOWNMIX_CANCEL_DB = 20.0
+# A channel correlated with the loudest one at this or below is that channel inverted (two channels
+# of equal power mix 20 dB down only at -0.98 or below).
+_INVERTED_CORRELATION = -0.9
 
 
 def downmix(data: np.ndarray, what: str) -> np.ndarray:
     """The mean of the channels of ``data`` (frames, channels) as float32 (frames,).
 
-    Channels that cancel in the mean (the mix more than DOWNMIX_CANCEL_DB below the loudest
-    channel) are an AsrkitError naming ``what``: the mix of a recording whose second channel is
-    its first inverted is digital silence, decoded to some text without a word.
+    A mix more than DOWNMIX_CANCEL_DB below the loudest channel is an AsrkitError naming ``what``
+    and why: channels that cancel (the mix of a recording whose second channel is its first
+    inverted is digital silence, decoded to some text without a word), samples that run on from
+    one channel into the next (a header stating 1000 channels over mono samples), or channels
+    that do not add up to one recording (many unrelated or silent ones).
     """
     import numpy as np
 
     mix = data.mean(axis=1, dtype=np.float32)
-    loudest = 0.0
+    powers = []
     for c in range(data.shape[1]):
         column = np.ascontiguousarray(data[:, c], dtype=np.float32)
-        loudest = max(loudest, float(np.dot(column, column)))
+        powers.append(float(np.dot(column, column)))
+    loudest = max(powers)
     mixed = float(np.dot(mix, mix))
     if loudest > 0 and mixed < loudest * 10 ** (-DOWNMIX_CANCEL_DB / 10):
         down = "digital silence" if mixed == 0 else f"{10 * math.log10(loudest / mixed):.0f} dB below the loudest channel"
-        raise AsrkitError(f"{what}: its {data.shape[1]} channels cancel out when averaged (the mix is {down}: one "
-                          f"channel is another inverted?); choose one with --channel N (0-based)")
+        n, top = data.shape[1], powers.index(loudest)
+        values = np.asarray(data, dtype=np.float32)
+        flat = values.reshape(-1)  # (interleaved, as the file holds them)
+        if len(values) > 1 and np.mean(np.square(np.diff(flat))) < np.mean(np.square(flat[n:] - flat[:-n])):
+            # Each sample is nearer the next channel's than its own channel's next one: one
+            # channel's samples (speech changes little from one to the next) under a header stating
+            # too many, whose mean over runs of consecutive samples is quiet.
+            raise AsrkitError(f"{what}: its samples run on from one of its {n} channels into the next, as one "
+                              f"channel's do: the samples of fewer channels, read as {n} (a wrong channel count in the "
+                              f"header?), so their average is {down}; write the file again with its real channel count")
+        # each channel's correlation with the loudest (a silent channel's: 0)
+        correlation = values.T @ values[:, top] / np.sqrt(np.maximum(np.multiply(powers, loudest), 1e-30))
+        if correlation.min() <= _INVERTED_CORRELATION:
+            raise AsrkitError(f"{what}: its {n} channels cancel out when averaged (the mix is {down}: one "
+                              f"channel is another inverted?); choose one with --channel N (0-based)")
+        raise AsrkitError(f"{what}: its {n} channels do not add up to one recording: their average is {down}, and no "
+                          f"channel is another inverted (unrelated or silent channels, or a wrong channel count in "
+                          f"the header?); choose one with --channel N (0-based)")
     return mix
 
 
@@ -1019,11 +1152,12 @@ def _refuse_nul_name(source: str, what: str) -> None:
 
 def check_wav_file(path: str, what: str) -> None:
     """The checks :func:`read_wav_source` makes of a file before decoding it (a WAV data chunk
-    longer than the file, a sample layout that does not add up; a SPHERE, AU, AIFF or W64 file
-    holding fewer bytes than its header states, an OGG whose last page is not its end, a tagged
-    MP3 shorter than its tag says, two files joined with cat), from its headers and size (an OGG's
-    pages and a FLAC's bytes are read through); an AsrkitError naming
-    ``what``. Anything else passes (libsndfile judges it)."""
+    longer than the file, a sample layout that does not add up; a SPHERE, AU, AIFF, CAF or W64
+    file holding fewer bytes than its header states, or an AU, AIFF or CAF one more, an OGG whose
+    last page is not its end, a tagged MP3 shorter than its tag says, a FLAC whose last frame does
+    not fit its STREAMINFO, two files joined with cat), from its headers and size (an OGG's pages
+    and a FLAC's bytes are read through); an AsrkitError naming ``what``. Anything else passes
+    (libsndfile judges it)."""
     _refuse_nul_name(path, what)
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     try:

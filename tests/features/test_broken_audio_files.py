@@ -146,6 +146,28 @@ def test_channels_that_cancel_in_the_mean_are_an_error(tmp_path, speech):
         assert np.abs(read_wav_source(str(tmp_path / "ok.wav"), "u")[0]).max() > 0
 
 
+def test_many_channels_that_merely_average_quiet_are_not_said_to_cancel(tmp_path, speech):
+    """A header of 1000 channels over mono samples was refused (its mean, of a 62 ms run of one
+    signal, is 40 dB down) as channels that "cancel out ... one channel is another inverted?",
+    which they are not: the channel count is wrong. Twelve channels, one live, eleven silent (the
+    mix 22 dB down) were said to cancel too."""
+    x, rate = speech
+    mono = x[: len(x) // 1000 * 1000].astype("<i2").tobytes()
+    fmt = _chunk(b"fmt ", struct.pack("<HHIIHH", 1, 1000, rate, rate * 2000, 2000, 16))
+    (tmp_path / "many.wav").write_bytes(_riff(fmt, _chunk(b"data", mono)))
+    e = _refused(str(tmp_path / "many.wav"), "its samples run on from one of its 1000 channels into the next, "
+                                             "as one channel's do: the samples of fewer channels, read as 1000")
+    assert "cancel out" not in e and "one channel is another inverted?" not in e
+    one_live = np.zeros((len(x), 12), np.int16)
+    one_live[:, 3] = x
+    sf.write(tmp_path / "one-live.wav", one_live, rate, subtype="PCM_16")
+    e = _refused(str(tmp_path / "one-live.wav"), "its 12 channels do not add up to one recording: their average is "
+                                                 "22 dB below the loudest channel, and no channel is another inverted")
+    assert "cancel out" not in e and "one channel is another inverted?" not in e
+    np.testing.assert_array_equal(read_wav_source(str(tmp_path / "one-live.wav"), "u", channel=3)[0],
+                                  x.astype(np.float32))
+
+
 def _riff(*chunks: bytes) -> bytes:
     body = b"WAVE" + b"".join(chunks)
     return b"RIFF" + struct.pack("<I", len(body)) + body
@@ -253,6 +275,50 @@ def test_an_rf64_data_size_smaller_than_the_samples_is_an_error(tmp_path, speech
     # whole, and with a chunk after the samples, it reads
     whole = _encode(x, rate, "RF64", "PCM_16")
     assert len(read_audio_bytes(whole, "u")[0]) == len(x)
+
+
+def _damaged_size(blob: bytes, fmt: str, n_bytes: int) -> bytes:
+    """``blob`` (as libsndfile writes ``fmt``) with its header's data size made ``n_bytes`` of samples."""
+    out = bytearray(blob)
+    if fmt == "AU":  # .snd, data offset, data size
+        out[8:12] = struct.pack(">I", n_bytes)
+    elif fmt == "AIFF":  # the SSND chunk's size counts its 8 bytes of offset and block size
+        at = out.find(b"SSND")
+        out[at + 4:at + 8] = struct.pack(">I", 8 + n_bytes)
+    else:  # CAF: the data chunk's 64-bit size counts its 4-byte edit count
+        at = out.find(b"data")
+        out[at + 4:at + 12] = struct.pack(">q", 4 + n_bytes)
+    return bytes(out)
+
+
+@pytest.mark.parametrize("fmt", ["AIFF", "AU", "CAF"])
+def test_an_aiff_au_or_caf_data_size_smaller_than_the_samples_is_an_error(tmp_path, speech, fmt):
+    """The WAV check's damage in an AIFF's SSND chunk, an AU header or a CAF data chunk: a data
+    size of 2000 bytes read as 1000 of the recording's samples, the rest lost, exit 0. A size
+    larger than the file (a truncated file) stays an error."""
+    x, rate = speech
+    whole = _encode(x, rate, fmt, "PCM_16")
+    path = tmp_path / f"damaged.{fmt.lower()}"
+    path.write_bytes(_damaged_size(whole, fmt, 2000))
+    message = (f"malformed {fmt} header: the {'header' if fmt == 'AU' else 'SSND chunk' if fmt == 'AIFF' else 'data chunk'} "
+               f"states 2000 bytes of samples, but {2 * len(x) - 2000} more bytes")
+    for source in (str(path), f"cat {_q(path)} |"):
+        assert f"libsndfile would read only 1000 of its {len(x)} samples" in _refused(source, message)
+    with pytest.raises(AsrkitError, match="a corrupt data size"):
+        check_wav_file(str(path), "u")
+    # larger than the file: truncated
+    (tmp_path / "cut").write_bytes(_damaged_size(whole, fmt, 4 * len(x)))
+    _refused(str(tmp_path / "cut"), f"truncated {fmt} file (header promises ")
+    # whole, with zero padding after the samples, or (AIFF, CAF) a chunk after them, it reads
+    blobs = [whole, whole + bytes(512)]
+    if fmt == "AIFF":
+        comment = b"ANNO" + struct.pack(">I", 6) + b"hello!"
+        blobs.append(b"FORM" + struct.pack(">I", len(whole) - 8 + len(comment)) + whole[8:] + comment)
+    elif fmt == "CAF":
+        blobs.append(whole + b"info" + struct.pack(">q", 12) + struct.pack(">I", 1) + b"a\0b\0" + bytes(4))
+    for blob in blobs:
+        (tmp_path / "ok").write_bytes(blob)
+        np.testing.assert_array_equal(read_wav_source(str(tmp_path / "ok"), "u")[0], x.astype(np.float32))
 
 
 def test_a_second_data_chunk_is_an_error(tmp_path, speech):
@@ -370,6 +436,28 @@ def test_a_flac_holding_more_than_its_streaminfo_states_is_an_error(tmp_path, sp
     # whole, or with an ID3v1 tag after its frames, it reads
     for data in (blob, blob + b"TAG" + bytes(125)):
         assert len(read_audio_bytes(data, "x")[0]) == len(x)
+
+
+def test_a_flac_whose_streaminfo_rate_disagrees_with_its_frames_is_an_error(tmp_path, speech):
+    """libsndfile takes a FLAC's sample rate from STREAMINFO alone: one damaged to 8000 Hz over
+    frames that state 16000 Hz read at 8000 Hz, twice as slow, exit 0 (the model heard nonsense).
+    The last frame's header (found for the end check, CRC-checked) states its rate too."""
+    x, rate = speech
+    assert rate == 16000
+    blob = _encode(x, rate, "FLAC", "PCM_16")
+    damaged = bytearray(blob)
+    # STREAMINFO: 20 bits of sample rate start its 10th byte after the block header (byte 18)
+    word = int.from_bytes(damaged[18:26], "big")
+    damaged[18:26] = (word & ((1 << 44) - 1) | 8000 << 44).to_bytes(8, "big")
+    (tmp_path / "damaged.flac").write_bytes(bytes(damaged))
+    message = "FLAC whose STREAMINFO states a sample rate of 8000 Hz, but its frames state 16000 Hz"
+    for source in (str(tmp_path / "damaged.flac"), f"cat {_q(tmp_path / 'damaged.flac')} |"):
+        assert "\n" not in _refused(source, message)
+    with pytest.raises(AsrkitError, match=message):
+        check_wav_file(str(tmp_path / "damaged.flac"), "u")
+    # rates the frames state with a code of their own (8 kHz) or in bits after it (11025 Hz) agree
+    for r in (8000, 11025):
+        assert read_audio_bytes(_encode(x, r, "FLAC", "PCM_16"), "x")[1] == r
 
 
 def test_a_flac_of_unknown_length_is_named_as_such(tmp_path, speech):
