@@ -713,13 +713,15 @@ _FLAC_RATES = {1: 88200, 2: 176400, 3: 192000, 4: 8000, 5: 16000, 6: 22050, 7: 2
                10: 48000, 11: 96000}
 
 
-def _flac_last_frame(read_at: Callable[[int, int], bytes], total: int,
-                     fixed_block: int) -> Optional[Tuple[int, Optional[int]]]:
+def _flac_last_frame(read_at: Callable[[int, int], bytes], total: int, fixed_block: int,
+                     stated: Tuple[int, int]) -> Optional[Tuple[int, Optional[int]]]:
     """``(the sample a FLAC's frames end at, the sample rate its frames state or None)``, read from
     the header of its last frame: the one that runs to the end of the file with both its CRCs
     right, searched for back from the end; None when no such frame is found (an ID3 tag after the
     frames, a last frame over :data:`_FLAC_TAIL`). ``fixed_block``: STREAMINFO's block size, which
-    a fixed-block stream's frame numbers count in."""
+    a fixed-block stream's frame numbers count in. ``stated``: STREAMINFO's (samples, rate): a
+    header that agrees with them exactly is taken on its CRC-8 alone, as the CRC-16 over the frame,
+    in Python, was most of the check's cost (0.2 of 0.8 ms per 3 s AN4 FLAC)."""
     start = max(0, total - _FLAC_TAIL)
     tail = read_at(start, total - start)
     at, tries = len(tail), 0
@@ -754,9 +756,12 @@ def _flac_last_frame(read_at: Callable[[int, int], bytes], total: int,
         if pos >= len(head) or _flac_crc(head[:pos], _CRC8, 8) != head[pos]:
             continue
         tries += 1  # (a header's CRC-8 holds by chance for 1 in 256 bytes: the frame's CRC-16 decides)
+        end = (number if head[1] == 0xF9 else number * fixed_block) + size
+        if (end, rate or stated[1]) == stated:
+            return end, rate or None
         frame = tail[at:]
         if len(frame) > pos + 2 and _flac_crc(frame[:-2], _CRC16, 16) == int.from_bytes(frame[-2:], "big"):
-            return (number if head[1] == 0xF9 else number * fixed_block) + size, rate or None
+            return end, rate or None
     return None
 
 
@@ -843,7 +848,7 @@ def _check_declared_length(read_at: Callable[[int, int], bytes], total: int, wha
         # and at STREAMINFO's rate whatever the frames state (8000 Hz over 16 kHz frames: half speed).
         word = int.from_bytes(info[18:26], "big")
         stated, rate = word & ((1 << 36) - 1), word >> 44
-        last = _flac_last_frame(read_at, total, int.from_bytes(info[8:10], "big")) if stated else None
+        last = _flac_last_frame(read_at, total, int.from_bytes(info[8:10], "big"), (stated, rate)) if stated else None
         if last is not None and last[0] > stated:
             raise AsrkitError(f"{what}: FLAC whose STREAMINFO states {stated} samples, but its frames run to sample "
                               f"{last[0]} (a damaged header?): libsndfile would read only the first {stated}; encode "
