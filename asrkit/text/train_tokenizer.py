@@ -136,7 +136,14 @@ def not_nfc(utts: Iterable[Tuple[str, str]]) -> List[Tuple[str, str]]:
 
 def read_kaldi_text(path: PathLike) -> List[Tuple[str, str]]:
     """``(utt_id, transcript)`` pairs of a Kaldi ``text`` file; errors name file:line."""
-    return list(read_table(path, allow_empty_value=True).items())
+    try:
+        return list(read_table(path, allow_empty_value=True).items())
+    except AsrkitError as e:
+        # A plain text of sentences (the first words taken for ids) said only "duplicate key 'the'".
+        if "duplicate key" not in str(e):
+            raise
+        raise AsrkitError(f"{e}; a tokenizer is trained on a Kaldi text ('<utt-id> <transcript>' lines): for a "
+                          f"plain text of sentences, put an id before each (awk '{{print NR, $0}}')") from None
 
 
 def train_sentencepiece(sentences: Iterable[str], config: TokenizerConfig, verbose: bool = False) -> bytes:

@@ -288,6 +288,11 @@ def test_cli_bad_inputs(asrkit, tmp_path):
     bad = asrkit("train-tokenizer", "--model-type", "char", tmp_path / "text", tmp_path / "lang", check=False)
     assert bad.returncode == 1 and f"{tmp_path}/text:3: duplicate key 'u1'".encode() in bad.stderr
     assert not (tmp_path / "lang" / "tokens.model").exists()
+    # A plain text of sentences (first words taken for ids) said only "duplicate key 'the'".
+    (tmp_path / "plain").write_text("the cat sat\nthe dog ran\n")
+    bad = asrkit("train-tokenizer", "--model-type", "char", tmp_path / "plain", tmp_path / "lang", check=False)
+    assert bad.returncode == 1 and b"duplicate key 'the' (first on line 1); a tokenizer is trained on a Kaldi " \
+        b"text ('<utt-id> <transcript>' lines): for a plain text of sentences, put an id before each" in bad.stderr
     for content, why in (("", "no transcript to train a tokenizer on (the file is empty)"),
                          ("u1\nu2   \n", "no non-empty transcript to train a tokenizer on (2 lines, all with an empty")):
         (tmp_path / "text").write_text(content)
