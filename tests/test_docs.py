@@ -199,3 +199,15 @@ def test_docs_name_only_existing_files():
 def test_usages_split_commands(text, expected):
     got = [(name, OPTION.findall(args)) for name, args in usages(COMMAND, text)]
     assert got == expected
+
+
+def test_readme_commands_table_lists_every_command():
+    """README's "Commands" table is where a new user looks for what there is: every installed
+    ``asrkit-*`` command has its row (asrkit-perturb-data-dir-speed, AN4's stage 1, had none), and
+    every row is a command."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("\n## Commands\n", 1)[1].split("\n## ", 1)[0]
+    rows = set(re.findall(r"^\| `(asrkit-[a-z-]+)` \|", section, re.M))
+    installed = {f"asrkit-{name}" for name in command_names()}
+    assert sorted(installed - rows) == [], "README.md's Commands table has no row for these"
+    assert sorted(rows - installed) == [], "README.md's Commands table names commands that do not exist"
