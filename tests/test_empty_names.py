@@ -110,11 +110,6 @@ CASES = [
     ("tokenize", ["", "text"], "'<tokens.model>'"),
     ("train-tokenizer", ["", "lang"], "'<text-file>'"),
     ("train-tokenizer", ["text", ""], "'<lang-dir>'"),
-    ("compute-cmvn", ["", "cmvn.ark"], "'FEATS_RSPECIFIER'"),
-    ("compute-cmvn", ["scp:feats.scp", ""], "'STATS_OUT'"),
-    ("apply-cmvn", ["", "scp:feats.scp", "ark:x.ark"], "'STATS'"),
-    ("apply-cmvn", ["cmvn.ark", "", "ark:x.ark"], "'FEATS_RSPECIFIER'"),
-    ("apply-cmvn", ["cmvn.ark", "scp:feats.scp", ""], "'FEATS_WSPECIFIER'"),
 ]
 
 
@@ -134,7 +129,11 @@ def test_a_table_rspecifier_without_a_name_is_named(inputs: Path):
 
 
 # String options of the commands that are not file, folder or table names: '' is theirs to judge.
+# And the CMVN commands' specifiers, whose own parsers already named an empty one ("bad specifier
+# '': empty", "bad stats output '': give a file name": tests/test_hostile_inputs.py).
 NOT_NAMES = {
+    ("compute-cmvn", "feats_rspecifier"), ("compute-cmvn", "stats_out"), ("apply-cmvn", "stats"),
+    ("apply-cmvn", "feats_rspecifier"), ("apply-cmvn", "feats_wspecifier"),
     ("adapt-speakers", "--device"), ("align", "--device"), ("compute-fbank", "--window-type"),
     ("decode", "--device"), ("launch", "--gpu"), ("launch", "--mem"), ("launch", "--num-threads"),
     ("launch", "--time"), ("make-data-dir", "--text-ext"), ("make-data-dir", "--audio-ext"),

@@ -11,9 +11,9 @@ e.g.: asrkit-apply-cmvn dump/train/cmvn.ark scp:dump/test/feats.scp ark:- | ...
       asrkit-apply-cmvn --utt2spk ark:data/test/utt2spk ark:dump/test/cmvn_spk.ark \\
           scp:dump/test/feats.scp ark,scp:dump/test/cmvn_feats.ark,dump/test/cmvn_feats.scp
 """)
-@click.argument("stats", callback=refuse_empty_name)
-@click.argument("feats_rspecifier", callback=refuse_empty_name)
-@click.argument("feats_wspecifier", callback=refuse_empty_name)
+@click.argument("stats")
+@click.argument("feats_rspecifier")
+@click.argument("feats_wspecifier")
 @click.option("--utt2spk", callback=refuse_empty_name,
               help="With a stats table keyed by speaker: the utt2spk table (ark:data/x/utt2spk).")
 @click.option("--norm-vars", type=click.BOOL, default=True, show_default=True,

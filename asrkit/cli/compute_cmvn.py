@@ -11,8 +11,8 @@ e.g.: asrkit-compute-cmvn scp:dump/train/feats.scp dump/train/cmvn.ark          
       asrkit-compute-cmvn --spk2utt ark:data/train/spk2utt scp:dump/train/feats.scp \\
           ark,scp:dump/train/cmvn_spk.ark,dump/train/cmvn_spk.scp                  # per speaker
 """)
-@click.argument("feats_rspecifier", callback=refuse_empty_name)
-@click.argument("stats_out", callback=refuse_empty_name)
+@click.argument("feats_rspecifier")
+@click.argument("stats_out")
 @click.option("--spk2utt", callback=refuse_empty_name,
               help="Per-speaker stats: spk2utt table (ark:data/x/spk2utt); output must be a wspecifier.")
 @click.option("--binary", type=click.BOOL, default=True, show_default=True,
