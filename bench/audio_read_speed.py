@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Time asrkit's audio reader (features.wav.read_wav_source) per file: AN4 16-bit WAVs and the
-same recordings as OGG/Vorbis, best of 3 passes (page cache warm). ``--tree`` reads with another
+same recordings as OGG/Vorbis, FLAC and MP3, best of 3 passes (page cache warm). ``--tree`` reads with another
 checkout's asrkit (for a before/after on the same machine and minute).
 
     OMP_NUM_THREADS=1 tools/venv/bin/python bench/audio_read_speed.py [--tree /path/to/old/checkout]
@@ -25,7 +25,7 @@ def main() -> None:
     ap.add_argument("--an4-root", default=str(REPO.parent / "shared" / "corpora" / "an4"), type=_args.existing_dir)
     ap.add_argument("--tree", default=str(REPO), help="the checkout whose asrkit reads")
     ap.add_argument("--wavs", type=int, default=400)
-    ap.add_argument("--oggs", type=int, default=100)
+    ap.add_argument("--oggs", type=int, default=100, help="how many of the WAVs are also read as OGG, FLAC and MP3")
     args = ap.parse_args()
     # A --tree without asrkit/ (a typo, a checkout not unpacked) measured this checkout's reader
     # under the other tree's name: a 'before' figure that was the 'after' one.
@@ -46,14 +46,17 @@ def main() -> None:
     if not files:
         sys.exit(f"no AN4 WAVs under {args.an4_root}/wav/an4_clstk")
     with tempfile.TemporaryDirectory() as tmp:
-        oggs = []
+        # (FLAC and MP3: each has its own checks of the stated length, a second file joined on, the
+        # last frame; the figures of those checks' cost)
+        copies = {"ogg": [], "flac": [], "mp3": []}
         for f in files[:args.oggs]:
             x, rate = soundfile.read(f, dtype="int16")
-            out = os.path.join(tmp, Path(f).stem + ".ogg")
-            soundfile.write(out, x, rate, format="OGG", subtype="VORBIS")
-            oggs.append(out)
+            for fmt, subtype in (("ogg", "VORBIS"), ("flac", "PCM_16"), ("mp3", "MPEG_LAYER_III")):
+                out = os.path.join(tmp, f"{Path(f).stem}.{fmt}")
+                soundfile.write(out, x, rate, format=fmt.upper(), subtype=subtype)
+                copies[fmt].append(out)
         print(f"# {' '.join(['bench/audio_read_speed.py'] + sys.argv[1:])}  (asrkit from {args.tree})")
-        for name, paths in (("wav", files), ("ogg", oggs)):
+        for name, paths in (("wav", files), *copies.items()):
             best = float("inf")
             for _ in range(3):
                 start = time.perf_counter()
