@@ -41,7 +41,8 @@ OVERRIDES = ("mode", "beam", "ctc_weight", "lm_weight", "penalty", "length_norm"
 @click.option("--lm", "lm_path", callback=refuse_empty_name, type=click.Path(dir_okay=False), default=None,
               help="Token LSTM LM (asrkit-train-lm) for shallow fusion; used when lm_weight > 0.")
 @click.option("--feats", callback=refuse_empty_name, default=None, metavar="RSPECIFIER",
-              help="Features already computed, e.g. scp:dump/test/feats.scp (the packed CMVN is applied).")
+              help="Raw fbank already computed, e.g. scp:dump/test/feats.scp (the packed CMVN is applied: "
+                   "not asrkit-apply-cmvn's output, which a warning names).")
 @click.option("--wav-scp", callback=refuse_empty_name, default=None, metavar="WAV_SCP",
               help="Audio, e.g. data/test/wav.scp (fbank + CMVN with the model's packed configs).")
 @click.option("--segments", callback=refuse_empty_name,
@@ -198,6 +199,10 @@ def main(model_path: Optional[str], config_path: Optional[str], print_config: bo
     if rec.device.type == "cpu":
         log.info("device cpu, %d torch threads", torch.get_num_threads())
     items, total = inputs.open(rec.features)
+    if feats:
+        from asrkit.decoding.run import warn_if_normalized_twice
+
+        items = warn_if_normalized_twice(rec, items, feats)
     outputs = Outputs(out, sys.stdout, rec.weights, ctm=Path(ctm_path) if ctm_path else None,
                       segments=Path(segments_out) if segments_out else None, frame_shift_s=rec.frame_shift_s)
     start = time.perf_counter()

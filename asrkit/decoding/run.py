@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, TextIO, Tuple
 
+import numpy as np
+
 from asrkit.decoding.align import ctm_lines
 from asrkit.decoding.inputs import Item
 from asrkit.decoding.recognizer import Recognizer, UttResult
@@ -136,6 +138,44 @@ def decode_items(rec: Recognizer, items: Iterable[Item], total: Optional[int],
             flush()
     flush()
     return s
+
+
+def warn_if_normalized_twice(rec: Recognizer, items: Iterable[Item], source: str,
+                             first: int = 10) -> Iterable[Item]:
+    """Pass ``items`` (features given with ``--feats``) through, saying once, in a warning, when
+    the first ``first`` good utterances look normalised already (:meth:`Recognizer.normalized_twice`):
+    a Kaldi or ESPnet habit (apply-cmvn in the pipeline, ESPnet's normalised dump/) that the packed
+    CMVN would normalise a second time, silently."""
+    count, total, total_sq, said, dim = 0, None, None, False, rec.pkg.meta.idim
+
+    def check() -> None:
+        if total is None or count < 2:
+            return
+        mean = total / count
+        std = np.sqrt(np.maximum(total_sq / count - mean ** 2, 0.0))
+        if rec.normalized_twice(mean, std):
+            log.warning("the features of %s look normalised already (medians over the dims: |mean| %.2f, "
+                        "standard deviation %.2f), but asrkit-decode applies the CMVN packed in the model to "
+                        "--feats itself: give it the raw fbank (a recipe's dump/<set>/feats.scp), not "
+                        "asrkit-apply-cmvn's output; normalised twice, the hypotheses are poor",
+                        source, float(np.median(np.abs(mean))), float(np.median(std)))
+
+    used = 0
+    for item in items:
+        _, feats, err = item
+        if not said and err is None and feats is not None and feats.ndim == 2 and feats.shape[1] == dim \
+                and np.isfinite(feats).all():
+            x = feats.astype(np.float64)
+            total = x.sum(0) + (0.0 if total is None else total)
+            total_sq = (x * x).sum(0) + (0.0 if total_sq is None else total_sq)
+            count += x.shape[0]
+            used += 1
+            if used == first:
+                check()
+                said = True
+        yield item
+    if not said:
+        check()
 
 
 def _timed(items: Iterable[Item], s: RunSummary) -> Iterable[Item]:

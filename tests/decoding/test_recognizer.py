@@ -159,3 +159,37 @@ def test_text_has_no_extra_spaces_from_lone_word_boundaries():
     stub = SimpleNamespace(pkg=SimpleNamespace(tokenizer=tok, tokens=tok.tokens))
     assert Recognizer.text(stub, ids) == "A R T"
     assert Recognizer.text(stub, [tok.token_to_id("▁")]) == ""
+
+
+def test_features_normalised_already_are_told_from_raw_ones(tmp_path):
+    """Recognizer.normalized_twice (asrkit-decode --feats's warning): features with about mean 0
+    and deviation 1 per dim, given to a model whose training features were far from that, would be
+    normalised twice by the packed CMVN. Raw features are not, at the training level or at a level
+    that brings their mean near 0 (a quiet recording: the training mean's shape across the bins
+    kept), nor is anything for a model whose training features were standard already or that has
+    no CMVN packed."""
+    import numpy as np
+
+    model = tiny_las()
+    bins = np.arange(IDIM)
+    mean, sd, count = 11.0 + 0.4 * np.sin(bins), 2.5, 1000.0
+
+    def rec_with(stats, name):
+        save_package(tmp_path / name, model.state_dict(),
+                     PackageMeta(model_config=model.config, idim=IDIM, vocab_size=V,
+                                 feature_config=FbankConfig(num_mel_bins=IDIM), cmvn=stats, tokens=TOKENS))
+        return Recognizer.from_files(tmp_path / name, DecodeConfig())
+
+    def stats_of(m, s):
+        return np.array([list(m * count) + [count], list((s ** 2 + m ** 2) * count) + [0.0]])
+
+    rec = rec_with(stats_of(mean, sd), "model.pt")
+    one, zero = np.ones(IDIM), np.zeros(IDIM)
+    assert rec.normalized_twice(zero, one)  # asrkit-apply-cmvn's output
+    assert rec.normalized_twice(0.2 * np.cos(bins), 0.4 * one)  # a few takes of speech, normalised globally
+    assert not rec.normalized_twice(mean, sd * one)  # raw, at the training level
+    assert not rec.normalized_twice(mean - 8.0, sd * one)  # raw, quieter
+    assert not rec.normalized_twice(mean - np.median(mean), one)  # raw, at a level whose mean is near 0
+    standard = rec_with(stats_of(0.1 * np.sin(bins), 1.0), "standard.pt")
+    assert not standard.normalized_twice(zero, one)  # a model trained on normalised features
+    assert not rec_with(None, "nocmvn.pt").normalized_twice(zero, one)
