@@ -501,37 +501,52 @@ def _declared_samples(read_at: Callable[[int, int], bytes], streamed: bool) -> O
                                8 + struct.unpack_from(">I", head, 4)[0], stream_sized=False)
             pos += 8 + size + (size & 1)
         return None
-    if head[:4] == b"caff":  # CAF: chunks of a 4-byte type and a signed 64-bit size
-        pos, frame = 8, None
-        for _ in range(_MAX_CHUNKS):
-            hdr = read_at(pos, 44)  # a chunk header and the desc chunk's body
-            if len(hdr) < 12:
-                return None
-            size = struct.unpack_from(">q", hdr, 4)[0]
-            if hdr[:4] == b"desc" and len(hdr) >= 44:
-                per_packet, frames_per_packet, channels = struct.unpack_from(">III", hdr, 28)
-                frame = (per_packet if frames_per_packet == 1 else None, channels)
-            if hdr[:4] == b"data":
+    if head[:4] == b"caff":
+        frame = None
+        for cid, pos, size in _caf_chunks(read_at):
+            if cid == b"desc":
+                desc = read_at(pos, 44)  # the chunk header and the desc chunk's body
+                if len(desc) >= 44:
+                    per_packet, frames_per_packet, channels = struct.unpack_from(">III", desc, 28)
+                    frame = (per_packet if frames_per_packet == 1 else None, channels)
+            if cid == b"data":
                 return None if size < 4 else _Stated("CAF", pos + 12, size, 4, frame, _CAF_CHUNKS)
-            if size < 0:
-                return None
-            pos += 12 + size
         return None
     if streamed:
         return None
     if head == _W64_RIFF:
-        pos = 40
-        for _ in range(_MAX_CHUNKS):
-            hdr = read_at(pos, 24)
-            if len(hdr) < 24:
-                return None
-            size = struct.unpack_from("<Q", hdr, 16)[0]  # the 24-byte chunk header included
-            if hdr[:16] == _W64_DATA:
+        for cid, pos, size in _w64_chunks(read_at):
+            if cid == _W64_DATA:
                 return _Stated("W64", pos + 24, max(size - 24, 0))
-            if size < 24:
-                return None
-            pos += (size + 7) // 8 * 8  # chunks are 8-byte aligned
     return None
+
+
+def _sized_chunks(read_at: Callable[[int, int], bytes], pos: int, id_len: int, sizes: struct.Struct,
+                  header_counted: bool, align: int) -> Iterator[Tuple[bytes, int, int]]:
+    """``(id, offset, size)`` of the chunks from byte ``pos`` on, in order: an id of ``id_len``
+    bytes and a size (``sizes``; counting the chunk's header or not), chunks aligned to ``align``;
+    a size too small for a chunk (CAF's -1: it runs to the end) or a header cut off ends them."""
+    header = id_len + sizes.size
+    for _ in range(_MAX_CHUNKS):
+        hdr = read_at(pos, header)
+        if len(hdr) < header:
+            return
+        size = sizes.unpack_from(hdr, id_len)[0]
+        yield bytes(hdr[:id_len]), pos, size
+        body = size - header if header_counted else size
+        if body < 0:
+            return
+        pos += -(-(header + body) // align) * align
+
+
+def _caf_chunks(read_at: Callable[[int, int], bytes]) -> Iterator[Tuple[bytes, int, int]]:
+    """A CAF file's chunks: a 4-byte type and a signed 64-bit size of the body, unaligned."""
+    return _sized_chunks(read_at, 8, 4, _CAF_CHUNKS[0], False, 1)
+
+
+def _w64_chunks(read_at: Callable[[int, int], bytes]) -> Iterator[Tuple[bytes, int, int]]:
+    """A W64 file's chunks: a 16-byte GUID and a 64-bit size counting the 24-byte header, 8-byte aligned."""
+    return _sized_chunks(read_at, 40, 16, struct.Struct("<Q"), True, 8)
 
 
 # An Ogg page: "OggS", version 0, flags (0x04: the last page of its stream), granule, serial,
@@ -792,32 +807,10 @@ def _joined_at(read_at: Callable[[int, int], bytes], total: int) -> Optional[Tup
         if end < total and (read_at(end, 3) == b"ID3" or _mp3_tag(lambda o, n: read_at(end + o, n)) is not None):
             return "MP3", end
         return None
-    if head[:4] == b"caff":  # CAF: chunks of a 4-byte type and a signed 64-bit big-endian size
-        pos = 8
-        for _ in range(_MAX_CHUNKS):
-            hdr = read_at(pos, 12)
-            if len(hdr) < 12:
-                return None
-            if hdr[:4] == b"caff":
-                return "CAF", pos
-            size = struct.unpack_from(">q", hdr, 4)[0]
-            if size < 0:
-                return None  # (a data chunk of size -1 runs to the end)
-            pos += 12 + size
-        return None
+    if head[:4] == b"caff":
+        return next((("CAF", pos) for cid, pos, _ in _caf_chunks(read_at) if cid == b"caff"), None)
     if head == _W64_RIFF:
-        pos = 40
-        for _ in range(_MAX_CHUNKS):
-            hdr = read_at(pos, 24)
-            if len(hdr) < 24:
-                return None
-            if hdr[:16] == _W64_RIFF:
-                return "W64", pos
-            size = struct.unpack_from("<Q", hdr, 16)[0]
-            if size < 24:
-                return None
-            pos += (size + 7) // 8 * 8
-        return None
+        return next((("W64", pos) for cid, pos, _ in _w64_chunks(read_at) if cid == _W64_RIFF), None)
     found = _declared_samples(read_at, streamed=True)  # (SPHERE and AU: what a stream states too)
     if found is not None and found.fmt in ("SPHERE", "AU"):
         magic = b"NIST_1A\n" if found.fmt == "SPHERE" else b".snd"
