@@ -34,6 +34,16 @@ def test_stage_6_scores_only_a_finished_decoding(recipe_dir):
     (dec / "text").write_text("".join(f"{u} YES NO\n" for u in UTTS))
     run_sh(stage6, cwd=recipe)
     assert "| test | 0.00 | 0.00 |" in (recipe / "RESULTS.md").read_text()
+    # Run again over the same decoding, stage 6 added the same row (another date) every time.
+    proc = run_sh(stage6, cwd=recipe)
+    assert "stage 6: test: CER 0.00 %, WER 0.00 % (exp/train_char/decode_test_decode/wer.txt); its row is in " \
+        "RESULTS.md already" in proc.stderr, proc.stderr
+    assert (recipe / "RESULTS.md").read_text().count("| test | 0.00 | 0.00 |") == 1
+    assert "done: stages 6..6" in proc.stderr  # (was "6..100", the default stop stage)
+    # A row that differs (another decoding's numbers) is added.
+    (dec / "text").write_text("".join(f"{u} YES YES\n" for u in UTTS))
+    run_sh(stage6, cwd=recipe)
+    assert (recipe / "RESULTS.md").read_text().count("| test |") == 2
 
 
 def test_stage_markers_are_written_whole(tmp_path):

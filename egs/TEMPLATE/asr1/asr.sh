@@ -723,10 +723,16 @@ if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
     [ "$adapt_speakers" = false ] || adapt_desc=" + speaker adaptation${adapt_args:+ ($adapt_args)}"
     model_desc="$train_config${train_args:+ $train_args}$data_desc, $(basename "$model")"
     [ "$averaged" = false ] || model_desc="$model_desc ($num_avg best averaged)"
-    printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$set" "$cer" "$wer" "$model_desc (exp/$tag)" \
-      "$decode_config${decode_args:+ $decode_args}${lm_opts[*]:+ + LM (weight $lm_weight)}$adapt_desc" "$train_time" \
-      "$(date -u '+%Y-%m-%d %H:%M UTC')" "$machine" >> "$results"
+    row=$(printf '| %s | %s | %s | %s | %s | %s |' "$set" "$cer" "$wer" "$model_desc (exp/$tag)" \
+      "$decode_config${decode_args:+ $decode_args}${lm_opts[*]:+ + LM (weight $lm_weight)}$adapt_desc" "$train_time")
+    # A run again over a finished decoding scored it again and added the same row (another date)
+    # each time: a row already there, but for its date and machine, is not added twice.
+    if grep -qxF -e "$row" <(sed 's/ [^|]* | [^|]* |$//' "$results"); then
+      log "stage 6: $set: CER $cer %, WER $wer % ($dir/wer.txt); its row is in $results already"
+      continue
+    fi
+    printf '%s %s | %s |\n' "$row" "$(date -u '+%Y-%m-%d %H:%M UTC')" "$machine" >> "$results"
     log "stage 6: $set: CER $cer %, WER $wer % ($dir/wer.txt); row added to $results"
   done
 fi
-log "done: stages $stage..$stop_stage"
+log "done: stages $stage..$(( stop_stage < 6 ? stop_stage : 6 ))"  # (the default stop stage is 100)
