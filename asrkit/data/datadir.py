@@ -16,7 +16,7 @@ from typing import Dict, List, Optional, Tuple
 from asrkit.data.table import (IS_A_DIRECTORY, format_table, iter_table, read_list_table, read_table, read_utt2spk,
                                split_fields, utt2spk_to_spk2utt)
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.fileio import AtomicFiles, PathLike
+from asrkit.utils.fileio import AtomicFiles, PathLike, signals_deferred
 
 # A time as Kaldi's ConvertStringToReal (strtod) reads it. Python's float() also takes '1_0'
 # (10.0) and non-ASCII digits ('١' is 1.0), which no Kaldi tool reads as a time.
@@ -181,19 +181,21 @@ def write_data_dir(path: PathLike, wav_scp: Dict[str, str], text: Dict[str, str]
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     spk2utt = utt2spk_to_spk2utt(dict(sorted(utt2spk.items())))
-    # All four or none: a full disk after wav.scp must not leave a new wav.scp beside an earlier
-    # run's text (a corpus made again into the same data/all).
-    with AtomicFiles() as files:
-        for name, table in (("wav.scp", wav_scp), ("text", text), ("utt2spk", utt2spk)):
-            files.tmp(path / name).write_text(format_table(table, sort=True), encoding="utf-8")
-        files.tmp(path / "spk2utt").write_text(format_table(list(spk2utt.items())), encoding="utf-8")
     # The other tables of an earlier data dir made here (segments, feats.scp, spk2gender, utt2dur,
     # ...) describe other utterances than the new ones: left beside them, they made the dir
     # inconsistent (a stale segments file even decided which audio the new utterances are).
     stale = [name for name in dict.fromkeys(TABLES + UTT_TABLES + RECO_TABLES + SPK_TABLES)
              if name not in ("wav.scp", "text", "utt2spk", "spk2utt") and (path / name).is_file()]
-    for name in stale:
-        (path / name).unlink()
+    # All four or none: a full disk after wav.scp must not leave a new wav.scp beside an earlier
+    # run's text (a corpus made again into the same data/all). A Ctrl-C or SIGTERM is held until
+    # the stale tables are gone too: it landed once the four were in, beside the old segments.
+    with signals_deferred():
+        with AtomicFiles() as files:
+            for name, table in (("wav.scp", wav_scp), ("text", text), ("utt2spk", utt2spk)):
+                files.tmp(path / name).write_text(format_table(table, sort=True), encoding="utf-8")
+            files.tmp(path / "spk2utt").write_text(format_table(list(spk2utt.items())), encoding="utf-8")
+        for name in stale:
+            (path / name).unlink(missing_ok=True)
     if stale:
         from asrkit.utils.logging import get_logger
 

@@ -22,7 +22,7 @@ from typing import Dict, List, Optional
 
 from asrkit.data.table import read_bounded, read_utt2spk, refuse_bom, split_fields
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.fileio import AtomicFiles, PathLike, not_found_reason, same_regular_file
+from asrkit.utils.fileio import AtomicFiles, PathLike, not_found_reason, same_regular_file, signals_deferred
 from asrkit.utils.logging import get_logger
 
 log = get_logger("holdout_lists")
@@ -149,14 +149,17 @@ def holdout_lists(data_dir: PathLike, out_dir: PathLike, **kwargs) -> Dict[str, 
                               f"removed; move it away")
     out.mkdir(parents=True, exist_ok=True)
     # All lists or none: a full disk after train.list must not leave the new train.list beside an
-    # earlier split's dev.list (the same utterances trained on and held out).
-    with AtomicFiles() as files:
+    # earlier split's dev.list (the same utterances trained on and held out). A Ctrl-C or SIGTERM
+    # is held until the earlier split's list of a set not asked for now is gone too: it landed
+    # once the new lists were in, leaving that test.list beside a train.list holding its utterances.
+    with signals_deferred():
+        with AtomicFiles() as files:
+            for name, utts in sets.items():
+                if utts:
+                    files.tmp(out / f"{name}.list").write_text("".join(u + "\n" for u in utts), encoding="utf-8")
         for name, utts in sets.items():
-            if utts:
-                files.tmp(out / f"{name}.list").write_text("".join(u + "\n" for u in utts), encoding="utf-8")
-    for name, utts in sets.items():
-        if not utts:
-            (out / f"{name}.list").unlink(missing_ok=True)  # a list from an earlier split must not pass for this one's
+            if not utts:
+                (out / f"{name}.list").unlink(missing_ok=True)  # an earlier split's list must not pass for this one's
     return sets
 
 

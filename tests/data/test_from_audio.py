@@ -50,6 +50,36 @@ def test_tables_of_an_earlier_data_dir_there_are_removed(an4_root, tmp_path):
     assert _errors(tmp_path / "data") == []
 
 
+def test_a_signal_while_the_tables_are_renamed_lands_after_the_earlier_tables_are_removed(tmp_path, monkeypatch):
+    """A Ctrl-C or SIGTERM while the four new tables were renamed into place was held until the last
+    rename and then landed before an earlier data dir's segments and feats.scp were removed: the
+    command stopped with the new tables beside them, the stale segments deciding which audio the
+    new utterances are."""
+    import signal
+
+    from asrkit.data.datadir import write_data_dir
+
+    d = tmp_path / "data"
+    d.mkdir()
+    for name, line in (("segments", "old-1 old 0 1"), ("feats.scp", "old-1 a.ark:9")):
+        (d / name).write_text(line + "\n")
+    real = os.replace
+
+    def renamed_then_interrupted(src, dst):
+        real(src, dst)
+        signal.raise_signal(signal.SIGINT)
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        monkeypatch.setattr(os, "replace", renamed_then_interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            write_data_dir(d, {"u1": "/a/u1.wav"}, {"u1": "YES"}, {"u1": "s1"})
+        monkeypatch.undo()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert sorted(p.name for p in d.iterdir()) == ["spk2utt", "text", "utt2spk", "wav.scp"]
+
+
 def test_text_beside_each_file_speaker_from_folder_and_same_name_in_two_folders(an4_root, tmp_path):
     expected = make_user_corpus(an4_root, tmp_path / "c", 12, layout="beside")
     audio = tmp_path / "c/audio"
