@@ -20,7 +20,7 @@ from typing import Dict, List, Sequence, TypeVar
 from asrkit.data.datadir import RECO_TABLES, SPK_TABLES, TABLES, UTT_TABLES, DataDir
 from asrkit.data.table import split_fields, utt2spk_to_spk2utt, write_table
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.fileio import PathLike, atomic_open, replace_dir, tmp_dir_for
+from asrkit.utils.fileio import PathLike, atomic_open, remove_stale_tmp, replace_dir, tmp_dir_for
 from asrkit.utils.logging import get_logger
 
 log = get_logger(__name__)
@@ -178,6 +178,9 @@ def split_data_dir(path: PathLike, n: int, per_utt: bool = False, force: bool = 
         sizes = [sum(1 for _ in open(out / str(j) / "utt2spk", "rb")) for j in range(1, n + 1)]
         damaged = _damaged_pieces(d, out, n, sum(sizes))
         if not damaged:
+            # A run killed while removing the old split it had renamed aside left that aside copy;
+            # no later run writes split<N>/ while it is up to date, so none removed it.
+            remove_stale_tmp(out)
             log.info("%s is up to date (%s), not splitting again", out, mode)
             return SplitResult([out / str(j) for j in range(1, n + 1)], True, sizes)
         log.warning("%s: %s since the split (edited by hand?): splitting again", out, damaged)

@@ -117,6 +117,28 @@ def test_rerun_is_idempotent_and_notices_changes(an4_dir):
     assert leftovers == []
 
 
+def test_a_killed_runs_aside_split_goes_when_the_split_is_reused(an4_dir, monkeypatch):
+    """A split made again renames the old split4/ aside and removes it last; a run killed (SIGKILL)
+    during that removal left the old pieces under a temporary name, which the next run, finding the
+    new split4/ up to date, left in place for good (only a run that wrote split4/ removed it)."""
+    import subprocess
+
+    import asrkit.utils.fileio as fileio
+
+    split_data_dir(an4_dir, 4)
+    monkeypatch.setattr(fileio.shutil, "rmtree", lambda *a, **k: None)  # killed before the removal
+    split_data_dir(an4_dir, 4, per_utt=True)
+    monkeypatch.undo()
+    aside = [p for p in an4_dir.iterdir() if p.name.startswith(".split4.")]
+    assert len(aside) == 1
+    dead = subprocess.Popen(["true"])
+    dead.wait()  # a pid no process has: the killed run's
+    stale = aside[0].rename(an4_dir / f".split4.{dead.pid}.abcd1234.tmp")
+    os.utime(stale, (fileio.RUN_START - 60, fileio.RUN_START - 60))
+    assert split_data_dir(an4_dir, 4, per_utt=True).reused
+    assert [p.name for p in an4_dir.iterdir() if p.name.startswith(".split")] == []
+
+
 def test_reuse_is_decided_by_content_not_mtimes(an4_dir):
     """A split was reused when its stamp was newer than every source table: a table replaced by
     one with an older mtime (cp -a, cp -p, rsync -t, tar x), or edited within the same timestamp
