@@ -38,7 +38,7 @@ def main(model_type: str, vocab_size: Optional[int], character_coverage: float, 
     """
     import yaml
 
-    from asrkit.text.token_list import write_token_list
+    from asrkit.text.token_list import token_list_text
     from asrkit.text.tokenizer import Tokenizer
     from asrkit.utils.fileio import AtomicFiles
 
@@ -72,7 +72,9 @@ def main(model_type: str, vocab_size: Optional[int], character_coverage: float, 
     out.mkdir(parents=True, exist_ok=True)
     with AtomicFiles() as files:
         files.tmp(out / "tokens.model").write_bytes(model)
-        write_token_list(files.tmp(out / "tokens.txt"), tok.tokens)
+        # (written to its temporary name as it is: an atomic write of its own made a temporary file
+        # of that temporary file, which a killed run left where no later run looks for it)
+        files.tmp(out / "tokens.txt").write_text(token_list_text(tok.tokens), encoding="utf-8")
         files.tmp(out / "tokenizer.yaml").write_text(
             yaml.safe_dump({**config.to_dict(), "text": str(text_file), "output_size": tok.vocab_size},
                            sort_keys=False), encoding="utf-8")

@@ -17,10 +17,14 @@ UNK = "<unk>"
 SOS_EOS = "<sos/eos>"
 
 
+def token_list_text(tokens: Sequence[str]) -> str:
+    """The text of a tokens.txt, for a writer that has its own temporary name (AtomicFiles)."""
+    return "".join(f"{tok} {i}\n" for i, tok in enumerate(tokens))
+
+
 def write_token_list(path: PathLike, tokens: Sequence[str]) -> None:
     with atomic_open(path) as f:
-        for i, tok in enumerate(tokens):
-            f.write(f"{tok} {i}\n")
+        f.write(token_list_text(tokens))
 
 
 def read_token_list(path: PathLike) -> List[str]:

@@ -275,6 +275,28 @@ def test_cli_train_and_tokenize(asrkit, an4_text, tmp_path):
     assert plain == b"YES NO\n"
 
 
+def test_a_killed_run_leaves_only_what_the_next_run_removes(asrkit, tmp_path):
+    """tokens.txt was written through a temporary file of its own temporary file: a run killed
+    (SIGKILL, no clean-up) while writing it left '..tokens.txt.<pid>.<random>.tmp.<pid>.<random>.tmp',
+    which is no output's temporary name, so no later run ever removed it."""
+    import subprocess
+    import sys
+
+    (tmp_path / "text").write_text("u1 YES NO\nu2 NO YES\n")
+    lang = tmp_path / "lang"
+    # Killed as SIGKILL kills (nothing runs after) at its first rename: every output written by then.
+    killed = ("import os, sys\n"
+              "os.replace = lambda *args: os._exit(137)\n"
+              "from asrkit.cli.train_tokenizer import main\n"
+              "main(['--model-type', 'char', sys.argv[1], sys.argv[2]])\n")
+    proc = subprocess.run([sys.executable, "-c", killed, tmp_path / "text", lang], capture_output=True,
+                          env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert proc.returncode == 137, proc.stderr.decode()
+    assert any(p.name.endswith(".tmp") for p in lang.iterdir())
+    asrkit("train-tokenizer", "--model-type", "char", tmp_path / "text", lang)
+    assert sorted(p.name for p in lang.iterdir()) == ["tokenizer.yaml", "tokens.model", "tokens.txt"]
+
+
 def test_cli_train_tokenizer_reads_dash_as_stdin(asrkit, an4_text, tmp_path):
     """Kaldi's '-' for the text (it was "-: no such file"): the same model as from the file."""
     asrkit("train-tokenizer", "--model-type", "bpe", "--vocab-size", "30", an4_text, tmp_path / "a")
