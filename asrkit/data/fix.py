@@ -163,16 +163,17 @@ def fix_data_dir(path: PathLike, backup: bool = True) -> FixReport:
         old = d.file(name).read_bytes().decode("utf-8", "replace") if d.has(name) else None
         if _render(items) != old and name not in report.changed:
             report.changed.append(name)
-    if backup and any(d.has(name) for name in report.changed):
-        report.backup_dir = d.path / ".backup"
-        report.backup_dir.mkdir(exist_ok=True)
-        with AtomicFiles() as backups:  # a backup is whole or absent, never half a table
-            for name in report.changed:
-                if d.has(name):
-                    shutil.copy2(d.file(name), backups.tmp(report.backup_dir / name))
     # All tables change together or not at all (a full disk half-way must not leave a data dir
-    # whose tables disagree).
+    # whose tables disagree), and their backups with them: committed on their own first, a run
+    # that then failed at the tables left copies of the unchanged tables in .backup/, in place of
+    # the originals an earlier fix had saved there.
     with AtomicFiles() as files:
+        if backup and any(d.has(name) for name in report.changed):
+            report.backup_dir = d.path / ".backup"
+            report.backup_dir.mkdir(exist_ok=True)
+            for name in report.changed:  # (renamed in before the tables: a backup is whole or absent)
+                if d.has(name):
+                    shutil.copy2(d.file(name), files.tmp(report.backup_dir / name))
         for name in report.changed:
             files.tmp(d.file(name)).write_text(_render(outputs[name]), encoding="utf-8")
     log.info("%s: kept %d of %d utterances", d.path, report.num_utts_after, report.num_utts_before)

@@ -48,6 +48,34 @@ def test_fix_keeps_intersection_and_reports(an4_dir):
     assert again.changed == [] and again.dropped == {} and again.num_utts_after == 128
 
 
+def test_a_fix_that_fails_leaves_the_backups_of_the_last_one(an4_dir, monkeypatch):
+    """The backups were committed on their own before the fixed tables were written: a full disk
+    at the tables failed the run with the data dir unchanged, but .backup/ now held copies of those
+    unchanged tables in place of the originals an earlier fix had saved there."""
+    import errno
+    from pathlib import Path
+
+    import asrkit.utils.fileio
+
+    (an4_dir / ".backup").mkdir()
+    (an4_dir / ".backup" / "wav.scp").write_text("the originals of an earlier fix\n")
+    wav = lines(an4_dir / "wav.scp")
+    (an4_dir / "wav.scp").write_text("".join(wav[:-1]))  # one recording fewer: utt2spk, text change
+    before = {p.relative_to(an4_dir): p.read_bytes() for p in an4_dir.rglob("*") if p.is_file()}
+
+    real = asrkit.utils.fileio.tmp_path_for
+
+    def full_disk_at_the_tables(path):
+        if Path(path).parent == an4_dir:
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return real(path)
+
+    monkeypatch.setattr(asrkit.utils.fileio, "tmp_path_for", full_disk_at_the_tables)
+    with pytest.raises(OSError):
+        fix_data_dir(an4_dir)
+    assert {p.relative_to(an4_dir): p.read_bytes() for p in an4_dir.rglob("*") if p.is_file()} == before
+
+
 def test_fix_rebuilds_spk2utt_and_utt2spk(an4_dir):
     (an4_dir / "spk2utt").unlink()
     report = fix_data_dir(an4_dir)
