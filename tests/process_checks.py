@@ -1,7 +1,12 @@
-"""Whether a process has ended, as the tests that kill runs and their workers check it."""
+"""Whether a process has ended, as the tests that kill runs and their workers check it; and a
+signal landing at a command's renames, for the tests of what it leaves."""
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 from pathlib import Path
+from typing import Iterator
 
 
 def ended(pid: int) -> bool:
@@ -12,3 +17,23 @@ def ended(pid: int) -> bool:
     except (FileNotFoundError, ProcessLookupError, IndexError):  # gone, or going while read
         return True
     return state in ("Z", "X")
+
+
+@contextlib.contextmanager
+def sigint_after_each_rename(monkeypatch) -> Iterator[None]:
+    """Within it, ``os.replace`` raises SIGINT (Python's KeyboardInterrupt) right after each rename:
+    where a Ctrl-C or SIGTERM that arrives while a command renames its outputs into place lands,
+    deterministically (no timing)."""
+    real = os.replace
+
+    def renamed_then_interrupted(src, dst):
+        real(src, dst)
+        signal.raise_signal(signal.SIGINT)
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        monkeypatch.setattr(os, "replace", renamed_then_interrupted)
+        yield
+    finally:
+        monkeypatch.setattr(os, "replace", real)
+        signal.signal(signal.SIGINT, previous)

@@ -55,7 +55,7 @@ def test_a_signal_while_the_tables_are_renamed_lands_after_the_earlier_tables_ar
     rename and then landed before an earlier data dir's segments and feats.scp were removed: the
     command stopped with the new tables beside them, the stale segments deciding which audio the
     new utterances are."""
-    import signal
+    from process_checks import sigint_after_each_rename
 
     from asrkit.data.datadir import write_data_dir
 
@@ -63,20 +63,8 @@ def test_a_signal_while_the_tables_are_renamed_lands_after_the_earlier_tables_ar
     d.mkdir()
     for name, line in (("segments", "old-1 old 0 1"), ("feats.scp", "old-1 a.ark:9")):
         (d / name).write_text(line + "\n")
-    real = os.replace
-
-    def renamed_then_interrupted(src, dst):
-        real(src, dst)
-        signal.raise_signal(signal.SIGINT)
-
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        monkeypatch.setattr(os, "replace", renamed_then_interrupted)
-        with pytest.raises(KeyboardInterrupt):
-            write_data_dir(d, {"u1": "/a/u1.wav"}, {"u1": "YES"}, {"u1": "s1"})
-        monkeypatch.undo()
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    with sigint_after_each_rename(monkeypatch), pytest.raises(KeyboardInterrupt):
+        write_data_dir(d, {"u1": "/a/u1.wav"}, {"u1": "YES"}, {"u1": "s1"})
     assert sorted(p.name for p in d.iterdir()) == ["spk2utt", "text", "utt2spk", "wav.scp"]
 
 

@@ -157,26 +157,14 @@ def test_a_signal_while_the_lists_are_renamed_lands_after_a_stale_list_is_remove
     rename and then landed before an earlier split's test.list (a set not asked for now) was
     removed: the command stopped with the new train.list, which holds that list's utterances,
     beside it (trained on and tested on)."""
-    import signal
+    from process_checks import sigint_after_each_rename
 
     (tmp_path / "data").mkdir()
     (tmp_path / "data/utt2spk").write_text("".join(f"{u} {s}\n" for u, s in UTT2SPK.items()))
     lists = tmp_path / "lists"
     holdout_lists(tmp_path / "data", lists, dev_fraction=0.1, test_fraction=0.1, seed=1)
-    real = os.replace
-
-    def renamed_then_interrupted(src, dst):
-        real(src, dst)
-        signal.raise_signal(signal.SIGINT)
-
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        monkeypatch.setattr(os, "replace", renamed_then_interrupted)
-        with pytest.raises(KeyboardInterrupt):
-            holdout_lists(tmp_path / "data", lists, dev_fraction=0.1, seed=2)  # no test set this time
-        monkeypatch.undo()
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    with sigint_after_each_rename(monkeypatch), pytest.raises(KeyboardInterrupt):
+        holdout_lists(tmp_path / "data", lists, dev_fraction=0.1, seed=2)  # no test set this time
     assert sorted(p.name for p in lists.iterdir()) == ["dev.list", "train.list"]
     assert len((lists / "train.list").read_text().split()) == 90
 

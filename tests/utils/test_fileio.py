@@ -275,26 +275,14 @@ def test_a_signal_while_outputs_are_renamed_lands_after_the_last_one(tmp_path, m
     old scp: after asrkit-apply-cmvn in place (ark,scp:x.ark,x.scp over scp:x.scp) the old scp read
     the new, normalized ark, and the command run again normalized it twice. The signal now lands
     once every output is in place."""
-    import signal
+    from process_checks import sigint_after_each_rename
 
-    real = os.replace
-
-    def renamed_then_interrupted(src, dst):
-        real(src, dst)
-        signal.raise_signal(signal.SIGINT)
-
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        for name in ("x.ark", "x.scp"):
-            (tmp_path / name).write_text("old")
-        monkeypatch.setattr(os, "replace", renamed_then_interrupted)
-        with pytest.raises(KeyboardInterrupt):
-            with AtomicFiles() as files:
-                files.tmp(tmp_path / "x.ark").write_text("new")
-                files.tmp(tmp_path / "x.scp").write_text("new")
-        monkeypatch.undo()
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    for name in ("x.ark", "x.scp"):
+        (tmp_path / name).write_text("old")
+    with sigint_after_each_rename(monkeypatch), pytest.raises(KeyboardInterrupt):
+        with AtomicFiles() as files:
+            files.tmp(tmp_path / "x.ark").write_text("new")
+            files.tmp(tmp_path / "x.scp").write_text("new")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.ark", "x.scp"]
     assert (tmp_path / "x.ark").read_text() == (tmp_path / "x.scp").read_text() == "new"
 
