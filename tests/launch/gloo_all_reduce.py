@@ -20,4 +20,5 @@ dist.all_reduce(t)
 print(f"rank {info.rank}/{info.world_size} local {info.local_rank} master {info.master_addr}:{info.master_port} "
       f"{backend} sum {int(t.item())} node {os.environ.get('SLURMD_NODENAME', '-')} "
       f"gpus {os.environ.get('SLURM_GPUS_ON_NODE', '-')}", flush=True)
+dist.barrier()  # (as train_asr.py ends a run: a gloo group torn down while another rank's is busy can abort)
 dist.destroy_process_group()

@@ -53,6 +53,10 @@ def main() -> None:
     trainer.forward_backward(collate(half))
     g = {n.removeprefix("module."): v for n, v in grads(trainer).items()}
     torch.save(g, out / f"grads{info.rank}.pt")
+    # As train_asr.py ends a distributed run: without the barrier a rank that tore its gloo group
+    # down while the other's was still busy died of "terminate called without an active
+    # exception" (SIGABRT) now and then (CI, 2026-12-05, under load).
+    torch.distributed.barrier()
     torch.distributed.destroy_process_group()
 
 
