@@ -482,24 +482,22 @@ def _declared_samples(read_at: Callable[[int, int], bytes], streamed: bool) -> O
         nbytes = _AU_SAMPLE_BYTES.get(encoding)
         return None if size == _AU_UNKNOWN else _Stated("AU", offset, size, 0, (nbytes and nbytes * channels, channels))
     if head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
-        pos, frame = 12, None
-        for _ in range(_MAX_CHUNKS):
-            hdr = read_at(pos, 30)  # a chunk header and COMM's body (AIFF-C's compression type ends it)
-            if len(hdr) < 8:
-                return None
-            size = struct.unpack_from(">I", hdr, 4)[0]
-            if hdr[:4] == b"COMM" and len(hdr) >= 16:
+        frame = None
+        for cid, pos, size in _sized_chunks(read_at, 12, 4, _AIFF_CHUNKS[0], False, 2):
+            if cid not in (b"COMM", b"SSND"):
+                continue
+            hdr = read_at(pos, 30)  # the chunk header and COMM's body (AIFF-C's compression type ends it)
+            if cid == b"COMM" and len(hdr) >= 16:
                 channels, _, bits = struct.unpack_from(">HIH", hdr, 8)
                 kind = hdr[26:30] if head[8:12] == b"AIFC" else b"NONE"
                 nbytes = (bits + 7) // 8 if kind in _AIFC_PCM else _AIFC_SAMPLE_BYTES.get(kind)
                 frame = (nbytes and nbytes * channels, channels)
-            if hdr[:4] == b"SSND":
+            if cid == b"SSND":
                 if size == 0:
                     return None  # (ffmpeg's placeholder: libsndfile reads to the end)
                 lead = 8 + struct.unpack_from(">I", hdr, 8)[0] if len(hdr) >= 12 else 8
                 return _Stated("AIFF", pos + 8, size, lead, frame, _AIFF_CHUNKS,
                                8 + struct.unpack_from(">I", head, 4)[0], stream_sized=False)
-            pos += 8 + size + (size & 1)
         return None
     if head[:4] == b"caff":
         frame = None
@@ -780,10 +778,12 @@ def _flac_last_frame(read_at: Callable[[int, int], bytes], total: int, fixed_blo
     return None
 
 
-def _joined_at(read_at: Callable[[int, int], bytes], total: int) -> Optional[Tuple[str, int]]:
+def _joined_at(read_at: Callable[[int, int], bytes], total: int, mp3: Optional[Tuple[int, Optional[int], bool]],
+               found: Optional[_Stated]) -> Optional[Tuple[str, int]]:
     """``(format, byte offset)`` of a second FLAC, MP3, AU, CAF, SPHERE or W64 file that starts
     where this one's stated end is (``cat a.flac b.flac > c.flac``), else None (WAV and RF64:
-    :func:`_check_after_data`).
+    :func:`_check_after_data`). ``mp3`` and ``found``: what :func:`_mp3_tag` and
+    :func:`_declared_samples` read of this file's header (the caller's, read once).
 
     libsndfile reads such a pair as the first recording alone, the second lost without a word
     (SPHERE and W64: the second's header read as samples, then its recording), as Kaldi's readers
@@ -800,7 +800,6 @@ def _joined_at(read_at: Callable[[int, int], bytes], total: int) -> Optional[Tup
                 return "FLAC", pos + min(found)
             pos += _SCAN_BLOCK
         return None
-    mp3 = _mp3_tag(read_at)
     if mp3 is not None:
         offset, declared, _ = mp3
         end = offset + declared if declared is not None else total
@@ -811,8 +810,7 @@ def _joined_at(read_at: Callable[[int, int], bytes], total: int) -> Optional[Tup
         return next((("CAF", pos) for cid, pos, _ in _caf_chunks(read_at) if cid == b"caff"), None)
     if head == _W64_RIFF:
         return next((("W64", pos) for cid, pos, _ in _w64_chunks(read_at) if cid == _W64_RIFF), None)
-    found = _declared_samples(read_at, streamed=True)  # (SPHERE and AU: what a stream states too)
-    if found is not None and found.fmt in ("SPHERE", "AU"):
+    if found is not None and found.fmt in ("SPHERE", "AU"):  # (what a stream states too)
         magic = b"NIST_1A\n" if found.fmt == "SPHERE" else b".snd"
         if read_at(found.offset + found.size, len(magic)) == magic:
             return found.fmt, found.offset + found.size
@@ -832,7 +830,9 @@ def _check_declared_length(read_at: Callable[[int, int], bytes], total: int, wha
     if read_at(0, 4) == b"OggS":
         _check_ogg_pages(read_at, total, what, streamed)
         return False, None
-    joined = _joined_at(read_at, total)
+    mp3 = _mp3_tag(read_at)
+    found = _declared_samples(read_at, streamed)
+    joined = _joined_at(read_at, total, mp3, found)
     if joined is not None:
         raise _joined_error(what, *joined)
     info = read_at(0, 26)
@@ -850,7 +850,6 @@ def _check_declared_length(read_at: Callable[[int, int], bytes], total: int, wha
             raise AsrkitError(f"{what}: FLAC whose STREAMINFO states a sample rate of {rate} Hz, but its frames state "
                               f"{last[1]} Hz (a damaged header?): libsndfile would read it at {rate} Hz; encode it "
                               f"again from its source")
-    mp3 = _mp3_tag(read_at)
     if mp3 is not None:
         # Checked before libsndfile opens it, which also keeps mpg123's own line off stderr
         # ("Warning: Xing stream size off by more than 1%, ...").
@@ -864,7 +863,6 @@ def _check_declared_length(read_at: Callable[[int, int], bytes], total: int, wha
     first = _id3_end(read_at)
     if _mpeg_frame(read_at(first, 4)) is not None:
         return False, _mpeg_samples(read_at, first, total)
-    found = _declared_samples(read_at, streamed)
     if found is None:
         return False, None
     fmt, offset, declared = found.fmt, found.offset, found.size
