@@ -7,7 +7,7 @@ import os
 import signal
 import sys
 import threading
-from typing import Callable
+from typing import Callable, Optional, Tuple
 
 import click
 
@@ -143,6 +143,14 @@ def max_bad_percent_option(fn: Callable) -> Callable:
         help="Fail (writing nothing) when more than this percentage of the utterances are bad (Kaldi's rule: "
              "5). A JOB=1:N piece of a set can pass 100 (fail only when none succeeded) and check the "
              "whole set afterwards, as Kaldi's make_fbank.sh does and asr.sh does.")(fn)
+
+
+def require_unless_print_config(*given: Tuple[Optional[str], str]) -> None:
+    """A usage error for the first (value, name) not given: what a command that prints its resolved
+    config with --print-config (asrkit-train, -train-lm, -compute-fbank) needs only to run."""
+    for value, name in given:
+        if not value:
+            raise click.UsageError(f"missing {name} (only --print-config runs without it)")
 
 
 def refuse_empty_name(ctx: click.Context, param: click.Parameter, value):

@@ -6,7 +6,7 @@ from typing import Any, Callable, List
 
 import click
 
-from asrkit.cli._common import asrkit_command, max_bad_percent_option, refuse_empty_name
+from asrkit.cli._common import asrkit_command, max_bad_percent_option, refuse_empty_name, require_unless_print_config
 from asrkit.features.fbank import FbankConfig
 from asrkit.features.wav import DEFAULT_MAX_SAMPLES  # numpy only: soundfile loads on the first read
 
@@ -68,9 +68,7 @@ def main(wav_rspecifier: str | None, feats_wspecifier: str | None, config_path: 
         config.check_mel_bins()  # (refused by the real run before its first recording, so here too)
         click.echo(config.to_yaml(), nl=False)
         return
-    for value, name in ((wav_rspecifier, "WAV_RSPECIFIER"), (feats_wspecifier, "FEATS_WSPECIFIER")):
-        if not value:
-            raise click.UsageError(f"missing {name} (only --print-config runs without it)")
+    require_unless_print_config((wav_rspecifier, "WAV_RSPECIFIER"), (feats_wspecifier, "FEATS_WSPECIFIER"))
     from asrkit.features.extract import compute_fbank_table  # (numpy, kaldiio: not for --print-config)
     from asrkit.utils.fileio import stdin_reader
     from asrkit.utils.logging import get_logger

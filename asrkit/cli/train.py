@@ -6,7 +6,7 @@ import os
 
 import click
 
-from asrkit.cli._common import asrkit_command, refuse_empty_name
+from asrkit.cli._common import asrkit_command, refuse_empty_name, require_unless_print_config
 
 
 @asrkit_command("train")
@@ -91,9 +91,7 @@ def main(config, overrides, train_dir, valid_dir, lang_dir, cmvn, norm_vars, fba
 
         click.echo(dump_config(cfg), nl=False)
         return
-    for value, name in ((train_dir, "--train-dir"), (lang_dir, "--lang-dir"), (exp_dir, "EXP_DIR")):
-        if not value:
-            raise click.UsageError(f"missing {name} (only --print-config runs without it)")
+    require_unless_print_config((train_dir, "--train-dir"), (lang_dir, "--lang-dir"), (exp_dir, "EXP_DIR"))
     fbank = resolve_fbank_config(train_dir, fbank_config)
     if cfg.finetune.init and not glob.glob(os.path.join(exp_dir, "checkpoints", "epoch*.pt")):
         from asrkit.utils.torch_files import check_torch_file_path

@@ -6,7 +6,7 @@ from typing import Optional
 
 import click
 
-from asrkit.cli._common import asrkit_command, dash_as_stdio, refuse_empty_name
+from asrkit.cli._common import asrkit_command, dash_as_stdio, refuse_empty_name, require_unless_print_config
 from asrkit.data.table import iter_table_lines, read_bounded, refuse_bom
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import refuse_one_stream_twice, same_regular_file
@@ -145,9 +145,7 @@ def main(config_path: Optional[str], lang_dir: Optional[str], text_file: Optiona
 
         click.echo(yaml.safe_dump(cfg.to_dict(), sort_keys=False), nl=False)
         return
-    for value, name in ((lang_dir, "--lang-dir"), (text_file, "<text-file>"), (exp_dir, "<lm-exp-dir>")):
-        if not value:
-            raise click.UsageError(f"missing {name} (only --print-config runs without it)")
+    require_unless_print_config((lang_dir, "--lang-dir"), (text_file, "<text-file>"), (exp_dir, "<lm-exp-dir>"))
     out = Path(exp_dir)
     text_file = dash_as_stdio(text_file, "stdin")  # Kaldi's '-' (was "-: no such file")
     if valid_text is not None:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Iterable, Iterator, Mapping, Optional
 
 from asrkit.utils.errors import AsrkitError
+from asrkit.utils.fileio import file_identity
 from asrkit.utils.logging import get_logger
 
 log = get_logger(__name__)
@@ -131,21 +132,15 @@ def refuse_input_dirs(exp: Path, inputs: Mapping[str, Optional[str]]) -> None:
     dir became the positional argument) was trained into: checkpoints/, log/, config.yaml and
     model.pt went in among its feats.scp and text, or beside tokens.model, with exit 0. Checked
     before the lock file goes in."""
+    here = file_identity(exp)  # (None: no exp dir yet, so none of the inputs)
     for option, path in inputs.items():
-        if path and _same_dir(exp, Path(path)):
+        if path and here is not None and here == file_identity(path):
             raise AsrkitError(f"{exp}: is the {option} dir, not an exp dir (the run would write its checkpoints, "
                               f"logs and model.pt among its files); give EXP_DIR a directory of its own")
     for name, kind in _INPUT_DIR_FILES:
         if (exp / name).exists():
             raise AsrkitError(f"{exp}: holds {name}, so it is {kind}, not an exp dir (the run would write its "
                               f"checkpoints, logs and model.pt among its files); give EXP_DIR a directory of its own")
-
-
-def _same_dir(a: Path, b: Path) -> bool:
-    try:
-        return os.path.samefile(a, b)
-    except OSError:  # either one not there (or not readable): not the same existing directory
-        return False
 
 
 def refuse_another_run(exp: Path, names: Iterable[str], command: str) -> None:
