@@ -146,10 +146,10 @@ def warn_if_normalized_twice(rec: Recognizer, items: Iterable[Item], source: str
     the first ``first`` good utterances look normalised already (:meth:`Recognizer.normalized_twice`):
     a Kaldi or ESPnet habit (apply-cmvn in the pipeline, ESPnet's normalised dump/) that the packed
     CMVN would normalise a second time, silently."""
-    count, total, total_sq, said, dim = 0, None, None, False, rec.pkg.meta.idim
+    count, total, total_sq, said, dim = 0, 0.0, 0.0, False, rec.pkg.meta.idim
 
     def check() -> None:
-        if total is None or count < 2:
+        if count < 2:  # (fewer than two frames: no deviation to judge)
             return
         mean = total / count
         std = np.sqrt(np.maximum(total_sq / count - mean ** 2, 0.0))
@@ -166,8 +166,8 @@ def warn_if_normalized_twice(rec: Recognizer, items: Iterable[Item], source: str
         if not said and err is None and feats is not None and feats.ndim == 2 and feats.shape[1] == dim \
                 and np.isfinite(feats).all():
             x = feats.astype(np.float64)
-            total = x.sum(0) + (0.0 if total is None else total)
-            total_sq = (x * x).sum(0) + (0.0 if total_sq is None else total_sq)
+            total = total + x.sum(0)
+            total_sq = total_sq + (x * x).sum(0)
             count += x.shape[0]
             used += 1
             if used == first:
