@@ -242,7 +242,7 @@ for set in $(printf '%s\n' $train_set $valid_set $test_sets | awk '!seen[$0]++')
   fi
 done
 # --test-sets '' (or only spaces) with stage 5 or 6 in the range decoded and scored nothing, exit 0.
-read -ra _ts <<< "$test_sets"
+# (_ts: the sets as read for the duplicate check above)
 if [ ${#_ts[@]} -eq 0 ] && { in_range 5 || in_range 6; }; then
   die "--test-sets '$test_sets': no set to decode and score (stages 5 and 6); name one, or stop at --stop-stage 4"
 fi
