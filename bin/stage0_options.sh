@@ -5,12 +5,34 @@
 # (FSDD's run.sh keeps a fuller record through same_options.sh: its stage-0 options shape the
 # training data itself.)
 #
-# Source it, then, in stage 0 after the data is made:  stage0_record <name>=<value>...
-# and from --stage 1 on:  stage0_check "<names given on the command line>" <name>=<value>...
+# Source it, then, before the options are parsed:  given0=$(stage0_given "<names>" "$@");
+# in stage 0 after the data is made:  stage0_record <name>=<value>...
+# and from --stage 1 on:  stage0_check "$given0" <name>=<value>...
 # The record is data/stage0_options, one <name>=<value> per line (a value may hold spaces).
 # A data/ without a record (made before it was kept) is not checked.
 #
+# A stage 0 that writes several sets may also mark data/ while it runs (stage0_mark_unfinished,
+# then 'rm -f data/stage0_unfinished' at its end), and a run from --stage 1 then refuses a data/
+# part new, part the last run's (stage0_refuse_unfinished) (FSDD, LibriSpeech).
+#
 # Its names start with stage0_: it is sourced into run.sh.
+
+stage0_given() {  # <names, space-separated> <the command line...>: those of them given as --name or --name=value
+  local names=${1// /\\|}
+  shift
+  printf '%s\n' "$@" | sed -n "s/^--\\($names\\)\\(=.*\\)\\{0,1\\}\$/\\1/p" | sort -u | tr '\n' ' '
+}
+
+stage0_mark_unfinished() {
+  date '+stage 0 started %Y-%m-%d %H:%M:%S' > data/stage0_unfinished
+}
+
+stage0_refuse_unfinished() {
+  if [ -f data/stage0_unfinished ]; then
+    echo "$0: ERROR: data/ is from a stage 0 that did not finish (it failed, was stopped, or is running now: data/stage0_unfinished): run from --stage 0 to make it again" >&2
+    exit 1
+  fi
+}
 
 stage0_record() {
   printf '%s\n' "$@" > data/stage0_options.tmp && mv -f data/stage0_options.tmp data/stage0_options

@@ -26,11 +26,11 @@ parse_options_passthrough=true
 # "./path.sh: No such file or directory" was all that said so when started from elsewhere.
 [ -f ./path.sh ] || { echo "$0: run me from my recipe directory: cd $(dirname "$0") && ./$(basename "$0") (no ./path.sh in $(pwd))" >&2; exit 1; }
 . ./path.sh
+. utils/stage0_options.sh
 # Stage 0's options this run gives (checked against data/stage0_options from --stage 1 on).
-given0=$(printf '%s\n' "$@" | sed -n 's/^--\(an4-root\|max-utts\|num-dev\)\(=.*\)\{0,1\}$/\1/p' | sort -u | tr '\n' ' ')
+given0=$(stage0_given "an4-root max-utts num-dev" "$@")
 . utils/parse_options.sh
 . utils/data_lock.sh
-. utils/stage0_options.sh
 [ "$stage" -le "$stop_stage" ] || { echo "$0: ERROR: --stage $stage is after --stop-stage $stop_stage: nothing to run" >&2; exit 1; }
 
 # A negative --max-utts took all the utterances with a held-out count of N/4 < 0, and the error

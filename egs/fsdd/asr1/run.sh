@@ -79,6 +79,7 @@ parse_options_passthrough=true
 . utils/parse_options.sh
 . utils/data_lock.sh
 . utils/same_options.sh
+. utils/stage0_options.sh
 [ "$stage" -le "$stop_stage" ] || { echo "$0: ERROR: --stage $stage is after --stop-stage $stop_stage: nothing to run" >&2; exit 1; }
 
 case $an4_words in
@@ -166,7 +167,7 @@ if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
   # ... and marked, until it ends: its sets are part new, part the last run's (a failure after
   # local/data.sh, in AN4's part, left the last run's data/train_an4_* over the new data/train's
   # audio), and a run from --stage 1 took them with a note that an older run.sh made them.
-  date '+stage 0 started %Y-%m-%d %H:%M:%S' > data/stage0_unfinished
+  stage0_mark_unfinished
   local/data.sh --fsdd-root "$fsdd_root" --seed "$seed" --test-speakers "$test_speakers" --speed-factors "$speed_factors" \
     --background-prob "$background_prob" --background-where "$background_where" --long-edge-prob "$long_edge_prob" --tight-edge-prob "$tight_edge_prob" --single-take-prob "$single_take_prob" --dev-takes "$dev_takes" --num-train "$num_train" --num-dev "$num_dev" --num-test "$num_test"
   if [ "$an4_words" != none ]; then
@@ -202,10 +203,8 @@ if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
   release_data_lock
 fi
 [ "$stop_stage" -ge 1 ] || exit 0
-if [ -f data/stage0_unfinished ]; then
-  echo "$0: ERROR: data/ is from a stage 0 that did not finish (it failed, was stopped, or is running now: data/stage0_unfinished): run from --stage 0 to make it again" >&2
-  exit 1
-elif [ -f data/stage0_options ]; then   # (the options that differ are named: utils/same_options.sh)
+stage0_refuse_unfinished
+if [ -f data/stage0_options ]; then   # (the options that differ are named: utils/same_options.sh)
   same_options data/stage0_options data/ "$stage0_options" "run from --stage 0 to make it again, or use another directory"
 elif [ -d data/train ]; then
   echo "$(date '+%Y-%m-%d %H:%M:%S') (run.sh) note: data/ holds no record of stage 0's options (made by an older run.sh): not checked against these" >&2

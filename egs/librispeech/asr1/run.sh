@@ -24,11 +24,11 @@ parse_options_passthrough=true
 # "./path.sh: No such file or directory" was all that said so when started from elsewhere.
 [ -f ./path.sh ] || { echo "$0: run me from my recipe directory: cd $(dirname "$0") && ./$(basename "$0") (no ./path.sh in $(pwd))" >&2; exit 1; }
 . ./path.sh
+. utils/stage0_options.sh
 # Stage 0's options this run gives (checked against data/stage0_options from --stage 1 on).
-given0=$(printf '%s\n' "$@" | sed -n 's/^--\(librispeech-root\|download-dir\)\(=.*\)\{0,1\}$/\1/p' | sort -u | tr '\n' ' ')
+given0=$(stage0_given "librispeech-root download-dir" "$@")
 . utils/parse_options.sh
 . utils/data_lock.sh
-. utils/stage0_options.sh
 [ "$stage" -le "$stop_stage" ] || { echo "$0: ERROR: --stage $stage is after --stop-stage $stop_stage: nothing to run" >&2; exit 1; }
 
 case $hours in
@@ -59,16 +59,13 @@ if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
   rm -f data/stage0_options   # a stage 0 that fails part-way leaves data/ unrecorded
   # ... and marked until it ends: its sets are then part new, part the last run's (data/dev_clean
   # from the new copy beside data/train_960 from the old), which a run from --stage 1 took.
-  date '+stage 0 started %Y-%m-%d %H:%M:%S' > data/stage0_unfinished
+  stage0_mark_unfinished
   local/data.sh --librispeech-root "$librispeech_root" --hours "$hours"
   stage0_record "${stage0_now[@]}"
   rm -f data/stage0_unfinished
   release_data_lock
 elif [ "$stage" -ge 1 ]; then
-  if [ -f data/stage0_unfinished ]; then
-    echo "$0: ERROR: data/ is from a stage 0 that did not finish (it failed, was stopped, or is running now: data/stage0_unfinished): run from --stage 0 to make it again" >&2
-    exit 1
-  fi
+  stage0_refuse_unfinished
   [ -z "$given0" ] || stage0_check "$given0" "${stage0_now[@]}"
 fi
 [ "$stop_stage" -ge 1 ] || exit 0
