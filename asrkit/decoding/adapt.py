@@ -220,6 +220,10 @@ def adapt_speakers(rec, inputs, hyp_text: str, utt2spk_path: str, wspecifier: st
     tokenized = 0  # non-empty hypotheses that reached the tokenizer
     nothing_known: List[Optional[str]] = []  # the NothingKnown ones: the case each would be known in
     stream, total = inputs.open(rec.features)
+    if inputs.feats:
+        from asrkit.decoding.run import warn_if_normalized_twice
+
+        stream = warn_if_normalized_twice(rec, stream, inputs.feats, command="asrkit-adapt-speakers")
     for utt, feats, err in progress(stream, total=total, desc="adapt: read", unit="utt"):
         try:
             if err is not None:

@@ -141,11 +141,11 @@ def decode_items(rec: Recognizer, items: Iterable[Item], total: Optional[int],
 
 
 def warn_if_normalized_twice(rec: Recognizer, items: Iterable[Item], source: str,
-                             first: int = 10) -> Iterable[Item]:
-    """Pass ``items`` (features given with ``--feats``) through, saying once, in a warning, when
-    the first ``first`` good utterances look normalised already (:meth:`Recognizer.normalized_twice`):
-    a Kaldi or ESPnet habit (apply-cmvn in the pipeline, ESPnet's normalised dump/) that the packed
-    CMVN would normalise a second time, silently."""
+                             first: int = 10, command: str = "asrkit-decode") -> Iterable[Item]:
+    """Pass ``items`` (features given to ``command`` with ``--feats``) through, saying once, in a
+    warning, when the first ``first`` good utterances look normalised already
+    (:meth:`Recognizer.normalized_twice`): a Kaldi or ESPnet habit (apply-cmvn in the pipeline,
+    ESPnet's normalised dump/) that the packed CMVN would normalise a second time, silently."""
     count, total, total_sq, said, dim = 0, 0.0, 0.0, False, rec.pkg.meta.idim
 
     def check() -> None:
@@ -155,10 +155,10 @@ def warn_if_normalized_twice(rec: Recognizer, items: Iterable[Item], source: str
         std = np.sqrt(np.maximum(total_sq / count - mean ** 2, 0.0))
         if rec.normalized_twice(mean, std):
             log.warning("the features of %s look normalised already (medians over the dims: |mean| %.2f, "
-                        "standard deviation %.2f), but asrkit-decode applies the CMVN packed in the model to "
+                        "standard deviation %.2f), but %s applies the CMVN packed in the model to "
                         "--feats itself: give it the raw fbank (a recipe's dump/<set>/feats.scp), not "
-                        "asrkit-apply-cmvn's output; normalised twice, the hypotheses are poor",
-                        source, float(np.median(np.abs(mean))), float(np.median(std)))
+                        "asrkit-apply-cmvn's output; normalised twice, its output is poor",
+                        source, float(np.median(np.abs(mean))), float(np.median(std)), command)
 
     used = 0
     for item in items:
