@@ -36,8 +36,9 @@ def main(factors: str, method: str, src: str, dst: str) -> None:
     As Kaldi's utils/data/perturb_data_dir_speed_3way.sh: the copy at factor F reads its audio
     through 'sox ... speed F |' in wav.scp (sox must be installed), or with --method audio from a
     FLAC file written here; its utterance, speaker and recording ids start with 'sp<F>-';
-    segments and durations are scaled, utt2uniq maps each copy to its original. feats.scp and
-    utt2num_frames are not carried over: compute features again.
+    segments and durations are scaled, utt2uniq maps each copy to its original, spk2gender,
+    utt2lang and reco2file_and_channel are copied. feats.scp and utt2num_frames are not carried
+    over: compute features again; other files are named in a warning.
 
     e.g. asrkit-perturb-data-dir-speed data/train data/train_sp &&
          asrkit-compute-fbank scp:data/train_sp/wav.scp ark,scp:dump/train_sp/feats.ark,dump/train_sp/feats.scp
@@ -45,5 +46,8 @@ def main(factors: str, method: str, src: str, dst: str) -> None:
     report = perturb_data_dir_speed(src, dst, _factors(factors), method=method)
     if report.dropped_tables:
         log.info("not carried over (compute them again): %s", " ".join(report.dropped_tables))
+    if report.other_files:
+        log.warning("%s: not carried over to %s (not known to this command; copy or make them again for the "
+                    "copies' ids): %s", src, dst, " ".join(report.other_files))
     click.echo(f"Wrote {report.num_utts * len(report.factors)} utterances ({report.num_utts} x speeds "
                f"{' '.join(f'{f:g}' for f in report.factors)}) to {dst}", err=True)

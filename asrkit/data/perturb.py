@@ -20,7 +20,7 @@ import io
 import math
 import shlex
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 from urllib.parse import quote
@@ -36,6 +36,11 @@ log = get_logger(__name__)
 
 # Tables that no longer hold once the audio changes speed: features must be computed again.
 DROPPED = ("feats.scp", "utt2num_frames", "cmvn.scp")
+# Tables whose values hold at any speed: each copy gets them under its own ids, as Kaldi's
+# perturb_data_dir_speed.sh copies utt2lang and reco2file_and_channel (both were left out without
+# a word: a language-tagged or STM-scored set lost its tags in every copy, the originals' too).
+COPIED_BY_UTT = ("utt2lang",)
+COPIED_BY_RECO = ("reco2file_and_channel",)
 METHODS = ("sox", "audio")
 AUDIO_DIR = "audio"  # <dst>/audio/sp<F>/<recording>.flac with --method audio
 
@@ -45,6 +50,9 @@ class PerturbReport:
     num_utts: int                # utterances in the source
     factors: List[float]
     dropped_tables: List[str]    # source tables not carried over (features to recompute)
+    # other files of the source this command does not know how to copy (utt2category, vad.scp,
+    # frame_shift...): not in <dst>, named so that their loss is not silent
+    other_files: List[str] = field(default_factory=list)
 
 
 def factor_prefix(factor: float) -> str:
@@ -127,6 +135,8 @@ def perturb_data_dir_speed(src: PathLike, dst: PathLike, factors: Sequence[float
     text = d.read("text") if d.has("text") else None
     keyed_by_utt = {n: d.read(n) for n in ("utt2dur",) if d.has(n)}
     keyed_by_reco = {n: d.read(n) for n in ("reco2dur",) if d.has(n)}
+    copied_by_utt = {n: d.read(n) for n in COPIED_BY_UTT if d.has(n)}
+    copied_by_reco = {n: d.read(n) for n in COPIED_BY_RECO if d.has(n)}
     spk2gender = d.read("spk2gender") if d.has("spk2gender") else None
     uniq = d.read("utt2uniq") if d.has("utt2uniq") else {}
 
@@ -184,7 +194,7 @@ def perturb_data_dir_speed(src: PathLike, dst: PathLike, factors: Sequence[float
             out["segments"] = {}
         if text is not None:
             out["text"] = {}
-        for n in (*keyed_by_utt, *keyed_by_reco):
+        for n in (*keyed_by_utt, *keyed_by_reco, *copied_by_utt, *copied_by_reco):
             out[n] = {}
         if spk2gender is not None:
             out["spk2gender"] = {}
@@ -215,6 +225,14 @@ def perturb_data_dir_speed(src: PathLike, dst: PathLike, factors: Sequence[float
                 for key, value in table.items():
                     if key in used_recos:
                         out[name][p + key] = f"{_duration(value) / f:.3f}"
+            for name, table in copied_by_utt.items():
+                for key, value in table.items():
+                    if key in kept:
+                        out[name][p + key] = value
+            for name, table in copied_by_reco.items():
+                for key, value in table.items():
+                    if key in used_recos:
+                        out[name][p + key] = value
             if spk2gender is not None:
                 for spk, g in spk2gender.items():
                     if spk in used_spks:
@@ -226,7 +244,18 @@ def perturb_data_dir_speed(src: PathLike, dst: PathLike, factors: Sequence[float
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return PerturbReport(num_utts=len(keep), factors=factors,
-                         dropped_tables=[n for n in DROPPED if d.has(n)])
+                         dropped_tables=[n for n in DROPPED if d.has(n)], other_files=_other_files(d))
+
+
+# What the source may hold besides the tables copied: spk2utt (made again) and what a run of
+# asrkit-fix-data-dir or asrkit-split-data-dir leaves (.backup/, split<N>/: directories).
+_KNOWN = ("wav.scp", "utt2spk", "spk2utt", "segments", "text", "utt2dur", "reco2dur", "spk2gender", "utt2uniq",
+          *COPIED_BY_UTT, *COPIED_BY_RECO, *DROPPED)
+
+
+def _other_files(d: DataDir) -> List[str]:
+    return sorted(p.name for p in d.path.iterdir()
+                  if p.name not in _KNOWN and not p.name.startswith(".") and p.is_file())
 
 
 def _check_no_collision(kind: str, ids: Sequence[str], factors: Sequence[float], d: DataDir) -> None:

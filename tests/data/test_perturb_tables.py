@@ -1,0 +1,40 @@
+"""asrkit-perturb-data-dir-speed and the source's other tables: what Kaldi's
+perturb_data_dir_speed.sh carries (utt2lang, reco2file_and_channel) is carried, the rest named."""
+from __future__ import annotations
+
+from debian_packages import require_program
+
+from asrkit.data.perturb import perturb_data_dir_speed
+
+
+def table(path):
+    return dict((l.split(maxsplit=1) + [""])[:2] for l in path.read_text().splitlines())
+
+
+def test_utt2lang_and_reco2file_and_channel_are_copied(an4_dir, tmp_path, asrkit):
+    require_program("sox")
+    utts = list(table(an4_dir / "utt2spk"))
+    wav = table(an4_dir / "wav.scp")
+    # One recording per utterance, named apart from it, as a segmented corpus has them.
+    (an4_dir / "wav.scp").write_text("".join(f"rec{i} {wav[u]}\n" for i, u in enumerate(utts)))
+    (an4_dir / "segments").write_text("".join(f"{u} rec{i} 0.10 0.60\n" for i, u in enumerate(utts)))
+    (an4_dir / "reco2file_and_channel").write_text("".join(f"rec{i} file{i} A\n" for i in range(len(utts))))
+    (an4_dir / "utt2lang").write_text("".join(f"{u} en\n" for u in utts))
+    out = tmp_path / "sp"
+    asrkit("perturb-data-dir-speed", "--factors", "0.9 1.0", an4_dir, out)
+    asrkit("validate-data-dir", "--no-feats", out)
+    # They were left out of <dst> without a word: every copy, the originals' too, lost them.
+    utt2lang, r2fc = table(out / "utt2lang"), table(out / "reco2file_and_channel")
+    assert len(utt2lang) == 2 * len(utts) and utt2lang[utts[0]] == utt2lang["sp0.9-" + utts[0]] == "en"
+    assert len(r2fc) == 2 * len(utts) and r2fc["rec0"] == r2fc["sp0.9-rec0"] == "file0 A"
+
+
+def test_files_not_carried_over_are_named(an4_dir, tmp_path, asrkit):
+    require_program("sox")
+    (an4_dir / "utt2category").write_text("".join(f"{u} read\n" for u in table(an4_dir / "utt2spk")))
+    (an4_dir / "vad.scp").write_text("")
+    report = perturb_data_dir_speed(an4_dir, tmp_path / "sp", [0.9, 1.0])
+    assert report.other_files == ["utt2category", "vad.scp"]
+    assert not (tmp_path / "sp" / "utt2category").exists()
+    stderr = asrkit("perturb-data-dir-speed", an4_dir, tmp_path / "sp2").stderr.decode()
+    assert "not carried over" in stderr and "utt2category vad.scp" in stderr
