@@ -22,7 +22,7 @@ export LC_ALL=C
 tmp_table=
 trap '[ -z "$tmp_table" ] || rm -f "$tmp_table"' EXIT
 tables="wav.scp segments text utt2spk feats.scp utt2num_frames utt2dur utt2uniq utt2lang reco2dur spk2gender
-  reco2file_and_channel"
+  reco2file_and_channel cmvn.scp"
 # A table's lines, each ended by a newline: 'cat' joined a last line without one to the next
 # source's first line, and that utterance was silently lost from the combination.
 lines() { awk 1 "$@"; }
@@ -32,14 +32,24 @@ lines() { awk 1 "$@"; }
 # segments naming none of the latter: a broken dir, said only as a WARNING.
 segmented=0
 for src in "$@"; do [ ! -f "$src/segments" ] || segmented=$((segmented + 1)); done
+# Some sources with utt2uniq (a speed-perturbed set), some without (as Kaldi's combine_data.sh):
+# an utterance of the others is its own original. Left out, the combination lost the copies'
+# grouping: a train/dev split by utt2uniq put copies of one recording on both sides.
+uniq_sources=0
+for src in "$@"; do [ ! -f "$src/utt2uniq" ] || uniq_sources=$((uniq_sources + 1)); done
 table_lines() {  # <src> <table>
   if [ "$2" = segments ] && [ ! -f "$1/segments" ] && [ "$segmented" -gt 0 ]; then
     awk '{ print $1, $1, 0, -1 }' "$1/wav.scp"
+  elif [ "$2" = utt2uniq ] && [ ! -f "$1/utt2uniq" ] && [ "$uniq_sources" -gt 0 ]; then
+    awk 'NF { print $1, $1 }' "$1/utt2spk"
   else
     lines "$1/$2"
   fi
 }
-has_table() { [ -f "$1/$2" ] || { [ "$2" = segments ] && [ "$segmented" -gt 0 ] && [ -f "$1/wav.scp" ]; }; }
+has_table() {
+  [ -f "$1/$2" ] || { [ "$2" = segments ] && [ "$segmented" -gt 0 ] && [ -f "$1/wav.scp" ]; } \
+    || { [ "$2" = utt2uniq ] && [ "$uniq_sources" -gt 0 ]; }
+}
 # A malformed utt2spk line failed the spk2utt made at the end, after every table was replaced in
 # <dest> (and spk2utt left empty): checked first, named by its source's file and line.
 for src in "$@"; do

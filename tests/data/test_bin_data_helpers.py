@@ -1,0 +1,60 @@
+"""bin/combine_data.sh and bin/subset_data_dir.sh as a Kaldi user drives them (Kaldi's utils/)."""
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+BIN = Path(__file__).resolve().parents[2] / "bin"
+
+
+def run_sh(args, cwd, check=True):
+    proc = subprocess.run([str(a) for a in args], cwd=cwd, capture_output=True, text=True)
+    if check:
+        assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def table(path):
+    return dict((l.split(maxsplit=1) + [""])[:2] for l in path.read_text().splitlines())
+
+
+def make_dir(path, utts, **tables):
+    """A data dir of ``utts`` [(utt, spk)], plus ``tables`` {name: text}."""
+    path.mkdir(parents=True)
+    (path / "wav.scp").write_text("".join(f"{u} /x/{u}.wav\n" for u, _ in utts))
+    (path / "text").write_text("".join(f"{u} WORDS OF {u}\n" for u, _ in utts))
+    (path / "utt2spk").write_text("".join(f"{u} {s}\n" for u, s in utts))
+    spks = sorted({s for _, s in utts})
+    (path / "spk2utt").write_text("".join(f"{s} {' '.join(u for u, t in utts if t == s)}\n" for s in spks))
+    for name, text in tables.items():
+        (path / name.replace("_scp", ".scp")).write_text(text)
+
+
+def test_combine_a_speed_perturbed_set_with_one_without_utt2uniq(tmp_path):
+    """Kaldi's combine_data.sh gives the utterances of a source without utt2uniq themselves as
+    originals; utt2uniq was "in only 1 of 2 sources: not combined", and the perturbed copies'
+    grouping was lost from the combination."""
+    make_dir(tmp_path / "sp", [("a-0", "a"), ("sp0.9-a-0", "sp0.9-a")], utt2uniq="a-0 a-0\nsp0.9-a-0 a-0\n")
+    make_dir(tmp_path / "extra", [("b-0", "b"), ("b-1", "b")])
+    proc = run_sh([BIN / "combine_data.sh", "all", "sp", "extra"], tmp_path)
+    assert "utt2uniq" not in proc.stderr, proc.stderr
+    assert table(tmp_path / "all/utt2uniq") == {"a-0": "a-0", "b-0": "b-0", "b-1": "b-1", "sp0.9-a-0": "a-0"}
+    # none has it: none is made
+    run_sh([BIN / "combine_data.sh", "none", "extra"], tmp_path)
+    assert not (tmp_path / "none/utt2uniq").exists()
+
+
+def test_combine_carries_cmvn_scp_and_removes_a_stale_one(tmp_path):
+    """cmvn.scp (per speaker) was neither combined nor removed from <dest>: one left there by an
+    earlier data dir named other speakers' stats beside the new utt2spk."""
+    make_dir(tmp_path / "x", [("a-0", "a")], cmvn_scp="a cmvn.ark:5\n")
+    make_dir(tmp_path / "y", [("b-0", "b")], cmvn_scp="b cmvn.ark:9\n")
+    run_sh([BIN / "combine_data.sh", "all", "x", "y"], tmp_path)
+    assert table(tmp_path / "all/cmvn.scp") == {"a": "cmvn.ark:5", "b": "cmvn.ark:9"}
+    make_dir(tmp_path / "z", [("c-0", "c")])
+    run_sh([BIN / "combine_data.sh", "all", "x", "z"], tmp_path)
+    assert not (tmp_path / "all/cmvn.scp").exists()
+    # one speaker's stats in two sources: two different entries, one would be lost
+    make_dir(tmp_path / "w", [("a-1", "a")], cmvn_scp="a other.ark:7\n")
+    proc = run_sh([BIN / "combine_data.sh", "all2", "x", "w"], tmp_path, check=False)
+    assert proc.returncode == 1 and "more than one source's cmvn.scp: a" in proc.stderr
