@@ -6,8 +6,10 @@ why in one line rather than a traceback.
 - argparse types for paths: a missing input file or folder, or an output folder under a file,
   is reported before any work;
 - ``run(main)``: a missing file, an ``AsrkitError`` (a model that is not one, a config that does
-  not load) or a failed command (``subprocess.CalledProcessError``) ends the script with one line
-  ``<script>: ERROR: <message>`` and exit 1.
+  not load), soundfile's error (audio it cannot read or write), a failed command
+  (``subprocess.CalledProcessError``, or ``command_failed(...)`` where the script ran it itself)
+  or the script's own ``BenchError`` ends the script with one line ``<script>: ERROR: <message>``
+  and exit 1.
 
 This module imports nothing of asrkit: a script run with ``PYTHONPATH=<another checkout>`` (a
 before/after figure) uses that checkout's asrkit, and its AsrkitError is known by its class name.
@@ -125,21 +127,41 @@ def output_file(s: str) -> str:
     return s
 
 
-def _is_asrkit_error(e: BaseException) -> bool:
-    return any(c.__name__ == "AsrkitError" for c in type(e).__mro__)
+class BenchError(Exception):
+    """What a script finds wrong itself (no AN4 WAVs where it looked, a model without what it
+    measures): run() prints the message as the one ERROR line."""
+
+
+def last_line(stderr) -> str:
+    """The last non-blank line of a command's stderr (bytes or str): an asrkit command's ERROR line."""
+    err = stderr.decode(errors="replace") if isinstance(stderr, bytes) else (stderr or "")
+    return (err.strip().splitlines() or [""])[-1].strip()
+
+
+def command_failed(cmd, returncode: int, stderr) -> BenchError:
+    """The error to raise for a command ``cmd`` (a list, or a string) that a script ran itself and
+    that exited ``returncode``: '<its name> failed (exit N): <the last line of its stderr>', one
+    line, as a ``subprocess.run(check=True)`` failure is reported (the whole stderr tail, printed
+    before, buried the line that said why)."""
+    cmd = cmd if isinstance(cmd, str) else " ".join(str(c) for c in list(cmd)[:1])
+    name = Path(cmd.split()[0]).name if cmd.strip() else "a command"
+    last = last_line(stderr)
+    return BenchError(f"{name} failed (exit {returncode})" + (f": {last}" if last else ""))
+
+
+def _is_a(e: BaseException, class_name: str) -> bool:
+    # by name: this module imports neither asrkit (see above) nor soundfile
+    return any(c.__name__ == class_name for c in type(e).__mro__)
 
 
 def error_line(e: BaseException) -> Optional[str]:
     """The one-line message for an error of the input or the environment; None for any other."""
     if isinstance(e, subprocess.CalledProcessError):
-        cmd = e.cmd if isinstance(e.cmd, str) else " ".join(str(c) for c in e.cmd[:1])
-        err = e.stderr.decode(errors="replace") if isinstance(e.stderr, bytes) else (e.stderr or "")
-        last = (err.strip().splitlines() or [""])[-1]
-        name = Path(cmd.split()[0]).name if cmd.strip() else "a command"
-        return f"{name} failed (exit {e.returncode})" + (f": {last}" if last else "")
+        return str(command_failed(e.cmd, e.returncode, e.stderr))
     if isinstance(e, OSError) and e.errno is not None:
         return f"{e.filename}: {e.strerror}" if e.filename is not None else str(e.strerror)
-    if _is_asrkit_error(e):
+    # soundfile's message names the file: "Error opening '<path>': Format not recognised."
+    if isinstance(e, BenchError) or _is_a(e, "AsrkitError") or _is_a(e, "SoundFileError"):
         return str(e)
     return None
 

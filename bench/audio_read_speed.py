@@ -40,11 +40,11 @@ def main() -> None:
     from asrkit.features.wav import read_wav_source
 
     if Path(asrkit.__file__).resolve().parent != Path(args.tree, "asrkit").resolve():
-        sys.exit(f"audio_read_speed.py: ERROR: asrkit was imported from {Path(asrkit.__file__).parent}, not --tree {args.tree}")
+        raise _args.BenchError(f"asrkit was imported from {Path(asrkit.__file__).parent}, not --tree {args.tree}")
 
     files = sorted(glob.glob(os.path.join(args.an4_root, "wav", "an4_clstk", "*", "*.wav")))[:args.wavs]
     if not files:
-        sys.exit(f"no AN4 WAVs under {args.an4_root}/wav/an4_clstk")
+        raise _args.BenchError(f"no AN4 WAVs under {args.an4_root}/wav/an4_clstk")
     with tempfile.TemporaryDirectory() as tmp:
         # (FLAC and MP3: each has its own checks of the stated length, a second file joined on, the
         # last frame; the figures of those checks' cost)

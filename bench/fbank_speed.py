@@ -97,7 +97,7 @@ def main() -> None:
     args = parser.parse_args()
     formats = [f for f in args.formats.split(",") if f]
     if not set(formats) <= {"wav", "flac"}:
-        sys.exit(f"--formats: wav and/or flac, not {args.formats!r}")
+        parser.error(f"--formats: wav and/or flac, not {args.formats!r}")
 
     import torch
 
@@ -108,7 +108,7 @@ def main() -> None:
     an4 = Path(args.an4)
     fileids = an4 / "etc" / "an4_test.fileids"
     if not fileids.is_file():
-        sys.exit(f"{fileids}: no such file (give --an4 <corpus root>)")
+        raise _args.BenchError(f"{fileids}: no such file (give --an4 <corpus root>)")
     work = Path(tempfile.mkdtemp(prefix="fbank_speed."))
     try:
         wavs = sorted((Path(i).name, an4 / "wav" / f"{i}.wav") for i in fileids.read_text().split())

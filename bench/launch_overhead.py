@@ -31,7 +31,7 @@ def wall(cmd: list[str], cwd: str) -> float:
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True)
     elapsed = time.perf_counter() - start
     if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stderr.decode()[-2000:]}")
+        raise _args.command_failed(cmd, proc.returncode, proc.stderr)
     return elapsed
 
 

@@ -66,7 +66,8 @@ def make(args) -> None:
     for utt, wav, _ in utts:
         x, rate = sf.read(str(wav), dtype="int16")
         RATE = rate if utt == utts[0][0] else RATE
-        assert rate == RATE, (wav, rate)
+        if rate != RATE:  # (an AssertionError traceback)
+            raise _args.BenchError(f"{wav}: {rate} Hz, where {utts[0][1]} is {RATE} Hz: joined, the audio needs one rate")
         audio.append(x.astype(np.float64))
     quiet = []
     for x in audio:
@@ -117,7 +118,7 @@ def decode(args, name: str, inputs, out: Path):
     wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
-        sys.exit(f"{name}: asrkit-decode failed:\n{err[-3000:]}")
+        raise _args.BenchError(f"{name}: {_args.command_failed(cmd, proc.returncode, err)}")
     log = (out / name / "log" / "decode.log").read_text()
     m = re.search(r"decoded ([\d.]+) s of audio in ([\d.]+) s of model time: real-time factor ([\d.]+)", log)
     return wall, usage.ru_maxrss / 1024, float(m.group(3)), float(m.group(1))

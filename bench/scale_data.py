@@ -5,8 +5,8 @@ Builds, from AN4, two dump dirs the size of LibriSpeech 960 h (281,241 utterance
 ``scale_fbank/`` (feats.scp lines pointing into one real AN4 ark, utt2num_frames, AN4
 transcripts) and ``scale_raw/`` (wav.scp naming the real AN4 WAVs, utt2dur, the same
 transcripts), each utterance of AN4's train set repeated under new ids. The AN4 features come
-from ``asrkit-compute-fbank`` run here (or from --an4-dump, a dump dir with feats.scp, text and
-wav.scp beside it in --an4-data), the tokenizers from ``asrkit-train-tokenizer``.
+from ``asrkit-compute-fbank`` run here on --an4-root's train set, the tokenizers from
+``asrkit-train-tokenizer``; both are kept in --work-dir (its an4/) for the next run.
 
 Then it prints:
 
@@ -49,7 +49,7 @@ def sh(*cmd: str, **kw) -> subprocess.CompletedProcess:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, env=env, **kw)
     if proc.returncode != 0:
-        sys.exit(f"{' '.join(map(str, cmd))} failed:\n{proc.stderr[-3000:]}")
+        raise _args.command_failed(cmd, proc.returncode, proc.stderr)
     return proc
 
 
@@ -187,7 +187,9 @@ def first_batch(train_dir: Path, lang: Path, cmvn: Path, work: Path, workers: in
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
         if not out.exists():
-            sys.exit(f"asrkit-train did not reach its first batch (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
+            last = _args.last_line(proc.stderr)
+            raise _args.BenchError(f"asrkit-train did not reach its first batch (exit {proc.returncode})"
+                                   + (f": {last}" if last else ""))
         return json.loads(out.read_text())
     finally:
         # one exp dir per probe: a --repeat 3 run of every case left 24 of them in --work-dir

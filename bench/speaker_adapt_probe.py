@@ -70,7 +70,7 @@ def main() -> int:
     for param in model.parameters():
         param.requires_grad_(False)
     if pkg.meta.cmvn is None or pkg.tokenizer is None:
-        sys.exit(f"{args.model}: the probe needs a model with CMVN stats and a tokenizer")
+        raise _args.BenchError(f"{args.model}: the probe needs a model with CMVN stats and a tokenizer")
     scale, offset = cmvn_transform(pkg.meta.cmvn, pkg.meta.cmvn_norm_vars, warn=False)
     hyps = {}
     with open(args.hyp_text, encoding="utf-8") as f:

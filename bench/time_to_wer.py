@@ -64,7 +64,7 @@ def main() -> None:
     exp = Path(args.exp)
     found = ckpt.list_checkpoints(exp)
     if not found:
-        sys.exit(f"time_to_wer.py: {exp}/checkpoints: no epoch<N>.pt")
+        raise _args.BenchError(f"{exp}/checkpoints: no epoch<N>.pt")
     last_state = ckpt.load_checkpoint(found[max(found)])
     history = last_state["train_state"]["history"]
     cumulative, total = {}, 0.0

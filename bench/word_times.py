@@ -21,7 +21,6 @@ The table says how many utterances and words each row scored::
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -29,15 +28,11 @@ import numpy as np
 import _args
 from asrkit.data.ctm import read_ctm
 from asrkit.scoring.alignment import CORRECT, DELETION, INSERTION, align
-from asrkit.utils.errors import AsrkitError
 
 
 def read_words(path: Path):
     """{utt: [(word, start, end)]} in file order (asrkit's CTM reader: a malformed line is an error)."""
-    try:
-        return {utt: [(w.word, w.start, w.end) for w in words] for utt, words in read_ctm(path).items()}
-    except AsrkitError as e:
-        sys.exit(f"word_times.py: {e}")
+    return {utt: [(w.word, w.start, w.end) for w in words] for utt, words in read_ctm(path).items()}
 
 
 def hit_pairs(rw, hw):

@@ -1,6 +1,7 @@
 """bench/ scripts: an option that cannot be measured as given is a usage error before any work,
 not a figure of something else under its name (each case ran with exit 0 before)."""
 import os
+import re
 import subprocess
 import sys
 import wave
@@ -170,3 +171,64 @@ def test_audio_formats_failed_decode_is_one_line(tmp_path):
     proc = bench("audio_formats.py", "--model", _not_a_model(tmp_path), "--num", "1",
                  "--an4", os.path.join(CORPORA, "an4"))
     one_line_error(proc, "audio_formats.py", "asrkit-decode failed (exit ", "bad.pt")
+
+
+def _wav(path, rate=16000, seconds=0.1):
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1), w.setsampwidth(2), w.setframerate(rate), w.writeframes(b"\1\0" * int(rate * seconds))
+    return path
+
+
+def test_audio_soundfile_cannot_read_is_one_line(tmp_path):
+    # soundfile's LibsndfileError was not an error of the input to bench/_args.py: a traceback
+    data = tmp_path / "data"
+    data.mkdir()
+    (tmp_path / "bad.wav").write_text("not audio\n")
+    (data / "wav.scp").write_text(f"a {tmp_path / 'bad.wav'}\n")
+    (data / "text").write_text("a A\n")
+    proc = bench("long_audio.py", "make", "--data", str(data), "--out", str(tmp_path / "out"))
+    one_line_error(proc, "long_audio.py", str(tmp_path / "bad.wav"), "Format not recognised")
+    # two rates cannot be joined: was an AssertionError traceback
+    _wav(tmp_path / "a.wav", 16000), _wav(tmp_path / "b.wav", 8000)
+    (data / "wav.scp").write_text(f"a {tmp_path / 'a.wav'}\nb {tmp_path / 'b.wav'}\n")
+    (data / "text").write_text("a A\nb B\n")
+    proc = bench("long_audio.py", "make", "--data", str(data), "--out", str(tmp_path / "out"))
+    one_line_error(proc, "long_audio.py", str(tmp_path / "b.wav"), "8000 Hz", "16000 Hz")
+
+
+def test_what_a_script_finds_wrong_itself_has_the_error_prefix(tmp_path):
+    # These were sys.exit(message): no '<script>: ERROR:' before it, or no ERROR, as every other error has.
+    proc = bench("fbank_speed.py", "--an4", str(tmp_path))
+    one_line_error(proc, "fbank_speed.py", str(tmp_path / "etc" / "an4_test.fileids"))
+    proc = bench("audio_read_speed.py", "--an4-root", str(tmp_path), "--wavs", "1", "--oggs", "1")
+    one_line_error(proc, "audio_read_speed.py", f"no AN4 WAVs under {tmp_path}")
+    (tmp_path / "text").write_text("a A\n")
+    proc = bench("time_to_wer.py", "--exp", str(tmp_path), "--feats", "scp:x.scp", "--text", str(tmp_path / "text"))
+    one_line_error(proc, "time_to_wer.py", f"{tmp_path}/checkpoints: no epoch<N>.pt")
+    (tmp_path / "bad.ctm").write_text("u 1 0.0 x.1\n")  # an AsrkitError of asrkit's CTM reader
+    proc = bench("word_times.py", *[str(tmp_path / "bad.ctm")] * 3)
+    one_line_error(proc, "word_times.py", f"{tmp_path / 'bad.ctm'}:1: expected")
+    proc = bench("fbank_speed.py", "--formats", "mp3")  # an option's value: a usage error, as the numbers'
+    assert proc.returncode == 2 and proc.stderr.rstrip().splitlines()[-1] == (
+        "fbank_speed.py: error: --formats: wav and/or flac, not 'mp3'")
+
+
+def test_a_command_the_script_runs_itself_fails_in_one_line(tmp_path):
+    # long_audio.py run printed 'separate: asrkit-decode failed:' and 3000 characters of its stderr
+    out = tmp_path / "out"
+    (out / "utts").mkdir(parents=True)
+    (out / "utts" / "wav.scp").write_text(f"a {_wav(tmp_path / 'a.wav')}\n")
+    (out / "utts" / "text").write_text("a A\n")
+    proc = bench("long_audio.py", "run", "--out", str(out), "--model", _not_a_model(tmp_path), "--only", "separate")
+    one_line_error(proc, "long_audio.py", "separate: asrkit-decode failed (exit 1): ERROR (asrkit-decode): ",
+                   "bad.pt", alone=False)
+    assert "Traceback" not in proc.stderr and len(proc.stderr.rstrip().splitlines()) == 2  # the '$ command' line too
+
+
+def test_scale_data_help_names_only_its_own_options():
+    # its docstring (the --help epilog) offered --an4-dump and --an4-data, which it never had
+    proc = bench("scale_data.py", "--help")
+    assert proc.returncode == 0
+    table, _, epilog = proc.stdout.split("options:", 1)[1].partition("\n\n")
+    options, named = (set(re.findall(r"--[a-z][a-z0-9-]*", t)) for t in (table, epilog))
+    assert options and named and named <= options, named - options
