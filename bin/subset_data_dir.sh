@@ -1,19 +1,32 @@
 #!/usr/bin/env bash
-# Copy part of a Kaldi data dir: the first N, the last N utterances, or those in a list, with
+# Copy part of a Kaldi data dir: the first N, the last N utterances, those in a list, or those of
+# the speakers in a list (Kaldi's --spk-list), with
 # every per-utterance table filtered to match (wav.scp/reco2file_and_channel by recording when
 # there are segments, spk2gender by speaker) and spk2utt rebuilt. The subset of a sorted dir is sorted.
 #   e.g. bin/subset_data_dir.sh --first 100 data/train data/train_dev
 #        bin/subset_data_dir.sh --last 848 data/train data/train_nodev
 #        bin/subset_data_dir.sh --utt-list dev.list data/train data/dev
+#        bin/subset_data_dir.sh --spk-list dev_spk.list data/train data/dev
+#        bin/subset_data_dir.sh data/train 1000 data/train_1k   # Kaldi's: N spread evenly over the dir
 set -euo pipefail
 first=0
 last=0
 utt_list=
-help_message="Usage: $0 (--first N | --last N | --utt-list FILE) <src-data-dir> <dest-data-dir>
+spk_list=
+help_message="Usage: $0 (--first N | --last N | --utt-list FILE | --spk-list FILE) <src-data-dir> <dest-data-dir>
+   or: $0 <src-data-dir> N <dest-data-dir>   (N utterances spread evenly over the dir, as Kaldi's)
 e.g.: $0 --first 100 data/train data/train_dev"
 . "$(dirname "${BASH_SOURCE[0]}")/parse_options.sh"
 
 die() { echo "$0: $*" >&2; exit 1; }
+# Kaldi's most common call, '<src> <num-utt> <dest>', was "expected <src-data-dir> <dest-data-dir>".
+spread=0
+if [ $# -eq 3 ]; then
+  [[ "$2" =~ ^[0-9]{1,15}$ ]] && [ "$((10#$2))" -gt 0 ] \
+    || die "expected <src-data-dir> <num-utt> <dest-data-dir>, got '$2' for <num-utt> (a number > 0)"
+  spread=$((10#$2))
+  set -- "$1" "$3"
+fi
 [ $# -eq 2 ] || die "expected <src-data-dir> <dest-data-dir> (see --help)"
 src=$1; dest=$2
 # (mkdir's "File exists" was all that said so, after the subset was made)
@@ -42,8 +55,8 @@ mkdir "$out"
 total=$(awk 'END { print NR }' "$src/utt2spk")
 [ "$first" -ge 0 ] && [ "$last" -ge 0 ] || die "--first and --last take a number of utterances, got $first and $last"
 # Two of them: --first won and the others were ignored without a word.
-[ $(( (first > 0) + (last > 0) + (${#utt_list} > 0) )) -le 1 ] \
-  || die "give only one of --first N, --last N, --utt-list FILE"
+[ $(( (first > 0) + (last > 0) + (${#utt_list} > 0) + (${#spk_list} > 0) + (spread > 0) )) -le 1 ] \
+  || die "give only one of --first N, --last N, --utt-list FILE, --spk-list FILE, <num-utt>"
 if [ "$first" -gt 0 ]; then
   [ "$first" -le "$total" ] || die "--first $first: $src has only $total utterances"
   head -n "$first" "$src/utt2spk" | awk '{ print $1 }' > "$tmp/utts"
@@ -56,8 +69,25 @@ elif [ -n "$utt_list" ]; then
   # UTF-8 byte-order mark (which made the first id one no table has, named in a warning as an id
   # that looked the same as one of utt2spk's).
   awk '{ sub(/\r$/, "") } FNR == 1 { sub(/^\357\273\277/, "") } NF { print $1 }' "$utt_list" > "$tmp/utts"
+elif [ "$spread" -gt 0 ]; then
+  [ "$spread" -le "$total" ] || die "<num-utt> $spread: $src has only $total utterances"
+  # Lines int(i * total / N), i = 0..N-1: every part of the dir (each speaker, in a sorted one)
+  # has its share, as Kaldi's subset_scp.pl picks them.
+  awk -v n="$spread" -v total="$total" 'BEGIN { j = 0 } { while (j < n && int(j * total / n) == NR - 1) {
+       print $1; j++ } }' "$src/utt2spk" > "$tmp/utts"
+elif [ -n "$spk_list" ]; then
+  [ -f "$spk_list" ] || die "--spk-list $spk_list: no such file"
+  # The first column, as --utt-list's (a spk2utt or spk2gender works as a list).
+  awk '{ sub(/\r$/, "") } FNR == 1 { sub(/^\357\273\277/, "") } NF { print $1 }' "$spk_list" > "$tmp/spk_list"
+  awk 'NR == FNR { k[$1] = 1; next } { sub(/\r$/, "") } ($2 in k) { print $1 }' "$tmp/spk_list" "$src/utt2spk" \
+    > "$tmp/utts"
+  awk 'NR == FNR { sub(/\r$/, ""); k[$2] = 1; next } !($1 in k)' "$src/utt2spk" "$tmp/spk_list" > "$tmp/missing"
+  if [ -s "$tmp/missing" ]; then
+    echo "$0: WARNING: $(wc -l < "$tmp/missing") speaker(s) of $spk_list are not in $src/utt2spk:" \
+      "$(head -5 "$tmp/missing" | tr '\n' ' ')" >&2
+  fi
 else
-  die "give one of --first N, --last N, --utt-list FILE"
+  die "give one of --first N, --last N, --utt-list FILE, --spk-list FILE"
 fi
 
 # filter <keys> <table>: the lines of <table> whose first field is in <keys>, in table order.
@@ -76,12 +106,14 @@ fi
 for f in $reco_tables; do
   [ ! -f "$src/$f" ] || filter "$tmp/recos" "$src/$f" > "$out/$f"
 done
-# spk2gender of the subset's speakers only: the whole file listed speakers the subset lacks,
-# which asrkit-validate-data-dir refuses (as Kaldi's does).
-if [ -f "$src/spk2gender" ]; then
-  awk '{ sub(/\r$/, ""); print $2 }' "$out/utt2spk" | sort -u > "$tmp/spks"
-  filter "$tmp/spks" "$src/spk2gender" > "$out/spk2gender"
-fi
+# spk2gender and cmvn.scp of the subset's speakers only: the whole file listed speakers the
+# subset lacks, which asrkit-validate-data-dir refuses (as Kaldi's does). (cmvn.scp was not
+# copied at all, and one left in <dest> by an earlier data dir stayed beside the new utt2spk.)
+spk_tables="spk2gender cmvn.scp"
+awk '{ sub(/\r$/, ""); print $2 }' "$out/utt2spk" | sort -u > "$tmp/spks"
+for f in $spk_tables; do
+  [ ! -f "$src/$f" ] || filter "$tmp/spks" "$src/$f" > "$out/$f"
+done
 n=$(wc -l < "$out/utt2spk")
 [ "$n" -gt 0 ] || die "no utterances of $src selected"
 if [ -n "$utt_list" ]; then
@@ -111,7 +143,7 @@ if [ ! -d "$dest" ]; then
 fi
 stage=$(mktemp -d "$dest/.subset.XXXXXX")
 cp "$out"/* "$stage/"
-for f in $utt_tables $reco_tables spk2gender spk2utt cmvn.ark; do
+for f in $utt_tables $reco_tables $spk_tables spk2utt cmvn.ark; do
   if [ -f "$stage/$f" ]; then mv -f "$stage/$f" "$dest/$f"; else rm -f "$dest/$f"; fi
 done
 echo "$0: $n of $total utterances of $src -> $dest" >&2

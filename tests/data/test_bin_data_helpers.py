@@ -58,3 +58,40 @@ def test_combine_carries_cmvn_scp_and_removes_a_stale_one(tmp_path):
     make_dir(tmp_path / "w", [("a-1", "a")], cmvn_scp="a other.ark:7\n")
     proc = run_sh([BIN / "combine_data.sh", "all2", "x", "w"], tmp_path, check=False)
     assert proc.returncode == 1 and "more than one source's cmvn.scp: a" in proc.stderr
+
+
+def test_subset_filters_cmvn_scp_by_speaker_and_removes_a_stale_one(tmp_path):
+    """cmvn.scp was not copied into the subset, and one left in <dest> by an earlier data dir
+    stayed beside the new utt2spk, naming speakers the subset lacks."""
+    make_dir(tmp_path / "src", [("a-0", "a"), ("b-0", "b")], cmvn_scp="a cmvn.ark:5\nb cmvn.ark:9\n")
+    run_sh([BIN / "subset_data_dir.sh", "--first", "1", "src", "sub"], tmp_path)
+    assert table(tmp_path / "sub/cmvn.scp") == {"a": "cmvn.ark:5"}
+    (tmp_path / "src/cmvn.scp").unlink()
+    run_sh([BIN / "subset_data_dir.sh", "--last", "1", "src", "sub"], tmp_path)
+    assert not (tmp_path / "sub/cmvn.scp").exists()
+
+
+def test_subset_spk_list_and_kaldis_num_utt_form(tmp_path):
+    """Kaldi's --spk-list was "unknown option", and its '<src> <num-utt> <dest>' call "expected
+    <src-data-dir> <dest-data-dir>"."""
+    utts = [(f"a-{i}", "a") for i in range(4)] + [(f"b-{i}", "b") for i in range(4)] + [("c-0", "c")]
+    make_dir(tmp_path / "src", utts, spk2gender="a f\nb m\nc f\n")
+    (tmp_path / "spks").write_text("c\nb\nnobody\n")
+    proc = run_sh([BIN / "subset_data_dir.sh", "--spk-list", "spks", "src", "bc"], tmp_path)
+    assert list(table(tmp_path / "bc/utt2spk")) == ["b-0", "b-1", "b-2", "b-3", "c-0"]
+    assert table(tmp_path / "bc/spk2gender") == {"b": "m", "c": "f"}
+    assert "1 speaker(s) of spks are not in src/utt2spk: nobody" in proc.stderr
+    (tmp_path / "none").write_text("nobody\n")
+    proc = run_sh([BIN / "subset_data_dir.sh", "--spk-list", "none", "src", "x"], tmp_path, check=False)
+    assert proc.returncode == 1 and "no utterances of src selected" in proc.stderr
+
+    run_sh([BIN / "subset_data_dir.sh", "src", "3", "three"], tmp_path)
+    assert list(table(tmp_path / "three/utt2spk")) == ["a-0", "a-3", "b-2"]   # lines 0, 3, 6 of 9
+    run_sh([BIN / "subset_data_dir.sh", "src", "9", "all"], tmp_path)
+    assert table(tmp_path / "all/text") == table(tmp_path / "src/text")
+    for args, msg in ((["src", "10", "x"], "<num-utt> 10: src has only 9 utterances"),
+                      (["src", "0", "x"], "got '0' for <num-utt>"),
+                      (["src", "dest", "x"], "got 'dest' for <num-utt>"),
+                      (["--first", "2", "src", "3", "x"], "give only one of")):
+        proc = run_sh([BIN / "subset_data_dir.sh", *args], tmp_path, check=False)
+        assert proc.returncode == 1 and msg in proc.stderr and not (tmp_path / "x").exists(), proc.stderr
