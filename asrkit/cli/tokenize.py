@@ -9,7 +9,7 @@ from typing import IO, TYPE_CHECKING, Dict, Iterator, Optional, Tuple
 import click
 
 from asrkit.cli._common import asrkit_command, refuse_empty_name
-from asrkit.data.table import read_line_blocks, refuse_bom, refuse_cr_only
+from asrkit.data.table import read_line_blocks, refuse_bom, refuse_cr_only, split_fields
 from asrkit.utils.bad_items import BadItems
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import name_os_error
@@ -119,7 +119,9 @@ def _fields(raw: bytes, where: str, utt_id: bool) -> Tuple[Optional[str], str]:
         raise AsrkitError(f"{where}: not UTF-8 text ({e.reason} at byte {e.start})") from None
     if not utt_id:
         return None, line
-    fields = line.split(maxsplit=1)
+    # At ASCII white space only, as every table reader (split_fields): str.split() also cut at a
+    # no-break space or U+3000, so 'u2\u00a0x YES' came out as utterance 'u2' with an unknown word 'x'.
+    fields = split_fields(line, 1)
     if not fields:
         raise AsrkitError(f"{where}: empty line (expected '<utt-id> <transcript>'; --no-utt-id for plain lines)")
     return fields[0], (fields[1] if len(fields) > 1 else "")
