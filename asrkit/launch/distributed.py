@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Mapping, Optional
 
+from asrkit.data.table import ascii_int
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.logging import get_logger
 
@@ -64,7 +65,7 @@ def detect_distributed(env: Optional[Mapping[str, str]] = None) -> Optional[Dist
         info = _from_torchrun(env)
     elif "SLURM_PROCID" in env and ("SLURM_STEP_ID" in env or "SLURM_STEP_NUM_TASKS" in env):
         info = _from_slurm(env)
-    elif "SLURM_PROCID" in env and int(env.get("SLURM_NTASKS", "1") or "1") > 1:
+    elif "SLURM_PROCID" in env and env.get("SLURM_NTASKS") and _int(env, "SLURM_NTASKS") > 1:
         # An sbatch script with --ntasks=N but no srun: only one process exists, and waiting
         # for N-1 peers would hang until the rendezvous times out.
         logger.warning("SLURM_NTASKS=%s but not started by srun (no SLURM_STEP_ID): training as one "
@@ -185,11 +186,12 @@ def _split_top_level(text: str) -> list[str]:
 
 
 def _int(env: Mapping[str, str], key: str) -> int:
+    # ASCII digits, as Slurm and torchrun write them: int() read RANK='١' as 1 and '1_0' as 10
     value = env[key]
-    try:
-        return int(value)
-    except ValueError:
-        raise AsrkitError(f"environment variable {key}={value!r} is not an integer") from None
+    number = ascii_int(value.strip())
+    if number is None:
+        raise AsrkitError(f"environment variable {key}={value!r} is not an integer")
+    return number
 
 
 def _checked(rank: int, local_rank: int, world_size: int, master_addr: str, master_port: int) -> DistInfo:
@@ -199,6 +201,8 @@ def _checked(rank: int, local_rank: int, world_size: int, master_addr: str, mast
         raise AsrkitError(f"rank {rank} outside world size {world_size}")
     if local_rank < 0:
         raise AsrkitError(f"local rank {local_rank} must be non-negative")
+    if not master_addr.strip():  # "tcp://:29500" (an exported but empty MASTER_ADDR) is no address
+        raise AsrkitError("the master address is empty (MASTER_ADDR set to ''?)")
     if not 0 < master_port < 65536:
         raise AsrkitError(f"master port {master_port} is not a TCP port")
     return DistInfo(rank, local_rank, world_size, master_addr, master_port)

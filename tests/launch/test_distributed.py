@@ -90,6 +90,11 @@ def test_first_host_range_of_non_ascii_digits_is_refused():
     ({"SLURM_STEP_ID": "0", "SLURM_PROCID": "0", "SLURM_NTASKS": "2", "SLURM_JOB_ID": "1"}, "SLURM_JOB_NODELIST"),
     ({"SLURM_STEP_ID": "0", "SLURM_PROCID": "0", "SLURM_NTASKS": "2", "SLURM_JOB_NODELIST": "n1"}, "SLURM_JOB_ID"),
     ({"SLURM_STEP_ID": "0", "SLURM_PROCID": "0", "SLURM_NTASKS": "2", "SLURM_JOB_NODELIST": "n[1-", "SLURM_JOB_ID": "1"}, "node list"),
+    # int() took these (a ValueError traceback for the sbatch script's own SLURM_NTASKS)
+    ({"SLURM_PROCID": "0", "SLURM_NTASKS": "abc"}, "SLURM_NTASKS='abc' is not an integer"),
+    ({"RANK": "\u0661", "WORLD_SIZE": "2"}, "RANK='\u0661' is not an integer"),
+    ({"RANK": "1", "WORLD_SIZE": "1_0"}, "WORLD_SIZE='1_0' is not an integer"),
+    ({"RANK": "1", "WORLD_SIZE": "2", "MASTER_ADDR": ""}, "master address is empty"),
 ])
 def test_bad_env_is_a_clear_error(env, words):
     with pytest.raises(AsrkitError, match=words.replace("[", r"\[")):
