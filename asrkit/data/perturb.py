@@ -22,7 +22,7 @@ import shlex
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 from urllib.parse import quote
 
 from asrkit.data.datadir import DataDir, kaldi_real
@@ -162,6 +162,12 @@ def perturb_data_dir_speed(src: PathLike, dst: PathLike, factors: Sequence[float
             name = next(n for n, t in keyed_by_utt.items() if utt in t and _duration(t[utt]) is None)
             tally.skip(utt, f"{d.file(name)}: utterance {utt!r}: {keyed_by_utt[name][utt]!r} is not a duration "
                             "in seconds")
+        elif segments is not None and _collapsed(segments[utt], factors) is not None:
+            f = _collapsed(segments[utt], factors)
+            start_s, end_s = _scaled_times(segments[utt], f)
+            tally.skip(utt, f"{d.file('segments')}: utterance {utt!r}: segment {segments[utt][1]:g} "
+                            f"{segments[utt][2]:g} is too short to scale: at speed {f:g} it is {start_s} {end_s}, "
+                            f"which no reader takes (end not after start)")
         else:
             keep.append(utt)
     dst = Path(dst)
@@ -213,10 +219,8 @@ def perturb_data_dir_speed(src: PathLike, dst: PathLike, factors: Sequence[float
                     out["text"][p + utt] = text[utt]
             if segments is not None:
                 for utt in keep:
-                    reco, start, end = segments[utt]
-                    # Times scale with the audio; -1 (to the end) stays -1.
-                    end_s = "-1" if end < 0 else f"{end / f:.3f}"
-                    out["segments"][p + utt] = f"{p + reco} {start / f:.3f} {end_s}"
+                    start_s, end_s = _scaled_times(segments[utt], f)
+                    out["segments"][p + utt] = f"{p + segments[utt][0]} {start_s} {end_s}"
             for name, table in keyed_by_utt.items():
                 for key, value in table.items():
                     if key in kept:
@@ -293,6 +297,23 @@ def _check_replaceable(dst: Path, src: Path) -> None:
     if foreign:
         raise AsrkitError(f"{dst}: exists and holds {', '.join(foreign[:3])}{' ...' if len(foreign) > 3 else ''}, "
                           f"so it is not a data dir: it is not replaced (remove it yourself, or give a new directory)")
+
+
+def _scaled_times(segment: tuple, factor: float) -> Tuple[str, str]:
+    """A segment's start and end at ``factor`` times the speed, as written; -1 (to the end) stays -1."""
+    _, start, end = segment
+    return f"{start / factor:.3f}", "-1" if end < 0 else f"{end / factor:.3f}"
+
+
+def _collapsed(segment: tuple, factors: Sequence[float]) -> Optional[float]:
+    """The first factor at which ``segment``'s scaled times, to the millisecond written, no longer
+    have the end after the start (a sub-millisecond segment), or None: written, the copy's
+    segments file failed validation and every reader, from a source that passed."""
+    for f in factors:
+        start_s, end_s = _scaled_times(segment, f)
+        if end_s != "-1" and float(end_s) <= float(start_s):
+            return f
+    return None
 
 
 def _duration(value: str) -> Optional[float]:

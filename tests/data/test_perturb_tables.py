@@ -38,3 +38,21 @@ def test_files_not_carried_over_are_named(an4_dir, tmp_path, asrkit):
     assert not (tmp_path / "sp" / "utt2category").exists()
     stderr = asrkit("perturb-data-dir-speed", an4_dir, tmp_path / "sp2").stderr.decode()
     assert "not carried over" in stderr and "utt2category vad.scp" in stderr
+
+
+def test_a_segment_too_short_to_scale_is_skipped_not_written_broken(an4_dir, tmp_path, asrkit):
+    """A sub-millisecond segment (valid: its end is after its start) came out of the copies,
+    written to the millisecond, as 'start == end': a segments file that asrkit-validate-data-dir
+    and every reader refuse, from a source that passed, with exit 0."""
+    require_program("sox")
+    utts = list(table(an4_dir / "utt2spk"))
+    wav = table(an4_dir / "wav.scp")
+    (an4_dir / "wav.scp").write_text("".join(f"rec{i:03d} {wav[u]}\n" for i, u in enumerate(utts)))
+    (an4_dir / "segments").write_text("".join(f"{u} rec{i:03d} {'1.0000 1.0004' if i == 3 else '0.1 0.6'}\n"
+                                              for i, u in enumerate(utts)))
+    asrkit("validate-data-dir", "--no-feats", an4_dir)
+    out = tmp_path / "sp"
+    proc = asrkit("perturb-data-dir-speed", "--factors", "0.9 1.0 1.1", an4_dir, out)
+    assert f"utterance {utts[3]!r}: segment 1 1.0004 is too short to scale" in proc.stderr.decode()
+    asrkit("validate-data-dir", "--no-feats", out)
+    assert len(table(out / "segments")) == 3 * (len(utts) - 1) and utts[3] not in table(out / "utt2spk")
