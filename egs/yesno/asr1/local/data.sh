@@ -40,6 +40,11 @@ done < data/local/waves.list
 awk 'NR % 2 == 1' data/local/waves.list > data/local/train.list
 awk 'NR % 2 == 0' data/local/waves.list > data/local/test.list
 
+# The sets run.sh trains on go first, as AN4's data.sh does: a stage 0 stopped part-way (Ctrl-C,
+# a failure below) left the last run's data/train_nodev and data/train_dev beside a new
+# data/train and data/test, and a run from --stage 1 trained and tested on the mix with exit 0;
+# now it stops at "no data/train_nodev ...: run stage 0 first".
+rm -rf data/train_dev data/train_nodev
 for set in train test; do
   dir=data/$set
   mkdir -p "$dir"

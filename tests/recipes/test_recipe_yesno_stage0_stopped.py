@@ -1,0 +1,50 @@
+"""yesno's stage 0 stopped part-way, then run.sh --stage 1: its local/data.sh rewrote data/train
+and data/test first and made data/train_nodev and data/train_dev from them last, so a stage 0
+that stopped in between (Ctrl-C, a failure) left the last run's train_nodev and train_dev beside
+the new train and test, and --stage 1 made features of the mix with exit 0 (trained on one
+corpus, tested on another). Its data.sh now removes those sets first, as AN4's does, and the run
+from --stage 1 stops at one line naming stage 0. (AN4: test_an4_stage0_stopped_is_refused.)"""
+from __future__ import annotations
+
+import shutil
+
+from recipe_helpers import read_table, run_sh
+
+
+def test_yesno_stage0_stopped_part_way_is_refused_from_stage_1(recipe_dir, yesno_root, tmp_path):
+    recipe = recipe_dir("yesno")
+    run_sh(["./run.sh", "--stop-stage", "0", "--yesno-root", str(yesno_root)], cwd=recipe)
+    assert len(read_table(recipe / "data/train_nodev/text")) == 25
+    other = tmp_path / "other/waves_yesno"
+    other.mkdir(parents=True)
+    for wav in sorted((yesno_root / "waves_yesno").glob("*.wav"))[:20]:
+        shutil.copy(wav, other / wav.name)
+    # A failure after data/train and data/test are written, before the held-out split (as a
+    # Ctrl-C there would stop it): the split's list cannot be written.
+    (recipe / "data/local/dev.list").unlink()
+    (recipe / "data/local/dev.list").mkdir()
+    proc = run_sh(["./run.sh", "--stop-stage", "0", "--yesno-root", str(other.parent)], cwd=recipe, check=False)
+    assert proc.returncode != 0 and len(read_table(recipe / "data/test/text")) == 10, proc.stderr
+    proc = run_sh(["./run.sh", "--stage", "1", "--stop-stage", "1", "--nj", "1"], cwd=recipe, check=False)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.rstrip().splitlines()[-1].startswith("asr.sh: ERROR: no data/train_nodev") \
+        and "run stage 0 first" in proc.stderr, proc.stderr
+    assert not (recipe / "dump").exists()
+    # stage 0 again, to its end: the later stages take data/ again
+    (recipe / "data/local/dev.list").rmdir()
+    run_sh(["./run.sh", "--stop-stage", "0", "--yesno-root", str(other.parent)], cwd=recipe)
+    assert len(read_table(recipe / "data/train_nodev/text")) + len(read_table(recipe / "data/train_dev/text")) == 10
+
+
+def test_an4_stage0_stopped_is_refused(recipe_dir, an4_root):
+    """AN4's data.sh removed its held-out sets first already: kept so (a failure after
+    data_prep.py, before the split, is refused from --stage 1 on, naming stage 0)."""
+    recipe = recipe_dir("an4")
+    run_sh(["./run.sh", "--stop-stage", "0", "--an4-root", str(an4_root), "--max-utts", "40"], cwd=recipe)
+    proc = run_sh(["./run.sh", "--stop-stage", "0", "--an4-root", str(an4_root), "--max-utts", "30", "--num-dev", "40"],
+                  cwd=recipe, check=False)
+    assert proc.returncode == 1 and "not more than --num-dev 40" in proc.stderr, proc.stderr
+    proc = run_sh(["./run.sh", "--stage", "1", "--stop-stage", "1", "--nj", "1"], cwd=recipe, check=False)
+    assert proc.returncode == 1 and proc.stderr.rstrip().splitlines()[-1].startswith(
+        "asr.sh: ERROR: no data/train_nodev"), proc.stderr
+    assert not (recipe / "dump").exists()
