@@ -176,6 +176,7 @@ def perturb_data_dir_speed(src: PathLike, dst: PathLike, factors: Sequence[float
         # A WAV cut short is refused by asrkit's reader, but 'sox ... speed F |' reads the fragment
         # without a word, and its stream states no length: the copies would train on the fragment
         # with the whole transcript. Its header tells (a header and a size, no samples read).
+        _refuse_formats_sox_cannot_read(wav_scp, {reco_of(u) for u in keep}, d)
         cut = _truncated_wavs(wav_scp, {reco_of(u) for u in keep}, d)
         for utt in [u for u in keep if reco_of(u) in cut]:
             tally.skip(utt, f"utterance {utt!r}: {cut[reco_of(utt)]}")
@@ -320,6 +321,41 @@ def _duration(value: str) -> Optional[float]:
     """A duration in seconds (finite, >= 0), or None."""
     x = kaldi_real(value)
     return x if x is not None and math.isfinite(x) and x >= 0 else None
+
+
+def _refuse_formats_sox_cannot_read(wav_scp: Dict[str, str], recos: set, d: DataDir) -> None:
+    """wav.scp may name MP3 or Opus files, which asrkit reads in-process (asrkit-make-data-dir
+    takes them), but a sox built without them cannot: every copy's 'sox x.mp3 ... speed F |' failed
+    at feature extraction, after this command had said nothing. Fatal, naming the way out.
+
+    sox is asked about one file of each extension other than .wav (it reads some types by their
+    content whatever the name: .wave, .oga, .rf64), and only its "no handler" counts: a file
+    missing or damaged is the feature extraction's to name, as for a WAV.
+    """
+    import subprocess
+
+    sox = shutil.which("sox") or "sox"
+    by_suffix: Dict[str, List[str]] = {}
+    for reco in sorted(recos):
+        entry = wav_scp[reco].strip()
+        suffix = Path(entry).suffix.lower()
+        if not entry.endswith("|") and suffix not in ("", ".wav"):
+            by_suffix.setdefault(suffix, []).append(reco)
+    for suffix, suffix_recos in sorted(by_suffix.items()):
+        probe = next((r for r in suffix_recos if Path(wav_scp[r].strip()).is_file()), None)
+        if probe is None:
+            continue
+        try:
+            proc = subprocess.run([sox, "--i", wav_scp[probe].strip()], capture_output=True, text=True,
+                                  errors="replace", timeout=60)
+        except (OSError, subprocess.SubprocessError):
+            return
+        if proc.returncode != 0 and "no handler" in proc.stderr:
+            where = d.file("wav.scp")
+            raise AsrkitError(f"{where}:{line_of(where, probe)}: recording {probe!r} is a {suffix} file, which this "
+                              f"sox cannot read ({proc.stderr.strip().splitlines()[-1]}; {len(suffix_recos)} "
+                              f"{suffix} recording(s) in all): the speed copies' 'sox ... speed F |' pipes would "
+                              f"all fail; use --method audio (asrkit reads them itself), or a sox that reads {suffix}")
 
 
 def _truncated_wavs(wav_scp: Dict[str, str], recos: set, d: DataDir) -> Dict[str, str]:

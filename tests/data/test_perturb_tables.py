@@ -56,3 +56,38 @@ def test_a_segment_too_short_to_scale_is_skipped_not_written_broken(an4_dir, tmp
     assert f"utterance {utts[3]!r}: segment 1 1.0004 is too short to scale" in proc.stderr.decode()
     asrkit("validate-data-dir", "--no-feats", out)
     assert len(table(out / "segments")) == 3 * (len(utts) - 1) and utts[3] not in table(out / "utt2spk")
+
+
+def test_a_format_sox_cannot_read_is_refused_before_writing(an4_dir, tmp_path, asrkit):
+    """asrkit reads MP3 in-process (asrkit-make-data-dir takes it), but a sox built without it
+    cannot: the copies' 'sox x.mp3 ... speed F |' pipes were written with exit 0 and all failed
+    at feature extraction. --method audio, which reads them in-process, still works."""
+    import subprocess
+
+    import pytest
+    import soundfile as sf
+
+    sox = require_program("sox")
+    utts = list(table(an4_dir / "utt2spk"))[:3]
+    for name in ("text", "utt2spk", "wav.scp"):
+        rows = table(an4_dir / name)
+        (an4_dir / name).write_text("".join(f"{u} {rows[u]}\n" for u in utts))
+    (an4_dir / "spk2utt").unlink()
+    wav = table(an4_dir / "wav.scp")
+    samples, rate = sf.read(wav[utts[1]], dtype="int16")
+    mp3 = tmp_path / "b.mp3"
+    try:
+        sf.write(mp3, samples, rate, format="MP3")
+    except Exception:
+        pytest.skip("libsndfile here writes no MP3")
+    if subprocess.run([sox, "--i", str(mp3)], capture_output=True).returncode == 0:
+        pytest.skip("this sox reads MP3")
+    (an4_dir / "wav.scp").write_text("".join(f"{u} {mp3 if u == utts[1] else wav[u]}\n" for u in utts))
+    proc = asrkit("perturb-data-dir-speed", an4_dir, tmp_path / "sp", check=False)
+    assert proc.returncode == 1 and not (tmp_path / "sp").exists()
+    assert (f"wav.scp:2: recording {utts[1]!r} is a .mp3 file, which this sox cannot read"
+            in proc.stderr.decode()) and "use --method audio" in proc.stderr.decode()
+    asrkit("perturb-data-dir-speed", "--method", "audio", an4_dir, tmp_path / "sp")
+    assert len(table(tmp_path / "sp/wav.scp")) == 9
+    # 1.0 alone runs no sox
+    asrkit("perturb-data-dir-speed", "--factors", "1", an4_dir, tmp_path / "sp1")
