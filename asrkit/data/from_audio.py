@@ -293,6 +293,20 @@ def sox_formats() -> Optional[frozenset]:
     return None
 
 
+def sox_reads_by_content(path: Path) -> bool:
+    """Whether sox reads ``path``, whose extension its 'sox -h' list lacks: it takes some types by
+    their content whatever the name (a .wave or .rf64 WAV, an .oga Ogg Vorbis), which the list
+    alone refused, though the pipes worked. ``sox --i`` tells (its header read, no samples)."""
+    import subprocess
+
+    try:
+        proc = subprocess.run(["sox", "--i", str(path)], capture_output=True, text=True, errors="replace",
+                              timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return proc.returncode == 0 and "Sample Rate" in proc.stdout
+
+
 def needs_sox(path: PurePosixPath, sample_rate: Optional[int], channels: int = 1) -> bool:
     """Whether a file goes into wav.scp as a sox pipe: another format than libsndfile reads,
     several channels (averaged), or ``sample_rate`` asked for."""
@@ -509,6 +523,10 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
     # the data dir looked fine: a stereo MP3 corpus lost a fifth of its training set in stage 1.
     known = sox_formats() if piped else None
     unread = [r for r in piped if known is not None and r.suffix.lower().lstrip(".") not in known]
+    # One file of each such extension asked (they are all of one type, as far as sox's choice goes).
+    read_anyway = {suffix for suffix in {r.suffix.lower() for r in unread}
+                   if sox_reads_by_content(audio_root / next(r for r in unread if r.suffix.lower() == suffix))}
+    unread = [r for r in unread if r.suffix.lower() not in read_anyway]
     if unread:
         first = unread[0]
         kinds = sorted({r.suffix.lower().lstrip(".") for r in unread})
