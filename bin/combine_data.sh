@@ -63,11 +63,12 @@ for f in $tables; do
   n=0
   for src in "$@"; do ! has_table "$src" "$f" || n=$((n + 1)); done
   if [ "$n" -eq "$#" ]; then
-    # A speaker may be in several sources (spk2gender), but with one gender: 'sort -u' below kept
+    # A speaker may be in several sources (spk2gender, cmvn.scp: two subsets of one dir), but with
+    # one gender and one set of stats: 'sort -u' below kept
     # either of two different lines without a word.
-    dups=$(for src in "$@"; do table_lines "$src" "$f"; done | { if [ "$f" = spk2gender ]; then sort -u; else cat; fi; } \
+    dups=$(for src in "$@"; do table_lines "$src" "$f"; done | { if [ "$f" = spk2gender ] || [ "$f" = cmvn.scp ]; then sort -u; else cat; fi; } \
       | awk '{ print $1 }' | sort | uniq -d | awk 'NR <= 3' | tr '\n' ' ')  # (head -3: uniq's SIGPIPE, pipefail)
-    [ -z "$dups" ] || die "ids found in more than one source's $f$([ "$f" != spk2gender ] || echo " with different values"): $dups"
+    [ -z "$dups" ] || die "ids found in more than one source's $f$(case $f in spk2gender|cmvn.scp) echo " with different values";; esac): $dups"
     combine+=("$f")
   elif [ "$n" -gt 0 ]; then
     echo "$0: WARNING: $f is in only $n of $# sources: not combined" >&2

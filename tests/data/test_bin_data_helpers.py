@@ -54,10 +54,14 @@ def test_combine_carries_cmvn_scp_and_removes_a_stale_one(tmp_path):
     make_dir(tmp_path / "z", [("c-0", "c")])
     run_sh([BIN / "combine_data.sh", "all", "x", "z"], tmp_path)
     assert not (tmp_path / "all/cmvn.scp").exists()
+    # one speaker in two subsets of one dir: the same stats line in both is kept once
+    make_dir(tmp_path / "v", [("a-2", "a")], cmvn_scp="a cmvn.ark:5\n")
+    run_sh([BIN / "combine_data.sh", "all2", "x", "v"], tmp_path)
+    assert table(tmp_path / "all2/cmvn.scp") == {"a": "cmvn.ark:5"}
     # one speaker's stats in two sources: two different entries, one would be lost
     make_dir(tmp_path / "w", [("a-1", "a")], cmvn_scp="a other.ark:7\n")
-    proc = run_sh([BIN / "combine_data.sh", "all2", "x", "w"], tmp_path, check=False)
-    assert proc.returncode == 1 and "more than one source's cmvn.scp: a" in proc.stderr
+    proc = run_sh([BIN / "combine_data.sh", "all3", "x", "w"], tmp_path, check=False)
+    assert proc.returncode == 1 and "more than one source's cmvn.scp with different values: a" in proc.stderr
 
 
 def test_subset_filters_cmvn_scp_by_speaker_and_removes_a_stale_one(tmp_path):
