@@ -5,6 +5,7 @@
 # there are segments, spk2gender by speaker) and spk2utt rebuilt. The subset of a sorted dir is sorted.
 #   e.g. bin/subset_data_dir.sh --first 100 data/train data/train_dev
 #        bin/subset_data_dir.sh --last 848 data/train data/train_nodev
+#        bin/subset_data_dir.sh --first data/train 100 data/train_dev   # Kaldi's order, the same
 #        bin/subset_data_dir.sh --utt-list dev.list data/train data/dev
 #        bin/subset_data_dir.sh --spk-list dev_spk.list data/train data/dev
 #        bin/subset_data_dir.sh data/train 1000 data/train_1k   # Kaldi's: N spread evenly over the dir
@@ -16,6 +17,12 @@ spk_list=
 help_message="Usage: $0 (--first N | --last N | --utt-list FILE | --spk-list FILE) <src-data-dir> <dest-data-dir>
    or: $0 <src-data-dir> N <dest-data-dir>   (N utterances spread evenly over the dir, as Kaldi's)
 e.g.: $0 --first 100 data/train data/train_dev"
+# Kaldi's utils/subset_data_dir.sh takes --first/--last as flags with the count in the middle:
+# '--first data/train 100 data/dev' was "option --first takes an integer, got 'data/train'".
+if [ $# -eq 4 ] && { [ "$1" = --first ] || [ "$1" = --last ]; } && ! [[ "$2" =~ ^[0-9]+$ ]] \
+    && [[ "$3" =~ ^[0-9]+$ ]]; then
+  set -- "$1" "$3" "$2" "$4"
+fi
 . "$(dirname "${BASH_SOURCE[0]}")/parse_options.sh"
 
 die() { echo "$0: $*" >&2; exit 1; }

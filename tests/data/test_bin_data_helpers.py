@@ -99,3 +99,16 @@ def test_subset_spk_list_and_kaldis_num_utt_form(tmp_path):
                       (["--first", "2", "src", "3", "x"], "give only one of")):
         proc = run_sh([BIN / "subset_data_dir.sh", *args], tmp_path, check=False)
         assert proc.returncode == 1 and msg in proc.stderr and not (tmp_path / "x").exists(), proc.stderr
+
+
+def test_subset_takes_kaldis_flag_form_of_first_and_last(tmp_path):
+    """Kaldi's 'subset_data_dir.sh --first <src> <num-utt> <dest>' (the count after the source)
+    was "option --first takes an integer, got 'src'"."""
+    make_dir(tmp_path / "src", [(f"a-{i}", "a") for i in range(5)])
+    run_sh([BIN / "subset_data_dir.sh", "--first", "src", "2", "head"], tmp_path)
+    assert list(table(tmp_path / "head/utt2spk")) == ["a-0", "a-1"]
+    run_sh([BIN / "subset_data_dir.sh", "--last", "src", "2", "tail"], tmp_path)
+    assert list(table(tmp_path / "tail/utt2spk")) == ["a-3", "a-4"]
+    proc = run_sh([BIN / "subset_data_dir.sh", "--first", "src", "6", "x"], tmp_path, check=False)
+    assert proc.returncode == 1 and "--first 6: src has only 5 utterances" in proc.stderr
+    assert not (tmp_path / "x").exists()
