@@ -139,6 +139,12 @@ class Prepared(NamedTuple):
     pad: Tuple[int, int] = (0, 0)  # frames of quiet added before and after it (Recognizer.edge_pads)
 
 
+def trained_ctc_only(package) -> bool:
+    """Whether the packed model was trained with its CTC loss alone (model config ctc_weight 1)."""
+    meta = getattr(package, "meta", None)
+    return getattr(getattr(meta, "model_config", None), "ctc_weight", 0.0) >= 1.0
+
+
 def empty_band_dims(feats: np.ndarray, train_mean: np.ndarray, first: int = 0,
                     noise: Optional[np.ndarray] = None) -> List[int]:
     """Dims of log-mel ``feats`` (T, D) (mel bins from dim ``first``: 1 with Kaldi's energy first)
@@ -195,6 +201,14 @@ class Recognizer:
         if ctc_weight > 0 and not self.has_ctc:
             log.warning("the model has no CTC branch: decoding with ctc_weight 0 instead of %g", ctc_weight)
             ctc_weight = 0.0
+        elif ctc_weight < 1 and self.has_ctc and trained_ctc_only(package):
+            # Trained with model.ctc_weight 1, the speller got no gradient: its scores are those of
+            # its random initialisation. Weighted 0.7 (the default), they chose the CTC prefix
+            # scorer's candidates: a yesno model (CTC WER 0 %) decoded every utterance to an
+            # empty text in greedy mode, with exit 0.
+            log.warning("the model was trained with CTC alone (its ctc_weight is 1: the attention decoder "
+                        "learned nothing): decoding with ctc_weight 1 instead of %g", ctc_weight)
+            ctc_weight = 1.0
         if config.lm_weight > 0 and lm is None:
             raise AsrkitError(f"lm_weight is {config.lm_weight} but no LM was given (--lm exp/lm/lm.pt)")
         self.weights = {"att": 1.0 - ctc_weight, "ctc": ctc_weight}

@@ -1,0 +1,41 @@
+"""Packed models a user may hand the decoder that are odd but loadable, and what decoding makes of them."""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from asrkit.decoding.config import DecodeConfig
+from asrkit.decoding.recognizer import Recognizer
+from asrkit.models.package import PackageMeta, save_package
+
+from decoding_tiny import IDIM, V, tiny_las
+
+TOKENS = ["<blank>", "<unk>"] + [f"p{i}" for i in range(V - 3)] + ["<sos/eos>"]
+
+
+def test_a_model_trained_with_ctc_alone_is_decoded_with_ctc_alone(tmp_path, caplog):
+    """model.ctc_weight 1 trains no attention decoder: its random scores were weighted 1 - ctc_weight."""
+    model = tiny_las(ctc=1.0, seed=3)
+    save_package(tmp_path / "model.pt", model.state_dict(),
+                 PackageMeta(model_config=model.config, idim=IDIM, vocab_size=V, tokens=TOKENS))
+    feats = [(f"u{i}", np.random.default_rng(i).standard_normal((30 + 7 * i, IDIM)).astype(np.float32))
+             for i in range(3)]
+    for mode in ("beam", "greedy"):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            default = Recognizer.from_files(tmp_path / "model.pt", DecodeConfig(mode=mode, ctc_weight=0.3))
+        assert default.weights == {"att": 0.0, "ctc": 1.0}
+        assert any("trained with CTC alone" in r.getMessage() and "instead of 0.3" in r.getMessage()
+                   for r in caplog.records)
+        caplog.clear()
+        ctc = Recognizer.from_files(tmp_path / "model.pt", DecodeConfig(mode=mode, ctc_weight=1.0))
+        assert not any("CTC alone" in r.getMessage() for r in caplog.records)
+        assert [r.texts for r in default.decode(feats, normalized=True)] == \
+            [r.texts for r in ctc.decode(feats, normalized=True)]
+    # a model trained jointly keeps the weight asked for
+    joint = tiny_las(ctc=0.5)
+    save_package(tmp_path / "joint.pt", joint.state_dict(),
+                 PackageMeta(model_config=joint.config, idim=IDIM, vocab_size=V, tokens=TOKENS))
+    assert Recognizer.from_files(tmp_path / "joint.pt", DecodeConfig(ctc_weight=0.3)).weights == \
+        {"att": 0.7, "ctc": 0.3}
