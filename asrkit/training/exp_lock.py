@@ -109,15 +109,17 @@ _OTHER_KIND = {"asrkit-train": ("asrkit-train-lm", LM_ONLY_FILES), "asrkit-train
 def claim_exp_dir(exp: Path, command: str, run_files: Iterable[str]) -> Iterator[None]:
     """What a training run (``command``: asrkit-train or asrkit-train-lm) checks before it writes
     into ``exp``, and the lock it holds while it writes there: ``exp`` is no checkpoints folder
-    (checked before the lock file goes in), no other run trains into it, none of ``run_files``
-    (the files the run writes) is a directory or a named pipe, and it is no exp dir of the other
-    kind of run."""
+    and no directory of other files (both checked before the lock file goes in), no other run
+    trains into it, none of ``run_files`` (the files the run writes) is a directory or a named
+    pipe, and it is no exp dir of the other kind of run."""
     from asrkit.training.checkpoint import refuse_checkpoints_folder  # (torch: not at import)
 
     refuse_checkpoints_folder(exp)
+    other, other_files = _OTHER_KIND[command]
+    # (the other kind's files are signs of an exp dir too: refuse_another_run names that run)
+    refuse_foreign_dir(exp, [*run_files, *other_files], command)
     with exp_dir_lock(exp, command):
         refuse_non_files(exp, run_files)
-        other, other_files = _OTHER_KIND[command]
         refuse_another_run(exp, other_files, other)
         yield
 
@@ -141,6 +143,37 @@ def refuse_input_dirs(exp: Path, inputs: Mapping[str, Optional[str]]) -> None:
         if (exp / name).exists():
             raise AsrkitError(f"{exp}: holds {name}, so it is {kind}, not an exp dir (the run would write its "
                               f"checkpoints, logs and model.pt among its files); give EXP_DIR a directory of its own")
+
+
+# Signs of an exp dir besides a run's own files: its lock (every kind of run's), and what asr.sh
+# writes there before the run starts (log/ too, a run file's).
+_MADE_FOR_A_RUN = (LOCK_NAME, "checkpoints", "train_inputs", ".done")
+# What the refusal names as each kind of run's.
+_SHOWN_SIGNS = {"asrkit-train": ("checkpoints/", "log/", "config.yaml", "model.pt"),
+                "asrkit-train-lm": ("log/", "lm.yaml", "lm.pt")}
+
+
+def refuse_foreign_dir(exp: Path, run_files: Iterable[str], command: str) -> None:
+    """AsrkitError when ``exp`` is a directory that holds something, but nothing an exp dir
+    holds: none of ``run_files`` (by their first part: log/ for log/train.log), no checkpoints/,
+    nor what asr.sh or a Kaldi-style launcher writes there before ``command`` starts
+    (train_inputs, .done, a ``*.log``). ``asrkit-train ... /``, or $HOME, was trained into with
+    exit 0: checkpoints/, log/, config.yaml and model.pt went in among the user's own files. A new
+    or empty directory is a fresh exp dir, and one a run has started in is resumed, as before."""
+    try:
+        if not exp.is_dir():
+            return
+        names = sorted(p.name for p in exp.iterdir())
+    except OSError:
+        return  # (unreadable: the lock names it, in the command's own words)
+    signs = {Path(f).parts[0] for f in run_files} | set(_MADE_FOR_A_RUN)
+    if not names or any(n in signs or n.endswith(".log") for n in names):
+        return
+    shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+    raise AsrkitError(f"{exp}: not an exp dir: it holds {len(names)} entr{'y' if len(names) == 1 else 'ies'} "
+                      f"({shown}) and none of an {command} run's ({', '.join(_SHOWN_SIGNS[command])}), so "
+                      f"the run would write its own among them; give EXP_DIR a new or empty directory, or the exp "
+                      f"dir of the run to resume")
 
 
 def refuse_another_run(exp: Path, names: Iterable[str], command: str) -> None:
