@@ -19,6 +19,7 @@ earlier run), so re-running a job, a resumed training above all, never loses the
 """
 from __future__ import annotations
 
+import errno
 import os
 import re
 import signal
@@ -27,8 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
 
-from asrkit.utils.errors import AsrkitError
-from asrkit.utils.fileio import is_stream
+from asrkit.utils.errors import MACHINE_ERRORS, AsrkitError
+from asrkit.utils.fileio import is_stream, parent_not_a_directory
 
 # re.ASCII: \d of a str pattern matches any script's digits, and int() reads them (JOB=1:٣ was 3 jobs)
 _RANGE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(\d+)(?::(\d+))?$", re.ASCII)
@@ -328,6 +329,26 @@ def log_footer(code: int, started: float, ended: float, threads: int) -> str:
     elapsed = int(round(ended - started))
     return (f"# Accounting: time={elapsed} threads={threads}\n"
             f"# Ended (code {code}) at {kaldi_date(ended)}, elapsed time {elapsed} seconds\n")
+
+
+def make_log_dir(log: str) -> None:
+    """``mkdir -p`` the directory of ``log``; a failure is raised naming the log."""
+    try:
+        Path(log).parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise log_error(e, log) from None
+
+
+def log_error(e: OSError, log: str) -> BaseException:
+    """What to raise when ``log`` cannot be made: a full disk or a refused permission as it is (the
+    command's one handler words those, naming the log), else one line naming the log and, for
+    mkdir -p's "File exists", the file in the way."""
+    if e.errno in MACHINE_ERRORS:
+        if e.filename is None:
+            e.filename = log
+        return e
+    why = parent_not_a_directory(log) if e.errno in (errno.EEXIST, errno.ENOTDIR) else None
+    return AsrkitError(f"cannot write log file {log}: {why or e.strerror}")
 
 
 def rotate_log(path: str, kept: Optional["KeptLogs"] = None) -> Optional[str]:

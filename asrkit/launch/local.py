@@ -19,13 +19,12 @@ import sys
 import threading
 import time
 from collections import deque
-from pathlib import Path
 from typing import Iterator, Optional
 
-from asrkit.launch.job import (FailureWarnings, JobResult, KeptLogs, Launch, LaunchResult, log_footer, log_header,
-                               rotate_log)
-from asrkit.utils.errors import MACHINE_ERRORS, AsrkitError
-from asrkit.utils.fileio import is_stream, name_os_error, parent_not_a_directory, signals_deferred
+from asrkit.launch.job import (FailureWarnings, JobResult, KeptLogs, Launch, LaunchResult, log_error, log_footer,
+                               log_header, make_log_dir, rotate_log)
+from asrkit.utils.errors import AsrkitError
+from asrkit.utils.fileio import is_stream, name_os_error, signals_deferred
 from asrkit.utils.logging import get_logger, progress
 
 logger = get_logger(__name__)
@@ -135,16 +134,12 @@ class _Job:
         self.started = time.time()
         envs = _task_envs(launch.ntasks)
         extra = [f"Running {launch.ntasks} tasks (RANK 0..{launch.ntasks - 1})"] if launch.ntasks > 1 else []
+        make_log_dir(self.log)
+        rotate_log(self.log, kept)  # an earlier run's log is kept as <log>.<N>, never overwritten
         try:
-            Path(self.log).parent.mkdir(parents=True, exist_ok=True)
-            rotate_log(self.log, kept)  # an earlier run's log is kept as <log>.<N>, never overwritten
             log = open(self.log, "w", encoding="utf-8")
         except OSError as e:
-            if e.errno in MACHINE_ERRORS:  # the command's one handler words these, naming the log
-                raise
-            # mkdir -p under a file says "File exists": name the file that is in the way instead.
-            why = parent_not_a_directory(self.log) if e.errno in (errno.EEXIST, errno.ENOTDIR) else None
-            raise AsrkitError(f"cannot write log file {self.log}: {why or e.strerror}") from None
+            raise log_error(e, self.log) from None
         what = f"JOB={index}" if launch.jobs is not None else "the job"
         self.procs: list = []
         try:

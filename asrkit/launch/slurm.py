@@ -24,10 +24,10 @@ import time
 from pathlib import Path
 from typing import Iterator, Mapping, Optional
 
-from asrkit.launch.job import FailureWarnings, JobResult, KeptLogs, Launch, LaunchResult, rotate_log
+from asrkit.launch.job import FailureWarnings, JobResult, KeptLogs, Launch, LaunchResult, make_log_dir, rotate_log
 from asrkit.launch.slurm_config import SlurmConfig
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.fileio import atomic_open, current_umask
+from asrkit.utils.fileio import atomic_open, current_umask, signals_deferred
 from asrkit.utils.logging import get_logger, progress
 
 logger = get_logger(__name__)
@@ -150,6 +150,18 @@ def run_slurm(launch: Launch, config: SlurmConfig, options: Mapping[str, Optiona
     # Before anything is made: an option the config has no line for left an empty status dir in
     # exp/x/log/q at each try.
     args = submit_args(launch, config, options, qdir, name, max_jobs_run)
+    made: set = set()
+    for log in map(launch.log_path, launch.indexes):
+        # Here, not only in the job: a log that is a directory, or under a file, failed every task
+        # with code 1 and "log is in <that directory>", the reason only in q/*.out.
+        if os.path.dirname(log) not in made:
+            make_log_dir(log)
+            made.add(os.path.dirname(log))
+        if os.path.isdir(log):
+            raise AsrkitError(f"cannot write log file {log}: Is a directory")
+    kept = KeptLogs()
+    for index in launch.indexes:  # an earlier run's log must not look like this one's: keep it as <log>.<N>
+        rotate_log(launch.log_path(index), kept)
     try:
         qdir.mkdir(parents=True, exist_ok=True)
         status_dir.mkdir()
@@ -162,9 +174,6 @@ def run_slurm(launch: Launch, config: SlurmConfig, options: Mapping[str, Optiona
     # Executable as a script should be, within the user's umask: 0755 whatever the umask gave a
     # umask-077 user's job scripts (their commands and paths) to every account on the machine.
     script.chmod(0o777 & ~current_umask())
-    kept = KeptLogs()
-    for index in launch.indexes:  # an earlier run's log must not look like this one's: keep it as <log>.<N>
-        rotate_log(launch.log_path(index), kept)
 
     proc = subprocess.run(args + [str(script)], capture_output=True, text=True)
     if proc.returncode != 0:
@@ -192,7 +201,9 @@ def run_slurm(launch: Launch, config: SlurmConfig, options: Mapping[str, Optiona
                 warnings.failed(r)
             result.results.append(r)
     except BaseException:
-        cancel(job_id)
+        # A second Ctrl-C while scancel ran killed scancel (subprocess.run's way): the array stayed queued.
+        with signals_deferred():
+            cancel(job_id)
         raise
     shutil.rmtree(status_dir, ignore_errors=True)
     result.results.sort(key=lambda r: r.index)

@@ -1,0 +1,78 @@
+"""asrkit-launch --backend slurm against stand-in sbatch/squeue/scancel scripts (no cluster needed):
+what it checks before submitting, and how it cancels."""
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import pytest
+
+import asrkit.launch.slurm as slurm
+from asrkit.launch.job import Launch, parse_job_range
+from asrkit.launch.slurm_config import SlurmConfig
+from asrkit.utils.errors import AsrkitError
+
+CONFIG = SlurmConfig.parse("command sbatch\n", "c.conf")
+
+
+def _fake_slurm(tmp_path: Path, monkeypatch) -> Path:
+    """sbatch says it queued job 42, which squeue never lists (it ends at once, without a status:
+    a launch that submits fails its tasks at once); each call is noted in calls/."""
+    bin_dir, calls = tmp_path / "bin", tmp_path / "calls"
+    bin_dir.mkdir()
+    calls.mkdir()
+    (bin_dir / "sbatch").write_text(f"#!/bin/sh\ntouch {calls}/sbatch\necho 42\n")
+    (bin_dir / "squeue").write_text("#!/bin/sh\nexit 0\n")
+    (bin_dir / "scancel").write_text(f"#!/bin/sh\necho \"$@\" > {calls}/scancel\n")
+    for tool in bin_dir.iterdir():
+        tool.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    return calls
+
+
+def test_a_log_that_is_a_directory_is_refused_before_submitting(tmp_path, monkeypatch):
+    """The job itself found it could not write its log: every task failed with code 1 and
+    'log is in exp/log' (a directory), the reason only in q/*.out."""
+    calls = _fake_slurm(tmp_path, monkeypatch)
+    (tmp_path / "exp/log").mkdir(parents=True)
+    with pytest.raises(AsrkitError, match=f"^cannot write log file {tmp_path}/exp/log: Is a directory$"):
+        slurm.run_slurm(Launch("true", str(tmp_path / "exp/log")), CONFIG, {}, show_progress=False,
+                        queue_check_s=0.1, grace_s=0.1)
+    assert not (calls / "sbatch").exists()
+    assert not (tmp_path / "exp/q").exists()
+
+
+def test_a_log_under_a_file_is_refused_before_any_log_is_moved(tmp_path, monkeypatch):
+    calls = _fake_slurm(tmp_path, monkeypatch)
+    (tmp_path / "log/1").mkdir(parents=True)
+    (tmp_path / "log/1/x.log").write_text("an earlier run\n")
+    (tmp_path / "log/2").write_text("a file where JOB=2's log directory would be\n")
+    launch = Launch("true", str(tmp_path / "log/JOB/x.log"), parse_job_range("JOB=1:2"))
+    with pytest.raises(AsrkitError, match=f"^cannot write log file {tmp_path}/log/2/x.log: "
+                                          f"{tmp_path}/log/2 is a file, not a directory$"):
+        slurm.run_slurm(launch, CONFIG, {}, show_progress=False, queue_check_s=0.1, grace_s=0.1)
+    assert not (calls / "sbatch").exists()
+    assert sorted(p.name for p in (tmp_path / "log/1").iterdir()) == ["x.log"]  # not kept as x.log.1
+
+
+def test_a_second_ctrl_c_does_not_stop_the_cancel(tmp_path, monkeypatch):
+    """Ctrl-C pressed again while scancel ran killed scancel (subprocess.run kills its child on
+    an exception): the array stayed queued, running on after the launcher said it cancelled it."""
+    calls = _fake_slurm(tmp_path, monkeypatch)
+
+    def ctrl_c(items, **kwargs):
+        raise KeyboardInterrupt
+        yield  # a generator, as progress() is
+
+    monkeypatch.setattr(slurm, "progress", ctrl_c)
+    real_run = slurm.subprocess.run
+
+    def run(args, **kwargs):
+        if args[0] == "scancel":
+            signal.raise_signal(signal.SIGINT)  # pressed again as the cancel starts
+        return real_run(args, **kwargs)
+
+    monkeypatch.setattr(slurm.subprocess, "run", run)
+    with pytest.raises(KeyboardInterrupt):
+        slurm.run_slurm(Launch("sleep 600", str(tmp_path / "log/x.log")), CONFIG, {}, show_progress=False)
+    assert (calls / "scancel").read_text() == "42\n"
