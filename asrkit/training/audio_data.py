@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from array import array
+from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
@@ -40,6 +41,9 @@ from asrkit.utils.logging import get_logger
 
 log = get_logger(__name__)
 
+# Frames an utterance may run past the length batching counted on: rounding of utt2dur's seconds
+# and of the resampling (speed factors, augment.resample), plus 2 % of the length.
+_LENGTH_SLACK = 2
 # Kaldi's "-" (the recording on stdin) cannot be a training recording: each is read again every
 # epoch, by DataLoader workers, which multiprocessing gives /dev/null as stdin.
 _NO_STDIN = ("training reads every recording again each epoch, in DataLoader workers, and stdin can be read "
@@ -194,6 +198,21 @@ class AudioDataset(FeatureDataset):
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
+
+    def _length_mismatch(self, i: int, frames: int) -> Optional[AsrkitError]:
+        """An utterance longer than the length batching counted on (at the slowest speed factor):
+        a stale or foreign utt2dur/utt2num_frames made batches of any size past batching.max_frames
+        (out of GPU memory, mid-epoch), without a word. Shorter is harmless (segments may end
+        before a rounded duration does), and a little longer is rounding."""
+        t = self.table
+        counted = int(t.num_frames[i])
+        if t.length_file is None or frames <= counted + _LENGTH_SLACK + counted // 50:
+            return None
+        speed = f" at speed factor {min(self.augment.speed_factors):g}" if self.augment and self.augment.speed_factors \
+            and min(self.augment.speed_factors) < 1 else ""
+        return AsrkitError(f"{t.where(i)}: utterance {t.utt_id(i)!r} has {frames} frames of audio, {t.length_file} "
+                           f"gives it {counted}{speed}: that {Path(t.length_file).name} is not of this audio (write it "
+                           f"again, or remove it to have the recordings measured)")
 
     def _entry(self, i: int) -> WavEntry:
         t = self.table

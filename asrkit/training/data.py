@@ -241,7 +241,8 @@ def load_utterances(data_dir: str, tokenizer, max_missing_ratio: float = 0.05, k
                      np.asarray(source_index, dtype=np.int32), inputs.source_lines, str(inputs.file),
                      texts.build() if texts is not None else None,
                      np.asarray(starts, dtype=np.float64) if inputs.starts is not None else None,
-                     np.asarray(ends, dtype=np.float64) if inputs.starts is not None else None)
+                     np.asarray(ends, dtype=np.float64) if inputs.starts is not None else None,
+                     str(inputs.length_table) if inputs.length_table.is_file() else None)
     bad = total - len(table)
     if not len(table):
         raise AsrkitError(f"{d.path}: no utterance has both features and a non-empty transcript")

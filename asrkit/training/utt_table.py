@@ -258,13 +258,14 @@ class UttTable:
     ``source_index`` (int32 or a :class:`Ramp`: the row of ``sources`` each utterance reads),
     ``source_lines`` (int32 or a :class:`Ramp`: the line of each source in its file, for
     messages), ``source_file`` (that file), and for a raw dump dir with ``segments`` the float64
-    ``starts``/``ends`` (seconds; -1: to the end).
+    ``starts``/``ends`` (seconds; -1: to the end). ``length_file``: the table ``num_frames`` was
+    read from (utt2num_frames, utt2dur), None when the inputs were measured.
     """
 
     def __init__(self, ids: Strings, num_frames: np.ndarray, tokens: IntLists, sources: Union[Strings, PrefixStrings],
                  source_index: np.ndarray, source_lines: np.ndarray, source_file: str,
                  texts: Optional[Strings] = None, starts: Optional[np.ndarray] = None,
-                 ends: Optional[np.ndarray] = None) -> None:
+                 ends: Optional[np.ndarray] = None, length_file: Optional[str] = None) -> None:
         self.ids = ids
         self.num_frames = num_frames
         self.tokens = tokens
@@ -275,6 +276,7 @@ class UttTable:
         self.source_file = source_file
         self.starts = starts
         self.ends = ends
+        self.length_file = length_file
 
     def __len__(self) -> int:
         return len(self.num_frames)
@@ -320,7 +322,7 @@ class UttTable:
                         np.array(self.source_index[rows], dtype=np.int32), self.source_lines, self.source_file,
                         self.texts.take(rows) if self.texts is not None else None,
                         None if self.starts is None else self.starts[rows].copy(),
-                        None if self.ends is None else self.ends[rows].copy())
+                        None if self.ends is None else self.ends[rows].copy(), self.length_file)
 
     @property
     def nbytes(self) -> int:
