@@ -19,7 +19,35 @@ logger = get_logger(__name__)
 _LOOKS_LIKE_RANGE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=([^/]*:[^/]*|[\d\-]*)$")
 
 
-@asrkit_command("launch")
+class _RunPlArgs(click.Command):
+    """run.pl's argument order as well as asrkit's: the launcher's options may also follow the JOB
+    range (``JOB=1:4 --mem 2G exp/log/x.JOB.log cmd``), as run.pl's two rounds of option parsing
+    allow. They were taken for the log file and the command: a log named '--mem' in the current
+    directory running '2G exp/log/x.JOB.log cmd' (code 127)."""
+
+    def parse_args(self, ctx: click.Context, args: list) -> list:
+        # A dry run (ctx is not touched): the words from the first that is not an option on
+        rest = self.make_parser(ctx).parse_args(args=list(args))[0].get("args")
+        rest = list(rest) if isinstance(rest, (list, tuple)) else []  # (click's "unset" when none)
+        moved = None
+        if len(rest) >= 2 and rest[1].startswith("-") and (parse_range_quietly(rest[0]) or
+                                                           _LOOKS_LIKE_RANGE.match(rest[0])):
+            at = len(args) - len(rest)
+            moved, args = args[at], args[:at] + args[at + 1:]
+        out = super().parse_args(ctx, args)
+        if moved is not None:
+            ctx.params["args"] = (moved, *ctx.params["args"])
+        return out
+
+
+def parse_range_quietly(arg: str) -> bool:
+    try:
+        return parse_job_range(arg) is not None
+    except AsrkitError:  # a range all the same (JOB=0:3): _parse_launch says what is wrong with it
+        return True
+
+
+@asrkit_command("launch", cls=_RunPlArgs)
 @click.option("--backend", type=click.Choice(["local", "slurm"]), default="local", show_default=True,
               help="local: this machine, like run.pl; slurm: one sbatch (--array) job, like slurm.pl.")
 @click.option("--config", "config_path", callback=refuse_empty_name, metavar="FILE",
@@ -45,7 +73,8 @@ def main(backend, config_path, gpu, mem, num_threads, time_limit, max_jobs_run, 
          args):
     """Run COMMAND through bash with its output in LOG-FILE, as Kaldi's run.pl/slurm.pl do.
 
-    With JOB=1:N, runs N jobs, replacing JOB in LOG-FILE and COMMAND by 1..N. Each log starts with
+    With JOB=1:N, runs N jobs, replacing JOB in LOG-FILE and COMMAND by 1..N. The options may also
+    follow JOB=1:N, as with run.pl. Each log starts with
     the command line and the start time and ends with "# Accounting: time=... threads=..." and
     "# Ended (code C) at ..., elapsed time N seconds". A log already there (an earlier run) is kept
     as LOG-FILE.1, .2, ... (the next free number), never overwritten. Exits non-zero if any job failed, naming

@@ -358,6 +358,23 @@ def test_help_has_an_example(asrkit):
     assert "e.g." in out and "JOB=1:N" in out
 
 
+def test_options_may_follow_the_job_range_as_with_run_pl(tmp_path, asrkit):
+    """run.pl takes its options after JOB=1:N too: they were taken for the log file (a log named
+    '--mem' in the current directory) and the command ('2G log/x.JOB.log ...', code 127)."""
+    asrkit("launch", "JOB=1:2", "--num-threads", "3", "--mem", "2G", "log/x.JOB.log", "echo", "JOB", "--mem",
+           cwd=tmp_path)
+    for i in (1, 2):
+        assert check_log(tmp_path / f"log/x.{i}.log", f"echo {i} --mem", 0, threads=3) == [f"{i} --mem"]
+    asrkit("launch", "--max-jobs-run", "1", "SPLIT=3", "--gpu", "1", "y.SPLIT.log", "true", cwd=tmp_path)
+    check_log(tmp_path / "y.3.log", "true", 0)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["log", "y.3.log"]
+    # still the launcher's options there: a bad one is click's usage error, a bad range ours
+    proc = asrkit("launch", "JOB=1:2", "--bogus", "x.JOB.log", "true", cwd=tmp_path, check=False)
+    assert proc.returncode == 2 and b"No such option '--bogus'" in proc.stderr
+    proc = asrkit("launch", "JOB=0:2", "--mem", "2G", "x.JOB.log", "true", cwd=tmp_path, check=False)
+    assert proc.returncode == 1 and b"bad job range 'JOB=0:2': indexes start at 1" in proc.stderr
+
+
 def test_join_command_follows_run_pl():
     assert join_command(["echo", "a b", 'say "hi" x', "|", "cat"]) == "echo \"a b\" 'say \"hi\" x' | cat"
     assert join_command(["a | b"]) == "a | b"
