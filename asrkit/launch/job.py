@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from asrkit.utils.errors import MACHINE_ERRORS, AsrkitError
-from asrkit.utils.fileio import is_stream, parent_not_a_directory
+from asrkit.utils.fileio import is_stream, parent_not_a_directory, same_regular_file
 
 # re.ASCII: \d of a str pattern matches any script's digits, and int() reads them (JOB=1:٣ was 3 jobs)
 _RANGE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(\d+)(?::(\d+))?$", re.ASCII)
@@ -337,6 +337,20 @@ def make_log_dir(log: str) -> None:
         Path(log).parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise log_error(e, log) from None
+
+
+def refuse_log_named_in_command(log: str, command: str) -> None:
+    """An error when ``log``, already there, is also a file the command names (an input given as
+    the log by mistake: ``asrkit-launch data/train/text cut -f1 data/train/text``). The input was
+    moved aside as an earlier log (text.1) and the job read its own log instead: run.pl truncates it."""
+    if not os.path.isfile(log) or is_stream(log):
+        return
+    # the words of the command, and the file names inside Kaldi's specifiers (scp:x.scp, ark,t:-)
+    for word in dict.fromkeys(re.split(r"[\s,:=\"']+", command)):
+        if word and same_regular_file(word, log):
+            raise AsrkitError(f"the log file {log} is also named in the command ({word}), an input given as the "
+                              f"log? It would be moved aside as an earlier log ({log}.N) and the command would find "
+                              f"the new log in its place: give another log file")
 
 
 def log_error(e: OSError, log: str) -> BaseException:

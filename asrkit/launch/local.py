@@ -22,7 +22,7 @@ from collections import deque
 from typing import Iterator, Optional
 
 from asrkit.launch.job import (FailureWarnings, JobResult, KeptLogs, Launch, LaunchResult, log_error, log_footer,
-                               log_header, make_log_dir, rotate_log)
+                               log_header, make_log_dir, refuse_log_named_in_command, rotate_log)
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import is_stream, name_os_error, signals_deferred
 from asrkit.utils.logging import get_logger, progress
@@ -239,6 +239,8 @@ def run_local(launch: Launch, max_jobs_run: Optional[int] = None, show_progress:
     t0 = time.monotonic()
     result = LaunchResult(backend="local")
     indexes = launch.indexes
+    for index in indexes:  # all before any job starts
+        refuse_log_named_in_command(launch.log_path(index), launch.command_for(index))
     jobs = _run(launch, indexes, max_jobs_run)
     try:
         for r in progress(jobs, total=len(indexes), desc="jobs", unit="job",

@@ -24,7 +24,8 @@ import time
 from pathlib import Path
 from typing import Iterator, Mapping, Optional
 
-from asrkit.launch.job import FailureWarnings, JobResult, KeptLogs, Launch, LaunchResult, make_log_dir, rotate_log
+from asrkit.launch.job import (FailureWarnings, JobResult, KeptLogs, Launch, LaunchResult, make_log_dir,
+                               refuse_log_named_in_command, rotate_log)
 from asrkit.launch.slurm_config import SlurmConfig
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import atomic_open, current_umask, signals_deferred
@@ -151,7 +152,8 @@ def run_slurm(launch: Launch, config: SlurmConfig, options: Mapping[str, Optiona
     # exp/x/log/q at each try.
     args = submit_args(launch, config, options, qdir, name, max_jobs_run)
     made: set = set()
-    for log in map(launch.log_path, launch.indexes):
+    for index in launch.indexes:
+        log = launch.log_path(index)
         # Here, not only in the job: a log that is a directory, or under a file, failed every task
         # with code 1 and "log is in <that directory>", the reason only in q/*.out.
         if os.path.dirname(log) not in made:
@@ -159,6 +161,7 @@ def run_slurm(launch: Launch, config: SlurmConfig, options: Mapping[str, Optiona
             made.add(os.path.dirname(log))
         if os.path.isdir(log):
             raise AsrkitError(f"cannot write log file {log}: Is a directory")
+        refuse_log_named_in_command(log, launch.command_for(index))
     kept = KeptLogs()
     for index in launch.indexes:  # an earlier run's log must not look like this one's: keep it as <log>.<N>
         rotate_log(launch.log_path(index), kept)

@@ -598,3 +598,22 @@ def test_a_shells_signal_status_names_the_signal():
     assert code_words(143) == "code 143: SIGTERM"
     assert code_words(137) == "code 137: SIGKILL"
     assert code_words(200) == "code 200"
+
+
+@pytest.mark.parametrize("args", [
+    ["in.txt", "cut", "-d", " ", "-f1", "in.txt"],
+    ["./in.txt", "wc", "-l", "scp:in.txt"],  # another spelling, inside a Kaldi specifier
+    ["JOB=1:2", "x.JOB.log", "cat in.txt x.JOB.log"],  # JOB=2 only: nothing runs
+])
+def test_a_log_that_is_an_input_of_the_command_is_refused(tmp_path, asrkit, args):
+    """An input given as the log by mistake was moved aside as an earlier log (in.txt.1) and the
+    job read its own new log in its place (run.pl truncates it)."""
+    (tmp_path / "in.txt").write_text("a b\n")
+    (tmp_path / "x.2.log").write_text("c d\n")
+    proc = asrkit("launch", *args, cwd=tmp_path, check=False)
+    assert proc.returncode == 1
+    err = proc.stderr.decode()
+    assert re.search(r"ERROR \(asrkit-launch\): the log file \S+ is also named in the command \(\S+\), an input "
+                     r"given as the log\?", err), err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.txt", "x.2.log"]
+    assert (tmp_path / "in.txt").read_text() == "a b\n" and (tmp_path / "x.2.log").read_text() == "c d\n"

@@ -76,3 +76,13 @@ def test_a_second_ctrl_c_does_not_stop_the_cancel(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         slurm.run_slurm(Launch("sleep 600", str(tmp_path / "log/x.log")), CONFIG, {}, show_progress=False)
     assert (calls / "scancel").read_text() == "42\n"
+
+
+def test_a_log_that_is_an_input_of_the_command_is_refused(tmp_path, monkeypatch):
+    calls = _fake_slurm(tmp_path, monkeypatch)
+    (tmp_path / "text").write_text("u1 a b\n")
+    launch = Launch(f"cut -d' ' -f1 {tmp_path}/text", str(tmp_path / "text"))
+    with pytest.raises(AsrkitError, match="is also named in the command"):
+        slurm.run_slurm(launch, CONFIG, {}, show_progress=False, queue_check_s=0.1, grace_s=0.1)
+    assert not (calls / "sbatch").exists()
+    assert (tmp_path / "text").read_text() == "u1 a b\n" and not (tmp_path / "text.1").exists()
