@@ -37,7 +37,7 @@ class Hypothesis:
     tokens: List[int]  # without <sos> and <eos>
     score: float  # the weighted total the search ranked by (penalty included, not normalised)
     scores: Dict[str, float] = field(default_factory=dict)  # unweighted sum per scorer, <eos> included
-    ended: bool = True  # False only when no hypothesis could end (reported as is)
+    ended: bool = True  # False: made to end at the maximum length (cut short, not ended by the model)
 
 
 @dataclass
@@ -116,6 +116,7 @@ class _Search:
         self.fin_parts = torch.zeros(self.B, nb, len(self.names), device=self.device)
         self.fin_ys = torch.full((self.B, nb, self.Lmax + 1), eos, dtype=torch.long, device=self.device)
         self.fin_len = torch.zeros(self.B, nb, dtype=torch.long, device=self.device)
+        self.fin_cut = torch.zeros(self.B, nb, dtype=torch.bool, device=self.device)
         self.monotone = opts.penalty <= 0 and not opts.length_norm and all(w >= 0 for w in weights.values())
 
     def candidates(self, step: int):
@@ -202,6 +203,10 @@ class _Search:
             ended_len = (step - self.row_trim.view(Ba, W)).clamp(min=0)
         lens = torch.cat([self.fin_len[act], ended_len], 1)
         self.fin_len[act] = lens.gather(1, best)
+        # Ended at the maximum length, where <eos> is the only token left: the output may be cut
+        # short (a maxlenratio too low for the model's tokens, or a loop), which the caller says.
+        cut = (step >= self.row_max).view(Ba, W)
+        self.fin_cut[act] = torch.cat([self.fin_cut[act], cut], 1).gather(1, best)
 
     def prune(self, running: Tensor) -> Tensor:
         """Exact early stop: once scores can only fall, an utterance whose n-th best finished
@@ -229,7 +234,7 @@ class _Search:
 
     def result(self, steps: int) -> SearchResult:
         key, score = self.fin_key.cpu(), self.fin_score.cpu()
-        parts, ys, lens = self.fin_parts.cpu(), self.fin_ys.cpu(), self.fin_len.cpu()
+        parts, ys, lens, cut = self.fin_parts.cpu(), self.fin_ys.cpu(), self.fin_len.cpu(), self.fin_cut.cpu()
         out: List[List[Hypothesis]] = []
         for b in range(self.B):
             hyps = []
@@ -237,7 +242,8 @@ class _Search:
                 if key[b, j] == NEG_INF:
                     continue
                 hyps.append(Hypothesis(tokens=ys[b, j, :lens[b, j]].tolist(), score=float(score[b, j]),
-                                       scores={n: float(parts[b, j, s]) for s, n in enumerate(self.names)}))
+                                       scores={n: float(parts[b, j, s]) for s, n in enumerate(self.names)},
+                                       ended=not bool(cut[b, j])))
             out.append(hyps)
         return SearchResult(hyps=out, steps=steps)
 

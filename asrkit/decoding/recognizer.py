@@ -24,7 +24,7 @@ from typing import Dict, List, NamedTuple, Optional, Sequence, Set, Tuple, Union
 import numpy as np
 import torch
 
-from asrkit.decoding.beam_search import Hypothesis, beam_search, greedy_search
+from asrkit.decoding.beam_search import Hypothesis, beam_search, greedy_search, output_lengths
 from asrkit.decoding.config import DecodeConfig
 from asrkit.decoding.ctc_align import Word, ctc_forced_align, frame_energy_db, word_times
 from asrkit.decoding.scorers import AttentionScorer, CTCScorer, LMScorer
@@ -681,12 +681,25 @@ class Recognizer:
         search = greedy_search if self.config.mode == "greedy" else beam_search
         res = search(full, ctc, self.weights, enc_lens, self.opts, self.V, sos=self.eos, eos=self.eos, blank=0)
         out = []
-        for (utt, f), hyps in zip(batch, res.hyps):
+        max_tokens = output_lengths(enc_lens.cpu(), self.opts)[1].tolist()
+        for (utt, f), hyps, n in zip(batch, res.hyps, max_tokens):
+            if hyps and not hyps[0].ended:
+                self._say_cut(utt, n)
             texts = [self.text(h.tokens) for h in hyps]
             out.append(UttResult(utt, hyps, texts, f.shape[0], res.steps))
         if self.word_times:
             self._time_words(out, [f for _, f in batch], ctc_lp, enc_lens)
         return out
+
+    def _say_cut(self, utt: str, max_tokens: int) -> None:
+        """Warn that ``utt``'s best hypothesis was made to end at the maximum length (``max_tokens``
+        output tokens): its text may stop mid-word ('NO NO NO NO YE' for a yesno recording of 8
+        words at maxlenratio 0.1), which was written as the transcript with exit 0."""
+        ratio = self.opts.maxlenratio
+        why = (f"maxlenratio {ratio:g} x its encoder frames: raise --maxlenratio (0: as many tokens as encoder "
+               f"frames)" if ratio > 0 else "as many as its encoder frames: the decoder probably looped")
+        log.warning("utterance %r: the best hypothesis was cut at the maximum length, %d token(s) (%s)",
+                    utt, max_tokens, why)
 
     def _time_words(self, results: List[UttResult], feats: List[np.ndarray], ctc_lp: torch.Tensor,
                     enc_lens: torch.Tensor) -> None:

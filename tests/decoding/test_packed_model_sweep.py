@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 
 import numpy as np
+import pytest
 
 from asrkit.decoding.config import DecodeConfig
 from asrkit.decoding.recognizer import Recognizer
@@ -39,3 +40,27 @@ def test_a_model_trained_with_ctc_alone_is_decoded_with_ctc_alone(tmp_path, capl
                  PackageMeta(model_config=joint.config, idim=IDIM, vocab_size=V, tokens=TOKENS))
     assert Recognizer.from_files(tmp_path / "joint.pt", DecodeConfig(ctc_weight=0.3)).weights == \
         {"att": 0.7, "ctc": 0.3}
+
+
+def _recognizer(tmp_path, model, **options) -> Recognizer:
+    save_package(tmp_path / "m.pt", model.state_dict(),
+                 PackageMeta(model_config=model.config, idim=IDIM, vocab_size=V, tokens=TOKENS))
+    return Recognizer.from_files(tmp_path / "m.pt", DecodeConfig(**options))
+
+
+@pytest.mark.parametrize("mode", ["beam", "greedy"])
+def test_a_hypothesis_cut_at_the_maximum_length_is_said(tmp_path, caplog, mode):
+    """A text stopped mid-word by maxlenratio ('NO NO NO NO YE') was written with exit 0 and no word."""
+    feats = [("long", np.random.default_rng(0).standard_normal((40, IDIM)).astype(np.float32))]
+    never_ends = _recognizer(tmp_path, tiny_las(eos_bias=-30.0), mode=mode, maxlenratio=0.2)
+    with caplog.at_level(logging.WARNING):
+        result, = never_ends.decode(feats, normalized=True)
+    assert not result.hyps[0].ended and len(result.hyps[0].tokens) == 4  # 20 encoder frames x 0.2
+    said = [r.getMessage() for r in caplog.records if "cut at the maximum length" in r.getMessage()]
+    assert len(said) == 1 and "'long'" in said[0] and "4 token(s)" in said[0] and "maxlenratio 0.2" in said[0]
+    caplog.clear()
+    ends = _recognizer(tmp_path, tiny_las(eos_bias=30.0), mode=mode, maxlenratio=0.2)
+    with caplog.at_level(logging.WARNING):
+        result, = ends.decode(feats, normalized=True)
+    assert result.hyps[0].ended and result.hyps[0].tokens == []
+    assert not any("cut at" in r.getMessage() for r in caplog.records)
