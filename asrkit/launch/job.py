@@ -256,15 +256,20 @@ class FailureWarnings:
     failing jobs printed 2000 such lines ahead of the summary, which names the failures anyway
     (Kaldi's run.pl prints only the summary)."""
 
-    def __init__(self, logger, shown: int = 10) -> None:
+    def __init__(self, logger, launch: Launch, shown: int = 10) -> None:
         self.logger = logger
         self.shown = shown
         self.count = 0
+        # A launch of one job: the summary follows at once and says the same ("JOB=1 failed" of a
+        # launch without JOB= only misled). A range named otherwise (SPLIT=1:4) says SPLIT=3.
+        self.name = launch.jobs.name if launch.jobs is not None and len(launch.jobs) > 1 else None
 
     def failed(self, r: JobResult) -> None:
+        if self.name is None:
+            return
         self.count += 1
         if self.count <= self.shown:
-            self.logger.warning("JOB=%d failed (%s), log is in %s", r.index,
+            self.logger.warning("%s=%d failed (%s), log is in %s", self.name, r.index,
                                 code_words(r.code) if r.code >= 0 else r.note, r.log)
         if self.count == self.shown:
             self.logger.warning("further failed jobs are not named as they end: the summary at the end lists them")

@@ -258,7 +258,7 @@ def _run(launch: Launch, indexes: list[int], max_jobs_run: int) -> Iterator[JobR
     running: dict[int, _Job] = {}
     done: "queue.SimpleQueue[_Job]" = queue.SimpleQueue()
     kept = KeptLogs()
-    warnings = FailureWarnings(logger)
+    warnings = FailureWarnings(logger, launch)
     reaper = _Reaper()
     stopped = True  # whether every job this launcher started has ended or been stopped by it
     try:

@@ -195,7 +195,7 @@ def run_slurm(launch: Launch, config: SlurmConfig, options: Mapping[str, Optiona
     logger.info("submitted Slurm job %s (%d task%s) from %s", job_id, len(launch.indexes),
                 "s" if len(launch.indexes) > 1 else "", script)
     result = LaunchResult(backend="slurm", slurm_job_id=job_id)
-    warnings = FailureWarnings(logger)
+    warnings = FailureWarnings(logger, launch)
     try:
         waiting = _wait(launch, job_id, status_dir, qdir, name, max_poll_s, queue_check_s, grace_s)
         for r in progress(waiting, total=len(launch.indexes), desc=f"Slurm job {job_id}", unit="task",

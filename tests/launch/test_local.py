@@ -589,6 +589,17 @@ def test_many_failures_are_named_as_they_end_only_at_first(tmp_path, asrkit):
     assert "40 / 40 failed, log is in " in err and "and 30 more (log/f.*.log)" in err
 
 
+def test_a_failure_is_named_by_the_ranges_own_name_and_once_for_one_job(tmp_path, asrkit):
+    """The warning said JOB=2 of a SPLIT=1:2 launch (the summary said SPLIT=2), and 'JOB=1 failed'
+    of a launch without any range, just above the summary saying the same."""
+    err = asrkit("launch", "SPLIT=1:2", "f.SPLIT.log", "false", cwd=tmp_path, check=False).stderr.decode()
+    assert "WARNING [local] SPLIT=2 failed (code 1), log is in f.2.log" in err and "JOB=" not in err, err
+    assert "  SPLIT=2 (code 1): f.2.log" in err
+    err = asrkit("launch", "one.log", "false", cwd=tmp_path, check=False).stderr.decode()
+    assert "WARNING" not in err and "JOB=" not in err, err
+    assert err.rstrip().endswith("ERROR (asrkit-launch): job failed (code 1), log is in one.log"), err
+
+
 def test_a_shells_signal_status_names_the_signal():
     """128 + n from a shell is signal n: a job cancelled (SIGTERM) or killed for memory (SIGKILL)
     is said to be, not left as a bare number."""
