@@ -32,8 +32,8 @@ import numpy as np
 from asrkit.data.datadir import DataDir, kaldi_real, parse_segment
 from asrkit.data.table import ascii_int, iter_table_fast
 from asrkit.features.fbank import FbankConfig, check_fbank_input, compute_fbank
-from asrkit.features.wav import (DEFAULT_MAX_SAMPLES, EXPECT_MONO, STDIN, WavEntry, read_wav_scp, read_wav_source,
-                                 resample, resample_problem, speed_perturb)
+from asrkit.features.wav import (DEFAULT_MAX_SAMPLES, EXPECT_MONO, STDIN, WavEntry, check_wav_file, constant_value,
+                                 read_wav_scp, read_wav_source, resample, resample_problem, speed_perturb)
 from asrkit.training.data import MAX_FRAMES, FeatureDataset, UnreadableUtterance, _Inputs, bad_frame_count
 from asrkit.training.utt_table import PrefixStringsBuilder, UttTable
 from asrkit.utils.errors import AsrkitError
@@ -187,6 +187,7 @@ class AudioDataset(FeatureDataset):
             self.noises = read_wav_scp(self.augment.noise_scp, stdin_refused=_NO_STDIN)
             if not self.noises:
                 raise AsrkitError(f"{self.augment.noise_scp}: no noise recordings")
+            self._check_noise_headers()
         if cache and self.augment is not None:
             log.info("batching.cache_features ignored for %s: on-the-fly augmentation gives new features every "
                      "epoch", table.source_file)
@@ -248,6 +249,54 @@ class AudioDataset(FeatureDataset):
             raise _located(e, entry) from None
         return self.fbank.dim
 
+    def _check_noise_headers(self) -> None:
+        """Every noise file's header, before the first epoch: a noise recording that cannot be read,
+        is empty, shorter than a frame or at another rate (without augment.resample) would fail
+        only when an utterance drew it, mid-epoch. Commands ('... |') are run only when drawn."""
+        import soundfile
+
+        target = int(self.fbank.sample_frequency)
+        window = int(self.fbank.sample_frequency * self.fbank.frame_length / 1000)
+        for e in self.noises:
+            if e.source.endswith("|"):
+                continue
+            what = e.what
+            try:
+                try:
+                    check_wav_file(e.source, what)
+                    info = soundfile.info(e.source)
+                    frames, rate = int(info.frames), int(info.samplerate)
+                except (OSError, RuntimeError, ValueError):  # (LibsndfileError is a RuntimeError)
+                    # the reader itself, for its own error (or a file only it reads)
+                    samples, rate = read_wav_source(e.source, what)
+                    frames = len(samples)
+            except AsrkitError as err:
+                raise AsrkitError(f"augment.noise_scp: {err}") from None
+            if not self.resample and rate != target:
+                raise AsrkitError(f"augment.noise_scp: {what}: noise at {rate} Hz for the fbank config's "
+                                  f"{target} Hz (resample it in the noise wav.scp, or set augment.resample=true)")
+            if 0 <= frames * target / rate < window:
+                raise AsrkitError(f"augment.noise_scp: {what}: {_too_short_noise(frames, window)}")
+
+    def _noise(self, e: WavEntry, rate: int, speech: str) -> Tuple[np.ndarray, int]:
+        """The samples of noise recording ``e`` at the fbank config's rate; an AsrkitError naming it
+        for one that cannot be mixed into ``speech`` (at ``rate``)."""
+        noise, noise_rate = self._at_config_rate(*e.load(), e.what)
+        if noise_rate != rate:
+            raise AsrkitError(f"{e.what}: noise at {noise_rate} Hz for {rate} Hz speech ({speech})")
+        # (mix_noise adds nothing, or the fbank removes it: the utterance trained clean, and nothing said so)
+        if not np.any(noise):
+            raise AsrkitError(f"{e.what}: a noise recording of digital silence (every sample 0), "
+                              f"nothing to mix in; take it out of augment.noise_scp")
+        level = constant_value(noise)
+        if level is not None:
+            raise AsrkitError(f"{e.what}: a noise recording of one constant value ({level:g}), a DC offset the fbank "
+                              f"removes: nothing to mix in; take it out of augment.noise_scp")
+        window = int(self.fbank.sample_frequency * self.fbank.frame_length / 1000)
+        if len(noise) < window:
+            raise AsrkitError(f"{e.what}: {_too_short_noise(len(noise), window)}")
+        return noise, noise_rate
+
     def _features(self, i: int) -> np.ndarray:
         entry = self._entry(i)
         samples, rate = self._at_config_rate(*entry.load(), entry.what)
@@ -258,18 +307,28 @@ class AudioDataset(FeatureDataset):
                 samples = speed_perturb(samples, rate, a.speed_factors[int(rng.integers(len(a.speed_factors)))])
             if self.noises and rng.random() < a.noise_prob:
                 noise_entry = self.noises[int(rng.integers(len(self.noises)))]
-                noise, noise_rate = self._at_config_rate(*noise_entry.load(), noise_entry.what)
-                if noise_rate != rate:
-                    raise AsrkitError(f"{noise_entry.what}: noise at {noise_rate} Hz for {rate} Hz speech "
-                                      f"({entry.what})")
-                if not np.any(noise):  # (mix_noise adds nothing: the utterance trained clean, and nothing said so)
-                    raise AsrkitError(f"{noise_entry.what}: a noise recording of digital silence (every sample 0), "
-                                      f"nothing to mix in; take it out of augment.noise_scp")
+                try:
+                    noise, noise_rate = self._noise(noise_entry, rate, entry.what)
+                except AsrkitError as e:
+                    raise NoiseError(f"{e} [a recording of augment.noise_scp, drawn for {entry.what}]") from None
                 samples = mix_noise(samples, noise, float(rng.uniform(*a.noise_snr_db)), rng)
         try:
             return compute_fbank(samples, rate, self.fbank, entry.utt_id)
         except AsrkitError as e:
             raise _located(e, entry) from None
+
+
+class NoiseError(AsrkitError):
+    """A noise recording that cannot be mixed in: the noise list's fault, not the utterance's that
+    drew it, so the run stops (:class:`~asrkit.training.bad_utterances.SkipBad`); skipped as a bad
+    utterance, it dropped good speech from training and blamed it on the data."""
+
+    fatal = True
+
+
+def _too_short_noise(samples: int, window: int) -> str:
+    return (f"{samples} samples of noise, shorter than one frame ({window}): tiled to an utterance's length it is a "
+            f"tone or a constant, not noise; take it out of augment.noise_scp")
 
 
 def _located(e: AsrkitError, entry: WavEntry) -> AsrkitError:

@@ -33,6 +33,7 @@ class BadItem:
     index: int
     utt_id: str
     reason: str  # the AsrkitError's message: names the file (and scp line) and the utterance
+    fatal: bool = False  # not the utterance's fault (a bad noise recording): the run stops
 
 
 class SkipBad(torch.utils.data.Dataset):
@@ -49,7 +50,8 @@ class SkipBad(torch.utils.data.Dataset):
         try:
             return self.dataset[i]
         except AsrkitError as e:
-            return BadItem(i, self.dataset.table.utt_id(i), str(e))
+            # (raised here, in a loader worker, it would reach the user as a multi-process traceback)
+            return BadItem(i, self.dataset.table.utt_id(i), str(e), fatal=getattr(e, "fatal", False))
 
 
 def collate_good(items: List[Any]) -> Batch:
@@ -61,6 +63,7 @@ def collate_good(items: List[Any]) -> Batch:
     bad = [(x.utt_id, x.reason) for x in items if isinstance(x, BadItem)]
     batch = collate(good) if good else _empty_batch()
     batch.bad = bad
+    batch.fatal = next((x.reason for x in items if isinstance(x, BadItem) and x.fatal), None)
     return batch
 
 
@@ -70,5 +73,8 @@ def _empty_batch() -> Batch:
 
 
 def split_bad(batch: Batch) -> Tuple[Optional[Batch], List[Tuple[str, str]]]:
-    """(the batch, or None when nothing in it is usable; its bad utterances as (id, reason))."""
+    """(the batch, or None when nothing in it is usable; its bad utterances as (id, reason)).
+    An AsrkitError when an item failed for a reason that is not its own (``BadItem.fatal``)."""
+    if batch.fatal is not None:
+        raise AsrkitError(batch.fatal)
     return (batch if batch.indices else None), list(batch.bad)

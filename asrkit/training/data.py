@@ -495,16 +495,17 @@ class Batch:
     ys: torch.Tensor  # (B, L) padded with -1
     y_lens: torch.Tensor  # (B,)
     bad: List[Tuple[str, str]] = field(default_factory=list)  # (utt id, reason) left out (bad_utterances.py)
+    fatal: Optional[str] = None  # an item's error that is no bad utterance's: the run stops (bad_utterances.py)
 
     def to(self, device: torch.device, non_blocking: bool = False) -> "Batch":
         return Batch(self.indices, self.feats.to(device, non_blocking=non_blocking),
                      self.feat_lens.to(device, non_blocking=non_blocking),
                      self.ys.to(device, non_blocking=non_blocking), self.y_lens.to(device, non_blocking=non_blocking),
-                     self.bad)
+                     self.bad, self.fatal)
 
     def pin_memory(self) -> "Batch":
         return Batch(self.indices, self.feats.pin_memory(), self.feat_lens.pin_memory(), self.ys.pin_memory(),
-                     self.y_lens.pin_memory(), self.bad)
+                     self.y_lens.pin_memory(), self.bad, self.fatal)
 
     @property
     def num_frames(self) -> int:

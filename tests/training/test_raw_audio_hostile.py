@@ -84,3 +84,65 @@ def test_an_utterance_longer_than_its_length_table_says_is_skipped_and_named(raw
     for i in range(len(t)):  # the others, at every factor, are within what was counted
         if i != 2:
             ds[i]
+
+
+def _noise_files(tmp_path: Path) -> dict:
+    import soundfile
+
+    rng = np.random.default_rng(0)
+    files = {"ok": (rng.standard_normal(8000) * 1000).astype(np.int16, copy=False),
+             "short": (rng.standard_normal(10) * 1000).astype(np.int16),
+             "dc": np.full(8000, 300, np.int16)}
+    out = {}
+    for name, x in files.items():
+        out[name] = tmp_path / f"{name}.wav"
+        soundfile.write(out[name], x, 8000)
+    out["16k"] = tmp_path / "16k.wav"
+    soundfile.write(out["16k"], (rng.standard_normal(16000) * 1000).astype(np.int16), 16000)
+    out["corrupt"] = tmp_path / "corrupt.wav"
+    out["corrupt"].write_bytes(b"\x17\x03" * 1000)
+    return out
+
+
+@pytest.mark.parametrize("bad, message", [
+    ("16k", "noise at 16000 Hz for the fbank config's 8000 Hz (resample it in the noise wav.scp, or set "
+            "augment.resample=true)"),
+    ("short", "10 samples of noise, shorter than one frame (200): tiled to an utterance's length it is a tone"),
+    ("corrupt", "not a recognised audio file"),
+    ("missing", "no such file"),
+])
+def test_a_bad_noise_file_is_named_before_training(raw40, yesno_setup, tmp_path, bad, message):
+    """A noise recording that could not be mixed in failed only when an utterance drew it, and then
+    as that utterance's fault: the speech was dropped from training, counted as bad data, and past
+    5 % of draws the run failed blaming the training set. A 1-sample noise was tiled into a
+    constant the fbank removes: those utterances trained clean, without a word."""
+    noise = _noise_files(tmp_path)
+    scp = tmp_path / "noise.scp"
+    scp.write_text(f"n1 {noise['ok']}\nn2 {noise.get(bad, tmp_path / 'gone.wav')}\n")
+    t, fbank = _table(raw40, yesno_setup)
+    with pytest.raises(AsrkitError, match="^" + re.escape(f"augment.noise_scp: utterance 'n2' ({scp}:2: ")
+                       + ".*" + re.escape(message)):
+        AudioDataset(t, fbank, augment=AugmentConfig(noise_scp=str(scp), noise_prob=1.0))
+    if bad == "16k":  # brought to the config's rate, it is good noise
+        AudioDataset(t, fbank, augment=AugmentConfig(noise_scp=str(scp), noise_prob=1.0), resample=True)
+
+
+@pytest.mark.parametrize("bad, message", [
+    ("false |", "command 'false' exited with status 1"),
+    ("{dc}", "a noise recording of one constant value (300), a DC offset the fbank removes"),
+])
+def test_a_noise_recording_that_fails_when_drawn_stops_the_run_naming_it(raw40, yesno_setup, tmp_path, asrkit,
+                                                                         bad, message):
+    """A noise command is run only when drawn: its failure is the noise list's, named as such in
+    one line, not a training utterance skipped (and then 3 of 40 'bad training utts')."""
+    noise = _noise_files(tmp_path)
+    scp = tmp_path / "noise.scp"
+    scp.write_text(f"n1 {noise['ok']}\nn2 {bad.format(dc=noise['dc'])}\n")
+    proc = asrkit(*_raw_args(yesno_setup, raw40, tmp_path / "exp", "--set", f"augment.noise_scp={scp}",
+                             "--set", "augment.noise_prob=1.0", "--set", "batching.num_workers=1"), check=False)
+    err = proc.stderr.decode()
+    assert proc.returncode == 1, err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith(f"ERROR (asrkit-train): utterance 'n2' ({scp}:2: ") and message in last, err
+    assert "[a recording of augment.noise_scp, drawn for utterance '" in last
+    assert "Traceback" not in err and "training utts were skipped" not in err and "skipping" not in err
