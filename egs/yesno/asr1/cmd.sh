@@ -10,8 +10,10 @@ export train_cmd="asrkit-launch --backend local"
 export cuda_cmd="asrkit-launch --backend local"
 export decode_cmd="asrkit-launch --backend local"
 
-# On a Slurm cluster (partitions, memory and time limits in slurm.pl's format; copy the
-# template's conf/slurm.conf into this recipe's conf/ to edit it for your cluster):
+# On a Slurm cluster (partitions, memory and time limits in slurm.pl's format). To edit them for
+# your cluster, copy the template's conf/slurm.conf into this recipe's conf/ AND change the
+# --config below to conf/slurm.conf (an explicit --config wins over conf/slurm.conf: the copy's
+# edits would go unused).
 # export train_cmd="asrkit-launch --backend slurm --config ../../TEMPLATE/asr1/conf/slurm.conf --mem 4G"
 # export cuda_cmd="asrkit-launch --backend slurm --config ../../TEMPLATE/asr1/conf/slurm.conf --mem 16G --time 24:00:00"
 # export decode_cmd="asrkit-launch --backend slurm --config ../../TEMPLATE/asr1/conf/slurm.conf --mem 8G"
