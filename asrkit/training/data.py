@@ -389,7 +389,8 @@ class FeatureDataset(torch.utils.data.Dataset):
         self.idim = self._feature_dim()
         if cmvn is not None and cmvn.shape[1] != self.idim + 1:
             raise AsrkitError(
-                f"CMVN stats are for {cmvn.shape[1] - 1}-dim features, {table.source_file} has {self.idim}-dim features"
+                f"CMVN stats (--cmvn) are for {cmvn.shape[1] - 1}-dim features, {table.source_file} has {self.idim}-dim "
+                f"features: stats of other features"
             )
         if cache:
             self._cache = [self._read_or_error(i)
@@ -413,7 +414,9 @@ class FeatureDataset(torch.utils.data.Dataset):
         return max(dims, key=dims.count)  # ties: the first one's
 
     def _dim_of(self, i: int) -> int:
-        return int(self._read(i).shape[1])
+        # Before CMVN: stats of other features made every utterance fail to normalise, reported
+        # as "not one utterance's features can be read" about features that read well.
+        return int(self._checked(i).shape[1])
 
     def _read_or_error(self, i: int) -> Union[torch.Tensor, AsrkitError]:
         try:
@@ -452,12 +455,16 @@ class FeatureDataset(torch.utils.data.Dataset):
         except AsrkitError:
             return None
 
-    def _read(self, i: int) -> torch.Tensor:
+    def _checked(self, i: int) -> np.ndarray:
         feats = self._features(i)
         check_trainable(feats, self.table.utt_id(i), self.table.source_file, self.idim)
         mismatch = self._length_mismatch(i, feats.shape[0])
         if mismatch is not None:
             raise mismatch
+        return feats
+
+    def _read(self, i: int) -> torch.Tensor:
+        feats = self._checked(i)
         if self._normalize is not None:
             feats = self._normalize(self.table.utt_id(i), feats)
         return torch.from_numpy(np.array(feats, dtype=np.float32))  # a writable copy
