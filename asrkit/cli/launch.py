@@ -8,7 +8,7 @@ import click
 
 from asrkit.cli._common import asrkit_command, refuse_empty_name
 from asrkit.data.table import ascii_int
-from asrkit.launch.job import Launch, join_command, parse_job_range, resolve_tasks
+from asrkit.launch.job import Launch, join_command, parse_job_range, refuse_range_as_option_value, resolve_tasks
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.logging import get_logger
 
@@ -86,6 +86,8 @@ def main(backend, config_path, gpu, mem, num_threads, time_limit, max_jobs_run, 
          asrkit-launch --backend slurm --config conf/slurm.conf --num-nodes 2 --gpu 4 exp/a/log/train.log \\
            asrkit-train --config conf/train.yaml ... --ngpu 4 exp/a     # 8 tasks, one per GPU
     """
+    refuse_range_as_option_value({"--config": config_path, "--gpu": gpu, "--mem": mem, "--num-threads": num_threads,
+                                  "--time": time_limit})
     launch = _parse_launch(args, num_threads, resolve_tasks(num_nodes, ntasks, ntasks_per_node, gpu), num_nodes)
     if max_jobs_run is not None and max_jobs_run < 1:
         raise AsrkitError(f"--max-jobs-run must be at least 1, got {max_jobs_run}")

@@ -26,7 +26,7 @@ import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Mapping, Optional, Sequence
 
 from asrkit.utils.errors import MACHINE_ERRORS, AsrkitError
 from asrkit.utils.fileio import is_stream, parent_not_a_directory, same_regular_file
@@ -70,6 +70,17 @@ def parse_job_range(arg: str) -> Optional[JobRange]:
         raise AsrkitError(f"bad job range {arg!r}: {end - start + 1:,} jobs, more than asrkit-launch runs at once "
                           f"({MAX_JOBS:,})")
     return JobRange(m.group(1), start, end)
+
+
+def refuse_range_as_option_value(options: Mapping[str, Optional[str]]) -> None:
+    """An option whose value is a JOB range lost its own value: ``--mem $mem JOB=1:4 ...`` with
+    ``$mem`` empty (cmd.sh's ``--mem ${mem}``) took JOB=1:4 for the memory, so the launch ran one
+    job, with JOB unreplaced in its log name and command, and exited 0 (the local backend ignores
+    --mem)."""
+    for name, value in options.items():
+        if value is not None and _RANGE.match(value):
+            raise AsrkitError(f"{name} {value!r} is a job range: {name} lost its own value (an empty shell "
+                              f"variable, e.g. in cmd.sh?)")
 
 
 def join_command(args: Sequence[str]) -> str:

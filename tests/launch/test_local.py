@@ -339,6 +339,10 @@ def test_an_ignored_sighup_stays_ignored(tmp_path):
     (["--ntasks", "4", "--ntasks-per-node", "3", "x.log", "true"], "--ntasks 4 is not --num-nodes 1 x --ntasks-per-node 3"),
     (["--num-nodes", "2", "--gpu", "a100:4", "x.log", "true"], "--gpu 'a100:4' is not a number of GPUs"),
     (["--max-jobs-run", "0", "JOB=1:2", "x.JOB.log", "true"], "--max-jobs-run must be at least 1"),
+    # '--mem $mem JOB=1:4 ...' with $mem empty: one job, JOB unreplaced, exit 0
+    (["--mem", "JOB=1:4", "x.JOB.log", "true"], "--mem 'JOB=1:4' is a job range: --mem lost its own value"),
+    (["--gpu", "SPLIT=3", "x.SPLIT.log", "true"], "--gpu 'SPLIT=3' is a job range: --gpu lost its own value"),
+    (["--time", "JOB=1:2", "x.JOB.log", "true"], "--time 'JOB=1:2' is a job range"),
     # listing the indexes of a typo'd range was a MemoryError traceback (an OverflowError past 2**63)
     (["JOB=1:99999999999999", "x.JOB.log", "true"],
      "bad job range 'JOB=1:99999999999999': 99,999,999,999,999 jobs, more than asrkit-launch runs at once (1,000,000)"),
