@@ -242,11 +242,14 @@ class AudioDataset(FeatureDataset):
         are not computed: in the training process, whose loader workers compute them, that cost
         ~19 MB of resident memory (torch's FFT code, allocator heap; bench/scale_data.py)."""
         entry = self._entry(i)
-        samples, rate = self._at_config_rate(*entry.load(), entry.what)
         try:
-            check_fbank_input(len(samples), rate, self.fbank, entry.utt_id)
+            samples, rate = self._at_config_rate(*entry.load(), entry.what)
+            try:
+                check_fbank_input(len(samples), rate, self.fbank, entry.utt_id)
+            except AsrkitError as e:
+                raise _located(e, entry) from None
         except AsrkitError as e:
-            raise _located(e, entry) from None
+            raise _for_training(e) from None
         return self.fbank.dim
 
     def _check_noise_headers(self) -> None:
@@ -298,8 +301,22 @@ class AudioDataset(FeatureDataset):
         return noise, noise_rate
 
     def _features(self, i: int) -> np.ndarray:
+        try:
+            return self._computed(i)
+        except NoiseError:
+            raise
+        except AsrkitError as e:
+            raise _for_training(e) from None
+
+    def _computed(self, i: int) -> np.ndarray:
         entry = self._entry(i)
         samples, rate = self._at_config_rate(*entry.load(), entry.what)
+        if rate != self.fbank.sample_frequency:
+            # the utterance's fault, refused before any noise (of the config's rate) is blamed for it
+            try:
+                check_fbank_input(len(samples), rate, self.fbank, entry.utt_id)
+            except AsrkitError as e:
+                raise _located(e, entry) from None
         a = self.augment
         if a is not None:
             rng = np.random.default_rng([self.seed, self.epoch, i])
@@ -329,6 +346,22 @@ class NoiseError(AsrkitError):
 def _too_short_noise(samples: int, window: int) -> str:
     return (f"{samples} samples of noise, shorter than one frame ({window}): tiled to an utterance's length it is a "
             f"tone or a constant, not noise; take it out of augment.noise_scp")
+
+
+# The readers' advice names asrkit-compute-fbank's options, which asrkit-train has not.
+_TRAINING_ADVICE = (
+    ("choose one with --channel N (0-based), as Kaldi's --channel",
+     "training reads mono audio: choose a channel in wav.scp, e.g. '<id> sox <file> -t wav - remix 1 |'"),
+    ("(resample it in wav.scp, or set --sample-frequency)",
+     "(resample it in wav.scp, or set augment.resample=true; asr.sh: --fbank-args --resample)"),
+)
+
+
+def _for_training(e: AsrkitError) -> AsrkitError:
+    message = str(e)
+    for theirs, ours in _TRAINING_ADVICE:
+        message = message.replace(theirs, ours)
+    return e if message == str(e) else AsrkitError(message)
 
 
 def _located(e: AsrkitError, entry: WavEntry) -> AsrkitError:

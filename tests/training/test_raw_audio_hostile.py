@@ -146,3 +146,38 @@ def test_a_noise_recording_that_fails_when_drawn_stops_the_run_naming_it(raw40, 
     assert last.startswith(f"ERROR (asrkit-train): utterance 'n2' ({scp}:2: ") and message in last, err
     assert "[a recording of augment.noise_scp, drawn for utterance '" in last
     assert "Traceback" not in err and "training utts were skipped" not in err and "skipping" not in err
+
+
+def test_speech_at_another_rate_is_its_own_fault_not_the_noises(raw40, yesno_setup, tmp_path):
+    """With noise on, a 16 kHz utterance among 8 kHz ones stopped the run as 'noise at 8000 Hz for
+    16000 Hz speech', blaming good noise; it is a bad utterance, skipped and counted. Its advice and
+    a stereo file's named asrkit-compute-fbank's --sample-frequency and --channel, options
+    asrkit-train has not."""
+    import soundfile
+
+    from asrkit.training.bad_utterances import BadItem, SkipBad
+
+    noise = _noise_files(tmp_path)
+    (tmp_path / "noise.scp").write_text(f"n1 {noise['ok']}\n")
+    x, _ = soundfile.read(_first_wav(raw40), dtype="int16")
+    soundfile.write(tmp_path / "16k.wav", np.repeat(x, 2), 16000)
+    soundfile.write(tmp_path / "stereo.wav", np.stack([x, x], 1), 8000)
+    d = _copy(raw40, tmp_path)
+    lines = (d / "wav.scp").read_text().splitlines()
+    lines[1] = f"{lines[1].split()[0]} {tmp_path / '16k.wav'}"
+    lines[2] = f"{lines[2].split()[0]} {tmp_path / 'stereo.wav'}"
+    (d / "wav.scp").write_text("".join(line + "\n" for line in lines))
+    t, fbank = _table(d, yesno_setup)
+    ds = SkipBad(AudioDataset(t, fbank, augment=AugmentConfig(noise_scp=str(tmp_path / "noise.scp"), noise_prob=1.0)))
+    rate, stereo = ds[1], ds[2]
+    assert isinstance(rate, BadItem) and not rate.fatal, rate
+    assert rate.reason.startswith(f"utterance {t.utt_id(1)!r}: sample rate 16000 Hz does not match the fbank config's "
+                                  f"sample_frequency 8000 Hz (resample it in wav.scp, or set augment.resample=true")
+    assert isinstance(stereo, BadItem) and not stereo.fatal, stereo
+    assert "audio has 2 channels; training reads mono audio: choose a channel in wav.scp" in stereo.reason
+    assert "--channel" not in stereo.reason and "--sample-frequency" not in rate.reason
+    assert not isinstance(ds[0], BadItem)
+
+
+def _first_wav(d: Path) -> str:
+    return (d / "wav.scp").read_text().split("\n", 1)[0].split()[1]
