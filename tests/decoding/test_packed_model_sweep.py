@@ -64,3 +64,34 @@ def test_a_hypothesis_cut_at_the_maximum_length_is_said(tmp_path, caplog, mode):
         result, = ends.decode(feats, normalized=True)
     assert result.hyps[0].ended and result.hyps[0].tokens == []
     assert not any("cut at" in r.getMessage() for r in caplog.records)
+
+
+def test_cmvn_stats_of_constant_features_are_refused_though_rounding_leaves_a_variance(tmp_path):
+    """Every variance 0 was refused only when it summed to exactly 0: the stats asrkit itself
+    computes from constant features leave rounding of ~1e-11 in most dims, and the model decoded
+    to wrong text (its features scaled by ~1e5), exit 0."""
+    import torch
+
+    from asrkit.features.cmvn import accumulate_cmvn
+    from asrkit.models.package import load_package
+    from asrkit.utils.errors import AsrkitError
+
+    rng = np.random.default_rng(0)
+    level = (rng.standard_normal(IDIM) * 5 - 8).astype(np.float32)
+    constant = accumulate_cmvn(np.tile(level, (54321, 1)))
+    n = constant[0, -1]
+    assert ((constant[1, :-1] / n - (constant[0, :-1] / n) ** 2) > 1e-20).any()  # not all exactly 0
+    model = tiny_las()
+    meta = dict(model_config=model.config, idim=IDIM, vocab_size=V, tokens=TOKENS)
+    with pytest.raises(AsrkitError, match=f"none of the {IDIM} dims varies"):
+        PackageMeta(**meta, cmvn=constant)
+    PackageMeta(**meta, cmvn=constant, cmvn_norm_vars=False)  # (only the means are applied)
+    # some constant dims (a band the training audio never reached) are a model's own
+    feats = rng.standard_normal((5000, IDIM)) * 2 - 8
+    feats[:, -3:] = level[-3:]
+    save_package(tmp_path / "m.pt", model.state_dict(), PackageMeta(**meta, cmvn=accumulate_cmvn(feats)))
+    blob = torch.load(tmp_path / "m.pt", weights_only=True)
+    blob["cmvn"] = torch.from_numpy(constant)  # edited in the file: the error names it
+    torch.save(blob, tmp_path / "edited.pt")
+    with pytest.raises(AsrkitError, match=r"edited\.pt: damaged asrkit model: CMVN stats: none of the"):
+        load_package(tmp_path / "edited.pt")
