@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Optional, Sequence
 
+from asrkit.data.table import ascii_int
 from asrkit.utils.errors import MACHINE_ERRORS, AsrkitError
 from asrkit.utils.fileio import is_stream, parent_not_a_directory, same_regular_file
 
@@ -219,11 +220,11 @@ def resolve_tasks(nodes: int, ntasks: Optional[int], ntasks_per_node: Optional[i
         return nodes * ntasks_per_node
     if nodes == 1:
         return 1
-    try:
-        gpus = int(gpu) if gpu is not None else 0
-    except ValueError:
+    # ASCII digits: int() read '٣' as 3 tasks per node (and '1_0' as 10) while sbatch got --gres=gpu:٣
+    gpus = ascii_int(gpu.strip()) if gpu is not None else 0
+    if gpus is None or gpus < 0:
         raise AsrkitError(f"--gpu {gpu!r} is not a number of GPUs: give --ntasks-per-node for a job on "
-                          f"{nodes} nodes") from None
+                          f"{nodes} nodes")
     return nodes * max(gpus, 1)
 
 

@@ -338,6 +338,10 @@ def test_an_ignored_sighup_stays_ignored(tmp_path):
     (["--num-nodes", "2", "--ntasks", "3", "x.log", "true"], "--ntasks 3 cannot be spread evenly over --num-nodes 2"),
     (["--ntasks", "4", "--ntasks-per-node", "3", "x.log", "true"], "--ntasks 4 is not --num-nodes 1 x --ntasks-per-node 3"),
     (["--num-nodes", "2", "--gpu", "a100:4", "x.log", "true"], "--gpu 'a100:4' is not a number of GPUs"),
+    # int() read these as 3 and 10 tasks per node (sbatch got --gres=gpu:\u0663), and -1 as 1
+    (["--num-nodes", "2", "--gpu", "\u0663", "x.log", "true"], "--gpu '\u0663' is not a number of GPUs"),
+    (["--num-nodes", "2", "--gpu", "1_0", "x.log", "true"], "--gpu '1_0' is not a number of GPUs"),
+    (["--num-nodes", "2", "--gpu", "-1", "x.log", "true"], "--gpu '-1' is not a number of GPUs"),
     (["--max-jobs-run", "0", "JOB=1:2", "x.JOB.log", "true"], "--max-jobs-run must be at least 1"),
     # '--mem $mem JOB=1:4 ...' with $mem empty: one job, JOB unreplaced, exit 0
     (["--mem", "JOB=1:4", "x.JOB.log", "true"], "--mem 'JOB=1:4' is a job range: --mem lost its own value"),
