@@ -137,7 +137,10 @@ class _Job:
         make_log_dir(self.log)
         rotate_log(self.log, kept)  # an earlier run's log is kept as <log>.<N>, never overwritten
         try:
-            log = open(self.log, "w", encoding="utf-8")
+            # surrogateescape: a word of the command that is not UTF-8 (a Latin-1 file name, which
+            # Python holds as surrogates) goes into the header as the bytes it was; it was a
+            # UnicodeEncodeError traceback, and an empty log left behind.
+            log = open(self.log, "w", encoding="utf-8", errors="surrogateescape")
         except OSError as e:
             raise log_error(e, self.log) from None
         what = f"JOB={index}" if launch.jobs is not None else "the job"

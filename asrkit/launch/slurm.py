@@ -172,8 +172,8 @@ def run_slurm(launch: Launch, config: SlurmConfig, options: Mapping[str, Optiona
         raise AsrkitError(f"cannot create {e.filename}: {e.strerror}") from None
     script = qdir / f"{name}.sh"
     submit_line = " ".join(shlex.quote(a) for a in args + [str(script)])
-    with atomic_open(script) as f:
-        f.write(batch_script(launch, status_dir, submit_line))
+    with atomic_open(script, "wb") as f:  # a command word that is not UTF-8 stays the bytes it was
+        f.write(batch_script(launch, status_dir, submit_line).encode("utf-8", "surrogateescape"))
     # Executable as a script should be, within the user's umask: 0755 whatever the umask gave a
     # umask-077 user's job scripts (their commands and paths) to every account on the machine.
     script.chmod(0o777 & ~current_umask())

@@ -636,3 +636,13 @@ def test_a_log_that_is_an_input_of_the_command_is_refused(tmp_path, asrkit, args
                      r"given as the log\?", err), err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.txt", "x.2.log"]
     assert (tmp_path / "in.txt").read_text() == "a b\n" and (tmp_path / "x.2.log").read_text() == "c d\n"
+
+
+def test_a_command_word_that_is_not_utf8_reaches_the_log_as_its_bytes(tmp_path, asrkit):
+    """A Latin-1 file name in the command (held by Python as surrogates) was a UnicodeEncodeError
+    traceback when the log's header was written, and an empty log was left behind."""
+    name = b"caf\xe9.txt"
+    (tmp_path / os.fsdecode(name)).write_bytes(b"x\n")
+    asrkit("launch", "l.log", "cat", os.fsdecode(name), cwd=tmp_path)
+    lines = (tmp_path / "l.log").read_bytes().split(b"\n")
+    assert lines[0] == b"# cat " + name and lines[3] == b"x"

@@ -2,6 +2,7 @@
 what it checks before submitting, and how it cancels."""
 from __future__ import annotations
 
+import os
 import signal
 from pathlib import Path
 
@@ -86,3 +87,13 @@ def test_a_log_that_is_an_input_of_the_command_is_refused(tmp_path, monkeypatch)
         slurm.run_slurm(launch, CONFIG, {}, show_progress=False, queue_check_s=0.1, grace_s=0.1)
     assert not (calls / "sbatch").exists()
     assert (tmp_path / "text").read_text() == "u1 a b\n" and not (tmp_path / "text.1").exists()
+
+
+def test_a_command_word_that_is_not_utf8_goes_into_the_script_as_its_bytes(tmp_path, monkeypatch):
+    """The job script could not be written (a UnicodeEncodeError traceback) for a Latin-1 file name."""
+    _fake_slurm(tmp_path, monkeypatch)
+    name = os.fsdecode(b"caf\xe9.txt")
+    result = slurm.run_slurm(Launch(f"cat {name}", str(tmp_path / "log/x.log")), CONFIG, {}, show_progress=False,
+                             queue_check_s=0.1, grace_s=0.1)
+    assert [r.code for r in result.results] == [-1]  # the stand-in runs nothing
+    assert b"command_template='cat caf\xe9.txt'" in (tmp_path / "log/q/x.sh").read_bytes()
