@@ -131,6 +131,9 @@ class Launch:
     def __post_init__(self) -> None:
         if not self.log_template:  # an unset shell variable ("$log"): was "cannot write log file : No such file"
             raise AsrkitError("the log file name is empty (expected [JOB=1:N] <log-file> <command> ...)")
+        if not self.command.strip():
+            # a single empty word ("$cmd" unset) ran 'bash -c ""': nothing, "Done 1 out of 1 job", exit 0
+            raise AsrkitError("the command is empty (an empty shell variable?): nothing to run")
         if self.jobs is not None and len(self.jobs) > 1 and self.replace_job(self.log_template, "") == self.log_template:
             # 'fbankJOB.log' holds the name, but next to a letter (replace_job's rule): "does not
             # contain JOB" of a name that visibly did sent users looking for a typo.

@@ -322,6 +322,9 @@ def test_an_ignored_sighup_stays_ignored(tmp_path):
     ([], "expected [JOB=1:N] <log-file> <command>"),
     (["", "true"], "ERROR (asrkit-launch): the log file name is empty"),  # hostile-input sweep 6
     (["JOB=1:2", "", "true"], "ERROR (asrkit-launch): the log file name is empty"),
+    # "$cmd" unset: 'bash -c ""' ran nothing, and the launch said "Done 1 out of 1 job", exit 0
+    (["x.log", ""], "ERROR (asrkit-launch): the command is empty (an empty shell variable?)"),
+    (["JOB=1:2", "x.JOB.log", " \n"], "ERROR (asrkit-launch): the command is empty"),
     (["JOB=0:3", "x.JOB.log", "true"], "indexes start at 1"),
     (["JOB=4:3", "x.JOB.log", "true"], "the end is before the start"),
     (["JOB=1-4", "x.JOB.log", "true"], "bad job range 'JOB=1-4'"),
