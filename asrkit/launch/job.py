@@ -359,14 +359,16 @@ def make_log_dir(log: str) -> None:
         raise log_error(e, log) from None
 
 
-def refuse_log_named_in_command(log: str, command: str) -> None:
-    """An error when ``log``, already there, is also a file the command names (an input given as
-    the log by mistake: ``asrkit-launch data/train/text cut -f1 data/train/text``). The input was
-    moved aside as an earlier log (text.1) and the job read its own log instead: run.pl truncates it."""
+def refuse_log_named_in_command(launch: "Launch", index: int) -> None:
+    """An error when job ``index``'s log, already there, is also a file its command names (an input
+    given as the log by mistake: ``asrkit-launch data/train/text cut -f1 data/train/text``). The
+    input was moved aside as an earlier log (text.1) and the job read its own log instead: run.pl
+    truncates it."""
+    log = launch.log_path(index)
     if not os.path.isfile(log) or is_stream(log):
         return
     # the words of the command, and the file names inside Kaldi's specifiers (scp:x.scp, ark,t:-)
-    for word in dict.fromkeys(re.split(r"[\s,:=\"']+", command)):
+    for word in dict.fromkeys(re.split(r"[\s,:=\"']+", launch.command_for(index))):
         if word and same_regular_file(word, log):
             raise AsrkitError(f"the log file {log} is also named in the command ({word}), an input given as the "
                               f"log? It would be moved aside as an earlier log ({log}.N) and the command would find "

@@ -243,7 +243,7 @@ def run_local(launch: Launch, max_jobs_run: Optional[int] = None, show_progress:
     result = LaunchResult(backend="local")
     indexes = launch.indexes
     for index in indexes:  # all before any job starts
-        refuse_log_named_in_command(launch.log_path(index), launch.command_for(index))
+        refuse_log_named_in_command(launch, index)
     jobs = _run(launch, indexes, max_jobs_run)
     try:
         for r in progress(jobs, total=len(indexes), desc="jobs", unit="job",

@@ -161,7 +161,7 @@ def run_slurm(launch: Launch, config: SlurmConfig, options: Mapping[str, Optiona
             made.add(os.path.dirname(log))
         if os.path.isdir(log):
             raise AsrkitError(f"cannot write log file {log}: Is a directory")
-        refuse_log_named_in_command(log, launch.command_for(index))
+        refuse_log_named_in_command(launch, index)
     kept = KeptLogs()
     for index in launch.indexes:  # an earlier run's log must not look like this one's: keep it as <log>.<N>
         rotate_log(launch.log_path(index), kept)
