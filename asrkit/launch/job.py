@@ -359,6 +359,20 @@ def make_log_dir(log: str) -> None:
         raise log_error(e, log) from None
 
 
+def check_logs(launch: "Launch") -> None:
+    """Make every log's directory, and refuse a log that is a directory or that the command names,
+    before anything runs (one AsrkitError naming the log)."""
+    made: set = set()
+    for index in launch.indexes:
+        log = launch.log_path(index)
+        if os.path.dirname(log) not in made:
+            make_log_dir(log)
+            made.add(os.path.dirname(log))
+        if os.path.isdir(log):
+            raise AsrkitError(f"cannot write log file {log}: Is a directory")
+        refuse_log_named_in_command(launch, index)
+
+
 def refuse_log_named_in_command(launch: "Launch", index: int) -> None:
     """An error when job ``index``'s log, already there, is also a file its command names (an input
     given as the log by mistake: ``asrkit-launch data/train/text cut -f1 data/train/text``). The

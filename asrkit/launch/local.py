@@ -21,8 +21,8 @@ import time
 from collections import deque
 from typing import Iterator, Optional
 
-from asrkit.launch.job import (FailureWarnings, JobResult, KeptLogs, Launch, LaunchResult, log_error, log_footer,
-                               log_header, make_log_dir, refuse_log_named_in_command, rotate_log)
+from asrkit.launch.job import (FailureWarnings, JobResult, KeptLogs, Launch, LaunchResult, check_logs, log_error,
+                               log_footer, log_header, make_log_dir, rotate_log)
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import is_stream, name_os_error, signals_deferred
 from asrkit.utils.logging import get_logger, progress
@@ -242,8 +242,9 @@ def run_local(launch: Launch, max_jobs_run: Optional[int] = None, show_progress:
     t0 = time.monotonic()
     result = LaunchResult(backend="local")
     indexes = launch.indexes
-    for index in indexes:  # all before any job starts
-        refuse_log_named_in_command(launch, index)
+    # Every log before any job starts: one that cannot be written was found when its job's turn
+    # came, and the jobs running then were killed, their work lost.
+    check_logs(launch)
     jobs = _run(launch, indexes, max_jobs_run)
     try:
         for r in progress(jobs, total=len(indexes), desc="jobs", unit="job",

@@ -24,8 +24,7 @@ import time
 from pathlib import Path
 from typing import Iterator, Mapping, Optional
 
-from asrkit.launch.job import (FailureWarnings, JobResult, KeptLogs, Launch, LaunchResult, make_log_dir,
-                               refuse_log_named_in_command, rotate_log)
+from asrkit.launch.job import FailureWarnings, JobResult, KeptLogs, Launch, LaunchResult, check_logs, rotate_log
 from asrkit.launch.slurm_config import SlurmConfig
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import atomic_open, current_umask, signals_deferred
@@ -151,17 +150,9 @@ def run_slurm(launch: Launch, config: SlurmConfig, options: Mapping[str, Optiona
     # Before anything is made: an option the config has no line for left an empty status dir in
     # exp/x/log/q at each try.
     args = submit_args(launch, config, options, qdir, name, max_jobs_run)
-    made: set = set()
-    for index in launch.indexes:
-        log = launch.log_path(index)
-        # Here, not only in the job: a log that is a directory, or under a file, failed every task
-        # with code 1 and "log is in <that directory>", the reason only in q/*.out.
-        if os.path.dirname(log) not in made:
-            make_log_dir(log)
-            made.add(os.path.dirname(log))
-        if os.path.isdir(log):
-            raise AsrkitError(f"cannot write log file {log}: Is a directory")
-        refuse_log_named_in_command(launch, index)
+    # Here, not only in the job: a log that is a directory, or under a file, failed every task with
+    # code 1 and "log is in <that directory>", the reason only in q/*.out.
+    check_logs(launch)
     kept = KeptLogs()
     for index in launch.indexes:  # an earlier run's log must not look like this one's: keep it as <log>.<N>
         rotate_log(launch.log_path(index), kept)

@@ -649,3 +649,14 @@ def test_a_command_word_that_is_not_utf8_reaches_the_log_as_its_bytes(tmp_path, 
     asrkit("launch", "l.log", "cat", os.fsdecode(name), cwd=tmp_path)
     lines = (tmp_path / "l.log").read_bytes().split(b"\n")
     assert lines[0] == b"# cat " + name and lines[3] == b"x"
+
+
+def test_a_log_that_cannot_be_written_is_found_before_any_job_starts(tmp_path, asrkit):
+    """It was found when its job's turn came: the jobs running then were killed, their work lost
+    (here JOB=1 and 2, started beside JOB=3, whose log directory is a file)."""
+    (tmp_path / "log").mkdir()
+    (tmp_path / "log/3").write_text("")
+    proc = asrkit("launch", "--max-jobs-run", "3", "JOB=1:3", "log/JOB/x.log", "sleep 600", cwd=tmp_path, check=False)
+    assert proc.returncode == 1
+    assert "cannot write log file log/3/x.log: log/3 is a file, not a directory" in proc.stderr.decode()
+    assert not (tmp_path / "log/1/x.log").exists() and not (tmp_path / "log/2/x.log").exists()
