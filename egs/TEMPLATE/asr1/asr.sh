@@ -505,6 +505,10 @@ refuse_training_elsewhere() {
 average_model() {
   run "$exp/log/average.log" $train_cmd "$exp/log/average.log" asrkit-average --num "$num_avg" "$exp"
   mark_done "$exp/model.avg.num" "$num_avg"
+  # How many it did average: fewer when fewer checkpoints were kept (2 epochs, a budget stop with
+  # --avg-on-budget), and the RESULTS.md row said "5 best averaged" of a 2-checkpoint average.
+  mark_done "$exp/model.avg.count" \
+    "$(sed -n 's/.*Done averaging \([0-9][0-9]*\) checkpoint(s).*/\1/p' "$exp/log/average.log" | tail -n 1)"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -722,7 +726,11 @@ if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
     adapt_desc=
     [ "$adapt_speakers" = false ] || adapt_desc=" + speaker adaptation${adapt_args:+ ($adapt_args)}"
     model_desc="$train_config${train_args:+ $train_args}$data_desc, $(basename "$model")"
-    [ "$averaged" = false ] || model_desc="$model_desc ($num_avg best averaged)"
+    if [ "$averaged" = true ]; then
+      n_avg=$(cat "$exp/model.avg.count" 2> /dev/null || true)
+      if [ -z "$n_avg" ] || [ "$n_avg" = "$num_avg" ]; then model_desc="$model_desc ($num_avg best averaged)"
+      else model_desc="$model_desc ($n_avg best averaged: no more checkpoints for --num-avg $num_avg)"; fi
+    fi
     row=$(printf '| %s | %s | %s | %s | %s | %s |' "$set" "$cer" "$wer" "$model_desc (exp/$tag)" \
       "$decode_config${decode_args:+ $decode_args}${lm_opts[*]:+ + LM (weight $lm_weight)}$adapt_desc" "$train_time")
     # A run again over a finished decoding scored it again and added the same row (another date)
