@@ -21,6 +21,8 @@ parse_options_passthrough=true
 # "./path.sh: No such file or directory" was all that said so when started from elsewhere.
 [ -f ./path.sh ] || { echo "$0: run me from my recipe directory: cd $(dirname "$0") && ./$(basename "$0") (no ./path.sh in $(pwd))" >&2; exit 1; }
 . ./path.sh
+. utils/stage0_options.sh
+given0=$(stage0_given "corpus-root" "$@")   # checked against data/stage0_options from --stage 1 on
 . utils/parse_options.sh
 . utils/data_lock.sh
 # local/data.sh's settings (--audio-ext, --transcripts, ...) are not run.sh's: asr.sh's "unknown
@@ -49,6 +51,11 @@ if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
   take_data_lock "stage 0"   # one run at a time writes data/ (utils/data_lock.sh)
   local/data.sh --corpus-root "$corpus_root"
   release_data_lock
+elif [ "$stop_stage" -ge 1 ]; then
+  # From --stage 1 on, --corpus-root changes nothing (data/ is not made again): another one went
+  # on with exit 0 on the old corpus's data under the new command line.
+  stage0_refuse_unfinished
+  stage0_check "$given0" "corpus-root=$(realpath -m -- "$corpus_root")"
 fi
 [ "$stop_stage" -ge 1 ] || exit 0
 ./asr.sh --stage "$(( stage < 1 ? 1 : stage ))" --stop-stage "$stop_stage" "${asr_args[@]}"

@@ -53,6 +53,14 @@ die() { echo "$0: ERROR: $*" >&2; exit 1; }
 audio_dir=$corpus_root${audio_subdir:+/$audio_subdir}
 [ -d "$audio_dir" ] || die "--audio-subdir $audio_subdir: no such directory $audio_dir"
 
+# data/ is rewritten piece by piece below: one that failed part-way (a --dev-list id not in the
+# new data/all, a set refused by validation) left the last split's sets beside the new data/all,
+# and ./run.sh --stage 1 went on with them. run.sh refuses data/ while this marker is there.
+. utils/stage0_options.sh
+mkdir -p data
+stage0_mark_unfinished
+rm -f data/stage0_options
+
 opts=(--text-ext "$text_ext" --audio-ext "$audio_ext" --case "$text_case" --punctuation "$punctuation"
   --max-skip-ratio "$max_skip_ratio")
 if [ -n "$transcripts" ]; then
@@ -80,4 +88,6 @@ for set in train dev test; do
   asrkit-validate-data-dir --no-feats "data/$set"
   summary="$summary data/$set ($(wc -l < "data/$set/utt2spk"))"
 done
+stage0_record "corpus-root=$(realpath -m -- "$corpus_root")"   # what ./run.sh --corpus-root is checked against
+rm -f data/stage0_unfinished
 echo "$0:$summary from $audio_dir" >&2
