@@ -172,6 +172,11 @@ class PackageMeta:
         except (ValueError, AsrkitError) as e:
             raise bad(str(e)) from None
         cmvn = typed("cmvn", torch.Tensor, "a (2, idim+1) tensor", optional=True)
+        # (a sparse or meta one was a TypeError traceback from .numpy(); a complex one lost its
+        # imaginary part with a warning)
+        if cmvn is not None and (cmvn.layout != torch.strided or cmvn.is_meta or cmvn.is_complex()):
+            kind = "meta-device" if cmvn.is_meta else cmvn.layout if cmvn.layout != torch.strided else cmvn.dtype
+            raise bad(f"cmvn is a {kind} tensor, expected a dense real one")
         tokenizer = typed("tokenizer", (bytes, bytearray), "sentencepiece model bytes", optional=True)
         tokens = typed("tokens", list, "a list of strings", optional=True) or []
         if not all(isinstance(t, str) for t in tokens):
@@ -266,6 +271,12 @@ def package_dict(blob: Any, path: Union[str, os.PathLike]) -> Dict[str, Any]:
     if not isinstance(weights, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
                                                 for k, v in weights.items()):
         raise AsrkitError(f"{path}: damaged asrkit model: state_dict is not a mapping of names to tensors")
+    # A sparse weight (torch loads one as safely as a dense one) was a NotImplementedError traceback
+    # from the first check that reads the values.
+    other = next((k for k, v in weights.items() if v.layout != torch.strided), None)
+    if other is not None:
+        raise AsrkitError(f"{path}: damaged asrkit model: weight {other!r} is a {weights[other].layout} tensor, "
+                          f"not a dense one")
     return blob
 
 

@@ -5,6 +5,7 @@ import logging
 
 import numpy as np
 import pytest
+import torch
 
 from asrkit.decoding.config import DecodeConfig
 from asrkit.decoding.recognizer import Recognizer
@@ -95,3 +96,35 @@ def test_cmvn_stats_of_constant_features_are_refused_though_rounding_leaves_a_va
     torch.save(blob, tmp_path / "edited.pt")
     with pytest.raises(AsrkitError, match=r"edited\.pt: damaged asrkit model: CMVN stats: none of the"):
         load_package(tmp_path / "edited.pt")
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda b: b["state_dict"].update(w=b["state_dict"]["w"].to_sparse()), "weight 'w' is a torch.sparse_coo tensor"),
+    (lambda b: b.update(cmvn=b["cmvn"].to_sparse()), "cmvn is a torch.sparse_coo tensor"),
+    (lambda b: b.update(cmvn=b["cmvn"].to("meta")), "cmvn is a meta-device tensor"),
+    (lambda b: b.update(cmvn=b["cmvn"].to(torch.complex128)), "cmvn is a torch.complex128 tensor"),
+])
+def test_tensors_of_another_kind_are_one_line_naming_the_file(asrkit, tmp_path, edit, message):
+    """torch loads sparse, meta-device and complex tensors with weights_only; each was a traceback."""
+    model = tiny_las()
+    stats = np.zeros((2, IDIM + 1))
+    rng = np.random.default_rng(0)
+    feats = rng.standard_normal((100, IDIM))
+    stats[0, :IDIM], stats[1, :IDIM], stats[0, IDIM] = feats.sum(0), (feats ** 2).sum(0), 100
+    save_package(tmp_path / "m.pt", model.state_dict(),
+                 PackageMeta(model_config=model.config, idim=IDIM, vocab_size=V, tokens=TOKENS, cmvn=stats))
+    blob = torch.load(tmp_path / "m.pt", weights_only=True)
+    name = next(iter(blob["state_dict"]))
+    blob["state_dict"] = {("w" if k == name else k): v for k, v in blob["state_dict"].items()}
+    edit(blob)
+    blob["state_dict"] = {(name if k == "w" else k): v for k, v in blob["state_dict"].items()}
+    torch.save(blob, tmp_path / "bad.pt")
+    message = message.replace("'w'", repr(name))
+    for args in (["decode", "--model", tmp_path / "bad.pt", "--feats", "scp:/nonexistent.scp"],
+                 ["pack-model", "--decode-config", tmp_path / "d.yaml", tmp_path / "bad.pt", tmp_path / "out.pt"]):
+        (tmp_path / "d.yaml").write_text("beam: 2\n")
+        proc = asrkit(*args, check=False)
+        err = proc.stderr.decode()
+        assert proc.returncode == 1 and "Traceback" not in err, err
+        assert f"ERROR (asrkit-{args[0]}): {tmp_path / 'bad.pt'}: damaged asrkit model: {message}" in err
+    assert not (tmp_path / "out.pt").exists()
