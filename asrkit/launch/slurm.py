@@ -198,6 +198,8 @@ def run_slurm(launch: Launch, config: SlurmConfig, options: Mapping[str, Optiona
         # A second Ctrl-C while scancel ran killed scancel (subprocess.run's way): the array stayed queued.
         with signals_deferred():
             cancel(job_id)
+            # (a status a cancelled task still writes has nowhere to go, which is harmless)
+            shutil.rmtree(status_dir, ignore_errors=True)
         raise
     shutil.rmtree(status_dir, ignore_errors=True)
     result.results.sort(key=lambda r: r.index)

@@ -77,6 +77,8 @@ def test_a_second_ctrl_c_does_not_stop_the_cancel(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         slurm.run_slurm(Launch("sleep 600", str(tmp_path / "log/x.log")), CONFIG, {}, show_progress=False)
     assert (calls / "scancel").read_text() == "42\n"
+    # the launch's status directory goes too: each Ctrl-C left one more in log/q
+    assert sorted(p.name for p in (tmp_path / "log/q").iterdir()) == ["x.sh"]
 
 
 def test_a_log_that_is_an_input_of_the_command_is_refused(tmp_path, monkeypatch):
