@@ -163,26 +163,13 @@ def run_slurm(launch: Launch, config: SlurmConfig, options: Mapping[str, Optiona
         raise AsrkitError(f"cannot create {e.filename}: {e.strerror}") from None
     script = qdir / f"{name}.sh"
     submit_line = " ".join(shlex.quote(a) for a in args + [str(script)])
-    with atomic_open(script, "wb") as f:  # a command word that is not UTF-8 stays the bytes it was
-        f.write(batch_script(launch, status_dir, submit_line).encode("utf-8", "surrogateescape"))
-    # Executable as a script should be, within the user's umask: 0755 whatever the umask gave a
-    # umask-077 user's job scripts (their commands and paths) to every account on the machine.
-    script.chmod(0o777 & ~current_umask())
-
-    proc = subprocess.run(args + [str(script)], capture_output=True, text=True)
-    if proc.returncode != 0:
+    try:
+        job_id = _submit(launch, config, args, script, status_dir, submit_line, name)
+    except BaseException:
+        # An error or a Ctrl-C before the job is known (a full disk for the script, sbatch
+        # refusing, Ctrl-C while sbatch ran) left the status directory in exp/x/log/q.
         shutil.rmtree(status_dir, ignore_errors=True)
-        raise AsrkitError(f"sbatch failed (code {proc.returncode}): {proc.stderr.strip() or proc.stdout.strip()}"
-                          f"\n  submit line: {submit_line}")
-    job_id = parsable_job_id(proc.stdout)
-    if job_id is None:
-        # The job is queued, but under an id not known here: squeue would not find it, so its tasks
-        # were failed as 'ended by Slurm' while it still ran, and Ctrl-C could not cancel it.
-        shutil.rmtree(status_dir, ignore_errors=True)
-        shown = proc.stdout.strip()[:200] or "nothing"
-        raise AsrkitError(f"{config.command[0]} printed {shown!r}, not a job id as sbatch --parsable prints it; the "
-                          f"job may be queued all the same: find it with squeue --name={name}\n"
-                          f"  submit line: {submit_line}")
+        raise
     logger.info("submitted Slurm job %s (%d task%s) from %s", job_id, len(launch.indexes),
                 "s" if len(launch.indexes) > 1 else "", script)
     result = LaunchResult(backend="slurm", slurm_job_id=job_id)
@@ -205,6 +192,34 @@ def run_slurm(launch: Launch, config: SlurmConfig, options: Mapping[str, Optiona
     result.results.sort(key=lambda r: r.index)
     result.elapsed_s = time.monotonic() - t0
     return result
+
+
+def _submit(launch: Launch, config: SlurmConfig, args: list, script: Path, status_dir: Path, submit_line: str,
+            name: str) -> str:
+    """Write the job script and submit it; the job id."""
+    with atomic_open(script, "wb") as f:  # a command word that is not UTF-8 stays the bytes it was
+        f.write(batch_script(launch, status_dir, submit_line).encode("utf-8", "surrogateescape"))
+    # Executable as a script should be, within the user's umask: 0755 whatever the umask gave a
+    # umask-077 user's job scripts (their commands and paths) to every account on the machine.
+    script.chmod(0o777 & ~current_umask())
+    try:
+        proc = subprocess.run(args + [str(script)], capture_output=True, text=True)
+    except KeyboardInterrupt:
+        logger.warning("interrupted while %s ran: the job may be queued all the same: find it with squeue --name=%s",
+                       config.command[0], name)
+        raise
+    if proc.returncode != 0:
+        raise AsrkitError(f"sbatch failed (code {proc.returncode}): {proc.stderr.strip() or proc.stdout.strip()}"
+                          f"\n  submit line: {submit_line}")
+    job_id = parsable_job_id(proc.stdout)
+    if job_id is None:
+        # The job is queued, but under an id not known here: squeue would not find it, so its tasks
+        # were failed as 'ended by Slurm' while it still ran, and Ctrl-C could not cancel it.
+        shown = proc.stdout.strip()[:200] or "nothing"
+        raise AsrkitError(f"{config.command[0]} printed {shown!r}, not a job id as sbatch --parsable prints it; the "
+                          f"job may be queued all the same: find it with squeue --name={name}\n"
+                          f"  submit line: {submit_line}")
+    return job_id
 
 
 def parsable_job_id(out: str) -> Optional[str]:

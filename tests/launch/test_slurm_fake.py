@@ -99,3 +99,21 @@ def test_a_command_word_that_is_not_utf8_goes_into_the_script_as_its_bytes(tmp_p
                              queue_check_s=0.1, grace_s=0.1)
     assert [r.code for r in result.results] == [-1]  # the stand-in runs nothing
     assert b"command_template='cat caf\xe9.txt'" in (tmp_path / "log/q/x.sh").read_bytes()
+
+
+def test_ctrl_c_while_sbatch_runs_leaves_no_status_dir_and_says_the_job_may_be_queued(tmp_path, monkeypatch, caplog):
+    """Ctrl-C while sbatch ran left the launch's status directory in log/q, and nothing said that
+    the job may have been queued all the same."""
+    _fake_slurm(tmp_path, monkeypatch)
+    real_run = slurm.subprocess.run
+
+    def run(args, **kwargs):
+        if args[0] == "sbatch":
+            raise KeyboardInterrupt
+        return real_run(args, **kwargs)
+
+    monkeypatch.setattr(slurm.subprocess, "run", run)
+    with pytest.raises(KeyboardInterrupt):
+        slurm.run_slurm(Launch("true", str(tmp_path / "log/x.log")), CONFIG, {}, show_progress=False)
+    assert sorted(p.name for p in (tmp_path / "log/q").iterdir()) == ["x.sh"]
+    assert "the job may be queued all the same: find it with squeue --name=x" in caplog.text
