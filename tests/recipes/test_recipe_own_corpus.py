@@ -205,3 +205,38 @@ def test_stage_1_refuses_a_stage_0_left_part_done_or_another_corpus_root(tmp_pat
     assert not (recipe / "data/stage0_unfinished").exists()
     proc = run_sh(["./run.sh", "--corpus-root", str(other), "--stage", "2", "--stop-stage", "2"], cwd=recipe)
     assert (recipe / "data/lang_char/tokens.txt").is_file()
+
+
+def test_stage_1_waits_for_a_stage_0_another_run_has_under_way(tmp_path, an4_root):
+    """A run from --stage 1 started while another run's stage 0 is writing data/ (its marker there)
+    waits for that stage 0's lock, as a second run does (docs/recipes.md, "Two runs at once"), and
+    then goes on with its data rather than refusing it as unfinished."""
+    import fcntl
+    import os
+    import time
+
+    recipe, corpus = new_recipe(tmp_path), tmp_path / "corpus"
+    make_user_corpus(an4_root, corpus, 12)
+    set_option(recipe / "local/data.sh", "transcripts", "prompts.txt")
+    set_option(recipe / "local/data.sh", "audio_subdir", "audio")
+    run_sh(["./run.sh", "--corpus-root", str(corpus), "--stop-stage", "0"], cwd=recipe)
+    held = open(recipe / "data/.lock", "a")
+    fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)   # the other run's stage 0, under way
+    (recipe / "data/stage0_unfinished").write_text("stage 0 started\n")
+    log = tmp_path / "second.log"
+    with open(log, "w") as err:
+        proc = subprocess.Popen(["./run.sh", "--stage", "2", "--stop-stage", "2"], cwd=recipe,
+                                stdout=subprocess.DEVNULL, stderr=err, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    try:
+        deadline = time.monotonic() + 300   # bounds a hang only
+        while "waiting for another run in" not in log.read_text():
+            assert proc.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        (recipe / "data/stage0_unfinished").unlink()   # the other stage 0 ends well
+        held.close()
+        assert proc.wait(timeout=300) == 0, log.read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert (recipe / "data/lang_char/tokens.txt").is_file()

@@ -54,7 +54,9 @@ if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
 elif [ "$stop_stage" -ge 1 ]; then
   # From --stage 1 on, --corpus-root changes nothing (data/ is not made again): another one went
   # on with exit 0 on the old corpus's data under the new command line.
+  take_data_lock "stage $stage"   # a stage 0 another run has under way ends first (its marker with it)
   stage0_refuse_unfinished
+  release_data_lock
   stage0_check "$given0" "corpus-root=$(realpath -m -- "$corpus_root")"
 fi
 [ "$stop_stage" -ge 1 ] || exit 0
