@@ -14,7 +14,9 @@ import os
 from typing import Union
 
 from asrkit.decoding.config import DecodeConfig
+from asrkit.decoding.recognizer import NO_SPELLING
 from asrkit.models.package import DECODE_OPTIONS, PackageMeta, build_package, read_package, save_package
+from asrkit.utils.errors import AsrkitError
 
 PathLike = Union[str, os.PathLike]
 
@@ -26,7 +28,8 @@ def pack_model(model_path: PathLike, out_path: PathLike, config: DecodeConfig) -
     here, not handed out (read_package alone passed a garbage tokenizer or a model config that
     does not fit the weights, which asrkit-decode then refused)."""
     meta, weights = read_package(model_path)
-    build_package(meta, weights, model_path)
+    if not build_package(meta, weights, model_path).tokens:  # (what Recognizer.from_files refuses besides)
+        raise AsrkitError(f"{model_path}: {NO_SPELLING}")
     meta = meta.replace(extra={**meta.extra, DECODE_OPTIONS: config.packed()})
     save_package(out_path, weights, meta)
     return meta

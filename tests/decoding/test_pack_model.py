@@ -133,7 +133,8 @@ def test_bad_options_and_files_are_one_line(asrkit, yesno_model, tmp_path):
 @pytest.mark.parametrize("damage, message", [
     (lambda blob: blob.update(tokenizer=b"garbage"), "damaged tokenizer in the model"),
     (lambda blob: blob.update(model_config={}), "model does not match its config"),
-], ids=["garbage tokenizer", "config that does not fit the weights"])
+    (lambda blob: blob.update(tokenizer=None, tokens=[]), "neither a tokenizer nor a token list"),
+], ids=["garbage tokenizer", "config that does not fit the weights", "no spelling"])
 def test_a_model_decoding_would_refuse_is_not_packed(asrkit, yesno_model, tmp_path, damage, message):
     # read_package alone (every field's form, every weight finite) passed both: pack-model wrote
     # final.pt with exit 0, and asrkit-decode refused it afterwards.
