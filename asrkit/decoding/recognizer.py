@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import logging
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import Dict, List, NamedTuple, Optional, Sequence, Set, Tuple, Union
+from typing import Dict, Iterator, List, NamedTuple, Optional, Sequence, Set, Tuple, Union
 
 import numpy as np
 import torch
@@ -453,10 +454,11 @@ class Recognizer:
                          f"; the {len(empty)} mel bins above {sample_rate // 2} Hz get the model's mean" if empty
                          else "", sample_rate)
             samples = resample(samples, sample_rate, target)
-        if len(samples) > FBANK_CHUNK_S * target:
-            feats = compute_fbank_chunked(samples, target, fbank, utt_id=utt_id, chunk_s=FBANK_CHUNK_S)
-        else:
-            feats = compute_fbank(samples, target, fbank, utt_id=utt_id)
+        with self._repeatable_dither():
+            if len(samples) > FBANK_CHUNK_S * target:
+                feats = compute_fbank_chunked(samples, target, fbank, utt_id=utt_id, chunk_s=FBANK_CHUNK_S)
+            else:
+                feats = compute_fbank(samples, target, fbank, utt_id=utt_id)
         if value is not None:
             # Decoded all the same (a text of silence is the model's to give), but said: a model
             # may well name words for it, and the user should know there was nothing to hear.
@@ -485,6 +487,19 @@ class Recognizer:
             feats[:, empty] = self._train_mean[empty]
         return feats
 
+    @contextmanager
+    def _repeatable_dither(self) -> Iterator[None]:
+        """Around the packed fbank: its dither (a training config's, e.g. Kaldi's 1.0) drawn from
+        a fixed seed, the caller's torch RNG left as it was. Drawn from the global RNG, the same
+        recording decoded to other scores on every run (and now and then to another text)."""
+        fbank = self.pkg.meta.feature_config
+        if fbank is None or fbank.dither <= 0:
+            yield
+            return
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            yield
+
     def _quantisation_noise(self) -> np.ndarray:
         """The 98th percentile, per feature dim, of 1 s of 16-bit quantisation noise (+-1 LSB of
         TPDF dither, a fixed draw) through the packed fbank: what a 16-bit file holds where its
@@ -495,7 +510,8 @@ class Recognizer:
             rate = self.sample_rate
             rng = np.random.default_rng(0)
             dither = np.round(rng.uniform(-0.5, 0.5, rate) + rng.uniform(-0.5, 0.5, rate)).astype(np.float32)
-            fbank = compute_fbank(dither, rate, self.pkg.meta.feature_config)
+            with self._repeatable_dither():
+                fbank = compute_fbank(dither, rate, self.pkg.meta.feature_config)
             self._noise = np.percentile(fbank, LOUD_PERCENTILE, axis=0)
         return self._noise
 
@@ -593,7 +609,8 @@ class Recognizer:
             rate = self.sample_rate
             samples = int(round((n * fbank.frame_shift + fbank.frame_length) * rate / 1000.0))
             noise = np.random.default_rng(0).standard_normal(samples).astype(np.float32)
-            self._pad_noise = compute_fbank(noise, rate, fbank)
+            with self._repeatable_dither():
+                self._pad_noise = compute_fbank(noise, rate, fbank)
         pad = self._pad_noise[:n].astype(np.float64)
         pad += top - EDGE_PAD_BELOW_DB * np.log(10) / 10 - self._frame_levels(pad).mean()
         if self._train_mean is not None:

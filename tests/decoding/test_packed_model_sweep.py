@@ -128,3 +128,23 @@ def test_tensors_of_another_kind_are_one_line_naming_the_file(asrkit, tmp_path, 
         assert proc.returncode == 1 and "Traceback" not in err, err
         assert f"ERROR (asrkit-{args[0]}): {tmp_path / 'bad.pt'}: damaged asrkit model: {message}" in err
     assert not (tmp_path / "out.pt").exists()
+
+
+def test_a_packed_dither_gives_the_same_features_on_every_run(tmp_path):
+    """A training fbank config's dither, packed with the model, was drawn from torch's global RNG:
+    the same recording decoded to other scores on every run."""
+    from asrkit.features.fbank import FbankConfig
+
+    model = tiny_las()
+    save_package(tmp_path / "m.pt", model.state_dict(),
+                 PackageMeta(model_config=model.config, idim=IDIM, vocab_size=V, tokens=TOKENS,
+                             feature_config=FbankConfig(num_mel_bins=IDIM, dither=1.0, sample_frequency=8000)))
+    rec = Recognizer.from_files(tmp_path / "m.pt", DecodeConfig())
+    samples = (np.random.default_rng(0).standard_normal(8000) * 300).astype(np.float32)
+    samples[2000:4000] = 0.0  # where the dither is all there is
+    torch.manual_seed(123)
+    state = torch.random.get_rng_state()
+    first = rec.features(samples, 8000, "a")
+    assert torch.equal(torch.random.get_rng_state(), state)  # the caller's RNG is left alone
+    torch.manual_seed(7)
+    assert np.array_equal(first, rec.features(samples, 8000, "a"))
