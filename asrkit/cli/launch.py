@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import re
-import signal
 
 import click
 
@@ -78,7 +77,8 @@ def main(backend, config_path, gpu, mem, num_threads, time_limit, max_jobs_run, 
     the command line and the start time and ends with "# Accounting: time=... threads=..." and
     "# Ended (code C) at ..., elapsed time N seconds". A log already there (an earlier run) is kept
     as LOG-FILE.1, .2, ... (the next free number), never overwritten. Exits non-zero if any job failed, naming
-    the failed JOBs and their logs. Ctrl-C (or SIGTERM) stops the local jobs or cancels the Slurm job.
+    the failed JOBs and their logs. Ctrl-C (or SIGTERM) stops the local jobs or cancels the Slurm job
+    (exit status 130 after Ctrl-C, 143 after SIGTERM, as every asrkit command).
 
     \b
     e.g. asrkit-launch --max-jobs-run 4 JOB=1:8 exp/log/fbank.JOB.log \\
@@ -91,8 +91,6 @@ def main(backend, config_path, gpu, mem, num_threads, time_limit, max_jobs_run, 
     launch = _parse_launch(args, num_threads, resolve_tasks(num_nodes, ntasks, ntasks_per_node, gpu), num_nodes)
     if max_jobs_run is not None and max_jobs_run < 1:
         raise AsrkitError(f"--max-jobs-run must be at least 1, got {max_jobs_run}")
-    # A batch system stops jobs with SIGTERM: treat it as Ctrl-C so running work is cleaned up.
-    signal.signal(signal.SIGTERM, _interrupt)
     if backend == "local":
         from asrkit.launch.local import default_max_jobs, run_local
 
@@ -138,7 +136,3 @@ def _parse_launch(args, num_threads, ntasks, nodes) -> Launch:
     if threads is None:
         raise AsrkitError(f"--num-threads {num_threads!r} is not an integer in ASCII digits")
     return Launch(join_command(command), log, jobs, num_threads=threads, ntasks=ntasks, nodes=nodes)
-
-
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt
