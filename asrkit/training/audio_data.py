@@ -23,6 +23,7 @@ on whether the run was resumed: a resumed run trains on exactly what an uninterr
 from __future__ import annotations
 
 import math
+import os
 from array import array
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
@@ -267,6 +268,8 @@ class AudioDataset(FeatureDataset):
             try:
                 try:
                     check_wav_file(e.source, what)
+                    if not os.path.isfile(e.source):  # (soundfile would wait on a FIFO for a writer)
+                        raise OSError(f"{e.source}: not a regular file")
                     info = soundfile.info(e.source)
                     frames, rate = int(info.frames), int(info.samplerate)
                 except (OSError, RuntimeError, ValueError):  # (LibsndfileError is a RuntimeError)

@@ -181,3 +181,21 @@ def test_speech_at_another_rate_is_its_own_fault_not_the_noises(raw40, yesno_set
 
 def _first_wav(d: Path) -> str:
     return (d / "wav.scp").read_text().split("\n", 1)[0].split()[1]
+
+
+def test_a_named_pipe_in_the_noise_list_is_named_not_waited_on(raw40, yesno_setup, tmp_path, asrkit):
+    """The noise files' headers are read before training: a FIFO among them (no writer) must not
+    hold the run there forever."""
+    import os
+    import subprocess
+
+    os.mkfifo(tmp_path / "noise.wav")
+    (tmp_path / "noise.scp").write_text(f"n1 {tmp_path / 'noise.wav'}\n")
+    try:
+        proc = asrkit(*_raw_args(yesno_setup, raw40, tmp_path / "exp", "--set",
+                                 f"augment.noise_scp={tmp_path / 'noise.scp'}"), check=False, timeout=120)
+    except subprocess.TimeoutExpired:
+        pytest.fail("asrkit-train waited on a named pipe named in augment.noise_scp")
+    assert proc.returncode == 1
+    assert (f"ERROR (asrkit-train): augment.noise_scp: utterance 'n1' ({tmp_path}/noise.scp:1: {tmp_path}/noise.wav): "
+            f"a named pipe").encode() in proc.stderr, proc.stderr
