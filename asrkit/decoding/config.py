@@ -132,7 +132,10 @@ class DecodeConfig:
     @classmethod
     def from_dict(cls, d: Optional[Dict[str, Any]], where: str = "decode config") -> "DecodeConfig":
         d = dict(d or {})
-        if "beam_size" in d and "beam" not in d:  # ESPnet's name for it
+        if "beam_size" in d:  # ESPnet's name for it
+            if "beam" in d:  # (was "unknown key 'beam_size'", a name this very function accepts)
+                raise AsrkitError(f"{where}: beam {d['beam']!r} and beam_size {d['beam_size']!r}: beam_size is "
+                                  f"ESPnet's name for beam; give one of them")
             d["beam"] = d.pop("beam_size")
         cfg = from_dict(cls, d, where)
         cfg.validate(where)

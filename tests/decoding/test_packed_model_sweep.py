@@ -148,3 +148,12 @@ def test_a_packed_dither_gives_the_same_features_on_every_run(tmp_path):
     assert torch.equal(torch.random.get_rng_state(), state)  # the caller's RNG is left alone
     torch.manual_seed(7)
     assert np.array_equal(first, rec.features(samples, 8000, "a"))
+
+
+def test_beam_and_its_espnet_name_together_are_named_as_such():
+    """Given both, the error was "unknown key 'beam_size'", though beam_size alone is accepted."""
+    from asrkit.utils.errors import AsrkitError
+
+    assert DecodeConfig.from_dict({"beam_size": 4}).beam == 4
+    with pytest.raises(AsrkitError, match=r"^c\.yaml: beam 3 and beam_size 5: beam_size is ESPnet's name for beam"):
+        DecodeConfig.from_dict({"beam": 3, "beam_size": 5}, "c.yaml")
