@@ -714,8 +714,8 @@ class Recognizer:
         words at maxlenratio 0.1), which was written as the transcript with exit 0."""
         ratio = self.opts.maxlenratio
         why = (f"maxlenratio {ratio:g} x its encoder frames: raise --maxlenratio (0: as many tokens as encoder "
-               f"frames)" if ratio > 0 else "as many as its encoder frames: a decoder that loops, or a recording too short for "
-               "its text")
+               f"frames)" if ratio > 0 else
+               "as many as its encoder frames: a decoder that loops, or a recording too short for its text")
         log.warning("utterance %r: the best hypothesis was cut at the maximum length, %d token(s) (%s)",
                     utt, max_tokens, why)
 
