@@ -211,6 +211,19 @@ def _is_oom(e: BaseException) -> bool:
         isinstance(e, RuntimeError) and "out of memory" in str(e).lower())
 
 
+def _worker_death(e: BaseException, where: str) -> Optional[AsrkitError]:
+    """The one-line error for a DataLoader worker that died (torch's RuntimeError, raised from its
+    SIGCHLD handler wherever the main process was, e.g. inside the model's forward, and so shown
+    as a 90-line traceback through the model's code); None for any other error."""
+    message = str(e).strip()
+    if not isinstance(e, RuntimeError) or not message.startswith("DataLoader worker (pid"):
+        return None
+    return AsrkitError(f"{where}: {message.rstrip('.')}: a data loader worker died (killed: most often by the "
+                       f"kernel's out-of-memory killer, see dmesg; fewer batching.num_workers or a smaller batch use "
+                       f"less memory; a crash: in a library reading a damaged input file); the checkpoints of the "
+                       f"finished epochs are kept, and a rerun resumes from the last")
+
+
 def unwrap(model: nn.Module) -> nn.Module:
     return model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
 
@@ -251,6 +264,7 @@ class Trainer:
         self.resumed_config: Dict[str, Any] = {}  # the config of the checkpoint resume() continued from
         self._writer: Optional[_Background] = None
         self._bad_steps = 0  # updates skipped in a row (non-finite loss or gradient norm)
+        self._batch = 0  # the batch of the epoch the loop last received (named when a loader worker dies)
         # The last batch this rank trained on: under DDP it stands in, at weight 0, for a batch whose
         # items are all unusable, since the other ranks wait for this rank in the gradient all-reduce.
         self._stand_in: Any = None
@@ -508,7 +522,7 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         it = progress(batches, total=n_batches, desc=f"epoch {epoch}", unit="batch", disable=not self.is_main)
         for i, batch in enumerate(it, 1):
-            seen = i
+            seen = self._batch = i
             self.check_checkpoint()
             last = i % accum == 0 or i == n_batches
             batch, bad = self.task.split_bad(batch)
@@ -695,11 +709,24 @@ class Trainer:
             epoch_start = time.perf_counter()
             epoch = self.state.epoch + 1
             row: Dict[str, Any] = {"epoch": epoch}
-            row.update(self.train_epoch(epoch))
+            self._batch = 0
+            try:
+                row.update(self.train_epoch(epoch))
+            except RuntimeError as e:
+                died = _worker_death(e, f"epoch {epoch}, after batch {self._batch}")
+                if died is None:
+                    raise
+                raise died from None
             row.update(self.task.train_metrics(row))
             row.update({"step": self.state.step, "lr": self.lr()})
             if self.is_main:
-                row.update(self.validate(epoch))
+                try:
+                    row.update(self.validate(epoch))
+                except RuntimeError as e:
+                    died = _worker_death(e, f"epoch {epoch}, validation")
+                    if died is None:
+                        raise
+                    raise died from None
                 row["epoch_time_s"] = time.perf_counter() - epoch_start
             row = self._broadcast(row)
             self.state.epoch = epoch

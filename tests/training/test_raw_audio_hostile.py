@@ -199,3 +199,23 @@ def test_a_named_pipe_in_the_noise_list_is_named_not_waited_on(raw40, yesno_setu
     assert proc.returncode == 1
     assert (f"ERROR (asrkit-train): augment.noise_scp: utterance 'n1' ({tmp_path}/noise.scp:1: {tmp_path}/noise.wav): "
             f"a named pipe").encode() in proc.stderr, proc.stderr
+
+
+def test_a_loader_worker_killed_mid_epoch_is_one_line_not_a_traceback(raw40, yesno_setup, tmp_path, asrkit):
+    """A worker killed (the kernel's OOM killer picks a fbank worker; here a wav.scp command kills
+    the worker that runs it) raised torch's RuntimeError from its SIGCHLD handler wherever the
+    main process was, inside the model's forward: a 90-line traceback through the model's code."""
+    d = _copy(raw40, tmp_path)
+    lines = (d / "wav.scp").read_text().splitlines()
+    # past the first 5, which the training process itself reads for the feature dimension
+    lines[20] = f"{lines[20].split()[0]} kill -9 $PPID |"
+    (d / "wav.scp").write_text("".join(line + "\n" for line in lines))
+    proc = asrkit(*_raw_args(yesno_setup, d, tmp_path / "exp", "--set", "batching.num_workers=1"), check=False,
+                  timeout=300)
+    err = proc.stderr.decode()
+    assert proc.returncode == 1, err
+    assert "Traceback" not in err, err
+    last = err.strip().splitlines()[-1]
+    assert re.fullmatch(r"ERROR \(asrkit-train\): epoch 1, after batch \d+: DataLoader worker \(pid \d+\) is killed by "
+                        r"signal: Killed: a data loader worker died \(killed: most often by the kernel's out-of-memory "
+                        r"killer, see dmesg; .*", last), last
