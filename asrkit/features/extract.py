@@ -29,7 +29,7 @@ from asrkit.data.specifier import check_wspecifier, parse_specifier
 from asrkit.data.split import split_scp
 from asrkit.features.fbank import FbankConfig, SampleRateMismatch, compute_fbank_chunked
 from asrkit.features.wav import (DEFAULT_MAX_SAMPLES, EXPECT_MONO, WavEntry, constant_value, iter_wavs, preload_stdin,
-                                 read_wav_scp, resample, resample_problem)
+                                 low_rate_problem, read_wav_scp, resample, resample_problem)
 from asrkit.utils.bad_items import MAX_FAILED_PERCENT, BadItems
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import AtomicFiles, PathLike, is_stream, name_os_error
@@ -71,6 +71,9 @@ def _to_config_rate(samples: np.ndarray, rate: int, entry: WavEntry, config: Fba
     if rate == target:
         return samples, rate
     if not allow:
+        low = low_rate_problem(rate, target, "the fbank config's")
+        if low is not None:  # (no use suggesting --sample-frequency at a rate that is refused)
+            raise AsrkitError(f"utterance {entry.utt_id!r}: {low} [{entry.where}: {entry.source}]")
         raise SampleRateMismatch(f"utterance {entry.utt_id!r}: sample rate {rate} Hz does not match the fbank config's "
                           f"sample_frequency {target} Hz (add --resample to resample it, in a recipe ./run.sh "
                           f"--fbank-args --resample; or set "

@@ -289,3 +289,21 @@ def test_many_jobs_log_a_bounded_line(tmp_path, an4_wavs, asrkit):
     assert line.endswith(f"-> {tmp_path}/f.1.ark, {tmp_path}/f.2.ark, ... (9 more), {tmp_path}/f.12.ark, "
                          f"{tmp_path}/f.scp, {tmp_path}/utt2num_frames, {tmp_path}/fbank.yaml"), line
     assert len(kaldiio.load_scp(str(tmp_path / "f.scp"))) == 12
+
+
+def test_a_recording_below_4khz_is_a_bad_item_not_a_corpus_rate(tmp_path, an4_wavs, asrkit):
+    """A 2 kHz file among 16 kHz ones stopped the run with 'set --sample-frequency 2000 if the
+    corpus is all at 2000 Hz', a rate every command refuses: it is one broken recording, skipped
+    and counted as the other unreadable ones."""
+    import soundfile as sf
+
+    sf.write(tmp_path / "low.wav", np.zeros(4000, dtype=np.int16) + 7, 2000)
+    entries = [(w.stem, w) for w in an4_wavs[:40]] + [("zz-low", tmp_path / "low.wav")]
+    scp = write_scp(tmp_path / "wav.scp", entries)
+    out = tmp_path / "out"
+    proc = asrkit("compute-fbank", f"scp:{scp}", f"ark,scp:{out}/feats.ark,{out}/feats.scp")
+    err = proc.stderr.decode()
+    assert "Done 40 out of 41 utterances; failed 1" in err
+    assert "utterance 'zz-low': sample rate 2000 Hz is too low to recognise speech" in err
+    assert "--sample-frequency 2000" not in err
+    assert len((out / "feats.scp").read_text().splitlines()) == 40
