@@ -123,7 +123,8 @@ def perturb_data_dir_speed(src: PathLike, dst: PathLike, factors: Sequence[float
         raise AsrkitError(f"--method {method!r}: one of {', '.join(METHODS)}")
     if method == "sox" and any(f != 1.0 for f in factors) and shutil.which("sox") is None:
         raise AsrkitError("sox not found on PATH: speed-perturbed wav.scp entries are 'sox ... speed F |' "
-                          "pipes (install it, e.g. apt-get install sox, or use --method audio)")
+                          "pipes (install it, e.g. apt-get install sox, or use --method audio; in a recipe, "
+                          "--speed-perturb-method audio)")
     d = DataDir(src)
     d.require("wav.scp", "utt2spk")
     if Path(dst).resolve() == d.path.resolve():
@@ -355,7 +356,8 @@ def _refuse_formats_sox_cannot_read(wav_scp: Dict[str, str], recos: set, d: Data
             raise AsrkitError(f"{where}:{line_of(where, probe)}: recording {probe!r} is a {suffix} file, which this "
                               f"sox cannot read ({proc.stderr.strip().splitlines()[-1]}; {len(suffix_recos)} "
                               f"{suffix} recording(s) in all): the speed copies' 'sox ... speed F |' pipes would "
-                              f"all fail; use --method audio (asrkit reads them itself), or a sox that reads {suffix}")
+                              f"all fail; use --method audio (asrkit reads them itself; in a recipe, --speed-perturb-method "
+                              f"audio), or a sox that reads {suffix}")
 
 
 def _truncated_wavs(wav_scp: Dict[str, str], recos: set, d: DataDir) -> Dict[str, str]:

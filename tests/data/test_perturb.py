@@ -157,6 +157,7 @@ def test_bad_inputs_are_clear_and_write_nothing(an4_dir, tmp_path, asrkit):
     assert shutil.which("sox", path=env["PATH"]) is None
     proc = asrkit("perturb-data-dir-speed", an4_dir, out, check=False, env=env)
     assert proc.returncode == 1 and "sox not found on PATH" in proc.stderr.decode()
+    assert "in a recipe, --speed-perturb-method audio" in proc.stderr.decode()
     assert not out.exists()
 
 

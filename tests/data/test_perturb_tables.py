@@ -87,6 +87,7 @@ def test_a_format_sox_cannot_read_is_refused_before_writing(an4_dir, tmp_path, a
     assert proc.returncode == 1 and not (tmp_path / "sp").exists()
     assert (f"wav.scp:2: recording {utts[1]!r} is a .mp3 file, which this sox cannot read"
             in proc.stderr.decode()) and "use --method audio" in proc.stderr.decode()
+    assert "in a recipe, --speed-perturb-method audio" in proc.stderr.decode()   # (asr.sh's name for it)
     asrkit("perturb-data-dir-speed", "--method", "audio", an4_dir, tmp_path / "sp")
     assert len(table(tmp_path / "sp/wav.scp")) == 9
     # 1.0 alone runs no sox
