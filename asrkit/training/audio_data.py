@@ -31,11 +31,11 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 
 from asrkit.data.datadir import DataDir, kaldi_real, parse_segment
-from asrkit.data.table import ascii_int, iter_table_fast
+from asrkit.data.table import iter_table_fast
 from asrkit.features.fbank import FbankConfig, check_fbank_input, compute_fbank
 from asrkit.features.wav import (DEFAULT_MAX_SAMPLES, EXPECT_MONO, STDIN, WavEntry, check_wav_file, constant_value,
                                  read_wav_scp, read_wav_source, resample, resample_problem, speed_perturb)
-from asrkit.training.data import MAX_FRAMES, FeatureDataset, UnreadableUtterance, _Inputs, bad_frame_count
+from asrkit.training.data import MAX_FRAMES, FeatureDataset, UnreadableUtterance, _Inputs, frame_count
 from asrkit.training.utt_table import PrefixStringsBuilder, UttTable
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.logging import get_logger
@@ -118,15 +118,12 @@ def raw_inputs(d: DataDir, fbank: FbankConfig, min_speed: float = 1.0) -> _Input
         if frames:
             if u not in frames:
                 return None
-            n = ascii_int(frames[u])
-            if n is None:
-                raise bad_frame_count(d, u, frames[u])
-            return int(math.ceil(n / min_speed))
+            return int(math.ceil(frame_count(d, u, frames[u]) / min_speed))
         if segments is not None and segments[u][1] != -1:
             seconds = segments[u][1] - segments[u][0]
         elif u in durs:
             seconds = kaldi_real(durs[u])
-            if seconds is None or not math.isfinite(seconds):
+            if seconds is None or not math.isfinite(seconds) or seconds < 0:
                 raise AsrkitError(f"{d.file('utt2dur')}: bad duration {durs[u]!r} for {u!r}")
         elif durs:
             return None

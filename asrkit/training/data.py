@@ -76,11 +76,21 @@ class _Inputs:
 
 
 def bad_frame_count(d: DataDir, utt: str, value: str) -> AsrkitError:
-    """utt2num_frames' ``value`` for ``utt`` is no integer in ASCII digits (int() took '٣', '1_0')."""
+    """utt2num_frames' ``value`` for ``utt`` is no integer in ASCII digits (int() took '٣', '1_0'),
+    or a negative one."""
     table = d.file("utt2num_frames")
     lineno = line_of(table, utt)
     return AsrkitError(f"{table}{'' if lineno is None else f':{lineno}'}: bad frame count {value!r} for {utt!r} "
-                       f"(expected an integer in ASCII digits)")
+                       f"(expected an integer in ASCII digits{', not negative' if value.startswith('-') else ''})")
+
+
+def frame_count(d: DataDir, utt: str, value: str) -> int:
+    """utt2num_frames' ``value`` for ``utt``, checked: a negative count, which the table alone can
+    say, left the utterance out as 'shorter than one frame', named as its features' or audio's fault."""
+    n = ascii_int(value)
+    if n is None or n < 0:
+        raise bad_frame_count(d, utt, value)
+    return n
 
 
 def _feats_inputs(d: DataDir) -> _Inputs:
@@ -111,10 +121,7 @@ def _feats_inputs(d: DataDir) -> _Inputs:
             v = frames.get(u)
             if v is None:
                 return None
-            n = ascii_int(v)
-            if n is None:
-                raise bad_frame_count(d, u, v)
-            return n
+            return frame_count(d, u, v)
     else:
         log.warning("%s: no utt2num_frames, reading every feature matrix for its length", d.path)
         index = {k: i for i, k in enumerate(keys)}

@@ -27,3 +27,22 @@ def test_cmvn_stats_of_other_features_are_named_as_such(yesno_setup, tmp_path):
         FeatureDataset(load_utterances(str(dump), tok), cmvn)
     # the right stats still pass
     FeatureDataset(load_utterances(str(dump), tok), load_cmvn(str(dump / "cmvn.ark")))
+
+
+def test_a_negative_frame_count_is_a_damaged_table_not_a_short_utterance(yesno_setup, tmp_path):
+    """utt2num_frames saying -5 left the utterance out as 'shorter than one frame', naming
+    feats.scp, whose features for it are 633 frames long; with 12 utterances that failed the run
+    as '1 of 12 utterances lack features or a transcript'."""
+    import re
+    import shutil
+
+    dump = tmp_path / "train"
+    shutil.copytree(yesno_setup / "dump" / "train", dump)
+    lines = (dump / "utt2num_frames").read_text().splitlines()
+    utt = lines[2].split()[0]
+    lines[2] = f"{utt} -5"
+    (dump / "utt2num_frames").write_text("".join(line + "\n" for line in lines))
+    tok = Tokenizer.load(yesno_setup / "data" / "lang" / "tokens.model")
+    with pytest.raises(AsrkitError, match="^" + re.escape(f"{dump}/utt2num_frames:3: bad frame count '-5' for {utt!r} "
+                                                          f"(expected an integer in ASCII digits, not negative)")):
+        load_utterances(str(dump), tok)

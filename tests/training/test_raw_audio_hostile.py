@@ -219,3 +219,23 @@ def test_a_loader_worker_killed_mid_epoch_is_one_line_not_a_traceback(raw40, yes
     assert re.fullmatch(r"ERROR \(asrkit-train\): epoch 1, after batch \d+: DataLoader worker \(pid \d+\) is killed by "
                         r"signal: Killed: a data loader worker died \(killed: most often by the kernel's out-of-memory "
                         r"killer, see dmesg; .*", last), last
+
+
+@pytest.mark.parametrize("table, value, message", [
+    ("utt2dur", "-5", "utt2dur: bad duration '-5' for '{utt}'"),
+    ("utt2num_frames", "-5", "utt2num_frames:3: bad frame count '-5' for '{utt}' (expected an integer in ASCII "
+                             "digits, not negative)"),
+])
+def test_a_negative_length_is_a_damaged_table(raw40, yesno_setup, tmp_path, table, value, message):
+    """A negative duration or frame count left the utterance out as 'shorter than one frame' of
+    wav.scp, whose recording is 6 s long."""
+    d = _copy(raw40, tmp_path)
+    lines = (d / "utt2dur").read_text().splitlines()
+    if table == "utt2num_frames":
+        (d / "utt2dur").unlink()
+        lines = [f"{line.split()[0]} 500" for line in lines]
+    utt = lines[2].split()[0]
+    lines[2] = f"{utt} {value}"
+    (d / table).write_text("".join(line + "\n" for line in lines))
+    with pytest.raises(AsrkitError, match="^" + re.escape(f"{d}/" + message.format(utt=utt))):
+        _table(d, yesno_setup)
