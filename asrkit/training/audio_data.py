@@ -203,15 +203,41 @@ class AudioDataset(FeatureDataset):
         a stale or foreign utt2dur/utt2num_frames made batches of any size past batching.max_frames
         (out of GPU memory, mid-epoch), without a word. Shorter is harmless (segments may end
         before a rounded duration does), and a little longer is rounding."""
-        t = self.table
-        counted = int(t.num_frames[i])
-        if t.length_file is None or frames <= counted + _LENGTH_SLACK + counted // 50:
+        counted = int(self.table.num_frames[i])
+        if self.table.length_file is None or frames <= counted + _LENGTH_SLACK + counted // 50:
             return None
-        speed = f" at speed factor {min(self.augment.speed_factors):g}" if self.augment and self.augment.speed_factors \
-            and min(self.augment.speed_factors) < 1 else ""
+        return self._not_of_this_audio(i, frames, counted)
+
+    def _slowest(self) -> float:
+        factors = self.augment.speed_factors if self.augment is not None else []
+        return min(min(factors), 1.0) if factors else 1.0
+
+    def _not_of_this_audio(self, i: int, frames: int, counted: int) -> AsrkitError:
+        t = self.table
+        speed = f" at speed factor {self._slowest():g}" if self._slowest() < 1 else ""
         return AsrkitError(f"{t.where(i)}: utterance {t.utt_id(i)!r} has {frames} frames of audio, {t.length_file} "
                            f"gives it {counted}{speed}: that {Path(t.length_file).name} is not of this audio (write it "
                            f"again, or remove it to have the recordings measured)")
+
+    def stale_length(self, i: int) -> Optional[AsrkitError]:
+        """For an utterance batching leaves out as too long for batching.max_frames (no batch reads it):
+        the error when its audio is much shorter than its length table says, so that a stale utt2dur
+        is named as such, not passed off as utterances too long to train on."""
+        t = self.table
+        if t.length_file is None:
+            return None
+        try:
+            entry = self._entry(i)
+            samples, rate = self._at_config_rate(*entry.load(), entry.what)
+        except AsrkitError:
+            return None  # (its batch would say why; it has none)
+        if rate != self.fbank.sample_frequency:
+            return None
+        frames = num_frames(int(math.ceil(len(samples) / self._slowest())), self.fbank)
+        counted = int(t.num_frames[i])
+        if frames + _LENGTH_SLACK + frames // 50 >= counted:
+            return None
+        return self._not_of_this_audio(i, frames, counted)
 
     def _entry(self, i: int) -> WavEntry:
         t = self.table

@@ -239,3 +239,20 @@ def test_a_negative_length_is_a_damaged_table(raw40, yesno_setup, tmp_path, tabl
     (d / table).write_text("".join(line + "\n" for line in lines))
     with pytest.raises(AsrkitError, match="^" + re.escape(f"{d}/" + message.format(utt=utt))):
         _table(d, yesno_setup)
+
+
+def test_an_utterance_a_stale_length_table_calls_too_long_is_named_as_such(raw40, yesno_setup, tmp_path, asrkit):
+    """utt2dur saying 40 s for 6 s of audio: the utterance was left out as 'longer than
+    batching.max_frames', passing a stale table off as data too long to train on (dumped features
+    were read to tell the two apart, audio never)."""
+    d = _copy(raw40, tmp_path)
+    lines = (d / "utt2dur").read_text().splitlines()
+    utt = lines[2].split()[0]
+    lines[2] = f"{utt} 40.0"
+    (d / "utt2dur").write_text("".join(line + "\n" for line in lines))
+    proc = asrkit(*_raw_args(yesno_setup, d, tmp_path / "exp"), check=False)
+    err = proc.stderr.decode()
+    assert proc.returncode == 0, err
+    assert re.search("skipping " + re.escape(f"{d}/wav.scp:3: utterance {utt!r} has ") + r"\d+ "
+                     + re.escape(f"frames of audio, {d}/utt2dur gives it 3998: that utt2dur is not of this audio"), err), err
+    assert "longer than batching.max_frames" not in err, err
