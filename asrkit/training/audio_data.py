@@ -45,6 +45,7 @@ log = get_logger(__name__)
 # Frames an utterance may run past the length batching counted on: rounding of utt2dur's seconds
 # and of the resampling (speed factors, augment.resample), plus 2 % of the length.
 _LENGTH_SLACK = 2
+_DITHER = 1  # (the dither's seed is drawn from (seed, epoch, utterance, _DITHER), apart from the augmentation's)
 # Kaldi's "-" (the recording on stdin) cannot be a training recording: each is read again every
 # epoch, by DataLoader workers, which multiprocessing gives /dev/null as stdin.
 _NO_STDIN = ("training reads every recording again each epoch, in DataLoader workers, and stdin can be read "
@@ -356,7 +357,16 @@ class AudioDataset(FeatureDataset):
                     raise NoiseError(f"{e} [a recording of augment.noise_scp, drawn for {entry.what}]") from None
                 samples = mix_noise(samples, noise, float(rng.uniform(*a.noise_snr_db)), rng)
         try:
-            return compute_fbank(samples, rate, self.fbank, entry.utt_id)
+            if not self.fbank.dither:
+                return compute_fbank(samples, rate, self.fbank, entry.utt_id)
+            # Dither is drawn from torch's global generator: that of whichever loader worker (or
+            # the training process) read the utterance, so its features depended on the number of
+            # workers and on what the process had drawn before. Seeded as the augmentation is.
+            import torch
+
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(int(np.random.default_rng([self.seed, self.epoch, i, _DITHER]).integers(2**63)))
+                return compute_fbank(samples, rate, self.fbank, entry.utt_id)
         except AsrkitError as e:
             raise _located(e, entry) from None
 

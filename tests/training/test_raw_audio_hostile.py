@@ -256,3 +256,24 @@ def test_an_utterance_a_stale_length_table_calls_too_long_is_named_as_such(raw40
     assert re.search("skipping " + re.escape(f"{d}/wav.scp:3: utterance {utt!r} has ") + r"\d+ "
                      + re.escape(f"frames of audio, {d}/utt2dur gives it 3998: that utt2dur is not of this audio"), err), err
     assert "longer than batching.max_frames" not in err, err
+
+
+def test_dither_is_seeded_per_epoch_and_utterance(raw40, yesno_setup, tmp_path):
+    """fbank.yaml's dither (Kaldi's default is 1.0) drew from torch's global generator, that of
+    whichever process read the utterance: its features depended on the number of loader workers
+    and on the order of reads, against what the module promises (and a resume relied on)."""
+    import torch
+
+    d = _copy(raw40, tmp_path)
+    t, fbank = _table(d, yesno_setup)
+    fbank.dither = 1.0
+    ds = AudioDataset(t, fbank, seed=3)
+    ds.set_epoch(1)
+    first = ds[4][1]
+    torch.rand(7)  # whatever else the process draws in between
+    again = ds[4][1]
+    assert torch.equal(first, again)
+    ds.set_epoch(2)
+    assert not torch.equal(first, ds[4][1])  # still dither: fresh each epoch
+    fbank.dither = 0.0
+    assert not torch.equal(first, AudioDataset(t, fbank, seed=3)[4][1])
