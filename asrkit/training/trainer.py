@@ -713,7 +713,8 @@ class Trainer:
             try:
                 row.update(self.train_epoch(epoch))
             except RuntimeError as e:
-                died = _worker_death(e, f"epoch {epoch}, after batch {self._batch}")
+                died = _worker_death(e, f"epoch {epoch}, " + (f"after batch {self._batch}" if self._batch
+                                                               else "before its first batch"))
                 if died is None:
                     raise
                 raise died from None

@@ -216,7 +216,7 @@ def test_a_loader_worker_killed_mid_epoch_is_one_line_not_a_traceback(raw40, yes
     assert proc.returncode == 1, err
     assert "Traceback" not in err, err
     last = err.strip().splitlines()[-1]
-    assert re.fullmatch(r"ERROR \(asrkit-train\): epoch 1, after batch \d+: DataLoader worker \(pid \d+\) is killed by "
+    assert re.fullmatch(r"ERROR \(asrkit-train\): epoch 1, (after batch \d+|before its first batch): DataLoader worker \(pid \d+\) is killed by "
                         r"signal: Killed: a data loader worker died \(killed: most often by the kernel's out-of-memory "
                         r"killer, see dmesg; .*", last), last
 
