@@ -182,6 +182,7 @@ class AudioDataset(FeatureDataset):
         self.seed = seed
         self.epoch = 1
         self.noises: List[WavEntry] = []
+        self._noise_checked: set = set()  # noise recordings found mixable (their wav.scp lines)
         if self.augment is not None and self.augment.noise_scp:
             self.noises = read_wav_scp(self.augment.noise_scp, stdin_refused=_NO_STDIN)
             if not self.noises:
@@ -314,6 +315,8 @@ class AudioDataset(FeatureDataset):
         noise, noise_rate = self._at_config_rate(*e.load(), e.what)
         if noise_rate != rate:
             raise AsrkitError(f"{e.what}: noise at {noise_rate} Hz for {rate} Hz speech ({speech})")
+        if e.where in self._noise_checked:  # (a pass or two over minutes of samples, once per process)
+            return noise, noise_rate
         # (mix_noise adds nothing, or the fbank removes it: the utterance trained clean, and nothing said so)
         if not np.any(noise):
             raise AsrkitError(f"{e.what}: a noise recording of digital silence (every sample 0), "
@@ -325,6 +328,8 @@ class AudioDataset(FeatureDataset):
         window = int(self.fbank.sample_frequency * self.fbank.frame_length / 1000)
         if len(noise) < window:
             raise AsrkitError(f"{e.what}: {_too_short_noise(len(noise), window)}")
+        if not e.source.endswith("|"):  # (a command may give other audio next time)
+            self._noise_checked.add(e.where)
         return noise, noise_rate
 
     def _features(self, i: int) -> np.ndarray:
