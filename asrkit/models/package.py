@@ -35,7 +35,8 @@ from asrkit.models.build import model_from_state_dict
 from asrkit.models.las import LAS, LASConfig
 from asrkit.utils.config import UnknownKeysError, written_by_newer
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.torch_files import check_finite_weights, check_torch_file_path, load_weights_only, save_torch
+from asrkit.utils.torch_files import (check_finite_weights, check_torch_file_path, load_weights_only, refuse_non_dense,
+                                      save_torch)
 
 if TYPE_CHECKING:
     from asrkit.text.tokenizer import Tokenizer
@@ -271,12 +272,7 @@ def package_dict(blob: Any, path: Union[str, os.PathLike]) -> Dict[str, Any]:
     if not isinstance(weights, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
                                                 for k, v in weights.items()):
         raise AsrkitError(f"{path}: damaged asrkit model: state_dict is not a mapping of names to tensors")
-    # A sparse weight (torch loads one as safely as a dense one) was a NotImplementedError traceback
-    # from the first check that reads the values.
-    other = next((k for k, v in weights.items() if v.layout != torch.strided), None)
-    if other is not None:
-        raise AsrkitError(f"{path}: damaged asrkit model: weight {other!r} is a {weights[other].layout} tensor, "
-                          f"not a dense one")
+    refuse_non_dense(weights, f"{path}: damaged asrkit model")  # (before anything reads the values)
     return blob
 
 

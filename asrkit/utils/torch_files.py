@@ -211,14 +211,27 @@ def _reason(e: Exception) -> str:
     return re.split(r"(?<=\.) ", first)[0][:200]
 
 
+def refuse_non_dense(state_dict: Any, where: str) -> None:
+    """AsrkitError naming the first weight that is not a dense tensor: torch loads a sparse one as
+    safely as a dense one, and the first check that reads its values raised a NotImplementedError
+    traceback."""
+    import torch
+
+    other = next((k for k, v in state_dict.items() if isinstance(v, torch.Tensor) and v.layout != torch.strided), None)
+    if other is not None:
+        raise AsrkitError(f"{where}: weight {other!r} is a {state_dict[other].layout} tensor, not a dense one")
+
+
 def check_finite_weights(state_dict: Any, where: str) -> None:
-    """AsrkitError naming the first weight tensor with a NaN or infinite value.
+    """AsrkitError naming the first weight tensor with a NaN or infinite value (or one that is not
+    dense, which could not be checked).
 
     A model whose training diverged decodes every utterance to an empty hypothesis and exits 0;
     that silent failure is caught here, when the model is loaded.
     """
     import torch
 
+    refuse_non_dense(state_dict, where)
     for name, value in state_dict.items():
         if isinstance(value, torch.Tensor) and value.is_floating_point() and not torch.isfinite(value).all():
             bad = int((~torch.isfinite(value)).sum())
