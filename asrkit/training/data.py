@@ -251,15 +251,22 @@ def load_utterances(data_dir: str, tokenizer, max_missing_ratio: float = 0.05, k
                      np.asarray(ends, dtype=np.float64) if inputs.starts is not None else None,
                      str(inputs.length_table) if inputs.length_table.is_file() else None)
     bad = total - len(table)
+    # Why they were left out: "lack features or a transcript" alone sent users looking for
+    # missing files when every utterance had both (a transcript longer than its frames, a wrong
+    # frame shift, unreadable audio).
+    why = ", ".join(f"{len(ids)} {what}" for ids, what in (
+        (no_text, "without a transcript"), (no_feats, f"not in {inputs.file.name}"), (empty, "with an empty transcript"),
+        (no_frames, f"not in {inputs.length_table.name}"), (too_short, "shorter than one frame"),
+        (unreadable, "unreadable"), (implausible, "with more tokens than frames")) if ids)
     if not len(table):
-        raise AsrkitError(f"{d.path}: no utterance has both features and a non-empty transcript")
+        raise AsrkitError(f"{d.path}: no usable utterance is left ({why}; see the warnings above)")
     _refuse_nothing_known(table, tokenizer, text, d.file("text"))
     # The rule of every command (asrkit.utils.bad_items): Kaldi's 5 %, i.e. total // 20 may fail.
     if bad > max_failures(total, round(max_missing_ratio * 100, 6)):  # 0.29 * 100 is 28.999...96
         raise AsrkitError(
             f"{d.path}: {bad} of {total} utterances lack features or a transcript "
             f"(more than batching.max_missing_ratio={max_missing_ratio}: probably a serious error in the data; "
-            f"see the warnings above); fix the data dir (asrkit-fix-data-dir) or raise the ratio"
+            f"see the warnings above); fix the data dir (asrkit-fix-data-dir) or raise the ratio (left out: {why})"
         )
     if ctc_misfits is not None:
         _report_ctc_misfits(table, ctc_misfits, d.path)

@@ -46,3 +46,24 @@ def test_a_negative_frame_count_is_a_damaged_table_not_a_short_utterance(yesno_s
     with pytest.raises(AsrkitError, match="^" + re.escape(f"{dump}/utt2num_frames:3: bad frame count '-5' for {utt!r} "
                                                           f"(expected an integer in ASCII digits, not negative)")):
         load_utterances(str(dump), tok)
+
+
+def test_a_set_with_nothing_left_says_why(yesno_setup, tmp_path):
+    """Every transcript longer than its frames (frame counts of another frame shift, transcripts of
+    other audio): the run said 'no utterance has both features and a non-empty transcript' of a
+    set where every utterance has both, and past the 5 % rule 'lack features or a transcript'."""
+    import shutil
+
+    dump = tmp_path / "train"
+    shutil.copytree(yesno_setup / "dump" / "train", dump)
+    lines = (dump / "utt2num_frames").read_text().splitlines()
+    (dump / "utt2num_frames").write_text("".join(f"{line.split()[0]} 6\n" for line in lines))
+    tok = Tokenizer.load(yesno_setup / "data" / "lang" / "tokens.model")
+    with pytest.raises(AsrkitError, match=f"^{dump}: no usable utterance is left \\(12 with more tokens than frames; "
+                                          f"see the warnings above\\)$"):
+        load_utterances(str(dump), tok)
+    (dump / "utt2num_frames").write_text("".join(f"{line.split()[0]} {6 if i < 2 else line.split()[1]}\n"
+                                                 for i, line in enumerate(lines)))
+    with pytest.raises(AsrkitError, match=r"2 of 12 utterances lack features or a transcript \(more than .*\(left out: "
+                                          r"2 with more tokens than frames\)$"):
+        load_utterances(str(dump), tok)
