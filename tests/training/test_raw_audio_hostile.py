@@ -277,3 +277,46 @@ def test_dither_is_seeded_per_epoch_and_utterance(raw40, yesno_setup, tmp_path):
     assert not torch.equal(first, ds[4][1])  # still dither: fresh each epoch
     fbank.dither = 0.0
     assert not torch.equal(first, AudioDataset(t, fbank, seed=3)[4][1])
+
+
+def test_noise_at_another_rate_is_resampled_only_where_drawn(raw40, yesno_setup, tmp_path, monkeypatch):
+    """16 kHz noise for 8 kHz speech (augment.resample): the whole noise recording was resampled at
+    every draw, 0.7 s for 10 minutes of MUSAN music, for each utterance: a training many times
+    slower, without a word. Only the stretch drawn (and the filter's reach) is resampled, and
+    it is what resampling the whole recording gives there."""
+    import math
+
+    import soundfile
+
+    from asrkit.features.wav import resample
+    from asrkit.training import audio_data
+
+    rng = np.random.default_rng(1)
+    noise = (rng.standard_normal(16000 * 120) * 1000).astype(np.int16)
+    soundfile.write(tmp_path / "long16k.wav", noise, 16000)
+    (tmp_path / "noise.scp").write_text(f"n1 {tmp_path / 'long16k.wav'}\n")
+    t, fbank = _table(raw40, yesno_setup)
+    ds = AudioDataset(t, fbank, augment=AugmentConfig(noise_scp=str(tmp_path / "noise.scp"), noise_prob=1.0),
+                      resample=True)
+    sizes = []
+
+    def counted(samples, rate, target):
+        sizes.append(len(samples))
+        return resample(samples, rate, target)
+
+    monkeypatch.setattr(audio_data, "resample", counted)
+    clean = AudioDataset(t, fbank)[3][1]
+    noisy = ds[3][1]
+    assert noisy.shape == clean.shape and not np.allclose(noisy.numpy(), clean.numpy())
+    speech = len(soundfile.read(_first_wav(raw40))[0])
+    assert sizes and max(sizes) < 2 * 2 * speech, sizes  # (a few seconds, not the 120 s recording)
+
+    # the stretch equals the same samples of a resampling with room to spare either side
+    drawn = np.random.default_rng(7)
+    piece = ds._noise_at(ds.noises[0], 8000, 24000, drawn, "speech")
+    pad = 8 + math.ceil(6.1 * 2)
+    start = int(np.random.default_rng(7).integers(len(noise) - (48000 + 2 * pad) + 1))
+    if start >= 400:
+        wide = resample(noise[start - 400:start + 48000 + 2 * pad + 400].astype(np.float32), 16000, 8000)
+        first = 200 + pad * 8000 // 16000
+        np.testing.assert_allclose(piece, wide[first:first + 24000], rtol=0, atol=1e-3)
