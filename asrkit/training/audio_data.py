@@ -34,7 +34,8 @@ from asrkit.data.datadir import DataDir, kaldi_real, parse_segment
 from asrkit.data.table import iter_table_fast
 from asrkit.features.fbank import FbankConfig, check_fbank_input, compute_fbank
 from asrkit.features.wav import (DEFAULT_MAX_SAMPLES, EXPECT_MONO, STDIN, WavEntry, check_wav_file, constant_value,
-                                 read_wav_scp, read_wav_source, resample, resample_problem, speed_perturb)
+                                 low_rate_problem, read_wav_scp, read_wav_source, resample, resample_problem,
+                                 speed_perturb)
 from asrkit.training.data import MAX_FRAMES, FeatureDataset, UnreadableUtterance, _Inputs, frame_count
 from asrkit.training.utt_table import PrefixStringsBuilder, UttTable
 from asrkit.utils.errors import AsrkitError
@@ -306,6 +307,9 @@ class AudioDataset(FeatureDataset):
             if not self.resample and rate != target:
                 raise AsrkitError(f"augment.noise_scp: {what}: noise at {rate} Hz for the fbank config's "
                                   f"{target} Hz (resample it in the noise wav.scp, or set augment.resample=true)")
+            problem = low_rate_problem(rate, target, "the fbank config's") if rate != target else None
+            if problem is not None:  # (else found at its first draw, mid-epoch)
+                raise AsrkitError(f"augment.noise_scp: {what}: {problem}")
             if 0 <= frames * target / rate < window:
                 raise AsrkitError(f"augment.noise_scp: {what}: {_too_short_noise(frames, window)}")
 

@@ -125,6 +125,13 @@ def test_a_bad_noise_file_is_named_before_training(raw40, yesno_setup, tmp_path,
         AudioDataset(t, fbank, augment=AugmentConfig(noise_scp=str(scp), noise_prob=1.0))
     if bad == "16k":  # brought to the config's rate, it is good noise
         AudioDataset(t, fbank, augment=AugmentConfig(noise_scp=str(scp), noise_prob=1.0), resample=True)
+        import soundfile  # but 2 kHz noise is none for speech (found at its first draw, mid-epoch)
+
+        soundfile.write(tmp_path / "2k.wav", np.ones(4000, np.int16) * np.arange(4000, dtype=np.int16), 2000)
+        scp.write_text(f"n1 {noise['ok']}\nn2 {tmp_path / '2k.wav'}\n")
+        with pytest.raises(AsrkitError, match="^" + re.escape(f"augment.noise_scp: utterance 'n2' ({scp}:2: ")
+                           + ".*: sample rate 2000 Hz is too low"):
+            AudioDataset(t, fbank, augment=AugmentConfig(noise_scp=str(scp), noise_prob=1.0), resample=True)
 
 
 @pytest.mark.parametrize("bad, message", [
