@@ -298,6 +298,8 @@ class AudioDataset(FeatureDataset):
                         raise OSError(f"{e.source}: not a regular file")
                     info = soundfile.info(e.source)
                     frames, rate = int(info.frames), int(info.samplerate)
+                    if rate < 1:
+                        raise ValueError(f"sample rate {rate}")
                 except (OSError, RuntimeError, ValueError):  # (LibsndfileError is a RuntimeError)
                     # the reader itself, for its own error (or a file only it reads)
                     samples, rate = read_wav_source(e.source, what)
