@@ -53,10 +53,6 @@ MAX_DURATION_S = 24 * 3600.0
 # here; what they mean is the decoding package's to check (asrkit.decoding.config), above this one.
 DECODE_OPTIONS = "decode_options"
 
-# A feature dim whose standard deviation is at most this fraction of its mean (of 1, for a mean
-# nearer 0) does not vary: no model learns from features of which every dim is so.
-CONSTANT_STD = 1e-4
-
 FORMAT = "asrkit-model"
 VERSION = 1
 REQUIRED = ("format", "version", "model_config", "idim", "vocab_size", "state_dict")
@@ -100,16 +96,6 @@ class PackageMeta:
             from asrkit.features.cmvn import cmvn_transform
 
             cmvn_transform(self.cmvn, self.cmvn_norm_vars, "CMVN stats", warn=False, all_floored_is_error=True)
-            if self.cmvn_norm_vars:
-                # Stats of constant features seldom give a variance of exactly 0: float64 sums of
-                # squares leave rounding of ~1e-11 (asrkit-compute-cmvn over 300k frames of one
-                # vector floored 18 of 40 dims and scaled the rest by ~1e5): wrong text, exit 0.
-                count = self.cmvn[0, -1]
-                mean = self.cmvn[0, :-1] / count
-                var = self.cmvn[1, :-1] / count - mean * mean
-                if np.all(var <= (CONSTANT_STD * np.maximum(np.abs(mean), 1.0)) ** 2):
-                    raise AsrkitError(f"CMVN stats: none of the {self.idim} dims varies (standard deviations at most "
-                                      f"{CONSTANT_STD:g} of their means): stats of constant features, or damaged")
 
     def replace(self, **changes: Any) -> "PackageMeta":
         return dataclasses.replace(self, **changes)

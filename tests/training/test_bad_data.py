@@ -304,6 +304,16 @@ def test_cmvn_stats_are_checked_once_naming_their_file(clean, yesno_setup, tmp_p
     with caplog.at_level(logging.WARNING):
         load_cmvn(str(path), norm_vars=False)  # means only: nothing floored
     assert not caplog.records
+    # Constant features' stats seldom have a variance of exactly 0 (rounding leaves ~1e-11): the
+    # run stopped at packing with "CMVN stats: none of the 23 dims varies", naming no file.
+    rng = np.random.default_rng(0)
+    const = np.tile(rng.uniform(1, 10, 23), (300, 1))
+    stats = np.zeros((2, 24))
+    stats[0, :23], stats[1, :23], stats[0, 23] = const.sum(0), (const ** 2).sum(0), 300
+    stats[1, :23] *= 1 + 1e-12  # the rounding
+    write_stats(stats, str(path))
+    with pytest.raises(AsrkitError, match=rf"^{path}: none of the 23 dims varies"):
+        load_cmvn(str(path))
     empty = np.zeros((2, 24))
     write_stats(empty, str(path))
     with pytest.raises(AsrkitError, match=rf"^{path}: insufficient stats for CMVN \(frame count 0"):
