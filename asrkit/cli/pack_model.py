@@ -16,9 +16,15 @@ log = get_logger("pack_model")
               required=True, type=click.Path(dir_okay=False),
               help="The decoding options to pack (asrkit-decode's --config file, e.g. conf/decode.yaml; "
                    "device and batch_size are left out: they are each run's own).")
+@click.option("--upsampled-from", "upsampled", multiple=True, type=click.IntRange(min=1), metavar="HZ",
+              help="A sample rate below the model's of training recordings that were resampled up to it "
+                   "(asrkit-compute-fbank --resample, ./run.sh --fbank-args --resample on a corpus with e.g. 8 kHz "
+                   "recordings among 16 kHz ones); repeatable. The model learned their empty mel bins above "
+                   "HZ/2 as they were, so asrkit-decode leaves those bins of audio resampled up as they are "
+                   "instead of giving them the training mean (docs/decoding.md). Recorded in the model.")
 @click.argument("model", callback=refuse_empty_name, metavar="<model-in>", type=click.Path(dir_okay=False))
 @click.argument("out", callback=refuse_empty_name, metavar="<model-out>", type=click.Path(dir_okay=False))
-def main(config_path: str, model: str, out: str) -> None:
+def main(config_path: str, upsampled: tuple, model: str, out: str) -> None:
     """Copy the packed model <model-in> to <model-out> with the decoding options of --decode-config
     inside, so that asrkit-decode, asrkit-adapt-speakers and the Transcriber decode it with them
     when given no --config of their own (flags still override single options). Recipes' stage 5
@@ -31,12 +37,21 @@ def main(config_path: str, model: str, out: str) -> None:
     """
     from asrkit.decoding.config import DecodeConfig
     from asrkit.decoding.pack import pack_model
+    from asrkit.models.package import read_package, save_package, with_upsampled_rates
 
     if out == "-":  # (a file named '-' would appear; and torch reads a model by seeking, so no stream holds one)
         raise AsrkitError("<model-out> -: a model is written to a file, not to stdout")
     if same_regular_file(out, config_path):  # the options would be replaced by a model
         raise AsrkitError(f"<model-out> {out} is the --decode-config file {config_path}: give another path")
     config = DecodeConfig.from_yaml(dash_as_stdio(config_path, "stdin"))
+    if upsampled:
+        # checked before anything is written: a rate that does not fit leaves <model-out> as it was
+        with_upsampled_rates(read_package(model)[0], list(upsampled), model)
     pack_model(model, out, config)
+    if upsampled:
+        meta, weights = read_package(out)
+        save_package(out, weights, with_upsampled_rates(meta, list(upsampled), out))
+        log.info("%s: recorded training audio resampled up from %s Hz", out,
+                 ", ".join(str(r) for r in sorted(set(upsampled))))
     log.info("wrote %s: %s with the decoding options of %s (beam %d, ctc_weight %g, penalty %g)", out, model,
              config_path, config.beam, config.ctc_weight, config.penalty)

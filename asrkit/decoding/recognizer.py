@@ -228,6 +228,7 @@ class Recognizer:
         self.word_times = config.word_times and self.has_ctc
         self._resampled: Set[int] = set()
         self._band_limited_said = False
+        self._kept_said = False
         self._noise: Optional[np.ndarray] = None
         self._pad_noise: Optional[np.ndarray] = None
         self._cmvn = None
@@ -239,6 +240,15 @@ class Recognizer:
             self._cmvn = cmvn_transform(meta.cmvn, meta.cmvn_norm_vars, "the model's CMVN stats")
         # The training data's mean feature vector (what CMVN maps to 0).
         self._train_mean = -self._cmvn[1] / self._cmvn[0] if self._cmvn is not None else None
+        # Mel bins the model learned empty: those above the Nyquist frequency of the lowest rate of
+        # training audio resampled up (meta.upsampled_rates). Audio resampled up to the model's rate
+        # holds there what those training recordings held, so they are left as they are (as in the
+        # recipe's decoding of the dumped features); filling them with the mean moved the input
+        # away from what the model saw. (None: a package that does not say; the fill stays.)
+        fbank = meta.feature_config
+        rates = meta.upsampled_rates
+        self._learned_empty: Set[int] = set(fbank.dims_above(rates[0] / 2)) if rates and fbank is not None else set()
+        self._learned_empty_from = rates[0] if rates else None
         # level_norm only for log-mel features (a gain is one added number only in a log domain); a
         # model without a feature config decodes features it cannot describe: left as given.
         fbank = meta.feature_config
@@ -446,7 +456,7 @@ class Recognizer:
                               f"asrkit reads")
         if sample_rate != target:
             if sample_rate < target and self._cmvn is not None:
-                empty = fbank.dims_above(sample_rate / 2)
+                empty = self._to_fill(fbank.dims_above(sample_rate / 2), utt_id)
             if sample_rate not in self._resampled:
                 self._resampled.add(sample_rate)
                 log.info("resampling utterance %r from %d Hz to the model's %d Hz%s (further %d Hz audio is "
@@ -472,6 +482,7 @@ class Recognizer:
             # at a low bitrate, a telephone line, a device that upsampled): found in the spectrum.
             band = empty_band_dims(feats, self._train_mean, 1 if fbank.use_energy else 0,
                                    self._quantisation_noise())
+            band = self._to_fill(band, utt_id) if band else band
             if band and not set(band) <= set(empty):
                 if not self._band_limited_said:
                     self._band_limited_said = True
@@ -486,6 +497,17 @@ class Recognizer:
             # evidence", leaves the rest of the spectrum to decide (25 %; bench/audio_formats.py).
             feats[:, empty] = self._train_mean[empty]
         return feats
+
+    def _to_fill(self, dims: List[int], utt_id: str) -> List[int]:
+        """Of the empty mel bins ``dims``, those the training mean is to fill: all but the ones
+        the model learned empty (meta.upsampled_rates; said once)."""
+        kept = [d for d in dims if d in self._learned_empty]
+        if kept and not self._kept_said:
+            self._kept_said = True
+            log.info("utterance %r: %d empty mel bins left as they are, not given the model's mean: the model "
+                     "was trained on audio resampled up from %d Hz, which held nothing there either (further "
+                     "utterances without a message)", utt_id, len(kept), self._learned_empty_from)
+        return [d for d in dims if d not in self._learned_empty]
 
     @contextmanager
     def _repeatable_dither(self) -> Iterator[None]:
