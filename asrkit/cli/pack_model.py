@@ -37,20 +37,14 @@ def main(config_path: str, upsampled: tuple, model: str, out: str) -> None:
     """
     from asrkit.decoding.config import DecodeConfig
     from asrkit.decoding.pack import pack_model
-    from asrkit.models.package import read_package, save_package, with_upsampled_rates
 
     if out == "-":  # (a file named '-' would appear; and torch reads a model by seeking, so no stream holds one)
         raise AsrkitError("<model-out> -: a model is written to a file, not to stdout")
     if same_regular_file(out, config_path):  # the options would be replaced by a model
         raise AsrkitError(f"<model-out> {out} is the --decode-config file {config_path}: give another path")
     config = DecodeConfig.from_yaml(dash_as_stdio(config_path, "stdin"))
+    pack_model(model, out, config, upsampled)
     if upsampled:
-        # checked before anything is written: a rate that does not fit leaves <model-out> as it was
-        with_upsampled_rates(read_package(model)[0], list(upsampled), model)
-    pack_model(model, out, config)
-    if upsampled:
-        meta, weights = read_package(out)
-        save_package(out, weights, with_upsampled_rates(meta, list(upsampled), out))
         log.info("%s: recorded training audio resampled up from %s Hz", out,
                  ", ".join(str(r) for r in sorted(set(upsampled))))
     log.info("wrote %s: %s with the decoding options of %s (beam %d, ctc_weight %g, penalty %g)", out, model,

@@ -11,25 +11,30 @@ asrkit-adapt-speakers and the Transcriber start from them when no ``--config`` i
 from __future__ import annotations
 
 import os
-from typing import Union
+from typing import Optional, Sequence, Union
 
 from asrkit.decoding.config import DecodeConfig
 from asrkit.decoding.recognizer import NO_SPELLING
-from asrkit.models.package import DECODE_OPTIONS, PackageMeta, build_package, read_package, save_package
+from asrkit.models.package import (DECODE_OPTIONS, PackageMeta, build_package, read_package, save_package,
+                                   with_upsampled_rates)
 from asrkit.utils.errors import AsrkitError
 
 PathLike = Union[str, os.PathLike]
 
 
-def pack_model(model_path: PathLike, out_path: PathLike, config: DecodeConfig) -> PackageMeta:
+def pack_model(model_path: PathLike, out_path: PathLike, config: DecodeConfig,
+               upsampled_rates: Optional[Sequence[int]] = None) -> PackageMeta:
     """Write ``model_path``'s model to ``out_path`` (atomically; the same path is fine) with
-    ``config``'s options packed in (all but the runtime ones, RUNTIME_OPTIONS). The model is
+    ``config``'s options packed in (all but the runtime ones, RUNTIME_OPTIONS), and, when given,
+    the rates of training audio resampled up (models/package.py: UPSAMPLED_RATES). The model is
     checked as decoding checks it, model and tokenizer built, so that a damaged one is refused
     here, not handed out (read_package alone passed a garbage tokenizer or a model config that
     does not fit the weights, which asrkit-decode then refused)."""
     meta, weights = read_package(model_path)
     if not build_package(meta, weights, model_path).tokens:  # (what Recognizer.from_files refuses besides)
         raise AsrkitError(f"{model_path}: {NO_SPELLING}")
+    if upsampled_rates:
+        meta = with_upsampled_rates(meta, list(upsampled_rates), str(model_path))
     meta = meta.replace(extra={**meta.extra, DECODE_OPTIONS: config.packed()})
     save_package(out_path, weights, meta)
     return meta
