@@ -251,7 +251,6 @@ class Recognizer:
         self._learned_empty_from = rates[0] if rates else None
         # level_norm only for log-mel features (a gain is one added number only in a log domain); a
         # model without a feature config decodes features it cannot describe: left as given.
-        fbank = meta.feature_config
         self._level_norm = (config.level_norm and self._train_mean is not None and fbank is not None
                             and fbank.use_log_fbank)
 
