@@ -37,6 +37,11 @@ e.g.: asrkit-compute-fbank --config conf/fbank.yaml --nj 4 \\
               help="Kaldi segments file: cut utterances from the wav.scp recordings.")
 @click.option("--write-utt2num-frames", "utt2num_frames", callback=refuse_empty_name, type=click.Path(dir_okay=False),
               help="Write frame counts here (default with an scp: <scp-dir>/utt2num_frames).")
+@click.option("--write-utt2sample-rate", "utt2sample_rate", callback=refuse_empty_name,
+              type=click.Path(dir_okay=False),
+              help="Write each utterance's sample rate here, as its audio was read (before --resample): "
+                   "asrkit-train records the rates below --sample-frequency that it was trained on, resampled "
+                   "up, in the model (asr.sh writes dump/<set>/utt2sample_rate).")
 @click.option("--nj", type=click.IntRange(min=1), default=1, show_default=True,
               help="Local processes; outputs <ark-stem>.<JOB>.ark and one scp in input order.")
 @click.option("--channel", type=click.IntRange(min=-1), default=-1, show_default=True,
@@ -51,7 +56,7 @@ e.g.: asrkit-compute-fbank --config conf/fbank.yaml --nj 4 \\
                    "records it) on stdout and exit, reading no audio.")
 @fbank_options
 def main(wav_rspecifier: str | None, feats_wspecifier: str | None, config_path: str | None, segments: str | None,
-         utt2num_frames: str | None, nj: int, channel: int, resample: bool, max_samples: int,
+         utt2num_frames: str | None, utt2sample_rate: str | None, nj: int, channel: int, resample: bool, max_samples: int,
          max_bad_percent: float, print_config: bool, **overrides: Any) -> None:
     """Compute log-mel filterbank features of every utterance of WAV_RSPECIFIER (a wav.scp; paths
     or 'cmd |' pipes) into FEATS_WSPECIFIER (ark,scp:F.ark,F.scp | ark:F.ark | ark,t:F.txt | ark:-).
@@ -76,7 +81,8 @@ def main(wav_rspecifier: str | None, feats_wspecifier: str | None, config_path: 
     result = compute_fbank_table(wav_rspecifier, feats_wspecifier, config, segments=segments,
                                  utt2num_frames=utt2num_frames, nj=nj, channel=channel, resample=resample,
                                  max_samples=max_samples, max_bad_percent=max_bad_percent,
-                                 stdin_taken=stdin_reader([("--config", config_path)]))
+                                 stdin_taken=stdin_reader([("--config", config_path)]),
+                                 utt2sample_rate=utt2sample_rate)
     get_logger("compute_fbank").info(
         "Wrote %d frames (%.1f s of audio) in %.2f s: %.0fx real time -> %s", result.num_frames,
         result.audio_s, result.elapsed_s, result.real_time_factor, _files_text(result.outputs) or "stdout")

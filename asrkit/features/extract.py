@@ -10,7 +10,7 @@ other rates to be resampled to the config's (after cutting any segment).
 With ``nj > 1`` the utterances are cut into ``nj`` contiguous pieces, each written by its own
 process to ``<ark-stem>.<JOB>.ark``; one scp lists them all in input order. The workers die with
 the command, even when it is SIGKILLed (:mod:`asrkit.utils.workers`). Every output (arks, scp,
-utt2num_frames, fbank.yaml) is written under a temporary name and renamed into place only when
+utt2num_frames, utt2sample_rate, fbank.yaml) is written under a temporary name and renamed into place only when
 the whole run succeeded, so a failed or interrupted run leaves nothing half-written; the
 temporary files of a SIGKILLed run are removed by the next run that writes the same outputs.
 """
@@ -42,6 +42,7 @@ log = get_logger(__name__)
 @dataclass
 class JobResult:
     utts: List[Tuple[str, int, int]] = field(default_factory=list)  # (utt, ark offset, frames)
+    rates: List[int] = field(default_factory=list)  # each of utts' audio rate as read, before any resampling
     failed: List[Tuple[str, str]] = field(default_factory=list)  # (utt, message) per skipped utterance
     audio_s: float = 0.0
     resampled: int = 0
@@ -130,6 +131,7 @@ def _run_job(entries: List[WavEntry], ark: IO[bytes], text: bool, config: FbankC
         offset = ark.tell() + len(entry.utt_id.encode("utf-8")) + 1 if seekable else 0
         kaldiio.save_ark(ark, {entry.utt_id: feats}, text=text)
         result.utts.append((entry.utt_id, offset, feats.shape[0]))
+        result.rates.append(int(audio[1]))
         result.audio_s += len(samples) / rate
     return result
 
@@ -151,7 +153,8 @@ def job_ark_path(ark: str, job: int) -> str:
     return str(p.with_name(f"{p.stem if p.suffix else p.name}.{job}{suffix}"))
 
 
-def _check_distinct_outputs(spec, pieces, utt2num_frames, side_dir, wav_rspecifier, segments) -> None:
+def _check_distinct_outputs(spec, pieces, utt2num_frames, side_dir, wav_rspecifier, segments,
+                            utt2sample_rate=None) -> None:
     """Every file the run writes is a different file, and none is an input: --write-utt2num-frames
     naming the ark replaced the features with the frame counts (exit 0), naming the scp or
     fbank.yaml lost one of the two, naming wav.scp replaced the input table."""
@@ -164,6 +167,8 @@ def _check_distinct_outputs(spec, pieces, utt2num_frames, side_dir, wav_rspecifi
         named.append((spec.scp, "the scp"))
     if utt2num_frames is not None:
         named.append((str(utt2num_frames), "--write-utt2num-frames"))
+    if utt2sample_rate is not None:
+        named.append((str(utt2sample_rate), "--write-utt2sample-rate"))
     if side_dir is not None:
         named.append((str(side_dir / "fbank.yaml"), "fbank.yaml (written beside the scp or ark)"))
     inputs = [(_scp_path(wav_rspecifier), "the wav.scp read")]
@@ -192,6 +197,7 @@ def compute_fbank_table(
     max_samples: int = DEFAULT_MAX_SAMPLES,
     max_bad_percent: float = MAX_FAILED_PERCENT,
     stdin_taken: Optional[str] = None,
+    utt2sample_rate: Optional[PathLike] = None,
 ) -> ExtractResult:
     """Extract fbank features for every utterance of ``wav_rspecifier`` into ``feats_wspecifier``.
 
@@ -204,6 +210,8 @@ def compute_fbank_table(
     or when no utterance succeeded or more than ``max_bad_percent`` failed
     (:mod:`asrkit.utils.bad_items`). A recording ``-`` is read from stdin (``stdin_taken``: the
     caller's other input that reads stdin, which refuses it; see :func:`read_wav_scp`).
+    ``utt2sample_rate``: where to write each extracted utterance's audio rate as read, before any
+    resampling (training records the rates it resampled up from in the model: docs/decoding.md).
     """
     start = time.perf_counter()
     config.check_mel_bins()
@@ -240,7 +248,7 @@ def compute_fbank_table(
     side_dir = Path(spec.scp).parent if scp_file else (Path(spec.ark).parent if not ark_stream else None)
     if utt2num_frames is None and scp_file:
         utt2num_frames = side_dir / "utt2num_frames"
-    _check_distinct_outputs(spec, pieces, utt2num_frames, side_dir, wav_rspecifier, segments)
+    _check_distinct_outputs(spec, pieces, utt2num_frames, side_dir, wav_rspecifier, segments, utt2sample_rate)
 
     files = AtomicFiles()
     try:
@@ -283,6 +291,11 @@ def compute_fbank_table(
                 for r in results:
                     f.writelines(f"{utt} {frames}\n" for utt, _, frames in r.utts)
             outputs.append(str(utt2num_frames))
+        if utt2sample_rate is not None:
+            with open(files.tmp(utt2sample_rate), "w", encoding="utf-8") as f:
+                for r in results:
+                    f.writelines(f"{utt} {rate}\n" for (utt, _, _), rate in zip(r.utts, r.rates))
+            outputs.append(str(utt2sample_rate))
         if side_dir is not None:
             files.tmp(side_dir / "fbank.yaml").write_text(config.to_yaml(), encoding="utf-8")
             outputs.append(str(side_dir / "fbank.yaml"))

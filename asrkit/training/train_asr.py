@@ -27,7 +27,7 @@ from asrkit.features.fbank import FbankConfig
 from asrkit.launch.distributed import DistInfo, detect_distributed, init_distributed
 from asrkit.models.build import build_model
 from asrkit.models.las import LAS
-from asrkit.models.package import TRAIN_DURATIONS, PackageMeta, duration_stats
+from asrkit.models.package import TRAIN_DURATIONS, PackageMeta, duration_stats, with_upsampled_rates
 from asrkit.training import checkpoint as ckpt
 from asrkit.training import finetune
 from asrkit.training.config import TrainConfig, dump_config
@@ -36,6 +36,7 @@ from asrkit.training.average import RUN_FILES
 from asrkit.training.exp_lock import claim_exp_dir, refuse_input_dirs
 from asrkit.training.data import FeatureDataset, load_cmvn, load_utterances, release_free_memory, warn_dev_overlap
 from asrkit.training.las_task import LASTask
+from asrkit.training.sample_rates import upsampled_rates
 from asrkit.training.timing import RunRecord
 from asrkit.training.trainer import Trainer, seed_everything
 from asrkit.utils.device import resolve_device
@@ -223,6 +224,15 @@ def _train(args: TrainArgs, exp: Path, dist_info: Optional[DistInfo], rank: int,
                        feature_config=args.fbank, cmvn=cmvn, cmvn_norm_vars=args.norm_vars,
                        tokenizer=tokenizer.to_bytes(), tokens=list(tokenizer.tokens),
                        extra={TRAIN_DURATIONS: _durations(train_set.table.num_frames, args.fbank)})
+    # The rates its training audio was resampled up from: decoding leaves the mel bins those
+    # recordings had empty as the model learned them (asrkit.training.sample_rates).
+    rates = upsampled_rates(args.train_dir, train_set.table, args.fbank, is_raw(args.train_dir),
+                            cfg.augment.resample)
+    if rates is not None:
+        meta = with_upsampled_rates(meta, rates, f"{args.train_dir}/utt2sample_rate")
+        if rates:
+            log.info("training audio resampled up from %s Hz: recorded in the model",
+                     ", ".join(str(r) for r in rates))
     task = LASTask(model, meta, cfg, train_set, valid_set, tokenizer, exp, rank, world)
     dev_set = {"dev_set": valid_set.table.fingerprint()} if valid_set is not None else {}
     trainer = Trainer(task, cfg.optim, cfg.training, exp, {**cfg.to_dict(), **dev_set}, device, rank, world)
