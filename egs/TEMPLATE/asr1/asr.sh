@@ -396,7 +396,8 @@ if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
     if [ "$feats_type" = raw ] && [ "$set" = "$feats_train_set" ]; then
       # The audio's tables as they are, the fbank options, and global CMVN of its fbank computed
       # here and streamed to asrkit-compute-cmvn (never written); utt2num_frames (lengths for
-      # batching) comes with it. Utterances whose audio fails are dropped as in the fbank case.
+      # batching) and utt2sample_rate (asrkit-train records the rates resampled up in the model)
+      # come with it. Utterances whose audio fails are dropped as in the fbank case.
       log "stage 1: raw audio for data/$set -> $out (fbank computed while training; CMVN from a pass over it)"
       run "(above)" asrkit-validate-data-dir --no-feats "data/$set"
       mkdir -p "$out/log"
@@ -406,7 +407,7 @@ if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
       [ -f "data/$set/segments" ] && segments=(--segments "data/$set/segments")
       run "$out/log/cmvn.log" $train_cmd "$out/log/cmvn.log" bash -c "set -o pipefail; asrkit-compute-fbank \
         --config '$fbank_config' $fbank_args ${segments[*]} --max-bad-percent 5 --write-utt2num-frames '$out/utt2num_frames' \
-        'scp:data/$set/wav.scp' ark:- | asrkit-compute-cmvn ark:- '$out/cmvn.ark'"
+        --write-utt2sample-rate '$out/utt2sample_rate' 'scp:data/$set/wav.scp' ark:- | asrkit-compute-cmvn ark:- '$out/cmvn.ark'"
       warnings "$out/log/cmvn.log"
       run "(above)" asrkit-fix-data-dir "$out"
       mark_done "$out/.done" "$inputs"
@@ -424,7 +425,7 @@ if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
     # 95 % rule (docs/errors.md) is applied to the whole set once the pieces are merged.
     run "$out/log/fbank.*.log" $train_cmd JOB=1:"$n" "$out/log/fbank.JOB.log" \
       asrkit-compute-fbank --config "$fbank_config" $fbank_args "${segments[@]}" --max-bad-percent 100 \
-        --write-utt2num-frames "$out/data/utt2num_frames.JOB" \
+        --write-utt2num-frames "$out/data/utt2num_frames.JOB" --write-utt2sample-rate "$out/data/utt2sample_rate.JOB" \
         "scp:$split/JOB/wav.scp" "ark,scp:$dump_abs/$set/data/feats.JOB.ark,$dump_abs/$set/data/feats.JOB.scp"
     for i in $(seq "$n"); do cat "$out/data/feats.$i.scp"; done > "$out/feats.scp"
     warnings "$out/log/fbank.*.log"
@@ -432,6 +433,8 @@ if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
     [ "$nf" -ge $(( nu - nu / 20 )) ] || die "stage 1 failed: features for only $nf of the $nu utterances" \
       "of data/$set, more than 5 % failed (Kaldi's rule) -- see $out/log/fbank.*.log"
     for i in $(seq "$n"); do cat "$out/data/utt2num_frames.$i"; done > "$out/utt2num_frames"
+    # (each utterance's audio rate before any --resample: asrkit-train records those it resampled up)
+    for i in $(seq "$n"); do cat "$out/data/utt2sample_rate.$i"; done > "$out/utt2sample_rate"
     for f in text utt2spk spk2utt; do cp "data/$set/$f" "$out/$f"; done
     cp "$out/data/fbank.yaml" "$out/fbank.yaml"   # the resolved feature config: asrkit-train packs it
     # compute-fbank skips (and logs) unreadable audio: drop those utterances from every table,
