@@ -28,7 +28,8 @@ TABLES = ("wav.scp", "segments", "text", "utt2spk", "spk2utt", "feats.scp", "utt
           "reco2file_and_channel", "spk2gender", "cmvn.scp")
 # What each table is keyed by, so fix and split filter it by the right ids. wav.scp is keyed by
 # utterance when there is no segments file.
-UTT_TABLES = ("utt2spk", "text", "segments", "feats.scp", "utt2num_frames", "utt2dur", "utt2uniq", "utt2lang")
+UTT_TABLES = ("utt2spk", "text", "segments", "feats.scp", "utt2num_frames", "utt2dur", "utt2uniq", "utt2lang",
+              "utt2sample_rate")
 RECO_TABLES = ("wav.scp", "reco2file_and_channel", "reco2dur")
 SPK_TABLES = ("spk2gender", "cmvn.scp")
 

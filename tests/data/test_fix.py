@@ -260,3 +260,18 @@ def test_a_malformed_utt2spk_line_is_an_utterance_counted_as_dropped(an4_dir):
     assert report.reasons == {"a malformed line of utt2spk (no speaker, not UTF-8, ...)": ["utt2spk:1"],
                               "not in utt2spk": [second]}
     assert report.bad_lines["utt2spk"] == [1, 2, 131, 132]
+
+
+def test_fix_filters_utt2sample_rate_with_the_other_tables(an4_dir):
+    """compute-fbank's utt2sample_rate (the rate of each utterance's audio before --resample, which
+    asrkit-train records for decoding) is a per-utterance table: an utterance fix-data-dir drops
+    stayed there."""
+    utts = [line.split()[0] for line in lines(an4_dir / "utt2spk")]
+    (an4_dir / "utt2sample_rate").write_text("".join(f"{u} 16000\n" for u in utts))
+    text = lines(an4_dir / "text")
+    dropped = text.pop(7).split()[0]
+    (an4_dir / "text").write_text("".join(text))
+    report = fix_data_dir(an4_dir)
+    assert report.dropped["utt2sample_rate"] == [dropped]
+    kept = [line.split()[0] for line in lines(an4_dir / "utt2sample_rate")]
+    assert kept == [u for u in utts if u != dropped]
