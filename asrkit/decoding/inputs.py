@@ -273,7 +273,9 @@ def from_wav_scp(wav_rspecifier: str, featurize: Featurize, segments: Optional[s
     for utt in missing:
         yield utt, None, AsrkitError(f"utterance {utt!r}: not in {wav_rspecifier}")
     for entry, audio, err in iter_wavs([by_id[u] for u in keep]):
-        yield _featurize(entry.utt_id, audio, err, featurize, entry.what)
+        item = _featurize(entry.utt_id, audio, err, featurize, entry.what)
+        del audio  # (see from_wav_files)
+        yield item
 
 
 def from_wav_files(paths: Sequence[str], featurize: Featurize, channel: Optional[int] = None,
@@ -289,7 +291,12 @@ def from_wav_files(paths: Sequence[str], featurize: Featurize, channel: Optional
         except AsrkitError as e:
             yield utt, None, e
             continue
-        yield _featurize(utt, audio, None, featurize, what)
+        item = _featurize(utt, audio, None, featurize, what)
+        # Not held while the item is decoded: this generator waits at its yield meanwhile, and
+        # its samples (4 bytes a sample, 230 MB for an hour of 16 kHz) stayed in memory beside
+        # their features through the whole decode of a long recording.
+        del audio
+        yield item
 
 
 def _featurize(utt: str, audio, err, featurize: Featurize, what: str) -> Item:

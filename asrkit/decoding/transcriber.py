@@ -153,8 +153,9 @@ class Transcriber:
             # the others were read too, so one error names every bad input of a 100-file call
             # rather than one per retry.
             try:
-                samples, rate = self._read(a, name)
-                items.append((name, rec.features(samples, rate, name)))
+                # (no name kept for the samples: the last input's stayed in memory through the
+                # whole decode, 230 MB for an hour of 16 kHz audio, beside its features)
+                items.append((name, rec.features(*self._read(a, name), name)))
             except AsrkitError as e:
                 failed.append((name, str(e)))
         if failed:
