@@ -876,8 +876,10 @@ class Recognizer:
 
     def unpadded_words(self, words: Optional[List[Word]], lead: int, frames: int) -> Optional[List[Word]]:
         """``words`` timed on a recording with ``lead`` frames of edge pad before its ``frames``
-        own, timed on those (a word's time in the pad becomes the recording's edge)."""
-        if words is None or not lead:
+        own, timed on those (a word's time in the pad becomes the recording's edge). With no pad
+        before, a pad after still bounds them: a word made in a trailing pad alone was written past
+        the recording's end (the first 1.55 s of an AN4 file: 'SIX' at 1.728 s)."""
+        if words is None:
             return words
         shift, end = lead * self.frame_shift_s, frames * self.frame_shift_s
 
