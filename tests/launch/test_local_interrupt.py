@@ -35,6 +35,15 @@ def _ctrl_c_once_started(tmp_path: Path, n: int):
     return pids
 
 
+@pytest.fixture(autouse=True)
+def ctrl_c_raises():
+    """SIGINT as Python's default (KeyboardInterrupt): pytest-xdist's workers (.ci/run's -n 2)
+    ignore it, so the Ctrl-C these tests send went nowhere and each waited for its sleep 600."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 def _launch(tmp_path: Path, n: int) -> Launch:
     return Launch(JOB_IGNORING_SIGTERM, str(tmp_path / "log/s.JOB.log"), parse_job_range(f"JOB=1:{n}"))
 
