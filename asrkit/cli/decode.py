@@ -119,7 +119,8 @@ def main(model_path: Optional[str], config_path: Optional[str], print_config: bo
     --max-segment-s are cut at their pauses (found with the model's CTC head), decoded in pieces
     and joined. A bad utterance (unknown id, unreadable audio, a bad scp entry, no frames,
     non-finite features) is skipped, named and counted, and the others are written; the run
-    fails (writing nothing) when none decodes or more than 5 % fail. The log reports the
+    fails when none decodes or more than 5 % fail, writing no files (the lines already printed
+    on stdout, without --output-dir, stay printed, as a Kaldi binary's do). The log reports the
     real-time factor (model time from features to text / audio duration).
 
     e.g. asrkit-decode --model exp/las/model.pt a.wav b.flac

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, List, Optional, Sequence, Tuple
@@ -157,6 +158,10 @@ class DecodeInputs:
         return [e.utt_id for e in read_wav_scp(self.wav_scp, self.segments)]
 
 
+
+# A Kaldi rspecifier ('scp:f.scp', 'ark,s,cs:f.ark') where an audio file is expected
+_RSPECIFIER = re.compile(r"^(scp|ark)(,[a-z]+)*:")
+
 def read_utt_ids(path: str) -> List[str]:
     """The first field of each non-empty line (``--utt-ids``: a list, or any table of utterances).
 
@@ -209,6 +214,13 @@ def file_utt_ids(paths: Sequence[str], renamed: Optional[List[Tuple[str, str]]] 
     ids: List[str] = []
     first: dict = {}
     for p in paths:
+        spec = _RSPECIFIER.match(str(p))
+        if spec and not os.path.lexists(p):
+            # (was "skipping utterance 'wav': ... no such file" for scp:data/test/wav.scp)
+            option = "--feats" if spec.group(1) == "ark" or "feats" in str(p) else "--wav-scp"
+            shown = str(p)[spec.end():] if option == "--wav-scp" else str(p)
+            raise AsrkitError(f"{str(p)!r} is a Kaldi table specifier, not an audio file: give it as {option} "
+                              f"{shown} (the arguments are audio files)")
         utt = Path(p).stem
         if any(c.isspace() for c in utt):
             utt = "_".join(utt.split())

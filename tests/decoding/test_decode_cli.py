@@ -329,3 +329,22 @@ def test_features_normalised_already_are_named(inproc, an4, tmp_path):
         assert len(proc.stdout.decode().splitlines()) == len(raw)  # a warning: every utterance decodes
         said[name] = "look normalised already" in proc.stderr.decode()
     assert said == {"raw": False, "cmvn": True, "cmvn_per_utt": True}
+
+
+def test_a_kaldi_specifier_given_as_an_audio_file_names_the_option(tmp_path, monkeypatch):
+    """`asrkit-decode --model m.pt scp:data/test/wav.scp` decoded a file named so: 'skipping
+    utterance 'wav': ... no such file', and then 'none decoded'."""
+    from asrkit.decoding.inputs import file_utt_ids
+    from asrkit.utils.errors import AsrkitError
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(AsrkitError, match=r"^'scp:data/test/wav.scp' is a Kaldi table specifier, not an audio "
+                                          r"file: give it as --wav-scp data/test/wav.scp"):
+        file_utt_ids(["a.wav", "scp:data/test/wav.scp"])
+    with pytest.raises(AsrkitError, match=r"give it as --feats scp:dump/test/feats.scp"):
+        file_utt_ids(["scp:dump/test/feats.scp"])
+    with pytest.raises(AsrkitError, match=r"give it as --feats ark,s,cs:x.ark"):
+        file_utt_ids(["ark,s,cs:x.ark"])
+    # a file that is really named so is an audio file like any other
+    (tmp_path / "scp:odd.wav").write_bytes(b"")
+    assert file_utt_ids(["scp:odd.wav"]) == ["scp:odd"]
