@@ -4,39 +4,17 @@ normalised dump/) was normalised a second time and the transforms were fitted to
 word. asrkit-align reads audio only (no --feats): nothing to warn about there."""
 from __future__ import annotations
 
-import numpy as np
-
-from asrkit.data.specifier import MatrixWriter
-from asrkit.features.cmvn import accumulate_cmvn, apply_cmvn
-from asrkit.features.fbank import FbankConfig, compute_fbank
-from asrkit.features.wav import read_wav_source
-
-from test_decode_cli import an4, inproc  # noqa: F401  (fixtures)
+from test_decode_cli import an4, inproc, normalised_twice_variants  # noqa: F401  (fixtures)
 
 
 def test_adapt_speakers_names_features_normalised_already(inproc, an4, tmp_path):  # noqa: F811
     _, model, wavs = an4
-    fbank = FbankConfig(sample_frequency=16000.0, num_mel_bins=40)
-    raw = []
-    for p in wavs:
-        samples, sr = read_wav_source(str(p), str(p))
-        raw.append((p.stem, compute_fbank(samples, sr, fbank)))
-    stats = None
-    for _, f in raw[:3]:  # the model's packed CMVN (build_model)
-        stats = accumulate_cmvn(f, stats)
-    variants = {
-        "raw": raw,
-        "cmvn": [(u, apply_cmvn(f, stats)) for u, f in raw],
-        "cmvn_per_utt": [(u, (f - f.mean(0)) / f.std(0)) for u, f in raw],
-    }
+    raw = normalised_twice_variants(wavs, tmp_path)
     hyp, utt2spk = tmp_path / "hyp", tmp_path / "utt2spk"
     hyp.write_text("".join(f"{u} TWO ONE\n" for u, _ in raw))
     utt2spk.write_text("".join(f"{u} {u.split('-')[1]}\n" for u, _ in raw))
     said = {}
-    for name, feats in variants.items():
-        with MatrixWriter(f"ark,scp:{tmp_path}/{name}.ark,{tmp_path}/{name}.scp") as w:
-            for u, f in feats:
-                w.write(u, f.astype(np.float32))
+    for name in ("raw", "cmvn", "cmvn_per_utt"):
         out = tmp_path / f"{name}_trans.ark"
         proc = inproc("adapt-speakers", "--model", model, "--utt2spk", utt2spk, "--feats",
                       f"scp:{tmp_path}/{name}.scp", "--epochs", "1", hyp, f"ark:{out}")

@@ -297,16 +297,14 @@ def test_utt_ids_with_a_bom_or_none_at_all_are_named(tmp_path):
         read_utt_ids(str(tmp_path / "ids"))
 
 
-def test_features_normalised_already_are_named(inproc, an4, tmp_path):
-    """--feats wants the raw fbank (the packed CMVN is applied to it). Features from a Kaldi-style
-    `asrkit-compute-fbank | asrkit-apply-cmvn` pipeline, or ESPnet's normalised dump/, were
-    normalised a second time without a word (the yesno model: 0.42 -> 52.5 % WER); now a warning
-    says so, and the raw features get none (a quieter recording's: test_recognizer.py)."""
+def normalised_twice_variants(wavs, out):
+    """The raw fbank of ``wavs`` (the AN4 fixture's; returned as (id, matrix) pairs), written as
+    out/raw.{ark,scp}, and the same normalised already: with the model's CMVN
+    (out/cmvn.{ark,scp}) and per utterance (out/cmvn_per_utt.{ark,scp})."""
     import numpy as np
 
     from asrkit.features.cmvn import apply_cmvn
 
-    tmp, model, wavs = an4
     fbank = FbankConfig(sample_frequency=16000.0, num_mel_bins=40)
     raw = []
     for p in wavs:
@@ -316,15 +314,26 @@ def test_features_normalised_already_are_named(inproc, an4, tmp_path):
     for _, f in raw[:3]:  # the model's packed CMVN (build_model)
         stats = accumulate_cmvn(f, stats)
     variants = {
-        "raw": [(u, f) for u, f in raw],
+        "raw": raw,
         "cmvn": [(u, apply_cmvn(f, stats)) for u, f in raw],
         "cmvn_per_utt": [(u, (f - f.mean(0)) / f.std(0)) for u, f in raw],
     }
-    said = {}
     for name, feats in variants.items():
-        with MatrixWriter(f"ark,scp:{tmp_path}/{name}.ark,{tmp_path}/{name}.scp") as w:
+        with MatrixWriter(f"ark,scp:{out}/{name}.ark,{out}/{name}.scp") as w:
             for u, f in feats:
                 w.write(u, f.astype(np.float32))
+    return raw
+
+
+def test_features_normalised_already_are_named(inproc, an4, tmp_path):
+    """--feats wants the raw fbank (the packed CMVN is applied to it). Features from a Kaldi-style
+    `asrkit-compute-fbank | asrkit-apply-cmvn` pipeline, or ESPnet's normalised dump/, were
+    normalised a second time without a word (the yesno model: 0.42 -> 52.5 % WER); now a warning
+    says so, and the raw features get none (a quieter recording's: test_recognizer.py)."""
+    tmp, model, wavs = an4
+    raw = normalised_twice_variants(wavs, tmp_path)
+    said = {}
+    for name in ("raw", "cmvn", "cmvn_per_utt"):
         proc = inproc("decode", "--model", model, "--beam", "2", "--feats", f"scp:{tmp_path}/{name}.scp")
         assert len(proc.stdout.decode().splitlines()) == len(raw)  # a warning: every utterance decodes
         said[name] = "look normalised already" in proc.stderr.decode()
