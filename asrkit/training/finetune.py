@@ -10,8 +10,14 @@ them: the top-level ``listener``, ``speller``, ``ctc``, the shorthand ``attentio
     frozen = freeze(model, ["listener"])         # requires_grad False; the optimizer never sees them
 
 What may be reused (one-line errors otherwise, naming the init model and what differs):
-- the features must have the same dimension (``idim``); other feature options that differ
-  (sample rate, frame shift) are a warning;
+- the features must have the same dimension (``idim``). When the listener is taken, the feature
+  options that set what a feature dim means (``MEANING_OPTIONS``: sample rate, frame length and
+  shift, mel bins, low/high frequency, energy, log, power, VTLN warp) must be the same, and so must
+  the normalisation: an init model with CMVN stats needs --cmvn, with the same norm_vars. Other
+  fbank options (dither, window, pre-emphasis...) that differ are a warning; so is an init model
+  without CMVN stats met with --cmvn, and this run's stats (another corpus's: normal in
+  fine-tuning; the new model packs them) whose means lie more than ``CMVN_SHIFT_WARN`` of the init
+  stats' std away from the init model's, or whose std is more than twice or less than half its;
 - the parameters indexed by token id (``LAS.TOKEN_MODULES``: ``speller.embed``,
   ``speller.output``, ``ctc``) are taken only when both models have the same token list;
   every other module may come from a model of another tokenizer;
@@ -23,6 +29,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -94,14 +101,98 @@ def _first_difference(a: Sequence[str], b: Sequence[str]) -> str:
     return f"{len(a)} tokens there, {len(b)} here"
 
 
-def check_features(meta: PackageMeta, path: str, idim: int, fbank: Optional[FbankConfig], feats: str) -> None:
+# Options that move a feature dim to other frequencies or times, or put it on another scale: a
+# listener trained on one setting sees other inputs under another (FbankConfig's other options,
+# dither, window, pre-emphasis, edges, only reshape them a little).
+MEANING_OPTIONS = ("sample_frequency", "frame_length", "frame_shift", "num_mel_bins", "low_freq", "high_freq",
+                   "use_energy", "htk_compat", "use_log_fbank", "use_power", "vtln_warp")
+# Two corpora's own stats differ: AN4 at 8 kHz and FSDD (egs/fsdd's --init-listener) by at most
+# 0.57 std per dim. A whole std or more is rather stats of other features, or a level shift the
+# listener will have to unlearn.
+CMVN_SHIFT_WARN = 1.0
+
+
+def _high(c: FbankConfig) -> float:
+    # high_freq <= 0 is an offset from Nyquist: 0 and 4000 are the same edge at 8 kHz
+    return c.high_freq if c.high_freq > 0 else c.sample_frequency / 2 + c.high_freq
+
+
+def _fbank_differences(theirs: FbankConfig, ours: FbankConfig) -> Tuple[List[str], List[str]]:
+    """(differences that change what the features mean, other differences), as ``key: old -> new``."""
+    a, b = theirs.to_dict(), ours.to_dict()
+    a["high_freq"], b["high_freq"] = _high(theirs), _high(ours)
+    diff = dict_diff(a, b)
+    meaning = [d for d in diff if d.split(":")[0] in MEANING_OPTIONS]
+    return meaning, [d for d in diff if d not in meaning]
+
+
+def check_features(meta: PackageMeta, path: str, idim: int, fbank: Optional[FbankConfig], feats: str,
+                   listener: bool = True) -> None:
+    """The init model's features against this run's (``fbank``: None where unknown); ``listener``:
+    whether the listener is taken (only it sees the features)."""
     if meta.idim != idim:
         raise AsrkitError(f"--init {path}: its model takes {meta.idim}-dim features, {feats} has {idim}-dim ones: "
                           f"fine-tuning needs features made with the same number of bins")
-    if meta.feature_config is not None and fbank is not None and meta.feature_config != fbank:
-        log.warning("--init %s: its features were made with other options than these (%s): the listener "
-                    "will see features unlike the ones it learnt from", path,
-                    ", ".join(dict_diff(meta.feature_config.to_dict(), fbank.to_dict())))
+    if not listener or meta.feature_config is None:
+        return
+    if fbank is None:
+        log.warning("--init %s: its features' options (%s Hz, %s ms shift, %d bins) cannot be compared with "
+                    "these, whose options are not known (give --fbank-config with the options %s was made with)",
+                    path, f"{meta.feature_config.sample_frequency:g}", f"{meta.feature_config.frame_shift:g}",
+                    meta.feature_config.num_mel_bins, feats)
+        return
+    meaning, other = _fbank_differences(meta.feature_config, fbank)
+    if meaning:
+        raise AsrkitError(f"--init {path}: its listener learnt from features made with other options than {feats} "
+                          f"({'; '.join(meaning)}): the same dim would mean other frequencies or times; make the "
+                          f"features with its options (asrkit-compute-fbank --config), or leave the listener out of "
+                          f"--init-modules")
+    if other:
+        log.warning("--init %s: its features were made with other options than these (%s): the listener will see "
+                    "features a little unlike the ones it learnt from", path, "; ".join(other))
+
+
+def _mean_std(stats: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    n = max(float(stats[0, -1]), 1.0)
+    mean = stats[0, :-1] / n
+    return mean, np.sqrt(np.maximum(stats[1, :-1] / n - mean ** 2, 1e-10))
+
+
+def check_cmvn(meta: PackageMeta, path: str, cmvn: Optional[np.ndarray], norm_vars: bool,
+               cmvn_path: Optional[str], listener: bool = True) -> None:
+    """The init model's CMVN (``meta.cmvn``, ``meta.cmvn_norm_vars``) against this run's (``cmvn``
+    from ``cmvn_path``, ``norm_vars``): a listener trained on normalised features must get
+    normalised ones, the same way; another corpus's stats are expected, and said (once)."""
+    if not listener or (meta.cmvn is None and cmvn is None):
+        return
+    if cmvn is None:
+        raise AsrkitError(f"--init {path}: its listener learnt from features normalised with CMVN stats (packed in "
+                          f"it, norm_vars {str(meta.cmvn_norm_vars).lower()}), and this run has no --cmvn: it would "
+                          f"see features that are not; give --cmvn (this corpus's stats, asrkit-compute-cmvn), or "
+                          f"leave the listener out of --init-modules")
+    if meta.cmvn is None:
+        log.warning("--init %s: its model packs no CMVN stats (its listener learnt from features without CMVN, or "
+                    "it was packed without them), and this run normalises with --cmvn %s: the listener will see "
+                    "inputs on another scale", path, cmvn_path)
+        return
+    if bool(meta.cmvn_norm_vars) != bool(norm_vars):
+        raise AsrkitError(f"--init {path}: its listener learnt from features whose CMVN "
+                          f"{'normalised variances too' if meta.cmvn_norm_vars else 'removed the means only'} "
+                          f"(cmvn_norm_vars {str(meta.cmvn_norm_vars).lower()}), this run gives --norm-vars "
+                          f"{str(norm_vars).lower()}: give --norm-vars {str(meta.cmvn_norm_vars).lower()}")
+    m0, s0 = _mean_std(np.asarray(meta.cmvn, dtype=np.float64))
+    m1, s1 = _mean_std(np.asarray(cmvn, dtype=np.float64))
+    shift = np.abs(m1 - m0) / s0
+    ratio = s1 / s0
+    d, r = int(np.argmax(shift)), int(np.argmax(np.abs(np.log(ratio))))
+    said = (f"means differ by up to {shift[d]:.2f} of its std (dim {d}: {m0[d]:.2f} there, {m1[d]:.2f} here), "
+            f"stds by a factor {ratio[r]:.2f} at most (dim {r})")
+    if shift[d] > CMVN_SHIFT_WARN or not 0.5 <= ratio[r] <= 2.0:
+        log.warning("--init %s: its CMVN stats and --cmvn %s are far apart (%s): is --cmvn of these features? "
+                    "The new model packs --cmvn's stats", path, cmvn_path, said)
+    elif not np.array_equal(np.asarray(meta.cmvn), np.asarray(cmvn)):
+        log.info("--init %s: its CMVN stats are not --cmvn %s (%s); the new model packs --cmvn's", path, cmvn_path,
+                 said)
 
 
 def init_from(model: LAS, meta: PackageMeta, weights: Dict[str, Tensor], path: str, modules: Sequence[str],
@@ -174,14 +265,21 @@ def summary(names: Sequence[str]) -> str:
 
 
 def apply(model: LAS, cfg: Any, resuming: bool, idim: int, tokens: Sequence[str], fbank: Optional[FbankConfig],
-          feats: str, lang: str) -> None:
-    """The finetune section of a run (``TrainConfig.finetune``): --init on a fresh run, --freeze always."""
+          feats: str, lang: str, cmvn: Optional[np.ndarray] = None, norm_vars: bool = True,
+          cmvn_path: Optional[str] = None) -> None:
+    """The finetune section of a run (``TrainConfig.finetune``): --init on a fresh run, --freeze always.
+
+    ``cmvn`` (read from ``cmvn_path``) and ``norm_vars``: this run's normalisation, checked against
+    the init model's when its listener is taken."""
     if cfg.init and resuming:
         log.info("--init %s not read: the exp dir has checkpoints, and the run resumes from them (they hold the "
                  "weights)", cfg.init)
     elif cfg.init:
         meta, weights = read_init_model(cfg.init)
-        check_features(meta, cfg.init, idim, fbank, feats)
+        listener = list(cfg.init_modules) == ["all"] or any(
+            _under(p, ["listener"]) for p in resolve_modules(model, cfg.init_modules, "--init-modules"))
+        check_features(meta, cfg.init, idim, fbank, feats, listener)
+        check_cmvn(meta, cfg.init, cmvn, norm_vars, cmvn_path, listener)
         taken = init_from(model, meta, weights, cfg.init, cfg.init_modules, tokens, lang)
         n, size = count(model, taken)
         rest = [k for k, _ in model.named_parameters() if k not in set(taken)]

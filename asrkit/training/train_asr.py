@@ -219,7 +219,8 @@ def _train(args: TrainArgs, exp: Path, dist_info: Optional[DistInfo], rank: int,
              sum(p.numel() for p in model.parameters()) / 1e6, train_set.idim, tokenizer.vocab_size)
     # Before the Trainer builds its optimizer, which takes only the parameters left trainable.
     finetune.apply(model, cfg.finetune, resuming=bool(ckpt.list_checkpoints(exp)), idim=train_set.idim,
-                   tokens=tokenizer.tokens, fbank=args.fbank, feats=f"{args.train_dir}/feats.scp", lang=str(tok_path))
+                   tokens=tokenizer.tokens, fbank=args.fbank, feats=f"{args.train_dir}/feats.scp", lang=str(tok_path),
+                   cmvn=cmvn, norm_vars=args.norm_vars, cmvn_path=args.cmvn)
     meta = PackageMeta(model_config=cfg.model, idim=train_set.idim, vocab_size=tokenizer.vocab_size,
                        feature_config=args.fbank, cmvn=cmvn, cmvn_norm_vars=args.norm_vars,
                        tokenizer=tokenizer.to_bytes(), tokens=list(tokenizer.tokens),
