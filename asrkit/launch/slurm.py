@@ -4,8 +4,8 @@ For ``exp/x/log/fbank.JOB.log`` it writes the batch script ``exp/x/log/q/fbank.s
 failed job can be resubmitted or read by hand), submits it with the options the config file maps
 (:mod:`asrkit.launch.slurm_config`), and waits for each task's exit status: the script writes it
 to ``exp/x/log/q/fbank.<token>.status/<JOB>`` when the command ends, as slurm.pl's ``.sync``
-files. A task whose job left the queue without writing one (cancelled, out of time or memory)
-counts as failed with a note. Ctrl-C or SIGTERM cancels the whole array (``scancel``).
+files. A task Slurm cancels or times out writes 143 (its script traps Slurm's SIGTERM); one whose
+job left the queue without writing a status (out of memory, SIGKILL) counts as failed with a note. Ctrl-C or SIGTERM cancels the whole array (``scancel``).
 
 A job with ``ntasks > 1`` is one allocation of ``--nodes=N --ntasks-per-node=T`` running the
 command under ``srun`` with the same shape, so ``asrkit-train`` finds its rank, world size and
@@ -91,7 +91,40 @@ command_template={q(command_template)}
 log_template={q(log_template)}
 {substitute}
 status_dir={q(str(status_dir))}
+finish() {{
+  trap : TERM  # a second SIGTERM must not cut the footer or the status short
+  t1=$(date +%s)
+  {{
+    echo "# Accounting: time=$((t1 - t0)) threads={launch.num_threads}"
+    echo "# Ended (code $1) at $(LC_ALL=C date), elapsed time $((t1 - t0)) seconds"
+  }} >> "$log"
+  # No status directory: the launcher is gone (it cancelled the job on Ctrl-C) and needs none.
+  if [ -d "$status_dir" ]; then
+    echo "$1" > "$status_dir/$index.tmp" && mv "$status_dir/$index.tmp" "$status_dir/$index"
+  fi
+  exit "$1"
+}}
+# Slurm's SIGTERM (scancel, the time limit) killed this shell, which wrote neither footer nor status:
+# the launcher said "no exit status" ~25 s later. The command is stopped as the local backend stops
+# a job (its process group: SIGTERM, SIGKILL after a grace, below the usual KillWait of Slurm's own
+# SIGKILL) and the task ends 143 whatever the command then exits with, as a task Slurm cut short.
+stop() {{
+  trap : TERM
+  pid=${{pid:-$!}}  # (a signal just after the command started, before pid=$! ran)
+  if [ -n "$pid" ]; then
+    kill -TERM -- "-$pid" 2>/dev/null
+    for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30; do
+      kill -0 -- "-$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -KILL -- "-$pid" 2>/dev/null
+  fi
+  finish 143
+}}
 mkdir -p "$(dirname "$log")"
+t0=$(date +%s)
+pid=
+trap stop TERM
 {{
   nl=$'\\n'
   echo "# ${{command//$nl/$nl# }}"  # each line of a command with a newline a comment
@@ -99,16 +132,15 @@ mkdir -p "$(dirname "$log")"
   echo "# {where}"
   echo "#"
 }} > "$log"
-t0=$(date +%s)
-{run} >> "$log" 2>&1
-code=$?
-t1=$(date +%s)
-{{
-  echo "# Accounting: time=$((t1 - t0)) threads={launch.num_threads}"
-  echo "# Ended (code $code) at $(LC_ALL=C date), elapsed time $((t1 - t0)) seconds"
-}} >> "$log"
-echo "$code" > "$status_dir/$index.tmp" && mv "$status_dir/$index.tmp" "$status_dir/$index"
-exit "$code"
+# In the background, as a process group of its own (set -m), so that the trap runs at once (bash
+# runs one only once a foreground command ends) and the command can be signalled as a whole;
+# without job control a background command would have SIGINT ignored.
+set -m
+{run} >> "$log" 2>&1 &
+pid=$!
+set +m
+wait "$pid"
+finish $?
 """
 
 

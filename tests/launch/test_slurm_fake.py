@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,8 @@ import asrkit.launch.slurm as slurm
 from asrkit.launch.job import Launch, parse_job_range
 from asrkit.launch.slurm_config import SlurmConfig
 from asrkit.utils.errors import AsrkitError
+
+from .test_local import check_log
 
 CONFIG = SlurmConfig.parse("command sbatch\n", "c.conf")
 
@@ -117,3 +120,91 @@ def test_ctrl_c_while_sbatch_runs_leaves_no_status_dir_and_says_the_job_may_be_q
         slurm.run_slurm(Launch("true", str(tmp_path / "log/x.log")), CONFIG, {}, show_progress=False)
     assert sorted(p.name for p in (tmp_path / "log/q").iterdir()) == ["x.sh"]
     assert "the job may be queued all the same: find it with squeue --name=x" in caplog.text
+
+
+def _running_slurm(tmp_path: Path, monkeypatch) -> Path:
+    """sbatch runs the job script at once in the background (a plain job, not an array), squeue
+    lists job 42 while its shell lives, and scancel sends that shell SIGTERM, as Slurm does on a
+    cancel or at the time limit. The shell's pid is in calls/job.pid."""
+    bin_dir, calls = tmp_path / "bin", tmp_path / "calls"
+    bin_dir.mkdir()
+    calls.mkdir()
+    (bin_dir / "sbatch").write_text(
+        "#!/bin/bash\n"
+        f'for script; do :; done\nbash "$script" > {calls}/job.out 2>&1 < /dev/null &\n'
+        f"echo $! > {calls}/job.pid\necho 42\n")
+    (bin_dir / "squeue").write_text(f"#!/bin/sh\nkill -0 $(cat {calls}/job.pid) 2>/dev/null && echo 42\nexit 0\n")
+    (bin_dir / "scancel").write_text(f"#!/bin/sh\nkill -TERM $(cat {calls}/job.pid)\n")
+    for tool in bin_dir.iterdir():
+        tool.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    monkeypatch.chdir(tmp_path)  # the job script cds to the launch directory and sources its ./path.sh
+    return calls
+
+
+def _gone(pid: int) -> bool:
+    """Whether ``pid`` has exited (a zombie no one reaps counts as gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
+
+
+def _wait_for(condition, what: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
+
+
+def _kill_leftovers(*pid_files: Path) -> None:
+    for pid_file in pid_files:
+        if pid_file.exists() and pid_file.read_text().strip():
+            pid = int(pid_file.read_text())
+            if not _gone(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+def test_a_task_slurm_terminates_reports_143(tmp_path, monkeypatch):
+    """A task cancelled or out of time (Slurm's SIGTERM to the job script's shell) reported 'no exit
+    status' after squeue's next look and the grace (~25 s), its log without a footer, where the local
+    backend says code 143. The command here has the shell's SIGTERM sent as Slurm would."""
+    calls = _running_slurm(tmp_path, monkeypatch)
+    command = f"echo $$ > {calls}/command.pid; kill -TERM $PPID; exec sleep 600"
+    try:
+        result = slurm.run_slurm(Launch(command, "log/x.log"), CONFIG, {}, show_progress=False,
+                                 queue_check_s=0.1, grace_s=0.1)
+        [task] = result.results
+        assert task.code == 143 and not task.note
+        check_log(tmp_path / "log/x.log", command, 143)
+        # the signal went on to the command, which Slurm's SIGKILL after KillWait would otherwise have to end
+        _wait_for(lambda: _gone(int((calls / "command.pid").read_text())), "the command outlived its job script")
+        assert (calls / "job.out").read_text() == ""
+    finally:
+        _kill_leftovers(calls / "job.pid", calls / "command.pid")
+
+
+def test_ctrl_c_cancel_leaves_the_logs_ended_with_143(tmp_path, monkeypatch):
+    """Ctrl-C cancels the job; the tasks' logs then end as the local backend's do, and the status the
+    cancelled script would write into the removed status directory is no error in its q/*.out."""
+    calls = _running_slurm(tmp_path, monkeypatch)
+    log = tmp_path / "log/x.log"
+    command = f"echo $$ > {calls}/command.pid; echo started; exec sleep 600"
+
+    def ctrl_c_once_started(items, **kwargs):
+        _wait_for(lambda: log.exists() and "\nstarted\n" in log.read_text(), "the job did not start")
+        raise KeyboardInterrupt
+        yield  # a generator, as progress() is
+
+    monkeypatch.setattr(slurm, "progress", ctrl_c_once_started)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            slurm.run_slurm(Launch(command, "log/x.log"), CONFIG, {}, show_progress=False)
+        _wait_for(lambda: _gone(int((calls / "job.pid").read_text())), "the job script outlived the cancel")
+        assert check_log(log, command, 143) == ["started"]
+        _wait_for(lambda: _gone(int((calls / "command.pid").read_text())), "the command outlived the cancel")
+        assert (calls / "job.out").read_text() == ""
+        assert sorted(p.name for p in (tmp_path / "log/q").iterdir()) == ["x.sh"]
+    finally:
+        _kill_leftovers(calls / "job.pid", calls / "command.pid")
