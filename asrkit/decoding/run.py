@@ -28,6 +28,9 @@ from asrkit.utils.logging import progress
 log = logging.getLogger("decode")
 
 
+EMPTY_RUN_MIN = 3  # decoded utterances, all with empty texts, that make the run's warning
+
+
 @dataclass
 class RunSummary:
     bad: BadItems = field(default_factory=lambda: BadItems(log, "utterances"))
@@ -36,6 +39,7 @@ class RunSummary:
     input_s: float = 0.0  # reading features / audio and computing fbank
     steps: int = 0  # the most decoder steps one batch ran
     pieces: int = 0  # pieces of the recordings that were cut
+    empty: int = 0  # decoded utterances whose best text is empty
 
     @property
     def total(self) -> int:
@@ -117,6 +121,7 @@ def decode_items(rec: Recognizer, items: Iterable[Item], total: Optional[int],
                 s.pieces += len(r.pieces)
             if not r.hyps:
                 log.warning("utterance %r: no hypothesis ended within the maximum length", r.utt_id)
+            s.empty += not (r.texts and r.texts[0])
             emit(r)
         s.steps = max([s.steps] + [r.steps for r in results])
         pending.clear()
@@ -137,6 +142,11 @@ def decode_items(rec: Recognizer, items: Iterable[Item], total: Optional[int],
         if len(pending) >= chunk or prepared.spans is not None:
             flush()
     flush()
+    if s.decoded >= EMPTY_RUN_MIN and s.empty == s.decoded:
+        # Said, not failed (silence decodes to nothing, rightly): a model of another corpus, features
+        # it was not trained on, or damaged CMVN stats gave every line empty with exit 0.
+        log.warning("every one of the %d decoded utterances got an empty text: are the inputs speech, and the "
+                    "features (rate, --feats normalised already?) those the model was trained on?", s.decoded)
     return s
 
 
