@@ -135,7 +135,11 @@ def main(model_path: Optional[str], config_path: Optional[str], print_config: bo
     for k in OVERRIDES:
         if flags.get(k) is not None:
             setattr(config, k, flags[k])
-    config.validate("options")
+    try:
+        config.validate("options")
+    except AsrkitError as e:
+        # (packed options with a flag of the run: "nbest must be in [1, beam], got 3" named no 3)
+        raise AsrkitError(f"{e} (the options: {source}, then the command line's flags)") from None
     # '-' is stdin, as in Kaldi (`sox in.mp3 -t wav - | asrkit-decode --model m.pt -`): read
     # through /dev/stdin, whose file name makes the utterance id "stdin".
     wavs = tuple(dash_as_stdio(w, "stdin") for w in wavs)

@@ -88,3 +88,18 @@ def test_values_at_the_bounds_are_accepted_and_overflow_nothing():
                                                                        minlenratio=cfg.minlenratio))
     assert (minlen.item(), maxlen.item()) == (5000, 5000)
     assert pre_beam_size(cfg.beam, cfg.pre_beam_ratio, 5000) == 5000
+
+
+def test_an_option_error_says_where_the_options_came_from(tmp_path):
+    """A packed nbest 3 with the run's --beam 2 was 'options: nbest must be in [1, beam], got 3',
+    naming neither the model nor its packed options."""
+    from click.testing import CliRunner
+
+    from asrkit.cli import main
+
+    conf = tmp_path / "decode.yaml"
+    conf.write_text("beam: 4\nnbest: 3\n")
+    res = CliRunner().invoke(main, ["decode", "--print-config", "--config", str(conf), "--beam", "2"])
+    assert res.exit_code == 1
+    assert (f"options: nbest must be in [1, beam], got 3 (the options: --config {conf}, then the command "
+            f"line's flags)") in res.stderr, res.stderr
