@@ -92,7 +92,7 @@ class FbankConfig:
     def dims_above(self, hz: float) -> List[int]:
         """Feature dims whose mel filter reaches above ``hz`` Hz (Kaldi's mel bins, no VTLN): in
         audio resampled up from a rate of ``2 * hz`` they hold nothing but the resampler's leakage."""
-        high = self.high_freq if self.high_freq > 0 else self.sample_frequency / 2 + self.high_freq
+        high = self.high_edge
 
         def mel(f: float) -> float:
             return 1127.0 * math.log(1.0 + f / 700.0)
@@ -143,7 +143,7 @@ class FbankConfig:
             problems.append(f"frame_length and frame_shift must be at least one sample ({1000 / self.sample_frequency:g} ms "
                             f"at {self.sample_frequency:g} Hz), got {self.frame_length}/{self.frame_shift} ms")
         nyquist = self.sample_frequency / 2
-        high = self.high_freq if self.high_freq > 0 else nyquist + self.high_freq
+        high = self.high_edge
         if not 0 <= self.low_freq < high <= nyquist:
             problems.append(f"need 0 <= low_freq < high_freq <= {nyquist:g} (Nyquist), got low_freq="
                             f"{self.low_freq}, high_freq={self.high_freq}")
@@ -175,7 +175,7 @@ class FbankConfig:
             # (1e308 ms is an infinite number of samples: int() of it was an OverflowError)
             return [f"frame_length/frame_shift {self.frame_length}/{self.frame_shift} ms is more samples at "
                     f"{self.sample_frequency:g} Hz than one read holds ({DEFAULT_MAX_SAMPLES})"]
-        window = int(self.sample_frequency * self.frame_length / 1000)
+        window = self.window_samples
         if window < 2:
             return [f"frame_length must be at least two samples ({2000 / self.sample_frequency:g} ms at "
                     f"{self.sample_frequency:g} Hz), got {self.frame_length} ms"]
@@ -189,13 +189,24 @@ class FbankConfig:
             return [self._too_many_bins(f"at least {self.num_mel_bins - padded}")]
         return []
 
+    @property
+    def high_edge(self) -> float:
+        """The mel filters' upper edge in Hz: high_freq, or for high_freq <= 0 that offset from the
+        Nyquist frequency (as Kaldi and torchaudio read it)."""
+        return self.high_freq if self.high_freq > 0 else self.sample_frequency / 2 + self.high_freq
+
+    @property
+    def window_samples(self) -> int:
+        """Samples in one analysis window (frame_length at sample_frequency, as Kaldi counts them)."""
+        return int(self.sample_frequency * self.frame_length / 1000)
+
     def _vtln_high(self) -> float:
         # <= 0: an offset from the Nyquist frequency, as in Kaldi and torchaudio (not from
         # high_freq: with high_freq -600, torchaudio's assertion passed here as a traceback)
         return self.vtln_high if self.vtln_high > 0 else self.sample_frequency / 2 + self.vtln_high
 
     def _fft_size(self) -> int:
-        window = int(self.sample_frequency * self.frame_length / 1000)
+        window = self.window_samples
         return 1 << (window - 1).bit_length() if self.round_to_power_of_two else window
 
     def _too_many_bins(self, how_many: str) -> str:
@@ -215,9 +226,7 @@ class FbankConfig:
         Not part of :meth:`validate`: a model trained on such features still decodes. Made
         where features are computed for a corpus (asrkit-compute-fbank, training from audio).
         A VTLN-warped bank is checked as warped, as Kaldi's MelBanks does."""
-        nyquist = self.sample_frequency / 2
-        high = self.high_freq if self.high_freq > 0 else nyquist + self.high_freq
-        empty = self._empty_mel_bins(self._fft_size(), high)
+        empty = self._empty_mel_bins(self._fft_size(), self.high_edge)
         if empty:
             shown = ", ".join(map(str, empty[:10])) + (", ..." if len(empty) > 10 else "")
             where = f"{self.source}: " if self.source else ""
@@ -319,7 +328,7 @@ def check_fbank_input(num_samples: int, sample_rate: int, config: FbankConfig, u
         raise SampleRateMismatch(f"{name}: sample rate {sample_rate} Hz does not match the fbank config's "
                                  f"sample_frequency {config.sample_frequency:g} Hz (resample it in wav.scp, or set "
                                  f"--sample-frequency)")
-    window = int(config.sample_frequency * config.frame_length / 1000)
+    window = config.window_samples
     if config.snip_edges and num_samples < window:
         raise AsrkitError(f"{name}: too short for one frame ({num_samples} samples < {window})")
 
@@ -364,7 +373,7 @@ def compute_fbank_chunked(samples: np.ndarray, sample_rate: int, config: FbankCo
     import numpy as np
 
     shift = int(config.sample_frequency * config.frame_shift / 1000)
-    window = int(config.sample_frequency * config.frame_length / 1000)
+    window = config.window_samples
     per_chunk = max(1, int(chunk_s * 1000 / config.frame_shift))
     if not config.snip_edges or len(samples) < window:
         return compute_fbank(samples, sample_rate, config, utt_id)

@@ -61,7 +61,7 @@ def is_raw(data_dir: str) -> bool:
 
 def num_frames(num_samples: int, cfg: FbankConfig) -> int:
     """Frames Kaldi's fbank makes of ``num_samples`` samples (0: too short for one)."""
-    window = int(cfg.sample_frequency * cfg.frame_length / 1000)
+    window = cfg.window_samples
     shift = int(cfg.sample_frequency * cfg.frame_shift / 1000)
     if cfg.snip_edges:
         return 0 if num_samples < window else 1 + (num_samples - window) // shift
@@ -286,7 +286,7 @@ class AudioDataset(FeatureDataset):
         import soundfile
 
         target = int(self.fbank.sample_frequency)
-        window = int(self.fbank.sample_frequency * self.fbank.frame_length / 1000)
+        window = self.fbank.window_samples
         for e in self.noises:
             if e.source.endswith("|"):
                 continue
@@ -332,7 +332,7 @@ class AudioDataset(FeatureDataset):
         if level is not None:
             raise AsrkitError(f"{e.what}: a noise recording of one constant value ({level:g}), a DC offset the fbank "
                               f"removes: nothing to mix in; take it out of augment.noise_scp")
-        window = int(self.fbank.sample_frequency * self.fbank.frame_length / 1000)
+        window = self.fbank.window_samples
         if len(noise) * rate / noise_rate < window:
             raise AsrkitError(f"{e.what}: {_too_short_noise(len(noise), window)}")
         if not e.source.endswith("|"):  # (a command may give other audio next time)

@@ -112,15 +112,11 @@ MEANING_OPTIONS = ("sample_frequency", "frame_length", "frame_shift", "num_mel_b
 CMVN_SHIFT_WARN = 1.0
 
 
-def _high(c: FbankConfig) -> float:
-    # high_freq <= 0 is an offset from Nyquist: 0 and 4000 are the same edge at 8 kHz
-    return c.high_freq if c.high_freq > 0 else c.sample_frequency / 2 + c.high_freq
-
-
 def _fbank_differences(theirs: FbankConfig, ours: FbankConfig) -> Tuple[List[str], List[str]]:
     """(differences that change what the features mean, other differences), as ``key: old -> new``."""
     a, b = theirs.to_dict(), ours.to_dict()
-    a["high_freq"], b["high_freq"] = _high(theirs), _high(ours)
+    # (high_freq <= 0 is an offset from Nyquist: 0 and 4000 are the same edge at 8 kHz)
+    a["high_freq"], b["high_freq"] = theirs.high_edge, ours.high_edge
     diff = dict_diff(a, b)
     meaning = [d for d in diff if d.split(":")[0] in MEANING_OPTIONS]
     return meaning, [d for d in diff if d not in meaning]
