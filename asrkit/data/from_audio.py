@@ -293,18 +293,24 @@ def sox_formats() -> Optional[frozenset]:
     return None
 
 
-def sox_reads_by_content(path: Path) -> bool:
-    """Whether sox reads ``path``, whose extension its 'sox -h' list lacks: it takes some types by
-    their content whatever the name (a .wave or .rf64 WAV, an .oga Ogg Vorbis), which the list
-    alone refused, though the pipes worked. ``sox --i`` tells (its header read, no samples)."""
+def sox_info(path: PathLike):
+    """``sox --i path`` run (its header read, no samples): the CompletedProcess, or None where sox
+    could not be run. What sox itself makes of a file, whatever its extension says."""
     import subprocess
 
     try:
-        proc = subprocess.run(["sox", "--i", str(path)], capture_output=True, text=True, errors="replace",
+        return subprocess.run(["sox", "--i", str(path)], capture_output=True, text=True, errors="replace",
                               timeout=60)
     except (OSError, subprocess.SubprocessError):
-        return False
-    return proc.returncode == 0 and "Sample Rate" in proc.stdout
+        return None
+
+
+def sox_reads_by_content(path: Path) -> bool:
+    """Whether sox reads ``path``, whose extension its 'sox -h' list lacks: it takes some types by
+    their content whatever the name (a .wave or .rf64 WAV, an .oga Ogg Vorbis), which the list
+    alone refused, though the pipes worked."""
+    proc = sox_info(path)
+    return proc is not None and proc.returncode == 0 and "Sample Rate" in proc.stdout
 
 
 def needs_sox(path: PurePosixPath, sample_rate: Optional[int], channels: int = 1) -> bool:

@@ -163,8 +163,7 @@ def perturb_data_dir_speed(src: PathLike, dst: PathLike, factors: Sequence[float
             name = next(n for n, t in keyed_by_utt.items() if utt in t and _duration(t[utt]) is None)
             tally.skip(utt, f"{d.file(name)}: utterance {utt!r}: {keyed_by_utt[name][utt]!r} is not a duration "
                             "in seconds")
-        elif segments is not None and _collapsed(segments[utt], factors) is not None:
-            f = _collapsed(segments[utt], factors)
+        elif segments is not None and (f := _collapsed(segments[utt], factors)) is not None:
             start_s, end_s = _scaled_times(segments[utt], f)
             tally.skip(utt, f"{d.file('segments')}: utterance {utt!r}: segment {segments[utt][1]:g} "
                             f"{segments[utt][2]:g} is too short to scale: at speed {f:g} it is {start_s} {end_s}, "
@@ -333,9 +332,8 @@ def _refuse_formats_sox_cannot_read(wav_scp: Dict[str, str], recos: set, d: Data
     content whatever the name: .wave, .oga, .rf64), and only its "no handler" counts: a file
     missing or damaged is the feature extraction's to name, as for a WAV.
     """
-    import subprocess
+    from asrkit.data.from_audio import sox_info
 
-    sox = shutil.which("sox") or "sox"
     by_suffix: Dict[str, List[str]] = {}
     for reco in sorted(recos):
         entry = wav_scp[reco].strip()
@@ -346,10 +344,8 @@ def _refuse_formats_sox_cannot_read(wav_scp: Dict[str, str], recos: set, d: Data
         probe = next((r for r in suffix_recos if Path(wav_scp[r].strip()).is_file()), None)
         if probe is None:
             continue
-        try:
-            proc = subprocess.run([sox, "--i", wav_scp[probe].strip()], capture_output=True, text=True,
-                                  errors="replace", timeout=60)
-        except (OSError, subprocess.SubprocessError):
+        proc = sox_info(wav_scp[probe].strip())
+        if proc is None:
             return
         if proc.returncode != 0 and "no handler" in proc.stderr:
             where = d.file("wav.scp")
