@@ -41,8 +41,8 @@ log = get_logger(__name__)
 
 @dataclass
 class JobResult:
-    utts: List[Tuple[str, int, int]] = field(default_factory=list)  # (utt, ark offset, frames)
-    rates: List[int] = field(default_factory=list)  # each of utts' audio rate as read, before any resampling
+    # (utt, ark offset, frames, the audio's rate as read, before any resampling)
+    utts: List[Tuple[str, int, int, int]] = field(default_factory=list)
     failed: List[Tuple[str, str]] = field(default_factory=list)  # (utt, message) per skipped utterance
     audio_s: float = 0.0
     resampled: int = 0
@@ -130,8 +130,7 @@ def _run_job(entries: List[WavEntry], ark: IO[bytes], text: bool, config: FbankC
         # kaldiio writes "<key> " then the matrix; the scp offset points just past that space.
         offset = ark.tell() + len(entry.utt_id.encode("utf-8")) + 1 if seekable else 0
         kaldiio.save_ark(ark, {entry.utt_id: feats}, text=text)
-        result.utts.append((entry.utt_id, offset, feats.shape[0]))
-        result.rates.append(int(audio[1]))
+        result.utts.append((entry.utt_id, offset, feats.shape[0], int(audio[1])))
         result.audio_s += len(samples) / rate
     return result
 
@@ -284,17 +283,17 @@ def compute_fbank_table(
         if spec.scp is not None:
             with open(files.tmp(spec.scp), "w", encoding="utf-8") as f:
                 for name, r in zip(ark_names, results):
-                    f.writelines(f"{utt} {name}:{offset}\n" for utt, offset, _ in r.utts)
+                    f.writelines(f"{utt} {name}:{offset}\n" for utt, offset, _, _ in r.utts)
             outputs.append(spec.scp)
         if utt2num_frames is not None:
             with open(files.tmp(utt2num_frames), "w", encoding="utf-8") as f:
                 for r in results:
-                    f.writelines(f"{utt} {frames}\n" for utt, _, frames in r.utts)
+                    f.writelines(f"{utt} {frames}\n" for utt, _, frames, _ in r.utts)
             outputs.append(str(utt2num_frames))
         if utt2sample_rate is not None:
             with open(files.tmp(utt2sample_rate), "w", encoding="utf-8") as f:
                 for r in results:
-                    f.writelines(f"{utt} {rate}\n" for (utt, _, _), rate in zip(r.utts, r.rates))
+                    f.writelines(f"{utt} {rate}\n" for utt, _, _, rate in r.utts)
             outputs.append(str(utt2sample_rate))
         if side_dir is not None:
             files.tmp(side_dir / "fbank.yaml").write_text(config.to_yaml(), encoding="utf-8")
