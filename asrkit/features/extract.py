@@ -305,6 +305,6 @@ def compute_fbank_table(
         raise
     return ExtractResult(
         num_total=len(entries), num_done=done, num_failed=failed, num_resampled=resampled,
-        num_frames=sum(n for r in results for _, _, n in r.utts), audio_s=sum(r.audio_s for r in results),
+        num_frames=sum(n for r in results for _, _, n, _ in r.utts), audio_s=sum(r.audio_s for r in results),
         elapsed_s=time.perf_counter() - start, outputs=outputs,
     )
