@@ -158,9 +158,9 @@ class DecodeInputs:
         return [e.utt_id for e in read_wav_scp(self.wav_scp, self.segments)]
 
 
-
 # A Kaldi rspecifier ('scp:f.scp', 'ark,s,cs:f.ark') where an audio file is expected
 _RSPECIFIER = re.compile(r"^(scp|ark)(,[a-z]+)*:")
+
 
 def read_utt_ids(path: str) -> List[str]:
     """The first field of each non-empty line (``--utt-ids``: a list, or any table of utterances).
