@@ -191,6 +191,10 @@ def _read_until(stream: IO[bytes], end: bytes, what: str) -> bytes:
             if not part:
                 raise AsrkitError(f"{what}: truncated Kaldi text matrix (no closing ']')")
             i = 0 if part == end else -1
+        if b"\0" in part:
+            # Text holds no NUL; a damaged file's zeroed blocks (or /dev/zero in a pipe) were held
+            # in memory, gigabytes of them, looking for the ']' (a MemoryError traceback).
+            raise AsrkitError(f"{what}: malformed Kaldi text matrix (a NUL byte: a binary or damaged file?)")
         parts.append(part)
         size += len(part)
         if i >= 0:
@@ -234,20 +238,23 @@ def _read_text(head: bytes, stream: IO[bytes], what: str) -> np.ndarray:
 
 
 def _read_key(stream: IO[bytes], what: str, index: int) -> Optional[str]:
-    """The next ``<key> `` of an ark (Kaldi skips white space before it); None at the end."""
+    """The next ``<key> `` of an ark (Kaldi skips white space before it); None at the end.
+
+    As Kaldi's archive reader, a tab may end the key in place of the space, and so may a line
+    break before a text object (``utt1\n [ ... ]``): scripts write both, and Kaldi reads them."""
     c = stream.read(1)
     while c and c in b" \t\r\n\v\f":
         c = stream.read(1)
     if not c:
         return None
     key = bytearray()
-    while c and c != b" ":
+    while c and c not in b" \t\n":
         # (all of Kaldi's white space: a key holding a \v or \f was taken whole, and the text
         # asrkit-decode wrote split it there, the id cut short and the rest read as words)
-        if index == 1 and (key == b"\0B" or key == b"[" and c in b"\t\r\n\v\f"):
+        if index == 1 and (key == b"\0B" or key == b"[" and c in b"\r\v\f"):
             # was "utterance '\x00BDM': not a Kaldi matrix" or "malformed key b'['"
             raise AsrkitError(f"{what}: {ONE_MATRIX}")
-        if c in b"\t\r\n\v\f" or len(key) > 4096:
+        if c in b"\r\v\f" or len(key) > 4096:
             raise AsrkitError(f"{what}: entry {index}: malformed key {bytes(key[:40])!r} (not a Kaldi archive?)")
         key += c
         c = stream.read(1)

@@ -1,0 +1,197 @@
+"""Kaldi table I/O through the real commands: hostile or unusual arks, scps and stats given to
+asrkit-compute-cmvn, asrkit-apply-cmvn and asrkit-validate-data-dir.
+
+Each input gives the right numbers (checked against Kaldi's own formulas, not against the reader
+under test) or one ERROR line naming what is at fault, with nothing written.
+"""
+from __future__ import annotations
+
+import io
+import struct
+from pathlib import Path
+
+import kaldiio
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from asrkit.cli import apply_cmvn as apply_cmvn_cli
+from asrkit.cli import compute_cmvn as compute_cmvn_cli
+from asrkit.data.matrix_io import iter_ark
+from asrkit.utils.errors import AsrkitError
+
+D = 5
+
+
+def _run(module, *args):
+    from asrkit.utils.logging import setup_logging
+
+    try:
+        return CliRunner().invoke(module.main, [str(a) for a in args], catch_exceptions=False)
+    finally:
+        setup_logging()
+
+
+def _error(result) -> str:
+    assert result.exit_code == 1, (result.exit_code, result.stderr)
+    lines = [ln for ln in result.stderr.splitlines() if ln.startswith("ERROR")]
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    return lines[0]
+
+
+def _stats(mats) -> np.ndarray:
+    """Kaldi's AccCmvnStats over float32 features, in double."""
+    s = np.zeros((2, mats[0].shape[1] + 1))
+    for m in mats:
+        m = np.asarray(m, np.float32).astype(np.float64)
+        s[0, :-1] += m.sum(0)
+        s[1, :-1] += (m * m).sum(0)
+        s[0, -1] += len(m)
+    return s
+
+
+def _entry(mat: np.ndarray, text: bool = False) -> bytes:
+    buf = io.BytesIO()
+    kaldiio.save_ark(buf, {"k": mat}, text=text)
+    return buf.getvalue()[len(b"k "):]
+
+
+# -- Kaldi's compressed matrices, built byte by byte and decoded with compressed-matrix.cc's formulas --
+_F = np.float32
+
+
+def _u16_to_float(min_value: float, range_: float, v: int) -> np.float32:
+    # CompressedMatrix::Uint16ToFloat, in float as Kaldi computes it
+    return _F(_F(min_value) + _F(_F(range_) * _F(1.52590218966964e-05)) * _F(v))
+
+
+def _char_to_float(p0, p25, p75, p100, v: int) -> np.float32:
+    # CompressedMatrix::CharToFloat
+    if v <= 64:
+        return _F(p0 + (p25 - p0) * _F(v) * _F(1 / 64.0))
+    if v <= 192:
+        return _F(p25 + (p75 - p25) * _F(v - 64) * _F(1 / 128.0))
+    return _F(p75 + (p100 - p75) * _F(v - 192) * _F(1 / 63.0))
+
+
+def _cm(rng, rows: int, cols: int, min_value: float, range_: float):
+    """A "CM" (one byte per value, per-column percentile headers, data column by column)."""
+    headers = np.sort(rng.integers(0, 65536, size=(cols, 4)), axis=1).astype("<u2")
+    data = rng.integers(0, 256, size=(cols, rows)).astype(np.uint8)
+    blob = b"\0BCM " + struct.pack("<ffii", min_value, range_, rows, cols) + headers.tobytes() + data.tobytes()
+    ref = np.zeros((rows, cols), np.float32)
+    for c in range(cols):
+        p = [_u16_to_float(min_value, range_, int(h)) for h in headers[c]]
+        for r in range(rows):
+            ref[r, c] = _char_to_float(*p, int(data[c, r]))
+    return blob, ref
+
+
+def _cm2_cm3(rng, token: bytes, rows: int, cols: int, min_value: float, range_: float):
+    """A "CM2" (uint16 per value) or "CM3" (uint8), row by row, scaled by range/65535 or range/255."""
+    two = token == b"CM2"
+    data = rng.integers(0, 65536 if two else 256, size=(rows, cols)).astype("<u2" if two else np.uint8)
+    increment = _F(range_ * (1.0 / (65535.0 if two else 255.0)))
+    blob = b"\0B" + token + b" " + struct.pack("<ffii", min_value, range_, rows, cols) + data.tobytes()
+    return blob, (_F(min_value) + data.astype(np.float32) * increment).astype(np.float32)
+
+
+def test_compressed_matrices_decode_as_kaldi_does(tmp_path):
+    """CM, CM2 and CM3 entries of an ark, an scp (offsets and a row/column range) and a pipe give
+    the values Kaldi's decompression gives (to float32 rounding), in compute-cmvn's stats."""
+    rng = np.random.default_rng(7)
+    entries = [("a", *_cm(rng, 11, D, -3.5, 20.25)), ("b", *_cm(rng, 1, D, 0.0, 1.0)),
+               ("c", *_cm2_cm3(rng, b"CM2", 6, D, -100.0, 300.0)), ("d", *_cm2_cm3(rng, b"CM3", 4, D, -1.0, 2.0))]
+    ark, scp = tmp_path / "c.ark", tmp_path / "c.scp"
+    offsets = {}
+    with open(ark, "wb") as f:
+        for key, blob, _ in entries:
+            f.write(key.encode() + b" ")
+            offsets[key] = f.tell()
+            f.write(blob)
+    scp.write_text("".join(f"{k} {ark}:{o}\n" for k, o in offsets.items()))
+    refs = [ref for _, _, ref in entries]
+    for spec in (f"ark:{ark}", f"scp:{scp}", f"ark:cat {ark} |"):
+        out = tmp_path / "cmvn.mat"
+        r = _run(compute_cmvn_cli, spec, out)
+        assert r.exit_code == 0, r.stderr
+        np.testing.assert_allclose(kaldiio.load_mat(str(out)), _stats(refs), rtol=1e-6, atol=1e-4)
+    ranged = tmp_path / "r.scp"
+    ranged.write_text(f"a {ark}:{offsets['a']}[2:9,1:3]\n")
+    r = _run(compute_cmvn_cli, f"scp:{ranged}", tmp_path / "r.mat")
+    assert r.exit_code == 0, r.stderr
+    np.testing.assert_allclose(kaldiio.load_mat(str(tmp_path / "r.mat")), _stats([refs[0][2:10, 1:4]]),
+                               rtol=1e-6, atol=1e-4)
+
+
+# -- keys ended as Kaldi's archive reader ends them ----------------------------------------------
+def test_a_tab_or_line_break_after_an_ark_key_is_read_as_kaldi_reads_it(tmp_path):
+    """Kaldi's archive reader takes a tab after the key in place of the space, and a line break
+    before a text object ("so we can read archives generated by scripts"): such an ark was
+    "entry 1: malformed key b'a' (not a Kaldi archive?)"."""
+    rng = np.random.default_rng(1)
+    a, b, c = (rng.standard_normal((4, D)).astype(np.float32) for _ in range(3))
+    ark = tmp_path / "scripted.ark"
+    ark.write_bytes(b"a\t" + _entry(a, text=True) + b"b\n" + _entry(b, text=True) + b"c\t" + _entry(c))
+    out = tmp_path / "cmvn.mat"
+    r = _run(compute_cmvn_cli, f"ark:{ark}", out)
+    assert r.exit_code == 0, r.stderr
+    np.testing.assert_allclose(kaldiio.load_mat(str(out)), _stats([a, b, c]), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("space", [b"\r", b"\v", b"\f"])
+def test_other_white_space_after_an_ark_key_stays_malformed(tmp_path, space):
+    """Kaldi refuses these ("expected space after key"); a CRLF text ark's key was never read."""
+    ark = tmp_path / "k.ark"
+    ark.write_bytes(b"a" + space + b"\n" + _entry(np.zeros((2, D), np.float32), text=True))
+    r = _run(compute_cmvn_cli, f"ark:{ark}", tmp_path / "cmvn.mat")
+    assert _error(r) == f"ERROR (asrkit-compute-cmvn): {ark}: entry 1: malformed key b'a' (not a Kaldi archive?)"
+    assert not (tmp_path / "cmvn.mat").exists()
+
+
+# -- memory bombs --------------------------------------------------------------------------------
+class _Zeros(io.RawIOBase):
+    """``size`` NUL bytes, counting how many were read (a damaged file's zeroed tail, /dev/zero)."""
+
+    def __init__(self, size: int) -> None:
+        self.left = size
+        self.given = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        n = min(len(b), self.left)
+        b[:n] = bytes(n)
+        self.left -= n
+        self.given += n
+        return n
+
+
+def test_a_text_matrix_running_into_nul_bytes_is_refused_at_once():
+    """'u1 [ ' then zeros (a text ark a crash left with zeroed blocks, or '(printf ...; cat
+    /dev/zero) |'): every byte was held looking for the ']', a MemoryError traceback from a pipe
+    of 3 GB. Refused at the first block now, naming the utterance."""
+    zeros = _Zeros(64 << 20)
+    stream = io.BufferedReader(_ChainRaw(b"u1 [ 1 2 ", zeros))
+    with pytest.raises(AsrkitError) as e:
+        list(iter_ark(stream, "z.ark"))
+    assert str(e.value) == "z.ark: utterance 'u1': malformed Kaldi text matrix (a NUL byte: a binary or damaged file?)"
+    assert zeros.given <= 4 << 20
+
+
+class _ChainRaw(io.RawIOBase):
+    def __init__(self, head: bytes, rest: io.RawIOBase) -> None:
+        self.head = head
+        self.rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        if self.head:
+            n = min(len(b), len(self.head))
+            b[:n] = self.head[:n]
+            self.head = self.head[n:]
+            return n
+        return self.rest.readinto(b)
