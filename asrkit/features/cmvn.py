@@ -148,6 +148,8 @@ def check_stats(stats: np.ndarray, where: str = "CMVN stats") -> np.ndarray:
     return stats
 
 
+# A variance below minus this share of the mean square is impossible, not rounding (see cmvn_transform).
+NEGATIVE_VAR_TOLERANCE = 1e-4
 CONSTANT_STD = 1e-4  # a dim whose standard deviation is at most this share of its mean (or of 1) is constant
 
 
@@ -165,7 +167,18 @@ def cmvn_transform(stats: np.ndarray, norm_vars: bool = True, where: str = "CMVN
     mean = stats[0, :dim] / count
     if not norm_vars:
         return np.ones(dim), -mean
-    var = stats[1, :dim] / count - mean * mean
+    squares = stats[1, :dim] / count
+    var = squares - mean * mean
+    # No frames give a sum of squares below the squared sum over the count (a negative variance)
+    # beyond rounding (a text file's 6 digits: ~1e-6 of it). Kaldi floors such a variance to
+    # 1e-20 with a warning: apply-cmvn scaled those dims by 1e10, exit 0, for a 2 x (D+1)
+    # matrix that was never stats (features of two frames, a hand-edited or damaged file).
+    impossible = var < -NEGATIVE_VAR_TOLERANCE * np.maximum(squares, 0.0)
+    if impossible.any():
+        d = int(np.argmax(impossible))
+        raise AsrkitError(f"{where}: not valid CMVN stats: dim {d} has a negative variance ({var[d]:g}: its sum "
+                          f"of squares {stats[1, d]:g} is below its squared sum over the {count:g} frames, "
+                          f"{stats[0, d] ** 2 / count:g}); damaged, or not stats")
     floored = var < VAR_FLOOR
     if all_floored_is_error and floored.all():
         raise AsrkitError(f"{where}: the variance of every one of the {dim} dims is below {VAR_FLOOR:g} (stats of "

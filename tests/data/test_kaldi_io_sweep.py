@@ -195,3 +195,58 @@ class _ChainRaw(io.RawIOBase):
             self.head = self.head[n:]
             return n
         return self.rest.readinto(b)
+
+
+# -- CMVN stats that are no stats ----------------------------------------------------------------
+def _ark_of(path: Path, mats) -> Path:
+    with open(path, "wb") as f:
+        kaldiio.save_ark(f, mats)
+    return path
+
+
+def test_stats_with_a_negative_variance_are_refused(tmp_path):
+    """Sums of squares below the squared sums over the count are no frames' stats (a 2 x (D+1)
+    matrix of two frames' features, a damaged file): Kaldi floors the variance to 1e-20, and
+    apply-cmvn scaled those dims by 1e10, exit 0. Now the stats file is named, nothing written;
+    in a per-speaker table, that speaker's utterances are the bad items."""
+    rng = np.random.default_rng(2)
+    feats = {f"u{i}": (rng.standard_normal((9, D)) * 2 + 3).astype(np.float32) for i in range(4)}
+    ark = _ark_of(tmp_path / "feats.ark", feats)
+    good = _stats(list(feats.values()))
+    two_frames = rng.standard_normal((2, D + 1))  # features, not stats: row 1 holds no squares
+    two_frames[0, D] = 7.0
+    stats = tmp_path / "stats.mat"
+    with open(stats, "wb") as f:
+        kaldiio.save_mat(f, two_frames)
+    out = tmp_path / "out"
+    out.mkdir()
+    r = _run(apply_cmvn_cli, stats, f"ark:{ark}", f"ark,scp:{out}/f.ark,{out}/f.scp")
+    assert _error(r).startswith(f"ERROR (asrkit-apply-cmvn): {stats}: not valid CMVN stats: dim ")
+    assert "negative variance" in r.stderr and not list(out.iterdir())
+
+    bad = good.copy()
+    bad[1, 2] = 0.0
+    table = _ark_of(tmp_path / "spk.ark", {"a": good, "b": bad})
+    utt2spk = tmp_path / "utt2spk"
+    utt2spk.write_text("u0 a\nu1 a\nu2 a\nu3 b\n")
+    r = _run(apply_cmvn_cli, "--utt2spk", f"ark:{utt2spk}", f"ark:{table}", f"ark:{ark}",
+             f"ark,scp:{out}/f.ark,{out}/f.scp", "--max-bad-percent", "50")
+    assert r.exit_code == 0, r.stderr
+    assert f"skipping utterance 'u3': ark:{table} [b]: not valid CMVN stats: dim 2 has a negative variance" in r.stderr
+    written = dict(kaldiio.load_scp(str(out / "f.scp")))
+    assert sorted(written) == ["u0", "u1", "u2"]
+    mean = good[0, :D] / good[0, D]
+    std = np.sqrt(good[1, :D] / good[0, D] - mean ** 2)
+    np.testing.assert_allclose(written["u0"], (feats["u0"] - mean) / std, rtol=1e-5, atol=1e-5)
+
+
+def test_stats_of_constant_features_are_floored_not_refused(tmp_path, caplog):
+    """Rounding leaves constant features' variance a hair below 0 (and a text file's 6 digits
+    more): Kaldi's flooring, not the negative-variance error."""
+    x = np.tile(np.float32([5.1, -3.3, 0.7, 12.9, 1e-3]), (300, 1))
+    s = _stats([x])
+    s[1, :D] *= 1 - 2e-6  # as written to 6 significant digits
+    from asrkit.features.cmvn import cmvn_transform
+
+    scale, offset = cmvn_transform(s, True)
+    assert "flooring variance of" in caplog.text and np.isfinite(scale).all()
