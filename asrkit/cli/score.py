@@ -64,8 +64,8 @@ e.g.: asrkit-score --utt2spk data/test/utt2spk --output-dir exp/las/decode_test 
           data/test/text exp/las/decode_test/text""",
 )
 @click.option("--utt2spk", "utt2spk_path", metavar="FILE", callback=refuse_empty_name,
-              help="Speaker of each utterance for the speaker table (default: the id up to the first '-', "
-                   "sclite's convention).")
+              help="Speaker of each utterance for the speaker table (default: sclite's -i rm convention, the id up "
+                   "to its first '-', else to its first '_', else the speaker of the utterance before).")
 @click.option("--output-dir", type=click.Path(file_okay=False), metavar="DIR", callback=refuse_empty_name,
               help="Write wer.txt and result.txt here.")
 @click.option("--mode", type=click.Choice(["wer", "cer", "both"]), default="both", show_default=True,

@@ -24,9 +24,18 @@ from asrkit.utils.logging import progress
 # one utterance is ~9,000 words and ~45,000 characters: 2.0e9.
 MAX_ALIGN_CELLS = 2 ** 31
 
-def sclite_speaker(utt_id: str) -> str:
-    """The speaker sclite's ``-i rm`` id convention gives ``(spk-utt)``: the text before the first '-'."""
-    return utt_id.split("-", 1)[0]
+def sclite_speaker(utt_id: str, previous: str = "", case_sensitive: bool = True) -> str:
+    """The speaker sclite's ``-i rm`` id convention gives ``(spk-utt)``: the text before the first
+    '-'; in an id without one, before the first '_' (yesno's 0_1_0_0, CHiME's F01_22GC010A_BUS);
+    in an id with neither (WSJ's 011c0201), ``previous``, the speaker of the utterance before it
+    (sclite keeps the last one parsed), '' for the first. Without -s sclite folds ASCII case:
+    'A-1' and 'a-2' are one speaker 'a'. Each utterance was its own speaker here when its id had
+    no '-', and 'A' and 'a' two: a speaker table and its Mean/S.D./Median unlike sclite's."""
+    for sep in "-_":
+        if sep in utt_id:
+            spk = utt_id.split(sep, 1)[0]
+            return spk if case_sensitive else fold_case(spk)
+    return previous
 
 
 @dataclass
@@ -269,9 +278,10 @@ def score_texts(
     for level in levels:
         utts: List[UttScore] = []
         shared: Dict[AlignedPair, AlignedPair] = {}
+        spk = ""
         for utt, ref_text in progress(ref.items(), total=len(ref), desc=f"scoring {level}s", unit="utt",
                                       disable=not show_progress):
-            spk = utt2spk[utt] if utt2spk is not None else sclite_speaker(utt)
+            spk = utt2spk[utt] if utt2spk is not None else sclite_speaker(utt, spk, case_sensitive)
             ref_tokens, hyp_tokens = tokenize(ref_text, level), tokenize(hyp.get(utt, ""), level)
             cells = len(ref_tokens) * len(hyp_tokens)
             if cells > MAX_ALIGN_CELLS:
