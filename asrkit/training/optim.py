@@ -221,13 +221,34 @@ class Adadelta(Optimizer):
                 param.add_(delta, alpha=-lr)
 
 
+def _settings(cfg: OptimConfig) -> Dict[str, Any]:
+    """The parameter group's settings of optimizer ``cfg.name``, besides the learning rate."""
+    if cfg.name == "adam":
+        return {"betas": tuple(cfg.betas), "eps": cfg.eps, "weight_decay": cfg.weight_decay}
+    return {"rho": cfg.rho, "eps": cfg.eps, "weight_decay": cfg.weight_decay}
+
+
 def build_optimizer(params: Iterable[torch.nn.Parameter], cfg: OptimConfig) -> Optimizer:
-    params = list(params)
-    builders: Dict[str, Callable[[], Optimizer]] = {
-        "adam": lambda: Adam(params, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, weight_decay=cfg.weight_decay),
-        "adadelta": lambda: Adadelta(params, lr=cfg.lr, rho=cfg.rho, eps=cfg.eps, weight_decay=cfg.weight_decay),
-    }
-    return builders[cfg.name]()
+    builders: Dict[str, Callable[..., Optimizer]] = {"adam": Adam, "adadelta": Adadelta}
+    return builders[cfg.name](list(params), lr=cfg.lr, **_settings(cfg))
+
+
+def apply_config(optimizer: Optimizer, scheduler: "LRSchedule", cfg: OptimConfig) -> None:
+    """After a resume's load_state_dict: ``cfg``'s lr, betas, eps, rho and weight decay in place of
+    the checkpoint's, which load_state_dict brings back (as torch's does). A run resumed with
+    ``--set optim.lr=1e-4`` (asrkit-train-lm --lr) logged "continuing with the new values: optim.lr:
+    0.005 -> 0.0001" and went on at 0.005, its config.yaml saying 0.0001.
+
+    The rate is rescaled, not recomputed: its multiplier may depend on the clock (a budget decay),
+    and an unchanged lr leaves the rate exactly as the checkpoint had it.
+    """
+    for group, base in zip(optimizer.param_groups, scheduler.base_lrs):
+        group.update(_settings(cfg))
+        if base != cfg.lr:
+            group["lr"] = (group["lr"] * (cfg.lr / base) if base > 0
+                           else cfg.lr * scheduler.multiplier(scheduler.last_epoch))
+        group["initial_lr"] = cfg.lr
+    scheduler.base_lrs = [cfg.lr] * len(scheduler.base_lrs)
 
 
 def lr_multiplier(cfg: OptimConfig, total_steps: int,

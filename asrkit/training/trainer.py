@@ -32,7 +32,7 @@ from torch import Tensor, nn
 
 from asrkit.training import checkpoint as ckpt
 from asrkit.training.config import OptimConfig, TrainingConfig
-from asrkit.training.optim import build_optimizer, build_scheduler
+from asrkit.training.optim import apply_config, build_optimizer, build_scheduler
 from asrkit.training.timing import BudgetClock, next_epoch_estimate, next_epoch_fits, projection
 from asrkit.utils.bad_items import BadItems
 from asrkit.utils.config import dict_diff
@@ -295,9 +295,20 @@ class Trainer:
             raise AsrkitError(f"{path}: a checkpoint of {state['package_format']!r}, not of {package_format!r} "
                               f"as this run trains; use a new exp dir")
         if state["config"].get("model") != self.config.get("model"):
+            # Which keys: the config file and every --set of two runs were left to compare by hand.
+            theirs_model, ours_model = state["config"].get("model"), self.config.get("model")
+            changed = (dict_diff(theirs_model, ours_model, "model.") if isinstance(theirs_model, dict)
+                       and isinstance(ours_model, dict) else [f"model: {theirs_model!r} -> {ours_model!r}"])
             raise AsrkitError(f"{path}: was trained with another model config than the one given now (see "
                               f"{self.exp_dir / self.task.config_file}); use a new exp dir, or that config to "
-                              f"continue")
+                              f"continue (changed: {', '.join(changed)[:500]})")
+        # Adam's moments are no Adadelta state: its load_state_dict said "the optimizer state's rho is
+        # None ...; move it away to resume from an earlier one", which every earlier one shares.
+        theirs_optim = state["config"].get("optim")
+        if isinstance(theirs_optim, dict) and theirs_optim.get("name", self.optim.name) != self.optim.name:
+            raise AsrkitError(f"{path}: was trained with optim.name {theirs_optim['name']}, this run's config says "
+                              f"{self.optim.name}: an optimizer's state does not carry over to another; resume with "
+                              f"optim.name: {theirs_optim['name']}, or use a new exp dir")
         frozen = state.get("frozen", [])
         if frozen != self.frozen():
             raise AsrkitError(f"{path}: was trained with {len(frozen)} frozen parameter tensors, this run freezes "
@@ -327,6 +338,7 @@ class Trainer:
             unwrap(self.model).load_state_dict(state["model"])
             self.optimizer.load_state_dict(state["optimizer"])
             self.scheduler.load_state_dict(state["scheduler"])
+            apply_config(self.optimizer, self.scheduler, self.optim)
             self.sampler.load_state_dict(state["sampler"])
             self.state = TrainState(**state["train_state"])
             rng = state["rng"]

@@ -1,0 +1,56 @@
+"""A run resumed with another config: the values it says it continues with are the ones it trains with,
+and a change it cannot carry out is refused naming the option."""
+from __future__ import annotations
+
+import torch
+
+from tests.cli_checks import error_line
+
+from .yesno_dump import train_args
+
+FAST = ["--set", "training.num_plots=0", "--set", "training.valid_cer=false", "--set", "optim.scheduler=none"]
+
+
+def _last(exp, epoch):
+    return torch.load(exp / "checkpoints" / f"epoch{epoch}.pt", weights_only=True)
+
+
+def test_resumed_run_trains_with_the_new_optimizer_settings(yesno_setup, tmp_path, asrkit):
+    """The optimizer's settings came back from the checkpoint over the config's: a resume with
+    --set optim.lr=... logged "continuing with the new values: optim.lr: 0.005 -> 0.0001" and
+    trained on at 0.005 (betas, eps and weight decay the same), config.yaml saying 0.0001."""
+    exp = tmp_path / "exp"
+    asrkit(*train_args(yesno_setup, exp, *FAST, "--set", "training.max_epochs=1"))
+    proc = asrkit(*train_args(yesno_setup, exp, *FAST, "--set", "training.max_epochs=2", "--set", "optim.lr=0.0001",
+                              "--set", "optim.betas=[0.8, 0.9]", "--set", "optim.weight_decay=0.001"))
+    assert "continuing with the new values" in proc.stderr.decode() and "resumed from" in proc.stderr.decode()
+    state = _last(exp, 2)
+    assert [r["lr"] for r in state["train_state"]["history"]] == [0.005, 0.0001]
+    group = state["optimizer"]["param_groups"][0]
+    assert (group["lr"], tuple(group["betas"]), group["weight_decay"]) == (0.0001, (0.8, 0.9), 0.001)
+    assert state["scheduler"]["base_lrs"] == [0.0001]
+
+
+def test_resume_with_another_optimizer_names_optim_name(yesno_setup, tmp_path, asrkit):
+    """Adam's state loaded into Adadelta was "cannot resume from this checkpoint: the optimizer
+    state's rho is None ...; move it away to resume from an earlier one", which would not help."""
+    exp = tmp_path / "exp"
+    asrkit(*train_args(yesno_setup, exp, *FAST, "--set", "training.max_epochs=1"))
+    before = (exp / "checkpoints" / "epoch1.pt").read_bytes()
+    proc = asrkit(*train_args(yesno_setup, exp, *FAST, "--set", "training.max_epochs=2",
+                              "--set", "optim.name=adadelta"), check=False)
+    assert error_line(proc) == (f"ERROR (asrkit-train): {exp}/checkpoints/epoch1.pt: was trained with optim.name "
+                                f"adam, this run's config says adadelta: an optimizer's state does not carry over to "
+                                f"another; resume with optim.name: adam, or use a new exp dir")
+    assert (exp / "checkpoints" / "epoch1.pt").read_bytes() == before
+    assert not (exp / "checkpoints" / "epoch2.pt").exists()
+
+    # Another model size: the keys that differ are named (the two runs' configs were left to compare by hand).
+    config = (exp / "config.yaml").read_text()
+    proc = asrkit(*train_args(yesno_setup, exp, *FAST, "--set", "training.max_epochs=2",
+                              "--set", "model.speller.hidden=64", "--set", "model.listener.subsample=[1, 2, 2]"),
+                  check=False)
+    assert error_line(proc).endswith("use a new exp dir, or that config to continue (changed: "
+                                     "model.listener.subsample: [2, 2] -> [1, 2, 2], model.speller.hidden: 32 -> 64)")
+    assert (exp / "config.yaml").read_text() == config
+    assert not (exp / "checkpoints" / "epoch2.pt").exists()
