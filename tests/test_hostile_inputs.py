@@ -973,10 +973,11 @@ CASES: List[Case] = [
          "2 utterance(s) not in the reference {d}/ref were ignored: zz-1 zz-2",
          check=_stdout_has("%WER 0.00 [ 0 / 8")),
     # a duplicate id in a table read from a pipe: the second read that finds the first line gave
-    # nothing, and next() raised StopIteration as a traceback
+    # nothing, and next() raised StopIteration as a traceback (asrkit-score reads its inputs once
+    # and keeps the first line's number)
     Case("score-duplicate-id-in-a-piped-hypothesis", "score",
          lambda w, d: Run([_write(d / "ref", REF5), _pipe_path((REF5 + "a-1 the cat\n").encode())]), 1,
-         ":6: duplicate key 'a-1' (listed before)"),
+         ":6: duplicate key 'a-1' (first on line 1)"),
     # two long lines (a book each): the alignment table of 2.5e9 cells, one Python step each, ran
     # for an hour towards 2.5 GB; two 10 MB lines for days towards 25 TB
     Case("score-alignment-too-large", "score",

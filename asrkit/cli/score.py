@@ -10,9 +10,10 @@ from typing import Optional
 import click
 
 from asrkit.cli._common import asrkit_command, dash_as_stdio, refuse_empty_name
-from asrkit.data.table import read_table, read_utt2spk
+from asrkit.data.table import read_utt2spk
 from asrkit.scoring.report import check_report_spares_inputs, result_report, summary_lines
 from asrkit.scoring.score import score_texts
+from asrkit.scoring.transcripts import TRN, read_transcripts
 from asrkit.utils.bad_items import BadItems
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import AtomicFiles, refuse_one_stream_twice
@@ -43,6 +44,9 @@ def _table_path(spec: str) -> str:
 @asrkit_command(
     "score",
     help="""Score a hypothesis Kaldi `text` against a reference `text`: WER and CER, sclite's numbers.
+Either may also be a sclite trn file ('<transcript> (<utt-id>)' lines, e.g. ESPnet's ref.trn).
+sclite's markup is scored as sclite scores it without -D and -F: (uh), %HESITATION and
+fragments (sever-) are plain words; its alternations ({ a / b }) are refused.
 
 \b
 The alignment, the counts and the speaker table are identical to NIST sclite's
@@ -90,8 +94,11 @@ def main(ref_text: str, hyp_text: str, utt2spk_path: Optional[str], output_dir: 
     refuse_one_stream_twice(inputs)
     if output_dir:
         check_report_spares_inputs(output_dir, list(inputs.items()))
-    ref = read_table(ref_path, allow_empty_value=True)
-    hyp = read_table(hyp_path, allow_empty_value=True)
+    ref, ref_format = read_transcripts(ref_path)
+    hyp, hyp_format = read_transcripts(hyp_path)
+    for path, fmt in ((ref_path, ref_format), (hyp_path, hyp_format)):
+        if fmt == TRN:
+            log.info("%s: read as sclite trn ('<transcript> (<utt-id>)' lines)", path)
     if not ref:
         raise AsrkitError(f"{ref_path}: no utterances in the reference")
     utt2spk = None

@@ -22,3 +22,78 @@ def test_speakers_of_ids_without_a_dash_are_sclites(sclite, case_sensitive):
     ours = score_texts(ref, hyp, levels=("word",), case_sensitive=case_sensitive).word
     theirs = sclite.run(ref, hyp, case_sensitive=case_sensitive)
     assert parse_table("\n".join(speaker_table(ours))) == theirs.table
+
+
+def _score_cli(*args):
+    from click.testing import CliRunner
+
+    from asrkit.cli.score import main as score_cli
+
+    return CliRunner().invoke(score_cli, [str(a) for a in args])
+
+
+def _write_trn(path, table):
+    path.write_text("".join(f"{text} ({utt})\n" for utt, text in table.items()), encoding="utf-8")
+    return path
+
+
+def _write_text(path, table):
+    path.write_text("".join(f"{utt} {text}\n".replace(" \n", "\n") for utt, text in table.items()), encoding="utf-8")
+    return path
+
+
+# sclite's markup that sclite scores as plain words by default (no -D, no -F): an optionally
+# deletable word (uh), %HESITATION, a fragment sever-, and <unk>; a trn line may have no words.
+MARKUP_REF = {"a-1": "i (uh) want it", "a-2": "i %hesitation want", "a-3": "the sever- server",
+              "b-1": "hello <unk> world", "b-2": "i (%HESITATION) go", "b-3": "a b", "b-4": ""}
+MARKUP_HYP = {"a-1": "i uh want it", "a-2": "i want", "a-3": "the server", "b-1": "hello <unk> world",
+              "b-2": "i go", "b-3": "a (b)", "b-4": "x"}
+
+
+@pytest.mark.parametrize("ref_format,hyp_format", [("trn", "trn"), ("text", "trn"), ("trn", "text")])
+def test_trn_files_are_scored_as_sclite_scores_them(sclite, tmp_path, ref_format, hyp_format):
+    """A trn file ('<transcript> (<utt-id>)', ESPnet's ref.trn/hyp.trn) was read as a Kaldi
+    text: its first words became the ids and the ids words, scored with exit 0 (a CER of 7/29
+    where sclite says 7/25, the speakers 'hello', 'foo'...). Either side may be either format."""
+    writers = {"trn": _write_trn, "text": _write_text}
+    ref = writers[ref_format](tmp_path / f"ref.{ref_format}", MARKUP_REF)
+    hyp = writers[hyp_format](tmp_path / f"hyp.{hyp_format}", MARKUP_HYP)
+    out = _score_cli("--mode", "wer", "--output-dir", tmp_path / "out", ref, hyp)
+    assert out.exit_code == 0, out.output
+    theirs = sclite.run(MARKUP_REF, MARKUP_HYP)
+    report = (tmp_path / "out" / "result.txt").read_text(encoding="utf-8")
+    assert parse_table(report) == theirs.table
+    # sclite: 18 reference words, Sub 2, Del 3, Ins 1
+    assert "%WER 33.33 [ 6 / 18, 1 ins, 3 del, 2 sub ]" in out.output, out.output
+
+
+def test_a_kaldi_text_ending_each_line_in_parentheses_stays_a_kaldi_text(tmp_path):
+    """A Kaldi text whose every transcript ends in the same '(noise)' is no trn file: it is
+    still read by its first field."""
+    text = {"a-1": "yes no (noise)", "a-2": "no (noise)"}
+    ref = _write_text(tmp_path / "ref", text)
+    hyp = _write_text(tmp_path / "hyp", {"a-1": "yes no", "a-2": "no (noise)"})
+    out = _score_cli("--mode", "wer", ref, hyp)
+    assert out.exit_code == 0, out.output
+    assert "%WER 20.00 [ 1 / 5, 0 ins, 1 del, 0 sub ]" in out.output, out.output
+
+
+@pytest.mark.parametrize("writer", [_write_text, _write_trn])
+def test_sclite_alternations_are_refused_naming_the_line(tmp_path, writer):
+    """sclite scores '{ want / wanna }' as one word matching either; asrkit-score compared its
+    tokens as written (four words, three of them errors) with exit 0."""
+    ref = writer(tmp_path / "ref", {"a-1": "i want it", "a-2": "i { want / wanna } it"})
+    hyp = writer(tmp_path / "hyp", {"a-1": "i want it", "a-2": "i wanna it"})
+    out = _score_cli(ref, hyp)
+    assert out.exit_code == 1
+    assert f"ERROR (asrkit-score): {ref}:2: utterance 'a-2' holds '{{ want / wanna }}', sclite's alternation " \
+           f"markup" in out.output, out.output
+
+
+def test_a_duplicate_id_in_a_trn_file_names_both_lines(tmp_path):
+    ref = _write_trn(tmp_path / "ref", {"a-1": "x y", "a-2": "z"})
+    hyp = tmp_path / "hyp"
+    hyp.write_text("x y (a-1)\nz (a-2)\nz z (a-1)\n", encoding="utf-8")
+    out = _score_cli(ref, hyp)
+    assert out.exit_code == 1
+    assert f"{hyp}:3: duplicate key 'a-1' (first on line 1)" in out.output, out.output

@@ -1,0 +1,101 @@
+"""Reading the transcripts asrkit-score compares: a Kaldi ``text`` or a sclite ``trn`` file.
+
+A Kaldi text is ``<utt-id> <transcript>`` per line; sclite's trn (what ESPnet's scoring and
+sclite users keep as ref.trn/hyp.trn) is ``<transcript> (<utt-id>)``. Read as a Kaldi text, a trn
+file's first words became the ids and its ids words of the transcripts: two trn files scored with
+exit 0, each id one more correct word (3/7 errors where sclite counts 3/5). A file is read as trn
+when every line ends with a parenthesized id (and not all the same one); either format may be
+given for either side.
+
+sclite's alternation markup (``{ want / wanna }``: one word, either spelling) is refused with
+the line at fault: asrkit-score compares the tokens as written and would score the group as four
+words where sclite scores one. sclite's other markup needs no option and is scored as sclite
+scores it by default: a word in parentheses (``(uh)``, optionally deletable only with sclite -D),
+``%HESITATION``, a fragment ``sever-`` (correct only with sclite -F) and ``<unk>`` are plain words.
+"""
+from __future__ import annotations
+
+import re
+from typing import Dict, List, Optional, Tuple
+
+from asrkit.data.table import (IS_A_DIRECTORY, SPACE, bounded_lines, iter_table_lines, no_stdin_data, refuse_bom,
+                               refuse_cr_only, split_fields)
+from asrkit.utils.errors import AsrkitError
+from asrkit.utils.fileio import PathLike, names_stdin, stdin_closed_problem
+
+KALDI, TRN = "Kaldi text", "sclite trn"
+
+# A trn line: its transcript (maybe none), then its id in parentheses (no white space in it).
+_TRN_LINE = re.compile(r"(.*?)\(([^()\s]+)\)")
+_ALTERNATION = re.compile(r"\{[^{}]*/[^{}]*\}")
+
+
+def read_transcripts(path: PathLike) -> Tuple[Dict[str, str], str]:
+    """``({utt: transcript} in file order, KALDI or TRN)``; a malformed line, a duplicate id or
+    sclite alternation markup is an error naming ``path:line``."""
+    raw = _raw_lines(path)
+    trn = _as_trn(raw)
+    if trn is not None:
+        fmt, entries = TRN, trn
+    else:
+        fmt = KALDI
+        entries = [(x.key, x.value, x.lineno) for x in iter_table_lines(raw, str(path), allow_empty_value=True)]
+    table: Dict[str, str] = {}
+    first: Dict[str, int] = {}
+    for utt, text, lineno in entries:
+        if utt in table:
+            raise AsrkitError(f"{path}:{lineno}: duplicate key {utt!r} (first on line {first[utt]})")
+        alt = _ALTERNATION.search(text)
+        if alt:
+            raise AsrkitError(f"{path}:{lineno}: utterance {utt!r} holds {alt.group(0)!r}, sclite's alternation "
+                              f"markup, which asrkit-score does not implement (it would score the group as "
+                              f"{len(split_fields(alt.group(0)))} words where sclite scores one): write one of the "
+                              f"alternatives, or score this file with sclite")
+        table[utt] = text
+        first[utt] = lineno
+    return table, fmt
+
+
+def _raw_lines(path: PathLike) -> List[bytes]:
+    """The lines of ``path`` as bytes, opened and read as :func:`iter_table` does (its errors for
+    a missing file, a directory, a closed or empty stdin, a line no reader takes); read once, so
+    that stdin can be looked at for its format and then parsed."""
+    closed = stdin_closed_problem(path)
+    if closed:
+        raise AsrkitError(closed)
+    try:
+        f = open(path, "rb")
+    except FileNotFoundError:
+        raise AsrkitError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise AsrkitError(f"{path}: {IS_A_DIRECTORY}") from None
+    except OSError as e:
+        raise AsrkitError(f"{path}: cannot read: {e.strerror}") from None
+    with f:
+        lines = list(bounded_lines(f, str(path)))
+    if not lines and names_stdin(path):
+        raise AsrkitError(no_stdin_data(path))
+    if lines:
+        refuse_bom(lines[0], str(path))
+        refuse_cr_only(lines[0], str(path))
+    return lines
+
+
+def _as_trn(raw: List[bytes]) -> Optional[List[Tuple[str, str, int]]]:
+    """``[(utt, transcript, lineno)]`` when ``raw`` are a trn file's lines, else None (a Kaldi
+    text). Each must end in a parenthesized id, and the ids must not all be one: a Kaldi text
+    whose every line ends in the same ``(noise)`` is no trn file. (A trn file that lists one id
+    twice still is one, and its duplicate is named as such.)"""
+    out = []
+    for lineno, line in enumerate(raw, 1):
+        try:
+            text = line.decode("utf-8").strip(SPACE)
+        except UnicodeDecodeError:
+            return None  # the Kaldi reader names the line
+        m = _TRN_LINE.fullmatch(text)
+        if m is None:
+            return None
+        out.append((m.group(2), " ".join(split_fields(m.group(1))), lineno))
+    if not out or (len(out) > 1 and len({utt for utt, _, _ in out}) == 1):
+        return None
+    return out
