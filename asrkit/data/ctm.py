@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Dict, List
 
 from asrkit.data.datadir import kaldi_real
-from asrkit.data.table import split_fields
+from asrkit.data.table import read_line_blocks, refuse_bom, split_fields
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import PathLike
 
@@ -30,17 +30,31 @@ class CtmWord:
 def read_ctm(path: PathLike) -> Dict[str, List[CtmWord]]:
     """``{utt: [words in file order]}``. Blank lines and NIST's ``;;`` comments are skipped;
     anything else that is not six (or five) fields with finite, non-negative times, or a
-    confidence outside [0, 1], is an error naming ``path:line``."""
+    confidence outside [0, 1], is an error naming ``path:line``. Lines end at LF, CRLF or CR."""
     words: Dict[str, List[CtmWord]] = defaultdict(list)
+    name = str(path)
+    n = 0
     try:
-        with open(path, encoding="utf-8") as f:
-            for n, line in enumerate(f, 1):
-                fields = split_fields(line)
-                if not fields or fields[0].startswith(";;"):
-                    continue
-                words[fields[0]].append(_parse(fields, f"{path}:{n}", line))
-    except UnicodeDecodeError as e:
-        raise AsrkitError(f"{path}: not UTF-8 text (byte {e.start}); is it a CTM?") from None
+        with open(path, "rb") as f:
+            # In blocks of whole lines, bounded: a file without line breaks (/dev/zero, a damaged
+            # file) was read whole in search of its first line.
+            for _, block in read_line_blocks(f, name):
+                for raw in block.splitlines():
+                    n += 1
+                    if n == 1:
+                        # A Windows editor's BOM was part of the first utterance id: its first word
+                        # went to an utterance '\ufeffu1' of its own, the rest to 'u1', with no error.
+                        refuse_bom(raw, name)
+                    try:
+                        line = raw.decode("utf-8")
+                    except UnicodeDecodeError as e:
+                        # (was the offset in the decoder's chunk, with no line: "byte 39")
+                        raise AsrkitError(f"{path}:{n}: not UTF-8 text ({e.reason} at byte {e.start} of the line); "
+                                          f"is it a CTM?") from None
+                    fields = split_fields(line)
+                    if not fields or fields[0].startswith(";;"):
+                        continue
+                    words[fields[0]].append(_parse(fields, f"{path}:{n}", line))
     except OSError as e:
         raise AsrkitError(f"{path}: cannot read ({e.strerror or e})") from None
     return dict(words)
