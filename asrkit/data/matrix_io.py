@@ -410,13 +410,57 @@ def parse_scp_value(key: str, value: str, where: str) -> ScpEntry:
     return ScpEntry(key, value, where, path, offset, False, rows, cols)
 
 
-def _run_pipe(entry: ScpEntry) -> bytes:
-    proc = subprocess.run(entry.path, shell=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    if proc.returncode != 0:
-        raise AsrkitError(f"{entry.what}: command exited with status {proc.returncode}{_stderr_tail(proc.stderr)}")
-    if not proc.stdout:
-        raise AsrkitError(f"{entry.what}: command printed nothing")
-    return proc.stdout
+# What a pipe may print after the object it is read for (discarded, to learn its exit status).
+PIPE_TRAILER_MAX = 64 << 20
+
+
+def _drained(stream: IO[bytes], limit: int) -> bool:
+    """Read ``stream`` to its end, keeping nothing; False when more than ``limit`` bytes are left."""
+    left = limit
+    while left >= 0:
+        chunk = stream.read1(1 << 20)
+        if not chunk:
+            return True
+        left -= len(chunk)
+    return False
+
+
+def _read_pipe(entry: ScpEntry) -> np.ndarray:
+    """The object ``cmd |`` prints, read as it comes, as Kaldi reads it. Its whole output was held
+    first: a command that printed without end (``yes |``, a mistyped ``cat /dev/zero |``) was a
+    MemoryError traceback after gigabytes. The command's exit status is checked as before
+    when it ends within PIPE_TRAILER_MAX bytes of its object; else it is stopped."""
+    # stderr to a file: a grandchild holding a pipe open would block reading it (iter_ark_file)
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(entry.path, shell=True, stdout=subprocess.PIPE, stderr=err)
+        try:
+            array: Optional[np.ndarray] = None
+            error: Optional[AsrkitError] = None
+            if proc.stdout.peek(1):
+                try:
+                    array = read_object(proc.stdout, entry.what)
+                except AsrkitError as e:
+                    error = e
+            ended = _drained(proc.stdout, PIPE_TRAILER_MAX)
+            if not ended:
+                proc.kill()
+            status = proc.wait()
+            if ended and status != 0:  # (the status explains a bad or missing object best)
+                err.seek(0)
+                raise AsrkitError(f"{entry.what}: command exited with status {status}{_stderr_tail(err.read())}")
+            if error is not None:
+                raise error
+            if array is None:
+                raise AsrkitError(f"{entry.what}: command printed nothing")
+            if not ended:
+                raise AsrkitError(f"{entry.what}: command printed more than {PIPE_TRAILER_MAX >> 20} MiB after "
+                                  f"the matrix read from it (an scp's pipe prints one object)")
+            return array
+        finally:
+            if proc.poll() is None:  # stopped by an exception from outside (an interrupt)
+                proc.kill()
+                proc.wait()
+            proc.stdout.close()
 
 
 def _slice(array: np.ndarray, entry: ScpEntry) -> np.ndarray:
@@ -438,8 +482,7 @@ def read_entry(entry: ScpEntry, open_file: Optional[IO[bytes]] = None, files_onl
     """The object an scp line points to; ``open_file`` is ``entry.path`` already open (reused);
     ``files_only``: refuse a path that is not a regular file (:func:`_open_ark`)."""
     if entry.pipe:
-        stream: IO[bytes] = io.BufferedReader(io.BytesIO(_run_pipe(entry)))  # type: ignore[arg-type]
-        return _slice(read_object(stream, entry.what), entry)
+        return _slice(_read_pipe(entry), entry)
     f = open_file if open_file is not None else _open_ark(entry, files_only)
     try:
         if entry.offset is not None:

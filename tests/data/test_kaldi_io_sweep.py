@@ -250,3 +250,53 @@ def test_stats_of_constant_features_are_floored_not_refused(tmp_path, caplog):
 
     scale, offset = cmvn_transform(s, True)
     assert "flooring variance of" in caplog.text and np.isfinite(scale).all()
+
+
+# -- scp entries that are pipes ------------------------------------------------------------------
+def test_an_scp_pipe_is_read_for_its_object_not_held_whole(tmp_path):
+    """'utt cmd |' was read to its end before its object was looked at: a command printing
+    without end ('yes |', a mistyped 'cat /dev/zero |') grew the process until a MemoryError
+    traceback (or the OOM killer). The object is read as it comes now; what follows it is
+    read, not kept, for at most 64 MiB, and the command stopped there."""
+    writer = tmp_path / "zeros.sh"
+    count = tmp_path / "count"
+    # 200 MiB, a MiB at a time, saying how far it got (each write blocks until it is read)
+    writer.write_text(f"i=0; while [ $i -lt 200 ]; do head -c 1048576 /dev/zero || exit 1; i=$((i+1)); "
+                      f"echo $i > {count}; done\n")
+    scp = tmp_path / "feats.scp"
+    scp.write_text(f"a sh {writer} |\n")
+    r = _run(compute_cmvn_cli, f"scp:{scp}", tmp_path / "cmvn.mat")
+    assert f"{scp}:1: utterance 'a' (sh {writer} |): not a Kaldi matrix or vector" in _error(r)
+    assert int(count.read_text()) <= 70
+    assert not (tmp_path / "cmvn.mat").exists()
+
+
+def test_an_scp_pipe_keeps_its_exit_status_and_object(tmp_path):
+    """What the pipe's output was read whole for stays so: a failed command is named by its
+    status (and last stderr line) before any complaint about what it printed, an object with
+    a short trailer is read, and output going on past the object is an error, not ignored."""
+    rng = np.random.default_rng(4)
+    feats = rng.standard_normal((6, D)).astype(np.float32)
+    one = tmp_path / "one.mat"
+    with open(one, "wb") as f:
+        kaldiio.save_mat(f, feats)
+    cases = {
+        f"cat {one} |": None,
+        f"(cat {one}; echo) |": None,
+        f"(cat {one}; echo broke >&2; exit 3) |": "command exited with status 3: broke",
+        f"(head -c 30 {one}; exit 4) |": "command exited with status 4",
+        f"head -c 30 {one} |": "truncated FM data of a 6 x 5 matrix",
+        "true |": "command printed nothing",
+        f"(cat {one}; head -c 70000000 /dev/zero) |": "command printed more than 64 MiB after the matrix read from it",
+    }
+    for i, (value, message) in enumerate(cases.items()):
+        scp = tmp_path / f"{i}.scp"
+        scp.write_text(f"a {value}\n")
+        out = tmp_path / f"{i}.mat"
+        r = _run(compute_cmvn_cli, f"scp:{scp}", out)
+        if message is None:
+            assert r.exit_code == 0, (value, r.stderr)
+            np.testing.assert_allclose(kaldiio.load_mat(str(out)), _stats([feats]), rtol=1e-6)
+        else:
+            assert message in _error(r), value
+            assert not out.exists()
