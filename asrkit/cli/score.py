@@ -123,6 +123,15 @@ def main(ref_text: str, hyp_text: str, utt2spk_path: Optional[str], output_dir: 
                     "hypothesis, %s in %s): scored as errors, as sclite does; put both texts in one form (NFC) "
                     "to score them as equal", hyp_path, len(result.form_clashes), utt, ascii(hyp_word),
                     ascii(ref_word), ref_path)
+    if result.inner_spaces:
+        utt, side, word = result.inner_spaces[0]
+        space = next(c for c in word if c.isspace())
+        log.warning("%d word(s) hold a white space other than ASCII's (e.g. utterance %s of the %s %s: %s holds "
+                    "U+%04X): each is scored as one word, as sclite and Kaldi split words at ASCII white space "
+                    "only; asrkit's tokenizer breaks words there, so a model never writes such a word back: "
+                    "replace these spaces by ' ' in both texts to score them as word breaks",
+                    len(result.inner_spaces), utt, side, ref_path if side == "reference" else hyp_path,
+                    ascii(word), ord(space))
     if not hyp or len(result.missing) == len(ref):
         why = "is empty" if not hyp else f"shares no utterance id with the reference {ref_path}"
         message = f"{hyp_path}: the hypothesis {why}: every reference utterance would be scored as all deletions"

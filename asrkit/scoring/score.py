@@ -221,6 +221,8 @@ class ScoreResult:
     extra: List[str]  # hypothesis utterances without a reference: ignored
     # (utt, ref word, hyp word): one word spelt in two Unicode forms (see unicode_form_clashes)
     form_clashes: List[Tuple[str, str, str]] = field(default_factory=list)
+    # (utt, "reference" or "hypothesis", word): a word holding a non-ASCII space (see inner_spaces)
+    inner_spaces: List[Tuple[str, str, str]] = field(default_factory=list)
 
     @property
     def word(self) -> Optional[LevelScore]:
@@ -295,7 +297,24 @@ def score_texts(
             ali = align(ref_tokens, hyp_tokens, case_sensitive, shared)
             utts.append(UttScore(utt, spk, ali, error_counts(ali)))
         result[level] = LevelScore(level, utts, case_sensitive)
-    return ScoreResult(result, missing, extra, unicode_form_clashes(ref, hyp, case_sensitive))
+    return ScoreResult(result, missing, extra, unicode_form_clashes(ref, hyp, case_sensitive),
+                       inner_spaces(ref, hyp))
+
+
+def inner_spaces(ref: Mapping[str, str], hyp: Mapping[str, str]) -> List[Tuple[str, str, str]]:
+    """``(utt, "reference" or "hypothesis", word)`` for each word that holds a white space other
+    than ASCII's (U+00A0 no-break space, U+3000 ideographic space, U+2028, U+0085...). sclite
+    and Kaldi split words at ASCII white space only, and so does asrkit-score, so such a word is
+    one word; but asrkit's tokenizer (like Python's str.split and ESPnet's word tokenizer) breaks
+    words there, so a model never writes one back: a reference '日本\u3000語' scored every
+    hypothesis wrong with no hint why. Only non-ASCII texts are looked at."""
+    found: List[Tuple[str, str, str]] = []
+    for side, table in (("reference", ref), ("hypothesis", hyp)):
+        for utt, text in table.items():
+            if text.isascii() or not any(c.isspace() for c in text if not c.isascii()):
+                continue
+            found += [(utt, side, w) for w in tokenize(text, "word") if any(c.isspace() for c in w)]
+    return found
 
 
 def unicode_form_clashes(ref: Mapping[str, str], hyp: Mapping[str, str],

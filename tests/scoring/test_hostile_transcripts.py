@@ -97,3 +97,23 @@ def test_a_duplicate_id_in_a_trn_file_names_both_lines(tmp_path):
     out = _score_cli(ref, hyp)
     assert out.exit_code == 1
     assert f"{hyp}:3: duplicate key 'a-1' (first on line 1)" in out.output, out.output
+
+
+def test_a_word_holding_a_unicode_space_is_warned_about(asrkit, tmp_path):
+    """'日本\\u3000語' is one word to sclite, Kaldi and asrkit-score (test_vs_sclite), but
+    asrkit's tokenizer breaks words at U+3000 and U+00A0, so a model's hypothesis is '日本 語':
+    every such word scored wrong, with exit 0 and no hint why."""
+    from asrkit.scoring.score import inner_spaces
+
+    ref = _write_text(tmp_path / "ref", {"s1-1": "日本\u3000語 テスト", "s1-2": "a\u00a0b c", "s1-3": "plain é"})
+    hyp = _write_text(tmp_path / "hyp", {"s1-1": "日本 語 テスト", "s1-2": "a b c", "s1-3": "plain é"})
+    proc = asrkit("score", "--mode", "wer", ref, hyp)
+    assert proc.stdout.decode().startswith("%WER 66.67 [ 4 / 6, 2 ins, 0 del, 2 sub ]")  # sclite's numbers
+    assert (f"WARNING [score] 2 word(s) hold a white space other than ASCII's (e.g. utterance s1-1 of the reference "
+            f"{ref}: '\\u65e5\\u672c\\u3000\\u8a9e' holds U+3000): each is scored as one word") \
+        in proc.stderr.decode(), proc.stderr.decode()
+    assert inner_spaces({"u": "x\u2028y z\u0085"}, {"u": "x y\u3000"}) == [
+        ("u", "reference", "x\u2028y"), ("u", "reference", "z\u0085"), ("u", "hypothesis", "y\u3000")]
+    assert inner_spaces({"u": "\u00e9t\u00e9 \u200bz"}, {"u": "x\u00a0y", "v": "a\tb"}) == [
+        ("u", "hypothesis", "x\u00a0y")]
+    assert "white space other than ASCII" not in asrkit("score", hyp, hyp).stderr.decode()
