@@ -159,9 +159,7 @@ def train_sentencepiece(sentences: Iterable[str], config: TokenizerConfig, verbo
     vocab_size = config.vocab_size
     hard_limit = True
     if config.model_type == "char" and vocab_size is None:
-        # Every distinct character, the word-boundary piece and <unk>, plus user symbols.
-        chars = {c for s in sents for c in s if not c.isspace()}
-        vocab_size = len(chars) + 2 + len(config.user_defined_symbols)
+        vocab_size = _char_pieces(sents, config)
         hard_limit = False
     import sentencepiece as spm
 
@@ -202,6 +200,15 @@ def train_sentencepiece(sentences: Iterable[str], config: TokenizerConfig, verbo
     return model.getvalue()
 
 
+def _char_pieces(sents: List[str], config: TokenizerConfig) -> int:
+    """How many pieces a char model of ``sents`` has: every distinct character, the user
+    symbols, the word-boundary piece and <unk>. A symbol that is one of the text's characters
+    ('a') is one piece, not two: counted twice, --vocab-size N was "too small, use N + 1" and
+    N + 1 "too high, use N", with no size accepted."""
+    chars = {c for s in sents for c in s if not c.isspace()}
+    return len(chars | set(config.user_defined_symbols)) + 2
+
+
 def _check_char_vocab(model: bytes, sents: List[str], config: TokenizerConfig) -> None:
     """Sentencepiece's char trainer takes any --vocab-size without a word: too small, it keeps the
     most frequent characters and every other one of the text silently becomes <unk>; too large,
@@ -210,7 +217,7 @@ def _check_char_vocab(model: bytes, sents: List[str], config: TokenizerConfig) -
 
     sp = spm.SentencePieceProcessor()
     sp.LoadFromSerializedProto(model)
-    needed = len({c for s in sents for c in s if not c.isspace()}) + 2 + len(config.user_defined_symbols)
+    needed = _char_pieces(sents, config)
     got = sp.get_piece_size()
     if got < config.vocab_size:
         raise AsrkitError(f"Vocabulary size too high ({config.vocab_size}) for a char model of this text: it has "
