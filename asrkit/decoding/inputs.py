@@ -81,8 +81,14 @@ class DecodeInputs:
                 for path, utt in renamed:
                     log.info("%r: utterance id %r (a Kaldi id has no whitespace)", path, utt)
 
-    def open(self, featurize: Featurize) -> Tuple[Iterator[Item], Optional[int]]:
-        """(the items to decode, how many there are or None for an ark stream)."""
+    def open(self, featurize: Featurize, sample_rate: Optional[int] = None) -> Tuple[Iterator[Item], Optional[int]]:
+        """(the items to decode, how many there are or None for an ark stream). ``sample_rate``: the
+        rate ``featurize`` resamples audio to (None: a Recognizer's, when featurize is its method),
+        for the ``max_samples`` limit of the resampled copy."""
+        if sample_rate is None:
+            sample_rate = getattr(getattr(featurize, "__self__", None), "sample_rate", None)
+        if sample_rate:
+            featurize = _capped(featurize, int(sample_rate), self.max_samples)
         wanted = read_utt_ids(self.utt_ids) if self.utt_ids else None
         entries = self.wav_entries() if self.wav_scp else None
         if self.nj > 1:
@@ -309,6 +315,31 @@ def from_wav_files(paths: Sequence[str], featurize: Featurize, channel: Optional
         # their features through the whole decode of a long recording.
         del audio
         yield item
+
+
+def resampled_problem(samples: np.ndarray, rate: int, target: int, max_samples: int, hint: str) -> Optional[str]:
+    """Why ``samples`` at ``rate`` cannot be resampled to ``target`` Hz within ``max_samples``, or None.
+
+    The read is capped at ``max_samples``, and its resampled copy must be too, as
+    asrkit-compute-fbank --resample refuses it: 8 kHz audio under the cap was decoded at twice
+    the samples the limit allows (the default 2**28 samples at 4 kHz: 4 GB for their 16 kHz copy),
+    and a file that compute-fbank skipped was decoded. Rates too low to resample at all are the
+    featurizer's error."""
+    from asrkit.features.wav import low_rate_problem, resample_problem
+
+    if rate == target or rate < 1 or low_rate_problem(rate, target, "") is not None:
+        return None
+    return resample_problem(len(samples), rate, target, max_samples, "the model's", limit_hint=hint)
+
+
+def _capped(featurize: Featurize, target: int, max_samples: int) -> Featurize:
+    def run(samples: np.ndarray, rate: int, utt: str) -> np.ndarray:
+        problem = resampled_problem(samples, rate, target, max_samples, "--max-samples; ")
+        if problem is not None:
+            raise AsrkitError(f"utterance {utt!r}: {problem}")
+        return featurize(samples, rate, utt)
+
+    return run
 
 
 def _featurize(utt: str, audio, err, featurize: Featurize, what: str) -> Item:

@@ -32,6 +32,7 @@ import numpy as np
 
 from asrkit.decoding.config import DecodeConfig
 from asrkit.decoding.ctc_align import Word
+from asrkit.decoding.inputs import resampled_problem
 from asrkit.decoding.recognizer import Piece, Recognizer, UttResult
 from asrkit.features.wav import DEFAULT_MAX_SAMPLES, FLOAT_PEAK_LIMIT, INT16_SCALE, downmix
 from asrkit.utils.errors import AsrkitError
@@ -153,9 +154,17 @@ class Transcriber:
             # the others were read too, so one error names every bad input of a 100-file call
             # rather than one per retry.
             try:
-                # (no name kept for the samples: the last input's stayed in memory through the
-                # whole decode, 230 MB for an hour of 16 kHz audio, beside its features)
-                items.append((name, rec.features(*self._read(a, name), name)))
+                samples, rate = self._read(a, name)
+                # The limit holds for the copy resampled to the model's rate too, as in asrkit-decode.
+                problem = (resampled_problem(samples, rate, rec.sample_rate, self.max_samples, "max_samples=; ")
+                           if rec.sample_rate else None)
+                if problem is not None:
+                    shown = f"{name} ({os.fspath(a)})" if isinstance(a, (str, os.PathLike)) else name
+                    raise AsrkitError(f"{shown}: {problem}")
+                items.append((name, rec.features(samples, rate, name)))
+                # (not kept: the last input's samples stayed in memory through the whole decode,
+                # 230 MB for an hour of 16 kHz audio, beside its features)
+                del samples
             except AsrkitError as e:
                 failed.append((name, str(e)))
         if failed:

@@ -1,0 +1,81 @@
+"""asrkit-decode on hostile audio files as an end user gives them (`asrkit-decode --model m.pt
+files...`, --wav-scp), beside the format-by-format tests of tests/features: each file decodes to
+the text its samples give, or is skipped with one line naming it while the others decode, and a
+file decodes as its features from asrkit-compute-fbank do. Tiny random packed model (test_decode_cli's),
+so texts are compared between paths, never with a reference."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from asrkit.utils.errors import AsrkitError
+
+from test_decode_cli import an4, inproc  # noqa: F401  (fixtures)
+
+FAST = ["--beam", "1", "--maxlenratio", "0.3"]
+
+
+def lines(out: bytes) -> dict:
+    return dict((ln.split(" ", 1) + [""])[:2] for ln in out.decode().splitlines())
+
+
+@pytest.fixture(scope="module")
+def clip8k(an4):
+    """1.5 s of an AN4 recording at 8 kHz (12000 samples), and the same at the model's 16 kHz."""
+    tmp, _, wavs = an4
+    x, rate = sf.read(str(wavs[0]), dtype="int16")
+    assert rate == 16000
+    d = tmp / "sweep"
+    d.mkdir(exist_ok=True)
+    sf.write(d / "low.wav", x[:24000:2], 8000, subtype="PCM_16")  # (aliased: the text does not matter)
+    sf.write(d / "native.wav", x[:20000], 16000, subtype="PCM_16")
+    return d / "low.wav", d / "native.wav"
+
+
+def test_max_samples_caps_the_copy_resampled_to_the_model_rate(inproc, an4, clip8k, tmp_path):
+    # 12000 samples at 8 kHz are under --max-samples 20000, their 16 kHz copy (24000) is not:
+    # asrkit-compute-fbank --resample skipped the file, asrkit-decode decoded it at twice the
+    # samples the limit allows (2**28 samples at 4 kHz, the default limit: 4 GB resampled).
+    _, model, _ = an4
+    low, native = clip8k
+    proc = inproc("decode", "--model", model, *FAST, "--max-samples", "20000", "--max-bad-percent", "100",
+                  low, native)
+    assert list(lines(proc.stdout)) == ["native"]
+    err = proc.stderr.decode()
+    assert (f"skipping utterance 'low' ({low}): resampling 12000 samples from 8000 Hz to 16000 Hz gives 24000, "
+            f"over the limit of 20000 samples per read (--max-samples;") in err
+    assert "Done 1 out of 2 utterances (1 failed)" in err
+    # the same cap, the same verdict as compute-fbank's, through a wav.scp and with segments
+    scp = tmp_path / "wav.scp"
+    scp.write_text(f"low {low}\nnative {native}\n")
+    fbank = inproc("compute-fbank", "--resample", "--num-mel-bins", "40", "--max-samples", "20000",
+                   "--max-bad-percent", "100", f"scp:{scp}", f"ark:{tmp_path / 'f.ark'}")
+    assert "resampling 12000 samples from 8000 Hz to 16000 Hz gives 24000" in fbank.stderr.decode()
+    proc = inproc("decode", "--model", model, *FAST, "--max-samples", "20000", "--max-bad-percent", "100",
+                  "--wav-scp", scp)
+    assert list(lines(proc.stdout)) == ["native"]
+    seg = tmp_path / "segments"
+    seg.write_text("low-a low 0 0.5\nlow-b low 0 1.4\n")  # 4000 samples -> 8000; 11200 -> 22400
+    proc = inproc("decode", "--model", model, *FAST, "--max-samples", "20000", "--max-bad-percent", "100",
+                  "--wav-scp", scp, "--segments", seg)
+    assert list(lines(proc.stdout)) == ["low-a"]
+    assert "utterance 'low-b'" in proc.stderr.decode() and "gives 22400, over the limit of 20000" in proc.stderr.decode()
+    # under a limit the copy fits, the file decodes
+    proc = inproc("decode", "--model", model, *FAST, "--max-samples", "24000", low)
+    assert list(lines(proc.stdout)) == ["low"]
+
+
+def test_transcriber_max_samples_caps_the_resampled_copy(an4, clip8k):
+    from asrkit import Transcriber
+
+    _, model, _ = an4
+    low, _ = clip8k
+    t = Transcriber.from_file(model, beam=1, maxlenratio=0.3, max_samples=20000)
+    x, rate = sf.read(str(low), dtype="int16")
+    for audio, shown in ((str(low), f"input 0 ({low})"), ((x, rate), "input 0")):
+        with pytest.raises(AsrkitError) as e:
+            t.transcribe(audio)
+        assert str(e.value).startswith(f"{shown}: resampling 12000 samples from 8000 Hz to 16000 Hz gives 24000, "
+                                       f"over the limit of 20000 samples per read (max_samples=;")
+    assert t.transcribe((x[:9000], rate)).duration > 0  # 18000 resampled: under the limit
