@@ -267,28 +267,33 @@ def validate_data_dir(path: PathLike, no_text: bool = False, no_feats: bool = Fa
                 problems.append(Problem(str(text.path), None,
                                         f"{len(empty) - MAX_REPEATED_WARNINGS} more empty transcripts", WARNING))
 
-    if d.has("utt2dur"):
-        u2d = load("utt2dur")
+    # (an optional table that is a directory, a FIFO or a link to /dev/zero was passed over as
+    # absent, the dir "successfully validated": load() names it)
+    u2d = load("utt2dur")
+    if u2d is not None:
         _missing_from(problems, utt2spk, u2d.first_lines(), u2d.path)
         _missing(problems, u2d, utts, utt2spk.path)
         for line in u2d.first_lines().values():
             if not positive_seconds(line.value):
                 problems.append(_bad_duration(u2d, line))
 
-    has_feats = d.has("feats.scp")
-    if not no_wav and (d.has("wav.scp") or d.has("segments") or not has_feats):
+    def there(name: str) -> bool:  # a table of that name, a regular file or not
+        return d.has(name) or d.not_a_file(name) is not None
+
+    has_feats = there("feats.scp")
+    if not no_wav and (there("wav.scp") or there("segments") or not has_feats):
         _check_audio(problems, d, load, utt2spk, check_wav_files)
 
     _check_keyed_tables(problems, d, load, utt2spk, spk2utt)
 
-    if not no_feats and has_feats:
-        feats = load("feats.scp")
+    feats = load("feats.scp") if not no_feats else None
+    if feats is not None:
         _missing_from(problems, utt2spk, feats.first_lines(), feats.path)
         _missing(problems, feats, utts, utt2spk.path)
         if check_wav_files:
             _check_feats_files(problems, feats)
-        if d.has("utt2num_frames"):
-            u2nf = load("utt2num_frames")
+        u2nf = load("utt2num_frames")
+        if u2nf is not None:
             _missing_from(problems, feats, u2nf.first_lines(), u2nf.path)
             _missing(problems, u2nf, feats.first_lines(), feats.path)
             for line in u2nf.first_lines().values():

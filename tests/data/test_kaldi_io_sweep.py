@@ -300,3 +300,49 @@ def test_an_scp_pipe_keeps_its_exit_status_and_object(tmp_path):
         else:
             assert message in _error(r), value
             assert not out.exists()
+
+
+# -- validate-data-dir: tables that are there but are no files -------------------------------------
+def _dump_dir(tmp_path: Path) -> Path:
+    """A dump dir (feats.scp, no audio) of 3 utterances of speaker 'a', with utt2dur and utt2num_frames."""
+    d = tmp_path / "dump"
+    d.mkdir()
+    utts = ["a-1", "a-2", "a-3"]
+    mats = {u: np.zeros((4 + i, D), np.float32) for i, u in enumerate(utts)}
+    from asrkit.data.specifier import write_matrices
+
+    write_matrices(f"ark,scp:{d}/feats.ark,{d}/feats.scp", mats)
+    (d / "utt2spk").write_text("".join(f"{u} a\n" for u in utts))
+    (d / "spk2utt").write_text(f"a {' '.join(utts)}\n")
+    (d / "utt2dur").write_text("".join(f"{u} 1.5\n" for u in utts))
+    (d / "utt2num_frames").write_text("".join(f"{u} {m.shape[0]}\n" for u, m in mats.items()))
+    return d
+
+
+@pytest.mark.parametrize("table", ["feats.scp", "utt2num_frames", "utt2dur", "wav.scp"])
+@pytest.mark.parametrize("kind", ["directory", "fifo", "dev-zero"])
+def test_a_table_that_is_no_file_fails_validation(tmp_path, table, kind):
+    """An optional table that was a directory, a FIFO or a link to /dev/zero was taken for
+    absent: "Successfully validated data directory", and the features or durations it should
+    hold were never looked at (a wav.scp of that kind beside feats.scp: audio never checked)."""
+    from asrkit.cli import validate_data_dir as validate_cli
+
+    d = _dump_dir(tmp_path)
+    assert _run(validate_cli, "--no-text", d).exit_code == 0
+    path = d / table
+    if path.exists():
+        path.unlink()
+    if kind == "directory":
+        path.mkdir()
+        why = "is a directory, not a table file"
+    elif kind == "fifo":
+        import os
+
+        os.mkfifo(path)
+        why = "not a regular file (a device or pipe)"
+    else:
+        path.symlink_to("/dev/zero")
+        why = "not a regular file (a device or pipe)"
+    r = _run(validate_cli, "--no-text", d)
+    assert r.exit_code == 1, r.stderr
+    assert f"ERROR: {path}: {why}" in r.stderr.splitlines()
