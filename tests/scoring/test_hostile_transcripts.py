@@ -2,6 +2,8 @@
 utterance ids without '-', sclite's trn format, sclite's own markup."""
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
 from asrkit.scoring import score_texts
@@ -117,3 +119,22 @@ def test_a_word_holding_a_unicode_space_is_warned_about(asrkit, tmp_path):
     assert inner_spaces({"u": "\u00e9t\u00e9 \u200bz"}, {"u": "x\u00a0y", "v": "a\tb"}) == [
         ("u", "hypothesis", "x\u00a0y")]
     assert "white space other than ASCII" not in asrkit("score", hyp, hyp).stderr.decode()
+
+
+def test_trn_blank_lines_comments_and_tabs_as_sclite_reads_them(sclite, tmp_path):
+    """sclite skips blank lines and ';;' comments of a trn file and takes tabs and leading white
+    space; a Kaldi text with a blank line is still an error naming it."""
+    ref = tmp_path / "ref.trn"
+    ref.write_text(";; scored by hand\nhello world (a-1)\n\n\tfoo\tbar (a-2)\r\n\n", encoding="utf-8")
+    hyp = _write_text(tmp_path / "hyp", {"a-1": "hello word", "a-2": "foo bar"})
+    out = _score_cli("--mode", "wer", "--output-dir", tmp_path / "out", ref, hyp)
+    assert out.exit_code == 0, out.output
+    assert "%WER 25.00 [ 1 / 4, 0 ins, 0 del, 1 sub ]" in out.output, out.output
+    hyp_trn = _write_trn(tmp_path / "hyp.trn", {"a-1": "hello word", "a-2": "foo bar"})
+    proc = subprocess.run(sclite.cmd + ["-r", str(ref), "trn", "-h", str(hyp_trn), "trn", "-i", "rm", "-o", "sum",
+                                        "stdout"], capture_output=True, text=True, check=True)
+    assert parse_table((tmp_path / "out" / "result.txt").read_text(encoding="utf-8")) == parse_table(proc.stdout)
+    kaldi = tmp_path / "ref"
+    kaldi.write_text("a-1 hello world\n\na-2 foo bar\n", encoding="utf-8")
+    out = _score_cli(kaldi, hyp)
+    assert out.exit_code == 1 and f"{kaldi}:2: empty line" in out.output, out.output
