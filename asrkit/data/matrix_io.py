@@ -148,6 +148,13 @@ def _read_binary(stream: IO[bytes], what: str) -> np.ndarray:
         if c == b" " or not c or len(token) > 4:
             break
         token += c
+    if token.startswith(b"<") and len(token) > 4:
+        # Kaldi's other binary objects start with a <Token>: a model or a transform given where
+        # features or stats were expected was "corrupt Kaldi binary header (type b'<Tran')".
+        name = token + c + stream.read(64)
+        name = name[:name.index(b">") + 1] if b">" in name else name[:20] + b"..."
+        raise AsrkitError(f"{what}: a Kaldi binary object {name.decode(errors='replace')!r} (a model or another "
+                          f"object), not a matrix or vector (asrkit reads {', '.join(KALDI_BINARY_TYPES)})")
     if token in _PLAIN_TYPES:
         dtype, is_matrix = _PLAIN_TYPES[token]
         rows = _read_int32(stream, what, "rows")

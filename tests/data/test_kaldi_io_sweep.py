@@ -346,3 +346,21 @@ def test_a_table_that_is_no_file_fails_validation(tmp_path, table, kind):
     r = _run(validate_cli, "--no-text", d)
     assert r.exit_code == 1, r.stderr
     assert f"ERROR: {path}: {why}" in r.stderr.splitlines()
+
+
+@pytest.mark.parametrize("head,name", [(b"<TransitionModel> <Topology> ", "<TransitionModel>"),
+                                       (b"<Nnet3> \n<NumComponents> 3", "<Nnet3>")])
+def test_a_kaldi_model_given_as_stats_or_features_is_named_as_one(tmp_path, head, name):
+    """A final.mdl or nnet given where stats or features were expected was "corrupt Kaldi binary
+    header (type b'<Tran')": the file is sound, only not a matrix."""
+    mdl = tmp_path / "final.mdl"
+    mdl.write_bytes(b"\0B" + head)
+    feats = _ark_of(tmp_path / "f.ark", {"u1": np.ones((3, D), np.float32)})
+    r = _run(apply_cmvn_cli, mdl, f"ark:{feats}", f"ark:{tmp_path}/out.ark")
+    assert _error(r) == (f"ERROR (asrkit-apply-cmvn): {mdl}: a Kaldi binary object '{name}' (a model or another "
+                         f"object), not a matrix or vector (asrkit reads FM, FV, DM, DV, CM, CM2, CM3)")
+    ark = tmp_path / "m.ark"
+    ark.write_bytes(b"u1 \0B" + head)
+    r = _run(compute_cmvn_cli, f"ark:{ark}", tmp_path / "cmvn.mat")
+    assert f"{ark}: utterance 'u1': a Kaldi binary object '{name}'" in _error(r)
+    assert not (tmp_path / "out.ark").exists() and not (tmp_path / "cmvn.mat").exists()
