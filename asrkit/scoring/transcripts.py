@@ -83,15 +83,17 @@ def _raw_lines(path: PathLike) -> List[bytes]:
 
 def _as_trn(raw: List[bytes]) -> Optional[List[Tuple[str, str, int]]]:
     """``[(utt, transcript, lineno)]`` when ``raw`` are a trn file's lines, else None (a Kaldi
-    text). Each must end in a parenthesized id, and the ids must not all be one: a Kaldi text
-    whose every line ends in the same ``(noise)`` is no trn file. (A trn file that lists one id
-    twice still is one, and its duplicate is named as such.)"""
+    text). Each line but blank ones and ``;;`` comments must end in a parenthesized id, and the
+    ids must not all be one: a Kaldi text whose every line ends in the same ``(noise)`` is no trn
+    file. (A trn file that lists one id twice still is one, and its duplicate is named as such.)"""
     out = []
     for lineno, line in enumerate(raw, 1):
         try:
             text = line.decode("utf-8").strip(SPACE)
         except UnicodeDecodeError:
             return None  # the Kaldi reader names the line
+        if not text or text.startswith(";;"):
+            continue  # sclite skips blank lines and comments in a trn file (a Kaldi text has neither)
         m = _TRN_LINE.fullmatch(text)
         if m is None:
             return None
