@@ -12,7 +12,7 @@ import click
 from asrkit.cli._common import asrkit_command, dash_as_stdio, refuse_empty_name
 from asrkit.data.table import read_utt2spk
 from asrkit.scoring.report import check_report_spares_inputs, result_report, summary_lines
-from asrkit.scoring.score import score_texts
+from asrkit.scoring.score import id_case_clashes, score_texts
 from asrkit.scoring.transcripts import TRN, read_transcripts
 from asrkit.utils.bad_items import BadItems
 from asrkit.utils.errors import AsrkitError
@@ -117,6 +117,12 @@ def main(ref_text: str, hyp_text: str, utt2spk_path: Optional[str], output_dir: 
         shown = " ".join(result.extra[:5]) + (" ..." if len(result.extra) > 5 else "")
         log.warning("%s: %d utterance(s) not in the reference %s were ignored: %s", hyp_path, len(result.extra),
                     ref_path, shown)
+        same = id_case_clashes(result.missing, result.extra)
+        if same:
+            # (sclite folds the case of ids: it matched these, and said nothing)
+            log.warning("%s: %d of them differ from a reference utterance's id only in case (e.g. %r in the "
+                        "hypothesis, %r in %s): ids are compared as written, as Kaldi compares them", hyp_path,
+                        len(same), same[0][1], same[0][0], ref_path)
     if result.form_clashes:
         utt, ref_word, hyp_word = result.form_clashes[0]
         log.warning("%s: %d word(s) are their reference's in another Unicode form (e.g. utterance %s: %s in the "

@@ -301,6 +301,13 @@ def score_texts(
                        inner_spaces(ref, hyp))
 
 
+def id_case_clashes(missing: Sequence[str], extra: Sequence[str]) -> List[Tuple[str, str]]:
+    """``(reference id, hypothesis id)`` for each reference utterance without a hypothesis that
+    has one under an id differing only in case ('A-1' and 'a-1')."""
+    by_key = {utt.casefold(): utt for utt in extra}
+    return [(utt, by_key[utt.casefold()]) for utt in missing if utt.casefold() in by_key]
+
+
 def inner_spaces(ref: Mapping[str, str], hyp: Mapping[str, str]) -> List[Tuple[str, str, str]]:
     """``(utt, "reference" or "hypothesis", word)`` for each word that holds a white space other
     than ASCII's (U+00A0 no-break space, U+3000 ideographic space, U+2028, U+0085...). sclite

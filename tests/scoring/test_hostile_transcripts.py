@@ -138,3 +138,16 @@ def test_trn_blank_lines_comments_and_tabs_as_sclite_reads_them(sclite, tmp_path
     kaldi.write_text("a-1 hello world\n\na-2 foo bar\n", encoding="utf-8")
     out = _score_cli(kaldi, hyp)
     assert out.exit_code == 1 and f"{kaldi}:2: empty line" in out.output, out.output
+
+
+def test_ids_differing_only_in_case_are_named(asrkit, tmp_path):
+    """sclite folds the case of ids, Kaldi (and asrkit-score) does not: 'a-1' in the hypothesis
+    is not 'A-1' of the reference. That stays, but the warning now says why they did not match."""
+    ref = _write_text(tmp_path / "ref", {"A-1": "x y", "A-2": "z", "b-1": "q"})
+    hyp = _write_text(tmp_path / "hyp", {"a-1": "x y", "a-2": "z", "b-1": "q"})
+    proc = asrkit("score", "--allow-missing", "--mode", "wer", ref, hyp)
+    assert proc.stdout.decode().startswith("%WER 75.00 [ 3 / 4, 0 ins, 3 del, 0 sub ]")
+    assert (f"{hyp}: 2 of them differ from a reference utterance's id only in case (e.g. 'a-1' in the hypothesis, "
+            f"'A-1' in {ref}): ids are compared as written") in proc.stderr.decode()
+    assert "only in case" not in asrkit("score", "--allow-missing", ref, _write_text(
+        tmp_path / "hyp2", {"A-1": "x", "c-1": "q"})).stderr.decode()
