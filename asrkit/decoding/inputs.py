@@ -307,7 +307,8 @@ def from_wav_files(paths: Sequence[str], featurize: Featurize, channel: Optional
             # A file name, never a command: only a wav.scp's values are Kaldi rxfilenames.
             audio = read_wav_source(path, what, channel=channel, max_samples=max_samples, pipes=False)
         except AsrkitError as e:
-            yield utt, None, e
+            table = _table_hint(path) if "not a recognised audio file" in str(e) else None
+            yield utt, None, AsrkitError(f"{what}: {table}") if table else e
             continue
         item = _featurize(utt, audio, None, featurize, what)
         # Not held while the item is decoded: this generator waits at its yield meanwhile, and
@@ -315,6 +316,40 @@ def from_wav_files(paths: Sequence[str], featurize: Featurize, channel: Optional
         # their features through the whole decode of a long recording.
         del audio
         yield item
+
+
+_AUDIO_SUFFIXES = {".wav", ".flac", ".sph", ".mp3", ".ogg", ".opus", ".m4a", ".aif", ".aiff", ".au", ".caf", ".w64"}
+
+
+def _table_hint(path: str) -> Optional[str]:
+    """What to give instead when an "audio file" argument is a Kaldi table: a wav.scp
+    (``asrkit-decode --model m.pt data/test/wav.scp``, --wav-scp forgotten), a feats.scp or a
+    feature ark, whose skip said "not a recognised audio file ... convert anything else in
+    wav.scp", as if the wav.scp given were audio to convert. None for anything else."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(1 << 16)
+    except OSError:
+        return None
+    key = head.split(b" ", 1)[0]
+    if key and not any(c in key for c in b"\t\n\r\0") and head[len(key) + 1:len(key) + 3] == b"\0B":
+        return f"a Kaldi ark of matrices (features?), not an audio file: give it as --feats ark:{path}"
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as e:
+        if e.start < len(head) - 3:  # (not merely a character cut at the end of what was read)
+            return None
+        text = head[:e.start].decode("utf-8")
+    rows = [ln.split(None, 1) for ln in text.splitlines()[:-1] or text.splitlines() if ln.strip()][:5]
+    if not rows or any(len(r) < 2 for r in rows):
+        return None
+    values = [r[1].strip() for r in rows]
+    if all(re.search(r"\.ark:\d+$", v) for v in values):
+        return f"an scp of features, not an audio file: give it as --feats scp:{path}"
+    if all(v.endswith("|") or os.path.splitext(v)[1].lower() in _AUDIO_SUFFIXES or os.path.isfile(v)
+           for v in values):
+        return f"a wav.scp, not an audio file: give it as --wav-scp {path}"
+    return None
 
 
 def resampled_problem(samples: np.ndarray, rate: int, target: int, max_samples: int, hint: str) -> Optional[str]:

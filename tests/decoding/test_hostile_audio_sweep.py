@@ -79,3 +79,33 @@ def test_transcriber_max_samples_caps_the_resampled_copy(an4, clip8k):
         assert str(e.value).startswith(f"{shown}: resampling 12000 samples from 8000 Hz to 16000 Hz gives 24000, "
                                        f"over the limit of 20000 samples per read (max_samples=;")
     assert t.transcribe((x[:9000], rate)).duration > 0  # 18000 resampled: under the limit
+
+
+def test_a_kaldi_table_given_as_an_audio_file_names_the_option_it_belongs_to(inproc, an4, clip8k, tmp_path):
+    # `asrkit-decode --model m.pt data/test/wav.scp` (--wav-scp forgotten) was skipped as "not a
+    # recognised audio file ... convert anything else in wav.scp", as if it were audio to convert.
+    _, model, wavs = an4
+    _, native = clip8k
+    (tmp_path / "data").mkdir()
+    scp = tmp_path / "data" / "wav.scp"
+    scp.write_text(f"a {wavs[0]}\nb cat {wavs[1]} |\n")
+    inproc("compute-fbank", "--num-mel-bins", "40", f"scp:{scp}",
+           f"ark,scp:{tmp_path / 'raw.ark'},{tmp_path / 'feats.scp'}")
+    text = tmp_path / "text"
+    text.write_text("a HELLO WORLD\nb GOOD MORNING\n")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("just some words\n")
+    proc = inproc("decode", "--model", model, *FAST, "--max-bad-percent", "100",
+                  scp, tmp_path / "feats.scp", tmp_path / "raw.ark", text, notes, native)
+    assert list(lines(proc.stdout)) == ["native"]
+    err = proc.stderr.decode()
+    assert f"skipping utterance 'wav' ({scp}): a wav.scp, not an audio file: give it as --wav-scp {scp}\n" in err
+    assert (f"skipping utterance 'feats' ({tmp_path / 'feats.scp'}): an scp of features, not an audio file: give "
+            f"it as --feats scp:{tmp_path / 'feats.scp'}\n") in err
+    assert (f"skipping utterance 'raw' ({tmp_path / 'raw.ark'}): a Kaldi ark of matrices (features?), not an "
+            f"audio file: give it as --feats ark:{tmp_path / 'raw.ark'}\n") in err
+    # other text is no table of these: the reader's own message
+    for name in ("text", "notes"):
+        assert f"skipping utterance '{name}' ({tmp_path / name}" in err
+    assert err.count("not a recognised audio file") == 2
+    assert "Done 1 out of 6 utterances (5 failed)" in err
