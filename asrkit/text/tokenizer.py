@@ -121,6 +121,13 @@ class Tokenizer:
         if reserved:
             raise AsrkitError(f"{where}: sentencepiece model has the piece {reserved[0][1]!r} (id {reserved[0][0]}), "
                               f"a token asrkit reserves; train the model with asrkit-train-tokenizer")
+        # A model trained by sentencepiece itself may hold a piece with white space in it (a user
+        # symbol 'a b', or a tab kept by the identity normalization): it loaded, and tokens.txt
+        # ('<token> <id>' lines), --pieces output and Kaldi's int2sym.pl then split it in two.
+        spaced = next(((i, t) for i, t in enumerate(self.tokens[2:-1], 2) if any(c.isspace() for c in t)), None)
+        if spaced is not None:
+            raise AsrkitError(f"{where}: sentencepiece model has the piece {spaced[1]!r} (id {spaced[0]}), which holds "
+                              f"white space: no token list can hold it; train the model with asrkit-train-tokenizer")
         self._token_to_id = {t: i for i, t in enumerate(self.tokens)}
 
     def _piece(self, sp_id: int, where: str) -> str:

@@ -20,3 +20,26 @@ def test_a_user_symbol_that_is_a_character_of_the_text_is_one_piece():
         train_tokenizer(TEXT, TokenizerConfig(model_type="char", vocab_size=6, user_defined_symbols=["a"]))
     with pytest.raises(AsrkitError, match=r"--vocab-size 5 is too small .*\('c'\); use --vocab-size 6"):
         train_tokenizer(TEXT, TokenizerConfig(model_type="char", vocab_size=5, user_defined_symbols=["a", "xy"]))
+
+
+@pytest.mark.parametrize("symbols,piece", [(["a b"], "'a b'"), (["x\ty"], "'x\\\\ty'"), ([], "'\\\\t'")])
+def test_a_foreign_model_with_a_piece_holding_white_space_is_refused(tmp_path, symbols, piece):
+    """sentencepiece itself takes a user symbol 'a b', and with the identity normalization keeps a
+    tab of the text as a piece: such a model loaded, and its tokens.txt line 'a b 2', its --pieces
+    output and Kaldi's int2sym.pl split the token in two."""
+    import io
+
+    import sentencepiece as spm
+
+    from asrkit.text.tokenizer import Tokenizer
+
+    model = io.BytesIO()
+    spm.SentencePieceTrainer.train(sentence_iterator=iter(["ab ba", "abc x\ty"]), model_writer=model,
+                                   model_type="char", vocab_size=20, hard_vocab_limit=False,
+                                   user_defined_symbols=symbols, unk_id=0, bos_id=-1, eos_id=-1, pad_id=-1,
+                                   normalization_rule_name="identity", minloglevel=2)
+    path = tmp_path / "tokens.model"
+    path.write_bytes(model.getvalue())
+    with pytest.raises(AsrkitError, match=rf"tokens\.model: sentencepiece model has the piece {piece} \(id \d+\), "
+                                          rf"which holds white space"):
+        Tokenizer.load(path)
