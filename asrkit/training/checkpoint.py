@@ -81,6 +81,26 @@ def list_checkpoints(exp_dir: Path) -> Dict[int, Path]:
     return dict(sorted(found.items()))
 
 
+def check_writable(exp_dir: Path) -> None:
+    """AsrkitError unless a file can be made in the exp dir's checkpoints/, when it exists: a
+    read-only one (checkpoints copied from another machine, a chmod) failed only when the first
+    epoch's checkpoint was written, after that epoch had been trained in vain. (One that does not
+    exist yet is made in the exp dir, whose lock the run has already written.)"""
+    import os
+    import tempfile
+
+    d = Path(exp_dir) / "checkpoints"
+    if not d.is_dir():
+        return
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".write_test.", dir=d)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        why = e.strerror or str(e)
+        raise AsrkitError(f"{d}: cannot write this run's checkpoints there ({why[:1].lower()}{why[1:]})") from None
+
+
 FORMAT = "asrkit-checkpoint"
 # 2: RNG states as tensors (version 1 pickled python/numpy objects and could not be read safely).
 VERSION = 2

@@ -701,6 +701,8 @@ class Trainer:
     def run(self) -> None:
         """Train until max_epochs or early stopping, one checkpoint per epoch."""
         t = self.loop
+        if self.is_main and not self.finished():
+            ckpt.check_writable(self.exp_dir)
         if self.state.epoch == 0 and not self.finished():
             self.check_memory()
         while not self.finished():

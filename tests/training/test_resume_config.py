@@ -54,3 +54,28 @@ def test_resume_with_another_optimizer_names_optim_name(yesno_setup, tmp_path, a
                                      "model.listener.subsample: [2, 2] -> [1, 2, 2], model.speller.hidden: 32 -> 64)")
     assert (exp / "config.yaml").read_text() == config
     assert not (exp / "checkpoints" / "epoch2.pt").exists()
+
+
+def test_a_read_only_checkpoints_folder_is_named_before_an_epoch_is_trained(yesno_setup, tmp_path, asrkit):
+    """checkpoints/ not writable (copied from another machine, a chmod): the run trained an epoch,
+    its whole time, and only then failed writing its checkpoint."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.cli_checks import without_root_override
+
+    exp = tmp_path / "exp"
+    asrkit(*train_args(yesno_setup, exp, *FAST, "--set", "training.max_epochs=1"))
+    ckpts = exp / "checkpoints"
+    ckpts.chmod(0o555)
+    try:
+        args = [str(a) for a in train_args(yesno_setup, exp, *FAST, "--set", "training.max_epochs=2")]
+        proc = subprocess.run(without_root_override([sys.executable, "-m", "asrkit", *args]), capture_output=True,
+                              env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=600)
+    finally:
+        ckpts.chmod(0o755)
+    assert error_line(proc) == f"ERROR (asrkit-train): {ckpts}: cannot write this run's checkpoints there " \
+                               f"(permission denied)"
+    assert "epoch 2 " not in proc.stderr.decode() and "train_loss" not in proc.stderr.decode()
+    assert sorted(p.name for p in ckpts.iterdir()) == ["epoch1.pt"]
