@@ -503,6 +503,18 @@ refuse_training_elsewhere() {
   fi
 }
 
+# train_desc: how this command line trains, for the RESULTS.md rows: the config, --train-args and
+# the training data's options (two rows differing only in them must not read the same). Stage 4
+# records it in exp/<tag>/train_desc when it trains; stage 6 reports the record, not its own
+# command line: "./run.sh --stage 6" (or --stage 5) without the --train-args of the training
+# wrote "conf/train.yaml" alone into the row of a model trained with them.
+train_desc() {
+  local data_desc=
+  [ -z "$speed_perturb_factors" ] || data_desc=", speed perturbation $speed_perturb_factors"
+  [ "$feats_type" = fbank ] || data_desc="$data_desc${data_desc:+ (on the fly)}, --feats-type raw"
+  echo "$train_config${train_args:+ $train_args}$data_desc"
+}
+
 # average_model: model.avg.pt from the --num-avg best checkpoints, and that N recorded beside it
 # (model.avg.num: stage 4 averages again for another N, stages 5-6 alone refuse it).
 average_model() {
@@ -554,6 +566,7 @@ if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
     log "stage 4: LAS training ($train_config, ngpu=$ngpu, num_nodes=$num_nodes${train_max_time:+, budget $train_max_time s}) -> $exp"
     mkdir -p "$exp/log"
     [ -s "$exp/train_inputs" ] || echo "$train_inputs" > "$exp/train_inputs"
+    mark_done "$exp/train_desc" "$(train_desc)"
     # Several nodes: asrkit-launch runs one task per GPU of each node (one per node on CPU) under
     # srun, and each asrkit-train finds its rank and master in Slurm's variables. One node:
     # one task, and asrkit-train --ngpu N starts its N processes itself.
@@ -722,13 +735,11 @@ if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
       printf '| set | CER %% | WER %% | model config | decode config | training time | date | machine |\n' > "$results"
       printf '|---|---|---|---|---|---|---|---|\n' >> "$results"
     fi
-    # The training data's options too: two rows differing only in them must not read the same.
-    data_desc=
-    [ -z "$speed_perturb_factors" ] || data_desc=", speed perturbation $speed_perturb_factors"
-    [ "$feats_type" = fbank ] || data_desc="$data_desc${data_desc:+ (on the fly)}, --feats-type raw"
+    # (an exp dir trained before the record was kept: this command line's)
+    trained_as=$(cat "$exp/train_desc" 2> /dev/null || train_desc)
     adapt_desc=
     [ "$adapt_speakers" = false ] || adapt_desc=" + speaker adaptation${adapt_args:+ ($adapt_args)}"
-    model_desc="$train_config${train_args:+ $train_args}$data_desc, $(basename "$model")"
+    model_desc="$trained_as, $(basename "$model")"
     if [ "$averaged" = true ]; then
       n_avg=$(cat "$exp/model.avg.count" 2> /dev/null || true)
       if [ -z "$n_avg" ] || [ "$n_avg" = "$num_avg" ]; then model_desc="$model_desc ($num_avg best averaged)"

@@ -57,7 +57,8 @@ elif [ "$stop_stage" -ge 1 ]; then
   take_data_lock "stage $stage"   # a stage 0 another run has under way ends first (its marker with it)
   stage0_refuse_unfinished
   release_data_lock
-  stage0_check "$given0" "corpus-root=$(realpath -m -- "$corpus_root")"
+  # (left out, as from --stage 1 on it usually is: realpath's "'': No such file or directory" on every such run)
+  stage0_check "$given0" "corpus-root=${corpus_root:+$(realpath -m -- "$corpus_root")}"
 fi
 [ "$stop_stage" -ge 1 ] || exit 0
 ./asr.sh --stage "$(( stage < 1 ? 1 : stage ))" --stop-stage "$stop_stage" "${asr_args[@]}"

@@ -1,0 +1,87 @@
+"""A new user's first hour with a recipe made by egs/TEMPLATE/asr1/setup.sh, as README.md and
+docs/recipes.md ("Adding a corpus") tell it: stage 0 once, then runs from a later stage without
+the options given before (``./run.sh --stage 6`` to score again), as a Kaldi user does. Each run
+must say only what is so: no stray tool errors, and RESULTS.md rows that describe the model
+that was trained, not the command line of the run that scored it."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from recipe_helpers import new_recipe, run_sh
+from user_corpus import make_user_corpus
+
+TINY1 = ("--set training.max_epochs=1 --set model.listener.hidden=32 --set model.listener.proj=32 "
+         "--set model.attention.dim=32 --set model.attention.conv_channels=4 --set model.attention.conv_width=10 "
+         "--set model.speller.hidden=32 --set model.speller.embed=16 --set training.num_plots=1")
+
+
+def set_option(script: Path, name: str, value: str) -> None:
+    """Set a variable at the top of local/data.sh, as the user edits it."""
+    text, n = re.subn(rf"^{name}=\S*", f"{name}={value}", script.read_text(), flags=re.M)
+    assert n == 1, name
+    script.write_text(text)
+
+
+def recipe_with_data(tmp_path: Path, an4_root: Path, n: int) -> Path:
+    """A new recipe whose stage 0 has run on ``n`` AN4 recordings (a folder of WAVs + prompts.txt),
+    the corpus given by a relative path with a space in it."""
+    recipe = new_recipe(tmp_path)
+    corpus = tmp_path / "my corpus"
+    make_user_corpus(an4_root, corpus, n)
+    set_option(recipe / "local/data.sh", "transcripts", "prompts.txt")
+    set_option(recipe / "local/data.sh", "audio_subdir", "audio")
+    rel = "../../../../my corpus"   # from asrkit/egs/mine/asr1
+    assert (recipe / rel).resolve() == corpus.resolve()
+    run_sh(["./run.sh", "--corpus-root", rel, "--stop-stage", "0"], cwd=recipe)
+    assert (recipe / "data/stage0_options").read_text() == f"corpus-root={corpus.resolve()}\n"
+    return recipe
+
+
+def test_a_later_stage_without_corpus_root_prints_no_tool_error(tmp_path, an4_root):
+    """From --stage 1 on --corpus-root is usually left out, and every such run of a setup.sh recipe
+    began with realpath's "realpath: '': No such file or directory" (its check of the option ran
+    realpath on the empty value), which reads as a failure of the run."""
+    recipe = recipe_with_data(tmp_path, an4_root, 12)
+    proc = run_sh(["./run.sh", "--stage", "2", "--stop-stage", "2"], cwd=recipe)
+    assert "realpath" not in proc.stderr and "No such file" not in proc.stderr, proc.stderr
+    assert (recipe / "data/lang_char/tokens.txt").is_file()
+    # The check itself still works: the same corpus by its absolute path passes, another one is refused.
+    run_sh(["./run.sh", "--stage", "2", "--stop-stage", "2", "--corpus-root", str(tmp_path / "my corpus")],
+           cwd=recipe)
+    proc = run_sh(["./run.sh", "--stage", "2", "--stop-stage", "2", "--corpus-root", str(tmp_path)],
+                  cwd=recipe, check=False)
+    assert proc.returncode == 1 and "data/ was made by stage 0 with --corpus-root" in proc.stderr, proc.stderr
+
+
+def results_rows(recipe: Path) -> list:
+    return [l for l in (recipe / "RESULTS.md").read_text().splitlines() if l.startswith("| test |")]
+
+
+@pytest.mark.slow
+def test_scoring_again_without_the_training_options_reports_the_trained_model(tmp_path, an4_root):
+    """``./run.sh --stage 6`` (or ``--stage 5``) after a training with --train-args: the RESULTS.md
+    row's model config was this run's command line ("conf/train.yaml" alone), so the row described
+    a model that was never trained, with exit 0. The row must name the options the model was
+    trained with, whatever a later run gives."""
+    recipe = recipe_with_data(tmp_path, an4_root, 12)
+    run_sh(["./run.sh", "--stage", "1", "--nj", "1", "--num-avg", "0", "--test-sets", "test",
+            "--train-args", TINY1], cwd=recipe)
+    first = results_rows(recipe)
+    assert len(first) == 1 and f"| conf/train.yaml {TINY1}, model.pt (exp/train_char) |" in first[0], first
+    trained = (recipe / "exp/train_char/model.pt").read_bytes()
+
+    # The rows go (a user starting RESULTS.md afresh), and the model is scored again without --train-args.
+    results = recipe / "RESULTS.md"
+    results.write_text("\n".join(l for l in results.read_text().splitlines() if not l.startswith("| test |")) + "\n")
+    for stage in ("6", "5"):
+        proc = run_sh(["./run.sh", "--stage", stage, "--nj", "1", "--num-avg", "0", "--test-sets", "test"],
+                      cwd=recipe)
+        rows = results_rows(recipe)
+        assert len(rows) == 1, (stage, rows, proc.stderr)
+        assert f"| conf/train.yaml {TINY1}, model.pt (exp/train_char) |" in rows[0], (stage, rows)
+        # the same row, but for its date: scoring again added nothing else
+        assert re.sub(r"\| [^|]* \| [^|]* \|$", "", rows[0]) == re.sub(r"\| [^|]* \| [^|]* \|$", "", first[0])
+    assert (recipe / "exp/train_char/model.pt").read_bytes() == trained
