@@ -27,3 +27,26 @@ def test_a_negative_seed_trains_on_augmented_audio(yesno_setup, yesno_root, tmp_
                   "--set", "training.max_epochs=1", "--set", "augment.speed_factors=[0.9, 1.1]", exp)
     assert "Traceback" not in proc.stderr.decode()
     assert (exp / "model.pt").is_file()
+
+
+def test_a_batch_the_cpu_cannot_allocate_is_skipped_as_an_out_of_memory_one(yesno_setup, monkeypatch, caplog):
+    """The CPU allocator's failure reads "can't allocate memory", not CUDA's "out of memory": a model
+    too big for the host (attention.conv_channels 1e8 asked for 190 GB in its first forward) was
+    a traceback through the model's code, where a GPU's batch is skipped and named."""
+    import pytest
+
+    from asrkit.utils.errors import AsrkitError
+
+    from .ddp_grads import build
+
+    trainer, _, _ = build(yesno_setup)
+
+    def no_memory(*args, **kwargs):
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate "
+                           "memory: you tried to allocate 190800000000 bytes. Error code 12 (Cannot allocate memory)")
+
+    monkeypatch.setattr(trainer, "forward_backward", no_memory)
+    with caplog.at_level("WARNING"), pytest.raises(AsrkitError, match=r"^epoch 1: no update was made: all \d+ "
+                                                                      r"batches were skipped .*out of memory"):
+        trainer.train_epoch(1)
+    assert "epoch 1 batch 1: out of memory (" in caplog.text
