@@ -105,7 +105,15 @@ ONE_MATRIX = ("one matrix with no key (a single file, as global CMVN stats are),
               "entries: give its name without 'ark:'")
 
 
+_BOM = b"\xef\xbb\xbf"
+# (a text ark or stats file saved by a Windows editor: its first key, or its matrix, held the BOM)
+BOM_PROBLEM = ("starts with a UTF-8 byte-order mark (BOM), which Kaldi reads as part of its first key or object: "
+               "remove it (sed -i '1s/^\\xEF\\xBB\\xBF//' <file>)")
+
+
 def _refuse(head: bytes, what: str) -> AsrkitError:
+    if head.startswith(_BOM):  # was "a Kaldi archive entry (key '\ufeff')" for a text stats file
+        return AsrkitError(f"{what}: {BOM_PROBLEM}")
     entry = _ARK_ENTRY.match(head)
     if entry:
         key = entry.group(1).decode("utf-8", "replace")
@@ -267,6 +275,9 @@ def _read_key(stream: IO[bytes], what: str, index: int) -> Optional[str]:
         c = stream.read(1)
     if index == 1 and key == b"[":
         raise AsrkitError(f"{what}: {ONE_MATRIX}")
+    if index == 1 and key.startswith(_BOM):
+        # the key was '\ufeffu1': left out of every speaker's stats, its utterance matched nothing
+        raise AsrkitError(f"{what}: {BOM_PROBLEM}")
     if not c:
         raise AsrkitError(f"{what}: entry {index}: truncated archive (key {bytes(key[:40])!r} without a value)")
     try:

@@ -364,3 +364,29 @@ def test_a_kaldi_model_given_as_stats_or_features_is_named_as_one(tmp_path, head
     r = _run(compute_cmvn_cli, f"ark:{ark}", tmp_path / "cmvn.mat")
     assert f"{ark}: utterance 'u1': a Kaldi binary object '{name}'" in _error(r)
     assert not (tmp_path / "out.ark").exists() and not (tmp_path / "cmvn.mat").exists()
+
+
+def test_an_ark_or_stats_file_starting_with_a_bom_is_named_so(tmp_path):
+    """A text ark saved by a Windows editor: its first key was '\\ufeffu1', so per-speaker
+    compute-cmvn left u1 out of its speaker's stats (exit 0) and every table missed it; a text
+    stats file so saved was "a Kaldi archive entry (key '\\ufeff') where one matrix was expected"."""
+    rng = np.random.default_rng(5)
+    feats = {u: rng.standard_normal((5, D)).astype(np.float32) for u in ("u1", "u2")}
+    bom = b"\xef\xbb\xbf"
+    ark = tmp_path / "bom.ark"
+    ark.write_bytes(bom + b"".join(k.encode() + b" " + _entry(m, text=True) for k, m in feats.items()))
+    spk2utt = tmp_path / "spk2utt"
+    spk2utt.write_text("a u1 u2\n")
+    problem = ("starts with a UTF-8 byte-order mark (BOM), which Kaldi reads as part of its first key or object: "
+               "remove it (sed -i '1s/^\\xEF\\xBB\\xBF//' <file>)")
+    r = _run(compute_cmvn_cli, "--spk2utt", f"ark:{spk2utt}", f"ark:{ark}", f"ark:{tmp_path}/cmvn.ark")
+    assert _error(r) == f"ERROR (asrkit-compute-cmvn): {ark}: {problem}"
+    stats = tmp_path / "stats.txt"
+    from kaldiio.matio import write_array_ascii
+
+    buf = io.BytesIO()
+    write_array_ascii(buf, _stats(list(feats.values())))
+    stats.write_bytes(bom + buf.getvalue())
+    r = _run(apply_cmvn_cli, stats, f"ark:{tmp_path}/bom.ark", f"ark:{tmp_path}/out.ark")
+    assert _error(r) == f"ERROR (asrkit-apply-cmvn): {stats}: {problem}"
+    assert not (tmp_path / "cmvn.ark").exists() and not (tmp_path / "out.ark").exists()
