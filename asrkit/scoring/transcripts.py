@@ -34,7 +34,7 @@ def read_transcripts(path: PathLike) -> Tuple[Dict[str, str], str]:
     """``({utt: transcript} in file order, KALDI or TRN)``; a malformed line, a duplicate id or
     sclite alternation markup is an error naming ``path:line``."""
     raw = _raw_lines(path)
-    trn = _as_trn(raw)
+    trn = _as_trn(raw, str(path))
     if trn is not None:
         fmt, entries = TRN, trn
     else:
@@ -81,12 +81,15 @@ def _raw_lines(path: PathLike) -> List[bytes]:
     return lines
 
 
-def _as_trn(raw: List[bytes]) -> Optional[List[Tuple[str, str, int]]]:
+def _as_trn(raw: List[bytes], name: str) -> Optional[List[Tuple[str, str, int]]]:
     """``[(utt, transcript, lineno)]`` when ``raw`` are a trn file's lines, else None (a Kaldi
     text). Each line but blank ones and ``;;`` comments must end in a parenthesized id, and the
     ids must not all be one: a Kaldi text whose every line ends in the same ``(noise)`` is no trn
-    file. (A trn file that lists one id twice still is one, and its duplicate is named as such.)"""
+    file. (A trn file that lists one id twice still is one, and its duplicate is named as such.)
+    A file of which nearly every line is a trn line is a trn file with a bad line, named: read as
+    a Kaldi text, its first words were ids again."""
     out = []
+    bad = []  # line numbers of the lines that are no trn line
     for lineno, line in enumerate(raw, 1):
         try:
             text = line.decode("utf-8").strip(SPACE)
@@ -96,8 +99,17 @@ def _as_trn(raw: List[bytes]) -> Optional[List[Tuple[str, str, int]]]:
             continue  # sclite skips blank lines and comments in a trn file (a Kaldi text has neither)
         m = _TRN_LINE.fullmatch(text)
         if m is None:
-            return None
+            bad.append(lineno)
+            if len(bad) > len(raw) // 20:
+                return None
+            continue
         out.append((m.group(2), " ".join(split_fields(m.group(1))), lineno))
     if not out or (len(out) > 1 and len({utt for utt, _, _ in out}) == 1):
         return None
+    if bad:
+        if len(out) < 10:
+            return None  # too few lines to tell
+        raise AsrkitError(f"{name}:{bad[0]}: no '(<utt-id>)' at the end of the line, where the other "
+                          f"{len(out)} lines of this sclite trn file have one"
+                          + (f" ({len(bad) - 1} more such line(s))" if len(bad) > 1 else ""))
     return out

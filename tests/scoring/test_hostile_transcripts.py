@@ -151,3 +151,15 @@ def test_ids_differing_only_in_case_are_named(asrkit, tmp_path):
             f"'A-1' in {ref}): ids are compared as written") in proc.stderr.decode()
     assert "only in case" not in asrkit("score", "--allow-missing", ref, _write_text(
         tmp_path / "hyp2", {"A-1": "x", "c-1": "q"})).stderr.decode()
+
+
+def test_a_trn_line_without_its_id_is_named(tmp_path):
+    """One line of a trn file without its '(<utt-id>)' made the whole file a Kaldi text again:
+    two such files were scored by their first words, with exit 0."""
+    table = {f"s-{i}": f"w{i} x y" for i in range(30)}
+    ref = _write_trn(tmp_path / "ref.trn", table)
+    ref.write_text(ref.read_text().replace("w7 x y (s-7)", "w7 x y"), encoding="utf-8")
+    out = _score_cli("--mode", "wer", ref, ref)
+    assert out.exit_code == 1
+    assert (f"ERROR (asrkit-score): {ref}:8: no '(<utt-id>)' at the end of the line, where the other 29 lines of "
+            f"this sclite trn file have one") in out.output, out.output
