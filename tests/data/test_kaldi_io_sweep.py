@@ -390,3 +390,67 @@ def test_an_ark_or_stats_file_starting_with_a_bom_is_named_so(tmp_path):
     r = _run(apply_cmvn_cli, stats, f"ark:{tmp_path}/bom.ark", f"ark:{tmp_path}/out.ark")
     assert _error(r) == f"ERROR (asrkit-apply-cmvn): {stats}: {problem}"
     assert not (tmp_path / "cmvn.ark").exists() and not (tmp_path / "out.ark").exists()
+
+
+# -- every truncation, every offset --------------------------------------------------------------
+def _mixed_ark(tmp_path: Path):
+    """An ark of every kind of entry Kaldi writes (FM, DM, CM, CM2, CM3, text), its offsets and values."""
+    rng = np.random.default_rng(6)
+    parts, offsets, values = [], {}, {}
+    pos = 0
+    kinds = [("fm", lambda m: _entry(m)), ("dm", lambda m: _entry(m.astype(np.float64))),
+             ("cm", lambda m: _cm(rng, 10, D, -2.0, 9.0)[0]), ("cm2", lambda m: _cm2_cm3(rng, b"CM2", 3, D, 0, 4)[0]),
+             ("cm3", lambda m: _cm2_cm3(rng, b"CM3", 3, D, -1, 2)[0]), ("txt", lambda m: _entry(m, text=True))]
+    for key, make in kinds:
+        blob = make(rng.standard_normal((3, D)).astype(np.float32))
+        head = key.encode() + b" "
+        offsets[key] = pos + len(head)
+        parts.append(head + blob)
+        pos += len(head) + len(blob)
+    data = b"".join(parts)
+    ark = tmp_path / "mixed.ark"
+    ark.write_bytes(data)
+    for key, m in kaldiio.load_ark(str(ark)):
+        values[key] = np.asarray(m, np.float32)
+    return ark, data, offsets, values
+
+
+def test_an_ark_cut_anywhere_is_an_error_or_its_whole_entries(tmp_path):
+    """Cut at any byte, an ark gives an AsrkitError, or exactly the entries before the cut (a cut
+    between entries cannot be told from the end, in Kaldi too), never a traceback or other values."""
+    _, data, offsets, values = _mixed_ark(tmp_path)
+    keys = list(values)
+    for cut in range(len(data)):
+        try:
+            got = list(iter_ark(io.BufferedReader(io.BytesIO(data[:cut])), "x.ark"))
+        except AsrkitError:
+            continue
+        assert [k for k, _ in got] == keys[:len(got)], cut
+        for k, m in got:
+            np.testing.assert_array_equal(np.asarray(m, np.float32), values[k], err_msg=f"cut {cut}")
+        assert len(got) == len(keys) or cut <= offsets[keys[len(got)]] - len(keys[len(got)]) - 1, cut
+
+
+def test_an_scp_offset_anywhere_reads_its_object_or_names_the_line(tmp_path):
+    """An scp line's offset at every byte of the ark: the entry's values where the offset is the
+    object's (text objects: also at the blanks before '['), else one error naming scp:line and
+    utterance; all lines are checked in one run (each bad line is its own bad item)."""
+    from asrkit.data.matrix_io import iter_scp_items
+
+    ark, data, offsets, values = _mixed_ark(tmp_path)
+    scp = tmp_path / "every.scp"
+    scp.write_text("".join(f"o{i:05d} {ark}:{i}\n" for i in range(len(data))))
+    starts = {o: k for k, o in offsets.items()}
+    # a text object is read past any blanks before its '[' (Kaldi's reader skips them too): also
+    # from the space that ends its key
+    starts.update({o: "txt" for o in range(offsets["txt"] - 1, data.index(b"[", offsets["txt"]) + 1)})
+    good = 0
+    for n, (key, mat, error) in enumerate(iter_scp_items(str(scp)), 1):
+        i = int(key[1:])
+        if i in starts:
+            assert error is None, (i, error)
+            np.testing.assert_array_equal(np.asarray(mat, np.float32), values[starts[i]])
+            good += 1
+        else:
+            assert error is not None and str(error).startswith(f"{scp}:{n}: utterance {key!r} ({ark}:{i}): "), (i, mat)
+    assert good == len(starts)
