@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from recipe_helpers import new_recipe, run_sh
+from recipe_helpers import make_recipe_copy, new_recipe, run_sh
 from user_corpus import make_user_corpus
 
 TINY1 = ("--set training.max_epochs=1 --set model.listener.hidden=32 --set model.listener.proj=32 "
@@ -85,3 +85,19 @@ def test_scoring_again_without_the_training_options_reports_the_trained_model(tm
         # the same row, but for its date: scoring again added nothing else
         assert re.sub(r"\| [^|]* \| [^|]* \|$", "", rows[0]) == re.sub(r"\| [^|]* \| [^|]* \|$", "", first[0])
     assert (recipe / "exp/train_char/model.pt").read_bytes() == trained
+
+
+@pytest.mark.parametrize("given", [["--num-dev", "3"], ["--num-dev=3"]])
+def test_yesno_run_sh_names_local_data_sh_for_its_settings(tmp_path, given):
+    """egs/yesno/asr1/README.md names local/data.sh --num-dev; given to ./run.sh it reached asr.sh,
+    whose "unknown option --num-dev (see ./asr.sh --help)" sent the user to the wrong script."""
+    recipe = make_recipe_copy(tmp_path, "yesno")
+    proc = run_sh(["./run.sh", *given, "--stop-stage", "0"], cwd=recipe, check=False)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        "./run.sh: ERROR: --num-dev is a setting of stage 0's local/data.sh, not of run.sh: run local/data.sh "
+        "--num-dev <value> (with --yesno-root if you give one), then ./run.sh --stage 1"], proc.stderr
+    assert not (recipe / "data").exists()
+    # run.sh's own options and asr.sh's still pass
+    run_sh(["./run.sh", "--yesno-root", "corpus", "--nj", "1", "--stop-stage", "0"], cwd=recipe)
+    assert (recipe / "data/train_nodev/text").is_file()

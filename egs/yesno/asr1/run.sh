@@ -24,6 +24,16 @@ parse_options_passthrough=true
 given0=$(stage0_given "yesno-root" "$@")
 . utils/parse_options.sh
 . utils/data_lock.sh
+# local/data.sh's own settings (--num-dev, which README.md names) are not run.sh's: they reached
+# asr.sh, whose "unknown option --num-dev (see ./asr.sh --help)" pointed at the wrong script.
+data_settings=$(sed -n '/parse_options\.sh/q; s/^\([a-z][a-z0-9_]*\)=.*/\1/p' local/data.sh)
+for arg in "${passthrough_args[@]}" "$@"; do
+  case $arg in --*) name=${arg#--}; name=${name%%=*}; name=${name//-/_} ;; *) continue ;; esac
+  if grep -qxF -e "$name" <<< "$data_settings"; then
+    echo "$0: ERROR: --${name//_/-} is a setting of stage 0's local/data.sh, not of run.sh: run local/data.sh --${name//_/-} <value> (with --yesno-root if you give one), then ./run.sh --stage 1" >&2
+    exit 1
+  fi
+done
 [ "$stage" -le "$stop_stage" ] || { echo "$0: ERROR: --stage $stage is after --stop-stage $stop_stage: nothing to run" >&2; exit 1; }
 
 asr_args=(--train-set train_nodev --valid-set train_dev --test-sets test
