@@ -187,7 +187,7 @@ def train_lm(train: List[List[int]], dev: List[List[int]], tokens: List[str], co
                       {**config.to_dict(), "dev_set": dev_set}, device)
     trainer.resume()
     trainer.refuse_unranked_epochs(bool(dev), "dev sentences (a --valid-text, or dev_ratio above 0)", "lm.pt",
-                                   metric="valid_ppl")
+                                   metric="valid_ppl", drawn_by=("seed", "dev_ratio"))
     with atomic_open(out_dir / "lm.yaml") as f:
         yaml.safe_dump(config.to_dict(), f, sort_keys=False)
     log.info("LM: %d parameters, %d train / %d dev sentences, device %s, seed %d%s", n_params, len(train), len(dev),

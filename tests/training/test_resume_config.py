@@ -79,3 +79,24 @@ def test_a_read_only_checkpoints_folder_is_named_before_an_epoch_is_trained(yesn
                                f"(permission denied)"
     assert "epoch 2 " not in proc.stderr.decode() and "train_loss" not in proc.stderr.decode()
     assert sorted(p.name for p in ckpts.iterdir()) == ["epoch1.pt"]
+
+
+def test_an_lm_resumed_with_another_seed_names_it_as_what_moved_its_dev_set(yesno_setup, tmp_path, asrkit):
+    """The LM's dev sentences, without --valid-text, are drawn from the text by seed and dev_ratio:
+    a resume with another --seed was refused as "validated on another dev set" with nothing to
+    say why, the user's text and dev text being the same files."""
+    lines = [ln.split(maxsplit=1)[1] for ln in (yesno_setup / "dump" / "train" / "text").read_text().splitlines()]
+    text = tmp_path / "text"
+    text.write_text("".join(f"{line}\n" for line in lines * 6))
+    conf = tmp_path / "lm.yaml"
+    conf.write_text("model: {embed: 8, hidden: 16, layers: 1}\nbatch_size: 4\n")
+    exp = tmp_path / "lm"
+    args = ["train-lm", "--config", conf, "--lang-dir", yesno_setup / "data" / "lang", "--device", "cpu"]
+    asrkit(*args, "--max-epochs", "1", "--seed", "1", text, exp)
+    proc = asrkit(*args, "--max-epochs", "2", "--seed", "5", text, exp, check=False)
+    assert "validated on another dev set" in error_line(proc)
+    assert "(when held out of the training data, the dev set is drawn by seed and dev_ratio, and this run changed " \
+           "seed 1 -> 5)" in error_line(proc)
+    assert not (exp / "checkpoints" / "epoch2.pt").exists()
+    asrkit(*args, "--max-epochs", "2", "--seed", "1", text, exp)  # its own seed: trains on
+    assert (exp / "checkpoints" / "epoch2.pt").exists()
