@@ -1204,7 +1204,28 @@ def _stream_cap(data: bytearray, what: str, max_samples: int, last_try: bool) ->
         raise AsrkitError(f"{what}: no recognisable audio header in the first {len(data)} bytes of the stream "
                           f"(starts with {bytes(data[:4])!r}; libsndfile: "
                           f"{str(getattr(e, 'error_string', '') or e).strip()})") from None
-    return _PROBE_AT[-1] + max_samples * _SAMPLE_BYTES.get(subtype, 4)
+    return max(len(data), _PROBE_AT[-1]) + max_samples * _SAMPLE_BYTES.get(subtype, 4)
+
+
+# The most bytes of chunks a WAV stream may hold before its data chunk: the header sniff's 1 MiB
+# refused a stream whose file reads (a field recorder's iXML, cover art before the samples).
+_STREAM_METADATA_LIMIT = 64 << 20
+
+
+def _riff_stream_wants(data: bytearray) -> Optional[int]:
+    """How many bytes of a RIFF/RF64 WAVE stream to hold before its data chunk's header is in
+    them, when well-formed chunks (within _STREAM_METADATA_LIMIT) run past ``data``; else None."""
+    if len(data) < 12 or data[:4] not in (b"RIFF", b"RF64") or data[8:12] != b"WAVE":
+        return None
+    pos = 12
+    for _ in range(_MAX_CHUNKS):
+        if pos + 8 > len(data):
+            return pos + 8 + _READ_CHUNK if pos <= _STREAM_METADATA_LIMIT else None
+        if data[pos:pos + 4] == b"data":
+            return None  # (there: what libsndfile makes of it is the answer)
+        size = struct.unpack_from("<I", data, pos + 4)[0]
+        pos += 8 + size + (size & 1)
+    return None
 
 
 def _read_stream(stream: IO[bytes], what: str, max_samples: int) -> bytearray:
@@ -1218,6 +1239,10 @@ def _read_stream(stream: IO[bytes], what: str, max_samples: int) -> bytearray:
             return data
         data += chunk
         if cap is None and len(data) >= probes[0]:
+            wants = _riff_stream_wants(data) if len(probes) == 1 else None
+            if wants is not None and wants > len(data):
+                probes = [wants]  # a WAV whose metadata chunks run past the sniff: read on to its data
+                continue
             cap = _stream_cap(data, what, max_samples, last_try=len(probes) == 1)
             probes = probes[1:] or probes
         if cap is not None and len(data) > cap:

@@ -109,3 +109,43 @@ def test_a_kaldi_table_given_as_an_audio_file_names_the_option_it_belongs_to(inp
         assert f"skipping utterance '{name}' ({tmp_path / name}" in err
     assert err.count("not a recognised audio file") == 2
     assert "Done 1 out of 6 utterances (5 failed)" in err
+
+
+def _wav_with_chunk_before_data(samples: np.ndarray, rate: int, cid: bytes, size: int) -> bytes:
+    import struct
+
+    fmt = struct.pack("<HHIIHH", 1, 1, rate, rate * 2, 2, 16)
+    body = (b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + cid + struct.pack("<I", size) + b"<x/>" * (size // 4)
+            + b"data" + struct.pack("<I", samples.nbytes) + samples.astype("<i2").tobytes())
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+def test_a_wav_stream_with_megabytes_of_chunks_before_its_samples_reads_as_its_file(inproc, an4, tmp_path):
+    # A field recorder's iXML or cover art before the data chunk: the file decoded, the same bytes
+    # from a pipe ('cat x.wav |', curl, stdin) were "no recognisable audio header in the first
+    # 1048576 bytes of the stream (starts with b'RIFF' ...)".
+    _, model, wavs = an4
+    x, rate = sf.read(str(wavs[0]), dtype="int16")
+    path = tmp_path / "bwf.wav"
+    path.write_bytes(_wav_with_chunk_before_data(x[:24000], rate, b"iXML", 3 << 20))
+    scp = tmp_path / "wav.scp"
+    scp.write_text(f"file {path}\npipe cat {path} |\n")
+    proc = inproc("decode", "--model", model, *FAST, "--wav-scp", scp)
+    texts = lines(proc.stdout)
+    assert list(texts) == ["file", "pipe"] and texts["file"] == texts["pipe"]
+    from asrkit.features.wav import read_wav_source
+
+    a, b = read_wav_source(str(path), "f"), read_wav_source(f"cat {path} |", "p")
+    assert a[1] == b[1] == rate and np.array_equal(a[0], b[0]) and np.array_equal(a[0], x[:24000])
+
+
+def test_a_wav_stream_of_endless_chunks_is_refused_after_a_bounded_read(tmp_path):
+    # chunks of metadata without end: read no further than the metadata limit, then refused
+    from asrkit.features import wav
+
+    head = _wav_with_chunk_before_data(np.zeros(0, np.int16), 16000, b"JUNK", 8)[:-8]  # (no data chunk)
+    (tmp_path / "head.bin").write_bytes(head)
+    cmd = (f"cat {tmp_path / 'head.bin'}; while :; do printf 'JUNK\\000\\000\\020\\000'; "
+           f"head -c 1048576 /dev/zero || exit; done |")
+    with pytest.raises(AsrkitError, match="no recognisable audio header in the first"):
+        wav.read_wav_source(cmd, "endless")
