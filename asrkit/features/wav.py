@@ -22,7 +22,8 @@ is a mix as quiet for another reason, named (:func:`downmix`).
 **Safety.** A regular file is opened by libsndfile, which reads only its header before the size
 checks: an entry naming a large non-audio file fails at once. Pipes (and FIFOs or devices such as
 ``/dev/zero``) are read incrementally: the stream must be recognisable audio within its first
-MiB, and reading stops past what ``max_samples`` allows. One read (an utterance, or the recording
+MiB (a WAV's data chunk within 64 MiB, past its metadata chunks), and reading stops past what
+``max_samples`` allows. One read (an utterance, or the recording
 segments are cut from) holds at most ``max_samples`` samples over all channels, by default
 ``DEFAULT_MAX_SAMPLES`` = 2**28 (1 GiB as float32: 4.6 h of 16 kHz mono, 1.5 h of 48 kHz stereo).
 
