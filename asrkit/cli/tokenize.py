@@ -138,7 +138,7 @@ def _convert_at(tok: Tokenizer, key: Optional[str], body: str, where: str, decod
 def _convert(tok: Tokenizer, utt: str, body: str, decode: bool, pieces: bool, unknown: UnknownTally) -> str:
     if not decode:
         ids = unknown.encode(tok, utt, body)
-        return " ".join(tok.encode_as_pieces(body) if pieces else map(str, ids))
+        return " ".join([tok.tokens[i] for i in ids] if pieces else map(str, ids))  # (encode_as_pieces' tokens)
     tokens = body.split()
     if pieces:
         return tok.decode_pieces(tokens)

@@ -243,9 +243,11 @@ class Tokenizer:
         return flat + 1, lengths, unknown
 
     def encode_as_pieces(self, text: str) -> List[str]:
-        # A U+2581 of the text (its stand-in) shows as <unk>, what it became: as itself it would
-        # read as the word-boundary piece
-        return [UNK if _META_STANDIN in p else p for p in self._sp.encode(_spaced(text), out_type=str)]
+        """The tokens (of tokens.txt) of :meth:`encode`: a character the tokenizer does not know is
+        ``<unk>``, what it became. Sentencepiece's own pieces show it as itself ('です'), a token
+        no list has: asrkit-tokenize --pieces wrote it, and --decode --pieces then refused its own
+        output ('unknown token'); a U+2581 (its stand-in) read as the word-boundary piece."""
+        return [self.tokens[i] for i in self.encode(text)]
 
     def decode(self, ids: Iterable[int]) -> str:
         """Text of ``ids``, words one space apart; blank and ``<sos/eos>`` are skipped, ``<unk>``

@@ -43,3 +43,21 @@ def test_a_foreign_model_with_a_piece_holding_white_space_is_refused(tmp_path, s
     with pytest.raises(AsrkitError, match=rf"tokens\.model: sentencepiece model has the piece {piece} \(id \d+\), "
                                           rf"which holds white space"):
         Tokenizer.load(path)
+
+
+def test_pieces_of_unknown_characters_are_unk_and_decode_back(asrkit, tmp_path):
+    """--pieces wrote an unknown character as itself ('です'), a token no tokens.txt has, where
+    the ids said 1 (<unk>): --decode --pieces then refused asrkit-tokenize's own output."""
+    from asrkit.text.tokenizer import Tokenizer
+
+    (tmp_path / "text").write_text("u1 日本語\n", encoding="utf-8")
+    asrkit("train-tokenizer", "--model-type", "char", tmp_path / "text", tmp_path / "lang")
+    model = tmp_path / "lang" / "tokens.model"
+    tok = Tokenizer.load(model)
+    assert tok.encode_as_pieces("日本語です") == ["\u2581", "日", "本", "語", "<unk>"]
+    assert tok.encode_as_pieces("日本語です") == [tok.tokens[i] for i in tok.encode("日本語です")]
+    pieces = asrkit("tokenize", "--pieces", model, input="u1 日本語です\n".encode()).stdout
+    assert pieces.decode() == "u1 \u2581 日 本 語 <unk>\n"
+    back = asrkit("tokenize", "--decode", "--pieces", model, input=pieces).stdout
+    assert back == asrkit("tokenize", "--decode", model, input=asrkit("tokenize", model, input="u1 日本語です\n".encode()).stdout).stdout
+    assert back.decode() == "u1 日本語 \u2047\n"
