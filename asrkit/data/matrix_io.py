@@ -9,8 +9,8 @@ accepts only what Kaldi itself writes:
 - binary: ``\\0B`` then one of ``FM FV DM DV`` (float/double matrix/vector, decoded here) or
   ``CM CM2 CM3`` (Kaldi's compressed matrices: the header is checked and the exact bytes are
   read here, then kaldiio decompresses that in-memory copy);
-- text: ``[ ... ]`` (a matrix over several lines or a vector on one), parsed by kaldiio's text
-  parser from a stream that starts at the ``[``.
+- text: ``[ ... ]``, a matrix (one row when on one line, as Kaldi's Matrix reads it), parsed
+  here from the ``[`` on.
 
 Anything else is refused before a byte of its payload is interpreted, with an error naming the
 file (and scp line) and the utterance. Sizes in headers are checked against what can be read,
@@ -219,7 +219,8 @@ def _read_until(stream: IO[bytes], end: bytes, what: str) -> bytes:
 
 
 def _read_text(head: bytes, stream: IO[bytes], what: str) -> np.ndarray:
-    """Kaldi's text form: ``[ 1 2 3 ]`` (a vector) or ``[\n 1 2\n 3 4 ]`` (a matrix), as float32.
+    """Kaldi's text form: ``[ 1 2 3 ]`` (one row) or ``[\n 1 2\n 3 4 ]``, as a float32 matrix
+    (``[ ]``: 0 x 0), as Kaldi's Matrix reads it.
 
     ``head`` holds what was already read, from the ``[`` on.
     """
@@ -242,8 +243,8 @@ def _read_text(head: bytes, stream: IO[bytes], what: str) -> np.ndarray:
     lines = text.split("\n")
     rows = [r for r in (line.split() for line in lines) if r]
     try:
-        if len(lines) == 1:  # "[ 1 2 3 ]": a vector
-            return np.array(rows[0] if rows else [], dtype=np.float64).astype(np.float32)
+        # "[ 1 2 3 ]" is one row, as Kaldi's matrix reader takes it (every reader here wants a
+        # matrix): it was a vector, and a one-frame utterance so written "not a (frames, dim) matrix"
         widths = sorted({len(r) for r in rows})
         if len(widths) > 1:
             raise AsrkitError(f"{what}: malformed Kaldi text matrix (rows of different lengths {widths})")

@@ -454,3 +454,17 @@ def test_an_scp_offset_anywhere_reads_its_object_or_names_the_line(tmp_path):
         else:
             assert error is not None and str(error).startswith(f"{scp}:{n}: utterance {key!r} ({ark}:{i}): "), (i, mat)
     assert good == len(starts)
+
+
+def test_a_text_matrix_on_one_line_is_one_row_as_kaldi_reads_it(tmp_path):
+    """'u1 [ 1 2 3 ]' is a 1 x 3 matrix to Kaldi's Matrix reader (copy-feats, compute-cmvn-stats):
+    it was a vector here, and such a one-frame utterance "expected a (frames, dim) matrix, got
+    shape (3,)", a skipped utterance that Kaldi reads."""
+    ark = tmp_path / "t.ark"
+    ark.write_text("a [ 1 2 3 4 5 ]\nb [\n 1 1 1 1 1\n 2 2 2 2 2 ]\nc [ 6 7 8 9 10 ]\n")
+    out = tmp_path / "cmvn.mat"
+    r = _run(compute_cmvn_cli, f"ark:{ark}", out)
+    assert r.exit_code == 0, r.stderr
+    x = np.array([[1, 2, 3, 4, 5], [1] * 5, [2] * 5, [6, 7, 8, 9, 10]], np.float32)
+    np.testing.assert_array_equal(kaldiio.load_mat(str(out)), _stats([x]))
+    assert "failed 0" in r.stderr
