@@ -7,9 +7,10 @@ exit 0, each id one more correct word (3/7 errors where sclite counts 3/5). A fi
 when every line ends with a parenthesized id (and not all the same one); either format may be
 given for either side.
 
-sclite's alternation markup (``{ want / wanna }``: one word, either spelling) is refused with
-the line at fault: asrkit-score compares the tokens as written and would score the group as four
-words where sclite scores one. sclite's other markup needs no option and is scored as sclite
+sclite's alternation markup (``{ want / wanna }``: one word, either spelling) and its null
+word ``@`` are refused with the line at fault: asrkit-score compares the tokens as written and
+would score the group as four words where sclite scores one, and '@' as a word where sclite sees
+none. sclite's other markup needs no option and is scored as sclite
 scores it by default: a word in parentheses (``(uh)``, optionally deletable only with sclite -D),
 ``%HESITATION``, a fragment ``sever-`` (correct only with sclite -F) and ``<unk>`` are plain words.
 """
@@ -51,6 +52,10 @@ def read_transcripts(path: PathLike) -> Tuple[Dict[str, str], str]:
                               f"markup, which asrkit-score does not implement (it would score the group as "
                               f"{len(split_fields(alt.group(0)))} words where sclite scores one): write one of the "
                               f"alternatives, or score this file with sclite")
+        if "@" in text and "@" in split_fields(text):
+            raise AsrkitError(f"{path}:{lineno}: utterance {utt!r} holds the word '@', sclite's markup for no word "
+                              f"at all: sclite scores it as nothing, asrkit-score would score it as a word; remove "
+                              f"it, or score this file with sclite")
         table[utt] = text
         first[utt] = lineno
     return table, fmt

@@ -163,3 +163,19 @@ def test_a_trn_line_without_its_id_is_named(tmp_path):
     assert out.exit_code == 1
     assert (f"ERROR (asrkit-score): {ref}:8: no '(<utt-id>)' at the end of the line, where the other 29 lines of "
             f"this sclite trn file have one") in out.output, out.output
+
+
+def test_sclites_null_word_is_refused_naming_the_line(sclite, tmp_path):
+    """sclite reads a word '@' as no word at all (in either file); asrkit-score scored it as a
+    word, an insertion where sclite counts nothing. A word merely holding '@' is a word to both."""
+    assert sclite.run({"a-1": "a b"}, {"a-1": "a @ b"}).utts["a-1"].counts == (2, 0, 0, 0)
+    ref = _write_text(tmp_path / "ref", {"a-1": "a b", "a-2": "c"})
+    hyp = _write_text(tmp_path / "hyp", {"a-1": "a b", "a-2": "c @"})
+    out = _score_cli(ref, hyp)
+    assert out.exit_code == 1
+    assert f"ERROR (asrkit-score): {hyp}:2: utterance 'a-2' holds the word '@', sclite's markup" in out.output, \
+        out.output
+    hyp = _write_text(tmp_path / "hyp", {"a-1": "a b", "a-2": "c@d"})
+    out = _score_cli("--mode", "wer", ref, hyp)
+    assert out.exit_code == 0 and "%WER 33.33 [ 1 / 3, 0 ins, 0 del, 1 sub ]" in out.output, out.output
+    assert sclite.run({"a-1": "a b", "a-2": "c"}, {"a-1": "a b", "a-2": "c@d"}).utts["a-2"].counts == (0, 1, 0, 0)
