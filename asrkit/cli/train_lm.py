@@ -135,11 +135,7 @@ def main(config_path: Optional[str], lang_dir: Optional[str], text_file: Optiona
     """
     from asrkit.training.config import LMTrainConfig
 
-    cfg = LMTrainConfig.from_yaml(config_path) if config_path else LMTrainConfig()
-    for k, v in overrides.items():
-        if v is not None:
-            setattr(cfg, k, v)
-    cfg.validate("command line")
+    cfg = LMTrainConfig.load(config_path, {k: v for k, v in overrides.items() if v is not None})
     if print_config:  # ESPnet's habit, as asrkit-train's: a recipe checks its LM options before any stage
         import yaml
 

@@ -17,6 +17,7 @@ config loads, before any data is read or any process is started.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Tuple
@@ -443,6 +444,31 @@ class LMTrainConfig:
     @classmethod
     def from_yaml(cls, path) -> "LMTrainConfig":
         return cls.from_dict(load_yaml_mapping(path, "LM training options"), str(path))
+
+    @classmethod
+    def load(cls, path: Optional[str], given: Dict[str, Any]) -> "LMTrainConfig":
+        """The config of file ``path`` (None: the defaults) with the command line's values ``given``
+        (field -> value) over it, checked once the two are put together: the file's values were
+        checked before the command line's replaced them, so ``--max-epochs 3`` could not run a
+        file saying ``max_epochs: 0`` (as asrkit-train's --set can). An error the file alone has
+        names the file; one the command line brings in, "command line"."""
+        where = str(path) if path else "lm config"
+        base = from_dict(cls, load_yaml_mapping(path, "LM training options") if path else {}, where,
+                         wording=_WORDING)
+        if not given:
+            base.validate(where)
+            return base
+        cfg = dataclasses.replace(base, **given)
+        try:
+            cfg.validate("command line")
+        except AsrkitError as e:
+            try:
+                base.validate(where)
+            except AsrkitError as own:
+                if str(own)[len(where):] == str(e)[len("command line"):]:
+                    raise own from None  # the file's value, which no option replaced
+            raise e from None
+        return cfg
 
     def validate(self, where: str = "lm config") -> None:
         # The command line's --lr sets the field directly, past from_dict's finite-number check:

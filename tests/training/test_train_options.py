@@ -50,3 +50,25 @@ def test_a_batch_the_cpu_cannot_allocate_is_skipped_as_an_out_of_memory_one(yesn
                                                                       r"batches were skipped .*out of memory"):
         trainer.train_epoch(1)
     assert "epoch 1 batch 1: out of memory (" in caplog.text
+
+
+def test_an_lm_config_value_the_command_line_replaces_is_checked_as_replaced(tmp_path):
+    """asrkit-train-lm checked its config file before the options replaced its values: a file's
+    max_epochs 0 with --max-epochs 3 was refused (asrkit-train's --set replaces a file's value
+    before the checks). The file's own error, and the option's, are still named as theirs."""
+    import yaml
+    from click.testing import CliRunner
+
+    from asrkit.cli import main
+
+    conf = tmp_path / "lm.yaml"
+    conf.write_text("max_epochs: 0\nlr: 0.01\n")
+    res = CliRunner().invoke(main, ["train-lm", "--config", str(conf), "--max-epochs", "3", "--print-config"])
+    assert res.exit_code == 0, res.stderr
+    assert yaml.safe_load(res.stdout)["max_epochs"] == 3 and yaml.safe_load(res.stdout)["lr"] == 0.01
+    res = CliRunner().invoke(main, ["train-lm", "--config", str(conf), "--print-config"])
+    assert res.exit_code == 1 and f"ERROR (asrkit-train-lm): {conf}: max_epochs must be positive, got 0" in res.stderr
+    res = CliRunner().invoke(main, ["train-lm", "--config", str(conf), "--max-epochs", "2", "--batch-size", "0",
+                                    "--print-config"])
+    assert res.exit_code == 1 and "ERROR (asrkit-train-lm): command line: batch_size must be positive, got 0" \
+        in res.stderr, res.stderr
