@@ -327,6 +327,21 @@ def _nonempty_stdin_lines():
         raise AsrkitError("<stdin>: no data on stdin (0 lines read)")
 
 
+# What a pipe may print after the object it is read for (discarded, to learn its exit status).
+PIPE_TRAILER_MAX = 64 << 20
+
+
+def _drained(stream: IO[bytes], limit: int) -> bool:
+    """Read ``stream`` to its end, keeping nothing; False when more than ``limit`` bytes are left."""
+    left = limit
+    while left >= 0:
+        chunk = stream.read1(1 << 20)
+        if not chunk:
+            return True
+        left -= len(chunk)
+    return False
+
+
 def iter_ark_file(path: str) -> Iterator[Tuple[str, np.ndarray]]:
     """The entries of an ark file, ``-`` (stdin) or ``cmd |`` (a pipe whose status is checked)."""
     if path == "-":
@@ -342,8 +357,21 @@ def iter_ark_file(path: str) -> Iterator[Tuple[str, np.ndarray]]:
         # reading it block after the command is gone.
         with tempfile.TemporaryFile() as err:
             proc = subprocess.Popen(cmd, shell=True, stdout=subprocess.PIPE, stderr=err)
+            name = f"ark '{path}'"
             try:
-                yield from iter_ark(proc.stdout, f"ark '{path}'")
+                yield from iter_ark(proc.stdout, name)
+            except AsrkitError as e:
+                # A command that failed (gunzip of a damaged .gz) cut its output short: "truncated FM
+                # data" alone hid that, and its reason. Its status is learnt as _read_pipe learns it.
+                ended = _drained(proc.stdout, PIPE_TRAILER_MAX)
+                if not ended:
+                    proc.kill()
+                status = proc.wait()
+                if ended and status != 0:
+                    err.seek(0)
+                    raise AsrkitError(f"{name}: command '{cmd}' exited with status {status}{_stderr_tail(err.read())} "
+                                      f"(its output read up to: {str(e).removeprefix(name + ': ')})") from None
+                raise
             except BaseException:  # stopped early (an error, or the reader closed): stop the command too
                 proc.kill()
                 proc.wait()
@@ -353,8 +381,7 @@ def iter_ark_file(path: str) -> Iterator[Tuple[str, np.ndarray]]:
             status = proc.wait()
             err.seek(0)
             if status != 0:
-                raise AsrkitError(f"ark '{path}': command '{cmd}' exited with status {status}"
-                                  f"{_stderr_tail(err.read())}")
+                raise AsrkitError(f"{name}: command '{cmd}' exited with status {status}{_stderr_tail(err.read())}")
         return
     try:
         f = open(path, "rb")
@@ -427,21 +454,6 @@ def parse_scp_value(key: str, value: str, where: str) -> ScpEntry:
     if not path:
         raise AsrkitError(f"{where}: no file in {value!r}")
     return ScpEntry(key, value, where, path, offset, False, rows, cols)
-
-
-# What a pipe may print after the object it is read for (discarded, to learn its exit status).
-PIPE_TRAILER_MAX = 64 << 20
-
-
-def _drained(stream: IO[bytes], limit: int) -> bool:
-    """Read ``stream`` to its end, keeping nothing; False when more than ``limit`` bytes are left."""
-    left = limit
-    while left >= 0:
-        chunk = stream.read1(1 << 20)
-        if not chunk:
-            return True
-        left -= len(chunk)
-    return False
 
 
 def _read_pipe(entry: ScpEntry) -> np.ndarray:

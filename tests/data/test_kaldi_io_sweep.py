@@ -468,3 +468,26 @@ def test_a_text_matrix_on_one_line_is_one_row_as_kaldi_reads_it(tmp_path):
     x = np.array([[1, 2, 3, 4, 5], [1] * 5, [2] * 5, [6, 7, 8, 9, 10]], np.float32)
     np.testing.assert_array_equal(kaldiio.load_mat(str(out)), _stats([x]))
     assert "failed 0" in r.stderr
+
+
+def test_an_ark_pipe_that_fails_midway_is_named_by_its_command(tmp_path):
+    """'ark:gunzip -c feats.ark.gz |' of a damaged .gz: gunzip stops mid-entry and exits 1, and
+    the run said only "utterance 'u2': truncated FM data", as if the ark were at fault. The
+    command's status and last stderr line come first now; a command that succeeded keeps the
+    reader's own error."""
+    import gzip
+
+    rng = np.random.default_rng(8)
+    feats = {f"u{i}": rng.standard_normal((20, D)).astype(np.float32) for i in range(4)}
+    ark = _ark_of(tmp_path / "f.ark", feats)
+    gz = tmp_path / "f.ark.gz"
+    gz.write_bytes(gzip.compress(ark.read_bytes())[:300])
+    r = _run(compute_cmvn_cli, f"ark:gunzip -c {gz} |", tmp_path / "cmvn.mat")
+    line = _error(r)
+    assert line.startswith(f"ERROR (asrkit-compute-cmvn): ark 'gunzip -c {gz} |': command 'gunzip -c {gz}' exited "
+                           f"with status 1: "), line
+    assert "unexpected end of file" in line and "(its output read up to: utterance 'u" in line
+    r = _run(compute_cmvn_cli, f"ark:head -c 500 {ark} |", tmp_path / "cmvn.mat")
+    assert _error(r) == (f"ERROR (asrkit-compute-cmvn): ark 'head -c 500 {ark} |': utterance 'u1': truncated FM "
+                         f"data of a 20 x 5 matrix (64 of 400 bytes)")
+    assert not (tmp_path / "cmvn.mat").exists()
