@@ -137,13 +137,24 @@ def not_nfc(utts: Iterable[Tuple[str, str]]) -> List[Tuple[str, str]]:
 def read_kaldi_text(path: PathLike) -> List[Tuple[str, str]]:
     """``(utt_id, transcript)`` pairs of a Kaldi ``text`` file; errors name file:line."""
     try:
-        return list(read_table(path, allow_empty_value=True).items())
+        utts = list(read_table(path, allow_empty_value=True).items())
     except AsrkitError as e:
         # A plain text of sentences (the first words taken for ids) said only "duplicate key 'the'".
         if "duplicate key" not in str(e):
             raise
         raise AsrkitError(f"{e}; a tokenizer is trained on a Kaldi text ('<utt-id> <transcript>' lines): for a "
                           f"plain text of sentences, put an id before each (awk '{{print NR, $0}}')") from None
+    # A sclite trn file (ESPnet's ref.trn): its first words were taken for ids and its ids, as
+    # '(spk-utt)' words, trained on: '(', ')', digits and '-' became tokens, with exit 0.
+    ends = [t.rsplit(None, 1)[-1] if t else utt for utt, t in utts]  # ('(s-1)' alone: a trn line of no words)
+    if len(utts) > 1 and all(_TRN_ID.fullmatch(e) for e in ends) and len(set(ends)) > 1:
+        raise AsrkitError(f"{path}: every line ends in a '(<id>)', as in a sclite trn file ('<transcript> "
+                          f"(<utt-id>)', e.g. {utts[0][0]} ... {ends[0]}): a tokenizer is trained on a Kaldi text "
+                          f"('<utt-id> <transcript>' lines), such as data/train/text")
+    return utts
+
+
+_TRN_ID = re.compile(r"\([^()\s]+\)")
 
 
 def train_sentencepiece(sentences: Iterable[str], config: TokenizerConfig, verbose: bool = False) -> bytes:

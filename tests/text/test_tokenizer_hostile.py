@@ -61,3 +61,20 @@ def test_pieces_of_unknown_characters_are_unk_and_decode_back(asrkit, tmp_path):
     back = asrkit("tokenize", "--decode", "--pieces", model, input=pieces).stdout
     assert back == asrkit("tokenize", "--decode", model, input=asrkit("tokenize", model, input="u1 日本語です\n".encode()).stdout).stdout
     assert back.decode() == "u1 日本語 \u2047\n"
+
+
+def test_a_sclite_trn_file_is_not_trained_on(asrkit, tmp_path):
+    """A trn file ('<transcript> (<utt-id>)', ESPnet's ref.trn) given for the text: its first
+    words were taken for ids and '(s-0)'... trained on, so '(', ')', '-' and digits became tokens."""
+    trn = tmp_path / "ref.trn"
+    trn.write_text("".join(f"w{i} x y (s-{i})\n" for i in range(5)) + "(s-9)\n", encoding="utf-8")
+    proc = asrkit("train-tokenizer", "--model-type", "char", trn, tmp_path / "lang", check=False)
+    assert proc.returncode == 1 and not (tmp_path / "lang").exists()
+    assert (f"ERROR (asrkit-train-tokenizer): {trn}: every line ends in a '(<id>)', as in a sclite trn file"
+            in proc.stderr.decode()), proc.stderr.decode()
+    # a Kaldi text whose lines end in words in parentheses, all one or not all of them, is a text
+    text = tmp_path / "text"
+    text.write_text("u1 a (noise)\nu2 b (noise)\n", encoding="utf-8")
+    asrkit("train-tokenizer", "--model-type", "char", text, tmp_path / "lang1")
+    text.write_text("u1 a (noise)\nu2 b (laughter)\nu3 c\n", encoding="utf-8")
+    asrkit("train-tokenizer", "--model-type", "char", text, tmp_path / "lang2")
