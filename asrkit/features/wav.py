@@ -22,7 +22,7 @@ is a mix as quiet for another reason, named (:func:`downmix`).
 **Safety.** A regular file is opened by libsndfile, which reads only its header before the size
 checks: an entry naming a large non-audio file fails at once. Pipes (and FIFOs or devices such as
 ``/dev/zero``) are read incrementally: the stream must be recognisable audio within its first
-MiB (a WAV's data chunk within 64 MiB, past its metadata chunks), and reading stops past what
+MiB (within 64 MiB past the metadata of a WAV, FLAC, OGG or ID3v2-tagged stream), and reading stops past what
 ``max_samples`` allows. One read (an utterance, or the recording
 segments are cut from) holds at most ``max_samples`` samples over all channels, by default
 ``DEFAULT_MAX_SAMPLES`` = 2**28 (1 GiB as float32: 4.6 h of 16 kHz mono, 1.5 h of 48 kHz stereo).
@@ -1208,24 +1208,52 @@ def _stream_cap(data: bytearray, what: str, max_samples: int, last_try: bool) ->
     return max(len(data), _PROBE_AT[-1]) + max_samples * _SAMPLE_BYTES.get(subtype, 4)
 
 
-# The most bytes of chunks a WAV stream may hold before its data chunk: the header sniff's 1 MiB
-# refused a stream whose file reads (a field recorder's iXML, cover art before the samples).
+# The most bytes of metadata a stream may hold before its samples: the header sniff's 1 MiB
+# refused a stream whose file reads (a field recorder's iXML before a WAV's data chunk, cover art
+# in an MP3's ID3v2 tag or a FLAC's PICTURE block: a podcast read with 'curl ... |' or on stdin).
 _STREAM_METADATA_LIMIT = 64 << 20
 
 
-def _riff_stream_wants(data: bytearray) -> Optional[int]:
-    """How many bytes of a RIFF/RF64 WAVE stream to hold before its data chunk's header is in
-    them, when well-formed chunks (within _STREAM_METADATA_LIMIT) run past ``data``; else None."""
-    if len(data) < 12 or data[:4] not in (b"RIFF", b"RF64") or data[8:12] != b"WAVE":
+def _stream_header_wants(data: bytearray) -> Optional[int]:
+    """How many bytes of a WAV (RIFF/RF64), FLAC, OGG or ID3v2-tagged stream to hold for its header to
+    be whole, with some samples after it, when its well-formed metadata runs past ``data``
+    (within _STREAM_METADATA_LIMIT); else None."""
+    if len(data) >= 12 and data[:4] in (b"RIFF", b"RF64") and data[8:12] == b"WAVE":
+        pos = 12
+        for _ in range(_MAX_CHUNKS):
+            if pos + 8 > len(data):
+                return pos + 8 + _READ_CHUNK if pos <= _STREAM_METADATA_LIMIT else None
+            if data[pos:pos + 4] == b"data":
+                return None  # (there: what libsndfile makes of it is the answer)
+            size = struct.unpack_from("<I", data, pos + 4)[0]
+            pos += 8 + size + (size & 1)
         return None
-    pos = 12
-    for _ in range(_MAX_CHUNKS):
-        if pos + 8 > len(data):
-            return pos + 8 + _READ_CHUNK if pos <= _STREAM_METADATA_LIMIT else None
-        if data[pos:pos + 4] == b"data":
-            return None  # (there: what libsndfile makes of it is the answer)
-        size = struct.unpack_from("<I", data, pos + 4)[0]
-        pos += 8 + size + (size & 1)
+    if len(data) >= 10 and data[:3] == b"ID3" and all(b < 0x80 for b in data[6:10]):
+        size = (data[6] << 21) | (data[7] << 14) | (data[8] << 7) | data[9]
+        end = 10 + size + (10 if data[5] & 0x10 else 0)  # (a footer: 10 bytes more)
+        return end + _READ_CHUNK if end <= _STREAM_METADATA_LIMIT else None
+    if data[:4] == b"fLaC":
+        pos = 4
+        for _ in range(_MAX_CHUNKS):
+            if pos + 4 > len(data):
+                return pos + 4 + _READ_CHUNK if pos <= _STREAM_METADATA_LIMIT else None
+            last = data[pos] & 0x80
+            pos += 4 + int.from_bytes(data[pos + 1:pos + 4], "big")
+            if last:
+                return pos + _READ_CHUNK if pos <= _STREAM_METADATA_LIMIT else None
+        return None
+    if data[:4] == b"OggS":  # (Vorbis comments holding cover art span pages before the first audio page)
+        pos = 0
+        for _ in range(_MAX_CHUNKS * 2):
+            if pos + 27 > len(data):
+                return pos + 27 + _READ_CHUNK if pos <= _STREAM_METADATA_LIMIT else None
+            if data[pos:pos + 4] != b"OggS" or struct.unpack_from("<q", data, pos + 6)[0] > 0:
+                return None  # (audio reached, or not a page: what libsndfile makes of it is the answer)
+            segments = data[pos + 26]
+            if pos + 27 + segments > len(data):
+                return pos + 27 + segments + _READ_CHUNK
+            pos += 27 + segments + sum(data[pos + 27:pos + 27 + segments])
+        return None
     return None
 
 
@@ -1240,9 +1268,9 @@ def _read_stream(stream: IO[bytes], what: str, max_samples: int) -> bytearray:
             return data
         data += chunk
         if cap is None and len(data) >= probes[0]:
-            wants = _riff_stream_wants(data) if len(probes) == 1 else None
+            wants = _stream_header_wants(data) if len(probes) == 1 else None
             if wants is not None and wants > len(data):
-                probes = [wants]  # a WAV whose metadata chunks run past the sniff: read on to its data
+                probes = [wants]  # metadata running past the sniff: read on to the samples
                 continue
             cap = _stream_cap(data, what, max_samples, last_try=len(probes) == 1)
             probes = probes[1:] or probes

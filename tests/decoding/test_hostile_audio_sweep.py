@@ -120,23 +120,51 @@ def _wav_with_chunk_before_data(samples: np.ndarray, rate: int, cid: bytes, size
     return b"RIFF" + struct.pack("<I", len(body)) + body
 
 
-def test_a_wav_stream_with_megabytes_of_chunks_before_its_samples_reads_as_its_file(inproc, an4, tmp_path):
-    # A field recorder's iXML or cover art before the data chunk: the file decoded, the same bytes
-    # from a pipe ('cat x.wav |', curl, stdin) were "no recognisable audio header in the first
-    # 1048576 bytes of the stream (starts with b'RIFF' ...)".
+def _with_metadata(kind: str, x: np.ndarray, rate: int, size: int) -> bytes:
+    """``x`` as a ``kind`` file with ``size`` bytes of metadata before its samples."""
+    import io
+    import struct
+
+    if kind == "wav":
+        return _wav_with_chunk_before_data(x, rate, b"iXML", size)
+    buf = io.BytesIO()
+    if kind == "ogg":  # a Vorbis comment (cover art goes there, base64), over many pages
+        with sf.SoundFile(buf, "w", rate, 1, "VORBIS", format="OGG") as f:
+            f.comment = "A" * size
+            f.write(x)
+        return buf.getvalue()
+    sf.write(buf, x, rate, format=kind.upper())
+    blob = buf.getvalue()
+    if kind == "mp3":  # an ID3v2 tag (cover art) before the frames
+        assert blob[:3] != b"ID3"
+        return b"ID3\x03\x00\x00" + bytes((size >> s) & 127 for s in (21, 14, 7, 0)) + b"\0" * size + blob
+    # FLAC: a PADDING block after STREAMINFO (a PICTURE block is as large)
+    assert blob[:4] == b"fLaC" and blob[4] & 0x7F == 0
+    last = blob[4] & 0x80
+    return (b"fLaC" + bytes([blob[4] & 0x7F]) + blob[5:42] + bytes([0x01 | last]) + size.to_bytes(3, "big")
+            + b"\0" * size + blob[42:])
+
+
+@pytest.mark.parametrize("kind", ["wav", "flac", "mp3", "ogg"])
+def test_a_stream_with_megabytes_of_metadata_before_its_samples_reads_as_its_file(inproc, an4, tmp_path, kind):
+    # A field recorder's iXML before a WAV's data chunk, cover art in an MP3's ID3v2 tag, a FLAC's
+    # PICTURE block or an OGG's comments: the file decoded, the same bytes from a pipe ('cat x |',
+    # curl, stdin) were "no recognisable audio header in the first 1048576 bytes of the stream".
     _, model, wavs = an4
     x, rate = sf.read(str(wavs[0]), dtype="int16")
-    path = tmp_path / "bwf.wav"
-    path.write_bytes(_wav_with_chunk_before_data(x[:24000], rate, b"iXML", 3 << 20))
+    path = tmp_path / f"tagged.{kind}"
+    path.write_bytes(_with_metadata(kind, x[:24000], rate, 3 << 20))
+    from asrkit.features.wav import read_wav_source
+
+    a, b = read_wav_source(str(path), "f"), read_wav_source(f"cat {path} |", "p")
+    assert a[1] == b[1] == rate and np.array_equal(a[0], b[0])
+    if kind in ("wav", "flac"):
+        assert np.array_equal(a[0], x[:24000])
     scp = tmp_path / "wav.scp"
     scp.write_text(f"file {path}\npipe cat {path} |\n")
     proc = inproc("decode", "--model", model, *FAST, "--wav-scp", scp)
     texts = lines(proc.stdout)
     assert list(texts) == ["file", "pipe"] and texts["file"] == texts["pipe"]
-    from asrkit.features.wav import read_wav_source
-
-    a, b = read_wav_source(str(path), "f"), read_wav_source(f"cat {path} |", "p")
-    assert a[1] == b[1] == rate and np.array_equal(a[0], b[0]) and np.array_equal(a[0], x[:24000])
 
 
 def test_a_wav_stream_of_endless_chunks_is_refused_after_a_bounded_read(tmp_path):
