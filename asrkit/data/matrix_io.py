@@ -276,6 +276,11 @@ def _read_key(stream: IO[bytes], what: str, index: int) -> Optional[str]:
         c = stream.read(1)
     if index == 1 and key == b"[":
         raise AsrkitError(f"{what}: {ONE_MATRIX}")
+    if b"\0" in key:
+        # (as in a text table's key: written to an scp, such a key made it one that every reader
+        # refuses, after apply-cmvn's exit 0)
+        raise AsrkitError(f"{what}: entry {index}: a NUL byte in the key {bytes(key[:40])!r} (a binary or "
+                          f"damaged file?)")
     if index == 1 and key.startswith(_BOM):
         # the key was '\ufeffu1': left out of every speaker's stats, its utterance matched nothing
         raise AsrkitError(f"{what}: {BOM_PROBLEM}")

@@ -491,3 +491,20 @@ def test_an_ark_pipe_that_fails_midway_is_named_by_its_command(tmp_path):
     assert _error(r) == (f"ERROR (asrkit-compute-cmvn): ark 'head -c 500 {ark} |': utterance 'u1': truncated FM "
                          f"data of a 20 x 5 matrix (64 of 400 bytes)")
     assert not (tmp_path / "cmvn.mat").exists()
+
+
+def test_an_ark_key_holding_a_nul_is_refused(tmp_path):
+    """A key 'u\\x00x' (a damaged ark) was read whole: apply-cmvn wrote it into its output scp,
+    exit 0, and every reader then refused that scp ("a NUL byte in the key")."""
+    mat = _entry(np.ones((3, D), np.float32))
+    ark = tmp_path / "nul.ark"
+    ark.write_bytes(b"u1 " + mat + b"u\x00x " + mat)
+    stats = tmp_path / "stats.mat"
+    with open(stats, "wb") as f:
+        kaldiio.save_mat(f, _stats([np.arange(2 * D, dtype=np.float32).reshape(2, D)]))
+    out = tmp_path / "out"
+    out.mkdir()
+    r = _run(apply_cmvn_cli, stats, f"ark:{ark}", f"ark,scp:{out}/f.ark,{out}/f.scp")
+    assert _error(r) == (f"ERROR (asrkit-apply-cmvn): {ark}: entry 2: a NUL byte in the key b'u\\x00x' (a binary "
+                         f"or damaged file?)")
+    assert not list(out.iterdir())
