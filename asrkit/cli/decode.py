@@ -72,7 +72,8 @@ OVERRIDES = ("mode", "beam", "ctc_weight", "lm_weight", "penalty", "length_norm"
 @click.option("--minlenratio", type=float, default=None)
 @click.option("--nbest", type=int, default=None,
               help="Hypotheses kept per utterance in nbest.jsonl (at most --beam; 1 with --mode greedy).")
-@click.option("--pre-beam-ratio", type=float, default=None, help="CTC scores ceil(ratio*beam) candidates (0: all).")
+@click.option("--pre-beam-ratio", type=float, default=None,
+              help="CTC scores ceil(ratio*beam) candidates (0: all; default 1.5, in greedy mode 150).")
 @click.option("--eos-threshold", type=float, default=None,
               help="<eos> only when its score >= this x the best other token's (log domain; 0: off) "
                    "[default: 1.5 when --ctc-weight is 0, else 0].")
