@@ -104,6 +104,9 @@ def speaker_table(score: LevelScore, title: str = "") -> List[str]:
     return lines
 
 
+_ASCII_UPPER = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
 def utt_alignment_lines(u: UttScore, case_sensitive: bool = False) -> List[str]:
     """One utterance in sclite's pralign layout."""
     c = u.counts
@@ -115,8 +118,10 @@ def utt_alignment_lines(u: UttScore, case_sensitive: bool = False) -> List[str]:
         if p.op == "C":
             r, h = (p.ref, p.hyp) if case_sensitive else (fold_case(p.ref), fold_case(p.hyp))
         else:
-            r = p.ref.upper() if p.ref is not None else None
-            h = p.hyp.upper() if p.hyp is not None else None
+            # ASCII letters only, as sclite: str.upper() made 'straße' 'STRASSE', the very
+            # hypothesis it was shown against, and 'été' 'ÉTÉ' where sclite prints 'éTé'
+            r = p.ref.translate(_ASCII_UPPER) if p.ref is not None else None
+            h = p.hyp.translate(_ASCII_UPPER) if p.hyp is not None else None
             if r is None:
                 r = "*" * len(h)
             if h is None:

@@ -179,3 +179,19 @@ def test_sclites_null_word_is_refused_naming_the_line(sclite, tmp_path):
     out = _score_cli("--mode", "wer", ref, hyp)
     assert out.exit_code == 0 and "%WER 33.33 [ 1 / 3, 0 ins, 0 del, 1 sub ]" in out.output, out.output
     assert sclite.run({"a-1": "a b", "a-2": "c"}, {"a-1": "a b", "a-2": "c@d"}).utts["a-2"].counts == (0, 1, 0, 0)
+
+
+def test_alignment_lines_upper_case_ascii_only_as_sclite(sclite, tmp_path):
+    """An error's words are shown in upper case, ASCII letters only as sclite shows them:
+    str.upper() showed the reference 'straße' as 'STRASSE', the hypothesis it was wrong against."""
+    ref = {"a-1": "Été àb straße ωmega ok"}
+    hyp = {"a-1": "été ÀB STRASSE Ωmega OK"}
+    theirs = sclite.run(ref, hyp, utf8=True)
+    out = _score_cli("--mode", "wer", "--output-dir", tmp_path / "out", _write_text(tmp_path / "ref", ref),
+                     _write_text(tmp_path / "hyp", hyp))
+    assert out.exit_code == 0, out.output
+    lines = (tmp_path / "out" / "result.txt").read_text(encoding="utf-8").splitlines()
+    at = lines.index("id: (a-1)")
+    pairs = list(zip(lines[at + 2].split()[1:], lines[at + 3].split()[1:]))
+    assert pairs == theirs.utts["a-1"].pairs == [("ÉTé", "éTé"), ("àB", "ÀB"), ("STRAßE", "STRASSE"),
+                                                 ("ωMEGA", "ΩMEGA"), ("ok", "ok")]
