@@ -176,6 +176,11 @@ def _read_binary(stream: IO[bytes], what: str) -> np.ndarray:
         header = _read_exact(stream, 16, what, f"{token.decode()} header")
         rows, cols = struct.unpack("<ii", header[8:])
         _check_shape(rows, cols, what)
+        if token == b"CM" and rows == cols == 0 and getattr(stream, "peek", lambda n: b"")(4)[:4] == bytes(4):
+            # Kaldi writes an empty compressed matrix (copy-feats --compress of a 0-frame
+            # utterance) with its whole 20-byte header, format field included, and reads 16: the
+            # last 4, zeros, then began the next key ('\0\0\0\0u2', in Kaldi too).
+            stream.read(4)
         body = {b"CM": 8 * cols + rows * cols, b"CM2": 2 * rows * cols, b"CM3": rows * cols}[token]
         data = _read_exact(stream, body, what, f"{token.decode()} data of a {rows} x {cols} matrix")
         from kaldiio.matio import read_matrix_or_vector

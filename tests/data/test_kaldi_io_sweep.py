@@ -508,3 +508,22 @@ def test_an_ark_key_holding_a_nul_is_refused(tmp_path):
     assert _error(r) == (f"ERROR (asrkit-apply-cmvn): {ark}: entry 2: a NUL byte in the key b'u\\x00x' (a binary "
                          f"or damaged file?)")
     assert not list(out.iterdir())
+
+
+def test_an_empty_compressed_matrix_as_kaldi_writes_it(tmp_path):
+    """Kaldi's CompressedMatrix::Write of an empty matrix (copy-feats --compress=true of a 0-frame
+    utterance) writes the whole 20-byte GlobalHeader, its format field too, and Read takes 16: the
+    next key read was '\\x00\\x00\\x00\\x00u2' (the utterance under a key no table has). The empty
+    matrix is a 0 x 0 (a skipped utterance) and the next entry keeps its key."""
+    rng = np.random.default_rng(9)
+    u2 = rng.standard_normal((6, D)).astype(np.float32)
+    empty_cm = b"\0BCM " + struct.pack("<iffii", 1, 0.0, 0.0, 0, 0)
+    ark = tmp_path / "c.ark"
+    ark.write_bytes(b"u1 " + empty_cm + b"u2 " + _entry(u2))
+    got = list(iter_ark(io.BufferedReader(io.BytesIO(ark.read_bytes())), "c.ark"))
+    assert [k for k, _ in got] == ["u1", "u2"] and got[0][1].shape == (0, 0)
+    out = tmp_path / "cmvn.mat"
+    r = _run(compute_cmvn_cli, f"ark:{ark}", out, "--max-bad-percent", "50")
+    assert r.exit_code == 0, r.stderr
+    assert "skipping utterance 'u1'" in r.stderr
+    np.testing.assert_allclose(kaldiio.load_mat(str(out)), _stats([u2]), rtol=1e-6)
