@@ -26,7 +26,7 @@ import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Optional, Sequence
+from typing import List, Mapping, Optional, Sequence
 
 from asrkit.data.table import ascii_int
 from asrkit.utils.errors import MACHINE_ERRORS, AsrkitError
@@ -361,16 +361,37 @@ def make_log_dir(log: str) -> None:
 
 def check_logs(launch: "Launch") -> None:
     """Make every log's directory, and refuse a log that is a directory or that the command names,
-    before anything runs (one AsrkitError naming the log)."""
+    before anything runs (one AsrkitError naming the log). On a refusal the directories made for
+    the earlier logs are removed again: nothing ran, and JOB=1:N with the 7th log refused left
+    six empty exp/x/log/JOB/ folders behind."""
     made: set = set()
-    for index in launch.indexes:
-        log = launch.log_path(index)
-        if os.path.dirname(log) not in made:
-            make_log_dir(log)
-            made.add(os.path.dirname(log))
-        if os.path.isdir(log):
-            raise AsrkitError(f"cannot write log file {log}: Is a directory")
-        refuse_log_named_in_command(launch, index)
+    created: List[Path] = []
+    try:
+        for index in launch.indexes:
+            log = launch.log_path(index)
+            if os.path.dirname(log) not in made:
+                created += _missing_dirs(Path(log).parent)
+                make_log_dir(log)
+                made.add(os.path.dirname(log))
+            if os.path.isdir(log):
+                raise AsrkitError(f"cannot write log file {log}: Is a directory")
+            refuse_log_named_in_command(launch, index)
+    except BaseException:
+        for folder in reversed(created):
+            try:
+                folder.rmdir()  # (only if still empty)
+            except OSError:
+                pass
+        raise
+
+
+def _missing_dirs(folder: Path) -> List[Path]:
+    """The folders ``mkdir -p folder`` would make, outermost first."""
+    missing: List[Path] = []
+    while not os.path.lexists(folder) and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    return missing[::-1]
 
 
 def refuse_log_named_in_command(launch: "Launch", index: int) -> None:

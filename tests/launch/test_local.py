@@ -483,6 +483,19 @@ def test_unwritable_log_is_a_clear_error(tmp_path, asrkit):
 
 
 
+@pytest.mark.parametrize("pattern", ["exp/log/JOB/x.log", "JOB/deep/x.log"])
+def test_a_refused_log_leaves_no_log_dirs_of_the_earlier_jobs(tmp_path, asrkit, pattern):
+    """Nothing ran: the folders made for the logs before the refused one are removed again (they
+    stayed behind, empty); folders that were there stay."""
+    refused = tmp_path / pattern.replace("JOB", "3")
+    refused.mkdir(parents=True)
+    before = sorted(tmp_path.rglob("*"))
+    proc = asrkit("launch", "JOB=1:3", pattern, "true", cwd=tmp_path, check=False)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.decode().endswith(f"cannot write log file {pattern.replace('JOB', '3')}: Is a directory\n")
+    assert sorted(tmp_path.rglob("*")) == before
+
+
 @pytest.mark.parametrize("log", ["file/x.log", "file/sub/x.log"])
 def test_a_log_under_a_file_names_the_file_in_the_way(tmp_path, asrkit, log):
     """mkdir -p under a file said "File exists" (or "Not a directory" for a deeper path): which file?"""
