@@ -15,12 +15,19 @@ LEVELS = ("word", "char")
 
 
 def word_tokens(text: str) -> List[str]:
-    """Words split at ASCII white space only, as sclite splits them (U+3000 is inside a word)."""
-    return split_fields(text)
+    """Words split at ASCII white space only, as sclite splits them (U+3000 is inside a word).
+
+    sclite drops one trailing '*' from a word of two or more characters when it reads a
+    transcript ('q*' is 'q', 'c**' is 'c*', '*' stays): so does this, or 'q*' against 'q' was a
+    substitution where sclite counts a correct word."""
+    words = split_fields(text)
+    if "*" in text:
+        words = [w[:-1] if len(w) > 1 and w[-1] == "*" else w for w in words]
+    return words
 
 
 def char_tokens(text: str) -> List[str]:
-    return [c for word in split_fields(text) for c in word]
+    return [c for word in word_tokens(text) for c in word]
 
 
 def tokenize(text: str, level: str) -> List[str]:

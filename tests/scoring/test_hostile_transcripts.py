@@ -195,3 +195,18 @@ def test_alignment_lines_upper_case_ascii_only_as_sclite(sclite, tmp_path):
     pairs = list(zip(lines[at + 2].split()[1:], lines[at + 3].split()[1:]))
     assert pairs == theirs.utts["a-1"].pairs == [("ÉTé", "éTé"), ("àB", "ÀB"), ("STRAßE", "STRASSE"),
                                                  ("ωMEGA", "ΩMEGA"), ("ok", "ok")]
+
+
+@pytest.mark.parametrize("level", ["word", "char"])
+def test_a_trailing_star_is_dropped_as_sclite_drops_it(sclite, level):
+    """sclite reads 'q*' as 'q' and 'c**' as 'c*' (one trailing '*' off a word of two or more
+    characters; '*' alone stays), in either file: asrkit-score scored 'q*' against 'q' as a
+    substitution where sclite counts it correct."""
+    ref = {"a-1": "q* ab* * c** x", "a-2": "b x y z * q", "b-1": "x ** *"}
+    hyp = {"a-1": "q ab * c* x*", "a-2": "b** *x y*z z * * q*", "b-1": "x * **"}
+    ours = getattr(score_texts(ref, hyp, levels=(level,)), level)
+    theirs = sclite.run(ref, hyp, char=level == "char")
+    for u in ours.utts:
+        c = u.counts
+        assert (c.corr, c.sub, c.dels, c.ins) == theirs.utts[u.utt].counts, u.utt
+    assert parse_table("\n".join(speaker_table(ours))) == theirs.table
