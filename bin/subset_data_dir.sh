@@ -60,6 +60,12 @@ mkdir "$out"
 # Lines, not newlines: 'wc -l' missed a last line without its newline ("2 of 15 utterances" of 16,
 # and --first 16 refused as more than there are).
 total=$(awk 'END { print NR }' "$src/utt2spk")
+# list_readable <option> <file>: a list given as a file, or as a pipe (--utt-list <(head dev.list)),
+# which is read once; '-f' refused the pipe as "no such file".
+list_readable() {
+  [ -e "$2" ] || die "$1 $2: no such file"
+  [ ! -d "$2" ] || die "$1 $2: is a directory, not a list of ids"
+}
 [ "$first" -ge 0 ] && [ "$last" -ge 0 ] || die "--first and --last take a number of utterances, got $first and $last"
 # Two of them: --first won and the others were ignored without a word.
 [ $(( (first > 0) + (last > 0) + (${#utt_list} > 0) + (${#spk_list} > 0) + (spread > 0) )) -le 1 ] \
@@ -71,7 +77,7 @@ elif [ "$last" -gt 0 ]; then
   [ "$last" -le "$total" ] || die "--last $last: $src has only $total utterances"
   tail -n "$last" "$src/utt2spk" | awk '{ print $1 }' > "$tmp/utts"
 elif [ -n "$utt_list" ]; then
-  [ -f "$utt_list" ] || die "--utt-list $utt_list: no such file"
+  list_readable --utt-list "$utt_list"
   # The first column of each line (a text or utt2spk works as a list), without a Windows \r or a
   # UTF-8 byte-order mark (which made the first id one no table has, named in a warning as an id
   # that looked the same as one of utt2spk's).
@@ -83,7 +89,7 @@ elif [ "$spread" -gt 0 ]; then
   awk -v n="$spread" -v total="$total" 'BEGIN { j = 0 } { while (j < n && int(j * total / n) == NR - 1) {
        print $1; j++ } }' "$src/utt2spk" > "$tmp/utts"
 elif [ -n "$spk_list" ]; then
-  [ -f "$spk_list" ] || die "--spk-list $spk_list: no such file"
+  list_readable --spk-list "$spk_list"
   # The first column, as --utt-list's (a spk2utt or spk2gender works as a list).
   awk '{ sub(/\r$/, "") } FNR == 1 { sub(/^\357\273\277/, "") } NF { print $1 }' "$spk_list" > "$tmp/spk_list"
   awk 'NR == FNR { k[$1] = 1; next } { sub(/\r$/, "") } ($2 in k) { print $1 }' "$tmp/spk_list" "$src/utt2spk" \

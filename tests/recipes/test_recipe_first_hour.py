@@ -6,11 +6,12 @@ that was trained, not the command line of the run that scored it."""
 from __future__ import annotations
 
 import re
+import shlex
 from pathlib import Path
 
 import pytest
 
-from recipe_helpers import make_recipe_copy, new_recipe, run_sh
+from recipe_helpers import REPO, make_recipe_copy, new_recipe, run_sh
 from user_corpus import make_user_corpus
 
 TINY1 = ("--set training.max_epochs=1 --set model.listener.hidden=32 --set model.listener.proj=32 "
@@ -101,3 +102,25 @@ def test_yesno_run_sh_names_local_data_sh_for_its_settings(tmp_path, given):
     # run.sh's own options and asr.sh's still pass
     run_sh(["./run.sh", "--yesno-root", "corpus", "--nj", "1", "--stop-stage", "0"], cwd=recipe)
     assert (recipe / "data/train_nodev/text").is_file()
+
+
+def test_subset_data_dir_takes_a_list_from_a_pipe(tmp_path):
+    """Kaldi users give lists by process substitution (--utt-list <(head -3 dev.list)); subset_data_dir.sh
+    tested them with -f and refused the pipe as "--utt-list /dev/fd/63: no such file"."""
+    src = tmp_path / "src"
+    src.mkdir()
+    utts = [(f"{s}-u{i}", s) for s in ("alice", "bob") for i in range(3)]
+    (src / "utt2spk").write_text("".join(f"{u} {s}\n" for u, s in utts))
+    (src / "text").write_text("".join(f"{u} HELLO\n" for u, _ in utts))
+    (src / "wav.scp").write_text("".join(f"{u} /x/{u}.wav\n" for u, _ in utts))
+    (src / "spk2utt").write_text("alice alice-u0 alice-u1 alice-u2\nbob bob-u0 bob-u1 bob-u2\n")
+    bin_ = shlex.quote(str(REPO / "bin"))
+    run_sh(f"{bin_}/subset_data_dir.sh --utt-list <(head -2 src/utt2spk) src first2", cwd=tmp_path)
+    assert (tmp_path / "first2/utt2spk").read_text() == "alice-u0 alice\nalice-u1 alice\n"
+    run_sh(f"{bin_}/subset_data_dir.sh --spk-list <(echo bob) src bob", cwd=tmp_path)
+    assert (tmp_path / "bob/spk2utt").read_text() == "bob bob-u0 bob-u1 bob-u2\n"
+    # what is still refused, in one line naming the option
+    for arg, why in (("nolist", "no such file"), ("src", "is a directory, not a list of ids")):
+        proc = run_sh([str(REPO / "bin/subset_data_dir.sh"), "--utt-list", arg, "src", "x"], cwd=tmp_path, check=False)
+        assert proc.returncode == 1 and proc.stderr.endswith(f"--utt-list {arg}: {why}\n"), proc.stderr
+        assert not (tmp_path / "x").exists()
