@@ -46,7 +46,8 @@ def _table_path(spec: str) -> str:
     help="""Score a hypothesis Kaldi `text` against a reference `text`: WER and CER, sclite's numbers.
 Either may also be a sclite trn file ('<transcript> (<utt-id>)' lines, e.g. ESPnet's ref.trn).
 sclite's markup is scored as sclite scores it without -D and -F: (uh), %HESITATION and
-fragments (sever-) are plain words; its alternations ({ a / b }) and null word (@) are refused.
+fragments (sever-) are plain words, one trailing * is dropped (q* is q); its alternations
+({ a / b }; any braces: {x} is x to sclite) and null word (@) are refused.
 
 \b
 The alignment, the counts and the speaker table are identical to NIST sclite's

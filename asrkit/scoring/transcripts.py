@@ -7,8 +7,8 @@ exit 0, each id one more correct word (3/7 errors where sclite counts 3/5). A fi
 when every line ends with a parenthesized id (and not all the same one); either format may be
 given for either side.
 
-sclite's alternation markup (``{ want / wanna }``: one word, either spelling) and its null
-word ``@`` are refused with the line at fault: asrkit-score compares the tokens as written and
+sclite's alternation markup (``{ want / wanna }``: one word, either spelling; any braces, as
+``{noise}``, which is the word 'noise' to it) and its null word ``@`` are refused with the line at fault: asrkit-score compares the tokens as written and
 would score the group as four words where sclite scores one, and '@' as a word where sclite sees
 none. sclite's other markup needs no option and is scored as sclite
 scores it by default: a word in parentheses (``(uh)``, optionally deletable only with sclite -D),
@@ -52,6 +52,13 @@ def read_transcripts(path: PathLike) -> Tuple[Dict[str, str], str]:
                               f"markup, which asrkit-score does not implement (it would score the group as "
                               f"{len(split_fields(alt.group(0)))} words where sclite scores one): write one of the "
                               f"alternatives, or score this file with sclite")
+        if "{" in text or "}" in text:
+            # sclite reads any braces as an alternation: '{noise}' is the word 'noise' (a hypothesis
+            # 'noise' is correct), and a lone '{' loses words
+            word = next(w for w in split_fields(text) if "{" in w or "}" in w)
+            raise AsrkitError(f"{path}:{lineno}: utterance {utt!r} holds {word!r}: braces are sclite's alternation "
+                              f"markup ('{{ a / b }}' is one word, either; '{{x}}' is x), which asrkit-score does not "
+                              f"implement: remove them, or score this file with sclite")
         if "@" in text and "@" in split_fields(text):
             raise AsrkitError(f"{path}:{lineno}: utterance {utt!r} holds the word '@', sclite's markup for no word "
                               f"at all: sclite scores it as nothing, asrkit-score would score it as a word; remove "

@@ -210,3 +210,15 @@ def test_a_trailing_star_is_dropped_as_sclite_drops_it(sclite, level):
         c = u.counts
         assert (c.corr, c.sub, c.dels, c.ins) == theirs.utts[u.utt].counts, u.utt
     assert parse_table("\n".join(speaker_table(ours))) == theirs.table
+
+
+@pytest.mark.parametrize("text", ["a {noise} b", "a { b", "a b}"])
+def test_any_braces_are_refused_as_sclite_markup(sclite, tmp_path, text):
+    """sclite reads '{noise}' as the word 'noise' (so a hypothesis 'noise' is correct) and loses
+    words after a lone '{'; asrkit-score scored the braces as characters of a word."""
+    assert sclite.run({"a-1": "a {noise} b"}, {"a-1": "a noise b"}).utts["a-1"].counts == (3, 0, 0, 0)
+    ref = _write_text(tmp_path / "ref", {"a-1": "x", "a-2": text})
+    out = _score_cli(ref, _write_text(tmp_path / "hyp", {"a-1": "x", "a-2": "a noise b"}))
+    assert out.exit_code == 1
+    assert f"{ref}:2: utterance 'a-2' holds " in out.output and "braces are sclite's alternation markup" in out.output, \
+        out.output
