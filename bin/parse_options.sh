@@ -58,8 +58,9 @@ while [ $# -gt 0 ]; do
       else
         _po_value=${1#--config=}; shift
       fi
-      if [ ! -f "$_po_value" ]; then
-        echo "$0: --config $_po_value: no such file" >&2
+      # A file or a pipe (--config <(echo nj=2), read once below): -f refused the pipe as "no such file".
+      if [ ! -e "$_po_value" ] || [ -d "$_po_value" ]; then
+        echo "$0: --config $_po_value: $([ -d "$_po_value" ] && echo "a directory, not a file of name=value lines" || echo "no such file")" >&2
         exit 1
       fi
       # Its name=value lines become "--name value" options, in its place on the command line,

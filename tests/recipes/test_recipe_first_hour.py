@@ -124,3 +124,19 @@ def test_subset_data_dir_takes_a_list_from_a_pipe(tmp_path):
         proc = run_sh([str(REPO / "bin/subset_data_dir.sh"), "--utt-list", arg, "src", "x"], cwd=tmp_path, check=False)
         assert proc.returncode == 1 and proc.stderr.endswith(f"--utt-list {arg}: {why}\n"), proc.stderr
         assert not (tmp_path / "x").exists()
+
+
+def test_parse_options_reads_a_config_from_a_pipe(tmp_path):
+    """./run.sh --config <(echo nj=2), as Kaldi's parse_options.sh (which sources the file) takes
+    it, was "--config /dev/fd/63: no such file"; a directory was "no such file" too."""
+    demo = tmp_path / "demo.sh"
+    demo.write_text(f"#!/usr/bin/env bash\nset -euo pipefail\nnj=4\nuse_lm=false\n. {shlex.quote(str(REPO / 'bin/parse_options.sh'))}\n"
+                    'echo "nj=$nj use_lm=$use_lm"\n')
+    demo.chmod(0o755)
+    proc = run_sh("./demo.sh --config <(printf 'nj=2\\nuse_lm=true\\n')", cwd=tmp_path)
+    assert proc.stdout == "nj=2 use_lm=true\n", proc.stderr
+    proc = run_sh("./demo.sh --config <(echo nj=x)", cwd=tmp_path, check=False)
+    assert proc.returncode == 1 and "option --nj takes an integer, got 'x'" in proc.stderr, proc.stderr
+    (tmp_path / "conf").mkdir()
+    proc = run_sh(["./demo.sh", "--config", "conf"], cwd=tmp_path, check=False)
+    assert proc.returncode == 1 and proc.stderr == "./demo.sh: --config conf: a directory, not a file of name=value lines\n"
