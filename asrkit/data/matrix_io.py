@@ -8,7 +8,7 @@ accepts only what Kaldi itself writes:
 
 - binary: ``\\0B`` then one of ``FM FV DM DV`` (float/double matrix/vector, decoded here) or
   ``CM CM2 CM3`` (Kaldi's compressed matrices: the header is checked and the exact bytes are
-  read here, then kaldiio decompresses that in-memory copy);
+  read, then decompressed here as Kaldi does it);
 - text: ``[ ... ]``, a matrix (one row when on one line, as Kaldi's Matrix reads it), parsed
   here from the ``[`` on.
 
