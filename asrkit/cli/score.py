@@ -46,8 +46,8 @@ def _table_path(spec: str) -> str:
     help="""Score a hypothesis Kaldi `text` against a reference `text`: WER and CER, sclite's numbers.
 Either may also be a sclite trn file ('<transcript> (<utt-id>)' lines, e.g. ESPnet's ref.trn).
 sclite's markup is scored as sclite scores it without -D and -F: (uh), %HESITATION and
-fragments (sever-) are plain words, one trailing * is dropped (q* is q); its alternations
-({ a / b }; any braces: {x} is x to sclite) and null word (@) are refused.
+fragments (sever-) are plain words, @ is no word, backslashes and one trailing * are dropped
+(q* is q); its alternations ({ a / b }; any braces: {x} is x to sclite) are refused.
 
 \b
 The alignment, the counts and the speaker table are identical to NIST sclite's

@@ -15,19 +15,29 @@ LEVELS = ("word", "char")
 
 
 def word_tokens(text: str) -> List[str]:
-    """Words split at ASCII white space only, as sclite splits them (U+3000 is inside a word).
-
-    sclite drops one trailing '*' from a word of two or more characters when it reads a
-    transcript ('q*' is 'q', 'c**' is 'c*', '*' stays): so does this, or 'q*' against 'q' was a
-    substitution where sclite counts a correct word."""
+    """Words split at ASCII white space only, as sclite splits them (U+3000 is inside a word),
+    then read as sclite reads a transcript's words (checked against it symbol by symbol in
+    tests/scoring/test_hostile_transcripts.py): every backslash is removed ('don\\'t', JSON-escaped,
+    is "don't"; a word '\\' is a word of no characters), then one trailing '*' of a word of two
+    or more characters ('q*' is 'q', 'c**' is 'c*', '*' stays), and a word that is then '@',
+    sclite's null word, is no word at all. asrkit-score kept them all as written: 'q*' against
+    'q' was a substitution and '@' an insertion where sclite counts a correct word and nothing."""
     words = split_fields(text)
+    if "\\" in text:
+        words = [w.replace("\\", "") for w in words]
     if "*" in text:
         words = [w[:-1] if len(w) > 1 and w[-1] == "*" else w for w in words]
+    if "@" in text:
+        words = [w for w in words if w != "@"]
     return words
 
 
 def char_tokens(text: str) -> List[str]:
-    return [c for word in word_tokens(text) for c in word]
+    """The characters of :func:`word_tokens`, as sclite -c splits them: without '@' (its null
+    character: 'a@b' is a, b), and a word emptied of its backslashes one empty token."""
+    if "@" not in text and "\\" not in text:
+        return [c for word in word_tokens(text) for c in word]
+    return [c for word in word_tokens(text) for c in (word.replace("@", "") if word else [""])]
 
 
 def tokenize(text: str, level: str) -> List[str]:

@@ -8,11 +8,12 @@ when every line ends with a parenthesized id (and not all the same one); either 
 given for either side.
 
 sclite's alternation markup (``{ want / wanna }``: one word, either spelling; any braces, as
-``{noise}``, which is the word 'noise' to it) and its null word ``@`` are refused with the line at fault: asrkit-score compares the tokens as written and
-would score the group as four words where sclite scores one, and '@' as a word where sclite sees
-none. sclite's other markup needs no option and is scored as sclite
-scores it by default: a word in parentheses (``(uh)``, optionally deletable only with sclite -D),
-``%HESITATION``, a fragment ``sever-`` (correct only with sclite -F) and ``<unk>`` are plain words.
+``{noise}``, which is the word 'noise' to it) is refused with the line at fault: asrkit-score
+would score the group as four words where sclite scores one. sclite's other markup needs no
+option and is scored as sclite scores it by default (asrkit.scoring.tokens): a word in
+parentheses (``(uh)``, optionally deletable only with sclite -D), ``%HESITATION``, a fragment
+``sever-`` (correct only with sclite -F) and ``<unk>`` are plain words, the null word ``@`` is
+none, backslashes and one trailing ``*`` are dropped.
 """
 from __future__ import annotations
 
@@ -59,10 +60,6 @@ def read_transcripts(path: PathLike) -> Tuple[Dict[str, str], str]:
             raise AsrkitError(f"{path}:{lineno}: utterance {utt!r} holds {word!r}: braces are sclite's alternation "
                               f"markup ('{{ a / b }}' is one word, either; '{{x}}' is x), which asrkit-score does not "
                               f"implement: remove them, or score this file with sclite")
-        if "@" in text and "@" in split_fields(text):
-            raise AsrkitError(f"{path}:{lineno}: utterance {utt!r} holds the word '@', sclite's markup for no word "
-                              f"at all: sclite scores it as nothing, asrkit-score would score it as a word; remove "
-                              f"it, or score this file with sclite")
         table[utt] = text
         first[utt] = lineno
     return table, fmt

@@ -165,20 +165,19 @@ def test_a_trn_line_without_its_id_is_named(tmp_path):
             f"this sclite trn file have one") in out.output, out.output
 
 
-def test_sclites_null_word_is_refused_naming_the_line(sclite, tmp_path):
-    """sclite reads a word '@' as no word at all (in either file); asrkit-score scored it as a
-    word, an insertion where sclite counts nothing. A word merely holding '@' is a word to both."""
-    assert sclite.run({"a-1": "a b"}, {"a-1": "a @ b"}).utts["a-1"].counts == (2, 0, 0, 0)
-    ref = _write_text(tmp_path / "ref", {"a-1": "a b", "a-2": "c"})
-    hyp = _write_text(tmp_path / "hyp", {"a-1": "a b", "a-2": "c @"})
-    out = _score_cli(ref, hyp)
-    assert out.exit_code == 1
-    assert f"ERROR (asrkit-score): {hyp}:2: utterance 'a-2' holds the word '@', sclite's markup" in out.output, \
-        out.output
-    hyp = _write_text(tmp_path / "hyp", {"a-1": "a b", "a-2": "c@d"})
-    out = _score_cli("--mode", "wer", ref, hyp)
-    assert out.exit_code == 0 and "%WER 33.33 [ 1 / 3, 0 ins, 0 del, 1 sub ]" in out.output, out.output
-    assert sclite.run({"a-1": "a b", "a-2": "c"}, {"a-1": "a b", "a-2": "c@d"}).utts["a-2"].counts == (0, 1, 0, 0)
+def test_sclites_null_word_is_no_word(sclite, tmp_path):
+    """sclite reads a word '@' (also '@*', '@\\') as no word at all, in either file, and drops
+    '@' from words when it splits them into characters; asrkit-score scored '@' as a word (an
+    insertion where sclite counts nothing). A word holding '@' is a word to both."""
+    ref = {"a-1": "a b", "a-2": "c", "a-3": "x @@ y", "a-4": "a@b c"}
+    hyp = {"a-1": "a @ b", "a-2": "c @* @\\", "a-3": "x y", "a-4": "ab c"}
+    for level in ("word", "char"):
+        ours = getattr(score_texts(ref, hyp, levels=(level,)), level)
+        theirs = sclite.run(ref, hyp, char=level == "char")
+        assert [(u.counts.corr, u.counts.sub, u.counts.dels, u.counts.ins) for u in ours.utts] == \
+            [theirs.utts[u].counts for u in ref], level
+    out = _score_cli("--mode", "wer", _write_text(tmp_path / "ref", ref), _write_text(tmp_path / "hyp", hyp))
+    assert out.exit_code == 0 and "%WER 25.00 [ 2 / 8, 0 ins, 1 del, 1 sub ]" in out.output, out.output
 
 
 def test_alignment_lines_upper_case_ascii_only_as_sclite(sclite, tmp_path):
@@ -222,3 +221,39 @@ def test_any_braces_are_refused_as_sclite_markup(sclite, tmp_path, text):
     assert out.exit_code == 1
     assert f"{ref}:2: utterance 'a-2' holds " in out.output and "braces are sclite's alternation markup" in out.output, \
         out.output
+
+
+# Punctuation and symbols a transcript may hold (braces aside, which are refused; a line starting
+# ';;' or '**' is a comment to sclite).
+SYMBOLS = list("()*-%<>[]#'\"~+=/:!?.,&^_|$`\\") + ["a", "b", "A", "1", "é", "@"]
+
+
+@pytest.mark.parametrize("level", ["word", "char"])
+@pytest.mark.parametrize("seed", [1, 2])
+def test_words_of_symbols_match_sclite(sclite, level, seed):
+    """Words made of punctuation, backslashes, stars, '@' and parentheses, counted utterance by
+    utterance against sclite. sclite removes every backslash from a word ('don\\'t' is "don't",
+    a word '\\' a word of no characters) and drops '@' from characters: asrkit-score kept them,
+    5 characters where sclite counts 4, and "don\\'t" against "don't" a substitution."""
+    import random
+
+    rng = random.Random(seed)
+
+    def word():
+        return "".join(rng.choice(SYMBOLS) for _ in range(rng.randint(1, 4)))
+
+    def line(words):  # (not starting with '**': a comment to sclite)
+        return ("a " if " ".join(words).startswith("**") else "") + " ".join(words)
+
+    ref, hyp = {}, {}
+    for k in range(300):
+        r = [word() for _ in range(rng.randint(1, 5))]
+        ref[f"s{k % 5}-u{k:03d}"] = line(r)
+        hyp[f"s{k % 5}-u{k:03d}"] = line([w if rng.random() < 0.6 else word() for w in r])
+    ours = getattr(score_texts(ref, hyp, levels=(level,)), level)
+    theirs = sclite.run(ref, hyp, char=level == "char", utf8=True)
+    wrong = [(u.utt, ref[u.utt], hyp[u.utt]) for u in ours.utts
+             if (u.counts.corr, u.counts.sub, u.counts.dels, u.counts.ins) != theirs.utts[u.utt].counts]
+    assert not wrong, wrong[:5]
+    assert parse_table("\n".join(speaker_table(ours))) == theirs.table
+    assert score_texts({"a-1": "don\\'t \\ x"}, {"a-1": "don't x"}).word.utts[0].counts.corr == 2
