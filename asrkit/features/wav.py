@@ -219,11 +219,18 @@ def _unpadded_chunk(read_at: Callable[[int, int], bytes]) -> Optional[Tuple[byte
     return None
 
 
+_FILE_OFFSET_LIMIT = 1 << 62
+
+
 def _file_reader(fd: int, prefix: bytes) -> Callable[[int, int], bytes]:
     """``read_at`` over a file whose first bytes are already in ``prefix`` (one pread for most headers)."""
     def read_at(offset: int, n: int) -> bytes:
         if offset + n <= len(prefix):
             return prefix[offset:offset + n]
+        if offset >= _FILE_OFFSET_LIMIT:
+            # Past any file: a damaged 64-bit chunk size (W64, CAF) walked the chunks to an offset
+            # pread cannot take, an OverflowError traceback instead of the file's error.
+            return b""
         return os.pread(fd, n, offset)
 
     return read_at
@@ -1041,6 +1048,11 @@ def _decode(source, what: str, channel: Optional[int], max_samples: int, head: b
             raise AsrkitError(f"{what}: truncated MP3 (its header promises {frames} frames, {len(data)} decoded)")
         if len(data) == 0:
             raise AsrkitError(f"{what}: empty {desc} audio (no samples)")
+    if subtype in _FLOAT_SUBTYPES and data.size:
+        # Checked as read, before the scaling and the channels' mean: a finite 3e38 (or a double
+        # beyond float32) overflowed there, a numpy RuntimeWarning and then "non-finite sample
+        # value (inf)" for a file holding none.
+        _check_float_samples(data[:, channel] if channels > 1 and channel is not None else data, what, subtype)
     if channels == 1:
         samples = np.ascontiguousarray(data.reshape(-1), dtype=np.float32)
     elif channel is not None:
@@ -1049,21 +1061,32 @@ def _decode(source, what: str, channel: Optional[int], max_samples: int, head: b
         samples = downmix(data, what)
     if not exact:
         samples *= INT16_SCALE
-    if subtype in _FLOAT_SUBTYPES and samples.size:
-        if not np.isfinite(samples).all():
-            bad = int(np.flatnonzero(~np.isfinite(samples))[0])
-            raise AsrkitError(f"{what}: non-finite sample value ({samples[bad]}) at sample {bad}")
-        # Float audio's full scale is +-1. Far beyond it, the file was written at integer scale
-        # (int16 values stored as floats): read as float it would be 90 dB too loud and its
-        # features far outside anything the model saw, so it is refused rather than decoded.
-        peak = float(np.abs(samples).max()) / INT16_SCALE
-        if peak > FLOAT_PEAK_LIMIT:
-            raise AsrkitError(f"{what}: float samples reach {peak:.4g}, beyond the +-1.0 full scale of float "
-                              f"audio by more than {FLOAT_PEAK_LIMIT:g}x: the file looks written at integer "
-                              f"scale; rescale it to +-1 (e.g. sox -v {1 / peak:.3g} in.wav out.wav)")
     if cut is not None:
         samples = samples[cut[0]:cut[1]]
     return samples, rate
+
+
+def _check_float_samples(data: np.ndarray, what: str, subtype: str) -> None:
+    """Float samples (frames, or frames x channels, at full scale +-1) that are non-finite or far
+    beyond full scale are an error naming the first frame at fault or the peak."""
+    import numpy as np
+
+    frames = data.reshape(len(data), -1)
+    finite = np.isfinite(frames)
+    if not finite.all():
+        bad = int(np.flatnonzero(~finite.all(axis=1))[0])
+        value = frames[bad][~finite[bad]][0]
+        # (libsndfile gives a double beyond float32's range as inf)
+        beyond = " or a double beyond float32's range" if subtype == "DOUBLE" and np.isinf(value) else ""
+        raise AsrkitError(f"{what}: non-finite sample value ({value}{beyond}) at sample {bad}")
+    # Float audio's full scale is +-1. Far beyond it, the file was written at integer scale
+    # (int16 values stored as floats): read as float it would be 90 dB too loud and its
+    # features far outside anything the model saw, so it is refused rather than decoded.
+    peak = float(np.abs(frames).max())
+    if peak > FLOAT_PEAK_LIMIT:
+        raise AsrkitError(f"{what}: float samples reach {peak:.4g}, beyond the +-1.0 full scale of float "
+                          f"audio by more than {FLOAT_PEAK_LIMIT:g}x: the file looks written at integer "
+                          f"scale; rescale it to +-1 (e.g. sox -v {1 / peak:.3g} in.wav out.wav)")
 
 
 # Averaging channels costs a recording 6 dB at most when they agree or one is silent (3 dB when

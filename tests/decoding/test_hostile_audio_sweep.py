@@ -177,3 +177,72 @@ def test_a_wav_stream_of_endless_chunks_is_refused_after_a_bounded_read(tmp_path
            f"head -c 1048576 /dev/zero || exit; done |")
     with pytest.raises(AsrkitError, match="no recognisable audio header in the first"):
         wav.read_wav_source(cmd, "endless")
+
+
+def _damaged_64bit_chunk_size(kind: str, x: np.ndarray, rate: int) -> bytes:
+    """A W64 or CAF file whose first chunk after the header states a size near 2**63."""
+    import io
+    import struct
+
+    buf = io.BytesIO()
+    sf.write(buf, x, rate, format=kind, subtype="PCM_16")
+    blob = bytearray(buf.getvalue())
+    if kind == "W64":  # 40 bytes of header, then a 16-byte GUID and a little-endian size
+        struct.pack_into("<Q", blob, 56, (1 << 63) - 16)
+    else:  # CAF: 8 bytes of header, then a 4-byte type and a big-endian signed size
+        struct.pack_into(">q", blob, 12, (1 << 63) - 16)
+    return bytes(blob)
+
+
+@pytest.mark.parametrize("kind", ["W64", "CAF"])
+def test_a_damaged_64_bit_chunk_size_is_a_skip_not_a_traceback(inproc, an4, clip8k, tmp_path, kind):
+    # The chunk walk reached an offset os.pread cannot take: "OverflowError: Python int too large
+    # to convert to C long", a traceback that ended the run and the other files with it.
+    _, model, wavs = an4
+    _, native = clip8k
+    x, rate = sf.read(str(wavs[0]), dtype="int16")
+    path = tmp_path / f"damaged.{kind.lower()}"
+    path.write_bytes(_damaged_64bit_chunk_size(kind, x[:16000], rate))
+    proc = inproc("decode", "--model", model, *FAST, "--max-bad-percent", "100", path, native)
+    assert list(lines(proc.stdout)) == ["native"]
+    err = proc.stderr.decode()
+    assert f"skipping utterance 'damaged' ({path}): " in err and "Done 1 out of 2 utterances (1 failed)" in err
+
+
+def test_float_samples_beyond_float32_are_named_as_what_they_are(inproc, an4, clip8k, tmp_path):
+    # A finite 3e38 overflowed when scaled to int16 range (a numpy RuntimeWarning on stderr), then
+    # was reported as "non-finite sample value (inf)", for a file holding no inf; a NaN in a
+    # channel not asked for stopped the one that was.
+    import warnings
+
+    from asrkit.features.wav import read_wav_source
+
+    _, model, wavs = an4
+    _, native = clip8k
+    x, rate = sf.read(str(wavs[0]), dtype="float32")
+    x = x[:16000]
+    huge = x.copy()
+    huge[100] = 3e38
+    sf.write(tmp_path / "huge.wav", huge, rate, subtype="FLOAT")
+    double = x.astype(np.float64)
+    double[100] = 1e300
+    sf.write(tmp_path / "double.wav", double, rate, subtype="DOUBLE")
+    stereo = np.stack([x, x], 1)
+    stereo[5, 1] = np.nan
+    sf.write(tmp_path / "stereo.wav", stereo, rate, subtype="FLOAT")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for src in (str(tmp_path / "huge.wav"), f"cat {tmp_path / 'huge.wav'} |"):
+            with pytest.raises(AsrkitError, match=r"^h: float samples reach 3e\+38, beyond the \+-1.0 full scale"):
+                read_wav_source(src, "h")
+        with pytest.raises(AsrkitError, match=r"^d: non-finite sample value \(inf or a double beyond float32's "
+                                              r"range\) at sample 100$"):
+            read_wav_source(str(tmp_path / "double.wav"), "d")
+        with pytest.raises(AsrkitError, match=r"^s: non-finite sample value \(nan\) at sample 5$"):
+            read_wav_source(str(tmp_path / "stereo.wav"), "s")
+        left, _ = read_wav_source(str(tmp_path / "stereo.wav"), "s", channel=0)
+    assert np.array_equal(left, (x * 32768).astype(np.float32))
+    proc = inproc("decode", "--model", model, *FAST, "--max-bad-percent", "100",
+                  tmp_path / "huge.wav", tmp_path / "double.wav", native)
+    assert list(lines(proc.stdout)) == ["native"]
+    assert "RuntimeWarning" not in proc.stderr.decode()
