@@ -22,7 +22,7 @@ from asrkit.data.datadir import (DataDir, dir_problem, kaldi_real, positive_seco
 from asrkit.data.table import (BOM, EMPTY_LINE, SPACE, LineReadError, TableLine, ascii_digits, bom_problem,
                                read_bounded, split_fields, transcript_problem)
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.fileio import PathLike
+from asrkit.utils.fileio import PathLike, special_kind
 
 ERROR = "error"
 WARNING = "warning"
@@ -310,6 +310,7 @@ def _check_feats_files(problems: List[Problem], feats: ScannedTable) -> None:
     from asrkit.data.matrix_io import parse_scp_value
 
     first_use: Dict[str, TableLine] = {}
+    at_offset: Dict[str, TableLine] = {}  # the first line reading each ark at an offset
     for line in feats.first_lines().values():
         where = f"{feats.path}:{line.lineno}"
         try:
@@ -319,6 +320,8 @@ def _check_feats_files(problems: List[Problem], feats: ScannedTable) -> None:
             continue
         if not entry.pipe:
             first_use.setdefault(entry.path, line)
+            if entry.offset is not None:
+                at_offset.setdefault(entry.path, line)
     for path, line in first_use.items():
         try:
             st = os.stat(path)
@@ -328,6 +331,12 @@ def _check_feats_files(problems: List[Problem], feats: ScannedTable) -> None:
             continue
         if stat.S_ISDIR(st.st_mode):
             problems.append(Problem(str(feats.path), line.lineno, f"{path!r} is a directory, not an ark file"))
+        elif special_kind(st.st_mode) and path in at_offset:
+            # every reader refuses it (an offset is a seek): a dir whose ark was a FIFO or a link to
+            # /dev/zero validated, and training failed on its every utterance
+            line = at_offset[path]
+            problems.append(Problem(str(feats.path), line.lineno, f"{path!r} is {special_kind(st.st_mode)}, not a "
+                                    f"file: an scp offset is a seek (the ark of {line.key!r})"))
 
 
 def _bad_duration(table: ScannedTable, line: TableLine) -> Problem:

@@ -559,3 +559,26 @@ def test_compressed_matrices_are_exactly_kaldis_and_decoded_in_place(tmp_path):
             tracemalloc.stop()
         assert got.shape == (rows, cols)
         assert peak < 2 * got.nbytes, (method, peak / got.nbytes)
+
+
+def test_feats_scp_offsets_into_a_fifo_or_device_fail_validation(tmp_path):
+    """'u1 /dev/zero:3' or an ark that is a FIFO, read at an offset: every reader refuses it (an
+    offset is a seek), yet the dir "successfully validated" (the ark existed and was no directory)."""
+    import os
+
+    from asrkit.cli import validate_data_dir as validate_cli
+
+    d = _dump_dir(tmp_path)
+    fifo = tmp_path / "fifo.ark"
+    os.mkfifo(fifo)
+    lines = (d / "feats.scp").read_text().splitlines()
+    lines[0] = lines[0].split()[0] + " /dev/zero:3"
+    lines[2] = lines[2].split()[0] + f" {fifo}:10"
+    (d / "feats.scp").write_text("\n".join(lines) + "\n")
+    r = _run(validate_cli, "--no-text", d)
+    assert r.exit_code == 1, r.stderr
+    errors = [ln for ln in r.stderr.splitlines() if ln.startswith("ERROR: ")]
+    assert errors == [
+        f"ERROR: {d}/feats.scp:1: '/dev/zero' is a character device, not a file: an scp offset is a seek (the ark "
+        f"of 'a-1')",
+        f"ERROR: {d}/feats.scp:3: '{fifo}' is a named pipe, not a file: an scp offset is a seek (the ark of 'a-3')"]
