@@ -47,6 +47,11 @@ def read_transcripts(path: PathLike) -> Tuple[Dict[str, str], str]:
     for utt, text, lineno in entries:
         if utt in table:
             raise AsrkitError(f"{path}:{lineno}: duplicate key {utt!r} (first on line {first[utt]})")
+        if "\0" in text:
+            # (table readers leave a NUL in a value to the value's reader) sclite's C strings end
+            # there, so its numbers and ours differ, on a transcript that is damaged anyway
+            raise AsrkitError(f"{path}:{lineno}: utterance {utt!r}: a NUL byte in its transcript, at character "
+                              f"{text.index(chr(0))} (a binary or damaged file?)")
         alt = _ALTERNATION.search(text)
         if alt:
             raise AsrkitError(f"{path}:{lineno}: utterance {utt!r} holds {alt.group(0)!r}, sclite's alternation "

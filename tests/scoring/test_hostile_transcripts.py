@@ -257,3 +257,14 @@ def test_words_of_symbols_match_sclite(sclite, level, seed):
     assert not wrong, wrong[:5]
     assert parse_table("\n".join(speaker_table(ours))) == theirs.table
     assert score_texts({"a-1": "don\\'t \\ x"}, {"a-1": "don't x"}).word.utts[0].counts.corr == 2
+
+
+@pytest.mark.parametrize("writer", [_write_text, _write_trn])
+def test_a_nul_byte_in_a_transcript_is_named(tmp_path, writer):
+    """A NUL in a transcript (a file a crash left with zeros) was scored as a character, where
+    sclite's C strings end at it: the file and line are named instead."""
+    ref = writer(tmp_path / "ref", {"a-1": "x y", "a-2": "x\0y"})
+    out = _score_cli(ref, writer(tmp_path / "hyp", {"a-1": "x y", "a-2": "x"}))
+    assert out.exit_code == 1
+    assert f"ERROR (asrkit-score): {ref}:2: utterance 'a-2': a NUL byte in its transcript, at character 1" \
+        in out.output, out.output
