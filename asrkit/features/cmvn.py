@@ -244,37 +244,45 @@ def compute_cmvn_stats(
         if total is None:
             raise AsrkitError(NO_FEATURES)
         return total, {"utts": n, "missing": 0, "empty_speakers": 0}
-    per_utt: Dict[str, np.ndarray] = {}
+    # Each utterance is summed into its speakers' stats as it is read: the stats of every utterance
+    # were held until the end (1.3 KB each at 80 dims: 370 MB for a 281k-utterance set).
+    speakers_of: Dict[str, List[str]] = {}
+    for spk, utts in spk2utt.items():
+        for utt in utts:
+            speakers_of.setdefault(utt, []).append(spk)
+    acc: Dict[str, np.ndarray] = {}
+    seen: set = set()
+    unlisted: List[str] = []
     dim: Optional[int] = None
     for utt, mat in feats:
         if dim is not None and mat.ndim == 2 and mat.shape[1] != dim:
             raise AsrkitError(f"utterance {utt!r}: feature dimension {mat.shape[1]}, earlier utterances have {dim}")
-        per_utt[utt] = accumulate_cmvn(mat, None, utt)
+        stats = accumulate_cmvn(mat, None, utt)  # (the checks, for the unlisted too)
         dim = mat.shape[1]
+        if utt not in speakers_of:
+            unlisted.append(utt)
+            continue
+        seen.add(utt)
+        for spk in speakers_of[utt]:
+            acc[spk] = stats.copy() if spk not in acc else acc[spk] + stats
     out: Dict[str, np.ndarray] = {}
     missing = empty = 0
     for spk, utts in spk2utt.items():
-        acc = None
         for utt in utts:
-            if utt not in per_utt:
+            if utt not in seen:
                 log.warning("no features for utterance %r of speaker %r", utt, spk)
                 missing += 1
-                continue
-            acc = per_utt[utt].copy() if acc is None else acc + per_utt[utt]
-        if acc is None:
+        if spk not in acc:
             log.warning("speaker %r has no features: left out of the stats", spk)
             empty += 1
             continue
-        out[spk] = acc
+        out[spk] = acc[spk]
     if not out:
         raise AsrkitError("no speaker in spk2utt has features: no CMVN stats written")
-    listed = {u for utts in spk2utt.values() for u in utts}
-    unlisted = [u for u in per_utt if u not in listed]
     warn_unlisted(unlisted)
     # What went into the stats: the unlisted were counted too ("1 speakers (60 utterances)" for a
     # spk2utt of 31 of them).
-    return out, {"utts": len(per_utt) - len(unlisted), "missing": missing, "empty_speakers": empty,
-                 "unlisted": len(unlisted)}
+    return out, {"utts": len(seen), "missing": missing, "empty_speakers": empty, "unlisted": len(unlisted)}
 
 
 def warn_unlisted(unlisted: List[str]) -> None:
