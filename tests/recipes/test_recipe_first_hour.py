@@ -87,6 +87,18 @@ def test_scoring_again_without_the_training_options_reports_the_trained_model(tm
         assert re.sub(r"\| [^|]* \| [^|]* \|$", "", rows[0]) == re.sub(r"\| [^|]* \| [^|]* \|$", "", first[0])
     assert (recipe / "exp/train_char/model.pt").read_bytes() == trained
 
+    # A training continued with another model config (.done deleted, as stage 4's refusal of other
+    # options advises, then run without --train-args) is refused by asrkit-train: the model left
+    # there is still the one trained with TINY1, and so is its row.
+    (recipe / "exp/train_char/.done").unlink()
+    results.write_text("\n".join(l for l in results.read_text().splitlines() if not l.startswith("| test |")) + "\n")
+    proc = run_sh(["./run.sh", "--stage", "4", "--nj", "1", "--num-avg", "0", "--test-sets", "test"],
+                  cwd=recipe, check=False)
+    assert proc.returncode == 1 and "was trained with another model config" in proc.stderr, proc.stderr[-3000:]
+    run_sh(["./run.sh", "--stage", "6", "--nj", "1", "--num-avg", "0", "--test-sets", "test"], cwd=recipe)
+    rows = results_rows(recipe)
+    assert len(rows) == 1 and f"| conf/train.yaml {TINY1}, model.pt (exp/train_char) |" in rows[0], rows
+
 
 @pytest.mark.parametrize("given", [["--num-dev", "3"], ["--num-dev=3"]])
 def test_yesno_run_sh_names_local_data_sh_for_its_settings(tmp_path, given):

@@ -566,7 +566,6 @@ if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
     log "stage 4: LAS training ($train_config, ngpu=$ngpu, num_nodes=$num_nodes${train_max_time:+, budget $train_max_time s}) -> $exp"
     mkdir -p "$exp/log"
     [ -s "$exp/train_inputs" ] || echo "$train_inputs" > "$exp/train_inputs"
-    mark_done "$exp/train_desc" "$(train_desc)"
     # Several nodes: asrkit-launch runs one task per GPU of each node (one per node on CPU) under
     # srun, and each asrkit-train finds its rank and master in Slurm's variables. One node:
     # one task, and asrkit-train --ngpu N starts its N processes itself.
@@ -579,6 +578,9 @@ if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
         --valid-dir "$dumpdir/$valid_set" --lang-dir "$lang" --cmvn "$dumpdir/$feats_train_set/cmvn.ark" \
         --fbank-config "$dumpdir/$feats_train_set/fbank.yaml" --ngpu "$ngpu" --seed "$seed" "${budget[@]}" "${raw_opts[@]}" \
         $train_args "$exp"
+    # Once it ran: a run that asrkit-train refused (another model config given to continue a
+    # budget-stopped training) wrote its own options over those of the model left there.
+    mark_done "$exp/train_desc" "$(train_desc)"
     # The time of every run of this training (a killed one, a resumed one), as asrkit-train records it.
     runs=$exp/log/train_runs.tsv
     [ -s "$runs" ] || die "stage 4: asrkit-train wrote no $runs -- see $exp/log/train.log"
