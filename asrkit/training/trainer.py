@@ -239,11 +239,17 @@ class Trainer:
     """
 
     def __init__(self, task: TrainTask, optim: OptimConfig, loop: TrainingConfig, exp_dir: Path,
-                 config: Dict[str, Any], device: torch.device, rank: int = 0, world_size: int = 1) -> None:
+                 config: Dict[str, Any], device: torch.device, rank: int = 0, world_size: int = 1,
+                 complete: Optional[Callable[[Dict[str, Any]], Dict[str, Any]]] = None) -> None:
         self.task = task
         self.optim = optim
         self.loop = loop
         self.config = config
+        # A checkpoint's config with the options it does not name at their defaults (its config
+        # class's from_dict and to_dict): an asrkit that has added a model option since the run
+        # began (model.utt_mean_frames) refused to resume it, "changed: model.utt_mean_frames:
+        # None -> 'all'", and no config could continue it.
+        self.complete = complete
         self.exp_dir = Path(exp_dir)
         self.device = device
         self.rank = rank
@@ -296,9 +302,10 @@ class Trainer:
         if state["package_format"] != package_format:
             raise AsrkitError(f"{path}: a checkpoint of {state['package_format']!r}, not of {package_format!r} "
                               f"as this run trains; use a new exp dir")
-        if state["config"].get("model") != self.config.get("model"):
+        config = self._completed(state["config"])
+        if config.get("model") != self.config.get("model"):
             # Which keys: the config file and every --set of two runs were left to compare by hand.
-            theirs_model, ours_model = state["config"].get("model"), self.config.get("model")
+            theirs_model, ours_model = config.get("model"), self.config.get("model")
             changed = (dict_diff(theirs_model, ours_model, "model.") if isinstance(theirs_model, dict)
                        and isinstance(ours_model, dict) else [f"model: {theirs_model!r} -> {ours_model!r}"])
             raise AsrkitError(f"{path}: was trained with another model config than the one given now (see "
@@ -306,7 +313,7 @@ class Trainer:
                               f"continue (changed: {', '.join(changed)[:500]})")
         # Adam's moments are no Adadelta state: its load_state_dict said "the optimizer state's rho is
         # None ...; move it away to resume from an earlier one", which every earlier one shares.
-        theirs_optim = state["config"].get("optim")
+        theirs_optim = config.get("optim")
         if isinstance(theirs_optim, dict) and theirs_optim.get("name", self.optim.name) != self.optim.name:
             raise AsrkitError(f"{path}: was trained with optim.name {theirs_optim['name']}, this run's config says "
                               f"{self.optim.name}: an optimizer's state does not carry over to another; resume with "
@@ -333,7 +340,7 @@ class Trainer:
             raise AsrkitError(f"{path}: was trained with another CMVN than this run's ({why}); use a new exp dir, or "
                               f"the --cmvn and --norm-vars it was trained with")
         # dev_set: a dev set's fingerprint, compared by refuse_unranked_epochs
-        changed = [c for c in dict_diff(state["config"], self.config) if not c.startswith("dev_set:")]
+        changed = [c for c in dict_diff(config, self.config) if not c.startswith("dev_set:")]
         if changed:
             log.warning("config differs from the checkpoint's, continuing with the new values: %s", ", ".join(changed))
         try:
@@ -355,11 +362,22 @@ class Trainer:
                            if line.strip() and not line.startswith("Error(s) in loading")), type(e).__name__))
             raise AsrkitError(f"{path}: cannot resume from this checkpoint: {first[:200].rstrip('.')}; move it away "
                               f"to resume from an earlier one") from None
-        self.resumed_config = state["config"]
+        self.resumed_config = config
         if self.is_main:  # the epochs of this checkpoint, whatever a killed or failed run wrote after it
             self.write_curves()
         log.info("resumed from %s: epoch %d done, %d steps", path, self.state.epoch, self.state.step)
         return True
+
+    def _completed(self, config: Dict[str, Any]) -> Dict[str, Any]:
+        """``config`` (a checkpoint's) through ``self.complete``, its ``dev_set`` kept; as it is when
+        that fails (a config of a newer asrkit, or one the checks of this one refuse)."""
+        if self.complete is None:
+            return config
+        own = {k: v for k, v in config.items() if k != "dev_set"}
+        try:
+            return {**config, **self.complete(own)}
+        except (AsrkitError, ValueError, TypeError):
+            return config
 
     def refuse_unranked_epochs(self, validates: bool, no_dev: str, packed: str, metric: Optional[str] = None,
                                drawn_by: Tuple[str, ...] = ()) -> None:

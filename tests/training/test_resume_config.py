@@ -100,3 +100,26 @@ def test_an_lm_resumed_with_another_seed_names_it_as_what_moved_its_dev_set(yesn
     assert not (exp / "checkpoints" / "epoch2.pt").exists()
     asrkit(*args, "--max-epochs", "2", "--seed", "1", text, exp)  # its own seed: trains on
     assert (exp / "checkpoints" / "epoch2.pt").exists()
+
+
+def test_a_checkpoint_of_an_asrkit_without_a_newer_option_resumes(yesno_setup, tmp_path, asrkit):
+    """A run begun before asrkit added a model option (as model.utt_mean_frames was) stored a config
+    without it: resumed by a newer asrkit it was refused as "another model config ... (changed:
+    model.utt_mean_frames: None -> 'all')", and no config could continue it. The option not named
+    is at its default, which is what the run trained with."""
+    exp = tmp_path / "exp"
+    asrkit(*train_args(yesno_setup, exp, *FAST, "--set", "training.max_epochs=1"))
+    path = exp / "checkpoints" / "epoch1.pt"
+    state = torch.load(path, weights_only=True)
+    del state["config"]["model"]["utt_mean_frames"], state["config"]["training"]["max_bad_steps"]
+    torch.save(state, path)
+    proc = asrkit(*train_args(yesno_setup, exp, *FAST, "--set", "training.max_epochs=2"))
+    err = proc.stderr.decode()
+    assert "resumed from" in err and "Done 2 epochs out of 2" in err
+    assert "continuing with the new values: training.max_epochs: 1 -> 2\n" in err  # and nothing it left out
+    # A model option it does give otherwise is another model still.
+    state["config"]["model"]["utt_mean_norm"] = True
+    (exp / "checkpoints" / "epoch2.pt").unlink()
+    torch.save(state, path)
+    proc = asrkit(*train_args(yesno_setup, exp, *FAST, "--set", "training.max_epochs=3"), check=False)
+    assert error_line(proc).endswith("(changed: model.utt_mean_norm: True -> False)")
