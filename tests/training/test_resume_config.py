@@ -123,3 +123,50 @@ def test_a_checkpoint_of_an_asrkit_without_a_newer_option_resumes(yesno_setup, t
     torch.save(state, path)
     proc = asrkit(*train_args(yesno_setup, exp, *FAST, "--set", "training.max_epochs=3"), check=False)
     assert error_line(proc).endswith("(changed: model.utt_mean_norm: True -> False)")
+
+
+# Run as `python -c`: asrkit-train whose epoch-2 checkpoint write is SIGKILLed half way through the
+# file, as a kill (the OOM killer, a node's time limit) lands while a checkpoint is being written.
+_DIES_WRITING_EPOCH2 = """
+import io, os, signal, sys
+from pathlib import Path
+import torch
+from asrkit.training import checkpoint
+from asrkit.utils.fileio import tmp_path_for
+real = checkpoint.save_torch
+def dying(obj, path):
+    if Path(path).name == "epoch2.pt":
+        buf = io.BytesIO()
+        torch.save(obj, buf)
+        with open(tmp_path_for(path), "wb") as f:
+            f.write(buf.getvalue()[: len(buf.getvalue()) // 2])
+        os.kill(os.getpid(), signal.SIGKILL)
+    real(obj, path)
+checkpoint.save_torch = dying
+from asrkit.cli import main
+main(sys.argv[1:], prog_name="asrkit")
+"""
+
+
+def test_a_run_killed_while_writing_a_checkpoint_resumes_from_the_last_whole_one(yesno_setup, tmp_path, asrkit):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from .test_resume import assert_same_run
+
+    args = [*FAST, "--seed", "4", "--set", "training.max_epochs=3"]
+    ref = tmp_path / "ref"
+    asrkit(*train_args(yesno_setup, ref, *args))
+    exp = tmp_path / "exp"
+    proc = subprocess.run([sys.executable, "-c", _DIES_WRITING_EPOCH2, *map(str, train_args(yesno_setup, exp, *args))],
+                          capture_output=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=600)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()[-3000:]
+    ckpts = exp / "checkpoints"
+    assert sorted(p.name for p in ckpts.iterdir() if not p.name.endswith(".tmp")) == ["epoch1.pt"]
+    assert any(p.name.endswith(".tmp") for p in ckpts.iterdir())  # the half-written file, under a temporary name
+    err = asrkit(*train_args(yesno_setup, exp, *args)).stderr.decode()
+    assert "resumed from" in err and "epoch1.pt: epoch 1 done" in err and "Done 3 epochs out of 3" in err
+    assert sorted(p.name for p in ckpts.iterdir()) == ["epoch1.pt", "epoch2.pt", "epoch3.pt"]
+    assert_same_run(ref, exp, 3)
