@@ -111,9 +111,20 @@ BOM_PROBLEM = ("starts with a UTF-8 byte-order mark (BOM), which Kaldi reads as 
                "remove it (sed -i '1s/^\\xEF\\xBB\\xBF//' <file>)")
 
 
+# an scp's line, or its value: "[key ]file:offset[range]" and the line's end
+_SCP_LINE = re.compile(rb"((?:[^\s\0]{1,256}[ \t]+)?[^\s\0]{1,1024}:\d{1,20}(?:\[[\d:,]{0,60}\])?)[ \t]*\r?\n")
+
+
 def _refuse(head: bytes, what: str) -> AsrkitError:
     if head.startswith(_BOM):  # was "a Kaldi archive entry (key '\ufeff')" for a text stats file
         return AsrkitError(f"{what}: {BOM_PROBLEM}")
+    line = _SCP_LINE.match(head)
+    if line:
+        # an scp given as ark: or as a stats file: was "not a Kaldi matrix or vector: data starting
+        # with b'/tmp/dum'"
+        text = line.group(1).decode("utf-8", "replace")
+        return AsrkitError(f"{what}: an scp's line ({text!r}), not a Kaldi matrix or vector: an scp is read as "
+                           f"scp:<file>")
     entry = _ARK_ENTRY.match(head)
     if entry:
         key = entry.group(1).decode("utf-8", "replace")
@@ -595,13 +606,33 @@ def _scp_lines(path: str):
 def read_scp(path: str) -> Dict[str, ScpEntry]:
     """Parse every line of an scp up front: malformed lines and duplicate keys are ``file:line`` errors."""
     entries: Dict[str, ScpEntry] = {}
-    for line in _scp_lines(path):
-        where = f"{path}:{line.lineno}"
-        if line.key in entries:
-            raise AsrkitError(f"{where}: duplicate key {line.key!r} (first on line "
-                              f"{entries[line.key].where.rsplit(':', 1)[1]})")
-        entries[line.key] = parse_scp_value(line.key, line.value, where)
+    try:
+        for line in _scp_lines(path):
+            where = f"{path}:{line.lineno}"
+            if line.key in entries:
+                raise AsrkitError(f"{where}: duplicate key {line.key!r} (first on line "
+                                  f"{entries[line.key].where.rsplit(':', 1)[1]})")
+            entries[line.key] = parse_scp_value(line.key, line.value, where)
+    except AsrkitError:
+        ark_key = _ark_file_key(path)
+        if ark_key is not None:  # was "feats.ark:1: not UTF-8 text (invalid continuation byte ...)"
+            raise AsrkitError(f"{path}: a Kaldi archive (its first entry: key {ark_key!r} and a matrix), not an "
+                              f"scp: read it as ark:{path}") from None
+        raise
     return entries
+
+
+def _ark_file_key(path: str) -> Optional[str]:
+    """The first key of ``path`` when it is a regular file that starts as a Kaldi archive, else None."""
+    try:
+        with open(path, "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                return None
+            head = f.read(300)
+    except OSError:
+        return None
+    entry = _ARK_ENTRY.match(head)
+    return entry.group(1).decode("utf-8", "replace") if entry else None
 
 
 def iter_scp_items(path: str) -> Iterator[Tuple[str, Optional[np.ndarray], Optional[AsrkitError]]]:

@@ -606,3 +606,27 @@ def test_per_speaker_stats_hold_one_sum_per_speaker():
     np.testing.assert_allclose(out["a"], _stats([frames[0::2]]), rtol=1e-9)
     np.testing.assert_allclose(out["b"], _stats([frames[1::2]]), rtol=1e-9)
     assert peak < 12 << 20, peak  # 33 MB when every utterance's stats were held (6 MB: the id tables)
+
+
+def test_an_ark_read_as_an_scp_and_an_scp_read_as_an_ark_are_named(tmp_path):
+    """scp:feats.ark was "feats.ark:1: not UTF-8 text (invalid continuation byte ...)" (a text
+    ark: "line starts with whitespace"); ark:feats.scp, or an scp given as the stats file, "not a
+    Kaldi matrix or vector: data starting with b'/tmp/dum'"."""
+    feats = {"u1": np.ones((3, D), np.float32), "u2": np.zeros((2, D), np.float32)}
+    with open(tmp_path / "f.ark", "wb") as f:
+        kaldiio.save_ark(f, feats, scp=str(tmp_path / "f.scp"))
+    with open(tmp_path / "t.ark", "wb") as f:
+        kaldiio.save_ark(f, feats, text=True)
+    for ark in ("f.ark", "t.ark"):
+        r = _run(compute_cmvn_cli, f"scp:{tmp_path}/{ark}", tmp_path / "cmvn.mat")
+        assert _error(r) == (f"ERROR (asrkit-compute-cmvn): {tmp_path}/{ark}: a Kaldi archive (its first entry: key "
+                             f"'u1' and a matrix), not an scp: read it as ark:{tmp_path}/{ark}")
+    scp = tmp_path / "f.scp"
+    first = scp.read_text().split("\n")[0]
+    r = _run(compute_cmvn_cli, f"ark:{scp}", tmp_path / "cmvn.mat")
+    assert _error(r) == (f"ERROR (asrkit-compute-cmvn): {scp}: utterance 'u1': an scp's line "
+                         f"({first.split(' ', 1)[1]!r}), not a Kaldi matrix or vector: an scp is read as scp:<file>")
+    r = _run(apply_cmvn_cli, scp, f"ark:{tmp_path}/f.ark", f"ark:{tmp_path}/out.ark")
+    assert _error(r) == (f"ERROR (asrkit-apply-cmvn): {scp}: an scp's line ({first!r}), not a Kaldi matrix or "
+                         f"vector: an scp is read as scp:<file>")
+    assert not (tmp_path / "cmvn.mat").exists() and not (tmp_path / "out.ark").exists()
