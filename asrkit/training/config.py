@@ -207,6 +207,12 @@ def _parse_override(item: str) -> tuple:
     path = key.strip().split(".")
     if len(path) < 2 or not all(path):
         raise AsrkitError(f"--set {item!r}: expected section.key=value, e.g. training.max_epochs=3")
+    # Hydra's and jq's ways to one item of a list (subsample.0, subsample[0]) were "unknown key
+    # 'model.listener.subsample[0]'" or a list replaced by {'0': 3} ("must be a non-empty list").
+    at = next((i for i, part in enumerate(path) if i and (part.isdigit() or "[" in part)), None)
+    if at is not None:
+        whole = ".".join(path[:at] + [path[at].split("[")[0]] if "[" in path[at] else path[:at])
+        raise AsrkitError(f"--set {item!r}: a list is set whole, not item by item: e.g. --set '{whole}=[...]'")
     return path, value
 
 
