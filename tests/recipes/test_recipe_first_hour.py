@@ -26,7 +26,7 @@ def set_option(script: Path, name: str, value: str) -> None:
     script.write_text(text)
 
 
-def recipe_with_data(tmp_path: Path, an4_root: Path, n: int) -> Path:
+def recipe_with_data(tmp_path: Path, an4_root: Path, n: int, **settings: str) -> Path:
     """A new recipe whose stage 0 has run on ``n`` AN4 recordings (a folder of WAVs + prompts.txt),
     the corpus given by a relative path with a space in it."""
     recipe = new_recipe(tmp_path)
@@ -34,6 +34,8 @@ def recipe_with_data(tmp_path: Path, an4_root: Path, n: int) -> Path:
     make_user_corpus(an4_root, corpus, n)
     set_option(recipe / "local/data.sh", "transcripts", "prompts.txt")
     set_option(recipe / "local/data.sh", "audio_subdir", "audio")
+    for name, value in settings.items():
+        set_option(recipe / "local/data.sh", name, value)
     rel = "../../../../my corpus"   # from asrkit/egs/mine/asr1
     assert (recipe / rel).resolve() == corpus.resolve()
     run_sh(["./run.sh", "--corpus-root", rel, "--stop-stage", "0"], cwd=recipe)
@@ -152,3 +154,18 @@ def test_parse_options_reads_a_config_from_a_pipe(tmp_path):
     (tmp_path / "conf").mkdir()
     proc = run_sh(["./demo.sh", "--config", "conf"], cwd=tmp_path, check=False)
     assert proc.returncode == 1 and proc.stderr == "./demo.sh: --config conf: a directory, not a file of name=value lines\n"
+
+
+def test_no_test_set_from_stage_0_scores_dev(tmp_path, an4_root):
+    """test_fraction=0 in local/data.sh (its comment: no test set) and then ./run.sh as before: the
+    template's default --test-sets "dev test" stopped stage 1, right after stage 0 had run, with
+    "no data/test ...: run stage 0 first". Now dev alone is used, and said so; a --test-sets given
+    on the command line is still taken as given."""
+    recipe = recipe_with_data(tmp_path, an4_root, 12, test_fraction="0")
+    assert not (recipe / "data/test").exists() and (recipe / "data/dev").is_dir()
+    proc = run_sh(["./run.sh", "--stage", "1", "--stop-stage", "1", "--nj", "1"], cwd=recipe)
+    assert "stage 0 made no test set (test_fraction=0 in local/data.sh): dev is decoded and scored" in proc.stderr
+    assert (recipe / "dump/dev/feats.scp").is_file() and not (recipe / "dump/test").exists()
+    proc = run_sh(["./run.sh", "--stage", "1", "--stop-stage", "1", "--nj", "1", "--test-sets", "dev test"],
+                  cwd=recipe, check=False)
+    assert proc.returncode == 1 and "no data/test" in proc.stderr and "dev is decoded" not in proc.stderr

@@ -38,11 +38,15 @@ done
 
 # The template's defaults: char tokens (a new corpus's vocabulary is open; BPE learned on a few
 # hundred sentences splits words badly), the 5 best epochs averaged, dev and test both scored
-# (without a test set, test_fraction=0 in local/data.sh: --test-sets dev).
-asr_args=(--train-set train --valid-set dev --test-sets "dev test"
-  --nj 4 --token-type char --num-avg 5
-  --fbank-config conf/fbank.yaml --train-config conf/train.yaml --decode-config conf/decode.yaml
-  "${passthrough_args[@]}" "$@")
+# (dev alone when stage 0 made no test set: test_fraction=0 in local/data.sh).
+default_test_sets="dev test"
+set_asr_args() {
+  asr_args=(--train-set train --valid-set dev --test-sets "$default_test_sets"
+    --nj 4 --token-type char --num-avg 5
+    --fbank-config conf/fbank.yaml --train-config conf/train.yaml --decode-config conf/decode.yaml
+    "${passthrough_args[@]}" "$@")
+}
+set_asr_args "$@"
 ./asr.sh --stage 1 --stop-stage 0 "${asr_args[@]}"   # checks the options before stage 0 starts
 
 if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
@@ -61,4 +65,13 @@ elif [ "$stop_stage" -ge 1 ]; then
   stage0_check "$given0" "corpus-root=${corpus_root:+$(realpath -m -- "$corpus_root")}"
 fi
 [ "$stop_stage" -ge 1 ] || exit 0
+# A finished stage 0 that made no test set (test_fraction=0): the default "dev test" stopped
+# stage 1 with "no data/test ...: run stage 0 first", just after stage 0 had run. (A --test-sets
+# given on the command line is taken as it is.)
+if [ -f data/stage0_options ] && [ -d data/dev ] && [ ! -e data/test ] \
+    && [ -z "$(stage0_given test-sets "${passthrough_args[@]}" "$@")" ]; then
+  default_test_sets=dev
+  set_asr_args "$@"
+  echo "$0: stage 0 made no test set (test_fraction=0 in local/data.sh): dev is decoded and scored" >&2
+fi
 ./asr.sh --stage "$(( stage < 1 ? 1 : stage ))" --stop-stage "$stop_stage" "${asr_args[@]}"
