@@ -99,7 +99,12 @@ def main(config, overrides, train_dir, valid_dir, lang_dir, cmvn, norm_vars, fba
         try:  # (a named pipe or /dev/null was 'no such model file')
             check_torch_file_path(cfg.finetune.init, "a model", "model.pt")
         except AsrkitError as e:
-            raise AsrkitError(f"--init {e}") from None
+            # Named as given: one from the config file was "--init <it>: no such model file", an
+            # option the command line did not have.
+            given = ("--init " if init is not None else
+                     next((f"--set {o!r}: " for o in reversed(overrides) if o.split("=", 1)[0].strip() == "finetune.init"),
+                          f"{config}: finetune.init: "))
+            raise AsrkitError(f"{given}{e}") from None
 
     from asrkit.launch.distributed import detect_distributed
     from asrkit.training.train_asr import TrainArgs, launch_local, train

@@ -72,3 +72,23 @@ def test_an_lm_config_value_the_command_line_replaces_is_checked_as_replaced(tmp
                                     "--print-config"])
     assert res.exit_code == 1 and "ERROR (asrkit-train-lm): command line: batch_size must be positive, got 0" \
         in res.stderr, res.stderr
+
+
+def test_a_missing_finetune_init_is_named_where_it_was_given(yesno_setup, tmp_path):
+    """finetune.init from the config file (or --set) was reported as "--init <it>: no such model
+    file", an option the command line did not have."""
+    from click.testing import CliRunner
+
+    from asrkit.cli import main
+
+    conf = tmp_path / "train.yaml"
+    conf.write_text(f"finetune: {{init: {tmp_path / 'no.pt'}}}\n")
+    base = ["train", "--train-dir", str(yesno_setup / "dump" / "train"), "--lang-dir",
+            str(yesno_setup / "data" / "lang"), "--ngpu", "0"]
+    for extra, named in (([], f"{conf}: finetune.init: {tmp_path / 'no.pt'}: no such model file"),
+                         (["--set", f"finetune.init={tmp_path / 'set.pt'}"],
+                          f"--set 'finetune.init={tmp_path / 'set.pt'}': {tmp_path / 'set.pt'}: no such model file"),
+                         (["--init", str(tmp_path / "opt.pt")], f"--init {tmp_path / 'opt.pt'}: no such model file")):
+        res = CliRunner().invoke(main, [*base, "--config", str(conf), *extra, str(tmp_path / "exp")])
+        assert res.exit_code == 1 and f"ERROR (asrkit-train): {named}\n" in res.stderr, res.stderr
+    assert not (tmp_path / "exp").exists()
