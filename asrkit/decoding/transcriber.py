@@ -156,8 +156,9 @@ class Transcriber:
             try:
                 samples, rate = self._read(a, name)
                 # The limit holds for the copy resampled to the model's rate too, as in asrkit-decode.
-                problem = (resampled_problem(samples, rate, rec.sample_rate, self.max_samples, "max_samples=; ")
-                           if rec.sample_rate else None)
+                target = getattr(rec, "sample_rate", None)  # (None: a model without a feature config)
+                problem = (resampled_problem(samples, rate, target, self.max_samples, "max_samples=; ")
+                           if target else None)
                 if problem is not None:
                     shown = f"{name} ({os.fspath(a)})" if isinstance(a, (str, os.PathLike)) else name
                     raise AsrkitError(f"{shown}: {problem}")
