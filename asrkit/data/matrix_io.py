@@ -232,10 +232,10 @@ def _decompress(token: bytes, header: bytes, data: bytearray, rows: int, cols: i
     return out
 
 
-def _read_until(stream: IO[bytes], end: bytes, what: str) -> bytes:
-    """Bytes up to and including ``end``, taking whole buffered chunks where the stream allows."""
-    parts: List[bytes] = []
-    size = 0
+def _read_until(stream: IO[bytes], end: bytes, what: str, buf: bytearray) -> None:
+    """Append to ``buf`` the bytes up to and including ``end``, taking whole buffered chunks where
+    the stream allows (one buffer grown in place: a list of parts joined, then copied twice more,
+    held a text matrix four times over)."""
     peek = getattr(stream, "peek", None)
     while True:
         chunk = peek(_CHUNK) if peek is not None else b""
@@ -251,11 +251,10 @@ def _read_until(stream: IO[bytes], end: bytes, what: str) -> bytes:
             # Text holds no NUL; a damaged file's zeroed blocks (or /dev/zero in a pipe) were held
             # in memory, gigabytes of them, looking for the ']' (a MemoryError traceback).
             raise AsrkitError(f"{what}: malformed Kaldi text matrix (a NUL byte: a binary or damaged file?)")
-        parts.append(part)
-        size += len(part)
+        buf += part
         if i >= 0:
-            return b"".join(parts)
-        if size > 8 * MAX_ELEMENTS:
+            return
+        if len(buf) > 8 * MAX_ELEMENTS:
             raise AsrkitError(f"{what}: malformed Kaldi text matrix (no closing ']')")
 
 
@@ -265,8 +264,11 @@ def _read_text(head: bytes, stream: IO[bytes], what: str) -> np.ndarray:
 
     ``head`` holds what was already read, from the ``[`` on.
     """
-    body = head[1:] if b"]" in head else head[1:] + _read_until(stream, b"]", what)
-    body, _, after = body.partition(b"]")
+    body = bytearray(head[1:])
+    if b"]" not in body:
+        _read_until(stream, b"]", what, body)
+    end = body.index(b"]")
+    after = bytes(body[end + 1:])
     if after.strip():
         raise AsrkitError(f"{what}: malformed Kaldi text matrix (unexpected {after[:20]!r} after ']')")
     # Kaldi ends the object's line after the ']'; the newline belongs to the object.
@@ -275,23 +277,46 @@ def _read_text(head: bytes, stream: IO[bytes], what: str) -> np.ndarray:
         if peek is not None and peek(1)[:1] == b"\n":
             stream.read(1)
     try:
-        text = body.decode("ascii")
+        with memoryview(body) as view:
+            text = str(view[:end], "ascii")
     except UnicodeDecodeError:
         raise AsrkitError(f"{what}: malformed Kaldi text matrix (not ASCII text)") from None
     if "_" in text:  # float() reads '1_0' as 10; strtod, and so Kaldi, stops at the '_'
         bad = next(t for t in text.split() if "_" in t)
         raise AsrkitError(f"{what}: malformed Kaldi text matrix (element {bad[:20]!r} is not a number)")
-    lines = text.split("\n")
-    rows = [r for r in (line.split() for line in lines) if r]
+    del body
+    # Converted a block of rows at a time: a str per element for the whole matrix held ~37 times
+    # its float32 size (7.6 times the text: a 1 GB text matrix took 7.6 GB).
+    # "[ 1 2 3 ]" is one row, as Kaldi's matrix reader takes it (every reader here wants a matrix):
+    # it was a vector, and a one-frame utterance so written "not a (frames, dim) matrix".
+    blocks: List[np.ndarray] = []
+    block: List[str] = []
+    width: Optional[int] = None
+    nrows = 0
     try:
-        # "[ 1 2 3 ]" is one row, as Kaldi's matrix reader takes it (every reader here wants a
-        # matrix): it was a vector, and a one-frame utterance so written "not a (frames, dim) matrix"
-        widths = sorted({len(r) for r in rows})
-        if len(widths) > 1:
-            raise AsrkitError(f"{what}: malformed Kaldi text matrix (rows of different lengths {widths})")
-        return np.array(rows, dtype=np.float64).reshape(len(rows), widths[0] if rows else 0).astype(np.float32)
+        pos = 0
+        while pos < len(text):  # (io.StringIO would hold the text again, 4 bytes a character)
+            nl = text.find("\n", pos)
+            nl = len(text) if nl < 0 else nl
+            row = text[pos:nl].split()
+            pos = nl + 1
+            if not row:
+                continue
+            if width is None:
+                width = len(row)
+            elif len(row) != width:
+                raise AsrkitError(f"{what}: malformed Kaldi text matrix (rows of different lengths "
+                                  f"{sorted((width, len(row)))})")
+            block += row
+            nrows += 1
+            if len(block) >= 1 << 16:
+                blocks.append(np.array(block, dtype=np.float64).astype(np.float32))
+                block = []
+        blocks.append(np.array(block, dtype=np.float64).astype(np.float32))
     except ValueError as e:
         raise AsrkitError(f"{what}: malformed Kaldi text matrix ({e})") from None
+    out = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
+    return out.reshape(nrows, width or 0)
 
 
 def _read_key(stream: IO[bytes], what: str, index: int) -> Optional[str]:
