@@ -162,6 +162,11 @@ class LMTask:
                 f"{row.get('valid_time_s', 0.0):.1f} s valid")
 
 
+# What the dev sentences depend on besides the text files (cli/train_lm.py's reading and split_dev).
+DEV_SET_FROM = ("the dev sentences held out of the text are drawn by seed and dev_ratio, and every sentence longer "
+                "than max_len is cut")
+
+
 def train_lm(train: List[List[int]], dev: List[List[int]], tokens: List[str], config: LMTrainConfig,
              out_dir: Path) -> Dict[str, Any]:
     """Train on token-id sentences into ``out_dir`` (or resume there); write ``lm.pt`` (the best epoch)
@@ -188,7 +193,7 @@ def train_lm(train: List[List[int]], dev: List[List[int]], tokens: List[str], co
                       complete=lambda d: from_dict(LMTrainConfig, d).to_dict())
     trainer.resume()
     trainer.refuse_unranked_epochs(bool(dev), "dev sentences (a --valid-text, or dev_ratio above 0)", "lm.pt",
-                                   metric="valid_ppl", drawn_by=("seed", "dev_ratio"))
+                                   metric="valid_ppl", dev_set_from=(("seed", "dev_ratio", "max_len"), DEV_SET_FROM))
     with atomic_open(out_dir / "lm.yaml") as f:
         yaml.safe_dump(config.to_dict(), f, sort_keys=False)
     log.info("LM: %d parameters, %d train / %d dev sentences, device %s, seed %d%s", n_params, len(train), len(dev),

@@ -380,16 +380,17 @@ class Trainer:
             return config
 
     def refuse_unranked_epochs(self, validates: bool, no_dev: str, packed: str, metric: Optional[str] = None,
-                               drawn_by: Tuple[str, ...] = ()) -> None:
+                               dev_set_from: Tuple[Tuple[str, ...], str] = ((), "")) -> None:
         """AsrkitError when a resumed run that will train more epochs could not rank them against the
         earlier ones, validated on a dev set (``metric``, default training.best_metric): this run has
         none (``no_dev`` says how), or another one (the config's ``dev_set``, a fingerprint, differs).
         asrkit-train resumed without --valid-dir: the new epochs had no best_metric, so model.pt (and
         pruning) kept the best earlier epoch, epoch 2 of 4 with exit 0; asrkit-train-lm resumed
         without --valid-text held out dev_ratio of the text instead, whose perplexities were ranked
-        against the dev text's, and lm.pt was epoch 2 of 4 too. ``drawn_by``: the config keys a dev
-        set held out of the training data is drawn by (the LM's seed and dev_ratio), named when this
-        run changed them: "another dev set" alone left a resume with another --seed a riddle."""
+        against the dev text's, and lm.pt was epoch 2 of 4 too. ``dev_set_from``: the config keys
+        the dev set is made with besides the files (the LM's seed, dev_ratio and max_len) and how,
+        named when this run changed them: "another dev set" alone left a resume with another --seed
+        a riddle."""
         metric = metric or self.loop.best_metric
         scored = [r["epoch"] for r in self.state.history if r.get(metric) is not None]
         if not scored or self.finished():
@@ -401,10 +402,10 @@ class Trainer:
                               f"validated on, or train into a new exp dir")
         theirs, ours = self.resumed_config.get("dev_set"), self.config.get("dev_set")
         if theirs is not None and ours is not None and theirs != ours:
-            drawn = [f"{k} {self.resumed_config[k]} -> {self.config[k]}" for k in drawn_by
-                     if k in self.resumed_config and k in self.config and self.resumed_config[k] != self.config[k]]
-            cause = (f" (when held out of the training data, the dev set is drawn by {' and '.join(drawn_by)}, and "
-                     f"this run changed {', '.join(drawn)})" if drawn else "")
+            keys, how = dev_set_from
+            changed = [f"{k} {self.resumed_config[k]} -> {self.config[k]}" for k in keys
+                       if k in self.resumed_config and k in self.config and self.resumed_config[k] != self.config[k]]
+            cause = f" (this run changed {', '.join(changed)}: {how})" if changed else ""
             raise AsrkitError(f"{self.exp_dir}: its epochs up to {max(scored)} were validated on another dev set "
                               f"({theirs}) than this run's ({ours}){cause}: the epochs it trains could not be ranked "
                               f"against them by {metric}, so {packed} could be the wrong epoch; validate on the dev "

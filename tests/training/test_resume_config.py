@@ -95,8 +95,10 @@ def test_an_lm_resumed_with_another_seed_names_it_as_what_moved_its_dev_set(yesn
     asrkit(*args, "--max-epochs", "1", "--seed", "1", text, exp)
     proc = asrkit(*args, "--max-epochs", "2", "--seed", "5", text, exp, check=False)
     assert "validated on another dev set" in error_line(proc)
-    assert "(when held out of the training data, the dev set is drawn by seed and dev_ratio, and this run changed " \
-           "seed 1 -> 5)" in error_line(proc)
+    assert "(this run changed seed 1 -> 5: the dev sentences held out of the text are drawn by seed and dev_ratio, " \
+           "and every sentence longer than max_len is cut)" in error_line(proc)
+    proc = asrkit(*args, "--max-epochs", "2", "--max-len", "5", text, exp, check=False)
+    assert "(this run changed max_len 400 -> 5: the dev sentences" in error_line(proc)
     assert not (exp / "checkpoints" / "epoch2.pt").exists()
     asrkit(*args, "--max-epochs", "2", "--seed", "1", text, exp)  # its own seed: trains on
     assert (exp / "checkpoints" / "epoch2.pt").exists()
