@@ -100,7 +100,7 @@ def _describe_foreign(head: bytes) -> str:
 
 # "<key> " and a Kaldi object: an archive's entry where one matrix was expected (a table ark given
 # as a single stats file, or an scp offset at a key instead of past it)
-_ARK_ENTRY = re.compile(rb"([^\0\s]{1,256}) (?:\0B|\s*\[)")
+_ARK_ENTRY = re.compile(rb"([^\0\s]{1,256})(?:[ \t](?:\0B|\s*\[)|\n\s*\[)")  # (a key ends as _read_key ends it)
 ONE_MATRIX = ("one matrix with no key (a single file, as global CMVN stats are), not a table of keyed "
               "entries: give its name without 'ark:'")
 
@@ -656,8 +656,14 @@ def _ark_file_key(path: str) -> Optional[str]:
             head = f.read(300)
     except OSError:
         return None
-    entry = _ARK_ENTRY.match(head)
+    entry = _ARK_START.match(head)
     return entry.group(1).decode("utf-8", "replace") if entry else None
+
+
+# A key and the start of a matrix, stricter than _ARK_ENTRY: "u1 [noise] hello", a transcript, is
+# not taken for one.
+_ARK_START = re.compile(rb"([^\0\s]{1,256})(?:[ \t]\0B(?:FM|DM|FV|DV|CM|CM2|CM3) |"
+                        rb"[ \t\n]\s*\[\s*(?:[-+]?\.?\d|\]|nan|inf))")
 
 
 def iter_scp_items(path: str) -> Iterator[Tuple[str, Optional[np.ndarray], Optional[AsrkitError]]]:

@@ -649,3 +649,19 @@ def test_a_large_text_matrix_is_read_in_little_more_than_its_text():
     np.testing.assert_array_equal(got, big)
     assert got.dtype == np.float32 and got.flags["C_CONTIGUOUS"]
     assert peak < 2.5 * len(data), peak / len(data)
+
+
+def test_tables_with_tabs_or_line_breaks_after_keys_are_named_as_tables(tmp_path):
+    """A per-speaker stats ark whose keys end in a tab or a line break (read as Kaldi reads them)
+    given as one stats file is named as a table, as with a space; a transcript given as scp: is
+    not taken for an ark."""
+    ark = tmp_path / "spk.ark"
+    ark.write_text("s1\t[\n 1 2 3\n 4 5 0 ]\ns2\n [\n 1 2 3\n 4 5 0 ]\n")
+    feats = _ark_of(tmp_path / "f.ark", {"u1": np.ones((3, 2), np.float32)})
+    r = _run(apply_cmvn_cli, ark, f"ark:{feats}", f"ark:{tmp_path}/out.ark")
+    assert _error(r).startswith(f"ERROR (asrkit-apply-cmvn): {ark}: a Kaldi archive entry (key 's1') where one "
+                                f"matrix was expected")
+    text = tmp_path / "text"
+    text.write_text("u1 [noise] hello\nu2 [laughter]\n")
+    r = _run(compute_cmvn_cli, f"scp:{text}", tmp_path / "cmvn.mat")
+    assert _error(r) == f"ERROR (asrkit-compute-cmvn): {text}:2: bad range [laughter] (expected e.g. [0:9] or [0:9,3:5])"
