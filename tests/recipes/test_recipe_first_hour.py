@@ -169,3 +169,22 @@ def test_no_test_set_from_stage_0_scores_dev(tmp_path, an4_root):
     proc = run_sh(["./run.sh", "--stage", "1", "--stop-stage", "1", "--nj", "1", "--test-sets", "dev test"],
                   cwd=recipe, check=False)
     assert proc.returncode == 1 and "no data/test" in proc.stderr and "dev is decoded" not in proc.stderr
+
+
+def test_yesno_root_given_the_waves_folder_itself(tmp_path):
+    """--yesno-root is the folder holding waves_yesno/; given the waves_yesno folder itself (what a
+    user who unpacked Kaldi's tarball points at), it said only "no waves_yesno/ folder there"."""
+    recipe = make_recipe_copy(tmp_path, "yesno")
+    proc = run_sh(["./run.sh", "--yesno-root", "corpus/waves_yesno/", "--stop-stage", "0"], cwd=recipe, check=False)
+    assert proc.returncode == 1 and proc.stderr.rstrip().splitlines()[-1] == (
+        "local/data.sh: ERROR: --yesno-root corpus/waves_yesno/: that is the waves_yesno folder itself; "
+        "give the folder holding it: --yesno-root corpus"), proc.stderr
+    other = tmp_path / "my waves"   # the same files under another folder name
+    other.mkdir()
+    for wav in sorted((recipe / "corpus/waves_yesno").glob("*.wav"))[:6]:
+        (other / wav.name).symlink_to(wav.resolve())
+    proc = run_sh(["./run.sh", "--yesno-root", str(other), "--stop-stage", "0"], cwd=recipe, check=False)
+    assert proc.returncode == 1 and "that is a folder of the waves itself; --yesno-root is the folder holding " \
+        f"them as waves_yesno/ (e.g. mkdir yesno && ln -s {other} yesno/waves_yesno" in proc.stderr, proc.stderr
+    proc = run_sh(["./run.sh", "--yesno-root", str(tmp_path), "--stop-stage", "0"], cwd=recipe, check=False)
+    assert proc.returncode == 1 and f"--yesno-root {tmp_path}: no waves_yesno/ folder there" in proc.stderr

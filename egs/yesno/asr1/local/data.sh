@@ -19,7 +19,17 @@ die() { echo "$0: ERROR: $*" >&2; exit 1; }
 [ $# -eq 0 ] || die "unexpected arguments: $* (see --help)"
 [[ "$num_dev" =~ ^[0-9]+$ ]] && [ "$num_dev" -ge 1 ] || die "--num-dev '$num_dev': asrkit-train needs a validation set of 1 file or more"
 waves=$yesno_root/waves_yesno
-[ -d "$waves" ] || die "--yesno-root $yesno_root: no waves_yesno/ folder there"
+if [ ! -d "$waves" ]; then
+  # The folder of waves itself, given for the one holding it (as Kaldi's waves_yesno is unpacked):
+  # said as such, not only "no waves_yesno/ folder there".
+  if [ -d "$yesno_root" ] && compgen -G "$yesno_root/[01]_*.wav" > /dev/null; then
+    if [ "$(basename -- "$(cd "$yesno_root" && pwd)")" = waves_yesno ]; then
+      die "--yesno-root $yesno_root: that is the waves_yesno folder itself; give the folder holding it: --yesno-root $(dirname -- "$yesno_root")"
+    fi
+    die "--yesno-root $yesno_root: that is a folder of the waves itself; --yesno-root is the folder holding them as waves_yesno/ (e.g. mkdir yesno && ln -s $(cd "$yesno_root" && pwd) yesno/waves_yesno, then --yesno-root yesno)"
+  fi
+  die "--yesno-root $yesno_root: no waves_yesno/ folder there"
+fi
 # -P: a waves_yesno that is a link to the folder is listed too (find lists a link given as its
 # start point as the link itself, not the files of the folder it points to: "found 0 .wav files").
 waves=$(cd "$waves" && pwd -P)
