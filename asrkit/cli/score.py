@@ -13,7 +13,7 @@ from asrkit.cli._common import asrkit_command, dash_as_stdio, refuse_empty_name
 from asrkit.data.table import read_utt2spk
 from asrkit.scoring.report import check_report_spares_inputs, result_report, summary_lines
 from asrkit.scoring.score import id_case_clashes, score_texts
-from asrkit.scoring.transcripts import TRN, read_transcripts
+from asrkit.scoring.transcripts import TRN, read_transcript_pair
 from asrkit.utils.bad_items import BadItems
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import AtomicFiles, refuse_one_stream_twice
@@ -95,8 +95,7 @@ def main(ref_text: str, hyp_text: str, utt2spk_path: Optional[str], output_dir: 
     refuse_one_stream_twice(inputs)
     if output_dir:
         check_report_spares_inputs(output_dir, list(inputs.items()))
-    ref, ref_format = read_transcripts(ref_path)
-    hyp, hyp_format = read_transcripts(hyp_path)
+    (ref, ref_format), (hyp, hyp_format) = read_transcript_pair(ref_path, hyp_path)
     for path, fmt in ((ref_path, ref_format), (hyp_path, hyp_format)):
         if fmt == TRN:
             log.info("%s: read as sclite trn ('<transcript> (<utt-id>)' lines)", path)

@@ -17,8 +17,9 @@ none, backslashes and one trailing ``*`` are dropped.
 """
 from __future__ import annotations
 
+import functools
 import re
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple, Union
 
 from asrkit.data.table import (IS_A_DIRECTORY, SPACE, bounded_lines, iter_table_lines, no_stdin_data, refuse_bom,
                                refuse_cr_only, split_fields)
@@ -35,13 +36,66 @@ _ALTERNATION = re.compile(r"\{[^{}]*/[^{}]*\}")
 def read_transcripts(path: PathLike) -> Tuple[Dict[str, str], str]:
     """``({utt: transcript} in file order, KALDI or TRN)``; a malformed line, a duplicate id or
     sclite alternation markup is an error naming ``path:line``."""
+    return _readings(path)[0]()
+
+
+def read_transcript_pair(ref_path: PathLike, hyp_path: PathLike
+                         ) -> Tuple[Tuple[Dict[str, str], str], Tuple[Dict[str, str], str]]:
+    """:func:`read_transcripts` of a reference and its hypothesis, each file's format chosen with
+    the other's: a Kaldi text whose lines all end in a parenthesized word ('u1 hello (noise)', one
+    line, or tags that differ) also reads as trn, and was scored as one (ids 'noise', 'laugh'),
+    refused as sharing no id with its Kaldi hypothesis. The readings that share the most ids win;
+    when none shares any, each file's own reading (trn when its lines are trn lines) is taken, and
+    its errors are the ones named."""
+    refs = _attempts(ref_path)  # (the reference's errors first, before the hypothesis is opened)
+    hyps = _attempts(hyp_path)
+    best, best_shared = None, 0
+    for ref in refs:
+        for hyp in hyps:
+            if isinstance(ref, tuple) and isinstance(hyp, tuple):
+                shared = len(ref[0].keys() & hyp[0].keys())
+                if shared > best_shared:
+                    best, best_shared = (ref, hyp), shared
+    if best is not None:
+        return best
+    for first in (refs[0], hyps[0]):
+        if isinstance(first, AsrkitError):
+            raise first
+    return refs[0], hyps[0]
+
+
+def _attempts(path: PathLike) -> List[Union[Tuple[Dict[str, str], str], AsrkitError]]:
+    """Each reading of ``path`` (:func:`_readings`): its ``(table, format)`` or its error. When no
+    reading works, the likeliest one's error is raised here."""
+    out: List[Union[Tuple[Dict[str, str], str], AsrkitError]] = []
+    for read in _readings(path):
+        try:
+            out.append(read())
+        except AsrkitError as e:
+            out.append(e)
+    if all(isinstance(x, AsrkitError) for x in out):
+        raise out[0]
+    return out
+
+
+def _readings(path: PathLike) -> List[Callable[[], Tuple[Dict[str, str], str]]]:
+    """The ways ``path`` can be read, its likelier first: as trn when every line is a trn line,
+    then as a Kaldi text; each a function giving ``(table, format)`` or raising the reading's error
+    (the file itself is read once, here)."""
     raw = _raw_lines(path)
     trn = _as_trn(raw, str(path))
-    if trn is not None:
-        fmt, entries = TRN, trn
-    else:
-        fmt = KALDI
-        entries = [(x.key, x.value, x.lineno) for x in iter_table_lines(raw, str(path), allow_empty_value=True)]
+    kaldi = functools.partial(_kaldi_entries, raw, str(path))
+    readings = [] if trn is None else [functools.partial(_table, path, TRN, lambda: trn)]
+    return readings + [functools.partial(_table, path, KALDI, kaldi)]
+
+
+def _kaldi_entries(raw: List[bytes], name: str) -> List[Tuple[str, str, int]]:
+    return [(x.key, x.value, x.lineno) for x in iter_table_lines(raw, name, allow_empty_value=True)]
+
+
+def _table(path: PathLike, fmt: str, entries_of: Callable[[], List[Tuple[str, str, int]]]
+           ) -> Tuple[Dict[str, str], str]:
+    entries = entries_of()
     table: Dict[str, str] = {}
     first: Dict[str, int] = {}
     for utt, text, lineno in entries:

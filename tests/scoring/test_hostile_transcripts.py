@@ -80,6 +80,24 @@ def test_a_kaldi_text_ending_each_line_in_parentheses_stays_a_kaldi_text(tmp_pat
     assert "%WER 20.00 [ 1 / 5, 0 ins, 1 del, 0 sub ]" in out.output, out.output
 
 
+@pytest.mark.parametrize("ref_text", [{"a-1": "yes no (noise)"}, {"a-1": "yes no (noise)", "a-2": "no (laugh)"}])
+def test_a_kaldi_text_read_as_trn_shares_no_id_so_it_is_read_as_kaldi(tmp_path, ref_text):
+    """One line, or tags that differ, ending in parentheses also read as a trn file: it was scored
+    as one (utterances 'noise', 'laugh'), refused as sharing no id with its Kaldi hypothesis. The
+    reading of both files that shares ids wins; a trn hypothesis of the same ids still pairs."""
+    ref = _write_text(tmp_path / "ref", ref_text)
+    hyp_text = {"a-1": "yes no", "a-2": "no (laugh)"}
+    hyp = _write_text(tmp_path / "hyp", {k: hyp_text[k] for k in ref_text})
+    out = _score_cli("--mode", "wer", ref, hyp)
+    assert out.exit_code == 0, out.output
+    assert "read as sclite trn" not in out.output
+    expected = "%WER 33.33 [ 1 / 3, 0 ins, 1 del, 0 sub ]" if len(ref_text) == 1 else "%WER 20.00 [ 1 / 5, 0 ins, 1 del, 0 sub ]"
+    assert expected in out.output, out.output
+    # the same reference scored against a hypothesis whose ids are the tags: read as trn after all
+    out = _score_cli("--mode", "wer", ref, _write_text(tmp_path / "hyp2", {"noise": "a-1 yes no", "laugh": "a-2 no"}))
+    assert out.exit_code == 0 and "%WER 0.00" in out.output, out.output
+
+
 @pytest.mark.parametrize("writer", [_write_text, _write_trn])
 def test_sclite_alternations_are_refused_naming_the_line(tmp_path, writer):
     """sclite scores '{ want / wanna }' as one word matching either; asrkit-score compared its
