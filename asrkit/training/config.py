@@ -18,6 +18,7 @@ config loads, before any data is read or any process is started.
 from __future__ import annotations
 
 import dataclasses
+import typing
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Tuple
@@ -216,6 +217,19 @@ def _parse_override(item: str) -> tuple:
     return path, value
 
 
+def _is_section(path: List[str]) -> bool:
+    """Whether ``path`` (``["model", "listener"]``) names a section of TrainConfig (a dataclass)."""
+    cls: Any = TrainConfig
+    for part in path:
+        if not dataclasses.is_dataclass(cls):
+            return False
+        hint = typing.get_type_hints(cls).get(part)
+        if typing.get_origin(hint) is typing.Union:  # Optional[SpecAugConfig]
+            hint = next((a for a in typing.get_args(hint) if a is not type(None)), None)
+        cls = hint
+    return isinstance(cls, type) and dataclasses.is_dataclass(cls)
+
+
 def build_config(raw: Optional[Dict[str, Any]], overrides: Iterable[str] = (), where: str = "config",
                  labels: Optional[Dict[str, str]] = None) -> TrainConfig:
     """A TrainConfig from a YAML mapping plus ``section.key=value`` overrides (applied last).
@@ -254,11 +268,16 @@ def _build_config(raw: Optional[Dict[str, Any]], overrides: Iterable[str], where
     for item in overrides:
         path, value = _parse_override(item)
         node = raw
-        for part in path[:-1]:
+        for depth, part in enumerate(path[:-1], 1):
             child = node.get(part)
             if child is None:
                 child = node[part] = {}
             elif not isinstance(child, dict):
+                if _is_section(path[:depth]):
+                    # The file's (or an earlier --set's) value is at fault, worded as from_dict words
+                    # it: "--set 'training.seed=1': 'training' is not a section" blamed the option
+                    # for a file's "training: 3".
+                    raise AsrkitError(f"{where}: {'.'.join(path[:depth])}: expected a mapping, got {child!r}")
                 raise AsrkitError(f"--set {item!r}: {part!r} is not a section")
             else:
                 child = node[part] = dict(child)
