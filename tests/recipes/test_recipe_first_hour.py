@@ -188,3 +188,20 @@ def test_yesno_root_given_the_waves_folder_itself(tmp_path):
         f"them as waves_yesno/ (e.g. mkdir yesno && ln -s {other} yesno/waves_yesno" in proc.stderr, proc.stderr
     proc = run_sh(["./run.sh", "--yesno-root", str(tmp_path), "--stop-stage", "0"], cwd=recipe, check=False)
     assert proc.returncode == 1 and f"--yesno-root {tmp_path}: no waves_yesno/ folder there" in proc.stderr
+
+
+@pytest.mark.parametrize("which", ["yesno", "setup.sh"])
+def test_local_data_sh_from_another_directory_says_where_to_run_it(tmp_path, which):
+    """local/data.sh started from elsewhere (the checkout root, or local/ itself) said only bash's
+    "./path.sh: No such file or directory", as run.sh did before it was given the same guard."""
+    recipe = make_recipe_copy(tmp_path, "yesno") if which == "yesno" else new_recipe(tmp_path)
+    checkout = recipe.parent.parent.parent
+    rel = recipe.relative_to(checkout)
+    proc = run_sh([f"{rel}/local/data.sh", "--help"], cwd=checkout, check=False)
+    assert proc.returncode == 1 and proc.stderr == (f"{rel}/local/data.sh: run me from my recipe directory: "
+                                                    f"cd {recipe} && local/data.sh (no ./path.sh in {checkout})\n")
+    # (the copy's local/ is a link: the folder named is where it leads)
+    proc = run_sh(["./data.sh", "--help"], cwd=recipe / "local", check=False)
+    assert proc.returncode == 1 and re.fullmatch(r"\./data\.sh: run me from my recipe directory: cd (\S+) && "
+                                                 r"local/data\.sh \(no \./path\.sh in \S+\)\n", proc.stderr), proc.stderr
+    assert run_sh(["local/data.sh", "--help"], cwd=recipe).stdout.startswith("Stage 0 of the ")

@@ -10,6 +10,9 @@
 #   data/train (30) = data/train_nodev (25) + data/train_dev (5);  data/test (30)
 #   e.g. local/data.sh --yesno-root corpus
 set -euo pipefail
+# Paths below (data/, utils/, conf/) are the recipe directory's: started from elsewhere, bash's
+# "./path.sh: No such file or directory" was all it said.
+[ -f ./path.sh ] || { echo "$0: run me from my recipe directory: cd $(cd "$(dirname "$0")/.." && pwd) && local/$(basename "$0") (no ./path.sh in $(pwd))" >&2; exit 1; }
 . ./path.sh
 yesno_root=corpus   # folder holding waves_yesno/*.wav (default: the copy shipped with the recipe)
 num_dev=5           # training files held out for validation (evenly spread)

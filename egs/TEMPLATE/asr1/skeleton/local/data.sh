@@ -19,6 +19,9 @@
 # with asrkit-validate-data-dir. Utterance ids are <speaker>-<path without extension>.
 #   e.g. local/data.sh --corpus-root /data/@CORPUS@ --transcripts prompts.txt --speaker-from-dir true
 set -euo pipefail
+# Paths below (data/, utils/, conf/) are the recipe directory's: started from elsewhere, bash's
+# "./path.sh: No such file or directory" was all it said.
+[ -f ./path.sh ] || { echo "$0: run me from my recipe directory: cd $(cd "$(dirname "$0")/.." && pwd) && local/$(basename "$0") (no ./path.sh in $(pwd))" >&2; exit 1; }
 . ./path.sh
 # ---- configuration section (every name is an option: --dev-fraction 0.1 sets dev_fraction) ----
 corpus_root=        # the corpus folder (required)
