@@ -205,3 +205,18 @@ def test_local_data_sh_from_another_directory_says_where_to_run_it(tmp_path, whi
     assert proc.returncode == 1 and re.fullmatch(r"\./data\.sh: run me from my recipe directory: cd (\S+) && "
                                                  r"local/data\.sh \(no \./path\.sh in \S+\)\n", proc.stderr), proc.stderr
     assert run_sh(["local/data.sh", "--help"], cwd=recipe).stdout.startswith("Stage 0 of the ")
+
+
+@pytest.mark.parametrize("run", ["egs/yesno/asr1/run.sh", "egs/TEMPLATE/asr1/skeleton/run.sh"])
+def test_run_sh_help_lists_the_asr_sh_options_it_gives(run):
+    """run.sh --help sent the user to ./asr.sh --help for the other options, whose defaults are
+    asr.sh's (--num-avg 0, --test-sets test, --nj 4), not those this run.sh gives (--num-avg 5, dev and
+    test scored, --nj 2). Its header now lists them: they must be those of its asr_args."""
+    text = (REPO / run).read_text()
+    listed = re.search(r"This script gives asr\.sh\n((?:#   --.*\n)+)", text)
+    assert listed, "run.sh's header lists no options it gives asr.sh"
+    listed_words = shlex.split(" ".join(l[1:] for l in listed.group(1).splitlines()))
+    block = re.search(r"asr_args=\((.*?)\"\$\{passthrough_args\[@\]\}\"", text, re.S).group(1)
+    given_words = shlex.split(block.replace("$default_test_sets", "dev test"))
+    as_pairs = lambda words: dict(zip(words[::2], words[1::2]))   # noqa: E731
+    assert as_pairs(listed_words) == as_pairs(given_words)

@@ -9,7 +9,10 @@
 #        ./run.sh --stage 4 --stop-stage 6 --tag again
 #        ./run.sh --yesno-root /data/yesno   # a folder holding waves_yesno/
 # Options of this script: --yesno-root, --stage, --stop-stage; every other option goes to
-# asr.sh (./asr.sh --help lists them).
+# asr.sh (./asr.sh --help lists them, with asr.sh's own defaults). This script gives asr.sh
+#   --train-set train_nodev --valid-set train_dev --test-sets test --nj 2 --token-type char
+#   --fbank-config conf/fbank.yaml --train-config conf/train.yaml --decode-config conf/decode.yaml
+# and the same option given here replaces one.
 set -euo pipefail
 yesno_root=corpus   # folder holding waves_yesno/ (default: the copy shipped with this recipe)
 stage=0             # 0: data prep; 1-6: asr.sh's stages

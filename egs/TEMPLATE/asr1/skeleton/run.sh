@@ -10,7 +10,11 @@
 #        ./run.sh --stage 4 --train-max-time 3600                       # continue that training to 1 h
 #        ./run.sh --stage 1 --ngpu 1 --train-config conf/train_gpu.yaml # train on a GPU
 # Options of this script: --corpus-root, --stage, --stop-stage; every other option goes to
-# asr.sh (./asr.sh --help lists them). local/data.sh's own settings (transcript layout, speakers,
+# asr.sh (./asr.sh --help lists them, with asr.sh's own defaults). This script gives asr.sh
+#   --train-set train --valid-set dev --test-sets "dev test" --nj 4 --token-type char --num-avg 5
+#   --fbank-config conf/fbank.yaml --train-config conf/train.yaml --decode-config conf/decode.yaml
+# (--test-sets dev when stage 0 made no test set); the same option given here replaces one.
+# local/data.sh's own settings (transcript layout, speakers,
 # held-out fractions) are at its top: edit them there, or run local/data.sh --help.
 set -euo pipefail
 corpus_root=        # the corpus folder for stage 0 (local/data.sh --corpus-root)
