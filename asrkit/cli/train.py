@@ -99,11 +99,10 @@ def main(config, overrides, train_dir, valid_dir, lang_dir, cmvn, norm_vars, fba
         try:  # (a named pipe or /dev/null was 'no such model file')
             check_torch_file_path(cfg.finetune.init, "a model", "model.pt")
         except AsrkitError as e:
-            # Named as given: one from the config file was "--init <it>: no such model file", an
-            # option the command line did not have.
-            given = ("--init " if init is not None else
-                     next((f"--set {o!r}: " for o in reversed(overrides) if o.split("=", 1)[0].strip() == "finetune.init"),
-                          f"{config}: finetune.init: "))
+            # One from the config file was "--init <it>: no such model file", an option the command
+            # line did not have: it is named as the file's. (--set finetune.init is --init's spelling.)
+            from_file = init is None and not any(o.split("=", 1)[0].strip() == "finetune.init" for o in overrides)
+            given = f"{config}: finetune.init: " if from_file else "--init "
             raise AsrkitError(f"{given}{e}") from None
 
     from asrkit.launch.distributed import detect_distributed

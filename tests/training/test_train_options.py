@@ -75,8 +75,8 @@ def test_an_lm_config_value_the_command_line_replaces_is_checked_as_replaced(tmp
 
 
 def test_a_missing_finetune_init_is_named_where_it_was_given(yesno_setup, tmp_path):
-    """finetune.init from the config file (or --set) was reported as "--init <it>: no such model
-    file", an option the command line did not have."""
+    """finetune.init from the config file was reported as "--init <it>: no such model file", an
+    option the command line did not have (--set finetune.init is --init's spelling, named so)."""
     from click.testing import CliRunner
 
     from asrkit.cli import main
@@ -86,8 +86,7 @@ def test_a_missing_finetune_init_is_named_where_it_was_given(yesno_setup, tmp_pa
     base = ["train", "--train-dir", str(yesno_setup / "dump" / "train"), "--lang-dir",
             str(yesno_setup / "data" / "lang"), "--ngpu", "0"]
     for extra, named in (([], f"{conf}: finetune.init: {tmp_path / 'no.pt'}: no such model file"),
-                         (["--set", f"finetune.init={tmp_path / 'set.pt'}"],
-                          f"--set 'finetune.init={tmp_path / 'set.pt'}': {tmp_path / 'set.pt'}: no such model file"),
+                         (["--set", f"finetune.init={tmp_path / 'set.pt'}"], f"--init {tmp_path / 'set.pt'}: no such model file"),
                          (["--init", str(tmp_path / "opt.pt")], f"--init {tmp_path / 'opt.pt'}: no such model file")):
         res = CliRunner().invoke(main, [*base, "--config", str(conf), *extra, str(tmp_path / "exp")])
         assert res.exit_code == 1 and f"ERROR (asrkit-train): {named}\n" in res.stderr, res.stderr
