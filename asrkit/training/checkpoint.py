@@ -166,7 +166,11 @@ def _check_contents(state: Dict[str, Any], path: Path) -> None:
     # epoch 2 over this run's own epoch2.pt without a word.
     named = _NAME.match(Path(path).name)
     epoch = train_state.get("epoch")
-    if named and _is_int(epoch) and epoch != int(named.group(1)):
+    if named and not _is_int(epoch):
+        # (TrainState's default, 0, was taken: "resumed ...: epoch 0 done", and the trained weights
+        # trained again from epoch 1, written over this checkpoint)
+        raise bad(f"train_state holds no epoch count (its epoch is {epoch!r})")
+    if named and epoch != int(named.group(1)):
         raise bad(f"it holds the state after epoch {epoch}, not after epoch {named.group(1)} as its name says "
                   f"(a checkpoint of another run, or renamed)")
 

@@ -172,3 +172,24 @@ def test_a_run_killed_while_writing_a_checkpoint_resumes_from_the_last_whole_one
     assert "resumed from" in err and "epoch1.pt: epoch 1 done" in err and "Done 3 epochs out of 3" in err
     assert sorted(p.name for p in ckpts.iterdir()) == ["epoch1.pt", "epoch2.pt", "epoch3.pt"]
     assert_same_run(ref, exp, 3)
+
+
+def test_a_checkpoint_without_its_epoch_count_is_damaged(tmp_path):
+    """A checkpoint whose train_state had no epoch was read as TrainState's default, epoch 0: a
+    resume said "epoch 0 done" and trained its weights again from epoch 1, over this very file."""
+    import pytest
+
+    from asrkit.training import checkpoint as ckpt
+    from asrkit.utils.errors import AsrkitError
+
+    from .test_trainer import _full_state
+
+    path = ckpt.checkpoint_path(tmp_path, 1)
+    state = _full_state(1)
+    for train_state in ({"history": []}, {"epoch": "1", "history": []}):
+        ckpt.save_checkpoint(path, {**state, "train_state": train_state})
+        with pytest.raises(AsrkitError, match=r"epoch1\.pt: damaged asrkit checkpoint: train_state holds no epoch "
+                                              r"count \(its epoch is "):
+            ckpt.load_checkpoint(path)
+    ckpt.save_checkpoint(path, state)
+    assert ckpt.load_checkpoint(path)["train_state"]["epoch"] == 1
