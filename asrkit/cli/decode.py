@@ -96,8 +96,9 @@ OVERRIDES = ("mode", "beam", "ctc_weight", "lm_weight", "penalty", "length_norm"
                    "alignment alone (docs/decoding.md).")
 @click.option("--max-samples", type=click.IntRange(min=1), default=1 << 28, show_default=True,
               help="Most samples (all channels) one audio file or recording may hold (2^28: 4.6 h of 16 kHz "
-                   "mono, 1.5 h of 48 kHz stereo); longer ones are skipped. The whole recording is held in "
-                   "memory, ~18 MB per minute of 16 kHz audio with the AN4 recipe's model.")
+                   "mono, 1.5 h of 48 kHz stereo), and its copy resampled to the model's rate; longer ones are "
+                   "skipped. The whole recording is held in memory, ~18 MB per minute of 16 kHz audio with the "
+                   "AN4 recipe's model.")
 @click.option("--spk-transforms", callback=refuse_empty_name, default=None, metavar="RSPECIFIER",
               help="Per-speaker feature transforms from asrkit-adapt-speakers (ark:trans.ark): the second, "
                    "speaker-adapted pass; needs --utt2spk.")

@@ -60,7 +60,8 @@ def test_max_samples_caps_the_copy_resampled_to_the_model_rate(inproc, an4, clip
     proc = inproc("decode", "--model", model, *FAST, "--max-samples", "20000", "--max-bad-percent", "100",
                   "--wav-scp", scp, "--segments", seg)
     assert list(lines(proc.stdout)) == ["low-a"]
-    assert "utterance 'low-b'" in proc.stderr.decode() and "gives 22400, over the limit of 20000" in proc.stderr.decode()
+    err = proc.stderr.decode()
+    assert "utterance 'low-b'" in err and "gives 22400, over the limit of 20000" in err
     # under a limit the copy fits, the file decodes
     proc = inproc("decode", "--model", model, *FAST, "--max-samples", "24000", low)
     assert list(lines(proc.stdout)) == ["low"]
@@ -115,7 +116,8 @@ def _wav_with_chunk_before_data(samples: np.ndarray, rate: int, cid: bytes, size
     import struct
 
     fmt = struct.pack("<HHIIHH", 1, 1, rate, rate * 2, 2, 16)
-    body = (b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + cid + struct.pack("<I", size) + b"<x/>" * (size // 4)
+    body = (b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + cid + struct.pack("<I", size)
+            + b"<x/>" * (size // 4)
             + b"data" + struct.pack("<I", samples.nbytes) + samples.astype("<i2").tobytes())
     return b"RIFF" + struct.pack("<I", len(body)) + body
 
