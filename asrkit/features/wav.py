@@ -22,8 +22,8 @@ is a mix as quiet for another reason, named (:func:`downmix`).
 **Safety.** A regular file is opened by libsndfile, which reads only its header before the size
 checks: an entry naming a large non-audio file fails at once. Pipes (and FIFOs or devices such as
 ``/dev/zero``) are read incrementally: the stream must be recognisable audio within its first
-MiB (within 64 MiB past the metadata of a WAV, FLAC, OGG or ID3v2-tagged stream), and reading stops past what
-``max_samples`` allows. One read (an utterance, or the recording
+MiB (within 64 MiB past the metadata of a WAV, AIFF, FLAC, OGG or ID3v2-tagged stream), and
+reading stops past what ``max_samples`` allows. One read (an utterance, or the recording
 segments are cut from) holds at most ``max_samples`` samples over all channels, by default
 ``DEFAULT_MAX_SAMPLES`` = 2**28 (1 GiB as float32: 4.6 h of 16 kHz mono, 1.5 h of 48 kHz stereo).
 
@@ -1238,17 +1238,19 @@ _STREAM_METADATA_LIMIT = 64 << 20
 
 
 def _stream_header_wants(data: bytearray) -> Optional[int]:
-    """How many bytes of a WAV (RIFF/RF64), FLAC, OGG or ID3v2-tagged stream to hold for its header to
+    """How many bytes of a WAV (RIFF/RF64), AIFF, FLAC, OGG or ID3v2-tagged stream to hold for its header to
     be whole, with some samples after it, when its well-formed metadata runs past ``data``
     (within _STREAM_METADATA_LIMIT); else None."""
-    if len(data) >= 12 and data[:4] in (b"RIFF", b"RF64") and data[8:12] == b"WAVE":
+    riff = len(data) >= 12 and data[:4] in (b"RIFF", b"RF64") and data[8:12] == b"WAVE"
+    if riff or (len(data) >= 12 and data[:4] == b"FORM" and data[8:12] in (b"AIFF", b"AIFC")):
+        samples_id, sizes = (b"data", "<I") if riff else (b"SSND", ">I")
         pos = 12
         for _ in range(_MAX_CHUNKS):
             if pos + 8 > len(data):
                 return pos + 8 + _READ_CHUNK if pos <= _STREAM_METADATA_LIMIT else None
-            if data[pos:pos + 4] == b"data":
+            if data[pos:pos + 4] == samples_id:
                 return None  # (there: what libsndfile makes of it is the answer)
-            size = struct.unpack_from("<I", data, pos + 4)[0]
+            size = struct.unpack_from(sizes, data, pos + 4)[0]
             pos += 8 + size + (size & 1)
         return None
     if len(data) >= 10 and data[:3] == b"ID3" and all(b < 0x80 for b in data[6:10]):

@@ -137,6 +137,10 @@ def _with_metadata(kind: str, x: np.ndarray, rate: int, size: int) -> bytes:
         return buf.getvalue()
     sf.write(buf, x, rate, format=kind.upper())
     blob = buf.getvalue()
+    if kind == "aiff":  # an application chunk before the SSND chunk
+        at = blob.index(b"SSND")
+        blob = blob[:at] + b"APPL" + struct.pack(">I", size) + b"\0" * size + blob[at:]
+        return blob[:4] + struct.pack(">I", len(blob) - 8) + blob[8:]
     if kind == "mp3":  # an ID3v2 tag (cover art) before the frames
         assert blob[:3] != b"ID3"
         return b"ID3\x03\x00\x00" + bytes((size >> s) & 127 for s in (21, 14, 7, 0)) + b"\0" * size + blob
@@ -147,11 +151,12 @@ def _with_metadata(kind: str, x: np.ndarray, rate: int, size: int) -> bytes:
             + b"\0" * size + blob[42:])
 
 
-@pytest.mark.parametrize("kind", ["wav", "flac", "mp3", "ogg"])
+@pytest.mark.parametrize("kind", ["wav", "aiff", "flac", "mp3", "ogg"])
 def test_a_stream_with_megabytes_of_metadata_before_its_samples_reads_as_its_file(inproc, an4, tmp_path, kind):
-    # A field recorder's iXML before a WAV's data chunk, cover art in an MP3's ID3v2 tag, a FLAC's
-    # PICTURE block or an OGG's comments: the file decoded, the same bytes from a pipe ('cat x |',
-    # curl, stdin) were "no recognisable audio header in the first 1048576 bytes of the stream".
+    # A field recorder's iXML before a WAV's data chunk, an AIFF's application chunk, cover art in
+    # an MP3's ID3v2 tag, a FLAC's PICTURE block or an OGG's comments: the file decoded, the same
+    # bytes from a pipe ('cat x |', curl, stdin) were "no recognisable audio header in the first
+    # 1048576 bytes of the stream".
     _, model, wavs = an4
     x, rate = sf.read(str(wavs[0]), dtype="int16")
     path = tmp_path / f"tagged.{kind}"
@@ -160,7 +165,7 @@ def test_a_stream_with_megabytes_of_metadata_before_its_samples_reads_as_its_fil
 
     a, b = read_wav_source(str(path), "f"), read_wav_source(f"cat {path} |", "p")
     assert a[1] == b[1] == rate and np.array_equal(a[0], b[0])
-    if kind in ("wav", "flac"):
+    if kind in ("wav", "aiff", "flac"):
         assert np.array_equal(a[0], x[:24000])
     scp = tmp_path / "wav.scp"
     scp.write_text(f"file {path}\npipe cat {path} |\n")
