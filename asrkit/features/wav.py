@@ -68,11 +68,12 @@ from __future__ import annotations
 import io
 import math
 import os
+import selectors
 import stat
 import struct
 import subprocess
 import sys
-import tempfile
+import threading
 import zlib
 from dataclasses import dataclass
 from typing import IO, Callable, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple
@@ -1304,31 +1305,92 @@ def _read_stream(stream: IO[bytes], what: str, max_samples: int) -> bytearray:
                               f"(stopped after {len(data)} bytes)")
 
 
+# What is kept of a pipe command's stderr: the error message names its last line. Only the end
+# is kept, in memory: a command can write stderr without end (a warning per block, `yes >&2`), and
+# a spool file of it filled /tmp.
 _PIPE_ERR_TAIL = 4096
+# Reads of what is already in the stderr pipe once the command has exited or been stopped: the
+# pipe's own buffer (64 KiB) at most, unless a child still holding it open keeps writing.
+_PIPE_ERR_LAST_READS = 16
+
+
+class _StderrTail:
+    """Drains a command's stderr in a thread, as its stdout is read (so neither pipe can fill and
+    stall the command), keeping the last ``_PIPE_ERR_TAIL`` bytes. :meth:`finish` takes what is
+    already in the pipe and stops, without waiting for a child that still holds the pipe open
+    (``cmd &``): the old spool file did not wait for one either."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self._stream = stream
+        self._tail = bytearray()
+        self._stop_r, self._stop_w = os.pipe()
+        self._thread = threading.Thread(target=self._drain, name="pipe-stderr", daemon=True)
+        self._thread.start()
+
+    def _keep(self, chunk: bytes) -> None:
+        self._tail += chunk
+        del self._tail[:-_PIPE_ERR_TAIL]
+
+    def _drain(self) -> None:
+        fd = self._stream.fileno()
+        with selectors.DefaultSelector() as sel:
+            sel.register(fd, selectors.EVENT_READ)
+            sel.register(self._stop_r, selectors.EVENT_READ)
+            while True:
+                ready = {key.fd for key, _ in sel.select()}
+                if self._stop_r in ready:
+                    break  # first: a child writing without end must not keep us here
+                chunk = os.read(fd, _READ_CHUNK)
+                if not chunk:
+                    return
+                self._keep(chunk)
+        os.set_blocking(fd, False)
+        for _ in range(_PIPE_ERR_LAST_READS):
+            try:
+                chunk = os.read(fd, _READ_CHUNK)
+            except BlockingIOError:
+                return
+            if not chunk:
+                return
+            self._keep(chunk)
+
+    def finish(self) -> bytes:
+        """Stop draining and close our end (a child still writing to it gets SIGPIPE, instead of
+        writing on unread); the kept end of stderr."""
+        try:
+            os.write(self._stop_w, b"x")
+            self._thread.join()
+        finally:
+            self._stream.close()
+            os.close(self._stop_r)
+            os.close(self._stop_w)
+        return bytes(self._tail)
 
 
 def _read_pipe(cmd: str, what: str, max_samples: int) -> bytearray:
-    with tempfile.TemporaryFile() as err:
-        # stdin from /dev/null: a command that reads it (ffmpeg without -nostdin, a stray 'cat |')
-        # took the input of the shell loop around asrkit, or waited on a terminal.
-        proc = subprocess.Popen(cmd, shell=True, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err,
-                                bufsize=0)
-        try:
-            data = _read_stream(proc.stdout, what, max_samples)
-        except BaseException:
-            # Stop the command: closing our end gives its writers SIGPIPE, the kill stops the shell.
-            proc.stdout.close()
-            proc.kill()
-            proc.wait()
-            raise
+    # stdin from /dev/null: a command that reads it (ffmpeg without -nostdin, a stray 'cat |')
+    # took the input of the shell loop around asrkit, or waited on a terminal.
+    proc = subprocess.Popen(cmd, shell=True, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, bufsize=0)
+    err = _StderrTail(proc.stderr)
+    try:
+        data = _read_stream(proc.stdout, what, max_samples)
+    except BaseException:
+        # Stop the command: closing our end gives its writers SIGPIPE, the kill stops the shell.
         proc.stdout.close()
+        proc.kill()
+        proc.wait()
+        err.finish()
+        raise
+    proc.stdout.close()
+    try:
         status = proc.wait()
-        if status != 0:
-            # Only the end is shown: a chatty command's stderr can run to megabytes.
-            err.seek(max(0, err.seek(0, os.SEEK_END) - _PIPE_ERR_TAIL))
-            lines = err.read().decode(errors="replace").strip().splitlines()
-            detail = f": {lines[-1]}" if lines else ""
-            raise AsrkitError(f"{what}: command '{cmd}' exited with status {status}{detail}")
+    finally:
+        tail = err.finish()
+    if status != 0:
+        lines = tail.decode(errors="replace").strip().splitlines()
+        detail = f": {lines[-1]}" if lines else ""
+        raise AsrkitError(f"{what}: command '{cmd}' exited with status {status}{detail}")
     return data
 
 

@@ -300,35 +300,16 @@ def test_a_segment_alone_reads_only_its_samples(tmp_path, monkeypatch):
 
 def test_a_failing_pipes_long_stderr_gives_its_last_line(tmp_path, monkeypatch):
     # A chatty command (ffmpeg's progress, sox -V) can write megabytes to stderr before it fails:
-    # the message names its last line, read from the end of the spool, not the whole of it.
+    # the message names its last line, from the end kept of it, never the whole of it in memory.
     import asrkit.features.wav as wav
-    read_sizes = []
+    kept_sizes = []
+    keep = wav._StderrTail._keep
 
-    class Spool:
-        """The spool as wav.py uses it, counting what is read back."""
+    def counted(self, chunk):
+        keep(self, chunk)
+        kept_sizes.append(len(self._tail))
 
-        def __init__(self, f):
-            self.f = f
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            self.f.close()
-
-        def fileno(self):
-            return self.f.fileno()
-
-        def seek(self, *args):
-            return self.f.seek(*args)
-
-        def read(self, *args):
-            data = self.f.read(*args)
-            read_sizes.append(len(data))
-            return data
-
-    orig = wav.tempfile.TemporaryFile
-    monkeypatch.setattr(wav.tempfile, "TemporaryFile", lambda *a, **k: Spool(orig(*a, **k)))
+    monkeypatch.setattr(wav._StderrTail, "_keep", counted)
     scp = write_scp(tmp_path / "wav.scp", [
         ("chatty", "python3 -c \"import sys; sys.stderr.write('x' * 5000000 + '\\nsox FAIL formats: "
                    "no handler for file extension\\n'); sys.exit(2)\" |"),
@@ -337,4 +318,40 @@ def test_a_failing_pipes_long_stderr_gives_its_last_line(tmp_path, monkeypatch):
     assert isinstance(err, AsrkitError)
     assert "exited with status 2: sox FAIL formats: no handler for file extension" in str(err), str(err)
     assert "\n" not in str(err)
-    assert read_sizes and max(read_sizes) <= 4096, read_sizes
+    assert len(kept_sizes) > 1 and max(kept_sizes) <= 4096, kept_sizes
+
+
+_READ_UNDER_FILE_SIZE_LIMIT = """
+import resource, sys
+from asrkit.features.wav import iter_wavs, read_wav_scp
+# 1 MiB: the most any file may grow to, here and in the pipe commands (they inherit it); stands in
+# for a /tmp with 1 MiB free.
+resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+for entry, audio, error in iter_wavs(read_wav_scp("scp:" + sys.argv[1])):
+    print(entry.utt_id, "error: " + str(error) if error is not None else f"{len(audio[0])} samples")
+"""
+
+
+def test_a_pipes_stderr_is_not_spooled_to_a_file(tmp_path):
+    # The stderr of a 'cmd |' entry went to an unlinked temporary file, unbounded: a command writing
+    # stderr without end (a warning per block for hours) filled /tmp unseen. Under a 1 MiB file size
+    # limit, 5.6 MB of stderr killed the command (SIGXFSZ) and hid its last line; now both read.
+    samples = (np.arange(16000) % 200 - 100).astype(np.int16)
+    wav = write_wav(tmp_path / "x.wav", samples, 16000)
+    noise = "yes 'WARN: clipping in block' | head -n 200000 >&2"
+    scp = write_scp(tmp_path / "wav.scp", [
+        ("ok", f"sh -c {shlex.quote(f'{noise}; cat {shlex.quote(str(wav))}; {noise}')} |"),
+        ("failing", f"sh -c {shlex.quote(f'{noise}; echo sox FAIL: last words >&2; exit 3')} |"),
+        # A child left writing to stderr after the command exits: not waited for, nor spooled.
+        ("child", f"sh -c {shlex.quote(f'(yes >&2 &); cat {shlex.quote(str(wav))}')} |"),
+    ])
+    import os
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, "-c", _READ_UNDER_FILE_SIZE_LIMIT, str(scp)], capture_output=True,
+                         text=True, timeout=300, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+    assert out.returncode == 0, out.stderr[-3000:]
+    got = dict(line.split(" ", 1) for line in out.stdout.splitlines())
+    assert got["ok"] == "16000 samples", got["ok"][-500:]
+    assert got["failing"].endswith("exited with status 3: sox FAIL: last words"), got["failing"][-500:]
+    assert got["child"] == "16000 samples", got["child"][-500:]
