@@ -7,9 +7,10 @@ exit 0, each id one more correct word (3/7 errors where sclite counts 3/5). A fi
 when every line ends with a parenthesized id (and not all the same one); either format may be
 given for either side.
 
-sclite's alternation markup (``{ want / wanna }``: one word, either spelling; any braces, as
-``{noise}``, which is the word 'noise' to it) is refused with the line at fault: asrkit-score
-would score the group as four words where sclite scores one. sclite's other markup needs no
+sclite's alternation markup (``{ want / wanna }``: one word, either spelling) and any other
+braces but a word's own (a lone ``{``, after which sclite loses words) are refused with the line
+at fault: asrkit-score would score the group as four words where sclite scores one. A braced word
+(``{noise}``, TED-LIUM's ``{BREATH}`` tags) is the word inside, as sclite reads it. sclite's other markup needs no
 option and is scored as sclite scores it by default (asrkit.scoring.tokens): a word in
 parentheses (``(uh)``, optionally deletable only with sclite -D), ``%HESITATION``, a fragment
 ``sever-`` (correct only with sclite -F) and ``<unk>`` are plain words, the null word ``@`` is
@@ -31,6 +32,7 @@ KALDI, TRN = "Kaldi text", "sclite trn"
 # A trn line: its transcript (maybe none), then its id in parentheses (no white space in it).
 _TRN_LINE = re.compile(r"(.*?)\(([^()\s]+)\)")
 _ALTERNATION = re.compile(r"\{[^{}]*/[^{}]*\}")
+_BRACED_WORD = re.compile(r"(?<!\S)\{([^{}/\s]+)\}(?!\S)")
 
 
 def read_transcripts(path: PathLike) -> Tuple[Dict[str, str], str]:
@@ -112,6 +114,8 @@ def _table(path: PathLike, fmt: str, entries_of: Callable[[], List[Tuple[str, st
                               f"markup, which asrkit-score does not implement (it would score the group as "
                               f"{len(split_fields(alt.group(0)))} words where sclite scores one): write one of the "
                               f"alternatives, or score this file with sclite")
+        # sclite reads a word '{x}' (an alternation of one) as x: TED-LIUM's {NOISE} {BREATH} tags
+        text = _BRACED_WORD.sub(r"\1", text) if "{" in text else text
         if "{" in text or "}" in text:
             # sclite reads any braces as an alternation: '{noise}' is the word 'noise' (a hypothesis
             # 'noise' is correct), and a lone '{' loses words
@@ -154,8 +158,9 @@ def _as_trn(raw: List[bytes], name: str) -> Optional[List[Tuple[str, str, int]]]
     text). Each line but blank ones and ``;;`` comments must end in a parenthesized id, and the
     ids must not all be one: a Kaldi text whose every line ends in the same ``(noise)`` is no trn
     file. (A trn file that lists one id twice still is one, and its duplicate is named as such.)
-    A file of which nearly every line is a trn line is a trn file with a bad line, named: read as
-    a Kaldi text, its first words were ids again."""
+    A file of which nearly every line is a trn line, with ids that (nearly) all differ, is a trn
+    file with a bad line, named: read as a Kaldi text, its first words were ids again. Parenthesized
+    words that repeat are a Kaldi text's tags ('(noise)', '(laugh)'), not a trn file's ids."""
     out = []
     bad = []  # line numbers of the lines that are no trn line
     for lineno, line in enumerate(raw, 1):
@@ -177,6 +182,8 @@ def _as_trn(raw: List[bytes], name: str) -> Optional[List[Tuple[str, str, int]]]
     if bad:
         if len(out) < 10:
             return None  # too few lines to tell
+        if len({utt for utt, _, _ in out}) < 0.9 * len(out):
+            return None
         raise AsrkitError(f"{name}:{bad[0]}: no '(<utt-id>)' at the end of the line, where the other "
                           f"{len(out)} lines of this sclite trn file have one"
                           + (f" ({len(bad) - 1} more such line(s))" if len(bad) > 1 else ""))

@@ -147,7 +147,10 @@ def read_kaldi_text(path: PathLike) -> List[Tuple[str, str]]:
     # A sclite trn file (ESPnet's ref.trn): its first words were taken for ids and its ids, as
     # '(spk-utt)' words, trained on: '(', ')', digits and '-' became tokens, with exit 0.
     ends = [t.rsplit(None, 1)[-1] if t else utt for utt, t in utts]  # ('(s-1)' alone: a trn line of no words)
-    if len(utts) > 1 and all(_TRN_ID.fullmatch(e) for e in ends) and len(set(ends)) > 1:
+    # (a trn file's ids differ and look like ids; tags that end a Kaldi text's lines, '(noise)'
+    # '(laugh)', repeat or are words)
+    if (len(utts) > 1 and all(_TRN_ID.fullmatch(e) for e in ends) and len(set(ends)) == len(ends)
+            and all(re.search(r"[0-9_-]", e) for e in ends)):
         raise AsrkitError(f"{path}: every line ends in a '(<id>)', as in a sclite trn file ('<transcript> "
                           f"(<utt-id>)', e.g. {utts[0][0]} ... {ends[0]}): a tokenizer is trained on a Kaldi text "
                           f"('<utt-id> <transcript>' lines), such as data/train/text")

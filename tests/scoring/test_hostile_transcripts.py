@@ -8,6 +8,7 @@ import pytest
 
 from asrkit.scoring import score_texts
 from asrkit.scoring.report import speaker_table
+from asrkit.scoring.transcripts import read_transcript_pair
 
 from .sclite_tool import parse_table
 
@@ -96,6 +97,22 @@ def test_a_kaldi_text_read_as_trn_shares_no_id_so_it_is_read_as_kaldi(tmp_path, 
     # the same reference scored against a hypothesis whose ids are the tags: read as trn after all
     out = _score_cli("--mode", "wer", ref, _write_text(tmp_path / "hyp2", {"noise": "a-1 yes no", "laugh": "a-2 no"}))
     assert out.exit_code == 0 and "%WER 0.00" in out.output, out.output
+
+
+def test_a_kaldi_text_whose_lines_mostly_end_in_tags_is_scored_not_refused(tmp_path):
+    """19 of 20 lines ending in '(noise)' or '(laugh)' made the file 'a trn file with a bad line'
+    (24046bb), refused before its Kaldi reading, which pairs with the hypothesis, was tried."""
+    ref = {f"s-{i:02d}": "we saw it " + ("(noise)" if i % 2 else "(laugh)") for i in range(19)}
+    ref["s-19"] = "no tag here"
+    hyp = {utt: "we saw it" for utt in ref}
+    out = _score_cli("--mode", "wer", _write_text(tmp_path / "ref", ref), _write_text(tmp_path / "hyp", hyp))
+    assert out.exit_code == 0, out.output
+    assert "%WER 27.85 [ 22 / 79, 0 ins, 19 del, 3 sub ]" in out.output, out.output
+    # a trn file with one line missing its id is still named, when no Kaldi reading pairs
+    trn = tmp_path / "ref.trn"
+    trn.write_text("".join(f"{text} ({utt})\n" for utt, text in hyp.items() if utt != "s-19") + "no id\n")
+    out = _score_cli(trn, _write_trn(tmp_path / "hyp.trn", hyp))
+    assert out.exit_code == 1 and f"{trn}:20: no '(<utt-id>)' at the end of the line" in out.output, out.output
 
 
 @pytest.mark.parametrize("writer", [_write_text, _write_trn])
@@ -229,16 +246,28 @@ def test_a_trailing_star_is_dropped_as_sclite_drops_it(sclite, level):
     assert parse_table("\n".join(speaker_table(ours))) == theirs.table
 
 
-@pytest.mark.parametrize("text", ["a {noise} b", "a { b", "a b}"])
-def test_any_braces_are_refused_as_sclite_markup(sclite, tmp_path, text):
-    """sclite reads '{noise}' as the word 'noise' (so a hypothesis 'noise' is correct) and loses
-    words after a lone '{'; asrkit-score scored the braces as characters of a word."""
-    assert sclite.run({"a-1": "a {noise} b"}, {"a-1": "a noise b"}).utts["a-1"].counts == (3, 0, 0, 0)
+@pytest.mark.parametrize("text", ["a { b", "a b}", "a {noise}b"])
+def test_braces_other_than_a_words_are_refused_as_sclite_markup(sclite, tmp_path, text):
+    """sclite loses words after a lone '{'; asrkit-score scored the braces as characters of a word."""
     ref = _write_text(tmp_path / "ref", {"a-1": "x", "a-2": text})
     out = _score_cli(ref, _write_text(tmp_path / "hyp", {"a-1": "x", "a-2": "a noise b"}))
     assert out.exit_code == 1
     assert f"{ref}:2: utterance 'a-2' holds " in out.output and "braces are sclite's alternation markup" in out.output, \
         out.output
+
+
+@pytest.mark.parametrize("level", ["word", "char"])
+def test_a_braced_word_is_the_word_inside_as_sclite_reads_it(sclite, tmp_path, level):
+    """TED-LIUM's {NOISE} {BREATH} tags: sclite reads a word '{x}' as x (a hypothesis 'noise' is
+    correct). 17eb9f3 refused every brace, and the scoring of such a corpus stopped."""
+    ref = {"a-1": "a {noise} b", "a-2": "{BREATH} so we {SMACK} went", "a-3": "{x} {y}"}
+    hyp = {"a-1": "a noise b", "a-2": "so we {SMACK} want", "a-3": "x"}
+    (ours_ref, _), (ours_hyp, _) = read_transcript_pair(_write_text(tmp_path / "ref", ref),
+                                                        _write_text(tmp_path / "hyp", hyp))
+    ours = getattr(score_texts(ours_ref, ours_hyp, levels=(level,)), level)
+    theirs = sclite.run(ref, hyp, char=level == "char")
+    for u in ours.utts:
+        assert (u.counts.corr, u.counts.sub, u.counts.dels, u.counts.ins) == theirs.utts[u.utt].counts, u.utt
 
 
 # Punctuation and symbols a transcript may hold (braces aside, which are refused; a line starting

@@ -78,3 +78,8 @@ def test_a_sclite_trn_file_is_not_trained_on(asrkit, tmp_path):
     asrkit("train-tokenizer", "--model-type", "char", text, tmp_path / "lang1")
     text.write_text("u1 a (noise)\nu2 b (laughter)\nu3 c\n", encoding="utf-8")
     asrkit("train-tokenizer", "--model-type", "char", text, tmp_path / "lang2")
+    # every line ends in a tag, the tags repeat or are words: a Kaldi text (53091f4 refused it)
+    text.write_text("u1 a (laugh)\nu2 b (noise)\nu3 c (laugh)\nu4 d (noise)\n", encoding="utf-8")
+    asrkit("train-tokenizer", "--model-type", "char", text, tmp_path / "lang3")
+    text.write_text("u1 a (noise)\nu2 b (laugh)\n", encoding="utf-8")
+    asrkit("train-tokenizer", "--model-type", "char", text, tmp_path / "lang4")
