@@ -67,9 +67,45 @@ def asrkit_command(name: str, **kwargs) -> Callable:
         for param in command.params:
             if isinstance(param.type, (click.types.IntParamType, click.types.FloatParamType)):
                 param.type = _ascii_number(param.type)
+        _hint_dash_names(command)
         return command
 
     return decorator
+
+
+def _hint_dash_names(command: click.Command) -> None:
+    """A file named like an option (-dash.wav) was click's bare "No such option '-d'." (click
+    splits -dash.wav into -d -a -s ...), naming a letter the user never typed as one: the usage
+    error now says how to give such a name, as Unix tools take it (-- or ./-dash.wav)."""
+    parse_args = command.parse_args
+
+    def parse_args_with_hint(ctx: click.Context, args: list) -> list:
+        given = list(args)  # (click's parser consumes the list it is given)
+        try:
+            return parse_args(ctx, args)
+        except click.NoSuchOption as e:
+            hint = _dash_name_hint(e.option_name, given)
+            if hint:
+                e.message = f"{e.message} {hint}"
+            raise
+
+    command.parse_args = parse_args_with_hint
+
+
+def _dash_name_hint(option_name: str, args: list) -> Optional[str]:
+    """The hint for click's "No such option ``option_name``" among ``args``: for the argument
+    that gave it, when it names a file or is a cluster click split into a letter (-dash.wav)."""
+    words = args[:args.index("--")] if "--" in args else args
+    culprits = [a for a in words if a.startswith("-") and a != "-" and (
+        a.split("=", 1)[0] == option_name if a.startswith("--")
+        else not option_name.startswith("--") and option_name[1:] in a[1:])]
+    # An earlier option's value can match too (--lm -x.arpa -xyz.wav): one naming a file first.
+    for arg in sorted(culprits, key=lambda a: not os.path.exists(a)):
+        if os.path.exists(arg):
+            return f"'{arg}' is a file whose name starts with '-': put '--' before the file names, or write ./{arg}"
+        if not arg.startswith("--") and ("." in arg or "/" in arg):  # (not a mistyped -vx)
+            return f"(A file whose name starts with '-'? Put '--' before the file names, or write ./{arg})"
+    return None
 
 
 class _AsciiNumber:

@@ -1,0 +1,22 @@
+"""asrkit-decode of a file whose name starts with '-': '--' before it (or ./-dash.wav) decodes it,
+as Unix tools take such names; without either, the usage error says so (tests/test_dash_names_hint.py)."""
+from __future__ import annotations
+
+import shutil
+
+from test_decode_cli import yesno  # noqa: F401  (fixture)
+
+
+def test_dash_named_wav_decodes_after_double_dash(asrkit, yesno, tmp_path):
+    _, model, wavs = yesno
+    shutil.copy(wavs[0], tmp_path / "-dash.wav")
+    shutil.copy(wavs[0], tmp_path / "dash.wav")
+    proc = asrkit("decode", "--model", model, "-dash.wav", cwd=tmp_path, check=False)
+    assert proc.returncode == 2
+    err = proc.stderr.decode()
+    assert "No such option '-d'. '-dash.wav' is a file whose name starts with '-': put '--'" in err, err
+    assert "Traceback" not in err
+    ref = asrkit("decode", "--model", model, "--beam", "2", "dash.wav", cwd=tmp_path).stdout.decode().split(" ", 1)
+    for args in (["--", "-dash.wav"], ["./-dash.wav"]):
+        out = asrkit("decode", "--model", model, "--beam", "2", *args, cwd=tmp_path).stdout.decode()
+        assert out.split(" ", 1) == ["-dash", ref[1]], (args, out, ref)
