@@ -102,6 +102,14 @@ def main(ref_text: str, hyp_text: str, utt2spk_path: Optional[str], output_dir: 
     if not ref:
         raise AsrkitError(f"{ref_path}: no utterances in the reference")
     utt2spk = None
+    if not utt2spk_path:
+        # sclite's -i rm gives them the speaker of the id before (the first an empty name): a
+        # speaker table with a blank SPKR row and nothing said
+        bare = [u for u in ref if "-" not in u and "_" not in u]
+        if bare:
+            log.warning("%s: %d utterance id(s) hold neither '-' nor '_' (e.g. %r): each is given the speaker of "
+                        "the id before it, as sclite -i rm does (the first an empty name); give --utt2spk for "
+                        "a speaker table", ref_path, len(bare), bare[0])
     if utt2spk_path:
         utt2spk_file = _table_path(utt2spk_path)
         utt2spk = read_utt2spk(utt2spk_file)

@@ -24,6 +24,7 @@ from asrkit.utils.logging import progress
 # one utterance is ~9,000 words and ~45,000 characters: 2.0e9.
 MAX_ALIGN_CELLS = 2 ** 31
 
+
 def sclite_speaker(utt_id: str, previous: str = "", case_sensitive: bool = True) -> str:
     """The speaker sclite's ``-i rm`` id convention gives ``(spk-utt)``: the text before the first
     '-'; in an id without one, before the first '_' (yesno's 0_1_0_0, CHiME's F01_22GC010A_BUS);

@@ -315,3 +315,18 @@ def test_a_nul_byte_in_a_transcript_is_named(tmp_path, writer):
     assert out.exit_code == 1
     assert f"ERROR (asrkit-score): {ref}:2: utterance 'a-2': a NUL byte in its transcript, at character 1" \
         in out.output, out.output
+
+
+def test_ids_without_a_speaker_part_are_warned_about(tmp_path):
+    """WSJ's 011c0201 holds neither '-' nor '_': sclite -i rm gives it the speaker of the id before
+    (the first an empty name), and the speaker table got a blank row with nothing said."""
+    table = {"011c0201": "a b", "011c0202": "c"}
+    ref, hyp = _write_text(tmp_path / "ref", table), _write_text(tmp_path / "hyp", table)
+    out = _score_cli(ref, hyp)
+    assert out.exit_code == 0
+    assert (f"{ref}: 2 utterance id(s) hold neither '-' nor '_' (e.g. '011c0201'): each is given the speaker of "
+            f"the id before it") in out.output, out.output
+    utt2spk = tmp_path / "utt2spk"
+    utt2spk.write_text("011c0201 011\n011c0202 011\n")
+    out = _score_cli("--utt2spk", utt2spk, ref, hyp)
+    assert out.exit_code == 0 and "hold neither" not in out.output, out.output
