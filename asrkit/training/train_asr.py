@@ -218,6 +218,13 @@ def _train(args: TrainArgs, exp: Path, dist_info: Optional[DistInfo], rank: int,
         raise AsrkitError(f"the feature config ({args.fbank.dim}-dim fbank) does not describe "
                           f"{args.train_dir}/feats.scp ({train_set.idim}-dim features): give --fbank-config with "
                           f"the options they were made with")
+    spec = cfg.model.specaug
+    if rank == 0 and spec is not None and spec.freq_masks and spec.freq_width >= train_set.idim:
+        # (SpecAugConfig's default 30 is ESPnet's for 80 bins: `specaug: {}` on 23-bin features hid
+        # every bin of one utterance in about twelve, in silence)
+        log.warning("model.specaug.freq_width %d is not below the features' %d bins: a frequency mask can hide "
+                    "every bin of an utterance; set it to a fraction of them (ESPnet's 30 is for 80 bins)",
+                    spec.freq_width, train_set.idim)
     model = build_model(lambda: LAS(train_set.idim, tokenizer.vocab_size, cfg.model), "the config's model: section")
     log.info("model: %.2fM parameters, idim %d, vocab %d",
              sum(p.numel() for p in model.parameters()) / 1e6, train_set.idim, tokenizer.vocab_size)

@@ -91,3 +91,16 @@ def test_a_missing_finetune_init_is_named_where_it_was_given(yesno_setup, tmp_pa
         res = CliRunner().invoke(main, [*base, "--config", str(conf), *extra, str(tmp_path / "exp")])
         assert res.exit_code == 1 and f"ERROR (asrkit-train): {named}\n" in res.stderr, res.stderr
     assert not (tmp_path / "exp").exists()
+
+
+def test_a_frequency_mask_as_wide_as_the_features_is_warned_about(yesno_setup, tmp_path, asrkit):
+    """SpecAugConfig's freq_width 30 is ESPnet's for 80 bins: `specaug: {}` on the 23-bin yesno
+    features trained with masks that hid every bin of one utterance in about twelve, without a word."""
+    from .yesno_dump import train_args
+
+    fast = ["--set", "training.max_epochs=1", "--set", "training.num_plots=0", "--set", "training.valid_cer=false"]
+    err = asrkit(*train_args(yesno_setup, tmp_path / "wide", *fast, "--set", "model.specaug={}")).stderr.decode()
+    assert "model.specaug.freq_width 30 is not below the features' 23 bins: a frequency mask can hide every bin" in err
+    err = asrkit(*train_args(yesno_setup, tmp_path / "narrow", *fast,
+                             "--set", "model.specaug={freq_width: 5}")).stderr.decode()
+    assert "is not below the features" not in err
