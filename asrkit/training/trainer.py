@@ -766,6 +766,11 @@ class Trainer:
                 try:
                     row.update(self.validate(epoch))
                 except RuntimeError as e:
+                    if _is_oom(e):  # (a traceback through the model's code; no batch is skipped here)
+                        first = str(e).strip().splitlines()[0][:200]
+                        raise AsrkitError(f"epoch {epoch}, validation: out of memory ({first}): "
+                                          f"{self.task.smaller_batches}; the checkpoints of the finished epochs "
+                                          f"are kept, and a rerun resumes from the last") from None
                     died = _worker_death(e, f"epoch {epoch}, validation")
                     if died is None:
                         raise

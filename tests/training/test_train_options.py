@@ -104,3 +104,28 @@ def test_a_frequency_mask_as_wide_as_the_features_is_warned_about(yesno_setup, t
     err = asrkit(*train_args(yesno_setup, tmp_path / "narrow", *fast,
                              "--set", "model.specaug={freq_width: 5}")).stderr.decode()
     assert "is not below the features" not in err
+
+
+def test_a_dev_batch_out_of_memory_is_one_line(yesno_setup, tmp_path, monkeypatch):
+    """Training skips a batch that does not fit in memory; validation has no such rule, and its
+    out-of-memory error (CUDA's, or the CPU allocator's) was a traceback through the model's code."""
+    import pytest
+
+    from asrkit.utils.errors import AsrkitError
+
+    from .ddp_grads import build
+
+    trainer, _, _ = build(yesno_setup)
+    trainer.exp_dir = tmp_path
+    trainer.loop.max_epochs = 1
+    monkeypatch.setattr(trainer, "train_epoch", lambda e: {"train_loss": 1.0, "train_acc": 0.0,
+                                                          "train_frames_per_s": 1.0, "train_time_s": 1.0})
+
+    def no_memory(epoch):
+        raise RuntimeError("CUDA out of memory. Tried to allocate 20.00 GiB (GPU 0; 79.1 GiB total capacity)")
+
+    monkeypatch.setattr(trainer, "validate", no_memory)
+    with pytest.raises(AsrkitError, match=r"^epoch 1, validation: out of memory \(CUDA out of memory\. Tried to "
+                                          r"allocate 20\.00 GiB .*\): lower batching\.max_frames; "):
+        trainer.run()
+    assert not (tmp_path / "checkpoints" / "epoch1.pt").exists()
