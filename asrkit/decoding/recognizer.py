@@ -878,7 +878,9 @@ class Recognizer:
         """``words`` timed on a recording with ``lead`` frames of edge pad before its ``frames``
         own, timed on those (a word's time in the pad becomes the recording's edge). With no pad
         before, a pad after still bounds them: a word made in a trailing pad alone was written past
-        the recording's end (the first 1.55 s of an AN4 file: 'SIX' at 1.728 s)."""
+        the recording's end (the first 1.55 s of an AN4 file: 'SIX' at 1.728 s). A word squeezed
+        to less than a frame at an edge keeps one frame (its own length, if shorter) inside the
+        recording: it went into the CTM with a duration of 0.000."""
         if words is None:
             return words
         shift, end = lead * self.frame_shift_s, frames * self.frame_shift_s
@@ -886,7 +888,17 @@ class Recognizer:
         def within(t: float) -> float:
             return min(max(t - shift, 0.0), end)
 
-        return [Word(w.word, within(w.start), within(w.end), w.confidence) for w in words]
+        out = []
+        for w in words:
+            start, stop = within(w.start), within(w.end)
+            least = min(self.frame_shift_s, w.end - w.start, end)
+            if stop - start < least:
+                if stop >= end:
+                    start = end - least
+                else:
+                    stop = start + least
+            out.append(Word(w.word, start, stop, w.confidence))
+        return out
 
     def _join(self, utt: str, num_frames: int, parts: List[Tuple[int, UttResult]]) -> UttResult:
         """One result for a recording from its pieces' best hypotheses (times from its start)."""
