@@ -24,7 +24,8 @@ def test_one_item_of_a_list_is_refused_naming_the_list(item, whole):
 
 @pytest.mark.parametrize("raw, item, message", [
     ({"training": 3}, "training.seed=1", "train.yaml: training: expected a mapping, got 3"),
-    ({"model": {"listener": [1]}}, "model.listener.hidden=8", "train.yaml: model.listener: expected a mapping, got [1]"),
+    ({"model": {"listener": [1]}}, "model.listener.hidden=8",
+     "train.yaml: model.listener: expected a mapping, got [1]"),
     ({"model": {"specaug": 3}}, "model.specaug.freq_masks=1", "train.yaml: model.specaug: expected a mapping, got 3"),
 ])
 def test_a_section_the_file_gives_no_mapping_is_the_files_error_not_the_overrides(raw, item, message):

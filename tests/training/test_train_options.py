@@ -86,7 +86,8 @@ def test_a_missing_finetune_init_is_named_where_it_was_given(yesno_setup, tmp_pa
     base = ["train", "--train-dir", str(yesno_setup / "dump" / "train"), "--lang-dir",
             str(yesno_setup / "data" / "lang"), "--ngpu", "0"]
     for extra, named in (([], f"{conf}: finetune.init: {tmp_path / 'no.pt'}: no such model file"),
-                         (["--set", f"finetune.init={tmp_path / 'set.pt'}"], f"--init {tmp_path / 'set.pt'}: no such model file"),
+                         (["--set", f"finetune.init={tmp_path / 'set.pt'}"],
+                          f"--init {tmp_path / 'set.pt'}: no such model file"),
                          (["--init", str(tmp_path / "opt.pt")], f"--init {tmp_path / 'opt.pt'}: no such model file")):
         res = CliRunner().invoke(main, [*base, "--config", str(conf), *extra, str(tmp_path / "exp")])
         assert res.exit_code == 1 and f"ERROR (asrkit-train): {named}\n" in res.stderr, res.stderr
