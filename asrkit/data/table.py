@@ -5,7 +5,7 @@ import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
+from typing import IO, BinaryIO, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
 
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import PathLike, atomic_open, names_stdin, stdin_closed_problem
@@ -239,6 +239,22 @@ class TableLine:
     lineno: int
 
 
+def open_table(path: PathLike) -> BinaryIO:
+    """``path`` opened to be read as a table (bytes); a closed stdin, a missing file, a directory or
+    another refusal is one error naming it."""
+    closed = stdin_closed_problem(path)
+    if closed:
+        raise AsrkitError(closed)
+    try:
+        return open(path, "rb")
+    except FileNotFoundError:
+        raise AsrkitError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise AsrkitError(f"{path}: {IS_A_DIRECTORY}") from None
+    except OSError as e:
+        raise AsrkitError(f"{path}: cannot read: {e.strerror}") from None
+
+
 def iter_table(path: PathLike, allow_empty_value: bool = False) -> Iterator[TableLine]:
     """Yield the lines of a table, raising ``file:line: message`` on a malformed one.
 
@@ -247,18 +263,7 @@ def iter_table(path: PathLike, allow_empty_value: bool = False) -> Iterator[Tabl
     that is not UTF-8 is reported with its line number.
     """
     path = Path(path)
-    closed = stdin_closed_problem(path)
-    if closed:
-        raise AsrkitError(closed)
-    try:
-        f = open(path, "rb")
-    except FileNotFoundError:
-        raise AsrkitError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise AsrkitError(f"{path}: {IS_A_DIRECTORY}") from None
-    except OSError as e:
-        raise AsrkitError(f"{path}: cannot read: {e.strerror}") from None
-    with f:
+    with open_table(path) as f:
         n = 0
         for n, line in enumerate(iter_table_lines(bounded_lines(f, str(path)), str(path), allow_empty_value), 1):
             yield line

@@ -22,10 +22,10 @@ import functools
 import re
 from typing import Callable, Dict, List, Optional, Tuple, Union
 
-from asrkit.data.table import (IS_A_DIRECTORY, SPACE, bounded_lines, iter_table_lines, no_stdin_data, refuse_bom,
+from asrkit.data.table import (SPACE, bounded_lines, iter_table_lines, no_stdin_data, open_table, refuse_bom,
                                refuse_cr_only, split_fields)
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.fileio import PathLike, names_stdin, stdin_closed_problem
+from asrkit.utils.fileio import PathLike, names_stdin
 
 KALDI, TRN = "Kaldi text", "sclite trn"
 
@@ -132,18 +132,7 @@ def _raw_lines(path: PathLike) -> List[bytes]:
     """The lines of ``path`` as bytes, opened and read as :func:`iter_table` does (its errors for
     a missing file, a directory, a closed or empty stdin, a line no reader takes); read once, so
     that stdin can be looked at for its format and then parsed."""
-    closed = stdin_closed_problem(path)
-    if closed:
-        raise AsrkitError(closed)
-    try:
-        f = open(path, "rb")
-    except FileNotFoundError:
-        raise AsrkitError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise AsrkitError(f"{path}: {IS_A_DIRECTORY}") from None
-    except OSError as e:
-        raise AsrkitError(f"{path}: cannot read: {e.strerror}") from None
-    with f:
+    with open_table(path) as f:
         lines = list(bounded_lines(f, str(path)))
     if not lines and names_stdin(path):
         raise AsrkitError(no_stdin_data(path))
