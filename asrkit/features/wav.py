@@ -68,12 +68,10 @@ from __future__ import annotations
 import io
 import math
 import os
-import selectors
 import stat
 import struct
 import subprocess
 import sys
-import threading
 import zlib
 from dataclasses import dataclass
 from typing import IO, Callable, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple
@@ -82,6 +80,7 @@ from asrkit.data.datadir import parse_segment
 from asrkit.data.table import iter_table_fast
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import PathLike, names_stdin, stdin_closed_problem
+from asrkit.utils.pipes import StderrTail as _StderrTail
 
 DOWNMIX: Optional[int] = None  # channel=None: the mean of all channels
 EXPECT_MONO = -1  # channel=-1: multi-channel audio is an error (Kaldi's --channel -1)
@@ -1303,68 +1302,6 @@ def _read_stream(stream: IO[bytes], what: str, max_samples: int) -> bytearray:
         if cap is not None and len(data) > cap:
             raise AsrkitError(f"{what}: stream holds more than the limit of {max_samples} samples per read "
                               f"(stopped after {len(data)} bytes)")
-
-
-# What is kept of a pipe command's stderr: the error message names its last line. Only the end
-# is kept, in memory: a command can write stderr without end (a warning per block, `yes >&2`), and
-# a spool file of it filled /tmp.
-_PIPE_ERR_TAIL = 4096
-# Reads of what is already in the stderr pipe once the command has exited or been stopped: the
-# pipe's own buffer (64 KiB) at most, unless a child still holding it open keeps writing.
-_PIPE_ERR_LAST_READS = 16
-
-
-class _StderrTail:
-    """Drains a command's stderr in a thread, as its stdout is read (so neither pipe can fill and
-    stall the command), keeping the last ``_PIPE_ERR_TAIL`` bytes. :meth:`finish` takes what is
-    already in the pipe and stops, without waiting for a child that still holds the pipe open
-    (``cmd &``): the old spool file did not wait for one either."""
-
-    def __init__(self, stream: IO[bytes]) -> None:
-        self._stream = stream
-        self._tail = bytearray()
-        self._stop_r, self._stop_w = os.pipe()
-        self._thread = threading.Thread(target=self._drain, name="pipe-stderr", daemon=True)
-        self._thread.start()
-
-    def _keep(self, chunk: bytes) -> None:
-        self._tail += chunk
-        del self._tail[:-_PIPE_ERR_TAIL]
-
-    def _drain(self) -> None:
-        fd = self._stream.fileno()
-        with selectors.DefaultSelector() as sel:
-            sel.register(fd, selectors.EVENT_READ)
-            sel.register(self._stop_r, selectors.EVENT_READ)
-            while True:
-                ready = {key.fd for key, _ in sel.select()}
-                if self._stop_r in ready:
-                    break  # first: a child writing without end must not keep us here
-                chunk = os.read(fd, _READ_CHUNK)
-                if not chunk:
-                    return
-                self._keep(chunk)
-        os.set_blocking(fd, False)
-        for _ in range(_PIPE_ERR_LAST_READS):
-            try:
-                chunk = os.read(fd, _READ_CHUNK)
-            except BlockingIOError:
-                return
-            if not chunk:
-                return
-            self._keep(chunk)
-
-    def finish(self) -> bytes:
-        """Stop draining and close our end (a child still writing to it gets SIGPIPE, instead of
-        writing on unread); the kept end of stderr."""
-        try:
-            os.write(self._stop_w, b"x")
-            self._thread.join()
-        finally:
-            self._stream.close()
-            os.close(self._stop_r)
-            os.close(self._stop_w)
-        return bytes(self._tail)
 
 
 def _read_pipe(cmd: str, what: str, max_samples: int) -> bytearray:

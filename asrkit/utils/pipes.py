@@ -1,0 +1,87 @@
+"""What is kept of a ``cmd |`` input's stderr (wav.scp entries, ``ark:cmd |``, ``scp:cmd |``, scp
+entries ending in ``|``): its last 4 KiB, in memory, so that an error can name its last line.
+
+It went to an unlinked temporary file with no size limit: a command writing stderr without end
+(a warning per block, ``yes >&2``) filled /tmp unseen, and under a full disk or a file size limit
+(``ulimit -f``) the command died of it (SIGXFSZ) and its real last line was lost.
+"""
+from __future__ import annotations
+
+import os
+import selectors
+import threading
+from typing import IO
+
+# Only the end is kept: a chatty command's stderr can run to megabytes, or never stop.
+PIPE_ERR_TAIL = 4096
+# Reads of what is already in the stderr pipe once the command has exited or been stopped: the
+# pipe's own buffer (64 KiB) at most, unless a child still holding it open keeps writing.
+_PIPE_ERR_LAST_READS = 16
+_READ_CHUNK = 1 << 16
+
+
+class StderrTail:
+    """Drains a command's stderr in a thread, as its stdout is read (so neither pipe can fill and
+    stall the command), keeping the last ``PIPE_ERR_TAIL`` bytes. :meth:`finish` takes what is
+    already in the pipe and stops, without waiting for a child that still holds the pipe open
+    (``cmd &``): the old spool file did not wait for one either."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self._stream = stream
+        self._tail = bytearray()
+        self._finished = False
+        self._stop_r, self._stop_w = os.pipe()
+        self._thread = threading.Thread(target=self._drain, name="pipe-stderr", daemon=True)
+        try:
+            self._thread.start()
+        except BaseException:
+            os.close(self._stop_r)
+            os.close(self._stop_w)
+            raise
+
+    def _keep(self, chunk: bytes) -> None:
+        self._tail += chunk
+        del self._tail[:-PIPE_ERR_TAIL]
+
+    def _drain(self) -> None:
+        fd = self._stream.fileno()
+        with selectors.DefaultSelector() as sel:
+            sel.register(fd, selectors.EVENT_READ)
+            sel.register(self._stop_r, selectors.EVENT_READ)
+            while True:
+                ready = {key.fd for key, _ in sel.select()}
+                if self._stop_r in ready:
+                    break  # first: a child writing without end must not keep us here
+                chunk = os.read(fd, _READ_CHUNK)
+                if not chunk:
+                    return
+                self._keep(chunk)
+        os.set_blocking(fd, False)
+        for _ in range(_PIPE_ERR_LAST_READS):
+            try:
+                chunk = os.read(fd, _READ_CHUNK)
+            except BlockingIOError:
+                return
+            if not chunk:
+                return
+            self._keep(chunk)
+
+    def finish(self) -> bytes:
+        """Stop draining and close our end (a child still writing to it gets SIGPIPE, instead of
+        writing on unread); the kept end of stderr. Again after the first call: the same end."""
+        if not self._finished:
+            self._finished = True
+            try:
+                os.write(self._stop_w, b"x")
+                self._thread.join()
+            finally:
+                self._stream.close()
+                os.close(self._stop_r)
+                os.close(self._stop_w)
+        return bytes(self._tail)
+
+    def last_line(self) -> str:
+        """``": <last line of stderr>"`` for an error message, or ``""`` when it wrote nothing;
+        stops draining (:meth:`finish`) first."""
+        lines = self.finish().decode(errors="replace").strip().splitlines()
+        return f": {lines[-1]}" if lines else ""
