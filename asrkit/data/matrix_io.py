@@ -33,7 +33,6 @@ import stat
 import struct
 import subprocess
 import sys
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import IO, Dict, Iterator, List, Optional, Tuple
@@ -43,6 +42,7 @@ import numpy as np
 from asrkit.data.table import bounded_lines, iter_table, iter_table_lines, read_line_blocks
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import special_kind
+from asrkit.utils.pipes import StderrTail
 
 # Kaldi's binary object types this reader accepts: token -> (dtype, is_matrix) for the plain ones.
 _PLAIN_TYPES = {b"FM": ("<f4", True), b"FV": ("<f4", False), b"DM": ("<f8", True), b"DV": ("<f8", False)}
@@ -383,11 +383,6 @@ def stdin_bytes() -> IO[bytes]:
     return sys.stdin.buffer
 
 
-def _stderr_tail(data: bytes) -> str:
-    lines = data.decode(errors="replace").strip().splitlines()
-    return f": {lines[-1]}" if lines else ""
-
-
 def _nonempty_stdin_lines():
     """scp:-'s lines; none at all is an error (an empty or failed pipe upstream)."""
     n = 0
@@ -396,6 +391,21 @@ def _nonempty_stdin_lines():
         yield line
     if n == 0:
         raise AsrkitError("<stdin>: no data on stdin (0 lines read)")
+
+
+def _start_pipe(cmd: str) -> Tuple[subprocess.Popen, StderrTail]:
+    """``cmd`` started, its stdout to be read; its stderr drained as it comes into a bounded tail
+    for the error message. It was spooled to a temporary file with no size limit: a command
+    writing stderr without end filled /tmp, or died of a file size limit and lost its last line."""
+    proc = subprocess.Popen(cmd, shell=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        return proc, StderrTail(proc.stderr)
+    except BaseException:  # (no thread to drain it: the command is not left to stall on stderr)
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
+        raise
 
 
 # What a pipe may print after the object it is read for (discarded, to learn its exit status).
@@ -424,11 +434,11 @@ def iter_ark_file(path: str) -> Iterator[Tuple[str, np.ndarray]]:
         return
     if path.rstrip().endswith("|"):
         cmd = path.rstrip()[:-1].strip()
-        # stderr goes to a file, not a pipe: a grandchild still holding a pipe open would make
-        # reading it block after the command is gone.
-        with tempfile.TemporaryFile() as err:
-            proc = subprocess.Popen(cmd, shell=True, stdout=subprocess.PIPE, stderr=err)
-            name = f"ark '{path}'"
+        # stderr is drained as it comes into a bounded tail (StderrTail), never spooled to a file:
+        # a command writing stderr without end filled /tmp, and died of a full disk.
+        proc, err = _start_pipe(cmd)
+        name = f"ark '{path}'"
+        try:
             try:
                 yield from iter_ark(proc.stdout, name)
             except AsrkitError as e:
@@ -439,8 +449,7 @@ def iter_ark_file(path: str) -> Iterator[Tuple[str, np.ndarray]]:
                     proc.kill()
                 status = proc.wait()
                 if ended and status != 0:
-                    err.seek(0)
-                    raise AsrkitError(f"{name}: command '{cmd}' exited with status {status}{_stderr_tail(err.read())} "
+                    raise AsrkitError(f"{name}: command '{cmd}' exited with status {status}{err.last_line()} "
                                       f"(its output read up to: {str(e).removeprefix(name + ': ')})") from None
                 raise
             except BaseException:  # stopped early (an error, or the reader closed): stop the command too
@@ -450,9 +459,10 @@ def iter_ark_file(path: str) -> Iterator[Tuple[str, np.ndarray]]:
             finally:
                 proc.stdout.close()
             status = proc.wait()
-            err.seek(0)
             if status != 0:
-                raise AsrkitError(f"{name}: command '{cmd}' exited with status {status}{_stderr_tail(err.read())}")
+                raise AsrkitError(f"{name}: command '{cmd}' exited with status {status}{err.last_line()}")
+        finally:
+            err.finish()
         return
     try:
         f = open(path, "rb")
@@ -532,37 +542,35 @@ def _read_pipe(entry: ScpEntry) -> np.ndarray:
     first: a command that printed without end (``yes |``, a mistyped ``cat /dev/zero |``) was a
     MemoryError traceback after gigabytes. The command's exit status is checked as before
     when it ends within PIPE_TRAILER_MAX bytes of its object; else it is stopped."""
-    # stderr to a file: a grandchild holding a pipe open would block reading it (iter_ark_file)
-    with tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(entry.path, shell=True, stdout=subprocess.PIPE, stderr=err)
-        try:
-            array: Optional[np.ndarray] = None
-            error: Optional[AsrkitError] = None
-            if proc.stdout.peek(1):
-                try:
-                    array = read_object(proc.stdout, entry.what)
-                except AsrkitError as e:
-                    error = e
-            ended = _drained(proc.stdout, PIPE_TRAILER_MAX)
-            if not ended:
-                proc.kill()
-            status = proc.wait()
-            if ended and status != 0:  # (the status explains a bad or missing object best)
-                err.seek(0)
-                raise AsrkitError(f"{entry.what}: command exited with status {status}{_stderr_tail(err.read())}")
-            if error is not None:
-                raise error
-            if array is None:
-                raise AsrkitError(f"{entry.what}: command printed nothing")
-            if not ended:
-                raise AsrkitError(f"{entry.what}: command printed more than {PIPE_TRAILER_MAX >> 20} MiB after "
-                                  f"the matrix read from it (an scp's pipe prints one object)")
-            return array
-        finally:
-            if proc.poll() is None:  # stopped by an exception from outside (an interrupt)
-                proc.kill()
-                proc.wait()
-            proc.stdout.close()
+    proc, err = _start_pipe(entry.path)
+    try:
+        array: Optional[np.ndarray] = None
+        error: Optional[AsrkitError] = None
+        if proc.stdout.peek(1):
+            try:
+                array = read_object(proc.stdout, entry.what)
+            except AsrkitError as e:
+                error = e
+        ended = _drained(proc.stdout, PIPE_TRAILER_MAX)
+        if not ended:
+            proc.kill()
+        status = proc.wait()
+        if ended and status != 0:  # (the status explains a bad or missing object best)
+            raise AsrkitError(f"{entry.what}: command exited with status {status}{err.last_line()}")
+        if error is not None:
+            raise error
+        if array is None:
+            raise AsrkitError(f"{entry.what}: command printed nothing")
+        if not ended:
+            raise AsrkitError(f"{entry.what}: command printed more than {PIPE_TRAILER_MAX >> 20} MiB after "
+                              f"the matrix read from it (an scp's pipe prints one object)")
+        return array
+    finally:
+        if proc.poll() is None:  # stopped by an exception from outside (an interrupt)
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+        err.finish()
 
 
 def _slice(array: np.ndarray, entry: ScpEntry) -> np.ndarray:
@@ -610,8 +618,8 @@ def _scp_lines(path: str):
     if path.rstrip().endswith("|"):
         cmd = path.rstrip()[:-1].strip()
         name = f"scp '{path}'"
-        with tempfile.TemporaryFile() as err:
-            proc = subprocess.Popen(cmd, shell=True, stdout=subprocess.PIPE, stderr=err)
+        proc, err = _start_pipe(cmd)
+        try:
             try:
                 # read as it comes, in bounded blocks: 'cat /dev/zero |' was read whole
                 data = b"".join(block for _, block in read_line_blocks(proc.stdout, name))
@@ -622,8 +630,9 @@ def _scp_lines(path: str):
                 proc.stdout.close()
                 code = proc.wait()
             if code != 0:
-                err.seek(0)
-                raise AsrkitError(f"scp '{path}': command exited with status {code}{_stderr_tail(err.read())}")
+                raise AsrkitError(f"scp '{path}': command exited with status {code}{err.last_line()}")
+        finally:
+            err.finish()
         return iter_table_lines(io.BytesIO(data), name)
     return iter_table(path)
 
