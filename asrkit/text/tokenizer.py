@@ -41,11 +41,26 @@ _META_STANDIN = "\x01"
 MAX_MODEL_BYTES = 64 << 20
 
 
+# Python's str.split() takes the control characters U+001C..U+001F (ASCII's file, group, record
+# and unit separators) and U+0085 for white space; Kaldi's and sclite's fields (split_fields) and
+# asrkit-score do not. Split there, "YES\x1fNO" was two words to the tokenizer (and so to every
+# model made with it) and one to the scorer: never written back, an error on every such word with
+# exit 0. They are control characters like any other: bad_character refuses them in training, and
+# encoding leaves them in the text, so they become <unk>, counted and named.
+_WORD_GAP = re.compile(r"[^\S\x1c-\x1f\x85]+")
+_SPACE_CONTROL = "\x1c\x1d\x1e\x1f\x85"
+
+
+def words(text: str) -> List[str]:
+    """``text.split()`` but not at the control characters :data:`_SPACE_CONTROL` (see there)."""
+    return [w for w in _WORD_GAP.split(text) if w]
+
+
 def _spaced(text: str) -> str:
     """``text`` with every run of white space (tab, no-break space, U+3000...) one space, as the
     tokenizer was trained (train_sentencepiece): sentencepiece splits words at spaces only, so a
     tab between two words would otherwise be a character it never saw (<unk>)."""
-    return " ".join(text.split()).replace(META, _META_STANDIN)
+    return " ".join(words(text)).replace(META, _META_STANDIN)
 
 
 def _unspaced_piece(piece: str) -> str:
@@ -64,6 +79,10 @@ def bad_character(text: str) -> Optional[str]:
     for c in text:
         if c == META:
             return "U+2581 '\u2581' (sentencepiece's word-boundary mark: it would come back as a space)"
+        if c in _SPACE_CONTROL:
+            return (f"the control character U+{ord(c):04X} {c!r} (Python's str.split() takes it for white space, "
+                    f"asrkit-score, Kaldi and sclite do not: the tokenizer would split the word there and the "
+                    f"model could never write it back)")
         if unicodedata.category(c) == "Cc" and not c.isspace():
             return f"the control character U+{ord(c):04X} {c!r} (a terminal escape or a damaged transcript)"
     return None

@@ -163,7 +163,10 @@ _TRN_ID = re.compile(r"\([^()\s]+\)")
 def train_sentencepiece(sentences: Iterable[str], config: TokenizerConfig, verbose: bool = False) -> bytes:
     """Train on ``sentences`` (empty ones skipped) and return the serialized model."""
     config.check()
-    sents = [s for s in (" ".join(s.split()) for s in sentences) if s]
+    from asrkit.text.tokenizer import words
+
+    # (not at U+001C..U+001F: left in, the check below names them)
+    sents = [s for s in (" ".join(words(s)) for s in sentences) if s]
     if not sents:
         raise AsrkitError("no non-empty transcript to train a tokenizer on")
     for n, s in enumerate(sents, 1):
