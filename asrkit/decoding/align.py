@@ -33,6 +33,7 @@ from asrkit.decoding.ctc_align import Word, align_cells, min_frames
 from asrkit.decoding.inputs import Item
 from asrkit.decoding.recognizer import Recognizer
 from asrkit.text.tokenizer import case_that_knows, knows_some_token
+from asrkit.text.tokenizer import words as words_of
 from asrkit.utils.bad_items import MAX_FAILED_PERCENT, BadItems
 from asrkit.utils.device import out_of_memory
 from asrkit.utils.errors import AsrkitError
@@ -77,7 +78,7 @@ def transcript_tokens(rec: Recognizer, utt: str, text: str, unknown) -> List[int
                                case)
         return ids
     index = {t: i for i, t in enumerate(rec.pkg.tokens)}
-    words = text.split()
+    words = words_of(text)  # as the scorer splits (tokenizer.words)
     missing = [w for w in words if w not in index]
     if missing:
         message = f"utterance {utt!r}: word(s) {' '.join(missing[:5])} not in the model's token list"
@@ -161,7 +162,10 @@ def align_items(rec: Recognizer, items: Iterable[Item], total: Optional[int], tr
             words = rec.unpadded_words(words, lead, frames)
             # The transcript's own words, not the tokenizer's rendering of them: a character the
             # tokenizer does not know comes back from its pieces as "⁇" (sentencepiece's <unk>).
-            ref = transcripts[utt].split()
+            # Split as the tokenizer splits (words()): str.split() also cut at U+001C..U+001F and
+            # U+0085, so "RUBOUT\x1fG" was two words here and one there, the counts differed,
+            # and the CTM got the tokenizer's "RUBOUT⁇G".
+            ref = words_of(transcripts[utt])
             if len(ref) == len(words):
                 words = [dataclasses.replace(w, word=r) for w, r in zip(words, ref)]
             s.bad.ok()
@@ -188,12 +192,15 @@ def align_items(rec: Recognizer, items: Iterable[Item], total: Optional[int], tr
                 # As asrkit-decode decodes it whole: the same edge pad, so the same times.
                 prepared = rec.prepare_whole(utt, feats)
                 feats = prepared.feats
-                # Decided here, before the batch: a transcript CTC cannot fit names itself.
+                # Decided here, before the batch: a transcript CTC cannot fit names itself. Counted
+                # on the audio's own frames, not the edge pad's: a 0.1 s segment given a 7-word
+                # transcript fitted only thanks to the 0.4 s of added quiet, and its words came out
+                # stacked at the edge a frame each (confidence 0.000), with exit 0.
                 enc_frames = -(-feats.shape[0] // r)
-                if min_frames(tokens) > enc_frames:
+                own = feats.shape[0] - sum(prepared.pad)
+                if min_frames(tokens) > -(-own // r):
                     raise AsrkitError(f"utterance {utt!r}: its transcript needs {min_frames(tokens)} CTC frames, "
-                                      f"its audio has {enc_frames} ({feats.shape[0]} feature frames"
-                                      f"{', with its edge pad' if sum(prepared.pad) else ''})")
+                                      f"its audio has {-(-own // r)} ({own} feature frames)")
                 cells = align_cells(enc_frames, len(tokens))
                 if cells > ctc_align.MAX_ALIGN_CELLS:
                     # An allocation of that size was a RuntimeError traceback ("DefaultCPUAllocator:
