@@ -71,7 +71,8 @@ def main(model_path: Optional[str], config_path: Optional[str], utt2spk: Optiona
     hypotheses of the half (--keep) of the speaker's utterances the model is surest of, the
     model itself frozen; no reference transcript is read. An utterance without a hypothesis,
     speaker or readable features is skipped, named and counted (the run fails, writing nothing,
-    past 5 %); a speaker with fewer than --min-utts usable utterances gets the identity.
+    past 5 %); a speaker with fewer than --min-utts usable utterances, or whose transform
+    does not lower the loss on them, gets the identity.
     docs/decoding.md, "Speaker adaptation".
     """
     from asrkit.decoding.adapt import AdaptConfig

@@ -263,6 +263,15 @@ def adapt_speakers(rec, inputs, hyp_text: str, utt2spk_path: str, wspecifier: st
                             len(usable_items(spk_items, config)), len(spk_items), config.max_frames, config.min_utts)
                 writer.write(spk, identity_transform(spk_items[0][1].shape[1]))
                 continue
+            if not result.loss_after < result.loss_before:
+                # The identity does better on the very utterances the transform was fitted to: written
+                # all the same (AN4, --lr 10: 0.36 -> 4.2 per token, exit 0), it made the second
+                # pass worse than the first.
+                log.warning("speaker %r: the transform raised the loss per token on the %d utterances it was fitted "
+                            "to (%.4f -> %.4f): identity transform (a lower --lr may help)", spk, result.used,
+                            result.loss_before, result.loss_after)
+                writer.write(spk, identity_transform(spk_items[0][1].shape[1]))
+                continue
             log.info("speaker %r: adapted on %d of %d utterances, loss per token %.4f -> %.4f", spk, result.used,
                      len(spk_items), result.loss_before, result.loss_after)
             writer.write(spk, result.transform)

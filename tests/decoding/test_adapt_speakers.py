@@ -188,3 +188,29 @@ def test_one_input_is_asked_for_in_this_commands_words(inproc, tmp_path):  # noq
                      tmp_path / "text", f"ark:{tmp_path / 't.ark'}", check=False)
         assert res.returncode == 1 and (b"ERROR (asrkit-adapt-speakers): give exactly one input: --feats RSPECIFIER or "
                                         b"--wav-scp WAV_SCP\n") in res.stderr, res.stderr
+
+
+def test_a_transform_that_raises_the_loss_is_not_written(inproc, yesno, tmp_path, monkeypatch):  # noqa: F811
+    """A transform that does worse than the identity on the utterances it was fitted to (AN4 with
+    --lr 10: 0.36 -> 4.2 per token) was written, with exit 0, and the second pass decoded worse."""
+    from asrkit.decoding import adapt as adapt_mod
+
+    _, model, wavs = yesno
+    utt2spk = two_speakers(tmp_path, wavs)
+    scp = tmp_path / "wav.scp"
+    inproc("decode", "--mode", "greedy", "--model", model, "--wav-scp", scp, "--output-dir", tmp_path / "d1")
+    real = adapt_mod.estimate_transform
+
+    def worse_for_a(model, items, config, device=None):
+        result = real(model, items, config, device)
+        if items[0][0] in {w.stem for i, w in enumerate(wavs) if i % 2}:  # speaker a
+            result = adapt_mod.AdaptResult(result.transform, result.used, result.loss_before, result.loss_before * 3)
+        return result
+
+    monkeypatch.setattr(adapt_mod, "estimate_transform", worse_for_a)
+    res = inproc("adapt-speakers", "--model", model, "--utt2spk", utt2spk, "--wav-scp", scp, "--epochs", "1",
+                 "--keep", "1", "--min-utts", "2", tmp_path / "d1" / "text", f"ark,t:{tmp_path / 'trans.txt'}")
+    assert b"speaker 'a': the transform raised the loss per token on the" in res.stderr, res.stderr
+    transforms = dict(read_matrices(f"ark:{tmp_path / 'trans.txt'}"))
+    assert np.array_equal(transforms["a"], identity_transform(23))
+    assert not np.array_equal(transforms["b"], identity_transform(23))
