@@ -110,11 +110,14 @@ def choose_holdout(utt2spk: Dict[str, str], dev_fraction: float = 0.0, test_frac
                 if len(chosen) >= want:
                     break
                 chosen += spk2utt[spk]
-            if len(chosen) > 1.5 * want:
+            if len(chosen) > 1.5 * want or len(chosen) < want / 1.5:
                 # Whole speakers overshoot: two speakers and --dev-fraction 0.2 held out half the data.
+                # And undershoot, said as well: two speakers and --dev-fraction 0.9 held out half of
+                # it in silence (the last speaker always stays for training).
                 log.warning("--by-speaker: the %s set is %d of %d utterances (%.0f %%) for --%s-fraction %g (%d): "
-                            "whole speakers come no closer (%d of %d speakers taken)", name, len(chosen), total,
+                            "whole speakers come no closer%s (%d of %d speakers taken)", name, len(chosen), total,
                             100 * len(chosen) / total, name, fraction, want,
+                            "" if len(chosen) > want else ", one at least staying for training",
                             len({utt2spk[u] for u in chosen}), len(speakers))
         else:
             pool = sorted(u for u in utt2spk if u not in taken)

@@ -47,6 +47,17 @@ def test_by_speaker_overshoot_is_said(caplog):
     assert "--by-speaker" not in caplog.text
 
 
+def test_by_speaker_undershoot_is_said(caplog):
+    # two speakers and a 90 % dev set: the last speaker stays for training, so half the data was
+    # held out, in silence
+    two = {f"s{s}-u{u:02d}": f"s{s}" for s in range(2) for u in range(20)}
+    with caplog.at_level("WARNING"):
+        sets = choose_holdout(two, dev_fraction=0.9, by_speaker=True)
+    assert len(sets["dev"]) == 20
+    assert ("--by-speaker: the dev set is 20 of 40 utterances (50 %) for --dev-fraction 0.9 (36): whole speakers "
+            "come no closer, one at least staying for training (1 of 2 speakers taken)") in caplog.text
+
+
 def test_explicit_lists(tmp_path):
     (tmp_path / "dev").write_text("s0-u00\ns0-u01 any other columns\n\n")
     (tmp_path / "test").write_text("s1-u00\n")
