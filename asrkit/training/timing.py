@@ -14,7 +14,9 @@ checkpoint is written, so a run killed with SIGKILL (which cannot write anything
 still counts up to a few seconds before the kill, and at least up to its last checkpoint. ``from_epoch``/``to_epoch`` are the epochs finished when the run started and at its
 last update. ``status``: ``running`` (a row the next run finds still ``running`` belonged to a
 process that died without a word, and becomes ``killed``), ``done`` (max_epochs reached or
-early stopping), ``budget`` (stopped by ``training.max_time``), ``failed`` (an error).
+early stopping), ``budget`` (stopped by ``training.max_time``), ``failed`` (an error). A run
+that fails or is interrupted before its training loop starts (a continuation refused for another
+config) trained nothing and leaves no row.
 The rows of a training add up to its training time: what ``asr.sh`` puts in ``train_seconds``
 and in the RESULTS.md row. A training started afresh (no checkpoint in the exp dir) starts
 the table afresh.
@@ -100,6 +102,10 @@ class RunRecord:
         self._start = clock()
         self.epochs_done = epochs_done  # replaceable once the trainer exists
         self.outcome = "failed"  # what finish() writes unless the caller says how the run ended
+        # Set when the training loop starts: a run that failed or was stopped before it (a resume
+        # refused for another config, a bad dev set) trained nothing, and its row is taken out
+        # again at finish(); a refused continuation made RESULTS.md say "(2 runs)".
+        self.began = False
         self._heartbeat_s = heartbeat_s
         earlier = [] if fresh else read_runs(exp_dir)
         for row in earlier:
@@ -143,8 +149,12 @@ class RunRecord:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
+        status = status or self.outcome
         try:
-            self._write(status or self.outcome)
+            if not self.began and status in ("failed", "interrupted"):
+                self._write_rows(self.earlier)
+            else:
+                self._write(status)
         except OSError as e:
             log.warning("%s", _os_error(e))
 
@@ -163,10 +173,13 @@ class RunRecord:
                 self.row.status = status
             # An OSError names the file: start() leaves it to the command (a full disk, said as
             # everywhere else); the updates after it only warn.
-            with atomic_open(self.path) as f:
-                f.write("# " + "\t".join(COLUMNS) + "\n")
-                for row in [*self.earlier, self.row]:
-                    f.write(row.line() + "\n")
+            self._write_rows([*self.earlier, self.row])
+
+    def _write_rows(self, rows: List[RunRow]) -> None:
+        with atomic_open(self.path) as f:
+            f.write("# " + "\t".join(COLUMNS) + "\n")
+            for row in rows:
+                f.write(row.line() + "\n")
 
 
 def _os_error(e: OSError) -> str:

@@ -265,6 +265,8 @@ def _train(args: TrainArgs, exp: Path, dist_info: Optional[DistInfo], rank: int,
     # Last before the loader workers fork: the tables' text, the sampler's sort and a resumed
     # checkpoint are garbage by now, and glibc would keep their heap in every process.
     release_free_memory()
+    if runs is not None:
+        runs.began = True
     trainer.run()
     out = None
     if rank == 0:

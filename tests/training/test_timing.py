@@ -72,6 +72,40 @@ def test_run_record_adds_up_runs_and_marks_the_killed_one(tmp_path):
     assert [(r.run, r.status) for r in read_runs(tmp_path)] == [(1, "done")]
 
 
+def test_a_run_that_ends_before_training_leaves_no_row(tmp_path):
+    """A run refused or stopped before its training loop (a resume refused for another config)
+    trained nothing: its row is taken out again, and an earlier 'running' row stays 'killed'."""
+    clock = FakeClock()
+    first = RunRecord(tmp_path, fresh=True, epochs_done=lambda: 1, clock=clock, heartbeat_s=3600)
+    first.start()
+    clock.now += 40.0
+    first._write()  # SIGKILLed: no finish()
+    for outcome in ("failed", "interrupted"):
+        refused = RunRecord(tmp_path, fresh=False, epochs_done=lambda: 1, clock=clock, heartbeat_s=3600)
+        refused.start()
+        clock.now += 1.0
+        refused.outcome = outcome
+        refused.finish()
+        assert [(r.run, r.seconds, r.status) for r in read_runs(tmp_path)] == [(1, 40.0, "killed")]
+    ran = RunRecord(tmp_path, fresh=False, epochs_done=lambda: 1, clock=clock, heartbeat_s=3600)
+    ran.start()
+    ran.began = True
+    clock.now += 5.0
+    ran.finish()  # failed in training: its time counts
+    assert [(r.run, r.status) for r in read_runs(tmp_path)] == [(1, "killed"), (2, "failed")]
+
+
+def test_a_refused_continuation_is_no_run(yesno_setup, tmp_path, asrkit):
+    """A continuation refused for another model config was logged as a 'failed' run, and the
+    recipe's RESULTS.md row said '(2 runs)' for a training of one."""
+    exp = tmp_path / "exp"
+    asrkit(*train_args(yesno_setup, exp, "--set", "training.max_epochs=1"))
+    proc = asrkit(*train_args(yesno_setup, exp, "--set", "training.max_epochs=2", "--set", "model.speller.hidden=24"),
+                  check=False)
+    assert proc.returncode == 1 and "another model config" in proc.stderr.decode(), proc.stderr.decode()[-2000:]
+    assert [(r.run, r.status) for r in read_runs(exp)] == [(1, "done")]
+
+
 def test_run_record_heartbeat_updates_the_row(tmp_path):
     record = RunRecord(tmp_path, fresh=True, epochs_done=lambda: 2, heartbeat_s=0.01)
     record.start()
