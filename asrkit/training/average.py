@@ -6,6 +6,7 @@ averaged in float64; integer buffers (e.g. counters) are taken from the best che
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
@@ -64,6 +65,15 @@ def best_epochs(exp_dir: Path, num: int, metric: Optional[str] = None,
     if max_epoch is not None:
         every = [e for e in every if e <= max_epoch]
     ranked = [e for e in every if e in found]
+    values = {int(r["epoch"]): float(r[metric]) for r in ckpt.epoch_rows(last) if r.get(metric) is not None}
+    diverged = [e for e in ranked if not math.isfinite(values.get(e, 0.0))]
+    if diverged and len(diverged) < len(ranked):
+        # A NaN/inf dev score ranks last, but with fewer finite epochs than --num it was averaged
+        # in all the same (a run that diverged at its last epoch, always kept): that epoch's
+        # weights pulled the average toward a model whose dev score could not even be computed.
+        log.warning("epoch(s) %s have a non-finite %s (the run diverged there): left out of the average",
+                    ", ".join(map(str, sorted(diverged))), metric)
+        ranked = [e for e in ranked if e not in diverged]
     gone = [e for e in every[:num] if e not in found]
     if gone and max_epoch is None:
         # Ranked by another metric than the one training kept checkpoints by (or asked for more
