@@ -17,8 +17,12 @@ from asrkit.utils.errors import AsrkitError
 @click.option("--no-feats", is_flag=True, help="Do not check feats.scp / utt2num_frames even if present.")
 @click.option("--no-wav", is_flag=True, help="Do not require audio (wav.scp / segments).")
 @click.option("--no-check-files", is_flag=True, help="Do not check that the audio files of wav.scp and the arks of feats.scp exist.")
+@click.option("--check-feats-headers", is_flag=True,
+              help="Read the matrix header at every feats.scp offset (one small read per utterance; by default "
+                   "only each ark's last, which finds an ark cut short).")
 @click.argument("data_dir", callback=refuse_empty_name, metavar="<data-dir>")
-def main(no_text: bool, no_feats: bool, no_wav: bool, no_check_files: bool, data_dir: str) -> None:
+def main(no_text: bool, no_feats: bool, no_wav: bool, no_check_files: bool, check_feats_headers: bool,
+         data_dir: str) -> None:
     """Check <data-dir> as Kaldi's utils/validate_data_dir.sh does.
 
     Tables sorted in C-locale order with unique ids; every utterance with audio (wav.scp, or
@@ -32,7 +36,7 @@ def main(no_text: bool, no_feats: bool, no_wav: bool, no_check_files: bool, data
     if missing:  # one line; "asrkit-fix-data-dir nodir repairs ... sorting" followed it, a fix for nothing
         raise AsrkitError(f"{data_dir}: {missing}")
     problems = validate_data_dir(data_dir, no_text=no_text, no_feats=no_feats, no_wav=no_wav,
-                                 check_wav_files=not no_check_files)
+                                 check_wav_files=not no_check_files, check_feats_headers=check_feats_headers)
     errors = [p for p in problems if p.is_error]
     # Grouped by file and line so a user can walk through each file once.
     for p in sorted(problems, key=lambda p: (p.file, p.line or 0)):

@@ -13,9 +13,10 @@ import math
 
 import os
 import stat
+import struct
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from asrkit.data.datadir import (DataDir, dir_problem, kaldi_real, positive_seconds, segment_channel,
                                  segment_channel_problem)
@@ -179,13 +180,15 @@ def _wav_in_ark(path: str) -> bool:
 
 
 def validate_data_dir(path: PathLike, no_text: bool = False, no_feats: bool = False, no_wav: bool = False,
-                      check_wav_files: bool = True) -> List[Problem]:
+                      check_wav_files: bool = True, check_feats_headers: bool = False) -> List[Problem]:
     """All problems in a data directory, errors and warnings, in the order found.
 
     ``no_text``/``no_feats``/``no_wav`` skip those tables as Kaldi's options do. Audio is needed
     (wav.scp, or segments into wav.scp) unless ``no_wav`` or the directory holds feats.scp
     only (a dump dir after feature extraction). ``check_wav_files`` also checks that plain paths
-    in wav.scp and the arks of feats.scp exist on disk, which Kaldi leaves to the first reader.
+    in wav.scp and the arks of feats.scp exist on disk, which Kaldi leaves to the first reader,
+    and that each ark holds its offsets and its last matrix whole; ``check_feats_headers`` reads
+    the matrix header at every offset as well (one small read per utterance).
     """
     d = DataDir(path)
     problems: List[Problem] = []
@@ -291,7 +294,7 @@ def validate_data_dir(path: PathLike, no_text: bool = False, no_feats: bool = Fa
         _missing_from(problems, utt2spk, feats.first_lines(), feats.path)
         _missing(problems, feats, utts, utt2spk.path)
         if check_wav_files:
-            _check_feats_files(problems, feats)
+            _check_feats_files(problems, feats, check_feats_headers)
         u2nf = load("utt2num_frames")
         if u2nf is not None:
             _missing_from(problems, feats, u2nf.first_lines(), u2nf.path)
@@ -303,14 +306,23 @@ def validate_data_dir(path: PathLike, no_text: bool = False, no_feats: bool = Fa
     return problems
 
 
-def _check_feats_files(problems: List[Problem], feats: ScannedTable) -> None:
-    """Each feats.scp line's form and each ark it names, once per ark (a dump dir of 281k lines
-    names a few dozen): a dir whose arks were moved or deleted validated, and training then
-    failed at its first batch."""
+def _check_feats_files(problems: List[Problem], feats: ScannedTable, read_headers: bool = False) -> None:
+    """Each feats.scp line's form and each ark it names, stat'ed once per ark (a dump dir of 281k
+    lines names a few dozen): a dir whose arks were moved or deleted validated, and training then
+    failed at its first batch.
+
+    An offset at or past the end of its ark, and the last matrix of each ark running past its end,
+    are errors too: an ark cut short (a full disk, a killed copy) validated, and training or
+    decoding failed on its last utterances. That costs one small read per ark; ``read_headers``
+    reads the header at every offset (one read per utterance) to find an offset that points at
+    no matrix, or a row range past its matrix's rows."""
     from asrkit.data.matrix_io import parse_scp_value
 
     first_use: Dict[str, TableLine] = {}
-    at_offset: Dict[str, TableLine] = {}  # the first line reading each ark at an offset
+    # ark -> (offset, line, rows) of its entries: all of them with read_headers, else the last only
+    # (a list of 281k was a third of the time this takes; the others are found again if needed)
+    at_offset: Dict[str, List[Tuple[int, TableLine, Optional[slice]]]] = {}
+    first_at: Dict[str, TableLine] = {}  # the first line reading each ark at an offset
     for line in feats.first_lines().values():
         where = f"{feats.path}:{line.lineno}"
         try:
@@ -321,7 +333,13 @@ def _check_feats_files(problems: List[Problem], feats: ScannedTable) -> None:
         if not entry.pipe:
             first_use.setdefault(entry.path, line)
             if entry.offset is not None:
-                at_offset.setdefault(entry.path, line)
+                first_at.setdefault(entry.path, line)
+                if read_headers:
+                    at_offset.setdefault(entry.path, []).append((entry.offset, line, entry.rows))
+                else:
+                    last = at_offset.get(entry.path)
+                    if last is None or entry.offset > last[0][0]:
+                        at_offset[entry.path] = [(entry.offset, line, entry.rows)]
     for path, line in first_use.items():
         try:
             st = os.stat(path)
@@ -331,12 +349,122 @@ def _check_feats_files(problems: List[Problem], feats: ScannedTable) -> None:
             continue
         if stat.S_ISDIR(st.st_mode):
             problems.append(Problem(str(feats.path), line.lineno, f"{path!r} is a directory, not an ark file"))
-        elif special_kind(st.st_mode) and path in at_offset:
+        elif special_kind(st.st_mode) and path in first_at:
             # every reader refuses it (an offset is a seek): a dir whose ark was a FIFO or a link to
             # /dev/zero validated, and training failed on its every utterance
-            line = at_offset[path]
+            line = first_at[path]
             problems.append(Problem(str(feats.path), line.lineno, f"{path!r} is {special_kind(st.st_mode)}, not a "
                                     f"file: an scp offset is a seek (the ark of {line.key!r})"))
+        elif stat.S_ISREG(st.st_mode) and path in at_offset:
+            if not read_headers and at_offset[path][0][0] >= st.st_size:
+                at_offset[path] = _entries_of(feats, path)  # every offset past the end is named
+            _check_offsets(problems, feats, path, st.st_size, at_offset[path], read_headers)
+
+
+def _entries_of(feats: ScannedTable, path: str) -> List[Tuple[int, TableLine, Optional[slice]]]:
+    """``(offset, line, rows)`` of each well-formed feats.scp entry into ark ``path`` at an offset."""
+    from asrkit.data.matrix_io import parse_scp_value
+
+    out = []
+    for line in feats.first_lines().values():
+        try:
+            entry = parse_scp_value(line.key, line.value, "")
+        except AsrkitError:
+            continue  # (named already)
+        if not entry.pipe and entry.path == path and entry.offset is not None:
+            out.append((entry.offset, line, entry.rows))
+    return out
+
+
+CUT_SHORT = "the ark was cut short (a full disk, a killed run or copy?): make its features again"
+# Kaldi's binary objects (matrix_io reads them): the size of one element, and whether it has columns
+_BINARY_PLAIN = {b"FM": (4, True), b"FV": (4, False), b"DM": (8, True), b"DV": (8, False)}
+_HEAD_BYTES = 32  # enough for any binary object's header
+
+
+def _object_extent(head: bytes) -> Tuple[Optional[int], int, int, str]:
+    """``(bytes from the offset to the object's end, rows, columns, type)`` of the Kaldi object
+    whose start is ``head``; None for the size of a text matrix (not known without reading it
+    whole, rows -1) and for a header cut short (type ''); raises ValueError for no Kaldi object."""
+    if head[:2] != b"\0B":
+        if head.lstrip(b" \t\r\n")[:1] == b"[":
+            return None, -1, -1, "text"
+        raise ValueError(f"data starting with {head[:8]!r}")
+    token, space, rest = head[2:].partition(b" ")
+    start = 2 + len(token) + 1
+    if token in _BINARY_PLAIN:
+        elem, is_matrix = _BINARY_PLAIN[token]
+        need = 10 if is_matrix else 5
+        if len(rest) < need:
+            return None, -1, -1, ""
+        if rest[0] != 4 or (is_matrix and rest[5] != 4):
+            raise ValueError(f"a corrupt {token.decode()} header")
+        rows = struct.unpack("<i", rest[1:5])[0]
+        cols = struct.unpack("<i", rest[6:10])[0] if is_matrix else 1
+        if rows < 0 or cols < 0:
+            raise ValueError(f"a corrupt {token.decode()} header ({rows} x {cols})")
+        return start + need + rows * cols * elem, rows, cols, token.decode()
+    if token in (b"CM", b"CM2", b"CM3"):
+        if len(rest) < 16:
+            return None, -1, -1, ""
+        rows, cols = struct.unpack("<ii", rest[8:16])
+        if rows < 0 or cols < 0:
+            raise ValueError(f"a corrupt {token.decode()} header ({rows} x {cols})")
+        body = {b"CM": 8 * cols + rows * cols, b"CM2": 2 * rows * cols, b"CM3": rows * cols}[token]
+        return start + 16 + body, rows, cols, token.decode()
+    if not space and len(head) < _HEAD_BYTES:
+        return None, -1, -1, ""
+    raise ValueError(f"no Kaldi matrix type ({token[:8]!r})")
+
+
+def _check_offsets(problems: List[Problem], feats: ScannedTable, path: str, size: int,
+                   entries: List[Tuple[int, TableLine, Optional[slice]]], read_headers: bool) -> None:
+    """The offsets into ark ``path`` of ``size`` bytes (see :func:`_check_feats_files`)."""
+    def report(line: TableLine, message: str) -> None:
+        problems.append(Problem(str(feats.path), line.lineno, message))
+
+    inside = []
+    past = 0
+    for offset, line, rows in entries:
+        if offset < size:
+            inside.append((offset, line, rows))
+            continue
+        past += 1
+        if past <= MAX_REPEATED_WARNINGS:
+            report(line, f"offset {offset:,} of {line.key!r} is past the end of {path!r} ({size:,} bytes): "
+                         f"{CUT_SHORT}")
+    if past > MAX_REPEATED_WARNINGS:
+        problems.append(Problem(str(feats.path), None, f"{past - MAX_REPEATED_WARNINGS} more offsets past the end "
+                                                       f"of {path!r}"))
+    if not inside:
+        return
+    if not read_headers:  # the last matrix only: where an ark cut short ends
+        inside = [max(inside, key=lambda e: e[0])]
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError as e:
+        report(inside[0][1], f"{path!r}: {e.strerror or 'cannot be opened'} (the ark of {inside[0][1].key!r})")
+        return
+    try:
+        for offset, line, rows in sorted(inside, key=lambda e: e[0]):
+            head = os.pread(fd, _HEAD_BYTES, offset)
+            try:
+                extent, n_rows, n_cols, kind = _object_extent(head)
+            except ValueError as e:
+                report(line, f"no Kaldi matrix at offset {offset:,} of {path!r}, the entry of {line.key!r} ({e}): "
+                             f"the offset is wrong, or the ark was written over")
+                continue
+            if kind == "":
+                report(line, f"{path!r} ({size:,} bytes) ends inside the header of the matrix of {line.key!r} at "
+                             f"offset {offset:,}: {CUT_SHORT}")
+            elif extent is not None and offset + extent > size:
+                report(line, f"the matrix of {line.key!r} at offset {offset:,} ({n_rows} x {n_cols} {kind}) ends at "
+                             f"byte {offset + extent:,}, past the end of {path!r} ({size:,} bytes): {CUT_SHORT}")
+            elif rows is not None and rows.stop is not None and n_rows >= 0 and rows.stop > n_rows:
+                report(line, f"row range [{rows.start}:{rows.stop - 1}] of {line.key!r} is past the {n_rows} rows "
+                             f"of its matrix")
+    finally:
+        os.close(fd)
 
 
 def _bad_duration(table: ScannedTable, line: TableLine) -> Problem:

@@ -19,8 +19,12 @@ def an4_dir(an4_root, tmp_path):
     make_an4_data_dir(an4_root, d, "train")
     # feats.scp/utt2num_frames as after feature extraction, so they are split too.
     utts = [l.split()[0] for l in (d / "utt2spk").read_text().splitlines()]
-    (tmp_path / "feats.ark").write_bytes(b"")  # validation looks for it (it reads no ark)
-    (d / "feats.scp").write_text("".join(f"{u} {tmp_path}/feats.ark:{9 + 20 * i}\n" for i, u in enumerate(utts)))
+    # a real ark: validation checks each ark's size against its offsets and reads its last header
+    import kaldiio
+    import numpy as np
+
+    kaldiio.save_ark(str(tmp_path / "feats.ark"), {u: np.zeros((2, 3), dtype=np.float32) for u in utts},
+                     scp=str(d / "feats.scp"))
     (d / "utt2num_frames").write_text("".join(f"{u} {100 + i}\n" for i, u in enumerate(utts)))
     return d
 

@@ -16,6 +16,18 @@ def lines(path):
     return path.read_text().splitlines(keepends=True)
 
 
+def write_ark(ark, utts, rows=3, **kw):
+    """A real ark of a small matrix per utterance (validation reads the arks' sizes and headers):
+    utt -> its feats.scp value '<ark>:<offset>'. ``kw`` as kaldiio.save_ark's (compression, text)."""
+    import kaldiio
+    import numpy as np
+
+    scp = ark.with_name(ark.name + ".scp")
+    kaldiio.save_ark(str(ark), {u: np.full((rows, 4), i, dtype=np.float32) for i, u in enumerate(utts)},
+                     scp=str(scp), **kw)
+    return dict(line.split(None, 1) for line in scp.read_text().splitlines())
+
+
 def test_clean_an4_dir_is_valid(an4_clean):
     assert validate_data_dir(an4_clean) == []
 
@@ -98,8 +110,8 @@ def test_all_problems_listed_not_just_first(an4_dir):
 
 def test_feats_and_utt2num_frames(an4_dir):
     utts = [l.split()[0] for l in lines(an4_dir / "utt2spk")]
-    (an4_dir / "feats.ark").write_bytes(b"")  # the arks are looked for, not read
-    (an4_dir / "feats.scp").write_text("".join(f"{u} {an4_dir}/feats.ark:{i}\n" for i, u in enumerate(utts)))
+    at = write_ark(an4_dir / "feats.ark", utts)
+    (an4_dir / "feats.scp").write_text("".join(f"{u} {at[u]}\n" for u in utts))
     (an4_dir / "utt2num_frames").write_text("".join(f"{u} {100 if i != 3 else 0}\n" for i, u in enumerate(utts[:-1])))
     errs = errors(an4_dir)
     assert f"{an4_dir}/utt2num_frames:4: number of frames must be a positive integer, got '0'" in errs
@@ -120,8 +132,8 @@ def test_dump_dir_without_audio(an4_dir):
     # After feature extraction (dump/<set>/): feats.scp instead of wav.scp; audio is not required.
     utts = [l.split()[0] for l in lines(an4_dir / "utt2spk")]
     (an4_dir / "wav.scp").unlink()
-    (an4_dir / "feats.ark").write_bytes(b"")  # the arks are looked for, not read
-    (an4_dir / "feats.scp").write_text("".join(f"{u} {an4_dir}/feats.ark:{i}\n" for i, u in enumerate(utts)))
+    at = write_ark(an4_dir / "feats.ark", utts)
+    (an4_dir / "feats.scp").write_text("".join(f"{u} {at[u]}\n" for u in utts))
     assert errors(an4_dir) == []
     (an4_dir / "feats.scp").unlink()
     assert errors(an4_dir) == [f"{an4_dir}/wav.scp: no such file (every utterance needs audio; use --no-wav to skip)"]
@@ -132,10 +144,10 @@ def test_arks_that_feats_scp_names_are_looked_for(an4_dir, tmp_path):
     """A dump dir whose arks were moved or deleted validated; training failed at its first batch."""
     utts = [l.split()[0] for l in lines(an4_dir / "utt2spk")]
     (an4_dir / "wav.scp").unlink()
-    (tmp_path / "a.ark").write_bytes(b"")
+    at = write_ark(tmp_path / "a.ark", utts[::3])
     (tmp_path / "dir.ark").mkdir()
     arks = ["a.ark", "gone.ark", "dir.ark"]
-    scp = [f"{u} {tmp_path}/{arks[i % 3]}:{i}\n" for i, u in enumerate(utts)]
+    scp = [f"{u} {at[u] if i % 3 == 0 else f'{tmp_path}/{arks[i % 3]}:{i}'}\n" for i, u in enumerate(utts)]
     scp[9] = f"{utts[9]} {tmp_path}/a.ark:9[5:x]\n"       # a bad range
     scp[10] = f"{utts[10]} cat {tmp_path}/gone.ark |\n"    # a pipe: not looked into
     (an4_dir / "feats.scp").write_text("".join(scp))
@@ -144,6 +156,97 @@ def test_arks_that_feats_scp_names_are_looked_for(an4_dir, tmp_path):
         f"{an4_dir}/feats.scp:2: '{tmp_path}/gone.ark': No such file or directory (the ark of {utts[1]!r})",
         f"{an4_dir}/feats.scp:3: '{tmp_path}/dir.ark' is a directory, not an ark file"]
     assert errors(an4_dir, check_wav_files=False) == []
+
+
+def _dump_dir(an4_dir, **kw):
+    """an4_dir as a dump dir: feats.scp into one real ark, no audio. -> (utts, ark, feats.scp values)"""
+    utts = [l.split()[0] for l in lines(an4_dir / "utt2spk")]
+    (an4_dir / "wav.scp").unlink()
+    ark = an4_dir / "feats.ark"
+    at = write_ark(ark, utts, **kw)
+    (an4_dir / "feats.scp").write_text("".join(f"{u} {at[u]}\n" for u in utts))
+    return utts, ark, at
+
+
+def test_an_ark_cut_short_fails_validation(an4_dir):
+    """An ark cut short (a full disk, a killed copy): its offsets past the end, and the matrix the
+    end cuts, were not looked at; the dir "successfully validated" and training or decoding failed
+    on its last utterances ("truncated FM data")."""
+    utts, ark, at = _dump_dir(an4_dir)
+    assert errors(an4_dir) == []
+    offsets = [int(at[u].rpartition(":")[2]) for u in utts]
+    cut = offsets[100] + 20  # inside the data of utterance 100's matrix (15 bytes of header, 48 of data)
+    ark.write_bytes(ark.read_bytes()[:cut])
+    scp = an4_dir / "feats.scp"
+    why = "the ark was cut short (a full disk, a killed run or copy?): make its features again"
+    expected = [f"{scp}:101: the matrix of {utts[100]!r} at offset {offsets[100]:,} (3 x 4 FM) ends at byte "
+                f"{offsets[100] + 63:,}, past the end of {str(ark)!r} ({cut:,} bytes): {why}"]
+    expected += [f"{scp}:{i + 1}: offset {offsets[i]:,} of {utts[i]!r} is past the end of {str(ark)!r} ({cut:,} "
+                 f"bytes): {why}" for i in range(101, 106)]
+    expected += [f"{scp}: {len(utts) - 106} more offsets past the end of {str(ark)!r}"]
+    assert sorted(errors(an4_dir)) == sorted(expected)
+    assert errors(an4_dir, check_feats_headers=True) == errors(an4_dir)
+    assert errors(an4_dir, check_wav_files=False) == []  # --no-check-files: the arks are not looked at
+    # only the last matrix cut: every offset is inside the ark
+    write_ark(ark, utts)
+    ark.write_bytes(ark.read_bytes()[:-1])
+    assert errors(an4_dir) == [f"{scp}:{len(utts)}: the matrix of {utts[-1]!r} at offset {offsets[-1]:,} (3 x 4 FM) ends at "
+                               f"byte {offsets[-1] + 63:,}, past the end of {str(ark)!r} ({offsets[-1] + 62:,} "
+                               f"bytes): {why}"]
+    # cut inside the last matrix's header
+    ark.write_bytes(ark.read_bytes()[:offsets[-1] + 6])
+    assert errors(an4_dir) == [f"{scp}:{len(utts)}: {str(ark)!r} ({offsets[-1] + 6:,} bytes) ends inside the header of the "
+                               f"matrix of {utts[-1]!r} at offset {offsets[-1]:,}: {why}"]
+
+
+@pytest.mark.parametrize("kw", [{"compression_method": 2}, {"compression_method": 3}, {"compression_method": 5},
+                                {"text": True}], ids=["CM", "CM2", "CM3", "text"])
+def test_compressed_and_text_arks_are_measured_as_they_are(an4_dir, kw):
+    """Each of Kaldi's forms has its own header and size: a whole ark passes, one a byte short fails."""
+    utts, ark, at = _dump_dir(an4_dir, **kw)
+    assert errors(an4_dir, check_feats_headers=True) == []
+    ark.write_bytes(ark.read_bytes()[:-1])
+    errs = errors(an4_dir, check_feats_headers=True)
+    if kw.get("text"):  # a text matrix's size is not in a header: its ']' is read only by the readers
+        assert errs == []
+    else:
+        assert len(errs) == 1 and errs[0].startswith(f"{an4_dir}/feats.scp:{len(utts)}: the matrix of {utts[-1]!r} at offset")
+
+
+def test_every_header_is_read_with_check_feats_headers(an4_dir, asrkit):
+    """An offset into the middle of an ark that points at no matrix (at its key, say), or a row
+    range past its matrix: found by reading each entry's header, which the default (one read per
+    ark, for 281k-utterance dirs) does not."""
+    utts, ark, at = _dump_dir(an4_dir)
+    scp = an4_dir / "feats.scp"
+    values = [at[u] for u in utts]
+    path, _, off = values[4].rpartition(":")
+    values[4] = f"{path}:{int(off) - len(utts[4]) - 1}"   # at the key, not past it
+    values[7] = values[7] + "[1:3]"                        # rows 1..3 of a 3-row matrix
+    values[8] = values[8] + "[0:2]"                        # a range inside it
+    scp.write_text("".join(f"{u} {v}\n" for u, v in zip(utts, values)))
+    assert errors(an4_dir) == []
+    expected = [f"{scp}:5: no Kaldi matrix at offset {int(off) - len(utts[4]) - 1:,} of {path!r}, the entry of "
+                f"{utts[4]!r} (data starting with {utts[4][:8].encode()!r}): the offset is wrong, or the ark was "
+                f"written over",
+                f"{scp}:8: row range [1:3] of {utts[7]!r} is past the 3 rows of its matrix"]
+    assert errors(an4_dir, check_feats_headers=True) == expected
+    proc = asrkit("validate-data-dir", "--check-feats-headers", an4_dir, check=False)
+    assert proc.returncode == 1
+    assert [l.removeprefix("ERROR: ") for l in proc.stderr.decode().splitlines() if l.startswith("ERROR: ")] == expected
+
+
+def test_an_ark_cut_short_by_compute_fbank_fails_through_the_command(an4_dir, asrkit, tmp_path):
+    """The whole path a user takes: asrkit-compute-fbank's ark, cut short, and asrkit-validate-data-dir."""
+    asrkit("compute-fbank", f"scp:{an4_dir}/wav.scp", f"ark,scp:{tmp_path}/feats.ark,{an4_dir}/feats.scp")
+    asrkit("validate-data-dir", an4_dir)
+    ark = tmp_path / "feats.ark"
+    ark.write_bytes(ark.read_bytes()[:-100])
+    proc = asrkit("validate-data-dir", an4_dir, check=False)
+    err = proc.stderr.decode()
+    assert proc.returncode == 1, err
+    assert f"ERROR: {an4_dir}/feats.scp:130: the matrix of 'mmxg-cen8-b' at offset" in err, err
+    assert "Successfully validated" not in err
 
 
 def test_speaker_and_utterance_orders_that_disagree_are_a_warning(an4_dir):
