@@ -386,6 +386,8 @@ def _object_extent(head: bytes) -> Tuple[Optional[int], int, int, str]:
     """``(bytes from the offset to the object's end, rows, columns, type)`` of the Kaldi object
     whose start is ``head``; None for the size of a text matrix (not known without reading it
     whole, rows -1) and for a header cut short (type ''); raises ValueError for no Kaldi object."""
+    if head == b"\0":
+        return None, -1, -1, ""
     if head[:2] != b"\0B":
         if head.lstrip(b" \t\r\n")[:1] == b"[":
             return None, -1, -1, "text"
