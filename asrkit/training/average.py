@@ -125,11 +125,15 @@ def average_checkpoints(exp_dir: Path, num: int, out: Optional[Path] = None, met
     _refuse_run_file(out, exp_dir)
     epochs, metric = best_epochs(exp_dir, num, metric, max_epoch)
     found = ckpt.list_checkpoints(exp_dir)
+    # the run's record: the latest checkpoint's rows (of the epochs up to --max-epoch, as best_epochs ranks them)
+    latest = max(e for e in found if max_epoch is None or e <= max_epoch)
+    rows = {}  # each checkpoint's per-epoch rows
     states = []
     first = None
     for e in epochs:
         state = ckpt.load_checkpoint(found[e])
         meta = ckpt.package_meta(state, found[e])
+        rows[e] = ckpt.epoch_rows(state)
         if first is None:
             first = (found[e], state["config"].get("model"), meta)
         else:
@@ -143,6 +147,10 @@ def average_checkpoints(exp_dir: Path, num: int, out: Optional[Path] = None, met
         model_from_state_dict(lambda: LAS(meta.idim, meta.vocab_size, meta.model_config), state["model"],
                               f"{found[e]}: damaged asrkit checkpoint")
         states.append(state["model"])
+    record = rows[latest] if latest in rows else ckpt.epoch_rows(ckpt.load_checkpoint(found[latest]))
+    for e in epochs:
+        if e != latest:
+            _same_run(found[e], rows[e], found[latest], record)
     meta = first[2]
     averaged = average_state_dicts(states, [str(found[e]) for e in epochs])
     save_package(out, averaged, meta.replace(extra={**meta.extra, "epochs": epochs, "metric": metric, "averaged": True}))
@@ -171,6 +179,29 @@ def _refuse_run_file(out: Path, exp_dir: Path) -> None:
         if where == (exp_dir / name).resolve():
             raise AsrkitError(f"--out {out}: that is the run's own {name}; write the averaged model elsewhere "
                               f"(default: {exp_dir / 'model.avg.pt'})")
+
+
+def _same_rows(a: List[Dict], b: List[Dict]) -> bool:
+    """Rows equal, a NaN equal to a NaN (a diverged epoch's dev loss is the same record in both)."""
+    def same(x, y) -> bool:
+        return x == y or (isinstance(x, float) and isinstance(y, float) and math.isnan(x) and math.isnan(y))
+
+    return len(a) == len(b) and all(r.keys() == q.keys() and all(same(r[k], q[k]) for k in r) for r, q in zip(a, b))
+
+
+def _same_run(path: Path, rows: List[Dict], latest_path: Path, record: List[Dict]) -> None:
+    """AsrkitError when ``path``'s per-epoch rows are not the start of the run's ``record``: a
+    checkpoint of another run of the same model (another seed, copied in) passed every check of
+    :func:`_same_model`, and the weights of two independently trained networks were averaged into
+    a broken model.avg.pt, exit 0. A run only appends rows, so each of its checkpoints holds the
+    first rows of its latest one's."""
+    if not record:  # a run's record lost (a train_state without history): nothing to compare with
+        return
+    for i, row in enumerate(rows):
+        if i >= len(record) or not _same_rows([row], [record[i]]):
+            raise AsrkitError(f"{path}: not of the same run as {latest_path} (its record of epoch "
+                              f"{row.get('epoch', i + 1)} differs: a checkpoint of another run copied in?); "
+                              f"average checkpoints of one run only")
 
 
 def _same_model(path: Path, config, meta, first_path: Path, first_config, first_meta) -> None:

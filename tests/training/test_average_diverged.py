@@ -26,3 +26,27 @@ def test_an_epoch_with_a_non_finite_dev_score_is_left_out(trained, tmp_path):  #
     assert code == 0, err
     assert "epoch(s) 2 have a non-finite valid_loss (the run diverged there): left out of the average" in err
     assert load_package(tmp_path / "avg.pt").meta.extra["epochs"] == [1]
+
+
+def test_a_checkpoint_of_another_run_of_the_same_model_is_refused(yesno_setup, trained, tmp_path):  # noqa: F811
+    """A checkpoint copied in from another run of the same config (only training.seed differs)
+    passed every check, and the weights of two independently trained networks were averaged into a
+    broken model, with exit 0."""
+    from .yesno_dump import train_args
+
+    other = tmp_path / "other"
+    code, err = _run_inproc(*train_args(yesno_setup, other, "--seed", "4", "--set", "training.num_plots=0"))
+    assert code == 0, err
+    exp = tmp_path / "exp"
+    shutil.copytree(trained, exp)
+    shutil.copy(other / "checkpoints" / "epoch1.pt", exp / "checkpoints" / "epoch1.pt")
+    code, err = _run_inproc("average", "--num", "2", "--out", tmp_path / "avg.pt", exp)
+    assert code == 1 and (f"ERROR (asrkit-average): {exp / 'checkpoints' / 'epoch1.pt'}: not of the same run as "
+                          f"{exp / 'checkpoints' / 'epoch2.pt'} (its record of epoch 1 differs") in err, err
+    assert not (tmp_path / "avg.pt").exists()
+    # the run's own checkpoints still average, the latest left out or not
+    shutil.copy(trained / "checkpoints" / "epoch1.pt", exp / "checkpoints" / "epoch1.pt")
+    code, err = _run_inproc("average", "--num", "2", "--out", tmp_path / "avg.pt", exp)
+    assert code == 0, err
+    code, err = _run_inproc("average", "--num", "1", "--max-epoch", "1", "--out", tmp_path / "e1.pt", exp)
+    assert code == 0, err
