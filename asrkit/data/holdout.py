@@ -96,9 +96,12 @@ def choose_holdout(utt2spk: Dict[str, str], dev_fraction: float = 0.0, test_frac
         if not want:
             continue
         if by_speaker:
+            # A speaker of an earlier set (one given as a list) is not drawn: it was, and then said
+            # its words in dev and test both.
+            held = {utt2spk[u] for u in taken}
             spk2utt: Dict[str, List[str]] = {}
             for utt in sorted(utt2spk):
-                if utt not in taken:
+                if utt not in taken and utt2spk[utt] not in held:
                     spk2utt.setdefault(utt2spk[utt], []).append(utt)
             speakers = sorted(spk2utt)
             if len(speakers) < 2:
@@ -128,6 +131,15 @@ def choose_holdout(utt2spk: Dict[str, str], dev_fraction: float = 0.0, test_frac
     train = [u for u in utt2spk if u not in taken]
     if not train:
         raise AsrkitError(f"nothing left to train on: {len(taken)} of {total} utterances held out")
+    if by_speaker:
+        for name, given in (("dev", dev_list), ("test", test_list)):
+            shared = sorted({utt2spk[u] for u in sets[name]} & {utt2spk[u] for u in train}) if given else []
+            if shared:
+                # --by-speaker promises no held-out speaker is trained on; a list given by hand that
+                # takes part of a speaker's utterances broke it without a word.
+                log.warning("--by-speaker: %d speaker(s) of --%s-list %s also have utterances in train (e.g. %r): "
+                            "list all of a speaker's utterances, or none, for a speaker-disjoint split",
+                            len(shared), name, given, shared[0])
     return {"train": sorted(train), "dev": sorted(sets["dev"]), "test": sorted(sets["test"])}
 
 

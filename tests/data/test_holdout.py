@@ -252,3 +252,22 @@ def test_a_missing_list_is_named_as_other_inputs_are(tmp_path):
         with pytest.raises(AsrkitError) as e:
             choose_holdout(UTT2SPK, dev_list=tmp_path / name)
         assert str(e.value) == f"{tmp_path / name}: {why}"
+
+
+def test_by_speaker_with_a_list_keeps_its_speakers_out_of_the_draw(tmp_path, caplog):
+    """--by-speaker with a --dev-list holding part of a speaker: the test draw could take that
+    speaker's other utterances (one voice in dev and test), or leave them in train, in silence."""
+    dev = tmp_path / "dev.list"
+    dev.write_text("".join(f"s0-u{u:02d}\n" for u in range(10)))   # half of speaker s0
+    for seed in range(1, 9):
+        caplog.clear()
+        with caplog.at_level("WARNING"):
+            sets = choose_holdout(UTT2SPK, dev_list=dev, test_fraction=0.2, by_speaker=True, seed=seed)
+        assert "s0" not in {UTT2SPK[u] for u in sets["test"]}
+        assert (f"--by-speaker: 1 speaker(s) of --dev-list {dev} also have utterances in train (e.g. 's0')"
+                in caplog.text)
+    dev.write_text("".join(f"s0-u{u:02d}\n" for u in range(20)))   # all of s0: nothing to say
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        choose_holdout(UTT2SPK, dev_list=dev, test_fraction=0.2, by_speaker=True)
+    assert "--by-speaker" not in caplog.text
