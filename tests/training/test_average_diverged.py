@@ -50,3 +50,24 @@ def test_a_checkpoint_of_another_run_of_the_same_model_is_refused(yesno_setup, t
     assert code == 0, err
     code, err = _run_inproc("average", "--num", "1", "--max-epoch", "1", "--out", tmp_path / "e1.pt", exp)
     assert code == 0, err
+
+
+def test_checkpoints_from_before_and_after_an_upgrade_average(trained, tmp_path):  # noqa: F811
+    """A run resumed across an asrkit upgrade holds checkpoints whose raw model configs differ by
+    an option the older asrkit did not write (model.utt_mean_frames): it was refused as "another
+    model than ... (model.utt_mean_frames: 'all' -> None)". Configs are compared with their
+    defaults filled in; a real difference is still refused."""
+    exp = tmp_path / "exp"
+    shutil.copytree(trained, exp)
+    first = exp / "checkpoints" / "epoch1.pt"
+    state = torch.load(first, weights_only=True)
+    del state["config"]["model"]["utt_mean_frames"], state["package"]["model_config"]["utt_mean_frames"]
+    torch.save(state, first)
+    code, err = _run_inproc("average", "--num", "2", "--out", tmp_path / "avg.pt", exp)
+    assert code == 0, err
+    assert sorted(load_package(tmp_path / "avg.pt").meta.extra["epochs"]) == [1, 2]
+    for model in (state["config"]["model"], state["package"]["model_config"]):
+        model["utt_mean_norm"] = not model.get("utt_mean_norm", False)
+    torch.save(state, first)
+    code, err = _run_inproc("average", "--num", "2", "--out", tmp_path / "avg2.pt", exp)
+    assert code == 1 and "another model than" in err and "model.utt_mean_norm" in err, err
