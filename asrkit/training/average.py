@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
 
 from asrkit.models.build import model_from_state_dict
+from asrkit.models.config import LASConfig
 from asrkit.models.las import LAS
 from asrkit.models.package import save_package
 from asrkit.training import checkpoint as ckpt
@@ -135,9 +136,9 @@ def average_checkpoints(exp_dir: Path, num: int, out: Optional[Path] = None, met
         meta = ckpt.package_meta(state, found[e])
         rows[e] = ckpt.epoch_rows(state)
         if first is None:
-            first = (found[e], meta)
+            first = (found[e], _completed_model(state["config"].get("model")), meta)
         else:
-            _same_model(found[e], meta, *first)
+            _same_model(found[e], _completed_model(state["config"].get("model")), meta, *first)
         # asrkit-train never writes such a checkpoint; one that holds NaN or Inf all the same
         # (damaged, or from elsewhere) would make a model.avg.pt that every decoder refuses.
         check_finite_weights(state["model"], f"{found[e]}: damaged asrkit checkpoint")
@@ -151,7 +152,7 @@ def average_checkpoints(exp_dir: Path, num: int, out: Optional[Path] = None, met
     for e in epochs:
         if e != latest:
             _same_run(found[e], rows[e], found[latest], record)
-    meta = first[1]
+    meta = first[2]
     averaged = average_state_dicts(states, [str(found[e]) for e in epochs])
     save_package(out, averaged, meta.replace(extra={**meta.extra, "epochs": epochs, "metric": metric, "averaged": True}))
     log.info("Done averaging %d checkpoint(s) (epochs %s, %s) into %s", len(epochs), " ".join(map(str, epochs)),
@@ -204,11 +205,20 @@ def _same_run(path: Path, rows: List[Dict], latest_path: Path, record: List[Dict
                               f"average checkpoints of one run only")
 
 
-def _same_model(path: Path, meta, first_path: Path, first_meta) -> None:
-    """Weights of different models cannot be averaged: say which checkpoint differs and how. The
-    model configs are compared as read (defaults filled in): the checkpoints' raw configs refused a
-    run resumed across an asrkit upgrade (model.utt_mean_frames: 'all' -> None)."""
-    changed = dict_diff(to_dict(first_meta.model_config), to_dict(meta.model_config), "model.")
+def _completed_model(model: Any) -> Any:
+    """A checkpoint's ``model`` config with the options it does not name at their defaults (as a
+    resume completes it, trainer.py): the raw configs refused a run resumed across an asrkit
+    upgrade as 'another model than ... (model.utt_mean_frames: 'all' -> None)'. As it is when it
+    does not read (the checks below name it)."""
+    try:
+        return LASConfig.from_dict(model).to_dict()
+    except (AsrkitError, TypeError, ValueError):
+        return model
+
+
+def _same_model(path: Path, config, meta, first_path: Path, first_config, first_meta) -> None:
+    """Weights of different models cannot be averaged: say which checkpoint differs and how."""
+    changed = dict_diff(first_config or {}, config or {}, "model.")
     if meta.idim != first_meta.idim or meta.vocab_size != first_meta.vocab_size:
         changed.append(f"idim/vocab_size: {first_meta.idim}/{first_meta.vocab_size} -> {meta.idim}/{meta.vocab_size}")
     # The same sizes with another token list or input normalisation (a checkpoint copied in from a
