@@ -27,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import re
 import typing
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple, Type, TypeVar, Union
@@ -132,7 +133,8 @@ MAX_YAML_VALUES = 100_000
 def parse_yaml(text: str, where: str, lines: bool = True) -> Any:
     """The value of a YAML document (``where`` names it in errors: a file, ``--set 'k=v'``).
 
-    Read with the strict SafeLoader (no tags that build objects, no key given twice); an error is
+    Read with the strict SafeLoader (no tags that build objects, no key given twice; numbers and
+    booleans as YAML 1.2 reads them, a leading-zero number refused); an error is
     one line (``where:line: not valid YAML: problem``; without ``:line`` unless ``lines``), and a
     document whose aliases expand to more than :data:`MAX_YAML_VALUES` values is refused before
     anything walks it.
@@ -204,10 +206,69 @@ def _strict_loader():
                 raise yaml.constructor.ConstructorError(
                     None, None, f"key {key!r} given twice (first on line {first})", key_node.start_mark)
             seen[key] = key_node.start_mark.line + 1
+        for key_node, value_node in node.value:
+            if value_node.tag == _LEADING_ZERO_TAG and isinstance(key_node, yaml.ScalarNode):
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key_node.value!r}: {_leading_zero_problem(value_node.value)}",
+                    value_node.start_mark)
         return yaml.SafeLoader.construct_mapping(loader, node, deep)
 
     StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
+    _yaml_12_core_scalars(StrictLoader)
     return StrictLoader
+
+
+# A plain number written with a leading zero (010): YAML 1.1 (PyYAML, older asrkit) reads it as
+# octal 8, YAML 1.2 as decimal 10. Either guess trains a different number of epochs than someone
+# meant with exit 0, so it is refused, naming the key and line.
+_LEADING_ZERO_TAG = "tag:asrkit,2026:leading-zero-int"
+
+
+def _leading_zero_problem(text: str) -> str:
+    sign = text[:len(text) - len(text.lstrip("+-"))]
+    decimal = sign + (text.lstrip("+-").lstrip("0") or "0")
+    old = (f"octal {sign}{int(text.lstrip('+-'), 8)}" if set(text) <= set("+-01234567") else "a string")
+    return f"{text} has a leading zero ({old} to YAML 1.1, {decimal} to YAML 1.2): write {decimal}, or 0o... for octal"
+
+
+def _yaml_12_core_scalars(loader: type) -> None:
+    """Plain ints, floats and booleans resolved as YAML 1.2's core schema does, not YAML 1.1's.
+
+    PyYAML follows YAML 1.1: ``max_epochs: 010`` was 8 (octal), ``seed: 1:30`` was 90 (base 60),
+    ``1_000`` was 1000 and ``lang: no`` was False. Under 1.2 (what other modern tools read) 0b,
+    base 60 and underscores are strings and only true/false are booleans; the config's type
+    check then names a key where a number or a boolean was expected, and a string field keeps
+    what the user wrote. Null and the rest of SafeLoader's resolvers stay as they were.
+    """
+    import yaml
+
+    dropped = {"tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float",
+               "tag:yaml.org,2002:value"}  # "=": SafeLoader has no constructor for it, so a value '=' crashed
+    loader.yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag not in dropped]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+    digits = list("-+0123456789")
+    loader.add_implicit_resolver("tag:yaml.org,2002:bool",
+                                 re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+    loader.add_implicit_resolver(_LEADING_ZERO_TAG, re.compile(r"^[-+]?0[0-9]+$"), digits)
+    loader.add_implicit_resolver("tag:yaml.org,2002:int",
+                                 re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$"), digits)
+    loader.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(
+        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"), digits + ["."])
+
+    def construct_int(constructor, node):
+        text = constructor.construct_scalar(node)
+        sign = -1 if text[0] == "-" else 1
+        body = text.lstrip("+-")
+        return sign * int(body, 0)  # decimal, 0o (octal) or 0x (hex): the regexp let nothing else through
+
+    def construct_leading_zero(constructor, node):  # one not a mapping's value: in a list
+        raise yaml.constructor.ConstructorError(
+            None, None, _leading_zero_problem(constructor.construct_scalar(node)), node.start_mark)
+
+    loader.add_constructor("tag:yaml.org,2002:int", construct_int)
+    loader.add_constructor(_LEADING_ZERO_TAG, construct_leading_zero)
 
 
 def number_text(x: Any) -> str:
@@ -415,6 +476,8 @@ def _number(value: Any) -> Optional[float]:
         return float(value)
     if isinstance(value, str):
         if not value.isascii():  # float() reads any script's digits ('\u0663' is 3.0, '\uff11' 1.0)
+            return None
+        if "_" in value:  # float() reads '1_000' as 1000; YAML 1.2 and this loader leave it a string
             return None
         try:
             return float(value.strip())
