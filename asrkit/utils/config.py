@@ -271,6 +271,33 @@ def _yaml_12_core_scalars(loader: type) -> None:
     loader.add_constructor(_LEADING_ZERO_TAG, construct_leading_zero)
 
 
+def dump_yaml(data: Any, stream: Any = None, **kwargs: Any) -> Any:
+    """``yaml.safe_dump`` whose output :func:`parse_yaml` reads back to ``data``.
+
+    safe_dump quotes a string only where YAML 1.1 would read it as something else, so the string
+    '1e5' or '0o17' came out plain and read back (under YAML 1.2) as a number; here a string that
+    either version would take for a number, a boolean or a leading-zero int is quoted.
+    """
+    import yaml
+
+    return yaml.dump(data, stream, Dumper=_quoting_dumper(), **kwargs)
+
+
+@functools.lru_cache(maxsize=None)
+def _quoting_dumper():
+    import yaml
+
+    class QuotingDumper(yaml.SafeDumper):
+        pass
+
+    # SafeDumper's own (YAML 1.1) resolvers stay: the union quotes what either reader misreads
+    for first, resolvers in _strict_loader().yaml_implicit_resolvers.items():
+        for tag, regexp in resolvers:
+            if (tag, regexp) not in yaml.SafeDumper.yaml_implicit_resolvers.get(first, []):
+                QuotingDumper.add_implicit_resolver(tag, regexp, [first])
+    return QuotingDumper
+
+
 def number_text(x: Any) -> str:
     """A number as an error message shows it: a float in %g, an int as typed (10**30 is no 1e+30)."""
     return f"{x:g}" if isinstance(x, float) else str(x)

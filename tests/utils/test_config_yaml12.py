@@ -89,3 +89,17 @@ def test_print_config_reads_back_to_the_same_config(tmp_path):
     # the values whose YAML 1.1 and 1.2 readings differ survive a dump and load as what they were
     values = {"a": "no", "b": "1:30", "c": "010", "d": 8, "e": True, "f": "1_000", "g": 1e-5, "h": "0b11"}
     assert parse_yaml(yaml.safe_dump(values), "dump") == values
+
+
+def test_dump_yaml_quotes_what_either_yaml_version_would_misread():
+    """yaml.safe_dump quotes by YAML 1.1's rules: the string '1e5' or '0o17' came out plain and
+    read back as a number."""
+    from asrkit.utils.config import dump_yaml
+
+    values = {"a": "0o17", "b": "1e5", "c": "010", "d": "yes", "e": "1:30", "f": 1e-5, "g": True, "h": "TRUE",
+              "i": 10, "j": float("inf"), "k": None, "l": "x", "m": [1, "2e3"], "n": "0x1F", "o": "=", "p": ".5"}
+    text = dump_yaml(values, sort_keys=False)
+    assert parse_yaml(text, "dump") == values
+    assert yaml.safe_load(text) == values  # and a YAML 1.1 reader reads the same
+    assert parse_yaml(yaml.safe_dump({"b": "1e5"}), "dump") == {"b": 1e5}  # why the callers should use it
+    assert yaml.safe_load("a: no") == {"a": False}  # PyYAML's own loader is left as it was
