@@ -86,11 +86,10 @@ def main(model_path: Optional[str], config_path: Optional[str], utt2spk: Optiona
         config.device = device
     config.validate("options")
     if print_config:
-        from asrkit.utils.config import to_dict
+        from asrkit.utils.config import dump_yaml, to_dict
 
-        import yaml
 
-        click.echo(yaml.safe_dump(to_dict(adapt), sort_keys=False), nl=False)
+        click.echo(dump_yaml(to_dict(adapt), sort_keys=False), nl=False)
         return
     for value, name in ((model_path, "option '--model'"), (utt2spk, "option '--utt2spk'"),
                         (hyp_text, "argument '<hyp-text>'"), (transforms_wspecifier, "argument '<transforms-wspecifier>'")):

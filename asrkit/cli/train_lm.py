@@ -137,9 +137,9 @@ def main(config_path: Optional[str], lang_dir: Optional[str], text_file: Optiona
 
     cfg = LMTrainConfig.load(config_path, {k: v for k, v in overrides.items() if v is not None})
     if print_config:  # ESPnet's habit, as asrkit-train's: a recipe checks its LM options before any stage
-        import yaml
+        from asrkit.utils.config import dump_yaml
 
-        click.echo(yaml.safe_dump(cfg.to_dict(), sort_keys=False), nl=False)
+        click.echo(dump_yaml(cfg.to_dict(), sort_keys=False), nl=False)
         return
     require_unless_print_config((lang_dir, "--lang-dir"), (text_file, "<text-file>"), (exp_dir, "<lm-exp-dir>"))
     out = Path(exp_dir)

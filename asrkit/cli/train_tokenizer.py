@@ -36,10 +36,9 @@ def main(model_type: str, vocab_size: Optional[int], character_coverage: float, 
 
     e.g. asrkit-train-tokenizer --model-type bpe --vocab-size 30 data/train/text data/lang
     """
-    import yaml
-
     from asrkit.text.token_list import token_list_text
     from asrkit.text.tokenizer import Tokenizer
+    from asrkit.utils.config import dump_yaml
     from asrkit.utils.fileio import AtomicFiles
 
     config = TokenizerConfig(model_type=model_type, vocab_size=vocab_size, character_coverage=character_coverage,
@@ -76,7 +75,7 @@ def main(model_type: str, vocab_size: Optional[int], character_coverage: float, 
         # of that temporary file, which a killed run left where no later run looks for it)
         files.tmp(out / "tokens.txt").write_text(token_list_text(tok.tokens), encoding="utf-8")
         files.tmp(out / "tokenizer.yaml").write_text(
-            yaml.safe_dump({**config.to_dict(), "text": str(text_file), "output_size": tok.vocab_size},
+            dump_yaml({**config.to_dict(), "text": str(text_file), "output_size": tok.vocab_size},
                            sort_keys=False), encoding="utf-8")
     log.info("wrote %s/tokens.model, tokens.txt, tokenizer.yaml", out)
     click.echo(f"Done: {model_type} tokenizer with {tok.vocab_size} tokens (ids 0..{tok.vocab_size - 1}) "

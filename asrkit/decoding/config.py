@@ -35,8 +35,8 @@ import os
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple, Union
 
-from asrkit.utils.config import (UnknownKeysError, from_dict, load_yaml_mapping, non_finite, over_bounds, to_dict,
-                                 written_by_newer)
+from asrkit.utils.config import (UnknownKeysError, dump_yaml, from_dict, load_yaml_mapping, non_finite, over_bounds,
+                                 to_dict, written_by_newer)
 from asrkit.utils.errors import AsrkitError
 
 # How word boundaries are placed (asrkit.decoding.ctc_align.word_times); the first is the default.
@@ -276,9 +276,7 @@ class DecodeConfig:
 
     def to_yaml(self) -> str:
         """The resolved config as YAML (what ``--print-config`` prints and decode.yaml holds)."""
-        import yaml
-
-        text = yaml.safe_dump(self.to_dict(), sort_keys=False)
+        text = dump_yaml(self.to_dict(), sort_keys=False)
         # null means "chosen by the CTC weight": say what that is, or the printout hides what runs.
         eos, back = self.guards(self.ctc_weight)
         eos0, back0 = self.guards(0.0)

@@ -339,11 +339,11 @@ class Outputs:
                 raise error
             if ok:
                 if settings is not None and self.dir is not None:
-                    import yaml
+                    from asrkit.utils.config import dump_yaml
 
                     path = self.dir / "decode.yaml"
                     try:
-                        self.files.tmp(path).write_text(yaml.safe_dump(settings, sort_keys=False), encoding="utf-8")
+                        self.files.tmp(path).write_text(dump_yaml(settings, sort_keys=False), encoding="utf-8")
                     except OSError as e:
                         name_os_error(e, path)
                         raise

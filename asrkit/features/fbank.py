@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Dict, List, Mapping, Optional
 
 from asrkit.features.wav import DEFAULT_MAX_SAMPLES, INT16_SCALE, MAX_SAMPLE_RATE
-from asrkit.utils.config import Wording, from_dict, load_yaml_mapping, non_finite, to_dict
+from asrkit.utils.config import Wording, dump_yaml, from_dict, load_yaml_mapping, non_finite, to_dict
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import PathLike, atomic_open
 
@@ -303,9 +303,7 @@ class FbankConfig:
         return to_dict(self)
 
     def to_yaml(self, path: Optional[PathLike] = None) -> str:
-        import yaml
-
-        text = "# asrkit fbank config (FbankConfig), resolved\n" + yaml.safe_dump(self.to_dict(), sort_keys=False)
+        text = "# asrkit fbank config (FbankConfig), resolved\n" + dump_yaml(self.to_dict(), sort_keys=False)
         if path is not None:
             with atomic_open(path) as f:
                 f.write(text)

@@ -23,11 +23,10 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
-import yaml
 
 from asrkit.features.fbank import FbankConfig
 from asrkit.models.config import LASConfig, LMConfig
-from asrkit.utils.config import (ConfigError, Wording, from_dict, load_yaml_mapping, non_finite, over_bounds,
+from asrkit.utils.config import (ConfigError, Wording, dump_yaml, from_dict, load_yaml_mapping, non_finite, over_bounds,
                                  parse_yaml, to_dict)
 from asrkit.utils.device import NAMES as DEVICE_NAMES, bad_device_name
 from asrkit.utils.errors import AsrkitError
@@ -411,7 +410,7 @@ def load_config(path: Optional[str], overrides: Iterable[str] = (),
 
 
 def dump_config(cfg: TrainConfig) -> str:
-    return yaml.safe_dump(cfg.to_dict(), sort_keys=False, default_flow_style=None)
+    return dump_yaml(cfg.to_dict(), sort_keys=False, default_flow_style=None)
 
 
 def resolve_fbank_config(train_dir: str, explicit: Optional[str]) -> Optional[FbankConfig]:

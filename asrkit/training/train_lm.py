@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import torch
-import yaml
 
 from asrkit.models.lm import FORMAT as LM_FORMAT
 from asrkit.models.build import build_model
@@ -36,7 +35,7 @@ from asrkit.training import checkpoint as ckpt
 from asrkit.training.config import LMTrainConfig, OptimConfig, TrainingConfig
 from asrkit.training.sampler import EpochBatchSampler
 from asrkit.training.trainer import StepOutput, Trainer, seed_everything
-from asrkit.utils.config import from_dict, to_dict
+from asrkit.utils.config import dump_yaml, from_dict, to_dict
 from asrkit.utils.device import resolve_device
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import atomic_open
@@ -195,7 +194,7 @@ def train_lm(train: List[List[int]], dev: List[List[int]], tokens: List[str], co
     trainer.refuse_unranked_epochs(bool(dev), "dev sentences (a --valid-text, or dev_ratio above 0)", "lm.pt",
                                    metric="valid_ppl", dev_set_from=(("seed", "dev_ratio", "max_len"), DEV_SET_FROM))
     with atomic_open(out_dir / "lm.yaml") as f:
-        yaml.safe_dump(config.to_dict(), f, sort_keys=False)
+        dump_yaml(config.to_dict(), f, sort_keys=False)
     log.info("LM: %d parameters, %d train / %d dev sentences, device %s, seed %d%s", n_params, len(train), len(dev),
              device, config.seed, "" if dev else " (no dev sentences: the best epoch is the best train perplexity)")
     trainer.run()

@@ -245,3 +245,13 @@ def test_an_unknown_key_in_a_users_yaml_stays_a_typo(tmp_path):
         load_config(str(p), [])
     assert str(e.value).startswith(f"{p}: unknown key 'model.listener.rope_theta' (known: ")
     assert "newer" not in str(e.value)
+
+
+@pytest.mark.parametrize("path", ["1e5", "0o17", "1_000", "010", "yes", "true"])
+def test_a_string_that_reads_as_a_number_round_trips_through_print_config(tmp_path, path):
+    """A string option (finetune.init, a path) holding '1e5' was printed plain by yaml.safe_dump
+    and read back by the YAML 1.2 reader as a number (or refused, '010'): --print-config's output
+    given back as --config was another config or an error."""
+    cfg = build_config({"finetune": {"init": path}}, [])
+    (tmp_path / "c.yaml").write_text(dump_config(cfg))
+    assert load_config(tmp_path / "c.yaml", []).finetune.init == path
