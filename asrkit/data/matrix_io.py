@@ -31,7 +31,6 @@ import os
 import re
 import stat
 import struct
-import subprocess
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -42,7 +41,7 @@ import numpy as np
 from asrkit.data.table import bounded_lines, iter_table, iter_table_lines, read_line_blocks
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import special_kind
-from asrkit.utils.pipes import StderrTail
+from asrkit.utils.pipes import start_pipe
 
 # Kaldi's binary object types this reader accepts: token -> (dtype, is_matrix) for the plain ones.
 _PLAIN_TYPES = {b"FM": ("<f4", True), b"FV": ("<f4", False), b"DM": ("<f8", True), b"DV": ("<f8", False)}
@@ -393,21 +392,6 @@ def _nonempty_stdin_lines():
         raise AsrkitError("<stdin>: no data on stdin (0 lines read)")
 
 
-def _start_pipe(cmd: str) -> Tuple[subprocess.Popen, StderrTail]:
-    """``cmd`` started, its stdout to be read; its stderr drained as it comes into a bounded tail
-    for the error message. It was spooled to a temporary file with no size limit: a command
-    writing stderr without end filled /tmp, or died of a file size limit and lost its last line."""
-    proc = subprocess.Popen(cmd, shell=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        return proc, StderrTail(proc.stderr)
-    except BaseException:  # (no thread to drain it: the command is not left to stall on stderr)
-        proc.kill()
-        proc.wait()
-        proc.stdout.close()
-        proc.stderr.close()
-        raise
-
-
 # What a pipe may print after the object it is read for (discarded, to learn its exit status).
 PIPE_TRAILER_MAX = 64 << 20
 
@@ -436,7 +420,7 @@ def iter_ark_file(path: str) -> Iterator[Tuple[str, np.ndarray]]:
         cmd = path.rstrip()[:-1].strip()
         # stderr is drained as it comes into a bounded tail (StderrTail), never spooled to a file:
         # a command writing stderr without end filled /tmp, and died of a full disk.
-        proc, err = _start_pipe(cmd)
+        proc, err = start_pipe(cmd)
         name = f"ark '{path}'"
         try:
             try:
@@ -542,7 +526,7 @@ def _read_pipe(entry: ScpEntry) -> np.ndarray:
     first: a command that printed without end (``yes |``, a mistyped ``cat /dev/zero |``) was a
     MemoryError traceback after gigabytes. The command's exit status is checked as before
     when it ends within PIPE_TRAILER_MAX bytes of its object; else it is stopped."""
-    proc, err = _start_pipe(entry.path)
+    proc, err = start_pipe(entry.path)
     try:
         array: Optional[np.ndarray] = None
         error: Optional[AsrkitError] = None
@@ -618,7 +602,7 @@ def _scp_lines(path: str):
     if path.rstrip().endswith("|"):
         cmd = path.rstrip()[:-1].strip()
         name = f"scp '{path}'"
-        proc, err = _start_pipe(cmd)
+        proc, err = start_pipe(cmd)
         try:
             try:
                 # read as it comes, in bounded blocks: 'cat /dev/zero |' was read whole

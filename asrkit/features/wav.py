@@ -80,7 +80,7 @@ from asrkit.data.datadir import parse_segment
 from asrkit.data.table import iter_table_fast
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import PathLike, names_stdin, stdin_closed_problem
-from asrkit.utils.pipes import StderrTail as _StderrTail
+from asrkit.utils.pipes import start_pipe
 
 DOWNMIX: Optional[int] = None  # channel=None: the mean of all channels
 EXPECT_MONO = -1  # channel=-1: multi-channel audio is an error (Kaldi's --channel -1)
@@ -1307,9 +1307,7 @@ def _read_stream(stream: IO[bytes], what: str, max_samples: int) -> bytearray:
 def _read_pipe(cmd: str, what: str, max_samples: int) -> bytearray:
     # stdin from /dev/null: a command that reads it (ffmpeg without -nostdin, a stray 'cat |')
     # took the input of the shell loop around asrkit, or waited on a terminal.
-    proc = subprocess.Popen(cmd, shell=True, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, bufsize=0)
-    err = _StderrTail(proc.stderr)
+    proc, err = start_pipe(cmd, stdin=subprocess.DEVNULL, bufsize=0)
     try:
         data = _read_stream(proc.stdout, what, max_samples)
     except BaseException:
@@ -1323,10 +1321,8 @@ def _read_pipe(cmd: str, what: str, max_samples: int) -> bytearray:
     try:
         status = proc.wait()
     finally:
-        tail = err.finish()
+        detail = err.last_line()
     if status != 0:
-        lines = tail.decode(errors="replace").strip().splitlines()
-        detail = f": {lines[-1]}" if lines else ""
         raise AsrkitError(f"{what}: command '{cmd}' exited with status {status}{detail}")
     return data
 

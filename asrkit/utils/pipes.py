@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import os
 import selectors
+import subprocess
 import threading
-from typing import IO
+from typing import IO, Any, Tuple
 
 # Only the end is kept: a chatty command's stderr can run to megabytes, or never stop.
 PIPE_ERR_TAIL = 4096
@@ -85,3 +86,17 @@ class StderrTail:
         stops draining (:meth:`finish`) first."""
         lines = self.finish().decode(errors="replace").strip().splitlines()
         return f": {lines[-1]}" if lines else ""
+
+
+def start_pipe(cmd: str, **popen: Any) -> Tuple[subprocess.Popen, StderrTail]:
+    """``cmd`` started by the shell, its stdout to be read (``popen``: Popen's other arguments),
+    its stderr drained into a :class:`StderrTail`."""
+    proc = subprocess.Popen(cmd, shell=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **popen)
+    try:
+        return proc, StderrTail(proc.stderr)
+    except BaseException:  # (no thread to drain it: the command is not left to stall on stderr)
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
+        raise

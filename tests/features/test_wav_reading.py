@@ -301,15 +301,15 @@ def test_a_segment_alone_reads_only_its_samples(tmp_path, monkeypatch):
 def test_a_failing_pipes_long_stderr_gives_its_last_line(tmp_path, monkeypatch):
     # A chatty command (ffmpeg's progress, sox -V) can write megabytes to stderr before it fails:
     # the message names its last line, from the end kept of it, never the whole of it in memory.
-    import asrkit.features.wav as wav
+    from asrkit.utils.pipes import StderrTail
     kept_sizes = []
-    keep = wav._StderrTail._keep
+    keep = StderrTail._keep
 
     def counted(self, chunk):
         keep(self, chunk)
         kept_sizes.append(len(self._tail))
 
-    monkeypatch.setattr(wav._StderrTail, "_keep", counted)
+    monkeypatch.setattr(StderrTail, "_keep", counted)
     scp = write_scp(tmp_path / "wav.scp", [
         ("chatty", "python3 -c \"import sys; sys.stderr.write('x' * 5000000 + '\\nsox FAIL formats: "
                    "no handler for file extension\\n'); sys.exit(2)\" |"),
