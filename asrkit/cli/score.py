@@ -12,7 +12,7 @@ import click
 from asrkit.cli._common import asrkit_command, dash_as_stdio, refuse_empty_name
 from asrkit.data.table import read_utt2spk
 from asrkit.scoring.report import check_report_spares_inputs, result_report, summary_lines
-from asrkit.scoring.score import id_case_clashes, score_texts
+from asrkit.scoring.score import id_case_clashes, id_speaker, score_texts
 from asrkit.scoring.transcripts import TRN, read_transcript_pair
 from asrkit.utils.bad_items import BadItems
 from asrkit.utils.errors import AsrkitError
@@ -105,7 +105,7 @@ def main(ref_text: str, hyp_text: str, utt2spk_path: Optional[str], output_dir: 
     if not utt2spk_path:
         # sclite's -i rm gives them the speaker of the id before (the first an empty name): a
         # speaker table with a blank SPKR row and nothing said
-        bare = [u for u in ref if "-" not in u and "_" not in u]
+        bare = [u for u in ref if id_speaker(u) is None]
         if bare:
             log.warning("%s: %d utterance id(s) hold neither '-' nor '_' (e.g. %r): each is given the speaker of "
                         "the id before it, as sclite -i rm does (the first an empty name); give --utt2spk for "

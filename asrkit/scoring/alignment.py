@@ -34,6 +34,14 @@ def fold_case(token: str) -> str:
     return token.translate(_ASCII_LOWER)
 
 
+_ASCII_UPPER = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def upper_case(token: str) -> str:
+    """Upper-case ASCII letters only, as sclite shows an error's words in its alignments."""
+    return token.translate(_ASCII_UPPER)
+
+
 class AlignedPair(NamedTuple):
     """One column of an alignment: ``op`` is C, S, D or I; ``ref``/``hyp`` is None where absent."""
 

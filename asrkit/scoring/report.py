@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
-from asrkit.scoring.alignment import fold_case
+from asrkit.scoring.alignment import fold_case, upper_case
 from asrkit.scoring.score import PERCENT_COLUMNS, LevelScore, ScoreResult, UttScore, sclite_pct, sclite_round, top
 from asrkit.utils.fileio import PathLike
 
@@ -104,9 +104,6 @@ def speaker_table(score: LevelScore, title: str = "") -> List[str]:
     return lines
 
 
-_ASCII_UPPER = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
-
-
 def utt_alignment_lines(u: UttScore, case_sensitive: bool = False) -> List[str]:
     """One utterance in sclite's pralign layout."""
     c = u.counts
@@ -120,8 +117,8 @@ def utt_alignment_lines(u: UttScore, case_sensitive: bool = False) -> List[str]:
         else:
             # ASCII letters only, as sclite: str.upper() made 'straße' 'STRASSE', the very
             # hypothesis it was shown against, and 'été' 'ÉTÉ' where sclite prints 'éTé'
-            r = p.ref.translate(_ASCII_UPPER) if p.ref is not None else None
-            h = p.hyp.translate(_ASCII_UPPER) if p.hyp is not None else None
+            r = upper_case(p.ref) if p.ref is not None else None
+            h = upper_case(p.hyp) if p.hyp is not None else None
             if r is None:
                 r = "*" * len(h)
             if h is None:

@@ -32,11 +32,19 @@ def sclite_speaker(utt_id: str, previous: str = "", case_sensitive: bool = True)
     (sclite keeps the last one parsed), '' for the first. Without -s sclite folds ASCII case:
     'A-1' and 'a-2' are one speaker 'a'. Each utterance was its own speaker here when its id had
     no '-', and 'A' and 'a' two: a speaker table and its Mean/S.D./Median unlike sclite's."""
+    spk = id_speaker(utt_id)
+    if spk is None:
+        return previous
+    return spk if case_sensitive else fold_case(spk)
+
+
+def id_speaker(utt_id: str) -> Optional[str]:
+    """The speaker part of ``utt_id`` as sclite -i rm takes it (:func:`sclite_speaker`), None for
+    an id with neither '-' nor '_'."""
     for sep in "-_":
         if sep in utt_id:
-            spk = utt_id.split(sep, 1)[0]
-            return spk if case_sensitive else fold_case(spk)
-    return previous
+            return utt_id.split(sep, 1)[0]
+    return None
 
 
 @dataclass

@@ -47,8 +47,8 @@ MAX_MODEL_BYTES = 64 << 20
 # model made with it) and one to the scorer: never written back, an error on every such word with
 # exit 0. They are control characters like any other: bad_character refuses them in training, and
 # encoding leaves them in the text, so they become <unk>, counted and named.
-_WORD_GAP = re.compile(r"[^\S\x1c-\x1f\x85]+")
 _SPACE_CONTROL = "\x1c\x1d\x1e\x1f\x85"
+_WORD_GAP = re.compile(f"[^\\S{_SPACE_CONTROL}]+")
 
 
 def words(text: str) -> List[str]:
