@@ -280,14 +280,13 @@ class DecodeConfig:
         # null means "chosen by the CTC weight": say what that is, or the printout hides what runs.
         eos, back = self.guards(self.ctc_weight)
         eos0, back0 = self.guards(0.0)
+        notes = {"pre_beam_ratio": f"{self.pre_beam():g} in {self.mode} search"}
         for key, now, attention_only in (("eos_threshold", eos, eos0), ("max_backtrack", back, back0)):
+            notes[key] = (f"{now:g} (attention only)" if self.ctc_weight == 0 else
+                          f"{now:g} at ctc_weight {self.ctc_weight:g}; {attention_only:g} for a model without a CTC head")
+        for key, note in notes.items():
             if getattr(self, key) is None:
-                note = (f"{now:g} (attention only)" if self.ctc_weight == 0 else
-                        f"{now:g} at ctc_weight {self.ctc_weight:g}; {attention_only:g} for a model without a CTC head")
                 text = text.replace(f"\n{key}: null\n", f"\n{key}: null  # in effect: {note}\n", 1)
-        if self.pre_beam_ratio is None:
-            note = f"{self.pre_beam():g} in {self.mode} search"
-            text = text.replace("\npre_beam_ratio: null\n", f"\npre_beam_ratio: null  # in effect: {note}\n", 1)
         return text
 
     def pre_beam(self) -> float:
