@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -20,7 +20,7 @@ from asrkit.models.package import save_package
 from asrkit.training import checkpoint as ckpt
 from asrkit.training.exp_lock import LOCK_NAME
 from asrkit.training.timing import RUNS_FILE
-from asrkit.utils.config import dict_diff, to_dict
+from asrkit.utils.config import completed, dict_diff, to_dict
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.logging import get_logger
 from asrkit.utils.torch_files import check_finite_weights
@@ -35,6 +35,14 @@ def best_epochs(exp_dir: Path, num: int, metric: Optional[str] = None,
 
     ``max_epoch``: only epochs up to it, ranked by what was known then (that epoch's history),
     which is what a run stopped there would have averaged, if its checkpoints were all kept."""
+    epochs, metric, _ = _ranked(exp_dir, num, metric, max_epoch)
+    return epochs, metric
+
+
+def _ranked(exp_dir: Path, num: int, metric: Optional[str],
+            max_epoch: Optional[int]) -> Tuple[List[int], str, List[Dict]]:
+    """:func:`best_epochs` and the run's record it ranked them by: the per-epoch rows of the latest
+    checkpoint (up to ``max_epoch``)."""
     if not Path(exp_dir).is_dir():  # (a typo in the path read as "no checkpoints" in a dir that is not there)
         raise AsrkitError(f"{exp_dir}: no such exp dir" if not Path(exp_dir).exists() else f"{exp_dir}: not a directory")
     ckpt.refuse_checkpoints_folder(exp_dir)
@@ -62,11 +70,12 @@ def best_epochs(exp_dir: Path, num: int, metric: Optional[str] = None,
     training = last["config"].get("training")
     kept_by = (training.get("best_metric") if isinstance(training, dict) else None) or "valid_loss"
     metric = metric or kept_by
-    every = ckpt.rank_epochs(ckpt.epoch_rows(last), metric)
+    record = ckpt.epoch_rows(last)
+    every = ckpt.rank_epochs(record, metric)
     if max_epoch is not None:
         every = [e for e in every if e <= max_epoch]
     ranked = [e for e in every if e in found]
-    values = {int(r["epoch"]): float(r[metric]) for r in ckpt.epoch_rows(last) if r.get(metric) is not None}
+    values = {int(r["epoch"]): float(r[metric]) for r in record if r.get(metric) is not None}
     diverged = [e for e in ranked if not math.isfinite(values.get(e, 0.0))]
     if diverged and len(diverged) < len(ranked):
         # A NaN/inf dev score ranks last, but with fewer finite epochs than --num it was averaged
@@ -91,7 +100,7 @@ def best_epochs(exp_dir: Path, num: int, metric: Optional[str] = None,
     if len(ranked) < num:
         log.warning("%d checkpoint(s) asked for, %d available (training.keep_best limits how many are kept): "
                     "averaging %d", num, len(ranked), len(ranked))
-    return ranked[:num], metric
+    return ranked[:num], metric, record
 
 
 def average_state_dicts(states: List[Dict[str, torch.Tensor]],
@@ -124,9 +133,9 @@ def average_checkpoints(exp_dir: Path, num: int, out: Optional[Path] = None, met
     exp_dir = Path(exp_dir)
     out = Path(out) if out else exp_dir / "model.avg.pt"
     _refuse_run_file(out, exp_dir)
-    epochs, metric = best_epochs(exp_dir, num, metric, max_epoch)
+    epochs, metric, record = _ranked(exp_dir, num, metric, max_epoch)
     found = ckpt.list_checkpoints(exp_dir)
-    # the run's record: the latest checkpoint's rows (of the epochs up to --max-epoch, as best_epochs ranks them)
+    # the checkpoint whose rows are the run's record (of the epochs up to --max-epoch, as ranked)
     latest = max(e for e in found if max_epoch is None or e <= max_epoch)
     rows = {}  # each checkpoint's per-epoch rows
     states = []
@@ -136,9 +145,9 @@ def average_checkpoints(exp_dir: Path, num: int, out: Optional[Path] = None, met
         meta = ckpt.package_meta(state, found[e])
         rows[e] = ckpt.epoch_rows(state)
         if first is None:
-            first = (found[e], _completed_model(state["config"].get("model")), meta)
+            first = (found[e], completed(LASConfig, state["config"].get("model")), meta)
         else:
-            _same_model(found[e], _completed_model(state["config"].get("model")), meta, *first)
+            _same_model(found[e], completed(LASConfig, state["config"].get("model")), meta, *first)
         # asrkit-train never writes such a checkpoint; one that holds NaN or Inf all the same
         # (damaged, or from elsewhere) would make a model.avg.pt that every decoder refuses.
         check_finite_weights(state["model"], f"{found[e]}: damaged asrkit checkpoint")
@@ -148,7 +157,6 @@ def average_checkpoints(exp_dir: Path, num: int, out: Optional[Path] = None, met
         model_from_state_dict(lambda: LAS(meta.idim, meta.vocab_size, meta.model_config), state["model"],
                               f"{found[e]}: damaged asrkit checkpoint")
         states.append(state["model"])
-    record = rows[latest] if latest in rows else ckpt.epoch_rows(ckpt.load_checkpoint(found[latest]))
     for e in epochs:
         if e != latest:
             _same_run(found[e], rows[e], found[latest], record)
@@ -203,17 +211,6 @@ def _same_run(path: Path, rows: List[Dict], latest_path: Path, record: List[Dict
             raise AsrkitError(f"{path}: not of the same run as {latest_path} (its record of epoch "
                               f"{row.get('epoch', i + 1)} differs: a checkpoint of another run copied in?); "
                               f"average checkpoints of one run only")
-
-
-def _completed_model(model: Any) -> Any:
-    """A checkpoint's ``model`` config with the options it does not name at their defaults (as a
-    resume completes it, trainer.py): the raw configs refused a run resumed across an asrkit
-    upgrade as 'another model than ... (model.utt_mean_frames: 'all' -> None)'. As it is when it
-    does not read (the checks below name it)."""
-    try:
-        return LASConfig.from_dict(model).to_dict()
-    except (AsrkitError, TypeError, ValueError):
-        return model
 
 
 def _same_model(path: Path, config, meta, first_path: Path, first_config, first_meta) -> None:

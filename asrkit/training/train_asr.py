@@ -39,7 +39,6 @@ from asrkit.training.las_task import LASTask
 from asrkit.training.sample_rates import upsampled_rates
 from asrkit.training.timing import RunRecord
 from asrkit.training.trainer import Trainer, seed_everything
-from asrkit.utils.config import from_dict
 from asrkit.utils.device import resolve_device
 from asrkit.utils.errors import AsrkitError, from_worker
 from asrkit.utils.fileio import atomic_open
@@ -248,7 +247,7 @@ def _train(args: TrainArgs, exp: Path, dist_info: Optional[DistInfo], rank: int,
     task = LASTask(model, meta, cfg, train_set, valid_set, tokenizer, exp, rank, world)
     dev_set = {"dev_set": valid_set.table.fingerprint()} if valid_set is not None else {}
     trainer = Trainer(task, cfg.optim, cfg.training, exp, {**cfg.to_dict(), **dev_set}, device, rank, world,
-                      complete=lambda d: from_dict(TrainConfig, d).to_dict())
+                      config_class=TrainConfig)
     trainer.resume()
     trainer.refuse_unranked_epochs(valid_set is not None, "--valid-dir", "model.pt")
     if runs is not None:  # the budget counts every run of this training, not only this one

@@ -35,7 +35,7 @@ from asrkit.training import checkpoint as ckpt
 from asrkit.training.config import LMTrainConfig, OptimConfig, TrainingConfig
 from asrkit.training.sampler import EpochBatchSampler
 from asrkit.training.trainer import StepOutput, Trainer, seed_everything
-from asrkit.utils.config import dump_yaml, from_dict, to_dict
+from asrkit.utils.config import dump_yaml, to_dict
 from asrkit.utils.device import resolve_device
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import atomic_open
@@ -189,7 +189,7 @@ def train_lm(train: List[List[int]], dev: List[List[int]], tokens: List[str], co
     dev_set = f"{len(dev)} sentences, sha1 {digest.hexdigest()[:12]}"
     trainer = Trainer(LMTask(lm, config, train, dev, tokens), optim, loop, out_dir,
                       {**config.to_dict(), "dev_set": dev_set}, device,
-                      complete=lambda d: from_dict(LMTrainConfig, d).to_dict())
+                      config_class=LMTrainConfig)
     trainer.resume()
     trainer.refuse_unranked_epochs(bool(dev), "dev sentences (a --valid-text, or dev_ratio above 0)", "lm.pt",
                                    metric="valid_ppl", dev_set_from=(("seed", "dev_ratio", "max_len"), DEV_SET_FROM))

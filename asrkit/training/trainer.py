@@ -35,7 +35,7 @@ from asrkit.training.config import OptimConfig, TrainingConfig
 from asrkit.training.optim import apply_config, build_optimizer, build_scheduler
 from asrkit.training.timing import BudgetClock, next_epoch_estimate, next_epoch_fits, projection
 from asrkit.utils.bad_items import BadItems
-from asrkit.utils.config import dict_diff
+from asrkit.utils.config import completed, dict_diff
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import atomic_open
 from asrkit.utils.logging import get_logger, progress
@@ -240,16 +240,16 @@ class Trainer:
 
     def __init__(self, task: TrainTask, optim: OptimConfig, loop: TrainingConfig, exp_dir: Path,
                  config: Dict[str, Any], device: torch.device, rank: int = 0, world_size: int = 1,
-                 complete: Optional[Callable[[Dict[str, Any]], Dict[str, Any]]] = None) -> None:
+                 config_class: Optional[type] = None) -> None:
         self.task = task
         self.optim = optim
         self.loop = loop
         self.config = config
-        # A checkpoint's config with the options it does not name at their defaults (its config
-        # class's from_dict and to_dict): an asrkit that has added a model option since the run
-        # began (model.utt_mean_frames) refused to resume it, "changed: model.utt_mean_frames:
-        # None -> 'all'", and no config could continue it.
-        self.complete = complete
+        # A checkpoint's config is read as ``config_class`` with the options it does not name at
+        # their defaults (utils.config.completed): an asrkit that has added a model option since
+        # the run began (model.utt_mean_frames) refused to resume it, "changed:
+        # model.utt_mean_frames: None -> 'all'", and no config could continue it.
+        self.config_class = config_class
         self.exp_dir = Path(exp_dir)
         self.device = device
         self.rank = rank
@@ -369,15 +369,12 @@ class Trainer:
         return True
 
     def _completed(self, config: Dict[str, Any]) -> Dict[str, Any]:
-        """``config`` (a checkpoint's) through ``self.complete``, its ``dev_set`` kept; as it is when
-        that fails (a config of a newer asrkit, or one the checks of this one refuse)."""
-        if self.complete is None:
+        """``config`` (a checkpoint's) completed as ``self.config_class``, its ``dev_set`` kept."""
+        if self.config_class is None:
             return config
         own = {k: v for k, v in config.items() if k != "dev_set"}
-        try:
-            return {**config, **self.complete(own)}
-        except (AsrkitError, ValueError, TypeError):
-            return config
+        done = completed(self.config_class, own)
+        return config if done is own else {**config, **done}
 
     def refuse_unranked_epochs(self, validates: bool, no_dev: str, packed: str, metric: Optional[str] = None,
                                dev_set_from: Tuple[Tuple[str, ...], str] = ((), "")) -> None:

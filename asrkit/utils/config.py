@@ -298,6 +298,16 @@ def _quoting_dumper():
     return QuotingDumper
 
 
+def completed(cls: Type[T], d: Any) -> Any:
+    """A config mapping ``d`` written by an older asrkit, with the options it does not name at their
+    defaults (``cls`` read from it and written back); ``d`` itself when it does not read as ``cls``
+    (a newer asrkit's, or one the checks refuse): the caller compares it as it is."""
+    try:
+        return to_dict(from_dict(cls, d))
+    except (AsrkitError, ValueError, TypeError):
+        return d
+
+
 def number_text(x: Any) -> str:
     """A number as an error message shows it: a float in %g, an int as typed (10**30 is no 1e+30)."""
     return f"{x:g}" if isinstance(x, float) else str(x)
