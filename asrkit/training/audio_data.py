@@ -180,7 +180,10 @@ class AudioDataset(FeatureDataset):
         self.fbank = fbank
         self.resample = resample
         self.augment = augment if augment is not None and augment.active else None
-        self.seed = seed
+        # Its draws are seeded by numpy's SeedSequence, which takes no negative number: training.seed
+        # -3 (which torch takes) was a ValueError traceback from the first batch. Taken modulo
+        # 2**64, each 64-bit seed stays its own stream.
+        self.seed = seed % 2**64
         self.epoch = 1
         self.noises: List[WavEntry] = []
         self._noise_checked: set = set()  # noise recordings found mixable (their wav.scp lines)

@@ -166,10 +166,7 @@ def _dataset(args: TrainArgs, data_dir: str, tokenizer, cmvn, train: bool) -> Fe
                             min_speed=min(min_speed, 1.0), ctc_misfits=misfit)
     log.info("%s: fbank computed from the audio in the data loader%s", data_dir,
              f" ({'augmented: ' + str(aug) if augment is not None and aug.active else 'no augmentation'})")
-    # Its draws are seeded by numpy's SeedSequence, which takes no negative number: training.seed -3
-    # (which torch takes) was a ValueError traceback from the first batch. Taken modulo 2**64, each
-    # 64-bit seed stays its own stream.
-    return AudioDataset(table, args.fbank, cmvn, args.norm_vars, augment, cfg.training.seed % 2**64,
+    return AudioDataset(table, args.fbank, cmvn, args.norm_vars, augment, cfg.training.seed,
                         b.cache_features, resample=aug.resample)
 
 
