@@ -81,12 +81,11 @@ class DecodeInputs:
                 for path, utt in renamed:
                     log.info("%r: utterance id %r (a Kaldi id has no whitespace)", path, utt)
 
-    def open(self, featurize: Featurize, sample_rate: Optional[int] = None) -> Tuple[Iterator[Item], Optional[int]]:
-        """(the items to decode, how many there are or None for an ark stream). ``sample_rate``: the
-        rate ``featurize`` resamples audio to (None: a Recognizer's, when featurize is its method),
-        for the ``max_samples`` limit of the resampled copy."""
-        if sample_rate is None:
-            sample_rate = getattr(getattr(featurize, "__self__", None), "sample_rate", None)
+    def open(self, featurize: Featurize) -> Tuple[Iterator[Item], Optional[int]]:
+        """(the items to decode, how many there are or None for an ark stream). When ``featurize``
+        is a Recognizer's method, the copy it resamples to the model's rate is held to the
+        ``max_samples`` limit too."""
+        sample_rate = getattr(getattr(featurize, "__self__", None), "sample_rate", None)
         if sample_rate:
             featurize = _capped(featurize, int(sample_rate), self.max_samples)
         wanted = read_utt_ids(self.utt_ids) if self.utt_ids else None
