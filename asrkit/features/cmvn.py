@@ -264,7 +264,10 @@ def compute_cmvn_stats(
             continue
         seen.add(utt)
         for spk in speakers_of[utt]:
-            acc[spk] = stats.copy() if spk not in acc else acc[spk] + stats
+            if spk in acc:
+                acc[spk] += stats
+            else:
+                acc[spk] = stats.copy()
     out: Dict[str, np.ndarray] = {}
     missing = empty = 0
     for spk, utts in spk2utt.items():
