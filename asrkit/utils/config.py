@@ -235,15 +235,16 @@ def _yaml_12_core_scalars(loader: type) -> None:
     """Plain ints, floats and booleans resolved as YAML 1.2's core schema does, not YAML 1.1's.
 
     PyYAML follows YAML 1.1: ``max_epochs: 010`` was 8 (octal), ``seed: 1:30`` was 90 (base 60),
-    ``1_000`` was 1000 and ``lang: no`` was False. Under 1.2 (what other modern tools read) 0b,
-    base 60 and underscores are strings and only true/false are booleans; the config's type
-    check then names a key where a number or a boolean was expected, and a string field keeps
-    what the user wrote. Null and the rest of SafeLoader's resolvers stay as they were.
+    ``1_000`` was 1000, ``lang: no`` was False and ``noise_scp: 2026-01-01`` a date (which the
+    type check refused as "expected a string"). Under 1.2 (what other modern tools read) 0b,
+    base 60, underscores and dates are strings and only true/false are booleans; the config's
+    type check then names a key where a number or a boolean was expected, and a string field
+    keeps what the user wrote. Null and the rest of SafeLoader's resolvers stay as they were.
     """
     import yaml
 
     dropped = {"tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float",
-               "tag:yaml.org,2002:value"}  # "=": SafeLoader has no constructor for it, so a value '=' crashed
+               "tag:yaml.org,2002:value", "tag:yaml.org,2002:timestamp"}  # "=": SafeLoader has no constructor for it, so a value '=' crashed
     loader.yaml_implicit_resolvers = {
         first: [(tag, regexp) for tag, regexp in resolvers if tag not in dropped]
         for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}

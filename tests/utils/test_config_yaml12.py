@@ -31,6 +31,8 @@ class Opts:
     ("1:30", "1:30"), ("0b11", "0b11"), ("1_000", "1_000"), ("190:20:30.15", "190:20:30.15"),
     ("yes", "yes"), ("no", "no"), ("on", "on"), ("off", "off"), ("y", "y"), ("n", "n"), ("Yes", "Yes"),
     ("=", "="),  # YAML 1.1's value tag: SafeLoader had no constructor for it
+    # YAML 1.1 timestamps (a date-named file, a tag) that 1.2 leaves strings
+    ("2026-01-01", "2026-01-01"), ("2001-12-14t21:59:43.10-05:00", "2001-12-14t21:59:43.10-05:00"),
 ])
 def test_plain_scalars_resolve_as_yaml_1_2_core(text, value):
     got = parse_yaml(f"k: {text}\n", "c.yaml")["k"]
@@ -63,6 +65,11 @@ def test_yes_no_on_off_stay_the_strings_written_where_a_string_is_expected():
     for word in ("no", "yes", "on", "off", "y", "n", "NO"):
         assert from_dict(Opts, parse_yaml(f"name: {word}\n", "c.yaml")).name == word
     assert from_dict(Opts, parse_yaml("flag: True\ncount: 0x10\n", "c.yaml")) == Opts(count=16, flag=True)
+
+
+def test_a_date_like_value_of_a_string_field_is_kept_as_written():
+    # (was datetime.date, refused by the type check: "expected a string")
+    assert from_dict(Opts, parse_yaml("name: 2026-01-01\n", "c.yaml"), "c.yaml").name == "2026-01-01"
 
 
 def test_train_config_file_and_set_values(tmp_path):
