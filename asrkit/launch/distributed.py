@@ -58,13 +58,18 @@ def detect_distributed(env: Optional[Mapping[str, str]] = None) -> Optional[Dist
     A world size of 1 counts as not distributed, so ``srun --ntasks=1`` or a plain ``sbatch``
     job trains exactly like a local run. Slurm's variables count only inside an srun step
     (``SLURM_STEP_ID`` set): a batch script has ``SLURM_PROCID=0`` and ``SLURM_NTASKS=N`` but
-    is a single process.
+    is a single process. Half of torchrun's pair (RANK or WORLD_SIZE alone) outside an srun step
+    is an error unless it says a single process (RANK=0, WORLD_SIZE=1).
     """
     env = os.environ if env is None else env
+    slurm_step = "SLURM_PROCID" in env and ("SLURM_STEP_ID" in env or "SLURM_STEP_NUM_TASKS" in env)
     if "RANK" in env and "WORLD_SIZE" in env:
         info = _from_torchrun(env)
-    elif "SLURM_PROCID" in env and ("SLURM_STEP_ID" in env or "SLURM_STEP_NUM_TASKS" in env):
+    elif slurm_step:
         info = _from_slurm(env)
+    elif ("RANK" in env) != ("WORLD_SIZE" in env):
+        _refuse_half_torchrun(env)
+        return None
     elif "SLURM_PROCID" in env and env.get("SLURM_NTASKS") and _int(env, "SLURM_NTASKS") > 1:
         # An sbatch script with --ntasks=N but no srun: only one process exists, and waiting
         # for N-1 peers would hang until the rendezvous times out.
@@ -107,6 +112,19 @@ def init_distributed(info: DistInfo, backend: Optional[str] = None, timeout_s: f
     return backend
 
 
+def _refuse_half_torchrun(env: Mapping[str, str]) -> None:
+    """RANK without WORLD_SIZE, or the other way round, outside an srun step: torchrun sets both,
+    so the other was lost (a launcher script's typo, an ``export`` left out). Taken as a single
+    process, every copy trained alone as rank 0 (WORLD_SIZE=4 without RANK: four runs writing
+    the same checkpoints), or rank 1 trained alone as the main process; one that says a single
+    process all the same (RANK=0, WORLD_SIZE=1) is let be."""
+    given, missing = ("RANK", "WORLD_SIZE") if "RANK" in env else ("WORLD_SIZE", "RANK")
+    value = _int(env, given)
+    if (given == "RANK" and value != 0) or (given == "WORLD_SIZE" and value != 1):
+        raise AsrkitError(f"{given}={env[given]} is set but {missing} is not: torchrun sets both (set {missing} too, "
+                          f"or unset {given} for a single process)")
+
+
 def _from_torchrun(env: Mapping[str, str]) -> DistInfo:
     rank = _int(env, "RANK")
     world_size = _int(env, "WORLD_SIZE")
@@ -120,6 +138,9 @@ def _from_slurm(env: Mapping[str, str]) -> DistInfo:
     # SLURM_NTASKS is the allocation's task count; inside `srun -n K` within a larger
     # allocation the step has K tasks, and only those join the group.
     world_key = "SLURM_STEP_NUM_TASKS" if "SLURM_STEP_NUM_TASKS" in env else "SLURM_NTASKS"
+    if world_key not in env:  # (was a KeyError traceback)
+        raise AsrkitError("Slurm task without SLURM_STEP_NUM_TASKS or SLURM_NTASKS: cannot tell the number of "
+                          "tasks (srun sets them: started by hand with SLURM_PROCID set?)")
     world_size = _int(env, world_key)
     local_rank = _int(env, "SLURM_LOCALID") if "SLURM_LOCALID" in env else 0
     if "MASTER_ADDR" in env:

@@ -134,3 +134,32 @@ def test_init_distributed_nccl_without_gpu_is_a_clear_error():
         pytest.skip("this machine has a GPU")
     with pytest.raises(AsrkitError, match="local rank 0 has no GPU"):
         init_distributed(DistInfo(0, 0, 2, "127.0.0.1", 1), backend="nccl")
+
+
+def test_a_slurm_step_without_a_task_count_is_a_clear_error():
+    """SLURM_PROCID and SLURM_STEP_ID without SLURM_NTASKS or SLURM_STEP_NUM_TASKS (variables set
+    by hand) was a KeyError traceback."""
+    env = {"SLURM_STEP_ID": "0", "SLURM_PROCID": "1", "SLURM_JOB_NODELIST": "n1", "SLURM_JOB_ID": "9"}
+    with pytest.raises(AsrkitError, match="without SLURM_STEP_NUM_TASKS or SLURM_NTASKS"):
+        detect_distributed(env)
+
+
+@pytest.mark.parametrize("env,words", [
+    ({"WORLD_SIZE": "4"}, "WORLD_SIZE=4 is set but RANK is not"),
+    ({"RANK": "1"}, "RANK=1 is set but WORLD_SIZE is not"),
+    ({"RANK": "1", "LOCAL_RANK": "1", "MASTER_ADDR": "h", "MASTER_PORT": "2000"}, "WORLD_SIZE is not"),
+])
+def test_half_of_torchrun_variables_is_an_error(env, words):
+    """WORLD_SIZE=4 without RANK (or RANK=1 without WORLD_SIZE) was a single process, in silence:
+    each copy trained alone as rank 0, all writing the same checkpoints."""
+    with pytest.raises(AsrkitError, match=words):
+        detect_distributed(env)
+
+
+@pytest.mark.parametrize("env", [{"RANK": "0"}, {"WORLD_SIZE": "1"}, {"LOCAL_RANK": "0"},
+                                 # inside an srun step Slurm's variables say it all
+                                 {"WORLD_SIZE": "2", "SLURM_STEP_ID": "0", "SLURM_PROCID": "1", "SLURM_NTASKS": "2",
+                                  "SLURM_JOB_NODELIST": "n1", "SLURM_JOB_ID": "9"}])
+def test_a_lone_variable_that_says_one_process_or_srun_is_let_be(env):
+    info = detect_distributed(env)
+    assert info is None or (info.rank, info.world_size) == (1, 2)
