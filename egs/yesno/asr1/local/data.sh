@@ -38,11 +38,15 @@ fi
 waves=$(cd "$waves" && pwd -P)
 
 mkdir -p data/local
-find "$waves" -maxdepth 1 -name '*.wav' -printf '%f\n' | LC_ALL=C sort > data/local/waves.list
+# -iname: a copy made on Windows or a FAT card has 0_1_1_0.WAV, which '-name *.wav' left out with
+# only a count in a warning.
+find "$waves" -maxdepth 1 -iname '*.wav' -printf '%f\n' | LC_ALL=C sort > data/local/waves.list
 total=$(wc -l < data/local/waves.list)
 [ "$total" -ge 4 ] || die "$waves: found $total .wav files, expected 60"
-bad=$(grep -Ev '^[01](_[01])*\.wav$' data/local/waves.list | sed -n 1p || true)
+bad=$(grep -Eiv '^[01](_[01])*\.wav$' data/local/waves.list | sed -n 1p || true)
 [ -z "$bad" ] || die "$waves/$bad: name is not a yes/no sequence like 0_1_1_0_0_1_0_1.wav"
+twice=$(sed 's/\.[^.]*$//' data/local/waves.list | uniq -d | sed -n 1p)
+[ -z "$twice" ] || die "$waves: two recordings of $twice (.wav and .WAV): keep one"
 # A folder named like a recording was listed, counted and put in wav.scp, for stage 1 to stop
 # at validation ("is a directory"); a recording that is a link to a file is fine.
 while IFS= read -r f; do
@@ -62,8 +66,8 @@ for set in train test; do
   dir=data/$set
   mkdir -p "$dir"
   # One anonymous speaker, named "yesno"; utterance ids start with it (Kaldi's sorting rule).
-  sed 's/\.wav$//' "data/local/$set.list" | awk -v w="$waves" '{ print "yesno-" $1, w "/" $1 ".wav" }' > "$dir/wav.scp"
-  sed 's/\.wav$//' "data/local/$set.list" | awk '{
+  awk -v w="$waves" '{ id = $1; sub(/\.[^.]*$/, "", id); print "yesno-" id, w "/" $1 }' "data/local/$set.list" > "$dir/wav.scp"
+  sed 's/\.[^.]*$//' "data/local/$set.list" | awk '{
       n = split($1, b, "_"); s = "yesno-" $1
       for (i = 1; i <= n; i++) s = s " " (b[i] == "1" ? "YES" : "NO")
       print s }' > "$dir/text"

@@ -1,0 +1,36 @@
+"""Stage 0 of the recipes on corpora laid out like the real ones but holding other files: other
+speakers, other counts, names and extensions a copy made elsewhere has. Each test builds its
+small corpus under tmp_path from the real recordings."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from recipe_helpers import read_table, run_sh
+
+
+def validate(recipe: Path, *dirs: str) -> None:
+    for d in dirs:
+        run_sh(f". ./path.sh && asrkit-validate-data-dir data/{d}", cwd=recipe)
+
+
+# ---------------------------------------------------------------------------------------- yesno
+def test_yesno_recordings_with_an_upper_case_extension_are_utterances(recipe_dir, yesno_root, tmp_path):
+    """A copy made on Windows or a FAT card holds 0_1_1_0.WAV: find's '-name *.wav' left those out,
+    said only as 'has 58 recordings, the corpus has 60', with exit 0."""
+    recipe = recipe_dir("yesno")
+    waves = tmp_path / "yn" / "waves_yesno"
+    waves.mkdir(parents=True)
+    names = sorted(p.name for p in (yesno_root / "waves_yesno").glob("*.wav"))[:12]
+    for i, name in enumerate(names):
+        shutil.copy(yesno_root / "waves_yesno" / name, waves / (name[:-4] + (".WAV" if i in (0, 5) else ".wav")))
+    proc = run_sh(["local/data.sh", "--yesno-root", str(waves.parent)], cwd=recipe)
+    text = {**read_table(recipe / "data/train/text"), **read_table(recipe / "data/test/text")}
+    assert sorted(text) == sorted("yesno-" + n[:-4] for n in names), proc.stderr
+    wav = {**read_table(recipe / "data/train/wav.scp"), **read_table(recipe / "data/test/wav.scp")}
+    assert wav["yesno-" + names[0][:-4]] == str(waves / (names[0][:-4] + ".WAV"))
+    validate(recipe, "train_nodev", "train_dev", "test")
+    # the same recording twice, in both cases: one utterance id twice
+    shutil.copy(waves / (names[0][:-4] + ".WAV"), waves / names[0])
+    proc = run_sh(["local/data.sh", "--yesno-root", str(waves.parent)], cwd=recipe, check=False)
+    assert proc.returncode == 1 and f"two recordings of {names[0][:-4]} (.wav and .WAV)" in proc.stderr
