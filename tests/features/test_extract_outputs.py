@@ -1,0 +1,32 @@
+"""asrkit-compute-fbank's outputs after a failed run, and the bookkeeping of a run's results."""
+from __future__ import annotations
+
+import numpy as np
+from feat_helpers import run_cli, write_scp, write_wav
+
+from asrkit.cli import compute_fbank as compute_fbank_cli
+
+
+def _tone(n: int = 8000) -> np.ndarray:
+    t = np.arange(n)
+    return (np.sin(t * 2 * np.pi * 440 / 16000) * 8000 + (t * 7919 % 200) - 100).astype(np.int16)
+
+
+def test_failed_run_leaves_no_empty_output_folders(tmp_path):
+    # Every utterance failed, so nothing was written; the folders made for the outputs went too
+    # (an empty dump/test/ looked like a run that had been there). A folder that was already
+    # there stays.
+    scp = write_scp(tmp_path / "wav.scp", [("u1", tmp_path / "missing.wav")])
+    (tmp_path / "kept").mkdir()
+    out = tmp_path / "kept" / "new" / "deeper"
+    result = run_cli(compute_fbank_cli, [f"scp:{scp}", f"ark,scp:{out}/feats.ark,{tmp_path}/s/feats.scp",
+                                         "--write-utt2sample-rate", tmp_path / "r" / "utt2sample_rate"])
+    assert result.exit_code == 1 and "all 1 utterances failed" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept", "wav.scp"]
+    assert list((tmp_path / "kept").iterdir()) == []
+    # --nj pieces too; a folder the run made that holds another's file is left as it is
+    write_wav(tmp_path / "ok.wav", _tone(), 8000)
+    scp = write_scp(tmp_path / "wav.scp", [("u1", tmp_path / "ok.wav"), ("u2", tmp_path / "ok.wav")])
+    result = run_cli(compute_fbank_cli, ["--nj", "2", f"scp:{scp}", f"ark,scp:{out}/feats.ark,{out}/feats.scp"])
+    assert result.exit_code == 1 and "sample rate 8000 Hz" in result.stderr
+    assert list((tmp_path / "kept").iterdir()) == []
