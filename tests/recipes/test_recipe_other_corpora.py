@@ -3,10 +3,11 @@ speakers, other counts, names and extensions a copy made elsewhere has. Each tes
 small corpus under tmp_path from the real recordings."""
 from __future__ import annotations
 
+import shlex
 import shutil
 from pathlib import Path
 
-from recipe_helpers import read_table, run_sh
+from recipe_helpers import make_librispeech_fixture, read_table, run_sh
 
 
 def validate(recipe: Path, *dirs: str) -> None:
@@ -34,3 +35,33 @@ def test_yesno_recordings_with_an_upper_case_extension_are_utterances(recipe_dir
     shutil.copy(waves / (names[0][:-4] + ".WAV"), waves / names[0])
     proc = run_sh(["local/data.sh", "--yesno-root", str(waves.parent)], cwd=recipe, check=False)
     assert proc.returncode == 1 and f"two recordings of {names[0][:-4]} (.wav and .WAV)" in proc.stderr
+
+
+# ---------------------------------------------------------------------------------- librispeech
+def test_librispeech_audio_with_an_upper_case_extension_is_found(recipe_dir, an4_root, tmp_path):
+    """100-2000-0000.WAV (a copy made on Windows) was 'audio of 100-2000-0000 not found', though
+    beside its transcript; and a part whose .trans.txt files are all empty made an empty data dir
+    with exit 0, for stage 1 to stop at its validation, whose advice was asrkit-fix-data-dir."""
+    recipe = recipe_dir("librispeech")
+    root = tmp_path / "LibriSpeech"
+    expected = make_librispeech_fixture(an4_root, root, "wav")
+    part = root / "dev-clean"
+    chapter = part / "100/2000"
+    for wav in chapter.glob("*.wav"):
+        wav.rename(wav.with_suffix(".WAV"))
+    cmd = f". ./path.sh && local/data_prep.py --audio-ext wav {shlex.quote(str(part))} data/dev_clean"
+    proc = run_sh(cmd, cwd=recipe)
+    assert read_table(recipe / "data/dev_clean/text") == {u: t for u, t in expected.items()
+                                                          if u.split("-")[0] in ("100", "101")}, proc.stderr
+    assert read_table(recipe / "data/dev_clean/wav.scp")["100-2000-0000"] == str(chapter / "100-2000-0000.WAV")
+    validate(recipe, "dev_clean")
+    shutil.copy(chapter / "100-2000-0000.WAV", chapter / "100-2000-0000.wav")
+    proc = run_sh(cmd, cwd=recipe, check=False)
+    assert proc.returncode == 1 and f"{chapter}: two recordings of 100-2000-0000: " in proc.stderr, proc.stderr
+    (chapter / "100-2000-0000.wav").unlink()
+    for trans in part.glob("*/*/*.trans.txt"):
+        trans.write_text("")
+    shutil.rmtree(recipe / "data")
+    proc = run_sh(cmd, cwd=recipe, check=False)
+    assert proc.returncode == 1 and f"{part}: no utterances: its 2 .trans.txt file(s) hold no line" in proc.stderr
+    assert not (recipe / "data/dev_clean").exists()

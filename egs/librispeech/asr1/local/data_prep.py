@@ -41,6 +41,9 @@ def prepare(part: Path, out: Path, audio_ext: str, decoder: str) -> int:
         raise AsrkitError(f"{part}: no such directory (a LibriSpeech part such as LibriSpeech/dev-clean)")
     wav_scp, text, utt2spk = {}, {}, {}
     trans_files, audio_files = [], []
+    # (chapter folder, utterance id) -> its audio, the extension in any case: a copy made on
+    # Windows or a FAT disk holds 100-2000-0000.FLAC, which was 'audio of 100-2000-0000 not found'
+    audio_of = {}
     for reader_dir in _folders(part):
         for chapter_dir in _folders(reader_dir):
             try:
@@ -48,7 +51,12 @@ def prepare(part: Path, out: Path, audio_ext: str, decoder: str) -> int:
             except OSError as e:
                 raise AsrkitError(f"{e.filename or chapter_dir}: cannot read: {e.strerror}") from None
             trans = [p for p in files if p.name.endswith(".trans.txt")]
-            audio = [p for p in files if p.name.endswith(f".{audio_ext}")]
+            audio = [p for p in files if p.name.lower().endswith(f".{audio_ext}")]
+            for p in audio:
+                key = (chapter_dir, p.name[:-len(audio_ext) - 1])
+                if key in audio_of:
+                    raise AsrkitError(f"{chapter_dir}: two recordings of {key[1]}: {audio_of[key].name} and {p.name}: keep one")
+                audio_of[key] = p
             if audio and not trans:
                 # Kaldi's data_prep.sh stops here too: a chapter's transcript file missing is a
                 # damaged copy (an unpacking cut short), not audio to leave out with a warning.
@@ -75,7 +83,7 @@ def prepare(part: Path, out: Path, audio_ext: str, decoder: str) -> int:
             if len(fields) < 2 or not m or (m[1], m[2]) != (reader, chapter):
                 raise AsrkitError(f"{trans}:{lineno}: expected '{reader}-{chapter}-<n> <TRANSCRIPT>', got {line!r}")
             utt = fields[0]
-            audio = (trans.parent / f"{utt}.{audio_ext}").resolve()
+            audio = audio_of.get((trans.parent, utt), trans.parent / f"{utt}.{audio_ext}").resolve()
             if not audio.is_file():
                 raise AsrkitError(f"{trans}:{lineno}: audio of {utt} not found: {audio}")
             if utt in text:
@@ -88,11 +96,15 @@ def prepare(part: Path, out: Path, audio_ext: str, decoder: str) -> int:
             text[utt] = " ".join(fields[1].split()).upper()
             utt2spk[utt] = f"{reader}-{chapter}"
     # Audio in no transcript line is not an utterance (as in Kaldi's data_prep.sh), but it is said.
-    unnamed = sorted(p.name for p in audio_files if p.stem not in text)
+    unnamed = sorted(p.name for p in audio_files if p.name[:-len(audio_ext) - 1] not in text)
     if unnamed:
         shown = ", ".join(unnamed[:3]) + (", ..." if len(unnamed) > 3 else "")
         print(f"data_prep.py: WARNING: {part}: {len(unnamed)} .{audio_ext} file(s) in no line of a .trans.txt, "
               f"left out: {shown}", file=sys.stderr)
+    if not text:
+        # (every .trans.txt empty: an empty data dir was written with exit 0, and stage 1 stopped
+        # at its validation, whose advice was asrkit-fix-data-dir)
+        raise AsrkitError(f"{part}: no utterances: its {len(trans_files)} .trans.txt file(s) hold no line")
     spk2gender = {}
     speakers_txt = part.parent / "SPEAKERS.TXT"
     if speakers_txt.is_file():  # read before anything is written: an unreadable one stops it
