@@ -293,13 +293,23 @@ def _wait(launch: Launch, job_id: str, status_dir: Path, qdir: Path, name: str, 
                     for index in sorted(remaining):
                         out = qdir / (f"{name}.{index}.out" if launch.jobs is not None else f"{name}.out")
                         yield JobResult(index, -1, launch.log_path(index), time.time() - started,
-                                        note=f"no exit status: Slurm ended the task (cancelled, out of time "
-                                             f"or memory?), see {out}")
+                                        note=_no_status_note(launch.log_path(index), out))
                     return
             else:
                 gone_since = None
         time.sleep(interval)
         interval = min(interval * 1.5, max_poll_s)
+
+
+def _no_status_note(log: str, out: Path) -> str:
+    """Why a task that left the queue has no exit status. Its log is this run's (an earlier one was
+    moved aside before submitting), so none means the task never started: a task cancelled while
+    pending was said to have been "ended (cancelled, out of time or memory?), see q/x.5.out", both
+    that .out and the log it was "in" never written."""
+    if not os.path.lexists(log):
+        seen = f", see {out}" if os.path.lexists(out) else ""
+        return f"no exit status: the task never started, no log written (cancelled while pending?){seen}"
+    return f"no exit status: Slurm ended the task (cancelled, out of time or memory?), see {out}"
 
 
 def _read_code(path: Path) -> int:

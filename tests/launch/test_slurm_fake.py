@@ -208,3 +208,27 @@ def test_ctrl_c_cancel_leaves_the_logs_ended_with_143(tmp_path, monkeypatch):
         assert sorted(p.name for p in (tmp_path / "log/q").iterdir()) == ["x.sh"]
     finally:
         _kill_leftovers(calls / "job.pid", calls / "command.pid")
+
+
+def test_a_task_that_never_started_is_said_to_have_no_log(tmp_path, monkeypatch):
+    """A task that left the queue without starting (cancelled while pending: sbatch's stand-in queues
+    a job squeue never lists) was "ended by Slurm (cancelled, out of time or memory?), see
+    log/q/x.2.out", a file never written, as was the log it was "in". A task whose log is there is
+    still said to have been ended by Slurm."""
+    _fake_slurm(tmp_path, monkeypatch)
+    (tmp_path / "log").mkdir()
+    monkeypatch.chdir(tmp_path)
+    launch = Launch("true", "log/x.JOB.log", parse_job_range("JOB=1:2"))
+    real_wait = slurm._wait
+
+    def wait_with_log_of_task_1(*args, **kwargs):
+        (tmp_path / "log/x.1.log").write_text("# true\n")  # as task 1's script would, before it was killed
+        yield from real_wait(*args, **kwargs)
+
+    monkeypatch.setattr(slurm, "_wait", wait_with_log_of_task_1)
+    result = slurm.run_slurm(launch, CONFIG, {}, show_progress=False, queue_check_s=0.1, grace_s=0.1)
+    started, never = result.results
+    assert started.code == never.code == -1
+    assert started.note.startswith("no exit status: Slurm ended the task") and "log/q/x.1.out" in started.note
+    assert never.note == "no exit status: the task never started, no log written (cancelled while pending?)"
+    assert "JOB=2 (no exit status: the task never started" in result.failure_message(launch)
