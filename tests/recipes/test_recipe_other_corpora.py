@@ -65,3 +65,46 @@ def test_librispeech_audio_with_an_upper_case_extension_is_found(recipe_dir, an4
     proc = run_sh(cmd, cwd=recipe, check=False)
     assert proc.returncode == 1 and f"{part}: no utterances: its 2 .trans.txt file(s) hold no line" in proc.stderr
     assert not (recipe / "data/dev_clean").exists()
+
+
+# ------------------------------------------------------------------------------------------ an4
+def small_an4(an4_root: Path, root: Path) -> dict:
+    """An AN4-layout copy: two training speakers, one test speaker and a new training speaker
+    'zoe' (fash's recordings, renamed); returns {set: {utterance id: text}} as data_prep.py should
+    make them."""
+    expected = {"train": {}, "test": {}}
+    (root / "etc").mkdir(parents=True)
+    for set_name, folder, speakers in (("train", "an4_clstk", {"fash": "fash", "fbbh": "fbbh", "fash ": "zoe"}),
+                                       ("test", "an4test_clstk", {"fcaw": "fcaw"})):
+        lines = []
+        for line in (an4_root / f"etc/an4_{set_name}.transcription").read_text().splitlines():
+            words, file_id = line.rsplit(" (", 1)
+            pre, spk, post = file_id.rstrip(")").split("-")
+            for src, dst in speakers.items():
+                if spk != src.strip():
+                    continue
+                new_id = f"{pre}-{dst}-{post}"
+                (root / "wav" / folder / dst).mkdir(parents=True, exist_ok=True)
+                shutil.copy(an4_root / "wav" / folder / spk / f"{file_id.rstrip(')')}.wav",
+                            root / "wav" / folder / dst / f"{new_id}.wav")
+                lines.append(f"{words} ({new_id})")
+                expected[set_name][f"{dst}-{pre}-{post}"] = " ".join(w for w in words.split() if w not in ("<s>", "</s>"))
+        (root / f"etc/an4_{set_name}.transcription").write_text("\n".join(lines) + "\n")
+    return expected
+
+
+def test_an4_recordings_with_an_upper_case_extension_are_utterances(recipe_dir, an4_root, tmp_path):
+    """A new speaker's recordings named *.WAV (a copy made on Windows) stopped stage 0 at
+    'recording of an251-zoe-b not found: .../an251-zoe-b.wav', the file beside it; the new
+    speaker's utterances are training utterances, as the transcription file says."""
+    recipe = recipe_dir("an4")
+    root = tmp_path / "an4"
+    expected = small_an4(an4_root, root)
+    for wav in (root / "wav/an4_clstk/zoe").iterdir():
+        wav.rename(wav.with_suffix(".WAV"))
+    proc = run_sh(["local/data.sh", "--an4-root", str(root), "--num-dev", "5"], cwd=recipe)
+    assert "left out" not in proc.stderr
+    train = {**read_table(recipe / "data/train_nodev/text"), **read_table(recipe / "data/train_dev/text")}
+    assert train == expected["train"] and read_table(recipe / "data/test/text") == expected["test"]
+    assert read_table(recipe / "data/train/wav.scp")["zoe-an251-b"] == str(root / "wav/an4_clstk/zoe/an251-zoe-b.WAV")
+    validate(recipe, "train_nodev", "train_dev", "test")

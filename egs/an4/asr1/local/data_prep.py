@@ -25,13 +25,26 @@ SETS = {"train": "an4_clstk", "test": "an4test_clstk"}
 LINE = re.compile(r"^(?P<words>.*?)\s*\((?P<file>[^()\s]+)\)\s*$")
 
 
+def _other_case(wav: Path, listed: dict) -> Path:
+    """``wav`` with its extension in another case (``an251-fash-b.WAV``, a copy made on Windows or
+    a FAT disk: it was 'recording ... not found' beside the file), else ``wav`` itself."""
+    folder = wav.parent
+    if folder not in listed:
+        try:
+            listed[folder] = {p.stem + p.suffix.lower(): p.name for p in folder.iterdir()}
+        except FileNotFoundError:
+            listed[folder] = {}
+    return folder / listed[folder].get(wav.name, wav.name)
+
+
 def prepare(an4_root: Path, out: Path, set_name: str, max_utts: int = 0) -> int:
     trans = an4_root / "etc" / f"an4_{set_name}.transcription"
     if not trans.is_file():
         raise AsrkitError(f"{trans}: no such file (is {an4_root} a copy of AN4, with etc/ and wav/?)")
     wav_dir = an4_root / "wav" / SETS[set_name]
     rows = {}
-    named = set()  # <spk>/<file>.wav of every line
+    named = set()  # <spk>/<file>.wav of every line, as named in its folder
+    listed = {}  # speaker folder -> {<file>.wav: its name there}
     try:  # (an unreadable file or folder was a PermissionError traceback)
         lines = corpus_text_lines(trans)  # a BOM dropped (it was read into the first word)
     except OSError as e:
@@ -51,6 +64,9 @@ def prepare(an4_root: Path, out: Path, set_name: str, max_utts: int = 0) -> int:
         wav = wav_dir / spk / f"{file_id}.wav"
         try:
             found = wav.is_file()
+            if not found:
+                wav = _other_case(wav, listed)
+                found = wav.is_file()
         except OSError as e:
             raise AsrkitError(f"{trans}:{lineno}: recording of {file_id}: cannot read {e.filename}: {e.strerror}") from None
         if not found:
@@ -61,13 +77,13 @@ def prepare(an4_root: Path, out: Path, set_name: str, max_utts: int = 0) -> int:
         if utt in rows:
             raise AsrkitError(f"{trans}:{lineno}: {file_id} appears twice")
         rows[utt] = (spk, " ".join(words).upper(), str(wav.resolve()))
-        named.add(f"{spk}/{file_id}.wav")
+        named.add(f"{spk}/{wav.name}")
     if not rows:
         raise AsrkitError(f"{trans}: no utterances")
     # A recording no transcription line names is not an utterance (Kaldi's and ESPnet's AN4 preps
     # are driven by the transcription too), but it is said, with a count, not left out unseen.
-    unnamed = sorted(p.relative_to(wav_dir).as_posix() for p in wav_dir.glob("*/*.wav")
-                     if p.relative_to(wav_dir).as_posix() not in named)
+    unnamed = sorted(p.relative_to(wav_dir).as_posix() for p in wav_dir.glob("*/*") if p.suffix.lower() == ".wav"
+                     and p.relative_to(wav_dir).as_posix() not in named)
     if unnamed:
         shown = ", ".join(unnamed[:3]) + (", ..." if len(unnamed) > 3 else "")
         print(f"data_prep.py: WARNING: {wav_dir}: {len(unnamed)} recording(s) in no line of {trans.name}, "
