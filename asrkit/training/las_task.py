@@ -71,6 +71,11 @@ class LASTask:
                         "trained on: %s%s (all ids with -v)", len(ids), total, 100.0 * len(ids) / total, b.max_frames,
                         " ".join(ids[:5]), " ..." if len(ids) > 5 else "")
             log.debug("too long for batching.max_frames: %s", " ".join(ids))
+        if self.sampler.per_rank == 0 and len(self.sampler.batches):
+            # (it was "no training batch fits batching.max_frames", about batches that all fit)
+            raise AsrkitError(f"only {len(self.sampler.batches)} training batch(es) of at most batching.max_frames="
+                              f"{b.max_frames} frames for {world_size} ranks, which need one each: lower "
+                              f"batching.max_frames (or batching.max_batch_size), or train on fewer GPUs")
         if self.sampler.per_rank == 0:
             raise AsrkitError(f"no training batch fits batching.max_frames={b.max_frames} "
                               f"(shortest utterance: {int(train_set.table.num_frames.min())} frames)")

@@ -131,6 +131,13 @@ class BucketBatchSampler(EpochBatchSampler):
         order = list(range(len(self.batches)))
         if self.shuffle:
             random.Random(self.seed * 1_000_003 + epoch).shuffle(order)
+        left = len(order) - self.per_rank * self.world_size
+        if left and not self.shuffle:
+            # Unshuffled, the last few batches were the ones left out every epoch: the shortest
+            # utterances were never trained on, and nothing said so. A different run of them now.
+            first = (len(order) - epoch * left) % len(order)  # epoch 1: the last ones, as before
+            dropped = {(first + k) % len(order) for k in range(left)}
+            order = [j for j in order if j not in dropped]
         order = order[: self.per_rank * self.world_size]
         return order[self.rank :: self.world_size]
 

@@ -94,3 +94,47 @@ def test_batches_follow_the_greedy_rule_on_random_lengths():
             assert s.epoch_items(epoch) == sum(map(len, s.epoch_batches(epoch)))
             s.set_epoch(epoch, min(1, s.per_rank))
             assert list(s) == s.epoch_batches(epoch)[s.start:] and len(s) == len(list(s))
+
+
+@pytest.mark.parametrize("world, batches", [(2, 3), (3, 7), (4, 5)])
+def test_unshuffled_ranks_leave_out_other_batches_each_epoch(world, batches):
+    """batching.shuffle=false under DDP: the batches left over for the ranks were the same last ones
+    every epoch, so the shortest utterances were never trained on, in silence."""
+    lengths = [100] * (4 * batches)
+    ranks = [BucketBatchSampler(lengths, 400, shuffle=False, rank=r, world_size=world) for r in range(world)]
+    assert len(ranks[0].batches) == batches
+    seen = set()
+    for epoch in range(1, batches + 1):
+        per_rank = [s.epoch_batches(epoch) for s in ranks]
+        assert len({len(b) for b in per_rank}) == 1
+        flat = [i for bs in per_rank for b in bs for i in b]
+        assert len(flat) == len(set(flat)) == 4 * (batches - batches % world)
+        seen.update(flat)
+        for bs in per_rank:  # still in the sorted order
+            assert [b[0] for b in bs] == sorted(b[0] for b in bs)
+    assert seen == set(range(len(lengths)))
+    # the first epoch leaves out the last batches, as it did
+    assert ranks[0].epoch_batches(1)[0] == [0, 1, 2, 3]
+
+
+def test_fewer_batches_than_ranks_is_said_so(yesno_setup, tmp_path):
+    """One batch for two ranks was 'no training batch fits batching.max_frames', about a batch that fit."""
+    from asrkit.models.las import LAS
+    from asrkit.models.package import PackageMeta
+    from asrkit.text.tokenizer import Tokenizer
+    from asrkit.training.config import build_config
+    from asrkit.training.data import FeatureDataset, load_utterances
+    from asrkit.training.las_task import LASTask
+    from asrkit.utils.errors import AsrkitError
+
+    from .yesno_dump import TINY_CONFIG
+
+    cfg = build_config({**TINY_CONFIG, "batching": {"max_frames": 100_000}})
+    tok = Tokenizer.load(yesno_setup / "data" / "lang" / "tokens.model")
+    ds = FeatureDataset(load_utterances(str(yesno_setup / "dump" / "train"), tok))
+    model = LAS(ds.idim, tok.vocab_size, cfg.model)
+    meta = PackageMeta(model_config=cfg.model, idim=ds.idim, vocab_size=tok.vocab_size, tokens=tok.tokens)
+    with pytest.raises(AsrkitError, match=r"only 1 training batch\(es\) of at most batching.max_frames=100000 frames "
+                                          r"for 2 ranks"):
+        LASTask(model, meta, cfg, ds, None, tok, tmp_path, rank=0, world_size=2)
+    LASTask(model, meta, cfg, ds, None, tok, tmp_path, rank=0, world_size=1)  # one rank: it fits
