@@ -86,6 +86,10 @@ def batch_script(launch: Launch, status_dir: Path, submit_line: str) -> str:
 {submitted}
 cd {q(os.getcwd())} || exit 1
 if [ -f ./path.sh ]; then . ./path.sh; fi
+# The step variables of the shell that submitted (--export=ALL), when that ran inside an srun step
+# (an interactive 'srun -n2 --pty bash'): this job has no step of its own until srun makes one, and
+# SLURM_STEP_NUM_TASKS=2 there made a one-task training wait for a rank 1 that never came.
+unset "${{!SLURM_STEP@}}"
 {index}
 command_template={q(command_template)}
 log_template={q(log_template)}

@@ -182,3 +182,16 @@ def test_unwritable_log_dir_is_a_clear_error(slurm_cluster, tmp_path):
     # the local backend's words, naming the log and what is in its way (was "cannot create file/q: Not a directory")
     assert "cannot write log file file/x.1.log: file is a file, not a directory" in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_a_submitting_shells_srun_step_does_not_reach_the_job(slurm_cluster, tmp_path):
+    """asrkit-launch run inside an srun step of 2 tasks (an interactive 'srun -n2 --pty bash'):
+    --export=ALL carried SLURM_STEP_ID and SLURM_STEP_NUM_TASKS=2 into the batch job, whose one
+    task then took itself for rank 0 of 2 and would wait for a rank 1 that never came."""
+    detect = "from asrkit.launch.distributed import detect_distributed as d; print('dist', d())"
+    env = dict(slurm_cluster.env, OMP_NUM_THREADS="1", SLURM_STEP_ID="7", SLURM_STEPID="7",
+               SLURM_STEP_NUM_TASKS="2", SLURM_STEP_NODELIST="127.0.0.2", SLURM_PROCID="1")
+    proc = subprocess.run([PY, "-m", "asrkit", "launch", "--backend", "slurm", "log/d.log", PY, "-c", detect],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert check_log(tmp_path / "log/d.log", f'{PY} -c "{detect}"', 0)[-1] == "dist None"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -232,3 +233,16 @@ def test_a_task_that_never_started_is_said_to_have_no_log(tmp_path, monkeypatch)
     assert started.note.startswith("no exit status: Slurm ended the task") and "log/q/x.1.out" in started.note
     assert never.note == "no exit status: the task never started, no log written (cancelled while pending?)"
     assert "JOB=2 (no exit status: the task never started" in result.failure_message(launch)
+
+
+def test_the_job_script_drops_the_submitting_shells_step_variables(tmp_path):
+    """The batch script (run here with bash, no Slurm) ran its command with the SLURM_STEP_*
+    variables of the shell that submitted it (an srun step's, through --export=ALL), which made a
+    one-task training a rank of the submitter's step."""
+    launch = Launch("env | grep -E '^SLURM_(STEP|JOB_ID=)' | sort", str(tmp_path / "log/x.log"))
+    (tmp_path / "st").mkdir()
+    (tmp_path / "s.sh").write_text(slurm.batch_script(launch, tmp_path / "st", "sbatch ..."))
+    env = dict(os.environ, SLURM_JOB_ID="4711", SLURM_STEP_ID="7", SLURM_STEPID="7", SLURM_STEP_NUM_TASKS="2",
+               SLURM_STEP_NODELIST="n9", SLURM_STEP_TASKS_PER_NODE="2")
+    subprocess.run(["bash", str(tmp_path / "s.sh")], env=env, check=True, cwd=tmp_path, timeout=60)
+    assert check_log(tmp_path / "log/x.log", launch.command, 0) == ["SLURM_JOB_ID=4711"]
