@@ -200,6 +200,11 @@ class FbankConfig:
         """Samples in one analysis window (frame_length at sample_frequency, as Kaldi counts them)."""
         return int(self.sample_frequency * self.frame_length / 1000)
 
+    @property
+    def shift_samples(self) -> int:
+        """Samples from one frame's start to the next's (frame_shift at sample_frequency)."""
+        return int(self.sample_frequency * self.frame_shift / 1000)
+
     def _vtln_high(self) -> float:
         # <= 0: an offset from the Nyquist frequency, as in Kaldi and torchaudio (not from
         # high_freq: with high_freq -600, torchaudio's assertion passed here as a traceback)
@@ -329,6 +334,30 @@ def check_fbank_input(num_samples: int, sample_rate: int, config: FbankConfig, u
     window = config.window_samples
     if config.snip_edges and num_samples < window:
         raise AsrkitError(f"{name}: too short for one frame ({num_samples} samples < {window})")
+    if not config.snip_edges and _unsnipped_frames(num_samples, config) < 1:
+        raise AsrkitError(f"{name}: too short for one frame ({num_samples} samples < half a frame shift, "
+                          f"{config.shift_samples // 2 + (config.shift_samples & 1)}, with snip_edges false)")
+
+
+def _unsnipped_frames(num_samples: int, config: FbankConfig) -> int:
+    """Kaldi's frame count without ``snip_edges``: one per shift, rounded to the nearest."""
+    shift = config.shift_samples
+    return (num_samples + shift // 2) // shift
+
+
+def _reflected(samples: np.ndarray, config: FbankConfig) -> np.ndarray:
+    """The samples Kaldi's frames read without ``snip_edges``, laid end to end with the edges
+    reflected (sample -1 is sample 0, sample n is sample n-1, again and again for audio shorter
+    than a window), so that snipped frames of the result are Kaldi's unsnipped frames of ``samples``.
+    torchaudio reflects each edge once, and asserts (a traceback, the whole run lost) for audio
+    shorter than one window, where Kaldi gives it frames."""
+    import numpy as np
+
+    n, shift, window = len(samples), config.shift_samples, config.window_samples
+    frames = _unsnipped_frames(n, config)
+    first = shift // 2 - window // 2
+    positions = np.arange(first, first + (frames - 1) * shift + window) % (2 * n)
+    return samples[np.where(positions < n, positions, 2 * n - 1 - positions)]
 
 
 def compute_fbank(samples: np.ndarray, sample_rate: int, config: FbankConfig, utt_id: str = "",
@@ -346,11 +375,12 @@ def compute_fbank(samples: np.ndarray, sample_rate: int, config: FbankConfig, ut
 
     check_fbank_input(len(samples), sample_rate, config, utt_id)
     name = _named(utt_id)
+    options = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}  # (not the ``source``)
+    if not config.snip_edges and len(samples) < config.window_samples:
+        samples, options["snip_edges"] = _reflected(np.asarray(samples), config), True
     wave = torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32))
     with torch.no_grad():
-        # the fields only: vars() would pass the instance's ``source`` too
-        feats = kaldi.fbank(wave.unsqueeze(0), channel=0, **{f.name: getattr(config, f.name)
-                                                             for f in dataclasses.fields(config)})  # (T, D)
+        feats = kaldi.fbank(wave.unsqueeze(0), channel=0, **options)  # (T, D)
     out = feats.numpy()
     if not np.isfinite(out).all():
         frame = first_frame + int(np.argwhere(~np.isfinite(out))[0][0])
