@@ -240,7 +240,9 @@ def load_utterances(data_dir: str, tokenizer, max_missing_ratio: float = 0.05, k
     _report(f"are missing from {inputs.length_table.name}", no_frames, inputs.length_table)
     _report("are shorter than one frame", too_short, inputs.file)
     _report("could not be read for their length (see above)", unreadable, inputs.file)
-    _report(f"have more tokens than frames (by {inputs.length_table.name}; no speech is that fast: a transcript "
+    # (lengths measured from the features or audio were said to be "by utt2dur", a file the dir lacks)
+    by = inputs.length_table.name if inputs.length_table.is_file() else f"the lengths measured from {inputs.file.name}"
+    _report(f"have more tokens than frames (by {by}; no speech is that fast: a transcript "
             f"not of this audio, or a wrong frame count)", implausible, d.file("text"))
     unknown.warn(log, str(d.file("text")))
     total = len(inputs.keys) + len(no_feats)

@@ -303,3 +303,24 @@ def test_a_noise_recording_of_digital_silence_is_named_not_mixed_as_nothing(yesn
     with pytest.raises(AsrkitError, match="^" + re.escape(f"utterance 'n1' ({tmp_path}/noise.scp:1: {silent}): a noise "
                                                           f"recording of digital silence (every sample 0)")):
         ds[0]
+
+
+def test_a_transcript_longer_than_measured_audio_names_no_absent_length_table(yesno_raw, yesno_setup, tmp_path, caplog):
+    """Lengths measured from the recordings (no utt2num_frames, no utt2dur) were said to be 'by utt2dur',
+    a file the dump dir does not have."""
+    import soundfile
+
+    dump = tmp_path / "train"
+    shutil.copytree(yesno_raw / "dump" / "train", dump)
+    (dump / "utt2dur").unlink()
+    lines = (dump / "wav.scp").read_text().splitlines()
+    utt, wav = lines[2].split()
+    samples, rate = soundfile.read(wav, dtype="int16")
+    soundfile.write(tmp_path / "short.wav", samples[:250], rate)  # one frame, for a transcript of many tokens
+    lines[2] = f"{utt} {tmp_path / 'short.wav'}"
+    (dump / "wav.scp").write_text("".join(line + "\n" for line in lines))
+    tok = Tokenizer.load(yesno_setup / "data" / "lang" / "tokens.model")
+    table = load_utterances(str(dump), tok, max_missing_ratio=0.2, fbank=FbankConfig.from_yaml(dump / "fbank.yaml"))
+    assert utt not in set(table.ids)
+    assert f"{dump}/text: 1 utterance(s) have more tokens than frames (by the lengths measured from wav.scp;" in caplog.text
+    assert "(by utt2dur" not in caplog.text
