@@ -16,6 +16,7 @@ number, with ``audio`` unreadable audio) is skipped and named under the shared b
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import math
 import shlex
@@ -181,6 +182,7 @@ def perturb_data_dir_speed(src: PathLike, dst: PathLike, factors: Sequence[float
         for utt in [u for u in keep if reco_of(u) in cut]:
             tally.skip(utt, f"utterance {utt!r}: {cut[reco_of(utt)]}")
         keep = [u for u in keep if reco_of(u) not in cut]
+    made = _missing_parents(dst)
     tmp = tmp_dir_for(dst)
     try:
         if method == "audio":
@@ -247,6 +249,9 @@ def perturb_data_dir_speed(src: PathLike, dst: PathLike, factors: Sequence[float
     except BaseException as e:
         name_os_error(e, dst)
         shutil.rmtree(tmp, ignore_errors=True)
+        for folder in made:  # (made for the temporary copy: a failed run left new1/x/ behind, empty)
+            with contextlib.suppress(OSError):
+                folder.rmdir()
         raise
     return PerturbReport(num_utts=len(keep), factors=factors,
                          dropped_tables=[n for n in DROPPED if d.has(n)], other_files=_other_files(d))
@@ -261,6 +266,16 @@ _KNOWN = ("wav.scp", "utt2spk", "spk2utt", "segments", "text", "utt2dur", "reco2
 def _other_files(d: DataDir) -> List[str]:
     return sorted(p.name for p in d.path.iterdir()
                   if p.name not in _KNOWN and not p.name.startswith(".") and p.is_file())
+
+
+def _missing_parents(path: Path) -> List[Path]:
+    """The folders above ``path`` that are not there yet, deepest first."""
+    missing = []
+    parent = path.absolute().parent
+    while parent != parent.parent and not parent.exists() and not parent.is_symlink():
+        missing.append(parent)
+        parent = parent.parent
+    return missing
 
 
 def _check_no_collision(kind: str, ids: Sequence[str], factors: Sequence[float], d: DataDir) -> None:
