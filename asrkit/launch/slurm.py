@@ -68,14 +68,22 @@ def batch_script(launch: Launch, status_dir: Path, submit_line: str) -> str:
     if launch.ntasks > 1:
         # The step's shape is spelled out (an even spread, as the allocation's), and srun 22.05+
         # does not take --cpus-per-task from the allocation: it is passed on explicitly.
+        # Each task that ends by itself writes its exit status for the job's (see _TASK_CODES).
+        task = ('bash -c "set -o pipefail; $1"; c=$?; '
+                '[ -d "$ASRKIT_TASK_CODES" ] && echo "$c" > "$ASRKIT_TASK_CODES/$SLURM_PROCID"; exit "$c"')
         run = (f'srun --kill-on-bad-exit=1 --nodes={launch.nodes} --ntasks={launch.ntasks} '
                f'--ntasks-per-node={launch.ntasks_per_node} '
                '${SLURM_CPUS_PER_TASK:+--cpus-per-task=$SLURM_CPUS_PER_TASK} '
-               'bash -c "set -o pipefail; $command"')
+               f'bash -c {q(task)} asrkit-task "$command"')
+        codes = _TASK_CODES.format(ntasks=launch.ntasks)
+        # (not made when the launcher is gone: mkdir -p would make its removed status directory again)
+        prepare = 'export ASRKIT_TASK_CODES="$status_dir/$index.tasks"\n' \
+                  '[ -d "$status_dir" ] && mkdir -p "$ASRKIT_TASK_CODES"\n'
         per_node = f" ({launch.ntasks_per_node} per node)" if launch.nodes > 1 else ""
         where = f'Running {launch.ntasks} tasks{per_node} of Slurm job $SLURM_JOB_ID on $SLURM_JOB_NODELIST'
     else:
         run = 'bash -c "set -o pipefail; $command"'
+        codes, prepare = "code=$?\n", ""
         where = 'Running on $(hostname) as Slurm job ${SLURM_ARRAY_JOB_ID:-$SLURM_JOB_ID}${SLURM_ARRAY_TASK_ID:+_$SLURM_ARRAY_TASK_ID}'
     # Every line of it a comment: an option value with a newline in it (--mem $'4G\n...') would
     # otherwise end the comment and leave the rest of the submit line to bash as commands.
@@ -126,7 +134,7 @@ stop() {{
   finish 143
 }}
 mkdir -p "$(dirname "$log")"
-t0=$(date +%s)
+{prepare}t0=$(date +%s)
 pid=
 trap stop TERM
 {{
@@ -144,7 +152,24 @@ set -m
 pid=$!
 set +m
 wait "$pid"
-finish $?
+{codes}finish "$code"
+"""
+
+
+# srun's status is the highest of its tasks', so a task failing with code 3 made its peers'
+# SIGTERM (--kill-on-bad-exit) the job's: "code 143: SIGTERM", as if Slurm had cancelled it. The
+# job's status is now the first task's (by rank) that ended by itself with neither 0 nor 143, as
+# the local backend's is the failing task's; srun's when there is none. A peer srun stops dies of
+# the signal with the shell that wraps it, and writes nothing.
+_TASK_CODES = """\
+code=$?
+if [ "$code" -ne 0 ] && [ -d "$ASRKIT_TASK_CODES" ]; then
+  for ((r = 0; r < {ntasks}; r++)); do
+    c=$(cat "$ASRKIT_TASK_CODES/$r" 2>/dev/null) || continue
+    if [ -n "$c" ] && [ "$c" != 0 ] && [ "$c" != 143 ]; then code=$c; break; fi
+  done
+fi
+rm -rf "$ASRKIT_TASK_CODES"
 """
 
 

@@ -195,3 +195,15 @@ def test_a_submitting_shells_srun_step_does_not_reach_the_job(slurm_cluster, tmp
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert check_log(tmp_path / "log/d.log", f'{PY} -c "{detect}"', 0)[-1] == "dist None"
+
+
+def test_a_failing_task_of_an_srun_job_gives_the_job_its_code(slurm_cluster, tmp_path):
+    """srun exits with the highest of its tasks' statuses: rank 1 failing with code 3 made the
+    SIGTERM that --kill-on-bad-exit sent rank 0 the job's, "code 143: SIGTERM", as if Slurm had
+    cancelled it. The local backend says the failing task's code; so does this one now."""
+    command = "test $SLURM_PROCID = 0 || exit 3; sleep 120"
+    proc = launch(slurm_cluster, "--num-nodes", "2", "log/t.log", command, cwd=tmp_path, check=False)
+    assert proc.returncode == 1
+    assert "ERROR (asrkit-launch): job failed (code 3), log is in log/t.log" in proc.stderr, proc.stderr
+    check_log(tmp_path / "log/t.log", command, 3)
+    assert sorted(p.name for p in (tmp_path / "log/q").iterdir()) == ["t.out", "t.sh"]
