@@ -128,7 +128,13 @@ def _feats_inputs(d: DataDir) -> _Inputs:
 
         def length_of(u: str) -> Optional[int]:
             i = index[u]
-            return int(read_entry(parse_scp_value(u, built[i], f"{scp}:{lines[i]}"), files_only=True).shape[0])
+            entry = parse_scp_value(u, built[i], f"{scp}:{lines[i]}")  # (malformed: refused above, at load)
+            try:
+                return int(read_entry(entry, files_only=True).shape[0])
+            except AsrkitError as e:
+                # One missing or cut-short ark of many ended the run here, while with utt2num_frames
+                # the same entry is skipped and counted when its batch reads it.
+                raise UnreadableUtterance(str(e)) from None
     return _Inputs(scp, keys, range(len(keys)), built, np.asarray(lines, dtype=np.int32), length_of,
                    d.file("utt2num_frames"))
 

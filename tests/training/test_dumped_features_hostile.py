@@ -67,3 +67,27 @@ def test_a_set_with_nothing_left_says_why(yesno_setup, tmp_path):
     with pytest.raises(AsrkitError, match=r"2 of 12 utterances lack features or a transcript \(more than .*\(left out: "
                                           r"2 with more tokens than frames\)$"):
         load_utterances(str(dump), tok)
+
+
+def test_an_unreadable_matrix_measured_for_its_length_is_a_bad_item(yesno_setup, tmp_path, caplog):
+    """Without utt2num_frames every matrix is read for its length: one entry pointing at a missing ark
+    ended the run, while with utt2num_frames the same entry is skipped and counted when its batch
+    reads it (as the raw-audio path already did)."""
+    import re
+    import shutil
+
+    dump = tmp_path / "train"
+    shutil.copytree(yesno_setup / "dump" / "train", dump)
+    (dump / "utt2num_frames").unlink()
+    lines = (dump / "feats.scp").read_text().splitlines()
+    utt, value = lines[2].split()
+    lines[2] = f"{utt} {tmp_path / 'gone.ark'}:{value.rsplit(':', 1)[1]}"
+    (dump / "feats.scp").write_text("".join(line + "\n" for line in lines))
+    tok = Tokenizer.load(yesno_setup / "data" / "lang" / "tokens.model")
+    table = load_utterances(str(dump), tok, max_missing_ratio=0.1)
+    assert len(table) == len(lines) - 1 and utt not in set(table.ids)
+    assert f"skipping {dump}/feats.scp:3: utterance {utt!r}" in caplog.text
+    assert f"{dump}/feats.scp: 1 utterance(s) could not be read for their length" in caplog.text
+    # past the share, the run fails as for any utterance left out
+    with pytest.raises(AsrkitError, match=re.escape(f"{dump}: 1 of {len(lines)} utterances lack features")):
+        load_utterances(str(dump), tok)
