@@ -171,6 +171,12 @@ def perturb_data_dir_speed(src: PathLike, dst: PathLike, factors: Sequence[float
                             f"which no reader takes (end not after start)")
         else:
             keep.append(utt)
+    # Only utt2spk's utterances are copied: one with a transcript or a segment but no speaker
+    # was left out of every copy without a word (Kaldi's apply_map.pl fails on it).
+    for name, table in (("text", text), ("segments", segments)):
+        for utt in table or ():
+            if utt not in utt2spk and (name == "text" or text is None or utt not in text):
+                tally.skip(utt, f"{d.file(name)}: utterance {utt!r} is not in utt2spk (no speaker)")
     dst = Path(dst)
     reco_of = (lambda u: segments[u][0]) if segments is not None else (lambda u: u)
     if method == "sox" and any(f != 1.0 for f in factors):

@@ -1,6 +1,8 @@
 """asrkit-perturb-data-dir-speed after a failed run: nothing of it left behind."""
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from asrkit.data.perturb import perturb_data_dir_speed
@@ -16,3 +18,25 @@ def test_failed_run_leaves_no_folders_it_made(tmp_path):
     with pytest.raises(AsrkitError, match="all 1 utterances failed"):
         perturb_data_dir_speed(src, tmp_path / "new" / "deeper" / "train_sp", [0.9, 1.0], method="audio")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["train"]
+
+
+def test_utterances_without_a_speaker_are_counted_not_dropped(tmp_path, caplog):
+    # text (or segments) naming an utterance utt2spk lacks: it was left out of every copy in
+    # silence, "Wrote 3 utterances" for a source of 4 transcripts
+    src = tmp_path / "train"
+    src.mkdir()
+    (src / "wav.scp").write_text("r /a.wav\n")
+    (src / "segments").write_text("a r 0 1\nb r 1 2\nc r 2 3\nd r 3 4\n")
+    (src / "utt2spk").write_text("a s\nb s\n")
+    (src / "text").write_text("a A\nb B\nc C\n")
+    with pytest.raises(AsrkitError, match=r"2 of 4 utterances failed \(c d\).*text: utterance 'c' is not in utt2spk"):
+        perturb_data_dir_speed(src, tmp_path / "sp", [0.9, 1.0])
+    # under the bad-item limit: the copies are written, the one without a speaker named
+    letters = "abcdefghijklmnopqrstuvwxy"
+    (src / "utt2spk").write_text("".join(f"{u} s\n" for u in letters[:-1]))
+    (src / "text").write_text("".join(f"{u} {u.upper()}\n" for u in letters))
+    (src / "segments").write_text("".join(f"{u} r 0 1\n" for u in letters))
+    with caplog.at_level(logging.WARNING):
+        report = perturb_data_dir_speed(src, tmp_path / "sp", [0.9, 1.0])
+    assert report.num_utts == 24 and len((tmp_path / "sp" / "text").read_text().splitlines()) == 48
+    assert "1 of 25 utterances failed: y" in caplog.text
