@@ -178,13 +178,16 @@ def submit_args(launch: Launch, config: SlurmConfig, options: Mapping[str, Optio
     """The full sbatch command line except the script path."""
     args = config.resolve(options)
     args += [f"--job-name={name}"]
+    # sbatch expands %j, %x, ... in the whole --output path: a log directory named 'exp/50%x' had
+    # the .out go under 'exp/50fbank', which does not exist, and the task never started.
+    out = str(qdir.resolve()).replace("%", "%%") + "/" + name.replace("%", "%%")
     if launch.jobs is not None:
         spec = f"{launch.jobs.start}-{launch.jobs.end}"
         if max_jobs_run:
             spec += f"%{max_jobs_run}"
-        args += [f"--array={spec}", f"--output={qdir.resolve()}/{name}.%a.out"]
+        args += [f"--array={spec}", f"--output={out}.%a.out"]
     else:
-        args += [f"--output={qdir.resolve()}/{name}.out"]
+        args += [f"--output={out}.out"]
     if launch.ntasks > 1:
         # Not --ntasks: with it, sbatch takes --ntasks-per-node as a maximum and may put 6 of 8
         # tasks on one node, where a task's local rank would find no GPU of its own.

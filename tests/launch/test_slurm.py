@@ -207,3 +207,15 @@ def test_a_failing_task_of_an_srun_job_gives_the_job_its_code(slurm_cluster, tmp
     assert "ERROR (asrkit-launch): job failed (code 3), log is in log/t.log" in proc.stderr, proc.stderr
     check_log(tmp_path / "log/t.log", command, 3)
     assert sorted(p.name for p in (tmp_path / "log/q").iterdir()) == ["t.out", "t.sh"]
+
+
+def test_a_percent_sign_in_the_log_path_is_taken_literally(slurm_cluster, tmp_path):
+    """sbatch expands %j, %a, ... anywhere in --output: logs in 'exp/50%j' had their q/*.out sent
+    to 'exp/50<job id>', which did not exist, so the tasks never started (and failed ~25 s later
+    with no exit status)."""
+    proc = launch(slurm_cluster, "JOB=1:2", "exp/50%j/x%a.JOB.log", "echo", "hi", "JOB", cwd=tmp_path, check=False)
+    assert proc.returncode == 0, proc.stderr
+    for i in (1, 2):
+        assert check_log(tmp_path / f"exp/50%j/x%a.{i}.log", f"echo hi {i}", 0) == [f"hi {i}"]
+    assert sorted(p.name for p in (tmp_path / "exp/50%j/q").iterdir()) == ["x%a.1.out", "x%a.2.out", "x%a.sh"]
+    assert sorted(p.name for p in (tmp_path / "exp").iterdir()) == ["50%j"]

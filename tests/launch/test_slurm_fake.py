@@ -246,3 +246,12 @@ def test_the_job_script_drops_the_submitting_shells_step_variables(tmp_path):
                SLURM_STEP_NODELIST="n9", SLURM_STEP_TASKS_PER_NODE="2")
     subprocess.run(["bash", str(tmp_path / "s.sh")], env=env, check=True, cwd=tmp_path, timeout=60)
     assert check_log(tmp_path / "log/x.log", launch.command, 0) == ["SLURM_JOB_ID=4711"]
+
+
+def test_the_out_files_path_has_its_percent_signs_doubled(tmp_path, monkeypatch):
+    """sbatch reads --output as a pattern (%j the job id, %% a '%'): a log directory holding a '%'
+    sent the q/*.out elsewhere, where the task could not start."""
+    monkeypatch.chdir(tmp_path)
+    launch = Launch("true", "e%j/x.JOB.log", parse_job_range("JOB=1:2"))
+    args = slurm.submit_args(launch, CONFIG, {}, slurm.queue_dir(launch), slurm.script_name(launch), None)
+    assert f"--output={tmp_path}/e%%j/q/x.%a.out" in args, args
