@@ -229,30 +229,28 @@ def run_slurm(launch: Launch, config: SlurmConfig, options: Mapping[str, Optiona
     submit_line = " ".join(shlex.quote(a) for a in args + [str(script)])
     try:
         job_id = _submit(launch, config, args, script, status_dir, submit_line, name)
-    except BaseException:
-        # An error or a Ctrl-C before the job is known (a full disk for the script, sbatch
-        # refusing, Ctrl-C while sbatch ran) left the status directory in exp/x/log/q.
-        shutil.rmtree(status_dir, ignore_errors=True)
-        raise
-    logger.info("submitted Slurm job %s (%d task%s) from %s", job_id, len(launch.indexes),
-                "s" if len(launch.indexes) > 1 else "", script)
-    result = LaunchResult(backend="slurm", slurm_job_id=job_id)
-    warnings = FailureWarnings(logger, launch)
-    try:
-        waiting = _wait(launch, job_id, status_dir, qdir, name, max_poll_s, queue_check_s, grace_s)
-        for r in progress(waiting, total=len(launch.indexes), desc=f"Slurm job {job_id}", unit="task",
-                          disable=not show_progress or len(launch.indexes) == 1):
-            if r.code != 0:
-                warnings.failed(r)
-            result.results.append(r)
-    except BaseException:
-        # A second Ctrl-C while scancel ran killed scancel (subprocess.run's way): the array stayed queued.
+        logger.info("submitted Slurm job %s (%d task%s) from %s", job_id, len(launch.indexes),
+                    "s" if len(launch.indexes) > 1 else "", script)
+        result = LaunchResult(backend="slurm", slurm_job_id=job_id)
+        warnings = FailureWarnings(logger, launch)
+        try:
+            waiting = _wait(launch, job_id, status_dir, qdir, name, max_poll_s, queue_check_s, grace_s)
+            for r in progress(waiting, total=len(launch.indexes), desc=f"Slurm job {job_id}", unit="task",
+                              disable=not show_progress or len(launch.indexes) == 1):
+                if r.code != 0:
+                    warnings.failed(r)
+                result.results.append(r)
+        except BaseException:
+            # A second Ctrl-C while scancel ran killed scancel (subprocess.run's way): the array stayed queued.
+            with signals_deferred():
+                cancel(job_id)
+            raise
+    finally:
+        # However the launch ends: an error or a Ctrl-C before the job is known (a full disk for
+        # the script, sbatch refusing, Ctrl-C while sbatch ran) left it in exp/x/log/q. (A status
+        # a cancelled task still writes has nowhere to go, which is harmless.)
         with signals_deferred():
-            cancel(job_id)
-            # (a status a cancelled task still writes has nowhere to go, which is harmless)
             shutil.rmtree(status_dir, ignore_errors=True)
-        raise
-    shutil.rmtree(status_dir, ignore_errors=True)
     result.results.sort(key=lambda r: r.index)
     result.elapsed_s = time.monotonic() - t0
     return result
