@@ -184,7 +184,7 @@ class Recognizer:
             raise AsrkitError(f"{model_path}: {NO_SPELLING}")
         lm = None
         if lm_path and config.lm_weight > 0:
-            lm = load_lm(lm_path, dev, tokens=pkg.tokens)
+            lm = load_lm(lm_path, dev, tokens=pkg.tokens, model=model_path)
         elif lm_path:
             log.info("lm_weight is 0: %s is not used", lm_path)
         return cls(pkg, config, lm)

@@ -3,9 +3,10 @@
 The LM reads the tokenizer's ids (docs/contracts.md): a sentence is ``<sos/eos> y1 .. yn`` in,
 ``y1 .. yn <sos/eos>`` out. ``lm.pt`` is one ``torch.save``d dict of plain types (loads with
 ``weights_only=True``): ``format: "asrkit-lm"``, ``version``, ``config``, ``vocab_size``,
-``state_dict``, ``tokens_sha256`` (of the token list), ``extra``. Decoding checks the checksum
-against the ASR model's tokens, so an LM trained with another tokenizer is refused instead of
-silently scoring the wrong symbols.
+``state_dict``, ``tokens_sha256`` (of the token list), ``tokens`` (the list itself; LMs packed
+before it was there lack it), ``extra``. Decoding checks the checksum against the ASR model's
+tokens, so an LM trained with another tokenizer is refused instead of silently scoring the wrong
+symbols.
 
 >>> lm = LSTMLM(10, LMConfig(embed=8, hidden=16, layers=1))
 >>> state = lm.init_state(3, torch.device("cpu"))
@@ -85,14 +86,17 @@ def save_lm(path: Union[str, os.PathLike], state_dict: Mapping[str, Tensor], con
         "vocab_size": len(tokens),
         "state_dict": {k: v.detach().cpu() for k, v in state_dict.items()},
         "tokens_sha256": tokens_checksum(tokens),
+        # (a checksum alone says that two lists differ, not where: "9 vs 9 tokens or different pieces")
+        "tokens": list(tokens),
         "extra": dict(extra or {}),
     }
     save_torch(blob, path)
 
 
 def load_lm(path: Union[str, os.PathLike], device: Union[str, torch.device] = "cpu",
-            tokens: Optional[List[str]] = None) -> LSTMLM:
-    """Read ``lm.pt`` (eval mode, on ``device``); with ``tokens``, refuse an LM of another tokenizer."""
+            tokens: Optional[List[str]] = None, model: Optional[Union[str, os.PathLike]] = None) -> LSTMLM:
+    """Read ``lm.pt`` (eval mode, on ``device``); with ``tokens`` (those of the ASR model file
+    ``model``, named in the error), refuse an LM of another tokenizer."""
     check_torch_file_path(path, "an LM", "lm.pt")  # (the LM's exp dir was "no such LM file")
     blob = load_weights_only(path, "asrkit LM")
     if isinstance(blob, dict) and blob.get("format") == "asrkit-checkpoint":
@@ -108,12 +112,17 @@ def load_lm(path: Union[str, os.PathLike], device: Union[str, torch.device] = "c
     if version > VERSION:
         raise AsrkitError(f"{path}: LM format version {version} is newer than this asrkit reads ({VERSION})")
     if tokens is not None and blob.get("tokens_sha256") != tokens_checksum(tokens):
-        raise AsrkitError(f"{path}: the LM was trained with a different token list than the model's "
-                          f"({blob.get('vocab_size')} vs {len(tokens)} tokens or different pieces); "
-                          f"train it with the model's data/lang")
+        # (the message named the LM alone, and "9 vs 9 tokens or different pieces" for two lists of one size)
+        whose = "the model's" if model is None else f"the model {model}'s"
+        raise AsrkitError(f"{path}: the LM was trained with a different token list than {whose} "
+                          f"({_token_lists_differ(blob, tokens)}); train it with the model's data/lang")
     vocab_size = blob.get("vocab_size")
     if not isinstance(vocab_size, int) or isinstance(vocab_size, bool) or vocab_size < 2:
         raise AsrkitError(f"{path}: damaged asrkit LM: vocab_size is {vocab_size!r}, expected an integer >= 2")
+    if tokens is not None and vocab_size != len(tokens):
+        # the checksum fits but the output layer does not: scoring would fail at the first step
+        raise AsrkitError(f"{path}: damaged asrkit LM: vocab_size {vocab_size}, but its token list has "
+                          f"{len(tokens)} tokens")
     if isinstance(blob.get("state_dict"), dict):
         check_finite_weights(blob["state_dict"], f"{path}: damaged asrkit LM")
     try:
@@ -127,3 +136,20 @@ def load_lm(path: Union[str, os.PathLike], device: Union[str, torch.device] = "c
         first = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise AsrkitError(f"{path}: damaged asrkit LM: {first}") from None
     return lm.to(device).eval()
+
+
+def _token_lists_differ(blob: Dict[str, Any], tokens: List[str]) -> str:
+    """Where an LM's token list (``blob["tokens"]``, when it holds one) differs from ``tokens``."""
+    own = blob.get("tokens")
+    if not (isinstance(own, list) and all(isinstance(t, str) for t in own)):
+        size = blob.get("vocab_size")
+        if isinstance(size, int) and not isinstance(size, bool) and size != len(tokens):
+            return f"{size} vs {len(tokens)} tokens"
+        return f"{len(tokens)} tokens each, but other pieces"
+    at = next((i for i, (a, b) in enumerate(zip(own, tokens)) if a != b), None)
+    if at is None and len(own) == len(tokens):
+        return "the same tokens, but a checksum that is not theirs: a damaged lm.pt"
+    if at is None:
+        return f"{len(own)} vs {len(tokens)} tokens"
+    return f"token {at}: {own[at]!r} vs {tokens[at]!r}" + (
+        f"; {len(own)} vs {len(tokens)} tokens" if len(own) != len(tokens) else "")

@@ -157,3 +157,32 @@ def test_beam_and_its_espnet_name_together_are_named_as_such():
     assert DecodeConfig.from_dict({"beam_size": 4}).beam == 4
     with pytest.raises(AsrkitError, match=r"^c\.yaml: beam 3 and beam_size 5: beam_size is ESPnet's name for beam"):
         DecodeConfig.from_dict({"beam": 3, "beam_size": 5}, "c.yaml")
+
+
+def _lm_of(tokens, path) -> None:
+    from asrkit.models.lm import save_lm
+    from decoding_tiny import tiny_lm
+
+    lm = tiny_lm(vocab=len(tokens))
+    save_lm(path, lm.state_dict(), lm.config, tokens)
+
+
+def test_an_lm_of_another_token_list_is_refused_naming_both_files(asrkit, tmp_path):
+    """The refusal named the LM alone, and two lists of one size as '9 vs 9 tokens or different pieces'."""
+    model = tiny_las()
+    save_package(tmp_path / "asr.pt", model.state_dict(),
+                 PackageMeta(model_config=model.config, idim=IDIM, vocab_size=V, tokens=TOKENS))
+    other = TOKENS[:3] + ["q"] + TOKENS[4:]
+    _lm_of(other, tmp_path / "other_lm.pt")
+    _lm_of(TOKENS, tmp_path / "lm.pt")
+    (tmp_path / "feats.scp").write_text("")
+    for lm, detail in (("other_lm.pt", "(token 3: 'q' vs 'p1')"), ("lm.pt", None)):
+        proc = asrkit("decode", "--model", tmp_path / "asr.pt", "--lm", tmp_path / lm, "--lm-weight", "0.3",
+                      "--feats", f"scp:{tmp_path / 'feats.scp'}", check=False)
+        err = proc.stderr.decode()
+        if detail is None:  # the LM of the model's own tokens gets past loading, to the empty feature list
+            assert "token list" not in err and "Traceback" not in err, err
+            continue
+        assert proc.returncode == 1 and "Traceback" not in err, err
+        assert (f"ERROR (asrkit-decode): {tmp_path / lm}: the LM was trained with a different token list than the model "
+                f"{tmp_path / 'asr.pt'}'s {detail}") in err, err
