@@ -227,16 +227,21 @@ class AudioDataset(FeatureDataset):
 
     def stale_length(self, i: int) -> Optional[AsrkitError]:
         """For an utterance batching leaves out as too long for batching.max_frames (no batch reads it):
-        the error when its audio is much shorter than its length table says, so that a stale utt2dur
-        is named as such, not passed off as utterances too long to train on."""
+        the error when its audio is much shorter than its length table (or its segment) says, so that a
+        stale utt2dur is named as such, not passed off as utterances too long to train on; or why its
+        audio cannot be read (a segment ending past its recording: no batch would ever say so)."""
         t = self.table
-        if t.length_file is None:
-            return None
+        if t.length_file is None and (t.ends is None or t.ends[i] == -1):
+            return None  # (measured from the audio itself)
         try:
             entry = self._entry(i)
             samples, rate = self._at_config_rate(*entry.load(), entry.what)
-        except AsrkitError:
-            return None  # (its batch would say why; it has none)
+        except AsrkitError as e:
+            # A segment running 20 s past its recording was 'longer than batching.max_frames', the
+            # length only the segments file claimed.
+            return _for_training(e)
+        if t.length_file is None:
+            return None  # (a segment that reads is as long as it says)
         if rate != self.fbank.sample_frequency:
             return None
         frames = num_frames(int(math.ceil(len(samples) / self._slowest())), self.fbank)

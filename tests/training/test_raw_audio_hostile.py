@@ -327,3 +327,20 @@ def test_noise_at_another_rate_is_resampled_only_where_drawn(raw40, yesno_setup,
         wide = resample(noise[start - 400:start + 48000 + 2 * pad + 400].astype(np.float32), 16000, 8000)
         first = 200 + pad * 8000 // 16000
         np.testing.assert_allclose(piece, wide[first:first + 24000], rtol=0, atol=1e-3)
+
+
+def test_a_segment_past_its_recording_is_named_not_called_too_long(raw40, yesno_setup, tmp_path, asrkit):
+    """A segment ending at 30 s of a 6 s recording (segments of other recordings) was left out as
+    'longer than batching.max_frames', a length only the segments file claimed; within max_frames the
+    same segment is named for what it is when its batch reads it."""
+    d = _copy(raw40, tmp_path)
+    (d / "utt2dur").unlink()
+    recos = [line.split()[0] for line in (d / "wav.scp").read_text().splitlines()]
+    (d / "segments").write_text("".join(f"{r}-a {r} 0.5 {30.0 if i == 2 else 3.0}\n" for i, r in enumerate(recos)))
+    (d / "text").write_text("".join(f"{r}-a NO YES\n" for r in recos))
+    proc = asrkit(*_raw_args(yesno_setup, d, tmp_path / "exp"), check=False)
+    err = proc.stderr.decode()
+    assert proc.returncode == 0, err
+    assert re.search("skipping " + re.escape(f"utterance '{recos[2]}-a' ({d}/wav.scp:3: ") + r".*segment ends at 30\.0 s, "
+                     r"past the recording \(6\.\d+ s\)", err), err
+    assert "longer than batching.max_frames" not in err, err
