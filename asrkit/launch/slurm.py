@@ -333,12 +333,14 @@ def _wait(launch: Launch, job_id: str, status_dir: Path, qdir: Path, name: str, 
 
 def _no_status_note(log: str, out: Path) -> str:
     """Why a task that left the queue has no exit status. Its log is this run's (an earlier one was
-    moved aside before submitting), so none means the task never started: a task cancelled while
-    pending was said to have been "ended (cancelled, out of time or memory?), see q/x.5.out", both
-    that .out and the log it was "in" never written."""
+    moved aside before submitting), so none means the task never got as far as its command: a task
+    cancelled while pending was said to have been "ended (cancelled, out of time or memory?), see
+    q/x.5.out", both that .out and the log it was "in" never written. One whose .out is there
+    started and failed before its log (its directory not reachable from the node?)."""
     if not os.path.lexists(log):
-        seen = f", see {out}" if os.path.lexists(out) else ""
-        return f"no exit status: the task never started, no log written (cancelled while pending?){seen}"
+        if os.path.lexists(out):
+            return f"no exit status: the task ended before writing its log, see {out}"
+        return "no exit status: the task never started, no log written (cancelled while pending?)"
     return f"no exit status: Slurm ended the task (cancelled, out of time or memory?), see {out}"
 
 

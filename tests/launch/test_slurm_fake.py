@@ -233,6 +233,11 @@ def test_a_task_that_never_started_is_said_to_have_no_log(tmp_path, monkeypatch)
     assert started.note.startswith("no exit status: Slurm ended the task") and "log/q/x.1.out" in started.note
     assert never.note == "no exit status: the task never started, no log written (cancelled while pending?)"
     assert "JOB=2 (no exit status: the task never started" in result.failure_message(launch)
+    # started (its .out is there) but ended before its log, e.g. the working directory not on the node
+    (tmp_path / "log/x.1.log").unlink()
+    (tmp_path / "log/q/x.2.out").write_text("cd: /work/x: No such file or directory\n")
+    result = slurm.run_slurm(launch, CONFIG, {}, show_progress=False, queue_check_s=0.1, grace_s=0.1)
+    assert result.results[1].note == "no exit status: the task ended before writing its log, see log/q/x.2.out"
 
 
 def test_the_job_script_drops_the_submitting_shells_step_variables(tmp_path):
