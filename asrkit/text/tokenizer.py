@@ -228,14 +228,37 @@ class Tokenizer:
         return (Tokenizer, (self._proto,))
 
     # -- text <-> ids ------------------------------------------------------------------------
+    def _canonical(self, text: str, sp_ids: List[int]) -> Tuple[str, List[int]]:
+        """``text`` (spaced) and its sentencepiece ids ``sp_ids``, or, when they hold ``<unk>``, the
+        canonically equivalent form of it (Unicode's NFC or NFD) with the fewest ``<unk>``s.
+
+        The tokenizer is trained on the text as it is (``identity``), so on composed letters
+        (U+00E9 'é', what nearly every text holds) it knew 'café' typed decomposed (e + U+0301:
+        a macOS file name, a web page) as 'caf <unk>': training, the LM and asrkit-tokenize took
+        it for an unknown character, named as 'é', which the tokenizer has. The two forms are
+        the same text (Unicode's canonical equivalence), so they get the same tokens; a text
+        the tokenizer knows as it is stays as it is.
+        """
+        if 0 not in sp_ids or text.isascii():
+            return text, sp_ids
+        unknown = sp_ids.count(0)
+        for form in ("NFC", "NFD"):
+            other = unicodedata.normalize(form, text)
+            if other != text:
+                other_ids = self._sp.encode(other, out_type=int)
+                if other_ids.count(0) < unknown:
+                    text, sp_ids, unknown = other, other_ids, other_ids.count(0)
+        return text, sp_ids
+
     def encode(self, text: str) -> List[int]:
-        return [i + 1 for i in self._sp.encode(_spaced(text), out_type=int)]
+        text = _spaced(text)
+        return [i + 1 for i in self._canonical(text, self._sp.encode(text, out_type=int))[1]]
 
     def encode_with_unknown(self, text: str) -> Tuple[List[int], List[str]]:
         """``(ids, unknown)``: the ids of :meth:`encode`, and the stretches of ``text`` that
         became ``<unk>`` (characters the tokenizer was not trained on)."""
         text = _spaced(text)
-        sp_ids = self._sp.encode(text, out_type=int)
+        text, sp_ids = self._canonical(text, self._sp.encode(text, out_type=int))
         unknown: List[str] = []
         if 0 in sp_ids:
             pieces = self._sp.encode(text, out_type=str)
@@ -255,10 +278,18 @@ class Tokenizer:
         flat = np.fromiter(itertools.chain.from_iterable(sp), dtype=np.int32, count=int(lengths.sum()))
         unknown: Dict[int, List[str]] = {}
         if (flat == 0).any():
+            changed = False
             for j, ids in enumerate(sp):
                 if 0 in ids:
-                    pieces = self._sp.encode(texts[j], out_type=str)
-                    unknown[j] = [_unspaced_piece(piece) for i, piece in zip(ids, pieces) if i == 0]
+                    text, ids = self._canonical(texts[j], ids)
+                    changed |= ids is not sp[j]
+                    sp[j] = ids
+                    if 0 in ids:
+                        pieces = self._sp.encode(text, out_type=str)
+                        unknown[j] = [_unspaced_piece(piece) for i, piece in zip(ids, pieces) if i == 0]
+            if changed:  # (another form's ids may be more or fewer)
+                lengths = np.fromiter(map(len, sp), dtype=np.int64, count=len(sp))
+                flat = np.fromiter(itertools.chain.from_iterable(sp), dtype=np.int32, count=int(lengths.sum()))
         return flat + 1, lengths, unknown
 
     def encode_as_pieces(self, text: str) -> List[str]:
