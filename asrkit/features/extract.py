@@ -253,6 +253,10 @@ def compute_fbank_table(
     # beside it were /dev/null.1.ark, and fbank.yaml beside it /dev/fbank.yaml (as root: files
     # made in /dev; else "permission denied" once every utterance was computed).
     ark_stream = spec.ark == "-" or is_stream(spec.ark)
+    if ark_stream and spec.scp is not None:
+        # (an scp of offsets into /dev/null or a FIFO: "u1 /dev/null:3", every entry unreadable, exit 0)
+        raise AsrkitError(f"bad wspecifier {feats_wspecifier!r}: an scp points into its ark, which must be a file, "
+                          f"not {spec.ark!r} (for frame counts alone: ark:/dev/null --write-utt2num-frames FILE)")
     if ark_stream and nj > 1:
         raise AsrkitError(f"bad wspecifier {feats_wspecifier!r}: --nj > 1 writes one ark per job beside the ark "
                           f"(<ark-stem>.<JOB>.ark), so the ark must be a file, not {spec.ark!r}")

@@ -30,3 +30,18 @@ def test_failed_run_leaves_no_empty_output_folders(tmp_path):
     result = run_cli(compute_fbank_cli, ["--nj", "2", f"scp:{scp}", f"ark,scp:{out}/feats.ark,{out}/feats.scp"])
     assert result.exit_code == 1 and "sample rate 8000 Hz" in result.stderr
     assert list((tmp_path / "kept").iterdir()) == []
+
+
+def test_scp_into_a_stream_ark_is_refused(tmp_path):
+    # feats.scp lines "u1 /dev/null:3" (or "u1 fifo:0") pointed into nothing, exit 0
+    write_wav(tmp_path / "ok.wav", _tone(), 16000)
+    scp = write_scp(tmp_path / "wav.scp", [("u1", tmp_path / "ok.wav")])
+    result = run_cli(compute_fbank_cli, [f"scp:{scp}", f"ark,scp:/dev/null,{tmp_path}/out/feats.scp"])
+    assert result.exit_code == 1
+    assert "an scp points into its ark, which must be a file, not '/dev/null'" in result.stderr
+    assert not (tmp_path / "out").exists()
+    # frame counts alone, as the message says
+    result = run_cli(compute_fbank_cli, [f"scp:{scp}", "ark:/dev/null", "--write-utt2num-frames",
+                                         tmp_path / "u2n"])
+    assert result.exit_code == 0, result.stderr
+    assert (tmp_path / "u2n").read_text() == "u1 48\n"
