@@ -15,6 +15,7 @@ resources by default) and takes the one of its node-local rank.
 """
 from __future__ import annotations
 
+import errno
 import os
 import re
 import shlex
@@ -27,7 +28,7 @@ from typing import Iterator, Mapping, Optional
 from asrkit.launch.job import FailureWarnings, JobResult, KeptLogs, Launch, LaunchResult, check_logs, rotate_log
 from asrkit.launch.slurm_config import SlurmConfig
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.fileio import atomic_open, current_umask, signals_deferred
+from asrkit.utils.fileio import atomic_open, current_umask, parent_not_a_directory, signals_deferred
 from asrkit.utils.logging import get_logger, progress
 
 logger = get_logger(__name__)
@@ -217,17 +218,20 @@ def run_slurm(launch: Launch, config: SlurmConfig, options: Mapping[str, Optiona
     # Here, not only in the job: a log that is a directory, or under a file, failed every task with
     # code 1 and "log is in <that directory>", the reason only in q/*.out.
     check_logs(launch)
-    kept = KeptLogs()
-    for index in launch.indexes:  # an earlier run's log must not look like this one's: keep it as <log>.<N>
-        rotate_log(launch.log_path(index), kept)
+    # Before the earlier logs are moved aside: a q that could not be made (a file in its place)
+    # left the last run's log renamed <log>.1, and nothing run.
     try:
         qdir.mkdir(parents=True, exist_ok=True)
         status_dir.mkdir()
     except OSError as e:
-        raise AsrkitError(f"cannot create {e.filename}: {e.strerror}") from None
+        why = parent_not_a_directory(qdir / status_dir.name) if e.errno in (errno.EEXIST, errno.ENOTDIR) else None
+        raise AsrkitError(f"cannot create {e.filename}: {why or e.strerror}") from None
     script = qdir / f"{name}.sh"
     submit_line = " ".join(shlex.quote(a) for a in args + [str(script)])
     try:
+        kept = KeptLogs()
+        for index in launch.indexes:  # an earlier run's log must not look like this one's: keep it as <log>.<N>
+            rotate_log(launch.log_path(index), kept)
         job_id = _submit(launch, config, args, script, status_dir, submit_line, name)
         logger.info("submitted Slurm job %s (%d task%s) from %s", job_id, len(launch.indexes),
                     "s" if len(launch.indexes) > 1 else "", script)

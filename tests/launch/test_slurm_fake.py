@@ -260,3 +260,18 @@ def test_the_out_files_path_has_its_percent_signs_doubled(tmp_path, monkeypatch)
     launch = Launch("true", "e%j/x.JOB.log", parse_job_range("JOB=1:2"))
     args = slurm.submit_args(launch, CONFIG, {}, slurm.queue_dir(launch), slurm.script_name(launch), None)
     assert f"--output={tmp_path}/e%%j/q/x.%a.out" in args, args
+
+
+def test_a_queue_dir_that_cannot_be_made_leaves_the_earlier_log_in_place(tmp_path, monkeypatch):
+    """A file named q in the log directory: the last run's log had already been renamed x.log.1
+    (nothing ran), and the error said "File exists" of the name that was in the way."""
+    calls = _fake_slurm(tmp_path, monkeypatch)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "log").mkdir()
+    (tmp_path / "log/x.log").write_text("the last run\n")
+    (tmp_path / "log/q").write_text("")
+    with pytest.raises(AsrkitError, match=r"^cannot create log/q: log/q is a file, not a directory$"):
+        slurm.run_slurm(Launch("true", "log/x.log"), CONFIG, {}, show_progress=False)
+    assert sorted(p.name for p in (tmp_path / "log").iterdir()) == ["q", "x.log"]
+    assert (tmp_path / "log/x.log").read_text() == "the last run\n"
+    assert not (calls / "sbatch").exists()
