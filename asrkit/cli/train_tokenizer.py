@@ -65,7 +65,7 @@ def main(model_type: str, vocab_size: Optional[int], character_coverage: float, 
                     "as it is: put it in NFC (unicodedata.normalize('NFC', ...), uconv -x any-nfc) and train again",
                     text_file, len(decomposed), len(utts), utt, ascii(word))
     log.info("training a %s tokenizer on %d transcripts of %s", model_type, len(sentences), text_file)
-    model = train_sentencepiece(sentences, config, verbose=bool(log.isEnabledFor(10)))
+    model = train_sentencepiece(sentences, config, verbose=bool(log.isEnabledFor(10)), where=str(text_file))
     tok = Tokenizer.from_bytes(model)
     out = Path(lang_dir)
     out.mkdir(parents=True, exist_ok=True)

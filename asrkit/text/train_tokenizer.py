@@ -160,8 +160,10 @@ def read_kaldi_text(path: PathLike) -> List[Tuple[str, str]]:
 _TRN_ID = re.compile(r"\([^()\s]+\)")
 
 
-def train_sentencepiece(sentences: Iterable[str], config: TokenizerConfig, verbose: bool = False) -> bytes:
-    """Train on ``sentences`` (empty ones skipped) and return the serialized model."""
+def train_sentencepiece(sentences: Iterable[str], config: TokenizerConfig, verbose: bool = False,
+                        where: Optional[str] = None) -> bytes:
+    """Train on ``sentences`` (empty ones skipped) and return the serialized model; ``where``
+    (the text file) names what is wrong with the transcripts themselves."""
     config.check()
     from asrkit.text.tokenizer import words
 
@@ -214,7 +216,25 @@ def train_sentencepiece(sentences: Iterable[str], config: TokenizerConfig, verbo
         raise AsrkitError(f"sentencepiece training failed: {msg}{hint}") from None
     if config.model_type == "char" and config.vocab_size is not None:
         _check_char_vocab(model.getvalue(), sents, config)
+    _refuse_no_pieces(model.getvalue(), where)
     return model.getvalue()
+
+
+def _refuse_no_pieces(model: bytes, where: Optional[str]) -> None:
+    """Sentencepiece reads the word ``<unk>`` in a transcript (Kaldi's unknown word) as its unknown
+    symbol, not as characters: a text of nothing else trained, with exit 0, a tokenizer of no
+    piece but the word boundary, whose every model could write nothing but '⁇'."""
+    import sentencepiece as spm
+
+    from asrkit.text.tokenizer import META
+
+    sp = spm.SentencePieceProcessor()
+    sp.LoadFromSerializedProto(model)
+    if any(sp.id_to_piece(i) != META for i in range(1, sp.get_piece_size())):
+        return
+    raise AsrkitError(f"{where + ': ' if where else ''}the transcripts hold no word but {UNK} (the unknown word, "
+                      f"not characters to the tokenizer): a tokenizer of them would have no token that spells "
+                      f"anything; train it on transcripts of words")
 
 
 def _char_pieces(sents: List[str], config: TokenizerConfig) -> int:

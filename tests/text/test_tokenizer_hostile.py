@@ -83,3 +83,22 @@ def test_a_sclite_trn_file_is_not_trained_on(asrkit, tmp_path):
     asrkit("train-tokenizer", "--model-type", "char", text, tmp_path / "lang3")
     text.write_text("u1 a (noise)\nu2 b (laugh)\n", encoding="utf-8")
     asrkit("train-tokenizer", "--model-type", "char", text, tmp_path / "lang4")
+
+
+@pytest.mark.parametrize("model_type, vocab_size", [("char", None), ("bpe", "2"), ("unigram", "2")])
+def test_transcripts_of_unknown_words_alone_make_no_tokenizer(asrkit, tmp_path, model_type, vocab_size):
+    """Sentencepiece reads '<unk>' as its unknown symbol: a text of nothing else trained, with exit 0, a
+    tokenizer of '▁' alone, whose every model could write nothing but '⁇'."""
+    (tmp_path / "text").write_text("u1 <unk>\nu2 <unk> <unk>\n")
+    size = ["--vocab-size", vocab_size] if vocab_size else []
+    proc = asrkit("train-tokenizer", "--model-type", model_type, *size, tmp_path / "text", tmp_path / "lang",
+                  check=False)
+    err = proc.stderr.decode()
+    assert proc.returncode == 1 and "Traceback" not in err, err
+    assert f"ERROR (asrkit-train-tokenizer): {tmp_path / 'text'}: the transcripts hold no word but <unk>" in err
+    assert not (tmp_path / "lang" / "tokens.model").exists()
+    # <unk> among words stays the unknown word; the other words make the tokens
+    (tmp_path / "text").write_text("u1 YES <unk> NO\nu2 <unk>\n")
+    asrkit("train-tokenizer", "--model-type", "char", tmp_path / "text", tmp_path / "lang")
+    listed = [line.split()[0] for line in (tmp_path / "lang" / "tokens.txt").read_text().splitlines()]
+    assert set("YESNO") <= set(listed) and listed.count("<unk>") == 1
