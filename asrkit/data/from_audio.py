@@ -502,12 +502,17 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
     unusable: List[PurePosixPath] = []  # skipped for what the file holds: their transcripts are not "without audio"
     channels_of: Dict[PurePosixPath, int] = {}
     for rel in files:
+        # (each of these is unusable too: its line in --transcripts was a second skip, "transcript
+        # without audio", and three broken links of 100 files failed --max-skip-ratio 0.05 as 6 of 103)
         if not _is_utf8(str(rel)):
             report.skip(NOT_UTF8_NAME, ascii(str(rel)))
+            unusable.append(rel)
         elif _has_control_char(str(rel)):
             report.skip(BAD_NAME, repr(str(rel)))
+            unusable.append(rel)
         elif not (audio_root / rel).exists():
             report.skip(BROKEN_LINK, str(rel))
+            unusable.append(rel)
         else:
             problem, channels_of[rel] = _audio_info(audio_root / rel)
             if problem:

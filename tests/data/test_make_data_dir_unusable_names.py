@@ -1,0 +1,31 @@
+"""asrkit-make-data-dir --transcripts: an audio file skipped for its name or a broken link is
+counted once, not again as its transcript's 'transcript without audio'."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+import soundfile
+
+from asrkit.data.from_audio import BAD_NAME, BROKEN_LINK, make_data_dir
+from asrkit.utils.errors import AsrkitError
+
+
+def test_broken_links_and_bad_names_are_counted_once(tmp_path):
+    audio = tmp_path / "audio"
+    audio.mkdir()
+    tone = (np.sin(np.arange(8000) * 0.1) * 5000).astype(np.int16)
+    for i in range(38):
+        soundfile.write(audio / f"good{i}.wav", tone, 16000, subtype="PCM_16")
+    os.symlink(tmp_path / "gone.wav", audio / "dang.wav")  # a link whose file was moved away
+    soundfile.write(audio / "cr\x01x.wav", tone, 16000, subtype="PCM_16")
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("".join(f"good{i} HELLO\n" for i in range(38)) + "dang.wav HI\n" + "cr\x01x THERE\n")
+    # 2 of 40 audio files are unusable: 5 %, within --max-skip-ratio 0.05; each was counted twice
+    # (4 of 42: the corpus refused)
+    report = make_data_dir(audio, tmp_path / "data", transcripts=prompts)
+    assert report.skipped == {BROKEN_LINK: ["dang.wav"], BAD_NAME: ["'cr\\x01x.wav'"]}
+    assert report.num_utts == 38
+    with pytest.raises(AsrkitError, match=r"2 of 40 audio files and transcripts skipped"):
+        make_data_dir(audio, tmp_path / "data", transcripts=prompts, max_skip_ratio=0.04)
