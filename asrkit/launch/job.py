@@ -22,6 +22,7 @@ from __future__ import annotations
 import errno
 import os
 import re
+import shlex
 import signal
 import time
 from dataclasses import dataclass, field
@@ -88,7 +89,8 @@ def join_command(args: Sequence[str]) -> str:
     """Join command words the way run.pl does, so Kaldi recipes' quoting carries over.
 
     A word without white space goes in as it is (so an escaped ``\\|`` from the caller's shell
-    becomes a pipe, and ``$VAR`` or a glob is the job's shell's to expand); a word with white
+    becomes a pipe, and ``$VAR`` or a glob is the job's shell's to expand), unless bash could not
+    read it as a word (:func:`_left_open`); a word with white
     space (or an empty one) is quoted as one literal word (so ``"ark:gunzip -c $f |"`` stays one
     word): in double quotes, as run.pl, when that keeps it as it is, else in single quotes. A
     command given as one single word is taken as a whole shell command line
@@ -98,11 +100,26 @@ def join_command(args: Sequence[str]) -> str:
         return args[0]
     words = []
     for arg in args:
-        if arg and not re.search(r"\s", arg):
+        if arg and not re.search(r"\s", arg) and not _left_open(arg):
             words.append(arg)
         else:
             words.append(_quote_word(arg))
     return " ".join(words)
+
+
+def _left_open(word: str) -> bool:
+    """Whether bash would find a quote in ``word`` never closed, or a backslash at its end: ``it's``
+    (``grep "it's" text`` in the caller's shell gives that word) went in as it was, as run.pl has
+    it, and the job ended with bash's "unexpected EOF while looking for matching `''" (code 2);
+    ``x\\`` escaped the space after it, joining the next word to it. Such a word can only be meant
+    literally. (``$'...'``, ANSI-C quoting, which shlex does not know, is left to bash.)"""
+    if "'" not in word and '"' not in word and not word.endswith("\\") or "$'" in word:
+        return False
+    try:
+        shlex.split(word)
+    except ValueError:
+        return True
+    return False
 
 
 def _quote_word(word: str) -> str:

@@ -675,3 +675,15 @@ def test_a_log_that_cannot_be_written_is_found_before_any_job_starts(tmp_path, a
     assert proc.returncode == 1
     assert "cannot write log file log/3/x.log: log/3 is a file, not a directory" in proc.stderr.decode()
     assert not (tmp_path / "log/1/x.log").exists() and not (tmp_path / "log/2/x.log").exists()
+
+
+def test_a_word_with_a_quote_never_closed_reaches_the_program_as_given(tmp_path, asrkit):
+    """A word without spaces goes to the job's shell as it is (run.pl's rule): one with a quote
+    never closed (grep "it's" typed in the caller's shell gives the word it's) ended the job with
+    bash's "unexpected EOF while looking for matching" (code 2). Balanced quotes and $'...' are
+    still the job's shell's, as with run.pl."""
+    words = ["it's", "'", 'say"', "a'b'c'", "x\\"]
+    asrkit("launch", "x.log", "printf", "[%s]", *words, '"q"', "$'it\\'s'", cwd=tmp_path)
+    text = (tmp_path / "x.log").read_text()
+    body = text.split("\n#\n", 1)[1].rsplit("# Accounting", 1)[0]
+    assert body == "".join(f"[{w}]" for w in words) + "[q][it's]", body
