@@ -15,6 +15,7 @@ resources by default) and takes the one of its node-local rank.
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import re
@@ -229,10 +230,14 @@ def run_slurm(launch: Launch, config: SlurmConfig, options: Mapping[str, Optiona
     script = qdir / f"{name}.sh"
     submit_line = " ".join(shlex.quote(a) for a in args + [str(script)])
     try:
-        kept = KeptLogs()
-        for index in launch.indexes:  # an earlier run's log must not look like this one's: keep it as <log>.<N>
-            rotate_log(launch.log_path(index), kept)
-        job_id = _submit(launch, config, args, script, status_dir, submit_line, name)
+        moved = _keep_earlier_logs(launch)
+        try:
+            job_id = _submit(launch, config, args, script, status_dir, submit_line, name)
+        except (_NotQueued, OSError):
+            # Nothing runs: the last run's logs were left renamed <log>.1 when sbatch refused the job
+            # (a bad --time), and the next try kept nothing under the log's own name.
+            _put_back(moved)
+            raise
         logger.info("submitted Slurm job %s (%d task%s) from %s", job_id, len(launch.indexes),
                     "s" if len(launch.indexes) > 1 else "", script)
         result = LaunchResult(backend="slurm", slurm_job_id=job_id)
@@ -260,6 +265,33 @@ def run_slurm(launch: Launch, config: SlurmConfig, options: Mapping[str, Optiona
     return result
 
 
+def _keep_earlier_logs(launch: Launch) -> list:
+    """Keep an earlier run's log as <log>.<N> (it must not look like this one's); the (log, kept
+    as) pairs. All or none: one that cannot be moved puts back those moved before it."""
+    kept, moved = KeptLogs(), []
+    try:
+        for index in launch.indexes:
+            log = launch.log_path(index)
+            backup = rotate_log(log, kept)
+            if backup is not None:
+                moved.append((log, backup))
+    except BaseException:
+        _put_back(moved)
+        raise
+    return moved
+
+
+def _put_back(moved: list) -> None:
+    for log, backup in reversed(moved):
+        if not os.path.lexists(log):
+            with contextlib.suppress(OSError):
+                os.replace(backup, log)
+
+
+class _NotQueued(AsrkitError):
+    """The submit command refused the job: nothing is queued."""
+
+
 def _submit(launch: Launch, config: SlurmConfig, args: list, script: Path, status_dir: Path, submit_line: str,
             name: str) -> str:
     """Write the job script and submit it; the job id."""
@@ -275,7 +307,7 @@ def _submit(launch: Launch, config: SlurmConfig, args: list, script: Path, statu
                        config.command[0], name)
         raise
     if proc.returncode != 0:
-        raise AsrkitError(f"sbatch failed (code {proc.returncode}): {proc.stderr.strip() or proc.stdout.strip()}"
+        raise _NotQueued(f"sbatch failed (code {proc.returncode}): {proc.stderr.strip() or proc.stdout.strip()}"
                           f"\n  submit line: {submit_line}")
     job_id = parsable_job_id(proc.stdout)
     if job_id is None:

@@ -275,3 +275,21 @@ def test_a_queue_dir_that_cannot_be_made_leaves_the_earlier_log_in_place(tmp_pat
     assert sorted(p.name for p in (tmp_path / "log").iterdir()) == ["q", "x.log"]
     assert (tmp_path / "log/x.log").read_text() == "the last run\n"
     assert not (calls / "sbatch").exists()
+
+
+def test_a_job_sbatch_refuses_leaves_the_earlier_logs_in_place(tmp_path, monkeypatch):
+    """sbatch refusing the job (a bad --time) left the last run's logs renamed x.1.log.1, with
+    nothing run; the next try then kept nothing under the logs' own names."""
+    _fake_slurm(tmp_path, monkeypatch)
+    (tmp_path / "bin/sbatch").write_text("#!/bin/sh\necho 'sbatch: error: Invalid --time specification' >&2\nexit 1\n")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "log").mkdir()
+    for i in (1, 2):
+        (tmp_path / f"log/x.{i}.log").write_text(f"the last run {i}\n")
+    (tmp_path / "log/x.2.log.1").write_text("an older run\n")
+    launch = Launch("true", "log/x.JOB.log", parse_job_range("JOB=1:3"))
+    with pytest.raises(AsrkitError, match="sbatch failed .*Invalid --time"):
+        slurm.run_slurm(launch, CONFIG, {}, show_progress=False)
+    assert sorted(p.name for p in (tmp_path / "log").iterdir()) == ["q", "x.1.log", "x.2.log", "x.2.log.1"]
+    assert [(tmp_path / f"log/x.{i}.log").read_text() for i in (1, 2)] == ["the last run 1\n", "the last run 2\n"]
+    assert sorted(p.name for p in (tmp_path / "log/q").iterdir()) == ["x.sh"]
