@@ -1649,6 +1649,7 @@ def read_wav_scp(wav_rspecifier: str, segments: Optional[PathLike] = None, chann
     if max_samples < 1:
         raise AsrkitError(f"the sample limit must be >= 1, got {max_samples}")
     path = _scp_path(wav_rspecifier)
+    _refuse_audio_as_table(path)
     recos: Dict[str, Tuple[str, int]] = {}
     # The fast reader (the same errors, word for word): a 300k-line wav.scp took 0.9 s to split
     # a line at a time, paid by every asrkit-decode --nj job before its first utterance.
@@ -1673,6 +1674,24 @@ def read_wav_scp(wav_rspecifier: str, segments: Optional[PathLike] = None, chann
         src, n = recos[reco]
         entries.append(WavEntry(key, src, f"{path}:{n}", reco, start, end, channel, max_samples))
     return entries
+
+
+# How the audio files a wav.scp names begin: one given in its place was "x.wav:1: not UTF-8 text".
+_AUDIO_MAGIC = (b"RIFF", b"RF64", b"fLaC", b"OggS", b"ID3", b"FORM", b".snd", b"caff", b"NIST_1A")
+
+
+def _refuse_audio_as_table(path: str) -> None:
+    """An audio file given where its wav.scp goes is an error saying so."""
+    try:
+        with open(path, "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                return  # (a pipe's first bytes are the table's: not read here)
+            head = f.read(8)
+    except OSError:
+        return  # (the table reader names it)
+    if head.startswith(_AUDIO_MAGIC):
+        raise AsrkitError(f"{path}: is an audio file, not a wav.scp: give a table of '<utterance-id> <audio file or "
+                          f"command |>' lines (e.g. echo \"utt1 {path}\" > wav.scp; then scp:wav.scp)")
 
 
 def _check_stdin_entries(path: str, recos: Dict[str, Tuple[str, int]], segments: Optional[PathLike],

@@ -45,3 +45,12 @@ def test_scp_into_a_stream_ark_is_refused(tmp_path):
                                          tmp_path / "u2n"])
     assert result.exit_code == 0, result.stderr
     assert (tmp_path / "u2n").read_text() == "u1 48\n"
+
+
+def test_an_audio_file_given_for_the_wav_scp_is_named_as_such(tmp_path):
+    # 'asrkit-compute-fbank a.wav ark:-' was "a.wav:1: not UTF-8 text (invalid start byte at byte 4 ...)"
+    wav = write_wav(tmp_path / "a.wav", _tone(), 16000)
+    for spec in (str(wav), f"scp:{wav}"):
+        result = run_cli(compute_fbank_cli, [spec, "ark:/dev/null"])
+        assert result.exit_code == 1
+        assert f"{wav}: is an audio file, not a wav.scp" in result.stderr, result.stderr
