@@ -54,8 +54,9 @@ def parse_range_quietly(arg: str) -> bool:
                    "else the built-in one]. Ignored by the local backend.")
 @click.option("--gpu", metavar="N", help="GPUs per node of each job; the local backend ignores it.")
 @click.option("--mem", metavar="SIZE", help="Memory per job, e.g. 4G; the local backend ignores it.")
-@click.option("--num-threads", metavar="N", help="CPU threads per task (--cpus-per-task on Slurm); "
-                                                  "written to each log's Accounting line.")
+@click.option("--num-threads", metavar="N", help="CPU threads per task: OMP_NUM_THREADS=N in its environment "
+                                                  "(--cpus-per-task on Slurm); written to each log's Accounting "
+                                                  "line.")
 @click.option("--time", "time_limit", metavar="T", help="Time limit, e.g. 2:00:00; the local backend ignores it.")
 @click.option("--max-jobs-run", type=int, metavar="N",
               help="At most N jobs at once [local default: the number of cores; Slurm: no limit].")
@@ -135,4 +136,5 @@ def _parse_launch(args, num_threads, ntasks, nodes) -> Launch:
     threads = ascii_int(num_threads) if num_threads is not None else 1
     if threads is None:
         raise AsrkitError(f"--num-threads {num_threads!r} is not an integer in ASCII digits")
-    return Launch(join_command(command), log, jobs, num_threads=threads, ntasks=ntasks, nodes=nodes)
+    return Launch(join_command(command), log, jobs, num_threads=threads, ntasks=ntasks, nodes=nodes,
+                  threads_env=num_threads is not None)

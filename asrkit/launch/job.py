@@ -144,6 +144,13 @@ class Launch:
     num_threads: int = 1
     ntasks: int = 1  # tasks per job in all, run together (srun under Slurm) for distributed training
     nodes: int = 1  # the tasks are spread evenly over this many nodes
+    # --num-threads given: each task gets OMP_NUM_THREADS=num_threads. Inherited, path.sh's 1 held
+    # a job given 4 CPUs (--cpus-per-task=4 on Slurm) to one thread, and the others sat idle.
+    threads_env: bool = False
+
+    def thread_env(self) -> dict:
+        """What a task's environment gets for --num-threads ({} when not given)."""
+        return {"OMP_NUM_THREADS": str(self.num_threads)} if self.threads_env else {}
 
     def __post_init__(self) -> None:
         if not self.log_template:  # an unset shell variable ("$log"): was "cannot write log file : No such file"

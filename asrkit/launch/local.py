@@ -132,7 +132,7 @@ class _Job:
         self.code: Optional[int] = None
         command = launch.command_for(index)
         self.started = time.time()
-        envs = _task_envs(launch.ntasks)
+        envs = _task_envs(launch.ntasks, launch.thread_env())
         extra = [f"Running {launch.ntasks} tasks (RANK 0..{launch.ntasks - 1})"] if launch.ntasks > 1 else []
         make_log_dir(self.log)
         rotate_log(self.log, kept)  # an earlier run's log is kept as <log>.<N>, never overwritten
@@ -301,13 +301,13 @@ def _run(launch: Launch, indexes: list[int], max_jobs_run: int) -> Iterator[JobR
         reaper.close(clean=stopped)
 
 
-def _task_envs(ntasks: int) -> list[Optional[dict]]:
+def _task_envs(ntasks: int, extra: dict) -> list[Optional[dict]]:
     if ntasks == 1:
-        return [None]  # inherit the launcher's environment unchanged
+        return [dict(os.environ, **extra) if extra else None]  # None: the launcher's environment unchanged
     port = _free_port()
     envs = []
     for rank in range(ntasks):
-        env = dict(os.environ)
+        env = dict(os.environ, **extra)
         env.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(ntasks), LOCAL_WORLD_SIZE=str(ntasks),
                    MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
         envs.append(env)

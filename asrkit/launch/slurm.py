@@ -90,6 +90,8 @@ def batch_script(launch: Launch, status_dir: Path, submit_line: str) -> str:
     # Every line of it a comment: an option value with a newline in it (--mem $'4G\n...') would
     # otherwise end the comment and leave the rest of the submit line to bash as commands.
     submitted = "\n".join("# " + line for line in submit_line.splitlines())
+    # (after path.sh, whose OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} the submitting shell exported)
+    threads = "".join(f"export {k}={q(v)}\n" for k, v in launch.thread_env().items())
     return f"""\
 #!/bin/bash
 # Written by asrkit-launch; submitted with:
@@ -100,7 +102,7 @@ if [ -f ./path.sh ]; then . ./path.sh; fi
 # (an interactive 'srun -n2 --pty bash'): this job has no step of its own until srun makes one, and
 # SLURM_STEP_NUM_TASKS=2 there made a one-task training wait for a rank 1 that never came.
 unset "${{!SLURM_STEP@}}"
-{index}
+{threads}{index}
 command_template={q(command_template)}
 log_template={q(log_template)}
 {substitute}

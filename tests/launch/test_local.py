@@ -687,3 +687,31 @@ def test_a_word_with_a_quote_never_closed_reaches_the_program_as_given(tmp_path,
     text = (tmp_path / "x.log").read_text()
     body = text.split("\n#\n", 1)[1].rsplit("# Accounting", 1)[0]
     assert body == "".join(f"[{w}]" for w in words) + "[q][it's]", body
+
+
+@pytest.mark.parametrize("ntasks", ["1", "2"])
+def test_num_threads_sets_each_tasks_omp_num_threads(tmp_path, asrkit, ntasks):
+    """--num-threads 3 under path.sh's OMP_NUM_THREADS=1 (exported to every job): the job got its
+    3 CPUs (--cpus-per-task on Slurm) and torch used one of them. Without --num-threads the
+    environment is left as it is."""
+    env = {"OMP_NUM_THREADS": "1"}
+    asrkit("launch", "--num-threads", "3", "--ntasks", ntasks, "x.log", "echo", "$OMP_NUM_THREADS", cwd=tmp_path,
+           env=env)
+    assert check_log(tmp_path / "x.log", "echo $OMP_NUM_THREADS", 0, threads=3) == ["3"] * int(ntasks)
+    asrkit("launch", "--ntasks", ntasks, "y.log", "echo", "$OMP_NUM_THREADS", cwd=tmp_path, env=env)
+    assert check_log(tmp_path / "y.log", "echo $OMP_NUM_THREADS", 0) == ["1"] * int(ntasks)
+
+
+def test_the_slurm_script_sets_omp_num_threads_after_path_sh(tmp_path):
+    """The batch script (run here with bash, no Slurm) sources path.sh, whose OMP_NUM_THREADS=1
+    held a --num-threads 2 job to one thread."""
+    from asrkit.launch.slurm import batch_script
+
+    (tmp_path / "path.sh").write_text("export OMP_NUM_THREADS=1\n")
+    (tmp_path / "st").mkdir()
+    for given, want in ((True, "2"), (False, "1")):
+        launch = Launch("echo $OMP_NUM_THREADS", str(tmp_path / f"log/{given}.log"), num_threads=2, threads_env=given)
+        (tmp_path / "s.sh").write_text(batch_script(launch, tmp_path / "st", "sbatch ..."))
+        subprocess.run(["bash", str(tmp_path / "s.sh")], check=True, cwd=tmp_path, timeout=60,
+                       env=dict(os.environ, SLURM_JOB_ID="1"))
+        assert check_log(tmp_path / f"log/{given}.log", "echo $OMP_NUM_THREADS", 0, threads=2) == [want]
