@@ -17,7 +17,8 @@ def main(no_backup: bool, data_dir: str) -> None:
     """Repair <data-dir> in place, as Kaldi's utils/fix_data_dir.sh does.
 
     Keeps the intersection of the utterances in utt2spk, text, segments (or wav.scp), feats.scp,
-    utt2num_frames, ...; keeps only the recordings and speakers still used; drops duplicate and
+    utt2num_frames, ... (and, with a cmvn.scp, the utterances of the speakers it has); keeps
+    only the recordings and speakers still used; drops duplicate and
     malformed lines; sorts every table (C locale) and regenerates spk2utt. Originals of changed
     files go to <data-dir>/.backup/. Reports how many utterances were dropped for each reason (not
     in text, no speaker, a segment with unusable times, ...) and how many ids from which file (the

@@ -1,7 +1,8 @@
 """Repair a Kaldi data directory the way Kaldi's ``utils/fix_data_dir.sh`` does.
 
 Keeps only the utterances present in every per-utterance table (and whose recording is in
-wav.scp when there are segments), keeps only the recordings and speakers still used, sorts every
+wav.scp when there are segments, and whose speaker cmvn.scp has when there is one), keeps only
+the recordings and speakers still used, sorts every
 table in C-locale order, drops duplicate ids (the first line wins) and malformed lines, and
 regenerates spk2utt from utt2spk. The originals go to ``<data>/.backup/`` first, as Kaldi does.
 What was dropped, and from which file, comes back in a :class:`FixReport`.
@@ -187,6 +188,11 @@ def _why_dropped(utt: str, tables: Dict[str, Dict[str, str]], utt_keys: Set[str]
             return f"not in {name}"
     if len(split_fields(tables["utt2spk"][utt])) != 1:
         return "utt2spk gives not one speaker"
+    # Kaldi's fix_data_dir.sh keeps only the speakers cmvn.scp has, as apply-cmvn skips the others'
+    # utterances; kept, they made the fixed dir fail asrkit-validate-data-dir ("speaker 'B' has no
+    # entry"), which then pointed back at this command.
+    if "cmvn.scp" in tables and tables["utt2spk"][utt] not in tables["cmvn.scp"]:
+        return "speaker not in cmvn.scp"
     # What asrkit-validate-data-dir reports in these tables, so a fixed dir validates.
     if "utt2num_frames" in tables and not (ascii_digits(tables["utt2num_frames"][utt])
                                           and int(tables["utt2num_frames"][utt]) > 0):

@@ -275,3 +275,20 @@ def test_fix_filters_utt2sample_rate_with_the_other_tables(an4_dir):
     assert report.dropped["utt2sample_rate"] == [dropped]
     kept = [line.split()[0] for line in lines(an4_dir / "utt2sample_rate")]
     assert kept == [u for u in utts if u != dropped]
+
+
+def test_fix_drops_the_utterances_of_a_speaker_cmvn_scp_lacks(an4_dir):
+    """A speaker without stats in cmvn.scp is an error of asrkit-validate-data-dir (apply-cmvn skips
+    its utterances), and Kaldi's fix_data_dir.sh keeps only the speakers cmvn.scp has; this one
+    kept them all ('needed no change'), and the dir it had fixed failed validation."""
+    u2s = dict(l.split() for l in lines(an4_dir / "utt2spk"))
+    speakers = sorted(set(u2s.values()))
+    lacking = speakers[1]
+    (an4_dir / "cmvn.scp").write_text("".join(f"{s} cmvn.ark:{i}\n" for i, s in enumerate(speakers) if s != lacking))
+    assert [p for p in validate_data_dir(an4_dir, check_wav_files=False) if p.is_error]
+    report = fix_data_dir(an4_dir)
+    gone = sorted((u for u, s in u2s.items() if s == lacking), key=str.encode)
+    assert gone and report.reasons == {"speaker not in cmvn.scp": gone}
+    assert report.num_utts_after == len(u2s) - len(gone)
+    assert lacking not in (an4_dir / "spk2utt").read_text()
+    assert validate_data_dir(an4_dir, check_wav_files=False) == []
