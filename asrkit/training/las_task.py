@@ -137,6 +137,7 @@ class LASTask:
         training later. Those within the rule are named here, and only counted by validation."""
         if self.valid_set is None:
             return
+        self._check_dev_options(valid_dir)
         readable = SkipBad(self.valid_set)
         bad = BadItems(log, "dev utterances", failed="are unreadable")
         for i in progress(range(len(self.valid_set)), desc="reading the dev set", unit="utt"):
@@ -149,6 +150,35 @@ class LASTask:
         message = bad.past_the_rule(len(self.valid_set))
         if message is not None:
             raise AsrkitError(f"{valid_dir} (--valid-dir): {message}; fix the dev set, or train without it")
+
+    def _check_dev_options(self, valid_dir: str) -> None:
+        """Dumped dev features made with other fbank options than the training features (a 20 ms
+        shift, other mel edges) were validated on in silence: only their dimension was compared, and
+        the dev loss, the best epoch and early stopping then measured features the model never saw
+        (a training set re-dumped with new options, its dev set left as it was)."""
+        from asrkit.features.fbank import FbankConfig
+        from asrkit.training.audio_data import AudioDataset
+        from asrkit.training.finetune import _fbank_differences
+
+        train = self.meta.feature_config
+        beside = Path(valid_dir) / "fbank.yaml"
+        # (a dev set of audio is computed with the training options themselves)
+        if train is None or isinstance(self.valid_set, AudioDataset) or not beside.is_file():
+            return
+        try:
+            dev = FbankConfig.from_yaml(beside)
+        except AsrkitError as e:
+            log.warning("%s (--valid-dir): cannot tell whether its features were made as the training features "
+                        "were: %s", valid_dir, e)
+            return
+        meaning, other = _fbank_differences(train, dev)
+        if meaning:
+            raise AsrkitError(f"{beside}: the dev features were made with other options than the training "
+                              f"features ({'; '.join(meaning)}): the dev loss would measure features the model never "
+                              f"sees; make them with the training set's options (asrkit-compute-fbank --config)")
+        if other:
+            log.warning("%s: the dev features were made with other options than the training features (%s)",
+                        beside, "; ".join(other))
 
     def validate(self, model: nn.Module, epoch: int, device: torch.device, amp: bool) -> Dict[str, Any]:
         """Loss, accuracy and greedy CER on the dev set, and the attention plots."""

@@ -494,3 +494,26 @@ def test_a_feature_config_beside_the_features_that_is_no_file_is_named(yesno_set
     make(train / "fbank.yaml")
     with pytest.raises(AsrkitError, match="^" + re.escape(f"{train}/fbank.yaml: {kind}") + ".*, not the feature config"):
         resolve_fbank_config(str(train), None)
+
+
+def test_dev_features_made_with_other_fbank_options_are_refused(yesno_setup, tmp_path):
+    """Dev features of a 20 ms shift (a training set re-dumped with new options, its dev set left as
+    it was) were validated on in silence: only their dimension was compared, and the dev loss and the
+    best epoch measured features the model never saw."""
+    dev = tmp_path / "dev"
+    shutil.copytree(yesno_setup / "dump" / "dev", dev)
+    train_fbank = FbankConfig.from_yaml(yesno_setup / "dump" / "train" / "fbank.yaml")
+    FbankConfig(**{**train_fbank.to_dict(), "frame_shift": 20.0}).to_yaml(dev / "fbank.yaml")
+    args = train_args(yesno_setup, tmp_path / "exp", "--set", "training.max_epochs=1")
+    args[args.index("--valid-dir") + 1] = dev
+    code, err = _run_inproc(*args)
+    assert code == 1, err
+    assert (f"ERROR (asrkit-train): {dev}/fbank.yaml: the dev features were made with other options than the "
+            f"training features (frame_shift: 10.0 -> 20.0)") in err, err
+    assert not list((tmp_path / "exp").glob("checkpoints/*.pt"))
+    # an option that changes no feature's meaning (dither) is said, not refused
+    FbankConfig(**{**train_fbank.to_dict(), "dither": 1.0}).to_yaml(dev / "fbank.yaml")
+    code, err = _run_inproc(*args)
+    assert code == 0, err
+    assert f"{dev}/fbank.yaml: the dev features were made with other options than the training features " \
+           f"(dither: 0.0 -> 1.0)" in err, err
