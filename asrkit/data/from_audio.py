@@ -452,6 +452,14 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
         raise AsrkitError(f"--punctuation {punctuation!r}: one of {', '.join(PUNCTUATION)}")
     if not 0 <= max_skip_ratio <= 1:
         raise AsrkitError(f"--max-skip-ratio {max_skip_ratio:g}: must be in [0, 1]")
+    if not extensions:  # (was "no audio files (looked for *. in it ...)")
+        raise AsrkitError("--audio-ext: no extension given (e.g. wav,flac)")
+    for ext in extensions:
+        # A file's extension is what follows its last dot: 'wav.gz' or '*' matched no file, and the
+        # error then said the folder held no audio.
+        if not ext.lstrip(".") or any(c in ext.lstrip(".") for c in "./*?[ "):
+            raise AsrkitError(f"--audio-ext {ext!r}: an extension is the part of the name after its last dot, "
+                              f"without wildcards (e.g. wav,flac)")
     try:  # what transcript_beside does with it: '', '.' or 'a/b' was a ValueError traceback there
         PurePosixPath("x").with_suffix("." + text_ext.lstrip("."))
     except ValueError:
