@@ -45,6 +45,21 @@ class FixReport:
         return self.num_utts_before - self.num_utts_after
 
 
+def _channel_line(value: str) -> bool:
+    fields = split_fields(value)
+    return len(fields) == 2 and fields[1] in ("A", "B", "1")
+
+
+# Lines of the per-speaker and per-recording tables that asrkit-validate-data-dir refuses, dropped
+# as malformed: kept, the fixed dir failed validation, which then sent the user back here. (An
+# entry missing from these tables is only a warning there.)
+_VALUE_OK = {
+    "spk2gender": lambda value: split_fields(value) in (["m"], ["f"]),
+    "reco2file_and_channel": _channel_line,
+    "reco2dur": positive_seconds,
+}
+
+
 def _read(d: DataDir, name: str, report: FixReport) -> Optional[Dict[str, str]]:
     """A table as key -> value, first line winning; malformed and duplicate lines are noted."""
     if not d.has(name):
@@ -61,11 +76,18 @@ def _read(d: DataDir, name: str, report: FixReport) -> Optional[Dict[str, str]]:
     blank = {p.line for p in t.problems if p.message == EMPTY_LINE}
     if any(n not in blank for n in bad):
         report.malformed[name] = [n for n in bad if n not in blank]
+    ok = _VALUE_OK.get(name)
+    refused = []
     for line in t.lines:
         if line.key in out:
             bad.append(line.lineno)
+        elif ok is not None and not ok(line.value):
+            refused.append(line.lineno)
         else:
             out[line.key] = line.value
+    if refused:
+        report.malformed[name] = sorted(report.malformed.get(name, []) + refused)
+        bad += refused
     if bad:
         report.bad_lines[name] = sorted(bad)
     return out
@@ -199,6 +221,9 @@ def _why_dropped(utt: str, tables: Dict[str, Dict[str, str]], utt_keys: Set[str]
         return "utt2num_frames not a positive integer"
     if "utt2dur" in tables and not positive_seconds(tables["utt2dur"][utt]):
         return "utt2dur not a positive number of seconds"
+    for name in ("utt2uniq", "utt2lang"):
+        if name in tables and len(split_fields(tables[name][utt])) != 1:
+            return f"{name} gives not one id"
     if "segments" in tables:
         try:
             reco, _, _ = parse_segment(tables["segments"][utt], "segments")

@@ -292,3 +292,26 @@ def test_fix_drops_the_utterances_of_a_speaker_cmvn_scp_lacks(an4_dir):
     assert report.num_utts_after == len(u2s) - len(gone)
     assert lacking not in (an4_dir / "spk2utt").read_text()
     assert validate_data_dir(an4_dir, check_wav_files=False) == []
+
+
+def test_fix_drops_the_lines_validation_refuses_in_the_speaker_and_recording_tables(an4_dir):
+    """A gender 'x', a channel 'C', a reco2dur of 'nan', an utt2uniq of two ids: asrkit-validate-data-dir
+    refuses them and sends the user to asrkit-fix-data-dir, which kept them ('needed no change').
+    The line goes where a missing entry is only a warning (spk2gender, reco2file_and_channel,
+    reco2dur); the utterance where it is a per-utterance table."""
+    u2s = [l.split() for l in lines(an4_dir / "utt2spk")]
+    speakers = sorted({s for _, s in u2s})
+    utts = [u for u, _ in u2s]
+    (an4_dir / "spk2gender").write_text("".join(f"{s} {'x' if i == 1 else 'f'}\n" for i, s in enumerate(speakers)))
+    (an4_dir / "reco2file_and_channel").write_text(
+        "".join(f"{u} {u}.wav {'C' if i == 2 else 'A'}\n" for i, u in enumerate(utts)))
+    (an4_dir / "reco2dur").write_text("".join(f"{u} {'nan' if i == 3 else 1.5}\n" for i, u in enumerate(utts)))
+    (an4_dir / "utt2uniq").write_text("".join(f"{u} {'a b' if i == 4 else u}\n" for i, u in enumerate(utts)))
+    assert len([p for p in validate_data_dir(an4_dir, check_wav_files=False) if p.is_error]) == 4
+    report = fix_data_dir(an4_dir)
+    assert report.malformed == {"spk2gender": [2], "reco2file_and_channel": [3], "reco2dur": [4]}
+    assert report.reasons == {"utt2uniq gives not one id": [utts[4]]}
+    assert not [p for p in validate_data_dir(an4_dir, check_wav_files=False) if p.is_error]
+    assert speakers[1] not in (an4_dir / "spk2gender").read_text()
+    assert utts[2] not in (an4_dir / "reco2file_and_channel").read_text()
+    assert utts[3] not in (an4_dir / "reco2dur").read_text()
