@@ -506,6 +506,9 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
     if not _is_utf8(str(audio_root)):
         raise AsrkitError(f"{audio_dir!r}: the folder's path is not UTF-8, so no wav.scp can name its files: "
                           f"rename it or link it from a UTF-8 path")
+    if _has_control_char(str(audio_root)):  # (a line break in it cut every wav.scp line in two, exit 0)
+        raise AsrkitError(f"{str(audio_dir)!r}: the folder's path holds a line break or control character, which no "
+                          f"wav.scp line can hold (the path as links resolve): rename it")
     good: List[PurePosixPath] = []
     unusable: List[PurePosixPath] = []  # skipped for what the file holds: their transcripts are not "without audio"
     channels_of: Dict[PurePosixPath, int] = {}

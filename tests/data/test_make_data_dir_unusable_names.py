@@ -29,3 +29,14 @@ def test_broken_links_and_bad_names_are_counted_once(tmp_path):
     assert report.num_utts == 38
     with pytest.raises(AsrkitError, match=r"2 of 40 audio files and transcripts skipped"):
         make_data_dir(audio, tmp_path / "data", transcripts=prompts, max_skip_ratio=0.04)
+
+
+def test_a_line_break_in_the_folders_path_is_refused(tmp_path):
+    # every wav.scp line was cut in two ('spk1-a /x/cr' and 'root/a.wav'), exit 0
+    audio = tmp_path / "cr\nroot"
+    audio.mkdir()
+    soundfile.write(audio / "a.wav", np.zeros(800, np.int16), 16000, subtype="PCM_16")
+    (audio / "a.txt").write_text("HI\n")
+    with pytest.raises(AsrkitError, match=r"the folder's path holds a line break or control character"):
+        make_data_dir(audio, tmp_path / "data")
+    assert not (tmp_path / "data").exists()
