@@ -131,6 +131,11 @@ def perturb_data_dir_speed(src: PathLike, dst: PathLike, factors: Sequence[float
     if Path(dst).resolve() == d.path.resolve():
         raise AsrkitError(f"{dst}: the output data dir must differ from the input")
     _check_replaceable(Path(dst), d.path)
+    if method == "audio" and any(f != 1.0 for f in factors) and \
+            any(ord(c) < 32 or ord(c) == 127 for c in str(Path(dst).resolve())):
+        # (its copies' paths go into wav.scp: a line break cut each of their lines in two, exit 0)
+        raise AsrkitError(f"{str(dst)!r}: the output path holds a line break or control character, which no wav.scp "
+                          f"line naming the copies under it can hold (the path as links resolve): give another")
     wav_scp, utt2spk = d.read("wav.scp"), d.read("utt2spk")
     _refuse_stdin_recordings(d, wav_scp)
     segments = d.segments() if d.has("segments") else None

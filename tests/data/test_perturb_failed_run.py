@@ -40,3 +40,18 @@ def test_utterances_without_a_speaker_are_counted_not_dropped(tmp_path, caplog):
         report = perturb_data_dir_speed(src, tmp_path / "sp", [0.9, 1.0])
     assert report.num_utts == 24 and len((tmp_path / "sp" / "text").read_text().splitlines()) == 48
     assert "1 of 25 utterances failed: y" in caplog.text
+
+
+def test_audio_copies_under_a_path_with_a_line_break_are_refused(tmp_path):
+    # the copies' wav.scp lines ('sp0.9-a /x/sp' and 'x/audio/sp0.9/a.flac') were cut in two, exit 0
+    import numpy as np
+    import soundfile
+
+    src = tmp_path / "train"
+    src.mkdir()
+    soundfile.write(tmp_path / "a.wav", (np.sin(np.arange(8000) * 0.1) * 5000).astype(np.int16), 16000)
+    (src / "wav.scp").write_text(f"a {tmp_path}/a.wav\n")
+    (src / "utt2spk").write_text("a s\n")
+    with pytest.raises(AsrkitError, match="the output path holds a line break or control character"):
+        perturb_data_dir_speed(src, tmp_path / "sp\nx", [0.9, 1.0], method="audio")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.wav", "train"]
