@@ -21,7 +21,8 @@ log = get_logger("pack_model")
                    "(asrkit-compute-fbank --resample, ./run.sh --fbank-args --resample on a corpus with e.g. 8 kHz "
                    "recordings among 16 kHz ones); repeatable. The model learned their empty mel bins above "
                    "HZ/2 as they were, so asrkit-decode leaves those bins of audio resampled up as they are "
-                   "instead of giving them the training mean (docs/decoding.md). Recorded in the model.")
+                   "instead of giving them the training mean (docs/decoding.md). Recorded in the model, with "
+                   "the rates it records already.")
 @click.argument("model", callback=refuse_empty_name, metavar="<model-in>", type=click.Path(dir_okay=False))
 @click.argument("out", callback=refuse_empty_name, metavar="<model-out>", type=click.Path(dir_okay=False))
 def main(config_path: str, upsampled: tuple, model: str, out: str) -> None:
@@ -43,9 +44,9 @@ def main(config_path: str, upsampled: tuple, model: str, out: str) -> None:
     if same_regular_file(out, config_path):  # the options would be replaced by a model
         raise AsrkitError(f"<model-out> {out} is the --decode-config file {config_path}: give another path")
     config = DecodeConfig.from_yaml(dash_as_stdio(config_path, "stdin"))
-    pack_model(model, out, config, upsampled)
+    meta = pack_model(model, out, config, upsampled)
     if upsampled:
         log.info("%s: recorded training audio resampled up from %s Hz", out,
-                 ", ".join(str(r) for r in sorted(set(upsampled))))
+                 ", ".join(str(r) for r in meta.upsampled_rates))
     log.info("wrote %s: %s with the decoding options of %s (beam %d, ctc_weight %g, penalty %g)", out, model,
              config_path, config.beam, config.ctc_weight, config.penalty)

@@ -26,7 +26,8 @@ def pack_model(model_path: PathLike, out_path: PathLike, config: DecodeConfig,
                upsampled_rates: Optional[Sequence[int]] = None) -> PackageMeta:
     """Write ``model_path``'s model to ``out_path`` (atomically; the same path is fine) with
     ``config``'s options packed in (all but the runtime ones, RUNTIME_OPTIONS), and, when given,
-    the rates of training audio resampled up (models/package.py: UPSAMPLED_RATES). The model is
+    rates of training audio resampled up (models/package.py: UPSAMPLED_RATES), added to those it
+    records. The model is
     checked as decoding checks it, model and tokenizer built, so that a damaged one is refused
     here, not handed out (read_package alone passed a garbage tokenizer or a model config that
     does not fit the weights, which asrkit-decode then refused)."""
@@ -34,7 +35,11 @@ def pack_model(model_path: PathLike, out_path: PathLike, config: DecodeConfig,
     if not build_package(meta, weights, model_path).tokens:  # (what Recognizer.from_files refuses besides)
         raise AsrkitError(f"{model_path}: {NO_SPELLING}")
     if upsampled_rates:
-        meta = with_upsampled_rates(meta, list(upsampled_rates), str(model_path))
+        # Added to those the model records (asrkit-train's, from its utt2sample_rate, or an earlier
+        # pack's): they replaced them, and audio at a rate dropped so decoded with its empty bins
+        # filled, unlike training, with exit 0 ("recorded ... from 6000 Hz" said nothing of 4000).
+        meta = with_upsampled_rates(meta, list(meta.upsampled_rates or []) + list(upsampled_rates),
+                                    str(model_path))
     meta = meta.replace(extra={**meta.extra, DECODE_OPTIONS: config.packed()})
     save_package(out_path, weights, meta)
     return meta

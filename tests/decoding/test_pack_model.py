@@ -242,3 +242,20 @@ def test_the_options_are_read_as_tensors_and_plain_data_only(asrkit, yesno_model
     proc = asrkit("decode", "--model", hostile, wavs[0], check=False)
     assert proc.returncode == 1 and "not an asrkit model" in proc.stderr.decode() and not marker.exists(), \
         proc.stderr
+
+
+def test_upsampled_rates_given_are_added_to_those_the_model_records(asrkit, yesno_model, tmp_path):
+    """--upsampled-from replaced the rates the model recorded (asrkit-train's, or an earlier pack's): 8 kHz
+    audio then decoded with its empty bins filled, unlike training, and the log named the new rate alone."""
+    from asrkit.models.package import read_package
+
+    _, model, _ = yesno_model  # an 8 kHz model
+    conf = tmp_path / "decode.yaml"
+    conf.write_text("beam: 2\n")
+    asrkit("pack-model", "--decode-config", conf, "--upsampled-from", "4000", model, tmp_path / "a.pt")
+    proc = asrkit("pack-model", "--decode-config", conf, "--upsampled-from", "6000", tmp_path / "a.pt",
+                  tmp_path / "b.pt")
+    assert read_package(tmp_path / "b.pt")[0].upsampled_rates == [4000, 6000]
+    assert "resampled up from 4000, 6000 Hz" in proc.stderr.decode()
+    asrkit("pack-model", "--decode-config", conf, tmp_path / "b.pt", tmp_path / "c.pt")  # none given: kept
+    assert read_package(tmp_path / "c.pt")[0].upsampled_rates == [4000, 6000]
