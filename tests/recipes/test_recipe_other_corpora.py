@@ -108,3 +108,47 @@ def test_an4_recordings_with_an_upper_case_extension_are_utterances(recipe_dir, 
     assert train == expected["train"] and read_table(recipe / "data/test/text") == expected["test"]
     assert read_table(recipe / "data/train/wav.scp")["zoe-an251-b"] == str(root / "wav/an4_clstk/zoe/an251-zoe-b.WAV")
     validate(recipe, "train_nodev", "train_dev", "test")
+
+
+# ----------------------------------------------------------------------------------------- fsdd
+def fsdd_copy(fsdd_root: Path, root: Path, speakers: dict, takes: int) -> Path:
+    """An FSDD layout: each new speaker name reads the takes of the FSDD speaker it maps to."""
+    rec = root / "recordings"
+    rec.mkdir(parents=True)
+    for new, old in speakers.items():
+        for d in range(10):
+            for i in range(takes):
+                shutil.copy(fsdd_root / "recordings" / f"{d}_{old}_{i}.wav", rec / f"{d}_{new}_{i}.wav")
+    return root
+
+
+def test_fsdd_test_takes_not_at_8khz_mono_are_converted_as_the_connected_digits_are(recipe_dir, fsdd_root, tmp_path):
+    """README: a recording at another rate or with more channels is resampled and averaged to mono
+    in stage 0. The connected digits were; data/test_takes named the corpus file as it was, and
+    stage 1 skipped a stereo take ('audio has 2 channels'), the test set one take short."""
+    import numpy as np
+    import soundfile
+
+    recipe = recipe_dir("fsdd")
+    corpus = fsdd_copy(fsdd_root, tmp_path / "fsdd", {"george": "george", "zoe": "jackson", "theo": "theo"}, 3)
+    rec = corpus / "recordings"
+    x, rate = soundfile.read(rec / "3_theo_1.wav", dtype="int16")
+    soundfile.write(rec / "3_theo_1.wav", np.stack([x, x], axis=1), rate)
+    x, rate = soundfile.read(rec / "4_theo_2.wav", dtype="int16")
+    soundfile.write(rec / "4_theo_2.wav", np.repeat(x, 2), 2 * rate)
+    args = ["local/data.sh", "--fsdd-root", str(corpus), "--dev-takes", "1", "--num-train", "4", "--num-dev", "2",
+            "--num-test", "2"]
+    proc = run_sh(args, cwd=recipe)
+    assert ("takes_data.py: WARNING: 2 take(s) not 8 kHz mono, converted into data/wav/test_takes: "
+            "3_theo_1.wav (2 channels), 4_theo_2.wav (16000 Hz)") in proc.stderr, proc.stderr
+    wav = read_table(recipe / "data/test_takes/wav.scp")
+    assert len(wav) == 30 and read_table(recipe / "data/test_takes/text")["theo-3_theo_1"] == "THREE"
+    for utt, path in wav.items():
+        info = soundfile.info(path)
+        assert (info.samplerate, info.channels) == (8000, 1), (utt, path)
+    assert wav["theo-3_theo_1"] == str(recipe / "data/wav/test_takes/3_theo_1.wav")
+    assert wav["theo-0_theo_0"] == str(rec / "0_theo_0.wav")
+    # the corpus repaired: the copies of the last run go
+    soundfile.write(rec / "3_theo_1.wav", x, rate)
+    run_sh(args, cwd=recipe)
+    assert sorted(p.name for p in (recipe / "data/wav/test_takes").iterdir()) == ["4_theo_2.wav"]

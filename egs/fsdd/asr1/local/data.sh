@@ -40,4 +40,4 @@ local/make_connected_digits.py "${where_args[@]}" --seed "$seed" --test-speakers
 # The test speakers' takes as FSDD holds them, one digit per file cut close around the word: a
 # second test set (run.sh decodes it beside test), because a user's one-word recording looks like
 # these and not like the connected digits, each with quiet before and after it (RESULTS.md, "Tight edges").
-local/takes_data.py --speakers "$test_speakers" "$fsdd_root" data/test_takes
+local/takes_data.py --speakers "$test_speakers" --wav-dir data/wav/test_takes "$fsdd_root" data/test_takes
