@@ -253,6 +253,10 @@ def compute_fbank_table(
     # beside it were /dev/null.1.ark, and fbank.yaml beside it /dev/fbank.yaml (as root: files
     # made in /dev; else "permission denied" once every utterance was computed).
     ark_stream = spec.ark == "-" or is_stream(spec.ark)
+    if spec.scp is not None and ("\n" in spec.ark or "\r" in spec.ark):
+        # (each feats.scp line names the ark: a line break cut every one in two, exit 0)
+        raise AsrkitError(f"bad wspecifier {feats_wspecifier!r}: the ark's name holds a line break, which no scp "
+                          f"line naming it can hold")
     if ark_stream and spec.scp is not None:
         # (an scp of offsets into /dev/null or a FIFO: "u1 /dev/null:3", every entry unreadable, exit 0)
         raise AsrkitError(f"bad wspecifier {feats_wspecifier!r}: an scp points into its ark, which must be a file, "

@@ -54,3 +54,12 @@ def test_an_audio_file_given_for_the_wav_scp_is_named_as_such(tmp_path):
         result = run_cli(compute_fbank_cli, [spec, "ark:/dev/null"])
         assert result.exit_code == 1
         assert f"{wav}: is an audio file, not a wav.scp" in result.stderr, result.stderr
+
+
+def test_an_ark_name_with_a_line_break_is_refused_with_an_scp(tmp_path):
+    # feats.scp's lines ('u1 out/a' and 'b.ark:3') were cut in two, exit 0
+    write_wav(tmp_path / "ok.wav", _tone(), 16000)
+    scp = write_scp(tmp_path / "wav.scp", [("u1", tmp_path / "ok.wav")])
+    result = run_cli(compute_fbank_cli, [f"scp:{scp}", f"ark,scp:{tmp_path}/out/a\nb.ark,{tmp_path}/out/feats.scp"])
+    assert result.exit_code == 1 and "the ark's name holds a line break" in result.stderr
+    assert not (tmp_path / "out").exists()
