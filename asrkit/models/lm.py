@@ -104,8 +104,12 @@ def load_lm(path: Union[str, os.PathLike], device: Union[str, torch.device] = "c
         whose = "asrkit-train-lm" if blob.get("package_format") == FORMAT else "asrkit-train"
         raise AsrkitError(f"{path}: an {whose} checkpoint, not a packed LM: give the lm.pt asrkit-train-lm wrote "
                           f"in its exp dir")
+    if isinstance(blob, dict) and blob.get("format") == "asrkit-model":  # (models/package.py's FORMAT)
+        # (the model given twice, or --model and --lm swapped: "is it an ASR model?" asked what was known)
+        raise AsrkitError(f"{path}: an acoustic model (asrkit-train's model.pt, a recipe's final.pt), not an LM: give "
+                          f"the lm.pt asrkit-train-lm wrote in its exp dir")
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
-        raise AsrkitError(f"{path}: not an asrkit LM (no format: {FORMAT!r} entry; is it an ASR model?)")
+        raise AsrkitError(f"{path}: not an asrkit LM (no format: {FORMAT!r} entry)")
     version = blob.get("version")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise AsrkitError(f"{path}: damaged asrkit LM: version is {version!r}, expected an integer >= 1")

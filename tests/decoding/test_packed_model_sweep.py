@@ -186,3 +186,16 @@ def test_an_lm_of_another_token_list_is_refused_naming_both_files(asrkit, tmp_pa
         assert proc.returncode == 1 and "Traceback" not in err, err
         assert (f"ERROR (asrkit-decode): {tmp_path / lm}: the LM was trained with a different token list than the model "
                 f"{tmp_path / 'asr.pt'}'s {detail}") in err, err
+
+
+def test_the_acoustic_model_given_as_the_lm_is_named_so(tmp_path):
+    """--model and --lm swapped, or the model given twice: the error asked 'is it an ASR model?'."""
+    from asrkit.models.lm import load_lm
+    from asrkit.utils.errors import AsrkitError
+
+    model = tiny_las()
+    save_package(tmp_path / "asr.pt", model.state_dict(),
+                 PackageMeta(model_config=model.config, idim=IDIM, vocab_size=V, tokens=TOKENS))
+    with pytest.raises(AsrkitError, match=r"asr\.pt: an acoustic model \(asrkit-train's model\.pt, a recipe's "
+                                          r"final\.pt\), not an LM: give the lm\.pt asrkit-train-lm wrote"):
+        load_lm(tmp_path / "asr.pt", tokens=TOKENS, model=tmp_path / "asr.pt")
