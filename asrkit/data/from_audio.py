@@ -467,10 +467,13 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
     if sample_rate is not None:
         # Decoding refuses audio below this rate, so every utterance of a data dir converted to
         # it (`sox ... -r 1 ...|`) failed later, one at a time. (Imported here: it brings torch.)
-        from asrkit.features.wav import MIN_SAMPLE_RATE
+        from asrkit.features.wav import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
         if sample_rate < MIN_SAMPLE_RATE:
             raise AsrkitError(f"--sample-rate {sample_rate}: too low to recognise speech (at least "
                               f"{MIN_SAMPLE_RATE} Hz, as asrkit-decode requires)")
+        if sample_rate > MAX_SAMPLE_RATE:
+            # (every utterance's sox pipe made audio the reader then refused, one at a time)
+            raise AsrkitError(f"--sample-rate {sample_rate}: over the {MAX_SAMPLE_RATE} Hz asrkit reads")
     regex = None
     if speaker_regex:
         try:
