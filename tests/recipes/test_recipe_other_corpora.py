@@ -7,7 +7,7 @@ import shlex
 import shutil
 from pathlib import Path
 
-from recipe_helpers import make_librispeech_fixture, read_table, run_sh
+from recipe_helpers import make_librispeech_fixture, path_without, read_table, run_sh
 
 
 def validate(recipe: Path, *dirs: str) -> None:
@@ -65,6 +65,23 @@ def test_librispeech_audio_with_an_upper_case_extension_is_found(recipe_dir, an4
     proc = run_sh(cmd, cwd=recipe, check=False)
     assert proc.returncode == 1 and f"{part}: no utterances: its 2 .trans.txt file(s) hold no line" in proc.stderr
     assert not (recipe / "data/dev_clean").exists()
+
+
+def test_librispeech_run_sh_with_a_root_downloads_nothing(recipe_dir, tmp_path):
+    """./run.sh --librispeech-root COPY (no --stage: the default is -1) downloaded every part into
+    downloads/ all the same, ~60 GB, before stage 0 read COPY (offline: a network error, exit 1);
+    a copy of the 100 h parts alone with the default --hours 960 is told to give --hours 100."""
+    recipe = recipe_dir("librispeech")
+    root = tmp_path / "LibriSpeech"
+    for part in ("dev-clean", "dev-other", "test-clean", "test-other", "train-clean-100"):
+        (root / part).mkdir(parents=True)
+    env = {"PATH": path_without({"wget", "curl"}, tmp_path / "bin")}  # a fetch could not start
+    proc = run_sh(["./run.sh", "--librispeech-root", str(root), "--stop-stage", "0"], cwd=recipe, check=False, env=env)
+    assert f"stage -1: --librispeech-root {root} given: nothing to download" in proc.stderr, proc.stderr
+    assert proc.returncode == 1 and proc.stderr.rstrip().splitlines()[-1] == (
+        f"local/data.sh: ERROR: {root}/train-clean-360: missing, and --hours 960 trains on it: give --hours 100 "
+        "to train on train-clean-100 alone, or fetch it (local/download.sh)"), proc.stderr
+    assert not (recipe / "downloads").exists()
 
 
 # ------------------------------------------------------------------------------------------ an4

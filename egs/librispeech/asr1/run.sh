@@ -2,7 +2,7 @@
 # LibriSpeech (OpenSLR 12; 960 h of read English, 16 kHz FLAC) with a LAS after Park et al.
 # 2019 (SpecAugment paper: LAS with SpecAugment, 2.8 / 6.8 % WER on test-clean / test-other
 # without an LM), BPE 5000, or a smaller LAS on train-clean-100 (--hours 100).
-#   stage -1: local/download.sh (resumable, md5-checked; ~60 GB for 960 h, ~7 GB for 100 h)
+#   stage -1: local/download.sh (resumable, md5-checked; ~60 GB for 960 h, ~7 GB for 100 h; none with --librispeech-root)
 #   stage 0:  local/data.sh -> data/{train_960|train_clean_100,dev,dev_clean,dev_other,test_clean,test_other}
 #   stages 1-6: ../../TEMPLATE/asr1/asr.sh
 # This recipe needs GPUs for training (days for 960 h); it has not been run to the end by
@@ -39,6 +39,7 @@ esac
 # (an empty one was the folder '' for stage -1, mkdir's "cannot create directory ''", and
 # /LibriSpeech for stage 0, named as --librispeech-root, an option not given)
 [ -n "$download_dir" ] || { echo "$0: ERROR: --download-dir is empty (the folder stage -1 downloads into; default: downloads)" >&2; exit 1; }
+root_given=$librispeech_root
 [ -n "$librispeech_root" ] || librispeech_root=$download_dir/LibriSpeech
 asr_args=(--train-set "$train_set" --valid-set dev --test-sets "test_clean test_other dev_clean dev_other"
   --nj 16 --token-type bpe --nbpe 5000 --num-avg 10
@@ -46,7 +47,12 @@ asr_args=(--train-set "$train_set" --valid-set dev --test-sets "test_clean test_
   "${passthrough_args[@]}" "$@")
 ./asr.sh --stage 1 --stop-stage 0 "${asr_args[@]}"   # checks the options before the long stages
 
-if [ "$stage" -le -1 ] && [ "$stop_stage" -ge -1 ]; then
+# An unpacked copy given with --librispeech-root is what stage 0 reads: stage -1 (the default
+# first stage) downloaded the parts into downloads/ all the same (~60 GB, or a network error on a
+# machine without one, before a copy that was there all along was read).
+if [ "$stage" -le -1 ] && [ "$stop_stage" -ge -1 ] && [ -n "$root_given" ]; then
+  echo "$(date '+%Y-%m-%d %H:%M:%S') (run.sh) stage -1: --librispeech-root $librispeech_root given: nothing to download" >&2
+elif [ "$stage" -le -1 ] && [ "$stop_stage" -ge -1 ]; then
   parts="dev-clean dev-other test-clean test-other train-clean-100"
   [ "$hours" = 100 ] || parts="$parts train-clean-360 train-other-500"
   local/download.sh --parts "$parts" "$download_dir"
