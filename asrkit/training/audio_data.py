@@ -188,9 +188,13 @@ class AudioDataset(FeatureDataset):
         self.noises: List[WavEntry] = []
         self._noise_checked: set = set()  # noise recordings found mixable (their wav.scp lines)
         if self.augment is not None and self.augment.noise_scp:
-            self.noises = read_wav_scp(self.augment.noise_scp, stdin_refused=_NO_STDIN)
+            try:
+                self.noises = read_wav_scp(self.augment.noise_scp, stdin_refused=_NO_STDIN)
+            except AsrkitError as e:
+                # ("bad wav rspecifier '-'" named an option asrkit-train has not)
+                raise AsrkitError(f"augment.noise_scp: {e}") from None
             if not self.noises:
-                raise AsrkitError(f"{self.augment.noise_scp}: no noise recordings")
+                raise AsrkitError(f"augment.noise_scp: {self.augment.noise_scp}: no noise recordings")
             self._check_noise_headers()
         if cache and self.augment is not None:
             log.info("batching.cache_features ignored for %s: on-the-fly augmentation gives new features every "

@@ -344,3 +344,16 @@ def test_a_segment_past_its_recording_is_named_not_called_too_long(raw40, yesno_
     assert re.search("skipping " + re.escape(f"utterance '{recos[2]}-a' ({d}/wav.scp:3: ") + r".*segment ends at 30\.0 s, "
                      r"past the recording \(6\.\d+ s\)", err), err
     assert "longer than batching.max_frames" not in err, err
+
+
+@pytest.mark.parametrize("noise_scp, message", [
+    ("-", "augment.noise_scp: bad wav rspecifier '-'"),
+    ("{tmp}", "augment.noise_scp: {tmp}: is a directory"),
+    ("{tmp}/empty.scp", "augment.noise_scp: {tmp}/empty.scp: no noise recordings"),
+])
+def test_a_noise_list_that_is_no_list_names_the_option(raw40, yesno_setup, tmp_path, noise_scp, message):
+    """'bad wav rspecifier' named an option asrkit-train has not: the noise list is augment.noise_scp."""
+    (tmp_path / "empty.scp").write_text("")
+    t, fbank = _table(raw40, yesno_setup)
+    with pytest.raises(AsrkitError, match="^" + re.escape(message.format(tmp=tmp_path))):
+        AudioDataset(t, fbank, augment=AugmentConfig(noise_scp=noise_scp.format(tmp=tmp_path), noise_prob=1.0))
