@@ -434,6 +434,25 @@ def _speaker_of(rel: PurePosixPath, speaker: Optional[str], speaker_from_dir: bo
     return speaker or "spk1"
 
 
+def _check_output_dir(out_dir: Path, audio_root: Path, transcripts: Optional[PathLike]) -> None:
+    """The data dir is not the audio folder, and its tables are not the transcripts read: the
+    tables written there (and the other Kaldi tables of an earlier data dir, removed) replaced a
+    corpus's own 'text' or 'segments' in place, and --transcripts data/all/text lost the very
+    transcripts read (their letter case, with --case)."""
+    from asrkit.data.datadir import RECO_TABLES, SPK_TABLES, TABLES, UTT_TABLES
+
+    out = out_dir.resolve()
+    if out == audio_root:
+        raise AsrkitError(f"{out_dir}: the data dir is the audio folder itself: the tables written there (text, "
+                          f"wav.scp...) would replace the corpus's files of those names; give another folder")
+    if transcripts is not None:
+        names = {"wav.scp", "text", "utt2spk", "spk2utt", *TABLES, *UTT_TABLES, *RECO_TABLES, *SPK_TABLES}
+        read = Path(transcripts).resolve()
+        if read.parent == out and read.name in names:
+            raise AsrkitError(f"{transcripts}: the transcripts read are the data dir's own {read.name!r}, which "
+                              f"this run replaces or removes: copy them elsewhere first")
+
+
 def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[PathLike] = None,
                   text_ext: str = "txt", extensions: Sequence[str] = DEFAULT_EXTENSIONS,
                   speaker: Optional[str] = None, speaker_from_dir: bool = False,
@@ -483,6 +502,7 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
         if regex.groups < 1:
             raise AsrkitError(f"--speaker-regex {speaker_regex!r}: needs a group, e.g. '^([^/]+)/' or '_(spk\\d+)_'")
     audio_root = audio_dir.resolve()
+    _check_output_dir(Path(out_dir), audio_root, transcripts)
     report = MakeReport()
     others: List[PurePosixPath] = []
     texts: List[PurePosixPath] = []  # the transcripts beside the audio (without --transcripts)

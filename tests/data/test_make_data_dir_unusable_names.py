@@ -40,3 +40,22 @@ def test_a_line_break_in_the_folders_path_is_refused(tmp_path):
     with pytest.raises(AsrkitError, match=r"the folder's path holds a line break or control character"):
         make_data_dir(audio, tmp_path / "data")
     assert not (tmp_path / "data").exists()
+
+
+def test_the_data_dir_is_neither_the_audio_folder_nor_the_transcripts_read(tmp_path):
+    audio = tmp_path / "corpus"
+    audio.mkdir()
+    soundfile.write(audio / "a.wav", np.zeros(800, np.int16), 16000, subtype="PCM_16")
+    (audio / "a.txt").write_text("Hello\n")
+    (audio / "segments").write_text("the corpus's own file\n")
+    # the corpus's own 'segments' (and 'text', 'wav.scp'...) was removed or replaced in place
+    with pytest.raises(AsrkitError, match="the data dir is the audio folder itself"):
+        make_data_dir(audio, tmp_path / "corpus" / "x" / "..")
+    assert sorted(p.name for p in audio.iterdir()) == ["a.txt", "a.wav", "segments"]
+    # --transcripts data/all/text into data/all: the transcripts read were replaced (lower-cased here)
+    (tmp_path / "all").mkdir()
+    (tmp_path / "all" / "text").write_text("a Hello There\n")
+    with pytest.raises(AsrkitError, match="the transcripts read are the data dir's own 'text'"):
+        make_data_dir(audio, tmp_path / "all", transcripts=tmp_path / "all" / "text", case="lower")
+    assert (tmp_path / "all" / "text").read_text() == "a Hello There\n"
+    assert make_data_dir(audio, tmp_path / "new", transcripts=tmp_path / "all" / "text").num_utts == 1
