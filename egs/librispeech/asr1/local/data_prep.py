@@ -24,7 +24,6 @@ from asrkit.data.datadir import write_data_dir
 from asrkit.data.table import corpus_text_lines, write_table
 from asrkit.utils.errors import AsrkitError, os_error_message
 
-UTT = re.compile(r"^(\d+)-(\d+)-(\d+)$")
 
 
 def _folders(folder: Path) -> list:
@@ -40,6 +39,7 @@ def prepare(part: Path, out: Path, audio_ext: str, decoder: str) -> int:
     if not part.is_dir():
         raise AsrkitError(f"{part}: no such directory (a LibriSpeech part such as LibriSpeech/dev-clean)")
     wav_scp, text, utt2spk = {}, {}, {}
+    readers = {}  # speaker (<reader>-<chapter>) -> reader
     trans_files, audio_files = [], []
     # (chapter folder, utterance id) -> its audio, the extension in any case: a copy made on
     # Windows or a FAT disk holds 100-2000-0000.FLAC, which was 'audio of 100-2000-0000 not found'
@@ -79,8 +79,11 @@ def prepare(part: Path, out: Path, audio_ext: str, decoder: str) -> int:
             if not line.strip():
                 continue
             fields = line.split(maxsplit=1)
-            m = UTT.match(fields[0])
-            if len(fields) < 2 or not m or (m[1], m[2]) != (reader, chapter):
+            # <reader>-<chapter>-<n>, the reader and chapter those of its folders: LibriSpeech's are
+            # numbers, another corpus's in this layout may not be (a reader 'anna' was
+            # "expected 'anna-10-<n> <TRANSCRIPT>', got 'anna-10-0000 ...'", the line it asked for)
+            prefix = f"{reader}-{chapter}-"
+            if len(fields) < 2 or not fields[0].startswith(prefix) or not re.fullmatch(r"[0-9]+", fields[0][len(prefix):]):
                 raise AsrkitError(f"{trans}:{lineno}: expected '{reader}-{chapter}-<n> <TRANSCRIPT>', got {line!r}")
             utt = fields[0]
             audio = audio_of.get((trans.parent, utt), trans.parent / f"{utt}.{audio_ext}").resolve()
@@ -95,6 +98,7 @@ def prepare(part: Path, out: Path, audio_ext: str, decoder: str) -> int:
                 wav_scp[utt] = str(audio)
             text[utt] = " ".join(fields[1].split()).upper()
             utt2spk[utt] = f"{reader}-{chapter}"
+            readers[utt2spk[utt]] = reader
     # Audio in no transcript line is not an utterance (as in Kaldi's data_prep.sh), but it is said.
     unnamed = sorted(p.name for p in audio_files if p.name[:-len(audio_ext) - 1] not in text)
     if unnamed:
@@ -119,7 +123,12 @@ def prepare(part: Path, out: Path, audio_ext: str, decoder: str) -> int:
                 continue
             reader, sex = (f.strip() for f in line.split("|")[:2])
             gender[reader] = sex.lower()
-        spk2gender = {s: gender[s.split("-")[0]] for s in sorted(set(utt2spk.values())) if s.split("-")[0] in gender}
+        spk2gender = {s: gender[r] for s, r in sorted(readers.items()) if r in gender}
+        unknown = sorted({r for r in readers.values() if r not in gender})
+        if unknown:  # (spk2gender went without a word: it must name every speaker, or none)
+            shown = ", ".join(unknown[:3]) + (", ..." if len(unknown) > 3 else "")
+            print(f"data_prep.py: WARNING: {len(unknown)} reader(s) of {part} not in {speakers_txt} ({shown}): "
+                  f"no spk2gender written", file=sys.stderr)
     write_data_dir(out, wav_scp=wav_scp, text=text, utt2spk=utt2spk)
     if spk2gender and len(spk2gender) == len(set(utt2spk.values())):
         write_table(out / "spk2gender", spk2gender)
