@@ -343,6 +343,7 @@ def _wait(launch: Launch, job_id: str, status_dir: Path, qdir: Path, name: str, 
     interval = 0.1
     last_check = time.monotonic()
     gone_since: Optional[float] = None
+    said: set = set()  # the pending reasons warned of
     while remaining:
         present = set(os.listdir(status_dir))
         for index in sorted(remaining):
@@ -355,7 +356,10 @@ def _wait(launch: Launch, job_id: str, status_dir: Path, qdir: Path, name: str, 
         now = time.monotonic()
         if now - last_check >= queue_check_s or gone_since is not None:
             last_check = now
-            if _in_queue(job_id) is False:
+            queued = _queue_state(job_id)
+            if queued is not None:
+                _warn_stuck(job_id, queued, said)
+            if queued == []:
                 gone_since = gone_since if gone_since is not None else now
                 if now - gone_since >= grace_s:
                     for index in sorted(remaining):
@@ -389,14 +393,44 @@ def _read_code(path: Path) -> int:
         return -1
 
 
-def _in_queue(job_id: str) -> Optional[bool]:
-    """Whether any task of the job is pending or running; ``None`` when squeue cannot tell."""
+# Pending reasons Slurm does not resolve by itself (squeue's reason codes): a job held, a request
+# over its partition's limits (with EnforcePartLimits=NO sbatch accepts --time 48:00:00 on a 24-hour
+# partition), a dependency that can no longer be met. The launcher waited on such a job in silence.
+_STUCK_REASONS = {
+    "PartitionTimeLimit": "its --time is over the partition's time limit",
+    "PartitionNodeLimit": "it asks for more nodes than the partition allows",
+    "PartitionDown": "the partition is down",
+    "PartitionInactive": "the partition is inactive",
+    "BadConstraints": "no node can meet its constraints",
+    "DependencyNeverSatisfied": "a job it depends on failed",
+    "JobHeldUser": "it is held (scontrol release)",
+    "JobHeldAdmin": "it is held by an administrator",
+    "launch_failed_requeued_held": "its launch failed and Slurm held it",
+    "InvalidAccount": "its account is not valid",
+    "InvalidQOS": "its QOS is not valid",
+    "QOSMaxWallDurationPerJobLimit": "its --time is over its QOS's limit",
+    "AssocMaxWallDurationPerJobLimit": "its --time is over its association's limit",
+}
+
+
+def _warn_stuck(job_id: str, queued: list, said: set) -> None:
+    """Warn, once for each, of a pending reason Slurm will not resolve by itself."""
+    for state, reason in queued:
+        if state == "PENDING" and reason in _STUCK_REASONS and reason not in said:
+            said.add(reason)
+            logger.warning("Slurm job %s is pending (%s: %s) and will not start until that changes; Ctrl-C "
+                           "cancels it", job_id, reason, _STUCK_REASONS[reason])
+
+
+def _queue_state(job_id: str) -> Optional[list]:
+    """(state, pending reason) of each task of the job still pending or running ([] when none);
+    ``None`` when squeue cannot tell."""
     try:
-        proc = subprocess.run(["squeue", "-h", "-j", job_id, "-o", "%i"], capture_output=True, text=True,
+        proc = subprocess.run(["squeue", "-h", "-j", job_id, "-o", "%T %r"], capture_output=True, text=True,
                               timeout=60)
     except subprocess.TimeoutExpired:
         return None
     if proc.returncode != 0:
         # A job purged from the controller's memory is "Invalid job id": it is over.
-        return False if "Invalid job id" in proc.stderr else None
-    return bool(proc.stdout.strip())
+        return [] if "Invalid job id" in proc.stderr else None
+    return [tuple((line.split(None, 1) + [""])[:2]) for line in proc.stdout.splitlines() if line.strip()]

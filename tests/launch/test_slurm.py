@@ -18,6 +18,7 @@ import pytest
 
 from asrkit.launch.distributed import slurm_port
 from asrkit.launch.job import Launch, parse_job_range
+import asrkit.launch.slurm as slurm
 from asrkit.launch.slurm import run_slurm
 from asrkit.launch.slurm_config import DEFAULT_CONFIG, SlurmConfig
 
@@ -219,3 +220,34 @@ def test_a_percent_sign_in_the_log_path_is_taken_literally(slurm_cluster, tmp_pa
         assert check_log(tmp_path / f"exp/50%j/x%a.{i}.log", f"echo hi {i}", 0) == [f"hi {i}"]
     assert sorted(p.name for p in (tmp_path / "exp/50%j/q").iterdir()) == ["x%a.1.out", "x%a.2.out", "x%a.sh"]
     assert sorted(p.name for p in (tmp_path / "exp").iterdir()) == ["50%j"]
+
+
+def test_a_job_slurm_will_never_start_is_said_to_be_stuck(slurm_cluster, tmp_path, monkeypatch, caplog):
+    """--time over the partition's limit: with EnforcePartLimits=NO (the default) sbatch accepts the
+    job, which stays pending (PartitionTimeLimit) for ever, and the launcher waited on it without a
+    word. It now warns once; here the user then cancels the job."""
+    monkeypatch.chdir(tmp_path)
+    for key, value in slurm_cluster.env.items():
+        if key.startswith("SLURM"):
+            monkeypatch.setenv(key, value)
+    partition = slurm_cluster.run("sinfo", "-h", "-o", "%R").stdout.split()[0]
+    slurm_cluster.run("scontrol", "update", f"PartitionName={partition}", "MaxTime=10", check=True)
+    real_state, looks = slurm._queue_state, []
+
+    def cancel_once_warned(job_id):
+        state = real_state(job_id)
+        looks.append(state)
+        if "is pending (PartitionTimeLimit" in caplog.text:
+            slurm_cluster.run("scancel", job_id)
+        return state
+
+    monkeypatch.setattr(slurm, "_queue_state", cancel_once_warned)
+    try:
+        result = run_slurm(Launch("true", "log/p.JOB.log", parse_job_range("JOB=1:2")),
+                           SlurmConfig.parse(DEFAULT_CONFIG, "d"), {"time": "20"}, show_progress=False,
+                           queue_check_s=0.2, grace_s=0.5)
+    finally:
+        slurm_cluster.run("scontrol", "update", f"PartitionName={partition}", "MaxTime=INFINITE", check=True)
+    assert [r.code for r in result.results] == [-1, -1]
+    warned = [r.getMessage() for r in caplog.records if "is pending (PartitionTimeLimit" in r.getMessage()]
+    assert len(warned) == 1 and "over the partition's time limit" in warned[0], caplog.text
