@@ -321,10 +321,15 @@ def _report_ctc_misfits(table: UttTable, ctc_misfits: Callable[..., List[Tuple[i
                           f"aligned by CTC (first: {first}): the CTC branch would learn nothing; use less downsampling "
                           f"in model.listener.subsample, larger tokens, or model.ctc_weight: 0 (attention only)")
     shown = " ".join(unfit[:5]) + (" ..." if len(unfit) > 5 else "")
+    # (a bound LASConfig.ctc_misfits: its config's weight) CTC alone was told "only the attention
+    # decoder learns from them", of a model whose loss has no attention term: nothing learns from them.
+    ctc_alone = getattr(getattr(ctc_misfits, "__self__", None), "ctc_weight", 0) >= 1
+    learns = ("nothing learns from them (model.ctc_weight 1: CTC alone)" if ctc_alone
+              else "only the attention decoder learns from them")
     log.warning("%s: %d of %d utterance(s) are too short for their transcripts to be aligned by CTC (first: %s): "
-                "their CTC loss is 0, only the attention decoder learns from them: %s (all ids with -v; many of "
+                "their CTC loss is 0, %s: %s (all ids with -v; many of "
                 "them: less downsampling in model.listener.subsample, or larger tokens)",
-                where, len(unfit), len(table), first, shown)
+                where, len(unfit), len(table), first, learns, shown)
     log.debug("%s: utterances too short for CTC: %s", where, " ".join(unfit))
 
 

@@ -434,3 +434,23 @@ def test_utterances_too_long_for_max_frames_are_counted_out_of_the_set(clean, ye
         trainer_on(clean, yesno_setup / "data" / "lang", tmp_path / "exp", max_frames=limit, max_epochs=1)
     assert (f"{longer} of {N} training utterances ({100.0 * longer / N:.1f} %) are longer than "
             f"batching.max_frames={limit} and are not trained on: ") in warnings(caplog)
+
+
+def test_transcripts_too_long_for_ctc_alone_are_not_said_to_teach_the_decoder(clean, yesno_setup, tmp_path, caplog):
+    """With model.ctc_weight 1 (CTC alone: the loss has no attention term) the warning said 'only the
+    attention decoder learns from them' of utterances nothing learns from."""
+    from asrkit.models.config import LASConfig
+    from asrkit.text.tokenizer import Tokenizer
+    from asrkit.training.data import load_utterances
+
+    tok = Tokenizer.load(yesno_setup / "data" / "lang" / "tokens.model")
+    ctc_alone = LASConfig.from_dict({"listener": {"vgg": False, "subsample": [2, 2]}, "ctc_weight": 1.0})
+    frames = dict(line.split() for line in (clean / "utt2num_frames").read_text().splitlines())
+    utts = list(frames)
+    dump = edited(clean, tmp_path / "one", {}, text={5: " ".join(["YES NO"] * (int(frames[utts[5]]) // 4 // 6 + 1))})
+    with caplog.at_level("INFO"):
+        load_utterances(str(dump), tok, ctc_misfits=ctc_alone.ctc_misfits)
+    said = warnings(caplog)
+    assert re.search(r"1 of 20 utterance\(s\) are too short .*: their CTC loss is 0, nothing learns from them "
+                     rf"\(model.ctc_weight 1: CTC alone\): {utts[5]} ", said), said
+    assert "attention decoder" not in said
