@@ -20,7 +20,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, List, Optional, Set, Tuple
+from typing import IO, List, NamedTuple, Optional, Set, Tuple
 
 import kaldiio
 import numpy as np
@@ -39,10 +39,16 @@ from asrkit.utils.workers import run_workers
 log = get_logger(__name__)
 
 
+class Extracted(NamedTuple):
+    utt: str
+    offset: int  # in its ark
+    frames: int
+    rate: int  # the audio's, as read (before any resampling)
+
+
 @dataclass
 class JobResult:
-    # (utt, ark offset, frames, the audio's rate as read, before any resampling)
-    utts: List[Tuple[str, int, int, int]] = field(default_factory=list)
+    utts: List[Extracted] = field(default_factory=list)
     failed: List[Tuple[str, str]] = field(default_factory=list)  # (utt, message) per skipped utterance
     audio_s: float = 0.0
     resampled: int = 0
@@ -130,7 +136,7 @@ def _run_job(entries: List[WavEntry], ark: IO[bytes], text: bool, config: FbankC
         # kaldiio writes "<key> " then the matrix; the scp offset points just past that space.
         offset = ark.tell() + len(entry.utt_id.encode("utf-8")) + 1 if seekable else 0
         kaldiio.save_ark(ark, {entry.utt_id: feats}, text=text)
-        result.utts.append((entry.utt_id, offset, feats.shape[0], int(audio[1])))
+        result.utts.append(Extracted(entry.utt_id, offset, feats.shape[0], int(audio[1])))
         result.audio_s += len(samples) / rate
     return result
 
@@ -318,17 +324,17 @@ def compute_fbank_table(
         if spec.scp is not None:
             with open(files.tmp(spec.scp), "w", encoding="utf-8") as f:
                 for name, r in zip(ark_names, results):
-                    f.writelines(f"{utt} {name}:{offset}\n" for utt, offset, _, _ in r.utts)
+                    f.writelines(f"{u.utt} {name}:{u.offset}\n" for u in r.utts)
             outputs.append(spec.scp)
         if utt2num_frames is not None:
             with open(files.tmp(utt2num_frames), "w", encoding="utf-8") as f:
                 for r in results:
-                    f.writelines(f"{utt} {frames}\n" for utt, _, frames, _ in r.utts)
+                    f.writelines(f"{u.utt} {u.frames}\n" for u in r.utts)
             outputs.append(str(utt2num_frames))
         if utt2sample_rate is not None:
             with open(files.tmp(utt2sample_rate), "w", encoding="utf-8") as f:
                 for r in results:
-                    f.writelines(f"{utt} {rate}\n" for utt, _, _, rate in r.utts)
+                    f.writelines(f"{u.utt} {u.rate}\n" for u in r.utts)
             outputs.append(str(utt2sample_rate))
         if side_dir is not None:
             files.tmp(side_dir / "fbank.yaml").write_text(config.to_yaml(), encoding="utf-8")
@@ -341,6 +347,6 @@ def compute_fbank_table(
         raise
     return ExtractResult(
         num_total=len(entries), num_done=done, num_failed=failed, num_resampled=resampled,
-        num_frames=sum(n for r in results for _, _, n, _ in r.utts), audio_s=sum(r.audio_s for r in results),
+        num_frames=sum(u.frames for r in results for u in r.utts), audio_s=sum(r.audio_s for r in results),
         elapsed_s=time.perf_counter() - start, outputs=outputs,
     )
