@@ -406,6 +406,7 @@ _STUCK_REASONS = {
     "JobHeldUser": "it is held (scontrol release)",
     "JobHeldAdmin": "it is held by an administrator",
     "launch_failed_requeued_held": "its launch failed and Slurm held it",
+    "launch failed requeued held": "its launch failed and Slurm held it",  # (either spelling)
     "InvalidAccount": "its account is not valid",
     "InvalidQOS": "its QOS is not valid",
     "QOSMaxWallDurationPerJobLimit": "its --time is over its QOS's limit",

@@ -293,3 +293,13 @@ def test_a_job_sbatch_refuses_leaves_the_earlier_logs_in_place(tmp_path, monkeyp
     assert sorted(p.name for p in (tmp_path / "log").iterdir()) == ["q", "x.1.log", "x.2.log", "x.2.log.1"]
     assert [(tmp_path / f"log/x.{i}.log").read_text() for i in (1, 2)] == ["the last run 1\n", "the last run 2\n"]
     assert sorted(p.name for p in (tmp_path / "log/q").iterdir()) == ["x.sh"]
+
+
+def test_only_the_pending_reasons_slurm_does_not_resolve_are_warned_of_once_each(caplog):
+    said: set = set()
+    for _ in range(2):
+        slurm._warn_stuck("5", [("PENDING", "Resources"), ("PENDING", "Priority"), ("RUNNING", "None"),
+                                ("PENDING", "JobHeldUser"), ("PENDING", "launch failed requeued held")], said)
+    warned = [r.getMessage() for r in caplog.records]
+    assert len(warned) == 2, warned
+    assert "Slurm job 5 is pending (JobHeldUser: it is held (scontrol release))" in warned[0]
