@@ -517,3 +517,18 @@ def test_dev_features_made_with_other_fbank_options_are_refused(yesno_setup, tmp
     assert code == 0, err
     assert f"{dev}/fbank.yaml: the dev features were made with other options than the training features " \
            f"(dither: 0.0 -> 1.0)" in err, err
+
+
+def test_best_epoch_by_decoder_accuracy_is_refused_for_ctc_alone(yesno_setup, tmp_path):
+    """model.ctc_weight 1 never trains the attention decoder, whose token accuracy valid_acc is: its
+    ties at 0.0 chose epoch 1 for model.pt over the dev loss's best epoch, with exit 0."""
+    args = train_args(yesno_setup, tmp_path / "exp", "--set", "model.ctc_weight=1.0", "--set",
+                      "training.best_metric=valid_acc", "--set", "training.max_epochs=1")
+    code, err = _run_inproc(*args)
+    assert code == 1, err
+    assert ("ERROR (asrkit-train): training.best_metric valid_acc is the attention decoder's token accuracy, and "
+            "model.ctc_weight 1 (CTC alone) never trains the decoder") in err, err
+    assert not list((tmp_path / "exp").glob("checkpoints/*.pt"))
+    args[args.index("training.best_metric=valid_acc")] = "training.best_metric=valid_cer"
+    code, err = _run_inproc(*args)
+    assert code == 0, err
