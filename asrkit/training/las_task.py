@@ -197,7 +197,7 @@ class LASTask:
         loader = make_loader(SkipBad(self.valid_set), list(sampler.batches) + [[i] for i in sampler.too_long],
                              self.cfg.batching.num_workers, collate_fn=collate_good)
         tot_loss = tot_acc = 0.0
-        n = 0
+        n = tokens = 0
         pairs = []
         bad = BadItems(log, "dev utterances", failed="were skipped")
         for batch in progress(loader, desc="validation", unit="batch"):
@@ -216,13 +216,16 @@ class LASTask:
                     hyps = greedy_hyps(model, enc, enc_lens, max_tokens=int(batch.y_lens.max()) * 2 + 10)
             bsz = len(batch.indices)
             tot_loss += float(out.loss) * bsz
-            tot_acc += float(out.acc) * bsz
+            # Per token, as each batch's accuracy is: weighted by its utterances, the dev accuracy of one
+            # model changed with batching.max_frames (how short and long transcripts were grouped).
+            tot_acc += round(float(out.acc) * int(out.num_tokens))  # (the count of correct tokens)
+            tokens += int(out.num_tokens)
             n += bsz
             if t.valid_cer:
                 pairs += [(self.valid_set.table.text(j), self.tokenizer.decode(h)) for j, h in zip(batch.indices, hyps)]
         if bad.failed:  # the same rule as for training utterances: a few skipped, more is an error
             bad.check(total=len(self.valid_set))
-        result = {"valid_loss": tot_loss / max(n, 1), "valid_acc": tot_acc / max(n, 1),
+        result = {"valid_loss": tot_loss / max(n, 1), "valid_acc": tot_acc / max(tokens, 1),
                   "valid_cer": cer(pairs) if t.valid_cer else None}
         for ref, hyp in pairs[:2]:
             log.debug("dev ref: %s | hyp: %s", ref, hyp)

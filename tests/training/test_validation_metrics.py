@@ -1,0 +1,44 @@
+"""The dev metrics LASTask.validate reports are the model's, not the batching's."""
+from __future__ import annotations
+
+import shutil
+
+import torch
+
+from .yesno_dump import TINY_CONFIG
+
+
+def test_dev_accuracy_does_not_depend_on_how_utterances_are_batched(yesno_setup, tmp_path):
+    """valid_acc averaged each batch's per-token accuracy weighted by the batch's utterances: one model
+    on one dev set had another accuracy for each batching.max_frames (transcripts of 3 and of 30
+    tokens grouped otherwise), and a resume with another max_frames ranked its epochs by it."""
+    from asrkit.models.las import LAS
+    from asrkit.models.package import PackageMeta
+    from asrkit.text.tokenizer import Tokenizer
+    from asrkit.training.config import build_config
+    from asrkit.training.data import FeatureDataset, load_utterances
+    from asrkit.training.las_task import LASTask
+
+    dev = tmp_path / "dev"
+    shutil.copytree(yesno_setup / "dump" / "train", dev)
+    lines = (dev / "text").read_text().splitlines()
+    # transcripts of very different lengths, so that per-batch accuracies weigh differently
+    (dev / "text").write_text("".join(f"{line.split()[0]} {'NO' if i % 2 else line.split(maxsplit=1)[1] * 2}\n"
+                                      for i, line in enumerate(lines)))
+    tok = Tokenizer.load(yesno_setup / "data" / "lang" / "tokens.model")
+    train = FeatureDataset(load_utterances(str(yesno_setup / "dump" / "train"), tok))
+    valid = FeatureDataset(load_utterances(str(dev), tok))
+    accs, losses = [], []
+    for max_frames in (700, 1500, 100_000):
+        cfg = build_config({**TINY_CONFIG, "batching": {"max_frames": max_frames},
+                            "training": {"valid_cer": False, "num_plots": 0}})
+        torch.manual_seed(0)
+        model = LAS(train.idim, tok.vocab_size, cfg.model).eval()
+        meta = PackageMeta(model_config=cfg.model, idim=train.idim, vocab_size=tok.vocab_size, tokens=tok.tokens)
+        task = LASTask(model, meta, cfg, train, valid, tok, tmp_path / "exp")
+        with torch.no_grad():
+            result = task.validate(model, 1, torch.device("cpu"), False)
+        accs.append(result["valid_acc"])
+        losses.append(result["valid_loss"])
+    assert max(losses) - min(losses) < 1e-3 * abs(losses[0])  # the loss never depended on it
+    assert accs[0] == accs[1] == accs[2], accs
