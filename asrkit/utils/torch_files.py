@@ -214,12 +214,17 @@ def _reason(e: Exception) -> str:
 def refuse_non_dense(state_dict: Any, where: str) -> None:
     """AsrkitError naming the first weight that is not a dense tensor: torch loads a sparse one as
     safely as a dense one, and the first check that reads its values raised a NotImplementedError
-    traceback."""
+    traceback. A meta-device one (a model built on torch.device("meta") and saved unfilled) holds
+    no values at all: "Tensor.item() cannot be called on meta tensors", a traceback, for a model,
+    an LM or a checkpoint."""
     import torch
 
-    other = next((k for k, v in state_dict.items() if isinstance(v, torch.Tensor) and v.layout != torch.strided), None)
+    other = next((k for k, v in state_dict.items() if isinstance(v, torch.Tensor)
+                  and (v.layout != torch.strided or v.is_meta)), None)
     if other is not None:
-        raise AsrkitError(f"{where}: weight {other!r} is a {state_dict[other].layout} tensor, not a dense one")
+        value = state_dict[other]
+        kind = "meta-device tensor (shape only, no values)" if value.is_meta else f"{value.layout} tensor"
+        raise AsrkitError(f"{where}: weight {other!r} is a {kind}, not a dense one")
 
 
 def check_finite_weights(state_dict: Any, where: str) -> None:

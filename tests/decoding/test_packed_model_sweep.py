@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 import numpy as np
 import pytest
@@ -100,6 +101,8 @@ def test_cmvn_stats_of_constant_features_are_refused_though_rounding_leaves_a_va
 
 @pytest.mark.parametrize("edit, message", [
     (lambda b: b["state_dict"].update(w=b["state_dict"]["w"].to_sparse()), "weight 'w' is a torch.sparse_coo tensor"),
+    (lambda b: b["state_dict"].update(w=b["state_dict"]["w"].to("meta")),
+     "weight 'w' is a meta-device tensor (shape only, no values)"),
     (lambda b: b.update(cmvn=b["cmvn"].to_sparse()), "cmvn is a torch.sparse_coo tensor"),
     (lambda b: b.update(cmvn=b["cmvn"].to("meta")), "cmvn is a meta-device tensor"),
     (lambda b: b.update(cmvn=b["cmvn"].to(torch.complex128)), "cmvn is a torch.complex128 tensor"),
@@ -199,3 +202,19 @@ def test_the_acoustic_model_given_as_the_lm_is_named_so(tmp_path):
     with pytest.raises(AsrkitError, match=r"asr\.pt: an acoustic model \(asrkit-train's model\.pt, a recipe's "
                                           r"final\.pt\), not an LM: give the lm\.pt asrkit-train-lm wrote"):
         load_lm(tmp_path / "asr.pt", tokens=TOKENS, model=tmp_path / "asr.pt")
+
+
+@pytest.mark.parametrize("edit, kind", [(lambda t: t.to("meta"), "meta-device tensor (shape only, no values)"),
+                                        (lambda t: t.to_sparse(), "torch.sparse_coo tensor")])
+def test_an_lm_weight_of_another_kind_is_one_line_naming_the_file(tmp_path, edit, kind):
+    """A meta-device weight in lm.pt was "Tensor.item() cannot be called on meta tensors", a traceback."""
+    from asrkit.models.lm import load_lm
+    from asrkit.utils.errors import AsrkitError
+
+    _lm_of(TOKENS, tmp_path / "lm.pt")
+    blob = torch.load(tmp_path / "lm.pt", weights_only=True)
+    name = next(iter(blob["state_dict"]))
+    blob["state_dict"][name] = edit(blob["state_dict"][name])
+    torch.save(blob, tmp_path / "bad_lm.pt")
+    with pytest.raises(AsrkitError, match=re.escape(f"bad_lm.pt: damaged asrkit LM: weight '{name}' is a {kind}")):
+        load_lm(tmp_path / "bad_lm.pt", tokens=TOKENS)
