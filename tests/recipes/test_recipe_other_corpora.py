@@ -191,3 +191,16 @@ def test_fsdd_test_takes_not_at_8khz_mono_are_converted_as_the_connected_digits_
     soundfile.write(rec / "3_theo_1.wav", x, rate)
     run_sh(args, cwd=recipe)
     assert sorted(p.name for p in (recipe / "data/wav/test_takes").iterdir()) == ["4_theo_2.wav"]
+
+
+def test_fsdd_one_take_as_wav_and_wav_upper_case_is_an_error(recipe_dir, fsdd_root, tmp_path):
+    """0_theo_1.wav beside 0_theo_1.WAV: both were takes, and data/test_takes (ids are the names
+    without extension) kept one of them without a word."""
+    recipe = recipe_dir("fsdd")
+    corpus = fsdd_copy(fsdd_root, tmp_path / "fsdd", {"george": "george", "theo": "theo"}, 2)
+    shutil.copy(corpus / "recordings/0_theo_1.wav", corpus / "recordings/0_theo_1.WAV")
+    proc = run_sh(["local/data.sh", "--fsdd-root", str(corpus), "--dev-takes", "1", "--num-train", "2", "--num-dev", "1",
+                   "--num-test", "1"], cwd=recipe, check=False)
+    assert proc.returncode == 1 and proc.stderr.rstrip().splitlines()[-1] == (
+        f"make_connected_digits.py: ERROR: {corpus}/recordings: two recordings of 0_theo_1: 0_theo_1.WAV and "
+        "0_theo_1.wav: keep one"), proc.stderr

@@ -205,9 +205,15 @@ def index_recordings(fsdd_root: Path) -> Dict[str, Dict[int, List[Tuple[int, Pat
     except OSError as e:
         raise AsrkitError(f"{rec_dir}: cannot read: {e.strerror}") from None
     folders: List[str] = []  # named like a recording, but a folder: said as such, not as misnamed
+    stems: Dict[str, str] = {}
     for path in entries:
         m = NAME.match(path.name)
         if m and not path.is_dir():
+            # 0_zoe_1.wav beside 0_zoe_1.WAV: one take twice, and data/test_takes, whose ids are
+            # the names without extension, kept one of them without a word
+            if path.stem in stems:
+                raise AsrkitError(f"{rec_dir}: two recordings of {path.stem}: {stems[path.stem]} and {path.name}: keep one")
+            stems[path.stem] = path.name
             index.setdefault(m[2], {}).setdefault(int(m[1]), []).append((int(m[3]), path))
         else:
             (folders if m else skipped).append(path.name)
