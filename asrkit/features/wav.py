@@ -1429,6 +1429,11 @@ def _read_wav_source(source: str, what: str, channel: Optional[int], max_samples
         if stat.S_ISDIR(st.st_mode):
             raise AsrkitError(f"{what}: is a directory, not an audio file")
         if not stat.S_ISREG(st.st_mode):
+            if os.isatty(fd):
+                # (/dev/stdin or /dev/tty at a terminal: reading waited for someone to type the audio in,
+                # where '-' is refused as such)
+                raise AsrkitError(f"{what}: a terminal, not audio; pipe the recording in (e.g. sox in.wav -t wav - "
+                                  f"| ...) or name its file")
             # A FIFO or a device (/dev/zero) has no size to check up front: read it as a stream.
             os.set_blocking(fd, True)
             with open(fd, "rb", buffering=0, closefd=False) as f:
