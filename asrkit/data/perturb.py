@@ -429,7 +429,13 @@ def _write_copies(wav_scp: Dict[str, str], recos: List[str], factors: Sequence[f
             # Encoded in memory and written by Python: libsndfile reports a full disk as
             # "System error." (a LibsndfileError traceback), without the errno or the file.
             flac = io.BytesIO()
-            sf.write(flac, y, rate, format="FLAC", subtype="PCM_16")
+            try:
+                sf.write(flac, y, rate, format="FLAC", subtype="PCM_16")
+            except (sf.LibsndfileError, RuntimeError, ValueError) as e:
+                # (FLAC holds rates up to 655,350 Hz: 700 kHz audio, which asrkit reads, was a traceback)
+                bad[reco] = (f"{d.file('wav.scp')}: recording {reco!r}: its speed copies cannot be written as FLAC "
+                             f"at {rate} Hz ({str(getattr(e, 'error_string', '') or e).strip()})")
+                break
             (tmp / copy_path(Path("."), f, reco)).write_bytes(flac.getvalue())
     return bad
 

@@ -55,3 +55,25 @@ def test_audio_copies_under_a_path_with_a_line_break_are_refused(tmp_path):
     with pytest.raises(AsrkitError, match="the output path holds a line break or control character"):
         perturb_data_dir_speed(src, tmp_path / "sp\nx", [0.9, 1.0], method="audio")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.wav", "train"]
+
+
+def test_a_rate_flac_cannot_hold_is_a_counted_skip(tmp_path):
+    # 700 kHz audio (asrkit reads up to 768 kHz): libsndfile's "flac does not support this sample
+    # rate" was a LibsndfileError traceback
+    import numpy as np
+    import soundfile
+
+    src = tmp_path / "train"
+    src.mkdir()
+    tone = (np.sin(np.arange(35000) * 0.01) * 5000).astype(np.int16)
+    soundfile.write(tmp_path / "hi.wav", tone, 700_000, subtype="PCM_16")
+    soundfile.write(tmp_path / "ok.wav", tone[:16000], 16_000, subtype="PCM_16")
+    (src / "wav.scp").write_text(f"hi {tmp_path}/hi.wav\n" + "".join(f"ok{i} {tmp_path}/ok.wav\n" for i in range(20)))
+    (src / "utt2spk").write_text("hi s\n" + "".join(f"ok{i} s\n" for i in range(20)))
+    report = perturb_data_dir_speed(src, tmp_path / "sp", [0.9, 1.0], method="audio")
+    assert report.num_utts == 20
+    assert "hi" not in (tmp_path / "sp" / "utt2spk").read_text().split()
+    with pytest.raises(AsrkitError, match=r"all 1 utterances failed .*cannot be written as FLAC at 700000 Hz"):
+        (src / "wav.scp").write_text(f"hi {tmp_path}/hi.wav\n")
+        (src / "utt2spk").write_text("hi s\n")
+        perturb_data_dir_speed(src, tmp_path / "sp2", [0.9, 1.0], method="audio")
