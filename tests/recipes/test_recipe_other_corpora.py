@@ -70,7 +70,8 @@ def test_librispeech_audio_with_an_upper_case_extension_is_found(recipe_dir, an4
 def test_librispeech_layout_with_a_reader_named_by_letters(recipe_dir, an4_root, tmp_path):
     """Another corpus in LibriSpeech's layout, a reader folder 'anna' (not a number): each line
     'anna-2000-0000 ...' was refused as "expected 'anna-2000-<n> <TRANSCRIPT>'", the very line; a
-    reader not in SPEAKERS.TXT now says why spk2gender is not written (it went without a word)."""
+    reader not in SPEAKERS.TXT now says why spk2gender is not written, and audio outside the
+    <reader>/<chapter>/ folders is left out with a warning (both went without a word)."""
     recipe = recipe_dir("librispeech")
     root = tmp_path / "LibriSpeech"
     expected = make_librispeech_fixture(an4_root, root, "wav")
@@ -81,11 +82,15 @@ def test_librispeech_layout_with_a_reader_named_by_letters(recipe_dir, an4_root,
         f.rename(chapter / f.name.replace("101-", "anna-"))
     trans = chapter / "anna-2000.trans.txt"
     trans.write_text(trans.read_text().replace("101-", "anna-"))
+    # audio beside the reader folders, in none of them (a copy flattened in part): was passed over unseen
+    shutil.copy(chapter / "anna-2000-0000.wav", part / "anna-2000-0009.wav")
     proc = run_sh(f". ./path.sh && local/data_prep.py --audio-ext wav {shlex.quote(str(part))} data/dev_clean", cwd=recipe)
     text = read_table(recipe / "data/dev_clean/text")
     assert text == {u.replace("101-", "anna-"): t for u, t in expected.items() if u.split("-")[0] in ("100", "101")}
     assert read_table(recipe / "data/dev_clean/utt2spk")["anna-2000-0001"] == "anna-2000"
     assert f"WARNING: 1 reader(s) of {part} not in {root}/SPEAKERS.TXT (anna): no spk2gender written" in proc.stderr
+    assert (f"WARNING: {part}: 1 .wav file(s) outside <reader>/<chapter>/ folders, left out: anna-2000-0009.wav"
+            in proc.stderr), proc.stderr
     validate(recipe, "dev_clean")
 
 

@@ -19,6 +19,7 @@ import re
 import shlex
 import sys
 from pathlib import Path
+from typing import Optional
 
 from asrkit.data.datadir import write_data_dir
 from asrkit.data.table import corpus_text_lines, write_table
@@ -26,13 +27,18 @@ from asrkit.utils.errors import AsrkitError, os_error_message
 
 
 
-def _folders(folder: Path) -> list:
+def _folders(folder: Path, audio_ext: str = "", misplaced: Optional[list] = None) -> list:
     """The sub-folders of ``folder``, sorted. An unreadable folder is an error naming it: glob
-    passed over it without a word, and its readers' or chapters' utterances were lost."""
+    passed over it without a word, and its readers' or chapters' utterances were lost. Audio files
+    beside those folders (a part or reader folder flattened in a copy) go into ``misplaced``."""
     try:
-        return sorted(p for p in folder.iterdir() if p.is_dir())
+        entries = sorted(folder.iterdir())
+        folders = [p for p in entries if p.is_dir()]
     except OSError as e:
         raise AsrkitError(f"{e.filename or folder}: cannot read: {e.strerror}") from None
+    if misplaced is not None:
+        misplaced += [p for p in entries if p not in folders and p.name.lower().endswith(f".{audio_ext}")]
+    return folders
 
 
 def prepare(part: Path, out: Path, audio_ext: str, decoder: str) -> int:
@@ -44,8 +50,9 @@ def prepare(part: Path, out: Path, audio_ext: str, decoder: str) -> int:
     # (chapter folder, utterance id) -> its audio, the extension in any case: a copy made on
     # Windows or a FAT disk holds 100-2000-0000.FLAC, which was 'audio of 100-2000-0000 not found'
     audio_of = {}
-    for reader_dir in _folders(part):
-        for chapter_dir in _folders(reader_dir):
+    misplaced = []
+    for reader_dir in _folders(part, audio_ext, misplaced):
+        for chapter_dir in _folders(reader_dir, audio_ext, misplaced):
             try:
                 files = sorted(chapter_dir.iterdir())
             except OSError as e:
@@ -105,6 +112,10 @@ def prepare(part: Path, out: Path, audio_ext: str, decoder: str) -> int:
         shown = ", ".join(unnamed[:3]) + (", ..." if len(unnamed) > 3 else "")
         print(f"data_prep.py: WARNING: {part}: {len(unnamed)} .{audio_ext} file(s) in no line of a .trans.txt, "
               f"left out: {shown}", file=sys.stderr)
+    if misplaced:  # (left out without a word: only <reader>/<chapter>/ folders were read)
+        shown = ", ".join(p.relative_to(part).as_posix() for p in misplaced[:3]) + (", ..." if len(misplaced) > 3 else "")
+        print(f"data_prep.py: WARNING: {part}: {len(misplaced)} .{audio_ext} file(s) outside <reader>/<chapter>/ "
+              f"folders, left out: {shown}", file=sys.stderr)
     if not text:
         # (every .trans.txt empty: an empty data dir was written with exit 0, and stage 1 stopped
         # at its validation, whose advice was asrkit-fix-data-dir)
