@@ -106,8 +106,8 @@ def load_lm(path: Union[str, os.PathLike], device: Union[str, torch.device] = "c
                           f"in its exp dir")
     if isinstance(blob, dict) and blob.get("format") == "asrkit-model":  # (models/package.py's FORMAT)
         # (the model given twice, or --model and --lm swapped: "is it an ASR model?" asked what was known)
-        raise AsrkitError(f"{path}: an acoustic model (asrkit-train's model.pt, a recipe's final.pt), not an LM: give "
-                          f"the lm.pt asrkit-train-lm wrote in its exp dir")
+        raise AsrkitError(f"{path}: an acoustic model (asrkit-train's model.pt, a recipe's final.pt), not an asrkit "
+                          f"LM: give the lm.pt asrkit-train-lm wrote in its exp dir")
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
         raise AsrkitError(f"{path}: not an asrkit LM (no format: {FORMAT!r} entry)")
     version = blob.get("version")
