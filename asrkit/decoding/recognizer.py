@@ -186,7 +186,9 @@ class Recognizer:
         if lm_path and config.lm_weight > 0:
             lm = load_lm(lm_path, dev, tokens=pkg.tokens, model=model_path)
         elif lm_path:
-            log.info("lm_weight is 0: %s is not used", lm_path)
+            # (an info line: an LM given with --lm and no weight, the defaults' or a packed model's
+            # 0, decoded without it at exit 0, unchecked)
+            log.warning("lm_weight is 0: the LM %s is not used (give --lm-weight, e.g. 0.3, to fuse it)", lm_path)
         return cls(pkg, config, lm)
 
     def __init__(self, package, config: DecodeConfig, lm=None) -> None:

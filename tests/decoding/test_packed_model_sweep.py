@@ -200,7 +200,8 @@ def test_the_acoustic_model_given_as_the_lm_is_named_so(tmp_path):
     save_package(tmp_path / "asr.pt", model.state_dict(),
                  PackageMeta(model_config=model.config, idim=IDIM, vocab_size=V, tokens=TOKENS))
     with pytest.raises(AsrkitError, match=r"asr\.pt: an acoustic model \(asrkit-train's model\.pt, a recipe's "
-                                          r"final\.pt\), not an LM: give the lm\.pt asrkit-train-lm wrote"):
+                                          r"final\.pt\), not an asrkit LM: give the lm\.pt "
+                                          r"asrkit-train-lm wrote"):
         load_lm(tmp_path / "asr.pt", tokens=TOKENS, model=tmp_path / "asr.pt")
 
 
@@ -218,3 +219,16 @@ def test_an_lm_weight_of_another_kind_is_one_line_naming_the_file(tmp_path, edit
     torch.save(blob, tmp_path / "bad_lm.pt")
     with pytest.raises(AsrkitError, match=re.escape(f"bad_lm.pt: damaged asrkit LM: weight '{name}' is a {kind}")):
         load_lm(tmp_path / "bad_lm.pt", tokens=TOKENS)
+
+
+def test_an_lm_given_without_a_weight_is_warned_about(tmp_path, caplog):
+    """--lm with no --lm-weight (asrkit's default and a model packed without one: 0) decoded without the
+    LM at exit 0, saying so in an info line."""
+    model = tiny_las()
+    save_package(tmp_path / "asr.pt", model.state_dict(),
+                 PackageMeta(model_config=model.config, idim=IDIM, vocab_size=V, tokens=TOKENS))
+    _lm_of(TOKENS, tmp_path / "lm.pt")
+    with caplog.at_level(logging.INFO):
+        rec = Recognizer.from_files(tmp_path / "asr.pt", DecodeConfig(), tmp_path / "lm.pt")
+    assert rec.lm is None
+    assert [r.levelno for r in caplog.records if "is not used" in r.getMessage()] == [logging.WARNING]
