@@ -215,6 +215,25 @@ def _remove_empty_dirs(dirs: List[Path]) -> None:
             pass
 
 
+def _text_table_path(value: Optional[PathLike], option: str) -> Optional[PathLike]:
+    """The file a ``--write-utt2num-frames``-like option names: a path, or Kaldi's ``ark,t:PATH``
+    (what make_fbank.sh passes compute-fbank-feats), which made a file named 'ark,t:PATH'."""
+    if value is None:
+        return None
+    text = str(value)
+    head, sep, rest = text.partition(":")
+    opts = head.split(",")
+    if not sep or not set(opts) <= {"ark", "t", "f", "nf", "p", "b"} or "ark" not in opts:
+        if text == "-":
+            raise AsrkitError(f"{option} -: give a file name (the table is written to a file, not to stdout)")
+        return value
+    if "t" not in opts:
+        raise AsrkitError(f"{option} {text!r}: the table is written as text: give a file name, or ark,t:FILE")
+    if not rest or rest == "-":
+        raise AsrkitError(f"{option} {text!r}: give a file name after 'ark,t:' (written to a file, not to stdout)")
+    return rest
+
+
 def compute_fbank_table(
     wav_rspecifier: str,
     feats_wspecifier: str,
@@ -245,6 +264,8 @@ def compute_fbank_table(
     """
     start = time.perf_counter()
     config.check_mel_bins()
+    utt2num_frames = _text_table_path(utt2num_frames, "--write-utt2num-frames")
+    utt2sample_rate = _text_table_path(utt2sample_rate, "--write-utt2sample-rate")
     entries = read_wav_scp(wav_rspecifier, segments, channel, max_samples, stdin_taken=stdin_taken)
     if not entries:
         raise AsrkitError(f"{segments or wav_rspecifier}: no utterances")

@@ -63,3 +63,23 @@ def test_an_ark_name_with_a_line_break_is_refused_with_an_scp(tmp_path):
     result = run_cli(compute_fbank_cli, [f"scp:{scp}", f"ark,scp:{tmp_path}/out/a\nb.ark,{tmp_path}/out/feats.scp"])
     assert result.exit_code == 1 and "the ark's name holds a line break" in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_kaldis_ark_t_form_of_the_frame_count_tables(tmp_path, monkeypatch):
+    # make_fbank.sh's --write-utt2num-frames=ark,t:dir/utt2num_frames wrote a file (in a folder)
+    # named 'ark,t:dir/...', exit 0, and dir/utt2num_frames was never written
+    monkeypatch.chdir(tmp_path)
+    write_wav(tmp_path / "ok.wav", _tone(), 16000)
+    scp = write_scp(tmp_path / "wav.scp", [("u1", tmp_path / "ok.wav")])
+    result = run_cli(compute_fbank_cli, [f"scp:{scp}", "ark:/dev/null", "--write-utt2num-frames", "ark,t:d/u2n",
+                                         "--write-utt2sample-rate", "ark,t:d/u2sr"])
+    assert result.exit_code == 0, result.stderr
+    assert (tmp_path / "d" / "u2n").read_text() == "u1 48\n"
+    assert (tmp_path / "d" / "u2sr").read_text() == "u1 16000\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d", "ok.wav", "wav.scp"]
+    for value, message in [("ark:u2n", "the table is written as text: give a file name, or ark,t:FILE"),
+                           ("-", "give a file name (the table is written to a file, not to stdout)"),
+                           ("ark,t:-", "give a file name after 'ark,t:'")]:
+        result = run_cli(compute_fbank_cli, [f"scp:{scp}", "ark:/dev/null", "--write-utt2num-frames", value])
+        assert result.exit_code == 1 and message in result.stderr, (value, result.stderr)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d", "ok.wav", "wav.scp"]
