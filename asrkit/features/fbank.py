@@ -275,7 +275,12 @@ class FbankConfig:
 
     @classmethod
     def from_yaml(cls, path: PathLike) -> "FbankConfig":
-        config = cls.from_dict(load_yaml_mapping(path, "fbank options"), where=str(path))
+        try:
+            options = load_yaml_mapping(path, "fbank options")
+        except AsrkitError as e:
+            _refuse_kaldi_conf(path)
+            raise e from None
+        config = cls.from_dict(options, where=str(path))
         config.source = str(path)
         return config
 
@@ -316,6 +321,27 @@ class FbankConfig:
 
     def replace(self, **overrides: Any) -> "FbankConfig":
         return dataclasses.replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def _refuse_kaldi_conf(path: PathLike) -> None:
+    """A Kaldi conf/fbank.conf ('--num-mel-bins=80' lines) given for the YAML config is an error
+    saying so: "expected a mapping of fbank options, got str" sent a Kaldi user looking for a typo."""
+    import os
+    import re
+
+    try:
+        if not os.path.isfile(path):
+            return  # (stdin or a pipe: read once already)
+        with open(path, encoding="utf-8", errors="replace") as f:
+            lines = [(n, line.split("#", 1)[0].strip()) for n, line in enumerate(f.read(1 << 16).splitlines(), 1)]
+    except OSError:
+        return
+    first = next(((n, line) for n, line in lines if line), None)
+    if first is not None and re.match(r"--[A-Za-z]", first[1]):
+        raise AsrkitError(f"{path}:{first[0]}: a Kaldi config ({first[1]!r}), but asrkit's fbank config is YAML: one "
+                          f"'name: value' line per option, e.g. convert it with "
+                          f"sed -E 's/^--([^=]+)=(.*)/\\1: \\2/' {path} > fbank.yaml (asrkit's defaults differ from "
+                          f"Kaldi's: 80 mel bins, no dither)")
 
 
 def _named(utt_id: str) -> str:
