@@ -25,9 +25,13 @@ def test_yesno_recordings_with_an_upper_case_extension_are_utterances(recipe_dir
     names = sorted(p.name for p in (yesno_root / "waves_yesno").glob("*.wav"))[:12]
     for i, name in enumerate(names):
         shutil.copy(yesno_root / "waves_yesno" / name, waves / (name[:-4] + (".WAV" if i in (0, 5) else ".wav")))
+    # named like a recording, not a WAV file: left out, and now said (it was not)
+    shutil.copy(yesno_root / "waves_yesno" / names[1], waves / (names[1][:-4] + ".flac"))
     proc = run_sh(["local/data.sh", "--yesno-root", str(waves.parent)], cwd=recipe)
     text = {**read_table(recipe / "data/train/text"), **read_table(recipe / "data/test/text")}
     assert sorted(text) == sorted("yesno-" + n[:-4] for n in names), proc.stderr
+    assert (f"WARNING: {waves}: 1 file(s) named like recordings but not .wav, left out: {names[1][:-4]}.flac"
+            in proc.stderr), proc.stderr
     wav = {**read_table(recipe / "data/train/wav.scp"), **read_table(recipe / "data/test/wav.scp")}
     assert wav["yesno-" + names[0][:-4]] == str(waves / (names[0][:-4] + ".WAV"))
     validate(recipe, "train_nodev", "train_dev", "test")

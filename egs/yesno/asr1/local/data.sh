@@ -45,6 +45,13 @@ total=$(wc -l < data/local/waves.list)
 [ "$total" -ge 4 ] || die "$waves: found $total .wav files, expected 60"
 bad=$(grep -Eiv '^[01](_[01])*\.wav$' data/local/waves.list | sed -n 1p || true)
 [ -z "$bad" ] || die "$waves/$bad: name is not a yes/no sequence like 0_1_1_0_0_1_0_1.wav"
+# Named like a recording but not a WAV file (0_1_1_0.flac, 0_1_1_0.wav.bak): left out, and said
+# (it went as one more missing file of the count below, or unseen).
+other=$(find "$waves" -maxdepth 1 ! -iname '*.wav' -printf '%f\n' | grep -E '^[01](_[01])*\.' | LC_ALL=C sort || true)
+if [ -n "$other" ]; then
+  echo "$0: WARNING: $waves: $(wc -l <<< "$other") file(s) named like recordings but not .wav, left out:" \
+    "$(head -3 <<< "$other" | paste -sd, - | sed 's/,/, /g')$([ "$(wc -l <<< "$other")" -le 3 ] || echo ', ...')" >&2
+fi
 twice=$(sed 's/\.[^.]*$//' data/local/waves.list | uniq -d | sed -n 1p)
 [ -z "$twice" ] || die "$waves: two recordings of $twice (.wav and .WAV): keep one"
 # A folder named like a recording was listed, counted and put in wav.scp, for stage 1 to stop
