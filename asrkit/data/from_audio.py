@@ -87,6 +87,8 @@ NOT_AUDIO = "file that is not readable audio (bad or truncated header)"
 NO_SAMPLES = "audio file with no samples"
 TRUNCATED = "truncated or malformed audio file (header and size disagree)"
 UNSUPPORTED = "audio in an encoding libsndfile does not decode (a 16-bit float WAV: write it as 16-bit PCM)"
+# (WSJ's .wv1: counted as "not readable audio (bad or truncated header)", a damaged file)
+COMPRESSED_SPHERE = "compressed NIST SPHERE (WSJ's shorten: decompress it with Kaldi's sph2pipe -f wav)"
 # Extensions and the libsndfile format that reads them. A file of these goes into wav.scp as its
 # path (asrkit reads it with libsndfile), its header checked here, so a broken file is a counted
 # skip now rather than a failed feature job later. Other extensions go through sox pipes.
@@ -173,7 +175,7 @@ def _audio_info(path: Path) -> Tuple[Optional[str], int]:
         return None, 1
     if st.st_size == 0:
         return EMPTY_FILE, 0
-    from asrkit.features.wav import UnsupportedAudio, audio_file_info, check_wav_file
+    from asrkit.features.wav import CompressedSphere, UnsupportedAudio, audio_file_info, check_wav_file
 
     try:
         # (not soundfile.info(path): libsndfile took the ._a.mp3 a Mac leaves beside a.mp3 for its
@@ -188,6 +190,8 @@ def _audio_info(path: Path) -> Tuple[Optional[str], int]:
         # header check names that encoding, and the report counts it apart from damaged files
         try:
             check_wav_file(str(path), str(path))
+        except CompressedSphere:
+            return COMPRESSED_SPHERE, 0
         except UnsupportedAudio:
             return UNSUPPORTED, 0
         except (AsrkitError, OSError):
@@ -200,6 +204,8 @@ def _audio_info(path: Path) -> Tuple[Optional[str], int]:
     # the frame count: an OGG cut mid-page reports 0 frames, and is cut, not empty.)
     try:
         check_wav_file(str(path), str(path))
+    except CompressedSphere:
+        return COMPRESSED_SPHERE, 0
     except AsrkitError:
         return TRUNCATED, 0
     except OSError:

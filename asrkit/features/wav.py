@@ -249,6 +249,10 @@ class UnsupportedAudio(AsrkitError):
     damaged file, so asrkit-make-data-dir counts it under a reason of its own."""
 
 
+class CompressedSphere(UnsupportedAudio):
+    """A NIST SPHERE file compressed with shorten (WSJ's), which sph2pipe reads and libsndfile does not."""
+
+
 def _float_width_problem(riff: Optional[_RiffData], what: str) -> Optional[UnsupportedAudio]:
     """The error for an IEEE float WAV of a width libsndfile does not decode, or None.
 
@@ -875,7 +879,7 @@ def _check_declared_length(read_at: Callable[[int, int], bytes], total: int, wha
         return False, None
     fmt, offset, declared = found.fmt, found.offset, found.size
     if fmt.startswith("SPHERE-compressed:"):
-        raise AsrkitError(f"{what}: NIST SPHERE compressed with {fmt.split(':', 1)[1]!r}, which libsndfile does not "
+        raise CompressedSphere(f"{what}: NIST SPHERE compressed with {fmt.split(':', 1)[1]!r}, which libsndfile does not "
                           f"read; decompress it in wav.scp with Kaldi's sph2pipe: 'sph2pipe -f wav <file> |'")
     available = total - offset
     if declared > available:
