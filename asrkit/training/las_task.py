@@ -20,6 +20,7 @@ from asrkit.models.package import PackageMeta
 from asrkit.training.bad_utterances import BadItem, SkipBad, collate_good, split_bad
 from asrkit.training.config import TrainConfig
 from asrkit.training.data import Batch, FeatureDataset, collate, make_loader
+from asrkit.training.finetune import _fbank_differences
 from asrkit.training.plots import plot_file_name, save_alignment_png
 from asrkit.training.sampler import BucketBatchSampler
 from asrkit.training.trainer import StepOutput
@@ -59,6 +60,7 @@ class LASTask:
             raise AsrkitError("training.best_metric valid_acc is the attention decoder's token accuracy, and "
                               "model.ctc_weight 1 (CTC alone) never trains the decoder: choose the best epoch by "
                               "valid_loss or valid_cer (the CTC head's best path)")
+        self._check_train_options()
         b = cfg.batching
         self.sampler = BucketBatchSampler(train_set.table.num_frames, b.max_frames, b.max_batch_size,
                                           shuffle=b.shuffle, seed=cfg.training.seed, rank=rank,
@@ -162,22 +164,11 @@ class LASTask:
         shift, other mel edges) were validated on in silence: only their dimension was compared, and
         the dev loss, the best epoch and early stopping then measured features the model never saw
         (a training set re-dumped with new options, its dev set left as it was)."""
-        from asrkit.features.fbank import FbankConfig
-        from asrkit.training.audio_data import AudioDataset
-        from asrkit.training.finetune import _fbank_differences
-
-        train = self.meta.feature_config
-        beside = Path(valid_dir) / "fbank.yaml"
-        # (a dev set of audio is computed with the training options themselves)
-        if train is None or isinstance(self.valid_set, AudioDataset) or not beside.is_file():
+        recorded = _recorded_options(self.valid_set, "--valid-dir")
+        if recorded is None or self.meta.feature_config is None:
             return
-        try:
-            dev = FbankConfig.from_yaml(beside)
-        except AsrkitError as e:
-            log.warning("%s (--valid-dir): cannot tell whether its features were made as the training features "
-                        "were: %s", valid_dir, e)
-            return
-        meaning, other = _fbank_differences(train, dev)
+        beside, dev = recorded
+        meaning, other = _fbank_differences(self.meta.feature_config, dev)
         if meaning:
             raise AsrkitError(f"{beside}: the dev features were made with other options than the training "
                               f"features ({'; '.join(meaning)}): the dev loss would measure features the model never "
@@ -185,6 +176,24 @@ class LASTask:
         if other:
             log.warning("%s: the dev features were made with other options than the training features (%s)",
                         beside, "; ".join(other))
+
+    def _check_train_options(self) -> None:
+        """A --fbank-config that does not describe the dumped training features (their own fbank.yaml
+        says a 10 ms shift, it a 20 ms one) was packed into model.pt in silence, only the dimension
+        compared: the model then computed other features from audio than it learnt from."""
+        recorded = _recorded_options(self.train_set, "--train-dir")
+        if recorded is None or self.meta.feature_config is None:
+            return
+        beside, made = recorded
+        meaning, other = _fbank_differences(made, self.meta.feature_config)
+        if meaning:
+            raise AsrkitError(f"the feature config (--fbank-config) is not the one {beside} records the training "
+                              f"features were made with ({'; '.join(meaning)}): model.pt would compute other "
+                              f"features from audio than it learnt from; give --fbank-config {beside}, or leave "
+                              f"it out")
+        if other:
+            log.warning("the feature config (--fbank-config) differs from %s, which the training features were made "
+                        "with (%s)", beside, "; ".join(other))
 
     def validate(self, model: nn.Module, epoch: int, device: torch.device, amp: bool) -> Dict[str, Any]:
         """Loss, accuracy and greedy CER on the dev set, and the attention plots."""
@@ -260,3 +269,21 @@ class LASTask:
                 f"{fmt(row.get('valid_loss'))} acc {fmt(row.get('valid_acc'))} cer {fmt(row.get('valid_cer'))} | "
                 f"lr {row['lr']:.3g} | {row['train_frames_per_s']:.0f} frames/s, {row['train_time_s']:.1f} s train, "
                 f"{row.get('valid_time_s', 0.0):.1f} s valid")
+
+
+def _recorded_options(dataset: Optional[FeatureDataset], option: str) -> Optional[Tuple[Path, Any]]:
+    """(fbank.yaml, its options): what asrkit-compute-fbank recorded beside a set of dumped features;
+    None for a set of audio (computed with the training options themselves) or without one."""
+    from asrkit.features.fbank import FbankConfig
+    from asrkit.training.audio_data import AudioDataset
+
+    if dataset is None or isinstance(dataset, AudioDataset):
+        return None
+    beside = Path(dataset.table.source_file).parent / "fbank.yaml"
+    if not beside.is_file():
+        return None
+    try:
+        return beside, FbankConfig.from_yaml(beside)
+    except AsrkitError as e:
+        log.warning("%s (%s): cannot tell which options its features were made with: %s", beside.parent, option, e)
+        return None

@@ -532,3 +532,18 @@ def test_best_epoch_by_decoder_accuracy_is_refused_for_ctc_alone(yesno_setup, tm
     args[args.index("training.best_metric=valid_acc")] = "training.best_metric=valid_cer"
     code, err = _run_inproc(*args)
     assert code == 0, err
+
+
+def test_a_feature_config_that_does_not_describe_the_dumped_features_is_refused(yesno_setup, tmp_path):
+    """--fbank-config saying a 20 ms shift for features whose own fbank.yaml says 10 ms was packed into
+    model.pt in silence (only the dimension was compared): the model then computed other features
+    from audio than it learnt from."""
+    fbank = FbankConfig.from_yaml(yesno_setup / "dump" / "train" / "fbank.yaml")
+    other = tmp_path / "fbank20.yaml"
+    FbankConfig(**{**fbank.to_dict(), "frame_shift": 20.0}).to_yaml(other)
+    code, err = _run_inproc(*train_args(yesno_setup, tmp_path / "exp", "--fbank-config", other))
+    assert code == 1, err
+    assert (f"ERROR (asrkit-train): the feature config (--fbank-config) is not the one "
+            f"{yesno_setup}/dump/train/fbank.yaml records the training features were made with (frame_shift: 10.0 "
+            f"-> 20.0)") in err, err
+    assert not list((tmp_path / "exp").glob("checkpoints/*.pt"))
