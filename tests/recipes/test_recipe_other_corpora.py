@@ -213,3 +213,18 @@ def test_fsdd_one_take_as_wav_and_wav_upper_case_is_an_error(recipe_dir, fsdd_ro
     assert proc.returncode == 1 and proc.stderr.rstrip().splitlines()[-1] == (
         f"make_connected_digits.py: ERROR: {corpus}/recordings: two recordings of 0_theo_1: 0_theo_1.WAV and "
         "0_theo_1.wav: keep one"), proc.stderr
+
+
+def test_an4_copy_of_raw_audio_says_how_to_convert_it(recipe_dir, an4_root, tmp_path):
+    """CMU's tarball unpacked by hand holds .raw files where --an4-root's .wav go: 'recording of
+    an251-zoe-b not found' was all it said."""
+    recipe = recipe_dir("an4")
+    root = tmp_path / "an4"
+    small_an4(an4_root, root)
+    for wav in (root / "wav/an4_clstk/fash").iterdir():
+        wav.rename(wav.with_suffix(".raw"))
+    proc = run_sh(["local/data.sh", "--an4-root", str(root), "--num-dev", "5"], cwd=recipe, check=False)
+    assert proc.returncode == 1 and proc.stderr.rstrip().splitlines()[-1] == (
+        f"data_prep.py: ERROR: {root}/etc/an4_train.transcription:1: recording of an251-fash-b not found: "
+        f"{root}/wav/an4_clstk/fash/an251-fash-b.wav (there is an251-fash-b.raw, CMU's headerless audio: "
+        f"local/raw_to_wav.py {root}/wav writes a .wav beside each .raw)"), proc.stderr

@@ -70,7 +70,11 @@ def prepare(an4_root: Path, out: Path, set_name: str, max_utts: int = 0) -> int:
         except OSError as e:
             raise AsrkitError(f"{trans}:{lineno}: recording of {file_id}: cannot read {e.filename}: {e.strerror}") from None
         if not found:
-            raise AsrkitError(f"{trans}:{lineno}: recording of {file_id} not found: {wav}")
+            # CMU's own tarball unpacked by hand holds x.raw (headerless audio) where x.wav goes
+            raw = "" if not wav.with_suffix(".raw").is_file() else (
+                f" (there is {wav.with_suffix('.raw').name}, CMU's headerless audio: local/raw_to_wav.py "
+                f"{wav_dir.parent} writes a .wav beside each .raw)")
+            raise AsrkitError(f"{trans}:{lineno}: recording of {file_id} not found: {wav}{raw}")
         if not words:
             raise AsrkitError(f"{trans}:{lineno}: empty transcription for {file_id}")
         utt = f"{spk}-{pre}-{post}"
