@@ -92,9 +92,26 @@ def test_librispeech_layout_with_a_reader_named_by_letters(recipe_dir, an4_root,
     text = read_table(recipe / "data/dev_clean/text")
     assert text == {u.replace("101-", "anna-"): t for u, t in expected.items() if u.split("-")[0] in ("100", "101")}
     assert read_table(recipe / "data/dev_clean/utt2spk")["anna-2000-0001"] == "anna-2000"
-    assert f"WARNING: 1 reader(s) of {part} not in {root}/SPEAKERS.TXT (anna): no spk2gender written" in proc.stderr
+    assert (f"WARNING: 1 reader(s) of {part} without a sex M or F in {root}/SPEAKERS.TXT: anna (not listed): "
+            "no spk2gender written") in proc.stderr, proc.stderr
     assert (f"WARNING: {part}: 1 .wav file(s) outside <reader>/<chapter>/ folders, left out: anna-2000-0009.wav"
             in proc.stderr), proc.stderr
+    validate(recipe, "dev_clean")
+
+
+def test_librispeech_speakers_txt_with_a_sex_other_than_m_or_f(recipe_dir, an4_root, tmp_path):
+    """SPEAKERS.TXT giving a reader's sex as U, or none: spk2gender held 'u' or a line with no
+    value, and stage 1's validation stopped ('gender must be m or f', 'malformed line')."""
+    recipe = recipe_dir("librispeech")
+    root = tmp_path / "LibriSpeech"
+    make_librispeech_fixture(an4_root, root, "wav")
+    speakers = root / "SPEAKERS.TXT"
+    speakers.write_text(speakers.read_text().replace("100 | F |", "100 | U |").replace("101 | M |", "101 |  |"))
+    proc = run_sh(f". ./path.sh && local/data_prep.py --audio-ext wav {shlex.quote(str(root / 'dev-clean'))} data/dev_clean",
+                  cwd=recipe)
+    assert (f"WARNING: 2 reader(s) of {root}/dev-clean without a sex M or F in {speakers}: 100 ('U'), 101 (''): "
+            "no spk2gender written") in proc.stderr, proc.stderr
+    assert not (recipe / "data/dev_clean/spk2gender").exists()
     validate(recipe, "dev_clean")
 
 

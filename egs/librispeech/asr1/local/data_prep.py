@@ -134,12 +134,15 @@ def prepare(part: Path, out: Path, audio_ext: str, decoder: str) -> int:
                 continue
             reader, sex = (f.strip() for f in line.split("|")[:2])
             gender[reader] = sex.lower()
-        spk2gender = {s: gender[r] for s, r in sorted(readers.items()) if r in gender}
-        unknown = sorted({r for r in readers.values() if r not in gender})
+        # Kaldi's spk2gender holds m or f: another sex ('U', none) was written as it was, and stage
+        # 1's validation stopped at 'gender must be m or f' or a malformed line.
+        spk2gender = {s: gender[r] for s, r in sorted(readers.items()) if gender.get(r) in ("m", "f")}
+        unknown = sorted({r for r in readers.values() if gender.get(r) not in ("m", "f")})
         if unknown:  # (spk2gender went without a word: it must name every speaker, or none)
-            shown = ", ".join(unknown[:3]) + (", ..." if len(unknown) > 3 else "")
-            print(f"data_prep.py: WARNING: {len(unknown)} reader(s) of {part} not in {speakers_txt} ({shown}): "
-                  f"no spk2gender written", file=sys.stderr)
+            shown = ", ".join(f"{r} ({'not listed' if r not in gender else repr(gender[r].upper())})"
+                              for r in unknown[:3]) + (", ..." if len(unknown) > 3 else "")
+            print(f"data_prep.py: WARNING: {len(unknown)} reader(s) of {part} without a sex M or F in {speakers_txt}: "
+                  f"{shown}: no spk2gender written", file=sys.stderr)
     write_data_dir(out, wav_scp=wav_scp, text=text, utt2spk=utt2spk)
     if spk2gender and len(spk2gender) == len(set(utt2spk.values())):
         write_table(out / "spk2gender", spk2gender)
