@@ -54,6 +54,11 @@ def main(decode: bool, pieces: bool, utt_id: bool, model: str) -> None:
     except OSError as e:  # stdout on a full disk: the one handler words it
         name_os_error(e, "<stdout>")
         raise
+    # (before the warning: one cause, said once, as asrkit-train-lm does; the lines written stay
+    # written, as with the bad-line rule: a token_int of nothing but <unk> was exit 0)
+    error = unknown.nothing_known(tok, "<stdin>", model, then="tokenize it again")
+    if error is not None:
+        raise error
     unknown.warn(log, "<stdin>")
     tally.check()
     click.echo(f"Done {tally.done} lines ({'decoded' if decode else 'encoded'} with {model}, {tok.vocab_size} tokens)",

@@ -341,6 +341,11 @@ class UnknownTally:
         self.show = show
         self.utts: List[str] = []
         self.chars: Dict[str, int] = {}
+        # Of the texts :meth:`encode` was given with a word in them: how many, how many had a token
+        # the tokenizer knows, and some that had none (for nothing_known_error's hint).
+        self.texts = 0
+        self.known = 0
+        self.unknown_texts: List[str] = []
 
     def encode(self, tok: Tokenizer, utt: str, text: str) -> List[int]:
         ids, unknown = tok.encode_with_unknown(text)
@@ -348,7 +353,22 @@ class UnknownTally:
             self.utts.append(utt)
             for piece in unknown:
                 self.chars[piece] = self.chars.get(piece, 0) + 1
+        if words(text):
+            self.texts += 1
+            if not unknown or knows_some_token(tok, tok.tokens, text, ids):
+                self.known += 1
+            elif len(self.unknown_texts) < 100:
+                self.unknown_texts.append(text)
         return ids
+
+    def nothing_known(self, tok: Tokenizer, where: str, tok_path: str, then: str) -> Optional[AsrkitError]:
+        """The error for a run in which :meth:`encode` was given texts from ``where`` and the
+        tokenizer (file ``tok_path``) knew no token of any (every word <unk>: lower-case text for
+        an upper-case tokenizer), or None. ``then``: what to do once the text is fixed."""
+        if not self.texts or self.known:
+            return None
+        return nothing_known_error(f"{where}: the tokenizer {tok_path} knows no token of any of the {self.texts} "
+                                   f"texts (every word became <unk>)", tok, tok.tokens, self.unknown_texts, then=then)
 
     def encode_flat(self, tok: Tokenizer, utts: Sequence[str], texts: Sequence[str]) -> Tuple[np.ndarray, np.ndarray]:
         """:meth:`Tokenizer.encode_flat` of ``texts`` (of utterances ``utts``), tallied."""
@@ -391,7 +411,7 @@ def case_that_knows(tokenizer: Optional[Tokenizer], tokens: Sequence[str], text:
 
 
 def nothing_known_error(head: str, tokenizer: Optional[Tokenizer], tokens: Sequence[str], samples: Sequence[str],
-                        what_to_case: str = "the text") -> AsrkitError:
+                        what_to_case: str = "the text", then: str = "train again") -> AsrkitError:
     """The error for a text of which the tokenizer knows no token (every word <unk>): ``head``
     says what and where, and the rest why, from ``samples`` (some of its sentences): the other
     case (and which to change), or no shared characters at all (another language or corpus)."""
@@ -402,4 +422,4 @@ def nothing_known_error(head: str, tokenizer: Optional[Tokenizer], tokens: Seque
                                   "language or corpus, or a text in another script or encoding?)")
     other = "lower" if case == "upper" else "upper"
     return AsrkitError(head + f": the text is {other} case and the tokens {case} case; {case}-case "
-                              f"{what_to_case} and train again")
+                              f"{what_to_case} and {then}")
