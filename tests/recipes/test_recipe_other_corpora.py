@@ -234,10 +234,16 @@ def test_fsdd_one_take_as_wav_and_wav_upper_case_is_an_error(recipe_dir, fsdd_ro
 
 def test_an4_copy_of_raw_audio_says_how_to_convert_it(recipe_dir, an4_root, tmp_path):
     """CMU's tarball unpacked by hand holds .raw files where --an4-root's .wav go: 'recording of
-    an251-zoe-b not found' was all it said."""
+    an251-zoe-b not found' was all it said; and the folder it unpacks into an4/ in, given as
+    --an4-root, was only 'expected etc/ and wav/ there'."""
     recipe = recipe_dir("an4")
     root = tmp_path / "an4"
     small_an4(an4_root, root)
+    # the folder holding the copy, given for the copy: said, not only "expected etc/ and wav/ there"
+    proc = run_sh(["local/data.sh", "--an4-root", str(tmp_path), "--num-dev", "5"], cwd=recipe, check=False)
+    assert proc.returncode == 1 and proc.stderr.rstrip().splitlines()[-1] == (
+        f"local/data.sh: ERROR: --an4-root {tmp_path}: expected etc/ and wav/ there; they are in {root}: "
+        f"give --an4-root {root}"), proc.stderr
     for wav in (root / "wav/an4_clstk/fash").iterdir():
         wav.rename(wav.with_suffix(".raw"))
     proc = run_sh(["local/data.sh", "--an4-root", str(root), "--num-dev", "5"], cwd=recipe, check=False)

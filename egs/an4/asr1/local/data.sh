@@ -24,7 +24,11 @@ if [ -z "$an4_root" ]; then
   local/download.sh --url "$url" "$download_dir"
   an4_root=$download_dir/an4
 fi
-[ -d "$an4_root/etc" ] && [ -d "$an4_root/wav" ] || die "--an4-root $an4_root: expected etc/ and wav/ there"
+if ! { [ -d "$an4_root/etc" ] && [ -d "$an4_root/wav" ]; }; then
+  # (the folder holding the copy given for the copy: CMU's tarball unpacks into an4/)
+  [ ! -d "$an4_root/an4/etc" ] || die "--an4-root $an4_root: expected etc/ and wav/ there; they are in $an4_root/an4: give --an4-root $an4_root/an4"
+  die "--an4-root $an4_root: expected etc/ and wav/ there"
+fi
 
 [ "$max_utts" -ge 0 ] || die "--max-utts must be 0 (all utterances) or more, got $max_utts"
 [[ "$num_dev" =~ ^[0-9]+$ ]] && [ "$num_dev" -ge 1 ] || die "--num-dev '$num_dev': asrkit-train needs a train_dev of 1 utterance or more"
