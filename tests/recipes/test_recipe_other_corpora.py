@@ -251,3 +251,17 @@ def test_an4_copy_of_raw_audio_says_how_to_convert_it(recipe_dir, an4_root, tmp_
         f"data_prep.py: ERROR: {root}/etc/an4_train.transcription:1: recording of an251-fash-b not found: "
         f"{root}/wav/an4_clstk/fash/an251-fash-b.wav (there is an251-fash-b.raw, CMU's headerless audio: "
         f"local/raw_to_wav.py {root}/wav writes a .wav beside each .raw)"), proc.stderr
+
+
+def test_fsdd_root_given_the_recordings_or_the_folder_above_the_clone(recipe_dir, fsdd_root, tmp_path):
+    """--fsdd-root naming recordings/ itself, or the folder a clone of FSDD is in: 'no recordings/
+    folder there' was all it said."""
+    recipe = recipe_dir("fsdd")
+    corpus = fsdd_copy(fsdd_root, tmp_path / "free-spoken-digit-dataset", {"george": "george"}, 1)
+    for given, said in ((corpus / "recordings", f"that is a folder of the recordings themselves; --fsdd-root is "
+                         f"the folder holding them as recordings/: give --fsdd-root {corpus}"),
+                        (tmp_path, f"no recordings/ folder there; there is {corpus}/recordings: give --fsdd-root {corpus}")):
+        proc = run_sh(["local/data.sh", "--fsdd-root", str(given)], cwd=recipe, check=False)
+        assert proc.returncode == 1 and proc.stderr.rstrip().splitlines()[-1] == (
+            f"local/data.sh: ERROR: --fsdd-root {given}: {said}"), proc.stderr
+    assert not (recipe / "data").exists()

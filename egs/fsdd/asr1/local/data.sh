@@ -27,7 +27,15 @@ single_take_prob=0.0 # the share of one-digit training utterances with both edge
 die() { echo "$0: ERROR: $*" >&2; exit 1; }
 [ $# -eq 0 ] || die "unexpected arguments: $* (see --help)"
 [ -n "$fsdd_root" ] || die "--fsdd-root is required (a copy of https://github.com/Jakobovski/free-spoken-digit-dataset)"
-[ -d "$fsdd_root/recordings" ] || die "--fsdd-root $fsdd_root: no recordings/ folder there"
+if [ ! -d "$fsdd_root/recordings" ]; then
+  # The recordings folder itself, or the folder holding the clone: said as such.
+  ! compgen -G "$fsdd_root/[0-9]_*_*.[wW][aA][vV]" > /dev/null \
+    || die "--fsdd-root $fsdd_root: that is a folder of the recordings themselves; --fsdd-root is the folder holding them as recordings/: give --fsdd-root $(dirname -- "$fsdd_root")"
+  for sub in "$fsdd_root"/*/recordings; do
+    [ ! -d "$sub" ] || die "--fsdd-root $fsdd_root: no recordings/ folder there; there is $sub: give --fsdd-root ${sub%/recordings}"
+  done
+  die "--fsdd-root $fsdd_root: no recordings/ folder there"
+fi
 
 where_args=()
 case $background_where in
