@@ -265,3 +265,15 @@ def test_fsdd_root_given_the_recordings_or_the_folder_above_the_clone(recipe_dir
         assert proc.returncode == 1 and proc.stderr.rstrip().splitlines()[-1] == (
             f"local/data.sh: ERROR: --fsdd-root {given}: {said}"), proc.stderr
     assert not (recipe / "data").exists()
+
+
+def test_fsdd_an4_root_given_the_folder_holding_an4(recipe_dir, an4_root, tmp_path):
+    """FSDD's AN4 voices (local/an4_data.sh) with --an4-root naming the folder that holds an4/:
+    'expected etc/ and wav/ there' was all it said, as AN4's own stage 0 did."""
+    recipe = recipe_dir("fsdd")
+    (tmp_path / "corpora").mkdir()
+    (tmp_path / "corpora/an4").symlink_to(an4_root)
+    proc = run_sh(["local/an4_data.sh", "--an4-root", str(tmp_path / "corpora"), "data/an4_8k"], cwd=recipe, check=False)
+    assert proc.returncode == 1 and proc.stderr.rstrip().splitlines()[-1] == (
+        f"local/an4_data.sh: ERROR: --an4-root {tmp_path}/corpora: expected etc/ and wav/ there; they are in "
+        f"{tmp_path}/corpora/an4: give --an4-root {tmp_path}/corpora/an4"), proc.stderr

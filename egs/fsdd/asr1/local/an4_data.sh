@@ -33,7 +33,11 @@ if [ -z "$an4_root" ]; then
   "$an4_recipe/local/download.sh" "$download_dir"
   an4_root=$download_dir/an4
 fi
-[ -d "$an4_root/etc" ] && [ -d "$an4_root/wav" ] || die "--an4-root $an4_root: expected etc/ and wav/ there"
+if ! { [ -d "$an4_root/etc" ] && [ -d "$an4_root/wav" ]; }; then
+  # (the folder holding the copy given for the copy: CMU's tarball unpacks into an4/)
+  [ ! -d "$an4_root/an4/etc" ] || die "--an4-root $an4_root: expected etc/ and wav/ there; they are in $an4_root/an4: give --an4-root $an4_root/an4"
+  die "--an4-root $an4_root: expected etc/ and wav/ there"
+fi
 
 mkdir -p "$(dirname "$out")"
 tmp=$(mktemp -d "${out%/}.tmp.XXXXXX")
