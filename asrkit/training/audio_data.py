@@ -143,8 +143,12 @@ def raw_inputs(d: DataDir, fbank: FbankConfig, min_speed: float = 1.0) -> _Input
         # The slowest speed factor lengthens the audio most: batches are cut for that length.
         return num_frames(int(math.ceil(seconds * rate / min_speed)), fbank)
 
+    # The table the lengths were read from, as messages name it: segments that all end give theirs
+    # (a transcript too long for a 30 ms segment was said to be too long 'by utt2dur', which said 2.5 s).
+    by_segments = not frames and segments is not None and all(end != -1 for _, end in segments.values())
+    table = "utt2num_frames" if frames else "segments" if by_segments else "utt2dur"
     return _Inputs(scp, keys, source_rows, built, np.frombuffer(lines, dtype=np.int32).copy(), length_of,
-                   d.file("utt2num_frames" if frames else "utt2dur"), segments)
+                   d.file(table), segments)
 
 
 def mix_noise(samples: np.ndarray, noise: np.ndarray, snr_db: float, rng: np.random.Generator) -> np.ndarray:

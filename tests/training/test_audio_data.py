@@ -324,3 +324,19 @@ def test_a_transcript_longer_than_measured_audio_names_no_absent_length_table(ye
     assert utt not in set(table.ids)
     assert f"{dump}/text: 1 utterance(s) have more tokens than frames (by the lengths measured from wav.scp;" in caplog.text
     assert "(by utt2dur" not in caplog.text
+
+
+def test_lengths_read_from_segments_are_said_to_be_theirs(yesno_raw, yesno_setup, tmp_path, caplog):
+    """Segments that all end give the lengths even beside a utt2dur: a transcript too long for its 30 ms
+    segment was said to be too long 'by utt2dur', which gave it 2.5 s."""
+    dump = tmp_path / "train"
+    shutil.copytree(yesno_raw / "dump" / "train", dump)
+    recos = [line.split()[0] for line in (dump / "wav.scp").read_text().splitlines()]
+    (dump / "segments").write_text("".join(f"{r}-a {r} 0.5 {0.53 if i == 2 else 3.0}\n" for i, r in enumerate(recos)))
+    (dump / "text").write_text("".join(f"{r}-a NO YES NO YES\n" for r in recos))
+    (dump / "utt2dur").write_text("".join(f"{r}-a 2.5\n" for r in recos))
+    tok = Tokenizer.load(yesno_setup / "data" / "lang" / "tokens.model")
+    table = load_utterances(str(dump), tok, max_missing_ratio=0.2, fbank=FbankConfig.from_yaml(dump / "fbank.yaml"))
+    assert f"{recos[2]}-a" not in set(table.ids)
+    assert f"{dump}/text: 1 utterance(s) have more tokens than frames (by segments;" in caplog.text
+    assert "(by utt2dur" not in caplog.text
