@@ -132,6 +132,19 @@ def test_librispeech_run_sh_with_a_root_downloads_nothing(recipe_dir, tmp_path):
     assert not (recipe / "downloads").exists()
 
 
+def test_nbpe_more_than_a_small_corpus_makes_names_nbpe(recipe_dir, yesno_root):
+    """A small corpus (yesno's six letters) with --token-type bpe --nbpe 30: stage 2 stopped at
+    sentencepiece's advice 'use a smaller --vocab-size', an option no recipe user gives."""
+    recipe = recipe_dir("yesno")
+    run_sh(["./run.sh", "--yesno-root", str(yesno_root), "--stop-stage", "0"], cwd=recipe)
+    proc = run_sh(["./run.sh", "--stage", "2", "--stop-stage", "2", "--token-type", "bpe", "--nbpe", "30"], cwd=recipe,
+                  check=False)
+    assert proc.returncode == 1 and proc.stderr.rstrip().splitlines()[-1] == (
+        "asr.sh: ERROR: stage 2 failed: --nbpe 30: data/train_nodev/text makes at most 15 tokens: give --nbpe 15 or "
+        "less, or --token-type char -- see data/lang_bpe30/log/tokenizer.log"), proc.stderr
+    assert not (recipe / "data/lang_bpe30/.done").exists()
+
+
 # ------------------------------------------------------------------------------------------ an4
 def small_an4(an4_root: Path, root: Path) -> dict:
     """An AN4-layout copy: two training speakers, one test speaker and a new training speaker

@@ -468,8 +468,14 @@ if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ]; then
     mkdir -p "$lang/log"
     vocab=()
     [ "$token_type" = char ] || vocab=(--vocab-size "$nbpe")
-    run "$lang/log/tokenizer.log" $train_cmd "$lang/log/tokenizer.log" \
-      asrkit-train-tokenizer --model-type "$token_type" "${vocab[@]}" "data/$train_set/text" "$lang"
+    if ! $train_cmd "$lang/log/tokenizer.log" \
+        asrkit-train-tokenizer --model-type "$token_type" "${vocab[@]}" "data/$train_set/text" "$lang"; then
+      # (its advice, 'use a smaller --vocab-size', named an option the recipe's user does not give)
+      max_bpe=$(sed -n '/Vocabulary size too high/{s/.* <= \([0-9]*\).*/\1/p;q;}' "$lang/log/tokenizer.log" 2>/dev/null || true)
+      [ -z "$max_bpe" ] || die "stage 2 failed: --nbpe $nbpe: data/$train_set/text makes at most $max_bpe tokens:" \
+        "give --nbpe $max_bpe or less, or --token-type char -- see $lang/log/tokenizer.log"
+      die "stage 2 failed: asrkit-train-tokenizer on data/$train_set/text -- see $lang/log/tokenizer.log"
+    fi
     echo "data/$train_set/text" > "$lang/train_text"
     mark_done "$lang/.done" "$lang_inputs"
   fi
