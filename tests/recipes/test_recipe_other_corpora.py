@@ -130,6 +130,12 @@ def test_librispeech_run_sh_with_a_root_downloads_nothing(recipe_dir, tmp_path):
         f"local/data.sh: ERROR: {root}/train-clean-360: missing, and --hours 960 trains on it: give --hours 100 "
         "to train on train-clean-100 alone, or fetch it (local/download.sh)"), proc.stderr
     assert not (recipe / "downloads").exists()
+    # one part given for the folder of the parts: said as such
+    proc = run_sh(["./run.sh", "--librispeech-root", str(root / "dev-clean"), "--hours", "100", "--stop-stage", "0"],
+                  cwd=recipe, check=False, env=env)
+    assert proc.returncode == 1 and proc.stderr.rstrip().splitlines()[-1] == (
+        f"local/data.sh: ERROR: --librispeech-root {root}/dev-clean: that is one part; give the folder holding the "
+        f"parts: --librispeech-root {root}"), proc.stderr
 
 
 def test_nbpe_more_than_a_small_corpus_makes_names_nbpe(recipe_dir, yesno_root):

@@ -29,6 +29,11 @@ parts="dev-clean dev-other test-clean test-other $train_parts"
 for part in $parts; do
   [ -d "$librispeech_root/$part" ] && continue
   [ ! -d "$librispeech_root/LibriSpeech/$part" ] || die "$librispeech_root/$part: missing; the parts are in $librispeech_root/LibriSpeech: give --librispeech-root $librispeech_root/LibriSpeech"
+  # (one part given for the folder of the parts)
+  case $(basename -- "$librispeech_root") in dev-clean|dev-other|test-clean|test-other|train-clean-100|train-clean-360|train-other-500)
+    [ ! -d "$(dirname -- "$librispeech_root")/$part" ] \
+      || die "--librispeech-root $librispeech_root: that is one part; give the folder holding the parts: --librispeech-root $(dirname -- "$librispeech_root")" ;;
+  esac
   # (a copy of the 100 h parts alone, run with the default --hours 960)
   [[ $part != train-clean-100 && $part == train-* ]] && [ -d "$librispeech_root/train-clean-100" ] \
     && die "$librispeech_root/$part: missing, and --hours 960 trains on it: give --hours 100 to train on train-clean-100 alone, or fetch it (local/download.sh)"
