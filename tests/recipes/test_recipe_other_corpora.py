@@ -188,6 +188,11 @@ def test_an4_recordings_with_an_upper_case_extension_are_utterances(recipe_dir, 
         wav.rename(wav.with_suffix(".WAV"))
     proc = run_sh(["local/data.sh", "--an4-root", str(root), "--num-dev", "5"], cwd=recipe)
     assert "left out" not in proc.stderr
+    # a recording in no speaker folder: left out, and now said (it was passed over unseen)
+    shutil.copy(root / "wav/an4_clstk/fash/an251-fash-b.wav", root / "wav/an4_clstk/an999-fash-b.wav")
+    proc = run_sh(["local/data.sh", "--an4-root", str(root), "--num-dev", "5"], cwd=recipe)
+    assert (f"WARNING: {root}/wav/an4_clstk: 1 recording(s) in no line of an4_train.transcription, left out: "
+            "an999-fash-b.wav") in proc.stderr, proc.stderr
     train = {**read_table(recipe / "data/train_nodev/text"), **read_table(recipe / "data/train_dev/text")}
     assert train == expected["train"] and read_table(recipe / "data/test/text") == expected["test"]
     assert read_table(recipe / "data/train/wav.scp")["zoe-an251-b"] == str(root / "wav/an4_clstk/zoe/an251-zoe-b.WAV")

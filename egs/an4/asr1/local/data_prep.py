@@ -86,8 +86,9 @@ def prepare(an4_root: Path, out: Path, set_name: str, max_utts: int = 0) -> int:
         raise AsrkitError(f"{trans}: no utterances")
     # A recording no transcription line names is not an utterance (Kaldi's and ESPnet's AN4 preps
     # are driven by the transcription too), but it is said, with a count, not left out unseen.
-    unnamed = sorted(p.relative_to(wav_dir).as_posix() for p in wav_dir.glob("*/*") if p.suffix.lower() == ".wav"
-                     and p.relative_to(wav_dir).as_posix() not in named)
+    # (a recording straight in the set's folder, in no speaker folder, was passed over unseen)
+    unnamed = sorted(p.relative_to(wav_dir).as_posix() for p in [*wav_dir.glob("*"), *wav_dir.glob("*/*")]
+                     if p.suffix.lower() == ".wav" and not p.is_dir() and p.relative_to(wav_dir).as_posix() not in named)
     if unnamed:
         shown = ", ".join(unnamed[:3]) + (", ..." if len(unnamed) > 3 else "")
         print(f"data_prep.py: WARNING: {wav_dir}: {len(unnamed)} recording(s) in no line of {trans.name}, "
