@@ -109,7 +109,7 @@ class LASTask:
         batch = batch.to(device, non_blocking=True)
         out = model(batch.feats, batch.feat_lens, batch.ys, batch.y_lens)
         return StepOutput(loss=out.loss, weight=len(batch.indices), items=len(batch.indices),
-                          units=batch.num_frames, stats={"acc": out.acc})
+                          units=batch.num_frames, stats={"acc": out.acc}, stat_weights={"acc": out.num_tokens})
 
     def describe(self, batch: Batch) -> str:
         ids = [self.train_set.table.utt_id(j) for j in batch.indices]

@@ -52,6 +52,9 @@ class StepOutput:
     items: int  # utterances / sentences in the batch (for items/s)
     units: int  # frames / tokens in the batch (for the throughput the log reports)
     stats: Dict[str, Tensor] = field(default_factory=dict)  # more per-batch means, weighted like the loss
+    # What a stat is a mean over where that is not ``weight`` (a token accuracy: the batch's tokens).
+    # Weighted by utterances, one model's train_acc changed with batching.max_frames alone.
+    stat_weights: Dict[str, Any] = field(default_factory=dict)
 
 
 class TrainTask(Protocol):
@@ -549,6 +552,7 @@ class Trainer:
         units, items = self.task.units, self.task.items
         tot_loss, weight = 0.0, 0
         tot_stats: Dict[str, float] = {}
+        stat_weight: Dict[str, float] = {}
         n_items = n_units = skipped = updates = seen = 0
         bad_items = BadItems(log, f"training {items}", failed="were skipped")
         # Kaldi's 5 % is of the epoch's items on all ranks: bad utterances that happen to share a
@@ -616,7 +620,9 @@ class Trainer:
             stats = {name: float(v) for name, v in out.stats.items()}
             tot_loss += loss * out.weight
             for name, v in stats.items():
-                tot_stats[name] = tot_stats.get(name, 0.0) + v * out.weight
+                w = float(out.stat_weights.get(name, out.weight))
+                tot_stats[name] = tot_stats.get(name, 0.0) + v * w
+                stat_weight[name] = stat_weight.get(name, 0.0) + w
             weight += out.weight
             n_items += out.items
             n_units += out.units
@@ -648,7 +654,7 @@ class Trainer:
                               f"above); stopped without writing this epoch")
         return {
             "train_loss": tot_loss / max(weight, 1),
-            **{f"train_{name}": v / max(weight, 1) for name, v in tot_stats.items()},
+            **{f"train_{name}": v / max(stat_weight[name], 1) for name, v in tot_stats.items()},
             f"train_{units}_per_s": n_units * self.world_size / elapsed,
             f"train_{items}_per_s": n_items * self.world_size / elapsed, "train_time_s": elapsed,
             "skipped_batches": skipped, f"skipped_{items}": len(bad_items.failed),
