@@ -237,10 +237,11 @@ def test_fsdd_test_takes_not_at_8khz_mono_are_converted_as_the_connected_digits_
         assert (info.samplerate, info.channels) == (8000, 1), (utt, path)
     assert wav["theo-3_theo_1"] == str(recipe / "data/wav/test_takes/3_theo_1.wav")
     assert wav["theo-0_theo_0"] == str(rec / "0_theo_0.wav")
-    # the corpus repaired: the copies of the last run go
+    # the corpus repaired: the copies of the last run go, and only they
     soundfile.write(rec / "3_theo_1.wav", x, rate)
+    shutil.copy(rec / "0_theo_0.wav", recipe / "data/wav/test_takes/theo-test-00000.wav")
     run_sh(args, cwd=recipe)
-    assert sorted(p.name for p in (recipe / "data/wav/test_takes").iterdir()) == ["4_theo_2.wav"]
+    assert sorted(p.name for p in (recipe / "data/wav/test_takes").iterdir()) == ["4_theo_2.wav", "theo-test-00000.wav"]
 
 
 def test_fsdd_one_take_as_wav_and_wav_upper_case_is_an_error(recipe_dir, fsdd_root, tmp_path):

@@ -72,8 +72,10 @@ def main(argv=None) -> int:
                         converted.add(copy.name)
         write_data_dir(args.data_dir, wav_scp=wav, text=text, utt2spk=utt2spk)
         # An earlier run's copies of takes now at 8 kHz mono, or of other speakers: not left behind.
+        # Only takes' names: a --wav-dir shared with other audio (data/wav/test, the connected
+        # digits') keeps that.
         for old in wav_dir.glob("*.wav") if wav_dir.is_dir() else ():
-            if old.name not in converted:
+            if old.name not in converted and mcd.NAME.match(old.name):
                 old.unlink()
     except AsrkitError as e:
         print(f"{p.prog}: ERROR: {e}", file=sys.stderr)
