@@ -195,6 +195,10 @@ MAX_TIME_S = 1e8
 #   width past float32 overflowed in torch.clamp).
 MAX_SPECAUG_MASKS = 1000
 MAX_SPECAUG_WIDTH = 10 ** 6
+# augment.noise_snr_db: at -300 dB the noise, scaled 1e15 times, overflowed the fbank, and every
+# noisy utterance was skipped as "non-finite features; is the audio corrupt?", blaming its
+# recording; past 100 dB the noise is below 16-bit quantisation, i.e. none.
+MIN_SNR_DB, MAX_SNR_DB = -30.0, 100.0
 
 
 def _parse_override(item: str) -> tuple:
@@ -391,6 +395,10 @@ def validate(cfg: TrainConfig, where: str = "config") -> None:
         raise AsrkitError(f"{where}: augment.speed_factors must be in [0.5, 2], got {a.speed_factors}")
     if not 0 <= a.noise_prob <= 1:
         raise AsrkitError(f"{where}: augment.noise_prob must be in [0, 1], got {a.noise_prob}")
+    if not all(MIN_SNR_DB <= v <= MAX_SNR_DB for v in a.noise_snr_db):  # (NaN too: set from Python)
+        raise AsrkitError(f"{where}: augment.noise_snr_db must be [low, high] within [{MIN_SNR_DB:g}, {MAX_SNR_DB:g}] "
+                          f"dB (the speech's power over the noise's: 0 is as loud, -30 a noise 1000 times louder), "
+                          f"got {list(a.noise_snr_db)}")
     if a.noise_snr_db[0] > a.noise_snr_db[1]:
         raise AsrkitError(f"{where}: augment.noise_snr_db must be [low, high], got {list(a.noise_snr_db)}")
 

@@ -104,6 +104,13 @@ def test_yaml_sections_and_overrides(tmp_path):
     # that rate, where every other number asrkit reads (the CLI's, Kaldi's tables) is ASCII digits
     ({}, ["training.max_epochs=\u0663"], "training.max_epochs: expected a number (int), got '\u0663'"),
     ({}, ["optim.lr=\uff11e-3"], "optim.lr: expected a number (float), got '\uff11e-3'"),
+    # at -300 dB the noise overflowed the fbank, and each noisy utterance was skipped as "non-finite
+    # features; is the audio corrupt?", naming its speech recording
+    ({}, ["augment.noise_snr_db=[-300, -300]"],
+     "augment.noise_snr_db must be [low, high] within [-30, 100] dB (the speech's power over the noise's: 0 is as "
+     "loud, -30 a noise 1000 times louder), got [-300.0, -300.0]"),
+    ({}, ["augment.noise_snr_db=[0, 1000]"], "augment.noise_snr_db must be [low, high] within [-30, 100] dB"),
+    ({}, ["augment.noise_snr_db=[20, 10]"], "augment.noise_snr_db must be [low, high], got [20.0, 10.0]"),
     # a --set value is one line of error too (PyYAML's message spans five lines, with a caret)
     ({}, ["training.max_epochs=[1"], "--set 'training.max_epochs=[1': value: not valid YAML: expected ',' or ']', "
                                      "but got '<stream end>' (while parsing a flow sequence)"),
@@ -119,7 +126,8 @@ def test_bad_config_is_a_clear_error(raw, overrides, message):
 
 def test_the_largest_sane_values_load():
     cfg = build_config({}, ["optim.lr=1000", "optim.eps=1", "optim.weight_decay=1", "optim.final_lr_ratio=1",
-                            "training.max_epochs=1000000", "training.num_plots=0", "model.specaug={time_masks: 1000}"])
+                            "training.max_epochs=1000000", "training.num_plots=0", "model.specaug={time_masks: 1000}",
+                            "augment.noise_snr_db=[-30, 100]"])
     assert cfg.optim.lr == 1000 and cfg.training.max_epochs == 10**6 and cfg.model.specaug.time_masks == 1000
 
 
