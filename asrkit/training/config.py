@@ -390,6 +390,12 @@ def validate(cfg: TrainConfig, where: str = "config") -> None:
     if "all" in f.init_modules and len(f.init_modules) > 1:
         raise AsrkitError(f"{where}: finetune.init_modules: 'all' and {', '.join(n for n in f.init_modules if n != 'all')}"
                           f" together: give either all or the modules")
+    # Taken from nothing, they were ignored: the run trained from random weights at exit 0, the
+    # user believing its listener came from another model. (A resumed run reads no --init either.)
+    if not f.init and list(f.init_modules) != ["all"]:
+        raise AsrkitError(f"{where}: finetune.init_modules {', '.join(f.init_modules)} (--init-modules) without "
+                          f"finetune.init (--init MODEL), the model to take them from: the run would train from "
+                          f"random weights; give --init, or leave --init-modules out")
     a = cfg.augment
     if any(not (0.5 <= f <= 2.0) for f in a.speed_factors):
         raise AsrkitError(f"{where}: augment.speed_factors must be in [0.5, 2], got {a.speed_factors}")

@@ -138,3 +138,15 @@ def test_train_refuses_an_init_listener_of_other_inputs(yesno_setup, tmp_path):
     code, err = _run_inproc(*train_args(yesno_setup, tmp_path / "e4", "--init", wide, "--init-modules", "speller",
                                         "--set", "training.max_epochs=1"))
     assert code == 0, err
+
+
+@pytest.mark.parametrize("given", [("--init-modules", "listener"), ("--set", "finetune.init_modules=[speller]")])
+def test_init_modules_without_init_is_refused_before_reading_data(yesno_setup, tmp_path, given):
+    """--init-modules listener without --init was ignored: the run trained from random weights at
+    exit 0, without a word, its user believing its listener came from another model."""
+    code, err = _run_inproc(*train_args(yesno_setup, tmp_path / "e", *given, "--set", "training.max_epochs=1"))
+    assert code == 1, err
+    assert f"ERROR (asrkit-train): {given[0]} " in err
+    assert "(--init-modules) without finetune.init (--init MODEL), the model to take them from: the run would " \
+           "train from random weights; give --init, or leave --init-modules out" in err
+    assert not (tmp_path / "e").exists()  # refused before anything was read or written
