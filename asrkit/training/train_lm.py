@@ -101,7 +101,10 @@ def perplexity(lm: LSTMLM, sents: Sequence[List[int]], batch_size: int, device: 
         loss, count = lm.loss(*_pad(batch, device))
         nll += float(loss.detach())
         n += int(count)
-    return math.exp(nll / max(n, 1))
+    try:
+        return math.exp(nll / max(n, 1))
+    except OverflowError:  # (a diverged LM, over ~709 nats a token: a traceback that ended the run)
+        return math.inf
 
 
 class LMTask:

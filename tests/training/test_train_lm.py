@@ -470,3 +470,24 @@ def test_a_bad_device_in_the_config_fails_when_it_loads(tmp_path):
                             tmp_path / "no_such_text", tmp_path / "lm")
     assert code == 1 and f"ERROR (asrkit-train-lm): {conf}: device must be auto, cpu, cuda or cuda:N, got 'gpu'" in err
     assert not (tmp_path / "lm").exists()
+
+
+def test_the_perplexity_of_a_diverged_lm_is_infinite_not_a_traceback():
+    """Over ~709 nats a token (a run with too high an lr) math.exp overflowed: an OverflowError
+    traceback ended asrkit-train-lm at its first validation."""
+    import math
+
+    import torch
+
+    from asrkit.models.lm import LMConfig, LSTMLM
+    from asrkit.training.train_lm import perplexity
+
+    lm = LSTMLM(6, LMConfig(embed=4, hidden=4, layers=1, dropout=0.0))
+    with torch.no_grad():
+        lm.output.weight.zero_()
+        lm.output.bias.fill_(0.0)
+        lm.output.bias[2] = 1e4  # every other token 10,000 nats below it
+    assert perplexity(lm, [[3, 4, 3]], 4, torch.device("cpu")) == math.inf
+    with torch.no_grad():
+        lm.output.bias.zero_()  # uniform over the 6 tokens
+    assert perplexity(lm, [[3, 4, 3]], 4, torch.device("cpu")) == pytest.approx(6.0)
