@@ -362,6 +362,14 @@ def validate(cfg: TrainConfig, where: str = "config") -> None:
         raise AsrkitError(f"{where}: training.best_metric: {t.best_metric!r} is not one of {', '.join(ASR_METRICS)}")
     if t.best_metric == "valid_cer" and not t.valid_cer:
         raise AsrkitError(f"{where}: training.best_metric valid_cer needs training.valid_cer: true")
+    if cfg.model.ctc_weight >= 1 and t.best_metric == "valid_acc":
+        # The accuracy is the attention decoder's, which a loss of CTC alone never trains: its ties
+        # at 0.0 picked epoch 1 for model.pt, exit 0. Refused here, before any data is read (LASTask
+        # refused it only once the training and dev sets had been loaded). The two keys at fault
+        # together, the message names both and no single option.
+        raise AsrkitError("training.best_metric valid_acc is the attention decoder's token accuracy, and "
+                          "model.ctc_weight 1 (CTC alone) never trains the decoder: choose the best epoch by "
+                          "valid_loss or valid_cer (the CTC head's best path)")
     if t.max_time < 0:
         raise AsrkitError(f"{where}: training.max_time must be >= 0 seconds (0: no budget), got {t.max_time:g}")
     # num_plots -5 and teacher_forcing_decay_epochs -1 were taken as 0 without a word.

@@ -111,6 +111,10 @@ def test_yaml_sections_and_overrides(tmp_path):
      "loud, -30 a noise 1000 times louder), got [-300.0, -300.0]"),
     ({}, ["augment.noise_snr_db=[0, 1000]"], "augment.noise_snr_db must be [low, high] within [-30, 100] dB"),
     ({}, ["augment.noise_snr_db=[20, 10]"], "augment.noise_snr_db must be [low, high], got [20.0, 10.0]"),
+    # refused by LASTask only once the training and dev sets had been read (--print-config: exit 0)
+    ({"model": {"ctc_weight": 1.0}}, ["training.best_metric=valid_acc"],
+     "training.best_metric valid_acc is the attention decoder's token accuracy, and model.ctc_weight 1 (CTC alone) "
+     "never trains the decoder: choose the best epoch by valid_loss or valid_cer (the CTC head's best path)"),
     # a --set value is one line of error too (PyYAML's message spans five lines, with a caret)
     ({}, ["training.max_epochs=[1"], "--set 'training.max_epochs=[1': value: not valid YAML: expected ',' or ']', "
                                      "but got '<stream end>' (while parsing a flow sequence)"),
