@@ -112,7 +112,7 @@ MEANING_OPTIONS = ("sample_frequency", "frame_length", "frame_shift", "num_mel_b
 CMVN_SHIFT_WARN = 1.0
 
 
-def _fbank_differences(theirs: FbankConfig, ours: FbankConfig) -> Tuple[List[str], List[str]]:
+def fbank_differences(theirs: FbankConfig, ours: FbankConfig) -> Tuple[List[str], List[str]]:
     """(differences that change what the features mean, other differences), as ``key: old -> new``."""
     a, b = theirs.to_dict(), ours.to_dict()
     # (high_freq <= 0 is an offset from Nyquist: 0 and 4000 are the same edge at 8 kHz)
@@ -137,7 +137,7 @@ def check_features(meta: PackageMeta, path: str, idim: int, fbank: Optional[Fban
                     path, f"{meta.feature_config.sample_frequency:g}", f"{meta.feature_config.frame_shift:g}",
                     meta.feature_config.num_mel_bins, feats)
         return
-    meaning, other = _fbank_differences(meta.feature_config, fbank)
+    meaning, other = fbank_differences(meta.feature_config, fbank)
     if meaning:
         raise AsrkitError(f"--init {path}: its listener learnt from features made with other options than {feats} "
                           f"({'; '.join(meaning)}): the same dim would mean other frequencies or times; make the "

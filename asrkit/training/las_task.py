@@ -20,7 +20,7 @@ from asrkit.models.package import PackageMeta
 from asrkit.training.bad_utterances import BadItem, SkipBad, collate_good, split_bad
 from asrkit.training.config import TrainConfig
 from asrkit.training.data import Batch, FeatureDataset, collate, make_loader
-from asrkit.training.finetune import _fbank_differences
+from asrkit.training.finetune import fbank_differences
 from asrkit.training.plots import plot_file_name, save_alignment_png
 from asrkit.training.sampler import BucketBatchSampler
 from asrkit.training.trainer import StepOutput
@@ -168,7 +168,7 @@ class LASTask:
         if recorded is None or self.meta.feature_config is None:
             return
         beside, dev = recorded
-        meaning, other = _fbank_differences(self.meta.feature_config, dev)
+        meaning, other = fbank_differences(self.meta.feature_config, dev)
         if meaning:
             raise AsrkitError(f"{beside}: the dev features were made with other options than the training "
                               f"features ({'; '.join(meaning)}): the dev loss would measure features the model never "
@@ -185,7 +185,7 @@ class LASTask:
         if recorded is None or self.meta.feature_config is None:
             return
         beside, made = recorded
-        meaning, other = _fbank_differences(made, self.meta.feature_config)
+        meaning, other = fbank_differences(made, self.meta.feature_config)
         if meaning:
             raise AsrkitError(f"the feature config (--fbank-config) is not the one {beside} records the training "
                               f"features were made with ({'; '.join(meaning)}): model.pt would compute other "

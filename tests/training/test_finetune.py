@@ -215,3 +215,16 @@ def test_train_init_of_other_features_is_one_line(yesno_setup, tmp_path):
     assert (f"ERROR (asrkit-train): --init {path}: its model takes 40-dim features, "
             f"{yesno_setup / 'dump' / 'train'}/feats.scp has 23-dim ones") in err
     assert not (tmp_path / "e" / "checkpoints").exists()
+
+
+def test_fbank_differences_is_public_and_splits_by_meaning():
+    """las_task imported finetune's private _fbank_differences (955228b, 98419ea); it is a public
+    name now, and says which differences change what a feature dim means."""
+    from asrkit.features.fbank import FbankConfig
+
+    meaning, other = finetune.fbank_differences(FbankConfig(frame_shift=20.0, dither=0.0),
+                                                FbankConfig(frame_shift=10.0, dither=1.0))
+    assert meaning == ["frame_shift: 20.0 -> 10.0"] and other == ["dither: 0.0 -> 1.0"]
+    # high_freq 0 and the Nyquist frequency are the same edge
+    assert finetune.fbank_differences(FbankConfig(sample_frequency=8000, high_freq=0.0),
+                                      FbankConfig(sample_frequency=8000, high_freq=4000.0)) == ([], [])
