@@ -3,12 +3,20 @@ and data/test first and made data/train_nodev and data/train_dev from them last,
 that stopped in between (Ctrl-C, a failure) left the last run's train_nodev and train_dev beside
 the new train and test, and --stage 1 made features of the mix with exit 0 (trained on one
 corpus, tested on another). Its data.sh now removes those sets first, as AN4's does, and the run
-from --stage 1 stops at one line naming stage 0. (AN4: test_an4_stage0_stopped_is_refused.)"""
+from --stage 1 stops at one line naming stage 0. (AN4: test_an4_stage0_stopped_is_refused.)
+A stage 0 that failed before it changed data/ (a --yesno-root with no waves, AN4's bad --num-dev)
+removed its record of what made data/, and a run from --stage 1 with that corpus root took the
+last run's data/ without a word: run.sh now marks data/ until stage 0 ends."""
 from __future__ import annotations
 
 import shutil
 
 from recipe_helpers import read_table, run_sh
+
+# run.sh marks data/ while stage 0 runs (data/stage0_unfinished) and refuses it from --stage 1 on
+# (before, asr.sh stopped at "no data/train_nodev ...: run stage 0 first", which a stage 0 that
+# failed before it removed the held-out sets did not reach)
+UNFINISHED = "./run.sh: ERROR: data/ is from a stage 0 that did not finish"
 
 
 def test_yesno_stage0_stopped_part_way_is_refused_from_stage_1(recipe_dir, yesno_root, tmp_path):
@@ -27,8 +35,7 @@ def test_yesno_stage0_stopped_part_way_is_refused_from_stage_1(recipe_dir, yesno
     assert proc.returncode != 0 and len(read_table(recipe / "data/test/text")) == 10, proc.stderr
     proc = run_sh(["./run.sh", "--stage", "1", "--stop-stage", "1", "--nj", "1"], cwd=recipe, check=False)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
-    assert proc.stderr.rstrip().splitlines()[-1].startswith("asr.sh: ERROR: no data/train_nodev") \
-        and "run stage 0 first" in proc.stderr, proc.stderr
+    assert proc.stderr.rstrip().splitlines()[-1].startswith(UNFINISHED) and "run from --stage 0" in proc.stderr, proc.stderr
     assert not (recipe / "dump").exists()
     # stage 0 again, to its end: the later stages take data/ again
     (recipe / "data/local/dev.list").rmdir()
@@ -45,6 +52,31 @@ def test_an4_stage0_stopped_is_refused(recipe_dir, an4_root):
                   cwd=recipe, check=False)
     assert proc.returncode == 1 and "not more than --num-dev 40" in proc.stderr, proc.stderr
     proc = run_sh(["./run.sh", "--stage", "1", "--stop-stage", "1", "--nj", "1"], cwd=recipe, check=False)
-    assert proc.returncode == 1 and proc.stderr.rstrip().splitlines()[-1].startswith(
-        "asr.sh: ERROR: no data/train_nodev"), proc.stderr
+    assert proc.returncode == 1 and proc.stderr.rstrip().splitlines()[-1].startswith(UNFINISHED), proc.stderr
+    assert not (recipe / "dump").exists()
+
+
+def test_yesno_stage0_failed_before_it_changed_data_is_refused_from_stage_1(recipe_dir, yesno_root, tmp_path):
+    recipe = recipe_dir("yesno")
+    run_sh(["./run.sh", "--stop-stage", "0", "--yesno-root", str(yesno_root)], cwd=recipe)
+    other = tmp_path / "other"
+    other.mkdir()  # (no waves_yesno/ in it yet)
+    proc = run_sh(["./run.sh", "--stop-stage", "0", "--yesno-root", str(other)], cwd=recipe, check=False)
+    assert proc.returncode == 1 and "no waves_yesno/ folder there" in proc.stderr, proc.stderr
+    proc = run_sh(["./run.sh", "--stage", "1", "--stop-stage", "1", "--nj", "1", "--yesno-root", str(other)], cwd=recipe,
+                  check=False)
+    assert proc.returncode == 1 and proc.stderr.rstrip().splitlines()[-1].startswith(UNFINISHED), proc.stderr
+    assert not (recipe / "dump").exists()
+
+
+def test_an4_stage0_failed_before_it_changed_data_is_refused_from_stage_1(recipe_dir, an4_root, tmp_path):
+    recipe = recipe_dir("an4")
+    other = tmp_path / "other"
+    other.mkdir()
+    run_sh(["./run.sh", "--stop-stage", "0", "--an4-root", str(an4_root), "--max-utts", "12"], cwd=recipe)
+    proc = run_sh(["./run.sh", "--stop-stage", "0", "--an4-root", str(other)], cwd=recipe, check=False)
+    assert proc.returncode == 1 and "expected etc/ and wav/ there" in proc.stderr, proc.stderr
+    proc = run_sh(["./run.sh", "--stage", "1", "--stop-stage", "1", "--nj", "1", "--an4-root", str(other)], cwd=recipe,
+                  check=False)
+    assert proc.returncode == 1 and proc.stderr.rstrip().splitlines()[-1].startswith(UNFINISHED), proc.stderr
     assert not (recipe / "dump").exists()

@@ -53,10 +53,15 @@ if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
   echo "$(date '+%Y-%m-%d %H:%M:%S') (run.sh) stage 0: data prep" >&2
   take_data_lock "stage 0"   # one run at a time writes data/ (utils/data_lock.sh)
   rm -f data/stage0_options   # a stage 0 that fails part-way leaves data/ unrecorded
+  # ... and marked until it ends: one that failed before it changed data/ (a bad --num-dev, a
+  # download that failed) left the last run's data/ unrecorded, and --stage 1 with another
+  # corpus root took it without a word
+  stage0_mark_unfinished
   local/data.sh --an4-root "$an4_root" --max-utts "$max_utts" --num-dev "$num_dev"
   stage0_record "${stage0_now[@]}"
+  rm -f data/stage0_unfinished
   release_data_lock
-elif [ -n "$given0" ]; then
+elif stage0_refuse_unfinished && [ -n "$given0" ]; then
   # From --stage 1 on these change nothing (data/ is not made again): --max-utts 40 on a
   # 20-utterance data/ ran on the 20 with exit 0, reported as the run of the 40.
   stage0_check "$given0" "${stage0_now[@]}"
