@@ -13,7 +13,7 @@
 #
 # A stage 0 that writes several sets may also mark data/ while it runs (stage0_mark_unfinished,
 # then 'rm -f data/stage0_unfinished' at its end), and a run from --stage 1 then refuses a data/
-# part new, part the last run's (stage0_refuse_unfinished) (FSDD, LibriSpeech).
+# part new, part the last run's, or one that failed before it changed data/ (stage0_refuse_unfinished).
 #
 # Its names start with stage0_: it is sourced into run.sh.
 
