@@ -302,3 +302,14 @@ def test_fsdd_an4_root_given_the_folder_holding_an4(recipe_dir, an4_root, tmp_pa
     assert proc.returncode == 1 and proc.stderr.rstrip().splitlines()[-1] == (
         f"local/an4_data.sh: ERROR: --an4-root {tmp_path}/corpora: expected etc/ and wav/ there; they are in "
         f"{tmp_path}/corpora/an4: give --an4-root {tmp_path}/corpora/an4"), proc.stderr
+
+
+def test_fsdd_test_speakers_with_a_space_after_the_comma(recipe_dir, fsdd_root, tmp_path):
+    """--test-speakers "theo, zoe" (a sixth speaker held out beside theo) named a speaker ' zoe':
+    'not FSDD speakers here'."""
+    recipe = recipe_dir("fsdd")
+    corpus = fsdd_copy(fsdd_root, tmp_path / "fsdd", {"george": "george", "zoe": "jackson", "theo": "theo"}, 2)
+    run_sh(["local/data.sh", "--fsdd-root", str(corpus), "--test-speakers", "theo, zoe", "--dev-takes", "1",
+            "--num-train", "2", "--num-dev", "1", "--num-test", "4"], cwd=recipe)
+    assert set(read_table(recipe / "data/train/utt2spk").values()) == {"george"}
+    assert set(read_table(recipe / "data/test_takes/utt2spk").values()) == {"theo", "zoe"}

@@ -146,7 +146,7 @@ fi
 as_number() { if [[ $1 =~ ^[0-9]*\.?[0-9]+([eE][-+]?[0-9]+)?$ ]]; then awk -v x="$1" 'BEGIN { printf "%g", x }'; else echo "$1"; fi; }
 # (the test speakers are a set to stage 0: "theo,george" makes george,theo's data)
 # (test_takes=yes: data/test_takes is made too; a data/ from before it has none for stage 1 to dump)
-stage0_options="test_speakers=$(tr ',' '\n' <<< "$test_speakers" | sed '/^$/d' | sort -u | paste -sd, -) dev_takes=$dev_takes num_train=$num_train num_dev=$num_dev num_test=$num_test"
+stage0_options="test_speakers=$(tr ',' '\n' <<< "$test_speakers" | sed 's/^[[:space:]]*//; s/[[:space:]]*$//; /^$/d' | sort -u | paste -sd, -) dev_takes=$dev_takes num_train=$num_train num_dev=$num_dev num_test=$num_test"
 stage0_options+=" speed_factors=$speed_factors background_prob=$(as_number "$background_prob") background_where=$background_where"
 stage0_options+=" long_edge_prob=$(as_number "$long_edge_prob") tight_edge_prob=$(as_number "$tight_edge_prob") single_take_prob=$(as_number "$single_take_prob") an4_words=$an4_words an4_digit_words=$an4_digit_words an4_resample=$an4_resample test_takes=yes"
 positional=("$@")

@@ -392,7 +392,8 @@ def main(argv=None) -> int:
         if not 1 <= args.min_digits <= args.max_digits:
             raise AsrkitError(f"--min-digits {args.min_digits} / --max-digits {args.max_digits}: need 1 <= min <= max")
         index = index_recordings(args.fsdd_root)
-        test_spk = [] if args.all_train else [s for s in args.test_speakers.split(",") if s]
+        # (a space after a comma, "theo, zoe", named a speaker ' zoe', not found)
+        test_spk = [] if args.all_train else [s.strip() for s in args.test_speakers.split(",") if s.strip()]
         unknown = [s for s in test_spk if s not in index]
         if unknown or not (test_spk or args.all_train):
             raise AsrkitError(f"--test-speakers {args.test_speakers}: not FSDD speakers here "

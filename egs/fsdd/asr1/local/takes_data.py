@@ -49,7 +49,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     wav_dir = args.wav_dir or args.data_dir.parent / "wav" / args.data_dir.name
     try:
-        speakers = sorted({s for s in args.speakers.split(",") if s.strip()})
+        speakers = sorted({s.strip() for s in args.speakers.split(",") if s.strip()})
         if not speakers:
             raise AsrkitError(f"--speakers {args.speakers!r}: no speaker named")
         index = index_recordings(args.fsdd_root)
