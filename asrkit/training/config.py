@@ -369,7 +369,7 @@ def validate(cfg: TrainConfig, where: str = "config") -> None:
         # together, the message names both and no single option.
         raise AsrkitError("training.best_metric valid_acc is the attention decoder's token accuracy, and "
                           "model.ctc_weight 1 (CTC alone) never trains the decoder: choose the best epoch by "
-                          "valid_loss or valid_cer (the CTC head's best path)")
+                          "valid_loss or valid_cer (greedy decoding by the CTC head alone)")
     if t.max_time < 0:
         raise AsrkitError(f"{where}: training.max_time must be >= 0 seconds (0: no budget), got {t.max_time:g}")
     # num_plots -5 and teacher_forcing_decay_epochs -1 were taken as 0 without a word.

@@ -114,7 +114,8 @@ def test_yaml_sections_and_overrides(tmp_path):
     # refused by LASTask only once the training and dev sets had been read (--print-config: exit 0)
     ({"model": {"ctc_weight": 1.0}}, ["training.best_metric=valid_acc"],
      "training.best_metric valid_acc is the attention decoder's token accuracy, and model.ctc_weight 1 (CTC alone) "
-     "never trains the decoder: choose the best epoch by valid_loss or valid_cer (the CTC head's best path)"),
+     "never trains the decoder: choose the best epoch by valid_loss or valid_cer (greedy decoding by the CTC "
+     "head alone)"),
     # a --set value is one line of error too (PyYAML's message spans five lines, with a caret)
     ({}, ["training.max_epochs=[1"], "--set 'training.max_epochs=[1': value: not valid YAML: expected ',' or ']', "
                                      "but got '<stream end>' (while parsing a flow sequence)"),
