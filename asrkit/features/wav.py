@@ -1686,21 +1686,34 @@ def read_wav_scp(wav_rspecifier: str, segments: Optional[PathLike] = None, chann
 
 
 # How the audio files a wav.scp names begin: one given in its place was "x.wav:1: not UTF-8 text".
-_AUDIO_MAGIC = (b"RIFF", b"RF64", b"fLaC", b"OggS", b"ID3", b"FORM", b".snd", b"caff", b"NIST_1A")
+_AUDIO_MAGIC = (b"RIFF", b"RF64", b"fLaC", b"OggS", b"ID3", b"FORM", b".snd", b"caff")
 
 
 def _refuse_audio_as_table(path: str) -> None:
-    """An audio file given where its wav.scp goes is an error saying so."""
+    """An audio file given where its wav.scp goes is an error saying so. Its magic alone is not
+    enough: a wav.scp's first id may begin so (caffrey_01, FORMAL_2, RIFF_07), and such tables
+    were refused as audio; an audio file's next bytes are binary (sizes, with NULs), a table's
+    text. A SPHERE header is text, but its first line is the magic alone."""
     try:
         with open(path, "rb") as f:
             if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
                 return  # (a pipe's first bytes are the table's: not read here)
-            head = f.read(8)
+            head = f.read(64)
     except OSError:
         return  # (the table reader names it)
-    if head.startswith(_AUDIO_MAGIC):
+    if head.startswith(b"NIST_1A\n") or head.startswith(_AUDIO_MAGIC) and _binary(head):
         raise AsrkitError(f"{path}: is an audio file, not a wav.scp: give a table of '<utterance-id> <audio file or "
                           f"command |>' lines (e.g. echo \"utt1 {path}\" > wav.scp; then scp:wav.scp)")
+
+
+def _binary(head: bytes) -> bool:
+    if any(b < 0x20 and b not in b"\t\n\r" for b in head):
+        return True
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return e.start < len(head) - 3  # (not merely a character cut where the read ended)
+    return False
 
 
 def _check_stdin_entries(path: str, recos: Dict[str, Tuple[str, int]], segments: Optional[PathLike],

@@ -83,3 +83,18 @@ def test_kaldis_ark_t_form_of_the_frame_count_tables(tmp_path, monkeypatch):
         result = run_cli(compute_fbank_cli, [f"scp:{scp}", "ark:/dev/null", "--write-utt2num-frames", value])
         assert result.exit_code == 1 and message in result.stderr, (value, result.stderr)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d", "ok.wav", "wav.scp"]
+
+
+def test_a_wav_scp_whose_first_id_begins_like_audio_magic_is_read(tmp_path):
+    # (270be98 looked at the magic alone: caffrey_01, FORMAL_2, RIFF_07 ... were "an audio file")
+    wav = write_wav(tmp_path / "a.wav", _tone(), 16000)
+    for i, key in enumerate(("caffrey_01", "FORMAL_2", "RIFF_07", "ID3X_01", "fLaCk", "OggSy", ".snd1", "NIST_1A_x")):
+        scp = tmp_path / f"w{i}.scp"
+        scp.write_text(f"{key} {wav}\n")
+        result = run_cli(compute_fbank_cli, [f"scp:{scp}", f"ark,t:{tmp_path}/o{i}.txt"])
+        assert result.exit_code == 0, (key, result.stderr)
+        assert (tmp_path / f"o{i}.txt").read_text().startswith(f"{key}  [")
+    sphere = tmp_path / "a.sph"
+    sphere.write_bytes(b"NIST_1A\n   1024\nsample_count -i 0\nend_head\n".ljust(1024, b" "))
+    result = run_cli(compute_fbank_cli, [str(sphere), "ark:/dev/null"])
+    assert result.exit_code == 1 and f"{sphere}: is an audio file, not a wav.scp" in result.stderr, result.stderr
