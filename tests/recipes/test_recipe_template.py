@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from recipe_helpers import REPO, make_checkout, new_recipe, read_table, run_sh
 from user_corpus import make_user_corpus
@@ -365,6 +366,24 @@ def test_local_data_sh_bad_inputs(tmp_path, an4_root):
     ]:
         proc = run_sh(data_sh + extra, cwd=recipe, check=False)
         assert proc.returncode == 1 and message in proc.stderr, (extra, proc.stderr[-2000:])
+
+
+def test_raw_feats_type_records_the_fbank_args_it_computes_with(tmp_path, an4_root):
+    """asr.sh --feats-type raw --fbank-args "--low-freq 40": CMVN and the dev dump were made with
+    --fbank-args, but the training set's fbank.yaml (what asrkit-train computes fbank with, and
+    packs) was a copy of --fbank-config alone, so training refused the dev set as made with other
+    options (and before that check, trained on other features than CMVN's)."""
+    recipe = new_recipe(tmp_path)
+    corpus = tmp_path / "corpus"
+    make_user_corpus(an4_root, corpus, 12)
+    set_option(recipe / "local/data.sh", "audio_subdir", "audio")
+    set_option(recipe / "local/data.sh", "transcripts", "prompts.txt")
+    run_sh(["./run.sh", "--corpus-root", str(corpus), "--stop-stage", "0"], cwd=recipe)
+    run_sh(["./run.sh", "--stage", "1", "--stop-stage", "1", "--nj", "1", "--feats-type", "raw",
+            "--fbank-args", "--low-freq 40", "--test-sets", "test"], cwd=recipe)
+    for part in ("train", "dev"):
+        fbank = yaml.safe_load((recipe / f"dump/{part}/fbank.yaml").read_text())
+        assert fbank["low_freq"] == 40.0, (part, fbank)
 
 
 @pytest.mark.slow

@@ -402,7 +402,10 @@ if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
       run "(above)" asrkit-validate-data-dir --no-feats "data/$set"
       mkdir -p "$out/log"
       for f in wav.scp segments text utt2spk spk2utt; do [ ! -f "data/$set/$f" ] || cp "data/$set/$f" "$out/$f"; done
-      cp "$fbank_config" "$out/fbank.yaml"
+      # The options the workers compute fbank with, --fbank-args included (asrkit-train packs
+      # them): a copy of the file alone trained on other features than CMVN and dev were made with.
+      asrkit-compute-fbank --config "$fbank_config" $fbank_args --print-config > "$out/fbank.yaml.tmp" \
+        && mv "$out/fbank.yaml.tmp" "$out/fbank.yaml" || die "stage 1 failed: asrkit-compute-fbank --print-config"
       segments=()
       [ -f "data/$set/segments" ] && segments=(--segments "data/$set/segments")
       run "$out/log/cmvn.log" $train_cmd "$out/log/cmvn.log" bash -c "set -o pipefail; asrkit-compute-fbank \
