@@ -353,7 +353,9 @@ class UnknownTally:
             self.utts.append(utt)
             for piece in unknown:
                 self.chars[piece] = self.chars.get(piece, 0) + 1
-        if words(text):
+        # (a text of nothing but the symbol <unk> itself, a noise-only utterance's transcript,
+        # says nothing of the tokenizer: a file of them was refused as lower-case text)
+        if any(w != UNK for w in words(text)):
             self.texts += 1
             if not unknown or knows_some_token(tok, tok.tokens, text, ids):
                 self.known += 1

@@ -27,3 +27,12 @@ def test_one_known_word_or_no_words_at_all_pass(asrkit, tmp_path):
     assert asrkit("tokenize", model, input=b"u1 yes\nu2 NO\n").stdout.decode().splitlines()[1].startswith("u2 2 ")
     assert asrkit("tokenize", model, input=b"u1\nu2\n").stdout == b"u1\nu2\n"
     assert asrkit("tokenize", "--decode", model, input=b"u1 1 1\n").stdout == "u1 \u2047 \u2047\n".encode()
+
+
+def test_a_text_of_nothing_but_the_unk_symbol_passes(asrkit, tmp_path):
+    # a noise-only utterance's transcript ('utt1 <unk>', one utterance at a time from a grep) was
+    # refused as "the text is lower case and the tokens upper case" (b4e7188)
+    model = _lang(asrkit, tmp_path)
+    proc = asrkit("tokenize", model, input=b"u1 <unk>\nu2 <unk> <unk>\n", check=False)
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert len(proc.stdout.decode().splitlines()) == 2
