@@ -190,7 +190,7 @@ def main(model_path: Optional[str], config_path: Optional[str], print_config: bo
     from asrkit.decoding.recognizer import Recognizer
     from asrkit.decoding.run import Outputs, decode_items
 
-    rec = Recognizer.from_files(model_path, config, lm_path)
+    rec = Recognizer.from_files(model_path, config, lm_path, lm_weight_chosen=flags.get("lm_weight") is not None)
     # (after the load: before it, a missing or damaged model was logged as one that "has none packed")
     log.info("decoding options: %s", source)
     if not feats:

@@ -172,9 +172,11 @@ def empty_band_dims(feats: np.ndarray, train_mean: np.ndarray, first: int = 0,
 class Recognizer:
     @classmethod
     def from_files(cls, model_path: Union[str, os.PathLike], config: DecodeConfig,
-                   lm_path: Optional[Union[str, os.PathLike]] = None, device: Optional[str] = None) -> "Recognizer":
+                   lm_path: Optional[Union[str, os.PathLike]] = None, device: Optional[str] = None,
+                   lm_weight_chosen: bool = False) -> "Recognizer":
         """Load model.pt (and ``lm_path`` when ``config.lm_weight`` > 0) onto ``device`` (default:
-        ``config.device``); an LM of another token list than the model's is refused."""
+        ``config.device``); an LM of another token list than the model's is refused.
+        ``lm_weight_chosen``: the caller's user gave the weight (0: an ablation, not an oversight)."""
         from asrkit.models.lm import load_lm
         from asrkit.models.package import load_package
 
@@ -188,7 +190,9 @@ class Recognizer:
         elif lm_path:
             # (an info line: an LM given with --lm and no weight, the defaults' or a packed model's
             # 0, decoded without it at exit 0, unchecked)
-            log.warning("lm_weight is 0: the LM %s is not used (give --lm-weight, e.g. 0.3, to fuse it)", lm_path)
+            # (an explicit --lm-weight 0, an LM ablation, is said in an info line)
+            (log.info if lm_weight_chosen else log.warning)(
+                "lm_weight is 0: the LM %s is not used (give --lm-weight, e.g. 0.3, to fuse it)", lm_path)
         return cls(pkg, config, lm)
 
     def __init__(self, package, config: DecodeConfig, lm=None) -> None:

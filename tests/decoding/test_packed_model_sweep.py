@@ -232,3 +232,30 @@ def test_an_lm_given_without_a_weight_is_warned_about(tmp_path, caplog):
         rec = Recognizer.from_files(tmp_path / "asr.pt", DecodeConfig(), tmp_path / "lm.pt")
     assert rec.lm is None
     assert [r.levelno for r in caplog.records if "is not used" in r.getMessage()] == [logging.WARNING]
+
+
+def test_an_lm_weight_of_0_given_by_the_user_is_an_info_line(tmp_path, caplog):
+    """--lm-weight 0 with --lm (an ablation: ./run.sh --use-lm true --lm-weight 0) was warned about
+    as an LM given without a weight (545e92b)."""
+    model = tiny_las()
+    save_package(tmp_path / "asr.pt", model.state_dict(),
+                 PackageMeta(model_config=model.config, idim=IDIM, vocab_size=V, tokens=TOKENS))
+    _lm_of(TOKENS, tmp_path / "lm.pt")
+    with caplog.at_level(logging.INFO):
+        Recognizer.from_files(tmp_path / "asr.pt", DecodeConfig(), tmp_path / "lm.pt", lm_weight_chosen=True)
+    assert [r.levelno for r in caplog.records if "is not used" in r.getMessage()] == [logging.INFO]
+
+
+def test_decode_with_lm_weight_0_on_the_command_line_warns_nothing(tmp_path, asrkit):
+    model = tiny_las()
+    save_package(tmp_path / "asr.pt", model.state_dict(),
+                 PackageMeta(model_config=model.config, idim=IDIM, vocab_size=V, tokens=TOKENS))
+    _lm_of(TOKENS, tmp_path / "lm.pt")
+    feats = tmp_path / "feats.ark"
+    import kaldiio
+    import numpy as np
+    kaldiio.save_ark(str(feats), {"u1": np.zeros((40, IDIM), dtype=np.float32)})
+    for weight, warned in ((["--lm-weight", "0"], False), ([], True)):
+        proc = asrkit("decode", "--model", tmp_path / "asr.pt", "--lm", tmp_path / "lm.pt", *weight,
+                      "--feats", f"ark:{feats}", "--output-dir", tmp_path / f"out{len(weight)}")
+        assert ("WARNING" in proc.stderr.decode() and "is not used" in proc.stderr.decode()) == warned, proc.stderr
