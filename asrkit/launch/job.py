@@ -89,30 +89,46 @@ def join_command(args: Sequence[str]) -> str:
     """Join command words the way run.pl does, so Kaldi recipes' quoting carries over.
 
     A word without white space goes in as it is (so an escaped ``\\|`` from the caller's shell
-    becomes a pipe, and ``$VAR`` or a glob is the job's shell's to expand), unless bash could not
-    read it as a word (:func:`_left_open`); a word with white
-    space (or an empty one) is quoted as one literal word (so ``"ark:gunzip -c $f |"`` stays one
-    word): in double quotes, as run.pl, when that keeps it as it is, else in single quotes. A
+    becomes a pipe, ``$VAR`` or a glob is the job's shell's to expand, and ``awk \\'{print
+    \\$2}\\' f`` gives awk one program, its quote opened in one word and closed in another); a word
+    with white space (or an empty one) is quoted as one literal word (so ``"ark:gunzip -c $f |"``
+    stays one word): in double quotes, as run.pl, when that keeps it as it is, else in single
+    quotes. Where the words joined so leave a quote open, each word bash could not read as a word
+    (:func:`_left_open`) is quoted literally instead, as is a word ending in a backslash. A
     command given as one single word is taken as a whole shell command line
     (``asrkit-launch x.log 'a | b'``), since no program is named ``a | b``; run.pl would fail.
     """
     if len(args) == 1:
         return args[0]
-    words = []
-    for arg in args:
-        if arg and not re.search(r"\s", arg) and not _left_open(arg):
-            words.append(arg)
-        else:
-            words.append(_quote_word(arg))
-    return " ".join(words)
+    plain = [arg if arg and not re.search(r"\s", arg) and not _escapes_space(arg) else _quote_word(arg)
+             for arg in args]
+    joined = " ".join(plain)
+    if _quotes_close(joined):
+        return joined
+    return " ".join(_quote_word(arg) if word is arg and _left_open(arg) else word
+                    for arg, word in zip(args, plain))
+
+
+def _escapes_space(word: str) -> bool:
+    """A word without quotes ending in a backslash: joined as it is, it escaped the space after
+    it, joining the next word to it (``x\\`` then ``y`` reached the program as ``x y``)."""
+    return word.endswith("\\") and "'" not in word and '"' not in word
+
+
+def _quotes_close(line: str) -> bool:
+    try:
+        shlex.split(line)
+    except ValueError:
+        return False
+    return True
 
 
 def _left_open(word: str) -> bool:
     """Whether bash would find a quote in ``word`` never closed, or a backslash at its end: ``it's``
     (``grep "it's" text`` in the caller's shell gives that word) went in as it was, as run.pl has
-    it, and the job ended with bash's "unexpected EOF while looking for matching `''" (code 2);
-    ``x\\`` escaped the space after it, joining the next word to it. Such a word can only be meant
-    literally. (``$'...'``, ANSI-C quoting, which shlex does not know, is left to bash.)"""
+    it, and the job ended with bash's "unexpected EOF while looking for matching `''" (code 2).
+    Where no other word closes its quote, such a word can only be meant literally. (``$'...'``,
+    ANSI-C quoting, which shlex does not know, is left to bash.)"""
     if "'" not in word and '"' not in word and not word.endswith("\\") or "$'" in word:
         return False
     try:
