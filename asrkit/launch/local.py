@@ -145,15 +145,30 @@ class _Job:
             raise log_error(e, self.log) from None
         what = f"JOB={index}" if launch.jobs is not None else "the job"
         self.procs: list = []
+        # The gate: each task waits for a line on it before running the command, sent once the
+        # reaper knows the task (release()). A launcher killed outright between a task's start
+        # and the reaper's "+PGID" left that task running unowned (the window grew on a loaded
+        # machine); now the task reads the end of the pipe there instead and runs nothing.
+        self._gate: Optional[int] = None
+        try:
+            gate, self._gate = os.pipe()
+        except OSError as e:
+            log.close()
+            name_os_error(e, self.log)
+            raise
+        wait_for_gate = (f"read -r -u {gate} _ || {{ echo 'asrkit-launch ended before this job could start' >&2; "
+                         f"exit 1; }}; exec {gate}<&-; ")
         try:
             with log:
                 log.write(log_header(command, self.started, extra))
                 log.flush()
                 for env in envs:
                     self.procs.append(subprocess.Popen(
-                        ["bash", "-c", "set -o pipefail; " + command], stdout=log, stderr=subprocess.STDOUT,
-                        stdin=subprocess.DEVNULL, env=env, start_new_session=True))
+                        ["bash", "-c", wait_for_gate + "set -o pipefail; " + command], stdout=log,
+                        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True,
+                        pass_fds=(gate,)))
         except OSError as e:
+            self._close_gate()
             # A job runs whole or not at all: the tasks started before the one that failed are not
             # known to the launcher yet, and ran on unowned.
             self.kill()
@@ -166,6 +181,8 @@ class _Job:
                                   f"(ulimit -u) or the memory is used up; lower --max-jobs-run") from None
             name_os_error(e, self.log)  # a full disk: the command's one handler reports it, naming the log
             raise
+        finally:
+            os.close(gate)
         self._waiter = threading.Thread(target=self._wait, args=(done,), daemon=True)
         try:
             self._waiter.start()
@@ -195,6 +212,19 @@ class _Job:
         codes = [_exit_code(p.returncode) for p in self.procs]
         self.code = first_failure if first_failure is not None else next((c for c in codes if c != 0), 0)
         done.put(self)
+
+    def release(self) -> None:
+        """Let the tasks run the command (the reaper knows them now)."""
+        if self._gate is None:
+            return
+        with contextlib.suppress(OSError):  # (a task already stopped: nothing reads the gate)
+            os.write(self._gate, b"\n" * len(self.procs))
+        self._close_gate()
+
+    def _close_gate(self) -> None:
+        if self._gate is not None:
+            os.close(self._gate)
+            self._gate = None
 
     def kill(self) -> None:
         """SIGTERM the job's process groups (the bash and everything it started), then SIGKILL."""
@@ -274,6 +304,7 @@ def _run(launch: Launch, indexes: list[int], max_jobs_run: int) -> Iterator[JobR
                 with signals_deferred():
                     running[index] = _Job(launch, index, done, kept)
                     reaper.started(running[index])
+                    running[index].release()
             job = done.get()
             del running[job.index]
             reaper.ended(job)

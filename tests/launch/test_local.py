@@ -715,3 +715,40 @@ def test_the_slurm_script_sets_omp_num_threads_after_path_sh(tmp_path):
         subprocess.run(["bash", str(tmp_path / "s.sh")], check=True, cwd=tmp_path, timeout=60,
                        env=dict(os.environ, SLURM_JOB_ID="1"))
         assert check_log(tmp_path / f"log/{given}.log", "echo $OMP_NUM_THREADS", 0, threads=2) == [want]
+
+
+def test_quotes_opened_in_one_word_and_closed_in_another_reach_the_job_shell_as_run_pl_has_them(tmp_path, asrkit):
+    """``$cmd log awk \\'{print \\$2}\\' f`` (quotes escaped in the caller's shell so that the job's
+    shell groups several words) is run.pl's idiom: the words are joined as they are. A fix for
+    quotes left open in one word (71e26a4) had quoted each of these words literally, and awk got
+    the program "'{print" (code 2)."""
+    (tmp_path / "f.txt").write_text("a b\nc d\n")
+    asrkit("launch", "x.log", "awk", "'{print", "$2}'", "f.txt", cwd=tmp_path)
+    asrkit("launch", "y.log", "echo", '"a', 'b"', "|", "tr", "a", "A", cwd=tmp_path)
+    for log, want in (("x.log", "b\nd\n"), ("y.log", "A b\n")):
+        body = (tmp_path / log).read_text().split("\n#\n", 1)[1].rsplit("# Accounting", 1)[0]
+        assert body == want, (log, body)
+    assert join_command(["awk", "'{print", "$2}'", "f.txt"]) == "awk '{print $2}' f.txt"
+    # a word left open where no other word closes it is still quoted literally (71e26a4)
+    assert join_command(["grep", "it's", "text"]) == "grep \"it's\" text"
+
+
+def test_a_task_runs_nothing_until_the_reaper_knows_it(tmp_path):
+    """A launcher killed outright between a task's start and telling the reaper of it left that
+    task running unowned (the reaper stops only the tasks it was told of; on a loaded machine
+    the window was long enough for test_a_launcher_killed_outright_leaves_no_job_running to see
+    a job outlive it). Each task now waits at a gate the launcher opens after telling the
+    reaper; a launcher gone before that (its end of the gate closed) leaves it nothing to run."""
+    import queue
+
+    from asrkit.launch.local import _Job
+
+    done = queue.SimpleQueue()
+    job = _Job(Launch(f"touch {tmp_path}/ran", str(tmp_path / "x.log")), 1, done)
+    job._close_gate()  # what the kernel does to a launcher's pipe end when it is killed
+    assert done.get(timeout=300) is job
+    assert job.code == 1 and not (tmp_path / "ran").exists()
+    assert "asrkit-launch ended before this job could start" in (tmp_path / "x.log").read_text()
+    released = _Job(Launch(f"touch {tmp_path}/ran", str(tmp_path / "y.log")), 1, done)
+    released.release()
+    assert done.get(timeout=300) is released and released.code == 0 and (tmp_path / "ran").exists()
