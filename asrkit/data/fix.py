@@ -153,8 +153,10 @@ def fix_data_dir(path: PathLike, backup: bool = True) -> FixReport:
     if not keep:
         why = "; ".join(f"{len(ids)} {reason}" for reason, ids in
                         sorted(report.reasons.items(), key=lambda kv: (-len(kv[1]), kv[0])))
-        raise AsrkitError(f"{d.path}: no utterance is in all of {', '.join(sorted(utt_keys))}; nothing left to keep"
-                          f" ({len(all_utts)} ids seen: {why})")
+        where = (f"no utterance is in all of {', '.join(sorted(utt_keys))}" if set(report.reasons) != {SPK_NOT_IN_CMVN}
+                 else "no utterance's speaker is in cmvn.scp (made for other speakers? remove it, or compute it "
+                      "again: asrkit-compute-cmvn --spk2utt)")
+        raise AsrkitError(f"{d.path}: {where}; nothing left to keep ({len(all_utts)} ids seen: {why})")
 
     new: Dict[str, Dict[str, str]] = {}
     for name in utt_keys:
@@ -203,6 +205,9 @@ def fix_data_dir(path: PathLike, backup: bool = True) -> FixReport:
     return report
 
 
+SPK_NOT_IN_CMVN = "speaker not in cmvn.scp"
+
+
 def _why_dropped(utt: str, tables: Dict[str, Dict[str, str]], utt_keys: Set[str]) -> Optional[str]:
     """Why ``utt`` cannot be kept, as the CLI words it, or None when it can."""
     for name in ["utt2spk"] + sorted(utt_keys - {"utt2spk"}):
@@ -214,7 +219,7 @@ def _why_dropped(utt: str, tables: Dict[str, Dict[str, str]], utt_keys: Set[str]
     # utterances; kept, they made the fixed dir fail asrkit-validate-data-dir ("speaker 'B' has no
     # entry"), which then pointed back at this command.
     if "cmvn.scp" in tables and tables["utt2spk"][utt] not in tables["cmvn.scp"]:
-        return "speaker not in cmvn.scp"
+        return SPK_NOT_IN_CMVN
     # What asrkit-validate-data-dir reports in these tables, so a fixed dir validates.
     if "utt2num_frames" in tables and not (ascii_digits(tables["utt2num_frames"][utt])
                                           and int(tables["utt2num_frames"][utt]) > 0):

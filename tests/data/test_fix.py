@@ -294,6 +294,15 @@ def test_fix_drops_the_utterances_of_a_speaker_cmvn_scp_lacks(an4_dir):
     assert validate_data_dir(an4_dir, check_wav_files=False) == []
 
 
+def test_a_cmvn_scp_of_other_speakers_is_named_as_the_cause(an4_dir):
+    """A stale cmvn.scp (made for other speakers) drops every utterance, as in Kaldi; the error
+    began 'no utterance is in all of text, utt2spk, wav.scp', which is not so."""
+    (an4_dir / "cmvn.scp").write_text("nobody cmvn.ark:1\n")
+    with pytest.raises(AsrkitError, match=r"no utterance's speaker is in cmvn.scp \(made for other speakers\? "
+                                          r"remove it, or compute it again"):
+        fix_data_dir(an4_dir)
+
+
 def test_fix_drops_the_lines_validation_refuses_in_the_speaker_and_recording_tables(an4_dir):
     """A gender 'x', a channel 'C', a reco2dur of 'nan', an utt2uniq of two ids: asrkit-validate-data-dir
     refuses them and sends the user to asrkit-fix-data-dir, which kept them ('needed no change').
