@@ -203,6 +203,14 @@ class _Background:
         return not self._thread.is_alive() and self._error is not None
 
 
+def _sum_per_key(dicts: Iterable[Dict[str, float]]) -> Dict[str, float]:
+    out: Dict[str, float] = {}
+    for d in dicts:
+        for k, v in d.items():
+            out[k] = out.get(k, 0.0) + v
+    return out
+
+
 def _csv_value(v: Any) -> Any:
     if v is None:
         return ""
@@ -636,6 +644,13 @@ class Trainer:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         elapsed = time.perf_counter() - start
+        if self.world_size > 1:
+            # The epoch's means over every rank's batches: rank 0's row alone (which is the one
+            # logged) gave the loss and accuracy of half the data on 2 ranks, another value than
+            # one process had for the same model on the same data.
+            every = self._gather((tot_loss, weight, tot_stats, stat_weight))
+            tot_loss, weight = sum(e[0] for e in every), sum(e[1] for e in every)
+            tot_stats, stat_weight = _sum_per_key(e[2] for e in every), _sum_per_key(e[3] for e in every)
         if self.world_size > 1:  # every rank gets the whole epoch's tally, and so the same verdict
             every = self._gather((bad_items.failed, bad_items.first_error))
             bad_items.failed = [name for names, _ in every for name in names]
