@@ -3,8 +3,10 @@
 one of that command's options, every option given to a recipe's ``./run.sh``/``./asr.sh``/
 ``local/*.sh`` is a variable that script (or asr.sh, to which run.sh passes the rest) defines,
 and every ``asrkit/``, ``tests/``, ``bench/``, ``tools/``, ``bin/`` or ``docs/`` path, relative
-link and ``tests/x.py::test_y`` node id resolves. Reviewers follow the docs from a fresh clone; a
-renamed option or a moved file must not leave an example that fails. In process, about 1 s."""
+link and ``tests/x.py::test_y`` node id resolves, every value given an option of fixed choices is
+one of them, and every ``asrkit.x.y`` Python name exists. Reviewers follow the docs from a fresh
+clone; a renamed option or a moved file must not leave an example that fails. In process, ~5 s
+(importing torch)."""
 from __future__ import annotations
 
 import glob
@@ -106,8 +108,25 @@ def usages(cut: "re.Pattern[str]", text: str) -> Iterator[Tuple[str, str]]:
     matches = list(cut.finditer(text))
     for i, m in enumerate(matches):
         end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
-        args = re.split(r"\s#|(?<!\\)\||&&|;|\)", text[m.end():end])[0]
-        yield m.group(1), args
+        yield m.group(1), _command_end(text[m.end():end])
+
+
+def _command_end(rest: str) -> str:
+    """``rest`` up to the end of its shell command. A ``|`` inside brackets is a synopsis's
+    alternative (``[--mode wer|cer|both] [--top N]``, ``(--feats F | --wav-scp W)``), not a pipe:
+    cutting there left every option after it unchecked."""
+    depth = 0
+    for i, c in enumerate(rest):
+        if c in "[(":
+            depth += 1
+        elif c in "])":
+            if c == ")" and depth == 0:
+                return rest[:i]
+            depth = max(depth - 1, 0)
+        elif depth == 0 and (rest.startswith("&&", i) or c == ";" or (c == "#" and i and rest[i - 1].isspace())
+                             or (c == "|" and not (i and rest[i - 1] == "\\"))):
+            return rest[:i]
+    return rest
 
 
 def test_docs_name_only_existing_command_options():
@@ -195,6 +214,10 @@ def test_docs_name_only_existing_files():
         ("asrkit-decode", ["--model"]), ("asrkit-score", ["--utt2spk"])]),
     ("asrkit-launch --gpu 4 log asrkit-train --ngpu 4 exp  # --not-an-option", [
         ("asrkit-launch", ["--gpu"]), ("asrkit-train", ["--ngpu"])]),
+    ("asrkit-score [--mode wer|cer|both] [--top N] <ref> <hyp>", [("asrkit-score", ["--mode", "--top"])]),
+    ("asrkit-decode (--feats F | --wav-scp W) [--ctm C] | sort", [
+        ("asrkit-decode", ["--feats", "--wav-scp", "--ctm"])]),
+    ("(cd d && asrkit-average --num 2 exp) > log", [("asrkit-average", ["--num"])]),
 ])
 def test_usages_split_commands(text, expected):
     got = [(name, OPTION.findall(args)) for name, args in usages(COMMAND, text)]
@@ -211,3 +234,66 @@ def test_readme_commands_table_lists_every_command():
     installed = {f"asrkit-{name}" for name in command_names()}
     assert sorted(installed - rows) == [], "README.md's Commands table has no row for these"
     assert sorted(rows - installed) == [], "README.md's Commands table names commands that do not exist"
+
+
+def test_docs_give_choice_options_only_their_choices():
+    """``--mode wer|cer|both``, ``--word-rule energy``: each value a doc gives an option of fixed
+    choices is one of them (a renamed choice left examples that exit 2)."""
+    choices: Dict[Tuple[str, str], Set[str]] = {}
+    for name in command_names():
+        for p in importlib.import_module(f"asrkit.cli.{name.replace('-', '_')}").main.params:
+            if isinstance(p.type, click.Choice):
+                choices.update({(f"asrkit-{name}", o): set(p.type.choices) for o in p.opts})
+    bad: List[str] = []
+    for doc in DOCS:
+        for line, text in snippets(doc):
+            for name, args in usages(COMMAND, text):
+                cmd = name.replace(" ", "-")
+                try:
+                    words = shlex.split(args, comments=True)
+                except ValueError:
+                    words = args.split()
+                words = [w.strip("[]()") for w in words]
+                for i, w in enumerate(words):
+                    opt, eq, value = w.partition("=")
+                    if (cmd, opt) not in choices or not (eq or i + 1 < len(words)):
+                        continue
+                    value = value if eq else words[i + 1]
+                    if value.startswith("-") or re.search(r"[<$.]|^[A-Z_]+$", value):  # a placeholder
+                        continue
+                    for alt in value.split("|"):
+                        if alt not in choices[(cmd, opt)]:
+                            bad.append(f"{_rel(doc)}:{line}: {cmd} {opt} has no choice {alt!r} "
+                                       f"({'|'.join(sorted(choices[(cmd, opt)]))})")
+    assert not bad, "\n".join(bad)
+
+
+def test_docs_name_only_existing_python_names():
+    """Every ``asrkit.x.y`` a doc names (a module, a class, a function) and every name a Python
+    example imports from asrkit exists: a user pastes them."""
+    names: Set[Tuple[str, str]] = set()
+    for doc in DOCS:
+        text = doc.read_text(encoding="utf-8")
+        for n, line in enumerate(text.split("\n"), 1):
+            for m in re.finditer(r"(?<![\w/.-])(asrkit(?:\.[A-Za-z_]\w*)+)", line):
+                if m.group(1).rsplit(".", 1)[-1] not in ("py", "md", "yaml", "pt", "sh"):
+                    names.add((f"{_rel(doc)}:{n}", m.group(1)))
+            m = re.match(r"\s*from (asrkit[\w.]*) import ([\w, ()]+)", line)
+            if m:
+                names.update((f"{_rel(doc)}:{n}", f"{m.group(1)}.{x.strip()}")
+                             for x in m.group(2).strip("() ").split(",") if x.strip())
+    bad: List[str] = []
+    for where, name in sorted(names):
+        parts = name.split(".")
+        for i in range(len(parts), 0, -1):
+            try:
+                obj = importlib.import_module(".".join(parts[:i]))
+                break
+            except ImportError:
+                continue
+        for attr in parts[i:]:
+            if not hasattr(obj, attr):
+                bad.append(f"{where}: no {name} ({'.'.join(parts[:i])} has no {attr})")
+                break
+            obj = getattr(obj, attr)
+    assert not bad, "\n".join(bad)
