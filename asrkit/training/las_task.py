@@ -54,12 +54,6 @@ class LASTask:
         self.tokenizer = tokenizer
         self.exp_dir = Path(exp_dir)
         self._reported_dev: set = set()  # dev utterances skipped and named already (once per run)
-        if cfg.model.ctc_weight >= 1 and cfg.training.best_metric == "valid_acc":
-            # The accuracy is the attention decoder's, which a loss of CTC alone never trains: its
-            # ties at 0.0 picked epoch 1 for model.pt, the dev loss's best epoch passed over, exit 0.
-            raise AsrkitError("training.best_metric valid_acc is the attention decoder's token accuracy, and "
-                              "model.ctc_weight 1 (CTC alone) never trains the decoder: choose the best epoch by "
-                              "valid_loss or valid_cer (the CTC head's best path)")
         self._check_train_options()
         b = cfg.batching
         self.sampler = BucketBatchSampler(train_set.table.num_frames, b.max_frames, b.max_batch_size,

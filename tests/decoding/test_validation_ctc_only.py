@@ -1,6 +1,6 @@
 """The dev CER of a model trained with CTC alone (model.ctc_weight 1): its speller learned nothing,
 so the attention-only greedy text the trainer scored was noise (a yesno model that decodes
-perfectly showed cer 3.2 in every epoch); its CTC head's best path is what it says."""
+perfectly showed cer 3.2 in every epoch); its CTC head's greedy decoding is what it says."""
 from __future__ import annotations
 
 import torch
