@@ -21,8 +21,8 @@ done
 export LC_ALL=C
 tmp_table=
 trap '[ -z "$tmp_table" ] || rm -f "$tmp_table"' EXIT
-tables="wav.scp segments text utt2spk feats.scp utt2num_frames utt2dur utt2uniq utt2lang reco2dur spk2gender
-  reco2file_and_channel cmvn.scp"
+tables="wav.scp segments text utt2spk feats.scp utt2num_frames utt2dur utt2uniq utt2lang utt2sample_rate reco2dur
+  spk2gender reco2file_and_channel cmvn.scp"
 # A table's lines, each ended by a newline: 'cat' joined a last line without one to the next
 # source's first line, and that utterance was silently lost from the combination.
 lines() { awk 1 "$@"; }
@@ -85,6 +85,24 @@ for f in $tables; do
     rm -f "$dest/$f"   # one left from an earlier combination into <dest> would describe other utterances
   fi
 done
+# The feature options of dump dirs (fbank.yaml, beside their feats.scp): the same in every source,
+# or none. A combination of dump dirs lost it (and utt2sample_rate, above), and asrkit-train on it
+# packed a model without its feature options.
+fbank_yaml=
+for src in "$@"; do
+  if [ ! -f "$src/fbank.yaml" ]; then fbank_yaml=; break; fi
+  if [ -z "$fbank_yaml" ]; then fbank_yaml=$src/fbank.yaml
+  elif ! cmp -s "$fbank_yaml" "$src/fbank.yaml"; then
+    echo "$0: WARNING: $fbank_yaml and $src/fbank.yaml differ (features made with other options): fbank.yaml not combined" >&2
+    fbank_yaml=; break
+  fi
+done
+if [ -n "$fbank_yaml" ]; then
+  tmp_table="$dest/.fbank.yaml.$$.tmp"
+  cp "$fbank_yaml" "$tmp_table" && mv "$tmp_table" "$dest/fbank.yaml"
+else
+  rm -f "$dest/fbank.yaml"
+fi
 tmp_table="$dest/.spk2utt.$$.tmp"
 "$(dirname "${BASH_SOURCE[0]}")/utt2spk_to_spk2utt.sh" "$dest/utt2spk" > "$tmp_table"
 mv "$tmp_table" "$dest/spk2utt"

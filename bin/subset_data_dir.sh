@@ -106,7 +106,9 @@ fi
 # filter <keys> <table>: the lines of <table> whose first field is in <keys>, in table order.
 filter() { awk 'NR == FNR { k[$1] = 1; next } ($1 in k)' "$1" "$2"; }
 
-utt_tables="utt2spk text segments feats.scp utt2num_frames utt2dur utt2uniq utt2lang"
+# (utt2sample_rate and fbank.yaml, which stage 1 writes into a dump dir: a subset of one lost them,
+# and asrkit-train on it packed a model without its feature options or the rates it resampled up)
+utt_tables="utt2spk text segments feats.scp utt2num_frames utt2dur utt2uniq utt2lang utt2sample_rate"
 reco_tables="wav.scp reco2file_and_channel reco2dur"
 for f in $utt_tables; do
   [ ! -f "$src/$f" ] || filter "$tmp/utts" "$src/$f" > "$out/$f"
@@ -143,7 +145,7 @@ awk 'NR == FNR { k[$1] = 1; next } { sub(/\r$/, "") } ($1 in k) && NF != 2 {
        printf "%s:%d: expected \"<utt> <spk>\", got \"%s\"\n", FILENAME, FNR, $0 > "/dev/stderr"; exit 1 }' \
   "$tmp/utts" "$src/utt2spk" || die "$src/utt2spk: malformed (nothing written to $dest)"
 "$(dirname "${BASH_SOURCE[0]}")/utt2spk_to_spk2utt.sh" "$out/utt2spk" > "$out/spk2utt"
-[ ! -f "$src/cmvn.ark" ] || cp "$src/cmvn.ark" "$out/cmvn.ark"
+for f in cmvn.ark fbank.yaml; do [ ! -f "$src/$f" ] || cp "$src/$f" "$out/$f"; done
 
 # The whole subset is made; now into <dest>: copied to a folder inside it (the same file system,
 # so a full disk or a read-only <dest> fails here, with <dest> as it was), then each table
@@ -156,7 +158,7 @@ if [ ! -d "$dest" ]; then
 fi
 stage=$(mktemp -d "$dest/.subset.XXXXXX")
 cp "$out"/* "$stage/"
-for f in $utt_tables $reco_tables $spk_tables spk2utt cmvn.ark; do
+for f in $utt_tables $reco_tables $spk_tables spk2utt cmvn.ark fbank.yaml; do
   if [ -f "$stage/$f" ]; then mv -f "$stage/$f" "$dest/$f"; else rm -f "$dest/$f"; fi
 done
 echo "$0: $n of $total utterances of $src -> $dest" >&2
