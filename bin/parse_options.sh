@@ -29,6 +29,11 @@ if [ -n "${parse_options_passthrough:-}" ] && [ "${parse_options_passthrough}" =
   passthrough_args=()
 fi
 
+# The kind of each option (true/false, integer) is its default's, the value it had before this
+# parsing set it: the current value made "--config run.conf --lm-weight 0.4" (run.conf's
+# lm_weight=1) "takes an integer", and "--tag 2024 ... --tag mine" likewise.
+declare -A _po_kinds=()
+
 _po_help() {
   if [ -n "${help_message:-}" ]; then
     printf '%s\n' "$help_message"
@@ -109,7 +114,8 @@ while [ $# -gt 0 ]; do
         echo "$0: unknown option $_po_opt (see $0 --help)" >&2
         exit 1
       fi
-      _po_old=${!_po_name}
+      if [ -z "${_po_kinds[$_po_name]+set}" ]; then _po_kinds[$_po_name]=${!_po_name}; fi
+      _po_old=${_po_kinds[$_po_name]}
       if { [ "$_po_old" = true ] || [ "$_po_old" = false ]; } \
           && [ "$_po_value" != true ] && [ "$_po_value" != false ]; then
         echo "$0: option $_po_opt takes true or false, got '$_po_value'" >&2
@@ -136,5 +142,5 @@ while [ $# -gt 0 ]; do
 done
 
 unset -f _po_help
-unset _po_value _po_opt _po_name _po_old _po_n _po_args _po_line
+unset _po_value _po_opt _po_name _po_old _po_n _po_args _po_line _po_kinds
 true
