@@ -206,6 +206,22 @@ def _timed(items: Iterable[Item], s: RunSummary) -> Iterable[Item]:
 DIR_OUTPUTS = ("text", "nbest.jsonl", "decode.yaml", "log/decode.log")
 
 
+# Files that make a folder a Kaldi data directory (or a recipe's dump/<set>), whose ``text`` is the
+# reference transcripts. A decode directory holds none of them.
+DATA_DIR_FILES = ("utt2spk", "spk2utt", "wav.scp", "feats.scp")
+
+
+def check_not_data_dir(output_dir: Path) -> None:
+    """Refuse an --output-dir that is a Kaldi data directory: ``--wav-scp data/test/wav.scp
+    --output-dir data/test`` replaced the reference transcripts data/test/text with the
+    hypotheses at exit 0, and scoring them against themselves then said 0 % WER."""
+    held = [name for name in DATA_DIR_FILES if (output_dir / name).is_file()]
+    if held:
+        raise AsrkitError(f"--output-dir {output_dir} holds {held[0]}: it is a Kaldi data directory, whose text is "
+                          f"the reference transcripts, and the hypotheses would be written as it; give the "
+                          f"decoding a directory of its own (exp/<model>/decode_<set>)")
+
+
 def check_output_paths(output_dir: Optional[Path], ctm: Optional[Path], segments: Optional[Path],
                        inputs: Sequence[Tuple[str, Any]] = (), scp_lines: Sequence[str] = (),
                        wav_sources: Optional[Dict[str, Sequence[str]]] = None) -> None:
@@ -215,6 +231,7 @@ def check_output_paths(output_dir: Optional[Path], ctm: Optional[Path], segments
     path or rspecifier) of what the run reads, see :func:`check_outputs_spare_inputs`."""
     outputs: List[Tuple[Any, str]] = []
     if output_dir is not None:
+        check_not_data_dir(output_dir)
         outputs += [(output_dir / name, f"--output-dir's {name}") for name in DIR_OUTPUTS]
     outputs += [(path, f"{option} {path}") for option, path in (("--ctm", ctm), ("--segments-out", segments))]
     check_outputs_spare_inputs(outputs, inputs, scp_lines, among_outputs=lambda path, label, _, first: (
