@@ -484,11 +484,15 @@ if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ]; then
   fi
 fi
 
+# lm_inputs: what the LM is trained from, recorded in its .done (stage 3 trains it again for others,
+# stage 5 refuses to decode with it).
+lm_inputs() { fingerprint "$lm_train_text" "$lang/tokens.txt" "$lm_config"; }
+
 # ---------------------------------------------------------------------------------------------
 if [ "$use_lm" = true ] && [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
   current_stage=3
   # An LM of another text, tokenizer or config is trained again, as stage 2's tokenizer is.
-  lm_inputs=$(fingerprint "$lm_train_text" "$lang/tokens.txt" "$lm_config")
+  lm_inputs=$(lm_inputs)
   if [ -f "$lmexp/.done" ] && ! up_to_date "$lmexp/.done" "$lm_inputs"; then
     # asrkit-train-lm resumes from the checkpoints in its exp dir: they go aside, not into the new LM.
     log "stage 3: $lm_train_text, $lang/tokens.txt or $lm_config changed since $lmexp was trained: training it again (the old one moved to $lmexp.old)"
@@ -668,6 +672,11 @@ if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
   # (a misspelt --tag was blamed on the decode config, whose --print-config then failed)
   [ -f "$model" ] || die "stage 5: no $model: run stage 4 for --tag ${tag:-(default)} first, or check --tag$([ "$averaged" = false ] || echo " and --num-avg")"
   check_averaged
+  # The LM of another --lm-config (or its contents, or another LM text) since stage 3 trained it:
+  # "--stage 5" decoded with the old one, "done already" where it had, and stage 6 reported it.
+  if [ "$use_lm" = true ] && [ -f "$lmexp/.done" ] && ! up_to_date "$lmexp/.done" "$(lm_inputs)"; then
+    die "stage 5: $lmexp was not trained from $lm_config, $lm_train_text and $lang/tokens.txt as they are now (--lm-config, its contents or --lm-train-text changed since stage 3 trained it): run stage 3 again (--stage 3), or give the options it was trained with"
+  fi
   # A temp file of this run's own: two stage 5 runs at once shared one, and one of them failed
   # with mv's "cannot stat".
   decode_options --print-config > "$exp/final_decode.yaml.$$.tmp" \
