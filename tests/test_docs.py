@@ -4,7 +4,8 @@ one of that command's options, every option given to a recipe's ``./run.sh``/``.
 ``local/*.sh`` is a variable that script (or asr.sh, to which run.sh passes the rest) defines,
 and every ``asrkit/``, ``tests/``, ``bench/``, ``tools/``, ``bin/`` or ``docs/`` path, relative
 link and ``tests/x.py::test_y`` node id resolves, every value given an option of fixed choices is
-one of them, and every ``asrkit.x.y`` Python name exists. Reviewers follow the docs from a fresh
+one of them, every ``asrkit.x.y`` Python name exists, and the config defaults the docs' key tables
+and training YAML state are the code's. Reviewers follow the docs from a fresh
 clone; a renamed option or a moved file must not leave an example that fails. In process, ~5 s
 (importing torch)."""
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Dict, Iterator, List, Set, Tuple
 
 import click
 import pytest
+import yaml
 
 from asrkit.cli import command_names
 
@@ -296,4 +298,88 @@ def test_docs_name_only_existing_python_names():
                 bad.append(f"{where}: no {name} ({'.'.join(parts[:i])} has no {attr})")
                 break
             obj = getattr(obj, attr)
+    assert not bad, "\n".join(bad)
+
+
+def _default_of(obj, key: str):
+    for part in key.split("."):
+        if obj is None or not hasattr(obj, part):
+            raise KeyError(key)
+        obj = getattr(obj, part)
+        if part == "specaug" and obj is None and key != "specaug":  # `specaug: {}` takes these
+            from asrkit.models.config import SpecAugConfig
+            obj = SpecAugConfig()
+    return obj
+
+
+def _doc_value(cell: str):
+    cell = cell.strip().strip("`")
+    if cell.startswith("null") or cell == "none":
+        return None
+    try:
+        return yaml.safe_load(cell)
+    except yaml.YAMLError:
+        return cell
+
+
+@pytest.mark.parametrize("doc, config", [("docs/decoding.md", "asrkit.decoding.config:DecodeConfig"),
+                                         ("docs/model.md", "asrkit.models.config:LASConfig")])
+def test_docs_config_tables_give_the_code_defaults(doc, config):
+    """The ``| key | default | meaning |`` tables are where a user looks up a default: each key is
+    a field of the config and its default is the dataclass's (``a`` / ``b`` and ``a``, ``b`` rows:
+    several keys, their defaults in the same order)."""
+    module, name = config.split(":")
+    defaults = getattr(importlib.import_module(module), name)()
+    text = (ROOT / doc).read_text(encoding="utf-8")
+    table = text.split("| key | default | meaning |\n", 1)[1].split("\n\n", 1)[0]
+    bad, rows = [], 0
+    for row in table.split("\n")[1:]:
+        cells = [c.strip() for c in row.strip().strip("|").split(" | ")]
+        keys = re.findall(r"`([\w.]+)`", cells[0])
+        values = re.split(r" / |, (?![^\[]*\])", cells[1]) if len(keys) > 1 else [cells[1]]
+        if len(values) != len(keys):
+            bad.append(f"{doc}: {cells[0]}: {len(keys)} keys, {len(values)} defaults ({cells[1]})")
+            continue
+        prefix = keys[0].rsplit(".", 1)[0] + "." if "." in keys[0] else ""
+        for i, (key, value) in enumerate(zip(keys, values)):
+            key = key if i == 0 or "." in key else prefix + key
+            rows += 1
+            try:
+                real = _default_of(defaults, key)
+            except KeyError:
+                bad.append(f"{doc}: {key}: no such key in {name}")
+                continue
+            if _doc_value(value) != real:
+                bad.append(f"{doc}: {key}: the table says {value}, {name} has {real!r}")
+    assert rows > 10, f"{doc}: the key table was not found"
+    assert not bad, "\n".join(bad)
+
+
+def test_training_md_yaml_gives_the_code_defaults():
+    """docs/training.md's annotated training YAML (every section but model:, which model.md's
+    table covers) states asrkit-train's defaults."""
+    from asrkit.training.config import TrainConfig
+    defaults = TrainConfig()
+    text = (ROOT / "docs" / "training.md").read_text(encoding="utf-8")
+    block = text.split("```yaml\nmodel:     #", 1)[1].split("```", 1)[0]
+    bad, section, n = [], None, 0
+    for line in block.split("\n"):
+        m = re.match(r"^(\w+):", line)
+        if m:
+            section = m.group(1)
+            continue
+        m = re.match(r"^  (\w+): ([^#]+?)\s*(?:#.*)?$", line)
+        if section and m:
+            n += 1
+            key = f"{section}.{m.group(1)}"
+            try:
+                real = _default_of(defaults, key)
+            except KeyError:
+                bad.append(f"docs/training.md: {key}: no such key")
+                continue
+            if isinstance(real, tuple):
+                real = list(real)
+            if _doc_value(m.group(2)) != real:
+                bad.append(f"docs/training.md: {key}: {m.group(2)}, the default is {real!r}")
+    assert n > 30, "docs/training.md's training YAML was not found"
     assert not bad, "\n".join(bad)
