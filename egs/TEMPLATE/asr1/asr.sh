@@ -721,6 +721,14 @@ fi
 if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
   current_stage=6
   check_averaged
+  # One run at a time adds to --results (the runs of other exp dirs share it): two runs finding no
+  # header both wrote one, the second over the first one's row. (An flock on the file itself:
+  # opened for appending, which changes nothing in it.)
+  exec {results_fd}>> "$results"
+  if command -v flock > /dev/null && ! flock -n "$results_fd"; then
+    log "stage 6: waiting for another run adding its rows to $results"
+    flock "$results_fd" || true
+  fi
   for set in $test_sets; do
     dir=$exp/decode_${set}_$decode_name
     [ -f "$dir/text" ] || die "stage 6: no $dir/text: run stage 5 first"
@@ -751,8 +759,13 @@ if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
       [ "${last% *}" != budget ] || note="${note:+$note, }time budget, ${last#* } epochs"
       train_time="$train_time${note:+ ($note)}"
     fi
-    if [ ! -f "$results" ]; then
-      printf '| set | CER %% | WER %% | model config | decode config | training time | date | machine |\n' > "$results"
+    # The table's header, unless it is there already: an empty RESULTS.md (': > RESULTS.md', to
+    # start the results afresh) or one of notes alone got rows under no header, no Markdown table.
+    # (and a last line without its newline had the row joined to it)
+    if [ -s "$results" ] && [ -n "$(tail -c 1 "$results")" ]; then echo >> "$results"; fi
+    if ! grep -q '^| set | CER % | WER % |' "$results" 2> /dev/null; then
+      [ ! -s "$results" ] || echo >> "$results"
+      printf '| set | CER %% | WER %% | model config | decode config | training time | date | machine |\n' >> "$results"
       printf '|---|---|---|---|---|---|---|---|\n' >> "$results"
     fi
     # (an exp dir trained before the record was kept: this command line's)

@@ -1,0 +1,59 @@
+"""asr.sh stage 6's rows in RESULTS.md (--results): under the table's header whatever the file held
+before, and one run at a time adding them."""
+from __future__ import annotations
+
+import fcntl
+import os
+import subprocess
+
+from recipe_helpers import run_sh
+
+TINY1 = ("--set training.max_epochs=1 --set model.listener.hidden=16 --set model.listener.proj=16 "
+         "--set model.attention.dim=16 --set model.attention.conv_channels=4 --set model.attention.conv_width=10 "
+         "--set model.speller.hidden=16 --set model.speller.embed=8 --set training.num_plots=0")
+HEADER = "| set | CER % | WER % | model config | decode config | training time | date | machine |"
+
+
+def rows(path):
+    return [line for line in path.read_text().splitlines() if line.startswith("| test |")]
+
+
+def test_rows_go_under_a_header_and_one_run_at_a_time(recipe_dir, yesno_root):
+    recipe = recipe_dir("yesno")
+    run_sh(["./run.sh", "--yesno-root", str(yesno_root), "--stop-stage", "5", "--train-args", TINY1], cwd=recipe,
+           timeout=600)
+    results = recipe / "RESULTS.md"
+    # Emptied to start the results afresh: the rows came under no header (no Markdown table).
+    results.write_text("")
+    run_sh(["./run.sh", "--stage", "6"], cwd=recipe)
+    lines = results.read_text().splitlines()
+    assert lines[0] == HEADER and lines[1].startswith("|---|") and lines[2].startswith("| test |"), lines
+    # Notes of one's own, the last line without its newline: the row was joined to it.
+    results.write_text("# runs on my laptop\nsee below")
+    run_sh(["./run.sh", "--stage", "6"], cwd=recipe)
+    lines = results.read_text().splitlines()
+    assert lines[:2] == ["# runs on my laptop", "see below"] and HEADER in lines and len(rows(results)) == 1, lines
+    # A second table is not started under one already there.
+    results.write_text("")
+    run_sh(["./run.sh", "--stage", "6", "--results", "RESULTS.md"], cwd=recipe)
+    run_sh(["./run.sh", "--stage", "6", "--tag", "train_char"], cwd=recipe)
+    assert results.read_text().count(HEADER) == 1 and len(rows(results)) == 1
+
+    # Another run adding to it (of another exp dir): stage 6 waits for it rather than writing beside it.
+    results.write_text("")
+    with open(results, "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        env = dict(os.environ, OMP_NUM_THREADS="1")
+        proc = subprocess.Popen(["./run.sh", "--stage", "6"], cwd=recipe, stderr=subprocess.PIPE, text=True, env=env)
+        waited = False
+        for line in proc.stderr:
+            if "stage 6: waiting for another run adding its rows to RESULTS.md" in line:
+                waited = True
+                break
+        assert waited and proc.poll() is None and results.read_text() == ""
+        held.write(HEADER + "\n|---|---|---|---|---|---|---|---|\n| other | 1 | 2 | x | y | z | d | m |\n")
+        held.flush()
+        fcntl.flock(held, fcntl.LOCK_UN)
+    assert proc.wait(timeout=120) == 0, proc.stderr.read()
+    lines = results.read_text().splitlines()
+    assert lines.count(HEADER) == 1 and lines[2].startswith("| other |") and lines[3].startswith("| test |"), lines
