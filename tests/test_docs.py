@@ -383,3 +383,15 @@ def test_training_md_yaml_gives_the_code_defaults():
                 bad.append(f"docs/training.md: {key}: {m.group(2)}, the default is {real!r}")
     assert n > 30, "docs/training.md's training YAML was not found"
     assert not bad, "\n".join(bad)
+
+
+def test_contracts_md_names_every_member_of_the_training_task():
+    """docs/contracts.md is what a new kind of model is written against: every attribute and
+    method the Trainer asks of a TrainTask is there (split_bad, item_ids, spare_batch and
+    config_file were added to the protocol and not to the contract)."""
+    from asrkit.training.trainer import TrainTask
+    text = (ROOT / "docs" / "contracts.md").read_text(encoding="utf-8")
+    section = text.split("\n## The training loop", 1)[1].split("\n## ", 1)[0]
+    members = set(TrainTask.__annotations__) | {n for n in vars(TrainTask) if not n.startswith("_")}
+    missing = sorted(m for m in members if not re.search(rf"`{m}[`(]", section))
+    assert not missing, f"docs/contracts.md, 'The training loop': TrainTask's {missing} are not named"
