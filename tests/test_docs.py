@@ -395,3 +395,15 @@ def test_contracts_md_names_every_member_of_the_training_task():
     members = set(TrainTask.__annotations__) | {n for n in vars(TrainTask) if not n.startswith("_")}
     missing = sorted(m for m in members if not re.search(rf"`{m}[`(]", section))
     assert not missing, f"docs/contracts.md, 'The training loop': TrainTask's {missing} are not named"
+
+
+def test_docs_name_only_existing_commands():
+    """Every ``asrkit-<name>`` in the docs is a command (the option check skips names it does not
+    know, so a renamed or misspelt command, ``asrkit-compute-fbanks``, went unnoticed there)."""
+    known = {f"asrkit-{name}" for name in command_names()}
+    # package formats (model.pt's, lm.pt's, a checkpoint's) and DEVELOPERS.md's made-up example
+    known |= {"asrkit-model", "asrkit-lm", "asrkit-checkpoint", "asrkit-foo-bar"}
+    bad = [f"{_rel(doc)}:{n}: no command {name}"
+           for doc in DOCS for n, line in enumerate(doc.read_text(encoding="utf-8").split("\n"), 1)
+           for name in re.findall(r"(?<![\w/.-])asrkit-[a-z][a-z-]*[a-z]", line) if name not in known]
+    assert not bad, "\n".join(bad)
