@@ -407,3 +407,13 @@ def test_docs_name_only_existing_commands():
            for doc in DOCS for n, line in enumerate(doc.read_text(encoding="utf-8").split("\n"), 1)
            for name in re.findall(r"(?<![\w/.-])asrkit-[a-z][a-z-]*[a-z]", line) if name not in known]
     assert not bad, "\n".join(bad)
+
+
+def test_docs_name_only_existing_test_files():
+    """The docs' test tables name test files without their folder (``| test_resume.py | ...``):
+    each is a file somewhere under tests/ (a renamed test file left a table pointing at nothing)."""
+    have = {p.name for p in (ROOT / "tests").rglob("test_*.py")}
+    bad = [f"{_rel(doc)}:{n}: no tests/**/{name}"
+           for doc in DOCS for n, line in enumerate(doc.read_text(encoding="utf-8").split("\n"), 1)
+           for name in re.findall(r"(?<![\w.-])(test_\w+\.py)\b", line) if name not in have]
+    assert not bad, "\n".join(bad)
