@@ -1,12 +1,15 @@
-"""asr.sh stage 6's rows in RESULTS.md (--results): under the table's header whatever the file held
-before, and one run at a time adding them."""
+"""asr.sh stages 5 and 6 on a trained model: stage 6's rows in RESULTS.md (--results), under the
+table's header whatever the file held before, one run at a time adding them; the warnings of the
+decoding and scoring jobs said on the console."""
 from __future__ import annotations
 
 import fcntl
 import os
 import subprocess
 
-from recipe_helpers import run_sh
+import pytest
+
+from recipe_helpers import make_recipe_copy, run_sh
 
 TINY1 = ("--set training.max_epochs=1 --set model.listener.hidden=16 --set model.listener.proj=16 "
          "--set model.attention.dim=16 --set model.attention.conv_channels=4 --set model.attention.conv_width=10 "
@@ -18,10 +21,17 @@ def rows(path):
     return [line for line in path.read_text().splitlines() if line.startswith("| test |")]
 
 
-def test_rows_go_under_a_header_and_one_run_at_a_time(recipe_dir, yesno_root):
-    recipe = recipe_dir("yesno")
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, yesno_root):
+    """yesno with a tiny model trained (1 epoch) and decoded (stages 0-5)."""
+    recipe = make_recipe_copy(tmp_path_factory.mktemp("stages56"), "yesno")
     run_sh(["./run.sh", "--yesno-root", str(yesno_root), "--stop-stage", "5", "--train-args", TINY1], cwd=recipe,
            timeout=600)
+    return recipe
+
+
+def test_rows_go_under_a_header_and_one_run_at_a_time(trained):
+    recipe = trained
     results = recipe / "RESULTS.md"
     # Emptied to start the results afresh: the rows came under no header (no Markdown table).
     results.write_text("")
@@ -57,3 +67,19 @@ def test_rows_go_under_a_header_and_one_run_at_a_time(recipe_dir, yesno_root):
     assert proc.wait(timeout=120) == 0, proc.stderr.read()
     lines = results.read_text().splitlines()
     assert lines.count(HEADER) == 1 and lines[2].startswith("| other |") and lines[3].startswith("| test |"), lines
+
+
+def test_warnings_of_the_decoding_and_scoring_jobs_are_said(trained):
+    recipe = trained
+    # Hypotheses cut at a maximum length of a token or two: said in each decoding job's log alone.
+    proc = run_sh(["./run.sh", "--stage", "5", "--stop-stage", "5", "--decode-args", "--maxlenratio 0.01"],
+                  cwd=recipe)
+    assert "stage 5: " in proc.stderr and " warning(s) in exp/train_char/decode_test_decode/log/decode.*.log, " \
+        "the first: [decode] utterance '" in proc.stderr, proc.stderr[-3000:]
+    # The reference has lost two utterances since (data/test made again): their hypotheses are ignored.
+    text = recipe / "data/test/text"
+    text.write_text("".join(text.read_text().splitlines(keepends=True)[2:]))
+    proc = run_sh(["./run.sh", "--stage", "6", "--decode-args", "--maxlenratio 0.01"], cwd=recipe)
+    assert "stage 6: 1 warning(s) in exp/train_char/decode_test_decode/log/score.log, the first: [score] " \
+        "exp/train_char/decode_test_decode/text: 2 utterance(s) not in the reference data/test/text were ignored" \
+        in proc.stderr, proc.stderr[-3000:]

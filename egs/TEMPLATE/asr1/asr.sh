@@ -643,11 +643,16 @@ decode_pass() {
   n=$(pieces "$dumpdir/$set")
   run "(above)" asrkit-split-data-dir --per-utt "$dumpdir/$set" "$n"
   mkdir -p "$dir/log"
+  # (the logs of an earlier decoding in more pieces would be counted below)
+  rm -f "$dir"/log/decode.*.log
   run "$dir/log/decode.*.log" $decode_cmd --gpu "$decode_ngpu" JOB=1:"$n" "$dir/log/decode.JOB.log" \
     asrkit-decode --model "$model" --config "$decode_config" "${lm_opts[@]}" "${device_opts[@]}" $decode_args \
       --feats "scp:$dumpdir/$set/split$n/JOB/feats.scp" --output-dir "$dir/split$n/JOB" "$@"
   for i in $(seq "$n"); do cat "$dir/split$n/$i/text"; done | LC_ALL=C sort > "$dir/text"
   for i in $(seq "$n"); do cat "$dir/split$n/$i/nbest.jsonl"; done > "$dir/nbest.jsonl"
+  # Said on the console, as stage 1's are: a hypothesis cut at the maximum length (a looping
+  # decoder), every text empty, features normalised twice were only in the job logs.
+  warnings "$dir/log/decode.*.log"
   [ "$(wc -l < "$dir/text")" -eq "$(wc -l < "$dumpdir/$set/utt2spk")" ] \
     || die "stage 5: $dir/text has $(wc -l < "$dir/text") lines for $(wc -l < "$dumpdir/$set/utt2spk") utterances -- see $dir/log/decode.*.log"
 }
@@ -712,6 +717,7 @@ if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
     run "$dir/log/adapt.log" $decode_cmd --gpu "$decode_ngpu" "$dir/log/adapt.log" \
       asrkit-adapt-speakers --model "$model" --config "$decode_config" "${device_opts[@]}" $adapt_args \
         --utt2spk "$dumpdir/$set/utt2spk" --feats "scp:$dumpdir/$set/feats.scp" "$first/text" "ark:$dir/trans.ark"
+    warnings "$dir/log/adapt.log"
     decode_pass "$set" "$dir" --utt2spk "$dumpdir/$set/utt2spk" --spk-transforms "ark:$dir/trans.ark"
     mark_done "$dir/.done" "$dec_inputs"
   done
@@ -740,6 +746,9 @@ if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
     log "stage 6: scoring $dir"
     run "$dir/log/score.log" $train_cmd "$dir/log/score.log" \
       asrkit-score --utt2spk "data/$set/utt2spk" --output-dir "$dir" "data/$set/text" "$dir/text"
+    # (hypotheses of utterances data/$set no longer has, ignored; references without one, scored
+    # as deletions: said only in score.log)
+    warnings "$dir/log/score.log"
     wer=$(rate WER "$dir/wer.txt")
     cer=$(rate CER "$dir/wer.txt")
     # getconf, not nproc: nproc obeys OMP_NUM_THREADS, which path.sh sets to 1.
