@@ -8,6 +8,7 @@ names and renamed into place at the end, so a failed run leaves no partial ``tex
 """
 from __future__ import annotations
 
+import io
 import json
 import logging
 import time
@@ -300,6 +301,11 @@ class Outputs:
         self.text: TextIO = stdout
         self.nbest = self.ctm = self.segments = None
         self._own: Dict[TextIO, Path] = {}  # the files opened here -> the outputs they become
+        # A stream output (--ctm -, a FIFO) -> what is held for it until the run succeeds. Written
+        # as it came, its buffer went out whenever it filled: 224 CTM lines of 60 AN4 utterances
+        # between their text lines on stdout (the docs say after them), and the rest of it, with
+        # the segments, at the close of a run that failed.
+        self._held: Dict[TextIO, io.StringIO] = {}
         try:
             if output_dir is not None:
                 output_dir.mkdir(parents=True, exist_ok=True)
@@ -316,8 +322,13 @@ class Outputs:
             raise
 
     def _open(self, path: Path) -> TextIO:
-        f = open_output(self.files.tmp(path), "w", encoding="utf-8")
+        tmp = self.files.tmp(path)
+        f = open_output(tmp, "w", encoding="utf-8")  # (opened now: one that cannot be fails before decoding)
         self._own[f] = path
+        if tmp == path:  # a stream: nothing to rename, so it is held back instead
+            held = self._held[f] = io.StringIO()
+            self._own[held] = path
+            return held
         return f
 
     def _write(self, f: TextIO, data: str) -> None:
@@ -345,7 +356,11 @@ class Outputs:
         fails to close (its last buffer hits a full disk) fails the run, named; every temporary
         file is removed whatever happened."""
         error: Optional[OSError] = None
+        committed = False
+        streams = [f for f in self._own if f in self._held]
         for f, final in self._own.items():
+            if f in self._held or isinstance(f, io.StringIO):
+                continue  # (streams are written below, once the files are in place)
             try:
                 f.close()
             except OSError as e:
@@ -365,5 +380,17 @@ class Outputs:
                         name_os_error(e, path)
                         raise
                 self.files.commit()
+                committed = True
         finally:
             self.files.abort()  # after a commit, nothing is left to remove
+            for f in streams:
+                try:
+                    if committed:
+                        f.write(self._held[f].getvalue())
+                    f.close()
+                except OSError as e:
+                    name_os_error(e, self._own[f])
+                    error = error or e
+            self._held.clear()
+        if error is not None and committed:
+            raise error

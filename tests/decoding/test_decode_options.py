@@ -28,3 +28,60 @@ def test_an_output_dir_that_is_a_kaldi_data_dir_is_refused(inproc, yesno, tmp_pa
     for _ in range(2):
         inproc("decode", "--model", model, *FAST, "--wav-scp", data / "wav.scp", "--output-dir", tmp_path / "dec")
     assert len((tmp_path / "dec" / "text").read_text().splitlines()) == 2
+
+
+def _results(n: int):
+    from asrkit.decoding.beam_search import Hypothesis
+    from asrkit.decoding.ctc_align import Word
+    from asrkit.decoding.recognizer import UttResult
+
+    words = [Word(w, 0.1 * i, 0.1 * i + 0.05, 0.9) for i, w in enumerate("YES NO YES NO".split())]
+    return [UttResult(f"utt{i:04d}", [Hypothesis([1, 2, 1, 2], -1.0, {"att": -1.0})], ["YES NO YES NO"], 100, 4,
+                      hyp_words=[words]) for i in range(n)]
+
+
+def _drain(fd: int) -> str:
+    import os
+
+    got = b""
+    while True:
+        try:
+            chunk = os.read(fd, 1 << 16)
+        except BlockingIOError:
+            return got.decode()
+        if not chunk:
+            return got.decode()
+        got += chunk
+
+
+def test_a_ctm_or_segments_on_a_stream_comes_whole_after_the_run_and_not_after_a_failure():
+    """--ctm - and --segments-out - were written as they came: once their buffer filled, CTM lines
+    went out between the text lines on stdout (224 CTM lines of 60 AN4 utterances after the 40th
+    text line), and what was left of them came out at the end of a run that failed."""
+    import io
+    import os
+    from pathlib import Path
+
+    from asrkit.decoding.run import Outputs
+
+    for ok in (False, True):
+        r, w = os.pipe()
+        os.set_blocking(r, False)
+        try:
+            text = io.StringIO()
+            outputs = Outputs(None, text, {"att": 1.0}, ctm=Path(f"/dev/fd/{w}"), segments=Path(f"/dev/fd/{w}"))
+            for res in _results(300):  # 1200 CTM lines, 40 kB: several buffers' worth
+                outputs.emit(res)
+            assert _drain(r) == ""
+            assert len(text.getvalue().splitlines()) == 300
+            outputs.close(ok, {"beam": 2})
+            got = _drain(r).splitlines()
+        finally:
+            os.close(r)
+            os.close(w)
+        if not ok:
+            assert got == []
+        else:
+            assert len(got) == 1200 + 300
+            assert got[0] == "utt0000 1 0.000 0.050 YES 0.900" and got[1199].startswith("utt0299 1 0.300")
+            assert got[1200:] == [f"utt{i:04d}-0000000-0000100 utt{i:04d} 0.00 1.00" for i in range(300)]
