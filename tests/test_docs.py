@@ -417,3 +417,16 @@ def test_docs_name_only_existing_test_files():
            for doc in DOCS for n, line in enumerate(doc.read_text(encoding="utf-8").split("\n"), 1)
            for name in re.findall(r"(?<![\w.-])(test_\w+\.py)\b", line) if name not in have]
     assert not bad, "\n".join(bad)
+
+
+def test_docs_give_an_lm_its_weight():
+    """A decoding example with ``--lm`` gives ``--lm-weight``: the recipes' decode.yaml (and
+    asrkit's default) have lm_weight 0, so ``--lm`` alone decodes without the LM, with a warning."""
+    bad: List[str] = []
+    for doc in DOCS:
+        for line, text in snippets(doc):
+            for name, args in usages(COMMAND, text):
+                opts = given_options(args)
+                if name.replace(" ", "-") == "asrkit-decode" and "--lm" in opts and "--lm-weight" not in opts:
+                    bad.append(f"{_rel(doc)}:{line}: --lm without --lm-weight: {text.strip()[:120]}")
+    assert not bad, "\n".join(bad)
