@@ -93,7 +93,15 @@ class DecodeInputs:
         if self.nj > 1:
             from asrkit.data.split import split_scp
 
-            wanted = split_scp(wanted if wanted is not None else self.all_ids(entries), self.nj)[self.job - 1]
+            ids = wanted if wanted is not None else self.all_ids(entries)
+            if len(ids) < self.nj:
+                # (split_scp's own words, "cannot split 4 lines into 6 non-empty pieces", named
+                # neither the option nor what the lines were)
+                source = (f"--utt-ids {self.utt_ids}" if wanted is not None else f"--wav-scp {self.wav_scp}"
+                          if self.wav_scp else f"--feats {self.feats}" if self.feats else "the audio files given")
+                raise AsrkitError(f"--nj {self.nj}: more pieces than the {len(ids)} utterance(s) of {source}; "
+                                  f"give --nj {len(ids)} or fewer")
+            wanted = split_scp(ids, self.nj)[self.job - 1]
         if wanted is not None:
             total: Optional[int] = len(wanted)
         elif self.wavs:

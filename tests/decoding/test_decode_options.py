@@ -85,3 +85,22 @@ def test_a_ctm_or_segments_on_a_stream_comes_whole_after_the_run_and_not_after_a
             assert len(got) == 1200 + 300
             assert got[0] == "utt0000 1 0.000 0.050 YES 0.900" and got[1199].startswith("utt0299 1 0.300")
             assert got[1200:] == [f"utt{i:04d}-0000000-0000100 utt{i:04d} 0.00 1.00" for i in range(300)]
+
+
+def test_more_jobs_than_utterances_names_nj_and_the_source(tmp_path):
+    """--nj 6 on a wav.scp of 4 said 'cannot split 4 lines into 6 non-empty pieces' (split_scp's
+    words), naming neither the option nor what the lines were."""
+    import pytest
+
+    from asrkit.decoding.inputs import DecodeInputs
+    from asrkit.utils.errors import AsrkitError
+
+    wavs = [str(tmp_path / f"u{i}.wav") for i in range(4)]
+    with pytest.raises(AsrkitError, match=r"^--nj 6: more pieces than the 4 utterance\(s\) of the audio files given; "
+                                          r"give --nj 4 or fewer$"):
+        DecodeInputs(wavs=wavs, nj=6, job=5).open(lambda *a: None)
+    (tmp_path / "ids").write_text("u1\nu3\n")
+    with pytest.raises(AsrkitError, match=rf"^--nj 3: more pieces than the 2 utterance\(s\) of --utt-ids {tmp_path}/ids"):
+        DecodeInputs(wavs=wavs, utt_ids=str(tmp_path / "ids"), nj=3, job=1).open(lambda *a: None)
+    items, total = DecodeInputs(wavs=wavs, nj=4, job=4).open(lambda *a: None)
+    assert total == 1 and [u for u, _, _ in items] == ["u3"]
