@@ -1,6 +1,6 @@
 """asr.sh stages 5 and 6 on a trained model: stage 6's rows in RESULTS.md (--results), under the
 table's header whatever the file held before, one run at a time adding them; the warnings of the
-decoding and scoring jobs said on the console."""
+training, averaging, decoding and scoring jobs said on the console."""
 from __future__ import annotations
 
 import fcntl
@@ -83,3 +83,13 @@ def test_warnings_of_the_decoding_and_scoring_jobs_are_said(trained):
     assert "stage 6: 1 warning(s) in exp/train_char/decode_test_decode/log/score.log, the first: [score] " \
         "exp/train_char/decode_test_decode/text: 2 utterance(s) not in the reference data/test/text were ignored" \
         in proc.stderr, proc.stderr[-3000:]
+
+
+def test_warnings_of_the_training_and_averaging_are_said(trained):
+    # Utterances left out of the training, fewer checkpoints than --num-avg: only in the logs.
+    proc = run_sh(["./run.sh", "--stage", "4", "--stop-stage", "4", "--tag", "short", "--num-avg", "5",
+                   "--train-args", TINY1 + " --set batching.max_frames=620"], cwd=trained)
+    assert "stage 4: 1 warning(s) in exp/short/log/train.log, the first: [las_task] " in proc.stderr \
+        and "are longer than batching.max_frames=620 and are not trained on" in proc.stderr, proc.stderr[-3000:]
+    assert "stage 4: 1 warning(s) in exp/short/log/average.log, the first: [average] 5 checkpoint(s) asked for, " \
+        "1 available" in proc.stderr, proc.stderr[-3000:]

@@ -503,6 +503,7 @@ if [ "$use_lm" = true ] && [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
     mkdir -p "$lmexp/log"
     run "$lmexp/log/train_lm.log" $cuda_cmd --gpu "$ngpu" "$lmexp/log/train_lm.log" \
       asrkit-train-lm --config "$lm_config" --lang-dir "$lang" "$lm_train_text" "$lmexp"
+    warnings "$lmexp/log/train_lm.log"
     mark_done "$lmexp/.done" "$lm_inputs"
   fi
 fi
@@ -532,6 +533,7 @@ train_desc() {
 # (model.avg.num: stage 4 averages again for another N, stages 5-6 alone refuse it).
 average_model() {
   run "$exp/log/average.log" $train_cmd "$exp/log/average.log" asrkit-average --num "$num_avg" "$exp"
+  warnings "$exp/log/average.log"
   mark_done "$exp/model.avg.num" "$num_avg"
   # How many it did average: fewer when fewer checkpoints were kept (2 epochs, a budget stop with
   # --avg-on-budget), and the RESULTS.md row said "5 best averaged" of a 2-checkpoint average.
@@ -594,6 +596,9 @@ if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
     # Once it ran: a run that asrkit-train refused (another model config given to continue a
     # budget-stopped training) wrote its own options over those of the model left there.
     mark_done "$exp/train_desc" "$(train_desc)"
+    # (training utterances left out as longer than batching.max_frames, dev utterances that are
+    # training ones: said only in the log, as the jobs' warnings of the other stages were)
+    warnings "$exp/log/train.log"
     # The time of every run of this training (a killed one, a resumed one), as asrkit-train records it.
     runs=$exp/log/train_runs.tsv
     [ -s "$runs" ] || die "stage 4: asrkit-train wrote no $runs -- see $exp/log/train.log"
