@@ -295,8 +295,14 @@ def from_wav_scp(wav_rspecifier: str, featurize: Featurize, segments: Optional[s
         entries = read_wav_scp(wav_rspecifier, segments, channel=channel, max_samples=max_samples)
     by_id = {e.utt_id: e for e in entries}
     keep, missing = _select([e.utt_id for e in entries], utt_ids, wav_rspecifier)
+    # With --segments the utterances are its segments: "not in wav.scp" named the wrong file, and
+    # for a recording's id, one that wav.scp does hold.
+    recordings = {e.reco_id for e in entries} if segments else set()
     for utt in missing:
-        yield utt, None, AsrkitError(f"utterance {utt!r}: not in {wav_rspecifier}")
+        where = (f"not in {segments} (with --segments the utterances are its segments; {utt!r} is a recording of "
+                 f"{wav_rspecifier})" if utt in recordings else f"not in {segments}") if segments \
+            else f"not in {wav_rspecifier}"
+        yield utt, None, AsrkitError(f"utterance {utt!r}: {where}")
     for entry, audio, err in iter_wavs([by_id[u] for u in keep]):
         item = _featurize(entry.utt_id, audio, err, featurize, entry.what)
         del audio  # (see from_wav_files)

@@ -104,3 +104,23 @@ def test_more_jobs_than_utterances_names_nj_and_the_source(tmp_path):
         DecodeInputs(wavs=wavs, utt_ids=str(tmp_path / "ids"), nj=3, job=1).open(lambda *a: None)
     items, total = DecodeInputs(wavs=wavs, nj=4, job=4).open(lambda *a: None)
     assert total == 1 and [u for u, _, _ in items] == ["u3"]
+
+
+def test_utt_ids_missing_from_segments_name_the_segments_file(yesno_root, tmp_path):
+    """With --segments, an --utt-ids entry naming a recording (or nothing) was skipped as 'not in
+    wav.scp': the wrong file, and for the recording, one that wav.scp does hold."""
+    import itertools
+
+    from asrkit.decoding.inputs import DecodeInputs
+
+    wav = sorted((yesno_root / "waves_yesno").glob("*.wav"))[0]
+    (tmp_path / "wav.scp").write_text(f"rec1 {wav}\n")
+    (tmp_path / "segments").write_text("rec1-a rec1 0.0 1.0\nrec1-b rec1 1.0 2.0\n")
+    (tmp_path / "ids").write_text("rec1\nrec1-b\nnone\n")
+    items, _ = DecodeInputs(wav_scp=str(tmp_path / "wav.scp"), segments=str(tmp_path / "segments"),
+                            utt_ids=str(tmp_path / "ids")).open(lambda *a: None)
+    errors = {u: str(e) for u, _, e in itertools.islice(items, 2)}
+    assert errors == {
+        "rec1": f"utterance 'rec1': not in {tmp_path}/segments (with --segments the utterances are its segments; "
+                f"'rec1' is a recording of {tmp_path}/wav.scp)",
+        "none": f"utterance 'none': not in {tmp_path}/segments"}
