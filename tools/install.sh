@@ -18,7 +18,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --torch) torch_spec="$2"; shift 2 ;;
     --python) python="$2"; shift 2 ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
     *) echo "$0: unknown option $1" >&2; exit 1 ;;
   esac
 done

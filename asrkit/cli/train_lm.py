@@ -109,13 +109,14 @@ def _refuse_nothing_known(tok, tok_path: Path, path: str, lines: list, encoded: 
                    "all distinct.")
 @click.option("--valid-text", callback=refuse_empty_name, type=click.Path(dir_okay=False), default=None,
               help="Dev text (same format); default: hold out dev_ratio of <text-file>.")
-@click.option("--max-epochs", type=int, default=None)
-@click.option("--batch-size", type=int, default=None)
-@click.option("--lr", type=float, default=None)
-@click.option("--seed", type=int, default=None)
+@click.option("--max-epochs", type=int, default=None, help="Epochs at most (early stopping may end sooner) [config: 20].")
+@click.option("--batch-size", type=int, default=None, help="Sentences per batch [config: 64].")
+@click.option("--lr", type=float, default=None, help="Adam learning rate [config: 0.001].")
+@click.option("--seed", type=int, default=None, help="Seed of the weights, the batch order and the dev sentences held out [config: 1].")
 @click.option("--max-len", type=int, default=None,
               help="Tokens per training sentence, at most; longer lines are cut into pieces [config: 400].")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default=None)
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default=None,
+              help="auto: a GPU when there is one [config: auto].")
 @click.option("--print-config", is_flag=True,
               help="Print the resolved config (YAML, as lm.yaml records it) on stdout and exit, reading no text.")
 @click.argument("text_file", callback=refuse_empty_name,

@@ -29,8 +29,9 @@
 # --init-listener "" trains every fold from scratch. --an4-digit-words N without --an4-aligner
 # trains the aligner (conf/align_an4.yaml) once too, in <dir>/pretrain_an4/exp/an4_align. --use-lm/--lm-weight/--lm-config/--lm-train-text
 # decode a tag's models again with an LM trained on each fold's training transcripts (decode
-# directory <decode-config>_lm); --adapt-speakers true/--adapt-args decode them again adapted to the
-# held-out speaker (asr.sh's second pass; decode directory <decode-config>_adapt).
+# directory <decode-config>_lm); the models are decoded again adapted to the held-out speaker
+# (asr.sh's second pass, --adapt-args; decode directory <decode-config>_adapt), as run.sh's default
+# --adapt-speakers true has it; --adapt-speakers false summarises the first pass.
 set -euo pipefail
 fsdd_root=          # a copy of FSDD (recordings/); required
 speakers=           # the folds, in this order: each one is held out once (default: every speaker of --fsdd-root)
