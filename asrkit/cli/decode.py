@@ -215,7 +215,7 @@ def main(model_path: Optional[str], config_path: Optional[str], print_config: bo
     start = time.perf_counter()
     ok = False
     try:
-        summary = decode_items(rec, items, total, outputs.emit, max_bad_percent=max_bad_percent)
+        summary = decode_items(rec, items, total, outputs.emit, max_bad_percent=max_bad_percent, source=inputs.source)
         wall = time.perf_counter() - start
         if summary.audio_s > 0:  # nothing decoded: no rate to report (the error below says why)
             log.info("decoded %.1f s of audio in %.2f s of model time: real-time factor %.4f (%s, beam %d, ctc %g, "

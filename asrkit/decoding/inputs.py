@@ -126,6 +126,11 @@ class DecodeInputs:
         return itertools.chain(errors, from_wav_files([by_id[u] for u in keep], featurize, self.channel,
                                                       self.max_samples)), total
 
+    @property
+    def source(self) -> str:
+        """The input the utterances come from, for messages: the segments file with --segments."""
+        return self.segments or self.wav_scp or self.feats or "the audio files given"
+
     def wav_entries(self) -> list:
         """The --wav-scp's entries (:func:`asrkit.features.wav.read_wav_scp`), read on the first call
         and kept: the same-file check of the outputs and the decoding share one read."""

@@ -96,15 +96,16 @@ def segment_lines(r: UttResult, frame_shift_s: float) -> List[str]:
 
 def decode_items(rec: Recognizer, items: Iterable[Item], total: Optional[int],
                  emit: Callable[[UttResult], None], chunk: int = 0,
-                 max_bad_percent: float = MAX_FAILED_PERCENT) -> RunSummary:
+                 max_bad_percent: float = MAX_FAILED_PERCENT, source: Optional[str] = None) -> RunSummary:
     """Decode ``items`` in chunks (a few batches, sorted by length inside), calling ``emit`` per result.
 
     ``total`` (None: unknown) sizes the progress bar; audio durations for the real-time factor
     are frames x the recognizer's frame shift. Bad items are counted in ``summary.bad``; the
-    caller applies the rule (``summary.bad.check()``) before committing its outputs.
+    caller applies the rule (``summary.bad.check()``) before committing its outputs, which names
+    ``source`` (:attr:`DecodeInputs.source`) when it held no utterance.
     """
     frame_shift_s = rec.frame_shift_s
-    s = RunSummary(bad=BadItems(log, "utterances", max_percent=max_bad_percent))
+    s = RunSummary(bad=BadItems(log, "utterances", max_percent=max_bad_percent, source=source))
     chunk = chunk or rec.config.batch_size * 8
     pending: List[tuple] = []
 

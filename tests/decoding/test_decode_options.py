@@ -124,3 +124,18 @@ def test_utt_ids_missing_from_segments_name_the_segments_file(yesno_root, tmp_pa
         "rec1": f"utterance 'rec1': not in {tmp_path}/segments (with --segments the utterances are its segments; "
                 f"'rec1' is a recording of {tmp_path}/wav.scp)",
         "none": f"utterance 'none': not in {tmp_path}/segments"}
+
+
+def test_an_input_without_utterances_is_named(inproc, yesno, tmp_path):
+    """An empty wav.scp, segments file or feats.scp failed with 'no utterances to process', naming
+    none of them."""
+    _, model, wavs = yesno
+    (tmp_path / "empty").write_text("")
+    (tmp_path / "wav.scp").write_text(f"{wavs[0].stem} {wavs[0]}\n")
+    for args, named in ((["--wav-scp", tmp_path / "empty"], f"{tmp_path}/empty"),
+                        (["--wav-scp", tmp_path / "wav.scp", "--segments", tmp_path / "empty"], f"{tmp_path}/empty"),
+                        (["--feats", f"scp:{tmp_path}/empty"], f"scp:{tmp_path}/empty")):
+        proc = inproc("decode", "--model", model, *FAST, *args, "--output-dir", tmp_path / "out", check=False)
+        err = proc.stderr.decode()
+        assert proc.returncode == 1 and f"ERROR (asrkit-decode): {named}: no utterances to process" in err, err
+        assert not (tmp_path / "out" / "text").exists()
