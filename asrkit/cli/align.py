@@ -86,7 +86,7 @@ def main(model_path: str, segments: Optional[str], channel: Optional[int], word_
     with atomic_open(ctm_out, "w") as out:
         summary = align_items(rec, items, total, transcripts,
                               lambda utt, words: out.write("".join(ln + "\n" for ln in ctm_lines(utt, words))),
-                              max_bad_percent=max_bad_percent, source=text)
+                              max_bad_percent=max_bad_percent, source=text, items_source=inputs.source)
         log.info("aligned %.1f s of audio (%d words) in %.2f s of model time: real-time factor %.4f (%s, batch %d); "
                  "wall %.2f s", summary.audio_s, summary.words, summary.align_s, summary.rtf, rec.device,
                  batch_size, time.perf_counter() - start)

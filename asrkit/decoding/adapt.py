@@ -214,7 +214,9 @@ def adapt_speakers(rec, inputs, hyp_text: str, utt2spk_path: str, wspecifier: st
     parse_matrix_wspecifier(wspecifier)
     hyps = read_table(hyp_text, allow_empty_value=True)
     utt2spk = read_utt2spk(utt2spk_path)
-    tally = BadItems(log, "utterances", max_percent=max_bad_percent, source=hyp_text)
+    # (the utterances come from the features or audio: an empty wav.scp was "<hyp-text>: no
+    # utterances to process", naming a text that held every hypothesis)
+    tally = BadItems(log, "utterances", max_percent=max_bad_percent, source=inputs.source)
     unknown = UnknownTally()
     items: List[AdaptItem] = []
     tokenized = 0  # non-empty hypotheses that reached the tokenizer

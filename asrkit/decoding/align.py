@@ -108,14 +108,16 @@ def ctm_lines(utt: str, words: List[Word]) -> List[str]:
 
 def align_items(rec: Recognizer, items: Iterable[Item], total: Optional[int], transcripts: Dict[str, str],
                 emit: Callable[[str, List[Word]], None], chunk: int = 0,
-                max_bad_percent: float = MAX_FAILED_PERCENT, source: str = "the transcripts") -> AlignSummary:
+                max_bad_percent: float = MAX_FAILED_PERCENT, source: str = "the transcripts",
+                items_source: Optional[str] = None) -> AlignSummary:
     """Align every item to its transcript, calling ``emit(utt, words)`` in input order.
 
     A transcript of which the model knows no token is a bad item; when that is every transcript
-    read (``source`` names their file), an AsrkitError says so and why, in one line."""
+    read (``source`` names their file), an AsrkitError says so and why, in one line.
+    ``items_source`` (:attr:`DecodeInputs.source`) is named when the items were none."""
     from asrkit.text.tokenizer import UnknownTally
 
-    s = AlignSummary(bad=BadItems(log, "utterances", max_percent=max_bad_percent))
+    s = AlignSummary(bad=BadItems(log, "utterances", max_percent=max_bad_percent, source=items_source))
     unknown = UnknownTally()
     chunk = chunk or rec.config.batch_size * 8
     pending: List[Tuple[str, np.ndarray, List[int], Tuple[int, int]]] = []  # (utt, feats, tokens, pad)

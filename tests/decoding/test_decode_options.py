@@ -139,3 +139,19 @@ def test_an_input_without_utterances_is_named(inproc, yesno, tmp_path):
         err = proc.stderr.decode()
         assert proc.returncode == 1 and f"ERROR (asrkit-decode): {named}: no utterances to process" in err, err
         assert not (tmp_path / "out" / "text").exists()
+
+
+def test_align_and_adapt_speakers_name_an_input_without_utterances(inproc, yesno, tmp_path):
+    """asrkit-align said 'no utterances to process' naming nothing, and asrkit-adapt-speakers named
+    its <hyp-text>, which held every hypothesis, for an empty wav.scp."""
+    _, model, wavs = yesno
+    (tmp_path / "empty").write_text("")
+    (tmp_path / "text").write_text(f"{wavs[0].stem} YES\n")
+    (tmp_path / "utt2spk").write_text(f"{wavs[0].stem} s1\n")
+    for args in (["align", "--model", model, tmp_path / "empty", tmp_path / "text", tmp_path / "ctm"],
+                 ["adapt-speakers", "--model", model, "--utt2spk", tmp_path / "utt2spk", "--wav-scp", tmp_path / "empty",
+                  tmp_path / "text", f"ark:{tmp_path}/trans.ark"]):
+        proc = inproc(*args, check=False)
+        err = proc.stderr.decode()
+        assert proc.returncode == 1 and f"ERROR (asrkit-{args[0]}): {tmp_path}/empty: no utterances to process" in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "text", "utt2spk"]
