@@ -89,24 +89,53 @@ def join_command(args: Sequence[str]) -> str:
     """Join command words the way run.pl does, so Kaldi recipes' quoting carries over.
 
     A word without white space goes in as it is (so an escaped ``\\|`` from the caller's shell
-    becomes a pipe, ``$VAR`` or a glob is the job's shell's to expand, and ``awk \\'{print
-    \\$2}\\' f`` gives awk one program, its quote opened in one word and closed in another); a word
-    with white space (or an empty one) is quoted as one literal word (so ``"ark:gunzip -c $f |"``
-    stays one word): in double quotes, as run.pl, when that keeps it as it is, else in single
-    quotes. Where the words joined so leave a quote open, each word bash could not read as a word
-    (:func:`_left_open`) is quoted literally instead, as is a word ending in a backslash. A
-    command given as one single word is taken as a whole shell command line
-    (``asrkit-launch x.log 'a | b'``), since no program is named ``a | b``; run.pl would fail.
+    becomes a pipe, and ``$VAR`` or a glob is the job's shell's to expand); a word with white
+    space (or an empty one) is quoted as one literal word (so ``"ark:gunzip -c $f |"`` stays one
+    word): in double quotes, as run.pl, when that keeps it as it is, else in single quotes. Two
+    exceptions: run.pl's idiom of a quote opened at the start of one word and closed at the end of
+    a later one (``awk \\'{print \\$2}\\' f``: :func:`_quoted_run`) goes in as run.pl joins it; any
+    other word bash could not read as a word (a quote never closed: :func:`_left_open`; a
+    backslash at its end) is quoted literally. A command given as one single word is taken as a
+    whole shell command line (``asrkit-launch x.log 'a | b'``), since no program is named
+    ``a | b``; run.pl would fail.
     """
     if len(args) == 1:
         return args[0]
-    plain = [arg if arg and not re.search(r"\s", arg) and not _escapes_space(arg) else _quote_word(arg)
-             for arg in args]
-    joined = " ".join(plain)
-    if _quotes_close(joined):
-        return joined
-    return " ".join(_quote_word(arg) if word is arg and _left_open(arg) else word
-                    for arg, word in zip(args, plain))
+    words = []
+    i = 0
+    while i < len(args):
+        end = _quoted_run(args, i)
+        if end is not None:
+            words.extend(_run_pl_word(arg) for arg in args[i:end + 1])
+            i = end + 1
+            continue
+        arg = args[i]
+        words.append(_quote_word(arg) if _left_open(arg) or _escapes_space(arg) else _run_pl_word(arg))
+        i += 1
+    return " ".join(words)
+
+
+def _run_pl_word(word: str) -> str:
+    return word if word and not re.search(r"\s", word) else _quote_word(word)
+
+
+def _quoted_run(args: Sequence[str], i: int) -> Optional[int]:
+    """The last word of a quote opened by ``args[i]``'s first character and closed by a later
+    word's last (each word holding that quote character once, the words between not at all), or
+    None. ``\\'{print \\$2}\\'`` typed in the caller's shell gives the words ``'{print`` and
+    ``$2}'``: one awk program to the job's shell. Words that merely hold an apostrophe each
+    (``grep -e "don't" -e "can't"``) close no such quote: joined as they were, bash read them as
+    one pattern 'dont -e cant'."""
+    first = args[i]
+    if not first or first[0] not in "'\"" or first.count(first[0]) != 1:
+        return None
+    quote = first[0]
+    for j in range(i + 1, len(args)):
+        n = args[j].count(quote)
+        if n == 0:
+            continue
+        return j if n == 1 and args[j].endswith(quote) else None
+    return None
 
 
 def _escapes_space(word: str) -> bool:
@@ -115,19 +144,11 @@ def _escapes_space(word: str) -> bool:
     return word.endswith("\\") and "'" not in word and '"' not in word
 
 
-def _quotes_close(line: str) -> bool:
-    try:
-        shlex.split(line)
-    except ValueError:
-        return False
-    return True
-
-
 def _left_open(word: str) -> bool:
     """Whether bash would find a quote in ``word`` never closed, or a backslash at its end: ``it's``
     (``grep "it's" text`` in the caller's shell gives that word) went in as it was, as run.pl has
     it, and the job ended with bash's "unexpected EOF while looking for matching `''" (code 2).
-    Where no other word closes its quote, such a word can only be meant literally. (``$'...'``,
+    Outside run.pl's idiom (:func:`_quoted_run`) such a word can only be meant literally. (``$'...'``,
     ANSI-C quoting, which shlex does not know, is left to bash.)"""
     if "'" not in word and '"' not in word and not word.endswith("\\") or "$'" in word:
         return False

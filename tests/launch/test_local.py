@@ -729,8 +729,16 @@ def test_quotes_opened_in_one_word_and_closed_in_another_reach_the_job_shell_as_
         body = (tmp_path / log).read_text().split("\n#\n", 1)[1].rsplit("# Accounting", 1)[0]
         assert body == want, (log, body)
     assert join_command(["awk", "'{print", "$2}'", "f.txt"]) == "awk '{print $2}' f.txt"
-    # a word left open where no other word closes it is still quoted literally (71e26a4)
+    # a word left open where no other word closes it is still quoted literally (71e26a4), and two
+    # such words do not close each other (grep -e don't -e can't was one pattern 'dont -e cant')
     assert join_command(["grep", "it's", "text"]) == "grep \"it's\" text"
+    (tmp_path / "t.txt").write_text("don't\ncan't\nwill\n")
+    asrkit("launch", "g.log", "grep", "-e", "don't", "-e", "can't", "t.txt", cwd=tmp_path)
+    asrkit("launch", "e.log", "echo", "it's", "that's", cwd=tmp_path)
+    asrkit("launch", "c.log", "cut", "-d'", "-f1", "t.txt", "|", "tr", "'", "_", cwd=tmp_path)
+    for log, want in (("g.log", "don't\ncan't\n"), ("e.log", "it's that's\n"), ("c.log", "don\ncan\nwill\n")):
+        body = (tmp_path / log).read_text().split("\n#\n", 1)[1].rsplit("# Accounting", 1)[0]
+        assert body == want, (log, body)
 
 
 def test_a_task_runs_nothing_until_the_reaper_knows_it(tmp_path):
