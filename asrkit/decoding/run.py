@@ -236,6 +236,11 @@ def check_output_paths(output_dir: Optional[Path], ctm: Optional[Path], segments
         check_not_data_dir(output_dir)
         outputs += [(output_dir / name, f"--output-dir's {name}") for name in DIR_OUTPUTS]
     outputs += [(path, f"{option} {path}") for option, path in (("--ctm", ctm), ("--segments-out", segments))]
+    for path, label in outputs:
+        # Found by the rename at the end (a decode.yaml or text folder in a reused --output-dir):
+        # every utterance was decoded first, then the run failed with nothing written.
+        if path is not None and path.is_dir():
+            raise AsrkitError(f"{path}: is a directory, where the run would write {label}")
     check_outputs_spare_inputs(outputs, inputs, scp_lines, among_outputs=lambda path, label, _, first: (
         f"{label} is the same file as {first}: give it a path of its own"), wav_sources=wav_sources)
 

@@ -155,3 +155,17 @@ def test_align_and_adapt_speakers_name_an_input_without_utterances(inproc, yesno
         err = proc.stderr.decode()
         assert proc.returncode == 1 and f"ERROR (asrkit-{args[0]}): {tmp_path}/empty: no utterances to process" in err, err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "text", "utt2spk"]
+
+
+def test_a_directory_where_an_output_goes_is_refused_before_decoding(inproc, yesno, tmp_path):
+    """A reused --output-dir holding a folder named decode.yaml (or nbest.jsonl, log/decode.log)
+    was found by the rename at the end: every utterance was decoded, then the run failed."""
+    _, model, wavs = yesno
+    for name in ("decode.yaml", "nbest.jsonl", "log/decode.log"):
+        out = tmp_path / name.replace("/", "_")
+        (out / name).mkdir(parents=True)
+        proc = inproc("decode", "--model", model, *FAST, "--output-dir", out, wavs[0], check=False)
+        err = proc.stderr.decode()
+        assert proc.returncode == 1, err
+        assert f"{out / name}: is a directory, where the run would write --output-dir's {name}" in err, err
+        assert "decoded" not in err and not (out / "text").exists(), err
