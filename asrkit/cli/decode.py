@@ -199,7 +199,7 @@ def main(model_path: Optional[str], config_path: Optional[str], print_config: bo
         from asrkit.data.specifier import read_matrices
         from asrkit.data.table import read_utt2spk
 
-        rec.set_speaker_transforms(dict(read_matrices(spk_transforms)), read_utt2spk(utt2spk))
+        rec.set_speaker_transforms(dict(read_matrices(spk_transforms)), read_utt2spk(utt2spk), spk_transforms)
     if ctm_path and not rec.word_times:
         raise AsrkitError(f"--ctm needs word times: {model_path} has no CTC head to align with"
                           if not rec.has_ctc else "--ctm needs word_times: true in the decoding options")

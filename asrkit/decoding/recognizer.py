@@ -365,12 +365,22 @@ class Recognizer:
         shape_gone = np.std(m) < 0.5 * np.std(m - train_mean)
         return bool(far_from_standard and looks_standard and far_from_training and shape_gone)
 
-    def set_speaker_transforms(self, transforms: Dict[str, np.ndarray], utt2spk: Dict[str, str]) -> None:
+    def set_speaker_transforms(self, transforms: Dict[str, np.ndarray], utt2spk: Dict[str, str],
+                               source: str = "") -> None:
         """Decode each utterance with its speaker's ``[A | b]`` (asrkit.decoding.adapt) applied to the
-        normalised features: the second pass of speaker-adaptive decoding."""
+        normalised features: the second pass of speaker-adaptive decoding. ``source``: where the
+        transforms come from, named in the errors."""
+        where = f"{source}: " if source else ""
+        dim = self.pkg.meta.idim
         for spk, t in transforms.items():
             if not np.isfinite(t).all():   # else every utterance of the speaker decodes to garbage, exit 0
-                raise AsrkitError(f"speaker {spk!r}: the transform holds a non-finite value")
+                raise AsrkitError(f"{where}speaker {spk!r}: the transform holds a non-finite value")
+            # Checked here, not at each utterance: transforms of another model's features (40-dim
+            # for an 80-dim model) had every utterance read, featurised and skipped, one warning each.
+            if t.ndim != 2 or t.shape[0] != dim or t.shape[1] not in (dim, dim + 1):
+                raise AsrkitError(f"{where}speaker {spk!r}: transform of shape {tuple(t.shape)} for {dim}-dim features "
+                                  f"(expected ({dim}, {dim + 1}) or ({dim}, {dim})): transforms of another model's "
+                                  f"features?")
         self._transforms = (transforms, utt2spk)
 
     def _speaker_adapted(self, x: np.ndarray, utt_id: str) -> np.ndarray:

@@ -169,3 +169,24 @@ def test_a_directory_where_an_output_goes_is_refused_before_decoding(inproc, yes
         assert proc.returncode == 1, err
         assert f"{out / name}: is a directory, where the run would write --output-dir's {name}" in err, err
         assert "decoded" not in err and not (out / "text").exists(), err
+
+
+def test_speaker_transforms_of_another_feature_size_are_refused_up_front(inproc, yesno, tmp_path):
+    """Transforms of another model's features (12-dim for this 23-dim model) had every utterance
+    read, featurised and skipped, one warning each, before the run failed on 'all failed'."""
+    import numpy as np
+
+    from asrkit.data.specifier import MatrixWriter
+
+    _, model, wavs = yesno
+    (tmp_path / "wav.scp").write_text("".join(f"{w.stem} {w}\n" for w in wavs[:3]))
+    (tmp_path / "utt2spk").write_text("".join(f"{w.stem} s1\n" for w in wavs[:3]))
+    with MatrixWriter(f"ark:{tmp_path}/trans.ark") as w:
+        w.write("s1", np.hstack([np.eye(12), np.zeros((12, 1))]).astype(np.float32))
+    proc = inproc("decode", "--model", model, *FAST, "--wav-scp", tmp_path / "wav.scp", "--utt2spk",
+                  tmp_path / "utt2spk", "--spk-transforms", f"ark:{tmp_path}/trans.ark", check=False)
+    err = proc.stderr.decode()
+    assert proc.returncode == 1, err
+    assert (f"ERROR (asrkit-decode): ark:{tmp_path}/trans.ark: speaker 's1': transform of shape (12, 13) for 23-dim "
+            f"features (expected (23, 24) or (23, 23))") in err, err
+    assert "skipping" not in err, err
