@@ -28,3 +28,35 @@ def test_stage_5_refuses_an_lm_of_another_config(recipe_dir, yesno_root):
     proc = run_sh(["./run.sh", "--stage", "5", "--use-lm", "true"], cwd=recipe, check=False)
     assert proc.returncode == 1 and "was not trained from" not in proc.stderr
     assert "stage 5 failed" in proc.stderr and "pack_model.log" in proc.stderr, proc.stderr[-3000:]
+
+
+def test_stages_4_and_5_refuse_features_of_data_changed_since(recipe_dir, yesno_root):
+    recipe = recipe_dir("yesno")
+    run_sh(["./run.sh", "--yesno-root", str(yesno_root), "--stop-stage", "2"], cwd=recipe)
+    (recipe / "exp/train_char").mkdir(parents=True)
+    (recipe / "exp/train_char/model.pt").write_bytes(b"not a model")
+    # Unchanged: past the check (to the model that is not one).
+    proc = run_sh(["./run.sh", "--stage", "5"], cwd=recipe, check=False)
+    assert proc.returncode == 1 and "pack_model.log" in proc.stderr and "changed since" not in proc.stderr, \
+        proc.stderr[-3000:]
+    # data/test made again smaller (as stage 0 with another split does): its old features were
+    # decoded and scored against the new references.
+    for table in ("text", "utt2spk", "wav.scp"):
+        path = recipe / "data/test" / table
+        path.write_text("".join(path.read_text().splitlines(keepends=True)[2:]))
+    run_sh("utils/utt2spk_to_spk2utt.sh data/test/utt2spk > data/test/spk2utt", cwd=recipe)
+    proc = run_sh(["./run.sh", "--stage", "5"], cwd=recipe, check=False)
+    assert proc.returncode == 1 and "asr.sh: ERROR: stage 5: data/test changed since dump/test was made from it " \
+        "(stage 0 run again?): run stage 1 again (--stage 1)" in proc.stderr, proc.stderr[-3000:]
+    assert "pack_model" not in proc.stderr
+    # A transcript of the training set fixed: trained on the old one.
+    text = recipe / "data/train_nodev/text"
+    text.write_text(text.read_text().replace("YES", "NO", 1))
+    proc = run_sh(["./run.sh", "--stage", "4", "--stop-stage", "4", "--tag", "new"], cwd=recipe, check=False)
+    assert proc.returncode == 1 and "asr.sh: ERROR: stage 4: data/train_nodev changed since dump/train_nodev was " \
+        "made from it" in proc.stderr, proc.stderr[-3000:]
+    assert not (recipe / "exp/new/log/train.log").exists()
+    # Stage 1 again makes them anew, and the check passes.
+    proc = run_sh(["./run.sh", "--stage", "1", "--stop-stage", "1"], cwd=recipe)
+    proc = run_sh(["./run.sh", "--stage", "5"], cwd=recipe, check=False)
+    assert proc.returncode == 1 and "changed since" not in proc.stderr and "pack_model.log" in proc.stderr

@@ -344,6 +344,24 @@ up_to_date() { [ -f "$1" ] && { [ ! -s "$1" ] || [ "$(cat "$1")" = "$2" ]; }; }
 # that moment left an empty marker, which up_to_date takes for an old asr.sh's (no inputs
 # recorded): the stage was then never redone for other inputs.
 mark_done() { printf '%s\n' "$2" > "$1.tmp" && mv -f "$1.tmp" "$1"; }
+# data_tables <dump set>: the tables of the data dir its features were made from (the speed-perturbed
+# copy's: those of the train set it copies), recorded by stage 1 in <dump set>/.data_tables.
+data_tables() {
+  local src=data/$1
+  [ "$1" != "$feats_train_set" ] || [ "$feats_train_set" = "$train_set" ] || src=data/$train_set
+  fingerprint "$src"/{wav.scp,segments,text,utt2spk}
+}
+# check_dump <dump set>: its data dir is still what its features were made from. Stage 0 run again
+# (another split, a transcript fixed) and then "--stage 4" trained on the old features, with the
+# old transcripts, and "--stage 5" decoded an old test set, scored against the new one.
+# (A dump from before the record, or without its data dir, is not checked.)
+check_dump() {
+  local rec=$dumpdir/$1/.data_tables src=data/$1
+  [ "$1" != "$feats_train_set" ] || [ "$feats_train_set" = "$train_set" ] || src=data/$train_set
+  { [ -s "$rec" ] && [ -f "$src/utt2spk" ]; } || return 0
+  [ "$(cat "$rec")" = "$(data_tables "$1")" ] \
+    || die "stage $current_stage: $src changed since $dumpdir/$1 was made from it (stage 0 run again?): run stage 1 again (--stage 1) to make its features anew"
+}
 
 # Number of pieces for a data dir: never more than its utterances.
 pieces() { local n; n=$(wc -l < "$1/utt2spk"); [ "$n" -lt "$nj" ] && echo "$n" || echo "$nj"; }
@@ -413,6 +431,7 @@ if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
         --write-utt2sample-rate '$out/utt2sample_rate' 'scp:data/$set/wav.scp' ark:- | asrkit-compute-cmvn ark:- '$out/cmvn.ark'"
       warnings "$out/log/cmvn.log"
       run "(above)" asrkit-fix-data-dir "$out"
+      mark_done "$out/.data_tables" "$(data_tables "$set")"
       mark_done "$out/.done" "$inputs"
       continue
     fi
@@ -448,6 +467,7 @@ if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
         asrkit-compute-cmvn "scp:$out/feats.scp" "$out/cmvn.ark"
     fi
     run "(above)" asrkit-validate-data-dir --no-wav "$out"
+    mark_done "$out/.data_tables" "$(data_tables "$set")"
     mark_done "$out/.done" "$inputs"
   done
 fi
@@ -549,6 +569,8 @@ if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
   # is still taken).
   take_data_lock "stage 4"
   release_data_lock
+  check_dump "$feats_train_set"
+  check_dump "$valid_set"
   # What the model is trained on; recorded when its training starts. A model of other data is
   # never taken as done, nor resumed on this data: that is for the user to decide.
   # (the dump dirs' .done: what their features were made from, the audio's stamp included)
@@ -682,6 +704,7 @@ if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
   # (a misspelt --tag was blamed on the decode config, whose --print-config then failed)
   [ -f "$model" ] || die "stage 5: no $model: run stage 4 for --tag ${tag:-(default)} first, or check --tag$([ "$averaged" = false ] || echo " and --num-avg")"
   check_averaged
+  for set in $test_sets; do check_dump "$set"; done
   # The LM of another --lm-config (or its contents, or another LM text) since stage 3 trained it:
   # "--stage 5" decoded with the old one, "done already" where it had, and stage 6 reported it.
   if [ "$use_lm" = true ] && [ -f "$lmexp/.done" ] && ! up_to_date "$lmexp/.done" "$(lm_inputs)"; then
