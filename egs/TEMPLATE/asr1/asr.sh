@@ -20,8 +20,8 @@
 # A stage that finished leaves a .done marker and is skipped when run again (delete the marker,
 # or the output, to redo it); a failed stage stops the run and names its log. The marker records
 # what the output was made from: features and tokenizer whose data changed since (stage 0 run
-# again on a changed corpus or split) are made again, and stage 4 refuses to go on with a model
-# trained on other data.
+# again on a changed corpus or split) are made again, stage 4 refuses to go on with a model
+# trained on other data, and stages 4-5 features whose data dir changed since stage 1 made them.
 set -euo pipefail
 
 # ---- configuration section (every name is an option: --stop-stage 4 sets stop_stage) ----
