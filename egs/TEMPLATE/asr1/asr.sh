@@ -14,8 +14,9 @@
 #   5  exp/<tag>/final.pt: the model decoded, with its decoding options packed in (--decode-config,
 #      --decode-args, --lm-weight; written out in exp/<tag>/final_decode.yaml; asrkit-pack-model;
 #      what an end user decodes with: asrkit-decode --model exp/<tag>/final.pt a.wav); decoding
-#      of each test set in --nj pieces, merged -> exp/<tag>/decode_<set>/{text,nbest.jsonl}
-#   6  scoring (WER, CER) -> exp/<tag>/decode_<set>/{wer.txt,result.txt}; a row added to RESULTS.md
+#      of each test set in --nj pieces, merged -> exp/<tag>/decode_<set>_<decode config>/{text,nbest.jsonl}
+#      (decode_test_decode for conf/decode.yaml; _lm with --use-lm true, _adapt with --adapt-speakers true)
+#   6  scoring (WER, CER) -> exp/<tag>/decode_<set>_<decode config>/{wer.txt,result.txt}; a row added to RESULTS.md
 #
 # A stage that finished leaves a .done marker and is skipped when run again (delete the marker,
 # or the output, to redo it); a failed stage stops the run and names its log. The marker records
