@@ -145,6 +145,7 @@ def main(model_path: Optional[str], config_path: Optional[str], print_config: bo
     # '-' is stdin, as in Kaldi (`sox in.mp3 -t wav - | asrkit-decode --model m.pt -`): read
     # through /dev/stdin, whose file name makes the utterance id "stdin".
     wavs = tuple(dash_as_stdio(w, "stdin") for w in wavs)
+    utt_ids = dash_as_stdio(utt_ids, "stdin")  # (was "-: no such file")
 
     def decode_inputs() -> DecodeInputs:  # (checks the options' combination and the files' names; reads nothing)
         from asrkit.decoding.inputs import DecodeInputs  # (numpy: not for a plain --print-config)

@@ -72,6 +72,12 @@ class DecodeInputs:
         if self.feats and self.channel is not None:
             raise AsrkitError("--channel goes with audio input (--wav-scp or files), not --feats")
         if self.wavs:
+            from asrkit.utils.fileio import stdin_reader
+
+            # (the audio then read what the other left: "no data on stdin (0 bytes read)")
+            taken = self.stdin_taken or stdin_reader([("--utt-ids", self.utt_ids)])
+            if taken and any(names_stdin(str(w)) for w in self.wavs):
+                raise AsrkitError(f"the audio file '-' (stdin) and {taken} both read stdin: give one of them as a file")
             renamed: List[Tuple[str, str]] = []
             file_utt_ids(self.wavs, renamed)  # bad or clashing names fail before the model loads
             if renamed:

@@ -190,3 +190,20 @@ def test_speaker_transforms_of_another_feature_size_are_refused_up_front(inproc,
     assert (f"ERROR (asrkit-decode): ark:{tmp_path}/trans.ark: speaker 's1': transform of shape (12, 13) for 23-dim "
             f"features (expected (23, 24) or (23, 23))") in err, err
     assert "skipping" not in err, err
+
+
+def test_utt_ids_dash_is_stdin_and_may_not_share_it_with_the_audio(asrkit, yesno, tmp_path):
+    """--utt-ids - was 'no such file' (every other file option takes Kaldi's '-'), and --utt-ids
+    /dev/stdin beside the audio file '-' left the audio nothing: 'no data on stdin (0 bytes read)'."""
+    import pytest
+
+    from asrkit.decoding.inputs import DecodeInputs
+    from asrkit.utils.errors import AsrkitError
+
+    _, model, wavs = yesno
+    (tmp_path / "wav.scp").write_text("".join(f"{w.stem} {w}\n" for w in wavs[:3]))
+    proc = asrkit("decode", "--model", model, *FAST, "--wav-scp", tmp_path / "wav.scp", "--utt-ids", "-",
+                  input=f"{wavs[1].stem}\n".encode())
+    assert [ln.split(" ")[0] for ln in proc.stdout.decode().splitlines()] == [wavs[1].stem]
+    with pytest.raises(AsrkitError, match=r"^the audio file '-' \(stdin\) and --utt-ids /dev/stdin both read stdin"):
+        DecodeInputs(wavs=("/dev/stdin",), utt_ids="/dev/stdin")
