@@ -62,14 +62,16 @@ OVERRIDES = ("mode", "beam", "ctc_weight", "lm_weight", "penalty", "length_norm"
 @click.option("--segments-out", callback=refuse_empty_name, default=None, type=click.Path(dir_okay=False),
               help="Write Kaldi segments of the pieces decoded ('<piece> <utt> <start> <end>'; an "
                    "utterance decoded whole is one piece; - for stdout).")
-@click.option("--mode", type=click.Choice(["beam", "greedy"]), default=None)
+@click.option("--mode", type=click.Choice(["beam", "greedy"]), default=None,
+              help="Beam search, or greedy (one hypothesis: faster) (default beam).")
 @click.option("--beam", type=int, default=None, help="Beam size (default 10).")
 @click.option("--ctc-weight", type=float, default=None, help="CTC prefix score weight (default 0.3).")
 @click.option("--lm-weight", type=float, default=None, help="LM weight (default 0).")
 @click.option("--penalty", type=float, default=None, help="Per-token score bonus (>0) / penalty (<0).")
 @click.option("--length-norm/--no-length-norm", default=None, help="Rank ended hypotheses by score per token.")
 @click.option("--maxlenratio", type=float, default=None, help="Max output tokens / encoder frames (0: frames).")
-@click.option("--minlenratio", type=float, default=None)
+@click.option("--minlenratio", type=float, default=None,
+              help="Min output tokens / encoder frames (default 0).")
 @click.option("--nbest", type=int, default=None,
               help="Hypotheses kept per utterance in nbest.jsonl (at most --beam; 1 with --mode greedy).")
 @click.option("--pre-beam-ratio", type=float, default=None,
@@ -81,7 +83,7 @@ OVERRIDES = ("mode", "beam", "ctc_weight", "lm_weight", "penalty", "length_norm"
               help="End a hypothesis whose attention peak stays more than this many encoder frames behind "
                    "its furthest one for 3 steps (a loop; 0: off) [default: 8 when --ctc-weight is 0, else 0].")
 @click.option("--batch-size", type=int, default=None, help="Utterances decoded together (default 16).")
-@click.option("--device", default=None, help="cpu, cuda[:N] or auto.")
+@click.option("--device", default=None, help="cpu, cuda[:N] or auto (default cpu).")
 @click.option("--segment", type=click.Choice(["auto", "always", "never"]), default=None,
               help="Cut recordings at their pauses: auto (default) those longer than --max-segment-s.")
 @click.option("--max-segment-s", type=float, default=None, help="Longest piece decoded as one (default 20 s).")
@@ -127,7 +129,7 @@ def main(model_path: Optional[str], config_path: Optional[str], print_config: bo
 
     e.g. asrkit-decode --model exp/las/model.pt a.wav b.flac
 
-    e.g. asrkit-decode --model exp/las/model.pt --config conf/decode.yaml --lm exp/lm/lm.pt
+    e.g. asrkit-decode --model exp/las/model.pt --config conf/decode.yaml --lm exp/lm/lm.pt --lm-weight 0.3
     --feats scp:dump/test/feats.scp --output-dir exp/las/decode_test --ctm exp/las/decode_test/ctm
     """
     from asrkit.decoding.config import DecodeConfig
