@@ -10,6 +10,7 @@ import threading
 from typing import Callable, Optional, Tuple
 
 import click
+import click.utils
 
 from asrkit.utils.errors import AsrkitError, from_worker, os_error_message
 from asrkit.utils.logging import error_to_log_files, setup_logging
@@ -45,11 +46,15 @@ def asrkit_command(name: str, **kwargs) -> Callable:
                 error_to_log_files(prog, message)
                 sys.exit(1)
             except OSError as e:
-                message = os_error_message(from_worker(e))
+                e = from_worker(e)
+                on_stdout = _stdout_failed(e)
+                if on_stdout:
+                    e.filename = "<stdout>"
+                message = os_error_message(e)
                 if message is None:
                     raise
                 click.echo(f"ERROR ({prog}): {message}", err=True)
-                if e.errno == errno.EPIPE:
+                if e.errno == errno.EPIPE or on_stdout:
                     _drop_stdout()
                 sys.exit(1)
             except Terminated as e:
@@ -126,6 +131,24 @@ def _ascii_number(kind: click.ParamType) -> click.ParamType:
     strict = cls.__new__(cls)
     strict.__dict__.update(kind.__dict__)  # (an IntRange's bounds)
     return strict
+
+
+def _stdout_failed(e: OSError) -> bool:
+    """Whether ``e``, an error without a file name, came from click.echo writing stdout (the way
+    every command prints): asrkit-score's summary or a --print-config into /dev/full was "no space
+    left on device (writing an output whose name is not known here ...)", though stdout was the
+    only output. (Python drops what a failed flush held, so flushing again cannot tell.)"""
+    if e.filename is not None or sys.stdout is None or e.__traceback__ is None:
+        return False
+    tb = e.__traceback__
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb.tb_frame.f_code is not click.utils.echo.__code__:
+        return False
+    try:
+        return tb.tb_frame.f_locals.get("file").fileno() == sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # (no fileno: a test's StringIO; closed)
+        return False
 
 
 def _drop_stdout() -> None:

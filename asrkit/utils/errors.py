@@ -58,7 +58,9 @@ def os_error_message(e: OSError) -> Optional[str]:
         return f"{what} (writing an output whose name is not known here; check the disk and the output paths)"
     from asrkit.utils.fileio import final_name
 
-    return f"{final_name(os.fsdecode(path))}: {what}"
+    name = final_name(os.fsdecode(path))
+    # '-' as an output file is /dev/stdout (asrkit-align's <ctm-out> -): the user wrote no such name
+    return f"{'<stdout>' if name == '/dev/stdout' else name}: {what}"
 
 
 _WORKER_MARK = "in DataLoader worker process"

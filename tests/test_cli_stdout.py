@@ -1,0 +1,48 @@
+"""Where a command's stdout goes under a shell user's redirections: a full device (``>/dev/full``)
+gives one line naming <stdout> and exit 1, for every command that prints with click.echo."""
+from __future__ import annotations
+
+import errno
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from asrkit.utils.errors import os_error_message
+
+needs_dev_full = pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full here")
+
+
+def _to_dev_full(args, cwd: Path) -> subprocess.CompletedProcess:
+    with open("/dev/full", "w") as full:
+        return subprocess.run([sys.executable, "-m", "asrkit", *args], stdout=full, stderr=subprocess.PIPE,
+                              cwd=cwd, text=True, timeout=600, env=dict(os.environ, OMP_NUM_THREADS="1"))
+
+
+@needs_dev_full
+@pytest.mark.parametrize("args", [
+    ["score", "ref", "hyp"],  # the summary lines
+    ["train", "--print-config"],
+    ["train-lm", "--print-config"],
+    ["decode", "--print-config"],
+    ["compute-fbank", "--print-config"],
+], ids=lambda a: " ".join(a))
+def test_click_echo_into_a_full_device_names_stdout(tmp_path: Path, args):
+    """These said "no space left on device (writing an output whose name is not known here; check
+    the disk and the output paths)": stdout, their only output, was not named."""
+    (tmp_path / "ref").write_text("u1 YES NO YES\nu2 NO NO\n")
+    (tmp_path / "hyp").write_text("u1 YES NO\nu2 NO NO\n")
+    proc = _to_dev_full(args, tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    assert f"ERROR (asrkit-{args[0]}): <stdout>: no space left on device\n" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr and "Exception ignored" not in proc.stderr, proc.stderr
+
+
+def test_dash_output_on_a_full_device_is_stdout():
+    """asrkit-align's <ctm-out> - (written as /dev/stdout) into /dev/full said '/dev/stdout: no space
+    left on device', a name the user never gave."""
+    e = OSError(errno.ENOSPC, "No space left on device", "/dev/stdout")
+    assert os_error_message(e) == "<stdout>: no space left on device"
+    assert os_error_message(OSError(errno.ENOSPC, "x", "exp/ctm")) == "exp/ctm: no space left on device"
