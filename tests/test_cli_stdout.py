@@ -46,3 +46,19 @@ def test_dash_output_on_a_full_device_is_stdout():
     e = OSError(errno.ENOSPC, "No space left on device", "/dev/stdout")
     assert os_error_message(e) == "<stdout>: no space left on device"
     assert os_error_message(OSError(errno.ENOSPC, "x", "exp/ctm")) == "exp/ctm: no space left on device"
+
+
+@pytest.mark.parametrize("args", [
+    ["decode", "--model", "model.pt", "--wav-scp", "wav.scp", "--output-dir", "-"],
+    ["score", "ref", "ref", "--output-dir", "-"],
+    ["train-tokenizer", "--model-type", "char", "ref", "-"],
+], ids=lambda a: a[0])
+def test_dash_as_a_directory_is_refused(tmp_path: Path, args):
+    """Kaldi's '-' is stdout: asrkit-decode --output-dir - made a directory named '-' and wrote the
+    hypotheses there, nothing on stdout, exit 0."""
+    (tmp_path / "ref").write_text("u1 YES NO YES\n")
+    proc = subprocess.run([sys.executable, "-m", "asrkit", *args], capture_output=True, text=True, cwd=tmp_path,
+                          timeout=600)
+    assert proc.returncode == 2, proc.stderr
+    assert "'-' is not stdin or stdout here but a directory name" in proc.stderr, proc.stderr
+    assert not (tmp_path / "-").exists()

@@ -219,6 +219,11 @@ def refuse_empty_name(ctx: click.Context, param: click.Parameter, value):
     option's '' as the option not given (asrkit-score --output-dir '' wrote nothing, exit 0)."""
     if value == "" or (isinstance(value, tuple) and "" in value):
         raise click.BadParameter("an empty name (a shell variable left empty?)", ctx=ctx, param=param)
+    # A directory named '-': asrkit-decode --output-dir - (Kaldi's '-' for stdout) made ./-/ and
+    # wrote the hypotheses there, printing nothing, exit 0.
+    if value == "-" and isinstance(param.type, click.Path) and not param.type.file_okay:
+        raise click.BadParameter("'-' is not stdin or stdout here but a directory name (write ./- for a "
+                                 "directory named '-')", ctx=ctx, param=param)
     return value
 
 
