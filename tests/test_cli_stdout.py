@@ -62,3 +62,14 @@ def test_dash_as_a_directory_is_refused(tmp_path: Path, args):
     assert proc.returncode == 2, proc.stderr
     assert "'-' is not stdin or stdout here but a directory name" in proc.stderr, proc.stderr
     assert not (tmp_path / "-").exists()
+
+
+@pytest.mark.parametrize("command", ["train", "train-lm", "decode", "compute-fbank", "adapt-speakers"])
+def test_print_config_with_stdout_closed_is_named(tmp_path: Path, command: str):
+    """``--print-config >&-``: click.echo writes nothing when there is no stdout, so the config was
+    lost with exit 0."""
+    proc = subprocess.run(["bash", "-c", 'exec "$@" >&-', "-", sys.executable, "-m", "asrkit", command,
+                           "--print-config"], stderr=subprocess.PIPE, text=True, cwd=tmp_path, timeout=600)
+    assert proc.returncode == 1, proc.stderr
+    assert f"ERROR (asrkit-{command}): <stdout>: stdout is closed" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr

@@ -39,6 +39,10 @@ def asrkit_command(name: str, **kwargs) -> Callable:
             click.echo(prog + " " + " ".join(_quote(a) for a in _own_args()), err=True)
             previous = _catch_terminating_signals()
             try:
+                if kw.get("print_config") and sys.stdout is None:
+                    # Started with stdout closed (">&-"): click.echo writes nothing to no stream, so
+                    # the config was lost with exit 0.
+                    raise AsrkitError("<stdout>: stdout is closed (--print-config prints the config there)")
                 return fn(*args, **kw)
             except AsrkitError as e:
                 message = str(from_worker(e))
