@@ -39,6 +39,13 @@ def test_stages_4_and_5_refuse_features_of_data_changed_since(recipe_dir, yesno_
     proc = run_sh(["./run.sh", "--stage", "5"], cwd=recipe, check=False)
     assert proc.returncode == 1 and "pack_model.log" in proc.stderr and "changed since" not in proc.stderr, \
         proc.stderr[-3000:]
+    # A test transcript fixed: its features are still the audio's, and stage 6 scores against
+    # data/test/text itself; stage 5 refused, asking for stage 1 (fbank made again) for nothing.
+    text = recipe / "data/test/text"
+    text.write_text(text.read_text().replace("YES", "NO", 1))
+    proc = run_sh(["./run.sh", "--stage", "5"], cwd=recipe, check=False)
+    assert proc.returncode == 1 and "pack_model.log" in proc.stderr and "changed since" not in proc.stderr, \
+        proc.stderr[-3000:]
     # data/test made again smaller (as stage 0 with another split does): its old features were
     # decoded and scored against the new references.
     for table in ("text", "utt2spk", "wav.scp"):

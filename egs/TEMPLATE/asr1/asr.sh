@@ -347,20 +347,26 @@ up_to_date() { [ -f "$1" ] && { [ ! -s "$1" ] || [ "$(cat "$1")" = "$2" ]; }; }
 mark_done() { printf '%s\n' "$2" > "$1.tmp" && mv -f "$1.tmp" "$1"; }
 # data_tables <dump set>: the tables of the data dir its features were made from (the speed-perturbed
 # copy's: those of the train set it copies), recorded by stage 1 in <dump set>/.data_tables.
+# Two lines: the tables the features come from, then the transcripts.
 data_tables() {
   local src=data/$1
   [ "$1" != "$feats_train_set" ] || [ "$feats_train_set" = "$train_set" ] || src=data/$train_set
-  fingerprint "$src"/{wav.scp,segments,text,utt2spk}
+  fingerprint "$src"/{wav.scp,segments,utt2spk}
+  fingerprint "$src/text"
 }
-# check_dump <dump set>: its data dir is still what its features were made from. Stage 0 run again
-# (another split, a transcript fixed) and then "--stage 4" trained on the old features, with the
-# old transcripts, and "--stage 5" decoded an old test set, scored against the new one.
+# check_dump <dump set> [features]: its data dir is still what its features (and, without
+# "features", its transcripts) were made from. Stage 0 run again (another split, a transcript
+# fixed) and then "--stage 4" trained on the old features, with the old transcripts, and
+# "--stage 5" decoded an old test set, scored against the new one. A test set's transcripts are
+# scored from data/<set> itself: fixing one needs no new features.
 # (A dump from before the record, or without its data dir, is not checked.)
 check_dump() {
-  local rec=$dumpdir/$1/.data_tables src=data/$1
+  local rec=$dumpdir/$1/.data_tables src=data/$1 now was
   [ "$1" != "$feats_train_set" ] || [ "$feats_train_set" = "$train_set" ] || src=data/$train_set
-  { [ -s "$rec" ] && [ -f "$src/utt2spk" ]; } || return 0
-  [ "$(cat "$rec")" = "$(data_tables "$1")" ] \
+  { [ -s "$rec" ] && [ -f "$src/utt2spk" ] && [ "$(wc -l < "$rec")" -eq 2 ]; } || return 0
+  now=$(data_tables "$1"); was=$(cat "$rec")
+  [ "${2:-}" != features ] || { now=${now%%$'\n'*}; was=${was%%$'\n'*}; }
+  [ "$was" = "$now" ] \
     || die "stage $current_stage: $src changed since $dumpdir/$1 was made from it (stage 0 run again?): run stage 1 again (--stage 1) to make its features anew"
 }
 
@@ -705,7 +711,7 @@ if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
   # (a misspelt --tag was blamed on the decode config, whose --print-config then failed)
   [ -f "$model" ] || die "stage 5: no $model: run stage 4 for --tag ${tag:-(default)} first, or check --tag$([ "$averaged" = false ] || echo " and --num-avg")"
   check_averaged
-  for set in $test_sets; do check_dump "$set"; done
+  for set in $test_sets; do check_dump "$set" features; done
   # The LM of another --lm-config (or its contents, or another LM text) since stage 3 trained it:
   # "--stage 5" decoded with the old one, "done already" where it had, and stage 6 reported it.
   if [ "$use_lm" = true ] && [ -f "$lmexp/.done" ] && ! up_to_date "$lmexp/.done" "$(lm_inputs)"; then
