@@ -92,8 +92,8 @@ def join_command(args: Sequence[str]) -> str:
     becomes a pipe, and ``$VAR`` or a glob is the job's shell's to expand); a word with white
     space (or an empty one) is quoted as one literal word (so ``"ark:gunzip -c $f |"`` stays one
     word): in double quotes, as run.pl, when that keeps it as it is, else in single quotes. Two
-    exceptions: run.pl's idiom of a quote opened at the start of one word and closed at the end of
-    a later one (``awk \\'{print \\$2}\\' f``: :func:`_quoted_run`) goes in as run.pl joins it; any
+    exceptions: run.pl's idiom of a quote opened in one word and closed at the end of a later one
+    (``awk \\'{print \\$2}\\' f``: :func:`_quoted_run`) goes in as run.pl joins it; any
     other word bash could not read as a word (a quote never closed: :func:`_left_open`; a
     backslash at its end) is quoted literally. A command given as one single word is taken as a
     whole shell command line (``asrkit-launch x.log 'a | b'``), since no program is named
@@ -120,18 +120,24 @@ def _run_pl_word(word: str) -> str:
 
 
 def _quoted_run(args: Sequence[str], i: int) -> Optional[int]:
-    """The last word of a quote opened by ``args[i]``'s first character and closed by a later
-    word's last (each word holding that quote character once, the words between not at all), or
-    None. ``\\'{print \\$2}\\'`` typed in the caller's shell gives the words ``'{print`` and
-    ``$2}'``: one awk program to the job's shell. Words that merely hold an apostrophe each
-    (``grep -e "don't" -e "can't"``) close no such quote: joined as they were, bash read them as
-    one pattern 'dont -e cant'."""
+    """The last word of a quote that ``args[i]`` opens and a later word closes at its end, as
+    run.pl's users write it, or None. ``\\'{print \\$2}\\'`` typed in the caller's shell gives
+    the words ``'{print`` and ``$2}'``: one awk program to the job's shell; so do
+    ``--opts=\\"--beam 10\\"`` (a quote after '=') and ``-F\\' \\'`` (a quote ending one word,
+    closed by the next). Each word holds that quote character once, the words between not at all.
+    Words that merely hold an apostrophe (``grep -e "don't" -e "can't"``) close no such quote:
+    joined as they were, bash read them as one pattern 'dont -e cant'."""
     first = args[i]
-    if not first or first[0] not in "'\"" or first.count(first[0]) != 1:
+    at = min((first.find(q) for q in "'\"" if q in first), default=-1)
+    if at < 0:
         return None
-    quote = first[0]
+    quote = first[at]
+    if first.count(quote) != 1 or not (at == 0 or first[at - 1] == "=" or at == len(first) - 1):
+        return None
     for j in range(i + 1, len(args)):
         n = args[j].count(quote)
+        if n == 0 and at == len(first) - 1:
+            return None  # (-d' ... : a quote ending a word is closed by the next word or is literal)
         if n == 0:
             continue
         return j if n == 1 and args[j].endswith(quote) else None

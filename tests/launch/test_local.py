@@ -736,7 +736,11 @@ def test_quotes_opened_in_one_word_and_closed_in_another_reach_the_job_shell_as_
     asrkit("launch", "g.log", "grep", "-e", "don't", "-e", "can't", "t.txt", cwd=tmp_path)
     asrkit("launch", "e.log", "echo", "it's", "that's", cwd=tmp_path)
     asrkit("launch", "c.log", "cut", "-d'", "-f1", "t.txt", "|", "tr", "'", "_", cwd=tmp_path)
-    for log, want in (("g.log", "don't\ncan't\n"), ("e.log", "it's that's\n"), ("c.log", "don\ncan\nwill\n")):
+    # a quote opened after '=' or ending a word closed by the next (run.pl's joining) is one word
+    asrkit("launch", "o.log", "printf", "[%s]", '--opts="--beam', '10"', cwd=tmp_path)
+    assert join_command(["awk", "-F'", "'", "{print}"]) == "awk -F' ' {print}"
+    for log, want in (("g.log", "don't\ncan't\n"), ("e.log", "it's that's\n"), ("c.log", "don\ncan\nwill\n"),
+                      ("o.log", "[--opts=--beam 10]")):
         body = (tmp_path / log).read_text().split("\n#\n", 1)[1].rsplit("# Accounting", 1)[0]
         assert body == want, (log, body)
 
