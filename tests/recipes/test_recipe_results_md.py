@@ -43,6 +43,12 @@ def test_rows_go_under_a_header_and_one_run_at_a_time(trained):
     run_sh(["./run.sh", "--stage", "6"], cwd=recipe)
     lines = results.read_text().splitlines()
     assert lines[:2] == ["# runs on my laptop", "see below"] and HEADER in lines and len(rows(results)) == 1, lines
+    # A header followed by notes (FSDD's RESULTS.md): the rows went after the notes, no table's.
+    results.write_text(HEADER + "\n|---|---|---|---|---|---|---|---|\n| old | 1 | 2 | x | y | z | d | m |\n\nNotes.\n")
+    run_sh(["./run.sh", "--stage", "6"], cwd=recipe)
+    lines = results.read_text().splitlines()
+    assert lines.count(HEADER) == 2 and lines[-3:-1] == [HEADER, "|---|---|---|---|---|---|---|---|"], lines
+    assert lines[-1].startswith("| test |"), lines
     # A second table is not started under one already there.
     results.write_text("")
     run_sh(["./run.sh", "--stage", "6", "--results", "RESULTS.md"], cwd=recipe)

@@ -803,11 +803,15 @@ if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
       [ "${last% *}" != budget ] || note="${note:+$note, }time budget, ${last#* } epochs"
       train_time="$train_time${note:+ ($note)}"
     fi
-    # The table's header, unless it is there already: an empty RESULTS.md (': > RESULTS.md', to
-    # start the results afresh) or one of notes alone got rows under no header, no Markdown table.
+    # The table's header, unless the file ends in that table: an empty RESULTS.md (': > RESULTS.md',
+    # to start the results afresh) or one of notes alone got rows under no header, no Markdown table.
     # (and a last line without its newline had the row joined to it)
     if [ -s "$results" ] && [ -n "$(tail -c 1 "$results")" ]; then echo >> "$results"; fi
-    if ! grep -q '^| set | CER % | WER % |' "$results" 2> /dev/null; then
+    # The rows go under the table that ends the file: a header earlier in it, followed by notes
+    # or another table (FSDD's RESULTS.md), gave rows that were no table's.
+    last_table=$(awk '/^\|/ { if (!inb) first = $0; inb = 1; next } { inb = 0 } END { if (inb) print first }' \
+      "$results" 2> /dev/null || true)
+    if [[ $last_table != "| set | CER % | WER % |"* ]]; then
       [ ! -s "$results" ] || echo >> "$results"
       printf '| set | CER %% | WER %% | model config | decode config | training time | date | machine |\n' >> "$results"
       printf '|---|---|---|---|---|---|---|---|\n' >> "$results"
