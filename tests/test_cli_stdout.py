@@ -73,3 +73,36 @@ def test_print_config_with_stdout_closed_is_named(tmp_path: Path, command: str):
     assert proc.returncode == 1, proc.stderr
     assert f"ERROR (asrkit-{command}): <stdout>: stdout is closed" in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stderr, proc.stderr
+
+
+@needs_dev_full
+def test_stderr_on_a_full_device_does_not_fail_the_command(tmp_path: Path):
+    """With stderr (the log) on a full disk, the first line, the command line, failed the command
+    at once, exit 1, nothing done (and a summary line failed one that had written everything),
+    while Python's logging, as Kaldi's stderr, drops a failed log write and goes on."""
+    (tmp_path / "ref").write_text("u1 YES NO YES\nu2 NO NO\n")
+    (tmp_path / "hyp").write_text("u1 YES NO\nu2 NO NO\n")
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([sys.executable, "-m", "asrkit", "score", "--output-dir", "out", "ref", "hyp"],
+                              stdout=subprocess.PIPE, stderr=full, text=True, cwd=tmp_path, timeout=600)
+        assert proc.returncode == 0
+        assert "%WER 20.00 [ 1 / 5," in proc.stdout, proc.stdout
+        assert (tmp_path / "out" / "wer.txt").exists()
+        # a failing command still fails
+        bad = subprocess.run([sys.executable, "-m", "asrkit", "score", "ref", "missing"], stdout=subprocess.PIPE,
+                             stderr=full, cwd=tmp_path, timeout=600)
+    assert bad.returncode == 1
+
+
+def test_stderr_reader_gone_does_not_fail_the_command(tmp_path: Path):
+    """``asrkit-score ... 2>&1 | head -1``-like: stderr's reader gone before the first line."""
+    (tmp_path / "ref").write_text("u1 YES NO YES\n")
+    r, w = os.pipe()
+    os.close(r)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "asrkit", "score", "ref", "ref"], stdout=subprocess.PIPE,
+                              stderr=w, text=True, cwd=tmp_path, timeout=600)
+    finally:
+        os.close(w)
+    assert proc.returncode == 0
+    assert "%WER 0.00 [ 0 / 3," in proc.stdout, proc.stdout

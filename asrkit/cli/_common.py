@@ -34,6 +34,15 @@ def asrkit_command(name: str, **kwargs) -> Callable:
     def decorator(fn: Callable) -> click.Command:
         @functools.wraps(fn)
         def wrapper(*args, verbose: int = 0, **kw):
+            stderr = sys.stderr
+            if stderr is not None:
+                sys.stderr = _Diagnostics(stderr)
+            try:
+                return run(*args, verbose=verbose, **kw)
+            finally:
+                sys.stderr = stderr
+
+        def run(*args, verbose: int = 0, **kw):
             setup_logging(verbose)
             prog = f"asrkit-{name}"
             click.echo(prog + " " + " ".join(_quote(a) for a in _own_args()), err=True)
@@ -135,6 +144,31 @@ def _ascii_number(kind: click.ParamType) -> click.ParamType:
     strict = cls.__new__(cls)
     strict.__dict__.update(kind.__dict__)  # (an IntRange's bounds)
     return strict
+
+
+class _Diagnostics:
+    """stderr, whose failed writes are dropped. Its first line (the command line) or a summary line
+    on a full log disk or a closed pipe (``2>&1 | head -1``) failed the whole command, exit 1, with
+    nothing done or all done, while the log lines between were dropped (Python's logging drops a
+    failed write, as Kaldi's stderr does): the log is not an output, the files are."""
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+
+    def write(self, text):
+        try:
+            return self._stream.write(text)
+        except OSError:
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except OSError:
+            pass
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
 
 
 def _stdout_failed(e: OSError) -> bool:
