@@ -106,3 +106,30 @@ def test_stderr_reader_gone_does_not_fail_the_command(tmp_path: Path):
         os.close(w)
     assert proc.returncode == 0
     assert "%WER 0.00 [ 0 / 3," in proc.stdout, proc.stdout
+
+
+@needs_dev_full
+@pytest.mark.parametrize("args, prog", [
+    (["decode", "--help"], "asrkit-decode"),
+    (["score", "-h"], "asrkit-score"),
+    (["--help"], "asrkit"),
+    (["--version"], "asrkit"),
+], ids=lambda a: " ".join(a) if isinstance(a, list) else a)
+def test_help_into_a_full_device_is_named(tmp_path: Path, args, prog: str):
+    """--help and --version print while click parses, outside the command: into /dev/full they were
+    a click traceback."""
+    proc = _to_dev_full(args, tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr == f"ERROR ({prog}): <stdout>: no space left on device\n", proc.stderr
+
+
+def test_help_through_the_installed_names_is_named(tmp_path: Path):
+    """The same through asrkit-<sub> as through asrkit <sub>."""
+    bindir = Path(sys.executable).parent
+    if not (bindir / "asrkit-decode").exists():
+        pytest.skip("asrkit is not installed beside this python")
+    with open("/dev/full", "w") as full:
+        got = [subprocess.run(cmd, stdout=full, stderr=subprocess.PIPE, text=True, timeout=600)
+               for cmd in ([str(bindir / "asrkit-decode"), "-h"], [str(bindir / "asrkit"), "decode", "-h"])]
+    for proc in got:
+        assert (proc.returncode, proc.stderr) == (1, "ERROR (asrkit-decode): <stdout>: no space left on device\n")

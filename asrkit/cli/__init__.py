@@ -20,6 +20,12 @@ def command_names() -> list[str]:
 
 
 class _LazyGroup(click.Group):
+    def parse_args(self, ctx: click.Context, args: list) -> list:
+        from asrkit.cli._common import help_output_named
+
+        with help_output_named("asrkit"):
+            return super().parse_args(ctx, args)
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return command_names()
 

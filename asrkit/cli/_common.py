@@ -1,13 +1,14 @@
 """What every command shares: help options, logging set-up and the error-to-exit-code rule."""
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
 import os
 import signal
 import sys
 import threading
-from typing import Callable, Optional, Tuple
+from typing import Callable, Iterator, Optional, Tuple
 
 import click
 import click.utils
@@ -100,7 +101,8 @@ def _hint_dash_names(command: click.Command) -> None:
     def parse_args_with_hint(ctx: click.Context, args: list) -> list:
         given = list(args)  # (click's parser consumes the list it is given)
         try:
-            return parse_args(ctx, args)
+            with help_output_named(f"asrkit-{command.name}"):
+                return parse_args(ctx, args)
         except click.NoSuchOption as e:
             hint = _dash_name_hint(e.option_name, given)
             if hint:
@@ -108,6 +110,21 @@ def _hint_dash_names(command: click.Command) -> None:
             raise
 
     command.parse_args = parse_args_with_hint
+
+
+@contextlib.contextmanager
+def help_output_named(prog: str) -> Iterator[None]:
+    """Around click's parsing, where --help and --version print: ``--help > /dev/full`` was a
+    click traceback; now one line naming <stdout>, exit 1, as for a command's own output."""
+    try:
+        yield
+    except OSError as e:
+        if not _stdout_failed(e):
+            raise
+        e.filename = "<stdout>"
+        click.echo(f"ERROR ({prog}): {os_error_message(e)}", err=True)
+        _drop_stdout()
+        sys.exit(1)
 
 
 def _dash_name_hint(option_name: str, args: list) -> Optional[str]:
