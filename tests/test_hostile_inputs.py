@@ -1894,6 +1894,41 @@ def test_sigterm_removes_temporary_files(world: World, tmp_path: Path, nj: int, 
     _wait_for(lambda: all(ended(p) for p in workers), "the workers to stop")
 
 
+# Ctrl-C or SIGTERM while decode/align wait on their first wav.scp pipe: nothing of the outputs stays
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("command", ["decode", "align"])
+def test_signal_leaves_no_decode_or_align_output(world: World, tmp_path: Path, command: str, sig: int):
+    d = tmp_path
+    scp = _blocking_wav_scp(world, d)
+    out = d / "out"
+    args = (["decode", "--model", str(world.model), "--wav-scp", str(scp), "--output-dir", str(out),
+             "--ctm", str(d / "ctm")] if command == "decode"
+            else ["align", "--model", str(world.model), str(scp), str(world.root / "text"), str(d / "ctm")])
+
+    def default_signals():  # (a suite run in the background inherits SIGINT ignored)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
+
+    proc = subprocess.Popen([sys.executable, "-m", "asrkit", *args], stderr=subprocess.PIPE, stdout=subprocess.PIPE,
+                            env=dict(os.environ, OMP_NUM_THREADS="1"), preexec_fn=default_signals)
+    try:
+        _wait_for(lambda: (d / f"started.{world.utts[0]}").exists() or proc.poll() is not None, f"{command} to start")
+        assert proc.poll() is None, proc.communicate()[1].decode()
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=300)
+    finally:
+        _kill_sleepers(d)
+        if proc.poll() is None:
+            proc.kill()
+    err = err.decode()
+    assert proc.returncode == 128 + sig, err
+    said = "interrupted" if sig == signal.SIGINT else f"terminated by {signal.Signals(sig).name}"
+    assert f"ERROR (asrkit-{command}): {said}" in err and "Traceback" not in err, err
+    assert not (d / "ctm").exists() and _temp_files(d) == []
+    if out.exists():  # only the log, which says what happened
+        assert sorted(str(p.relative_to(out)) for p in out.rglob("*")) == ["log", "log/decode.log"]
+
+
 def test_stdout_on_a_full_disk_is_named(world: World, disks: Disks):
     """A filter's stdout redirected to a full disk: the message says it was stdout."""
     if disks.how["ENOSPC"] != "real":
