@@ -133,3 +133,16 @@ def test_help_through_the_installed_names_is_named(tmp_path: Path):
                for cmd in ([str(bindir / "asrkit-decode"), "-h"], [str(bindir / "asrkit"), "decode", "-h"])]
     for proc in got:
         assert (proc.returncode, proc.stderr) == (1, "ERROR (asrkit-decode): <stdout>: no space left on device\n")
+
+
+@pytest.mark.parametrize("args, prog", [
+    (["decode", "--help"], "asrkit-decode"),
+    (["decode", "-h"], "asrkit-decode"),
+    (["--help"], "asrkit"),
+    (["--version"], "asrkit"),
+], ids=lambda a: " ".join(a) if isinstance(a, list) else a)
+def test_help_with_stdout_closed_is_named(tmp_path: Path, args, prog: str):
+    """``--help >&-``: click.echo prints to no stream, so nothing was printed, exit 0."""
+    proc = subprocess.run(["bash", "-c", 'exec "$@" >&-', "-", sys.executable, "-m", "asrkit", *args],
+                          stderr=subprocess.PIPE, text=True, cwd=tmp_path, timeout=600)
+    assert (proc.returncode, proc.stderr) == (1, f"ERROR ({prog}): <stdout>: stdout is closed\n")

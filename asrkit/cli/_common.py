@@ -118,6 +118,13 @@ def help_output_named(prog: str) -> Iterator[None]:
     click traceback; now one line naming <stdout>, exit 1, as for a command's own output."""
     try:
         yield
+    except click.exceptions.Exit as e:
+        # (how --help and --version end) with stdout closed (">&-"): click.echo printed to no
+        # stream, exit 0
+        if e.exit_code == 0 and sys.stdout is None:
+            click.echo(f"ERROR ({prog}): <stdout>: stdout is closed", err=True)
+            sys.exit(1)
+        raise
     except OSError as e:
         if not _stdout_failed(e):
             raise
