@@ -375,10 +375,20 @@ def iter_ark(stream: IO[bytes], name: str) -> Iterator[Tuple[str, np.ndarray]]:
         yield key, read_object(stream, f"{name}: utterance {key!r}")
 
 
-def stdin_bytes() -> IO[bytes]:
-    """stdin's binary stream; a command started with stdin closed (``<&-``) gets one line, not a traceback."""
+def stdin_bytes(matrices: bool = False) -> IO[bytes]:
+    """stdin's binary stream; a command started with stdin closed (``<&-``) gets one line, not a traceback.
+    ``matrices``: Kaldi objects are read, which nobody types: a terminal there (``ark:-`` typed at a
+    prompt, the pipe forgotten) waited for ever with no word, and is refused."""
     if sys.stdin is None:
         raise AsrkitError("<stdin>: stdin is closed")
+    if matrices:
+        try:
+            terminal = os.isatty(sys.stdin.fileno())
+        except (OSError, ValueError):
+            terminal = False
+        if terminal:
+            raise AsrkitError("<stdin>: stdin is a terminal, not a Kaldi ark; pipe the features in "
+                              "(e.g. asrkit-compute-fbank ... ark:- | ...) or name a file (ark:feats.ark)")
     return sys.stdin.buffer
 
 
@@ -411,7 +421,7 @@ def iter_ark_file(path: str) -> Iterator[Tuple[str, np.ndarray]]:
     """The entries of an ark file, ``-`` (stdin) or ``cmd |`` (a pipe whose status is checked)."""
     if path == "-":
         n = 0
-        for n, entry in enumerate(iter_ark(stdin_bytes(), "<stdin>"), 1):
+        for n, entry in enumerate(iter_ark(stdin_bytes(matrices=True), "<stdin>"), 1):
             yield entry
         if n == 0:  # an empty or failed pipe upstream: "ark:-: no utterances to process" said less
             raise AsrkitError("<stdin>: no data on stdin (no ark entries read)")
@@ -757,5 +767,5 @@ class ScpTable(Mapping):
 def read_single(rxfilename: str) -> np.ndarray:
     """One object from a file with no key (Kaldi's rxfilename: ``file``, ``file:offset``, ``cmd |``, ``-``)."""
     if rxfilename == "-":  # stdin, as in Kaldi (compute-cmvn-stats ... - | apply-cmvn - ...)
-        return read_object(stdin_bytes(), "<stdin>")
+        return read_object(stdin_bytes(matrices=True), "<stdin>")
     return read_entry(parse_scp_value("", rxfilename, rxfilename))
