@@ -762,6 +762,17 @@ fi
 if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
   current_stage=6
   check_averaged
+  # Every decoding finished before --results is opened (for the lock below, which makes the file):
+  # a refusal left an empty RESULTS.md behind.
+  for set in $test_sets; do
+    dir=$exp/decode_${set}_$decode_name
+    [ -f "$dir/text" ] || die "stage 6: no $dir/text: run stage 5 first"
+    # Only a decoding that ran to its end for this model and these options: a stage 5 killed or
+    # failed part-way left a text short of utterances (scored as deletions, within 5 %), and one
+    # of the model before stage 4 was run again was scored as this model's, a row in RESULTS.md each.
+    up_to_date "$dir/.done" "$(decode_inputs "$set")" \
+      || die "stage 6: $dir/text is not a finished decoding of $model with these options (stage 5 was stopped, failed, or run with other options or another model since): run stage 5 again"
+  done
   # One run at a time adds to --results (the runs of other exp dirs share it): two runs finding no
   # header both wrote one, the second over the first one's row. (An flock on the file itself:
   # opened for appending, which changes nothing in it.)
@@ -772,12 +783,6 @@ if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
   fi
   for set in $test_sets; do
     dir=$exp/decode_${set}_$decode_name
-    [ -f "$dir/text" ] || die "stage 6: no $dir/text: run stage 5 first"
-    # Only a decoding that ran to its end for this model and these options: a stage 5 killed or
-    # failed part-way left a text short of utterances (scored as deletions, within 5 %), and one
-    # of the model before stage 4 was run again was scored as this model's, a row in RESULTS.md each.
-    up_to_date "$dir/.done" "$(decode_inputs "$set")" \
-      || die "stage 6: $dir/text is not a finished decoding of $model with these options (stage 5 was stopped, failed, or run with other options or another model since): run stage 5 again"
     log "stage 6: scoring $dir"
     run "$dir/log/score.log" $train_cmd "$dir/log/score.log" \
       asrkit-score --utt2spk "data/$set/utt2spk" --output-dir "$dir" "data/$set/text" "$dir/text"
