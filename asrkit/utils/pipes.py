@@ -45,6 +45,15 @@ class StderrTail:
         del self._tail[:-PIPE_ERR_TAIL]
 
     def _drain(self) -> None:
+        # The thread closes the stream it reads: a signal's exception can cut finish()'s join
+        # short, and a stream closed under a running drain made it die with a traceback of its own
+        # beside the one-line error (seen as asrkit-decode's SIGTERM message).
+        try:
+            self._drain_until_stopped()
+        finally:
+            self._stream.close()
+
+    def _drain_until_stopped(self) -> None:
         fd = self._stream.fileno()
         with selectors.DefaultSelector() as sel:
             sel.register(fd, selectors.EVENT_READ)
@@ -72,13 +81,12 @@ class StderrTail:
         writing on unread); the kept end of stderr. Again after the first call: the same end."""
         if not self._finished:
             self._finished = True
-            try:
-                os.write(self._stop_w, b"x")
-                self._thread.join()
-            finally:
-                self._stream.close()
-                os.close(self._stop_r)
-                os.close(self._stop_w)
+            os.write(self._stop_w, b"x")
+            # Interrupted (a signal's exception), the stop pipe stays open for the thread still
+            # selecting on it; the process is on its way out.
+            self._thread.join()
+            os.close(self._stop_r)
+            os.close(self._stop_w)
         return bytes(self._tail)
 
     def last_line(self) -> str:
