@@ -407,7 +407,7 @@ def _write_copies(wav_scp: Dict[str, str], recos: List[str], factors: Sequence[f
     {recording: why} for those that could not be read or written."""
     import numpy as np
 
-    from asrkit.features.wav import read_wav_source, speed_perturb
+    from asrkit.features.wav import ALL_CHANNELS, read_wav_source, speed_perturb
     from asrkit.utils.logging import progress
 
     bad: Dict[str, str] = {}
@@ -420,12 +420,17 @@ def _write_copies(wav_scp: Dict[str, str], recos: List[str], factors: Sequence[f
         (tmp / copy_path(Path("."), f, "x").parent).mkdir(parents=True, exist_ok=True)
     for reco in progress(recos, desc="speed copies", unit="rec"):
         try:
-            samples, rate = read_wav_source(wav_scp[reco], f"{d.file('wav.scp')}: recording {reco!r}")
+            # Every channel kept, as sox's 'speed' keeps them: a downmix made the copies of a
+            # stereo recording mono, so '--channel 1' refused them and '--channel 0' (or the
+            # default, which refuses the stereo originals) trained on the two channels' mix.
+            samples, rate = read_wav_source(wav_scp[reco], f"{d.file('wav.scp')}: recording {reco!r}",
+                                            channel=ALL_CHANNELS)
         except AsrkitError as e:
             bad[reco] = str(e)
             continue
         for f in changed:
-            y = np.clip(np.round(speed_perturb(samples, rate, f)), -32768, 32767).astype(np.int16)
+            fast = np.stack([speed_perturb(samples[:, c], rate, f) for c in range(samples.shape[1])], axis=1)
+            y = np.clip(np.round(fast), -32768, 32767).astype(np.int16)
             # Encoded in memory and written by Python: libsndfile reports a full disk as
             # "System error." (a LibsndfileError traceback), without the errno or the file.
             flac = io.BytesIO()

@@ -14,7 +14,8 @@ WAV therefore gives the very same samples (and features) as the 16-bit WAV.
 
 **Channels.** ``channel=DOWNMIX`` (None, the default of the read functions) averages the channels;
 ``channel=N`` takes channel N (0-based, Kaldi's ``--channel``); ``channel=EXPECT_MONO`` (-1,
-what ``asrkit-compute-fbank`` uses unless given ``--channel``) makes multi-channel audio an error.
+what ``asrkit-compute-fbank`` uses unless given ``--channel``) makes multi-channel audio an error;
+``channel=ALL_CHANNELS`` ("all") returns every channel, samples (frames, channels).
 Channels that cancel in the average (one the other inverted: the mix 20 dB or more below the
 loudest channel) are an error naming ``--channel``, not digital silence decoded to some text; so
 is a mix as quiet for another reason, named (:func:`downmix`).
@@ -84,6 +85,9 @@ from asrkit.utils.pipes import start_pipe
 
 DOWNMIX: Optional[int] = None  # channel=None: the mean of all channels
 EXPECT_MONO = -1  # channel=-1: multi-channel audio is an error (Kaldi's --channel -1)
+# channel="all": every channel, samples (frames, channels), for copies of a recording (speed
+# perturbation) that keep its channels as sox's would; not an int, so no --channel value means it.
+ALL_CHANNELS = "all"
 DEFAULT_MAX_SAMPLES = 1 << 28
 INT16_SCALE = 32768.0
 # The largest float sample accepted, in full scales: real float audio overshoots +-1 only a little
@@ -987,9 +991,10 @@ def _decode(source, what: str, channel: Optional[int], max_samples: int, head: b
         if rate > MAX_SAMPLE_RATE:
             raise AsrkitError(f"{what}: sample rate {rate} Hz in the header is over the {MAX_SAMPLE_RATE} Hz "
                               f"asrkit reads (a corrupt header?)")
-        if channel is not None and channel < EXPECT_MONO:
+        one = channel is not None and channel != ALL_CHANNELS
+        if one and channel < EXPECT_MONO:
             raise AsrkitError(f"{what}: bad channel {channel} (-1: mono only, N >= 0: channel N, None: average)")
-        if channel is not None and channel >= channels:
+        if one and channel >= channels:
             raise AsrkitError(f"{what}: --channel {channel} but the audio has {channels} channel(s)")
         if channel == EXPECT_MONO and channels > 1:
             raise AsrkitError(f"{what}: audio has {channels} channels; choose one with --channel N "
@@ -1056,8 +1061,10 @@ def _decode(source, what: str, channel: Optional[int], max_samples: int, head: b
         # Checked as read, before the scaling and the channels' mean: a finite 3e38 (or a double
         # beyond float32) overflowed there, a numpy RuntimeWarning and then "non-finite sample
         # value (inf)" for a file holding none.
-        _check_float_samples(data[:, channel] if channels > 1 and channel is not None else data, what, subtype)
-    if channels == 1:
+        _check_float_samples(data[:, channel] if channels > 1 and one and channel >= 0 else data, what, subtype)
+    if channel == ALL_CHANNELS:
+        samples = np.ascontiguousarray(data, dtype=np.float32)
+    elif channels == 1:
         samples = np.ascontiguousarray(data.reshape(-1), dtype=np.float32)
     elif channel is not None:
         samples = np.ascontiguousarray(data[:, channel], dtype=np.float32)

@@ -337,3 +337,35 @@ def test_a_copy_of_copies_keeps_the_originals_in_utt2uniq(an4_dir, tmp_path):
     assert len(uniq) == 4 * len(originals) and set(uniq.values()) == originals
     u = sorted(originals)[0]
     assert uniq[f"sp1.1-sp0.9-{u}"] == uniq[f"sp0.9-{u}"] == uniq[f"sp1.1-{u}"] == u
+
+
+def test_audio_method_copies_keep_every_channel_as_sox_does(an4_dir, tmp_path):
+    # The copies were the channels' average: mono, so `--channel 1` refused them and `--channel 0`
+    # (or the default, which refuses the stereo originals) trained the copies on the mix of both.
+    import soundfile as sf
+
+    from asrkit.features.wav import ALL_CHANNELS, EXPECT_MONO, read_wav_source, speed_perturb
+
+    src = table(an4_dir / "wav.scp")
+    first, second = sorted(src)[:2]
+    a, rate = read_wav_source(src[first], first)
+    b, _ = read_wav_source(src[second], second)
+    b = np.resize(b, len(a))  # another voice on channel 1, as long as channel 0
+    stereo_dir = tmp_path / "stereo"
+    stereo_dir.mkdir()
+    stereo = tmp_path / "two voices.wav"
+    sf.write(stereo, np.stack([a, b], axis=1).astype(np.int16), rate, subtype="PCM_16")
+    for name in ("text", "utt2spk"):
+        (stereo_dir / name).write_text(f"{first} {table(an4_dir / name)[first]}\n")
+    (stereo_dir / "wav.scp").write_text(f"{first} {stereo}\n")
+    out = tmp_path / "sp"
+    perturb_data_dir_speed(stereo_dir, out, [0.9, 1.0], method="audio")
+    copy = table(out / "wav.scp")[f"sp0.9-{first}"]
+    both, copy_rate = read_wav_source(copy, "copy", channel=ALL_CHANNELS)
+    assert copy_rate == rate and both.shape[1] == 2
+    for c, original in enumerate((a, b)):
+        expected = np.clip(np.round(speed_perturb(original, rate, 0.9)), -32768, 32767)
+        assert np.array_equal(read_wav_source(copy, "copy", channel=c)[0], expected)
+    for entry in (str(stereo), copy):  # the copy refused where its original is
+        with pytest.raises(AsrkitError, match="audio has 2 channels; choose one with --channel N"):
+            read_wav_source(entry, "x", channel=EXPECT_MONO)
