@@ -26,8 +26,9 @@ What may be reused (one-line errors otherwise, naming the init model and what di
 """
 from __future__ import annotations
 
+import logging
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -122,6 +123,19 @@ def fbank_differences(theirs: FbankConfig, ours: FbankConfig) -> Tuple[List[str]
     return meaning, [d for d in diff if d not in meaning]
 
 
+def check_fbank_matches(theirs: FbankConfig, ours: FbankConfig, refusal: Callable[[str], str],
+                        warning: Callable[[str], str], logger: logging.Logger = log) -> None:
+    """Features made with ``ours`` against features made with ``theirs`` (the init model's against
+    this run's, the training set's against the dev set's or --fbank-config): AsrkitError(refusal(d))
+    where they differ in what a dim means, a warning(d) on ``logger`` (the caller's, which the log line
+    names) where in other options only; ``d``: the differences, ``key: old -> new`` joined by '; '."""
+    meaning, other = fbank_differences(theirs, ours)
+    if meaning:
+        raise AsrkitError(refusal("; ".join(meaning)))
+    if other:
+        logger.warning("%s", warning("; ".join(other)))
+
+
 def check_features(meta: PackageMeta, path: str, idim: int, fbank: Optional[FbankConfig], feats: str,
                    listener: bool = True) -> None:
     """The init model's features against this run's (``fbank``: None where unknown); ``listener``:
@@ -137,15 +151,13 @@ def check_features(meta: PackageMeta, path: str, idim: int, fbank: Optional[Fban
                     path, f"{meta.feature_config.sample_frequency:g}", f"{meta.feature_config.frame_shift:g}",
                     meta.feature_config.num_mel_bins, feats)
         return
-    meaning, other = fbank_differences(meta.feature_config, fbank)
-    if meaning:
-        raise AsrkitError(f"--init {path}: its listener learnt from features made with other options than {feats} "
-                          f"({'; '.join(meaning)}): the same dim would mean other frequencies or times; make the "
-                          f"features with its options (asrkit-compute-fbank --config), or leave the listener out of "
-                          f"--init-modules")
-    if other:
-        log.warning("--init %s: its features were made with other options than these (%s): the listener will see "
-                    "features a little unlike the ones it learnt from", path, "; ".join(other))
+    check_fbank_matches(
+        meta.feature_config, fbank,
+        lambda d: (f"--init {path}: its listener learnt from features made with other options than {feats} ({d}): "
+                   f"the same dim would mean other frequencies or times; make the features with its options "
+                   f"(asrkit-compute-fbank --config), or leave the listener out of --init-modules"),
+        lambda d: (f"--init {path}: its features were made with other options than these ({d}): the listener will "
+                   f"see features a little unlike the ones it learnt from"))
 
 
 def _mean_std(stats: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:

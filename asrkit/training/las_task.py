@@ -20,7 +20,7 @@ from asrkit.models.package import PackageMeta
 from asrkit.training.bad_utterances import BadItem, SkipBad, collate_good, split_bad
 from asrkit.training.config import TrainConfig
 from asrkit.training.data import Batch, FeatureDataset, collate, make_loader
-from asrkit.training.finetune import fbank_differences
+from asrkit.training.finetune import check_fbank_matches
 from asrkit.training.plots import plot_file_name, save_alignment_png
 from asrkit.training.sampler import BucketBatchSampler
 from asrkit.training.trainer import StepOutput
@@ -162,14 +162,13 @@ class LASTask:
         if recorded is None or self.meta.feature_config is None:
             return
         beside, dev = recorded
-        meaning, other = fbank_differences(self.meta.feature_config, dev)
-        if meaning:
-            raise AsrkitError(f"{beside}: the dev features were made with other options than the training "
-                              f"features ({'; '.join(meaning)}): the dev loss would measure features the model never "
-                              f"sees; make them with the training set's options (asrkit-compute-fbank --config)")
-        if other:
-            log.warning("%s: the dev features were made with other options than the training features (%s)",
-                        beside, "; ".join(other))
+        check_fbank_matches(
+            self.meta.feature_config, dev,
+            lambda d: (f"{beside}: the dev features were made with other options than the training features ({d}): "
+                       f"the dev loss would measure features the model never sees; make them with the training "
+                       f"set's options (asrkit-compute-fbank --config)"),
+            lambda d: f"{beside}: the dev features were made with other options than the training features ({d})",
+            log)
 
     def _check_train_options(self) -> None:
         """A --fbank-config that does not describe the dumped training features (their own fbank.yaml
@@ -179,15 +178,14 @@ class LASTask:
         if recorded is None or self.meta.feature_config is None:
             return
         beside, made = recorded
-        meaning, other = fbank_differences(made, self.meta.feature_config)
-        if meaning:
-            raise AsrkitError(f"the feature config (--fbank-config) is not the one {beside} records the training "
-                              f"features were made with ({'; '.join(meaning)}): model.pt would compute other "
-                              f"features from audio than it learnt from; give --fbank-config {beside}, or leave "
-                              f"it out")
-        if other:
-            log.warning("the feature config (--fbank-config) differs from %s, which the training features were made "
-                        "with (%s)", beside, "; ".join(other))
+        check_fbank_matches(
+            made, self.meta.feature_config,
+            lambda d: (f"the feature config (--fbank-config) is not the one {beside} records the training features "
+                       f"were made with ({d}): model.pt would compute other features from audio than it learnt from; "
+                       f"give --fbank-config {beside}, or leave it out"),
+            lambda d: (f"the feature config (--fbank-config) differs from {beside}, which the training features were "
+                       f"made with ({d})"),
+            log)
 
     def validate(self, model: nn.Module, epoch: int, device: torch.device, amp: bool) -> Dict[str, Any]:
         """Loss, accuracy and greedy CER on the dev set, and the attention plots."""
