@@ -27,7 +27,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 import kaldiio
 import numpy as np
@@ -1867,20 +1867,24 @@ def test_sigkill_leaves_no_workers_and_the_next_run_cleans_up(world: World, tmp_
     assert len(kaldiio.load_scp(str(d / "out" / "feats.scp"))) == 4
 
 
-# SIGHUP: a closed terminal or ssh session; its default left the temporary outputs (hostile-input sweep 6)
-@pytest.mark.parametrize("nj,sig", [(1, signal.SIGTERM), (2, signal.SIGTERM), (1, signal.SIGHUP)])
-def test_sigterm_removes_temporary_files(world: World, tmp_path: Path, nj: int, sig: int):
-    d = tmp_path
-    scp = _blocking_wav_scp(world, d)
-    # (SIGHUP as a closed terminal sends it: a suite run under nohup hands it down ignored, and an
-    # ignored SIGHUP is kept so)
-    proc = subprocess.Popen(_fbank_cmd(d, scp, nj), stderr=subprocess.PIPE, env=dict(os.environ, OMP_NUM_THREADS="1"),
-                            preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL))
+def _signal_once_started(world: World, d: Path, cmd: List[str], command: str, sig: int,
+                         while_running: Callable[[subprocess.Popen], Any] = lambda proc: None) -> Any:
+    """Run ``cmd`` (asrkit-``command`` reading _blocking_wav_scp's list in ``d``) with the default
+    signal handling, send it ``sig`` once it has started its first utterance, and check that it stops
+    as that signal's one line says, exit 128 + sig, no traceback. ``while_running(proc)`` checks it
+    before the signal; what it returns is returned."""
+    def default_signals():
+        # (a suite run in the background inherits SIGINT ignored, one under nohup SIGHUP, and an
+        # ignored signal is kept so; SIGHUP as a closed terminal sends it)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
+
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.PIPE,
+                            env=dict(os.environ, OMP_NUM_THREADS="1"), preexec_fn=default_signals)
     try:
-        _wait_for(lambda: (d / f"started.{world.utts[0]}").exists() or proc.poll() is not None, "fbank to start")
+        _wait_for(lambda: (d / f"started.{world.utts[0]}").exists() or proc.poll() is not None, f"{command} to start")
         assert proc.poll() is None, proc.communicate()[1].decode()
-        workers = _workers(proc.pid)
-        assert _temp_files(d / "out"), "no temporary output while running"
+        seen = while_running(proc)
         proc.send_signal(sig)
         _, err = proc.communicate(timeout=300)
     finally:
@@ -1889,7 +1893,23 @@ def test_sigterm_removes_temporary_files(world: World, tmp_path: Path, nj: int, 
             proc.kill()
     err = err.decode()
     assert proc.returncode == 128 + sig, err
-    assert f"ERROR (asrkit-compute-fbank): terminated by {signal.Signals(sig).name}" in err and "Traceback" not in err, err
+    said = "interrupted" if sig == signal.SIGINT else f"terminated by {signal.Signals(sig).name}"
+    assert f"ERROR (asrkit-{command}): {said}" in err and "Traceback" not in err, err
+    return seen
+
+
+# SIGHUP: a closed terminal or ssh session; its default left the temporary outputs (hostile-input sweep 6)
+@pytest.mark.parametrize("nj,sig", [(1, signal.SIGTERM), (2, signal.SIGTERM), (1, signal.SIGHUP)])
+def test_sigterm_removes_temporary_files(world: World, tmp_path: Path, nj: int, sig: int):
+    d = tmp_path
+    scp = _blocking_wav_scp(world, d)
+
+    def running(proc: subprocess.Popen) -> List[int]:
+        workers = _workers(proc.pid)
+        assert _temp_files(d / "out"), "no temporary output while running"
+        return workers
+
+    workers = _signal_once_started(world, d, _fbank_cmd(d, scp, nj), "compute-fbank", sig, running)
     assert list((d / "out").iterdir()) == [] if (d / "out").exists() else True
     _wait_for(lambda: all(ended(p) for p in workers), "the workers to stop")
 
@@ -1904,26 +1924,7 @@ def test_signal_leaves_no_decode_or_align_output(world: World, tmp_path: Path, c
     args = (["decode", "--model", str(world.model), "--wav-scp", str(scp), "--output-dir", str(out),
              "--ctm", str(d / "ctm")] if command == "decode"
             else ["align", "--model", str(world.model), str(scp), str(world.root / "text"), str(d / "ctm")])
-
-    def default_signals():  # (a suite run in the background inherits SIGINT ignored)
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        signal.signal(signal.SIGHUP, signal.SIG_DFL)
-
-    proc = subprocess.Popen([sys.executable, "-m", "asrkit", *args], stderr=subprocess.PIPE, stdout=subprocess.PIPE,
-                            env=dict(os.environ, OMP_NUM_THREADS="1"), preexec_fn=default_signals)
-    try:
-        _wait_for(lambda: (d / f"started.{world.utts[0]}").exists() or proc.poll() is not None, f"{command} to start")
-        assert proc.poll() is None, proc.communicate()[1].decode()
-        proc.send_signal(sig)
-        _, err = proc.communicate(timeout=300)
-    finally:
-        _kill_sleepers(d)
-        if proc.poll() is None:
-            proc.kill()
-    err = err.decode()
-    assert proc.returncode == 128 + sig, err
-    said = "interrupted" if sig == signal.SIGINT else f"terminated by {signal.Signals(sig).name}"
-    assert f"ERROR (asrkit-{command}): {said}" in err and "Traceback" not in err, err
+    _signal_once_started(world, d, [sys.executable, "-m", "asrkit", *args], command, sig)
     assert not (d / "ctm").exists() and _temp_files(d) == []
     if out.exists():  # only the log, which says what happened
         assert sorted(str(p.relative_to(out)) for p in out.rglob("*")) == ["log", "log/decode.log"]
