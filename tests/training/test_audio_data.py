@@ -17,7 +17,7 @@ from asrkit.training.config import AugmentConfig
 from asrkit.training.data import load_utterances
 from asrkit.utils.errors import AsrkitError
 
-from .yesno_dump import train_args, yesno_waves
+from .yesno_dump import make_raw_dump, train_args, yesno_waves
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -193,15 +193,7 @@ def yesno_raw(tmp_path_factory, yesno_root, yesno_setup):
     root = tmp_path_factory.mktemp("yesno_raw")
     waves = yesno_waves(yesno_root)
     for name, ws in (("train", waves[:8]), ("dev", waves[12:16])):
-        d = root / "dump" / name
-        d.mkdir(parents=True)
-        (d / "wav.scp").write_text("".join(f"{w.stem} {w}\n" for w in ws))
-        words = {"0": "NO", "1": "YES"}
-        (d / "text").write_text("".join(f"{w.stem} {' '.join(words[c] for c in w.stem.split('_'))}\n" for w in ws))
-        import soundfile
-
-        (d / "utt2dur").write_text("".join(f"{w.stem} {soundfile.info(str(w)).duration:.4f}\n" for w in ws))
-        shutil.copy(yesno_setup / "dump" / "train" / "fbank.yaml", d / "fbank.yaml")
+        make_raw_dump(root / "dump" / name, ws, yesno_setup / "dump" / "train" / "fbank.yaml")
     return root
 
 

@@ -17,24 +17,14 @@ from asrkit.training.config import AugmentConfig
 from asrkit.training.data import load_utterances
 from asrkit.utils.errors import AsrkitError
 
-from .yesno_dump import train_args, yesno_waves
-
-WORDS = {"0": "NO", "1": "YES"}
+from .yesno_dump import make_raw_dump, train_args, yesno_waves
 
 
 @pytest.fixture(scope="module")
 def raw40(tmp_path_factory, yesno_root, yesno_setup):
     """A raw dump dir of 40 yesno recordings (Kaldi's 5 % lets 2 of them be bad), with utt2dur."""
-    import soundfile
-
-    d = tmp_path_factory.mktemp("raw40") / "train"
-    d.mkdir()
-    ws = yesno_waves(yesno_root)[:40]
-    (d / "wav.scp").write_text("".join(f"{w.stem} {w}\n" for w in ws))
-    (d / "text").write_text("".join(f"{w.stem} {' '.join(WORDS[c] for c in w.stem.split('_'))}\n" for w in ws))
-    (d / "utt2dur").write_text("".join(f"{w.stem} {soundfile.info(str(w)).duration:.4f}\n" for w in ws))
-    shutil.copy(yesno_setup / "dump" / "train" / "fbank.yaml", d / "fbank.yaml")
-    return d
+    return make_raw_dump(tmp_path_factory.mktemp("raw40") / "train", yesno_waves(yesno_root)[:40],
+                         yesno_setup / "dump" / "train" / "fbank.yaml")
 
 
 def _copy(raw40: Path, tmp_path: Path) -> Path:

@@ -1,26 +1,14 @@
 """asrkit-train's options at the edges of what they take: what the config accepts, training runs with."""
 from __future__ import annotations
 
-import shutil
-
-from .yesno_dump import yesno_waves
-
-WORDS = {"0": "NO", "1": "YES"}
+from .yesno_dump import make_raw_dump, yesno_waves
 
 
 def test_a_negative_seed_trains_on_augmented_audio(yesno_setup, yesno_root, tmp_path, asrkit):
     """training.seed takes any 64-bit integer (torch does), but the on-the-fly augmentation of a
     dump dir of audio seeds numpy's SeedSequence with it, which takes no negative number:
     --seed -3 was a ValueError traceback at the first batch."""
-    import soundfile
-
-    raw = tmp_path / "raw"
-    raw.mkdir()
-    ws = yesno_waves(yesno_root)[:8]
-    (raw / "wav.scp").write_text("".join(f"{w.stem} {w}\n" for w in ws))
-    (raw / "text").write_text("".join(f"{w.stem} {' '.join(WORDS[c] for c in w.stem.split('_'))}\n" for w in ws))
-    (raw / "utt2dur").write_text("".join(f"{w.stem} {soundfile.info(str(w)).duration:.4f}\n" for w in ws))
-    shutil.copy(yesno_setup / "dump" / "train" / "fbank.yaml", raw / "fbank.yaml")
+    raw = make_raw_dump(tmp_path / "raw", yesno_waves(yesno_root)[:8], yesno_setup / "dump" / "train" / "fbank.yaml")
     exp = tmp_path / "exp"
     proc = asrkit("train", "--config", yesno_setup / "conf" / "train.yaml", "--train-dir", raw,
                   "--lang-dir", yesno_setup / "data" / "lang", "--ngpu", "0", "--seed", "-3",

@@ -231,8 +231,6 @@ def test_train_acc_does_not_depend_on_how_utterances_are_batched(yesno_setup, tm
     model's epoch on one train set logged 0.2449, 0.2382 or 0.2400 by batching.max_frames alone
     (transcripts of 3 and of 30 tokens grouped otherwise), beside the same train_loss. It is
     correct tokens over all tokens now, as valid_acc is (ee58308)."""
-    import shutil
-
     from asrkit.models.las import LAS
     from asrkit.models.package import PackageMeta
     from asrkit.text.tokenizer import Tokenizer
@@ -241,13 +239,9 @@ def test_train_acc_does_not_depend_on_how_utterances_are_batched(yesno_setup, tm
     from asrkit.training.las_task import LASTask
     from asrkit.training.trainer import Trainer
 
-    from .yesno_dump import TINY_CONFIG
+    from .yesno_dump import TINY_CONFIG, copy_with_uneven_texts
 
-    train_dir = tmp_path / "train"
-    shutil.copytree(yesno_setup / "dump" / "train", train_dir)
-    lines = (train_dir / "text").read_text().splitlines()
-    (train_dir / "text").write_text("".join(f"{line.split()[0]} {'NO' if i % 2 else line.split(maxsplit=1)[1] * 2}\n"
-                                            for i, line in enumerate(lines)))
+    train_dir = copy_with_uneven_texts(yesno_setup / "dump" / "train", tmp_path / "train")
     tok = Tokenizer.load(yesno_setup / "data" / "lang" / "tokens.model")
     train = FeatureDataset(load_utterances(str(train_dir), tok))
     rows, n_batches = [], []

@@ -1,12 +1,10 @@
 """The dev metrics LASTask.validate reports are the model's, not the batching's."""
 from __future__ import annotations
 
-import shutil
-
 import pytest
 import torch
 
-from .yesno_dump import TINY_CONFIG
+from .yesno_dump import TINY_CONFIG, copy_with_uneven_texts
 
 
 @pytest.mark.parametrize("metric", ["valid_acc", "valid_cer"])
@@ -23,12 +21,7 @@ def test_dev_metrics_do_not_depend_on_how_utterances_are_batched(yesno_setup, tm
     from asrkit.training.data import FeatureDataset, load_utterances
     from asrkit.training.las_task import LASTask
 
-    dev = tmp_path / "dev"
-    shutil.copytree(yesno_setup / "dump" / "train", dev)
-    lines = (dev / "text").read_text().splitlines()
-    # transcripts of very different lengths, so that per-batch accuracies weigh differently
-    (dev / "text").write_text("".join(f"{line.split()[0]} {'NO' if i % 2 else line.split(maxsplit=1)[1] * 2}\n"
-                                      for i, line in enumerate(lines)))
+    dev = copy_with_uneven_texts(yesno_setup / "dump" / "train", tmp_path / "dev")
     tok = Tokenizer.load(yesno_setup / "data" / "lang" / "tokens.model")
     train = FeatureDataset(load_utterances(str(yesno_setup / "dump" / "train"), tok))
     valid = FeatureDataset(load_utterances(str(dev), tok))

@@ -5,6 +5,7 @@ recipe uses 23), written with kaldiio, so the tests exercise the same reading pa
 """
 from __future__ import annotations
 
+import shutil
 import wave
 from pathlib import Path
 from typing import List, Optional
@@ -67,6 +68,30 @@ def make_dump(out: Path, waves: List[Path], bins: int = 23, drop_text: Optional[
             if drop_text and utt in drop_text:
                 continue
             f.write(f"{utt} {' '.join(WORDS[c] for c in utt.split('_'))}\n")
+    return out
+
+
+def make_raw_dump(out: Path, waves: List[Path], fbank_yaml: Path) -> Path:
+    """Write a dump dir of audio, out/{wav.scp,text,utt2dur}, for ``waves``, with a copy of
+    ``fbank_yaml`` (the options fbank is computed with while loading); returns ``out``."""
+    import soundfile
+
+    out.mkdir(parents=True)
+    (out / "wav.scp").write_text("".join(f"{w.stem} {w}\n" for w in waves))
+    (out / "text").write_text("".join(f"{w.stem} {' '.join(WORDS[c] for c in w.stem.split('_'))}\n" for w in waves))
+    (out / "utt2dur").write_text("".join(f"{w.stem} {soundfile.info(str(w)).duration:.4f}\n" for w in waves))
+    shutil.copy(fbank_yaml, out / "fbank.yaml")
+    return out
+
+
+def copy_with_uneven_texts(dump: Path, out: Path) -> Path:
+    """A copy of dump dir ``dump`` whose transcripts are of very different lengths (every other one a
+    lone NO, the rest doubled), so that per-batch means weigh otherwise by how utterances are
+    batched; returns ``out``."""
+    shutil.copytree(dump, out)
+    lines = (out / "text").read_text().splitlines()
+    (out / "text").write_text("".join(f"{line.split()[0]} {'NO' if i % 2 else line.split(maxsplit=1)[1] * 2}\n"
+                                      for i, line in enumerate(lines)))
     return out
 
 
