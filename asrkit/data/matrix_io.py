@@ -38,7 +38,7 @@ from typing import IO, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 
-from asrkit.data.table import bounded_lines, iter_table, iter_table_lines, read_line_blocks
+from asrkit.data.table import bounded_lines, iter_table, iter_table_lines, read_line_blocks, refuse_terminal
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import special_kind
 from asrkit.utils.pipes import start_pipe
@@ -395,8 +395,10 @@ def stdin_bytes(matrices: bool = False) -> IO[bytes]:
 def _nonempty_stdin_lines():
     """scp:-'s lines; none at all is an error (an empty or failed pipe upstream)."""
     n = 0
+    stream = stdin_bytes()
+    refuse_terminal(stream, "<stdin>", close=False)  # (scp:- typed at a prompt waited for ever)
     # In bounded blocks: /dev/zero as scp:- was read whole looking for its first line end.
-    for n, line in enumerate(iter_table_lines(bounded_lines(stdin_bytes(), "<stdin>"), "<stdin>"), 1):
+    for n, line in enumerate(iter_table_lines(bounded_lines(stream, "<stdin>"), "<stdin>"), 1):
         yield line
     if n == 0:
         raise AsrkitError("<stdin>: no data on stdin (0 lines read)")

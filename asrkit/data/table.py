@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -195,9 +196,27 @@ def _too_long() -> str:
 
 def read_bounded(path: PathLike, name: Optional[str] = None) -> bytes:
     """The bytes of text file ``path``, read as :func:`read_line_blocks` reads them (an error
-    naming the line for one no reader takes, before reading the rest). OSError as open() raises it."""
+    naming the line for one no reader takes, before reading the rest). OSError as open() raises it;
+    a terminal (:func:`refuse_terminal`) is an AsrkitError."""
     with open(path, "rb") as f:
+        refuse_terminal(f, path)
         return b"".join(block for _, block in read_line_blocks(f, str(path) if name is None else name))
+
+
+def refuse_terminal(f: IO, path: PathLike, close: bool = True) -> None:
+    """Raise (closing ``f`` if ``close``) when ``f`` reads a terminal: ``-`` (or /dev/stdin,
+    /proc/self/fd/0, /dev/tty) typed at a prompt, the pipe forgotten. Reading it waited, with no
+    word, for someone to type a table in, where ``ark:-`` and ``-`` audio from a terminal are
+    refused (asrkit.data.matrix_io.stdin_bytes, asrkit.features.wav). ``path``: ``<stdin>`` or a name."""
+    try:
+        terminal = os.isatty(f.fileno())
+    except (OSError, ValueError):
+        terminal = False
+    if terminal:
+        if close:
+            f.close()
+        what = "stdin is a terminal" if path == "<stdin>" or names_stdin(path) else "a terminal"
+        raise AsrkitError(f"{path}: {what}, not a text file: pipe the lines in or name a file")
 
 
 def bounded_lines(f: IO[bytes], name: str) -> Iterator[bytes]:
@@ -246,13 +265,15 @@ def open_table(path: PathLike) -> BinaryIO:
     if closed:
         raise AsrkitError(closed)
     try:
-        return open(path, "rb")
+        f = open(path, "rb")
     except FileNotFoundError:
         raise AsrkitError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise AsrkitError(f"{path}: {IS_A_DIRECTORY}") from None
     except OSError as e:
         raise AsrkitError(f"{path}: cannot read: {e.strerror}") from None
+    refuse_terminal(f, path)
+    return f
 
 
 def iter_table(path: PathLike, allow_empty_value: bool = False) -> Iterator[TableLine]:
@@ -323,6 +344,7 @@ def iter_table_fast(path: PathLike, allow_empty_value: bool = False) -> Iterator
         return
     name = str(path)
     empty = True
+    refuse_terminal(f, path)
     with f:
         # Block by block (read_line_blocks), each of whole lines: a file with no line break is
         # refused at its first MiB, not read whole; a table of 281k lines is ~20 blocks.

@@ -33,3 +33,44 @@ def test_a_kaldi_ark_from_a_terminal_is_refused(tmp_path, args):
     err = proc.stderr.decode()
     assert proc.returncode == 1 and "<stdin>: stdin is a terminal, not a Kaldi ark" in err, err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("args,name", [
+    (["compute-cmvn", "scp:-", "{tmp}/cmvn.ark"], "<stdin>"),
+    (["compute-cmvn", "scp:/dev/stdin", "{tmp}/cmvn.ark"], "/dev/stdin"),
+    (["compute-cmvn", "scp:/proc/self/fd/0", "{tmp}/cmvn.ark"], "/proc/self/fd/0"),
+    (["compute-fbank", "scp:/dev/stdin", "ark:{tmp}/o.ark"], "/dev/stdin"),  # a wav.scp
+    (["score", "{tmp}/text", "-"], "/dev/stdin"),
+])
+def test_a_text_table_from_a_terminal_is_refused(tmp_path, args, name):
+    """scp:/dev/stdin (or /proc/self/fd/0, or a text table '-') typed at a prompt waited for ever for
+    someone to type the table in, where ark:- is refused: the table readers refuse a terminal alike."""
+    (tmp_path / "text").write_text("u1 A\n")
+    master, slave = os.openpty()
+    try:
+        os.write(master, b"\x04")
+        proc = subprocess.run([sys.executable, "-m", "asrkit", *[a.format(tmp=tmp_path) for a in args]],
+                              stdin=slave, capture_output=True, timeout=300, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    finally:
+        os.close(slave)
+        os.close(master)
+    err = proc.stderr.decode()
+    assert proc.returncode == 1 and f"{name}: stdin is a terminal, not a text file" in err, err
+    assert "Traceback" not in err and not (tmp_path / "cmvn.ark").exists() and not (tmp_path / "o.ark").exists()
+
+
+def test_a_table_on_stdin_from_a_pipe_or_a_file_is_read(tmp_path):
+    """The nearest valid inputs: scp:/dev/stdin, scp:/proc/self/fd/0 and scp:- piped or redirected."""
+    kaldiio.save_ark(str(tmp_path / "f.ark"), {"u1": np.ones((4, 3), np.float32)}, scp=str(tmp_path / "f.scp"))
+    scp = (tmp_path / "f.scp").read_bytes()
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    for spec in ("scp:-", "scp:/dev/stdin", "scp:/proc/self/fd/0"):
+        out = tmp_path / f"c{len(spec)}.ark"
+        piped = subprocess.run([sys.executable, "-m", "asrkit", "compute-cmvn", spec, str(out)], input=scp,
+                               capture_output=True, timeout=300, env=env)
+        assert piped.returncode == 0 and out.exists(), piped.stderr.decode()
+        out.unlink()
+        with open(tmp_path / "f.scp", "rb") as f:
+            redirected = subprocess.run([sys.executable, "-m", "asrkit", "compute-cmvn", spec, str(out)], stdin=f,
+                                        capture_output=True, timeout=300, env=env)
+        assert redirected.returncode == 0 and out.exists(), redirected.stderr.decode()
