@@ -3,14 +3,15 @@ from __future__ import annotations
 
 import click
 
-from asrkit.cli._common import asrkit_command, refuse_empty_name
+from asrkit.cli._common import asrkit_command, dash_as_stdio, refuse_empty_name
 from asrkit.data.from_audio import CASES, PUNCTUATION, make_data_dir
 
 
 @asrkit_command("make-data-dir")
 @click.option("--transcripts", callback=refuse_empty_name, type=click.Path(dir_okay=False),
-              help="One file of '<key> <text>' lines; the key is the audio file's name without extension, or "
-                   "its path below AUDIO-DIR (e.g. book1/a0001). Without it: <name>.txt beside each audio file.")
+              help="One file of '<key> <text>' lines ('-': stdin); the key is the audio file's name without "
+                   "extension, or its path below AUDIO-DIR (e.g. book1/a0001). Without it: <name>.txt beside each "
+                   "audio file.")
 @click.option("--text-ext", default="txt", show_default=True,
               help="Extension of the transcript beside each audio file (without --transcripts).")
 @click.option("--audio-ext", default="wav,flac", show_default=True,
@@ -48,6 +49,8 @@ def main(transcripts, text_ext, audio_ext, speaker, speaker_from_dir, speaker_re
     e.g. asrkit-make-data-dir --transcripts /corpora/mine/prompts.txt --speaker mine /corpora/mine/wav data/all
          asrkit-make-data-dir --speaker-from-dir --sample-rate 16000 /corpora/mine data/all   # x.wav + x.txt
     """
+    if transcripts is not None:
+        transcripts = dash_as_stdio(transcripts, "stdin")  # Kaldi's '-' (was "-: cannot read the transcripts")
     report = make_data_dir(audio_dir, out_dir, transcripts=transcripts, text_ext=text_ext,
                            extensions=[e.strip() for e in audio_ext.split(",") if e.strip()], speaker=speaker,
                            speaker_from_dir=speaker_from_dir, speaker_regex=speaker_regex,

@@ -56,9 +56,9 @@ from pathlib import Path, PurePosixPath
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from asrkit.data.datadir import dir_problem, write_data_dir
-from asrkit.data.table import BOM, read_bounded, transcript_problem
+from asrkit.data.table import BOM, no_stdin_data, read_bounded, transcript_problem
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.fileio import PathLike
+from asrkit.utils.fileio import PathLike, names_stdin
 from asrkit.utils.logging import get_logger
 
 log = get_logger(__name__)
@@ -372,6 +372,8 @@ def read_transcript_file(path: Path) -> Dict[str, Tuple[str, int]]:
         raw = read_bounded(path)
     except OSError as e:
         raise AsrkitError(f"{path}: cannot read the transcripts: {e.strerror}") from None
+    if not raw and names_stdin(path):  # an empty or failed pipe upstream, not a file of no transcripts
+        raise AsrkitError(no_stdin_data(path))
     try:
         content = raw.decode("utf-8-sig")  # a byte-order mark (Windows editors) is not part of the first key
     except UnicodeDecodeError as e:

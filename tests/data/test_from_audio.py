@@ -524,3 +524,35 @@ def test_a_float16_wav_is_a_skip_of_its_own_reason(an4_root, tmp_path):
     report = make_data_dir(audio, tmp_path / "d", transcripts=prompts, max_skip_ratio=0.5)
     assert report.skipped == {UNSUPPORTED: [f"{name}.wav"]} and report.num_utts == 3
     assert "16-bit float WAV" in UNSUPPORTED
+
+
+def test_transcripts_from_stdin(an4_root, tmp_path):
+    """--transcripts - is stdin, as Kaldi's '-' is wherever a table is read (it was "-: cannot read
+    the transcripts: No such file or directory"); empty stdin is named as such, and stdin that is
+    a terminal is refused rather than waited on."""
+    import subprocess
+
+    from cli_checks import error_line, run
+
+    make_user_corpus(an4_root, tmp_path / "c", 4)
+    prompts = (tmp_path / "c/prompts.txt").read_bytes()
+    args = ["make-data-dir", "--speaker", "mine", tmp_path / "c/audio"]
+    assert run([*args, "--transcripts", tmp_path / "c/prompts.txt", tmp_path / "by_path"]).returncode == 0
+    piped = run([*args, "--transcripts", "-", tmp_path / "dash"], input=prompts)
+    assert piped.returncode == 0, piped.stderr.decode()
+    for table in ("text", "utt2spk", "wav.scp"):
+        assert (tmp_path / "dash" / table).read_bytes() == (tmp_path / "by_path" / table).read_bytes()
+    with open(tmp_path / "c/prompts.txt", "rb") as f:  # redirected from the file, as /dev/stdin
+        assert run([*args, "--transcripts", "/dev/stdin", tmp_path / "redirected"], stdin=f).returncode == 0
+    assert (tmp_path / "redirected/text").read_bytes() == (tmp_path / "by_path/text").read_bytes()
+    empty = error_line(run([*args, "--transcripts", "-", tmp_path / "none"], stdin=subprocess.DEVNULL))
+    assert "/dev/stdin: no data on stdin" in empty
+    main, sub = os.openpty()
+    try:
+        os.write(main, b"\x04")  # (a reader that does read the terminal ends at once)
+        tty = error_line(run([*args, "--transcripts", "-", tmp_path / "none"], stdin=sub))
+    finally:
+        os.close(sub)
+        os.close(main)
+    assert "/dev/stdin: stdin is a terminal, not a text file" in tty
+    assert not (tmp_path / "none").exists()
