@@ -17,7 +17,9 @@ that is ``ours = sp + 1``, ``V = sentencepiece vocabulary + 2``.
 from __future__ import annotations
 
 import itertools
+import os
 import re
+import stat
 from pathlib import Path
 import unicodedata
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
@@ -28,7 +30,7 @@ import sentencepiece as spm
 
 from asrkit.text.token_list import BLANK, SOS_EOS, UNK
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.fileio import PathLike
+from asrkit.utils.fileio import PathLike, _descriptor_of, special_kind
 
 
 # Sentencepiece's word-boundary mark. Inside a transcript sentencepiece takes it for a space, so
@@ -165,12 +167,32 @@ class Tokenizer:
         if path.is_dir():
             path = path / "tokens.model"
         try:
-            with open(path, "rb") as f:
-                data = f.read(MAX_MODEL_BYTES + 1)  # not without end: /dev/zero was a MemoryError
+            # Opened without waiting: a named pipe's open() waited for a writer, for ever (asrkit-tokenize,
+            # asrkit-train-lm --lang-dir with a tokens.model that was one).
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
         except FileNotFoundError:
             raise AsrkitError(f"{path}: no such file (a tokenizer model, made by asrkit-train-tokenizer)") from None
         except OSError as e:
+            try:  # (a socket cannot be opened at all: "No such device or address")
+                kind = special_kind(os.stat(path).st_mode)
+            except OSError:
+                kind = None
+            if kind is not None:
+                raise AsrkitError(_not_a_model_file(path, kind)) from None
             raise AsrkitError(f"{path}: cannot read: {e.strerror}") from None
+        mode = os.fstat(fd).st_mode
+        # A pipe is read when the path names one of this process's descriptors (<(zcat m.gz),
+        # /dev/stdin): the shell's, with its writer running. Anything else that is not a regular
+        # file holds no model: a named pipe, a device (/dev/null was "empty, make it again"), a directory.
+        if not stat.S_ISREG(mode) and not (stat.S_ISFIFO(mode) and _names_descriptor(path)):
+            os.close(fd)
+            raise AsrkitError(_not_a_model_file(path, "a directory" if stat.S_ISDIR(mode) else special_kind(mode)))
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "rb") as f:
+            try:
+                data = f.read(MAX_MODEL_BYTES + 1)  # not without end: /dev/zero was a MemoryError
+            except OSError as e:
+                raise AsrkitError(f"{path}: cannot read: {e.strerror}") from None
         if len(data) > MAX_MODEL_BYTES:
             raise AsrkitError(f"{path}: over {MAX_MODEL_BYTES >> 20} MiB, not a tokenizer model (a 1M-piece "
                               f"sentencepiece model is ~20 MB)")
@@ -425,3 +447,15 @@ def nothing_known_error(head: str, tokenizer: Optional[Tokenizer], tokens: Seque
     other = "lower" if case == "upper" else "upper"
     return AsrkitError(head + f": the text is {other} case and the tokens {case} case; {case}-case "
                               f"{what_to_case} and {then}")
+
+
+def _not_a_model_file(path: PathLike, kind: Optional[str]) -> str:
+    return (f"{path}: {kind or 'not a regular file'}, not a tokenizer model file (give the tokens.model "
+            f"asrkit-train-tokenizer wrote, e.g. data/lang/tokens.model)")
+
+
+def _names_descriptor(path: PathLike) -> bool:
+    """Whether ``path`` names an open input descriptor (/dev/stdin, /dev/fd/N, /proc/self/fd/N): a
+    pipe there is the shell's (``<(...)``, ``< file``), not a named pipe waiting for a writer. (Not
+    stdout's or stderr's: reading a pipe this process writes would wait on itself.)"""
+    return _descriptor_of(os.path.abspath(os.fspath(path))) not in (None, 1, 2)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import pickle
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -502,9 +503,63 @@ def test_char_vocab_size_the_text_does_not_fit():
 
 
 def test_an_endless_or_huge_file_is_not_a_tokenizer_model(tmp_path):
-    """/dev/zero given as tokens.model was read whole (a MemoryError traceback)."""
-    with pytest.raises(AsrkitError, match=r"^/dev/zero: over 64 MiB, not a tokenizer model"):
+    """/dev/zero given as tokens.model was read whole (a MemoryError traceback). (A device is now
+    refused before it is read, as every file that is not a regular one; a huge regular file is
+    still refused at 64 MiB.)"""
+    with pytest.raises(AsrkitError, match=r"^/dev/zero: a character device, not a tokenizer model file"):
         Tokenizer.load("/dev/zero")
+    huge = tmp_path / "tokens.model"
+    with open(huge, "wb") as f:
+        f.truncate((64 << 20) + 1)  # sparse: no disk used
+    with pytest.raises(AsrkitError, match=rf"^{huge}: over 64 MiB, not a tokenizer model"):
+        Tokenizer.load(huge)
+
+
+def test_a_model_that_is_no_regular_file_is_refused_without_waiting(asrkit, tmp_path):
+    """A tokens.model that was a named pipe waited for ever for a writer (asrkit-tokenize, and
+    asrkit-train-lm reading the lang dir's); /dev/null was "empty: make it again", a socket "No
+    such device or address". Each is named in one line. A model through a symlink, from the
+    shell's pipe (<(zcat ...)) or as a redirected stdin is read as before."""
+    import socket
+    import subprocess
+
+    lang = tmp_path / "lang"
+    (tmp_path / "text").write_text("u1 YES NO\nu2 NO\n")
+    asrkit("train-tokenizer", "--model-type", "char", tmp_path / "text", lang)
+    os.mkfifo(tmp_path / "fifo.model")
+    (tmp_path / "dir" / "tokens.model").mkdir(parents=True)
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(tmp_path / "sock.model"))
+    try:
+        # first in a subprocess, with a time limit: the old code, in this process, waited for ever
+        bad = asrkit("tokenize", tmp_path / "fifo.model", input=b"u1 YES\n", check=False, timeout=60)
+        assert bad.returncode == 1 and (f"ERROR (asrkit-tokenize): {tmp_path / 'fifo.model'}: a named pipe, not a "
+                                        f"tokenizer model file").encode() in bad.stderr, bad.stderr
+        for path, kind in ((tmp_path / "fifo.model", "a named pipe"), ("/dev/null", "a character device"),
+                           (tmp_path / "sock.model", "a socket"), (tmp_path / "dir", "a directory")):
+            named = tmp_path / "dir" / "tokens.model" if kind == "a directory" else path
+            with pytest.raises(AsrkitError, match=f"^{re.escape(str(named))}: {kind}, not a tokenizer model file"):
+                Tokenizer.load(path)
+        # the lang dir's own tokens.model, as asrkit-train-lm reads it
+        (tmp_path / "fifo_lang").mkdir()
+        os.mkfifo(tmp_path / "fifo_lang" / "tokens.model")
+        with pytest.raises(AsrkitError, match="tokens.model: a named pipe, not a tokenizer model file"):
+            Tokenizer.load(tmp_path / "fifo_lang")
+    finally:
+        sock.close()
+    want = asrkit("tokenize", lang / "tokens.model", input=b"u1 YES NO\n").stdout
+    (tmp_path / "link.model").symlink_to(lang / "tokens.model")
+    assert asrkit("tokenize", tmp_path / "link.model", input=b"u1 YES NO\n").stdout == want
+    shell = subprocess.run(["bash", "-c", f'{sys.executable} -m asrkit tokenize <(cat "$1") <<< "u1 YES NO"', "-",
+                            str(lang / "tokens.model")], capture_output=True, timeout=120)
+    assert shell.returncode == 0 and shell.stdout == want, shell.stderr
+    r, w = os.pipe()  # a pipe by its descriptor's name, as <(...) gives it
+    try:
+        os.write(w, (lang / "tokens.model").read_bytes())
+        os.close(w)
+        assert Tokenizer.load(f"/dev/fd/{r}").tokens == Tokenizer.load(lang).tokens
+    finally:
+        os.close(r)
 
 
 def test_another_asrkit_file_for_the_model_is_named(tmp_path):
