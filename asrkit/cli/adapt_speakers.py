@@ -5,7 +5,7 @@ from typing import Optional
 
 import click
 
-from asrkit.cli._common import asrkit_command, max_bad_percent_option, refuse_empty_name
+from asrkit.cli._common import asrkit_command, dash_as_stdio, max_bad_percent_option, refuse_empty_name
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.logging import get_logger
 
@@ -62,7 +62,7 @@ def main(model_path: Optional[str], config_path: Optional[str], utt2spk: Optiona
          max_frames: int, min_utts: int, seed: int, device: Optional[str], print_config: bool,
          max_bad_percent: float, hyp_text: Optional[str], transforms_wspecifier: Optional[str]) -> None:
     """Estimate one affine transform [A | b] of the model's normalised features per speaker of
-    <utt2spk>, from the first pass's hypotheses (<hyp-text>: a decode directory's text), and
+    <utt2spk>, from the first pass's hypotheses (<hyp-text>: a decode directory's text, '-' for stdin), and
     write them as Kaldi matrices (D x D+1, as fMLLR transforms) to <transforms-wspecifier>
     (ark:trans.ark, ark,t:trans.txt). asrkit-decode --spk-transforms decodes the second pass with
     them.
@@ -105,7 +105,19 @@ def main(model_path: Optional[str], config_path: Optional[str], utt2spk: Optiona
     if bool(feats) == bool(wav_scp):
         # (DecodeInputs' own words offer asrkit-decode's WAV files too, which this command has not)
         raise AsrkitError("give exactly one input: --feats RSPECIFIER or --wav-scp WAV_SCP")
-    inputs = DecodeInputs(feats=feats, wav_scp=wav_scp, segments=segments)
+    from asrkit.utils.fileio import refuse_one_stream_twice, stdin_reader
+
+    hyp_text = dash_as_stdio(hyp_text, "stdin")  # Kaldi's '-' (was "-: no such file")
+    refuse_one_stream_twice({"<hyp-text>": hyp_text, "--utt2spk": utt2spk})
+    from asrkit.data.specifier import spec_files
+    from asrkit.utils.fileio import names_stdin
+
+    for option, value in (("--feats", feats), ("--wav-scp", wav_scp)):
+        # (read after the hypotheses, stdin was then "no data on stdin", as if the pipe had failed)
+        if names_stdin(hyp_text) and value and any(f == "-" or names_stdin(f) for f in spec_files(value)):
+            raise AsrkitError(f"<hyp-text> - and {option} {value} both read stdin: give one of them as a file")
+    inputs = DecodeInputs(feats=feats, wav_scp=wav_scp, segments=segments,
+                          stdin_taken=stdin_reader([("<hyp-text>", hyp_text)]))
     out = parse_matrix_wspecifier(transforms_wspecifier)  # refused now, not once every speaker is adapted
     check_outputs_spare_inputs(
         [(Path(f), f"<transforms-wspecifier>'s {f}") for f in (out.ark, out.scp) if f and f != "-"],

@@ -214,3 +214,38 @@ def test_a_transform_that_raises_the_loss_is_not_written(inproc, yesno, tmp_path
     transforms = dict(read_matrices(f"ark:{tmp_path / 'trans.txt'}"))
     assert np.array_equal(transforms["a"], identity_transform(23))
     assert not np.array_equal(transforms["b"], identity_transform(23))
+
+
+def test_hypotheses_from_stdin(inproc, yesno, tmp_path):  # noqa: F811
+    """<hyp-text> '-' is stdin, as Kaldi's '-' is wherever a table is read (it was "-: no such
+    file"); stdin that is a terminal is refused, not waited on, and '-' read twice is named."""
+    import os
+
+    from cli_checks import error_line, run
+
+    _, model, wavs = yesno
+    utt2spk = two_speakers(tmp_path, wavs)
+    scp = tmp_path / "wav.scp"
+    inproc("decode", "--mode", "greedy", "--model", model, "--wav-scp", scp, "--output-dir", tmp_path / "d1")
+    hyp = tmp_path / "d1" / "text"
+    adapt = ("adapt-speakers", "--model", model, "--utt2spk", utt2spk, "--wav-scp", scp, "--epochs", "1",
+             "--min-utts", "1")
+    inproc(*adapt, hyp, f"ark,t:{tmp_path / 'by_path.txt'}")
+    piped = run([*adapt, "-", f"ark,t:{tmp_path / 'dash.txt'}"], input=hyp.read_bytes())
+    assert piped.returncode == 0, piped.stderr.decode()
+    assert (tmp_path / "dash.txt").read_bytes() == (tmp_path / "by_path.txt").read_bytes()
+    twice = run(["adapt-speakers", "--model", model, "--utt2spk", "/dev/stdin", "--wav-scp", scp, "-",
+                 f"ark:{tmp_path / 't.ark'}"], input=hyp.read_bytes())
+    assert "<hyp-text> and --utt2spk are both stdin" in error_line(twice)
+    feats = run(["adapt-speakers", "--model", model, "--utt2spk", utt2spk, "--feats", "ark:-", "-",
+                 f"ark:{tmp_path / 't.ark'}"], input=hyp.read_bytes())
+    assert "<hyp-text> - and --feats ark:- both read stdin" in error_line(feats)
+    main, sub = os.openpty()
+    try:
+        os.write(main, b"\x04")  # (a reader that does read the terminal ends at once)
+        tty = error_line(run([*adapt, "-", f"ark:{tmp_path / 't.ark'}"], stdin=sub))
+    finally:
+        os.close(sub)
+        os.close(main)
+    assert "/dev/stdin: stdin is a terminal, not a text file" in tty
+    assert not (tmp_path / "t.ark").exists()
