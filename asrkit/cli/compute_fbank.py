@@ -6,7 +6,8 @@ from typing import Any, Callable, List
 
 import click
 
-from asrkit.cli._common import asrkit_command, max_bad_percent_option, refuse_empty_name, require_unless_print_config
+from asrkit.cli._common import (asrkit_command, dash_as_stdio, max_bad_percent_option, refuse_empty_name,
+                               require_unless_print_config)
 from asrkit.features.fbank import FbankConfig
 from asrkit.features.wav import DEFAULT_MAX_SAMPLES  # numpy only: soundfile loads on the first read
 
@@ -34,7 +35,7 @@ e.g.: asrkit-compute-fbank --config conf/fbank.yaml --nj 4 \\
 @click.option("--config", "config_path", callback=refuse_empty_name,
               type=click.Path(dir_okay=False), help="YAML file of fbank options.")
 @click.option("--segments", callback=refuse_empty_name, type=click.Path(dir_okay=False),
-              help="Kaldi segments file: cut utterances from the wav.scp recordings.")
+              help="Kaldi segments file: cut utterances from the wav.scp recordings ('-': stdin).")
 @click.option("--write-utt2num-frames", "utt2num_frames", callback=refuse_empty_name, type=click.Path(dir_okay=False),
               help="Write frame counts here (default with an scp: <scp-dir>/utt2num_frames).")
 @click.option("--write-utt2sample-rate", "utt2sample_rate", callback=refuse_empty_name,
@@ -75,6 +76,14 @@ def main(wav_rspecifier: str | None, feats_wspecifier: str | None, config_path: 
         return
     require_unless_print_config((wav_rspecifier, "WAV_RSPECIFIER"), (feats_wspecifier, "FEATS_WSPECIFIER"))
     from asrkit.features.extract import compute_fbank_table  # (numpy, kaldiio: not for --print-config)
+    if segments is not None:
+        segments = dash_as_stdio(segments, "stdin")  # Kaldi's '-' (was "-: no such file")
+        from asrkit.data.specifier import spec_files
+        from asrkit.utils.fileio import refuse_one_stream_twice
+
+        # (scp:/dev/stdin --segments -: the second read was "no data on stdin", as if a pipe had failed)
+        refuse_one_stream_twice({"WAV_RSPECIFIER": next(iter(spec_files(wav_rspecifier)), None),
+                                 "--config": config_path, "--segments": segments})
     from asrkit.utils.fileio import stdin_reader
     from asrkit.utils.logging import get_logger
 

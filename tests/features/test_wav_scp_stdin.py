@@ -148,3 +148,30 @@ def test_a_wav_scp_command_does_not_take_the_callers_stdin(tmp_path, waves):
     assert proc.returncode == 0, proc.stderr.decode()
     assert (tmp_path / "took.txt").read_bytes() == b""
     assert (tmp_path / "out.txt").read_bytes().startswith(b"u1  [")
+
+
+def test_segments_dash_is_stdin(tmp_path, waves):
+    """--segments - is stdin, as Kaldi's '-' (it was "-: no such file"); read twice with the wav.scp
+    (scp:/dev/stdin) it is one error naming both, not "no data on stdin" for the second."""
+    a, _ = waves
+    (tmp_path / "wav.scp").write_text(f"r1 {a}\n")
+    (tmp_path / "segments").write_text("s1 r1 0.5 2.0\n")
+    assert run(["compute-fbank", *EIGHT_KHZ, "--segments", "segments", "scp:wav.scp", "ark,t:by_path.txt"],
+               cwd=tmp_path).returncode == 0
+    proc = run(["compute-fbank", *EIGHT_KHZ, "--segments", "-", "scp:wav.scp", "ark,t:dash.txt"],
+               input=b"s1 r1 0.5 2.0\n", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert (tmp_path / "dash.txt").read_bytes() == (tmp_path / "by_path.txt").read_bytes()
+    twice = error_line(run(["compute-fbank", *EIGHT_KHZ, "--segments", "-", "scp:/dev/stdin", "ark,t:o.txt"],
+                           input=f"r1 {a}\n".encode(), cwd=tmp_path))
+    assert "WAV_RSPECIFIER and --segments are both stdin" in twice
+    main, sub = pty.openpty()
+    try:
+        os.write(main, b"\x04")
+        tty = error_line(run(["compute-fbank", *EIGHT_KHZ, "--segments", "-", "scp:wav.scp", "ark,t:o.txt"],
+                             stdin=sub, cwd=tmp_path))
+    finally:
+        os.close(sub)
+        os.close(main)
+    assert "/dev/stdin: stdin is a terminal, not a text file" in tty
+    assert not (tmp_path / "o.txt").exists()
