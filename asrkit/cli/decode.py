@@ -32,7 +32,7 @@ OVERRIDES = ("mode", "beam", "ctc_weight", "lm_weight", "penalty", "length_norm"
               help="Packed model (exp/<name>/final.pt from a recipe, model.pt from asrkit-train, "
                    "model.avg.pt from asrkit-average). Required.")
 @click.option("--config", "config_path", callback=refuse_empty_name, type=click.Path(dir_okay=False), default=None,
-              help="Decoding options (conf/decode.yaml); the flags below override it. Without it: the "
+              help="Decoding options (conf/decode.yaml; - for stdin); the flags below override it. Without it: the "
                    "options packed in the model (asrkit-pack-model; a recipe's final.pt has its "
                    "conf/decode.yaml's), else asrkit's defaults.")
 @click.option("--print-config", is_flag=True,
@@ -132,9 +132,20 @@ def main(model_path: Optional[str], config_path: Optional[str], print_config: bo
     e.g. asrkit-decode --model exp/las/model.pt --config conf/decode.yaml --lm exp/lm/lm.pt --lm-weight 0.3
     --feats scp:dump/test/feats.scp --output-dir exp/las/decode_test --ctm exp/las/decode_test/ctm
     """
-    from asrkit.decoding.config import DecodeConfig
+    from asrkit.decoding.config import DecodeConfig, refuse_stdin_read_twice
 
     ctm_path, segments_out = dash_as_stdio(ctm_path), dash_as_stdio(segments_out)
+    # '-' is stdin, as in Kaldi (`sox in.mp3 -t wav - | asrkit-decode --model m.pt -`): read
+    # through /dev/stdin, whose file name makes the utterance id "stdin".
+    wavs = tuple(dash_as_stdio(w, "stdin") for w in wavs)
+    utt_ids = dash_as_stdio(utt_ids, "stdin")  # (was "-: no such file")
+    # --config - too (asrkit-pack-model's reads stdin): it was "-: no such file". Checked against
+    # the other inputs before it is read: the audio '-' read as the YAML was "not UTF-8 text".
+    config_path = dash_as_stdio(config_path, "stdin")
+    refuse_stdin_read_twice("--config -", config_path, [
+        ("--model", model_path), ("--lm", lm_path), ("--utt-ids", utt_ids), ("--segments", segments),
+        ("--utt2spk", utt2spk)] + [("the audio file '-'", w) for w in wavs],
+        specifiers=[("--feats", feats), ("--spk-transforms", spk_transforms), ("--wav-scp", wav_scp)])
     config, source = DecodeConfig.resolve(config_path, model_path, has_lm=lm_path is not None)
     for k in OVERRIDES:
         if flags.get(k) is not None:
@@ -144,11 +155,6 @@ def main(model_path: Optional[str], config_path: Optional[str], print_config: bo
     except AsrkitError as e:
         # (packed options with a flag of the run: "nbest must be in [1, beam], got 3" named no 3)
         raise AsrkitError(f"{e} (the options: {source}, then the command line's flags)") from None
-    # '-' is stdin, as in Kaldi (`sox in.mp3 -t wav - | asrkit-decode --model m.pt -`): read
-    # through /dev/stdin, whose file name makes the utterance id "stdin".
-    wavs = tuple(dash_as_stdio(w, "stdin") for w in wavs)
-    utt_ids = dash_as_stdio(utt_ids, "stdin")  # (was "-: no such file")
-
     def decode_inputs() -> DecodeInputs:  # (checks the options' combination and the files' names; reads nothing)
         from asrkit.decoding.inputs import DecodeInputs  # (numpy: not for a plain --print-config)
         from asrkit.utils.fileio import stdin_reader
