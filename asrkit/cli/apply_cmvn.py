@@ -15,7 +15,7 @@ e.g.: asrkit-apply-cmvn dump/train/cmvn.ark scp:dump/test/feats.scp ark:- | ...
 @click.argument("feats_rspecifier")
 @click.argument("feats_wspecifier")
 @click.option("--utt2spk", callback=refuse_empty_name,
-              help="With a stats table keyed by speaker: the utt2spk table (ark:data/x/utt2spk).")
+              help="With a stats table keyed by speaker: the utt2spk table (ark:data/x/utt2spk; '-': stdin).")
 @click.option("--norm-vars", type=click.BOOL, default=True, show_default=True,
               help="Also normalize variance (Kaldi's apply-cmvn defaults to false).")
 @max_bad_percent_option
@@ -36,7 +36,11 @@ def main(stats: str, feats_rspecifier: str, feats_wspecifier: str, utt2spk: str 
     from asrkit.utils.errors import AsrkitError
     from asrkit.utils.logging import get_logger, progress
 
+    from asrkit.data.specifier import refuse_stdin_read_twice
+
     log = get_logger("apply_cmvn")
+    refuse_stdin_read_twice([(f"STATS {stats}", stats), (f"FEATS_RSPECIFIER {feats_rspecifier}", feats_rspecifier),
+                             (f"--utt2spk {utt2spk}", utt2spk)])
     out = parse_specifier(feats_wspecifier)
     # (writing over the features read is fine: they are read in full before the rename; an ark
     # an scp reads, only with that scp)

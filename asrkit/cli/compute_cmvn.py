@@ -14,7 +14,7 @@ e.g.: asrkit-compute-cmvn scp:dump/train/feats.scp dump/train/cmvn.ark          
 @click.argument("feats_rspecifier")
 @click.argument("stats_out")
 @click.option("--spk2utt", callback=refuse_empty_name,
-              help="Per-speaker stats: spk2utt table (ark:data/x/spk2utt); output must be a wspecifier.")
+              help="Per-speaker stats: spk2utt table (ark:data/x/spk2utt; '-': stdin); output must be a wspecifier.")
 @click.option("--binary", type=click.BOOL, default=True, show_default=True,
               help="Binary output for a single stats file (tables: use ark,t: for text).")
 @max_bad_percent_option
@@ -36,7 +36,11 @@ def main(feats_rspecifier: str, stats_out: str, spk2utt: str | None, binary: boo
     from asrkit.utils.errors import AsrkitError
     from asrkit.utils.logging import get_logger, progress
 
+    from asrkit.data.specifier import refuse_stdin_read_twice
+
     log = get_logger("compute_cmvn")
+    refuse_stdin_read_twice([(f"FEATS_RSPECIFIER {feats_rspecifier}", feats_rspecifier),
+                             (f"--spk2utt {spk2utt}", spk2utt)])
     if not is_specifier(stats_out):
         check_stats_output(stats_out)
     out = parse_specifier(stats_out) if is_specifier(stats_out) else None

@@ -181,6 +181,19 @@ def spec_files(value: PathLike, scp_lines: bool = False, strict: bool = False) -
     return files
 
 
+def refuse_stdin_read_twice(inputs: Sequence[Tuple[str, Optional[str]]]) -> None:
+    """An AsrkitError when two of ``inputs`` ((label, rspecifier or file name or None)) read stdin
+    (``-``, ``ark:-``, ``scp:/dev/stdin``...): the second found it drained, and its "no data on
+    stdin" blamed a pipe upstream."""
+    from asrkit.utils.fileio import names_stdin
+
+    readers = [label for label, value in inputs
+               if value and any(f == "-" or names_stdin(f) for f in spec_files(value))]
+    if len(readers) > 1:
+        raise AsrkitError(f"{readers[0]} and {readers[1]} both read stdin: a stream can be read only once; give a "
+                          f"file for one of them")
+
+
 def _scp_arks(scp: str) -> List[str]:
     """The files (not pipes) an scp's lines read, sorted; none when it cannot be read."""
     from asrkit.data.matrix_io import parse_scp_value

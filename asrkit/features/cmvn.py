@@ -349,13 +349,16 @@ def is_specifier(arg: str) -> bool:
 
 
 def table_path(rspecifier: str) -> str:
-    """The file of a text-table rspecifier (``ark:data/x/spk2utt`` -> ``data/x/spk2utt``); a bare path as is."""
+    """The file of a text-table rspecifier (``ark:data/x/spk2utt`` -> ``data/x/spk2utt``); a bare path as is.
+    ``-`` and ``ark:-`` are stdin (/dev/stdin), as in Kaldi and asrkit-score (``-`` was "no such file")."""
     if not is_specifier(rspecifier):
-        return rspecifier
+        return "/dev/stdin" if rspecifier == "-" else rspecifier
     opts, path = rspecifier.split(":", 1)
     if "scp" in opts.split(","):
         raise AsrkitError(f"bad table rspecifier {rspecifier!r}: give the table itself, e.g. ark:data/train/spk2utt")
-    if path == "-" or path.endswith("|"):
+    if path == "-":
+        return "/dev/stdin"
+    if path.endswith("|"):
         raise AsrkitError(f"bad table rspecifier {rspecifier!r}: a file is required")
     return path
 

@@ -305,3 +305,28 @@ def test_utterances_of_no_frames_are_bad_items_of_compute_cmvn(tmp_path):
         assert result.exit_code == 1, result.stderr
         assert "ERROR (asrkit-compute-cmvn): all 3 utterances failed (first: utterance 'a': no frames" in result.stderr
         assert leftovers(out) == []
+
+
+def test_speaker_tables_from_stdin(an4_feats, tmp_path, asrkit):
+    """--spk2utt and --utt2spk '-' (or ark:-) are stdin, as in Kaldi and asrkit-score: '-' was "-: no
+    such file" and ark:- "a file is required". Read twice (features on stdin too) it is one error
+    naming both, not "no data on stdin" for the second."""
+    d, feats, utt2spk, spk2utt = an4_feats
+    asrkit("compute-cmvn", "--spk2utt", f"ark:{d}/spk2utt", f"scp:{d}/feats.scp", f"ark:{tmp_path}/by_path.ark")
+    expected = (tmp_path / "by_path.ark").read_bytes()
+    for i, spec in enumerate(("-", "ark:-")):
+        asrkit("compute-cmvn", "--spk2utt", spec, f"scp:{d}/feats.scp", f"ark:{tmp_path}/dash{i}.ark",
+               input=(d / "spk2utt").read_bytes())
+        assert (tmp_path / f"dash{i}.ark").read_bytes() == expected
+    asrkit("apply-cmvn", "--utt2spk", f"ark:{d}/utt2spk", f"ark:{tmp_path}/by_path.ark", f"scp:{d}/feats.scp",
+           f"ark:{tmp_path}/applied.ark")
+    asrkit("apply-cmvn", "--utt2spk", "-", f"ark:{tmp_path}/by_path.ark", f"scp:{d}/feats.scp",
+           f"ark:{tmp_path}/applied_dash.ark", input=(d / "utt2spk").read_bytes())
+    assert (tmp_path / "applied_dash.ark").read_bytes() == (tmp_path / "applied.ark").read_bytes()
+    twice = asrkit("apply-cmvn", "--utt2spk", "-", f"ark:{tmp_path}/by_path.ark", "ark:-", f"ark:{tmp_path}/o.ark",
+                   input=(d / "utt2spk").read_bytes(), check=False)
+    assert twice.returncode == 1 and (b"FEATS_RSPECIFIER ark:- and --utt2spk - both read stdin: a stream can be read "
+                                      b"only once") in twice.stderr, twice.stderr
+    twice = asrkit("compute-cmvn", "--spk2utt", "-", "scp:-", f"ark:{tmp_path}/o.ark", input=b"x", check=False)
+    assert twice.returncode == 1 and b"FEATS_RSPECIFIER scp:- and --spk2utt - both read stdin" in twice.stderr
+    assert not (tmp_path / "o.ark").exists()
