@@ -28,7 +28,7 @@ from typing import Callable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from asrkit.data.table import refuse_bom, split_fields
+from asrkit.data.table import refuse_bom, refuse_terminal, split_fields
 from asrkit.features.wav import DEFAULT_MAX_SAMPLES
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import names_stdin
@@ -196,6 +196,7 @@ def read_utt_ids(path: str) -> List[str]:
     first: dict = {}
     try:
         with open(path, encoding="utf-8") as f:
+            refuse_terminal(f, path)  # (--utt-ids - typed at a prompt waited for ever)
             for lineno, line in enumerate(f, 1):
                 if lineno == 1:  # (a BOM became part of the first id, then skipped as one no input has)
                     refuse_bom(line.encode("utf-8"), path)

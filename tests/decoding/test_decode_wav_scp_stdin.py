@@ -31,3 +31,23 @@ def test_dash_twice_is_named_as_stdin_given_twice(tmp_path, yesno):
     _, model, wavs = yesno
     line = error_line(run(["decode", "--model", model, "-", "-"], input=wavs[0].read_bytes(), cwd=tmp_path))
     assert "'-' (stdin, which holds one recording) is given twice" in line, line
+
+
+def test_utt_ids_from_a_terminal_are_refused():
+    """--utt-ids - (or /dev/stdin) typed at a prompt with the pipe forgotten waited for ever for
+    someone to type the ids in, where every other text table from a terminal is refused."""
+    import os
+
+    import pytest
+
+    from asrkit.decoding.inputs import read_utt_ids
+    from asrkit.utils.errors import AsrkitError
+
+    master, slave = os.openpty()
+    try:
+        os.write(master, b"u1\n\x04")  # (a reader that does read the terminal ends at once)
+        with pytest.raises(AsrkitError, match=r": a terminal, not a text file: pipe the lines in or name a file"):
+            read_utt_ids(os.ttyname(slave))
+    finally:
+        os.close(slave)
+        os.close(master)
