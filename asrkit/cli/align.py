@@ -77,6 +77,10 @@ def main(model_path: str, segments: Optional[str], channel: Optional[int], word_
                                 ("--segments", Path(segments) if segments else None), ("--model", Path(model_path))],
                                wav_sources=inputs.wav_sources())
     transcripts = read_table(text, allow_empty_value=True)
+    if not transcripts:
+        # Before the model and every recording are read: an empty text (a failed data prep, a
+        # `> text` left behind) was "all N utterances failed (first: ...: no transcript ...)".
+        raise AsrkitError(f"{text}: empty: no transcripts to align")
     rec = Recognizer.from_files(model_path, config)
     rec.check_reads_audio(model_path)
     if not rec.has_ctc:

@@ -108,7 +108,7 @@ def ctm_lines(utt: str, words: List[Word]) -> List[str]:
 
 def align_items(rec: Recognizer, items: Iterable[Item], total: Optional[int], transcripts: Dict[str, str],
                 emit: Callable[[str, List[Word]], None], chunk: int = 0,
-                max_bad_percent: float = MAX_FAILED_PERCENT, source: str = "the transcripts",
+                max_bad_percent: float = MAX_FAILED_PERCENT, source: str = "the text file",
                 items_source: Optional[str] = None) -> AlignSummary:
     """Align every item to its transcript, calling ``emit(utt, words)`` in input order.
 
@@ -184,7 +184,9 @@ def align_items(rec: Recognizer, items: Iterable[Item], total: Optional[int], tr
         if err is None:
             try:
                 if utt not in transcripts:
-                    raise AsrkitError(f"utterance {utt!r}: no transcript in the text file")
+                    # (the file named: "no transcript in the text file" left a user with a text per
+                    # set to guess which one was given)
+                    raise AsrkitError(f"utterance {utt!r}: no transcript in {source}")
                 tokenized += 1
                 try:
                     tokens = transcript_tokens(rec, utt, transcripts[utt], unknown)

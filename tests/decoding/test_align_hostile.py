@@ -1,0 +1,44 @@
+"""asrkit-align given a text that does not fit its audio (hostile-input sweep): one line naming the file."""
+from __future__ import annotations
+
+from test_decode_cli import inproc, yesno  # noqa: F401  (fixtures)
+
+
+def test_an_empty_text_is_named_before_any_audio_is_read(inproc, yesno, tmp_path):  # noqa: F811
+    """An empty text file (a failed data prep, a `> text` left behind) was "all 5 utterances failed
+    (first: utterance '...': no transcript in the text file)", after every recording was read."""
+    _, model, wavs = yesno
+    scp, text, ctm = tmp_path / "wav.scp", tmp_path / "text", tmp_path / "ctm"
+    scp.write_text("".join(f"{w.stem} {w}\n" for w in wavs))
+    text.write_text("")
+    proc = inproc("align", "--model", model, scp, text, ctm, check=False)
+    err = proc.stderr.decode()
+    assert proc.returncode == 1 and f"ERROR (asrkit-align): {text}: empty: no transcripts to align\n" in err, err
+    assert "skipping utterance" not in err and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["text", "wav.scp"]
+    # a text with only empty transcripts is not empty: each aligns to no words, as before
+    text.write_text("".join(f"{w.stem}\n" for w in wavs))
+    proc = inproc("align", "--model", model, scp, text, ctm)
+    assert f"Done {len(wavs)} out of {len(wavs)} utterances (0 failed); 0 words" in proc.stderr.decode()
+    assert ctm.read_text() == ""
+
+
+def test_an_utterance_without_a_transcript_names_the_text_file(inproc, yesno, tmp_path):  # noqa: F811
+    """"no transcript in the text file" did not say which: with a text per set (data/train/text,
+    data/test/text), the one given for the wrong set is the usual cause."""
+    _, model, wavs = yesno
+    scp, text, ctm = tmp_path / "wav.scp", tmp_path / "text", tmp_path / "ctm"
+    scp.write_text("".join(f"{w.stem} {w}\n" for w in wavs))
+    text.write_text("".join(f"{w.stem} " + " ".join("YES" if c == "1" else "NO" for c in w.stem.split("_")) + "\n"
+                            for w in wavs[1:]))
+    proc = inproc("align", "--model", model, "--max-bad-percent", "100", scp, text, ctm)
+    err = proc.stderr.decode()
+    assert f"skipping utterance {wavs[0].stem!r}: no transcript in {text}\n" in err, err
+    assert f"Done {len(wavs) - 1} out of {len(wavs)} utterances (1 failed)" in err
+    # another set's text altogether: every utterance fails, the first one named with the file
+    text.write_text("other_1 YES\nother_2 NO\n")
+    proc = inproc("align", "--model", model, scp, text, ctm, check=False)
+    err = proc.stderr.decode()
+    assert proc.returncode == 1 and (f"ERROR (asrkit-align): all {len(wavs)} utterances failed (first: utterance "
+                                     f"{wavs[0].stem!r}: no transcript in {text})") in err, err
+    assert "2 transcript(s) have no audio" in err
