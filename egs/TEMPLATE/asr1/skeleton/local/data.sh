@@ -51,6 +51,11 @@ max_skip_ratio=0.05 # fail when more than this share of files/transcripts is ski
 
 die() { echo "$0: ERROR: $*" >&2; exit 1; }
 [ $# -eq 0 ] || die "unexpected arguments: $* (see --help)"
+# A relative path starting with '-' (a corpus folder named -2024-recordings) reached the commands
+# below as an option ("No such option '-2'"): such paths get ./ in front.
+dash_safe() { case $1 in -?*) printf '%s\n' "./$1" ;; *) printf '%s\n' "$1" ;; esac; }
+corpus_root=$(dash_safe "$corpus_root"); transcripts=$(dash_safe "$transcripts")
+dev_list=$(dash_safe "$dev_list"); test_list=$(dash_safe "$test_list")
 [ -n "$corpus_root" ] || die "--corpus-root is required (the folder holding the corpus)"
 [ -d "$corpus_root" ] || die "--corpus-root $corpus_root: no such directory"
 audio_dir=$corpus_root${audio_subdir:+/$audio_subdir}
