@@ -214,6 +214,12 @@ def adapt_speakers(rec, inputs, hyp_text: str, utt2spk_path: str, wspecifier: st
     parse_matrix_wspecifier(wspecifier)
     hyps = read_table(hyp_text, allow_empty_value=True)
     utt2spk = read_utt2spk(utt2spk_path)
+    # Before any audio is read: an empty one (a first pass that wrote nothing, a `> text` left
+    # behind) was "all N utterances failed (first: utterance ...: no hypothesis in text)". A first
+    # pass with nothing recognised still has a line per utterance (the id alone).
+    for table, path, what in ((hyps, hyp_text, "no hypotheses"), (utt2spk, utt2spk_path, "no utterances")):
+        if not table:
+            raise AsrkitError(f"{path}: empty: {what} to adapt on")
     # (the utterances come from the features or audio: an empty wav.scp was "<hyp-text>: no
     # utterances to process", naming a text that held every hypothesis)
     tally = BadItems(log, "utterances", max_percent=max_bad_percent, source=inputs.source)

@@ -249,3 +249,33 @@ def test_hypotheses_from_stdin(inproc, yesno, tmp_path):  # noqa: F811
         os.close(main)
     assert "/dev/stdin: stdin is a terminal, not a text file" in tty
     assert not (tmp_path / "t.ark").exists()
+
+
+@pytest.mark.parametrize("empty", ["hyp", "utt2spk"])
+def test_an_empty_hypothesis_text_or_utt2spk_is_named(inproc, yesno, tmp_path, empty):  # noqa: F811
+    """An empty <hyp-text> or --utt2spk (a first pass that wrote nothing, a `> text` left behind) was
+    "all 5 utterances failed (first: utterance '...': no hypothesis in text)", every recording read."""
+    _, model, wavs = yesno
+    utt2spk = two_speakers(tmp_path, wavs)
+    scp, hyp = tmp_path / "wav.scp", tmp_path / "text"
+    hyp.write_text("".join(f"{w.stem}\n" for w in wavs))  # nothing recognised: a line per utterance
+    (hyp if empty == "hyp" else utt2spk).write_text("")
+    res = inproc("adapt-speakers", "--model", model, "--utt2spk", utt2spk, "--wav-scp", scp, "--epochs", "1", hyp,
+                 f"ark:{tmp_path / 't.ark'}", check=False)
+    what = "no hypotheses" if empty == "hyp" else "no utterances"
+    path = hyp if empty == "hyp" else utt2spk
+    assert res.returncode == 1 and (f"ERROR (asrkit-adapt-speakers): {path}: empty: {what} to adapt on\n"
+                                    .encode()) in res.stderr, res.stderr
+    assert b"skipping utterance" not in res.stderr and not (tmp_path / "t.ark").exists()
+
+
+def test_a_first_pass_that_recognised_nothing_is_not_empty(inproc, yesno, tmp_path):  # noqa: F811
+    """Every hypothesis empty (a line per utterance, the id alone): each speaker keeps the identity, as before."""
+    _, model, wavs = yesno
+    utt2spk = two_speakers(tmp_path, wavs)
+    hyp = tmp_path / "text"
+    hyp.write_text("".join(f"{w.stem}\n" for w in wavs))
+    res = inproc("adapt-speakers", "--model", model, "--utt2spk", utt2spk, "--wav-scp", tmp_path / "wav.scp",
+                 "--epochs", "1", "--min-utts", "1", hyp, f"ark,t:{tmp_path / 't.txt'}")
+    assert b"wrote transforms of 2 speakers" in res.stderr
+    assert all(np.array_equal(t, identity_transform(23)) for _, t in read_matrices(f"ark:{tmp_path / 't.txt'}"))
