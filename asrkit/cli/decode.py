@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Optional, Tuple
 
 import click
 
-from asrkit.cli._common import asrkit_command, dash_as_stdio, max_bad_percent_option, refuse_empty_name
+from asrkit.cli._common import (_own_args, _quote, asrkit_command, dash_as_stdio, max_bad_percent_option,
+                                refuse_empty_name)
 from asrkit.decoding.config import WORD_RULES
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.logging import get_logger, setup_logging
@@ -191,8 +192,13 @@ def main(model_path: Optional[str], config_path: Optional[str], print_config: bo
                        + [("the audio file", Path(w)) for w in wavs],
                        scp_lines=("--feats", "--spk-transforms"), wav_sources=inputs.wav_sources())
     if out is not None:
-        setup_logging(1 if log.isEnabledFor(logging.DEBUG) else 0, str(out / "log" / "decode.log"))
-        log.info("command line: asrkit-decode %s", " ".join(sys.argv[1:]))
+        from asrkit.decoding.run import LOG_NAME, start_fresh_log
+
+        start_fresh_log(out / LOG_NAME)
+        setup_logging(1 if log.isEnabledFor(logging.DEBUG) else 0, str(out / LOG_NAME))
+        # (as the echo on stderr: sys.argv[1:] under `asrkit decode ...` logged 'asrkit-decode decode ...',
+        # and a file name with a space in it as two words)
+        log.info("command line: asrkit-decode %s", " ".join(_quote(a) for a in _own_args()))
 
     import torch
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
+import stat
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +25,7 @@ from asrkit.decoding.inputs import Item
 from asrkit.decoding.recognizer import Recognizer, UttResult
 from asrkit.utils.bad_items import MAX_FAILED_PERCENT, BadItems
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.fileio import AtomicFiles, name_os_error, open_output
+from asrkit.utils.fileio import AtomicFiles, name_os_error, open_output, signals_deferred
 from asrkit.utils.logging import progress
 
 log = logging.getLogger("decode")
@@ -206,6 +208,31 @@ def _timed(items: Iterable[Item], s: RunSummary) -> Iterable[Item]:
 
 # What asrkit-decode writes in --output-dir (log/decode.log: the log file of the run).
 DIR_OUTPUTS = ("text", "nbest.jsonl", "decode.yaml", "log/decode.log")
+LOG_NAME = "log/decode.log"
+
+
+def start_fresh_log(path: Path) -> None:
+    """Empty ``path`` (--output-dir's log/decode.log), the log of an earlier run into the same
+    directory: one log per run, as Kaldi's run.pl writes. Appended to, a re-run's log held every
+    earlier run's lines, and a grep of it (the real-time factor, the warnings, 'Done') found the
+    first run's. Left as it is when it is this process's stdout or stderr (``2>>
+    D/log/decode.log``, a launcher's log of the job), whose writer goes on at its own offset."""
+    try:
+        st = os.stat(path)
+    except OSError:  # (none yet; one that cannot be read is named when the log is opened)
+        return
+    if not stat.S_ISREG(st.st_mode) or st.st_size == 0:
+        return
+    for fd in (1, 2):
+        try:
+            if os.path.samestat(st, os.fstat(fd)):
+                return
+        except OSError:
+            continue
+    try:
+        os.truncate(path, 0)
+    except OSError:  # (read-only: the log's open says so, naming it)
+        pass
 
 
 # Files that make a folder a Kaldi data directory (or a recipe's dump/<set>), whose ``text`` is the
@@ -312,9 +339,15 @@ class Outputs:
         # between their text lines on stdout (the docs say after them), and the rest of it, with
         # the segments, at the close of a run that failed.
         self._held: Dict[TextIO, io.StringIO] = {}
+        # The files of this run inside output_dir (names relative to it), recorded in decode.yaml
+        # so that the next run there can tell which CTM or segments file was this run's.
+        self.in_dir: List[str] = []
         try:
             if output_dir is not None:
                 output_dir.mkdir(parents=True, exist_ok=True)
+                remove_stale_temporaries(output_dir)
+                self.in_dir = ["text", "nbest.jsonl"] + [name for name in (
+                    _name_in(output_dir, p) for p in (ctm, segments) if p is not None) if name is not None]
                 self.text = self._open(output_dir / "text")
                 self.nbest = self._open(output_dir / "nbest.jsonl")
             if ctm is not None:
@@ -376,17 +409,23 @@ class Outputs:
             if error is not None:
                 raise error
             if ok:
+                earlier: Tuple[List[str], float] = ([], 0.0)
                 if settings is not None and self.dir is not None:
                     from asrkit.utils.config import dump_yaml
 
                     path = self.dir / "decode.yaml"
+                    earlier = _earlier_outputs(path)
                     try:
-                        self.files.tmp(path).write_text(dump_yaml(settings, sort_keys=False), encoding="utf-8")
+                        self.files.tmp(path).write_text(dump_yaml({**settings, "outputs": self.in_dir},
+                                                                  sort_keys=False), encoding="utf-8")
                     except OSError as e:
                         name_os_error(e, path)
                         raise
-                self.files.commit()
-                committed = True
+                # (an interrupt held until the earlier run's CTM is gone too: not the new text beside it)
+                with signals_deferred():
+                    self.files.commit()
+                    committed = True
+                    self._remove_earlier(*earlier)
         finally:
             self.files.abort()  # after a commit, nothing is left to remove
             for f in streams:
@@ -400,3 +439,79 @@ class Outputs:
             self._held.clear()
         if error is not None and committed:
             raise error
+
+    def _remove_earlier(self, names: List[str], written: float) -> None:
+        """Remove the files the previous run into the output dir made there (``names``, from its
+        decode.yaml, whose time is ``written``) that this run did not write again: a CTM or
+        segments file of the hypotheses this run has just replaced (``--ctm D/ctm``, then a run
+        without it) stayed beside the new text, with other words and times. A file changed since
+        (newer than that decode.yaml: written again by hand, by another command) is kept and
+        said to be stale."""
+        for name in names if self.dir is not None else ():
+            if name in self.in_dir or name in DIR_OUTPUTS:
+                continue
+            path = self.dir / name
+            try:
+                st = path.lstat()
+            except OSError:
+                continue  # (removed or moved since)
+            if not stat.S_ISREG(st.st_mode):
+                continue
+            if st.st_mtime > written:
+                log.warning("%s, written by the previous run into %s, was changed since: kept, but it is not of "
+                            "this run's hypotheses (%s)", path, self.dir, self.dir / "text")
+                continue
+            try:
+                path.unlink()
+            except OSError as e:
+                log.warning("%s, written by the previous run into %s, is not of this run's hypotheses, and could "
+                            "not be removed: %s", path, self.dir, e.strerror or e)
+                continue
+            log.info("removed %s, written by the previous run into %s: it was of the hypotheses this run replaced",
+                     path, self.dir)
+
+
+def _name_in(directory: Path, path: Path) -> Optional[str]:
+    """``path`` relative to ``directory`` when it lies inside it (not a stream), else None."""
+    from asrkit.utils.fileio import is_stream
+
+    if is_stream(path):
+        return None
+    rel = os.path.relpath(os.path.realpath(path), os.path.realpath(directory))
+    return None if rel == os.curdir or rel.split(os.sep)[0] == os.pardir else rel
+
+
+def _earlier_outputs(decode_yaml: Path) -> Tuple[List[str], float]:
+    """The files the previous run into a directory wrote there (its decode.yaml's ``outputs``),
+    and that decode.yaml's time; none when there is none or it cannot be read (an older asrkit
+    recorded none: its CTM is left as it is)."""
+    try:
+        st = decode_yaml.stat()
+        from asrkit.utils.config import load_yaml_mapping
+
+        names = load_yaml_mapping(decode_yaml).get("outputs")
+    except (OSError, AsrkitError):
+        return [], 0.0
+    if not isinstance(names, list):
+        return [], 0.0
+    # (only plain names below the directory: a decode.yaml edited to name '../x' removes nothing)
+    return [n for n in names if isinstance(n, str) and n and not os.path.isabs(n)
+            and os.pardir not in Path(n).parts], st.st_mtime
+
+
+def remove_stale_temporaries(output_dir: Path) -> None:
+    """Remove the temporary files a killed run (SIGKILL, a power cut) left in ``output_dir``,
+    whichever outputs they were for: a run removes those of the outputs it writes itself, but a
+    killed run's ``--ctm D/ctm`` temporary stayed for good when the next run wrote no CTM. Only
+    asrkit's temporary names whose process is gone are touched (:func:`remove_stale_tmp`)."""
+    from asrkit.utils.fileio import final_name, remove_stale_tmp
+
+    for folder in (output_dir, output_dir / "log"):
+        try:
+            names = sorted(os.listdir(folder))
+        except OSError:
+            continue
+        for name in names:
+            final = final_name(folder / name)
+            if name.endswith(".tmp") and final != str(folder / name):
+                remove_stale_tmp(final)

@@ -1,0 +1,121 @@
+"""asrkit-decode run again into the same --output-dir, as a recipe's stage 5 is: the directory
+then holds that run's outputs only (its log, no other run's CTM, no killed run's temporary file)."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from test_decode_cli import inproc, yesno  # noqa: F401  (fixtures)
+
+
+def test_a_rerun_writes_a_fresh_log(inproc, yesno, tmp_path):
+    """Kaldi's run.pl writes one log per run; appended to, log/decode.log held every run's lines
+    and a grep of it for the real-time factor or 'Done' found the first run's."""
+    _, model, wavs = yesno
+    out = tmp_path / "d"
+    inproc("decode", "--model", model, "--beam", "2", "--output-dir", out, wavs[0])
+    inproc("decode", "--model", model, "--beam", "3", "--output-dir", out, wavs[0], wavs[1])
+    log = (out / "log" / "decode.log").read_text()
+    assert log.count("command line: ") == 1 and "beam 3, ctc" in log and "beam 2, ctc" not in log, log
+    assert log.count("real-time factor") == 1 and "Done 2 out of 2" in log, log
+
+
+def test_a_log_that_is_stderr_too_is_not_emptied(yesno, tmp_path):
+    """`asrkit-decode --output-dir D ... 2>> D/log/decode.log` (or a launcher's log of the job
+    there): the shell writes on at its own offset, so the lines already there are kept."""
+    import shutil
+
+    _, model, wavs = yesno
+    out = tmp_path / "d"
+    (out / "log").mkdir(parents=True)
+    (out / "log" / "decode.log").write_text("# an earlier line\n")
+    shutil.copy(wavs[0], tmp_path / "a b.wav")
+    with open(out / "log" / "decode.log", "a") as err:
+        proc = subprocess.run([sys.executable, "-m", "asrkit", "decode", "--model", str(model), "--beam", "2",
+                               "--output-dir", "d", "a b.wav"], stderr=err, stdout=subprocess.PIPE, cwd=tmp_path)
+    assert proc.returncode == 0
+    log = (out / "log" / "decode.log").read_text()
+    assert log.startswith("# an earlier line\n") and "real-time factor" in log and "\0" not in log, log
+    # the command line as typed (it was 'asrkit-decode decode ...' under `asrkit decode`, 'a b.wav' two words)
+    assert f"command line: asrkit-decode --model {model} --beam 2 --output-dir d 'a b.wav'\n" in log, log
+
+
+def test_a_rerun_removes_the_ctm_and_segments_of_the_run_it_replaces(inproc, yesno, tmp_path):
+    """--ctm D/ctm, then a run into D without it (other inputs, other options): the first run's
+    CTM stayed beside the new text, other words and times for other utterances."""
+    _, model, wavs = yesno
+    out = tmp_path / "d"
+    inproc("decode", "--model", model, "--beam", "2", "--output-dir", out, "--ctm", out / "ctm",
+           "--segments-out", out / "segs", wavs[0], wavs[1])
+    assert (out / "ctm").read_text().startswith(wavs[0].stem + " 1 ") and (out / "segs").is_file()
+    inproc("decode", "--model", model, "--beam", "2", "--output-dir", out, "--segments-out", out / "segs", wavs[2])
+    assert not (out / "ctm").exists()
+    assert (out / "segs").read_text().split()[1] == wavs[2].stem  # written again: kept, of this run
+    assert f"removed {out / 'ctm'}, written by the previous run into {out}" in (out / "log" / "decode.log").read_text()
+    # a failed run changes nothing: its set (text, segments, decode.yaml) stays whole
+    assert inproc("decode", "--model", model, "--output-dir", out, tmp_path / "none.wav", check=False).returncode == 1
+    assert (out / "segs").is_file() and (out / "text").read_text().split()[0] == wavs[2].stem
+
+
+def test_a_ctm_changed_since_its_run_is_kept(inproc, yesno, tmp_path):
+    """A file named as an earlier run's output but written since (again, by hand or by another
+    command) is not that run's any more: kept, with a warning that it is stale."""
+    import os
+    import time
+
+    _, model, wavs = yesno
+    out = tmp_path / "d"
+    inproc("decode", "--model", model, "--beam", "2", "--output-dir", out, "--ctm", out / "ctm", wavs[0])
+    (out / "ctm").write_text("mine 1 0.00 0.10 HAND 1.00\n")
+    later = time.time() + 5
+    os.utime(out / "ctm", (later, later))
+    inproc("decode", "--model", model, "--beam", "2", "--output-dir", out, wavs[0])
+    assert (out / "ctm").read_text() == "mine 1 0.00 0.10 HAND 1.00\n"
+    assert f"{out / 'ctm'}, written by the previous run into {out}, was changed since: kept" \
+        in (out / "log" / "decode.log").read_text()
+
+
+def test_a_rerun_removes_a_killed_runs_temporary_files(yesno, tmp_path):
+    """SIGKILL runs no clean-up: the run's temporary text, nbest, CTM and segments stay in D.
+    The next run into D removes them all, the CTM's and segments' too though it writes neither
+    (a run removed only the temporaries of the outputs it wrote itself), and reads none of them."""
+    import os
+    import shlex
+    import signal
+    import time
+
+    _, model, wavs = yesno
+    d, out = tmp_path, tmp_path / "d"
+    started, sleepers = d / "started", d / "sleepers"
+    # a recording whose pipe says it has started, then waits to be killed
+    (d / "wav.scp").write_text(f"u1 touch {shlex.quote(str(started))}; sleep 600 & echo $! >> "
+                               f"{shlex.quote(str(sleepers))}; wait; cat {shlex.quote(str(wavs[0]))} |\n")
+    base = [sys.executable, "-m", "asrkit", "decode", "--model", str(model), "--beam", "2", "--output-dir", str(out)]
+    proc = subprocess.Popen(base + ["--wav-scp", str(d / "wav.scp"), "--ctm", str(out / "ctm"),
+                                    "--segments-out", str(out / "segs")], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 300
+        while not started.exists() and proc.poll() is None:
+            assert time.monotonic() < deadline, "decode did not start"
+            time.sleep(0.05)
+        assert proc.poll() is None, proc.communicate()[1].decode()
+        proc.kill()
+        proc.wait()
+    finally:
+        if sleepers.exists():
+            for pid in sleepers.read_text().split():
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        if proc.poll() is None:
+            proc.kill()
+    left = sorted(p.name.split(".")[1] for p in out.iterdir() if p.name.endswith(".tmp"))
+    assert left == ["ctm", "nbest", "segs", "text"], left
+    done = subprocess.run(base + [str(wavs[1])], capture_output=True)
+    err = done.stderr.decode()
+    assert done.returncode == 0, err
+    assert err.count("a temporary file left by an interrupted run") == 4, err
+    assert sorted(p.name for p in out.iterdir()) == ["decode.yaml", "log", "nbest.jsonl", "text"]
+    assert (out / "text").read_text().split()[0] == wavs[1].stem
