@@ -57,6 +57,11 @@ def main(model_path: str, segments: Optional[str], channel: Optional[int], word_
     from asrkit.decoding.config import DecodeConfig
 
     text, ctm_out = dash_as_stdio(text, "stdin"), dash_as_stdio(ctm_out)
+    if segments is not None:
+        from asrkit.utils.fileio import refuse_one_stream_twice
+
+        segments = dash_as_stdio(segments, "stdin")  # Kaldi's '-', as <text-file>'s (was "-: no such file")
+        refuse_one_stream_twice({"<text-file>": text, "--segments": segments})
     config = DecodeConfig(batch_size=batch_size, device=device, word_rule=word_rule, segment="never")
     config.validate("options")
 

@@ -51,3 +51,24 @@ def test_utt_ids_from_a_terminal_are_refused():
     finally:
         os.close(slave)
         os.close(master)
+
+
+def test_align_reads_segments_dash_from_stdin(tmp_path, yesno):
+    """asrkit-align --segments - was "-: no such file" where its <text-file> '-' is stdin; with the
+    text on stdin too it is one error naming both, not an empty second read."""
+    _, model, wavs = yesno
+    (tmp_path / "wav.scp").write_text(f"r1 {wavs[0]}\n")
+    (tmp_path / "segments").write_text("s1 r1 0 -1\n")
+    sentence = " ".join("YES" if c == "1" else "NO" for c in wavs[0].stem.split("_"))
+    (tmp_path / "text").write_text(f"s1 {sentence}\n")
+    align = ["align", "--model", model, "wav.scp", "text"]
+    by_path = run([*align[:2], align[2], "--segments", "segments", *align[3:], "by_path.ctm"], cwd=tmp_path)
+    assert by_path.returncode == 0, by_path.stderr.decode()
+    dash = run([*align[:2], align[2], "--segments", "-", *align[3:], "dash.ctm"], input=b"s1 r1 0 -1\n",
+               cwd=tmp_path)
+    assert dash.returncode == 0, dash.stderr.decode()
+    assert (tmp_path / "dash.ctm").read_bytes() == (tmp_path / "by_path.ctm").read_bytes()
+    twice = error_line(run(["align", "--model", model, "--segments", "-", "wav.scp", "-", "o.ctm"],
+                           input=f"s1 {sentence}\n".encode(), cwd=tmp_path))
+    assert "<text-file> and --segments are both stdin" in twice
+    assert not (tmp_path / "o.ctm").exists()
