@@ -191,8 +191,9 @@ def _train(args: TrainArgs, exp: Path, dist_info: Optional[DistInfo], rank: int,
         raise AsrkitError(f"--lang-dir {lang}: a file, not a directory (give the directory that holds tokens.model"
                           f"{f': {lang.parent}' if lang.name == 'tokens.model' else ''})")
     tok_path = lang / "tokens.model"
-    if not tok_path.is_file():
-        # (a directory of that name was "no such file")
+    # (a directory of that name was "no such file"; other kinds that are no regular file, a named
+    # pipe or a device, are named by Tokenizer.load, not called missing)
+    if tok_path.is_dir() or not tok_path.exists():
         raise AsrkitError(f"{tok_path}: {'a directory, not a tokenizer model' if tok_path.is_dir() else 'no such file'} "
                           f"(make it with asrkit-train-tokenizer)")
     tokenizer = Tokenizer.load(str(tok_path))

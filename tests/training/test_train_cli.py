@@ -184,6 +184,12 @@ def test_bad_inputs_fail_clearly(yesno_setup, tmp_path, asrkit):
     args[args.index("--lang-dir") + 1] = tmp_path / "lang_dir_tok"
     code, err = _run_inproc(*args)
     assert code == 1 and "lang_dir_tok/tokens.model: a directory, not a tokenizer model" in err, err
+    # ...and a named pipe of that name was "no such file" too (Tokenizer.load names it, not waiting)
+    (tmp_path / "lang_fifo_tok").mkdir()
+    os.mkfifo(tmp_path / "lang_fifo_tok" / "tokens.model")
+    args[args.index("--lang-dir") + 1] = tmp_path / "lang_fifo_tok"
+    code, err = _run_inproc(*args)
+    assert code == 1 and "lang_fifo_tok/tokens.model: a named pipe" in err, err
     args = train_args(root, tmp_path / "e4f")
     args[args.index("--train-dir") + 1] = root / "dump" / "train" / "text"
     code, err = _run_inproc(*args)
