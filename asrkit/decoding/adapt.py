@@ -195,6 +195,27 @@ def group_by_speaker(items: Sequence[AdaptItem], utt2spk: Dict[str, str]) -> Dic
     return groups
 
 
+# How asrkit-decode writes the model's <unk> in a hypothesis (sentencepiece's rendering of it).
+UNK_AS_DECODED = "\u2047"
+
+
+def _hypothesis_tokens(rec, utt: str, text: str, unknown) -> List[int]:
+    """:func:`~asrkit.decoding.align.transcript_tokens` of a first-pass hypothesis. Its '⁇' is the
+    model's own <unk>, encoded back to <unk> but not tallied in ``unknown`` (a text.tokenizer.
+    UnknownTally): a first pass that emitted <unk> was warned of as "characters the tokenizer does
+    not know: '⁇' x12 ...; clean the text or retrain the tokenizer on it", of the model's own output."""
+    from asrkit.decoding.align import transcript_tokens
+
+    utts, chars = len(unknown.utts), dict(unknown.chars)
+    try:
+        return transcript_tokens(rec, utt, text, unknown)
+    finally:
+        if len(unknown.utts) > utts and all(n == chars.get(c, 0) for c, n in unknown.chars.items()
+                                            if c != UNK_AS_DECODED):
+            del unknown.utts[utts:]
+            unknown.chars = chars
+
+
 def adapt_speakers(rec, inputs, hyp_text: str, utt2spk_path: str, wspecifier: str, config: AdaptConfig,
                    max_bad_percent: float) -> Dict[str, AdaptResult]:
     """asrkit-adapt-speakers: read ``inputs`` (a :class:`~asrkit.decoding.inputs.DecodeInputs`)
@@ -245,7 +266,7 @@ def adapt_speakers(rec, inputs, hyp_text: str, utt2spk_path: str, wspecifier: st
             has_words = bool(hyps[utt].strip())
             tokenized += has_words
             try:
-                tokens = transcript_tokens(rec, utt, hyps[utt], unknown) if has_words else []
+                tokens = _hypothesis_tokens(rec, utt, hyps[utt], unknown) if has_words else []
             except NothingKnown as e:
                 nothing_known.append(e.case)
                 tokens = []   # a hypothesis of <unk> alone teaches nothing; still transformed at decoding
