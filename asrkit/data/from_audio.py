@@ -412,11 +412,19 @@ def drop_punctuation(text: str) -> str:
     return "".join(out)
 
 
+# A Kaldi/ESPnet marker word, <unk>, <sil>, [noise], [laughter] (a word of its own, punctuation
+# after it allowed): kept as written by --case and --punctuation, which made "[noise]" the word
+# NOISE and "<unk>" "<UNK>", no longer the tokenizer's unknown symbol nor a --user-defined-symbols
+# entry.
+_MARKER = re.compile(r"(?<!\S)(<[^<>\[\]\s]+>|\[[^<>\[\]\s]+\])(?=$|\s|[,.;:!?])")
+
+
 def _normalise(text: str, case: str, punctuation: str) -> str:
-    if punctuation == "drop":
-        text = drop_punctuation(text)
-    text = " ".join(text.split())
-    return text.upper() if case == "upper" else text.lower() if case == "lower" else text
+    parts = _MARKER.split(text)  # odd indices: the markers
+    for i in range(0, len(parts), 2):
+        part = drop_punctuation(parts[i]) if punctuation == "drop" else parts[i]
+        parts[i] = part.upper() if case == "upper" else part.lower() if case == "lower" else part
+    return " ".join("".join(parts).split())
 
 
 def _visible(text: str) -> bool:
