@@ -338,10 +338,12 @@ def wav_scp_entry(path: Path, sample_rate: Optional[int], channels: int = 1) -> 
 
 
 def _utf16_hint(raw: bytes) -> str:
-    """What a file saved as UTF-16 (Windows Notepad's 'Unicode') is, for the not-UTF-8 error."""
+    """What a transcript file that is not UTF-8 likely is, and the conversion, for the error: UTF-16
+    (Windows Notepad's 'Unicode') by its byte-order mark, else the usual 8-bit encodings."""
     if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
         return ": it is UTF-16 (a byte-order mark FF FE or FE FF); save it as UTF-8, e.g. iconv -f UTF-16 -t UTF-8"
-    return ""
+    # (older corpora and Windows editors: é as the single byte E9)
+    return "; if it is Latin-1 or Windows-1252 text, convert it, e.g. iconv -f WINDOWS-1252 -t UTF-8"
 
 
 CSV_TO_TSV = ("python3 -c 'import csv,sys; [print(*r[:2], sep=\"\\t\") for r in csv.reader(open(sys.argv[1], "

@@ -175,8 +175,10 @@ def test_errors_name_the_file_and_line(an4_root, tmp_path):
     with pytest.raises(AsrkitError, match=r"prompts.txt:5: key 'an251-fash-b' appears twice \(first on line 1\)"):
         make_data_dir(audio, tmp_path / "d", transcripts=prompts)
 
-    prompts.write_bytes(text.encode() + b"an999-x-b \xff\n")
-    with pytest.raises(AsrkitError, match=r"prompts.txt:5: not UTF-8 text \(invalid start byte at byte \d+\)$"):
+    prompts.write_bytes(text.encode() + "an999-x-b caf\xe9\n".encode("latin-1"))  # an older corpus's é
+    with pytest.raises(AsrkitError, match=r"prompts.txt:5: not UTF-8 text \(invalid continuation byte at byte \d+\); "
+                                          r"if it is Latin-1 or Windows-1252 text, convert it, e.g. iconv -f "
+                                          r"WINDOWS-1252 -t UTF-8$"):
         make_data_dir(audio, tmp_path / "d", transcripts=prompts)
     prompts.write_bytes(text.encode("utf-16"))  # Windows Notepad's "Unicode"
     with pytest.raises(AsrkitError, match=r"prompts.txt:1: not UTF-8 text \(.*\): it is UTF-16 \(a byte-order mark "
