@@ -36,6 +36,9 @@ e.g.: asrkit-decode --model M --config conf/decode.yaml --feats scp:dump/test/fe
 @click.option("--wav-scp", callback=refuse_empty_name, default=None, metavar="WAV_SCP", help="...or their audio.")
 @click.option("--segments", callback=refuse_empty_name,
               default=None, type=click.Path(dir_okay=False), help="Segments file for --wav-scp.")
+@click.option("--channel", type=int, default=None,
+              help="Take this channel (0-based) of multi-channel audio, as the first pass did (asrkit-decode "
+                   "--channel); default: the mean of the channels.")
 @click.option("--epochs", type=click.IntRange(1, 10000), default=30, show_default=True,
               help="Passes over each speaker's chosen utterances.")
 @click.option("--lr", type=float, default=0.01, show_default=True, help="Adam's learning rate.")
@@ -58,8 +61,8 @@ e.g.: asrkit-decode --model M --config conf/decode.yaml --feats scp:dump/test/fe
                 metavar="<hyp-text>", type=click.Path(dir_okay=False), required=False)
 @click.argument("transforms_wspecifier", callback=refuse_empty_name, metavar="<transforms-wspecifier>", required=False)
 def main(model_path: Optional[str], config_path: Optional[str], utt2spk: Optional[str], feats: Optional[str],
-         wav_scp: Optional[str], segments: Optional[str], epochs: int, lr: float, keep: float, batch_size: int,
-         max_frames: int, min_utts: int, seed: int, device: Optional[str], print_config: bool,
+         wav_scp: Optional[str], segments: Optional[str], channel: Optional[int], epochs: int, lr: float, keep: float,
+         batch_size: int, max_frames: int, min_utts: int, seed: int, device: Optional[str], print_config: bool,
          max_bad_percent: float, hyp_text: Optional[str], transforms_wspecifier: Optional[str]) -> None:
     """Estimate one affine transform [A | b] of the model's normalised features per speaker of
     <utt2spk>, from the first pass's hypotheses (<hyp-text>: a decode directory's text, '-' for stdin), and
@@ -116,7 +119,9 @@ def main(model_path: Optional[str], config_path: Optional[str], utt2spk: Optiona
         # (read after the hypotheses, stdin was then "no data on stdin", as if the pipe had failed)
         if names_stdin(hyp_text) and value and any(f == "-" or names_stdin(f) for f in spec_files(value)):
             raise AsrkitError(f"<hyp-text> - and {option} {value} both read stdin: give one of them as a file")
-    inputs = DecodeInputs(feats=feats, wav_scp=wav_scp, segments=segments,
+    # (without --channel, the transforms of a first pass decoded with asrkit-decode --channel 1 were
+    # estimated on the mean of the channels, features the second pass never sees)
+    inputs = DecodeInputs(feats=feats, wav_scp=wav_scp, segments=segments, channel=channel,
                           stdin_taken=stdin_reader([("<hyp-text>", hyp_text)]))
     out = parse_matrix_wspecifier(transforms_wspecifier)  # refused now, not once every speaker is adapted
     check_outputs_spare_inputs(

@@ -297,3 +297,37 @@ def test_the_models_own_unk_in_a_hypothesis_is_not_a_character_to_clean(inproc, 
     hyp.write_text("".join(f"{w.stem} {t} \u2047 N\u00d8\n" for w, t in zip(wavs, words)))
     res = inproc(*adapt, hyp, f"ark,t:{tmp_path / 't2.txt'}")
     assert f"{len(wavs)} utterance(s) have characters the tokenizer does not know".encode() in res.stderr, res.stderr
+
+
+def test_channel_of_stereo_audio_is_the_first_pass_channel(inproc, yesno, tmp_path):  # noqa: F811
+    """asrkit-decode --channel 1 decodes one channel of stereo audio; asrkit-adapt-speakers had no
+    --channel, so its transforms were estimated on the mean of the channels, features the second
+    pass never sees. --channel 1 of [other, x] gives the transforms of x alone."""
+    import soundfile as sf
+
+    _, model, wavs = yesno
+    utt2spk = two_speakers(tmp_path, wavs)  # writes tmp_path/wav.scp of the mono files
+    stereo = tmp_path / "stereo.scp"
+    lines = []
+    for w in wavs:
+        x, rate = sf.read(str(w), dtype="int16")
+        sf.write(str(tmp_path / f"{w.stem}.wav"), np.stack([x[::-1], x], axis=1), rate)
+        lines.append(f"{w.stem} {tmp_path / f'{w.stem}.wav'}\n")
+    stereo.write_text("".join(lines))
+    hyp = tmp_path / "text"
+    hyp.write_text("".join(f"{w.stem} " + " ".join("YES" if c == "1" else "NO" for c in w.stem.split("_")) + "\n"
+                           for w in wavs))
+    adapt = ("adapt-speakers", "--model", model, "--utt2spk", utt2spk, "--epochs", "2", "--keep", "1", "--min-utts", "1")
+    inproc(*adapt, "--wav-scp", tmp_path / "wav.scp", hyp, f"ark:{tmp_path / 'mono.ark'}")
+    inproc(*adapt, "--wav-scp", stereo, "--channel", "1", hyp, f"ark:{tmp_path / 'ch1.ark'}")
+    inproc(*adapt, "--wav-scp", stereo, hyp, f"ark:{tmp_path / 'mean.ark'}")
+    mono, ch1, mean = (dict(read_matrices(f"ark:{tmp_path / n}")) for n in ("mono.ark", "ch1.ark", "mean.ark"))
+    assert sorted(mono) == sorted(ch1) == ["a", "b"]
+    assert all(np.array_equal(mono[s], ch1[s]) for s in mono)
+    assert not any(np.array_equal(mono[s], mean[s]) for s in mono)
+    res = inproc(*adapt, "--wav-scp", stereo, "--channel", "2", "--max-bad-percent", "100", hyp,
+                 f"ark:{tmp_path / 'ch2.ark'}", check=False)
+    assert res.returncode == 1 and b"--channel 2 but the audio has 2 channel(s)" in res.stderr, res.stderr
+    res = inproc(*adapt, "--feats", f"scp:{tmp_path / 'f.scp'}", "--channel", "1", hyp, f"ark:{tmp_path / 'f.ark'}",
+                 check=False)
+    assert res.returncode == 1 and b"--channel goes with audio input" in res.stderr, res.stderr
