@@ -162,7 +162,15 @@ def holdout_lists(data_dir: PathLike, out_dir: PathLike, **kwargs) -> Dict[str, 
             # (its removal failed once the new lists were in place, a split half made)
             raise AsrkitError(f"{out / f'{name}.list'}: a directory where an earlier split's {name} list would be "
                               f"removed; move it away")
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        # A link to storage that is gone (data/local -> an unmounted scratch disk, as Kaldi's
+        # create_split_dir.pl makes them) was "data/local: exists and is not a directory".
+        broken = next((p for p in (out, *out.parents) if p.is_symlink() and not p.exists()), None)
+        if broken is None:
+            raise
+        raise AsrkitError(f"{broken}: {not_found_reason(broken, 'directory')}") from None
     # All lists or none: a full disk after train.list must not leave the new train.list beside an
     # earlier split's dev.list (the same utterances trained on and held out). A Ctrl-C or SIGTERM
     # is held until the earlier split's list of a set not asked for now is gone too: it landed

@@ -271,3 +271,17 @@ def test_by_speaker_with_a_list_keeps_its_speakers_out_of_the_draw(tmp_path, cap
     with caplog.at_level("WARNING"):
         choose_holdout(UTT2SPK, dev_list=dev, test_fraction=0.2, by_speaker=True)
     assert "--by-speaker" not in caplog.text
+
+
+@pytest.mark.parametrize("under", ["", "lists"])
+def test_an_out_dir_through_a_broken_link_is_named_as_one(tmp_path, under):
+    """OUT-DIR (or a folder above it) a link to storage that is gone (data/local -> an unmounted
+    scratch disk) was "data/local: exists and is not a directory"."""
+    d = tmp_path / "data"
+    d.mkdir()
+    (d / "utt2spk").write_text("".join(f"{u} {s}\n" for u, s in sorted(UTT2SPK.items())))
+    (tmp_path / "local").symlink_to(tmp_path / "gone")
+    with pytest.raises(AsrkitError) as e:
+        holdout_lists(d, tmp_path / "local" / under, dev_fraction=0.1)
+    assert str(e.value) == f"{tmp_path / 'local'}: a broken symbolic link (to {tmp_path}/gone, which does not exist)"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "local"]
