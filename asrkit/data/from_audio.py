@@ -674,8 +674,9 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
         def transcript_beside(audio: Path) -> Optional[Path]:
             # The audio extension is matched in any case (A.WAV), and so is the transcript's:
             # A.TXT beside A.WAV (a corpus from Windows or a camera) was "audio without a
-            # transcript" with the transcript right there.
+            # transcript" with the transcript right there. a.wav.txt (some tools' naming) was too.
             exact = audio.with_suffix(ext)
+            whole = audio.parent / (audio.name + ext)
             if audio.parent not in names_in:
                 folder: Dict[str, List[str]] = {}
                 try:
@@ -684,13 +685,15 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
                 except OSError:
                     pass
                 names_in[audio.parent] = folder
-            found = [audio.parent / n for n in names_in[audio.parent].get(exact.name.lower(), [])
-                     if (audio.parent / n).is_file()]
-            if not found and exact.is_file():  # a folder that cannot be listed, but read
-                return exact
+            found = [audio.parent / n for name in (exact.name.lower(), whole.name.lower())
+                     for n in names_in[audio.parent].get(name, []) if (audio.parent / n).is_file()]
+            for candidate in (exact, whole):
+                if not found and candidate.is_file():  # a folder that cannot be listed, but read
+                    return candidate
             if len(found) > 1:
-                raise AsrkitError(f"{audio}: two transcripts beside it ({', '.join(sorted(f.name for f in found))}), "
-                                  f"their names differing only in letter case: keep one")
+                case = ", their names differing only in letter case" if len({f.name.lower() for f in found}) == 1 else ""
+                raise AsrkitError(f"{audio}: two transcripts beside it ({', '.join(sorted(f.name for f in found))})"
+                                  f"{case}: keep one")
             return found[0] if found else None
 
         for rel in good:
@@ -712,7 +715,7 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
                 report.skip(other_reason, str(rel))
         # Only the audio's transcripts were looked for, so one whose audio is missing (or is a
         # directory) was dropped without a word, where --transcripts counts its line: counted alike.
-        audio_names = {(r.parent, r.stem.lower()) for r in files + others}
+        audio_names = {(r.parent, n) for r in files + others for n in (r.stem.lower(), r.name.lower())}
         folder_of = {(r.parent, r.stem.lower()): r for r in folders}
         for t in texts:
             name = (t.parent, t.stem.lower())

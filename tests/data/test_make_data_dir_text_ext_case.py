@@ -73,3 +73,22 @@ def test_a_text_ext_that_is_no_extension_is_one_line(an4_root, tmp_path, asrkit,
     err = proc.stderr.decode()
     assert proc.returncode == 1 and f"--text-ext {ext!r}: not a file extension" in err, err
     assert "Traceback" not in err and not (tmp_path / "data").exists()
+
+
+def test_a_transcript_named_after_the_whole_audio_name_is_read(an4_root, tmp_path):
+    # a0001.wav.txt (some tools' naming) was skipped as a "text file with no audio", its audio
+    # skipped as "audio without a transcript".
+    expected = make_user_corpus(an4_root, tmp_path / "c", 4, layout="beside")
+    audio = tmp_path / "c/audio"
+    txts = sorted(audio.rglob("*.txt"))
+    for t in txts[:2]:
+        t.rename(t.parent / (t.stem + ".wav.txt"))
+    report = make_data_dir(audio, tmp_path / "data", speaker_from_dir=True)
+    assert (report.num_utts, report.skipped) == (4, {})
+    assert sorted(DataDir(tmp_path / "data").read("text").values()) == sorted(expected.values())
+    # both namings beside one recording: an error naming the two, not one picked
+    (txts[0].parent / (txts[0].stem + ".txt")).write_text("SOMETHING ELSE\n")
+    with pytest.raises(AsrkitError) as e:
+        make_data_dir(audio, tmp_path / "data2", speaker_from_dir=True)
+    assert f"two transcripts beside it ({txts[0].stem}.txt, {txts[0].stem}.wav.txt): keep one" in str(e.value)
+    assert not (tmp_path / "data2").exists()
