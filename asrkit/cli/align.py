@@ -66,7 +66,7 @@ def main(model_path: str, segments: Optional[str], channel: Optional[int], word_
     config.validate("options")
 
     from asrkit.data.table import read_table
-    from asrkit.decoding.align import align_items, ctm_lines
+    from asrkit.decoding.align import align_items, ctm_lines, looks_like_wav_scp
     from asrkit.decoding.inputs import DecodeInputs
     from asrkit.decoding.recognizer import Recognizer
     from asrkit.utils.fileio import atomic_open
@@ -86,6 +86,12 @@ def main(model_path: str, segments: Optional[str], channel: Optional[int], word_
         # Before the model and every recording are read: an empty text (a failed data prep, a
         # `> text` left behind) was "all N utterances failed (first: ...: no transcript ...)".
         raise AsrkitError(f"{text}: empty: no transcripts to align")
+    if looks_like_wav_scp(transcripts):
+        # Was, after every recording was read, "the transcripts are lower case ... upper-case the
+        # words of the text" (paths of an upper-case model's), or, the arguments swapped, "all N
+        # utterances failed (first: utterance 'u' (text:1: YES NO): no such file)".
+        raise AsrkitError(f"{text}: every line is '<utt> <audio file>', a wav.scp, not transcripts: the arguments are "
+                          f"<wav-rspecifier> <text-file> <ctm-out>, in that order")
     rec = Recognizer.from_files(model_path, config)
     rec.check_reads_audio(model_path)
     if not rec.has_ctc:

@@ -101,6 +101,22 @@ def nothing_known_message(source: str, n: int, cases: List[Optional[str]], texts
                    f"of the text (not the utterance ids) and {verb} again")
 
 
+_AUDIO_SUFFIXES = frozenset((".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".sph", ".nist", ".wv1",
+                             ".wv2", ".aif", ".aiff", ".au", ".m4a"))
+
+
+def looks_like_wav_scp(transcripts: Dict[str, str]) -> bool:
+    """Whether every transcript is an audio file name or a command ending in '|': a wav.scp given
+    as the text (the two arguments swapped, or the wrong file of the data dir)."""
+    def audio(value: str) -> bool:
+        value = value.strip()
+        if value.endswith("|"):
+            return True
+        return len(value.split()) == 1 and value[value.rfind("."):].lower() in _AUDIO_SUFFIXES
+
+    return bool(transcripts) and all(audio(v) for v in transcripts.values())
+
+
 def ctm_lines(utt: str, words: List[Word]) -> List[str]:
     """Kaldi CTM: ``<utt> 1 <start> <dur> <word> <conf>``, seconds from the utterance's start."""
     return [f"{utt} 1 {w.start:.3f} {max(0.0, w.end - w.start):.3f} {w.word} {w.confidence:.3f}" for w in words]

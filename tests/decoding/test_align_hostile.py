@@ -42,3 +42,27 @@ def test_an_utterance_without_a_transcript_names_the_text_file(inproc, yesno, tm
     assert proc.returncode == 1 and (f"ERROR (asrkit-align): all {len(wavs)} utterances failed (first: utterance "
                                      f"{wavs[0].stem!r}: no transcript in {text})") in err, err
     assert "2 transcript(s) have no audio" in err
+
+
+def test_a_wav_scp_given_as_the_text_is_named(inproc, yesno, tmp_path):  # noqa: F811
+    """The two arguments swapped (text, then wav.scp) were "all 5 utterances failed (first: utterance
+    'u' (text:1: NO NO ...): no such file)"; a wav.scp as the text alone, after every recording was
+    read, "the transcripts are lower case ...: upper-case the words of the text" (of its paths)."""
+    _, model, wavs = yesno
+    scp, text, ctm = tmp_path / "wav.scp", tmp_path / "text", tmp_path / "ctm"
+    scp.write_text("".join(f"{w.stem} {w}\n" for w in wavs))
+    words = {w.stem: " ".join("YES" if c == "1" else "NO" for c in w.stem.split("_")) for w in wavs}
+    text.write_text("".join(f"{u} {t}\n" for u, t in words.items()))
+    piped = tmp_path / "piped.scp"  # Kaldi's command form
+    piped.write_text("".join(f"{w.stem} sox {w} -t wav - |\n" for w in wavs))
+    for wav_arg, text_arg in ((text, scp), (scp, scp), (scp, piped)):
+        proc = inproc("align", "--model", model, wav_arg, text_arg, ctm, check=False)
+        err = proc.stderr.decode()
+        assert proc.returncode == 1 and (f"ERROR (asrkit-align): {text_arg}: every line is '<utt> <audio file>', a "
+                                         f"wav.scp, not transcripts: the arguments are <wav-rspecifier> <text-file> "
+                                         f"<ctm-out>, in that order\n") in err, err
+        assert "skipping utterance" not in err and not ctm.exists()
+    # the nearest valid texts still align: one-word transcripts, and one of them a file name
+    text.write_text("".join(f"{w.stem} {'NO.WAV' if i == 0 else 'YES'}\n" for i, w in enumerate(wavs)))
+    proc = inproc("align", "--model", model, scp, text, ctm)
+    assert f"Done {len(wavs)} out of {len(wavs)}" in proc.stderr.decode()
