@@ -333,6 +333,8 @@ def from_wav_files(paths: Sequence[str], featurize: Featurize, channel: Optional
             audio = read_wav_source(path, what, channel=channel, max_samples=max_samples, pipes=False)
         except AsrkitError as e:
             table = _table_hint(path) if "not a recognised audio file" in str(e) else None
+            if table is None and os.path.isdir(path):  # (asrkit-decode --model m.pt recordings/)
+                e = AsrkitError(f"{e}: name its audio files, e.g. {path.rstrip('/') or '/'}/*.wav")
             yield utt, None, AsrkitError(f"{what}: {table}") if table else e
             continue
         item = _featurize(utt, audio, None, featurize, what)

@@ -207,3 +207,14 @@ def test_utt_ids_dash_is_stdin_and_may_not_share_it_with_the_audio(asrkit, yesno
     assert [ln.split(" ")[0] for ln in proc.stdout.decode().splitlines()] == [wavs[1].stem]
     with pytest.raises(AsrkitError, match=r"^the audio file '-' \(stdin\) and --utt-ids /dev/stdin both read stdin"):
         DecodeInputs(wavs=("/dev/stdin",), utt_ids="/dev/stdin")
+
+
+def test_a_folder_given_for_audio_files_names_the_glob(inproc, yesno, tmp_path):
+    """asrkit-decode --model m.pt recordings/ said only 'is a directory, not an audio file'."""
+    _, model, wavs = yesno
+    folder = tmp_path / "recordings"
+    folder.mkdir()
+    proc = inproc("decode", "--model", model, *FAST, "--output-dir", tmp_path / "out", f"{folder}/", check=False)
+    err = proc.stderr.decode()
+    assert proc.returncode == 1, err
+    assert f"is a directory, not an audio file: name its audio files, e.g. {folder}/*.wav" in err, err
