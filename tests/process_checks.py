@@ -37,3 +37,18 @@ def sigint_after_each_rename(monkeypatch) -> Iterator[None]:
     finally:
         monkeypatch.setattr(os, "replace", real)
         signal.signal(signal.SIGINT, previous)
+
+
+@contextlib.contextmanager
+def a_terminal(typed: bytes = b"\x04") -> Iterator[int]:
+    """A pseudo-terminal's own end (its descriptor), to give a command as a stdin that is a
+    terminal, with ``typed`` already typed at it: an end of input (Ctrl-D) by default, so that a
+    reader that does read the terminal fails at once rather than at the test's timeout."""
+    main, sub = os.openpty()
+    try:
+        if typed:
+            os.write(main, typed)
+        yield sub
+    finally:
+        os.close(sub)
+        os.close(main)

@@ -9,6 +9,7 @@ import sys
 import kaldiio
 import numpy as np
 import pytest
+from process_checks import a_terminal
 
 
 @pytest.mark.parametrize("args", [
@@ -20,16 +21,9 @@ def test_a_kaldi_ark_from_a_terminal_is_refused(tmp_path, args):
     stats[0, 3] = 10.0
     stats[1, :3] = 10.0
     kaldiio.save_mat(str(tmp_path / "cmvn.ark"), stats)  # global stats of 3-dim features, 10 frames
-    master, slave = os.openpty()
-    try:
-        # An end of input (Ctrl-D) typed first: a reader that does read the terminal fails at once
-        # (with another message) rather than waiting for the test's timeout.
-        os.write(master, b"\x04")
+    with a_terminal() as tty:
         proc = subprocess.run([sys.executable, "-m", "asrkit", *[a.format(tmp=tmp_path) for a in args]],
-                              stdin=slave, capture_output=True, timeout=300, env=dict(os.environ, OMP_NUM_THREADS="1"))
-    finally:
-        os.close(slave)
-        os.close(master)
+                              stdin=tty, capture_output=True, timeout=300, env=dict(os.environ, OMP_NUM_THREADS="1"))
     err = proc.stderr.decode()
     assert proc.returncode == 1 and "<stdin>: stdin is a terminal, not a Kaldi ark" in err, err
     assert "Traceback" not in err
@@ -46,14 +40,9 @@ def test_a_text_table_from_a_terminal_is_refused(tmp_path, args, name):
     """scp:/dev/stdin (or /proc/self/fd/0, or a text table '-') typed at a prompt waited for ever for
     someone to type the table in, where ark:- is refused: the table readers refuse a terminal alike."""
     (tmp_path / "text").write_text("u1 A\n")
-    master, slave = os.openpty()
-    try:
-        os.write(master, b"\x04")
+    with a_terminal() as tty:
         proc = subprocess.run([sys.executable, "-m", "asrkit", *[a.format(tmp=tmp_path) for a in args]],
-                              stdin=slave, capture_output=True, timeout=300, env=dict(os.environ, OMP_NUM_THREADS="1"))
-    finally:
-        os.close(slave)
-        os.close(master)
+                              stdin=tty, capture_output=True, timeout=300, env=dict(os.environ, OMP_NUM_THREADS="1"))
     err = proc.stderr.decode()
     assert proc.returncode == 1 and f"{name}: stdin is a terminal, not a text file" in err, err
     assert "Traceback" not in err and not (tmp_path / "cmvn.ark").exists() and not (tmp_path / "o.ark").exists()

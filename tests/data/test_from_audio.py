@@ -13,6 +13,7 @@ from asrkit.data.validate import validate_data_dir
 from asrkit.features.wav import read_wav_source
 from asrkit.utils.errors import AsrkitError
 from debian_packages import require_program
+from process_checks import a_terminal
 from user_corpus import make_user_corpus
 
 
@@ -560,12 +561,7 @@ def test_transcripts_from_stdin(an4_root, tmp_path):
     assert (tmp_path / "redirected/text").read_bytes() == (tmp_path / "by_path/text").read_bytes()
     empty = error_line(run([*args, "--transcripts", "-", tmp_path / "none"], stdin=subprocess.DEVNULL))
     assert "/dev/stdin: no data on stdin" in empty
-    main, sub = os.openpty()
-    try:
-        os.write(main, b"\x04")  # (a reader that does read the terminal ends at once)
-        tty = error_line(run([*args, "--transcripts", "-", tmp_path / "none"], stdin=sub))
-    finally:
-        os.close(sub)
-        os.close(main)
+    with a_terminal() as terminal:
+        tty = error_line(run([*args, "--transcripts", "-", tmp_path / "none"], stdin=terminal))
     assert "/dev/stdin: stdin is a terminal, not a text file" in tty
     assert not (tmp_path / "none").exists()

@@ -3,6 +3,7 @@ asrkit-compute-fbank does (tests/features/test_wav_scp_stdin.py), piped in as a 
 from __future__ import annotations
 
 from cli_checks import error_line, run
+from process_checks import a_terminal
 from test_decode_cli import yesno  # noqa: F401  (fixture)
 
 
@@ -43,14 +44,9 @@ def test_utt_ids_from_a_terminal_are_refused():
     from asrkit.decoding.inputs import read_utt_ids
     from asrkit.utils.errors import AsrkitError
 
-    master, slave = os.openpty()
-    try:
-        os.write(master, b"u1\n\x04")  # (a reader that does read the terminal ends at once)
+    with a_terminal(b"u1\n\x04") as tty:
         with pytest.raises(AsrkitError, match=r": a terminal, not a text file: pipe the lines in or name a file"):
-            read_utt_ids(os.ttyname(slave))
-    finally:
-        os.close(slave)
-        os.close(master)
+            read_utt_ids(os.ttyname(tty))
 
 
 def test_align_reads_segments_dash_from_stdin(tmp_path, yesno):

@@ -2,8 +2,6 @@
 stdin holds nothing else. Each case runs the command as a user's shell would, audio piped in."""
 from __future__ import annotations
 
-import os
-import pty
 import subprocess
 import sys
 
@@ -16,6 +14,7 @@ from asrkit.training.audio_data import raw_inputs
 from asrkit.utils.errors import AsrkitError
 from cli_checks import error_line, run
 from debian_packages import require_program
+from process_checks import a_terminal
 
 EIGHT_KHZ = ("--sample-frequency", "8000")
 
@@ -63,12 +62,8 @@ def test_stdin_that_holds_no_recording_is_named_with_the_line(tmp_path, waves):
     closed = subprocess.run(["sh", "-c", f"exec {sys.executable} -m asrkit " + " ".join(args) + " <&-"],
                             capture_output=True, cwd=tmp_path)
     assert "wav.scp:1: -" in error_line(closed) and "stdin is closed" in error_line(closed)
-    main, sub = pty.openpty()
-    try:
-        tty = error_line(run(args, stdin=sub, cwd=tmp_path))
-    finally:
-        os.close(sub)
-        os.close(main)
+    with a_terminal() as terminal:
+        tty = error_line(run(args, stdin=terminal, cwd=tmp_path))
     assert "wav.scp:1: -" in tty and "stdin is a terminal" in tty
     assert not (tmp_path / "out.txt").exists()
 
@@ -165,13 +160,8 @@ def test_segments_dash_is_stdin(tmp_path, waves):
     twice = error_line(run(["compute-fbank", *EIGHT_KHZ, "--segments", "-", "scp:/dev/stdin", "ark,t:o.txt"],
                            input=f"r1 {a}\n".encode(), cwd=tmp_path))
     assert "WAV_RSPECIFIER and --segments are both stdin" in twice
-    main, sub = pty.openpty()
-    try:
-        os.write(main, b"\x04")
+    with a_terminal() as terminal:
         tty = error_line(run(["compute-fbank", *EIGHT_KHZ, "--segments", "-", "scp:wav.scp", "ark,t:o.txt"],
-                             stdin=sub, cwd=tmp_path))
-    finally:
-        os.close(sub)
-        os.close(main)
+                             stdin=terminal, cwd=tmp_path))
     assert "/dev/stdin: stdin is a terminal, not a text file" in tty
     assert not (tmp_path / "o.txt").exists()
