@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import re
+from pathlib import Path
 from typing import Optional
 
 
@@ -59,8 +60,28 @@ def os_error_message(e: OSError) -> Optional[str]:
     from asrkit.utils.fileio import final_name
 
     name = final_name(os.fsdecode(path))
+    if e.errno in (errno.EEXIST, errno.ENOENT):
+        broken = _broken_link_on(name)
+        if broken is not None:
+            # An output under a link to storage that is gone (exp -> an unmounted scratch disk, as
+            # Kaldi's create_split_dir.pl makes them) was "exp: exists and is not a directory".
+            from asrkit.utils.fileio import not_found_reason
+
+            return f"{broken}: {not_found_reason(broken, 'directory')}"
     # '-' as an output file is /dev/stdout (asrkit-align's <ctm-out> -): the user wrote no such name
     return f"{'<stdout>' if name == '/dev/stdout' else name}: {what}"
+
+
+def _broken_link_on(path: str) -> Optional[str]:
+    """The first of ``path`` and its parents that is a symbolic link to nothing, or None."""
+    p = Path(path)
+    for q in (p, *p.parents):
+        try:
+            if q.is_symlink() and not q.exists():
+                return str(q)
+        except (OSError, ValueError):
+            return None
+    return None
 
 
 _WORKER_MARK = "in DataLoader worker process"

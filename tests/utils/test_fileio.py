@@ -314,3 +314,25 @@ def test_one_stream_named_twice_is_refused_a_file_twice_is_not(tmp_path):
     os.mkfifo(other)
     refuse_one_stream_twice({"--a": regular, "--b": regular, "--c": fifo, "--d": other, "--e": None,
                              "--f": tmp_path / "missing"})
+
+
+def test_an_output_under_a_broken_link_is_named_as_one(tmp_path):
+    # exp -> an unmounted scratch disk (Kaldi's create_split_dir.pl makes such links): an output under
+    # it was "exp: exists and is not a directory" (mkdir's EEXIST), or "no such file or directory".
+    import errno
+    import subprocess
+    import sys
+
+    from asrkit.utils.errors import os_error_message
+
+    (tmp_path / "exp").symlink_to(tmp_path / "scratch-gone")
+    why = f"{tmp_path / 'exp'}: a broken symbolic link (to {tmp_path / 'scratch-gone'}, which does not exist)"
+    for code, name in ((errno.EEXIST, tmp_path / "exp"), (errno.ENOENT, tmp_path / "exp" / "a" / "b.ark")):
+        assert os_error_message(OSError(code, os.strerror(code), str(name))) == why
+    (tmp_path / "f.txt").write_text("u1 [ 1 2 3\n 4 5 6 ]\n")
+    proc = subprocess.run([sys.executable, "-m", "asrkit", "compute-cmvn", "ark,t:f.txt", "exp/sub/cmvn.ark"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1 and "ERROR (asrkit-compute-cmvn): exp: a broken symbolic link" in proc.stderr, proc.stderr
+    # a real file in the way is still said so
+    assert os_error_message(OSError(errno.EEXIST, "File exists", str(tmp_path / "f.txt"))) == \
+        f"{tmp_path / 'f.txt'}: exists and is not a directory"
