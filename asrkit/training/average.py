@@ -188,6 +188,25 @@ def _refuse_run_file(out: Path, exp_dir: Path) -> None:
         if where == (exp_dir / name).resolve():
             raise AsrkitError(f"--out {out}: that is the run's own {name}; write the averaged model elsewhere "
                               f"(default: {exp_dir / 'model.avg.pt'})")
+    # Another run's files as much (exp2/checkpoints/epoch1.pt, exp2/model.pt: a typo of one exp dir
+    # for the other replaced that run's checkpoint or packed model, exit 0).
+    if out.parent.name == "checkpoints" and ckpt.checkpoint_name(out.name):
+        raise AsrkitError(f"--out {out}: that is where {out.parent.parent}'s checkpoints go; write the averaged "
+                          f"model elsewhere (default: {exp_dir / 'model.avg.pt'})")
+    for name in RUN_FILES:
+        depth = len(Path(name).parts)
+        if out.parts[-depth:] == Path(name).parts and _is_run_dir(Path(*out.parts[:-depth]) if out.parts[:-depth]
+                                                                   else Path(".")):
+            raise AsrkitError(f"--out {out}: that is the {name} of another training run; write the averaged model "
+                              f"elsewhere (default: {exp_dir / 'model.avg.pt'})")
+
+
+def _is_run_dir(d: Path) -> bool:
+    """Whether ``d`` holds an asrkit-train run: its checkpoints folder, or its config and log."""
+    try:
+        return bool(ckpt.list_checkpoints(d)) or ((d / "config.yaml").is_file() and (d / "log" / "train.log").is_file())
+    except (AsrkitError, OSError):
+        return False
 
 
 def _same_rows(a: List[Dict], b: List[Dict]) -> bool:

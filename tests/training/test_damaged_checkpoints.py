@@ -453,3 +453,22 @@ def test_training_into_the_checkpoints_folder_names_the_exp_dir(yesno_setup, tra
     assert result.exit_code == 1 and (f"{exp}/checkpoints: holds the checkpoints themselves; give the exp dir they "
                                       f"are in ({exp})") in result.stderr, result.stderr
     assert sorted(p.name for p in (exp / "checkpoints").iterdir()) == before
+
+
+def test_average_never_writes_over_another_runs_files(trained, tmp_path):
+    """--out exp2/checkpoints/epoch1.pt or exp2/model.pt (the other run's dir for this one's) replaced
+    that run's checkpoint or its packed model, exit 0: only the averaged run's files were protected."""
+    exp, other = _copy(trained, tmp_path), tmp_path / "exp2"
+    shutil.copytree(trained, other)
+    for name in ("checkpoints/epoch1.pt", "model.pt", "config.yaml"):
+        target = other / name
+        before = target.read_bytes()
+        code, err = _run_inproc("average", "--num", "2", "--out", target, exp)
+        assert code == 1 and (f"--out {target}: that is where {other}'s checkpoints go" in err
+                              or f"--out {target}: that is the {name} of another training run" in err), err
+        assert target.read_bytes() == before
+    # a folder that is no run, and other names beside a run's files, stay allowed
+    code, err = _run_inproc("average", "--num", "2", "--out", tmp_path / "packed" / "model.pt", exp)
+    assert code == 0, err
+    code, err = _run_inproc("average", "--num", "2", "--out", other / "model.avg.pt", exp)
+    assert code == 0, err
