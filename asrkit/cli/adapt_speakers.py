@@ -29,13 +29,13 @@ e.g.: asrkit-decode --model M --config conf/decode.yaml --feats scp:dump/test/fe
                    "device; the transforms act on features normalised as those passes see them. Without "
                    "it: the options packed in the model (asrkit-pack-model), else asrkit's defaults.")
 @click.option("--utt2spk", callback=refuse_empty_name, default=None, type=click.Path(dir_okay=False),
-              help="Which speaker said each utterance (data/<set>/utt2spk): one transform per speaker. Required "
-                   "unless --print-config.")
+              help="Which speaker said each utterance (data/<set>/utt2spk; '-' for stdin): one transform per "
+                   "speaker. Required unless --print-config.")
 @click.option("--feats", callback=refuse_empty_name, default=None, metavar="RSPECIFIER",
               help="The utterances' features, as the first pass decoded them (scp:dump/test/feats.scp).")
 @click.option("--wav-scp", callback=refuse_empty_name, default=None, metavar="WAV_SCP", help="...or their audio.")
 @click.option("--segments", callback=refuse_empty_name,
-              default=None, type=click.Path(dir_okay=False), help="Segments file for --wav-scp.")
+              default=None, type=click.Path(dir_okay=False), help="Segments file for --wav-scp ('-' for stdin).")
 @click.option("--channel", type=int, default=None,
               help="Take this channel (0-based) of multi-channel audio, as the first pass did (asrkit-decode "
                    "--channel); default: the mean of the channels.")
@@ -110,19 +110,23 @@ def main(model_path: Optional[str], config_path: Optional[str], utt2spk: Optiona
         raise AsrkitError("give exactly one input: --feats RSPECIFIER or --wav-scp WAV_SCP")
     from asrkit.utils.fileio import refuse_one_stream_twice, stdin_reader
 
-    hyp_text = dash_as_stdio(hyp_text, "stdin")  # Kaldi's '-' (was "-: no such file")
-    refuse_one_stream_twice({"<hyp-text>": hyp_text, "--utt2spk": utt2spk})
+    # Kaldi's '-' for each text table (was "-: no such file")
+    hyp_text, utt2spk = dash_as_stdio(hyp_text, "stdin"), dash_as_stdio(utt2spk, "stdin")
+    segments = dash_as_stdio(segments, "stdin") if segments else segments
+    tables = [("<hyp-text>", hyp_text), ("--utt2spk", utt2spk), ("--segments", segments)]
+    refuse_one_stream_twice(dict(tables))
     from asrkit.data.specifier import spec_files
     from asrkit.utils.fileio import names_stdin
 
+    on_stdin = next((option for option, value in tables if value and names_stdin(value)), None)
     for option, value in (("--feats", feats), ("--wav-scp", wav_scp)):
         # (read after the hypotheses, stdin was then "no data on stdin", as if the pipe had failed)
-        if names_stdin(hyp_text) and value and any(f == "-" or names_stdin(f) for f in spec_files(value)):
-            raise AsrkitError(f"<hyp-text> - and {option} {value} both read stdin: give one of them as a file")
+        if on_stdin and value and any(f == "-" or names_stdin(f) for f in spec_files(value)):
+            raise AsrkitError(f"{on_stdin} - and {option} {value} both read stdin: give one of them as a file")
     # (without --channel, the transforms of a first pass decoded with asrkit-decode --channel 1 were
     # estimated on the mean of the channels, features the second pass never sees)
     inputs = DecodeInputs(feats=feats, wav_scp=wav_scp, segments=segments, channel=channel,
-                          stdin_taken=stdin_reader([("<hyp-text>", hyp_text)]))
+                          stdin_taken=stdin_reader(tables))
     out = parse_matrix_wspecifier(transforms_wspecifier)  # refused now, not once every speaker is adapted
     check_outputs_spare_inputs(
         [(Path(f), f"<transforms-wspecifier>'s {f}") for f in (out.ark, out.scp) if f and f != "-"],

@@ -219,9 +219,8 @@ def test_a_transform_that_raises_the_loss_is_not_written(inproc, yesno, tmp_path
 def test_hypotheses_from_stdin(inproc, yesno, tmp_path):  # noqa: F811
     """<hyp-text> '-' is stdin, as Kaldi's '-' is wherever a table is read (it was "-: no such
     file"); stdin that is a terminal is refused, not waited on, and '-' read twice is named."""
-    import os
-
     from cli_checks import error_line, run
+    from process_checks import a_terminal
 
     _, model, wavs = yesno
     utt2spk = two_speakers(tmp_path, wavs)
@@ -240,15 +239,21 @@ def test_hypotheses_from_stdin(inproc, yesno, tmp_path):  # noqa: F811
     feats = run(["adapt-speakers", "--model", model, "--utt2spk", utt2spk, "--feats", "ark:-", "-",
                  f"ark:{tmp_path / 't.ark'}"], input=hyp.read_bytes())
     assert "<hyp-text> - and --feats ark:- both read stdin" in error_line(feats)
-    main, sub = os.openpty()
-    try:
-        os.write(main, b"\x04")  # (a reader that does read the terminal ends at once)
-        tty = error_line(run([*adapt, "-", f"ark:{tmp_path / 't.ark'}"], stdin=sub))
-    finally:
-        os.close(sub)
-        os.close(main)
+    with a_terminal() as terminal:
+        tty = error_line(run([*adapt, "-", f"ark:{tmp_path / 't.ark'}"], stdin=terminal))
     assert "/dev/stdin: stdin is a terminal, not a text file" in tty
     assert not (tmp_path / "t.ark").exists()
+    # --utt2spk - and --segments - too (they were "-: no such file")
+    by_utt2spk = run(["adapt-speakers", "--model", model, "--utt2spk", "-", "--wav-scp", scp, "--epochs", "1",
+                      "--min-utts", "1", hyp, f"ark,t:{tmp_path / 'utt2spk_dash.txt'}"], input=utt2spk.read_bytes())
+    assert by_utt2spk.returncode == 0, by_utt2spk.stderr.decode()
+    assert (tmp_path / "utt2spk_dash.txt").read_bytes() == (tmp_path / "by_path.txt").read_bytes()
+    segments = run(["adapt-speakers", "--model", model, "--utt2spk", "-", "--segments", "-", "--wav-scp", scp, hyp,
+                    f"ark:{tmp_path / 't.ark'}"], input=utt2spk.read_bytes())
+    assert "--utt2spk and --segments are both stdin" in error_line(segments)
+    segments = run(["adapt-speakers", "--model", model, "--utt2spk", utt2spk, "--segments", "-", "--feats", "ark:-",
+                    hyp, f"ark:{tmp_path / 't.ark'}"], input=b"")
+    assert "--segments - and --feats ark:- both read stdin" in error_line(segments)
 
 
 @pytest.mark.parametrize("empty", ["hyp", "utt2spk"])
