@@ -133,7 +133,7 @@ def main(model_path: Optional[str], config_path: Optional[str], print_config: bo
     e.g. asrkit-decode --model exp/las/model.pt --config conf/decode.yaml --lm exp/lm/lm.pt --lm-weight 0.3
     --feats scp:dump/test/feats.scp --output-dir exp/las/decode_test --ctm exp/las/decode_test/ctm
     """
-    from asrkit.decoding.config import DecodeConfig, refuse_stdin_read_twice
+    from asrkit.decoding.config import DecodeConfig
 
     ctm_path, segments_out = dash_as_stdio(ctm_path), dash_as_stdio(segments_out)
     # '-' is stdin, as in Kaldi (`sox in.mp3 -t wav - | asrkit-decode --model m.pt -`): read
@@ -143,10 +143,16 @@ def main(model_path: Optional[str], config_path: Optional[str], print_config: bo
     # --config - too (asrkit-pack-model's reads stdin): it was "-: no such file". Checked against
     # the other inputs before it is read: the audio '-' read as the YAML was "not UTF-8 text".
     config_path = dash_as_stdio(config_path, "stdin")
-    refuse_stdin_read_twice("--config -", config_path, [
-        ("--model", model_path), ("--lm", lm_path), ("--utt-ids", utt_ids), ("--segments", segments),
-        ("--utt2spk", utt2spk)] + [("the audio file '-'", w) for w in wavs],
-        specifiers=[("--feats", feats), ("--spk-transforms", spk_transforms), ("--wav-scp", wav_scp)])
+    from asrkit.utils.fileio import names_stdin
+
+    if config_path and names_stdin(config_path):  # (two other inputs on stdin: DecodeInputs names them)
+        from asrkit.data.specifier import refuse_stdin_read_twice
+
+        refuse_stdin_read_twice([
+            ("--config -", config_path), ("--model", model_path), ("--lm", lm_path), ("--utt-ids", utt_ids),
+            ("--segments", segments), ("--utt2spk", utt2spk), *[("the audio file '-'", w) for w in wavs],
+            *[(f"{option} {value}", value) for option, value in
+              (("--feats", feats), ("--spk-transforms", spk_transforms), ("--wav-scp", wav_scp))]])
     config, source = DecodeConfig.resolve(config_path, model_path, has_lm=lm_path is not None)
     for k in OVERRIDES:
         if flags.get(k) is not None:

@@ -5,7 +5,7 @@ import click
 
 from asrkit.cli._common import asrkit_command, dash_as_stdio, refuse_empty_name
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.fileio import same_regular_file
+from asrkit.utils.fileio import names_stdin, same_regular_file
 from asrkit.utils.logging import get_logger
 
 log = get_logger("pack_model")
@@ -14,8 +14,8 @@ log = get_logger("pack_model")
 @asrkit_command("pack-model")
 @click.option("--decode-config", "config_path", callback=refuse_empty_name,
               required=True, type=click.Path(dir_okay=False),
-              help="The decoding options to pack (asrkit-decode's --config file, e.g. conf/decode.yaml; "
-                   "device and batch_size are left out: they are each run's own).")
+              help="The decoding options to pack (asrkit-decode's --config file, e.g. conf/decode.yaml; '-': "
+                   "stdin; device and batch_size are left out: they are each run's own).")
 @click.option("--upsampled-from", "upsampled", multiple=True, type=click.IntRange(min=1), metavar="HZ",
               help="A sample rate below the model's of training recordings that were resampled up to it "
                    "(asrkit-compute-fbank --resample, ./run.sh --fbank-args --resample on a corpus with e.g. 8 kHz "
@@ -43,7 +43,12 @@ def main(config_path: str, upsampled: tuple, model: str, out: str) -> None:
         raise AsrkitError("<model-out> -: a model is written to a file, not to stdout")
     if same_regular_file(out, config_path):  # the options would be replaced by a model
         raise AsrkitError(f"<model-out> {out} is the --decode-config file {config_path}: give another path")
-    config = DecodeConfig.from_yaml(dash_as_stdio(config_path, "stdin"))
+    config_path = dash_as_stdio(config_path, "stdin")
+    if names_stdin(config_path):  # before it is read: a model piped in read as the YAML
+        from asrkit.data.specifier import refuse_stdin_read_twice
+
+        refuse_stdin_read_twice([("--decode-config -", config_path), ("<model-in>", dash_as_stdio(model, "stdin"))])
+    config = DecodeConfig.from_yaml(config_path, "asrkit-pack-model --decode-config")
     meta = pack_model(model, out, config, upsampled)
     if upsampled:
         log.info("%s: recorded training audio resampled up from %s Hz", out,

@@ -184,7 +184,9 @@ def spec_files(value: PathLike, scp_lines: bool = False, strict: bool = False) -
 def refuse_stdin_read_twice(inputs: Sequence[Tuple[str, Optional[str]]]) -> None:
     """An AsrkitError when two of ``inputs`` ((label, rspecifier or file name or None)) read stdin
     (``-``, ``ark:-``, ``scp:/dev/stdin``...): the second found it drained, and its "no data on
-    stdin" blamed a pipe upstream."""
+    stdin" blamed a pipe upstream, or the first read the other's data (asrkit-decode's audio '-'
+    read as its ``--config -`` YAML: "not UTF-8 text"). Labels name the input as the user gave
+    it (``--feats ark:-``); the first two readers are named, in the order given."""
     from asrkit.utils.fileio import names_stdin
 
     readers = [label for label, value in inputs

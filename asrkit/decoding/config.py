@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple, Union
 
 from asrkit.utils.config import (UnknownKeysError, dump_yaml, from_dict, load_yaml_mapping, non_finite, over_bounds,
-                                 to_dict, written_by_newer)
+                                 reads_stdin, to_dict, written_by_newer, yaml_source)
 from asrkit.utils.errors import AsrkitError
 
 # How word boundaries are placed (asrkit.decoding.ctc_align.word_times); the first is the default.
@@ -91,64 +91,6 @@ MAX_COUNT = 10 ** 7
 # Where and how fast a run decodes, not what it says: never packed with a model (one packed on a
 # GPU machine with device: cuda would fail on every CPU), always this run's own.
 RUNTIME_OPTIONS = ("device", "batch_size")
-
-
-def _stdin_mapping(path) -> Dict[str, Any]:
-    """The decoding options piped in (``--config -``, Kaldi's '-'). Unlike a file, an empty stdin
-    is refused: ``cat conf/decod.yaml | asrkit-decode --config - ...`` (cat failing) decoded with
-    every default at exit 0; and a terminal is refused, where the run waited for typed YAML."""
-    import sys
-
-    from asrkit.utils.config import MAX_YAML_BYTES, parse_yaml
-    from asrkit.utils.fileio import stdin_closed_problem
-
-    where = "--config - (stdin)"
-    problem = stdin_closed_problem(path)
-    if problem is not None:
-        raise AsrkitError(f"{where}: stdin is closed")
-    if os.isatty(0):
-        raise AsrkitError(f"{where}: stdin is a terminal, not decoding options: pipe the YAML in "
-                          f"(... | asrkit-decode --config - ...) or give its file")
-    try:
-        with open(path, "rb") as f:
-            raw = f.read(MAX_YAML_BYTES + 1)
-    except OSError as e:
-        raise AsrkitError(f"{where}: cannot read: {e.strerror or e}") from None
-    if len(raw) > MAX_YAML_BYTES:
-        raise AsrkitError(f"{where}: over {MAX_YAML_BYTES >> 20} MiB, not a YAML config (a data or binary file?)")
-    if not raw.strip():
-        raise AsrkitError(f"{where}: no data on stdin ({len(raw)} bytes read): no decoding options were piped in")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise AsrkitError(f"{where}: not UTF-8 text (audio or a model piped in?)") from None
-    d = parse_yaml(text, where)
-    if d is None:  # (comments only: said so, as for a file)
-        return {}
-    if not isinstance(d, dict):
-        raise AsrkitError(f"{where}: expected a mapping of decoding options, got {type(d).__name__}")
-    return d
-
-
-def refuse_stdin_read_twice(what: str, path: Optional[str], others: List[Tuple[str, Optional[str]]],
-                            specifiers: List[Tuple[str, Optional[str]]] = ()) -> None:
-    """An AsrkitError when ``path`` (``what``: ``--config -``) is stdin and so is one of ``others``
-    ((option, file name or None)) or of the tables ``specifiers`` read (``--feats ark:-``): stdin
-    holds one input, and the second reader found it drained, or the first read the other's data
-    (the audio '-' as YAML: "not UTF-8 text")."""
-    from asrkit.utils.fileio import names_stdin
-
-    if not path or not names_stdin(path):
-        return
-    for option, value in others:
-        if value and names_stdin(value):
-            raise AsrkitError(f"{what} and {option} both read stdin: give one of them as a file")
-    if any(value for _, value in specifiers):
-        from asrkit.data.specifier import spec_files
-
-        for option, value in specifiers:
-            if value and any(f == "-" or names_stdin(f) for f in spec_files(value)):
-                raise AsrkitError(f"{what} and {option} {value} both read stdin: give one of them as a file")
 
 
 @dataclass
@@ -210,12 +152,10 @@ class DecodeConfig:
         return cfg
 
     @classmethod
-    def from_yaml(cls, path) -> "DecodeConfig":
-        from asrkit.utils.fileio import names_stdin
-
-        if names_stdin(path):
-            return cls.from_dict(_stdin_mapping(path), "--config - (stdin)")
-        return cls.from_dict(load_yaml_mapping(path, "decoding options"), str(path))
+    def from_yaml(cls, path, command: str = "asrkit-decode --config") -> "DecodeConfig":
+        """The options of YAML file ``path``; ``-`` (/dev/stdin) reads them from stdin, named in
+        errors as ``command``'s option (:func:`asrkit.utils.config.load_yaml_mapping`)."""
+        return cls.from_dict(load_yaml_mapping(path, "decoding options", command), yaml_source(path, command))
 
     @classmethod
     def resolve(cls, config_path: Optional[Union[str, "os.PathLike[str]"]],
@@ -228,10 +168,8 @@ class DecodeConfig:
         it was chosen with is not in the model, and "lm_weight is 0.3 but no LM was given" would
         refuse the model's own options."""
         if config_path:
-            from asrkit.utils.fileio import names_stdin
-
-            return cls.from_yaml(config_path), ("--config - (stdin)" if names_stdin(config_path)
-                                                else f"--config {config_path}")
+            return cls.from_yaml(config_path), (yaml_source(config_path, "asrkit-decode --config")
+                                                if reads_stdin(config_path) else f"--config {config_path}")
         packed = None
         if model_path is not None:
             from asrkit.models.package import packed_decode_options  # (torch: only with a model)

@@ -104,17 +104,14 @@ class SlurmConfig:
                 path = "conf/slurm.conf"
             else:
                 return cls.parse(DEFAULT_CONFIG, "<built-in default>")
+        from asrkit.utils.config import read_config_text
+
         try:
-            with open(path, "rb") as f:
-                data = f.read(MAX_CONFIG_BYTES + 1)
+            text = read_config_text(path, "Slurm config", MAX_CONFIG_BYTES)
         except OSError as e:
             raise AsrkitError(f"cannot read Slurm config {path}: {e.strerror}") from None
-        if len(data) > MAX_CONFIG_BYTES:
-            raise AsrkitError(f"{path}: over {MAX_CONFIG_BYTES >> 20} MiB, not a Slurm config (a data or binary file?)")
-        try:
-            text = data.decode("utf-8")
         except UnicodeDecodeError as e:
-            lineno = data.count(b"\n", 0, e.start) + 1
+            lineno = e.object.count(b"\n", 0, e.start) + 1
             raise AsrkitError(f"{path}:{lineno}: not UTF-8 text ({e.reason})") from None
         return cls.parse(text, path)
 

@@ -94,24 +94,60 @@ def written_by_newer(file: str, e: UnknownKeysError, what: str = "model") -> Con
 MAX_YAML_BYTES = 16 << 20
 
 
-def load_yaml_mapping(path: Union[str, Path], what: str = "options") -> Dict[str, Any]:
-    """The mapping at the top of a YAML file ({} for an empty file); errors name ``path``."""
+def read_config_text(path: Union[str, Path], kind: str = "YAML config", limit: int = MAX_YAML_BYTES,
+                     where: Optional[str] = None) -> str:
+    """The text of config file ``path``, read whole to parse but not without end: /dev/zero given
+    as a config was a MemoryError. Over ``limit`` bytes is a ConfigError naming ``where`` (default
+    ``path``) as not a ``kind``; OSError and UnicodeDecodeError (whose ``.object`` holds the
+    bytes, for a line number) are the caller's to word."""
+    with open(path, "rb") as f:
+        raw = f.read(limit + 1)
+    if len(raw) > limit:
+        raise ConfigError(f"{where or path}: over {limit >> 20} MiB, not a {kind} (a data or binary file?)")
+    return raw.decode("utf-8")
+
+
+def reads_stdin(path: Union[str, Path]) -> bool:
+    """Whether config ``path`` is stdin: Kaldi's ``-``, or what a command turns it into (/dev/stdin)."""
+    from asrkit.utils.fileio import names_stdin
+
+    return str(path) == "-" or names_stdin(path)
+
+
+def yaml_source(path: Union[str, Path], command: str = "") -> str:
+    """How errors name config ``path``: the file, or for stdin the option that reads it
+    (``--config - (stdin)``), the last word of ``command`` (``asrkit-decode --config``)."""
+    if not reads_stdin(path):
+        return str(path)
+    option = command.split()[-1] if command.strip() else ""
+    return f"{option} - (stdin)" if option else "- (stdin)"
+
+
+def load_yaml_mapping(path: Union[str, Path], what: str = "options", command: str = "") -> Dict[str, Any]:
+    """The mapping at the top of a YAML file ({} for an empty file); errors name ``path``.
+
+    ``-`` (or /dev/stdin) reads stdin, which errors name as the option of ``command`` that reads
+    it (``asrkit-decode --config``: ``--config - (stdin)``, :func:`yaml_source`). Unlike a file, an
+    empty stdin is refused: ``cat conf/decod.yaml | asrkit-decode --config - ...`` (cat failing)
+    ran with every default at exit 0; and so is a terminal, where the run waited for typed YAML.
+    """
+    where = yaml_source(path, command)
+    stdin = reads_stdin(path)
+    if stdin:
+        _refuse_unreadable_stdin(where, what, command)
     try:
-        with open(path, "rb") as f:
-            # read whole to parse, but not without end: /dev/zero given as a config was a MemoryError
-            raw = f.read(MAX_YAML_BYTES + 1)
-        if len(raw) > MAX_YAML_BYTES:
-            raise ConfigError(f"{path}: over {MAX_YAML_BYTES >> 20} MiB, not a YAML config (a data or binary file?)")
-        text = raw.decode("utf-8")
+        text = read_config_text("/dev/stdin" if stdin else path, where=where)
     except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file") from None
+        raise ConfigError(f"{where}: no such file") from None
     except IsADirectoryError:
-        raise ConfigError(f"{path}: is a directory, not a YAML file") from None
+        raise ConfigError(f"{where}: is a directory, not a YAML file") from None
     except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not UTF-8 text") from None
+        raise ConfigError(f"{where}: not UTF-8 text{' (audio or a model piped in?)' if stdin else ''}") from None
     except OSError as e:
-        raise ConfigError(f"{path}: cannot read: {e.strerror or e}") from None
-    d = parse_yaml(text, str(path))
+        raise ConfigError(f"{where}: cannot read: {e.strerror or e}") from None
+    if stdin and not text.strip(" \t\n\r\x0b\x0c"):
+        raise ConfigError(f"{where}: no data on stdin ({len(text)} bytes read): no {what} were piped in")
+    d = parse_yaml(text, where)
     if d is None:
         if not text.strip():
             # A config cut short to nothing (a failed copy, a '>' for '>>') trained, decoded or
@@ -119,8 +155,19 @@ def load_yaml_mapping(path: Union[str, Path], what: str = "options") -> Dict[str
             log.warning("%s: empty file: no %s, every setting takes its default", path, what)
         return {}
     if not isinstance(d, dict):
-        raise ConfigError(f"{path}: expected a mapping of {what}, got {type(d).__name__}")
+        raise ConfigError(f"{where}: expected a mapping of {what}, got {type(d).__name__}")
     return d
+
+
+def _refuse_unreadable_stdin(where: str, what: str, command: str) -> None:
+    import os
+    import sys
+
+    if sys.stdin is None:  # started with it closed (<&-): descriptor 0 may since be a file this process opened
+        raise ConfigError(f"{where}: stdin is closed")
+    if os.isatty(0):
+        pipe = f" (... | {command} - ...)" if command.strip() else ""
+        raise ConfigError(f"{where}: stdin is a terminal, not {what}: pipe the YAML in{pipe} or give its file")
 
 
 # No config holds more than a few hundred values. YAML's aliases can make a short document stand

@@ -1,5 +1,5 @@
 """asrkit-decode --config - reads the decoding options from stdin, as '-' is stdin for its audio
-and --utt-ids (and asrkit-pack-model --config -); it was '-: no such file'. What stdin cannot
+and --utt-ids (and asrkit-pack-model --decode-config -); it was '-: no such file'. What stdin cannot
 give (it is read by another input too, it is empty, a terminal) is one line naming --config -."""
 from __future__ import annotations
 
@@ -33,7 +33,8 @@ def test_config_dash_refuses_what_stdin_cannot_give(tmp_path, yesno):
     base = ["decode", "--model", model, "--config", "-"]
     # stdin holds one input: the audio '-' was read as the YAML ("not UTF-8 text")
     line = error_line(run([*base, "-"], input=wavs[0].read_bytes(), cwd=tmp_path))
-    assert line == "ERROR (asrkit-decode): --config - and the audio file '-' both read stdin: give one of them as a file"
+    assert line == ("ERROR (asrkit-decode): --config - and the audio file '-' both read stdin: a stream can be read "
+                    "only once; give a file for one of them")
     line = error_line(run([*base, "--feats", "ark:-"], input=YAML, cwd=tmp_path))
     assert "--config - and --feats ark:- both read stdin" in line, line
     # (an empty pipe: `cat conf/decod.yaml | asrkit-decode --config -` would decode with every default)
@@ -47,3 +48,33 @@ def test_config_dash_refuses_what_stdin_cannot_give(tmp_path, yesno):
         os.close(leader)
         os.close(follower)
     assert "--config - (stdin): stdin is a terminal, not decoding options" in line, line
+
+
+def test_pack_model_decode_config_dash_packs_the_options_of_its_file(tmp_path, yesno):
+    """asrkit-pack-model --decode-config - reads them through asrkit-decode's reader, and its errors
+    name its own option (they said "--config - (stdin)", an option pack-model has not)."""
+    _, model, _ = yesno
+    (tmp_path / "decode.yaml").write_bytes(YAML)
+    by_file = run(["pack-model", "--decode-config", "decode.yaml", model, "file.pt"], cwd=tmp_path)
+    assert by_file.returncode == 0, by_file.stderr.decode()
+    piped = run(["pack-model", "--decode-config", "-", model, "pipe.pt"], input=YAML, cwd=tmp_path)
+    assert piped.returncode == 0, piped.stderr.decode()
+    printed = [run(["decode", "--model", m, "--print-config"], cwd=tmp_path) for m in ("file.pt", "pipe.pt")]
+    assert printed[0].returncode == 0 and b"beam: 2\n" in printed[0].stdout, printed[0].stderr.decode()
+    assert printed[1].stdout == printed[0].stdout
+    base = ["pack-model", "--decode-config", "-"]
+    line = error_line(run([*base, model, "out.pt"], stdin=open(os.devnull, "rb"), cwd=tmp_path))
+    assert line == ("ERROR (asrkit-pack-model): --decode-config - (stdin): no data on stdin (0 bytes read): no "
+                    "decoding options were piped in"), line
+    leader, follower = os.openpty()
+    try:
+        line = error_line(run([*base, model, "out.pt"], stdin=follower, cwd=tmp_path))
+    finally:
+        os.close(leader)
+        os.close(follower)
+    assert line == ("ERROR (asrkit-pack-model): --decode-config - (stdin): stdin is a terminal, not decoding options: "
+                    "pipe the YAML in (... | asrkit-pack-model --decode-config - ...) or give its file"), line
+    line = error_line(run([*base, "-", "out.pt"], input=YAML, cwd=tmp_path))
+    assert line == ("ERROR (asrkit-pack-model): --decode-config - and <model-in> both read stdin: a stream can be read "
+                    "only once; give a file for one of them"), line
+    assert not (tmp_path / "out.pt").exists()
