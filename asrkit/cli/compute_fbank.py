@@ -10,6 +10,7 @@ from asrkit.cli._common import (asrkit_command, dash_as_stdio, max_bad_percent_o
                                require_unless_print_config)
 from asrkit.features.fbank import FbankConfig
 from asrkit.features.wav import DEFAULT_MAX_SAMPLES  # numpy only: soundfile loads on the first read
+from asrkit.utils.fileio import names_stdin
 
 _TYPES = {"float": float, "int": int, "bool": click.BOOL, "str": str}
 
@@ -33,7 +34,8 @@ e.g.: asrkit-compute-fbank --config conf/fbank.yaml --nj 4 \\
 @click.argument("wav_rspecifier", callback=refuse_empty_name, required=False)
 @click.argument("feats_wspecifier", callback=refuse_empty_name, required=False)
 @click.option("--config", "config_path", callback=refuse_empty_name,
-              type=click.Path(dir_okay=False), help="YAML file of fbank options.")
+              type=click.Path(dir_okay=False),
+              help="YAML file of fbank options ('-': stdin, e.g. from a pipe; not with another input on stdin).")
 @click.option("--segments", callback=refuse_empty_name, type=click.Path(dir_okay=False),
               help="Kaldi segments file: cut utterances from the wav.scp recordings ('-': stdin).")
 @click.option("--write-utt2num-frames", "utt2num_frames", callback=refuse_empty_name, type=click.Path(dir_okay=False),
@@ -69,6 +71,12 @@ def main(wav_rspecifier: str | None, feats_wspecifier: str | None, config_path: 
     config) beside the scp. Fails, writing nothing, if no utterance succeeded or more than
     --max-bad-percent failed; nothing is ever left half-written.
     """
+    config_path = dash_as_stdio(config_path, "stdin")  # Kaldi's '-' (was "-: no such file")
+    if config_path and names_stdin(config_path):  # before it is read: the other input's data read as the YAML
+        from asrkit.data.specifier import refuse_stdin_read_twice
+
+        refuse_stdin_read_twice([("--config -", config_path), (f"WAV_RSPECIFIER {wav_rspecifier}", wav_rspecifier),
+                                 ("--segments", dash_as_stdio(segments, "stdin"))])
     config = FbankConfig.from_options(config_path, overrides)
     if print_config:  # ESPnet's habit, as asrkit-train's: a recipe checks its fbank options before any stage
         config.check_mel_bins()  # (refused by the real run before its first recording, so here too)

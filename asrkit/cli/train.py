@@ -6,12 +6,14 @@ import os
 
 import click
 
-from asrkit.cli._common import asrkit_command, refuse_empty_name, require_unless_print_config
+from asrkit.cli._common import asrkit_command, dash_as_stdio, refuse_empty_name, require_unless_print_config
+from asrkit.utils.fileio import names_stdin
 
 
 @asrkit_command("train")
 @click.option("--config", "config", callback=refuse_empty_name, type=click.Path(dir_okay=False),
-              help="Training config YAML (model:, optim:, batching:, training:, augment:, finetune:).")
+              help="Training config YAML (model:, optim:, batching:, training:, augment:, finetune:); '-': stdin, "
+                   "e.g. from a pipe.")
 @click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE",
               help="Override one config value, e.g. --set training.max_epochs=3 (repeatable).")
 @click.option("--train-dir", callback=refuse_empty_name, type=click.Path(),
@@ -85,6 +87,13 @@ def main(config, overrides, train_dir, valid_dir, lang_dir, cmvn, norm_vars, fba
     seed_set = [] if seed is None else [f"training.seed={seed}"]
     if seed is not None:
         labels[seed_set[0]] = f"--seed {seed}"
+    # Kaldi's '-' (was "-: no such file")
+    config, fbank_config = dash_as_stdio(config, "stdin"), dash_as_stdio(fbank_config, "stdin")
+    if config and names_stdin(config):  # before it is read: the other input's data read as the YAML
+        from asrkit.data.specifier import refuse_stdin_read_twice
+
+        refuse_stdin_read_twice([("--config -", config), ("--fbank-config", fbank_config), ("--cmvn", cmvn),
+                                 ("--init", init)])
     cfg = load_config(config, [*seed_set, *overrides, *finetune], labels)
     if print_config:  # ESPnet's habit: what would run, with nothing read, started or written
         from asrkit.training.config import dump_config
@@ -102,7 +111,9 @@ def main(config, overrides, train_dir, valid_dir, lang_dir, cmvn, norm_vars, fba
             # One from the config file was "--init <it>: no such model file", an option the command
             # line did not have: it is named as the file's. (--set finetune.init is --init's spelling.)
             from_file = init is None and not any(o.split("=", 1)[0].strip() == "finetune.init" for o in overrides)
-            given = f"{config}: finetune.init: " if from_file else "--init "
+            from asrkit.utils.config import yaml_source
+
+            given = f"{yaml_source(config, 'asrkit-train --config')}: finetune.init: " if from_file else "--init "
             raise AsrkitError(f"{given}{e}") from None
 
     from asrkit.launch.distributed import detect_distributed

@@ -9,7 +9,7 @@ import click
 from asrkit.cli._common import asrkit_command, dash_as_stdio, refuse_empty_name, require_unless_print_config
 from asrkit.data.table import iter_table_lines, read_bounded, refuse_bom
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.fileio import refuse_one_stream_twice, same_regular_file
+from asrkit.utils.fileio import names_stdin, refuse_one_stream_twice, same_regular_file
 from asrkit.utils.logging import get_logger, setup_logging
 
 log = get_logger("train_lm")
@@ -99,7 +99,7 @@ def _refuse_nothing_known(tok, tok_path: Path, path: str, lines: list, encoded: 
 
 @asrkit_command("train-lm")
 @click.option("--config", "config_path", callback=refuse_empty_name, type=click.Path(dir_okay=False), default=None,
-              help="YAML training config (conf/lm.yaml); options below override it.")
+              help="YAML training config (conf/lm.yaml; '-': stdin, e.g. from a pipe); options below override it.")
 @click.option("--lang-dir", callback=refuse_empty_name, type=click.Path(file_okay=False),
               help="Holds tokens.model (asrkit-train-tokenizer): the ASR model's tokenizer. Required unless "
                    "--print-config.")
@@ -136,6 +136,12 @@ def main(config_path: Optional[str], lang_dir: Optional[str], text_file: Optiona
     """
     from asrkit.training.config import LMTrainConfig
 
+    config_path = dash_as_stdio(config_path, "stdin")  # Kaldi's '-' (was "-: no such file")
+    if config_path and names_stdin(config_path):  # before it is read: the text read as the YAML
+        from asrkit.data.specifier import refuse_stdin_read_twice
+
+        refuse_stdin_read_twice([("--config -", config_path), ("<text-file>", dash_as_stdio(text_file, "stdin")),
+                                 ("--valid-text", dash_as_stdio(valid_text, "stdin"))])
     cfg = LMTrainConfig.load(config_path, {k: v for k, v in overrides.items() if v is not None})
     if print_config:  # ESPnet's habit, as asrkit-train's: a recipe checks its LM options before any stage
         from asrkit.utils.config import dump_yaml

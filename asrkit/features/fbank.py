@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Dict, List, Mapping, Optional
 
 from asrkit.features.wav import DEFAULT_MAX_SAMPLES, INT16_SCALE, MAX_SAMPLE_RATE
-from asrkit.utils.config import Wording, dump_yaml, from_dict, load_yaml_mapping, non_finite, to_dict
+from asrkit.utils.config import Wording, dump_yaml, from_dict, load_yaml_mapping, non_finite, to_dict, yaml_source
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import PathLike, atomic_open
 
@@ -274,18 +274,22 @@ class FbankConfig:
         return from_dict(cls, d, where, wording=_WORDING, normalize_key=lambda key: str(key).replace("-", "_"))
 
     @classmethod
-    def from_yaml(cls, path: PathLike) -> "FbankConfig":
+    def from_yaml(cls, path: PathLike, command: str = "asrkit-compute-fbank --config") -> "FbankConfig":
+        """The options of YAML file ``path``; ``-`` (/dev/stdin) reads them from stdin, named in
+        errors as ``command``'s option (:func:`asrkit.utils.config.load_yaml_mapping`)."""
         try:
-            options = load_yaml_mapping(path, "fbank options")
+            options = load_yaml_mapping(path, "fbank options", command)
         except AsrkitError as e:
             _refuse_kaldi_conf(path)
             raise e from None
-        config = cls.from_dict(options, where=str(path))
-        config.source = str(path)
+        source = yaml_source(path, command)
+        config = cls.from_dict(options, where=source)
+        config.source = source
         return config
 
     @classmethod
-    def from_options(cls, path: Optional[PathLike], overrides: Mapping[str, Any]) -> "FbankConfig":
+    def from_options(cls, path: Optional[PathLike], overrides: Mapping[str, Any],
+                     command: str = "asrkit-compute-fbank --config") -> "FbankConfig":
         """The config of ``--config FILE`` (or the defaults) with command-line ``overrides`` (field
         name -> value, None: not given) on top, as asrkit-compute-fbank takes them.
 
@@ -293,11 +297,12 @@ class FbankConfig:
         combination (too many mel bins for the rate) may be half in each, and "bad fbank config"
         alone left the user to guess that a YAML file was involved at all.
         """
-        config = cls.from_yaml(path) if path else cls()
+        config = cls.from_yaml(path, command) if path else cls()
         given = {k: v for k, v in overrides.items() if v is not None}
         options = " ".join(f"--{k.replace('_', '-')} {str(v).lower() if isinstance(v, bool) else v}"
                            for k, v in given.items())
-        where = f"{path} with {options}" if path and options else str(path or options)
+        source = yaml_source(path, command) if path else ""
+        where = f"{source} with {options}" if path and options else str(source or options)
         if not given:
             return config
         try:

@@ -27,7 +27,7 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple
 from asrkit.features.fbank import FbankConfig
 from asrkit.models.config import LASConfig, LMConfig
 from asrkit.utils.config import (ConfigError, Wording, dump_yaml, from_dict, load_yaml_mapping, non_finite, over_bounds,
-                                 parse_yaml, to_dict)
+                                 parse_yaml, to_dict, yaml_source)
 from asrkit.utils.device import NAMES as DEVICE_NAMES, bad_device_name
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.logging import get_logger
@@ -424,11 +424,13 @@ def fits_a_seed(seed: int) -> bool:
 
 
 def load_config(path: Optional[str], overrides: Iterable[str] = (),
-                labels: Optional[Dict[str, str]] = None) -> TrainConfig:
+                labels: Optional[Dict[str, str]] = None, command: str = "asrkit-train --config") -> TrainConfig:
+    """The config of YAML file ``path`` (None: the defaults) with ``overrides`` (--set's) on top;
+    ``-`` (/dev/stdin) reads it from stdin, named in errors as ``command``'s option."""
     raw: Dict[str, Any] = {}
     if path is not None:
-        raw = load_yaml_mapping(path, "sections (model:, optim:, batching:, training:, finetune:)")
-    return build_config(raw, overrides, where=str(path) if path else "config", labels=labels)
+        raw = load_yaml_mapping(path, "sections (model:, optim:, batching:, training:, finetune:)", command)
+    return build_config(raw, overrides, where=yaml_source(path, command) if path else "config", labels=labels)
 
 
 def dump_config(cfg: TrainConfig) -> str:
@@ -444,7 +446,7 @@ def resolve_fbank_config(train_dir: str, explicit: Optional[str]) -> Optional[Fb
     decodes features (``asrkit-decode --feats``) but not audio. Nothing is guessed from feats.scp.
     """
     if explicit:
-        return FbankConfig.from_yaml(explicit)
+        return FbankConfig.from_yaml(explicit, "asrkit-train --fbank-config")
     beside = Path(train_dir) / "fbank.yaml"
     if beside.is_file():
         log.info("feature config for the packed model: %s", beside)
@@ -488,18 +490,19 @@ class LMTrainConfig:
         return cfg
 
     @classmethod
-    def from_yaml(cls, path) -> "LMTrainConfig":
-        return cls.from_dict(load_yaml_mapping(path, "LM training options"), str(path))
+    def from_yaml(cls, path, command: str = "asrkit-train-lm --config") -> "LMTrainConfig":
+        return cls.from_dict(load_yaml_mapping(path, "LM training options", command), yaml_source(path, command))
 
     @classmethod
-    def load(cls, path: Optional[str], given: Dict[str, Any]) -> "LMTrainConfig":
+    def load(cls, path: Optional[str], given: Dict[str, Any],
+             command: str = "asrkit-train-lm --config") -> "LMTrainConfig":
         """The config of file ``path`` (None: the defaults) with the command line's values ``given``
         (field -> value) over it, checked once the two are put together: the file's values were
         checked before the command line's replaced them, so ``--max-epochs 3`` could not run a
         file saying ``max_epochs: 0`` (as asrkit-train's --set can). An error the file alone has
         names the file; one the command line brings in, "command line"."""
-        where = str(path) if path else "lm config"
-        base = from_dict(cls, load_yaml_mapping(path, "LM training options") if path else {}, where,
+        where = yaml_source(path, command) if path else "lm config"
+        base = from_dict(cls, load_yaml_mapping(path, "LM training options", command) if path else {}, where,
                          wording=_WORDING)
         if not given:
             base.validate(where)
