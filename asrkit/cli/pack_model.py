@@ -43,12 +43,12 @@ def main(config_path: str, upsampled: tuple, model: str, out: str) -> None:
         raise AsrkitError("<model-out> -: a model is written to a file, not to stdout")
     if same_regular_file(out, config_path):  # the options would be replaced by a model
         raise AsrkitError(f"<model-out> {out} is the --decode-config file {config_path}: give another path")
-    config_path = dash_as_stdio(config_path, "stdin")
-    if names_stdin(config_path):  # before it is read: a model piped in read as the YAML
+    path = dash_as_stdio(config_path, "stdin")
+    if names_stdin(path):  # before it is read: a model piped in read as the YAML
         from asrkit.data.specifier import refuse_stdin_read_twice
 
-        refuse_stdin_read_twice([("--decode-config -", config_path), ("<model-in>", dash_as_stdio(model, "stdin"))])
-    config = DecodeConfig.from_yaml(config_path, "asrkit-pack-model --decode-config")
+        refuse_stdin_read_twice([("--decode-config -", path), ("<model-in>", dash_as_stdio(model, "stdin"))])
+    config = DecodeConfig.from_yaml(path, "asrkit-pack-model --decode-config")
     meta = pack_model(model, out, config, upsampled)
     if upsampled:
         log.info("%s: recorded training audio resampled up from %s Hz", out,
