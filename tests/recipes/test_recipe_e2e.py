@@ -154,17 +154,19 @@ def test_yesno_end_to_end(recipe_dir, yesno_root):
          [w.rsplit("/", 1)[-1][:-4] for w in wavs]]
 
     # The speaker-adapted second pass: the first pass is reused, the transforms and the adapted
-    # decoding go to decode_test_decode_adapt, and stage 6 scores that one and says so.
-    proc = run_sh(["./run.sh", "--stage", "5", "--adapt-speakers", "true", "--adapt-args", "--epochs 2 --min-utts 5"], cwd=recipe,
+    # decoding go to decode_test_decode_adapt, and stage 6 scores that one and says so. (--lr 0.002:
+    # this model already fits the test set (0.069 per token), and the default 0.01's two steps
+    # overshot it on one CPU (Intel: 0.0688 -> 0.0772, the identity kept) and not on another (AMD).)
+    proc = run_sh(["./run.sh", "--stage", "5", "--adapt-speakers", "true", "--adapt-args", "--epochs 2 --min-utts 5 --lr 0.002"], cwd=recipe,
                   timeout=600)
     assert "stage 5: exp/train_char/decode_test_decode done already" in proc.stderr
     adapted = recipe / "exp/train_char/decode_test_decode_adapt"
     assert (adapted / "trans.ark").is_file() and len(read_table(adapted / "text")) == 30
     assert "speaker 'yesno': adapted on 15 of 30 utterances" in (adapted / "log/adapt.log").read_text()
     rows = [l for l in (recipe / "RESULTS.md").read_text().splitlines() if l.startswith("| test |")]
-    assert len(rows) == 2 and "+ speaker adaptation (--epochs 2 --min-utts 5)" in rows[1]
+    assert len(rows) == 2 and "+ speaker adaptation (--epochs 2 --min-utts 5 --lr 0.002)" in rows[1]
     proc = run_sh(["./run.sh", "--stage", "5", "--stop-stage", "5", "--adapt-speakers", "true", "--adapt-args",
-                   "--epochs 2 --min-utts 5"], cwd=recipe)
+                   "--epochs 2 --min-utts 5 --lr 0.002"], cwd=recipe)
     assert "stage 5: exp/train_char/decode_test_decode_adapt done already" in proc.stderr
     # Its options are checked before any stage, as the configs are (a bad share failed at stage 5).
     proc = run_sh(["./run.sh", "--stage", "5", "--adapt-speakers", "true", "--adapt-args", "--keep 2"], cwd=recipe,
