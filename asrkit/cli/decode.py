@@ -190,11 +190,12 @@ def main(model_path: Optional[str], config_path: Optional[str], print_config: bo
         raise AsrkitError("<stdout>: stdout is closed; the hypotheses go to stdout without --output-dir")
     from asrkit.decoding.run import check_output_paths
 
+    read_files = [(option, Path(p) if p else None) for option, p in (
+        ("--model", model_path), ("--lm", lm_path), ("--config", config_path), ("--segments", segments),
+        ("--utt-ids", utt_ids), ("--utt2spk", utt2spk))]
     check_output_paths(out, Path(ctm_path) if ctm_path else None, Path(segments_out) if segments_out else None,
-                       inputs=[(option, Path(p) if p else None) for option, p in (
-                           ("--model", model_path), ("--lm", lm_path), ("--config", config_path),
-                           ("--segments", segments), ("--utt-ids", utt_ids), ("--utt2spk", utt2spk))]
-                       + [("--feats", feats), ("--wav-scp", wav_scp), ("--spk-transforms", spk_transforms)]
+                       inputs=read_files + [("--feats", feats), ("--wav-scp", wav_scp),
+                                            ("--spk-transforms", spk_transforms)]
                        + [("the audio file", Path(w)) for w in wavs],
                        scp_lines=("--feats", "--spk-transforms"), wav_sources=inputs.wav_sources())
     if out is not None:
@@ -232,7 +233,8 @@ def main(model_path: Optional[str], config_path: Optional[str], print_config: bo
 
         items = warn_if_normalized_twice(rec, items, feats)
     outputs = Outputs(out, sys.stdout, rec.weights, ctm=Path(ctm_path) if ctm_path else None,
-                      segments=Path(segments_out) if segments_out else None, frame_shift_s=rec.frame_shift_s)
+                      segments=Path(segments_out) if segments_out else None, frame_shift_s=rec.frame_shift_s,
+                      reads=[p for _, p in read_files if p is not None])
     start = time.perf_counter()
     ok = False
     try:

@@ -12,6 +12,7 @@ import io
 import json
 import logging
 import os
+import re
 import stat
 import time
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from asrkit.decoding.inputs import Item
 from asrkit.decoding.recognizer import Recognizer, UttResult
 from asrkit.utils.bad_items import MAX_FAILED_PERCENT, BadItems
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.fileio import AtomicFiles, name_os_error, open_output, signals_deferred
+from asrkit.utils.fileio import AtomicFiles, name_os_error, open_output
 from asrkit.utils.logging import progress
 
 log = logging.getLogger("decode")
@@ -325,9 +326,11 @@ class Outputs:
     """
 
     def __init__(self, output_dir: Optional[Path], stdout: TextIO, weights: Dict[str, float],
-                 ctm: Optional[Path] = None, segments: Optional[Path] = None, frame_shift_s: float = 0.01) -> None:
+                 ctm: Optional[Path] = None, segments: Optional[Path] = None, frame_shift_s: float = 0.01,
+                 reads: Sequence[Any] = ()) -> None:
         check_output_paths(output_dir, ctm, segments)
         self.dir = output_dir
+        self.reads = list(reads)  # the files the run reads: never called an earlier run's leftovers
         self.files = AtomicFiles()
         self.weights = weights
         self.frame_shift_s = frame_shift_s
@@ -409,7 +412,7 @@ class Outputs:
             if error is not None:
                 raise error
             if ok:
-                earlier: Tuple[List[str], float] = ([], 0.0)
+                earlier: List[str] = []
                 if settings is not None and self.dir is not None:
                     from asrkit.utils.config import dump_yaml
 
@@ -421,11 +424,9 @@ class Outputs:
                     except OSError as e:
                         name_os_error(e, path)
                         raise
-                # (an interrupt held until the earlier run's CTM is gone too: not the new text beside it)
-                with signals_deferred():
-                    self.files.commit()
-                    committed = True
-                    self._remove_earlier(*earlier)
+                self.files.commit()
+                committed = True
+                self._warn_of_earlier(earlier)
         finally:
             self.files.abort()  # after a commit, nothing is left to remove
             for f in streams:
@@ -440,35 +441,34 @@ class Outputs:
         if error is not None and committed:
             raise error
 
-    def _remove_earlier(self, names: List[str], written: float) -> None:
-        """Remove the files the previous run into the output dir made there (``names``, from its
-        decode.yaml, whose time is ``written``) that this run did not write again: a CTM or
+    def _warn_of_earlier(self, names: List[str]) -> None:
+        """Warn of the files the previous run into the output dir made there (``names``, from its
+        decode.yaml) that this run did not write again: a CTM or
         segments file of the hypotheses this run has just replaced (``--ctm D/ctm``, then a run
-        without it) stayed beside the new text, with other words and times. A file changed since
-        (newer than that decode.yaml: written again by hand, by another command) is kept and
-        said to be stale."""
+        without it) stays beside the new text, with other words and times. Warned of, never
+        removed: such a name can be a file the user put there since (``mv``, ``cp -p`` and
+        ``rsync -a`` keep an old time) or one this run reads (``--segments D/segments``)."""
         for name in names if self.dir is not None else ():
             if name in self.in_dir or name in DIR_OUTPUTS:
                 continue
             path = self.dir / name
             try:
-                st = path.lstat()
+                if not stat.S_ISREG(path.lstat().st_mode):
+                    continue
             except OSError:
                 continue  # (removed or moved since)
-            if not stat.S_ISREG(st.st_mode):
+            if any(_same_file(path, r) for r in self.reads):
                 continue
-            if st.st_mtime > written:
-                log.warning("%s, written by the previous run into %s, was changed since: kept, but it is not of "
-                            "this run's hypotheses (%s)", path, self.dir, self.dir / "text")
-                continue
-            try:
-                path.unlink()
-            except OSError as e:
-                log.warning("%s, written by the previous run into %s, is not of this run's hypotheses, and could "
-                            "not be removed: %s", path, self.dir, e.strerror or e)
-                continue
-            log.info("removed %s, written by the previous run into %s: it was of the hypotheses this run replaced",
-                     path, self.dir)
+            log.warning("%s, written by an earlier run into %s, is not of this run's hypotheses (%s): remove it, or "
+                        "write it again (%s)", path, self.dir, self.dir / "text",
+                        "--segments-out" if name.endswith("segments") else "--ctm or --segments-out")
+
+
+def _same_file(a: Path, b: Any) -> bool:
+    try:
+        return isinstance(b, (str, os.PathLike)) and os.path.samefile(a, b)
+    except (OSError, ValueError):
+        return False
 
 
 def _name_in(directory: Path, path: Path) -> Optional[str]:
@@ -481,29 +481,31 @@ def _name_in(directory: Path, path: Path) -> Optional[str]:
     return None if rel == os.curdir or rel.split(os.sep)[0] == os.pardir else rel
 
 
-def _earlier_outputs(decode_yaml: Path) -> Tuple[List[str], float]:
-    """The files the previous run into a directory wrote there (its decode.yaml's ``outputs``),
-    and that decode.yaml's time; none when there is none or it cannot be read (an older asrkit
-    recorded none: its CTM is left as it is)."""
+def _earlier_outputs(decode_yaml: Path) -> List[str]:
+    """The files the previous run into a directory wrote there (its decode.yaml's ``outputs``);
+    none when there is none or it cannot be read (an older asrkit recorded none)."""
     try:
-        st = decode_yaml.stat()
         from asrkit.utils.config import load_yaml_mapping
 
         names = load_yaml_mapping(decode_yaml).get("outputs")
     except (OSError, AsrkitError):
-        return [], 0.0
+        return []
     if not isinstance(names, list):
-        return [], 0.0
-    # (only plain names below the directory: a decode.yaml edited to name '../x' removes nothing)
-    return [n for n in names if isinstance(n, str) and n and not os.path.isabs(n)
-            and os.pardir not in Path(n).parts], st.st_mtime
+        return []
+    # (only plain names below the directory: a decode.yaml edited to name '../x' is not looked at)
+    return [n for n in names if isinstance(n, str) and n and not os.path.isabs(n) and os.pardir not in Path(n).parts]
+
+
+_PID_TMP = re.compile(r"\.\d+\.[a-z0-9_]{8}\.tmp$")
 
 
 def remove_stale_temporaries(output_dir: Path) -> None:
     """Remove the temporary files a killed run (SIGKILL, a power cut) left in ``output_dir``,
     whichever outputs they were for: a run removes those of the outputs it writes itself, but a
     killed run's ``--ctm D/ctm`` temporary stayed for good when the next run wrote no CTM. Only
-    asrkit's temporary names whose process is gone are touched (:func:`remove_stale_tmp`)."""
+    asrkit's temporary names that carry a process id (``.<name>.<pid>.<8 chars>.tmp``) whose process
+    is gone are touched (:func:`remove_stale_tmp`): the older form without one matched a user's
+    ``.notes.20241201.tmp``."""
     from asrkit.utils.fileio import final_name, remove_stale_tmp
 
     for folder in (output_dir, output_dir / "log"):
@@ -513,5 +515,5 @@ def remove_stale_temporaries(output_dir: Path) -> None:
             continue
         for name in names:
             final = final_name(folder / name)
-            if name.endswith(".tmp") and final != str(folder / name):
+            if name.endswith(".tmp") and final != str(folder / name) and _PID_TMP.search(name):
                 remove_stale_tmp(final)
