@@ -415,17 +415,22 @@ def drop_punctuation(text: str) -> str:
 
 
 # A Kaldi/ESPnet marker word, <unk>, <sil>, [noise], [laughter] (a word of its own, punctuation
-# after it allowed): kept as written by --case and --punctuation, which made "[noise]" the word
-# NOISE and "<unk>" "<UNK>", no longer the tokenizer's unknown symbol nor a --user-defined-symbols
-# entry.
+# after it allowed): its brackets kept by --punctuation drop, which made "[noise]" the word NOISE.
+# --case applies to it as to any word ([NOISE] and [noise] one word), but <unk> in any case is
+# sentencepiece's unknown symbol, <unk>: "<UNK>" under --case upper was a word of its own.
 _MARKER = re.compile(r"(?<!\S)(<[^<>\[\]\s]+>|\[[^<>\[\]\s]+\])(?=$|\s|[,.;:!?])")
 
 
 def _normalise(text: str, case: str, punctuation: str) -> str:
+    def cased(part: str) -> str:
+        return part.upper() if case == "upper" else part.lower() if case == "lower" else part
+
     parts = _MARKER.split(text)  # odd indices: the markers
-    for i in range(0, len(parts), 2):
-        part = drop_punctuation(parts[i]) if punctuation == "drop" else parts[i]
-        parts[i] = part.upper() if case == "upper" else part.lower() if case == "lower" else part
+    for i in range(len(parts)):
+        if i % 2:
+            parts[i] = "<unk>" if parts[i].lower() == "<unk>" and case != "keep" else cased(parts[i])
+        else:
+            parts[i] = cased(drop_punctuation(parts[i]) if punctuation == "drop" else parts[i])
     return " ".join("".join(parts).split())
 
 
@@ -685,8 +690,13 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
                 except OSError:
                     pass
                 names_in[audio.parent] = folder
-            found = [audio.parent / n for name in (exact.name.lower(), whole.name.lower())
-                     for n in names_in[audio.parent].get(name, []) if (audio.parent / n).is_file()]
+            found = [audio.parent / n for n in names_in[audio.parent].get(exact.name.lower(), [])
+                     if (audio.parent / n).is_file()]
+            if not found:
+                # The exact stem's first, as before: a0001.wav.txt beside a0001.txt (whisper.cpp's
+                # -otxt output beside a corpus's own) stays a text file with no audio, counted.
+                found = [audio.parent / n for n in names_in[audio.parent].get(whole.name.lower(), [])
+                         if (audio.parent / n).is_file()]
             for candidate in (exact, whole):
                 if not found and candidate.is_file():  # a folder that cannot be listed, but read
                     return candidate
@@ -715,10 +725,15 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
                 report.skip(other_reason, str(rel))
         # Only the audio's transcripts were looked for, so one whose audio is missing (or is a
         # directory) was dropped without a word, where --transcripts counts its line: counted alike.
-        audio_names = {(r.parent, n) for r in files + others for n in (r.stem.lower(), r.name.lower())}
+        audio_names = {(r.parent, r.stem.lower()) for r in files + others}
+        whole_names = {(r.parent, r.name.lower()) for r in files + others}
         folder_of = {(r.parent, r.stem.lower()): r for r in folders}
+        text_stems = {(t.parent, t.stem.lower()) for t in texts}
         for t in texts:
             name = (t.parent, t.stem.lower())
+            # (a0001.wav.txt is a0001.wav's when no a0001.txt was there to be read first)
+            if name in whole_names and (t.parent, Path(t.stem).stem.lower()) not in text_stems:
+                continue
             if name not in audio_names:
                 if name in folder_of:
                     report.skip(NOT_A_FILE, f"{folder_of[name]}/ (beside {t})")

@@ -323,17 +323,20 @@ def test_text_normalisation(an4_root, tmp_path):
     assert DataDir(tmp_path / "k").read("text")[f"s-{names[0]}"] == "Go, \u201cnow\u201d!"
     with pytest.raises(AsrkitError, match=r"--punctuation 'strip': one of keep, drop"):
         make_data_dir(tmp_path / "c/audio", tmp_path / "x", transcripts=prompts, punctuation="strip")
-    # Kaldi's marker words stay as written: "[noise]" was the word NOISE, "<unk>" "<UNK>" (no longer
-    # sentencepiece's unknown symbol or a --user-defined-symbols '<noise>' entry).
-    prompts.write_text(f"{names[0]} [noise] go <unk>, now!\n{names[1]} <sil> [laughter] ok.\n"
+    # Kaldi's marker words keep their brackets ("[noise]" was the word NOISE) and take --case as any
+    # word does, but <unk> stays sentencepiece's unknown symbol ("<UNK>" was a word of its own).
+    prompts.write_text(f"{names[0]} [noise] go <unk>, now!\n{names[1]} <sil> [Laughter] ok.\n"
                        f"{names[2]} fine[noise] <no>]\n")
     make_data_dir(tmp_path / "c/audio", tmp_path / "m", transcripts=prompts, speaker="s", case="upper",
                   punctuation="drop")
     assert DataDir(tmp_path / "m").read("text") == {
-        f"s-{names[0]}": "[noise] GO <unk> NOW", f"s-{names[1]}": "<sil> [laughter] OK",
+        f"s-{names[0]}": "[NOISE] GO <unk> NOW", f"s-{names[1]}": "<SIL> [LAUGHTER] OK",
         f"s-{names[2]}": "FINE NOISE <NO>"}  # (not words of their own: text as any other)
-    make_data_dir(tmp_path / "c/audio", tmp_path / "mk", transcripts=prompts, speaker="s", case="upper")
-    assert DataDir(tmp_path / "mk").read("text")[f"s-{names[0]}"] == "[noise] GO <unk>, NOW!"
+    prompts.write_text(f"{names[0]} HELLO <UNK>, [NOISE] WORLD!\n{names[1]} a\n{names[2]} b\n")
+    make_data_dir(tmp_path / "c/audio", tmp_path / "ml", transcripts=prompts, speaker="s", case="lower")
+    assert DataDir(tmp_path / "ml").read("text")[f"s-{names[0]}"] == "hello <unk>, [noise] world!"
+    make_data_dir(tmp_path / "c/audio", tmp_path / "mk", transcripts=prompts, speaker="s")  # --case keep
+    assert DataDir(tmp_path / "mk").read("text")[f"s-{names[0]}"] == "HELLO <UNK>, [NOISE] WORLD!"
 
 
 def test_transcript_lines_end_only_at_line_breaks(an4_root, tmp_path):
