@@ -51,6 +51,11 @@ def test_config_dash_refuses_an_empty_stdin_and_a_terminal(tmp_path, command):
     assert "--config - (stdin): no data on stdin (3 bytes read)" in line, line
     # only comments: meant as all defaults, as an empty file is
     assert run(args, input=b"# all defaults\n", cwd=tmp_path).returncode == 0
+    # an empty file redirected in (< empty.yaml) is that empty file, as by its name: every default, said
+    (tmp_path / "empty.yaml").write_bytes(b"")
+    with open(tmp_path / "empty.yaml", "rb") as empty:
+        redirected = run([command, "--config", "/dev/stdin", "--print-config"], stdin=empty, cwd=tmp_path)
+    assert redirected.returncode == 0 and b"empty file" in redirected.stderr, redirected.stderr
     leader, follower = os.openpty()
     try:
         line = error_line(run(args, stdin=follower, cwd=tmp_path))

@@ -27,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import os
 import re
 import typing
 from pathlib import Path
@@ -114,6 +115,17 @@ def reads_stdin(path: Union[str, Path]) -> bool:
     return str(path) == "-" or names_stdin(path)
 
 
+def _stdin_is_a_file() -> bool:
+    """Whether stdin is a regular file (``< conf.yaml``): an empty one is an empty config, as that
+    file given by name is (a warning, every default), not a pipe whose writer failed."""
+    import stat
+
+    try:
+        return stat.S_ISREG(os.fstat(0).st_mode)
+    except OSError:
+        return False
+
+
 def yaml_source(path: Union[str, Path], command: str = "") -> str:
     """How errors name config ``path``: the file, or for stdin the option that reads it
     (``--config - (stdin)``), the last word of ``command`` (``asrkit-decode --config``)."""
@@ -145,7 +157,7 @@ def load_yaml_mapping(path: Union[str, Path], what: str = "options", command: st
         raise ConfigError(f"{where}: not UTF-8 text{' (audio or a model piped in?)' if stdin else ''}") from None
     except OSError as e:
         raise ConfigError(f"{where}: cannot read: {e.strerror or e}") from None
-    if stdin and not text.strip(" \t\n\r\x0b\x0c"):
+    if stdin and not text.strip(" \t\n\r\x0b\x0c") and not _stdin_is_a_file():
         raise ConfigError(f"{where}: no data on stdin ({len(text)} bytes read): no {what} were piped in")
     d = parse_yaml(text, where)
     if d is None:
