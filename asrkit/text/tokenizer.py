@@ -184,13 +184,27 @@ class Tokenizer:
         # A pipe is read when the path names one of this process's descriptors (<(zcat m.gz),
         # /dev/stdin): the shell's, with its writer running. Anything else that is not a regular
         # file holds no model: a named pipe, a device (/dev/null was "empty, make it again"), a directory.
-        if not stat.S_ISREG(mode) and not (stat.S_ISFIFO(mode) and _names_descriptor(path)):
+        first = b""
+        if stat.S_ISFIFO(mode) and not _names_descriptor(path):
+            # A named pipe with its writer there (cat tokens.model > fifo &) is read as any pipe;
+            # one with none is refused, not waited on: a read that would block means a writer.
+            try:
+                first = os.read(fd, 1 << 16)
+                writer = bool(first)
+            except BlockingIOError:
+                writer = True
+            except OSError:
+                writer = False
+            if not writer:
+                os.close(fd)
+                raise AsrkitError(_not_a_model_file(path, "a named pipe with no writer"))
+        elif not stat.S_ISREG(mode) and not stat.S_ISFIFO(mode):
             os.close(fd)
             raise AsrkitError(_not_a_model_file(path, "a directory" if stat.S_ISDIR(mode) else special_kind(mode)))
         os.set_blocking(fd, True)
         with os.fdopen(fd, "rb") as f:
             try:
-                data = f.read(MAX_MODEL_BYTES + 1)  # not without end: /dev/zero was a MemoryError
+                data = first + f.read(MAX_MODEL_BYTES + 1 - len(first))  # not without end: /dev/zero was a MemoryError
             except OSError as e:
                 raise AsrkitError(f"{path}: cannot read: {e.strerror}") from None
         if len(data) > MAX_MODEL_BYTES:

@@ -533,9 +533,9 @@ def test_a_model_that_is_no_regular_file_is_refused_without_waiting(asrkit, tmp_
     try:
         # first in a subprocess, with a time limit: the old code, in this process, waited for ever
         bad = asrkit("tokenize", tmp_path / "fifo.model", input=b"u1 YES\n", check=False, timeout=60)
-        assert bad.returncode == 1 and (f"ERROR (asrkit-tokenize): {tmp_path / 'fifo.model'}: a named pipe, not a "
+        assert bad.returncode == 1 and (f"ERROR (asrkit-tokenize): {tmp_path / 'fifo.model'}: a named pipe with no writer, not a "
                                         f"tokenizer model file").encode() in bad.stderr, bad.stderr
-        for path, kind in ((tmp_path / "fifo.model", "a named pipe"), ("/dev/null", "a character device"),
+        for path, kind in ((tmp_path / "fifo.model", "a named pipe with no writer"), ("/dev/null", "a character device"),
                            (tmp_path / "sock.model", "a socket"), (tmp_path / "dir", "a directory")):
             named = tmp_path / "dir" / "tokens.model" if kind == "a directory" else path
             with pytest.raises(AsrkitError, match=f"^{re.escape(str(named))}: {kind}, not a tokenizer model file"):
@@ -543,7 +543,7 @@ def test_a_model_that_is_no_regular_file_is_refused_without_waiting(asrkit, tmp_
         # the lang dir's own tokens.model, as asrkit-train-lm reads it
         (tmp_path / "fifo_lang").mkdir()
         os.mkfifo(tmp_path / "fifo_lang" / "tokens.model")
-        with pytest.raises(AsrkitError, match="tokens.model: a named pipe, not a tokenizer model file"):
+        with pytest.raises(AsrkitError, match="tokens.model: a named pipe with no writer, not a tokenizer model file"):
             Tokenizer.load(tmp_path / "fifo_lang")
     finally:
         sock.close()
@@ -553,6 +553,30 @@ def test_a_model_that_is_no_regular_file_is_refused_without_waiting(asrkit, tmp_
     shell = subprocess.run(["bash", "-c", f'{sys.executable} -m asrkit tokenize <(cat "$1") <<< "u1 YES NO"', "-",
                             str(lang / "tokens.model")], capture_output=True, timeout=120)
     assert shell.returncode == 0 and shell.stdout == want, shell.stderr
+    # A named pipe with its writer there (mkfifo f; cat tokens.model > f &) is read as a pipe, as it was
+    # before 016aa43d refused every named pipe. The writer here holds it open (O_RDWR, which never
+    # waits), and closes it once the model in it has been read: no timing.
+    import fcntl
+    import struct
+    import termios
+    import threading
+
+    model = (lang / "tokens.model").read_bytes()
+    assert len(model) < 65536  # (all of it in the pipe's buffer at once)
+    held = os.open(tmp_path / "fifo.model", os.O_RDWR)
+    os.write(held, model)
+
+    def close_once_read() -> None:
+        while struct.unpack("i", fcntl.ioctl(held, termios.FIONREAD, b"\0" * 4))[0]:
+            threading.Event().wait(0.01)
+        os.close(held)
+
+    closer = threading.Thread(target=close_once_read)
+    closer.start()
+    try:
+        assert Tokenizer.load(tmp_path / "fifo.model").tokens == Tokenizer.load(lang).tokens
+    finally:
+        closer.join(300)
     r, w = os.pipe()  # a pipe by its descriptor's name, as <(...) gives it
     try:
         os.write(w, (lang / "tokens.model").read_bytes())
