@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import IO, BinaryIO, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
 
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.fileio import PathLike, atomic_open, names_stdin, stdin_closed_problem
+from asrkit.utils.fileio import PathLike, atomic_open, names_stdin, open_read, stdin_closed_problem
 
 
 # Kaldi splits a table line (and sclite a transcript) at ASCII white space only, C's isspace in
@@ -198,7 +198,7 @@ def read_bounded(path: PathLike, name: Optional[str] = None) -> bytes:
     """The bytes of text file ``path``, read as :func:`read_line_blocks` reads them (an error
     naming the line for one no reader takes, before reading the rest). OSError as open() raises it;
     a terminal (:func:`refuse_terminal`) is an AsrkitError."""
-    with open(path, "rb") as f:
+    with open_read(path) as f:
         refuse_terminal(f, path)
         return b"".join(block for _, block in read_line_blocks(f, str(path) if name is None else name))
 
@@ -265,7 +265,7 @@ def open_table(path: PathLike) -> BinaryIO:
     if closed:
         raise AsrkitError(closed)
     try:
-        f = open(path, "rb")
+        f = open_read(path)
     except FileNotFoundError:
         raise AsrkitError(f"{path}: no such file") from None
     except IsADirectoryError:
@@ -338,7 +338,7 @@ def iter_table_fast(path: PathLike, allow_empty_value: bool = False) -> Iterator
         yield from ((x.key, x.value, x.lineno) for x in iter_table(path, allow_empty_value))  # names it
         return
     try:
-        f = open(path, "rb")
+        f = open_read(path)
     except OSError:
         yield from ((x.key, x.value, x.lineno) for x in iter_table(path, allow_empty_value))  # names it
         return

@@ -101,7 +101,9 @@ def read_config_text(path: Union[str, Path], kind: str = "YAML config", limit: i
     as a config was a MemoryError. Over ``limit`` bytes is a ConfigError naming ``where`` (default
     ``path``) as not a ``kind``; OSError and UnicodeDecodeError (whose ``.object`` holds the
     bytes, for a line number) are the caller's to word."""
-    with open(path, "rb") as f:
+    from asrkit.utils.fileio import open_read
+
+    with open_read(path) as f:
         raw = f.read(limit + 1)
     if len(raw) > limit:
         raise ConfigError(f"{where or path}: over {limit >> 20} MiB, not a {kind} (a data or binary file?)")

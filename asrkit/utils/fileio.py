@@ -15,7 +15,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import IO, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import IO, BinaryIO, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 from asrkit.utils.errors import AsrkitError
 
@@ -312,6 +312,19 @@ def names_stdin(path: PathLike) -> bool:
     a command's ``-`` becomes): an input whose "no such file" or "0 bytes" means stdin was closed
     or empty, not a file or named pipe."""
     return _descriptor_of(os.path.abspath(os.fspath(path))) == 0
+
+
+def open_read(path: PathLike) -> BinaryIO:
+    """``open(path, "rb")``, except that stdin's names (/dev/stdin, /proc/self/fd/0: what a
+    command's ``-`` becomes) read descriptor 0 itself when it cannot be opened by name: a socket
+    given as stdin (a job runner's, ``socketpair``) was "/dev/stdin: No such device or address",
+    where Kaldi's ``-`` reads std::cin."""
+    try:
+        return open(path, "rb")
+    except OSError as e:
+        if e.errno != errno.ENXIO or not names_stdin(path):
+            raise
+        return os.fdopen(os.dup(0), "rb")
 
 
 def refuse_one_stream_twice(inputs: Mapping[str, Optional[PathLike]]) -> None:
