@@ -27,6 +27,10 @@ from asrkit.data.from_audio import CASES, PUNCTUATION, make_data_dir
               help="Convert every file to this rate, 16-bit mono, through sox pipes (without it, audio at "
                    "another rate than conf/fbank.yaml's is resampled in-process by asrkit-compute-fbank "
                    "--resample).")
+@click.option("--channel", type=click.IntRange(min=0), default=None,
+              help="Of files with several channels, take channel N (0-based, Kaldi's --channel) through a "
+                   "'sox ... remix N+1 |' pipe, not the average of them; mono files are used as they are, and "
+                   "a file with N channels or fewer is skipped and counted.")
 @click.option("--case", type=click.Choice(CASES), default="keep", show_default=True,
               help="Change the transcripts' letter case.")
 @click.option("--punctuation", type=click.Choice(PUNCTUATION), default="keep", show_default=True,
@@ -35,7 +39,7 @@ from asrkit.data.from_audio import CASES, PUNCTUATION, make_data_dir
               help="Fail when more than this share of files and transcripts had to be skipped.")
 @click.argument("audio_dir", callback=refuse_empty_name, metavar="AUDIO-DIR")
 @click.argument("out_dir", callback=refuse_empty_name, metavar="DATA-DIR")
-def main(transcripts, text_ext, audio_ext, speaker, speaker_from_dir, speaker_regex, sample_rate, case,
+def main(transcripts, text_ext, audio_ext, speaker, speaker_from_dir, speaker_regex, sample_rate, channel, case,
          punctuation, max_skip_ratio, audio_dir, out_dir):
     """Write DATA-DIR/{wav.scp,text,utt2spk,spk2utt} from the audio files below AUDIO-DIR.
 
@@ -55,7 +59,7 @@ def main(transcripts, text_ext, audio_ext, speaker, speaker_from_dir, speaker_re
                            extensions=[e.strip() for e in audio_ext.split(",") if e.strip()], speaker=speaker,
                            speaker_from_dir=speaker_from_dir, speaker_regex=speaker_regex,
                            sample_rate=sample_rate, case=case, punctuation=punctuation,
-                           max_skip_ratio=max_skip_ratio)
+                           max_skip_ratio=max_skip_ratio, channel=channel)
     skipped = "".join(f", {len(v)} {k}" for k, v in report.skipped.items())
     click.echo(f"Done {report.num_utts} utterances out of {report.num_audio} audio files{skipped} -> {out_dir}",
                err=True)

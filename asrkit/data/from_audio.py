@@ -78,6 +78,7 @@ BAD_NAME = "file name with a line break or control character"
 NOT_UTF8_NAME = "file name that is not UTF-8"
 BROKEN_LINK = "broken or looping symbolic link"
 EMPTY_FILE = "empty (0-byte) audio file"
+FEW_CHANNELS = "file with fewer channels than --channel asks for"
 NOT_A_FILE = "audio name that is a directory, not a file"
 NOT_REGULAR = "audio name that is a named pipe, device or socket, not a file"
 CANNOT_OPEN = "audio file that cannot be opened (no read permission, or an I/O error)"
@@ -325,15 +326,17 @@ def needs_sox(path: PurePosixPath, sample_rate: Optional[int], channels: int = 1
     return sample_rate is not None or channels != 1 or not libsndfile_reads(path)
 
 
-def wav_scp_entry(path: Path, sample_rate: Optional[int], channels: int = 1) -> str:
+def wav_scp_entry(path: Path, sample_rate: Optional[int], channels: int = 1, channel: Optional[int] = None) -> str:
     """What wav.scp says for one file: its path (mono audio libsndfile reads), or a sox pipe to
-    16-bit mono WAV (:func:`needs_sox`)."""
+    16-bit mono WAV (:func:`needs_sox`): the channels averaged, or ``channel`` (0-based) taken."""
     if not needs_sox(PurePosixPath(path.name), sample_rate, channels):
         text = str(path)
         if not text.endswith("|") and text == text.strip():
             return text
         return f"cat {shlex.quote(text)} |"  # a path a table would misread as a pipe or trim
     rate = f" -r {sample_rate}" if sample_rate else ""
+    if channels > 1 and channel is not None:
+        return f"sox {shlex.quote(str(path))} -t wav{rate} -b 16 - remix {channel + 1} |"  # (sox counts from 1)
     return f"sox {shlex.quote(str(path))} -t wav{rate} -c 1 -b 16 - |"
 
 
@@ -480,8 +483,10 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
                   text_ext: str = "txt", extensions: Sequence[str] = DEFAULT_EXTENSIONS,
                   speaker: Optional[str] = None, speaker_from_dir: bool = False,
                   speaker_regex: Optional[str] = None, sample_rate: Optional[int] = None,
-                  case: str = "keep", punctuation: str = "keep", max_skip_ratio: float = 0.05) -> MakeReport:
-    """Write ``out_dir``'s wav.scp, text, utt2spk and spk2utt; see the module docstring."""
+                  case: str = "keep", punctuation: str = "keep", max_skip_ratio: float = 0.05,
+                  channel: Optional[int] = None) -> MakeReport:
+    """Write ``out_dir``'s wav.scp, text, utt2spk and spk2utt; see the module docstring.
+    ``channel``: the channel (0-based) of multi-channel files to take, not their average."""
     audio_dir = Path(audio_dir)
     problem = dir_problem(audio_dir)
     if problem:
@@ -572,6 +577,9 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
             unusable.append(rel)
         else:
             problem, channels_of[rel] = _audio_info(audio_root / rel)
+            if not problem and channel is not None and 1 < channels_of[rel] <= channel:
+                # (a mono file has one channel to take: it is used as it is)
+                problem = FEW_CHANNELS
             if problem:
                 report.skip(problem, str(rel))
                 unusable.append(rel)
@@ -781,7 +789,7 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
             # Damaged text, as a line that is not UTF-8 is: fixed at its source, not trained on.
             raise AsrkitError(f"{where_of[rel]}: {why} in the transcript of {utt!r}")
         source_of[utt] = rel
-        wav_scp[utt] = wav_scp_entry(audio_root / rel, sample_rate, channels_of[rel])
+        wav_scp[utt] = wav_scp_entry(audio_root / rel, sample_rate, channels_of[rel], channel)
         text[utt] = words
         utt2spk[utt] = spk
     report.num_utts = len(wav_scp)

@@ -280,6 +280,35 @@ def test_several_channels_other_formats_and_rates_go_through_sox(an4_root, tmp_p
     assert {read_wav_source(v, "x")[1] for v in wav.values()} == {8000}
 
 
+def test_channel_takes_one_channel_of_multi_channel_files(an4_root, tmp_path):
+    """A stereo corpus's speaker on one channel: without --channel the channels were averaged (the
+    other side mixed in) and `--fbank-args "--channel 1"` then refused the mono pipes; --channel N
+    takes channel N of each multi-channel file, mono files as they are, a file without it counted."""
+    require_program("sox")
+    import numpy as np
+    import soundfile
+
+    make_user_corpus(an4_root, tmp_path / "c", 3)
+    audio = tmp_path / "c/audio"
+    names = sorted(p.stem for p in audio.glob("*.wav"))
+    a, rate = soundfile.read(audio / f"{names[0]}.wav", dtype="int16")
+    b, _ = soundfile.read(audio / f"{names[1]}.wav", dtype="int16")
+    b = np.resize(b, len(a))
+    soundfile.write(audio / "two.wav", np.stack([b, a], 1), rate)  # the speaker on channel 1 (0-based)
+    soundfile.write(audio / "three.wav", np.stack([b, a, b], 1), rate)
+    prompts = tmp_path / "c/prompts.txt"
+    prompts.write_text(prompts.read_text() + "two YES\nthree YES\n")
+    report = make_data_dir(audio, tmp_path / "d", transcripts=prompts, speaker="s", channel=1)
+    wav = DataDir(tmp_path / "d").read("wav.scp")
+    assert wav["s-two"].endswith(" -t wav -b 16 - remix 2 |"), wav["s-two"]
+    assert np.array_equal(read_wav_source(wav["s-two"], "x")[0], a.astype(np.float32))
+    assert wav[f"s-{names[0]}"] == str(audio / f"{names[0]}.wav")  # mono: as it is
+    assert report.skipped == {} and len(wav) == 5
+    report = make_data_dir(audio, tmp_path / "d2", transcripts=prompts, speaker="s", channel=2, max_skip_ratio=0.5)
+    assert report.skipped == {"file with fewer channels than --channel asks for": ["two.wav"]}
+    assert DataDir(tmp_path / "d2").read("wav.scp")["s-three"].endswith(" remix 3 |")
+
+
 def test_without_sox_what_needs_it_is_named(an4_root, tmp_path, monkeypatch):
     import numpy as np
     import soundfile
