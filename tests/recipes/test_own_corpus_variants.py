@@ -30,3 +30,29 @@ def test_a_corpus_folder_whose_name_starts_with_a_dash(tmp_path, fsdd_root):
     assert text == {f"mine-t{i}": DIGITS[i] for i in range(10)}
     assert list(read_table(recipe / "data/dev/text")) == ["mine-t3"]
     assert (recipe / "data/stage0_options").read_text() == f"corpus-root={corpus}\n"
+
+
+def test_a_stereo_corpus_with_the_speaker_on_one_channel(tmp_path, fsdd_root):
+    """local/data.sh --channel 1: the speaker's side of each stereo file, not the average of both
+    sides (asrkit-make-data-dir --channel)."""
+    import numpy as np
+    import soundfile
+
+    from debian_packages import require_program
+
+    require_program("sox")
+    recipe = new_recipe(tmp_path)
+    corpus = recipe / "stereo"
+    corpus.mkdir()
+    lines = []
+    for i in range(10):
+        speech, rate = soundfile.read(fsdd_root / "recordings" / f"{i}_theo_1.wav", dtype="int16")
+        other = np.resize(speech[::-1], len(speech))  # something else on the other side
+        soundfile.write(corpus / f"t{i}.wav", np.stack([other, speech], 1), rate)
+        lines.append(f"t{i} {DIGITS[i]}\n")
+    (corpus / "prompts.txt").write_text("".join(lines))
+    proc = run_sh(["local/data.sh", "--corpus-root", "stereo", "--transcripts", "prompts.txt", "--channel", "1"],
+                  cwd=recipe, check=False)
+    assert proc.returncode == 0, proc.stderr
+    wav = read_table(recipe / "data/all/wav.scp")
+    assert len(wav) == 10 and all(v.endswith(" -t wav -b 16 - remix 2 |") for v in wav.values()), wav

@@ -34,6 +34,8 @@ speaker_from_dir=false  # true: the speaker is the first folder below the audio 
 speaker_regex=      # or: group 1 of this pattern on the path, e.g. '^([a-z]+)_' for alice_001.wav
 sample_rate=        # e.g. 16000: convert every file to it through sox; for audio not at conf/fbank.yaml's rate, or
                     # leave it empty and run ./run.sh --fbank-args --resample (in-process, no sox)
+channel=            # e.g. 1: of files with several channels take channel 1 (0-based; the speaker's side of a
+                    # stereo recording) instead of their average (through sox); mono files as they are
 # Text normalisation, for what a recogniser can hear: upper case (one token per letter for a char
 # model; "The" and "the" score alike) and punctuation dropped (it is hardly audible; "trail," would
 # be a word error against "trail"). keep/keep leaves the transcripts as they are.
@@ -80,6 +82,7 @@ if [ "$speaker_from_dir" = true ]; then opts+=(--speaker-from-dir)
 elif [ -n "$speaker_regex" ]; then opts+=(--speaker-regex "$speaker_regex")
 else opts+=(--speaker "$speaker"); fi
 [ -z "$sample_rate" ] || opts+=(--sample-rate "$sample_rate")
+[ -z "$channel" ] || opts+=(--channel "$channel")
 asrkit-make-data-dir "${opts[@]}" "$audio_dir" data/all
 
 split=(--seed "$seed")
