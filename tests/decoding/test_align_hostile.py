@@ -54,7 +54,7 @@ def test_a_wav_scp_given_as_the_text_is_named(inproc, yesno, tmp_path):  # noqa:
     words = {w.stem: " ".join("YES" if c == "1" else "NO" for c in w.stem.split("_")) for w in wavs}
     text.write_text("".join(f"{u} {t}\n" for u, t in words.items()))
     piped = tmp_path / "piped.scp"  # Kaldi's command form
-    piped.write_text("".join(f"{w.stem} sox {w} -t wav - |\n" for w in wavs))
+    piped.write_text("".join(f"{w.stem} cat {w} |\n" for w in wavs))
     for wav_arg, text_arg in ((text, scp), (scp, scp), (scp, piped)):
         proc = inproc("align", "--model", model, wav_arg, text_arg, ctm, check=False)
         err = proc.stderr.decode()
@@ -66,3 +66,9 @@ def test_a_wav_scp_given_as_the_text_is_named(inproc, yesno, tmp_path):  # noqa:
     text.write_text("".join(f"{w.stem} {'NO.WAV' if i == 0 else 'YES'}\n" for i, w in enumerate(wavs)))
     proc = inproc("align", "--model", model, scp, text, ctm)
     assert f"Done {len(wavs)} out of {len(wavs)}" in proc.stderr.decode()
+    # ...and are not taken for a wav.scp: every transcript a word that looks like a file name, or
+    # letter targets with '|' ending each word (wav2vec's .ltr: 'N O | Y E S |') (review of 7e9425ea)
+    for line in ("YES.WAV", "N O | Y E S |"):
+        text.write_text("".join(f"{w.stem} {line}\n" for w in wavs))
+        proc = inproc("align", "--model", model, scp, text, ctm, check=False)
+        assert "a wav.scp, not transcripts" not in proc.stderr.decode(), proc.stderr.decode()
