@@ -41,6 +41,9 @@ META = "\u2581"
 _META_STANDIN = "\x01"
 # The largest tokenizer model read (a sentencepiece model of a million pieces is ~20 MB).
 MAX_MODEL_BYTES = 64 << 20
+# How long a named pipe given as the model is waited on for its writer (`asrkit-tokenize fifo &
+# cat tokens.model > fifo` starts the writer second): said once, then refused, never for ever.
+FIFO_WRITER_WAIT_S = 5.0
 
 
 # Python's str.split() takes the control characters U+001C..U+001F (ASCII's file, group, record
@@ -187,14 +190,8 @@ class Tokenizer:
         first = b""
         if stat.S_ISFIFO(mode) and not _names_descriptor(path):
             # A named pipe with its writer there (cat tokens.model > fifo &) is read as any pipe;
-            # one with none is refused, not waited on: a read that would block means a writer.
-            try:
-                first = os.read(fd, 1 << 16)
-                writer = bool(first)
-            except BlockingIOError:
-                writer = True
-            except OSError:
-                writer = False
+            # one with none is waited on a while, then refused: a read that would block means a writer.
+            first, writer = _fifo_writer(fd, path)
             if not writer:
                 os.close(fd)
                 raise AsrkitError(_not_a_model_file(path, "a named pipe with no writer"))
@@ -461,6 +458,32 @@ def nothing_known_error(head: str, tokenizer: Optional[Tokenizer], tokens: Seque
     other = "lower" if case == "upper" else "upper"
     return AsrkitError(head + f": the text is {other} case and the tokens {case} case; {case}-case "
                               f"{what_to_case} and {then}")
+
+
+def _fifo_writer(fd: int, path: PathLike) -> Tuple[bytes, bool]:
+    """(what a named pipe opened non-blocking already holds, whether a writer has it open), waiting
+    up to FIFO_WRITER_WAIT_S for one: an empty read means none yet, a read that would block one."""
+    import time
+
+    deadline = None
+    while True:
+        try:
+            first = os.read(fd, 1 << 16)
+        except BlockingIOError:
+            return b"", True
+        except OSError:
+            return b"", False
+        if first:
+            return first, True
+        if deadline is None:
+            from asrkit.utils.logging import get_logger
+
+            get_logger(__name__).info("%s: a named pipe with no writer yet: waiting up to %.0f s for one", path,
+                                      FIFO_WRITER_WAIT_S)
+            deadline = time.monotonic() + FIFO_WRITER_WAIT_S
+        elif time.monotonic() >= deadline:
+            return b"", False
+        time.sleep(0.05)
 
 
 def _not_a_model_file(path: PathLike, kind: Optional[str]) -> str:

@@ -515,7 +515,7 @@ def test_an_endless_or_huge_file_is_not_a_tokenizer_model(tmp_path):
         Tokenizer.load(huge)
 
 
-def test_a_model_that_is_no_regular_file_is_refused_without_waiting(asrkit, tmp_path):
+def test_a_model_that_is_no_regular_file_is_refused_without_waiting(asrkit, tmp_path, monkeypatch):
     """A tokens.model that was a named pipe waited for ever for a writer (asrkit-tokenize, and
     asrkit-train-lm reading the lang dir's); /dev/null was "empty: make it again", a socket "No
     such device or address". Each is named in one line. A model through a symlink, from the
@@ -535,6 +535,7 @@ def test_a_model_that_is_no_regular_file_is_refused_without_waiting(asrkit, tmp_
         bad = asrkit("tokenize", tmp_path / "fifo.model", input=b"u1 YES\n", check=False, timeout=60)
         assert bad.returncode == 1 and (f"ERROR (asrkit-tokenize): {tmp_path / 'fifo.model'}: a named pipe with no writer, not a "
                                         f"tokenizer model file").encode() in bad.stderr, bad.stderr
+        monkeypatch.setattr("asrkit.text.tokenizer.FIFO_WRITER_WAIT_S", 0.1)  # (the command above waited its 5 s)
         for path, kind in ((tmp_path / "fifo.model", "a named pipe with no writer"), ("/dev/null", "a character device"),
                            (tmp_path / "sock.model", "a socket"), (tmp_path / "dir", "a directory")):
             named = tmp_path / "dir" / "tokens.model" if kind == "a directory" else path
@@ -577,6 +578,25 @@ def test_a_model_that_is_no_regular_file_is_refused_without_waiting(asrkit, tmp_
         assert Tokenizer.load(tmp_path / "fifo.model").tokens == Tokenizer.load(lang).tokens
     finally:
         closer.join(300)
+    # ...and one whose writer comes second (asrkit-tokenize fifo & cat tokens.model > fifo), as the
+    # command says it waits: read (review of 89f5fee4, which refused it at once)
+    os.mkfifo(tmp_path / "late.model")
+    reader = subprocess.Popen([sys.executable, "-m", "asrkit", "tokenize", str(tmp_path / "late.model")],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        said = b""
+        while b"no writer yet" not in said:
+            line = reader.stderr.readline()
+            assert line, said
+            said += line
+        with open(tmp_path / "late.model", "wb") as late:
+            late.write(model)
+        out, _ = reader.communicate(b"u1 YES NO\n", timeout=300)
+        assert reader.returncode == 0 and out == want, said
+    finally:
+        if reader.poll() is None:
+            reader.kill()
+            reader.wait()
     r, w = os.pipe()  # a pipe by its descriptor's name, as <(...) gives it
     try:
         os.write(w, (lang / "tokens.model").read_bytes())
