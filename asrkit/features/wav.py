@@ -1212,6 +1212,14 @@ def read_audio_bytes(data: bytes, what: str, streamed: bool = False, channel: Op
     """
     if len(data) == 0:
         raise AsrkitError(f"{what}: empty {'stream' if streamed else 'file'} (0 bytes)")
+    first_data = data.find(_W64_DATA, 16, 1 << 16) if streamed and bytes(data[:16]) == _W64_RIFF else -1
+    if first_data != -1 and bytes(data[first_data + 24:first_data + 40]) == _W64_RIFF:
+        # sox cannot seek back in a pipe to fill in W64's sizes: it writes the header again where
+        # the samples start and at the end, which libsndfile read as 52 samples of noise at each
+        # end, no error. (Another file after this one's samples is "joined with cat", below.)
+        raise AsrkitError(f"{what}: a W64 stream with its header written again inside it (as sox writes W64 to a "
+                          f"pipe, where it cannot seek back): its copies would be read as samples; write '-t wav' "
+                          f"to the pipe instead")
     read_at = lambda offset, n: bytes(data[offset:offset + n])  # noqa: E731
     riff = _riff_data(read_at)
     _check_wav_header(riff, len(data), what, streamed, read_at)

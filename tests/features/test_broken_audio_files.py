@@ -601,3 +601,20 @@ def test_a_sandbox_refusing_proc_reopens_reads_through_the_descriptor(tmp_path, 
     monkeypatch.setattr(sf, "SoundFile", refusing)
     for source in (str(an4_wavs[0]), f"cat {an4_wavs[0]} |"):
         np.testing.assert_array_equal(read_wav_source(source, "u")[0], want)
+
+
+def test_a_w64_stream_from_sox_is_refused_not_read_with_its_header_as_samples(tmp_path, yesno_root):
+    """`sox x.wav -t w64 - |` in a wav.scp: sox, unable to seek back in the pipe, writes the W64
+    header again after it and at the end, and libsndfile read those copies as 52 samples of noise
+    at each end, no error. A W64 file through `cat ... |` (its sizes filled in) reads as it is."""
+    from debian_packages import require_program
+
+    require_program("sox")
+    wav = next(iter(sorted((yesno_root / "waves_yesno").glob("*.wav"))))
+    clean, rate = read_wav_source(str(wav), "w")
+    with pytest.raises(AsrkitError, match=r"^x: a W64 stream with its header written again inside it .* write "
+                                          r"'-t wav' to the pipe instead$"):
+        read_wav_source(f"sox {shlex.quote(str(wav))} -t w64 - |", "x")
+    sf.write(tmp_path / "a.w64", clean.astype(np.int16), rate, format="W64", subtype="PCM_16")
+    piped, _ = read_wav_source(f"cat {shlex.quote(str(tmp_path / 'a.w64'))} |", "y")
+    assert np.array_equal(piped, clean)
