@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 from asrkit.data.table import read_bounded, read_utt2spk, refuse_bom, split_fields
-from asrkit.utils.errors import AsrkitError
+from asrkit.utils.errors import AsrkitError, broken_link_message
 from asrkit.utils.fileio import AtomicFiles, PathLike, not_found_reason, same_regular_file, signals_deferred
 from asrkit.utils.logging import get_logger
 
@@ -165,12 +165,11 @@ def holdout_lists(data_dir: PathLike, out_dir: PathLike, **kwargs) -> Dict[str, 
     try:
         out.mkdir(parents=True, exist_ok=True)
     except FileExistsError:
-        # A link to storage that is gone (data/local -> an unmounted scratch disk, as Kaldi's
-        # create_split_dir.pl makes them) was "data/local: exists and is not a directory".
-        broken = next((p for p in (out, *out.parents) if p.is_symlink() and not p.exists()), None)
+        # (data/local -> an unmounted scratch disk: named as the broken link it is)
+        broken = broken_link_message(str(out))
         if broken is None:
             raise
-        raise AsrkitError(f"{broken}: {not_found_reason(broken, 'directory')}") from None
+        raise AsrkitError(broken) from None
     # All lists or none: a full disk after train.list must not leave the new train.list beside an
     # earlier split's dev.list (the same utterances trained on and held out). A Ctrl-C or SIGTERM
     # is held until the earlier split's list of a set not asked for now is gone too: it landed

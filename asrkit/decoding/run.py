@@ -12,7 +12,6 @@ import io
 import json
 import logging
 import os
-import re
 import stat
 import time
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ from asrkit.decoding.inputs import Item
 from asrkit.decoding.recognizer import Recognizer, UttResult
 from asrkit.utils.bad_items import MAX_FAILED_PERCENT, BadItems
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.fileio import AtomicFiles, name_os_error, open_output
+from asrkit.utils.fileio import AtomicFiles, name_os_error, open_output, same_regular_file
 from asrkit.utils.logging import progress
 
 log = logging.getLogger("decode")
@@ -208,8 +207,8 @@ def _timed(items: Iterable[Item], s: RunSummary) -> Iterable[Item]:
 
 
 # What asrkit-decode writes in --output-dir (log/decode.log: the log file of the run).
-DIR_OUTPUTS = ("text", "nbest.jsonl", "decode.yaml", "log/decode.log")
 LOG_NAME = "log/decode.log"
+DIR_OUTPUTS = ("text", "nbest.jsonl", "decode.yaml", LOG_NAME)
 
 
 def start_fresh_log(path: Path) -> None:
@@ -457,18 +456,11 @@ class Outputs:
                     continue
             except OSError:
                 continue  # (removed or moved since)
-            if any(_same_file(path, r) for r in self.reads):
+            if any(same_regular_file(path, r) for r in self.reads):
                 continue
             log.warning("%s, written by an earlier run into %s, is not of this run's hypotheses (%s): remove it, or "
                         "write it again (%s)", path, self.dir, self.dir / "text",
                         "--segments-out" if name.endswith("segments") else "--ctm or --segments-out")
-
-
-def _same_file(a: Path, b: Any) -> bool:
-    try:
-        return isinstance(b, (str, os.PathLike)) and os.path.samefile(a, b)
-    except (OSError, ValueError):
-        return False
 
 
 def _name_in(directory: Path, path: Path) -> Optional[str]:
@@ -496,9 +488,6 @@ def _earlier_outputs(decode_yaml: Path) -> List[str]:
     return [n for n in names if isinstance(n, str) and n and not os.path.isabs(n) and os.pardir not in Path(n).parts]
 
 
-_PID_TMP = re.compile(r"\.\d+\.[a-z0-9_]{8}\.tmp$")
-
-
 def remove_stale_temporaries(output_dir: Path) -> None:
     """Remove the temporary files a killed run (SIGKILL, a power cut) left in ``output_dir``,
     whichever outputs they were for: a run removes those of the outputs it writes itself, but a
@@ -506,7 +495,7 @@ def remove_stale_temporaries(output_dir: Path) -> None:
     asrkit's temporary names that carry a process id (``.<name>.<pid>.<8 chars>.tmp``) whose process
     is gone are touched (:func:`remove_stale_tmp`): the older form without one matched a user's
     ``.notes.20241201.tmp``."""
-    from asrkit.utils.fileio import final_name, remove_stale_tmp
+    from asrkit.utils.fileio import remove_stale_tmp, tmp_output_with_pid
 
     for folder in (output_dir, output_dir / "log"):
         try:
@@ -514,6 +503,6 @@ def remove_stale_temporaries(output_dir: Path) -> None:
         except OSError:
             continue
         for name in names:
-            final = final_name(folder / name)
-            if name.endswith(".tmp") and final != str(folder / name) and _PID_TMP.search(name):
-                remove_stale_tmp(final)
+            output = tmp_output_with_pid(name)
+            if output is not None:
+                remove_stale_tmp(folder / output)

@@ -174,7 +174,6 @@ def load_yaml_mapping(path: Union[str, Path], what: str = "options", command: st
 
 
 def _refuse_unreadable_stdin(where: str, what: str, command: str) -> None:
-    import os
     import sys
 
     if sys.stdin is None:  # started with it closed (<&-): descriptor 0 may since be a file this process opened

@@ -61,24 +61,25 @@ def os_error_message(e: OSError) -> Optional[str]:
 
     name = final_name(os.fsdecode(path))
     if e.errno in (errno.EEXIST, errno.ENOENT):
-        broken = _broken_link_on(name)
+        broken = broken_link_message(name)
         if broken is not None:
-            # An output under a link to storage that is gone (exp -> an unmounted scratch disk, as
-            # Kaldi's create_split_dir.pl makes them) was "exp: exists and is not a directory".
-            from asrkit.utils.fileio import not_found_reason
-
-            return f"{broken}: {not_found_reason(broken, 'directory')}"
+            return broken
     # '-' as an output file is /dev/stdout (asrkit-align's <ctm-out> -): the user wrote no such name
     return f"{'<stdout>' if name == '/dev/stdout' else name}: {what}"
 
 
-def _broken_link_on(path: str) -> Optional[str]:
-    """The first of ``path`` and its parents that is a symbolic link to nothing, or None."""
+def broken_link_message(path: str) -> Optional[str]:
+    """``"<link>: a broken symbolic link (to ...)"`` for the first of ``path`` and its parents that
+    is a symbolic link to nothing, or None. An output under a link to storage that is gone (exp ->
+    an unmounted scratch disk, as Kaldi's create_split_dir.pl makes them) was "exp: exists and is
+    not a directory" (mkdir's EEXIST)."""
+    from asrkit.utils.fileio import not_found_reason
+
     p = Path(path)
     for q in (p, *p.parents):
         try:
             if q.is_symlink() and not q.exists():
-                return str(q)
+                return f"{q}: {not_found_reason(q, 'directory')}"
         except (OSError, ValueError):
             return None
     return None

@@ -160,6 +160,14 @@ def remove_stale_tmp(path: PathLike) -> List[Path]:
     return removed
 
 
+def tmp_output_with_pid(name: str) -> Optional[str]:
+    """The output file name a temporary name of ours that carries a process id stands for
+    (``.text.12.ab12cd34.tmp`` -> ``text``), else None (the older form without one,
+    ``.x.ab12cd34.tmp``, is too like a user's ``.notes.20241201.tmp`` to be told apart by name)."""
+    m = _TMP_NAME.match(name)
+    return m.group("name") if m and m.group("pid") else None
+
+
 def final_name(path: PathLike) -> str:
     """The output a temporary name of ours stands for (``d/.x.ark.12.ab12cd34.tmp`` -> ``d/x.ark``,
     and a file in a temporary directory, ``.d_sp.12.ab12cd34.tmp/text`` -> ``d_sp/text``)."""
