@@ -1203,6 +1203,21 @@ def check_wav_file(path: str, what: str) -> None:
         os.close(fd)
 
 
+def _header_rewritten_in_stream(read_at: Callable[[int, int], bytes]) -> Optional[str]:
+    """"W64" or "CAF" where a stream's samples start with its own format's header again (what sox
+    writes to a pipe for these formats), else None. Two files joined with cat have the second
+    header after the first's samples, not at their start."""
+    head = read_at(0, 16)
+    if head == _W64_RIFF:
+        first = read_at(0, 1 << 16).find(_W64_DATA, 16)
+        return "W64" if first != -1 and read_at(first + 24, 16) == _W64_RIFF else None
+    if head[:4] == b"caff":
+        # (the data chunk's body starts with a 4-byte edit count, then the samples)
+        start = next((pos + 12 + 4 for cid, pos, _ in _caf_chunks(read_at) if cid == b"data"), None)
+        return "CAF" if start is not None and read_at(start, 4) == b"caff" else None
+    return None
+
+
 def read_audio_bytes(data: bytes, what: str, streamed: bool = False, channel: Optional[int] = DOWNMIX,
                      max_samples: int = DEFAULT_MAX_SAMPLES) -> Tuple[np.ndarray, int]:
     """Decode a whole audio file held in memory into ``(samples (N,) float32 int16-scale, rate)``.
@@ -1212,15 +1227,16 @@ def read_audio_bytes(data: bytes, what: str, streamed: bool = False, channel: Op
     """
     if len(data) == 0:
         raise AsrkitError(f"{what}: empty {'stream' if streamed else 'file'} (0 bytes)")
-    first_data = data.find(_W64_DATA, 16, 1 << 16) if streamed and bytes(data[:16]) == _W64_RIFF else -1
-    if first_data != -1 and bytes(data[first_data + 24:first_data + 40]) == _W64_RIFF:
-        # sox cannot seek back in a pipe to fill in W64's sizes: it writes the header again where
-        # the samples start and at the end, which libsndfile read as 52 samples of noise at each
-        # end, no error. (Another file after this one's samples is "joined with cat", below.)
-        raise AsrkitError(f"{what}: a W64 stream with its header written again inside it (as sox writes W64 to a "
-                          f"pipe, where it cannot seek back): its copies would be read as samples; write '-t wav' "
-                          f"to the pipe instead")
     read_at = lambda offset, n: bytes(data[offset:offset + n])  # noqa: E731
+    rewritten = _header_rewritten_in_stream(read_at) if streamed else None
+    if rewritten:
+        # sox cannot seek back in a pipe to fill in W64's or CAF's sizes: it writes the header
+        # again where the samples start and at the end, which libsndfile read as samples (W64: 52
+        # of noise at each end, no error; CAF: "another CAF file follows", blaming cat). (Another
+        # file after this one's samples is "joined with cat", below.)
+        raise AsrkitError(f"{what}: a {rewritten} stream with its header written again inside it (as sox writes "
+                          f"{rewritten} to a pipe, where it cannot seek back): its copies would be read as samples; "
+                          f"write '-t wav' to the pipe instead")
     riff = _riff_data(read_at)
     _check_wav_header(riff, len(data), what, streamed, read_at)
     mp3_counted, mp3_walked = _check_declared_length(read_at, len(data), what, streamed)

@@ -618,3 +618,26 @@ def test_a_w64_stream_from_sox_is_refused_not_read_with_its_header_as_samples(tm
     sf.write(tmp_path / "a.w64", clean.astype(np.int16), rate, format="W64", subtype="PCM_16")
     piped, _ = read_wav_source(f"cat {shlex.quote(str(tmp_path / 'a.w64'))} |", "y")
     assert np.array_equal(piped, clean)
+
+
+def test_a_caf_stream_from_sox_is_refused_naming_the_pipe_not_cat(tmp_path, yesno_root):
+    """`sox x.wav -t caf - |` in a wav.scp: sox, unable to seek back in the pipe, writes the CAF
+    header again where the samples start and at the end, as for W64; it was refused as "another
+    CAF file follows this one's end (files joined with cat?)", sending the user after a cat that
+    was never there. A CAF file through `cat ... |` reads as it is; two joined keep their error."""
+    from debian_packages import require_program
+
+    require_program("sox")
+    wav = next(iter(sorted((yesno_root / "waves_yesno").glob("*.wav"))))
+    clean, rate = read_wav_source(str(wav), "w")
+    with pytest.raises(AsrkitError, match=r"^x: a CAF stream with its header written again inside it \(as sox "
+                                          r"writes CAF to a pipe, where it cannot seek back\): .* write '-t wav' to "
+                                          r"the pipe instead$"):
+        read_wav_source(f"sox {shlex.quote(str(wav))} -t caf - |", "x")
+    caf = tmp_path / "a.caf"
+    sf.write(caf, clean.astype(np.int16), rate, format="CAF", subtype="PCM_16")
+    piped, _ = read_wav_source(f"cat {shlex.quote(str(caf))} |", "y")
+    assert np.array_equal(piped, clean)
+    (tmp_path / "two.caf").write_bytes(caf.read_bytes() * 2)
+    with pytest.raises(AsrkitError, match=r"another CAF file follows this one's end at byte \d+ \(files joined"):
+        read_wav_source(f"cat {shlex.quote(str(tmp_path / 'two.caf'))} |", "z")
