@@ -16,7 +16,7 @@ from typing import Dict, List, Optional, Tuple
 from asrkit.data.table import (IS_A_DIRECTORY, format_table, iter_table, read_list_table, read_table, read_utt2spk,
                                split_fields, utt2spk_to_spk2utt)
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.fileio import AtomicFiles, PathLike, signals_deferred
+from asrkit.utils.fileio import AtomicFiles, PathLike, not_found_reason, signals_deferred
 
 # A time as Kaldi's ConvertStringToReal (strtod) reads it. Python's float() also takes '1_0'
 # (10.0) and non-ASCII digits ('١' is 1.0), which no Kaldi tool reads as a time.
@@ -125,11 +125,16 @@ class DataDir:
 
     def not_a_file(self, name: str) -> Optional[str]:
         """Why table ``name``, which :meth:`has` says is absent, is there all the same (a
-        directory, a device, a pipe of that name, or a link to one), or None (also for a table
-        that :meth:`has`)."""
+        directory, a device, a pipe of that name, a link to one, or a link to nothing), or None
+        (also for a table that :meth:`has`)."""
         path = self.file(name)
         if path.is_dir():
             return IS_A_DIRECTORY
+        if path.is_symlink() and not path.exists():
+            # A link to a table that is gone (text -> ../../data/train/text, moved) is there in ls
+            # and was taken for an absent table: split-data-dir's pieces and the speed copies came
+            # without transcripts, exit 0, and fix-data-dir "needed no change".
+            return not_found_reason(path, "file")
         # A link to /dev/zero (or a FIFO) was "no such file" for a required table and, for an
         # optional one, absent: split-data-dir wrote pieces without text, fix-data-dir "needed no
         # change". Such a table cannot be hashed for the split stamp, nor read twice.

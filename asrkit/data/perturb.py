@@ -42,6 +42,8 @@ DROPPED = ("feats.scp", "utt2num_frames", "cmvn.scp")
 # a word: a language-tagged or STM-scored set lost its tags in every copy, the originals' too).
 COPIED_BY_UTT = ("utt2lang",)
 COPIED_BY_RECO = ("reco2file_and_channel",)
+# The source tables read (spk2utt is made again from utt2spk; DROPPED are not read).
+_READ = ("segments", "text", "utt2dur", "reco2dur", *COPIED_BY_UTT, *COPIED_BY_RECO, "spk2gender", "utt2uniq")
 METHODS = ("sox", "audio")
 AUDIO_DIR = "audio"  # <dst>/audio/sp<F>/<recording>.flac with --method audio
 
@@ -136,6 +138,13 @@ def perturb_data_dir_speed(src: PathLike, dst: PathLike, factors: Sequence[float
         # (its copies' paths go into wav.scp: a line break cut each of their lines in two, exit 0)
         raise AsrkitError(f"{str(dst)!r}: the output path holds a line break or control character, which no wav.scp "
                           f"line naming the copies under it can hold (the path as links resolve): give another")
+    # A table this command copies that is a directory or no regular file (a link to /dev/zero, a
+    # FIFO) was taken for an absent one: a 'text' folder gave copies with no transcripts, exit 0,
+    # where validate-, fix- and split-data-dir refuse it.
+    for name in _READ:
+        problem = d.not_a_file(name)
+        if problem:
+            raise AsrkitError(f"{d.file(name)}: {problem}")
     wav_scp, utt2spk = d.read("wav.scp"), d.read("utt2spk")
     _refuse_stdin_recordings(d, wav_scp)
     segments = d.segments() if d.has("segments") else None

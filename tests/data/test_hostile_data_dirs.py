@@ -249,3 +249,64 @@ def test_unreadable_audio_and_folders_are_named_not_lost(an4_root, tmp_path):
     assert top.stderr.rstrip().splitlines()[-1] == (f"ERROR (asrkit-make-data-dir): {locked}: cannot read the "
                                                     f"folder: Permission denied")
     assert not (tmp_path / "data2").exists()
+
+
+@pytest.mark.parametrize("name", ["text", "segments", "utt2dur", "spk2gender"])
+def test_perturb_refuses_a_table_that_is_a_directory_or_no_file(an4_dir, tmp_path, asrkit, name):
+    """perturb-data-dir-speed took a table that is a directory (or a link to /dev/zero) for an
+    absent one: a 'text' folder gave copies without transcripts, exit 0, where validate-, fix-
+    and split-data-dir refuse it."""
+    from asrkit.data.perturb import perturb_data_dir_speed
+
+    path = an4_dir / name
+    path.unlink(missing_ok=True)
+    path.mkdir()
+    with pytest.raises(AsrkitError, match=f"^{re.escape(str(path))}: is a directory, not a table file$"):
+        perturb_data_dir_speed(an4_dir, tmp_path / "sp", [1.0])
+    assert not (tmp_path / "sp").exists()
+    path.rmdir()
+    path.symlink_to("/dev/zero")
+    out = asrkit("perturb-data-dir-speed", "--factors", "1.0", an4_dir, tmp_path / "sp", check=False)
+    assert out.returncode == 1 and out.stderr.decode().strip().endswith(
+        f"{path}: not a regular file (a device or pipe)"), out.stderr
+    assert not (tmp_path / "sp").exists()
+    # the nearest valid input, the table absent, is copied as before
+    path.unlink()
+    perturb_data_dir_speed(an4_dir, tmp_path / "sp", [1.0])
+    assert (tmp_path / "sp/utt2spk").read_text() == (an4_dir / "utt2spk").read_text()
+
+
+def test_a_table_that_is_a_broken_link_is_named_not_taken_for_absent(an4_dir, tmp_path, asrkit):
+    """A table that is a link to a file that is gone (text -> ../../data/train/text, moved) was
+    taken for an absent one: split-data-dir wrote pieces without text and perturb-data-dir-speed
+    copies without transcripts (exit 0), fix-data-dir "needed no change"; validate-data-dir said
+    'no such file' of a name that ls shows."""
+    from asrkit.data.perturb import perturb_data_dir_speed
+    from asrkit.data.split import split_data_dir
+
+    text = an4_dir / "text"
+    saved = text.read_bytes()
+    text.unlink()
+    text.symlink_to(tmp_path / "gone/text")
+    why = f"{text}: a broken symbolic link (to {tmp_path}/gone/text, which does not exist)"
+    assert _errors(an4_dir) == [why]
+    for run in (lambda: split_data_dir(an4_dir, 2), lambda: fix_data_dir(an4_dir),
+                lambda: perturb_data_dir_speed(an4_dir, tmp_path / "sp", [1.0])):
+        with pytest.raises(AsrkitError) as e:
+            run()
+        assert str(e.value) == why
+    assert not (an4_dir / "split2").exists() and not (an4_dir / ".backup").exists() and not (tmp_path / "sp").exists()
+    out = asrkit("split-data-dir", an4_dir, "2", check=False)
+    assert out.returncode == 1 and out.stderr.decode().strip().endswith(why), out.stderr
+    # A required table's link names itself so too; a link to a table that is there is read as ever.
+    (an4_dir / "utt2spk").rename(tmp_path / "utt2spk")
+    (an4_dir / "utt2spk").symlink_to(tmp_path / "utt2spk.moved")
+    with pytest.raises(AsrkitError, match=r"/utt2spk: a broken symbolic link \(to .*utt2spk.moved, which does not "
+                                          r"exist\) \(required in data dir "):
+        DataDir(an4_dir).require("utt2spk")
+    (an4_dir / "utt2spk").unlink()
+    (an4_dir / "utt2spk").symlink_to(tmp_path / "utt2spk")
+    (tmp_path / "gone").mkdir()
+    (tmp_path / "gone/text").write_bytes(saved)
+    assert _errors(an4_dir) == []
+    assert split_data_dir(an4_dir, 2).sizes
