@@ -17,7 +17,8 @@ from asrkit.data.from_audio import CASES, PUNCTUATION, make_data_dir
 @click.option("--audio-ext", default="wav,flac", show_default=True,
               help="Audio file extensions to take, comma separated. Mono files libsndfile reads (WAV, FLAC, "
                    "OGG, MP3, AIFF, SPHERE...) are read in-process; other formats and multi-channel files "
-                   "through sox pipes.")
+                   "through sox pipes (without sox, multi-channel files of those formats as mono WAV copies "
+                   "written to DATA-DIR/mono_wav/).")
 @click.option("--speaker", help="One speaker name for every file [default: spk1].")
 @click.option("--speaker-from-dir", is_flag=True, help="The speaker is the first folder below AUDIO-DIR.")
 @click.option("--speaker-regex", metavar="REGEX",
@@ -29,8 +30,9 @@ from asrkit.data.from_audio import CASES, PUNCTUATION, make_data_dir
                    "--resample).")
 @click.option("--channel", type=click.IntRange(min=0), default=None,
               help="Of files with several channels, take channel N (0-based, Kaldi's --channel) through a "
-                   "'sox ... remix N+1 |' pipe, not the average of them; mono files are used as they are, and "
-                   "a file with N channels or fewer is skipped and counted.")
+                   "'sox ... remix N+1 |' pipe (without sox: a mono copy in DATA-DIR/mono_wav/), not the "
+                   "average of them; mono files are used as they are, and a file with N channels or fewer is "
+                   "skipped and counted.")
 @click.option("--case", type=click.Choice(CASES), default="keep", show_default=True,
               help="Change the transcripts' letter case.")
 @click.option("--punctuation", type=click.Choice(PUNCTUATION), default="keep", show_default=True,

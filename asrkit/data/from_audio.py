@@ -25,7 +25,9 @@ AIFF, AU, CAF, W64, RF64, NIST SPHERE) go into wav.scp as absolute paths, read i
 external program; a rate other than the fbank config's is then resampled by
 ``asrkit-compute-fbank --resample``). Files with several channels, other formats and, with
 ``sample_rate``, every file become ``sox <file> -t wav -r <rate> -c 1 -b 16 - |`` pipes (channels
-averaged), which need sox.
+averaged), which need sox. Without sox, a multi-channel file libsndfile reads has its mono audio
+written to ``<out_dir>/mono_wav/<utt>.wav`` (16-bit WAV, what the pipe gives) and named in wav.scp
+instead (:func:`write_mono_copies`).
 
 Nothing is silently lost: an audio file without a transcript, a transcript whose audio is not
 there, an empty transcript, a path that cannot be a table line (a line break in it), and a file
@@ -44,7 +46,9 @@ e.g.::
 """
 from __future__ import annotations
 
+import contextlib
 import functools
+import io
 import os
 import re
 import shlex
@@ -90,6 +94,17 @@ TRUNCATED = "truncated or malformed audio file (header and size disagree)"
 UNSUPPORTED = "audio in an encoding libsndfile does not decode (a 16-bit float WAV: write it as 16-bit PCM)"
 # (WSJ's .wv1: counted as "not readable audio (bad or truncated header)", a damaged file)
 COMPRESSED_SPHERE = "compressed NIST SPHERE (WSJ's shorten: decompress it with Kaldi's sph2pipe -f wav)"
+NO_MONO_COPY = "multi-channel file whose mono copy could not be made (the reader's reason in the log)"
+# Without sox, a multi-channel file's mono audio (the average, or --channel N) is written here, in
+# the data dir, as 16-bit WAV: the same audio the sox pipe gives, read alike by every asrkit
+# command and every Kaldi tool. A plain path to the stereo file would not do: asrkit-compute-fbank
+# (and training from audio) refuse multi-channel audio unless given --channel, which cannot say
+# "average", and Kaldi's compute-fbank-feats takes channel 0 of it (and no FLAC or MP3 at all).
+MONO_DIR = "mono_wav"
+# In MONO_DIR: the folder is make-data-dir's to replace on the next run (a folder of that name
+# without it is the user's, never replaced), and find_audio leaves it out (a data dir made inside
+# the audio folder had its own copies taken for corpus audio on the next run).
+MONO_MARKER = ".asrkit-make-data-dir"
 # Extensions and the libsndfile format that reads them. A file of these goes into wav.scp as its
 # path (asrkit reads it with libsndfile), its header checked here, so a broken file is a counted
 # skip now rather than a failed feature job later. Other extensions go through sox pipes.
@@ -257,6 +272,7 @@ def find_audio(audio_dir: Path, extensions: Sequence[str],
                 again.append(rel_root)
                 continue
             seen.add((st.st_dev, st.st_ino))
+        dirs[:] = [d for d in dirs if not os.path.isfile(os.path.join(root, d, MONO_MARKER))]
         if "__MACOSX" in dirs:
             dirs.remove("__MACOSX")
             metadata += sum(len(f) for _, _, f in os.walk(Path(root) / "__MACOSX"))
@@ -338,6 +354,86 @@ def wav_scp_entry(path: Path, sample_rate: Optional[int], channels: int = 1, cha
     if channels > 1 and channel is not None:
         return f"sox {shlex.quote(str(path))} -t wav{rate} -b 16 - remix {channel + 1} |"  # (sox counts from 1)
     return f"sox {shlex.quote(str(path))} -t wav{rate} -c 1 -b 16 - |"
+
+
+def _mono_name(utt: str) -> str:
+    """The mono copy's file name for utterance ``utt`` (an id: no '/' or white space), within the
+    255 bytes a file name may hold (a deep path below the audio folder makes a long id)."""
+    name = f"{utt}.wav"
+    if len(name.encode()) <= 255:
+        return name
+    import hashlib
+
+    return f"{utt.encode()[:200].decode(errors='ignore')}-{hashlib.sha1(utt.encode()).hexdigest()[:16]}.wav"
+
+
+def _refuse_foreign_mono_dir(folder: Path) -> None:
+    """A ``folder`` there (DATA-DIR/mono_wav) that an earlier make-data-dir did not write is the
+    user's: replacing it would delete their files. A path no wav.scp line can hold is refused too."""
+    where = str(folder.absolute())
+    if not _is_utf8(where) or _has_control_char(where):
+        raise AsrkitError(f"{str(folder)!r}: the mono copies of multi-channel files go here (sox is not on PATH), "
+                          f"but no wav.scp line can hold this path (a line break, control character or bytes "
+                          f"that are not UTF-8): give another data dir")
+    if os.path.lexists(folder) and not (folder / MONO_MARKER).is_file():
+        raise AsrkitError(f"{folder}: exists and was not written by asrkit-make-data-dir (no {MONO_MARKER} in it), "
+                          f"but the mono copies of multi-channel files go there (sox is not on PATH): move it "
+                          f"away, or install sox")
+
+
+def write_mono_copies(sources: Dict[str, Path], folder: Path, channel: Optional[int],
+                      report: MakeReport) -> Tuple[Path, Dict[str, str]]:
+    """Write each multi-channel file of ``sources`` (utterance -> file) as 16-bit mono WAV, the
+    channels' mean or ``channel``, into a new temporary folder beside ``folder``, for the caller
+    to put in place (fileio.replace_dir) once the data dir is to be written. Returns that folder
+    and utterance -> its copy's path as it will be (absolute); a file the reader refuses
+    (channels that cancel out, a damaged MP3, more than the reader's sample limit) is skipped
+    and counted, its reason logged. Where the copies cannot be written (a full disk) nothing is
+    left behind."""
+    import numpy as np
+    import soundfile
+
+    from asrkit.features.wav import DOWNMIX, read_wav_source
+    from asrkit.utils.fileio import tmp_dir_for
+    from asrkit.utils.logging import progress
+
+    _refuse_foreign_mono_dir(folder)
+    done: Dict[str, str] = {}
+    tmp = tmp_dir_for(folder)
+    try:
+        (tmp / MONO_MARKER).write_text("Mono copies of multi-channel audio files that wav.scp names, written by "
+                                       "asrkit-make-data-dir where sox was not on PATH; replaced when it runs "
+                                       "again into this data dir.\n", encoding="utf-8")
+        clipped: List[str] = []
+        for utt, path in progress(sorted(sources.items()), desc="mono copies", unit="files"):
+            try:
+                samples, rate = read_wav_source(str(path), str(path), channel=DOWNMIX if channel is None else channel,
+                                                pipes=False)
+            except AsrkitError as e:
+                log.warning("%s", e)
+                report.skip(NO_MONO_COPY, str(path))
+                continue
+            # (int16 scale already: 16-bit sources keep their values, a mean's halves rounded)
+            out = np.rint(samples)
+            if out.max(initial=0) > 32767 or out.min(initial=0) < -32768:
+                clipped.append(path.name)  # a float or louder-than-full-scale source, as sox -b 16 clips it
+            name = _mono_name(utt)
+            wav = io.BytesIO()
+            soundfile.write(wav, np.clip(out, -32768, 32767).astype(np.int16), rate, format="WAV", subtype="PCM_16")
+            try:
+                # (written by Python, not libsndfile: a full disk is then an OSError naming the copy)
+                (tmp / name).write_bytes(wav.getbuffer())
+            except OSError as e:
+                e.filename, e.filename2 = str(folder / name), None
+                raise
+            done[utt] = str(folder.absolute() / name)
+        if clipped:
+            log.warning("%d mono cop%s clipped at 16-bit full scale (louder than full scale): %s", len(clipped),
+                        "y" if len(clipped) == 1 else "ies", ", ".join(clipped[:5]) + (" ..." if len(clipped) > 5 else ""))
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return tmp, done
 
 
 def _utf16_hint(raw: bytes) -> str:
@@ -586,12 +682,19 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
             else:
                 good.append(rel)
     piped = [r for r in good if needs_sox(r, sample_rate, channels_of[r])]
+    # Without sox, a multi-channel file libsndfile reads gets a mono copy in the data dir instead
+    # of its pipe (write_mono_copies); converting formats or rates still needs sox.
+    copied = set()
+    if piped and sample_rate is None and shutil.which("sox") is None:
+        copied = {r for r in piped if libsndfile_reads(r)}
+        piped = [r for r in piped if r not in copied]
+        if copied:
+            _refuse_foreign_mono_dir(Path(out_dir) / MONO_DIR)
     if piped and shutil.which("sox") is None:
         first = piped[0]
         pipes = "through 'sox ... |' pipes in wav.scp"
+        # (a multi-channel file libsndfile reads is copied as mono above, unless --sample-rate)
         why = (f"--sample-rate {sample_rate} converts every file {pipes}" if sample_rate else
-               f"{len(piped)} file(s) have several channels (first: {first}), averaged to mono {pipes}"
-               if libsndfile_reads(first) else
                f"{len(piped)} file(s) are in a format libsndfile does not read (first: {first}), read {pipes}")
         raise AsrkitError(f"sox not found on PATH: {why} (install it, e.g. apt-get install sox, or convert the "
                           f"files to mono WAV or FLAC)")
@@ -789,26 +892,59 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
             # Damaged text, as a line that is not UTF-8 is: fixed at its source, not trained on.
             raise AsrkitError(f"{where_of[rel]}: {why} in the transcript of {utt!r}")
         source_of[utt] = rel
-        wav_scp[utt] = wav_scp_entry(audio_root / rel, sample_rate, channels_of[rel], channel)
+        wav_scp[utt] = "" if rel in copied else wav_scp_entry(audio_root / rel, sample_rate, channels_of[rel], channel)
         text[utt] = words
         utt2spk[utt] = spk
-    report.num_utts = len(wav_scp)
-
-    for reason, names in report.skipped.items():
-        log.warning("skipped %d: %s: %s%s (all with -v)", len(names), reason, ", ".join(names[:5]),
-                    " ..." if len(names) > 5 else "")
-        log.debug("%s: %s", reason, ", ".join(names))
-    if report.mapped_ids:
-        log.info("%d utterance id(s) have characters other than letters, digits and ._+- replaced by _",
-                 report.mapped_ids)
+    to_copy = {utt: audio_root / rel for utt, rel in source_of.items() if rel in copied}
     total = report.num_audio + sum(len(report.skipped.get(r, [])) for r in (NO_AUDIO, NOT_A_FILE, other_reason))
-    if report.num_utts == 0:
-        raise AsrkitError(f"{audio_dir}: no utterance has both audio and a non-empty transcript "
-                          f"({report.num_skipped} skipped, reasons above)")
-    held = report.num_skipped - len(report.skipped.get(TEXT_WITHOUT_AUDIO, []))
-    if held > max_skip_ratio * total:
-        raise AsrkitError(f"{audio_dir}: {held} of {total} audio files and transcripts skipped "
-                          f"(reasons above), more than --max-skip-ratio {max_skip_ratio:g}: fix the corpus "
-                          f"or raise the ratio")
+
+    def counts_problem() -> Optional[str]:
+        if not wav_scp:
+            return (f"{audio_dir}: no utterance has both audio and a non-empty transcript "
+                    f"({report.num_skipped} skipped, reasons above)")
+        held = report.num_skipped - len(report.skipped.get(TEXT_WITHOUT_AUDIO, []))
+        if held > max_skip_ratio * total:
+            return (f"{audio_dir}: {held} of {total} audio files and transcripts skipped "
+                    f"(reasons above), more than --max-skip-ratio {max_skip_ratio:g}: fix the corpus "
+                    f"or raise the ratio")
+        return None
+
+    copies = None  # (the filled temporary folder, what goes where) until it is put in place
+    new_out = not os.path.lexists(out_dir)  # (made for the copies' temporary folder: removed on failure)
+    folder = Path(out_dir) / MONO_DIR
+    # (the counts first: a corpus refused anyway is not read whole for its copies)
+    problem = counts_problem()
+    try:
+        if to_copy and problem is None:
+            log.info("sox not on PATH: writing %d multi-channel file(s) as mono 16-bit WAV (%s) into %s",
+                     len(to_copy), "their channels' mean" if channel is None else f"channel {channel}", folder)
+            copies = write_mono_copies(to_copy, folder, channel, report)
+            for utt in to_copy:
+                if utt in copies[1]:
+                    wav_scp[utt] = wav_scp_entry(Path(copies[1][utt]), None)
+                else:
+                    del wav_scp[utt], text[utt], utt2spk[utt]
+            problem = counts_problem()
+        report.num_utts = len(wav_scp)
+        for reason, names in report.skipped.items():
+            log.warning("skipped %d: %s: %s%s (all with -v)", len(names), reason, ", ".join(names[:5]),
+                        " ..." if len(names) > 5 else "")
+            log.debug("%s: %s", reason, ", ".join(names))
+        if report.mapped_ids:
+            log.info("%d utterance id(s) have characters other than letters, digits and ._+- replaced by _",
+                     report.mapped_ids)
+        if problem:
+            raise AsrkitError(problem)
+        if copies is not None:
+            from asrkit.utils.fileio import replace_dir
+
+            replace_dir(copies[0], folder)
+            copies = None
+    finally:
+        if copies is not None:
+            shutil.rmtree(copies[0], ignore_errors=True)
+            if new_out:
+                with contextlib.suppress(OSError):
+                    os.rmdir(out_dir)
     write_data_dir(out_dir, wav_scp=wav_scp, text=text, utt2spk=utt2spk)
     return report

@@ -324,10 +324,16 @@ def test_without_sox_what_needs_it_is_named(an4_root, tmp_path, monkeypatch):
     prompts.write_text(prompts.read_text() + "odd YES\n")
     with pytest.raises(AsrkitError, match=r"1 file\(s\) are in a format libsndfile does not read \(first: odd.sox\)"):
         make_data_dir(audio, tmp_path / "d2", transcripts=prompts, speaker="s", extensions=("wav", "sox"))
+    # A stereo file libsndfile reads needs no sox: its mono copy is written in the data dir (it was
+    # "1 file(s) have several channels (first: two.flac), averaged ... through 'sox ... |' pipes";
+    # tests/data/test_make_data_dir_without_sox.py)
     soundfile.write(audio / "two.flac", np.stack([samples, samples], 1), rate)
     prompts.write_text(prompts.read_text() + "two YES\n")
-    with pytest.raises(AsrkitError, match=r"1 file\(s\) have several channels \(first: two.flac\), averaged"):
-        make_data_dir(audio, tmp_path / "d3", transcripts=prompts, speaker="s")
+    (audio / "odd.sox").unlink()
+    make_data_dir(audio, tmp_path / "d3", transcripts=prompts, speaker="s", max_skip_ratio=0.5)
+    wav = DataDir(tmp_path / "d3").read("wav.scp")
+    assert wav["s-two"] == str((tmp_path / "d3/mono_wav/s-two.wav").absolute())
+    assert np.array_equal(read_wav_source(wav["s-two"], "x", channel=-1)[0], samples)
 
 
 def test_safe_id():
