@@ -372,13 +372,13 @@ def _refuse_foreign_mono_dir(folder: Path) -> None:
     user's: replacing it would delete their files. A path no wav.scp line can hold is refused too."""
     where = str(folder.absolute())
     if not _is_utf8(where) or _has_control_char(where):
-        raise AsrkitError(f"{str(folder)!r}: the mono copies of multi-channel files go here (sox is not on PATH), "
+        raise AsrkitError(f"{str(folder)!r}: the mono copies of multi-channel files go here (no sox that reads them), "
                           f"but no wav.scp line can hold this path (a line break, control character or bytes "
                           f"that are not UTF-8): give another data dir")
     if os.path.lexists(folder) and not (folder / MONO_MARKER).is_file():
         raise AsrkitError(f"{folder}: exists and was not written by asrkit-make-data-dir (no {MONO_MARKER} in it), "
-                          f"but the mono copies of multi-channel files go there (sox is not on PATH): move it "
-                          f"away, or install sox")
+                          f"but the mono copies of multi-channel files go there (no sox that reads them): move it "
+                          f"away, or install sox (and its handler for the format)")
 
 
 def write_mono_copies(sources: Dict[str, Path], folder: Path, channel: Optional[int],
@@ -685,11 +685,10 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
     # Without sox, a multi-channel file libsndfile reads gets a mono copy in the data dir instead
     # of its pipe (write_mono_copies); converting formats or rates still needs sox.
     copied = set()
+    why_copied = "sox not on PATH"
     if piped and sample_rate is None and shutil.which("sox") is None:
         copied = {r for r in piped if libsndfile_reads(r)}
         piped = [r for r in piped if r not in copied]
-        if copied:
-            _refuse_foreign_mono_dir(Path(out_dir) / MONO_DIR)
     if piped and shutil.which("sox") is None:
         first = piped[0]
         pipes = "through 'sox ... |' pipes in wav.scp"
@@ -706,12 +705,20 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
     read_anyway = {suffix for suffix in {r.suffix.lower() for r in unread}
                    if sox_reads_by_content(audio_root / next(r for r in unread if r.suffix.lower() == suffix))}
     unread = [r for r in unread if r.suffix.lower() not in read_anyway]
+    if sample_rate is None and any(libsndfile_reads(r) for r in unread):
+        # (a stereo MP3 where Debian's sox lacks libsox-fmt-mp3: libsndfile reads it, as above)
+        kinds = sorted({r.suffix.lower().lstrip(".") for r in unread if libsndfile_reads(r)})
+        why_copied = f"the installed sox cannot read *.{', *.'.join(kinds)} (not in 'sox -h' AUDIO FILE FORMATS)"
+        copied |= {r for r in unread if libsndfile_reads(r)}
+        unread = [r for r in unread if r not in copied]
+    if copied:
+        _refuse_foreign_mono_dir(Path(out_dir) / MONO_DIR)
     if unread:
         first = unread[0]
         kinds = sorted({r.suffix.lower().lstrip(".") for r in unread})
+        # (a multi-channel file libsndfile reads is copied as mono above, unless --sample-rate)
         why = (f"--sample-rate {sample_rate} converts every file through 'sox ... |' pipes" if sample_rate else
-               "files with several channels go through 'sox ... |' pipes to be averaged to mono"
-               if libsndfile_reads(first) else "files of a format libsndfile does not read go through 'sox ... |' pipes")
+               "files of a format libsndfile does not read go through 'sox ... |' pipes")
         pkg = " (Debian: apt-get install libsox-fmt-mp3)" if "mp3" in kinds else ""
         raise AsrkitError(f"{audio_dir}: the installed sox cannot read *.{', *.'.join(kinds)} (not in 'sox -h' AUDIO "
                           f"FILE FORMATS){pkg}, and {why}: {len(unread)} such file(s), first: {first}; install "
@@ -916,7 +923,7 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
     problem = counts_problem()
     try:
         if to_copy and problem is None:
-            log.info("sox not on PATH: writing %d multi-channel file(s) as mono 16-bit WAV (%s) into %s",
+            log.info("%s: writing %d multi-channel file(s) as mono 16-bit WAV (%s) into %s", why_copied,
                      len(to_copy), "their channels' mean" if channel is None else f"channel {channel}", folder)
             copies = write_mono_copies(to_copy, folder, channel, report)
             for utt in to_copy:
