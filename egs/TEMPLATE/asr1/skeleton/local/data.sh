@@ -28,14 +28,15 @@ corpus_root=        # the corpus folder (required)
 audio_subdir=       # where the audio is below corpus_root (empty: corpus_root itself)
 transcripts=        # the "<name> <text>" file (a path, or a name below corpus_root); empty: layout (b)
 text_ext=txt        # layout (b): extension of the transcript beside each audio file
-audio_ext=wav,flac  # audio files to take (mono WAV/FLAC/OGG/MP3...: read in-process; other formats or channels: sox)
+audio_ext=wav,flac  # audio files to take (mono WAV/FLAC/OGG/MP3...: read in-process; other formats or channels: sox,
+                    # or without sox, multi-channel WAV/FLAC/MP3... as mono WAV copies in data/all/mono_wav/)
 speaker=@CORPUS@    # one speaker for every file, unless speaker_from_dir or speaker_regex
 speaker_from_dir=false  # true: the speaker is the first folder below the audio folder
 speaker_regex=      # or: group 1 of this pattern on the path, e.g. '^([a-z]+)_' for alice_001.wav
 sample_rate=        # e.g. 16000: convert every file to it through sox; for audio not at conf/fbank.yaml's rate, or
                     # leave it empty and run ./run.sh --fbank-args --resample (in-process, no sox)
 channel=            # e.g. 1: of files with several channels take channel 1 (0-based; the speaker's side of a
-                    # stereo recording) instead of their average (through sox); mono files as they are
+                    # stereo recording) instead of their average (through sox, or a mono copy); mono files as they are
 # Text normalisation, for what a recogniser can hear: upper case (one token per letter for a char
 # model; "The" and "the" score alike) and punctuation dropped (it is hardly audible; "trail," would
 # be a word error against "trail"). keep/keep leaves the transcripts as they are.
