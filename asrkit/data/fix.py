@@ -17,7 +17,7 @@ from typing import Dict, List, Optional, Set
 from asrkit.data.datadir import (RECO_TABLES, SPK_TABLES, UTT_TABLES, DataDir, dir_problem, parse_segment,
                                  SegmentChannelError, positive_seconds)
 from asrkit.data.table import EMPTY_LINE, ascii_digits, split_fields, utt2spk_to_spk2utt
-from asrkit.data.validate import ScannedTable, scan_table
+from asrkit.data.validate import ScannedTable, id_control_problem, scan_table
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import AtomicFiles, PathLike
 from asrkit.utils.logging import get_logger
@@ -215,6 +215,9 @@ def _why_dropped(utt: str, tables: Dict[str, Dict[str, str]], utt_keys: Set[str]
             return f"not in {name}"
     if len(split_fields(tables["utt2spk"][utt])) != 1:
         return "utt2spk gives not one speaker"
+    if id_control_problem(tables["utt2spk"][utt]):
+        # kept, spk2utt was made with it as a key, which validation then refused
+        return "speaker id holds a control character"
     # Kaldi's fix_data_dir.sh keeps only the speakers cmvn.scp has, as apply-cmvn skips the others'
     # utterances; kept, they made the fixed dir fail asrkit-validate-data-dir ("speaker 'B' has no
     # entry"), which then pointed back at this command.

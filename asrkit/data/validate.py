@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 
 import os
+import re
 import stat
 import struct
 from dataclasses import dataclass, field
@@ -65,6 +66,23 @@ class ScannedTable:
         return out
 
 
+# ASCII control characters other than the white space that splits a line's fields (NUL is
+# named on its own, as a damaged file's).
+_ID_CONTROL = re.compile("[\x01-\x08\x0e-\x1f\x7f]")
+
+
+def id_control_problem(key: str) -> Optional[str]:
+    """Why id ``key`` (a table's key, a speaker id) is no Kaldi id, when it holds an ASCII control
+    character (an ESC from 'ls --color' output, a ^A), or None. Kaldi's IsToken refuses them in
+    every table key, and they sort apart from 'LC_ALL=C sort' (which compares whole lines: 'a\x01x'
+    before 'a '): validation passed such an id, and fix-data-dir wrote an order Kaldi refuses."""
+    m = _ID_CONTROL.search(key)
+    if m is None:
+        return None
+    return (f"the control character U+{ord(m.group()):04X} {m.group()!r} at character {m.start()} of the id "
+            f"{key!r}: Kaldi ids cannot hold one")
+
+
 def scan_table(path: PathLike, allow_empty_value: bool = False, nul_in_value: bool = False) -> ScannedTable:
     """Read every line of a table, collecting malformed lines as problems instead of raising.
     ``nul_in_value``: a NUL after the key keeps the line (a transcript's, named by the caller)."""
@@ -103,6 +121,10 @@ def scan_table(path: PathLike, allow_empty_value: bool = False, nul_in_value: bo
         if lineno == 1 and line.startswith(BOM):
             scanned.problems.append(Problem(str(path), 1, bom_problem(str(path))))
             parts = split_fields(line[1:], 1)
+        control = id_control_problem(parts[0]) if parts else None
+        if control:
+            scanned.problems.append(Problem(str(path), lineno, control))
+            continue
         if not parts:
             scanned.problems.append(Problem(str(path), lineno, EMPTY_LINE))
         elif line[:1] in SPACE:
@@ -223,6 +245,10 @@ def validate_data_dir(path: PathLike, no_text: bool = False, no_feats: bool = Fa
     for key, line in utts.items():
         if len(split_fields(line.value)) != 1:
             problems.append(Problem(str(utt2spk.path), line.lineno, f"expected one speaker id, got {line.value!r}"))
+        elif id_control_problem(line.value):
+            # (a key of spk2utt and of the speakers' stats: fix-data-dir drops its utterances)
+            problems.append(Problem(str(utt2spk.path), line.lineno,
+                                    f"utterance {key!r}: speaker id: {id_control_problem(line.value)}"))
         elif not key.startswith(line.value):
             prefix_warnings += 1
             if prefix_warnings <= MAX_REPEATED_WARNINGS:

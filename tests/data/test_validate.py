@@ -439,3 +439,42 @@ def test_the_fix_command_a_message_suggests_can_be_pasted(asrkit, an4_dir, tmp_p
     bad = asrkit("validate-data-dir", moved, check=False)
     assert bad.returncode == 1
     assert f"asrkit-fix-data-dir '{moved}' repairs missing/extra ids and sorting" in bad.stderr.decode()
+
+
+def test_an_id_with_a_control_character_is_refused_and_fixed_to_c_sort_order(an4_dir):
+    """An id holding an ASCII control character (a ^A, an ESC from 'ls --color' output) passed
+    validation, though Kaldi's IsToken refuses it in every table key, and fix-data-dir sorted
+    'a\\x01x' after 'a', where LC_ALL=C sort (which compares whole lines) puts it before 'a ...':
+    a "fixed" dir that Kaldi's validate_data_dir.sh refuses as unsorted."""
+    import subprocess
+
+    from asrkit.data.fix import fix_data_dir
+
+    utts = [line.split()[0] for line in lines(an4_dir / "utt2spk")]
+    bad = utts[0] + "\x01x"
+    for name in ("utt2spk", "text", "wav.scp"):
+        rows = lines(an4_dir / name)
+        rows.insert(1, bad + rows[0][len(utts[0]):])
+        (an4_dir / name).write_text("".join(rows))
+    rows = lines(an4_dir / "utt2spk")
+    spk = rows[5].split()[1]
+    rows[5] = rows[5].replace(f" {spk}", f" \x1b[0m{spk}")
+    (an4_dir / "utt2spk").write_text("".join(rows))
+    why = f"the control character U+0001 '\\x01' at character {len(utts[0])} of the id {bad!r}: Kaldi ids cannot hold one"
+    errs = errors(an4_dir)
+    for name in ("utt2spk", "text", "wav.scp"):
+        assert f"{an4_dir}/{name}:2: {why}" in errs, errs
+    assert (f"{an4_dir}/utt2spk:6: utterance {utts[4]!r}: speaker id: the control character U+001B '\\x1b' at "
+            f"character 0 of the id '\\x1b[0m{spk}': Kaldi ids cannot hold one") in errs
+    report = fix_data_dir(an4_dir)
+    assert report.reasons["speaker id holds a control character"] == [utts[4]]
+    assert report.num_utts_after == len(utts) - 1
+    assert errors(an4_dir) == []
+    for name in ("utt2spk", "text", "wav.scp", "spk2utt"):
+        subprocess.run(["sort", "-c", an4_dir / name], env={"LC_ALL": "C"}, check=True)
+    # the nearest valid ids, non-ASCII letters and a no-break space (which Kaldi's IsToken takes:
+    # not ASCII), pass as before
+    rows = lines(an4_dir / "utt2spk")
+    rows.append(f"{utts[-1]}é\u00a0z {rows[-1].split()[1]}\n")
+    (an4_dir / "utt2spk").write_text("".join(rows))
+    assert not any("control character" in e for e in errors(an4_dir, no_text=True))
