@@ -695,8 +695,12 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
         # (a multi-channel file libsndfile reads is copied as mono above, unless --sample-rate)
         why = (f"--sample-rate {sample_rate} converts every file {pipes}" if sample_rate else
                f"{len(piped)} file(s) are in a format libsndfile does not read (first: {first}), read {pipes}")
-        raise AsrkitError(f"sox not found on PATH: {why} (install it, e.g. apt-get install sox, or convert the "
-                          f"files to mono WAV or FLAC)")
+        # (where libsndfile reads every file, the rate needs no sox: "convert the files to mono WAV"
+        # sent a corpus of mono WAVs at 44.1 kHz after a conversion it did not need)
+        fix = ("leave --sample-rate out: asrkit-compute-fbank --resample converts the rate in-process "
+               "(./run.sh --fbank-args --resample)" if sample_rate and all(libsndfile_reads(r) for r in piped) else
+               "convert the files to mono WAV or FLAC")
+        raise AsrkitError(f"sox not found on PATH: {why} (install it, e.g. apt-get install sox, or {fix})")
     # sox without its MP3 (or other) handler fails every such pipe at feature extraction, after
     # the data dir looked fine: a stereo MP3 corpus lost a fifth of its training set in stage 1.
     known = sox_formats() if piped else None

@@ -320,6 +320,10 @@ def test_without_sox_what_needs_it_is_named(an4_root, tmp_path, monkeypatch):
     monkeypatch.setattr("shutil.which", lambda name, *a, **k: None)
     with pytest.raises(AsrkitError, match=r"sox not found on PATH: --sample-rate 8000 converts every file"):
         make_data_dir(audio, tmp_path / "d1", transcripts=prompts, speaker="s", sample_rate=8000)
+    # WAVs need no sox for their rate: the in-process resampler is named, not a conversion to mono WAV
+    with pytest.raises(AsrkitError, match=r"\(install it, e.g. apt-get install sox, or leave --sample-rate out: "
+                                          r"asrkit-compute-fbank --resample converts the rate in-process "):
+        make_data_dir(audio, tmp_path / "d1", transcripts=prompts, speaker="s", sample_rate=8000)
     (audio / "odd.sox").write_bytes(b"not read here")
     prompts.write_text(prompts.read_text() + "odd YES\n")
     with pytest.raises(AsrkitError, match=r"1 file\(s\) are in a format libsndfile does not read \(first: odd.sox\)"):
