@@ -922,6 +922,7 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
 
     copies = None  # (the filled temporary folder, what goes where) until it is put in place
     new_out = not os.path.lexists(out_dir)  # (made for the copies' temporary folder: removed on failure)
+    placed = False
     folder = Path(out_dir) / MONO_DIR
     # (the counts first: a corpus refused anyway is not read whole for its copies)
     problem = counts_problem()
@@ -950,11 +951,12 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
             from asrkit.utils.fileio import replace_dir
 
             replace_dir(copies[0], folder)
-            copies = None
+        placed = True
     finally:
-        if copies is not None:
-            shutil.rmtree(copies[0], ignore_errors=True)
-            if new_out:
+        if not placed:
+            if copies is not None:
+                shutil.rmtree(copies[0], ignore_errors=True)
+            if new_out:  # (a full disk on the first copy left the new data dir there, empty)
                 with contextlib.suppress(OSError):
                     os.rmdir(out_dir)
     write_data_dir(out_dir, wav_scp=wav_scp, text=text, utt2spk=utt2spk)

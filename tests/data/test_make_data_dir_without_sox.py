@@ -127,3 +127,23 @@ def test_a_file_the_reader_refuses_is_counted_and_a_refused_run_leaves_nothing(t
     report = make_data_dir(tmp_path / "c", tmp_path / "d", max_skip_ratio=0.5)
     assert report.skipped == {NO_MONO_COPY: [str((tmp_path / "c/cancel.wav").resolve())]}
     assert report.num_utts == 3 and "spk1-cancel" not in DataDir(tmp_path / "d").read("text")
+
+
+def test_a_full_disk_while_writing_the_copies_is_one_line_and_leaves_nothing(tmp_path, no_sox, monkeypatch):
+    import errno
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from asrkit.cli.make_data_dir import main
+
+    _corpus(tmp_path / "c")
+
+    def full(self, data):
+        raise OSError(errno.ENOSPC, "No space left on device", str(self))
+
+    monkeypatch.setattr(Path, "write_bytes", full)
+    r = CliRunner().invoke(main, [str(tmp_path / "c"), str(tmp_path / "d")])
+    assert r.exit_code == 1 and r.output.strip().splitlines()[-1] == (
+        f"ERROR (asrkit-make-data-dir): {tmp_path / 'd' / MONO_DIR / 'spk1-st_flac.wav'}: no space left on device")
+    assert not (tmp_path / "d").exists()
