@@ -17,6 +17,7 @@ Example::
 """
 from __future__ import annotations
 
+import gc
 import os
 import re
 from dataclasses import dataclass
@@ -102,6 +103,11 @@ def init_distributed(info: DistInfo, backend: Optional[str] = None, timeout_s: f
                 "(ask for as many GPUs per node as tasks per node, e.g. srun --gpus-per-task=1)"
             )
         torch.cuda.set_device(info.local_rank)
+    # Imported before the group exists: its functions take ``group=group.WORLD`` as a default
+    # argument, evaluated at import, and DDP imports it; imported later, ten defaults held the
+    # group to the interpreter's exit, past destroy_process_group (see leave_distributed).
+    import torch.distributed.nn.functional  # noqa: F401
+
     dist.init_process_group(
         backend=backend,
         init_method=f"tcp://{_bracket_ipv6(info.master_addr)}:{info.master_port}",
@@ -110,6 +116,27 @@ def init_distributed(info: DistInfo, backend: Optional[str] = None, timeout_s: f
         timeout=timedelta(seconds=timeout_s),
     )
     return backend
+
+
+def leave_distributed() -> None:
+    """Wait for every rank, leave the process group, and end its gloo threads before Python exits.
+
+    destroy_process_group() only unregisters the group; the group, and gloo's worker threads with
+    it, live on while anything refers to it: torch.distributed.nn's default arguments did (see
+    init_distributed), and rank 0's DDP wrapper, in a cycle with the trainer and the run record,
+    until a collection. The group then went with the interpreter's exit, where the worker thread that
+    frees the last collective (the barrier, holding the broadcast before it) needs the GIL, which
+    a finalizing Python no longer gives: the thread is ended, C++ aborts the process ("terminate
+    called without an active exception", SIGABRT) after a finished training, about one 2-rank run
+    in 40 here. Collected now, the group's destructor joins its threads while Python still runs.
+    Call it after the training's own frames are gone (they hold the DDP wrapper itself)."""
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        return
+    dist.barrier()
+    dist.destroy_process_group()
+    gc.collect()
 
 
 def _refuse_half_torchrun(env: Mapping[str, str]) -> None:

@@ -24,7 +24,7 @@ from typing import Optional
 import torch
 
 from asrkit.features.fbank import FbankConfig
-from asrkit.launch.distributed import DistInfo, detect_distributed, init_distributed
+from asrkit.launch.distributed import DistInfo, detect_distributed, init_distributed, leave_distributed
 from asrkit.models.build import build_model
 from asrkit.models.las import LAS
 from asrkit.models.package import TRAIN_DURATIONS, PackageMeta, duration_stats, with_upsampled_rates
@@ -102,7 +102,11 @@ def train(args: TrainArgs) -> Optional[Path]:
         refuse_input_dirs(exp, {"--train-dir": args.train_dir, "--valid-dir": args.valid_dir, "--lang-dir": args.lang_dir})
     # Before anything is written into the exp dir: a second run into it fails here (exp_lock.py).
     with claim_exp_dir(exp, "asrkit-train", RUN_FILES) if rank == 0 else contextlib.nullcontext():
-        return _train_logged(args, exp, dist_info, rank, world)
+        out = _train_logged(args, exp, dist_info, rank, world)
+    # Only after a training that ended well: a rank that failed leaves the others waiting in the
+    # barrier, and its launcher (srun, torchrun, asrkit-launch) ends them.
+    leave_distributed()
+    return out
 
 
 def _train_logged(args: TrainArgs, exp: Path, dist_info: Optional[DistInfo], rank: int, world: int) -> Optional[Path]:
@@ -281,11 +285,6 @@ def _train(args: TrainArgs, exp: Path, dist_info: Optional[DistInfo], rank: int,
         if hist:
             log.info("last epoch: %s", ", ".join(f"{k} {v:.4g}" for k, v in hist[-1].items()
                                                   if isinstance(v, float)))
-    if dist_info is not None:
-        import torch.distributed as dist
-
-        dist.barrier()
-        dist.destroy_process_group()
     return out
 
 
