@@ -467,6 +467,24 @@ def _refuse_csv(path: Path, content: str) -> None:
         return
 
 
+# CMU Sphinx's transcription files (AN4's etc/*.transcription, SphinxTrain's layout) put the
+# utterance id last: "<s> YES </s> (an251-fash-b)". Read as '<key> <text>' lines, their first
+# words became keys, and the error was "key 'RUBOUT' appears twice", which says nothing of the
+# format; the <s> </s> markers would also have become words.
+_SPHINX_LINE = re.compile(r"\(([^()\s]+)\)\s*$")
+SPHINX_TO_PROMPTS = r"sed -E 's/\r$//; s/^(.*[^ ]) *\(([^()]+)\)$/\2 \1/; s/ *<\/?s> */ /g' {path} > prompts.txt"
+
+
+def _sphinx_hint(path: Path, content: str) -> str:
+    """For a duplicate key: the conversion, when every line ends in its own '(<id>)' as Sphinx's do
+    (prompts annotated '(laughs)' repeat theirs)."""
+    ids = [_SPHINX_LINE.search(line) for line in _LINE_BREAK.split(content) if line.strip()]
+    if not ids or not all(ids) or len({m.group(1) for m in ids}) < len(ids):
+        return ""
+    return (f": it looks like a Sphinx transcription file ('<text> (<id>)' lines) and --transcripts reads "
+            f"'<key> <text>' lines; convert it first, e.g. {SPHINX_TO_PROMPTS.format(path=shlex.quote(str(path)))}")
+
+
 def read_transcript_file(path: Path) -> Dict[str, Tuple[str, int]]:
     """``<key> <text>`` lines -> {key: (text, line number)}; blank lines are ignored."""
     try:
@@ -494,7 +512,8 @@ def read_transcript_file(path: Path) -> Dict[str, Tuple[str, int]]:
             continue
         key = parts[0]
         if key in out:
-            raise AsrkitError(f"{path}:{lineno}: key {key!r} appears twice (first on line {out[key][1]})")
+            raise AsrkitError(f"{path}:{lineno}: key {key!r} appears twice (first on line {out[key][1]})"
+                              + _sphinx_hint(path, content))
         out[key] = (parts[1] if len(parts) > 1 else "", lineno)
     if not out:
         raise AsrkitError(f"{path}: no transcripts in it (expected '<file-name> <text>' lines)")
