@@ -402,6 +402,30 @@ def check_stats_output(wxfilename: str) -> None:
                           "are not supported: write - and pipe it)")
     if os.path.isdir(wxfilename):
         raise AsrkitError(f"bad stats output {wxfilename!r}: is a directory, not a file name")
+    from asrkit.utils.fileio import is_stream
+
+    if is_stream(wxfilename):
+        return
+    # Global stats are written once every utterance is read (Kaldi's compute-cmvn-stats too): an
+    # output under a file or in a folder this user cannot write failed only then, after a read of
+    # the whole set (minutes to hours of features), for a typo in the last argument. Said now, in
+    # the words the failed write used.
+    folder = os.path.dirname(os.path.abspath(wxfilename))
+    while not os.path.lexists(folder):
+        folder = os.path.dirname(folder)
+    if not os.path.exists(folder):  # a link to nothing (exp -> an unmounted scratch disk)
+        from asrkit.utils.errors import broken_link_message
+
+        broken = broken_link_message(wxfilename)
+        if broken:
+            raise AsrkitError(broken)
+        return
+    if not os.path.isdir(folder):
+        raise AsrkitError(f"{folder}: exists and is not a directory (the stats output {wxfilename} goes under it)")
+    # (as the effective user, who writes it: a setuid or scheduler wrapper's real one may differ)
+    if not os.access(folder, os.W_OK | os.X_OK, effective_ids=os.access in os.supports_effective_ids):
+        read_only = bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+        raise AsrkitError(f"{wxfilename}: {'read-only file system' if read_only else 'permission denied'}")
 
 
 def load_cmvn(path_or_rspecifier: str) -> Union[np.ndarray, Dict[str, np.ndarray]]:

@@ -330,3 +330,47 @@ def test_speaker_tables_from_stdin(an4_feats, tmp_path, asrkit):
     twice = asrkit("compute-cmvn", "--spk2utt", "-", "scp:-", f"ark:{tmp_path}/o.ark", input=b"x", check=False)
     assert twice.returncode == 1 and b"FEATS_RSPECIFIER scp:- and --spk2utt - both read stdin" in twice.stderr
     assert not (tmp_path / "o.ark").exists()
+
+
+def test_a_global_stats_output_that_cannot_be_written_fails_before_reading(an4_feats, tmp_path):
+    """Global stats are written once every utterance is read: an output under a file, in a folder
+    this user cannot write or under a broken link failed only then ("x: exists and is not a
+    directory", "permission denied"), after reading the whole set. Each is said before the first
+    utterance is read."""
+    import os
+    import subprocess
+    import sys
+
+    from cli_checks import without_root_override
+
+    d = an4_feats[0]
+    (tmp_path / "afile").write_text("x\n")
+    r = run_cli(compute_cmvn_cli, [f"scp:{d}/feats.scp", tmp_path / "afile/sub/cmvn.ark"])
+    assert r.exit_code == 1
+    assert r.stderr.strip().splitlines()[-1] == (f"ERROR (asrkit-compute-cmvn): {tmp_path}/afile: exists and is not a "
+                                                 f"directory (the stats output {tmp_path}/afile/sub/cmvn.ark goes under "
+                                                 f"it)")
+    assert "Done" not in r.stderr
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    try:
+        for out in (locked / "cmvn.ark", locked / "new/sub/cmvn.ark"):
+            proc = subprocess.run(without_root_override([sys.executable, "-m", "asrkit", "compute-cmvn",
+                                                         f"scp:{d}/feats.scp", str(out)]),
+                                  capture_output=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300)
+            err = proc.stderr.decode()
+            assert proc.returncode == 1, err
+            assert err.strip().splitlines()[-1] == f"ERROR (asrkit-compute-cmvn): {out}: permission denied", err
+            assert "Done" not in err and not out.exists()
+    finally:
+        locked.chmod(0o755)
+    (tmp_path / "scratch").symlink_to(tmp_path / "unmounted")
+    r = run_cli(compute_cmvn_cli, [f"scp:{d}/feats.scp", tmp_path / "scratch/cmvn.ark"])
+    assert r.exit_code == 1 and "Done" not in r.stderr
+    assert r.stderr.strip().splitlines()[-1] == (f"ERROR (asrkit-compute-cmvn): {tmp_path}/scratch: a broken symbolic "
+                                                 f"link (to {tmp_path}/unmounted, which does not exist)")
+    # the nearest valid outputs: a new folder where one can be made, the null device
+    for out in (tmp_path / "new/sub/cmvn.ark", "/dev/null"):
+        assert run_cli(compute_cmvn_cli, [f"scp:{d}/feats.scp", out]).exit_code == 0
+    assert load_cmvn(str(tmp_path / "new/sub/cmvn.ark"))[0, -1] > 0
