@@ -84,8 +84,10 @@ def main(feats_rspecifier: str, stats_out: str, spk2utt: str | None, binary: boo
             finally:  # also before "no speaker in spk2utt has features", which they explain
                 warn_unlisted(unlisted)
 
-        table, counts = _stats_or_tally(per_speaker, tally)
+        # Opened first, as the per-utterance table is: an output that cannot be written (a folder
+        # not this user's, a file in its path) failed only after every utterance had been read.
         with MatrixWriter(stats_out) as w:
+            table, counts = _stats_or_tally(per_speaker, tally)
             for spk, stats in table.items():
                 w.write(spk, stats)
         log.info("Done accumulating CMVN stats for %d speakers (%d utterances); %d speakers without features, "

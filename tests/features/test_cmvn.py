@@ -363,6 +363,14 @@ def test_a_global_stats_output_that_cannot_be_written_fails_before_reading(an4_f
             assert proc.returncode == 1, err
             assert err.strip().splitlines()[-1] == f"ERROR (asrkit-compute-cmvn): {out}: permission denied", err
             assert "Done" not in err and not out.exists()
+        # per-speaker stats: the table was opened only once every utterance was read
+        proc = subprocess.run(without_root_override([sys.executable, "-m", "asrkit", "compute-cmvn", "--spk2utt",
+                                                     f"ark:{d}/spk2utt", f"scp:{d}/feats.scp",
+                                                     f"ark,scp:{locked}/s.ark,{locked}/s.scp"]),
+                              capture_output=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300)
+        err = proc.stderr.decode()
+        assert proc.returncode == 1 and "Done" not in err, err
+        assert err.strip().splitlines()[-1] == f"ERROR (asrkit-compute-cmvn): {locked}/s.ark: permission denied", err
     finally:
         locked.chmod(0o755)
     (tmp_path / "scratch").symlink_to(tmp_path / "unmounted")
