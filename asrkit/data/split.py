@@ -204,6 +204,15 @@ def split_data_dir(path: PathLike, n: int, per_utt: bool = False, force: bool = 
                 log.warning("%s has %d utterances that are not in utt2spk (%s%s); no piece has them "
                             "(run asrkit-fix-data-dir %s)", d.file(name), len(extra), " ".join(extra[:3]),
                             " ..." if len(extra) > 3 else "", d.path)
+    if "segments" in tables and "wav.scp" in tables:
+        # (as for a table lacking utterances: a segment whose recording wav.scp lacks went into its
+        # piece without audio, without a word, and feature extraction then skipped it)
+        lost = sorted({reco for u, value in tables["segments"].items() if u in utt2spk
+                       for reco in split_fields(value)[:1] if reco not in tables["wav.scp"]}, key=str.encode)
+        if lost:
+            log.warning("%s names %d recordings that %s lacks (%s%s); their utterances' pieces will lack their "
+                        "audio (run asrkit-fix-data-dir %s)", d.file("segments"), len(lost), d.file("wav.scp"),
+                        " ".join(lost[:3]), " ..." if len(lost) > 3 else "", d.path)
     if d.has("spk2utt"):
         # Each piece's spk2utt is rebuilt from utt2spk, so a stale or broken spk2utt changes
         # nothing here, but it says the data dir was edited by hand: utt2spk is the one that counts.

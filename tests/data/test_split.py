@@ -214,6 +214,23 @@ def test_utterances_utt2spk_lacks_are_named(an4_dir, caplog):
     assert f"{an4_dir / 'spk2utt'} does not match {an4_dir / 'utt2spk'}" in caplog.text
 
 
+def test_segments_naming_recordings_wav_scp_lacks_are_named(an4_dir, caplog):
+    """A segment whose recording wav.scp lacks went into its piece without that audio, without a
+    word, as a table lacking utterances does not; feature extraction then skipped the utterance."""
+    wav = dict(l.split(None, 1) for l in (an4_dir / "wav.scp").read_text().splitlines())
+    utts = sorted(wav)
+    (an4_dir / "segments").write_text("".join(f"{u} {'gone-' if i in (2, 5) else ''}{u} 0 -1\n"
+                                              for i, u in enumerate(utts)))
+    split_data_dir(an4_dir, 2, force=True)
+    assert (f"{an4_dir / 'segments'} names 2 recordings that {an4_dir / 'wav.scp'} lacks (gone-{utts[2]} "
+            f"gone-{utts[5]}); their utterances' pieces will lack their audio") in caplog.text
+    caplog.clear()
+    # every recording there: no word, as before
+    (an4_dir / "segments").write_text("".join(f"{u} {u} 0 -1\n" for u in utts))
+    split_data_dir(an4_dir, 2, force=True)
+    assert "lacks" not in caplog.text
+
+
 def test_unreadable_spk2utt_is_a_warning(an4_dir, caplog):
     (an4_dir / "spk2utt").write_text("lonely\n")
     split_data_dir(an4_dir, 2, force=True)
