@@ -187,7 +187,9 @@ def perturb_data_dir_speed(src: PathLike, dst: PathLike, factors: Sequence[float
             keep.append(utt)
     # Only utt2spk's utterances are copied: one with a transcript or a segment but no speaker
     # was left out of every copy without a word (Kaldi's apply_map.pl fails on it).
-    for name, table in (("text", text), ("segments", segments)):
+    # Without segments wav.scp is keyed by utterance too: one there alone (a set with no text,
+    # unlabelled audio) went the same way.
+    for name, table in (("text", text), ("segments", segments), ("wav.scp", wav_scp if segments is None else None)):
         for utt in table or ():
             if utt not in utt2spk and (name == "text" or text is None or utt not in text):
                 tally.skip(utt, f"{d.file(name)}: utterance {utt!r} is not in utt2spk (no speaker)")

@@ -77,3 +77,26 @@ def test_a_rate_flac_cannot_hold_is_a_counted_skip(tmp_path):
         (src / "wav.scp").write_text(f"hi {tmp_path}/hi.wav\n")
         (src / "utt2spk").write_text("hi s\n")
         perturb_data_dir_speed(src, tmp_path / "sp2", [0.9, 1.0], method="audio")
+
+
+def test_an_utterance_only_in_wav_scp_is_counted_not_dropped(tmp_path, caplog):
+    # Without segments wav.scp is keyed by utterance: one there but not in utt2spk (a set with no
+    # text, unlabelled audio) was left out of every copy in silence, "Done 3 out of 3".
+    src = tmp_path / "train"
+    src.mkdir()
+    (src / "wav.scp").write_text("a /a.wav\nb /b.wav\nc /c.wav\nd /d.wav\n")
+    (src / "utt2spk").write_text("a s\nb s\nc s\n")
+    with pytest.raises(AsrkitError, match=r"1 of 4 utterances failed \(d\).*wav.scp: utterance 'd' is not in utt2spk"):
+        perturb_data_dir_speed(src, tmp_path / "sp", [0.9, 1.0])
+    letters = "abcdefghijklmnopqrstuvwxy"
+    (src / "wav.scp").write_text("".join(f"{u} /{u}.wav\n" for u in letters))
+    (src / "utt2spk").write_text("".join(f"{u} s\n" for u in letters[:-1]))
+    with caplog.at_level(logging.WARNING):
+        report = perturb_data_dir_speed(src, tmp_path / "sp", [0.9, 1.0])
+    assert report.num_utts == 24 and "1 of 25 utterances failed: y" in caplog.text
+    # with a text, one in both text and wav.scp is named once, for the text
+    (src / "text").write_text("".join(f"{u} {u.upper()}\n" for u in letters))
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        perturb_data_dir_speed(src, tmp_path / "sp", [0.9, 1.0])
+    assert "1 of 25 utterances failed: y" in caplog.text and "wav.scp: utterance 'y'" not in caplog.text
