@@ -345,7 +345,12 @@ def _check_after_data(riff: _RiffData, total: int, what: str, read_at: Callable[
     # A file whose data size is 0 under a placeholder RIFF size was written by a streaming writer
     # that never came back to fill the sizes in: its samples, if any, run to the end of the file,
     # and read as "no samples" they were an empty recording (Kaldi reads them to the end).
-    end = total if riff_size in _UNKNOWN_SIZES else min(8 + riff_size, total)
+    # So is one whose RIFF size ends where the samples start: the header a writer puts down before
+    # its first sample (Python's wave module: RIFF 36, data 0) and never came back to, killed before
+    # close(); its seconds of recording past that end were "empty audio (no samples)". (RIFF 8 is
+    # libsndfile's own such header, which it reads to the end of the file, as a stream's.)
+    header_only = riff.declared == 0 and riff_size != 8 and 8 + riff_size <= riff.offset
+    end = total if riff_size in _UNKNOWN_SIZES or header_only else min(8 + riff_size, total)
     if riff_size not in _UNKNOWN_SIZES:
         after = read_at(8 + riff_size, 12)
         if after[:4] in (b"RIFF", b"RF64") and after[8:12] == b"WAVE":

@@ -74,6 +74,37 @@ def test_a_file_with_samples_after_a_data_size_of_0_says_so(tmp_path, riff_size)
             read_wav_source(str(tmp_path / "e.wav"), "u")
 
 
+def test_a_recording_whose_python_wave_writer_died_before_close_is_not_called_empty(tmp_path):
+    """Python's wave module writes its header before the first sample (RIFF size 36, data size 0)
+    and fills the sizes in at close(): a recorder killed before that left a file whose RIFF ends
+    where the samples start, with seconds of them after it. Read as "empty WAV/PCM_16 audio (no
+    samples)" (and counted by make-data-dir as a file with no samples), it is now the error that
+    counts the bytes and says how to read them. libsndfile's own such header (RIFF 8), which it
+    reads to the end, is read as before; a header alone is still empty."""
+    import wave
+
+    samples = (np.arange(800) % 200 - 100).astype(np.int16)
+    with open(tmp_path / "killed.wav", "wb") as f:
+        w = wave.open(f, "wb")
+        w.setnchannels(1), w.setsampwidth(2), w.setframerate(8000)
+        w.writeframesraw(b"")   # the header, sizes 0
+        f.write(samples.tobytes())  # the recording, then no close(): the process died
+        w._file = None  # (keep wave's __del__ from finishing the file)
+    raw = (tmp_path / "killed.wav").read_bytes()
+    assert struct.unpack_from("<I", raw, 4)[0] == 36 and struct.unpack_from("<I", raw, 40)[0] == 0
+    with pytest.raises(AsrkitError) as e:
+        read_wav_source(str(tmp_path / "killed.wav"), "u")
+    assert "the WAV header states no samples" in str(e.value) and "1600 bytes that are not chunks" in str(e.value)
+    got, _ = read_wav_source(f"cat {shlex.quote(str(tmp_path / 'killed.wav'))} |", "u")
+    np.testing.assert_array_equal(got, samples)
+    (tmp_path / "sf.wav").write_bytes(raw[:4] + struct.pack("<I", 8) + raw[8:])
+    got, _ = read_wav_source(str(tmp_path / "sf.wav"), "u")
+    np.testing.assert_array_equal(got, samples)
+    (tmp_path / "header.wav").write_bytes(raw[:44])
+    with pytest.raises(AsrkitError, match=r"empty WAV/PCM_16 audio \(no samples\)"):
+        read_wav_source(str(tmp_path / "header.wav"), "u")
+
+
 def test_segments_cut_as_kaldi_does(tmp_path, an4_wavs):
     ref, rate = read_wav_reference(an4_wavs[1])
     dur = len(ref) / rate
