@@ -319,8 +319,9 @@ def validate_data_dir(path: PathLike, no_text: bool = False, no_feats: bool = Fa
     if feats is not None:
         _missing_from(problems, utt2spk, feats.first_lines(), feats.path)
         _missing(problems, feats, utts, utt2spk.path)
+        frames: Dict[str, Tuple[int, TableLine]] = {}  # with the headers read: utt -> (frames, its line)
         if check_wav_files:
-            _check_feats_files(problems, feats, check_feats_headers)
+            _check_feats_files(problems, feats, check_feats_headers, frames)
         u2nf = load("utt2num_frames")
         if u2nf is not None:
             _missing_from(problems, feats, u2nf.first_lines(), u2nf.path)
@@ -329,10 +330,19 @@ def validate_data_dir(path: PathLike, no_text: bool = False, no_feats: bool = Fa
                 if not (ascii_digits(line.value) and int(line.value) > 0):  # Kaldi reads ASCII digits only
                     problems.append(Problem(str(u2nf.path), line.lineno,
                                             f"number of frames must be a positive integer, got {line.value!r}"))
+                elif line.key in frames and frames[line.key][0] != int(line.value):
+                    # Training batches by these counts (a stale 5 for 2000 frames packs a batch
+                    # 400 times too big); the header says it for free once read.
+                    n, at = frames[line.key]
+                    problems.append(Problem(str(u2nf.path), line.lineno,
+                                            f"{line.key!r} has {line.value} frames here but {n} in its matrix "
+                                            f"({feats.path}:{at.lineno}): stale (from other features?); make it "
+                                            f"again from feats.scp"))
     return problems
 
 
-def _check_feats_files(problems: List[Problem], feats: ScannedTable, read_headers: bool = False) -> None:
+def _check_feats_files(problems: List[Problem], feats: ScannedTable, read_headers: bool = False,
+                       frames: Optional[Dict[str, Tuple[int, TableLine]]] = None) -> None:
     """Each feats.scp line's form and each ark it names, stat'ed once per ark (a dump dir of 281k
     lines names a few dozen): a dir whose arks were moved or deleted validated, and training then
     failed at its first batch.
@@ -341,7 +351,8 @@ def _check_feats_files(problems: List[Problem], feats: ScannedTable, read_header
     are errors too: an ark cut short (a full disk, a killed copy) validated, and training or
     decoding failed on its last utterances. That costs one small read per ark; ``read_headers``
     reads the header at every offset (one read per utterance) to find an offset that points at
-    no matrix, or a row range past its matrix's rows."""
+    no matrix, or a row range past its matrix's rows; ``frames`` (when given) gets each matrix's
+    frame count read so (``utt -> (frames, line)``), and a matrix of no frames is a warning."""
     from asrkit.data.matrix_io import parse_scp_value
 
     first_use: Dict[str, TableLine] = {}
@@ -384,7 +395,7 @@ def _check_feats_files(problems: List[Problem], feats: ScannedTable, read_header
         elif stat.S_ISREG(st.st_mode) and path in at_offset:
             if not read_headers and at_offset[path][0][0] >= st.st_size:
                 at_offset[path] = _entries_of(feats, path)  # every offset past the end is named
-            _check_offsets(problems, feats, path, st.st_size, at_offset[path], read_headers)
+            _check_offsets(problems, feats, path, st.st_size, at_offset[path], read_headers, frames)
 
 
 def _entries_of(feats: ScannedTable, path: str) -> List[Tuple[int, TableLine, Optional[slice]]]:
@@ -446,7 +457,8 @@ def _object_extent(head: bytes) -> Tuple[Optional[int], int, int, str]:
 
 
 def _check_offsets(problems: List[Problem], feats: ScannedTable, path: str, size: int,
-                   entries: List[Tuple[int, TableLine, Optional[slice]]], read_headers: bool) -> None:
+                   entries: List[Tuple[int, TableLine, Optional[slice]]], read_headers: bool,
+                   frames: Optional[Dict[str, Tuple[int, TableLine]]] = None) -> None:
     """The offsets into ark ``path`` of ``size`` bytes (see :func:`_check_feats_files`)."""
     def report(line: TableLine, message: str) -> None:
         problems.append(Problem(str(feats.path), line.lineno, message))
@@ -491,6 +503,14 @@ def _check_offsets(problems: List[Problem], feats: ScannedTable, path: str, size
             elif rows is not None and rows.stop is not None and n_rows >= 0 and rows.stop > n_rows:
                 report(line, f"row range [{rows.start}:{rows.stop - 1}] of {line.key!r} is past the {n_rows} rows "
                              f"of its matrix")
+            elif read_headers and n_rows >= 0 and n_cols > 0 and kind in ("FM", "DM", "CM", "CM2", "CM3"):
+                n = len(range(n_rows)[rows]) if rows is not None else n_rows
+                if frames is not None:
+                    frames[line.key] = (n, line)
+                if n == 0:
+                    problems.append(Problem(str(feats.path), line.lineno,
+                                            f"the matrix of {line.key!r} has no frames (0 x {n_cols}): "
+                                            f"asrkit-compute-cmvn and asrkit-train skip the utterance", WARNING))
     finally:
         os.close(fd)
 

@@ -478,3 +478,32 @@ def test_an_id_with_a_control_character_is_refused_and_fixed_to_c_sort_order(an4
     rows.append(f"{utts[-1]}é\u00a0z {rows[-1].split()[1]}\n")
     (an4_dir / "utt2spk").write_text("".join(rows))
     assert not any("control character" in e for e in errors(an4_dir, no_text=True))
+
+
+@pytest.mark.parametrize("compress", [None, 2])
+def test_check_feats_headers_compares_utt2num_frames_and_names_matrices_of_no_frames(an4_dir, compress):
+    """With every header read, utt2num_frames was not compared with it: a stale count (5 for a
+    matrix of 3, from other features) validated, and training batches by those counts. A matrix
+    of no frames, which compute-cmvn and training skip, passed without a word."""
+    import kaldiio
+    import numpy as np
+
+    kw = {} if compress is None else {"compression_method": compress}
+    utts, ark, at = _dump_dir(an4_dir, **kw)
+    kaldiio.save_ark(str(an4_dir / "empty.ark"), {utts[6]: np.zeros((0, 4), np.float32)},
+                     scp=str(an4_dir / "empty.scp"))
+    at[utts[6]] = (an4_dir / "empty.scp").read_text().split()[1]
+    scp = an4_dir / "feats.scp"
+    scp.write_text("".join(f"{u} {at[u]}{'[1:2]' if i == 9 else ''}\n" for i, u in enumerate(utts)))
+    counts = {u: 0 if i == 6 else 2 if i == 9 else 5 if i == 2 else 3 for i, u in enumerate(utts)}
+    counts.pop(utts[6])
+    (an4_dir / "utt2num_frames").write_text("".join(f"{u} {n}\n" for u, n in counts.items()))
+    assert sorted(errors(an4_dir, check_feats_headers=True)) == [
+        f"{scp}:7: utterance {utts[6]!r} has no entry in {an4_dir}/utt2num_frames",
+        f"{an4_dir}/utt2num_frames:3: {utts[2]!r} has 5 frames here but 3 in its matrix ({scp}:3): stale (from "
+        f"other features?); make it again from feats.scp"]
+    warnings = [str(p) for p in validate_data_dir(an4_dir, check_feats_headers=True) if not p.is_error]
+    assert f"{scp}:7: the matrix of {utts[6]!r} has no frames (0 x 4): asrkit-compute-cmvn and asrkit-train skip " \
+           f"the utterance" in warnings
+    # without the headers read, as before: the counts are not known
+    assert errors(an4_dir) == [f"{scp}:7: utterance {utts[6]!r} has no entry in {an4_dir}/utt2num_frames"]
