@@ -19,7 +19,7 @@ from asrkit.utils.errors import AsrkitError
 @click.option("--no-check-files", is_flag=True, help="Do not check that the audio files of wav.scp and the arks of feats.scp exist.")
 @click.option("--check-feats-headers", is_flag=True,
               help="Read the matrix header at every feats.scp offset (one small read per utterance; by default "
-                   "only each ark's last, which finds an ark cut short).")
+                   "only each ark's last, which finds an ark cut short), and check utt2num_frames against it.")
 @click.argument("data_dir", callback=refuse_empty_name, metavar="<data-dir>")
 def main(no_text: bool, no_feats: bool, no_wav: bool, no_check_files: bool, check_feats_headers: bool,
          data_dir: str) -> None:
