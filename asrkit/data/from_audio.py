@@ -449,6 +449,9 @@ CSV_TO_TSV = ("python3 -c 'import csv,sys; [print(*r[:2], sep=\"\\t\") for r in 
               "newline=\"\"))]' {path} | tail -n +2 > prompts.tsv")
 
 
+PIPE_TO_PROMPTS = "awk -F'|' '{{ print $1, $NF }}' {path} > prompts.txt"
+
+
 def _refuse_csv(path: Path, content: str) -> None:
     """A .csv of "path,text" rows read as '<key> <text>' lines gave keys like '"my' (a quoted
     path cut at its first space: "key appears twice") or 'a0001.wav,HELLO' (no such file: every
@@ -460,6 +463,13 @@ def _refuse_csv(path: Path, content: str) -> None:
         if not line.strip():
             continue
         key = line.split("\t", 1)[0].strip() if "\t" in line else line.split(maxsplit=1)[0]
+        if "|" in key:
+            # LJSpeech's metadata.csv ('LJ001-0001|text|normalized text'): every key was a whole
+            # line, every transcript "without audio", and every recording "without a transcript".
+            raise AsrkitError(f"{path}:{lineno}: a '|'-separated file ({line.strip()[:40]!r}; LJSpeech's "
+                              f"metadata.csv is 'id|text|normalized text'): --transcripts reads '<key> <text>' "
+                              f"lines; convert it first, e.g. {PIPE_TO_PROMPTS.format(path=shlex.quote(str(path)))} "
+                              f"(the last field: LJSpeech's normalized text)")
         if "," in key or key.startswith('"'):
             raise AsrkitError(f"{path}:{lineno}: a CSV file ({line.strip()[:40]!r}): --transcripts reads '<key> <text>' "
                               f"or '<key><TAB><text>' lines; convert it first, e.g. "

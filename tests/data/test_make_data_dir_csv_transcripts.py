@@ -65,3 +65,25 @@ def test_space_separated_prompts_named_csv_are_still_read(an4_root, tmp_path):
     (tmp_path / "p.csv").write_text("".join(f"{k} {v}, again\n" for k, v in expected.items()))
     report = make_data_dir(tmp_path / "c/audio", tmp_path / "data", transcripts=tmp_path / "p.csv")
     assert report.num_utts == 4
+
+
+def test_ljspeech_metadata_is_refused_with_a_working_conversion(an4_root, tmp_path):
+    """LJSpeech's metadata.csv ('LJ001-0001|Text, as read.|text, as read.') has neither a comma nor a
+    quote in its first key: every line was a key of its own, and the run ended with 'no utterance
+    has both audio and a non-empty transcript' after 2 x N skips. It is named now, with a command
+    taking the id and the last (normalized) field, which works as printed."""
+    expected = make_user_corpus(an4_root, tmp_path / "c", 6)
+    meta = tmp_path / "metadata.csv"
+    meta.write_text("".join(f"{k}|{v.title()}.|{v.lower()}, read\n" for k, v in expected.items()))
+    with pytest.raises(AsrkitError) as e:
+        make_data_dir(tmp_path / "c/audio", tmp_path / "data", transcripts=meta)
+    msg = str(e.value)
+    assert msg.startswith(f"{meta}:1: a '|'-separated file") and "LJSpeech" in msg, msg
+    assert not (tmp_path / "data").exists()
+    command = msg.split("e.g. ", 1)[1].rsplit(" (the last field", 1)[0]
+    subprocess.run(["bash", "-c", command], cwd=tmp_path, check=True)
+    report = make_data_dir(tmp_path / "c/audio", tmp_path / "data", transcripts=tmp_path / "prompts.txt",
+                           case="upper", punctuation="drop")
+    assert (report.num_utts, report.skipped) == (6, {})
+    text = dict(line.split(" ", 1) for line in (tmp_path / "data/text").read_text().splitlines())
+    assert sorted(v.strip() for v in text.values()) == sorted(f"{v.upper()} READ" for v in expected.values())
