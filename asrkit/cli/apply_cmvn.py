@@ -50,7 +50,8 @@ def main(stats: str, feats_rspecifier: str, feats_wspecifier: str, utt2spk: str 
     check_scp_kept_valid(feats_rspecifier, out)
     if utt2spk is not None and not is_specifier(stats):
         raise AsrkitError(f"--utt2spk needs per-speaker stats as an rspecifier (ark:...), got the file {stats!r}")
-    cmvn = Cmvn(load_cmvn(stats), norm_vars=norm_vars, where=stats,
+    loaded = load_cmvn(stats)
+    cmvn = Cmvn(loaded, norm_vars=norm_vars, where=stats,
                 utt2spk=read_utt2spk(table_path(utt2spk)) if utt2spk else None)
     tally = BadItems(log, "utterances", max_percent=max_bad_percent, source=feats_rspecifier)
     with MatrixWriter(feats_wspecifier) as w:
@@ -65,4 +66,15 @@ def main(stats: str, feats_rspecifier: str, feats_wspecifier: str, utt2spk: str 
                 continue
             w.write(utt, out)
             tally.ok()
-        tally.check()
+        try:
+            tally.check()
+        except AsrkitError as e:
+            if utt2spk is None and isinstance(loaded, dict) and not tally.done and \
+                    not any(u in loaded for u in tally.failed):
+                # Per-speaker stats without --utt2spk (the usual slip): "no stats for utterance"
+                # for each one said nothing of why.
+                keys = list(loaded)
+                raise AsrkitError(f"{e}; {stats} is keyed by none of these utterances but by {len(keys)} other "
+                                  f"id(s) ({' '.join(keys[:3])}{' ...' if len(keys) > 3 else ''}): per-speaker "
+                                  f"stats? give --utt2spk ark:data/<set>/utt2spk") from None
+            raise

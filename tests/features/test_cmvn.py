@@ -382,3 +382,25 @@ def test_a_global_stats_output_that_cannot_be_written_fails_before_reading(an4_f
     for out in (tmp_path / "new/sub/cmvn.ark", "/dev/null"):
         assert run_cli(compute_cmvn_cli, [f"scp:{d}/feats.scp", out]).exit_code == 0
     assert load_cmvn(str(tmp_path / "new/sub/cmvn.ark"))[0, -1] > 0
+
+
+def test_per_speaker_stats_without_utt2spk_name_the_option(an4_feats, tmp_path):
+    """Per-speaker stats given without --utt2spk (the usual slip) failed with "no stats for
+    utterance" for each one, which said nothing of why."""
+    d = an4_feats[0]
+    spk = tmp_path / "cmvn_spk.ark"
+    assert run_cli(compute_cmvn_cli, ["--spk2utt", f"ark:{d}/spk2utt", f"scp:{d}/feats.scp", f"ark:{spk}"]).exit_code == 0
+    speakers = sorted(an4_feats[3])
+    r = run_cli(apply_cmvn_cli, [f"ark:{spk}", f"scp:{d}/feats.scp", f"ark:{tmp_path}/out.ark"])
+    assert r.exit_code == 1
+    assert r.stderr.strip().splitlines()[-1].endswith(
+        f"; ark:{spk} is keyed by none of these utterances but by 3 other id(s) ({' '.join(speakers)}): per-speaker "
+        f"stats? give --utt2spk ark:data/<set>/utt2spk")
+    assert not (tmp_path / "out.ark").exists()
+    # with it, as before; and per-utterance stats lacking one utterance fail that one only, no hint
+    assert run_cli(apply_cmvn_cli, ["--utt2spk", f"ark:{d}/utt2spk", f"ark:{spk}", f"scp:{d}/feats.scp",
+                                    f"ark:{tmp_path}/out.ark"]).exit_code == 0
+    utt = tmp_path / "cmvn_utt.ark"
+    assert run_cli(compute_cmvn_cli, [f"scp:{d}/feats.scp", f"ark:{utt}"]).exit_code == 0
+    r = run_cli(apply_cmvn_cli, [f"ark:{utt}", f"scp:{d}/feats.scp", f"ark:{tmp_path}/out2.ark"])
+    assert r.exit_code == 0 and "--utt2spk" not in r.stderr
