@@ -404,3 +404,8 @@ def test_per_speaker_stats_without_utt2spk_name_the_option(an4_feats, tmp_path):
     assert run_cli(compute_cmvn_cli, [f"scp:{d}/feats.scp", f"ark:{utt}"]).exit_code == 0
     r = run_cli(apply_cmvn_cli, [f"ark:{utt}", f"scp:{d}/feats.scp", f"ark:{tmp_path}/out2.ark"])
     assert r.exit_code == 0 and "--utt2spk" not in r.stderr
+    # the other way round: per-utterance stats with --utt2spk
+    r = run_cli(apply_cmvn_cli, ["--utt2spk", f"ark:{d}/utt2spk", f"ark:{utt}", f"scp:{d}/feats.scp",
+                                 f"ark:{tmp_path}/out3.ark"])
+    assert r.exit_code == 1 and r.stderr.strip().splitlines()[-1].endswith(
+        f"; ark:{utt} is keyed by the utterances, not by speakers: per-utterance stats? leave --utt2spk out")
