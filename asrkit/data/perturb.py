@@ -17,6 +17,7 @@ number, with ``audio`` unreadable audio) is skipped and named under the shared b
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import math
 import shlex
@@ -112,10 +113,22 @@ def check_factors(factors: Sequence[float]) -> List[float]:
     return out
 
 
+# Past this a quoted id is cut and a hash of the whole id added: file names hold 255 bytes, and a
+# %-quoted non-ASCII letter takes 9 (a recording id of 28 CJK characters, valid everywhere else,
+# failed the run with "file name too long").
+_MAX_NAME_BYTES = 200
+
+
 def copy_path(dst: Path, factor: float, reco: str) -> Path:
     """Where ``--method audio`` writes recording ``reco`` at ``factor`` (the id %-quoted: a '/' in it
-    cannot make a folder)."""
-    return dst / AUDIO_DIR / factor_prefix(factor).rstrip("-") / f"{quote(reco, safe='')}.flac"
+    cannot make a folder; a long one cut, with a hash of the id)."""
+    name = quote(reco, safe="")
+    if len(name) > _MAX_NAME_BYTES:
+        cut = _MAX_NAME_BYTES - 40
+        while "%" in name[cut - 2:cut]:  # not inside a %XX
+            cut -= 1
+        name = f"{name[:cut]}-{hashlib.sha1(reco.encode('utf-8', 'surrogateescape')).hexdigest()}"
+    return dst / AUDIO_DIR / factor_prefix(factor).rstrip("-") / f"{name}.flac"
 
 
 def perturb_data_dir_speed(src: PathLike, dst: PathLike, factors: Sequence[float],

@@ -12,7 +12,7 @@ import pytest
 from an4_data import make_an4_data_dir
 from debian_packages import require_program
 
-from asrkit.data.perturb import check_factors, factor_prefix, perturb_data_dir_speed, speed_pipe
+from asrkit.data.perturb import check_factors, copy_path, factor_prefix, perturb_data_dir_speed, speed_pipe
 from asrkit.utils.errors import AsrkitError
 
 
@@ -369,3 +369,31 @@ def test_audio_method_copies_keep_every_channel_as_sox_does(an4_dir, tmp_path):
     for entry in (str(stereo), copy):  # the copy refused where its original is
         with pytest.raises(AsrkitError, match="audio has 2 channels; choose one with --channel N"):
             read_wav_source(entry, "x", channel=EXPECT_MONO)
+
+
+def test_audio_method_takes_recording_ids_too_long_for_a_file_name(an4_dir, tmp_path):
+    """--method audio names each copy after its %-quoted recording id, 9 bytes for a non-ASCII
+    letter: an id of 28 CJK characters (valid everywhere else, and with --method sox) failed the
+    run with "file name too long". A long id's name is cut and a hash of the whole id added."""
+    import soundfile as sf
+
+    src = table(an4_dir / "wav.scp")
+    utts = sorted(src)[:3]
+    ids = ["音声データ" * 6 + "一", "音声データ" * 6 + "二", "x" * 300]  # alike up to the cut
+    d = tmp_path / "long"
+    d.mkdir()
+    for name, value in (("wav.scp", lambda i, u: src[u]), ("utt2spk", lambda i, u: "spk"),
+                        ("text", lambda i, u: "HELLO")):
+        (d / name).write_text("".join(f"{ids[i]} {value(i, u)}\n" for i, u in sorted(enumerate(utts),
+                                                                                  key=lambda e: ids[e[0]])))
+    out = tmp_path / "sp"
+    report = perturb_data_dir_speed(d, out, [0.9, 1.0], method="audio")
+    assert report.num_utts == 3
+    wav = table(out / "wav.scp")
+    copies = {wav[f"sp0.9-{i}"] for i in ids}
+    assert len(copies) == 3 and all(len(os.path.basename(c).encode()) <= 255 for c in copies)
+    for i, u in enumerate(utts):
+        rate = sf.info(wav[f"sp0.9-{ids[i]}"]).samplerate
+        assert abs(sf.info(wav[f"sp0.9-{ids[i]}"]).frames - sf.info(src[u]).frames / 0.9) < rate * 0.01
+    # a short id keeps its plain name
+    assert os.path.basename(copy_path(out, 0.9, "spk1-a0001")) == "spk1-a0001.flac"
