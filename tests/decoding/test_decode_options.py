@@ -218,3 +218,18 @@ def test_a_folder_given_for_audio_files_names_the_glob(inproc, yesno, tmp_path):
     err = proc.stderr.decode()
     assert proc.returncode == 1, err
     assert f"is a directory, not an audio file: name its audio files, e.g. {folder}/*.wav" in err, err
+
+
+def test_a_pattern_that_matched_no_file_is_named_as_one(inproc, yesno, tmp_path):
+    """asrkit-decode --model m.pt recordings/*.WAV where the files are *.wav: the shell passes the
+    pattern on, and the run said only "utterance '*' (recordings/*.WAV): no such file"."""
+    _, model, wavs = yesno
+    pattern = f"{tmp_path}/*.WAV"
+    proc = inproc("decode", "--model", model, *FAST, "--output-dir", tmp_path / "out", pattern, check=False)
+    err = proc.stderr.decode()
+    assert proc.returncode == 1, err
+    assert f"({pattern}): no such file (a shell pattern that matched no file" in err, err
+    # a missing file named without a pattern keeps the plain message
+    proc = inproc("decode", "--model", model, *FAST, "--output-dir", tmp_path / "out", tmp_path / "a.wav", check=False)
+    err = proc.stderr.decode()
+    assert f"({tmp_path}/a.wav): no such file) (see " in err and "shell pattern" not in err, err
