@@ -39,6 +39,8 @@ class FixReport:
     reasons: Dict[str, List[str]] = field(default_factory=dict)
     # file name -> line numbers dropped as malformed (not blank lines, not duplicates)
     malformed: Dict[str, List[int]] = field(default_factory=dict)
+    # tables of the dir this does not know (vad.scp, utt2category, ...), left as they were
+    unfiltered: List[str] = field(default_factory=list)
 
     @property
     def num_dropped(self) -> int:
@@ -201,6 +203,13 @@ def fix_data_dir(path: PathLike, backup: bool = True) -> FixReport:
                     shutil.copy2(d.file(name), files.tmp(report.backup_dir / name))
         for name in report.changed:
             files.tmp(d.file(name)).write_text(_render(outputs[name]), encoding="utf-8")
+    if report.num_dropped or ambiguous:
+        # Kaldi's fix_data_dir.sh filters vad.scp and its --utt-extra-files too: left as they were,
+        # such a table named the dropped utterances without a word.
+        known = set(UTT_TABLES + RECO_TABLES + SPK_TABLES) | {"spk2utt"}
+        report.unfiltered = sorted(p.name for p in d.path.iterdir()
+                                   if p.name not in known and p.is_file() and not p.name.startswith(".")
+                                   and (p.name.endswith(".scp") or p.name.startswith(("utt2", "spk2", "reco2"))))
     log.info("%s: kept %d of %d utterances", d.path, report.num_utts_after, report.num_utts_before)
     return report
 

@@ -324,3 +324,20 @@ def test_fix_drops_the_lines_validation_refuses_in_the_speaker_and_recording_tab
     assert speakers[1] not in (an4_dir / "spk2gender").read_text()
     assert utts[2] not in (an4_dir / "reco2file_and_channel").read_text()
     assert utts[3] not in (an4_dir / "reco2dur").read_text()
+
+
+def test_tables_fix_does_not_know_are_named_when_utterances_are_dropped(an4_dir, asrkit):
+    """Kaldi's fix_data_dir.sh filters vad.scp (and --utt-extra-files) too; asrkit's left vad.scp,
+    utt2category, ... as they were, naming the dropped utterances, without a word."""
+    utts = [l.split()[0] for l in lines(an4_dir / "utt2spk")]
+    (an4_dir / "vad.scp").write_text("".join(f"{u} vad.ark:{i}\n" for i, u in enumerate(utts)))
+    (an4_dir / "utt2category").write_text("".join(f"{u} read\n" for u in utts))
+    (an4_dir / "fbank.yaml").write_text("num_mel_bins: 80\n")  # not a table: not named
+    report = fix_data_dir(an4_dir)
+    assert report.num_dropped == 0 and report.unfiltered == []  # nothing dropped: nothing stale
+    text = lines(an4_dir / "text")
+    (an4_dir / "text").write_text("".join(text[1:]))
+    out = asrkit("fix-data-dir", an4_dir).stderr.decode()
+    assert (f"{an4_dir}: not filtered (not known to this command), so they may still name the dropped "
+            f"utterances: utt2category vad.scp") in out, out
+    assert len(lines(an4_dir / "vad.scp")) == len(utts)  # left as it was
