@@ -325,3 +325,14 @@ def test_pieces_edited_by_hand_are_made_again(an4_dir, caplog):
     assert not split_data_dir(an4_dir, 2).reused
     assert "piece 2 has no feats.scp" in caplog.text
     assert (an4_dir / "split2" / "2" / "feats.scp").is_file()
+
+
+def test_tables_split_does_not_know_are_named(an4_dir, caplog):
+    """Kaldi's split_data.sh splits vad.scp, utt2warp, ... too: asrkit's pieces came without them,
+    unsaid. They are named (not split: their keys are not known to be utterances)."""
+    utts = [l.split()[0] for l in (an4_dir / "utt2spk").read_text().splitlines()]
+    (an4_dir / "vad.scp").write_text("".join(f"{u} vad.ark:{i}\n" for i, u in enumerate(utts)))
+    (an4_dir / "fbank.yaml").write_text("num_mel_bins: 80\n")  # not a table: not named
+    split_data_dir(an4_dir, 2, force=True)
+    assert f"{an4_dir}: not in the pieces (not known to this command): vad.scp" in caplog.text
+    assert "fbank.yaml" not in caplog.text and not (an4_dir / "split2/1/vad.scp").exists()
