@@ -21,7 +21,7 @@ from typing import Dict, List, Optional, Tuple
 
 from asrkit.data.datadir import (DataDir, dir_problem, kaldi_real, positive_seconds, segment_channel,
                                  segment_channel_problem)
-from asrkit.data.table import (BOM, EMPTY_LINE, SPACE, LineReadError, TableLine, ascii_digits, bom_problem,
+from asrkit.data.table import (BOM, EMPTY_LINE, SPACE, LineReadError, TableLine, ascii_digits, bom_problem, cr_only_at,
                                read_bounded, split_fields, transcript_problem)
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import PathLike, special_kind
@@ -96,6 +96,15 @@ def scan_table(path: PathLike, allow_empty_value: bool = False, nul_in_value: bo
     except LineReadError as e:
         scanned.problems.append(Problem(str(path), e.lineno, e.problem))
         return scanned
+    cr_only = cr_only_at(data) if b"\n" not in data else None
+    if cr_only is not None:
+        # Old Mac line ends, which every reader refuses (refuse_cr_only): read as one line, the
+        # table was one key whose "value" held every other line, 519 errors none of which said
+        # why, and fix-data-dir failed with "no utterance is in all of ...". Named once; the lines
+        # are read at the CRs, so fix-data-dir rewrites the table with LF, as it does a BOM.
+        scanned.problems.append(Problem(str(path), None, f"CR-only (old Mac) line endings: no LF, a CR at byte "
+                                                         f"{cr_only} (convert it: tr '\\r' '\\n')"))
+        data = data.replace(b"\r", b"\n")
     # Lines end at \n only, as every table reader splits them (iter_table): bytes.splitlines()
     # also broke a line at a lone \r inside a transcript, so validation reported a bogus id and
     # asrkit-fix-data-dir cut the transcript at it without a word.

@@ -460,7 +460,8 @@ def test_an_id_with_a_control_character_is_refused_and_fixed_to_c_sort_order(an4
     spk = rows[5].split()[1]
     rows[5] = rows[5].replace(f" {spk}", f" \x1b[0m{spk}")
     (an4_dir / "utt2spk").write_text("".join(rows))
-    why = f"the control character U+0001 '\\x01' at character {len(utts[0])} of the id {bad!r}: Kaldi ids cannot hold one"
+    why = (f"the control character U+0001 '\\x01' at character {len(utts[0])} of the id {bad!r}: Kaldi ids cannot "
+           f"hold one")
     errs = errors(an4_dir)
     for name in ("utt2spk", "text", "wav.scp"):
         assert f"{an4_dir}/{name}:2: {why}" in errs, errs
@@ -507,3 +508,26 @@ def test_check_feats_headers_compares_utt2num_frames_and_names_matrices_of_no_fr
            f"the utterance" in warnings
     # without the headers read, as before: the counts are not known
     assert errors(an4_dir) == [f"{scp}:7: utterance {utts[6]!r} has no entry in {an4_dir}/utt2num_frames"]
+
+
+def test_a_table_with_cr_only_line_ends_is_named_once_and_fixed(an4_dir):
+    """A table with old Mac (CR-only) line ends, which every reader refuses, was one key whose value
+    held every other line: validation listed 519 errors, none saying why, and fix-data-dir failed
+    with "no utterance is in all of ..."."""
+    from asrkit.data.fix import fix_data_dir
+
+    utt2spk = an4_dir / "utt2spk"
+    saved = utt2spk.read_bytes()
+    utt2spk.write_bytes(saved.replace(b"\n", b"\r"))
+    at = saved.index(b"\n")
+    assert errors(an4_dir) == [f"{utt2spk}: CR-only (old Mac) line endings: no LF, a CR at byte {at} (convert it: "
+                               f"tr '\\r' '\\n')"]
+    report = fix_data_dir(an4_dir)
+    assert report.num_dropped == 0 and utt2spk.read_bytes() == saved
+    assert errors(an4_dir) == []
+    # a lone CR inside a line of an LF file stays part of that line, as before
+    text = an4_dir / "text"
+    rows = lines(text)
+    rows[2] = rows[2].rstrip("\n") + "\rMORE\n"
+    text.write_text("".join(rows))
+    assert not any("CR-only" in e for e in errors(an4_dir))

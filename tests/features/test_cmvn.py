@@ -347,9 +347,9 @@ def test_a_global_stats_output_that_cannot_be_written_fails_before_reading(an4_f
     (tmp_path / "afile").write_text("x\n")
     r = run_cli(compute_cmvn_cli, [f"scp:{d}/feats.scp", tmp_path / "afile/sub/cmvn.ark"])
     assert r.exit_code == 1
-    assert r.stderr.strip().splitlines()[-1] == (f"ERROR (asrkit-compute-cmvn): {tmp_path}/afile: exists and is not a "
-                                                 f"directory (the stats output {tmp_path}/afile/sub/cmvn.ark goes under "
-                                                 f"it)")
+    assert r.stderr.strip().splitlines()[-1] == (f"ERROR (asrkit-compute-cmvn): {tmp_path}/afile: exists and is not "
+                                                 f"a directory (the stats output {tmp_path}/afile/sub/cmvn.ark goes "
+                                                 f"under it)")
     assert "Done" not in r.stderr
     locked = tmp_path / "locked"
     locked.mkdir()
@@ -389,7 +389,8 @@ def test_per_speaker_stats_without_utt2spk_name_the_option(an4_feats, tmp_path):
     utterance" for each one, which said nothing of why."""
     d = an4_feats[0]
     spk = tmp_path / "cmvn_spk.ark"
-    assert run_cli(compute_cmvn_cli, ["--spk2utt", f"ark:{d}/spk2utt", f"scp:{d}/feats.scp", f"ark:{spk}"]).exit_code == 0
+    r = run_cli(compute_cmvn_cli, ["--spk2utt", f"ark:{d}/spk2utt", f"scp:{d}/feats.scp", f"ark:{spk}"])
+    assert r.exit_code == 0
     speakers = sorted(an4_feats[3])
     r = run_cli(apply_cmvn_cli, [f"ark:{spk}", f"scp:{d}/feats.scp", f"ark:{tmp_path}/out.ark"])
     assert r.exit_code == 1
