@@ -70,6 +70,8 @@ def _read(d: DataDir, name: str, report: FixReport) -> Optional[Dict[str, str]]:
             raise AsrkitError(f"{d.file(name)}: {problem}")
         return None
     t: ScannedTable = scan_table(d.file(name), allow_empty_value=name == "text", nul_in_value=name == "text")
+    if t.unreadable:  # (every line would be dropped: the file is the problem, not its utterances)
+        raise AsrkitError(f"{d.file(name)}: {t.unreadable}")
     out: Dict[str, str] = {}
     # Only the lines that are dropped: a BOM on line 1 or a missing final newline is a problem
     # of the file, whose line is still kept (and written back without it).

@@ -22,7 +22,7 @@ from typing import Dict, List, Optional, Tuple
 from asrkit.data.datadir import (DataDir, dir_problem, kaldi_real, positive_seconds, segment_channel,
                                  segment_channel_problem)
 from asrkit.data.table import (BOM, EMPTY_LINE, SPACE, LineReadError, TableLine, ascii_digits, bom_problem, cr_only_at,
-                               read_bounded, split_fields, transcript_problem)
+                               read_bounded, refuse_bom, split_fields, transcript_problem)
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import PathLike, special_kind
 
@@ -57,6 +57,8 @@ class ScannedTable:
     path: Path
     lines: List[TableLine] = field(default_factory=list)
     problems: List[Problem] = field(default_factory=list)
+    # why no line of it could be read (its first problem): a reader refuses it whole
+    unreadable: Optional[str] = None
 
     def first_lines(self) -> Dict[str, TableLine]:
         """key -> its first line (later duplicates are reported by :func:`check_sorted_unique`)."""
@@ -96,6 +98,15 @@ def scan_table(path: PathLike, allow_empty_value: bool = False, nul_in_value: bo
     except LineReadError as e:
         scanned.problems.append(Problem(str(path), e.lineno, e.problem))
         return scanned
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        # UTF-16 (Notepad's 'Unicode'): every line was "not UTF-8" or "a NUL byte", 130 errors none
+        # saying what the file is, and fix-data-dir failed "130 not in text". Named as the readers do.
+        try:
+            refuse_bom(data[:2], str(path))
+        except AsrkitError as e:
+            scanned.unreadable = str(e).removeprefix(f"{path}:1: ")
+            scanned.problems.append(Problem(str(path), 1, scanned.unreadable))
+            return scanned
     cr_only = cr_only_at(data) if b"\n" not in data else None
     if cr_only is not None:
         # Old Mac line ends, which every reader refuses (refuse_cr_only): read as one line, the
@@ -186,8 +197,9 @@ def _missing_from(problems: List[Problem], ref: ScannedTable, keys, other: Path,
 
 
 def _absent(problems: List[Problem], d: DataDir, name: str, why: str) -> None:
-    """A required table that is not there; one that is a directory was named so when loaded."""
-    if not d.not_a_file(name):
+    """A required table that is not there; one that is a directory, or unreadable, was named so when
+    loaded."""
+    if not d.has(name) and not d.not_a_file(name):
         problems.append(Problem(str(d.file(name)), None, f"no such file ({why})"))
 
 
@@ -235,6 +247,8 @@ def validate_data_dir(path: PathLike, no_text: bool = False, no_feats: bool = Fa
             return None
         t = scan_table(d.file(name), allow_empty_value=name == "text", nul_in_value=name == "text")
         problems.extend(t.problems)
+        if t.unreadable:
+            return None  # (not also "has no entry" for every utterance)
         problems.extend(check_sorted_unique(t))
         if not t.lines and not t.problems:
             problems.append(Problem(str(t.path), None, "empty file"))

@@ -531,3 +531,23 @@ def test_a_table_with_cr_only_line_ends_is_named_once_and_fixed(an4_dir):
     rows[2] = rows[2].rstrip("\n") + "\rMORE\n"
     text.write_text("".join(rows))
     assert not any("CR-only" in e for e in errors(an4_dir))
+
+
+@pytest.mark.parametrize("name", ["text", "utt2spk", "wav.scp"])
+def test_a_utf16_table_is_named_once_and_fix_changes_nothing(an4_dir, name):
+    """A table saved as Windows Notepad's 'Unicode' (UTF-16, which every reader names so) gave one
+    "not UTF-8" and a "NUL byte" error per line, then "has no entry" for every utterance, none of
+    them saying what the file is; fix-data-dir failed "130 not in text"."""
+    from asrkit.data.fix import fix_data_dir
+    from asrkit.utils.errors import AsrkitError
+
+    path = an4_dir / name
+    path.write_bytes(path.read_text().encode("utf-16"))
+    why = (f"the file is UTF-16 (it starts with the byte-order mark FF FE, as Windows Notepad's 'Unicode' saves "
+           f"it); Kaldi tables are UTF-8 text: convert it (iconv -f UTF-16 -t UTF-8 {path} > {path}.utf8)")
+    assert errors(an4_dir) == [f"{path}:1: {why}"]
+    before = {p.name: p.read_bytes() for p in an4_dir.iterdir()}
+    with pytest.raises(AsrkitError) as e:
+        fix_data_dir(an4_dir)
+    assert str(e.value) == f"{path}: {why}"
+    assert {p.name: p.read_bytes() for p in an4_dir.iterdir()} == before
