@@ -624,6 +624,11 @@ def _check_spk2utt(problems: List[Problem], d: DataDir, utt2spk: ScannedTable, s
                                     f"utterance {key!r} (speaker {line.value!r}) is not in {spk2utt.path}"))
 
 
+# How far a segment may end past its recording and be clipped, not skipped (Kaldi's extract-segments
+# --max-overshoot; asrkit.features.wav.MAX_OVERSHOOT_S, not imported for this one number).
+MAX_OVERSHOOT_S = 0.5
+
+
 def _check_audio(problems: List[Problem], d: DataDir, load, utt2spk: ScannedTable, check_wav_files: bool) -> None:
     wav = load("wav.scp")
     if wav is None:
@@ -640,6 +645,12 @@ def _check_audio(problems: List[Problem], d: DataDir, load, utt2spk: ScannedTabl
         _missing_from(problems, utt2spk, seg_lines, segments.path)
         _missing(problems, segments, utts, utt2spk.path)
         used = set()
+        # With reco2dur, a segment past its recording's end is said here: feature extraction skips
+        # it (Kaldi's extract-segments too), so the utterance vanished only stages later. (Its own
+        # problems are reported where the recording tables are checked.)
+        durations = {line.key: kaldi_real(line.value) for line in
+                     (scan_table(d.file("reco2dur")).lines if d.has("reco2dur") else ())}
+        past_end = 0
         for key, line in seg_lines.items():
             fields = split_fields(line.value)
             channel = segment_channel(fields)
@@ -667,6 +678,18 @@ def _check_audio(problems: List[Problem], d: DataDir, load, utt2spk: ScannedTabl
             if end != -1 and end <= start:
                 problems.append(Problem(str(segments.path), line.lineno,
                                         f"segment end {end_s} is not after its start {start_s}"))
+            dur = durations.get(reco)
+            if dur is not None and math.isfinite(dur) and dur > 0 and \
+                    (start >= dur or (end != -1 and end > dur + MAX_OVERSHOOT_S)):
+                past_end += 1
+                if past_end <= MAX_REPEATED_WARNINGS:
+                    problems.append(Problem(str(segments.path), line.lineno,
+                                            f"segment {start_s} {end_s} of {key!r} goes past the end of its recording "
+                                            f"{reco!r} ({dur:g} s in reco2dur, {MAX_OVERSHOOT_S:g} s of overshoot "
+                                            f"allowed): feature extraction will skip it", WARNING))
+        if past_end > MAX_REPEATED_WARNINGS:
+            problems.append(Problem(str(segments.path), None, f"{past_end - MAX_REPEATED_WARNINGS} more segments "
+                                                              f"past their recording's end", WARNING))
         for key, line in wav_lines.items():
             if key not in used:
                 problems.append(Problem(str(wav.path), line.lineno,

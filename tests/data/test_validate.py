@@ -551,3 +551,20 @@ def test_a_utf16_table_is_named_once_and_fix_changes_nothing(an4_dir, name):
         fix_data_dir(an4_dir)
     assert str(e.value) == f"{path}: {why}"
     assert {p.name: p.read_bytes() for p in an4_dir.iterdir()} == before
+
+
+def test_a_segment_past_its_recordings_end_in_reco2dur_is_a_warning(an4_dir):
+    """With reco2dur there, a segment past its recording's end (beyond the 0.5 s extract-segments
+    clips) validated without a word, and feature extraction skipped its utterance stages later."""
+    utts = [l.split()[0] for l in lines(an4_dir / "utt2spk")]
+    wav = dict(l.split(None, 1) for l in (an4_dir / "wav.scp").read_text().splitlines())
+    (an4_dir / "wav.scp").write_text("".join(f"r{u} {wav[u]}\n" for u in utts))
+    times = {1: "1.0 3.4", 2: "1.0 3.6", 3: "3.0 -1", 4: "0 -1"}  # recording of 3 s
+    (an4_dir / "segments").write_text("".join(f"{u} r{u} {times.get(i, '0.5 1.5')}\n" for i, u in enumerate(utts)))
+    assert errors(an4_dir) == [] and not [p for p in validate_data_dir(an4_dir) if "past" in p.message]
+    (an4_dir / "reco2dur").write_text("".join(f"r{u} 3.0\n" for u in utts))
+    warnings = [str(p) for p in validate_data_dir(an4_dir) if not p.is_error]
+    assert errors(an4_dir) == []
+    assert [w for w in warnings if "past the end" in w] == [
+        f"{an4_dir}/segments:{n}: segment {times[i]} of {utts[i]!r} goes past the end of its recording 'r{utts[i]}' "
+        f"(3 s in reco2dur, 0.5 s of overshoot allowed): feature extraction will skip it" for i, n in ((2, 3), (3, 4))]
