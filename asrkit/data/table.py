@@ -426,20 +426,16 @@ def read_utt2spk(path: PathLike, hint: str = "") -> Dict[str, str]:
     return table
 
 
-def read_list_table(path: PathLike, allow_empty_value: bool = False) -> Dict[str, List[str]]:
-    """A table whose value is a whitespace-separated list (spk2utt); ``allow_empty_value``: a bare
-    key is an empty list."""
-    return {k: split_fields(v) for k, v in read_table(path, allow_empty_value).items()}
+def read_list_table(path: PathLike) -> Dict[str, List[str]]:
+    """A table whose value is a whitespace-separated list (spk2utt)."""
+    return {k: split_fields(v) for k, v in read_table(path).items()}
 
 
 def read_spk2utt(path: PathLike) -> Dict[str, List[str]]:
     """spk2utt, each utterance under one speaker once. One listed twice (a hand-edited or merged
     table; utt2spk cannot say it) had its frames counted twice in its speaker's CMVN stats, or
     in two speakers' stats, with exit 0."""
-    # A speaker line with no utterances (a hand-filtered spk2utt) is an empty list, as Kaldi's token
-    # vector reader takes it (compute-cmvn-stats warns "No stats accumulated for speaker"); it was
-    # "malformed line", failing the run.
-    table = read_list_table(path, allow_empty_value=True)
+    table = read_list_table(path)
     first: Dict[str, Tuple[str, int]] = {}
     for lineno, (spk, utts) in enumerate(table.items(), 1):  # one line per key: none blank or twice
         for utt in utts:
