@@ -157,6 +157,11 @@ def test_setup_makes_a_recipe_that_runs_end_to_end(tmp_path, an4_root):
     assert not (bexp / "model.avg.pt").exists() and "the best epoch: the training stopped at its time budget" in proc.stderr
     row = (recipe / "RESULTS.md").read_text().splitlines()[-1]
     assert re.search(r", model\.pt \(exp/budget\) \|.*\| [0-9]+ s \(time budget, 1 epochs\) \|", row), row
+    # Run again with no --train-max-time (./run.sh --stage 3 --use-lm true, to add an LM): it
+    # resumed under the config's budget, none, and trained to the last epoch; it stays stopped now.
+    proc = run_sh(budget, cwd=recipe)
+    assert "stage 4: exp/budget stopped at its time budget after" in proc.stderr, proc.stderr[-3000:]
+    assert not (bexp / ".done").exists() and not (bexp / "checkpoints/epoch2.pt").exists()
     proc = run_sh(budget + ["--train-max-time", "86400"], cwd=recipe)
     assert (bexp / ".done").is_file() and (bexp / "checkpoints/epoch2.pt").is_file()
     assert "decode_test_decode done already" not in proc.stderr

@@ -603,6 +603,12 @@ if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
       log "stage 4: averaging the $num_avg best checkpoints again (--num-avg changed) -> $exp/model.avg.pt"
       average_model
     fi
+  elif [ -z "$train_max_time" ] && [ "$(last_run_status)" = budget ] && up_to_date "$exp/.budget_stop" "$train_options"; then
+    # A budget-stopped training passed again with the same options and no --train-max-time
+    # (./run.sh --stage 3 --use-lm true, to add an LM) resumed under the config's budget, none: the
+    # minutes the user had set became a training to the last epoch, hours on a CPU, before the
+    # decoding asked for. (Another train config or --train-args still resumes, as before.)
+    log "stage 4: $exp stopped at its time budget after $(cat "$exp/train_seconds") s of training; decoding it as it is (--train-max-time with more seconds continues it)"
   else
     # asrkit-train refuses a second training of one exp dir (an flock on $exp/.lock), but only once
     # started: its launcher had written the log over, and the running training's log lost its head.
@@ -637,6 +643,7 @@ if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
     rm -f "$exp"/decode_*/.done
     if [ "$(last_run_status)" = budget ]; then
       # Not .done: running stage 4 again with a larger --train-max-time resumes the training.
+      mark_done "$exp/.budget_stop" "$train_options"
       log "stage 4: stopped by the time budget after epoch $(awk -F'\t' '!/^#/ { e = $5 } END { print e }' "$runs") ($(cat "$exp/train_seconds") s); decoding this model; run stage 4 again with a larger --train-max-time to continue"
     else
       mark_done "$exp/.done" "$train_options"
