@@ -110,12 +110,139 @@ def init_distributed(info: DistInfo, backend: Optional[str] = None, timeout_s: f
 
     dist.init_process_group(
         backend=backend,
-        init_method=f"tcp://{_bracket_ipv6(info.master_addr)}:{info.master_port}",
+        store=_join(info, timeout_s),
         rank=info.rank,
         world_size=info.world_size,
         timeout=timedelta(seconds=timeout_s),
     )
     return backend
+
+
+# How long one attempt to reach rank 0's store may block in C++, where no signal handler runs.
+_CONNECT_TRY_S = 2.0
+# When a rank waiting for the others says so again (seconds since it began to wait).
+_WAIT_NOTES_S = (10.0, 60.0, 300.0)
+
+
+def _join(info: DistInfo, timeout_s: float):
+    """Rank 0's key-value store (hosted by rank 0, or under torchrun by its agent) once every rank
+    has reached it; an AsrkitError naming the cause when that cannot be.
+
+    torch's own tcp:// rendezvous (init_process_group's init_method) waited for the missing ranks
+    inside one C++ call of up to ``timeout_s`` (30 min): without a word (WORLD_SIZE=3 with two
+    processes started), deaf to Ctrl-C and SIGTERM (Python runs its handlers only between its own
+    steps; ``timeout 60 asrkit-train`` ran on), and a MASTER_ADDR that does not resolve was a
+    warning every second for those 30 min. Here each blocking step is short, the waiting happens
+    in Python (signals end it), is said, and ends in one line naming the missing ranks."""
+    import socket
+    import time
+
+    import torch.distributed as dist
+
+    host, port, world = info.master_addr, info.master_port, info.world_size
+    where = f"{_bracket_ipv6(host)}:{port}"
+    deadline = time.monotonic() + timeout_s
+    # torchrun's agent hosts the store at its MASTER_ADDR:MASTER_PORT (its rank 0 only a client)
+    agent = (os.environ.get("TORCHELASTIC_USE_AGENT_STORE") == "True" and os.environ.get("MASTER_ADDR") == host
+             and os.environ.get("MASTER_PORT") == str(port))
+    hosts = not agent and info.rank == 0
+    full = timedelta(seconds=timeout_s)
+    if hosts:
+        try:
+            store = dist.TCPStore(host, port, world, is_master=True, timeout=full, wait_for_workers=False,
+                                  multi_tenant=True)
+        except RuntimeError as e:
+            if "EADDRINUSE" in str(e) or "address already in use" in str(e):
+                raise AsrkitError(f"rank 0 cannot open the training's rendezvous at {where}: port {port} is in use "
+                                  f"(another training's? set MASTER_PORT to a free port)") from None
+            if "EADDRNOTAVAIL" in str(e) or "assign requested address" in str(e):
+                raise AsrkitError(f"rank 0 cannot open the training's rendezvous at {where}: {host} is not an "
+                                  f"address of this machine (MASTER_ADDR must name the node rank 0 runs on)") from None
+            raise
+    else:
+        said = False
+        while True:
+            _resolve(host, port)
+            try:
+                store = dist.TCPStore(host, port, world, is_master=False,
+                                      timeout=timedelta(seconds=max(0.1, min(_CONNECT_TRY_S,
+                                                                             deadline - time.monotonic()))))
+                break
+            except RuntimeError as e:  # (DistNetworkError, DistStoreError: not there yet)
+                if time.monotonic() >= deadline:
+                    raise AsrkitError(f"rank {info.rank} of {world}: nothing answered at {where} (MASTER_ADDR:"
+                                      f"MASTER_PORT) within {timeout_s:.0f} s: rank 0 did not start, or failed "
+                                      f"(its log says why), or listens elsewhere ({_first_line(e)})") from None
+            if not said:
+                logger.warning("rank %d of %d: rank 0 does not answer at %s yet; waiting for it (up to %.0f s)",
+                               info.rank, world, where, timeout_s)
+                said = True
+        store.set_timeout(full)
+    # A count of its own, as torchrun's store outlives a restarted attempt's ranks.
+    joined = dist.PrefixStore(f"asrkit/attempt{os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')}/", store)
+    joined.set(f"rank{info.rank}", socket.gethostname())
+    joined.add("joined", 1)
+    began = time.monotonic()
+    notes = list(_WAIT_NOTES_S)
+    logger.info("rank %d of %d: joining the other ranks at %s", info.rank, world, where)
+    while True:
+        n = joined.add("joined", 0)
+        if n >= world:
+            return store
+        now = time.monotonic()
+        if now >= deadline or (notes and now - began >= notes[0]):
+            missing = [r for r in range(world) if not joined.check([f"rank{r}"])]
+            said = (f"{n} of {world} ranks (WORLD_SIZE={world}) have joined at {where}; "
+                    f"missing: rank{'s' if len(missing) > 1 else ''} {_ranks(missing)}")
+            if now >= deadline:
+                raise AsrkitError(f"rank {info.rank}: {said}, after {timeout_s:.0f} s: start as many processes "
+                                  f"as WORLD_SIZE says, or check the missing ones' logs")
+            while notes and now - began >= notes[0]:
+                notes.pop(0)
+            logger.warning("rank %d: %s; waiting (up to %.0f s in all)", info.rank, said, timeout_s)
+        time.sleep(0.05)
+
+
+def _resolve(host: str, port: int) -> None:
+    import socket
+
+    try:
+        socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as e:
+        # A temporary failure (EAI_AGAIN) is waited out as an absent rank 0 is; a name that does
+        # not exist will not come to, and torch retried it, a warning a second, for 30 min.
+        if e.errno in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)):
+            raise AsrkitError(f"MASTER_ADDR {host!r} does not resolve ({e.strerror}): set MASTER_ADDR to the "
+                              f"name or address of the node rank 0 runs on") from None
+
+
+def _ranks(ranks: list) -> str:
+    shown = ", ".join(map(str, ranks[:10]))
+    return shown + (f" and {len(ranks) - 10} more" if len(ranks) > 10 else "")
+
+
+def _first_line(e: BaseException) -> str:
+    return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+
+
+def peer_failure(e: BaseException, rank: int, world: int) -> Optional[str]:
+    """The one line for a collective that failed because another rank is gone (``None`` for any
+    other error): the rank that failed says why itself; its peers printed gloo's
+    "Connection closed by peer" traceback, longer and later than that rank's own error, and a
+    launcher's summary took it for the cause."""
+    import torch.distributed as dist
+
+    text = str(e)
+    if not dist.is_available() or not dist.is_initialized():
+        return None
+    # gloo's transport errors are plain RuntimeErrors, their source file named first
+    if not (isinstance(e, dist.DistError) or "gloo/transport" in text or "Connection closed by peer" in text
+            or "Connection reset by peer" in text):
+        return None
+    detail = re.sub(r"^\[[^\]]*\]\s*", "", _first_line(e))  # gloo's [.../pair.cc:561]
+    detail = detail.split(". This is typically caused")[0]
+    return (f"rank {rank} of {world}: stopped, as another rank left the training or stopped answering "
+            f"({detail}); that rank's own error, above or in its log, says why")
 
 
 def leave_distributed() -> None:

@@ -24,7 +24,7 @@ from typing import Optional
 import torch
 
 from asrkit.features.fbank import FbankConfig
-from asrkit.launch.distributed import DistInfo, detect_distributed, init_distributed, leave_distributed
+from asrkit.launch.distributed import DistInfo, detect_distributed, init_distributed, leave_distributed, peer_failure
 from asrkit.models.build import build_model
 from asrkit.models.las import LAS
 from asrkit.models.package import TRAIN_DURATIONS, PackageMeta, duration_stats, with_upsampled_rates
@@ -129,6 +129,16 @@ def _train_logged(args: TrainArgs, exp: Path, dist_info: Optional[DistInfo], ran
         if handler is not None:
             error_to_log_files("asrkit-train", str(from_worker(e)), [handler])  # what stderr says
         raise
+    except RuntimeError as e:
+        # Another rank failed (its own ERROR line names the cause) or was killed: this one's
+        # collective broke, a gloo traceback after, and longer than, the line that says why. Said
+        # as a log line, not a second ERROR line: asrkit-launch and run.pl users read a failed job's
+        # last ERROR line as its cause.
+        lost = peer_failure(e, rank, world) if dist_info is not None else None
+        if lost is None:
+            raise
+        log.error("%s", lost)
+        raise SystemExit(1) from None
     finally:
         if runs is not None:
             runs.finish()

@@ -1,0 +1,185 @@
+"""How a 2-rank CPU training (gloo) fails: one line naming the cause, a non-zero exit, no rank left
+waiting, the finished epochs' checkpoints intact.
+
+The ranks are started here with torchrun's variables (RANK, WORLD_SIZE, MASTER_*), as srun or
+asrkit-launch start them, but with no launcher that ends the others when one fails: what each
+rank says of itself is then the same every time. Everything waits on files and log lines.
+"""
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from asrkit.launch.distributed import DistInfo, init_distributed
+from asrkit.training import checkpoint as ckpt
+from asrkit.utils.errors import AsrkitError
+
+from .yesno_dump import train_args
+
+WAIT_S = 240  # only how long a broken run may take to show it is broken
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _rank(rank: int, world: int, port: int, args) -> subprocess.Popen:
+    env = dict(os.environ, OMP_NUM_THREADS="1", RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world),
+               MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    # (SIGINT as a terminal gives it: pytest-xdist's workers ignore it, and their children with them)
+    return subprocess.Popen([sys.executable, "-m", "asrkit", *map(str, args)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+
+
+def _lines(proc: subprocess.Popen) -> "queue.Queue":
+    """``proc``'s stderr, line by line (None at its end), read on a thread; the lines are kept in
+    ``proc.seen`` for the assertions."""
+    lines: "queue.Queue" = queue.Queue()
+    proc.seen = []
+
+    def read():
+        for line in proc.stderr:
+            proc.seen.append(line)
+            lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=read, daemon=True).start()
+    return lines
+
+
+def _wait_for(lines: "queue.Queue", text: str) -> None:
+    while True:
+        line = lines.get(timeout=WAIT_S)
+        assert line is not None, f"ended before saying {text!r}"
+        if text in line:
+            return
+
+
+def _end(*procs) -> None:
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+        p.wait()
+
+
+def test_a_rank_whose_peer_failed_says_so_in_one_line(yesno_setup, tmp_path):
+    """Rank 0 alone fails (a --valid-dir past Kaldi's 5 %, read by rank 0 only) while rank 1 waits
+    for it in a collective: rank 1 printed gloo's 'Connection closed by peer' traceback, longer and
+    later than rank 0's error, and asrkit-launch's summary could quote neither. Now rank 1 logs one
+    line saying another rank left, no second ERROR line, exit 1; rank 0's ERROR line names the dev set."""
+    import shutil
+
+    dev = tmp_path / "dev"
+    shutil.copytree(yesno_setup / "dump" / "dev", dev)
+    lines = (dev / "feats.scp").read_text().splitlines()
+    lines[:2] = [f"{line.split()[0]} {yesno_setup / 'dump' / 'dev' / 'feats.ark'}:999999999" for line in lines[:2]]
+    (dev / "feats.scp").write_text("\n".join(lines) + "\n")
+    args = train_args(yesno_setup, tmp_path / "exp", "--set", "training.max_epochs=1")
+    args[args.index("--valid-dir") + 1] = dev
+    port = _free_port()
+    procs = [_rank(r, 2, port, args) for r in (0, 1)]
+    try:
+        err = [p.communicate(timeout=WAIT_S)[1] for p in procs]
+    finally:
+        _end(*procs)
+    assert procs[0].returncode == 1 and "ERROR (asrkit-train): " + str(dev) + " (--valid-dir): 2 of 4" in err[0], err[0]
+    assert procs[1].returncode == 1, err[1][-3000:]
+    assert "Traceback" not in err[1] and "ERROR (" not in err[1], err[1][-3000:]
+    assert "rank 1 of 2: stopped, as another rank left the training or stopped answering (Connection closed by peer" in err[1], err[1]
+
+
+def test_a_rank_killed_mid_training_stops_the_other_and_the_run_resumes(yesno_setup, tmp_path):
+    """kill -9 of rank 1 once epoch 1's checkpoint is written: rank 0 stops with one line (it was
+    a gloo traceback), exit 1, and a 2-rank run started again resumes from the checkpoint."""
+    exp = tmp_path / "exp"
+    args = train_args(yesno_setup, exp, "--set", "training.max_epochs=200", "--set", "training.valid_cer=false")
+    port = _free_port()
+    procs = [_rank(r, 2, port, args) for r in (0, 1)]
+    try:
+        lines = _lines(procs[0])
+        _lines(procs[1])  # (read, so that its pipe never fills)
+        _wait_for(lines, "wrote ")  # (epoch 1's checkpoint, renamed into place whole)
+        procs[1].kill()
+        procs[0].wait(timeout=WAIT_S)
+        while lines.get(timeout=WAIT_S) is not None:
+            pass
+    finally:
+        _end(*procs)
+    err = "".join(procs[0].seen)
+    assert procs[0].returncode == 1, err[-3000:]
+    assert "Traceback" not in err and "rank 0 of 2: stopped, as another rank left the training or stopped answering" in err, err[-3000:]
+    done = max(ckpt.list_checkpoints(exp))
+    assert done < 200
+
+    args = train_args(yesno_setup, exp, "--set", f"training.max_epochs={done + 1}", "--set", "training.valid_cer=false")
+    port = _free_port()
+    procs = [_rank(r, 2, port, args) for r in (0, 1)]
+    try:
+        err = [p.communicate(timeout=WAIT_S)[1] for p in procs]
+    finally:
+        _end(*procs)
+    assert [p.returncode for p in procs] == [0, 0], err[0][-3000:] + err[1][-3000:]
+    assert f"epoch {done} done" in err[0] and (exp / "model.pt").is_file(), err[0][-3000:]
+    assert max(ckpt.list_checkpoints(exp)) == done + 1
+
+
+def test_waiting_for_a_rank_that_never_starts_is_said_and_ctrl_c_ends_it(yesno_setup, tmp_path):
+    """WORLD_SIZE=2 with one process started: rank 0 waited in torch's rendezvous, one C++ call of
+    up to 30 min, without a word and deaf to Ctrl-C and SIGTERM (``timeout 60 asrkit-train`` ran
+    on). It now says where it waits, and SIGINT ends it: exit 130, 'interrupted'."""
+    proc = _rank(0, 2, _free_port(), train_args(yesno_setup, tmp_path / "exp"))
+    try:
+        lines = _lines(proc)
+        _wait_for(lines, "rank 0 of 2: joining the other ranks at 127.0.0.1:")
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=WAIT_S)
+        while lines.get(timeout=WAIT_S) is not None:
+            pass
+    finally:
+        _end(proc)
+    err = "".join(proc.seen)
+    assert proc.returncode == 130 and "ERROR (asrkit-train): interrupted" in err, err[-3000:]
+    assert "Traceback" not in err
+
+
+def test_a_rank_that_never_joins_is_named_when_the_wait_ends():
+    """The wait's end names the missing rank in one line (it was torch's DistStoreError traceback,
+    'Timed out after 2 seconds waiting for clients. 1/2 clients joined.')."""
+    port = _free_port()
+    with pytest.raises(AsrkitError, match=rf"rank 0: 1 of 2 ranks \(WORLD_SIZE=2\) have joined at 127\.0\.0\.1:{port}; "
+                                          r"missing: rank 1, after 2 s: start as many processes as WORLD_SIZE"):
+        init_distributed(DistInfo(0, 0, 2, "127.0.0.1", port), "gloo", timeout_s=2)
+
+
+def test_a_master_port_in_use_is_one_line():
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(AsrkitError, match=rf"rank 0 cannot open the training's rendezvous at 127\.0\.0\.1:{port}: "
+                                              rf"port {port} is in use \(another training's\? set MASTER_PORT"):
+            init_distributed(DistInfo(0, 0, 2, "127.0.0.1", port), "gloo", timeout_s=5)
+
+
+def test_a_master_addr_that_does_not_resolve_is_one_line_at_once():
+    """It was a warning a second ('The IPv6 network addresses of (nohost.invalid, ...) cannot be
+    retrieved') for the whole rendezvous timeout, 30 min, then a traceback."""
+    try:
+        socket.getaddrinfo("nohost.invalid", 1)
+        pytest.skip("this machine's resolver answers for nohost.invalid")
+    except socket.gaierror as e:
+        if e.errno != socket.EAI_NONAME:
+            pytest.skip(f"this machine's resolver says {e} (not 'no such name')")
+    with pytest.raises(AsrkitError, match=r"MASTER_ADDR 'nohost\.invalid' does not resolve \(.*\): set MASTER_ADDR"):
+        init_distributed(DistInfo(1, 1, 2, "nohost.invalid", _free_port()), "gloo", timeout_s=5)
