@@ -105,8 +105,24 @@ def train(args: TrainArgs) -> Optional[Path]:
         out = _train_logged(args, exp, dist_info, rank, world)
     # Only after a training that ended well: a rank that failed leaves the others waiting in the
     # barrier, and its launcher (srun, torchrun, asrkit-launch) ends them.
-    leave_distributed()
+    try:
+        leave_distributed()
+    except RuntimeError as e:  # (rank 0 failed packing model.pt while this one waited here)
+        _stop_if_peer_lost(e, dist_info, rank, world)
+        raise
     return out
+
+
+def _stop_if_peer_lost(e: RuntimeError, dist_info: Optional[DistInfo], rank: int, world: int) -> None:
+    """Exit 1 with one log line when ``e`` is a collective broken by another rank's end.
+
+    That rank's own ERROR line names the cause; this one printed gloo's 'Connection closed by
+    peer' traceback after, and longer than, it. A log line, not a second ERROR line: asrkit-launch
+    and run.pl users read a failed job's last ERROR line as its cause."""
+    lost = peer_failure(e, rank, world) if dist_info is not None else None
+    if lost is not None:
+        log.error("%s", lost)
+        raise SystemExit(1) from None
 
 
 def _train_logged(args: TrainArgs, exp: Path, dist_info: Optional[DistInfo], rank: int, world: int) -> Optional[Path]:
@@ -129,16 +145,9 @@ def _train_logged(args: TrainArgs, exp: Path, dist_info: Optional[DistInfo], ran
         if handler is not None:
             error_to_log_files("asrkit-train", str(from_worker(e)), [handler])  # what stderr says
         raise
-    except RuntimeError as e:
-        # Another rank failed (its own ERROR line names the cause) or was killed: this one's
-        # collective broke, a gloo traceback after, and longer than, the line that says why. Said
-        # as a log line, not a second ERROR line: asrkit-launch and run.pl users read a failed job's
-        # last ERROR line as its cause.
-        lost = peer_failure(e, rank, world) if dist_info is not None else None
-        if lost is None:
-            raise
-        log.error("%s", lost)
-        raise SystemExit(1) from None
+    except RuntimeError as e:  # (here, so that rank 0's line reaches its train.log too)
+        _stop_if_peer_lost(e, dist_info, rank, world)
+        raise
     finally:
         if runs is not None:
             runs.finish()

@@ -33,11 +33,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _rank(rank: int, world: int, port: int, args) -> subprocess.Popen:
+def _rank(rank: int, world: int, port: int, args, program=("-m", "asrkit")) -> subprocess.Popen:
     env = dict(os.environ, OMP_NUM_THREADS="1", RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world),
                MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     # (SIGINT as a terminal gives it: pytest-xdist's workers ignore it, and their children with them)
-    return subprocess.Popen([sys.executable, "-m", "asrkit", *map(str, args)], env=env,
+    return subprocess.Popen([sys.executable, *map(str, program), *map(str, args)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
@@ -97,6 +97,22 @@ def test_a_rank_whose_peer_failed_says_so_in_one_line(yesno_setup, tmp_path):
     assert procs[1].returncode == 1, err[1][-3000:]
     assert "Traceback" not in err[1] and "ERROR (" not in err[1], err[1][-3000:]
     assert "rank 1 of 2: stopped, as another rank left the training or stopped answering (Connection closed by peer" in err[1], err[1]
+
+
+def test_a_rank_whose_peer_failed_after_training_says_so_in_one_line(yesno_setup, tmp_path):
+    """Rank 0 fails packing model.pt while rank 1 waits for it in the run's last barrier, outside
+    the training proper: rank 1's gloo traceback there is one line too."""
+    args = train_args(yesno_setup, tmp_path / "exp", "--set", "training.max_epochs=1", "--set", "training.valid_cer=false")
+    port = _free_port()
+    procs = [_rank(r, 2, port, args, program=[Path(__file__).with_name("fail_packing.py")]) for r in (0, 1)]
+    try:
+        err = [p.communicate(timeout=WAIT_S)[1] for p in procs]
+    finally:
+        _end(*procs)
+    assert procs[0].returncode == 1 and "ERROR (asrkit-train): model.pt: cannot be packed" in err[0], err[0][-3000:]
+    assert procs[1].returncode == 1, err[1][-3000:]
+    assert "Traceback" not in err[1] and "ERROR (" not in err[1], err[1][-3000:]
+    assert "rank 1 of 2: stopped, as another rank left the training or stopped answering (" in err[1], err[1]
 
 
 def test_a_rank_killed_mid_training_stops_the_other_and_the_run_resumes(yesno_setup, tmp_path):
