@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import IO, BinaryIO, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
 
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.fileio import PathLike, atomic_open, names_stdin, open_read, stdin_closed_problem
+from asrkit.utils.fileio import PathLike, atomic_open, names_stdin, not_found_reason, open_read, stdin_closed_problem
 
 
 # Kaldi splits a table line (and sclite a transcript) at ASCII white space only, C's isspace in
@@ -267,7 +267,9 @@ def open_table(path: PathLike) -> BinaryIO:
     try:
         f = open_read(path)
     except FileNotFoundError:
-        raise AsrkitError(f"{path}: no such file") from None
+        # (a link to a moved file, data/train/utt2spk -> ../../x/utt2spk, was "no such file": the
+        # user, who sees it in ls, looked for a typo)
+        raise AsrkitError(f"{path}: {not_found_reason(path)}") from None
     except IsADirectoryError:
         raise AsrkitError(f"{path}: {IS_A_DIRECTORY}") from None
     except OSError as e:

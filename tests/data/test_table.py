@@ -198,3 +198,24 @@ def test_utt2spk_speaker_id_with_a_nul_is_named(tmp_path):
         read_utt2spk(tmp_path / "utt2spk")
     (tmp_path / "utt2spk").write_bytes(b"a-1 a\nb-1 b\n")
     assert read_utt2spk(tmp_path / "utt2spk") == {"a-1": "a", "b-1": "b"}
+
+
+@pytest.mark.parametrize("reader", [read_table, lambda p: list(iter_table(p)), lambda p: list(iter_table_fast(p))])
+def test_a_table_that_is_a_broken_link_is_named_as_one(tmp_path, reader):
+    """data/train/utt2spk -> ../../x/utt2spk, its target moved: "no such file" sent the user, who
+    sees the link in ls, looking for a typo; a plain missing table keeps its message."""
+    link = tmp_path / "utt2spk"
+    link.symlink_to("../../x/utt2spk")
+    with pytest.raises(AsrkitError, match=r"utt2spk: a broken symbolic link \(to \.\./\.\./x/utt2spk, which does not exist\)"):
+        reader(link)
+    with pytest.raises(AsrkitError, match=r"spk2utt: no such file$"):
+        reader(tmp_path / "spk2utt")
+
+
+def test_a_broken_link_given_to_a_command_is_named(asrkit, tmp_path):
+    (tmp_path / "text").symlink_to("moved/text")
+    (tmp_path / "hyp").write_text("u1 A\n")
+    proc = asrkit("score", tmp_path / "text", tmp_path / "hyp", check=False)
+    err = proc.stderr.decode()
+    assert proc.returncode == 1 and err.count("ERROR") == 1 and "Traceback" not in err, err
+    assert "text: a broken symbolic link (to moved/text, which does not exist)" in err, err
