@@ -137,3 +137,24 @@ def path_without(programs, folder: Path) -> str:
     return str(folder)
 
 
+
+
+DIGITS = "ZERO ONE TWO THREE FOUR FIVE SIX SEVEN EIGHT NINE".split()
+
+
+def stereo_digits_corpus(recipe: Path, fsdd_root: Path, suffix: str) -> Path:
+    """``<recipe>/stereo``: FSDD's theo saying 0-9 on channel 1 of ten stereo files (``t<i><suffix>``),
+    something else (his speech reversed) on channel 0, and their ``prompts.txt``."""
+    import numpy as np
+    import soundfile
+
+    corpus = recipe / "stereo"
+    corpus.mkdir()
+    lines = []
+    for i in range(10):
+        speech, rate = soundfile.read(fsdd_root / "recordings" / f"{i}_theo_1.wav", dtype="int16")
+        other = np.resize(speech[::-1], len(speech))
+        soundfile.write(corpus / f"t{i}{suffix}", np.stack([other, speech], 1), rate)
+        lines.append(f"t{i} {DIGITS[i]}\n")
+    (corpus / "prompts.txt").write_text("".join(lines))
+    return corpus

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import shutil
 
-from recipe_helpers import new_recipe, read_table, run_sh
-
-DIGITS = "ZERO ONE TWO THREE FOUR FIVE SIX SEVEN EIGHT NINE".split()
+from recipe_helpers import DIGITS, new_recipe, read_table, run_sh, stereo_digits_corpus
 
 
 def test_a_corpus_folder_whose_name_starts_with_a_dash(tmp_path, fsdd_root):
@@ -35,22 +33,11 @@ def test_a_corpus_folder_whose_name_starts_with_a_dash(tmp_path, fsdd_root):
 def test_a_stereo_corpus_with_the_speaker_on_one_channel(tmp_path, fsdd_root):
     """local/data.sh --channel 1: the speaker's side of each stereo file, not the average of both
     sides (asrkit-make-data-dir --channel)."""
-    import numpy as np
-    import soundfile
-
     from debian_packages import require_program
 
     require_program("sox")
     recipe = new_recipe(tmp_path)
-    corpus = recipe / "stereo"
-    corpus.mkdir()
-    lines = []
-    for i in range(10):
-        speech, rate = soundfile.read(fsdd_root / "recordings" / f"{i}_theo_1.wav", dtype="int16")
-        other = np.resize(speech[::-1], len(speech))  # something else on the other side
-        soundfile.write(corpus / f"t{i}.wav", np.stack([other, speech], 1), rate)
-        lines.append(f"t{i} {DIGITS[i]}\n")
-    (corpus / "prompts.txt").write_text("".join(lines))
+    stereo_digits_corpus(recipe, fsdd_root, ".wav")
     proc = run_sh(["local/data.sh", "--corpus-root", "stereo", "--transcripts", "prompts.txt", "--channel", "1"],
                   cwd=recipe, check=False)
     assert proc.returncode == 0, proc.stderr

@@ -4,44 +4,18 @@ tools/install.sh installs (no sox): it stopped at asrkit-make-data-dir ("sox not
 the held-out split into data/train and data/dev."""
 from __future__ import annotations
 
-import os
-from pathlib import Path
+import numpy as np
+import soundfile
 
-from recipe_helpers import new_recipe, read_table, run_sh
+from recipe_helpers import new_recipe, path_without, read_table, run_sh, stereo_digits_corpus
 
-DIGITS = "ZERO ONE TWO THREE FOUR FIVE SIX SEVEN EIGHT NINE".split()
 SOX_PROGRAMS = {"sox", "soxi", "play", "rec"}
 
 
-def path_without_sox(bin_dir: Path) -> str:
-    """A PATH of links to every program on this one but sox's, as on a machine without it."""
-    bin_dir.mkdir()
-    for folder in os.environ["PATH"].split(os.pathsep):
-        if not os.path.isdir(folder):
-            continue
-        for name in sorted(os.listdir(folder)):
-            target = Path(folder) / name
-            if name not in SOX_PROGRAMS and not (bin_dir / name).exists() and os.access(target, os.X_OK) \
-                    and target.is_file():
-                (bin_dir / name).symlink_to(target)
-    return str(bin_dir)
-
-
 def test_a_stereo_corpus_without_sox(tmp_path, fsdd_root):
-    import numpy as np
-    import soundfile
-
     recipe = new_recipe(tmp_path)
-    corpus = recipe / "stereo"
-    corpus.mkdir()
-    lines = []
-    for i in range(10):
-        speech, rate = soundfile.read(fsdd_root / "recordings" / f"{i}_theo_1.wav", dtype="int16")
-        other = np.resize(speech[::-1], len(speech))  # something else on the other side
-        soundfile.write(corpus / f"t{i}.flac", np.stack([other, speech], 1), rate)
-        lines.append(f"t{i} {DIGITS[i]}\n")
-    (corpus / "prompts.txt").write_text("".join(lines))
-    env = {"PATH": path_without_sox(tmp_path / "bin")}
+    stereo_digits_corpus(recipe, fsdd_root, ".flac")
+    env = {"PATH": path_without(SOX_PROGRAMS, tmp_path / "bin")}
     assert run_sh("command -v sox || echo none", cwd=recipe, env=env).stdout.strip() == "none"
     proc = run_sh(["local/data.sh", "--corpus-root", "stereo", "--transcripts", "prompts.txt", "--channel", "1",
                    "--dev-fraction", "0.2", "--test-fraction", "0"], cwd=recipe, check=False, env=env)
