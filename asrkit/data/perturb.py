@@ -17,7 +17,6 @@ number, with ``audio`` unreadable audio) is skipped and named under the shared b
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import math
 import shlex
@@ -25,13 +24,12 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
-from urllib.parse import quote
 
 from asrkit.data.datadir import DataDir, kaldi_real
 from asrkit.data.table import line_of, utt2spk_to_spk2utt, write_table
 from asrkit.utils.bad_items import BadItems
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.fileio import PathLike, name_os_error, replace_dir, tmp_dir_for
+from asrkit.utils.fileio import PathLike, id_file_name, name_os_error, replace_dir, tmp_dir_for
 from asrkit.utils.logging import get_logger
 
 log = get_logger(__name__)
@@ -113,22 +111,11 @@ def check_factors(factors: Sequence[float]) -> List[float]:
     return out
 
 
-# Past this a quoted id is cut and a hash of the whole id added: file names hold 255 bytes, and a
-# %-quoted non-ASCII letter takes 9 (a recording id of 28 CJK characters, valid everywhere else,
-# failed the run with "file name too long").
-_MAX_NAME_BYTES = 200
-
-
 def copy_path(dst: Path, factor: float, reco: str) -> Path:
-    """Where ``--method audio`` writes recording ``reco`` at ``factor`` (the id %-quoted: a '/' in it
-    cannot make a folder; a long one cut, with a hash of the id)."""
-    name = quote(reco, safe="")
-    if len(name) > _MAX_NAME_BYTES:
-        cut = _MAX_NAME_BYTES - 40
-        while "%" in name[cut - 2:cut]:  # not inside a %XX
-            cut -= 1
-        name = f"{name[:cut]}-{hashlib.sha1(reco.encode('utf-8', 'surrogateescape')).hexdigest()}"
-    return dst / AUDIO_DIR / factor_prefix(factor).rstrip("-") / f"{name}.flac"
+    """Where ``--method audio`` writes recording ``reco`` at ``factor``: the id made one file name
+    (fileio.id_file_name: a '/' in it cannot make a folder; one of 28 CJK characters, valid
+    everywhere else, failed the run with "file name too long")."""
+    return dst / AUDIO_DIR / factor_prefix(factor).rstrip("-") / f"{id_file_name(reco)}.flac"
 
 
 def perturb_data_dir_speed(src: PathLike, dst: PathLike, factors: Sequence[float],

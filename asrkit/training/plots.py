@@ -7,15 +7,13 @@ maximum of the whole matrix (yellow).
 """
 from __future__ import annotations
 
-import hashlib
 import struct
 import zlib
 from pathlib import Path
-from urllib.parse import quote
 
 import numpy as np
 
-from asrkit.utils.fileio import atomic_open
+from asrkit.utils.fileio import atomic_open, id_file_name
 
 # Anchors of matplotlib's viridis, interpolated linearly.
 _VIRIDIS = np.array([
@@ -59,24 +57,9 @@ def alignment_image(weights: np.ndarray, min_size: int = 240, max_cell: int = 8)
     return np.repeat(np.repeat(img, sy, axis=0), sx, axis=1)
 
 
-# Room left in a 255-byte file name for ".epoch<N>.png" and a temporary name's ".<pid>.<random>.tmp".
-_MAX_NAME = 160
-
-
 def plot_file_name(utt: str, epoch: int) -> str:
-    """``<utt>.epoch<N>.png``, the utterance id made one safe file name.
-
-    An utterance id is any string without whitespace: ``spk1/u1`` would write into a
-    subdirectory and ``../../x`` outside the exp dir, so every ``/`` (and ``%``, and anything
-    not ASCII) is %-escaped as asrkit-perturb-data-dir-speed names its audio; an id too long for
-    a file name is cut and keeps a hash of the whole id, so two ids never share a plot.
-    """
-    name = quote(utt.encode("utf-8", "surrogateescape"), safe="")
-    if name.startswith("."):  # "." and ".." are directories, ".x" a hidden file
-        name = "%2E" + name[1:]
-    if len(name) > _MAX_NAME:
-        name = f"{name[:_MAX_NAME - 17]}-{hashlib.sha1(utt.encode('utf-8', 'surrogateescape')).hexdigest()[:16]}"
-    return f"{name}.epoch{epoch}.png"
+    """``<utt>.epoch<N>.png``, the utterance id made one safe file name (fileio.id_file_name)."""
+    return f"{id_file_name(utt)}.epoch{epoch}.png"
 
 
 def save_alignment_png(path: Path, weights: np.ndarray) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import glob
+import hashlib
 import logging
 import os
 import re
@@ -16,6 +17,7 @@ import threading
 import time
 from pathlib import Path
 from typing import IO, BinaryIO, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+from urllib.parse import quote
 
 from asrkit.utils.errors import AsrkitError
 
@@ -198,6 +200,25 @@ def parent_not_a_directory(path: PathLike) -> Optional[str]:
             kind = "a file" if stat.S_ISREG(mode) else (special_kind(mode) or "not a directory")
             return f"{parent} is {kind}, not a directory"
     return None
+
+
+def id_file_name(key: str, max_chars: int = 160) -> str:
+    """A Kaldi id (any string without white space) as one file name of at most ``max_chars``
+    ASCII characters: every ``/`` and ``%`` and all that is not ASCII %-escaped (``spk1/u1`` would
+    write into a folder, ``../../x`` outside it), a leading ``.`` too (``..`` is a folder, ``.x``
+    hidden), and an id too long for a file name (255 bytes; a %-quoted CJK letter takes 9) cut, not
+    inside a %XX, with a hash of the whole id, so that two ids never share a file. The default
+    leaves room for a suffix and a temporary name's ``.<pid>.<random>.tmp``."""
+    raw = key.encode("utf-8", "surrogateescape")
+    name = quote(raw, safe="")
+    if name.startswith("."):
+        name = "%2E" + name[1:]
+    if len(name) > max_chars:
+        cut = max_chars - 17
+        while "%" in name[cut - 2:cut]:
+            cut -= 1
+        name = f"{name[:cut]}-{hashlib.sha1(raw).hexdigest()[:16]}"
+    return name
 
 
 def not_found_reason(path: PathLike, noun: str = "file") -> str:

@@ -336,3 +336,20 @@ def test_an_output_under_a_broken_link_is_named_as_one(tmp_path):
     # a real file in the way is still said so
     assert os_error_message(OSError(errno.EEXIST, "File exists", str(tmp_path / "f.txt"))) == \
         f"{tmp_path / 'f.txt'}: exists and is not a directory"
+
+
+def test_id_file_name_is_one_short_file_name_per_id():
+    """Plots (per utterance) and perturb's audio copies (per recording) name files by id: one
+    rule for both, which had each its own (perturb's kept '.x' hidden, plots' cut inside a %XX)."""
+    import re
+
+    from asrkit.utils.fileio import id_file_name
+
+    assert id_file_name("spk1-a0001") == "spk1-a0001"
+    assert id_file_name("spk/u1") == "spk%2Fu1" and id_file_name("..") == "%2E." and id_file_name(".x") == "%2Ex"
+    cjk = ["語" * 28, "語" * 28 + "a", "語" * 27 + "b"]
+    names = [id_file_name(k) for k in cjk]
+    assert len(set(names)) == 3 and all(len(n) <= 160 and n.isascii() for n in names), names
+    for n in names:  # cut between escapes, never inside one
+        head = n[:n.rindex("-")]
+        assert re.fullmatch(r"(%[0-9A-F]{2}|[^%])*", head), n
