@@ -266,6 +266,21 @@ def leave_distributed() -> None:
     gc.collect()
 
 
+def abandon_distributed() -> None:
+    """Leave the process group after a failure, without leave_distributed's barrier: a rank
+    waiting for this one in a collective hears at once that it is gone (and stops, saying so),
+    and the group's gloo threads end while Python runs, not in its exit (see leave_distributed).
+    Call it once the failed training's frames, and its exception's, are gone."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        try:
+            dist.destroy_process_group()
+        except RuntimeError:  # (a group already broken: its end is all that is wanted)
+            pass
+    gc.collect()
+
+
 def _refuse_half_torchrun(env: Mapping[str, str]) -> None:
     """RANK without WORLD_SIZE, or the other way round, outside an srun step: torchrun sets both,
     so the other was lost (a launcher script's typo, an ``export`` left out). Taken as a single

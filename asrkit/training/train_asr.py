@@ -24,7 +24,8 @@ from typing import Optional
 import torch
 
 from asrkit.features.fbank import FbankConfig
-from asrkit.launch.distributed import DistInfo, detect_distributed, init_distributed, leave_distributed, peer_failure
+from asrkit.launch.distributed import (DistInfo, abandon_distributed, detect_distributed, init_distributed,
+                                       leave_distributed, peer_failure)
 from asrkit.models.build import build_model
 from asrkit.models.las import LAS
 from asrkit.models.package import TRAIN_DURATIONS, PackageMeta, duration_stats, with_upsampled_rates
@@ -92,6 +93,33 @@ def select_device(ngpu: Optional[int], cfg: TrainConfig, dist_info: Optional[Dis
 
 def train(args: TrainArgs) -> Optional[Path]:
     """Train (or resume) into ``args.exp_dir``; returns the packed model's path on rank 0."""
+    try:
+        return _train_ranked(args)
+    except AsrkitError as e:
+        _tell_torchrun(f"ERROR (asrkit-train): {from_worker(e)}")
+        raise
+
+
+def _tell_torchrun(message: str) -> None:
+    """Give torchrun this rank's error: its closing summary ("Root Cause (first observed failure)")
+    said "traceback : To enable traceback see: https://pytorch.org/docs/stable/elastic/errors.html",
+    last on the screen, sending the user to PyTorch's documentation instead of the ERROR line above.
+    The file is torchrun's error file (TORCHELASTIC_ERROR_FILE, one per rank), in its format."""
+    import json
+
+    path = os.environ.get("TORCHELASTIC_ERROR_FILE")
+    if not path:
+        return
+    try:
+        with open(path, "w", encoding="utf-8") as f:
+            # (torch's own format: the summary shows py_callstack; a plain string was also a warning)
+            json.dump({"message": {"message": message, "extraInfo": {"py_callstack": message,
+                                                                     "timestamp": str(int(time.time()))}}}, f)
+    except OSError:  # (the summary then says what it said before)
+        pass
+
+
+def _train_ranked(args: TrainArgs) -> Optional[Path]:
     exp = Path(args.exp_dir)
     dist_info = detect_distributed()
     rank = dist_info.rank if dist_info else 0
@@ -101,20 +129,41 @@ def train(args: TrainArgs) -> Optional[Path]:
     else:
         refuse_input_dirs(exp, {"--train-dir": args.train_dir, "--valid-dir": args.valid_dir, "--lang-dir": args.lang_dir})
     # Before anything is written into the exp dir: a second run into it fails here (exp_lock.py).
-    with claim_exp_dir(exp, "asrkit-train", RUN_FILES) if rank == 0 else contextlib.nullcontext():
-        out = _train_logged(args, exp, dist_info, rank, world)
-    # Only after a training that ended well: a rank that failed leaves the others waiting in the
-    # barrier, and its launcher (srun, torchrun, asrkit-launch) ends them.
+    lost = failed = None
     try:
+        with claim_exp_dir(exp, "asrkit-train", RUN_FILES) if rank == 0 else contextlib.nullcontext():
+            out = _train_logged(args, exp, dist_info, rank, world)
+        # Only after a training that ended well: a rank that failed leaves the others waiting in
+        # the barrier, and ends them by leaving the group below (its launcher would, later).
         leave_distributed()
-    except RuntimeError as e:  # (rank 0 failed packing model.pt while this one waited here)
-        _stop_if_peer_lost(e, dist_info, rank, world)
-        raise
-    return out
+        return out
+    except _PeerLost as e:
+        lost = str(e)
+    except RuntimeError as e:  # (rank 0 failed packing model.pt while this one waited in the barrier)
+        lost = _peer_lost(e, dist_info, rank, world)
+        if lost is None:
+            raise
+    except AsrkitError as e:
+        if dist_info is None:
+            raise
+        # The same message, without the traceback and the exceptions before it: they hold this
+        # run's frames, the DDP wrapper with them, and so the group, to the interpreter's exit.
+        failed = AsrkitError(str(e))
+    # Out of the except clauses: the training's frames are gone. A group left to the interpreter's
+    # exit aborted a rank of 1 such run in 16 here ('terminate called without an active exception',
+    # exit 134, after the rank's own line), as a finished run did before 590aaa13.
+    abandon_distributed()
+    if failed is not None:
+        raise failed
+    raise SystemExit(1)
 
 
-def _stop_if_peer_lost(e: RuntimeError, dist_info: Optional[DistInfo], rank: int, world: int) -> None:
-    """Exit 1 with one log line when ``e`` is a collective broken by another rank's end.
+class _PeerLost(Exception):
+    """This rank's collective broke as another rank ended (the message says so, logged already)."""
+
+
+def _peer_lost(e: RuntimeError, dist_info: Optional[DistInfo], rank: int, world: int) -> Optional[str]:
+    """One log line when ``e`` is a collective broken by another rank's end; None otherwise.
 
     That rank's own ERROR line names the cause; this one printed gloo's 'Connection closed by
     peer' traceback after, and longer than, it. A log line, not a second ERROR line: asrkit-launch
@@ -122,12 +171,12 @@ def _stop_if_peer_lost(e: RuntimeError, dist_info: Optional[DistInfo], rank: int
     lost = peer_failure(e, rank, world) if dist_info is not None else None
     if lost is not None:
         log.error("%s", lost)
-        raise SystemExit(1) from None
+    return lost
 
 
 def _train_logged(args: TrainArgs, exp: Path, dist_info: Optional[DistInfo], rank: int, world: int) -> Optional[Path]:
     handler = _log_to_file(exp / "log" / "train.log") if rank == 0 else None
-    runs = None
+    runs = lost = None
     try:
         if rank == 0:
             log.info("%s", " ".join(sys.argv))
@@ -146,14 +195,16 @@ def _train_logged(args: TrainArgs, exp: Path, dist_info: Optional[DistInfo], ran
             error_to_log_files("asrkit-train", str(from_worker(e)), [handler])  # what stderr says
         raise
     except RuntimeError as e:  # (here, so that rank 0's line reaches its train.log too)
-        _stop_if_peer_lost(e, dist_info, rank, world)
-        raise
+        lost = _peer_lost(e, dist_info, rank, world)
+        if lost is None:
+            raise
     finally:
         if runs is not None:
             runs.finish()
         if handler is not None:
             logging.getLogger().removeHandler(handler)
             handler.close()
+    raise _PeerLost(lost)  # (out of the except clause: the gloo error's frames are let go)
 
 
 def _durations(num_frames, fbank) -> dict:

@@ -1,7 +1,15 @@
 """``asrkit`` with the arguments given, its rank 0 failing to pack model.pt (as a full disk would)
-once every rank's training loop has ended: the other ranks wait in the run's last barrier."""
-import sys
+once every rank's training loop has ended: the other ranks wait in the run's last barrier.
 
+With ``--threads-to DIR`` first, each rank also writes ``DIR/threads<rank>.json``: how many of
+gloo's worker threads it had when its training loop ended and how many when the command was
+done (as tests/training/gloo_threads.py counts them for a run that ended well)."""
+import json
+import os
+import sys
+from pathlib import Path
+
+import asrkit.training.train_asr as train_asr
 from asrkit.cli import main
 from asrkit.training import checkpoint
 from asrkit.utils.errors import AsrkitError
@@ -11,5 +19,34 @@ def pack_best(*args, **kwargs):
     raise AsrkitError("model.pt: cannot be packed (this test's stand-in for a full disk)")
 
 
+def gloo_threads() -> int:
+    names = []
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            names.append((task / "comm").read_text().strip())
+        except OSError:  # a thread that ended meanwhile
+            pass
+    return sum(name.startswith("pt_gloo") for name in names)
+
+
 checkpoint.pack_best = pack_best
-main.main(sys.argv[1:])
+args = sys.argv[1:]
+if args[:1] != ["--threads-to"]:
+    main.main(args)
+out, args = Path(args[1]), args[2:]
+counts = {}
+trained = train_asr.Trainer.run
+
+
+def counted_run(self, *a, **kw):
+    result = trained(self, *a, **kw)
+    counts["trained"] = gloo_threads()
+    return result
+
+
+train_asr.Trainer.run = counted_run
+try:
+    main.main(args, standalone_mode=False)
+finally:  # (asrkit's exit 1 is a SystemExit, raised in its own except clause)
+    counts["returned"] = gloo_threads()
+    (out / f"threads{os.environ['RANK']}.json").write_text(json.dumps(counts))
