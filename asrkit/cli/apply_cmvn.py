@@ -76,10 +76,13 @@ def main(stats: str, feats_rspecifier: str, feats_wspecifier: str, utt2spk: str 
                 keys = list(loaded)
                 raise AsrkitError(f"{e}; {stats} is keyed by none of these utterances but by {len(keys)} other "
                                   f"id(s) ({' '.join(keys[:3])}{' ...' if len(keys) > 3 else ''}): per-speaker "
-                                  f"stats? give --utt2spk ark:data/<set>/utt2spk") from None
+                                  f"stats? give --utt2spk ark:data/<set>/utt2spk (or the stats of another set)") from None
             if utt2spk is not None and isinstance(loaded, dict) and not tally.done and tally.failed and \
-                    all(u in loaded for u in tally.failed):
-                # the other way round: per-utterance stats given --utt2spk
+                    all(u in loaded for u in tally.failed) and \
+                    not any(cmvn.utt2spk.get(u) in loaded for u in tally.failed):
+                # The other way round: per-utterance stats given --utt2spk. (Not where the speakers
+                # have stats too, as when each utterance is its own speaker: those failed for
+                # another reason, e.g. another feature dim, which the hint misnamed.)
                 raise AsrkitError(f"{e}; {stats} is keyed by the utterances, not by speakers: per-utterance "
                                   f"stats? leave --utt2spk out") from None
             raise

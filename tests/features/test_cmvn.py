@@ -396,7 +396,7 @@ def test_per_speaker_stats_without_utt2spk_name_the_option(an4_feats, tmp_path):
     assert r.exit_code == 1
     assert r.stderr.strip().splitlines()[-1].endswith(
         f"; ark:{spk} is keyed by none of these utterances but by 3 other id(s) ({' '.join(speakers)}): per-speaker "
-        f"stats? give --utt2spk ark:data/<set>/utt2spk")
+        f"stats? give --utt2spk ark:data/<set>/utt2spk (or the stats of another set)")
     assert not (tmp_path / "out.ark").exists()
     # with it, as before; and per-utterance stats lacking one utterance fail that one only, no hint
     assert run_cli(apply_cmvn_cli, ["--utt2spk", f"ark:{d}/utt2spk", f"ark:{spk}", f"scp:{d}/feats.scp",
@@ -410,3 +410,11 @@ def test_per_speaker_stats_without_utt2spk_name_the_option(an4_feats, tmp_path):
                                  f"ark:{tmp_path}/out3.ark"])
     assert r.exit_code == 1 and r.stderr.strip().splitlines()[-1].endswith(
         f"; ark:{utt} is keyed by the utterances, not by speakers: per-utterance stats? leave --utt2spk out")
+    # Each utterance its own speaker (ESPnet's habit), stats of other features: the failures are
+    # the feature dim's, and the stats are the speakers' too, so no hint about --utt2spk.
+    feats = dict(kaldiio.load_scp(str(d / "feats.scp")))
+    (tmp_path / "utt2spk_self").write_text("".join(f"{u} {u}\n" for u in sorted(feats)))
+    write_matrices(f"ark:{tmp_path}/narrow.ark", {u: m[:, :10] for u, m in sorted(feats.items())})
+    r = run_cli(apply_cmvn_cli, ["--utt2spk", f"ark:{tmp_path}/utt2spk_self", f"ark:{utt}", f"ark:{tmp_path}/narrow.ark",
+                                 f"ark:{tmp_path}/out4.ark"])
+    assert r.exit_code == 1 and "CMVN stats are for" in r.stderr and "--utt2spk" not in r.stderr.strip().splitlines()[-1], r.stderr
