@@ -47,6 +47,7 @@ e.g.::
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import io
 import os
@@ -379,6 +380,58 @@ def _refuse_foreign_mono_dir(folder: Path) -> None:
         raise AsrkitError(f"{folder}: exists and was not written by asrkit-make-data-dir (no {MONO_MARKER} in it), "
                           f"but the mono copies of multi-channel files go there (no sox that reads them): move it "
                           f"away, or install sox (and its handler for the format)")
+
+
+def _missing_folders(path: Path) -> List[Path]:
+    """``path`` and its parents that do not exist, deepest first."""
+    missing = []
+    while not os.path.lexists(path) and path.parent != path:
+        missing.append(path)
+        path = path.parent
+    return missing
+
+
+def _place_copies_with_tables(copies: Path, folder: Path, out_dir: PathLike, **tables: Dict[str, str]) -> None:
+    """Move the filled temporary folder ``copies`` onto ``folder`` (DATA-DIR/mono_wav) and write the
+    data dir's tables, which name its files, as one step. Where the tables are not written (a full
+    disk), the folder that was there goes back, or none in a new data dir (signals wait till the
+    end): the copies were replaced first, and a rerun into an existing data dir (--channel 1 after the channels' mean)
+    left the old wav.scp naming copies of other audio under its ids, unsaid."""
+    from asrkit.utils.fileio import file_identity, signals_deferred, tmp_dir_for
+
+    wav_scp = Path(out_dir) / "wav.scp"
+    before = file_identity(wav_scp)
+    aside = tmp_dir_for(folder)  # (a killed run's is removed by the next, as replace_dir's are)
+    try:
+        with signals_deferred():
+            moved_in = False
+            try:
+                if os.path.lexists(folder):
+                    os.replace(folder, aside / "old")
+                for attempt in range(10):
+                    try:
+                        os.replace(copies, folder)
+                        moved_in = True
+                        break
+                    except OSError as e:
+                        # Another run put its own there meanwhile (two identical commands at once): moved
+                        # aside, as replace_dir does, so both succeed.
+                        if e.errno not in (errno.ENOTEMPTY, errno.EEXIST) or attempt == 9:
+                            e.filename, e.filename2 = str(folder), None
+                            raise
+                        os.replace(folder, aside / f"other{attempt}")
+                write_data_dir(out_dir, **tables)
+            except BaseException:
+                # A wav.scp renamed in names the new copies: they stay. Otherwise the old ones go back.
+                if file_identity(wav_scp) == before:
+                    with contextlib.suppress(OSError):
+                        if moved_in:
+                            os.replace(folder, aside / "new")
+                        if os.path.lexists(aside / "old"):
+                            os.replace(aside / "old", folder)
+                raise
+    finally:
+        shutil.rmtree(aside, ignore_errors=True)
 
 
 def write_mono_copies(sources: Dict[str, Path], folder: Path, channel: Optional[int],
@@ -950,8 +1003,10 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
         return None
 
     copies = None  # (the filled temporary folder, what goes where) until it is put in place
-    new_out = not os.path.lexists(out_dir)  # (made for the copies' temporary folder: removed on failure)
-    placed = False
+    # The folders this run makes, DATA-DIR and the parents it lacks (nd/sub for nd/sub/all), deepest
+    # first: a run that fails removes them again (a full disk on the first copy left nd/sub/ there).
+    created = _missing_folders(Path(out_dir))
+    written = False
     folder = Path(out_dir) / MONO_DIR
     # (the counts first: a corpus refused anyway is not read whole for its copies)
     problem = counts_problem()
@@ -976,17 +1031,16 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
                      report.mapped_ids)
         if problem:
             raise AsrkitError(problem)
-        if copies is not None:
-            from asrkit.utils.fileio import replace_dir
-
-            replace_dir(copies[0], folder)
-        placed = True
+        if copies is None:
+            write_data_dir(out_dir, wav_scp=wav_scp, text=text, utt2spk=utt2spk)
+        else:
+            _place_copies_with_tables(copies[0], folder, out_dir, wav_scp=wav_scp, text=text, utt2spk=utt2spk)
+        written = True
     finally:
-        if not placed:
-            if copies is not None:
+        if not written:
+            if copies is not None:  # (gone already where it was moved in)
                 shutil.rmtree(copies[0], ignore_errors=True)
-            if new_out:  # (a full disk on the first copy left the new data dir there, empty)
-                with contextlib.suppress(OSError):
-                    os.rmdir(out_dir)
-    write_data_dir(out_dir, wav_scp=wav_scp, text=text, utt2spk=utt2spk)
+            for made in created:
+                with contextlib.suppress(OSError):  # (not empty: the tables were written after all)
+                    os.rmdir(made)
     return report

@@ -147,3 +147,86 @@ def test_a_full_disk_while_writing_the_copies_is_one_line_and_leaves_nothing(tmp
     assert r.exit_code == 1 and r.output.strip().splitlines()[-1] == (
         f"ERROR (asrkit-make-data-dir): {tmp_path / 'd' / MONO_DIR / 'spk1-st_flac.wav'}: no space left on device")
     assert not (tmp_path / "d").exists()
+
+
+def _no_space(path):
+    import errno
+
+    return OSError(errno.ENOSPC, "No space left on device", str(path))
+
+
+def test_a_failed_copy_removes_the_parent_folders_the_run_made(tmp_path, no_sox, monkeypatch):
+    """Only DATA-DIR itself was removed: nd/sub/ of nd/sub/all stayed behind, empty."""
+    from pathlib import Path
+
+    _corpus(tmp_path / "c")
+
+    def full(self, data):
+        raise _no_space(self)
+
+    monkeypatch.setattr(Path, "write_bytes", full)
+    with pytest.raises(OSError):
+        make_data_dir(tmp_path / "c", tmp_path / "nd/sub/all")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c"]
+
+
+def test_tables_that_cannot_be_written_leave_no_copies_in_a_new_data_dir(tmp_path, no_sox, monkeypatch):
+    """The copies were moved into place before the tables were written: a full disk at the tables
+    left DATA-DIR/mono_wav/ (copies and marker) and no tables."""
+    from click.testing import CliRunner
+
+    from asrkit.cli.make_data_dir import main
+
+    _corpus(tmp_path / "c")
+    out = tmp_path / "nd/sub/all"
+
+    def full(path, **tables):
+        raise _no_space(os.path.join(path, "text"))
+
+    monkeypatch.setattr("asrkit.data.from_audio.write_data_dir", full)
+    r = CliRunner().invoke(main, [str(tmp_path / "c"), str(out)])
+    assert r.exit_code == 1 and r.output.strip().splitlines()[-1] == (
+        f"ERROR (asrkit-make-data-dir): {out / 'text'}: no space left on device")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c"]
+
+
+def test_tables_that_cannot_be_written_on_a_rerun_leave_the_old_copies_under_the_old_tables(
+        tmp_path, no_sox, monkeypatch):
+    """A rerun with --channel 1 replaced the copies of the channels' mean, then failed writing the
+    tables: the old wav.scp named channel-1 audio under its ids, unsaid. The old copies go back;
+    where the tables were written after all (a failure after them), the new copies stay."""
+    from asrkit.data import from_audio
+
+    sides = _corpus(tmp_path / "c")
+    out = tmp_path / "d"
+    make_data_dir(tmp_path / "c", out)
+    tables = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+
+    def audio():
+        wav = DataDir(out).read("wav.scp")
+        return {utt: read_wav_source(wav[utt], "x")[0] for utt in sides}
+
+    mean = audio()
+    write = from_audio.write_data_dir
+
+    def full(path, **kw):
+        raise _no_space(os.path.join(path, "text"))
+
+    monkeypatch.setattr(from_audio, "write_data_dir", full)
+    with pytest.raises(OSError, match="No space left"):
+        make_data_dir(tmp_path / "c", out, channel=1)
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == tables
+    after = audio()
+    assert all(np.array_equal(after[utt], mean[utt]) for utt in sides)
+    assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []  # no temporary folder left
+
+    def written_then_failed(path, **kw):
+        write(path, **kw)
+        raise _no_space(os.path.join(path, "spk2gender"))
+
+    monkeypatch.setattr(from_audio, "write_data_dir", written_then_failed)
+    with pytest.raises(OSError):
+        make_data_dir(tmp_path / "c", out, channel=1)
+    after = audio()
+    assert all(np.array_equal(after[utt], right.astype(np.float32)) for utt, (left, right) in sides.items())
+    assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []
