@@ -335,6 +335,11 @@ def from_wav_files(paths: Sequence[str], featurize: Featurize, channel: Optional
             table = _table_hint(path) if "not a recognised audio file" in str(e) else None
             if table is None and os.path.isdir(path):  # (asrkit-decode --model m.pt recordings/)
                 e = AsrkitError(f"{e}: name its audio files, e.g. {path.rstrip('/') or '/'}/*.wav")
+            elif str(e).endswith(": no such file") and any(c in os.path.basename(path) for c in "*?["):
+                # asrkit-decode recordings/*.WAV where the files are *.wav: the shell, matching
+                # nothing, passes the pattern itself. (Only here: in a wav.scp no shell was involved.)
+                e = AsrkitError(f"{e} (a shell pattern that matched no file: the shell passes it on as it is; "
+                                f"check the folder and the extension's case)")
             yield utt, None, AsrkitError(f"{what}: {table}") if table else e
             continue
         item = _featurize(utt, audio, None, featurize, what)

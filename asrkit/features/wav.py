@@ -1459,12 +1459,7 @@ def _read_wav_source(source: str, what: str, channel: Optional[int], max_samples
         # it reads as empty instead (a writer already waiting, as with `<(cmd)`, is read as usual).
         fd = os.open(source, os.O_RDONLY | os.O_NONBLOCK)
     except FileNotFoundError:
-        # asrkit-decode recordings/*.WAV where the files are *.wav: the shell, matching nothing,
-        # passes the pattern itself, and "utterance '*' (recordings/*.WAV): no such file" puzzled.
-        glob = any(c in os.path.basename(source) for c in "*?[")
-        raise AsrkitError(f"{what}: no such file" + (" (a shell pattern that matched no file: the shell passes it "
-                                                     "on as it is; check the folder and the extension's case)"
-                                                     if glob else "")) from None
+        raise AsrkitError(f"{what}: no such file") from None
     except OSError as e:
         raise AsrkitError(f"{what}: cannot read: {e.strerror}") from None
     # One open for everything: our look at the RIFF header (pread, so the offset stays at 0) and

@@ -386,3 +386,12 @@ def test_a_pipes_stderr_is_not_spooled_to_a_file(tmp_path):
     assert got["ok"] == "16000 samples", got["ok"][-500:]
     assert got["failing"].endswith("exited with status 3: sox FAIL: last words"), got["failing"][-500:]
     assert got["child"] == "16000 samples", got["child"][-500:]
+
+
+def test_a_missing_file_in_a_wav_scp_is_no_shell_pattern(tmp_path):
+    """asrkit-decode's 'a shell pattern that matched no file' hint (66e7332b) came from the reader
+    every wav.scp goes through: compute-fbank on a wav.scp naming a missing take[1].wav said it was
+    a shell pattern, where no shell was involved (review R); the reader says no such file."""
+    with pytest.raises(AsrkitError) as err:
+        read_wav_source(str(tmp_path / "take[1].wav"), "utterance 'u1'")
+    assert str(err.value) == "utterance 'u1': no such file"
