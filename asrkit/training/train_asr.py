@@ -149,6 +149,10 @@ def _train_ranked(args: TrainArgs) -> Optional[Path]:
         # The same message, without the traceback and the exceptions before it: they hold this
         # run's frames, the DDP wrapper with them, and so the group, to the interpreter's exit.
         failed = AsrkitError(str(e))
+    except KeyboardInterrupt as e:  # (Ctrl-C; SIGTERM and SIGHUP, which asrkit-train raises as one)
+        if dist_info is None:
+            raise
+        failed = type(e)(*e.args)
     # Out of the except clauses: the training's frames are gone. A group left to the interpreter's
     # exit aborted a rank of 1 such run in 16 here ('terminate called without an active exception',
     # exit 134, after the rank's own line), as a finished run did before 590aaa13.

@@ -3,7 +3,9 @@ once every rank's training loop has ended: the other ranks wait in the run's las
 
 With ``--threads-to DIR`` first, each rank also writes ``DIR/threads<rank>.json``: how many of
 gloo's worker threads it had when its training loop ended and how many when the command was
-done (as tests/training/gloo_threads.py counts them for a run that ended well)."""
+done (as tests/training/gloo_threads.py counts them for a run that ended well); with
+``--interrupt-rank R`` after it, rank R is interrupted (KeyboardInterrupt, as Ctrl-C raises it)
+where its training loop would begin."""
 import json
 import os
 import sys
@@ -34,11 +36,17 @@ args = sys.argv[1:]
 if args[:1] != ["--threads-to"]:
     main.main(args)
 out, args = Path(args[1]), args[2:]
+interrupted = None
+if args[:1] == ["--interrupt-rank"]:  # that rank gets a Ctrl-C instead of its training loop
+    interrupted, args = int(args[1]), args[2:]
 counts = {}
 trained = train_asr.Trainer.run
 
 
 def counted_run(self, *a, **kw):
+    if self.rank == interrupted:
+        counts["trained"] = gloo_threads()
+        raise KeyboardInterrupt
     result = trained(self, *a, **kw)
     counts["trained"] = gloo_threads()
     return result

@@ -159,6 +159,25 @@ def test_failed_ranks_end_the_groups_threads_before_python_exits(yesno_setup, tm
         assert counts["returned"] == 0, (rank, counts)
 
 
+def test_an_interrupted_rank_ends_the_groups_threads_before_python_exits(yesno_setup, tmp_path):
+    """The same for a rank stopped by Ctrl-C (or SIGTERM, which asrkit-train raises as one): exit
+    130, 'interrupted', the group gone before Python's exit; the rank it left stops with one line."""
+    import json
+
+    args = train_args(yesno_setup, tmp_path / "exp", "--set", "training.max_epochs=1", "--set", "training.valid_cer=false")
+    port = _free_port()
+    program = [Path(__file__).with_name("fail_packing.py"), "--threads-to", tmp_path, "--interrupt-rank", 1]
+    procs = [_rank(r, 2, port, args, program=program) for r in (0, 1)]
+    try:
+        err = [p.communicate(timeout=WAIT_S)[1] for p in procs]
+    finally:
+        _end(*procs)
+    assert [p.returncode for p in procs] == [1, 130], err[0][-2000:] + err[1][-2000:]
+    assert "ERROR (asrkit-train): interrupted" in err[1] and "rank 0 of 2: stopped, as another rank" in err[0]
+    counts = json.loads((tmp_path / "threads1.json").read_text())
+    assert counts["trained"] > 0 and counts["returned"] == 0, counts
+
+
 def test_a_rank_killed_mid_training_stops_the_other_and_the_run_resumes(yesno_setup, tmp_path):
     """kill -9 of rank 1 once epoch 1's checkpoint is written: rank 0 stops with one line (it was
     a gloo traceback), exit 1, and a 2-rank run started again resumes from the checkpoint."""
