@@ -17,7 +17,7 @@ from typing import Dict, List, Optional, Set
 from asrkit.data.datadir import (RECO_TABLES, SPK_TABLES, UTT_TABLES, DataDir, dir_problem, parse_segment,
                                  SegmentChannelError, positive_seconds)
 from asrkit.data.table import EMPTY_LINE, ascii_digits, split_fields, utt2spk_to_spk2utt
-from asrkit.data.validate import ScannedTable, id_control_problem, scan_table
+from asrkit.data.validate import ScannedTable, data_dir_ids, id_control_problem, scan_table
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import AtomicFiles, PathLike
 from asrkit.utils.logging import get_logger
@@ -69,7 +69,8 @@ def _read(d: DataDir, name: str, report: FixReport) -> Optional[Dict[str, str]]:
         if problem:
             raise AsrkitError(f"{d.file(name)}: {problem}")
         return None
-    t: ScannedTable = scan_table(d.file(name), allow_empty_value=name == "text", nul_in_value=name == "text")
+    t: ScannedTable = scan_table(d.file(name), allow_empty_value=name == "text", nul_in_value=name == "text",
+                                 ids=lambda: data_dir_ids(d, but=name))
     if t.unreadable:  # (every line would be dropped: the file is the problem, not its utterances)
         raise AsrkitError(f"{d.file(name)}: {t.unreadable}")
     out: Dict[str, str] = {}

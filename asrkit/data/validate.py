@@ -17,10 +17,10 @@ import stat
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Set, Tuple
 
-from asrkit.data.datadir import (DataDir, dir_problem, kaldi_real, positive_seconds, segment_channel,
-                                 segment_channel_problem)
+from asrkit.data.datadir import (RECO_TABLES, SPK_TABLES, TABLES, UTT_TABLES, DataDir, dir_problem, kaldi_real,
+                                 positive_seconds, segment_channel, segment_channel_problem)
 from asrkit.data.table import (BOM, EMPTY_LINE, SPACE, LineReadError, TableLine, ascii_digits, bom_problem, cr_only_at,
                                read_bounded, refuse_bom, split_fields, transcript_problem)
 from asrkit.utils.errors import AsrkitError
@@ -85,9 +85,47 @@ def id_control_problem(key: str) -> Optional[str]:
             f"{key!r}: Kaldi ids cannot hold one")
 
 
-def scan_table(path: PathLike, allow_empty_value: bool = False, nul_in_value: bool = False) -> ScannedTable:
+def data_dir_ids(d: DataDir, but: str) -> Set[str]:
+    """The ids (utterances, recordings, speakers) the tables of ``d`` other than ``but`` hold, their
+    lines split at LF and at CR alike (another table may have CR-only line ends too)."""
+    ids: Set[str] = set()
+    for name in dict.fromkeys(TABLES + UTT_TABLES + RECO_TABLES + SPK_TABLES):
+        if name == but or not d.has(name):
+            continue
+        try:
+            data = read_bounded(d.file(name))
+        except (OSError, AsrkitError):
+            continue
+        for line in re.split(r"[\r\n]", data.decode("utf-8", "replace")):
+            fields = split_fields(line)
+            if not fields:
+                continue
+            ids.add(fields[0].lstrip(BOM))
+            if name in ("utt2spk", "spk2utt"):  # speakers, utterances
+                ids.update(fields[1:])
+            elif name == "segments":  # recordings
+                ids.update(fields[1:2])
+    return ids
+
+
+def _cr_lines_are_table_lines(data: bytes, ids: Set[str]) -> bool:
+    """Whether ``data``, split at its CRs, reads as lines of a table of ``ids``: at least half the
+    lines after the first start with one. A lone CR inside a one-line transcript ('u1 NO NO\\rNO
+    YES', no LF anywhere) made the rest of it a line of its own, utterance 'NO', which
+    fix-data-dir dropped, cutting the transcript short."""
+    if not ids:  # (no other table to tell by)
+        return True
+    rest = [split_fields(piece.decode("utf-8", "replace")) for piece in data.split(b"\r")[1:]]
+    keys = [fields[0] for fields in rest if fields]
+    return 2 * sum(key in ids for key in keys) >= len(keys) > 0
+
+
+def scan_table(path: PathLike, allow_empty_value: bool = False, nul_in_value: bool = False,
+               ids: Optional[Callable[[], Set[str]]] = None) -> ScannedTable:
     """Read every line of a table, collecting malformed lines as problems instead of raising.
-    ``nul_in_value``: a NUL after the key keeps the line (a transcript's, named by the caller)."""
+    ``nul_in_value``: a NUL after the key keeps the line (a transcript's, named by the caller).
+    ``ids``: the ids of the data dir's other tables (:func:`data_dir_ids`), asked for only when the
+    table holds CRs and no LF: its lines are read at the CRs only where they start with those ids."""
     path = Path(path)
     scanned = ScannedTable(path)
     try:
@@ -108,6 +146,8 @@ def scan_table(path: PathLike, allow_empty_value: bool = False, nul_in_value: bo
             scanned.problems.append(Problem(str(path), 1, scanned.unreadable))
             return scanned
     cr_only = cr_only_at(data) if b"\n" not in data else None
+    if cr_only is not None and ids is not None and not _cr_lines_are_table_lines(data, ids()):
+        cr_only = None  # a CR inside a transcript, not a line end: the line is kept whole (fix adds its LF)
     if cr_only is not None:
         # Old Mac line ends, which every reader refuses (refuse_cr_only): read as one line, the
         # table was one key whose "value" held every other line, 519 errors none of which said
@@ -245,7 +285,8 @@ def validate_data_dir(path: PathLike, no_text: bool = False, no_feats: bool = Fa
             if there:
                 problems.append(Problem(str(d.file(name)), None, there))
             return None
-        t = scan_table(d.file(name), allow_empty_value=name == "text", nul_in_value=name == "text")
+        t = scan_table(d.file(name), allow_empty_value=name == "text", nul_in_value=name == "text",
+                       ids=lambda: data_dir_ids(d, but=name))
         problems.extend(t.problems)
         if t.unreadable:
             return None  # (not also "has no entry" for every utterance)

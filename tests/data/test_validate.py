@@ -568,3 +568,32 @@ def test_a_segment_past_its_recordings_end_in_reco2dur_is_a_warning(an4_dir):
     assert [w for w in warnings if "past the end" in w] == [
         f"{an4_dir}/segments:{n}: segment {times[i]} of {utts[i]!r} goes past the end of its recording 'r{utts[i]}' "
         f"(3 s in reco2dur, 0.5 s of overshoot allowed): feature extraction will skip it" for i, n in ((2, 3), (3, 4))]
+
+
+def test_a_lone_cr_in_a_one_line_text_is_no_cr_only_line_end(tmp_path, an4_dir):
+    """A one-utterance text with no LF anywhere and a CR inside its transcript was kept whole (fix
+    added the LF); read as CR-only line ends, the transcript was cut to 'NO NO' and the rest dropped
+    as an utterance 'NO'. CR-split lines are table lines only where they start with the dir's ids."""
+    from asrkit.data.fix import fix_data_dir
+
+    utt = "spk1-0_0_0_0_1_1_1_1"
+    d = tmp_path / "d"
+    d.mkdir()
+    (d / "wav.scp").write_text(f"{utt} {an4_dir}/x.wav\n")
+    (d / "utt2spk").write_text(f"{utt} spk1\n")
+    (d / "spk2utt").write_text(f"spk1 {utt}\n")
+    (d / "text").write_bytes(f"{utt} NO NO\rNO NO YES YES".encode())
+    assert errors(d, check_wav_files=False) == [f"{d}/text:1: no newline at end of file"]
+    report = fix_data_dir(d)
+    assert (report.num_dropped, report.dropped) == (0, {})
+    assert (d / "text").read_bytes() == f"{utt} NO NO\rNO NO YES YES\n".encode()
+    # A CR-only table with a line of an utterance no other table has is still one: that line dropped.
+    utt2spk = an4_dir / "utt2spk"
+    rows = lines(utt2spk)
+    spk = rows[0].split()[1]
+    saved = "".join(rows + [f"{spk}-zz-stale {spk}\n"])
+    utt2spk.write_bytes(saved.replace("\n", "\r").encode())
+    assert [e for e in errors(an4_dir) if "CR-only" in e] == [
+        f"{utt2spk}: CR-only (old Mac) line endings: no LF, a CR at byte {len(rows[0]) - 1} (convert it: tr '\\r' '\\n')"]
+    report = fix_data_dir(an4_dir)
+    assert report.dropped == {"utt2spk": [f"{spk}-zz-stale"]} and utt2spk.read_text() == "".join(rows)
