@@ -594,6 +594,7 @@ def test_a_lone_cr_in_a_one_line_text_is_no_cr_only_line_end(tmp_path, an4_dir):
     saved = "".join(rows + [f"{spk}-zz-stale {spk}\n"])
     utt2spk.write_bytes(saved.replace("\n", "\r").encode())
     assert [e for e in errors(an4_dir) if "CR-only" in e] == [
-        f"{utt2spk}: CR-only (old Mac) line endings: no LF, a CR at byte {len(rows[0]) - 1} (convert it: tr '\\r' '\\n')"]
+        f"{utt2spk}: CR-only (old Mac) line endings: no LF, a CR at byte {len(rows[0]) - 1} (convert it: "
+        f"tr '\\r' '\\n')"]
     report = fix_data_dir(an4_dir)
     assert report.dropped == {"utt2spk": [f"{spk}-zz-stale"]} and utt2spk.read_text() == "".join(rows)
