@@ -42,7 +42,7 @@ from asrkit.training.timing import RunRecord
 from asrkit.training.trainer import Trainer, seed_everything
 from asrkit.utils.device import resolve_device
 from asrkit.utils.errors import AsrkitError, from_worker
-from asrkit.utils.fileio import atomic_open
+from asrkit.utils.fileio import atomic_open, signals_deferred
 from asrkit.utils.logging import DATEFMT, FORMAT, LogFileHandler, error_to_log_files, get_logger
 
 log = get_logger(__name__)
@@ -156,7 +156,10 @@ def _train_ranked(args: TrainArgs) -> Optional[Path]:
     # Out of the except clauses: the training's frames are gone. A group left to the interpreter's
     # exit aborted a rank of 1 such run in 16 here ('terminate called without an active exception',
     # exit 134, after the rank's own line), as a finished run did before 590aaa13.
-    abandon_distributed()
+    # A launcher's SIGTERM to the ranks left (asrkit-launch, torchrun) came in here too: taken
+    # after the group is gone, not in the middle of leaving it.
+    with signals_deferred():
+        abandon_distributed()
     if failed is not None:
         raise failed
     raise SystemExit(1)

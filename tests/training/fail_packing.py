@@ -5,7 +5,8 @@ With ``--threads-to DIR`` first, each rank also writes ``DIR/threads<rank>.json`
 gloo's worker threads it had when its training loop ended and how many when the command was
 done (as tests/training/gloo_threads.py counts them for a run that ended well); with
 ``--interrupt-rank R`` after it, rank R is interrupted (KeyboardInterrupt, as Ctrl-C raises it)
-where its training loop would begin."""
+where its training loop would begin; with ``--term-while-leaving``, each rank gets a SIGTERM as
+it leaves the group."""
 import json
 import os
 import sys
@@ -39,6 +40,18 @@ out, args = Path(args[1]), args[2:]
 interrupted = None
 if args[:1] == ["--interrupt-rank"]:  # that rank gets a Ctrl-C instead of its training loop
     interrupted, args = int(args[1]), args[2:]
+if args[:1] == ["--term-while-leaving"]:  # a SIGTERM (a launcher ending the ranks) as the group is left
+    import signal
+
+    import torch.distributed as dist
+
+    args, destroy = args[1:], dist.destroy_process_group
+
+    def destroy_when_terminated(*a, **kw):
+        os.kill(os.getpid(), signal.SIGTERM)
+        return destroy(*a, **kw)
+
+    dist.destroy_process_group = destroy_when_terminated
 counts = {}
 trained = train_asr.Trainer.run
 

@@ -178,6 +178,28 @@ def test_an_interrupted_rank_ends_the_groups_threads_before_python_exits(yesno_s
     assert counts["trained"] > 0 and counts["returned"] == 0, counts
 
 
+def test_a_sigterm_while_a_failed_rank_leaves_the_group_waits_for_it(yesno_setup, tmp_path):
+    """asrkit-launch and torchrun SIGTERM the other ranks once one has failed; one that came while
+    a rank left the group after its own failure stopped that (the group then went with Python's
+    exit), or surfaced in a collector's callback as 'Exception ignored ... Terminated: 15' and a
+    traceback. It is now taken after the group is left: 'terminated by SIGTERM', exit 143."""
+    import json
+
+    args = train_args(yesno_setup, tmp_path / "exp", "--set", "training.max_epochs=1", "--set", "training.valid_cer=false")
+    port = _free_port()
+    program = [Path(__file__).with_name("fail_packing.py"), "--threads-to", tmp_path, "--term-while-leaving"]
+    procs = [_rank(r, 2, port, args, program=program) for r in (0, 1)]
+    try:
+        err = [p.communicate(timeout=WAIT_S)[1] for p in procs]
+    finally:
+        _end(*procs)
+    for rank, p in enumerate(procs):
+        assert p.returncode == 143 and "ERROR (asrkit-train): terminated by SIGTERM" in err[rank], err[rank][-3000:]
+        assert "Traceback" not in err[rank] and "Exception ignored" not in err[rank], err[rank][-3000:]
+        counts = json.loads((tmp_path / f"threads{rank}.json").read_text())
+        assert counts["trained"] > 0 and counts["returned"] == 0, (rank, counts)
+
+
 def test_a_rank_killed_mid_training_stops_the_other_and_the_run_resumes(yesno_setup, tmp_path):
     """kill -9 of rank 1 once epoch 1's checkpoint is written: rank 0 stops with one line (it was
     a gloo traceback), exit 1, and a 2-rank run started again resumes from the checkpoint."""
