@@ -188,7 +188,11 @@ def _join(info: DistInfo, timeout_s: float):
     while True:
         n = joined.add("joined", 0)
         if n >= world:
-            return store
+            # The group's own keys under this attempt's name too: torchrun's store outlives a
+            # restarted attempt, whose gloo connected to the dead attempt's addresses ("Connection
+            # refused") or waited in init_process_group past its timeout (7 restarts in 12 failed).
+            return dist.PrefixStore(f"/worker/attempt_{os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')}",
+                                    store) if agent else store
         now = time.monotonic()
         if now >= deadline or (notes and now - began >= notes[0]):
             missing = [r for r in range(world) if not joined.check([f"rank{r}"])]

@@ -135,7 +135,9 @@ def _train_ranked(args: TrainArgs) -> Optional[Path]:
             out = _train_logged(args, exp, dist_info, rank, world)
         # Only after a training that ended well: a rank that failed leaves the others waiting in
         # the barrier, and ends them by leaving the group below (its launcher would, later).
-        leave_distributed()
+        # (Not without one of its own: train() called in a process whose group is someone else's.)
+        if dist_info is not None:
+            leave_distributed()
         return out
     except _PeerLost as e:
         lost = str(e)

@@ -73,6 +73,19 @@ def test_a_finished_training_ends_the_groups_threads_before_python_exits(yesno_s
         assert counts["returned"] == 0, (rank, counts)
 
 
+def test_a_torchrun_restart_joins_a_new_group(tmp_path):
+    """torchrun --max-restarts 1 after rank 1 failed: the restarted ranks' gloo group took its keys
+    from torchrun's store, which outlives the first attempt, and connected to the dead attempt's
+    addresses ("Connection refused") or waited past its timeout, in 7 restarts of 12 (review R)."""
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                           "--max-restarts", "1", str(HERE / "restart_ranks.py")], capture_output=True, env=env,
+                          timeout=400)
+    out, err = proc.stdout.decode(), proc.stderr.decode()
+    assert proc.returncode == 0, err[-3000:]
+    assert "attempt 1 rank 0 done" in out and "attempt 1 rank 1 done" in out, out
+
+
 def test_launch_local_spawns_ranks(yesno_setup, tmp_path):
     """What ``--ngpu N`` does, on CPU: N spawned processes join one gloo group and train."""
     import pytest
