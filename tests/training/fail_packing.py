@@ -14,22 +14,13 @@ from pathlib import Path
 
 import asrkit.training.train_asr as train_asr
 from asrkit.cli import main
+from gloo_count import gloo_threads
 from asrkit.training import checkpoint
 from asrkit.utils.errors import AsrkitError
 
 
 def pack_best(*args, **kwargs):
     raise AsrkitError("model.pt: cannot be packed (this test's stand-in for a full disk)")
-
-
-def gloo_threads() -> int:
-    names = []
-    for task in Path("/proc/self/task").iterdir():
-        try:
-            names.append((task / "comm").read_text().strip())
-        except OSError:  # a thread that ended meanwhile
-            pass
-    return sum(name.startswith("pt_gloo") for name in names)
 
 
 checkpoint.pack_best = pack_best

@@ -12,16 +12,7 @@ from pathlib import Path
 
 import asrkit.training.train_asr as train_asr
 from asrkit.cli import main
-
-
-def gloo_threads() -> int:
-    names = []
-    for task in Path("/proc/self/task").iterdir():
-        try:
-            names.append((task / "comm").read_text().strip())
-        except OSError:  # a thread that ended meanwhile
-            pass
-    return sum(name.startswith("pt_gloo") for name in names)
+from gloo_count import gloo_threads
 
 
 counts = {}

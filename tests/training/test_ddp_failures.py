@@ -73,6 +73,17 @@ def _end(*procs) -> None:
         p.wait()
 
 
+def _two_ranks(args, program=("-m", "asrkit")) -> tuple:
+    """Ranks 0 and 1 of a 2-rank run of ``program`` with ``args`` to their end: (procs, stderrs)."""
+    port = _free_port()
+    procs = [_rank(r, 2, port, args, program=program) for r in (0, 1)]
+    try:
+        err = [p.communicate(timeout=WAIT_S)[1] for p in procs]
+    finally:
+        _end(*procs)
+    return procs, err
+
+
 def _bad_dev(yesno_setup, tmp_path):
     """A dev dir 2 of whose 4 utterances are unreadable (past Kaldi's 5 %: rank 0, which alone
     reads the dev set before training, fails), and the command line that trains with it."""
@@ -107,12 +118,7 @@ def test_a_rank_whose_peer_failed_says_so_in_one_line(yesno_setup, tmp_path):
     later than rank 0's error, and asrkit-launch's summary could quote neither. Now rank 1 logs one
     line saying another rank left, no second ERROR line, exit 1; rank 0's ERROR line names the dev set."""
     dev, args = _bad_dev(yesno_setup, tmp_path)
-    port = _free_port()
-    procs = [_rank(r, 2, port, args) for r in (0, 1)]
-    try:
-        err = [p.communicate(timeout=WAIT_S)[1] for p in procs]
-    finally:
-        _end(*procs)
+    procs, err = _two_ranks(args)
     assert procs[0].returncode == 1 and "ERROR (asrkit-train): " + str(dev) + " (--valid-dir): 2 of 4" in err[0], err[0]
     assert procs[1].returncode == 1, err[1][-3000:]
     assert "Traceback" not in err[1] and "ERROR (" not in err[1], err[1][-3000:]
@@ -123,12 +129,7 @@ def test_a_rank_whose_peer_failed_after_training_says_so_in_one_line(yesno_setup
     """Rank 0 fails packing model.pt while rank 1 waits for it in the run's last barrier, outside
     the training proper: rank 1's gloo traceback there is one line too."""
     args = train_args(yesno_setup, tmp_path / "exp", "--set", "training.max_epochs=1", "--set", "training.valid_cer=false")
-    port = _free_port()
-    procs = [_rank(r, 2, port, args, program=[Path(__file__).with_name("fail_packing.py")]) for r in (0, 1)]
-    try:
-        err = [p.communicate(timeout=WAIT_S)[1] for p in procs]
-    finally:
-        _end(*procs)
+    procs, err = _two_ranks(args, [Path(__file__).with_name("fail_packing.py")])
     assert procs[0].returncode == 1 and "ERROR (asrkit-train): model.pt: cannot be packed" in err[0], err[0][-3000:]
     assert procs[1].returncode == 1, err[1][-3000:]
     assert "Traceback" not in err[1] and "ERROR (" not in err[1], err[1][-3000:]
@@ -144,13 +145,8 @@ def test_failed_ranks_end_the_groups_threads_before_python_exits(yesno_setup, tm
     import json
 
     args = train_args(yesno_setup, tmp_path / "exp", "--set", "training.max_epochs=1", "--set", "training.valid_cer=false")
-    port = _free_port()
     program = [Path(__file__).with_name("fail_packing.py"), "--threads-to", tmp_path]
-    procs = [_rank(r, 2, port, args, program=program) for r in (0, 1)]
-    try:
-        err = [p.communicate(timeout=WAIT_S)[1] for p in procs]
-    finally:
-        _end(*procs)
+    procs, err = _two_ranks(args, program)
     assert [p.returncode for p in procs] == [1, 1], err[0][-2000:] + err[1][-2000:]
     assert "ERROR (asrkit-train): model.pt: cannot be packed" in err[0] and "stopped, as another rank" in err[1]
     for rank in (0, 1):
@@ -165,13 +161,8 @@ def test_an_interrupted_rank_ends_the_groups_threads_before_python_exits(yesno_s
     import json
 
     args = train_args(yesno_setup, tmp_path / "exp", "--set", "training.max_epochs=1", "--set", "training.valid_cer=false")
-    port = _free_port()
     program = [Path(__file__).with_name("fail_packing.py"), "--threads-to", tmp_path, "--interrupt-rank", 1]
-    procs = [_rank(r, 2, port, args, program=program) for r in (0, 1)]
-    try:
-        err = [p.communicate(timeout=WAIT_S)[1] for p in procs]
-    finally:
-        _end(*procs)
+    procs, err = _two_ranks(args, program)
     assert [p.returncode for p in procs] == [1, 130], err[0][-2000:] + err[1][-2000:]
     assert "ERROR (asrkit-train): interrupted" in err[1] and "rank 0 of 2: stopped, as another rank" in err[0]
     counts = json.loads((tmp_path / "threads1.json").read_text())
@@ -186,13 +177,8 @@ def test_a_sigterm_while_a_failed_rank_leaves_the_group_waits_for_it(yesno_setup
     import json
 
     args = train_args(yesno_setup, tmp_path / "exp", "--set", "training.max_epochs=1", "--set", "training.valid_cer=false")
-    port = _free_port()
     program = [Path(__file__).with_name("fail_packing.py"), "--threads-to", tmp_path, "--term-while-leaving"]
-    procs = [_rank(r, 2, port, args, program=program) for r in (0, 1)]
-    try:
-        err = [p.communicate(timeout=WAIT_S)[1] for p in procs]
-    finally:
-        _end(*procs)
+    procs, err = _two_ranks(args, program)
     for rank, p in enumerate(procs):
         assert p.returncode == 143 and "ERROR (asrkit-train): terminated by SIGTERM" in err[rank], err[rank][-3000:]
         assert "Traceback" not in err[rank] and "Exception ignored" not in err[rank], err[rank][-3000:]
@@ -224,12 +210,7 @@ def test_a_rank_killed_mid_training_stops_the_other_and_the_run_resumes(yesno_se
     assert done < 200
 
     args = train_args(yesno_setup, exp, "--set", f"training.max_epochs={done + 1}", "--set", "training.valid_cer=false")
-    port = _free_port()
-    procs = [_rank(r, 2, port, args) for r in (0, 1)]
-    try:
-        err = [p.communicate(timeout=WAIT_S)[1] for p in procs]
-    finally:
-        _end(*procs)
+    procs, err = _two_ranks(args)
     assert [p.returncode for p in procs] == [0, 0], err[0][-3000:] + err[1][-3000:]
     assert f"epoch {done} done" in err[0] and (exp / "model.pt").is_file(), err[0][-3000:]
     assert max(ckpt.list_checkpoints(exp)) == done + 1
