@@ -123,6 +123,14 @@ class DataDir:
     def has(self, name: str) -> bool:
         return (self.path / name).is_file()
 
+    def other_tables(self, known) -> List[str]:
+        """The files here that look like Kaldi tables (``*.scp``, ``utt2*``, ``spk2*``, ``reco2*``:
+        vad.scp, utt2category...) but are not in ``known``, sorted: a command that filters or splits
+        the tables it knows names these, which it leaves as they were (Kaldi's scripts handle some)."""
+        return sorted(p.name for p in self.path.iterdir()
+                      if p.name not in known and p.is_file() and not p.name.startswith(".")
+                      and (p.name.endswith(".scp") or p.name.startswith(("utt2", "spk2", "reco2"))))
+
     def not_a_file(self, name: str) -> Optional[str]:
         """Why table ``name``, which :meth:`has` says is absent, is there all the same (a
         directory, a device, a pipe of that name, a link to one, or a link to nothing), or None

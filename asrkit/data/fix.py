@@ -209,10 +209,7 @@ def fix_data_dir(path: PathLike, backup: bool = True) -> FixReport:
     if report.num_dropped or ambiguous:
         # Kaldi's fix_data_dir.sh filters vad.scp and its --utt-extra-files too: left as they were,
         # such a table named the dropped utterances without a word.
-        known = set(UTT_TABLES + RECO_TABLES + SPK_TABLES) | {"spk2utt"}
-        report.unfiltered = sorted(p.name for p in d.path.iterdir()
-                                   if p.name not in known and p.is_file() and not p.name.startswith(".")
-                                   and (p.name.endswith(".scp") or p.name.startswith(("utt2", "spk2", "reco2"))))
+        report.unfiltered = d.other_tables(set(UTT_TABLES + RECO_TABLES + SPK_TABLES) | {"spk2utt"})
     log.info("%s: kept %d of %d utterances", d.path, report.num_utts_after, report.num_utts_before)
     return report
 

@@ -251,9 +251,7 @@ def split_data_dir(path: PathLike, n: int, per_utt: bool = False, force: bool = 
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     # Kaldi's split_data.sh splits vad.scp, utt2warp, ... too: the pieces came without them, unsaid.
-    unknown = sorted(p.name for p in d.path.iterdir()
-                     if p.name not in _SOURCES and p.is_file() and not p.name.startswith(".")
-                     and (p.name.endswith(".scp") or p.name.startswith(("utt2", "spk2", "reco2"))))
+    unknown = d.other_tables(_SOURCES)
     if unknown:
         log.warning("%s: not in the pieces (not known to this command): %s", d.path, " ".join(unknown))
     log.info("split %s into %d pieces %s: %s utterances", d.path, n, mode, sizes_text([len(p) for p in pieces]))

@@ -309,10 +309,9 @@ def validate_data_dir(path: PathLike, no_text: bool = False, no_feats: bool = Fa
     for key, line in utts.items():
         if len(split_fields(line.value)) != 1:
             problems.append(Problem(str(utt2spk.path), line.lineno, f"expected one speaker id, got {line.value!r}"))
-        elif id_control_problem(line.value):
+        elif control := id_control_problem(line.value):
             # (a key of spk2utt and of the speakers' stats: fix-data-dir drops its utterances)
-            problems.append(Problem(str(utt2spk.path), line.lineno,
-                                    f"utterance {key!r}: speaker id: {id_control_problem(line.value)}"))
+            problems.append(Problem(str(utt2spk.path), line.lineno, f"utterance {key!r}: speaker id: {control}"))
         elif not key.startswith(line.value):
             prefix_warnings += 1
             if prefix_warnings <= MAX_REPEATED_WARNINGS:
