@@ -357,17 +357,6 @@ def wav_scp_entry(path: Path, sample_rate: Optional[int], channels: int = 1, cha
     return f"sox {shlex.quote(str(path))} -t wav{rate} -c 1 -b 16 - |"
 
 
-def _mono_name(utt: str) -> str:
-    """The mono copy's file name for utterance ``utt`` (an id: no '/' or white space), within the
-    255 bytes a file name may hold (a deep path below the audio folder makes a long id)."""
-    name = f"{utt}.wav"
-    if len(name.encode()) <= 255:
-        return name
-    import hashlib
-
-    return f"{utt.encode()[:200].decode(errors='ignore')}-{hashlib.sha1(utt.encode()).hexdigest()[:16]}.wav"
-
-
 def _refuse_foreign_mono_dir(folder: Path) -> None:
     """A ``folder`` there (DATA-DIR/mono_wav) that an earlier make-data-dir did not write is the
     user's: replacing it would delete their files. A path no wav.scp line can hold is refused too."""
@@ -438,7 +427,7 @@ def write_mono_copies(sources: Dict[str, Path], folder: Path, channel: Optional[
                       report: MakeReport) -> Tuple[Path, Dict[str, str]]:
     """Write each multi-channel file of ``sources`` (utterance -> file) as 16-bit mono WAV, the
     channels' mean or ``channel``, into a new temporary folder beside ``folder``, for the caller
-    to put in place (fileio.replace_dir) once the data dir is to be written. Returns that folder
+    to put in place with the tables (:func:`_place_copies_with_tables`). Returns that folder
     and utterance -> its copy's path as it will be (absolute); a file the reader refuses
     (channels that cancel out, a damaged MP3, more than the reader's sample limit) is skipped
     and counted, its reason logged. Where the copies cannot be written (a full disk) nothing is
@@ -447,7 +436,7 @@ def write_mono_copies(sources: Dict[str, Path], folder: Path, channel: Optional[
     import soundfile
 
     from asrkit.features.wav import DOWNMIX, read_wav_source
-    from asrkit.utils.fileio import tmp_dir_for
+    from asrkit.utils.fileio import id_file_name, tmp_dir_for
     from asrkit.utils.logging import progress
 
     _refuse_foreign_mono_dir(folder)
@@ -470,7 +459,7 @@ def write_mono_copies(sources: Dict[str, Path], folder: Path, channel: Optional[
             out = np.rint(samples)
             if out.max(initial=0) > 32767 or out.min(initial=0) < -32768:
                 clipped.append(path.name)  # a float or louder-than-full-scale source, as sox -b 16 clips it
-            name = _mono_name(utt)
+            name = f"{id_file_name(utt)}.wav"  # (an id: one file name, within 255 bytes)
             wav = io.BytesIO()
             soundfile.write(wav, np.clip(out, -32768, 32767).astype(np.int16), rate, format="WAV", subtype="PCM_16")
             try:
@@ -768,10 +757,11 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
     # of its pipe (write_mono_copies); converting formats or rates still needs sox.
     copied = set()
     why_copied = "sox not on PATH"
-    if piped and sample_rate is None and shutil.which("sox") is None:
+    no_sox = bool(piped) and shutil.which("sox") is None
+    if no_sox and sample_rate is None:
         copied = {r for r in piped if libsndfile_reads(r)}
         piped = [r for r in piped if r not in copied]
-    if piped and shutil.which("sox") is None:
+    if piped and no_sox:
         first = piped[0]
         pipes = "through 'sox ... |' pipes in wav.scp"
         # (a multi-channel file libsndfile reads is copied as mono above, unless --sample-rate)
