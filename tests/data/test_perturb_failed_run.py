@@ -79,24 +79,38 @@ def test_a_rate_flac_cannot_hold_is_a_counted_skip(tmp_path):
         perturb_data_dir_speed(src, tmp_path / "sp2", [0.9, 1.0], method="audio")
 
 
-def test_an_utterance_only_in_wav_scp_is_counted_not_dropped(tmp_path, caplog):
-    # Without segments wav.scp is keyed by utterance: one there but not in utt2spk (a set with no
-    # text, unlabelled audio) was left out of every copy in silence, "Done 3 out of 3".
+def test_a_wav_scp_line_no_utterance_uses_is_named_not_counted_as_failed(tmp_path, caplog):
+    # Without segments wav.scp is keyed by utterance: a line of it utt2spk lacks (a spare
+    # recording; Kaldi's fix_data_dir.sh drops it) was left out of every copy in silence, "Done 3
+    # out of 3"; then (85f0980d) counted as a failed utterance, so 10 spare lines beside 50
+    # utterances failed the run as "10 of 60 utterances failed". It is left out with a count now.
     src = tmp_path / "train"
     src.mkdir()
-    (src / "wav.scp").write_text("a /a.wav\nb /b.wav\nc /c.wav\nd /d.wav\n")
-    (src / "utt2spk").write_text("a s\nb s\nc s\n")
-    with pytest.raises(AsrkitError, match=r"1 of 4 utterances failed \(d\).*wav.scp: utterance 'd' is not in utt2spk"):
-        perturb_data_dir_speed(src, tmp_path / "sp", [0.9, 1.0])
-    letters = "abcdefghijklmnopqrstuvwxy"
-    (src / "wav.scp").write_text("".join(f"{u} /{u}.wav\n" for u in letters))
-    (src / "utt2spk").write_text("".join(f"{u} s\n" for u in letters[:-1]))
+    (src / "wav.scp").write_text("".join(f"u{i:02d} /u{i:02d}.wav\n" for i in range(60)))
+    (src / "utt2spk").write_text("".join(f"u{i:02d} s\n" for i in range(50)))
     with caplog.at_level(logging.WARNING):
         report = perturb_data_dir_speed(src, tmp_path / "sp", [0.9, 1.0])
-    assert report.num_utts == 24 and "1 of 25 utterances failed: y" in caplog.text
-    # with a text, one in both text and wav.scp is named once, for the text
-    (src / "text").write_text("".join(f"{u} {u.upper()}\n" for u in letters))
+    assert report.num_utts == 50 and "failed" not in caplog.text
+    assert (f"{src / 'wav.scp'}: 10 of its 60 lines name an id no utterance of {src / 'utt2spk'} uses "
+            f"(u50 u51 u52 ...): left out of the copies (asrkit-fix-data-dir {src} removes them)") in caplog.text
+    assert len((tmp_path / "sp" / "wav.scp").read_text().splitlines()) == 100
+    # an id a transcript names is an utterance with no speaker: still a counted skip, named once
+    (src / "text").write_text("".join(f"u{i:02d} HI\n" for i in range(51)))
     caplog.clear()
     with caplog.at_level(logging.WARNING):
         perturb_data_dir_speed(src, tmp_path / "sp", [0.9, 1.0])
-    assert "1 of 25 utterances failed: y" in caplog.text and "wav.scp: utterance 'y'" not in caplog.text
+    assert "1 of 51 utterances failed: u50" in caplog.text and "text: utterance 'u50' is not in utt2spk" in caplog.text
+    assert "9 of its 60 lines" in caplog.text
+    # with segments, a recording no segment uses is named the same way
+    (src / "text").unlink()
+    (src / "segments").write_text("".join(f"u{i:02d} u{i:02d} 0 1\n" for i in range(50)))
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        report = perturb_data_dir_speed(src, tmp_path / "sp", [0.9, 1.0])
+    assert report.num_utts == 50 and "failed" not in caplog.text
+    assert f"10 of its 60 lines name a recording no utterance of {src / 'segments'} uses" in caplog.text
+    # too many utterances that cannot be copied still fail the run
+    (src / "segments").unlink()
+    (src / "text").write_text("".join(f"u{i:02d} HI\n" for i in range(60)))
+    with pytest.raises(AsrkitError, match=r"10 of 60 utterances failed.*text: utterance 'u50' is not in utt2spk"):
+        perturb_data_dir_speed(src, tmp_path / "sp", [0.9, 1.0])
