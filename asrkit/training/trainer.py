@@ -352,7 +352,7 @@ class Trainer:
                               f"the --cmvn and --norm-vars it was trained with")
         # dev_set: a dev set's fingerprint, compared by refuse_unranked_epochs
         changed = [c for c in dict_diff(config, self.config) if not c.startswith("dev_set:")]
-        if changed:
+        if changed and self.rank == 0:  # (every rank resumes; one line is what a user reads, not one per rank)
             log.warning("config differs from the checkpoint's, continuing with the new values: %s", ", ".join(changed))
         try:
             unwrap(self.model).load_state_dict(state["model"])

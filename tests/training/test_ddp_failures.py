@@ -265,3 +265,17 @@ def test_a_master_addr_that_does_not_resolve_is_one_line_at_once():
             pytest.skip(f"this machine's resolver says {e} (not 'no such name')")
     with pytest.raises(AsrkitError, match=r"MASTER_ADDR 'nohost\.invalid' does not resolve \(.*\): set MASTER_ADDR"):
         init_distributed(DistInfo(1, 1, 2, "nohost.invalid", _free_port()), "gloo", timeout_s=5)
+
+
+def test_a_resumed_run_with_another_config_warns_once(yesno_setup, tmp_path):
+    """Resuming a 2-rank run with a changed config printed 'config differs from the checkpoint's'
+    once per rank (8 lines for 8 ranks, one terminal); rank 0 says it once now."""
+    exp = tmp_path / "exp"
+    base = ("--set", "training.valid_cer=false")
+    procs, err = _two_ranks(train_args(yesno_setup, exp, *base, "--set", "training.max_epochs=1"))
+    assert [p.returncode for p in procs] == [0, 0], err[0][-3000:] + err[1][-3000:]
+    procs, err = _two_ranks(train_args(yesno_setup, exp, *base, "--set", "training.max_epochs=2"))
+    assert [p.returncode for p in procs] == [0, 0], err[0][-3000:] + err[1][-3000:]
+    said = "config differs from the checkpoint's, continuing with the new values: "
+    assert err[0].count(said) == 1 and said + "training.max_epochs" in err[0], err[0][-3000:]
+    assert said not in err[1], err[1][-3000:]
