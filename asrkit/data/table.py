@@ -6,7 +6,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, BinaryIO, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
+from typing import IO, BinaryIO, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Set, Tuple
 
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import PathLike, atomic_open, names_stdin, not_found_reason, open_read, stdin_closed_problem
@@ -100,12 +100,38 @@ def corpus_text_lines(path: PathLike) -> List[Tuple[int, str]]:
     return lines
 
 
-def cr_only_at(first_line: bytes) -> Optional[int]:
-    """Where the first CR is when ``first_line``, as read, is the whole input and holds one: old
-    Mac (CR-only) line endings; else None. A lone CR inside a line of a file with LF line ends
-    stays part of that line."""
+def cr_only_at(first_line: bytes, ids: Optional[Callable[[], Set[str]]] = None) -> Optional[int]:
+    """Where the first CR is when ``first_line``, as read, is the whole input (no LF) and its line
+    ends are CRs (old Mac); else None. The one rule of every reader, validate- and fix-data-dir:
+
+    - a CR inside a line of a file with LF line ends stays part of that line, and a lone CR
+      ending the only line is its line end;
+    - a CR inside the only line is a line end where the lines it makes start with the ids of
+      the data dir's other tables (``ids``, where the caller knows them: at least half those
+      after the first), else where the input also ends in a CR (as each line of an old Mac file
+      or of ``tr '\\n' '\\r'`` does). A one-line transcript with a CR inside and no line end
+      ('u1 HELLO<CR>WORLD', 'u1 NO NO<CR>NO YES') is one line: read as CR-only line ends, the
+      readers refused it, and fix-data-dir cut the transcript at the CR and dropped the rest as
+      an utterance 'NO'.
+    """
     body = first_line.rstrip(b"\r")
-    return body.index(b"\r") if not first_line.endswith(b"\n") and b"\r" in body else None
+    if first_line.endswith(b"\n") or b"\r" not in body:
+        return None
+    known = ids() if ids is not None else set()
+    if known:
+        if not _cr_lines_are_table_lines(first_line, known):
+            return None
+    elif not first_line.endswith(b"\r"):
+        return None
+    return body.index(b"\r")
+
+
+def _cr_lines_are_table_lines(data: bytes, ids: Set[str]) -> bool:
+    """Whether ``data``, split at its CRs, reads as lines of a table of ``ids``: at least half the
+    lines after the first start with one."""
+    rest = [split_fields(piece.decode("utf-8", "replace")) for piece in data.split(b"\r")[1:]]
+    keys = [fields[0] for fields in rest if fields]
+    return 2 * sum(key in ids for key in keys) >= len(keys) > 0
 
 
 def refuse_cr_only(first_line: bytes, name: str) -> None:

@@ -108,18 +108,6 @@ def data_dir_ids(d: DataDir, but: str) -> Set[str]:
     return ids
 
 
-def _cr_lines_are_table_lines(data: bytes, ids: Set[str]) -> bool:
-    """Whether ``data``, split at its CRs, reads as lines of a table of ``ids``: at least half the
-    lines after the first start with one. A lone CR inside a one-line transcript ('u1 NO NO\\rNO
-    YES', no LF anywhere) made the rest of it a line of its own, utterance 'NO', which
-    fix-data-dir dropped, cutting the transcript short."""
-    if not ids:  # (no other table to tell by)
-        return True
-    rest = [split_fields(piece.decode("utf-8", "replace")) for piece in data.split(b"\r")[1:]]
-    keys = [fields[0] for fields in rest if fields]
-    return 2 * sum(key in ids for key in keys) >= len(keys) > 0
-
-
 def scan_table(path: PathLike, allow_empty_value: bool = False, nul_in_value: bool = False,
                ids: Optional[Callable[[], Set[str]]] = None) -> ScannedTable:
     """Read every line of a table, collecting malformed lines as problems instead of raising.
@@ -145,9 +133,8 @@ def scan_table(path: PathLike, allow_empty_value: bool = False, nul_in_value: bo
             scanned.unreadable = str(e).removeprefix(f"{path}:1: ")
             scanned.problems.append(Problem(str(path), 1, scanned.unreadable))
             return scanned
-    cr_only = cr_only_at(data) if b"\n" not in data else None
-    if cr_only is not None and ids is not None and not _cr_lines_are_table_lines(data, ids()):
-        cr_only = None  # a CR inside a transcript, not a line end: the line is kept whole (fix adds its LF)
+    # (a CR inside a one-line transcript is no line end: the line is kept whole, fix adds its LF)
+    cr_only = cr_only_at(data, ids) if b"\n" not in data else None
     if cr_only is not None:
         # Old Mac line ends, which every reader refuses (refuse_cr_only): read as one line, the
         # table was one key whose "value" held every other line, 519 errors none of which said

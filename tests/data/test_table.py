@@ -219,3 +219,71 @@ def test_a_broken_link_given_to_a_command_is_named(asrkit, tmp_path):
     err = proc.stderr.decode()
     assert proc.returncode == 1 and err.count("ERROR") == 1 and "Traceback" not in err, err
     assert "text: a broken symbolic link (to moved/text, which does not exist)" in err, err
+
+
+# One rule for a CR in a table with no LF (asrkit.data.table.cr_only_at), for every reader:
+# name -> (bytes, the table as read or None for "CR-only line endings", refused).
+CR_CASES = {
+    "cr-only, 2 lines": (b"u1 A B\ru2 C\r", None),
+    "cr-only, 3 lines": (b"u1 A\ru2 B\ru3 C\r", None),
+    "one line, CRLF": (b"u1 HELLO WORLD\r\n", {"u1": "HELLO WORLD"}),
+    "one line, no LF, a CR inside": (b"u1 HELLO\rWORLD", {"u1": "HELLO\rWORLD"}),
+    "one line, no LF, two CRs inside": (b"u1 NO NO\rNO NO\rYES", {"u1": "NO NO\rNO NO\rYES"}),
+    "one line ending in a lone CR": (b"u1 HELLO WORLD\r", {"u1": "HELLO WORLD"}),
+}
+
+
+def _scanned(path):
+    """validate- and fix-data-dir's reading (no other table: no ids to tell by), a CR-only problem raised."""
+    t = scan_table(path, allow_empty_value=True)
+    if any("CR-only" in p.message for p in t.problems):
+        raise AsrkitError("CR-only (old Mac) line endings")
+    return {line.key: line.value for line in t.lines}
+
+
+CR_READERS = {
+    "read_table": read_table,
+    "iter_table_fast": lambda p: {k: v for k, v, _ in iter_table_fast(p)},
+    "scan_table": _scanned,
+}
+
+
+@pytest.mark.parametrize("case", CR_CASES)
+@pytest.mark.parametrize("reader", CR_READERS)
+def test_a_cr_in_a_table_without_lf_is_a_line_end_only_where_lines_end_in_it(tmp_path, reader, case):
+    """A one-line table with no LF and a CR inside its value ('u1 HELLO<CR>WORLD') was refused by
+    the readers as "CR-only (old Mac) line endings" (fix-data-dir kept it whole): a CR inside the
+    only line is a line end where the input ends in one too, as each line of an old Mac file does."""
+    data, expected = CR_CASES[case]
+    path = tmp_path / "text"
+    path.write_bytes(data)
+    if expected is None:
+        with pytest.raises(AsrkitError, match=r"CR-only \(old Mac\) line endings"):
+            CR_READERS[reader](path)
+    else:
+        assert CR_READERS[reader](path) == expected
+
+
+@pytest.fixture(scope="module")
+def char_lang(tmp_path_factory):
+    from cli_checks import run_asrkit
+    lang = tmp_path_factory.mktemp("cr") / "lang"
+    run_asrkit("train-tokenizer", "--model-type", "char", "-", lang, input=b"u1 HELLO WORLD\nu2 NO YES ABC\n")
+    return lang
+
+
+@pytest.mark.parametrize("case", CR_CASES)
+def test_score_and_tokenize_take_the_same_rule_for_a_cr(asrkit, tmp_path, char_lang, case):
+    data, expected = CR_CASES[case]
+    ref = tmp_path / "ref"
+    ref.write_bytes(data)
+    proc = asrkit("score", "--output-dir", tmp_path / "sc", ref, ref, check=False)
+    tok = asrkit("tokenize", char_lang / "tokens.model", input=data, check=False)
+    for p in (proc, tok):
+        if expected is None:
+            assert p.returncode == 1 and "CR-only (old Mac) line endings" in p.stderr.decode()
+        else:
+            assert p.returncode == 0, p.stderr.decode()
+    if expected is not None:
+        assert len(tok.stdout.decode().splitlines()) == 1
+        assert "WER 0.00 [ 0 / " in (tmp_path / "sc" / "wer.txt").read_text()
