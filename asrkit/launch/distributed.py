@@ -266,8 +266,7 @@ def leave_distributed() -> None:
     if not dist.is_initialized():
         return
     dist.barrier()
-    dist.destroy_process_group()
-    gc.collect()
+    _end_group(broken_ok=False)
 
 
 def abandon_distributed() -> None:
@@ -275,13 +274,21 @@ def abandon_distributed() -> None:
     waiting for this one in a collective hears at once that it is gone (and stops, saying so),
     and the group's gloo threads end while Python runs, not in its exit (see leave_distributed).
     Call it once the failed training's frames, and its exception's, are gone."""
+    _end_group(broken_ok=True)
+
+
+def _end_group(broken_ok: bool) -> None:
+    """Unregister the group and collect it now, so that its destructor joins gloo's threads while
+    Python still runs (see leave_distributed); ``broken_ok``: a group already broken by a failure
+    is ended all the same."""
     import torch.distributed as dist
 
     if dist.is_available() and dist.is_initialized():
         try:
             dist.destroy_process_group()
-        except RuntimeError:  # (a group already broken: its end is all that is wanted)
-            pass
+        except RuntimeError:
+            if not broken_ok:
+                raise
     gc.collect()
 
 
