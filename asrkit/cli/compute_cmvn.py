@@ -31,7 +31,7 @@ def main(feats_rspecifier: str, stats_out: str, spk2utt: str | None, binary: boo
     from asrkit.data.specifier import MatrixWriter, check_not_overwriting, iter_matrices, parse_specifier, spec_files
     from asrkit.data.table import read_spk2utt
     from asrkit.features.cmvn import accumulate_cmvn, check_features, check_stats_output, compute_cmvn_stats, \
-        is_specifier, set_feature_dim, table_path, warn_unlisted, write_stats
+        is_specifier, open_stats_output, set_feature_dim, table_path, warn_unlisted, write_stats_to
     from asrkit.utils.bad_items import BadItems
     from asrkit.utils.errors import AsrkitError
     from asrkit.utils.logging import get_logger, progress
@@ -100,8 +100,10 @@ def main(feats_rspecifier: str, stats_out: str, spk2utt: str | None, binary: boo
             tally.check()
         log.info("Done accumulating CMVN stats for %d utterances", tally.done)
     else:
-        stats, counts = _stats_or_tally(lambda: compute_cmvn_stats(good_feats()), tally)
-        write_stats(stats, stats_out, binary=binary)
+        # Opened first, as the tables are: see open_stats_output.
+        with open_stats_output(stats_out) as f:
+            stats, counts = _stats_or_tally(lambda: compute_cmvn_stats(good_feats()), tally)
+            write_stats_to(f, stats, binary=binary)
         log.info("Wrote global CMVN stats to %s: %d utterances, %d frames", stats_out, counts["utts"],
                  int(stats[0, -1]))
 

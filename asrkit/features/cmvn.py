@@ -12,12 +12,14 @@ e.g.::
 """
 from __future__ import annotations
 
+import contextlib
+import errno
 import itertools
 import logging
 import os
 import re
 import sys
-from typing import Dict, Iterable, Iterator, List, Mapping, Optional, Tuple, Union
+from typing import IO, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple, Union
 
 import numpy as np
 
@@ -365,32 +367,60 @@ def table_path(rspecifier: str) -> str:
 
 def write_stats(stats: np.ndarray, wxfilename: str, binary: bool = True) -> None:
     """One stats matrix to a file (no key), as compute-cmvn-stats writes global stats; atomic."""
+    with open_stats_output(wxfilename) as f:
+        write_stats_to(f, stats, binary)
+
+
+def write_stats_to(f: IO[bytes], stats: np.ndarray, binary: bool = True) -> None:
+    """One stats matrix to ``f``, an output :func:`open_stats_output` opened."""
     from kaldiio.matio import write_array, write_array_ascii
 
-    from asrkit.utils.fileio import atomic_open, name_os_error
+    if binary:
+        write_array(f, stats)  # writes Kaldi's "\0B" binary marker itself
+    else:
+        write_array_ascii(f, stats)
 
-    def write(f) -> None:
-        if binary:
-            write_array(f, stats)  # writes Kaldi's "\0B" binary marker itself
-        else:
-            write_array_ascii(f, stats)
+
+@contextlib.contextmanager
+def open_stats_output(wxfilename: str) -> Iterator[IO[bytes]]:
+    """The global stats output, open for writing: a temporary file renamed into place when the
+    block ends without an error (stdout for ``-``).
+
+    Open it before the features are read: global stats are written once every utterance is read
+    (Kaldi's compute-cmvn-stats too), so an output that cannot be written (under a file, in a
+    folder this user cannot write, on a read-only mount, a full disk or quota, an ACL) failed only
+    then, after minutes to hours of reading, for a typo in the last argument. Creating the file is
+    the one test that covers every reason. On a failure the folders made for it are removed."""
+    from asrkit.utils.fileio import atomic_open, missing_dirs, name_os_error, remove_empty_dirs
 
     check_stats_output(wxfilename)
     if wxfilename == "-":
         try:
-            write(sys.stdout.buffer)
+            yield sys.stdout.buffer
             sys.stdout.buffer.flush()
         except OSError as e:
             name_os_error(e, "<stdout>")
             raise
         return
-    with atomic_open(wxfilename, "wb") as f:
-        write(f)
+    made = missing_dirs([wxfilename])
+    opened = False
+    try:
+        with atomic_open(wxfilename, "wb") as f:
+            opened = True
+            yield f
+    except BaseException as e:
+        if not opened and isinstance(e, OSError) and e.errno not in (errno.ENOTDIR, errno.EEXIST, errno.ENOENT):
+            # (the output, not the folder its temporary file's mkdir or mkstemp failed in: the
+            # user named the output; a path error keeps the component it is about)
+            e.filename = wxfilename
+        remove_empty_dirs(made)
+        raise
 
 
 def check_stats_output(wxfilename: str) -> None:
-    """What :func:`write_stats` refuses, checked before the stats are computed (an empty name was
-    refused only once every utterance had been read)."""
+    """What :func:`write_stats` refuses by its name, checked before the stats are computed (an
+    empty name was refused only once every utterance had been read); whether it can be written
+    is found by :func:`open_stats_output` creating it."""
     # Kaldi's wxfilename: "-" is stdout (a file named "-" would be written otherwise); an output
     # pipe, an empty name or a directory would be a file with an odd name or a rename traceback.
     if wxfilename == "-":
@@ -406,10 +436,7 @@ def check_stats_output(wxfilename: str) -> None:
 
     if is_stream(wxfilename):
         return
-    # Global stats are written once every utterance is read (Kaldi's compute-cmvn-stats too): an
-    # output under a file or in a folder this user cannot write failed only then, after a read of
-    # the whole set (minutes to hours of features), for a typo in the last argument. Said now, in
-    # the words the failed write used.
+    # In the words a failed mkdir does not find: the folder in the way, the link to nothing.
     folder = os.path.dirname(os.path.abspath(wxfilename))
     while not os.path.lexists(folder):
         folder = os.path.dirname(folder)
@@ -422,10 +449,6 @@ def check_stats_output(wxfilename: str) -> None:
         return
     if not os.path.isdir(folder):
         raise AsrkitError(f"{folder}: exists and is not a directory (the stats output {wxfilename} goes under it)")
-    # (as the effective user, who writes it: a setuid or scheduler wrapper's real one may differ)
-    if not os.access(folder, os.W_OK | os.X_OK, effective_ids=os.access in os.supports_effective_ids):
-        read_only = bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
-        raise AsrkitError(f"{wxfilename}: {'read-only file system' if read_only else 'permission denied'}")
 
 
 def load_cmvn(path_or_rspecifier: str) -> Union[np.ndarray, Dict[str, np.ndarray]]:

@@ -32,7 +32,7 @@ from asrkit.features.wav import (DEFAULT_MAX_SAMPLES, EXPECT_MONO, WavEntry, con
                                  low_rate_problem, read_wav_scp, resample, resample_problem)
 from asrkit.utils.bad_items import MAX_FAILED_PERCENT, BadItems
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.fileio import AtomicFiles, PathLike, is_stream, name_os_error
+from asrkit.utils.fileio import AtomicFiles, PathLike, is_stream, missing_dirs, name_os_error, remove_empty_dirs
 from asrkit.utils.logging import get_logger, progress
 from asrkit.utils.workers import run_workers
 
@@ -190,31 +190,6 @@ def _check_distinct_outputs(spec, pieces, utt2num_frames, side_dir, wav_rspecifi
                          over_input=lambda out, out_role, inp, in_role: clash(inp, in_role, out, out_role))
 
 
-def _missing_dirs(outputs: List[Optional[PathLike]]) -> List[Path]:
-    """The folders above ``outputs`` that are not there yet (each output's temporary file makes
-    them), deepest first."""
-    missing: Set[Path] = set()
-    for out in outputs:
-        if out is None or out == "-" or is_stream(out):
-            continue
-        parent = Path(out).parent
-        while parent != parent.parent and not parent.exists() and not parent.is_symlink():
-            missing.add(parent)
-            parent = parent.parent
-    return sorted(missing, key=lambda p: len(p.parts), reverse=True)
-
-
-def _remove_empty_dirs(dirs: List[Path]) -> None:
-    """The folders this run made for its outputs, when it failed: an empty dump/test/ left behind
-    looked like a run that had written there (and a recipe's 'skip if the folder exists' stage
-    skipped it). Only empty ones, deepest first, so nothing another process wrote is lost."""
-    for d in dirs:
-        try:
-            d.rmdir()
-        except OSError:
-            pass
-
-
 def _text_table_path(value: Optional[PathLike], option: str) -> Optional[PathLike]:
     """The file a ``--write-utt2num-frames``-like option names: a path, or Kaldi's ``ark,t:PATH``
     (what make_fbank.sh passes compute-fbank-feats), which made a file named 'ark,t:PATH'."""
@@ -309,8 +284,8 @@ def compute_fbank_table(
         utt2num_frames = side_dir / "utt2num_frames"
     _check_distinct_outputs(spec, pieces, utt2num_frames, side_dir, wav_rspecifier, segments, utt2sample_rate)
 
-    made_dirs = _missing_dirs([spec.ark, spec.scp, utt2num_frames, utt2sample_rate,
-                               side_dir / "fbank.yaml" if side_dir is not None else None])
+    made_dirs = missing_dirs([spec.ark, spec.scp, utt2num_frames, utt2sample_rate,
+                              side_dir / "fbank.yaml" if side_dir is not None else None])
     files = AtomicFiles()
     try:
         if spec.ark == "-":
@@ -364,7 +339,7 @@ def compute_fbank_table(
     except BaseException as e:
         name_os_error(e, files.newest() or ("<stdout>" if spec.ark == "-" else spec.ark))
         files.abort()
-        _remove_empty_dirs(made_dirs)
+        remove_empty_dirs(made_dirs)
         raise
     return ExtractResult(
         num_total=len(entries), num_done=done, num_failed=failed, num_resampled=resampled,

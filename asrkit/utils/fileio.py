@@ -420,6 +420,31 @@ def open_output(path: PathLike, mode: str = "w", encoding: str | None = "utf-8")
     return os.fdopen(dup, mode, encoding=encoding)
 
 
+def missing_dirs(outputs: Sequence[Optional[PathLike]]) -> List[Path]:
+    """The folders above ``outputs`` that are not there yet (each output's temporary file makes
+    them), deepest first."""
+    missing = set()
+    for out in outputs:
+        if out is None or out == "-" or is_stream(out):
+            continue
+        parent = Path(out).parent
+        while parent != parent.parent and not parent.exists() and not parent.is_symlink():
+            missing.add(parent)
+            parent = parent.parent
+    return sorted(missing, key=lambda p: len(p.parts), reverse=True)
+
+
+def remove_empty_dirs(dirs: List[Path]) -> None:
+    """The folders this run made for its outputs, when it failed: an empty dump/test/ left behind
+    looked like a run that had written there (and a recipe's 'skip if the folder exists' stage
+    skipped it). Only empty ones, deepest first, so nothing another process wrote is lost."""
+    for d in dirs:
+        try:
+            d.rmdir()
+        except OSError:
+            pass
+
+
 @contextlib.contextmanager
 def atomic_open(path: PathLike, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO]:
     """Open ``path`` for writing through a temporary file renamed into place on success.

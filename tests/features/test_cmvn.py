@@ -384,6 +384,47 @@ def test_a_global_stats_output_that_cannot_be_written_fails_before_reading(an4_f
     assert load_cmvn(str(tmp_path / "new/sub/cmvn.ark"))[0, -1] > 0
 
 
+def test_a_global_stats_output_is_created_before_the_features_are_read(an4_feats, tmp_path, monkeypatch):
+    """The global output's check was os.access on its folder, which a quota, a disk with no inode
+    left, or a file system that refuses what the mode bits allow pass: the run read every utterance
+    and failed only at the write. Its temporary file is now created first, as the per-speaker
+    table's is, and the folders made for it go with a failure."""
+    import errno
+    import os
+    import tempfile
+
+    import asrkit.data.specifier as specifier
+
+    d = an4_feats[0]
+    full = tmp_path / "quota"
+    real_mkstemp = tempfile.mkstemp
+
+    def over_quota(*args, dir=None, **kw):
+        if str(dir).startswith(str(full)):
+            raise OSError(errno.EDQUOT, os.strerror(errno.EDQUOT), str(dir))
+        return real_mkstemp(*args, dir=dir, **kw)
+
+    read = []
+    real_iter = specifier.iter_matrices
+
+    def counting(*args, **kw):
+        for item in real_iter(*args, **kw):
+            read.append(item[0])
+            yield item
+
+    monkeypatch.setattr(tempfile, "mkstemp", over_quota)
+    monkeypatch.setattr(specifier, "iter_matrices", counting)
+    for out in (full / "cmvn.ark", full / "new/sub/cmvn.ark"):
+        r = run_cli(compute_cmvn_cli, [f"scp:{d}/feats.scp", out])
+        assert r.exit_code == 1
+        assert r.stderr.strip().splitlines()[-1] == f"ERROR (asrkit-compute-cmvn): {out}: disk quota exceeded"
+        assert read == [] and not full.exists()
+    # the nearest valid output is written as before
+    r = run_cli(compute_cmvn_cli, [f"scp:{d}/feats.scp", tmp_path / "ok/cmvn.ark"])
+    assert r.exit_code == 0 and len(read) > 0 and load_cmvn(str(tmp_path / "ok/cmvn.ark"))[0, -1] > 0
+    assert [p.name for p in (tmp_path / "ok").iterdir()] == ["cmvn.ark"]
+
+
 def test_per_speaker_stats_without_utt2spk_name_the_option(an4_feats, tmp_path):
     """Per-speaker stats given without --utt2spk (the usual slip) failed with "no stats for
     utterance" for each one, which said nothing of why."""
