@@ -13,7 +13,7 @@ from typing import Callable, Iterator, Optional, Tuple
 import click
 import click.utils
 
-from asrkit.utils.errors import AsrkitError, from_worker, os_error_message
+from asrkit.utils.errors import AsrkitError, error_source, from_worker, os_error_message
 from asrkit.utils.logging import error_to_log_files, setup_logging
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -56,10 +56,11 @@ def asrkit_command(name: str, **kwargs) -> Callable:
                 return fn(*args, **kw)
             except AsrkitError as e:
                 message = str(from_worker(e))
-                click.echo(f"ERROR ({prog}): {message}", err=True)
-                error_to_log_files(prog, message)
+                click.echo(f"ERROR ({error_source(prog, e)}): {message}", err=True)
+                error_to_log_files(error_source(prog, e), message)
                 sys.exit(1)
             except OSError as e:
+                source = error_source(prog, e)
                 e = from_worker(e)
                 on_stdout = _stdout_failed(e)
                 if on_stdout:
@@ -67,15 +68,15 @@ def asrkit_command(name: str, **kwargs) -> Callable:
                 message = os_error_message(e)
                 if message is None:
                     raise
-                click.echo(f"ERROR ({prog}): {message}", err=True)
+                click.echo(f"ERROR ({source}): {message}", err=True)
                 if e.errno == errno.EPIPE or on_stdout:
                     _drop_stdout()
                 sys.exit(1)
             except Terminated as e:
-                click.echo(f"ERROR ({prog}): terminated by {signal.Signals(e.signum).name}", err=True)
+                click.echo(f"ERROR ({error_source(prog, e)}): terminated by {signal.Signals(e.signum).name}", err=True)
                 sys.exit(128 + e.signum)
-            except KeyboardInterrupt:
-                click.echo(f"ERROR ({prog}): interrupted", err=True)
+            except KeyboardInterrupt as e:
+                click.echo(f"ERROR ({error_source(prog, e)}): interrupted", err=True)
                 sys.exit(130)
             finally:
                 for sig, handler in previous.items():

@@ -41,7 +41,7 @@ from asrkit.training.sample_rates import upsampled_rates
 from asrkit.training.timing import RunRecord
 from asrkit.training.trainer import Trainer, seed_everything
 from asrkit.utils.device import resolve_device
-from asrkit.utils.errors import AsrkitError, from_worker
+from asrkit.utils.errors import AsrkitError, error_source, from_worker, rank_error
 from asrkit.utils.fileio import atomic_open, signals_deferred
 from asrkit.utils.logging import DATEFMT, FORMAT, LogFileHandler, error_to_log_files, get_logger
 
@@ -93,11 +93,20 @@ def select_device(ngpu: Optional[int], cfg: TrainConfig, dist_info: Optional[Dis
 
 def train(args: TrainArgs) -> Optional[Path]:
     """Train (or resume) into ``args.exp_dir``; returns the packed model's path on rank 0."""
+    dist_info = None
     try:
-        return _train_ranked(args)
-    except AsrkitError as e:
-        _tell_torchrun(f"ERROR (asrkit-train): {from_worker(e)}")
-        raise
+        dist_info = detect_distributed()
+        return _train_ranked(args, dist_info)
+    except (AsrkitError, OSError, KeyboardInterrupt) as e:  # (KeyboardInterrupt: also SIGTERM's, SIGHUP's)
+        failed = e
+        if dist_info is not None:
+            failed = rank_error(from_worker(e) if isinstance(e, AsrkitError) else e, dist_info.rank,
+                                dist_info.world_size)
+        if isinstance(failed, AsrkitError):
+            _tell_torchrun(f"ERROR ({error_source('asrkit-train', failed)}): {from_worker(failed)}")
+        if failed is e:
+            raise
+        raise failed from None
 
 
 def _tell_torchrun(message: str) -> None:
@@ -119,9 +128,8 @@ def _tell_torchrun(message: str) -> None:
         pass
 
 
-def _train_ranked(args: TrainArgs) -> Optional[Path]:
+def _train_ranked(args: TrainArgs, dist_info: Optional[DistInfo]) -> Optional[Path]:
     exp = Path(args.exp_dir)
-    dist_info = detect_distributed()
     rank = dist_info.rank if dist_info else 0
     world = dist_info.world_size if dist_info else 1
     if rank != 0:
@@ -383,7 +391,7 @@ def _worker(local_rank: int, args: TrainArgs, world: int, port: int) -> None:
     try:
         train(args)
     except AsrkitError as e:
-        print(f"ERROR (asrkit-train rank {local_rank}): {e}", file=sys.stderr)
+        print(f"ERROR ({error_source('asrkit-train', e)}): {e}", file=sys.stderr)
         sys.exit(1)
 
 

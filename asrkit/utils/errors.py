@@ -102,6 +102,26 @@ def _worker_exception_text(text: str) -> Optional[str]:
     return None
 
 
+def rank_error(e: BaseException, rank: int, world: int) -> BaseException:
+    """``e`` marked as rank ``rank`` of ``world``'s, for its command's ERROR line (:func:`error_source`):
+    torchrun prints every rank's stderr to one terminal, and 8 ranks' "ERROR (asrkit-train): ..."
+    lines did not say which had failed. A message that named the rank first does not say it twice."""
+    if isinstance(e, AsrkitError):
+        text = str(e)
+        for said in (f"rank {rank} of {world}: ", f"rank {rank}: "):
+            if text.startswith(said):
+                e = AsrkitError(text[len(said):])
+                break
+    e.asrkit_rank = f"rank {rank} of {world}"
+    return e
+
+
+def error_source(prog: str, e: BaseException) -> str:
+    """What an ERROR line names in its parentheses: ``prog``, and the rank of a multi-rank run's process."""
+    rank = getattr(e, "asrkit_rank", None)
+    return f"{prog} {rank}" if rank else prog
+
+
 def from_worker(e: BaseException) -> BaseException:
     """The exception a DataLoader worker raised, as if raised here.
 

@@ -180,7 +180,11 @@ def test_kaldis_5_percent_counts_the_bad_utterances_of_all_ranks(yesno_setup, ye
     err = proc.stderr.decode()
     assert proc.returncode != 0
     # (each rank's own line: torchrun's closing summary quotes them again, through its error file)
-    lines = [line for line in err.splitlines() if line.startswith("ERROR (asrkit-train): epoch 1: 3 of 40 training utts were skipped")]
-    assert len(lines) == 2 and all(u in lines[0] for u in bad) and "(on 2 ranks)" in lines[0], err[-3000:]
+    # (each names its rank: torchrun prints every rank's stderr to one terminal)
+    lines = sorted(line for line in err.splitlines() if line.startswith(tuple(
+        f"ERROR (asrkit-train rank {r} of 2): epoch 1: 3 of 40 training utts were skipped" for r in (0, 1))))
+    assert len(lines) == 2 and lines[0].startswith("ERROR (asrkit-train rank 0") and lines[1].startswith(
+        "ERROR (asrkit-train rank 1"), err[-3000:]
+    assert all(u in lines[0] for u in bad) and "(on 2 ranks)" in lines[0], err[-3000:]
     assert "more than 5 % (Kaldi's rule)" in lines[0]
     assert not (exp / "model.pt").exists() and not ckpt.list_checkpoints(exp)

@@ -109,7 +109,7 @@ def test_torchruns_summary_names_the_failed_ranks_error(yesno_setup, tmp_path):
                            "-m", "asrkit", *map(str, args)], capture_output=True, text=True, env=env, timeout=WAIT_S)
     assert proc.returncode != 0
     summary = proc.stderr.split("Root Cause (first observed failure):")[-1]
-    assert f"traceback : ERROR (asrkit-train): {dev} (--valid-dir): 2 of 4" in summary, proc.stderr[-3000:]
+    assert f"traceback : ERROR (asrkit-train rank 0 of 2): {dev} (--valid-dir): 2 of 4" in summary, proc.stderr[-3000:]
 
 
 def test_a_rank_whose_peer_failed_says_so_in_one_line(yesno_setup, tmp_path):
@@ -119,7 +119,7 @@ def test_a_rank_whose_peer_failed_says_so_in_one_line(yesno_setup, tmp_path):
     line saying another rank left, no second ERROR line, exit 1; rank 0's ERROR line names the dev set."""
     dev, args = _bad_dev(yesno_setup, tmp_path)
     procs, err = _two_ranks(args)
-    assert procs[0].returncode == 1 and "ERROR (asrkit-train): " + str(dev) + " (--valid-dir): 2 of 4" in err[0], err[0]
+    assert procs[0].returncode == 1 and "ERROR (asrkit-train rank 0 of 2): " + str(dev) + " (--valid-dir): 2 of 4" in err[0], err[0]
     assert procs[1].returncode == 1, err[1][-3000:]
     assert "Traceback" not in err[1] and "ERROR (" not in err[1], err[1][-3000:]
     assert "rank 1 of 2: stopped, as another rank left the training or stopped answering (Connection closed by peer" in err[1], err[1]
@@ -130,7 +130,7 @@ def test_a_rank_whose_peer_failed_after_training_says_so_in_one_line(yesno_setup
     the training proper: rank 1's gloo traceback there is one line too."""
     args = train_args(yesno_setup, tmp_path / "exp", "--set", "training.max_epochs=1", "--set", "training.valid_cer=false")
     procs, err = _two_ranks(args, [Path(__file__).with_name("fail_packing.py")])
-    assert procs[0].returncode == 1 and "ERROR (asrkit-train): model.pt: cannot be packed" in err[0], err[0][-3000:]
+    assert procs[0].returncode == 1 and "ERROR (asrkit-train rank 0 of 2): model.pt: cannot be packed" in err[0], err[0][-3000:]
     assert procs[1].returncode == 1, err[1][-3000:]
     assert "Traceback" not in err[1] and "ERROR (" not in err[1], err[1][-3000:]
     assert "rank 1 of 2: stopped, as another rank left the training or stopped answering (" in err[1], err[1]
@@ -148,7 +148,7 @@ def test_failed_ranks_end_the_groups_threads_before_python_exits(yesno_setup, tm
     program = [Path(__file__).with_name("fail_packing.py"), "--threads-to", tmp_path]
     procs, err = _two_ranks(args, program)
     assert [p.returncode for p in procs] == [1, 1], err[0][-2000:] + err[1][-2000:]
-    assert "ERROR (asrkit-train): model.pt: cannot be packed" in err[0] and "stopped, as another rank" in err[1]
+    assert "ERROR (asrkit-train rank 0 of 2): model.pt: cannot be packed" in err[0] and "stopped, as another rank" in err[1]
     for rank in (0, 1):
         counts = json.loads((tmp_path / f"threads{rank}.json").read_text())
         assert counts["trained"] > 0, counts  # the count sees gloo's threads
@@ -164,7 +164,7 @@ def test_an_interrupted_rank_ends_the_groups_threads_before_python_exits(yesno_s
     program = [Path(__file__).with_name("fail_packing.py"), "--threads-to", tmp_path, "--interrupt-rank", 1]
     procs, err = _two_ranks(args, program)
     assert [p.returncode for p in procs] == [1, 130], err[0][-2000:] + err[1][-2000:]
-    assert "ERROR (asrkit-train): interrupted" in err[1] and "rank 0 of 2: stopped, as another rank" in err[0]
+    assert "ERROR (asrkit-train rank 1 of 2): interrupted" in err[1] and "rank 0 of 2: stopped, as another rank" in err[0]
     counts = json.loads((tmp_path / "threads1.json").read_text())
     assert counts["trained"] > 0 and counts["returned"] == 0, counts
 
@@ -180,7 +180,7 @@ def test_a_sigterm_while_a_failed_rank_leaves_the_group_waits_for_it(yesno_setup
     program = [Path(__file__).with_name("fail_packing.py"), "--threads-to", tmp_path, "--term-while-leaving"]
     procs, err = _two_ranks(args, program)
     for rank, p in enumerate(procs):
-        assert p.returncode == 143 and "ERROR (asrkit-train): terminated by SIGTERM" in err[rank], err[rank][-3000:]
+        assert p.returncode == 143 and f"ERROR (asrkit-train rank {rank} of 2): terminated by SIGTERM" in err[rank], err[rank][-3000:]
         assert "Traceback" not in err[rank] and "Exception ignored" not in err[rank], err[rank][-3000:]
         counts = json.loads((tmp_path / f"threads{rank}.json").read_text())
         assert counts["trained"] > 0 and counts["returned"] == 0, (rank, counts)
@@ -231,7 +231,7 @@ def test_waiting_for_a_rank_that_never_starts_is_said_and_ctrl_c_ends_it(yesno_s
     finally:
         _end(proc)
     err = "".join(proc.seen)
-    assert proc.returncode == 130 and "ERROR (asrkit-train): interrupted" in err, err[-3000:]
+    assert proc.returncode == 130 and "ERROR (asrkit-train rank 0 of 2): interrupted" in err, err[-3000:]
     assert "Traceback" not in err
 
 
@@ -267,6 +267,20 @@ def test_a_master_addr_that_does_not_resolve_is_one_line_at_once():
         init_distributed(DistInfo(1, 1, 2, "nohost.invalid", _free_port()), "gloo", timeout_s=5)
 
 
+def test_a_ranks_error_line_names_the_rank_once():
+    """A multi-rank run's ERROR line names its rank in the parentheses; a message that began with
+    it (a failed join's) does not say it twice; a single process's line is as it was."""
+    from asrkit.utils.errors import error_source, rank_error
+
+    e = rank_error(AsrkitError("rank 1 of 3: nothing answered at h:1"), 1, 3)
+    assert (error_source("asrkit-train", e), str(e)) == ("asrkit-train rank 1 of 3", "nothing answered at h:1")
+    e = rank_error(AsrkitError("rank 2: 2 of 3 ranks have joined"), 2, 3)
+    assert (error_source("asrkit-train", e), str(e)) == ("asrkit-train rank 2 of 3", "2 of 3 ranks have joined")
+    e = rank_error(AsrkitError("rank 10: x"), 1, 3)  # (another rank's number is the message's own)
+    assert str(e) == "rank 10: x"
+    assert error_source("asrkit-train", AsrkitError("x")) == "asrkit-train"
+
+
 def test_a_resumed_run_with_another_config_warns_once(yesno_setup, tmp_path):
     """Resuming a 2-rank run with a changed config printed 'config differs from the checkpoint's'
     once per rank (8 lines for 8 ranks, one terminal); rank 0 says it once now."""
@@ -279,3 +293,4 @@ def test_a_resumed_run_with_another_config_warns_once(yesno_setup, tmp_path):
     said = "config differs from the checkpoint's, continuing with the new values: "
     assert err[0].count(said) == 1 and said + "training.max_epochs" in err[0], err[0][-3000:]
     assert said not in err[1], err[1][-3000:]
+
