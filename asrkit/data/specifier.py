@@ -20,8 +20,7 @@ import numpy as np
 from asrkit.data.matrix_io import ScpTable, iter_ark_file, iter_scp, iter_scp_items
 from asrkit.data.table import SPACE
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.fileio import (AtomicFiles, PathLike, file_identity, is_stream, name_os_error, open_output,
-                                 parent_not_a_directory)
+from asrkit.utils.fileio import AtomicFiles, PathLike, file_identity, is_stream, name_os_error, parent_not_a_directory
 
 L = TypeVar("L")  # how a caller labels a file for its messages
 
@@ -376,10 +375,11 @@ class MatrixWriter:
         else:
             self._own_ark = False
             try:
-                self._ark = open_output(self._files.tmp(s.ark), "wb")
+                # (each names its own write errors: the ark and the scp may be on different disks)
+                self._ark = self._files.open(s.ark, "wb")
                 self._own_ark = True
                 if s.scp is not None:
-                    self._scp = open_output(self._files.tmp(s.scp), "w", encoding="utf-8")
+                    self._scp = self._files.open(s.scp, "w", encoding="utf-8")
             except BaseException:
                 if self._own_ark:
                     self._ark.close()

@@ -318,22 +318,23 @@ def compute_fbank_table(
 
         outputs = [a for a in ark_names if a != "-"]
         if spec.scp is not None:
-            with open(files.tmp(spec.scp), "w", encoding="utf-8") as f:
+            with files.open(spec.scp) as f:
                 for name, r in zip(ark_names, results):
                     f.writelines(f"{u.utt} {name}:{u.offset}\n" for u in r.utts)
             outputs.append(spec.scp)
         if utt2num_frames is not None:
-            with open(files.tmp(utt2num_frames), "w", encoding="utf-8") as f:
+            with files.open(utt2num_frames) as f:
                 for r in results:
                     f.writelines(f"{u.utt} {u.frames}\n" for u in r.utts)
             outputs.append(str(utt2num_frames))
         if utt2sample_rate is not None:
-            with open(files.tmp(utt2sample_rate), "w", encoding="utf-8") as f:
+            with files.open(utt2sample_rate) as f:
                 for r in results:
                     f.writelines(f"{u.utt} {u.rate}\n" for u in r.utts)
             outputs.append(str(utt2sample_rate))
         if side_dir is not None:
-            files.tmp(side_dir / "fbank.yaml").write_text(config.to_yaml(), encoding="utf-8")
+            with files.open(side_dir / "fbank.yaml") as f:
+                f.write(config.to_yaml())
             outputs.append(str(side_dir / "fbank.yaml"))
         files.commit()
     except BaseException as e:

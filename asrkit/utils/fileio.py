@@ -475,6 +475,44 @@ def atomic_open(path: PathLike, mode: str = "w", encoding: str | None = "utf-8")
         raise
 
 
+class NamedOutput:
+    """A file open for writing one output (:meth:`AtomicFiles.open`): an OSError writing, flushing
+    or closing it gets that output's name. Written through it, an scp on a full disk (or on
+    /dev/full) beside an ark on another one was named as the ark, the newest temporary file."""
+
+    def __init__(self, f: IO, name: PathLike) -> None:
+        self._f = f
+        self.output = name
+
+    def _named(self, call, *args):
+        try:
+            return call(*args)
+        except OSError as e:
+            name_os_error(e, self.output)
+            raise
+
+    def write(self, data):
+        return self._named(self._f.write, data)
+
+    def writelines(self, lines) -> None:
+        self._named(self._f.writelines, lines)
+
+    def flush(self) -> None:
+        self._named(self._f.flush)
+
+    def close(self) -> None:
+        self._named(self._f.close)
+
+    def __getattr__(self, attr):  # tell, closed, buffer, fileno...
+        return getattr(self._f, attr)
+
+    def __enter__(self) -> "NamedOutput":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.close()
+
+
 class AtomicFiles:
     """Several outputs committed together (e.g. feats.ark and feats.scp).
 
@@ -494,6 +532,12 @@ class AtomicFiles:
         if path not in self._pending:
             self._pending[path] = tmp_path_for(path)
         return self._pending[path]
+
+    def open(self, path: PathLike, mode: str = "w", encoding: str | None = "utf-8") -> IO:
+        """``path``'s temporary file (``path`` itself for a stream), open for writing: an error
+        writing, flushing or closing it names ``path``. (A write's OSError carries no file name,
+        and :meth:`newest` can only guess from the temporary files' times.)"""
+        return NamedOutput(open_output(self.tmp(path), mode, encoding=encoding), path)
 
     def commit(self) -> None:
         # A Ctrl-C or SIGTERM between two renames left a mixed set, the new ark beside the old scp:
@@ -525,15 +569,18 @@ class AtomicFiles:
         return self
 
     def newest(self) -> Optional[Path]:
-        """The output whose temporary file was written last: the one a write error was about."""
-        best, best_time = None, -1.0
-        for final, tmp in self._pending.items():
+        """The output whose temporary file was written last: the one a write error was most likely
+        about, where the file that failed did not name itself (:meth:`open` names it). Of two
+        written within one tick of the file system's clock, the one handed out later: the first
+        one's, written before the second was made, was named for a full disk under the second."""
+        best, best_key = None, None
+        for order, (final, tmp) in enumerate(self._pending.items()):
             try:
-                t = os.stat(tmp).st_mtime
+                key = (os.stat(tmp).st_mtime_ns, order)
             except OSError:
                 continue
-            if t > best_time:
-                best, best_time = final, t
+            if best_key is None or key > best_key:
+                best, best_key = final, key
         return best
 
     def __exit__(self, exc_type, exc, tb) -> None:

@@ -202,6 +202,44 @@ def test_compute_cmvn_names_a_full_stream_output(tmp_path, asrkit):
     assert "ERROR (asrkit-compute-cmvn): /dev/full: no space left on device" in proc.stderr.decode()
 
 
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (writes fail with ENOSPC)")
+def test_a_full_disk_names_the_output_being_written_not_the_newest_temporary(tmp_path, asrkit):
+    """A write's OSError carries no file name, and AtomicFiles named the output whose temporary
+    file was written last: an scp (or utt2num_frames) on a full disk beside an ark on another one
+    was 'f.ark: no space left on device' (checked on a real full tmpfs too), and a stream output
+    such as /dev/full, never a temporary file, was never named."""
+    import numpy as np
+    import soundfile as sf
+
+    from asrkit.data.specifier import MatrixWriter
+
+    with pytest.raises(OSError) as e:
+        with MatrixWriter(f"ark,scp:{tmp_path}/m.ark,/dev/full") as w:
+            for i in range(2000):
+                w.write(f"utt{i:05d}", np.ones((20, 40), np.float32))
+    assert e.value.filename == "/dev/full" and not (tmp_path / "m.ark").exists()
+    sf.write(tmp_path / "a.wav", np.zeros(8000, np.int16), 8000)
+    (tmp_path / "wav.scp").write_text(f"u1 {tmp_path}/a.wav\n")
+    for args in (["scp:" + str(tmp_path / "wav.scp"), f"ark,scp:{tmp_path}/f.ark,/dev/full"],
+                 ["--write-utt2num-frames", "/dev/full", "scp:" + str(tmp_path / "wav.scp"),
+                  f"ark,scp:{tmp_path}/f.ark,{tmp_path}/f.scp"]):
+        proc = asrkit("compute-fbank", "--sample-frequency", "8000", *args, check=False)
+        assert proc.returncode == 1
+        assert proc.stderr.decode().splitlines()[-1] == "ERROR (asrkit-compute-fbank): /dev/full: no space left on device"
+        assert not (tmp_path / "f.ark").exists() and not (tmp_path / "f.scp").exists()
+
+
+def test_of_two_temporary_files_written_in_one_tick_the_later_one_is_the_newest(tmp_path):
+    files = AtomicFiles()
+    first, second = files.tmp(tmp_path / "a"), files.tmp(tmp_path / "b")
+    for t in (first, second):
+        os.utime(t, ns=(10**18, 10**18))
+    assert files.newest() == tmp_path / "b"
+    os.utime(first, ns=(10**18 + 1, 10**18 + 1))
+    assert files.newest() == tmp_path / "a"
+    files.abort()
+
+
 def test_an_interrupt_while_a_temporary_file_is_made_leaves_none(tmp_path, monkeypatch):
     """Ctrl-C or SIGTERM (raised as KeyboardInterrupt) after mkstemp but before the name was handed
     back: no caller knew the file to remove, so it stayed behind (a killed asrkit-score, now and then)."""
