@@ -17,12 +17,14 @@ Example::
 """
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import re
+import sys
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Mapping, Optional
+from typing import Callable, Iterator, Mapping, Optional
 
 from asrkit.data.table import ascii_int
 from asrkit.utils.errors import AsrkitError
@@ -290,6 +292,98 @@ def _end_group(broken_ok: bool) -> None:
             if not broken_ok:
                 raise
     gc.collect()
+
+
+# How long a terminating signal may go unheard while the main thread waits in a collective
+# before the watch ends the process: under asrkit-launch's 5 s before its SIGKILL (torchrun's
+# and Slurm's KillWait are 30 s).
+SIGNAL_GRACE_S = 3.0
+# Less CPU than this (s) in the main thread over the grace is waiting, not computing.
+_WAITING_CPU_S = 0.2
+
+
+@contextlib.contextmanager
+def signals_heard_in_collectives(say: Callable[[str], None]) -> Iterator[None]:
+    """End the process when SIGTERM, SIGINT or SIGHUP cannot reach the main thread: it waits in a
+    collective for a rank that is alive but does not answer (stopped, swapping). (nccl's waits are
+    mostly in CUDA calls outside any collective: not covered.)
+
+    Python runs a signal's handler in the main thread between its own steps; one waiting in gloo
+    for a stopped peer heard nothing until gloo's timeout (30 min), so a launcher's SIGKILL came
+    first and the rank died without a word (measured: SIGTERM to rank 0 with rank 1 SIGSTOPped,
+    still running 30 s on). C's handler still writes the signal's number to the wake-up fd at
+    once: a thread reads it, and if the main thread is still in a collective (or DDP's backward,
+    which waits on the all-reduce) ``SIGNAL_GRACE_S`` later, using no CPU, it ``say``s one line
+    and ``os._exit``s (the group cannot be left from here: gloo holds it in the main thread's
+    call; the exp dir's lock is the kernel's, dropped with the process). A main thread that
+    takes the signal unwinds as before."""
+    import signal
+    import socket
+    import threading
+    import time
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    heard, tell = socket.socketpair()
+    tell.setblocking(False)
+    try:
+        previous = signal.set_wakeup_fd(tell.fileno(), warn_on_full_buffer=False)
+    except ValueError:  # (not the main thread of the main interpreter)
+        heard.close()
+        tell.close()
+        yield
+        return
+    done = threading.Event()
+    main = threading.main_thread().ident
+    clock = time.pthread_getcpuclockid(main)
+    terminating = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
+
+    def watch() -> None:
+        while not done.is_set():
+            try:
+                got = heard.recv(64)
+            except OSError:
+                return
+            if not got:  # (shut down: the training is over)
+                return
+            signums = [n for n in got if n in terminating]
+            if not signums:
+                continue
+            cpu = time.clock_gettime(clock)
+            if done.wait(SIGNAL_GRACE_S):
+                return
+            where = _collective_of(sys._current_frames().get(main))
+            if where is None or time.clock_gettime(clock) - cpu > _WAITING_CPU_S:
+                continue  # (computing, or taking the signal: its handler runs)
+            say(f"{signal.Signals(signums[0]).name} while waiting for the other ranks in {where} for "
+                f"{SIGNAL_GRACE_S:.0f} s: a rank that neither answers nor ends (stopped? its log says)")
+            os._exit(128 + signums[0])
+
+    thread = threading.Thread(target=watch, name="asrkit-signal-watch", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        signal.set_wakeup_fd(previous)
+        heard.shutdown(socket.SHUT_RDWR)
+        thread.join(5)
+        heard.close()
+        tell.close()
+
+
+def _collective_of(frame) -> Optional[str]:
+    """The torch.distributed call (or autograd's backward, waiting on DDP's all-reduce) the stack of
+    ``frame`` is in; None when it is in none."""
+    while frame is not None:
+        path = frame.f_code.co_filename.replace(os.sep, "/")
+        if "/torch/distributed/" in path:
+            return f"torch.distributed's {frame.f_code.co_name}()"
+        if "/torch/autograd/" in path and "backward" in frame.f_code.co_name:
+            return "backward() (DDP's all-reduce)"
+        frame = frame.f_back
+    return None
 
 
 def _refuse_half_torchrun(env: Mapping[str, str]) -> None:

@@ -12,6 +12,7 @@ this machine for ``--ngpu N``, as torchrun would.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import socket
@@ -25,7 +26,7 @@ import torch
 
 from asrkit.features.fbank import FbankConfig
 from asrkit.launch.distributed import (DistInfo, abandon_distributed, detect_distributed, init_distributed,
-                                       leave_distributed, peer_failure)
+                                       leave_distributed, peer_failure, signals_heard_in_collectives)
 from asrkit.models.build import build_model
 from asrkit.models.las import LAS
 from asrkit.models.package import TRAIN_DURATIONS, PackageMeta, duration_stats, with_upsampled_rates
@@ -96,7 +97,10 @@ def train(args: TrainArgs) -> Optional[Path]:
     dist_info = None
     try:
         dist_info = detect_distributed()
-        return _train_ranked(args, dist_info)
+        if dist_info is None:
+            return _train_ranked(args, dist_info)
+        with signals_heard_in_collectives(functools.partial(_say_terminated, dist_info)):
+            return _train_ranked(args, dist_info)
     except (AsrkitError, OSError, KeyboardInterrupt) as e:  # (KeyboardInterrupt: also SIGTERM's, SIGHUP's)
         failed = e
         if dist_info is not None:
@@ -107,6 +111,15 @@ def train(args: TrainArgs) -> Optional[Path]:
         if failed is e:
             raise
         raise failed from None
+
+
+def _say_terminated(dist_info: DistInfo, why: str) -> None:
+    """The ERROR line of a rank ended from signals_heard_in_collectives' thread: written to the fd
+    itself (the main thread, stuck in C, may hold sys.stderr's lock)."""
+    line = f"ERROR (asrkit-train rank {dist_info.rank} of {dist_info.world_size}): terminated by {why}"
+    with contextlib.suppress(OSError):
+        os.write(2, (line + "\n").encode("utf-8", "replace"))
+    _tell_torchrun(line)
 
 
 def _tell_torchrun(message: str) -> None:

@@ -294,3 +294,37 @@ def test_a_resumed_run_with_another_config_warns_once(yesno_setup, tmp_path):
     assert err[0].count(said) == 1 and said + "training.max_epochs" in err[0], err[0][-3000:]
     assert said not in err[1], err[1][-3000:]
 
+
+def test_a_sigterm_ends_a_rank_waiting_for_a_stopped_peer(yesno_setup, tmp_path):
+    """Rank 1 stopped (SIGSTOP: alive, not answering), rank 0 waiting for it in a collective: a
+    SIGTERM to rank 0 did nothing until gloo's timeout (30 min; still running 30 s on here), so a
+    launcher's SIGKILL ended it without a word. It now ends within the grace, saying why: 143."""
+    import time
+
+    exp = tmp_path / "exp"
+    args = train_args(yesno_setup, exp, "--set", "training.max_epochs=200", "--set", "training.valid_cer=false")
+    port = _free_port()
+    procs = [_rank(r, 2, port, args) for r in (0, 1)]
+    try:
+        lines = _lines(procs[0])
+        _lines(procs[1])
+        _wait_for(lines, "wrote ")
+        procs[1].send_signal(signal.SIGSTOP)
+        time.sleep(1)  # (rank 0 is in the next step's all-reduce by now: the epochs take a second)
+        began = time.monotonic()
+        procs[0].send_signal(signal.SIGTERM)
+        try:
+            procs[0].wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            pytest.fail("rank 0 still runs 60 s after its SIGTERM")
+        took = time.monotonic() - began
+        while lines.get(timeout=WAIT_S) is not None:
+            pass
+    finally:
+        if procs[1].poll() is None:
+            procs[1].send_signal(signal.SIGCONT)
+        _end(*procs)
+    err = "".join(procs[0].seen)
+    assert procs[0].returncode == 143 and took < 20, (took, err[-3000:])
+    assert "ERROR (asrkit-train rank 0 of 2): terminated by SIGTERM while waiting for the other ranks in " in err, err[-3000:]
+    assert "Traceback" not in err
