@@ -58,7 +58,7 @@ CASES = [
     ("holdout-lists", ["--dev-fraction", "0.5", "data", ""], "'OUT-DIR'"),
     ("holdout-lists", ["--dev-list", "", "data", "out"], "'--dev-list'"),
     ("holdout-lists", ["--test-list", "", "data", "out"], "'--test-list'"),
-    ("average", [""], "'EXP_DIR'"),
+    ("average", [""], "'EXP_DIR | CHECKPOINT...'"),
     ("average", ["--out", "", "exp"], "'--out'"),
     # The other commands alike: an option's '' was taken as not given (asrkit-decode --config ''
     # decoded with the packed options, --lm '' without the LM, --output-dir '' to stdout, exit 0;

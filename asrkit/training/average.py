@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -22,6 +22,7 @@ from asrkit.training.exp_lock import LOCK_NAME
 from asrkit.training.timing import RUNS_FILE
 from asrkit.utils.config import completed, dict_diff, to_dict
 from asrkit.utils.errors import AsrkitError
+from asrkit.utils.fileio import PathLike, not_found_reason
 from asrkit.utils.logging import get_logger
 from asrkit.utils.torch_files import check_finite_weights
 
@@ -39,14 +40,47 @@ def best_epochs(exp_dir: Path, num: int, metric: Optional[str] = None,
     return epochs, metric
 
 
+def checkpoints_given(paths: Sequence[PathLike]) -> Tuple[Path, Optional[List[int]]]:
+    """The exp dir and the epochs to choose from, for asrkit-average's arguments: one exp dir (every
+    checkpoint of it: None), or checkpoint files of one run (``exp/las/checkpoints/epoch<N>.pt``,
+    as ESPnet's average_checkpoints.py takes snapshot files: a shell pattern's expansion, or one
+    file), which were refused as 'not a directory' or 'unexpected extra arguments'."""
+    paths = [Path(p) for p in paths]
+    if len(paths) == 1 and (paths[0].is_dir() or not (paths[0].exists() or ckpt.checkpoint_name(paths[0].name))):
+        return paths[0], None  # (the exp dir's own errors: no such exp dir, a checkpoints folder...)
+    runs: Dict[Path, Path] = {}
+    epochs = set()
+    for p in paths:
+        if p.is_dir():
+            raise AsrkitError(f"{p}: a directory among {len(paths)} arguments: give one exp dir, or checkpoint files "
+                              f"of one run (<exp-dir>/checkpoints/epoch<N>.pt)")
+        if not ckpt.checkpoint_name(p.name) or p.parent.name != "checkpoints":
+            raise AsrkitError(f"{p}: not a checkpoint of an exp dir (<exp-dir>/checkpoints/epoch<N>.pt, as asrkit-train "
+                              f"writes them): give the exp dir, or its checkpoints")
+        if not p.is_file():
+            raise AsrkitError(f"{p}: {not_found_reason(p, 'checkpoint') if not p.exists() else 'not a regular file'}")
+        runs.setdefault(p.parent.parent.resolve(), p.parent.parent)
+        epochs.add(int(p.name[len("epoch"):-len(".pt")]))
+    if len(runs) > 1:
+        raise AsrkitError(f"checkpoints of {len(runs)} exp dirs ({', '.join(map(str, runs.values()))}): average "
+                          f"checkpoints of one run only")
+    return next(iter(runs.values())), sorted(epochs)
+
+
+def _checkpoints(exp_dir: Path, only: Optional[Sequence[int]]) -> Dict[int, Path]:
+    """Epoch -> checkpoint of the exp dir, of the epochs ``only`` where given."""
+    found = ckpt.list_checkpoints(exp_dir)
+    return found if only is None else {e: p for e, p in found.items() if e in set(only)}
+
+
 def _ranked(exp_dir: Path, num: int, metric: Optional[str],
-            max_epoch: Optional[int]) -> Tuple[List[int], str, List[Dict]]:
+            max_epoch: Optional[int], only: Optional[Sequence[int]] = None) -> Tuple[List[int], str, List[Dict]]:
     """:func:`best_epochs` and the run's record it ranked them by: the per-epoch rows of the latest
-    checkpoint (up to ``max_epoch``)."""
+    checkpoint (up to ``max_epoch``). ``only``: the epochs to choose from (checkpoint files given)."""
     if not Path(exp_dir).is_dir():  # (a typo in the path read as "no checkpoints" in a dir that is not there)
         raise AsrkitError(f"{exp_dir}: no such exp dir" if not Path(exp_dir).exists() else f"{exp_dir}: not a directory")
     ckpt.refuse_checkpoints_folder(exp_dir)
-    found = ckpt.list_checkpoints(exp_dir)
+    found = _checkpoints(exp_dir, only)
     if not found:
         raise AsrkitError(f"{Path(exp_dir) / 'checkpoints'}: no checkpoints (epoch<N>.pt) to average")
     if max_epoch is not None:
@@ -74,6 +108,8 @@ def _ranked(exp_dir: Path, num: int, metric: Optional[str],
     every = ckpt.rank_epochs(record, metric)
     if max_epoch is not None:
         every = [e for e in every if e <= max_epoch]
+    if only is not None:  # (the others were not asked for: not "among the best but deleted")
+        every = [e for e in every if e in found]
     ranked = [e for e in every if e in found]
     values = {int(r["epoch"]): float(r[metric]) for r in record if r.get(metric) is not None}
     diverged = [e for e in ranked if not math.isfinite(values.get(e, 0.0))]
@@ -98,8 +134,9 @@ def _ranked(exp_dir: Path, num: int, metric: Optional[str],
         # metric) claimed a ranking that was never made
         ranked, metric = sorted(found, reverse=True), "latest"
     if len(ranked) < num:
-        log.warning("%d checkpoint(s) asked for, %d available (training.keep_best limits how many are kept): "
-                    "averaging %d", num, len(ranked), len(ranked))
+        log.warning("%d checkpoint(s) asked for, %d available (%s): averaging %d", num, len(ranked),
+                    "of those given" if only is not None else "training.keep_best limits how many are kept",
+                    len(ranked))
     return ranked[:num], metric, record
 
 
@@ -125,16 +162,16 @@ def average_state_dicts(states: List[Dict[str, torch.Tensor]],
 
 
 def average_checkpoints(exp_dir: Path, num: int, out: Optional[Path] = None, metric: Optional[str] = None,
-                        max_epoch: Optional[int] = None) -> Path:
+                        max_epoch: Optional[int] = None, only: Optional[Sequence[int]] = None) -> Path:
     """Write ``exp_dir/model.avg.pt`` (or ``out``) from the ``num`` best checkpoints (of the epochs
-    up to ``max_epoch``, if given); returns its path."""
+    up to ``max_epoch``, if given; of the epochs ``only``, if given); returns its path."""
     if num < 1:
         raise AsrkitError(f"--num {num}: must be at least 1")
     exp_dir = Path(exp_dir)
     out = Path(out) if out else exp_dir / "model.avg.pt"
     _refuse_run_file(out, exp_dir)
-    epochs, metric, record = _ranked(exp_dir, num, metric, max_epoch)
-    found = ckpt.list_checkpoints(exp_dir)
+    epochs, metric, record = _ranked(exp_dir, num, metric, max_epoch, only)
+    found = _checkpoints(exp_dir, only)
     # the checkpoint whose rows are the run's record (of the epochs up to --max-epoch, as ranked)
     latest = max(e for e in found if max_epoch is None or e <= max_epoch)
     rows = {}  # each checkpoint's per-epoch rows

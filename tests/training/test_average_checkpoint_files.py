@@ -1,0 +1,49 @@
+"""asrkit-average given checkpoint files of a run, as ESPnet's average_checkpoints.py takes snapshots."""
+from __future__ import annotations
+
+import shutil
+
+from asrkit.models.package import load_package
+
+from .test_damaged_checkpoints import trained  # noqa: F401  (fixture)
+from .test_train_cli import _run_inproc
+
+
+def test_checkpoint_files_of_one_run_are_averaged(trained, tmp_path):  # noqa: F811
+    """'asrkit-average exp/las/checkpoints/epoch2.pt' was "not a directory", and a shell pattern's
+    expansion (epoch*.pt) "Got unexpected extra arguments": a Kaldi/ESPnet user names snapshots."""
+    exp = tmp_path / "exp"
+    shutil.copytree(trained, exp)
+    ckpts = exp / "checkpoints"
+    code, err = _run_inproc("average", ckpts / "epoch2.pt")
+    assert code == 0, err
+    assert load_package(exp / "model.avg.pt").meta.extra["epochs"] == [2]
+    # a pattern's expansion: all of them by default, the --num best of them with --num
+    code, err = _run_inproc("average", "--out", tmp_path / "all.pt", ckpts / "epoch1.pt", ckpts / "epoch2.pt")
+    assert code == 0, err
+    assert sorted(load_package(tmp_path / "all.pt").meta.extra["epochs"]) == [1, 2]
+    code, err = _run_inproc("average", "--num", "1", "--out", tmp_path / "one.pt", ckpts / "epoch1.pt",
+                            ckpts / "epoch2.pt")
+    assert code == 0, err
+    by_dir = tmp_path / "by_dir.pt"
+    assert _run_inproc("average", "--num", "1", "--out", by_dir, exp)[0] == 0
+    assert load_package(tmp_path / "one.pt").meta.extra["epochs"] == load_package(by_dir).meta.extra["epochs"]
+    # what is not one run's checkpoints is refused, naming it, and nothing is written
+    other = tmp_path / "other"
+    shutil.copytree(trained, other)
+    for args, message in (
+            ([exp / "model.pt"], f"{exp / 'model.pt'}: not a checkpoint of an exp dir (<exp-dir>/checkpoints/"
+                                 f"epoch<N>.pt, as asrkit-train writes them): give the exp dir, or its checkpoints"),
+            ([ckpts / "epoch7.pt", ckpts / "epoch1.pt"], f"{ckpts / 'epoch7.pt'}: no such checkpoint"),
+            ([exp, ckpts / "epoch1.pt"], f"{exp}: a directory among 2 arguments: give one exp dir, or checkpoint "
+                                         f"files of one run (<exp-dir>/checkpoints/epoch<N>.pt)"),
+            ([ckpts / "epoch1.pt", other / "checkpoints" / "epoch2.pt"],
+             f"checkpoints of 2 exp dirs ({exp}, {other}): average checkpoints of one run only")):
+        code, err = _run_inproc("average", "--out", tmp_path / "no.pt", *args)
+        assert code == 1 and err.strip().splitlines()[-1] == f"ERROR (asrkit-average): {message}", err
+        assert not (tmp_path / "no.pt").exists()
+    # an exp dir, and its checkpoints folder, as before
+    code, err = _run_inproc("average", "--out", tmp_path / "no.pt", ckpts)
+    assert code == 1 and "holds the checkpoints themselves; give the exp dir they are in" in err
+    code, err = _run_inproc("average", "--out", tmp_path / "no.pt", tmp_path / "nothere")
+    assert code == 1 and f"{tmp_path / 'nothere'}: no such exp dir" in err
