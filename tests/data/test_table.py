@@ -287,3 +287,21 @@ def test_score_and_tokenize_take_the_same_rule_for_a_cr(asrkit, tmp_path, char_l
     if expected is not None:
         assert len(tok.stdout.decode().splitlines()) == 1
         assert "WER 0.00 [ 0 / " in (tmp_path / "sc" / "wer.txt").read_text()
+
+
+def test_score_tells_cr_only_lines_without_a_last_cr_by_the_other_files_ids(asrkit, tmp_path):
+    """A CR-only reference with no CR after its last line reads as one line with CRs inside (no
+    reader can tell it from a one-line transcript holding a CR): asrkit-score scored it as one
+    utterance, exit 0. The hypothesis's ids tell, as the other tables' ids do in a data dir."""
+    ref, hyp = tmp_path / "ref", tmp_path / "hyp"
+    ref.write_bytes(b"u1 A B\ru2 C D")
+    hyp.write_bytes(b"u1 A B\nu2 C D\n")
+    for args in ((ref, hyp), (hyp, ref)):
+        proc = asrkit("score", "--output-dir", tmp_path / "sc", *args, check=False)
+        assert proc.returncode == 1 and proc.stderr.decode().splitlines()[-1] == (
+            f"ERROR (asrkit-score): {ref}: CR-only (old Mac) line endings: no LF, a CR in its one line before an id "
+            f"of the other file; convert it (tr '\\r' '\\n')")
+    # a CR inside a one-line transcript, before no id of the other file, is scored as before
+    ref.write_bytes(b"u1 A B\rC D")
+    hyp.write_bytes(b"u1 A B C D\n")
+    assert asrkit("score", "--output-dir", tmp_path / "sc", ref, hyp, check=False).returncode == 0
