@@ -22,7 +22,7 @@ import gc
 import os
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Callable, Iterator, Mapping, Optional
 
@@ -47,6 +47,9 @@ class DistInfo:
     world_size: int
     master_addr: str
     master_port: int
+    # Where the ranks came from, when the environment may be stale (not torchrun's own): said when a
+    # rank waits for ranks that do not come, with how to train as one process instead.
+    origin: str = field(default="", compare=False)
 
     @property
     def is_main(self) -> bool:
@@ -174,10 +177,11 @@ def _join(info: DistInfo, timeout_s: float):
                 if time.monotonic() >= deadline:
                     raise AsrkitError(f"rank {info.rank} of {world}: nothing answered at {where} (MASTER_ADDR:"
                                       f"MASTER_PORT) within {timeout_s:.0f} s: rank 0 did not start, or failed "
-                                      f"(its log says why), or listens elsewhere ({_first_line(e)})") from None
+                                      f"(its log says why), or listens elsewhere ({_first_line(e)})"
+                                      f"{f'; {info.origin}' if info.origin else ''}") from None
             if not said:
-                logger.warning("rank %d of %d: rank 0 does not answer at %s yet; waiting for it (up to %.0f s)",
-                               info.rank, world, where, timeout_s)
+                logger.warning("rank %d of %d: rank 0 does not answer at %s yet; waiting for it (up to %.0f s)%s",
+                               info.rank, world, where, timeout_s, f" ({info.origin})" if info.origin else "")
                 said = True
         store.set_timeout(full)
     # A count of its own, as torchrun's store outlives a restarted attempt's ranks.
@@ -200,12 +204,13 @@ def _join(info: DistInfo, timeout_s: float):
             missing = [r for r in range(world) if not joined.check([f"rank{r}"])]
             said = (f"{n} of {world} ranks (WORLD_SIZE={world}) have joined at {where}; "
                     f"missing: rank{'s' if len(missing) > 1 else ''} {_ranks(missing)}")
+            origin = f" ({info.origin})" if info.origin else ""
             if now >= deadline:
                 raise AsrkitError(f"rank {info.rank}: {said}, after {timeout_s:.0f} s: start as many processes "
-                                  f"as WORLD_SIZE says, or check the missing ones' logs")
+                                  f"as WORLD_SIZE says, or check the missing ones' logs{origin}")
             while notes and now - began >= notes[0]:
                 notes.pop(0)
-            logger.warning("rank %d: %s; waiting (up to %.0f s in all)", info.rank, said, timeout_s)
+            logger.warning("rank %d: %s; waiting (up to %.0f s in all)%s", info.rank, said, timeout_s, origin)
         time.sleep(0.05)
 
 
@@ -403,8 +408,13 @@ def _from_torchrun(env: Mapping[str, str]) -> DistInfo:
     rank = _int(env, "RANK")
     world_size = _int(env, "WORLD_SIZE")
     local_rank = _int(env, "LOCAL_RANK") if "LOCAL_RANK" in env else rank
+    # Trusted, as ESPnet trusts them (a hand-started multi-node run sets them so), but a lone
+    # process with RANK/WORLD_SIZE left from an earlier job waits for ranks that never come.
+    origin = "" if "TORCHELASTIC_RUN_ID" in env else (
+        f"RANK={rank} and WORLD_SIZE={world_size} in the environment, not torchrun's: where no launcher started this "
+        f"process with its peers (left from an earlier job, or exported), unset them to train as one process")
     return _checked(rank, local_rank, world_size, env.get("MASTER_ADDR", "127.0.0.1"),
-                    _int(env, "MASTER_PORT") if "MASTER_PORT" in env else 29500)
+                    _int(env, "MASTER_PORT") if "MASTER_PORT" in env else 29500, origin)
 
 
 def _from_slurm(env: Mapping[str, str]) -> DistInfo:
@@ -432,7 +442,10 @@ def _from_slurm(env: Mapping[str, str]) -> DistInfo:
         if not job_id:
             raise AsrkitError("Slurm task without SLURM_JOB_ID: cannot derive the master port (set MASTER_PORT)")
         master_port = slurm_port(_int({"SLURM_JOB_ID": job_id}, "SLURM_JOB_ID"))
-    return _checked(rank, local_rank, world_size, master_addr, master_port)
+    # An `srun -n2 --pty bash` shell has them too, for every command typed in it.
+    origin = (f"SLURM_PROCID={rank} and {world_key}={world_size}, an srun step's: where this is none of its "
+              f"tasks (a command typed in an `srun --pty` shell), unset SLURM_PROCID to train as one process")
+    return _checked(rank, local_rank, world_size, master_addr, master_port, origin)
 
 
 def slurm_port(job_id: int) -> int:
@@ -489,7 +502,8 @@ def _int(env: Mapping[str, str], key: str) -> int:
     return number
 
 
-def _checked(rank: int, local_rank: int, world_size: int, master_addr: str, master_port: int) -> DistInfo:
+def _checked(rank: int, local_rank: int, world_size: int, master_addr: str, master_port: int,
+             origin: str = "") -> DistInfo:
     if world_size < 1:
         raise AsrkitError(f"world size {world_size} must be at least 1")
     if not 0 <= rank < world_size:
@@ -500,7 +514,7 @@ def _checked(rank: int, local_rank: int, world_size: int, master_addr: str, mast
         raise AsrkitError("the master address is empty (MASTER_ADDR set to ''?)")
     if not 0 < master_port < 65536:
         raise AsrkitError(f"master port {master_port} is not a TCP port")
-    return DistInfo(rank, local_rank, world_size, master_addr, master_port)
+    return DistInfo(rank, local_rank, world_size, master_addr, master_port, origin)
 
 
 def _bracket_ipv6(addr: str) -> str:

@@ -163,3 +163,52 @@ def test_half_of_torchrun_variables_is_an_error(env, words):
 def test_a_lone_variable_that_says_one_process_or_srun_is_let_be(env):
     info = detect_distributed(env)
     assert info is None or (info.rank, info.world_size) == (1, 2)
+
+
+@pytest.mark.parametrize("env, origin", [
+    # exported by hand, or left in an salloc/sbatch shell from an earlier job step
+    ({"RANK": "0", "WORLD_SIZE": "2"}, "RANK=0 and WORLD_SIZE=2 in the environment, not torchrun's: where no launcher "
+                                       "started this process with its peers (left from an earlier job, or exported), "
+                                       "unset them to train as one process"),
+    # asrkit-train typed in an `srun -n2 --pty bash` shell: every command there is 'task 0 of 2'
+    ({"SLURM_JOB_ID": "9", "SLURM_STEP_ID": "0", "SLURM_PROCID": "0", "SLURM_NTASKS": "2", "SLURM_STEP_NUM_TASKS": "2",
+      "SLURM_LOCALID": "0", "SLURM_JOB_NODELIST": "127.0.0.1"},
+     "SLURM_PROCID=0 and SLURM_STEP_NUM_TASKS=2, an srun step's: where this is none of its tasks (a command typed "
+     "in an `srun --pty` shell), unset SLURM_PROCID to train as one process"),
+])
+def test_a_lone_process_with_stale_rank_variables_is_told_how_to_train_alone(env, origin):
+    """One process with ranks in its environment that no launcher set for it (left from an earlier
+    job, exported, an srun --pty shell's) waited for ranks that never come, saying only
+    'missing: rank 1' and 'start as many processes as WORLD_SIZE says'. Trusted still, as ESPnet
+    trusts them (a multi-node run started by hand sets them so), but the wait's notes and its end
+    say where the ranks came from and how to train alone."""
+    info = detect_distributed({**env, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(_free_port())})
+    assert (info.rank, info.world_size) == (0, 2)
+    with pytest.raises(AsrkitError) as e:
+        init_distributed(info, "gloo", timeout_s=2)
+    assert str(e.value).endswith(f"missing ones' logs ({origin})"), str(e.value)
+
+
+def test_torchruns_own_variables_get_no_stale_hint():
+    env = {"RANK": "0", "WORLD_SIZE": "2", "TORCHELASTIC_RUN_ID": "none", "MASTER_ADDR": "127.0.0.1",
+           "MASTER_PORT": str(_free_port())}
+    with pytest.raises(AsrkitError) as e:
+        init_distributed(detect_distributed(env), "gloo", timeout_s=2)
+    assert str(e.value).endswith("or check the missing ones' logs"), str(e.value)
+
+
+def test_an_salloc_shell_trains_as_one_process():
+    """salloc -n 4's shell: the allocation's variables, no SLURM_PROCID (that is srun's): one process."""
+    env = {"SLURM_JOB_ID": "9", "SLURM_NTASKS": "4", "SLURM_NPROCS": "4", "SLURM_NNODES": "1", "SLURM_JOB_NODELIST": "n1",
+           "SLURM_NODELIST": "n1", "SLURM_TASKS_PER_NODE": "4"}
+    assert detect_distributed(env) is None
+
+
+def test_a_lone_rank_1_with_stale_variables_is_told_how_to_train_alone():
+    """The same for RANK=1 left in the environment: it waits for a rank 0 that never answers."""
+    info = detect_distributed({"RANK": "1", "WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(_free_port())})
+    with pytest.raises(AsrkitError) as e:
+        init_distributed(info, "gloo", timeout_s=2)
+    assert str(e.value).endswith("; RANK=1 and WORLD_SIZE=2 in the environment, not torchrun's: where no launcher "
+                                 "started this process with its peers (left from an earlier job, or exported), unset "
+                                 "them to train as one process")
