@@ -1,4 +1,4 @@
-"""Peak memory and time of resampling long audio (asrkit.features.wav.resample), as asrkit-decode
+"""Peak memory and time of resampling long audio (asrkit.features.resample.resample), as asrkit-decode
 and compute-fbank --resample do for a recording at another rate than the model's.
 
     OMP_NUM_THREADS=1 tools/venv/bin/python bench/resample_memory.py --seconds 3600 --rate 16000 --target 8000
@@ -16,7 +16,7 @@ import time
 import numpy as np
 
 import _args
-from asrkit.features import wav
+from asrkit.features import resample
 
 
 def main() -> None:
@@ -28,7 +28,7 @@ def main() -> None:
     x = (np.random.default_rng(0).standard_normal(int(a.rate * a.seconds)) * 1000).astype(np.float32)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     t = time.perf_counter()
-    y = wav.resample(x, a.rate, a.target)
+    y = resample.resample(x, a.rate, a.target)
     took = time.perf_counter() - t
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"{a.seconds:g} s at {a.rate} Hz -> {a.target} Hz: {len(y)} samples in {took:.1f} s; peak RSS {peak:.0f} MB "

@@ -204,7 +204,7 @@ def loader_throughput(an4: Path, work: Path, n: int) -> list:
 
     from asrkit.features.fbank import FbankConfig, compute_fbank
     from asrkit.text.tokenizer import Tokenizer
-    from asrkit.features.wav import speed_perturb
+    from asrkit.features.resample import speed_perturb
     from asrkit.training.audio_data import AudioDataset
     from asrkit.training.config import AugmentConfig
     from asrkit.training.data import FeatureDataset, load_cmvn, load_utterances

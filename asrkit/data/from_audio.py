@@ -192,7 +192,8 @@ def _audio_info(path: Path) -> Tuple[Optional[str], int]:
         return None, 1
     if st.st_size == 0:
         return EMPTY_FILE, 0
-    from asrkit.features.wav import CompressedSphere, UnsupportedAudio, audio_file_info, check_wav_file
+    from asrkit.features.containers import CompressedSphere, UnsupportedAudio
+    from asrkit.features.wav import audio_file_info, check_wav_file
 
     try:
         # (not soundfile.info(path): libsndfile took the ._a.mp3 a Mac leaves beside a.mp3 for its
@@ -681,7 +682,8 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
     if sample_rate is not None:
         # Decoding refuses audio below this rate, so every utterance of a data dir converted to
         # it (`sox ... -r 1 ...|`) failed later, one at a time. (Imported here: it brings torch.)
-        from asrkit.features.wav import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
+        from asrkit.features.containers import MAX_SAMPLE_RATE
+        from asrkit.features.resample import MIN_SAMPLE_RATE
         if sample_rate < MIN_SAMPLE_RATE:
             raise AsrkitError(f"--sample-rate {sample_rate}: too low to recognise speech (at least "
                               f"{MIN_SAMPLE_RATE} Hz, as asrkit-decode requires)")

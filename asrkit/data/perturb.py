@@ -7,7 +7,7 @@ pitch both change, as Ko et al. 2015), with utterance, speaker and recording ids
 - ``sox`` (Kaldi's): nothing is rewritten, the copies are ``sox ... speed F |`` pipes in wav.scp
   that the feature extraction runs, so the data dir stays a few text tables (sox must be installed);
 - ``audio``: each recording is read once here and its copies are written as 16-bit FLAC files
-  under ``<dst>/audio/`` by :func:`asrkit.features.wav.speed_perturb` (torchaudio's band-limited
+  under ``<dst>/audio/`` by :func:`asrkit.features.resample.speed_perturb` (torchaudio's band-limited
   resampling, the one on-the-fly training uses): no external program.
 
 An utterance that cannot be copied (no transcript, no recording, a duration that is not a
@@ -439,7 +439,8 @@ def _write_copies(wav_scp: Dict[str, str], recos: List[str], factors: Sequence[f
     {recording: why} for those that could not be read or written."""
     import numpy as np
 
-    from asrkit.features.wav import ALL_CHANNELS, read_wav_source, speed_perturb
+    from asrkit.features.resample import speed_perturb
+    from asrkit.features.wav import ALL_CHANNELS, read_wav_source
     from asrkit.utils.logging import progress
 
     bad: Dict[str, str] = {}

@@ -138,10 +138,10 @@ class DecodeInputs:
         return self.segments or self.wav_scp or self.feats or "the audio files given"
 
     def wav_entries(self) -> list:
-        """The --wav-scp's entries (:func:`asrkit.features.wav.read_wav_scp`), read on the first call
+        """The --wav-scp's entries (:func:`asrkit.features.wav_scp.read_wav_scp`), read on the first call
         and kept: the same-file check of the outputs and the decoding share one read."""
         if self._entries is None:
-            from asrkit.features.wav import read_wav_scp
+            from asrkit.features.wav_scp import read_wav_scp
             from asrkit.utils.fileio import stdin_reader
 
             # Read once, for the output check, the count, the --nj cut and the audio: a wav.scp
@@ -177,7 +177,7 @@ class DecodeInputs:
             if not os.path.isfile(spec.scp):
                 raise AsrkitError(f"--nj needs an scp file that can be read twice, not a pipe: {spec.scp}")
             return [line.key for line in iter_table(spec.scp)]
-        from asrkit.features.wav import read_wav_scp
+        from asrkit.features.wav_scp import read_wav_scp
 
         return [e.utt_id for e in read_wav_scp(self.wav_scp, self.segments)]
 
@@ -300,8 +300,8 @@ def from_feats(rspecifier: str, utt_ids: Optional[Sequence[str]] = None) -> Iter
 def from_wav_scp(wav_rspecifier: str, featurize: Featurize, segments: Optional[str] = None,
                  utt_ids: Optional[Sequence[str]] = None, channel: Optional[int] = None,
                  max_samples: int = DEFAULT_MAX_SAMPLES, entries=None) -> Iterator[Item]:
-    """``entries``: the wav.scp read already (:func:`asrkit.features.wav.read_wav_scp`), else read here."""
-    from asrkit.features.wav import iter_wavs, read_wav_scp
+    """``entries``: the wav.scp read already (:func:`asrkit.features.wav_scp.read_wav_scp`), else read here."""
+    from asrkit.features.wav_scp import iter_wavs, read_wav_scp
 
     if entries is None:
         entries = read_wav_scp(wav_rspecifier, segments, channel=channel, max_samples=max_samples)
@@ -392,7 +392,7 @@ def resampled_problem(samples: np.ndarray, rate: int, target: int, max_samples: 
     the samples the limit allows (the default 2**28 samples at 4 kHz: 4 GB for their 16 kHz copy),
     and a file that compute-fbank skipped was decoded. Rates too low to resample at all are the
     featurizer's error."""
-    from asrkit.features.wav import low_rate_problem, resample_problem
+    from asrkit.features.resample import low_rate_problem, resample_problem
 
     if rate == target or rate < 1 or low_rate_problem(rate, target, "") is not None:
         return None

@@ -453,7 +453,9 @@ class Recognizer:
         resampled up gets the model's mean in the mel bins above its own Nyquist frequency.
         """
         from asrkit.features.fbank import compute_fbank, compute_fbank_chunked
-        from asrkit.features.wav import MAX_SAMPLE_RATE, constant_value, low_rate_problem, resample
+        from asrkit.features.containers import MAX_SAMPLE_RATE
+        from asrkit.features.resample import low_rate_problem, resample
+        from asrkit.features.wav import constant_value
 
         fbank = self.pkg.meta.feature_config
         if fbank is None:

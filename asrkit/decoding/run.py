@@ -287,7 +287,7 @@ def check_outputs_spare_inputs(outputs: Sequence[Tuple[Any, str]], inputs: Seque
     :func:`asrkit.data.specifier.check_distinct_files`. ``wav_sources``: {a wav.scp as given: the
     values of its lines}, for a table the command has read already (not read again here)."""
     from asrkit.data.specifier import check_distinct_files, spec_files, wav_scp_files_named
-    from asrkit.features.wav import scp_path_or_none
+    from asrkit.features.wav_scp import scp_path_or_none
 
     read = [(f, f"{option} {value}") for option, value in inputs if value is not None
             for f in spec_files(value, scp_lines=option in scp_lines)]

@@ -1,8 +1,9 @@
-"""Audio and features: the audio reader for wav.scp entries (``wav``: soundfile/libsndfile,
-pipes, segments, resampling), Kaldi fbank (``fbank``, ``extract``), CMVN (``cmvn``) and
-SpecAugment (``specaug``).
+"""Audio and features: the audio reader (``wav``: a file, pipe or stdin decoded by
+soundfile/libsndfile, after ``containers``' header checks), wav.scp and segments tables
+(``wav_scp``), resampling and speed perturbation (``resample``), Kaldi fbank (``fbank``,
+``extract``), CMVN (``cmvn``) and SpecAugment (``specaug``).
 
-Submodules are imported on demand: ``cmvn`` and ``wav`` need only numpy at import (``wav`` loads
-soundfile on its first read, torch only to resample), so the commands built on them start
-without loading torch.
+Submodules are imported on demand: ``cmvn`` and the audio modules need only numpy at import
+(``wav`` loads soundfile on its first read, ``resample`` torch on its first call), so the commands
+built on them start without loading torch.
 """

@@ -28,8 +28,9 @@ import numpy as np
 from asrkit.data.specifier import check_wspecifier, parse_specifier
 from asrkit.data.split import split_scp
 from asrkit.features.fbank import FbankConfig, SampleRateMismatch, compute_fbank_chunked
-from asrkit.features.wav import (DEFAULT_MAX_SAMPLES, EXPECT_MONO, WavEntry, constant_value, iter_wavs, preload_stdin,
-                                 low_rate_problem, read_wav_scp, resample, resample_problem)
+from asrkit.features.resample import low_rate_problem, resample, resample_problem
+from asrkit.features.wav import DEFAULT_MAX_SAMPLES, EXPECT_MONO, constant_value
+from asrkit.features.wav_scp import WavEntry, iter_wavs, preload_stdin, read_wav_scp
 from asrkit.utils.bad_items import MAX_FAILED_PERCENT, BadItems
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import AtomicFiles, PathLike, is_stream, missing_dirs, name_os_error, remove_empty_dirs
@@ -164,7 +165,7 @@ def _check_distinct_outputs(spec, pieces, utt2num_frames, side_dir, wav_rspecifi
     naming the ark replaced the features with the frame counts (exit 0), naming the scp or
     fbank.yaml lost one of the two, naming wav.scp replaced the input table."""
     from asrkit.data.specifier import check_distinct_files, wav_scp_files_named
-    from asrkit.features.wav import _scp_path
+    from asrkit.features.wav_scp import _scp_path
 
     arks = [spec.ark] if len(pieces) == 1 else [job_ark_path(spec.ark, j) for j in range(1, len(pieces) + 1)]
     named = [(a, "the ark") for a in arks]

@@ -16,7 +16,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, ClassVar, Dict, List, Mapping, Optional
 
-from asrkit.features.wav import DEFAULT_MAX_SAMPLES, INT16_SCALE, MAX_SAMPLE_RATE
+from asrkit.features.containers import MAX_SAMPLE_RATE
+from asrkit.features.wav import DEFAULT_MAX_SAMPLES, INT16_SCALE
 from asrkit.utils.config import Wording, dump_yaml, from_dict, load_yaml_mapping, non_finite, to_dict, yaml_source
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import PathLike, atomic_open
@@ -27,7 +28,7 @@ _WORDING = Wording(unknown="{where}: unknown fbank option{s} {quoted} (known: {k
                    key="{where}: option {key!r}")
 
 
-# The highest audio rate asrkit reads (why: asrkit.features.wav.MAX_SAMPLE_RATE); also what an
+# The highest audio rate asrkit reads (why: asrkit.features.containers.MAX_SAMPLE_RATE); also what an
 # fbank config may ask for, which keeps int() of a frame's samples finite.
 MAX_SAMPLE_FREQUENCY = MAX_SAMPLE_RATE
 # Dither noise no louder than full-scale audio (a standard deviation at int16 scale).
@@ -110,7 +111,7 @@ class FbankConfig:
         if self.sample_frequency <= 0:
             problems.append(f"sample_frequency must be > 0, got {self.sample_frequency:g}")
         elif self.sample_frequency != int(self.sample_frequency) or self.sample_frequency > MAX_SAMPLE_FREQUENCY:
-            # Audio rates are whole numbers of Hz, at most wav.MAX_SAMPLE_RATE: no audio matched 16000.5
+            # Audio rates are whole numbers of Hz, at most containers.MAX_SAMPLE_RATE: no audio matched 16000.5
             # (every utterance failed one by one), a model.pt's 1e12 had decoding resample to it (a
             # 3 TB allocation and a MemoryError traceback), and 1e308 overflowed int() of samples.
             problems.append(f"sample_frequency must be a whole number of Hz up to {MAX_SAMPLE_FREQUENCY}, "

@@ -33,9 +33,9 @@ import numpy as np
 from asrkit.data.datadir import DataDir, kaldi_real, parse_segment
 from asrkit.data.table import iter_table_fast
 from asrkit.features.fbank import FbankConfig, check_fbank_input, compute_fbank
-from asrkit.features.wav import (DEFAULT_MAX_SAMPLES, EXPECT_MONO, STDIN, WavEntry, check_wav_file, constant_value,
-                                 low_rate_problem, read_wav_scp, read_wav_source, resample, resample_problem,
-                                 speed_perturb)
+from asrkit.features.resample import low_rate_problem, resample, resample_problem, speed_perturb
+from asrkit.features.wav import DEFAULT_MAX_SAMPLES, EXPECT_MONO, STDIN, check_wav_file, constant_value, read_wav_source
+from asrkit.features.wav_scp import WavEntry, read_wav_scp
 from asrkit.training.data import MAX_FRAMES, FeatureDataset, UnreadableUtterance, _Inputs, frame_count
 from asrkit.training.utt_table import PrefixStringsBuilder, UttTable
 from asrkit.utils.errors import AsrkitError

@@ -221,7 +221,7 @@ def test_segments_are_split_at_ascii_white_space_only(an4_dir):
     space, which validate-data-dir accepts, was "malformed" to fix-data-dir (dropped) and to the
     audio readers, and 'rec\\u30000 1' (two fields to Kaldi) was read as 'rec 0 1'."""
     from asrkit.data.datadir import parse_segment
-    from asrkit.features.wav import read_wav_scp
+    from asrkit.features.wav_scp import read_wav_scp
 
     assert parse_segment("rec\u00a0x 0 1.5", "segments:1") == ("rec\u00a0x", 0.0, 1.5)
     for value in ("rec\u30000 1", "rec 0\u2028 1"):

@@ -193,7 +193,7 @@ def test_a_file_given_for_a_directory_is_not_a_directory(an4_dir, tmp_path, asrk
 
 # D10 -----------------------------------------------------------------------------------------
 def test_a_sample_rate_too_low_to_decode_is_refused(an4_root, tmp_path, asrkit):
-    from asrkit.features.wav import MIN_SAMPLE_RATE
+    from asrkit.features.resample import MIN_SAMPLE_RATE
 
     make_user_corpus(an4_root, tmp_path / "c", 2, layout="beside")
     for rate in (1, MIN_SAMPLE_RATE - 1):

@@ -344,7 +344,8 @@ def test_audio_method_copies_keep_every_channel_as_sox_does(an4_dir, tmp_path):
     # (or the default, which refuses the stereo originals) trained the copies on the mix of both.
     import soundfile as sf
 
-    from asrkit.features.wav import ALL_CHANNELS, EXPECT_MONO, read_wav_source, speed_perturb
+    from asrkit.features.resample import speed_perturb
+    from asrkit.features.wav import ALL_CHANNELS, EXPECT_MONO, read_wav_source
 
     src = table(an4_dir / "wav.scp")
     first, second = sorted(src)[:2]

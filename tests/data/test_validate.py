@@ -289,7 +289,7 @@ def test_a_segment_channel_field_is_refused_as_not_supported(an4_dir, tmp_path):
     channel, so every reader refuses it, saying so: "malformed line" sent users looking for a typo."""
     from asrkit.data.datadir import DataDir
     from asrkit.data.fix import fix_data_dir
-    from asrkit.features.wav import read_wav_scp
+    from asrkit.features.wav_scp import read_wav_scp
     from asrkit.utils.errors import AsrkitError
 
     wav = lines(an4_dir / "wav.scp")[:1]

@@ -90,7 +90,7 @@ def test_audio_resampled_up_gets_the_model_mean_above_its_nyquist(an4, tmp_path)
     """8 kHz audio through a 16 kHz model: the mel bins above 4 kHz hold only the resampler's
     leakage, so they get the model's CMVN mean (0 once normalized); the others are the fbank of
     the resampled audio, and audio resampled down is left alone."""
-    from asrkit.features.wav import resample
+    from asrkit.features.resample import resample
 
     tmp, model, wavs = an4
     rec = Recognizer.from_files(model, DecodeConfig())

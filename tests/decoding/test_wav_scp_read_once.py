@@ -50,11 +50,11 @@ def test_decode_reads_the_wav_scp_once(corpus, monkeypatch):
     for name in ("iter_table", "iter_table_fast"):
         real = getattr(table, name)
         monkeypatch.setattr(table, name, lambda path, *a, _real=real, **k: (reads.append(str(path)), _real(path, *a, **k))[1])
-    import asrkit.features.wav as wav
+    import asrkit.features.wav_scp as wav_scp
 
     for name in ("iter_table", "iter_table_fast"):  # (whichever the reader imported)
-        if hasattr(wav, name):
-            monkeypatch.setattr(wav, name, getattr(table, name))
+        if hasattr(wav_scp, name):
+            monkeypatch.setattr(wav_scp, name, getattr(table, name))
     monkeypatch.chdir(corpus)
     inputs = DecodeInputs(wav_scp="wav.scp")
     check_output_paths(corpus / "out", None, None, inputs=[("--wav-scp", "wav.scp")], wav_sources=inputs.wav_sources())

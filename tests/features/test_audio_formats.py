@@ -18,7 +18,8 @@ from feat_helpers import leftovers, read_wav_reference, run_cli, write_scp
 
 from asrkit.cli import compute_fbank as compute_fbank_cli
 from asrkit.features.fbank import FbankConfig, compute_fbank
-from asrkit.features.wav import EXPECT_MONO, read_wav_source, resample
+from asrkit.features.resample import resample
+from asrkit.features.wav import EXPECT_MONO, read_wav_source
 from asrkit.utils.errors import AsrkitError
 
 torch.set_num_threads(1)

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from feat_helpers import read_wav_reference, write_scp, write_wav
 
-from asrkit.features.wav import EXPECT_MONO, iter_wavs, read_audio_bytes, read_wav_scp, read_wav_source
+from asrkit.features.wav import EXPECT_MONO, read_audio_bytes, read_wav_source
+from asrkit.features.wav_scp import iter_wavs, read_wav_scp
 from asrkit.utils.errors import AsrkitError
 
 
@@ -232,7 +233,7 @@ def test_inconsistent_or_absurd_wav_headers_are_refused(tmp_path, an4_wavs):
 
 @pytest.mark.parametrize("rate,target", [(44100, 16000), (8000, 16000), (16000, 22050)])
 def test_per_sample_resampler_is_torchaudios_filter(an4_wavs, rate, target):
-    from asrkit.features.wav import _resample_per_sample, resample
+    from asrkit.features.resample import _resample_per_sample, resample
 
     x, _ = read_wav_reference(an4_wavs[0])
     ours, theirs = _resample_per_sample(x, rate, target), resample(x, rate, target)
@@ -244,7 +245,7 @@ def test_per_sample_resampler_is_torchaudios_filter(an4_wavs, rate, target):
 def test_rates_sharing_little_with_the_target_resample_in_bounded_memory(an4_wavs):
     import resource
 
-    from asrkit.features.wav import resample
+    from asrkit.features.resample import resample
 
     x, _ = read_wav_reference(an4_wavs[0])
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -271,16 +272,16 @@ def test_long_audio_is_resampled_a_block_at_a_time(an4_wavs, monkeypatch, rate, 
     import torch
     import torchaudio.functional as taf
 
-    from asrkit.features import wav
+    from asrkit.features import resample
 
     x, _ = read_wav_reference(an4_wavs[0])
     whole = taf.resample(torch.from_numpy(x), rate, target).numpy()
     block = 5000
-    monkeypatch.setattr(wav, "_RESAMPLE_BLOCK", block)
+    monkeypatch.setattr(resample, "_RESAMPLE_BLOCK", block)
     lengths = []
     real = taf.resample
     monkeypatch.setattr(taf, "resample", lambda w, *a, **k: lengths.append(len(w)) or real(w, *a, **k))
-    got = wav.resample(x, rate, target)
+    got = resample.resample(x, rate, target)
     assert len(lengths) > 3 and max(lengths) < 2 * block, lengths
     assert len(got) == len(whole)
     assert np.abs(got - whole).max() < 0.01, np.abs(got - whole).max()  # (int16 scale: 3e-7 of full scale)
@@ -293,7 +294,7 @@ def test_a_segment_alone_reads_only_its_samples(tmp_path, monkeypatch):
     the whole read; other formats and pipes are cut after a whole read as before."""
     import soundfile
 
-    from asrkit.features.wav import WavEntry
+    from asrkit.features.wav_scp import WavEntry
 
     rate = 8000
     x = (np.random.default_rng(0).normal(0, 3000, 60 * rate)).clip(-32768, 32767).astype(np.int16)
@@ -354,7 +355,7 @@ def test_a_failing_pipes_long_stderr_gives_its_last_line(tmp_path, monkeypatch):
 
 _READ_UNDER_FILE_SIZE_LIMIT = """
 import resource, sys
-from asrkit.features.wav import iter_wavs, read_wav_scp
+from asrkit.features.wav_scp import iter_wavs, read_wav_scp
 # 1 MiB: the most any file may grow to, here and in the pipe commands (they inherit it); stands in
 # for a /tmp with 1 MiB free.
 resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))

@@ -9,7 +9,8 @@ import pytest
 
 from asrkit.data.datadir import DataDir
 from asrkit.features.fbank import FbankConfig
-from asrkit.features.wav import read_wav_scp, read_wav_source
+from asrkit.features.wav import read_wav_source
+from asrkit.features.wav_scp import read_wav_scp
 from asrkit.training.audio_data import raw_inputs
 from asrkit.utils.errors import AsrkitError
 from cli_checks import error_line, run

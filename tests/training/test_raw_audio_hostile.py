@@ -285,7 +285,7 @@ def test_noise_at_another_rate_is_resampled_only_where_drawn(raw40, yesno_setup,
 
     import soundfile
 
-    from asrkit.features.wav import resample
+    from asrkit.features.resample import resample
     from asrkit.training import audio_data
 
     rng = np.random.default_rng(1)

@@ -32,7 +32,8 @@ import numpy as np
 
 from asrkit.data.ctm import read_ctm
 from asrkit.data.datadir import DataDir
-from asrkit.features.wav import read_wav_source, resample
+from asrkit.features.resample import resample
+from asrkit.features.wav import read_wav_source
 from asrkit.utils.errors import AsrkitError
 from make_connected_digits import RATE, WORDS, write_wav  # this script's folder: FSDD's layout and format
 

@@ -59,7 +59,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from asrkit.data.datadir import write_data_dir
-from asrkit.features.wav import read_wav_source, resample
+from asrkit.features.resample import resample
+from asrkit.features.wav import read_wav_source
 from asrkit.utils.errors import AsrkitError, os_error_message
 from asrkit.utils.fileio import atomic_open
 from make_noise import colored  # this script's folder: the coloured noise of the noise recordings
