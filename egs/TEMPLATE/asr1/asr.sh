@@ -117,11 +117,25 @@ done
 # The checks give the command the arguments its stage gives (placeholders here, before the *_args,
 # whose last option would take one for its value), so that a stray word in the *_args ("--beam
 # 20 0.3") is refused now, not taken for an argument at its stage.
+# stop_if_interrupted <exit status>: a command stopped by Ctrl-C (asrkit's commands and asrkit-launch
+# say "interrupted" and exit 130) ends this script by SIGINT too. An exit status instead (with "stage N
+# failed: ... -- see <log>" for a Ctrl-C) told the shell that started run.sh that the run had ended on
+# its own: a loop (for c in a b; do ./run.sh --train-config conf/$c.yaml; done) went on to its next
+# run, Ctrl-C stopped only the current one. (When the shell saw the signal first it stopped at once.)
+stop_if_interrupted() {
+  [ "$1" -eq 130 ] || return 0
+  trap - INT
+  kill -INT $$
+  exit 130
+}
 config_error() {  # <what> <command...>: the command's own one-line error, if it fails
   local err
   # (--print-config first: after "--train-args '--set'" it was taken as the value of --set, and
   # the error quoted an option the user never typed)
-  err=$("$2" --print-config "${@:3}" 2>&1 > /dev/null) && return 0
+  local rc=0
+  err=$("$2" --print-config "${@:3}" 2>&1 > /dev/null) || rc=$?
+  [ "$rc" -ne 0 ] || return 0
+  stop_if_interrupted "$rc"
   err=${err##*$'\n'}; err=${err#ERROR (*): }
   case $err in
     # (click's words, or asrkit-decode's for an audio file beside --feats: both named a placeholder)
@@ -250,10 +264,11 @@ fi
 
 # run <log> <command...>: run a step, and when it fails stop the whole run naming the log to read.
 run() {
-  local logfile=$1; shift
-  if ! "$@"; then
-    die "stage $current_stage failed: $* -- see $logfile"
-  fi
+  local logfile=$1 rc=0; shift
+  "$@" || rc=$?
+  [ "$rc" -ne 0 ] || return 0
+  stop_if_interrupted "$rc"
+  die "stage $current_stage failed: $* -- see $logfile"
 }
 
 # The set the model trains on (and CMVN is estimated on): the speed-perturbed copy if asked.
@@ -498,8 +513,11 @@ if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ]; then
     mkdir -p "$lang/log"
     vocab=()
     [ "$token_type" = char ] || vocab=(--vocab-size "$nbpe")
-    if ! $train_cmd "$lang/log/tokenizer.log" \
-        asrkit-train-tokenizer --model-type "$token_type" "${vocab[@]}" "data/$train_set/text" "$lang"; then
+    rc=0
+    $train_cmd "$lang/log/tokenizer.log" \
+      asrkit-train-tokenizer --model-type "$token_type" "${vocab[@]}" "data/$train_set/text" "$lang" || rc=$?
+    if [ "$rc" -ne 0 ]; then
+      stop_if_interrupted "$rc"
       # (its advice, 'use a smaller --vocab-size', named an option the recipe's user does not give)
       max_bpe=$(sed -n '/Vocabulary size too high/{s/.* <= \([0-9]*\).*/\1/p;q;}' "$lang/log/tokenizer.log" 2>/dev/null || true)
       [ -z "$max_bpe" ] || die "stage 2 failed: --nbpe $nbpe: data/$train_set/text makes at most $max_bpe tokens:" \
