@@ -106,22 +106,19 @@ def cr_only_at(first_line: bytes, ids: Optional[Callable[[], Set[str]]] = None) 
 
     - a CR inside a line of a file with LF line ends stays part of that line, and a lone CR
       ending the only line is its line end;
-    - a CR inside the only line is a line end where the lines it makes start with the ids of
-      the data dir's other tables (``ids``, where the caller knows them: at least half those
-      after the first), else where the input also ends in a CR (as each line of an old Mac file
-      or of ``tr '\\n' '\\r'`` does). A one-line transcript with a CR inside and no line end
-      ('u1 HELLO<CR>WORLD', 'u1 NO NO<CR>NO YES') is one line: read as CR-only line ends, the
-      readers refused it, and fix-data-dir cut the transcript at the CR and dropped the rest as
-      an utterance 'NO'.
+    - a CR inside the only line is a line end unless the caller knows the ids the lines must
+      start with (``ids``: the data dir's other tables, asrkit-score's other file) and fewer than
+      half those after the first start with one: then it is a CR inside a one-line transcript
+      ('u1 NO NO<CR>NO YES'), which fix-data-dir cut at the CR and dropped the rest as an
+      utterance 'NO'. With no ids to tell by, the two cannot be told apart ('u1 A<CR>u2 B' is
+      an old Mac file whose last line has no CR as well as a transcript holding a CR), and
+      reading an old Mac file as one line merges every utterance into the first: refused.
     """
     body = first_line.rstrip(b"\r")
     if first_line.endswith(b"\n") or b"\r" not in body:
         return None
     known = ids() if ids is not None else set()
-    if known:
-        if not _cr_lines_are_table_lines(first_line, known):
-            return None
-    elif not first_line.endswith(b"\r"):
+    if known and not _cr_lines_are_table_lines(first_line, known):
         return None
     return body.index(b"\r")
 
@@ -141,7 +138,7 @@ def refuse_cr_only(first_line: bytes, name: str) -> None:
     at = cr_only_at(first_line)
     if at is not None:
         raise AsrkitError(f"{name}: CR-only (old Mac) line endings: no LF, a CR at byte {at} of the input; "
-                          f"convert it (tr '\\r' '\\n')")
+                          f"convert it (tr '\\r' '\\n'), or take the CR out of a one-line transcript")
 
 
 # A file with no line break (/dev/zero, a disk image, a NUL-filled file a crash left) was read

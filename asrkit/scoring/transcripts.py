@@ -22,8 +22,8 @@ import functools
 import re
 from typing import Callable, Dict, List, Optional, Tuple, Union
 
-from asrkit.data.table import (SPACE, bounded_lines, cr_only_at, iter_table_lines, no_stdin_data, open_table,
-                               refuse_bom, refuse_cr_only, split_fields)
+from asrkit.data.table import (SPACE, bounded_lines, iter_table_lines, no_stdin_data, open_table, refuse_bom,
+                               refuse_cr_only, split_fields)
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import PathLike, names_stdin
 
@@ -58,27 +58,12 @@ def read_transcript_pair(ref_path: PathLike, hyp_path: PathLike
                 shared = len(ref[0].keys() & hyp[0].keys())
                 if shared > best_shared:
                     best, best_shared = (ref, hyp), shared
-    if best is None:
-        for first in (refs[0], hyps[0]):
-            if isinstance(first, AsrkitError):
-                raise first
-        best = refs[0], hyps[0]
-    for path, (table, fmt), other in ((ref_path, best[0], best[1][0]), (hyp_path, best[1], best[0][0])):
-        _refuse_cr_lines_of(path, table, fmt, other)
-    return best
-
-
-def _refuse_cr_lines_of(path: PathLike, table: Dict[str, str], fmt: str, other: Dict[str, str]) -> None:
-    """A one-line Kaldi text whose CRs end lines that start with the other file's ids: CR-only
-    line ends, with no CR after the last line (which every reader takes for one line with a CR
-    inside, as :func:`asrkit.data.table.cr_only_at` says); scored as one utterance, exit 0. The
-    other file's ids tell, as the other tables' ids do in a data dir."""
-    if fmt != KALDI or len(table) != 1:
-        return
-    (key, value), = table.items()
-    if "\r" in value and cr_only_at(f"{key} {value}".encode("utf-8"), lambda: set(other)) is not None:
-        raise AsrkitError(f"{path}: CR-only (old Mac) line endings: no LF, a CR in its one line before an id of "
-                          f"the other file; convert it (tr '\\r' '\\n')")
+    if best is not None:
+        return best
+    for first in (refs[0], hyps[0]):
+        if isinstance(first, AsrkitError):
+            raise first
+    return refs[0], hyps[0]
 
 
 def _attempts(path: PathLike) -> List[Union[Tuple[Dict[str, str], str], AsrkitError]]:

@@ -227,8 +227,10 @@ CR_CASES = {
     "cr-only, 2 lines": (b"u1 A B\ru2 C\r", None),
     "cr-only, 3 lines": (b"u1 A\ru2 B\ru3 C\r", None),
     "one line, CRLF": (b"u1 HELLO WORLD\r\n", {"u1": "HELLO WORLD"}),
-    "one line, no LF, a CR inside": (b"u1 HELLO\rWORLD", {"u1": "HELLO\rWORLD"}),
-    "one line, no LF, two CRs inside": (b"u1 NO NO\rNO NO\rYES", {"u1": "NO NO\rNO NO\rYES"}),
+    # with no ids to tell by, as an old Mac file whose last line has no CR: refused
+    "cr-only, no CR after the last line": (b"u1 A B\ru2 C D", None),
+    "one line, no LF, a CR inside": (b"u1 HELLO\rWORLD", None),
+    "one line, no LF, two CRs inside": (b"u1 NO NO\rNO NO\rYES", None),
     "one line ending in a lone CR": (b"u1 HELLO WORLD\r", {"u1": "HELLO WORLD"}),
 }
 
@@ -250,10 +252,10 @@ CR_READERS = {
 
 @pytest.mark.parametrize("case", CR_CASES)
 @pytest.mark.parametrize("reader", CR_READERS)
-def test_a_cr_in_a_table_without_lf_is_a_line_end_only_where_lines_end_in_it(tmp_path, reader, case):
-    """A one-line table with no LF and a CR inside its value ('u1 HELLO<CR>WORLD') was refused by
-    the readers as "CR-only (old Mac) line endings" (fix-data-dir kept it whole): a CR inside the
-    only line is a line end where the input ends in one too, as each line of an old Mac file does."""
+def test_a_cr_in_a_table_without_lf_is_a_line_end_where_no_ids_tell(tmp_path, reader, case):
+    """With no other table's ids to tell by, a CR inside the only line of an input with no LF is a
+    line end: 'u1 A B<CR>u2 C D' (an old Mac file whose last line has no CR) read as one line put
+    every utterance in the first one's transcript. One-line CRLF and lone-CR-ended inputs read."""
     data, expected = CR_CASES[case]
     path = tmp_path / "text"
     path.write_bytes(data)
@@ -289,19 +291,14 @@ def test_score_and_tokenize_take_the_same_rule_for_a_cr(asrkit, tmp_path, char_l
         assert "WER 0.00 [ 0 / " in (tmp_path / "sc" / "wer.txt").read_text()
 
 
-def test_score_tells_cr_only_lines_without_a_last_cr_by_the_other_files_ids(asrkit, tmp_path):
-    """A CR-only reference with no CR after its last line reads as one line with CRs inside (no
-    reader can tell it from a one-line transcript holding a CR): asrkit-score scored it as one
-    utterance, exit 0. The hypothesis's ids tell, as the other tables' ids do in a data dir."""
+def test_score_refuses_cr_only_lines_without_a_last_cr(asrkit, tmp_path):
+    """A CR-only reference or hypothesis with no CR after its last line is refused, not scored as
+    one utterance (exit 0), whichever side it is on."""
     ref, hyp = tmp_path / "ref", tmp_path / "hyp"
     ref.write_bytes(b"u1 A B\ru2 C D")
     hyp.write_bytes(b"u1 A B\nu2 C D\n")
     for args in ((ref, hyp), (hyp, ref)):
         proc = asrkit("score", "--output-dir", tmp_path / "sc", *args, check=False)
         assert proc.returncode == 1 and proc.stderr.decode().splitlines()[-1] == (
-            f"ERROR (asrkit-score): {ref}: CR-only (old Mac) line endings: no LF, a CR in its one line before an id "
-            f"of the other file; convert it (tr '\\r' '\\n')")
-    # a CR inside a one-line transcript, before no id of the other file, is scored as before
-    ref.write_bytes(b"u1 A B\rC D")
-    hyp.write_bytes(b"u1 A B C D\n")
-    assert asrkit("score", "--output-dir", tmp_path / "sc", ref, hyp, check=False).returncode == 0
+            f"ERROR (asrkit-score): {ref}: CR-only (old Mac) line endings: no LF, a CR at byte 6 of the input; "
+            f"convert it (tr '\\r' '\\n'), or take the CR out of a one-line transcript")
