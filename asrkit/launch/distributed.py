@@ -168,17 +168,22 @@ def _join(info: DistInfo, timeout_s: float):
         said = False
         while True:
             _resolve(host, port)
+            # Knocked at with a plain socket first: TCPStore's client, finding no one, printed a C++
+            # "client socket has timed out" stack dump (30 frames) every 2 s of the wait, and its own
+            # retry back-off ran past the deadline (timeout_s=4 ended after 8-12 s).
             try:
+                _knock(host, port, max(0.1, min(_CONNECT_TRY_S, deadline - time.monotonic())))
                 store = dist.TCPStore(host, port, world, is_master=False,
                                       timeout=timedelta(seconds=max(0.1, min(_CONNECT_TRY_S,
                                                                              deadline - time.monotonic()))))
                 break
-            except RuntimeError as e:  # (DistNetworkError, DistStoreError: not there yet)
+            except (OSError, RuntimeError) as e:  # (refused; DistNetworkError, DistStoreError: not there yet)
                 if time.monotonic() >= deadline:
                     raise AsrkitError(f"rank {info.rank} of {world}: nothing answered at {where} (MASTER_ADDR:"
                                       f"MASTER_PORT) within {timeout_s:.0f} s: rank 0 did not start, or failed "
                                       f"(its log says why), or listens elsewhere ({_first_line(e)})"
                                       f"{f'; {info.origin}' if info.origin else ''}") from None
+                time.sleep(max(0.0, min(_KNOCK_PAUSE_S, deadline - time.monotonic())))
             if not said:
                 logger.warning("rank %d of %d: rank 0 does not answer at %s yet; waiting for it (up to %.0f s)%s",
                                info.rank, world, where, timeout_s, f" ({info.origin})" if info.origin else "")
@@ -212,6 +217,19 @@ def _join(info: DistInfo, timeout_s: float):
                 notes.pop(0)
             logger.warning("rank %d: %s; waiting (up to %.0f s in all)%s", info.rank, said, timeout_s, origin)
         time.sleep(0.05)
+
+
+# Between two knocks at a port that refused (a refusal is at once: without a pause the wait spins).
+_KNOCK_PAUSE_S = 0.2
+
+
+def _knock(host: str, port: int, timeout_s: float) -> None:
+    """Return once something accepts a connection at ``host:port``; OSError (refused, timed out)
+    when nothing does. The connection is closed unused: TCPStore's server takes that silently."""
+    import socket
+
+    with socket.create_connection((host, port), timeout=timeout_s):
+        pass
 
 
 def _resolve(host: str, port: int) -> None:
@@ -319,9 +337,9 @@ def signals_heard_in_collectives(say: Callable[[str], None]) -> Iterator[None]:
     still running 30 s on). C's handler still writes the signal's number to the wake-up fd at
     once: a thread reads it, and if the main thread is still in a collective (or DDP's backward,
     which waits on the all-reduce) ``SIGNAL_GRACE_S`` later, using no CPU, it ``say``s one line
-    and ``os._exit``s (the group cannot be left from here: gloo holds it in the main thread's
-    call; the exp dir's lock is the kernel's, dropped with the process). A main thread that
-    takes the signal unwinds as before."""
+    and ends the process by the signal (:func:`_die_by`; the group cannot be left from here: gloo
+    holds it in the main thread's call; the exp dir's lock is the kernel's, dropped with the
+    process). A main thread that takes the signal unwinds as before."""
     import signal
     import socket
     import threading
@@ -363,7 +381,7 @@ def signals_heard_in_collectives(say: Callable[[str], None]) -> Iterator[None]:
                 continue  # (computing, or taking the signal: its handler runs)
             say(f"{signal.Signals(signums[0]).name} while waiting for the other ranks in {where} for "
                 f"{SIGNAL_GRACE_S:.0f} s: a rank that neither answers nor ends (stopped? its log says)")
-            os._exit(128 + signums[0])
+            _die_by(signums[0])
 
     thread = threading.Thread(target=watch, name="asrkit-signal-watch", daemon=True)
     thread.start()
@@ -376,6 +394,25 @@ def signals_heard_in_collectives(say: Callable[[str], None]) -> Iterator[None]:
         thread.join(5)
         heard.close()
         tell.close()
+
+
+def _die_by(signum: int) -> None:
+    """End the process by ``signum`` from a thread that is not the main one, as every asrkit command
+    ends by the signal that stopped it (cli._common._end_by_signal): an exit 128 + n told the shell
+    waiting for the rank that it had ended on its own. Python lets only the main thread set a
+    handler, and its own handler there would only note the signal again for the stuck main
+    thread: the default action is put back through libc. Where that fails, the exit status says it."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.signal.restype = ctypes.c_void_p
+        libc.signal.argtypes = (ctypes.c_int, ctypes.c_void_p)
+        if libc.signal(signum, None) != ctypes.c_void_p(-1).value:  # (None: SIG_DFL, 0; -1: SIG_ERR)
+            os.kill(os.getpid(), signum)
+    except (OSError, AttributeError):  # (no libc to ask)
+        pass
+    os._exit(128 + signum)
 
 
 def _collective_of(frame) -> Optional[str]:

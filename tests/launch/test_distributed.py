@@ -212,3 +212,74 @@ def test_a_lone_rank_1_with_stale_variables_is_told_how_to_train_alone():
     assert str(e.value).endswith("; RANK=1 and WORLD_SIZE=2 in the environment, not torchrun's: where no launcher "
                                  "started this process with its peers (left from an earlier job, or exported), unset "
                                  "them to train as one process")
+
+
+def _torchrun_rank(rank: int, port: int) -> subprocess.Popen:
+    env = dict(os.environ, OMP_NUM_THREADS="1", RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2",
+               MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), CUDA_VISIBLE_DEVICES="")
+    for key in ("TORCHELASTIC_RUN_ID", "TORCHELASTIC_USE_AGENT_STORE", "SLURM_PROCID", "SLURM_STEP_ID"):
+        env.pop(key, None)
+    return subprocess.Popen([sys.executable, str(Path(__file__).with_name("gloo_all_reduce.py"))], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_a_rank_waiting_for_rank_0_prints_no_cpp_stack_dumps():
+    """Rank 1 started before rank 0 (srun and hand-started runs start ranks in any order) printed
+    torch's C++ '[E ... socket.cpp] The client socket has timed out' with 30 'frame #' lines every
+    2 s of its wait, pages of them before rank 0 came. It now says it waits in one line, and joins
+    once rank 0 is up. Rank 0 is started once rank 1 has said it waits: no timing."""
+    port = _free_port()
+    first = _torchrun_rank(1, port)
+    second = None
+    err = []
+    try:
+        for line in first.stderr:  # (ends, at the latest, with rank 1's own 1800 s rendezvous timeout)
+            err.append(line)
+            if "rank 0 does not answer at 127.0.0.1:" in line:
+                break
+        second = _torchrun_rank(0, port)
+        # (a hang guard only: a 2-rank gloo all_reduce takes seconds)
+        out1, rest = first.communicate(timeout=300)
+        out0, err0 = second.communicate(timeout=300)
+    finally:
+        for p in (first, second):
+            if p is not None and p.poll() is None:
+                p.kill()
+                p.wait()
+    err1 = "".join(err) + rest
+    assert first.returncode == 0 and second.returncode == 0, err1[-3000:] + err0[-3000:]
+    assert f"rank 1/2 local 1 master 127.0.0.1:{port} gloo sum 3" in out1, out1
+    assert "frame #" not in err1 and "socket.cpp" not in err1 and "TCPStore.cpp" not in err1, err1[-3000:]
+    assert "rank 1 of 2: rank 0 does not answer at" in err1, err1
+
+
+def test_a_lone_rank_1_waits_without_cpp_noise_and_ends_in_one_line():
+    """The same wait to its end: one note, one error line, no C++ stack dumps."""
+    code = ("import sys; from asrkit.launch.distributed import DistInfo, init_distributed\n"
+            "from asrkit.utils.errors import AsrkitError\n"
+            f"try: init_distributed(DistInfo(1, 1, 2, '127.0.0.1', {_free_port()}), 'gloo', timeout_s=2)\n"
+            "except AsrkitError as e: print('ERROR:', e, file=sys.stderr); sys.exit(1)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          env=dict(os.environ, OMP_NUM_THREADS="1"))
+    lines = proc.stderr.splitlines()
+    assert proc.returncode == 1 and len(lines) == 2, proc.stderr[-3000:]
+    assert "rank 1 of 2: rank 0 does not answer at 127.0.0.1:" in lines[0], lines
+    assert lines[1].startswith("ERROR: rank 1 of 2: nothing answered at 127.0.0.1:") and "within 2 s" in lines[1], lines
+
+
+def test_waiting_for_rank_0_builds_no_store_client_until_something_listens(monkeypatch):
+    """TCPStore's client, where nothing listens, prints the C++ stack dumps and retries with a
+    back-off of its own past the wait's deadline (timeout_s=4 ended after 8-12 s): it is built
+    only once a plain connection to rank 0's port is accepted."""
+    import torch.distributed as dist
+
+    built = []
+
+    def recorded(*args, **kwargs):
+        built.append(args)
+        raise RuntimeError("not built here")
+
+    monkeypatch.setattr(dist, "TCPStore", recorded)
+    with pytest.raises(AsrkitError, match=r"rank 1 of 2: nothing answered at .* within 1 s: .*Connection refused"):
+        init_distributed(DistInfo(1, 1, 2, "127.0.0.1", _free_port()), "gloo", timeout_s=1)
+    assert built == []
