@@ -122,9 +122,17 @@ def _max_overlap(spans) -> int:
 
 @pytest.mark.parametrize("limit", [1, 3])
 def test_concurrency_limit(tmp_path, limit):
-    stamps = tmp_path / "stamps"
+    """At most ``limit`` jobs at a time, and ``limit`` of them at once: no job ends before
+    ``limit`` have started (on a loaded machine a job's start could come after the first one's
+    0.3 s were over, and the overlap seen was below the limit); more than ``limit`` running would
+    still overlap in the 0.3 s. The barrier's 300 s bound a launcher that runs fewer only."""
+    stamps, started = tmp_path / "stamps", tmp_path / "started"
     stamps.mkdir()
-    cmd = f"s=$(date +%s.%N); sleep 0.3; echo $s $(date +%s.%N) > {shlex.quote(str(stamps))}/JOB"
+    started.mkdir()
+    q = shlex.quote
+    cmd = (f"s=$(date +%s.%N); touch {q(str(started))}/JOB; n=0; "
+           f"while [ $(ls {q(str(started))} | wc -l) -lt {limit} ] && [ $n -lt 3000 ]; do sleep 0.1; n=$((n+1)); done; "
+           f"sleep 0.3; echo $s $(date +%s.%N) > {q(str(stamps))}/JOB")
     launch = Launch(cmd, str(tmp_path / "log/c.JOB.log"), parse_job_range("JOB=1:6"))
     result = run_local(launch, max_jobs_run=limit, show_progress=False)
     assert [r.code for r in result.results] == [0] * 6

@@ -67,6 +67,27 @@ def _wait_for(lines: "queue.Queue", text: str) -> None:
             return
 
 
+def _wait_blocked(pid: int, still_s: float = 2.0) -> None:
+    """Until ``pid``'s main thread has slept ``still_s`` without using any CPU: waiting for a peer
+    in a collective (a step computes all the way, whatever the load; a preempted thread is runnable,
+    not asleep). WAIT_S bounds only a hang."""
+    import time
+
+    stat = Path(f"/proc/{pid}/task/{pid}/stat")
+    began = time.monotonic()
+    last, still_since = None, None
+    while True:
+        fields = stat.read_text().rsplit(")", 1)[1].split()  # (after the command name, which may hold spaces)
+        state, cpu = fields[0], int(fields[11]) + int(fields[12])  # (utime and stime, in clock ticks)
+        now = time.monotonic()
+        if state != "S" or cpu != last:
+            last, still_since = cpu, now
+        elif now - still_since >= still_s:
+            return
+        assert now - began < WAIT_S, f"process {pid} never waited: state {state}, {cpu} ticks"
+        time.sleep(0.05)
+
+
 def _end(*procs) -> None:
     for p in procs:
         if p.poll() is None:
@@ -313,7 +334,9 @@ def test_a_sigterm_ends_a_rank_waiting_for_a_stopped_peer(yesno_setup, tmp_path)
         _lines(procs[1])
         _wait_for(lines, "wrote ")
         procs[1].send_signal(signal.SIGSTOP)
-        time.sleep(1)  # (rank 0 is in the next step's all-reduce by now: the epochs take a second)
+        # (a fixed sleep here sent the SIGTERM while a loaded machine's rank 0 still computed the
+        # step, which its main thread then took itself: not the wait this test is about)
+        _wait_blocked(procs[0].pid)
         began = time.monotonic()
         procs[0].send_signal(signal.SIGTERM)
         try:
