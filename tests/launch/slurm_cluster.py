@@ -113,7 +113,7 @@ class SlurmCluster:
                 del self.env[key]
 
     # --- start -------------------------------------------------------------------------------
-    def start(self, timeout_s: float = 60.0) -> "SlurmCluster":
+    def start(self, timeout_s: float = 300.0) -> "SlurmCluster":  # (bounds a hang: daemons start slowly under load)
         try:
             self._start_munge()
             self._write_conf()
@@ -136,7 +136,7 @@ class SlurmCluster:
             f"--socket={self.munge_socket}", f"--key-file={key}", f"--pid-file={self.dir / 'munged.pid'}",
             f"--log-file={self.dir / 'munged.log'}", f"--seed-file={self.dir / 'munged.seed'}",
         ])
-        _wait_for(lambda: self.munge_socket.exists(), 10, "munged socket", self._log_tail("munged"))
+        _wait_for(lambda: self.munge_socket.exists(), 60, "munged socket", self._log_tail("munged"))
 
     def _slurmd(self, node: str) -> str:
         """The daemon's name in ``procs`` and in its log files' names."""

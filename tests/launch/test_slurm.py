@@ -100,23 +100,23 @@ def test_ctrl_c_cancels_the_array(slurm_cluster, tmp_path):
     proc = subprocess.Popen([PY, "-m", "asrkit", "launch", "--backend", "slurm", "JOB=1:3", "log/s.JOB.log",
                              "sleep", "120"], cwd=tmp_path, env=slurm_cluster.env, stderr=subprocess.PIPE, text=True,
                             preexec_fn=ctrl_c_able)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 300  # (the deadlines here bound a hang: Slurm is slow on a loaded machine)
     while not (tmp_path / "log/s.1.log").exists():
         assert time.monotonic() < deadline and proc.poll() is None, "the array did not start"
         time.sleep(0.2)
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+    _, err = proc.communicate(timeout=300)
     assert proc.returncode == 130, err
     job_id = re.search(r"submitted Slurm job (\d+)", err).group(1)
     assert f"cancelling Slurm job {job_id}" in err
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 300
     while slurm_cluster.run("squeue", "-h", "-j", job_id, "-o", "%i").stdout.strip():
         assert time.monotonic() < deadline, "the array is still queued after Ctrl-C"
         time.sleep(0.5)
     # the cancelled task's log ends as a local job's stopped by Ctrl-C (it had no footer)
     log = tmp_path / "log/s.1.log"
     while not log.read_text().rstrip("\n").rsplit("\n", 1)[-1].startswith("# Ended"):
-        assert time.monotonic() < deadline + 30, log.read_text()
+        assert time.monotonic() < deadline + 300, log.read_text()
         time.sleep(0.2)
     check_log(log, "sleep 120", 143)
 

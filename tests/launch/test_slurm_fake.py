@@ -152,7 +152,7 @@ def _gone(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
 
 
-def _wait_for(condition, what: str, timeout: float = 60.0) -> None:
+def _wait_for(condition, what: str, timeout: float = 300.0) -> None:  # (bounds a hang only)
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, what
