@@ -1,6 +1,7 @@
 """What every command shares: help options, logging set-up and the error-to-exit-code rule."""
 from __future__ import annotations
 
+import atexit
 import contextlib
 import errno
 import functools
@@ -29,7 +30,8 @@ def asrkit_command(name: str, **kwargs) -> Callable:
     become one line naming the path the same way (:func:`os_error_message`). SIGTERM (what a
     batch system or ``kill`` sends) and SIGHUP (a closed terminal or ssh session; not when
     ignored, as under nohup) unwind like Ctrl-C, so every temporary output is removed on the
-    way out; exit status 143 or 129 (130 for Ctrl-C).
+    way out; the command then ends by that signal, as Kaldi's binaries do (a shell says 143, 129
+    or 130 for Ctrl-C; :func:`_end_by_signal`).
     """
 
     def decorator(fn: Callable) -> click.Command:
@@ -74,10 +76,10 @@ def asrkit_command(name: str, **kwargs) -> Callable:
                 sys.exit(1)
             except Terminated as e:
                 click.echo(f"ERROR ({error_source(prog, e)}): terminated by {signal.Signals(e.signum).name}", err=True)
-                sys.exit(128 + e.signum)
+                _end_by_signal(e.signum)
             except KeyboardInterrupt as e:
                 click.echo(f"ERROR ({error_source(prog, e)}): interrupted", err=True)
-                sys.exit(130)
+                _end_by_signal(signal.SIGINT)
             finally:
                 for sig, handler in previous.items():
                     signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
@@ -238,6 +240,44 @@ def _raise_terminated(signum, frame):
     # A second one (the clean-up itself hanging) ends the process at once, as usual.
     signal.signal(signum, signal.SIG_DFL)
     raise Terminated(signum)
+
+
+def _end_by_signal(signum: int) -> None:
+    """Exit so that the process ends by ``signum`` (the ERROR line is written, the clean-up done),
+    as Kaldi's binaries and Python's own uncaught KeyboardInterrupt end.
+
+    An exit status of 128 + n instead told the shell waiting for the command that it had ended on
+    its own: bash, which had the Ctrl-C too, goes on after a child that exited (its
+    wait-and-cooperative-exit), so ``for f in ...; do asrkit-decode ...; done`` went on to its
+    next item after Ctrl-C, and so did a recipe's script running asrkit steps. The exit unwinds
+    as before (a caller's ``finally``, non-daemon threads, atexit handlers: as Python does before
+    its own SIGINT); :func:`_die_by` raises the signal last. Outside the main thread (no handler
+    can be set there) the exit status alone says it."""
+    if threading.current_thread() is threading.main_thread():
+        with contextlib.suppress(OSError, ValueError):
+            # Ctrl-C pressed again while the exit takes its time ends the process at once, as a
+            # second SIGTERM already does (_raise_terminated).
+            signal.signal(signum, signal.SIG_DFL)
+        atexit.register(_die_by, signum)
+    sys.exit(128 + signum)
+
+
+def _die_by(signum: int) -> None:
+    """atexit: registered last, this runs first; the handlers registered before it are run from
+    here, then stdout is flushed (what Python would do next), then the signal ends the process.
+    Where it cannot, the exit goes on with status 128 + signum."""
+    atexit.unregister(_die_by)
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:
+            with contextlib.suppress(Exception):  # (a closed pipe: nothing more can be said there)
+                stream.flush()
+    try:
+        signal.signal(signum, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signum})
+        os.kill(os.getpid(), signum)
+    except (OSError, ValueError):
+        pass
 
 
 def _catch_terminating_signals() -> dict:

@@ -79,7 +79,7 @@ def main(backend, config_path, gpu, mem, num_threads, time_limit, max_jobs_run, 
     "# Ended (code C) at ..., elapsed time N seconds". A log already there (an earlier run) is kept
     as LOG-FILE.1, .2, ... (the next free number), never overwritten. Exits non-zero if any job failed, naming
     the failed JOBs and their logs. Ctrl-C (or SIGTERM) stops the local jobs or cancels the Slurm job
-    (exit status 130 after Ctrl-C, 143 after SIGTERM, as every asrkit command).
+    and the launcher then ends by that signal, as every asrkit command (a shell says 130 or 143).
 
     \b
     e.g. asrkit-launch --max-jobs-run 4 JOB=1:8 exp/log/fbank.JOB.log \\

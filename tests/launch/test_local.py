@@ -226,13 +226,15 @@ def ctrl_c_able() -> None:
     signal.signal(signal.SIGHUP, signal.SIG_DFL)
 
 
+# The launcher ends by the signal (-sig), as every asrkit command; it exited 128 + sig before,
+# which a shell loop around it took for an end of its own (test_interrupt_ends_by_signal.py).
 @pytest.mark.parametrize("sig,code,message", [
-    (signal.SIGINT, 130, b"interrupted"),
+    (signal.SIGINT, -signal.SIGINT, b"interrupted"),
     # as every asrkit command (it said "interrupted", 130, as if Ctrl-C had stopped it)
-    (signal.SIGTERM, 143, b"ERROR (asrkit-launch): terminated by SIGTERM"),
+    (signal.SIGTERM, -signal.SIGTERM, b"ERROR (asrkit-launch): terminated by SIGTERM"),
     # a closed terminal or ssh session: the launcher died, and its jobs, each in a session of its
     # own, ran on unowned with their logs never closed (hostile-input sweep 6)
-    (signal.SIGHUP, 129, b"ERROR (asrkit-launch): terminated by SIGHUP")])
+    (signal.SIGHUP, -signal.SIGHUP, b"ERROR (asrkit-launch): terminated by SIGHUP")])
 def test_interrupt_kills_running_jobs(tmp_path, sig, code, message):
     # Nothing here assumes a speed: it waits for what it can observe (both jobs wrote their pid
     # and the launcher has them), with deadlines far beyond a loaded machine's start-up times.

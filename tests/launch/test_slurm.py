@@ -106,7 +106,7 @@ def test_ctrl_c_cancels_the_array(slurm_cluster, tmp_path):
         time.sleep(0.2)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=300)
-    assert proc.returncode == 130, err
+    assert proc.returncode == -signal.SIGINT, err  # (the launcher ends by the signal, as every asrkit command)
     job_id = re.search(r"submitted Slurm job (\d+)", err).group(1)
     assert f"cancelling Slurm job {job_id}" in err
     deadline = time.monotonic() + 300

@@ -117,11 +117,13 @@ done
 # The checks give the command the arguments its stage gives (placeholders here, before the *_args,
 # whose last option would take one for its value), so that a stray word in the *_args ("--beam
 # 20 0.3") is refused now, not taken for an argument at its stage.
-# stop_if_interrupted <exit status>: a command stopped by Ctrl-C (asrkit's commands and asrkit-launch
-# say "interrupted" and exit 130) ends this script by SIGINT too. An exit status instead (with "stage N
-# failed: ... -- see <log>" for a Ctrl-C) told the shell that started run.sh that the run had ended on
-# its own: a loop (for c in a b; do ./run.sh --train-config conf/$c.yaml; done) went on to its next
-# run, Ctrl-C stopped only the current one. (When the shell saw the signal first it stopped at once.)
+# stop_if_interrupted <exit status>: a command stopped by Ctrl-C (status 130: asrkit's commands and
+# asrkit-launch say "interrupted" and end by SIGINT, a command of the user's may exit 130) ends this
+# script by SIGINT too. An exit status instead (with "stage N failed: ... -- see <log>" for a Ctrl-C)
+# told the shell that started run.sh that the run had ended on its own: a loop (for c in a b; do
+# ./run.sh --train-config conf/$c.yaml; done) went on to its next run, Ctrl-C stopped only the
+# current one. (Where this script had the SIGINT too and the command died by it, bash ends the
+# script at once, before this runs.)
 stop_if_interrupted() {
   [ "$1" -eq 130 ] || return 0
   trap - INT

@@ -1,0 +1,78 @@
+"""An asrkit command stopped by Ctrl-C, SIGTERM or SIGHUP ends by that signal, as Kaldi's binaries
+and Python itself do, so that the shell waiting for it stops too."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from cli_checks import run_asrkit
+
+
+@pytest.fixture
+def tokens_model(tmp_path):
+    lang = tmp_path / "lang"
+    run_asrkit("train-tokenizer", "--model-type", "char", "-", lang, input=b"a YES NO\nb NO YES\n")
+    return lang / "tokens.model"
+
+
+def _default_signals() -> None:
+    # (a suite run in the background inherits SIGINT ignored, one under nohup SIGHUP: a terminal's
+    # foreground job has both at their defaults)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+
+
+def _tokenizing(cmd, **kw) -> subprocess.Popen:
+    """``cmd`` (running asrkit-tokenize) once the command reads its stdin: a first line is sent and
+    its tokens read back, so the signal comes while it waits for the next (no timing)."""
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=dict(os.environ, OMP_NUM_THREADS="1"), preexec_fn=_default_signals, **kw)
+    proc.stdin.write(b"u1 YES NO\n")
+    proc.stdin.flush()
+    line = proc.stdout.readline()
+    assert line.startswith(b"u1 "), proc.communicate()[1].decode()
+    return proc
+
+
+def _end(proc: subprocess.Popen) -> str:
+    proc.stdin.close()  # (a command the signal did not stop reads the end of its input and ends)
+    proc.stdin = None
+    _, err = proc.communicate(timeout=300)
+    return err.decode()
+
+
+def test_ctrl_c_stops_a_shell_loop_over_a_command(tokens_model):
+    """Ctrl-C (SIGINT to the terminal's foreground process group: the loop's bash and the command)
+    in ``for i in 1 2; do asrkit-tokenize ...; done``. The command said 'interrupted' and exited
+    130, and bash, which waits for a child that had the SIGINT too and goes on when that child
+    exits (wait-and-cooperative-exit), ran the next item: Ctrl-C stopped one item, not the loop."""
+    loop = 'for i in 1 2; do "$0" -m asrkit tokenize "$1"; echo "ended $?" >&2; done'
+    proc = _tokenizing(["bash", "-c", loop, sys.executable, str(tokens_model)], start_new_session=True)
+    try:
+        os.killpg(proc.pid, signal.SIGINT)
+        err = _end(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == -signal.SIGINT, err
+    assert err.count("ERROR (asrkit-tokenize): interrupted") == 1 and "ended" not in err, err
+    assert "Traceback" not in err, err
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=lambda s: s.name)
+def test_a_command_ends_by_the_signal_that_stopped_it(tokens_model, sig):
+    """Its one line, then death by the signal (a shell's $? is still 128 + n), not an exit."""
+    proc = _tokenizing([sys.executable, "-m", "asrkit", "tokenize", str(tokens_model)])
+    try:
+        proc.send_signal(sig)
+        err = _end(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    said = "interrupted" if sig == signal.SIGINT else f"terminated by {sig.name}"
+    assert proc.returncode == -sig, err
+    assert err.count(f"ERROR (asrkit-tokenize): {said}") == 1 and "Traceback" not in err, err
