@@ -12,10 +12,12 @@ from pathlib import Path
 def sigkill_after_first_checkpoint(args, exp: Path) -> str:
     """Run ``python -m asrkit <args>`` training into ``exp`` and SIGKILL it once epoch1.pt exists.
 
-    The checkpoint is renamed into place whole, so the kill lands after it, in epoch 2 or later;
-    the run must not have ended by then. Returns its stderr.
+    The checkpoint is renamed into place whole, so the kill lands after it, in epoch 2 (where the
+    run is held, before epoch 2's checkpoint: hold_at_second_checkpoint.py), whatever the load.
+    Returns its stderr.
     """
-    proc = subprocess.Popen([sys.executable, "-m", "asrkit", *map(str, args)], stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen([sys.executable, Path(__file__).with_name("hold_at_second_checkpoint.py"),
+                             *map(str, args)], stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, env={**os.environ, "OMP_NUM_THREADS": "1"})
     first = Path(exp) / "checkpoints" / "epoch1.pt"
     deadline = time.monotonic() + 600
