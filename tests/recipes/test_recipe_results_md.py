@@ -70,7 +70,9 @@ def test_rows_go_under_a_header_and_one_run_at_a_time(trained):
         held.write(HEADER + "\n|---|---|---|---|---|---|---|---|\n| other | 1 | 2 | x | y | z | d | m |\n")
         held.flush()
         fcntl.flock(held, fcntl.LOCK_UN)
-    assert proc.wait(timeout=120) == 0, proc.stderr.read()
+    # (read to its end: a stage 6 that said more than a pipe holds waited on it; 600 s bounds a hang only)
+    err = proc.communicate(timeout=600)[1]
+    assert proc.returncode == 0, err
     lines = results.read_text().splitlines()
     assert lines.count(HEADER) == 1 and lines[2].startswith("| other |") and lines[3].startswith("| test |"), lines
 
