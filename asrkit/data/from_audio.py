@@ -27,7 +27,7 @@ external program; a rate other than the fbank config's is then resampled by
 ``sample_rate``, every file become ``sox <file> -t wav -r <rate> -c 1 -b 16 - |`` pipes (channels
 averaged), which need sox. Without sox, a multi-channel file libsndfile reads has its mono audio
 written to ``<out_dir>/mono_wav/<utt>.wav`` (16-bit WAV, what the pipe gives) and named in wav.scp
-instead (:func:`write_mono_copies`).
+instead (:func:`asrkit.data.mono_copies.write_mono_copies`).
 
 Nothing is silently lost: an audio file without a transcript, a transcript whose audio is not
 there, an empty transcript, a path that cannot be a table line (a line break in it), and a file
@@ -47,23 +47,26 @@ e.g.::
 from __future__ import annotations
 
 import contextlib
-import errno
-import functools
-import io
 import os
 import re
-import shlex
 import shutil
 import stat
-import unicodedata
-from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from asrkit.data.datadir import dir_problem, write_data_dir
-from asrkit.data.table import BOM, no_stdin_data, read_bounded, transcript_problem
+from asrkit.data.make_report import (BAD_NAME, BROKEN_LINK, CANNOT_OPEN, COMPRESSED_SPHERE, EMPTY, EMPTY_FILE,
+                                     FEW_CHANNELS, NO_AUDIO, NO_SAMPLES, NO_TRANSCRIPT, NOT_A_FILE, NOT_AUDIO,
+                                     NOT_REGULAR, NOT_UTF8_NAME, TEXT_WITHOUT_AUDIO, TRUNCATED, UNREADABLE_FOLDER,
+                                     UNSUPPORTED, MakeReport, _has_control_char, _is_utf8, _nfc, safe_id)
+from asrkit.data.mono_copies import (MONO_DIR, MONO_MARKER, _missing_folders, _place_copies_with_tables,
+                                     _refuse_foreign_mono_dir, write_mono_copies)
+from asrkit.data.sox import (_LIBSNDFILE_FORMATS, libsndfile_reads, needs_sox, sox_formats, sox_reads_by_content,
+                             wav_scp_entry)
+from asrkit.data.table import read_bounded, transcript_problem
+from asrkit.data.transcript_files import _normalise, _utf16_hint, _visible, read_transcript_file
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.fileio import PathLike, names_stdin
+from asrkit.utils.fileio import PathLike
 from asrkit.utils.logging import get_logger
 
 log = get_logger(__name__)
@@ -71,110 +74,13 @@ log = get_logger(__name__)
 DEFAULT_EXTENSIONS = ("wav", "flac")
 CASES = ("keep", "upper", "lower")
 PUNCTUATION = ("keep", "drop")
-# Why an item was skipped, as the report and the log name it.
-NO_TRANSCRIPT = "audio without a transcript"
-NO_AUDIO = "transcript without audio"
-# A .txt below the audio folder with no audio of its name: a transcript whose audio is missing,
-# or a README. Named and counted, but not held against --max-skip-ratio: a corpus of 20
-# recordings and a README.txt would be refused for it.
-TEXT_WITHOUT_AUDIO = "text file with no audio of its name beside it (a transcript whose audio is missing, or a README)"
-EMPTY = "empty transcript"
-BAD_NAME = "file name with a line break or control character"
-NOT_UTF8_NAME = "file name that is not UTF-8"
-BROKEN_LINK = "broken or looping symbolic link"
-EMPTY_FILE = "empty (0-byte) audio file"
-FEW_CHANNELS = "file with fewer channels than --channel asks for"
-NOT_A_FILE = "audio name that is a directory, not a file"
-NOT_REGULAR = "audio name that is a named pipe, device or socket, not a file"
-CANNOT_OPEN = "audio file that cannot be opened (no read permission, or an I/O error)"
-# A folder os.walk cannot list (no permission): its files were left out without a word.
-UNREADABLE_FOLDER = "folder that cannot be read, its files not looked at"
-NOT_AUDIO = "file that is not readable audio (bad or truncated header)"
-NO_SAMPLES = "audio file with no samples"
-TRUNCATED = "truncated or malformed audio file (header and size disagree)"
-UNSUPPORTED = "audio in an encoding libsndfile does not decode (a 16-bit float WAV: write it as 16-bit PCM)"
-# (WSJ's .wv1: counted as "not readable audio (bad or truncated header)", a damaged file)
-COMPRESSED_SPHERE = "compressed NIST SPHERE (WSJ's shorten: decompress it with Kaldi's sph2pipe -f wav)"
-NO_MONO_COPY = "multi-channel file whose mono copy could not be made (the reader's reason in the log)"
-# Without sox, a multi-channel file's mono audio (the average, or --channel N) is written here, in
-# the data dir, as 16-bit WAV: the same audio the sox pipe gives, read alike by every asrkit
-# command and every Kaldi tool. A plain path to the stereo file would not do: asrkit-compute-fbank
-# (and training from audio) refuse multi-channel audio unless given --channel, which cannot say
-# "average", and Kaldi's compute-fbank-feats takes channel 0 of it (and no FLAC or MP3 at all).
-MONO_DIR = "mono_wav"
-# In MONO_DIR: the folder is make-data-dir's to replace on the next run (a folder of that name
-# without it is the user's, never replaced), and find_audio leaves it out (a data dir made inside
-# the audio folder had its own copies taken for corpus audio on the next run).
-MONO_MARKER = ".asrkit-make-data-dir"
-# Extensions and the libsndfile format that reads them. A file of these goes into wav.scp as its
-# path (asrkit reads it with libsndfile), its header checked here, so a broken file is a counted
-# skip now rather than a failed feature job later. Other extensions go through sox pipes.
-_LIBSNDFILE_FORMATS = {".wav": "WAV", ".wave": "WAV", ".flac": "FLAC", ".ogg": "OGG", ".oga": "OGG",
-                       ".opus": "OGG", ".mp3": "MP3", ".aif": "AIFF", ".aiff": "AIFF", ".au": "AU",
-                       ".snd": "AU", ".caf": "CAF", ".w64": "W64", ".rf64": "RF64", ".sph": "NIST",
-                       ".nist": "NIST"}
 # Audio a folder may hold in a format --audio-ext leaves out: with its transcript there, it is
 # a recording the user meant to train on, not a file to pass over without a word.
 _OTHER_AUDIO_SUFFIXES = frozenset(_LIBSNDFILE_FORMATS) | {".m4a", ".aac", ".wma", ".amr", ".webm", ".mka"}
-_UNSAFE_ID_CHAR = re.compile(r"[^\w.+-]")  # \w: letters and digits of any script, and _
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 # Two files that differ only in their extension (a0001.wav and a0001.flac) have one id and no key
 # that tells them apart.
 SAME_NAME_ADVICE = ("the same name in two formats (the same recording twice?): keep one, or take one format "
                     "with --audio-ext")
-
-
-@dataclass
-class MakeReport:
-    num_audio: int = 0  # audio files found
-    num_utts: int = 0  # utterances written
-    skipped: Dict[str, List[str]] = field(default_factory=dict)  # reason -> names
-    mapped_ids: int = 0  # ids whose characters were replaced by _
-
-    @property
-    def num_skipped(self) -> int:
-        return sum(len(v) for v in self.skipped.values())
-
-    def skip(self, reason: str, name: str) -> None:
-        self.skipped.setdefault(reason, []).append(name)
-
-
-def _nfc(text: str) -> str:
-    """Unicode's composed form: 'é' typed in a transcript file and the 'e' + accent of a file name
-    written on macOS (decomposed) look the same, and are to match (and give the same id)."""
-    return unicodedata.normalize("NFC", text)
-
-
-def safe_id(text: str) -> str:
-    """``text`` with every character a Kaldi id should not hold (white space, quotes, /) as ``_``."""
-    return _UNSAFE_ID_CHAR.sub("_", text)
-
-
-def _is_utf8(text: str) -> bool:
-    """False for a name Python decoded with surrogate escapes (bytes that are not UTF-8), which
-    no UTF-8 table can hold."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _has_control_char(text: str) -> bool:
-    return any(ord(c) < 32 or ord(c) == 127 for c in text)
-
-
-@functools.lru_cache(maxsize=1)
-def _installed_formats() -> frozenset:
-    """The formats the installed libsndfile reads: asked once (it enumerates them on every call)."""
-    import soundfile
-
-    return frozenset(soundfile.available_formats())
-
-
-def libsndfile_reads(path: PurePosixPath) -> bool:
-    """Whether the installed libsndfile reads files of ``path``'s extension (MP3 needs 1.1 or later)."""
-    return _LIBSNDFILE_FORMATS.get(path.suffix.lower()) in _installed_formats()
 
 
 def _audio_info(path: Path) -> Tuple[Optional[str], int]:
@@ -302,316 +208,6 @@ def find_audio(audio_dir: Path, extensions: Sequence[str],
     return found
 
 
-@functools.lru_cache(maxsize=None)
-def sox_formats() -> Optional[frozenset]:
-    """The file types the installed sox reads ('AUDIO FILE FORMATS' of ``sox -h``); None when
-    that cannot be told (no sox, or a help text of another shape)."""
-    import subprocess
-
-    try:
-        out = subprocess.run(["sox", "-h"], capture_output=True, text=True, timeout=30).stdout
-    except (OSError, subprocess.SubprocessError):
-        return None
-    for line in out.splitlines():
-        if line.startswith("AUDIO FILE FORMATS:"):
-            return frozenset(line.split(":", 1)[1].split())
-    return None
-
-
-def sox_info(path: PathLike):
-    """``sox --i path`` run (its header read, no samples): the CompletedProcess, or None where sox
-    could not be run. What sox itself makes of a file, whatever its extension says."""
-    import subprocess
-
-    try:
-        return subprocess.run(["sox", "--i", str(path)], capture_output=True, text=True, errors="replace",
-                              timeout=60)
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
-def sox_reads_by_content(path: Path) -> bool:
-    """Whether sox reads ``path``, whose extension its 'sox -h' list lacks: it takes some types by
-    their content whatever the name (a .wave or .rf64 WAV, an .oga Ogg Vorbis), which the list
-    alone refused, though the pipes worked."""
-    proc = sox_info(path)
-    return proc is not None and proc.returncode == 0 and "Sample Rate" in proc.stdout
-
-
-def needs_sox(path: PurePosixPath, sample_rate: Optional[int], channels: int = 1) -> bool:
-    """Whether a file goes into wav.scp as a sox pipe: another format than libsndfile reads,
-    several channels (averaged), or ``sample_rate`` asked for."""
-    return sample_rate is not None or channels != 1 or not libsndfile_reads(path)
-
-
-def wav_scp_entry(path: Path, sample_rate: Optional[int], channels: int = 1, channel: Optional[int] = None) -> str:
-    """What wav.scp says for one file: its path (mono audio libsndfile reads), or a sox pipe to
-    16-bit mono WAV (:func:`needs_sox`): the channels averaged, or ``channel`` (0-based) taken."""
-    if not needs_sox(PurePosixPath(path.name), sample_rate, channels):
-        text = str(path)
-        if not text.endswith("|") and text == text.strip():
-            return text
-        return f"cat {shlex.quote(text)} |"  # a path a table would misread as a pipe or trim
-    rate = f" -r {sample_rate}" if sample_rate else ""
-    if channels > 1 and channel is not None:
-        return f"sox {shlex.quote(str(path))} -t wav{rate} -b 16 - remix {channel + 1} |"  # (sox counts from 1)
-    return f"sox {shlex.quote(str(path))} -t wav{rate} -c 1 -b 16 - |"
-
-
-def _refuse_foreign_mono_dir(folder: Path) -> None:
-    """A ``folder`` there (DATA-DIR/mono_wav) that an earlier make-data-dir did not write is the
-    user's: replacing it would delete their files. A path no wav.scp line can hold is refused too."""
-    where = str(folder.absolute())
-    if not _is_utf8(where) or _has_control_char(where):
-        raise AsrkitError(f"{str(folder)!r}: the mono copies of multi-channel files go here (no sox that reads them), "
-                          f"but no wav.scp line can hold this path (a line break, control character or bytes "
-                          f"that are not UTF-8): give another data dir")
-    if os.path.lexists(folder) and not (folder / MONO_MARKER).is_file():
-        raise AsrkitError(f"{folder}: exists and was not written by asrkit-make-data-dir (no {MONO_MARKER} in it), "
-                          f"but the mono copies of multi-channel files go there (no sox that reads them): move it "
-                          f"away, or install sox (and its handler for the format)")
-
-
-def _missing_folders(path: Path) -> List[Path]:
-    """``path`` and its parents that do not exist, deepest first."""
-    missing = []
-    while not os.path.lexists(path) and path.parent != path:
-        missing.append(path)
-        path = path.parent
-    return missing
-
-
-def _place_copies_with_tables(copies: Path, folder: Path, out_dir: PathLike, **tables: Dict[str, str]) -> None:
-    """Move the filled temporary folder ``copies`` onto ``folder`` (DATA-DIR/mono_wav) and write the
-    data dir's tables, which name its files, as one step. Where the tables are not written (a full
-    disk), the folder that was there goes back, or none in a new data dir (signals wait till the
-    end): the copies were replaced first, and a rerun into an existing data dir (--channel 1 after the channels' mean)
-    left the old wav.scp naming copies of other audio under its ids, unsaid."""
-    from asrkit.utils.fileio import file_identity, signals_deferred, tmp_dir_for
-
-    wav_scp = Path(out_dir) / "wav.scp"
-    before = file_identity(wav_scp)
-    aside = tmp_dir_for(folder)  # (a killed run's is removed by the next, as replace_dir's are)
-    try:
-        with signals_deferred():
-            moved_in = False
-            try:
-                if os.path.lexists(folder):
-                    os.replace(folder, aside / "old")
-                for attempt in range(10):
-                    try:
-                        os.replace(copies, folder)
-                        moved_in = True
-                        break
-                    except OSError as e:
-                        # Another run put its own there meanwhile (two identical commands at once): moved
-                        # aside, as replace_dir does, so both succeed.
-                        if e.errno not in (errno.ENOTEMPTY, errno.EEXIST) or attempt == 9:
-                            e.filename, e.filename2 = str(folder), None
-                            raise
-                        os.replace(folder, aside / f"other{attempt}")
-                write_data_dir(out_dir, **tables)
-            except BaseException:
-                # A wav.scp renamed in names the new copies: they stay. Otherwise the old ones go back.
-                if file_identity(wav_scp) == before:
-                    with contextlib.suppress(OSError):
-                        if moved_in:
-                            os.replace(folder, aside / "new")
-                        if os.path.lexists(aside / "old"):
-                            os.replace(aside / "old", folder)
-                raise
-    finally:
-        shutil.rmtree(aside, ignore_errors=True)
-
-
-def write_mono_copies(sources: Dict[str, Path], folder: Path, channel: Optional[int],
-                      report: MakeReport) -> Tuple[Path, Dict[str, str]]:
-    """Write each multi-channel file of ``sources`` (utterance -> file) as 16-bit mono WAV, the
-    channels' mean or ``channel``, into a new temporary folder beside ``folder``, for the caller
-    to put in place with the tables (:func:`_place_copies_with_tables`). Returns that folder
-    and utterance -> its copy's path as it will be (absolute); a file the reader refuses
-    (channels that cancel out, a damaged MP3, more than the reader's sample limit) is skipped
-    and counted, its reason logged. Where the copies cannot be written (a full disk) nothing is
-    left behind."""
-    import numpy as np
-    import soundfile
-
-    from asrkit.features.wav import DOWNMIX, read_wav_source
-    from asrkit.utils.fileio import id_file_name, tmp_dir_for
-    from asrkit.utils.logging import progress
-
-    _refuse_foreign_mono_dir(folder)
-    done: Dict[str, str] = {}
-    tmp = tmp_dir_for(folder)
-    try:
-        (tmp / MONO_MARKER).write_text("Mono copies of multi-channel audio files that wav.scp names, written by "
-                                       "asrkit-make-data-dir where sox was not on PATH; replaced when it runs "
-                                       "again into this data dir.\n", encoding="utf-8")
-        clipped: List[str] = []
-        for utt, path in progress(sorted(sources.items()), desc="mono copies", unit="files"):
-            try:
-                samples, rate = read_wav_source(str(path), str(path), channel=DOWNMIX if channel is None else channel,
-                                                pipes=False)
-            except AsrkitError as e:
-                log.warning("%s", e)
-                report.skip(NO_MONO_COPY, str(path))
-                continue
-            # (int16 scale already: 16-bit sources keep their values, a mean's halves rounded)
-            out = np.rint(samples)
-            if out.max(initial=0) > 32767 or out.min(initial=0) < -32768:
-                clipped.append(path.name)  # a float or louder-than-full-scale source, as sox -b 16 clips it
-            name = f"{id_file_name(utt)}.wav"  # (an id: one file name, within 255 bytes)
-            wav = io.BytesIO()
-            soundfile.write(wav, np.clip(out, -32768, 32767).astype(np.int16), rate, format="WAV", subtype="PCM_16")
-            try:
-                # (written by Python, not libsndfile: a full disk is then an OSError naming the copy)
-                (tmp / name).write_bytes(wav.getbuffer())
-            except OSError as e:
-                e.filename, e.filename2 = str(folder / name), None
-                raise
-            done[utt] = str(folder.absolute() / name)
-        if clipped:
-            log.warning("%d mono cop%s clipped at 16-bit full scale (louder than full scale): %s", len(clipped),
-                        "y" if len(clipped) == 1 else "ies", ", ".join(clipped[:5]) + (" ..." if len(clipped) > 5 else ""))
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return tmp, done
-
-
-def _utf16_hint(raw: bytes) -> str:
-    """What a transcript file that is not UTF-8 likely is, and the conversion, for the error: UTF-16
-    (Windows Notepad's 'Unicode') by its byte-order mark, else the usual 8-bit encodings."""
-    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        return ": it is UTF-16 (a byte-order mark FF FE or FE FF); save it as UTF-8, e.g. iconv -f UTF-16 -t UTF-8"
-    # (older corpora and Windows editors: é as the single byte E9)
-    return "; if it is Latin-1 or Windows-1252 text, convert it, e.g. iconv -f WINDOWS-1252 -t UTF-8"
-
-
-CSV_TO_TSV = ("python3 -c 'import csv,sys; [print(*r[:2], sep=\"\\t\") for r in csv.reader(open(sys.argv[1], "
-              "newline=\"\"))]' {path} | tail -n +2 > prompts.tsv")
-
-
-PIPE_TO_PROMPTS = "awk -F'|' '{{ print $1, $NF }}' {path} > prompts.txt"
-
-
-def _refuse_csv(path: Path, content: str) -> None:
-    """A .csv of "path,text" rows read as '<key> <text>' lines gave keys like '"my' (a quoted
-    path cut at its first space: "key appears twice") or 'a0001.wav,HELLO' (no such file: every
-    line skipped), neither saying that the file's format was the trouble."""
-    if path.suffix.lower() != ".csv":
-        return
-    for lineno, line in enumerate(_LINE_BREAK.split(content), 1):
-        line = line.lstrip(BOM)
-        if not line.strip():
-            continue
-        key = line.split("\t", 1)[0].strip() if "\t" in line else line.split(maxsplit=1)[0]
-        if "|" in key:
-            # LJSpeech's metadata.csv ('LJ001-0001|text|normalized text'): every key was a whole
-            # line, every transcript "without audio", and every recording "without a transcript".
-            raise AsrkitError(f"{path}:{lineno}: a '|'-separated file ({line.strip()[:40]!r}; LJSpeech's "
-                              f"metadata.csv is 'id|text|normalized text'): --transcripts reads '<key> <text>' "
-                              f"lines; convert it first, e.g. {PIPE_TO_PROMPTS.format(path=shlex.quote(str(path)))} "
-                              f"(the last field: LJSpeech's normalized text)")
-        if "," in key or key.startswith('"'):
-            raise AsrkitError(f"{path}:{lineno}: a CSV file ({line.strip()[:40]!r}): --transcripts reads '<key> <text>' "
-                              f"or '<key><TAB><text>' lines; convert it first, e.g. "
-                              f"{CSV_TO_TSV.format(path=shlex.quote(str(path)))} (tail drops a header row)")
-        return
-
-
-# CMU Sphinx's transcription files (AN4's etc/*.transcription, SphinxTrain's layout) put the
-# utterance id last: "<s> YES </s> (an251-fash-b)". Read as '<key> <text>' lines, their first
-# words became keys, and the error was "key 'RUBOUT' appears twice", which says nothing of the
-# format; the <s> </s> markers would also have become words.
-_SPHINX_LINE = re.compile(r"\(([^()\s]+)\)\s*$")
-SPHINX_TO_PROMPTS = r"sed -E 's/\r$//; s/^(.*[^ ]) *\(([^()]+)\)$/\2 \1/; s/ *<\/?s> */ /g' {path} > prompts.txt"
-
-
-def _sphinx_hint(path: Path, content: str) -> str:
-    """For a duplicate key: the conversion, when every line ends in its own '(<id>)' as Sphinx's do
-    (prompts annotated '(laughs)' repeat theirs)."""
-    ids = [_SPHINX_LINE.search(line) for line in _LINE_BREAK.split(content) if line.strip()]
-    if not ids or not all(ids) or len({m.group(1) for m in ids}) < len(ids):
-        return ""
-    return (f": it looks like a Sphinx transcription file ('<text> (<id>)' lines) and --transcripts reads "
-            f"'<key> <text>' lines; convert it first, e.g. {SPHINX_TO_PROMPTS.format(path=shlex.quote(str(path)))}")
-
-
-def read_transcript_file(path: Path) -> Dict[str, Tuple[str, int]]:
-    """``<key> <text>`` lines -> {key: (text, line number)}; blank lines are ignored."""
-    try:
-        raw = read_bounded(path)
-    except OSError as e:
-        raise AsrkitError(f"{path}: cannot read the transcripts: {e.strerror}") from None
-    if not raw and names_stdin(path):  # an empty or failed pipe upstream, not a file of no transcripts
-        raise AsrkitError(no_stdin_data(path))
-    try:
-        content = raw.decode("utf-8-sig")  # a byte-order mark (Windows editors) is not part of the first key
-    except UnicodeDecodeError as e:
-        line = raw[:e.start].count(b"\n") + 1
-        raise AsrkitError(f"{path}:{line}: not UTF-8 text ({e.reason} at byte {e.start}){_utf16_hint(raw)}") from None
-    _refuse_csv(path, content)
-    out: Dict[str, Tuple[str, int]] = {}
-    # Lines end at \n, \r\n or \r only. str.splitlines() would also break at U+2028, U+0085,
-    # a form feed..., cutting a transcript short and making the rest a bogus key (and every
-    # later line number wrong); inside a transcript those are white space.
-    for lineno, line in enumerate(_LINE_BREAK.split(content), 1):
-        # A BOM at the start of a later line: files each saved with one, then concatenated.
-        line = line.lstrip(BOM)
-        # A tab, when there is one, ends the key: then a key may hold spaces ("my take 1<TAB>text").
-        parts = [p.strip() for p in line.split("\t", 1)] if "\t" in line else line.strip().split(maxsplit=1)
-        if not parts or not parts[0]:
-            continue
-        key = parts[0]
-        if key in out:
-            raise AsrkitError(f"{path}:{lineno}: key {key!r} appears twice (first on line {out[key][1]})"
-                              + _sphinx_hint(path, content))
-        out[key] = (parts[1] if len(parts) > 1 else "", lineno)
-    if not out:
-        raise AsrkitError(f"{path}: no transcripts in it (expected '<file-name> <text>' lines)")
-    return out
-
-
-def drop_punctuation(text: str) -> str:
-    """Punctuation (Unicode category P*) as word breaks, except an apostrophe inside a word (don't)."""
-    out = []
-    for i, c in enumerate(text):
-        if unicodedata.category(c).startswith("P"):
-            inside = 0 < i < len(text) - 1 and text[i - 1].isalnum() and text[i + 1].isalnum()
-            out.append("'" if c in "'\u2019" and inside else " ")
-        else:
-            out.append(c)
-    return "".join(out)
-
-
-# A Kaldi/ESPnet marker word, <unk>, <sil>, [noise], [laughter] (a word of its own, punctuation
-# after it allowed): its brackets kept by --punctuation drop, which made "[noise]" the word NOISE.
-# --case applies to it as to any word ([NOISE] and [noise] one word), but <unk> in any case is
-# sentencepiece's unknown symbol, <unk>: "<UNK>" under --case upper was a word of its own.
-_MARKER = re.compile(r"(?<!\S)(<[^<>\[\]\s]+>|\[[^<>\[\]\s]+\])(?=$|\s|[,.;:!?])")
-
-
-def _normalise(text: str, case: str, punctuation: str) -> str:
-    def cased(part: str) -> str:
-        return part.upper() if case == "upper" else part.lower() if case == "lower" else part
-
-    parts = _MARKER.split(text)  # odd indices: the markers
-    for i in range(len(parts)):
-        if i % 2:
-            parts[i] = "<unk>" if parts[i].lower() == "<unk>" and case != "keep" else cased(parts[i])
-        else:
-            parts[i] = cased(drop_punctuation(parts[i]) if punctuation == "drop" else parts[i])
-    return " ".join("".join(parts).split())
-
-
-def _visible(text: str) -> bool:
-    """Whether ``text`` has a character that is not white space or an invisible format character
-    (Unicode category Cf: zero-width space, BOM, direction marks): one that is only those reads as
-    empty, and would train the model on an invisible label."""
-    return any(not c.isspace() and unicodedata.category(c) != "Cf" for c in text)
-
-
 def _speaker_of(rel: PurePosixPath, speaker: Optional[str], speaker_from_dir: bool,
                 speaker_regex: Optional[re.Pattern]) -> str:
     if speaker_from_dir:
@@ -681,7 +277,7 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
         raise AsrkitError(f"--text-ext {text_ext!r}: not a file extension (e.g. txt or lab)") from None
     if sample_rate is not None:
         # Decoding refuses audio below this rate, so every utterance of a data dir converted to
-        # it (`sox ... -r 1 ...|`) failed later, one at a time. (Imported here: it brings torch.)
+        # it (`sox ... -r 1 ...|`) failed later, one at a time.
         from asrkit.features.containers import MAX_SAMPLE_RATE
         from asrkit.features.resample import MIN_SAMPLE_RATE
         if sample_rate < MIN_SAMPLE_RATE:

@@ -390,7 +390,7 @@ def _refuse_formats_sox_cannot_read(wav_scp: Dict[str, str], recos: set, d: Data
     content whatever the name: .wave, .oga, .rf64), and only its "no handler" counts: a file
     missing or damaged is the feature extraction's to name, as for a WAV.
     """
-    from asrkit.data.from_audio import sox_info
+    from asrkit.data.sox import sox_info
 
     by_suffix: Dict[str, List[str]] = {}
     for reco in sorted(recos):

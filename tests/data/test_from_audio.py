@@ -8,7 +8,9 @@ import shutil
 import pytest
 
 from asrkit.data.datadir import DataDir
-from asrkit.data.from_audio import BAD_NAME, EMPTY, EMPTY_FILE, NO_AUDIO, NO_SAMPLES, NOT_AUDIO, NO_TRANSCRIPT, NOT_UTF8_NAME, BROKEN_LINK, NOT_REGULAR, drop_punctuation, make_data_dir, safe_id
+from asrkit.data.from_audio import make_data_dir
+from asrkit.data.make_report import BAD_NAME, EMPTY, EMPTY_FILE, NO_AUDIO, NO_SAMPLES, NOT_AUDIO, NO_TRANSCRIPT, NOT_UTF8_NAME, BROKEN_LINK, NOT_REGULAR, safe_id
+from asrkit.data.transcript_files import drop_punctuation
 from asrkit.data.validate import validate_data_dir
 from asrkit.features.wav import read_wav_source
 from asrkit.utils.errors import AsrkitError
@@ -425,7 +427,7 @@ def test_a_truncated_wav_is_a_counted_skip(an4_root, tmp_path):
     Read as a plain path, compute-fbank refuses it later; but a speed-perturbed copy reads it through
     'sox ... speed F |', whose stream states no length, and its fragment (one frame) trained with
     the whole transcript. It is skipped here, counted under its own reason."""
-    from asrkit.data.from_audio import TRUNCATED
+    from asrkit.data.make_report import TRUNCATED
 
     make_user_corpus(an4_root, tmp_path / "c", 4)
     audio, prompts = tmp_path / "c/audio", tmp_path / "c/prompts.txt"
@@ -566,7 +568,7 @@ def test_a_float16_wav_is_a_skip_of_its_own_reason(an4_root, tmp_path):
 
     import soundfile
 
-    from asrkit.data.from_audio import UNSUPPORTED
+    from asrkit.data.make_report import UNSUPPORTED
 
     make_user_corpus(an4_root, tmp_path / "c", 4)
     audio, prompts = tmp_path / "c/audio", tmp_path / "c/prompts.txt"

@@ -10,7 +10,8 @@ import pytest
 
 from asrkit.data.datadir import DataDir
 from asrkit.data.fix import fix_data_dir
-from asrkit.data.from_audio import NOT_A_FILE, TEXT_WITHOUT_AUDIO, make_data_dir
+from asrkit.data.from_audio import make_data_dir
+from asrkit.data.make_report import NOT_A_FILE, TEXT_WITHOUT_AUDIO
 from asrkit.data.validate import validate_data_dir
 from asrkit.utils.errors import AsrkitError
 from cli_checks import without_root_override

@@ -14,7 +14,8 @@ import pytest
 import soundfile
 
 from asrkit.data.datadir import DataDir
-from asrkit.data.from_audio import NO_AUDIO, make_data_dir
+from asrkit.data.from_audio import make_data_dir
+from asrkit.data.make_report import NO_AUDIO
 from asrkit.utils.errors import AsrkitError
 from user_corpus import make_user_corpus
 

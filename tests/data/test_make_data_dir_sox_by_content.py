@@ -5,8 +5,8 @@ from __future__ import annotations
 import soundfile
 from debian_packages import require_program
 
-from asrkit.data import from_audio
 from asrkit.data.from_audio import make_data_dir
+from asrkit.data.sox import sox_formats
 from asrkit.data.table import read_table
 
 
@@ -14,8 +14,8 @@ def test_files_sox_reads_by_content_are_converted(yesno_root, tmp_path, asrkit):
     """'--sample-rate 16000' on .wave/.oga/.rf64 files was "the installed sox cannot read *.oga,
     *.rf64, *.wave", though every 'sox <file> -t wav -r 16000 ... |' pipe works."""
     require_program("sox")
-    from_audio.sox_formats.cache_clear()
-    if {"wave", "oga", "rf64"} <= (from_audio.sox_formats() or {"wave", "oga", "rf64"}):
+    sox_formats.cache_clear()
+    if {"wave", "oga", "rf64"} <= (sox_formats() or {"wave", "oga", "rf64"}):
         import pytest
         pytest.skip("this sox lists the three extensions: nothing to read by content")
     samples, rate = soundfile.read(sorted(yesno_root.rglob("*.wav"))[0], dtype="int16")

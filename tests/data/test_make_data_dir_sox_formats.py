@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 import soundfile
 
-from asrkit.data import from_audio
 from asrkit.data.datadir import DataDir
 from asrkit.data.from_audio import make_data_dir
+from asrkit.data.sox import sox_formats
 from asrkit.features.wav import read_wav_source
 
 
@@ -36,9 +36,9 @@ def fake_sox(tmp_path, monkeypatch):
     (bin_dir / "sox").write_text("#!/bin/sh\necho 'SoX v14.4.2'\necho 'AUDIO FILE FORMATS: flac ogg vorbis wav'\n")
     (bin_dir / "sox").chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    from_audio.sox_formats.cache_clear()
+    sox_formats.cache_clear()
     yield
-    from_audio.sox_formats.cache_clear()
+    sox_formats.cache_clear()
 
 
 def test_stereo_mp3_that_sox_cannot_read_gets_a_mono_copy_not_a_pipe(tmp_path, fake_sox, caplog):
@@ -86,11 +86,11 @@ def test_a_sox_whose_help_names_no_formats_is_trusted(tmp_path, monkeypatch):
     (bin_dir / "sox").write_text("#!/bin/sh\necho 'some sox'\n")
     (bin_dir / "sox").chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    from_audio.sox_formats.cache_clear()
+    sox_formats.cache_clear()
     try:
         (tmp_path / "a").mkdir()
         _stereo(tmp_path / "a/x.wav", "WAV")
         (tmp_path / "a/x.txt").write_text("hi\n")
         assert make_data_dir(tmp_path / "a", tmp_path / "d").num_utts == 1
     finally:
-        from_audio.sox_formats.cache_clear()
+        sox_formats.cache_clear()

@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 import soundfile
 
-from asrkit.data.from_audio import COMPRESSED_SPHERE, make_data_dir
+from asrkit.data.from_audio import make_data_dir
+from asrkit.data.make_report import COMPRESSED_SPHERE
 
 
 def test_compressed_sphere_is_counted_as_such(tmp_path):

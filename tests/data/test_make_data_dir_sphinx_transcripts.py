@@ -11,7 +11,8 @@ import sys
 
 import pytest
 
-from asrkit.data.from_audio import make_data_dir, read_transcript_file
+from asrkit.data.from_audio import make_data_dir
+from asrkit.data.transcript_files import read_transcript_file
 from asrkit.utils.errors import AsrkitError
 
 

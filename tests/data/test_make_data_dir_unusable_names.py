@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import soundfile
 
-from asrkit.data.from_audio import BAD_NAME, BROKEN_LINK, make_data_dir
+from asrkit.data.from_audio import make_data_dir
+from asrkit.data.make_report import BAD_NAME, BROKEN_LINK
 from asrkit.utils.errors import AsrkitError
 
 

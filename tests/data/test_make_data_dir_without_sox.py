@@ -15,7 +15,9 @@ import pytest
 import soundfile
 
 from asrkit.data.datadir import DataDir
-from asrkit.data.from_audio import MONO_DIR, NO_MONO_COPY, make_data_dir
+from asrkit.data.from_audio import make_data_dir
+from asrkit.data.make_report import NO_MONO_COPY
+from asrkit.data.mono_copies import MONO_DIR
 from asrkit.features.wav import read_wav_source
 from asrkit.utils.errors import AsrkitError
 
@@ -183,7 +185,7 @@ def test_tables_that_cannot_be_written_leave_no_copies_in_a_new_data_dir(tmp_pat
     def full(path, **tables):
         raise _no_space(os.path.join(path, "text"))
 
-    monkeypatch.setattr("asrkit.data.from_audio.write_data_dir", full)
+    monkeypatch.setattr("asrkit.data.mono_copies.write_data_dir", full)
     r = CliRunner().invoke(main, [str(tmp_path / "c"), str(out)])
     assert r.exit_code == 1 and r.output.strip().splitlines()[-1] == (
         f"ERROR (asrkit-make-data-dir): {out / 'text'}: no space left on device")
@@ -195,7 +197,7 @@ def test_tables_that_cannot_be_written_on_a_rerun_leave_the_old_copies_under_the
     """A rerun with --channel 1 replaced the copies of the channels' mean, then failed writing the
     tables: the old wav.scp named channel-1 audio under its ids, unsaid. The old copies go back;
     where the tables were written after all (a failure after them), the new copies stay."""
-    from asrkit.data import from_audio
+    from asrkit.data import mono_copies
 
     sides = _corpus(tmp_path / "c")
     out = tmp_path / "d"
@@ -207,12 +209,12 @@ def test_tables_that_cannot_be_written_on_a_rerun_leave_the_old_copies_under_the
         return {utt: read_wav_source(wav[utt], "x")[0] for utt in sides}
 
     mean = audio()
-    write = from_audio.write_data_dir
+    write = mono_copies.write_data_dir
 
     def full(path, **kw):
         raise _no_space(os.path.join(path, "text"))
 
-    monkeypatch.setattr(from_audio, "write_data_dir", full)
+    monkeypatch.setattr(mono_copies, "write_data_dir", full)
     with pytest.raises(OSError, match="No space left"):
         make_data_dir(tmp_path / "c", out, channel=1)
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == tables
@@ -224,7 +226,7 @@ def test_tables_that_cannot_be_written_on_a_rerun_leave_the_old_copies_under_the
         write(path, **kw)
         raise _no_space(os.path.join(path, "spk2gender"))
 
-    monkeypatch.setattr(from_audio, "write_data_dir", written_then_failed)
+    monkeypatch.setattr(mono_copies, "write_data_dir", written_then_failed)
     with pytest.raises(OSError):
         make_data_dir(tmp_path / "c", out, channel=1)
     after = audio()

@@ -9,7 +9,7 @@ import tracemalloc
 import pytest
 
 import asrkit.data.table as table
-from asrkit.data.from_audio import read_transcript_file
+from asrkit.data.transcript_files import read_transcript_file
 from asrkit.data.holdout import read_id_list
 from asrkit.data.table import corpus_text_lines, iter_table, iter_table_fast, iter_table_lines, read_line_blocks, read_table
 from asrkit.data.validate import scan_table

@@ -502,7 +502,8 @@ def test_compute_fbank_skips_and_counts_the_broken_files(tmp_path, an4_wavs, spe
 def test_make_data_dir_skips_a_cut_ogg(an4_root, tmp_path):
     """asrkit-make-data-dir's header check (check_wav_file) is the reader's: a cut OGG went into
     wav.scp, and sox (a speed-perturbed copy) reads the fragment without an error."""
-    from asrkit.data.from_audio import TRUNCATED, make_data_dir
+    from asrkit.data.from_audio import make_data_dir
+    from asrkit.data.make_report import TRUNCATED
     from user_corpus import make_user_corpus
 
     make_user_corpus(an4_root, tmp_path / "c", 4)

@@ -1,0 +1,152 @@
+"""Transcripts as make-data-dir reads them: a ``--transcripts`` file of ``<key> <text>`` lines
+(:func:`read_transcript_file`; a CSV, LJSpeech's metadata.csv, a Sphinx transcription file or
+UTF-16 text refused with the conversion that fixes it) and their normalisation (``--case``,
+``--punctuation``: :func:`_normalise`, :func:`drop_punctuation`, the <unk> and [noise] markers kept).
+
+Used by :mod:`asrkit.data.from_audio`; imports no other make-data-dir module."""
+from __future__ import annotations
+
+import re
+import shlex
+import unicodedata
+from pathlib import Path
+from typing import Dict, Tuple
+
+from asrkit.data.table import BOM, no_stdin_data, read_bounded
+from asrkit.utils.errors import AsrkitError
+from asrkit.utils.fileio import names_stdin
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def _utf16_hint(raw: bytes) -> str:
+    """What a transcript file that is not UTF-8 likely is, and the conversion, for the error: UTF-16
+    (Windows Notepad's 'Unicode') by its byte-order mark, else the usual 8-bit encodings."""
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return ": it is UTF-16 (a byte-order mark FF FE or FE FF); save it as UTF-8, e.g. iconv -f UTF-16 -t UTF-8"
+    # (older corpora and Windows editors: é as the single byte E9)
+    return "; if it is Latin-1 or Windows-1252 text, convert it, e.g. iconv -f WINDOWS-1252 -t UTF-8"
+
+
+CSV_TO_TSV = ("python3 -c 'import csv,sys; [print(*r[:2], sep=\"\\t\") for r in csv.reader(open(sys.argv[1], "
+              "newline=\"\"))]' {path} | tail -n +2 > prompts.tsv")
+
+
+PIPE_TO_PROMPTS = "awk -F'|' '{{ print $1, $NF }}' {path} > prompts.txt"
+
+
+def _refuse_csv(path: Path, content: str) -> None:
+    """A .csv of "path,text" rows read as '<key> <text>' lines gave keys like '"my' (a quoted
+    path cut at its first space: "key appears twice") or 'a0001.wav,HELLO' (no such file: every
+    line skipped), neither saying that the file's format was the trouble."""
+    if path.suffix.lower() != ".csv":
+        return
+    for lineno, line in enumerate(_LINE_BREAK.split(content), 1):
+        line = line.lstrip(BOM)
+        if not line.strip():
+            continue
+        key = line.split("\t", 1)[0].strip() if "\t" in line else line.split(maxsplit=1)[0]
+        if "|" in key:
+            # LJSpeech's metadata.csv ('LJ001-0001|text|normalized text'): every key was a whole
+            # line, every transcript "without audio", and every recording "without a transcript".
+            raise AsrkitError(f"{path}:{lineno}: a '|'-separated file ({line.strip()[:40]!r}; LJSpeech's "
+                              f"metadata.csv is 'id|text|normalized text'): --transcripts reads '<key> <text>' "
+                              f"lines; convert it first, e.g. {PIPE_TO_PROMPTS.format(path=shlex.quote(str(path)))} "
+                              f"(the last field: LJSpeech's normalized text)")
+        if "," in key or key.startswith('"'):
+            raise AsrkitError(f"{path}:{lineno}: a CSV file ({line.strip()[:40]!r}): --transcripts reads '<key> <text>' "
+                              f"or '<key><TAB><text>' lines; convert it first, e.g. "
+                              f"{CSV_TO_TSV.format(path=shlex.quote(str(path)))} (tail drops a header row)")
+        return
+
+
+# CMU Sphinx's transcription files (AN4's etc/*.transcription, SphinxTrain's layout) put the
+# utterance id last: "<s> YES </s> (an251-fash-b)". Read as '<key> <text>' lines, their first
+# words became keys, and the error was "key 'RUBOUT' appears twice", which says nothing of the
+# format; the <s> </s> markers would also have become words.
+_SPHINX_LINE = re.compile(r"\(([^()\s]+)\)\s*$")
+SPHINX_TO_PROMPTS = r"sed -E 's/\r$//; s/^(.*[^ ]) *\(([^()]+)\)$/\2 \1/; s/ *<\/?s> */ /g' {path} > prompts.txt"
+
+
+def _sphinx_hint(path: Path, content: str) -> str:
+    """For a duplicate key: the conversion, when every line ends in its own '(<id>)' as Sphinx's do
+    (prompts annotated '(laughs)' repeat theirs)."""
+    ids = [_SPHINX_LINE.search(line) for line in _LINE_BREAK.split(content) if line.strip()]
+    if not ids or not all(ids) or len({m.group(1) for m in ids}) < len(ids):
+        return ""
+    return (f": it looks like a Sphinx transcription file ('<text> (<id>)' lines) and --transcripts reads "
+            f"'<key> <text>' lines; convert it first, e.g. {SPHINX_TO_PROMPTS.format(path=shlex.quote(str(path)))}")
+
+
+def read_transcript_file(path: Path) -> Dict[str, Tuple[str, int]]:
+    """``<key> <text>`` lines -> {key: (text, line number)}; blank lines are ignored."""
+    try:
+        raw = read_bounded(path)
+    except OSError as e:
+        raise AsrkitError(f"{path}: cannot read the transcripts: {e.strerror}") from None
+    if not raw and names_stdin(path):  # an empty or failed pipe upstream, not a file of no transcripts
+        raise AsrkitError(no_stdin_data(path))
+    try:
+        content = raw.decode("utf-8-sig")  # a byte-order mark (Windows editors) is not part of the first key
+    except UnicodeDecodeError as e:
+        line = raw[:e.start].count(b"\n") + 1
+        raise AsrkitError(f"{path}:{line}: not UTF-8 text ({e.reason} at byte {e.start}){_utf16_hint(raw)}") from None
+    _refuse_csv(path, content)
+    out: Dict[str, Tuple[str, int]] = {}
+    # Lines end at \n, \r\n or \r only. str.splitlines() would also break at U+2028, U+0085,
+    # a form feed..., cutting a transcript short and making the rest a bogus key (and every
+    # later line number wrong); inside a transcript those are white space.
+    for lineno, line in enumerate(_LINE_BREAK.split(content), 1):
+        # A BOM at the start of a later line: files each saved with one, then concatenated.
+        line = line.lstrip(BOM)
+        # A tab, when there is one, ends the key: then a key may hold spaces ("my take 1<TAB>text").
+        parts = [p.strip() for p in line.split("\t", 1)] if "\t" in line else line.strip().split(maxsplit=1)
+        if not parts or not parts[0]:
+            continue
+        key = parts[0]
+        if key in out:
+            raise AsrkitError(f"{path}:{lineno}: key {key!r} appears twice (first on line {out[key][1]})"
+                              + _sphinx_hint(path, content))
+        out[key] = (parts[1] if len(parts) > 1 else "", lineno)
+    if not out:
+        raise AsrkitError(f"{path}: no transcripts in it (expected '<file-name> <text>' lines)")
+    return out
+
+
+def drop_punctuation(text: str) -> str:
+    """Punctuation (Unicode category P*) as word breaks, except an apostrophe inside a word (don't)."""
+    out = []
+    for i, c in enumerate(text):
+        if unicodedata.category(c).startswith("P"):
+            inside = 0 < i < len(text) - 1 and text[i - 1].isalnum() and text[i + 1].isalnum()
+            out.append("'" if c in "'\u2019" and inside else " ")
+        else:
+            out.append(c)
+    return "".join(out)
+
+
+# A Kaldi/ESPnet marker word, <unk>, <sil>, [noise], [laughter] (a word of its own, punctuation
+# after it allowed): its brackets kept by --punctuation drop, which made "[noise]" the word NOISE.
+# --case applies to it as to any word ([NOISE] and [noise] one word), but <unk> in any case is
+# sentencepiece's unknown symbol, <unk>: "<UNK>" under --case upper was a word of its own.
+_MARKER = re.compile(r"(?<!\S)(<[^<>\[\]\s]+>|\[[^<>\[\]\s]+\])(?=$|\s|[,.;:!?])")
+
+
+def _normalise(text: str, case: str, punctuation: str) -> str:
+    def cased(part: str) -> str:
+        return part.upper() if case == "upper" else part.lower() if case == "lower" else part
+
+    parts = _MARKER.split(text)  # odd indices: the markers
+    for i in range(len(parts)):
+        if i % 2:
+            parts[i] = "<unk>" if parts[i].lower() == "<unk>" and case != "keep" else cased(parts[i])
+        else:
+            parts[i] = cased(drop_punctuation(parts[i]) if punctuation == "drop" else parts[i])
+    return " ".join("".join(parts).split())
+
+
+def _visible(text: str) -> bool:
+    """Whether ``text`` has a character that is not white space or an invisible format character
+    (Unicode category Cf: zero-width space, BOM, direction marks): one that is only those reads as
+    empty, and would train the model on an invisible label."""
+    return any(not c.isspace() and unicodedata.category(c) != "Cf" for c in text)
