@@ -76,3 +76,37 @@ def test_a_command_ends_by_the_signal_that_stopped_it(tokens_model, sig):
     said = "interrupted" if sig == signal.SIGINT else f"terminated by {sig.name}"
     assert proc.returncode == -sig, err
     assert err.count(f"ERROR (asrkit-tokenize): {said}") == 1 and "Traceback" not in err, err
+
+
+def test_the_commands_own_script_ends_by_the_signal_too(tokens_model):
+    """asrkit-tokenize itself (the console script runs the command, not the asrkit group)."""
+    proc = _tokenizing([os.path.join(os.path.dirname(sys.executable), "asrkit-tokenize"), str(tokens_model)])
+    try:
+        proc.send_signal(signal.SIGTERM)
+        err = _end(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == -signal.SIGTERM, err
+    assert err.count("ERROR (asrkit-tokenize): terminated by SIGTERM") == 1, err
+
+
+def test_a_command_run_inside_a_python_program_leaves_its_signals_alone(tmp_path):
+    """A command run in-process (click's CliRunner, a notebook calling main.main(...)) and stopped
+    by Ctrl-C exits 130 there, as before: ending by the signal is for a command that is the
+    process. It set SIGINT to its default in the host and registered an exit handler that killed
+    the host by SIGINT when it later ended normally."""
+    script = tmp_path / "host.py"
+    script.write_text(
+        "import signal\n"
+        "from click.testing import CliRunner\n"
+        "import asrkit.cli.score as score\n"
+        "def ctrl_c(*a, **k):\n"
+        "    raise KeyboardInterrupt\n"
+        "score.read_transcript_pair = ctrl_c\n"
+        "result = CliRunner().invoke(score.main, ['ref', 'hyp'])\n"
+        "print(result.exit_code, signal.getsignal(signal.SIGINT) is signal.default_int_handler)\n")
+    proc = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, timeout=300,
+                          env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert proc.returncode == 0, proc.stderr.decode()[-3000:]
+    assert proc.stdout.decode().split() == ["130", "True"], proc.stdout.decode()

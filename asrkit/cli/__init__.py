@@ -10,6 +10,8 @@ import pkgutil
 
 import click
 
+from asrkit.cli._common import ProcessEntry
+
 
 def command_names() -> list[str]:
     import asrkit.cli as pkg
@@ -19,7 +21,7 @@ def command_names() -> list[str]:
     )
 
 
-class _LazyGroup(click.Group):
+class _LazyGroup(ProcessEntry, click.Group):
     def parse_args(self, ctx: click.Context, args: list) -> list:
         from asrkit.cli._common import help_output_named
 

@@ -85,6 +85,9 @@ def asrkit_command(name: str, **kwargs) -> Callable:
                     signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
 
         wrapper = click.option("-v", "--verbose", count=True, help="More logging (repeat for more).")(wrapper)
+        # (a command's own class must be an AsrkitCommand: its process ends by a signal that stops it)
+        kwargs.setdefault("cls", AsrkitCommand)
+        assert issubclass(kwargs["cls"], AsrkitCommand), kwargs["cls"]
         command = click.command(name=name, context_settings=CONTEXT_SETTINGS, **kwargs)(wrapper)
         for param in command.params:
             if isinstance(param.type, (click.types.IntParamType, click.types.FloatParamType)):
@@ -242,24 +245,52 @@ def _raise_terminated(signum, frame):
     raise Terminated(signum)
 
 
+class EndBySignal(SystemExit):
+    """The command was stopped by ``signum`` (its ERROR line written, its clean-up done): exit
+    status 128 + signum, and where the command is the process (:class:`ProcessEntry`), an end by
+    the signal itself."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(128 + signum)
+        self.signum = signum
+
+
 def _end_by_signal(signum: int) -> None:
-    """Exit so that the process ends by ``signum`` (the ERROR line is written, the clean-up done),
-    as Kaldi's binaries and Python's own uncaught KeyboardInterrupt end.
+    """Exit so that the process ends by ``signum``, as Kaldi's binaries and Python's own uncaught
+    KeyboardInterrupt end.
 
     An exit status of 128 + n instead told the shell waiting for the command that it had ended on
     its own: bash, which had the Ctrl-C too, goes on after a child that exited (its
     wait-and-cooperative-exit), so ``for f in ...; do asrkit-decode ...; done`` went on to its
     next item after Ctrl-C, and so did a recipe's script running asrkit steps. The exit unwinds
-    as before (a caller's ``finally``, non-daemon threads, atexit handlers: as Python does before
-    its own SIGINT); :func:`_die_by` raises the signal last. Outside the main thread (no handler
-    can be set there) the exit status alone says it."""
-    if threading.current_thread() is threading.main_thread():
-        with contextlib.suppress(OSError, ValueError):
-            # Ctrl-C pressed again while the exit takes its time ends the process at once, as a
-            # second SIGTERM already does (_raise_terminated).
-            signal.signal(signum, signal.SIG_DFL)
-        atexit.register(_die_by, signum)
-    sys.exit(128 + signum)
+    as before (a caller's ``finally``); :class:`ProcessEntry` decides whether the signal ends the
+    process: a command run inside another Python program (click's CliRunner, a notebook calling
+    ``main.main(...)``) only exits with 128 + n, leaving that program's signal handling as it was."""
+    raise EndBySignal(signum)
+
+
+class ProcessEntry:
+    """``__call__`` of asrkit's commands and of the ``asrkit`` group: what a console script (and
+    ``python -m asrkit``) runs, so the command is the process. Stopped by a signal, the process
+    then ends by it: the exit unwinds as Python's does (non-daemon threads, atexit handlers), and
+    :func:`_die_by`, registered last, raises the signal at its end. ``main()`` called directly
+    (CliRunner, a Python program) only exits with the status."""
+
+    def __call__(self, *args, **kwargs):
+        try:
+            return super().__call__(*args, **kwargs)
+        except EndBySignal as e:
+            if threading.current_thread() is threading.main_thread():
+                with contextlib.suppress(OSError, ValueError):
+                    # Ctrl-C pressed again while the exit takes its time ends the process at once,
+                    # as a second SIGTERM already does (_raise_terminated).
+                    signal.signal(e.signum, signal.SIG_DFL)
+                atexit.register(_die_by, e.signum)
+            raise
+
+
+class AsrkitCommand(ProcessEntry, click.Command):
+    """A command made by :func:`asrkit_command`."""
 
 
 def _die_by(signum: int) -> None:

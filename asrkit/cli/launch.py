@@ -5,7 +5,7 @@ import re
 
 import click
 
-from asrkit.cli._common import asrkit_command, refuse_empty_name
+from asrkit.cli._common import AsrkitCommand, asrkit_command, refuse_empty_name
 from asrkit.data.table import ascii_int
 from asrkit.launch.job import Launch, join_command, parse_job_range, refuse_range_as_option_value, resolve_tasks
 from asrkit.utils.errors import AsrkitError
@@ -18,7 +18,7 @@ logger = get_logger(__name__)
 _LOOKS_LIKE_RANGE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=([^/]*:[^/]*|[\d\-]*)$")
 
 
-class _RunPlArgs(click.Command):
+class _RunPlArgs(AsrkitCommand):
     """run.pl's argument order as well as asrkit's: the launcher's options may also follow the JOB
     range (``JOB=1:4 --mem 2G exp/log/x.JOB.log cmd``), as run.pl's two rounds of option parsing
     allow. They were taken for the log file and the command: a log named '--mem' in the current

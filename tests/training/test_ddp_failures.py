@@ -212,17 +212,29 @@ def test_a_sigterm_while_a_failed_rank_leaves_the_group_waits_for_it(yesno_setup
         assert counts["trained"] > 0 and counts["returned"] == 0, (rank, counts)
 
 
-def test_a_rank_killed_mid_training_stops_the_other_and_the_run_resumes(yesno_setup, tmp_path):
-    """kill -9 of rank 1 once epoch 1's checkpoint is written: rank 0 stops with one line (it was
-    a gloo traceback), exit 1, and a 2-rank run started again resumes from the checkpoint."""
-    exp = tmp_path / "exp"
+def _two_ranks_past_first_checkpoint(yesno_setup, exp: Path):
+    """Two ranks training into ``exp`` for up to 200 epochs, returned once rank 0 has written epoch
+    1's checkpoint (renamed into place whole): (the processes, rank 0's line queue). Both ranks'
+    output is read, so that no pipe fills; the caller ends them (_end)."""
     args = train_args(yesno_setup, exp, "--set", "training.max_epochs=200", "--set", "training.valid_cer=false")
     port = _free_port()
     procs = [_rank(r, 2, port, args) for r in (0, 1)]
     try:
         lines = _lines(procs[0])
-        _lines(procs[1])  # (read, so that its pipe never fills)
-        _wait_for(lines, "wrote ")  # (epoch 1's checkpoint, renamed into place whole)
+        _lines(procs[1])
+        _wait_for(lines, "wrote ")
+    except BaseException:
+        _end(*procs)
+        raise
+    return procs, lines
+
+
+def test_a_rank_killed_mid_training_stops_the_other_and_the_run_resumes(yesno_setup, tmp_path):
+    """kill -9 of rank 1 once epoch 1's checkpoint is written: rank 0 stops with one line (it was
+    a gloo traceback), exit 1, and a 2-rank run started again resumes from the checkpoint."""
+    exp = tmp_path / "exp"
+    procs, lines = _two_ranks_past_first_checkpoint(yesno_setup, exp)
+    try:
         procs[1].kill()
         procs[0].wait(timeout=WAIT_S)
         while lines.get(timeout=WAIT_S) is not None:
@@ -324,17 +336,12 @@ def test_a_resumed_run_with_another_config_warns_once(yesno_setup, tmp_path):
 def test_a_sigterm_ends_a_rank_waiting_for_a_stopped_peer(yesno_setup, tmp_path):
     """Rank 1 stopped (SIGSTOP: alive, not answering), rank 0 waiting for it in a collective: a
     SIGTERM to rank 0 did nothing until gloo's timeout (30 min; still running 30 s on here), so a
-    launcher's SIGKILL ended it without a word. It now ends within the grace, saying why: 143."""
+    launcher's SIGKILL ended it without a word. It now ends by the SIGTERM after the grace (3 s),
+    saying why; the 60 s wait only bounds a hang."""
     import time
 
-    exp = tmp_path / "exp"
-    args = train_args(yesno_setup, exp, "--set", "training.max_epochs=200", "--set", "training.valid_cer=false")
-    port = _free_port()
-    procs = [_rank(r, 2, port, args) for r in (0, 1)]
+    procs, lines = _two_ranks_past_first_checkpoint(yesno_setup, tmp_path / "exp")
     try:
-        lines = _lines(procs[0])
-        _lines(procs[1])
-        _wait_for(lines, "wrote ")
         procs[1].send_signal(signal.SIGSTOP)
         # (a fixed sleep here sent the SIGTERM while a loaded machine's rank 0 still computed the
         # step, which its main thread then took itself: not the wait this test is about)
@@ -353,6 +360,6 @@ def test_a_sigterm_ends_a_rank_waiting_for_a_stopped_peer(yesno_setup, tmp_path)
             procs[1].send_signal(signal.SIGCONT)
         _end(*procs)
     err = "".join(procs[0].seen)
-    assert procs[0].returncode == -signal.SIGTERM and took < 20, (took, err[-3000:])
+    assert procs[0].returncode == -signal.SIGTERM, (took, err[-3000:])
     assert "ERROR (asrkit-train rank 0 of 2): terminated by SIGTERM while waiting for the other ranks in " in err, err[-3000:]
     assert "Traceback" not in err
