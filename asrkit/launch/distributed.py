@@ -165,7 +165,11 @@ def _join(info: DistInfo, timeout_s: float):
                                   f"address of this machine (MASTER_ADDR must name the node rank 0 runs on)") from None
             raise
     else:
-        said = False
+        waiting_since = time.monotonic()
+        # Said once rank 0 has not answered for a connection try's time (a rank started a moment
+        # before rank 0, as asrkit-train --ngpu's and hand-started ranks often are, says nothing),
+        # then at the wait notes' times with where the ranks came from when that may be stale.
+        notes = [_CONNECT_TRY_S, *_WAIT_NOTES_S]
         while True:
             _resolve(host, port)
             # Knocked at with a plain socket first: TCPStore's client, finding no one, printed a C++
@@ -184,10 +188,14 @@ def _join(info: DistInfo, timeout_s: float):
                                       f"(its log says why), or listens elsewhere ({_first_line(e)})"
                                       f"{f'; {info.origin}' if info.origin else ''}") from None
                 time.sleep(max(0.0, min(_KNOCK_PAUSE_S, deadline - time.monotonic())))
-            if not said:
+            waited = time.monotonic() - waiting_since
+            if notes and waited >= notes[0]:
+                first = notes[0] == _CONNECT_TRY_S
+                while notes and waited >= notes[0]:
+                    notes.pop(0)
                 logger.warning("rank %d of %d: rank 0 does not answer at %s yet; waiting for it (up to %.0f s)%s",
-                               info.rank, world, where, timeout_s, f" ({info.origin})" if info.origin else "")
-                said = True
+                               info.rank, world, where, timeout_s,
+                               f" ({info.origin})" if info.origin and not first else "")
         store.set_timeout(full)
     # A count of its own, as torchrun's store outlives a restarted attempt's ranks.
     attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")  # (torchrun's restarts; 0 for any other launcher)
@@ -417,15 +425,28 @@ def _die_by(signum: int) -> None:
 
 def _collective_of(frame) -> Optional[str]:
     """The torch.distributed call (or autograd's backward, waiting on DDP's all-reduce) the stack of
-    ``frame`` is in; None when it is in none."""
+    ``frame`` is in; None when it is in none.
+
+    Backward counts only in a gloo group: a CPU backward runs in the calling thread, so one using no
+    CPU waits on the all-reduce; a CUDA backward runs on autograd's device threads while the main
+    thread idles, and one still computing 3 s after a SIGTERM would have been taken for a wait."""
     while frame is not None:
         path = frame.f_code.co_filename.replace(os.sep, "/")
         if "/torch/distributed/" in path:
             return f"torch.distributed's {frame.f_code.co_name}()"
         if "/torch/autograd/" in path and "backward" in frame.f_code.co_name:
-            return "backward() (DDP's all-reduce)"
+            return "backward() (DDP's all-reduce)" if _gloo_group() else None
         frame = frame.f_back
     return None
+
+
+def _gloo_group() -> bool:
+    import torch.distributed as dist
+
+    try:
+        return dist.is_initialized() and dist.get_backend() == "gloo"
+    except (RuntimeError, ValueError):  # (the group going away meanwhile)
+        return False
 
 
 def _refuse_half_torchrun(env: Mapping[str, str]) -> None:
