@@ -7,6 +7,7 @@ averaged in float64; integer buffers (e.g. counters) are taken from the best che
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -54,6 +55,8 @@ def checkpoints_given(paths: Sequence[PathLike]) -> Tuple[Path, Optional[List[in
         if p.is_dir():
             raise AsrkitError(f"{p}: a directory among {len(paths)} arguments: give one exp dir, or checkpoint files "
                               f"of one run (<exp-dir>/checkpoints/epoch<N>.pt)")
+        if p.parent.name != "checkpoints":  # (epoch1.pt given from inside the checkpoints folder)
+            p = Path(os.path.abspath(p))
         if not ckpt.checkpoint_name(p.name) or p.parent.name != "checkpoints":
             raise AsrkitError(f"{p}: not a checkpoint of an exp dir (<exp-dir>/checkpoints/epoch<N>.pt, as asrkit-train "
                               f"writes them): give the exp dir, or its checkpoints")

@@ -47,3 +47,14 @@ def test_checkpoint_files_of_one_run_are_averaged(trained, tmp_path):  # noqa: F
     assert code == 1 and "holds the checkpoints themselves; give the exp dir they are in" in err
     code, err = _run_inproc("average", "--out", tmp_path / "no.pt", tmp_path / "nothere")
     assert code == 1 and f"{tmp_path / 'nothere'}: no such exp dir" in err
+
+
+def test_checkpoint_files_named_from_inside_their_folder(trained, tmp_path, monkeypatch):  # noqa: F811
+    """'cd exp/las/checkpoints; asrkit-average epoch1.pt epoch2.pt' said 'epoch1.pt: not a
+    checkpoint of an exp dir', though each is one: the folder was read from the name as given."""
+    exp = tmp_path / "exp"
+    shutil.copytree(trained, exp)
+    monkeypatch.chdir(exp / "checkpoints")
+    code, err = _run_inproc("average", "epoch1.pt", "epoch2.pt")
+    assert code == 0, err
+    assert sorted(load_package(exp / "model.avg.pt").meta.extra["epochs"]) == [1, 2]
