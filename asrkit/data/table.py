@@ -137,8 +137,10 @@ def refuse_cr_only(first_line: bytes, name: str) -> None:
     as one utterance, exit 0; asrkit-tokenize encoded the ids of the other lines)."""
     at = cr_only_at(first_line)
     if at is not None:
+        # (an input that ends in a CR too is plainly lines; one that does not may be one line)
+        one_line = "" if first_line.endswith(b"\r") else ", or take the CR out of a one-line transcript"
         raise AsrkitError(f"{name}: CR-only (old Mac) line endings: no LF, a CR at byte {at} of the input; "
-                          f"convert it (tr '\\r' '\\n'), or take the CR out of a one-line transcript")
+                          f"convert it (tr '\\r' '\\n'){one_line}")
 
 
 # A file with no line break (/dev/zero, a disk image, a NUL-filled file a crash left) was read

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import stat
 from dataclasses import dataclass
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from asrkit.data.datadir import parse_segment
 from asrkit.data.table import iter_table_fast
@@ -23,6 +23,9 @@ from asrkit.features.wav import (DEFAULT_MAX_SAMPLES, DOWNMIX, EXPECT_MONO, STDI
                                  segment_bounds)
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import PathLike, names_stdin
+
+if TYPE_CHECKING:  # (numpy is loaded by the reader, when audio is read)
+    import numpy as np
 
 
 @dataclass(frozen=True)

@@ -302,3 +302,17 @@ def test_score_refuses_cr_only_lines_without_a_last_cr(asrkit, tmp_path):
         assert proc.returncode == 1 and proc.stderr.decode().splitlines()[-1] == (
             f"ERROR (asrkit-score): {ref}: CR-only (old Mac) line endings: no LF, a CR at byte 6 of the input; "
             f"convert it (tr '\\r' '\\n'), or take the CR out of a one-line transcript")
+
+
+def test_the_cr_only_error_offers_the_one_line_reading_only_where_it_may_be_one():
+    """'u1 A<CR>u2 B<CR>' is plainly lines (each ends in a CR): its error was also telling the user
+    to take the CR out of a one-line transcript."""
+    from asrkit.data.table import refuse_cr_only
+
+    hint = "or take the CR out of a one-line transcript"
+    with pytest.raises(AsrkitError) as lines:
+        refuse_cr_only(b"u1 A\ru2 B\r", "text")
+    with pytest.raises(AsrkitError) as maybe_one:
+        refuse_cr_only(b"u1 A\rB", "text")
+    assert str(lines.value) == "text: CR-only (old Mac) line endings: no LF, a CR at byte 4 of the input; convert it (tr '\\r' '\\n')"
+    assert str(maybe_one.value).endswith(hint)
