@@ -178,8 +178,9 @@ def main(ref_text: str, hyp_text: str, utt2spk_path: Optional[str], output_dir: 
         command = "asrkit-score " + " ".join(shlex.quote(a) for a in args)
         report = result_report(result, ref_name=ref_path, hyp_name=hyp_path, top_n=top_n, command=command)
         with AtomicFiles() as files:
-            files.tmp(out / "wer.txt").write_text("\n".join(summary) + "\n", encoding="utf-8")
-            with files.tmp(out / "result.txt").open("w", encoding="utf-8") as f:
+            with files.open(out / "wer.txt") as f:
+                f.write("\n".join(summary) + "\n")
+            with files.open(out / "result.txt") as f:
                 f.writelines(line + "\n" for line in report)
         log.info("Wrote %s and %s", out / "wer.txt", out / "result.txt")
     for line in summary:

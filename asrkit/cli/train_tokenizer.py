@@ -70,13 +70,15 @@ def main(model_type: str, vocab_size: Optional[int], character_coverage: float, 
     out = Path(lang_dir)
     out.mkdir(parents=True, exist_ok=True)
     with AtomicFiles() as files:
-        files.tmp(out / "tokens.model").write_bytes(model)
+        with files.open(out / "tokens.model", "wb") as f:
+            f.write(model)
         # (written to its temporary name as it is: an atomic write of its own made a temporary file
         # of that temporary file, which a killed run left where no later run looks for it)
-        files.tmp(out / "tokens.txt").write_text(token_list_text(tok.tokens), encoding="utf-8")
-        files.tmp(out / "tokenizer.yaml").write_text(
-            dump_yaml({**config.to_dict(), "text": str(text_file), "output_size": tok.vocab_size},
-                           sort_keys=False), encoding="utf-8")
+        with files.open(out / "tokens.txt") as f:
+            f.write(token_list_text(tok.tokens))
+        with files.open(out / "tokenizer.yaml") as f:
+            f.write(dump_yaml({**config.to_dict(), "text": str(text_file), "output_size": tok.vocab_size},
+                              sort_keys=False))
     log.info("wrote %s/tokens.model, tokens.txt, tokenizer.yaml", out)
     click.echo(f"Done: {model_type} tokenizer with {tok.vocab_size} tokens (ids 0..{tok.vocab_size - 1}) "
                f"from {len(sentences)} out of {len(utts)} transcripts in {out}", err=True)

@@ -206,8 +206,10 @@ def write_data_dir(path: PathLike, wav_scp: Dict[str, str], text: Dict[str, str]
     with signals_deferred():
         with AtomicFiles() as files:
             for name, table in (("wav.scp", wav_scp), ("text", text), ("utt2spk", utt2spk)):
-                files.tmp(path / name).write_text(format_table(table, sort=True), encoding="utf-8")
-            files.tmp(path / "spk2utt").write_text(format_table(list(spk2utt.items())), encoding="utf-8")
+                with files.open(path / name) as f:
+                    f.write(format_table(table, sort=True))
+            with files.open(path / "spk2utt") as f:
+                f.write(format_table(list(spk2utt.items())))
         for name in stale:
             (path / name).unlink(missing_ok=True)
     if stale:

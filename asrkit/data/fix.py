@@ -19,7 +19,7 @@ from asrkit.data.datadir import (RECO_TABLES, SPK_TABLES, UTT_TABLES, DataDir, d
 from asrkit.data.table import EMPTY_LINE, ascii_digits, split_fields, utt2spk_to_spk2utt
 from asrkit.data.validate import ScannedTable, data_dir_ids, id_control_problem, scan_table
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.fileio import AtomicFiles, PathLike
+from asrkit.utils.fileio import AtomicFiles, PathLike, name_os_error
 from asrkit.utils.logging import get_logger
 
 log = get_logger(__name__)
@@ -203,15 +203,31 @@ def fix_data_dir(path: PathLike, backup: bool = True) -> FixReport:
             report.backup_dir.mkdir(exist_ok=True)
             for name in report.changed:  # (renamed in before the tables: a backup is whole or absent)
                 if d.has(name):
-                    shutil.copy2(d.file(name), files.tmp(report.backup_dir / name))
+                    _back_up(files, d.file(name), report.backup_dir / name)
         for name in report.changed:
-            files.tmp(d.file(name)).write_text(_render(outputs[name]), encoding="utf-8")
+            with files.open(d.file(name)) as f:
+                f.write(_render(outputs[name]))
     if report.num_dropped or ambiguous:
         # Kaldi's fix_data_dir.sh filters vad.scp and its --utt-extra-files too: left as they were,
         # such a table named the dropped utterances without a word.
         report.unfiltered = d.other_tables(set(UTT_TABLES + RECO_TABLES + SPK_TABLES) | {"spk2utt"})
     log.info("%s: kept %d of %d utterances", d.path, report.num_utts_after, report.num_utts_before)
     return report
+
+
+def _back_up(files: AtomicFiles, table: Path, backup: Path) -> None:
+    """shutil.copy2 of ``table`` to ``backup``'s temporary file. Not copy2 itself: its sendfile
+    error on a full disk names the file copied, so a full disk under .backup/ was reported as the
+    table (the input) being out of space."""
+    try:
+        with open(table, "rb") as src, files.open(backup, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+    except OSError as e:
+        name_os_error(e, table)  # (the backup's write errors carry its name already: this one is a read's)
+        raise
+    tmp = files.tmp(backup)
+    if tmp != backup:  # (a stream, .backup/text -> /dev/null: its mode and times are not the table's to set)
+        shutil.copystat(table, tmp)
 
 
 SPK_NOT_IN_CMVN = "speaker not in cmvn.scp"

@@ -178,7 +178,8 @@ def holdout_lists(data_dir: PathLike, out_dir: PathLike, **kwargs) -> Dict[str, 
         with AtomicFiles() as files:
             for name, utts in sets.items():
                 if utts:
-                    files.tmp(out / f"{name}.list").write_text("".join(u + "\n" for u in utts), encoding="utf-8")
+                    with files.open(out / f"{name}.list") as f:
+                        f.write("".join(u + "\n" for u in utts))
         for name, utts in sets.items():
             if not utts:
                 (out / f"{name}.list").unlink(missing_ok=True)  # an earlier split's list must not pass for this one's

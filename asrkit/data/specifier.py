@@ -426,7 +426,8 @@ class MatrixWriter:
         return self
 
     def _name_error(self, e: BaseException) -> None:
-        name_os_error(e, self._files.newest() or (self.spec.ark if self.spec.ark != "-" else "<stdout>"))
+        if self.spec.ark == "-":  # (the ark and scp files name their own write errors)
+            name_os_error(e, "<stdout>")
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc is not None:

@@ -25,7 +25,7 @@ from asrkit.decoding.inputs import Item
 from asrkit.decoding.recognizer import Recognizer, UttResult
 from asrkit.utils.bad_items import MAX_FAILED_PERCENT, BadItems
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.fileio import AtomicFiles, name_os_error, open_output, same_regular_file
+from asrkit.utils.fileio import AtomicFiles, name_os_error, same_regular_file
 from asrkit.utils.logging import progress
 
 log = logging.getLogger("decode")
@@ -363,10 +363,9 @@ class Outputs:
             raise
 
     def _open(self, path: Path) -> TextIO:
-        tmp = self.files.tmp(path)
-        f = open_output(tmp, "w", encoding="utf-8")  # (opened now: one that cannot be fails before decoding)
+        f = self.files.open(path)  # (opened now: one that cannot be fails before decoding)
         self._own[f] = path
-        if tmp == path:  # a stream: nothing to rename, so it is held back instead
+        if self.files.tmp(path) == path:  # a stream: nothing to rename, so it is held back instead
             held = self._held[f] = io.StringIO()
             self._own[held] = path
             return held
@@ -378,7 +377,7 @@ class Outputs:
                 f.write(data)
             else:  # text on stdout: each line as it is decoded, in UTF-8 as Kaldi's text files
                 _write_utf8(f, data)
-        except OSError as e:  # a full disk: a write error carries no file name, so give it the output's
+        except OSError as e:  # a full disk: a write error carries no file name (the files opened here name theirs)
             name_os_error(e, self._own.get(f, "<stdout>"))
             raise
 
@@ -417,12 +416,8 @@ class Outputs:
 
                     path = self.dir / "decode.yaml"
                     earlier = _earlier_outputs(path)
-                    try:
-                        self.files.tmp(path).write_text(dump_yaml({**settings, "outputs": self.in_dir},
-                                                                  sort_keys=False), encoding="utf-8")
-                    except OSError as e:
-                        name_os_error(e, path)
-                        raise
+                    with self.files.open(path) as y:
+                        y.write(dump_yaml({**settings, "outputs": self.in_dir}, sort_keys=False))
                 self.files.commit()
                 committed = True
                 self._warn_of_earlier(earlier)

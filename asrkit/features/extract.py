@@ -33,7 +33,8 @@ from asrkit.features.wav import DEFAULT_MAX_SAMPLES, EXPECT_MONO, constant_value
 from asrkit.features.wav_scp import WavEntry, iter_wavs, preload_stdin, read_wav_scp
 from asrkit.utils.bad_items import MAX_FAILED_PERCENT, BadItems
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.fileio import AtomicFiles, PathLike, is_stream, missing_dirs, name_os_error, remove_empty_dirs
+from asrkit.utils.fileio import (AtomicFiles, NamedOutput, PathLike, is_stream, missing_dirs, name_os_error,
+                                 remove_empty_dirs)
 from asrkit.utils.logging import get_logger, progress
 from asrkit.utils.workers import run_workers
 
@@ -148,7 +149,8 @@ def _job_main(job: int, entries: List[WavEntry], ark_path: str, text: bool, conf
     import torch
 
     torch.set_num_threads(1)
-    with open(ark_path, "wb") as ark:
+    # (its write errors name it: a job's ark may fill the disk while the others' are written)
+    with NamedOutput(open(ark_path, "wb"), ark_path) as ark:
         return _run_job(entries, ark, text, config, desc=f"fbank job {job}", allow_resample=allow_resample)
 
 
@@ -339,7 +341,8 @@ def compute_fbank_table(
             outputs.append(str(side_dir / "fbank.yaml"))
         files.commit()
     except BaseException as e:
-        name_os_error(e, files.newest() or ("<stdout>" if spec.ark == "-" else spec.ark))
+        if spec.ark == "-":  # (every file output names its own write errors)
+            name_os_error(e, "<stdout>")
         files.abort()
         remove_empty_dirs(made_dirs)
         raise

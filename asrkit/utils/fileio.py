@@ -477,8 +477,10 @@ def atomic_open(path: PathLike, mode: str = "w", encoding: str | None = "utf-8")
 
 class NamedOutput:
     """A file open for writing one output (:meth:`AtomicFiles.open`): an OSError writing, flushing
-    or closing it gets that output's name. Written through it, an scp on a full disk (or on
-    /dev/full) beside an ark on another one was named as the ark, the newest temporary file."""
+    or closing it gets that output's name. AtomicFiles guessed the name from its temporary files'
+    times: an scp on a full disk (or on /dev/full) beside an ark on another one was named as the
+    ark, asrkit-score's result.txt -> /dev/full as wer.txt, and an output that is a stream (never
+    a temporary file) was not named at all."""
 
     def __init__(self, f: IO, name: PathLike) -> None:
         self._f = f
@@ -503,7 +505,13 @@ class NamedOutput:
     def close(self) -> None:
         self._named(self._f.close)
 
-    def __getattr__(self, attr):  # tell, closed, buffer, fileno...
+    def seek(self, *args):  # (both flush what is buffered first)
+        return self._named(self._f.seek, *args)
+
+    def tell(self):
+        return self._named(self._f.tell)
+
+    def __getattr__(self, attr):  # closed, seekable, buffer, fileno...
         return getattr(self._f, attr)
 
     def __enter__(self) -> "NamedOutput":
@@ -535,8 +543,9 @@ class AtomicFiles:
 
     def open(self, path: PathLike, mode: str = "w", encoding: str | None = "utf-8") -> IO:
         """``path``'s temporary file (``path`` itself for a stream), open for writing: an error
-        writing, flushing or closing it names ``path``. (A write's OSError carries no file name,
-        and :meth:`newest` can only guess from the temporary files' times.)"""
+        writing, flushing or closing it names ``path`` (a write's OSError carries no file name).
+        Write every output through it, or name the errors of one written otherwise: nothing here
+        can tell afterwards which output a nameless error was about."""
         return NamedOutput(open_output(self.tmp(path), mode, encoding=encoding), path)
 
     def commit(self) -> None:
@@ -568,25 +577,8 @@ class AtomicFiles:
     def __enter__(self) -> "AtomicFiles":
         return self
 
-    def newest(self) -> Optional[Path]:
-        """The output whose temporary file was written last: the one a write error was most likely
-        about, where the file that failed did not name itself (:meth:`open` names it). Of two
-        written within one tick of the file system's clock, the one handed out later: the first
-        one's, written before the second was made, was named for a full disk under the second."""
-        best, best_key = None, None
-        for order, (final, tmp) in enumerate(self._pending.items()):
-            try:
-                key = (os.stat(tmp).st_mtime_ns, order)
-            except OSError:
-                continue
-            if best_key is None or key > best_key:
-                best, best_key = final, key
-        return best
-
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is None:
             self.commit()
         else:
-            if isinstance(exc, OSError) and exc.filename is None and self.newest() is not None:
-                name_os_error(exc, self.newest())
             self.abort()

@@ -229,17 +229,6 @@ def test_a_full_disk_names_the_output_being_written_not_the_newest_temporary(tmp
         assert not (tmp_path / "f.ark").exists() and not (tmp_path / "f.scp").exists()
 
 
-def test_of_two_temporary_files_written_in_one_tick_the_later_one_is_the_newest(tmp_path):
-    files = AtomicFiles()
-    first, second = files.tmp(tmp_path / "a"), files.tmp(tmp_path / "b")
-    for t in (first, second):
-        os.utime(t, ns=(10**18, 10**18))
-    assert files.newest() == tmp_path / "b"
-    os.utime(first, ns=(10**18 + 1, 10**18 + 1))
-    assert files.newest() == tmp_path / "a"
-    files.abort()
-
-
 def test_an_interrupt_while_a_temporary_file_is_made_leaves_none(tmp_path, monkeypatch):
     """Ctrl-C or SIGTERM (raised as KeyboardInterrupt) after mkstemp but before the name was handed
     back: no caller knew the file to remove, so it stayed behind (a killed asrkit-score, now and then)."""
