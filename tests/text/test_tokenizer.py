@@ -532,7 +532,8 @@ def test_a_model_that_is_no_regular_file_is_refused_without_waiting(asrkit, tmp_
     sock.bind(str(tmp_path / "sock.model"))
     try:
         # first in a subprocess, with a time limit: the old code, in this process, waited for ever
-        bad = asrkit("tokenize", tmp_path / "fifo.model", input=b"u1 YES\n", check=False, timeout=60)
+        # (300 s bounds a hang only: a Python start and the 5 s wait take longer on a loaded machine)
+        bad = asrkit("tokenize", tmp_path / "fifo.model", input=b"u1 YES\n", check=False, timeout=300)
         assert bad.returncode == 1 and (f"ERROR (asrkit-tokenize): {tmp_path / 'fifo.model'}: a named pipe with no writer, not a "
                                         f"tokenizer model file").encode() in bad.stderr, bad.stderr
         monkeypatch.setattr("asrkit.text.tokenizer.FIFO_WRITER_WAIT_S", 0.1)  # (the command above waited its 5 s)
@@ -552,7 +553,7 @@ def test_a_model_that_is_no_regular_file_is_refused_without_waiting(asrkit, tmp_
     (tmp_path / "link.model").symlink_to(lang / "tokens.model")
     assert asrkit("tokenize", tmp_path / "link.model", input=b"u1 YES NO\n").stdout == want
     shell = subprocess.run(["bash", "-c", f'{sys.executable} -m asrkit tokenize <(cat "$1") <<< "u1 YES NO"', "-",
-                            str(lang / "tokens.model")], capture_output=True, timeout=120)
+                            str(lang / "tokens.model")], capture_output=True, timeout=300)  # (a hang bound)
     assert shell.returncode == 0 and shell.stdout == want, shell.stderr
     # A named pipe with its writer there (mkfifo f; cat tokens.model > f &) is read as a pipe, as it was
     # before 016aa43d refused every named pipe. The writer here holds it open (O_RDWR, which never

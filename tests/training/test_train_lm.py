@@ -285,7 +285,7 @@ def test_a_named_pipe_among_the_runs_own_files_is_named_not_waited_on(tmp_path, 
     text, lang, conf = _lm_setup(tmp_path, an4_root)
     exp = tmp_path / "exp"
     assert_named_pipe_refused(asrkit, ["train-lm", "--config", conf, "--lang-dir", lang, "--max-epochs", "1", text, exp],
-                              exp, name, "train-lm", timeout=60)
+                              exp, name, "train-lm", timeout=300)  # (a hang bound: the refusal takes seconds)
 
 
 def test_a_directory_at_lm_pt_is_named_before_training(tmp_path, an4_root, asrkit):
