@@ -52,7 +52,7 @@ import re
 import shutil
 import stat
 from pathlib import Path, PurePosixPath
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 from asrkit.data.datadir import dir_problem, write_data_dir
 from asrkit.data.make_report import (BAD_NAME, BROKEN_LINK, CANNOT_OPEN, COMPRESSED_SPHERE, EMPTY, EMPTY_FILE,
@@ -252,6 +252,30 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
     """Write ``out_dir``'s wav.scp, text, utt2spk and spk2utt; see the module docstring.
     ``channel``: the channel (0-based) of multi-channel files to take, not their average."""
     audio_dir = Path(audio_dir)
+    regex = _check_options(audio_dir, text_ext, extensions, speaker, speaker_from_dir, speaker_regex, sample_rate,
+                           case, punctuation, max_skip_ratio)
+    audio_root = audio_dir.resolve()
+    _check_output_dir(Path(out_dir), audio_root, transcripts)
+    report = MakeReport()
+    found = _find(audio_dir, audio_root, extensions, transcripts, text_ext, report)
+    good, unusable, channels_of = _probe(found.files, audio_root, channel, report)
+    copied, why_copied = _choose_readers(good, channels_of, audio_dir, audio_root, Path(out_dir), sample_rate)
+    if transcripts is not None:
+        text_of, where_of = _texts_from_file(transcripts, audio_dir, audio_root, good, unusable, found, report)
+    else:
+        text_of, where_of = _texts_beside(text_ext, audio_dir, audio_root, good, found, report)
+    wav_scp, text, utt2spk, source_of = _utterances(good, text_of, where_of, copied, channels_of, audio_dir,
+                                                    audio_root, speaker, speaker_from_dir, regex, case, punctuation,
+                                                    sample_rate, channel, report)
+    _write(out_dir, audio_dir, audio_root, wav_scp, text, utt2spk, source_of, copied, why_copied,
+           found.other_reason, max_skip_ratio, channel, report)
+    return report
+
+
+def _check_options(audio_dir: Path, text_ext: str, extensions: Sequence[str], speaker: Optional[str],
+                   speaker_from_dir: bool, speaker_regex: Optional[str], sample_rate: Optional[int], case: str,
+                   punctuation: str, max_skip_ratio: float) -> Optional[re.Pattern]:
+    """The options refused before any file is read; the speaker pattern compiled (None without one)."""
     problem = dir_problem(audio_dir)
     if problem:
         raise AsrkitError(f"{audio_dir}: {problem} (the folder holding the audio files)")
@@ -271,7 +295,7 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
         if not ext.lstrip(".") or any(c in ext.lstrip(".") for c in "./*?[ "):
             raise AsrkitError(f"--audio-ext {ext!r}: an extension is the part of the name after its last dot, "
                               f"without wildcards (e.g. wav,flac)")
-    try:  # what transcript_beside does with it: '', '.' or 'a/b' was a ValueError traceback there
+    try:  # what _transcript_beside does with it: '', '.' or 'a/b' was a ValueError traceback there
         PurePosixPath("x").with_suffix("." + text_ext.lstrip("."))
     except ValueError:
         raise AsrkitError(f"--text-ext {text_ext!r}: not a file extension (e.g. txt or lab)") from None
@@ -294,12 +318,23 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
             raise AsrkitError(f"--speaker-regex {speaker_regex!r}: {e}") from None
         if regex.groups < 1:
             raise AsrkitError(f"--speaker-regex {speaker_regex!r}: needs a group, e.g. '^([^/]+)/' or '_(spk\\d+)_'")
-    audio_root = audio_dir.resolve()
-    _check_output_dir(Path(out_dir), audio_root, transcripts)
-    report = MakeReport()
+    return regex
+
+
+class _Found(NamedTuple):
+    files: List[PurePosixPath]  # the audio taken (--audio-ext)
+    others: List[PurePosixPath]  # audio of the other formats with no taken file of its name beside it
+    texts: List[PurePosixPath]  # the transcripts beside the audio (without --transcripts)
+    folders: List[PurePosixPath]  # directories named like audio files
+    other_reason: str  # the skip reason of a recording in another format, with the --audio-ext that takes it
+
+
+def _find(audio_dir: Path, audio_root: Path, extensions: Sequence[str], transcripts: Optional[PathLike],
+          text_ext: str, report: MakeReport) -> _Found:
+    """The files below the audio folder; no audio to take, or a folder path no wav.scp can hold, is an error."""
     others: List[PurePosixPath] = []
-    texts: List[PurePosixPath] = []  # the transcripts beside the audio (without --transcripts)
-    folders: List[PurePosixPath] = []  # directories named like audio files
+    texts: List[PurePosixPath] = []
+    folders: List[PurePosixPath] = []
     text_suffix = None if transcripts is not None else "." + text_ext.lstrip(".")
     unreadable: List[Tuple[PurePosixPath, str]] = []
     files = find_audio(audio_root, extensions, others, text_suffix, texts, folders, unreadable)
@@ -325,6 +360,12 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
     if _has_control_char(str(audio_root)):  # (a line break in it cut every wav.scp line in two, exit 0)
         raise AsrkitError(f"{str(audio_dir)!r}: the folder's path holds a line break or control character, which no "
                           f"wav.scp line can hold (the path as links resolve): rename it")
+    return _Found(files, others, texts, folders, other_reason)
+
+
+def _probe(files: List[PurePosixPath], audio_root: Path, channel: Optional[int],
+           report: MakeReport) -> Tuple[List[PurePosixPath], List[PurePosixPath], Dict[PurePosixPath, int]]:
+    """(the files to use, those skipped for their name or what they hold, each probed file's channels)."""
     good: List[PurePosixPath] = []
     unusable: List[PurePosixPath] = []  # skipped for what the file holds: their transcripts are not "without audio"
     channels_of: Dict[PurePosixPath, int] = {}
@@ -350,6 +391,13 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
                 unusable.append(rel)
             else:
                 good.append(rel)
+    return good, unusable, channels_of
+
+
+def _choose_readers(good: List[PurePosixPath], channels_of: Dict[PurePosixPath, int], audio_dir: Path,
+                    audio_root: Path, out_dir: Path, sample_rate: Optional[int]) -> Tuple[set, str]:
+    """(the files to copy as mono into the data dir, why); the others are read in-process or piped
+    through sox. A pipe that no sox, or no handler of the installed sox, reads is an error."""
     piped = [r for r in good if needs_sox(r, sample_rate, channels_of[r])]
     # Without sox, a multi-channel file libsndfile reads gets a mono copy in the data dir instead
     # of its pipe (write_mono_copies); converting formats or rates still needs sox.
@@ -386,7 +434,7 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
         copied |= {r for r in unread if libsndfile_reads(r)}
         unread = [r for r in unread if r not in copied]
     if copied:
-        _refuse_foreign_mono_dir(Path(out_dir) / MONO_DIR)
+        _refuse_foreign_mono_dir(out_dir / MONO_DIR)
     if unread:
         first = unread[0]
         kinds = sorted({r.suffix.lower().lstrip(".") for r in unread})
@@ -397,145 +445,179 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
         raise AsrkitError(f"{audio_dir}: the installed sox cannot read *.{', *.'.join(kinds)} (not in 'sox -h' AUDIO "
                           f"FILE FORMATS){pkg}, and {why}: {len(unread)} such file(s), first: {first}; install "
                           f"its handler, or convert them to mono WAV or FLAC")
+    return copied, why_copied
 
-    # Each file's transcript.
+
+def _texts_from_file(transcripts: PathLike, audio_dir: Path, audio_root: Path, good: List[PurePosixPath],
+                     unusable: List[PurePosixPath], found: _Found,
+                     report: MakeReport) -> Tuple[Dict[PurePosixPath, str], Dict[PurePosixPath, str]]:
+    """(each file's transcript, and its file:line for errors) from the one ``--transcripts`` file; a line
+    whose audio is not there is skipped, and a key that matches two files or a second line for a file is
+    an error."""
     text_of: Dict[PurePosixPath, str] = {}
-    where_of: Dict[PurePosixPath, str] = {}  # the transcript's file (and line), for errors
-    if transcripts is not None:
-        table = read_transcript_file(Path(transcripts))
-        # A key that is a path below the folder names one file; a bare name may name several.
-        by_path: Dict[str, List[PurePosixPath]] = {}
-        by_name: Dict[str, List[PurePosixPath]] = {}
-        # A key's extension matches in any case, as --audio-ext's does: 'A.wav' in the transcripts
-        # for A.WAV was a transcript without audio and the audio without a transcript. (Keyed
-        # with the extension lower-cased, found by the key's extension lower-cased.)
-        for rel in good + unusable:
-            lower = rel.with_suffix(rel.suffix.lower())
-            for key in {_nfc(str(rel.with_suffix(""))), _nfc(str(rel)), _nfc(str(lower))}:
-                by_path.setdefault(key, []).append(rel)
-            for key in {_nfc(rel.stem), _nfc(rel.name), _nfc(lower.name)}:
-                by_name.setdefault(key, []).append(rel)
-        def lookup(key: str) -> List[PurePosixPath]:
-            # A key as 'find' prints it: './spk1/a0001.wav', or the absolute path of the file.
-            path = PurePosixPath(key)
-            if path.is_absolute():
-                for root in (PurePosixPath(audio_dir.absolute()), PurePosixPath(audio_root)):
-                    if path.is_relative_to(root) and path != root:
-                        path = path.relative_to(root)
-                        break
-            key = _nfc(str(path) if str(path) != "." else key)
-            found = by_path.get(key) or by_name.get(key, [])
-            if not found and path.suffix.lower() in _OTHER_AUDIO_SUFFIXES and path.suffix != path.suffix.lower():
-                key = _nfc(str(path.with_suffix(path.suffix.lower())))
-                found = by_path.get(key) or by_name.get(key, [])
-            return found
+    where_of: Dict[PurePosixPath, str] = {}
+    table = read_transcript_file(Path(transcripts))
+    # A key that is a path below the folder names one file; a bare name may name several.
+    by_path: Dict[str, List[PurePosixPath]] = {}
+    by_name: Dict[str, List[PurePosixPath]] = {}
+    # A key's extension matches in any case, as --audio-ext's does: 'A.wav' in the transcripts
+    # for A.WAV was a transcript without audio and the audio without a transcript. (Keyed
+    # with the extension lower-cased, found by the key's extension lower-cased.)
+    for rel in good + unusable:
+        lower = rel.with_suffix(rel.suffix.lower())
+        for key in {_nfc(str(rel.with_suffix(""))), _nfc(str(rel)), _nfc(str(lower))}:
+            by_path.setdefault(key, []).append(rel)
+        for key in {_nfc(rel.stem), _nfc(rel.name), _nfc(lower.name)}:
+            by_name.setdefault(key, []).append(rel)
+    other_keys, folder_keys = _keys_of(found.others), _keys_of(found.folders)
+    for key, (text, lineno) in table.items():
+        matches = _lookup(key, by_path, by_name, audio_dir, audio_root)
+        if not matches and len(key.split()) > 1 and _lookup(key.split()[0], by_path, by_name, audio_dir, audio_root):
+            # 'a0001 YES NO<TAB>GO': the tab is in the transcript, a space ended the key.
+            key, rest = key.split(maxsplit=1)
+            text, matches = f"{rest} {text}", _lookup(key, by_path, by_name, audio_dir, audio_root)
+        if len({m.with_suffix("") for m in matches}) == 1 < len(matches):
+            # No path key tells them apart: the advice below would name this very key.
+            raise AsrkitError(f"{transcripts}:{lineno}: {key!r} matches {', '.join(map(str, matches))}: "
+                              f"{SAME_NAME_ADVICE}")
+        if len(matches) > 1:
+            raise AsrkitError(f"{transcripts}:{lineno}: {key!r} matches {len(matches)} audio files "
+                              f"({', '.join(map(str, matches[:3]))}): use the path below {audio_dir} as the "
+                              f"key, e.g. {str(matches[0].with_suffix(''))!r}")
+        if not matches:
+            why = (found.other_reason if _names_one_of(key, other_keys, audio_root) else
+                   NOT_A_FILE if _names_one_of(key, folder_keys, audio_root) else NO_AUDIO)
+            report.skip(why, f"{key} ({transcripts}:{lineno})")
+            continue
+        rel = matches[0]
+        if rel in unusable:  # counted once, as its file's problem
+            continue
+        if rel in text_of:
+            raise AsrkitError(f"{transcripts}:{lineno}: {key!r} is a second transcript for {rel}")
+        text_of[rel] = text
+        where_of[rel] = f"{transcripts}:{lineno}"
+    return text_of, where_of
 
-        def keys_of(paths: List[PurePosixPath]):
-            return {_nfc(k) for r in paths for k in (str(r.with_suffix("")), str(r), r.stem, r.name)}
-        other_keys, folder_keys = keys_of(others), keys_of(folders)
-        def other_lookup(key: str, keys=other_keys) -> bool:
-            path = PurePosixPath(key)
-            if path.is_absolute() and path.is_relative_to(PurePosixPath(audio_root)):
-                path = path.relative_to(audio_root)
-            return _nfc(str(path)) in keys
 
-        for key, (text, lineno) in table.items():
-            matches = lookup(key)
-            if not matches and len(key.split()) > 1 and lookup(key.split()[0]):
-                # 'a0001 YES NO<TAB>GO': the tab is in the transcript, a space ended the key.
-                key, rest = key.split(maxsplit=1)
-                text, matches = f"{rest} {text}", lookup(key)
-            if len({m.with_suffix("") for m in matches}) == 1 < len(matches):
-                # No path key tells them apart: the advice below would name this very key.
-                raise AsrkitError(f"{transcripts}:{lineno}: {key!r} matches {', '.join(map(str, matches))}: "
-                                  f"{SAME_NAME_ADVICE}")
-            if len(matches) > 1:
-                raise AsrkitError(f"{transcripts}:{lineno}: {key!r} matches {len(matches)} audio files "
-                                  f"({', '.join(map(str, matches[:3]))}): use the path below {audio_dir} as the "
-                                  f"key, e.g. {str(matches[0].with_suffix(''))!r}")
-            if not matches:
-                why = other_reason if other_lookup(key) else NOT_A_FILE if other_lookup(key, folder_keys) else NO_AUDIO
-                report.skip(why, f"{key} ({transcripts}:{lineno})")
-                continue
-            rel = matches[0]
-            if rel in unusable:  # counted once, as its file's problem
-                continue
-            if rel in text_of:
-                raise AsrkitError(f"{transcripts}:{lineno}: {key!r} is a second transcript for {rel}")
-            text_of[rel] = text
-            where_of[rel] = f"{transcripts}:{lineno}"
-    else:
-        ext = "." + text_ext.lstrip(".")
-        names_in: Dict[Path, Dict[str, List[str]]] = {}
+def _lookup(key: str, by_path: Dict[str, List[PurePosixPath]], by_name: Dict[str, List[PurePosixPath]],
+            audio_dir: Path, audio_root: Path) -> List[PurePosixPath]:
+    """The files a transcript file's key names."""
+    # A key as 'find' prints it: './spk1/a0001.wav', or the absolute path of the file.
+    path = PurePosixPath(key)
+    if path.is_absolute():
+        for root in (PurePosixPath(audio_dir.absolute()), PurePosixPath(audio_root)):
+            if path.is_relative_to(root) and path != root:
+                path = path.relative_to(root)
+                break
+    key = _nfc(str(path) if str(path) != "." else key)
+    found = by_path.get(key) or by_name.get(key, [])
+    if not found and path.suffix.lower() in _OTHER_AUDIO_SUFFIXES and path.suffix != path.suffix.lower():
+        key = _nfc(str(path.with_suffix(path.suffix.lower())))
+        found = by_path.get(key) or by_name.get(key, [])
+    return found
 
-        def transcript_beside(audio: Path) -> Optional[Path]:
-            # The audio extension is matched in any case (A.WAV), and so is the transcript's:
-            # A.TXT beside A.WAV (a corpus from Windows or a camera) was "audio without a
-            # transcript" with the transcript right there. a.wav.txt (some tools' naming) was too.
-            exact = audio.with_suffix(ext)
-            whole = audio.parent / (audio.name + ext)
-            if audio.parent not in names_in:
-                folder: Dict[str, List[str]] = {}
-                try:
-                    for entry in os.scandir(audio.parent):
-                        folder.setdefault(entry.name.lower(), []).append(entry.name)
-                except OSError:
-                    pass
-                names_in[audio.parent] = folder
-            found = [audio.parent / n for n in names_in[audio.parent].get(exact.name.lower(), [])
-                     if (audio.parent / n).is_file()]
-            if not found:
-                # The exact stem's first, as before: a0001.wav.txt beside a0001.txt (whisper.cpp's
-                # -otxt output beside a corpus's own) stays a text file with no audio, counted.
-                found = [audio.parent / n for n in names_in[audio.parent].get(whole.name.lower(), [])
-                         if (audio.parent / n).is_file()]
-            for candidate in (exact, whole):
-                if not found and candidate.is_file():  # a folder that cannot be listed, but read
-                    return candidate
-            if len(found) > 1:
-                case = ", their names differing only in letter case" if len({f.name.lower() for f in found}) == 1 else ""
-                raise AsrkitError(f"{audio}: two transcripts beside it ({', '.join(sorted(f.name for f in found))})"
-                                  f"{case}: keep one")
-            return found[0] if found else None
 
-        for rel in good:
-            beside = transcript_beside(audio_root / rel)
-            if beside is not None:
-                try:
-                    raw = read_bounded(beside)
-                except OSError as e:
-                    raise AsrkitError(f"{beside}: cannot read: {e.strerror}") from None
-                try:
-                    # (its line ends, \r\n or \r, are white space that _normalise collapses)
-                    text_of[rel] = raw.decode("utf-8-sig")
-                    where_of[rel] = str(beside)
-                except UnicodeDecodeError as e:
-                    raise AsrkitError(f"{beside}: not UTF-8 text ({e.reason} at byte {e.start})"
-                                      f"{_utf16_hint(raw)}") from None
-        for rel in others:
-            if transcript_beside(audio_root / rel) is not None:
-                report.skip(other_reason, str(rel))
-        # Only the audio's transcripts were looked for, so one whose audio is missing (or is a
-        # directory) was dropped without a word, where --transcripts counts its line: counted alike.
-        audio_names = {(r.parent, r.stem.lower()) for r in files + others}
-        whole_names = {(r.parent, r.name.lower()) for r in files + others}
-        folder_of = {(r.parent, r.stem.lower()): r for r in folders}
-        text_stems = {(t.parent, t.stem.lower()) for t in texts}
-        for t in texts:
-            name = (t.parent, t.stem.lower())
-            # (a0001.wav.txt is a0001.wav's when no a0001.txt was there to be read first)
-            if name in whole_names and (t.parent, Path(t.stem).stem.lower()) not in text_stems:
-                continue
-            if name not in audio_names:
-                if name in folder_of:
-                    report.skip(NOT_A_FILE, f"{folder_of[name]}/ (beside {t})")
-                else:
-                    report.skip(TEXT_WITHOUT_AUDIO, str(t))
-        if not text_of:
-            raise AsrkitError(f"{audio_dir}: no transcripts: none of its {len(good)} audio files has a "
-                              f"<name>{ext} beside it (other extension: --text-ext; one file of '<name> <text>' "
-                              f"lines: --transcripts)")
+def _keys_of(paths: List[PurePosixPath]) -> set:
+    return {_nfc(k) for r in paths for k in (str(r.with_suffix("")), str(r), r.stem, r.name)}
 
+
+def _names_one_of(key: str, keys: set, audio_root: Path) -> bool:
+    """Whether a transcript file's key names one of the paths ``keys`` came from (:func:`_keys_of`)."""
+    path = PurePosixPath(key)
+    if path.is_absolute() and path.is_relative_to(PurePosixPath(audio_root)):
+        path = path.relative_to(audio_root)
+    return _nfc(str(path)) in keys
+
+
+def _texts_beside(text_ext: str, audio_dir: Path, audio_root: Path, good: List[PurePosixPath], found: _Found,
+                  report: MakeReport) -> Tuple[Dict[PurePosixPath, str], Dict[PurePosixPath, str]]:
+    """(each file's transcript, and its file for errors) from the text file beside it; a text file
+    without its audio is skipped, and no transcript at all is an error."""
+    text_of: Dict[PurePosixPath, str] = {}
+    where_of: Dict[PurePosixPath, str] = {}
+    ext = "." + text_ext.lstrip(".")
+    names_in: Dict[Path, Dict[str, List[str]]] = {}
+    for rel in good:
+        beside = _transcript_beside(audio_root / rel, ext, names_in)
+        if beside is not None:
+            try:
+                raw = read_bounded(beside)
+            except OSError as e:
+                raise AsrkitError(f"{beside}: cannot read: {e.strerror}") from None
+            try:
+                # (its line ends, \r\n or \r, are white space that _normalise collapses)
+                text_of[rel] = raw.decode("utf-8-sig")
+                where_of[rel] = str(beside)
+            except UnicodeDecodeError as e:
+                raise AsrkitError(f"{beside}: not UTF-8 text ({e.reason} at byte {e.start})"
+                                  f"{_utf16_hint(raw)}") from None
+    for rel in found.others:
+        if _transcript_beside(audio_root / rel, ext, names_in) is not None:
+            report.skip(found.other_reason, str(rel))
+    # Only the audio's transcripts were looked for, so one whose audio is missing (or is a
+    # directory) was dropped without a word, where --transcripts counts its line: counted alike.
+    audio_names = {(r.parent, r.stem.lower()) for r in found.files + found.others}
+    whole_names = {(r.parent, r.name.lower()) for r in found.files + found.others}
+    folder_of = {(r.parent, r.stem.lower()): r for r in found.folders}
+    text_stems = {(t.parent, t.stem.lower()) for t in found.texts}
+    for t in found.texts:
+        name = (t.parent, t.stem.lower())
+        # (a0001.wav.txt is a0001.wav's when no a0001.txt was there to be read first)
+        if name in whole_names and (t.parent, Path(t.stem).stem.lower()) not in text_stems:
+            continue
+        if name not in audio_names:
+            if name in folder_of:
+                report.skip(NOT_A_FILE, f"{folder_of[name]}/ (beside {t})")
+            else:
+                report.skip(TEXT_WITHOUT_AUDIO, str(t))
+    if not text_of:
+        raise AsrkitError(f"{audio_dir}: no transcripts: none of its {len(good)} audio files has a "
+                          f"<name>{ext} beside it (other extension: --text-ext; one file of '<name> <text>' "
+                          f"lines: --transcripts)")
+    return text_of, where_of
+
+
+def _transcript_beside(audio: Path, ext: str, names_in: Dict[Path, Dict[str, List[str]]]) -> Optional[Path]:
+    """The transcript file beside ``audio``, or None; ``names_in`` caches each folder's names by
+    their lower case."""
+    # The audio extension is matched in any case (A.WAV), and so is the transcript's:
+    # A.TXT beside A.WAV (a corpus from Windows or a camera) was "audio without a
+    # transcript" with the transcript right there. a.wav.txt (some tools' naming) was too.
+    exact = audio.with_suffix(ext)
+    whole = audio.parent / (audio.name + ext)
+    if audio.parent not in names_in:
+        folder: Dict[str, List[str]] = {}
+        try:
+            for entry in os.scandir(audio.parent):
+                folder.setdefault(entry.name.lower(), []).append(entry.name)
+        except OSError:
+            pass
+        names_in[audio.parent] = folder
+    found = [audio.parent / n for n in names_in[audio.parent].get(exact.name.lower(), [])
+             if (audio.parent / n).is_file()]
+    if not found:
+        # The exact stem's first, as before: a0001.wav.txt beside a0001.txt (whisper.cpp's
+        # -otxt output beside a corpus's own) stays a text file with no audio, counted.
+        found = [audio.parent / n for n in names_in[audio.parent].get(whole.name.lower(), [])
+                 if (audio.parent / n).is_file()]
+    for candidate in (exact, whole):
+        if not found and candidate.is_file():  # a folder that cannot be listed, but read
+            return candidate
+    if len(found) > 1:
+        case = ", their names differing only in letter case" if len({f.name.lower() for f in found}) == 1 else ""
+        raise AsrkitError(f"{audio}: two transcripts beside it ({', '.join(sorted(f.name for f in found))})"
+                          f"{case}: keep one")
+    return found[0] if found else None
+
+
+def _utterances(good: List[PurePosixPath], text_of: Dict[PurePosixPath, str], where_of: Dict[PurePosixPath, str],
+                copied: set, channels_of: Dict[PurePosixPath, int], audio_dir: Path, audio_root: Path,
+                speaker: Optional[str], speaker_from_dir: bool, regex: Optional[re.Pattern], case: str,
+                punctuation: str, sample_rate: Optional[int], channel: Optional[int], report: MakeReport
+                ) -> Tuple[Dict[str, str], Dict[str, str], Dict[str, str], Dict[str, PurePosixPath]]:
+    """(wav.scp, text, utt2spk, each utterance's file): a file without a transcript or with an empty
+    one is skipped; two files or speakers with one id, or damaged text, are errors. A file to copy
+    has an empty wav.scp entry until its copy is written."""
     wav_scp: Dict[str, str] = {}
     text: Dict[str, str] = {}
     utt2spk: Dict[str, str] = {}
@@ -576,20 +658,16 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
         wav_scp[utt] = "" if rel in copied else wav_scp_entry(audio_root / rel, sample_rate, channels_of[rel], channel)
         text[utt] = words
         utt2spk[utt] = spk
+    return wav_scp, text, utt2spk, source_of
+
+
+def _write(out_dir: PathLike, audio_dir: Path, audio_root: Path, wav_scp: Dict[str, str], text: Dict[str, str],
+           utt2spk: Dict[str, str], source_of: Dict[str, PurePosixPath], copied: set, why_copied: str,
+           other_reason: str, max_skip_ratio: float, channel: Optional[int], report: MakeReport) -> None:
+    """The mono copies and the tables put in place, after the skip counts are logged; too many skips
+    is an error, and a run that fails removes what it made."""
     to_copy = {utt: audio_root / rel for utt, rel in source_of.items() if rel in copied}
     total = report.num_audio + sum(len(report.skipped.get(r, [])) for r in (NO_AUDIO, NOT_A_FILE, other_reason))
-
-    def counts_problem() -> Optional[str]:
-        if not wav_scp:
-            return (f"{audio_dir}: no utterance has both audio and a non-empty transcript "
-                    f"({report.num_skipped} skipped, reasons above)")
-        held = report.num_skipped - len(report.skipped.get(TEXT_WITHOUT_AUDIO, []))
-        if held > max_skip_ratio * total:
-            return (f"{audio_dir}: {held} of {total} audio files and transcripts skipped "
-                    f"(reasons above), more than --max-skip-ratio {max_skip_ratio:g}: fix the corpus "
-                    f"or raise the ratio")
-        return None
-
     copies = None  # (the filled temporary folder, what goes where) until it is put in place
     # The folders this run makes, DATA-DIR and the parents it lacks (nd/sub for nd/sub/all), deepest
     # first: a run that fails removes them again (a full disk on the first copy left nd/sub/ there).
@@ -597,7 +675,7 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
     written = False
     folder = Path(out_dir) / MONO_DIR
     # (the counts first: a corpus refused anyway is not read whole for its copies)
-    problem = counts_problem()
+    problem = _counts_problem(audio_dir, wav_scp, total, max_skip_ratio, report)
     try:
         if to_copy and problem is None:
             log.info("%s: writing %d multi-channel file(s) as mono 16-bit WAV (%s) into %s", why_copied,
@@ -608,15 +686,9 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
                     wav_scp[utt] = wav_scp_entry(Path(copies[1][utt]), None)
                 else:
                     del wav_scp[utt], text[utt], utt2spk[utt]
-            problem = counts_problem()
+            problem = _counts_problem(audio_dir, wav_scp, total, max_skip_ratio, report)
         report.num_utts = len(wav_scp)
-        for reason, names in report.skipped.items():
-            log.warning("skipped %d: %s: %s%s (all with -v)", len(names), reason, ", ".join(names[:5]),
-                        " ..." if len(names) > 5 else "")
-            log.debug("%s: %s", reason, ", ".join(names))
-        if report.mapped_ids:
-            log.info("%d utterance id(s) have characters other than letters, digits and ._+- replaced by _",
-                     report.mapped_ids)
+        _log_report(report)
         if problem:
             raise AsrkitError(problem)
         if copies is None:
@@ -631,4 +703,27 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
             for made in created:
                 with contextlib.suppress(OSError):  # (not empty: the tables were written after all)
                     os.rmdir(made)
-    return report
+
+
+def _counts_problem(audio_dir: Path, wav_scp: Dict[str, str], total: int, max_skip_ratio: float,
+                    report: MakeReport) -> Optional[str]:
+    """Why the data dir is refused for what was skipped (nothing left, or more than the ratio), or None."""
+    if not wav_scp:
+        return (f"{audio_dir}: no utterance has both audio and a non-empty transcript "
+                f"({report.num_skipped} skipped, reasons above)")
+    held = report.num_skipped - len(report.skipped.get(TEXT_WITHOUT_AUDIO, []))
+    if held > max_skip_ratio * total:
+        return (f"{audio_dir}: {held} of {total} audio files and transcripts skipped "
+                f"(reasons above), more than --max-skip-ratio {max_skip_ratio:g}: fix the corpus "
+                f"or raise the ratio")
+    return None
+
+
+def _log_report(report: MakeReport) -> None:
+    for reason, names in report.skipped.items():
+        log.warning("skipped %d: %s: %s%s (all with -v)", len(names), reason, ", ".join(names[:5]),
+                    " ..." if len(names) > 5 else "")
+        log.debug("%s: %s", reason, ", ".join(names))
+    if report.mapped_ids:
+        log.info("%d utterance id(s) have characters other than letters, digits and ._+- replaced by _",
+                 report.mapped_ids)
