@@ -5,6 +5,7 @@ defaults (a tiny model and 2 epochs through --train-args), including a training 
 and local/data.sh's bad inputs."""
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -40,24 +41,37 @@ def _training_pids(exp: Path) -> list:
     return pids
 
 
+HOLD_TRAINING = Path(__file__).with_name("hold_training")  # its sitecustomize.py
+
+
 def run_killing_training(cmd, recipe: Path, exp: Path) -> subprocess.CompletedProcess:
     """``cmd`` with its asrkit-train SIGKILLed as soon as its first checkpoint is on disk.
 
     From outside, as a user's kill or the OOM killer would: the checkpoint is renamed into place
-    whole, so the kill lands in epoch 2 of 2 (the run must not have finished by then).
+    whole, so the kill lands in epoch 2 of 2. The training is held where it would write its second
+    checkpoint (hold_training/sitecustomize.py, on PYTHONPATH: path.sh keeps it after the
+    checkout's), so it is still running when this looks, however loaded the machine: before, a
+    look that came only after epoch 2 found the run ended.
     """
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1",
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(HOLD_TRAINING), os.environ.get("PYTHONPATH")]))}
     with subprocess.Popen(cmd, cwd=recipe, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                           env=env) as proc:
         first = exp / "checkpoints" / "epoch1.pt"
-        deadline = time.monotonic() + 600
+        deadline = time.monotonic() + 600  # (a hang bound)
         killed = []
-        while not killed and proc.poll() is None and time.monotonic() < deadline:
-            if first.exists():
+        try:
+            while not killed and proc.poll() is None and time.monotonic() < deadline:
+                if first.exists():
+                    for pid in _training_pids(exp):
+                        os.kill(pid, signal.SIGKILL)
+                        killed.append(pid)
+                time.sleep(0.005)
+        finally:
+            if not killed:  # (a held training outlives the test otherwise: asrkit-launch's jobs have their own session)
                 for pid in _training_pids(exp):
-                    os.kill(pid, signal.SIGKILL)
-                    killed.append(pid)
-            time.sleep(0.005)
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
         out, err = proc.communicate(timeout=600)
     assert killed, f"asrkit-train ended before it could be killed:\n{err[-3000:]}"
     return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
