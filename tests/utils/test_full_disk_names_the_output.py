@@ -83,11 +83,14 @@ def test_fix_data_dir_names_the_backup_not_the_table_it_copies(tmp_path):
     fails a write), the backup of a table bigger than the limit cannot be written."""
     data = tmp_path / "data"
     data.mkdir()
-    utts = [f"spk{i % 3}-u{i:05d}" for i in range(3000)]
+    # (1000 utterances: wav.scp ~32 kB, utt2spk ~17 kB, text ~112 kB; with 3000 wav.scp was 96 kB,
+    # over the limit too, and which backup failed first went by the folder's listing order)
+    utts = [f"spk{i % 3}-u{i:05d}" for i in range(1000)]
     (data / "wav.scp").write_text("".join(f"{u} /x/{u}.wav\n" for u in utts[:-1]))  # one fewer: the rest change
-    (data / "text").write_text("".join(f"{u} {'word ' * 20}\n" for u in utts))  # ~350 kB
+    (data / "text").write_text("".join(f"{u} {'word ' * 20}\n" for u in utts))
     (data / "utt2spk").write_text("".join(f"{u} {u[:4]}\n" for u in utts))
     before = {p.name: p.read_bytes() for p in data.iterdir()}
+    assert [p.name for p in data.iterdir() if p.stat().st_size > 64 << 10] == ["text"]
     # 64 KiB: above every table but text (Python ignores SIGXFSZ: the write fails with EFBIG)
     proc = subprocess.run(["bash", "-c", 'ulimit -f 64 && exec "$0" -m asrkit fix-data-dir "$1"', sys.executable,
                            str(data)], capture_output=True, timeout=300, env=dict(os.environ, OMP_NUM_THREADS="1"))
