@@ -1,24 +1,12 @@
-"""``asrkit`` with the arguments given, held for ever where it would write its second checkpoint:
-a test that kills the training once its first checkpoint is on disk then always finds it running
-(a loaded machine's test process could look again only after the last epochs were done), and the
-kill still lands after epoch 1 is whole (its checkpoint, curves and log line) and before epoch 2's.
-"""
+"""``asrkit`` with the arguments given, held for ever where it would write its second checkpoint
+(tests/recipes/hold_training/hold_checkpoints.py says why)."""
 import sys
-import threading
+from pathlib import Path
 
-from asrkit.cli import main
-from asrkit.training import checkpoint
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "recipes" / "hold_training"))
+from hold_checkpoints import hold_at_second_checkpoint  # noqa: E402
 
-save = checkpoint.save_checkpoint
-saved = []
+from asrkit.cli import main  # noqa: E402
 
-
-def save_then_hold(path, state):
-    if saved:
-        threading.Event().wait()  # (the test's SIGKILL ends the process here)
-    save(path, state)
-    saved.append(path)
-
-
-checkpoint.save_checkpoint = save_then_hold
+hold_at_second_checkpoint()
 main.main(sys.argv[1:])
