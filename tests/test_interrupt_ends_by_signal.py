@@ -104,9 +104,12 @@ def test_a_command_run_inside_a_python_program_leaves_its_signals_alone(tmp_path
         "def ctrl_c(*a, **k):\n"
         "    raise KeyboardInterrupt\n"
         "score.read_transcript_pair = ctrl_c\n"
+        "before = signal.getsignal(signal.SIGINT)\n"
         "result = CliRunner().invoke(score.main, ['ref', 'hyp'])\n"
-        "print(result.exit_code, signal.getsignal(signal.SIGINT) is signal.default_int_handler)\n")
+        "print(result.exit_code, signal.getsignal(signal.SIGINT) is before)\n")
+    # (SIGINT at its default, as in a terminal: pytest-xdist's workers, and so their children, ignore
+    # it, and Python installs its KeyboardInterrupt handler only where SIGINT is not ignored)
     proc = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, timeout=300,
-                          env=dict(os.environ, OMP_NUM_THREADS="1"))
+                          env=dict(os.environ, OMP_NUM_THREADS="1"), preexec_fn=_default_signals)
     assert proc.returncode == 0, proc.stderr.decode()[-3000:]
     assert proc.stdout.decode().split() == ["130", "True"], proc.stdout.decode()

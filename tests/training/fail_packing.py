@@ -26,7 +26,7 @@ def pack_best(*args, **kwargs):
 checkpoint.pack_best = pack_best
 args = sys.argv[1:]
 if args[:1] != ["--threads-to"]:
-    main.main(args)
+    main(args)  # (as a console script runs it: the command is the process)
 out, args = Path(args[1]), args[2:]
 interrupted = None
 if args[:1] == ["--interrupt-rank"]:  # that rank gets a Ctrl-C instead of its training loop
@@ -58,7 +58,7 @@ def counted_run(self, *a, **kw):
 
 train_asr.Trainer.run = counted_run
 try:
-    main.main(args, standalone_mode=False)
+    main(args, standalone_mode=False)  # (as a console script runs it: the command is the process)
 finally:  # (asrkit's exit 1 is a SystemExit, raised in its own except clause)
     counts["returned"] = gloo_threads()
     (out / f"threads{os.environ['RANK']}.json").write_text(json.dumps(counts))

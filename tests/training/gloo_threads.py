@@ -28,7 +28,7 @@ def counted_run(self, *args, **kwargs):
 train_asr.Trainer.run = counted_run
 out = Path(sys.argv[1])
 try:
-    main.main(sys.argv[2:], standalone_mode=False)
+    main(sys.argv[2:], standalone_mode=False)  # (as a console script runs it)
 finally:
     counts["returned"] = gloo_threads()
     (out / f"threads{os.environ['RANK']}.json").write_text(json.dumps(counts))

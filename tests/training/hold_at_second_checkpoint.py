@@ -9,4 +9,4 @@ from hold_checkpoints import hold_at_second_checkpoint  # noqa: E402
 from asrkit.cli import main  # noqa: E402
 
 hold_at_second_checkpoint()
-main.main(sys.argv[1:])
+main(sys.argv[1:])  # (as a console script runs it)
