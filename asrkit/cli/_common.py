@@ -31,7 +31,7 @@ def asrkit_command(name: str, **kwargs) -> Callable:
     batch system or ``kill`` sends) and SIGHUP (a closed terminal or ssh session; not when
     ignored, as under nohup) unwind like Ctrl-C, so every temporary output is removed on the
     way out; the command then ends by that signal, as Kaldi's binaries do (a shell says 143, 129
-    or 130 for Ctrl-C; :func:`_end_by_signal`).
+    or 130 for Ctrl-C; :class:`EndBySignal`).
     """
 
     def decorator(fn: Callable) -> click.Command:
@@ -76,10 +76,10 @@ def asrkit_command(name: str, **kwargs) -> Callable:
                 sys.exit(1)
             except Terminated as e:
                 click.echo(f"ERROR ({error_source(prog, e)}): terminated by {signal.Signals(e.signum).name}", err=True)
-                _end_by_signal(e.signum)
+                raise EndBySignal(e.signum) from None
             except KeyboardInterrupt as e:
                 click.echo(f"ERROR ({error_source(prog, e)}): interrupted", err=True)
-                _end_by_signal(signal.SIGINT)
+                raise EndBySignal(signal.SIGINT) from None
             finally:
                 for sig, handler in previous.items():
                     signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
@@ -246,27 +246,21 @@ def _raise_terminated(signum, frame):
 
 
 class EndBySignal(SystemExit):
-    """The command was stopped by ``signum`` (its ERROR line written, its clean-up done): exit
-    status 128 + signum, and where the command is the process (:class:`ProcessEntry`), an end by
-    the signal itself."""
+    """The command was stopped by ``signum`` (its ERROR line written): exit status 128 + signum,
+    and where the command is the process (:class:`ProcessEntry`), an end by the signal itself, as
+    Kaldi's binaries and Python's own uncaught KeyboardInterrupt end.
+
+    An exit status of 128 + n alone told the shell waiting for the command that it had ended on
+    its own: bash, which had the Ctrl-C too, goes on after a child that exited (its
+    wait-and-cooperative-exit), so ``for f in ...; do asrkit-decode ...; done`` went on to its
+    next item after Ctrl-C, and so did a recipe's script running asrkit steps. Raised, it unwinds
+    as before (a caller's ``finally``); a command run inside another Python program (click's
+    CliRunner, a notebook calling ``main.main(...)``) only exits with 128 + n, leaving that
+    program's signal handling as it was."""
 
     def __init__(self, signum: int) -> None:
         super().__init__(128 + signum)
         self.signum = signum
-
-
-def _end_by_signal(signum: int) -> None:
-    """Exit so that the process ends by ``signum``, as Kaldi's binaries and Python's own uncaught
-    KeyboardInterrupt end.
-
-    An exit status of 128 + n instead told the shell waiting for the command that it had ended on
-    its own: bash, which had the Ctrl-C too, goes on after a child that exited (its
-    wait-and-cooperative-exit), so ``for f in ...; do asrkit-decode ...; done`` went on to its
-    next item after Ctrl-C, and so did a recipe's script running asrkit steps. The exit unwinds
-    as before (a caller's ``finally``); :class:`ProcessEntry` decides whether the signal ends the
-    process: a command run inside another Python program (click's CliRunner, a notebook calling
-    ``main.main(...)``) only exits with 128 + n, leaving that program's signal handling as it was."""
-    raise EndBySignal(signum)
 
 
 class ProcessEntry:

@@ -16,7 +16,6 @@ number, with ``audio`` unreadable audio) is skipped and named under the shared b
 """
 from __future__ import annotations
 
-import contextlib
 import io
 import math
 import shlex
@@ -29,7 +28,8 @@ from asrkit.data.datadir import DataDir, kaldi_real
 from asrkit.data.table import line_of, utt2spk_to_spk2utt, write_table
 from asrkit.utils.bad_items import BadItems
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.fileio import PathLike, id_file_name, name_os_error, replace_dir, tmp_dir_for
+from asrkit.utils.fileio import (PathLike, id_file_name, missing_dirs, name_os_error, remove_empty_dirs, replace_dir,
+                                 tmp_dir_for)
 from asrkit.utils.logging import get_logger
 
 log = get_logger(__name__)
@@ -203,7 +203,7 @@ def perturb_data_dir_speed(src: PathLike, dst: PathLike, factors: Sequence[float
         for utt in [u for u in keep if reco_of(u) in cut]:
             tally.skip(utt, f"utterance {utt!r}: {cut[reco_of(utt)]}")
         keep = [u for u in keep if reco_of(u) not in cut]
-    made = _missing_parents(dst)
+    made = missing_dirs([dst])
     tmp = tmp_dir_for(dst)
     try:
         if method == "audio":
@@ -270,9 +270,7 @@ def perturb_data_dir_speed(src: PathLike, dst: PathLike, factors: Sequence[float
     except BaseException as e:
         name_os_error(e, dst)
         shutil.rmtree(tmp, ignore_errors=True)
-        for folder in made:  # (made for the temporary copy: a failed run left new1/x/ behind, empty)
-            with contextlib.suppress(OSError):
-                folder.rmdir()
+        remove_empty_dirs(made)  # (made for the temporary copy: a failed run left new1/x/ behind, empty)
         raise
     return PerturbReport(num_utts=len(keep), factors=factors,
                          dropped_tables=[n for n in DROPPED if d.has(n)], other_files=_other_files(d))
@@ -309,16 +307,6 @@ def _warn_unused_recordings(d: DataDir, wav_scp: Dict[str, str], utt2spk: Dict[s
 def _other_files(d: DataDir) -> List[str]:
     return sorted(p.name for p in d.path.iterdir()
                   if p.name not in _KNOWN and not p.name.startswith(".") and p.is_file())
-
-
-def _missing_parents(path: Path) -> List[Path]:
-    """The folders above ``path`` that are not there yet, deepest first."""
-    missing = []
-    parent = path.absolute().parent
-    while parent != parent.parent and not parent.exists() and not parent.is_symlink():
-        missing.append(parent)
-        parent = parent.parent
-    return missing
 
 
 def _check_no_collision(kind: str, ids: Sequence[str], factors: Sequence[float], d: DataDir) -> None:

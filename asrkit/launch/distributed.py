@@ -406,7 +406,7 @@ def signals_heard_in_collectives(say: Callable[[str], None]) -> Iterator[None]:
 
 def _die_by(signum: int) -> None:
     """End the process by ``signum`` from a thread that is not the main one, as every asrkit command
-    ends by the signal that stopped it (cli._common._end_by_signal): an exit 128 + n told the shell
+    ends by the signal that stopped it (cli._common.EndBySignal): an exit 128 + n told the shell
     waiting for the rank that it had ended on its own. Python lets only the main thread set a
     handler, and its own handler there would only note the signal again for the stuck main
     thread: the default action is put back through libc. Where that fails, the exit status says it."""
