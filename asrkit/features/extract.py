@@ -34,7 +34,7 @@ from asrkit.features.wav_scp import WavEntry, iter_wavs, preload_stdin, read_wav
 from asrkit.utils.bad_items import MAX_FAILED_PERCENT, BadItems
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import (AtomicFiles, NamedOutput, PathLike, is_stream, missing_dirs, name_os_error,
-                                 remove_empty_dirs)
+                                 open_output, remove_empty_dirs)
 from asrkit.utils.logging import get_logger, progress
 from asrkit.utils.workers import run_workers
 
@@ -149,8 +149,9 @@ def _job_main(job: int, entries: List[WavEntry], ark_path: str, text: bool, conf
     import torch
 
     torch.set_num_threads(1)
-    # (its write errors name it: a job's ark may fill the disk while the others' are written)
-    with NamedOutput(open(ark_path, "wb"), ark_path) as ark:
+    # (its write errors name it: a job's ark may fill the disk while the others' are written).
+    # open_output: ark:/dev/stdout opened anew truncated a file that stdout appends to (>> all.ark).
+    with NamedOutput(open_output(ark_path, "wb"), ark_path) as ark:
         return _run_job(entries, ark, text, config, desc=f"fbank job {job}", allow_resample=allow_resample)
 
 

@@ -62,6 +62,27 @@ def test_stdout_and_text_arks(tmp_path, an4_wavs):
         np.testing.assert_allclose(text[w.stem], _direct(w), atol=1e-4)
 
 
+def test_dev_stdout_ark_appended_to_a_file_keeps_what_was_there(tmp_path, an4_wavs):
+    """``ark:/dev/stdout >> all.ark``: the ark was opened anew by name, which truncated all.ark (its
+    earlier utterances lost, exit 0); ``ark:-`` appended. Both now write through stdout itself."""
+    import os
+    import subprocess
+    import sys
+
+    wavs = an4_wavs[:2]
+    scp = write_scp(tmp_path / "wav.scp", [(w.stem, w) for w in wavs])
+    for spec in ("ark:/dev/stdout", "ark:-"):
+        out = tmp_path / "all.ark"
+        kaldiio.save_ark(str(out), {"earlier": np.ones((2, 3), dtype=np.float32)})
+        with open(out, "ab") as f:
+            proc = subprocess.run([sys.executable, "-m", "asrkit", "compute-fbank", f"scp:{scp}", spec], stdout=f,
+                                  stderr=subprocess.PIPE, text=True, timeout=600,
+                                  env=dict(os.environ, OMP_NUM_THREADS="1"))
+        assert proc.returncode == 0, proc.stderr
+        with kaldiio.ReadHelper(f"ark:{out}") as reader:
+            assert [k for k, _ in reader] == ["earlier"] + [w.stem for w in wavs], spec
+
+
 def test_dev_null_ark_writes_nothing_beside_it(tmp_path, an4_wavs):
     """Kaldi's dry run, ark:/dev/null: fbank.yaml went beside the ark, to /dev/fbank.yaml (as root a
     file made in /dev; otherwise 'permission denied' after every utterance was computed), and with
