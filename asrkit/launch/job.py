@@ -27,11 +27,12 @@ import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List, Mapping, Optional, Sequence
+from typing import Mapping, Optional, Sequence
 
 from asrkit.data.table import ascii_int
 from asrkit.utils.errors import MACHINE_ERRORS, AsrkitError
-from asrkit.utils.fileio import is_stream, parent_not_a_directory, same_regular_file
+from asrkit.utils.fileio import (is_stream, missing_dirs, parent_not_a_directory, remove_empty_dirs,
+                                 same_regular_file)
 
 # re.ASCII: \d of a str pattern matches any script's digits, and int() reads them (JOB=1:٣ was 3 jobs)
 _RANGE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(\d+)(?::(\d+))?$", re.ASCII)
@@ -432,33 +433,21 @@ def check_logs(launch: "Launch") -> None:
     the earlier logs are removed again: nothing ran, and JOB=1:N with the 7th log refused left
     six empty exp/x/log/JOB/ folders behind."""
     made: set = set()
-    created: List[Path] = []
+    # All of them at once, deepest first: folders shared by several logs (exp/ of exp/JOB/x.log)
+    # come after every one made inside them, whichever log made them.
+    created = missing_dirs([launch.log_path(index) for index in launch.indexes])
     try:
         for index in launch.indexes:
             log = launch.log_path(index)
             if os.path.dirname(log) not in made:
-                created += _missing_dirs(Path(log).parent)
                 make_log_dir(log)
                 made.add(os.path.dirname(log))
             if os.path.isdir(log):
                 raise AsrkitError(f"cannot write log file {log}: Is a directory")
             refuse_log_named_in_command(launch, index)
     except BaseException:
-        for folder in reversed(created):
-            try:
-                folder.rmdir()  # (only if still empty)
-            except OSError:
-                pass
+        remove_empty_dirs(created)
         raise
-
-
-def _missing_dirs(folder: Path) -> List[Path]:
-    """The folders ``mkdir -p folder`` would make, outermost first."""
-    missing: List[Path] = []
-    while not os.path.lexists(folder) and folder != folder.parent:
-        missing.append(folder)
-        folder = folder.parent
-    return missing[::-1]
 
 
 def refuse_log_named_in_command(launch: "Launch", index: int) -> None:

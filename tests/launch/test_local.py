@@ -506,6 +506,26 @@ def test_a_refused_log_leaves_no_log_dirs_of_the_earlier_jobs(tmp_path, asrkit, 
     assert sorted(tmp_path.rglob("*")) == before
 
 
+def test_a_log_dir_failing_part_way_leaves_no_shared_parents(tmp_path, monkeypatch):
+    """A third log's folder that cannot be made (a full disk, Ctrl-C) after two were: exp/, made for
+    the first log and holding the second's folder too, is removed with them (its own log's
+    folders alone, removed in the order made, left it behind)."""
+    import asrkit.launch.job as job
+
+    real = job.make_log_dir
+
+    def third_fails(log):
+        if "/3/" in log:
+            raise AsrkitError(f"cannot write log file {log}: no space left on device")
+        real(log)
+
+    monkeypatch.setattr(job, "make_log_dir", third_fails)
+    launch = Launch("true", str(tmp_path / "exp/JOB/deep/x.log"), parse_job_range("JOB=1:3"))
+    with pytest.raises(AsrkitError, match="no space left"):
+        job.check_logs(launch)
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("log", ["file/x.log", "file/sub/x.log"])
 def test_a_log_under_a_file_names_the_file_in_the_way(tmp_path, asrkit, log):
     """mkdir -p under a file said "File exists" (or "Not a directory" for a deeper path): which file?"""
