@@ -31,11 +31,12 @@ def run_in_a_terminal_group(cmd: str, recipe) -> subprocess.CompletedProcess:
 
 @pytest.mark.parametrize("stage", [2, 6])
 def test_ctrl_c_in_a_stage_stops_the_run_and_the_loop_that_started_it(recipe_dir, stage):
-    """asrkit-launch says 'interrupted' and exits 130 on Ctrl-C. asr.sh took that for a failed
-    stage ('stage 6 failed: asrkit-launch ... -- see .../score.log', exit 1), and the shell that
-    started run.sh, which had the SIGINT too, saw a run that ended on its own: a loop over configs
-    (for c in a b; do ./run.sh ...; done) went on to its next run. Stage 2 (the tokenizer, tested
-    in an 'if' of its own) and stage 6 (through asr.sh's run)."""
+    """Ctrl-C during a stage: asrkit-launch says 'interrupted' once and ends by SIGINT, and so do
+    asr.sh, run.sh and the loop over configs (for c in a b; do ./run.sh ...; done) that started it:
+    no 'stage N failed', the loop's next run never starts, and the stage is not marked done.
+    (asr.sh once took asrkit-launch's exit status 130 for a failed stage, exit 1, and the loop went
+    on to its next run.) Stage 2 (the tokenizer, tested in an 'if' of its own) and stage 6 (through
+    asr.sh's run)."""
     recipe = recipe_dir("yesno")
     (recipe / "cmd.sh").unlink()
     (recipe / "cmd.sh").write_text(CTRL_C_CMD)
