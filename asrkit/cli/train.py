@@ -122,7 +122,7 @@ def main(config, overrides, train_dir, valid_dir, lang_dir, cmvn, norm_vars, fba
     args = TrainArgs(exp_dir=exp_dir, train_dir=train_dir, valid_dir=valid_dir, lang_dir=lang_dir, config=cfg,
                      fbank=fbank, cmvn=cmvn, norm_vars=norm_vars, ngpu=ngpu,
                      verbose=click.get_current_context().params.get("verbose", 0))
-    if ngpu is not None and ngpu > 1 and detect_distributed() is None:
+    if ngpu is not None and ngpu > 1 and detect_distributed(local_processes=ngpu) is None:
         import torch
 
         if torch.cuda.device_count() < ngpu:

@@ -57,7 +57,7 @@ class DistInfo:
         return self.rank == 0
 
 
-def detect_distributed(env: Optional[Mapping[str, str]] = None) -> Optional[DistInfo]:
+def detect_distributed(env: Optional[Mapping[str, str]] = None, local_processes: int = 1) -> Optional[DistInfo]:
     """Read torchrun's or srun's environment; ``None`` when this is a single process.
 
     torchrun's variables win when both are present (torchrun started inside a Slurm job).
@@ -65,7 +65,9 @@ def detect_distributed(env: Optional[Mapping[str, str]] = None) -> Optional[Dist
     job trains exactly like a local run. Slurm's variables count only inside an srun step
     (``SLURM_STEP_ID`` set): a batch script has ``SLURM_PROCID=0`` and ``SLURM_NTASKS=N`` but
     is a single process. Half of torchrun's pair (RANK or WORLD_SIZE alone) outside an srun step
-    is an error unless it says a single process (RANK=0, WORLD_SIZE=1).
+    is an error unless it says a single process (RANK=0, WORLD_SIZE=1). ``local_processes``: how
+    many processes the caller starts on this machine when not distributed (``asrkit-train --ngpu
+    N``), for the warning of a batch script without srun.
     """
     env = os.environ if env is None else env
     slurm_step = "SLURM_PROCID" in env and ("SLURM_STEP_ID" in env or "SLURM_STEP_NUM_TASKS" in env)
@@ -79,8 +81,11 @@ def detect_distributed(env: Optional[Mapping[str, str]] = None) -> Optional[Dist
     elif "SLURM_PROCID" in env and env.get("SLURM_NTASKS") and _int(env, "SLURM_NTASKS") > 1:
         # An sbatch script with --ntasks=N but no srun: only one process exists, and waiting
         # for N-1 peers would hang until the rendezvous times out.
-        logger.warning("SLURM_NTASKS=%s but not started by srun (no SLURM_STEP_ID): training as one "
-                       "process; run `srun asrkit-train ...` for one task per GPU", env["SLURM_NTASKS"])
+        # (--ngpu N starts N processes here: "training as one process" was untrue of them)
+        how = ("as one process" if local_processes <= 1 else
+               f"in the {local_processes} processes --ngpu {local_processes} starts on this node, not as the job's tasks")
+        logger.warning("SLURM_NTASKS=%s but not started by srun (no SLURM_STEP_ID): training %s; run "
+                       "`srun asrkit-train ...` for one task per GPU", env["SLURM_NTASKS"], how)
         return None
     else:
         return None

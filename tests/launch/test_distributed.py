@@ -47,6 +47,28 @@ def test_sbatch_script_without_srun_is_not_distributed(caplog):
     assert "not started by srun" in caplog.text
 
 
+def test_sbatch_script_without_srun_names_the_processes_ngpu_starts(capfd, monkeypatch, tmp_path):
+    """asrkit-train --ngpu 2 in an sbatch script with --ntasks 2 was told "training as one process"
+    while it started two (one per GPU on this node)."""
+    import asrkit.training.train_asr as train_asr
+    from asrkit.cli import train as train_cli
+
+    monkeypatch.chdir(tmp_path)
+    env = {"SLURM_PROCID": "0", "SLURM_NTASKS": "2", "SLURM_JOB_NODELIST": "n1", "SLURM_JOB_ID": "9"}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    for name in ("SLURM_STEP_ID", "SLURM_STEP_NUM_TASKS", "RANK", "WORLD_SIZE"):
+        monkeypatch.delenv(name, raising=False)
+    started = []
+    monkeypatch.setattr(train_asr, "launch_local", lambda args, nproc: started.append(nproc))
+    monkeypatch.setattr("torch.cuda.device_count", lambda: 2)
+    train_cli.main.main(["--train-dir", "tr", "--lang-dir", "lang", "--ngpu", "2", "exp"], standalone_mode=False)
+    assert started == [2]
+    err = capfd.readouterr().err
+    assert "not started by srun" in err and "as one process" not in err, err
+    assert "in the 2 processes --ngpu 2 starts on this node" in err, err
+
+
 def test_slurm_step_tasks_win_over_allocation_tasks():
     env = {"SLURM_STEP_ID": "0", "SLURM_PROCID": "1", "SLURM_NTASKS": "8", "SLURM_STEP_NUM_TASKS": "2",
            "SLURM_JOB_NODELIST": "n1", "SLURM_JOB_ID": "9"}
