@@ -1,7 +1,8 @@
 """Transcripts as make-data-dir reads them: a ``--transcripts`` file of ``<key> <text>`` lines
-(:func:`read_transcript_file`; a CSV, LJSpeech's metadata.csv, a Sphinx transcription file or
-UTF-16 text refused with the conversion that fixes it) and their normalisation (``--case``,
-``--punctuation``: :func:`_normalise`, :func:`drop_punctuation`, the <unk> and [noise] markers kept).
+(:func:`read_transcript_file`; a CSV, LJSpeech's metadata.csv, Common Voice's validated.tsv, a
+Sphinx transcription file or UTF-16 text refused with the conversion that fixes it) and their
+normalisation (``--case``, ``--punctuation``: :func:`_normalise`, :func:`drop_punctuation`, the
+<unk> and [noise] markers kept).
 
 Used by :mod:`asrkit.data.from_audio`; imports no other make-data-dir module."""
 from __future__ import annotations
@@ -60,6 +61,35 @@ def _refuse_csv(path: Path, content: str) -> None:
         return
 
 
+# A table with a header row, Common Voice's validated.tsv ('client_id<TAB>path<TAB>sentence...';
+# newer releases put sentence_id between): read as '<key><TAB><text>' lines, its keys were the
+# speakers' client ids, so "key appears twice" at the second clip of a speaker, or, with one clip
+# each, every line a transcript without audio; neither named the format.
+_HEADER_AUDIO = ("path", "file", "filename", "file_name", "audio", "wav", "audio_path")
+_HEADER_TEXT = ("sentence", "text", "transcript", "transcription", "normalized_text")
+HEADER_TO_PROMPTS = "awk -F'\\t' 'NR > 1 {{ print ${audio} \"\\t\" ${text} }}' {path} > prompts.tsv"
+
+
+def _refuse_header_table(path: Path, content: str) -> None:
+    """Refuse a tab-separated table whose first line names its columns with the audio's column
+    not first (the key must be the audio file's name), giving the awk line that writes it as
+    '<key><TAB><text>' lines. A header with the audio first reads as it did (one skipped line)."""
+    for lineno, line in enumerate(_LINE_BREAK.split(content), 1):
+        line = line.lstrip(BOM)
+        if not line.strip():
+            continue
+        columns = [c.strip().lower() for c in line.split("\t")]
+        audio = next((i for i, c in enumerate(columns) if c in _HEADER_AUDIO), None)
+        text = next((i for i, c in enumerate(columns) if c in _HEADER_TEXT), None)
+        if audio is None or text is None or audio == 0:
+            return
+        command = HEADER_TO_PROMPTS.format(audio=audio + 1, text=text + 1, path=shlex.quote(str(path)))
+        raise AsrkitError(f"{path}:{lineno}: a table with a header row ({', '.join(columns[:4])}"
+                          f"{', ...' if len(columns) > 4 else ''}; Common Voice's validated.tsv has "
+                          f"client_id, path, sentence): --transcripts reads '<key> <text>' lines keyed by the "
+                          f"audio file's name; convert it first, e.g. {command} (NR > 1 drops the header)")
+
+
 # CMU Sphinx's transcription files (AN4's etc/*.transcription, SphinxTrain's layout) put the
 # utterance id last: "<s> YES </s> (an251-fash-b)". Read as '<key> <text>' lines, their first
 # words became keys, and the error was "key 'RUBOUT' appears twice", which says nothing of the
@@ -92,6 +122,7 @@ def read_transcript_file(path: Path) -> Dict[str, Tuple[str, int]]:
         line = raw[:e.start].count(b"\n") + 1
         raise AsrkitError(f"{path}:{line}: not UTF-8 text ({e.reason} at byte {e.start}){_utf16_hint(raw)}") from None
     _refuse_csv(path, content)
+    _refuse_header_table(path, content)
     out: Dict[str, Tuple[str, int]] = {}
     # Lines end at \n, \r\n or \r only. str.splitlines() would also break at U+2028, U+0085,
     # a form feed..., cutting a transcript short and making the rest a bogus key (and every
