@@ -46,7 +46,9 @@ MAX_SAMPLE_RATE = 768_000  # (also the most an fbank config may ask for: fbank.M
 # A file's 0 is taken at its word (no samples), and samples after it are an error: a pipe's 0 is
 # the streaming marker.
 _UNKNOWN_SIZES = {0, 0xFFFFFFFF, 0x7FFFF000, 0x7FFFFFFF}
-_MAX_CHUNKS = 1000  # RIFF chunks walked before the data chunk (real files have a handful)
+# Chunks (or FLAC blocks, OGG pages) walked before the samples: real files have a handful, and a
+# damaged size field must not walk a stream for ever (also the bound of wav.py's stream sniff).
+MAX_CHUNKS = 1000
 
 
 # --------------------------------------------------------------------------------------------
@@ -54,7 +56,9 @@ _MAX_CHUNKS = 1000  # RIFF chunks walked before the data chunk (real files have 
 # silently shortens a truncated file to what is there) and the format tag it could not read.
 
 @dataclass
-class _RiffData:
+class RiffData:
+    """What a RIFF/RF64 WAVE header states of its ``data`` chunk and sample layout."""
+
     size_field: int  # byte offset of the data chunk's 32-bit size
     offset: int  # byte offset of the first sample
     declared: int  # data size the header states (RF64: from ds64)
@@ -67,7 +71,7 @@ class _RiffData:
     riff64: Optional[int] = None  # RF64: the RIFF size its ds64 chunk states
 
 
-def _riff_data(read_at: Callable[[int, int], bytes]) -> Optional[_RiffData]:
+def _riff_data(read_at: Callable[[int, int], bytes]) -> Optional[RiffData]:
     """Walk a RIFF/RF64 WAVE file's chunk headers to its ``data`` chunk; None if not a WAVE or no data.
 
     ``read_at(offset, n)`` returns up to ``n`` bytes at ``offset``.
@@ -76,7 +80,7 @@ def _riff_data(read_at: Callable[[int, int], bytes]) -> Optional[_RiffData]:
     if len(head) < 12 or head[:4] not in (b"RIFF", b"RF64") or head[8:12] != b"WAVE":
         return None
     pos, tag, ds64, layout, subformat, riff64 = 12, None, None, (None, None, None, None), None, None
-    for _ in range(_MAX_CHUNKS):
+    for _ in range(MAX_CHUNKS):
         hdr = read_at(pos, 24)  # a chunk header and the first 16 bytes of its body
         if len(hdr) < 8:
             return None
@@ -93,8 +97,8 @@ def _riff_data(read_at: Callable[[int, int], bytes]) -> Optional[_RiffData]:
                 subformat = struct.unpack("<H", sub)[0] if len(sub) == 2 else None
         elif cid == b"data":
             declared = ds64 if head[:4] == b"RF64" and size == 0xFFFFFFFF and ds64 is not None else size
-            return _RiffData(pos + 4, pos + 8, declared, tag, *layout, subformat,
-                             riff64 if head[:4] == b"RF64" else None)
+            return RiffData(pos + 4, pos + 8, declared, tag, *layout, subformat,
+                            riff64 if head[:4] == b"RF64" else None)
         pos += 8 + size + (size & 1)  # chunks are padded to even sizes
     return None  # a pathological chunk list: leave it to libsndfile
 
@@ -106,7 +110,7 @@ def _unpadded_chunk(read_at: Callable[[int, int], bytes]) -> Optional[Tuple[byte
     if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
         return None
     pos, odd = 12, None
-    for _ in range(_MAX_CHUNKS):
+    for _ in range(MAX_CHUNKS):
         hdr = read_at(pos, 8)
         if len(hdr) < 8:
             return None
@@ -136,7 +140,13 @@ class CompressedSphere(UnsupportedAudio):
     """A NIST SPHERE file compressed with shorten (WSJ's), which sph2pipe reads and libsndfile does not."""
 
 
-def _float_width_problem(riff: Optional[_RiffData], what: str) -> Optional[UnsupportedAudio]:
+def float_width_problem(read_at: Callable[[int, int], bytes], what: str) -> Optional[UnsupportedAudio]:
+    """The error for an IEEE float WAV of a width libsndfile does not decode, or None: for a
+    stream's first bytes that libsndfile would not open, whose own reason says nothing of it."""
+    return _float_width_problem(_riff_data(read_at), what)
+
+
+def _float_width_problem(riff: Optional[RiffData], what: str) -> Optional[UnsupportedAudio]:
     """The error for an IEEE float WAV of a width libsndfile does not decode, or None.
 
     libsndfile's word for a 16-bit (half precision) float WAV, as numpy or a GPU pipeline writes
@@ -153,7 +163,7 @@ def _float_width_problem(riff: Optional[_RiffData], what: str) -> Optional[Unsup
                             + (" (numpy reads its samples as dtype '<f2')" if half else ""))
 
 
-def _check_wav_header(riff: Optional[_RiffData], total: int, what: str, streamed: bool,
+def _check_wav_header(riff: Optional[RiffData], total: int, what: str, streamed: bool,
                       read_at: Optional[Callable[[int, int], bytes]] = None) -> None:
     """A WAV header whose sample layout is inconsistent, or whose data chunk is longer than the
     ``total`` bytes there are, is an error naming ``what``; so is one whose data chunk is found
@@ -205,7 +215,7 @@ _TAIL_SLACK = 7
 _ZERO_PAD_CHECKED = 1 << 16
 
 
-def _check_after_data(riff: _RiffData, total: int, what: str, read_at: Callable[[int, int], bytes]) -> None:
+def _check_after_data(riff: RiffData, total: int, what: str, read_at: Callable[[int, int], bytes]) -> None:
     """A data chunk whose stated size is smaller than the samples there are is an error.
 
     libsndfile (and Kaldi) read the stated size and ignore the rest, so a header whose data size
@@ -272,7 +282,7 @@ def _chunks_after(read_at: Callable[[int, int], bytes], pos: int, end: int,
     allowed; None when what is there is not chunks."""
     sizes, align = layout
     chunks: List[Tuple[bytes, int]] = []
-    for _ in range(_MAX_CHUNKS):
+    for _ in range(MAX_CHUNKS):
         if end - pos <= _TAIL_SLACK:
             return chunks
         hdr = read_at(pos, 4 + sizes.size)
@@ -425,7 +435,7 @@ def _sized_chunks(read_at: Callable[[int, int], bytes], pos: int, id_len: int, s
     bytes and a size (``sizes``; counting the chunk's header or not), chunks aligned to ``align``;
     a size too small for a chunk (CAF's -1: it runs to the end) or a header cut off ends them."""
     header = id_len + sizes.size
-    for _ in range(_MAX_CHUNKS):
+    for _ in range(MAX_CHUNKS):
         hdr = read_at(pos, header)
         if len(hdr) < header:
             return
@@ -726,7 +736,7 @@ def _check_declared_length(read_at: Callable[[int, int], bytes], total: int, wha
     Xing/Info/VBRI tag states, is an error naming ``what``, as a truncated WAV is. So is another
     file of the format after this one's end (:func:`_joined_at`). Returns whether the audio is an
     MP3 whose tag states its frame count, and for an MP3 the samples per channel its frame headers
-    add up to (:func:`asrkit.features.wav._decode`'s ``mp3_counted`` and ``mp3_walked``: the tag is
+    add up to (:class:`ContainerFacts`' ``mp3_counted`` and ``mp3_walked``: the tag is
     read here once)."""
     if read_at(0, 4) == b"OggS":
         _check_ogg_pages(read_at, total, what, streamed)
@@ -801,3 +811,35 @@ def _header_rewritten_in_stream(read_at: Callable[[int, int], bytes]) -> Optiona
         start = next((pos + 12 + 4 for cid, pos, _ in _caf_chunks(read_at) if cid == b"data"), None)
         return "CAF" if start is not None and read_at(start, 4) == b"caff" else None
     return None
+
+
+class ContainerFacts(NamedTuple):
+    """What :func:`check_container` read of a header that decoding needs, so nothing is read twice."""
+
+    riff: Optional[RiffData]  # a WAV's data chunk and format tag (None: not RIFF/RF64 WAVE)
+    mp3_counted: bool  # an MP3 whose Xing/Info/VBRI tag states its frame count
+    mp3_walked: Optional[int]  # an MP3's samples per channel, as its frame headers add up
+
+
+def check_container(read_at: Callable[[int, int], bytes], total: int, what: str, streamed: bool) -> ContainerFacts:
+    """Check what an audio container's header states against the ``total`` bytes there are, before
+    libsndfile decodes it: an AsrkitError naming ``what`` for a truncated or corrupt header, files
+    joined with cat, or (``streamed``: the bytes of a pipe or stdin) a W64/CAF stream whose header
+    sox wrote again inside it. Anything else passes: libsndfile judges it.
+
+    One call for the three readers in :mod:`asrkit.features.wav` (a file, a stream's bytes, the
+    check alone), so what they check, and in what order, cannot drift apart.
+    """
+    rewritten = _header_rewritten_in_stream(read_at) if streamed else None
+    if rewritten:
+        # sox cannot seek back in a pipe to fill in W64's or CAF's sizes: it writes the header
+        # again where the samples start and at the end, which libsndfile read as samples (W64: 52
+        # of noise at each end, no error; CAF: "another CAF file follows", blaming cat). (Another
+        # file after this one's samples is "joined with cat", below.)
+        raise AsrkitError(f"{what}: a {rewritten} stream with its header written again inside it (as sox writes "
+                          f"{rewritten} to a pipe, where it cannot seek back): its copies would be read as samples; "
+                          f"write '-t wav' to the pipe instead")
+    riff = _riff_data(read_at)
+    _check_wav_header(riff, total, what, streamed, read_at)
+    mp3_counted, mp3_walked = _check_declared_length(read_at, total, what, streamed)
+    return ContainerFacts(riff, mp3_counted, mp3_walked)

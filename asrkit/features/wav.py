@@ -30,7 +30,7 @@ segments are cut from) holds at most ``max_samples`` samples over all channels, 
 
 **Headers first.** Before any sample is decoded, what the container's header states is checked
 against the bytes there are (truncated, corrupt, or two files joined with ``cat``):
-:mod:`asrkit.features.containers`.
+:func:`asrkit.features.containers.check_container`, one call for every reader here.
 
 Kaldi's conventions are kept: a wav.scp value ending in ``|`` is run through ``/bin/sh`` and its
 stdout read as audio (a plain file name, ``pipes=False``, never is); with ``segments`` the
@@ -55,9 +55,8 @@ import subprocess
 import sys
 from typing import IO, Callable, Optional, Tuple
 
-from asrkit.features.containers import (MAX_SAMPLE_RATE, _MAX_CHUNKS, _RiffData, _check_declared_length,
-                                        _check_wav_header, _float_width_problem, _header_rewritten_in_stream,
-                                        _riff_data)
+from asrkit.features.containers import (MAX_CHUNKS, MAX_SAMPLE_RATE, ContainerFacts, RiffData, check_container,
+                                        float_width_problem)
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import names_stdin, stdin_closed_problem
 from asrkit.utils.pipes import start_pipe
@@ -156,7 +155,7 @@ def _memfd(data: bytes) -> Optional[int]:
     return fd
 
 
-def _libsndfile_error(e: Exception, what: str, head: bytes, riff: Optional[_RiffData]) -> AsrkitError:
+def _libsndfile_error(e: Exception, what: str, head: bytes, riff: Optional[RiffData]) -> AsrkitError:
     reason = str(getattr(e, "error_string", "") or e).strip()
     if "Format not recognised" in reason or "Format not recognized" in reason:
         return AsrkitError(f"{what}: not a recognised audio file (starts with {head[:4]!r}); "
@@ -173,21 +172,22 @@ _MP3_SLACK = 4 * 1152
 
 
 def _decode(source, what: str, channel: Optional[int], max_samples: int, head: bytes,
-            riff: Optional[_RiffData], mp3_counted: bool = False, mp3_walked: Optional[int] = None,
-            span: Optional[Tuple[float, float]] = None) -> Tuple[np.ndarray, int]:
+            facts: ContainerFacts, span: Optional[Tuple[float, float]] = None) -> Tuple[np.ndarray, int]:
     """Open ``source`` (a regular file's descriptor at offset 0, or bytes) with libsndfile and return
-    int16-scale samples; the checks come before any sample is read. ``mp3_counted``: an MP3's
-    frame count is its header's (:func:`asrkit.features.containers._mp3_tag`), not an estimate;
-    ``mp3_walked``: the samples per channel an MP3's frame headers add up to. ``span``: (start, end)
-    seconds, the segment to return; an int16 WAV (whose length the header checks vouch for, with
-    no float or decoding checks to run over the rest) is read only there."""
+    int16-scale samples; the checks come before any sample is read. ``facts``: what
+    :func:`~asrkit.features.containers.check_container` read of its header (a WAV's format tag for
+    libsndfile's errors; whether an MP3's frame count is its tag's, not an estimate, and the samples
+    per channel its frame headers add up to). ``span``: (start, end) seconds, the segment to
+    return; an int16 WAV (whose length the header checks vouch for, with no float or decoding
+    checks to run over the rest) is read only there."""
     import numpy as np
 
     sf = _soundfile()
+    mp3_counted, mp3_walked = facts.mp3_counted, facts.mp3_walked
     try:
         f = _sound_file(sf, source)
     except sf.LibsndfileError as e:
-        raise _libsndfile_error(e, what, head, riff) from None
+        raise _libsndfile_error(e, what, head, facts.riff) from None
     except (RuntimeError, TypeError, ValueError) as e:  # soundfile's own checks of odd headers
         raise AsrkitError(f"{what}: unsupported or corrupt audio ({e})") from None
     with f:
@@ -403,10 +403,7 @@ def check_wav_file(path: str, what: str) -> None:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             return
-        prefix = os.pread(fd, _HEADER_PREFIX, 0)
-        read_at = _file_reader(fd, prefix)
-        _check_wav_header(_riff_data(read_at), st.st_size, what, streamed=False, read_at=read_at)
-        _check_declared_length(read_at, st.st_size, what, streamed=False)
+        check_container(_file_reader(fd, os.pread(fd, _HEADER_PREFIX, 0)), st.st_size, what, streamed=False)
     finally:
         os.close(fd)
 
@@ -420,24 +417,13 @@ def read_audio_bytes(data: bytes, what: str, streamed: bool = False, channel: Op
     """
     if len(data) == 0:
         raise AsrkitError(f"{what}: empty {'stream' if streamed else 'file'} (0 bytes)")
-    read_at = lambda offset, n: bytes(data[offset:offset + n])  # noqa: E731
-    rewritten = _header_rewritten_in_stream(read_at) if streamed else None
-    if rewritten:
-        # sox cannot seek back in a pipe to fill in W64's or CAF's sizes: it writes the header
-        # again where the samples start and at the end, which libsndfile read as samples (W64: 52
-        # of noise at each end, no error; CAF: "another CAF file follows", blaming cat). (Another
-        # file after this one's samples is "joined with cat", below.)
-        raise AsrkitError(f"{what}: a {rewritten} stream with its header written again inside it (as sox writes "
-                          f"{rewritten} to a pipe, where it cannot seek back): its copies would be read as samples; "
-                          f"write '-t wav' to the pipe instead")
-    riff = _riff_data(read_at)
-    _check_wav_header(riff, len(data), what, streamed, read_at)
-    mp3_counted, mp3_walked = _check_declared_length(read_at, len(data), what, streamed)
+    facts = check_container(lambda offset, n: bytes(data[offset:offset + n]), len(data), what, streamed)
+    riff = facts.riff
     if streamed and riff is not None and riff.declared == 0:
         # libsndfile reads a 0-size data chunk as empty; 0xFFFFFFFF makes it read to the end.
         data = bytearray(data)
         data[riff.size_field:riff.size_field + 4] = b"\xff\xff\xff\xff"
-    return _decode(data, what, channel, max_samples, bytes(data[:4]), riff, mp3_counted, mp3_walked)
+    return _decode(data, what, channel, max_samples, bytes(data[:4]), facts)
 
 
 def _stream_cap(data: bytearray, what: str, max_samples: int, last_try: bool) -> Optional[int]:
@@ -448,7 +434,7 @@ def _stream_cap(data: bytearray, what: str, max_samples: int, last_try: bool) ->
             subtype = f.subtype
     except Exception as e:
         # (a stream past the first probe never reaches read_audio_bytes' header check)
-        unreadable = _float_width_problem(_riff_data(lambda offset, n: bytes(data[offset:offset + n])), what)
+        unreadable = float_width_problem(lambda offset, n: bytes(data[offset:offset + n]), what)
         if unreadable is not None:
             raise unreadable from None
         if not last_try:
@@ -473,7 +459,7 @@ def _stream_header_wants(data: bytearray) -> Optional[int]:
     if riff or (len(data) >= 12 and data[:4] == b"FORM" and data[8:12] in (b"AIFF", b"AIFC")):
         samples_id, sizes = (b"data", "<I") if riff else (b"SSND", ">I")
         pos = 12
-        for _ in range(_MAX_CHUNKS):
+        for _ in range(MAX_CHUNKS):
             if pos + 8 > len(data):
                 return pos + 8 + _READ_CHUNK if pos <= _STREAM_METADATA_LIMIT else None
             if data[pos:pos + 4] == samples_id:
@@ -487,7 +473,7 @@ def _stream_header_wants(data: bytearray) -> Optional[int]:
         return end + _READ_CHUNK if end <= _STREAM_METADATA_LIMIT else None
     if data[:4] == b"fLaC":
         pos = 4
-        for _ in range(_MAX_CHUNKS):
+        for _ in range(MAX_CHUNKS):
             if pos + 4 > len(data):
                 return pos + 4 + _READ_CHUNK if pos <= _STREAM_METADATA_LIMIT else None
             last = data[pos] & 0x80
@@ -497,7 +483,7 @@ def _stream_header_wants(data: bytearray) -> Optional[int]:
         return None
     if data[:4] == b"OggS":  # (Vorbis comments holding cover art span pages before the first audio page)
         pos = 0
-        for _ in range(_MAX_CHUNKS * 2):
+        for _ in range(MAX_CHUNKS * 2):
             if pos + 27 > len(data):
                 return pos + 27 + _READ_CHUNK if pos <= _STREAM_METADATA_LIMIT else None
             if data[pos:pos + 4] != b"OggS" or struct.unpack_from("<q", data, pos + 6)[0] > 0:
@@ -665,12 +651,8 @@ def _read_wav_source(source: str, what: str, channel: Optional[int], max_samples
         if st.st_size == 0:
             raise AsrkitError(f"{what}: empty file (0 bytes)")
         prefix = os.pread(fd, _HEADER_PREFIX, 0)
-        read_at = _file_reader(fd, prefix)
-        riff = _riff_data(read_at)
-        _check_wav_header(riff, st.st_size, what, streamed=False, read_at=read_at)
-        mp3_counted, mp3_walked = _check_declared_length(read_at, st.st_size, what, streamed=False)
-        return (*_decode(fd, what, channel, max_samples, prefix[:4], riff, mp3_counted, mp3_walked, span),
-                span is not None)
+        facts = check_container(_file_reader(fd, prefix), st.st_size, what, streamed=False)
+        return (*_decode(fd, what, channel, max_samples, prefix[:4], facts, span), span is not None)
     except OSError as e:
         raise AsrkitError(f"{what}: cannot read: {e.strerror}") from None
     finally:
