@@ -49,6 +49,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shlex
 import shutil
 import stat
 from pathlib import Path, PurePosixPath
@@ -573,8 +574,28 @@ def _texts_beside(text_ext: str, audio_dir: Path, audio_root: Path, good: List[P
     if not text_of:
         raise AsrkitError(f"{audio_dir}: no transcripts: none of its {len(good)} audio files has a "
                           f"<name>{ext} beside it (other extension: --text-ext; one file of '<name> <text>' "
-                          f"lines: --transcripts)")
+                          f"lines: --transcripts){_unmatched_texts_hint(audio_dir, found.texts, ext)}")
     return text_of, where_of
+
+
+def _unmatched_texts_hint(audio_dir: Path, texts: List[PurePosixPath], ext: str) -> str:
+    """For the no-transcripts error: the text files that are there, named after no audio file, and
+    how to give them as --transcripts. LibriSpeech's <speaker>-<chapter>.trans.txt (one per
+    chapter, '<id> <text>' lines) were only skipped as transcripts without audio."""
+    if not texts:
+        return ""
+    names = sorted(str(t) for t in texts)
+    if len(names) == 1:
+        how = f"give it as --transcripts {shlex.quote(str(audio_dir / names[0]))}"
+    else:
+        librispeech = all(n.lower().endswith(".trans" + ext.lower()) for n in names)
+        pattern = f"*.trans{ext}" if librispeech else f"*{ext}"
+        how = (f"join them into one and give that: find {shlex.quote(str(audio_dir))} -name {shlex.quote(pattern)} "
+               f"-exec cat {{}} + > prompts.txt; then --transcripts prompts.txt")
+    return (f"; its {len(names)} {ext} file{'s' if len(names) > 1 else ''} ({names[0]}"
+            f"{', ...' if len(names) > 1 else ''}) {'are' if len(names) > 1 else 'is'} named after no audio file: "
+            f"if {'they hold' if len(names) > 1 else 'it holds'} '<name> <text>' lines (LibriSpeech's "
+            f"<speaker>-<chapter>.trans.txt), {how}")
 
 
 def _transcript_beside(audio: Path, ext: str, names_in: Dict[Path, Dict[str, List[str]]]) -> Optional[Path]:
