@@ -39,6 +39,9 @@ e.g.: asrkit-decode --model M --config conf/decode.yaml --feats scp:dump/test/fe
 @click.option("--channel", type=int, default=None,
               help="Take this channel (0-based) of multi-channel audio, as the first pass did (asrkit-decode "
                    "--channel); default: the mean of the channels.")
+@click.option("--max-samples", type=click.IntRange(min=1), default=1 << 28, show_default=True,
+              help="Most samples (all channels) one audio file or recording may hold, as asrkit-decode's "
+                   "--max-samples; longer ones are skipped.")
 @click.option("--epochs", type=click.IntRange(1, 10000), default=30, show_default=True,
               help="Passes over each speaker's chosen utterances.")
 @click.option("--lr", type=float, default=0.01, show_default=True, help="Adam's learning rate.")
@@ -61,7 +64,8 @@ e.g.: asrkit-decode --model M --config conf/decode.yaml --feats scp:dump/test/fe
                 metavar="<hyp-text>", type=click.Path(dir_okay=False), required=False)
 @click.argument("transforms_wspecifier", callback=refuse_empty_name, metavar="<transforms-wspecifier>", required=False)
 def main(model_path: Optional[str], config_path: Optional[str], utt2spk: Optional[str], feats: Optional[str],
-         wav_scp: Optional[str], segments: Optional[str], channel: Optional[int], epochs: int, lr: float, keep: float,
+         wav_scp: Optional[str], segments: Optional[str], channel: Optional[int], max_samples: int, epochs: int,
+         lr: float, keep: float,
          batch_size: int, max_frames: int, min_utts: int, seed: int, device: Optional[str], print_config: bool,
          max_bad_percent: float, hyp_text: Optional[str], transforms_wspecifier: Optional[str]) -> None:
     """Estimate one affine transform [A | b] of the model's normalised features per speaker of
@@ -125,7 +129,9 @@ def main(model_path: Optional[str], config_path: Optional[str], utt2spk: Optiona
             raise AsrkitError(f"{on_stdin} - and {option} {value} both read stdin: give one of them as a file")
     # (without --channel, the transforms of a first pass decoded with asrkit-decode --channel 1 were
     # estimated on the mean of the channels, features the second pass never sees)
-    inputs = DecodeInputs(feats=feats, wav_scp=wav_scp, segments=segments, channel=channel,
+    # (--max-samples: a recording the first pass read under asrkit-decode --max-samples was skipped
+    # here, over the default, naming an option this command did not have)
+    inputs = DecodeInputs(feats=feats, wav_scp=wav_scp, segments=segments, channel=channel, max_samples=max_samples,
                           stdin_taken=stdin_reader(tables))
     out = parse_matrix_wspecifier(transforms_wspecifier)  # refused now, not once every speaker is adapted
     check_outputs_spare_inputs(

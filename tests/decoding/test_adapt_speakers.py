@@ -304,6 +304,26 @@ def test_the_models_own_unk_in_a_hypothesis_is_not_a_character_to_clean(inproc, 
     assert f"{len(wavs)} utterance(s) have characters the tokenizer does not know".encode() in res.stderr, res.stderr
 
 
+def test_max_samples_is_the_first_pass_limit(inproc, yesno, tmp_path):  # noqa: F811
+    """asrkit-decode --max-samples reads recordings over the default; asrkit-adapt-speakers had no
+    such option, so it skipped them naming an option it refused ("No such option")."""
+    import soundfile as sf
+
+    _, model, wavs = yesno
+    utt2spk = two_speakers(tmp_path, wavs)
+    hyp = tmp_path / "text"
+    hyp.write_text("".join(f"{w.stem} " + " ".join("YES" if c == "1" else "NO" for c in w.stem.split("_")) + "\n"
+                           for w in wavs))
+    adapt = ("adapt-speakers", "--model", model, "--utt2spk", utt2spk, "--wav-scp", tmp_path / "wav.scp",
+             "--epochs", "1", "--min-utts", "1")
+    longest = max(sf.info(str(w)).frames for w in wavs)
+    res = inproc(*adapt, "--max-samples", str(longest - 1), hyp, f"ark:{tmp_path / 'short.ark'}", check=False)
+    assert res.returncode == 1 and b"samples per read (--max-samples)" in res.stderr, res.stderr
+    assert not (tmp_path / "short.ark").exists()
+    res = inproc(*adapt, "--max-samples", str(longest), hyp, f"ark:{tmp_path / 'all.ark'}")
+    assert b"wrote transforms of 2 speakers" in res.stderr, res.stderr
+
+
 def test_channel_of_stereo_audio_is_the_first_pass_channel(inproc, yesno, tmp_path):  # noqa: F811
     """asrkit-decode --channel 1 decodes one channel of stereo audio; asrkit-adapt-speakers had no
     --channel, so its transforms were estimated on the mean of the channels, features the second
