@@ -69,6 +69,13 @@ def bom_problem(name: str) -> str:
             f"tables are plain text: remove it{how}")
 
 
+def mid_file_bom_problem(name: str) -> str:
+    """What is wrong with a line of table ``name``, after its first, that starts with a BOM."""
+    how = "" if name.startswith("<") or names_stdin(name) else f" (sed -i 's/^\\xEF\\xBB\\xBF//' {name})"
+    return (f"starts with a UTF-8 byte-order mark (BOM), which would become part of its key (files each "
+            f"saved with one and joined with cat?); Kaldi tables are plain text: remove them{how}")
+
+
 def refuse_bom(first_line: bytes, name: str) -> None:
     """The error for text ``name`` (a file, ``<stdin>``) whose first line, as read, starts with a BOM."""
     if first_line.startswith(BOM.encode("utf-8")):
@@ -337,6 +344,11 @@ def iter_table_lines(lines: Iterable[bytes], name: str, allow_empty_value: bool 
         except UnicodeDecodeError as e:
             raise AsrkitError(f"{name}:{lineno}: not UTF-8 text ({e.reason} at byte {e.start} of the line)") from None
         parts = split_fields(line, 1)
+        if lineno > 1 and line.startswith(BOM):
+            # Tables each saved by a Windows editor and joined with cat: the later ones' BOMs
+            # began keys ('\ufeffu7'), which were read, written to feats.scp and matched nothing
+            # in text or utt2spk, with no error (line 1's is refused by refuse_bom).
+            raise AsrkitError(f"{name}:{lineno}: {mid_file_bom_problem(name)}")
         if parts and "\0" in parts[0]:
             # No Kaldi id holds one (Kaldi's IsToken refuses control characters); a file a crash
             # left with blocks of zeros does, and its id of 4096 NULs was written on and printed.
@@ -383,7 +395,7 @@ def iter_table_fast(path: PathLike, allow_empty_value: bool = False) -> Iterator
                     lf = data.find(b"\n")
                     if text.startswith(BOM) or cr_only_at(data if lf < 0 else data[:lf + 1]) is not None:
                         raise UnicodeError  # iter_table_lines names it
-                if "\0" in text:
+                if "\0" in text or BOM in text:
                     raise UnicodeError
             except UnicodeError:
                 # From the bytes read, not by opening the path again: stdin or a pipe can be read

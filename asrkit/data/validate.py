@@ -22,7 +22,7 @@ from typing import Callable, Dict, List, Optional, Set, Tuple
 from asrkit.data.datadir import (RECO_TABLES, SPK_TABLES, TABLES, UTT_TABLES, DataDir, dir_problem, kaldi_real,
                                  positive_seconds, segment_channel, segment_channel_problem)
 from asrkit.data.table import (BOM, EMPTY_LINE, SPACE, LineReadError, TableLine, ascii_digits, bom_problem, cr_only_at,
-                               read_bounded, refuse_bom, split_fields, transcript_problem)
+                               mid_file_bom_problem, read_bounded, refuse_bom, split_fields, transcript_problem)
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import PathLike, special_kind
 
@@ -165,8 +165,12 @@ def scan_table(path: PathLike, allow_empty_value: bool = False, nul_in_value: bo
             scanned.problems.append(Problem(str(path), lineno, f"a NUL byte at character {nul} of the line "
                                             "(a binary or damaged file?)"))
             continue
-        if lineno == 1 and line.startswith(BOM):
-            scanned.problems.append(Problem(str(path), 1, bom_problem(str(path))))
+        if line.startswith(BOM):
+            # On a later line too: tables each saved with one and joined with cat. Named at its
+            # line, and fix-data-dir keeps the line (written back without it), as on line 1; it
+            # was an id '\ufeffu7' missing from every other table, its utterance dropped.
+            problem = bom_problem(str(path)) if lineno == 1 else mid_file_bom_problem(str(path))
+            scanned.problems.append(Problem(str(path), lineno, problem))
             parts = split_fields(line[1:], 1)
         control = id_control_problem(parts[0]) if parts else None
         if control:

@@ -138,6 +138,25 @@ def test_fix_counts_only_the_lines_it_drops(an4_dir):
     assert validate_data_dir(an4_dir) == []
 
 
+def test_a_bom_starting_a_later_line_is_named_and_repaired_not_dropped(an4_dir):
+    """Tables each saved with a BOM and joined with cat: validation gave three errors about an id
+    '\ufeff<utt>' missing from the other tables (none saying BOM) and fix-data-dir dropped the
+    utterance as 'not in every table'. Named at its line, and repaired as line 1's BOM is."""
+    before = (an4_dir / "wav.scp").read_bytes()
+    lines = before.split(b"\n")
+    lines[4] = b"\xef\xbb\xbf" + lines[4]
+    (an4_dir / "wav.scp").write_bytes(b"\n".join(lines))
+    path = an4_dir / "wav.scp"
+    problems = [str(p) for p in validate_data_dir(an4_dir)]
+    assert problems == [f"{path}:5: starts with a UTF-8 byte-order mark (BOM), which would become part of its key "
+                        f"(files each saved with one and joined with cat?); Kaldi tables are plain text: remove "
+                        f"them (sed -i 's/^\\xEF\\xBB\\xBF//' {path})"], problems
+    report = fix_data_dir(an4_dir)
+    assert (report.num_utts_before, report.num_utts_after) == (130, 130) and report.bad_lines == {}
+    assert (an4_dir / "wav.scp").read_bytes() == before
+    assert validate_data_dir(an4_dir) == []
+
+
 def test_a_lone_carriage_return_inside_a_transcript_ends_no_line(an4_dir):
     """Every table reader ends lines at \\n only; validation and fix split at a lone \\r as well, so
     validation reported a bogus utterance (the words after the \\r) and fix cut the transcript at

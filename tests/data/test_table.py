@@ -200,6 +200,39 @@ def test_utt2spk_speaker_id_with_a_nul_is_named(tmp_path):
     assert read_utt2spk(tmp_path / "utt2spk") == {"a-1": "a", "b-1": "b"}
 
 
+def test_a_bom_starting_a_later_line_is_refused_naming_the_line(asrkit, yesno_root, tmp_path):
+    """Two wav.scp pieces each saved with a BOM and joined with cat: the second's BOM began its
+    first key ('\ufeffu2'), which compute-fbank read and wrote to feats.scp, exit 0, and which then
+    matched nothing in text or utt2spk (line 1's BOM was already refused). A BOM inside a value
+    (a transcript's) is left alone."""
+    bom = "\ufeff"
+    path = tmp_path / "wav.scp"
+    path.write_text(f"u1 a.wav\n{bom}u2 b.wav\nu3 c.wav\n")
+    want = (f"{path}:2: starts with a UTF-8 byte-order mark (BOM), which would become part of its key (files "
+            f"each saved with one and joined with cat?); Kaldi tables are plain text: remove them "
+            f"(sed -i 's/^\\xEF\\xBB\\xBF//' {path})")
+    for reader in (lambda: list(iter_table(path)), lambda: list(iter_table_fast(path)), lambda: read_table(path)):
+        with pytest.raises(AsrkitError) as e:
+            reader()
+        assert str(e.value) == want
+    ok = tmp_path / "text"
+    ok.write_text(f"u1 A\nu2 B{bom}C\n")
+    assert read_table(ok) == {"u1": "A", "u2": f"B{bom}C"}
+    assert [x[:2] for x in iter_table_fast(ok)] == [("u1", "A"), ("u2", f"B{bom}C")]
+
+    wavs = sorted(yesno_root.rglob("*.wav"))[:3]
+    scp = tmp_path / "joined.scp"
+    scp.write_text(f"a {wavs[0]}\n{bom}b {wavs[1]}\nc {wavs[2]}\n")
+    out = tmp_path / "out"
+    proc = asrkit("compute-fbank", "--sample-frequency", "8000", f"scp:{scp}", f"ark,scp:{out}/f.ark,{out}/f.scp",
+                  check=False)
+    err = proc.stderr.decode()
+    assert proc.returncode == 1 and "Traceback" not in err, err
+    assert err.strip().splitlines()[-1] == f"ERROR (asrkit-compute-fbank): {scp}:2: " + want.split(":2: ", 1)[1].replace(
+        str(path), str(scp)), err
+    assert not out.exists() or not any(out.iterdir())
+
+
 @pytest.mark.parametrize("reader", [read_table, lambda p: list(iter_table(p)), lambda p: list(iter_table_fast(p))])
 def test_a_table_that_is_a_broken_link_is_named_as_one(tmp_path, reader):
     """data/train/utt2spk -> ../../x/utt2spk, its target moved: "no such file" sent the user, who
