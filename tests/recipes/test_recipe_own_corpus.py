@@ -27,11 +27,11 @@ DIGITS = "ZERO ONE TWO THREE FOUR FIVE SIX SEVEN EIGHT NINE".split()
 
 
 def asr_sh_results_header() -> list:
-    """The two header lines asr.sh's stage 6 writes into a RESULTS.md it creates."""
+    """The two header lines asr.sh's stage 6 writes into a RESULTS.md it creates (in one printf)."""
     lines = [l for l in (REPO / "egs/TEMPLATE/asr1/asr.sh").read_text().splitlines()
-             if re.match(r"\s*printf '\|(---| set )", l)]
-    assert len(lines) == 2, lines
-    return [re.search(r"printf '(.*)\\n'", l).group(1).replace("%%", "%") for l in lines]
+             if re.match(r"\s*printf '%s\| set ", l)]
+    assert len(lines) == 1, lines
+    return re.search(r"printf '%s(.*)\\n'", lines[0]).group(1).replace("%%", "%").split("\\n")
 
 
 def table_cells(line: str) -> int:

@@ -77,6 +77,55 @@ def test_rows_go_under_a_header_and_one_run_at_a_time(trained):
     assert lines.count(HEADER) == 1 and lines[2].startswith("| other |") and lines[3].startswith("| test |"), lines
 
 
+def _killed_in_stage_6(recipe, name, sig, when):
+    """Stage 6 with a bash function ``name`` (exported into asr.sh) that sends asr.sh ``sig`` once
+    called with arguments matching the glob ``when`` (after doing what the builtin or command does)."""
+    body = f'() {{ command {name} "$@"; case "$*" in {when}) kill -{sig} $$ ;; esac; }}'
+    return run_sh(["./run.sh", "--stage", "6"], cwd=recipe, check=False, env={f"BASH_FUNC_{name}%%": body})
+
+
+def test_a_stage_6_killed_after_its_header_leaves_a_whole_one(trained):
+    """The header went in two writes: a run killed between them left it without its separator
+    line, which the next run took for its table's (its rows under it: no Markdown table)."""
+    recipe = trained
+    results = recipe / "RESULTS.md"
+    results.write_text("")
+    proc = _killed_in_stage_6(recipe, "printf", "KILL", "*'| set | CER'*")
+    assert proc.returncode != 0 and results.read_text().count(HEADER) == 1, proc.stderr[-3000:]
+    run_sh(["./run.sh", "--stage", "6"], cwd=recipe)
+    lines = results.read_text().splitlines()
+    assert lines[0] == HEADER and lines[1].startswith("|---|") and lines[2].startswith("| test |"), lines
+
+
+def test_a_stage_6_stopped_before_its_first_row_leaves_no_empty_results_md(trained):
+    """Stopped (SIGTERM, as by Ctrl-C) after the scoring, before a row: the RESULTS.md made for
+    the lock stayed behind, empty."""
+    recipe = trained
+    results = recipe / "RESULTS.md"
+    results.unlink()
+    proc = _killed_in_stage_6(recipe, "hostname", "TERM", "*")
+    assert proc.returncode != 0 and "stage 6: scoring" in proc.stderr, proc.stderr[-3000:]
+    assert not results.exists()
+    # One there already, even empty (the user's, emptied to start afresh), is kept.
+    results.write_text("")
+    _killed_in_stage_6(recipe, "hostname", "TERM", "*")
+    assert results.exists()
+    # A run waiting for the lock on a file that the run holding it removes (as above): its rows went
+    # to the removed file. It opens the file anew.
+    with open(results, "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        proc = subprocess.Popen(["./run.sh", "--stage", "6"], cwd=recipe, stderr=subprocess.PIPE, text=True,
+                                env=dict(os.environ, OMP_NUM_THREADS="1"))
+        for line in proc.stderr:
+            if "stage 6: waiting for another run adding its rows to RESULTS.md" in line:
+                break
+        results.unlink()
+    err = proc.communicate(timeout=600)[1]
+    assert proc.returncode == 0, err
+    lines = results.read_text().splitlines()
+    assert lines[0] == HEADER and lines[2].startswith("| test |"), lines
+
+
 def test_warnings_of_the_decoding_and_scoring_jobs_are_said(trained):
     recipe = trained
     # Hypotheses cut at a maximum length of a token or two: said in each decoding job's log alone.

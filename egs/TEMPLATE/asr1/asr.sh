@@ -803,11 +803,21 @@ if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
   # One run at a time adds to --results (the runs of other exp dirs share it): two runs finding no
   # header both wrote one, the second over the first one's row. (An flock on the file itself:
   # opened for appending, which changes nothing in it.)
-  exec {results_fd}>> "$results"
-  if command -v flock > /dev/null && ! flock -n "$results_fd"; then
-    log "stage 6: waiting for another run adding its rows to $results"
-    flock "$results_fd" || true
-  fi
+  # A file this run makes for the lock is removed if it ends (scoring failed, Ctrl-C) before a row
+  # is in it: an interrupted first stage 6 left an empty RESULTS.md. A run that waited on it then
+  # opens the file anew: its rows would have gone to the removed one.
+  trap '[ -z "${made_results:-}" ] || [ -s "$results" ] || rm -f -- "$results"' EXIT
+  while :; do
+    made_results=
+    [ -e "$results" ] || made_results=yes
+    exec {results_fd}>> "$results"
+    if command -v flock > /dev/null && ! flock -n "$results_fd"; then
+      log "stage 6: waiting for another run adding its rows to $results"
+      flock "$results_fd" || true
+    fi
+    [ "/dev/fd/$results_fd" -ef "$results" ] && break
+    exec {results_fd}>&-
+  done
   for set in $test_sets; do
     dir=$exp/decode_${set}_$decode_name
     log "stage 6: scoring $dir"
@@ -844,9 +854,12 @@ if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
     last_table=$(awk '/^\|/ { if (!inb) first = $0; inb = 1; next } { inb = 0 } END { if (inb) print first }' \
       "$results" 2> /dev/null || true)
     if [[ $last_table != "| set | CER % | WER % |"* ]]; then
-      [ ! -s "$results" ] || echo >> "$results"
-      printf '| set | CER %% | WER %% | model config | decode config | training time | date | machine |\n' >> "$results"
-      printf '|---|---|---|---|---|---|---|---|\n' >> "$results"
+      # In one write: a run killed between the header's two lines left the header without its
+      # separator, which the next run took for the table's (its rows under it: no Markdown table).
+      gap=
+      [ ! -s "$results" ] || gap=$'\n'
+      printf '%s| set | CER %% | WER %% | model config | decode config | training time | date | machine |\n|---|---|---|---|---|---|---|---|\n' \
+        "$gap" >> "$results"
     fi
     # (an exp dir trained before the record was kept: this command line's)
     trained_as=$(cat "$exp/train_desc" 2> /dev/null || train_desc)
