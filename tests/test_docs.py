@@ -430,3 +430,14 @@ def test_docs_give_an_lm_its_weight():
                 if name.replace(" ", "-") == "asrkit-decode" and "--lm" in opts and "--lm-weight" not in opts:
                     bad.append(f"{_rel(doc)}:{line}: --lm without --lm-weight: {text.strip()[:120]}")
     assert not bad, "\n".join(bad)
+
+
+def test_readme_python_block_loads_the_model_the_quick_start_makes():
+    """README's end-user lines decode with the main job's model; its Python block named
+    exp/las/model.pt, which no recipe writes, so a new user who ran the quick start and pasted
+    the block got 'no such file'. The block's model is the one README's asrkit-decode line uses."""
+    readme = (ROOT / "README.md").read_text()
+    decoded = re.search(r"asrkit-decode --model (\S+) a\.wav", readme).group(1)
+    block = readme.split("## From Python", 1)[1].split("```python", 1)[1].split("```", 1)[0]
+    loaded = re.search(r"Transcriber\.from_file\(\"([^\"]+)\"", block).group(1)
+    assert loaded == decoded == "egs/yesno/asr1/exp/train_char/final.pt", (loaded, decoded)
