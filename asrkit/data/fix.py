@@ -16,8 +16,8 @@ from typing import Dict, List, Optional, Set
 
 from asrkit.data.datadir import (RECO_TABLES, SPK_TABLES, UTT_TABLES, DataDir, dir_problem, parse_segment,
                                  SegmentChannelError, positive_seconds)
-from asrkit.data.table import EMPTY_LINE, ascii_digits, split_fields, utt2spk_to_spk2utt
-from asrkit.data.validate import ScannedTable, data_dir_ids, id_control_problem, scan_table
+from asrkit.data.table import EMPTY_LINE, ascii_digits, id_control_problem, split_fields, utt2spk_to_spk2utt
+from asrkit.data.validate import ScannedTable, data_dir_ids, scan_table
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import AtomicFiles, PathLike, name_os_error
 from asrkit.utils.logging import get_logger

@@ -57,6 +57,24 @@ def line_of(path: PathLike, key: str) -> Optional[int]:
     return None
 
 
+# ASCII control characters other than the white space that splits a line's fields (NUL is
+# named on its own, as a damaged file's).
+ID_CONTROL = re.compile("[\x01-\x08\x0e-\x1f\x7f]")
+
+
+def id_control_problem(key: str) -> Optional[str]:
+    """Why id ``key`` (a table's key, a speaker id) is no Kaldi id, when it holds an ASCII control
+    character (an ESC from 'ls --color' output, a ^A), or None. Kaldi's IsToken refuses them in
+    every table key, and they sort apart from 'LC_ALL=C sort' (which compares whole lines: 'a\x01x'
+    before 'a '): validation passed such an id, and fix-data-dir wrote an order Kaldi refuses; the readers
+    took it (compute-fbank wrote it to feats.scp)."""
+    m = ID_CONTROL.search(key)
+    if m is None:
+        return None
+    return (f"the control character U+{ord(m.group()):04X} {m.group()!r} at character {m.start()} of the id "
+            f"{key!r}: Kaldi ids cannot hold one")
+
+
 # A UTF-8 byte-order mark (Windows editors write one) would become part of the first key, and
 # that utterance would then be "missing" everywhere else: named instead.
 BOM = "\ufeff"
@@ -356,6 +374,9 @@ def iter_table_lines(lines: Iterable[bytes], name: str, allow_empty_value: bool 
             # wav.scp path is a bad utterance.)
             raise AsrkitError(f"{name}:{lineno}: a NUL byte in the key, at character {line.index(chr(0))} of the "
                               f"line (a binary or damaged file?)")
+        control = id_control_problem(parts[0]) if parts else None
+        if control:
+            raise AsrkitError(f"{name}:{lineno}: {control}")
         if not parts:
             raise AsrkitError(f"{name}:{lineno}: {EMPTY_LINE}")
         if line[:1] in SPACE:
@@ -395,8 +416,8 @@ def iter_table_fast(path: PathLike, allow_empty_value: bool = False) -> Iterator
                     lf = data.find(b"\n")
                     if text.startswith(BOM) or cr_only_at(data if lf < 0 else data[:lf + 1]) is not None:
                         raise UnicodeError  # iter_table_lines names it
-                if "\0" in text or BOM in text:
-                    raise UnicodeError
+                if "\0" in text or BOM in text or ID_CONTROL.search(text):
+                    raise UnicodeError  # (a control character in a value is no problem: slower, same result)
             except UnicodeError:
                 # From the bytes read, not by opening the path again: stdin or a pipe can be read
                 # once (a BOM in a transcript piped to asrkit-align -, re-read, was an empty table).

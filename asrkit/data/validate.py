@@ -22,7 +22,8 @@ from typing import Callable, Dict, List, Optional, Set, Tuple
 from asrkit.data.datadir import (RECO_TABLES, SPK_TABLES, TABLES, UTT_TABLES, DataDir, dir_problem, kaldi_real,
                                  positive_seconds, segment_channel, segment_channel_problem)
 from asrkit.data.table import (BOM, EMPTY_LINE, SPACE, LineReadError, TableLine, ascii_digits, bom_problem, cr_only_at,
-                               mid_file_bom_problem, read_bounded, refuse_bom, split_fields, transcript_problem)
+                               id_control_problem, mid_file_bom_problem, read_bounded, refuse_bom, split_fields,
+                               transcript_problem)
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import PathLike, special_kind
 
@@ -66,23 +67,6 @@ class ScannedTable:
         for line in self.lines:
             out.setdefault(line.key, line)
         return out
-
-
-# ASCII control characters other than the white space that splits a line's fields (NUL is
-# named on its own, as a damaged file's).
-_ID_CONTROL = re.compile("[\x01-\x08\x0e-\x1f\x7f]")
-
-
-def id_control_problem(key: str) -> Optional[str]:
-    """Why id ``key`` (a table's key, a speaker id) is no Kaldi id, when it holds an ASCII control
-    character (an ESC from 'ls --color' output, a ^A), or None. Kaldi's IsToken refuses them in
-    every table key, and they sort apart from 'LC_ALL=C sort' (which compares whole lines: 'a\x01x'
-    before 'a '): validation passed such an id, and fix-data-dir wrote an order Kaldi refuses."""
-    m = _ID_CONTROL.search(key)
-    if m is None:
-        return None
-    return (f"the control character U+{ord(m.group()):04X} {m.group()!r} at character {m.start()} of the id "
-            f"{key!r}: Kaldi ids cannot hold one")
 
 
 def data_dir_ids(d: DataDir, but: str) -> Set[str]:

@@ -233,6 +233,33 @@ def test_a_bom_starting_a_later_line_is_refused_naming_the_line(asrkit, yesno_ro
     assert not out.exists() or not any(out.iterdir())
 
 
+@pytest.mark.parametrize("char", ["\x1b", "\x01", "\x7f"])
+def test_a_control_character_in_a_key_is_refused_by_the_readers_too(asrkit, yesno_root, tmp_path, char):
+    """A wav.scp id holding an ESC (pasted 'ls --color' output), a ^A or a DEL: validate-data-dir
+    refused it (Kaldi's IsToken does, in every table) but compute-fbank read it, wrote it to
+    feats.scp and exited 0. A control character in a value (a transcript's) is left alone."""
+    wavs = sorted(yesno_root.rglob("*.wav"))[:3]
+    scp = tmp_path / "wav.scp"
+    scp.write_text(f"a {wavs[0]}\nb{char}x {wavs[1]}\nc {wavs[2]}\n")
+    want = (f"{scp}:2: the control character U+{ord(char):04X} {char!r} at character 1 of the id {'b' + char + 'x'!r}: "
+            f"Kaldi ids cannot hold one")
+    for reader in (lambda: list(iter_table(scp)), lambda: list(iter_table_fast(scp)), lambda: read_table(scp)):
+        with pytest.raises(AsrkitError) as e:
+            reader()
+        assert str(e.value) == want
+    out = tmp_path / "out"
+    proc = asrkit("compute-fbank", "--sample-frequency", "8000", f"scp:{scp}", f"ark,scp:{out}/f.ark,{out}/f.scp",
+                  check=False)
+    err = proc.stderr.decode()
+    assert proc.returncode == 1 and "Traceback" not in err, err
+    assert err.strip().splitlines()[-1] == f"ERROR (asrkit-compute-fbank): {want}", err
+    assert not out.exists() or not any(out.iterdir())
+    text = tmp_path / "text"
+    text.write_text(f"u1 A{char}B\nu2 C\n")
+    assert read_table(text) == {"u1": f"A{char}B", "u2": "C"}
+    assert [x[:2] for x in iter_table_fast(text)] == [("u1", f"A{char}B"), ("u2", "C")]
+
+
 @pytest.mark.parametrize("reader", [read_table, lambda p: list(iter_table(p)), lambda p: list(iter_table_fast(p))])
 def test_a_table_that_is_a_broken_link_is_named_as_one(tmp_path, reader):
     """data/train/utt2spk -> ../../x/utt2spk, its target moved: "no such file" sent the user, who
