@@ -349,6 +349,12 @@ def _read_key(stream: IO[bytes], what: str, index: int) -> Optional[str]:
     if index == 1 and key.startswith(_BOM):
         # the key was '\ufeffu1': left out of every speaker's stats, its utterance matched nothing
         raise AsrkitError(f"{what}: {BOM_PROBLEM}")
+    if key.startswith(_BOM):
+        # text archives each saved with one and joined with cat: '\ufeffu7' was read and written on
+        # to an scp, matching nothing in utt2spk or text
+        raise AsrkitError(f"{what}: entry {index}: the key {bytes(key[:40]).decode('utf-8', 'replace')!r} starts with a "
+                          f"UTF-8 byte-order mark (BOM), which Kaldi reads as part of the key (text archives each "
+                          f"saved with one and joined with cat?): remove it")
     if not c:
         raise AsrkitError(f"{what}: entry {index}: truncated archive (key {bytes(key[:40])!r} without a value)")
     try:

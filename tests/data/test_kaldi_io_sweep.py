@@ -419,6 +419,31 @@ def _mixed_ark(tmp_path: Path):
     return ark, data, offsets, values
 
 
+def test_a_bom_before_a_later_key_of_an_ark_is_named(tmp_path):
+    """Two text arks each saved by a Windows editor and joined with cat: the second's first key
+    was read as '\ufeffu2', so per-speaker compute-cmvn left u2 out of its speaker's stats and
+    apply-cmvn wrote it on to an scp, exit 0 (the first entry's BOM was already refused)."""
+    rng = np.random.default_rng(6)
+    feats = {u: rng.standard_normal((5, D)).astype(np.float32) for u in ("u1", "u2", "u3")}
+    bom = b"\xef\xbb\xbf"
+    ark = tmp_path / "joined.ark"
+    ark.write_bytes(b"".join((bom if k == "u2" else b"") + k.encode() + b" " + _entry(m, text=True)
+                             for k, m in feats.items()))
+    spk2utt = tmp_path / "spk2utt"
+    spk2utt.write_text("a u1 u2 u3\n")
+    problem = ("entry 2: the key '\\ufeffu2' starts with a UTF-8 byte-order mark (BOM), which Kaldi reads as part "
+               "of the key (text archives each saved with one and joined with cat?): remove it")
+    r = _run(compute_cmvn_cli, "--spk2utt", f"ark:{spk2utt}", f"ark:{ark}", f"ark:{tmp_path}/cmvn.ark")
+    assert _error(r) == f"ERROR (asrkit-compute-cmvn): {ark}: {problem}"
+    assert not (tmp_path / "cmvn.ark").exists()
+    stats = tmp_path / "stats.mat"
+    with open(stats, "wb") as f:
+        kaldiio.save_mat(f, _stats(list(feats.values())))
+    r = _run(apply_cmvn_cli, stats, f"ark:{ark}", f"ark,scp:{tmp_path}/o.ark,{tmp_path}/o.scp")
+    assert _error(r) == f"ERROR (asrkit-apply-cmvn): {ark}: {problem}"
+    assert not (tmp_path / "o.scp").exists()
+
+
 def test_an_ark_cut_anywhere_is_an_error_or_its_whole_entries(tmp_path):
     """Cut at any byte, an ark gives an AsrkitError, or exactly the entries before the cut (a cut
     between entries cannot be told from the end, in Kaldi too), never a traceback or other values."""
