@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Dict, List
 
 from asrkit.data.datadir import kaldi_real
-from asrkit.data.table import read_line_blocks, refuse_bom, split_fields
+from asrkit.data.table import BOM, mid_file_bom_problem, read_line_blocks, refuse_bom, split_fields
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import PathLike
 
@@ -51,6 +51,8 @@ def read_ctm(path: PathLike) -> Dict[str, List[CtmWord]]:
                         # (was the offset in the decoder's chunk, with no line: "byte 39")
                         raise AsrkitError(f"{path}:{n}: not UTF-8 text ({e.reason} at byte {e.start} of the line); "
                                           f"is it a CTM?") from None
+                    if line.startswith(BOM):  # (CTMs each saved with one, joined with cat: the same)
+                        raise AsrkitError(f"{path}:{n}: {mid_file_bom_problem(name)}")
                     fields = split_fields(line)
                     if not fields or fields[0].startswith(";;"):
                         continue

@@ -16,6 +16,16 @@ def test_a_bom_is_named_not_made_part_of_the_first_utterance(tmp_path):
         read_ctm(ctm)
 
 
+def test_a_bom_starting_a_later_line_is_named(tmp_path):
+    """Two CTMs each saved with a BOM and joined with cat: the second's first word went to an
+    utterance '\ufeffu2' of its own, with no error (line 1's BOM was already named)."""
+    ctm = tmp_path / "a.ctm"
+    ctm.write_bytes(b"u1 1 0.00 0.50 yes 1.0\n\xef\xbb\xbfu2 1 0.00 0.50 no\nu2 1 0.50 0.40 no\n")
+    with pytest.raises(AsrkitError, match=r"a\.ctm:2: starts with a UTF-8 byte-order mark \(BOM\), which would "
+                                          r"become part of its key"):
+        read_ctm(ctm)
+
+
 def test_a_line_not_utf8_is_named_by_its_line(tmp_path):
     ctm = tmp_path / "a.ctm"
     ctm.write_bytes(b"u1 1 0.00 0.50 yes 1.0\n" * 500 + b"u2 1 0.50 0.40 n\xe9 0.5\n")
