@@ -47,6 +47,7 @@ e.g.::
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import re
 import shlex
@@ -736,8 +737,21 @@ def _counts_problem(audio_dir: Path, wav_scp: Dict[str, str], total: int, max_sk
     if held > max_skip_ratio * total:
         return (f"{audio_dir}: {held} of {total} audio files and transcripts skipped "
                 f"(reasons above), more than --max-skip-ratio {max_skip_ratio:g}: fix the corpus "
-                f"or raise the ratio")
+                f"or raise the ratio{_untranscribed_hint(held, total, report)}")
     return None
+
+
+def _untranscribed_hint(held: int, total: int, report: MakeReport) -> str:
+    """When every skip is audio without a transcript: transcripts that cover a chosen part of the
+    audio (Common Voice's validated.tsv of its clips/, which holds every clip) were told to "fix
+    the corpus", with nothing to fix there and no ratio given."""
+    if held != len(report.skipped.get(NO_TRANSCRIPT, [])):
+        return ""
+    ratio = math.ceil(100 * held / total) / 100
+    while held > ratio * total:  # (0.29 * 100 is 28.999...)
+        ratio = round(ratio + 0.01, 2)
+    return (f"; all {held} are audio without a transcript: if the transcripts cover a chosen part of the "
+            f"audio (Common Voice's validated.tsv of its clips/), --max-skip-ratio {ratio:g} takes them")
 
 
 def _log_report(report: MakeReport) -> None:
