@@ -6,6 +6,7 @@ import contextlib
 import errno
 import functools
 import os
+import shlex
 import signal
 import sys
 import threading
@@ -48,7 +49,7 @@ def asrkit_command(name: str, **kwargs) -> Callable:
         def run(*args, verbose: int = 0, **kw):
             setup_logging(verbose)
             prog = f"asrkit-{name}"
-            click.echo(prog + " " + " ".join(_quote(a) for a in _own_args()), err=True)
+            click.echo(prog + " " + " ".join(shlex.quote(a) for a in own_args()), err=True)
             previous = _catch_terminating_signals()
             try:
                 if kw.get("print_config") and sys.stdout is None:
@@ -366,15 +367,10 @@ def dash_as_stdio(path, stream: str = "stdout"):
     return f"/dev/{stream}" if path == "-" else path
 
 
-def _own_args() -> list:
+def own_args() -> list:
     """The command's own arguments: under ``asrkit <sub>`` (or ``python -m asrkit <sub>``)
-    argv[1] is the subcommand name, which the echoed ``asrkit-<sub>`` line already says."""
+    argv[1] is the subcommand name, which the echoed ``asrkit-<sub>`` line already says. Public:
+    asrkit-decode logs its command line from them too."""
     if os.path.basename(sys.argv[0]).startswith("asrkit-"):
         return sys.argv[1:]
     return sys.argv[2:]
-
-
-def _quote(arg: str) -> str:
-    import shlex
-
-    return shlex.quote(arg)

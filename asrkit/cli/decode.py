@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -9,7 +10,7 @@ from typing import TYPE_CHECKING, Optional, Tuple
 
 import click
 
-from asrkit.cli._common import (_own_args, _quote, asrkit_command, dash_as_stdio, max_bad_percent_option,
+from asrkit.cli._common import (asrkit_command, dash_as_stdio, max_bad_percent_option, own_args,
                                 refuse_empty_name)
 from asrkit.decoding.config import WORD_RULES
 from asrkit.utils.errors import AsrkitError
@@ -205,7 +206,7 @@ def main(model_path: Optional[str], config_path: Optional[str], print_config: bo
         setup_logging(1 if log.isEnabledFor(logging.DEBUG) else 0, str(out / LOG_NAME))
         # (as the echo on stderr: sys.argv[1:] under `asrkit decode ...` logged 'asrkit-decode decode ...',
         # and a file name with a space in it as two words)
-        log.info("command line: asrkit-decode %s", " ".join(_quote(a) for a in _own_args()))
+        log.info("command line: asrkit-decode %s", " ".join(shlex.quote(a) for a in own_args()))
 
     import torch
 

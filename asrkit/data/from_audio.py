@@ -60,13 +60,13 @@ from asrkit.data.datadir import dir_problem, write_data_dir
 from asrkit.data.make_report import (BAD_NAME, BROKEN_LINK, CANNOT_OPEN, COMPRESSED_SPHERE, EMPTY, EMPTY_FILE,
                                      FEW_CHANNELS, NO_AUDIO, NO_SAMPLES, NO_TRANSCRIPT, NOT_A_FILE, NOT_AUDIO,
                                      NOT_REGULAR, NOT_UTF8_NAME, TEXT_WITHOUT_AUDIO, TRUNCATED, UNREADABLE_FOLDER,
-                                     UNSUPPORTED, MakeReport, _has_control_char, _is_utf8, _nfc, safe_id)
-from asrkit.data.mono_copies import (MONO_DIR, MONO_MARKER, _missing_folders, _place_copies_with_tables,
-                                     _refuse_foreign_mono_dir, write_mono_copies)
-from asrkit.data.sox import (_LIBSNDFILE_FORMATS, libsndfile_reads, needs_sox, sox_formats, sox_reads_by_content,
+                                     UNSUPPORTED, MakeReport, has_control_char, is_utf8, nfc, safe_id)
+from asrkit.data.mono_copies import (MONO_DIR, MONO_MARKER, missing_folders, place_copies_with_tables,
+                                     refuse_foreign_mono_dir, write_mono_copies)
+from asrkit.data.sox import (LIBSNDFILE_FORMATS, libsndfile_reads, needs_sox, sox_formats, sox_reads_by_content,
                              wav_scp_entry)
 from asrkit.data.table import read_bounded, transcript_problem
-from asrkit.data.transcript_files import _normalise, _utf16_hint, _visible, read_transcript_file
+from asrkit.data.transcript_files import has_visible_char, normalise_transcript, read_transcript_file, utf16_hint
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import PathLike
 from asrkit.utils.logging import get_logger
@@ -78,7 +78,7 @@ CASES = ("keep", "upper", "lower")
 PUNCTUATION = ("keep", "drop")
 # Audio a folder may hold in a format --audio-ext leaves out: with its transcript there, it is
 # a recording the user meant to train on, not a file to pass over without a word.
-_OTHER_AUDIO_SUFFIXES = frozenset(_LIBSNDFILE_FORMATS) | {".m4a", ".aac", ".wma", ".amr", ".webm", ".mka"}
+_OTHER_AUDIO_SUFFIXES = frozenset(LIBSNDFILE_FORMATS) | {".m4a", ".aac", ".wma", ".amr", ".webm", ".mka"}
 # Two files that differ only in their extension (a0001.wav and a0001.flac) have one id and no key
 # that tells them apart.
 SAME_NAME_ADVICE = ("the same name in two formats (the same recording twice?): keep one, or take one format "
@@ -356,10 +356,10 @@ def _find(audio_dir: Path, audio_root: Path, extensions: Sequence[str], transcri
         held = f"; it holds {len(others)} *.{', *.'.join(other_exts)} file(s): --audio-ext {take_all}" if others else ""
         raise AsrkitError(f"{audio_dir}: no audio files (looked for *.{', *.'.join(extensions)} in it and its "
                           f"folders; see --audio-ext{held})")
-    if not _is_utf8(str(audio_root)):
+    if not is_utf8(str(audio_root)):
         raise AsrkitError(f"{audio_dir!r}: the folder's path is not UTF-8, so no wav.scp can name its files: "
                           f"rename it or link it from a UTF-8 path")
-    if _has_control_char(str(audio_root)):  # (a line break in it cut every wav.scp line in two, exit 0)
+    if has_control_char(str(audio_root)):  # (a line break in it cut every wav.scp line in two, exit 0)
         raise AsrkitError(f"{str(audio_dir)!r}: the folder's path holds a line break or control character, which no "
                           f"wav.scp line can hold (the path as links resolve): rename it")
     return _Found(files, others, texts, folders, other_reason)
@@ -374,10 +374,10 @@ def _probe(files: List[PurePosixPath], audio_root: Path, channel: Optional[int],
     for rel in files:
         # (each of these is unusable too: its line in --transcripts was a second skip, "transcript
         # without audio", and three broken links of 100 files failed --max-skip-ratio 0.05 as 6 of 103)
-        if not _is_utf8(str(rel)):
+        if not is_utf8(str(rel)):
             report.skip(NOT_UTF8_NAME, ascii(str(rel)))
             unusable.append(rel)
-        elif _has_control_char(str(rel)):
+        elif has_control_char(str(rel)):
             report.skip(BAD_NAME, repr(str(rel)))
             unusable.append(rel)
         elif not (audio_root / rel).exists():
@@ -436,7 +436,7 @@ def _choose_readers(good: List[PurePosixPath], channels_of: Dict[PurePosixPath, 
         copied |= {r for r in unread if libsndfile_reads(r)}
         unread = [r for r in unread if r not in copied]
     if copied:
-        _refuse_foreign_mono_dir(out_dir / MONO_DIR)
+        refuse_foreign_mono_dir(out_dir / MONO_DIR)
     if unread:
         first = unread[0]
         kinds = sorted({r.suffix.lower().lstrip(".") for r in unread})
@@ -467,9 +467,9 @@ def _texts_from_file(transcripts: PathLike, audio_dir: Path, audio_root: Path, g
     # with the extension lower-cased, found by the key's extension lower-cased.)
     for rel in good + unusable:
         lower = rel.with_suffix(rel.suffix.lower())
-        for key in {_nfc(str(rel.with_suffix(""))), _nfc(str(rel)), _nfc(str(lower))}:
+        for key in {nfc(str(rel.with_suffix(""))), nfc(str(rel)), nfc(str(lower))}:
             by_path.setdefault(key, []).append(rel)
-        for key in {_nfc(rel.stem), _nfc(rel.name), _nfc(lower.name)}:
+        for key in {nfc(rel.stem), nfc(rel.name), nfc(lower.name)}:
             by_name.setdefault(key, []).append(rel)
     other_keys, folder_keys = _keys_of(found.others), _keys_of(found.folders)
     for key, (text, lineno) in table.items():
@@ -511,16 +511,16 @@ def _lookup(key: str, by_path: Dict[str, List[PurePosixPath]], by_name: Dict[str
             if path.is_relative_to(root) and path != root:
                 path = path.relative_to(root)
                 break
-    key = _nfc(str(path) if str(path) != "." else key)
+    key = nfc(str(path) if str(path) != "." else key)
     found = by_path.get(key) or by_name.get(key, [])
     if not found and path.suffix.lower() in _OTHER_AUDIO_SUFFIXES and path.suffix != path.suffix.lower():
-        key = _nfc(str(path.with_suffix(path.suffix.lower())))
+        key = nfc(str(path.with_suffix(path.suffix.lower())))
         found = by_path.get(key) or by_name.get(key, [])
     return found
 
 
 def _keys_of(paths: List[PurePosixPath]) -> set:
-    return {_nfc(k) for r in paths for k in (str(r.with_suffix("")), str(r), r.stem, r.name)}
+    return {nfc(k) for r in paths for k in (str(r.with_suffix("")), str(r), r.stem, r.name)}
 
 
 def _names_one_of(key: str, keys: set, audio_root: Path) -> bool:
@@ -528,7 +528,7 @@ def _names_one_of(key: str, keys: set, audio_root: Path) -> bool:
     path = PurePosixPath(key)
     if path.is_absolute() and path.is_relative_to(PurePosixPath(audio_root)):
         path = path.relative_to(audio_root)
-    return _nfc(str(path)) in keys
+    return nfc(str(path)) in keys
 
 
 def _texts_beside(text_ext: str, audio_dir: Path, audio_root: Path, good: List[PurePosixPath], found: _Found,
@@ -547,12 +547,12 @@ def _texts_beside(text_ext: str, audio_dir: Path, audio_root: Path, good: List[P
             except OSError as e:
                 raise AsrkitError(f"{beside}: cannot read: {e.strerror}") from None
             try:
-                # (its line ends, \r\n or \r, are white space that _normalise collapses)
+                # (its line ends, \r\n or \r, are white space that normalise_transcript collapses)
                 text_of[rel] = raw.decode("utf-8-sig")
                 where_of[rel] = str(beside)
             except UnicodeDecodeError as e:
                 raise AsrkitError(f"{beside}: not UTF-8 text ({e.reason} at byte {e.start})"
-                                  f"{_utf16_hint(raw)}") from None
+                                  f"{utf16_hint(raw)}") from None
     for rel in found.others:
         if _transcript_beside(audio_root / rel, ext, names_in) is not None:
             report.skip(found.other_reason, str(rel))
@@ -649,12 +649,12 @@ def _utterances(good: List[PurePosixPath], text_of: Dict[PurePosixPath, str], wh
         if rel not in text_of:
             report.skip(NO_TRANSCRIPT, str(rel))
             continue
-        words = _normalise(text_of[rel], case, punctuation)
-        if not _visible(words):
+        words = normalise_transcript(text_of[rel], case, punctuation)
+        if not has_visible_char(words):
             report.skip(EMPTY, str(rel))
             continue
         name = _speaker_of(rel, speaker, speaker_from_dir, regex)
-        spk = safe_id(_nfc(name))
+        spk = safe_id(nfc(name))
         # Folders 'alice smith' and 'alice_smith' are two speakers: one id would silently merge
         # them (and a by-speaker held-out set would draw them as one).
         if speaker_names.setdefault(spk, name) != name:
@@ -662,7 +662,7 @@ def _utterances(good: List[PurePosixPath], text_of: Dict[PurePosixPath, str], wh
                               f"{spk!r} (ids replace characters other than letters, digits and ._+- by _): "
                               f"rename one")
         plain = "-".join(rel.with_suffix("").parts)
-        utt = safe_id(_nfc(plain))
+        utt = safe_id(nfc(plain))
         report.mapped_ids += utt != plain
         if not (utt == spk or utt.startswith(spk + "-")):
             utt = f"{spk}-{utt}"
@@ -693,7 +693,7 @@ def _write(out_dir: PathLike, audio_dir: Path, audio_root: Path, wav_scp: Dict[s
     copies = None  # (the filled temporary folder, what goes where) until it is put in place
     # The folders this run makes, DATA-DIR and the parents it lacks (nd/sub for nd/sub/all), deepest
     # first: a run that fails removes them again (a full disk on the first copy left nd/sub/ there).
-    created = _missing_folders(Path(out_dir))
+    created = missing_folders(Path(out_dir))
     written = False
     folder = Path(out_dir) / MONO_DIR
     # (the counts first: a corpus refused anyway is not read whole for its copies)
@@ -716,7 +716,7 @@ def _write(out_dir: PathLike, audio_dir: Path, audio_root: Path, wav_scp: Dict[s
         if copies is None:
             write_data_dir(out_dir, wav_scp=wav_scp, text=text, utt2spk=utt2spk)
         else:
-            _place_copies_with_tables(copies[0], folder, out_dir, wav_scp=wav_scp, text=text, utt2spk=utt2spk)
+            place_copies_with_tables(copies[0], folder, out_dir, wav_scp=wav_scp, text=text, utt2spk=utt2spk)
         written = True
     finally:
         if not written:

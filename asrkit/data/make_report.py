@@ -54,9 +54,10 @@ class MakeReport:
         self.skipped.setdefault(reason, []).append(name)
 
 
-def _nfc(text: str) -> str:
+def nfc(text: str) -> str:
     """Unicode's composed form: 'é' typed in a transcript file and the 'e' + accent of a file name
-    written on macOS (decomposed) look the same, and are to match (and give the same id)."""
+    written on macOS (decomposed) look the same, and are to match (and give the same id). Public:
+    from_audio keys audio files and transcripts by it."""
     return unicodedata.normalize("NFC", text)
 
 
@@ -65,9 +66,9 @@ def safe_id(text: str) -> str:
     return _UNSAFE_ID_CHAR.sub("_", text)
 
 
-def _is_utf8(text: str) -> bool:
+def is_utf8(text: str) -> bool:
     """False for a name Python decoded with surrogate escapes (bytes that are not UTF-8), which
-    no UTF-8 table can hold."""
+    no UTF-8 table can hold. Public: from_audio and mono_copies check the paths they write with it."""
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -75,5 +76,7 @@ def _is_utf8(text: str) -> bool:
     return True
 
 
-def _has_control_char(text: str) -> bool:
+def has_control_char(text: str) -> bool:
+    """Whether ``text`` holds an ASCII control character (a line break would cut a wav.scp line in
+    two). Public: from_audio and mono_copies check the paths they write with it."""
     return any(ord(c) < 32 or ord(c) == 127 for c in text)

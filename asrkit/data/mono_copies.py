@@ -1,7 +1,7 @@
 """Without sox: the mono copies of multi-channel audio files that make-data-dir writes into
 ``DATA-DIR/mono_wav/`` (:func:`write_mono_copies`) and puts in place with the data dir's tables
-as one step (:func:`_place_copies_with_tables`); a folder of that name it did not write is refused
-(:func:`_refuse_foreign_mono_dir`).
+as one step (:func:`place_copies_with_tables`); a folder of that name it did not write is refused
+(:func:`refuse_foreign_mono_dir`).
 
 Used by :mod:`asrkit.data.from_audio`; imports :mod:`asrkit.data.make_report`."""
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 from asrkit.data.datadir import write_data_dir
-from asrkit.data.make_report import NO_MONO_COPY, MakeReport, _has_control_char, _is_utf8
+from asrkit.data.make_report import NO_MONO_COPY, MakeReport, has_control_char, is_utf8
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import PathLike
 from asrkit.utils.logging import get_logger
@@ -34,11 +34,12 @@ MONO_DIR = "mono_wav"
 MONO_MARKER = ".asrkit-make-data-dir"
 
 
-def _refuse_foreign_mono_dir(folder: Path) -> None:
+def refuse_foreign_mono_dir(folder: Path) -> None:
     """A ``folder`` there (DATA-DIR/mono_wav) that an earlier make-data-dir did not write is the
-    user's: replacing it would delete their files. A path no wav.scp line can hold is refused too."""
+    user's: replacing it would delete their files. A path no wav.scp line can hold is refused too.
+    Public: from_audio refuses it before reading any audio."""
     where = str(folder.absolute())
-    if not _is_utf8(where) or _has_control_char(where):
+    if not is_utf8(where) or has_control_char(where):
         raise AsrkitError(f"{str(folder)!r}: the mono copies of multi-channel files go here (no sox that reads them), "
                           f"but no wav.scp line can hold this path (a line break, control character or bytes "
                           f"that are not UTF-8): give another data dir")
@@ -48,8 +49,10 @@ def _refuse_foreign_mono_dir(folder: Path) -> None:
                           f"away, or install sox (and its handler for the format)")
 
 
-def _missing_folders(path: Path) -> List[Path]:
-    """``path`` and its parents that do not exist, deepest first."""
+def missing_folders(path: Path) -> List[Path]:
+    """``path`` and its parents that do not exist, deepest first. Public: from_audio removes them
+    when its run fails (not :func:`asrkit.utils.fileio.missing_dirs`, which starts at each output's
+    parent and raises OSError on a name too long, where this one counts it as missing)."""
     missing = []
     while not os.path.lexists(path) and path.parent != path:
         missing.append(path)
@@ -57,12 +60,13 @@ def _missing_folders(path: Path) -> List[Path]:
     return missing
 
 
-def _place_copies_with_tables(copies: Path, folder: Path, out_dir: PathLike, **tables: Dict[str, str]) -> None:
+def place_copies_with_tables(copies: Path, folder: Path, out_dir: PathLike, **tables: Dict[str, str]) -> None:
     """Move the filled temporary folder ``copies`` onto ``folder`` (DATA-DIR/mono_wav) and write the
     data dir's tables, which name its files, as one step. Where the tables are not written (a full
     disk), the folder that was there goes back, or none in a new data dir (signals wait till the
     end): the copies were replaced first, and a rerun into an existing data dir (--channel 1 after the channels' mean)
-    left the old wav.scp naming copies of other audio under its ids, unsaid."""
+    left the old wav.scp naming copies of other audio under its ids, unsaid. Public: from_audio
+    calls it once the skip counts are logged."""
     from asrkit.utils.fileio import file_identity, signals_deferred, tmp_dir_for
 
     wav_scp = Path(out_dir) / "wav.scp"
@@ -104,7 +108,7 @@ def write_mono_copies(sources: Dict[str, Path], folder: Path, channel: Optional[
                       report: MakeReport) -> Tuple[Path, Dict[str, str]]:
     """Write each multi-channel file of ``sources`` (utterance -> file) as 16-bit mono WAV, the
     channels' mean or ``channel``, into a new temporary folder beside ``folder``, for the caller
-    to put in place with the tables (:func:`_place_copies_with_tables`). Returns that folder
+    to put in place with the tables (:func:`place_copies_with_tables`). Returns that folder
     and utterance -> its copy's path as it will be (absolute); a file the reader refuses
     (channels that cancel out, a damaged MP3, more than the reader's sample limit) is skipped
     and counted, its reason logged. Where the copies cannot be written (a full disk) nothing is
@@ -116,7 +120,7 @@ def write_mono_copies(sources: Dict[str, Path], folder: Path, channel: Optional[
     from asrkit.utils.fileio import id_file_name, tmp_dir_for
     from asrkit.utils.logging import progress
 
-    _refuse_foreign_mono_dir(folder)
+    refuse_foreign_mono_dir(folder)
     done: Dict[str, str] = {}
     tmp = tmp_dir_for(folder)
     try:

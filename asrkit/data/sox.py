@@ -15,8 +15,8 @@ from asrkit.utils.fileio import PathLike
 # Extensions and the libsndfile format that reads them. A file of these goes into wav.scp as its
 # path (asrkit reads it with libsndfile), its header checked by make-data-dir (from_audio), so a
 # broken file is a counted skip now rather than a failed feature job later. Other extensions go
-# through sox pipes.
-_LIBSNDFILE_FORMATS = {".wav": "WAV", ".wave": "WAV", ".flac": "FLAC", ".ogg": "OGG", ".oga": "OGG",
+# through sox pipes. Public: from_audio also tells audio that --audio-ext leaves out by them.
+LIBSNDFILE_FORMATS = {".wav": "WAV", ".wave": "WAV", ".flac": "FLAC", ".ogg": "OGG", ".oga": "OGG",
                        ".opus": "OGG", ".mp3": "MP3", ".aif": "AIFF", ".aiff": "AIFF", ".au": "AU",
                        ".snd": "AU", ".caf": "CAF", ".w64": "W64", ".rf64": "RF64", ".sph": "NIST",
                        ".nist": "NIST"}
@@ -32,7 +32,7 @@ def _installed_formats() -> frozenset:
 
 def libsndfile_reads(path: PurePosixPath) -> bool:
     """Whether the installed libsndfile reads files of ``path``'s extension (MP3 needs 1.1 or later)."""
-    return _LIBSNDFILE_FORMATS.get(path.suffix.lower()) in _installed_formats()
+    return LIBSNDFILE_FORMATS.get(path.suffix.lower()) in _installed_formats()
 
 
 @functools.lru_cache(maxsize=None)

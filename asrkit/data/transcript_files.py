@@ -1,7 +1,7 @@
 """Transcripts as make-data-dir reads them: a ``--transcripts`` file of ``<key> <text>`` lines
 (:func:`read_transcript_file`; a CSV, LJSpeech's metadata.csv, Common Voice's validated.tsv, a
 Sphinx transcription file or UTF-16 text refused with the conversion that fixes it) and their
-normalisation (``--case``, ``--punctuation``: :func:`_normalise`, :func:`drop_punctuation`, the
+normalisation (``--case``, ``--punctuation``: :func:`normalise_transcript`, :func:`drop_punctuation`, the
 <unk> and [noise] markers kept).
 
 Used by :mod:`asrkit.data.from_audio`; imports no other make-data-dir module."""
@@ -20,9 +20,10 @@ from asrkit.utils.fileio import names_stdin
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
-def _utf16_hint(raw: bytes) -> str:
+def utf16_hint(raw: bytes) -> str:
     """What a transcript file that is not UTF-8 likely is, and the conversion, for the error: UTF-16
-    (Windows Notepad's 'Unicode') by its byte-order mark, else the usual 8-bit encodings."""
+    (Windows Notepad's 'Unicode') by its byte-order mark, else the usual 8-bit encodings. Public:
+    from_audio's errors for transcripts beside the audio give it too."""
     if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
         return ": it is UTF-16 (a byte-order mark FF FE or FE FF); save it as UTF-8, e.g. iconv -f UTF-16 -t UTF-8"
     # (older corpora and Windows editors: é as the single byte E9)
@@ -120,7 +121,7 @@ def read_transcript_file(path: Path) -> Dict[str, Tuple[str, int]]:
         content = raw.decode("utf-8-sig")  # a byte-order mark (Windows editors) is not part of the first key
     except UnicodeDecodeError as e:
         line = raw[:e.start].count(b"\n") + 1
-        raise AsrkitError(f"{path}:{line}: not UTF-8 text ({e.reason} at byte {e.start}){_utf16_hint(raw)}") from None
+        raise AsrkitError(f"{path}:{line}: not UTF-8 text ({e.reason} at byte {e.start}){utf16_hint(raw)}") from None
     _refuse_csv(path, content)
     _refuse_header_table(path, content)
     out: Dict[str, Tuple[str, int]] = {}
@@ -163,7 +164,9 @@ def drop_punctuation(text: str) -> str:
 _MARKER = re.compile(r"(?<!\S)(<[^<>\[\]\s]+>|\[[^<>\[\]\s]+\])(?=$|\s|[,.;:!?])")
 
 
-def _normalise(text: str, case: str, punctuation: str) -> str:
+def normalise_transcript(text: str, case: str, punctuation: str) -> str:
+    """``text`` under ``--case`` and ``--punctuation``, markers kept, white space collapsed. Public:
+    from_audio normalises every transcript with it."""
     def cased(part: str) -> str:
         return part.upper() if case == "upper" else part.lower() if case == "lower" else part
 
@@ -176,8 +179,8 @@ def _normalise(text: str, case: str, punctuation: str) -> str:
     return " ".join("".join(parts).split())
 
 
-def _visible(text: str) -> bool:
+def has_visible_char(text: str) -> bool:
     """Whether ``text`` has a character that is not white space or an invisible format character
     (Unicode category Cf: zero-width space, BOM, direction marks): one that is only those reads as
-    empty, and would train the model on an invisible label."""
+    empty, and would train the model on an invisible label. Public: from_audio skips such transcripts."""
     return any(not c.isspace() and unicodedata.category(c) != "Cf" for c in text)

@@ -168,7 +168,7 @@ def _check_distinct_outputs(spec, pieces, utt2num_frames, side_dir, wav_rspecifi
     naming the ark replaced the features with the frame counts (exit 0), naming the scp or
     fbank.yaml lost one of the two, naming wav.scp replaced the input table."""
     from asrkit.data.specifier import check_distinct_files, wav_scp_files_named
-    from asrkit.features.wav_scp import _scp_path
+    from asrkit.features.wav_scp import scp_path
 
     arks = [spec.ark] if len(pieces) == 1 else [job_ark_path(spec.ark, j) for j in range(1, len(pieces) + 1)]
     named = [(a, "the ark") for a in arks]
@@ -180,9 +180,9 @@ def _check_distinct_outputs(spec, pieces, utt2num_frames, side_dir, wav_rspecifi
         named.append((str(utt2sample_rate), "--write-utt2sample-rate"))
     if side_dir is not None:
         named.append((str(side_dir / "fbank.yaml"), "fbank.yaml (written beside the scp or ark)"))
-    inputs = [(_scp_path(wav_rspecifier), "the wav.scp read")]
+    inputs = [(scp_path(wav_rspecifier), "the wav.scp read")]
     sources = list(dict.fromkeys(e.source for piece in pieces for e in piece))  # (the table read once)
-    inputs += [(f, "a recording the wav.scp names") for f in wav_scp_files_named(_scp_path(wav_rspecifier),
+    inputs += [(f, "a recording the wav.scp names") for f in wav_scp_files_named(scp_path(wav_rspecifier),
                                                                                [n for n, _ in named], sources)]
     if segments is not None:
         inputs.append((str(segments), "the segments file read"))

@@ -548,9 +548,10 @@ STDIN = "-"
 _stdin_read: Optional[Tuple[Optional[bytes], Optional[str]]] = None
 
 
-def _stdin_bytes(max_samples: int) -> bytes:
+def stdin_audio_bytes(max_samples: int) -> bytes:
     """The bytes on this process's stdin, read on the first call; an AsrkitError without the
-    ``what`` prefix (the caller's) when stdin is closed, a terminal or empty."""
+    ``what`` prefix (the caller's) when stdin is closed, a terminal or empty. Public: wav_scp reads
+    it before forking workers (:func:`asrkit.features.wav_scp.preload_stdin`)."""
     global _stdin_read
     if _stdin_read is None:
         _stdin_read = (None, "stdin is closed")
@@ -605,7 +606,7 @@ def _read_wav_source(source: str, what: str, channel: Optional[int], max_samples
             raise AsrkitError(f"{what}: '-' (the recording on stdin) is read by asrkit-compute-fbank, "
                               f"asrkit-decode --wav-scp and asrkit-align only; name the file here")
         try:
-            data = _stdin_bytes(max_samples)
+            data = stdin_audio_bytes(max_samples)
         except AsrkitError as e:
             raise AsrkitError(f"{what}: {e}") from None
         return (*read_audio_bytes(data, what, streamed=True, channel=channel, max_samples=max_samples), False)

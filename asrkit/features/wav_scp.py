@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Sequence, Tupl
 
 from asrkit.data.datadir import parse_segment
 from asrkit.data.table import iter_table_fast
-from asrkit.features.wav import (DEFAULT_MAX_SAMPLES, DOWNMIX, EXPECT_MONO, STDIN, _stdin_bytes, read_wav_source,
-                                 segment_bounds)
+from asrkit.features.wav import (DEFAULT_MAX_SAMPLES, DOWNMIX, EXPECT_MONO, STDIN, read_wav_source, segment_bounds,
+                                 stdin_audio_bytes)
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import PathLike, names_stdin
 
@@ -69,15 +69,16 @@ class WavEntry:
 
 
 def scp_path_or_none(wav_rspecifier: str) -> Optional[str]:
-    """:func:`_scp_path`, or None for what it refuses (its error comes when the table is read)."""
+    """:func:`scp_path`, or None for what it refuses (its error comes when the table is read)."""
     try:
-        return _scp_path(wav_rspecifier)
+        return scp_path(wav_rspecifier)
     except AsrkitError:
         return None
 
 
-def _scp_path(wav_rspecifier: str) -> str:
-    """The wav.scp path from ``scp:path`` (Kaldi's form) or a bare path."""
+def scp_path(wav_rspecifier: str) -> str:
+    """The wav.scp path from ``scp:path`` (Kaldi's form) or a bare path. Public: compute-fbank
+    (asrkit.features.extract) checks that no output is the table it reads."""
     spec = wav_rspecifier
     if ":" in spec and spec.split(":", 1)[0].replace(",", "").isalpha():
         opts, path = spec.split(":", 1)
@@ -113,7 +114,7 @@ def read_wav_scp(wav_rspecifier: str, segments: Optional[PathLike] = None, chann
         raise AsrkitError(f"--channel must be -1 (mono only) or a channel number >= 0, got {channel}")
     if max_samples < 1:
         raise AsrkitError(f"the sample limit must be >= 1, got {max_samples}")
-    path = _scp_path(wav_rspecifier)
+    path = scp_path(wav_rspecifier)
     _refuse_audio_as_table(path)
     recos: Dict[str, Tuple[str, int]] = {}
     # The fast reader (the same errors, word for word): a 300k-line wav.scp took 0.9 s to split
@@ -200,7 +201,7 @@ def preload_stdin(entries: Sequence["WavEntry"]) -> None:
     stream between them. The result, audio or the reason there is none, is theirs by the fork."""
     if any(e.source == STDIN for e in entries):
         try:
-            _stdin_bytes(entries[0].max_samples)
+            stdin_audio_bytes(entries[0].max_samples)
         except AsrkitError:
             pass  # kept, and given to each utterance of the recording when it is read
 

@@ -30,7 +30,7 @@ import sentencepiece as spm
 
 from asrkit.text.token_list import BLANK, SOS_EOS, UNK
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.fileio import PathLike, _descriptor_of, special_kind
+from asrkit.utils.fileio import PathLike, descriptor_of, special_kind
 
 
 # Sentencepiece's word-boundary mark. Inside a transcript sentencepiece takes it for a space, so
@@ -495,4 +495,4 @@ def _names_descriptor(path: PathLike) -> bool:
     """Whether ``path`` names an open input descriptor (/dev/stdin, /dev/fd/N, /proc/self/fd/N): a
     pipe there is the shell's (``<(...)``, ``< file``), not a named pipe waiting for a writer. (Not
     stdout's or stderr's: reading a pipe this process writes would wait on itself.)"""
-    return _descriptor_of(os.path.abspath(os.fspath(path))) not in (None, 1, 2)
+    return descriptor_of(os.path.abspath(os.fspath(path))) not in (None, 1, 2)

@@ -36,7 +36,7 @@ from asrkit.features.fbank import FbankConfig, check_fbank_input, compute_fbank
 from asrkit.features.resample import low_rate_problem, resample, resample_problem, speed_perturb
 from asrkit.features.wav import DEFAULT_MAX_SAMPLES, EXPECT_MONO, STDIN, check_wav_file, constant_value, read_wav_source
 from asrkit.features.wav_scp import WavEntry, read_wav_scp
-from asrkit.training.data import MAX_FRAMES, FeatureDataset, UnreadableUtterance, _Inputs, frame_count
+from asrkit.training.data import MAX_FRAMES, DumpDirInputs, FeatureDataset, UnreadableUtterance, frame_count
 from asrkit.training.utt_table import PrefixStringsBuilder, UttTable
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.logging import get_logger
@@ -73,7 +73,7 @@ def _duration_of_file(source: str, where: str) -> float:
     return len(samples) / rate
 
 
-def raw_inputs(d: DataDir, fbank: FbankConfig, min_speed: float = 1.0) -> _Inputs:
+def raw_inputs(d: DataDir, fbank: FbankConfig, min_speed: float = 1.0) -> DumpDirInputs:
     """The utterances of a raw dump dir (see :func:`asrkit.training.data.load_utterances`)."""
     scp = d.file("wav.scp")
     sources, rows, lines = PrefixStringsBuilder(), {}, array("i")
@@ -147,7 +147,7 @@ def raw_inputs(d: DataDir, fbank: FbankConfig, min_speed: float = 1.0) -> _Input
     # (a transcript too long for a 30 ms segment was said to be too long 'by utt2dur', which said 2.5 s).
     by_segments = not frames and segments is not None and all(end != -1 for _, end in segments.values())
     table = "utt2num_frames" if frames else "segments" if by_segments else "utt2dur"
-    return _Inputs(scp, keys, source_rows, built, np.frombuffer(lines, dtype=np.int32).copy(), length_of,
+    return DumpDirInputs(scp, keys, source_rows, built, np.frombuffer(lines, dtype=np.int32).copy(), length_of,
                    d.file(table), segments)
 
 

@@ -62,8 +62,9 @@ class UnreadableUtterance(AsrkitError):
 
 
 @dataclass
-class _Inputs:
-    """What a dump dir trains from, read before the utterances are: one row per utterance key."""
+class DumpDirInputs:
+    """What a dump dir trains from, read before the utterances are: one row per utterance key.
+    Public: audio_data builds one from a raw (wav.scp) dump dir."""
 
     file: Path  # feats.scp or wav.scp: the file the sources' line numbers are of
     keys: List[str]  # utterances, in order
@@ -93,7 +94,7 @@ def frame_count(d: DataDir, utt: str, value: str) -> int:
     return n
 
 
-def _feats_inputs(d: DataDir) -> _Inputs:
+def _feats_inputs(d: DataDir) -> DumpDirInputs:
     scp = d.file("feats.scp")
     keys: List[str] = []
     values: List[str] = []
@@ -135,7 +136,7 @@ def _feats_inputs(d: DataDir) -> _Inputs:
                 # One missing or cut-short ark of many ended the run here, while with utt2num_frames
                 # the same entry is skipped and counted when its batch reads it.
                 raise UnreadableUtterance(str(e)) from None
-    return _Inputs(scp, keys, range(len(keys)), built, np.asarray(lines, dtype=np.int32), length_of,
+    return DumpDirInputs(scp, keys, range(len(keys)), built, np.asarray(lines, dtype=np.int32), length_of,
                    d.file("utt2num_frames"))
 
 

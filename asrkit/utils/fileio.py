@@ -318,7 +318,7 @@ def is_stream(path: PathLike) -> bool:
             # Not exists(): with stdout closed, /dev/stdout links to nothing, and taken for a file
             # not made yet it was replaced by one (asrkit-align <ctm-out> - >&-, as root); a
             # descriptor's name is a stream whether or not it is open (open_output says which).
-            return os.path.lexists(p) or _descriptor_of(p) is not None
+            return os.path.lexists(p) or descriptor_of(p) is not None
         mode = os.stat(p).st_mode
     except OSError:
         return False
@@ -328,8 +328,9 @@ def is_stream(path: PathLike) -> bool:
 _FD_ALIASES = {"/dev/stdin": 0, "/dev/stdout": 1, "/dev/stderr": 2}
 
 
-def _descriptor_of(abspath: str) -> Optional[int]:
-    """The descriptor an absolute path names (/dev/stdout, /dev/fd/N, /proc/self/fd/N), or None."""
+def descriptor_of(abspath: str) -> Optional[int]:
+    """The descriptor an absolute path names (/dev/stdout, /dev/fd/N, /proc/self/fd/N), or None.
+    Public: the tokenizer tells a shell's pipe (``<(...)``) from a named pipe by it."""
     for prefix in ("/dev/fd/", "/proc/self/fd/"):
         if abspath.startswith(prefix) and abspath[len(prefix):].isascii() and abspath[len(prefix):].isdigit():
             return int(abspath[len(prefix):])
@@ -340,7 +341,7 @@ def names_stdin(path: PathLike) -> bool:
     """Whether ``path`` names this process's stdin (/dev/stdin, /dev/fd/0, /proc/self/fd/0: what
     a command's ``-`` becomes): an input whose "no such file" or "0 bytes" means stdin was closed
     or empty, not a file or named pipe."""
-    return _descriptor_of(os.path.abspath(os.fspath(path))) == 0
+    return descriptor_of(os.path.abspath(os.fspath(path))) == 0
 
 
 def open_read(path: PathLike) -> BinaryIO:
@@ -404,7 +405,7 @@ def open_output(path: PathLike, mode: str = "w", encoding: str | None = "utf-8")
     """
     if "b" in mode:
         encoding = None
-    fd = _descriptor_of(os.path.abspath(os.fspath(path)))
+    fd = descriptor_of(os.path.abspath(os.fspath(path)))
     if fd is None:
         return open(path, mode, encoding=encoding)
     if fd <= 2 and (sys.stdin, sys.stdout, sys.stderr)[fd] is None:
