@@ -123,6 +123,52 @@ def _unpadded_chunk(read_at: Callable[[int, int], bytes]) -> Optional[Tuple[byte
     return None
 
 
+
+# How far past a chunk that claims more bytes than the file has the 'data' id is looked for: a
+# damaged LIST or JUNK size hides samples a few KiB on, not megabytes.
+_HIDDEN_DATA_SEARCH = 1 << 20
+
+
+def riff_refusal_reason(read_at: Callable[[int, int], bytes], total: Optional[int]) -> Optional[str]:
+    """What is wrong with a RIFF/RF64 WAVE header that libsndfile has refused, when its chunks
+    show it: libsndfile's own words for these are about something else ("No 'data' chunk marker"
+    for a second fmt chunk or a chunk whose size runs past the end, "Unspecified internal error"
+    for an RF64 without its ds64). None when the chunks show nothing (libsndfile's words stand).
+    ``total``: the bytes there are, None for a stream's first bytes (no chunk's size is then judged).
+    Public: wav.py asks it only after libsndfile refused a file, so no file it reads is judged."""
+    head = read_at(0, 12)
+    if len(head) < 12 or head[:4] not in (b"RIFF", b"RF64") or head[8:12] != b"WAVE":
+        return None
+    pos, fmts, ds64 = 12, [], False
+    for _ in range(MAX_CHUNKS):
+        hdr = read_at(pos, 8)
+        if len(hdr) < 8:
+            return None
+        cid, size = hdr[:4], struct.unpack_from("<I", hdr, 4)[0]
+        name = cid.decode("latin-1")
+        if cid == b"ds64":
+            ds64 = True
+        elif cid == b"fmt ":
+            fmts.append(pos)
+            if len(fmts) == 2:
+                return (f"two 'fmt ' chunks (at bytes {fmts[0]} and {fmts[1]}) before the 'data' chunk, so it is not "
+                        f"clear how to read the samples; write the file again with one")
+        elif cid == b"data":
+            if head[:4] == b"RF64" and not ds64:
+                return ("RF64 without a ds64 chunk, which holds the 64-bit sizes the RIFF and 'data' sizes stand "
+                        "in for; write it again as WAV (or RF64 by a tool that writes the ds64 chunk)")
+            return None
+        end = pos + 8 + size
+        if total is not None and end > total:
+            # (a file cut inside a header chunk with no samples after it keeps libsndfile's word)
+            after = read_at(pos + 8, min(total - pos - 8, _HIDDEN_DATA_SEARCH))
+            if b"data" in after:
+                return (f"chunk {name!r} at byte {pos} claims {size} bytes, but there are {total} bytes in "
+                        f"all (a damaged chunk size?), so the chunks after it, 'data' among them, cannot be found")
+            return None
+        pos = end + (size & 1)
+    return None
+
 # Format tags whose frames are plain samples (PCM, IEEE float, A-law, mu-law, WAVE_FORMAT_EXTENSIBLE),
 # so the block align must be the channels times the bytes per sample; ADPCM and the like are not.
 _SAMPLE_FORMAT_TAGS = {0x0001, 0x0003, 0x0006, 0x0007, 0xFFFE}

@@ -56,7 +56,7 @@ import sys
 from typing import IO, Callable, Optional, Tuple
 
 from asrkit.features.containers import (MAX_CHUNKS, MAX_SAMPLE_RATE, ContainerFacts, RiffData, check_container,
-                                        float_width_problem)
+                                        float_width_problem, riff_refusal_reason)
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import names_stdin, stdin_closed_problem
 from asrkit.utils.pipes import start_pipe
@@ -155,12 +155,20 @@ def _memfd(data: bytes) -> Optional[int]:
     return fd
 
 
-def _libsndfile_error(e: Exception, what: str, head: bytes, riff: Optional[RiffData]) -> AsrkitError:
+def _libsndfile_error(e: Exception, what: str, head: bytes, riff: Optional[RiffData], source) -> AsrkitError:
     reason = str(getattr(e, "error_string", "") or e).strip()
     if "Format not recognised" in reason or "Format not recognized" in reason:
         return AsrkitError(f"{what}: not a recognised audio file (starts with {head[:4]!r}); "
                            f"libsndfile reads WAV, FLAC, OGG/Vorbis/Opus, MP3 and more, convert anything "
                            f"else in wav.scp, e.g. 'ffmpeg -nostdin -i x.m4a -f wav - |'")
+    if head[:4] in (b"RIFF", b"RF64"):
+        # (asked only now libsndfile has refused it: its reasons for these name another fault)
+        if isinstance(source, int):
+            fault = riff_refusal_reason(lambda offset, n: os.pread(source, n, offset), os.fstat(source).st_size)
+        else:
+            fault = riff_refusal_reason(lambda offset, n: bytes(source[offset:offset + n]), len(source))
+        if fault is not None:
+            return AsrkitError(f"{what}: malformed WAV: {fault}")
     tag = f", WAV format tag 0x{riff.format_tag:04x}" if riff is not None and riff.format_tag is not None else ""
     return AsrkitError(f"{what}: unsupported or corrupt audio{tag} (libsndfile: {reason})")
 
@@ -187,7 +195,7 @@ def _decode(source, what: str, channel: Optional[int], max_samples: int, head: b
     try:
         f = _sound_file(sf, source)
     except sf.LibsndfileError as e:
-        raise _libsndfile_error(e, what, head, facts.riff) from None
+        raise _libsndfile_error(e, what, head, facts.riff, source) from None
     except (RuntimeError, TypeError, ValueError) as e:  # soundfile's own checks of odd headers
         raise AsrkitError(f"{what}: unsupported or corrupt audio ({e})") from None
     with f:
@@ -439,6 +447,9 @@ def _stream_cap(data: bytearray, what: str, max_samples: int, last_try: bool) ->
             raise unreadable from None
         if not last_try:
             return None
+        fault = riff_refusal_reason(lambda offset, n: bytes(data[offset:offset + n]), None)
+        if fault is not None:
+            raise AsrkitError(f"{what}: malformed WAV: {fault}") from None
         raise AsrkitError(f"{what}: no recognisable audio header in the first {len(data)} bytes of the stream "
                           f"(starts with {bytes(data[:4])!r}; libsndfile: "
                           f"{str(getattr(e, 'error_string', '') or e).strip()})") from None

@@ -642,3 +642,40 @@ def test_a_caf_stream_from_sox_is_refused_naming_the_pipe_not_cat(tmp_path, yesn
     (tmp_path / "two.caf").write_bytes(caf.read_bytes() * 2)
     with pytest.raises(AsrkitError, match=r"another CAF file follows this one's end at byte \d+ \(files joined"):
         read_wav_source(f"cat {shlex.quote(str(tmp_path / 'two.caf'))} |", "z")
+
+
+def test_wav_chunk_faults_libsndfile_misnames_are_named(tmp_path, speech):
+    """libsndfile said "No 'data' chunk marker" for a WAV with two fmt chunks or with a chunk whose
+    size runs past the end of the file (the data chunk is there), and "Unspecified internal
+    error" for an RF64 without its ds64 chunk. The chunks are walked only once libsndfile has
+    refused a file, so what it reads is never judged."""
+    x, _ = speech
+    samples = x.astype("<i2").tobytes()
+    pcm = _chunk(b"data", samples)
+    over = b"LIST" + struct.pack("<I", 100_000_000) + b"INFOISFT" + struct.pack("<I", 4) + b"abc\0"
+    no_ds64 = b"RF64" + _riff(_fmt(), b"data" + struct.pack("<I", 0xFFFFFFFF) + samples)[4:]
+    cases = {
+        "two-fmt": (_riff(_fmt(), _fmt(), pcm), "malformed WAV: two 'fmt ' chunks (at bytes 12 and 36) before the "
+                                                "'data' chunk"),
+        "list-over": (_riff(_fmt(), over, pcm), f"malformed WAV: chunk 'LIST' at byte 36 claims 100000000 bytes, but "
+                                                f"there are {len(_riff(_fmt(), over, pcm))} bytes in all"),
+        "rf64-no-ds64": (no_ds64, "malformed WAV: RF64 without a ds64 chunk"),
+    }
+    for name, (blob, message) in cases.items():
+        (tmp_path / f"{name}.wav").write_bytes(blob)
+        for source in (str(tmp_path / f"{name}.wav"), f"cat {_q(tmp_path / f'{name}.wav')} |"):
+            e = _refused(source, message)
+            assert "libsndfile" not in e and "\n" not in e, e
+    # a long stream's header is judged on its first MiB: two fmt chunks are named there too
+    long_two = _riff(_fmt(), _fmt(), _chunk(b"data", np.zeros(1_000_000, "<i2").tobytes()))
+    (tmp_path / "long.wav").write_bytes(long_two)
+    _refused(f"cat {_q(tmp_path / 'long.wav')} |", "malformed WAV: two 'fmt ' chunks")
+    # what libsndfile reads still reads: a second fmt chunk after the samples, a chunk after them
+    # running past the end, an RF64 whose data size is its own (no ds64 needed)
+    for blob in (_riff(_fmt(), pcm, _fmt()), _riff(_fmt(), pcm, over),
+                 b"RF64" + _riff(_fmt(), pcm)[4:]):
+        (tmp_path / "ok.wav").write_bytes(blob)
+        np.testing.assert_array_equal(read_wav_source(str(tmp_path / "ok.wav"), "u")[0], x.astype(np.float32))
+    # a file cut inside its fmt chunk, no samples after it: libsndfile's words stand (they are right)
+    (tmp_path / "cut.wav").write_bytes(_riff(_fmt(), pcm)[:30])
+    _refused(str(tmp_path / "cut.wav"), "libsndfile: Error in WAV file. No 'data' chunk marker.")
