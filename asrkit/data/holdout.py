@@ -20,7 +20,7 @@ import random
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from asrkit.data.table import read_bounded, read_utt2spk, refuse_bom, split_fields
+from asrkit.data.table import BOM, mid_file_bom_problem, read_bounded, read_utt2spk, refuse_bom, split_fields
 from asrkit.utils.errors import AsrkitError, broken_link_message
 from asrkit.utils.fileio import AtomicFiles, PathLike, not_found_reason, same_regular_file, signals_deferred
 from asrkit.utils.logging import get_logger
@@ -44,6 +44,8 @@ def read_id_list(path: PathLike, known: Dict[str, str]) -> List[str]:
         # Each line decoded on its own, as every table is: the error names the line.
         if lineno == 1:
             refuse_bom(raw, str(path))
+        elif raw.startswith(BOM.encode("utf-8")):  # (lists each saved with one, joined with cat)
+            raise AsrkitError(f"{path}:{lineno}: {mid_file_bom_problem(str(path))}")
         try:
             line = raw.decode("utf-8")
         except UnicodeDecodeError as e:

@@ -28,7 +28,7 @@ from typing import Callable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from asrkit.data.table import refuse_bom, refuse_terminal, split_fields
+from asrkit.data.table import BOM, mid_file_bom_problem, refuse_bom, refuse_terminal, split_fields
 from asrkit.features.wav import DEFAULT_MAX_SAMPLES
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import names_stdin
@@ -200,6 +200,8 @@ def read_utt_ids(path: str) -> List[str]:
             for lineno, line in enumerate(f, 1):
                 if lineno == 1:  # (a BOM became part of the first id, then skipped as one no input has)
                     refuse_bom(line.encode("utf-8"), path)
+                elif line.startswith(BOM):  # (lists each saved with one, joined with cat: as the table readers)
+                    raise AsrkitError(f"{path}:{lineno}: {mid_file_bom_problem(path)}")
                 fields = split_fields(line, 1)  # ASCII white space, as table keys: U+00A0 may be in an id
                 if not fields:
                     continue

@@ -285,3 +285,26 @@ def test_an_out_dir_through_a_broken_link_is_named_as_one(tmp_path, under):
         holdout_lists(d, tmp_path / "local" / under, dev_fraction=0.1)
     assert str(e.value) == f"{tmp_path / 'local'}: a broken symbolic link (to {tmp_path}/gone, which does not exist)"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "local"]
+
+
+def test_a_bom_starting_a_later_line_of_a_list_is_named(tmp_path, asrkit):
+    """Lists each saved with a BOM and joined with cat: the second one's first id was read as
+    '\\ufeff<id>' and refused as "not an utterance of the data dir", saying nothing of the BOM.
+    Named as the table readers name it (3a2dfabf): the file, the line, the BOM."""
+    d = tmp_path / "data"
+    d.mkdir()
+    (d / "utt2spk").write_text("".join(f"{u} {s}\n" for u, s in sorted(UTT2SPK.items())))
+    ids = sorted(UTT2SPK)
+    joined = tmp_path / "dev.list"
+    joined.write_bytes(f"{ids[0]}\n".encode() + b"\xef\xbb\xbf" + f"{ids[1]}\n".encode())
+    with pytest.raises(AsrkitError) as e:
+        choose_holdout(UTT2SPK, dev_list=joined)
+    assert str(e.value).startswith(f"{joined}:2: starts with a UTF-8 byte-order mark (BOM), which would become part "
+                                   f"of its key (files each saved with one and joined with cat?)"), str(e.value)
+    proc = asrkit("holdout-lists", "--dev-list", joined, d, tmp_path / "lists", check=False)
+    err = proc.stderr.decode()
+    assert proc.returncode == 1 and f"ERROR (asrkit-holdout-lists): {joined}:2: starts with a UTF-8 byte-order" in err
+    assert "Traceback" not in err and not (tmp_path / "lists").exists()
+    # a BOM inside a line is no key's start: left alone (the id is judged as any other)
+    joined.write_bytes(f"{ids[0]} x".encode() + b"\xef\xbb\xbfy\n" + f"{ids[1]}\n".encode())
+    assert choose_holdout(UTT2SPK, dev_list=joined)["dev"] == sorted(ids[:2])

@@ -294,6 +294,12 @@ def test_utt_ids_with_a_bom_or_none_at_all_are_named(tmp_path):
     (tmp_path / "ids").write_bytes(b"\xef\xbb\xbfa\nb\n")
     with pytest.raises(AsrkitError, match=r"ids:1: starts with a UTF-8 byte-order mark \(BOM\)"):
         read_utt_ids(str(tmp_path / "ids"))
+    # lists each saved with one and joined with cat: the second's first id was '\ufeffb', then
+    # "not among the inputs"; named as the table readers name it (3a2dfabf)
+    (tmp_path / "ids").write_bytes(b"a\n\xef\xbb\xbfb\nc\n")
+    with pytest.raises(AsrkitError, match=r"ids:2: starts with a UTF-8 byte-order mark \(BOM\), which would become "
+                                          r"part of its key \(files each saved with one and joined with cat\?\)"):
+        read_utt_ids(str(tmp_path / "ids"))
     (tmp_path / "ids").write_text("\n \n")
     with pytest.raises(AsrkitError, match=r"ids: no utterance ids in it \(--utt-ids: one utterance id per line\)"):
         read_utt_ids(str(tmp_path / "ids"))
