@@ -52,7 +52,8 @@ def main(stats: str, feats_rspecifier: str, feats_wspecifier: str, utt2spk: str 
         raise AsrkitError(f"--utt2spk needs per-speaker stats as an rspecifier (ark:...), got the file {stats!r}")
     loaded = load_cmvn(stats)
     cmvn = Cmvn(loaded, norm_vars=norm_vars, where=stats,
-                utt2spk=read_utt2spk(table_path(utt2spk)) if utt2spk else None)
+                utt2spk=read_utt2spk(table_path(utt2spk)) if utt2spk else None,
+                utt2spk_where=table_path(utt2spk) if utt2spk else "utt2spk")
     tally = BadItems(log, "utterances", max_percent=max_bad_percent, source=feats_rspecifier)
     with MatrixWriter(feats_wspecifier) as w:
         for utt, mat, error in progress(iter_matrices(feats_rspecifier), desc="apply-cmvn", unit="utt"):

@@ -304,13 +304,16 @@ class Cmvn:
     ``Cmvn(stats)(utt, feats)`` normalizes one utterance; the transform per speaker is
     computed once. An utterance whose speaker has no stats is an error naming both.
     ``warn=False``: floored variances are not said again (the stats were checked where loaded).
+    ``utt2spk_where`` names the utt2spk table in the error for an utterance it lacks.
     """
 
     def __init__(self, stats: Union[np.ndarray, Mapping[str, np.ndarray]], norm_vars: bool = True,
-                 utt2spk: Optional[Mapping[str, str]] = None, where: str = "CMVN stats", warn: bool = True) -> None:
+                 utt2spk: Optional[Mapping[str, str]] = None, where: str = "CMVN stats", warn: bool = True,
+                 utt2spk_where: str = "utt2spk") -> None:
         self.norm_vars = norm_vars
         self.where = where
         self.utt2spk = utt2spk
+        self.utt2spk_where = utt2spk_where
         if isinstance(stats, Mapping):
             # A key whose stats are unusable (a speaker of 0 frames: Kaldi's "insufficient stats")
             # fails its own utterances only, as a bad item, not every other speaker's.
@@ -331,7 +334,7 @@ class Cmvn:
         else:
             key = utt if self.utt2spk is None else self.utt2spk.get(utt)
             if key is None:
-                raise AsrkitError(f"utterance {utt!r} is not in utt2spk")
+                raise AsrkitError(f"utterance {utt!r}: not in {self.utt2spk_where}")
             if key not in self._table:
                 what = f"speaker {key!r} of utterance {utt!r}" if self.utt2spk is not None else f"utterance {utt!r}"
                 raise AsrkitError(f"{self.where}: no stats for {what}")

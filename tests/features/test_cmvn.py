@@ -213,9 +213,24 @@ def test_library_edge_cases(caplog):
     np.testing.assert_allclose(cmvn("u1", x), apply_cmvn(x, stats))
     with pytest.raises(AsrkitError, match="no stats for speaker 'spk2' of utterance 'u2'"):
         cmvn("u2", x)
-    with pytest.raises(AsrkitError, match="utterance 'u3' is not in utt2spk"):
+    with pytest.raises(AsrkitError, match="utterance 'u3': not in utt2spk"):
         cmvn("u3", x)
 
+
+
+def test_an_utterance_missing_from_utt2spk_is_skipped_naming_the_table(an4_feats, tmp_path, asrkit):
+    """The warning read "skipping utterance 'X' is not in utt2spk": the grammar off, and which
+    utt2spk (a subset's, another set's?) not said."""
+    d, feats, utt2spk, spk2utt = an4_feats
+    table = {s: numpy_stats([feats[u] for u in spk2utt[s]]) for s in spk2utt}
+    write_matrices(f"ark:{tmp_path}/cmvn_spk.ark", table)
+    missing = sorted(utt2spk)[0]
+    write_scp(tmp_path / "utt2spk", [(u, s) for u, s in sorted(utt2spk.items()) if u != missing])
+    proc = asrkit("apply-cmvn", "--utt2spk", f"ark:{tmp_path}/utt2spk", f"ark:{tmp_path}/cmvn_spk.ark",
+                  f"scp:{d}/feats.scp", f"ark:{tmp_path}/out.ark", check=False)
+    err = proc.stderr.decode()
+    assert f"skipping utterance '{missing}': not in {tmp_path}/utt2spk\n" in err, err
+    assert "Done 8 out of 9 utterances; failed 1" in err
 
 
 @pytest.mark.parametrize("text", [False, True])
