@@ -645,6 +645,7 @@ def _utterances(good: List[PurePosixPath], text_of: Dict[PurePosixPath, str], wh
     utt2spk: Dict[str, str] = {}
     source_of: Dict[str, PurePosixPath] = {}
     speaker_names: Dict[str, str] = {}  # speaker id -> the name it was made from
+    kept: List[Tuple[PurePosixPath, str, str, str, Optional[str]]] = []  # (file, words, speaker, id, stem's id)
     for rel in good:
         if rel not in text_of:
             report.skip(NO_TRANSCRIPT, str(rel))
@@ -666,6 +667,24 @@ def _utterances(good: List[PurePosixPath], text_of: Dict[PurePosixPath, str], wh
         report.mapped_ids += utt != plain
         if not (utt == spk or utt.startswith(spk + "-")):
             utt = f"{spk}-{utt}"
+        # A file named with its speaker already (LibriSpeech's 100/2001/100-2001-0000.flac) is its
+        # own id, as Kaldi's LibriSpeech ids: the folders joined on gave 100-2001-100-2001-0000.
+        stem = safe_id(nfc(rel.stem))
+        kept.append((rel, words, spk, utt, stem if len(rel.parts) > 1 and (stem == spk or stem.startswith(spk + "-"))
+                     else None))
+    # A stem that is another file's id too (alice/take1/alice-1, alice/take2/alice-1; alice/alice-x
+    # beside alice/x) keeps its folders, as before: the ids stay those files' own.
+    claimed: Dict[str, int] = {}
+    for _, _, _, utt, stem in kept:
+        for one in {utt, stem} - {None}:
+            claimed[one] = claimed.get(one, 0) + 1
+    shared = 0
+    for rel, words, spk, utt, stem in kept:
+        if stem is not None:
+            if claimed[stem] == 1:
+                utt = stem
+            else:
+                shared += 1
         if utt in source_of:
             if source_of[utt].with_suffix("") == rel.with_suffix(""):
                 raise AsrkitError(f"{audio_dir}: {source_of[utt]} and {rel} would both be utterance {utt!r}: "
@@ -680,6 +699,9 @@ def _utterances(good: List[PurePosixPath], text_of: Dict[PurePosixPath, str], wh
         wav_scp[utt] = "" if rel in copied else wav_scp_entry(audio_root / rel, sample_rate, channels_of[rel], channel)
         text[utt] = words
         utt2spk[utt] = spk
+    if shared:
+        log.info("%d file(s) named with their speaker keep their folders in their ids: the name alone is another "
+                 "file's too", shared)
     return wav_scp, text, utt2spk, source_of
 
 

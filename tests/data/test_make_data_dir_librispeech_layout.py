@@ -67,3 +67,45 @@ def test_one_stray_transcript_file_is_named_from_the_command(an4_root, tmp_path)
     assert last.startswith("ERROR (asrkit-make-data-dir): ") and \
         "its 1 .txt file (prompts.txt) is named after no audio file" in last and \
         f"give it as --transcripts {root / 'prompts.txt'}" in last, last
+
+
+def _ids(data):
+    return [line.split(" ", 1)[0] for line in (data / "utt2spk").read_text().splitlines()]
+
+
+def test_librispeech_ids_are_kaldis(an4_root, tmp_path):
+    """--speaker-from-dir on 100/2001/100-2001-0000.flac gave the id 100-2001-100-2001-0000 (the
+    folders joined on before a name that already starts with its speaker); Kaldi's LibriSpeech ids,
+    which its users' lists and scoring keys hold, are 100-2001-0000. Sorted, speaker by speaker."""
+    root = tmp_path / "LibriMine"
+    expected = _librispeech_corpus(an4_root, root)
+    (tmp_path / "prompts.txt").write_text("".join(f"{u} {w}\n" for u, w in sorted(expected.items())))
+    make_data_dir(root, tmp_path / "data", transcripts=tmp_path / "prompts.txt", speaker_from_dir=True)
+    ids = _ids(tmp_path / "data")
+    assert ids == sorted(expected), ids
+    spk = [line.split()[1] for line in (tmp_path / "data/utt2spk").read_text().splitlines()]
+    assert spk == sorted(spk) and all(u.startswith(s + "-") for u, s in zip(ids, spk))
+    text = dict(line.split(" ", 1) for line in (tmp_path / "data/text").read_text().splitlines())
+    assert text == expected
+
+
+def test_names_with_their_speaker_that_would_collide_keep_their_folders(an4_root, tmp_path):
+    """The same speaker-named file in two chapters (alice/take1/alice-1, alice/take2/alice-1), or
+    alice/alice-x beside alice/x, had two ids before names with their speaker became their own ids:
+    they keep them (the folders joined on, as before), neither refused nor merged; the others in
+    the corpus still get their names."""
+    root = tmp_path / "c"
+    takes = [(wav, words) for wav, _spk, words in an4_recordings(an4_root, 6)]
+    layout = ["alice/take1/alice-1", "alice/take2/alice-1", "alice/alice-x", "alice/x", "alice/take1/alice-2",
+              "bob/bob"]
+    for rel, (wav, words) in zip(layout, takes):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        os.symlink(wav, root / f"{rel}.wav")
+        (root / f"{rel}.txt").write_text(words + "\n")
+    make_data_dir(root, tmp_path / "data", speaker_from_dir=True)
+    assert _ids(tmp_path / "data") == ["alice-2", "alice-alice-x", "alice-take1-alice-1", "alice-take2-alice-1",
+                                       "alice-x", "bob"]
+    # two formats of one recording are refused as before, naming both files
+    os.symlink(takes[0][0], root / "bob/bob.flac")
+    with pytest.raises(AsrkitError, match=r"bob/bob.(wav|flac) and bob/bob.(wav|flac) would both be"):
+        make_data_dir(root, tmp_path / "data2", speaker_from_dir=True, extensions=["wav", "flac"])
