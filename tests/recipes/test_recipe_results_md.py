@@ -102,7 +102,7 @@ def test_a_stage_6_stopped_before_its_first_row_leaves_no_empty_results_md(train
     the lock stayed behind, empty."""
     recipe = trained
     results = recipe / "RESULTS.md"
-    results.unlink()
+    results.unlink(missing_ok=True)  # (there only if an earlier test of this module ran stage 6)
     proc = _killed_in_stage_6(recipe, "hostname", "TERM", "*")
     assert proc.returncode != 0 and "stage 6: scoring" in proc.stderr, proc.stderr[-3000:]
     assert not results.exists()
@@ -110,6 +110,15 @@ def test_a_stage_6_stopped_before_its_first_row_leaves_no_empty_results_md(train
     results.write_text("")
     _killed_in_stage_6(recipe, "hostname", "TERM", "*")
     assert results.exists()
+    # A symlink to where the user keeps their results, the file not made yet: the link was removed
+    # as a file this run had made.
+    results.unlink()
+    (recipe / "shared").mkdir()
+    results.symlink_to("shared/results.md")
+    _killed_in_stage_6(recipe, "hostname", "TERM", "*")
+    assert results.is_symlink() and os.readlink(results) == "shared/results.md"
+    results.unlink()
+    results.write_text("")
     # A run waiting for the lock on a file that the run holding it removes (as above): its rows went
     # to the removed file. It opens the file anew.
     with open(results, "a") as held:

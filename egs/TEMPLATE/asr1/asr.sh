@@ -805,11 +805,12 @@ if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
   # opened for appending, which changes nothing in it.)
   # A file this run makes for the lock is removed if it ends (scoring failed, Ctrl-C) before a row
   # is in it: an interrupted first stage 6 left an empty RESULTS.md. A run that waited on it then
-  # opens the file anew: its rows would have gone to the removed one.
+  # opens the file anew: its rows would have gone to the removed one. (A symlink, even to a file
+  # not there yet, is the user's: removing it lost where their results go.)
   trap '[ -z "${made_results:-}" ] || [ -s "$results" ] || rm -f -- "$results"' EXIT
   while :; do
     made_results=
-    [ -e "$results" ] || made_results=yes
+    [ -e "$results" ] || [ -L "$results" ] || made_results=yes
     exec {results_fd}>> "$results"
     if command -v flock > /dev/null && ! flock -n "$results_fd"; then
       log "stage 6: waiting for another run adding its rows to $results"
