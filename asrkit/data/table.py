@@ -45,11 +45,11 @@ def ascii_int(text: str) -> Optional[int]:
     return int(text) if _ASCII_INT.fullmatch(text) else None
 
 
-def line_of(path: PathLike, key: str) -> Optional[int]:
+def line_of(path: PathLike, key: str, keys_are_ids: bool = True) -> Optional[int]:
     """The line number of ``key`` in table ``path`` (for an error found after reading it into a
     dict), or None."""
     try:
-        for line in iter_table(path, allow_empty_value=True):
+        for line in iter_table(path, allow_empty_value=True, keys_are_ids=keys_are_ids):
             if line.key == key:
                 return line.lineno
     except (AsrkitError, OSError):
@@ -328,17 +328,22 @@ def open_table(path: PathLike) -> BinaryIO:
     return f
 
 
-def iter_table(path: PathLike, allow_empty_value: bool = False) -> Iterator[TableLine]:
+def iter_table(path: PathLike, allow_empty_value: bool = False, keys_are_ids: bool = True) -> Iterator[TableLine]:
     """Yield the lines of a table, raising ``file:line: message`` on a malformed one.
 
     Blank lines are malformed (Kaldi rejects them too). ``allow_empty_value`` admits a bare
     key, as in a ``text`` whose transcript is empty. Each line is decoded on its own, so text
     that is not UTF-8 is reported with its line number.
+
+    ``keys_are_ids=False`` is for a table keyed by something other than utterance, speaker or
+    recording ids (tokens.txt's tokens): a key may then start with a BOM on a later line or hold
+    an ASCII control character, as a transcript's word may, which an id may not.
     """
     path = Path(path)
     with open_table(path) as f:
         n = 0
-        for n, line in enumerate(iter_table_lines(bounded_lines(f, str(path)), str(path), allow_empty_value), 1):
+        for n, line in enumerate(iter_table_lines(bounded_lines(f, str(path)), str(path), allow_empty_value,
+                                                  keys_are_ids=keys_are_ids), 1):
             yield line
     if n == 0 and names_stdin(path):
         raise AsrkitError(no_stdin_data(path))
@@ -351,7 +356,7 @@ def no_stdin_data(path: PathLike) -> str:
 
 
 def iter_table_lines(lines: Iterable[bytes], name: str, allow_empty_value: bool = False,
-                     first_lineno: int = 1) -> Iterator[TableLine]:
+                     first_lineno: int = 1, keys_are_ids: bool = True) -> Iterator[TableLine]:
     """:func:`iter_table` over lines already opened (a pipe's or stdin's bytes); ``name`` is for messages."""
     for lineno, raw in enumerate(lines, first_lineno):
         if lineno == 1:
@@ -362,7 +367,7 @@ def iter_table_lines(lines: Iterable[bytes], name: str, allow_empty_value: bool 
         except UnicodeDecodeError as e:
             raise AsrkitError(f"{name}:{lineno}: not UTF-8 text ({e.reason} at byte {e.start} of the line)") from None
         parts = split_fields(line, 1)
-        if lineno > 1 and line.startswith(BOM):
+        if keys_are_ids and lineno > 1 and line.startswith(BOM):
             # Tables each saved by a Windows editor and joined with cat: the later ones' BOMs
             # began keys ('\ufeffu7'), which were read, written to feats.scp and matched nothing
             # in text or utt2spk, with no error (line 1's is refused by refuse_bom).
@@ -374,7 +379,7 @@ def iter_table_lines(lines: Iterable[bytes], name: str, allow_empty_value: bool 
             # wav.scp path is a bad utterance.)
             raise AsrkitError(f"{name}:{lineno}: a NUL byte in the key, at character {line.index(chr(0))} of the "
                               f"line (a binary or damaged file?)")
-        control = id_control_problem(parts[0]) if parts else None
+        control = id_control_problem(parts[0]) if parts and keys_are_ids else None
         if control:
             raise AsrkitError(f"{name}:{lineno}: {control}")
         if not parts:
@@ -386,7 +391,8 @@ def iter_table_lines(lines: Iterable[bytes], name: str, allow_empty_value: bool 
         yield TableLine(parts[0], parts[1].strip(SPACE) if len(parts) > 1 else "", lineno)
 
 
-def iter_table_fast(path: PathLike, allow_empty_value: bool = False) -> Iterator[Tuple[str, str, int]]:
+def iter_table_fast(path: PathLike, allow_empty_value: bool = False,
+                    keys_are_ids: bool = True) -> Iterator[Tuple[str, str, int]]:
     """:func:`iter_table` as ``(key, value, lineno)`` tuples, reading the file in blocks of lines.
 
     For tables of hundreds of thousands of lines (a training set's feats.scp and text): about
@@ -395,12 +401,12 @@ def iter_table_fast(path: PathLike, allow_empty_value: bool = False) -> Iterator
     """
     path = Path(path)
     if stdin_closed_problem(path):
-        yield from ((x.key, x.value, x.lineno) for x in iter_table(path, allow_empty_value))  # names it
+        yield from ((x.key, x.value, x.lineno) for x in iter_table(path, allow_empty_value, keys_are_ids))  # names it
         return
     try:
         f = open_read(path)
     except OSError:
-        yield from ((x.key, x.value, x.lineno) for x in iter_table(path, allow_empty_value))  # names it
+        yield from ((x.key, x.value, x.lineno) for x in iter_table(path, allow_empty_value, keys_are_ids))  # names it
         return
     name = str(path)
     empty = True
@@ -422,7 +428,8 @@ def iter_table_fast(path: PathLike, allow_empty_value: bool = False) -> Iterator
                 # From the bytes read, not by opening the path again: stdin or a pipe can be read
                 # once (a BOM in a transcript piped to asrkit-align -, re-read, was an empty table).
                 yield from ((x.key, x.value, x.lineno) for x in iter_table_lines(io.BytesIO(data), name,
-                                                                                allow_empty_value, first))
+                                                                                allow_empty_value, first,
+                                                                                keys_are_ids))
                 continue
             lines = text.split("\n")
             if lines and lines[-1] == "":
@@ -449,20 +456,22 @@ def iter_table_fast(path: PathLike, allow_empty_value: bool = False) -> Iterator
                 else:  # malformed: iter_table's own words for it
                     # (with its LF back: a first line without one reads as a whole CR-only input)
                     raw = data.split(b"\n")[lineno - first] + b"\n"
-                    for x in iter_table_lines([raw], name, allow_empty_value, lineno):
+                    for x in iter_table_lines([raw], name, allow_empty_value, lineno, keys_are_ids):
                         yield x.key, x.value, lineno
     if empty and names_stdin(path):
         raise AsrkitError(no_stdin_data(path))
 
 
-def read_table(path: PathLike, allow_empty_value: bool = False, unique: bool = True) -> Dict[str, str]:
-    """Read a table into an insertion-ordered dict; duplicate keys are an error if ``unique``."""
+def read_table(path: PathLike, allow_empty_value: bool = False, unique: bool = True,
+               keys_are_ids: bool = True) -> Dict[str, str]:
+    """Read a table into an insertion-ordered dict; duplicate keys are an error if ``unique``;
+    ``keys_are_ids`` as :func:`iter_table`'s."""
     table: Dict[str, str] = {}
-    for key, value, lineno in iter_table_fast(path, allow_empty_value):
+    for key, value, lineno in iter_table_fast(path, allow_empty_value, keys_are_ids):
         if key in table and unique:
             # The first line is found by reading the file again (no line numbers kept for the
             # common case); a pipe or stdin gives nothing the second time (None).
-            first = line_of(path, key)
+            first = line_of(path, key, keys_are_ids)
             where = f"first on line {first}" if first is not None else "listed before"
             raise AsrkitError(f"{path}:{lineno}: duplicate key {key!r} ({where})")
         table[key] = value

@@ -30,7 +30,9 @@ def write_token_list(path: PathLike, tokens: Sequence[str]) -> None:
 def read_token_list(path: PathLike) -> List[str]:
     """Tokens by id; the ids must run 0, 1, 2, ... so that line order and id agree."""
     tokens: List[str] = []
-    for line in iter_table(path):
+    # Its keys are tokens, not ids: a transcript's word may hold a BOM (left alone in a value), and
+    # a char tokenizer then lists it as a token of its own, a line starting with one.
+    for line in iter_table(path, keys_are_ids=False):
         if not ascii_digits(line.value) or int(line.value) != len(tokens):  # not '٣' (int() reads it)
             raise AsrkitError(f"{path}:{line.lineno}: expected id {len(tokens)} for token {line.key!r}, "
                               f"got {line.value!r}")
