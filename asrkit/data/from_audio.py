@@ -772,8 +772,9 @@ def _untranscribed_hint(held: int, total: int, report: MakeReport) -> str:
     ratio = math.ceil(100 * held / total) / 100
     while held > ratio * total:  # (0.29 * 100 is 28.999...)
         ratio = round(ratio + 0.01, 2)
-    return (f"; all {held} are audio without a transcript: if the transcripts cover a chosen part of the "
-            f"audio (Common Voice's validated.tsv of its clips/), --max-skip-ratio {ratio:g} takes them")
+    which, them = ("it is", "it") if held == 1 else (f"all {held} are", "them")  # (one read "all 1 are")
+    return (f"; {which} audio without a transcript: if the transcripts cover a chosen part of the "
+            f"audio (Common Voice's validated.tsv of its clips/), --max-skip-ratio {ratio:g} takes {them}")
 
 
 def _log_report(report: MakeReport) -> None:

@@ -44,3 +44,17 @@ def test_other_skips_keep_the_plain_error(an4_root, tmp_path):
         make_data_dir(audio, tmp_path / "data", transcripts=prompts)
     msg = str(e.value)
     assert msg.endswith("fix the corpus or raise the ratio") and "takes them" not in msg, msg
+
+
+def test_one_untranscribed_file_is_named_in_the_singular(an4_root, tmp_path):
+    """With one such skip the hint read "all 1 are audio without a transcript ... takes them"."""
+    audio, prompts = _corpus_with_untranscribed(an4_root, tmp_path, n=10, untranscribed=1)
+    with pytest.raises(AsrkitError) as e:
+        make_data_dir(audio, tmp_path / "data", transcripts=prompts)
+    msg = str(e.value)
+    assert msg.startswith(f"{audio}: 1 of 10 audio files and transcripts skipped"), msg
+    assert msg.endswith("fix the corpus or raise the ratio; it is audio without a transcript: if the transcripts "
+                        "cover a chosen part of the audio (Common Voice's validated.tsv of its clips/), "
+                        "--max-skip-ratio 0.1 takes it"), msg
+    report = make_data_dir(audio, tmp_path / "data", transcripts=prompts, max_skip_ratio=0.1)
+    assert report.num_utts == 9
