@@ -29,6 +29,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import shlex
 import stat
 import struct
 import sys
@@ -40,7 +41,7 @@ import numpy as np
 
 from asrkit.data.table import bounded_lines, iter_table, iter_table_lines, read_line_blocks, refuse_terminal
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.fileio import special_kind
+from asrkit.utils.fileio import names_stdin, special_kind
 from asrkit.utils.pipes import start_pipe
 
 # Kaldi's binary object types this reader accepts: token -> (dtype, is_matrix) for the plain ones.
@@ -354,13 +355,27 @@ def _read_key(stream: IO[bytes], what: str, index: int) -> Optional[str]:
         # to an scp, matching nothing in utt2spk or text
         raise AsrkitError(f"{what}: entry {index}: the key {bytes(key[:40]).decode('utf-8', 'replace')!r} starts with a "
                           f"UTF-8 byte-order mark (BOM), which Kaldi reads as part of the key (text archives each "
-                          f"saved with one and joined with cat?): remove it")
+                          f"saved with one and joined with cat?): remove them{_later_bom_remedy(stream, what, c)}")
     if not c:
         raise AsrkitError(f"{what}: entry {index}: truncated archive (key {bytes(key[:40])!r} without a value)")
     try:
         return key.decode("utf-8")
     except UnicodeDecodeError:
         raise AsrkitError(f"{what}: entry {index}: key {bytes(key[:40])!r} is not UTF-8 text") from None
+
+
+def _later_bom_remedy(stream: IO[bytes], what: str, end: bytes) -> str:
+    """The sed that removes the BOMs starting the keys of text archive ``what`` (the key just read
+    ended with ``end``), or "" where there is no file to edit (stdin, a pipe) or the entry is
+    binary: in a binary archive a key need not start a line, and sed would edit any run of the
+    BOM's three bytes after a line feed in its data (a float matrix holds such runs)."""
+    if not os.path.isfile(what) or names_stdin(what):
+        return ""
+    # (a file opened by iter_ark_file can peek; what it gives past the key is a text object's '[',
+    # after white space, or a binary one's '\0B')
+    if end != b"\n" and not getattr(stream, "peek", lambda n: b"")(64).lstrip(b" \t\r\n\v\f").startswith(b"["):
+        return ""
+    return f" (sed -i 's/^\\xEF\\xBB\\xBF//' {shlex.quote(what)})"
 
 
 def iter_ark(stream: IO[bytes], name: str) -> Iterator[Tuple[str, np.ndarray]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, BinaryIO, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Set, Tuple
@@ -71,8 +72,11 @@ def id_control_problem(key: str) -> Optional[str]:
     m = ID_CONTROL.search(key)
     if m is None:
         return None
+    # What to do, as no reader can guess the id meant: asrkit-fix-data-dir drops such an utterance
+    # (a speaker's, all of them); one that is wanted is the user's to rename, in every table.
     return (f"the control character U+{ord(m.group()):04X} {m.group()!r} at character {m.start()} of the id "
-            f"{key!r}: Kaldi ids cannot hold one")
+            f"{key!r}: Kaldi ids cannot hold one; rename it in every table that holds it, or let "
+            f"asrkit-fix-data-dir <data-dir> drop it")
 
 
 # A UTF-8 byte-order mark (Windows editors write one) would become part of the first key, and
@@ -82,14 +86,14 @@ BOM = "\ufeff"
 
 def bom_problem(name: str) -> str:
     """What is wrong with table ``name`` that starts with a BOM (its line 1)."""
-    how = "" if name.startswith("<") or names_stdin(name) else f" (sed -i '1s/^\\xEF\\xBB\\xBF//' {name})"
+    how = "" if name.startswith("<") or names_stdin(name) else f" (sed -i '1s/^\\xEF\\xBB\\xBF//' {shlex.quote(name)})"
     return (f"starts with a UTF-8 byte-order mark (BOM), which would become part of the first key; Kaldi "
             f"tables are plain text: remove it{how}")
 
 
 def mid_file_bom_problem(name: str) -> str:
     """What is wrong with a line of table ``name``, after its first, that starts with a BOM."""
-    how = "" if name.startswith("<") or names_stdin(name) else f" (sed -i 's/^\\xEF\\xBB\\xBF//' {name})"
+    how = "" if name.startswith("<") or names_stdin(name) else f" (sed -i 's/^\\xEF\\xBB\\xBF//' {shlex.quote(name)})"
     return (f"starts with a UTF-8 byte-order mark (BOM), which would become part of its key (files each "
             f"saved with one and joined with cat?); Kaldi tables are plain text: remove them{how}")
 
@@ -101,7 +105,8 @@ def refuse_bom(first_line: bytes, name: str) -> None:
     if first_line[:2] in (b"\xff\xfe", b"\xfe\xff"):
         # A wav.scp saved as Windows Notepad's 'Unicode' was "not UTF-8 text (invalid start byte
         # at byte 0 of the line)", which says nothing of what the file is or what to do.
-        how = "" if name.startswith("<") or names_stdin(name) else f" (iconv -f UTF-16 -t UTF-8 {name} > {name}.utf8)"
+        how = ("" if name.startswith("<") or names_stdin(name) else
+               f" (iconv -f UTF-16 -t UTF-8 {shlex.quote(name)} > {shlex.quote(name + '.utf8')})")
         raise AsrkitError(f"{name}:1: the file is UTF-16 (it starts with the byte-order mark "
                           f"{first_line[:2].hex(' ').upper()}, as Windows Notepad's 'Unicode' saves it); Kaldi "
                           f"tables are UTF-8 text: convert it{how}")

@@ -432,7 +432,8 @@ def test_a_bom_before_a_later_key_of_an_ark_is_named(tmp_path):
     spk2utt = tmp_path / "spk2utt"
     spk2utt.write_text("a u1 u2 u3\n")
     problem = ("entry 2: the key '\\ufeffu2' starts with a UTF-8 byte-order mark (BOM), which Kaldi reads as part "
-               "of the key (text archives each saved with one and joined with cat?): remove it")
+               f"of the key (text archives each saved with one and joined with cat?): remove them (sed -i "
+               f"'s/^\\xEF\\xBB\\xBF//' {ark})")
     r = _run(compute_cmvn_cli, "--spk2utt", f"ark:{spk2utt}", f"ark:{ark}", f"ark:{tmp_path}/cmvn.ark")
     assert _error(r) == f"ERROR (asrkit-compute-cmvn): {ark}: {problem}"
     assert not (tmp_path / "cmvn.ark").exists()
