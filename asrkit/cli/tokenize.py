@@ -9,7 +9,8 @@ from typing import IO, TYPE_CHECKING, Dict, Iterator, Optional, Tuple
 import click
 
 from asrkit.cli._common import asrkit_command, refuse_empty_name
-from asrkit.data.table import read_line_blocks, refuse_bom, refuse_cr_only, split_fields
+from asrkit.data.table import (BOM, id_control_problem, mid_file_bom_problem, read_line_blocks, refuse_bom,
+                               refuse_cr_only, split_fields)
 from asrkit.utils.bad_items import BadItems
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import name_os_error
@@ -33,7 +34,8 @@ def main(decode: bool, pieces: bool, utt_id: bool, model: str) -> None:
     the tokenizer does not know become <unk>: counted, and named in one warning. A bad line
     (not UTF-8, empty, ids that are not the tokenizer's) is skipped with a warning naming it;
     the command fails when none is left or more than 5 % were skipped (Kaldi's rule). As in every
-    table, an utterance id twice or one holding a NUL byte is an error (not with --no-utt-id).
+    table, an utterance id twice, one holding a NUL byte or another ASCII control character, or one
+    starting with a byte-order mark (BOM) is an error (not with --no-utt-id).
 
     e.g. asrkit-tokenize data/lang/tokens.model < data/train/text > data/train/token_int
     """
@@ -111,6 +113,13 @@ def _check_key(key: str, raw: bytes, lineno: int, first_line: Dict[str, int]) ->
         at = raw.decode("utf-8").index("\0")
         raise AsrkitError(f"<stdin>:{lineno}: a NUL byte in the key, at character {at} of the line (a binary or "
                           f"damaged file?)")
+    # (texts each saved with a BOM and joined with cat, an id pasted from 'ls --color': written on
+    # to token_int as '\ufeffu2', 'u\x1b[0m2', exit 0, where every table reader refuses them)
+    if key.startswith(BOM):
+        raise AsrkitError(f"<stdin>:{lineno}: {mid_file_bom_problem('<stdin>')}")
+    control = id_control_problem(key)
+    if control:
+        raise AsrkitError(f"<stdin>:{lineno}: {control}")
     first = first_line.setdefault(key, lineno)
     if first != lineno:
         raise AsrkitError(f"<stdin>:{lineno}: duplicate key {key!r} (first on line {first})")
