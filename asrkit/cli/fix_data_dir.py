@@ -36,6 +36,9 @@ def main(no_backup: bool, data_dir: str) -> None:
     for name, ids in sorted(report.dropped.items()):
         log.warning("%s/%s: dropped %d id(s) not in every table", data_dir, name, len(ids))
         log.debug("%s/%s: dropped: %s", data_dir, name, " ".join(ids))
+    for name in report.removed:
+        log.warning("%s/%s: removed: no line left for the speakers or recordings kept (an empty table fails "
+                    "asrkit-validate-data-dir)", data_dir, name)
     if report.unfiltered:
         log.warning("%s: not filtered (not known to this command), so they may still name the dropped utterances: %s",
                     data_dir, " ".join(report.unfiltered))

@@ -41,6 +41,8 @@ class FixReport:
     malformed: Dict[str, List[int]] = field(default_factory=dict)
     # tables of the dir this does not know (vad.scp, utt2category, ...), left as they were
     unfiltered: List[str] = field(default_factory=list)
+    # optional speaker/recording tables left with no line, removed (their originals in backup_dir)
+    removed: List[str] = field(default_factory=list)
 
     @property
     def num_dropped(self) -> int:
@@ -55,6 +57,10 @@ def _channel_line(value: str) -> bool:
 # Lines of the per-speaker and per-recording tables that asrkit-validate-data-dir refuses, dropped
 # as malformed: kept, the fixed dir failed validation, which then sent the user back here. (An
 # entry missing from these tables is only a warning there.)
+# Tables a data dir may lack that hold only speakers or recordings: never needed, so one left
+# with no line is removed rather than written back empty.
+_OPTIONAL_TABLES = ("spk2gender", "reco2file_and_channel", "reco2dur")
+
 _VALUE_OK = {
     "spk2gender": lambda value: split_fields(value) in (["m"], ["f"]),
     "reco2file_and_channel": _channel_line,
@@ -185,6 +191,15 @@ def fix_data_dir(path: PathLike, backup: bool = True) -> FixReport:
         if gone:
             report.dropped[name] = gone
 
+    # An optional speaker or recording table with no line left (every line malformed, or for
+    # speakers or recordings no longer here, or an empty file to start with) goes: written back
+    # empty, the fixed dir failed asrkit-validate-data-dir ("empty file"), which sent the user
+    # back here. Its lines were for nothing kept, and the original goes to .backup/ as any change.
+    report.removed = [name for name in _OPTIONAL_TABLES if name in new and not new[name]]
+    for name in report.removed:
+        del new[name]
+        report.changed.append(name)
+
     # Decide what changes before touching anything, then back up, then write.
     outputs: Dict[str, List] = {name: sorted(t.items(), key=lambda kv: kv[0].encode()) for name, t in new.items()}
     outputs["spk2utt"] = [(s, sorted(us, key=str.encode)) for s, us in
@@ -205,8 +220,11 @@ def fix_data_dir(path: PathLike, backup: bool = True) -> FixReport:
                 if d.has(name):
                     _back_up(files, d.file(name), report.backup_dir / name)
         for name in report.changed:
-            with files.open(d.file(name)) as f:
-                f.write(_render(outputs[name]))
+            if name not in report.removed:
+                with files.open(d.file(name)) as f:
+                    f.write(_render(outputs[name]))
+    for name in report.removed:  # (after the tables are in: a failed run leaves it, as it left them)
+        d.file(name).unlink()
     if report.num_dropped or ambiguous:
         # Kaldi's fix_data_dir.sh filters vad.scp and its --utt-extra-files too: left as they were,
         # such a table named the dropped utterances without a word.

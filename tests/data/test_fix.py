@@ -360,3 +360,27 @@ def test_tables_fix_does_not_know_are_named_when_utterances_are_dropped(an4_dir,
     assert (f"{an4_dir}: not filtered (not known to this command), so they may still name the dropped "
             f"utterances: utt2category vad.scp") in out, out
     assert len(lines(an4_dir / "vad.scp")) == len(utts)  # left as it was
+
+
+def test_a_speaker_or_recording_table_left_with_no_line_is_removed_not_written_empty(an4_dir, asrkit):
+    """A spk2gender of other speakers only, a reco2file_and_channel every line of which validation
+    refuses (two fields), an empty reco2dur: fix-data-dir wrote them back empty ('needed no change'
+    for the last), and asrkit-validate-data-dir refused each ('empty file'), sending the user back
+    to fix-data-dir. They go now, their originals to .backup/, and the dir validates."""
+    utts = [l.split()[0] for l in lines(an4_dir / "utt2spk")]
+    (an4_dir / "spk2gender").write_text("zz_other_speaker m\n")
+    (an4_dir / "reco2file_and_channel").write_text("".join(f"{u} {u}.wav\n" for u in utts))
+    (an4_dir / "reco2dur").write_text("")
+    proc = asrkit("fix-data-dir", an4_dir)
+    err = proc.stderr.decode()
+    for name in ("spk2gender", "reco2file_and_channel", "reco2dur"):
+        assert not (an4_dir / name).exists(), name
+        assert f"{name}: removed: no line left" in err, err
+        assert (an4_dir / ".backup" / name).exists(), name
+    assert (an4_dir / ".backup" / "spk2gender").read_text() == "zz_other_speaker m\n"
+    assert not [p for p in validate_data_dir(an4_dir, check_wav_files=False) if p.is_error]
+    # a table with a line left is kept, as before
+    speaker = lines(an4_dir / "utt2spk")[0].split()[1]
+    (an4_dir / "spk2gender").write_text(f"{speaker} f\nzz_other_speaker m\n")
+    fix_data_dir(an4_dir)
+    assert (an4_dir / "spk2gender").read_text() == f"{speaker} f\n"
