@@ -32,6 +32,10 @@ UTT_TABLES = ("utt2spk", "text", "segments", "feats.scp", "utt2num_frames", "utt
               "utt2sample_rate")
 RECO_TABLES = ("wav.scp", "reco2file_and_channel", "reco2dur")
 SPK_TABLES = ("spk2gender", "cmvn.scp")
+# Tables a data dir may lack, keyed by speaker or recording only. One that would hold no line (a
+# piece's or a fixed dir's speakers all missing from it) is left out, not written empty: validation
+# refuses an empty table (fix-data-dir and split-data-dir use this).
+OPTIONAL_TABLES = ("spk2gender", "reco2file_and_channel", "reco2dur")
 
 
 def kaldi_real(text: str) -> Optional[float]:

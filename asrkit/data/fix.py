@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Set
 
-from asrkit.data.datadir import (RECO_TABLES, SPK_TABLES, UTT_TABLES, DataDir, dir_problem, parse_segment,
-                                 SegmentChannelError, positive_seconds)
+from asrkit.data.datadir import (OPTIONAL_TABLES, RECO_TABLES, SPK_TABLES, UTT_TABLES, DataDir, dir_problem,
+                                 parse_segment, SegmentChannelError, positive_seconds)
 from asrkit.data.table import EMPTY_LINE, ascii_digits, id_control_problem, split_fields, utt2spk_to_spk2utt
 from asrkit.data.validate import ScannedTable, data_dir_ids, scan_table
 from asrkit.utils.errors import AsrkitError
@@ -57,10 +57,6 @@ def _channel_line(value: str) -> bool:
 # Lines of the per-speaker and per-recording tables that asrkit-validate-data-dir refuses, dropped
 # as malformed: kept, the fixed dir failed validation, which then sent the user back here. (An
 # entry missing from these tables is only a warning there.)
-# Tables a data dir may lack that hold only speakers or recordings: never needed, so one left
-# with no line is removed rather than written back empty.
-_OPTIONAL_TABLES = ("spk2gender", "reco2file_and_channel", "reco2dur")
-
 _VALUE_OK = {
     "spk2gender": lambda value: split_fields(value) in (["m"], ["f"]),
     "reco2file_and_channel": _channel_line,
@@ -195,7 +191,7 @@ def fix_data_dir(path: PathLike, backup: bool = True) -> FixReport:
     # speakers or recordings no longer here, or an empty file to start with) goes: written back
     # empty, the fixed dir failed asrkit-validate-data-dir ("empty file"), which sent the user
     # back here. Its lines were for nothing kept, and the original goes to .backup/ as any change.
-    report.removed = [name for name in _OPTIONAL_TABLES if name in new and not new[name]]
+    report.removed = [name for name in OPTIONAL_TABLES if name in new and not new[name]]
     for name in report.removed:
         del new[name]
         report.changed.append(name)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Sequence, TypeVar
 
-from asrkit.data.datadir import RECO_TABLES, SPK_TABLES, TABLES, UTT_TABLES, DataDir
+from asrkit.data.datadir import OPTIONAL_TABLES, RECO_TABLES, SPK_TABLES, TABLES, UTT_TABLES, DataDir
 from asrkit.data.table import split_fields, utt2spk_to_spk2utt, write_table
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import PathLike, atomic_open, remove_stale_tmp, replace_dir, tmp_dir_for
@@ -148,7 +148,7 @@ def _damaged_pieces(d: DataDir, out: Path, n: int, piece_utts: int) -> str:
         return f"its pieces' utt2spk hold {piece_utts} utterances, {d.file('utt2spk')} {utts}"
     for j in range(1, n + 1):
         for name in _SOURCES:
-            if d.has(name) and not (out / str(j) / name).is_file():
+            if d.has(name) and name not in OPTIONAL_TABLES and not (out / str(j) / name).is_file():
                 return f"piece {j} has no {name}"
     return ""
 
@@ -293,6 +293,7 @@ def _write_pieces(out: Path, tables: Dict[str, Dict[str, str]], pieces: List[Lis
         piece_dir = out / str(j + 1)
         piece_dir.mkdir(parents=True)
         for name, by_job in buckets.items():
-            write_table(piece_dir / name, sorted(by_job[j], key=lambda kv: kv[0].encode()))
+            if by_job[j] or name not in OPTIONAL_TABLES:  # (written empty, the piece failed validation)
+                write_table(piece_dir / name, sorted(by_job[j], key=lambda kv: kv[0].encode()))
         spk2utt = utt2spk_to_spk2utt({u: tables["utt2spk"][u] for u in piece})
         write_table(piece_dir / "spk2utt", sorted(spk2utt.items(), key=lambda kv: kv[0].encode()))

@@ -336,3 +336,20 @@ def test_tables_split_does_not_know_are_named(an4_dir, caplog):
     split_data_dir(an4_dir, 2, force=True)
     assert f"{an4_dir}: not in the pieces (not known to this command): vad.scp" in caplog.text
     assert "fbank.yaml" not in caplog.text and not (an4_dir / "split2/1/vad.scp").exists()
+
+
+def test_a_piece_none_of_whose_speakers_spk2gender_has_gets_no_empty_spk2gender(an4_dir):
+    """A spk2gender that lacks some speakers (a warning in validation, the source validates) gave
+    the piece of those speakers an empty spk2gender, which validation refuses ('empty file'): the
+    piece of a valid dir failed. An optional speaker/recording table with no line for a piece is
+    left out of it, and the split is still reused."""
+    speakers = sorted({l.split()[1] for l in (an4_dir / "utt2spk").read_text().splitlines()}, key=str.encode)
+    (an4_dir / "spk2gender").write_text(f"{speakers[0]} f\n")
+    assert not [p for p in validate_data_dir(an4_dir, check_wav_files=False) if p.is_error]
+    split_data_dir(an4_dir, 2)
+    first, second = an4_dir / "split2" / "1", an4_dir / "split2" / "2"
+    assert table(first / "spk2gender") == {speakers[0]: "f"}
+    assert not (second / "spk2gender").exists()
+    for piece in (first, second):
+        assert not [p for p in validate_data_dir(piece, check_wav_files=False) if p.is_error], piece
+    assert split_data_dir(an4_dir, 2).reused
