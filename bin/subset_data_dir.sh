@@ -129,6 +129,12 @@ awk '{ sub(/\r$/, ""); print $2 }' "$out/utt2spk" | sort -u > "$tmp/spks"
 for f in $spk_tables; do
   [ ! -f "$src/$f" ] || filter "$tmp/spks" "$src/$f" > "$out/$f"
 done
+# An optional table with no line for the subset's speakers or recordings (a spk2gender that lacks
+# some speakers, a warning in validation) is left out: written empty, asrkit-validate-data-dir
+# refused the subset of a valid dir ("empty file"), as split- and fix-data-dir once did.
+for f in spk2gender reco2file_and_channel reco2dur; do
+  [ ! -f "$out/$f" ] || [ -s "$out/$f" ] || rm -f "$out/$f"
+done
 n=$(wc -l < "$out/utt2spk")
 [ "$n" -gt 0 ] || die "no utterances of $src selected"
 if [ -n "$utt_list" ]; then

@@ -112,3 +112,21 @@ def test_subset_takes_kaldis_flag_form_of_first_and_last(tmp_path):
     proc = run_sh([BIN / "subset_data_dir.sh", "--first", "src", "6", "x"], tmp_path, check=False)
     assert proc.returncode == 1 and "--first 6: src has only 5 utterances" in proc.stderr
     assert not (tmp_path / "x").exists()
+
+
+def test_subset_leaves_out_a_speaker_table_with_no_line_for_its_speakers(tmp_path):
+    """A spk2gender that lacks some speakers (a warning in validation: the source validates) gave
+    the subset of those speakers an empty spk2gender, which validation refuses ('empty file'); a
+    stale one in <dest> goes too. A subset with a line left keeps its table, as before."""
+    from asrkit.data.validate import validate_data_dir
+
+    make_dir(tmp_path / "src", [("a-0", "a"), ("b-0", "b")], spk2gender="a f\n",
+             reco2file_and_channel="a-0 a-0 A\n")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub/spk2gender").write_text("b m\n")
+    run_sh([BIN / "subset_data_dir.sh", "--last", "1", "src", "sub"], tmp_path)
+    assert not (tmp_path / "sub/spk2gender").exists() and not (tmp_path / "sub/reco2file_and_channel").exists()
+    assert not [p for p in validate_data_dir(tmp_path / "sub", check_wav_files=False) if p.is_error]
+    run_sh([BIN / "subset_data_dir.sh", "--first", "1", "src", "sub"], tmp_path)
+    assert table(tmp_path / "sub/spk2gender") == {"a": "f"}
+    assert table(tmp_path / "sub/reco2file_and_channel") == {"a-0": "a-0 A"}
