@@ -17,6 +17,7 @@ from asrkit.decoding.config import DecodeConfig
 from asrkit.decoding.recognizer import NO_SPELLING
 from asrkit.models.package import (DECODE_OPTIONS, PackageMeta, build_package, read_package, save_package,
                                    with_upsampled_rates)
+from asrkit.training.checkpoint import checkpoint_name
 from asrkit.utils.errors import AsrkitError
 
 PathLike = Union[str, os.PathLike]
@@ -31,6 +32,12 @@ def pack_model(model_path: PathLike, out_path: PathLike, config: DecodeConfig,
     checked as decoding checks it, model and tokenizer built, so that a damaged one is refused
     here, not handed out (read_package alone passed a garbage tokenizer or a model config that
     does not fit the weights, which asrkit-decode then refused)."""
+    out = os.fspath(out_path)
+    if os.path.basename(os.path.dirname(os.path.abspath(out))) == "checkpoints" and checkpoint_name(os.path.basename(out)):
+        # A packed model under a checkpoint's name replaced that epoch (lost to a resume, and the
+        # next asrkit-average failed on it), exit 0; asrkit-average refuses such an --out too.
+        raise AsrkitError(f"<model-out> {out}: that is where {os.path.dirname(os.path.dirname(os.path.abspath(out)))}'s "
+                          f"training checkpoints go; give another path (e.g. final.pt beside checkpoints/)")
     meta, weights = read_package(model_path)
     if not build_package(meta, weights, model_path).tokens:  # (what Recognizer.from_files refuses besides)
         raise AsrkitError(f"{model_path}: {NO_SPELLING}")

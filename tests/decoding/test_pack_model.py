@@ -130,6 +130,26 @@ def test_bad_options_and_files_are_one_line(asrkit, yesno_model, tmp_path):
     assert packed_decode_options(copy)["beam"] == 3
 
 
+def test_a_run_s_checkpoint_is_not_replaced_by_a_packed_model(asrkit, yesno_model, tmp_path):
+    """<model-out> exp/las/checkpoints/epoch1.pt replaced that epoch by a packed model, exit 0: a
+    resume lost it and the next asrkit-average failed on it ('not an asrkit training checkpoint').
+    asrkit-average refuses such an --out; pack-model does too, changing nothing. A name like a
+    checkpoint's outside a checkpoints/ folder is still written."""
+    tmp, model, wavs = yesno_model
+    good = tmp_path / "good.yaml"
+    good.write_text(CHOSEN)
+    ckpt = tmp_path / "exp" / "checkpoints" / "epoch1.pt"
+    ckpt.parent.mkdir(parents=True)
+    ckpt.write_bytes(b"a checkpoint")
+    proc = asrkit("pack-model", "--decode-config", good, model, ckpt, check=False)
+    err = proc.stderr.decode()
+    assert proc.returncode == 1 and "Traceback" not in err, err
+    assert f"<model-out> {ckpt}: that is where {tmp_path / 'exp'}'s training checkpoints go" in err, err
+    assert ckpt.read_bytes() == b"a checkpoint"
+    asrkit("pack-model", "--decode-config", good, model, tmp_path / "exp" / "epoch1.pt")
+    assert packed_decode_options(tmp_path / "exp" / "epoch1.pt")["beam"] == 3
+
+
 @pytest.mark.parametrize("damage, message", [
     (lambda blob: blob.update(tokenizer=b"garbage"), "damaged tokenizer in the model"),
     (lambda blob: blob.update(model_config={}), "model does not match its config"),
