@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Combine Kaldi data dirs into one (as Kaldi's utils/combine_data.sh): every table present in
-# all sources is concatenated and sorted (C locale), spk2utt is rebuilt. Utterance and recording
-# ids must be unique across the sources.
+# all sources is concatenated and sorted (C locale), spk2utt is rebuilt; spk2gender,
+# reco2file_and_channel and reco2dur are combined from the sources that have them. Utterance and
+# recording ids must be unique across the sources.
 #   e.g. bin/combine_data.sh data/train_960 data/train_clean_100 data/train_clean_360 data/train_other_500
 set -euo pipefail
 help_message="Usage: $0 <dest-data-dir> <src-data-dir> [<src-data-dir> ...]
@@ -37,6 +38,11 @@ for src in "$@"; do [ ! -f "$src/segments" ] || segmented=$((segmented + 1)); do
 # grouping: a train/dev split by utt2uniq put copies of one recording on both sides.
 uniq_sources=0
 for src in "$@"; do [ ! -f "$src/utt2uniq" ] || uniq_sources=$((uniq_sources + 1)); done
+# Tables keyed by speaker or recording that may cover only some of them (a warning in validation,
+# not an error; datadir.OPTIONAL_TABLES): split-data-dir and subset_data_dir.sh leave one out of a
+# piece none of whose speakers it has, so requiring it in every source lost spk2gender from a
+# split -> combine round trip. The sources that have one give their lines.
+optional_tables=" spk2gender reco2file_and_channel reco2dur "
 table_lines() {  # <src> <table>
   if [ "$2" = segments ] && [ ! -f "$1/segments" ] && [ "$segmented" -gt 0 ]; then
     awk '{ print $1, $1, 0, -1 }' "$1/wav.scp"
@@ -62,11 +68,12 @@ combine=()
 for f in $tables; do
   n=0
   for src in "$@"; do ! has_table "$src" "$f" || n=$((n + 1)); done
-  if [ "$n" -eq "$#" ]; then
+  if [ "$n" -eq "$#" ] || { [ "$n" -gt 0 ] && [[ "$optional_tables" == *" $f "* ]]; }; then
+    [ "$n" -eq "$#" ] || echo "$0: $f is in $n of $# sources: combined from those (validation warns of the speakers or recordings it lacks)" >&2
     # A speaker may be in several sources (spk2gender, cmvn.scp: two subsets of one dir), but with
     # one gender and one set of stats: 'sort -u' below kept
     # either of two different lines without a word.
-    dups=$(for src in "$@"; do table_lines "$src" "$f"; done | { if [ "$f" = spk2gender ] || [ "$f" = cmvn.scp ]; then sort -u; else cat; fi; } \
+    dups=$(for src in "$@"; do ! has_table "$src" "$f" || table_lines "$src" "$f"; done | { if [ "$f" = spk2gender ] || [ "$f" = cmvn.scp ]; then sort -u; else cat; fi; } \
       | awk '{ print $1 }' | sort | uniq -d | awk 'NR <= 3' | tr '\n' ' ')  # (head -3: uniq's SIGPIPE, pipefail)
     [ -z "$dups" ] || die "ids found in more than one source's $f$(case $f in spk2gender|cmvn.scp) echo " with different values";; esac): $dups"
     combine+=("$f")
@@ -78,7 +85,7 @@ mkdir -p "$dest" || die "$dest: cannot create the directory"
 for f in $tables; do
   if [[ " ${combine[*]} " == *" $f "* ]]; then
     tmp_table="$dest/.$f.$$.tmp"
-    for src in "$@"; do table_lines "$src" "$f"; done | sort -k1,1 -u > "$tmp_table"
+    for src in "$@"; do ! has_table "$src" "$f" || table_lines "$src" "$f"; done | sort -k1,1 -u > "$tmp_table"
     mv "$tmp_table" "$dest/$f"
     tmp_table=
   else

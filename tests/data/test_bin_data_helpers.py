@@ -130,3 +130,35 @@ def test_subset_leaves_out_a_speaker_table_with_no_line_for_its_speakers(tmp_pat
     run_sh([BIN / "subset_data_dir.sh", "--first", "1", "src", "sub"], tmp_path)
     assert table(tmp_path / "sub/spk2gender") == {"a": "f"}
     assert table(tmp_path / "sub/reco2file_and_channel") == {"a-0": "a-0 A"}
+
+
+def test_split_then_combine_keeps_a_spk2gender_some_pieces_lack(tmp_path):
+    """split-data-dir (9ee623dc) and subset_data_dir.sh (dcbc0a5b) leave spk2gender out of a piece
+    none of whose speakers it has; combine_data.sh then dropped it as 'in only 1 of 4 sources: not
+    combined', so split -> combine (or train + dev subsets -> combine) lost the genders there were.
+    The optional speaker/recording tables are combined from the sources that have them."""
+    from asrkit.data.split import split_data_dir
+    from asrkit.data.validate import validate_data_dir
+
+    utts = [(f"{s}-{i}", s) for s in "abcd" for i in range(2)]
+    make_dir(tmp_path / "src", utts, spk2gender="a f\n", reco2dur="a-0 1.5\na-1 2\n")
+    split_data_dir(tmp_path / "src", 4)
+    pieces = [f"src/split4/{j}" for j in range(1, 5)]
+    assert sum((tmp_path / p / "spk2gender").exists() for p in pieces) == 1
+    proc = run_sh([BIN / "combine_data.sh", "all", *pieces], tmp_path)
+    assert "spk2gender is in 1 of 4 sources: combined from those" in proc.stderr, proc.stderr
+    for name in ("spk2gender", "reco2dur"):
+        assert (tmp_path / "all" / name).read_text() == (tmp_path / "src" / name).read_text()
+    assert (tmp_path / "all/utt2spk").read_text() == (tmp_path / "src/utt2spk").read_text()
+    assert not [str(p) for p in validate_data_dir(tmp_path / "all", check_wav_files=False) if p.is_error]
+    # subset train + dev -> combine, as a recipe holds a dev set out and puts it back
+    run_sh([BIN / "subset_data_dir.sh", "--first", "src", "2", "dev"], tmp_path)
+    run_sh([BIN / "subset_data_dir.sh", "--last", "src", "6", "train"], tmp_path)
+    assert not (tmp_path / "train/spk2gender").exists()
+    run_sh([BIN / "combine_data.sh", "again", "train", "dev"], tmp_path)
+    assert table(tmp_path / "again/spk2gender") == {"a": "f"}
+    # a required table some sources lack is still left out, as before
+    (tmp_path / "dev/utt2dur").write_text("a-0 1.5\na-1 2\n")
+    proc = run_sh([BIN / "combine_data.sh", "again", "train", "dev"], tmp_path)
+    assert "utt2dur is in only 1 of 2 sources: not combined" in proc.stderr
+    assert not (tmp_path / "again/utt2dur").exists()
