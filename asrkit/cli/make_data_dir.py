@@ -46,7 +46,8 @@ def main(transcripts, text_ext, audio_ext, speaker, speaker_from_dir, speaker_re
     """Write DATA-DIR/{wav.scp,text,utt2spk,spk2utt} from the audio files below AUDIO-DIR.
 
     Utterance ids are <speaker>-<path below AUDIO-DIR without extension, '/' as '-'>, so the same
-    file name in two folders gives two ids; characters other than letters, digits and ._+- (spaces)
+    file name in two folders gives two ids, or the file name alone where it repeats its folders
+    (LibriSpeech's 100/2001/100-2001-0000.flac is 100-2001-0000); characters other than letters, digits and ._+- (spaces)
     become _ in ids. An audio file without a transcript, a transcript without its audio, an empty
     transcript and a path with a line break are skipped and counted (names in the log); more than
     --max-skip-ratio of them is an error, as are a key given twice or matching two files.

@@ -667,13 +667,17 @@ def _utterances(good: List[PurePosixPath], text_of: Dict[PurePosixPath, str], wh
         report.mapped_ids += utt != plain
         if not (utt == spk or utt.startswith(spk + "-")):
             utt = f"{spk}-{utt}"
-        # A file named with its speaker already (LibriSpeech's 100/2001/100-2001-0000.flac) is its
-        # own id, as Kaldi's LibriSpeech ids: the folders joined on gave 100-2001-100-2001-0000.
+        # A file whose name repeats its folders (LibriSpeech's 100/2001/100-2001-0000.flac) is its
+        # own id, as in Kaldi's LibriSpeech recipe: the folders joined on gave 100-2001-100-2001-0000.
+        # Only the whole folder path counts, so the id is a function of the file's path alone (a
+        # name that merely starts with its speaker, sess1/alice-001, keeps its folders).
         stem = safe_id(nfc(rel.stem))
-        kept.append((rel, words, spk, utt, stem if len(rel.parts) > 1 and (stem == spk or stem.startswith(spk + "-"))
-                     else None))
-    # A stem that is another file's id too (alice/take1/alice-1, alice/take2/alice-1; alice/alice-x
-    # beside alice/x) keeps its folders, as before: the ids stay those files' own.
+        own = None
+        if len(rel.parts) > 1 and stem.startswith(safe_id(nfc("-".join(rel.parts[:-1]))) + "-"):
+            own = stem if stem == spk or stem.startswith(spk + "-") else f"{spk}-{stem}"
+        kept.append((rel, words, spk, utt, own))
+    # Where that id is another file's too (100/2001-0000.flac beside 100/2001/100-2001-0000.flac:
+    # distinct ids before), the name keeps its folders, as before.
     claimed: Dict[str, int] = {}
     for _, _, _, utt, stem in kept:
         for one in {utt, stem} - {None}:
@@ -700,8 +704,8 @@ def _utterances(good: List[PurePosixPath], text_of: Dict[PurePosixPath, str], wh
         text[utt] = words
         utt2spk[utt] = spk
     if shared:
-        log.info("%d file(s) named with their speaker keep their folders in their ids: the name alone is another "
-                 "file's too", shared)
+        log.info("%d file(s) whose names repeat their folders keep the folders in their ids: the name alone is "
+                 "another file's id too", shared)
     return wav_scp, text, utt2spk, source_of
 
 

@@ -89,22 +89,28 @@ def test_librispeech_ids_are_kaldis(an4_root, tmp_path):
     assert text == expected
 
 
-def test_names_with_their_speaker_that_would_collide_keep_their_folders(an4_root, tmp_path):
-    """The same speaker-named file in two chapters (alice/take1/alice-1, alice/take2/alice-1), or
-    alice/alice-x beside alice/x, had two ids before names with their speaker became their own ids:
-    they keep them (the folders joined on, as before), neither refused nor merged; the others in
-    the corpus still get their names."""
+def test_only_names_that_repeat_their_folders_are_their_own_ids(an4_root, tmp_path):
+    """A name that repeats its whole folder path (alice/take1/alice-take1-2, LibriSpeech's) is its
+    own id. A name that merely starts with its speaker (alice/take1/alice-1, sess1/alice-001) keeps
+    its folders, as before: eded6354 changed those ids too, made a file's id depend on which other
+    files there were (alice/alice-1 lost its short id once alice/x/alice-1 came), and broke lists of
+    ids users had made. Where the short id is another file's (alice/alice-x beside alice/x: distinct
+    ids before), the name keeps its folders; nothing is refused or merged that was not before."""
     root = tmp_path / "c"
-    takes = [(wav, words) for wav, _spk, words in an4_recordings(an4_root, 6)]
-    layout = ["alice/take1/alice-1", "alice/take2/alice-1", "alice/alice-x", "alice/x", "alice/take1/alice-2",
-              "bob/bob"]
+    layout = ["alice/take1/alice-1", "alice/take1/alice-take1-2", "alice/alice-x", "alice/x", "alice/alice-1",
+              "alice/x/alice-1", "bob/bob"]
+    takes = [(wav, words) for wav, _spk, words in an4_recordings(an4_root, len(layout))]
     for rel, (wav, words) in zip(layout, takes):
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         os.symlink(wav, root / f"{rel}.wav")
         (root / f"{rel}.txt").write_text(words + "\n")
     make_data_dir(root, tmp_path / "data", speaker_from_dir=True)
-    assert _ids(tmp_path / "data") == ["alice-2", "alice-alice-x", "alice-take1-alice-1", "alice-take2-alice-1",
-                                       "alice-x", "bob"]
+    assert _ids(tmp_path / "data") == ["alice-1", "alice-alice-x", "alice-take1-2", "alice-take1-alice-1",
+                                       "alice-x", "alice-x-alice-1", "bob-bob"]
+    # alice/alice-1's id is its own whether or not alice/x/alice-1 is there
+    (root / "alice/x/alice-1.wav").unlink()
+    make_data_dir(root, tmp_path / "data1", speaker_from_dir=True, max_skip_ratio=0.5)
+    assert "alice-1" in _ids(tmp_path / "data1")
     # two formats of one recording are refused as before, naming both files
     os.symlink(takes[0][0], root / "bob/bob.flac")
     with pytest.raises(AsrkitError, match=r"bob/bob.(wav|flac) and bob/bob.(wav|flac) would both be"):

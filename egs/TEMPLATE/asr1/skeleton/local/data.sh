@@ -17,7 +17,7 @@
 # with --seed, or explicit --dev-list / --test-list of utterance ids; --by-speaker true keeps dev
 # and test speakers out of train); utils/subset_data_dir.sh -> data/{train,dev,test}; each checked
 # with asrkit-validate-data-dir. Utterance ids are <speaker>-<path without extension>, or the file
-# name alone where it starts with <speaker>- (LibriSpeech's 100-2001-0000; docs/data.md).
+# name alone where it repeats its folders (LibriSpeech's 100/2001/100-2001-0000; docs/data.md).
 #   e.g. local/data.sh --corpus-root /data/@CORPUS@ --transcripts prompts.txt --speaker-from-dir true
 set -euo pipefail
 # Paths below (data/, utils/, conf/) are the recipe directory's: started from elsewhere, bash's
