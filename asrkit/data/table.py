@@ -63,20 +63,54 @@ def line_of(path: PathLike, key: str, keys_are_ids: bool = True) -> Optional[int
 ID_CONTROL = re.compile("[\x01-\x08\x0e-\x1f\x7f]")
 
 
-def id_control_problem(key: str) -> Optional[str]:
+# The tables asrkit-fix-data-dir filters (datadir's UTT_TABLES, RECO_TABLES, SPK_TABLES and
+# spk2utt, which import this module; tests/data/test_control_char_remedy.py checks they agree).
+FIXED_TABLES = frozenset(("utt2spk", "text", "segments", "feats.scp", "utt2num_frames", "utt2dur", "utt2uniq",
+                          "utt2lang", "utt2sample_rate", "wav.scp", "reco2file_and_channel", "reco2dur",
+                          "spk2gender", "cmvn.scp", "spk2utt"))
+
+
+def data_dir_of(name: PathLike) -> Optional[Path]:
+    """The data dir whose table ``name`` is (one asrkit-fix-data-dir filters, beside the utt2spk or
+    spk2utt it needs to tell the utterances), or None: stdin, a pipe, a hypothesis file of
+    asrkit-score or a list, where 'asrkit-fix-data-dir <data-dir>' named nothing that applies."""
+    text = str(name)
+    if not text or text.startswith("<") or names_stdin(text):
+        return None
+    path = Path(text)
+    try:
+        if path.name in FIXED_TABLES and any((path.parent / t).is_file() for t in ("utt2spk", "spk2utt")):
+            return path.parent
+    except OSError:  # (a name too long, a folder we may not read: no remedy rather than no error)
+        pass
+    return None
+
+
+def fix_data_dir_command(data_dir: PathLike) -> str:
+    """'asrkit-fix-data-dir <data_dir>' as a shell runs it: quoted ('my data', "Bob's files"), and
+    a relative name starting with '-' given as ./-x, which click would take for an option."""
+    text = str(data_dir)
+    return f"asrkit-fix-data-dir {shlex.quote('./' + text if text.startswith('-') else text)}"
+
+
+def id_control_problem(key: str, data_dir: Optional[PathLike] = None) -> Optional[str]:
     """Why id ``key`` (a table's key, a speaker id) is no Kaldi id, when it holds an ASCII control
     character (an ESC from 'ls --color' output, a ^A), or None. Kaldi's IsToken refuses them in
     every table key, and they sort apart from 'LC_ALL=C sort' (which compares whole lines: 'a\x01x'
     before 'a '): validation passed such an id, and fix-data-dir wrote an order Kaldi refuses; the readers
-    took it (compute-fbank wrote it to feats.scp)."""
+    took it (compute-fbank wrote it to feats.scp).
+
+    ``data_dir``: the data dir the table is in (:func:`data_dir_of`), whose asrkit-fix-data-dir
+    command the message gives; without one (stdin, asrkit-score's hypothesis file) it gives none,
+    as there is no data dir for that command to repair."""
     m = ID_CONTROL.search(key)
     if m is None:
         return None
     # What to do, as no reader can guess the id meant: asrkit-fix-data-dir drops such an utterance
     # (a speaker's, all of them); one that is wanted is the user's to rename, in every table.
+    fix = "" if data_dir is None else f", or let {fix_data_dir_command(data_dir)} drop it"
     return (f"the control character U+{ord(m.group()):04X} {m.group()!r} at character {m.start()} of the id "
-            f"{key!r}: Kaldi ids cannot hold one; rename it in every table that holds it, or let "
-            f"asrkit-fix-data-dir <data-dir> drop it")
+            f"{key!r}: Kaldi ids cannot hold one; rename it in every table that holds it{fix}")
 
 
 # A UTF-8 byte-order mark (Windows editors write one) would become part of the first key, and
@@ -386,7 +420,7 @@ def iter_table_lines(lines: Iterable[bytes], name: str, allow_empty_value: bool 
                               f"line (a binary or damaged file?)")
         control = id_control_problem(parts[0]) if parts and keys_are_ids else None
         if control:
-            raise AsrkitError(f"{name}:{lineno}: {control}")
+            raise AsrkitError(f"{name}:{lineno}: {id_control_problem(parts[0], data_dir_of(name))}")
         if not parts:
             raise AsrkitError(f"{name}:{lineno}: {EMPTY_LINE}")
         if line[:1] in SPACE:

@@ -22,8 +22,8 @@ from typing import Callable, Dict, List, Optional, Set, Tuple
 from asrkit.data.datadir import (RECO_TABLES, SPK_TABLES, TABLES, UTT_TABLES, DataDir, dir_problem, kaldi_real,
                                  positive_seconds, segment_channel, segment_channel_problem)
 from asrkit.data.table import (BOM, EMPTY_LINE, SPACE, LineReadError, TableLine, ascii_digits, bom_problem, cr_only_at,
-                               id_control_problem, mid_file_bom_problem, read_bounded, refuse_bom, split_fields,
-                               transcript_problem)
+                               data_dir_of, id_control_problem, mid_file_bom_problem, read_bounded, refuse_bom,
+                               split_fields, transcript_problem)
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import PathLike, special_kind
 
@@ -156,7 +156,7 @@ def scan_table(path: PathLike, allow_empty_value: bool = False, nul_in_value: bo
             problem = bom_problem(str(path)) if lineno == 1 else mid_file_bom_problem(str(path))
             scanned.problems.append(Problem(str(path), lineno, problem))
             parts = split_fields(line[1:], 1)
-        control = id_control_problem(parts[0]) if parts else None
+        control = id_control_problem(parts[0], data_dir_of(path)) if parts else None
         if control:
             scanned.problems.append(Problem(str(path), lineno, control))
             continue
@@ -284,7 +284,7 @@ def validate_data_dir(path: PathLike, no_text: bool = False, no_feats: bool = Fa
     for key, line in utts.items():
         if len(split_fields(line.value)) != 1:
             problems.append(Problem(str(utt2spk.path), line.lineno, f"expected one speaker id, got {line.value!r}"))
-        elif control := id_control_problem(line.value):
+        elif control := id_control_problem(line.value, data_dir_of(utt2spk.path)):
             # (a key of spk2utt and of the speakers' stats: fix-data-dir drops its utterances)
             problems.append(Problem(str(utt2spk.path), line.lineno, f"utterance {key!r}: speaker id: {control}"))
         elif not key.startswith(line.value):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import re
+import shlex
 import subprocess
 
 import kaldiio
@@ -117,6 +118,6 @@ def test_a_control_character_id_says_what_to_do_and_that_works(tmp_path):
         read_table(d / "wav.scp")
     assert str(e.value) == (f"{d}/wav.scp:1: the control character U+0001 '\\x01' at character 1 of the id "
                             f"'u\\x011': Kaldi ids cannot hold one; rename it in every table that holds it, or let "
-                            f"asrkit-fix-data-dir <data-dir> drop it")
+                            f"asrkit-fix-data-dir {shlex.quote(str(d))} drop it")
     fix_data_dir(d)
     assert read_table(d / "wav.scp") == {"u2": "b.wav"} and read_table(d / "spk2utt") == {"u": "u2"}

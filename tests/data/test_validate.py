@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 
 import pytest
 
@@ -461,13 +462,14 @@ def test_an_id_with_a_control_character_is_refused_and_fixed_to_c_sort_order(an4
     rows[5] = rows[5].replace(f" {spk}", f" \x1b[0m{spk}")
     (an4_dir / "utt2spk").write_text("".join(rows))
     why = (f"the control character U+0001 '\\x01' at character {len(utts[0])} of the id {bad!r}: Kaldi ids cannot "
-           f"hold one; rename it in every table that holds it, or let asrkit-fix-data-dir <data-dir> drop it")
+           f"hold one; rename it in every table that holds it, or let asrkit-fix-data-dir {shlex.quote(str(an4_dir))} "
+           f"drop it")
     errs = errors(an4_dir)
     for name in ("utt2spk", "text", "wav.scp"):
         assert f"{an4_dir}/{name}:2: {why}" in errs, errs
     assert (f"{an4_dir}/utt2spk:6: utterance {utts[4]!r}: speaker id: the control character U+001B '\\x1b' at "
             f"character 0 of the id '\\x1b[0m{spk}': Kaldi ids cannot hold one; rename it in every table that holds "
-            f"it, or let asrkit-fix-data-dir <data-dir> drop it") in errs
+            f"it, or let asrkit-fix-data-dir {shlex.quote(str(an4_dir))} drop it") in errs
     report = fix_data_dir(an4_dir)
     assert report.reasons["speaker id holds a control character"] == [utts[4]]
     assert report.num_utts_after == len(utts) - 1

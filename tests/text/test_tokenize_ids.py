@@ -30,7 +30,7 @@ def test_an_id_the_table_readers_refuse_is_refused_here_too(asrkit, tmp_path):
                                                    "cat?); Kaldi tables are plain text: remove them"),
                         ("u1 YES\nu\x1b[0m2 NO\n", "<stdin>:2: the control character U+001B '\\x1b' at character 1 of "
                                                    "the id 'u\\x1b[0m2': Kaldi ids cannot hold one; rename it in every "
-                                                   "table that holds it, or let asrkit-fix-data-dir <data-dir> drop it")):
+                                                   "table that holds it")):
         proc = asrkit("tokenize", model, input=text.encode(), check=False)
         err = proc.stderr.decode()
         assert proc.returncode == 1 and err.strip().splitlines()[-1] == f"ERROR (asrkit-tokenize): {error}", err
