@@ -2,15 +2,18 @@
 from __future__ import annotations
 
 import io
+import os
 import re
+import shlex
+import stat
 import sys
 from typing import IO, TYPE_CHECKING, Dict, Iterator, Optional, Tuple
 
 import click
 
 from asrkit.cli._common import asrkit_command, refuse_empty_name
-from asrkit.data.table import (BOM, id_control_problem, mid_file_bom_problem, read_line_blocks, refuse_bom,
-                               refuse_cr_only, split_fields)
+from asrkit.data.table import (BOM, bom_problem, id_control_problem, mid_file_bom_problem, read_line_blocks,
+                               refuse_bom, refuse_cr_only, split_fields)
 from asrkit.utils.bad_items import BadItems
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import name_os_error
@@ -51,8 +54,10 @@ def main(decode: bool, pieces: bool, utt_id: bool, model: str) -> None:
     out = sys.stdout
     tally = BadItems(log, "lines", source="<stdin>")
     unknown = UnknownTally()
+    this = shlex.join(["asrkit-tokenize", *(["--decode"] if decode else []), *(["--pieces"] if pieces else []),
+                       *([] if utt_id else ["--no-utt-id"]), "./" + model if model.startswith("-") else model])
     try:
-        _filter(tok, stdin, out, tally, unknown, decode, pieces, utt_id)
+        _filter(tok, stdin, out, tally, unknown, decode, pieces, utt_id, this)
     except OSError as e:  # stdout on a full disk: the one handler words it
         name_os_error(e, "<stdout>")
         raise
@@ -77,12 +82,46 @@ def _stdin_lines(stdin: IO[bytes], out) -> Iterator[bytes]:
         out.flush()
 
 
+def _regular_file_of(fd: int) -> Optional[str]:
+    """The path of the regular file open as ``fd`` (stdin redirected from data/train/text, stdout
+    to token_int), relative to the working directory where it is under it, or None (a pipe, a
+    terminal, a file since deleted or renamed, no /proc)."""
+    try:
+        st = os.fstat(fd)
+        path = os.readlink(f"/proc/self/fd/{fd}")
+        there = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    if not stat.S_ISREG(st.st_mode) or (there.st_dev, there.st_ino) != (st.st_dev, st.st_ino):
+        return None
+    rel = os.path.relpath(path)
+    return path if rel.startswith("..") else ("./" + rel if rel.startswith("-") else rel)
+
+
+def _without_boms(sed: str, this: str) -> str:
+    """The command that feeds asrkit-tokenize (``this``, as it was run) its input through ``sed``:
+    stdin has no file for 'sed -i' to edit, so its errors said only 'remove them'."""
+    source, dest = _regular_file_of(0), _regular_file_of(1)
+    out = "" if dest is None else f" > {shlex.quote(dest)}"
+    if source is not None:
+        return f"{sed} {shlex.quote(source)} | {this}{out}"
+    return f"put sed in the pipe before it: ... | {sed} | {this}{out}"
+
+
+# A BOM starting any line: an utterance id cannot start with one (line 1's, with --no-utt-id, is
+# the file's own; a later line's is then a transcript's, left alone).
+_SED_ALL, _SED_FIRST = "sed 's/^\\xEF\\xBB\\xBF//'", "sed '1s/^\\xEF\\xBB\\xBF//'"
+
+
 def _filter(tok: Tokenizer, stdin, out, tally: BadItems, unknown: UnknownTally, decode: bool, pieces: bool,
-            utt_id: bool) -> None:
+            utt_id: bool, this: str) -> None:
     first_line: Dict[str, int] = {}  # utterance id -> its line, for a duplicate's error
     for lineno, raw in enumerate(progress(_stdin_lines(stdin, out), desc="tokenize", unit="lines"), 1):
         where = f"<stdin>:{lineno}"
         if lineno == 1:
+            if raw.startswith(BOM.encode("utf-8")):
+                raise AsrkitError(f"<stdin>:1: {bom_problem('<stdin>')} "
+                                  f"({_without_boms(_SED_ALL if utt_id else _SED_FIRST, this)})")
             refuse_bom(raw, "<stdin>")
             refuse_cr_only(raw, "<stdin>")
         try:
@@ -91,7 +130,7 @@ def _filter(tok: Tokenizer, stdin, out, tally: BadItems, unknown: UnknownTally, 
             tally.skip(where, e)
             continue
         if key is not None:
-            _check_key(key, raw, lineno, first_line)
+            _check_key(key, raw, lineno, first_line, this)
         try:
             result = _convert_at(tok, key, body, where, decode, pieces, unknown)
         except AsrkitError as e:
@@ -105,7 +144,7 @@ def _filter(tok: Tokenizer, stdin, out, tally: BadItems, unknown: UnknownTally, 
     out.flush()
 
 
-def _check_key(key: str, raw: bytes, lineno: int, first_line: Dict[str, int]) -> None:
+def _check_key(key: str, raw: bytes, lineno: int, first_line: Dict[str, int], this: str) -> None:
     """The table readers' rules for an utterance id (iter_table_lines, read_table): fatal, not a
     skipped line. A NUL-filled crash file gave one 'utterance' of NULs, and a text listed twice
     (cat a b with overlapping sets) a token_int with every such id twice, both with exit 0."""
@@ -116,7 +155,7 @@ def _check_key(key: str, raw: bytes, lineno: int, first_line: Dict[str, int]) ->
     # (texts each saved with a BOM and joined with cat, an id pasted from 'ls --color': written on
     # to token_int as '\ufeffu2', 'u\x1b[0m2', exit 0, where every table reader refuses them)
     if key.startswith(BOM):
-        raise AsrkitError(f"<stdin>:{lineno}: {mid_file_bom_problem('<stdin>')}")
+        raise AsrkitError(f"<stdin>:{lineno}: {mid_file_bom_problem('<stdin>')} ({_without_boms(_SED_ALL, this)})")
     control = id_control_problem(key)
     if control:
         raise AsrkitError(f"<stdin>:{lineno}: {control}")

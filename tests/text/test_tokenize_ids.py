@@ -1,6 +1,13 @@
 """asrkit-tokenize keeps a Kaldi text's utterance ids as the table readers read them."""
 from __future__ import annotations
 
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
 
 def test_an_id_is_cut_at_ascii_white_space_only(asrkit, tmp_path):
     """A no-break space (U+00A0) inside an utterance id: every table reader keeps it in the key
@@ -27,7 +34,9 @@ def test_an_id_the_table_readers_refuse_is_refused_here_too(asrkit, tmp_path):
     model = lang / "tokens.model"
     for text, error in (("u1 YES\n\ufeffu2 NO\n", "<stdin>:2: starts with a UTF-8 byte-order mark (BOM), which would "
                                                    "become part of its key (files each saved with one and joined with "
-                                                   "cat?); Kaldi tables are plain text: remove them"),
+                                                   "cat?); Kaldi tables are plain text: remove them (put sed in the pipe before "
+                                                   f"it: ... | sed 's/^\\xEF\\xBB\\xBF//' | asrkit-tokenize "
+                                                   f"{shlex.quote(str(model))})"),
                         ("u1 YES\nu\x1b[0m2 NO\n", "<stdin>:2: the control character U+001B '\\x1b' at character 1 of "
                                                    "the id 'u\\x1b[0m2': Kaldi ids cannot hold one; rename it in every "
                                                    "table that holds it")):
@@ -38,3 +47,37 @@ def test_an_id_the_table_readers_refuse_is_refused_here_too(asrkit, tmp_path):
     assert [line.split(" ")[0] for line in ok.splitlines()] == ["u1", "u2"]
     plain = asrkit("tokenize", "--no-utt-id", model, input="YES\n\ufeffNO\n".encode()).stdout.decode()
     assert len(plain.splitlines()) == 2
+
+
+def test_a_bom_on_stdin_is_refused_with_a_command_that_works(asrkit, tmp_path):
+    """A BOM starting an id on stdin said only 'remove them' (no file there for 'sed -i'): the error
+    now gives the sed that feeds asrkit-tokenize its input without them, with the file stdin was
+    redirected from ('my data/Bob's text') and the file stdout went to, or the pipe form."""
+    lang = tmp_path / "my data" / "lang"
+    asrkit("train-tokenizer", "--model-type", "char", "-", lang, input=b"a YES NO\nb NO YES\n")
+    model = shlex.quote(os.path.relpath(lang / "tokens.model", tmp_path))
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", OMP_NUM_THREADS="1")
+
+    def sh(command):
+        return subprocess.run(["bash", "-c", command], cwd=tmp_path, env=env, capture_output=True, timeout=300)
+
+    text = tmp_path / "my data" / "Bob's text"
+    for content, flags, sed in ((b"\xef\xbb\xbfu1 YES\n\xef\xbb\xbfu2 NO\n", "", "sed 's/^\\xEF\\xBB\\xBF//'"),
+                                (b"u1 YES\n\xef\xbb\xbfu2 NO\n", "", "sed 's/^\\xEF\\xBB\\xBF//'"),
+                                (b"\xef\xbb\xbfu1 YES\nu2 NO\n", " --no-utt-id", "sed '1s/^\\xEF\\xBB\\xBF//'")):
+        text.write_bytes(content)
+        want = asrkit("tokenize", *flags.split(), lang / "tokens.model", input=content.replace(b"\xef\xbb\xbf", b"")).stdout
+        this = f"asrkit-tokenize{flags} {model}"
+        proc = sh(f"{this} < {shlex.quote(os.path.relpath(text, tmp_path))} > out")
+        err = proc.stderr.decode()
+        assert proc.returncode == 1 and "Traceback" not in err, err
+        command = re.search(r"\((sed .*)\)$", err.strip().splitlines()[-1]).group(1)
+        assert command == f"{sed} 'my data/Bob'\"'\"'s text' | {this} > out", err
+        (tmp_path / "out").unlink()
+        assert sh(command).returncode == 0 and (tmp_path / "out").read_bytes() == want
+        # stdin a pipe (texts joined with cat): sed goes in the pipe
+        proc = sh(f"cat {shlex.quote(os.path.relpath(text, tmp_path))} | {this}")
+        line = proc.stderr.decode().strip().splitlines()[-1]
+        assert line.endswith(f"(put sed in the pipe before it: ... | {sed} | {this})"), line
+        fixed = sh(f"cat {shlex.quote(os.path.relpath(text, tmp_path))} | {sed} | {this}")
+        assert fixed.returncode == 0 and fixed.stdout == want
