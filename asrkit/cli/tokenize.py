@@ -12,7 +12,7 @@ from typing import IO, TYPE_CHECKING, Dict, Iterator, Optional, Tuple
 import click
 
 from asrkit.cli._common import asrkit_command, refuse_empty_name
-from asrkit.data.table import (BOM, bom_problem, id_control_problem, mid_file_bom_problem, read_line_blocks,
+from asrkit.data.table import (BOM, bom_problem, bom_sed, id_control_problem, mid_file_bom_problem, read_line_blocks,
                                refuse_bom, refuse_cr_only, split_fields)
 from asrkit.utils.bad_items import BadItems
 from asrkit.utils.errors import AsrkitError
@@ -110,7 +110,7 @@ def _without_boms(sed: str, this: str) -> str:
 
 # A BOM starting any line: an utterance id cannot start with one (line 1's, with --no-utt-id, is
 # the file's own; a later line's is then a transcript's, left alone).
-_SED_ALL, _SED_FIRST = "sed 's/^\\xEF\\xBB\\xBF//'", "sed '1s/^\\xEF\\xBB\\xBF//'"
+_SED_ALL, _SED_FIRST = bom_sed(False), bom_sed(True)
 
 
 def _filter(tok: Tokenizer, stdin, out, tally: BadItems, unknown: UnknownTally, decode: bool, pieces: bool,

@@ -29,7 +29,6 @@ from __future__ import annotations
 import io
 import os
 import re
-import shlex
 import stat
 import struct
 import sys
@@ -39,7 +38,7 @@ from typing import IO, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 
-from asrkit.data.table import bounded_lines, iter_table, iter_table_lines, read_line_blocks, refuse_terminal
+from asrkit.data.table import bom_sed, bounded_lines, iter_table, iter_table_lines, read_line_blocks, refuse_terminal
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import names_stdin, special_kind
 from asrkit.utils.pipes import start_pipe
@@ -375,7 +374,7 @@ def _later_bom_remedy(stream: IO[bytes], what: str, end: bytes) -> str:
     # after white space, or a binary one's '\0B')
     if end != b"\n" and not getattr(stream, "peek", lambda n: b"")(64).lstrip(b" \t\r\n\v\f").startswith(b"["):
         return ""
-    return f" (sed -i 's/^\\xEF\\xBB\\xBF//' {shlex.quote(what)})"
+    return f" ({bom_sed(False, what)})"
 
 
 def iter_ark(stream: IO[bytes], name: str) -> Iterator[Tuple[str, np.ndarray]]:

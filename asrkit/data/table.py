@@ -118,16 +118,24 @@ def id_control_problem(key: str, data_dir: Optional[PathLike] = None) -> Optiona
 BOM = "\ufeff"
 
 
+def bom_sed(first_line_only: bool, path: Optional[str] = None) -> str:
+    """The sed that removes UTF-8 BOMs starting lines (line 1's alone, or every line's): editing
+    file ``path`` in place, or, without one, as a filter for a pipe. One spelling for every
+    message that prints it (tables, text arks, asrkit-tokenize's stdin)."""
+    script = f"'{'1' if first_line_only else ''}s/^\\xEF\\xBB\\xBF//'"
+    return f"sed {script}" if path is None else f"sed -i {script} {shlex.quote(path)}"
+
+
 def bom_problem(name: str) -> str:
     """What is wrong with table ``name`` that starts with a BOM (its line 1)."""
-    how = "" if name.startswith("<") or names_stdin(name) else f" (sed -i '1s/^\\xEF\\xBB\\xBF//' {shlex.quote(name)})"
+    how = "" if name.startswith("<") or names_stdin(name) else f" ({bom_sed(True, name)})"
     return (f"starts with a UTF-8 byte-order mark (BOM), which would become part of the first key; Kaldi "
             f"tables are plain text: remove it{how}")
 
 
 def mid_file_bom_problem(name: str) -> str:
     """What is wrong with a line of table ``name``, after its first, that starts with a BOM."""
-    how = "" if name.startswith("<") or names_stdin(name) else f" (sed -i 's/^\\xEF\\xBB\\xBF//' {shlex.quote(name)})"
+    how = "" if name.startswith("<") or names_stdin(name) else f" ({bom_sed(False, name)})"
     return (f"starts with a UTF-8 byte-order mark (BOM), which would become part of its key (files each "
             f"saved with one and joined with cat?); Kaldi tables are plain text: remove them{how}")
 
@@ -418,8 +426,7 @@ def iter_table_lines(lines: Iterable[bytes], name: str, allow_empty_value: bool 
             # wav.scp path is a bad utterance.)
             raise AsrkitError(f"{name}:{lineno}: a NUL byte in the key, at character {line.index(chr(0))} of the "
                               f"line (a binary or damaged file?)")
-        control = id_control_problem(parts[0]) if parts and keys_are_ids else None
-        if control:
+        if parts and keys_are_ids and ID_CONTROL.search(parts[0]):
             raise AsrkitError(f"{name}:{lineno}: {id_control_problem(parts[0], data_dir_of(name))}")
         if not parts:
             raise AsrkitError(f"{name}:{lineno}: {EMPTY_LINE}")
