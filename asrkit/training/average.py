@@ -51,6 +51,7 @@ def checkpoints_given(paths: Sequence[PathLike]) -> Tuple[Path, Optional[List[in
         return paths[0], None  # (the exp dir's own errors: no such exp dir, a checkpoints folder...)
     runs: Dict[Path, Path] = {}
     epochs = set()
+    given: Dict[Tuple[int, int], Path] = {}  # (device, inode) -> the path it was first given as
     for p in paths:
         if p.is_dir():
             raise AsrkitError(f"{p}: a directory among {len(paths)} arguments: give one exp dir, or checkpoint files "
@@ -62,6 +63,13 @@ def checkpoints_given(paths: Sequence[PathLike]) -> Tuple[Path, Optional[List[in
                               f"writes them): give the exp dir, or its checkpoints")
         if not p.is_file():
             raise AsrkitError(f"{p}: {not_found_reason(p, 'checkpoint') if not p.exists() else 'not a regular file'}")
+        key = _file_key(p)
+        if key is not None and key in given:
+            # 'epoch2.pt epoch2.pt' (a typo for epoch1.pt) averaged one checkpoint where two were
+            # asked for, in silence; one file by two paths (a symlink) is the same case.
+            _warn_twice(p, given[key])
+            continue
+        given[key] = p
         runs.setdefault(p.parent.parent.resolve(), p.parent.parent)
         epochs.add(int(p.name[len("epoch"):-len(".pt")]))
     if len(runs) > 1:
@@ -70,10 +78,35 @@ def checkpoints_given(paths: Sequence[PathLike]) -> Tuple[Path, Optional[List[in
     return next(iter(runs.values())), sorted(epochs)
 
 
-def _checkpoints(exp_dir: Path, only: Optional[Sequence[int]]) -> Dict[int, Path]:
-    """Epoch -> checkpoint of the exp dir, of the epochs ``only`` where given."""
+def _file_key(p: Path) -> Optional[Tuple[int, int]]:
+    try:
+        st = p.stat()
+    except OSError:  # (a dangling link: refused where it is read, as before)
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _warn_twice(p: Path, first: Path, given: bool = True) -> None:
+    log.warning("%s: %s: averaged once", p, "given twice" if str(p) == str(first) else
+                f"the same file as {first}{' (given twice)' if given else ''}")
+
+
+def _checkpoints(exp_dir: Path, only: Optional[Sequence[int]], warn: bool = False) -> Dict[int, Path]:
+    """Epoch -> checkpoint of the exp dir, of the epochs ``only`` where given; a file that is
+    another epoch's too (a symlink) only under the earlier epoch (``warn``: saying so)."""
     found = ckpt.list_checkpoints(exp_dir)
-    return found if only is None else {e: p for e, p in found.items() if e in set(only)}
+    found = found if only is None else {e: p for e, p in found.items() if e in set(only)}
+    # epoch3.pt -> epoch2.pt was averaged as two epochs: one checkpoint's weights counted twice.
+    first: Dict[Tuple[int, int], Path] = {}
+    for e in sorted(found):
+        key = _file_key(found[e])
+        if key is not None and key in first:
+            if warn:
+                _warn_twice(found[e], first[key], given=False)
+            del found[e]
+        elif key is not None:
+            first[key] = found[e]
+    return found
 
 
 def _ranked(exp_dir: Path, num: int, metric: Optional[str],
@@ -83,7 +116,7 @@ def _ranked(exp_dir: Path, num: int, metric: Optional[str],
     if not Path(exp_dir).is_dir():  # (a typo in the path read as "no checkpoints" in a dir that is not there)
         raise AsrkitError(f"{exp_dir}: no such exp dir" if not Path(exp_dir).exists() else f"{exp_dir}: not a directory")
     ckpt.refuse_checkpoints_folder(exp_dir)
-    found = _checkpoints(exp_dir, only)
+    found = _checkpoints(exp_dir, only, warn=True)
     if not found:
         raise AsrkitError(f"{Path(exp_dir) / 'checkpoints'}: no checkpoints (epoch<N>.pt) to average")
     if max_epoch is not None:

@@ -58,3 +58,37 @@ def test_checkpoint_files_named_from_inside_their_folder(trained, tmp_path, monk
     code, err = _run_inproc("average", "epoch1.pt", "epoch2.pt")
     assert code == 0, err
     assert sorted(load_package(exp / "model.avg.pt").meta.extra["epochs"]) == [1, 2]
+
+
+def test_a_checkpoint_given_twice_is_named(trained, tmp_path):  # noqa: F811
+    """'asrkit-average epoch2.pt epoch2.pt' (a typo for epoch1.pt epoch2.pt), or one checkpoint by
+    two paths (a symlinked exp dir, a checkpoint symlinked under another epoch's name), averaged
+    in silence: one checkpoint where the user asked for two, or one checkpoint's weights counted
+    twice. It is averaged once, with a warning naming the file and the other path."""
+    exp = tmp_path / "exp"
+    shutil.copytree(trained, exp)
+    ckpts = exp / "checkpoints"
+    code, err = _run_inproc("average", "--out", tmp_path / "a.pt", ckpts / "epoch2.pt", ckpts / "epoch2.pt")
+    assert code == 0, err
+    assert f"{ckpts / 'epoch2.pt'}: given twice: averaged once" in err, err
+    assert load_package(tmp_path / "a.pt").meta.extra["epochs"] == [2]
+    link = tmp_path / "link"
+    link.symlink_to(exp)
+    code, err = _run_inproc("average", "--out", tmp_path / "b.pt", ckpts / "epoch2.pt",
+                            link / "checkpoints" / "epoch2.pt")
+    assert code == 0, err
+    assert (f"{link / 'checkpoints' / 'epoch2.pt'}: the same file as {ckpts / 'epoch2.pt'} (given twice): "
+            f"averaged once") in err, err
+    # a checkpoint symlinked under a later epoch's name: the same weights, once
+    (ckpts / "epoch3.pt").symlink_to("epoch2.pt")
+    for args, epochs, given in (([ckpts / "epoch2.pt", ckpts / "epoch3.pt"], [2], " (given twice)"),
+                                ([exp], [1, 2], "")):
+        out = tmp_path / "c.pt"
+        code, err = _run_inproc("average", "--out", out, *args)
+        assert code == 0, err
+        assert f"{ckpts / 'epoch3.pt'}: the same file as {ckpts / 'epoch2.pt'}{given}: averaged once" in err, err
+        assert sorted(load_package(out).meta.extra["epochs"]) == epochs, err
+        out.unlink()
+    # distinct checkpoints: no such warning
+    code, err = _run_inproc("average", "--out", tmp_path / "d.pt", ckpts / "epoch1.pt", ckpts / "epoch2.pt")
+    assert code == 0 and "given twice" not in err and "the same file" not in err, err
