@@ -113,3 +113,30 @@ def test_a_command_run_inside_a_python_program_leaves_its_signals_alone(tmp_path
                           env=dict(os.environ, OMP_NUM_THREADS="1"), preexec_fn=_default_signals)
     assert proc.returncode == 0, proc.stderr.decode()[-3000:]
     assert proc.stdout.decode().split() == ["130", "True"], proc.stdout.decode()
+
+
+@pytest.mark.parametrize("entry", ["console script", "python -m asrkit"])
+def test_ctrl_c_while_the_command_starts_says_one_line(tmp_path, entry):
+    """Ctrl-C while the command still imports its modules (most of a short command's run: in a
+    loop over asrkit-tokenize or asrkit-fix-data-dir, nearly every Ctrl-C) printed Python's
+    traceback of the import, 20 lines, where a command stopped later says one. The SIGINT comes at
+    ``import click``, the first import asrkit.cli makes (no timing)."""
+    script = tmp_path / ("asrkit-fix-data-dir" if entry == "console script" else "run_m.py")
+    start = ("from asrkit.cli.fix_data_dir import main\nsys.exit(main())\n" if entry == "console script"
+             else "import runpy\nsys.argv[0] = 'asrkit'\nrunpy.run_module('asrkit', run_name='__main__', alter_sys=True)\n")
+    script.write_text(
+        "import builtins, os, signal, sys\n"
+        "_import = builtins.__import__\n"
+        "def ctrl_c_at_click(name, *a, **k):\n"
+        "    if name == 'click':\n"
+        "        builtins.__import__ = _import\n"
+        "        os.kill(os.getpid(), signal.SIGINT)\n"
+        "    return _import(name, *a, **k)\n"
+        "builtins.__import__ = ctrl_c_at_click\n" + start)
+    args = [] if entry == "console script" else ["fix-data-dir"]
+    proc = subprocess.run([sys.executable, str(script), *args, str(tmp_path / "no-such-dir")], capture_output=True,
+                          timeout=300, env=dict(os.environ, OMP_NUM_THREADS="1"), preexec_fn=_default_signals)
+    err = proc.stderr.decode()
+    name = "asrkit-fix-data-dir" if entry == "console script" else "asrkit"
+    assert proc.returncode == -signal.SIGINT, err
+    assert err.splitlines() == [f"ERROR ({name}): interrupted"], err

@@ -5,12 +5,45 @@ command's code is always one file away from its name.
 """
 from __future__ import annotations
 
-import importlib
-import pkgutil
+import os
+import sys
 
-import click
 
-from asrkit.cli._common import ProcessEntry
+def _interrupted_while_starting(exc_type, exc, tb, _python_hook=sys.excepthook):
+    # Ctrl-C while the command is still importing (click, its modules: most of a short command's
+    # run) reached Python's own hook: a 20-line traceback instead of the one line a command stopped
+    # later says. Python still ends the process by SIGINT after this hook.
+    if issubclass(exc_type, KeyboardInterrupt) and not hasattr(exc, "signum"):
+        name = os.path.basename(sys.argv[0]) if sys.argv and os.path.basename(sys.argv[0]).startswith("asrkit") else "asrkit"
+        try:
+            sys.stderr.write(f"ERROR ({name}): interrupted\n")
+            sys.stderr.flush()
+        except Exception:  # (stderr closed: the signal still says it)
+            pass
+        return
+    _python_hook(exc_type, exc, tb)
+
+
+def _started_as_a_command() -> bool:
+    """A console script ``asrkit[-<sub>]`` or ``python -m asrkit`` is the process: not a Python
+    program that imports asrkit (its exceptions and hooks stay its own)."""
+    main = sys.modules.get("__main__")
+    spec = getattr(main, "__spec__", None)
+    if spec is not None:
+        return spec.name == "asrkit.__main__"
+    return os.path.basename(getattr(main, "__file__", None) or "").startswith("asrkit")
+
+
+# (first, before the imports below: they are where a Ctrl-C lands)
+if _started_as_a_command():
+    sys.excepthook = _interrupted_while_starting
+
+import importlib  # noqa: E402
+import pkgutil  # noqa: E402
+
+import click  # noqa: E402
+
+from asrkit.cli._common import ProcessEntry  # noqa: E402
 
 
 def command_names() -> list[str]:
