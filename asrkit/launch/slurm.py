@@ -303,7 +303,7 @@ def _submit(launch: Launch, config: SlurmConfig, args: list, script: Path, statu
     # umask-077 user's job scripts (their commands and paths) to every account on the machine.
     script.chmod(0o777 & ~current_umask())
     try:
-        proc = subprocess.run(args + [str(script)], capture_output=True, text=True)
+        proc = subprocess.run(args + [str(script)], capture_output=True, text=True, env=submit_env(os.environ))
     except KeyboardInterrupt:
         logger.warning("interrupted while %s ran: the job may be queued all the same: find it with squeue --name=%s",
                        config.command[0], name)
@@ -320,6 +320,28 @@ def _submit(launch: Launch, config: SlurmConfig, args: list, script: Path, statu
                           f"job may be queued all the same: find it with squeue --name={name}\n"
                           f"  submit line: {submit_line}")
     return job_id
+
+
+# sbatch's own SLURM_* inputs (its man page), kept; SRUN_CPUS_PER_TASK is what salloc/sbatch -c
+# hand srun (Slurm 22.05+), the enclosing job's like the rest.
+_SUBMIT_INPUTS = {"SLURM_CONF", "SLURM_CLUSTERS", "SLURM_DEBUG_FLAGS", "SLURM_EXIT_ERROR", "SLURM_HINT",
+                  "SLURM_STEP_KILLED_MSG_NODE_ID", "SLURM_UMASK"}
+
+
+def submit_env(env: Mapping[str, str]) -> dict:
+    """The environment sbatch is run with: ``env`` without the variables of the Slurm job the
+    launcher itself runs in (an ``salloc`` shell, a run.sh submitted with sbatch, an srun step).
+
+    ``--export=ALL`` carried them into the new job, where Slurm overwrites only those it sets for
+    that job: an ``salloc --mem 5G`` shell's SLURM_MEM_PER_NODE beside the job's own
+    SLURM_MEM_PER_CPU stopped every srun of an ``--ntasks 2`` job at "srun: fatal: SLURM_MEM_PER_CPU,
+    SLURM_MEM_PER_GPU, and SLURM_MEM_PER_NODE are mutually exclusive"; an ``salloc -c 8`` shell's
+    SLURM_CPUS_PER_TASK went to srun as the job's; SLURM_NTASKS=4 told a one-task training that it
+    was not started by srun. Outside a job nothing is dropped (a user's own SLURM_* settings)."""
+    if not (env.get("SLURM_JOB_ID") or env.get("SLURM_JOBID")):
+        return dict(env)
+    return {k: v for k, v in env.items()
+            if not ((k.startswith("SLURM_") and k not in _SUBMIT_INPUTS) or k in ("SRUN_CPUS_PER_TASK", "SLURMD_NODENAME"))}
 
 
 def parsable_job_id(out: str) -> Optional[str]:

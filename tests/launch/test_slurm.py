@@ -251,3 +251,30 @@ def test_a_job_slurm_will_never_start_is_said_to_be_stuck(slurm_cluster, tmp_pat
     assert [r.code for r in result.results] == [-1, -1]
     warned = [r.getMessage() for r in caplog.records if "is pending (PartitionTimeLimit" in r.getMessage()]
     assert len(warned) == 1 and "over the partition's time limit" in warned[0], caplog.text
+
+
+# What `salloc -n 3 -c 2 --mem 1500M` (Slurm 22.05) gives its shell, with an id no job of the test
+# cluster has.
+SALLOC_SHELL = {"SLURM_JOB_ID": "999999", "SLURM_JOBID": "999999", "SLURM_JOB_NAME": "interactive",
+                "SLURM_JOB_NODELIST": "elsewhere", "SLURM_NODELIST": "elsewhere", "SLURM_JOB_NUM_NODES": "1",
+                "SLURM_NNODES": "1", "SLURM_NTASKS": "3", "SLURM_NPROCS": "3", "SLURM_TASKS_PER_NODE": "3",
+                "SLURM_CPUS_PER_TASK": "2", "SLURM_MEM_PER_NODE": "1500", "SLURM_JOB_CPUS_PER_NODE": "6"}
+
+
+def test_a_job_submitted_from_inside_an_allocation_gets_none_of_its_variables(slurm_cluster, tmp_path):
+    """asrkit-launch --backend slurm in an salloc shell (or in a run.sh submitted with sbatch):
+    --export=ALL carried the enclosing allocation's variables into the new job, where Slurm
+    overwrote only those it set itself. The allocation's SLURM_MEM_PER_NODE beside the job's own
+    SLURM_MEM_PER_CPU stopped the srun of every multi-task job ("srun: fatal: SLURM_MEM_PER_CPU,
+    SLURM_MEM_PER_GPU, and SLURM_MEM_PER_NODE are mutually exclusive"): stage 4 of a recipe run on
+    2 nodes from an salloc shell failed at once. A one-task job was told SLURM_NTASKS=3."""
+    env = dict(slurm_cluster.env, OMP_NUM_THREADS="1", **SALLOC_SHELL)
+    show = "env | grep -E '^SLURM_(NTASKS|MEM_PER_NODE|CPUS_PER_TASK|JOB_NODELIST)=' | sort"
+    for args, log in ((["--ntasks", "2"], "log/two.log"), ([], "log/one.log")):
+        proc = subprocess.run([PY, "-m", "asrkit", "launch", "--backend", "slurm", *args, log, show], cwd=tmp_path,
+                              env=env, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, (proc.stderr, (tmp_path / log).read_text())
+        seen = "\n".join(check_log(tmp_path / log, show, 0))
+        assert "MEM_PER_NODE" not in seen and "CPUS_PER_TASK" not in seen and "elsewhere" not in seen, seen
+        assert "SLURM_NTASKS=3" not in seen, seen
+        assert ("SLURM_NTASKS=2" in seen) == bool(args), seen  # (the two tasks' own)
