@@ -87,6 +87,18 @@ def detect_distributed(env: Optional[Mapping[str, str]] = None, local_processes:
         logger.warning("SLURM_NTASKS=%s but not started by srun (no SLURM_STEP_ID): training %s; run "
                        "`srun asrkit-train ...` for one task per GPU", env["SLURM_NTASKS"], how)
         return None
+    elif "SLURM_PROCID" not in env and (env.get("SLURM_JOB_ID") or env.get("SLURM_JOBID")) and \
+            env.get("SLURM_NTASKS") and _int(env, "SLURM_NTASKS") > 1:
+        # The batch script's twin: an `salloc -n 4` shell (Slurm's variables, no task of its own)
+        # trained alone without a word, on the host salloc ran on, not on the allocated nodes.
+        job = env.get("SLURM_JOB_ID") or env.get("SLURM_JOBID")
+        how = ("as one process" if local_processes <= 1 else
+               f"in the {local_processes} processes --ngpu {local_processes} starts on this host")
+        logger.warning("SLURM_NTASKS=%s of Slurm job %s, but not started by srun (no SLURM_PROCID: an salloc shell?): "
+                       "training %s, here on %s, not as the job's tasks on %s; run `srun asrkit-train ...` in it "
+                       "for one task per GPU", env["SLURM_NTASKS"], job, how, _hostname(),
+                       env.get("SLURM_JOB_NODELIST") or env.get("SLURM_NODELIST") or "its nodes")
+        return None
     else:
         return None
     if info.world_size <= 1:
@@ -256,6 +268,12 @@ def _resolve(host: str, port: int) -> None:
         if e.errno in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)):
             raise AsrkitError(f"MASTER_ADDR {host!r} does not resolve ({e.strerror}): set MASTER_ADDR to the "
                               f"name or address of the node rank 0 runs on") from None
+
+
+def _hostname() -> str:
+    import socket
+
+    return socket.gethostname().split(".")[0]
 
 
 def _ranks(ranks: list) -> str:

@@ -226,6 +226,24 @@ def test_an_salloc_shell_trains_as_one_process():
     assert detect_distributed(env) is None
 
 
+def test_an_salloc_shell_of_several_tasks_says_it_trains_alone(caplog):
+    """The twin of the batch script without srun: in an `salloc -n 4` shell asrkit-train trained
+    as one process, on the host salloc ran on, without a word, where the user meant 4 tasks."""
+    env = {"SLURM_JOB_ID": "9", "SLURM_NTASKS": "4", "SLURM_NPROCS": "4", "SLURM_JOB_NODELIST": "gpu[07-08]"}
+    assert detect_distributed(env) is None
+    assert "SLURM_NTASKS=4 of Slurm job 9, but not started by srun (no SLURM_PROCID: an salloc shell?): training " \
+           "as one process, here on " in caplog.text, caplog.text
+    assert "not as the job's tasks on gpu[07-08]; run `srun asrkit-train ...` in it" in caplog.text
+    caplog.clear()
+    assert detect_distributed(env, local_processes=4) is None
+    assert "training in the 4 processes --ngpu 4 starts on this host, here on " in caplog.text, caplog.text
+    caplog.clear()
+    # one task asked for (salloc's default), or no allocation at all: nothing to say
+    for quiet in ({**env, "SLURM_NTASKS": "1"}, {"SLURM_NTASKS": "4"}):
+        assert detect_distributed(quiet) is None
+    assert caplog.text == ""
+
+
 def test_a_lone_rank_1_with_stale_variables_is_told_how_to_train_alone():
     """The same for RANK=1 left in the environment: it waits for a rank 0 that never answers."""
     info = detect_distributed({"RANK": "1", "WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(_free_port())})
