@@ -24,9 +24,10 @@ def _interrupted_while_starting(exc_type, exc, tb, _python_hook=sys.excepthook):
     _python_hook(exc_type, exc, tb)
 
 
-def _started_as_a_command() -> bool:
+def started_as_a_command() -> bool:
     """A console script ``asrkit[-<sub>]`` or ``python -m asrkit`` is the process: not a Python
-    program that imports asrkit (its exceptions and hooks stay its own)."""
+    program that imports asrkit (its exceptions, hooks and signals stay its own). Also for
+    ``_common.ProcessEntry``, which hands SIGINT back to its default once the command is done."""
     main = sys.modules.get("__main__")
     spec = getattr(main, "__spec__", None)
     if spec is not None:
@@ -35,7 +36,7 @@ def _started_as_a_command() -> bool:
 
 
 # (first, before the imports below: they are where a Ctrl-C lands)
-if _started_as_a_command():
+if started_as_a_command():
     sys.excepthook = _interrupted_while_starting
 
 import importlib  # noqa: E402

@@ -282,6 +282,20 @@ class ProcessEntry:
                     signal.signal(e.signum, signal.SIG_DFL)
                 atexit.register(_die_by, e.signum)
             raise
+        finally:
+            _default_sigint_once_done()
+
+
+def _default_sigint_once_done() -> None:
+    # The command is over, its outputs in place or removed; Python's exit (torch's finalizers:
+    # seconds on a loaded machine) is not. A Ctrl-C there raised KeyboardInterrupt inside an
+    # atexit callback: 'Exception ignored' and a traceback, then exit 0, so a shell loop went on.
+    # At its default it ends the process by SIGINT, as a Kaldi binary's would.
+    from asrkit.cli import started_as_a_command
+
+    if threading.current_thread() is threading.main_thread() and started_as_a_command():
+        with contextlib.suppress(OSError, ValueError):
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 class AsrkitCommand(ProcessEntry, click.Command):
