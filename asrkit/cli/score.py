@@ -118,19 +118,40 @@ def main(ref_text: str, hyp_text: str, utt2spk_path: Optional[str], output_dir: 
             raise AsrkitError(f"{utt2spk_file}: no speaker for utterance {absent[0]!r} of {ref_path}"
                               + (f" (and {len(absent) - 1} more)" if len(absent) > 1 else ""))
 
-    result = score_texts(ref, hyp, utt2spk=utt2spk, levels=LEVELS_FOR_MODE[mode], case_sensitive=case_sensitive,
-                         show_progress=True)
-
-    if result.extra:
-        shown = " ".join(result.extra[:5]) + (" ..." if len(result.extra) > 5 else "")
-        log.warning("%s: %d utterance(s) not in the reference %s were ignored: %s", hyp_path, len(result.extra),
+    # The ids alone decide these refusals: checked before any alignment, a hypothesis pasted
+    # without its newlines (every utterance on the first one's line: a 10 MB line, all the others
+    # missing) was refused only after minutes of aligning that line, and sclite hangs on it.
+    missing = [utt for utt in ref if utt not in hyp]
+    extra = [utt for utt in hyp if utt not in ref]
+    if extra:
+        shown = " ".join(extra[:5]) + (" ..." if len(extra) > 5 else "")
+        log.warning("%s: %d utterance(s) not in the reference %s were ignored: %s", hyp_path, len(extra),
                     ref_path, shown)
-        same = id_case_clashes(result.missing, result.extra)
+        same = id_case_clashes(missing, extra)
         if same:
             # (sclite folds the case of ids: it matched these, and said nothing)
             log.warning("%s: %d of them differ from a reference utterance's id only in case (e.g. %r in the "
                         "hypothesis, %r in %s): ids are compared as written, as Kaldi compares them", hyp_path,
                         len(same), same[0][1], same[0][0], ref_path)
+    if not hyp or len(missing) == len(ref):
+        why = "is empty" if not hyp else f"shares no utterance id with the reference {ref_path}"
+        message = f"{hyp_path}: the hypothesis {why}: every reference utterance would be scored as all deletions"
+        if not allow_missing:
+            raise AsrkitError(message + " (--allow-missing to score it anyway)")
+        log.warning("%s; scoring it anyway (--allow-missing)", message)
+    tally = BadItems(log, "utterances", failed="have no hypothesis")
+    for utt in missing:
+        log.warning("%s: utterance %s has no hypothesis in %s: scored as all deletions", ref_path, utt, hyp_path)
+        tally.skip(utt, f"utterance {utt!r} of {ref_path} has no hypothesis in {hyp_path}", logged=True)
+    tally.ok(len(ref) - len(missing))
+    if missing and len(missing) < len(ref):
+        try:
+            tally.check(allow=allow_missing)
+        except AsrkitError as e:
+            raise AsrkitError(f"{e} (--allow-missing to score it anyway)") from None
+    result = score_texts(ref, hyp, utt2spk=utt2spk, levels=LEVELS_FOR_MODE[mode], case_sensitive=case_sensitive,
+                         show_progress=True)
+
     if result.form_clashes:
         utt, ref_word, hyp_word = result.form_clashes[0]
         log.warning("%s: %d word(s) are their reference's in another Unicode form (e.g. utterance %s: %s in the "
@@ -146,22 +167,6 @@ def main(ref_text: str, hyp_text: str, utt2spk_path: Optional[str], output_dir: 
                     "replace these spaces by ' ' in both texts to score them as word breaks",
                     len(result.inner_spaces), utt, side, ref_path if side == "reference" else hyp_path,
                     ascii(word), ord(space))
-    if not hyp or len(result.missing) == len(ref):
-        why = "is empty" if not hyp else f"shares no utterance id with the reference {ref_path}"
-        message = f"{hyp_path}: the hypothesis {why}: every reference utterance would be scored as all deletions"
-        if not allow_missing:
-            raise AsrkitError(message + " (--allow-missing to score it anyway)")
-        log.warning("%s; scoring it anyway (--allow-missing)", message)
-    tally = BadItems(log, "utterances", failed="have no hypothesis")
-    for utt in result.missing:
-        log.warning("%s: utterance %s has no hypothesis in %s: scored as all deletions", ref_path, utt, hyp_path)
-        tally.skip(utt, f"utterance {utt!r} of {ref_path} has no hypothesis in {hyp_path}", logged=True)
-    tally.ok(len(ref) - len(result.missing))
-    if result.missing and len(result.missing) < len(ref):
-        try:
-            tally.check(allow=allow_missing)
-        except AsrkitError as e:
-            raise AsrkitError(f"{e} (--allow-missing to score it anyway)") from None
     for level, score in result.levels.items():
         totals = score.totals
         if totals.ref_len == 0:

@@ -330,3 +330,36 @@ def test_ids_without_a_speaker_part_are_warned_about(tmp_path):
     utt2spk.write_text("011c0201 011\n011c0202 011\n")
     out = _score_cli("--utt2spk", utt2spk, ref, hyp)
     assert out.exit_code == 0 and "hold neither" not in out.output, out.output
+
+
+def test_a_hypothesis_pasted_without_newlines_is_refused_before_aligning(tmp_path, monkeypatch):
+    """A hypothesis file that lost its newlines (pasted, or 'tr' gone wrong) is one 10 MB line under
+    the first utterance's id, every other reference utterance missing: the 5 % rule refused it, but
+    only after that line was aligned (minutes; sclite hangs on such a line). The ids decide it,
+    so nothing is aligned; with --allow-missing it is scored as before."""
+    import asrkit.cli.score as score_cli
+
+    ref = {f"spk{k % 3}-{k:04d}": "the cat sat on the mat" for k in range(40)}
+    ref_file = _write_text(tmp_path / "ref", ref)
+    hyp_file = tmp_path / "hyp"
+    hyp_file.write_text(" ".join(f"{utt} {text}" for utt, text in ref.items()) + "\n", encoding="utf-8")
+    aligned = []
+
+    def score_texts(*args, **kwargs):
+        aligned.append(args)
+        return real(*args, **kwargs)
+
+    real = score_cli.score_texts
+    monkeypatch.setattr(score_cli, "score_texts", score_texts)
+    out = _score_cli(ref_file, hyp_file)
+    assert out.exit_code == 1, out.output
+    assert "39 of 40 utterances have no hypothesis" in out.stderr and "--allow-missing" in out.stderr, out.stderr
+    assert not aligned
+    # every id missing: refused before aligning as much
+    other = _write_text(tmp_path / "other", {f"x-{k}": "a" for k in range(3)})
+    out = _score_cli(ref_file, other)
+    assert out.exit_code == 1 and "shares no utterance id with the reference" in out.stderr, out.stderr
+    assert not aligned
+    out = _score_cli("--allow-missing", ref_file, hyp_file)
+    assert out.exit_code == 0 and len(aligned) == 1, out.stderr
+    assert "%WER 211.25 [ 507 / 240, 273 ins, 234 del, 0 sub ]" in out.stdout, out.stdout
