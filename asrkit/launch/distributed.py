@@ -529,6 +529,30 @@ def _from_slurm(env: Mapping[str, str]) -> DistInfo:
     return _checked(rank, local_rank, world_size, master_addr, master_port, origin)
 
 
+def reserve_port(host: str = "127.0.0.1") -> "socket.socket":
+    """A port for a rendezvous on this machine, held: a bound socket (SO_REUSEADDR, not listening)
+    whose ``getsockname()[1]`` is the port; keep it open until the ranks are done with the port.
+    Needed by asrkit-launch --ntasks and asrkit-train --ngpu, which pick MASTER_PORT for processes
+    they start.
+
+    A port found free and let go (bind to 0, close) was free for anyone until rank 0 bound it a
+    second or more later: two launches at once could get the same one, and an outgoing
+    connection could take it; a rank 1 could then join the other training's store. Held, the
+    kernel gives it to no other bind to port 0 nor connect(), while rank 0's server (TCPStore,
+    which sets SO_REUSEADDR as torchrun's agent store and most servers do) may still listen on
+    it, as Linux lets sockets that all set SO_REUSEADDR share a port while none of the others listens."""
+    import socket
+
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((host, 0))
+    except BaseException:
+        s.close()
+        raise
+    return s
+
+
 def slurm_port(job_id: int) -> int:
     """The rendezvous port every task of job ``job_id`` agrees on without communicating."""
     return SLURM_PORT_BASE + job_id % SLURM_PORT_SPAN

@@ -15,7 +15,6 @@ import contextlib
 import functools
 import logging
 import os
-import socket
 import sys
 import time
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ import torch
 
 from asrkit.features.fbank import FbankConfig
 from asrkit.launch.distributed import (DistInfo, abandon_distributed, detect_distributed, init_distributed,
-                                       leave_distributed, peer_failure, signals_heard_in_collectives)
+                                       leave_distributed, peer_failure, reserve_port, signals_heard_in_collectives)
 from asrkit.models.build import build_model
 from asrkit.models.las import LAS
 from asrkit.models.package import TRAIN_DURATIONS, PackageMeta, duration_stats, with_upsampled_rates
@@ -389,11 +388,6 @@ def _train(args: TrainArgs, exp: Path, dist_info: Optional[DistInfo], rank: int,
 
 
 # ---------------------------------------------------------------------- --ngpu N on one machine
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def _worker(local_rank: int, args: TrainArgs, world: int, port: int) -> None:
     os.environ.update({"RANK": str(local_rank), "LOCAL_RANK": str(local_rank), "WORLD_SIZE": str(world),
@@ -412,10 +406,12 @@ def launch_local(args: TrainArgs, nproc: int) -> None:
     """Run :func:`train` in ``nproc`` processes on this machine (one per GPU), as torchrun does."""
     import torch.multiprocessing as mp
 
-    port = _free_port()
+    held = reserve_port()  # until the ranks have ended (reserve_port says why)
+    port = held.getsockname()[1]
     log.info("starting %d training processes (DDP, master 127.0.0.1:%d)", nproc, port)
     try:
-        mp.start_processes(_worker, args=(args, nproc, port), nprocs=nproc, join=True, start_method="spawn")
+        with held:
+            mp.start_processes(_worker, args=(args, nproc, port), nprocs=nproc, join=True, start_method="spawn")
     except mp.ProcessExitedException as e:
         raise AsrkitError(f"training process {e.error_index} exited with status {e.exit_code} "
                           f"(its error is above; log: {args.exp_dir}/log/train.log)") from None

@@ -159,6 +159,43 @@ def test_multi_task_job_joins_a_gloo_group(tmp_path, asrkit):
     assert got == [("0", "2", "0", "gloo", "3"), ("1", "2", "1", "gloo", "3")], text
 
 
+# Run by each task: is MASTER_PORT still free for anyone (a plain bind takes it), and can a
+# server that sets SO_REUSEADDR, as torch's TCPStore does, listen on it?
+PORT_CHECK = """
+import errno, os, socket
+port = int(os.environ["MASTER_PORT"])
+plain = socket.socket()
+try:
+    plain.bind(("127.0.0.1", port))
+    print("free for anyone")
+except OSError as e:
+    print("held" if e.errno == errno.EADDRINUSE else e)
+plain.close()
+server = socket.socket()
+server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+server.bind(("127.0.0.1", port))
+server.listen()
+print("rank 0 listens") if os.environ["RANK"] == "0" else None
+"""
+
+
+def test_the_rendezvous_port_is_held_until_the_tasks_end(tmp_path):
+    """--ntasks K: MASTER_PORT was a port found free and let go at once; until rank 0 bound it (a
+    second or more later) another launch could be given the same one, or an outgoing connection
+    take it, and a rank 1 join the other training's store. It is now held (SO_REUSEADDR, not
+    listening) until the job ends: no one else's bind gets it, rank 0's server still listens."""
+    (tmp_path / "check.py").write_text(PORT_CHECK)
+    for ranks in ("RANK 0", "RANK 1"):  # (each task alone: the other's server would hold the port too)
+        launch = Launch(f"[ \"RANK $RANK\" = {shlex.quote(ranks)} ] || exit 0; "
+                        f"{shlex.quote(sys.executable)} {shlex.quote(str(tmp_path / 'check.py'))}",
+                        str(tmp_path / "p.log"), ntasks=2)
+        assert run_local(launch, show_progress=False).results[0].code == 0
+        body = check_log(tmp_path / "p.log", launch.command, 0)
+        assert body[0] == "held", body
+        assert ("rank 0 listens" in body) == (ranks == "RANK 0"), body
+        os.unlink(tmp_path / "p.log")
+
+
 def test_a_failing_task_stops_its_peers(tmp_path):
     # Rank 1 fails at once; rank 0 would sleep 10 minutes (a peer blocked in a collective). The
     # bound is far from both a loaded machine's start-up time and the sleep, so it needs no timing.

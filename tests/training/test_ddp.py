@@ -188,3 +188,39 @@ def test_kaldis_5_percent_counts_the_bad_utterances_of_all_ranks(yesno_setup, ye
     assert all(u in lines[0] for u in bad) and "(on 2 ranks)" in lines[0], err[-3000:]
     assert "more than 5 % (Kaldi's rule)" in lines[0]
     assert not (exp / "model.pt").exists() and not ckpt.list_checkpoints(exp)
+
+
+def test_launch_local_holds_its_master_port_while_the_ranks_run(monkeypatch, tmp_path):
+    """--ngpu N: the port found free was let go at once and bound by rank 0 only after its start-up,
+    free meanwhile for another training's --ngpu (two at once could share it) or any connection.
+    It is held until the ranks end, still open to rank 0's store (SO_REUSEADDR)."""
+    import errno
+    import socket
+
+    import torch.multiprocessing as mp
+
+    from asrkit.training import train_asr
+
+    seen = []
+
+    def start_processes(fn, args, nprocs, join, start_method):
+        port = args[2]
+        plain = socket.socket()
+        try:
+            plain.bind(("127.0.0.1", port))
+            seen.append("free for anyone")
+        except OSError as e:
+            seen.append("held" if e.errno == errno.EADDRINUSE else str(e))
+        plain.close()
+        with socket.socket() as server:  # (as torch's TCPStore binds)
+            server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            server.bind(("127.0.0.1", port))
+            server.listen()
+        seen.append(port)
+
+    monkeypatch.setattr(mp, "start_processes", start_processes)
+    train_asr.launch_local(train_asr.TrainArgs(exp_dir=str(tmp_path), train_dir="", valid_dir=None, lang_dir="",
+                                               config=None), 2)
+    assert seen[0] == "held", seen
+    with socket.socket() as after:  # let go once the ranks have ended
+        after.bind(("127.0.0.1", seen[1]))
