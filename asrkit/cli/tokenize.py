@@ -98,19 +98,22 @@ def _regular_file_of(fd: int) -> Optional[str]:
     return path if rel.startswith("..") else ("./" + rel if rel.startswith("-") else rel)
 
 
-def _without_boms(sed: str, this: str) -> str:
-    """The command that feeds asrkit-tokenize (``this``, as it was run) its input through ``sed``:
-    stdin has no file for 'sed -i' to edit, so its errors said only 'remove them'."""
+def _without_boms(sed: str, this: str, tool: str = "sed") -> str:
+    """The command that feeds asrkit-tokenize (``this``, as it was run) its input through ``sed``
+    (or another filter, ``tool``: UTF-16's iconv): stdin has no file for 'sed -i' to edit, so its
+    errors said only 'remove them'."""
     source, dest = _regular_file_of(0), _regular_file_of(1)
     out = "" if dest is None else f" > {shlex.quote(dest)}"
     if source is not None:
         return f"{sed} {shlex.quote(source)} | {this}{out}"
-    return f"put sed in the pipe before it: ... | {sed} | {this}{out}"
+    return f"put {tool} in the pipe before it: ... | {sed} | {this}{out}"
 
 
 # A BOM starting any line: an utterance id cannot start with one (line 1's, with --no-utt-id, is
 # the file's own; a later line's is then a transcript's, left alone).
 _SED_ALL, _SED_FIRST = bom_sed(False), bom_sed(True)
+# (iconv reads the byte order from the BOM and drops it)
+_ICONV = "iconv -f UTF-16 -t UTF-8"
 
 
 def _filter(tok: Tokenizer, stdin, out, tally: BadItems, unknown: UnknownTally, decode: bool, pieces: bool,
@@ -122,7 +125,11 @@ def _filter(tok: Tokenizer, stdin, out, tally: BadItems, unknown: UnknownTally, 
             if raw.startswith(BOM.encode("utf-8")):
                 raise AsrkitError(f"<stdin>:1: {bom_problem('<stdin>')} "
                                   f"({_without_boms(_SED_ALL if utt_id else _SED_FIRST, this)})")
-            refuse_bom(raw, "<stdin>")
+            try:
+                refuse_bom(raw, "<stdin>")
+            except AsrkitError as e:
+                # (UTF-16: the table readers' message gives the iconv for a file, which stdin has not)
+                raise AsrkitError(f"{e} ({_without_boms(_ICONV, this, 'iconv')})") from None
             refuse_cr_only(raw, "<stdin>")
         try:
             key, body = _fields(raw, where, utt_id)

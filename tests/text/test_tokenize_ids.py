@@ -81,3 +81,45 @@ def test_a_bom_on_stdin_is_refused_with_a_command_that_works(asrkit, tmp_path):
         assert line.endswith(f"(put sed in the pipe before it: ... | {sed} | {this})"), line
         fixed = sh(f"cat {shlex.quote(os.path.relpath(text, tmp_path))} | {sed} | {this}")
         assert fixed.returncode == 0 and fixed.stdout == want
+
+
+def test_utf16_on_stdin_is_refused_with_the_iconv_that_converts_it(asrkit, tmp_path):
+    """A text saved as Notepad's 'Unicode' (UTF-16) on stdin was refused ending 'convert it', with
+    no command: the table readers' iconv names a file, which stdin has not. The error now gives
+    the iconv that feeds asrkit-tokenize its input as UTF-8, with the file stdin was redirected
+    from and the file stdout went to, or the pipe form; each runs as printed."""
+    lang = tmp_path / "my data" / "lang"
+    asrkit("train-tokenizer", "--model-type", "char", "-", lang, input=b"a YES NO\nb NO YES\n")
+    model = shlex.quote(os.path.relpath(lang / "tokens.model", tmp_path))
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", OMP_NUM_THREADS="1")
+
+    def sh(command):
+        return subprocess.run(["bash", "-c", command], cwd=tmp_path, env=env, capture_output=True, timeout=300)
+
+    content = "u1 YES NO\nu2 NO\n"
+    want = asrkit("tokenize", lang / "tokens.model", input=content.encode()).stdout
+    text = tmp_path / "my data" / "Bob's text"
+    iconv = "iconv -f UTF-16 -t UTF-8"
+    for raw in (content.encode("utf-16-le"), content.encode("utf-16-be")):
+        mark = b"\xff\xfe" if raw == content.encode("utf-16-le") else b"\xfe\xff"
+        text.write_bytes(mark + raw)
+        for flags in ("", " --no-utt-id"):
+            this = f"asrkit-tokenize{flags} {model}"
+            proc = sh(f"{this} < {shlex.quote(os.path.relpath(text, tmp_path))} > out")
+            err = proc.stderr.decode()
+            assert proc.returncode == 1 and "Traceback" not in err, err
+            last = err.strip().splitlines()[-1]
+            assert last.startswith(f"ERROR (asrkit-tokenize): <stdin>:1: the file is UTF-16 (it starts with the "
+                                   f"byte-order mark {mark.hex(' ').upper()}, "), last
+            command = re.search(r"convert it \((iconv .*)\)$", last).group(1)
+            assert command == f"{iconv} 'my data/Bob'\"'\"'s text' | {this} > out", last
+            (tmp_path / "out").unlink()
+            assert sh(command).returncode == 0
+            if not flags:
+                assert (tmp_path / "out").read_bytes() == want
+            # stdin a pipe: iconv goes in the pipe
+            proc = sh(f"cat {shlex.quote(os.path.relpath(text, tmp_path))} | {this}")
+            line = proc.stderr.decode().strip().splitlines()[-1]
+            assert line.endswith(f"convert it (put iconv in the pipe before it: ... | {iconv} | {this})"), line
+            fixed = sh(f"cat {shlex.quote(os.path.relpath(text, tmp_path))} | {iconv} | {this}")
+            assert fixed.returncode == 0 and (flags or fixed.stdout == want), fixed.stderr
