@@ -7,7 +7,7 @@ descriptor and a stream's bytes alike, and raises an ``AsrkitError`` naming ``wh
 
 **Truncation.** A WAV whose data chunk is shorter than its header says is an error, from a file
 or a pipe alike; only the sizes a streaming writer puts in a header it cannot seek back to fix
-(0 from a pipe, 0xFFFFFFFF, 0x7FFFF000, 0x7FFFFFFF) mean "the data runs to the end of the
+(0 from a pipe, 0xFFFFFFFF, 0x7FFFF000 or sox's whole frames below it, 0x7FFFFFFF) mean "the data runs to the end of the
 stream"; a file's data size of 0 means no samples, and samples after it are an error saying so. A
 data size smaller than the samples there are (bytes inside the RIFF after the data
 chunk that are neither chunks nor zero padding) is an error as well, as is an AIFF's SSND
@@ -46,6 +46,17 @@ MAX_SAMPLE_RATE = 768_000  # (also the most an fbank config may ask for: fbank.M
 # A file's 0 is taken at its word (no samples), and samples after it are an error: a pipe's 0 is
 # the streaming marker.
 _UNKNOWN_SIZES = {0, 0xFFFFFFFF, 0x7FFFF000, 0x7FFFFFFF}
+_SOX_UNSPEC = 0x7FFFF000
+
+
+def _streaming_data_size(declared: int, block_align: Optional[int]) -> bool:
+    """Whether a WAV data size is a streaming writer's placeholder. sox's is 0x7FFFF000 rounded
+    down to whole sample frames (its wav.c: MS_UNSPEC / block align * block align), so for 24-bit
+    mono it is 2147479551, for 24-bit stereo 2147479548: every 'sox x.wav -t wav - speed 0.9 |'
+    pipe of a 24-bit recording (Kaldi's speed perturbation, asrkit-perturb-data-dir-speed) was
+    refused as a truncated stream."""
+    return declared in _UNKNOWN_SIZES or (
+        bool(block_align) and declared == _SOX_UNSPEC // block_align * block_align)
 # Chunks (or FLAC blocks, OGG pages) walked before the samples: real files have a handful, and a
 # damaged size field must not walk a stream for ever (also the bound of wav.py's stream sniff).
 MAX_CHUNKS = 1000
@@ -246,7 +257,7 @@ def _check_wav_header(riff: Optional[RiffData], total: int, what: str, streamed:
             raise AsrkitError(f"{what}: malformed WAV header: block align {riff.block_align} for "
                               f"{riff.channels} channel(s) of {riff.bits} bits (expected {expected})")
     available = total - riff.offset
-    unknown = riff.declared in _UNKNOWN_SIZES and (streamed or riff.declared != 0)
+    unknown = _streaming_data_size(riff.declared, riff.block_align) and (streamed or riff.declared != 0)
     if not unknown and riff.declared > available:
         kind = "stream" if streamed else "file"
         raise AsrkitError(f"{what}: truncated WAV {kind} (header promises {riff.declared} bytes of samples, "
