@@ -163,3 +163,13 @@ def test_ctrl_c_while_a_finished_command_exits_ends_it_by_the_signal(tmp_path):
     assert proc.returncode == -signal.SIGINT, err
     assert "Traceback" not in err and "Exception ignored" not in err, err
     assert (tmp_path / "sc" / "wer.txt").exists()  # (the work was done: its outputs stay)
+
+
+@pytest.mark.parametrize("name", ["asrkit_tools.py", "host.py"])
+def test_a_python_program_importing_asrkit_keeps_its_own_excepthook(tmp_path, name):
+    """Only a command that is the process says 'interrupted' for an uncaught Ctrl-C: a user's own
+    program (asrkit_tools.py as much as host.py) keeps Python's traceback and its own hook."""
+    script = tmp_path / name
+    script.write_text("import sys\nimport asrkit.cli\nprint(sys.excepthook is sys.__excepthook__)\n")
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, timeout=300)
+    assert proc.stdout.decode().split() == ["True"], proc.stderr.decode()

@@ -14,7 +14,7 @@ def _interrupted_while_starting(exc_type, exc, tb, _python_hook=sys.excepthook):
     # run) reached Python's own hook: a 20-line traceback instead of the one line a command stopped
     # later says. Python still ends the process by SIGINT after this hook.
     if issubclass(exc_type, KeyboardInterrupt) and not hasattr(exc, "signum"):
-        name = os.path.basename(sys.argv[0]) if sys.argv and os.path.basename(sys.argv[0]).startswith("asrkit") else "asrkit"
+        name = os.path.basename(sys.argv[0]) if sys.argv and _is_our_script(sys.argv[0]) else "asrkit"
         try:
             sys.stderr.write(f"ERROR ({name}): interrupted\n")
             sys.stderr.flush()
@@ -32,7 +32,13 @@ def started_as_a_command() -> bool:
     spec = getattr(main, "__spec__", None)
     if spec is not None:
         return spec.name == "asrkit.__main__"
-    return os.path.basename(getattr(main, "__file__", None) or "").startswith("asrkit")
+    return _is_our_script(getattr(main, "__file__", None) or "")
+
+
+def _is_our_script(path: str) -> bool:
+    # (not a user's own asrkit_tools.py importing asrkit.cli)
+    name = os.path.basename(path)
+    return name == "asrkit" or name.startswith("asrkit-")
 
 
 # (first, before the imports below: they are where a Ctrl-C lands)
