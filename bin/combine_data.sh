@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Combine Kaldi data dirs into one (as Kaldi's utils/combine_data.sh): every table present in
 # all sources is concatenated and sorted (C locale), spk2utt is rebuilt; spk2gender,
-# reco2file_and_channel and reco2dur are combined from the sources that have them. Utterance and
-# recording ids must be unique across the sources.
+# reco2file_and_channel and reco2dur are combined from the sources that have them. Utterance ids
+# must be unique across the sources; a speaker's or a recording's line may recur (kept once), but
+# not with another value.
 #   e.g. bin/combine_data.sh data/train_960 data/train_clean_100 data/train_clean_360 data/train_other_500
 set -euo pipefail
 help_message="Usage: $0 <dest-data-dir> <src-data-dir> [<src-data-dir> ...]
@@ -64,18 +65,30 @@ for src in "$@"; do
 done
 # Every table is checked before any is written: a duplicate id in the third table left the first
 # two combined beside the earlier combination's others.
+# Tables whose ids may be in several sources with the same line: a speaker's (spk2gender,
+# cmvn.scp: two subsets of one dir), and a recording's (wav.scp of segmented sources,
+# reco2file_and_channel, reco2dur: pieces of one segmented dir, split by speaker, share
+# recordings, which Kaldi's combine_data.sh merges). One id with two different lines is refused:
+# 'sort -u' below kept either of them without a word. An utterance's tables stay unique.
+shared_ids=" spk2gender cmvn.scp reco2file_and_channel reco2dur "
+[ "$segmented" -eq 0 ] || shared_ids="$shared_ids wav.scp "
 combine=()
 for f in $tables; do
   n=0
   for src in "$@"; do ! has_table "$src" "$f" || n=$((n + 1)); done
   if [ "$n" -eq "$#" ] || { [ "$n" -gt 0 ] && [[ "$optional_tables" == *" $f "* ]]; }; then
     [ "$n" -eq "$#" ] || echo "$0: $f is in $n of $# sources: combined from those (validation warns of the speakers or recordings it lacks)" >&2
-    # A speaker may be in several sources (spk2gender, cmvn.scp: two subsets of one dir), but with
-    # one gender and one set of stats: 'sort -u' below kept
-    # either of two different lines without a word.
-    dups=$(for src in "$@"; do ! has_table "$src" "$f" || table_lines "$src" "$f"; done | { if [ "$f" = spk2gender ] || [ "$f" = cmvn.scp ]; then sort -u; else cat; fi; } \
+    dups=$(for src in "$@"; do ! has_table "$src" "$f" || table_lines "$src" "$f"; done | { if [[ "$shared_ids" == *" $f "* ]]; then sort -u; else cat; fi; } \
       | awk '{ print $1 }' | sort | uniq -d | awk 'NR <= 3' | tr '\n' ' ')  # (head -3: uniq's SIGPIPE, pipefail)
-    [ -z "$dups" ] || die "ids found in more than one source's $f$(case $f in spk2gender|cmvn.scp) echo " with different values";; esac): $dups"
+    if [ -n "$dups" ]; then
+      # the sources of the first such id, each by its table
+      first=${dups%% *}
+      in=$(for src in "$@"; do
+             ! has_table "$src" "$f" || ! table_lines "$src" "$f" | awk -v k="$first" '$1 == k { found = 1 } END { exit !found }' \
+               || printf '%s\n' "$src/$f"
+           done | awk 'NR > 1 { printf " and " } { printf "%s", $0 }')
+      die "ids found in more than one source's $f$([[ "$shared_ids" == *" $f "* ]] && echo " with different values"): $dups(e.g. $first in $in)"
+    fi
     combine+=("$f")
   elif [ "$n" -gt 0 ]; then
     echo "$0: WARNING: $f is in only $n of $# sources: not combined" >&2

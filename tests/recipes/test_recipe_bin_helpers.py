@@ -307,3 +307,41 @@ def test_combine_segmented_and_unsegmented_sources_makes_a_valid_dir(tmp_path):
                                                      "b-0": "b-0 0 -1"}
     assert [str(p) for p in validate_data_dir(tmp_path / "all")] == []
     assert DataDir(tmp_path / "all").segments()["b-0"] == ("b-0", 0.0, -1.0)
+
+
+def test_combine_pieces_of_a_segmented_dir_that_share_a_recording(tmp_path):
+    """Pieces of one segmented data dir split by speaker (two speakers of one meeting) each hold
+    that recording's wav.scp line, the same line: combine_data.sh refused them ('ids found in
+    more than one source's wav.scp'), where Kaldi's combine_data.sh merges them. Identical lines
+    are now kept once (reco2dur, reco2file_and_channel as much); different lines for one
+    recording stay an error, naming the sources, and nothing is written."""
+    from asrkit.data.validate import validate_data_dir
+
+    wave = sorted((REPO / "egs/yesno/asr1/corpus/waves_yesno").glob("*.wav"))[0]
+    for name, utt, spk, start in (("p1", "a-1", "a", "0.00"), ("p2", "b-1", "b", "2.00")):
+        make_dir(tmp_path / name, [(utt, spk)])
+        (tmp_path / name / "wav.scp").write_text(f"meet {wave}\n")
+        (tmp_path / name / "segments").write_text(f"{utt} meet {start} {float(start) + 1.5:.2f}\n")
+        (tmp_path / name / "reco2dur").write_text("meet 6.1\n")
+        (tmp_path / name / "reco2file_and_channel").write_text("meet meet A\n")
+    proc = run_sh([f"{BIN}/combine_data.sh", "all", "p1", "p2"], cwd=tmp_path)
+    assert "WARNING" not in proc.stderr, proc.stderr
+    assert (tmp_path / "all/wav.scp").read_text() == f"meet {wave}\n"
+    assert read_table(tmp_path / "all/segments") == {"a-1": "meet 0.00 1.50", "b-1": "meet 2.00 3.50"}
+    assert (tmp_path / "all/reco2dur").read_text() == "meet 6.1\n"
+    assert (tmp_path / "all/reco2file_and_channel").read_text() == "meet meet A\n"
+    assert [str(p) for p in validate_data_dir(tmp_path / "all")] == []
+    # one recording, two different files: refused, naming both sources
+    (tmp_path / "p2/wav.scp").write_text("meet /elsewhere/meet.wav\n")
+    proc = run_sh([f"{BIN}/combine_data.sh", "other", "p1", "p2"], cwd=tmp_path, check=False)
+    assert proc.returncode == 1 and proc.stderr.strip().endswith(
+        "ids found in more than one source's wav.scp with different values: meet (e.g. meet in p1/wav.scp and "
+        "p2/wav.scp)"), proc.stderr
+    assert not (tmp_path / "other").exists()
+    # one utterance in two sources stays an error, even with identical lines
+    make_dir(tmp_path / "p3", [("a-1", "a")])
+    for name in ("wav.scp", "segments", "text", "utt2spk"):
+        (tmp_path / "p3" / name).write_text((tmp_path / "p1" / name).read_text())
+    proc = run_sh([f"{BIN}/combine_data.sh", "dup", "p1", "p3"], cwd=tmp_path, check=False)
+    assert proc.returncode == 1 and "ids found in more than one source's segments: a-1 (e.g. a-1 in p1/segments " \
+                                   "and p3/segments)" in proc.stderr, proc.stderr
