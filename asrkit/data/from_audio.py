@@ -539,6 +539,9 @@ def _texts_beside(text_ext: str, audio_dir: Path, audio_root: Path, good: List[P
     where_of: Dict[PurePosixPath, str] = {}
     ext = "." + text_ext.lstrip(".")
     names_in: Dict[Path, Dict[str, List[str]]] = {}
+    # A corpus saved on Windows has every transcript in UTF-16, not one: naming only the first,
+    # the error came back for the next after each conversion, one file a run.
+    not_utf8: List[Tuple[PurePosixPath, str]] = []
     for rel in good:
         beside = _transcript_beside(audio_root / rel, ext, names_in)
         if beside is not None:
@@ -551,8 +554,15 @@ def _texts_beside(text_ext: str, audio_dir: Path, audio_root: Path, good: List[P
                 text_of[rel] = raw.decode("utf-8-sig")
                 where_of[rel] = str(beside)
             except UnicodeDecodeError as e:
-                raise AsrkitError(f"{beside}: not UTF-8 text ({e.reason} at byte {e.start})"
-                                  f"{utf16_hint(raw)}") from None
+                not_utf8.append((rel.parent / beside.name,
+                                 f"{beside}: not UTF-8 text ({e.reason} at byte {e.start}){utf16_hint(raw)}"))
+    if not_utf8:
+        more = ""
+        if len(not_utf8) > 1:
+            shown = [str(name) for name, _ in not_utf8[:5]]
+            more = (f"; {len(not_utf8)} of the {len(text_of) + len(not_utf8)} transcripts beside the audio are not "
+                    f"UTF-8 ({', '.join(shown)}{' ...' if len(not_utf8) > 5 else ''}): convert them all")
+        raise AsrkitError(not_utf8[0][1] + more)
     for rel in found.others:
         if _transcript_beside(audio_root / rel, ext, names_in) is not None:
             report.skip(found.other_reason, str(rel))

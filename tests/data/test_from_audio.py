@@ -95,6 +95,30 @@ def test_text_beside_each_file_speaker_from_folder_and_same_name_in_two_folders(
         make_data_dir(audio, tmp_path / "data3", speaker_regex=r"^(nobody)/")
 
 
+def test_every_transcript_beside_the_audio_that_is_not_utf8_is_named_at_once(an4_root, tmp_path):
+    """A corpus saved on Windows (Notepad's 'Unicode') has all its .txt files in UTF-16: the error
+    named the first alone, and came back naming the next after each file was converted."""
+    expected = make_user_corpus(an4_root, tmp_path / "c", 12, layout="beside")
+    audio = tmp_path / "c/audio"
+    names = sorted(expected)
+    for name in names[:7]:
+        (audio / f"{name}.txt").write_bytes(expected[name].encode("utf-16"))
+    with pytest.raises(AsrkitError) as e:
+        make_data_dir(audio, tmp_path / "data", speaker_from_dir=True)
+    shown = ", ".join(f"{n}.txt" for n in names[:5])
+    assert str(e.value) == (f"{audio / names[0]}.txt: not UTF-8 text (invalid start byte at byte 0): it is UTF-16 "
+                            f"(a byte-order mark FF FE or FE FF); save it as UTF-8, e.g. iconv -f UTF-16 -t UTF-8; "
+                            f"7 of the 12 transcripts beside the audio are not UTF-8 ({shown} ...): convert them all")
+    # one such file alone: the message as it was
+    for name in names[1:7]:
+        (audio / f"{name}.txt").write_text(expected[name])
+    with pytest.raises(AsrkitError) as e:
+        make_data_dir(audio, tmp_path / "data", speaker_from_dir=True)
+    assert str(e.value).endswith(": it is UTF-16 (a byte-order mark FF FE or FE FF); save it as UTF-8, e.g. "
+                                 "iconv -f UTF-16 -t UTF-8"), str(e.value)
+    assert not (tmp_path / "data").exists()
+
+
 def test_bad_inputs_are_counted_skips_or_clear_errors(an4_root, tmp_path):
     make_user_corpus(an4_root, tmp_path / "c", 20)
     audio, prompts = tmp_path / "c/audio", tmp_path / "c/prompts.txt"
