@@ -71,7 +71,10 @@ def batch_script(launch: Launch, status_dir: Path, submit_line: str) -> str:
         # The step's shape is spelled out (an even spread, as the allocation's), and srun 22.05+
         # does not take --cpus-per-task from the allocation: it is passed on explicitly.
         # Each task that ends by itself writes its exit status for the job's (see _TASK_CODES).
-        task = ('bash -c "set -o pipefail; $1"; c=$?; '
+        # SIGUSR1/SIGUSR2, which srun passes on to every process of a task, are the command's: this
+        # wrapper died of them (bash's default action), and with it the task's status (a handler,
+        # not '', which the command would inherit as ignored).
+        task = ('trap : USR1 USR2; bash -c "set -o pipefail; $1"; c=$?; '
                 '[ -d "$ASRKIT_TASK_CODES" ] && echo "$c" > "$ASRKIT_TASK_CODES/$SLURM_PROCID"; exit "$c"')
         run = (f'srun --kill-on-bad-exit=1 --nodes={launch.nodes} --ntasks={launch.ntasks} '
                f'--ntasks-per-node={launch.ntasks_per_node} '
@@ -85,7 +88,7 @@ def batch_script(launch: Launch, status_dir: Path, submit_line: str) -> str:
         where = f'Running {launch.ntasks} tasks{per_node} of Slurm job $SLURM_JOB_ID on $SLURM_JOB_NODELIST'
     else:
         run = 'bash -c "set -o pipefail; $command"'
-        codes, prepare = "code=$?\n", ""
+        codes, prepare = "code=$waited\n", ""
         where = 'Running on $(hostname) as Slurm job ${SLURM_ARRAY_JOB_ID:-$SLURM_JOB_ID}${SLURM_ARRAY_TASK_ID:+_$SLURM_ARRAY_TASK_ID}'
     # Every line of it a comment: an option value with a newline in it (--mem $'4G\n...') would
     # otherwise end the comment and leave the rest of the submit line to bash as commands.
@@ -155,7 +158,14 @@ set -m
 {run} >> "$log" 2>&1 &
 pid=$!
 set +m
-wait "$pid"
+# SIGUSR1/SIGUSR2 (sbatch --signal=B:USR1@300, the time-limit warning a training checkpoints on;
+# scancel --signal=USR1 --batch) are the command's: they killed this shell (bash's default action),
+# whose command ran on unowned, and the task was failed ~25 s later with "no exit status". A
+# wait that such a trap cut short (status > 128, the trap run) is waited again (not 'kill -0 $pid':
+# a command ending at once on the signal was already reaped, and its 138 taken for its status).
+trap 'signalled=1; kill -USR1 -- "-$pid" 2>/dev/null' USR1
+trap 'signalled=1; kill -USR2 -- "-$pid" 2>/dev/null' USR2
+while signalled=; wait "$pid"; waited=$?; [ "$waited" -gt 128 ] && [ -n "$signalled" ]; do :; done
 {codes}finish "$code"
 """
 
@@ -166,7 +176,7 @@ wait "$pid"
 # the local backend's is the failing task's; srun's when there is none. A peer srun stops dies of
 # the signal with the shell that wraps it, and writes nothing.
 _TASK_CODES = """\
-code=$?
+code=$waited
 if [ "$code" -ne 0 ] && [ -d "$ASRKIT_TASK_CODES" ]; then
   for ((r = 0; r < {ntasks}; r++)); do
     c=$(cat "$ASRKIT_TASK_CODES/$r" 2>/dev/null) || continue

@@ -278,3 +278,24 @@ def test_a_job_submitted_from_inside_an_allocation_gets_none_of_its_variables(sl
         assert "MEM_PER_NODE" not in seen and "CPUS_PER_TASK" not in seen and "elsewhere" not in seen, seen
         assert "SLURM_NTASKS=3" not in seen, seen
         assert ("SLURM_NTASKS=2" in seen) == bool(args), seen  # (the two tasks' own)
+
+
+@pytest.mark.parametrize("ntasks", [1, 2])
+def test_sigusr1_to_the_batch_shell_reaches_the_command(slurm_cluster, tmp_path, monkeypatch, ntasks):
+    """sbatch --signal=B:USR1@300 (a warning before the time limit, on which a training saves a
+    checkpoint) and scancel --signal=USR1 --batch signal the batch shell alone: bash's default action
+    killed it, the command ran on unowned, and the task failed with "no exit status". The shell
+    now passes SIGUSR1 and SIGUSR2 on to the command and waits for it; under srun, which passes
+    them on to every process of each task, the task's wrapper died of them (code 138: SIGUSR1).
+    (Here the command asks for the signal itself, once its trap is set: no timing.)"""
+    monkeypatch.chdir(tmp_path)
+    for key, value in slurm_cluster.env.items():
+        if key.startswith("SLURM"):
+            monkeypatch.setenv(key, value)
+    command = ("trap 'echo got USR1; exit 5' USR1; [ ${SLURM_PROCID:-0} = 0 ] && scancel --signal=USR1 --batch "
+               "$SLURM_JOB_ID; for i in $(seq 600); do sleep 0.1; done; echo no USR1; exit 9")
+    result = run_slurm(Launch(command, "log/u.log", ntasks=ntasks), SlurmConfig.parse(DEFAULT_CONFIG, "d"), {},
+                       show_progress=False, queue_check_s=1, grace_s=1)
+    assert [(r.code, r.note) for r in result.results] == [(5, "")], result.results
+    # (the whole process group has it, as with Slurm's own --signal: bash says its sleep got it too)
+    assert check_log(tmp_path / "log/u.log", command, 5).count("got USR1") == ntasks
