@@ -106,17 +106,22 @@ ONE_MATRIX = ("one matrix with no key (a single file, as global CMVN stats are),
 
 _BOM = b"\xef\xbb\xbf"
 # (a text ark or stats file saved by a Windows editor: its first key, or its matrix, held the BOM)
-BOM_PROBLEM = ("starts with a UTF-8 byte-order mark (BOM), which Kaldi reads as part of its first key or object: "
-               "remove it (sed -i '1s/^\\xEF\\xBB\\xBF//' <file>)")
+def _bom_problem(file: Optional[str]) -> str:
+    """What is wrong with a text ark or stats file that starts with a BOM, with the sed that removes
+    it: editing ``file`` in place where the BOM starts that file (it printed a literal '<file>'),
+    else (stdin, a pipe, an object at an offset) as a filter."""
+    how = (bom_sed(True, file) if file is not None and not names_stdin(file) and os.path.isfile(file)
+           else f"pass it through {bom_sed(True)} on its way in")
+    return f"starts with a UTF-8 byte-order mark (BOM), which Kaldi reads as part of its first key or object: remove it ({how})"
 
 
 # an scp's line, or its value: "[key ]file:offset[range]" and the line's end
 _SCP_LINE = re.compile(rb"((?:[^\s\0]{1,256}[ \t]+)?[^\s\0]{1,1024}:\d{1,20}(?:\[[\d:,]{0,60}\])?)[ \t]*\r?\n")
 
 
-def _refuse(head: bytes, what: str) -> AsrkitError:
+def _refuse(head: bytes, what: str, file: Optional[str] = None) -> AsrkitError:
     if head.startswith(_BOM):  # was "a Kaldi archive entry (key '\ufeff')" for a text stats file
-        return AsrkitError(f"{what}: {BOM_PROBLEM}")
+        return AsrkitError(f"{what}: {_bom_problem(file)}")
     line = _SCP_LINE.match(head)
     if line:
         # an scp given as ark: or as a stats file: was "not a Kaldi matrix or vector: data starting
@@ -133,11 +138,12 @@ def _refuse(head: bytes, what: str) -> AsrkitError:
                        f"Kaldi's binary ({', '.join(KALDI_BINARY_TYPES)}) and text ('[ ... ]') formats")
 
 
-def read_object(stream: IO[bytes], what: str) -> np.ndarray:
+def read_object(stream: IO[bytes], what: str, file: Optional[str] = None) -> np.ndarray:
     """One Kaldi matrix or vector at the stream's position (no key), as a numpy array.
 
-    ``what`` names it in errors (``feats.ark: utterance 'a1'``). Only Kaldi's formats are read;
-    see the module docstring. The stream is left just past the object.
+    ``what`` names it in errors (``feats.ark: utterance 'a1'``); ``file``: the file the object
+    starts, for the sed of a BOM's error. Only Kaldi's formats are read; see the module docstring.
+    The stream is left just past the object.
     """
     head = stream.read(2)
     if not head:
@@ -152,7 +158,7 @@ def read_object(stream: IO[bytes], what: str) -> np.ndarray:
             raise AsrkitError(f"{what}: no data (end of file)")
         head = c.lstrip(b" \t\r\n")
     if head[:1] != b"[":
-        raise _refuse(head + stream.read(262), what)  # (enough for a key and what follows it)
+        raise _refuse(head + stream.read(262), what, file)  # (enough for a key and what follows it)
     return _read_text(head, stream, what)
 
 
@@ -348,7 +354,8 @@ def _read_key(stream: IO[bytes], what: str, index: int) -> Optional[str]:
                           f"damaged file?)")
     if index == 1 and key.startswith(_BOM):
         # the key was '\ufeffu1': left out of every speaker's stats, its utterance matched nothing
-        raise AsrkitError(f"{what}: {BOM_PROBLEM}")
+        # (what: the ark's path, '<stdin>' or "ark 'cmd |'")
+        raise AsrkitError(f"{what}: {_bom_problem(what)}")
     if key.startswith(_BOM):
         # text archives each saved with one and joined with cat: '\ufeffu7' was read and written on
         # to an scp, matching nothing in utt2spk or text
@@ -621,7 +628,7 @@ def read_entry(entry: ScpEntry, open_file: Optional[IO[bytes]] = None, files_onl
             # (a named pipe, read whole, is at its start and cannot seek: '--cmvn <(...)' was an
             # io.UnsupportedOperation traceback)
             f.seek(0)
-        return _slice(read_object(f, entry.what), entry)
+        return _slice(read_object(f, entry.what, entry.path if not entry.offset else None), entry)
     finally:
         if open_file is None:
             f.close()

@@ -7,7 +7,10 @@ under test) or one ERROR line naming what is at fault, with nothing written.
 from __future__ import annotations
 
 import io
+import re
+import shlex
 import struct
+import subprocess
 from pathlib import Path
 
 import kaldiio
@@ -378,9 +381,9 @@ def test_an_ark_or_stats_file_starting_with_a_bom_is_named_so(tmp_path):
     spk2utt = tmp_path / "spk2utt"
     spk2utt.write_text("a u1 u2\n")
     problem = ("starts with a UTF-8 byte-order mark (BOM), which Kaldi reads as part of its first key or object: "
-               "remove it (sed -i '1s/^\\xEF\\xBB\\xBF//' <file>)")
+               "remove it ({})")
     r = _run(compute_cmvn_cli, "--spk2utt", f"ark:{spk2utt}", f"ark:{ark}", f"ark:{tmp_path}/cmvn.ark")
-    assert _error(r) == f"ERROR (asrkit-compute-cmvn): {ark}: {problem}"
+    assert _error(r) == f"ERROR (asrkit-compute-cmvn): {ark}: {problem.format(_sed_i(ark))}"
     stats = tmp_path / "stats.txt"
     from kaldiio.matio import write_array_ascii
 
@@ -388,8 +391,27 @@ def test_an_ark_or_stats_file_starting_with_a_bom_is_named_so(tmp_path):
     write_array_ascii(buf, _stats(list(feats.values())))
     stats.write_bytes(bom + buf.getvalue())
     r = _run(apply_cmvn_cli, stats, f"ark:{tmp_path}/bom.ark", f"ark:{tmp_path}/out.ark")
-    assert _error(r) == f"ERROR (asrkit-apply-cmvn): {stats}: {problem}"
+    assert _error(r) == f"ERROR (asrkit-apply-cmvn): {stats}: {problem.format(_sed_i(stats))}"
     assert not (tmp_path / "cmvn.ark").exists() and not (tmp_path / "out.ark").exists()
+    # The sed printed a literal '<file>' where the file was known: it is now the command to run,
+    # and it mends the file. A pipe has no file to edit: the sed goes in the pipe.
+    r = _run(apply_cmvn_cli, f"cat {stats} |", f"ark:{ark}", f"ark:{tmp_path}/out.ark")
+    assert _error(r) == (f"ERROR (asrkit-apply-cmvn): cat {stats} |: "
+                         f"{problem.format('pass it through ' + _SED_1 + ' on its way in')}")
+    for path, run in ((ark, lambda: _run(compute_cmvn_cli, "--spk2utt", f"ark:{spk2utt}", f"ark:{ark}",
+                                         f"ark:{tmp_path}/cmvn.ark")),
+                      (stats, lambda: _run(apply_cmvn_cli, stats, f"ark:{ark}", f"ark:{tmp_path}/out.ark"))):
+        command = re.search(r"\((sed -i .*)\)$", _error(run())).group(1)
+        assert subprocess.run(["bash", "-c", command]).returncode == 0
+        assert not path.read_bytes().startswith(bom)
+        assert run().exit_code == 0
+
+
+_SED_1 = "sed '1s/^\\xEF\\xBB\\xBF//'"
+
+
+def _sed_i(path) -> str:
+    return f"sed -i '1s/^\\xEF\\xBB\\xBF//' {shlex.quote(str(path))}"
 
 
 # -- every truncation, every offset --------------------------------------------------------------
