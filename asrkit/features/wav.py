@@ -222,9 +222,13 @@ def _decode(source, what: str, channel: Optional[int], max_samples: int, head: b
             # writing to a pipe leaves it. soundfile cannot read such a file to its end (its
             # remaining-frames check seeks, which fails there), and it was refused as "over the
             # limit of ... samples" at 2**63-1 frames.
+            # A stream is a pipe's output already: "read it through a pipe" sent its user in a circle.
+            how = ("write '-t wav' to the pipe instead (sox ... -t wav - |): a WAV stream reads to its end"
+                   if not isinstance(source, int) else
+                   "convert it (sox in.flac out.wav), or read it through a pipe in a wav.scp "
+                   "('<utt> sox <file> -t wav - |')")
             raise AsrkitError(f"{what}: {desc} audio whose header gives no length (a FLAC written to a pipe says 0 "
-                              f"samples), which asrkit cannot read: convert it (sox in.flac out.wav), or read it "
-                              f"through a pipe in a wav.scp ('<utt> sox <file> -t wav - |')")
+                              f"samples), which asrkit cannot read: {how}")
         if fmt == "MP3" and mp3_walked is not None and mp3_walked > frames + _MP3_SLACK:
             # libsndfile reads an MP3 no further than its tag's frame count or, without one, the
             # file's size over the first frame's bit rate: a damaged tag, an MP3 joined after a

@@ -475,6 +475,23 @@ def test_a_flac_of_unknown_length_is_named_as_such(tmp_path, speech):
         _refused(source, message)
 
 
+def test_a_flac_stream_of_unknown_length_says_to_write_wav_to_the_pipe(tmp_path, speech):
+    """'<utt> sox x.wav -t flac - speed 0.9 |' in a wav.scp (sox cannot seek back in the pipe to fill
+    in STREAMINFO's count) was told to "read it through a pipe in a wav.scp": it was one already.
+    A pipe or stdin is now told to write WAV to it; a file keeps the conversion advice."""
+    x, rate = speech
+    blob = bytearray(_encode(x, rate, "FLAC", "PCM_16"))
+    blob[18:26] = (int.from_bytes(blob[18:26], "big") & ~((1 << 36) - 1)).to_bytes(8, "big")
+    (tmp_path / "streamed.flac").write_bytes(bytes(blob))
+    piped = _refused(f"cat {_q(tmp_path / 'streamed.flac')} |", "header gives no length")
+    assert piped.endswith("which asrkit cannot read: write '-t wav' to the pipe instead (sox ... -t wav - |): "
+                          "a WAV stream reads to its end"), piped
+    _refused_bytes(bytes(blob), "write '-t wav' to the pipe instead")
+    in_file = _refused(str(tmp_path / "streamed.flac"), "header gives no length")
+    assert in_file.endswith("convert it (sox in.flac out.wav), or read it through a pipe in a wav.scp "
+                            "('<utt> sox <file> -t wav - |')"), in_file
+
+
 def test_compute_fbank_skips_and_counts_the_broken_files(tmp_path, an4_wavs, speech):
     """One broken file of 25 is skipped, named and counted; its features are not written."""
     x, rate = speech
