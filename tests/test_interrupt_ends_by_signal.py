@@ -173,3 +173,37 @@ def test_a_python_program_importing_asrkit_keeps_its_own_excepthook(tmp_path, na
     script.write_text("import sys\nimport asrkit.cli\nprint(sys.excepthook is sys.__excepthook__)\n")
     proc = subprocess.run([sys.executable, str(script)], capture_output=True, timeout=300)
     assert proc.stdout.decode().split() == ["True"], proc.stderr.decode()
+
+
+@pytest.mark.parametrize("where", ["importing the subcommand", "parsing its arguments"])
+def test_ctrl_c_before_the_command_runs_says_one_line(tmp_path, where):
+    """'asrkit score ...' stopped by Ctrl-C while the group imports the subcommand's module (0.15 s
+    for compute-fbank) or while click parses the arguments: click's main printed 'Aborted!' and
+    exited 1, so a shell loop went on. The SIGINT comes at that import or that parse (no timing)."""
+    (tmp_path / "ref").write_text("u1 A\n")
+    script = tmp_path / "run_m.py"
+    script.write_text(
+        "import importlib, os, runpy, signal, sys\n"
+        "import click.core\n"
+        "def ctrl_c():\n"
+        "    os.kill(os.getpid(), signal.SIGINT)\n"
+        + ("_import = importlib.import_module\n"
+           "def import_module(name, package=None):\n"
+           "    if name == 'asrkit.cli.score':\n"
+           "        ctrl_c()\n"
+           "    return _import(name, package)\n"
+           "importlib.import_module = import_module\n"
+           if where == "importing the subcommand" else
+           "_parse = click.core.Command.parse_args\n"
+           "def parse_args(self, ctx, args):\n"
+           "    if self.name == 'score':\n"
+           "        ctrl_c()\n"
+           "    return _parse(self, ctx, args)\n"
+           "click.core.Command.parse_args = parse_args\n")
+        + "sys.argv[0] = 'asrkit'\n"
+        "runpy.run_module('asrkit', run_name='__main__', alter_sys=True)\n")
+    proc = subprocess.run([sys.executable, str(script), "score", "ref", "ref"], cwd=tmp_path, capture_output=True,
+                          timeout=300, env=dict(os.environ, OMP_NUM_THREADS="1"), preexec_fn=_default_signals)
+    err = proc.stderr.decode()
+    assert proc.returncode == -signal.SIGINT, err
+    assert err.splitlines() == ["ERROR (asrkit-score): interrupted"], err

@@ -50,7 +50,7 @@ import pkgutil  # noqa: E402
 
 import click  # noqa: E402
 
-from asrkit.cli._common import ProcessEntry  # noqa: E402
+from asrkit.cli._common import ProcessEntry, interrupt_ends_the_command  # noqa: E402
 
 
 def command_names() -> list[str]:
@@ -74,7 +74,8 @@ class _LazyGroup(ProcessEntry, click.Group):
     def get_command(self, ctx: click.Context, name: str):
         if name not in command_names():
             return None
-        module = importlib.import_module(f"asrkit.cli.{name.replace('-', '_')}")
+        with interrupt_ends_the_command(f"asrkit-{name}"):
+            module = importlib.import_module(f"asrkit.cli.{name.replace('-', '_')}")
         return module.main
 
 

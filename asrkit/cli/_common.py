@@ -271,6 +271,11 @@ class ProcessEntry:
     :func:`_die_by`, registered last, raises the signal at its end. ``main()`` called directly
     (CliRunner, a Python program) only exits with the status."""
 
+    def make_context(self, info_name, args, parent=None, **extra):
+        prog = "asrkit" if isinstance(self, click.Group) else f"asrkit-{self.name}"
+        with interrupt_ends_the_command(prog):
+            return super().make_context(info_name, args, parent, **extra)
+
     def __call__(self, *args, **kwargs):
         try:
             return super().__call__(*args, **kwargs)
@@ -284,6 +289,19 @@ class ProcessEntry:
             raise
         finally:
             _default_sigint_once_done()
+
+
+@contextlib.contextmanager
+def interrupt_ends_the_command(prog: str) -> Iterator[None]:
+    """Ctrl-C before the command's own code runs (its arguments parsed; its module imported, for
+    ``asrkit <sub>``: 0.15 s for compute-fbank) ends it as one stopped later does, with its one
+    line and then by SIGINT. click's main made it 'Aborted!' and exit 1, and a shell loop around
+    the command went on. Also for asrkit.cli's group, which imports the module."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        click.echo(f"ERROR ({prog}): interrupted", err=True)
+        raise EndBySignal(signal.SIGINT) from None
 
 
 def _default_sigint_once_done() -> None:
