@@ -23,9 +23,14 @@ from asrkit.features.wav import (DEFAULT_MAX_SAMPLES, DOWNMIX, EXPECT_MONO, STDI
                                  stdin_audio_bytes)
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import PathLike, names_stdin
+from asrkit.utils.logging import get_logger
 
 if TYPE_CHECKING:  # (numpy is loaded by the reader, when audio is read)
     import numpy as np
+
+log = get_logger(__name__)
+# wav.scp paths whose unused segments file was said (a command may read its wav.scp twice)
+_SEGMENTS_SAID: set = set()
 
 
 @dataclass(frozen=True)
@@ -96,6 +101,21 @@ def scp_path(wav_rspecifier: str) -> str:
     return spec
 
 
+def _say_unused_segments(path: str) -> None:
+    """A data dir's wav.scp read without the segments file beside it: its recordings became the
+    utterances, whole and under their recording ids (the README's pipeline
+    'asrkit-compute-fbank scp:data/test/wav.scp ark:- | ...' on a data dir with segments: one
+    61 s "utterance" for 23), and nothing said so until scoring or a fix-data-dir dropped them all."""
+    segments = os.path.join(os.path.dirname(path), "segments")
+    if path in _SEGMENTS_SAID or not os.path.isfile(path) or not os.path.isfile(segments) \
+            or os.path.getsize(segments) == 0:
+        return
+    _SEGMENTS_SAID.add(path)
+    log.warning("%s has a segments file beside it, which was not given: its recordings are read whole, "
+                "as utterances named by their recording ids; to read the utterances it describes, give "
+                "--segments %s", path, segments)
+
+
 def read_wav_scp(wav_rspecifier: str, segments: Optional[PathLike] = None, channel: Optional[int] = DOWNMIX,
                  max_samples: int = DEFAULT_MAX_SAMPLES, stdin_taken: Optional[str] = None,
                  stdin_refused: Optional[str] = None) -> List[WavEntry]:
@@ -125,6 +145,7 @@ def read_wav_scp(wav_rspecifier: str, segments: Optional[PathLike] = None, chann
         recos[key] = (value, lineno)
     _check_stdin_entries(path, recos, segments, stdin_taken, stdin_refused)
     if segments is None:
+        _say_unused_segments(path)
         return [WavEntry(utt, src, f"{path}:{n}", channel=channel, max_samples=max_samples)
                 for utt, (src, n) in recos.items()]
     entries: List[WavEntry] = []

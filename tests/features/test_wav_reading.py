@@ -32,6 +32,35 @@ def test_paths_and_pipes_read_the_same_samples(tmp_path, an4_wavs):
     assert abs(ref).max() > 1000, "int16 scale, as Kaldi's features expect"
 
 
+def test_a_wav_scp_read_without_the_segments_beside_it_says_so(tmp_path, caplog):
+    """The README's pipeline 'asrkit-compute-fbank scp:data/test/wav.scp ark:- | ...' on a data dir
+    with a segments file computed each recording whole, as one utterance under its recording id (one
+    61 s utterance for 23), without a word; asrkit-decode --wav-scp alike. Now a warning names the
+    option; given --segments, or with no segments file beside the wav.scp, nothing is said."""
+    import logging
+
+    d = tmp_path / "data test"
+    d.mkdir()
+    wav = write_wav(d / "rec.wav", (np.arange(1600) % 200 - 100).astype(np.int16), 8000)
+    (d / "wav.scp").write_text(f"rec {wav}\n")
+    (d / "segments").write_text("rec-a rec 0.00 0.10\nrec-b rec 0.10 0.20\n")
+    with caplog.at_level(logging.WARNING):
+        entries = read_wav_scp(f"scp:{d / 'wav.scp'}")
+        read_wav_scp(str(d / "wav.scp"))  # (a command reading its table twice says it once)
+    assert [e.utt_id for e in entries] == ["rec"]
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{d / 'wav.scp'} has a segments file beside it, which was not given: its recordings are read whole, as "
+        f"utterances named by their recording ids; to read the utterances it describes, give --segments "
+        f"{d / 'segments'}"]
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        assert [e.utt_id for e in read_wav_scp(f"scp:{d / 'wav.scp'}", d / "segments")] == ["rec-a", "rec-b"]
+        (tmp_path / "plain").mkdir()
+        (tmp_path / "plain" / "wav.scp").write_text(f"rec {wav}\n")
+        read_wav_scp(str(tmp_path / "plain" / "wav.scp"))
+    assert caplog.records == []
+
+
 @pytest.mark.parametrize("marker", [0xFFFFFFFF, 0x7FFFF000, 0])
 def test_streamed_header_sizes_are_accepted_from_pipes(tmp_path, marker):
     samples = (np.arange(800) % 200 - 100).astype(np.int16)
