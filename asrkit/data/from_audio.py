@@ -582,7 +582,10 @@ def _texts_beside(text_ext: str, audio_dir: Path, audio_root: Path, good: List[P
                 report.skip(NOT_A_FILE, f"{folder_of[name]}/ (beside {t})")
             else:
                 report.skip(TEXT_WITHOUT_AUDIO, str(t))
-    if not text_of:
+    # Every audio file skipped for what it holds or its name: their transcripts are there, and
+    # "none of its 0 audio files has a <name>.txt" sent the user after them; the counts check names
+    # the skips instead.
+    if not text_of and (good or not found.files):
         raise AsrkitError(f"{audio_dir}: no transcripts: none of its {len(good)} audio files has a "
                           f"<name>{ext} beside it (other extension: --text-ext; one file of '<name> <text>' "
                           f"lines: --transcripts){_unmatched_texts_hint(audio_dir, found.texts, ext)}")

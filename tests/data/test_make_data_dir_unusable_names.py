@@ -60,3 +60,30 @@ def test_the_data_dir_is_neither_the_audio_folder_nor_the_transcripts_read(tmp_p
         make_data_dir(audio, tmp_path / "all", transcripts=tmp_path / "all" / "text", case="lower")
     assert (tmp_path / "all" / "text").read_text() == "a Hello There\n"
     assert make_data_dir(audio, tmp_path / "new", transcripts=tmp_path / "all" / "text").num_utts == 1
+
+
+@pytest.mark.parametrize("name", ["x.wav", "a\tb.wav", "caf\udce9.wav"])
+def test_a_folder_whose_every_audio_file_is_skipped_names_them_not_their_transcripts(asrkit, tmp_path, name):
+    # A truncated header (or a name no wav.scp can hold) was the only audio: the error said "no
+    # transcripts: none of its 0 audio files has a <name>.txt beside it" and "its 1 .txt file
+    # (x.txt) is named after no audio file", sending the user after a transcript that is there,
+    # and the broken file was named nowhere.
+    audio = tmp_path / "audio"
+    audio.mkdir()
+    path = os.path.join(os.fsencode(audio), os.fsencode(name))
+    tone = (np.sin(np.arange(8000) * 0.1) * 5000).astype(np.int16)
+    soundfile.write(path, tone, 16000, subtype="PCM_16")
+    if name == "x.wav":
+        with open(path, "r+b") as f:
+            f.truncate(20)  # inside the fmt chunk
+    with open(os.path.splitext(path)[0] + b".txt", "w") as f:
+        f.write("HELLO\n")
+    proc = asrkit("make-data-dir", audio, tmp_path / "data", check=False)
+    err = proc.stderr.decode(errors="replace")
+    assert proc.returncode == 1 and "Traceback" not in err
+    assert "no transcripts" not in err and "named after no audio file" not in err
+    assert err.strip().splitlines()[-1] == (f"ERROR (asrkit-make-data-dir): {audio}: no utterance has both audio and "
+                                            f"a non-empty transcript (1 skipped, reasons above)")
+    shown = {"x.wav": "x.wav", "a\tb.wav": "'a\\tb.wav'", "caf\udce9.wav": "'caf\\udce9.wav'"}[name]
+    assert f"skipped 1: " in err and shown in err
+    assert not (tmp_path / "data").exists()
