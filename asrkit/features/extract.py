@@ -99,6 +99,12 @@ def _to_config_rate(samples: np.ndarray, rate: int, entry: WavEntry, config: Fba
     return resample(samples, rate, target), target
 
 
+# The readers' "choose one with --channel N" names this command's option; a recipe passes it through
+# asr.sh, which a user reading the log in dump/<set>/log/ was not told (the rate error says so).
+_ASK_CHANNEL = "choose one with --channel N"
+_RECIPE_CHANNEL = "; in a recipe ./run.sh --fbank-args '--channel 0' (or --fbank-args '--resample --channel 0')"
+
+
 def _run_job(entries: List[WavEntry], ark: IO[bytes], text: bool, config: FbankConfig, desc: str,
              allow_resample: bool = False) -> JobResult:
     """Extract ``entries`` into the open ``ark`` stream, skipping (and recording) bad utterances."""
@@ -126,6 +132,8 @@ def _run_job(entries: List[WavEntry], ark: IO[bytes], text: bool, config: FbankC
             except AsrkitError as e:
                 error = AsrkitError(f"{e} [{entry.where}: {entry.source}]")
         if error is not None:
+            if _ASK_CHANNEL in str(error):
+                error = AsrkitError(f"{error}{_RECIPE_CHANNEL}")
             log.warning("skipping %s", error)
             result.failed.append((entry.utt_id, str(error)))
             continue

@@ -153,6 +153,9 @@ def test_stereo_downmix_or_one_channel(made, tmp_path):
     result = run_cli(compute_fbank_cli, [f"scp:{scp}", f"ark,scp:{out}/feats.ark,{out}/feats.scp"])
     assert result.exit_code == 1
     assert "utterance 'st'" in result.stderr and "choose one with --channel N" in result.stderr
+    # (in a recipe the option goes through asr.sh's --fbank-args, which the log in dump/ did not say)
+    assert "as Kaldi's --channel; in a recipe ./run.sh --fbank-args '--channel 0' (or --fbank-args '--resample " \
+           "--channel 0')" in result.stderr, result.stderr
     assert "Traceback" not in result.stderr and leftovers(out) == []
     result = run_cli(compute_fbank_cli, ["--channel", "1", f"scp:{scp}", f"ark,scp:{out}/feats.ark,{out}/feats.scp"])
     assert result.exit_code == 0, result.stderr
