@@ -405,6 +405,12 @@ _AIFC_PCM = (b"NONE", b"twos", b"sowt", b"raw ", b"in24", b"in32", b"42ni", b"23
 _READ_TO_STATED_SIZE = ("AU", "AIFF", "CAF")
 
 
+# sox's SSND size in an AIFF it writes to a pipe: 0x7f000008, less for frames that do not divide
+# 0x7f000000 (0x7f000004 for 24-bit stereo). A cut-off AIFF through 'cat x.aiff |' states its real
+# size, which was taken for such a placeholder and read as the shorter audio without a word.
+_AIFF_STREAM_PLACEHOLDER = 0x7E000000
+
+
 class _Stated(NamedTuple):
     """What a NIST SPHERE, AU, AIFF/AIFF-C, CAF or Wave64 header states of its samples."""
 
@@ -420,9 +426,9 @@ class _Stated(NamedTuple):
 
 def _declared_samples(read_at: Callable[[int, int], bytes], streamed: bool) -> Optional[_Stated]:
     """What the header of a NIST SPHERE, AU, AIFF/AIFF-C, CAF or Wave64 file states of its samples
-    (:class:`_Stated`); None for anything else or an unknown size. W64 only from files, and an
-    AIFF stream's size only where it is smaller than the samples: a streaming writer leaves
-    placeholders larger than any (sox: FORM 0x7f000050)."""
+    (:class:`_Stated`); None for anything else or an unknown size. An AIFF stream's size larger
+    than its samples is a truncation only below sox's placeholder (:data:`_AIFF_STREAM_PLACEHOLDER`),
+    and a W64 stream's only where it is more than the data chunk's own header."""
     head = read_at(0, 16)
     if head.startswith(b"NIST_1A\n"):
         try:
@@ -464,7 +470,7 @@ def _declared_samples(read_at: Callable[[int, int], bytes], streamed: bool) -> O
                     return None  # (ffmpeg's placeholder: libsndfile reads to the end)
                 lead = 8 + struct.unpack_from(">I", hdr, 8)[0] if len(hdr) >= 12 else 8
                 return _Stated("AIFF", pos + 8, size, lead, frame, _AIFF_CHUNKS,
-                               8 + struct.unpack_from(">I", head, 4)[0], stream_sized=False)
+                               8 + struct.unpack_from(">I", head, 4)[0], stream_sized=size < _AIFF_STREAM_PLACEHOLDER)
         return None
     if head[:4] == b"caff":
         frame = None
@@ -477,11 +483,11 @@ def _declared_samples(read_at: Callable[[int, int], bytes], streamed: bool) -> O
             if cid == b"data":
                 return None if size < 4 else _Stated("CAF", pos + 12, size, 4, frame, _CAF_CHUNKS)
         return None
-    if streamed:
-        return None
     if head == _W64_RIFF:
         for cid, pos, size in _w64_chunks(read_at):
             if cid == _W64_DATA:
+                if streamed and size <= 24:
+                    return None  # (a pipe writer's placeholder: sox's 23, whose stream is refused as rewritten)
                 return _Stated("W64", pos + 24, max(size - 24, 0))
     return None
 

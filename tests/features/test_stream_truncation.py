@@ -1,0 +1,65 @@
+"""A cut-off AIFF or W64 read through a pipe ('cat x.aiff |' in a wav.scp) is as truncated as the
+file: its header states the real size, which is no streaming writer's placeholder. Found by the
+hostile-file matrix (/tmp/hE_matrix.py): the file was refused, the same bytes through 'cat |'
+were read as the shorter audio, in compute-fbank and asrkit-decode --wav-scp, without a word."""
+from __future__ import annotations
+
+import shlex
+import subprocess
+
+import kaldiio
+import numpy as np
+import pytest
+import soundfile as sf
+from feat_helpers import run_cli, write_scp
+
+from asrkit.cli import compute_fbank as compute_fbank_cli
+from asrkit.features.wav import read_wav_source
+from asrkit.utils.errors import AsrkitError
+from debian_packages import require_program
+
+
+@pytest.fixture(scope="module")
+def tone(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("streamcut")
+    x = (np.sin(np.arange(16000) * 0.1) * 8000).astype(np.int16)
+    wav = tmp / "full.wav"
+    sf.write(wav, x, 16000, subtype="PCM_16")
+    return tmp, wav, x
+
+
+@pytest.mark.parametrize("fmt,ext", [("AIFF", "aiff"), ("W64", "w64")])
+def test_a_cut_off_aiff_or_w64_through_a_pipe_is_truncated(tone, tmp_path, fmt, ext):
+    _, _, x = tone
+    full = tmp_path / f"full.{ext}"
+    sf.write(full, x, 16000, format=fmt, subtype="PCM_16")
+    data = full.read_bytes()
+    cut = tmp_path / f"my cut.{ext}"
+    cut.write_bytes(data[: len(data) * 2 // 3])
+    # the whole file reads the same through the pipe as from the file
+    np.testing.assert_array_equal(read_wav_source(f"cat {shlex.quote(str(full))} |", "u")[0], x)
+    for source, kind in ((str(cut), "file"), (f"cat {shlex.quote(str(cut))} |", "stream")):
+        with pytest.raises(AsrkitError, match=rf"^utterance 'u': truncated {fmt} {kind} \(header promises "):
+            read_wav_source(source, "utterance 'u'")
+
+    scp = write_scp(tmp_path / "wav.scp", [("good", full), ("t-pipe", f"cat {shlex.quote(str(cut))} |")])
+    out = tmp_path / "out"
+    result = run_cli(compute_fbank_cli, ["--max-bad-percent", "100", f"scp:{scp}",
+                                         f"ark,scp:{out}/feats.ark,{out}/feats.scp"])
+    assert result.exit_code == 0, result.stderr
+    assert "skipping utterance 't-pipe'" in result.stderr and f"truncated {fmt} stream" in result.stderr
+    assert list(kaldiio.load_scp(str(out / "feats.scp"))) == ["good"]
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_sox_aiff_streams_still_read(tone):
+    # sox cannot seek back in a pipe: its SSND size is a placeholder, 0x7f000008, rounded down to
+    # whole frames (0x7f000004 for 24-bit stereo); read to the end of the stream, as before
+    _, wav, x = tone
+    sox = require_program("sox")
+    got, rate = read_wav_source(f"{sox} {shlex.quote(str(wav))} -t aiff - |", "u")
+    np.testing.assert_array_equal(got, x)
+    got, rate = read_wav_source(f"{sox} {shlex.quote(str(wav))} -b 24 -c 2 -t aiff - |", "u", channel=0)
+    assert rate == 16000 and len(got) == len(x)
+    out = subprocess.run([sox, str(wav), "-b", "24", "-c", "2", "-t", "aiff", "-"], capture_output=True, check=True).stdout
+    assert out[out.index(b"SSND") + 4:][:4] == bytes.fromhex("7f000004")
