@@ -22,6 +22,7 @@ from __future__ import annotations
 import itertools
 import os
 import re
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, List, Optional, Sequence, Tuple
@@ -71,6 +72,9 @@ class DecodeInputs:
             raise AsrkitError(f"--channel must be a channel number >= 0 (0-based), got {self.channel}")
         if self.feats and self.channel is not None:
             raise AsrkitError("--channel goes with audio input (--wav-scp or files), not --feats")
+        if self.wav_scp and data_dir_hint(self.wav_scp):
+            # (a Kaldi user's 'asrkit-decode --wav-scp data/test' was "is a directory, not a table file")
+            raise AsrkitError(f"--wav-scp {self.wav_scp}: a data dir, not its wav.scp: {data_dir_hint(self.wav_scp)}")
         if self.wavs:
             from asrkit.utils.fileio import stdin_reader
 
@@ -323,6 +327,15 @@ def from_wav_scp(wav_rspecifier: str, featurize: Featurize, segments: Optional[s
         yield item
 
 
+def data_dir_hint(path: str) -> Optional[str]:
+    """For a folder holding a wav.scp (a Kaldi data dir), the options that decode it; else None."""
+    if not os.path.isdir(path) or not os.path.isfile(os.path.join(path, "wav.scp")):
+        return None
+    base = path.rstrip("/") or "/"
+    segments = f" --segments {shlex.quote(base + '/segments')}" if os.path.isfile(os.path.join(path, "segments")) else ""
+    return f"decode it with --wav-scp {shlex.quote(base + '/wav.scp')}{segments}"
+
+
 def from_wav_files(paths: Sequence[str], featurize: Featurize, channel: Optional[int] = None,
                    max_samples: int = DEFAULT_MAX_SAMPLES) -> Iterator[Item]:
     """Audio files; the utterance id is the file name without its extension (:func:`file_utt_ids`)."""
@@ -335,7 +348,9 @@ def from_wav_files(paths: Sequence[str], featurize: Featurize, channel: Optional
             audio = read_wav_source(path, what, channel=channel, max_samples=max_samples, pipes=False)
         except AsrkitError as e:
             table = _table_hint(path) if "not a recognised audio file" in str(e) else None
-            if table is None and os.path.isdir(path):  # (asrkit-decode --model m.pt recordings/)
+            if table is None and data_dir_hint(path):  # (asrkit-decode --model m.pt data/test)
+                e = AsrkitError(f"{e}: a Kaldi data dir: {data_dir_hint(path)}")
+            elif table is None and os.path.isdir(path):  # (asrkit-decode --model m.pt recordings/)
                 e = AsrkitError(f"{e}: name its audio files, e.g. {path.rstrip('/') or '/'}/*.wav")
             elif str(e).endswith(": no such file") and any(c in os.path.basename(path) for c in "*?["):
                 # asrkit-decode recordings/*.WAV where the files are *.wav: the shell, matching

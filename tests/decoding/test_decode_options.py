@@ -220,6 +220,35 @@ def test_a_folder_given_for_audio_files_names_the_glob(inproc, yesno, tmp_path):
     assert f"is a directory, not an audio file: name its audio files, e.g. {folder}/*.wav" in err, err
 
 
+def test_a_kaldi_data_dir_given_as_audio_or_wav_scp_names_the_options(tmp_path):
+    """A Kaldi user's 'asrkit-decode --model m.pt data/test' was told to name its audio files
+    (data/test/*.wav), and '--wav-scp data/test' heard 'is a directory, not a table file': both now
+    give the --wav-scp (and --segments, where the dir has one) that decode it."""
+    import re
+
+    import pytest
+
+    from asrkit.decoding.inputs import DecodeInputs, from_wav_files
+    from asrkit.utils.errors import AsrkitError
+
+    d = tmp_path / "my data" / "test"
+    d.mkdir(parents=True)
+    (d / "wav.scp").write_text("rec /nowhere/rec.wav\n")
+    with pytest.raises(AsrkitError) as e:
+        DecodeInputs(wav_scp=f"{d}/")
+    assert str(e.value) == f"--wav-scp {d}/: a data dir, not its wav.scp: decode it with --wav-scp '{d}/wav.scp'"
+    [(utt, feats, err)] = list(from_wav_files([str(d)], lambda *a: None))
+    assert utt == "test" and feats is None
+    assert str(err).endswith(f"is a directory, not an audio file: a Kaldi data dir: decode it with "
+                             f"--wav-scp '{d}/wav.scp'"), str(err)
+    (d / "segments").write_text("rec-1 rec 0 1\n")
+    with pytest.raises(AsrkitError, match=f"--segments '{re.escape(str(d))}/segments'$"):
+        DecodeInputs(wav_scp=str(d))
+    # a folder of recordings (no wav.scp) keeps its advice
+    [(_, _, err)] = list(from_wav_files([str(tmp_path / "my data")], lambda *a: None))
+    assert str(err).endswith(f"name its audio files, e.g. {tmp_path / 'my data'}/*.wav"), str(err)
+
+
 def test_a_pattern_that_matched_no_file_is_named_as_one(inproc, yesno, tmp_path):
     """asrkit-decode --model m.pt recordings/*.WAV where the files are *.wav: the shell passes the
     pattern on, and the run said only "utterance '*' (recordings/*.WAV): no such file"."""
