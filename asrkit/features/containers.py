@@ -804,6 +804,14 @@ def _check_declared_length(read_at: Callable[[int, int], bytes], total: int, wha
     if read_at(0, 4) == b"OggS":
         _check_ogg_pages(read_at, total, what, streamed)
         return False, None
+    first = _id3_end(read_at)
+    frame = _mpeg_frame(read_at(first, 4))
+    if frame is not None and first + frame[0] > total:
+        # (libsndfile's words for it: "File does not exist or is not a regular file (possibly a
+        # pipe?)", of a file that is there)
+        kind = "stream" if streamed else "file"
+        raise AsrkitError(f"{what}: truncated MP3 {kind} (cut off in its first frame: {kind} has {total - first} of "
+                          f"its {frame[0]} bytes)")
     mp3 = _mp3_tag(read_at)
     found = _declared_samples(read_at, streamed)
     joined = _joined_at(read_at, total, mp3, found)
@@ -834,8 +842,7 @@ def _check_declared_length(read_at: Callable[[int, int], bytes], total: int, wha
                               f"{total - offset})")
         tag = _mpeg_frame(read_at(offset, 4))  # (the tag's own frame holds no audio)
         return counted, _mpeg_samples(read_at, offset + tag[0], total) if tag is not None else None
-    first = _id3_end(read_at)
-    if _mpeg_frame(read_at(first, 4)) is not None:
+    if frame is not None:
         return False, _mpeg_samples(read_at, first, total)
     if found is None:
         return False, None

@@ -4,6 +4,7 @@ hostile-file matrix (/tmp/hE_matrix.py): the file was refused, the same bytes th
 were read as the shorter audio, in compute-fbank and asrkit-decode --wav-scp, without a word."""
 from __future__ import annotations
 
+import io
 import shlex
 import subprocess
 
@@ -63,3 +64,31 @@ def test_sox_aiff_streams_still_read(tone):
     assert rate == 16000 and len(got) == len(x)
     out = subprocess.run([sox, str(wav), "-b", "24", "-c", "2", "-t", "aiff", "-"], capture_output=True, check=True).stdout
     assert out[out.index(b"SSND") + 4:][:4] == bytes.fromhex("7f000004")
+
+
+def test_an_mp3_cut_off_in_its_first_frame_is_truncated_not_missing(tmp_path):
+    # libsndfile's words for an MP3 shorter than its first frame (a download cut off at once) were
+    # "File does not exist or is not a regular file (possibly a pipe?)", of a file that is there.
+    t = np.arange(16000) / 16000
+    x = 0.3 * np.sin(2 * np.pi * 220 * t)
+    buf = io.BytesIO()
+    sf.write(buf, x, 16000, format="MP3", subtype="MPEG_LAYER_III")
+    tagged = buf.getvalue()
+    frame = 288  # (its first frame, the Xing tag's: MPEG-2 layer III, 32 kbit/s, 16 kHz)
+    untagged = tagged[frame:]  # an MP3 without a Xing tag starts with its audio
+    for name, data in (("tagged", tagged), ("untagged", untagged)):
+        full = tmp_path / f"{name}.mp3"
+        full.write_bytes(data)
+        if name == "tagged":  # (the untagged one is refused whole: its bit rate varies, libsndfile's length is wrong)
+            assert len(read_wav_source(str(full), "u")[0]) > 0
+        cut = tmp_path / f"{name} cut.mp3"
+        cut.write_bytes(data[:30])
+        for source, kind in ((str(cut), "file"), (f"cat {shlex.quote(str(cut))} |", "stream")):
+            with pytest.raises(AsrkitError, match=rf"^utterance 'u': truncated MP3 {kind} \(cut off in its first "
+                                                  rf"frame: {kind} has 30 of its \d+ bytes\)$"):
+                read_wav_source(source, "utterance 'u'")
+    # the first frame whole is no truncation of it (the Xing tag's size says what is missing)
+    one = tmp_path / "one.mp3"
+    one.write_bytes(tagged[:frame])
+    with pytest.raises(AsrkitError, match=r"^u: truncated MP3 file \(header promises \d+ bytes, file has 288\)$"):
+        read_wav_source(str(one), "u")
