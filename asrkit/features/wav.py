@@ -49,6 +49,7 @@ from __future__ import annotations
 import io
 import math
 import os
+import shlex
 import stat
 import struct
 import subprocess
@@ -638,7 +639,7 @@ def _read_wav_source(source: str, what: str, channel: Optional[int], max_samples
         # it reads as empty instead (a writer already waiting, as with `<(cmd)`, is read as usual).
         fd = os.open(source, os.O_RDONLY | os.O_NONBLOCK)
     except FileNotFoundError:
-        raise AsrkitError(f"{what}: no such file") from None
+        raise AsrkitError(f"{what}: no such file{_archive_offset_hint(source)}") from None
     except OSError as e:
         raise AsrkitError(f"{what}: cannot read: {e.strerror}") from None
     # One open for everything: our look at the RIFF header (pread, so the offset stays at 0) and
@@ -673,6 +674,16 @@ def _read_wav_source(source: str, what: str, channel: Optional[int], max_samples
         raise AsrkitError(f"{what}: cannot read: {e.strerror}") from None
     finally:
         os.close(fd)
+
+
+def _archive_offset_hint(source: str) -> str:
+    """For a missing ``<file>:<offset>`` whose file is there: Kaldi's extended filename into an
+    archive of WAVs (wav-copy's ark,scp output), which asrkit opens as a file of that whole name."""
+    path, colon, offset = source.rpartition(":")
+    if not (colon and offset.isdigit() and path and os.path.isfile(path)):
+        return ""
+    return (f" ({path} is there: a Kaldi archive offset, which asrkit does not read; Kaldi reads it "
+            f"in wav.scp: '<utt> wav-copy {shlex.quote(source)} - |')")
 
 
 def segment_bounds(n: int, rate: int, start: float, end: float, what: str) -> Tuple[int, int]:
