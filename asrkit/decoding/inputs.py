@@ -232,6 +232,15 @@ def _select(ids: List[str], wanted: Optional[Sequence[str]], where: str) -> Tupl
     return [u for u in wanted if u in have], [u for u in wanted if u not in have]
 
 
+def _utf8_link_command(path: str) -> str:
+    """``ln -s`` linking a file whose name is not UTF-8 (bytes kept as surrogates) under a UTF-8
+    name in the current folder, its bytes written as bash's $'\\xNN' so it runs as printed."""
+    raw = os.fsencode(os.path.abspath(path))
+    source = "$'" + "".join(chr(b) if 32 <= b < 127 and b not in b"'\\" else f"\\x{b:02x}" for b in raw) + "'"
+    name = os.fsencode(os.path.basename(path)).decode("utf-8", "replace").replace("\ufffd", "_")
+    return f"ln -s {source} {shlex.quote(name)}"
+
+
 def file_utt_ids(paths: Sequence[str], renamed: Optional[List[Tuple[str, str]]] = None) -> List[str]:
     """The utterance id of each audio file: its name without the extension (``a/x.flac`` -> ``x``).
 
@@ -262,8 +271,10 @@ def file_utt_ids(paths: Sequence[str], renamed: Optional[List[Tuple[str, str]]] 
         try:
             utt.encode("utf-8")
         except UnicodeEncodeError:
-            raise AsrkitError(f"{p!r}: the file name is not UTF-8, so it cannot be an utterance id; rename "
-                              f"the file, or list it in a wav.scp given with --wav-scp") from None
+            # (a wav.scp was the other remedy given, but its lines are UTF-8 text: it refused the path too)
+            raise AsrkitError(f"{p!r}: the file name is not UTF-8, so it cannot be an utterance id, nor can a "
+                              f"wav.scp name it; rename the file, or link to it under a UTF-8 name: "
+                              f"{_utf8_link_command(str(p))}") from None
         if utt in first and os.path.abspath(first[utt]) == os.path.abspath(p):
             # (was "'/dev/stdin' and '/dev/stdin' both give utterance id 'stdin'", suggesting a
             # wav.scp, which takes one '-' too)
