@@ -207,3 +207,69 @@ def test_ctrl_c_before_the_command_runs_says_one_line(tmp_path, where):
     err = proc.stderr.decode()
     assert proc.returncode == -signal.SIGINT, err
     assert err.splitlines() == ["ERROR (asrkit-score): interrupted"], err
+
+
+def _user_program(path, text: str, *args, **kw) -> subprocess.CompletedProcess:
+    path.write_text(text)
+    return subprocess.run([sys.executable, str(path), *args], cwd=path.parent, capture_output=True, timeout=300,
+                          env=dict(os.environ, OMP_NUM_THREADS="1"), preexec_fn=_default_signals, **kw)
+
+
+@pytest.mark.parametrize("name", ["asrkit-batch.py", "asrkit-batch"])
+def test_a_program_calling_commands_keeps_its_own_ctrl_c(tmp_path, name):
+    """A user's program (named like a command, asrkit-batch.py or asrkit-batch) calling commands
+    one after another with arguments, then stopped by Ctrl-C: its except clause ran before the
+    command's SIGINT reset, after which the first Ctrl-C killed it (its summary never written).
+    Only the process's own entry (a console script or python -m asrkit: main() with no arguments)
+    hands SIGINT back to its default. The SIGINT comes after the calls (no timing)."""
+    (tmp_path / "ref").write_text("u1 A B\n")
+    proc = _user_program(
+        tmp_path / name,
+        "import os, signal, sys, time\n"
+        "from asrkit.cli.score import main as score\n"
+        "for i in range(2):\n"
+        "    try:\n"
+        "        score(['ref', 'ref'], standalone_mode=False)\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "try:\n"
+        "    os.kill(os.getpid(), signal.SIGINT)\n"
+        "    time.sleep(60)\n"
+        "except KeyboardInterrupt:\n"
+        "    print('summary written')\n")
+    assert proc.returncode == 0, proc.stderr.decode()[-3000:]
+    assert proc.stdout.decode().splitlines()[-1:] == ["summary written"], proc.stdout.decode()
+
+
+def test_a_console_script_run_inside_a_program_leaves_its_signals_alone(tmp_path):
+    """runpy.run_path of a console script inside a host program (as IPython's %run runs it): the
+    command's __main__ is the script only while it runs, yet its end set the host's SIGINT to its
+    default (the host's next Ctrl-C killed it) and left asrkit's excepthook in the host."""
+    (tmp_path / "ref").write_text("u1 A B\n")
+    (tmp_path / "asrkit-score").write_text(
+        "import sys\nfrom asrkit.cli.score import main\nif __name__ == '__main__':\n    sys.exit(main())\n")
+    proc = _user_program(
+        tmp_path / "host.py",
+        "import runpy, signal, sys\n"
+        "sys.argv = ['asrkit-score', 'ref', 'ref']\n"
+        "try:\n"
+        "    runpy.run_path('asrkit-score', run_name='__main__')\n"
+        "except SystemExit as e:\n"
+        "    print('exit', e.code)\n"
+        "print(signal.getsignal(signal.SIGINT) is signal.default_int_handler, sys.excepthook is sys.__excepthook__)\n")
+    assert proc.returncode == 0, proc.stderr.decode()[-3000:]
+    assert proc.stdout.decode().splitlines()[-2:] == ["exit 0", "True True"], proc.stdout.decode()
+
+
+def test_python_dash_i_keeps_its_prompts_ctrl_c(tmp_path):
+    """python -i asrkit-score --help: a Ctrl-C at the prompt that follows killed the interpreter
+    (SIGINT at its default) where Python says KeyboardInterrupt and goes on. The SIGINT is sent by
+    the statement typed at the prompt (no timing)."""
+    script = tmp_path / "asrkit-score"
+    script.write_text("import sys\nfrom asrkit.cli.score import main\nif __name__ == '__main__':\n    sys.exit(main())\n")
+    proc = subprocess.run([sys.executable, "-i", str(script), "--help"], cwd=tmp_path, capture_output=True, timeout=300,
+                          input=b"import os, signal\nos.kill(os.getpid(), signal.SIGINT)\nprint('alive')\n",
+                          env=dict(os.environ, OMP_NUM_THREADS="1"), preexec_fn=_default_signals)
+    err = proc.stderr.decode()
+    assert proc.returncode == 0 and "alive" in proc.stdout.decode(), err[-3000:]
+    assert "KeyboardInterrupt" in err and "ERROR (" not in err, err[-3000:]

@@ -25,9 +25,11 @@ def _interrupted_while_starting(exc_type, exc, tb, _python_hook=sys.excepthook):
 
 
 def started_as_a_command() -> bool:
-    """A console script ``asrkit[-<sub>]`` or ``python -m asrkit`` is the process: not a Python
-    program that imports asrkit (its exceptions, hooks and signals stay its own). Also for
-    ``_common.ProcessEntry``, which hands SIGINT back to its default once the command is done."""
+    """A console script ``asrkit[-<sub>]`` or ``python -m asrkit`` is ``__main__``: not a Python
+    program that imports asrkit (its exceptions, hooks and signals stay its own), nor one under
+    ``python -i``, whose prompt after the command keeps Python's own Ctrl-C."""
+    if sys.flags.inspect or sys.flags.interactive:
+        return False
     main = sys.modules.get("__main__")
     spec = getattr(main, "__spec__", None)
     if spec is not None:
@@ -35,10 +37,61 @@ def started_as_a_command() -> bool:
     return _is_our_script(getattr(main, "__file__", None) or "")
 
 
+def the_process_is_a_command() -> bool:
+    """:func:`started_as_a_command`, and the interpreter was started to run it: a host program
+    that runs the console script inside itself (``runpy.run_path``, IPython's ``%run``) has it for
+    ``__main__`` only while it runs. For ``_common.ProcessEntry``, which hands SIGINT back to its
+    default once the command is done."""
+    if not started_as_a_command():
+        return False
+    if not hasattr(sys, "orig_argv"):  # (Python < 3.10: __main__ is all there is to go by)
+        return True
+    ran = _what_python_ran(sys.orig_argv)
+    main = sys.modules.get("__main__")
+    if getattr(main, "__spec__", None) is not None:
+        return ran in ("-m asrkit", "-m asrkit.__main__")
+    return ran is not None and os.path.basename(ran) == os.path.basename(getattr(main, "__file__", None) or "")
+
+
+def _what_python_ran(argv: list):
+    """The script, or '-m <module>', of the interpreter's command line ``argv`` (``python -X dev
+    asrkit-x``, ``python -um asrkit``); None for -c and for stdin."""
+    i = 1
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            return argv[i + 1] if i + 1 < len(argv) else None
+        if arg == "-" or not arg.startswith("-"):
+            return None if arg == "-" else arg
+        if arg.startswith("--"):
+            i += 2 if arg == "--check-hash-based-pycs" else 1
+            continue
+        for j, letter in enumerate(arg[1:], 2):
+            if letter in "cmWX":  # (their value is the rest of the word or the next word)
+                value = arg[j:] or (argv[i + 1] if i + 1 < len(argv) else "")
+                if letter == "c":
+                    return None
+                if letter == "m":
+                    return f"-m {value}"
+                if not arg[j:]:
+                    i += 1
+                break
+        i += 1
+    return None
+
+
 def _is_our_script(path: str) -> bool:
-    # (not a user's own asrkit_tools.py importing asrkit.cli)
+    # (not a user's own asrkit_tools.py or asrkit-batch.py importing asrkit.cli: a console script's
+    # name has no extension)
     name = os.path.basename(path)
-    return name == "asrkit" or name.startswith("asrkit-")
+    return (name == "asrkit" or name.startswith("asrkit-")) and "." not in name
+
+
+def put_back_the_excepthook() -> None:
+    """Python's hook (or the one there before) again, after a command run inside a host program
+    (``runpy.run_path`` of a console script): the host's uncaught exceptions are its own."""
+    if sys.excepthook is _interrupted_while_starting:
+        sys.excepthook = _interrupted_while_starting.__defaults__[0]
 
 
 # (first, before the imports below: they are where a Ctrl-C lands)

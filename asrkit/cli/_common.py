@@ -277,6 +277,16 @@ class ProcessEntry:
             return super().make_context(info_name, args, parent, **extra)
 
     def __call__(self, *args, **kwargs):
+        global _entries_running
+        outermost = _entries_running == 0
+        # The process's own entry: a console script and asrkit/__main__.py call main() with no
+        # arguments. A program calling commands with theirs (asrkit-batch.py), one running the
+        # console script inside itself (runpy, IPython's %run) or python -i's prompt afterwards
+        # lost its own Ctrl-C handling for good once the first command was done.
+        from asrkit.cli import put_back_the_excepthook, the_process_is_a_command
+
+        the_process = outermost and not args and not kwargs and the_process_is_a_command()
+        _entries_running += 1
         try:
             return super().__call__(*args, **kwargs)
         except EndBySignal as e:
@@ -288,7 +298,15 @@ class ProcessEntry:
                 atexit.register(_die_by, e.signum)
             raise
         finally:
-            _default_sigint_once_done()
+            _entries_running -= 1
+            if the_process:
+                _default_sigint_once_done()
+            elif outermost:
+                put_back_the_excepthook()
+
+
+# ProcessEntry.__call__s under way (the first is the outermost)
+_entries_running = 0
 
 
 @contextlib.contextmanager
@@ -309,9 +327,7 @@ def _default_sigint_once_done() -> None:
     # seconds on a loaded machine) is not. A Ctrl-C there raised KeyboardInterrupt inside an
     # atexit callback: 'Exception ignored' and a traceback, then exit 0, so a shell loop went on.
     # At its default it ends the process by SIGINT, as a Kaldi binary's would.
-    from asrkit.cli import started_as_a_command
-
-    if threading.current_thread() is threading.main_thread() and started_as_a_command():
+    if threading.current_thread() is threading.main_thread():
         with contextlib.suppress(OSError, ValueError):
             signal.signal(signal.SIGINT, signal.SIG_DFL)
 
