@@ -273,3 +273,25 @@ def test_python_dash_i_keeps_its_prompts_ctrl_c(tmp_path):
     err = proc.stderr.decode()
     assert proc.returncode == 0 and "alive" in proc.stdout.decode(), err[-3000:]
     assert "KeyboardInterrupt" in err and "ERROR (" not in err, err[-3000:]
+
+
+def test_ctrl_c_while_asrkit_help_lists_the_commands_names_asrkit(tmp_path):
+    """'asrkit --help' imports every subcommand to list it: a Ctrl-C there was said as
+    'ERROR (asrkit-score): interrupted', naming a command nobody ran. The SIGINT comes at the
+    import of asrkit.cli.score (no timing)."""
+    script = tmp_path / "run_m.py"
+    script.write_text(
+        "import importlib, os, runpy, signal, sys\n"
+        "_import = importlib.import_module\n"
+        "def import_module(name, package=None):\n"
+        "    if name == 'asrkit.cli.score':\n"
+        "        os.kill(os.getpid(), signal.SIGINT)\n"
+        "    return _import(name, package)\n"
+        "importlib.import_module = import_module\n"
+        "sys.argv[0] = 'asrkit'\n"
+        "runpy.run_module('asrkit', run_name='__main__', alter_sys=True)\n")
+    proc = subprocess.run([sys.executable, str(script), "--help"], cwd=tmp_path, capture_output=True, timeout=300,
+                          env=dict(os.environ, OMP_NUM_THREADS="1"), preexec_fn=_default_signals)
+    err = proc.stderr.decode()
+    assert proc.returncode == -signal.SIGINT, err
+    assert err.splitlines() == ["ERROR (asrkit): interrupted"], err

@@ -127,9 +127,14 @@ class _LazyGroup(ProcessEntry, click.Group):
     def get_command(self, ctx: click.Context, name: str):
         if name not in command_names():
             return None
-        with interrupt_ends_the_command(f"asrkit-{name}"):
-            module = importlib.import_module(f"asrkit.cli.{name.replace('-', '_')}")
-        return module.main
+        return importlib.import_module(f"asrkit.cli.{name.replace('-', '_')}").main
+
+    def resolve_command(self, ctx: click.Context, args: list):
+        # (the subcommand being run: --help imports every one of them to list it, under the
+        # group's own make_context, where a Ctrl-C is the group's)
+        name = args[0] if args and args[0] in command_names() else None
+        with interrupt_ends_the_command(f"asrkit-{name}" if name else "asrkit"):
+            return super().resolve_command(ctx, args)
 
 
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
