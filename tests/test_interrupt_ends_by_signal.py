@@ -295,3 +295,38 @@ def test_ctrl_c_while_asrkit_help_lists_the_commands_names_asrkit(tmp_path):
     err = proc.stderr.decode()
     assert proc.returncode == -signal.SIGINT, err
     assert err.splitlines() == ["ERROR (asrkit): interrupted"], err
+
+
+@pytest.mark.parametrize("where", ["importing the subcommand", "parsing its arguments"])
+def test_ctrl_c_before_a_library_call_runs_stays_clicks(tmp_path, where):
+    """main.main([...], standalone_mode=False) in a Python program (click as a library): a Ctrl-C
+    while the group imported the subcommand or click parsed the arguments printed the command's
+    'ERROR ... interrupted' and raised SystemExit(130), where click raises click.Abort for the
+    program to handle, as a Ctrl-C in the command itself leaves its signals to the program. The
+    SIGINT comes at that import or that parse (no timing)."""
+    (tmp_path / "ref").write_text("u1 A\n")
+    inject = ("_import = importlib.import_module\n"
+              "def import_module(name, package=None):\n"
+              "    if name == 'asrkit.cli.score':\n"
+              "        os.kill(os.getpid(), signal.SIGINT)\n"
+              "    return _import(name, package)\n"
+              "importlib.import_module = import_module\n"
+              if where == "importing the subcommand" else
+              "_parse = click.core.Command.parse_args\n"
+              "def parse_args(self, ctx, args):\n"
+              "    if self.name == 'score':\n"
+              "        os.kill(os.getpid(), signal.SIGINT)\n"
+              "    return _parse(self, ctx, args)\n"
+              "click.core.Command.parse_args = parse_args\n")
+    proc = _user_program(
+        tmp_path / "host.py",
+        "import importlib, os, signal, sys\n"
+        "import click, click.core\n" + inject +
+        "from asrkit.cli import main\n"
+        "try:\n"
+        "    main.main(['score', 'ref', 'ref'], standalone_mode=False)\n"
+        "except click.Abort:\n"
+        "    print('click.Abort')\n")
+    err = proc.stderr.decode()
+    assert proc.returncode == 0, err[-3000:]
+    assert proc.stdout.decode().split() == ["click.Abort"] and "ERROR" not in err, (proc.stdout.decode(), err)

@@ -305,7 +305,8 @@ class ProcessEntry:
                 put_back_the_excepthook()
 
 
-# ProcessEntry.__call__s under way (the first is the outermost)
+# ProcessEntry.__call__s under way (the first is the outermost); none while click's main is
+# called as a library (CliRunner, a program's main.main([...], standalone_mode=False))
 _entries_running = 0
 
 
@@ -318,6 +319,8 @@ def interrupt_ends_the_command(prog: str) -> Iterator[None]:
     try:
         yield
     except KeyboardInterrupt:
+        if not _entries_running:
+            raise  # (click's main called as a library: its click.Abort, for the program to handle)
         click.echo(f"ERROR ({prog}): interrupted", err=True)
         raise EndBySignal(signal.SIGINT) from None
 
