@@ -354,6 +354,9 @@ def _find(audio_dir: Path, audio_root: Path, extensions: Sequence[str], transcri
                     f"--audio-ext {take_all})")
     if not files:
         held = f"; it holds {len(others)} *.{', *.'.join(other_exts)} file(s): --audio-ext {take_all}" if others else ""
+        if folders:  # (a folder named u05.wav was taken for no audio at all, unnamed)
+            shown = ", ".join(f"{f}/" for f in folders[:3]) + (" ..." if len(folders) > 3 else "")
+            held += f"; {shown} {'is a folder, not an audio file' if len(folders) == 1 else 'are folders, not audio files'}"
         raise AsrkitError(f"{audio_dir}: no audio files (looked for *.{', *.'.join(extensions)} in it and its "
                           f"folders; see --audio-ext{held})")
     if not is_utf8(str(audio_root)):

@@ -87,3 +87,16 @@ def test_a_folder_whose_every_audio_file_is_skipped_names_them_not_their_transcr
     shown = {"x.wav": "x.wav", "a\tb.wav": "'a\\tb.wav'", "caf\udce9.wav": "'caf\\udce9.wav'"}[name]
     assert f"skipped 1: " in err and shown in err
     assert not (tmp_path / "data").exists()
+
+
+def test_a_folder_named_like_audio_is_named_when_it_is_all_there_is(asrkit, tmp_path):
+    # 'u05.wav/' (an unzipped archive named after its file) beside u05.txt was "no audio files
+    # (looked for *.wav, *.flac ...)", with u05.wav in the listing the user looked at
+    audio = tmp_path / "audio"
+    (audio / "u05.wav").mkdir(parents=True)
+    (audio / "u05.txt").write_text("HELLO\n")
+    proc = asrkit("make-data-dir", audio, tmp_path / "data", check=False)
+    assert proc.returncode == 1
+    assert proc.stderr.decode().strip().splitlines()[-1] == (
+        f"ERROR (asrkit-make-data-dir): {audio}: no audio files (looked for *.wav, *.flac in it and its folders; "
+        f"see --audio-ext; u05.wav/ is a folder, not an audio file)")
