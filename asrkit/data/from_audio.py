@@ -66,7 +66,8 @@ from asrkit.data.mono_copies import (MONO_DIR, MONO_MARKER, missing_folders, pla
 from asrkit.data.sox import (LIBSNDFILE_FORMATS, libsndfile_reads, needs_sox, sox_formats, sox_reads_by_content,
                              wav_scp_entry)
 from asrkit.data.table import read_bounded, transcript_problem
-from asrkit.data.transcript_files import has_visible_char, normalise_transcript, read_transcript_file, utf16_hint
+from asrkit.data.transcript_files import (has_visible_char, normalise_transcript, not_utf8_kind, read_transcript_file,
+                                          utf16_hint)
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import PathLike
 from asrkit.utils.logging import get_logger
@@ -544,7 +545,7 @@ def _texts_beside(text_ext: str, audio_dir: Path, audio_root: Path, good: List[P
     names_in: Dict[Path, Dict[str, List[str]]] = {}
     # A corpus saved on Windows has every transcript in UTF-16, not one: naming only the first,
     # the error came back for the next after each conversion, one file a run.
-    not_utf8: List[Tuple[PurePosixPath, str]] = []
+    not_utf8: List[Tuple[Path, bytes, str]] = []
     for rel in good:
         beside = _transcript_beside(audio_root / rel, ext, names_in)
         if beside is not None:
@@ -557,15 +558,11 @@ def _texts_beside(text_ext: str, audio_dir: Path, audio_root: Path, good: List[P
                 text_of[rel] = raw.decode("utf-8-sig")
                 where_of[rel] = str(beside)
             except UnicodeDecodeError as e:
-                not_utf8.append((rel.parent / beside.name,
-                                 f"{beside}: not UTF-8 text ({e.reason} at byte {e.start}){utf16_hint(raw)}"))
+                # (named under the folder as the user gave it, as the listing of the others is)
+                not_utf8.append((audio_dir / rel.parent / beside.name, raw,
+                                 f"not UTF-8 text ({e.reason} at byte {e.start})"))
     if not_utf8:
-        more = ""
-        if len(not_utf8) > 1:
-            shown = [str(name) for name, _ in not_utf8[:5]]
-            more = (f"; {len(not_utf8)} of the {len(text_of) + len(not_utf8)} transcripts beside the audio are not "
-                    f"UTF-8 ({', '.join(shown)}{' ...' if len(not_utf8) > 5 else ''}): convert them all")
-        raise AsrkitError(not_utf8[0][1] + more)
+        raise AsrkitError(_not_utf8_error(not_utf8, len(text_of) + len(not_utf8)))
     for rel in found.others:
         if _transcript_beside(audio_root / rel, ext, names_in) is not None:
             report.skip(found.other_reason, str(rel))
@@ -593,6 +590,27 @@ def _texts_beside(text_ext: str, audio_dir: Path, audio_root: Path, good: List[P
                           f"<name>{ext} beside it (other extension: --text-ext; one file of '<name> <text>' "
                           f"lines: --transcripts){_unmatched_texts_hint(audio_dir, found.texts, ext)}")
     return text_of, where_of
+
+
+def _not_utf8_error(not_utf8: List[Tuple[Path, bytes, str]], total: int) -> str:
+    """The one error for transcripts beside the audio that are not UTF-8: the first's problem and
+    advice as one file alone gets it, then every such file grouped by what it is, each group with
+    its own iconv (one command for them all converted a Latin-1 file as UTF-16, into garbage)."""
+    first, raw, problem = not_utf8[0]
+    message = f"{first}: {problem}{utf16_hint(raw)}"
+    if len(not_utf8) == 1:
+        return message
+    groups: Dict[Tuple[str, str], List[Path]] = {}
+    for path, raw, _ in not_utf8:
+        groups.setdefault(not_utf8_kind(raw), []).append(path)
+    parts = []
+    for (kind, iconv), paths in groups.items():
+        shown = " ".join(shlex.quote(str(p)) for p in paths[:5]) + (" ..." if len(paths) > 5 else "")
+        what = f"{kind}, convert with {iconv}" if kind else \
+            f"encoding unknown (not UTF-16), if Latin-1 or Windows-1252 convert with {iconv}"
+        parts.append(f"{len(paths)} {what}: {shown}")
+    return (f"{message}; {len(not_utf8)} of the {total} transcripts beside the audio are not UTF-8, "
+            f"each to be converted as what it is: " + "; ".join(parts))
 
 
 def _unmatched_texts_hint(audio_dir: Path, texts: List[PurePosixPath], ext: str) -> str:

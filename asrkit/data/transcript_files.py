@@ -20,14 +20,31 @@ from asrkit.utils.fileio import names_stdin
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
-def utf16_hint(raw: bytes) -> str:
-    """What a transcript file that is not UTF-8 likely is, and the conversion, for the error: UTF-16
-    (Windows Notepad's 'Unicode') by its byte-order mark, else the usual 8-bit encodings. Public:
-    from_audio's errors for transcripts beside the audio give it too."""
+def not_utf8_kind(raw: bytes) -> Tuple[str, str]:
+    """(what a text file that is not UTF-8 likely is, the iconv that converts it): UTF-16 by its
+    byte-order mark; UTF-16LE/BE without one by the NULs of its ASCII characters (some exporters
+    write no mark, and 'iconv -f UTF-16' then takes it for big-endian); else the encoding is not
+    known, the usual 8-bit ones given as a guess. Public: from_audio groups its transcripts by it."""
     if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        return ": it is UTF-16 (a byte-order mark FF FE or FE FF); save it as UTF-8, e.g. iconv -f UTF-16 -t UTF-8"
+        return "UTF-16 (a byte-order mark FF FE or FE FF)", "iconv -f UTF-16 -t UTF-8"
+    even, odd = raw[0:len(raw) - len(raw) % 2:2], raw[1::2]
+    if odd and len(raw) % 2 == 0:
+        # (mostly ASCII text: every other byte a NUL, on the side the byte order puts it)
+        if odd.count(0) * 2 > len(odd) and even.count(0) * 10 < len(even):
+            return "UTF-16LE without a byte-order mark (a NUL after most characters)", "iconv -f UTF-16LE -t UTF-8"
+        if even.count(0) * 2 > len(even) and odd.count(0) * 10 < len(odd):
+            return "UTF-16BE without a byte-order mark (a NUL before most characters)", "iconv -f UTF-16BE -t UTF-8"
     # (older corpora and Windows editors: é as the single byte E9)
-    return "; if it is Latin-1 or Windows-1252 text, convert it, e.g. iconv -f WINDOWS-1252 -t UTF-8"
+    return "", "iconv -f WINDOWS-1252 -t UTF-8"
+
+
+def utf16_hint(raw: bytes) -> str:
+    """What a transcript file that is not UTF-8 likely is, and the conversion, for the error
+    (:func:`not_utf8_kind`). Public: from_audio's errors for transcripts beside the audio give it too."""
+    kind, iconv = not_utf8_kind(raw)
+    if kind:
+        return f": it is {kind}; save it as UTF-8, e.g. {iconv}"
+    return f"; if it is Latin-1 or Windows-1252 text, convert it, e.g. {iconv}"
 
 
 CSV_TO_TSV = ("python3 -c 'import csv,sys; [print(*r[:2], sep=\"\\t\") for r in csv.reader(open(sys.argv[1], "

@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import shutil
+import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -105,10 +108,12 @@ def test_every_transcript_beside_the_audio_that_is_not_utf8_is_named_at_once(an4
         (audio / f"{name}.txt").write_bytes(expected[name].encode("utf-16"))
     with pytest.raises(AsrkitError) as e:
         make_data_dir(audio, tmp_path / "data", speaker_from_dir=True)
-    shown = ", ".join(f"{n}.txt" for n in names[:5])
+    shown = " ".join(f"{audio / n}.txt" for n in names[:5])
     assert str(e.value) == (f"{audio / names[0]}.txt: not UTF-8 text (invalid start byte at byte 0): it is UTF-16 "
                             f"(a byte-order mark FF FE or FE FF); save it as UTF-8, e.g. iconv -f UTF-16 -t UTF-8; "
-                            f"7 of the 12 transcripts beside the audio are not UTF-8 ({shown} ...): convert them all")
+                            f"7 of the 12 transcripts beside the audio are not UTF-8, each to be converted as what it "
+                            f"is: 7 UTF-16 (a byte-order mark FF FE or FE FF), convert with iconv -f UTF-16 -t UTF-8: "
+                            f"{shown} ...")
     # one such file alone: the message as it was
     for name in names[1:7]:
         (audio / f"{name}.txt").write_text(expected[name])
@@ -117,6 +122,44 @@ def test_every_transcript_beside_the_audio_that_is_not_utf8_is_named_at_once(an4
     assert str(e.value).endswith(": it is UTF-16 (a byte-order mark FF FE or FE FF); save it as UTF-8, e.g. "
                                  "iconv -f UTF-16 -t UTF-8"), str(e.value)
     assert not (tmp_path / "data").exists()
+
+
+def test_transcripts_not_utf8_in_several_encodings_each_get_their_own_conversion(an4_root, tmp_path, monkeypatch):
+    """Three UTF-16 transcripts and a Latin-1 one beside the audio: the error gave the first's
+    'iconv -f UTF-16' and listed all four to 'convert them all', the Latin-1 one too (iconv made
+    it garbage), and listed them under the audio folder where the first was an absolute path.
+    Each file now gets the iconv for what it is, every path as the folder was given, joined; the
+    commands as printed convert every file and the folder then reads."""
+    expected = make_user_corpus(an4_root, tmp_path / "c", 8, layout="beside")
+    monkeypatch.chdir(tmp_path)
+    audio = Path("c/audio")
+    names = sorted(expected)
+    texts = {n: f"{expected[n]} CAF\xc9" for n in names}
+    for name in names[:3]:
+        (audio / f"{name}.txt").write_bytes(texts[name].encode("utf-16"))      # Notepad's 'Unicode'
+    (audio / f"{names[3]}.txt").write_bytes(texts[names[3]].encode("latin-1"))  # an older corpus's É
+    (audio / f"{names[4]}.txt").write_bytes(texts[names[4]].encode("utf-16-le"))  # an exporter's, no BOM
+    for name in names[5:]:
+        (audio / f"{name}.txt").write_text(texts[name], encoding="utf-8")
+    with pytest.raises(AsrkitError) as e:
+        make_data_dir(audio, tmp_path / "data", speaker_from_dir=True)
+    message = str(e.value)
+    assert message.startswith(f"c/audio/{names[0]}.txt: not UTF-8 text (invalid start byte at byte 0): it is "
+                              f"UTF-16 "), message
+    assert "5 of the 8 transcripts beside the audio are not UTF-8" in message and "them all" not in message
+    groups = re.findall(r"(\d+) ([^;:]+?), (?:if Latin-1 or Windows-1252 )?convert with (iconv -f \S+ -t UTF-8): "
+                        r"([^;]+)", message)
+    assert [(n, cmd, paths.split()) for n, _, cmd, paths in groups] == [
+        ("3", "iconv -f UTF-16 -t UTF-8", [f"c/audio/{n}.txt" for n in names[:3]]),
+        ("1", "iconv -f WINDOWS-1252 -t UTF-8", [f"c/audio/{names[3]}.txt"]),
+        ("1", "iconv -f UTF-16LE -t UTF-8", [f"c/audio/{names[4]}.txt"])], message
+    assert "encoding unknown" in groups[1][1] and "without a byte-order mark" in groups[2][1]
+    for _, _, cmd, paths in groups:
+        for path in shlex.split(paths):
+            converted = subprocess.run(cmd.split() + [path], check=True, capture_output=True).stdout
+            Path(path).write_bytes(converted)
+    make_data_dir(audio, tmp_path / "data", speaker_from_dir=True)
+    assert sorted(DataDir(tmp_path / "data").read("text").values()) == sorted(texts.values())
 
 
 def test_bad_inputs_are_counted_skips_or_clear_errors(an4_root, tmp_path):
