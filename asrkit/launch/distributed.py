@@ -532,8 +532,9 @@ def _from_slurm(env: Mapping[str, str]) -> DistInfo:
 def reserve_port(host: str = "127.0.0.1") -> "socket.socket":
     """A port for a rendezvous on this machine, held: a bound socket (SO_REUSEADDR, not listening)
     whose ``getsockname()[1]`` is the port; keep it open until the ranks are done with the port.
-    Needed by asrkit-launch --ntasks and asrkit-train --ngpu, which pick MASTER_PORT for processes
-    they start.
+    Needed by asrkit-train --ngpu, which picks MASTER_PORT for the torch ranks it starts. Not by
+    asrkit-launch --ntasks: its command may be anyone's, and a server binding MASTER_PORT without
+    SO_REUSEADDR (a plain socket, socketserver.TCPServer) is refused a held port (EADDRINUSE).
 
     A port found free and let go (bind to 0, close) was free for anyone until rank 0 bound it a
     second or more later: two launches at once could get the same one, and an outgoing

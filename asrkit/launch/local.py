@@ -21,7 +21,6 @@ import time
 from collections import deque
 from typing import Iterator, Optional
 
-from asrkit.launch.distributed import reserve_port
 from asrkit.launch.job import (FailureWarnings, JobResult, KeptLogs, Launch, LaunchResult, check_logs, log_error,
                                log_footer, log_header, make_log_dir, rotate_log)
 from asrkit.utils.errors import AsrkitError
@@ -158,10 +157,11 @@ class _Job:
             raise
         wait_for_gate = (f"read -r -u {gate} _ || {{ echo 'asrkit-launch ended before this job could start' >&2; "
                          f"exit 1; }}; exec {gate}<&-; ")
-        # MASTER_PORT stays held until the job's tasks have ended (reserve_port says why).
-        self._port: Optional[socket.socket] = None
+        # MASTER_PORT is found free and let go, not held as asrkit-train --ngpu holds its own
+        # (distributed.reserve_port): the command is anyone's, and a held port refuses the plain
+        # bind (no SO_REUSEADDR: socket, socketserver.TCPServer) of a command serving on it itself.
         try:
-            self._port = reserve_port() if launch.ntasks > 1 else None
+            port = _free_port() if launch.ntasks > 1 else None
         except OSError as e:  # (EMFILE, ENOBUFS) before anything ran: no empty log left behind
             log.close()
             self._close_gate()
@@ -171,7 +171,7 @@ class _Job:
                     os.unlink(self.log)
             raise AsrkitError(f"cannot start {what} (log {self.log}): no port for its tasks' rendezvous: "
                               f"{e.strerror}") from None
-        envs = _task_envs(launch.ntasks, launch.thread_env(), self._port.getsockname()[1] if self._port else None)
+        envs = _task_envs(launch.ntasks, launch.thread_env(), port)
         try:
             with log:
                 log.write(log_header(command, self.started, extra))
@@ -186,7 +186,6 @@ class _Job:
             # A job runs whole or not at all: the tasks started before the one that failed are not
             # known to the launcher yet, and ran on unowned.
             self.kill()
-            self._release_port()
             if not self.procs and _own_log_file(self.log):
                 # nothing ran: an empty log would only mislead
                 with contextlib.suppress(OSError):
@@ -203,7 +202,6 @@ class _Job:
             self._waiter.start()
         except RuntimeError as e:  # "can't start new thread": the job would run with no one to wait for it
             self.kill()
-            self._release_port()
             raise AsrkitError(f"cannot wait for {what} (log {self.log}): {e}; lower --max-jobs-run") from None
 
     def _wait(self, done: "queue.SimpleQueue[_Job]") -> None:
@@ -227,13 +225,7 @@ class _Job:
                 p.wait()
         codes = [_exit_code(p.returncode) for p in self.procs]
         self.code = first_failure if first_failure is not None else next((c for c in codes if c != 0), 0)
-        self._release_port()
         done.put(self)
-
-    def _release_port(self) -> None:
-        if self._port is not None:
-            self._port.close()
-            self._port = None
 
     def release(self) -> None:
         """Let the tasks run the command (the reaper knows them now)."""
@@ -364,6 +356,12 @@ def _task_envs(ntasks: int, extra: dict, port: Optional[int]) -> list[Optional[d
                    MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
         envs.append(env)
     return envs
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def _exit_code(returncode: int) -> int:
