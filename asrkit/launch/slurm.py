@@ -332,26 +332,51 @@ def _submit(launch: Launch, config: SlurmConfig, args: list, script: Path, statu
     return job_id
 
 
-# sbatch's own SLURM_* inputs (its man page), kept; SRUN_CPUS_PER_TASK is what salloc/sbatch -c
-# hand srun (Slurm 22.05+), the enclosing job's like the rest.
-_SUBMIT_INPUTS = {"SLURM_CONF", "SLURM_CLUSTERS", "SLURM_DEBUG_FLAGS", "SLURM_EXIT_ERROR", "SLURM_HINT",
-                  "SLURM_STEP_KILLED_MSG_NODE_ID", "SLURM_UMASK"}
+# What Slurm sets for a job and its steps: the OUTPUT ENVIRONMENT VARIABLES of salloc, sbatch and
+# srun (their 22.05 man pages; a few of other versions, --pty's, SPANK plugins' options, and
+# SLURM_WORKING_CLUSTER, which srun sets unlisted). Only these are the enclosing job's; any other
+# SLURM_* is a setting of the user's own (srun's INPUT variables: SLURM_MPI_TYPE, SLURM_CPU_BIND,
+# SLURM_LABELIO, SLURM_UNBUFFEREDIO, SLURM_OVERLAP, SLURM_EXACT, ...), which reaches the new job's
+# srun as it does outside a job. A name that is both (SLURM_NTASKS, SLURM_MEM_PER_NODE,
+# SLURM_DISTRIBUTION) counts as the job's: inside a job, the job set it.
+_JOB_OUTPUTS = frozenset("""
+    SLURM_CLUSTER_NAME SLURM_CONTAINER SLURM_DISTRIBUTION SLURM_DIST_PLANESIZE SLURM_EXPORT_ENV
+    SLURM_GPU_BIND SLURM_GPU_FREQ SLURM_GTIDS SLURM_JOBID SLURM_LAUNCH_NODE_IPADDR SLURM_LOCALID
+    SLURM_NNODES SLURM_NODEID SLURM_NODELIST SLURM_NODE_ALIASES SLURM_NPROCS SLURM_OVERCOMMIT
+    SLURM_PRIO_PROCESS SLURM_PROCID SLURM_PROFILE SLURM_RESTART_COUNT SLURM_SHARDS_ON_NODE SLURM_STEPID
+    SLURM_TASKS_PER_NODE SLURM_TASK_PID SLURM_THREADS_PER_CORE SLURM_CPU_FREQ_REQ SLURM_TRES_PER_TASK
+    SLURM_WORKING_CLUSTER SLURMD_NODENAME SRUN_CPUS_PER_TASK SRUN_DEBUG""".split())
+_JOB_OUTPUT_PREFIXES = ("SLURM_JOB_", "SLURM_STEP_", "SLURM_ARRAY_", "SLURM_HET_", "SLURM_CPUS_", "SLURM_GPUS",
+                        "SLURM_MEM_PER_", "SLURM_MEM_BIND", "SLURM_CPU_BIND_", "SLURM_NTASKS", "SLURM_SUBMIT_",
+                        "SLURM_SRUN_COMM_", "SLURM_TOPOLOGY_ADDR", "SLURM_PTY_", "SLURM_SPANK_", "SLURM_PACK_")
+# sbatch's own inputs among those names (SLURM_STEP_KILLED_MSG_NODE_ID; SLURM_UMASK is srun's
+# output of the user's own umask), kept.
+_SUBMIT_INPUTS = {"SLURM_STEP_KILLED_MSG_NODE_ID", "SLURM_UMASK"}
+
+
+def _is_job_output(name: str) -> bool:
+    """Whether ``name`` is a variable Slurm sets for a job or step (a heterogeneous job's
+    ``SLURM_*_HET_GROUP_<n>`` too), not a setting of the user's."""
+    if name in _SUBMIT_INPUTS:
+        return False
+    base = re.sub(r"_(HET|PACK)_GROUP_\d+$", "", name)
+    return base in _JOB_OUTPUTS or base.startswith(_JOB_OUTPUT_PREFIXES)
 
 
 def submit_env(env: Mapping[str, str]) -> dict:
-    """The environment sbatch is run with: ``env`` without the variables of the Slurm job the
-    launcher itself runs in (an ``salloc`` shell, a run.sh submitted with sbatch, an srun step).
+    """The environment sbatch is run with: ``env`` without the variables that the Slurm job the
+    launcher itself runs in was given (an ``salloc`` shell, a run.sh submitted with sbatch, an srun
+    step); a user's own SLURM_* settings (srun's inputs: SLURM_MPI_TYPE, SLURM_LABELIO, ...) stay.
 
-    ``--export=ALL`` carried them into the new job, where Slurm overwrites only those it sets for
-    that job: an ``salloc --mem 5G`` shell's SLURM_MEM_PER_NODE beside the job's own
-    SLURM_MEM_PER_CPU stopped every srun of an ``--ntasks 2`` job at "srun: fatal: SLURM_MEM_PER_CPU,
-    SLURM_MEM_PER_GPU, and SLURM_MEM_PER_NODE are mutually exclusive"; an ``salloc -c 8`` shell's
-    SLURM_CPUS_PER_TASK went to srun as the job's; SLURM_NTASKS=4 told a one-task training that it
-    was not started by srun. Outside a job nothing is dropped (a user's own SLURM_* settings)."""
+    ``--export=ALL`` carried the job's variables into the new job, where Slurm overwrites only
+    those it sets for that job: an ``salloc --mem 5G`` shell's SLURM_MEM_PER_NODE beside the job's
+    own SLURM_MEM_PER_CPU stopped every srun of an ``--ntasks 2`` job at "srun: fatal:
+    SLURM_MEM_PER_CPU, SLURM_MEM_PER_GPU, and SLURM_MEM_PER_NODE are mutually exclusive"; an
+    ``salloc -c 8`` shell's SLURM_CPUS_PER_TASK went to srun as the job's; SLURM_NTASKS=4 told a
+    one-task training that it was not started by srun. Outside a job nothing is dropped."""
     if not (env.get("SLURM_JOB_ID") or env.get("SLURM_JOBID")):
         return dict(env)
-    return {k: v for k, v in env.items()
-            if not ((k.startswith("SLURM_") and k not in _SUBMIT_INPUTS) or k in ("SRUN_CPUS_PER_TASK", "SLURMD_NODENAME"))}
+    return {k: v for k, v in env.items() if not _is_job_output(k)}
 
 
 def parsable_job_id(out: str) -> Optional[str]:

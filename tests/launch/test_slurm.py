@@ -299,3 +299,15 @@ def test_sigusr1_to_the_batch_shell_reaches_the_command(slurm_cluster, tmp_path,
     assert [(r.code, r.note) for r in result.results] == [(5, "")], result.results
     # (the whole process group has it, as with Slurm's own --signal: bash says its sleep got it too)
     assert check_log(tmp_path / "log/u.log", command, 5).count("got USR1") == ntasks
+
+
+def test_srun_settings_exported_inside_an_allocation_reach_the_submitted_job(slurm_cluster, tmp_path):
+    """Inside an allocation, every SLURM_* but sbatch's own inputs was dropped (1becfc2f), srun's
+    INPUT variables the user exported with them: SLURM_LABELIO=1 labelled the tasks' lines outside a
+    job and not inside one. Only what Slurm set for the allocation is dropped now."""
+    env = dict(slurm_cluster.env, OMP_NUM_THREADS="1", SLURM_LABELIO="1", **SALLOC_SHELL)
+    proc = subprocess.run([PY, "-m", "asrkit", "launch", "--backend", "slurm", "--ntasks", "2", "log/l.log",
+                           "echo rank $SLURM_PROCID"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, (proc.stderr, (tmp_path / "log/l.log").read_text())
+    assert sorted(check_log(tmp_path / "log/l.log", "echo rank $SLURM_PROCID", 0)) == ["0: rank 0", "1: rank 1"]

@@ -303,3 +303,36 @@ def test_only_the_pending_reasons_slurm_does_not_resolve_are_warned_of_once_each
     warned = [r.getMessage() for r in caplog.records]
     assert len(warned) == 2, warned
     assert "Slurm job 5 is pending (JobHeldUser: it is held (scontrol release))" in warned[0]
+
+
+# What an srun step inside `salloc -n 2 -c 1 --mem 100M` (Slurm 22.05, the test cluster) is given,
+# and srun's INPUT variables a user exported in it.
+STEP_ENV = {"SLURMD_NODENAME": "n1", "SLURM_CLUSTER_NAME": "c", "SLURM_CPUS_ON_NODE": "2", "SLURM_CPUS_PER_TASK": "1",
+            "SLURM_DISTRIBUTION": "cyclic", "SLURM_GTIDS": "0", "SLURM_JOBID": "1", "SLURM_JOB_CPUS_PER_NODE": "2",
+            "SLURM_JOB_CPUS_PER_NODE_PACK_GROUP_0": "2", "SLURM_JOB_ID": "1", "SLURM_JOB_NAME": "interactive",
+            "SLURM_JOB_NODELIST": "n1", "SLURM_JOB_NUM_NODES": "1", "SLURM_JOB_PARTITION": "debug",
+            "SLURM_LAUNCH_NODE_IPADDR": "10.0.0.1", "SLURM_LOCALID": "0", "SLURM_MEM_PER_NODE": "100",
+            "SLURM_NNODES": "1", "SLURM_NODEID": "0", "SLURM_NODELIST": "n1", "SLURM_NODE_ALIASES": "(null)",
+            "SLURM_NPROCS": "1", "SLURM_NTASKS": "1", "SLURM_PRIO_PROCESS": "0", "SLURM_PROCID": "0",
+            "SLURM_SRUN_COMM_HOST": "10.0.0.1", "SLURM_SRUN_COMM_PORT": "40609", "SLURM_STEPID": "0",
+            "SLURM_STEP_ID": "0", "SLURM_STEP_LAUNCHER_PORT": "40609", "SLURM_STEP_NODELIST": "n1",
+            "SLURM_STEP_NUM_NODES": "1", "SLURM_STEP_NUM_TASKS": "1", "SLURM_STEP_TASKS_PER_NODE": "1",
+            "SLURM_SUBMIT_DIR": "/home/u", "SLURM_SUBMIT_HOST": "login", "SLURM_TASKS_PER_NODE": "1",
+            "SLURM_TASK_PID": "20997", "SLURM_TOPOLOGY_ADDR": "n1", "SLURM_TOPOLOGY_ADDR_PATTERN": "node",
+            "SLURM_WORKING_CLUSTER": "c:10.0.0.2:6817:9728:109", "SRUN_DEBUG": "3", "SRUN_CPUS_PER_TASK": "1",
+            "SLURM_HET_SIZE": "2", "SLURM_NTASKS_HET_GROUP_1": "4", "SLURM_ARRAY_TASK_ID": "3",
+            "SLURM_MEM_BIND_TYPE": "local", "SLURM_CPU_BIND_TYPE": "mask_cpu:", "SLURM_GPUS_ON_NODE": "2"}
+USERS_OWN = {"SLURM_CONF": "/etc/slurm/x.conf", "SLURM_UMASK": "0022", "SLURM_LABELIO": "1",
+             "SLURM_UNBUFFEREDIO": "1", "SLURM_MPI_TYPE": "pmix", "SLURM_CPU_BIND": "cores", "SLURM_OVERLAP": "1",
+             "SLURM_EXACT": "1", "SLURM_KILL_BAD_EXIT": "1", "SLURM_HINT": "nomultithread", "PATH": "/bin"}
+
+
+def test_srun_settings_exported_inside_a_job_reach_the_submitted_job():
+    """Run inside a Slurm job, sbatch got none of the SLURM_* variables but its own seven inputs
+    (1becfc2f): srun's INPUT variables the user exported (SLURM_LABELIO, SLURM_UNBUFFEREDIO,
+    SLURM_MPI_TYPE, SLURM_CPU_BIND, ...) reached the new job's srun outside a job and not inside
+    one. Only what Slurm set for the enclosing job or step is dropped now."""
+    assert slurm.submit_env(dict(STEP_ENV, **USERS_OWN)) == USERS_OWN
+    assert slurm.submit_env(dict(SLURM_JOB_ID="7", **USERS_OWN)) == USERS_OWN
+    outside = dict(USERS_OWN, SLURM_NTASKS="4", SLURM_MEM_PER_NODE="5000")  # (a user's own settings)
+    assert slurm.submit_env(outside) == outside
