@@ -2,8 +2,8 @@
 # Combine Kaldi data dirs into one (as Kaldi's utils/combine_data.sh): every table present in
 # all sources is concatenated and sorted (C locale), spk2utt is rebuilt; spk2gender,
 # reco2file_and_channel and reco2dur are combined from the sources that have them. Utterance ids
-# must be unique across the sources; a speaker's or a recording's line may recur (kept once), but
-# not with another value.
+# must be unique across the sources; a speaker's or a segmented recording's line may recur (kept
+# once), but not with another value, nor a recording that another source has whole.
 #   e.g. bin/combine_data.sh data/train_960 data/train_clean_100 data/train_clean_360 data/train_other_500
 set -euo pipefail
 help_message="Usage: $0 <dest-data-dir> <src-data-dir> [<src-data-dir> ...]
@@ -72,22 +72,77 @@ done
 # 'sort -u' below kept either of them without a word. An utterance's tables stay unique.
 shared_ids=" spk2gender cmvn.scp reco2file_and_channel reco2dur "
 [ "$segmented" -eq 0 ] || shared_ids="$shared_ids wav.scp "
+# A shared table's line as its readers read it: the key, then the value with the white space
+# around it dropped (wav.scp, cmvn.scp: an rxfilename, read whole), or its fields one space apart.
+# 'meet  a.wav', 'meet<TAB>a.wav' and 'meet a.wav ' are one line: compared as they were written,
+# they were refused as 'different values'.
+read_as() {  # <table>
+  awk -v whole="$([ "$1" = wav.scp ] || [ "$1" = cmvn.scp ] && echo 1)" '{
+    v = $0; sub(/^[ \t]*[^ \t]+[ \t]*/, "", v); sub(/[ \t]+$/, "", v)
+    if (!whole) gsub(/[ \t]+/, " ", v)
+    print $1 " " v }'
+}
+# A whole-recording utterance of an unsegmented source ('meet', read as 'meet meet 0 -1') is no
+# recording other sources' segments may share: merged, the combination held that audio twice,
+# whole and in segments, without a word. Its wav.scp lines are kept apart by a mark of their source.
+shared_lines() {  # <src> <table>
+  if [ "$2" = wav.scp ] && [ ! -f "$1/segments" ]; then
+    table_lines "$1" "$2" | read_as "$2" | awk -v src="$1" '{ print $0 "\t" src }'
+  else
+    table_lines "$1" "$2" | read_as "$2"
+  fi
+}
+# For an error: one value, cut short where long.
+show_value() { local v=$1; [ "${#v}" -le 120 ] || v="${v:0:117}..."; printf "'%s'" "$v"; }
 combine=()
 for f in $tables; do
   n=0
   for src in "$@"; do ! has_table "$src" "$f" || n=$((n + 1)); done
   if [ "$n" -eq "$#" ] || { [ "$n" -gt 0 ] && [[ "$optional_tables" == *" $f "* ]]; }; then
     [ "$n" -eq "$#" ] || echo "$0: $f is in $n of $# sources: combined from those (validation warns of the speakers or recordings it lacks)" >&2
-    dups=$(for src in "$@"; do ! has_table "$src" "$f" || table_lines "$src" "$f"; done | { if [[ "$shared_ids" == *" $f "* ]]; then sort -u; else cat; fi; } \
+    shared=0; [[ "$shared_ids" != *" $f "* ]] || shared=1
+    dups=$(for src in "$@"; do
+             ! has_table "$src" "$f" || if [ "$shared" -eq 1 ]; then shared_lines "$src" "$f"; else table_lines "$src" "$f"; fi
+           done | { if [ "$shared" -eq 1 ]; then sort -u; else cat; fi; } \
       | awk '{ print $1 }' | sort | uniq -d | awk 'NR <= 3' | tr '\n' ' ')  # (head -3: uniq's SIGPIPE, pipefail)
     if [ -n "$dups" ]; then
-      # the sources of the first such id, each by its table
+      # the sources of the first such id, each by its table, with its value as read
       first=${dups%% *}
-      in=$(for src in "$@"; do
-             ! has_table "$src" "$f" || ! table_lines "$src" "$f" | awk -v k="$first" '$1 == k { found = 1 } END { exit !found }' \
-               || printf '%s\n' "$src/$f"
-           done | awk 'NR > 1 { printf " and " } { printf "%s", $0 }')
-      die "ids found in more than one source's $f$([[ "$shared_ids" == *" $f "* ]] && echo " with different values"): $dups(e.g. $first in $in)"
+      holders=()
+      values=()
+      whole=   # (wav.scp: the first source holding it with no segments, and the first with)
+      seg=
+      for src in "$@"; do
+        has_table "$src" "$f" || continue
+        value=$(table_lines "$src" "$f" | read_as "$f" | awk -v k="$first" '$1 == k && !n++ { sub(/^[^ ]* ?/, ""); print "=" $0 }')
+        [ -n "$value" ] || continue
+        holders+=("$src/$f")
+        values+=("${value#=}")
+        if [ "$f" = wav.scp ] && [ "$shared" -eq 1 ]; then
+          if [ -f "$src/segments" ]; then seg=${seg:-$src}; else whole=${whole:-$src}; fi
+        fi
+      done
+      if [ -n "$whole" ] && [ -n "$seg" ]; then
+        seg_value=$(table_lines "$seg" wav.scp | read_as wav.scp | awk -v k="$first" '$1 == k && !n++ { sub(/^[^ ]* ?/, ""); print }')
+        whole_value=$(table_lines "$whole" wav.scp | read_as wav.scp | awk -v k="$first" '$1 == k && !n++ { sub(/^[^ ]* ?/, ""); print }')
+        if [ "$seg_value" = "$whole_value" ]; then
+          die "recording $first is segmented in $seg and a whole-recording utterance in $whole (no segments file there): combined, its audio would be in the data twice, whole and in $seg's segments; leave one of them out of the combination"
+        fi
+        die "$first is a recording in $seg/wav.scp ($(show_value "$seg_value")) and a whole-recording utterance in $whole/wav.scp ($(show_value "$whole_value"); no segments file there): one id for two recordings; rename one of them in its source"
+      fi
+      in=
+      for i in "${!holders[@]}"; do
+        [ "$i" -eq 0 ] || { [ "$i" -eq $((${#holders[@]} - 1)) ] && in="$in and " || in="$in, "; }
+        if [ "$shared" -eq 1 ] && [ -z "$whole" ]; then in="$in$(show_value "${values[$i]}") in ${holders[$i]}"; else in="$in${holders[$i]}"; fi
+      done
+      if [ "$shared" -eq 1 ] && [ -z "$whole" ]; then
+        case $f in
+          spk2gender|cmvn.scp) what="a speaker has one $f line in every source that holds it: make them the same, or, if they are two speakers, rename one in its source" ;;
+          *) what="a recording has one $f line in every source that holds it: make them the same, or, if they are two recordings, rename one in its source (wav.scp, segments, reco2dur, reco2file_and_channel)" ;;
+        esac
+        die "ids found in more than one source's $f with different values: $dups(e.g. $first is $in): $what"
+      fi
+      die "ids found in more than one source's $f: $dups(e.g. $first in $in)"
     fi
     combine+=("$f")
   elif [ "$n" -gt 0 ]; then

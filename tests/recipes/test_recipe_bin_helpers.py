@@ -335,8 +335,10 @@ def test_combine_pieces_of_a_segmented_dir_that_share_a_recording(tmp_path):
     (tmp_path / "p2/wav.scp").write_text("meet /elsewhere/meet.wav\n")
     proc = run_sh([f"{BIN}/combine_data.sh", "other", "p1", "p2"], cwd=tmp_path, check=False)
     assert proc.returncode == 1 and proc.stderr.strip().endswith(
-        "ids found in more than one source's wav.scp with different values: meet (e.g. meet in p1/wav.scp and "
-        "p2/wav.scp)"), proc.stderr
+        f"ids found in more than one source's wav.scp with different values: meet (e.g. meet is '{wave}' in "
+        f"p1/wav.scp and '/elsewhere/meet.wav' in p2/wav.scp): a recording has one wav.scp line in every source "
+        f"that holds it: make them the same, or, if they are two recordings, rename one in its source (wav.scp, "
+        f"segments, reco2dur, reco2file_and_channel)"), proc.stderr
     assert not (tmp_path / "other").exists()
     # one utterance in two sources stays an error, even with identical lines
     make_dir(tmp_path / "p3", [("a-1", "a")])
@@ -345,3 +347,76 @@ def test_combine_pieces_of_a_segmented_dir_that_share_a_recording(tmp_path):
     proc = run_sh([f"{BIN}/combine_data.sh", "dup", "p1", "p3"], cwd=tmp_path, check=False)
     assert proc.returncode == 1 and "ids found in more than one source's segments: a-1 (e.g. a-1 in p1/segments " \
                                    "and p3/segments)" in proc.stderr, proc.stderr
+
+
+def _segmented_piece(path, utt, spk, start, wav_line):
+    make_dir(path, [(utt, spk)])
+    (path / "wav.scp").write_text(wav_line)
+    (path / "segments").write_text(f"{utt} meet {start} {start + 1.5}\n")
+
+
+def test_combine_reads_a_shared_recordings_lines_as_kaldi_does(tmp_path):
+    """Two pieces of one segmented dir whose lines for the shared recording differ only in white
+    space (a tab, a double space, a trailing space: one line to every table reader) were refused
+    as 'different values', and that message showed neither value. They are one line now, kept
+    once; lines that really differ are refused showing both, cut short where long."""
+    from asrkit.data.validate import validate_data_dir
+
+    wave = sorted((REPO / "egs/yesno/asr1/corpus/waves_yesno").glob("*.wav"))[0]
+    _segmented_piece(tmp_path / "p1", "a-1", "a", 0.0, f"meet {wave}\n")
+    _segmented_piece(tmp_path / "p2", "b-1", "b", 2.0, f"meet\t{wave} \n")
+    _segmented_piece(tmp_path / "p3", "c-1", "c", 4.0, f"meet  {wave}\n")
+    (tmp_path / "p1/reco2dur").write_text("meet 6.1\n")
+    (tmp_path / "p2/reco2dur").write_text("meet\t6.1 \n")
+    (tmp_path / "p1/reco2file_and_channel").write_text("meet meet A\n")
+    (tmp_path / "p3/reco2file_and_channel").write_text("meet  meet\tA\n")
+    proc = run_sh([f"{BIN}/combine_data.sh", "all", "p1", "p2", "p3"], cwd=tmp_path)
+    assert "WARNING" not in proc.stderr, proc.stderr
+    assert read_table(tmp_path / "all/wav.scp") == {"meet": str(wave)}
+    assert list(read_table(tmp_path / "all/segments")) == ["a-1", "b-1", "c-1"]
+    assert read_table(tmp_path / "all/reco2dur") == {"meet": "6.1"}
+    assert [str(p) for p in validate_data_dir(tmp_path / "all")] == []
+    # really different: both values shown, a long one cut short, and what to do
+    long = "sox " + "/a/very/long/folder/of/the/corpus" * 5 + "/meet.flac -t wav - |"
+    (tmp_path / "p2/wav.scp").write_text(f"meet {long}\n")
+    proc = run_sh([f"{BIN}/combine_data.sh", "other", "p1", "p2"], cwd=tmp_path, check=False)
+    assert proc.returncode == 1 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert f"(e.g. meet is '{wave}' in p1/wav.scp and '{long[:117]}...' in p2/wav.scp)" in proc.stderr, proc.stderr
+    assert "make them the same, or, if they are two recordings, rename one" in proc.stderr
+    (tmp_path / "p2/reco2dur").write_text("meet 6.2\n")
+    (tmp_path / "p2/wav.scp").write_text(f"meet {wave}\n")
+    proc = run_sh([f"{BIN}/combine_data.sh", "other", "p1", "p2"], cwd=tmp_path, check=False)
+    assert proc.returncode == 1 and "ids found in more than one source's reco2dur with different values: meet (e.g. " \
+                                   "meet is '6.1' in p1/reco2dur and '6.2' in p2/reco2dur)" in proc.stderr, proc.stderr
+    assert not (tmp_path / "other").exists()
+
+
+def test_combine_refuses_a_recording_one_source_has_whole_and_another_in_segments(tmp_path):
+    """An unsegmented source's utterance 'meet' (the whole recording, read as 'meet meet 0 -1')
+    and a segmented source's segments of recording 'meet' had one wav.scp line and were merged
+    without a word: the combination held 'meet meet 0 -1' and 'a-1 meet 0 1.5', that audio twice.
+    Refused again, naming the recording and both sources; identical lines of two segmented
+    sources stay merged."""
+    wave = sorted((REPO / "egs/yesno/asr1/corpus/waves_yesno").glob("*.wav"))[0]
+    _segmented_piece(tmp_path / "seg", "a-1", "a", 0.0, f"meet {wave}\n")
+    make_dir(tmp_path / "whole", [("meet", "m")])
+    (tmp_path / "whole/wav.scp").write_text(f"meet {wave}\n")
+    for order in (["seg", "whole"], ["whole", "seg"]):
+        proc = run_sh([f"{BIN}/combine_data.sh", "all", *order], cwd=tmp_path, check=False)
+        assert proc.returncode == 1 and proc.stderr.strip() == (
+            f"{BIN}/combine_data.sh: recording meet is segmented in seg and a whole-recording utterance in whole (no "
+            f"segments file there): combined, its audio would be in the data twice, whole and in seg's segments; "
+            f"leave one of them out of the combination"), proc.stderr
+        assert not (tmp_path / "all").exists()
+    # another file under the recording's id: one id for two recordings
+    (tmp_path / "whole/wav.scp").write_text("meet /elsewhere/meet.wav\n")
+    proc = run_sh([f"{BIN}/combine_data.sh", "all", "seg", "whole"], cwd=tmp_path, check=False)
+    assert proc.returncode == 1 and (f"meet is a recording in seg/wav.scp ('{wave}') and a whole-recording utterance "
+                                     f"in whole/wav.scp ('/elsewhere/meet.wav'; no segments file there): one id for "
+                                     f"two recordings") in proc.stderr, proc.stderr
+    # two segmented sources sharing it, beside an unsegmented one with other ids: merged
+    _segmented_piece(tmp_path / "seg2", "b-1", "b", 2.0, f"meet {wave}\n")
+    make_dir(tmp_path / "other", [("o-1", "o")])
+    run_sh([f"{BIN}/combine_data.sh", "all", "seg", "seg2", "other"], cwd=tmp_path)
+    assert read_table(tmp_path / "all/segments") == {"a-1": "meet 0.0 1.5", "b-1": "meet 2.0 3.5",
+                                                     "o-1": "o-1 0 -1"}
