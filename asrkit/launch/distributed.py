@@ -88,14 +88,16 @@ def detect_distributed(env: Optional[Mapping[str, str]] = None, local_processes:
                        "`srun asrkit-train ...` for one task per GPU", env["SLURM_NTASKS"], how)
         return None
     elif "SLURM_PROCID" not in env and (env.get("SLURM_JOB_ID") or env.get("SLURM_JOBID")) and \
-            env.get("SLURM_NTASKS") and _int(env, "SLURM_NTASKS") > 1:
+            (ascii_int(env.get("SLURM_NTASKS", "").strip()) or 0) > 1:
         # The batch script's twin: an `salloc -n 4` shell (Slurm's variables, no task of its own)
         # trained alone without a word, on the host salloc ran on, not on the allocated nodes.
+        # A SLURM_NTASKS that is no number is not refused: this process trains alone whatever it
+        # says, as it did before this warning.
         job = env.get("SLURM_JOB_ID") or env.get("SLURM_JOBID")
         how = ("as one process" if local_processes <= 1 else
-               f"in the {local_processes} processes --ngpu {local_processes} starts on this host")
+               f"in the {local_processes} processes --ngpu {local_processes} starts")
         logger.warning("SLURM_NTASKS=%s of Slurm job %s, but not started by srun (no SLURM_PROCID: an salloc shell?): "
-                       "training %s, here on %s, not as the job's tasks on %s; run `srun asrkit-train ...` in it "
+                       "training %s here on %s, not as the job's tasks on %s; run `srun asrkit-train ...` in it "
                        "for one task per GPU", env["SLURM_NTASKS"], job, how, _hostname(),
                        env.get("SLURM_JOB_NODELIST") or env.get("SLURM_NODELIST") or "its nodes")
         return None

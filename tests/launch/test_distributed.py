@@ -232,15 +232,34 @@ def test_an_salloc_shell_of_several_tasks_says_it_trains_alone(caplog):
     env = {"SLURM_JOB_ID": "9", "SLURM_NTASKS": "4", "SLURM_NPROCS": "4", "SLURM_JOB_NODELIST": "gpu[07-08]"}
     assert detect_distributed(env) is None
     assert "SLURM_NTASKS=4 of Slurm job 9, but not started by srun (no SLURM_PROCID: an salloc shell?): training " \
-           "as one process, here on " in caplog.text, caplog.text
+           "as one process here on " in caplog.text, caplog.text
     assert "not as the job's tasks on gpu[07-08]; run `srun asrkit-train ...` in it" in caplog.text
     caplog.clear()
     assert detect_distributed(env, local_processes=4) is None
-    assert "training in the 4 processes --ngpu 4 starts on this host, here on " in caplog.text, caplog.text
+    assert "training in the 4 processes --ngpu 4 starts here on " in caplog.text, caplog.text
     caplog.clear()
     # one task asked for (salloc's default), or no allocation at all: nothing to say
     for quiet in ({**env, "SLURM_NTASKS": "1"}, {"SLURM_NTASKS": "4"}):
         assert detect_distributed(quiet) is None
+    assert caplog.text == ""
+
+
+def test_an_salloc_shell_says_where_it_trains_once_and_takes_any_ntasks(caplog):
+    """fd0b9038's warning said the host twice with --ngpu ('starts on this host, here on vm'), and
+    refused a SLURM_NTASKS that is no number (an AsrkitError) where asrkit-train had trained as one
+    process: this process trains alone whatever the variable says, so it is taken as unknown."""
+    import socket
+
+    host = socket.gethostname().split(".")[0]
+    env = {"SLURM_JOB_ID": "9", "SLURM_NTASKS": "4", "SLURM_JOB_NODELIST": "gpu[07-08]"}
+    assert detect_distributed(env, local_processes=2) is None
+    assert f"training in the 2 processes --ngpu 2 starts here on {host}, not as the job's tasks on gpu[07-08]" \
+        in caplog.text, caplog.text
+    assert caplog.text.count(host) == 1 and "this host" not in caplog.text, caplog.text
+    caplog.clear()
+    for ntasks in ("x", "", " ", "4x"):
+        assert detect_distributed({**env, "SLURM_NTASKS": ntasks}) is None
+        assert detect_distributed({**env, "SLURM_NTASKS": ntasks}, local_processes=2) is None
     assert caplog.text == ""
 
 
