@@ -91,9 +91,11 @@ def _warn_twice(p: Path, first: Path, given: bool = True) -> None:
                 f"the same file as {first}{' (given twice)' if given else ''}")
 
 
-def _checkpoints(exp_dir: Path, only: Optional[Sequence[int]], warn: bool = False) -> Dict[int, Path]:
+def _checkpoints(exp_dir: Path, only: Optional[Sequence[int]], warn: bool = False,
+                 same: Optional[Dict[int, Path]] = None) -> Dict[int, Path]:
     """Epoch -> checkpoint of the exp dir, of the epochs ``only`` where given; a file that is
-    another epoch's too (a symlink) only under the earlier epoch (``warn``: saying so)."""
+    another epoch's too (a symlink) only under the earlier epoch (``warn``: saying so; ``same``
+    gets each such epoch and the earlier epoch's path)."""
     found = ckpt.list_checkpoints(exp_dir)
     found = found if only is None else {e: p for e, p in found.items() if e in set(only)}
     # epoch3.pt -> epoch2.pt was averaged as two epochs: one checkpoint's weights counted twice.
@@ -103,10 +105,18 @@ def _checkpoints(exp_dir: Path, only: Optional[Sequence[int]], warn: bool = Fals
         if key is not None and key in first:
             if warn:
                 _warn_twice(found[e], first[key], given=False)
+            if same is not None:
+                same[e] = first[key]
             del found[e]
         elif key is not None:
             first[key] = found[e]
     return found
+
+
+def _same_files(same: Dict[int, Path], epochs: Sequence[int]) -> str:
+    """'epoch3.pt is epoch2.pt' for each of ``epochs`` (up to three), for a warning."""
+    shown = [f"epoch{e}.pt is {same[e].name}" for e in epochs[:3]]
+    return ", ".join(shown) + (", ..." if len(epochs) > 3 else "")
 
 
 def _ranked(exp_dir: Path, num: int, metric: Optional[str],
@@ -116,7 +126,8 @@ def _ranked(exp_dir: Path, num: int, metric: Optional[str],
     if not Path(exp_dir).is_dir():  # (a typo in the path read as "no checkpoints" in a dir that is not there)
         raise AsrkitError(f"{exp_dir}: no such exp dir" if not Path(exp_dir).exists() else f"{exp_dir}: not a directory")
     ckpt.refuse_checkpoints_folder(exp_dir)
-    found = _checkpoints(exp_dir, only, warn=True)
+    same: Dict[int, Path] = {}
+    found = _checkpoints(exp_dir, only, warn=True, same=same)
     if not found:
         raise AsrkitError(f"{Path(exp_dir) / 'checkpoints'}: no checkpoints (epoch<N>.pt) to average")
     if max_epoch is not None:
@@ -156,7 +167,14 @@ def _ranked(exp_dir: Path, num: int, metric: Optional[str],
         log.warning("epoch(s) %s have a non-finite %s (the run diverged there): left out of the average",
                     ", ".join(map(str, sorted(diverged))), metric)
         ranked = [e for e in ranked if e not in diverged]
-    gone = [e for e in every[:num] if e not in found]
+    # An epoch whose file is an earlier epoch's (epoch3.pt -> epoch2.pt) has a checkpoint, averaged
+    # once under the earlier epoch: blaming training.keep_best for it sent the user to the config.
+    linked = [e for e in every[:num] if e in same]
+    if linked:
+        log.warning("epoch(s) %s are among the %d best by %s but their checkpoint is an earlier epoch's file (%s): "
+                    "averaging the best that remain, %s", ", ".join(map(str, linked)), num, metric,
+                    _same_files(same, linked), ", ".join(map(str, ranked[:num])) or "none")
+    gone = [e for e in every[:num] if e not in found and e not in same]
     if gone and max_epoch is None:
         # Ranked by another metric than the one training kept checkpoints by (or asked for more
         # than it kept), the best epochs may be deleted ones: averaging the rest silently passed
@@ -170,8 +188,12 @@ def _ranked(exp_dir: Path, num: int, metric: Optional[str],
         # metric) claimed a ranking that was never made
         ranked, metric = sorted(found, reverse=True), "latest"
     if len(ranked) < num:
-        log.warning("%d checkpoint(s) asked for, %d available (%s): averaging %d", num, len(ranked),
-                    "of those given" if only is not None else "training.keep_best limits how many are kept",
+        why = ["of those given" if only is not None else "training.keep_best limits how many are kept"]
+        if same:
+            # (epoch3.pt -> epoch2.pt took one: keep_best is named only where the links alone fall short)
+            why = [f"{_same_files(same, sorted(same))}: one file, averaged once"] + \
+                (why if len(ranked) + len(same) < num else [])
+        log.warning("%d checkpoint(s) asked for, %d available (%s): averaging %d", num, len(ranked), "; ".join(why),
                     len(ranked))
     return ranked[:num], metric, record
 

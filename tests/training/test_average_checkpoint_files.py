@@ -92,3 +92,23 @@ def test_a_checkpoint_given_twice_is_named(trained, tmp_path):  # noqa: F811
     # distinct checkpoints: no such warning
     code, err = _run_inproc("average", "--out", tmp_path / "d.pt", ckpts / "epoch1.pt", ckpts / "epoch2.pt")
     assert code == 0 and "given twice" not in err and "the same file" not in err, err
+
+
+def test_a_checkpoint_linked_under_another_epoch_is_the_reason_given_for_fewer(trained, tmp_path):  # noqa: F811
+    """With epoch3.pt a link to epoch2.pt and '--num 3' from the exp dir, the link was averaged once
+    and the count's warning then blamed the config: '3 checkpoint(s) asked for, 2 available
+    (training.keep_best limits how many are kept)', which kept all three. It names the link now;
+    keep_best only where the link alone does not account for the shortfall."""
+    exp = tmp_path / "exp"
+    shutil.copytree(trained, exp)
+    (exp / "checkpoints" / "epoch3.pt").symlink_to("epoch2.pt")
+    code, err = _run_inproc("average", "--num", "3", "--out", tmp_path / "a.pt", exp)
+    assert code == 0, err
+    assert ("3 checkpoint(s) asked for, 2 available (epoch3.pt is epoch2.pt: one file, averaged once): "
+            "averaging 2") in err, err
+    assert "keep_best" not in err, err
+    assert sorted(load_package(tmp_path / "a.pt").meta.extra["epochs"]) == [1, 2]
+    code, err = _run_inproc("average", "--num", "5", "--out", tmp_path / "b.pt", exp)
+    assert code == 0, err
+    assert ("5 checkpoint(s) asked for, 2 available (epoch3.pt is epoch2.pt: one file, averaged once; "
+            "training.keep_best limits how many are kept): averaging 2") in err, err
