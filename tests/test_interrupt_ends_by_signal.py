@@ -175,6 +175,24 @@ def test_a_python_program_importing_asrkit_keeps_its_own_excepthook(tmp_path, na
     assert proc.stdout.decode().split() == ["True"], proc.stderr.decode()
 
 
+def _ctrl_c_at_score(where: str) -> str:
+    """Python source that sends this process SIGINT while asrkit imports the score subcommand or
+    while click parses its arguments: a fixed point of the run, not a time."""
+    if where == "importing the subcommand":
+        return ("_import = importlib.import_module\n"
+                "def import_module(name, package=None):\n"
+                "    if name == 'asrkit.cli.score':\n"
+                "        os.kill(os.getpid(), signal.SIGINT)\n"
+                "    return _import(name, package)\n"
+                "importlib.import_module = import_module\n")
+    return ("_parse = click.core.Command.parse_args\n"
+            "def parse_args(self, ctx, args):\n"
+            "    if self.name == 'score':\n"
+            "        os.kill(os.getpid(), signal.SIGINT)\n"
+            "    return _parse(self, ctx, args)\n"
+            "click.core.Command.parse_args = parse_args\n")
+
+
 @pytest.mark.parametrize("where", ["importing the subcommand", "parsing its arguments"])
 def test_ctrl_c_before_the_command_runs_says_one_line(tmp_path, where):
     """'asrkit score ...' stopped by Ctrl-C while the group imports the subcommand's module (0.15 s
@@ -185,21 +203,7 @@ def test_ctrl_c_before_the_command_runs_says_one_line(tmp_path, where):
     script.write_text(
         "import importlib, os, runpy, signal, sys\n"
         "import click.core\n"
-        "def ctrl_c():\n"
-        "    os.kill(os.getpid(), signal.SIGINT)\n"
-        + ("_import = importlib.import_module\n"
-           "def import_module(name, package=None):\n"
-           "    if name == 'asrkit.cli.score':\n"
-           "        ctrl_c()\n"
-           "    return _import(name, package)\n"
-           "importlib.import_module = import_module\n"
-           if where == "importing the subcommand" else
-           "_parse = click.core.Command.parse_args\n"
-           "def parse_args(self, ctx, args):\n"
-           "    if self.name == 'score':\n"
-           "        ctrl_c()\n"
-           "    return _parse(self, ctx, args)\n"
-           "click.core.Command.parse_args = parse_args\n")
+        + _ctrl_c_at_score(where)
         + "sys.argv[0] = 'asrkit'\n"
         "runpy.run_module('asrkit', run_name='__main__', alter_sys=True)\n")
     proc = subprocess.run([sys.executable, str(script), "score", "ref", "ref"], cwd=tmp_path, capture_output=True,
@@ -305,19 +309,7 @@ def test_ctrl_c_before_a_library_call_runs_stays_clicks(tmp_path, where):
     program to handle, as a Ctrl-C in the command itself leaves its signals to the program. The
     SIGINT comes at that import or that parse (no timing)."""
     (tmp_path / "ref").write_text("u1 A\n")
-    inject = ("_import = importlib.import_module\n"
-              "def import_module(name, package=None):\n"
-              "    if name == 'asrkit.cli.score':\n"
-              "        os.kill(os.getpid(), signal.SIGINT)\n"
-              "    return _import(name, package)\n"
-              "importlib.import_module = import_module\n"
-              if where == "importing the subcommand" else
-              "_parse = click.core.Command.parse_args\n"
-              "def parse_args(self, ctx, args):\n"
-              "    if self.name == 'score':\n"
-              "        os.kill(os.getpid(), signal.SIGINT)\n"
-              "    return _parse(self, ctx, args)\n"
-              "click.core.Command.parse_args = parse_args\n")
+    inject = _ctrl_c_at_score(where)
     proc = _user_program(
         tmp_path / "host.py",
         "import importlib, os, signal, sys\n"
