@@ -409,6 +409,9 @@ _READ_TO_STATED_SIZE = ("AU", "AIFF", "CAF")
 # 0x7f000000 (0x7f000004 for 24-bit stereo). A cut-off AIFF through 'cat x.aiff |' states its real
 # size, which was taken for such a placeholder and read as the shorter audio without a word.
 _AIFF_STREAM_PLACEHOLDER = 0x7E000000
+# A W64 stream's data size at or above this is no size but a placeholder (ffmpeg's INT64_MAX on a
+# pipe): no stream of 2^62 bytes exists to be cut off.
+_W64_STREAM_PLACEHOLDER = 1 << 62
 
 
 class _Stated(NamedTuple):
@@ -428,7 +431,7 @@ def _declared_samples(read_at: Callable[[int, int], bytes], streamed: bool) -> O
     """What the header of a NIST SPHERE, AU, AIFF/AIFF-C, CAF or Wave64 file states of its samples
     (:class:`_Stated`); None for anything else or an unknown size. An AIFF stream's size larger
     than its samples is a truncation only below sox's placeholder (:data:`_AIFF_STREAM_PLACEHOLDER`),
-    and a W64 stream's only where it is more than the data chunk's own header."""
+    and a W64 stream's only where it is more than the data chunk's own header and below 2^62."""
     head = read_at(0, 16)
     if head.startswith(b"NIST_1A\n"):
         try:
@@ -486,8 +489,10 @@ def _declared_samples(read_at: Callable[[int, int], bytes], streamed: bool) -> O
     if head == _W64_RIFF:
         for cid, pos, size in _w64_chunks(read_at):
             if cid == _W64_DATA:
-                if streamed and size <= 24:
-                    return None  # (a pipe writer's placeholder: sox's 23, whose stream is refused as rewritten)
+                if streamed and (size <= 24 or size >= _W64_STREAM_PLACEHOLDER):
+                    # a pipe writer's placeholder: sox's 23 (whose stream is refused as rewritten),
+                    # ffmpeg's INT64_MAX (libavformat's w64 muxer patches it only where it can seek)
+                    return None
                 return _Stated("W64", pos + 24, max(size - 24, 0))
     return None
 
