@@ -16,6 +16,7 @@ temporary files of a SIGKILLed run are removed by the next run that writes the s
 """
 from __future__ import annotations
 
+import shlex
 import sys
 import time
 from dataclasses import dataclass, field
@@ -105,6 +106,20 @@ _ASK_CHANNEL = "choose one with --channel N"
 _RECIPE_CHANNEL = "; in a recipe ./run.sh --fbank-args '--channel 0' (or --fbank-args '--resample --channel 0')"
 
 
+def _raw_channel_hint(entry: WavEntry) -> str:
+    """The wav.scp line that picks channel 0. A recipe with --feats-type raw trains on the audio as
+    wav.scp gives it, reading it as mono whatever --fbank-args say: --channel 0 got stage 1 through
+    and training then failed on the same recording."""
+    source = entry.source.strip()
+    key = entry.reco_id or entry.utt_id
+    if source.endswith("|") or source == "-":
+        line = f"{key} sox <file> -t wav - remix 1 |"
+    else:
+        line = f"{key} sox {shlex.quote(source)} -t wav - remix 1 |"
+    return f"; with --feats-type raw, which trains on the audio as wav.scp gives it, choose the channel " \
+           f"in wav.scp instead (sox counts from 1): {line}"
+
+
 def _run_job(entries: List[WavEntry], ark: IO[bytes], text: bool, config: FbankConfig, desc: str,
              allow_resample: bool = False) -> JobResult:
     """Extract ``entries`` into the open ``ark`` stream, skipping (and recording) bad utterances."""
@@ -133,7 +148,7 @@ def _run_job(entries: List[WavEntry], ark: IO[bytes], text: bool, config: FbankC
                 error = AsrkitError(f"{e} [{entry.where}: {entry.source}]")
         if error is not None:
             if _ASK_CHANNEL in str(error):
-                error = AsrkitError(f"{error}{_RECIPE_CHANNEL}")
+                error = AsrkitError(f"{error}{_RECIPE_CHANNEL}{_raw_channel_hint(entry)}")
             log.warning("skipping %s", error)
             result.failed.append((entry.utt_id, str(error)))
             continue

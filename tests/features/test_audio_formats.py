@@ -156,6 +156,13 @@ def test_stereo_downmix_or_one_channel(made, tmp_path):
     # (in a recipe the option goes through asr.sh's --fbank-args, which the log in dump/ did not say)
     assert "as Kaldi's --channel; in a recipe ./run.sh --fbank-args '--channel 0' (or --fbank-args '--resample " \
            "--channel 0')" in result.stderr, result.stderr
+    # --feats-type raw trains on the audio as wav.scp gives it, as mono: the hint gives the wav.scp
+    # line that picks the channel, which training's reader (mono expected) reads as channel 0
+    hint = result.stderr.split("choose the channel in wav.scp instead (sox counts from 1): ", 1)[1].splitlines()[0]
+    assert hint.startswith("st sox ") and hint.endswith(" -t wav - remix 1 |"), hint
+    require_program("sox")
+    got, _ = read_wav_source(hint.split(" ", 1)[1], "st", channel=EXPECT_MONO)
+    np.testing.assert_allclose(got, left, atol=1)
     assert "Traceback" not in result.stderr and leftovers(out) == []
     result = run_cli(compute_fbank_cli, ["--channel", "1", f"scp:{scp}", f"ark,scp:{out}/feats.ark,{out}/feats.scp"])
     assert result.exit_code == 0, result.stderr
