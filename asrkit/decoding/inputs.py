@@ -238,6 +238,8 @@ def _utf8_link_command(path: str) -> str:
     raw = os.fsencode(os.path.abspath(path))
     source = "$'" + "".join(chr(b) if 32 <= b < 127 and b not in b"'\\" else f"\\x{b:02x}" for b in raw) + "'"
     name = os.fsencode(os.path.basename(path)).decode("utf-8", "replace").replace("\ufffd", "_")
+    if name.startswith("-"):
+        name = "./" + name  # (ln took '-caf_.wav' for an option: 'ln: invalid option')
     return f"ln -s {source} {shlex.quote(name)}"
 
 
@@ -273,7 +275,7 @@ def file_utt_ids(paths: Sequence[str], renamed: Optional[List[Tuple[str, str]]] 
         except UnicodeEncodeError:
             # (a wav.scp was the other remedy given, but its lines are UTF-8 text: it refused the path too)
             raise AsrkitError(f"{p!r}: the file name is not UTF-8, so it cannot be an utterance id, nor can a "
-                              f"wav.scp name it; rename the file, or link to it under a UTF-8 name: "
+                              f"wav.scp line hold its name as it is; rename the file, or link to it under a UTF-8 name: "
                               f"{_utf8_link_command(str(p))}") from None
         if utt in first and os.path.abspath(first[utt]) == os.path.abspath(p):
             # (was "'/dev/stdin' and '/dev/stdin' both give utterance id 'stdin'", suggesting a
