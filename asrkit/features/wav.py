@@ -181,14 +181,17 @@ _MP3_SLACK = 4 * 1152
 
 
 def _decode(source, what: str, channel: Optional[int], max_samples: int, head: bytes,
-            facts: ContainerFacts, span: Optional[Tuple[float, float]] = None) -> Tuple[np.ndarray, int]:
+            facts: ContainerFacts, span: Optional[Tuple[float, float]] = None,
+            piped: Optional[bool] = None) -> Tuple[np.ndarray, int]:
     """Open ``source`` (a regular file's descriptor at offset 0, or bytes) with libsndfile and return
     int16-scale samples; the checks come before any sample is read. ``facts``: what
     :func:`~asrkit.features.containers.check_container` read of its header (a WAV's format tag for
     libsndfile's errors; whether an MP3's frame count is its tag's, not an estimate, and the samples
     per channel its frame headers add up to). ``span``: (start, end) seconds, the segment to
     return; an int16 WAV (whose length the header checks vouch for, with no float or decoding
-    checks to run over the rest) is read only there."""
+    checks to run over the rest) is read only there. ``piped``: the bytes are a wav.scp pipe's
+    output (True), a file's (False, and always for a descriptor), or either (None: stdin, a FIFO,
+    bytes a caller holds), for the advice an error gives."""
     import numpy as np
 
     sf = _soundfile()
@@ -223,11 +226,15 @@ def _decode(source, what: str, channel: Optional[int], max_samples: int, head: b
             # writing to a pipe leaves it. soundfile cannot read such a file to its end (its
             # remaining-frames check seeks, which fails there), and it was refused as "over the
             # limit of ... samples" at 2**63-1 frames.
-            # A stream is a pipe's output already: "read it through a pipe" sent its user in a circle.
-            how = ("write '-t wav' to the pipe instead (sox ... -t wav - |): a WAV stream reads to its end"
-                   if not isinstance(source, int) else
-                   "convert it (sox in.flac out.wav), or read it through a pipe in a wav.scp "
-                   "('<utt> sox <file> -t wav - |')")
+            # A pipe entry's output: "read it through a pipe" sent its user in a circle. stdin may be
+            # a file ('u1 -' with '< p.flac'), where there is no pipe to change: both, unless known.
+            to_wav = "write '-t wav' to the pipe instead (sox ... -t wav - |): a WAV stream reads to its end"
+            convert = "convert it (sox in.flac out.wav)"
+            if isinstance(source, int):
+                piped = False
+            how = (to_wav if piped else
+                   f"{convert}, or read it through a pipe in a wav.scp ('<utt> sox <file> -t wav - |')"
+                   if piped is False else f"{convert}; where a pipe writes it, {to_wav}")
             raise AsrkitError(f"{what}: {desc} audio whose header gives no length (a FLAC written to a pipe says 0 "
                               f"samples), which asrkit cannot read: {how}")
         if fmt == "MP3" and mp3_walked is not None and mp3_walked > frames + _MP3_SLACK:
@@ -422,11 +429,12 @@ def check_wav_file(path: str, what: str) -> None:
 
 
 def read_audio_bytes(data: bytes, what: str, streamed: bool = False, channel: Optional[int] = DOWNMIX,
-                     max_samples: int = DEFAULT_MAX_SAMPLES) -> Tuple[np.ndarray, int]:
+                     max_samples: int = DEFAULT_MAX_SAMPLES, piped: Optional[bool] = None) -> Tuple[np.ndarray, int]:
     """Decode a whole audio file held in memory into ``(samples (N,) float32 int16-scale, rate)``.
 
     ``what`` names the source in errors (e.g. ``utterance 'a1' (a1.wav)``). ``streamed``: the
     bytes came from a pipe, so a WAV data size of 0 is the streaming marker, not "no samples".
+    ``piped``: they are a wav.scp pipe entry's output (True), a file's (False), or unknown (None).
     """
     if len(data) == 0:
         raise AsrkitError(f"{what}: empty {'stream' if streamed else 'file'} (0 bytes)")
@@ -436,7 +444,7 @@ def read_audio_bytes(data: bytes, what: str, streamed: bool = False, channel: Op
         # libsndfile reads a 0-size data chunk as empty; 0xFFFFFFFF makes it read to the end.
         data = bytearray(data)
         data[riff.size_field:riff.size_field + 4] = b"\xff\xff\xff\xff"
-    return _decode(data, what, channel, max_samples, bytes(data[:4]), facts)
+    return _decode(data, what, channel, max_samples, bytes(data[:4]), facts, piped=piped)
 
 
 def _stream_cap(data: bytearray, what: str, max_samples: int, last_try: bool) -> Optional[int]:
@@ -591,6 +599,15 @@ def stdin_audio_bytes(max_samples: int) -> bytes:
     return data
 
 
+def _stdin_is_file() -> Optional[bool]:
+    """False where stdin is redirected from a regular file ('< p.flac'): no pipe wrote it. None
+    otherwise (a pipe from 'cat p.flac |' or from an encoder: either remedy may be the one)."""
+    try:
+        return False if stat.S_ISREG(os.fstat(0).st_mode) else None
+    except OSError:
+        return None
+
+
 def read_wav_source(source: str, what: str, channel: Optional[int] = DOWNMIX,
                     max_samples: int = DEFAULT_MAX_SAMPLES, pipes: bool = True,
                     stdin: bool = False, span: Optional[Tuple[float, float]] = None) -> Tuple[np.ndarray, int]:
@@ -625,13 +642,15 @@ def _read_wav_source(source: str, what: str, channel: Optional[int], max_samples
             data = stdin_audio_bytes(max_samples)
         except AsrkitError as e:
             raise AsrkitError(f"{what}: {e}") from None
-        return (*read_audio_bytes(data, what, streamed=True, channel=channel, max_samples=max_samples), False)
+        return (*read_audio_bytes(data, what, streamed=True, channel=channel, max_samples=max_samples,
+                                  piped=_stdin_is_file()), False)
     if pipes and source.endswith("|"):
         cmd = source[:-1].strip()
         data = _read_pipe(cmd, what, max_samples)
         if not data:
             raise AsrkitError(f"{what}: command '{cmd}' wrote no audio (0 bytes)")
-        return (*read_audio_bytes(data, what, streamed=True, channel=channel, max_samples=max_samples), False)
+        return (*read_audio_bytes(data, what, streamed=True, channel=channel, max_samples=max_samples,
+                                  piped=True), False)
     if stdin_closed_problem(source):  # asrkit-decode - <&-: "no such file" otherwise
         raise AsrkitError(f"{what}: stdin is closed")
     try:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import io
 import shlex
 import struct
+import subprocess
+import sys
 from typing import List
 
 import kaldiio
@@ -490,6 +492,25 @@ def test_a_flac_stream_of_unknown_length_says_to_write_wav_to_the_pipe(tmp_path,
     in_file = _refused(str(tmp_path / "streamed.flac"), "header gives no length")
     assert in_file.endswith("convert it (sox in.flac out.wav), or read it through a pipe in a wav.scp "
                             "('<utt> sox <file> -t wav - |')"), in_file
+
+
+def test_a_flac_of_unknown_length_on_stdin_from_a_file_is_told_to_convert_it(tmp_path, speech):
+    """'u1 -' in a wav.scp with stdin redirected from the FLAC ('< p.flac') was told to "write '-t
+    wav' to the pipe instead", where no pipe writes it: the conversion it needs is the file's. A
+    pipe into stdin ('cat p.flac |' or an encoder) may want either, and gets both."""
+    x, rate = speech
+    blob = bytearray(_encode(x, rate, "FLAC", "PCM_16"))
+    blob[18:26] = (int.from_bytes(blob[18:26], "big") & ~((1 << 36) - 1)).to_bytes(8, "big")
+    flac = tmp_path / "p.flac"
+    flac.write_bytes(bytes(blob))
+    code = ("import sys\nfrom asrkit.features.wav import read_wav_source\nfrom asrkit.utils.errors import AsrkitError\n"
+            "try:\n    read_wav_source('-', 'u1', stdin=True)\nexcept AsrkitError as e:\n    print(e)\n")
+    with open(flac, "rb") as f:
+        redirected = subprocess.run([sys.executable, "-c", code], stdin=f, capture_output=True, text=True).stdout
+    assert redirected.strip().endswith("which asrkit cannot read: convert it (sox in.flac out.wav), or read it "
+                                       "through a pipe in a wav.scp ('<utt> sox <file> -t wav - |')"), redirected
+    piped = subprocess.run([sys.executable, "-c", code], input=bytes(blob), capture_output=True).stdout.decode()
+    assert "convert it (sox in.flac out.wav); where a pipe writes it, write '-t wav' to the pipe instead" in piped, piped
 
 
 def test_compute_fbank_skips_and_counts_the_broken_files(tmp_path, an4_wavs, speech):
