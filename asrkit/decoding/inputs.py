@@ -25,7 +25,7 @@ import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, List, Optional, Sequence, Tuple
+from typing import Callable, Iterator, List, Optional, Sequence, Set, Tuple
 
 import numpy as np
 
@@ -58,6 +58,8 @@ class DecodeInputs:
     max_samples: int = DEFAULT_MAX_SAMPLES
     stdin_taken: Optional[str] = None  # another input the command reads from stdin (--model /dev/stdin)
     _entries: Optional[list] = field(default=None, init=False, repr=False)
+    # (the wav.scp read without its segments is warned of once however many times it is read)
+    _segments_said: Set[str] = field(default_factory=set, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if len([s for s in (self.feats, self.wav_scp, self.wavs or None) if s]) != 1:
@@ -154,7 +156,8 @@ class DecodeInputs:
             # recording from stdin: not when stdin is the id list.
             taken = self.stdin_taken or stdin_reader([("--utt-ids", self.utt_ids)])
             self._entries = read_wav_scp(self.wav_scp, self.segments, channel=self.channel,
-                                         max_samples=self.max_samples, stdin_taken=taken)
+                                         max_samples=self.max_samples, stdin_taken=taken,
+                                         segments_said=self._segments_said)
         return self._entries
 
     def wav_sources(self) -> dict:
@@ -183,7 +186,7 @@ class DecodeInputs:
             return [line.key for line in iter_table(spec.scp)]
         from asrkit.features.wav_scp import read_wav_scp
 
-        return [e.utt_id for e in read_wav_scp(self.wav_scp, self.segments)]
+        return [e.utt_id for e in read_wav_scp(self.wav_scp, self.segments, segments_said=self._segments_said)]
 
 
 # A Kaldi rspecifier ('scp:f.scp', 'ark,s,cs:f.ark') where an audio file is expected

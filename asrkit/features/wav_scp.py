@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import stat
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 from asrkit.data.datadir import parse_segment
 from asrkit.data.table import iter_table_fast
@@ -29,8 +29,6 @@ if TYPE_CHECKING:  # (numpy is loaded by the reader, when audio is read)
     import numpy as np
 
 log = get_logger(__name__)
-# wav.scp paths whose unused segments file was said (a command may read its wav.scp twice)
-_SEGMENTS_SAID: set = set()
 
 
 @dataclass(frozen=True)
@@ -101,24 +99,40 @@ def scp_path(wav_rspecifier: str) -> str:
     return spec
 
 
-def _say_unused_segments(path: str) -> None:
+def _say_unused_segments(path: str, said: Optional[Set[str]]) -> None:
     """A data dir's wav.scp read without the segments file beside it: its recordings became the
     utterances, whole and under their recording ids (the README's pipeline
     'asrkit-compute-fbank scp:data/test/wav.scp ark:- | ...' on a data dir with segments: one
-    61 s "utterance" for 23), and nothing said so until scoring or a fix-data-dir dropped them all."""
+    61 s "utterance" for 23), and nothing said so until scoring or a fix-data-dir dropped them all.
+    ``said``: the wav.scp paths this command was told of already (it may read its table twice), or
+    None to tell this read."""
     segments = os.path.join(os.path.dirname(path), "segments")
-    if path in _SEGMENTS_SAID or not os.path.isfile(path) or not os.path.isfile(segments) \
-            or os.path.getsize(segments) == 0:
+    if (said is not None and path in said) or not os.path.isfile(path) or not _has_lines(segments):
         return
-    _SEGMENTS_SAID.add(path)
+    if said is not None:
+        said.add(path)
     log.warning("%s has a segments file beside it, which was not given: its recordings are read whole, "
                 "as utterances named by their recording ids; to read the utterances it describes, give "
                 "--segments %s", path, segments)
 
 
+def _has_lines(path: str) -> bool:
+    """Whether ``path`` is a file holding more than white space (a segments file of blank lines
+    describes no utterance: nothing was left out)."""
+    try:
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 16), b""):
+                if block.strip():
+                    return True
+    except OSError:
+        pass
+    return False
+
+
 def read_wav_scp(wav_rspecifier: str, segments: Optional[PathLike] = None, channel: Optional[int] = DOWNMIX,
                  max_samples: int = DEFAULT_MAX_SAMPLES, stdin_taken: Optional[str] = None,
-                 stdin_refused: Optional[str] = None) -> List[WavEntry]:
+                 stdin_refused: Optional[str] = None, segments_said: Optional[Set[str]] = None,
+                 whole_recordings: bool = False) -> List[WavEntry]:
     """The utterances a wav.scp (and optional segments file) describes, in file order.
 
     Malformed lines and duplicate ids are errors naming ``file:line``, raised before any audio
@@ -129,6 +143,11 @@ def read_wav_scp(wav_rspecifier: str, segments: Optional[PathLike] = None, chann
     is read as something else: the wav.scp or segments file itself, or the caller's input that
     ``stdin_taken`` names (``--utt-ids /dev/stdin``); each of these is an error naming the line.
     ``stdin_refused``: why this caller cannot read a recording from stdin at all (the error).
+
+    Without ``segments``, a segments file beside the wav.scp is warned of (its recordings are read
+    whole): once per table for the ``segments_said`` set the caller holds across its reads (its
+    wav.scp paths told of), else on each call; never with ``whole_recordings`` (a reader that
+    wants the recordings whole, as asrkit-train's noise list).
     """
     if channel is not None and channel < EXPECT_MONO:
         raise AsrkitError(f"--channel must be -1 (mono only) or a channel number >= 0, got {channel}")
@@ -145,7 +164,8 @@ def read_wav_scp(wav_rspecifier: str, segments: Optional[PathLike] = None, chann
         recos[key] = (value, lineno)
     _check_stdin_entries(path, recos, segments, stdin_taken, stdin_refused)
     if segments is None:
-        _say_unused_segments(path)
+        if not whole_recordings:
+            _say_unused_segments(path, segments_said)
         return [WavEntry(utt, src, f"{path}:{n}", channel=channel, max_samples=max_samples)
                 for utt, (src, n) in recos.items()]
     entries: List[WavEntry] = []

@@ -193,7 +193,9 @@ class AudioDataset(FeatureDataset):
         self._noise_checked: set = set()  # noise recordings found mixable (their wav.scp lines)
         if self.augment is not None and self.augment.noise_scp:
             try:
-                self.noises = read_wav_scp(self.augment.noise_scp, stdin_refused=_NO_STDIN)
+                # (noise clips are mixed in whole: a segments file beside them is not theirs to use,
+                # and the warning's --segments is no asrkit-train option)
+                self.noises = read_wav_scp(self.augment.noise_scp, stdin_refused=_NO_STDIN, whole_recordings=True)
             except AsrkitError as e:
                 # ("bad wav rspecifier '-'" named an option asrkit-train has not)
                 raise AsrkitError(f"augment.noise_scp: {e}") from None

@@ -44,9 +44,10 @@ def test_a_wav_scp_read_without_the_segments_beside_it_says_so(tmp_path, caplog)
     wav = write_wav(d / "rec.wav", (np.arange(1600) % 200 - 100).astype(np.int16), 8000)
     (d / "wav.scp").write_text(f"rec {wav}\n")
     (d / "segments").write_text("rec-a rec 0.00 0.10\nrec-b rec 0.10 0.20\n")
+    said = set()  # (the command's: a command reading its table twice says it once)
     with caplog.at_level(logging.WARNING):
-        entries = read_wav_scp(f"scp:{d / 'wav.scp'}")
-        read_wav_scp(str(d / "wav.scp"))  # (a command reading its table twice says it once)
+        entries = read_wav_scp(f"scp:{d / 'wav.scp'}", segments_said=said)
+        read_wav_scp(str(d / "wav.scp"), segments_said=said)
     assert [e.utt_id for e in entries] == ["rec"]
     assert [r.getMessage() for r in caplog.records] == [
         f"{d / 'wav.scp'} has a segments file beside it, which was not given: its recordings are read whole, as "
@@ -58,6 +59,33 @@ def test_a_wav_scp_read_without_the_segments_beside_it_says_so(tmp_path, caplog)
         (tmp_path / "plain").mkdir()
         (tmp_path / "plain" / "wav.scp").write_text(f"rec {wav}\n")
         read_wav_scp(str(tmp_path / "plain" / "wav.scp"))
+    assert caplog.records == []
+
+
+def test_the_unused_segments_warning_is_each_commands_and_blank_segments_say_nothing(tmp_path, caplog):
+    """The once-per-table memory was a module-level set never cleared: a second command run in the
+    same process (a notebook, a test, a driver script) was not warned. It is the command's now:
+    asrkit-decode's inputs read the table twice and say it once, another command says it again. A
+    segments file of white space only describes no utterance and is not warned of."""
+    import logging
+
+    from asrkit.decoding.inputs import DecodeInputs
+
+    d = tmp_path / "data"
+    d.mkdir()
+    wav = write_wav(d / "rec.wav", (np.arange(1600) % 200 - 100).astype(np.int16), 8000)
+    (d / "wav.scp").write_text(f"rec {wav}\n")
+    (d / "segments").write_text("rec-a rec 0.00 0.10\n")
+    with caplog.at_level(logging.WARNING):
+        for _ in range(2):  # two commands, each reading its table twice
+            inputs = DecodeInputs(wav_scp=str(d / "wav.scp"))
+            inputs.wav_entries()
+            assert inputs.all_ids() == ["rec"]
+    assert [r.getMessage().split(" has a segments file")[0] for r in caplog.records] == [str(d / "wav.scp")] * 2
+    caplog.clear()
+    (d / "segments").write_text("\n  \t\n\n")
+    with caplog.at_level(logging.WARNING):
+        assert [e.utt_id for e in read_wav_scp(str(d / "wav.scp"))] == ["rec"]
     assert caplog.records == []
 
 

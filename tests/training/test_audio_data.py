@@ -332,3 +332,26 @@ def test_lengths_read_from_segments_are_said_to_be_theirs(yesno_raw, yesno_setup
     assert f"{recos[2]}-a" not in set(table.ids)
     assert f"{dump}/text: 1 utterance(s) have more tokens than frames (by segments;" in caplog.text
     assert "(by utt2dur" not in caplog.text
+
+
+def test_a_noise_list_with_a_segments_file_beside_it_is_read_whole_without_a_warning(yesno_raw, yesno_setup,
+                                                                                      tmp_path, caplog):
+    """augment.noise_scp reads its clips whole on purpose: a MUSAN-style noise dir with a segments
+    file beside the list was warned 'give --segments', an option asrkit-train has not."""
+    import logging
+
+    import soundfile
+
+    noise = tmp_path / "noise" / "n1.wav"
+    noise.parent.mkdir()
+    soundfile.write(noise, (np.random.default_rng(0).standard_normal(8000) * 3000).astype(np.int16), 8000)
+    (noise.parent / "wav.scp").write_text(f"n1 {noise}\n")
+    (noise.parent / "segments").write_text("n1-a n1 0.0 0.5\n")
+    dump = yesno_raw / "dump" / "train"
+    fbank = FbankConfig.from_yaml(dump / "fbank.yaml")
+    table = load_utterances(str(dump), Tokenizer.load(yesno_setup / "data" / "lang" / "tokens.model"), fbank=fbank)
+    with caplog.at_level(logging.WARNING):
+        ds = AudioDataset(table, fbank, augment=AugmentConfig(noise_scp=str(noise.parent / "wav.scp"), noise_prob=1.0),
+                          seed=1)
+    assert [e.utt_id for e in ds.noises] == ["n1"]
+    assert not [r for r in caplog.records if "segments" in r.getMessage()], [r.getMessage() for r in caplog.records]
