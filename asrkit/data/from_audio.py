@@ -582,11 +582,17 @@ def _texts_beside(text_ext: str, audio_dir: Path, audio_root: Path, good: List[P
                 report.skip(NOT_A_FILE, f"{folder_of[name]}/ (beside {t})")
             else:
                 report.skip(TEXT_WITHOUT_AUDIO, str(t))
-    # Every audio file skipped for what it holds or its name: their transcripts are there, and
-    # "none of its 0 audio files has a <name>.txt" sent the user after them; the counts check names
-    # the skips instead.
-    if not text_of and (good or not found.files):
-        raise AsrkitError(f"{audio_dir}: no transcripts: none of its {len(good)} audio files has a "
+    # Every audio file skipped for what it holds or its name: where their transcripts are there,
+    # "none of its 0 audio files has a <name>.txt" sent the user after them, and the counts check
+    # names the skips instead; where none is, the advice on where transcripts go still fits.
+    taken = set(good)
+    skipped = [rel for rel in found.files if rel not in taken]
+    if not text_of and (good or not found.files
+                        or all(_transcript_beside(audio_root / rel, ext, names_in) is None for rel in skipped)):
+        counted = f"{len(good)} audio files" if good else f"{len(skipped)} audio files (skipped, reasons above)"
+        if not good:
+            _log_report(report)  # (the reasons the error points to)
+        raise AsrkitError(f"{audio_dir}: no transcripts: none of its {counted} has a "
                           f"<name>{ext} beside it (other extension: --text-ext; one file of '<name> <text>' "
                           f"lines: --transcripts){_unmatched_texts_hint(audio_dir, found.texts, ext)}")
     return text_of, where_of

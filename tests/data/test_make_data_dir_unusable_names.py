@@ -89,6 +89,26 @@ def test_a_folder_whose_every_audio_file_is_skipped_names_them_not_their_transcr
     assert not (tmp_path / "data").exists()
 
 
+def test_a_folder_whose_only_audio_is_skipped_and_has_no_transcript_keeps_the_transcript_advice(asrkit, tmp_path):
+    # 921c5b4b sent every folder whose audio was all skipped to the counts check's 'no utterance has
+    # both audio and a non-empty transcript': with no .txt there at all, the advice on where
+    # transcripts go (--text-ext, --transcripts) was lost, and that is what the folder lacks
+    audio = tmp_path / "audio"
+    audio.mkdir()
+    tone = (np.sin(np.arange(8000) * 0.1) * 5000).astype(np.int16)
+    soundfile.write(audio / "b1.wav", tone, 16000, subtype="PCM_16")
+    with open(audio / "b1.wav", "r+b") as f:
+        f.truncate(20)
+    proc = asrkit("make-data-dir", audio, tmp_path / "data", check=False)
+    err = proc.stderr.decode(errors="replace")
+    assert proc.returncode == 1 and "Traceback" not in err
+    assert err.strip().splitlines()[-1] == (
+        f"ERROR (asrkit-make-data-dir): {audio}: no transcripts: none of its 1 audio files (skipped, reasons above) "
+        f"has a <name>.txt beside it (other extension: --text-ext; one file of '<name> <text>' lines: --transcripts)")
+    assert "skipped 1: " in err and "b1.wav" in err.strip().splitlines()[-2]
+    assert not (tmp_path / "data").exists()
+
+
 def test_a_folder_named_like_audio_is_named_when_it_is_all_there_is(asrkit, tmp_path):
     # 'u05.wav/' (an unzipped archive named after its file) beside u05.txt was "no audio files
     # (looked for *.wav, *.flac ...)", with u05.wav in the listing the user looked at
