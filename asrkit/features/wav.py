@@ -701,8 +701,18 @@ def _archive_offset_hint(source: str) -> str:
     path, colon, offset = source.rpartition(":")
     if not (colon and offset.isdigit() and path and os.path.isfile(path)):
         return ""
+    # Only where a WAV starts there (wav-copy writes '<key> RIFF...', the offset at RIFF): any other
+    # file's name with ':12' after it (a typo, a time) is no archive.
+    try:
+        with open(path, "rb") as f:
+            f.seek(int(offset))
+            if f.read(4) != b"RIFF":
+                return ""
+    except (OSError, OverflowError, ValueError):
+        return ""
+    # (the wav.scp line as it is written, not wrapped in quotes of its own: it is pasted)
     return (f" ({path} is there: a Kaldi archive offset, which asrkit does not read; Kaldi reads it "
-            f"in wav.scp: '<utt> wav-copy {shlex.quote(source)} - |')")
+            f"with the wav.scp line: <utt> wav-copy {shlex.quote(source)} - |)")
 
 
 def segment_bounds(n: int, rate: int, start: float, end: float, what: str) -> Tuple[int, int]:
