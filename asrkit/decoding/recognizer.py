@@ -47,6 +47,19 @@ FBANK_CHUNK_S = 60.0
 # each side of AN4 test recordings shifted some up to 5 nats (22 dB) and took the AN4 model
 # (exp/lecun_s1) from 7.2 to 39.6 % WER (bench/presentation_robustness.py).
 LEVEL_RANGE_DB = 50.0
+# ... and of each edge's quiet run (its frames DecodeConfig.edge_quiet_db or more below the loud
+# ones, as Recognizer.edge_pads finds them) only the EDGE_QUIET_CAP_S next to the speech counts
+# in a recording decoded whole (a cut one is measured on its pieces: normalize_and_cut): a
+# short recording with more quiet around its speech than training recordings had was measured too
+# quiet and lifted (yesno test with 5 s of pink noise at the corpus's floor on each side: up 13 dB,
+# 0.42 -> 30.4 % WER; 4.2 % with the cap, whose 2 s of tone still lift it ~5 dB). Training
+# recordings' edge runs (lead and trail pooled; bench/edge_quiet.py): AN4 train 0.65 s (99th
+# percentile), 2.27 s at most; yesno train 1.31 s, 1.37 s; FSDD's takes of its training speakers
+# 0.28 s, 0.58 s. 2 s is the shortest cap that moves none of their levels more than 0.5 dB (AN4's
+# longest edges, past its 99th percentile, by up to 2.4 dB at 1.5 s). (The FSDD recipe's made
+# training utterances reach 7.75 s: edges drawn up to 10 s on purpose, the very presentation this
+# mends.)
+EDGE_QUIET_CAP_S = 2.0
 # A cut recording whose level, measured on its pieces, differs from the whole recording's by at
 # least this much is normalized and cut again (Recognizer.normalize_and_cut).
 LEVEL_RECUT_DB = 1.0
@@ -592,13 +605,37 @@ class Recognizer:
         normalized, with :meth:`edge_pads`; its level is measured on its own frames."""
         self.check_features(feats, utt_id)  # as it is: a frame named in an error is its own
         lead, trail, top = self._edge_plan(feats)
+        measured = self._level_frames(feats)
         if not lead and not trail:
-            return Prepared(self._normalized(feats, utt_id), None)
+            return Prepared(self._normalized(feats, utt_id, level_frames=measured), None)
         pad = self._pad_frames(max(lead, trail), feats, top)  # one draw: both edges take its first frames
         padded = np.concatenate([pad[:lead], feats, pad[:trail]])
         own = np.zeros(padded.shape[0], dtype=bool)
-        own[lead:lead + feats.shape[0]] = True
+        own[lead:lead + feats.shape[0]] = True if measured is None else measured
         return Prepared(self._normalized(padded, utt_id, level_frames=own), None, (lead, trail))
+
+    def _level_frames(self, feats: np.ndarray) -> Optional[np.ndarray]:
+        """(T,) bool: the frames of raw ``feats`` (T, D), a recording decoded whole, that level_norm
+        measures its level on: all but the part of each edge's quiet run (frames ``edge_quiet_db``
+        or more below its loud ones, among those that hold sound) further than EDGE_QUIET_CAP_S
+        from the speech. None: all of them."""
+        level = self._frame_levels(feats)
+        if level is None or not self._level_norm:
+            return None
+        idx = np.flatnonzero(sounding(level))
+        if not len(idx):
+            return None
+        quiet = level[idx] < loud_level(level, sounding(level)) - self.config.edge_quiet_db * np.log(10) / 10
+        if quiet.all():
+            return None
+        cap = int(round(EDGE_QUIET_CAP_S / self.frame_shift_s))
+        lead, trail = int(np.argmin(quiet)), int(np.argmin(quiet[::-1]))
+        if lead <= cap and trail <= cap:
+            return None
+        frames = np.ones(len(level), dtype=bool)
+        frames[idx[:max(0, lead - cap)]] = False
+        frames[idx[len(idx) - max(0, trail - cap):]] = False
+        return frames
 
     def _frame_levels(self, feats: np.ndarray) -> Optional[np.ndarray]:
         """(T,) each frame's mean raw log-mel over the mel bins (Kaldi's energy dim left out), or

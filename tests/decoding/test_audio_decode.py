@@ -731,6 +731,33 @@ def test_a_cut_recordings_level_is_measured_on_its_pieces(an4, monkeypatch):
     assert len(calls) == 1 and np.array_equal(feats, rec.normalize(plain, "b"))
 
 
+def test_long_quiet_edges_of_a_recording_decoded_whole_are_no_part_of_its_level(an4):
+    """A short recording with seconds of room tone around its speech (press record, wait, speak,
+    wait, stop) was measured over the tone too, too quiet, and lifted (yesno test with 5 s of pink
+    noise at the corpus's floor on each side: up 12 dB, 0.42 -> 30 % WER). Only EDGE_QUIET_CAP_S
+    (2 s, beyond the edges of 99 % of AN4's and yesno's training recordings) of each edge's quiet
+    counts: 8 s of it on each side measure as 2 s do."""
+    tmp, model, wavs = an4
+    rec = Recognizer.from_files(model, DecodeConfig())
+    x, rate = sf.read(str(wavs[0]), dtype="int16")
+    x = x.astype(np.float32)
+    rng = np.random.default_rng(0)
+    tone = rng.normal(0, 3.0, 8 * rate).astype(np.float32)  # 42 dB under the loud frames: counted (LEVEL_RANGE_DB)
+    # the same 2 s next to the speech in both: 6 s more of it further out in the long one
+    short = rec.features(np.concatenate([tone[-2 * rate:], x, tone[:2 * rate]]), rate, "a")
+    long = rec.features(np.concatenate([tone, x, tone]), rate, "a")
+    got_short, got_long = rec.prepare_whole("a", short), rec.prepare_whole("a", long)
+    assert got_short.pad == got_long.pad == (0, 0)  # quiet at both edges: nothing added
+    n = rec.features(x, rate, "a").shape[0] - 4  # the speech's frames, away from the seams
+    a, b = got_short.feats[202:202 + n], got_long.feats[802:802 + n]
+    moved_db = float(np.mean((b - a) / rec._cmvn[0])) * 10 / np.log(10)
+    assert abs(moved_db) < 0.5, moved_db  # 8.5 dB before
+    # a recording like the training ones (edges well under 2 s) is measured as before, on all its frames
+    plain = rec.features(x, rate, "a")
+    got = rec.prepare_whole("a", plain)
+    assert got.pad != (0, 0) or np.array_equal(got.feats, rec.normalize(plain, "a"))
+
+
 def test_text_on_stdout_is_utf8_whatever_the_locale():
     """Under an ASCII or latin-1 stdout (PYTHONIOENCODING=ascii, a latin-1 terminal) the first
     non-ASCII id or word was a UnicodeEncodeError traceback; text lines are UTF-8 as in a file."""
