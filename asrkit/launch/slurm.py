@@ -376,7 +376,14 @@ def submit_env(env: Mapping[str, str]) -> dict:
     one-task training that it was not started by srun. Outside a job nothing is dropped."""
     if not (env.get("SLURM_JOB_ID") or env.get("SLURM_JOBID")):
         return dict(env)
-    return {k: v for k, v in env.items() if not _is_job_output(k)}
+    kept = {k: v for k, v in env.items() if not _is_job_output(k)}
+    # In a step srun rewrites SLURM_CPU_BIND into its own form ('quiet,corescores', 'quiet,mask_cpu:0x3')
+    # and sets SLURM_CPU_BIND_TYPE beside it; handed on, a nested srun stopped at "unrecognized
+    # --cpu-bind argument" or bound the new job's tasks to this step's CPUs. The user's own is
+    # SLURM_CPU_BIND alone (an salloc shell before any srun).
+    if "SLURM_CPU_BIND_TYPE" in env:
+        kept.pop("SLURM_CPU_BIND", None)
+    return kept
 
 
 def parsable_job_id(out: str) -> Optional[str]:

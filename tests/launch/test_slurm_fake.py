@@ -321,7 +321,11 @@ STEP_ENV = {"SLURMD_NODENAME": "n1", "SLURM_CLUSTER_NAME": "c", "SLURM_CPUS_ON_N
             "SLURM_TASK_PID": "20997", "SLURM_TOPOLOGY_ADDR": "n1", "SLURM_TOPOLOGY_ADDR_PATTERN": "node",
             "SLURM_WORKING_CLUSTER": "c:10.0.0.2:6817:9728:109", "SRUN_DEBUG": "3", "SRUN_CPUS_PER_TASK": "1",
             "SLURM_HET_SIZE": "2", "SLURM_NTASKS_HET_GROUP_1": "4", "SLURM_ARRAY_TASK_ID": "3",
-            "SLURM_MEM_BIND_TYPE": "local", "SLURM_CPU_BIND_TYPE": "mask_cpu:", "SLURM_GPUS_ON_NODE": "2"}
+            "SLURM_MEM_BIND_TYPE": "local", "SLURM_GPUS_ON_NODE": "2"}
+# What srun sets in a step for CPU binding, the four together (srun -n1 --cpu-bind=cores on the
+# test cluster gives SLURM_CPU_BIND=quiet,corescores): Slurm's form, not the user's.
+STEP_CPU_BIND = {"SLURM_CPU_BIND": "quiet,corescores", "SLURM_CPU_BIND_TYPE": "corescores",
+                 "SLURM_CPU_BIND_LIST": "", "SLURM_CPU_BIND_VERBOSE": "quiet"}
 USERS_OWN = {"SLURM_CONF": "/etc/slurm/x.conf", "SLURM_UMASK": "0022", "SLURM_LABELIO": "1",
              "SLURM_UNBUFFEREDIO": "1", "SLURM_MPI_TYPE": "pmix", "SLURM_CPU_BIND": "cores", "SLURM_OVERLAP": "1",
              "SLURM_EXACT": "1", "SLURM_KILL_BAD_EXIT": "1", "SLURM_HINT": "nomultithread", "PATH": "/bin"}
@@ -336,3 +340,13 @@ def test_srun_settings_exported_inside_a_job_reach_the_submitted_job():
     assert slurm.submit_env(dict(SLURM_JOB_ID="7", **USERS_OWN)) == USERS_OWN
     outside = dict(USERS_OWN, SLURM_NTASKS="4", SLURM_MEM_PER_NODE="5000")  # (a user's own settings)
     assert slurm.submit_env(outside) == outside
+
+
+def test_a_steps_cpu_binding_stays_with_the_step():
+    """2da70a8a kept SLURM_CPU_BIND as the user's inside an srun step too, where srun had rewritten
+    it ('quiet,corescores'): the submitted job's srun stopped at "unrecognized --cpu-bind argument"
+    (or would bind its tasks to the step's CPUs). Dropped with the SLURM_CPU_BIND_TYPE srun sets
+    beside it; the user's own, an salloc shell's SLURM_CPU_BIND alone, still reaches the job."""
+    users = {k: v for k, v in USERS_OWN.items() if k != "SLURM_CPU_BIND"}
+    assert slurm.submit_env(dict(STEP_ENV, **STEP_CPU_BIND, **users)) == users
+    assert slurm.submit_env(dict(STEP_ENV, **users, SLURM_CPU_BIND="cores")) == dict(users, SLURM_CPU_BIND="cores")
