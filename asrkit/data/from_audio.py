@@ -67,7 +67,7 @@ from asrkit.data.sox import (LIBSNDFILE_FORMATS, libsndfile_reads, needs_sox, so
                              wav_scp_entry)
 from asrkit.data.table import read_bounded, transcript_problem
 from asrkit.data.transcript_files import (has_visible_char, normalise_transcript, not_utf8_kind, read_transcript_file,
-                                          utf16_hint)
+                                          utf16_control_problem, utf16_hint, utf16_read_as_utf8)
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import PathLike
 from asrkit.utils.logging import get_logger
@@ -557,6 +557,11 @@ def _texts_beside(text_ext: str, audio_dir: Path, audio_root: Path, good: List[P
                 # (its line ends, \r\n or \r, are white space that normalise_transcript collapses)
                 text_of[rel] = raw.decode("utf-8-sig")
                 where_of[rel] = str(beside)
+                if utf16_read_as_utf8(raw, text_of[rel]):
+                    # (UTF-16 of ASCII, Cyrillic, most CJK is valid UTF-8 byte for byte: it was
+                    # refused as 'a terminal escape or a damaged transcript', with no conversion)
+                    del text_of[rel], where_of[rel]
+                    not_utf8.append((audio_dir / rel.parent / beside.name, raw, utf16_control_problem(raw)))
             except UnicodeDecodeError as e:
                 # (named under the folder as the user gave it, as the listing of the others is)
                 not_utf8.append((audio_dir / rel.parent / beside.name, raw,
@@ -612,8 +617,9 @@ def _not_utf8_error(not_utf8: List[Tuple[Path, bytes, str]], total: int) -> str:
     parts = []
     for (kind, iconv), paths in groups.items():
         shown = " ".join(shlex.quote(str(p)) for p in paths[:5]) + (" ..." if len(paths) > 5 else "")
+        # (not told apart from 8-bit text: UTF-16 of CJK without a space or line end, say)
         what = f"{kind}, convert with {iconv}" if kind else \
-            f"encoding unknown (not UTF-16), if Latin-1 or Windows-1252 convert with {iconv}"
+            f"encoding unknown (find it with `file -i F`), if Latin-1 or Windows-1252 convert with {iconv}"
         parts.append(f"{len(paths)} {what}: {shown}")
     return (f"{message}; {len(not_utf8)} of the {total} transcripts beside the audio are not UTF-8, "
             f"each to be converted as what it is: " + "; ".join(parts))

@@ -20,20 +20,69 @@ from asrkit.utils.fileio import names_stdin
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_CONTROL_BYTE = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def _reads_as_text(text: str) -> bool:
+    """Whether every character is one a transcript holds: no control character but tab and line
+    ends, nothing unassigned or private."""
+    return not _CONTROL.search(text) and all(unicodedata.category(c) not in ("Cc", "Cn", "Co", "Cs")
+                                             or c in "\t\n\r" for c in text)
+
+
+def utf16_without_bom(raw: bytes) -> str:
+    """'LE' or 'BE' where ``raw`` is UTF-16 text without a byte-order mark, else ''. Its characters'
+    high bytes are on one side of each pair: a NUL for ASCII (a space, a line end: no 8-bit text
+    has a NUL), 01-1F for Greek, Cyrillic, Hebrew, Arabic, Indic... (no 8-bit text has those
+    control bytes either); and the pairs must read as printable text. Mostly CJK text without a
+    space or line end is not told from 8-bit text: it is left unknown."""
+    if len(raw) < 2 or len(raw) % 2:
+        return ""
+    even, odd = raw[0::2], raw[1::2]
+    for order, high, low in (("LE", odd, even), ("BE", even, odd)):
+        # (mostly ASCII text: every other byte a NUL, on the side the byte order puts it)
+        mostly_ascii = high.count(0) * 2 > len(high) and low.count(0) * 10 < len(low)
+        nuls_one_side = high.count(0) and not low.count(0)
+        low_block = sum(b < 0x20 for b in high) * 10 >= 9 * len(high) and sum(b < 0x20 for b in low) * 2 < len(low)
+        if mostly_ascii:
+            return order
+        if not (nuls_one_side or low_block):
+            continue
+        try:
+            if _reads_as_text(raw.decode(f"utf-16-{order.lower()}")):
+                return order
+        except UnicodeDecodeError:
+            continue
+    return ""
+
+
+def utf16_read_as_utf8(raw: bytes, text: str) -> str:
+    """'LE'/'BE' where ``text``, ``raw`` read as UTF-8, holds control characters because ``raw`` is
+    UTF-16 without a byte-order mark (ASCII and Cyrillic, and much CJK, pass UTF-8's checks as
+    NULs and other control bytes), else ''. One real control character (a terminal's ESC) is not."""
+    return utf16_without_bom(raw) if _CONTROL.search(text) else ""
+
+
+def utf16_control_problem(raw: bytes) -> str:
+    """The problem of UTF-16 text read as UTF-8 (:func:`utf16_read_as_utf8`), for the error."""
+    m = _CONTROL_BYTE.search(raw)
+    at = f"U+{raw[m.start()]:04X} at byte {m.start()}" if m else "control bytes"
+    return f"not UTF-8 text (the control character {at}, as UTF-16 text read as UTF-8 has)"
+
+
 def not_utf8_kind(raw: bytes) -> Tuple[str, str]:
     """(what a text file that is not UTF-8 likely is, the iconv that converts it): UTF-16 by its
-    byte-order mark; UTF-16LE/BE without one by the NULs of its ASCII characters (some exporters
-    write no mark, and 'iconv -f UTF-16' then takes it for big-endian); else the encoding is not
-    known, the usual 8-bit ones given as a guess. Public: from_audio groups its transcripts by it."""
+    byte-order mark; UTF-16LE/BE without one (:func:`utf16_without_bom`; some exporters write no
+    mark, and 'iconv -f UTF-16' then takes it for big-endian); else the encoding is not known, the
+    usual 8-bit ones given as a guess. Public: from_audio groups its transcripts by it."""
     if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
         return "UTF-16 (a byte-order mark FF FE or FE FF)", "iconv -f UTF-16 -t UTF-8"
-    even, odd = raw[0:len(raw) - len(raw) % 2:2], raw[1::2]
-    if odd and len(raw) % 2 == 0:
-        # (mostly ASCII text: every other byte a NUL, on the side the byte order puts it)
-        if odd.count(0) * 2 > len(odd) and even.count(0) * 10 < len(even):
-            return "UTF-16LE without a byte-order mark (a NUL after most characters)", "iconv -f UTF-16LE -t UTF-8"
-        if even.count(0) * 2 > len(even) and odd.count(0) * 10 < len(odd):
-            return "UTF-16BE without a byte-order mark (a NUL before most characters)", "iconv -f UTF-16BE -t UTF-8"
+    order = utf16_without_bom(raw)
+    if order == "LE":
+        return "UTF-16LE without a byte-order mark (by its byte pairs)", "iconv -f UTF-16LE -t UTF-8"
+    if order == "BE":
+        return "UTF-16BE without a byte-order mark (by its byte pairs)", "iconv -f UTF-16BE -t UTF-8"
     # (older corpora and Windows editors: é as the single byte E9)
     return "", "iconv -f WINDOWS-1252 -t UTF-8"
 
@@ -139,6 +188,11 @@ def read_transcript_file(path: Path) -> Dict[str, Tuple[str, int]]:
     except UnicodeDecodeError as e:
         line = raw[:e.start].count(b"\n") + 1
         raise AsrkitError(f"{path}:{line}: not UTF-8 text ({e.reason} at byte {e.start}){utf16_hint(raw)}") from None
+    if utf16_read_as_utf8(raw, content):
+        # (its keys read as 'a\x001\x00', every line a transcript without audio, or a control
+        # character refused as a terminal escape: neither said it was UTF-16)
+        line = raw[:_CONTROL_BYTE.search(raw).start()].count(b"\n") + 1
+        raise AsrkitError(f"{path}:{line}: {utf16_control_problem(raw)}{utf16_hint(raw)}")
     _refuse_csv(path, content)
     _refuse_header_table(path, content)
     out: Dict[str, Tuple[str, int]] = {}

@@ -162,6 +162,73 @@ def test_transcripts_not_utf8_in_several_encodings_each_get_their_own_conversion
     assert sorted(DataDir(tmp_path / "data").read("text").values()) == sorted(texts.values())
 
 
+def test_utf16_transcripts_without_a_byte_order_mark_in_other_scripts_are_named_as_utf16(an4_root, tmp_path,
+                                                                                          monkeypatch):
+    """UTF-16LE transcripts without a byte-order mark (review R4): Greek ones (not UTF-8) were
+    grouped as 'encoding unknown (not UTF-16)' with an iconv -f WINDOWS-1252 that makes garbage;
+    Cyrillic, CJK and mixed ones are valid UTF-8 byte for byte and were refused as 'the control
+    character U+0004 ... (a terminal escape or a damaged transcript)', no conversion given. Each
+    is now named UTF-16LE with its iconv, and the folder reads once converted; an 8-bit file is
+    'encoding unknown' without the claim, and one real ESC keeps its message."""
+    expected = make_user_corpus(an4_root, tmp_path / "c", 8, layout="beside")
+    monkeypatch.chdir(tmp_path)
+    audio = Path("c/audio")
+    names = sorted(expected)
+    texts = {names[0]: "γειά σου", names[1]: "καλημέρα", names[2]: "привет\n", names[3]: "你好\n",
+             names[4]: "hello 你好 world"}
+    for name, text in texts.items():
+        (audio / f"{name}.txt").write_bytes(text.encode("utf-16-le"))
+    for name in names[5:]:
+        (audio / f"{name}.txt").write_text(expected[name], encoding="utf-8")
+    with pytest.raises(AsrkitError) as e:
+        make_data_dir(audio, tmp_path / "data", speaker_from_dir=True)
+    message = str(e.value)
+    assert message.startswith(f"c/audio/{names[0]}.txt: not UTF-8 text (invalid start byte at byte 0): it is "
+                              f"UTF-16LE without a byte-order mark"), message
+    assert "5 of the 8 transcripts" in message and "unknown" not in message and "terminal" not in message, message
+    groups = re.findall(r"(\d+) ([^;:]+?), convert with (iconv -f \S+ -t UTF-8): ([^;]+)", message)
+    assert [(n, cmd, paths.split()) for n, _, cmd, paths in groups] == [
+        ("5", "iconv -f UTF-16LE -t UTF-8", [f"c/audio/{n}.txt" for n in names[:5]])], message
+    for path in names[:5]:
+        converted = subprocess.run(["iconv", "-f", "UTF-16LE", "-t", "UTF-8", f"c/audio/{path}.txt"], check=True,
+                                   capture_output=True).stdout
+        Path(f"c/audio/{path}.txt").write_bytes(converted)
+    make_data_dir(audio, tmp_path / "data", speaker_from_dir=True)
+    assert sorted(DataDir(tmp_path / "data").read("text").values()) == sorted(
+        [" ".join(t.split()) for t in texts.values()] + [expected[n] for n in names[5:]])
+
+    # A Cyrillic one alone, and big-endian: the control character is UTF-16's
+    (audio / f"{names[2]}.txt").write_bytes("привет".encode("utf-16-be"))
+    with pytest.raises(AsrkitError, match=r"U\+0004 at byte 0, as UTF-16 text read as UTF-8 has\): it is UTF-16BE "
+                                          r"without a byte-order mark .*iconv -f UTF-16BE -t UTF-8$"):
+        make_data_dir(audio, tmp_path / "data", speaker_from_dir=True)
+    # 8-bit text among them: its encoding is not known, and not said to be 'not UTF-16'
+    (audio / f"{names[2]}.txt").write_bytes("привет".encode("koi8-r"))
+    (audio / f"{names[3]}.txt").write_bytes("CAF\xc9".encode("latin-1"))
+    with pytest.raises(AsrkitError) as e:
+        make_data_dir(audio, tmp_path / "data", speaker_from_dir=True)
+    assert "2 encoding unknown (find it with `file -i F`)" in str(e.value) and "not UTF-16" not in str(e.value)
+    # One real control character, a terminal's colour escape: as it was
+    (audio / f"{names[2]}.txt").write_text("hello \x1b[31mworld\n", encoding="utf-8")
+    (audio / f"{names[3]}.txt").write_text("hello\n", encoding="utf-8")
+    with pytest.raises(AsrkitError, match=r"the control character U\+001B .*\(a terminal escape or a damaged "
+                                          r"transcript\) in the transcript of"):
+        make_data_dir(audio, tmp_path / "data", speaker_from_dir=True)
+
+
+def test_a_transcripts_file_in_utf16_without_a_byte_order_mark_is_named_as_utf16(an4_root, tmp_path):
+    """A --transcripts file in UTF-16LE without a mark whose text is Cyrillic is valid UTF-8 byte
+    for byte: its keys read as 'a\\x00n\\x00...', every line a transcript without audio and the
+    folder 'no utterance has both audio and a non-empty transcript', UTF-16 never said."""
+    expected = make_user_corpus(an4_root, tmp_path / "c", 4)
+    prompts = tmp_path / "c/prompts.txt"
+    prompts.write_bytes("".join(f"{name} привет\n" for name in sorted(expected)).encode("utf-16-le"))
+    with pytest.raises(AsrkitError, match=rf"^{re.escape(str(prompts))}:1: not UTF-8 text \(the control character "
+                                          r"U\+0000 at byte 1, .*: it is UTF-16LE without a byte-order mark.*"
+                                          r"iconv -f UTF-16LE -t UTF-8$"):
+        make_data_dir(tmp_path / "c/audio", tmp_path / "data", transcripts=prompts)
+
+
 def test_bad_inputs_are_counted_skips_or_clear_errors(an4_root, tmp_path):
     make_user_corpus(an4_root, tmp_path / "c", 20)
     audio, prompts = tmp_path / "c/audio", tmp_path / "c/prompts.txt"
