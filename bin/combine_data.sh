@@ -92,8 +92,13 @@ shared_lines() {  # <src> <table>
     table_lines "$1" "$2" | read_as "$2"
   fi
 }
-# For an error: one value, cut short where long.
-show_value() { local v=$1; [ "${#v}" -le 120 ] || v="${v:0:117}..."; printf "'%s'" "$v"; }
+# For an error: one value, cut short where long, a carriage return shown as \r: printed raw, 'm\r'
+# (a source with CRLF line ends) garbled the terminal and looked the same as 'm'.
+show_value() { local v=$1; [ "${#v}" -le 120 ] || v="${v:0:117}..."; printf "'%s'" "${v//$'\r'/\\r}"; }
+cr_note() {  # <value> <file it is from>
+  [[ "$1" != *$'\r'* ]] || printf " (%s a carriage return: CRLF line ends? sed -i 's/\\\\r\$//' %q)" \
+    "$([[ "$1" == *$'\r' ]] && echo "ends with" || echo "holds")" "$2"
+}
 combine=()
 for f in $tables; do
   n=0
@@ -105,6 +110,17 @@ for f in $tables; do
              ! has_table "$src" "$f" || if [ "$shared" -eq 1 ]; then shared_lines "$src" "$f"; else table_lines "$src" "$f"; fi
            done | { if [ "$shared" -eq 1 ]; then sort -u; else cat; fi; } \
       | awk '{ print $1 }' | sort | uniq -d | awk 'NR <= 3' | tr '\n' ' ')  # (head -3: uniq's SIGPIPE, pipefail)
+    if [[ "$dups" == " "* ]]; then
+      # (an empty id sorts first) blank lines, not an id: said as 'ids found in more than one
+      # source's text:  (e.g.  in D/text and E/text)'
+      blanks=$(for src in "$@"; do
+                 ! has_table "$src" "$f" || table_lines "$src" "$f" | awk -v f="$src/$f" 'NF == 0 { print f ":" NR }'
+               done | awk 'NR <= 3' | tr '\n' ' ')
+      files=$(for src in "$@"; do
+                ! has_table "$src" "$f" || ! grep -q '^[[:space:]]*$' "$src/$f" || printf '%q ' "$src/$f"
+              done)
+      die "blank lines in $f: ${blanks}(a table line is '<id> <value>'; Kaldi's readers refuse a blank one): delete them, e.g. sed -i '/^[[:space:]]*\$/d' ${files% }"
+    fi
     if [ -n "$dups" ]; then
       # the sources of the first such id, each by its table, with its value as read
       first=${dups%% *}
@@ -128,12 +144,12 @@ for f in $tables; do
         if [ "$seg_value" = "$whole_value" ]; then
           die "recording $first is segmented in $seg and a whole-recording utterance in $whole (no segments file there): combined, its audio would be in the data twice, whole and in $seg's segments; leave one of them out of the combination"
         fi
-        die "$first is a recording in $seg/wav.scp ($(show_value "$seg_value")) and a whole-recording utterance in $whole/wav.scp ($(show_value "$whole_value"); no segments file there): one id for two recordings; rename one of them in its source"
+        die "$first is a recording in $seg/wav.scp ($(show_value "$seg_value")$(cr_note "$seg_value" "$seg/wav.scp")) and a whole-recording utterance in $whole/wav.scp ($(show_value "$whole_value")$(cr_note "$whole_value" "$whole/wav.scp"); no segments file there): one id for two recordings; rename one of them in its source"
       fi
       in=
       for i in "${!holders[@]}"; do
         [ "$i" -eq 0 ] || { [ "$i" -eq $((${#holders[@]} - 1)) ] && in="$in and " || in="$in, "; }
-        if [ "$shared" -eq 1 ] && [ -z "$whole" ]; then in="$in$(show_value "${values[$i]}") in ${holders[$i]}"; else in="$in${holders[$i]}"; fi
+        if [ "$shared" -eq 1 ] && [ -z "$whole" ]; then in="$in$(show_value "${values[$i]}") in ${holders[$i]}$(cr_note "${values[$i]}" "${holders[$i]}")"; else in="$in${holders[$i]}"; fi
       done
       if [ "$shared" -eq 1 ] && [ -z "$whole" ]; then
         case $f in

@@ -420,3 +420,34 @@ def test_combine_refuses_a_recording_one_source_has_whole_and_another_in_segment
     run_sh([f"{BIN}/combine_data.sh", "all", "seg", "seg2", "other"], cwd=tmp_path)
     assert read_table(tmp_path / "all/segments") == {"a-1": "meet 0.0 1.5", "b-1": "meet 2.0 3.5",
                                                      "o-1": "o-1 0 -1"}
+
+
+def test_combine_shows_a_carriage_return_escaped_and_names_blank_lines_as_such(tmp_path):
+    """Review R4 on 6d654a9a: a CRLF source's spk2gender value was shown with its raw carriage
+    return ('m^M': it garbles the terminal, and 'm\\r' and 'm' look the same), and blank lines in
+    two sources' text were 'ids found in more than one source's text:  (e.g.  in D/text and
+    E/text)', an empty id. The carriage return is shown as \\r with the sed that drops it, the
+    blank lines by file:line with the sed that deletes them; each printed sed mends its source."""
+    make_dir(tmp_path / "d", [("d-0", "a")])
+    make_dir(tmp_path / "my e", [("e-0", "a")])
+    (tmp_path / "d/spk2gender").write_bytes(b"a m\n")
+    (tmp_path / "my e/spk2gender").write_bytes(b"a m\r\n")
+    proc = run_sh([f"{BIN}/combine_data.sh", "all", "d", "my e"], cwd=tmp_path, check=False)
+    assert proc.returncode == 1 and "\r" not in proc.stderr and len(proc.stderr.splitlines()) == 1, repr(proc.stderr)
+    sed = "sed -i 's/\\r$//' my\\ e/spk2gender"
+    assert f"(e.g. a is 'm' in d/spk2gender and 'm\\r' in my e/spk2gender (ends with a carriage return: CRLF " \
+           f"line ends? {sed}))" in proc.stderr, proc.stderr
+    run_sh(sed, cwd=tmp_path)
+    run_sh([f"{BIN}/combine_data.sh", "all", "d", "my e"], cwd=tmp_path)
+    assert read_table(tmp_path / "all/spk2gender") == {"a": "m"}
+
+    (tmp_path / "d/text").write_text("d-0 WORDS\n\n")
+    (tmp_path / "my e/text").write_text("\ne-0 WORDS\n")
+    proc = run_sh([f"{BIN}/combine_data.sh", "all", "d", "my e"], cwd=tmp_path, check=False)
+    assert proc.returncode == 1 and "ids found" not in proc.stderr, proc.stderr
+    assert "blank lines in text: d/text:2 my e/text:1 (" in proc.stderr, proc.stderr
+    sed = proc.stderr.split("e.g. ", 1)[1].strip()
+    assert sed == "sed -i '/^[[:space:]]*$/d' d/text my\\ e/text", sed
+    run_sh(sed, cwd=tmp_path)
+    run_sh([f"{BIN}/combine_data.sh", "all", "d", "my e"], cwd=tmp_path)
+    assert read_table(tmp_path / "all/text") == {"d-0": "WORDS", "e-0": "WORDS"}
