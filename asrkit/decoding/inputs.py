@@ -74,9 +74,10 @@ class DecodeInputs:
             raise AsrkitError(f"--channel must be a channel number >= 0 (0-based), got {self.channel}")
         if self.feats and self.channel is not None:
             raise AsrkitError("--channel goes with audio input (--wav-scp or files), not --feats")
-        if self.wav_scp and data_dir_hint(self.wav_scp):
+        hint = data_dir_hint(self.wav_scp) if self.wav_scp else None
+        if hint:
             # (a Kaldi user's 'asrkit-decode --wav-scp data/test' was "is a directory, not a table file")
-            raise AsrkitError(f"--wav-scp {self.wav_scp}: a data dir, not its wav.scp: {data_dir_hint(self.wav_scp)}")
+            raise AsrkitError(f"--wav-scp {self.wav_scp}: a data dir, not its wav.scp: {hint}")
         if self.wavs:
             from asrkit.utils.fileio import stdin_reader
 
@@ -364,8 +365,9 @@ def from_wav_files(paths: Sequence[str], featurize: Featurize, channel: Optional
             audio = read_wav_source(path, what, channel=channel, max_samples=max_samples, pipes=False)
         except AsrkitError as e:
             table = _table_hint(path) if "not a recognised audio file" in str(e) else None
-            if table is None and data_dir_hint(path):  # (asrkit-decode --model m.pt data/test)
-                e = AsrkitError(f"{e}: a Kaldi data dir: {data_dir_hint(path)}")
+            data_dir = data_dir_hint(path) if table is None else None
+            if data_dir:  # (asrkit-decode --model m.pt data/test)
+                e = AsrkitError(f"{e}: a Kaldi data dir: {data_dir}")
             elif table is None and os.path.isdir(path):  # (asrkit-decode --model m.pt recordings/)
                 e = AsrkitError(f"{e}: name its audio files, e.g. {path.rstrip('/') or '/'}/*.wav")
             elif str(e).endswith(": no such file") and any(c in os.path.basename(path) for c in "*?["):

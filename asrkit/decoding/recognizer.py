@@ -622,10 +622,11 @@ class Recognizer:
         level = self._frame_levels(feats)
         if level is None or not self._level_norm:
             return None
-        idx = np.flatnonzero(sounding(level))
+        sound = sounding(level)
+        idx = np.flatnonzero(sound)
         if not len(idx):
             return None
-        quiet = level[idx] < loud_level(level, sounding(level)) - self.config.edge_quiet_db * np.log(10) / 10
+        quiet = level[idx] < loud_level(level, sound) - self.config.edge_quiet_db * np.log(10) / 10
         if quiet.all():
             return None
         cap = int(round(EDGE_QUIET_CAP_S / self.frame_shift_s))
