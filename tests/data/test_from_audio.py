@@ -154,12 +154,18 @@ def test_transcripts_not_utf8_in_several_encodings_each_get_their_own_conversion
         ("1", "iconv -f WINDOWS-1252 -t UTF-8", [f"c/audio/{names[3]}.txt"]),
         ("1", "iconv -f UTF-16LE -t UTF-8", [f"c/audio/{names[4]}.txt"])], message
     assert "encoding unknown" in groups[1][1] and "without a byte-order mark" in groups[2][1]
+    _convert_as_printed(groups)
+    make_data_dir(audio, tmp_path / "data", speaker_from_dir=True)
+    assert sorted(DataDir(tmp_path / "data").read("text").values()) == sorted(texts.values())
+
+
+def _convert_as_printed(groups) -> None:
+    """Run each (count, kind, iconv command, paths) group's iconv, as the error printed it, over
+    its files, in place."""
     for _, _, cmd, paths in groups:
         for path in shlex.split(paths):
             converted = subprocess.run(cmd.split() + [path], check=True, capture_output=True).stdout
             Path(path).write_bytes(converted)
-    make_data_dir(audio, tmp_path / "data", speaker_from_dir=True)
-    assert sorted(DataDir(tmp_path / "data").read("text").values()) == sorted(texts.values())
 
 
 def test_utf16_transcripts_without_a_byte_order_mark_in_other_scripts_are_named_as_utf16(an4_root, tmp_path,
@@ -189,10 +195,7 @@ def test_utf16_transcripts_without_a_byte_order_mark_in_other_scripts_are_named_
     groups = re.findall(r"(\d+) ([^;:]+?), convert with (iconv -f \S+ -t UTF-8): ([^;]+)", message)
     assert [(n, cmd, paths.split()) for n, _, cmd, paths in groups] == [
         ("5", "iconv -f UTF-16LE -t UTF-8", [f"c/audio/{n}.txt" for n in names[:5]])], message
-    for path in names[:5]:
-        converted = subprocess.run(["iconv", "-f", "UTF-16LE", "-t", "UTF-8", f"c/audio/{path}.txt"], check=True,
-                                   capture_output=True).stdout
-        Path(f"c/audio/{path}.txt").write_bytes(converted)
+    _convert_as_printed(groups)
     make_data_dir(audio, tmp_path / "data", speaker_from_dir=True)
     assert sorted(DataDir(tmp_path / "data").read("text").values()) == sorted(
         [" ".join(t.split()) for t in texts.values()] + [expected[n] for n in names[5:]])

@@ -49,10 +49,9 @@ def test_an_id_the_table_readers_refuse_is_refused_here_too(asrkit, tmp_path):
     assert len(plain.splitlines()) == 2
 
 
-def test_a_bom_on_stdin_is_refused_with_a_command_that_works(asrkit, tmp_path):
-    """A BOM starting an id on stdin said only 'remove them' (no file there for 'sed -i'): the error
-    now gives the sed that feeds asrkit-tokenize its input without them, with the file stdin was
-    redirected from ('my data/Bob's text') and the file stdout went to, or the pipe form."""
+def _model_in_my_data_and_a_shell(asrkit, tmp_path):
+    """A char tokenizer in 'my data/lang' (a path to quote), its tokens.model as the printed
+    commands name it, and bash run in ``tmp_path`` with the asrkit commands on its PATH."""
     lang = tmp_path / "my data" / "lang"
     asrkit("train-tokenizer", "--model-type", "char", "-", lang, input=b"a YES NO\nb NO YES\n")
     model = shlex.quote(os.path.relpath(lang / "tokens.model", tmp_path))
@@ -60,6 +59,15 @@ def test_a_bom_on_stdin_is_refused_with_a_command_that_works(asrkit, tmp_path):
 
     def sh(command):
         return subprocess.run(["bash", "-c", command], cwd=tmp_path, env=env, capture_output=True, timeout=300)
+
+    return lang, model, sh
+
+
+def test_a_bom_on_stdin_is_refused_with_a_command_that_works(asrkit, tmp_path):
+    """A BOM starting an id on stdin said only 'remove them' (no file there for 'sed -i'): the error
+    now gives the sed that feeds asrkit-tokenize its input without them, with the file stdin was
+    redirected from ('my data/Bob's text') and the file stdout went to, or the pipe form."""
+    lang, model, sh = _model_in_my_data_and_a_shell(asrkit, tmp_path)
 
     text = tmp_path / "my data" / "Bob's text"
     for content, flags, sed in ((b"\xef\xbb\xbfu1 YES\n\xef\xbb\xbfu2 NO\n", "", "sed 's/^\\xEF\\xBB\\xBF//'"),
@@ -88,13 +96,7 @@ def test_utf16_on_stdin_is_refused_with_the_iconv_that_converts_it(asrkit, tmp_p
     no command: the table readers' iconv names a file, which stdin has not. The error now gives
     the iconv that feeds asrkit-tokenize its input as UTF-8, with the file stdin was redirected
     from and the file stdout went to, or the pipe form; each runs as printed."""
-    lang = tmp_path / "my data" / "lang"
-    asrkit("train-tokenizer", "--model-type", "char", "-", lang, input=b"a YES NO\nb NO YES\n")
-    model = shlex.quote(os.path.relpath(lang / "tokens.model", tmp_path))
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", OMP_NUM_THREADS="1")
-
-    def sh(command):
-        return subprocess.run(["bash", "-c", command], cwd=tmp_path, env=env, capture_output=True, timeout=300)
+    lang, model, sh = _model_in_my_data_and_a_shell(asrkit, tmp_path)
 
     content = "u1 YES NO\nu2 NO\n"
     want = asrkit("tokenize", lang / "tokens.model", input=content.encode()).stdout
