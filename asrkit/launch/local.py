@@ -133,6 +133,17 @@ class _Job:
         command = launch.command_for(index)
         self.started = time.time()
         extra = [f"Running {launch.ntasks} tasks (RANK 0..{launch.ntasks - 1})"] if launch.ntasks > 1 else []
+        what = f"JOB={index}" if launch.jobs is not None else "the job"
+        # MASTER_PORT is found free and let go, not held as asrkit-train --ngpu holds its own
+        # (distributed.reserve_port): the command is anyone's, and a held port refuses the plain
+        # bind (no SO_REUSEADDR: socket, socketserver.TCPServer) of a command serving on it itself.
+        # Found first, so a failure (EMFILE, ENOBUFS) leaves the job's log as it was.
+        try:
+            port = _free_port() if launch.ntasks > 1 else None
+        except OSError as e:
+            raise AsrkitError(f"cannot start {what} (log {self.log}): no port for its tasks' rendezvous: "
+                              f"{e.strerror}") from None
+        envs = _task_envs(launch.ntasks, launch.thread_env(), port)
         make_log_dir(self.log)
         rotate_log(self.log, kept)  # an earlier run's log is kept as <log>.<N>, never overwritten
         try:
@@ -142,7 +153,6 @@ class _Job:
             log = open(self.log, "w", encoding="utf-8", errors="surrogateescape")
         except OSError as e:
             raise log_error(e, self.log) from None
-        what = f"JOB={index}" if launch.jobs is not None else "the job"
         self.procs: list = []
         # The gate: each task waits for a line on it before running the command, sent once the
         # reaper knows the task (release()). A launcher killed outright between a task's start
@@ -157,21 +167,6 @@ class _Job:
             raise
         wait_for_gate = (f"read -r -u {gate} _ || {{ echo 'asrkit-launch ended before this job could start' >&2; "
                          f"exit 1; }}; exec {gate}<&-; ")
-        # MASTER_PORT is found free and let go, not held as asrkit-train --ngpu holds its own
-        # (distributed.reserve_port): the command is anyone's, and a held port refuses the plain
-        # bind (no SO_REUSEADDR: socket, socketserver.TCPServer) of a command serving on it itself.
-        try:
-            port = _free_port() if launch.ntasks > 1 else None
-        except OSError as e:  # (EMFILE, ENOBUFS) before anything ran: no empty log left behind
-            log.close()
-            self._close_gate()
-            os.close(gate)
-            if _own_log_file(self.log):
-                with contextlib.suppress(OSError):
-                    os.unlink(self.log)
-            raise AsrkitError(f"cannot start {what} (log {self.log}): no port for its tasks' rendezvous: "
-                              f"{e.strerror}") from None
-        envs = _task_envs(launch.ntasks, launch.thread_env(), port)
         try:
             with log:
                 log.write(log_header(command, self.started, extra))

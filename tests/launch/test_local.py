@@ -252,6 +252,27 @@ def test_a_job_that_cannot_start_whole_is_stopped_and_named(tmp_path, monkeypatc
     assert not (tmp_path / "x.2.log").exists()
 
 
+def test_no_port_for_the_tasks_is_one_error_and_touches_no_log(tmp_path, monkeypatch):
+    """No free port for a job's rendezvous (EMFILE: the launcher's open files used up) is one error
+    naming the job and its log, and the job's earlier log stays where it was: nothing of the job
+    was made yet (no new empty log, no rotation to x.1.log.1)."""
+    import errno
+
+    import asrkit.launch.local as local
+
+    def no_port():
+        raise OSError(errno.EMFILE, "Too many open files")
+
+    monkeypatch.setattr(local, "_free_port", no_port)
+    (tmp_path / "x.1.log").write_text("an earlier run's log\n")
+    launch = Launch("true", str(tmp_path / "x.JOB.log"), parse_job_range("JOB=1:2"), ntasks=2)
+    why = f"cannot start JOB=1 (log {tmp_path / 'x.1.log'}): no port for its tasks' rendezvous: Too many open files"
+    with pytest.raises(AsrkitError, match="^" + re.escape(why) + "$"):
+        run_local(launch, max_jobs_run=1, show_progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.1.log"]
+    assert (tmp_path / "x.1.log").read_text() == "an earlier run's log\n"
+
+
 def ctrl_c_able() -> None:
     """preexec_fn for a launcher the test interrupts: a shell that starts a job in the background
     (``bash .ci/run &``) hands it SIGINT ignored, and ``nohup bash .ci/run`` SIGHUP, which every
