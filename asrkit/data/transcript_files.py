@@ -45,9 +45,9 @@ def utf16_without_bom(raw: bytes) -> str:
         mostly_ascii = high.count(0) * 2 > len(high) and low.count(0) * 10 < len(low)
         # (ASCII among other text: a NUL beside each space and line end, every line end so; one
         # stray NUL in 8-bit text has its line ends at either side, beside other bytes)
-        pairs = [raw[i:i + 2] if order == "LE" else raw[i + 1:i - 1 if i else None:-1] for i in range(0, len(raw), 2)]
-        nuls_one_side = (high.count(0) and not low.count(0) and pairs.count(b"\n\x00") == raw.count(b"\n")
-                         and (b"\n\x00" in pairs or b" \x00" in pairs))
+        pairs = list(zip(low, high))  # (each character's low byte, its high byte)
+        nuls_one_side = (high.count(0) and not low.count(0) and pairs.count((0x0A, 0)) == raw.count(b"\n")
+                         and ((0x0A, 0) in pairs or (0x20, 0) in pairs))
         low_block = sum(b < 0x20 for b in high) * 10 >= 9 * len(high) and sum(b < 0x20 for b in low) * 2 < len(low)
         if mostly_ascii:
             return order

@@ -599,9 +599,10 @@ def stdin_audio_bytes(max_samples: int) -> bytes:
     return data
 
 
-def _stdin_is_file() -> Optional[bool]:
-    """False where stdin is redirected from a regular file ('< p.flac'): no pipe wrote it. None
-    otherwise (a pipe from 'cat p.flac |' or from an encoder: either remedy may be the one)."""
+def _stdin_piped() -> Optional[bool]:
+    """Whether a pipe wrote stdin, as ``piped`` takes it: False where stdin is redirected from a
+    regular file ('< p.flac'); None otherwise (a pipe from 'cat p.flac |' or from an encoder:
+    either remedy may be the one)."""
     try:
         return False if stat.S_ISREG(os.fstat(0).st_mode) else None
     except OSError:
@@ -643,7 +644,7 @@ def _read_wav_source(source: str, what: str, channel: Optional[int], max_samples
         except AsrkitError as e:
             raise AsrkitError(f"{what}: {e}") from None
         return (*read_audio_bytes(data, what, streamed=True, channel=channel, max_samples=max_samples,
-                                  piped=_stdin_is_file()), False)
+                                  piped=_stdin_piped()), False)
     if pipes and source.endswith("|"):
         cmd = source[:-1].strip()
         data = _read_pipe(cmd, what, max_samples)
