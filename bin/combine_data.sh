@@ -92,6 +92,9 @@ shared_lines() {  # <src> <table>
     table_lines "$1" "$2" | read_as "$2"
   fi
 }
+value_of() {  # <src> <table> <id>: '=<its value as read>' where the source's table holds <id>, else nothing
+  table_lines "$1" "$2" | read_as "$2" | awk -v k="$3" '$1 == k && !n++ { sub(/^[^ ]* ?/, ""); print "=" $0 }'
+}
 # For an error: one value, cut short where long, a carriage return shown as \r: printed raw, 'm\r'
 # (a source with CRLF line ends) garbled the terminal and looked the same as 'm'.
 show_value() { local v=$1; [ "${#v}" -le 120 ] || v="${v:0:117}..."; printf "'%s'" "${v//$'\r'/\\r}"; }
@@ -130,7 +133,7 @@ for f in $tables; do
       seg=
       for src in "$@"; do
         has_table "$src" "$f" || continue
-        value=$(table_lines "$src" "$f" | read_as "$f" | awk -v k="$first" '$1 == k && !n++ { sub(/^[^ ]* ?/, ""); print "=" $0 }')
+        value=$(value_of "$src" "$f" "$first")
         [ -n "$value" ] || continue
         holders+=("$src/$f")
         values+=("${value#=}")
@@ -139,8 +142,8 @@ for f in $tables; do
         fi
       done
       if [ -n "$whole" ] && [ -n "$seg" ]; then
-        seg_value=$(table_lines "$seg" wav.scp | read_as wav.scp | awk -v k="$first" '$1 == k && !n++ { sub(/^[^ ]* ?/, ""); print }')
-        whole_value=$(table_lines "$whole" wav.scp | read_as wav.scp | awk -v k="$first" '$1 == k && !n++ { sub(/^[^ ]* ?/, ""); print }')
+        seg_value=$(value_of "$seg" wav.scp "$first"); seg_value=${seg_value#=}
+        whole_value=$(value_of "$whole" wav.scp "$first"); whole_value=${whole_value#=}
         if [ "$seg_value" = "$whole_value" ]; then
           die "recording $first is segmented in $seg and a whole-recording utterance in $whole (no segments file there): combined, its audio would be in the data twice, whole and in $seg's segments; leave one of them out of the combination"
         fi
