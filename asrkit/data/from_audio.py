@@ -568,6 +568,7 @@ def _texts_beside(text_ext: str, audio_dir: Path, audio_root: Path, good: List[P
                                  f"not UTF-8 text ({e.reason} at byte {e.start})"))
     if not_utf8:
         raise AsrkitError(_not_utf8_error(not_utf8, len(text_of) + len(not_utf8)))
+    _drop_sample_ranges(text_of, audio_root)
     for rel in found.others:
         if _transcript_beside(audio_root / rel, ext, names_in) is not None:
             report.skip(found.other_reason, str(rel))
@@ -601,6 +602,36 @@ def _texts_beside(text_ext: str, audio_dir: Path, audio_root: Path, good: List[P
                           f"<name>{ext} beside it (other extension: --text-ext; one file of '<name> <text>' "
                           f"lines: --transcripts){_unmatched_texts_hint(audio_dir, found.texts, ext)}")
     return text_of, where_of
+
+
+# TIMIT's SX1.TXT is '0 46797 She had your dark suit ...': the sentence's first and last sample
+# in SX1.WAV, then its words. Read as a transcript, every utterance trained and scored with two
+# numbers in front of its words, without a word said. The two are taken for such a range only
+# where the second is the audio's length (within 2 %), which no transcript's spoken numbers are.
+_SAMPLE_RANGE = re.compile(r"\s*(\d+)\s+(\d+)\s+(?=\S)")
+SAMPLE_RANGE_TOLERANCE = 0.02
+
+
+def _drop_sample_ranges(text_of: Dict[PurePosixPath, str], audio_root: Path) -> None:
+    """Leave out of each transcript a leading '<first sample> <last sample>' of its own audio
+    (TIMIT's .TXT), counted in an info line."""
+    from asrkit.features.wav import audio_file_info
+
+    dropped = []
+    for rel, text in text_of.items():
+        m = _SAMPLE_RANGE.match(text)
+        if not m or int(m.group(1)) >= int(m.group(2)) or not libsndfile_reads(rel):
+            continue
+        try:
+            frames, _ = audio_file_info(str(audio_root / rel))
+        except (OSError, RuntimeError, ValueError):
+            continue
+        if abs(int(m.group(2)) - frames) <= SAMPLE_RANGE_TOLERANCE * frames:
+            text_of[rel] = text[m.end():]
+            dropped.append(rel)
+    if dropped:
+        log.info("%d transcript(s) began with their audio's sample range, '<first> <last> <words>' (TIMIT's .TXT; "
+                 "first: %s): the two numbers are left out of the text", len(dropped), dropped[0])
 
 
 def _not_utf8_error(not_utf8: List[Tuple[Path, bytes, str]], total: int) -> str:
