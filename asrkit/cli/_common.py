@@ -56,6 +56,7 @@ def asrkit_command(name: str, **kwargs) -> Callable:
                     # Started with stdout closed (">&-"): click.echo writes nothing to no stream, so
                     # the config was lost with exit 0.
                     raise AsrkitError("<stdout>: stdout is closed (--print-config prints the config there)")
+                _refuse_output_dirs_in_the_way(kw)
                 return fn(*args, **kw)
             except AsrkitError as e:
                 message = str(from_worker(e))
@@ -97,6 +98,34 @@ def asrkit_command(name: str, **kwargs) -> Callable:
         return command
 
     return decorator
+
+
+class OutputDir(click.Path):
+    """click's type of a directory the command writes. As click.Path(file_okay=False), one that
+    was a file was click's usage error (exit 2, "Directory 'f' is a file."), and one under a file
+    failed at the first write, in mkdir's words: :func:`asrkit_command` refuses both before the
+    command runs, in the words every command gives an output in the way (exit 1)."""
+
+    def __init__(self) -> None:
+        super().__init__(file_okay=False)
+
+    def convert(self, value, param, ctx):
+        if os.path.exists(value) and not os.path.isdir(value):
+            return value  # (the command's error, :func:`_refuse_output_dirs_in_the_way`)
+        return super().convert(value, param, ctx)
+
+
+def _refuse_output_dirs_in_the_way(kw: dict) -> None:
+    """AsrkitError for the first :class:`OutputDir` argument in ``kw`` that is, or lies under,
+    something other than a directory ("f is a file, not a directory")."""
+    from asrkit.utils.fileio import not_a_directory
+
+    for param in click.get_current_context().command.params:
+        value = kw.get(param.name)
+        if isinstance(param.type, OutputDir) and value:
+            in_the_way = not_a_directory(value)
+            if in_the_way:
+                raise AsrkitError(in_the_way)
 
 
 def _hint_dash_names(command: click.Command) -> None:

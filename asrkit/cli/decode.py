@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Optional, Tuple
 
 import click
 
-from asrkit.cli._common import (asrkit_command, dash_as_stdio, max_bad_percent_option, own_args,
+from asrkit.cli._common import (OutputDir, asrkit_command, dash_as_stdio, max_bad_percent_option, own_args,
                                 refuse_empty_name)
 from asrkit.decoding.config import WORD_RULES
 from asrkit.utils.errors import AsrkitError
@@ -55,7 +55,7 @@ OVERRIDES = ("mode", "beam", "ctc_weight", "lm_weight", "penalty", "length_norm"
               help="Decode only these utterances (first field of each line), in this order.")
 @click.option("--nj", type=int, default=1, show_default=True, help="Split the utterances into this many pieces...")
 @click.option("--job", type=int, default=1, show_default=True, help="...and decode piece JOB (1-based).")
-@click.option("--output-dir", callback=refuse_empty_name, default=None, type=click.Path(file_okay=False),
+@click.option("--output-dir", callback=refuse_empty_name, default=None, type=OutputDir(),
               help="Write text, nbest.jsonl, decode.yaml and log/decode.log here; without it, print "
                    "'<utt> <text>' lines on stdout.")
 @click.option("--ctm", "ctm_path", callback=refuse_empty_name, default=None, type=click.Path(dir_okay=False),

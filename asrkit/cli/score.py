@@ -9,7 +9,7 @@ from typing import Optional
 
 import click
 
-from asrkit.cli._common import asrkit_command, dash_as_stdio, refuse_empty_name
+from asrkit.cli._common import OutputDir, asrkit_command, dash_as_stdio, refuse_empty_name
 from asrkit.data.table import read_utt2spk
 from asrkit.scoring.report import check_report_spares_inputs, result_report, summary_lines
 from asrkit.scoring.score import id_case_clashes, id_speaker, score_texts
@@ -71,7 +71,7 @@ e.g.: asrkit-score --utt2spk data/test/utt2spk --output-dir exp/las/decode_test 
 @click.option("--utt2spk", "utt2spk_path", metavar="FILE", callback=refuse_empty_name,
               help="Speaker of each utterance for the speaker table (default: sclite's -i rm convention, the id up "
                    "to its first '-', else to its first '_', else the speaker of the utterance before).")
-@click.option("--output-dir", type=click.Path(file_okay=False), metavar="DIR", callback=refuse_empty_name,
+@click.option("--output-dir", type=OutputDir(), metavar="DIR", callback=refuse_empty_name,
               help="Write wer.txt and result.txt here.")
 @click.option("--mode", type=click.Choice(["wer", "cer", "both"]), default="both", show_default=True,
               help="Score words, characters or both.")

@@ -6,7 +6,8 @@ from typing import Optional
 
 import click
 
-from asrkit.cli._common import asrkit_command, dash_as_stdio, refuse_empty_name, require_unless_print_config
+from asrkit.cli._common import (OutputDir, asrkit_command, dash_as_stdio, refuse_empty_name,
+                                require_unless_print_config)
 from asrkit.data.table import iter_table_lines, read_bounded, refuse_bom
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import names_stdin, refuse_one_stream_twice, same_regular_file
@@ -122,7 +123,7 @@ def _refuse_nothing_known(tok, tok_path: Path, path: str, lines: list, encoded: 
 @click.argument("text_file", callback=refuse_empty_name,
                 metavar="<text-file>", type=click.Path(dir_okay=False), required=False)
 @click.argument("exp_dir", callback=refuse_empty_name,
-                metavar="<lm-exp-dir>", type=click.Path(file_okay=False), required=False)
+                metavar="<lm-exp-dir>", type=OutputDir(), required=False)
 def main(config_path: Optional[str], lang_dir: Optional[str], text_file: Optional[str], exp_dir: Optional[str],
          text_format: str, valid_text: Optional[str], print_config: bool, **overrides) -> None:
     """Train a token LSTM LM on <text-file> with the tokenizer of <lang-dir>.

@@ -6,7 +6,7 @@ from typing import Optional
 
 import click
 
-from asrkit.cli._common import asrkit_command, dash_as_stdio, refuse_empty_name
+from asrkit.cli._common import OutputDir, asrkit_command, dash_as_stdio, refuse_empty_name
 from asrkit.text.train_tokenizer import (MODEL_TYPES, TokenizerConfig, not_nfc, read_kaldi_text, train_sentencepiece,
                                          transcript_problem)
 from asrkit.utils.errors import AsrkitError
@@ -25,7 +25,7 @@ log = get_logger("train_tokenizer")
               help="Comma-separated symbols kept whole (e.g. <noise>), passed to sentencepiece.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.argument("text_file", callback=refuse_empty_name, metavar="<text-file>", type=click.Path(dir_okay=False))
-@click.argument("lang_dir", callback=refuse_empty_name, metavar="<lang-dir>", type=click.Path(file_okay=False))
+@click.argument("lang_dir", callback=refuse_empty_name, metavar="<lang-dir>", type=OutputDir())
 def main(model_type: str, vocab_size: Optional[int], character_coverage: float, user_defined_symbols: str,
          seed: int, text_file: str, lang_dir: str) -> None:
     """Train a tokenizer on the transcripts of <text-file> (Kaldi text: '<utt-id> <transcript>').

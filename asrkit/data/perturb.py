@@ -28,8 +28,8 @@ from asrkit.data.datadir import DataDir, kaldi_real
 from asrkit.data.table import line_of, utt2spk_to_spk2utt, write_table
 from asrkit.utils.bad_items import BadItems
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.fileio import (PathLike, id_file_name, missing_dirs, name_os_error, remove_empty_dirs, replace_dir,
-                                 tmp_dir_for)
+from asrkit.utils.fileio import (PathLike, id_file_name, missing_dirs, name_os_error, not_a_directory,
+                                 remove_empty_dirs, replace_dir, tmp_dir_for)
 from asrkit.utils.logging import get_logger
 
 log = get_logger(__name__)
@@ -337,7 +337,8 @@ def _check_replaceable(dst: Path, src: Path) -> None:
     if not dst.exists() and not dst.is_symlink():
         return
     if not dst.is_dir() or dst.is_symlink():
-        raise AsrkitError(f"{dst}: exists and is not a directory: not replaced (give a data dir to write)")
+        in_the_way = not_a_directory(dst) or f"{dst}: exists and is not a directory"  # (or: a link to one)
+        raise AsrkitError(f"{in_the_way}: not replaced (give a data dir to write)")
     # A data dir holds tables (files), maybe our audio copies, split<N>/ pieces and fix's .backup.
     foreign = sorted(p.name + "/" for p in dst.iterdir()
                      if p.is_dir() and not (p.name in (AUDIO_DIR, ".backup") or p.name.startswith("split")))

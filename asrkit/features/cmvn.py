@@ -435,7 +435,7 @@ def check_stats_output(wxfilename: str) -> None:
                           "are not supported: write - and pipe it)")
     if os.path.isdir(wxfilename):
         raise AsrkitError(f"bad stats output {wxfilename!r}: is a directory, not a file name")
-    from asrkit.utils.fileio import is_stream
+    from asrkit.utils.fileio import is_stream, not_a_directory
 
     if is_stream(wxfilename):
         return
@@ -450,8 +450,9 @@ def check_stats_output(wxfilename: str) -> None:
         if broken:
             raise AsrkitError(broken)
         return
-    if not os.path.isdir(folder):
-        raise AsrkitError(f"{folder}: exists and is not a directory (the stats output {wxfilename} goes under it)")
+    in_the_way = not_a_directory(folder)
+    if in_the_way:
+        raise AsrkitError(f"{in_the_way} (the stats output {wxfilename} goes under it)")
 
 
 def load_cmvn(path_or_rspecifier: str) -> Union[np.ndarray, Dict[str, np.ndarray]]:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Iterable, Iterator, Mapping, Optional
 
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.fileio import file_identity
+from asrkit.utils.fileio import file_identity, not_a_directory
 from asrkit.utils.logging import get_logger
 
 log = get_logger(__name__)
@@ -47,8 +47,9 @@ os.register_at_fork(after_in_child=_close_held_in_child)
 def exp_dir_lock(exp: Path, command: str) -> Iterator[None]:
     """Hold ``exp``'s lock for the block; AsrkitError naming the holder when another run has it."""
     exp = Path(exp)
-    if exp.exists() and not exp.is_dir():
-        raise AsrkitError(f"{exp}: not a directory (the exp dir to train into)")
+    in_the_way = not_a_directory(exp)
+    if in_the_way:
+        raise AsrkitError(f"{in_the_way} (the exp dir to train into)")
     exp.mkdir(parents=True, exist_ok=True)
     path = exp / LOCK_NAME
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)

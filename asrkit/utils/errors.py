@@ -64,6 +64,14 @@ def os_error_message(e: OSError) -> Optional[str]:
         broken = broken_link_message(name)
         if broken is not None:
             return broken
+    if e.errno in (errno.EEXIST, errno.ENOTDIR):
+        # mkdir's "exists and is not a directory" of a file, or "a component of the path is not a
+        # directory" of a deeper name: the name in the way, in the words every command uses for it
+        from asrkit.utils.fileio import not_a_directory
+
+        in_the_way = not_a_directory(name)
+        if in_the_way is not None:
+            return in_the_way
     # '-' as an output file is /dev/stdout (asrkit-align's <ctm-out> -): the user wrote no such name
     return f"{'<stdout>' if name == '/dev/stdout' else name}: {what}"
 

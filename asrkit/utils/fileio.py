@@ -191,14 +191,25 @@ def parent_not_a_directory(path: PathLike) -> Optional[str]:
     mkdir -p under a file fails with EEXIST ("File exists") or ENOTDIR naming some deeper
     component, neither of which tells the user which name is in the way.
     """
-    for parent in reversed(Path(path).parents):  # from the top down: the first one in the way
+    return _first_not_a_directory(reversed(Path(path).parents))
+
+
+def not_a_directory(path: PathLike) -> Optional[str]:
+    """Why no directory can be made or used at ``path``: it, or a parent, exists and is not a
+    directory (``"x is a file, not a directory"``, the words of :func:`parent_not_a_directory`), else
+    None. Every command says so of an output directory that is a file or lies under one."""
+    return _first_not_a_directory([*reversed(Path(path).parents), Path(path)])
+
+
+def _first_not_a_directory(paths) -> Optional[str]:
+    for p in paths:  # from the top down: the first one in the way
         try:
-            mode = os.stat(parent).st_mode
+            mode = os.stat(p).st_mode
         except OSError:
             return None  # missing (or unreadable): nothing below it is in the way yet
         if not stat.S_ISDIR(mode):
             kind = "a file" if stat.S_ISREG(mode) else (special_kind(mode) or "not a directory")
-            return f"{parent} is {kind}, not a directory"
+            return f"{p} is {kind}, not a directory"
     return None
 
 

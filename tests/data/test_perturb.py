@@ -315,7 +315,7 @@ def test_output_that_holds_the_input_or_other_data_is_not_replaced(an4_dir, tmp_
     before = sorted(str(p) for p in tmp_path.rglob("*"))
     for dst, message in [(sets, "the output data dir holds the input"), (tmp_path, "the output data dir holds the input"),
                          (tmp_path / "exp", "exists and holds run1/, so it is not a data dir: it is not replaced"),
-                         (sets / "test" / "text", "exists and is not a directory")]:
+                         (sets / "test" / "text", "text is a file, not a directory: not replaced")]:
         with pytest.raises(AsrkitError, match=message):
             perturb_data_dir_speed(src, dst, [0.9, 1.0])
         assert sorted(str(p) for p in tmp_path.rglob("*")) == before

@@ -362,7 +362,7 @@ def test_a_global_stats_output_that_cannot_be_written_fails_before_reading(an4_f
     (tmp_path / "afile").write_text("x\n")
     r = run_cli(compute_cmvn_cli, [f"scp:{d}/feats.scp", tmp_path / "afile/sub/cmvn.ark"])
     assert r.exit_code == 1
-    assert r.stderr.strip().splitlines()[-1] == (f"ERROR (asrkit-compute-cmvn): {tmp_path}/afile: exists and is not "
+    assert r.stderr.strip().splitlines()[-1] == (f"ERROR (asrkit-compute-cmvn): {tmp_path}/afile is a file, not "
                                                  f"a directory (the stats output {tmp_path}/afile/sub/cmvn.ark goes "
                                                  f"under it)")
     assert "Done" not in r.stderr

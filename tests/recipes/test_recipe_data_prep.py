@@ -433,7 +433,7 @@ def test_librispeech_data_prep_unreadable_or_missing_transcripts_stop_it(recipe_
     (recipe / "data/dev_clean").write_text("")
     proc = run_sh(cmd, cwd=recipe, check=False)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
-    assert proc.stderr.rstrip().splitlines()[-1] == "data_prep.py: ERROR: data/dev_clean: exists and is not a directory"
+    assert proc.stderr.rstrip().splitlines()[-1] == "data_prep.py: ERROR: data/dev_clean is a file, not a directory"
     (recipe / "data/dev_clean").unlink()
     run_sh(cmd, cwd=recipe)  # the copy as it was reads as before
     assert len(read_table(recipe / "data/dev_clean/text")) == 6

@@ -848,8 +848,8 @@ def test_make_noise_bad_out_or_length_is_one_line(recipe_dir, tmp_path):
     recipe = recipe_dir("fsdd")
     afile = tmp_path / "afile"
     afile.write_text("")
-    for args, message in ((["--out", str(afile)], f"{afile}: exists and is not a directory"),
-                          (["--out", str(afile / "x")], f"{afile}/x: a component of the path is not a directory"),
+    for args, message in ((["--out", str(afile)], f"{afile} is a file, not a directory"),
+                          (["--out", str(afile / "x")], f"{afile} is a file, not a directory"),
                           (["--out", str(tmp_path / "n"), "--seconds", "nan"], "got 8000, nan, 3"),
                           (["--out", str(tmp_path / "n"), "--seconds", "1e12"], "got 8000, 1000000000000.0, 3")):
         proc = run_sh(f". ./path.sh && local/make_noise.py {shlex.join(args)}", cwd=recipe, check=False)

@@ -362,7 +362,7 @@ def test_an_output_under_a_broken_link_is_named_as_one(tmp_path):
     assert proc.returncode == 1 and "ERROR (asrkit-compute-cmvn): exp: a broken symbolic link" in proc.stderr, proc.stderr
     # a real file in the way is still said so
     assert os_error_message(OSError(errno.EEXIST, "File exists", str(tmp_path / "f.txt"))) == \
-        f"{tmp_path / 'f.txt'}: exists and is not a directory"
+        f"{tmp_path / 'f.txt'} is a file, not a directory"
 
 
 def test_id_file_name_is_one_short_file_name_per_id():
