@@ -5,6 +5,7 @@ import click
 
 from asrkit.cli._common import asrkit_command, refuse_empty_name
 from asrkit.data.fix import fix_data_dir
+from asrkit.data.from_audio import CASES, PUNCTUATION
 from asrkit.utils.logging import get_logger
 
 log = get_logger("fix_data_dir")
@@ -12,8 +13,13 @@ log = get_logger("fix_data_dir")
 
 @asrkit_command("fix-data-dir")
 @click.option("--no-backup", is_flag=True, help="Do not copy the changed files to <data-dir>/.backup/ first.")
+@click.option("--case", type=click.Choice(CASES), default="keep", show_default=True,
+              help="Letter case of the text, as asrkit-make-data-dir --case.")
+@click.option("--punctuation", type=click.Choice(PUNCTUATION), default="keep", show_default=True,
+              help="drop: punctuation in the text becomes a word break (an apostrophe inside a word stays), "
+                   "as asrkit-make-data-dir --punctuation drop.")
 @click.argument("data_dir", callback=refuse_empty_name, metavar="<data-dir>")
-def main(no_backup: bool, data_dir: str) -> None:
+def main(no_backup: bool, case: str, punctuation: str, data_dir: str) -> None:
     """Repair <data-dir> in place, as Kaldi's utils/fix_data_dir.sh does.
 
     Keeps the intersection of the utterances in utt2spk, text, segments (or wav.scp), feats.scp,
@@ -22,11 +28,13 @@ def main(no_backup: bool, data_dir: str) -> None:
     malformed lines; sorts every table (C locale) and regenerates spk2utt. Originals of changed
     files go to <data-dir>/.backup/. Reports how many utterances were dropped for each reason (not
     in text, no speaker, a segment with unusable times, ...) and how many ids from which file (the
-    ids themselves with -v).
+    ids themselves with -v). With --case / --punctuation it also normalises the text as a new
+    corpus's stage 0 does (a data dir from another toolkit's data prep: 'U, M, SIX.' -> 'U M SIX').
 
     e.g. asrkit-fix-data-dir data/train
+         asrkit-fix-data-dir --punctuation drop --case upper data/train
     """
-    report = fix_data_dir(data_dir, backup=not no_backup)
+    report = fix_data_dir(data_dir, backup=not no_backup, case=case, punctuation=punctuation)
     for name, lines in sorted(report.bad_lines.items()):
         log.warning("%s/%s: dropped %d malformed or duplicate line(s): %s", data_dir, name, len(lines),
                     " ".join(map(str, lines[:20])) + (" ..." if len(lines) > 20 else ""))

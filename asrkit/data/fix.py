@@ -5,6 +5,7 @@ wav.scp when there are segments, and whose speaker cmvn.scp has when there is on
 the recordings and speakers still used, sorts every
 table in C-locale order, drops duplicate ids (the first line wins) and malformed lines, and
 regenerates spk2utt from utt2spk. The originals go to ``<data>/.backup/`` first, as Kaldi does.
+Asked, it also normalises the text's case and punctuation as a new corpus's stage 0 does.
 What was dropped, and from which file, comes back in a :class:`FixReport`.
 """
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Dict, List, Optional, Set
 from asrkit.data.datadir import (OPTIONAL_TABLES, RECO_TABLES, SPK_TABLES, UTT_TABLES, DataDir, dir_problem,
                                  parse_segment, SegmentChannelError, positive_seconds)
 from asrkit.data.table import EMPTY_LINE, ascii_digits, id_control_problem, split_fields, utt2spk_to_spk2utt
+from asrkit.data.transcript_files import normalise_transcript
 from asrkit.data.validate import ScannedTable, data_dir_ids, scan_table
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import AtomicFiles, PathLike, name_os_error
@@ -100,8 +102,9 @@ def _read(d: DataDir, name: str, report: FixReport) -> Optional[Dict[str, str]]:
     return out
 
 
-def fix_data_dir(path: PathLike, backup: bool = True) -> FixReport:
-    """Repair ``path`` in place; raise :class:`AsrkitError` (changing nothing) if no utterance survives."""
+def fix_data_dir(path: PathLike, backup: bool = True, case: str = "keep", punctuation: str = "keep") -> FixReport:
+    """Repair ``path`` in place; raise :class:`AsrkitError` (changing nothing) if no utterance survives.
+    ``case`` and ``punctuation`` normalise the text as asrkit-make-data-dir's --case and --punctuation do."""
     d = DataDir(path)
     problem = dir_problem(d.path)
     if problem:
@@ -112,6 +115,11 @@ def fix_data_dir(path: PathLike, backup: bool = True) -> FixReport:
         t = _read(d, name, report)
         if t is not None:
             tables[name] = t
+
+    if "text" in tables and (case, punctuation) != ("keep", "keep"):
+        # (a data dir made elsewhere, its text never through stage 0's normalisation; a transcript
+        # left empty stays, as validate's warning and asrkit-train's skip say)
+        tables["text"] = {u: normalise_transcript(v, case, punctuation) for u, v in tables["text"].items()}
 
     ambiguous: Set[str] = set()
     if "utt2spk" not in tables:

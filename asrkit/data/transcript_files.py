@@ -11,7 +11,7 @@ import re
 import shlex
 import unicodedata
 from pathlib import Path
-from typing import Dict, Tuple
+from typing import Dict, Optional, Tuple
 
 from asrkit.data.table import BOM, no_stdin_data, read_bounded
 from asrkit.utils.errors import AsrkitError
@@ -252,6 +252,22 @@ def normalise_transcript(text: str, case: str, punctuation: str) -> str:
         else:
             parts[i] = cased(drop_punctuation(parts[i]) if punctuation == "drop" else parts[i])
     return " ".join("".join(parts).split())
+
+
+def punctuated_word(text: str) -> Optional[str]:
+    """The first word of ``text`` holding punctuation that ``--punctuation drop`` takes out, other
+    than a dash (uh-huh, a partial word th-) or an apostrophe inside a word; markers ([noise])
+    are no such words. None when there is none. Public: validate warns of a data dir's text with it."""
+    for i, part in enumerate(_MARKER.split(text)):
+        if i % 2:
+            continue
+        for word in part.split():
+            for j, c in enumerate(word):
+                category = unicodedata.category(c)
+                inside = 0 < j < len(word) - 1 and word[j - 1].isalnum() and word[j + 1].isalnum()
+                if category.startswith("P") and category != "Pd" and not (c in "'\u2019" and inside):
+                    return word
+    return None
 
 
 def has_visible_char(text: str) -> bool:

@@ -13,6 +13,7 @@ import math
 
 import os
 import re
+import shlex
 import stat
 import struct
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from asrkit.data.datadir import (RECO_TABLES, SPK_TABLES, TABLES, UTT_TABLES, Da
 from asrkit.data.table import (BOM, EMPTY_LINE, SPACE, LineReadError, TableLine, ascii_digits, bom_problem, cr_only_at,
                                data_dir_of, id_control_problem, mid_file_bom_problem, read_bounded, refuse_bom,
                                split_fields, transcript_problem)
+from asrkit.data.transcript_files import punctuated_word
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import PathLike, special_kind
 
@@ -333,6 +335,7 @@ def validate_data_dir(path: PathLike, no_text: bool = False, no_feats: bool = Fa
             if len(empty) > MAX_REPEATED_WARNINGS:
                 problems.append(Problem(str(text.path), None,
                                         f"{len(empty) - MAX_REPEATED_WARNINGS} more empty transcripts", WARNING))
+            _check_punctuation(problems, text)
 
     # (an optional table that is a directory, a FIFO or a link to /dev/zero was passed over as
     # absent, the dir "successfully validated": load() names it)
@@ -377,6 +380,30 @@ def validate_data_dir(path: PathLike, no_text: bool = False, no_feats: bool = Fa
                                             f"({feats.path}:{at.lineno}): stale (from other features?); make it "
                                             f"again from feats.scp"))
     return problems
+
+
+def _check_punctuation(problems: List[Problem], text: ScannedTable) -> None:
+    """One warning for transcripts with punctuation on their words. A data dir made elsewhere (a
+    Kaldi or ESPnet data prep's 'U, M, N, SIX.') skips stage 0's normalisation: the recipe's char
+    tokenizer made ',' and '.' tokens, the model learnt to write them, and 'SIX.' against 'SIX' was
+    a word error, without a word said."""
+    first = None
+    count = 0
+    lines = text.first_lines().values()
+    for line in lines:
+        word = punctuated_word(line.value)
+        if word is not None:
+            count += 1
+            first = first or (line, word)
+    if first is None:
+        return
+    line, word = first
+    problems.append(Problem(str(text.path), line.lineno,
+                            f"{count} of {len(lines)} transcripts hold punctuation ({word!r} in {line.key!r}): a "
+                            f"char or BPE tokenizer learns it as tokens, and scoring counts {word!r} against the "
+                            f"word without it as an error; to drop it as a new corpus's stage 0 does: "
+                            f"asrkit-fix-data-dir --punctuation drop {shlex.quote(str(text.path.parent))} "
+                            f"(--case upper too: stage 0's other normalisation)", WARNING))
 
 
 def _check_feats_files(problems: List[Problem], feats: ScannedTable, read_headers: bool = False,

@@ -1,0 +1,44 @@
+"""A data dir made by another toolkit's data prep, its text with punctuation ('U, M, N, SIX.'):
+put at data/train and run from stage 1, as README says, it skipped stage 0's normalisation."""
+from __future__ import annotations
+
+from asrkit.data.table import read_table
+
+
+def _punctuate(d):
+    # AN4's words as a prepared corpus writes them: commas between, a full stop at the end; one
+    # transcript with what is not punctuation to drop: an apostrophe inside a word, a dash, markers
+    lines = (d / "text").read_text().splitlines()
+    out = []
+    for i, line in enumerate(lines):
+        utt, words = line.split(" ", 1)
+        out.append(f"{utt} {words.replace(' ', ', ')}." if i else f"{utt} [noise] DON'T UH-HUH <unk> {words}")
+    (d / "text").write_text("\n".join(out) + "\n")
+    return {line.split(" ", 1)[0]: line.split(" ", 1)[1] for line in lines}
+
+
+def test_punctuation_in_a_prepared_text_is_warned_of_and_dropped_by_fix_data_dir(an4_dir, asrkit):
+    # validate said 'Successfully validated' and nothing more: the recipe's char tokenizer made
+    # ',' and '.' tokens, and the model trained for 60 s wrote ', , , ,' for every test utterance.
+    words = _punctuate(an4_dir)
+    n = len(words)
+    r = asrkit("validate-data-dir", an4_dir)
+    assert f"{n - 1} of {n} transcripts hold punctuation" in r.stderr.decode()
+    assert f"asrkit-fix-data-dir --punctuation drop {an4_dir}" in r.stderr.decode()
+    r = asrkit("fix-data-dir", "--punctuation", "drop", "--case", "upper", an4_dir)
+    assert r.returncode == 0, r.stderr
+    text = read_table(an4_dir / "text")
+    first = min(words, key=str.encode)
+    assert text.pop(first) == f"[NOISE] DON'T UH HUH <unk> {words.pop(first)}"
+    assert text == words
+    r = asrkit("validate-data-dir", an4_dir)
+    assert b"WARNING" not in r.stderr, r.stderr
+
+
+def test_text_without_punctuation_to_drop_is_not_warned_of(an4_dir, asrkit):
+    lines = (an4_dir / "text").read_text().splitlines()
+    utt = lines[0].split()[0]
+    lines[0] = f"{utt} [noise] DON'T UH-HUH <unk> TH- YES"
+    (an4_dir / "text").write_text("\n".join(lines) + "\n")
+    r = asrkit("validate-data-dir", an4_dir)
+    assert b"WARNING" not in r.stderr, r.stderr
