@@ -600,7 +600,7 @@ def _texts_beside(text_ext: str, audio_dir: Path, audio_root: Path, good: List[P
             _log_report(report)  # (the reasons the error points to)
         raise AsrkitError(f"{audio_dir}: no transcripts: none of its {counted} has a "
                           f"<name>{ext} beside it (other extension: --text-ext; one file of '<name> <text>' "
-                          f"lines: --transcripts){_unmatched_texts_hint(audio_dir, found.texts, ext)}")
+                          f"lines: --transcripts){_unmatched_texts_hint(audio_dir, found.texts, ext, found.files)}")
     return text_of, where_of
 
 
@@ -656,13 +656,27 @@ def _not_utf8_error(not_utf8: List[Tuple[Path, bytes, str]], total: int) -> str:
             f"each to be converted as what it is: " + "; ".join(parts))
 
 
-def _unmatched_texts_hint(audio_dir: Path, texts: List[PurePosixPath], ext: str) -> str:
+def _unmatched_texts_hint(audio_dir: Path, texts: List[PurePosixPath], ext: str,
+                          audio: Sequence[PurePosixPath] = ()) -> str:
     """For the no-transcripts error: the text files that are there, named after no audio file, and
     how to give them as --transcripts. LibriSpeech's <speaker>-<chapter>.trans.txt (one per
     chapter, '<id> <text>' lines) were only skipped as transcripts without audio."""
     if not texts:
         return ""
     names = sorted(str(t) for t in texts)
+    # VCTK's txt/p225/p225_001.txt holds the words of wav48/p225/p225_001.wav: named after the
+    # audio, in another folder. Joined as '<name> <text>' lines, as the advice below says, each
+    # transcript's first word became its key.
+    stems = {a.stem.lower() for a in audio}
+    elsewhere = sorted(str(t) for t in texts if t.stem.lower() in stems)
+    if len(elsewhere) * 2 >= len(texts):
+        folder = shlex.quote(str(audio_dir))
+        pattern = shlex.quote("*" + ext)
+        return (f"; its {len(names)} {ext} file(s) ({elsewhere[0]}, ...) are named after audio files in another "
+                f"folder (VCTK's txt/ beside wav48/): write them as one file of '<name><TAB><text>' lines and "
+                f"give that: find {folder} -iname {pattern} | while IFS= read -r f; do printf '%s\\t%s\\n' "
+                f"\"$(basename \"$f\" | sed 's/\\.[^.]*$//')\" \"$(tr '\\r\\n' '  ' < \"$f\")\"; done > prompts.txt; "
+                f"then --transcripts prompts.txt")
     if len(names) == 1:
         how = f"give it as --transcripts {shlex.quote(str(audio_dir / names[0]))}"
     else:
