@@ -679,16 +679,22 @@ def read_scp(path: str) -> Dict[str, ScpEntry]:
     return entries
 
 
+def _file_head(path: str, n: int) -> bytes:
+    """The first ``n`` bytes of ``path`` when it is a regular file, else b"". Looked at before it is
+    opened: opening a named pipe whose writer has gone waits for ever (a feats.scp FIFO with a
+    malformed line hung, here, after its error had been found)."""
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return b""
+        with open(path, "rb") as f:
+            return f.read(n)
+    except OSError:
+        return b""
+
+
 def _ark_file_key(path: str) -> Optional[str]:
     """The first key of ``path`` when it is a regular file that starts as a Kaldi archive, else None."""
-    try:
-        with open(path, "rb") as f:
-            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-                return None
-            head = f.read(300)
-    except OSError:
-        return None
-    entry = _ARK_START.match(head)
+    entry = _ARK_START.match(_file_head(path, 300))
     return entry.group(1).decode("utf-8", "replace") if entry else None
 
 

@@ -713,3 +713,42 @@ def test_tables_with_tabs_or_line_breaks_after_keys_are_named_as_tables(tmp_path
     text.write_text("u1 [noise] hello\nu2 [laughter]\n")
     r = _run(compute_cmvn_cli, f"scp:{text}", tmp_path / "cmvn.mat")
     assert _error(r) == f"ERROR (asrkit-compute-cmvn): {text}:2: bad range [laughter] (expected e.g. [0:9] or [0:9,3:5])"
+
+
+def test_a_named_pipe_given_as_an_scp_with_a_bad_line_is_an_error_not_a_wait(tmp_path):
+    """scp:<named pipe> whose line is malformed: the error was found, then the reader opened the
+    pipe again to see whether it was an ark given as an scp, and that open waited for a writer
+    that had gone (asrkit-compute-cmvn hung until killed). Only a regular file is looked at again."""
+    import os
+    import signal
+    import threading
+
+    from asrkit.data.matrix_io import read_scp
+
+    fifo = tmp_path / "feats.scp"
+    os.mkfifo(fifo)
+
+    def write():
+        with open(fifo, "wb") as f:
+            f.write(b"lonely\n")
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+
+    class Hung(Exception):  # not an OSError, which the reader would take for an unreadable file
+        pass
+
+    def hung(*_):
+        raise Hung("waited on the named pipe")
+
+    old = signal.signal(signal.SIGALRM, hung)
+    signal.siginterrupt(signal.SIGALRM, True)  # else the kernel restarts the open() the test is about
+    signal.alarm(20)
+    try:
+        with pytest.raises(AsrkitError, match=re.escape(f"{fifo}:1: malformed line (expected '<key> <value>'): "
+                                                        f"'lonely'")):
+            read_scp(str(fifo))
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+    writer.join(5)
