@@ -600,8 +600,30 @@ def _texts_beside(text_ext: str, audio_dir: Path, audio_root: Path, good: List[P
             _log_report(report)  # (the reasons the error points to)
         raise AsrkitError(f"{audio_dir}: no transcripts: none of its {counted} has a "
                           f"<name>{ext} beside it (other extension: --text-ext; one file of '<name> <text>' "
-                          f"lines: --transcripts){_unmatched_texts_hint(audio_dir, found.texts, ext, found.files)}")
+                          f"lines: --transcripts){_unmatched_texts_hint(audio_dir, found.texts, ext, found.files)}"
+                          f"{_table_files_hint(audio_dir)}")
     return text_of, where_of
+
+
+def _table_files_hint(audio_dir: Path) -> str:
+    """For the no-transcripts error: a .csv or .tsv at the top of the audio folder or beside it, which
+    may hold them. LJSpeech is wavs/ and metadata.csv: 'none of its 13100 audio files has a
+    <name>.txt beside it' said nothing of the file that holds every transcript."""
+    tables: List[Path] = []
+    for folder in (audio_dir, audio_dir.parent):
+        try:
+            tables += sorted(folder / e.name for e in os.scandir(folder)
+                             if e.name.lower().endswith((".csv", ".tsv")) and e.is_file())
+        except OSError:
+            pass
+        if tables:
+            break
+    if not tables:
+        return ""
+    shown = ", ".join(shlex.quote(str(t)) for t in tables[:3]) + (" ..." if len(tables) > 3 else "")
+    return (f"; {shown} {'is' if len(tables) == 1 else 'are'} there: if it holds the transcripts (LJSpeech's "
+            f"metadata.csv, Common Voice's validated.tsv), give it as --transcripts {shlex.quote(str(tables[0]))}, "
+            f"which names the command converting it where its lines are not '<name> <text>'")
 
 
 # TIMIT's SX1.TXT is '0 46797 She had your dark suit ...': the sentence's first and last sample
