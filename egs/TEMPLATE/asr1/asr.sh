@@ -253,6 +253,8 @@ in_range() { [ "$stage" -le "$1" ] && [ "$stop_stage" -ge "$1" ]; }
 # or in stage 5 with bash's "integer expression expected" first.
 for set in $(printf '%s\n' $train_set $valid_set $test_sets | awk '!seen[$0]++'); do
   if in_range 1; then
+    # (data dirs made elsewhere, put at data/ as README says, often come as train and test alone)
+    [ -d "data/$set" ] || [ "$set" != "$valid_set" ] || [ ! -d "data/$train_set" ] || die "no data/$set (--train-set, --valid-set, --test-sets): run stage 0 first, or check the set names; data dirs made elsewhere without a validation set: hold one out of data/$train_set (asrkit-holdout-lists, then utils/subset_data_dir.sh: docs/recipes.md, 'Data dirs made elsewhere')"
     [ -d "data/$set" ] || die "no data/$set (--train-set, --valid-set, --test-sets): run stage 0 first, or check the set names"
   elif in_range 5 && [[ " $test_sets " == *" $set "* ]] && [ ! -f "$dumpdir/$set/feats.scp" ]; then
     die "no $dumpdir/$set/feats.scp (--test-sets $test_sets): run stage 1 first, or check the set names"
