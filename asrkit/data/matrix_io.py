@@ -38,7 +38,8 @@ from typing import IO, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 
-from asrkit.data.table import bom_sed, bounded_lines, iter_table, iter_table_lines, read_line_blocks, refuse_terminal
+from asrkit.data.table import (GZIP_MAGIC, bom_sed, bounded_lines, gzip_problem, iter_table, iter_table_lines,
+                               read_line_blocks, refuse_terminal)
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import names_stdin, special_kind
 from asrkit.utils.pipes import start_pipe
@@ -122,6 +123,8 @@ _SCP_LINE = re.compile(rb"((?:[^\s\0]{1,256}[ \t]+)?[^\s\0]{1,1024}:\d{1,20}(?:\
 def _refuse(head: bytes, what: str, file: Optional[str] = None) -> AsrkitError:
     if head.startswith(_BOM):  # was "a Kaldi archive entry (key '\ufeff')" for a text stats file
         return AsrkitError(f"{what}: {_bom_problem(file)}")
+    if head.startswith(GZIP_MAGIC):  # (a cmvn.ark.gz was "data starting with b'\x1f\x8b\x08...'")
+        return AsrkitError(f"{what}: {gzip_problem(file if file is not None else what, '')}")
     line = _SCP_LINE.match(head)
     if line:
         # an scp given as ark: or as a stats file: was "not a Kaldi matrix or vector: data starting
@@ -338,6 +341,9 @@ def _read_key(stream: IO[bytes], what: str, index: int) -> Optional[str]:
     while c and c not in b" \t\n":
         # (all of Kaldi's white space: a key holding a \v or \f was taken whole, and the text
         # asrkit-decode wrote split it there, the id cut short and the rest read as words)
+        if index == 1 and key == GZIP_MAGIC:
+            # a feats.ark.gz given as ark: was "malformed key b'\x1f\x8b\x08\x00...' (not a Kaldi archive?)"
+            raise AsrkitError(f"{what}: {gzip_problem(what, 'ark:')}")
         if index == 1 and (key == b"\0B" or key == b"[" and c in b"\r\v\f"):
             # was "utterance '\x00BDM': not a Kaldi matrix" or "malformed key b'['"
             raise AsrkitError(f"{what}: {ONE_MATRIX}")
@@ -671,6 +677,8 @@ def read_scp(path: str) -> Dict[str, ScpEntry]:
                                   f"{entries[line.key].where.rsplit(':', 1)[1]})")
             entries[line.key] = parse_scp_value(line.key, line.value, where)
     except AsrkitError:
+        if _file_head(path, 2) == GZIP_MAGIC:  # (the table reader's remedy is gunzip -k; Kaldi's is a pipe)
+            raise AsrkitError(f"{path}: {gzip_problem(path, 'scp:')}") from None
         ark_key = _ark_file_key(path)
         if ark_key is not None:  # was "feats.ark:1: not UTF-8 text (invalid continuation byte ...)"
             raise AsrkitError(f"{path}: a Kaldi archive (its first entry: key {ark_key!r} and a matrix), not an "

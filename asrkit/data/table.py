@@ -140,10 +140,34 @@ def mid_file_bom_problem(name: str) -> str:
             f"saved with one and joined with cat?); Kaldi tables are plain text: remove them{how}")
 
 
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def gzip_problem(name: str, pipe: Optional[str] = None) -> str:
+    """What is wrong with ``name`` that is gzip-compressed, and what to do: read it through gunzip
+    as ``pipe`` says a reader takes a command (``'ark:'``, ``'scp:'``, ``''`` for a single-object
+    file that may be ``cmd |``), or, with ``pipe`` None, decompress it. Input that is no file
+    (stdin, a pipe's output) is told to pass through gunzip on its way in."""
+    what = "is gzip-compressed (it starts with gzip's bytes 1F 8B), not "
+    what += {None: "text", "ark:": "a Kaldi archive", "scp:": "a Kaldi table"}.get(pipe, "a Kaldi matrix")
+    if name.startswith("<") or names_stdin(name) or not os.path.isfile(name):
+        return f"{what}: pass it through gunzip -c on its way in"
+    if pipe is None:
+        # (gunzip takes only a name ending in .gz: a table named text is moved to text.gz and back)
+        how = (f"gunzip -k {shlex.quote(name)}" if name.endswith(".gz") else
+               f"mv {shlex.quote(name)} {shlex.quote(name + '.gz')} && gunzip {shlex.quote(name + '.gz')}")
+        return f"{what}: decompress it ({how})"
+    return f"{what}: read it through gunzip, as {shlex.quote(f'{pipe}gunzip -c {shlex.quote(name)} |')}"
+
+
 def refuse_bom(first_line: bytes, name: str) -> None:
-    """The error for text ``name`` (a file, ``<stdin>``) whose first line, as read, starts with a BOM."""
+    """The error for text ``name`` (a file, ``<stdin>``) whose first line, as read, starts with a BOM,
+    or with gzip's mark (a ``text.gz`` or ``feats.scp.gz`` was "not UTF-8 text", or, where the
+    compressed bytes held a CR and no LF, "CR-only (old Mac) line endings")."""
     if first_line.startswith(BOM.encode("utf-8")):
         raise AsrkitError(f"{name}:1: {bom_problem(name)}")
+    if first_line.startswith(GZIP_MAGIC):
+        raise AsrkitError(f"{name}: {gzip_problem(name)}")
     if first_line[:2] in (b"\xff\xfe", b"\xfe\xff"):
         # A wav.scp saved as Windows Notepad's 'Unicode' was "not UTF-8 text (invalid start byte
         # at byte 0 of the line)", which says nothing of what the file is or what to do.

@@ -23,7 +23,7 @@ from typing import Callable, Dict, List, Optional, Set, Tuple
 from asrkit.data.datadir import (RECO_TABLES, SPK_TABLES, TABLES, UTT_TABLES, DataDir, dir_problem, kaldi_real,
                                  positive_seconds, segment_channel, segment_channel_problem)
 from asrkit.data.table import (BOM, EMPTY_LINE, SPACE, LineReadError, TableLine, ascii_digits, bom_problem, cr_only_at,
-                               data_dir_of, id_control_problem, mid_file_bom_problem, read_bounded, refuse_bom,
+                               GZIP_MAGIC, data_dir_of, id_control_problem, mid_file_bom_problem, read_bounded, refuse_bom,
                                split_fields, transcript_problem)
 from asrkit.data.transcript_files import punctuated_word
 from asrkit.utils.errors import AsrkitError
@@ -110,13 +110,14 @@ def scan_table(path: PathLike, allow_empty_value: bool = False, nul_in_value: bo
     except LineReadError as e:
         scanned.problems.append(Problem(str(path), e.lineno, e.problem))
         return scanned
-    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff", GZIP_MAGIC):
         # UTF-16 (Notepad's 'Unicode'): every line was "not UTF-8" or "a NUL byte", 130 errors none
-        # saying what the file is, and fix-data-dir failed "130 not in text". Named as the readers do.
+        # saying what the file is, and fix-data-dir failed "130 not in text". Named as the readers do;
+        # so is a gzip'ed table (a text.gz renamed text: "text:1: not UTF-8 text" and "12 not in text").
         try:
             refuse_bom(data[:2], str(path))
         except AsrkitError as e:
-            scanned.unreadable = str(e).removeprefix(f"{path}:1: ")
+            scanned.unreadable = str(e).removeprefix(f"{path}:1: ").removeprefix(f"{path}: ")
             scanned.problems.append(Problem(str(path), 1, scanned.unreadable))
             return scanned
     # (a CR inside a one-line transcript is no line end: the line is kept whole, fix adds its LF)

@@ -752,3 +752,65 @@ def test_a_named_pipe_given_as_an_scp_with_a_bad_line_is_an_error_not_a_wait(tmp
         signal.alarm(0)
         signal.signal(signal.SIGALRM, old)
     writer.join(5)
+
+
+def test_gzip_compressed_arks_scps_stats_and_tables_are_named_with_their_gunzip(tmp_path):
+    """Kaldi reads a compressed ark as 'ark:gunzip -c f.ark.gz |'. Given the .gz itself, asrkit
+    said 'entry 1: malformed key b'\\x1f\\x8b\\x08...' (not a Kaldi archive?)' for an ark, "not a
+    Kaldi matrix or vector: data starting with b'\\x1f\\x8b...'" for stats, and for a feats.scp.gz
+    'CR-only (old Mac) line endings' (its compressed bytes held a CR). Each is now named as gzip'ed,
+    with the rspecifier (or the command, for a table) that reads it; what is printed works."""
+    import gzip
+
+    from asrkit.cli import validate_data_dir as validate_cli
+
+    d = _dump_dir(tmp_path)
+    mats = dict(kaldiio.load_scp(str(d / "feats.scp")).items())
+    stats = _stats(list(mats.values()))
+    (tmp_path / "my feats.ark.gz").write_bytes(gzip.compress((d / "feats.ark").read_bytes()))
+    (tmp_path / "feats.scp.gz").write_bytes(gzip.compress((d / "feats.scp").read_bytes()))
+    kaldiio.save_mat(str(tmp_path / "cmvn.ark"), stats)
+    (tmp_path / "cmvn.ark.gz").write_bytes(gzip.compress((tmp_path / "cmvn.ark").read_bytes()))
+    out = tmp_path / "out.ark"
+
+    def printed(error: str) -> str:
+        return shlex.split(error.rsplit(", as ", 1)[1])[0]
+
+    ark = tmp_path / "my feats.ark.gz"
+    error = _error(_run(compute_cmvn_cli, f"ark:{ark}", out))
+    assert error == (f"ERROR (asrkit-compute-cmvn): {ark}: is gzip-compressed (it starts with gzip's bytes 1F 8B), not "
+                     f"a Kaldi archive: read it through gunzip, as 'ark:gunzip -c '\"'\"'{ark}'\"'\"' |'")
+    assert not out.exists()
+    r = _run(compute_cmvn_cli, printed(error), out)
+    assert r.exit_code == 0, r.stderr
+    np.testing.assert_allclose(kaldiio.load_mat(str(out)), stats)
+    out.unlink()
+
+    error = _error(_run(compute_cmvn_cli, f"scp:{tmp_path}/feats.scp.gz", out))
+    assert error == (f"ERROR (asrkit-compute-cmvn): {tmp_path}/feats.scp.gz: is gzip-compressed (it starts with gzip's "
+                     f"bytes 1F 8B), not a Kaldi table: read it through gunzip, as "
+                     f"'scp:gunzip -c {tmp_path}/feats.scp.gz |'")
+    r = _run(compute_cmvn_cli, printed(error), out)
+    assert r.exit_code == 0, r.stderr
+    np.testing.assert_allclose(kaldiio.load_mat(str(out)), stats)
+
+    error = _error(_run(apply_cmvn_cli, tmp_path / "cmvn.ark.gz", f"scp:{d}/feats.scp", f"ark:{tmp_path}/n.ark"))
+    assert error == (f"ERROR (asrkit-apply-cmvn): {tmp_path}/cmvn.ark.gz: is gzip-compressed (it starts with gzip's "
+                     f"bytes 1F 8B), not a Kaldi matrix: read it through gunzip, as "
+                     f"'gunzip -c {tmp_path}/cmvn.ark.gz |'")
+    assert not (tmp_path / "n.ark").exists()
+    r = _run(apply_cmvn_cli, printed(error), f"scp:{d}/feats.scp", f"ark:{tmp_path}/n.ark")
+    assert r.exit_code == 0, r.stderr
+
+    # a table of a data dir, gzip'ed under its own name: was "utt2spk:1: not UTF-8 text", then
+    # "has no entry in utt2spk" for every utterance
+    (d / "utt2spk").write_bytes(gzip.compress((d / "utt2spk").read_bytes()))
+    r = _run(validate_cli, "--no-text", d)
+    assert r.exit_code == 1
+    errors = [ln for ln in r.stderr.splitlines() if ln.startswith("ERROR: ")]
+    remedy = f"mv {d}/utt2spk {d}/utt2spk.gz && gunzip {d}/utt2spk.gz"
+    assert errors[0] == (f"ERROR: {d}/utt2spk:1: is gzip-compressed (it starts with gzip's bytes 1F 8B), not text: "
+                         f"decompress it ({remedy})"), r.stderr
+    subprocess.run(remedy, shell=True, check=True)
+    r = _run(validate_cli, "--no-text", d)
+    assert r.exit_code == 0, r.stderr
