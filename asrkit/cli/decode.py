@@ -200,9 +200,9 @@ def main(model_path: Optional[str], config_path: Optional[str], print_config: bo
                        + [("the audio file", Path(w)) for w in wavs],
                        scp_lines=("--feats", "--spk-transforms"), wav_sources=inputs.wav_sources())
     if out is not None:
-        from asrkit.decoding.run import LOG_NAME, start_fresh_log
+        from asrkit.decoding.run import LOG_NAME, keep_earlier_log
 
-        start_fresh_log(out / LOG_NAME)
+        keep_earlier_log(out / LOG_NAME)
         setup_logging(1 if log.isEnabledFor(logging.DEBUG) else 0, str(out / LOG_NAME))
         # (as the echo on stderr: sys.argv[1:] under `asrkit decode ...` logged 'asrkit-decode decode ...',
         # and a file name with a space in it as two words)

@@ -211,12 +211,17 @@ LOG_NAME = "log/decode.log"
 DIR_OUTPUTS = ("text", "nbest.jsonl", "decode.yaml", LOG_NAME)
 
 
-def start_fresh_log(path: Path) -> None:
-    """Empty ``path`` (--output-dir's log/decode.log), the log of an earlier run into the same
-    directory: one log per run, as Kaldi's run.pl writes. Appended to, a re-run's log held every
-    earlier run's lines, and a grep of it (the real-time factor, the warnings, 'Done') found the
-    first run's. Left as it is when it is this process's stdout or stderr (``2>>
-    D/log/decode.log``, a launcher's log of the job), whose writer goes on at its own offset."""
+def keep_earlier_log(path: Path) -> None:
+    """Move ``path`` (--output-dir's log/decode.log), the log of an earlier run into the same
+    directory, aside to ``<path>.<N>``, as asrkit-launch keeps a job's earlier logs
+    (:func:`asrkit.launch.job.rotate_log`): one log per run, and a failed run, which leaves the
+    earlier run's outputs in place, leaves their log too. Emptied (since 4503421d, so that a grep of
+    the log found this run's lines only), the log of a complete decoding was lost to the failed run's
+    (a full disk, a bad model). Left as it is when empty, or when it is this process's stdout or
+    stderr (``2>> D/log/decode.log``, a launcher's log of the job), whose writer goes on at its
+    own offset."""
+    from asrkit.launch.job import rotate_log
+
     try:
         st = os.stat(path)
     except OSError:  # (none yet; one that cannot be read is named when the log is opened)
@@ -229,10 +234,7 @@ def start_fresh_log(path: Path) -> None:
                 return
         except OSError:
             continue
-    try:
-        os.truncate(path, 0)
-    except OSError:  # (read-only: the log's open says so, naming it)
-        pass
+    rotate_log(str(path))
 
 
 # Files that make a folder a Kaldi data directory (or a recipe's dump/<set>), whose ``text`` is the

@@ -2,8 +2,11 @@
 then holds that run's outputs only (its log, no other run's CTM, no killed run's temporary file)."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+
+import pytest
 
 from test_decode_cli import inproc, yesno  # noqa: F401  (fixtures)
 
@@ -18,6 +21,41 @@ def test_a_rerun_writes_a_fresh_log(inproc, yesno, tmp_path):
     log = (out / "log" / "decode.log").read_text()
     assert log.count("command line: ") == 1 and "beam 3, ctc" in log and "beam 2, ctc" not in log, log
     assert log.count("real-time factor") == 1 and "Done 2 out of 2" in log, log
+
+
+@pytest.mark.parametrize("failure", ["full-disk", "no-utterance-decodes"])
+def test_a_failed_rerun_keeps_the_log_of_the_outputs_it_leaves(inproc, yesno, tmp_path, monkeypatch, failure):
+    """A run that fails into a D holding a complete decoding (a full disk, bad inputs) leaves that
+    decoding's text in place, and now its log beside it, as log/decode.log.1: the log was emptied
+    for the failed run's lines, and the text was left without a log."""
+    import errno
+
+    from asrkit.decoding.run import Outputs
+
+    _, model, wavs = yesno
+    out = tmp_path / "d"
+    inproc("decode", "--model", model, "--beam", "2", "--output-dir", out, wavs[0], wavs[1])
+    text, first = (out / "text").read_bytes(), (out / "log" / "decode.log").read_text()
+    assert "Done 2 out of 2" in first, first
+    if failure == "full-disk":
+        def full(self, r):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(out / "text"))
+        monkeypatch.setattr(Outputs, "emit", full)
+        args = [wavs[2]]
+    else:
+        (tmp_path / "bad.wav").write_bytes(b"not audio")
+        args = [tmp_path / "bad.wav"]
+    r = inproc("decode", "--model", model, "--beam", "3", "--output-dir", out, *args, check=False)
+    assert r.returncode == 1, r.stderr
+    assert (out / "text").read_bytes() == text
+    assert (out / "log" / "decode.log.1").read_text() == first
+    log = (out / "log" / "decode.log").read_text()
+    assert log.count("command line: ") == 1 and "Done 2 out of 2" not in log, log  # (the failed run's alone)
+    # and the next run keeps the failed run's log too, one above
+    monkeypatch.undo()
+    inproc("decode", "--model", model, "--beam", "2", "--output-dir", out, wavs[0])
+    assert (out / "log" / "decode.log.2").read_text() == log
+    assert sorted(p.name for p in (out / "log").iterdir()) == ["decode.log", "decode.log.1", "decode.log.2"]
 
 
 def test_a_log_that_is_stderr_too_is_not_emptied(yesno, tmp_path):
