@@ -476,6 +476,7 @@ def _texts_from_file(transcripts: PathLike, audio_dir: Path, audio_root: Path, g
         for key in {nfc(rel.stem), nfc(rel.name), nfc(lower.name)}:
             by_name.setdefault(key, []).append(rel)
     other_keys, folder_keys = _keys_of(found.others), _keys_of(found.folders)
+    unmatched: List[str] = []
     for key, (text, lineno) in table.items():
         matches = _lookup(key, by_path, by_name, audio_dir, audio_root)
         if not matches and len(key.split()) > 1 and _lookup(key.split()[0], by_path, by_name, audio_dir, audio_root):
@@ -494,6 +495,8 @@ def _texts_from_file(transcripts: PathLike, audio_dir: Path, audio_root: Path, g
             why = (found.other_reason if _names_one_of(key, other_keys, audio_root) else
                    NOT_A_FILE if _names_one_of(key, folder_keys, audio_root) else NO_AUDIO)
             report.skip(why, f"{key} ({transcripts}:{lineno})")
+            if why == NO_AUDIO:
+                unmatched.append(key)
             continue
         rel = matches[0]
         if rel in unusable:  # counted once, as its file's problem
@@ -502,7 +505,47 @@ def _texts_from_file(transcripts: PathLike, audio_dir: Path, audio_root: Path, g
             raise AsrkitError(f"{transcripts}:{lineno}: {key!r} is a second transcript for {rel}")
         text_of[rel] = text
         where_of[rel] = f"{transcripts}:{lineno}"
+    _other_folder_hint(unmatched, [r for r in good if r not in text_of], transcripts)
     return text_of, where_of
+
+
+_PLAIN_FOLDER = re.compile(r"[A-Za-z0-9_+-][A-Za-z0-9._+-]*")
+
+
+def _other_folder_hint(keys: List[str], untranscribed: List[PurePosixPath], transcripts: PathLike) -> None:
+    """A warning for path keys that name, in one folder of their path, another folder than the
+    audio of that name is in. VoxForge's etc/PROMPTS key its lines 'anonymous-2008-xyz/mfc/a0001'
+    where the audio is wav/a0001.wav: every line a transcript without audio, every file audio
+    without a transcript, and nothing said of why."""
+    slots: Dict[Tuple[int, Tuple[str, ...]], List[PurePosixPath]] = {}
+    for rel in untranscribed:
+        parts = rel.with_suffix("").parts
+        for i in range(len(parts) - 1):
+            slots.setdefault((i, parts[:i] + parts[i + 1:]), []).append(rel)
+    swaps: Dict[Tuple[int, str, str], List[str]] = {}
+    for key in keys:
+        path = PurePosixPath(key)
+        if path.suffix.lower() in _OTHER_AUDIO_SUFFIXES:
+            path = path.with_suffix("")
+        parts = path.parts
+        hits = [(i, rel) for i in range(len(parts) - 1) for rel in slots.get((i, parts[:i] + parts[i + 1:]), [])]
+        if len(hits) == 1:
+            i, rel = hits[0]
+            swaps.setdefault((i, parts[i], rel.parts[i]), []).append(key)
+    if not swaps:
+        return
+    (i, was, now), named = max(swaps.items(), key=lambda kv: len(kv[1]))
+    if len(named) * 2 < len(keys):
+        return
+    fix = ""
+    if _PLAIN_FOLDER.fullmatch(was) and _PLAIN_FOLDER.fullmatch(now):
+        old, new = was.replace(".", r"\."), now
+        sed = (f"s|^{old}/|{new}/|" if i == 0 else f"s|^\\([^[:space:]]*\\)/{old}/|\\1/{new}/|")
+        fix = (f": write them with the audio's folder, sed {shlex.quote(sed)} {shlex.quote(str(transcripts))} > "
+               f"prompts.txt, then --transcripts prompts.txt")
+    log.warning("%d of the %d keys of %s that name no audio file name folder %r where the audio of that name is "
+                "in %r (first: %s; VoxForge's etc/PROMPTS name mfc/ for wav/)%s", len(named), len(keys),
+                transcripts, was, now, named[0], fix)
 
 
 def _lookup(key: str, by_path: Dict[str, List[PurePosixPath]], by_name: Dict[str, List[PurePosixPath]],
