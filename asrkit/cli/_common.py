@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import contextvars
 import errno
 import functools
 import os
@@ -306,8 +307,7 @@ class ProcessEntry:
             return super().make_context(info_name, args, parent, **extra)
 
     def __call__(self, *args, **kwargs):
-        global _entries_running
-        outermost = _entries_running == 0
+        outermost = not _IN_A_PROCESS_ENTRY.get()
         # The process's own entry: a console script and asrkit/__main__.py call main() with no
         # arguments. A program calling commands with theirs (asrkit-batch.py), one running the
         # console script inside itself (runpy, IPython's %run) or python -i's prompt afterwards
@@ -315,7 +315,7 @@ class ProcessEntry:
         from asrkit.cli import put_back_the_excepthook, the_process_is_a_command
 
         the_process = outermost and not args and not kwargs and the_process_is_a_command()
-        _entries_running += 1
+        inside = _IN_A_PROCESS_ENTRY.set(True)
         try:
             return super().__call__(*args, **kwargs)
         except EndBySignal as e:
@@ -327,16 +327,20 @@ class ProcessEntry:
                 atexit.register(_die_by, e.signum)
             raise
         finally:
-            _entries_running -= 1
+            _IN_A_PROCESS_ENTRY.reset(inside)
             if the_process:
                 _default_sigint_once_done()
             elif outermost:
                 put_back_the_excepthook()
 
 
-# ProcessEntry.__call__s under way (the first is the outermost); none while click's main is
-# called as a library (CliRunner, a program's main.main([...], standalone_mode=False))
-_entries_running = 0
+# Whether the code running is under a ProcessEntry.__call__ (set by it for its call alone, then
+# reset: an inner call finds it set, the outermost not); not while click's main is called as a
+# library (CliRunner, a program's main.main([...], standalone_mode=False)). A context variable,
+# not a counter every call changes: each thread, and each context a program runs a command in,
+# has its own.
+_IN_A_PROCESS_ENTRY: contextvars.ContextVar[bool] = contextvars.ContextVar("asrkit_in_a_process_entry",
+                                                                         default=False)
 
 
 @contextlib.contextmanager
@@ -348,7 +352,7 @@ def interrupt_ends_the_command(prog: str) -> Iterator[None]:
     try:
         yield
     except KeyboardInterrupt:
-        if not _entries_running:
+        if not _IN_A_PROCESS_ENTRY.get():
             raise  # (click's main called as a library: its click.Abort, for the program to handle)
         click.echo(f"ERROR ({prog}): interrupted", err=True)
         raise EndBySignal(signal.SIGINT) from None
