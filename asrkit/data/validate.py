@@ -336,7 +336,10 @@ def validate_data_dir(path: PathLike, no_text: bool = False, no_feats: bool = Fa
             if len(empty) > MAX_REPEATED_WARNINGS:
                 problems.append(Problem(str(text.path), None,
                                         f"{len(empty) - MAX_REPEATED_WARNINGS} more empty transcripts", WARNING))
-            _check_punctuation(problems, text)
+            if d.has("wav.scp") or d.has("segments"):
+                # (not a recipe's dump/<set>, whose text is a copy of data/<set>'s, warned of there:
+                # fix-data-dir on the dump changed nothing the tokenizer and scoring read)
+                _check_punctuation(problems, text)
 
     # (an optional table that is a directory, a FIFO or a link to /dev/zero was passed over as
     # absent, the dir "successfully validated": load() names it)

@@ -42,3 +42,14 @@ def test_text_without_punctuation_to_drop_is_not_warned_of(an4_dir, asrkit):
     (an4_dir / "text").write_text("\n".join(lines) + "\n")
     r = asrkit("validate-data-dir", an4_dir)
     assert b"WARNING" not in r.stderr, r.stderr
+
+
+def test_a_dump_dirs_copy_of_the_text_is_not_warned_of_again(an4_dir, asrkit):
+    # stage 1 validates dump/<set> (feats, a copy of data/<set>'s text) after data/<set>: the second
+    # warning's remedy, asrkit-fix-data-dir --punctuation drop dump/train, changed a copy nothing
+    # trains on (the tokenizer reads data/train/text)
+    _punctuate(an4_dir)
+    asrkit("compute-fbank", f"scp:{an4_dir}/wav.scp", f"ark,scp:{an4_dir}/feats.ark,{an4_dir}/feats.scp")
+    (an4_dir / "wav.scp").unlink()
+    r = asrkit("validate-data-dir", "--no-wav", an4_dir)
+    assert b"WARNING" not in r.stderr, r.stderr
