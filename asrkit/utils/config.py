@@ -253,6 +253,9 @@ def _strict_loader():
         pass
 
     def construct_mapping(loader, node, deep=False):
+        if not isinstance(node, yaml.MappingNode):  # `!!map x`: the loop below unpacked a string's letters
+            raise yaml.constructor.ConstructorError(None, None, f"expected a mapping node, but found {node.id}",
+                                                    node.start_mark)
         seen: Dict[Any, int] = {}
         for key_node, _ in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
@@ -273,7 +276,21 @@ def _strict_loader():
                     value_node.start_mark)
         return yaml.SafeLoader.construct_mapping(loader, node, deep)
 
+    def construct_object(loader, node, deep=False):
+        # PyYAML's scalar constructors take what an explicit tag names on trust: `!!int abc`,
+        # `!!float ''`, `!!bool maybe` and `!!timestamp x` were a ValueError, IndexError, KeyError
+        # or AttributeError traceback out of the loader. Such a value is the document's error, at its line.
+        try:
+            return yaml.SafeLoader.construct_object(loader, node, deep)
+        except (ValueError, KeyError, IndexError, AttributeError, TypeError, OverflowError):
+            text = node.value if isinstance(node.value, str) else ""
+            shown = repr(text if len(text) <= 40 else text[:40] + "...")
+            tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+            raise yaml.constructor.ConstructorError(None, None, f"{shown} is not a valid {tag} value",
+                                                    node.start_mark) from None
+
     StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
+    StrictLoader.construct_object = construct_object
     _yaml_12_core_scalars(StrictLoader)
     return StrictLoader
 
@@ -320,9 +337,16 @@ def _yaml_12_core_scalars(loader: type) -> None:
 
     def construct_int(constructor, node):
         text = constructor.construct_scalar(node)
-        sign = -1 if text[0] == "-" else 1
+        sign = -1 if text[:1] == "-" else 1
         body = text.lstrip("+-")
-        return sign * int(body, 0)  # decimal, 0o (octal) or 0x (hex): the regexp let nothing else through
+        try:
+            return sign * int(body, 0)  # decimal, 0o (octal) or 0x (hex): the regexp let nothing else through
+        except ValueError:
+            if body.isascii() and body.isdigit():  # past Python's limit on the digits int() reads (4300)
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"a number of {len(body)} digits ({text[:20]}...), longer than any option takes",
+                    node.start_mark) from None
+            raise  # (an explicit !!int of something else: construct_object words it)
 
     def construct_leading_zero(constructor, node):  # one not a mapping's value: in a list
         raise yaml.constructor.ConstructorError(

@@ -226,3 +226,25 @@ def test_an_endless_file_is_not_read_whole_as_yaml(tmp_path):
         load_yaml_mapping(big)
     big.write_bytes(b"a: 1\n" + b"#" * 1000)
     assert load_yaml_mapping(big) == {"a": 1}
+
+
+@pytest.mark.parametrize("value, problem", [
+    ("!!int abc", "'abc' is not a valid !!int value"),
+    ("!!int ''", "'' is not a valid !!int value"),
+    ("!!float ''", "'' is not a valid !!float value"),
+    ("!!bool maybe", "'maybe' is not a valid !!bool value"),
+    ("!!timestamp soon", "'soon' is not a valid !!timestamp value"),
+    ("!!map x", "expected a mapping node, but found scalar"),
+    ("9" * 5000, "a number of 5000 digits (99999999999999999999...), longer than any option takes"),
+])
+def test_a_value_no_constructor_reads_is_a_yaml_error_at_its_line(tmp_path, value, problem):
+    """PyYAML's constructors take an explicit tag on trust: `!!int abc`, `!!float ''`, `!!bool maybe`
+    and `!!timestamp soon` were a ValueError, IndexError, KeyError or AttributeError traceback from
+    every command's --config (and --set); so was a number of more digits than int() reads."""
+    p = tmp_path / "c.yaml"
+    p.write_text(f"inner:\n  size: {value}\n")
+    with pytest.raises(ConfigError) as e:
+        load_yaml_mapping(p)
+    assert str(e.value) == f"{p}:2: not valid YAML: {problem}"
+    p.write_text("inner:\n  size: !!int 12\n")  # a tag that fits its value still reads
+    assert load_yaml_mapping(p) == {"inner": {"size": 12}}
