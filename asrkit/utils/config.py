@@ -595,7 +595,10 @@ def _number(value: Any) -> Optional[float]:
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an int past any float (10**400: 'optim.lr: 1000...'): infinite, refused by name
+            return math.inf if value > 0 else -math.inf
     if isinstance(value, str):
         if not value.isascii():  # float() reads any script's digits ('\u0663' is 3.0, '\uff11' 1.0)
             return None

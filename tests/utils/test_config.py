@@ -79,6 +79,9 @@ def test_unknown_key_names_it_and_the_known_ones():
     ({"inner": {"rate": "nan"}}, "c.yaml: inner.rate: expected a finite number, got 'nan'"),
     ({"inner": {"rate": float("inf")}}, "c.yaml: inner.rate: expected a finite number, got inf"),
     ({"betas": [0.9, "-inf"]}, "c.yaml: betas[1]: expected a finite number, got '-inf'"),
+    # an int past any float (10**400 for a float option) was an OverflowError traceback
+    ({"inner": {"rate": 10 ** 400}}, f"c.yaml: inner.rate: expected a finite number, got {10 ** 400}"),
+    ({"betas": [0.9, -10 ** 400]}, f"c.yaml: betas[1]: expected a finite number, got {-10 ** 400}"),
 ])
 def test_type_errors_name_where_and_key(d, message):
     with pytest.raises(ConfigError) as e:
