@@ -177,6 +177,13 @@ REMOVED = {
 #   Inside that a rate that makes training diverge is the user's to try: training.max_bad_steps
 #   stops the run naming it (the tests make one diverge with 1e37).
 MAX_LR = 1e38
+# - Adam's first update is lr / (1 - betas[0]) (its bias correction) times a ratio of about one, so
+#   that, not lr alone, must fit float32: lr 1e38 with betas[0] 0.9 is a step of 1e39, and the first
+#   optimizer step was a RuntimeError traceback ("value cannot be converted to type float without
+#   overflow"; asrkit-train-lm's too), as was lr 1e33 with betas[0] 0.999999.
+FLOAT32_MAX = 3.4028234663852886e38
+# The LM's Adam (asrkit.training.train_lm), which its config does not set.
+LM_ADAM_BETAS = (0.9, 0.999)
 # - eps and the L2 weight decay: usually 1e-8..1e-6 and 0..1e-2; past 1 they outweigh the
 #   gradient itself and the model learns nothing.
 MAX_EPS = 1.0
@@ -348,6 +355,9 @@ def validate(cfg: TrainConfig, where: str = "config") -> None:
     if not all(0 <= b < 1 for b in o.betas) or o.eps < 0 or o.weight_decay < 0 or not 0 <= o.rho <= 1:
         raise AsrkitError(f"{where}: optim: betas must be in [0, 1), eps and weight_decay >= 0 and rho in [0, 1], "
                           f"got betas {list(o.betas)}, eps {o.eps:g}, weight_decay {o.weight_decay:g}, rho {o.rho:g}")
+    if o.name == "adam" and adam_overflow(o.lr, o.betas[0]):
+        raise AsrkitError(f"{where}: optim.lr {o.lr:g} with optim.betas[0] {o.betas[0]:g}: {adam_overflow(o.lr, o.betas[0])}"
+                          f"; lower optim.lr")
     if o.grad_clip < 0 or o.final_lr_ratio < 0:
         raise AsrkitError(f"{where}: optim: grad_clip (0: no clipping) and final_lr_ratio must be >= 0, got "
                           f"{o.grad_clip:g} and {o.final_lr_ratio:g}")
@@ -415,6 +425,14 @@ def validate(cfg: TrainConfig, where: str = "config") -> None:
                           f"got {list(a.noise_snr_db)}")
     if a.noise_snr_db[0] > a.noise_snr_db[1]:
         raise AsrkitError(f"{where}: augment.noise_snr_db must be [low, high], got {list(a.noise_snr_db)}")
+
+
+def adam_overflow(lr: float, beta1: float) -> Optional[str]:
+    """Why Adam's first update at ``lr`` with ``betas[0]`` ``beta1`` (in [0, 1)) cannot be made in
+    float32, or None."""
+    step = lr / (1 - beta1)
+    return (f"Adam's first step is lr / (1 - betas[0]) = {step:g}, more than float32 holds ({FLOAT32_MAX:.3g})"
+            if step > FLOAT32_MAX else None)
 
 
 def fits_a_seed(seed: int) -> bool:
@@ -552,6 +570,8 @@ class LMTrainConfig:
                                 ("max_len", self.max_len, MAX_LM_TOKENS)])
         if too_large:
             raise AsrkitError(f"{where}: {'; '.join(too_large)}")
+        if adam_overflow(self.lr, LM_ADAM_BETAS[0]):
+            raise AsrkitError(f"{where}: lr {self.lr:g}: {adam_overflow(self.lr, LM_ADAM_BETAS[0])}; lower lr")
 
     def to_dict(self) -> Dict[str, Any]:
         return to_dict(self)

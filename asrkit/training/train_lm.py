@@ -32,7 +32,7 @@ from asrkit.models.lm import FORMAT as LM_FORMAT
 from asrkit.models.build import build_model
 from asrkit.models.lm import LSTMLM
 from asrkit.training import checkpoint as ckpt
-from asrkit.training.config import LMTrainConfig, OptimConfig, TrainingConfig
+from asrkit.training.config import LM_ADAM_BETAS, LMTrainConfig, OptimConfig, TrainingConfig
 from asrkit.training.sampler import EpochBatchSampler
 from asrkit.training.trainer import StepOutput, Trainer, seed_everything
 from asrkit.utils.config import dump_yaml, to_dict
@@ -180,7 +180,7 @@ def train_lm(train: List[List[int]], dev: List[List[int]], tokens: List[str], co
     lm = build_model(lambda: LSTMLM(len(tokens), config.model), "the LM config's model: section")
     n_params = sum(p.numel() for p in lm.parameters())
     best_metric = "valid_ppl" if dev else "train_ppl"
-    optim = OptimConfig(name="adam", lr=config.lr, betas=(0.9, 0.999), eps=1e-8, scheduler="none",
+    optim = OptimConfig(name="adam", lr=config.lr, betas=LM_ADAM_BETAS, eps=1e-8, scheduler="none",
                         warmup_steps=0, grad_clip=config.grad_clip, accum_grad=1)
     loop = TrainingConfig(max_epochs=config.max_epochs, patience=config.patience, keep_best=1,
                           best_metric=best_metric, amp=False, oom_check=False, num_plots=0, valid_cer=False,

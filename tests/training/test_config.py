@@ -76,6 +76,10 @@ def test_yaml_sections_and_overrides(tmp_path):
     # float32 at the first optimizer step (a traceback), weight_decay the same, eps 1e300 made every
     # update 0, max_epochs 1e30 trained "done about never"; num_plots -5 silently made no plots
     ({}, ["optim.lr=1e300"], "--set 'optim.lr=1e300': optim.lr must be at most 1e+38, got 1e+300"),
+    # under that bound, Adam's first step lr / (1 - betas[0]) still overflowed float32 (a traceback)
+    ({}, ["optim.lr=1e38"], "--set 'optim.lr=1e38': optim.lr 1e+38 with optim.betas[0] 0.9: Adam's first step is "
+                            "lr / (1 - betas[0]) = 1e+39, more than float32 holds (3.4e+38); lower optim.lr"),
+    ({}, ["optim.betas=[0.999999, 0.98]", "optim.lr=1e33"], "Adam's first step is lr / (1 - betas[0]) = 1e+39"),
     ({}, ["optim.eps=1e300", "optim.weight_decay=1e300"],
      "optim.eps must be at most 1, got 1e+300; optim.weight_decay must be at most 1, got 1e+300"),
     ({}, ["optim.scheduler=warmup_linear", "optim.final_lr_ratio=1e300"],
@@ -186,6 +190,8 @@ def test_a_set_value_builds_only_plain_data(tmp_path):
     ("grad_clip", -1.0, r"must be >= 0, got 3 and -1$"),
     # --lr 1e300 passed and overflowed float32 at the first step (a traceback)
     ("lr", 1e300, r"^command line: lr must be at most 1e\+38, got 1e\+300$"),
+    ("lr", 1e38, r"^command line: lr 1e\+38: Adam's first step is lr / \(1 - betas\[0\]\) = 1e\+39, more than "
+                 r"float32 holds \(3.4e\+38\); lower lr$"),
     ("max_epochs", 10**30, r"^command line: max_epochs must be at most 1000000, got 10{30}$"),
     ("batch_size", 10**7, r"^command line: batch_size must be at most 1000000, got 10000000$"),
 ])
