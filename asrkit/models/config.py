@@ -19,6 +19,10 @@ from asrkit.utils.config import Wording, from_dict, to_dict
 # small ones passed the parameter count (the memory check) and then trained about never; large
 # ones took minutes building the model's skeleton before the count refused them.
 MAX_LAYERS = 100
+# Frames one pyramid step concatenates, at most (Chan et al. and ESPnet use 1 or 2): 1000 is ten
+# seconds of 10 ms frames in one encoder frame. A factor past int64 (1e308 read as an int) was an
+# OverflowError traceback once the data was read, where the transcripts' CTC lengths are checked.
+MAX_SUBSAMPLE = 1000
 
 
 @dataclass
@@ -41,6 +45,9 @@ class ListenerConfig:
                 or not all(isinstance(k, int) and k >= 1 for k in self.subsample):
             raise ValueError(f"listener.subsample must be a non-empty list of integers >= 1 (one per BLSTM "
                              f"layer), got {self.subsample!r}")
+        if max(self.subsample) > MAX_SUBSAMPLE:
+            raise ValueError(f"listener.subsample factors must be at most {MAX_SUBSAMPLE} (frames concatenated into "
+                             f"one), got {max(self.subsample)}")
         if len(self.subsample) > MAX_LAYERS:
             raise ValueError(f"listener.subsample must list at most {MAX_LAYERS} factors (one per BLSTM layer), got "
                              f"{len(self.subsample)}")

@@ -102,6 +102,11 @@ def test_yaml_sections_and_overrides(tmp_path):
     # a million layers passed the parameter count when small (hidden 1), and when not took minutes
     # building the model's skeleton before the count refused it (a speller of 10**6 LSTM cells: ~6 min)
     ({}, ["model.speller.layers=1000000"], "speller.layers must be at most 100, got 1000000"),
+    # a factor past int64 was an OverflowError traceback once the data was read (the CTC length check)
+    ({}, ["model.listener.subsample=[1e308, 1]"],
+     "listener.subsample factors must be at most 1000 (frames concatenated into one), got 100000000000000001097"),
+    ({}, ["model.listener.subsample=[2, 1001]"], "listener.subsample factors must be at most 1000 (frames "
+                                                 "concatenated into one), got 1001"),
     ({}, ["model.listener.subsample=[" + ", ".join(["1"] * 101) + "]"],
      "listener.subsample must list at most 100 factors (one per BLSTM layer), got 101"),
     # float() reads any script's digits: an Arabic-Indic 3 trained 3 epochs, a full-width 1e-3 at
@@ -136,8 +141,9 @@ def test_bad_config_is_a_clear_error(raw, overrides, message):
 def test_the_largest_sane_values_load():
     cfg = build_config({}, ["optim.lr=1000", "optim.eps=1", "optim.weight_decay=1", "optim.final_lr_ratio=1",
                             "training.max_epochs=1000000", "training.num_plots=0", "model.specaug={time_masks: 1000}",
-                            "augment.noise_snr_db=[-30, 100]"])
+                            "augment.noise_snr_db=[-30, 100]", "model.listener.subsample=[1000, 1]"])
     assert cfg.optim.lr == 1000 and cfg.training.max_epochs == 10**6 and cfg.model.specaug.time_masks == 1000
+    assert cfg.model.listener.subsample == [1000, 1]
 
 
 def test_an_error_an_override_brings_in_names_it(tmp_path):
