@@ -117,7 +117,7 @@ def test_own_corpus_from_stage_0_to_asrkit_decode(tmp_path, fsdd_root, an4_root)
     assert proc.returncode == 1 and "transcripts.csv:1: a CSV file" in proc.stderr, proc.stderr
     assert not (recipe / "data/all").exists()
     convert = re.search(r"e\.g\. (python3 -c .*? > )prompts\.tsv", proc.stderr).group(1)
-    (recipe / "data/local").mkdir(parents=True)
+    (recipe / "data/local").mkdir(parents=True, exist_ok=True)  # (stage 0 makes it)
     run_sh(convert + "data/local/prompts.tsv", cwd=recipe)
     set_option(data_sh, "transcripts", "data/local/prompts.tsv")
 

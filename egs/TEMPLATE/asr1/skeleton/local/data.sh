@@ -8,9 +8,11 @@
 #        local/data.sh --corpus-root /data/mine --audio-subdir wav --transcripts prompts.txt
 #   b) a text file beside each audio file (a0001.wav + a0001.txt):
 #        local/data.sh --corpus-root /data/mine
-#   Another transcript format: write it as (a) into data/local/ first with a line of awk, e.g.
-#   LJSpeech's metadata.csv: awk -F'|' '{ print $1, $3 }' "$corpus_root/metadata.csv" > data/local/prompts.txt
-#   and pass --transcripts data/local/prompts.txt.
+#   Another transcript format: write it as (a) into data/local/ with a line of awk at the place
+#   marked "a transcript format of the corpus's own" below (data/local/ is there, and so is
+#   $corpus_root), e.g. LJSpeech's metadata.csv ('id|text|normalized text'):
+#     awk -F'|' '{ print $1, $NF }' "$corpus_root/metadata.csv" > data/local/prompts.txt
+#   and set transcripts=data/local/prompts.txt.
 # Then: asrkit-make-data-dir -> data/all (audio without a transcript, a transcript without audio,
 # empty transcripts are skipped and counted; more than --max-skip-ratio of them is an error);
 # asrkit-holdout-lists -> data/local/{train,dev,test}.list (--dev-fraction / --test-fraction drawn
@@ -69,9 +71,15 @@ audio_dir=$corpus_root${audio_subdir:+/$audio_subdir}
 # new data/all, a set refused by validation) left the last split's sets beside the new data/all,
 # and ./run.sh --stage 1 went on with them. run.sh refuses data/ while this marker is there.
 . utils/stage0_options.sh
-mkdir -p data
+mkdir -p data/local
 stage0_mark_unfinished
 rm -f data/stage0_options
+
+# ---- a transcript format of the corpus's own, written as (a) here (see the top), e.g. ----
+# awk -F'|' '{ print $1, $NF }' "$corpus_root/metadata.csv" > data/local/prompts.txt
+# (The header's example was to be put "first": above, $corpus_root was not set yet, and in a new
+# recipe data/local/ did not exist: 'data/local/prompts.txt: No such file or directory'.)
+# ---- end ----
 
 opts=(--text-ext "$text_ext" --audio-ext "$audio_ext" --case "$text_case" --punctuation "$punctuation"
   --max-skip-ratio "$max_skip_ratio")
