@@ -811,3 +811,19 @@ class Trainer:
             if self.state.stopped_early and self.is_main:
                 log.info("early stopping: %s has not improved for %d epochs", t.best_metric, t.patience)
         self.wait_checkpoint()
+        self._refuse_diverged()
+
+    def _refuse_diverged(self) -> None:
+        """An error when no epoch's best_metric is finite: a learning rate that blows the weights up
+        to huge but finite values (no NaN for _check_finite to find) gave a dev loss of inf every
+        epoch, and that diverged model was packed as the best epoch at exit 0 (asrkit-train's
+        optim.lr 3e37; asrkit-train-lm's --lr 3e37, "best dev perplexity nan")."""
+        metric = self.loop.best_metric
+        rows = [r for r in self.state.history if r.get(metric) is not None]
+        if not rows or any(math.isfinite(float(r[metric])) for r in rows):
+            return
+        shown = ", ".join(f"epoch {r['epoch']}: {float(r[metric]):g}" for r in rows[:3]) + (", ..." if len(rows) > 3 else "")
+        # (Its checkpoints hold the diverged weights, which a rerun would resume from: said, not deleted.)
+        raise AsrkitError(f"no epoch has a finite {metric} ({shown}): the training diverged; nothing packed. Lower the "
+                          f"learning rate and train again in a new exp dir (or remove {self.exp_dir}/checkpoints: a "
+                          f"rerun resumes from their diverged weights)")

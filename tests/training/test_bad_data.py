@@ -454,3 +454,19 @@ def test_transcripts_too_long_for_ctc_alone_are_not_said_to_teach_the_decoder(cl
     assert re.search(r"1 of 20 utterance\(s\) are too short .*: their CTC loss is 0, nothing learns from them "
                      rf"\(model.ctc_weight 1: CTC alone\): {utts[5]} ", said), said
     assert "attention decoder" not in said
+
+
+def test_a_run_whose_dev_loss_is_never_finite_packs_nothing(clean, yesno_setup, tmp_path):
+    """A learning rate that blows the weights up to huge but finite values (no NaN for the
+    checkpoint's check) gave a dev loss of inf every epoch, and that model was packed as the best
+    epoch at exit 0 (asrkit-train --set optim.lr=3e37; asrkit-train-lm --lr 3e37 said "best dev
+    perplexity nan")."""
+    trainer = trainer_on(clean, yesno_setup / "data" / "lang", tmp_path / "exp", max_epochs=1,
+                         optim={"lr": 3e37, "warmup_steps": 0})
+    trainer.task.valid_set = trainer.task.train_set
+    with pytest.raises(AsrkitError) as e:
+        trainer.run()
+    assert re.match(r"no epoch has a finite valid_loss \(epoch 1: (inf|nan)\): the training diverged; nothing packed\. "
+                    r"Lower the learning rate and train again in a new exp dir \(or remove .*/exp/checkpoints: a rerun "
+                    r"resumes from their diverged weights\)$", str(e.value)), str(e.value)
+    assert not (tmp_path / "exp" / "model.pt").exists()
