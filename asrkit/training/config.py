@@ -398,6 +398,12 @@ def validate(cfg: TrainConfig, where: str = "config") -> None:
     if not fits_a_seed(t.seed):
         raise AsrkitError(f"{where}: training.seed must be a 64-bit integer (-2**63 <= seed < 2**63), got {t.seed}")
     f = cfg.finetune
+    # An empty path read as "none" (a falsy string): 'init: ""' trained from random weights and
+    # 'noise_scp: ""' without noise, at exit 0, where the command line refuses an empty --init.
+    for key, path in (("finetune.init", f.init), ("augment.noise_scp", cfg.augment.noise_scp)):
+        if path is not None and not path.strip():
+            raise AsrkitError(f"{where}: {key}: {path!r} is an empty path: give a file, or null (or leave the key "
+                              f"out) for none")
     for key, names in (("init_modules", f.init_modules), ("freeze", f.freeze)):
         if any(not n or not n.strip() or "," in n for n in names):
             raise AsrkitError(f"{where}: finetune.{key}: {names!r}: expected module names such as listener, "

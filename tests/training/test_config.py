@@ -105,6 +105,10 @@ def test_yaml_sections_and_overrides(tmp_path):
     # a factor past int64 was an OverflowError traceback once the data was read (the CTC length check)
     ({}, ["model.listener.subsample=[1e308, 1]"],
      "listener.subsample factors must be at most 1000 (frames concatenated into one), got 100000000000000001097"),
+    # an empty path read as none: random weights / no noise at exit 0, where --init '' is refused
+    ({"finetune": {"init": ""}}, [], "config: finetune.init: '' is an empty path: give a file, or null (or leave the "
+                                     "key out) for none"),
+    ({}, ["augment.noise_scp=' '"], "--set \"augment.noise_scp=' '\": augment.noise_scp: ' ' is an empty path"),
     ({}, ["model.listener.subsample=[2, 1001]"], "listener.subsample factors must be at most 1000 (frames "
                                                  "concatenated into one), got 1001"),
     ({}, ["model.listener.subsample=[" + ", ".join(["1"] * 101) + "]"],
