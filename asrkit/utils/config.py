@@ -211,24 +211,32 @@ def parse_yaml(text: str, where: str, lines: bool = True) -> Any:
         raise ConfigError(f"{where}{line}: not valid YAML: {problem}{f' ({context})' if context else ''}") from None
     except RecursionError:  # PyYAML's composer recurses once per level of nesting
         raise ConfigError(f"{where}: not valid YAML for a config: nested too deeply") from None
-    if _expanded_size(d, MAX_YAML_VALUES) > MAX_YAML_VALUES:
+    size, shared = _expanded_size(d, MAX_YAML_VALUES)
+    if size > MAX_YAML_VALUES:
+        if not shared:  # (a long list or 200,000 keys, no alias in it: "its aliases expand" misled)
+            raise ConfigError(f"{where}: holds more than {MAX_YAML_VALUES:,} values, more than any config holds "
+                              f"(a data file?)")
         raise ConfigError(f"{where}: its aliases (*name) expand to more than {MAX_YAML_VALUES:,} values, more than "
                           f"any config holds (a 'billion laughs' document?)")
     return d
 
 
-def _expanded_size(obj: Any, limit: int) -> int:
-    """How many values ``obj`` stands for with every alias written out, counted up to just past ``limit``.
+def _expanded_size(obj: Any, limit: int) -> Tuple[int, bool]:
+    """How many values ``obj`` stands for with every alias written out, counted up to just past
+    ``limit``, and whether a list or mapping was met twice (an alias to it).
 
     Each distinct list or mapping is sized once (``memo``), so this takes the time of the document,
     not of its expansion; one that contains itself counts as over the limit.
     """
     memo: Dict[int, int] = {}
+    shared = False
 
     def size(x: Any) -> int:
+        nonlocal shared
         if not isinstance(x, (list, dict)):
             return 1
         if id(x) in memo:
+            shared = True
             return memo[id(x)]
         memo[id(x)] = limit + 1  # until sized: an alias inside its own anchor is unbounded
         n = 1
@@ -240,7 +248,7 @@ def _expanded_size(obj: Any, limit: int) -> int:
         memo[id(x)] = n
         return n
 
-    return size(obj)
+    return size(obj), shared
 
 
 @functools.lru_cache(maxsize=None)

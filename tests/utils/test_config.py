@@ -171,6 +171,11 @@ def test_alias_bombs_and_deep_nesting_are_refused_at_once(tmp_path):
     p.write_text("inner: {sizes: " + "[" * 20000 + "]" * 20000 + "}\n")
     with pytest.raises(ConfigError, match=f"^{p}: not valid YAML for a config: nested too deeply$"):
         load_yaml_mapping(p)
+    # as many values without an alias: the same limit, but no talk of aliases (it named them for 200,000 keys)
+    p.write_text("inner: {sizes: [" + ",".join(["1"] * 100_001) + "]}\n")
+    with pytest.raises(ConfigError) as e:
+        load_yaml_mapping(p)
+    assert str(e.value) == f"{p}: holds more than 100,000 values, more than any config holds (a data file?)"
     # aliases that stay small still work (the merge keys above, a list used twice)
     p.write_text("l: &l [1, 2]\nm: [*l, *l]\n")
     assert load_yaml_mapping(p) == {"l": [1, 2], "m": [[1, 2], [1, 2]]}
