@@ -66,7 +66,7 @@ def main() -> None:
 
     fbank = FbankConfig.from_yaml(args.fbank_config)
     R = recognizer.Recognizer
-    # What _level_frames and _level_offset read of a Recognizer: one feature column holding each
+    # What _levels, _level_frames and _level_offset read of a Recognizer: one feature column holding each
     # frame's mean log-mel (their offset is a mean of frame levels), a training mean of 0.
     rec = types.SimpleNamespace(_train_mean=np.zeros(1), config=DecodeConfig(), _level_norm=True,
                                 frame_shift_s=fbank.frame_shift / 1000.0,
@@ -87,7 +87,8 @@ def main() -> None:
             leads.append(len(quiet) if quiet.all() else int(np.argmin(quiet)))
             trails.append(len(quiet) if quiet.all() else int(np.argmin(quiet[::-1])))
             x, live = level[:, None], np.ones(1, dtype=bool)
-            moved.append(abs(R._level_offset(rec, x, live, R._level_frames(rec, x)) - R._level_offset(rec, x, live)) * DB)
+            frames = R._level_frames(rec, R._levels(rec, x))
+            moved.append(abs(R._level_offset(rec, x, live, frames) - R._level_offset(rec, x, live)) * DB)
         if not moved:
             raise _args.BenchError(f"{name}: no recording with any sound in {source}")
         lead, trail = np.array(leads) * rec.frame_shift_s, np.array(trails) * rec.frame_shift_s

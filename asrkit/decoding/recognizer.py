@@ -145,6 +145,14 @@ def loud_level(level: np.ndarray, frames: np.ndarray) -> float:
     return float(np.percentile(level[frames], LOUD_PERCENTILE))
 
 
+class FrameLevels(NamedTuple):
+    """A recording's frame levels as :meth:`Recognizer._levels` measures them, for its edge pads and
+    the frames its level is measured on."""
+    level: np.ndarray  # (T,) each frame's mean raw log-mel (Recognizer._frame_levels)
+    sound: np.ndarray  # (T,) bool: the frames that hold any sound (sounding), at least one
+    top: float  # the loud level (loud_level over the sounding frames)
+
+
 class Prepared(NamedTuple):
     """A recording ready for :meth:`Recognizer.decode` (``normalized=True``): what
     :meth:`Recognizer.normalize_and_cut` makes of its raw features."""
@@ -604,8 +612,10 @@ class Recognizer:
         """Raw features (T, D) of a recording decoded (or aligned) whole -> :class:`Prepared`:
         normalized, with :meth:`edge_pads`; its level is measured on its own frames."""
         self.check_features(feats, utt_id)  # as it is: a frame named in an error is its own
-        lead, trail, top = self._edge_plan(feats)
-        measured = self._level_frames(feats)
+        # (measured once for both: each was O(T) over the recording's frames)
+        levels = self._levels(feats) if self.config.edge_pad_s > 0 or self._level_norm else None
+        lead, trail, top = self._edge_plan(levels)
+        measured = self._level_frames(levels)
         if not lead and not trail:
             return Prepared(self._normalized(feats, utt_id, level_frames=measured), None)
         pad = self._pad_frames(max(lead, trail), feats, top)  # one draw: both edges take its first frames
@@ -614,19 +624,16 @@ class Recognizer:
         own[lead:lead + feats.shape[0]] = True if measured is None else measured
         return Prepared(self._normalized(padded, utt_id, level_frames=own), None, (lead, trail))
 
-    def _level_frames(self, feats: np.ndarray) -> Optional[np.ndarray]:
-        """(T,) bool: the frames of raw ``feats`` (T, D), a recording decoded whole, that level_norm
+    def _level_frames(self, levels: Optional[FrameLevels]) -> Optional[np.ndarray]:
+        """(T,) bool: the frames of a recording decoded whole (its :meth:`_levels`) that level_norm
         measures its level on: all but the part of each edge's quiet run (frames ``edge_quiet_db``
         or more below its loud ones, among those that hold sound) further than EDGE_QUIET_CAP_S
         from the speech. None: all of them."""
-        level = self._frame_levels(feats)
-        if level is None or not self._level_norm:
+        if levels is None or not self._level_norm:
             return None
-        sound = sounding(level)
+        level, sound, top = levels
         idx = np.flatnonzero(sound)
-        if not len(idx):
-            return None
-        quiet = level[idx] < loud_level(level, sound) - self.config.edge_quiet_db * np.log(10) / 10
+        quiet = level[idx] < top - self.config.edge_quiet_db * np.log(10) / 10
         if quiet.all():
             return None
         cap = int(round(EDGE_QUIET_CAP_S / self.frame_shift_s))
@@ -637,6 +644,17 @@ class Recognizer:
         frames[idx[:max(0, lead - cap)]] = False
         frames[idx[len(idx) - max(0, trail - cap):]] = False
         return frames
+
+    def _levels(self, feats: np.ndarray) -> Optional[FrameLevels]:
+        """What :meth:`_edge_plan` and :meth:`_level_frames` read of raw ``feats`` (T, D); None where
+        nothing can be said of their level (not log-mel, or digital silence throughout)."""
+        level = self._frame_levels(feats)
+        if level is None:
+            return None
+        sound = sounding(level)
+        if not sound.any():
+            return None
+        return FrameLevels(level, sound, loud_level(level, sound))
 
     def _frame_levels(self, feats: np.ndarray) -> Optional[np.ndarray]:
         """(T,) each frame's mean raw log-mel over the mel bins (Kaldi's energy dim left out), or
@@ -651,19 +669,16 @@ class Recognizer:
         whole: ``config.edge_pad_s`` at each edge with fewer than ``edge_min_quiet_s`` of frames
         ``edge_quiet_db`` or more below its loud ones (the 98th percentile of its frames' levels
         above the log floor), else none."""
-        return self._edge_plan(feats)[:2]
+        return self._edge_plan(self._levels(feats) if self.config.edge_pad_s > 0 else None)[:2]
 
-    def _edge_plan(self, feats: np.ndarray) -> Tuple[int, int, float]:
-        """:meth:`edge_pads` and the recording's loud level it measured (what the pad is set
-        under; nan where nothing is padded)."""
+    def _edge_plan(self, levels: Optional[FrameLevels]) -> Tuple[int, int, float]:
+        """:meth:`edge_pads` of a recording of :meth:`_levels` ``levels``, and its loud level
+        (what the pad is set under; nan where nothing is padded). None: nothing to say where
+        speech is (no log-mel; digital silence throughout)."""
         cfg = self.config
-        level = self._frame_levels(feats) if cfg.edge_pad_s > 0 else None
-        if level is None:
+        if levels is None or cfg.edge_pad_s <= 0:
             return 0, 0, float("nan")
-        sound = sounding(level)
-        if not sound.any():
-            return 0, 0, float("nan")  # digital silence throughout: nothing to say where speech is
-        top = loud_level(level, sound)
+        level, _, top = levels
         quiet = level < top - cfg.edge_quiet_db * np.log(10) / 10
         need = int(round(cfg.edge_min_quiet_s / self.frame_shift_s))
         n = max(1, int(round(cfg.edge_pad_s / self.frame_shift_s)))
