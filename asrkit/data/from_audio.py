@@ -67,7 +67,7 @@ from asrkit.data.sox import (LIBSNDFILE_FORMATS, libsndfile_reads, needs_sox, so
                              wav_scp_entry)
 from asrkit.data.table import read_bounded, transcript_problem
 from asrkit.data.transcript_files import (has_visible_char, normalise_transcript, not_utf8_kind, read_transcript_file,
-                                          utf16_control_problem, utf16_hint, utf16_read_as_utf8)
+                                          utf16_control_problem, utf16_hint, utf16_kind, utf16_read_as_utf8)
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import PathLike
 from asrkit.utils.logging import get_logger
@@ -588,7 +588,7 @@ def _texts_beside(text_ext: str, audio_dir: Path, audio_root: Path, good: List[P
     names_in: Dict[Path, Dict[str, List[str]]] = {}
     # A corpus saved on Windows has every transcript in UTF-16, not one: naming only the first,
     # the error came back for the next after each conversion, one file a run.
-    not_utf8: List[Tuple[Path, bytes, str]] = []
+    not_utf8: List[Tuple[Path, str, Tuple[str, str]]] = []  # (file, problem, its not_utf8_kind)
     for rel in good:
         beside = _transcript_beside(audio_root / rel, ext, names_in)
         if beside is not None:
@@ -600,15 +600,17 @@ def _texts_beside(text_ext: str, audio_dir: Path, audio_root: Path, good: List[P
                 # (its line ends, \r\n or \r, are white space that normalise_transcript collapses)
                 text_of[rel] = raw.decode("utf-8-sig")
                 where_of[rel] = str(beside)
-                if utf16_read_as_utf8(raw, text_of[rel]):
+                order = utf16_read_as_utf8(raw, text_of[rel])
+                if order:
                     # (UTF-16 of ASCII, Cyrillic, most CJK is valid UTF-8 byte for byte: it was
                     # refused as 'a terminal escape or a damaged transcript', with no conversion)
                     del text_of[rel], where_of[rel]
-                    not_utf8.append((audio_dir / rel.parent / beside.name, raw, utf16_control_problem(raw)))
+                    not_utf8.append((audio_dir / rel.parent / beside.name, utf16_control_problem(raw),
+                                     utf16_kind(order)))
             except UnicodeDecodeError as e:
                 # (named under the folder as the user gave it, as the listing of the others is)
-                not_utf8.append((audio_dir / rel.parent / beside.name, raw,
-                                 f"not UTF-8 text ({e.reason} at byte {e.start})"))
+                not_utf8.append((audio_dir / rel.parent / beside.name, f"not UTF-8 text ({e.reason} at byte {e.start})",
+                                 not_utf8_kind(raw)))
     if not_utf8:
         raise AsrkitError(_not_utf8_error(not_utf8, len(text_of) + len(not_utf8)))
     _drop_sample_ranges(text_of, audio_root)
@@ -699,17 +701,18 @@ def _drop_sample_ranges(text_of: Dict[PurePosixPath, str], audio_root: Path) -> 
                  "first: %s): the two numbers are left out of the text", len(dropped), dropped[0])
 
 
-def _not_utf8_error(not_utf8: List[Tuple[Path, bytes, str]], total: int) -> str:
-    """The one error for transcripts beside the audio that are not UTF-8: the first's problem and
+def _not_utf8_error(not_utf8: List[Tuple[Path, str, Tuple[str, str]]], total: int) -> str:
+    """The one error for transcripts beside the audio that are not UTF-8 ((file, problem, its
+    :func:`not_utf8_kind`), each file's bytes read for what they are once): the first's problem and
     advice as one file alone gets it, then every such file grouped by what it is, each group with
     its own iconv (one command for them all converted a Latin-1 file as UTF-16, into garbage)."""
-    first, raw, problem = not_utf8[0]
-    message = f"{first}: {problem}{utf16_hint(raw)}"
+    first, problem, kind = not_utf8[0]
+    message = f"{first}: {problem}{utf16_hint(kind)}"
     if len(not_utf8) == 1:
         return message
     groups: Dict[Tuple[str, str], List[Path]] = {}
-    for path, raw, _ in not_utf8:
-        groups.setdefault(not_utf8_kind(raw), []).append(path)
+    for path, _, kind in not_utf8:
+        groups.setdefault(kind, []).append(path)
     parts = []
     for (kind, iconv), paths in groups.items():
         shown = " ".join(shlex.quote(str(p)) for p in paths[:5]) + (" ..." if len(paths) > 5 else "")

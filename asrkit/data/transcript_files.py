@@ -82,7 +82,13 @@ def not_utf8_kind(raw: bytes) -> Tuple[str, str]:
     usual 8-bit ones given as a guess. Public: from_audio groups its transcripts by it."""
     if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
         return "UTF-16 (a byte-order mark FF FE or FE FF)", "iconv -f UTF-16 -t UTF-8"
-    order = utf16_without_bom(raw)
+    return utf16_kind(utf16_without_bom(raw))
+
+
+def utf16_kind(order: str) -> Tuple[str, str]:
+    """:func:`not_utf8_kind` of text without a byte-order mark whose :func:`utf16_without_bom` is
+    ``order``: for a caller that has it already (:func:`utf16_read_as_utf8`), so that the pairs are
+    not read again. Public: from_audio's transcripts beside the audio."""
     if order == "LE":
         return "UTF-16LE without a byte-order mark (by its byte pairs)", "iconv -f UTF-16LE -t UTF-8"
     if order == "BE":
@@ -91,12 +97,13 @@ def not_utf8_kind(raw: bytes) -> Tuple[str, str]:
     return "", "iconv -f WINDOWS-1252 -t UTF-8"
 
 
-def utf16_hint(raw: bytes) -> str:
-    """What a transcript file that is not UTF-8 likely is, and the conversion, for the error
-    (:func:`not_utf8_kind`). Public: from_audio's errors for transcripts beside the audio give it too."""
-    kind, iconv = not_utf8_kind(raw)
-    if kind:
-        return f": it is {kind}; save it as UTF-8, e.g. {iconv}"
+def utf16_hint(kind: Tuple[str, str]) -> str:
+    """What a transcript file that is not UTF-8 likely is, and the conversion, for the error: of its
+    :func:`not_utf8_kind` ``kind``. Public: from_audio's errors for transcripts beside the audio give
+    it too."""
+    what, iconv = kind
+    if what:
+        return f": it is {what}; save it as UTF-8, e.g. {iconv}"
     return f"; if it is Latin-1 or Windows-1252 text, convert it, e.g. {iconv}"
 
 
@@ -191,12 +198,14 @@ def read_transcript_file(path: Path) -> Dict[str, Tuple[str, int]]:
         content = raw.decode("utf-8-sig")  # a byte-order mark (Windows editors) is not part of the first key
     except UnicodeDecodeError as e:
         line = raw[:e.start].count(b"\n") + 1
-        raise AsrkitError(f"{path}:{line}: not UTF-8 text ({e.reason} at byte {e.start}){utf16_hint(raw)}") from None
-    if utf16_read_as_utf8(raw, content):
+        raise AsrkitError(f"{path}:{line}: not UTF-8 text ({e.reason} at byte {e.start})"
+                          f"{utf16_hint(not_utf8_kind(raw))}") from None
+    order = utf16_read_as_utf8(raw, content)
+    if order:
         # (its keys read as 'a\x001\x00', every line a transcript without audio, or a control
         # character refused as a terminal escape: neither said it was UTF-16)
         line = raw[:_CONTROL_BYTE.search(raw).start()].count(b"\n") + 1
-        raise AsrkitError(f"{path}:{line}: {utf16_control_problem(raw)}{utf16_hint(raw)}")
+        raise AsrkitError(f"{path}:{line}: {utf16_control_problem(raw)}{utf16_hint(utf16_kind(order))}")
     _refuse_csv(path, content)
     _refuse_header_table(path, content)
     out: Dict[str, Tuple[str, int]] = {}
