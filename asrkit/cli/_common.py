@@ -73,6 +73,9 @@ def asrkit_command(name: str, **kwargs) -> Callable:
                 message = os_error_message(e)
                 if message is None:
                     raise
+                # (the log files first: one on the full disk says it is abandoned, and the ERROR
+                # line stays the last on stderr)
+                error_to_log_files(source, message)
                 click.echo(f"ERROR ({source}): {message}", err=True)
                 if e.errno == errno.EPIPE or on_stdout:
                     _drop_stdout()

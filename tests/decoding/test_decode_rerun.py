@@ -58,6 +58,26 @@ def test_a_failed_rerun_keeps_the_log_of_the_outputs_it_leaves(inproc, yesno, tm
     assert sorted(p.name for p in (out / "log").iterdir()) == ["decode.log", "decode.log.1", "decode.log.2"]
 
 
+def test_a_run_ended_by_a_full_disk_says_so_in_its_log(inproc, yesno, tmp_path, monkeypatch):
+    """A run stopped by the machine's error (a full disk, a refused permission) said why on stderr
+    only: its log/decode.log ended at its last INFO line, as an AsrkitError's did before 962f748e."""
+    import errno
+
+    from asrkit.decoding.run import Outputs
+
+    _, model, wavs = yesno
+    out = tmp_path / "d"
+
+    def full(self, r):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(out / "text"))
+    monkeypatch.setattr(Outputs, "emit", full)
+    r = inproc("decode", "--model", model, "--beam", "2", "--output-dir", out, wavs[0], check=False)
+    line = f"ERROR [asrkit-decode] {out / 'text'}: no space left on device"
+    assert r.returncode == 1 and r.stderr.decode().rstrip().splitlines()[-1] == \
+        f"ERROR (asrkit-decode): {out / 'text'}: no space left on device", r.stderr
+    assert (out / "log" / "decode.log").read_text().rstrip().splitlines()[-1].endswith(line)
+
+
 def test_a_log_that_is_stderr_too_is_not_emptied(yesno, tmp_path):
     """`asrkit-decode --output-dir D ... 2>> D/log/decode.log` (or a launcher's log of the job
     there): the shell writes on at its own offset, so the lines already there are kept."""
