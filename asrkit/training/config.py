@@ -26,8 +26,8 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from asrkit.features.fbank import FbankConfig
 from asrkit.models.config import LASConfig, LMConfig
-from asrkit.utils.config import (ConfigError, Wording, dump_yaml, from_dict, load_yaml_mapping, non_finite, over_bounds,
-                                 parse_yaml, to_dict, yaml_source)
+from asrkit.utils.config import (ConfigError, Wording, dump_yaml, from_dict, load_yaml_mapping, non_finite, number_text,
+                                 over_bounds, parse_yaml, to_dict, yaml_source)
 from asrkit.utils.device import NAMES as DEVICE_NAMES, bad_device_name
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.logging import get_logger
@@ -554,7 +554,7 @@ class LMTrainConfig:
                                    ("max_len", self.max_len)) if v <= 0]
         if bad:
             raise AsrkitError(f"{where}: {' and '.join(k for k, _ in bad)} must be positive, got "
-                              f"{', '.join(f'{v:g}' for _, v in bad)}")
+                              f"{', '.join(number_text(v) for _, v in bad)}")
         # patience -1 would stop after the first epoch ("-1 epochs without improvement" is always
         # reached); a negative grad_clip would silently switch clipping off.
         if not fits_a_seed(self.seed):

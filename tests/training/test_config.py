@@ -204,6 +204,8 @@ def test_a_set_value_builds_only_plain_data(tmp_path):
                  r"float32 holds \(3.4e\+38\); lower lr$"),
     ("max_epochs", 10**30, r"^command line: max_epochs must be at most 1000000, got 10{30}$"),
     ("batch_size", 10**7, r"^command line: batch_size must be at most 1000000, got 10000000$"),
+    # an int past any float ('{v:g}' of -10**400) was an OverflowError traceback
+    ("batch_size", -10**400, r"^command line: batch_size must be positive, got -10{400}$"),
 ])
 def test_lm_config_checks_what_the_command_line_sets(field, value, message):
     from asrkit.training.config import LMTrainConfig
