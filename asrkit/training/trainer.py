@@ -274,6 +274,15 @@ class Trainer:
         self.optimizer = build_optimizer([p for p in self.model.parameters() if p.requires_grad], optim)
         steps_per_epoch = math.ceil(task.sampler.per_rank / optim.accum_grad)
         self._steps_per_epoch = steps_per_epoch
+        if self.is_main and optim.accum_grad > task.sampler.per_rank:
+            # The epoch's last batch makes the update, of its batches' losses each scaled by 1 /
+            # accum_grad: accum_grad 10**9 over 3 batches made updates a billionth of the gradient
+            # (below Adam's eps), and a model that learnt nothing was packed at exit 0 without a word.
+            log.warning("optim.accum_grad %d is more than the %d batch(es) of an epoch%s: each epoch makes one update, "
+                        "from its %d batch(es) scaled by 1/%d, a %g share of the gradient; give optim.accum_grad %d "
+                        "or less", optim.accum_grad, task.sampler.per_rank, " on each rank" if world_size > 1 else "",
+                        task.sampler.per_rank, optim.accum_grad, task.sampler.per_rank / optim.accum_grad,
+                        task.sampler.per_rank)
         self.budget_clock = BudgetClock(loop.max_time) if loop.max_time > 0 else None
         self.scheduler = build_scheduler(self.optimizer, optim, steps_per_epoch * loop.max_epochs,
                                          self.budget_clock.share if self.budget_clock else None,

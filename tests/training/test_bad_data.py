@@ -470,3 +470,21 @@ def test_a_run_whose_dev_loss_is_never_finite_packs_nothing(clean, yesno_setup, 
                     r"Lower the learning rate and train again in a new exp dir \(or remove .*/exp/checkpoints: a rerun "
                     r"resumes from their diverged weights\)$", str(e.value)), str(e.value)
     assert not (tmp_path / "exp" / "model.pt").exists()
+
+
+def test_accum_grad_past_the_batches_of_an_epoch_is_warned_about(clean, yesno_setup, tmp_path, caplog):
+    """The epoch's last batch makes the update, scaled by 1 / accum_grad: optim.accum_grad 10**9 over a
+    few batches made updates a billionth of the gradient, and an untrained model was packed at exit 0
+    without a word."""
+    with caplog.at_level("INFO"):
+        trainer = trainer_on(clean, yesno_setup / "data" / "lang", tmp_path / "exp", max_epochs=1,
+                             optim={"accum_grad": 1000})
+    n = trainer.task.sampler.per_rank
+    assert 1 < n < 1000
+    assert (f"optim.accum_grad 1000 is more than the {n} batch(es) of an epoch: each epoch makes one update, from its "
+            f"{n} batch(es) scaled by 1/1000, a {n / 1000:g} share of the gradient; give optim.accum_grad {n} or less"
+            in warnings(caplog))
+    caplog.clear()
+    with caplog.at_level("INFO"):
+        trainer_on(clean, yesno_setup / "data" / "lang", tmp_path / "exp2", max_epochs=1, optim={"accum_grad": n})
+    assert "accum_grad" not in warnings(caplog)
