@@ -29,7 +29,8 @@ from asrkit.models.config import LMConfig
 from asrkit.models.targets import IGNORE_ID, decoder_targets
 from asrkit.utils.config import UnknownKeysError, to_dict, written_by_newer
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.torch_files import check_finite_weights, check_torch_file_path, load_weights_only, save_torch
+from asrkit.utils.torch_files import (check_finite_weights, check_torch_file_path, load_weights_only, other_content,
+                                     save_torch)
 
 FORMAT = "asrkit-lm"
 VERSION = 1
@@ -109,7 +110,7 @@ def load_lm(path: Union[str, os.PathLike], device: Union[str, torch.device] = "c
         raise AsrkitError(f"{path}: an acoustic model (asrkit-train's model.pt, a recipe's final.pt), not an asrkit "
                           f"LM: give the lm.pt asrkit-train-lm wrote in its exp dir")
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
-        raise AsrkitError(f"{path}: not an asrkit LM (no format: {FORMAT!r} entry)")
+        raise AsrkitError(f"{path}: not an asrkit LM ({other_content(blob, FORMAT)})")
     version = blob.get("version")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise AsrkitError(f"{path}: damaged asrkit LM: version is {version!r}, expected an integer >= 1")

@@ -35,8 +35,8 @@ from asrkit.models.build import model_from_state_dict
 from asrkit.models.las import LAS, LASConfig
 from asrkit.utils.config import UnknownKeysError, written_by_newer
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.torch_files import (check_finite_weights, check_torch_file_path, load_weights_only, refuse_non_dense,
-                                      save_torch)
+from asrkit.utils.torch_files import (check_finite_weights, check_torch_file_path, load_weights_only, other_content,
+                                      refuse_non_dense, save_torch)
 
 if TYPE_CHECKING:
     from asrkit.text.tokenizer import Tokenizer
@@ -290,7 +290,7 @@ def package_dict(blob: Any, path: Union[str, os.PathLike]) -> Dict[str, Any]:
         if other == "asrkit-lm":
             raise AsrkitError(f"{path}: an asrkit LM (asrkit-train-lm), not an acoustic model (asrkit-decode and the "
                               "Transcriber take it as the LM: --lm, lm=)")
-        raise AsrkitError(f"{path}: not an asrkit model (no format: {FORMAT!r} entry)")
+        raise AsrkitError(f"{path}: not an asrkit model ({other_content(blob, FORMAT)})")
     missing = [k for k in REQUIRED if k not in blob]
     if missing:
         raise AsrkitError(f"{path}: damaged asrkit model, missing {', '.join(missing)}")

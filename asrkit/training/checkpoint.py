@@ -29,7 +29,7 @@ from asrkit.models.package import FORMAT as PACKAGE_FORMAT
 from asrkit.models.package import PackageMeta, save_package
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.logging import get_logger
-from asrkit.utils.torch_files import load_weights_only, save_torch, special_file_kind
+from asrkit.utils.torch_files import load_weights_only, other_content, save_torch, special_file_kind
 
 log = get_logger(__name__)
 
@@ -120,7 +120,14 @@ def checkpoint_dict(state: Any, path: Path) -> Dict[str, Any]:
     """:func:`load_checkpoint`'s checks of what was read from ``path`` (a caller that has read the
     file already, to tell a checkpoint from a model, need not read it again)."""
     if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise AsrkitError(f"{path}: not an asrkit training checkpoint (no format: {FORMAT!r} entry)")
+        if isinstance(state, dict) and state.get("format") in ("asrkit-model", "asrkit-lm"):
+            # (a model.pt copied in as epochN.pt, or given to asrkit-average: "no format: 'asrkit-checkpoint'
+            # entry", for a file whose format entry is plain to see)
+            packed = ("model (asrkit-train's model.pt, or asrkit-average's output)" if state["format"] == "asrkit-model"
+                      else "LM (asrkit-train-lm's lm.pt)")
+            raise AsrkitError(f"{path}: a packed {packed}, not a training checkpoint: checkpoints are the exp dir's "
+                              f"checkpoints/epoch<N>.pt")
+        raise AsrkitError(f"{path}: not an asrkit training checkpoint ({other_content(state, FORMAT)})")
     version = state.get("version")
     if not isinstance(version, int) or isinstance(version, bool) or version != VERSION:
         raise AsrkitError(f"{path}: checkpoint format version {version!r}, this asrkit reads {VERSION}")

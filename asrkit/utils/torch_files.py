@@ -16,6 +16,7 @@ from __future__ import annotations
 import errno
 import os
 import re
+import shlex
 import warnings
 import zipfile
 from typing import IO, Any, Optional
@@ -123,6 +124,15 @@ def load_weights_only(path: PathLike, what: str) -> Any:
             # its epoch again. Left an OSError, it is "<path>: permission denied" and stops the run.
             raise OSError(e.errno, os.strerror(e.errno), os.fspath(path)) from None
         head = _head(path)
+        kaldi = _kaldi_object(path)
+        if kaldi is not None:
+            # a Kaldi final.mdl or final.raw given as the model: "not a torch file: it starts with
+            # b'\x00B<T'", which a Kaldi user reads as a damaged torch file
+            raise AsrkitError(f"{path}: not an {what} (a Kaldi model or object, {kaldi}: asrkit reads only the torch "
+                              f"files it writes itself, and cannot convert Kaldi's)") from None
+        if head.startswith(b"\x1f\x8b"):  # (a model.pt.gz as downloaded: "it starts with b'\x1f\x8b\x08\x00'")
+            raise AsrkitError(f"{path}: not an {what} (gzip-compressed: it starts with gzip's bytes 1F 8B; decompress "
+                              f"it, e.g. gunzip -c {shlex.quote(os.fspath(path))} > model.pt)") from None
         if head and not head.startswith((b"PK", b"\x80")):
             # neither a zip archive (torch.save) nor a pickle (the legacy format): torch's own
             # reason would be a parser's ("101", "pop from empty list")
@@ -186,6 +196,38 @@ def _head(path: PathLike) -> bytes:
             return f.read(4)
     except OSError:
         return b""
+
+
+def _kaldi_object(path: PathLike) -> Optional[str]:
+    """``'<TransitionModel>' (binary)`` and the like when ``path`` starts as a Kaldi object does
+    (binary: ``\\0B`` and a ``<Token>``; text: a ``<Token>``), else None."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(64)
+    except OSError:
+        return None
+    binary = head.startswith(b"\0B")
+    token = re.match(rb"\s*(<[A-Za-z][A-Za-z0-9_]{0,40}>)", head[2:] if binary else head)
+    if token is None:
+        return None
+    return f"'{token.group(1).decode()}' ({'binary' if binary else 'text'})"
+
+
+def other_content(blob: Any, fmt: str) -> str:
+    """What a torch file's object ``blob`` is, for the error of a reader that wanted format ``fmt``
+    and found no such entry: a bare state dict (ESPnet's model.acc.best; was "no format entry",
+    which said nothing of what the file is), another format, or just that the entry is missing."""
+    import torch
+
+    if isinstance(blob, dict):
+        other = blob.get("format")
+        if isinstance(other, str):
+            return f"its format is {other[:40]!r}, not {fmt!r}"
+        if blob and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in blob.items()):
+            return (f"a bare state dict of {len(blob)} tensors, as torch.save(model.state_dict()) writes and ESPnet's "
+                    f"model.acc.best is: weights alone, without the config, features and tokenizer asrkit packs "
+                    f"beside them")
+    return f"no format: {fmt!r} entry"
 
 
 def _reason(e: Exception) -> str:

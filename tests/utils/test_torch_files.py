@@ -7,6 +7,7 @@ import errno
 import io
 import os
 import pickle
+import re
 
 import pytest
 import torch
@@ -159,3 +160,54 @@ def test_a_symlink_loop_is_named_as_one_when_loading(tmp_path):
     (tmp_path / "dangling.pt").symlink_to("gone.pt")
     with pytest.raises(AsrkitError, match=r"dangling\.pt: a broken symbolic link \(to gone\.pt"):
         load_weights_only(tmp_path / "dangling.pt", "asrkit checkpoint")
+
+
+def test_other_toolkits_models_and_asrkits_other_files_are_named_as_what_they_are(tmp_path):
+    """A model of another toolkit, or asrkit's own model where a checkpoint is read, was named by
+    what it lacks: an ESPnet model.acc.best (a bare state dict) "not an asrkit model (no format:
+    'asrkit-model' entry)"; a Kaldi final.mdl "not a torch file: it starts with b'\\x00B<T'"; a
+    model.pt given to asrkit-average, or copied in as checkpoints/epoch3.pt, "not an asrkit training
+    checkpoint (no format: 'asrkit-checkpoint' entry)", though its format entry is there; a
+    model.pt.gz "not a torch file: it starts with b'\x1f\x8b\x08\x00'". Each is now named as what it is."""
+    from asrkit.models.lm import load_lm
+    from asrkit.models.package import read_package_dict
+    from asrkit.training.checkpoint import load_checkpoint
+
+    state_dict = tmp_path / "model.acc.best"
+    torch.save({"encoder.embed.weight": torch.zeros(3, 2), "decoder.output.bias": torch.zeros(3)}, state_dict)
+    bare = ("a bare state dict of 2 tensors, as torch.save(model.state_dict()) writes and ESPnet's model.acc.best "
+            "is: weights alone, without the config, features and tokenizer asrkit packs beside them")
+    with pytest.raises(AsrkitError, match="^" + re.escape(f"{state_dict}: not an asrkit model ({bare})") + "$"):
+        read_package_dict(state_dict)
+    with pytest.raises(AsrkitError, match="^" + re.escape(f"{state_dict}: not an asrkit LM ({bare})") + "$"):
+        load_lm(state_dict)
+    with pytest.raises(AsrkitError, match="^" + re.escape(f"{state_dict}: not an asrkit training checkpoint ({bare})")):
+        load_checkpoint(state_dict)
+
+    for name, data, token in (("final.mdl", b"\0B<TransitionModel> <Topology> " + bytes(40), "'<TransitionModel>' (binary)"),
+                              ("final.txt", b"<Nnet> \n<AffineTransform> 3 2\n", "'<Nnet>' (text)")):
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(AsrkitError, match="^" + re.escape(
+                f"{tmp_path / name}: not an asrkit model (a Kaldi model or object, {token}: asrkit reads only the "
+                f"torch files it writes itself, and cannot convert Kaldi's)") + "$"):
+            read_package_dict(tmp_path / name)
+
+    import gzip
+
+    (tmp_path / "m.pt.gz").write_bytes(gzip.compress(state_dict.read_bytes()))
+    with pytest.raises(AsrkitError, match="^" + re.escape(
+            f"{tmp_path}/m.pt.gz: not an asrkit model (gzip-compressed: it starts with gzip's bytes 1F 8B; decompress "
+            f"it, e.g. gunzip -c {tmp_path}/m.pt.gz > model.pt)") + "$"):
+        read_package_dict(tmp_path / "m.pt.gz")
+
+    for fmt, packed in (("asrkit-model", "model (asrkit-train's model.pt, or asrkit-average's output)"),
+                        ("asrkit-lm", "LM (asrkit-train-lm's lm.pt)")):
+        torch.save({"format": fmt, "version": 1}, tmp_path / "epoch3.pt")
+        with pytest.raises(AsrkitError, match="^" + re.escape(
+                f"{tmp_path}/epoch3.pt: a packed {packed}, not a training checkpoint: checkpoints are the exp dir's "
+                f"checkpoints/epoch<N>.pt") + "$"):
+            load_checkpoint(tmp_path / "epoch3.pt")
+    torch.save({"format": "espnet", "model": {}}, tmp_path / "other.pt")
+    with pytest.raises(AsrkitError, match=re.escape("not an asrkit training checkpoint (its format is 'espnet', not "
+                                                    "'asrkit-checkpoint')")):
+        load_checkpoint(tmp_path / "other.pt")
