@@ -30,6 +30,9 @@ MIN_CHARACTER_COVERAGE = 0.98  # sentencepiece's own lower bound (trainer_interf
 # takes an int32: 2**31 was a ValueError traceback ("cannot parse ... as int"), and a unigram
 # model of 2**31 - 1 never returned, past Ctrl-C, on a one-line text.
 MAX_VOCAB_SIZE = 1_000_000
+# A user-defined symbol is a tag such as <noise>: sentencepiece refuses one of 8000 UTF-8 bytes
+# or more only as a RuntimeError traceback ("INTERNAL: piece is too long"), after the text is read.
+MAX_SYMBOL_BYTES = 1000
 # sentencepiece's unigram trainer builds a lattice over each word (a run without spaces): a word
 # of ~140,000 characters failed after ~20 s with only "[std::isfinite(score)]", and one of
 # 1,000,000 ran for minutes. No spoken word is that long; such a "word" is a damaged line or a
@@ -95,6 +98,15 @@ class TokenizerConfig:
             seen.add(sym)
             if sym in RESERVED or not sym or any(c.isspace() for c in sym):
                 raise AsrkitError(f"user-defined symbol {sym!r} is reserved or contains whitespace")
+            # A byte that is not UTF-8 on the command line (held as a lone surrogate) was
+            # sentencepiece's TypeError traceback ("incompatible function arguments").
+            try:
+                size = len(sym.encode("utf-8"))
+            except UnicodeEncodeError:
+                raise AsrkitError(f"user-defined symbol {sym!r}: not UTF-8 text") from None
+            if size > MAX_SYMBOL_BYTES:
+                raise AsrkitError(f"user-defined symbol {sym[:20]!r}... is {size} bytes long, more than the "
+                                  f"{MAX_SYMBOL_BYTES} a symbol (a tag such as <noise>) may have")
             # what no transcript may hold, no symbol may either: it could never be matched
             why = bad_character(sym)
             if why is not None:

@@ -153,6 +153,15 @@ def test_bad_configs_and_models(tmp_path):
         train_sentencepiece(["A"], TokenizerConfig(model_type="char", user_defined_symbols=["\x01"]))
     with pytest.raises(AsrkitError, match=r"user-defined symbol '\u2581X' holds U\+2581"):
         train_sentencepiece(["A"], TokenizerConfig(model_type="char", user_defined_symbols=["\u2581X"]))
+    # sentencepiece's own tracebacks: a byte that is not UTF-8 on the command line (a lone surrogate)
+    # and a symbol of 8000 bytes ("INTERNAL: piece is too long")
+    with pytest.raises(AsrkitError, match=r"^user-defined symbol '\\udcff': not UTF-8 text$"):
+        train_sentencepiece(["A"], TokenizerConfig(model_type="char", user_defined_symbols=["\udcff"]))
+    with pytest.raises(AsrkitError, match=r"^user-defined symbol 'yyyyyyyyyyyyyyyyyyyy'\.\.\. is 8000 bytes long, more "
+                                          r"than the 1000 a symbol \(a tag such as <noise>\) may have$"):
+        train_sentencepiece(["A"], TokenizerConfig(model_type="char", user_defined_symbols=["y" * 8000]))
+    assert "<" + "y" * 998 + ">" in train_tokenizer(["A"], TokenizerConfig(
+        model_type="char", user_defined_symbols=["<" + "y" * 998 + ">"])).tokens
     (tmp_path / "junk.model").write_bytes(b"not a model")
     with pytest.raises(AsrkitError, match="junk.model: not a sentencepiece model"):
         Tokenizer.load(tmp_path / "junk.model")
