@@ -40,7 +40,7 @@ import numpy as np
 
 from asrkit.data.table import (GZIP_MAGIC, bom_sed, bounded_lines, gzip_problem, iter_table, iter_table_lines,
                                read_line_blocks, refuse_terminal)
-from asrkit.utils.errors import AsrkitError
+from asrkit.utils.errors import SHOWN_MAX, AsrkitError
 from asrkit.utils.fileio import names_stdin, special_kind
 from asrkit.utils.pipes import start_pipe
 
@@ -520,7 +520,13 @@ class ScpEntry:
     def what(self) -> str:
         if not self.key:  # a single-object file (rxfilename): the file is all there is to name
             return self.where
-        return f"{self.where}: utterance {self.key!r} ({self.value})"
+        return f"{self.where}: utterance {self.key!r} ({_cut(self.value)})"
+
+
+def _cut(text: str) -> str:
+    """``text`` for a message, cut after SHOWN_MAX characters with its length said: an scp value of a
+    megabyte (a damaged line) was quoted whole in every message of its utterance, twice in some."""
+    return text if len(text) <= SHOWN_MAX else f"{text[:SHOWN_MAX]}... ({len(text)} characters)"
 
 
 def _parse_range(text: str, where: str) -> slice:
@@ -754,23 +760,23 @@ def _open_ark(entry: ScpEntry, files_only: bool = False) -> IO[bytes]:
         # Non-blocking, so that a pipe without a writer is looked at rather than waited on.
         fd = os.open(entry.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
-        raise AsrkitError(f"{where}{entry.path}: no such file") from None
+        raise AsrkitError(f"{where}{_cut(entry.path)}: no such file") from None
     except OSError as e:
-        raise AsrkitError(f"{where}cannot read {entry.path}: {e.strerror}") from None
+        raise AsrkitError(f"{where}cannot read {_cut(entry.path)}: {e.strerror}") from None
     mode = os.fstat(fd).st_mode
     if stat.S_ISDIR(mode):
         # os.open reads a directory without complaint; fdopen then raised IsADirectoryError with
         # the descriptor as its file name, and that crashed the error report (a traceback for a
         # feats.scp line or a --cmvn naming a directory).
         os.close(fd)
-        raise AsrkitError(f"{where}{entry.path}: is a directory, not an ark or matrix file")
+        raise AsrkitError(f"{where}{_cut(entry.path)}: is a directory, not an ark or matrix file")
     kind = special_kind(mode)
     # (A device at an offset, /dev/zero:0, has no size to seek in: it was "offset 0 is past the
     # end of /dev/zero (0 bytes)", the wrong reason.)
     if kind is not None and (files_only or entry.offset is not None):
         os.close(fd)
         why = "a training reads its features again every epoch" if files_only else "an scp offset is a seek"
-        raise AsrkitError(f"{where}{entry.path}: {kind}, not a file ({why}); write the features to an ark file")
+        raise AsrkitError(f"{where}{_cut(entry.path)}: {kind}, not a file ({why}); write the features to an ark file")
     if stat.S_ISFIFO(mode):
         # A whole-object read from a pipe (one pass, no offset) waits for its writer, as before.
         os.close(fd)
@@ -783,7 +789,7 @@ def _open_blocking(entry: ScpEntry, where: str) -> IO[bytes]:
     try:
         return open(entry.path, "rb")
     except OSError as e:
-        raise AsrkitError(f"{where}cannot read {entry.path}: {e.strerror}") from None
+        raise AsrkitError(f"{where}cannot read {_cut(entry.path)}: {e.strerror}") from None
 
 
 class ScpTable(Mapping):

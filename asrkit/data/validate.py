@@ -26,7 +26,7 @@ from asrkit.data.table import (BOM, EMPTY_LINE, SPACE, LineReadError, TableLine,
                                GZIP_MAGIC, data_dir_of, id_control_problem, mid_file_bom_problem, read_bounded, refuse_bom,
                                split_fields, transcript_problem)
 from asrkit.data.transcript_files import punctuated_word
-from asrkit.utils.errors import AsrkitError
+from asrkit.utils.errors import AsrkitError, shown
 from asrkit.utils.fileio import PathLike, special_kind
 
 ERROR = "error"
@@ -286,7 +286,7 @@ def validate_data_dir(path: PathLike, no_text: bool = False, no_feats: bool = Fa
     prefix_warnings = 0
     for key, line in utts.items():
         if len(split_fields(line.value)) != 1:
-            problems.append(Problem(str(utt2spk.path), line.lineno, f"expected one speaker id, got {line.value!r}"))
+            problems.append(Problem(str(utt2spk.path), line.lineno, f"expected one speaker id, got {shown(line.value)}"))
         elif control := id_control_problem(line.value, data_dir_of(utt2spk.path)):
             # (a key of spk2utt and of the speakers' stats: fix-data-dir drops its utterances)
             problems.append(Problem(str(utt2spk.path), line.lineno, f"utterance {key!r}: speaker id: {control}"))
@@ -374,7 +374,7 @@ def validate_data_dir(path: PathLike, no_text: bool = False, no_feats: bool = Fa
             for line in u2nf.first_lines().values():
                 if not (ascii_digits(line.value) and int(line.value) > 0):  # Kaldi reads ASCII digits only
                     problems.append(Problem(str(u2nf.path), line.lineno,
-                                            f"number of frames must be a positive integer, got {line.value!r}"))
+                                            f"number of frames must be a positive integer, got {shown(line.value)}"))
                 elif line.key in frames and frames[line.key][0] != int(line.value):
                     # Training batches by these counts (a stale 5 for 2000 frames packs a batch
                     # 400 times too big); the header says it for free once read.
@@ -585,7 +585,7 @@ def _check_offsets(problems: List[Problem], feats: ScannedTable, path: str, size
 
 
 def _bad_duration(table: ScannedTable, line: TableLine) -> Problem:
-    return Problem(str(table.path), line.lineno, f"duration must be a positive number of seconds, got {line.value!r}")
+    return Problem(str(table.path), line.lineno, f"duration must be a positive number of seconds, got {shown(line.value)}")
 
 
 def _check_keyed_tables(problems: List[Problem], d: DataDir, load, utt2spk: ScannedTable,
@@ -631,17 +631,17 @@ def _check_keyed_tables(problems: List[Problem], d: DataDir, load, utt2spk: Scan
         for key, line in lines.items():
             fields = split_fields(line.value)
             if name == "spk2gender" and fields not in (["m"], ["f"]):
-                problems.append(Problem(str(table.path), line.lineno, f"gender must be m or f, got {line.value!r}"))
+                problems.append(Problem(str(table.path), line.lineno, f"gender must be m or f, got {shown(line.value)}"))
             elif name == "reco2file_and_channel" and (len(fields) != 2 or fields[1] not in ("A", "B", "1")):
                 problems.append(Problem(str(table.path), line.lineno, "malformed line (expected "
-                                        f"'<recording> <file> <channel A or B>'), got {line.value!r}"))
+                                        f"'<recording> <file> <channel A or B>'), got {shown(line.value)}"))
             elif name == "reco2file_and_channel" and fields[1] == "1":
                 problems.append(Problem(str(table.path), line.lineno, "channel '1': Kaldi marks channels A or B",
                                         WARNING))
             elif name == "reco2dur" and not positive_seconds(line.value):
                 problems.append(_bad_duration(table, line))
             elif name in ("utt2uniq", "utt2lang") and len(fields) != 1:
-                problems.append(Problem(str(table.path), line.lineno, f"expected one id, got {line.value!r}"))
+                problems.append(Problem(str(table.path), line.lineno, f"expected one id, got {shown(line.value)}"))
 
 
 def _check_spk2utt(problems: List[Problem], d: DataDir, utt2spk: ScannedTable, spk2utt: Optional[ScannedTable],
@@ -663,11 +663,11 @@ def _check_spk2utt(problems: List[Problem], d: DataDir, utt2spk: ScannedTable, s
             elif u2s[utt] != line.key:
                 problems.append(Problem(str(spk2utt.path), line.lineno,
                                         f"utterance {utt!r} is under speaker {line.key!r} here but "
-                                        f"{u2s[utt]!r} in {utt2spk.path}"))
+                                        f"{shown(u2s[utt])} in {utt2spk.path}"))
     for key, line in utt2spk.first_lines().items():
         if key not in listed:
             problems.append(Problem(str(utt2spk.path), line.lineno,
-                                    f"utterance {key!r} (speaker {line.value!r}) is not in {spk2utt.path}"))
+                                    f"utterance {key!r} (speaker {shown(line.value)}) is not in {spk2utt.path}"))
 
 
 # How far a segment may end past its recording and be clipped, not skipped (Kaldi's extract-segments

@@ -32,7 +32,7 @@ from asrkit.text.tokenizer import UnknownTally
 from asrkit.training.utt_table import (IntListsBuilder, PrefixStrings, PrefixStringsBuilder, Strings, StringsBuilder,
                                        Utterance, UttTable)
 from asrkit.utils.bad_items import max_failures
-from asrkit.utils.errors import AsrkitError
+from asrkit.utils.errors import AsrkitError, shown
 from asrkit.utils.logging import get_logger, progress
 
 log = get_logger(__name__)
@@ -81,7 +81,7 @@ def bad_frame_count(d: DataDir, utt: str, value: str) -> AsrkitError:
     or a negative one."""
     table = d.file("utt2num_frames")
     lineno = line_of(table, utt)
-    return AsrkitError(f"{table}{'' if lineno is None else f':{lineno}'}: bad frame count {value!r} for {utt!r} "
+    return AsrkitError(f"{table}{'' if lineno is None else f':{lineno}'}: bad frame count {shown(value)} for {utt!r} "
                        f"(expected an integer in ASCII digits{', not negative' if value.startswith('-') else ''})")
 
 

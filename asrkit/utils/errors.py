@@ -18,6 +18,19 @@ class AsrkitError(Exception):
 
 
 # The errors of the machine rather than of the input: reported as one line naming the path.
+# The most characters of a value an error message quotes (:func:`shown`).
+SHOWN_MAX = 200
+
+
+def shown(text: str, limit: int = SHOWN_MAX) -> str:
+    """``repr(text)`` for an error message, cut after ``limit`` characters with the length said: a
+    damaged table's line of a megabyte (300,000 words after an utterance's speaker id) was quoted
+    whole, its one-line error 1.2 MB long (4.8 MB for a feats.scp value in asrkit-decode)."""
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}... ({len(text)} characters)"
+
+
 MACHINE_ERRORS = {
     errno.ENOSPC: "no space left on device",
     errno.EDQUOT: "disk quota exceeded",

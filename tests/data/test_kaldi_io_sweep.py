@@ -814,3 +814,37 @@ def test_gzip_compressed_arks_scps_stats_and_tables_are_named_with_their_gunzip(
     subprocess.run(remedy, shell=True, check=True)
     r = _run(validate_cli, "--no-text", d)
     assert r.exit_code == 0, r.stderr
+
+
+def test_a_table_value_of_a_megabyte_is_quoted_cut_short_in_its_error(tmp_path):
+    """A damaged line (an utt2spk line with 300,000 words after the speaker id, a feats.scp value
+    as long) was quoted whole: asrkit-validate-data-dir's errors were 1.2 MB each, asrkit-train's
+    (utt2num_frames) as much, asrkit-decode's 4.8 MB (the feats.scp value in the warning, the log and
+    the error). A value is now quoted up to 200 characters and its length said."""
+    from asrkit.cli import validate_data_dir as validate_cli
+    from asrkit.data.datadir import DataDir
+    from asrkit.data.matrix_io import iter_scp_items
+    from asrkit.training.data import frame_count
+
+    d = _dump_dir(tmp_path)
+    words = " YES" * 300_000
+    lines = (d / "utt2spk").read_text().splitlines()
+    (d / "utt2spk").write_text("\n".join([lines[0] + words] + lines[1:]) + "\n")
+    cut = f"'{('a' + words)[:200]}'... (1200001 characters)"
+    r = _run(validate_cli, "--no-text", d)
+    assert r.exit_code == 1 and f"ERROR: {d}/utt2spk:1: expected one speaker id, got {cut}\n" in r.stderr
+    assert len(r.stderr) < 5000, len(r.stderr)
+
+    (d / "utt2num_frames").write_text(f"a-1 4{words}\n")
+    with pytest.raises(AsrkitError) as e:
+        frame_count(DataDir(d), "a-1", "4" + words)
+    assert str(e.value).startswith(f"{d}/utt2num_frames:1: bad frame count '{('4' + words)[:200]}'... "
+                                   f"(1200001 characters) for 'a-1'"), str(e.value)[:400]
+
+    lines = (d / "feats.scp").read_text().splitlines()
+    (d / "feats.scp").write_text("\n".join([lines[0] + words] + lines[1:]) + "\n")
+    (key, _, error), *rest = list(iter_scp_items(str(d / "feats.scp")))
+    value = lines[0].split(maxsplit=1)[1] + words
+    assert key == "a-1" and len(rest) == 2 and all(err is None for _, _, err in rest)
+    assert str(error).startswith(f"{d}/feats.scp:1: utterance 'a-1' ({value[:200]}... ({len(value)} characters)): ")
+    assert len(str(error)) < 1000, len(str(error))
