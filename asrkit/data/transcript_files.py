@@ -265,18 +265,34 @@ def normalise_transcript(text: str, case: str, punctuation: str) -> str:
 
 def punctuated_word(text: str) -> Optional[str]:
     """The first word of ``text`` holding punctuation that ``--punctuation drop`` takes out, other
-    than a dash (uh-huh, a partial word th-) or an apostrophe inside a word; markers ([noise])
-    are no such words. None when there is none. Public: validate warns of a data dir's text with it."""
+    than a dash (uh-huh, a partial word th-) or an apostrophe beside a letter or digit (don't, and
+    at a word's edge: 'em, 'tis, boys', TED-LIUM's 's); markers ([noise]) are no such words. None
+    when there is none. Public: validate warns of a data dir's text with it."""
     for i, part in enumerate(_MARKER.split(text)):
         if i % 2:
             continue
         for word in part.split():
-            for j, c in enumerate(word):
-                category = unicodedata.category(c)
-                inside = 0 < j < len(word) - 1 and word[j - 1].isalnum() and word[j + 1].isalnum()
-                if category.startswith("P") and category != "Pd" and not (c in "'\u2019" and inside):
-                    return word
+            if _holds_punctuation(word):
+                return word
     return None
+
+
+_APOSTROPHES = "'\u2019"
+
+
+def _holds_punctuation(word: str) -> bool:
+    # An apostrophe at a word's edge is the corpus's spelling in LibriSpeech ('EM, BOYS'), CMUdict
+    # and Kaldi's lexicons ('TIS, 'CAUSE), not punctuation to drop: the warning's remedy rewrote
+    # their references. A word quoted between two ('YES') is punctuation still.
+    quoted = len(word) > 1 and word[0] in _APOSTROPHES and word[-1] in _APOSTROPHES
+    for j, c in enumerate(word):
+        category = unicodedata.category(c)
+        if not category.startswith("P") or category == "Pd":
+            continue
+        beside = (j > 0 and word[j - 1].isalnum()) or (j + 1 < len(word) and word[j + 1].isalnum())
+        if not (c in _APOSTROPHES and beside and not quoted):
+            return True
+    return False
 
 
 def has_visible_char(text: str) -> bool:
