@@ -106,11 +106,12 @@ def _feats_inputs(d: DataDir) -> DumpDirInputs:
         if not _PLAIN_ARK_ENTRY.fullmatch(value):  # a malformed entry fails now, not mid-epoch
             parse_scp_value(key, value, f"{scp}:{lineno}")
     if len(set(keys)) != len(keys):
-        seen = set()
+        # (worded as every other table reader words it: this one left out the first line)
+        seen: Dict[str, int] = {}
         for key, lineno in zip(keys, lines):
             if key in seen:
-                raise AsrkitError(f"{scp}:{lineno}: duplicate key {key!r}")
-            seen.add(key)
+                raise AsrkitError(f"{scp}:{lineno}: duplicate key {key!r} (first on line {seen[key]})")
+            seen[key] = lineno
     sources = PrefixStringsBuilder()
     sources.add_many(values)
     del values

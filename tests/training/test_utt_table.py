@@ -59,7 +59,8 @@ def test_bad_feats_scp_entry_fails_at_load(yesno_setup, tmp_path):
         load_utterances(str(d), tok)
     lines[2] = lines[1]
     (d / "feats.scp").write_text("\n".join(lines) + "\n")
-    with pytest.raises(AsrkitError, match=r"feats.scp:3: duplicate key"):
+    # named as every table reader names a duplicate, with the line it repeats
+    with pytest.raises(AsrkitError, match=r"feats.scp:3: duplicate key '[^']+' \(first on line 2\)$"):
         load_utterances(str(d), tok)
 
 
