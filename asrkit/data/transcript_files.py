@@ -272,7 +272,8 @@ def punctuated_word(text: str) -> Optional[str]:
         if i % 2:
             continue
         for word in part.split():
-            if _holds_punctuation(word):
+            # (most words are letters alone: one C-speed test, not a category per character)
+            if not word.isalnum() and _holds_punctuation(word):
                 return word
     return None
 
