@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, BinaryIO, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Set, Tuple
 
-from asrkit.utils.errors import AsrkitError
+from asrkit.utils.errors import AsrkitError, shown
 from asrkit.utils.fileio import PathLike, atomic_open, names_stdin, not_found_reason, open_read, stdin_closed_problem
 
 
@@ -457,7 +457,7 @@ def iter_table_lines(lines: Iterable[bytes], name: str, allow_empty_value: bool 
         if line[:1] in SPACE:
             raise AsrkitError(f"{name}:{lineno}: line starts with whitespace")
         if len(parts) == 1 and not allow_empty_value:
-            raise AsrkitError(f"{name}:{lineno}: malformed line (expected '<key> <value>'): {line!r}")
+            raise AsrkitError(f"{name}:{lineno}: malformed line (expected '<key> <value>'): {shown(line)}")
         yield TableLine(parts[0], parts[1].strip(SPACE) if len(parts) > 1 else "", lineno)
 
 
@@ -556,7 +556,7 @@ def read_utt2spk(path: PathLike, hint: str = "") -> Dict[str, str]:
     table = read_table(path)
     for lineno, (utt, spk) in enumerate(table.items(), 1):  # one line per key: none blank or twice
         if len(split_fields(spk)) != 1:
-            raise AsrkitError(f"{path}:{lineno}: utterance {utt!r}: expected one speaker id, got {spk!r}"
+            raise AsrkitError(f"{path}:{lineno}: utterance {utt!r}: expected one speaker id, got {shown(spk)}"
                               + (f" ({hint})" if hint else ""))
         if "\0" in spk:
             # as in a key (read_table): a speaker id is a key of spk2utt and of the speakers' arks

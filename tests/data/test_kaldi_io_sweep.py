@@ -848,3 +848,22 @@ def test_a_table_value_of_a_megabyte_is_quoted_cut_short_in_its_error(tmp_path):
     assert key == "a-1" and len(rest) == 2 and all(err is None for _, _, err in rest)
     assert str(error).startswith(f"{d}/feats.scp:1: utterance 'a-1' ({value[:200]}... ({len(value)} characters)): ")
     assert len(str(error)) < 1000, len(str(error))
+
+
+def test_the_table_readers_quote_a_value_of_a_megabyte_cut_short(tmp_path):
+    """As the test above, for the table readers' own messages: asrkit-apply-cmvn --utt2spk and
+    asrkit-split-data-dir read utt2spk with read_utt2spk, whose 'expected one speaker id, got ...'
+    was 1.2 MB for such a line, and a line of one 1 MB token was as long an error."""
+    from asrkit.data.table import read_table, read_utt2spk
+
+    words = " YES" * 300_000
+    (tmp_path / "utt2spk").write_text(f"a-1 a{words}\na-2 a\n")
+    with pytest.raises(AsrkitError) as e:
+        read_utt2spk(tmp_path / "utt2spk")
+    assert str(e.value) == (f"{tmp_path}/utt2spk:1: utterance 'a-1': expected one speaker id, got "
+                            f"'{('a' + words)[:200]}'... (1200001 characters)")
+    (tmp_path / "t").write_text("a-1 x\n" + "y" * 1_000_000 + "\n")
+    with pytest.raises(AsrkitError) as e:
+        read_table(tmp_path / "t")
+    assert str(e.value) == (f"{tmp_path}/t:2: malformed line (expected '<key> <value>'): '{'y' * 200}'... "
+                            f"(1000000 characters)")
