@@ -44,6 +44,10 @@ def main(no_backup: bool, case: str, punctuation: str, data_dir: str) -> None:
     for name, ids in sorted(report.dropped.items()):
         log.warning("%s/%s: dropped %d id(s) not in every table", data_dir, name, len(ids))
         log.debug("%s/%s: dropped: %s", data_dir, name, " ".join(ids))
+    if report.emptied:
+        log.warning("%s/text: %d transcript(s) held nothing but punctuation and are empty now (first: %s): kept, "
+                    "as asrkit-train skips an empty transcript and scoring reads it as no words", data_dir,
+                    len(report.emptied), report.emptied[0])
     for name in report.removed:
         log.warning("%s/%s: removed: no line left for the speakers or recordings kept (an empty table fails "
                     "asrkit-validate-data-dir)", data_dir, name)

@@ -45,6 +45,8 @@ class FixReport:
     unfiltered: List[str] = field(default_factory=list)
     # optional speaker/recording tables left with no line, removed (their originals in backup_dir)
     removed: List[str] = field(default_factory=list)
+    # utterances kept whose transcript --case / --punctuation left empty ('...' under drop)
+    emptied: List[str] = field(default_factory=list)
 
     @property
     def num_dropped(self) -> int:
@@ -116,10 +118,14 @@ def fix_data_dir(path: PathLike, backup: bool = True, case: str = "keep", punctu
         if t is not None:
             tables[name] = t
 
+    emptied: Set[str] = set()
     if "text" in tables and (case, punctuation) != ("keep", "keep"):
         # (a data dir made elsewhere, its text never through stage 0's normalisation; a transcript
-        # left empty stays, as validate's warning and asrkit-train's skip say)
-        tables["text"] = {u: normalise_transcript(v, case, punctuation) for u, v in tables["text"].items()}
+        # left empty stays, as validate's warning and asrkit-train's skip say, and is counted:
+        # it was 'kept 5 of 5' and nothing more)
+        normalised = {u: normalise_transcript(v, case, punctuation) for u, v in tables["text"].items()}
+        emptied = {u for u, v in normalised.items() if not v and tables["text"][u].strip()}
+        tables["text"] = normalised
 
     ambiguous: Set[str] = set()
     if "utt2spk" not in tables:
@@ -165,6 +171,7 @@ def fix_data_dir(path: PathLike, backup: bool = True, case: str = "keep", punctu
         else:
             report.reasons.setdefault(why, []).append(utt)
     report.num_utts_after = len(keep)
+    report.emptied = sorted(emptied & keep, key=str.encode)
     if not keep:
         why = "; ".join(f"{len(ids)} {reason}" for reason, ids in
                         sorted(report.reasons.items(), key=lambda kv: (-len(kv[1]), kv[0])))

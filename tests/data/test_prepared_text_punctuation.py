@@ -72,3 +72,20 @@ def test_apostrophes_of_elisions_and_possessives_are_not_warned_of(an4_dir, asrk
         (an4_dir / "text").write_text("\n".join(lines) + "\n")
         r = asrkit("validate-data-dir", an4_dir)
         assert f"1 of {len(lines)} transcripts hold punctuation ({first!r} in {utt!r})" in r.stderr.decode(), r.stderr
+
+
+def test_a_transcript_left_empty_by_fix_data_dirs_punctuation_drop_is_counted(an4_dir, asrkit):
+    # '...' under --punctuation drop is an empty transcript: kept (asrkit-train skips it, scoring
+    # reads no words), but the run said 'Kept 130 out of 130 utterances' and nothing else
+    lines = (an4_dir / "text").read_text().splitlines()
+    utts = [line.split()[0] for line in lines]
+    lines[1] = f"{utts[1]} ..."
+    lines[2] = f"{utts[2]} -- ?"
+    (an4_dir / "text").write_text("\n".join(lines) + "\n")
+    r = asrkit("fix-data-dir", "--punctuation", "drop", an4_dir)
+    assert r.returncode == 0, r.stderr
+    assert (f"{an4_dir}/text: 2 transcript(s) held nothing but punctuation and are empty now (first: {utts[1]}): "
+            f"kept") in r.stderr.decode(), r.stderr
+    assert f"\n{utts[1]}\n" in (an4_dir / "text").read_text()
+    r = asrkit("fix-data-dir", "--punctuation", "drop", an4_dir)
+    assert b"held nothing but punctuation" not in r.stderr, r.stderr
