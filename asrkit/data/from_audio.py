@@ -541,8 +541,13 @@ def _other_folder_hint(keys: List[str], untranscribed: List[PurePosixPath], tran
     if _PLAIN_FOLDER.fullmatch(was) and _PLAIN_FOLDER.fullmatch(now):
         old, new = was.replace(".", r"\."), now
         sed = (f"s|^{old}/|{new}/|" if i == 0 else f"s|^\\([^[:space:]]*\\)/{old}/|\\1/{new}/|")
+        # (not over the file sed reads: PROMPTS joined as prompts.txt, the name the docs give
+        # --transcripts, were 'sed ... prompts.txt > prompts.txt', which emptied it first)
+        out = "prompts.txt"
+        if os.path.realpath(transcripts) == os.path.realpath(out):
+            out = "prompts.fixed.txt"
         fix = (f": write them with the audio's folder, sed {shlex.quote(sed)} {shlex.quote(str(transcripts))} > "
-               f"prompts.txt, then --transcripts prompts.txt")
+               f"{out}, then --transcripts {out}")
     log.warning("%d of the %d keys of %s that name no audio file name folder %r where the audio of that name is "
                 "in %r (first: %s; VoxForge's etc/PROMPTS name mfc/ for wav/)%s", len(named), len(keys),
                 transcripts, was, now, named[0], fix)

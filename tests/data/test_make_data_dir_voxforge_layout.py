@@ -37,3 +37,29 @@ def test_keys_naming_another_folder_than_the_audios_get_the_sed_that_fixes_them(
     wav_scp = read_table(tmp_path / "data" / "wav.scp")
     text = read_table(tmp_path / "data" / "text")
     assert {os.path.relpath(wav_scp[u], root): w for u, w in text.items()} == expected
+
+
+def test_the_sed_never_writes_over_the_transcripts_it_reads(an4_root, tmp_path, asrkit):
+    # The PROMPTS joined as prompts.txt, the name the docs give --transcripts: the remedy was
+    # 'sed ... prompts.txt > prompts.txt', which emptied the file before sed read it.
+    root = tmp_path / "voxforge"
+    expected = {}
+    lines = []
+    for i, (wav, spk, words) in enumerate(an4_recordings(an4_root, 4)):
+        (root / spk / "wav").mkdir(parents=True, exist_ok=True)
+        os.symlink(wav, root / spk / "wav" / f"a{i:02d}.wav")
+        lines.append(f"{spk}/mfc/a{i:02d} {words}\n")
+        expected[f"{spk}/wav/a{i:02d}.wav"] = words
+    (tmp_path / "prompts.txt").write_text("".join(lines))
+    r = asrkit("make-data-dir", "--transcripts", "prompts.txt", "--speaker-from-dir", root, "data",
+               cwd=tmp_path, check=False)
+    message = r.stderr.decode()
+    command = re.search(r"write them with the audio's folder, (sed .* > (\S+)), then --transcripts (\S+)$",
+                        message, re.M)
+    assert command and command.group(2) == command.group(3) != "prompts.txt", message
+    subprocess.run(["bash", "-c", command.group(1)], cwd=tmp_path, check=True)
+    assert (tmp_path / "prompts.txt").read_text() == "".join(lines)
+    asrkit("make-data-dir", "--transcripts", command.group(3), "--speaker-from-dir", root, "data", cwd=tmp_path)
+    wav_scp = read_table(tmp_path / "data" / "wav.scp")
+    text = read_table(tmp_path / "data" / "text")
+    assert {os.path.relpath(wav_scp[u], root): w for u, w in text.items()} == expected
