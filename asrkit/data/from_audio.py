@@ -680,7 +680,9 @@ def _table_files_hint(audio_dir: Path) -> str:
 # in SX1.WAV, then its words. Read as a transcript, every utterance trained and scored with two
 # numbers in front of its words, without a word said. The two are taken for such a range only
 # where the second is the audio's length (within 2 %), which no transcript's spoken numbers are.
-_SAMPLE_RANGE = re.compile(r"\s*(\d+)\s+(\d+)\s+(?=\S)")
+# ASCII digits, at most 15 (a sample count): int() refuses a number of over 4300 digits, and a
+# transcript '0 <5000 nines> ...' was a ValueError traceback.
+_SAMPLE_RANGE = re.compile(r"\s*([0-9]{1,15})\s+([0-9]{1,15})\s+(?=\S)")
 SAMPLE_RANGE_TOLERANCE = 0.02
 
 

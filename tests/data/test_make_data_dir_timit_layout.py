@@ -35,3 +35,17 @@ def test_timit_sample_ranges_are_no_part_of_the_transcripts(an4_root, tmp_path, 
     text = {utt.rsplit("-", 1)[1]: words for utt, words in read_table(out / "text").items()}
     assert text == expected
     assert "6 transcript(s) began with their audio's sample range" in caplog.text
+
+
+def test_a_transcript_starting_with_numbers_longer_than_any_sample_count_is_kept(an4_root, tmp_path):
+    # '0 <5000 digits> ...' beside its audio was a ValueError traceback (int() reads at most 4300
+    # digits) in the sample-range check, where make-data-dir had taken it as a transcript.
+    (wav, _, _), = an4_recordings(an4_root, 1)
+    root = tmp_path / "c"
+    root.mkdir()
+    x, rate = soundfile.read(wav, dtype="int16")
+    soundfile.write(root / "a.wav", x, rate)
+    long_number = "9" * 5000
+    (root / "a.txt").write_text(f"0 {long_number} hello\n")
+    make_data_dir(root, tmp_path / "data", speaker="s")
+    assert list(read_table(tmp_path / "data" / "text").values()) == [f"0 {long_number} hello"]
