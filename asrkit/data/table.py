@@ -126,16 +126,22 @@ def bom_sed(first_line_only: bool, path: Optional[str] = None) -> str:
     return f"sed {script}" if path is None else f"sed -i {script} {shlex.quote(path)}"
 
 
+def _a_file_to_edit(name: str) -> bool:
+    """Whether ``name`` is a file a message can give a command that edits it in place: not stdin
+    nor a stream the message names in angle brackets (``<stdin>``, ``<rxfilename>``)."""
+    return not (name.startswith("<") or names_stdin(name))
+
+
 def bom_problem(name: str) -> str:
     """What is wrong with table ``name`` that starts with a BOM (its line 1)."""
-    how = "" if name.startswith("<") or names_stdin(name) else f" ({bom_sed(True, name)})"
+    how = f" ({bom_sed(True, name)})" if _a_file_to_edit(name) else ""
     return (f"starts with a UTF-8 byte-order mark (BOM), which would become part of the first key; Kaldi "
             f"tables are plain text: remove it{how}")
 
 
 def mid_file_bom_problem(name: str) -> str:
     """What is wrong with a line of table ``name``, after its first, that starts with a BOM."""
-    how = "" if name.startswith("<") or names_stdin(name) else f" ({bom_sed(False, name)})"
+    how = f" ({bom_sed(False, name)})" if _a_file_to_edit(name) else ""
     return (f"starts with a UTF-8 byte-order mark (BOM), which would become part of its key (files each "
             f"saved with one and joined with cat?); Kaldi tables are plain text: remove them{how}")
 
@@ -150,7 +156,7 @@ def gzip_problem(name: str, pipe: Optional[str] = None) -> str:
     (stdin, a pipe's output) is told to pass through gunzip on its way in."""
     what = "is gzip-compressed (it starts with gzip's bytes 1F 8B), not "
     what += {None: "text", "ark:": "a Kaldi archive", "scp:": "a Kaldi table"}.get(pipe, "a Kaldi matrix")
-    if name.startswith("<") or names_stdin(name) or not os.path.isfile(name):
+    if not _a_file_to_edit(name) or not os.path.isfile(name):
         return f"{what}: pass it through gunzip -c on its way in"
     if pipe is None:
         # (gunzip takes only a name ending in .gz: a table named text is moved to text.gz and back)
@@ -171,8 +177,8 @@ def refuse_bom(first_line: bytes, name: str) -> None:
     if first_line[:2] in (b"\xff\xfe", b"\xfe\xff"):
         # A wav.scp saved as Windows Notepad's 'Unicode' was "not UTF-8 text (invalid start byte
         # at byte 0 of the line)", which says nothing of what the file is or what to do.
-        how = ("" if name.startswith("<") or names_stdin(name) else
-               f" (iconv -f UTF-16 -t UTF-8 {shlex.quote(name)} > {shlex.quote(name + '.utf8')})")
+        how = (f" (iconv -f UTF-16 -t UTF-8 {shlex.quote(name)} > {shlex.quote(name + '.utf8')})"
+               if _a_file_to_edit(name) else "")
         raise AsrkitError(f"{name}:1: the file is UTF-16 (it starts with the byte-order mark "
                           f"{first_line[:2].hex(' ').upper()}, as Windows Notepad's 'Unicode' saves it); Kaldi "
                           f"tables are UTF-8 text: convert it{how}")
