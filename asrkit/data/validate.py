@@ -383,6 +383,18 @@ def validate_data_dir(path: PathLike, no_text: bool = False, no_feats: bool = Fa
                                             f"{line.key!r} has {line.value} frames here but {n} in its matrix "
                                             f"({feats.path}:{at.lineno}): stale (from other features?); make it "
                                             f"again from feats.scp"))
+    elif not no_feats:
+        # A dump dir of audio (--feats-type raw: wav.scp, utt2num_frames, no feats.scp), whose
+        # utt2num_frames asrkit-train batches by, was never read: a duplicate, a NUL, a count of
+        # 'x' "successfully validated", and the training then refused the table.
+        u2nf = load("utt2num_frames")
+        if u2nf is not None:
+            _missing_from(problems, utt2spk, u2nf.first_lines(), u2nf.path)
+            _missing(problems, u2nf, utts, utt2spk.path)
+            for line in u2nf.first_lines().values():
+                if not (ascii_digits(line.value) and int(line.value) > 0):
+                    problems.append(Problem(str(u2nf.path), line.lineno,
+                                            f"number of frames must be a positive integer, got {shown(line.value)}"))
     return problems
 
 

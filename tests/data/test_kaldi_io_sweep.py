@@ -867,3 +867,26 @@ def test_the_table_readers_quote_a_value_of_a_megabyte_cut_short(tmp_path):
         read_table(tmp_path / "t")
     assert str(e.value) == (f"{tmp_path}/t:2: malformed line (expected '<key> <value>'): '{'y' * 200}'... "
                             f"(1000000 characters)")
+
+
+def test_utt2num_frames_without_feats_scp_is_validated(tmp_path):
+    """A dump dir of audio (--feats-type raw) has utt2num_frames, which asrkit-train batches by, and
+    no feats.scp: validate-data-dir read utt2num_frames only beside a feats.scp, so a duplicate id,
+    a count of 'x' or an utterance missing from it "successfully validated", and the training
+    then refused the table. It is checked as utt2dur is: ids against utt2spk, positive counts."""
+    from asrkit.cli import validate_data_dir as validate_cli
+
+    d = _dump_dir(tmp_path)
+    (d / "feats.scp").unlink()
+    (d / "feats.ark").unlink()
+    r = _run(validate_cli, "--no-text", "--no-wav", d)
+    assert r.exit_code == 0, r.stderr
+    (d / "utt2num_frames").write_text("a-1 4\na-1 4\na-2 x\n")
+    r = _run(validate_cli, "--no-text", "--no-wav", d)
+    errors = [ln for ln in r.stderr.splitlines() if ln.startswith("ERROR: ")]
+    assert r.exit_code == 1 and errors == [
+        f"ERROR: {d}/utt2num_frames:2: duplicate id 'a-1' (first on line 1)",
+        f"ERROR: {d}/utt2num_frames:3: number of frames must be a positive integer, got 'x'",
+        f"ERROR: {d}/utt2spk:3: utterance 'a-3' has no entry in {d}/utt2num_frames"], r.stderr
+    # --no-feats still leaves it alone, as it does beside a feats.scp
+    assert _run(validate_cli, "--no-text", "--no-wav", "--no-feats", d).exit_code == 0
