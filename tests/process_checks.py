@@ -1,5 +1,6 @@
-"""Whether a process has ended, as the tests that kill runs and their workers check it; and a
-signal landing at a command's renames, for the tests of what it leaves."""
+"""Whether a process has ended, as the tests that kill runs and their workers check it; a
+signal landing at a command's renames, for the tests of what it leaves; and a wait on a named
+pipe turned into a failure."""
 from __future__ import annotations
 
 import contextlib
@@ -17,6 +18,28 @@ def ended(pid: int) -> bool:
     except (FileNotFoundError, ProcessLookupError, IndexError):  # gone, or going while read
         return True
     return state in ("Z", "X")
+
+
+class Hung(Exception):
+    """A wait that :func:`no_waiting_for` cut short. Not an OSError, which the readers under test
+    word as a read error and go on from."""
+
+
+@contextlib.contextmanager
+def no_waiting_for(what: str, seconds: int = 20) -> Iterator[None]:
+    """Within it, a blocking call (an open() of a named pipe with no writer) that lasts ``seconds``
+    raises :class:`Hung` instead of hanging the test run."""
+    def hung(*_):
+        raise Hung(f"waited on {what}")
+
+    old = signal.signal(signal.SIGALRM, hung)
+    signal.siginterrupt(signal.SIGALRM, True)  # else the kernel restarts the open() the test is about
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
 
 
 @contextlib.contextmanager

@@ -720,10 +720,10 @@ def test_a_named_pipe_given_as_an_scp_with_a_bad_line_is_an_error_not_a_wait(tmp
     pipe again to see whether it was an ark given as an scp, and that open waited for a writer
     that had gone (asrkit-compute-cmvn hung until killed). Only a regular file is looked at again."""
     import os
-    import signal
     import threading
 
     from asrkit.data.matrix_io import read_scp
+    from tests.process_checks import no_waiting_for
 
     fifo = tmp_path / "feats.scp"
     os.mkfifo(fifo)
@@ -735,22 +735,10 @@ def test_a_named_pipe_given_as_an_scp_with_a_bad_line_is_an_error_not_a_wait(tmp
     writer = threading.Thread(target=write, daemon=True)
     writer.start()
 
-    class Hung(Exception):  # not an OSError, which the reader would take for an unreadable file
-        pass
-
-    def hung(*_):
-        raise Hung("waited on the named pipe")
-
-    old = signal.signal(signal.SIGALRM, hung)
-    signal.siginterrupt(signal.SIGALRM, True)  # else the kernel restarts the open() the test is about
-    signal.alarm(20)
-    try:
+    with no_waiting_for("the named pipe"):
         with pytest.raises(AsrkitError, match=re.escape(f"{fifo}:1: malformed line (expected '<key> <value>'): "
                                                         f"'lonely'")):
             read_scp(str(fifo))
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
     writer.join(5)
 
 

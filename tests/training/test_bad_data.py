@@ -350,10 +350,10 @@ def test_a_feats_scp_line_naming_a_named_pipe_is_skipped_not_waited_on(clean, ye
     (no seek), and a training reads every utterance again each epoch: such an utterance is skipped,
     named, like any other unreadable one."""
     import os
-    import signal
 
     from asrkit.text.tokenizer import Tokenizer
     from asrkit.training.data import FeatureDataset, load_utterances
+    from tests.process_checks import no_waiting_for
 
     dump = edited(clean, tmp_path / "fifo", {})
     pipe = dump / "pipe.ark"
@@ -364,25 +364,13 @@ def test_a_feats_scp_line_naming_a_named_pipe_is_skipped_not_waited_on(clean, ye
     (dump / "feats.scp").write_text("".join(line + "\n" for line in lines))
     tok = Tokenizer.load(yesno_setup / "data" / "lang" / "tokens.model")
 
-    class Hung(Exception):  # not an OSError, which the readers word as a read error and go on
-        pass
-
-    def hung(*_):
-        raise Hung("waited on the named pipe")
-
-    old = signal.signal(signal.SIGALRM, hung)
-    signal.siginterrupt(signal.SIGALRM, True)  # else the kernel restarts the open() the test is about
-    signal.alarm(20)
-    try:
+    with no_waiting_for("the named pipe"):
         ds = FeatureDataset(load_utterances(str(dump), tok))  # reads the first utterances for their dimension
         for i in (3, 4):
             with pytest.raises(AsrkitError, match=re.escape(f"{pipe}: a named pipe, not a file (a training reads its "
                                                             f"features again every epoch)")):
                 ds[i]
         assert ds[5][1].shape[1] == 23
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
 
 
 @pytest.mark.parametrize("value", [str(2**31), "1" + "0" * 30])
