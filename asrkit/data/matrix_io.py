@@ -523,10 +523,17 @@ class ScpEntry:
         return f"{self.where}: utterance {self.key!r} ({_cut(self.value)})"
 
 
+# The longest path Linux opens (PATH_MAX) and room for an scp value's ':<offset>[<range>]' after it.
+_WHOLE_MAX = 4096 + 64
+
+
 def _cut(text: str) -> str:
-    """``text`` for a message, cut after SHOWN_MAX characters with its length said: an scp value of a
-    megabyte (a damaged line) was quoted whole in every message of its utterance, twice in some."""
-    return text if len(text) <= SHOWN_MAX else f"{text[:SHOWN_MAX]}... ({len(text)} characters)"
+    """``text`` (an scp value or an ark path) for a message, cut after SHOWN_MAX characters with its
+    length said when no file could have that name: an scp value of a megabyte (a damaged line) was
+    quoted whole in every message of its utterance, twice in some. One that may name a file is
+    whole: a cut after 200 characters hid the file name and offset of a missing ark at the end of a
+    cluster's 290-character path ('.../exp_dir_level_04_of_a_... (287 characters): no such file')."""
+    return text if len(text) <= _WHOLE_MAX else f"{text[:SHOWN_MAX]}... ({len(text)} characters)"
 
 
 def _parse_range(text: str, where: str) -> slice:

@@ -878,3 +878,22 @@ def test_utt2num_frames_without_feats_scp_is_validated(tmp_path):
         f"ERROR: {d}/utt2spk:3: utterance 'a-3' has no entry in {d}/utt2num_frames"], r.stderr
     # --no-feats still leaves it alone, as it does beside a feats.scp
     assert _run(validate_cli, "--no-text", "--no-wav", "--no-feats", d).exit_code == 0
+
+
+def test_an_ark_path_a_file_system_can_hold_is_named_whole_in_its_error(tmp_path):
+    """f5edc6b cut every scp value and ark path after 200 characters, so an ark missing at the end of a
+    deep (290-character) path was named '.../level_04_of_a_... (287 characters): no such file': the
+    file name and offset, the part that says which ark, were cut off. A path up to PATH_MAX is whole."""
+    from asrkit.data.matrix_io import iter_scp_items
+
+    d = _dump_dir(tmp_path)
+    deep = tmp_path.joinpath(*[f"exp_dir_level_{i:02d}_of_a_deep_cluster_layout" for i in range(6)])
+    deep.mkdir(parents=True)
+    ark = f"{deep}/raw_fbank_train_sp.13.ark"
+    assert len(ark) > 300
+    lines = (d / "feats.scp").read_text().splitlines()
+    key = lines[0].split()[0]
+    (d / "feats.scp").write_text("\n".join([f"{key} {ark}:16"] + lines[1:]) + "\n")
+    (first, _, error), *rest = list(iter_scp_items(str(d / "feats.scp")))
+    assert first == key and all(err is None for _, _, err in rest)
+    assert str(error) == f"{d}/feats.scp:1: utterance {key!r} ({ark}:16): {ark}: no such file", str(error)
