@@ -341,8 +341,9 @@ def _read_key(stream: IO[bytes], what: str, index: int) -> Optional[str]:
     while c and c not in b" \t\n":
         # (all of Kaldi's white space: a key holding a \v or \f was taken whole, and the text
         # asrkit-decode wrote split it there, the id cut short and the rest read as words)
-        if index == 1 and key == GZIP_MAGIC:
-            # a feats.ark.gz given as ark: was "malformed key b'\x1f\x8b\x08\x00...' (not a Kaldi archive?)"
+        if index == 1 and key == GZIP_MAGIC and c == b"\x08":
+            # a feats.ark.gz given as ark: was "malformed key b'\x1f\x8b\x08\x00...' (not a Kaldi archive?)".
+            # (\x08, deflate, is the one method gzip has: a key that only starts with 1F 8B is no gzip)
             raise AsrkitError(f"{what}: {gzip_problem(what, 'ark:')}")
         if index == 1 and (key == b"\0B" or key == b"[" and c in b"\r\v\f"):
             # was "utterance '\x00BDM': not a Kaldi matrix" or "malformed key b'['"

@@ -897,3 +897,15 @@ def test_an_ark_path_a_file_system_can_hold_is_named_whole_in_its_error(tmp_path
     (first, _, error), *rest = list(iter_scp_items(str(d / "feats.scp")))
     assert first == key and all(err is None for _, _, err in rest)
     assert str(error) == f"{d}/feats.scp:1: utterance {key!r} ({ark}:16): {ark}: no such file", str(error)
+
+
+def test_an_ark_key_starting_with_gzips_two_bytes_is_not_called_gzip(tmp_path):
+    """ae9ee20 took an ark whose first key starts with bytes 1F 8B for a gzip'ed ark ('read it through
+    gunzip', which fails on it), where the key's own fault had been named: 'key ... is not UTF-8 text'.
+    A gzip stream's third byte is 08 (deflate, its one method); without it the key is named as before."""
+    buf = io.BytesIO()
+    kaldiio.save_ark(buf, {"u1": np.zeros((2, 3), dtype=np.float32)})
+    data = buf.getvalue()
+    with pytest.raises(AsrkitError) as e:
+        list(iter_ark(io.BufferedReader(io.BytesIO(b"\x1f\x8bxx" + data[len(b"u1"):])), "odd.ark"))
+    assert "is not UTF-8 text" in str(e.value) and "gzip" not in str(e.value), str(e.value)
