@@ -17,7 +17,6 @@ class AsrkitError(Exception):
     """
 
 
-# The errors of the machine rather than of the input: reported as one line naming the path.
 # The most characters of a value an error message quotes (:func:`shown`).
 SHOWN_MAX = 200
 
@@ -31,6 +30,7 @@ def shown(text: str, limit: int = SHOWN_MAX) -> str:
     return f"{text[:limit]!r}... ({len(text)} characters)"
 
 
+# The errors of the machine rather than of the input: reported as one line naming the path.
 MACHINE_ERRORS = {
     errno.ENOSPC: "no space left on device",
     errno.EDQUOT: "disk quota exceeded",
