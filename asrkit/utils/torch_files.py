@@ -132,7 +132,7 @@ def load_weights_only(path: PathLike, what: str) -> Any:
                               f"files it writes itself, and cannot convert Kaldi's)") from None
         if head.startswith(b"\x1f\x8b"):  # (a model.pt.gz as downloaded: "it starts with b'\x1f\x8b\x08\x00'")
             raise AsrkitError(f"{path}: not an {what} (gzip-compressed: it starts with gzip's bytes 1F 8B; decompress "
-                              f"it, e.g. gunzip -c {shlex.quote(os.fspath(path))} > model.pt)") from None
+                              f"it, e.g. {_gunzip_command(os.fspath(path))})") from None
         if head and not head.startswith((b"PK", b"\x80")):
             # neither a zip archive (torch.save) nor a pickle (the legacy format): torch's own
             # reason would be a parser's ("101", "pop from empty list")
@@ -196,6 +196,19 @@ def _head(path: PathLike) -> bytes:
             return f.read(4)
     except OSError:
         return b""
+
+
+def _gunzip_command(name: str) -> str:
+    """A command that decompresses gzip'ed ``name`` beside it, and the file to give then. Never into
+    ``name`` itself: 'gunzip -c model.pt > model.pt' (the remedy for a gzip'ed model.pt given in its
+    own directory) had the shell empty model.pt before gunzip read it, the only copy lost; nor into
+    a fixed model.pt, which overwrote the model of the directory it was run in."""
+    if name.endswith(".gz") and not os.path.basename(name).startswith(".gz"):
+        # gunzip -k keeps the .gz and refuses to overwrite a file of the name it writes
+        return f"gunzip -k {shlex.quote(name)}, then give {shlex.quote(name[:-3])}"
+    root, ext = os.path.splitext(name)
+    out = f"{root}.gunzipped{ext or '.pt'}"
+    return f"gunzip -c {shlex.quote(name)} > {shlex.quote(out)}, then give {shlex.quote(out)}"
 
 
 def _kaldi_object(path: PathLike) -> Optional[str]:

@@ -197,7 +197,7 @@ def test_other_toolkits_models_and_asrkits_other_files_are_named_as_what_they_ar
     (tmp_path / "m.pt.gz").write_bytes(gzip.compress(state_dict.read_bytes()))
     with pytest.raises(AsrkitError, match="^" + re.escape(
             f"{tmp_path}/m.pt.gz: not an asrkit model (gzip-compressed: it starts with gzip's bytes 1F 8B; decompress "
-            f"it, e.g. gunzip -c {tmp_path}/m.pt.gz > model.pt)") + "$"):
+            f"it, e.g. gunzip -k {tmp_path}/m.pt.gz, then give {tmp_path}/m.pt)") + "$"):
         read_package_dict(tmp_path / "m.pt.gz")
 
     for fmt, packed in (("asrkit-model", "model (asrkit-train's model.pt, or asrkit-average's output)"),
@@ -211,3 +211,29 @@ def test_other_toolkits_models_and_asrkits_other_files_are_named_as_what_they_ar
     with pytest.raises(AsrkitError, match=re.escape("not an asrkit training checkpoint (its format is 'espnet', not "
                                                     "'asrkit-checkpoint')")):
         load_checkpoint(tmp_path / "other.pt")
+
+
+def test_the_gunzip_a_gzipped_model_is_told_to_run_keeps_the_model(tmp_path, monkeypatch):
+    """d70e9ab's remedy for a gzip'ed model was 'gunzip -c <path> > model.pt': for a gzip'ed model.pt
+    given in its own directory the shell emptied model.pt before gunzip read it (measured: 588 bytes,
+    then 0, and 'gzip: model.pt: unexpected end of file'), and elsewhere it wrote over the model.pt of
+    the directory it was run in. The printed command, run as printed where the model was given, now
+    leaves the file given intact and writes the torch file it names."""
+    import gzip
+    import subprocess
+
+    from asrkit.models.package import read_package_dict
+
+    monkeypatch.chdir(tmp_path)
+    torch.save({"w": torch.zeros(3)}, "plain.pt")
+    plain = (tmp_path / "plain.pt").read_bytes()
+    for name in ("model.pt", "m.pt.gz", "model"):
+        (tmp_path / name).write_bytes(gzip.compress(plain))
+        with pytest.raises(AsrkitError) as e:
+            read_package_dict(name)
+        command, given = re.search(r"decompress it, e\.g\. (.*?)(?:, then give (\S+))?\)$", str(e.value)).groups()
+        subprocess.run(command, shell=True, cwd=tmp_path, check=False)
+        assert gzip.decompress((tmp_path / name).read_bytes()) == plain, (name, command)
+        given = given or command.split("> ")[-1]
+        assert given != name and (tmp_path / given).read_bytes() == plain, (name, command)
+        (tmp_path / given).unlink()
