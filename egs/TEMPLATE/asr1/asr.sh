@@ -84,6 +84,15 @@ die() { echo "$(basename "$0"): ERROR: $*" >&2; exit 1; }
 . ./cmd.sh
 . "$ASRKIT_ROOT/bin/parse_options.sh"
 [ $# -eq 0 ] || die "unexpected arguments: $* (see --help)"
+# cmd.sh's launchers, before any stage: one edited to a command this machine lacks (Kaldi's
+# queue.pl, a typo) let run.sh's stage 0 remake data/, then stage 1 failed with bash's
+# "queue.pl: command not found" and named a log no job had written.
+for _v in train_cmd cuda_cmd decode_cmd; do
+  read -ra _c <<< "${!_v:-}"
+  [ ${#_c[@]} -gt 0 ] || die "cmd.sh sets no $_v: give it a launcher, e.g. export $_v=\"asrkit-launch --backend local\""
+  command -v -- "${_c[0]}" > /dev/null || die "cmd.sh: $_v=\"${!_v}\": no command '${_c[0]}' on this machine: asrkit's launcher is asrkit-launch --backend local or slurm (see the lines in cmd.sh)"
+done
+unset _v _c
 [[ $num_nodes =~ ^[1-9][0-9]*$ ]] || die "--num-nodes must be a positive integer, got '$num_nodes'"
 # (parse_options.sh has made every integer option an integer; these are their ranges.)
 [ "$nj" -ge 1 ] || die "--nj must be at least 1, got $nj"
