@@ -341,9 +341,8 @@ def _read_key(stream: IO[bytes], what: str, index: int) -> Optional[str]:
     while c and c not in b" \t\n":
         # (all of Kaldi's white space: a key holding a \v or \f was taken whole, and the text
         # asrkit-decode wrote split it there, the id cut short and the rest read as words)
-        if index == 1 and key == GZIP_MAGIC and c == b"\x08":
+        if index == 1 and key == GZIP_MAGIC[:2] and c == GZIP_MAGIC[2:]:
             # a feats.ark.gz given as ark: was "malformed key b'\x1f\x8b\x08\x00...' (not a Kaldi archive?)".
-            # (\x08, deflate, is the one method gzip has: a key that only starts with 1F 8B is no gzip)
             raise AsrkitError(f"{what}: {gzip_problem(what, 'ark:')}")
         if index == 1 and (key == b"\0B" or key == b"[" and c in b"\r\v\f"):
             # was "utterance '\x00BDM': not a Kaldi matrix" or "malformed key b'['"
@@ -691,7 +690,7 @@ def read_scp(path: str) -> Dict[str, ScpEntry]:
                                   f"{entries[line.key].where.rsplit(':', 1)[1]})")
             entries[line.key] = parse_scp_value(line.key, line.value, where)
     except AsrkitError:
-        if _file_head(path, 2) == GZIP_MAGIC:  # (the table reader's remedy is gunzip -k; Kaldi's is a pipe)
+        if _file_head(path, len(GZIP_MAGIC)) == GZIP_MAGIC:  # (the table reader's remedy: gunzip -k; Kaldi's: a pipe)
             raise AsrkitError(f"{path}: {gzip_problem(path, 'scp:')}") from None
         ark_key = _ark_file_key(path)
         if ark_key is not None:  # was "feats.ark:1: not UTF-8 text (invalid continuation byte ...)"

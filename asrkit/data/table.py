@@ -146,7 +146,9 @@ def mid_file_bom_problem(name: str) -> str:
             f"saved with one and joined with cat?); Kaldi tables are plain text: remove them{how}")
 
 
-GZIP_MAGIC = b"\x1f\x8b"
+# gzip's mark, 1F 8B, and its one compression method, 08 (deflate, RFC 1952): the two bytes alone
+# also begin a damaged table or a key of bytes that are no gzip, whose gunzip remedy then failed.
+GZIP_MAGIC = b"\x1f\x8b\x08"
 
 
 def gzip_problem(name: str, pipe: Optional[str] = None) -> str:

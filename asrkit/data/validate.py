@@ -110,12 +110,12 @@ def scan_table(path: PathLike, allow_empty_value: bool = False, nul_in_value: bo
     except LineReadError as e:
         scanned.problems.append(Problem(str(path), e.lineno, e.problem))
         return scanned
-    if data[:2] in (b"\xff\xfe", b"\xfe\xff", GZIP_MAGIC):
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff") or data.startswith(GZIP_MAGIC):
         # UTF-16 (Notepad's 'Unicode'): every line was "not UTF-8" or "a NUL byte", 130 errors none
         # saying what the file is, and fix-data-dir failed "130 not in text". Named as the readers do;
         # so is a gzip'ed table (a text.gz renamed text: "text:1: not UTF-8 text" and "12 not in text").
         try:
-            refuse_bom(data[:2], str(path))
+            refuse_bom(data[:len(GZIP_MAGIC)], str(path))
         except AsrkitError as e:
             scanned.unreadable = str(e).removeprefix(f"{path}:1: ").removeprefix(f"{path}: ")
             scanned.problems.append(Problem(str(path), 1, scanned.unreadable))

@@ -130,7 +130,7 @@ def load_weights_only(path: PathLike, what: str) -> Any:
             # b'\x00B<T'", which a Kaldi user reads as a damaged torch file
             raise AsrkitError(f"{path}: not an {what} (a Kaldi model or object, {kaldi}: asrkit reads only the torch "
                               f"files it writes itself, and cannot convert Kaldi's)") from None
-        if head.startswith(b"\x1f\x8b"):  # (a model.pt.gz as downloaded: "it starts with b'\x1f\x8b\x08\x00'")
+        if head.startswith(b"\x1f\x8b\x08"):  # gzip's mark and method (a model.pt.gz: "it starts with b'\x1f...'")
             raise AsrkitError(f"{path}: not an {what} (gzip-compressed: it starts with gzip's bytes 1F 8B; decompress "
                               f"it, e.g. {_gunzip_command(os.fspath(path))})") from None
         if head and not head.startswith((b"PK", b"\x80")):

@@ -909,3 +909,36 @@ def test_an_ark_key_starting_with_gzips_two_bytes_is_not_called_gzip(tmp_path):
     with pytest.raises(AsrkitError) as e:
         list(iter_ark(io.BufferedReader(io.BytesIO(b"\x1f\x8bxx" + data[len(b"u1"):])), "odd.ark"))
     assert "is not UTF-8 text" in str(e.value) and "gzip" not in str(e.value), str(e.value)
+
+
+def test_a_file_starting_with_gzips_two_bytes_alone_is_not_called_gzip(tmp_path):
+    """ae9ee20 and d70e9ab called any table, scp or model starting with bytes 1F 8B gzip-compressed.
+    Those two bytes begin damaged files too, which are no gzip: a utt2spk so damaged was 'decompress it
+    (mv utt2spk utt2spk.gz && gunzip utt2spk.gz)', which gunzip refuses, leaving the table renamed,
+    where 1742106 said 'not UTF-8 text'. gzip's third byte is 08 (deflate); without it, as before."""
+    from asrkit.cli import validate_data_dir as validate_cli
+    from asrkit.data.matrix_io import read_scp
+    from asrkit.data.table import read_utt2spk
+    from asrkit.utils.torch_files import load_weights_only
+
+    d = _dump_dir(tmp_path)
+    (d / "utt2spk").write_bytes(b"\x1f\x8bab a\n" + (d / "utt2spk").read_bytes())
+    r = _run(validate_cli, "--no-text", d)
+    assert r.exit_code == 1 and "not UTF-8 text" in r.stderr and "gzip-compressed" not in r.stderr, r.stderr
+    with pytest.raises(AsrkitError) as e:
+        read_utt2spk(d / "utt2spk")
+    assert "not UTF-8 text" in str(e.value) and "gzip-compressed" not in str(e.value), str(e.value)
+    (d / "feats.scp").write_bytes(b"\x1f\x8bab " + (d / "feats.scp").read_bytes())
+    with pytest.raises(AsrkitError) as e:
+        read_scp(str(d / "feats.scp"))
+    assert "gzip-compressed" not in str(e.value), str(e.value)
+    (tmp_path / "model.pt").write_bytes(b"\x1f\x8bxx" + bytes(100))
+    with pytest.raises(AsrkitError) as e:
+        load_weights_only(tmp_path / "model.pt", "asrkit model")
+    assert "not a torch file: it starts with b'\\x1f\\x8bxx'" in str(e.value) and "gzip-compressed" not in str(e.value)
+
+    # a real gzip'ed table is named as such still
+    import gzip
+
+    (d / "utt2spk").write_bytes(gzip.compress(b"a-1 a\n"))
+    assert "is gzip-compressed" in _run(validate_cli, "--no-text", d).stderr
