@@ -2,7 +2,11 @@
 Each case must fail with one line before any stage works, or work."""
 from __future__ import annotations
 
-from recipe_helpers import run_sh
+import shutil
+
+import pytest
+
+from recipe_helpers import new_recipe, run_sh
 
 
 def _edit_cmd_sh(recipe, var, value):
@@ -29,4 +33,16 @@ def test_a_launcher_this_machine_lacks_is_named_before_stage_0(recipe_dir):
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines()[-1] == (
         'asr.sh: ERROR: cmd.sh sets no train_cmd: give it a launcher, e.g. export train_cmd="asrkit-launch --backend local"')
+    assert not (recipe / "data").exists()
+
+
+@pytest.mark.parametrize("name", ["yesno", "an4", "fsdd", "librispeech", "a recipe of setup.sh"])
+def test_run_sh_started_with_sh_says_to_use_bash(recipe_dir, tmp_path, name):
+    """`sh run.sh` where sh is dash (Debian, Ubuntu) stopped with 'run.sh: 16: set: Illegal option -o pipefail'."""
+    if shutil.which("dash") is None:
+        pytest.skip("no dash here: the sh that is not bash")
+    recipe = new_recipe(tmp_path) if name == "a recipe of setup.sh" else recipe_dir(name)
+    proc = run_sh(["dash", "run.sh", "--stop-stage", "0"], cwd=recipe, check=False)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == ["run.sh: run me with bash (./run.sh, or bash run.sh), not sh"]
     assert not (recipe / "data").exists()

@@ -15,6 +15,7 @@
 #        ./run.sh                                                # downloads AN4 from CMU first
 # Options of this script: --an4-root, --stage, --stop-stage, --max-utts, --num-dev; every other option
 # goes to asr.sh (./asr.sh --help lists them).
+[ -n "${BASH_VERSION:-}" ] || { echo "$0: run me with bash (./run.sh, or bash run.sh), not sh" >&2; exit 1; }  # sh (dash) said "set: Illegal option -o pipefail"
 set -euo pipefail
 an4_root=           # a copy of AN4 (16 kHz WAV + etc/*.transcription); empty: download CMU's tarball
 max_utts=0          # stage 0: keep the first N utterances of train and test (a quick slice; 0: all)

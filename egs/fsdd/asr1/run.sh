@@ -17,6 +17,7 @@
 # --stop-stage, --an4-words, --an4-digit-words, --an4-aligner, --an4-root, --an4-resample, --init-listener, --train-config, --train-args,
 # --adapt-speakers;
 # every other option goes to asr.sh (./asr.sh --help lists them).
+[ -n "${BASH_VERSION:-}" ] || { echo "$0: run me with bash (./run.sh, or bash run.sh), not sh" >&2; exit 1; }  # sh (dash) said "set: Illegal option -o pipefail"
 set -euo pipefail
 fsdd_root=          # a copy of FSDD (recordings/<digit>_<speaker>_<take>.wav); required for stage 0
 seed=1              # stage 0: the utterances made (and the training seed)

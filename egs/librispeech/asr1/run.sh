@@ -13,6 +13,7 @@
 #        ./run.sh --stage 4 --num-nodes 2 --ngpu 4   # Slurm (cmd.sh): 2 nodes x 4 GPUs, srun
 # Options of this script: --librispeech-root, --download-dir, --hours, --stage, --stop-stage;
 # every other option goes to asr.sh (./asr.sh --help lists them).
+[ -n "${BASH_VERSION:-}" ] || { echo "$0: run me with bash (./run.sh, or bash run.sh), not sh" >&2; exit 1; }  # sh (dash) said "set: Illegal option -o pipefail"
 set -euo pipefail
 librispeech_root=        # an unpacked LibriSpeech/ (parts as subfolders); empty: <download-dir>/LibriSpeech
 download_dir=downloads   # stage -1 downloads here

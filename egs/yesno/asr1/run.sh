@@ -13,6 +13,7 @@
 #   --train-set train_nodev --valid-set train_dev --test-sets test --nj 2 --token-type char
 #   --fbank-config conf/fbank.yaml --train-config conf/train.yaml --decode-config conf/decode.yaml
 # and the same option given here replaces one.
+[ -n "${BASH_VERSION:-}" ] || { echo "$0: run me with bash (./run.sh, or bash run.sh), not sh" >&2; exit 1; }  # sh (dash) said "set: Illegal option -o pipefail"
 set -euo pipefail
 yesno_root=corpus   # folder holding waves_yesno/ (default: the copy shipped with this recipe)
 stage=0             # 0: data prep; 1-6: asr.sh's stages
