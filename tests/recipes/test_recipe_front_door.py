@@ -2,7 +2,9 @@
 Each case must fail with one line before any stage works, or work."""
 from __future__ import annotations
 
+import os
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -46,3 +48,17 @@ def test_run_sh_started_with_sh_says_to_use_bash(recipe_dir, tmp_path, name):
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines() == ["run.sh: run me with bash (./run.sh, or bash run.sh), not sh"]
     assert not (recipe / "data").exists()
+
+
+@pytest.mark.parametrize("name", ["yesno", "an4", "fsdd", "librispeech", "a recipe of setup.sh"])
+def test_run_sh_through_a_link_elsewhere_names_the_recipe_directory(recipe_dir, tmp_path, name):
+    """~/bin/yesno.sh -> egs/yesno/asr1/run.sh, started from ~/bin, was told 'cd . && ./yesno.sh'."""
+    recipe = new_recipe(tmp_path) if name == "a recipe of setup.sh" else recipe_dir(name)
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "mine.sh").symlink_to(recipe / "run.sh")
+    proc = run_sh(["./mine.sh"], cwd=bindir, check=False)
+    assert proc.returncode == 1
+    target = Path(os.path.realpath(recipe / "run.sh")).parent  # the copy's run.sh is itself a link
+    assert proc.stderr.strip().splitlines() == [
+        f"./mine.sh: run me from my recipe directory: cd {target} && ./run.sh (no ./path.sh in {bindir})"]

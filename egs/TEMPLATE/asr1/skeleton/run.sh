@@ -24,7 +24,13 @@ stop_stage=100
 parse_options_passthrough=true
 # Every path below (data/, conf/, local/, ./asr.sh) is the recipe directory's: bash's own
 # "./path.sh: No such file or directory" was all that said so when started from elsewhere.
-[ -f ./path.sh ] || { echo "$0: run me from my recipe directory: cd $(dirname "$0") && ./$(basename "$0") (no ./path.sh in $(pwd))" >&2; exit 1; }
+if [ ! -f ./path.sh ]; then
+  _dir=$(dirname "$0") _me=$(basename "$0")
+  # Started through a link elsewhere (~/bin/yesno.sh): the recipe directory is the target's ("cd ." led nowhere).
+  if [ ! -f "$_dir/path.sh" ]; then _me=$(readlink -f -- "$0"); _dir=$(dirname "$_me") _me=$(basename "$_me"); fi
+  echo "$0: run me from my recipe directory: cd $_dir && ./$_me (no ./path.sh in $(pwd))" >&2
+  exit 1
+fi
 . ./path.sh
 . utils/stage0_options.sh
 given0=$(stage0_given "corpus-root" "$@")   # checked against data/stage0_options from --stage 1 on
