@@ -62,3 +62,15 @@ def test_run_sh_through_a_link_elsewhere_names_the_recipe_directory(recipe_dir, 
     target = Path(os.path.realpath(recipe / "run.sh")).parent  # the copy's run.sh is itself a link
     assert proc.stderr.strip().splitlines() == [
         f"./mine.sh: run me from my recipe directory: cd {target} && ./run.sh (no ./path.sh in {bindir})"]
+
+
+def test_a_recipe_directory_reached_through_a_link_runs(recipe_dir, tmp_path):
+    """cd ~/yesno (a link to egs/yesno/asr1) && ./run.sh: path.sh went up the link's path, to /, and
+    said 'path.sh: no asrkit environment at //tools/venv: run //tools/install.sh first'."""
+    recipe = recipe_dir("yesno")
+    link = tmp_path / "my yesno"
+    link.symlink_to(recipe)
+    # PWD as a shell that did `cd "$link"` leaves it: bash takes it as the directory's name
+    proc = run_sh(["./run.sh", "--stop-stage", "0"], cwd=link, env={"PWD": str(link)}, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert (recipe / "data/train_nodev/wav.scp").is_file()

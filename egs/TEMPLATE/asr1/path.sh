@@ -1,6 +1,8 @@
 # Source me from a recipe directory (egs/<corpus>/asr1): puts asrkit's Python environment and
 # shell helpers on PATH. ASRKIT_VENV selects another environment (a conda env, a venv of yours).
-ASRKIT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
+# cd -P: a recipe directory reached through a link (ln -s .../egs/yesno/asr1 ~/yesno) went up the
+# link's path to /, and said "no asrkit environment at //tools/venv".
+ASRKIT_ROOT=$(cd -P "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
 export ASRKIT_ROOT
 _venv=${ASRKIT_VENV:-$ASRKIT_ROOT/tools/venv}
 if [ ! -x "$_venv/bin/python" ] || [ ! -x "$_venv/bin/asrkit" ]; then
