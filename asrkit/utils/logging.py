@@ -28,11 +28,24 @@ def setup_logging(verbose: int = 0, log_file: Optional[str] = None) -> None:
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if log_file:
         os.makedirs(os.path.dirname(os.path.abspath(log_file)), exist_ok=True)
-        handlers.append(LogFileHandler(log_file))
+        if not stderr_goes_to(log_file):
+            handlers.append(LogFileHandler(log_file))
     for handler in handlers:
         handler.setFormatter(logging.Formatter(FORMAT, DATEFMT))
         root.addHandler(handler)
     root.setLevel(level)
+
+
+def stderr_goes_to(path: str) -> bool:
+    """Whether stderr is already the file ``path``: a launcher's log of the job that is also the
+    command's own (``asrkit-launch exp/lm/log/train_lm.log asrkit-train-lm ... exp/lm``, as asr.sh
+    runs stage 3; ``2>> D/log/decode.log``). A log file opened there as well had every line twice,
+    and under asrkit-launch, which writes the job's output at its own offset, lines written over
+    one another ('...0 s of training so far' cut to ')'): stderr then writes the log alone."""
+    try:
+        return os.path.samestat(os.fstat(2), os.stat(path))
+    except OSError:  # (no stderr, or no log yet)
+        return False
 
 
 def error_to_log_files(name: str, message: str, handlers: Optional[Iterable[logging.Handler]] = None) -> None:

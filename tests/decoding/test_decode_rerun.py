@@ -94,6 +94,8 @@ def test_a_log_that_is_stderr_too_is_not_emptied(yesno, tmp_path):
     assert proc.returncode == 0
     log = (out / "log" / "decode.log").read_text()
     assert log.startswith("# an earlier line\n") and "real-time factor" in log and "\0" not in log, log
+    # each line once: stderr is the log, and no log file is opened on it as well (every line came twice)
+    assert log.count("real-time factor") == 1 and log.count("command line: ") == 1, log
     # the command line as typed (it was 'asrkit-decode decode ...' under `asrkit decode`, 'a b.wav' two words)
     assert f"command line: asrkit-decode --model {model} --beam 2 --output-dir d 'a b.wav'\n" in log, log
 

@@ -491,3 +491,38 @@ def test_the_perplexity_of_a_diverged_lm_is_infinite_not_a_traceback():
     with torch.no_grad():
         lm.output.bias.zero_()  # uniform over the 6 tokens
     assert perplexity(lm, [[3, 4, 3]], 4, torch.device("cpu")) == pytest.approx(6.0)
+
+
+def test_a_launchers_log_that_is_the_runs_own_log_has_each_line_once(tmp_path, asrkit):
+    """asr.sh's stage 3 runs 'asrkit-launch exp/lm/log/train_lm.log asrkit-train-lm ... exp/lm': the
+    job's stderr is the LM run's own log. train-lm opened it as a log file too: every line came
+    twice, and the launcher, writing at its own offset, wrote over the lines the log file appended
+    (the log ended in fragments such as ')'). A failed run's ERROR came twice as well."""
+    import sys
+
+    from asrkit.text.train_tokenizer import TokenizerConfig, train_tokenizer
+
+    sents = ["YES NO YES", "NO NO YES", "YES YES", "NO YES NO NO", "YES NO", "NO"] * 2
+    text = tmp_path / "text"
+    text.write_text("".join(f"u{i:02d} {s}\n" for i, s in enumerate(sents)))
+    dev = tmp_path / "dev"
+    dev.write_text("d1 YES NO NO\nd2 NO YES\n")
+    lang = tmp_path / "lang"
+    lang.mkdir()
+    (lang / "tokens.model").write_bytes(train_tokenizer(sents, TokenizerConfig(model_type="char")).to_bytes())
+    lm = tmp_path / "lm"
+    log = lm / "log" / "train_lm.log"
+    train_lm = [sys.executable, "-m", "asrkit", "train-lm", "--max-epochs", "2", "--valid-text", dev]
+    asrkit("launch", log, *train_lm, "--lang-dir", lang, text, lm)
+    lines = log.read_text().splitlines()
+    assert lines[-1].startswith("# Ended (code 0)"), lines
+    body = [ln for ln in lines if not ln.startswith("#")]
+    assert len(body) == len(set(body)), "\n".join(body)  # (each line once: a timestamp and its words)
+    assert all(ln.startswith(("20", "asrkit-train-lm ", "Done: ")) for ln in body), "\n".join(body)
+    assert sum("Done: LM trained 2 epochs" in ln for ln in body) == 1, "\n".join(body)
+
+    proc = asrkit("launch", tmp_path / "bad" / "log" / "train_lm.log", *train_lm, "--lang-dir", tmp_path / "nolang",
+                  text, tmp_path / "bad", check=False)
+    assert proc.returncode != 0
+    bad = (tmp_path / "bad" / "log" / "train_lm.log").read_text()
+    assert bad.count(f"{tmp_path}/nolang/tokens.model: no such file") == 1, bad
