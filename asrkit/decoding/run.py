@@ -219,7 +219,7 @@ def keep_earlier_log(path: Path) -> None:
     the log found this run's lines only), the log of a complete decoding was lost to the failed run's
     (a full disk, a bad model). Left as it is when empty, or when it is this process's stdout or
     stderr (``2>> D/log/decode.log``, a launcher's log of the job), whose writer goes on at its
-    own offset."""
+    own offset; emptied, with a warning, when log/ takes no new name."""
     from asrkit.launch.job import rotate_log
 
     try:
@@ -234,7 +234,17 @@ def keep_earlier_log(path: Path) -> None:
                 return
         except OSError:
             continue
-    rotate_log(str(path))
+    try:
+        rotate_log(str(path))
+    except AsrkitError as e:
+        # A log/ that takes no new name while the log itself may be written (a shared exp dir whose
+        # log/ is another user's): the run went on into the emptied log before it was kept aside,
+        # and failed then before decoding anything. Emptied as before, and said.
+        try:
+            os.truncate(path, 0)
+        except OSError:
+            raise e from None
+        log.warning("%s; it is emptied for this run's log instead", e)
 
 
 # Files that make a folder a Kaldi data directory (or a recipe's dump/<set>), whose ``text`` is the

@@ -58,6 +58,32 @@ def test_a_failed_rerun_keeps_the_log_of_the_outputs_it_leaves(inproc, yesno, tm
     assert sorted(p.name for p in (out / "log").iterdir()) == ["decode.log", "decode.log.1", "decode.log.2"]
 
 
+def test_a_log_dir_that_takes_no_new_name_still_takes_the_rerun(inproc, yesno, tmp_path, monkeypatch):
+    """D/log/ that refuses a new name (another user's, in a shared exp dir) while decode.log may be
+    written: keeping the earlier log as decode.log.1 (af02f6d) failed the rerun before it decoded
+    anything, where the log was emptied and the run went on before. It goes on so again, and says so."""
+    import errno
+
+    _, model, wavs = yesno
+    out = tmp_path / "d"
+    inproc("decode", "--model", model, "--beam", "2", "--output-dir", out, wavs[0])
+    real_replace = os.replace
+
+    def no_new_name_in_log_dir(src, dst, *args, **kwargs):  # (what a log/ without write permission does)
+        if os.path.dirname(os.path.abspath(src)) == str(out / "log"):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(src), str(dst))
+        return real_replace(src, dst, *args, **kwargs)
+    monkeypatch.setattr(os, "replace", no_new_name_in_log_dir)
+    r = inproc("decode", "--model", model, "--beam", "3", "--output-dir", out, wavs[1], check=False)
+    assert r.returncode == 0, r.stderr
+    assert f"cannot keep the earlier log {out / 'log' / 'decode.log'} as {out / 'log' / 'decode.log.1'}: " \
+        "Permission denied; it is emptied for this run's log instead" in r.stderr.decode(), r.stderr
+    log = (out / "log" / "decode.log").read_text()
+    assert log.count("command line: ") == 1 and "beam 3, ctc" in log, log
+    assert (out / "text").read_text().split()[0] == wavs[1].stem
+    assert sorted(p.name for p in (out / "log").iterdir()) == ["decode.log"]
+
+
 def test_a_run_ended_by_a_full_disk_says_so_in_its_log(inproc, yesno, tmp_path, monkeypatch):
     """A run stopped by the machine's error (a full disk, a refused permission) said why on stderr
     only: its log/decode.log ended at its last INFO line, as an AsrkitError's did before 962f748e."""
