@@ -41,7 +41,7 @@ from asrkit.training.sample_rates import upsampled_rates
 from asrkit.training.timing import RunRecord
 from asrkit.training.trainer import Trainer, seed_everything
 from asrkit.utils.device import resolve_device
-from asrkit.utils.errors import AsrkitError, error_source, from_worker, rank_error
+from asrkit.utils.errors import AsrkitError, error_source, from_worker, os_error_message, rank_error
 from asrkit.utils.fileio import atomic_open, signals_deferred
 from asrkit.utils.logging import DATEFMT, FORMAT, LogFileHandler, error_to_log_files, get_logger
 
@@ -222,6 +222,11 @@ def _train_logged(args: TrainArgs, exp: Path, dist_info: Optional[DistInfo], ran
     except AsrkitError as e:  # its log file is closed before asrkit-train's wrapper prints this
         if handler is not None:
             error_to_log_files("asrkit-train", str(from_worker(e)), [handler])  # what stderr says
+        raise
+    except OSError as e:  # (a full disk, a refused permission: worded by the wrapper, as stderr says it)
+        message = os_error_message(from_worker(e)) if handler is not None else None
+        if message is not None:
+            error_to_log_files("asrkit-train", message, [handler])
         raise
     except RuntimeError as e:  # (here, so that rank 0's line reaches its train.log too)
         lost = _peer_lost(e, dist_info, rank, world)

@@ -321,6 +321,27 @@ def test_set_training_seed_wins_over_seed(tmp_path):
     assert seed_of() == 1
 
 
+def test_a_run_ended_by_a_full_disk_says_so_in_its_train_log(yesno_setup, tmp_path, monkeypatch):
+    """A full disk (or a refused permission) stopping asrkit-train was on stderr only: log/train.log,
+    closed before the command's wrapper words the error, ended at the epoch's INFO line (15ebdcc
+    said it now holds the ERROR, as an AsrkitError's has since 962f748e; it did not)."""
+    import errno
+    import os
+
+    from asrkit.training import checkpoint
+
+    exp = tmp_path / "exp"
+    where = exp / "checkpoints" / "epoch1.pt"
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(where))
+    monkeypatch.setattr(checkpoint, "save_checkpoint", full)
+    code, err = _run_inproc(*train_args(yesno_setup, exp))
+    assert code == 1 and err.rstrip().splitlines()[-1] == f"ERROR (asrkit-train): {where}: no space left on device", err
+    last = (exp / "log" / "train.log").read_text().rstrip().splitlines()[-1]
+    assert last.endswith(f" ERROR [asrkit-train] {where}: no space left on device"), last
+
+
 def test_a_second_training_into_a_busy_exp_dir_fails_at_once(yesno_setup, tmp_path):
     # Two runs into one exp dir (asr.sh started again while the first trained; `timeout` killed
     # but not the python under it) both resumed from the same checkpoint and wrote the same
