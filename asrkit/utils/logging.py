@@ -69,7 +69,11 @@ class LogFileHandler(logging.FileHandler):
     """
 
     def __init__(self, path: str) -> None:
-        super().__init__(path, encoding="utf-8")
+        # surrogateescape: a name that is not UTF-8 (a Latin-1 folder, held by Python as surrogates)
+        # goes into the log as the bytes it is, as asrkit-launch writes its log's header; strict,
+        # each such line was logging's "--- Logging error ---" and a traceback on stderr
+        # (asrkit-decode --output-dir $'D\xff': its command line, and a full disk's ERROR there).
+        super().__init__(path, encoding="utf-8", errors="surrogateescape")
         self.failed = False
 
     def emit(self, record: logging.LogRecord) -> None:

@@ -26,3 +26,29 @@ def test_log_file_on_a_full_disk_is_abandoned_with_one_line(capsys):
     assert handler.failed
     assert err.count("/dev/full: no space left on device: log file abandoned, the log goes on on stderr only") == 1
     assert "Traceback" not in err and "Logging error" not in err
+
+
+def test_a_name_that_is_not_utf8_goes_into_the_log_file_as_its_bytes(tmp_path, capsys):
+    """asrkit-decode --output-dir $'D\\xff' (a Latin-1 folder name, held by Python as the surrogate
+    '\\udcff') logged its command line, and a failed run its ERROR, with logging's "--- Logging
+    error ---" and a UnicodeEncodeError traceback on stderr, the line missing from the log."""
+    from asrkit.utils.logging import error_to_log_files
+
+    path = tmp_path / "decode.log"
+    handler = LogFileHandler(str(path))
+    handler.setFormatter(logging.Formatter(FORMAT, DATEFMT))
+    log = logging.getLogger("test_non_utf8_log")
+    log.addHandler(handler)
+    log.propagate = False
+    log.setLevel(logging.INFO)
+    try:
+        log.info("command line: asrkit-decode --output-dir %s", "D\udcff")
+        error_to_log_files("asrkit-decode", "D\udcff/text: no space left on device", [handler])
+    finally:
+        log.removeHandler(handler)
+        handler.close()
+    err = capsys.readouterr().err
+    assert "Logging error" not in err and "Traceback" not in err, err
+    lines = path.read_bytes().splitlines()
+    assert lines[0].endswith(b"command line: asrkit-decode --output-dir D\xff"), lines
+    assert lines[1].endswith(b"ERROR [asrkit-decode] D\xff/text: no space left on device"), lines
