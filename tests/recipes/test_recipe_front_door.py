@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from recipe_helpers import new_recipe, run_sh
+from recipe_helpers import new_recipe, run_sh, without_root_override
 
 
 def _edit_cmd_sh(recipe, var, value):
@@ -74,3 +74,27 @@ def test_a_recipe_directory_reached_through_a_link_runs(recipe_dir, tmp_path):
     proc = run_sh(["./run.sh", "--stop-stage", "0"], cwd=link, env={"PWD": str(link)}, check=False)
     assert proc.returncode == 0, proc.stderr
     assert (recipe / "data/train_nodev/wav.scp").is_file()
+
+
+def test_a_recipe_directory_this_user_cannot_write_is_named_before_stage_0(recipe_dir, tmp_path):
+    """A read-only recipe directory stopped stage 0 at mkdir's bare "mkdir: cannot create directory
+    'data': Permission denied". data/, dump/ and exp/ as links to folders of the user's still run."""
+    recipe = recipe_dir("yesno")
+    recipe.chmod(0o555)
+    try:
+        proc = run_sh(without_root_override(["./run.sh", "--stop-stage", "0"]), cwd=recipe, check=False)
+        assert proc.returncode == 1
+        assert proc.stderr.strip().splitlines()[-1].startswith(
+            f"asr.sh: ERROR: cannot make data/ in {recipe}: "), proc.stderr
+        assert proc.stderr.strip().endswith("run the recipe in a copy of asrkit you can write (git clone), "
+                                            "or make data a link to a folder of yours")
+        assert not (recipe / "data").exists()
+        recipe.chmod(0o755)
+        for d in ("data", "dump", "exp"):
+            (tmp_path / "mine" / d).mkdir(parents=True)
+            (recipe / d).symlink_to(tmp_path / "mine" / d)
+        recipe.chmod(0o555)
+        run_sh(without_root_override(["./run.sh", "--stop-stage", "0"]), cwd=recipe)
+        assert (tmp_path / "mine/data/train_nodev/wav.scp").is_file()
+    finally:
+        recipe.chmod(0o755)
