@@ -96,5 +96,8 @@ def test_a_recipe_directory_this_user_cannot_write_is_named_before_stage_0(recip
         recipe.chmod(0o555)
         run_sh(without_root_override(["./run.sh", "--stop-stage", "0"]), cwd=recipe)
         assert (tmp_path / "mine/data/train_nodev/wav.scp").is_file()
+        # a --dumpdir whose folders are not there yet is made by mkdir -p, as before
+        run_sh(without_root_override(["./run.sh", "--stop-stage", "0", "--dumpdir", str(tmp_path / "new/a/dump")]),
+               cwd=recipe)
     finally:
         recipe.chmod(0o755)

@@ -96,10 +96,12 @@ unset _v _c
 # A recipe directory this user cannot write (a shared checkout) stopped stage 0 at mkdir's bare
 # "cannot create directory 'data': Permission denied". What the stages make must be there (a link
 # to a disk of yours, as Kaldi users make data/ and exp/) or be makeable.
+# (mkdir -p makes the folders above --dumpdir/--expdir too: the nearest one there is what counts)
 for _d in data "$dumpdir" "$expdir"; do
-  [ -e "$_d" ] || [ -w "$(dirname -- "$_d")" ] || die "cannot make $_d/ in $(cd "$(dirname -- "$_d")" && pwd): $(id -un) cannot write there; run the recipe in a copy of asrkit you can write (git clone), or make $_d a link to a folder of yours"
+  _p=$_d; while [ ! -e "$_p" ]; do _p=$(dirname -- "$_p"); done
+  [ "$_p" = "$_d" ] || [ ! -d "$_p" ] || [ -w "$_p" ] || die "cannot make $_d/ in $(cd "$_p" && pwd): $(id -un) cannot write there; run the recipe in a copy of asrkit you can write (git clone), or make $_d a link to a folder of yours"
 done
-unset _d
+unset _d _p
 [[ $num_nodes =~ ^[1-9][0-9]*$ ]] || die "--num-nodes must be a positive integer, got '$num_nodes'"
 # (parse_options.sh has made every integer option an integer; these are their ranges.)
 [ "$nj" -ge 1 ] || die "--nj must be at least 1, got $nj"
