@@ -101,3 +101,22 @@ def test_a_recipe_directory_this_user_cannot_write_is_named_before_stage_0(recip
                cwd=recipe)
     finally:
         recipe.chmod(0o755)
+
+
+def test_yesno_root_this_user_cannot_read_is_named(recipe_dir, tmp_path):
+    """waves_yesno/ of mode 000 was bash's 'local/data.sh: line 38: cd: .../waves_yesno: Permission
+    denied'; a --yesno-root of mode 000 was 'no waves_yesno/ folder there', though there is one."""
+    recipe = recipe_dir("yesno")
+    root = tmp_path / "yesno"
+    shutil.copytree(recipe / "corpus/waves_yesno", root / "waves_yesno")
+    for closed in (root / "waves_yesno", root):
+        closed.chmod(0)
+        try:
+            proc = run_sh(without_root_override(["local/data.sh", "--yesno-root", str(root)]), cwd=recipe, check=False)
+        finally:
+            closed.chmod(0o755)
+        assert proc.returncode == 1
+        assert proc.stderr.strip().splitlines()[-1].startswith(
+            f"local/data.sh: ERROR: --yesno-root {root}: "), proc.stderr
+        assert proc.stderr.strip().endswith(f" cannot read the folder {closed} (d---------)"), proc.stderr
+    run_sh(["local/data.sh", "--yesno-root", str(root)], cwd=recipe)

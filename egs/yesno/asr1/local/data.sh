@@ -22,6 +22,13 @@ die() { echo "$0: ERROR: $*" >&2; exit 1; }
 [ $# -eq 0 ] || die "unexpected arguments: $* (see --help)"
 [[ "$num_dev" =~ ^[0-9]+$ ]] && [ "$num_dev" -ge 1 ] || die "--num-dev '$num_dev': asrkit-train needs a validation set of 1 file or more"
 waves=$yesno_root/waves_yesno
+# A folder this user cannot open was bash's "line 38: cd: ...: Permission denied" (waves_yesno/)
+# or "no waves_yesno/ folder there" (--yesno-root itself).
+for f in "$yesno_root" "$waves"; do
+  if [ -d "$f" ] && { [ ! -r "$f" ] || [ ! -x "$f" ]; }; then
+    die "--yesno-root $yesno_root: $(id -un) cannot read the folder $f ($(stat -c %A -- "$f"))"
+  fi
+done
 if [ ! -d "$waves" ]; then
   # The folder of waves itself, given for the one holding it (as Kaldi's waves_yesno is unpacked):
   # said as such, not only "no waves_yesno/ folder there".
