@@ -26,6 +26,23 @@ def run_asrkit(*args: str, check: bool = True, input: bytes | None = None, stdin
     return proc
 
 
+def run_in_process(command: str, args):
+    """``asrkit-<command> args`` through its click ``main`` in this process (no interpreter start-up per
+    call), click's Result returned; logging is pointed back at the real stderr afterwards, since the
+    command set it up on the runner's."""
+    import importlib
+
+    from click.testing import CliRunner
+
+    from asrkit.utils.logging import setup_logging
+
+    module = importlib.import_module(f"asrkit.cli.{command.replace('-', '_')}")
+    try:
+        return CliRunner().invoke(module.main, args, catch_exceptions=False)
+    finally:
+        setup_logging()
+
+
 def run(args, stdin=None, input=None, cwd=None) -> subprocess.CompletedProcess:
     """:func:`run_asrkit` of an argument list, its exit status left to the test."""
     return run_asrkit(*args, check=False, stdin=stdin, input=input, cwd=cwd)

@@ -8,18 +8,9 @@ import importlib
 
 import click
 import pytest
-from click.testing import CliRunner
 
 from asrkit.cli import command_names
-from asrkit.utils.logging import setup_logging
-
-
-def _run(command: str, args):
-    module = importlib.import_module(f"asrkit.cli.{command.replace('-', '_')}")
-    try:
-        return CliRunner().invoke(module.main, args, catch_exceptions=False)
-    finally:
-        setup_logging()
+from tests.cli_checks import run_in_process as _run
 
 
 def _short_options(command: str) -> set:

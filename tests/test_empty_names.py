@@ -15,19 +15,10 @@ from pathlib import Path
 from typing import List
 
 import pytest
-from click.testing import CliRunner
 
-from asrkit.utils.logging import setup_logging
+from tests.cli_checks import run_in_process as _run
 
 REF = "a-1 the cat sat\na-2 on the mat\n"
-
-
-def _run(command: str, args: List[str]):
-    module = importlib.import_module(f"asrkit.cli.{command.replace('-', '_')}")
-    try:
-        return CliRunner().invoke(module.main, args, catch_exceptions=False)
-    finally:
-        setup_logging()
 
 
 @pytest.fixture

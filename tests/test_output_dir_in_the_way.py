@@ -10,27 +10,17 @@ while compute-fbank and asrkit-launch already named the file in the way as above
 from __future__ import annotations
 
 import errno
-import importlib
 import os
 import shutil
 from pathlib import Path
 from typing import List
 
 import pytest
-from click.testing import CliRunner
 
-from asrkit.utils.logging import setup_logging
+from tests.cli_checks import run_in_process as _run
 
 REF = "a-1 the cat sat\na-2 on the mat\n"
 YESNO = Path(__file__).resolve().parents[1] / "egs" / "yesno" / "asr1" / "corpus" / "waves_yesno"
-
-
-def _run(command: str, args: List[str]):
-    module = importlib.import_module(f"asrkit.cli.{command.replace('-', '_')}")
-    try:
-        return CliRunner().invoke(module.main, args, catch_exceptions=False)
-    finally:
-        setup_logging()
 
 
 @pytest.fixture
