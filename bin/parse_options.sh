@@ -94,14 +94,21 @@ while [ $# -gt 0 ]; do
         _po_opt=${1%%=*}; _po_value=${1#*=}; _po_n=1
       else
         _po_opt=$1; _po_n=2
-        if [ $# -lt 2 ]; then
-          echo "$0: option $_po_opt needs a value" >&2
-          exit 1
-        fi
-        _po_value=$2
+        _po_value=${2-}
       fi
       _po_name=${_po_opt#--}
       _po_name=${_po_name//-/_}
+      # A misspelt option last on the line (./asr.sh --stage 4 --ngpus) is named as unknown, as
+      # Kaldi names it, not as one that "needs a value" (given one, it was then unknown).
+      if [ "$_po_n" = 2 ] && [ $# -lt 2 ]; then
+        if [ "${parse_options_passthrough:-}" != true ] && { ! [[ "$_po_name" =~ ^[a-z_][a-z0-9_]*$ ]] \
+            || [ -z "${!_po_name+set}" ] || [[ "$_po_name" == _po_* ]]; }; then
+          echo "$0: unknown option $_po_opt (see $0 --help)" >&2
+        else
+          echo "$0: option $_po_opt needs a value" >&2
+        fi
+        exit 1
+      fi
       # Lower-case names only, so an option can never overwrite PATH, HOME or another
       # environment variable.
       if ! [[ "$_po_name" =~ ^[a-z_][a-z0-9_]*$ ]] || [ -z "${!_po_name+set}" ] \

@@ -43,6 +43,7 @@ def test_defaults_and_double_dash(script, tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["--bogus", "1"], "unknown option --bogus"),
     (["--nj"], "option --nj needs a value"),
+    (["--nj", "2", "--ngpus"], "unknown option --ngpus"),  # last, without a value: "needs a value" misled
     (["--use-lm", "yes"], "option --use-lm takes true or false, got 'yes'"),
     (["--nj", "abc"], "option --nj takes an integer, got 'abc'"),
     (["--nj=2x"], "option --nj takes an integer, got '2x'"),
