@@ -120,3 +120,19 @@ def test_yesno_root_this_user_cannot_read_is_named(recipe_dir, tmp_path):
             f"local/data.sh: ERROR: --yesno-root {root}: "), proc.stderr
         assert proc.stderr.strip().endswith(f" cannot read the folder {closed} (d---------)"), proc.stderr
     run_sh(["local/data.sh", "--yesno-root", str(root)], cwd=recipe)
+
+
+def test_a_yesno_root_this_user_can_only_pass_through_runs(recipe_dir, tmp_path):
+    """A --yesno-root of mode 711 (a shared home folder: others may pass through, not list it)
+    holding a readable waves_yesno/ ran stage 0 at 1742106; aed8b44 refused it as a folder
+    'root cannot read', though only waves_yesno/ is listed."""
+    recipe = recipe_dir("yesno")
+    root = tmp_path / "yesno"
+    shutil.copytree(recipe / "corpus/waves_yesno", root / "waves_yesno")
+    root.chmod(0o111)  # --x for every user, the owner (the test's own user) included
+    try:
+        proc = run_sh(without_root_override(["local/data.sh", "--yesno-root", str(root)]), cwd=recipe, check=False)
+    finally:
+        root.chmod(0o755)
+    assert proc.returncode == 0, proc.stderr
+    assert len((recipe / "data/test/wav.scp").read_text().splitlines()) == 30

@@ -23,12 +23,17 @@ die() { echo "$0: ERROR: $*" >&2; exit 1; }
 [[ "$num_dev" =~ ^[0-9]+$ ]] && [ "$num_dev" -ge 1 ] || die "--num-dev '$num_dev': asrkit-train needs a validation set of 1 file or more"
 waves=$yesno_root/waves_yesno
 # A folder this user cannot open was bash's "line 38: cd: ...: Permission denied" (waves_yesno/)
-# or "no waves_yesno/ folder there" (--yesno-root itself).
-for f in "$yesno_root" "$waves"; do
-  if [ -d "$f" ] && { [ ! -r "$f" ] || [ ! -x "$f" ]; }; then
-    die "--yesno-root $yesno_root: $(id -un) cannot read the folder $f ($(stat -c %A -- "$f"))"
-  fi
-done
+# or "no waves_yesno/ folder there" (--yesno-root itself). --yesno-root is only passed through
+# (waves_yesno/ is listed, not it): one of mode 711, as shared home folders are, is enough.
+cannot_open() {  # <folder> <test...>: die when it is a folder that fails one of the tests
+  local f=$1 t; shift
+  [ -d "$f" ] || return 0
+  for t in "$@"; do
+    [ "$t" "$f" ] || die "--yesno-root $yesno_root: $(id -un) cannot read the folder $f ($(stat -c %A -- "$f"))"
+  done
+}
+cannot_open "$yesno_root" -x
+cannot_open "$waves" -r -x
 if [ ! -d "$waves" ]; then
   # The folder of waves itself, given for the one holding it (as Kaldi's waves_yesno is unpacked):
   # said as such, not only "no waves_yesno/ folder there".
