@@ -35,12 +35,18 @@ def test_punctuation_in_a_prepared_text_is_warned_of_and_dropped_by_fix_data_dir
     assert b"WARNING" not in r.stderr, r.stderr
 
 
-def test_text_without_punctuation_to_drop_is_not_warned_of(an4_dir, asrkit):
+def _validate_with_first_transcript(an4_dir, asrkit, words: str):
+    """validate-data-dir's run on ``an4_dir`` with its first transcript's words replaced by ``words``;
+    (that utterance's id, the number of transcripts, the run)."""
     lines = (an4_dir / "text").read_text().splitlines()
     utt = lines[0].split()[0]
-    lines[0] = f"{utt} [noise] DON'T UH-HUH <unk> TH- YES"
+    lines[0] = f"{utt} {words}"
     (an4_dir / "text").write_text("\n".join(lines) + "\n")
-    r = asrkit("validate-data-dir", an4_dir)
+    return utt, len(lines), asrkit("validate-data-dir", an4_dir)
+
+
+def test_text_without_punctuation_to_drop_is_not_warned_of(an4_dir, asrkit):
+    _, _, r = _validate_with_first_transcript(an4_dir, asrkit, "[noise] DON'T UH-HUH <unk> TH- YES")
     assert b"WARNING" not in r.stderr, r.stderr
 
 
@@ -60,18 +66,12 @@ def test_apostrophes_of_elisions_and_possessives_are_not_warned_of(an4_dir, asrk
     # word's edge: 'EM, 'TIS, possessive plurals (BOYS'), and TED-LIUM's "IT 'S". The warning
     # called them punctuation and gave as the remedy a --punctuation drop that rewrites the
     # corpus's own spelling ('EM -> EM), its test set's references too.
-    lines = (an4_dir / "text").read_text().splitlines()
-    utt = lines[0].split()[0]
-    lines[0] = f"{utt} TAKE 'EM TO THE BOYS' ROOM 'TIS IT 'S O'ER ’TWAS"
-    (an4_dir / "text").write_text("\n".join(lines) + "\n")
-    r = asrkit("validate-data-dir", an4_dir)
+    _, _, r = _validate_with_first_transcript(an4_dir, asrkit, "TAKE 'EM TO THE BOYS' ROOM 'TIS IT 'S O'ER ’TWAS")
     assert b"WARNING" not in r.stderr, r.stderr
     # a quoted word is punctuation still, as is an apostrophe of its own
-    for quoted, first in ((f"{utt} HE SAID 'YES' TO IT", "'YES'"), (f"{utt} ROCK ' ROLL", "'")):
-        lines[0] = quoted
-        (an4_dir / "text").write_text("\n".join(lines) + "\n")
-        r = asrkit("validate-data-dir", an4_dir)
-        assert f"1 of {len(lines)} transcripts hold punctuation ({first!r} in {utt!r})" in r.stderr.decode(), r.stderr
+    for quoted, first in (("HE SAID 'YES' TO IT", "'YES'"), ("ROCK ' ROLL", "'")):
+        utt, n, r = _validate_with_first_transcript(an4_dir, asrkit, quoted)
+        assert f"1 of {n} transcripts hold punctuation ({first!r} in {utt!r})" in r.stderr.decode(), r.stderr
 
 
 def test_a_transcript_left_empty_by_fix_data_dirs_punctuation_drop_is_counted(an4_dir, asrkit):
