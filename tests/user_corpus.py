@@ -2,7 +2,8 @@
 
 AN4's train recordings (16 kHz WAV) are linked, not copied, under new names into a folder the
 way a user's corpus arrives: a flat folder of audio files plus one transcript file
-(``<name> <text>`` per line), or one folder per speaker with ``<name>.txt`` beside each file.
+(``<name> <text>`` per line), or one folder per speaker with ``<name>.txt`` beside each file;
+or in LJSpeech's layout (wavs/ and a metadata.csv of 'id|text|normalized text').
 """
 from __future__ import annotations
 
@@ -52,4 +53,17 @@ def make_user_corpus(an4_root: Path, dest: Path, n: int, layout: str = "transcri
         expected[key] = words
     if layout == "transcripts":
         (dest / "prompts.txt").write_text("".join(lines))
+    return expected
+
+
+def make_ljspeech_corpus(an4_root: Path, root: Path, n: int) -> Dict[str, str]:
+    """LJSpeech's layout under ``root``: wavs/LJ001-0000.wav ... and metadata.csv ('id|Text.|Text.');
+    returns {id: AN4's transcript}."""
+    (root / "wavs").mkdir(parents=True)
+    lines, expected = [], {}
+    for i, (wav, _, words) in enumerate(an4_recordings(an4_root, n)):
+        os.symlink(wav, root / "wavs" / f"LJ001-{i:04d}.wav")
+        lines.append(f"LJ001-{i:04d}|{words.capitalize()}.|{words.capitalize()}.\n")
+        expected[f"LJ001-{i:04d}"] = words
+    (root / "metadata.csv").write_text("".join(lines))
     return expected

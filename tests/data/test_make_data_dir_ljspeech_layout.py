@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 from asrkit.data.table import read_table
-from tests.user_corpus import an4_recordings
+from tests.user_corpus import make_ljspeech_corpus
 
 
 @pytest.mark.parametrize("audio", [".", "wavs"])
@@ -17,13 +17,7 @@ def test_no_transcripts_names_the_metadata_csv_that_holds_them(an4_root, tmp_pat
     # 'no transcripts: none of its 6 audio files has a <name>.txt beside it' said nothing of the
     # metadata.csv that holds every transcript, whether the corpus folder or wavs/ was given.
     root = tmp_path / "LJSpeech-1.1"
-    (root / "wavs").mkdir(parents=True)
-    lines, expected = [], {}
-    for i, (wav, _, words) in enumerate(an4_recordings(an4_root, 6)):
-        os.symlink(wav, root / "wavs" / f"LJ001-{i:04d}.wav")
-        lines.append(f"LJ001-{i:04d}|{words.capitalize()}.|{words.capitalize()}.\n")
-        expected[f"LJ001-{i:04d}"] = words
-    (root / "metadata.csv").write_text("".join(lines))
+    expected = make_ljspeech_corpus(an4_root, root, 6)
     audio_dir = root / audio
     r = asrkit("make-data-dir", audio_dir, tmp_path / "data", check=False)
     assert r.returncode == 1

@@ -2,10 +2,8 @@
 header says (LJSpeech's metadata.csv, 'id|text|normalized text')."""
 from __future__ import annotations
 
-import os
-
 from recipe_helpers import new_recipe, read_table, run_sh
-from user_corpus import an4_recordings
+from user_corpus import make_ljspeech_corpus
 
 
 def test_the_headers_awk_line_runs_where_the_marked_place_is(tmp_path, an4_root):
@@ -14,13 +12,7 @@ def test_the_headers_awk_line_runs_where_the_marked_place_is(tmp_path, an4_root)
     # ('data/local/prompts.txt: No such file or directory').
     recipe = new_recipe(tmp_path)
     corpus = tmp_path / "LJSpeech-1.1"
-    (corpus / "wavs").mkdir(parents=True)
-    lines, expected = [], {}
-    for i, (wav, _, words) in enumerate(an4_recordings(an4_root, 12)):
-        os.symlink(wav, corpus / "wavs" / f"LJ001-{i:04d}.wav")
-        lines.append(f"LJ001-{i:04d}|{words.capitalize()}.|{words.capitalize()}.\n")
-        expected[f"mine-LJ001-{i:04d}"] = words
-    (corpus / "metadata.csv").write_text("".join(lines))
+    expected = {f"mine-{key}": words for key, words in make_ljspeech_corpus(an4_root, corpus, 12).items()}
     script = recipe / "local" / "data.sh"
     text = script.read_text()
     example = "# awk -F'|' '{ print $1, $NF }' \"$corpus_root/metadata.csv\" > data/local/prompts.txt\n"
