@@ -101,7 +101,11 @@ def test_ctrl_c_cancels_the_array(slurm_cluster, tmp_path):
                              "sleep", "120"], cwd=tmp_path, env=slurm_cluster.env, stderr=subprocess.PIPE, text=True,
                             preexec_fn=ctrl_c_able)
     deadline = time.monotonic() + 300  # (the deadlines here bound a hang: Slurm is slow on a loaded machine)
-    while not (tmp_path / "log/s.1.log").exists():
+    # until the task's header is whole (its '#' line: the command started): the log exists from the
+    # header's redirect on, and a cancel landing between its lines left a log with no '#' line, which
+    # check_log below could not read (seen once in CI, a loaded machine)
+    log = tmp_path / "log/s.1.log"
+    while not (log.exists() and "#" in log.read_text().splitlines()[2:]):
         assert time.monotonic() < deadline and proc.poll() is None, "the array did not start"
         time.sleep(0.2)
     proc.send_signal(signal.SIGINT)
@@ -114,7 +118,6 @@ def test_ctrl_c_cancels_the_array(slurm_cluster, tmp_path):
         assert time.monotonic() < deadline, "the array is still queued after Ctrl-C"
         time.sleep(0.5)
     # the cancelled task's log ends as a local job's stopped by Ctrl-C (it had no footer)
-    log = tmp_path / "log/s.1.log"
     while not log.read_text().rstrip("\n").rsplit("\n", 1)[-1].startswith("# Ended"):
         assert time.monotonic() < deadline + 300, log.read_text()
         time.sleep(0.2)
