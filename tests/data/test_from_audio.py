@@ -130,10 +130,7 @@ def test_transcripts_not_utf8_in_several_encodings_each_get_their_own_conversion
     it garbage), and listed them under the audio folder where the first was an absolute path.
     Each file now gets the iconv for what it is, every path as the folder was given, joined; the
     commands as printed convert every file and the folder then reads."""
-    expected = make_user_corpus(an4_root, tmp_path / "c", 8, layout="beside")
-    monkeypatch.chdir(tmp_path)
-    audio = Path("c/audio")
-    names = sorted(expected)
+    audio, expected, names = _corpus_here(an4_root, tmp_path, monkeypatch)
     texts = {n: f"{expected[n]} CAF\xc9" for n in names}
     for name in names[:3]:
         (audio / f"{name}.txt").write_bytes(texts[name].encode("utf-16"))      # Notepad's 'Unicode'
@@ -141,9 +138,7 @@ def test_transcripts_not_utf8_in_several_encodings_each_get_their_own_conversion
     (audio / f"{names[4]}.txt").write_bytes(texts[names[4]].encode("utf-16-le"))  # an exporter's, no BOM
     for name in names[5:]:
         (audio / f"{name}.txt").write_text(texts[name], encoding="utf-8")
-    with pytest.raises(AsrkitError) as e:
-        make_data_dir(audio, tmp_path / "data", speaker_from_dir=True)
-    message = str(e.value)
+    message = _refusal(audio, tmp_path)
     assert message.startswith(f"c/audio/{names[0]}.txt: not UTF-8 text (invalid start byte at byte 0): it is "
                               f"UTF-16 "), message
     assert "5 of the 8 transcripts beside the audio are not UTF-8" in message and "them all" not in message
@@ -154,18 +149,33 @@ def test_transcripts_not_utf8_in_several_encodings_each_get_their_own_conversion
         ("1", "iconv -f WINDOWS-1252 -t UTF-8", [f"c/audio/{names[3]}.txt"]),
         ("1", "iconv -f UTF-16LE -t UTF-8", [f"c/audio/{names[4]}.txt"])], message
     assert "encoding unknown" in groups[1][1] and "without a byte-order mark" in groups[2][1]
-    _convert_as_printed(groups)
-    make_data_dir(audio, tmp_path / "data", speaker_from_dir=True)
-    assert sorted(DataDir(tmp_path / "data").read("text").values()) == sorted(texts.values())
+    assert _texts_once_converted(groups, audio, tmp_path) == sorted(texts.values())
 
 
-def _convert_as_printed(groups) -> None:
-    """Run each (count, kind, iconv command, paths) group's iconv, as the error printed it, over
-    its files, in place."""
+def _corpus_here(an4_root: Path, tmp_path: Path, monkeypatch):
+    """8 AN4 recordings with their transcripts beside them, as c/audio relative to the current
+    directory (tmp_path: the error names paths as the folder was given); (audio, expected, names)."""
+    expected = make_user_corpus(an4_root, tmp_path / "c", 8, layout="beside")
+    monkeypatch.chdir(tmp_path)
+    return Path("c/audio"), expected, sorted(expected)
+
+
+def _refusal(audio: Path, tmp_path: Path) -> str:
+    """make-data-dir's error for ``audio``."""
+    with pytest.raises(AsrkitError) as e:
+        make_data_dir(audio, tmp_path / "data", speaker_from_dir=True)
+    return str(e.value)
+
+
+def _texts_once_converted(groups, audio: Path, tmp_path: Path) -> list:
+    """Each (count, kind, iconv command, paths) group's iconv run, as the error printed it, over its
+    files, in place; then the transcripts make-data-dir reads from ``audio``, sorted."""
     for _, _, cmd, paths in groups:
         for path in shlex.split(paths):
             converted = subprocess.run(cmd.split() + [path], check=True, capture_output=True).stdout
             Path(path).write_bytes(converted)
+    make_data_dir(audio, tmp_path / "data", speaker_from_dir=True)
+    return sorted(DataDir(tmp_path / "data").read("text").values())
 
 
 def test_utf16_transcripts_without_a_byte_order_mark_in_other_scripts_are_named_as_utf16(an4_root, tmp_path,
@@ -176,28 +186,21 @@ def test_utf16_transcripts_without_a_byte_order_mark_in_other_scripts_are_named_
     character U+0004 ... (a terminal escape or a damaged transcript)', no conversion given. Each
     is now named UTF-16LE with its iconv, and the folder reads once converted; an 8-bit file is
     'encoding unknown' without the claim, and one real ESC keeps its message."""
-    expected = make_user_corpus(an4_root, tmp_path / "c", 8, layout="beside")
-    monkeypatch.chdir(tmp_path)
-    audio = Path("c/audio")
-    names = sorted(expected)
+    audio, expected, names = _corpus_here(an4_root, tmp_path, monkeypatch)
     texts = {names[0]: "γειά σου", names[1]: "καλημέρα", names[2]: "привет\n", names[3]: "你好\n",
              names[4]: "hello 你好 world"}
     for name, text in texts.items():
         (audio / f"{name}.txt").write_bytes(text.encode("utf-16-le"))
     for name in names[5:]:
         (audio / f"{name}.txt").write_text(expected[name], encoding="utf-8")
-    with pytest.raises(AsrkitError) as e:
-        make_data_dir(audio, tmp_path / "data", speaker_from_dir=True)
-    message = str(e.value)
+    message = _refusal(audio, tmp_path)
     assert message.startswith(f"c/audio/{names[0]}.txt: not UTF-8 text (invalid start byte at byte 0): it is "
                               f"UTF-16LE without a byte-order mark"), message
     assert "5 of the 8 transcripts" in message and "unknown" not in message and "terminal" not in message, message
     groups = re.findall(r"(\d+) ([^;:]+?), convert with (iconv -f \S+ -t UTF-8): ([^;]+)", message)
     assert [(n, cmd, paths.split()) for n, _, cmd, paths in groups] == [
         ("5", "iconv -f UTF-16LE -t UTF-8", [f"c/audio/{n}.txt" for n in names[:5]])], message
-    _convert_as_printed(groups)
-    make_data_dir(audio, tmp_path / "data", speaker_from_dir=True)
-    assert sorted(DataDir(tmp_path / "data").read("text").values()) == sorted(
+    assert _texts_once_converted(groups, audio, tmp_path) == sorted(
         [" ".join(t.split()) for t in texts.values()] + [expected[n] for n in names[5:]])
 
     # A Cyrillic one alone, and big-endian: the control character is UTF-16's
