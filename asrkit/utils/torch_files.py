@@ -123,8 +123,9 @@ def load_weights_only(path: PathLike, what: str) -> Any:
             # torch file ...: Permission denied)", and a resume skipped it as damaged and trained
             # its epoch again. Left an OSError, it is "<path>: permission denied" and stops the run.
             raise OSError(e.errno, os.strerror(e.errno), os.fspath(path)) from None
-        head = _head(path)
-        kaldi = _kaldi_object(path)
+        start = _head(path, 64)
+        head = start[:4]
+        kaldi = _kaldi_object(start)
         if kaldi is not None:
             # a Kaldi final.mdl or final.raw given as the model: "not a torch file: it starts with
             # b'\x00B<T'", which a Kaldi user reads as a damaged torch file
@@ -190,10 +191,10 @@ def _zip_end_found(path: PathLike) -> bool:
         return True  # unreadable now: not evidence of a cut; torch's error stands
 
 
-def _head(path: PathLike) -> bytes:
+def _head(path: PathLike, n: int = 4) -> bytes:
     try:
         with open(path, "rb") as f:
-            return f.read(4)
+            return f.read(n)
     except OSError:
         return b""
 
@@ -211,14 +212,9 @@ def _gunzip_command(name: str) -> str:
     return f"gunzip -c {shlex.quote(name)} > {shlex.quote(out)}, then give {shlex.quote(out)}"
 
 
-def _kaldi_object(path: PathLike) -> Optional[str]:
-    """``'<TransitionModel>' (binary)`` and the like when ``path`` starts as a Kaldi object does
-    (binary: ``\\0B`` and a ``<Token>``; text: a ``<Token>``), else None."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(64)
-    except OSError:
-        return None
+def _kaldi_object(head: bytes) -> Optional[str]:
+    """``'<TransitionModel>' (binary)`` and the like when a file's first bytes ``head`` start as a
+    Kaldi object does (binary: ``\\0B`` and a ``<Token>``; text: a ``<Token>``), else None."""
     binary = head.startswith(b"\0B")
     token = re.match(rb"\s*(<[A-Za-z][A-Za-z0-9_]{0,40}>)", head[2:] if binary else head)
     if token is None:
