@@ -361,40 +361,33 @@ def validate_data_dir(path: PathLike, no_text: bool = False, no_feats: bool = Fa
     _check_keyed_tables(problems, d, load, utt2spk, spk2utt)
 
     feats = load("feats.scp") if not no_feats else None
+    frames: Dict[str, Tuple[int, TableLine]] = {}  # with the headers read: utt -> (frames, its line)
     if feats is not None:
         _missing_from(problems, utt2spk, feats.first_lines(), feats.path)
         _missing(problems, feats, utts, utt2spk.path)
-        frames: Dict[str, Tuple[int, TableLine]] = {}  # with the headers read: utt -> (frames, its line)
         if check_wav_files:
             _check_feats_files(problems, feats, check_feats_headers, frames)
-        u2nf = load("utt2num_frames")
-        if u2nf is not None:
-            _missing_from(problems, feats, u2nf.first_lines(), u2nf.path)
-            _missing(problems, u2nf, feats.first_lines(), feats.path)
-            for line in u2nf.first_lines().values():
-                if not (ascii_digits(line.value) and int(line.value) > 0):  # Kaldi reads ASCII digits only
-                    problems.append(Problem(str(u2nf.path), line.lineno,
-                                            f"number of frames must be a positive integer, got {shown(line.value)}"))
-                elif line.key in frames and frames[line.key][0] != int(line.value):
-                    # Training batches by these counts (a stale 5 for 2000 frames packs a batch
-                    # 400 times too big); the header says it for free once read.
-                    n, at = frames[line.key]
-                    problems.append(Problem(str(u2nf.path), line.lineno,
-                                            f"{line.key!r} has {line.value} frames here but {n} in its matrix "
-                                            f"({feats.path}:{at.lineno}): stale (from other features?); make it "
-                                            f"again from feats.scp"))
-    elif not no_feats:
-        # A dump dir of audio (--feats-type raw: wav.scp, utt2num_frames, no feats.scp), whose
-        # utt2num_frames asrkit-train batches by, was never read: a duplicate, a NUL, a count of
-        # 'x' "successfully validated", and the training then refused the table.
-        u2nf = load("utt2num_frames")
-        if u2nf is not None:
-            _missing_from(problems, utt2spk, u2nf.first_lines(), u2nf.path)
-            _missing(problems, u2nf, utts, utt2spk.path)
-            for line in u2nf.first_lines().values():
-                if not (ascii_digits(line.value) and int(line.value) > 0):
-                    problems.append(Problem(str(u2nf.path), line.lineno,
-                                            f"number of frames must be a positive integer, got {shown(line.value)}"))
+    u2nf = load("utt2num_frames") if not no_feats else None
+    if u2nf is not None:
+        # Keyed as feats.scp, or, in a dump dir of audio (--feats-type raw: wav.scp, utt2num_frames,
+        # no feats.scp), whose utt2num_frames asrkit-train batches by, as utt2spk: that one was never
+        # read, and a duplicate, a NUL, a count of 'x' "successfully validated", the training then
+        # refusing the table.
+        keys, keys_path = (feats.first_lines(), feats.path) if feats is not None else (utts, utt2spk.path)
+        _missing_from(problems, feats if feats is not None else utt2spk, u2nf.first_lines(), u2nf.path)
+        _missing(problems, u2nf, keys, keys_path)
+        for line in u2nf.first_lines().values():
+            if not (ascii_digits(line.value) and int(line.value) > 0):  # Kaldi reads ASCII digits only
+                problems.append(Problem(str(u2nf.path), line.lineno,
+                                        f"number of frames must be a positive integer, got {shown(line.value)}"))
+            elif line.key in frames and frames[line.key][0] != int(line.value):
+                # Training batches by these counts (a stale 5 for 2000 frames packs a batch
+                # 400 times too big); the header says it for free once read.
+                n, at = frames[line.key]
+                problems.append(Problem(str(u2nf.path), line.lineno,
+                                        f"{line.key!r} has {line.value} frames here but {n} in its matrix "
+                                        f"({feats.path}:{at.lineno}): stale (from other features?); make it "
+                                        f"again from feats.scp"))
     return problems
 
 
