@@ -355,9 +355,9 @@ def validate(cfg: TrainConfig, where: str = "config") -> None:
     if not all(0 <= b < 1 for b in o.betas) or o.eps < 0 or o.weight_decay < 0 or not 0 <= o.rho <= 1:
         raise AsrkitError(f"{where}: optim: betas must be in [0, 1), eps and weight_decay >= 0 and rho in [0, 1], "
                           f"got betas {list(o.betas)}, eps {o.eps:g}, weight_decay {o.weight_decay:g}, rho {o.rho:g}")
-    if o.name == "adam" and adam_overflow(o.lr, o.betas[0]):
-        raise AsrkitError(f"{where}: optim.lr {o.lr:g} with optim.betas[0] {o.betas[0]:g}: {adam_overflow(o.lr, o.betas[0])}"
-                          f"; lower optim.lr")
+    overflow = adam_overflow(o.lr, o.betas[0]) if o.name == "adam" else None
+    if overflow:
+        raise AsrkitError(f"{where}: optim.lr {o.lr:g} with optim.betas[0] {o.betas[0]:g}: {overflow}; lower optim.lr")
     if o.grad_clip < 0 or o.final_lr_ratio < 0:
         raise AsrkitError(f"{where}: optim: grad_clip (0: no clipping) and final_lr_ratio must be >= 0, got "
                           f"{o.grad_clip:g} and {o.final_lr_ratio:g}")
@@ -576,8 +576,9 @@ class LMTrainConfig:
                                 ("max_len", self.max_len, MAX_LM_TOKENS)])
         if too_large:
             raise AsrkitError(f"{where}: {'; '.join(too_large)}")
-        if adam_overflow(self.lr, LM_ADAM_BETAS[0]):
-            raise AsrkitError(f"{where}: lr {self.lr:g}: {adam_overflow(self.lr, LM_ADAM_BETAS[0])}; lower lr")
+        overflow = adam_overflow(self.lr, LM_ADAM_BETAS[0])
+        if overflow:
+            raise AsrkitError(f"{where}: lr {self.lr:g}: {overflow}; lower lr")
 
     def to_dict(self) -> Dict[str, Any]:
         return to_dict(self)
