@@ -4,8 +4,9 @@
 Kaldi's conventions are kept: a value ending in ``|`` is a command whose stdout is the audio, ``-``
 is the recording on stdin (one such line at most), and with ``segments`` each utterance is cut
 from its recording as Kaldi's extract-segments cuts it (:func:`asrkit.features.wav.segment_bounds`).
-A malformed table is an error naming ``file:line`` before any audio is read; a bad utterance is an
-``AsrkitError`` naming it and its source (:func:`iter_wavs` reports it and goes on). e.g.::
+A malformed wav.scp is an error naming ``file:line`` before any audio is read; a bad utterance is an
+``AsrkitError`` naming it and its source (:func:`iter_wavs` reports it and goes on), and so is a
+segments line that names no usable segment, as extract-segments warns of and skips it. e.g.::
 
     >>> for entry in read_wav_scp("data/test/wav.scp"):          # doctest: +SKIP
     ...     samples, rate = entry.load()
@@ -17,7 +18,7 @@ import stat
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
-from asrkit.data.datadir import parse_segment
+from asrkit.data.datadir import SegmentChannelError, parse_segment
 from asrkit.data.table import iter_table_fast
 from asrkit.features.wav import (DEFAULT_MAX_SAMPLES, DOWNMIX, EXPECT_MONO, STDIN, read_wav_source, segment_bounds,
                                  stdin_audio_bytes)
@@ -43,12 +44,15 @@ class WavEntry:
     end: float = -1.0  # -1: to the end of the recording
     channel: Optional[int] = DOWNMIX
     max_samples: int = DEFAULT_MAX_SAMPLES
+    problem: str = ""  # a segments line naming no usable segment: why (the utterance fails when read)
 
     @property
     def what(self) -> str:
         return f"utterance {self.utt_id!r} ({self.where}: {self.source})"
 
     def read_recording(self, what: Optional[str] = None) -> Tuple[np.ndarray, int]:
+        if self.problem:
+            raise AsrkitError(self.problem)
         # (a "-" entry got here through read_wav_scp's checks, or a caller's that refuses it)
         return read_wav_source(self.source, what or self.what, self.channel, self.max_samples, stdin=True)
 
@@ -58,6 +62,8 @@ class WavEntry:
         ``recording`` is the already-read whole recording, so consecutive segments of one
         recording are cut from a single read.
         """
+        if self.problem:
+            raise AsrkitError(self.problem)
         if recording is None and self.reco_id:
             # Only the segment's samples are read where the file allows (int16 WAV): each segment of
             # an hour-long recording read the whole of it, 138 ms for 2 s of 8 kHz audio, so a
@@ -135,9 +141,14 @@ def read_wav_scp(wav_rspecifier: str, segments: Optional[PathLike] = None, chann
                  whole_recordings: bool = False) -> List[WavEntry]:
     """The utterances a wav.scp (and optional segments file) describes, in file order.
 
-    Malformed lines and duplicate ids are errors naming ``file:line``, raised before any audio
-    is read: a broken table is the user's to fix, not something to skip. ``channel`` and
-    ``max_samples`` apply to every entry (see the module docstring).
+    Malformed wav.scp lines and duplicate ids are errors naming ``file:line``, raised before any
+    audio is read: a broken table is the user's to fix, not something to skip. A segments line that
+    names no usable segment (malformed, times not numbers or reversed, a recording not in wav.scp)
+    is an entry whose reading fails with its ``file:line`` (:attr:`WavEntry.problem`): Kaldi's
+    extract-segments warns and skips such a line, where asrkit stopped the whole set on it. The
+    callers skip and count it as any bad utterance (compute-fbank's 5 % rule included); a segments
+    file with no usable line is an error here. ``channel`` and ``max_samples`` apply to every entry
+    (see the module docstring).
 
     A recording ``-`` is read from stdin, as in Kaldi. One such line at most, and not when stdin
     is read as something else: the wav.scp or segments file itself, or the caller's input that
@@ -175,11 +186,22 @@ def read_wav_scp(wav_rspecifier: str, segments: Optional[PathLike] = None, chann
         if key in seen:
             raise AsrkitError(f"{where}: duplicate utterance {key!r} (first on line {seen[key]})")
         seen[key] = lineno
-        reco, start, end = parse_segment(value, where)
+        try:
+            reco, start, end = parse_segment(value, where)
+        except SegmentChannelError:
+            raise  # (not one bad line: a form asrkit does not read, on every line it is used)
+        except AsrkitError as e:
+            entries.append(WavEntry(key, "", where, problem=f"utterance {key!r}: {e}"))
+            continue
         if reco not in recos:
-            raise AsrkitError(f"{where}: recording {reco!r} of utterance {key!r} is not in {path}")
+            entries.append(WavEntry(key, "", where, problem=f"utterance {key!r}: {where}: recording {reco!r} "
+                                                             f"of utterance {key!r} is not in {path}"))
+            continue
         src, n = recos[reco]
         entries.append(WavEntry(key, src, f"{path}:{n}", reco, start, end, channel, max_samples))
+    if entries and all(e.problem for e in entries):
+        raise AsrkitError(f"{segments}: no usable segment in its {len(entries)} line(s) (first: {entries[0].problem}); "
+                          f"asrkit-validate-data-dir names each bad line")
     return entries
 
 
@@ -258,6 +280,9 @@ def iter_wavs(entries: List[WavEntry]) -> Iterator[Tuple[WavEntry, Optional[Tupl
     cache_err: Optional[AsrkitError] = None
     for entry in entries:
         recording = None
+        if entry.problem:
+            yield entry, None, AsrkitError(entry.problem)
+            continue
         if entry.reco_id:
             if entry.reco_id != cache_key:
                 cache_key, cache, cache_err = entry.reco_id, None, None

@@ -126,6 +126,21 @@ def test_utt_ids_missing_from_segments_name_the_segments_file(yesno_root, tmp_pa
         "none": f"utterance 'none': not in {tmp_path}/segments"}
 
 
+def test_a_bad_segments_line_is_one_skipped_utterance(yesno_root, tmp_path):
+    """asrkit-decode and asrkit-align stopped on one bad segments line before decoding anything;
+    its utterance is now a bad item naming the line, the others decoded (as compute-fbank)."""
+    from asrkit.decoding.inputs import DecodeInputs
+
+    wav = sorted((yesno_root / "waves_yesno").glob("*.wav"))[0]
+    (tmp_path / "wav.scp").write_text(f"rec1 {wav}\n")
+    (tmp_path / "segments").write_text("rec1-a rec1 0.0 1.0\nrec1-b rec1 2.0 1.0\nrec1-c rec1 1.0 2.0\n")
+    items, total = DecodeInputs(wav_scp=str(tmp_path / "wav.scp"), segments=str(tmp_path / "segments")).open(
+        lambda samples, rate, utt: samples)
+    got = {u: str(e) if e is not None else "ok" for u, _, e in items}
+    assert total == 3 and got == {"rec1-a": "ok", "rec1-c": "ok", "rec1-b": f"utterance 'rec1-b': {tmp_path}/segments:2: "
+                                                                           f"bad segment times start=2.0 end=1.0"}
+
+
 def test_an_input_without_utterances_is_named(inproc, yesno, tmp_path):
     """An empty wav.scp, segments file or feats.scp failed with 'no utterances to process', naming
     none of them."""

@@ -177,6 +177,24 @@ def test_more_than_5_percent_bad_fails_and_writes_nothing(tmp_path, an4_wavs, as
     assert leftovers(out) == []
 
 
+def test_bad_segments_lines_are_skipped_and_counted(tmp_path, an4_wavs, asrkit):
+    """One bad segments line (reversed, not a number, an unknown recording) stopped the whole
+    file before any audio was read; Kaldi's extract-segments skips it with a warning. Each is now
+    a skipped utterance naming its line, counted under the 5 % rule."""
+    scp = write_scp(tmp_path / "wav.scp", [(f"rec{i}", w) for i, w in enumerate(an4_wavs[:20])])
+    rows = [(f"rec{i}-{j}", f"rec{i} {0.25 * j:.2f} {0.25 * j + 0.25:.2f}") for i in range(20) for j in range(3)]
+    segs = write_scp(tmp_path / "segments", rows[:10] + [("zz-reversed", "rec1 1.0 0.5")] + rows[10:]
+                     + [("zz-nan", "rec2 0 abc"), ("zz-unknown", "rec99 0 1")])
+    out = tmp_path / "out"
+    err = asrkit("compute-fbank", "--segments", segs, f"scp:{scp}",
+                 f"ark,scp:{out}/feats.ark,{out}/feats.scp").stderr.decode()
+    assert f"skipping utterance 'zz-reversed': {segs}:11: bad segment times start=1.0 end=0.5" in err
+    assert f"skipping utterance 'zz-nan': {segs}:62: malformed line" in err
+    assert f"skipping utterance 'zz-unknown': {segs}:63: recording 'rec99' of utterance 'zz-unknown' is not in" in err
+    assert "Done 60 out of 63 utterances; failed 3" in err
+    assert [line.split()[0] for line in (out / "feats.scp").read_text().splitlines()] == [u for u, _ in rows]
+
+
 def test_nothing_succeeded_fails_and_leaves_nothing(tmp_path, an4_wavs, asrkit):
     scp = _bad_dir(tmp_path, an4_wavs, good=0)
     out = tmp_path / "out"

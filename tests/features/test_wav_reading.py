@@ -1,6 +1,7 @@
 """Reading wav.scp entries: files, pipes, segments, and every way audio can be bad."""
 from __future__ import annotations
 
+import re
 import shlex
 import struct
 
@@ -220,6 +221,7 @@ def test_segments_cut_as_kaldi_does(tmp_path, an4_wavs):
 
 
 def test_bad_segments(tmp_path, an4_wavs):
+    """A segments file with no usable line is an error naming its first bad line."""
     scp = write_scp(tmp_path / "wav.scp", [("rec1", an4_wavs[0])])
     for line, message in [("u1 rec9 0 1", r"segments:1: recording 'rec9' of utterance 'u1' is not in"),
                           ("u1 rec1 0.5", r"segments:1: malformed line"),
@@ -242,6 +244,30 @@ def test_bad_segments(tmp_path, an4_wavs):
     assert "segment ends at 1e+306 s, past the recording" in str(got["u4"])
     assert "segment [1e+306, -1.0] s holds no samples" in str(got["u5"])
     assert not isinstance(got["u6"], AsrkitError)
+
+
+def test_a_bad_segments_line_is_a_failed_utterance_not_the_end_of_the_file(tmp_path, an4_wavs):
+    """Kaldi's extract-segments warns of a bad segments line and goes on; asrkit stopped every
+    utterance of the file on it. Its utterance now fails when read, naming the line, as one past
+    its recording's end does, and the callers skip and count it."""
+    scp = write_scp(tmp_path / "wav.scp", [("rec1", an4_wavs[0]), ("rec2", an4_wavs[1])])
+    segs = write_scp(tmp_path / "segments", [("u1", "rec1 0 1"), ("u2", "rec1 1.0 0.5"), ("u3", "rec2 0 abc"),
+                                             ("u4", "rec9 0 1"), ("u5", "rec1 0.5"), ("u6", "rec2 0.5 1.5")])
+    entries = read_wav_scp(f"scp:{scp}", segs)
+    assert [e.utt_id for e in entries] == ["u1", "u2", "u3", "u4", "u5", "u6"]
+    got = _load_all(entries)
+    assert [u for u, v in got.items() if not isinstance(v, AsrkitError)] == ["u1", "u6"]
+    assert str(got["u2"]) == f"utterance 'u2': {segs}:2: bad segment times start=1.0 end=0.5"
+    assert str(got["u3"]) == f"utterance 'u3': {segs}:3: malformed line (expected '<utt> <recording> <start> <end>')"
+    assert str(got["u4"]) == f"utterance 'u4': {segs}:4: recording 'rec9' of utterance 'u4' is not in {scp}"
+    assert str(got["u5"]).startswith(f"utterance 'u5': {segs}:5: malformed line")
+    with pytest.raises(AsrkitError, match=re.escape(f"utterance 'u2': {segs}:2: bad segment times")):
+        entries[1].load()
+    segs.write_text("u1 rec1 2 1\nu2 rec7 0 1\n")
+    with pytest.raises(AsrkitError, match="^" + re.escape(
+            f"{segs}: no usable segment in its 2 line(s) (first: utterance 'u1': {segs}:1: bad segment times "
+            f"start=2 end=1); asrkit-validate-data-dir names each bad line") + "$"):
+        read_wav_scp(f"scp:{scp}", segs)
 
 
 def test_bad_audio_is_reported_per_utterance(tmp_path, an4_wavs):
