@@ -179,6 +179,13 @@ def _check_crcs(path: PathLike, what: str) -> None:
             raise AsrkitError(f"{path}: a damaged {what}: its record {crc.group(1)!r} fails its CRC-32 check "
                               f"(changed on disk or in transfer; copy it again from where it was made)") from None
         # any other damage (a cut-short archive, a bad directory): torch.load's error names it
+    except OSError as e:
+        if e.errno != errno.EINVAL:
+            raise
+        # Bytes lost inside the archive (a cut-out block) shift its directory, whose first record then
+        # lies before the file's start: zipfile's seek there was an "[Errno 22] Invalid argument" traceback.
+        raise AsrkitError(f"{path}: a damaged {what}: its zip directory points before the start of the file (bytes "
+                          f"were lost from it on disk or in transfer; copy it again from where it was made)") from None
     except (zipfile.LargeZipFile, EOFError, ValueError, NotImplementedError, RuntimeError):
         pass  # not an archive zipfile reads: torch.load's error names it
 

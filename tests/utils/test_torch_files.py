@@ -120,6 +120,19 @@ def test_a_damaged_archive_is_refused_naming_the_record(tmp_path):
         load_weights_only(path, "asrkit model")
 
 
+def test_an_archive_with_bytes_cut_out_is_refused_as_damaged(tmp_path):
+    """Five bytes lost inside the archive (the mutation sweep, tests/mutations.py: delete@10518 of a
+    packed model) shift its directory so that the first record lies before the file's start:
+    zipfile's seek there was an '[Errno 22] Invalid argument' traceback from asrkit-decode."""
+    path = tmp_path / "model.pt"
+    save_torch(STATE, path)
+    data = path.read_bytes()
+    path.write_bytes(data[:1000] + data[1005:])
+    with pytest.raises(AsrkitError, match=r"model\.pt: a damaged asrkit model: its zip directory points before the "
+                                          r"start of the file \(bytes were lost"):
+        load_weights_only(path, "asrkit model")
+
+
 def test_an_archive_written_without_crcs_still_loads(tmp_path):
     """torch.serialization.set_crc32_options(False) stores 0 for every record: nothing to check."""
     if not hasattr(torch.serialization, "set_crc32_options"):
