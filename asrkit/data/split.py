@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Sequence, TypeVar
 
-from asrkit.data.datadir import OPTIONAL_TABLES, RECO_TABLES, SPK_TABLES, TABLES, UTT_TABLES, DataDir
+from asrkit.data.datadir import (OPTIONAL_TABLES, RECO_TABLES, SPK_TABLES, TABLES, UTT_TABLES, DataDir,
+                                 SegmentChannelError, parse_segment)
 from asrkit.data.table import split_fields, utt2spk_to_spk2utt, write_table
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import PathLike, atomic_open, remove_stale_tmp, replace_dir, tmp_dir_for
@@ -213,6 +214,15 @@ def split_data_dir(path: PathLike, n: int, per_utt: bool = False, force: bool = 
             log.warning("%s names %d recordings that %s lacks (%s%s); their utterances' pieces will lack their "
                         "audio (run asrkit-fix-data-dir %s)", d.file("segments"), len(lost), d.file("wav.scp"),
                         " ".join(lost[:3]), " ..." if len(lost) > 3 else "", d.path)
+    if "segments" in tables:
+        # A reversed or malformed segment went into its piece without a word: the piece's feature
+        # extraction skips it (Kaldi's extract-segments too), so the split says so, as for the above.
+        bad = [u for u, value in tables["segments"].items() if u in utt2spk and not _usable_segment(value)]
+        if bad:
+            log.warning("%s has %d segments with unusable times or fields (%s%s); feature extraction will skip "
+                        "their utterances (asrkit-validate-data-dir %s names each line; asrkit-fix-data-dir %s "
+                        "drops them)", d.file("segments"), len(bad), " ".join(bad[:3]), " ..." if len(bad) > 3 else "",
+                        d.path, d.path)
     if d.has("spk2utt"):
         # Each piece's spk2utt is rebuilt from utt2spk, so a stale or broken spk2utt changes
         # nothing here, but it says the data dir was edited by hand: utt2spk is the one that counts.
@@ -256,6 +266,17 @@ def split_data_dir(path: PathLike, n: int, per_utt: bool = False, force: bool = 
         log.warning("%s: not in the pieces (not known to this command): %s", d.path, " ".join(unknown))
     log.info("split %s into %d pieces %s: %s utterances", d.path, n, mode, sizes_text([len(p) for p in pieces]))
     return SplitResult([out / str(j) for j in range(1, n + 1)], False, [len(p) for p in pieces])
+
+
+def _usable_segment(value: str) -> bool:
+    """Whether a segments line's value reads as '<recording> <start> <end>' with usable times."""
+    try:
+        parse_segment(value, "segments")
+    except SegmentChannelError:
+        return True  # (not skipped: feature extraction stops on it with its own error)
+    except AsrkitError:
+        return False
+    return True
 
 
 def _write_pieces(out: Path, tables: Dict[str, Dict[str, str]], pieces: List[List[str]]) -> None:

@@ -231,6 +231,22 @@ def test_segments_naming_recordings_wav_scp_lacks_are_named(an4_dir, caplog):
     assert "lacks" not in caplog.text
 
 
+def test_segments_with_unusable_times_are_named(an4_dir, caplog):
+    """A segment ending before its start (or whose times are no numbers) was split silently; the
+    pieces' feature extraction skips it, so the split says so, with the commands that name and drop it."""
+    utts = sorted(l.split()[0] for l in (an4_dir / "wav.scp").read_text().splitlines())
+    times = {1: "2.0 1.0", 4: "0 x", 6: "-1 2"}
+    (an4_dir / "segments").write_text("".join(f"{u} {u} {times.get(i, '0 -1')}\n" for i, u in enumerate(utts)))
+    split_data_dir(an4_dir, 2, force=True)
+    assert (f"{an4_dir / 'segments'} has 3 segments with unusable times or fields ({utts[1]} {utts[4]} {utts[6]}); "
+            f"feature extraction will skip their utterances (asrkit-validate-data-dir {an4_dir} names each line; "
+            f"asrkit-fix-data-dir {an4_dir} drops them)") in caplog.text
+    caplog.clear()
+    (an4_dir / "segments").write_text("".join(f"{u} {u} 0.5 -1\n" for u in utts))
+    split_data_dir(an4_dir, 2, force=True)
+    assert "unusable" not in caplog.text
+
+
 def test_unreadable_spk2utt_is_a_warning(an4_dir, caplog):
     (an4_dir / "spk2utt").write_text("lonely\n")
     split_data_dir(an4_dir, 2, force=True)
