@@ -441,3 +441,23 @@ def test_readme_python_block_loads_the_model_the_quick_start_makes():
     block = readme.split("## From Python", 1)[1].split("```python", 1)[1].split("```", 1)[0]
     loaded = re.search(r"Transcriber\.from_file\(\"([^\"]+)\"", block).group(1)
     assert loaded == decoded == "egs/yesno/asr1/exp/train_char/final.pt", (loaded, decoded)
+
+
+def test_docs_job_arrays_of_compute_fbank_write_utt2num_frames_per_job():
+    """An ``asrkit-launch JOB=1:N ... asrkit-compute-fbank ... ark,scp:...JOB...`` example gives each
+    job its own ``--write-utt2num-frames ...JOB...``: by default every job writes utt2num_frames
+    beside its scp, one file for all N when the scps share a folder, so docs/launch.md's example
+    left the last job's lines there (26 of AN4 test's 130 utterances, run as written), which
+    asrkit-validate-data-dir then refuses against the merged feats.scp (104 errors)."""
+    bad: List[str] = []
+    for doc in DOCS:
+        for line, text in snippets(doc):
+            if not re.search(r"\bJOB=\d", text):
+                continue
+            for name, args in usages(COMMAND, text):
+                if name.replace(" ", "-") != "asrkit-compute-fbank" or not re.search(r"\bark,scp:\S*JOB", args):
+                    continue
+                frames = re.search(r"--write-utt2num-frames[ =](\S+)", args)
+                if not frames or "JOB" not in frames.group(1):
+                    bad.append(f"{_rel(doc)}:{line}: one utt2num_frames for every job: {text.strip()[:120]}")
+    assert not bad, "\n".join(bad)
