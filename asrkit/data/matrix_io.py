@@ -533,6 +533,8 @@ def _cut(text: str) -> str:
     quoted whole in every message of its utterance, twice in some. One that may name a file is
     whole: a cut after 200 characters hid the file name and offset of a missing ark at the end of a
     cluster's 290-character path ('.../exp_dir_level_04_of_a_... (287 characters): no such file')."""
+    if "\0" in text:  # (no file name holds one: shown escaped, a raw NUL made the log binary to grep)
+        text = text.replace("\0", "\\x00")
     return text if len(text) <= _WHOLE_MAX else f"{text[:SHOWN_MAX]}... ({len(text)} characters)"
 
 
@@ -763,6 +765,8 @@ def _open_ark(entry: ScpEntry, files_only: bool = False) -> IO[bytes]:
     a regular file (a training reads each utterance again every epoch)."""
     # A single-object file (a stats file given by name) is named once, not as "x: x: no such file".
     where = "" if entry.what == entry.path else f"{entry.what}: "
+    if "\0" in entry.path:  # (os.open's ValueError was a traceback: a damaged feats.scp line)
+        raise AsrkitError(f"{where}{_cut(entry.path)}: the name holds a NUL byte, which no file name can")
     try:
         # Non-blocking, so that a pipe without a writer is looked at rather than waited on.
         fd = os.open(entry.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)

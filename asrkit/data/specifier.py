@@ -211,7 +211,9 @@ def _scp_arks(scp: str) -> List[str]:
                     continue
                 seen.add(stem)
             entry = parse_scp_value(key, value, "")
-            if not entry.pipe:
+            if not entry.pipe and "\0" not in entry.path:
+                # (a NUL names no file: realpath's ValueError was a traceback before the reader
+                # could skip that utterance as a bad item)
                 arks.add(entry.path)
     except (AsrkitError, OSError):
         return []

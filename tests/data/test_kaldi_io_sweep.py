@@ -562,6 +562,25 @@ def test_an_ark_key_holding_a_nul_is_refused(tmp_path):
     assert not list(out.iterdir())
 
 
+def test_an_scp_line_whose_ark_path_holds_a_nul_is_a_bad_utterance(tmp_path):
+    """A feats.scp line damaged to 'u2 dump/feats\x00raw.ark:15' (the mutation sweep, tests/mutations.py)
+    was a ValueError traceback ('embedded null byte') from compute-cmvn and apply-cmvn, before any
+    utterance was read (the check that no output overwrites an input took the realpath of every
+    ark) and, past that, from opening the ark. It is now that utterance's skip, the NUL shown escaped."""
+    ark = _ark_of(tmp_path / "f.ark", {"u1": np.ones((3, D), np.float32), "u2": np.zeros((4, D), np.float32)})
+    scp = tmp_path / "feats.scp"
+    scp.write_bytes(f"u1 {ark}:3\nu2 {tmp_path}\0f.ark:9\n".encode())
+    stats = tmp_path / "cmvn.ark"
+    shown = f"{tmp_path}\\x00f.ark"
+    skip = f"{scp}:2: utterance 'u2' ({shown}:9): {shown}: the name holds a NUL byte, which no file name can"
+    r = _run(compute_cmvn_cli, "--max-bad-percent", "100", f"scp:{scp}", stats)
+    assert r.exit_code == 0 and f"skipping {skip}" in r.stderr and "Done 1 out of 2 utterances; failed 1" in r.stderr
+    assert "\0" not in r.stderr
+    out = tmp_path / "n.ark"
+    r = _run(apply_cmvn_cli, stats, f"scp:{scp}", f"ark:{out}")
+    assert _error(r).endswith(f"(first: {skip})") and not out.exists()
+
+
 def test_an_empty_compressed_matrix_as_kaldi_writes_it(tmp_path):
     """Kaldi's CompressedMatrix::Write of an empty matrix (copy-feats --compress=true of a 0-frame
     utterance) writes the whole 20-byte GlobalHeader, its format field too, and Read takes 16: the
