@@ -136,6 +136,7 @@ def scan_table(path: PathLike, allow_empty_value: bool = False, nul_in_value: bo
     lines = data.split(b"\n")
     if lines[-1] == b"":
         lines.pop()
+    crlf = sum(raw.endswith(b"\r") for raw in lines)
     for lineno, raw in enumerate(lines, 1):
         try:
             line = raw.decode("utf-8")
@@ -173,7 +174,20 @@ def scan_table(path: PathLike, allow_empty_value: bool = False, nul_in_value: bo
             scanned.lines.append(TableLine(parts[0], parts[1].strip(SPACE) if len(parts) > 1 else "", lineno))
     if data and not data.endswith(b"\n"):
         scanned.problems.append(Problem(str(path), len(lines), "no newline at end of file"))
+    if crlf:
+        scanned.problems.append(Problem(str(path), None, crlf_problem(path, crlf, len(lines)), WARNING))
     return scanned
+
+
+def crlf_problem(path: PathLike, crlf: int, lines: int) -> str:
+    """What is said of a table with Windows (CRLF) line ends. Not an error: every asrkit reader
+    takes the CR for white space, as Kaldi's programs do; but awk, cut and Kaldi's perl scripts (a
+    recipe's own local/ steps) keep it in the last field, a word 'SIX\\r' or a path 'a.wav\\r'."""
+    d = data_dir_of(path)
+    how = f"asrkit-fix-data-dir {shlex.quote(str(d))} rewrites the tables with LF, or " if d is not None else ""
+    return (f"{crlf} of its {lines} lines end in CR (Windows CRLF line ends): asrkit reads them as LF, but awk, "
+            f"cut and Kaldi's perl scripts keep the CR in the last field; convert it: {how}"
+            f"sed -i 's/\\r$//' {shlex.quote(str(path))}")
 
 
 def check_sorted_unique(table: ScannedTable) -> List[Problem]:

@@ -536,6 +536,28 @@ def test_a_table_with_cr_only_line_ends_is_named_once_and_fixed(an4_dir):
     assert not any("CR-only" in e for e in errors(an4_dir))
 
 
+def test_crlf_tables_are_a_warning_each_and_fixed(an4_dir):
+    """Tables saved on Windows (CRLF) validated without a word: asrkit's readers take the CR for
+    white space, but awk, cut and Kaldi's perl scripts (combine_data.sh too) keep it in the last
+    field. One warning per table, counted, with the fix and the sed; each mends it."""
+    import subprocess
+
+    from asrkit.data.fix import fix_data_dir
+
+    for name in ("text", "wav.scp"):
+        (an4_dir / name).write_bytes((an4_dir / name).read_bytes().replace(b"\n", b"\r\n"))
+    n = len(lines(an4_dir / "text"))
+    found = [str(p) for p in validate_data_dir(an4_dir)]
+    assert errors(an4_dir) == [] and found == [
+        f"{an4_dir / name}: {n} of its {n} lines end in CR (Windows CRLF line ends): asrkit reads them as LF, but "
+        f"awk, cut and Kaldi's perl scripts keep the CR in the last field; convert it: asrkit-fix-data-dir "
+        f"{an4_dir} rewrites the tables with LF, or sed -i 's/\\r$//' {an4_dir / name}" for name in ("text", "wav.scp")]
+    subprocess.run(found[0].rsplit(" or ", 1)[1], shell=True, check=True)
+    assert [str(p) for p in validate_data_dir(an4_dir)] == found[1:]
+    fix_data_dir(an4_dir)
+    assert validate_data_dir(an4_dir) == [] and b"\r" not in (an4_dir / "wav.scp").read_bytes()
+
+
 @pytest.mark.parametrize("name", ["text", "utt2spk", "wav.scp"])
 def test_a_utf16_table_is_named_once_and_fix_changes_nothing(an4_dir, name):
     """A table saved as Windows Notepad's 'Unicode' (UTF-16, which every reader names so) gave one
