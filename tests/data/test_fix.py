@@ -234,6 +234,23 @@ def test_fix_drops_what_validation_refuses_in_utt2num_frames_and_utt2dur(an4_dir
     assert validate_data_dir(an4_dir, check_wav_files=False) == []
 
 
+def test_fix_drops_a_transcript_validation_refuses_for_a_control_character(an4_dir):
+    """A NUL or an ANSI escape in a transcript (a damaged text file: the mutation sweep,
+    tests/mutations.py, nul@25) was kept ('needed no change') and the fixed dir failed
+    asrkit-validate-data-dir, which had pointed at this command."""
+    text = lines(an4_dir / "text")
+    utts = [ln.split()[0] for ln in text]
+    text[3] = text[3].replace(" ", " A\0", 1)
+    text[8] = text[8].rstrip("\n") + " \x1b[31m\n"
+    (an4_dir / "text").write_text("".join(text))
+    assert [p for p in validate_data_dir(an4_dir, check_wav_files=False) if p.is_error]
+    report = fix_data_dir(an4_dir)
+    assert report.reasons == {"transcript holds a control character or U+2581, which no tokenizer takes":
+                              sorted([utts[3], utts[8]])}
+    assert report.num_utts_after == 128
+    assert validate_data_dir(an4_dir, check_wav_files=False) == []
+
+
 def test_segments_are_split_at_ascii_white_space_only(an4_dir):
     """parse_segment split a segments line with str.split(), at U+00A0 and U+3000 too, where every
     table reader (and Kaldi) splits at ASCII white space only: a recording id holding a no-break
