@@ -443,6 +443,17 @@ def test_readme_python_block_loads_the_model_the_quick_start_makes():
     assert loaded == decoded == "egs/yesno/asr1/exp/train_char/final.pt", (loaded, decoded)
 
 
+def _help_examples(text: str) -> List[str]:
+    """The lines of each paragraph of a command's help that starts with ``e.g.``."""
+    lines, inside = [], False
+    for line in (text or "").split("\n"):
+        s = line.strip()
+        inside = s.startswith("e.g.") or (inside and s not in ("", "\b"))
+        if inside:
+            lines.append(s)
+    return lines
+
+
 def test_docs_job_arrays_of_compute_fbank_write_utt2num_frames_per_job():
     """An ``asrkit-launch JOB=1:N ... asrkit-compute-fbank ... ark,scp:...JOB...`` example gives each
     job its own ``--write-utt2num-frames ...JOB...``: by default every job writes utt2num_frames
@@ -461,3 +472,21 @@ def test_docs_job_arrays_of_compute_fbank_write_utt2num_frames_per_job():
                 if not frames or "JOB" not in frames.group(1):
                     bad.append(f"{_rel(doc)}:{line}: one utt2num_frames for every job: {text.strip()[:120]}")
     assert not bad, "\n".join(bad)
+
+
+@pytest.mark.parametrize("name", command_names())
+def test_help_examples_are_shown_as_written(name):
+    """README: "--help on any of them gives its options and an example". click rewraps a help
+    paragraph not marked ``\\b``, so seven commands' examples came out joined or broken at another
+    word: asrkit-align's ctm-out on a line of its own (pasted, the command lacks its last argument),
+    fix-data-dir's two commands as one (``... data/train      asrkit-fix-data-dir --punctuation``),
+    perturb-data-dir-speed's ``asrkit-`` / ``compute-fbank``. Each example line is a line of the
+    rendered help (indented), and decode's two-line example has its ``\\``."""
+    cmd: click.Command = importlib.import_module(f"asrkit.cli.{name.replace('-', '_')}").main
+    shown = {line.strip() for line in cmd.get_help(click.Context(cmd, info_name=f"asrkit-{name}")).split("\n")}
+    examples = _help_examples(cmd.help) + _help_examples(cmd.epilog)
+    assert examples, f"asrkit-{name} --help has no 'e.g.' example"
+    bad = [line for line in examples if line not in shown]
+    assert not bad, f"asrkit-{name} --help rewraps its example: {bad}"
+    for first, second in zip(examples, examples[1:]):
+        assert not second.startswith("-") or first.endswith("\\"), f"asrkit-{name}: {first!r} needs a '\\'"

@@ -52,6 +52,7 @@ def main(model_path: str, segments: Optional[str], channel: Optional[int], word_
     knows (every word <unk>: lower-case text for an upper-case model), is skipped, named and
     counted; the run fails (writing nothing) when none aligns or more than 5 % fail.
 
+    \b
     e.g. asrkit-align --model exp/las/model.pt data/test/wav.scp data/test/text exp/las/align_test/ctm
     """
     from asrkit.decoding.config import DecodeConfig

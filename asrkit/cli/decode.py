@@ -129,10 +129,12 @@ def main(model_path: Optional[str], config_path: Optional[str], print_config: bo
     on stdout, without --output-dir, stay printed, as a Kaldi binary's do). The log reports the
     real-time factor (model time from features to text / audio duration).
 
+    \b
     e.g. asrkit-decode --model exp/las/model.pt a.wav b.flac
 
-    e.g. asrkit-decode --model exp/las/model.pt --config conf/decode.yaml --lm exp/lm/lm.pt --lm-weight 0.3
-    --feats scp:dump/test/feats.scp --output-dir exp/las/decode_test --ctm exp/las/decode_test/ctm
+    \b
+    e.g. asrkit-decode --model exp/las/model.pt --config conf/decode.yaml --lm exp/lm/lm.pt --lm-weight 0.3 \\
+           --feats scp:dump/test/feats.scp --output-dir exp/las/decode_test --ctm exp/las/decode_test/ctm
     """
     from asrkit.decoding.config import DecodeConfig
 

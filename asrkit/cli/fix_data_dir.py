@@ -31,6 +31,7 @@ def main(no_backup: bool, case: str, punctuation: str, data_dir: str) -> None:
     ids themselves with -v). With --case / --punctuation it also normalises the text as a new
     corpus's stage 0 does (a data dir from another toolkit's data prep: 'U, M, SIX.' -> 'U M SIX').
 
+    \b
     e.g. asrkit-fix-data-dir data/train
          asrkit-fix-data-dir --punctuation drop --case upper data/train
     """

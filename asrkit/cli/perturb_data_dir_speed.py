@@ -40,6 +40,7 @@ def main(factors: str, method: str, src: str, dst: str) -> None:
     utt2lang and reco2file_and_channel are copied. feats.scp and utt2num_frames are not carried
     over: compute features again; other files are named in a warning.
 
+    \b
     e.g. asrkit-perturb-data-dir-speed data/train data/train_sp &&
          asrkit-compute-fbank scp:data/train_sp/wav.scp ark,scp:dump/train_sp/feats.ark,dump/train_sp/feats.scp
     """

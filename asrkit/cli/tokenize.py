@@ -40,6 +40,7 @@ def main(decode: bool, pieces: bool, utt_id: bool, model: str) -> None:
     table, an utterance id twice, one holding a NUL byte or another ASCII control character, or one
     starting with a byte-order mark (BOM) is an error (not with --no-utt-id).
 
+    \b
     e.g. asrkit-tokenize data/lang/tokens.model < data/train/text > data/train/token_int
     """
     from asrkit.data.matrix_io import stdin_bytes

@@ -34,6 +34,7 @@ def main(model_type: str, vocab_size: Optional[int], character_coverage: float, 
     <blank>, 1 <unk>, the pieces, V-1 <sos/eos>) and <lang-dir>/tokenizer.yaml (the options used).
     Deterministic: the same text and options give the same model.
 
+    \b
     e.g. asrkit-train-tokenizer --model-type bpe --vocab-size 30 data/train/text data/lang
     """
     from asrkit.text.token_list import token_list_text
