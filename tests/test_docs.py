@@ -459,18 +459,23 @@ def test_docs_job_arrays_of_compute_fbank_write_utt2num_frames_per_job():
     job its own ``--write-utt2num-frames ...JOB...``: by default every job writes utt2num_frames
     beside its scp, one file for all N when the scps share a folder, so docs/launch.md's example
     left the last job's lines there (26 of AN4 test's 130 utterances, run as written), which
-    asrkit-validate-data-dir then refuses against the merged feats.scp (104 errors)."""
+    asrkit-validate-data-dir then refuses against the merged feats.scp (104 errors); asrkit-launch
+    --help's example was the same."""
+    examples = [(f"{_rel(doc)}:{line}", text) for doc in DOCS for line, text in snippets(doc)]
+    for name in command_names():  # and each command's --help example, its lines joined at '\'
+        cmd = importlib.import_module(f"asrkit.cli.{name.replace('-', '_')}").main
+        joined = re.sub(r"\\\n\s*", " ", "\n".join(_help_examples(cmd.help)))
+        examples += [(f"asrkit-{name} --help", text) for text in joined.split("\n")]
     bad: List[str] = []
-    for doc in DOCS:
-        for line, text in snippets(doc):
-            if not re.search(r"\bJOB=\d", text):
+    for where, text in examples:
+        if not re.search(r"\bJOB=\d", text):
+            continue
+        for name, args in usages(COMMAND, text):
+            if name.replace(" ", "-") != "asrkit-compute-fbank" or not re.search(r"\bark,scp:\S*JOB", args):
                 continue
-            for name, args in usages(COMMAND, text):
-                if name.replace(" ", "-") != "asrkit-compute-fbank" or not re.search(r"\bark,scp:\S*JOB", args):
-                    continue
-                frames = re.search(r"--write-utt2num-frames[ =](\S+)", args)
-                if not frames or "JOB" not in frames.group(1):
-                    bad.append(f"{_rel(doc)}:{line}: one utt2num_frames for every job: {text.strip()[:120]}")
+            frames = re.search(r"--write-utt2num-frames[ =](\S+)", args)
+            if not frames or "JOB" not in frames.group(1):
+                bad.append(f"{where}: one utt2num_frames for every job: {text.strip()[:120]}")
     assert not bad, "\n".join(bad)
 
 
