@@ -353,6 +353,26 @@ def data_dir_hint(path: str) -> Optional[str]:
     return f"decode it with --wav-scp {shlex.quote(base + '/wav.scp')}{segments}"
 
 
+def _audio_globs(folder: str) -> str:
+    """The shell patterns of the audio a folder holds, by extension, most files first (a folder of
+    MP3s was told 'folder/*.wav', which matches nothing there); 'folder/*.wav' where it holds none."""
+    from collections import Counter
+
+    from asrkit.data.sox import LIBSNDFILE_FORMATS
+
+    found: Counter = Counter()
+    try:
+        with os.scandir(folder) as entries:
+            for entry in itertools.islice(entries, 100000):  # (a huge folder: its first names tell)
+                suffix = os.path.splitext(entry.name)[1]
+                if suffix.lower() in LIBSNDFILE_FORMATS and entry.is_file():
+                    found[suffix] += 1  # (as written: the shell's patterns are case-sensitive)
+    except OSError:
+        pass
+    base = folder.rstrip("/") or "/"
+    return " ".join(f"{base}/*{suffix}" for suffix, _ in found.most_common()) or f"{base}/*.wav"
+
+
 def from_wav_files(paths: Sequence[str], featurize: Featurize, channel: Optional[int] = None,
                    max_samples: int = DEFAULT_MAX_SAMPLES) -> Iterator[Item]:
     """Audio files; the utterance id is the file name without its extension (:func:`file_utt_ids`)."""
@@ -369,7 +389,7 @@ def from_wav_files(paths: Sequence[str], featurize: Featurize, channel: Optional
             if data_dir:  # (asrkit-decode --model m.pt data/test)
                 e = AsrkitError(f"{e}: a Kaldi data dir: {data_dir}")
             elif table is None and os.path.isdir(path):  # (asrkit-decode --model m.pt recordings/)
-                e = AsrkitError(f"{e}: name its audio files, e.g. {path.rstrip('/') or '/'}/*.wav")
+                e = AsrkitError(f"{e}: name its audio files, e.g. {_audio_globs(path)}")
             elif str(e).endswith(": no such file") and any(c in os.path.basename(path) for c in "*?["):
                 # asrkit-decode recordings/*.WAV where the files are *.wav: the shell, matching
                 # nothing, passes the pattern itself. (Only here: in a wav.scp no shell was involved.)

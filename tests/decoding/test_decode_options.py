@@ -235,6 +235,19 @@ def test_a_folder_given_for_audio_files_names_the_glob(inproc, yesno, tmp_path):
     assert f"is a directory, not an audio file: name its audio files, e.g. {folder}/*.wav" in err, err
 
 
+def test_a_folder_of_other_formats_names_their_globs(tmp_path):
+    """A folder of MP3s given for audio files was told 'e.g. folder/*.wav', which matches none of them."""
+    from asrkit.decoding.inputs import from_wav_files
+
+    folder = tmp_path / "recordings"
+    folder.mkdir()
+    for name in ("a.mp3", "b.mp3", "c.FLAC", "notes.txt"):
+        (folder / name).write_bytes(b"")
+    (folder / "d.wav").mkdir()  # (a folder, whatever its name)
+    [(_, _, err)] = list(from_wav_files([str(folder)], lambda *a: None))
+    assert str(err).endswith(f"name its audio files, e.g. {folder}/*.mp3 {folder}/*.FLAC"), str(err)
+
+
 def test_a_kaldi_data_dir_given_as_audio_or_wav_scp_names_the_options(tmp_path):
     """A Kaldi user's 'asrkit-decode --model m.pt data/test' was told to name its audio files
     (data/test/*.wav), and '--wav-scp data/test' heard 'is a directory, not a table file': both now
