@@ -22,6 +22,7 @@ import gc
 import os
 import re
 import sys
+import zlib
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Callable, Iterator, Mapping, Optional
@@ -36,6 +37,12 @@ logger = get_logger(__name__)
 # job id does not collide with an outgoing connection's port on a busy node.
 SLURM_PORT_BASE = 12000
 SLURM_PORT_SPAN = 20000
+# How many ports rank 0 tries, in an order every rank derives alike (rendezvous_ports), when the
+# port it was given is taken and was a launcher's pick, not the user's MASTER_PORT.
+RENDEZVOUS_PORT_TRIES = 8
+# Set by asrkit-launch --ntasks for its tasks beside torchrun's variables: MASTER_PORT is its
+# pick (found free, then let go) and this names the job's rendezvous.
+RENDEZVOUS_ID_VAR = "ASRKIT_RENDEZVOUS_ID"
 
 
 @dataclass(frozen=True)
@@ -50,6 +57,11 @@ class DistInfo:
     # Where the ranks came from, when the environment may be stale (not torchrun's own): said when a
     # rank waits for ranks that do not come, with how to train as one process instead.
     origin: str = field(default="", compare=False)
+    # Names this run's rendezvous when its port was picked for it (asrkit-launch's, or derived
+    # from the Slurm job id) rather than given by the user: rank 0 then moves to another port of
+    # rendezvous_ports() when that one is taken, and the other ranks join only a store that
+    # holds this name. Empty: the port is the user's, used as it is.
+    rendezvous_id: str = field(default="", compare=False)
 
     @property
     def is_main(self) -> bool:
@@ -163,26 +175,24 @@ def _join(info: DistInfo, timeout_s: float):
 
     import torch.distributed as dist
 
-    host, port, world = info.master_addr, info.master_port, info.world_size
-    where = f"{_bracket_ipv6(host)}:{port}"
+    host, world = info.master_addr, info.world_size
+    # A picked port may be taken by the time rank 0 binds it (asrkit-launch lets it go for its
+    # command to bind, and a Slurm job id's port is another job's 20000 ids on): rank 0 then moves
+    # to the next of the ports every rank derives alike, and marks its store with the rendezvous's
+    # name, so that a rank never joins another training's store found at a port (it counted
+    # itself among that training's ranks).
+    ports = rendezvous_ports(info.master_port, info.rendezvous_id) if info.rendezvous_id else [info.master_port]
+    mark = f"asrkit/rendezvous/{info.rendezvous_id}" if info.rendezvous_id else None
+    where = f"{_bracket_ipv6(host)}:{info.master_port}"
     deadline = time.monotonic() + timeout_s
     # torchrun's agent hosts the store at its MASTER_ADDR:MASTER_PORT (its rank 0 only a client)
     agent = (os.environ.get("TORCHELASTIC_USE_AGENT_STORE") == "True" and os.environ.get("MASTER_ADDR") == host
-             and os.environ.get("MASTER_PORT") == str(port))
+             and os.environ.get("MASTER_PORT") == str(info.master_port))
     hosts = not agent and info.rank == 0
     full = timedelta(seconds=timeout_s)
     if hosts:
-        try:
-            store = dist.TCPStore(host, port, world, is_master=True, timeout=full, wait_for_workers=False,
-                                  multi_tenant=True)
-        except RuntimeError as e:
-            if "EADDRINUSE" in str(e) or "address already in use" in str(e):
-                raise AsrkitError(f"rank 0 cannot open the training's rendezvous at {where}: port {port} is in use "
-                                  f"(another training's? set MASTER_PORT to a free port)") from None
-            if "EADDRNOTAVAIL" in str(e) or "assign requested address" in str(e):
-                raise AsrkitError(f"rank 0 cannot open the training's rendezvous at {where}: {host} is not an "
-                                  f"address of this machine (MASTER_ADDR must name the node rank 0 runs on)") from None
-            raise
+        store, port = _host_store(host, ports, world, full, mark)
+        where = f"{_bracket_ipv6(host)}:{port}"
     else:
         waiting_since = time.monotonic()
         # Said once rank 0 has not answered for a connection try's time (a rank started a moment
@@ -190,20 +200,19 @@ def _join(info: DistInfo, timeout_s: float):
         # then at the wait notes' times with where the ranks came from when that may be stale.
         notes = [_CONNECT_TRY_S, *_WAIT_NOTES_S]
         while True:
-            _resolve(host, port)
+            _resolve(host, info.master_port)
             # Knocked at with a plain socket first: TCPStore's client, finding no one, printed a C++
             # "client socket has timed out" stack dump (30 frames) every 2 s of the wait, and its own
             # retry back-off ran past the deadline (timeout_s=4 ended after 8-12 s).
             try:
-                _knock(host, port, max(0.1, min(_CONNECT_TRY_S, deadline - time.monotonic())))
-                store = dist.TCPStore(host, port, world, is_master=False,
-                                      timeout=timedelta(seconds=max(0.1, min(_CONNECT_TRY_S,
-                                                                             deadline - time.monotonic()))))
+                store, port = _reach_store(host, ports, world, mark, deadline)
+                where = f"{_bracket_ipv6(host)}:{port}"
                 break
             except (OSError, RuntimeError) as e:  # (refused; DistNetworkError, DistStoreError: not there yet)
                 if time.monotonic() >= deadline:
+                    moved = f", nor at the ports rank 0 moves to ({', '.join(map(str, ports[1:]))})" if ports[1:] else ""
                     raise AsrkitError(f"rank {info.rank} of {world}: nothing answered at {where} (MASTER_ADDR:"
-                                      f"MASTER_PORT) within {timeout_s:.0f} s: rank 0 did not start, or failed "
+                                      f"MASTER_PORT){moved} within {timeout_s:.0f} s: rank 0 did not start, or failed "
                                       f"(its log says why), or listens elsewhere ({_first_line(e)})"
                                       f"{f'; {info.origin}' if info.origin else ''}") from None
                 time.sleep(max(0.0, min(_KNOCK_PAUSE_S, deadline - time.monotonic())))
@@ -244,6 +253,75 @@ def _join(info: DistInfo, timeout_s: float):
                 notes.pop(0)
             logger.warning("rank %d: %s; waiting (up to %.0f s in all)%s", info.rank, said, timeout_s, origin)
         time.sleep(0.05)
+
+
+def rendezvous_ports(first: int, rendezvous_id: str, tries: int = RENDEZVOUS_PORT_TRIES) -> list[int]:
+    """The ports a rendezvous named ``rendezvous_id`` may be at, in the order rank 0 tries them:
+    ``first``, then ports derived from the name (the same in every rank, on every node) in the
+    Slurm range, below the ephemeral ports."""
+    ports, i = [first], 0
+    while len(ports) < tries:
+        port = SLURM_PORT_BASE + zlib.crc32(f"{rendezvous_id}/{i}".encode()) % SLURM_PORT_SPAN
+        i += 1
+        if port not in ports:
+            ports.append(port)
+    return ports
+
+
+def _host_store(host: str, ports: list, world: int, timeout: timedelta, mark: Optional[str]):
+    """Rank 0's store at the first of ``ports`` it can bind, marked with ``mark``; (store, port)."""
+    import torch.distributed as dist
+
+    for i, port in enumerate(ports):
+        where = f"{_bracket_ipv6(host)}:{port}"
+        try:
+            store = dist.TCPStore(host, port, world, is_master=True, timeout=timeout, wait_for_workers=False,
+                                  multi_tenant=True)
+        except RuntimeError as e:
+            if "EADDRINUSE" in str(e) or "address already in use" in str(e):
+                if len(ports) == 1:
+                    raise AsrkitError(f"rank 0 cannot open the training's rendezvous at {where}: port {port} is in "
+                                      f"use (another training's? set MASTER_PORT to a free port)") from None
+                if i + 1 < len(ports):
+                    logger.warning("rank 0: port %d is in use (another program's, or another job's); the "
+                                   "rendezvous moves to port %d", port, ports[i + 1])
+                    continue
+                raise AsrkitError(f"rank 0 cannot open the training's rendezvous at {_bracket_ipv6(host)}: ports "
+                                  f"{', '.join(map(str, ports))} are all in use (set MASTER_PORT to a free port)"
+                                  ) from None
+            if "EADDRNOTAVAIL" in str(e) or "assign requested address" in str(e):
+                raise AsrkitError(f"rank 0 cannot open the training's rendezvous at {where}: {host} is not an "
+                                  f"address of this machine (MASTER_ADDR must name the node rank 0 runs on)") from None
+            raise
+        if mark is not None:
+            store.set(mark, "rank 0")
+        return store, port
+    raise AssertionError("no port to try")  # (ports is never empty)
+
+
+def _reach_store(host: str, ports: list, world: int, mark: Optional[str], deadline: float):
+    """(store, port): rank 0's store at the first of ``ports`` that answers and, with a ``mark``,
+    holds it; OSError or RuntimeError when none does yet (the last one's)."""
+    import time
+
+    import torch.distributed as dist
+
+    failure: Exception = OSError("no port to try")
+    for port in ports:
+        try_s = max(0.1, min(_CONNECT_TRY_S, deadline - time.monotonic()))
+        try:
+            _knock(host, port, try_s)
+            # wait_for_workers=False: a client that waits adds itself to the store's count of workers,
+            # a key written into another training's store
+            store = dist.TCPStore(host, port, world, is_master=False, timeout=timedelta(seconds=try_s),
+                                  wait_for_workers=False)
+            if mark is None or store.check([mark]):
+                return store, port
+            del store  # another training's store, or rank 0's before it marked it: not joined
+            failure = OSError(f"port {port} is another rendezvous's")
+        except (OSError, RuntimeError) as e:  # (refused; DistNetworkError, DistStoreError: not there yet)
+            failure = e
+    raise failure
 
 
 # Between two knocks at a port that refused (a refusal is at once: without a pause the wait spins).
@@ -497,7 +575,8 @@ def _from_torchrun(env: Mapping[str, str]) -> DistInfo:
         f"RANK={rank} and WORLD_SIZE={world_size} in the environment, not torchrun's: where no launcher started this "
         f"process with its peers (left from an earlier job, or exported), unset them to train as one process")
     return _checked(rank, local_rank, world_size, env.get("MASTER_ADDR", "127.0.0.1"),
-                    _int(env, "MASTER_PORT") if "MASTER_PORT" in env else 29500, origin)
+                    _int(env, "MASTER_PORT") if "MASTER_PORT" in env else 29500, origin,
+                    env.get(RENDEZVOUS_ID_VAR, "").strip())
 
 
 def _from_slurm(env: Mapping[str, str]) -> DistInfo:
@@ -518,6 +597,7 @@ def _from_slurm(env: Mapping[str, str]) -> DistInfo:
             raise AsrkitError("Slurm task without SLURM_JOB_NODELIST: cannot tell the master node "
                               "(set MASTER_ADDR)")
         master_addr = first_host(nodelist)
+    rendezvous_id = ""
     if "MASTER_PORT" in env:
         master_port = _int(env, "MASTER_PORT")
     else:
@@ -525,10 +605,12 @@ def _from_slurm(env: Mapping[str, str]) -> DistInfo:
         if not job_id:
             raise AsrkitError("Slurm task without SLURM_JOB_ID: cannot derive the master port (set MASTER_PORT)")
         master_port = slurm_port(_int({"SLURM_JOB_ID": job_id}, "SLURM_JOB_ID"))
+        # (the step too: a batch script's second srun is a rendezvous of its own)
+        rendezvous_id = f"slurm-{job_id.strip()}.{env.get('SLURM_STEP_ID', '').strip()}"
     # An `srun -n2 --pty bash` shell has them too, for every command typed in it.
     origin = (f"SLURM_PROCID={rank} and {world_key}={world_size}, an srun step's: where this is none of its "
               f"tasks (a command typed in an `srun --pty` shell), unset SLURM_PROCID to train as one process")
-    return _checked(rank, local_rank, world_size, master_addr, master_port, origin)
+    return _checked(rank, local_rank, world_size, master_addr, master_port, origin, rendezvous_id)
 
 
 def reserve_port(host: str = "127.0.0.1") -> "socket.socket":
@@ -611,7 +693,7 @@ def _int(env: Mapping[str, str], key: str) -> int:
 
 
 def _checked(rank: int, local_rank: int, world_size: int, master_addr: str, master_port: int,
-             origin: str = "") -> DistInfo:
+             origin: str = "", rendezvous_id: str = "") -> DistInfo:
     if world_size < 1:
         raise AsrkitError(f"world size {world_size} must be at least 1")
     if not 0 <= rank < world_size:
@@ -622,7 +704,7 @@ def _checked(rank: int, local_rank: int, world_size: int, master_addr: str, mast
         raise AsrkitError("the master address is empty (MASTER_ADDR set to ''?)")
     if not 0 < master_port < 65536:
         raise AsrkitError(f"master port {master_port} is not a TCP port")
-    return DistInfo(rank, local_rank, world_size, master_addr, master_port, origin)
+    return DistInfo(rank, local_rank, world_size, master_addr, master_port, origin, rendezvous_id)
 
 
 def _bracket_ipv6(addr: str) -> str:

@@ -12,6 +12,7 @@ import contextlib
 import errno
 import os
 import queue
+import secrets
 import signal
 import socket
 import subprocess
@@ -21,6 +22,7 @@ import time
 from collections import deque
 from typing import Iterator, Optional
 
+from asrkit.launch.distributed import RENDEZVOUS_ID_VAR
 from asrkit.launch.job import (FailureWarnings, JobResult, KeptLogs, Launch, LaunchResult, check_logs, log_error,
                                log_footer, log_header, make_log_dir, rotate_log)
 from asrkit.utils.errors import AsrkitError
@@ -143,7 +145,7 @@ class _Job:
         except OSError as e:
             raise AsrkitError(f"cannot start {what} (log {self.log}): no port for its tasks' rendezvous: "
                               f"{e.strerror}") from None
-        envs = _task_envs(launch.ntasks, launch.thread_env(), port)
+        envs = _task_envs(launch.ntasks, launch.thread_env(), port, _rendezvous_id(index))
         make_log_dir(self.log)
         rotate_log(self.log, kept)  # an earlier run's log is kept as <log>.<N>, never overwritten
         try:
@@ -341,16 +343,23 @@ def _run(launch: Launch, indexes: list[int], max_jobs_run: int) -> Iterator[JobR
         reaper.close(clean=stopped)
 
 
-def _task_envs(ntasks: int, extra: dict, port: Optional[int]) -> list[Optional[dict]]:
+def _task_envs(ntasks: int, extra: dict, port: Optional[int], rendezvous_id: str) -> list[Optional[dict]]:
     if ntasks == 1:
         return [dict(os.environ, **extra) if extra else None]  # None: the launcher's environment unchanged
     envs = []
     for rank in range(ntasks):
         env = dict(os.environ, **extra)
+        # RENDEZVOUS_ID_VAR: the port was found free and let go, and may be taken before rank 0
+        # binds it; asrkit-train's rank 0 then moves on (distributed.rendezvous_ports).
         env.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(ntasks), LOCAL_WORLD_SIZE=str(ntasks),
-                   MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+                   MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), **{RENDEZVOUS_ID_VAR: rendezvous_id})
         envs.append(env)
     return envs
+
+
+def _rendezvous_id(index: int) -> str:
+    """A name for job ``index``'s rendezvous, unique on the machine and over time."""
+    return f"local-{os.getpid()}-{index}-{secrets.token_hex(4)}"
 
 
 def _free_port() -> int:

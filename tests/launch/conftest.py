@@ -30,3 +30,22 @@ def slurm_cluster():
         yield cluster
     finally:
         cluster.stop()
+
+
+@pytest.fixture
+def another_trainings_store():
+    """``store(port=0)``: a rendezvous store of another training holding ``port`` (0: any), or None
+    when that port is not free here; each is closed at the test's end."""
+    from torch.distributed import TCPStore
+
+    stores = []
+
+    def store(port: int = 0):
+        try:
+            stores.append(TCPStore("127.0.0.1", port, 1, is_master=True, wait_for_workers=False))
+        except RuntimeError:
+            return None
+        return stores[-1]
+
+    yield store
+    stores.clear()

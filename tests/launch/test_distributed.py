@@ -129,15 +129,28 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_init_distributed_gloo_all_reduce():
-    """Two real processes with Slurm-style variables meet on a derived address and all_reduce."""
-    port = _free_port()
+@pytest.mark.parametrize("port_taken", [False, True])
+def test_init_distributed_gloo_all_reduce(port_taken, another_trainings_store):
+    """Two real processes with Slurm-style variables meet on a derived address and all_reduce.
+
+    port_taken: the port derived from the job id is another training's store (a job 20000 ids
+    away on the same node): rank 0 stopped with 'port ... is in use' and rank 1 joined that
+    store, counted among its ranks. Rank 0 now moves to a port both derive from the job, and
+    rank 1 joins only the store marked as this job's."""
+    port, job, other = _free_port(), 1, None
+    if port_taken:
+        for job in range(4711, 4811):
+            other = another_trainings_store(slurm_port(job))
+            if other is not None:
+                break
+        assert other is not None
+        port, keys = slurm_port(job), other.num_keys()
     procs = []
     for rank in range(2):
         env = dict(os.environ, OMP_NUM_THREADS="1", SLURM_PROCID=str(rank), SLURM_STEP_ID="0", SLURM_NTASKS="2",
-                   SLURM_LOCALID=str(rank), SLURM_JOB_NODELIST="127.0.0.1", SLURM_JOB_ID="1",
+                   SLURM_LOCALID=str(rank), SLURM_JOB_NODELIST="127.0.0.1", SLURM_JOB_ID=str(job),
                    MASTER_PORT=str(port), CUDA_VISIBLE_DEVICES="")
-        for key in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR"):
+        for key in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR") + (("MASTER_PORT",) if port_taken else ()):
             env.pop(key, None)
         procs.append(subprocess.Popen([sys.executable, str(Path(__file__).with_name("gloo_all_reduce.py"))], env=env, stdout=subprocess.PIPE,
                                       stderr=subprocess.PIPE, text=True))
@@ -147,6 +160,25 @@ def test_init_distributed_gloo_all_reduce():
     got = sorted(out.strip() for out, _ in outs)
     # Not started by slurmd here: no node name or GPU count from Slurm.
     assert got == [f"rank {r}/2 local {r} master 127.0.0.1:{port} gloo sum 3 node - gpus -" for r in (0, 1)]
+    if port_taken:
+        assert f"rank 0: port {port} is in use" in outs[0][1], outs[0][1]
+        assert other.num_keys() == keys
+
+
+def test_a_rendezvous_whose_ports_are_all_taken_is_one_line(another_trainings_store):
+    """Rank 0 moves from a taken port to the next of the run's; when every one is taken it stops
+    with one line naming them (in-process: no peer is needed to get there)."""
+    from asrkit.launch.distributed import rendezvous_ports
+
+    for n in range(100):
+        ports = rendezvous_ports(_free_port(), f"slurm-{n}.0")
+        if all(another_trainings_store(port) is not None for port in ports):
+            break
+    else:
+        pytest.fail("no run whose ports are all free here")
+    with pytest.raises(AsrkitError, match=rf"^rank 0 cannot open the training's rendezvous at 127\.0\.0\.1: ports "
+                                          rf"{', '.join(map(str, ports))} are all in use \(set MASTER_PORT"):
+        init_distributed(DistInfo(0, 0, 2, "127.0.0.1", ports[0], rendezvous_id=f"slurm-{n}.0"), "gloo", timeout_s=5)
 
 
 def test_init_distributed_nccl_without_gpu_is_a_clear_error():

@@ -194,6 +194,27 @@ def test_a_command_binding_master_port_itself_gets_it(tmp_path, asrkit):
     assert sorted(body) == ["rank 0 got hello", "rank 1 sent"], body
 
 
+def test_a_port_taken_before_rank_0_binds_it_moves_the_rendezvous(tmp_path, monkeypatch, another_trainings_store):
+    """MASTER_PORT is found free and let go (above), so another program may take it before rank 0
+    binds it: rank 0 stopped with 'port ... is in use', and rank 1 joined whatever held the port,
+    here another training's store, counted among its ranks. The port is that store's from the
+    start (no timing): rank 0 moves on, rank 1 follows to the store marked as this job's, and the
+    other store is left as it was."""
+    import asrkit.launch.local as local
+
+    other = another_trainings_store()
+    keys = other.num_keys()
+    monkeypatch.setattr(local, "_free_port", lambda: other.port)
+    script = Path(__file__).with_name("gloo_all_reduce.py")
+    result = run_local(Launch(join_command([sys.executable, str(script)]), str(tmp_path / "g.log"), ntasks=2),
+                       show_progress=False)
+    text = (tmp_path / "g.log").read_text()
+    assert not result.failed, text
+    assert sorted(re.findall(r"rank (\d)/2 local \d master \S+ gloo sum (\d+)", text)) == [("0", "3"), ("1", "3")], text
+    assert f"rank 0: port {other.port} is in use" in text
+    assert other.num_keys() == keys
+
+
 def test_a_failing_task_stops_its_peers(tmp_path):
     # Rank 1 fails at once; rank 0 would sleep 10 minutes (a peer blocked in a collective). The
     # bound is far from both a loaded machine's start-up time and the sleep, so it needs no timing.
