@@ -1,12 +1,14 @@
 """asr.sh stage 1 writes dump/<set>/utt2sample_rate (each utterance's audio rate as read, before
 --resample) beside utt2num_frames, for dumped features and for a raw training set alike: asrkit-train
 records the rates it resampled up from in model.pt (docs/decoding.md). yesno's 8 kHz audio into a
-16 kHz fbank config with --fbank-args --resample."""
+16 kHz fbank config with --fbank-args --resample. Without it, a set at another rate than the config's
+stops stage 1 before any set's features are made."""
 from __future__ import annotations
 
 import pytest
 
 from recipe_helpers import read_table, run_sh
+from user_corpus import an4_recordings
 
 
 @pytest.mark.parametrize("feats_type", ["fbank", "raw"])
@@ -21,3 +23,22 @@ def test_stage1_writes_utt2sample_rate(recipe_dir, yesno_root, feats_type):
         rates = read_table(dump / "utt2sample_rate")
         assert set(rates) == set(read_table(dump / "utt2num_frames")) == set(read_table(dump / "text")), name
         assert set(rates.values()) == {"8000"}, name
+
+
+def test_a_test_set_at_another_rate_stops_stage1_before_any_features(recipe_dir, yesno_root, an4_root):
+    """Stage 1 made the sets one at a time: data/test at 16 kHz for yesno's 8 kHz config failed only
+    once the training and validation sets' features were made (hours on a large corpus). Every
+    set's first utterance is now read with the run's feature options before any set's features."""
+    recipe = recipe_dir("yesno")
+    run_sh(["./run.sh", "--yesno-root", str(yesno_root), "--stop-stage", "0"], cwd=recipe)
+    scp = recipe / "data/test/wav.scp"
+    utts = list(read_table(scp))
+    wavs = [w for w, _, _ in an4_recordings(an4_root, len(utts))]
+    scp.write_text("".join(f"{u} {w}\n" for u, w in zip(utts, wavs)))
+    proc = run_sh(["./run.sh", "--stage", "1", "--stop-stage", "1"], cwd=recipe, check=False)
+    assert proc.returncode == 1 and proc.stderr.splitlines()[-1] == (
+        f"asr.sh: ERROR: stage 1: data/test (checked before any set's features): utterance '{utts[0]}': sample rate "
+        f"16000 Hz does not match the fbank config's sample_frequency 8000 Hz (add --resample to resample it, in a "
+        f"recipe ./run.sh --fbank-args --resample; or set --sample-frequency 16000 if the corpus is all at 16000 Hz) "
+        f"[data/test/wav.scp: {wavs[0]}]"), proc.stderr
+    assert not list((recipe / "dump").glob("*/feats.scp")), "features were made before the check"

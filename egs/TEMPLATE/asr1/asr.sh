@@ -408,6 +408,38 @@ check_dump() {
 }
 
 # Number of pieces for a data dir: never more than its utterances.
+# check_first_rates <set>...: the first utterance of each data/<set> through one asrkit-compute-fbank
+# with the run's feature options, written nowhere: a sample rate they do not take (no --resample)
+# stops the run with compute-fbank's own message, naming the set and its utterance. Any other
+# failure of those utterances is the features' to skip and count, as for the rest.
+check_first_rates() {
+  local tmp k=0 set err first where rest
+  local sets=("$@")
+  tmp=$(mktemp -d "${TMPDIR:-/tmp}/asr.sh.rate.XXXXXX")
+  # Set k's first utterance as utterance k of recording k (ids may recur across sets).
+  for set in "${sets[@]}"; do
+    k=$((k + 1))
+    if [ -f "data/$set/segments" ]; then
+      awk -v k="$k" 'NR == 1 { print k, k, $3, $4; exit }' "data/$set/segments" >> "$tmp/segments"
+      awk -v k="$k" -v r="$(awk '{ print $2; exit }' "data/$set/segments")" \
+        '$1 == r { sub(/^[^ \t]+/, k); print; exit }' "data/$set/wav.scp" >> "$tmp/wav.scp"
+    else
+      printf '%s %s 0 -1\n' "$k" "$k" >> "$tmp/segments"
+      awk -v k="$k" 'NR == 1 { sub(/^[^ \t]+/, k); print; exit }' "data/$set/wav.scp" >> "$tmp/wav.scp"
+    fi
+  done
+  # shellcheck disable=SC2086  # $fbank_args: options, split as for the features
+  asrkit-compute-fbank --config "$fbank_config" $fbank_args --max-bad-percent 100 --segments "$tmp/segments" \
+    "scp:$tmp/wav.scp" ark:/dev/null 2> "$tmp/log" || stop_if_interrupted "$?"
+  err=$(sed -n "/^ERROR (asrkit-compute-fbank): utterance '[0-9]*': .*does not match the fbank config's sample_frequency/{
+    s/^ERROR (asrkit-compute-fbank): //p; q; }" "$tmp/log")
+  rm -rf "$tmp"
+  [ -n "$err" ] || return 0
+  k=${err#utterance \'}; k=${k%%\'*}; set=${sets[k - 1]}
+  first=$(awk '{ print $1; exit }' "data/$set/$([ -f "data/$set/segments" ] && echo segments || echo wav.scp)")
+  rest=${err#utterance \'$k\': }; where="[$tmp/wav.scp:$k: "
+  die "stage 1: data/$set (checked before any set's features): utterance '$first': ${rest//"$where"/[data/$set/wav.scp: }"
+}
 pieces() { local n; n=$(wc -l < "$1/utt2spk"); [ "$n" -lt "$nj" ] && echo "$n" || echo "$nj"; }
 # How the training's last run ended (done, budget, killed, ...; empty before any), from asrkit-train's record.
 last_run_status() {
@@ -441,13 +473,26 @@ if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
     fi
   fi
   # Each set once, even when the validation set is also decoded.
-  for set in $(printf '%s\n' $feats_train_set $valid_set $test_sets | awk '!seen[$0]++'); do
-    out=$dumpdir/$set
+  stage1_sets=$(printf '%s\n' $feats_train_set $valid_set $test_sets | awk '!seen[$0]++')
+  declare -A set_inputs=()
+  to_make=()
+  for set in $stage1_sets; do
     kind=fbank
     [ "$feats_type" = raw ] && [ "$set" = "$feats_train_set" ] && kind=raw
     # (.made_from: a speed-perturbed copy's own inputs, its source audio's stamp included, which
     # its 'sox ... |' entries do not show)
-    inputs="$(fingerprint "data/$set"/{wav.scp,segments,text,utt2spk,spk2utt,.made_from} "$fbank_config") $(audio_stamp "data/$set/wav.scp") $kind $fbank_args"
+    set_inputs[$set]="$(fingerprint "data/$set"/{wav.scp,segments,text,utt2spk,spk2utt,.made_from} "$fbank_config") $(audio_stamp "data/$set/wav.scp") $kind $fbank_args"
+    up_to_date "$dumpdir/$set/.done" "${set_inputs[$set]}" && continue
+    # Every set to make is checked before any set's features: its tables, and its first
+    # utterance's sample rate against the fbank options. One set at a time, a test set at another
+    # rate than the config's failed only after the training set's features were made (hours).
+    run "(above)" asrkit-validate-data-dir --no-feats "data/$set"
+    to_make+=("$set")
+  done
+  [ ${#to_make[@]} -eq 0 ] || check_first_rates "${to_make[@]}"
+  for set in $stage1_sets; do
+    out=$dumpdir/$set
+    inputs=${set_inputs[$set]}
     if up_to_date "$out/.done" "$inputs"; then log "stage 1: $out done already"; continue; fi
     if [ -f "$out/.done" ]; then
       # e.g. stage 0 run again on a changed corpus: the old features would train or test on the
@@ -461,7 +506,6 @@ if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
       # batching) and utt2sample_rate (asrkit-train records the rates resampled up in the model)
       # come with it. Utterances whose audio fails are dropped as in the fbank case.
       log "stage 1: raw audio for data/$set -> $out (fbank computed while training; CMVN from a pass over it)"
-      run "(above)" asrkit-validate-data-dir --no-feats "data/$set"
       mkdir -p "$out/log"
       for f in wav.scp segments text utt2spk spk2utt; do [ ! -f "data/$set/$f" ] || cp "data/$set/$f" "$out/$f"; done
       # The options the workers compute fbank with, --fbank-args included (asrkit-train packs
@@ -480,7 +524,6 @@ if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
       continue
     fi
     log "stage 1: features for data/$set -> $out"
-    run "(above)" asrkit-validate-data-dir --no-feats "data/$set"
     n=$(pieces "data/$set")
     run "(above)" asrkit-split-data-dir --per-utt "data/$set" "$n"
     split=data/$set/split$n
