@@ -501,8 +501,8 @@ def test_docs_invocations_give_the_required_options():
     """A documented invocation that gives options gives the command's required ones too (a bare
     command name in prose gives none and is not one): README and docs/decoding.md marked a model
     with ``asrkit-pack-model --upsampled-from 8000 ...``, which stops at click's ``Missing option
-    '--decode-config'``. Inline code spans may run over a line end, so each doc's prose is joined
-    into one line here."""
+    '--decode-config'``. Inline code spans may run over a line end, so each paragraph of prose is
+    joined into one line here."""
     required: Dict[str, List[List[str]]] = {}
     for name in command_names():
         cmd = importlib.import_module(f"asrkit.cli.{name.replace('-', '_')}").main
@@ -510,8 +510,9 @@ def test_docs_invocations_give_the_required_options():
     bad: List[str] = []
     for doc in DOCS:
         spans = [(line, text) for line, text in snippets(doc)]
-        prose = re.sub(r"```.*?```", "", doc.read_text(encoding="utf-8"), flags=re.S)
-        spans += [(0, m.group(1)) for m in re.finditer(r"`([^`]+)`", prose.replace("\n", " "))]
+        prose = re.sub(r"```.*?```|``.*?``", "", doc.read_text(encoding="utf-8"), flags=re.S)
+        for paragraph in prose.split("\n\n"):  # (an odd backtick then shifts one paragraph's pairs only)
+            spans += [(0, m.group(1)) for m in re.finditer(r"`([^`]+)`", paragraph.replace("\n", " "))]
         for line, text in spans:
             for name, args in usages(COMMAND, text):
                 opts = given_options(args)
