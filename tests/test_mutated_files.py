@@ -63,6 +63,10 @@ CASES = [
     ("lm.pt", "delete-middle", "decode --lm"),
     ("train/feats.scp", "nul-in-value", "train"),
     ("train/text", "invalid-utf8", "train"),
+    ("f8.wav", "truncate-half", "train from audio"),
+    ("spk2utt", "nul-in-value", "compute-cmvn --spk2utt"),
+    ("utt2spk", "flip-byte", "apply-cmvn --utt2spk"),
+    ("a16.sph", "number@", "decode"),
 ]
 
 
