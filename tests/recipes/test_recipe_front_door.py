@@ -3,6 +3,7 @@ Each case must fail with one line before any stage works, or work."""
 from __future__ import annotations
 
 import os
+import pwd
 import shutil
 from pathlib import Path
 
@@ -99,6 +100,39 @@ def test_a_recipe_directory_this_user_cannot_write_is_named_before_stage_0(recip
         # a --dumpdir whose folders are not there yet is made by mkdir -p, as before
         run_sh(without_root_override(["./run.sh", "--stop-stage", "0", "--dumpdir", str(tmp_path / "new/a/dump")]),
                cwd=recipe)
+    finally:
+        recipe.chmod(0o755)
+
+
+def test_a_results_file_this_user_cannot_write_is_named_before_stage_1(recipe_dir, tmp_path):
+    """A read-only RESULTS.md (or a recipe directory where it cannot be made) failed only at stage 6,
+    after the training. It is named with the other directories when stage 6 is in the range."""
+    recipe = recipe_dir("yesno")
+    (recipe / "RESULTS.md").write_text("# results\n")
+    (recipe / "RESULTS.md").chmod(0o444)
+    proc = run_sh(without_root_override(["./run.sh", "--stage", "1"]), cwd=recipe, check=False)
+    assert proc.returncode == 1 and proc.stderr.strip().splitlines()[-1] == (
+        "asr.sh: ERROR: cannot write RESULTS.md (-r--r--r--): "
+        f"{pwd.getpwuid(os.geteuid()).pw_name} may not write it, and stage 6 adds its rows "
+        "there; make it writable (chmod u+w RESULTS.md), or give --results a file of yours"), proc.stderr
+    assert not (recipe / "dump").exists()
+    # not asked when stage 6 is not run: the run goes on to its next check (no data/ yet)
+    proc = run_sh(without_root_override(["./run.sh", "--stage", "1", "--stop-stage", "5"]), cwd=recipe, check=False)
+    assert "RESULTS.md" not in proc.stderr and "no data/train_nodev" in proc.stderr, proc.stderr
+    (recipe / "RESULTS.md").unlink()
+    for d in ("data", "dump", "exp"):
+        (tmp_path / "mine" / d).mkdir(parents=True)
+        (recipe / d).symlink_to(tmp_path / "mine" / d)
+    recipe.chmod(0o555)
+    try:
+        proc = run_sh(without_root_override(["./run.sh", "--stage", "1"]), cwd=recipe, check=False)
+        assert proc.returncode == 1 and proc.stderr.strip().splitlines()[-1].startswith(
+            f"asr.sh: ERROR: cannot make RESULTS.md in {recipe}: "), proc.stderr
+        assert proc.stderr.strip().endswith("and stage 6 adds its rows to it; give --results a file in a folder of "
+                                            "yours"), proc.stderr
+        proc = run_sh(without_root_override(["./run.sh", "--stage", "1", "--results", str(tmp_path / "R.md")]),
+                      cwd=recipe, check=False)
+        assert "RESULTS.md" not in proc.stderr and "no data/train_nodev" in proc.stderr, proc.stderr
     finally:
         recipe.chmod(0o755)
 

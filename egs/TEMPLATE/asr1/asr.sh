@@ -239,6 +239,15 @@ done
 if [ -z "$results" ] || [ -d "$results" ] || [ ! -d "$(dirname -- "$results")" ]; then
   die "--results '$results': give a file to append the rows to, in a folder that exists (default: RESULTS.md)"
 fi
+# ... and one this user cannot write (a shared checkout's RESULTS.md, read-only) failed there too,
+# after the training (hours): checked with the directories above when stage 6 is in the range.
+if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
+  if [ -e "$results" ]; then
+    [ -w "$results" ] || die "cannot write $results ($(stat -L -c %A -- "$results")): $(id -un) may not write it, and stage 6 adds its rows there; make it writable (chmod u+w $results), or give --results a file of yours"
+  else
+    [ -w "$(dirname -- "$results")" ] || die "cannot make $results in $(cd "$(dirname -- "$results")" && pwd): $(id -un) cannot write there, and stage 6 adds its rows to it; give --results a file in a folder of yours"
+  fi
+fi
 # A set named twice was decoded once and scored twice: two identical rows in RESULTS.md.
 read -ra _ts <<< "$test_sets"
 _dup=$(printf '%s\n' ${_ts[@]+"${_ts[@]}"} | sort | uniq -d | sed -n 1p)
