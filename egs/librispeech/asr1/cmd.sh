@@ -4,6 +4,9 @@
 #   train_cmd:  CPU work (feature extraction, CMVN, tokenizer, scoring)
 #   cuda_cmd:   training (asr.sh adds --gpu <ngpu>, and --num-nodes <num-nodes> when above 1)
 #   decode_cmd: decoding pieces (asr.sh adds --gpu <decode-ngpu>)
+# --max-jobs-run N in a line runs at most N of its jobs at once, as with run.pl (default on this
+# machine: its CPU cores; on Slurm no limit, and with it sbatch --array=1-<nj>%N), e.g.
+#   export decode_cmd="asrkit-launch --backend local --max-jobs-run 2"
 
 # On this machine:
 export train_cmd="asrkit-launch --backend local"
