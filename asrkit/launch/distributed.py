@@ -176,19 +176,21 @@ def _join(info: DistInfo, timeout_s: float):
     import torch.distributed as dist
 
     host, world = info.master_addr, info.world_size
-    # A picked port may be taken by the time rank 0 binds it (asrkit-launch lets it go for its
-    # command to bind, and a Slurm job id's port is another job's 20000 ids on): rank 0 then moves
-    # to the next of the ports every rank derives alike, and marks its store with the rendezvous's
-    # name, so that a rank never joins another training's store found at a port (it counted
-    # itself among that training's ranks).
-    ports = rendezvous_ports(info.master_port, info.rendezvous_id) if info.rendezvous_id else [info.master_port]
-    mark = f"asrkit/rendezvous/{info.rendezvous_id}" if info.rendezvous_id else None
     where = f"{_bracket_ipv6(host)}:{info.master_port}"
     deadline = time.monotonic() + timeout_s
     # torchrun's agent hosts the store at its MASTER_ADDR:MASTER_PORT (its rank 0 only a client)
     agent = (os.environ.get("TORCHELASTIC_USE_AGENT_STORE") == "True" and os.environ.get("MASTER_ADDR") == host
              and os.environ.get("MASTER_PORT") == str(info.master_port))
     hosts = not agent and info.rank == 0
+    # A picked port may be taken by the time rank 0 binds it (asrkit-launch lets it go for its
+    # command to bind, and a Slurm job id's port is another job's 20000 ids on): rank 0 then moves
+    # to the next of the ports every rank derives alike, and marks its store with the rendezvous's
+    # name, so that a rank never joins another training's store found at a port (it counted
+    # itself among that training's ranks). Not torchrun's agent's store, bound before its ranks
+    # start and never marked (a name inherited from an asrkit-launch task around torchrun).
+    named = bool(info.rendezvous_id) and not agent
+    ports = rendezvous_ports(info.master_port, info.rendezvous_id) if named else [info.master_port]
+    mark = f"asrkit/rendezvous/{info.rendezvous_id}" if named else None
     full = timedelta(seconds=timeout_s)
     if hosts:
         store, port = _host_store(host, ports, world, full, mark)

@@ -181,6 +181,24 @@ def test_a_rendezvous_whose_ports_are_all_taken_is_one_line(another_trainings_st
         init_distributed(DistInfo(0, 0, 2, "127.0.0.1", ports[0], rendezvous_id=f"slurm-{n}.0"), "gloo", timeout_s=5)
 
 
+def test_torchruns_agent_store_is_joined_whatever_rendezvous_name_was_inherited(another_trainings_store, monkeypatch):
+    """torchrun started inside an asrkit-launch --ntasks task passes the task's ASRKIT_RENDEZVOUS_ID
+    on to its ranks; its agent's store, already bound, holds no such name, and rank 0 must join it
+    all the same (it waited for a mark that never came)."""
+    import torch.distributed as dist
+
+    agent = another_trainings_store()
+    for name, value in {"TORCHELASTIC_USE_AGENT_STORE": "True", "MASTER_ADDR": "127.0.0.1",
+                        "MASTER_PORT": str(agent.port)}.items():
+        monkeypatch.setenv(name, value)
+    info = DistInfo(0, 0, 1, "127.0.0.1", agent.port, rendezvous_id="local-1-1-0")
+    try:
+        assert init_distributed(info, "gloo", timeout_s=5) == "gloo"
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+
+
 def test_init_distributed_nccl_without_gpu_is_a_clear_error():
     import torch
 
