@@ -497,28 +497,59 @@ def test_help_examples_are_shown_as_written(name):
         assert not second.startswith("-") or first.endswith("\\"), f"asrkit-{name}: {first!r} needs a '\\'"
 
 
-def test_docs_invocations_give_the_required_options():
-    """A documented invocation that gives options gives the command's required ones too (a bare
-    command name in prose gives none and is not one): README and docs/decoding.md marked a model
-    with ``asrkit-pack-model --upsampled-from 8000 ...``, which stops at click's ``Missing option
-    '--decode-config'``. Inline code spans may run over a line end, so each paragraph of prose is
-    joined into one line here."""
+def _prose_spans(text: str) -> Iterator[Tuple[int, str]]:
+    """(line, text) of every inline code span, one that runs over a line end joined into one line.
+    Code blocks and ``double-backtick`` spans are left out (one of shell characters holds a lone
+    backtick), and the spans are paired a paragraph at a time: an odd backtick shifts one
+    paragraph's pairs only."""
+    text = re.sub(r"```.*?```|``.*?``", lambda m: "\n" * m.group(0).count("\n"), text, flags=re.S)
+    line = 1
+    for paragraph in text.split("\n\n"):
+        for m in re.finditer(r"`([^`]+)`", paragraph):
+            yield line + paragraph[:m.start()].count("\n"), m.group(1).replace("\n", " ")
+        line += paragraph.count("\n") + 2
+
+
+def _invocations_lacking_required(where: str, spans: Iterator[Tuple[int, str]]) -> List[str]:
+    """An invocation that gives options but not the command's required ones. A bare command name
+    gives none and is not one; nor is a command with option names alone (``asrkit-decode --feats``,
+    ``asrkit-compute-fbank --resample``: the docs' way to name an option of it, 20 times)."""
     required: Dict[str, List[List[str]]] = {}
     for name in command_names():
         cmd = importlib.import_module(f"asrkit.cli.{name.replace('-', '_')}").main
         required[f"asrkit-{name}"] = [p.opts for p in cmd.params if isinstance(p, click.Option) and p.required]
     bad: List[str] = []
+    for line, text in spans:
+        for name, args in usages(COMMAND, text):
+            opts = given_options(args)
+            if not opts or {"--print-config", "--help"} & set(opts) or "..." in args:
+                continue
+            if all(OPTION.match(w) for w in re.split(r"[\s/]+", args.strip())):  # (names an option)
+                continue
+            for names in required.get(name.replace(" ", "-"), []):
+                if not set(names) & set(opts):
+                    bad.append(f"{where}:{line}: {name} without {names[0]}: {text.strip()[:120]}")
+    return sorted(set(bad))
+
+
+def test_docs_invocations_give_the_required_options():
+    """A documented invocation that gives options gives the command's required ones too: README and
+    docs/decoding.md marked a model with ``asrkit-pack-model --upsampled-from 8000 ...``, which
+    stops at click's ``Missing option '--decode-config'``."""
+    bad: List[str] = []
     for doc in DOCS:
-        spans = [(line, text) for line, text in snippets(doc)]
-        prose = re.sub(r"```.*?```|``.*?``", "", doc.read_text(encoding="utf-8"), flags=re.S)
-        for paragraph in prose.split("\n\n"):  # (an odd backtick then shifts one paragraph's pairs only)
-            spans += [(0, m.group(1)) for m in re.finditer(r"`([^`]+)`", paragraph.replace("\n", " "))]
-        for line, text in spans:
-            for name, args in usages(COMMAND, text):
-                opts = given_options(args)
-                if not opts or {"--print-config", "--help"} & set(opts) or "..." in args:
-                    continue
-                for names in required.get(name.replace(" ", "-"), []):
-                    if not set(names) & set(opts):
-                        bad.append(f"{_rel(doc)}:{line or '?'}: {name} without {names[0]}: {text.strip()[:120]}")
-    assert not bad, "\n".join(sorted(set(bad)))
+        spans = list(snippets(doc)) + list(_prose_spans(doc.read_text(encoding="utf-8")))
+        bad += _invocations_lacking_required(_rel(doc), iter(spans))
+    assert not bad, "\n".join(bad)
+
+
+def test_an_option_named_with_its_command_is_no_invocation():
+    """``asrkit-align --word-rule`` in prose names an option, as the docs name ``asrkit-decode
+    --feats``; only an invocation (an option given a value, arguments) must give ``--model``."""
+    prose = ("The word times (`asrkit-align --word-rule`, `asrkit-align\n--segments/--channel`) and\n"
+             "`asrkit-pack-model --upsampled-from 8000 exp/a/model.avg.pt exp/a/final.pt`.\n\n"
+             "`asrkit-align --word-rule spike m.wav t.txt ctm`")
+    bad = _invocations_lacking_required("doc", _prose_spans(prose))
+    assert bad == ["doc:3: asrkit-pack-model without --decode-config: asrkit-pack-model --upsampled-from 8000 "
+                   "exp/a/model.avg.pt exp/a/final.pt",
+                   "doc:5: asrkit-align without --model: asrkit-align --word-rule spike m.wav t.txt ctm"], bad
