@@ -466,17 +466,37 @@ def test_docs_job_arrays_of_compute_fbank_write_utt2num_frames_per_job():
         cmd = importlib.import_module(f"asrkit.cli.{name.replace('-', '_')}").main
         joined = re.sub(r"\\\n\s*", " ", "\n".join(_help_examples(cmd.help)))
         examples += [(f"asrkit-{name} --help", text) for text in joined.split("\n")]
-    bad: List[str] = []
-    for where, text in examples:
-        if not re.search(r"\bJOB=\d", text):
-            continue
-        for name, args in usages(COMMAND, text):
-            if name.replace(" ", "-") != "asrkit-compute-fbank" or not re.search(r"\bark,scp:\S*JOB", args):
-                continue
-            frames = re.search(r"--write-utt2num-frames[ =](\S+)", args)
-            if not frames or "JOB" not in frames.group(1):
-                bad.append(f"{where}: one utt2num_frames for every job: {text.strip()[:120]}")
+    bad = [f"{where}: one utt2num_frames for every job: {text.strip()[:120]}"
+           for where, text in examples if _one_utt2num_frames_for_all_jobs(text)]
     assert not bad, "\n".join(bad)
+
+
+def _one_utt2num_frames_for_all_jobs(text: str) -> bool:
+    """A ``JOB=`` array's asrkit-compute-fbank writes per-job scps into one folder, where each job's
+    default utt2num_frames (``<scp-dir>/utt2num_frames``) overwrites the others', not giving a
+    ``--write-utt2num-frames`` of its own. Scps in a folder per job (``dump/JOB/feats.scp``) have
+    theirs apart."""
+    if not re.search(r"\bJOB=\d", text):
+        return False
+    for name, args in usages(COMMAND, text):
+        output = re.search(r"\bark,scp:(\S*JOB\S*)", args)
+        if name.replace(" ", "-") != "asrkit-compute-fbank" or not output:
+            continue
+        scp_dir = str(Path(output.group(1).split(",")[-1]).parent)
+        frames = re.search(r"--write-utt2num-frames[ =](\S+)", args)
+        if "JOB" not in scp_dir and (not frames or "JOB" not in frames.group(1)):
+            return True
+    return False
+
+
+def test_a_job_array_with_an_scp_folder_per_job_needs_no_utt2num_frames_option():
+    """Each job's default utt2num_frames lies beside its own scp when the scps have a folder per job;
+    one folder for all (docs/launch.md's example before 994ea61) is the fault."""
+    launch = "asrkit-launch JOB=1:8 log/fbank.JOB.log asrkit-compute-fbank scp:data/split8/JOB/wav.scp "
+    assert not _one_utt2num_frames_for_all_jobs(launch + "ark,scp:dump/JOB/feats.ark,dump/JOB/feats.scp")
+    assert _one_utt2num_frames_for_all_jobs(launch + "ark,scp:dump/feats.JOB.ark,dump/feats.JOB.scp")
+    assert not _one_utt2num_frames_for_all_jobs(
+        launch + "--write-utt2num-frames dump/utt2num_frames.JOB ark,scp:dump/feats.JOB.ark,dump/feats.JOB.scp")
 
 
 @pytest.mark.parametrize("name", command_names())
