@@ -46,6 +46,28 @@ def test_stage_6_scores_only_a_finished_decoding(recipe_dir):
     assert (recipe / "RESULTS.md").read_text().count("| test |") == 2
 
 
+def test_stage_1_features_whose_ark_or_cmvn_is_gone_are_made_again(recipe_dir, yesno_root):
+    """An ark deleted under dump/ (or the training set's cmvn.ark) left the set 'done already' in
+    stage 1; it was found only when training or decoding read it. Stage 1 looks for every file its
+    feats.scp names and makes such a set again, saying which file was missing."""
+    recipe = recipe_dir("yesno")
+    run_sh(["./run.sh", "--yesno-root", str(yesno_root), "--stop-stage", "0"], cwd=recipe)
+    one_set = ["./run.sh", "--stage", "1", "--stop-stage", "1", "--train-set", "train_dev", "--valid-set", "train_dev",
+               "--test-sets", "train_dev"]
+    run_sh(one_set, cwd=recipe)
+    dump = recipe / "dump/train_dev"
+    scp = (dump / "feats.scp").read_text()
+    ark = sorted((dump / "data").glob("feats.*.ark"))[-1]
+    ark.unlink()
+    proc = run_sh(one_set, cwd=recipe)
+    assert f"stage 1: {ark} is not there (deleted?): making dump/train_dev again" in proc.stderr, proc.stderr
+    assert ark.is_file() and (dump / "feats.scp").read_text() == scp
+    (dump / "cmvn.ark").unlink()
+    proc = run_sh(one_set, cwd=recipe)
+    assert "stage 1: dump/train_dev/cmvn.ark is not there (deleted?): making dump/train_dev again" in proc.stderr
+    assert (dump / "cmvn.ark").is_file()
+
+
 def test_stage_markers_are_written_whole(tmp_path):
     """Every inputs-recording .done marker of asr.sh goes through mark_done (a temporary file, then
     a rename): 'echo ... > .done' on a disk that filled at that moment left an empty marker, which

@@ -454,6 +454,17 @@ check_first_rates() {
   rest=${err#utterance \'$k\': }; where="[$tmp/wav.scp:$k: "
   die "stage 1: data/$set (checked before any set's features): utterance '$first': ${rest//"$where"/[data/$set/wav.scp: }"
 }
+# arks_missing <dump set>: the first file its feats.scp names that is not there, or nothing: an ark
+# deleted under dump/ passed the set as done, and was found only when training or decoding read
+# it. Each ark is looked at once (a stat per file, not per line). A raw set (wav.scp) has none.
+arks_missing() {
+  local ark
+  if [ ! -f "$1/feats.scp" ]; then [ -f "$1/wav.scp" ] || echo "$1/feats.scp"; return 0; fi
+  while IFS= read -r ark; do
+    [ -f "$ark" ] || { echo "$ark"; return 0; }
+  done < <(awk '{ sub(/^[^ \t]+[ \t]+/, ""); sub(/[ \t\r]+$/, ""); sub(/:[0-9]+(\[[^]]*\])?$/, "")
+                  if (!seen[$0]++) print }' "$1/feats.scp")
+}
 pieces() { local n; n=$(wc -l < "$1/utt2spk"); [ "$n" -lt "$nj" ] && echo "$n" || echo "$nj"; }
 # How the training's last run ended (done, budget, killed, ...; empty before any), from asrkit-train's record.
 last_run_status() {
@@ -488,7 +499,7 @@ if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
   fi
   # Each set once, even when the validation set is also decoded.
   stage1_sets=$(printf '%s\n' $feats_train_set $valid_set $test_sets | awk '!seen[$0]++')
-  declare -A set_inputs=()
+  declare -A set_inputs=() gone=()
   to_make=()
   for set in $stage1_sets; do
     kind=fbank
@@ -496,7 +507,13 @@ if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
     # (.made_from: a speed-perturbed copy's own inputs, its source audio's stamp included, which
     # its 'sox ... |' entries do not show)
     set_inputs[$set]="$(fingerprint "data/$set"/{wav.scp,segments,text,utt2spk,spk2utt,.made_from} "$fbank_config") $(audio_stamp "data/$set/wav.scp") $kind $fbank_args"
-    up_to_date "$dumpdir/$set/.done" "${set_inputs[$set]}" && continue
+    if up_to_date "$dumpdir/$set/.done" "${set_inputs[$set]}"; then
+      gone[$set]=$(arks_missing "$dumpdir/$set")
+      # (and the training set's CMVN stats, which stage 4 reads)
+      [ -n "${gone[$set]}" ] || [ "$set" != "$feats_train_set" ] || [ -f "$dumpdir/$set/cmvn.ark" ] \
+        || gone[$set]=$dumpdir/$set/cmvn.ark
+      [ -n "${gone[$set]}" ] || continue
+    fi
     # Every set to make is checked before any set's features: its tables, and its first
     # utterance's sample rate against the fbank options. One set at a time, a test set at another
     # rate than the config's failed only after the training set's features were made (hours).
@@ -507,8 +524,12 @@ if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
   for set in $stage1_sets; do
     out=$dumpdir/$set
     inputs=${set_inputs[$set]}
-    if up_to_date "$out/.done" "$inputs"; then log "stage 1: $out done already"; continue; fi
-    if [ -f "$out/.done" ]; then
+    if [ -n "${gone[$set]-}" ]; then
+      log "stage 1: ${gone[$set]} is not there (deleted?): making $out again"
+      rm -rf "$out"
+    elif up_to_date "$out/.done" "$inputs"; then
+      log "stage 1: $out done already"; continue
+    elif [ -f "$out/.done" ]; then
       # e.g. stage 0 run again on a changed corpus: the old features would train or test on the
       # old sets (an utterance now in test still in train).
       log "stage 1: data/$set (its tables or audio) or the feature options changed since $out was made: making it again"
