@@ -102,7 +102,12 @@ def main(config, overrides, train_dir, valid_dir, lang_dir, cmvn, norm_vars, fba
         return
     require_unless_print_config((train_dir, "--train-dir"), (lang_dir, "--lang-dir"), (exp_dir, "EXP_DIR"))
     fbank = resolve_fbank_config(train_dir, fbank_config)
-    if cfg.finetune.init and not glob.glob(os.path.join(exp_dir, "checkpoints", "epoch*.pt")):
+    from asrkit.training.stop_signal import MID_EPOCH_NAME
+
+    # (a run stopped within its first epoch left interrupted.pt alone, and resumes from it)
+    resuming = glob.glob(os.path.join(exp_dir, "checkpoints", "epoch*.pt")) or os.path.lexists(
+        os.path.join(exp_dir, "checkpoints", MID_EPOCH_NAME))
+    if cfg.finetune.init and not resuming:
         from asrkit.utils.torch_files import check_torch_file_path
 
         try:  # (a named pipe or /dev/null was 'no such model file')

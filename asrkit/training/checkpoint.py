@@ -14,7 +14,7 @@ A resume takes the newest checkpoint that can be read, warning about any newer o
 from __future__ import annotations
 
 import math
-
+import os
 import random
 import re
 from pathlib import Path
@@ -27,6 +27,7 @@ from asrkit.models.lm import FORMAT as LM_FORMAT
 from asrkit.models.lm import LMConfig, save_lm
 from asrkit.models.package import FORMAT as PACKAGE_FORMAT
 from asrkit.models.package import PackageMeta, save_package
+from asrkit.training.stop_signal import MID_EPOCH_NAME
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.logging import get_logger
 from asrkit.utils.torch_files import load_weights_only, other_content, save_torch, special_file_kind
@@ -62,6 +63,19 @@ def refuse_checkpoints_folder(exp_dir: Path) -> None:
 
 def checkpoint_path(exp_dir: Path, epoch: int) -> Path:
     return Path(exp_dir) / "checkpoints" / f"epoch{epoch}.pt"
+
+
+def mid_epoch_path(exp_dir: Path) -> Path:
+    """Where a training stopped on request within an epoch leaves its state (asrkit.training.stop_signal):
+    not an ``epoch<N>.pt``, so that listing, pruning, averaging and packing never take it, nor a
+    user's ``epoch*.pt`` pattern."""
+    return Path(exp_dir) / "checkpoints" / MID_EPOCH_NAME
+
+
+def has_checkpoints(exp_dir: Path) -> bool:
+    """Whether a run on ``exp_dir`` resumes (an epoch's checkpoint, or a mid-epoch one) rather than
+    starts afresh; needed by asrkit-train's --init (not read then) and its runs table."""
+    return bool(list_checkpoints(exp_dir)) or os.path.lexists(mid_epoch_path(exp_dir))
 
 
 def list_checkpoints(exp_dir: Path) -> Dict[int, Path]:
@@ -180,6 +194,17 @@ def _check_contents(state: Dict[str, Any], path: Path) -> None:
     if named and epoch != int(named.group(1)):
         raise bad(f"it holds the state after epoch {epoch}, not after epoch {named.group(1)} as its name says "
                   f"(a checkpoint of another run, or renamed)")
+    mid = state.get("mid_epoch")
+    if mid is not None:
+        # (a stopped run's interrupted.pt renamed epoch<N>.pt would be ranked, averaged and packed as
+        # a finished epoch)
+        if named:
+            raise bad(f"it holds a state within epoch {mid.get('epoch') if isinstance(mid, dict) else '?'}, "
+                      f"not at an epoch's end ({MID_EPOCH_NAME} renamed?)")
+        if not (isinstance(mid, dict) and _is_int(mid.get("batch")) and mid["batch"] >= 0
+                and mid.get("epoch") == (epoch if _is_int(epoch) else 0) + 1 and isinstance(mid.get("ranks"), list)
+                and mid["ranks"] and all(isinstance(r, dict) for r in mid["ranks"])):
+            raise bad("mid_epoch is not a position within the epoch after train_state's")
 
 
 def epoch_rows(state: Dict[str, Any]) -> List[Dict[str, Any]]:

@@ -38,6 +38,7 @@ from asrkit.training.exp_lock import claim_exp_dir, refuse_input_dirs
 from asrkit.training.data import FeatureDataset, load_cmvn, load_utterances, release_free_memory, warn_dev_overlap
 from asrkit.training.las_task import LASTask
 from asrkit.training.sample_rates import upsampled_rates
+from asrkit.training.stop_signal import STOP_SIGNALS, STOPPED_STATUS, StopRequest, TrainingStopped, stop_on_signals
 from asrkit.training.timing import RunRecord
 from asrkit.training.trainer import Trainer, seed_everything
 from asrkit.utils.device import resolve_device
@@ -92,14 +93,18 @@ def select_device(ngpu: Optional[int], cfg: TrainConfig, dist_info: Optional[Dis
 
 
 def train(args: TrainArgs) -> Optional[Path]:
-    """Train (or resume) into ``args.exp_dir``; returns the packed model's path on rank 0."""
+    """Train (or resume) into ``args.exp_dir``; returns the packed model's path on rank 0.
+
+    SIGUSR1 from the start on stops it with its state saved (:mod:`asrkit.training.stop_signal`):
+    :class:`TrainingStopped` is raised then, on every rank."""
     dist_info = None
     try:
         dist_info = detect_distributed()
-        if dist_info is None:
-            return _train_ranked(args, dist_info)
-        with signals_heard_in_collectives(functools.partial(_say_terminated, dist_info)):
-            return _train_ranked(args, dist_info)
+        with stop_on_signals(StopRequest()) as request:
+            if dist_info is None:
+                return _train_ranked(args, dist_info, request)
+            with signals_heard_in_collectives(functools.partial(_say_terminated, dist_info)):
+                return _train_ranked(args, dist_info, request)
     except (AsrkitError, OSError, KeyboardInterrupt) as e:  # (KeyboardInterrupt: also SIGTERM's, SIGHUP's)
         failed = e
         if dist_info is not None:
@@ -140,7 +145,7 @@ def _tell_torchrun(message: str) -> None:
         pass
 
 
-def _train_ranked(args: TrainArgs, dist_info: Optional[DistInfo]) -> Optional[Path]:
+def _train_ranked(args: TrainArgs, dist_info: Optional[DistInfo], request: StopRequest) -> Optional[Path]:
     exp = Path(args.exp_dir)
     rank = dist_info.rank if dist_info else 0
     world = dist_info.world_size if dist_info else 1
@@ -149,15 +154,20 @@ def _train_ranked(args: TrainArgs, dist_info: Optional[DistInfo]) -> Optional[Pa
     else:
         refuse_input_dirs(exp, {"--train-dir": args.train_dir, "--valid-dir": args.valid_dir, "--lang-dir": args.lang_dir})
     # Before anything is written into the exp dir: a second run into it fails here (exp_lock.py).
-    lost = failed = None
+    lost = failed = stopped = None
     try:
-        with claim_exp_dir(exp, "asrkit-train", RUN_FILES) if rank == 0 else contextlib.nullcontext():
-            out = _train_logged(args, exp, dist_info, rank, world)
+        try:
+            with claim_exp_dir(exp, "asrkit-train", RUN_FILES) if rank == 0 else contextlib.nullcontext():
+                out = _train_logged(args, exp, dist_info, rank, world, request)
+        except TrainingStopped as e:  # (every rank, at the same step; rank 0 has written the checkpoint)
+            stopped = TrainingStopped(e.message)  # (not e: its frames hold the DDP model, and so the group)
         # Only after a training that ended well: a rank that failed leaves the others waiting in
         # the barrier, and ends them by leaving the group below (its launcher would, later).
         # (Not without one of its own: train() called in a process whose group is someone else's.)
         if dist_info is not None:
             leave_distributed()
+        if stopped is not None:
+            raise stopped
         return out
     except _PeerLost as e:
         lost = str(e)
@@ -203,7 +213,8 @@ def _peer_lost(e: RuntimeError, dist_info: Optional[DistInfo], rank: int, world:
     return lost
 
 
-def _train_logged(args: TrainArgs, exp: Path, dist_info: Optional[DistInfo], rank: int, world: int) -> Optional[Path]:
+def _train_logged(args: TrainArgs, exp: Path, dist_info: Optional[DistInfo], rank: int, world: int,
+                  request: StopRequest) -> Optional[Path]:
     handler = _log_to_file(exp / "log" / "train.log") if rank == 0 else None
     runs = lost = None
     try:
@@ -212,9 +223,13 @@ def _train_logged(args: TrainArgs, exp: Path, dist_info: Optional[DistInfo], ran
             # This run's row in log/train_runs.tsv, from now on: data loading is training time too.
             found = ckpt.list_checkpoints(exp)
             done_before = max(found) if found else 0
-            runs = RunRecord(exp, fresh=not found, epochs_done=lambda: done_before)
+            runs = RunRecord(exp, fresh=not ckpt.has_checkpoints(exp), epochs_done=lambda: done_before)
             runs.start()
-        return _train(args, exp, dist_info, rank, world, runs)
+        return _train(args, exp, dist_info, rank, world, runs, request)
+    except TrainingStopped:
+        if runs is not None:
+            runs.outcome = "stopped"
+        raise
     except KeyboardInterrupt:
         if runs is not None:
             runs.outcome = "interrupted"
@@ -279,7 +294,7 @@ def _dataset(args: TrainArgs, data_dir: str, tokenizer, cmvn, train: bool) -> Fe
 
 
 def _train(args: TrainArgs, exp: Path, dist_info: Optional[DistInfo], rank: int, world: int,
-           runs: Optional[RunRecord] = None) -> Optional[Path]:
+           runs: Optional[RunRecord] = None, request: Optional[StopRequest] = None) -> Optional[Path]:
     start = time.time()
     cfg = args.config
     device = select_device(args.ngpu, cfg, dist_info)
@@ -334,7 +349,7 @@ def _train(args: TrainArgs, exp: Path, dist_info: Optional[DistInfo], rank: int,
     log.info("model: %.2fM parameters, idim %d, vocab %d",
              sum(p.numel() for p in model.parameters()) / 1e6, train_set.idim, tokenizer.vocab_size)
     # Before the Trainer builds its optimizer, which takes only the parameters left trainable.
-    finetune.apply(model, cfg.finetune, resuming=bool(ckpt.list_checkpoints(exp)), idim=train_set.idim,
+    finetune.apply(model, cfg.finetune, resuming=ckpt.has_checkpoints(exp), idim=train_set.idim,
                    tokens=tokenizer.tokens, fbank=args.fbank, feats=f"{args.train_dir}/feats.scp", lang=str(tok_path),
                    cmvn=cmvn, norm_vars=args.norm_vars, cmvn_path=args.cmvn)
     meta = PackageMeta(model_config=cfg.model, idim=train_set.idim, vocab_size=tokenizer.vocab_size,
@@ -354,6 +369,8 @@ def _train(args: TrainArgs, exp: Path, dist_info: Optional[DistInfo], rank: int,
     dev_set = {"dev_set": valid_set.table.fingerprint()} if valid_set is not None else {}
     trainer = Trainer(task, cfg.optim, cfg.training, exp, {**cfg.to_dict(), **dev_set}, device, rank, world,
                       config_class=TrainConfig)
+    if request is not None:
+        trainer.stop_request = request
     trainer.resume()
     trainer.refuse_unranked_epochs(valid_set is not None, "--valid-dir", "model.pt")
     if runs is not None:  # the budget counts every run of this training, not only this one
@@ -407,6 +424,39 @@ def _worker(local_rank: int, args: TrainArgs, world: int, port: int) -> None:
         sys.exit(1)
 
 
+@contextlib.contextmanager
+def _stop_signals_passed_on():
+    """--ngpu N's first process: a stop signal (SIGUSR1) sent to it alone is passed on to the ranks,
+    which stop at a step together; one sent to the process group as well reaches each rank twice,
+    which changes nothing. It is blocked here, not handled: the ranks start with this thread's
+    signal mask, so one that comes while they start (a second or more) waits until
+    stop_on_signals handles it, rather than ending the rank by its default action."""
+    import signal
+    import threading
+
+    import multiprocessing
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    wanted = set(STOP_SIGNALS)
+    signal.pthread_sigmask(signal.SIG_BLOCK, wanted)
+
+    def relay() -> None:
+        while True:
+            signum = signal.sigwait(wanted)
+            for child in multiprocessing.active_children():
+                with contextlib.suppress(OSError):
+                    os.kill(child.pid, signum)
+
+    # (daemon: still waiting when the ranks are done; a signal then goes to it, and is passed on to no one)
+    threading.Thread(target=relay, name="asrkit-stop-relay", daemon=True).start()
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, wanted)
+
+
 def launch_local(args: TrainArgs, nproc: int) -> None:
     """Run :func:`train` in ``nproc`` processes on this machine (one per GPU), as torchrun does."""
     import torch.multiprocessing as mp
@@ -415,9 +465,11 @@ def launch_local(args: TrainArgs, nproc: int) -> None:
     port = held.getsockname()[1]
     log.info("starting %d training processes (DDP, master 127.0.0.1:%d)", nproc, port)
     try:
-        with held:
+        with held, _stop_signals_passed_on():
             mp.start_processes(_worker, args=(args, nproc, port), nprocs=nproc, join=True, start_method="spawn")
     except mp.ProcessExitedException as e:
+        if e.exit_code == STOPPED_STATUS:  # (rank 0 has said where, and written the checkpoint)
+            raise TrainingStopped(f"training process {e.error_index} stopped on request") from None
         raise AsrkitError(f"training process {e.error_index} exited with status {e.exit_code} "
                           f"(its error is above; log: {args.exp_dir}/log/train.log)") from None
     except mp.ProcessRaisedException as e:

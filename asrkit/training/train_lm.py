@@ -34,6 +34,7 @@ from asrkit.models.lm import LSTMLM
 from asrkit.training import checkpoint as ckpt
 from asrkit.training.config import LM_ADAM_BETAS, LMTrainConfig, OptimConfig, TrainingConfig
 from asrkit.training.sampler import EpochBatchSampler
+from asrkit.training.stop_signal import stop_on_signals
 from asrkit.training.trainer import StepOutput, Trainer, seed_everything
 from asrkit.utils.config import dump_yaml, to_dict
 from asrkit.utils.device import resolve_device
@@ -193,17 +194,21 @@ def train_lm(train: List[List[int]], dev: List[List[int]], tokens: List[str], co
     trainer = Trainer(LMTask(lm, config, train, dev, tokens), optim, loop, out_dir,
                       {**config.to_dict(), "dev_set": dev_set}, device,
                       config_class=LMTrainConfig)
-    trainer.resume()
-    trainer.refuse_unranked_epochs(bool(dev), "dev sentences (a --valid-text, or dev_ratio above 0)", "lm.pt",
-                                   metric="valid_ppl", dev_set_from=(("seed", "dev_ratio", "max_len"), DEV_SET_FROM))
-    with atomic_open(out_dir / "lm.yaml") as f:
-        dump_yaml(config.to_dict(), f, sort_keys=False)
-    log.info("LM: %d parameters, %d train / %d dev sentences, device %s, seed %d%s", n_params, len(train), len(dev),
-             device, config.seed, "" if dev else " (no dev sentences: the best epoch is the best train perplexity)")
-    trainer.run()
-    out = ckpt.pack_best(out_dir, best_metric, out_dir / "lm.pt")
-    history = trainer.state.history
-    best = next(r for r in history if r["epoch"] == ckpt.rank_epochs(history, best_metric)[0])
-    return {"best_epoch": best["epoch"], "best_dev_ppl": best.get("valid_ppl", best["train_ppl"]),
-            "epochs": len(history), "history": history, "parameters": n_params, "path": out,
-            "stopped_early": trainer.state.stopped_early}
+    # SIGUSR1 (sbatch --signal=B:USR1@300): a checkpoint where it stands, then TrainingStopped (exit 75).
+    with stop_on_signals(trainer.stop_request):
+        trainer.resume()
+        trainer.refuse_unranked_epochs(bool(dev), "dev sentences (a --valid-text, or dev_ratio above 0)", "lm.pt",
+                                       metric="valid_ppl",
+                                       dev_set_from=(("seed", "dev_ratio", "max_len"), DEV_SET_FROM))
+        with atomic_open(out_dir / "lm.yaml") as f:
+            dump_yaml(config.to_dict(), f, sort_keys=False)
+        log.info("LM: %d parameters, %d train / %d dev sentences, device %s, seed %d%s", n_params, len(train),
+                 len(dev), device, config.seed,
+                 "" if dev else " (no dev sentences: the best epoch is the best train perplexity)")
+        trainer.run()
+        out = ckpt.pack_best(out_dir, best_metric, out_dir / "lm.pt")
+        history = trainer.state.history
+        best = next(r for r in history if r["epoch"] == ckpt.rank_epochs(history, best_metric)[0])
+        return {"best_epoch": best["epoch"], "best_dev_ppl": best.get("valid_ppl", best["train_ppl"]),
+                "epochs": len(history), "history": history, "parameters": n_params, "path": out,
+                "stopped_early": trainer.state.stopped_early}

@@ -10,7 +10,9 @@ Under DDP every rank trains on its share of the batches and only rank 0 validate
 files; the ranks agree on when to stop through one broadcast per epoch. A run is resumable at
 every epoch boundary: the checkpoint holds the model, optimizer, scheduler, sampler position and
 RNG states, so a killed run restarted on the same exp dir ends with the same weights as one that
-never stopped.
+never stopped. A stop request (SIGUSR1: :mod:`asrkit.training.stop_signal`) ends the run at the
+next optimizer step with the same state, the position within the epoch and the epoch's running
+sums in ``checkpoints/interrupted.pt``, from which a rerun continues to the same weights too.
 """
 from __future__ import annotations
 
@@ -18,7 +20,9 @@ import contextlib
 import copy
 import csv
 import math
+import os
 import random
+import signal
 import threading
 import time
 from dataclasses import dataclass, field
@@ -33,12 +37,14 @@ from torch import Tensor, nn
 from asrkit.training import checkpoint as ckpt
 from asrkit.training.config import OptimConfig, TrainingConfig
 from asrkit.training.optim import apply_config, build_optimizer, build_scheduler
+from asrkit.training.stop_signal import StopRequest, TrainingStopped
 from asrkit.training.timing import BudgetClock, next_epoch_estimate, next_epoch_fits, projection
 from asrkit.utils.bad_items import BadItems
 from asrkit.utils.config import completed, dict_diff
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import atomic_open
 from asrkit.utils.logging import get_logger, progress
+from asrkit.utils.torch_files import special_file_kind
 
 log = get_logger(__name__)
 
@@ -306,6 +312,12 @@ class Trainer:
         # Called (rank 0) just before a checkpoint is written: whoever records the run's time
         # updates it here, so a run killed once its checkpoint is on disk has its time recorded.
         self.before_checkpoint: Callable[[], None] = lambda: None
+        # Set by a signal handler (stop_signal.stop_on_signals); read at every optimizer step.
+        self.stop_request = StopRequest()
+        # What a resume from interrupted.pt continues within its epoch: the position and this
+        # rank's running sums and RNG state (taken by train_epoch).
+        self._mid: Optional[Dict[str, Any]] = None
+        self._epoch_start = 0.0  # perf_counter at the current epoch's start (its epoch_time_s)
 
     @property
     def sampler(self):
@@ -315,6 +327,7 @@ class Trainer:
     def resume(self) -> bool:
         """Continue from the exp dir's newest readable checkpoint, if any; True when one was loaded."""
         found = ckpt.latest_readable_checkpoint(self.exp_dir)
+        found = self._mid_epoch_checkpoint(found) or found
         if found is None:
             return False
         path, state = found
@@ -374,6 +387,10 @@ class Trainer:
             if isinstance(rng, list):  # one per rank; a run resumed on fewer ranks takes the first ones
                 rng = rng[min(self.rank, len(rng) - 1)]
             ckpt.set_rng_state(rng)
+            if "mid_epoch" in state:
+                mid = state["mid_epoch"]
+                self._mid = {"epoch": mid["epoch"], "batch": mid["batch"], "rng": rng,
+                             **mid["ranks"][self.rank]}
         except (KeyError, IndexError, TypeError, ValueError, RuntimeError, AttributeError) as e:
             # What torch and the samplers raise for state that does not fit: the file's fault here,
             # its types having been checked when it was read.
@@ -385,8 +402,47 @@ class Trainer:
         self.resumed_config = config
         if self.is_main:  # the epochs of this checkpoint, whatever a killed or failed run wrote after it
             self.write_curves()
-        log.info("resumed from %s: epoch %d done, %d steps", path, self.state.epoch, self.state.step)
+        within = (f", and batch {self._mid['batch']} of epoch {self._mid['epoch']} (stopped there)"
+                  if self._mid is not None else "")
+        log.info("resumed from %s: epoch %d done%s, %d steps", path, self.state.epoch, within, self.state.step)
         return True
+
+    def _mid_epoch_checkpoint(self, found: Optional[Tuple[Path, Dict[str, Any]]]
+                              ) -> Optional[Tuple[Path, Dict[str, Any]]]:
+        """(path, state) of checkpoints/interrupted.pt when a resume continues from it rather than
+        from ``found`` (the newest readable epoch checkpoint): it holds a later state, and this run
+        can continue its epoch exactly (the same ranks and batches). Otherwise None, saying why."""
+        path = ckpt.mid_epoch_path(self.exp_dir)
+        if not os.path.lexists(path):
+            return None
+        kind = "a directory" if path.is_dir() else special_file_kind(path)
+        if kind is not None:  # (reading a named pipe waited for a writer forever)
+            raise AsrkitError(f"{path}: {kind} under the name of a stopped run's checkpoint, where this run would "
+                              f"write one; move it away")
+        since = f"from {found[0]}" if found is not None else "from the start"
+        try:
+            state = ckpt.load_checkpoint(path)
+        except AsrkitError as e:
+            log.warning("%s: skipped, resuming %s", e, since)
+            return None
+        done = found[1]["train_state"].get("epoch", 0) if found is not None else 0
+        mid = state["mid_epoch"] if "mid_epoch" in state else None
+        if mid is None:
+            log.warning("%s: holds no position within an epoch: skipped, resuming %s", path, since)
+            return None
+        if mid["epoch"] <= done:  # (its epoch finished after it was written; it goes with the next checkpoint)
+            log.info("%s: stopped within epoch %d, which %s holds finished: not taken", path, mid["epoch"], found[0])
+            return None
+        sampler = state["sampler"]
+        ranks = len(mid["ranks"])
+        if ranks != self.world_size or sampler.get("num_batches") != len(self.sampler.batches):
+            why = (f"written by {ranks} rank(s), this run has {self.world_size}" if ranks != self.world_size else
+                   f"its epoch had {sampler.get('num_batches')} batches, this run's has {len(self.sampler.batches)} "
+                   f"(other batching options)")
+            log.warning("%s: %s, so it cannot continue that epoch where it stopped: resuming %s, epoch %d trained "
+                        "again from its start", path, why, since, mid["epoch"])
+            return None
+        return path, state
 
     def _completed(self, config: Dict[str, Any]) -> Dict[str, Any]:
         """``config`` (a checkpoint's) completed as ``self.config_class``, its ``dev_set`` kept."""
@@ -456,10 +512,32 @@ class Trainer:
         if not self.is_main:
             return path
         self.wait_checkpoint()
+        state = self._state(rng, f"epoch {self.state.epoch}")
+        history = list(self.state.history)
+        self.before_checkpoint()
+
+        def write() -> None:
+            ckpt.save_checkpoint(path, state)
+            # Only now: a run whose checkpoint write failed (a full disk) or was killed had
+            # curves.csv count an epoch that a resume trains again.
+            self.write_curves(history)
+            kept = ckpt.prune_checkpoints(self.exp_dir, history, self.loop.best_metric, self.loop.keep_best)
+            # A stopped run's state within this epoch (or an earlier one) is behind this checkpoint now.
+            ckpt.mid_epoch_path(self.exp_dir).unlink(missing_ok=True)
+            log.info("wrote %s (kept epochs %s)", path, " ".join(map(str, kept)))
+
+        if self.loop.async_checkpoint:
+            self._writer = _Background(write)
+        else:
+            write()
+        return path
+
+    def _state(self, rng: Any, where: str) -> Dict[str, Any]:
+        """What a checkpoint holds (rank 0), copied to host memory now; ``rng``: every rank's RNG states."""
         package_format, package = self.task.package()
         weights = _host_copy(unwrap(self.model).state_dict())
-        _check_finite(weights, f"epoch {self.state.epoch}")
-        state = {
+        _check_finite(weights, where)
+        return {
             "model": weights,
             "optimizer": _host_copy(self.optimizer.state_dict()),
             "scheduler": self.scheduler.state_dict(),
@@ -472,22 +550,53 @@ class Trainer:
             "package": package,
             "metrics": dict(self.state.history[-1]) if self.state.history else {},
         }
-        history = list(self.state.history)
-        self.before_checkpoint()
 
-        def write() -> None:
-            ckpt.save_checkpoint(path, state)
-            # Only now: a run whose checkpoint write failed (a full disk) or was killed had
-            # curves.csv count an epoch that a resume trains again.
-            self.write_curves(history)
-            kept = ckpt.prune_checkpoints(self.exp_dir, history, self.loop.best_metric, self.loop.keep_best)
-            log.info("wrote %s (kept epochs %s)", path, " ".join(map(str, kept)))
+    # ------------------------------------------------------------------ stopping on request
+    def stop_asked(self) -> Optional[str]:
+        """The name of the signal that asked this run to stop, on any rank; None when none did (a
+        collective under DDP: every rank calls it at the same points, so all stop at the same step)."""
+        signum = self.stop_request.signum or 0
+        if self.world_size > 1:
+            on = self.device if dist.get_backend() == "nccl" else torch.device("cpu")
+            flag = torch.tensor([signum], dtype=torch.int64, device=on)
+            dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+            signum = int(flag.item())
+        return signal.Signals(signum).name if signum else None
 
-        if self.loop.async_checkpoint:
-            self._writer = _Background(write)
+    def _stop_within(self, why: str, epoch: int, batch: int, sums: Dict[str, Any]) -> None:
+        """Write checkpoints/interrupted.pt (rank 0): the state after ``batch`` of ``epoch`` (an
+        optimizer step's boundary) with every rank's running sums; then end the run (every rank)."""
+        rng = self._gather_rng()  # collectives: every rank calls them
+        every = self._gather(sums)
+        path = ckpt.mid_epoch_path(self.exp_dir)
+        message = (f"stopped by {why} in epoch {epoch} after batch {batch} of {self.sampler.per_rank} (step "
+                   f"{self.state.step}): its state is in {path}; the same command run again continues from there")
+        if self.is_main:
+            self.wait_checkpoint()  # (the epoch before's, which this one follows)
+            state = self._state(rng, f"epoch {epoch} batch {batch}")
+            state["mid_epoch"] = {"epoch": epoch, "batch": batch, "ranks": every}
+            state["sampler"] = {**state["sampler"], "start": batch}  # (the sampler's own counts the epoch's start)
+            self.before_checkpoint()
+            ckpt.save_checkpoint(path, state)  # atomically: a second signal or a kill leaves the last one whole
+            log.warning("%s", message)
+        raise TrainingStopped(message)
+
+    def _stop_between(self, why: str) -> None:
+        """End the run at an epoch's start (every rank): nothing new to save."""
+        self.wait_checkpoint()
+        if self._mid is not None:
+            where = (f"before training on from batch {self._mid['batch']} of epoch {self._mid['epoch']}: its state "
+                     f"stays in {ckpt.mid_epoch_path(self.exp_dir)}")
+        elif self.state.epoch:
+            where = (f"after epoch {self.state.epoch}: its state is in "
+                     f"{ckpt.checkpoint_path(self.exp_dir, self.state.epoch)}")
         else:
-            write()
-        return path
+            where = "before its first batch: nothing was trained, nothing written"
+        again = "continues from there" if self.state.epoch or self._mid is not None else "starts it"
+        message = f"stopped by {why} {where}; the same command run again {again}"
+        if self.is_main:
+            log.warning("%s", message)
+        raise TrainingStopped(message)
 
     def wait_checkpoint(self) -> None:
         """Block until the checkpoint being written in the background is on disk (re-raising its error)."""
@@ -560,26 +669,54 @@ class Trainer:
     # ------------------------------------------------------------------ epochs
     def train_epoch(self, epoch: int) -> Dict[str, Any]:
         self.model.train()
-        self.sampler.set_epoch(epoch)
+        # A resume from interrupted.pt continues its epoch after the batches it had trained on.
+        mid = self._mid if self._mid is not None and self._mid["epoch"] == epoch else None
+        if mid is not None:
+            self._mid = None
+        first = mid["batch"] if mid is not None else 0
+        self.sampler.set_epoch(epoch, first)
         self.task.start_epoch(unwrap(self.model), epoch)
         batches = self.task.train_batches(pin_memory=self.device.type == "cuda")
         accum = self.optim.accum_grad
         k = self.loop.log_interval
-        n_batches = len(self.sampler)
+        n_batches = self.sampler.per_rank
         units, items = self.task.units, self.task.items
         tot_loss, weight = 0.0, 0
         tot_stats: Dict[str, float] = {}
         stat_weight: Dict[str, float] = {}
         n_items = n_units = skipped = updates = seen = 0
         bad_items = BadItems(log, f"training {items}", failed="were skipped")
+        before = 0.0  # training seconds of this epoch in the run that stopped within it
+        if mid is not None:
+            tot_loss, weight, n_items, n_units = mid["tot_loss"], mid["weight"], mid["n_items"], mid["n_units"]
+            tot_stats, stat_weight = dict(mid["tot_stats"]), dict(mid["stat_weight"])
+            skipped, updates, seen, before = mid["skipped"], mid["updates"], first, mid["elapsed"]
+            bad_items.failed, bad_items.first_error = list(mid["failed"]), mid["first_error"]
+            self._bad_steps, self._bad_step_ids = mid["bad_steps"], list(mid["bad_step_ids"])
         # Kaldi's 5 % is of the epoch's items on all ranks: bad utterances that happen to share a
         # rank must not fail a run the same data passes on one process.
         total_items = sum(self._gather(self.sampler.epoch_items(epoch)))
         win_units, win_start = 0, time.perf_counter()
         start = time.perf_counter()
         self.optimizer.zero_grad(set_to_none=True)
-        it = progress(batches, total=n_batches, desc=f"epoch {epoch}", unit="batch", disable=not self.is_main)
-        for i, batch in enumerate(it, 1):
+        loader = iter(batches)
+        if mid is not None:
+            # After the loader's start, which draws its workers' base seed from torch's generator (as
+            # at the epoch's start in the run that stopped): the state after its last batch.
+            ckpt.set_rng_state(mid["rng"])
+        it = progress(loader, total=n_batches - first, desc=f"epoch {epoch}", unit="batch", disable=not self.is_main)
+        for i, batch in enumerate(it, first + 1):
+            if i > first + 1 and (i - 1) % accum == 0:
+                # An optimizer step's boundary (the batch just read is not trained on): stop here when asked.
+                why = self.stop_asked()
+                if why is not None:
+                    self._stop_within(why, epoch, i - 1, {
+                        "tot_loss": tot_loss, "weight": weight, "tot_stats": tot_stats, "stat_weight": stat_weight,
+                        "n_items": n_items, "n_units": n_units, "skipped": skipped, "updates": updates,
+                        "failed": list(bad_items.failed), "first_error": bad_items.first_error,
+                        "elapsed": before + time.perf_counter() - start,
+                        "epoch_s": time.perf_counter() - self._epoch_start,
+                        "bad_steps": self._bad_steps, "bad_step_ids": list(self._bad_step_ids)})
             seen = self._batch = i
             self.check_checkpoint()
             last = i % accum == 0 or i == n_batches
@@ -652,7 +789,7 @@ class Trainer:
                 win_units, win_start = 0, now
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
-        elapsed = time.perf_counter() - start
+        elapsed = before + time.perf_counter() - start
         if self.world_size > 1:
             # The epoch's means over every rank's batches: rank 0's row alone (which is the one
             # logged) gave the loss and accuracy of half the data on 2 ranks, another value than
@@ -761,6 +898,9 @@ class Trainer:
         if self.state.epoch == 0 and not self.finished():
             self.check_memory()
         while not self.finished():
+            why = self.stop_asked()  # (before the first epoch, and after each one's checkpoint)
+            if why is not None:
+                self._stop_between(why)
             # Rank 0's clock decides for every rank (the history is the same on all), so all stop
             # at the same epoch and set the same learning rate under optim.decay_over: budget.
             used = self._broadcast(self.time_used())
@@ -775,8 +915,10 @@ class Trainer:
                              "training.max_time continues)", self.time_used(), t.max_time, self.state.epoch,
                              t.max_epochs)
                 break
-            epoch_start = time.perf_counter()
             epoch = self.state.epoch + 1
+            # (an epoch continued from interrupted.pt: its time in the run that stopped within it counted)
+            epoch_start = self._epoch_start = time.perf_counter() - (
+                self._mid["epoch_s"] if self._mid is not None and self._mid["epoch"] == epoch else 0.0)
             row: Dict[str, Any] = {"epoch": epoch}
             self._batch = 0
             try:

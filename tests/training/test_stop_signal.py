@@ -1,0 +1,191 @@
+"""SIGUSR1 (Slurm's ``sbatch --signal=B:USR1@300``) stops asrkit-train at the next optimizer step
+with checkpoints/interrupted.pt, exit 75; the same command run again continues from there and
+ends with exactly the weights of a run never stopped."""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from asrkit.training import checkpoint as ckpt
+from asrkit.training.stop_signal import STOPPED_STATUS
+from asrkit.training.timing import read_runs
+from asrkit.training.trainer import Trainer
+from asrkit.utils.errors import AsrkitError
+from tests.cli_checks import run_in_process
+
+from .stop_at_batch import stop_at, wait_for
+from .test_ddp import HERE
+from .test_resume import RANDOM, assert_same_run
+from .test_train_lm import _lm_setup, _run_inproc
+from .yesno_dump import train_args
+
+# 12 batches of one utterance an epoch, an update every 2 of them, 2 epochs; everything random on.
+STOP = [*RANDOM, "--seed", "7", "--set", "training.max_epochs=2", "--set", "batching.max_frames=700",
+        "--set", "optim.accum_grad=2"]
+
+
+def _train(yesno_setup, exp, *extra):
+    return run_in_process("train", [str(a) for a in train_args(yesno_setup, exp, *STOP, *extra)[1:]])
+
+
+@pytest.fixture(scope="module")
+def never_stopped(yesno_setup, tmp_path_factory):
+    exp = tmp_path_factory.mktemp("never_stopped") / "exp"
+    result = _train(yesno_setup, exp)
+    assert result.exit_code == 0, result.stderr
+    return exp
+
+
+def test_stopped_mid_epoch_resumes_exactly(yesno_setup, never_stopped, tmp_path, monkeypatch):
+    exp = tmp_path / "exp"
+    monkeypatch.setattr(Trainer, "forward_backward", Trainer.forward_backward)  # (put back afterwards)
+    stop_at(15)  # epoch 2's batch 3, the first of an update's two: the stop comes after batch 4
+    result = _train(yesno_setup, exp)
+    monkeypatch.undo()
+    assert result.exit_code == STOPPED_STATUS, result.stderr
+    said = (f"stopped by SIGUSR1 in epoch 2 after batch 4 of 12 (step 8): its state is in "
+            f"{exp}/checkpoints/interrupted.pt")
+    assert said in result.stderr and said in (exp / "log" / "train.log").read_text()
+    assert "ERROR" not in result.stderr and not (exp / "model.pt").exists()
+    assert sorted(ckpt.list_checkpoints(exp)) == [1]  # interrupted.pt is no epoch's checkpoint
+    state = ckpt.load_checkpoint(ckpt.mid_epoch_path(exp))
+    assert state["mid_epoch"]["epoch"] == 2 and state["mid_epoch"]["batch"] == 4
+    assert state["train_state"]["epoch"] == 1 and state["sampler"]["start"] == 4
+    assert [(r.run, r.status, r.to_epoch) for r in read_runs(exp)] == [(1, "stopped", 1)]
+
+    result = _train(yesno_setup, exp)
+    assert result.exit_code == 0, result.stderr
+    assert "interrupted.pt: epoch 1 done, and batch 4 of epoch 2 (stopped there), 8 steps" in result.stderr
+    assert_same_run(never_stopped, exp, 2)  # weights, optimizer, RNG and the epochs' mean losses
+    assert not ckpt.mid_epoch_path(exp).exists()  # behind epoch 2's checkpoint now
+    assert [(r.run, r.status) for r in read_runs(exp)] == [(1, "stopped"), (2, "done")]
+
+
+def test_a_signal_from_outside_stops_the_process_at_the_next_update(yesno_setup, never_stopped, tmp_path):
+    """The real thing: SIGUSR1 sent to the process while it trains epoch 1's batch 5 (where it
+    waits for the test); a second one while it stops changes nothing; the rerun is exact."""
+    exp, hold = tmp_path / "exp", tmp_path / "hold"
+    hold.mkdir()
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "ASRKIT_TEST_STOP_CALL": "5", "ASRKIT_TEST_STOP_HOLD": str(hold)}
+    proc = subprocess.Popen([sys.executable, HERE / "stop_at_batch.py", *map(str, train_args(yesno_setup, exp, *STOP))],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    wait_for(hold / "reached", proc)
+    proc.send_signal(signal.SIGUSR1)
+    proc.send_signal(signal.SIGUSR1)
+    (hold / "go").write_text("")
+    err = proc.communicate(timeout=600)[1].decode()
+    assert proc.returncode == STOPPED_STATUS, err[-3000:]
+    assert "stopped by SIGUSR1 in epoch 1 after batch 6 of 12 (step 3)" in err and "Traceback" not in err
+    assert not ckpt.list_checkpoints(exp) and ckpt.mid_epoch_path(exp).is_file()
+    result = _train(yesno_setup, exp)
+    assert result.exit_code == 0, result.stderr
+    assert_same_run(never_stopped, exp, 2)
+
+
+def test_a_stop_before_the_first_batch_or_during_validation_waits_for_no_batch(yesno_setup, tmp_path, monkeypatch):
+    """Asked before training starts: ends at once, nothing written (the rerun starts afresh).
+    Asked while an epoch is validated: the epoch's checkpoint is written, and the run ends there."""
+    exp = tmp_path / "exp"
+    resume = Trainer.resume
+    monkeypatch.setattr(Trainer, "resume", lambda self: (signal.raise_signal(signal.SIGUSR1), resume(self))[1])
+    result = _train(yesno_setup, exp)
+    assert result.exit_code == STOPPED_STATUS, result.stderr
+    assert ("stopped by SIGUSR1 before its first batch: nothing was trained, nothing written; the same command run "
+            "again starts it") in result.stderr
+    assert not ckpt.has_checkpoints(exp)
+    monkeypatch.undo()
+
+    validate = Trainer.validate
+    monkeypatch.setattr(Trainer, "validate",
+                        lambda self, e: (signal.raise_signal(signal.SIGUSR1), validate(self, e))[1])
+    result = _train(yesno_setup, exp)
+    assert result.exit_code == STOPPED_STATUS, result.stderr
+    assert f"stopped by SIGUSR1 after epoch 1: its state is in {exp}/checkpoints/epoch1.pt" in result.stderr
+    assert sorted(ckpt.list_checkpoints(exp)) == [1] and not ckpt.mid_epoch_path(exp).exists()
+
+
+@pytest.mark.slow  # (six rank processes started: 25-60 s on 2 loaded cores)
+def test_two_ranks_stop_together_when_one_is_signalled(yesno_setup, tmp_path, monkeypatch):
+    """DDP (--ngpu 2's processes, gloo): rank 1 alone gets SIGUSR1 (at its 3rd batch); both ranks
+    stop after the same update, and the rerun on 2 ranks ends its epoch with the weights of the
+    2-rank run never stopped."""
+    from asrkit.training.config import load_config
+    from asrkit.training.train_asr import TrainArgs, launch_local
+
+    root = yesno_setup
+    overrides = [value for key, value in zip(STOP, STOP[1:]) if key == "--set"]
+
+    def ddp(exp):
+        config = load_config(str(root / "conf" / "train.yaml"),
+                             [*overrides, "training.seed=7", "training.max_epochs=1"])
+        launch_local(TrainArgs(exp_dir=str(exp), train_dir=str(root / "dump" / "train"), valid_dir=None,
+                               lang_dir=str(root / "data" / "lang"),
+                               cmvn=str(root / "dump" / "train" / "cmvn.ark"), ngpu=0, config=config), 2)
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    ddp(tmp_path / "ref")
+    exp = tmp_path / "exp"
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(HERE / "stop_site"), os.environ.get("PYTHONPATH", "")]))
+    monkeypatch.setenv("ASRKIT_TEST_STOP_CALL", "3")
+    monkeypatch.setenv("ASRKIT_TEST_STOP_RANK", "1")
+    with pytest.raises(SystemExit) as stopped:
+        ddp(exp)
+    assert stopped.value.code == STOPPED_STATUS
+    said = "stopped by SIGUSR1 in epoch 1 after batch 4 of 6 (step 2)"
+    assert said in (exp / "log" / "train.log").read_text()
+    state = ckpt.load_checkpoint(ckpt.mid_epoch_path(exp))
+    assert len(state["mid_epoch"]["ranks"]) == 2 and len(state["rng"]) == 2
+    monkeypatch.delenv("ASRKIT_TEST_STOP_CALL")
+    ddp(exp)
+    a = torch.load(tmp_path / "ref" / "checkpoints" / "epoch1.pt", weights_only=True)
+    b = torch.load(exp / "checkpoints" / "epoch1.pt", weights_only=True)
+    for k in a["model"]:
+        assert torch.equal(a["model"][k], b["model"][k]), k
+    losses = [[r["train_loss"] for r in x["train_state"]["history"]] for x in (a, b)]
+    assert losses[0] == losses[1]  # (the epoch's mean over both ranks: the stopped run's sums carried over)
+
+
+def test_a_mid_epoch_state_is_never_an_epochs_checkpoint(yesno_setup, tmp_path, monkeypatch):
+    """interrupted.pt renamed to epoch<N>.pt would be ranked, averaged and packed as a finished epoch:
+    it is refused as damaged; asrkit-average given it is refused too."""
+    exp = tmp_path / "exp"
+    monkeypatch.setattr(Trainer, "forward_backward", Trainer.forward_backward)
+    stop_at(15)
+    assert _train(yesno_setup, exp).exit_code == STOPPED_STATUS
+    renamed = exp / "checkpoints" / "epoch1.pt"  # (the epoch it holds finished: its name checks out)
+    shutil.copy(ckpt.mid_epoch_path(exp), renamed)
+    with pytest.raises(AsrkitError, match="state within epoch 2, not at an epoch's end"):
+        ckpt.load_checkpoint(renamed)
+    result = run_in_process("average", [str(ckpt.mid_epoch_path(exp))])
+    assert result.exit_code == 1 and "interrupted.pt" in result.stderr, result.stderr
+
+
+def test_a_stopped_lm_training_resumes_exactly(tmp_path, an4_root, monkeypatch):
+    """asrkit-train-lm shares the Trainer: stopped at its 50th batch (epoch 2) and run again, its
+    checkpoints end with the weights and losses of a run never stopped (dropout on, shuffled)."""
+    text, lang, conf = _lm_setup(tmp_path, an4_root)
+
+    def lm(exp):
+        return _run_inproc("train-lm", "--config", conf, "--lang-dir", lang, "--seed", "3", text, exp)
+
+    assert lm(tmp_path / "ref")[0] == 0
+    exp = tmp_path / "exp"
+    monkeypatch.setattr(Trainer, "forward_backward", Trainer.forward_backward)
+    stop_at(50)
+    code, err = lm(exp)
+    monkeypatch.undo()
+    assert code == STOPPED_STATUS and "stopped by SIGUSR1 in epoch 2 after batch 5 of 45 (step 50)" in err, err
+    assert not (exp / "lm.pt").exists()
+    code, err = lm(exp)
+    assert code == 0 and "batch 5 of epoch 2 (stopped there)" in err, err
+    last = [torch.load(e / "checkpoints" / "epoch4.pt", weights_only=True) for e in (tmp_path / "ref", exp)]
+    for k in last[0]["model"]:
+        assert torch.equal(last[0]["model"][k], last[1]["model"][k]), k
+    losses = [[r["train_loss"] for r in x["train_state"]["history"]] for x in last]
+    assert losses[0] == losses[1]
