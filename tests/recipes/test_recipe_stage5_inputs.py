@@ -2,7 +2,9 @@
 decode with, or call done already, an output made from other inputs."""
 from __future__ import annotations
 
-from recipe_helpers import run_sh
+import subprocess
+
+from recipe_helpers import REPO, run_sh
 
 
 def test_stage_5_refuses_an_lm_of_another_config(recipe_dir, yesno_root):
@@ -67,3 +69,37 @@ def test_stages_4_and_5_refuse_features_of_data_changed_since(recipe_dir, yesno_
     proc = run_sh(["./run.sh", "--stage", "1", "--stop-stage", "1"], cwd=recipe)
     proc = run_sh(["./run.sh", "--stage", "5"], cwd=recipe, check=False)
     assert proc.returncode == 1 and "changed since" not in proc.stderr and "pack_model.log" in proc.stderr
+
+
+def test_a_decoding_in_other_pieces_leaves_no_stale_split(tmp_path):
+    """Stage 5 again with another --nj left the earlier decoding's decode_<set>/split4/ beside the
+    new split2/: hypotheses of an older model or options, under the same names, that nothing
+    merges. decode_pass (run here with a launcher that writes each piece's outputs) removes them."""
+    (tmp_path / "dump/test").mkdir(parents=True)
+    (tmp_path / "dump/test/utt2spk").write_text("u1 s\nu2 s\n")
+    stale = tmp_path / "dec/split4/3"
+    stale.mkdir(parents=True)
+    (stale / "text").write_text("u1 AN OLD HYPOTHESIS\n")
+    (tmp_path / "dec/splitting.txt").write_text("a user's file\n")
+    script = r"""set -euo pipefail
+die() { echo "asr.sh: ERROR: $*" >&2; exit 1; }
+run() { shift; "$@"; }
+pieces() { echo 2; }
+warnings() { :; }
+asrkit-split-data-dir() { :; }
+# JOB=1:N <log> asrkit-decode ... --output-dir <dir>/splitN/JOB: each piece's text and nbest.jsonl
+fake_launch() {
+  local n=${3#JOB=1:} out j; shift 4
+  while [ "$1" != --output-dir ]; do shift; done; out=$2
+  for j in $(seq "$n"); do mkdir -p "${out//JOB/$j}"; echo "u$j HYP" > "${out//JOB/$j}/text"; : > "${out//JOB/$j}/nbest.jsonl"; done
+}
+decode_cmd=fake_launch decode_ngpu=0 dumpdir=dump model=m.pt decode_config=d.yaml decode_args=
+lm_opts=() device_opts=()
+eval "$(sed -n '/^decode_pass() {/,/^}/p' ASR_SH)"
+decode_pass test dec
+""".replace("ASR_SH", str(REPO / "egs/TEMPLATE/asr1/asr.sh"))
+    proc = subprocess.run(["bash", "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "dec/text").read_text() == "u1 HYP\nu2 HYP\n"
+    assert sorted(p.name for p in (tmp_path / "dec").iterdir()) == ["log", "nbest.jsonl", "split2", "splitting.txt",
+                                                                    "text"]
