@@ -209,6 +209,19 @@ class _Background:
         return not self._thread.is_alive() and self._error is not None
 
 
+def _mid_epoch_sums(mid: Dict[str, Any], rank: int, rng: Any) -> Dict[str, Any]:
+    """What train_epoch continues from, of an interrupted.pt's ``mid_epoch`` entry for ``rank``:
+    read here, in resume()'s reach, so that a damaged entry (a key missing, a string for a number)
+    is its one-line error rather than a traceback from the epoch's loop."""
+    sums = mid["ranks"][rank]
+    return {"epoch": int(mid["epoch"]), "batch": int(mid["batch"]), "rng": rng,
+            **{k: float(sums[k]) for k in ("tot_loss", "elapsed", "epoch_s")},
+            **{k: int(sums[k]) for k in ("weight", "n_items", "n_units", "skipped", "updates", "bad_steps")},
+            **{k: {str(n): float(v) for n, v in sums[k].items()} for k in ("tot_stats", "stat_weight")},
+            **{k: [str(x) for x in sums[k]] for k in ("failed", "bad_step_ids")},
+            "first_error": None if sums["first_error"] is None else str(sums["first_error"])}
+
+
 def _sum_per_key(dicts: Iterable[Dict[str, float]]) -> Dict[str, float]:
     out: Dict[str, float] = {}
     for d in dicts:
@@ -388,9 +401,7 @@ class Trainer:
                 rng = rng[min(self.rank, len(rng) - 1)]
             ckpt.set_rng_state(rng)
             if "mid_epoch" in state:
-                mid = state["mid_epoch"]
-                self._mid = {"epoch": mid["epoch"], "batch": mid["batch"], "rng": rng,
-                             **mid["ranks"][self.rank]}
+                self._mid = _mid_epoch_sums(state["mid_epoch"], self.rank, rng)
         except (KeyError, IndexError, TypeError, ValueError, RuntimeError, AttributeError) as e:
             # What torch and the samplers raise for state that does not fit: the file's fault here,
             # its types having been checked when it was read.

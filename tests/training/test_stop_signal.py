@@ -151,9 +151,9 @@ def test_two_ranks_stop_together_when_one_is_signalled(yesno_setup, tmp_path, mo
     assert losses[0] == losses[1]  # (the epoch's mean over both ranks: the stopped run's sums carried over)
 
 
-def test_a_mid_epoch_state_is_never_an_epochs_checkpoint(yesno_setup, tmp_path, monkeypatch):
+def test_a_mid_epoch_state_is_never_an_epochs_checkpoint(yesno_setup, never_stopped, tmp_path, monkeypatch):
     """interrupted.pt renamed to epoch<N>.pt would be ranked, averaged and packed as a finished epoch:
-    it is refused as damaged; asrkit-average given it is refused too."""
+    it is refused as damaged; asrkit-average given it is refused too; damaged, it is named."""
     exp = tmp_path / "exp"
     monkeypatch.setattr(Trainer, "forward_backward", Trainer.forward_backward)
     stop_at(15)
@@ -164,6 +164,16 @@ def test_a_mid_epoch_state_is_never_an_epochs_checkpoint(yesno_setup, tmp_path, 
         ckpt.load_checkpoint(renamed)
     result = run_in_process("average", [str(ckpt.mid_epoch_path(exp))])
     assert result.exit_code == 1 and "interrupted.pt" in result.stderr, result.stderr
+
+    # Its running sums damaged: one line naming the file, not a traceback from the epoch's loop.
+    state = torch.load(ckpt.mid_epoch_path(exp), weights_only=True)
+    del state["mid_epoch"]["ranks"][0]["tot_loss"]
+    torch.save(state, ckpt.mid_epoch_path(exp))
+    shutil.copy(never_stopped / "checkpoints" / "epoch1.pt", renamed)  # (an epoch 1 to resume after)
+    result = _train(yesno_setup, exp)
+    assert result.exit_code == 1, result.stderr
+    assert (f"{ckpt.mid_epoch_path(exp)}: cannot resume from this checkpoint: no 'tot_loss' entry; move it away"
+            in result.stderr), result.stderr
 
 
 def test_a_stopped_lm_training_resumes_exactly(tmp_path, an4_root, monkeypatch):
