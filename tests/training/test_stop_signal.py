@@ -67,6 +67,36 @@ def test_stopped_mid_epoch_resumes_exactly(yesno_setup, never_stopped, tmp_path,
     assert [(r.run, r.status) for r in read_runs(exp)] == [(1, "stopped"), (2, "done")]
 
 
+def test_signals_while_the_state_is_written_leave_the_earlier_one_whole(yesno_setup, never_stopped, tmp_path,
+                                                                       monkeypatch):
+    """Stopped once (interrupted.pt after epoch 2's batch 4), resumed and stopped again; while that
+    second state is written a second SIGUSR1 changes nothing and a SIGTERM ends the process: the
+    first interrupted.pt is left whole, no temporary file stays, and the run resumes exactly."""
+    exp = tmp_path / "exp"
+    monkeypatch.setattr(Trainer, "forward_backward", Trainer.forward_backward)
+    stop_at(15)
+    assert _train(yesno_setup, exp).exit_code == STOPPED_STATUS
+    first = ckpt.mid_epoch_path(exp).read_bytes()
+    stop_at(3)  # (counted afresh: batch 7 of epoch 2, so a stop after batch 8)
+    save = torch.save
+
+    def killed_while_saving(obj, f, *args, **kwargs):
+        if isinstance(obj, dict) and "mid_epoch" in obj:
+            f.write(b"\0" * 4096)  # (part of it written)
+            signal.raise_signal(signal.SIGUSR1)
+            signal.raise_signal(signal.SIGTERM)
+        return save(obj, f, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "save", killed_while_saving)
+    result = _train(yesno_setup, exp)
+    monkeypatch.undo()
+    assert result.exit_code == 128 + signal.SIGTERM and "terminated by SIGTERM" in result.stderr, result.stderr
+    assert ckpt.mid_epoch_path(exp).read_bytes() == first
+    assert sorted(p.name for p in (exp / "checkpoints").iterdir()) == ["epoch1.pt", "interrupted.pt"]
+    assert _train(yesno_setup, exp).exit_code == 0
+    assert_same_run(never_stopped, exp, 2)
+
+
 def test_a_signal_from_outside_stops_the_process_at_the_next_update(yesno_setup, never_stopped, tmp_path):
     """The real thing: SIGUSR1 sent to the process while it trains epoch 1's batch 5 (where it
     waits for the test); a second one while it stops changes nothing; the rerun is exact."""
