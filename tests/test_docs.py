@@ -517,6 +517,17 @@ def test_help_examples_are_shown_as_written(name):
         assert not second.startswith("-") or first.endswith("\\"), f"asrkit-{name}: {first!r} needs a '\\'"
 
 
+@pytest.mark.parametrize("name", command_names())
+def test_help_fits_an_80_column_terminal(name):
+    """A ``\\b`` paragraph of --help is printed as written, however long its lines: 39 lines of 16
+    commands' examples and notes (decode's example 107 columns wide) ran past an 80-column terminal,
+    which breaks them at any character. Rendered for one (prose click wraps itself), each fits."""
+    cmd: click.Command = importlib.import_module(f"asrkit.cli.{name.replace('-', '_')}").main
+    ctx = click.Context(cmd, info_name=f"asrkit-{name}", terminal_width=80, **cmd.context_settings)
+    wide = [line for line in cmd.get_help(ctx).split("\n") if len(line) > 80]
+    assert not wide, f"asrkit-{name} --help is wider than 80 columns: {wide}"
+
+
 def _prose_spans(text: str) -> Iterator[Tuple[int, str]]:
     """(line, text) of every inline code span, one that runs over a line end joined into one line.
     Code blocks and ``double-backtick`` spans are left out (one of shell characters holds a lone

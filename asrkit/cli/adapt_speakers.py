@@ -15,11 +15,14 @@ log = get_logger("adapt_speakers")
 
 
 @asrkit_command("adapt-speakers", epilog="""\b
-e.g.: asrkit-decode --model M --config conf/decode.yaml --feats scp:dump/test/feats.scp --output-dir d1
-      asrkit-adapt-speakers --model M --config conf/decode.yaml --utt2spk data/test/utt2spk \\
-          --feats scp:dump/test/feats.scp d1/text ark:d1/trans.ark
-      asrkit-decode --model M --config conf/decode.yaml --feats scp:dump/test/feats.scp \\
-          --utt2spk data/test/utt2spk --spk-transforms ark:d1/trans.ark --output-dir d2
+e.g.: asrkit-decode --model M --config conf/decode.yaml \\
+          --feats scp:dump/test/feats.scp --output-dir d1
+      asrkit-adapt-speakers --model M --config conf/decode.yaml \\
+          --utt2spk data/test/utt2spk --feats scp:dump/test/feats.scp \\
+          d1/text ark:d1/trans.ark
+      asrkit-decode --model M --config conf/decode.yaml \\
+          --feats scp:dump/test/feats.scp --utt2spk data/test/utt2spk \\
+          --spk-transforms ark:d1/trans.ark --output-dir d2
 """)
 @click.option("--model", "model_path", callback=refuse_empty_name, default=None, type=click.Path(dir_okay=False),
               help="Packed model (exp/<name>/model.pt): the one that decoded the first pass. Required unless "

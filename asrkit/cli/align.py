@@ -53,7 +53,8 @@ def main(model_path: str, segments: Optional[str], channel: Optional[int], word_
     counted; the run fails (writing nothing) when none aligns or more than 5 % fail.
 
     \b
-    e.g. asrkit-align --model exp/las/model.pt data/test/wav.scp data/test/text exp/las/align_test/ctm
+    e.g. asrkit-align --model exp/las/model.pt data/test/wav.scp data/test/text \\
+           exp/las/align_test/ctm
     """
     from asrkit.decoding.config import DecodeConfig
 

@@ -7,9 +7,11 @@ from asrkit.cli._common import asrkit_command, max_bad_percent_option, refuse_em
 
 
 @asrkit_command("apply-cmvn", epilog="""\b
-e.g.: asrkit-apply-cmvn dump/train/cmvn.ark scp:dump/test/feats.scp ark:- | ...
-      asrkit-apply-cmvn --utt2spk ark:data/test/utt2spk ark:dump/test/cmvn_spk.ark \\
-          scp:dump/test/feats.scp ark,scp:dump/test/cmvn_feats.ark,dump/test/cmvn_feats.scp
+e.g.: asrkit-apply-cmvn dump/train/cmvn.ark scp:dump/test/feats.scp \\
+          ark:- | ...
+      asrkit-apply-cmvn --utt2spk ark:data/test/utt2spk \\
+          ark:dump/test/cmvn_spk.ark scp:dump/test/feats.scp \\
+          ark,scp:dump/test/cmvn_feats.ark,dump/test/cmvn_feats.scp
 """)
 @click.argument("stats")
 @click.argument("feats_rspecifier")

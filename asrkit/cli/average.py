@@ -25,7 +25,8 @@ def main(num, metric, max_epoch, out, inputs):
 
     \b
     e.g.: asrkit-average --num 5 exp/las
-          asrkit-average --num 5 --max-epoch 18 --out exp/las/model.avg_e18.pt exp/las
+          asrkit-average --num 5 --max-epoch 18 --out exp/las/model.avg_e18.pt \\
+              exp/las
           asrkit-average exp/las/checkpoints/epoch{8,9,10}.pt
     """
     from asrkit.training.average import average_checkpoints, checkpoints_given

@@ -7,9 +7,10 @@ from asrkit.cli._common import asrkit_command, max_bad_percent_option, refuse_em
 
 
 @asrkit_command("compute-cmvn", epilog="""\b
-e.g.: asrkit-compute-cmvn scp:dump/train/feats.scp dump/train/cmvn.ark            # global
-      asrkit-compute-cmvn --spk2utt ark:data/train/spk2utt scp:dump/train/feats.scp \\
-          ark,scp:dump/train/cmvn_spk.ark,dump/train/cmvn_spk.scp                  # per speaker
+e.g.: asrkit-compute-cmvn scp:dump/train/feats.scp dump/train/cmvn.ark
+      asrkit-compute-cmvn --spk2utt ark:data/train/spk2utt \\
+          scp:dump/train/feats.scp \\
+          ark,scp:dump/train/cmvn_spk.ark,dump/train/cmvn_spk.scp
 """)
 @click.argument("feats_rspecifier")
 @click.argument("stats_out")

@@ -133,8 +133,9 @@ def main(model_path: Optional[str], config_path: Optional[str], print_config: bo
     e.g. asrkit-decode --model exp/las/model.pt a.wav b.flac
 
     \b
-    e.g. asrkit-decode --model exp/las/model.pt --config conf/decode.yaml --lm exp/lm/lm.pt --lm-weight 0.3 \\
-           --feats scp:dump/test/feats.scp --output-dir exp/las/decode_test --ctm exp/las/decode_test/ctm
+    e.g. asrkit-decode --model exp/las/model.pt --config conf/decode.yaml \\
+           --lm exp/lm/lm.pt --lm-weight 0.3 --feats scp:dump/test/feats.scp \\
+           --output-dir exp/las/decode_test --ctm exp/las/decode_test/ctm
     """
     from asrkit.decoding.config import DecodeConfig
 

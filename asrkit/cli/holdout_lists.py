@@ -27,7 +27,8 @@ def main(dev_fraction, test_fraction, dev_list, test_list, by_speaker, seed, dat
     train. A set not asked for gets no list. Make the data dirs with bin/subset_data_dir.sh.
 
     \b
-    e.g. asrkit-holdout-lists --dev-fraction 0.05 --test-fraction 0.05 data/all data/local &&
+    e.g. asrkit-holdout-lists --dev-fraction 0.05 --test-fraction 0.05 \\
+           data/all data/local &&
          utils/subset_data_dir.sh --utt-list data/local/dev.list data/all data/dev
     """
     # Kaldi's '-' (was "-: cannot read the list: No such file or directory")

@@ -84,9 +84,11 @@ def main(backend, config_path, gpu, mem, num_threads, time_limit, max_jobs_run, 
     \b
     e.g. asrkit-launch --max-jobs-run 4 JOB=1:8 exp/log/fbank.JOB.log \\
            asrkit-compute-fbank --write-utt2num-frames dump/utt2num_frames.JOB \\
-           scp:data/train/split8/JOB/wav.scp ark,scp:dump/feats.JOB.ark,dump/feats.JOB.scp
-         asrkit-launch --backend slurm --config conf/slurm.conf --num-nodes 2 --gpu 4 exp/a/log/train.log \\
-           asrkit-train --config conf/train.yaml ... --ngpu 4 exp/a     # 8 tasks, one per GPU
+           scp:data/train/split8/JOB/wav.scp \\
+           ark,scp:dump/feats.JOB.ark,dump/feats.JOB.scp
+         asrkit-launch --backend slurm --config conf/slurm.conf --num-nodes 2 \\
+           --gpu 4 exp/a/log/train.log asrkit-train --config conf/train.yaml ... \\
+           --ngpu 4 exp/a     # 8 tasks, one per GPU
     """
     refuse_range_as_option_value({"--config": config_path, "--gpu": gpu, "--mem": mem, "--num-threads": num_threads,
                                   "--time": time_limit})

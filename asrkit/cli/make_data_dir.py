@@ -53,8 +53,10 @@ def main(transcripts, text_ext, audio_ext, speaker, speaker_from_dir, speaker_re
     --max-skip-ratio of them is an error, as are a key given twice or matching two files.
 
     \b
-    e.g. asrkit-make-data-dir --transcripts /corpora/mine/prompts.txt --speaker mine /corpora/mine/wav data/all
-         asrkit-make-data-dir --speaker-from-dir --sample-rate 16000 /corpora/mine data/all   # x.wav + x.txt
+    e.g. asrkit-make-data-dir --transcripts /corpora/mine/prompts.txt \\
+           --speaker mine /corpora/mine/wav data/all
+         asrkit-make-data-dir --speaker-from-dir --sample-rate 16000 \\
+           /corpora/mine data/all   # x.wav + x.txt
     """
     if transcripts is not None:
         transcripts = dash_as_stdio(transcripts, "stdin")  # Kaldi's '-' (was "-: cannot read the transcripts")

@@ -33,8 +33,9 @@ def main(config_path: str, upsampled: tuple, model: str, out: str) -> None:
     <model-out> may be <model-in>.
 
     \b
-    e.g. asrkit-pack-model --decode-config conf/decode.yaml exp/las/model.avg.pt exp/las/final.pt
-         asrkit-decode --model exp/las/final.pt a.wav b.wav      # decodes with conf/decode.yaml's options
+    e.g. asrkit-pack-model --decode-config conf/decode.yaml \\
+           exp/las/model.avg.pt exp/las/final.pt
+         asrkit-decode --model exp/las/final.pt a.wav b.wav  # with those options
     """
     from asrkit.decoding.config import DecodeConfig
     from asrkit.decoding.pack import pack_model

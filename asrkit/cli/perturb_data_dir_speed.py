@@ -42,7 +42,8 @@ def main(factors: str, method: str, src: str, dst: str) -> None:
 
     \b
     e.g. asrkit-perturb-data-dir-speed data/train data/train_sp &&
-         asrkit-compute-fbank scp:data/train_sp/wav.scp ark,scp:dump/train_sp/feats.ark,dump/train_sp/feats.scp
+         asrkit-compute-fbank scp:data/train_sp/wav.scp \\
+           ark,scp:dump/train_sp/feats.ark,dump/train_sp/feats.scp
     """
     report = perturb_data_dir_speed(src, dst, _factors(factors), method=method)
     if report.dropped_tables:

@@ -51,21 +51,23 @@ fragments (sever-) are plain words, @ is no word, backslashes and one trailing *
 
 \b
 The alignment, the counts and the speaker table are identical to NIST sclite's
-(`sclite -i rm -o sum`, and `-c` for characters: words split into characters, spaces
-dropped). Comparison is case-insensitive unless --case-sensitive (like sclite's -s).
-Reference utterances missing from the hypothesis count as all deletions and are listed;
-more than 5 % of them missing (Kaldi's rule), or a hypothesis that shares no utterance
-with the reference (an empty file, other ids), is an error unless --allow-missing.
-Hypothesis utterances not in the reference are ignored and listed. With no reference
-word at all the WER is undefined: printed as inf (with the insertion count) and warned about.
+(`sclite -i rm -o sum`, and `-c` for characters: words split into characters,
+spaces dropped). Comparison is case-insensitive unless --case-sensitive (like
+sclite's -s). Reference utterances missing from the hypothesis count as all
+deletions and are listed; more than 5 % of them missing (Kaldi's rule), or a
+hypothesis that shares no utterance with the reference (an empty file, other
+ids), is an error unless --allow-missing. Hypothesis utterances not in the
+reference are ignored and listed. With no reference word at all the WER is
+undefined: printed as inf (with the insertion count) and warned about.
 
 \b
 Writes to --output-dir: wer.txt (Kaldi compute-wer style lines) and result.txt
-(speaker table, totals, top confusions, per-utterance REF/HYP/Eval alignments).
-Prints the summary lines on stdout.
+(speaker table, totals, top confusions, per-utterance REF/HYP/Eval
+alignments). Prints the summary lines on stdout.
 
 \b
-e.g.: asrkit-score --utt2spk data/test/utt2spk --output-dir exp/las/decode_test \\
+e.g.: asrkit-score --utt2spk data/test/utt2spk \\
+          --output-dir exp/las/decode_test \\
           data/test/text exp/las/decode_test/text""",
 )
 @click.option("--utt2spk", "utt2spk_path", metavar="FILE", callback=refuse_empty_name,

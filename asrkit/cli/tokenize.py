@@ -41,7 +41,8 @@ def main(decode: bool, pieces: bool, utt_id: bool, model: str) -> None:
     starting with a byte-order mark (BOM) is an error (not with --no-utt-id).
 
     \b
-    e.g. asrkit-tokenize data/lang/tokens.model < data/train/text > data/train/token_int
+    e.g. asrkit-tokenize data/lang/tokens.model < data/train/text \\
+           > data/train/token_int
     """
     from asrkit.data.matrix_io import stdin_bytes
     from asrkit.text.tokenizer import Tokenizer, UnknownTally  # sentencepiece: not for --help

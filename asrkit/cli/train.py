@@ -62,10 +62,13 @@ def main(config, overrides, train_dir, valid_dir, lang_dir, cmvn, norm_vars, fba
     --init-modules) and with --freeze keeps modules fixed (docs/training.md, "Fine-tuning").
 
     \b
-    e.g.: asrkit-train --config conf/train.yaml --train-dir dump/train --valid-dir dump/dev \\
-            --lang-dir data/lang --cmvn dump/train/cmvn.ark --ngpu 1 --seed 1 exp/las
-    e.g.: asrkit-train ... --init ../an4/exp/las/model.pt --init-modules listener --freeze listener exp/ft
-          asrkit-train --config conf/train.yaml --set optim.lr=0.002 --print-config
+    e.g.: asrkit-train --config conf/train.yaml --train-dir dump/train \\
+            --valid-dir dump/dev --lang-dir data/lang --cmvn dump/train/cmvn.ark \\
+            --ngpu 1 --seed 1 exp/las
+    e.g.: asrkit-train ... --init ../an4/exp/las/model.pt \\
+            --init-modules listener --freeze listener exp/ft
+          asrkit-train --config conf/train.yaml --set optim.lr=0.002 \\
+            --print-config
     """
     from asrkit.training.config import load_config, resolve_fbank_config
     from asrkit.utils.errors import AsrkitError

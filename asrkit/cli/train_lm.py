@@ -134,7 +134,8 @@ def main(config_path: Optional[str], lang_dir: Optional[str], text_file: Optiona
     Re-running on a <lm-exp-dir> with checkpoints resumes it, as asrkit-train does.
 
     \b
-    e.g. asrkit-train-lm --config conf/lm.yaml --lang-dir data/lang data/train/text exp/lm
+    e.g. asrkit-train-lm --config conf/lm.yaml --lang-dir data/lang \\
+           data/train/text exp/lm
     """
     from asrkit.training.config import LMTrainConfig
 

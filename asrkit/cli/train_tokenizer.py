@@ -35,7 +35,8 @@ def main(model_type: str, vocab_size: Optional[int], character_coverage: float, 
     Deterministic: the same text and options give the same model.
 
     \b
-    e.g. asrkit-train-tokenizer --model-type bpe --vocab-size 30 data/train/text data/lang
+    e.g. asrkit-train-tokenizer --model-type bpe --vocab-size 30 \\
+           data/train/text data/lang
     """
     from asrkit.text.token_list import token_list_text
     from asrkit.text.tokenizer import Tokenizer
