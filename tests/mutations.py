@@ -5,8 +5,9 @@ Shared by tests/test_mutated_files.py (a fixed handful of cases) and the full sw
     ASRKIT_CORPORA=../shared/corpora OMP_NUM_THREADS=1 tools/venv/bin/python tests/mutations.py --out /tmp/sweep
 
 which builds small valid seeds from the real corpora (AN4 and FSDD WAVs, FLAC, OGG and NIST SPHERE
-copies, a feats ark and scp, CMVN stats, a Kaldi data dir, a tokenizer, a packed model, a YAML
-config), damages each mechanically with a fixed seed (:func:`binary_mutations`,
+copies, a feats ark and scp, global and per-speaker CMVN stats, a Kaldi data dir, a tokenizer, a
+packed model, decode/fbank/train YAML, a tiny yesno training's checkpoint and dump tables, a token
+LM), damages each mechanically with a fixed seed (:func:`binary_mutations`,
 :func:`text_mutations`), runs every command that reads the file in this process (click's runner,
 an alarm per case so a hang is a verdict, resident memory watched) and classifies each run
 (:func:`verdict`): ``error`` (exit != 0, one ERROR line, nothing left half-written), ``skip`` (the
@@ -27,8 +28,8 @@ from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 # ---------------------------------------------------------------- mutations
 
 def _u32_offsets(data: bytes, limit: int = 64) -> List[int]:
-    """Offsets of the little- and big-endian 32-bit fields a header is likely to hold (RIFF sizes,
-    FLAC/OGG/SPHERE counts sit in the first bytes): every 4-byte-aligned offset in the head."""
+    """Where to write a 32-bit field (little-endian; 0 and 0xFFFFFFFF read the same either way): every
+    4-byte-aligned offset of the head, where RIFF sizes, FLAC's STREAMINFO and OGG's page header sit."""
     return list(range(4, min(len(data) - 4, limit), 4))
 
 
@@ -288,6 +289,22 @@ def build_seeds(root: Path, an4_root: Path, fsdd_root: Path, yesno_root: Path) -
     assert r.code == 0, r.stderr
     for name in ("raw.ark", "raw.scp", "cmvn.ark", "spk.ark"):
         s.files[name] = feats / name
+    # a first pass's hypotheses and the speaker transforms asrkit-adapt-speakers estimates from them
+    hyp = seed / "hyp"
+    r = run_command("decode", ["--model", s.files["model.pt"], *FAST, "--feats", f"scp:{feats / 'raw.scp'}"])
+    assert r.code == 0, r.stderr
+    hyp.write_bytes(r.stdout)
+    r = run_command("adapt-speakers", ["--model", s.files["model.pt"], "--utt2spk", data / "utt2spk", "--feats",
+                                       f"scp:{feats / 'raw.scp'}", "--epochs", "1", "--min-utts", "1", hyp,
+                                       f"ark:{feats / 'transforms.ark'}"])
+    assert r.code == 0, r.stderr
+    s.files["hyp"] = hyp
+    s.files["transforms.ark"] = feats / "transforms.ark"
+    # the reference as sclite's trn ('<words> (<id>)'), which asrkit-score also reads
+    trn = seed / "ref.trn"
+    trn.write_text("".join(f"{w} ({u})\n" for u, w in (ln.split(" ", 1) for ln in
+                                                       (data / "text").read_text().splitlines())))
+    s.files["ref.trn"] = trn
     conf = seed / "decode.yaml"
     conf.write_text(yaml.safe_dump({"beam": 2, "ctc_weight": 0.3, "maxlenratio": 0.3}))
     s.files["decode.yaml"] = conf
@@ -357,6 +374,12 @@ def _lines(path: Path) -> int:
     return len(path.read_bytes().splitlines()) if path.is_file() else 0
 
 
+def _decoded(out: Path) -> int:
+    """Utterances asrkit-decode wrote to ``out``: its text and nbest.jsonl must agree (-1 if not)."""
+    n = _lines(out / "text")
+    return n if n == _lines(out / "nbest.jsonl") else -1
+
+
 def _items(table: Path) -> int:
     """The entries a damaged table holds as a reader that splits at LF sees them (blank lines aside)."""
     return sum(1 for ln in table.read_bytes().split(b"\n") if ln.strip())
@@ -377,7 +400,7 @@ def audio_cases(s: Seeds, name: str) -> List[Case]:
     def decode(bad: Path, work: Path) -> str:
         out = work / "dec"
         run = run_command("decode", ["--model", s.files["model.pt"], *FAST, "--output-dir", out, bad, *good])
-        return verdict(run, [out / "text", out / "nbest.jsonl"], 3, lambda: _lines(out / "text"))
+        return verdict(run, [out / "text", out / "nbest.jsonl"], 3, lambda: _decoded(out))
 
     def align(bad: Path, work: Path) -> str:
         scp = work / "wav.scp"
@@ -462,13 +485,13 @@ def feature_cases(s: Seeds, kind: str) -> List[Case]:
         out = work / "dec"
         run = run_command("decode", ["--model", s.files["model.pt"], *FAST, "--output-dir", out,
                                      "--feats", scp_of(bad, work)])
-        return verdict(run, [out / "text", out / "nbest.jsonl"], items(bad), lambda: _lines(out / "text"))
+        return verdict(run, [out / "text", out / "nbest.jsonl"], items(bad), lambda: _decoded(out))
 
     def decode_ark(bad: Path, work: Path) -> str:
         out = work / "dec"
         run = run_command("decode", ["--model", s.files["model.pt"], *FAST, "--output-dir", out, "--feats",
                                      f"ark:{bad}"])
-        return verdict(run, [out / "text", out / "nbest.jsonl"], n, lambda: _lines(out / "text"))
+        return verdict(run, [out / "text", out / "nbest.jsonl"], n, lambda: _decoded(out))
 
     def cmvn(bad: Path, work: Path) -> str:
         out = work / "cmvn.ark"
@@ -527,7 +550,7 @@ def data_dir_cases(s: Seeds, table: str) -> List[Case]:
         out = work / "dec"
         run = run_command("decode", ["--model", s.files["model.pt"], *FAST, "--output-dir", out, "--wav-scp",
                                      d / "wav.scp", "--segments", d / "segments"])
-        return verdict(run, [out / "text", out / "nbest.jsonl"], _items(d / "segments"), lambda: _lines(out / "text"))
+        return verdict(run, [out / "text", out / "nbest.jsonl"], _items(d / "segments"), lambda: _decoded(out))
 
     def score(bad: Path, work: Path) -> str:
         d = copy(bad, work)
@@ -604,7 +627,7 @@ def model_cases(s: Seeds, kind: str) -> List[Case]:
         args = {"model.pt": ["--model", bad],
                 "decode.yaml": ["--model", s.files["model.pt"], "--config", bad]}[kind]
         run = run_command("decode", [*args, *FAST, "--output-dir", out, *good])
-        return verdict(run, [out / "text", out / "nbest.jsonl"], 2, lambda: _lines(out / "text"))
+        return verdict(run, [out / "text", out / "nbest.jsonl"], 2, lambda: _decoded(out))
 
     def pack(bad: Path, work: Path) -> str:
         out = work / "final.pt"
@@ -648,7 +671,7 @@ def training_cases(s: Seeds, name: str) -> List[Case]:
         out = work / "dec"
         run = run_command("decode", ["--model", s.files["model.pt"], *FAST, "--lm", bad, "--lm-weight", "0.3",
                                      "--output-dir", out, *s.files["good"]])
-        return verdict(run, [out / "text", out / "nbest.jsonl"], 2, lambda: _lines(out / "text"))
+        return verdict(run, [out / "text", out / "nbest.jsonl"], 2, lambda: _decoded(out))
 
     def fbank_config(bad: Path, work: Path) -> str:
         ark, out = work / "f.ark", work / "f.scp"
@@ -657,6 +680,32 @@ def training_cases(s: Seeds, name: str) -> List[Case]:
 
     return {"epoch1.pt": [("average", average)], "lm.pt": [("decode --lm", decode_lm)],
             "fbank.yaml": [("compute-fbank --config", fbank_config)]}.get(name, [("train", train)])
+
+
+def adaptation_cases(s: Seeds, name: str) -> List[Case]:
+    """Damaged speaker transforms given to asrkit-decode; damaged first-pass hypotheses given to
+    asrkit-adapt-speakers; a damaged trn given to asrkit-score."""
+    feats, utt2spk = f"scp:{s.files['raw.scp']}", s.files["utt2spk"]
+
+    def decode(bad: Path, work: Path) -> str:
+        out = work / "dec"
+        run = run_command("decode", ["--model", s.files["model.pt"], *FAST, "--output-dir", out, "--feats", feats,
+                                     "--spk-transforms", f"ark:{bad}", "--utt2spk", utt2spk])
+        return verdict(run, [out / "text", out / "nbest.jsonl"], 4, lambda: _decoded(out))
+
+    def adapt(bad: Path, work: Path) -> str:
+        out = work / "tr.ark"
+        run = run_command("adapt-speakers", ["--model", s.files["model.pt"], "--utt2spk", utt2spk, "--feats", feats,
+                                             "--epochs", "1", "--min-utts", "1", bad, f"ark:{out}"])
+        return verdict(run, [out])
+
+    def score(bad: Path, work: Path) -> str:
+        out = work / "score"
+        return verdict(run_command("score", ["--output-dir", out, "--allow-missing", bad, s.files["hyp"]]),
+                       [out / "wer.txt"])
+
+    return {"transforms.ark": [("decode --spk-transforms", decode)], "hyp": [("adapt-speakers", adapt)],
+            "ref.trn": [("score", score)]}[name]
 
 
 def all_targets(s: Seeds):
@@ -675,6 +724,9 @@ def all_targets(s: Seeds):
     out.append(("model.pt", "binary", other["model.pt"], model_cases(s, "model.pt")))
     out.append(("tokens.model", "binary", other["tokens.model"], model_cases(s, "tokens.model")))
     out.append(("decode.yaml", "text", None, model_cases(s, "decode.yaml")))
+    out.append(("transforms.ark", "binary", "cmvn.ark", adaptation_cases(s, "transforms.ark")))
+    out.append(("hyp", "text", None, adaptation_cases(s, "hyp")))
+    out.append(("ref.trn", "text", None, adaptation_cases(s, "ref.trn")))
     out.append(("fbank.yaml", "text", None, training_cases(s, "fbank.yaml")))
     out.append(("epoch1.pt", "binary", "model.pt", training_cases(s, "epoch1.pt")))
     out.append(("lm.pt", "binary", "model.pt", training_cases(s, "lm.pt")))
@@ -728,13 +780,14 @@ def sweep(out: Path, only: Sequence[str] = (), limit: int = 0, seed: int = 0) ->
                 shutil.rmtree(work, ignore_errors=True)
                 work.mkdir()
                 bad = damaged_file(work, name, kind, damaged)
+                started = time.monotonic()
                 try:
                     v = check(bad, work)
                 except BaseException as e:  # the check itself: count it apart
                     v = f"BAD: check raised {type(e).__name__}: {e}"
                 key = "BAD" if v.startswith("BAD") else v
                 counts[key] = counts.get(key, 0) + 1
-                all_log.write(f"{name}\t{mname}\t{command}\t{v}\n")
+                all_log.write(f"{name}\t{mname}\t{command}\t{v}\t{time.monotonic() - started:.1f}\n")
                 all_log.flush()
                 if key == "BAD":
                     bad_log.write(f"{name}\t{mname}\t{command}\t{v}\n")

@@ -67,6 +67,9 @@ CASES = [
     ("spk2utt", "nul-in-value", "compute-cmvn --spk2utt"),
     ("utt2spk", "flip-byte", "apply-cmvn --utt2spk"),
     ("a16.sph", "number@", "decode"),
+    ("transforms.ark", "truncate-half", "decode --spk-transforms"),
+    ("hyp", "invalid-utf8", "adapt-speakers"),
+    ("ref.trn", "nul-in-value", "score"),
 ]
 
 
