@@ -56,10 +56,15 @@ def snippets(doc: Path) -> Iterator[Tuple[int, str]]:
                 yield n, m.group(1)
 
 
+def command(name: str) -> click.Command:
+    """asrkit-<name>'s click command (``decode``, ``fix-data-dir``)."""
+    return importlib.import_module(f"asrkit.cli.{name.replace('-', '_')}").main
+
+
 def command_options() -> Dict[str, Set[str]]:
     opts: Dict[str, Set[str]] = {}
     for name in command_names():
-        cmd: click.Command = importlib.import_module(f"asrkit.cli.{name.replace('-', '_')}").main
+        cmd = command(name)
         found = {"--help"}
         for p in cmd.params:
             found.update(o for o in list(p.opts) + list(p.secondary_opts) if o.startswith("--"))
@@ -243,7 +248,7 @@ def test_docs_give_choice_options_only_their_choices():
     choices is one of them (a renamed choice left examples that exit 2)."""
     choices: Dict[Tuple[str, str], Set[str]] = {}
     for name in command_names():
-        for p in importlib.import_module(f"asrkit.cli.{name.replace('-', '_')}").main.params:
+        for p in command(name).params:
             if isinstance(p.type, click.Choice):
                 choices.update({(f"asrkit-{name}", o): set(p.type.choices) for o in p.opts})
     bad: List[str] = []
@@ -463,7 +468,7 @@ def test_docs_job_arrays_of_compute_fbank_write_utt2num_frames_per_job():
     --help's example was the same."""
     examples = [(f"{_rel(doc)}:{line}", text) for doc in DOCS for line, text in snippets(doc)]
     for name in command_names():  # and each command's --help example, its lines joined at '\'
-        cmd = importlib.import_module(f"asrkit.cli.{name.replace('-', '_')}").main
+        cmd = command(name)
         joined = re.sub(r"\\\n\s*", " ", "\n".join(_help_examples(cmd.help)))
         examples += [(f"asrkit-{name} --help", text) for text in joined.split("\n")]
     bad = [f"{where}: one utt2num_frames for every job: {text.strip()[:120]}"
@@ -507,7 +512,7 @@ def test_help_examples_are_shown_as_written(name):
     fix-data-dir's two commands as one (``... data/train      asrkit-fix-data-dir --punctuation``),
     perturb-data-dir-speed's ``asrkit-`` / ``compute-fbank``. Each example line is a line of the
     rendered help (indented), and decode's two-line example has its ``\\``."""
-    cmd: click.Command = importlib.import_module(f"asrkit.cli.{name.replace('-', '_')}").main
+    cmd = command(name)
     shown = {line.strip() for line in cmd.get_help(click.Context(cmd, info_name=f"asrkit-{name}")).split("\n")}
     examples = _help_examples(cmd.help) + _help_examples(cmd.epilog)
     assert examples, f"asrkit-{name} --help has no 'e.g.' example"
@@ -522,7 +527,7 @@ def test_help_fits_an_80_column_terminal(name):
     """A ``\\b`` paragraph of --help is printed as written, however long its lines: 39 lines of 16
     commands' examples and notes (decode's example 107 columns wide) ran past an 80-column terminal,
     which breaks them at any character. Rendered for one (prose click wraps itself), each fits."""
-    cmd: click.Command = importlib.import_module(f"asrkit.cli.{name.replace('-', '_')}").main
+    cmd = command(name)
     ctx = click.Context(cmd, info_name=f"asrkit-{name}", terminal_width=80, **cmd.context_settings)
     wide = [line for line in cmd.get_help(ctx).split("\n") if len(line) > 80]
     assert not wide, f"asrkit-{name} --help is wider than 80 columns: {wide}"
@@ -547,7 +552,7 @@ def _invocations_lacking_required(where: str, spans: Iterator[Tuple[int, str]]) 
     ``asrkit-compute-fbank --resample``: the docs' way to name an option of it, 20 times)."""
     required: Dict[str, List[List[str]]] = {}
     for name in command_names():
-        cmd = importlib.import_module(f"asrkit.cli.{name.replace('-', '_')}").main
+        cmd = command(name)
         required[f"asrkit-{name}"] = [p.opts for p in cmd.params if isinstance(p, click.Option) and p.required]
     bad: List[str] = []
     for line, text in spans:
