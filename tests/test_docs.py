@@ -448,10 +448,10 @@ def test_readme_python_block_loads_the_model_the_quick_start_makes():
     assert loaded == decoded == "egs/yesno/asr1/exp/train_char/final.pt", (loaded, decoded)
 
 
-def _help_examples(text: str) -> List[str]:
-    """The lines of each paragraph of a command's help that starts with ``e.g.``."""
+def _help_examples(cmd: click.Command) -> List[str]:
+    """The lines of each paragraph of a command's help or epilog that starts with ``e.g.``."""
     lines, inside = [], False
-    for line in (text or "").split("\n"):
+    for line in f"{cmd.help or ''}\n\n{cmd.epilog or ''}".split("\n"):
         s = line.strip()
         inside = s.startswith("e.g.") or (inside and s not in ("", "\b"))
         if inside:
@@ -469,7 +469,7 @@ def test_docs_job_arrays_of_compute_fbank_write_utt2num_frames_per_job():
     examples = [(f"{_rel(doc)}:{line}", text) for doc in DOCS for line, text in snippets(doc)]
     for name in command_names():  # and each command's --help example, its lines joined at '\'
         cmd = command(name)
-        joined = re.sub(r"\\\n\s*", " ", "\n".join(_help_examples(cmd.help)))
+        joined = re.sub(r"\\\n\s*", " ", "\n".join(_help_examples(cmd)))
         examples += [(f"asrkit-{name} --help", text) for text in joined.split("\n")]
     bad = [f"{where}: one utt2num_frames for every job: {text.strip()[:120]}"
            for where, text in examples if _one_utt2num_frames_for_all_jobs(text)]
@@ -514,7 +514,7 @@ def test_help_examples_are_shown_as_written(name):
     rendered help (indented), and decode's two-line example has its ``\\``."""
     cmd = command(name)
     shown = {line.strip() for line in cmd.get_help(click.Context(cmd, info_name=f"asrkit-{name}")).split("\n")}
-    examples = _help_examples(cmd.help) + _help_examples(cmd.epilog)
+    examples = _help_examples(cmd)
     assert examples, f"asrkit-{name} --help has no 'e.g.' example"
     bad = [line for line in examples if line not in shown]
     assert not bad, f"asrkit-{name} --help rewraps its example: {bad}"
