@@ -111,6 +111,12 @@ def text_mutations(text: bytes, seed: int) -> Iterator[Tuple[str, bytes]]:
         yield f"flip-byte@{pos}", text[:pos] + bytes([text[pos] ^ (1 << rng.randrange(8))]) + text[pos + 1:]
     i = rng.randrange(len(lines))
     yield f"long-line{i + 1}", b"".join(lines[:i] + [lines[i].rstrip(b"\n") + b"x" * 300000 + b"\n"] + lines[i + 1:])
+    # a table's numbers (segment times, frame counts, durations, an scp's byte offsets)
+    hostile = (b"nan", b"inf", b"-1", b"1e309", b"99999999999999999999", b"0x10", "\u0661".encode(), b"1_0", b"")
+    for m in list(re.finditer(rb"(?<=[ :])\d+(?:\.\d+)?(?=[\s\[])", text))[:4]:
+        a, b = m.span()
+        for value in hostile:
+            yield f"number@{a}={value.decode()}", text[:a] + value + text[b:]
     yield "no-final-newline", text.rstrip(b"\n")
     yield "crlf", text.replace(b"\n", b"\r\n")
     yield "cr-only", text.replace(b"\n", b"\r")

@@ -44,6 +44,7 @@ CASES = [
     ("wav.scp", "cr-only", "validate-data-dir"),
     ("segments", "flip-byte", "compute-fbank"),
     ("segments", "long-line", "fix-data-dir"),
+    ("segments", "number@", "decode --wav-scp"),
     ("text", "nul-in-value", "fix-data-dir"),  # kept, and the fixed dir failed validation
     ("text", "invalid-utf8", "score"),
     ("text", "bom", "tokenize"),
@@ -63,6 +64,7 @@ CASES = [
     ("lm.pt", "delete-middle", "decode --lm"),
     ("train/feats.scp", "nul-in-value", "train"),
     ("train/text", "invalid-utf8", "train"),
+    ("train/utt2num_frames", "number@", "train"),
     ("f8.wav", "truncate-half", "train from audio"),
     ("spk2utt", "nul-in-value", "compute-cmvn --spk2utt"),
     ("utt2spk", "flip-byte", "apply-cmvn --utt2spk"),
