@@ -54,6 +54,16 @@ def binary_mutations(data: bytes, seed: int, other: bytes = b"") -> Iterator[Tup
     for i in range(3):
         pos = rng.randrange(n)
         yield f"random-bytes@{pos}", data[:pos] + bytes(rng.randrange(256) for _ in range(16)) + data[pos + 16:]
+    for i in range(3):  # many small wounds: what a failing disk or a bad transfer leaves
+        damaged = bytearray(data)
+        for _ in range(20):
+            damaged[rng.randrange(head, n) if n > head else rng.randrange(n)] ^= 1 << rng.randrange(8)
+        yield f"flip-20-bits#{i}", bytes(damaged)
+    if n >= 4096:
+        blocks = [data[j:j + 512] for j in range(0, n, 512)]
+        tail = blocks[1:]
+        rng.shuffle(tail)
+        yield "shuffle-512-blocks", blocks[0] + b"".join(tail)
     yield "zero-head", bytes(head) + data[head:]
     a = rng.randrange(n // 2)
     yield f"zero-range@{a}", data[:a] + bytes(min(4096, n - a)) + data[a + 4096:]
@@ -760,7 +770,9 @@ def damaged_file(work: Path, name: str, kind: str, data: bytes) -> Path:
     return bad
 
 
-def sweep(out: Path, only: Sequence[str] = (), limit: int = 0, seed: int = 0) -> Dict[str, int]:
+def sweep(out: Path, only: Sequence[str] = (), limit: int = 0, seed: int = 0,
+          kinds: Sequence[str] = ()) -> Dict[str, int]:
+    import faulthandler
     import os
     import shutil
     import sys
@@ -776,6 +788,8 @@ def sweep(out: Path, only: Sequence[str] = (), limit: int = 0, seed: int = 0) ->
         if only and name not in only:
             continue
         muts = mutants(seeds, name, kind, other, seed)
+        if kinds:
+            muts = [(m, d) for m, d in muts if m.startswith(tuple(kinds))]
         if limit:
             muts = muts[:limit]
         for index, (mname, damaged) in enumerate(muts):
@@ -786,11 +800,16 @@ def sweep(out: Path, only: Sequence[str] = (), limit: int = 0, seed: int = 0) ->
                 shutil.rmtree(work, ignore_errors=True)
                 work.mkdir()
                 bad = damaged_file(work, name, kind, damaged)
+                (out / "current.txt").write_text(f"{name}\t{mname}\t{command}\n")
+                # a hang inside C code (libsndfile, torch) never returns to the alarm's handler:
+                # end the sweep with every thread's stack rather than wait forever
+                faulthandler.dump_traceback_later(600, exit=True)
                 started = time.monotonic()
                 try:
                     v = check(bad, work)
                 except BaseException as e:  # the check itself: count it apart
                     v = f"BAD: check raised {type(e).__name__}: {e}"
+                faulthandler.cancel_dump_traceback_later()
                 key = "BAD" if v.startswith("BAD") else v
                 counts[key] = counts.get(key, 0) + 1
                 all_log.write(f"{name}\t{mname}\t{command}\t{v}\t{time.monotonic() - started:.1f}\n")
@@ -813,5 +832,6 @@ if __name__ == "__main__":
     p.add_argument("--only", nargs="*", default=(), help="seed names (a16.wav, raw.ark, text, model.pt, ...)")
     p.add_argument("--limit", type=int, default=0, help="at most this many mutations per seed")
     p.add_argument("--seed", type=int, default=0, help="of the random positions and bytes")
+    p.add_argument("--mutations", nargs="*", default=(), help="only the mutations whose names start so (truncate, u32@...)")
     a = p.parse_args()
-    print(sweep(a.out, a.only, a.limit, a.seed))
+    print(sweep(a.out, a.only, a.limit, a.seed, a.mutations))
