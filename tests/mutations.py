@@ -300,10 +300,13 @@ def build_seeds(root: Path, an4_root: Path, fsdd_root: Path, yesno_root: Path) -
     assert r.code == 0, r.stderr
     r = run_command("compute-cmvn", [f"scp:{feats / 'raw.scp'}", feats / "cmvn.ark"])
     assert r.code == 0, r.stderr
+    r = run_command("apply-cmvn", ["--norm-vars", "false", feats / "cmvn.ark", f"scp:{feats / 'raw.scp'}",
+                                   f"ark,t:{feats / 'text.ark'}"])
+    assert r.code == 0, r.stderr
     r = run_command("compute-cmvn", ["--spk2utt", data / "spk2utt", f"scp:{feats / 'raw.scp'}",
                                      f"ark:{feats / 'spk.ark'}"])
     assert r.code == 0, r.stderr
-    for name in ("raw.ark", "raw.scp", "cmvn.ark", "spk.ark"):
+    for name in ("raw.ark", "raw.scp", "cmvn.ark", "spk.ark", "text.ark"):
         s.files[name] = feats / name
     # a first pass's hypotheses and the speaker transforms asrkit-adapt-speakers estimates from them
     hyp = seed / "hyp"
@@ -506,12 +509,13 @@ def feature_cases(s: Seeds, kind: str) -> List[Case]:
     def decode_ark(bad: Path, work: Path) -> str:
         out = work / "dec"
         run = run_command("decode", ["--model", s.files["model.pt"], *FAST, "--output-dir", out, "--feats",
-                                     f"ark:{bad}"])
+                                     f"ark{',t' if kind == 'text.ark' else ''}:{bad}"])
         return verdict(run, [out / "text", out / "nbest.jsonl"], n, lambda: _decoded(out))
 
     def cmvn(bad: Path, work: Path) -> str:
         out = work / "cmvn.ark"
-        run = run_command("compute-cmvn", ["--max-bad-percent", "100", scp_of(bad, work), out])
+        feats = f"ark,t:{bad}" if kind == "text.ark" else scp_of(bad, work)
+        run = run_command("compute-cmvn", ["--max-bad-percent", "100", feats, out])
         return verdict(run, [out])
 
     def apply(bad: Path, work: Path) -> str:
@@ -523,6 +527,8 @@ def feature_cases(s: Seeds, kind: str) -> List[Case]:
 
     if kind == "cmvn.ark":
         return [("apply-cmvn", apply)]
+    if kind == "text.ark":  # (features with the global mean taken out, as Kaldi's ark,t holds them)
+        return [("decode --feats ark,t", decode_ark), ("compute-cmvn", cmvn)]
     cases = [("decode --feats scp", decode_feats), ("compute-cmvn", cmvn), ("apply-cmvn", apply)]
     if kind == "raw.ark":
         cases.append(("decode --feats ark", decode_ark))
@@ -735,6 +741,7 @@ def all_targets(s: Seeds):
     for name in ("raw.ark", "cmvn.ark"):
         out.append((name, "binary", other[name], feature_cases(s, name)))
     out.append(("raw.scp", "text", None, feature_cases(s, "raw.scp")))
+    out.append(("text.ark", "text", None, feature_cases(s, "text.ark")))
     for name in ("wav.scp", "segments", "text", "utt2spk", "spk2utt"):
         out.append((name, "text", None, data_dir_cases(s, name)))
     out.append(("model.pt", "binary", other["model.pt"], model_cases(s, "model.pt")))
