@@ -86,3 +86,43 @@ def test_stage_markers_are_written_whole(tmp_path):
     (tmp_path / ".done.tmp").rmdir()
     assert run().returncode == 0 and marker.read_text() == "new inputs\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == [".done"]
+
+
+# cmd.sh for the test below: the real launcher, and an asrkit-train (a function, which the launcher's
+# bash -c inherits) that does what one stopped by SIGUSR1 in its first epoch does: it leaves
+# checkpoints/interrupted.pt, logs where it stopped and exits 75 (its --print-config is the real one).
+STOPPED_TRAINING_CMD = """\
+export train_cmd="asrkit-launch --backend local" cuda_cmd="asrkit-launch --backend local" decode_cmd="asrkit-launch --backend local"
+asrkit-train() {
+  [[ " $* " != *" --print-config "* ]] || { command asrkit-train "$@"; return; }
+  local exp=${*: -1}
+  mkdir -p "$exp/checkpoints" && : > "$exp/checkpoints/interrupted.pt"
+  echo "2026-12-07 01:02:03 WARNING [trainer] stopped by SIGUSR1 in epoch 1 after batch 4 of 6 (step 2): its state" \\
+    "is in $exp/checkpoints/interrupted.pt; the same command run again continues from there" >&2
+  return 75
+}
+export -f asrkit-train
+"""
+
+
+def test_stage_4_stopped_by_sigusr1_says_so_and_resumes_only_on_its_data(recipe_dir, yesno_root):
+    """A training stopped by SIGUSR1 (sbatch --signal=B:USR1@300) saves its state and exits 75: stage 4
+    said 'stage 4 failed' (asrkit-launch's status 1), as if something were to fix; it says where
+    the training stopped and exits 75 too. Stopped within its first epoch it has no epoch<N>.pt,
+    only interrupted.pt: its recorded inputs were dropped as those of a start that failed, and a
+    rerun on changed data resumed the stopped training on the new data in silence."""
+    recipe = recipe_dir("yesno")
+    run_sh(["./run.sh", "--yesno-root", str(yesno_root), "--stop-stage", "2"], cwd=recipe)
+    (recipe / "cmd.sh").unlink()
+    (recipe / "cmd.sh").write_text(STOPPED_TRAINING_CMD)
+    stage4 = ["./run.sh", "--stage", "4", "--stop-stage", "4"]
+    for _ in range(2):  # (run again on the same data, it goes on training)
+        proc = run_sh(stage4, cwd=recipe, check=False)
+        assert proc.returncode == 75, proc.stderr[-3000:]
+        assert ("asr.sh: stage 4: training stopped by SIGUSR1 in epoch 1 after batch 4 of 6 (step 2): its state is in "
+                "exp/train_char/checkpoints/interrupted.pt; rerun the same command to continue") in proc.stderr
+        assert "failed" not in proc.stderr.replace("job failed (code 75)", ""), proc.stderr[-3000:]
+    (recipe / "exp/train_char/train_inputs").write_text("123-456\n")  # (as data made again would give)
+    proc = run_sh(stage4, cwd=recipe, check=False)
+    assert proc.returncode == 1 and "stage 4: exp/train_char was trained on other data" in proc.stderr, \
+        proc.stderr[-3000:]

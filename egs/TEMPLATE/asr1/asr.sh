@@ -304,7 +304,23 @@ run() {
   "$@" || rc=$?
   [ "$rc" -ne 0 ] || return 0
   stop_if_interrupted "$rc"
+  stop_if_stopped_on_request "$logfile"
   die "stage $current_stage failed: $* -- see $logfile"
+}
+# stop_if_stopped_on_request <log>: asrkit-train and asrkit-train-lm stopped by SIGUSR1 (sbatch
+# --signal=B:USR1@300) save where they stand and exit 75, which the launcher reports as a failed
+# job (its own status 1): "stage 4 failed", as if something were to fix. Their last line in the
+# log says where they stopped; this script exits 75 too (EX_TEMPFAIL), for a requeue to tell.
+# (Only when the job ended so, by the launcher's footer, as run.pl's: a log left by an earlier
+# stopped run is not this run's.)
+stop_if_stopped_on_request() {
+  local said
+  [ -f "$1" ] && [ "$(sed -n 's/^# Ended (code \([0-9]*\)).*/\1/p' "$1" | tail -n 1)" = 75 ] || return 0
+  said=$(sed -n 's/.*\(stopped by SIG[A-Z0-9]* .*\); the same command run again \(continues from there\|starts it\)$/\1/p' \
+    "$1" | tail -n 1)
+  [ -n "$said" ] || return 0
+  echo "$(basename "$0"): stage $current_stage: training $said; rerun the same command to continue" >&2
+  exit 75
 }
 
 # The set the model trains on (and CMVN is estimated on): the speed-perturbed copy if asked.
@@ -706,7 +722,10 @@ if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
   train_options="$(fingerprint "$train_config") $train_args --seed $seed"
   # A start that failed before the first checkpoint (no tokenizer yet) recorded its inputs, and
   # the tag then stayed refused as "trained on other data" with nothing trained.
-  [ -f "$exp/.done" ] || compgen -G "$exp/checkpoints/epoch*.pt" > /dev/null || rm -f "$exp/train_inputs"
+  # (A run stopped by SIGUSR1 within its first epoch has only checkpoints/interrupted.pt: trained
+  # on these inputs too, and resumed from.)
+  [ -f "$exp/.done" ] || compgen -G "$exp/checkpoints/epoch*.pt" > /dev/null || [ -e "$exp/checkpoints/interrupted.pt" ] \
+    || rm -f "$exp/train_inputs"
   if [ -s "$exp/train_inputs" ] && [ "$(cat "$exp/train_inputs")" != "$train_inputs" ]; then
     die "stage 4: $exp was trained on other data: $dumpdir/$feats_train_set, $dumpdir/$valid_set or $lang changed since (stage 0 or 1 run again?); delete $exp to train on the new data, or give another --tag"
   fi
