@@ -81,6 +81,7 @@ def test_a_decoding_in_other_pieces_leaves_no_stale_split(tmp_path):
     stale.mkdir(parents=True)
     (stale / "text").write_text("u1 AN OLD HYPOTHESIS\n")
     (tmp_path / "dec/splitting.txt").write_text("a user's file\n")
+    (tmp_path / "dec/split_by_speaker").mkdir()  # (and a folder of the user's: not another --nj's)
     script = r"""set -euo pipefail
 die() { echo "asr.sh: ERROR: $*" >&2; exit 1; }
 run() { shift; "$@"; }
@@ -101,5 +102,5 @@ decode_pass test dec
     proc = subprocess.run(["bash", "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "dec/text").read_text() == "u1 HYP\nu2 HYP\n"
-    assert sorted(p.name for p in (tmp_path / "dec").iterdir()) == ["log", "nbest.jsonl", "split2", "splitting.txt",
-                                                                    "text"]
+    assert sorted(p.name for p in (tmp_path / "dec").iterdir()) == ["log", "nbest.jsonl", "split2", "split_by_speaker",
+                                                                    "splitting.txt", "text"]

@@ -824,8 +824,11 @@ decode_pass() {
   # (the logs of an earlier decoding in more pieces would be counted below)
   rm -f "$dir"/log/decode.*.log
   # ...and its pieces' outputs, another --nj's split<M>/ beside this split<n>/: hypotheses of an
-  # older decoding under the same names, which nothing merges any more.
-  for i in "$dir"/split*; do [ "$i" = "$dir/split$n" ] || [ ! -d "$i" ] || rm -rf -- "$i"; done
+  # older decoding under the same names, which nothing merges any more. (split<digits> only: a
+  # folder of the user's there, split_by_speaker/, is not ours to remove.)
+  for i in "$dir"/split[0-9]*; do
+    [[ ! ${i##*/} =~ ^split[0-9]+$ ]] || [ "$i" = "$dir/split$n" ] || [ ! -d "$i" ] || rm -rf -- "$i"
+  done
   run "$dir/log/decode.*.log" $decode_cmd --gpu "$decode_ngpu" JOB=1:"$n" "$dir/log/decode.JOB.log" \
     asrkit-decode --model "$model" --config "$decode_config" "${lm_opts[@]}" "${device_opts[@]}" $decode_args \
       --feats "scp:$dumpdir/$set/split$n/JOB/feats.scp" --output-dir "$dir/split$n/JOB" "$@"
