@@ -201,13 +201,14 @@ def _join(info: DistInfo, timeout_s: float):
         # before rank 0, as asrkit-train --ngpu's and hand-started ranks often are, says nothing),
         # then at the wait notes' times with where the ranks came from when that may be stale.
         notes = [_CONNECT_TRY_S, *_WAIT_NOTES_S]
+        unanswered: dict = {}  # (_reach_store's connections still waiting, by port)
         while True:
             _resolve(host, info.master_port)
             # Knocked at with a plain socket first: TCPStore's client, finding no one, printed a C++
             # "client socket has timed out" stack dump (30 frames) every 2 s of the wait, and its own
             # retry back-off ran past the deadline (timeout_s=4 ended after 8-12 s).
             try:
-                store, port = _reach_store(host, ports, world, mark, deadline)
+                store, port = _reach_store(host, ports, world, mark, deadline, unanswered)
                 where = f"{_bracket_ipv6(host)}:{port}"
                 break
             except (OSError, RuntimeError) as e:  # (refused; DistNetworkError, DistStoreError: not there yet)
@@ -301,29 +302,69 @@ def _host_store(host: str, ports: list, world: int, timeout: timedelta, mark: Op
     raise AssertionError("no port to try")  # (ports is never empty)
 
 
-def _reach_store(host: str, ports: list, world: int, mark: Optional[str], deadline: float):
+def _reach_store(host: str, ports: list, world: int, mark: Optional[str], deadline: float, unanswered: dict):
     """(store, port): rank 0's store at the first of ``ports`` that answers and, with a ``mark``,
-    holds it; OSError or RuntimeError when none does yet (the last one's)."""
+    holds it; OSError or RuntimeError when none does yet (the last one's). ``unanswered``: the
+    connections of earlier calls still waiting, by port (_connect_store says why)."""
     import time
-
-    import torch.distributed as dist
 
     failure: Exception = OSError("no port to try")
     for port in ports:
         try_s = max(0.1, min(_CONNECT_TRY_S, deadline - time.monotonic()))
         try:
             _knock(host, port, try_s)
-            # wait_for_workers=False: a client that waits adds itself to the store's count of workers,
-            # a key written into another training's store
-            store = dist.TCPStore(host, port, world, is_master=False, timeout=timedelta(seconds=try_s),
-                                  wait_for_workers=False)
-            if mark is None or store.check([mark]):
+            store, marked = _connect_store(host, port, world, mark, try_s, unanswered)
+            if marked:
                 return store, port
             del store  # another training's store, or rank 0's before it marked it: not joined
             failure = OSError(f"port {port} is another rendezvous's")
         except (OSError, RuntimeError) as e:  # (refused; DistNetworkError, DistStoreError: not there yet)
             failure = e
     raise failure
+
+
+def _connect_store(host: str, port: int, world: int, mark: Optional[str], try_s: float, unanswered: dict):
+    """(store, whether it holds ``mark``, True without one): a client of the store at ``host:port``.
+
+    Connected in a thread of its own: TCPStore's client waits for its handshake's answer without
+    the bound of its timeout, and a program listening at the port that does not answer (an HTTP
+    server waiting for its request, anything but a store) held the rank there for good (measured:
+    more than 150 s with a 2 s timeout, torch 2.14), as rank 0 moved on from that port and waited
+    for it. Such a connection is left waiting in ``unanswered``, and its port is passed over until
+    it ends, so that no more than one thread waits at a port."""
+    import threading
+
+    import torch.distributed as dist
+
+    waiting = unanswered.get(port)
+    if waiting is not None and waiting.is_alive():
+        raise OSError(f"something at port {port} takes connections but does not answer as a store")
+    got: dict = {}
+
+    def connect() -> None:
+        try:
+            # wait_for_workers=False: a client that waits adds itself to the store's count of workers,
+            # a key written into another training's store
+            store = dist.TCPStore(host, port, world, is_master=False, timeout=timedelta(seconds=try_s),
+                                  wait_for_workers=False)
+            got["store"] = store, mark is None or store.check([mark])
+        except (OSError, RuntimeError) as e:
+            got["error"] = e
+
+    thread = threading.Thread(target=connect, name=f"asrkit-rendezvous-{port}", daemon=True)
+    thread.start()
+    thread.join(try_s + _ANSWER_GRACE_S)
+    if thread.is_alive():
+        unanswered[port] = thread
+        raise OSError(f"something at port {port} takes connections but does not answer as a store "
+                      f"(within {try_s:.0f} s)")
+    if "error" in got:
+        raise got["error"]
+    return got["store"]
+
+
+# Beyond a connection try's time, what a store's answer may take on a loaded machine.
+_ANSWER_GRACE_S = 2.0
 
 
 # Between two knocks at a port that refused (a refusal is at once: without a pause the wait spins).

@@ -1,6 +1,7 @@
 """detect_distributed / init_distributed: env parsing for torchrun and srun, and a real gloo group."""
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -129,32 +130,44 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.parametrize("port_taken", [False, True])
+@pytest.mark.parametrize("port_taken", [None, "store", "listener"])
 def test_init_distributed_gloo_all_reduce(port_taken, another_trainings_store):
     """Two real processes with Slurm-style variables meet on a derived address and all_reduce.
 
     port_taken: the port derived from the job id is another training's store (a job 20000 ids
     away on the same node): rank 0 stopped with 'port ... is in use' and rank 1 joined that
     store, counted among its ranks. Rank 0 now moves to a port both derive from the job, and
-    rank 1 joins only the store marked as this job's."""
+    rank 1 joins only the store marked as this job's. "listener": a program that takes
+    connections and never answers (an HTTP server waiting for its request) holds the port, where
+    rank 1's store client waited for good once rank 0 had moved on."""
     port, job, other = _free_port(), 1, None
     if port_taken:
         for job in range(4711, 4811):
-            other = another_trainings_store(slurm_port(job))
+            if port_taken == "store":
+                other = another_trainings_store(slurm_port(job))
+            else:
+                with contextlib.suppress(OSError):
+                    other = socket.create_server(("127.0.0.1", slurm_port(job)))
             if other is not None:
                 break
         assert other is not None
-        port, keys = slurm_port(job), other.num_keys()
+        port, keys = slurm_port(job), other.num_keys() if port_taken == "store" else 0
     procs = []
-    for rank in range(2):
-        env = dict(os.environ, OMP_NUM_THREADS="1", SLURM_PROCID=str(rank), SLURM_STEP_ID="0", SLURM_NTASKS="2",
-                   SLURM_LOCALID=str(rank), SLURM_JOB_NODELIST="127.0.0.1", SLURM_JOB_ID=str(job),
-                   MASTER_PORT=str(port), CUDA_VISIBLE_DEVICES="")
-        for key in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR") + (("MASTER_PORT",) if port_taken else ()):
-            env.pop(key, None)
-        procs.append(subprocess.Popen([sys.executable, str(Path(__file__).with_name("gloo_all_reduce.py"))], env=env, stdout=subprocess.PIPE,
-                                      stderr=subprocess.PIPE, text=True))
-    outs = [p.communicate(timeout=300) for p in procs]  # a hang bound (two torch imports on a loaded machine)
+    try:
+        for rank in range(2):
+            env = dict(os.environ, OMP_NUM_THREADS="1", SLURM_PROCID=str(rank), SLURM_STEP_ID="0", SLURM_NTASKS="2",
+                       SLURM_LOCALID=str(rank), SLURM_JOB_NODELIST="127.0.0.1", SLURM_JOB_ID=str(job),
+                       MASTER_PORT=str(port), CUDA_VISIBLE_DEVICES="")
+            for key in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR") + (("MASTER_PORT",) if port_taken else ()):
+                env.pop(key, None)
+            procs.append(subprocess.Popen([sys.executable, str(Path(__file__).with_name("gloo_all_reduce.py"))], env=env,
+                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        outs = [p.communicate(timeout=300) for p in procs]  # a hang bound (two torch imports on a loaded machine)
+    finally:
+        for p in procs:
+            p.kill()
+        if port_taken == "listener":
+            other.close()
     for p, (out, err) in zip(procs, outs):
         assert p.returncode == 0, err
     got = sorted(out.strip() for out, _ in outs)
@@ -162,6 +175,7 @@ def test_init_distributed_gloo_all_reduce(port_taken, another_trainings_store):
     assert got == [f"rank {r}/2 local {r} master 127.0.0.1:{port} gloo sum 3 node - gpus -" for r in (0, 1)]
     if port_taken:
         assert f"rank 0: port {port} is in use" in outs[0][1], outs[0][1]
+    if port_taken == "store":
         assert other.num_keys() == keys
 
 
