@@ -104,6 +104,20 @@ def test_a_recipe_directory_this_user_cannot_write_is_named_before_stage_0(recip
         recipe.chmod(0o755)
 
 
+def test_a_results_link_to_a_folder_gone_is_named_before_any_stage(recipe_dir, tmp_path):
+    """A RESULTS.md that is a link to a file in a folder since removed passed the --results check
+    (the link's own folder exists) and failed when stage 6 appended to it, after the training."""
+    recipe = recipe_dir("yesno")
+    (recipe / "RESULTS.md").symlink_to(tmp_path / "gone" / "RESULTS.md")
+    proc = run_sh(["./run.sh", "--stage", "1"], cwd=recipe, check=False)
+    assert proc.returncode == 1 and proc.stderr.strip().splitlines()[-1] == (
+        f"asr.sh: ERROR: --results 'RESULTS.md' is a link to {tmp_path}/gone/RESULTS.md, in no folder that exists: give "
+        f"a file to append the rows to, in a folder that exists (default: RESULTS.md)"), proc.stderr
+    (tmp_path / "gone").mkdir()  # (the file itself need not be there: the append makes it)
+    proc = run_sh(["./run.sh", "--stage", "1"], cwd=recipe, check=False)
+    assert "RESULTS.md" not in proc.stderr and "no data/train_nodev" in proc.stderr, proc.stderr
+
+
 def test_a_results_file_this_user_cannot_write_is_named_before_stage_1(recipe_dir, tmp_path):
     """A read-only RESULTS.md (or a recipe directory where it cannot be made) failed only at stage 6,
     after the training. It is named with the other directories when stage 6 is in the range."""

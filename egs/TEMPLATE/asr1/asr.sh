@@ -244,13 +244,17 @@ done
 if [ -z "$results" ] || [ -d "$results" ] || [ ! -d "$(dirname -- "$results")" ]; then
   die "--results '$results': give a file to append the rows to, in a folder that exists (default: RESULTS.md)"
 fi
+# (and a link, which the append follows: a RESULTS.md link to a file in a folder since removed)
+_results_file=$results
+[ ! -L "$results" ] || _results_file=$(readlink -m -- "$results")
+[ -d "$(dirname -- "$_results_file")" ] || die "--results '$results' is a link to $_results_file, in no folder that exists: give a file to append the rows to, in a folder that exists (default: RESULTS.md)"
 # ... and one this user cannot write (a shared checkout's RESULTS.md, read-only) failed there too,
 # after the training (hours): checked with the directories above when stage 6 is in the range.
 if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
   if [ -e "$results" ]; then
     [ -w "$results" ] || die "cannot write $results ($(stat -L -c %A -- "$results")): $(id -un) may not write it, and stage 6 adds its rows there; make it writable (chmod u+w $results), or give --results a file of yours"
   else
-    [ -w "$(dirname -- "$results")" ] || die "cannot make $results in $(cd "$(dirname -- "$results")" && pwd): $(id -un) cannot write there, and stage 6 adds its rows to it; give --results a file in a folder of yours"
+    [ -w "$(dirname -- "$_results_file")" ] || die "cannot make $results in $(cd "$(dirname -- "$_results_file")" && pwd): $(id -un) cannot write there, and stage 6 adds its rows to it; give --results a file in a folder of yours"
   fi
 fi
 # A set named twice was decoded once and scored twice: two identical rows in RESULTS.md.
