@@ -72,11 +72,30 @@ class SegmentChannelError(AsrkitError):
     rather than malformed; a class of its own so that asrkit-fix-data-dir can word its reason."""
 
 
+# What a segments line without its 3 fields is called, by the readers and asrkit-validate-data-dir alike.
+MALFORMED_SEGMENT = "malformed segment (expected '<utt> <recording> <start> <end>')"
+
+
+def segment_times_problem(start_text: str, end_text: str) -> Optional[str]:
+    """Why a segments line's ``<start> <end>`` name no segment, or None: the same words from
+    asrkit-validate-data-dir (an error) and from the readers (that utterance skipped)."""
+    start, end = kaldi_real(start_text), kaldi_real(end_text)
+    if start is None or end is None or not (math.isfinite(start) and math.isfinite(end)):
+        return f"start and end must be finite numbers, got {start_text!r} {end_text!r}"
+    if start < 0:
+        return f"negative start time {start_text}"
+    # Kaldi allows end -1 for "to the end of the recording".
+    if end != -1 and end <= start:
+        return f"segment end {end_text} is not after its start {start_text}"
+    return None
+
+
 def parse_segment(value: str, where: str) -> Tuple[str, float, float]:
     """``<recording> <start> <end>`` of a segments line -> ``(recording, start, end)``.
 
     Times are finite seconds, start >= 0 and end > start, or end -1 (to the end of the
-    recording); anything else (``nan``, ``inf``, a reversed segment) is an error naming ``where``.
+    recording); anything else (``nan``, ``inf``, a reversed segment) is an error naming ``where``
+    (:func:`segment_times_problem`).
     """
     # ASCII white space only, as every table reader (split_fields): str.split() cut a recording
     # id holding U+00A0 in two ("malformed line") and read 'rec\u30000 1' as 'rec 0 1'.
@@ -84,15 +103,12 @@ def parse_segment(value: str, where: str) -> Tuple[str, float, float]:
     channel = segment_channel(fields)
     if channel is not None:
         raise SegmentChannelError(f"{where}: {segment_channel_problem(channel)}")
-    start, end = (kaldi_real(f) for f in fields[1:]) if len(fields) == 3 else (None, None)
-    if start is None or end is None:
-        raise AsrkitError(f"{where}: malformed line (expected '<utt> <recording> <start> <end>')")
-    reco = fields[0]
-    if not (math.isfinite(start) and math.isfinite(end)):
-        raise AsrkitError(f"{where}: segment times must be finite numbers of seconds, got {fields[1]} {fields[2]}")
-    if start < 0 or (end != -1 and end <= start):
-        raise AsrkitError(f"{where}: bad segment times start={fields[1]} end={fields[2]}")
-    return reco, start, end
+    if len(fields) != 3:
+        raise AsrkitError(f"{where}: {MALFORMED_SEGMENT}")
+    problem = segment_times_problem(fields[1], fields[2])
+    if problem is not None:
+        raise AsrkitError(f"{where}: {problem}")
+    return fields[0], float(kaldi_real(fields[1])), float(kaldi_real(fields[2]))
 
 
 def positive_seconds(value: str) -> bool:

@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Set, Tuple
 
-from asrkit.data.datadir import (RECO_TABLES, SPK_TABLES, TABLES, UTT_TABLES, DataDir, dir_problem, kaldi_real,
-                                 positive_seconds, segment_channel, segment_channel_problem)
+from asrkit.data.datadir import (MALFORMED_SEGMENT, RECO_TABLES, SPK_TABLES, TABLES, UTT_TABLES, DataDir, dir_problem,
+                                 kaldi_real, positive_seconds, segment_channel, segment_channel_problem,
+                                 segment_times_problem)
 from asrkit.data.table import (BOM, EMPTY_LINE, SPACE, LineReadError, TableLine, ascii_digits, bom_problem, cr_only_at,
                                GZIP_MAGIC, data_dir_of, id_control_problem, mid_file_bom_problem, read_bounded, refuse_bom,
                                split_fields, transcript_problem)
@@ -724,25 +725,19 @@ def _check_audio(problems: List[Problem], d: DataDir, load, utt2spk: ScannedTabl
                 problems.append(Problem(str(segments.path), line.lineno, segment_channel_problem(channel)))
                 continue
             if len(fields) != 3:
-                problems.append(Problem(str(segments.path), line.lineno,
-                                        "malformed segment (expected '<utt> <recording> <start> <end>')"))
+                problems.append(Problem(str(segments.path), line.lineno, MALFORMED_SEGMENT))
                 continue
             reco, start_s, end_s = fields
             used.add(reco)
             if reco not in wav_lines:
                 problems.append(Problem(str(segments.path), line.lineno,
                                         f"recording {reco!r} of utterance {key!r} is not in {wav.path}"))
-            start, end = kaldi_real(start_s), kaldi_real(end_s)
-            if start is None or end is None or not (math.isfinite(start) and math.isfinite(end)):
-                problems.append(Problem(str(segments.path), line.lineno,
-                                        f"start and end must be finite numbers, got {start_s!r} {end_s!r}"))
+            # (the readers' words for the line too: they skip its utterance)
+            times = segment_times_problem(start_s, end_s)
+            if times is not None:
+                problems.append(Problem(str(segments.path), line.lineno, times))
                 continue
-            if start < 0:
-                problems.append(Problem(str(segments.path), line.lineno, f"negative start time {start_s}"))
-            # Kaldi allows end -1 for "to the end of the recording".
-            if end != -1 and end <= start:
-                problems.append(Problem(str(segments.path), line.lineno,
-                                        f"segment end {end_s} is not after its start {start_s}"))
+            start, end = kaldi_real(start_s), kaldi_real(end_s)
             dur = durations.get(reco)
             if dur is not None and math.isfinite(dur) and dur > 0 and \
                     (start >= dur or (end != -1 and end > dur + MAX_OVERSHOOT_S)):

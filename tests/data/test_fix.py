@@ -260,8 +260,9 @@ def test_segments_are_split_at_ascii_white_space_only(an4_dir):
     from asrkit.features.wav_scp import read_wav_scp
 
     assert parse_segment("rec\u00a0x 0 1.5", "segments:1") == ("rec\u00a0x", 0.0, 1.5)
-    for value in ("rec\u30000 1", "rec 0\u2028 1"):
-        with pytest.raises(AsrkitError, match="^segments:1: malformed line"):
+    for value, said in [("rec\u30000 1", "malformed segment"),  # (two fields)
+                        ("rec 0\u2028 1", "start and end must be finite numbers")]:
+        with pytest.raises(AsrkitError, match="^segments:1: " + said):
             parse_segment(value, "segments:1")
     wav = lines(an4_dir / "wav.scp")[:2]
     recos = [f"{line.split()[0]}\u00a0x" for line in wav]

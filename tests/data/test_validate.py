@@ -285,6 +285,27 @@ def test_segments(an4_dir):
     assert f"{an4_dir}/segments:3: recording '{recos[1]}' of utterance '{utts[2]}' is not in {an4_dir}/wav.scp" in errs
 
 
+def test_a_bad_segment_is_named_alike_by_validate_and_the_readers(an4_dir):
+    """A bad segments line is an error here and a skipped utterance in the readers (Kaldi's
+    extract-segments skips it): the two named one line two ways ('segment end 0.2 is not after its
+    start 0.5' here, 'bad segment times start=0.5 end=0.2' there). The same words now."""
+    from asrkit.features.wav_scp import read_wav_scp
+
+    wav = lines(an4_dir / "wav.scp")[:1]
+    (an4_dir / "wav.scp").write_text("".join(wav))
+    reco = wav[0].split()[0]
+    spans = ["0.0 1.0", "0.5 0.2", "-1 2", "0 nan", "0 1_0", "0.5", "0 -1"]
+    utts = [f"{reco}-{k}" for k in "abcdefg"]
+    (an4_dir / "segments").write_text("".join(f"{u} {reco} {s}\n" for u, s in zip(utts, spans)))
+    (an4_dir / "utt2spk").write_text("".join(f"{u} fcaw\n" for u in utts))
+    (an4_dir / "spk2utt").write_text("fcaw " + " ".join(utts) + "\n")
+    (an4_dir / "text").write_text("".join(f"{u} YES\n" for u in utts))
+    said_here = errors(an4_dir)
+    said_there = [e.problem.split(": ", 1)[1] for e in read_wav_scp(f"scp:{an4_dir}/wav.scp", an4_dir / "segments")
+                  if e.problem]
+    assert said_here == said_there and len(said_here) == 5, (said_here, said_there)
+
+
 def test_a_segment_channel_field_is_refused_as_not_supported(an4_dir, tmp_path):
     """Kaldi's extract-segments reads an optional fifth field, the channel; asrkit carries no per-segment
     channel, so every reader refuses it, saying so: "malformed line" sent users looking for a typo."""

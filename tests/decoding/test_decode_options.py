@@ -138,7 +138,7 @@ def test_a_bad_segments_line_is_one_skipped_utterance(yesno_root, tmp_path):
         lambda samples, rate, utt: samples)
     got = {u: str(e) if e is not None else "ok" for u, _, e in items}
     assert total == 3 and got == {"rec1-a": "ok", "rec1-c": "ok", "rec1-b": f"utterance 'rec1-b': {tmp_path}/segments:2: "
-                                                                           f"bad segment times start=2.0 end=1.0"}
+                                                                           f"segment end 1.0 is not after its start 2.0"}
 
 
 def test_an_input_without_utterances_is_named(inproc, yesno, tmp_path):

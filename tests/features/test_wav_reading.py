@@ -224,11 +224,11 @@ def test_bad_segments(tmp_path, an4_wavs):
     """A segments file with no usable line is an error naming its first bad line."""
     scp = write_scp(tmp_path / "wav.scp", [("rec1", an4_wavs[0])])
     for line, message in [("u1 rec9 0 1", r"segments:1: recording 'rec9' of utterance 'u1' is not in"),
-                          ("u1 rec1 0.5", r"segments:1: malformed line"),
-                          ("u1 rec1 1.0 0.5", r"segments:1: bad segment times"),
+                          ("u1 rec1 0.5", r"segments:1: malformed segment"),
+                          ("u1 rec1 1.0 0.5", r"segments:1: segment end 0.5 is not after its start 1.0"),
                           # Python's float() reads these as 10 and 1; Kaldi's strtod does not
-                          ("u1 rec1 0 1_0", r"segments:1: malformed line"),
-                          ("u1 rec1 0 \u0661", r"segments:1: malformed line")]:
+                          ("u1 rec1 0 1_0", r"segments:1: start and end must be finite numbers"),
+                          ("u1 rec1 0 \u0661", r"segments:1: start and end must be finite numbers")]:
         segs = write_scp(tmp_path / "segments", [tuple(line.split(maxsplit=1))])
         with pytest.raises(AsrkitError, match=message):
             read_wav_scp(f"scp:{scp}", segs)
@@ -257,16 +257,16 @@ def test_a_bad_segments_line_is_a_failed_utterance_not_the_end_of_the_file(tmp_p
     assert [e.utt_id for e in entries] == ["u1", "u2", "u3", "u4", "u5", "u6"]
     got = _load_all(entries)
     assert [u for u, v in got.items() if not isinstance(v, AsrkitError)] == ["u1", "u6"]
-    assert str(got["u2"]) == f"utterance 'u2': {segs}:2: bad segment times start=1.0 end=0.5"
-    assert str(got["u3"]) == f"utterance 'u3': {segs}:3: malformed line (expected '<utt> <recording> <start> <end>')"
+    assert str(got["u2"]) == f"utterance 'u2': {segs}:2: segment end 0.5 is not after its start 1.0"
+    assert str(got["u3"]) == f"utterance 'u3': {segs}:3: start and end must be finite numbers, got '0' 'abc'"
     assert str(got["u4"]) == f"utterance 'u4': {segs}:4: recording 'rec9' of utterance 'u4' is not in {scp}"
-    assert str(got["u5"]).startswith(f"utterance 'u5': {segs}:5: malformed line")
-    with pytest.raises(AsrkitError, match=re.escape(f"utterance 'u2': {segs}:2: bad segment times")):
+    assert str(got["u5"]) == f"utterance 'u5': {segs}:5: malformed segment (expected '<utt> <recording> <start> <end>')"
+    with pytest.raises(AsrkitError, match=re.escape(f"utterance 'u2': {segs}:2: segment end 0.5")):
         entries[1].load()
     segs.write_text("u1 rec1 2 1\nu2 rec7 0 1\n")
     with pytest.raises(AsrkitError, match="^" + re.escape(
-            f"{segs}: no usable segment in its 2 line(s) (first: utterance 'u1': {segs}:1: bad segment times "
-            f"start=2 end=1); asrkit-validate-data-dir names each bad line") + "$"):
+            f"{segs}: no usable segment in its 2 line(s) (first: utterance 'u1': {segs}:1: segment end 1 is not "
+            f"after its start 2); asrkit-validate-data-dir names each bad line") + "$"):
         read_wav_scp(f"scp:{scp}", segs)
 
 
