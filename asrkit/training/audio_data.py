@@ -30,7 +30,7 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-from asrkit.data.datadir import DataDir, kaldi_real, parse_segment
+from asrkit.data.datadir import DataDir, SegmentChannelError, kaldi_real, parse_segment
 from asrkit.data.table import iter_table_fast
 from asrkit.features.fbank import FbankConfig, check_fbank_input, compute_fbank
 from asrkit.features.resample import low_rate_problem, resample, resample_problem, speed_perturb
@@ -91,16 +91,28 @@ def raw_inputs(d: DataDir, fbank: FbankConfig, min_speed: float = 1.0) -> DumpDi
     frames: Dict[str, str] = d.read("utt2num_frames") if d.has("utt2num_frames") else {}
     durs: Dict[str, str] = d.read("utt2dur") if d.has("utt2dur") and not frames else {}
     segments: Optional[Dict[str, Tuple[float, float]]] = None
+    # A segments line naming no usable segment: why, by utterance. Its utterance is skipped and
+    # counted (batching.max_missing_ratio), as compute-fbank, decode and align skip it (Kaldi's
+    # extract-segments too); the first such line ended the training.
+    bad_segments: Dict[str, str] = {}
     if d.has("segments"):
         segments, keys, source_rows = {}, [], array("i")
         seg = d.file("segments")
         for key, value, lineno in iter_table_fast(seg):
             where = f"{seg}:{lineno}"
-            if key in segments:
+            if key in segments or key in bad_segments:
                 raise AsrkitError(f"{where}: duplicate utterance {key!r}")
-            reco, start, end = parse_segment(value, where)
-            if reco not in rows:
-                raise AsrkitError(f"{where}: recording {reco!r} of utterance {key!r} is not in {scp}")
+            try:
+                reco, start, end = parse_segment(value, where)
+                if reco not in rows:
+                    raise AsrkitError(f"{where}: recording {reco!r} of utterance {key!r} is not in {scp}")
+            except SegmentChannelError:
+                raise  # (not one bad line: a form asrkit does not read)
+            except AsrkitError as e:
+                bad_segments[key] = f"utterance {key!r}: {e}"
+                keys.append(key)
+                source_rows.append(0)  # (never read: its length is asked first, and fails)
+                continue
             if end != -1 and num_frames(int(math.ceil((end - start) * fbank.sample_frequency / min_speed)),
                                         fbank) > MAX_FRAMES:  # else named as if by utt2dur, which may not exist
                 raise AsrkitError(f"{where}: utterance {key!r} would have more frames than any recording (at most "
@@ -117,6 +129,8 @@ def raw_inputs(d: DataDir, fbank: FbankConfig, min_speed: float = 1.0) -> DumpDi
     index = {k: i for i, k in enumerate(keys)} if not durs and not frames else None
 
     def length_of(u: str) -> Optional[int]:
+        if u in bad_segments:
+            raise UnreadableUtterance(bad_segments[u])
         if frames:
             if u not in frames:
                 return None

@@ -279,6 +279,30 @@ def test_an_unreadable_recording_measured_for_its_length_is_a_bad_item(yesno_raw
         load_utterances(str(dump), tok, fbank=fbank)
 
 
+def test_a_bad_segments_line_is_a_skipped_utterance(yesno_raw, yesno_setup, tmp_path, caplog):
+    """A segments line naming no usable segment (reversed, a recording not in wav.scp) ended the
+    training at the first, while compute-fbank, decode and align skip and count its utterance (as
+    Kaldi's extract-segments): the training now does too, under batching.max_missing_ratio."""
+    dump = tmp_path / "train"
+    shutil.copytree(yesno_raw / "dump" / "train", dump)
+    recos = [line.split()[0] for line in (dump / "wav.scp").read_text().splitlines()]
+    spans = {1: "{r} 2.0 1.0", 3: "nosuch 0.0 1.0"}
+    (dump / "segments").write_text("".join(f"{r}-a {spans.get(i, '{r} 0.5 3.0').format(r=r)}\n"
+                                           for i, r in enumerate(recos)))
+    (dump / "text").write_text("".join(f"{r}-a NO YES\n" for r in recos))
+    (dump / "utt2dur").unlink()
+    tok = Tokenizer.load(yesno_setup / "data" / "lang" / "tokens.model")
+    fbank = FbankConfig.from_yaml(dump / "fbank.yaml")
+    table = load_utterances(str(dump), tok, max_missing_ratio=0.3, fbank=fbank)
+    assert sorted(table.ids) == sorted(f"{r}-a" for i, r in enumerate(recos) if i not in spans)
+    assert f"skipping utterance '{recos[1]}-a': {dump}/segments:2: segment end 1.0 is not after its start 2.0" \
+        in caplog.text
+    assert (f"skipping utterance '{recos[3]}-a': {dump}/segments:4: recording 'nosuch' of utterance '{recos[3]}-a' "
+            f"is not in {dump}/wav.scp") in caplog.text
+    with pytest.raises(AsrkitError, match=re.escape(f"{dump}: 2 of {len(recos)} utterances lack features")):
+        load_utterances(str(dump), tok, fbank=fbank)
+
+
 def test_a_noise_recording_of_digital_silence_is_named_not_mixed_as_nothing(yesno_raw, yesno_setup, tmp_path):
     """A noise recording whose every sample is 0 (a failed conversion of a MUSAN file) was 'mixed'
     as nothing, without a word: with only such noise, augment.noise_scp trained on clean audio."""
