@@ -26,10 +26,11 @@ def run_asrkit(*args: str, check: bool = True, input: bytes | None = None, stdin
     return proc
 
 
-def run_in_process(command: str, args):
+def run_in_process(command: str, args, input: bytes | None = None, catch_exceptions: bool = False):
     """``asrkit-<command> args`` through its click ``main`` in this process (no interpreter start-up per
     call), click's Result returned; logging is pointed back at the real stderr afterwards, since the
-    command set it up on the runner's."""
+    command set it up on the runner's. ``catch_exceptions``: an exception that gets out of the command
+    is kept in the Result (``exception``) rather than raised."""
     import importlib
 
     from click.testing import CliRunner
@@ -38,7 +39,7 @@ def run_in_process(command: str, args):
 
     module = importlib.import_module(f"asrkit.cli.{command.replace('-', '_')}")
     try:
-        return CliRunner().invoke(module.main, args, catch_exceptions=False)
+        return CliRunner().invoke(module.main, args, input=input, catch_exceptions=catch_exceptions)
     finally:
         setup_logging()
 

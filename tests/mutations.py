@@ -18,7 +18,6 @@ from __future__ import annotations
 import random
 import re
 import resource
-import signal
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -159,30 +158,18 @@ class Run:
 def run_command(command: str, args: Sequence, timeout: int = 60, stdin: Optional[bytes] = None) -> Run:
     """``asrkit-<command> args`` in this process, under an alarm; an exception that gets out of the
     command (a bug: a user would see its traceback) is kept, not raised."""
-    import importlib
     import time
 
-    from click.testing import CliRunner
+    from cli_checks import run_in_process
+    from process_checks import no_waiting_for
 
-    from asrkit.utils.logging import setup_logging
-
-    module = importlib.import_module(f"asrkit.cli.{command.replace('-', '_')}")
-
-    def alarm(*_):
-        raise Hang(f"over {timeout} s")
-
-    old = signal.signal(signal.SIGALRM, alarm)
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t0 = time.monotonic()
-    signal.alarm(timeout)
     try:
-        result = CliRunner().invoke(module.main, [str(a) for a in args], input=stdin, catch_exceptions=True)
+        with no_waiting_for(f"asrkit-{command} for over {timeout} s", timeout, Hang):
+            result = run_in_process(command, [str(a) for a in args], input=stdin, catch_exceptions=True)
     except Hang as e:  # raised outside the runner's own catch
         return Run(-1, "", b"", e, time.monotonic() - t0)
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
-        setup_logging()
     rss = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss0) / 1024
     exc = result.exception if result.exception is not None and not isinstance(result.exception, SystemExit) else None
     return Run(result.exit_code, result.stderr, result.stdout_bytes, exc, time.monotonic() - t0, rss)

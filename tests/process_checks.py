@@ -26,11 +26,11 @@ class Hung(Exception):
 
 
 @contextlib.contextmanager
-def no_waiting_for(what: str, seconds: int = 20) -> Iterator[None]:
+def no_waiting_for(what: str, seconds: int = 20, error: type = Hung) -> Iterator[None]:
     """Within it, a blocking call (an open() of a named pipe with no writer) that lasts ``seconds``
-    raises :class:`Hung` instead of hanging the test run."""
+    raises :class:`Hung` (or ``error``) instead of hanging the test run."""
     def hung(*_):
-        raise Hung(f"waited on {what}")
+        raise error(f"waited on {what}")
 
     old = signal.signal(signal.SIGALRM, hung)
     signal.siginterrupt(signal.SIGALRM, True)  # else the kernel restarts the open() the test is about
