@@ -446,10 +446,15 @@ class Trainer:
             return None
         sampler = state["sampler"]
         ranks = len(mid["ranks"])
-        if ranks != self.world_size or sampler.get("num_batches") != len(self.sampler.batches):
+        # (another seed shuffles the epoch's batches otherwise: the batches after the place it stopped
+        # would hold some it had trained on, and miss others)
+        if (ranks != self.world_size or sampler.get("num_batches") != len(self.sampler.batches)
+                or sampler.get("seed", self.sampler.seed) != self.sampler.seed):
             why = (f"written by {ranks} rank(s), this run has {self.world_size}" if ranks != self.world_size else
                    f"its epoch had {sampler.get('num_batches')} batches, this run's has {len(self.sampler.batches)} "
-                   f"(other batching options)")
+                   f"(other batching options)" if sampler.get("num_batches") != len(self.sampler.batches) else
+                   f"its epoch's batches were shuffled with seed {sampler.get('seed')}, this run's seed is "
+                   f"{self.sampler.seed}")
             log.warning("%s: %s, so it cannot continue that epoch where it stopped: resuming %s, epoch %d trained "
                         "again from its start", path, why, since, mid["epoch"])
             return None

@@ -206,6 +206,23 @@ def test_a_mid_epoch_state_is_never_an_epochs_checkpoint(yesno_setup, never_stop
             in result.stderr), result.stderr
 
 
+def test_a_stop_is_not_continued_with_another_seed(yesno_setup, tmp_path, monkeypatch):
+    """The seed orders an epoch's batches: continued where it stopped (after batch 4 of epoch 2) with
+    another --seed, that epoch trained some utterances twice and others not at all, in silence.
+    The epoch is trained again from its start instead, as for other batching options."""
+    exp = tmp_path / "exp"
+    monkeypatch.setattr(Trainer, "forward_backward", Trainer.forward_backward)
+    stop_at(15)
+    assert _train(yesno_setup, exp).exit_code == STOPPED_STATUS
+    monkeypatch.undo()
+    result = _train(yesno_setup, exp, "--seed", "8")
+    assert result.exit_code == 0, result.stderr
+    assert (f"{ckpt.mid_epoch_path(exp)}: its epoch's batches were shuffled with seed 7, this run's seed is 8, so "
+            f"it cannot continue that epoch where it stopped: resuming from {exp}/checkpoints/epoch1.pt, epoch 2 "
+            f"trained again from its start") in result.stderr, result.stderr
+    assert "(stopped there)" not in result.stderr and not ckpt.mid_epoch_path(exp).exists()
+
+
 def test_a_stopped_lm_training_resumes_exactly(tmp_path, an4_root, monkeypatch):
     """asrkit-train-lm shares the Trainer: stopped at its 50th batch (epoch 2) and run again, its
     checkpoints end with the weights and losses of a run never stopped (dropout on, shuffled)."""
