@@ -54,8 +54,8 @@ class StopRequest:
 
 @contextlib.contextmanager
 def stop_on_signals(request: StopRequest) -> Iterator[StopRequest]:
-    """``request`` handles :data:`STOP_SIGNALS` during the block (main thread only; elsewhere
-    Python cannot set handlers, and the signals keep what they had)."""
+    """``request`` handles :data:`STOP_SIGNALS` during the block, and after it when it heard one
+    (main thread only; elsewhere Python cannot set handlers, and the signals keep what they had)."""
     if threading.current_thread() is not threading.main_thread():
         yield request
         return
@@ -65,8 +65,13 @@ def stop_on_signals(request: StopRequest) -> Iterator[StopRequest]:
     try:
         yield request
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+        # Once asked to stop, the process ends by it (status 75): a second signal coming as it exits
+        # (scancel --signal=USR1 twice, one to the process group and one passed on) is only counted,
+        # not its default action, which ended the process with status 138 and a requeue on 75 waited
+        # in vain.
+        if not request.requested:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
 
 
 class TrainingStopped(SystemExit):

@@ -435,6 +435,7 @@ def _stop_signals_passed_on():
     import threading
 
     import multiprocessing
+    import torch.multiprocessing as mp
 
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -451,10 +452,17 @@ def _stop_signals_passed_on():
 
     # (daemon: still waiting when the ranks are done; a signal then goes to it, and is passed on to no one)
     threading.Thread(target=relay, name="asrkit-stop-relay", daemon=True).start()
+    stopped = False
     try:
         yield
+    except mp.ProcessExitedException as e:
+        # The ranks stopped on request and this process ends with their status 75: a signal coming
+        # now stays blocked (the relay takes it) rather than ending it with status 138.
+        stopped = e.exit_code == STOPPED_STATUS
+        raise
     finally:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, wanted)
+        if not stopped:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, wanted)
 
 
 def launch_local(args: TrainArgs, nproc: int) -> None:

@@ -6,7 +6,9 @@ first on PYTHONPATH: the ranks of --ngpu N), under these environment variables:
 ``ASRKIT_TEST_STOP_RANK=r``: only on the rank r (``RANK``; default: every rank);
 ``ASRKIT_TEST_STOP_HOLD=dir``: instead of raising the signal itself, the process writes
 ``dir/reached`` there and waits for ``dir/go``, for the test to send the signal from outside in
-between (the signal lands in that batch whatever the machine's load).
+between (the signal lands in that batch whatever the machine's load);
+``ASRKIT_TEST_STOP_AGAIN_AT_EXIT=1``: one more SIGUSR1 as the process exits (atexit), after the
+command has stopped.
 """
 import os
 import signal
@@ -59,6 +61,10 @@ def stop_as_the_environment_says() -> None:
 
 if __name__ == "__main__":
     stop_as_the_environment_says()
+    if os.environ.get("ASRKIT_TEST_STOP_AGAIN_AT_EXIT"):
+        import atexit
+
+        atexit.register(signal.raise_signal, signal.SIGUSR1)
     from asrkit.cli import main
 
     main(sys.argv[1:])  # (as a console script runs it)

@@ -98,16 +98,19 @@ def test_signals_while_the_state_is_written_leave_the_earlier_one_whole(yesno_se
 
 
 def test_a_signal_from_outside_stops_the_process_at_the_next_update(yesno_setup, never_stopped, tmp_path):
-    """The real thing: SIGUSR1 sent to the process while it trains epoch 1's batch 5 (where it
-    waits for the test); a second one while it stops changes nothing; the rerun is exact."""
+    """The real thing: SIGUSR1 sent to the process group (the process and its loader worker) while
+    it trains epoch 1's batch 5 (where it waits for the test); a second one while it stops, and a
+    third as it exits (which ended it with status 138, by the default action put back), change
+    nothing; the rerun is exact."""
     exp, hold = tmp_path / "exp", tmp_path / "hold"
     hold.mkdir()
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "ASRKIT_TEST_STOP_CALL": "5", "ASRKIT_TEST_STOP_HOLD": str(hold)}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "ASRKIT_TEST_STOP_CALL": "5", "ASRKIT_TEST_STOP_HOLD": str(hold),
+           "ASRKIT_TEST_STOP_AGAIN_AT_EXIT": "1"}
     proc = subprocess.Popen([sys.executable, HERE / "stop_at_batch.py", *map(str, train_args(yesno_setup, exp, *STOP))],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, start_new_session=True)
     wait_for(hold / "reached", proc)
-    proc.send_signal(signal.SIGUSR1)
-    proc.send_signal(signal.SIGUSR1)
+    os.killpg(proc.pid, signal.SIGUSR1)  # (as Ctrl-C reaches a terminal's job, or kill -USR1 -- -<pgid>)
+    os.killpg(proc.pid, signal.SIGUSR1)
     (hold / "go").write_text("")
     err = proc.communicate(timeout=600)[1].decode()
     assert proc.returncode == STOPPED_STATUS, err[-3000:]
@@ -144,7 +147,8 @@ def test_a_stop_before_the_first_batch_or_during_validation_waits_for_no_batch(y
 def test_two_ranks_stop_together_when_one_is_signalled(yesno_setup, tmp_path, monkeypatch):
     """DDP (--ngpu 2's processes, gloo): rank 1 alone gets SIGUSR1 (at its 3rd batch); both ranks
     stop after the same update, and the rerun on 2 ranks ends its epoch with the weights of the
-    2-rank run never stopped."""
+    2-rank run never stopped. The first process, ending with the ranks' status 75, keeps SIGUSR1
+    blocked (its relay takes one that comes now): unblocked, it died of one (status 138)."""
     from asrkit.training.config import load_config
     from asrkit.training.train_asr import TrainArgs, launch_local
 
@@ -167,12 +171,14 @@ def test_two_ranks_stop_together_when_one_is_signalled(yesno_setup, tmp_path, mo
     with pytest.raises(SystemExit) as stopped:
         ddp(exp)
     assert stopped.value.code == STOPPED_STATUS
+    assert signal.SIGUSR1 in signal.pthread_sigmask(signal.SIG_BLOCK, [])
     said = "stopped by SIGUSR1 in epoch 1 after batch 4 of 6 (step 2)"
     assert said in (exp / "log" / "train.log").read_text()
     state = ckpt.load_checkpoint(ckpt.mid_epoch_path(exp))
     assert len(state["mid_epoch"]["ranks"]) == 2 and len(state["rng"]) == 2
     monkeypatch.delenv("ASRKIT_TEST_STOP_CALL")
     ddp(exp)
+    assert signal.SIGUSR1 not in signal.pthread_sigmask(signal.SIG_BLOCK, [])  # (a run that ended well)
     a = torch.load(tmp_path / "ref" / "checkpoints" / "epoch1.pt", weights_only=True)
     b = torch.load(exp / "checkpoints" / "epoch1.pt", weights_only=True)
     for k in a["model"]:
