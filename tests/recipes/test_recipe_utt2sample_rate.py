@@ -5,9 +5,12 @@ records the rates it resampled up from in model.pt (docs/decoding.md). yesno's 8
 stops stage 1 before any set's features are made."""
 from __future__ import annotations
 
+import os
+import subprocess
+
 import pytest
 
-from recipe_helpers import read_table, run_sh
+from recipe_helpers import REPO, read_table, run_sh
 from user_corpus import an4_recordings
 
 
@@ -42,3 +45,23 @@ def test_a_test_set_at_another_rate_stops_stage1_before_any_features(recipe_dir,
         f"recipe ./run.sh --fbank-args --resample; or set --sample-frequency 16000 if the corpus is all at 16000 Hz) "
         f"[data/test/wav.scp: {wavs[0]}]"), proc.stderr
     assert not list((recipe / "dump").glob("*/feats.scp")), "features were made before the check"
+
+
+def test_the_rate_check_interrupted_leaves_no_temporary_folder(tmp_path):
+    """A Ctrl-C during stage 1's check of each set's first utterance (check_first_rates) exited
+    before its temporary folder was removed: one asr.sh.rate.* left in $TMPDIR per interrupted run."""
+    (tmp_path / "data/test").mkdir(parents=True)
+    (tmp_path / "data/test/wav.scp").write_text("u1 a.wav\n")
+    (tmp_path / "tmp").mkdir()
+    script = r"""set -euo pipefail
+die() { echo "asr.sh: ERROR: $*" >&2; exit 1; }
+stop_if_interrupted() { [ "$1" -eq 130 ] || return 0; exit 130; }
+asrkit-compute-fbank() { return 130; }  # (as one stopped by Ctrl-C)
+fbank_config=fbank.yaml fbank_args=
+eval "$(sed -n '/^check_first_rates() {/,/^}/p' ASR_SH)"
+check_first_rates test
+""".replace("ASR_SH", str(REPO / "egs/TEMPLATE/asr1/asr.sh"))
+    proc = subprocess.run(["bash", "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "TMPDIR": str(tmp_path / "tmp")})
+    assert proc.returncode == 130, proc.stderr
+    assert list((tmp_path / "tmp").iterdir()) == []

@@ -441,13 +441,12 @@ check_dump() {
     || die "stage $current_stage: $src changed since $dumpdir/$1 was made from it (stage 0 run again?): run stage 1 again (--stage 1) to make its features anew"
 }
 
-# Number of pieces for a data dir: never more than its utterances.
 # check_first_rates <set>...: the first utterance of each data/<set> through one asrkit-compute-fbank
 # with the run's feature options, written nowhere: a sample rate they do not take (no --resample)
 # stops the run with compute-fbank's own message, naming the set and its utterance. Any other
 # failure of those utterances is the features' to skip and count, as for the rest.
 check_first_rates() {
-  local tmp k=0 set err first where rest
+  local tmp k=0 set err first where rest rc=0
   local sets=("$@")
   tmp=$(mktemp -d "${TMPDIR:-/tmp}/asr.sh.rate.XXXXXX")
   # Set k's first utterance as utterance k of recording k (ids may recur across sets).
@@ -464,10 +463,11 @@ check_first_rates() {
   done
   # shellcheck disable=SC2086  # $fbank_args: options, split as for the features
   asrkit-compute-fbank --config "$fbank_config" $fbank_args --max-bad-percent 100 --segments "$tmp/segments" \
-    "scp:$tmp/wav.scp" ark:/dev/null 2> "$tmp/log" || stop_if_interrupted "$?"
+    "scp:$tmp/wav.scp" ark:/dev/null 2> "$tmp/log" || rc=$?
   err=$(sed -n "/^ERROR (asrkit-compute-fbank): utterance '[0-9]*': .*does not match the fbank config's sample_frequency/{
     s/^ERROR (asrkit-compute-fbank): //p; q; }" "$tmp/log")
-  rm -rf "$tmp"
+  rm -rf "$tmp"  # (before a Ctrl-C's exit too: it was left in $TMPDIR)
+  stop_if_interrupted "$rc"
   [ -n "$err" ] || return 0
   k=${err#utterance \'}; k=${k%%\'*}; set=${sets[k - 1]}
   first=$(awk '{ print $1; exit }' "data/$set/$([ -f "data/$set/segments" ] && echo segments || echo wav.scp)")
@@ -485,6 +485,7 @@ arks_missing() {
   done < <(awk '{ sub(/^[^ \t]+[ \t]+/, ""); sub(/[ \t\r]+$/, ""); sub(/:[0-9]+(\[[^]]*\])?$/, "")
                   if (!seen[$0]++) print }' "$1/feats.scp")
 }
+# Number of pieces for a data dir: never more than its utterances.
 pieces() { local n; n=$(wc -l < "$1/utt2spk"); [ "$n" -lt "$nj" ] && echo "$n" || echo "$nj"; }
 # How the training's last run ended (done, budget, killed, ...; empty before any), from asrkit-train's record.
 last_run_status() {
