@@ -586,6 +586,8 @@ def _read_pipe(entry: ScpEntry) -> np.ndarray:
     first: a command that printed without end (``yes |``, a mistyped ``cat /dev/zero |``) was a
     MemoryError traceback after gigabytes. The command's exit status is checked as before
     when it ends within PIPE_TRAILER_MAX bytes of its object; else it is stopped."""
+    if "\0" in entry.path:  # (Popen's ValueError was a traceback: a damaged feats.scp line, as _open_ark's)
+        raise AsrkitError(f"{entry.what}: the command holds a NUL byte, which no command can")
     proc, err = start_pipe(entry.path)
     try:
         array: Optional[np.ndarray] = None

@@ -562,17 +562,21 @@ def test_an_ark_key_holding_a_nul_is_refused(tmp_path):
     assert not list(out.iterdir())
 
 
-def test_an_scp_line_whose_ark_path_holds_a_nul_is_a_bad_utterance(tmp_path):
+@pytest.mark.parametrize("value, why", [
+    ("{d}\0f.ark:9", "({d}\\x00f.ark:9): {d}\\x00f.ark: the name holds a NUL byte, which no file name can"),
+    # (a pipe's command too: Popen's ValueError was the same traceback, 'u2 cat dump/f\x00.ark |')
+    ("cat {d}\0f.ark |", "(cat {d}\\x00f.ark |): the command holds a NUL byte, which no command can"),
+], ids=["file", "pipe"])
+def test_an_scp_line_whose_ark_path_holds_a_nul_is_a_bad_utterance(tmp_path, value, why):
     """A feats.scp line damaged to 'u2 dump/feats\x00raw.ark:15' (the mutation sweep, tests/mutations.py)
     was a ValueError traceback ('embedded null byte') from compute-cmvn and apply-cmvn, before any
     utterance was read (the check that no output overwrites an input took the realpath of every
     ark) and, past that, from opening the ark. It is now that utterance's skip, the NUL shown escaped."""
     ark = _ark_of(tmp_path / "f.ark", {"u1": np.ones((3, D), np.float32), "u2": np.zeros((4, D), np.float32)})
     scp = tmp_path / "feats.scp"
-    scp.write_bytes(f"u1 {ark}:3\nu2 {tmp_path}\0f.ark:9\n".encode())
+    scp.write_bytes(f"u1 {ark}:3\nu2 {value.format(d=tmp_path)}\n".encode())
     stats = tmp_path / "cmvn.ark"
-    shown = f"{tmp_path}\\x00f.ark"
-    skip = f"{scp}:2: utterance 'u2' ({shown}:9): {shown}: the name holds a NUL byte, which no file name can"
+    skip = f"{scp}:2: utterance 'u2' {why.format(d=tmp_path)}"
     r = _run(compute_cmvn_cli, "--max-bad-percent", "100", f"scp:{scp}", stats)
     assert r.exit_code == 0 and f"skipping {skip}" in r.stderr and "Done 1 out of 2 utterances; failed 1" in r.stderr
     assert "\0" not in r.stderr
