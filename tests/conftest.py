@@ -96,12 +96,18 @@ def corpora_left_unchanged():
                     f"through a link into the corpus?), e.g. {', '.join(changed[:3])}: restore them", pytrace=False)
 
 
+# Session fixtures too costly to make once per worker -> the xdist group of the tests using them.
+SHARED_ON_ONE_WORKER = {"slurm_cluster": "slurm", "two_rank_run": "two_rank_run"}
+
+
 def pytest_collection_modifyitems(items) -> None:
     """Under pytest-xdist (tools/run_tests.sh) every worker would start its own Slurm cluster for
-    the tests that use one: keep them together on one worker, one cluster for all."""
+    the tests that use one (or train its own 2-rank run, tests/training/conftest.py): keep them
+    together on one worker, one for all."""
     for item in items:
-        if "slurm_cluster" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group("slurm"))
+        for fixture, group in SHARED_ON_ONE_WORKER.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session")

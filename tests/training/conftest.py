@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from .yesno_dump import TINY_CONFIG, global_cmvn, make_dump, yesno_waves
+from .yesno_dump import TINY_CONFIG, global_cmvn, launch_two_ranks, make_dump, yesno_waves
 
 @pytest.fixture(scope="session")
 def yesno_setup(tmp_path_factory, yesno_root):
@@ -26,3 +26,15 @@ def yesno_setup(tmp_path_factory, yesno_root):
     conf.mkdir()
     (conf / "train.yaml").write_text(yaml.safe_dump(TINY_CONFIG))
     return root
+
+
+@pytest.fixture(scope="session")
+def two_rank_run(yesno_setup, tmp_path_factory):
+    """One finished 2-rank run (launch_two_ranks) with test_stop_signal's settings: the reference its
+    stopped 2-rank run must resume to, and test_ddp's run of --ngpu 2's processes (each start of 2
+    ranks costs 15-30 s on 2 loaded cores)."""
+    from .test_stop_signal import TWO_RANKS
+
+    exp = tmp_path_factory.mktemp("two_ranks") / "exp"
+    launch_two_ranks(yesno_setup, exp, TWO_RANKS)
+    return exp

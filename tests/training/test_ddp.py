@@ -11,7 +11,7 @@ import torch
 from asrkit.training import checkpoint as ckpt
 
 from .ddp_grads import build, grads
-from .yesno_dump import train_args
+from .yesno_dump import launch_two_ranks, train_args
 
 HERE = Path(__file__).parent
 
@@ -86,28 +86,18 @@ def test_a_torchrun_restart_joins_a_new_group(tmp_path):
     assert "attempt 1 rank 0 done" in out and "attempt 1 rank 1 done" in out, out
 
 
-def test_launch_local_spawns_ranks(yesno_setup, tmp_path):
-    """What ``--ngpu N`` does, on CPU: N spawned processes join one gloo group and train."""
+def test_launch_local_spawns_ranks(yesno_setup, two_rank_run, tmp_path):
+    """What ``--ngpu N`` does, on CPU: N spawned processes join one gloo group and train (the run
+    is conftest's two_rank_run, shared with test_stop_signal)."""
     import pytest
 
-    from asrkit.training.config import load_config
-    from asrkit.training.train_asr import TrainArgs, launch_local
     from asrkit.utils.errors import AsrkitError
 
-    root = yesno_setup
-    args = TrainArgs(exp_dir=str(tmp_path / "exp"), train_dir=str(root / "dump" / "train"),
-                     valid_dir=str(root / "dump" / "dev"), lang_dir=str(root / "data" / "lang"),
-                     cmvn=str(root / "dump" / "train" / "cmvn.ark"), ngpu=0,
-                     config=load_config(str(root / "conf" / "train.yaml"),
-                                        ["training.max_epochs=1", "training.valid_cer=false"]))
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    launch_local(args, 2)
-    state = torch.load(tmp_path / "exp" / "checkpoints" / "epoch1.pt", weights_only=True)
-    assert len(state["rng"]) == 2 and (tmp_path / "exp" / "model.pt").is_file()
+    state = torch.load(two_rank_run / "checkpoints" / "epoch1.pt", weights_only=True)
+    assert len(state["rng"]) == 2 and (two_rank_run / "model.pt").is_file()
 
-    bad = TrainArgs(**{**vars(args), "lang_dir": str(tmp_path), "exp_dir": str(tmp_path / "bad")})
     with pytest.raises(AsrkitError, match="training process . exited with status 1"):
-        launch_local(bad, 2)
+        launch_two_ranks(yesno_setup, tmp_path / "bad", lang_dir=str(tmp_path))
 
 
 def _dump_with_bad(yesno_root, tmp_path, where):

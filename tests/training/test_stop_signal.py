@@ -23,11 +23,15 @@ from .stop_at_batch import stop_at, wait_for
 from .test_ddp import HERE
 from .test_resume import RANDOM, assert_same_run
 from .test_train_lm import _lm_setup, _run_inproc
-from .yesno_dump import train_args
+from .yesno_dump import launch_two_ranks, train_args
 
 # 12 batches of one utterance an epoch, an update every 2 of them, 2 epochs; everything random on.
 STOP = [*RANDOM, "--seed", "7", "--set", "training.max_epochs=2", "--set", "batching.max_frames=700",
         "--set", "optim.accum_grad=2"]
+
+
+# STOP as config keys, for the 2-rank runs (yesno_dump.launch_two_ranks; conftest's two_rank_run too).
+TWO_RANKS = [value for key, value in zip(STOP, STOP[1:]) if key == "--set"]
 
 
 def _train(yesno_setup, exp, *extra):
@@ -143,33 +147,18 @@ def test_a_stop_before_the_first_batch_or_during_validation_waits_for_no_batch(y
     assert sorted(ckpt.list_checkpoints(exp)) == [1] and not ckpt.mid_epoch_path(exp).exists()
 
 
-@pytest.mark.slow  # (six rank processes started: 25-60 s on 2 loaded cores)
-def test_two_ranks_stop_together_when_one_is_signalled(yesno_setup, tmp_path, monkeypatch):
+@pytest.mark.slow  # (four rank processes started, besides the 2-rank reference shared with test_ddp)
+def test_two_ranks_stop_together_when_one_is_signalled(yesno_setup, two_rank_run, tmp_path, monkeypatch):
     """DDP (--ngpu 2's processes, gloo): rank 1 alone gets SIGUSR1 (at its 3rd batch); both ranks
     stop after the same update, and the rerun on 2 ranks ends its epoch with the weights of the
     2-rank run never stopped. The first process, ending with the ranks' status 75, keeps SIGUSR1
     blocked (its relay takes one that comes now): unblocked, it died of one (status 138)."""
-    from asrkit.training.config import load_config
-    from asrkit.training.train_asr import TrainArgs, launch_local
-
-    root = yesno_setup
-    overrides = [value for key, value in zip(STOP, STOP[1:]) if key == "--set"]
-
-    def ddp(exp):
-        config = load_config(str(root / "conf" / "train.yaml"),
-                             [*overrides, "training.seed=7", "training.max_epochs=1"])
-        launch_local(TrainArgs(exp_dir=str(exp), train_dir=str(root / "dump" / "train"), valid_dir=None,
-                               lang_dir=str(root / "data" / "lang"),
-                               cmvn=str(root / "dump" / "train" / "cmvn.ark"), ngpu=0, config=config), 2)
-
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    ddp(tmp_path / "ref")
     exp = tmp_path / "exp"
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(HERE / "stop_site"), os.environ.get("PYTHONPATH", "")]))
     monkeypatch.setenv("ASRKIT_TEST_STOP_CALL", "3")
     monkeypatch.setenv("ASRKIT_TEST_STOP_RANK", "1")
     with pytest.raises(SystemExit) as stopped:
-        ddp(exp)
+        launch_two_ranks(yesno_setup, exp, TWO_RANKS)
     assert stopped.value.code == STOPPED_STATUS
     assert signal.SIGUSR1 in signal.pthread_sigmask(signal.SIG_BLOCK, [])
     said = "stopped by SIGUSR1 in epoch 1 after batch 4 of 6 (step 2)"
@@ -177,9 +166,9 @@ def test_two_ranks_stop_together_when_one_is_signalled(yesno_setup, tmp_path, mo
     state = ckpt.load_checkpoint(ckpt.mid_epoch_path(exp))
     assert len(state["mid_epoch"]["ranks"]) == 2 and len(state["rng"]) == 2
     monkeypatch.delenv("ASRKIT_TEST_STOP_CALL")
-    ddp(exp)
+    launch_two_ranks(yesno_setup, exp, TWO_RANKS)
     assert signal.SIGUSR1 not in signal.pthread_sigmask(signal.SIG_BLOCK, [])  # (a run that ended well)
-    a = torch.load(tmp_path / "ref" / "checkpoints" / "epoch1.pt", weights_only=True)
+    a = torch.load(two_rank_run / "checkpoints" / "epoch1.pt", weights_only=True)
     b = torch.load(exp / "checkpoints" / "epoch1.pt", weights_only=True)
     for k in a["model"]:
         assert torch.equal(a["model"][k], b["model"][k]), k

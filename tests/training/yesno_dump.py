@@ -112,3 +112,22 @@ def train_args(root: Path, exp: Path, *extra: str) -> list:
     return ["train", "--config", root / "conf" / "train.yaml", "--train-dir", root / "dump" / "train",
             "--valid-dir", root / "dump" / "dev", "--lang-dir", root / "data" / "lang",
             "--cmvn", root / "dump" / "train" / "cmvn.ark", "--ngpu", "0", *extra, exp]
+
+
+def launch_two_ranks(root, exp, overrides=(), **args) -> None:
+    """What asrkit-train --ngpu 2 runs, on CPU (2 spawned processes, gloo), in this process: 1 epoch
+    of the yesno set-up with its dev set (no CER), seed 7, ``overrides`` (config keys) on top;
+    ``args``: TrainArgs fields to give other values."""
+    import pytest
+
+    from asrkit.training.config import load_config
+    from asrkit.training.train_asr import TrainArgs, launch_local
+
+    config = load_config(str(root / "conf" / "train.yaml"),
+                         [*overrides, "training.seed=7", "training.max_epochs=1", "training.valid_cer=false"])
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("OMP_NUM_THREADS", "1")
+        launch_local(TrainArgs(**{"exp_dir": str(exp), "train_dir": str(root / "dump" / "train"),
+                                  "valid_dir": str(root / "dump" / "dev"), "lang_dir": str(root / "data" / "lang"),
+                                  "cmvn": str(root / "dump" / "train" / "cmvn.ark"), "ngpu": 0, "config": config,
+                                  **args}), 2)
