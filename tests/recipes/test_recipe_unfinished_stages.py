@@ -6,7 +6,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from recipe_helpers import run_sh
+from recipe_helpers import REPO, run_sh
 
 UTTS = [f"yesno-{i:02d}" for i in range(20)]
 
@@ -49,7 +49,8 @@ def test_stage_6_scores_only_a_finished_decoding(recipe_dir):
 def test_stage_1_features_whose_ark_or_cmvn_is_gone_are_made_again(recipe_dir, yesno_root):
     """An ark deleted under dump/ (or the training set's cmvn.ark) left the set 'done already' in
     stage 1; it was found only when training or decoding read it. Stage 1 looks for every file its
-    feats.scp names and makes such a set again, saying which file was missing."""
+    feats.scp names (arks_missing, below) and the cmvn.ark and makes such a set again, saying which
+    file was missing."""
     recipe = recipe_dir("yesno")
     run_sh(["./run.sh", "--yesno-root", str(yesno_root), "--stop-stage", "0"], cwd=recipe)
     one_set = ["./run.sh", "--stage", "1", "--stop-stage", "1", "--train-set", "train_dev", "--valid-set", "train_dev",
@@ -57,15 +58,39 @@ def test_stage_1_features_whose_ark_or_cmvn_is_gone_are_made_again(recipe_dir, y
     run_sh(one_set, cwd=recipe)
     dump = recipe / "dump/train_dev"
     scp = (dump / "feats.scp").read_text()
-    ark = sorted((dump / "data").glob("feats.*.ark"))[-1]
-    ark.unlink()
-    proc = run_sh(one_set, cwd=recipe)
-    assert f"stage 1: {ark} is not there (deleted?): making dump/train_dev again" in proc.stderr, proc.stderr
-    assert ark.is_file() and (dump / "feats.scp").read_text() == scp
     (dump / "cmvn.ark").unlink()
     proc = run_sh(one_set, cwd=recipe)
     assert "stage 1: dump/train_dev/cmvn.ark is not there (deleted?): making dump/train_dev again" in proc.stderr
-    assert (dump / "cmvn.ark").is_file()
+    assert (dump / "cmvn.ark").is_file() and (dump / "feats.scp").read_text() == scp
+
+
+def test_arks_missing_names_the_first_ark_gone_and_nothing_else(tmp_path):
+    """stage 1's done check (arks_missing): each ark a feats.scp names once, as Kaldi writes it
+    (offsets, row ranges, a relative path, a dump reached through a link, CR line ends); a command
+    entry ('copy-feats ... |') is no file, where it was taken for one gone (the set made again)."""
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere/b.ark").write_bytes(b"")
+    (tmp_path / "dump/s/data").mkdir(parents=True)
+    (tmp_path / "dump/s/data/a.ark").write_bytes(b"")
+    (tmp_path / "dump/s/big").symlink_to(tmp_path / "elsewhere")
+    (tmp_path / "dump/raw").mkdir()
+    (tmp_path / "dump/raw/wav.scp").write_text("u1 a.wav\n")
+    (tmp_path / "dump/none").mkdir()
+    script = r"""set -euo pipefail
+eval "$(sed -n '/^arks_missing() {/,/^}/p' ASR_SH)"
+for d in s raw none; do echo "$d:$(arks_missing "dump/$d")"; done
+""".replace("ASR_SH", str(REPO / "egs/TEMPLATE/asr1/asr.sh"))
+
+    def missing(lines):
+        (tmp_path / "dump/s/feats.scp").write_text("".join(line + "\n" for line in lines))
+        proc = subprocess.run(["bash", "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout
+
+    ok = ["u1 dump/s/data/a.ark:15", "u2 dump/s/data/a.ark:99[0:3]", f"u3 {tmp_path}/dump/s/big/b.ark:7\r",
+          "u4 copy-feats ark:dump/s/data/gone.ark ark:- |"]
+    assert missing(ok) == "s:\nraw:\nnone:dump/none/feats.scp\n"
+    assert missing(ok + ["u5 dump/s/data/gone.ark:12"]).startswith("s:dump/s/data/gone.ark\n")
 
 
 def test_stage_markers_are_written_whole(tmp_path):

@@ -476,14 +476,15 @@ check_first_rates() {
 }
 # arks_missing <dump set>: the first file its feats.scp names that is not there, or nothing: an ark
 # deleted under dump/ passed the set as done, and was found only when training or decoding read
-# it. Each ark is looked at once (a stat per file, not per line). A raw set (wav.scp) has none.
+# it. Each ark is looked at once (a stat per file, not per line). A raw set (wav.scp) has none, and
+# a command's output ('copy-feats ... ark:- |', as Kaldi's scp may hold) is no file to look for.
 arks_missing() {
   local ark
   if [ ! -f "$1/feats.scp" ]; then [ -f "$1/wav.scp" ] || echo "$1/feats.scp"; return 0; fi
   while IFS= read -r ark; do
     [ -f "$ark" ] || { echo "$ark"; return 0; }
-  done < <(awk '{ sub(/^[^ \t]+[ \t]+/, ""); sub(/[ \t\r]+$/, ""); sub(/:[0-9]+(\[[^]]*\])?$/, "")
-                  if (!seen[$0]++) print }' "$1/feats.scp")
+  done < <(awk '{ sub(/^[^ \t]+[ \t]+/, ""); sub(/[ \t\r]+$/, ""); if ($0 ~ /\|$/) next
+                  sub(/:[0-9]+(\[[^]]*\])?$/, ""); if (!seen[$0]++) print }' "$1/feats.scp")
 }
 # Number of pieces for a data dir: never more than its utterances.
 pieces() { local n; n=$(wc -l < "$1/utt2spk"); [ "$n" -lt "$nj" ] && echo "$n" || echo "$nj"; }
