@@ -186,13 +186,25 @@ class DataDir:
     def read_spk2utt(self) -> Dict[str, List[str]]:
         return read_list_table(self.file("spk2utt"))
 
-    def segments(self) -> Dict[str, tuple]:
-        """utt -> (recording, start_s, end_s); end -1 means to the end of the recording."""
-        out = {}
+    def segments(self, bad: Optional[Dict[str, Tuple[str, str]]] = None) -> Dict[str, tuple]:
+        """utt -> (recording, start_s, end_s); end -1 means to the end of the recording.
+
+        With ``bad``, a line naming no usable segment (:func:`parse_segment`) is put there (utt ->
+        (its recording field, '' if none; why, naming its ``file:line``)) for the caller to skip and
+        count, as the audio readers do, instead of raising; a channel field and a duplicate id
+        still raise."""
+        out: Dict[str, tuple] = {}
         for line in iter_table(self.file("segments")):
-            if line.key in out:
+            if line.key in out or (bad is not None and line.key in bad):
                 raise AsrkitError(f"{self.file('segments')}:{line.lineno}: duplicate key {line.key!r}")
-            out[line.key] = parse_segment(line.value, f"{self.file('segments')}:{line.lineno}")
+            try:
+                out[line.key] = parse_segment(line.value, f"{self.file('segments')}:{line.lineno}")
+            except SegmentChannelError:
+                raise
+            except AsrkitError as e:
+                if bad is None:
+                    raise
+                bad[line.key] = ((split_fields(line.value) or [""])[0], str(e))
         return out
 
     def utt_ids(self) -> List[str]:

@@ -22,7 +22,7 @@ import shlex
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 from asrkit.data.datadir import DataDir, kaldi_real
 from asrkit.data.table import line_of, utt2spk_to_spk2utt, write_table
@@ -147,7 +147,10 @@ def perturb_data_dir_speed(src: PathLike, dst: PathLike, factors: Sequence[float
             raise AsrkitError(f"{d.file(name)}: {problem}")
     wav_scp, utt2spk = d.read("wav.scp"), d.read("utt2spk")
     _refuse_stdin_recordings(d, wav_scp)
-    segments = d.segments() if d.has("segments") else None
+    # (a segments line naming no usable segment: its utterance skipped and counted below, as
+    # compute-fbank skips it; Kaldi's perturb_data_dir_speed.sh scales whatever it finds)
+    bad_segments: Dict[str, Tuple[str, str]] = {}
+    segments = d.segments(bad_segments) if d.has("segments") else None
     text = d.read("text") if d.has("text") else None
     keyed_by_utt = {n: d.read(n) for n in ("utt2dur",) if d.has(n)}
     keyed_by_reco = {n: d.read(n) for n in ("reco2dur",) if d.has(n)}
@@ -168,6 +171,8 @@ def perturb_data_dir_speed(src: PathLike, dst: PathLike, factors: Sequence[float
         reco = segments[utt][0] if segments is not None and utt in segments else utt
         if text is not None and utt not in text:
             tally.skip(utt, f"{d.file('text')}: no transcript for utterance {utt!r} (in utt2spk)")
+        elif utt in bad_segments:
+            tally.skip(utt, f"utterance {utt!r}: {bad_segments[utt][1]}")
         elif segments is not None and utt not in segments:
             tally.skip(utt, f"{d.file('segments')}: no segment for utterance {utt!r} (in utt2spk)")
         elif reco not in wav_scp:
@@ -187,11 +192,11 @@ def perturb_data_dir_speed(src: PathLike, dst: PathLike, factors: Sequence[float
             keep.append(utt)
     # Only utt2spk's utterances are copied: one with a transcript or a segment but no speaker
     # was left out of every copy without a word (Kaldi's apply_map.pl fails on it).
-    for name, table in (("text", text), ("segments", segments)):
+    for name, table in (("text", text), ("segments", None if segments is None else [*segments, *bad_segments])):
         for utt in table or ():
             if utt not in utt2spk and (name == "text" or text is None or utt not in text):
                 tally.skip(utt, f"{d.file(name)}: utterance {utt!r} is not in utt2spk (no speaker)")
-    _warn_unused_recordings(d, wav_scp, utt2spk, text, segments)
+    _warn_unused_recordings(d, wav_scp, utt2spk, text, segments, {reco for reco, _ in bad_segments.values()})
     dst = Path(dst)
     reco_of = (lambda u: segments[u][0]) if segments is not None else (lambda u: u)
     if method == "sox" and any(f != 1.0 for f in factors):
@@ -283,16 +288,18 @@ _KNOWN = ("wav.scp", "utt2spk", "spk2utt", "segments", "text", "utt2dur", "reco2
 
 
 def _warn_unused_recordings(d: DataDir, wav_scp: Dict[str, str], utt2spk: Dict[str, str],
-                            text: Optional[Dict[str, str]], segments: Optional[Dict[str, tuple]]) -> None:
+                            text: Optional[Dict[str, str]], segments: Optional[Dict[str, tuple]],
+                            named_by_bad_segments: Set[str]) -> None:
     """Name, with a count, the wav.scp lines no utterance uses; they are left out of the copies.
 
     They are not counted under the 5 % rule: no transcript, segment or speaker refers to them, so
     leaving them out loses nothing the source holds as an utterance (utt2spk is Kaldi's list of
     utterances; fix_data_dir.sh drops such lines, validate_data_dir.sh names them). Counted as
     failed utterances, 10 spare lines in a wav.scp of 60 failed the run as '10 of 60 utterances'
-    where the source had 50. One a transcript or segment names is a counted skip (above)."""
+    where the source had 50. One a transcript or segment names is a counted skip (above), and so is
+    one only a bad segments line names (``named_by_bad_segments``: not said to be unused)."""
     if segments is not None:
-        used = {value[0] for value in segments.values()}
+        used = {value[0] for value in segments.values()} | named_by_bad_segments
     else:
         used = set(utt2spk) | set(text or ())
     unused = [r for r in wav_scp if r not in used]

@@ -123,6 +123,23 @@ def test_segments_and_durations_scale(an4_dir, tmp_path):
     assert table(out / "wav.scp")["sp0.9-rec1"].startswith("sox -t wav ")
 
 
+def test_a_bad_segments_line_is_a_skipped_utterance(an4_root, tmp_path, caplog):
+    """A segments line naming no usable segment (reversed times here) stopped the copy at the first,
+    while compute-fbank, decode, align and asrkit-train skip and count its utterance (Kaldi's
+    extract-segments; its perturb_data_dir_speed.sh scales whatever times it finds)."""
+    require_program("sox")
+    d = tmp_path / "d24"
+    make_an4_data_dir(an4_root, d, "test", limit=24)
+    utts = list(table(d / "utt2spk"))
+    (d / "segments").write_text("".join(f"{u} {u} {'1.0 0.5' if i == 3 else '0 -1'}\n" for i, u in enumerate(utts)))
+    out = tmp_path / "sp"
+    report = perturb_data_dir_speed(d, out, [0.9, 1.0])
+    text = table(out / "text")
+    assert report.num_utts == 23 and len(text) == 46 and utts[3] not in text and f"sp0.9-{utts[3]}" not in text
+    assert f"utterance '{utts[3]}': {d}/segments:4: segment end 0.5 is not after its start 1.0" in caplog.text
+    assert "no utterance of" not in caplog.text  # (its recording is not one no segment names)
+
+
 def test_bad_inputs_are_clear_and_write_nothing(an4_dir, tmp_path, asrkit):
     out = tmp_path / "sp"
     # A transcript missing for an utterance of utt2spk.
