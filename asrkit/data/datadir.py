@@ -11,7 +11,7 @@ import math
 import re
 import shlex
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Container, Dict, List, Optional, Tuple
 
 from asrkit.data.table import (IS_A_DIRECTORY, format_table, iter_table, read_list_table, read_table, read_utt2spk,
                                split_fields, utt2spk_to_spk2utt)
@@ -109,6 +109,24 @@ def parse_segment(value: str, where: str) -> Tuple[str, float, float]:
     if problem is not None:
         raise AsrkitError(f"{where}: {problem}")
     return fields[0], float(kaldi_real(fields[1])), float(kaldi_real(fields[2]))
+
+
+def read_segment(utt: str, value: str, where: str, recordings: Container[str],
+                 wav_scp: PathLike) -> Tuple[Optional[Tuple[str, float, float]], str]:
+    """A segments line for a reader that skips a bad one, as Kaldi's extract-segments does:
+    ``((recording, start, end), "")``, or ``(None, why)`` when it names no usable segment (see
+    :func:`parse_segment`, or a recording not in ``recordings``), ``why`` naming the utterance and
+    ``where``. A channel field still raises (:class:`SegmentChannelError`): a form asrkit does not
+    read, on every line that uses it, not one line's fault."""
+    try:
+        reco, start, end = parse_segment(value, where)
+    except SegmentChannelError:
+        raise
+    except AsrkitError as e:
+        return None, f"utterance {utt!r}: {e}"
+    if reco not in recordings:
+        return None, f"utterance {utt!r}: {where}: recording {reco!r} of utterance {utt!r} is not in {wav_scp}"
+    return (reco, start, end), ""
 
 
 def positive_seconds(value: str) -> bool:

@@ -18,7 +18,7 @@ import stat
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
-from asrkit.data.datadir import SegmentChannelError, parse_segment
+from asrkit.data.datadir import read_segment
 from asrkit.data.table import iter_table_fast
 from asrkit.features.wav import (DEFAULT_MAX_SAMPLES, DOWNMIX, EXPECT_MONO, STDIN, read_wav_source, segment_bounds,
                                  stdin_audio_bytes)
@@ -186,17 +186,11 @@ def read_wav_scp(wav_rspecifier: str, segments: Optional[PathLike] = None, chann
         if key in seen:
             raise AsrkitError(f"{where}: duplicate utterance {key!r} (first on line {seen[key]})")
         seen[key] = lineno
-        try:
-            reco, start, end = parse_segment(value, where)
-        except SegmentChannelError:
-            raise  # (not one bad line: a form asrkit does not read, on every line it is used)
-        except AsrkitError as e:
-            entries.append(WavEntry(key, "", where, problem=f"utterance {key!r}: {e}"))
+        segment, problem = read_segment(key, value, where, recos, path)
+        if segment is None:
+            entries.append(WavEntry(key, "", where, problem=problem))
             continue
-        if reco not in recos:
-            entries.append(WavEntry(key, "", where, problem=f"utterance {key!r}: {where}: recording {reco!r} "
-                                                             f"of utterance {key!r} is not in {path}"))
-            continue
+        reco, start, end = segment
         src, n = recos[reco]
         entries.append(WavEntry(key, src, f"{path}:{n}", reco, start, end, channel, max_samples))
     if entries and all(e.problem for e in entries):

@@ -30,7 +30,7 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-from asrkit.data.datadir import DataDir, SegmentChannelError, kaldi_real, parse_segment
+from asrkit.data.datadir import DataDir, kaldi_real, read_segment
 from asrkit.data.table import iter_table_fast
 from asrkit.features.fbank import FbankConfig, check_fbank_input, compute_fbank
 from asrkit.features.resample import low_rate_problem, resample, resample_problem, speed_perturb
@@ -102,17 +102,13 @@ def raw_inputs(d: DataDir, fbank: FbankConfig, min_speed: float = 1.0) -> DumpDi
             where = f"{seg}:{lineno}"
             if key in segments or key in bad_segments:
                 raise AsrkitError(f"{where}: duplicate utterance {key!r}")
-            try:
-                reco, start, end = parse_segment(value, where)
-                if reco not in rows:
-                    raise AsrkitError(f"{where}: recording {reco!r} of utterance {key!r} is not in {scp}")
-            except SegmentChannelError:
-                raise  # (not one bad line: a form asrkit does not read)
-            except AsrkitError as e:
-                bad_segments[key] = f"utterance {key!r}: {e}"
+            segment, problem = read_segment(key, value, where, rows, scp)
+            if segment is None:
+                bad_segments[key] = problem
                 keys.append(key)
                 source_rows.append(0)  # (never read: its length is asked first, and fails)
                 continue
+            reco, start, end = segment
             if end != -1 and num_frames(int(math.ceil((end - start) * fbank.sample_frequency / min_speed)),
                                         fbank) > MAX_FRAMES:  # else named as if by utt2dur, which may not exist
                 raise AsrkitError(f"{where}: utterance {key!r} would have more frames than any recording (at most "
