@@ -55,6 +55,8 @@ def main(no_backup: bool, case: str, punctuation: str, data_dir: str) -> None:
     if report.unfiltered:
         log.warning("%s: not filtered (not known to this command), so they may still name the dropped utterances: %s",
                     data_dir, " ".join(report.unfiltered))
+    if report.crlf:  # (what validate-data-dir's CRLF warning sent the user here for: said done)
+        log.info("%s: Windows (CRLF) line ends written as LF: %s", data_dir, " ".join(report.crlf))
     if report.backup_dir is not None:
         log.info("originals of %s saved in %s", " ".join(report.changed), report.backup_dir)
     elif not report.changed:

@@ -48,6 +48,8 @@ class FixReport:
     removed: List[str] = field(default_factory=list)
     # utterances kept whose transcript --case / --punctuation left empty ('...' under drop)
     emptied: List[str] = field(default_factory=list)
+    # tables read with Windows (CRLF) line ends, written back with LF (validate's remedy for them)
+    crlf: List[str] = field(default_factory=list)
 
     @property
     def num_dropped(self) -> int:
@@ -80,6 +82,8 @@ def _read(d: DataDir, name: str, report: FixReport) -> Optional[Dict[str, str]]:
                                  ids=lambda: data_dir_ids(d, but=name))
     if t.unreadable:  # (every line would be dropped: the file is the problem, not its utterances)
         raise AsrkitError(f"{d.file(name)}: {t.unreadable}")
+    if t.crlf_lines:
+        report.crlf.append(name)
     out: Dict[str, str] = {}
     # Only the lines that are dropped: a BOM on line 1 or a missing final newline is a problem
     # of the file, whose line is still kept (and written back without it).

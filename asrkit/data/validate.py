@@ -63,6 +63,7 @@ class ScannedTable:
     problems: List[Problem] = field(default_factory=list)
     # why no line of it could be read (its first problem): a reader refuses it whole
     unreadable: Optional[str] = None
+    crlf_lines: int = 0  # lines ending in CR (Windows line ends), read as LF
 
     def first_lines(self) -> Dict[str, TableLine]:
         """key -> its first line (later duplicates are reported by :func:`check_sorted_unique`)."""
@@ -176,6 +177,7 @@ def scan_table(path: PathLike, allow_empty_value: bool = False, nul_in_value: bo
     if data and not data.endswith(b"\n"):
         scanned.problems.append(Problem(str(path), len(lines), "no newline at end of file"))
     if crlf:
+        scanned.crlf_lines = crlf
         scanned.problems.append(Problem(str(path), None, crlf_problem(path, crlf, len(lines)), WARNING))
     return scanned
 

@@ -575,8 +575,9 @@ def test_crlf_tables_are_a_warning_each_and_fixed(an4_dir):
         f"{an4_dir} rewrites the tables with LF, or sed -i 's/\\r$//' {an4_dir / name}" for name in ("text", "wav.scp")]
     subprocess.run(found[0].rsplit(" or ", 1)[1], shell=True, check=True)
     assert [str(p) for p in validate_data_dir(an4_dir)] == found[1:]
-    fix_data_dir(an4_dir)
+    report = fix_data_dir(an4_dir)  # (and it says so: it was silent about it)
     assert validate_data_dir(an4_dir) == [] and b"\r" not in (an4_dir / "wav.scp").read_bytes()
+    assert report.crlf == ["wav.scp"] and "wav.scp" in report.changed
 
 
 @pytest.mark.parametrize("name", ["text", "utt2spk", "wav.scp"])
