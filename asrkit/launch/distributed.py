@@ -305,14 +305,23 @@ def _host_store(host: str, ports: list, world: int, timeout: timedelta, mark: Op
 def _reach_store(host: str, ports: list, world: int, mark: Optional[str], deadline: float, unanswered: dict):
     """(store, port): rank 0's store at the first of ``ports`` that answers and, with a ``mark``,
     holds it; OSError or RuntimeError when none does yet (the last one's). ``unanswered``: the
-    connections of earlier calls still waiting, by port (_connect_store says why)."""
+    ports where something took the connection but did not answer as a store, as (when, the
+    connection's thread), kept between calls (_connect_store says why)."""
     import time
 
     failure: Exception = OSError("no port to try")
     for port in ports:
         try_s = max(0.1, min(_CONNECT_TRY_S, deadline - time.monotonic()))
         try:
-            _knock(host, port, try_s)
+            try:
+                _knock(host, port, try_s)
+            except OSError:
+                unanswered.pop(port, None)  # (what listened there has gone: rank 0 may come)
+                raise
+            when, thread = unanswered.get(port, (None, None))
+            if thread is not None and thread.is_alive() or when is not None and \
+                    time.monotonic() - when < _UNANSWERED_RETRY_S:
+                raise OSError(f"something at port {port} takes connections but does not answer as a store")
             store, marked = _connect_store(host, port, world, mark, try_s, unanswered)
             if marked:
                 return store, port
@@ -330,15 +339,14 @@ def _connect_store(host: str, port: int, world: int, mark: Optional[str], try_s:
     the bound of its timeout, and a program listening at the port that does not answer (an HTTP
     server waiting for its request, anything but a store) held the rank there for good (measured:
     more than 150 s with a 2 s timeout, torch 2.14), as rank 0 moved on from that port and waited
-    for it. Such a connection is left waiting in ``unanswered``, and its port is passed over until
-    it ends, so that no more than one thread waits at a port."""
+    for it. Such a connection is shut down after the try's time (and some), and the port is put in
+    ``unanswered``: passed over for a while (torch prints a stack dump of each such connection),
+    and while its thread waits where the connection could not be shut down."""
     import threading
+    import time
 
     import torch.distributed as dist
 
-    waiting = unanswered.get(port)
-    if waiting is not None and waiting.is_alive():
-        raise OSError(f"something at port {port} takes connections but does not answer as a store")
     got: dict = {}
 
     def connect() -> None:
@@ -355,7 +363,14 @@ def _connect_store(host: str, port: int, world: int, mark: Optional[str], try_s:
     thread.start()
     thread.join(try_s + _ANSWER_GRACE_S)
     if thread.is_alive():
-        unanswered[port] = thread
+        logger.warning("something at %s:%d takes connections but does not answer as a store (another "
+                       "program's?): not rank 0's; passed over", _bracket_ipv6(host), port)
+        # Its connection shut down from here, the client gives up and the thread ends while Python
+        # runs: one still waiting at the interpreter's exit aborted it when the listener closed then
+        # ('terminate called without an active exception', exit 134, after a finished training).
+        _shut_down_connections(host, port)
+        thread.join(_ANSWER_GRACE_S)
+        unanswered[port] = time.monotonic(), thread
         raise OSError(f"something at port {port} takes connections but does not answer as a store "
                       f"(within {try_s:.0f} s)")
     if "error" in got:
@@ -365,6 +380,44 @@ def _connect_store(host: str, port: int, world: int, mark: Optional[str], try_s:
 
 # Beyond a connection try's time, what a store's answer may take on a loaded machine.
 _ANSWER_GRACE_S = 2.0
+# How long a port found so is passed over while something still listens there.
+_UNANSWERED_RETRY_S = 60.0
+
+
+def _shut_down_connections(host: str, port: int) -> None:
+    """Shut down this process's TCP connections to ``host:port`` (Linux's /proc/self/fd lists
+    them): a thread blocked reading from one returns."""
+    import socket
+
+    try:
+        addrs = {_plain_ip(a[4][0]) for a in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)}
+        fds = os.listdir("/proc/self/fd")
+    except OSError:
+        return
+    for fd in fds:
+        try:
+            sock = socket.socket(fileno=os.dup(int(fd)))  # (the duplicate is closed, the connection shut down)
+        except (OSError, ValueError):  # (not a socket, or closed since)
+            continue
+        with sock:
+            try:
+                peer = sock.getpeername()
+                if (sock.family in (socket.AF_INET, socket.AF_INET6) and sock.type == socket.SOCK_STREAM
+                        and peer[1] == port and _plain_ip(peer[0]) in addrs):
+                    sock.shutdown(socket.SHUT_RDWR)
+            except OSError:  # (not connected)
+                continue
+
+
+def _plain_ip(addr: str) -> str:
+    """``addr`` as written for comparison: an IPv4-mapped IPv6 address as its IPv4 address."""
+    import ipaddress
+
+    try:
+        ip = ipaddress.ip_address(addr)
+    except ValueError:
+        return addr
+    return str(ip.ipv4_mapped or ip) if ip.version == 6 else str(ip)
 
 
 # Between two knocks at a port that refused (a refusal is at once: without a pause the wait spins).

@@ -177,6 +177,25 @@ def test_init_distributed_gloo_all_reduce(port_taken, another_trainings_store):
         assert f"rank 0: port {port} is in use" in outs[0][1], outs[0][1]
     if port_taken == "store":
         assert other.num_keys() == keys
+    else:
+        assert (f"something at 127.0.0.1:{port} takes connections but does not answer as a store" in outs[1][1]) == \
+            (port_taken == "listener"), outs[1][1]
+
+
+def test_a_listener_that_never_answers_leaves_no_thread_waiting():
+    """A rank's store client, waiting at a port where a program that is no store never answers,
+    is given up after its try (test_init_distributed_gloo_all_reduce[listener]); its thread was
+    left waiting, and when the listener closed as the process exited, the waking thread aborted
+    the interpreter ('terminate called without an active exception', exit 134). Its connection is
+    now shut down, and the thread ends with the rendezvous (in-process: the rank gives up first)."""
+    import threading
+
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+        with pytest.raises(AsrkitError, match=rf"^rank 1 of 2: nothing answered at 127\.0\.0\.1:{port} .*something at "
+                                              rf"port {port} takes connections but does not answer as a store"):
+            init_distributed(DistInfo(1, 1, 2, "127.0.0.1", port), "gloo", timeout_s=1)
+        assert [t.name for t in threading.enumerate() if t.name == f"asrkit-rendezvous-{port}"] == []
 
 
 def test_a_rendezvous_whose_ports_are_all_taken_is_one_line(another_trainings_store):
