@@ -111,19 +111,29 @@ def parse_segment(value: str, where: str) -> Tuple[str, float, float]:
     return fields[0], float(kaldi_real(fields[1])), float(kaldi_real(fields[2]))
 
 
+def try_parse_segment(value: str, where: str) -> Tuple[Optional[Tuple[str, float, float]], str]:
+    """:func:`parse_segment` for the readers that skip a bad line: ``(segment, "")``, or ``(None,
+    why)`` when the line names no usable segment. A channel field still raises
+    (:class:`SegmentChannelError`): a form asrkit does not read, on every line that uses it, not
+    one line's fault."""
+    try:
+        return parse_segment(value, where), ""
+    except SegmentChannelError:
+        raise
+    except AsrkitError as e:
+        return None, str(e)
+
+
 def read_segment(utt: str, value: str, where: str, recordings: Container[str],
                  wav_scp: PathLike) -> Tuple[Optional[Tuple[str, float, float]], str]:
     """A segments line for a reader that skips a bad one, as Kaldi's extract-segments does:
     ``((recording, start, end), "")``, or ``(None, why)`` when it names no usable segment (see
     :func:`parse_segment`, or a recording not in ``recordings``), ``why`` naming the utterance and
-    ``where``. A channel field still raises (:class:`SegmentChannelError`): a form asrkit does not
-    read, on every line that uses it, not one line's fault."""
-    try:
-        reco, start, end = parse_segment(value, where)
-    except SegmentChannelError:
-        raise
-    except AsrkitError as e:
-        return None, f"utterance {utt!r}: {e}"
+    ``where``. A channel field still raises, as in :func:`try_parse_segment`."""
+    segment, why = try_parse_segment(value, where)
+    if segment is None:
+        return None, f"utterance {utt!r}: {why}"
+    reco, start, end = segment
     if reco not in recordings:
         return None, f"utterance {utt!r}: {where}: recording {reco!r} of utterance {utt!r} is not in {wav_scp}"
     return (reco, start, end), ""
@@ -215,14 +225,15 @@ class DataDir:
         for line in iter_table(self.file("segments")):
             if line.key in out or (bad is not None and line.key in bad):
                 raise AsrkitError(f"{self.file('segments')}:{line.lineno}: duplicate key {line.key!r}")
-            try:
-                out[line.key] = parse_segment(line.value, f"{self.file('segments')}:{line.lineno}")
-            except SegmentChannelError:
-                raise
-            except AsrkitError as e:
-                if bad is None:
-                    raise
-                bad[line.key] = ((split_fields(line.value) or [""])[0], str(e))
+            where = f"{self.file('segments')}:{line.lineno}"
+            if bad is None:
+                out[line.key] = parse_segment(line.value, where)
+                continue
+            segment, why = try_parse_segment(line.value, where)
+            if segment is None:
+                bad[line.key] = ((split_fields(line.value) or [""])[0], why)
+            else:
+                out[line.key] = segment
         return out
 
     def utt_ids(self) -> List[str]:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Dict, List, Sequence, TypeVar
 
 from asrkit.data.datadir import (OPTIONAL_TABLES, RECO_TABLES, SPK_TABLES, TABLES, UTT_TABLES, DataDir,
-                                 SegmentChannelError, parse_segment)
+                                 SegmentChannelError, try_parse_segment)
 from asrkit.data.table import split_fields, utt2spk_to_spk2utt, write_table
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import PathLike, atomic_open, remove_stale_tmp, replace_dir, tmp_dir_for
@@ -271,12 +271,9 @@ def split_data_dir(path: PathLike, n: int, per_utt: bool = False, force: bool = 
 def _usable_segment(value: str) -> bool:
     """Whether a segments line's value reads as '<recording> <start> <end>' with usable times."""
     try:
-        parse_segment(value, "segments")
+        return try_parse_segment(value, "segments")[0] is not None
     except SegmentChannelError:
         return True  # (not skipped: feature extraction stops on it with its own error)
-    except AsrkitError:
-        return False
-    return True
 
 
 def _write_pieces(out: Path, tables: Dict[str, Dict[str, str]], pieces: List[List[str]]) -> None:
