@@ -23,6 +23,7 @@ from .stop_at_batch import stop_at, wait_for
 from .test_ddp import HERE
 from .test_resume import RANDOM, assert_same_run
 from .test_train_lm import _lm_setup, _run_inproc
+from .test_trainer import _Payload
 from .yesno_dump import launch_two_ranks, train_args
 
 # 12 batches of one utterance an epoch, an update every 2 of them, 2 epochs; everything random on.
@@ -216,6 +217,24 @@ def test_a_stop_is_not_continued_with_another_seed(yesno_setup, tmp_path, monkey
             f"it cannot continue that epoch where it stopped: resuming from {exp}/checkpoints/epoch1.pt, epoch 2 "
             f"trained again from its start") in result.stderr, result.stderr
     assert "(stopped there)" not in result.stderr and not ckpt.mid_epoch_path(exp).exists()
+
+
+def test_a_hostile_interrupted_pt_runs_nothing_and_is_passed_over(yesno_setup, never_stopped, tmp_path):
+    """interrupted.pt is read as the epoch checkpoints are, with torch.load(weights_only=True): one
+    handed over with a pickled call in it (here in its mid_epoch entry) runs nothing; it is named
+    and passed over, and the run resumes from the epoch checkpoint beside it."""
+    exp, marker = tmp_path / "exp", tmp_path / "pwned"
+    (exp / "checkpoints").mkdir(parents=True)
+    shutil.copy(never_stopped / "checkpoints" / "epoch1.pt", exp / "checkpoints" / "epoch1.pt")
+    state = torch.load(exp / "checkpoints" / "epoch1.pt", weights_only=True)
+    state["mid_epoch"] = {"epoch": 2, "batch": 4, "ranks": [{"note": _Payload(str(marker))}]}
+    torch.save(state, ckpt.mid_epoch_path(exp))
+    result = _train(yesno_setup, exp)
+    assert result.exit_code == 0, result.stderr
+    assert not marker.exists()
+    assert (f"{ckpt.mid_epoch_path(exp)}: not an asrkit checkpoint (not a torch file, or one holding"
+            in result.stderr), result.stderr
+    assert f"skipped, resuming from {exp}/checkpoints/epoch1.pt" in result.stderr, result.stderr
 
 
 def test_a_stopped_lm_training_resumes_exactly(tmp_path, an4_root, monkeypatch):
