@@ -533,6 +533,21 @@ def test_help_fits_an_80_column_terminal(name):
     assert not wide, f"asrkit-{name} --help is wider than 80 columns: {wide}"
 
 
+@pytest.mark.parametrize("name", command_names())
+def test_help_breaks_no_name_at_a_hyphen(name):
+    """click wrapped help prose at hyphens too: at 80 columns adapt-speakers said ``--max-`` /
+    ``samples`` and ``asrkit-`` / ``pack-model``, compute-fbank ``--sample-`` / ``frequency`` (14
+    such breaks in 8 commands; others at other widths), names a user copies. Lines break at spaces
+    only, at any terminal width."""
+    cmd = command(name)
+    for width in (60, 80, 100, 120):
+        ctx = click.Context(cmd, info_name=f"asrkit-{name}", terminal_width=width, **cmd.context_settings)
+        lines = cmd.get_help(ctx).split("\n")
+        cut = [f"{a.strip()[-30:]} / {b.strip()[:20]}" for a, b in zip(lines, lines[1:])
+               if re.search(r"\w-$", a) and re.match(r"\s*\w", b)]
+        assert not cut, f"asrkit-{name} --help at {width} columns breaks names at a hyphen: {cut}"
+
+
 def _prose_spans(text: str) -> Iterator[Tuple[int, str]]:
     """(line, text) of every inline code span, one that runs over a line end joined into one line.
     Code blocks and ``double-backtick`` spans are left out (one of shell characters holds a lone

@@ -374,6 +374,33 @@ def _default_sigint_once_done() -> None:
 class AsrkitCommand(ProcessEntry, click.Command):
     """A command made by :func:`asrkit_command`."""
 
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with _no_breaks_at_hyphens():
+            super().format_help(ctx, formatter)
+
+
+@contextlib.contextmanager
+def _no_breaks_at_hyphens() -> Iterator[None]:
+    """click's help wrapping, for the while, breaks lines at spaces only: it broke them at hyphens
+    too (textwrap's default), so an option or command named in the prose came out cut in two
+    ("--max-" / "samples", "asrkit-" / "pack-model"), at some terminal width or other; a user copies
+    those names. click's wrap_text takes no such option and builds its wrapper from
+    click._textwrap.TextWrapper at each call, so that class is what is swapped."""
+    import click._textwrap as textwrap_module
+
+    plain = textwrap_module.TextWrapper
+
+    class AtSpaces(plain):
+        def __init__(self, *args, **kwargs) -> None:
+            kwargs["break_on_hyphens"] = False
+            super().__init__(*args, **kwargs)
+
+    textwrap_module.TextWrapper = AtSpaces
+    try:
+        yield
+    finally:
+        textwrap_module.TextWrapper = plain
+
 
 def _die_by(signum: int) -> None:
     """atexit: registered last, this runs first; the handlers registered before it are run from
