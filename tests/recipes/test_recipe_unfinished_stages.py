@@ -113,9 +113,10 @@ def test_stage_markers_are_written_whole(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == [".done"]
 
 
-# cmd.sh for the test below: the real launcher, and an asrkit-train (a function, which the launcher's
-# bash -c inherits) that does what one stopped by SIGUSR1 in its first epoch does: it leaves
-# checkpoints/interrupted.pt, logs where it stopped and exits 75 (its --print-config is the real one).
+# cmd.sh for the tests below: the real launcher, and an asrkit-train (or asrkit-train-lm: a function,
+# which the launcher's bash -c inherits) that does what one stopped by SIGUSR1 in its first epoch
+# does: it leaves checkpoints/interrupted.pt, logs where it stopped and exits 75 (its --print-config
+# is the real one).
 STOPPED_TRAINING_CMD = """\
 export train_cmd="asrkit-launch --backend local" cuda_cmd="asrkit-launch --backend local" decode_cmd="asrkit-launch --backend local"
 asrkit-train() {
@@ -151,3 +152,31 @@ def test_stage_4_stopped_by_sigusr1_says_so_and_resumes_only_on_its_data(recipe_
     proc = run_sh(stage4, cwd=recipe, check=False)
     assert proc.returncode == 1 and "stage 4: exp/train_char was trained on other data" in proc.stderr, \
         proc.stderr[-3000:]
+
+
+def test_stage_3_resumes_a_stopped_lm_only_on_its_text(recipe_dir):
+    """Stage 3 resumed an LM training stopped (SIGUSR1) or killed before it was done on whatever
+    text it was now given: an LM of two texts, in silence. It records the LM's inputs when the
+    training starts, as stage 4 does (trained_on_other_inputs), and trains one stopped on another
+    text, tokenizer or config again from the start, as it does a finished one: the old one moves
+    to exp/lm_<lang>.old."""
+    recipe = recipe_dir("yesno")
+    (recipe / "data/lang_char").mkdir(parents=True)
+    (recipe / "data/lang_char/tokens.txt").write_text("<blank>\n<unk>\nN\nY\n<sos/eos>\n")
+    (recipe / "data/train_nodev").mkdir(parents=True)
+    (recipe / "data/train_nodev/text").write_text("yesno-00 YES NO\n")
+    (recipe / "cmd.sh").unlink()
+    (recipe / "cmd.sh").write_text(STOPPED_TRAINING_CMD.replace("asrkit-train", "asrkit-train-lm"))
+    stage3 = ["./run.sh", "--stage", "3", "--stop-stage", "3", "--use-lm", "true"]
+    for _ in range(2):  # (run again on the same text, it goes on training)
+        proc = run_sh(stage3, cwd=recipe, check=False)
+        assert proc.returncode == 75 and "stage 3: training stopped by SIGUSR1 in epoch 1" in proc.stderr, \
+            proc.stderr[-3000:]
+        assert "training it again" not in proc.stderr and not (recipe / "exp/lm_lang_char.old").exists()
+    (recipe / "data/train_nodev/text").write_text("yesno-00 NO NO\n")
+    proc = run_sh(stage3, cwd=recipe, check=False)
+    assert proc.returncode == 75
+    assert ("stage 3: data/train_nodev/text, data/lang_char/tokens.txt or conf/lm.yaml changed since "
+            "exp/lm_lang_char was trained: training it again (the old one moved to exp/lm_lang_char.old)") \
+        in proc.stderr, proc.stderr[-3000:]
+    assert (recipe / "exp/lm_lang_char.old/checkpoints/interrupted.pt").is_file()

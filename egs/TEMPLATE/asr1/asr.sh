@@ -655,12 +655,28 @@ fi
 # stage 5 refuses to decode with it).
 lm_inputs() { fingerprint "$lm_train_text" "$lang/tokens.txt" "$lm_config"; }
 
+# trained_on_other_inputs <exp dir> <inputs>: whether the training there (finished, or stopped or
+# killed with checkpoints to resume from) started on other inputs, by <exp dir>/train_inputs,
+# which record_train_inputs writes as it starts: stages 3 and 4 neither resume it nor take it as
+# done on these. A start that failed before its first checkpoint (no tokenizer yet) trained
+# nothing: its record is dropped (it kept the tag refused as trained on other data). A run stopped
+# by SIGUSR1 within its first epoch has only checkpoints/interrupted.pt: trained on its inputs
+# too, and resumed from (a dangling link there is no checkpoint: asrkit-train starts afresh).
+trained_on_other_inputs() {
+  [ -f "$1/.done" ] || compgen -G "$1/checkpoints/epoch*.pt" > /dev/null || [ -e "$1/checkpoints/interrupted.pt" ] \
+    || rm -f "$1/train_inputs"
+  [ -s "$1/train_inputs" ] && [ "$(cat "$1/train_inputs")" != "$2" ]
+}
+record_train_inputs() { [ -s "$1/train_inputs" ] || echo "$2" > "$1/train_inputs"; }
+
 # ---------------------------------------------------------------------------------------------
 if [ "$use_lm" = true ] && [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
   current_stage=3
   # An LM of another text, tokenizer or config is trained again, as stage 2's tokenizer is.
   lm_inputs=$(lm_inputs)
-  if [ -f "$lmexp/.done" ] && ! up_to_date "$lmexp/.done" "$lm_inputs"; then
+  # (one stopped or killed before it was done too: resumed on the new text, it became an LM of
+  # both texts in silence)
+  if { [ -f "$lmexp/.done" ] && ! up_to_date "$lmexp/.done" "$lm_inputs"; } || trained_on_other_inputs "$lmexp" "$lm_inputs"; then
     # asrkit-train-lm resumes from the checkpoints in its exp dir: they go aside, not into the new LM.
     log "stage 3: $lm_train_text, $lang/tokens.txt or $lm_config changed since $lmexp was trained: training it again (the old one moved to $lmexp.old)"
     rm -rf "$lmexp.old" && mv "$lmexp" "$lmexp.old"
@@ -668,6 +684,7 @@ if [ "$use_lm" = true ] && [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
   if [ -f "$lmexp/.done" ]; then log "stage 3: $lmexp done already"; else
     log "stage 3: LM on $lm_train_text -> $lmexp"
     mkdir -p "$lmexp/log"
+    record_train_inputs "$lmexp" "$lm_inputs"
     run "$lmexp/log/train_lm.log" $cuda_cmd --gpu "$ngpu" "$lmexp/log/train_lm.log" \
       asrkit-train-lm --config "$lm_config" --lang-dir "$lang" "$lm_train_text" "$lmexp"
     warnings "$lmexp/log/train_lm.log"
@@ -726,13 +743,7 @@ if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
   # ...and how: the config's contents, --train-args and --seed (recorded in .done). Another of
   # them was "done already", and stage 6 wrote the new options into the row of the old model.
   train_options="$(fingerprint "$train_config") $train_args --seed $seed"
-  # A start that failed before the first checkpoint (no tokenizer yet) recorded its inputs, and
-  # the tag then stayed refused as "trained on other data" with nothing trained.
-  # (A run stopped by SIGUSR1 within its first epoch has only checkpoints/interrupted.pt: trained
-  # on these inputs too, and resumed from.)
-  [ -f "$exp/.done" ] || compgen -G "$exp/checkpoints/epoch*.pt" > /dev/null || [ -e "$exp/checkpoints/interrupted.pt" ] \
-    || rm -f "$exp/train_inputs"
-  if [ -s "$exp/train_inputs" ] && [ "$(cat "$exp/train_inputs")" != "$train_inputs" ]; then
+  if trained_on_other_inputs "$exp" "$train_inputs"; then
     die "stage 4: $exp was trained on other data: $dumpdir/$feats_train_set, $dumpdir/$valid_set or $lang changed since (stage 0 or 1 run again?); delete $exp to train on the new data, or give another --tag"
   fi
   if [ -f "$exp/.done" ] && ! up_to_date "$exp/.done" "$train_options"; then
@@ -758,7 +769,7 @@ if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
     refuse_training_elsewhere
     log "stage 4: LAS training ($train_config, ngpu=$ngpu, num_nodes=$num_nodes${train_max_time:+, budget $train_max_time s}) -> $exp"
     mkdir -p "$exp/log"
-    [ -s "$exp/train_inputs" ] || echo "$train_inputs" > "$exp/train_inputs"
+    record_train_inputs "$exp" "$train_inputs"
     # Several nodes: asrkit-launch runs one task per GPU of each node (one per node on CPU) under
     # srun, and each asrkit-train finds its rank and master in Slurm's variables. One node:
     # one task, and asrkit-train --ngpu N starts its N processes itself.
