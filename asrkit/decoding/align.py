@@ -126,7 +126,8 @@ def looks_like_wav_scp(transcripts: Dict[str, str]) -> bool:
 
 
 def ctm_lines(utt: str, words: List[Word]) -> List[str]:
-    """Kaldi CTM: ``<utt> 1 <start> <dur> <word> <conf>``, seconds from the utterance's start."""
+    """Kaldi CTM: ``<utt> 1 <start> <dur> <word> <conf>``, seconds from the utterance's start (the
+    word's times, kept to the millisecond: start + dur is its end)."""
     return [f"{utt} 1 {w.start:.3f} {max(0.0, w.end - w.start):.3f} {w.word} {w.confidence:.3f}" for w in words]
 
 

@@ -67,16 +67,27 @@ class Alignment:
     num_frames: int
 
 
+# Word times are kept to the millisecond, the CTM's precision: the Transcriber gave them unrounded
+# (0.36000000000000004) and a CTM line's start + duration could be a millisecond off its end.
+TIME_DECIMALS = 3
+
+
 @dataclass
 class Word:
+    """A timed word. Its times are rounded to TIME_DECIMALS as it is made, so the CTM, nbest.jsonl
+    and the Transcriber give the same numbers."""
+
     word: str
     start: float  # seconds from the start of the utterance
     end: float
     confidence: float
 
+    def __post_init__(self) -> None:
+        self.start = round(float(self.start), TIME_DECIMALS)
+        self.end = round(float(self.end), TIME_DECIMALS)
+
     def to_dict(self) -> dict:
-        return {"word": self.word, "start": round(self.start, 3), "end": round(self.end, 3),
-                "conf": round(self.confidence, 4)}
+        return {"word": self.word, "start": self.start, "end": self.end, "conf": round(self.confidence, 4)}
 
 
 def min_frames(tokens: Sequence[int]) -> int:

@@ -22,6 +22,16 @@ def test_what_asrkit_writes_reads_back(tmp_path):
     assert got["u3"] == [CtmWord(1.5, 2.0, "NO", 1.0)]
 
 
+def test_word_times_are_the_ctms():
+    """The Transcriber's word times were unrounded while the CTM's were cut to milliseconds, its
+    duration taken from the unrounded times (start 0.123 + dur 0.222 for a word ending at 0.346)."""
+    w = Word("TWO", 0.1234, 0.3456, 0.875)
+    assert (w.start, w.end) == (0.123, 0.346) and (w.to_dict()["start"], w.to_dict()["end"]) == (0.123, 0.346)
+    [line] = ctm_lines("u1", [w])
+    start, dur = map(float, line.split()[2:4])
+    assert (start, round(start + dur, 3)) == (w.start, w.end)
+
+
 @pytest.mark.parametrize("line,message", [
     ("u1 1 zero 0.3 FIVE", "with numbers for the times, got 'u1 1 zero 0.3 FIVE'"),
     ("u1 1 0.3 FIVE", "got 4 fields"),

@@ -503,16 +503,21 @@ def test_align_transcripts_the_model_knows_nothing_of(inproc, an4, tmp_path):
     assert f"Done {len(wavs)} out of {len(wavs)}" in proc.stderr.decode()
 
 
-def test_transcriber_gives_the_cli_hypotheses(inproc, an4):
+def test_transcriber_gives_the_cli_hypotheses(inproc, an4, tmp_path):
     from asrkit import Transcriber
 
     tmp, model, wavs = an4
     cli = [ln.split(" ", 1)[1] if " " in ln else "" for ln in
-           inproc("decode", "--model", model, *FAST, *wavs).stdout.decode().splitlines()]
+           inproc("decode", "--model", model, *FAST, "--ctm", tmp_path / "ctm", *wavs).stdout.decode().splitlines()]
     t = Transcriber.from_file(str(model), device="cpu", beam=2, maxlenratio=0.3)
     one = t.transcribe(str(wavs[0]))
     assert one.text == cli[0] and one.words is not None and one.duration > 0
     assert [w.word for w in one.words] == one.text.split()
+    # the CTM's times, to the millisecond (they were unrounded: 0.36000000000000004)
+    ctm = [ln.split() for ln in (tmp_path / "ctm").read_text().splitlines()]
+    utt = ctm[0][0]
+    assert [(w.start, w.end) for w in one.words] == \
+        [(float(c[2]), round(float(c[2]) + float(c[3]), 3)) for c in ctm if c[0] == utt]
     x, rate = sf.read(str(wavs[1]), dtype="int16")
     xf, _ = sf.read(str(wavs[2]), dtype="float32")
     many = t.transcribe([wavs[0], (x, rate), (xf, 16000), (torch.from_numpy(xf[:, None].repeat(2, 1)), 16000),
