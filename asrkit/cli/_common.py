@@ -119,9 +119,26 @@ class OutputDir(click.Path):
         return super().convert(value, param, ctx)
 
 
+class OutputFile(click.Path):
+    """click's type of a file the command writes. As click.Path(dir_okay=False), one that was a
+    directory was click's usage error (exit 2, "File 'f' is a directory.") from asrkit-align's
+    <ctm-out>, asrkit-average's --out and asrkit-decode's --ctm and --segments-out, where every
+    other command's output in the way is one ERROR line (exit 1): :func:`asrkit_command` refuses
+    it before the command runs, in asrkit-decode's words for its --output-dir files."""
+
+    def __init__(self) -> None:
+        super().__init__(dir_okay=False)
+
+    def convert(self, value, param, ctx):
+        if value != "-" and os.path.isdir(value):  # ('-': stdout)
+            return value  # (the command's error, :func:`_refuse_output_dirs_in_the_way`)
+        return super().convert(value, param, ctx)
+
+
 def _refuse_output_dirs_in_the_way(kw: dict) -> None:
     """AsrkitError for the first :class:`OutputDir` argument in ``kw`` that is, or lies under,
-    something other than a directory ("f is a file, not a directory")."""
+    something other than a directory ("f is a file, not a directory"), and for the first
+    :class:`OutputFile` that is a directory."""
     from asrkit.utils.fileio import not_a_directory
 
     for param in click.get_current_context().command.params:
@@ -130,6 +147,9 @@ def _refuse_output_dirs_in_the_way(kw: dict) -> None:
             in_the_way = not_a_directory(value)
             if in_the_way:
                 raise AsrkitError(in_the_way)
+        if isinstance(param.type, OutputFile) and value and value != "-" and os.path.isdir(value):
+            label = param.opts[0] if isinstance(param, click.Option) else param.human_readable_name
+            raise AsrkitError(f"{value}: is a directory, where the run would write {label}")
 
 
 def _hint_dash_names(command: click.Command) -> None:

@@ -8,7 +8,7 @@ from typing import Optional
 
 import click
 
-from asrkit.cli._common import asrkit_command, dash_as_stdio, max_bad_percent_option, refuse_empty_name
+from asrkit.cli._common import OutputFile, asrkit_command, dash_as_stdio, max_bad_percent_option, refuse_empty_name
 from asrkit.decoding.config import WORD_RULES
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.logging import get_logger
@@ -35,7 +35,7 @@ log = get_logger("align")
 @max_bad_percent_option
 @click.argument("wav_rspecifier", metavar="<wav-rspecifier>", callback=refuse_empty_name)
 @click.argument("text", metavar="<text-file>", type=click.Path(dir_okay=False), callback=refuse_empty_name)
-@click.argument("ctm_out", metavar="<ctm-out>", type=click.Path(dir_okay=False), callback=refuse_empty_name)
+@click.argument("ctm_out", metavar="<ctm-out>", type=OutputFile(), callback=refuse_empty_name)
 def main(model_path: str, segments: Optional[str], channel: Optional[int], word_rule: str, batch_size: int,
          device: str, max_samples: int, max_bad_percent: float, wav_rspecifier: str, text: str,
          ctm_out: str) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from asrkit.cli._common import asrkit_command, dash_as_stdio, refuse_empty_name
+from asrkit.cli._common import OutputFile, asrkit_command, dash_as_stdio, refuse_empty_name
 
 
 @asrkit_command("average")
@@ -14,7 +14,7 @@ from asrkit.cli._common import asrkit_command, dash_as_stdio, refuse_empty_name
 @click.option("--max-epoch", type=int, default=None,
               help="Only the epochs up to N, ranked as at epoch N: what a run stopped there would average "
                    "(with its checkpoints kept: training.keep_best).")
-@click.option("--out", type=click.Path(dir_okay=False), default=None, callback=refuse_empty_name,
+@click.option("--out", type=OutputFile(), default=None, callback=refuse_empty_name,
               help="Output ('-': stdout) [default: EXP_DIR/model.avg.pt].")
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(), callback=refuse_empty_name,
                 metavar="EXP_DIR | CHECKPOINT...")

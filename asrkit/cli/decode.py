@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Optional, Tuple
 
 import click
 
-from asrkit.cli._common import (OutputDir, asrkit_command, dash_as_stdio, max_bad_percent_option, own_args,
+from asrkit.cli._common import (OutputDir, OutputFile, asrkit_command, dash_as_stdio, max_bad_percent_option, own_args,
                                 refuse_empty_name)
 from asrkit.decoding.config import WORD_RULES
 from asrkit.utils.errors import AsrkitError
@@ -58,10 +58,10 @@ OVERRIDES = ("mode", "beam", "ctc_weight", "lm_weight", "penalty", "length_norm"
 @click.option("--output-dir", callback=refuse_empty_name, default=None, type=OutputDir(),
               help="Write text, nbest.jsonl, decode.yaml and log/decode.log here; without it, print "
                    "'<utt> <text>' lines on stdout.")
-@click.option("--ctm", "ctm_path", callback=refuse_empty_name, default=None, type=click.Path(dir_okay=False),
+@click.option("--ctm", "ctm_path", callback=refuse_empty_name, default=None, type=OutputFile(),
               help="Write word times and confidences of the best hypotheses as Kaldi CTM "
                    "('<utt> 1 <start> <dur> <word> <conf>'; - for stdout); needs a model with a CTC head.")
-@click.option("--segments-out", callback=refuse_empty_name, default=None, type=click.Path(dir_okay=False),
+@click.option("--segments-out", callback=refuse_empty_name, default=None, type=OutputFile(),
               help="Write Kaldi segments of the pieces decoded ('<piece> <utt> <start> <end>'; an "
                    "utterance decoded whole is one piece; - for stdout).")
 @click.option("--mode", type=click.Choice(["beam", "greedy"]), default=None,
