@@ -1,9 +1,6 @@
 """asrkit-train: train (or resume) a LAS model from dump dirs and a tokenizer into an exp dir."""
 from __future__ import annotations
 
-import glob
-import os
-
 import click
 
 from asrkit.cli._common import asrkit_command, dash_as_stdio, refuse_empty_name, require_unless_print_config
@@ -105,12 +102,13 @@ def main(config, overrides, train_dir, valid_dir, lang_dir, cmvn, norm_vars, fba
         return
     require_unless_print_config((train_dir, "--train-dir"), (lang_dir, "--lang-dir"), (exp_dir, "EXP_DIR"))
     fbank = resolve_fbank_config(train_dir, fbank_config)
-    from asrkit.training.stop_signal import MID_EPOCH_NAME
+    from pathlib import Path
 
-    # (a run stopped within its first epoch left interrupted.pt alone, and resumes from it)
-    resuming = glob.glob(os.path.join(exp_dir, "checkpoints", "epoch*.pt")) or os.path.lexists(
-        os.path.join(exp_dir, "checkpoints", MID_EPOCH_NAME))
-    if cfg.finetune.init and not resuming:
+    from asrkit.training.checkpoint import has_checkpoints
+
+    # (the same test as the run's own, which then skips --init: a glob of its own here took a
+    # dangling interrupted.pt link for a resume, and --init was neither checked nor read)
+    if cfg.finetune.init and not has_checkpoints(Path(exp_dir)):
         from asrkit.utils.torch_files import check_torch_file_path
 
         try:  # (a named pipe or /dev/null was 'no such model file')

@@ -74,8 +74,10 @@ def mid_epoch_path(exp_dir: Path) -> Path:
 
 def has_checkpoints(exp_dir: Path) -> bool:
     """Whether a run on ``exp_dir`` resumes (an epoch's checkpoint, or a mid-epoch one) rather than
-    starts afresh; needed by asrkit-train's --init (not read then) and its runs table."""
-    return bool(list_checkpoints(exp_dir)) or os.path.lexists(mid_epoch_path(exp_dir))
+    starts afresh; needed by asrkit-train's --init (not read then, nor checked by the command) and
+    its runs table. A dangling link at the mid-epoch name is none: the run passes it over and
+    starts from the start, and with --init not read it trained from random weights."""
+    return bool(list_checkpoints(exp_dir)) or mid_epoch_path(exp_dir).exists()
 
 
 def list_checkpoints(exp_dir: Path) -> Dict[int, Path]:

@@ -205,6 +205,24 @@ def test_train_init_and_freeze_end_to_end(yesno_setup, tmp_path, asrkit):
         finetune.read_init_model(str(tmp_path / "pipe.pt"))
 
 
+def test_a_dangling_interrupted_pt_is_no_resume_for_init(yesno_setup, tmp_path):
+    """A link at checkpoints/interrupted.pt whose target is gone (an exp dir copied without it, a
+    cleaned scratch disk) is passed over by the run, which starts from the start; but the command's
+    own glob, and checkpoint.has_checkpoints, took it for a resume: --init was neither checked nor
+    read, and the run trained from random weights after saying '--init ... not read'."""
+    from asrkit.training.checkpoint import has_checkpoints, mid_epoch_path
+
+    exp = tmp_path / "e"
+    mid_epoch_path(exp).parent.mkdir(parents=True)
+    mid_epoch_path(exp).symlink_to(tmp_path / "gone.pt")
+    assert not has_checkpoints(exp)
+    code, err = _run_inproc(*train_args(yesno_setup, exp, "--init", tmp_path / "model.pt"))
+    assert code == 1 and f"ERROR (asrkit-train): --init {tmp_path / 'model.pt'}: no such model file" in err, err
+    # (a stopped run's file there is one)
+    mid_epoch_path(exp).unlink()
+    mid_epoch_path(exp).write_bytes(b"")
+    assert has_checkpoints(exp)
+
 def test_train_init_of_other_features_is_one_line(yesno_setup, tmp_path):
     model = LAS(40, 5, LASConfig.from_dict(TINY_MODEL))
     path = tmp_path / "other.pt"
