@@ -586,7 +586,7 @@ def _invocations_lacking_required(where: str, spans: Iterator[Tuple[int, str]]) 
 def test_docs_invocations_give_the_required_options():
     """A documented invocation that gives options gives the command's required ones too: README and
     docs/decoding.md marked a model with ``asrkit-pack-model --upsampled-from 8000 ...``, which
-    stops at click's ``Missing option '--decode-config'``."""
+    stopped at click's ``Missing option '--decode-config'`` (required then)."""
     bad: List[str] = []
     for doc in DOCS:
         spans = list(snippets(doc)) + list(_prose_spans(doc.read_text(encoding="utf-8")))
@@ -598,9 +598,9 @@ def test_an_option_named_with_its_command_is_no_invocation():
     """``asrkit-align --word-rule`` in prose names an option, as the docs name ``asrkit-decode
     --feats``; only an invocation (an option given a value, arguments) must give ``--model``."""
     prose = ("The word times (`asrkit-align --word-rule`, `asrkit-align\n--segments/--channel`) and\n"
-             "`asrkit-pack-model --upsampled-from 8000 exp/a/model.avg.pt exp/a/final.pt`.\n\n"
+             "`asrkit-train-tokenizer --vocab-size 30 data/train/text data/lang`.\n\n"
              "`asrkit-align --word-rule spike m.wav t.txt ctm`")
     bad = _invocations_lacking_required("doc", _prose_spans(prose))
-    assert bad == ["doc:3: asrkit-pack-model without --decode-config: asrkit-pack-model --upsampled-from 8000 "
-                   "exp/a/model.avg.pt exp/a/final.pt",
+    assert bad == ["doc:3: asrkit-train-tokenizer without --model-type: asrkit-train-tokenizer --vocab-size 30 "
+                   "data/train/text data/lang",
                    "doc:5: asrkit-align without --model: asrkit-align --word-rule spike m.wav t.txt ctm"], bad

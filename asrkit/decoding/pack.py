@@ -23,12 +23,12 @@ from asrkit.utils.errors import AsrkitError
 PathLike = Union[str, os.PathLike]
 
 
-def pack_model(model_path: PathLike, out_path: PathLike, config: DecodeConfig,
+def pack_model(model_path: PathLike, out_path: PathLike, config: Optional[DecodeConfig],
                upsampled_rates: Optional[Sequence[int]] = None) -> PackageMeta:
     """Write ``model_path``'s model to ``out_path`` (atomically; the same path is fine) with
-    ``config``'s options packed in (all but the runtime ones, RUNTIME_OPTIONS), and, when given,
-    rates of training audio resampled up (models/package.py: UPSAMPLED_RATES), added to those it
-    records. The model is
+    ``config``'s options packed in (all but the runtime ones, RUNTIME_OPTIONS; None: the options
+    the model holds are kept, or none), and, when given, rates of training audio resampled up
+    (models/package.py: UPSAMPLED_RATES), added to those it records. The model is
     checked as decoding checks it, model and tokenizer built, so that a damaged one is refused
     here, not handed out (read_package alone passed a garbage tokenizer or a model config that
     does not fit the weights, which asrkit-decode then refused)."""
@@ -47,6 +47,7 @@ def pack_model(model_path: PathLike, out_path: PathLike, config: DecodeConfig,
         # filled, unlike training, with exit 0 ("recorded ... from 6000 Hz" said nothing of 4000).
         meta = with_upsampled_rates(meta, list(meta.upsampled_rates or []) + list(upsampled_rates),
                                     str(model_path))
-    meta = meta.replace(extra={**meta.extra, DECODE_OPTIONS: config.packed()})
+    if config is not None:
+        meta = meta.replace(extra={**meta.extra, DECODE_OPTIONS: config.packed()})
     save_package(out_path, weights, meta)
     return meta

@@ -279,3 +279,25 @@ def test_upsampled_rates_given_are_added_to_those_the_model_records(asrkit, yesn
     assert "resampled up from 4000, 6000 Hz" in proc.stderr.decode()
     asrkit("pack-model", "--decode-config", conf, tmp_path / "b.pt", tmp_path / "c.pt")  # none given: kept
     assert read_package(tmp_path / "c.pt")[0].upsampled_rates == [4000, 6000]
+
+
+def test_a_packed_model_is_marked_without_its_options_given_again(asrkit, yesno_model, tmp_path):
+    """README's re-marking of a model (``--upsampled-from 8000``) stopped at click's ``Missing option
+    '--decode-config'``: the user had to find the options stage 5 packed. Without one, the model's
+    own options are kept (none stay none); with neither option there is nothing to do."""
+    from asrkit.models.package import read_package
+
+    _, model, _ = yesno_model
+    conf = tmp_path / "decode.yaml"
+    conf.write_text(CHOSEN)
+    final = tmp_path / "final.pt"
+    pack_model(model, final, DecodeConfig.from_yaml(conf))
+    proc = asrkit("pack-model", "--upsampled-from", "4000", final, final)
+    meta = read_package(final)[0]
+    assert meta.upsampled_rates == [4000] and meta.decode_options == DecodeConfig.from_yaml(conf).packed()
+    assert "with the decoding options it holds (" in proc.stderr.decode()
+    asrkit("pack-model", "--upsampled-from", "4000", model, tmp_path / "bare.pt")
+    assert read_package(tmp_path / "bare.pt")[0].decode_options is None
+    proc = asrkit("pack-model", model, tmp_path / "x.pt", check=False)
+    assert proc.returncode == 2 and "nothing to pack: give --decode-config FILE" in proc.stderr.decode()
+    assert not (tmp_path / "x.pt").exists()
