@@ -18,8 +18,10 @@ early stopping), ``budget`` (stopped by ``training.max_time``), ``failed`` (an e
 that fails or is interrupted before its training loop starts (a continuation refused for another
 config) trained nothing and leaves no row.
 The rows of a training add up to its training time: what ``asr.sh`` puts in ``train_seconds``
-and in the RESULTS.md row. A training started afresh (no checkpoint in the exp dir) starts
-the table afresh.
+and in the RESULTS.md row. A training started afresh (no checkpoint in the exp dir) after runs
+that finished epochs (their checkpoints since deleted: a new training) starts the table afresh;
+after runs that finished none (killed, failed or stopped within the first epoch, with nothing to
+resume from) it keeps their rows: the same training started again, and their time was spent on it.
 """
 from __future__ import annotations
 
@@ -107,7 +109,21 @@ class RunRecord:
         # again at finish(); a refused continuation made RESULTS.md say "(2 runs)".
         self.began = False
         self._heartbeat_s = heartbeat_s
-        earlier = [] if fresh else read_runs(exp_dir)
+        try:
+            earlier = read_runs(exp_dir)
+        except AsrkitError as e:
+            if not fresh:
+                raise
+            # (a fresh run has no budget spent to read from it: it wrote the table over, as before)
+            log.warning("%s: not kept, the table started afresh", e)
+            earlier = []
+        # A fresh start dropped every row, also those of the runs before it that ended within the
+        # first epoch with nothing saved (a SIGUSR1 before the first batch, a kill, an error): the
+        # table said 'stopped' and 'the same command run again starts it', then forgot that run.
+        if fresh and any(row.to_epoch for row in earlier):
+            log.info("%s: its runs trained epochs whose checkpoints are gone: a new training, its table started "
+                     "afresh", self.path)
+            earlier = []
         for row in earlier:
             if row.status == "running":  # its process died without updating it (SIGKILL, power cut)
                 row.status = "killed"

@@ -146,6 +146,8 @@ def test_a_stop_before_the_first_batch_or_during_validation_waits_for_no_batch(y
     assert result.exit_code == STOPPED_STATUS, result.stderr
     assert f"stopped by SIGUSR1 after epoch 1: its state is in {exp}/checkpoints/epoch1.pt" in result.stderr
     assert sorted(ckpt.list_checkpoints(exp)) == [1] and not ckpt.mid_epoch_path(exp).exists()
+    # (the first run's row stays: the second, finding no checkpoint, dropped it and its time)
+    assert [(r.run, r.status, r.to_epoch) for r in read_runs(exp)] == [(1, "stopped", 0), (2, "stopped", 1)]
 
 
 @pytest.mark.slow  # (four rank processes started, besides the 2-rank reference shared with test_ddp)

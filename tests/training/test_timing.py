@@ -66,9 +66,42 @@ def test_run_record_adds_up_runs_and_marks_the_killed_one(tmp_path):
     lines = (tmp_path / "log/train_runs.tsv").read_text().splitlines()
     assert lines[0] == "# run\tstarted\tseconds\tfrom_epoch\tto_epoch\tstatus"
 
-    # A training started afresh (no checkpoints) starts the table afresh.
+    # A training started afresh (no checkpoints) after runs that trained epochs (their checkpoints
+    # deleted: a new training) starts the table afresh.
     third = RunRecord(tmp_path, fresh=True, epochs_done=lambda: 0, clock=clock, heartbeat_s=3600)
     third.finish("done")
+    assert [(r.run, r.status) for r in read_runs(tmp_path)] == [(1, "done")]
+
+
+def test_a_fresh_start_keeps_the_runs_that_finished_no_epoch(tmp_path):
+    """A run stopped by SIGUSR1 before its first batch wrote nothing to resume from: its row said
+    'stopped' (and the run 'the same command run again starts it'), and the next run, finding no
+    checkpoint, dropped it, with its time (data loading, up to the stop) and that of any run killed
+    or failed within epoch 1 before it. Those rows are kept; a malformed table is still no
+    error for a fresh run, which writes it over (said in a warning)."""
+    clock = FakeClock()
+    killed = RunRecord(tmp_path, fresh=True, epochs_done=lambda: 0, clock=clock, heartbeat_s=3600)
+    killed.start()
+    clock.now += 30.0
+    killed._write()  # SIGKILLed within epoch 1: no finish(), no checkpoint
+    stopped = RunRecord(tmp_path, fresh=True, epochs_done=lambda: 0, clock=clock, heartbeat_s=3600)
+    stopped.start()
+    stopped.began = True
+    clock.now += 20.0
+    stopped.outcome = "stopped"
+    stopped.finish()
+    again = RunRecord(tmp_path, fresh=True, epochs_done=lambda: 0, clock=clock, heartbeat_s=3600)
+    assert again.spent_before == 50.0
+    again.start()
+    again.began = True
+    clock.now += 5.0
+    again.finish("done")
+    assert [(r.run, r.seconds, r.status) for r in read_runs(tmp_path)] == [
+        (1, 30.0, "killed"), (2, 20.0, "stopped"), (3, 5.0, "done")]
+    (tmp_path / "log/train_runs.tsv").write_text("# header\n1\t2026\tx\t0\t1\tdone\n")
+    with pytest.raises(AsrkitError, match=r"train_runs.tsv:2: malformed line"):
+        RunRecord(tmp_path, fresh=False, epochs_done=lambda: 1, clock=clock, heartbeat_s=3600)
+    RunRecord(tmp_path, fresh=True, epochs_done=lambda: 0, clock=clock, heartbeat_s=3600).finish("done")
     assert [(r.run, r.status) for r in read_runs(tmp_path)] == [(1, "done")]
 
 
