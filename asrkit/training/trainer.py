@@ -13,6 +13,8 @@ RNG states, so a killed run restarted on the same exp dir ends with the same wei
 never stopped. A stop request (SIGUSR1: :mod:`asrkit.training.stop_signal`) ends the run at the
 next optimizer step with the same state, the position within the epoch and the epoch's running
 sums in ``checkpoints/interrupted.pt``, from which a rerun continues to the same weights too.
+(Except under ``optim.decay_over: budget``, whose rate follows the wall clock: a resume continues
+from the time every run spent, restarts included.)
 """
 from __future__ import annotations
 
