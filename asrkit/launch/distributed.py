@@ -216,7 +216,7 @@ def _join(info: DistInfo, timeout_s: float):
                     moved = f", nor at the ports rank 0 moves to ({', '.join(map(str, ports[1:]))})" if ports[1:] else ""
                     raise AsrkitError(f"rank {info.rank} of {world}: nothing answered at {where} (MASTER_ADDR:"
                                       f"MASTER_PORT){moved} within {timeout_s:.0f} s: rank 0 did not start, or failed "
-                                      f"(its log says why), or listens elsewhere ({_first_line(e)})"
+                                      f"(its log says why), or listens elsewhere (last tries: {_first_line(e)})"
                                       f"{f'; {info.origin}' if info.origin else ''}") from None
                 time.sleep(max(0.0, min(_KNOCK_PAUSE_S, deadline - time.monotonic())))
             waited = time.monotonic() - waiting_since
@@ -304,12 +304,12 @@ def _host_store(host: str, ports: list, world: int, timeout: timedelta, mark: Op
 
 def _reach_store(host: str, ports: list, world: int, mark: Optional[str], deadline: float, unanswered: dict):
     """(store, port): rank 0's store at the first of ``ports`` that answers and, with a ``mark``,
-    holds it; OSError or RuntimeError when none does yet (the last one's). ``unanswered``: the
-    ports where something took the connection but did not answer as a store, as (when, the
-    connection's thread), kept between calls (_connect_store says why)."""
+    holds it; an OSError when none does yet, saying what each port met (:func:`_tried`).
+    ``unanswered``: the ports where something took the connection but did not answer as a store,
+    as (when, the connection's thread), kept between calls (_connect_store says why)."""
     import time
 
-    failure: Exception = OSError("no port to try")
+    failures: dict = {}
     for port in ports:
         try_s = max(0.1, min(_CONNECT_TRY_S, deadline - time.monotonic()))
         try:
@@ -326,10 +326,21 @@ def _reach_store(host: str, ports: list, world: int, mark: Optional[str], deadli
             if marked:
                 return store, port
             del store  # another training's store, or rank 0's before it marked it: not joined
-            failure = OSError(f"port {port} is another rendezvous's")
+            failures[port] = OSError(f"port {port} is another rendezvous's")
         except (OSError, RuntimeError) as e:  # (refused; DistNetworkError, DistStoreError: not there yet)
-            failure = e
-    raise failure
+            failures[port] = e
+    raise OSError(_tried(failures))
+
+
+def _tried(failures: dict) -> str:
+    """What each port's try met, in brief, ports that met the same named together: the timeout's
+    error quoted the last port's alone, where rank 0 may have been kept from the first by another."""
+    by_reason: dict = {}
+    for port, e in failures.items():
+        by_reason.setdefault(_first_line(e), []).append(port)
+    return "; ".join(reason if len(ports) == 1 and f"port {ports[0]}" in reason else
+                     f"port{'s' if len(ports) > 1 else ''} {', '.join(map(str, ports))}: {reason}"
+                     for reason, ports in by_reason.items()) or "no port to try"
 
 
 def _connect_store(host: str, port: int, world: int, mark: Optional[str], try_s: float, unanswered: dict):

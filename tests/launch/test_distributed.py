@@ -410,6 +410,22 @@ def test_a_rank_waiting_for_rank_0_prints_no_cpp_stack_dumps():
     assert "rank 1 of 2: rank 0 does not answer at" in err1, err1
 
 
+def test_the_timeout_says_what_each_port_met():
+    """A rank that gave up on a named rendezvous quoted the last port's failure alone: a program
+    listening at the first port (what kept rank 0 from it) went unsaid. Each port is named with
+    what it met, ports that met the same together."""
+    from asrkit.launch.distributed import rendezvous_ports
+
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+        moved = rendezvous_ports(port, "t-ports")[1:]
+        with pytest.raises(AsrkitError) as e:
+            init_distributed(DistInfo(1, 1, 2, "127.0.0.1", port, rendezvous_id="t-ports"), "gloo", timeout_s=1)
+    tried = str(e.value).split("(last tries: ", 1)[1]
+    assert tried.startswith(f"something at port {port} takes connections but does not answer as a store"), tried
+    assert f"; ports {', '.join(map(str, moved))}: " in tried and "Connection refused" in tried, tried
+
+
 def test_a_lone_rank_1_waits_without_cpp_noise_and_ends_in_one_line():
     """The same wait to its end: one note, one error line, no C++ stack dumps."""
     code = ("import sys; from asrkit.launch.distributed import DistInfo, init_distributed\n"
