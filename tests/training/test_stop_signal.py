@@ -262,3 +262,21 @@ def test_a_stopped_lm_training_resumes_exactly(tmp_path, an4_root, monkeypatch):
         assert torch.equal(last[0]["model"][k], last[1]["model"][k]), k
     losses = [[r["train_loss"] for r in x["train_state"]["history"]] for x in last]
     assert losses[0] == losses[1]
+
+
+@pytest.mark.parametrize("handled", [False, True])
+def test_torchrun_passes_sigusr1_on_only_when_told_to(tmp_path, handled):
+    """torchrun (2 CPU ranks) starts its ranks in sessions of their own and has no handler for
+    SIGUSR1: one sent to it or its process group (asrkit-launch's batch script, a B: signal) ended
+    it with status 138 and never reached the ranks, which trained on unowned. Its
+    --signals-to-handle with SIGUSR1 (docs/launch.md) passes it on: each rank's own handler (as
+    asrkit-train's) hears it and exits 75, and torchrun ends with 1, not by the signal."""
+    from .test_ddp import HERE, _torchrun
+
+    told = ["--signals-to-handle", "SIGTERM,SIGINT,SIGHUP,SIGQUIT,SIGUSR1", "--shutdown-timeout", "120"]
+    proc = _torchrun(*(told if handled else []), HERE / "stop_under_torchrun.py", tmp_path, timeout=120)
+    heard = sorted(p.name for p in tmp_path.glob("heard*"))
+    if handled:
+        assert proc.returncode == 1 and heard == ["heard0", "heard1"], proc.stderr.decode()[-3000:]
+    else:
+        assert proc.returncode == -signal.SIGUSR1 and heard == [], proc.stderr.decode()[-3000:]
