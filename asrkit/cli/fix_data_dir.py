@@ -43,7 +43,8 @@ def main(no_backup: bool, case: str, punctuation: str, data_dir: str) -> None:
         log.warning("%s: dropped %d utterance(s): %s: %s", data_dir, len(ids), why,
                     " ".join(ids[:5]) + (" ..." if len(ids) > 5 else ""))
     for name, ids in sorted(report.dropped.items()):
-        log.warning("%s/%s: dropped %d id(s) not in every table", data_dir, name, len(ids))
+        why = sorted(report.dropped_why[name].items(), key=lambda kv: (-kv[1], kv[0]))
+        log.warning("%s/%s: dropped %d id(s): %s", data_dir, name, len(ids), "; ".join(f"{n} {w}" for w, n in why))
         log.debug("%s/%s: dropped: %s", data_dir, name, " ".join(ids))
     if report.emptied:
         log.warning("%s/text: %d transcript(s) held nothing but punctuation and are empty now (first: %s): kept, "

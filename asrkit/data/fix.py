@@ -34,6 +34,10 @@ class FixReport:
     num_utts_after: int
     # file name -> ids removed from it (missing elsewhere, duplicate, or unused)
     dropped: Dict[str, List[str]] = field(default_factory=dict)
+    # file name -> {why: how many of its dropped ids}: an utterance's reason (reasons), or that no
+    # utterance kept uses the recording or speaker (per-table counts were all 'not in every table',
+    # a transcript dropped for a control character included)
+    dropped_why: Dict[str, Dict[str, int]] = field(default_factory=dict)
     # file name -> line numbers dropped because malformed or duplicated
     bad_lines: Dict[str, List[int]] = field(default_factory=dict)
     changed: List[str] = field(default_factory=list)
@@ -202,10 +206,18 @@ def fix_data_dir(path: PathLike, backup: bool = True, case: str = "keep", punctu
         if name in tables:
             new[name] = {s: v for s, v in tables[name].items() if s in spk2utt}
 
+    why_of = {u: why for why, ids in report.reasons.items() for u in ids}
     for name, table in new.items():
         gone = sorted(set(tables[name]) - set(table))
         if gone:
             report.dropped[name] = gone
+            by_utt = name in utt_keys or (name in RECO_TABLES and "segments" not in tables)
+            unused = "recording(s) of no utterance kept" if name in RECO_TABLES else "speaker(s) of no utterance kept"
+            counts: Dict[str, int] = {}
+            for i in gone:
+                why = why_of.get(i, unused) if by_utt else unused
+                counts[why] = counts.get(why, 0) + 1
+            report.dropped_why[name] = counts
 
     # An optional speaker or recording table with no line left (every line malformed, or for
     # speakers or recordings no longer here, or an empty file to start with) goes: written back

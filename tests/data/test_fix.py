@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 from an4_data import make_an4_data_dir
+from cli_checks import run_in_process
 
 from asrkit.data.fix import fix_data_dir
 from asrkit.data.validate import validate_data_dir
@@ -116,7 +117,7 @@ def test_cli_reports_drops(asrkit, an4_dir, tmp_path):
     (an4_dir / "text").write_text("".join(text))
     proc = asrkit("fix-data-dir", "-v", an4_dir)
     err = proc.stderr.decode()
-    assert "utt2spk: dropped 2 id(s) not in every table" in err
+    assert "utt2spk: dropped 2 id(s): 2 not in text" in err
     assert " ".join(gone) in err                                  # the ids at -v
     assert "Kept 128 out of 130 utterances" in err
     bad = asrkit("fix-data-dir", tmp_path / "nope", check=False)
@@ -249,6 +250,26 @@ def test_fix_drops_a_transcript_validation_refuses_for_a_control_character(an4_d
                               sorted([utts[3], utts[8]])}
     assert report.num_utts_after == 128
     assert validate_data_dir(an4_dir, check_wav_files=False) == []
+
+
+def test_each_table_s_drops_are_counted_by_their_cause(an4_dir):
+    """Every table's count said 'dropped N id(s) not in every table', also for an utterance every
+    table had, dropped for its transcript, and for a speaker no utterance kept."""
+    text = lines(an4_dir / "text")
+    text[3] = text[3].replace(" ", " A\0", 1)
+    (an4_dir / "text").write_text("".join(text))
+    wav = lines(an4_dir / "wav.scp")
+    del wav[10]
+    (an4_dir / "wav.scp").write_text("".join(wav))
+    spk = sorted({ln.split()[1] for ln in lines(an4_dir / "utt2spk")})
+    (an4_dir / "spk2gender").write_text("".join(f"{s} f\n" for s in spk + ["zz-nobody"]))
+    out = run_in_process("fix-data-dir", [str(an4_dir)]).output
+    control = "transcript holds a control character or U+2581, which no tokenizer takes"
+    assert f"/text: dropped 2 id(s): 1 not in wav.scp; 1 {control}\n" in out, out
+    assert f"/utt2spk: dropped 2 id(s): 1 not in wav.scp; 1 {control}\n" in out, out
+    assert f"/wav.scp: dropped 1 id(s): 1 {control}\n" in out, out
+    assert "/spk2gender: dropped 1 id(s): 1 speaker(s) of no utterance kept\n" in out, out
+    assert "not in every table" not in out
 
 
 def test_segments_are_split_at_ascii_white_space_only(an4_dir):
