@@ -22,6 +22,10 @@
 # array passthrough_args instead of failing: a recipe's run.sh takes its corpus options and hands
 # the rest to asr.sh, which checks them itself.
 #
+# A script with stages (it defines stop_stage: run.sh, asr.sh) takes no arguments: one left over is
+# an error that says what was probably meant ("--stage 3 4": give --stage 3 --stop-stage 4; "3 5":
+# stages are options; "--test-sets dev test": a list goes in quotes).
+#
 # This file is sourced, so it must not leave "set -e" traps or stray variables behind; its own
 # names all start with _po_.
 
@@ -33,6 +37,7 @@ fi
 # parsing set it: the current value made "--config run.conf --lm-weight 0.4" (run.conf's
 # lm_weight=1) "takes an integer", and "--tag 2024 ... --tag mine" likewise.
 declare -A _po_kinds=()
+_po_prev=()   # the last option parsed and its value, for the hint on an argument left over
 
 _po_help() {
   if [ -n "${help_message:-}" ]; then
@@ -115,6 +120,7 @@ while [ $# -gt 0 ]; do
           || [[ "$_po_name" == _po_* ]]; then
         if [ "${parse_options_passthrough:-}" = true ]; then
           passthrough_args+=("$_po_opt" "$_po_value")
+          _po_prev=("$_po_opt" "$_po_value")
           shift "$_po_n"
           continue
         fi
@@ -140,6 +146,7 @@ while [ $# -gt 0 ]; do
         if [[ "$_po_value" == -* ]]; then _po_value=-$(( 10#${_po_value#-} )); else _po_value=$(( 10#$_po_value )); fi
       fi
       printf -v "$_po_name" '%s' "$_po_value"
+      _po_prev=("$_po_opt" "$_po_value")
       shift "$_po_n"
       ;;
     *)
@@ -148,6 +155,26 @@ while [ $# -gt 0 ]; do
   esac
 done
 
+# What a script with stages was probably given, for its arguments left over: "--stage 3 4" hinted
+# "--stage 4" (asr.sh's reading of the 4 alone), and "--nj 3 4" the same.
+if [ $# -gt 0 ] && [ -n "${stop_stage+set}" ]; then
+  _po_rest=$*
+  if [ ${#_po_prev[@]} -eq 0 ]; then
+    if [[ $1 =~ ^[0-9]+$ ]]; then
+      echo "$0: unexpected arguments: $_po_rest: stages are options: give --stage $1$([[ ${2-} =~ ^[0-9]+$ ]] && echo " --stop-stage $2")" >&2
+    else
+      echo "$0: unexpected arguments: $_po_rest (see $0 --help)" >&2
+    fi
+  elif [[ ${_po_prev[0]} =~ ^--stage(=|$) ]] && [[ $1 =~ ^[0-9]+$ ]]; then
+    echo "$0: unexpected argument $1 after ${_po_prev[*]}: to run stages ${_po_prev[1]} to $1, give --stage ${_po_prev[1]} --stop-stage $1" >&2
+  elif [[ ${_po_prev[1]} =~ ^-?[0-9]+$ ]]; then
+    echo "$0: unexpected argument $1 after ${_po_prev[*]}: an option takes one value (see $0 --help)" >&2
+  else
+    echo "$0: unexpected argument $1 after ${_po_prev[*]}: an option takes one value (a list goes in quotes: ${_po_prev[0]} \"${_po_prev[1]} $1\"; see $0 --help)" >&2
+  fi
+  exit 1
+fi
+
 unset -f _po_help
-unset _po_value _po_opt _po_name _po_old _po_n _po_args _po_line _po_kinds
+unset _po_value _po_opt _po_name _po_old _po_n _po_args _po_line _po_kinds _po_prev _po_rest
 true

@@ -127,3 +127,23 @@ def test_passthrough_keeps_unknown_options(tmp_path):
     path.chmod(0o755)
     out = run_sh([str(path), "--nj", "2", "--root", "/c", "--tag=a b", "x"], cwd=tmp_path).stdout.splitlines()
     assert out == ["root=/c", "<--nj><2><--tag><a b><x>"]
+
+
+@pytest.mark.parametrize("args, message", [
+    # hinted "--stage 4" (asr.sh's reading of the 4 alone), "--nj 3 4" too
+    (["--stage", "3", "4"], "unexpected argument 4 after --stage 3: to run stages 3 to 4, give --stage 3 --stop-stage 4"),
+    (["--stage=3", "4"], "unexpected argument 4 after --stage 3: to run stages 3 to 4, give --stage 3 --stop-stage 4"),
+    (["3", "5"], "unexpected arguments: 3 5: stages are options: give --stage 3 --stop-stage 5"),
+    (["--nj", "3", "4"], "unexpected argument 4 after --nj 3: an option takes one value (see"),  # passed through
+    (["--test-sets", "dev", "test"], 'unexpected argument test after --test-sets dev: an option takes one value (a '
+                                     'list goes in quotes: '
+                                     '--test-sets "dev test"'),
+    (["extra"], "unexpected arguments: extra (see"),
+])
+def test_an_argument_left_to_a_script_with_stages_is_named_as_what_it_was_meant(tmp_path, args, message):
+    path = tmp_path / "run.sh"
+    path.write_text(f'#!/usr/bin/env bash\nset -euo pipefail\nstage=0\nstop_stage=100\nparse_options_passthrough=true\n'
+                    f'. {PARSE}\necho ran\n')
+    path.chmod(0o755)
+    proc = run_sh([str(path), *args], cwd=tmp_path, check=False)
+    assert proc.returncode == 1 and proc.stdout == "" and f"{path}: {message}" in proc.stderr, proc.stderr
