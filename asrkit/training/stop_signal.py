@@ -18,6 +18,7 @@ often than not, and a SIGTERM must stay what ends a training that hangs.
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import threading
 from typing import Iterator, Optional
@@ -29,6 +30,22 @@ STOP_SIGNALS = (signal.SIGUSR1,)
 # (what a process with no handler for SIGUSR1 died with, having saved nothing).
 STOPPED_STATUS = 75
 MID_EPOCH_NAME = "interrupted.pt"  # checkpoints/<this>: no epoch<N>.pt, so nothing ranks, averages or packs it
+
+
+def torchrun_passes_no_stop() -> Optional[str]:
+    """A note for this run's log when torchrun started it without passing SIGUSR1 on (its default):
+    torchrun starts its ranks in sessions of their own and has no handler for it, so a SIGUSR1 sent
+    to torchrun or its process group ends torchrun (status 138) and never reaches the ranks, which
+    train on unowned (docs/launch.md, "torchrun and SIGUSR1"). None elsewhere, and under a torchrun
+    too old to say which signals it passes on (no TORCHELASTIC_SIGNALS_TO_HANDLE)."""
+    passed = os.environ.get("TORCHELASTIC_SIGNALS_TO_HANDLE")
+    if passed is None or "TORCHELASTIC_RUN_ID" not in os.environ:
+        return None
+    if "SIGUSR1" in (name.strip() for name in passed.split(",")):
+        return None
+    return (f"torchrun passes on only {passed}: a SIGUSR1 (Slurm's warning before the time limit) ends torchrun "
+            f"and never reaches this training; to stop it with its state saved, start torchrun with "
+            f"--signals-to-handle {passed},SIGUSR1 (docs/launch.md)")
 
 
 class StopRequest:

@@ -38,7 +38,8 @@ from asrkit.training.exp_lock import claim_exp_dir, refuse_input_dirs
 from asrkit.training.data import FeatureDataset, load_cmvn, load_utterances, release_free_memory, warn_dev_overlap
 from asrkit.training.las_task import LASTask
 from asrkit.training.sample_rates import upsampled_rates
-from asrkit.training.stop_signal import STOP_SIGNALS, STOPPED_STATUS, StopRequest, TrainingStopped, stop_on_signals
+from asrkit.training.stop_signal import (STOP_SIGNALS, STOPPED_STATUS, StopRequest, TrainingStopped, stop_on_signals,
+                                         torchrun_passes_no_stop)
 from asrkit.training.timing import RunRecord
 from asrkit.training.trainer import Trainer, seed_everything
 from asrkit.utils.device import resolve_device
@@ -301,6 +302,9 @@ def _train(args: TrainArgs, exp: Path, dist_info: Optional[DistInfo], rank: int,
     if dist_info is not None:
         backend = init_distributed(dist_info, "nccl" if device.type == "cuda" else "gloo")
         log.info("rank %d of %d (%s, %s)", rank, world, backend, device)
+        note = torchrun_passes_no_stop()
+        if note is not None and rank == 0:
+            log.info("%s", note)
     # Each rank its own dropout/SpecAugment stream; DDP copies rank 0's initial weights to all.
     seed_everything(cfg.training.seed + rank)
     log.info("seed %d, device %s", cfg.training.seed, device)

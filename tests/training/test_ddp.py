@@ -50,6 +50,8 @@ def test_train_under_torchrun(yesno_setup, tmp_path):
     err = proc.stderr.decode()
     assert proc.returncode == 0, err[-3000:]
     assert "rank 0 of 2 (gloo, cpu)" in err and "per rank (2 ranks)" in err
+    # (said once: torchrun passes no SIGUSR1 on without --signals-to-handle, docs/launch.md)
+    assert err.count("start torchrun with --signals-to-handle SIGTERM,SIGINT,SIGHUP,SIGQUIT,SIGUSR1") == 1, err[-3000:]
     assert (exp / "checkpoints" / "epoch1.pt").is_file() and (exp / "model.pt").is_file()
     state = torch.load(exp / "checkpoints" / "epoch1.pt", weights_only=True)
     assert isinstance(state["rng"], list) and len(state["rng"]) == 2  # each rank's RNG, for an exact resume

@@ -270,13 +270,35 @@ def test_torchrun_passes_sigusr1_on_only_when_told_to(tmp_path, handled):
     SIGUSR1: one sent to it or its process group (asrkit-launch's batch script, a B: signal) ended
     it with status 138 and never reached the ranks, which trained on unowned. Its
     --signals-to-handle with SIGUSR1 (docs/launch.md) passes it on: each rank's own handler (as
-    asrkit-train's) hears it and exits 75, and torchrun ends with 1, not by the signal."""
+    asrkit-train's) hears it and exits 75, and torchrun ends with 1, not by the signal. Without it
+    asrkit-train's log says so (stop_signal.torchrun_passes_no_stop, from torchrun's environment)."""
     from .test_ddp import HERE, _torchrun
 
     told = ["--signals-to-handle", "SIGTERM,SIGINT,SIGHUP,SIGQUIT,SIGUSR1", "--shutdown-timeout", "120"]
     proc = _torchrun(*(told if handled else []), HERE / "stop_under_torchrun.py", tmp_path, timeout=120)
     heard = sorted(p.name for p in tmp_path.glob("heard*"))
+    notes = {(tmp_path / f"ready{r}").read_text() for r in (0, 1)}
     if handled:
         assert proc.returncode == 1 and heard == ["heard0", "heard1"], proc.stderr.decode()[-3000:]
+        assert notes == {""}
     else:
         assert proc.returncode == -signal.SIGUSR1 and heard == [], proc.stderr.decode()[-3000:]
+        assert notes == {"torchrun passes on only SIGTERM,SIGINT,SIGHUP,SIGQUIT: a SIGUSR1 (Slurm's warning before "
+                         "the time limit) ends torchrun and never reaches this training; to stop it with its state "
+                         "saved, start torchrun with --signals-to-handle SIGTERM,SIGINT,SIGHUP,SIGQUIT,SIGUSR1 "
+                         "(docs/launch.md)"}, notes
+
+
+def test_no_torchrun_note_elsewhere(monkeypatch):
+    """The note is torchrun's alone: none for a process torchrun did not start (srun, --ngpu N's
+    ranks, a RANK set by hand), nor under a torchrun too old to say what it passes on."""
+    from asrkit.training.stop_signal import torchrun_passes_no_stop
+
+    monkeypatch.delenv("TORCHELASTIC_RUN_ID", raising=False)
+    monkeypatch.setenv("TORCHELASTIC_SIGNALS_TO_HANDLE", "SIGTERM")
+    assert torchrun_passes_no_stop() is None
+    monkeypatch.setenv("TORCHELASTIC_RUN_ID", "x")
+    monkeypatch.delenv("TORCHELASTIC_SIGNALS_TO_HANDLE")
+    assert torchrun_passes_no_stop() is None
+    monkeypatch.setenv("TORCHELASTIC_SIGNALS_TO_HANDLE", "SIGTERM, SIGUSR1")
+    assert torchrun_passes_no_stop() is None
