@@ -100,14 +100,40 @@ def corpora_left_unchanged():
 SHARED_ON_ONE_WORKER = {"slurm_cluster": "slurm", "two_rank_run": "two_rank_run"}
 
 
-def pytest_collection_modifyitems(items) -> None:
+@pytest.hookimpl(hookwrapper=True)
+def pytest_collection_modifyitems(config, items):
     """Under pytest-xdist (tools/run_tests.sh) every worker would start its own Slurm cluster for
     the tests that use one (or train its own 2-rank run, tests/training/conftest.py): keep them
-    together on one worker, one for all."""
+    together on one worker, one for all. The group is marked before the other plugins' hooks (an
+    xdist worker names a group's tests in its own, which ran before a conftest's and saw no group);
+    once they have run, a worker names the groups (name_groups)."""
     for item in items:
         for fixture, group in SHARED_ON_ONE_WORKER.items():
             if fixture in getattr(item, "fixturenames", ()):
                 item.add_marker(pytest.mark.xdist_group(group))
+    yield
+    if hasattr(config, "workerinput"):
+        name_groups(config, items)
+
+
+def name_groups(config, items: list) -> None:
+    """Give each test of an xdist_group the id ``<nodeid>@<group>`` that --dist loadgroup sends to one
+    worker by. pytest-xdist 3.8 sets it as ``item._nodeid``, which pytest 9.2 no longer reads (a
+    node's id is ``item._id``): every group was split over the workers, each of which started a
+    Slurm cluster and trained the 2-rank run for its share."""
+    if not getattr(config.option, "loadgroup", False):
+        return
+    for item in items:
+        groups = {str(m.args[0] if m.args else m.kwargs.get("name", "default"))
+                  for m in item.iter_markers("xdist_group")}
+        nodeid = item.nodeid
+        if not groups or nodeid.rfind("@") > nodeid.rfind("]"):  # none, or named by xdist already
+            continue
+        nodeid += "@" + "_".join(sorted(groups))
+        if hasattr(item, "_id"):
+            item._id = type(item._id).parse(nodeid)
+        else:
+            item._nodeid = nodeid
 
 
 @pytest.fixture(scope="session")
