@@ -112,7 +112,8 @@ def test_setup_makes_a_recipe_that_runs_end_to_end(tmp_path, an4_root):
         text = (recipe / f).read_text()
         assert "@CORPUS@" not in text and "mine" in text, f
     assert os.access(recipe / "run.sh", os.X_OK) and os.access(recipe / "local/data.sh", os.X_OK)
-    assert "e.g." in run_sh(["./run.sh", "--help"], cwd=recipe).stdout
+    shown = run_sh(["./run.sh", "--help"], cwd=recipe).stdout
+    assert "e.g." in shown and max(map(len, shown.splitlines())) <= 80, shown
     assert "e.g." in run_sh(["local/data.sh", "--help"], cwd=recipe).stdout
     # It refuses to overwrite, even an empty directory.
     proc = run_sh(["egs/TEMPLATE/asr1/setup.sh", "egs/mine/asr1"], cwd=recipe.parents[2], check=False)

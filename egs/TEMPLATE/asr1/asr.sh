@@ -1,28 +1,38 @@
 #!/usr/bin/env bash
-# The generic stages every asrkit recipe shares. Run from a recipe directory (egs/<corpus>/asr1),
-# after its run.sh has prepared data/<set>/ (stage 0, local/data.sh). Each stage is one or a few
-# asrkit-* commands run through the job launcher of cmd.sh; this script only orchestrates.
+# The generic stages every asrkit recipe shares. Run from a recipe directory
+# (egs/<corpus>/asr1), after its run.sh has prepared data/<set>/ (stage 0,
+# local/data.sh). Each stage is one or a few asrkit-* commands run through the job
+# launcher of cmd.sh; this script only orchestrates.
 #
-#   1  features: fbank of every set into dump/<set>/ (--nj jobs), global CMVN on the train set;
-#      with --speed-perturb-factors the train set is first copied at each speed (data/<train>_sp)
-#   2  tokenizer: sentencepiece (char|bpe|unigram) on the train text -> data/lang_<type>/
+#   1  features: fbank of every set into dump/<set>/ (--nj jobs), global CMVN on
+#      the train set; with --speed-perturb-factors the train set is first copied
+#      at each speed (data/<train>_sp)
+#   2  tokenizer: sentencepiece (char|bpe|unigram) on the train text ->
+#      data/lang_<type>/
 #   3  language model on the train text (only with --use-lm true)
-#   4  LAS training -> exp/<tag>/model.pt (averaged checkpoints with --num-avg N); with
-#      --num-nodes N (Slurm) one task per GPU on each of N nodes, started by srun;
-#      exp/<tag>/train_seconds adds up every run of the training (killed, resumed); --train-max-time S
-#      stops it at an epoch boundary within S seconds, and running stage 4 again with a larger S continues it
-#   5  exp/<tag>/final.pt: the model decoded, with its decoding options packed in (--decode-config,
-#      --decode-args, --lm-weight; written out in exp/<tag>/final_decode.yaml; asrkit-pack-model;
-#      what an end user decodes with: asrkit-decode --model exp/<tag>/final.pt a.wav); decoding
-#      of each test set in --nj pieces, merged -> exp/<tag>/decode_<set>_<decode config>/{text,nbest.jsonl}
-#      (decode_test_decode for conf/decode.yaml; _lm with --use-lm true, _adapt with --adapt-speakers true)
-#   6  scoring (WER, CER) -> exp/<tag>/decode_<set>_<decode config>/{wer.txt,result.txt}; a row added to RESULTS.md
+#   4  LAS training -> exp/<tag>/model.pt (averaged checkpoints with --num-avg N);
+#      with --num-nodes N (Slurm) one task per GPU on each of N nodes, started by
+#      srun; exp/<tag>/train_seconds adds up every run of the training (killed,
+#      resumed); --train-max-time S stops it at an epoch boundary within S
+#      seconds, and running stage 4 again with a larger S continues it
+#   5  exp/<tag>/final.pt: the model decoded, with its decoding options packed in
+#      (--decode-config, --decode-args, --lm-weight; written out in
+#      exp/<tag>/final_decode.yaml; asrkit-pack-model; what an end user decodes
+#      with: asrkit-decode --model exp/<tag>/final.pt a.wav); decoding of each
+#      test set in --nj pieces, merged ->
+#      exp/<tag>/decode_<set>_<decode-config>/{text,nbest.jsonl}
+#      (decode_test_decode for conf/decode.yaml; _lm with --use-lm true, _adapt
+#      with --adapt-speakers true)
+#   6  scoring (WER, CER) ->
+#      exp/<tag>/decode_<set>_<decode-config>/{wer.txt,result.txt}; a row added to
+#      RESULTS.md
 #
-# A stage that finished leaves a .done marker and is skipped when run again (delete the marker,
-# or the output, to redo it); a failed stage stops the run and names its log. The marker records
-# what the output was made from: features and tokenizer whose data changed since (stage 0 run
-# again on a changed corpus or split) are made again, stage 4 refuses to go on with a model
-# trained on other data, and stages 4-5 features whose data dir changed since stage 1 made them.
+# A stage that finished leaves a .done marker and is skipped when run again
+# (delete the marker, or the output, to redo it); a failed stage stops the run and
+# names its log. The marker records what the output was made from: features and
+# tokenizer whose data changed since (stage 0 run again on a changed corpus or
+# split) are made again, stage 4 refuses to go on with a model trained on other
+# data, and stages 4-5 features whose data dir changed since stage 1 made them.
 set -euo pipefail
 
 # ---- configuration section (every name is an option: --stop-stage 4 sets stop_stage) ----
@@ -70,10 +80,21 @@ $(awk '/^# ---- configuration section/ { on = 1; next } /^help_message=/ { on = 
     doc = $0; if (!sub(/^[^#]*# */, "", doc)) doc = ""
     n++; names[n] = name; values[n] = "(" value ")"; docs[n] = doc
     if (length(name) > wn) wn = length(name); if (length(values[n]) > wv) wv = length(values[n]) }
-  # Columns as wide as the longest name and default, so no option pushes its line out of step.
-  END { fmt = "  --%-" wn "s %-" wv "s %s\n"; for (i = 1; i <= n; i++) printf fmt, names[i], values[i], docs[i] }' "$0")
+  # Columns as wide as the longest name and default, so no option pushes its line out of step;
+  # the text wrapped within 80 columns (it ran to 145), its lines under its column.
+  END { pad = sprintf("%" (4 + wn + 1 + wv + 1) "s", ""); room = 80 - length(pad)
+    for (i = 1; i <= n; i++) {
+      line = sprintf("  --%-" wn "s %-" wv "s ", names[i], values[i]); used = 0
+      k = split(docs[i], w, " ")
+      for (j = 1; j <= k; j++) {
+        if (used > 0 && used + 1 + length(w[j]) > room) { print line; line = pad; used = 0 }
+        if (used > 0) { line = line " "; used++ }
+        line = line w[j]; used += length(w[j])
+      }
+      print line } }' "$0")
 
-e.g.: ./asr.sh --stage 4 --stop-stage 6 --ngpu 1 --train-config conf/train.yaml --tag las"
+e.g.: ./asr.sh --stage 4 --stop-stage 6 --ngpu 1 \\
+        --train-config conf/train.yaml --tag las"
 # ---- end of configuration section ----
 
 log() { echo "$(date '+%Y-%m-%d %H:%M:%S') ($(basename "$0"):${BASH_LINENO[0]}) $*" >&2; }

@@ -1,20 +1,25 @@
 #!/usr/bin/env bash
-# AN4 (CMU census database: spelled letters, digits, commands; 948 train + 130 test utterances,
-# 16 kHz, 0.8 h) with ESPnet's split, LAS with joint CTC and SpecAugment, no language model.
-#   stage 0: local/data.sh -> data/{train_nodev,train_dev,test}   (--an4-root, or download)
+# AN4 (CMU census database: spelled letters, digits, commands; 948 train + 130
+# test utterances, 16 kHz, 0.8 h) with ESPnet's split, LAS with joint CTC and
+# SpecAugment, no language model.
+#   stage 0: local/data.sh -> data/{train_nodev,train_dev,test} (--an4-root, or
+#            download)
 #   stages 1-6: ../../TEMPLATE/asr1/asr.sh
 # Result: exp/<tag>/decode_test_decode/wer.txt and a row in RESULTS.md.
 #
-# The defaults are the measured configuration of RESULTS.md: 3-way speed perturbation (FLAC copies
-# written in-process, no sox needed; --speed-perturb-method sox makes Kaldi's sox pipes instead) and
-# conf/train_cpu_sp_const.yaml (test WER 6.86 %, ~63 min of training on one CPU core).
-#   e.g. ./run.sh --an4-root /work/shared/corpora/an4            # CPU
-#        ./run.sh --an4-root /work/shared/corpora/an4 --ngpu 1   # training on a GPU
-#        ./run.sh --an4-root ... --speed-perturb-factors ""       # no speed perturbation
-#        ./run.sh --an4-root ... --ngpu 1 --train-config conf/train.yaml   # the larger 4x320 model
-#        ./run.sh                                                # downloads AN4 from CMU first
-# Options of this script: --an4-root, --stage, --stop-stage, --max-utts, --num-dev; every other option
-# goes to asr.sh (./asr.sh --help lists them).
+# The defaults are the measured configuration of RESULTS.md: 3-way speed
+# perturbation (FLAC copies written in-process, no sox needed;
+# --speed-perturb-method sox makes Kaldi's sox pipes instead) and
+# conf/train_cpu_sp_const.yaml (test WER 6.86 %, ~63 min of training on one CPU
+# core).
+#   e.g. ./run.sh --an4-root /work/shared/corpora/an4          # CPU
+#        ./run.sh --an4-root /work/shared/corpora/an4 --ngpu 1 # training on a GPU
+#        ./run.sh --an4-root ... --speed-perturb-factors ""  # no speed perturbing
+#        ./run.sh --an4-root ... --ngpu 1 \
+#          --train-config conf/train.yaml        # the larger 4x320 model
+#        ./run.sh                                # downloads AN4 from CMU first
+# Options of this script: --an4-root, --stage, --stop-stage, --max-utts,
+# --num-dev; every other option goes to asr.sh (./asr.sh --help lists them).
 [ -n "${BASH_VERSION:-}" ] || { echo "$0: run me with bash (./run.sh, or bash run.sh), not sh" >&2; exit 1; }  # sh (dash) said "set: Illegal option -o pipefail"
 set -euo pipefail
 an4_root=           # a copy of AN4 (16 kHz WAV + etc/*.transcription); empty: download CMU's tarball

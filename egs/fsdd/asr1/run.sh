@@ -1,22 +1,26 @@
 #!/usr/bin/env bash
-# FSDD connected digits: utterances of 1-7 digits made from the Free Spoken Digit Dataset
-# (8 kHz, 4 training speakers, test speaker theo never seen in training), char LAS + CTC; AN4's
-# digit-string utterances (84 more voices, read at 8 kHz) and speed-perturbed FSDD audio are
-# added to training by default, and the listener starts from a model pretrained on all of AN4
-# (--init-listener an4). local/loso.sh evaluates it leaving each FSDD speaker out.
-#   stage 0: local/data.sh -> data/{train,dev,test}   (deterministic for a given --seed)
+# FSDD connected digits: utterances of 1-7 digits made from the Free Spoken Digit
+# Dataset (8 kHz, 4 training speakers, test speaker theo never seen in training),
+# char LAS + CTC; AN4's digit-string utterances (84 more voices, read at 8 kHz)
+# and speed-perturbed FSDD audio are added to training by default, and the
+# listener starts from a model pretrained on all of AN4 (--init-listener an4).
+# local/loso.sh evaluates it leaving each FSDD speaker out.
+#   stage 0: local/data.sh -> data/{train,dev,test} (deterministic for a given
+#            --seed)
 #   stages 1-6: ../../TEMPLATE/asr1/asr.sh
-# Result: exp/<tag>/decode_test_decode_adapt/wer.txt (the speaker-adapted second pass; the first
-# pass in decode_test_decode) and a row in RESULTS.md; the same for test_takes, the test speakers'
-# takes as FSDD holds them (one digit per file, no quiet around it: a user's one-word recording).
+# Result: exp/<tag>/decode_test_decode_adapt/wer.txt (the speaker-adapted second
+# pass; the first pass in decode_test_decode) and a row in RESULTS.md; the same
+# for test_takes, the test speakers' takes as FSDD holds them (one digit per file,
+# no quiet around it: a user's one-word recording).
 #
 #   e.g. ./run.sh --fsdd-root /work/shared/corpora/fsdd
 #        ./run.sh --fsdd-root /work/shared/corpora/fsdd --num-train 3000 --ngpu 1
-# Options of this script: --fsdd-root, --seed, --test-speakers, --dev-takes, --num-train, --num-dev, --num-test,
-# --background-prob, --background-where, --long-edge-prob, --tight-edge-prob, --single-take-prob, --stage,
-# --stop-stage, --an4-words, --an4-digit-words, --an4-aligner, --an4-root, --an4-resample, --init-listener, --train-config, --train-args,
-# --adapt-speakers;
-# every other option goes to asr.sh (./asr.sh --help lists them).
+# Options of this script: --fsdd-root, --seed, --test-speakers, --dev-takes,
+# --num-train, --num-dev, --num-test, --background-prob, --background-where,
+# --long-edge-prob, --tight-edge-prob, --single-take-prob, --stage, --stop-stage,
+# --an4-words, --an4-digit-words, --an4-aligner, --an4-root, --an4-resample,
+# --init-listener, --train-config, --train-args, --adapt-speakers; every other
+# option goes to asr.sh (./asr.sh --help lists them).
 [ -n "${BASH_VERSION:-}" ] || { echo "$0: run me with bash (./run.sh, or bash run.sh), not sh" >&2; exit 1; }  # sh (dash) said "set: Illegal option -o pipefail"
 set -euo pipefail
 fsdd_root=          # a copy of FSDD (recordings/<digit>_<speaker>_<take>.wav); required for stage 0

@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
-# LibriSpeech (OpenSLR 12; 960 h of read English, 16 kHz FLAC) with a LAS after Park et al.
-# 2019 (SpecAugment paper: LAS with SpecAugment, 2.8 / 6.8 % WER on test-clean / test-other
-# without an LM), BPE 5000, or a smaller LAS on train-clean-100 (--hours 100).
-#   stage -1: local/download.sh (resumable, md5-checked; ~60 GB for 960 h, ~7 GB for 100 h; none with --librispeech-root)
-#   stage 0:  local/data.sh -> data/{train_960|train_clean_100,dev,dev_clean,dev_other,test_clean,test_other}
+# LibriSpeech (OpenSLR 12; 960 h of read English, 16 kHz FLAC) with a LAS after
+# Park et al. 2019 (SpecAugment paper: LAS with SpecAugment, 2.8 / 6.8 % WER on
+# test-clean / test-other without an LM), BPE 5000, or a smaller LAS on
+# train-clean-100 (--hours 100).
+#   stage -1: local/download.sh (resumable, md5-checked; ~60 GB for 960 h, ~7 GB
+#             for 100 h; none with --librispeech-root)
+#   stage 0:  local/data.sh -> data/{train_960|train_clean_100,dev,dev_clean,
+#             dev_other,test_clean,test_other}
 #   stages 1-6: ../../TEMPLATE/asr1/asr.sh
-# This recipe needs GPUs for training (days for 960 h); it has not been run to the end by
-# asrkit's developers (see README.md).
+# This recipe needs GPUs for training (days for 960 h); it has not been run to the
+# end by asrkit's developers (see README.md).
 #
 #   e.g. ./run.sh --download-dir /data/librispeech --hours 100 --ngpu 1
 #        ./run.sh --librispeech-root /corpora/LibriSpeech --stage 0 --ngpu 4
-#        ./run.sh --stage 4 --num-nodes 2 --ngpu 4   # Slurm (cmd.sh): 2 nodes x 4 GPUs, srun
-# Options of this script: --librispeech-root, --download-dir, --hours, --stage, --stop-stage;
-# every other option goes to asr.sh (./asr.sh --help lists them).
+#        ./run.sh --stage 4 --num-nodes 2 --ngpu 4   # Slurm: 2 nodes x 4 GPUs
+# Options of this script: --librispeech-root, --download-dir, --hours, --stage,
+# --stop-stage; every other option goes to asr.sh (./asr.sh --help lists them).
 [ -n "${BASH_VERSION:-}" ] || { echo "$0: run me with bash (./run.sh, or bash run.sh), not sh" >&2; exit 1; }  # sh (dash) said "set: Illegal option -o pipefail"
 set -euo pipefail
 librispeech_root=        # an unpacked LibriSpeech/ (parts as subfolders); empty: <download-dir>/LibriSpeech

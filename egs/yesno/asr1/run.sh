@@ -1,17 +1,22 @@
 #!/usr/bin/env bash
-# yesno: asrkit's quick start. Kaldi's waves_yesno (60 recordings of one speaker saying eight
-# "yes"/"no" words each, 8 kHz, CC BY 4.0) is shipped in corpus/, so this runs offline:
-#   stage 0: local/data.sh -> data/{train_nodev,train_dev,test}   (30 train, 30 test: alternate sorted files, not Kaldi's halves)
-#   stages 1-6: ../../TEMPLATE/asr1/asr.sh (features, char tokenizer, LAS training, decoding, scoring)
+# yesno: asrkit's quick start. Kaldi's waves_yesno (60 recordings of one speaker
+# saying eight "yes"/"no" words each, 8 kHz, CC BY 4.0) is shipped in corpus/, so
+# this runs offline:
+#   stage 0: local/data.sh -> data/{train_nodev,train_dev,test} (30 train, 30
+#            test: alternate sorted files, not Kaldi's halves)
+#   stages 1-6: ../../TEMPLATE/asr1/asr.sh (features, char tokenizer, LAS
+#               training, decoding, scoring)
 # Result: exp/<tag>/decode_test_decode/wer.txt and a row in RESULTS.md.
 #
-#   e.g. ./run.sh                         # everything, about 3 minutes on 2 CPU cores
+#   e.g. ./run.sh                      # everything, ~3 minutes on 2 CPU cores
 #        ./run.sh --stage 4 --stop-stage 6 --tag again
 #        ./run.sh --yesno-root /data/yesno   # a folder holding waves_yesno/
-# Options of this script: --yesno-root, --stage, --stop-stage; every other option goes to
-# asr.sh (./asr.sh --help lists them, with asr.sh's own defaults). This script gives asr.sh
-#   --train-set train_nodev --valid-set train_dev --test-sets test --nj 2 --token-type char
-#   --fbank-config conf/fbank.yaml --train-config conf/train.yaml --decode-config conf/decode.yaml
+# Options of this script: --yesno-root, --stage, --stop-stage; every other option
+# goes to asr.sh (./asr.sh --help lists them, with asr.sh's own defaults).
+# This script gives asr.sh
+#   --train-set train_nodev --valid-set train_dev --test-sets test --nj 2
+#   --token-type char --fbank-config conf/fbank.yaml
+#   --train-config conf/train.yaml --decode-config conf/decode.yaml
 # and the same option given here replaces one.
 [ -n "${BASH_VERSION:-}" ] || { echo "$0: run me with bash (./run.sh, or bash run.sh), not sh" >&2; exit 1; }  # sh (dash) said "set: Illegal option -o pipefail"
 set -euo pipefail

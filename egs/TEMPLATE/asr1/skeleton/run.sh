@@ -1,21 +1,29 @@
 #!/usr/bin/env bash
 # @CORPUS@: <one line: language, speakers, hours, sample rate, licence>. Made by
-# egs/TEMPLATE/asr1/setup.sh: check local/data.sh's settings against the corpus and fill in README.md.
-#   stage 0: local/data.sh -> data/{train,dev,test}   (--corpus-root: where the corpus is; read in place)
-#   stages 1-6: ../../TEMPLATE/asr1/asr.sh (fbank, char tokenizer, LAS training, decoding, scoring)
+# egs/TEMPLATE/asr1/setup.sh: check local/data.sh's settings against the corpus
+# and fill in README.md.
+#   stage 0: local/data.sh -> data/{train,dev,test} (--corpus-root: where the
+#            corpus is; read in place)
+#   stages 1-6: ../../TEMPLATE/asr1/asr.sh (fbank, char tokenizer, LAS training,
+#               decoding, scoring)
 # Result: exp/<tag>/decode_test_decode/wer.txt and a row in RESULTS.md.
 #
-#   e.g. ./run.sh --corpus-root /data/@CORPUS@                          # everything, on the CPU
-#        ./run.sh --corpus-root /data/@CORPUS@ --train-max-time 1800    # at most 30 min of training
-#        ./run.sh --stage 4 --train-max-time 3600                       # continue that training to 1 h
-#        ./run.sh --stage 1 --ngpu 1 --train-config conf/train_gpu.yaml # train on a GPU
-# Options of this script: --corpus-root, --stage, --stop-stage; every other option goes to
-# asr.sh (./asr.sh --help lists them, with asr.sh's own defaults). This script gives asr.sh
-#   --train-set train --valid-set dev --test-sets "dev test" --nj 4 --token-type char --num-avg 5
-#   --fbank-config conf/fbank.yaml --train-config conf/train.yaml --decode-config conf/decode.yaml
-# (--test-sets dev when stage 0 made no test set); the same option given here replaces one.
-# local/data.sh's own settings (transcript layout, speakers,
-# held-out fractions) are at its top: edit them there, or run local/data.sh --help.
+#   e.g. ./run.sh --corpus-root /data/@CORPUS@            # everything, on the CPU
+#        ./run.sh --corpus-root /data/@CORPUS@ \
+#          --train-max-time 1800                    # at most 30 min of training
+#        ./run.sh --stage 4 --train-max-time 3600   # continue it to 1 h
+#        ./run.sh --stage 1 --ngpu 1 \
+#          --train-config conf/train_gpu.yaml       # train on a GPU
+# Options of this script: --corpus-root, --stage, --stop-stage; every other option
+# goes to asr.sh (./asr.sh --help lists them, with asr.sh's own defaults).
+# This script gives asr.sh
+#   --train-set train --valid-set dev --test-sets "dev test" --nj 4
+#   --token-type char --num-avg 5 --fbank-config conf/fbank.yaml
+#   --train-config conf/train.yaml --decode-config conf/decode.yaml
+# (--test-sets dev when stage 0 made no test set); the same option given here
+# replaces one. local/data.sh's own settings (transcript layout, speakers,
+# held-out fractions) are at its top: edit them there, or run local/data.sh
+# --help.
 [ -n "${BASH_VERSION:-}" ] || { echo "$0: run me with bash (./run.sh, or bash run.sh), not sh" >&2; exit 1; }  # sh (dash) said "set: Illegal option -o pipefail"
 set -euo pipefail
 corpus_root=        # the corpus folder for stage 0 (local/data.sh --corpus-root)
