@@ -63,3 +63,31 @@ def test_other(i):
     shared = [(worker, name) for worker, name in runs if "shared" in name or name == "two_rank_run"]
     assert [name for _, name in shared] == ["two_rank_run", "test_a.py::test_shared[0]", "test_a.py::test_shared[1]"], runs
     assert len({worker for worker, _ in shared}) == 1, runs
+
+
+def test_files_with_slow_tests_start_first(tmp_path):
+    """The slow test's file goes first, whole (its module fixtures made no more often); the xdist
+    group still goes before any other test, on one worker."""
+    runs = run_on_two_workers(tmp_path, {"test_a.py": """
+@pytest.mark.parametrize("i", range(6))
+def test_fast(i):
+    note(f"test_a.py::fast{i}")
+""", "test_z.py": SHARED + """
+
+def test_before():
+    note("test_z.py::before")
+
+
+@pytest.mark.slow
+def test_slow():
+    note("test_z.py::slow")
+
+
+def test_after():
+    note("test_z.py::after")
+"""})
+    assert len(runs) == 12, runs
+    for worker in {worker for worker, _ in runs}:
+        files = [name.split("::")[0] for w, name in runs if w == worker and "::" in name]
+        assert files == sorted(files, key=lambda f: f != "test_z.py"), (worker, runs)  # test_z's tests first
+    assert len({worker for worker, name in runs if "shared" in name or name == "two_rank_run"}) == 1, runs
