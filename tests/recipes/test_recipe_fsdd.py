@@ -439,6 +439,7 @@ def test_loso_bad_options_are_clear_errors(recipe_dir, fsdd_root, args, message)
 TINY = ("--set training.max_epochs=1 --set model.listener.hidden=16 --set model.listener.proj=16 "
         "--set model.listener.subsample=[2,2] --set model.speller.hidden=16 --set model.speller.embed=8 "
         "--set model.attention.dim=16 --set training.valid_cer=false --set training.num_plots=0")
+ADAPT = "--epochs 2"  # asrkit-adapt-speakers' default 30 passes took 20-40 s per decoding of FSDD's 500 takes
 
 
 @pytest.mark.slow
@@ -454,7 +455,7 @@ def test_loso_fold_end_to_end_resumes_and_summarises(recipe_dir, fsdd_root, an4_
                  + r"\2': use another --tag$")
     (recipe / "RESULTS.md").write_text("# FSDD results\n\nearlier text\n")
     base = ["local/loso.sh", "--fsdd-root", str(fsdd_root), "--an4-root", str(an4_root), "--speakers", "yweweler", "--tag", "tiny",
-            "--num-train", "16", "--num-dev", "4", "--num-test", "4", "--nj", "1", "--num-avg", "0"]
+            "--adapt-args", ADAPT, "--num-train", "16", "--num-dev", "4", "--num-test", "4", "--nj", "1", "--num-avg", "0"]
     run_sh(base + ["--train-args", TINY], cwd=recipe, timeout=900)
     fold = recipe / "loso/yweweler"
     # The default --init-listener an4: one pretraining on all of AN4 (the tag's model options) for
@@ -531,8 +532,9 @@ def test_loso_fold_end_to_end_resumes_and_summarises(recipe_dir, fsdd_root, an4_
     assert results.count("<!-- loso loso/tiny/decode_lm_adapt -->") == 1 and "--use-lm true --lm-weight 0.2" in results
     proc = run_sh(base + ["--train-args", TINY, "--use-lm", "true", "--lm-weight", "0.5"], cwd=recipe, check=False)
     assert proc.returncode != 0 and ("local/loso.sh: ERROR: --decode-config decode_lm_adapt (with an LM or speaker "
-                                     "adaptation) of --tag tiny was made with '--use-lm true --lm-weight 0.2', these "
-                                     "options give '--use-lm true --lm-weight 0.5': use another --decode-config\n") \
+                                     f"adaptation) of --tag tiny was made with '--adapt-args {ADAPT} --use-lm true --lm-weight 0.2', "
+                                     f"these options give '--adapt-args {ADAPT} --use-lm true --lm-weight 0.5': use another "
+                                     "--decode-config\n") \
         in proc.stderr, proc.stderr[-2000:]
 
     # The same tag with other options: an error, not the old numbers under a new command line.
