@@ -271,7 +271,7 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
                                                     audio_root, speaker, speaker_from_dir, regex, case, punctuation,
                                                     sample_rate, channel, report)
     _write(out_dir, audio_dir, audio_root, wav_scp, text, utt2spk, source_of, copied, why_copied,
-           found.other_reason, max_skip_ratio, channel, report)
+           max_skip_ratio, channel, report)
     return report
 
 
@@ -495,6 +495,8 @@ def _texts_from_file(transcripts: PathLike, audio_dir: Path, audio_root: Path, g
             why = (found.other_reason if _names_one_of(key, other_keys, audio_root) else
                    NOT_A_FILE if _names_one_of(key, folder_keys, audio_root) else NO_AUDIO)
             report.skip(why, f"{key} ({transcripts}:{lineno})")
+            if why == found.other_reason:
+                report.num_audio += 1  # (an audio file all the same: the Done line's count and the ratio's total)
             if why == NO_AUDIO:
                 unmatched.append(key)
             continue
@@ -622,6 +624,7 @@ def _texts_beside(text_ext: str, audio_dir: Path, audio_root: Path, good: List[P
     for rel in found.others:
         if _transcript_beside(audio_root / rel, ext, names_in) is not None:
             report.skip(found.other_reason, str(rel))
+            report.num_audio += 1
     # Only the audio's transcripts were looked for, so one whose audio is missing (or is a
     # directory) was dropped without a word, where --transcripts counts its line: counted alike.
     audio_names = {(r.parent, r.stem.lower()) for r in found.files + found.others}
@@ -877,11 +880,12 @@ def _utterances(good: List[PurePosixPath], text_of: Dict[PurePosixPath, str], wh
 
 def _write(out_dir: PathLike, audio_dir: Path, audio_root: Path, wav_scp: Dict[str, str], text: Dict[str, str],
            utt2spk: Dict[str, str], source_of: Dict[str, PurePosixPath], copied: set, why_copied: str,
-           other_reason: str, max_skip_ratio: float, channel: Optional[int], report: MakeReport) -> None:
+           max_skip_ratio: float, channel: Optional[int], report: MakeReport) -> None:
     """The mono copies and the tables put in place, after the skip counts are logged; too many skips
     is an error, and a run that fails removes what it made."""
     to_copy = {utt: audio_root / rel for utt, rel in source_of.items() if rel in copied}
-    total = report.num_audio + sum(len(report.skipped.get(r, [])) for r in (NO_AUDIO, NOT_A_FILE, other_reason))
+    # (num_audio holds the audio of other formats counted as skipped: the Done line says "out of" it)
+    total = report.num_audio + sum(len(report.skipped.get(r, [])) for r in (NO_AUDIO, NOT_A_FILE))
     copies = None  # (the filled temporary folder, what goes where) until it is put in place
     # The folders this run makes, DATA-DIR and the parents it lacks (nd/sub for nd/sub/all), deepest
     # first: a run that fails removes them again (a full disk on the first copy left nd/sub/ there).

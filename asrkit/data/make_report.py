@@ -41,7 +41,9 @@ _UNSAFE_ID_CHAR = re.compile(r"[^\w.+-]")  # \w: letters and digits of any scrip
 
 @dataclass
 class MakeReport:
-    num_audio: int = 0  # audio files found
+    # audio files found: those --audio-ext takes, and those of another format with a transcript
+    # (each a skip): the Done line said "out of 8 audio files" where the skip ratio's error counted 12
+    num_audio: int = 0
     num_utts: int = 0  # utterances written
     skipped: Dict[str, List[str]] = field(default_factory=dict)  # reason -> names
     mapped_ids: int = 0  # ids whose characters were replaced by _

@@ -17,6 +17,7 @@ from asrkit.data.datadir import DataDir
 from asrkit.data.from_audio import make_data_dir
 from asrkit.data.make_report import NO_AUDIO
 from asrkit.utils.errors import AsrkitError
+from cli_checks import run_in_process
 from user_corpus import make_user_corpus
 
 
@@ -57,6 +58,11 @@ def test_text_beside_audio_of_a_format_not_taken_is_counted_and_named(an4_root, 
     (reason, names), = report.skipped.items()
     assert reason.endswith("(to take it: --audio-ext wav,flac,mp3,ogg)"), reason
     assert sorted(names) == sorted(str(p.relative_to(audio)) for p in converted)
+    # and the Done line counts them among the audio files, as the error above did ('out of 8 audio
+    # files, 4 audio in a format ...': 8 + 4 of 8)
+    out = run_in_process("make-data-dir", ["--speaker-from-dir", "--max-skip-ratio", "0.5", str(audio),
+                                           str(tmp_path / "data3")]).output
+    assert f"Done 8 utterances out of 12 audio files, 4 {reason} -> " in out, out
     # Taken, all 12 are there.
     report = make_data_dir(audio, tmp_path / "data2", speaker_from_dir=True, extensions=["wav", "flac", "ogg", "mp3"])
     assert (report.num_utts, report.skipped) == (12, {})
@@ -68,7 +74,7 @@ def test_transcript_file_key_of_a_format_not_taken_says_so(an4_root, tmp_path):
     _convert_some(audio, lambda i: "OGG" if i == 0 else None)   # upper-case extension too
     (tmp_path / "c/prompts.txt").open("a").write("gone GONE\n")
     report = make_data_dir(audio, tmp_path / "data", transcripts=tmp_path / "c/prompts.txt", max_skip_ratio=0.5)
-    assert report.num_utts == 9
+    assert (report.num_utts, report.num_audio) == (9, 10)
     other = [r for r in report.skipped if r != NO_AUDIO]
     assert len(other) == 1 and "--audio-ext wav,flac,ogg" in other[0]
     assert [n.split()[0] for n in report.skipped[other[0]]] == [sorted(audio.glob("*.OGG"))[0].stem]
