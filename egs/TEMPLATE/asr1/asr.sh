@@ -104,12 +104,8 @@ die() { echo "$(basename "$0"): ERROR: $*" >&2; exit 1; }
 . ./path.sh
 . ./cmd.sh
 . "$ASRKIT_ROOT/bin/parse_options.sh"
-# './run.sh 3' for --stage 3 (a number where ESPnet and Kaldi take an option too) said only "unexpected
-# arguments: 3 (see --help)".
-if [ $# -gt 0 ] && [[ $1 =~ ^[0-9]+$ ]]; then
-  die "unexpected arguments: $*: stages are options: give --stage $1$([[ ${2-} =~ ^[0-9]+$ ]] && echo " --stop-stage $2")"
-fi
-[ $# -eq 0 ] || die "unexpected arguments: $* (see --help)"
+# (an argument left over is parse_options.sh's error, with what it was probably meant as: this
+# script has stages)
 # cmd.sh's launchers, before any stage: one edited to a command this machine lacks (Kaldi's
 # queue.pl, a typo) let run.sh's stage 0 remake data/, then stage 1 failed with bash's
 # "queue.pl: command not found" and named a log no job had written.
