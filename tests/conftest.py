@@ -96,8 +96,10 @@ def corpora_left_unchanged():
                     f"through a link into the corpus?), e.g. {', '.join(changed[:3])}: restore them", pytrace=False)
 
 
-# Session fixtures too costly to make once per worker -> the xdist group of the tests using them.
-SHARED_ON_ONE_WORKER = {"slurm_cluster": "slurm", "two_rank_run": "two_rank_run"}
+# Fixtures too costly to make once per worker (session ones, and a module's that its tests share)
+# -> the xdist group of the tests using them.
+SHARED_ON_ONE_WORKER = {"slurm_cluster": "slurm", "two_rank_run": "two_rank_run",
+                        "torchrun_training": "torchrun_training"}
 
 
 @pytest.hookimpl(hookwrapper=True)

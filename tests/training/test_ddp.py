@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 from asrkit.training import checkpoint as ckpt
@@ -42,11 +43,21 @@ def test_ddp_gradients_equal_single_process(yesno_setup, tmp_path):
     assert any(not torch.allclose(p, ref[n], rtol=1e-3) for n, p in grads(trainer).items())
 
 
-def test_train_under_torchrun(yesno_setup, tmp_path):
+@pytest.fixture(scope="module")
+def torchrun_training(yesno_setup, tmp_path_factory):
+    """(out dir, process) of one 2-rank ``asrkit train`` (1 epoch) under torchrun, through
+    gloo_threads.py, which calls the command's main as its console script does and notes each
+    rank's gloo threads: the run of both tests below (each torchrun start of 2 ranks costs 15-30 s
+    on 2 loaded cores; tests/conftest.py keeps the two on one xdist worker)."""
+    out = tmp_path_factory.mktemp("torchrun")
+    args = train_args(yesno_setup, out / "exp", "--set", "training.max_epochs=1")
+    return out, _torchrun(HERE / "gloo_threads.py", out, *args)
+
+
+def test_train_under_torchrun(torchrun_training):
     """The command itself under torchrun: 2 ranks train, only rank 0 writes, one checkpoint per epoch."""
-    exp = tmp_path / "exp"
-    args = train_args(yesno_setup, exp, "--set", "training.max_epochs=1")
-    proc = _torchrun("-m", "asrkit", *args)
+    out, proc = torchrun_training
+    exp = out / "exp"
     err = proc.stderr.decode()
     assert proc.returncode == 0, err[-3000:]
     assert "rank 0 of 2 (gloo, cpu)" in err and "per rank (2 ranks)" in err
@@ -58,19 +69,18 @@ def test_train_under_torchrun(yesno_setup, tmp_path):
     assert err.count("Done 1 epochs out of 1") == 1  # the summary comes from rank 0 only
 
 
-def test_a_finished_training_ends_the_groups_threads_before_python_exits(yesno_setup, tmp_path):
+def test_a_finished_training_ends_the_groups_threads_before_python_exits(torchrun_training):
     """Every rank's gloo worker threads are joined when asrkit-train returns: left to the
     interpreter's exit (the group held by a reference cycle), one of them aborted a finished 2-rank
     training with SIGABRT, "terminate called without an active exception", about once in 40 runs
     (a CI failure on Slurm). Counted, not waited for: the old code left them there every time."""
     import json
 
-    args = train_args(yesno_setup, tmp_path / "exp", "--set", "training.max_epochs=1")
-    proc = _torchrun(HERE / "gloo_threads.py", tmp_path, *args)
+    out, proc = torchrun_training
     err = proc.stderr.decode()
     assert proc.returncode == 0, err[-3000:]
     for rank in (0, 1):
-        counts = json.loads((tmp_path / f"threads{rank}.json").read_text())
+        counts = json.loads((out / f"threads{rank}.json").read_text())
         assert counts["trained"] > 0, counts  # the count sees gloo's threads (torch names them)
         assert counts["returned"] == 0, (rank, counts)
 
@@ -91,8 +101,6 @@ def test_a_torchrun_restart_joins_a_new_group(tmp_path):
 def test_launch_local_spawns_ranks(yesno_setup, two_rank_run, tmp_path):
     """What ``--ngpu N`` does, on CPU: N spawned processes join one gloo group and train (the run
     is conftest's two_rank_run, shared with test_stop_signal)."""
-    import pytest
-
     from asrkit.utils.errors import AsrkitError
 
     state = torch.load(two_rank_run / "checkpoints" / "epoch1.pt", weights_only=True)
