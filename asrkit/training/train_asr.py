@@ -353,7 +353,8 @@ def _train(args: TrainArgs, exp: Path, dist_info: Optional[DistInfo], rank: int,
     log.info("model: %.2fM parameters, idim %d, vocab %d",
              sum(p.numel() for p in model.parameters()) / 1e6, train_set.idim, tokenizer.vocab_size)
     # Before the Trainer builds its optimizer, which takes only the parameters left trainable.
-    finetune.apply(model, cfg.finetune, resuming=ckpt.has_checkpoints(exp), idim=train_set.idim,
+    resuming = ckpt.has_checkpoints(exp)
+    finetune.apply(model, cfg.finetune, resuming=resuming, idim=train_set.idim,
                    tokens=tokenizer.tokens, fbank=args.fbank, feats=f"{args.train_dir}/feats.scp", lang=str(tok_path),
                    cmvn=cmvn, norm_vars=args.norm_vars, cmvn_path=args.cmvn)
     meta = PackageMeta(model_config=cfg.model, idim=train_set.idim, vocab_size=tokenizer.vocab_size,
@@ -375,7 +376,13 @@ def _train(args: TrainArgs, exp: Path, dist_info: Optional[DistInfo], rank: int,
                       config_class=TrainConfig)
     if request is not None:
         trainer.stop_request = request
-    trainer.resume()
+    if not trainer.resume() and resuming and cfg.finetune.init:
+        # Only checkpoints/interrupted.pt was there, and it was passed over (unreadable, or written
+        # by other ranks, batches or seed: warned above): the run would start from the start with
+        # --init unread, from random weights.
+        raise AsrkitError(f"{ckpt.mid_epoch_path(exp)}: not resumed from (above), and --init {cfg.finetune.init} "
+                          f"is read only by a run that starts afresh: move it away to train from --init, or "
+                          f"resume it as it was written")
     trainer.refuse_unranked_epochs(valid_set is not None, "--valid-dir", "model.pt")
     if runs is not None:  # the budget counts every run of this training, not only this one
         runs.epochs_done = lambda: trainer.state.epoch

@@ -129,18 +129,24 @@ def test_config_section_and_its_checks():
         build_config({}, ["finetune.freeze=['listener,ctc']"])
 
 
-def test_train_init_and_freeze_end_to_end(yesno_setup, tmp_path, asrkit):
-    """A yesno model fine-tuned from another: starts from its weights, the frozen listener never moves."""
+def _source_model(yesno_setup, src_exp):
+    """A packed model of the yesno setup's shape and tokens in ``src_exp``/model.pt (its weights need
+    not be trained), to fine-tune from; its tokens."""
     from asrkit.text.tokenizer import Tokenizer
 
-    # The source: a packed model of the same shape and tokens (its weights need not be trained).
     tokens = Tokenizer.load(str(yesno_setup / "data" / "lang" / "tokens.model")).tokens
-    src_exp = tmp_path / "src"
     src_exp.mkdir()
     torch.manual_seed(7)
     model = LAS(23, len(tokens), LASConfig.from_dict(TINY_MODEL))
     save_package(src_exp / "model.pt", model.state_dict(), PackageMeta(model_config=model.config, idim=23,
                                                                        vocab_size=len(tokens), tokens=list(tokens)))
+    return tokens
+
+
+def test_train_init_and_freeze_end_to_end(yesno_setup, tmp_path, asrkit):
+    """A yesno model fine-tuned from another: starts from its weights, the frozen listener never moves."""
+    src_exp = tmp_path / "src"
+    tokens = _source_model(yesno_setup, src_exp)
     src = torch.load(src_exp / "model.pt", weights_only=True)["state_dict"]
 
     exp = tmp_path / "ft"
@@ -222,6 +228,25 @@ def test_a_dangling_interrupted_pt_is_no_resume_for_init(yesno_setup, tmp_path):
     mid_epoch_path(exp).unlink()
     mid_epoch_path(exp).write_bytes(b"")
     assert has_checkpoints(exp)
+
+
+def test_init_is_not_left_unread_by_a_stop_that_cannot_be_resumed(yesno_setup, tmp_path):
+    """A run stopped (SIGUSR1) within its first epoch leaves checkpoints/interrupted.pt alone, which
+    the next run passes over when it cannot continue it (unreadable, or written by other ranks,
+    batches or seed) and starts from the start; with --init it had taken the file for a resume and
+    not read --init: a fine-tuning trained from random weights. That is now an error."""
+    from asrkit.training.checkpoint import mid_epoch_path
+
+    _source_model(yesno_setup, tmp_path / "src")
+    exp = tmp_path / "e"
+    mid_epoch_path(exp).parent.mkdir(parents=True)
+    mid_epoch_path(exp).write_bytes(b"not a checkpoint")
+    code, err = _run_inproc(*train_args(yesno_setup, exp, "--set", "training.max_epochs=1",
+                                        "--init", tmp_path / "src" / "model.pt"))
+    assert code == 1 and (f"ERROR (asrkit-train): {mid_epoch_path(exp)}: not resumed from (above), and --init "
+                          f"{tmp_path / 'src' / 'model.pt'} is read only by a run that starts afresh: move it away "
+                          f"to train from --init, or resume it as it was written") in err, err[-3000:]
+    assert not (exp / "checkpoints" / "epoch1.pt").exists()
 
 def test_train_init_of_other_features_is_one_line(yesno_setup, tmp_path):
     model = LAS(40, 5, LASConfig.from_dict(TINY_MODEL))
