@@ -2,9 +2,12 @@
 and a change it cannot carry out is refused naming the option."""
 from __future__ import annotations
 
+import shutil
+
+import pytest
 import torch
 
-from tests.cli_checks import error_line
+from tests.cli_checks import error_line, run_asrkit
 
 from .yesno_dump import train_args
 
@@ -15,12 +18,27 @@ def _last(exp, epoch):
     return torch.load(exp / "checkpoints" / f"epoch{epoch}.pt", weights_only=True)
 
 
-def test_resumed_run_trains_with_the_new_optimizer_settings(yesno_setup, tmp_path, asrkit):
+@pytest.fixture(scope="module")
+def one_epoch_run(yesno_setup, tmp_path_factory):
+    """An exp dir of 1 epoch trained with FAST's settings, which the tests below resume in a copy of
+    their own (one training instead of one each; tests/conftest.py keeps them on one xdist worker)."""
+    exp = tmp_path_factory.mktemp("one_epoch") / "exp"
+    run_asrkit(*train_args(yesno_setup, exp, *FAST, "--set", "training.max_epochs=1"))
+    return exp
+
+
+def _one_epoch(one_epoch_run, tmp_path):
+    """tmp_path/exp: a copy of one_epoch_run's exp dir."""
+    exp = tmp_path / "exp"
+    shutil.copytree(one_epoch_run, exp)
+    return exp
+
+
+def test_resumed_run_trains_with_the_new_optimizer_settings(yesno_setup, one_epoch_run, tmp_path, asrkit):
     """The optimizer's settings came back from the checkpoint over the config's: a resume with
     --set optim.lr=... logged "continuing with the new values: optim.lr: 0.005 -> 0.0001" and
     trained on at 0.005 (betas, eps and weight decay the same), config.yaml saying 0.0001."""
-    exp = tmp_path / "exp"
-    asrkit(*train_args(yesno_setup, exp, *FAST, "--set", "training.max_epochs=1"))
+    exp = _one_epoch(one_epoch_run, tmp_path)
     proc = asrkit(*train_args(yesno_setup, exp, *FAST, "--set", "training.max_epochs=2", "--set", "optim.lr=0.0001",
                               "--set", "optim.betas=[0.8, 0.9]", "--set", "optim.weight_decay=0.001"))
     assert "continuing with the new values" in proc.stderr.decode() and "resumed from" in proc.stderr.decode()
@@ -31,11 +49,10 @@ def test_resumed_run_trains_with_the_new_optimizer_settings(yesno_setup, tmp_pat
     assert state["scheduler"]["base_lrs"] == [0.0001]
 
 
-def test_resume_with_another_optimizer_names_optim_name(yesno_setup, tmp_path, asrkit):
+def test_resume_with_another_optimizer_names_optim_name(yesno_setup, one_epoch_run, tmp_path, asrkit):
     """Adam's state loaded into Adadelta was "cannot resume from this checkpoint: the optimizer
     state's rho is None ...; move it away to resume from an earlier one", which would not help."""
-    exp = tmp_path / "exp"
-    asrkit(*train_args(yesno_setup, exp, *FAST, "--set", "training.max_epochs=1"))
+    exp = _one_epoch(one_epoch_run, tmp_path)
     before = (exp / "checkpoints" / "epoch1.pt").read_bytes()
     proc = asrkit(*train_args(yesno_setup, exp, *FAST, "--set", "training.max_epochs=2",
                               "--set", "optim.name=adadelta"), check=False)
@@ -56,7 +73,7 @@ def test_resume_with_another_optimizer_names_optim_name(yesno_setup, tmp_path, a
     assert not (exp / "checkpoints" / "epoch2.pt").exists()
 
 
-def test_a_read_only_checkpoints_folder_is_named_before_an_epoch_is_trained(yesno_setup, tmp_path, asrkit):
+def test_a_read_only_checkpoints_folder_is_named_before_an_epoch_is_trained(yesno_setup, one_epoch_run, tmp_path):
     """checkpoints/ not writable (copied from another machine, a chmod): the run trained an epoch,
     its whole time, and only then failed writing its checkpoint."""
     import os
@@ -65,8 +82,7 @@ def test_a_read_only_checkpoints_folder_is_named_before_an_epoch_is_trained(yesn
 
     from tests.cli_checks import without_root_override
 
-    exp = tmp_path / "exp"
-    asrkit(*train_args(yesno_setup, exp, *FAST, "--set", "training.max_epochs=1"))
+    exp = _one_epoch(one_epoch_run, tmp_path)
     ckpts = exp / "checkpoints"
     ckpts.chmod(0o555)
     try:
@@ -104,13 +120,12 @@ def test_an_lm_resumed_with_another_seed_names_it_as_what_moved_its_dev_set(yesn
     assert (exp / "checkpoints" / "epoch2.pt").exists()
 
 
-def test_a_checkpoint_of_an_asrkit_without_a_newer_option_resumes(yesno_setup, tmp_path, asrkit):
+def test_a_checkpoint_of_an_asrkit_without_a_newer_option_resumes(yesno_setup, one_epoch_run, tmp_path, asrkit):
     """A run begun before asrkit added a model option (as model.utt_mean_frames was) stored a config
     without it: resumed by a newer asrkit it was refused as "another model config ... (changed:
     model.utt_mean_frames: None -> 'all')", and no config could continue it. The option not named
     is at its default, which is what the run trained with."""
-    exp = tmp_path / "exp"
-    asrkit(*train_args(yesno_setup, exp, *FAST, "--set", "training.max_epochs=1"))
+    exp = _one_epoch(one_epoch_run, tmp_path)
     path = exp / "checkpoints" / "epoch1.pt"
     state = torch.load(path, weights_only=True)
     del state["config"]["model"]["utt_mean_frames"], state["config"]["training"]["max_bad_steps"]
