@@ -20,7 +20,8 @@ REF = "".join(f"spk{i % 3}-u{i:03d} the cat sat on the mat number {i}\n" for i i
     ("average", ["--out", "OUT", "exp"], "--out"),
     ("decode", ["--model", "m.pt", "--ctm", "OUT", "a.wav"], "--ctm"),
     ("decode", ["--model", "m.pt", "--segments-out", "OUT", "a.wav"], "--segments-out"),
-], ids=["align", "average", "decode-ctm", "decode-segments-out"])
+    ("pack-model", ["--decode-config", "d.yaml", "m.pt", "OUT"], "<model-out>"),
+], ids=["align", "average", "decode-ctm", "decode-segments-out", "pack-model"])
 def test_an_output_file_that_is_a_directory_is_one_line(tmp_path: Path, monkeypatch, command, args, label):
     """It was click's usage error (exit 2, "Invalid value for '<ctm-out>': File 'x' is a directory."),
     where every other command's output in the way is one ERROR line."""
@@ -77,8 +78,19 @@ def test_train_tokenizer_over_a_limit_writes_nothing(tmp_path: Path):
                    fsize=1) == "error"
 
 
-def test_tokenize_into_a_file_over_a_limit_is_named(tmp_path: Path):
+@pytest.mark.parametrize("unbuffered", [True, False], ids=["PYTHONUNBUFFERED", "buffered"])
+def test_stdout_cut_inside_the_last_write_fails(tmp_path: Path, monkeypatch, unbuffered: bool):
+    """The limit inside the last write of asrkit-tokenize's stdout: with PYTHONUNBUFFERED=1 (as
+    Docker images and batch jobs set) the raw file took part of it, the text layer never looked
+    at the count, and the rest was lost with exit 0; buffered, the ERROR line was followed by
+    "Exception ignored ... OSError: [Errno 27] File too large" and exit 120."""
     (tmp_path / "text").write_text(REF)
     r = run_in_process("train-tokenizer", ["--model-type", "char", str(tmp_path / "text"), str(tmp_path / "lang")])
     assert r.exit_code == 0, r.stderr
-    assert _judged(tmp_path, "tokenize", [tmp_path / "lang" / "tokens.model"], [], fsize=0, stdout=True) == "error"
+    whole = run_in_process("tokenize", [str(tmp_path / "lang" / "tokens.model")], input=REF.encode()).stdout_bytes
+    if unbuffered:
+        monkeypatch.setenv("PYTHONUNBUFFERED", "1")
+    else:
+        monkeypatch.delenv("PYTHONUNBUFFERED", raising=False)
+    assert _judged(tmp_path, "tokenize", [tmp_path / "lang" / "tokens.model"], [], fsize=len(whole) - 3,
+                   stdout=True) == "error"

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from asrkit.cli._common import asrkit_command, dash_as_stdio, refuse_empty_name
+from asrkit.cli._common import OutputFile, asrkit_command, dash_as_stdio, refuse_empty_name
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import names_stdin, same_regular_file
 from asrkit.utils.logging import get_logger
@@ -24,7 +24,7 @@ log = get_logger("pack_model")
                    "instead of giving them the training mean (docs/decoding.md). Recorded in the model, with "
                    "the rates it records already.")
 @click.argument("model", callback=refuse_empty_name, metavar="<model-in>", type=click.Path(dir_okay=False))
-@click.argument("out", callback=refuse_empty_name, metavar="<model-out>", type=click.Path(dir_okay=False))
+@click.argument("out", callback=refuse_empty_name, metavar="<model-out>", type=OutputFile())
 def main(config_path: str, upsampled: tuple, model: str, out: str) -> None:
     """Copy the packed model <model-in> to <model-out> with the decoding options of --decode-config
     inside, so that asrkit-decode, asrkit-adapt-speakers and the Transcriber decode it with them
