@@ -10,8 +10,8 @@ each command once as it should run (its outputs kept as "the previous good outpu
 forked from this process (no interpreter start-up per case), with a write failure injected:
 
 - ``fsize=N``: the file size limit (RLIMIT_FSIZE; Python ignores SIGXFSZ, so a write past it fails
-  with EFBIG, as a quota or a full disk fails it) at 0, 1 byte, 4 KiB and half the largest output,
-  each into an empty output folder and over the previous good output (``+prior``);
+  with EFBIG, as a quota or a full disk fails it) at 0, 1, 64, 300, 1000 bytes, 4 KiB and half the
+  largest output, each into an empty output folder and over the previous good output (``+prior``);
 - ``readonly``: the output folders mode 0555, the child without root's CAP_DAC_OVERRIDE;
 - ``is-dir`` / ``dangling`` / ``in-file``: the main output path a folder, a dangling link, or
   below a regular file;
@@ -64,6 +64,7 @@ class Case:
     stdin: Optional[Callable] = None
     deterministic: bool = True
     stream: bool = False  # its output is a log, written as the job goes (only the exit is judged)
+    sizes: Sequence[int] = ()  # more limits: a many-file command's smaller files reached one by one
     prior: bool = True  # whether its outputs can be there before (not when they are its input)
     timeout: int = 120
 
@@ -101,6 +102,15 @@ def cases(s) -> List[Case]:
              lambda s, i, o: ["--num-mel-bins", "40", "--segments", f["segments"], f"scp:{f['wav.scp']}",
                               f"ark,scp:{o}/feats.ark,{o}/feats.scp"],
              lambda o: [o / "feats.ark", o / "feats.scp"], main=lambda o: o / "feats.ark"),
+        Case("compute-fbank-nj2", "compute-fbank",  # two worker processes, each its own ark
+             lambda s, i, o: ["--nj", "2", "--num-mel-bins", "40", "--segments", f["segments"],
+                              f"scp:{f['wav.scp']}", f"ark,scp:{o}/feats.ark,{o}/feats.scp"],
+             lambda o: [o / "feats.1.ark", o / "feats.2.ark", o / "feats.scp", o / "utt2num_frames"],
+             main=lambda o: o / "feats.scp"),
+        Case("compute-fbank-text", "compute-fbank",
+             lambda s, i, o: ["--num-mel-bins", "40", "--segments", f["segments"], f"scp:{f['wav.scp']}",
+                              f"ark,t:{o}/feats.txt"],
+             lambda o: [o / "feats.txt"], main=lambda o: o / "feats.txt"),
         Case("compute-fbank-stdout", "compute-fbank",
              lambda s, i, o: ["--num-mel-bins", "40", "--segments", f["segments"], f"scp:{f['wav.scp']}", "ark:-"],
              lambda o: [], stdout=True),
@@ -171,6 +181,9 @@ def cases(s) -> List[Case]:
         Case("launch", "launch", lambda s, i, o: [o / "log" / "x.log", "seq", "2000"],
              lambda o: [o / "log" / "x.log"], main=lambda o: o / "log" / "x.log", deterministic=False,
              stream=True),
+        Case("launch-array", "launch", lambda s, i, o: ["JOB=1:2", o / "log" / "x.JOB.log", "seq", "2000"],
+             lambda o: [o / "log" / "x.1.log", o / "log" / "x.2.log"], main=lambda o: o / "log" / "x.2.log",
+             deterministic=False, stream=True),
         Case("train-lm", "train-lm",
              lambda s, i, o: ["--config", f["lm.pt"].parents[1] / "lm.yaml", "--lang-dir", f["tokens.model"].parent,
                               "--max-epochs", "1", f["lm.pt"].parents[1] / "text", o / "lm"],
@@ -179,6 +192,11 @@ def cases(s) -> List[Case]:
              lambda s, i, o: s.train_args(s.train_root, o / "exp", "--seed", "3", "--set",
                                           "training.max_epochs=1")[1:],
              lambda o: [o / "exp" / "model.pt"], main=lambda o: o / "exp" / "model.pt", deterministic=False, timeout=300),
+        Case("train-plots", "train",  # two epochs, attention plots and the log: more files, later
+             lambda s, i, o: s.train_args(s.train_root, o / "exp", "--seed", "3", "--set", "training.max_epochs=2",
+                                          "--set", "training.num_plots=2")[1:],
+             lambda o: [o / "exp" / "model.pt"], main=lambda o: o / "exp" / "plots" / "x.png", deterministic=False,
+             sizes=(200, 700, 1500, 3000), timeout=300),
     ]
 
 
@@ -267,6 +285,7 @@ def run_forked(command: str, args: Sequence, *, fsize: Optional[int] = None, no_
             if no_override and not drop_root_override():
                 os.write(2, b"write_failures: cannot drop CAP_DAC_OVERRIDE\n")
                 os._exit(71)
+            sys.dont_write_bytecode = True  # (see PYTHONDONTWRITEBYTECODE in _run_process)
             if fsize is not None:
                 resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, resource.RLIM_INFINITY))
             signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
@@ -328,6 +347,10 @@ def run_forked(command: str, args: Sequence, *, fsize: Optional[int] = None, no_
 
 def _run_process(command: str, args: Sequence, *, fsize: Optional[int], stdout: Optional[int],
                  stdin: Optional[bytes], timeout: float, cwd: Optional[Path]) -> Result:
+    """A new interpreter, which writes no .pyc: under the limit, importlib's write of one (a module
+    changed since its .pyc) is cut short without an error (FileIO's short write, unchecked) and
+    renamed into place, and every later import of that module, by anyone using the checkout,
+    fails with 'EOFError: marshal data too short' (measured: 50 truncated .pyc files of 64 bytes)."""
     import subprocess
 
     def limit():  # (Python ignores SIGXFSZ itself: a write past the limit fails with EFBIG)
@@ -339,7 +362,7 @@ def _run_process(command: str, args: Sequence, *, fsize: Optional[int], stdout: 
         proc = subprocess.run([sys.executable, "-m", "asrkit", command, *map(str, args)], input=stdin or b"",
                               stdout=stdout if stdout is not None else subprocess.DEVNULL, stderr=subprocess.PIPE,
                               cwd=cwd, timeout=timeout, preexec_fn=limit,
-                              env=dict(os.environ, OMP_NUM_THREADS="1"))
+                              env=dict(os.environ, OMP_NUM_THREADS="1", PYTHONDONTWRITEBYTECODE="1"))
     except subprocess.TimeoutExpired:
         return Result(-9, f"write_failures: HANG: killed after {timeout} s\n", time.monotonic() - t0)
     return Result(proc.returncode, proc.stderr.decode(errors="replace"), time.monotonic() - t0)
@@ -439,7 +462,8 @@ def _chmod_tree(top: Path, dir_mode: int) -> None:
 
 def injections(case: Case, biggest: int) -> List[str]:
     out = []
-    sizes = [0, 1, 4096] + ([biggest // 2] if biggest // 2 > 4096 else [])
+    # (64 to 1000 bytes: a many-file command's small files, each reached in its turn)
+    sizes = [0, 1, 64, 300, 1000, 4096] + ([biggest // 2] if biggest // 2 > 4096 else []) + list(case.sizes)
     if case.stdout:
         out += [f"stdout-fsize={n}" for n in sizes] + ["stdout-closed-pipe", "stdout-head-c-10"]
         return out
@@ -502,6 +526,7 @@ def run_case(s, case: Case, work: Path, how: str, baseline: Dict[str, tuple]) ->
     elif how == "dangling":
         main.parent.mkdir(parents=True, exist_ok=True)
         main.symlink_to(o / "nowhere" / "target")
+        link_before = snapshot([main])
         expect_failure = False  # writing through the link, or replacing it, is as good as an error
     elif how == "in-file":
         shutil.rmtree(o)
@@ -539,7 +564,7 @@ def run_case(s, case: Case, work: Path, how: str, baseline: Dict[str, tuple]) ->
     if how == "dangling":
         if r.code == 0:
             return judge(r, o, case.outputs(o), {}, names=names, expect_failure=False, good=good)
-        return judge(r, o, [main], before, names=names, expect_failure=True)
+        return judge(r, o, [main], link_before, names=names, expect_failure=True)
     if fsize is not None:
         expect_failure = fsize < biggest
     return judge(r, o, outputs, before, names=names, expect_failure=expect_failure, good=good)
