@@ -573,8 +573,10 @@ def test_run_sh_init_listener_an4_pretrains_once_then_fine_tunes(recipe_dir, fsd
     there is an error before anything runs, and so is an --init of its own in --train-args. The
     fold's fine-tuning options (--freeze) are the fold's: the pretraining trains every module."""
     recipe = recipe_dir("fsdd")
-    args = ["./run.sh", "--fsdd-root", str(fsdd_root), "--an4-root", str(an4_root), "--num-train", "16",
-            "--num-dev", "4", "--num-test", "4", "--nj", "1", "--num-avg", "0", "--stop-stage", "4",
+    # (--an4-words none: AN4's voices in the fold's training set are test_raw_training_resamples_an4_voices's
+    # and the LOSO test's; here only the pretraining reads AN4)
+    args = ["./run.sh", "--fsdd-root", str(fsdd_root), "--an4-root", str(an4_root), "--an4-words", "none",
+            "--num-train", "16", "--num-dev", "4", "--num-test", "4", "--nj", "1", "--num-avg", "0", "--stop-stage", "4",
             "--train-args", TINY]
     proc = run_sh(args + ["--init-listener", "nothing/here.pt"], cwd=recipe, check=False)
     assert proc.returncode != 0 and "--init-listener nothing/here.pt: no such file (a model, or an4)" in proc.stderr
@@ -609,9 +611,12 @@ def test_raw_training_resamples_an4_voices(recipe_dir, fsdd_root, an4_root):
     (augment.resample, from run.sh's --fbank-args --resample) instead of refusing the run or
     counting every AN4 utterance as bad."""
     recipe = recipe_dir("fsdd")
-    proc = run_sh(["./run.sh", "--fsdd-root", str(fsdd_root), "--an4-root", str(an4_root), "--num-train", "16",
-                   "--num-dev", "4", "--num-test", "4", "--nj", "1", "--num-avg", "0", "--feats-type", "raw",
-                   "--stop-stage", "4", "--tag", "raw", "--train-args", TINY], cwd=recipe, timeout=900)
+    # (--init-listener "": the AN4 pretraining, which reads features whatever --feats-type, is
+    # test_run_sh_init_listener_an4_pretrains_once_then_fine_tunes's)
+    proc = run_sh(["./run.sh", "--fsdd-root", str(fsdd_root), "--an4-root", str(an4_root), "--init-listener", "",
+                   "--num-train", "16", "--num-dev", "4", "--num-test", "4", "--nj", "1", "--num-avg", "0",
+                   "--feats-type", "raw", "--stop-stage", "4", "--tag", "raw", "--train-args", TINY], cwd=recipe,
+                  timeout=900)
     train = recipe / "dump/train_an4_digits"
     assert (train / "wav.scp").is_file() and not (train / "feats.scp").exists()
     # plain paths, each the rest of its line (a space in the checkout's path included)
@@ -954,7 +959,8 @@ def test_init_listener_with_a_space_in_its_path_fine_tunes(recipe_dir, fsdd_root
     model = tmp_path / "my models/m.pt"
     model.parent.mkdir()
     shutil.copy(recipe / "exp/a/model.pt", model)
-    proc = run_sh(args + ["--init-listener", str(model), "--tag", "b"], cwd=recipe, timeout=900)
+    # (--stage 4: the data and features of tag a's run are the same; stage 0 again would remake both)
+    proc = run_sh(args + ["--init-listener", str(model), "--tag", "b", "--stage", "4"], cwd=recipe, timeout=900)
     links = list((recipe / "exp").glob("init_listener.*.pt"))
     assert len(links) == 1 and links[0].resolve() == model.resolve()
     link = f"exp/{links[0].name}"
