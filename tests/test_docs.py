@@ -538,14 +538,16 @@ def test_help_breaks_no_name_at_a_hyphen(name):
     """click wrapped help prose at hyphens too: at 80 columns adapt-speakers said ``--max-`` /
     ``samples`` and ``asrkit-`` / ``pack-model``, compute-fbank ``--sample-`` / ``frequency`` (14
     such breaks in 8 commands; others at other widths), names a user copies. Lines break at spaces
-    only, at any terminal width."""
+    only, at any terminal width; so does the usage line a usage error prints without the help (at
+    60 columns it said ``<src-data-`` / ``dir>``)."""
     cmd = command(name)
     for width in (60, 80, 100, 120):
         ctx = click.Context(cmd, info_name=f"asrkit-{name}", terminal_width=width, **cmd.context_settings)
-        lines = cmd.get_help(ctx).split("\n")
-        cut = [f"{a.strip()[-30:]} / {b.strip()[:20]}" for a, b in zip(lines, lines[1:])
-               if re.search(r"\w-$", a) and re.match(r"\s*\w", b)]
-        assert not cut, f"asrkit-{name} --help at {width} columns breaks names at a hyphen: {cut}"
+        for what, text in (("--help", cmd.get_help(ctx)), ("usage error's usage", ctx.get_usage())):
+            lines = text.split("\n")
+            cut = [f"{a.strip()[-30:]} / {b.strip()[:20]}" for a, b in zip(lines, lines[1:])
+                   if re.search(r"\w-$", a) and re.match(r"\s*\w", b)]
+            assert not cut, f"asrkit-{name} {what} at {width} columns breaks names at a hyphen: {cut}"
 
 
 def _prose_spans(text: str) -> Iterator[Tuple[int, str]]:

@@ -461,6 +461,12 @@ class AsrkitCommand(ProcessEntry, click.Command):
         with _no_breaks_at_hyphens():
             super().format_help(ctx, formatter)
 
+    def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # (a usage error prints the usage line alone, not through format_help: its metavars were
+        # cut there, '<src-data-' / 'dir>')
+        with _no_breaks_at_hyphens():
+            super().format_usage(ctx, formatter)
+
 
 @contextlib.contextmanager
 def _no_breaks_at_hyphens() -> Iterator[None]:
