@@ -38,6 +38,10 @@ fi
 # lm_weight=1) "takes an integer", and "--tag 2024 ... --tag mine" likewise.
 declare -A _po_kinds=()
 _po_prev=()   # the last option parsed and its value, for the hint on an argument left over
+# How many arguments the command line had left after its last --config: those beyond are the
+# config file's lines, which the hint must not quote as typed ("--config c.conf 4" said "after
+# --tag mine: a list goes in quotes: --tag \"mine 4\"", tag=mine being the file's last line).
+_po_tail=
 
 _po_help() {
   if [ -n "${help_message:-}" ]; then
@@ -92,6 +96,7 @@ while [ $# -gt 0 ]; do
           exit 1
         fi
       done < "$_po_value"
+      if [ -z "$_po_tail" ] || [ $# -lt "$_po_tail" ]; then _po_tail=$#; fi  # (a nested config's is longer)
       set -- ${_po_args[@]+"${_po_args[@]}"} "$@"
       ;;
     --*)
@@ -121,6 +126,7 @@ while [ $# -gt 0 ]; do
         if [ "${parse_options_passthrough:-}" = true ]; then
           passthrough_args+=("$_po_opt" "$_po_value")
           _po_prev=("$_po_opt" "$_po_value")
+          if [ -n "$_po_tail" ] && [ $# -gt "$_po_tail" ]; then _po_prev=(); fi
           shift "$_po_n"
           continue
         fi
@@ -147,6 +153,7 @@ while [ $# -gt 0 ]; do
       fi
       printf -v "$_po_name" '%s' "$_po_value"
       _po_prev=("$_po_opt" "$_po_value")
+      if [ -n "$_po_tail" ] && [ $# -gt "$_po_tail" ]; then _po_prev=(); fi
       shift "$_po_n"
       ;;
     *)
@@ -176,5 +183,5 @@ if [ $# -gt 0 ] && [ -n "${stop_stage+set}" ]; then
 fi
 
 unset -f _po_help
-unset _po_value _po_opt _po_name _po_old _po_n _po_args _po_line _po_kinds _po_prev _po_rest
+unset _po_value _po_opt _po_name _po_old _po_n _po_args _po_line _po_kinds _po_prev _po_rest _po_tail
 true

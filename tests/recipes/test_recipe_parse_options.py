@@ -139,8 +139,14 @@ def test_passthrough_keeps_unknown_options(tmp_path):
                                      'list goes in quotes: '
                                      '--test-sets "dev test"'),
     (["extra"], "unexpected arguments: extra (see"),
+    # a --config file's lines are no option typed before the argument (it said 'after --tag mine:
+    # a list goes in quotes: --tag "mine 4"', the file's last line); one typed after it still is
+    (["--config", "c.conf", "4"], "unexpected arguments: 4: stages are options: give --stage 4"),
+    (["--stage", "3", "--config", "c.conf", "extra"], "unexpected arguments: extra (see"),
+    (["--config", "c.conf", "--stage", "3", "4"], "unexpected argument 4 after --stage 3: to run stages 3 to 4"),
 ])
 def test_an_argument_left_to_a_script_with_stages_is_named_as_what_it_was_meant(tmp_path, args, message):
+    (tmp_path / "c.conf").write_text("nj=2\ntag=mine\n")
     path = tmp_path / "run.sh"
     path.write_text(f'#!/usr/bin/env bash\nset -euo pipefail\nstage=0\nstop_stage=100\nparse_options_passthrough=true\n'
                     f'. {PARSE}\necho ran\n')
