@@ -13,6 +13,7 @@ from debian_packages import require_program
 from recipe_helpers import path_without, read_table, run_sh
 
 
+@pytest.mark.slow
 def test_an4_stages_0_to_2_on_a_slice(recipe_dir, an4_root):
     recipe = recipe_dir("an4")
     # 28 utterances: train_nodev gets 21, so its one unreadable recording (below) is within

@@ -260,6 +260,7 @@ def test_takes_data_lists_the_takes_as_recorded(recipe_dir, fsdd_root):
         "takes_data.py: ERROR: --speakers: bob not in ") and not (recipe / "data/t2").exists(), proc.stderr
 
 
+@pytest.mark.slow
 def test_run_sh_later_stages_refuse_data_made_with_other_stage0_options(recipe_dir, fsdd_root):
     """Stage 0 records the options it made data/ with (data/stage0_options). A run from --stage 1
     on whose stage-0 options differ (one given differently, or a changed default: local/loso.sh
@@ -947,6 +948,7 @@ def test_fsdd_recordings_of_other_rates_and_channels_are_converted(recipe_dir, f
     check_ctm_against_audio(recipe / "data", "test")
 
 
+@pytest.mark.slow
 def test_init_listener_with_a_space_in_its_path_fine_tunes(recipe_dir, fsdd_root, tmp_path):
     """--train-args, which carries --init-listener's model to asrkit-train, is split at spaces: a
     model under a folder with a space in its name failed at stage 4 with asrkit-train's 'Got

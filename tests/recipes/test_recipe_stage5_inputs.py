@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import subprocess
 
+import pytest
+
 from recipe_helpers import REPO, run_sh
 
 
@@ -32,6 +34,7 @@ def test_stage_5_refuses_an_lm_of_another_config(recipe_dir, yesno_root):
     assert "stage 5 failed" in proc.stderr and "pack_model.log" in proc.stderr, proc.stderr[-3000:]
 
 
+@pytest.mark.slow
 def test_stages_4_and_5_refuse_features_of_data_changed_since(recipe_dir, yesno_root):
     recipe = recipe_dir("yesno")
     run_sh(["./run.sh", "--yesno-root", str(yesno_root), "--stop-stage", "2"], cwd=recipe)
