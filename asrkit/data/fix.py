@@ -190,7 +190,9 @@ def fix_data_dir(path: PathLike, backup: bool = True, case: str = "keep", punctu
         raise AsrkitError(f"{d.path}: {where}; nothing left to keep ({len(all_utts)} ids seen: {why})")
 
     new: Dict[str, Dict[str, str]] = {}
-    for name in utt_keys:
+    # (in the tables' order: the set's changed with each run's string hashes, and with it the order
+    # of the per-table lines, of 'originals of ... saved' and of report.changed and dropped)
+    for name in sorted(utt_keys, key=(UTT_TABLES + ("wav.scp",)).index):
         new[name] = {u: v for u, v in tables[name].items() if u in keep}
     if "segments" in tables:
         recos = {split_fields(new["segments"][u])[0] for u in keep}

@@ -1,6 +1,11 @@
 """asrkit-fix-data-dir: keeps the intersection, reports drops per file, backs up, leaves a valid dir."""
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
+
 import pytest
 from an4_data import make_an4_data_dir
 from cli_checks import run_in_process
@@ -122,6 +127,25 @@ def test_cli_reports_drops(asrkit, an4_dir, tmp_path):
     assert "Kept 128 out of 130 utterances" in err
     bad = asrkit("fix-data-dir", tmp_path / "nope", check=False)
     assert bad.returncode == 1 and b"no such directory" in bad.stderr
+
+
+def test_tables_come_in_one_order_whatever_the_hash_seed(an4_dir, tmp_path):
+    """The tables of report.changed and report.dropped (so the per-table lines and 'originals of
+    ... saved') came in a set's order, which changed from run to run with Python's string hashing:
+    the same fix said 'wav.scp utt2spk text' one time and 'text utt2spk wav.scp' the next."""
+    for name, line in (("text", 3), ("wav.scp", 8), ("utt2spk", 10)):
+        kept = lines(an4_dir / name)
+        del kept[line]
+        (an4_dir / name).write_text("".join(kept))
+    orders = set()
+    for seed in range(4):
+        d = tmp_path / f"seed{seed}"
+        shutil.copytree(an4_dir, d)
+        orders.add(subprocess.run(
+            [sys.executable, "-c", "import sys; from asrkit.data.fix import fix_data_dir; "
+             "r = fix_data_dir(sys.argv[1], backup=False); print(*r.changed, '/', *r.dropped)", str(d)],
+            env={**os.environ, "PYTHONHASHSEED": str(seed)}, capture_output=True, text=True, check=True).stdout)
+    assert orders == {"utt2spk text wav.scp spk2utt / utt2spk text wav.scp\n"}
 
 
 def test_fix_counts_only_the_lines_it_drops(an4_dir):
