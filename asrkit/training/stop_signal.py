@@ -41,11 +41,14 @@ def torchrun_passes_no_stop() -> Optional[str]:
     passed = os.environ.get("TORCHELASTIC_SIGNALS_TO_HANDLE")
     if passed is None or "TORCHELASTIC_RUN_ID" not in os.environ:
         return None
-    if "SIGUSR1" in (name.strip() for name in passed.split(",")):
+    # Split and stripped as torchrun reads them: the list as given ('SIGTERM, SIGINT') made the
+    # command below two words in a shell, torchrun taking the second for the script to run.
+    names = [name.strip() for name in passed.split(",") if name.strip()]
+    if "SIGUSR1" in names:
         return None
-    return (f"torchrun passes on only {passed}: a SIGUSR1 (Slurm's warning before the time limit) ends torchrun "
-            f"and never reaches this training; to stop it with its state saved, start torchrun with "
-            f"--signals-to-handle {passed},SIGUSR1 (docs/launch.md)")
+    return (f"torchrun passes on {'only ' + ','.join(names) if names else 'no signal'}: a SIGUSR1 (Slurm's "
+            f"warning before the time limit) ends torchrun and never reaches this training; to stop it with its "
+            f"state saved, start torchrun with --signals-to-handle {','.join([*names, 'SIGUSR1'])} (docs/launch.md)")
 
 
 class StopRequest:

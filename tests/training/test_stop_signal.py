@@ -302,3 +302,18 @@ def test_no_torchrun_note_elsewhere(monkeypatch):
     assert torchrun_passes_no_stop() is None
     monkeypatch.setenv("TORCHELASTIC_SIGNALS_TO_HANDLE", "SIGTERM, SIGUSR1")
     assert torchrun_passes_no_stop() is None
+
+
+def test_torchrun_note_gives_a_command_that_pastes(monkeypatch):
+    """The signals torchrun was given with spaces ('SIGTERM, SIGINT', which torchrun strips) were
+    quoted as given in the --signals-to-handle the note tells to use: two words in a shell."""
+    from asrkit.training.stop_signal import torchrun_passes_no_stop
+
+    monkeypatch.setenv("TORCHELASTIC_RUN_ID", "x")
+    monkeypatch.setenv("TORCHELASTIC_SIGNALS_TO_HANDLE", " SIGTERM, SIGINT ,")
+    note = torchrun_passes_no_stop()
+    assert note.startswith("torchrun passes on only SIGTERM,SIGINT: ") and \
+        "--signals-to-handle SIGTERM,SIGINT,SIGUSR1 (docs/launch.md)" in note, note
+    monkeypatch.setenv("TORCHELASTIC_SIGNALS_TO_HANDLE", "")
+    note = torchrun_passes_no_stop()
+    assert note.startswith("torchrun passes on no signal: ") and "--signals-to-handle SIGUSR1 (" in note, note
