@@ -5,15 +5,15 @@
 # train-clean-100 (--hours 100).
 #   stage -1: local/download.sh (resumable, md5-checked; ~60 GB for 960 h, ~7 GB
 #             for 100 h; none with --librispeech-root)
-#   stage 0:  local/data.sh -> data/{train_960|train_clean_100,dev,dev_clean,
-#             dev_other,test_clean,test_other}
+#   stage 0:  local/data.sh -> data/<set> for the sets train_960 (or
+#             train_clean_100), dev, dev_clean, dev_other, test_clean, test_other
 #   stages 1-6: ../../TEMPLATE/asr1/asr.sh
 # This recipe needs GPUs for training (days for 960 h); it has not been run to the
 # end by asrkit's developers (see README.md).
 #
 #   e.g. ./run.sh --download-dir /data/librispeech --hours 100 --ngpu 1
 #        ./run.sh --librispeech-root /corpora/LibriSpeech --stage 0 --ngpu 4
-#        ./run.sh --stage 4 --num-nodes 2 --ngpu 4   # Slurm: 2 nodes x 4 GPUs
+#        ./run.sh --stage 4 --num-nodes 2 --ngpu 4  # 2 nodes x 4 GPUs (Slurm)
 # Options of this script: --librispeech-root, --download-dir, --hours, --stage,
 # --stop-stage; every other option goes to asr.sh (./asr.sh --help lists them).
 [ -n "${BASH_VERSION:-}" ] || { echo "$0: run me with bash (./run.sh, or bash run.sh), not sh" >&2; exit 1; }  # sh (dash) said "set: Illegal option -o pipefail"

@@ -22,8 +22,8 @@
 #   --train-config conf/train.yaml --decode-config conf/decode.yaml
 # (--test-sets dev when stage 0 made no test set); the same option given here
 # replaces one. local/data.sh's own settings (transcript layout, speakers,
-# held-out fractions) are at its top: edit them there, or run local/data.sh
-# --help.
+# held-out fractions) are at its top: edit them there, or run
+# local/data.sh --help.
 [ -n "${BASH_VERSION:-}" ] || { echo "$0: run me with bash (./run.sh, or bash run.sh), not sh" >&2; exit 1; }  # sh (dash) said "set: Illegal option -o pipefail"
 set -euo pipefail
 corpus_root=        # the corpus folder for stage 0 (local/data.sh --corpus-root)
