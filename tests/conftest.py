@@ -178,3 +178,15 @@ def yesno_root() -> Path:
 @pytest.fixture
 def asrkit():
     return run_asrkit
+
+
+@pytest.fixture(params=[True, False], ids=["PYTHONUNBUFFERED", "buffered"])
+def unbuffered(request, monkeypatch) -> bool:
+    """A new interpreter's stdio with PYTHONUNBUFFERED=1 (Docker images, batch jobs, this
+    environment) and without it (a shell user's default), where failed writes differ: unbuffered,
+    a raw write may take part of the data; buffered, what failed is kept for the exit flush."""
+    if request.param:
+        monkeypatch.setenv("PYTHONUNBUFFERED", "1")
+    else:
+        monkeypatch.delenv("PYTHONUNBUFFERED", raising=False)
+    return request.param

@@ -76,10 +76,12 @@ def test_print_config_with_stdout_closed_is_named(tmp_path: Path, command: str):
 
 
 @needs_dev_full
-def test_stderr_on_a_full_device_does_not_fail_the_command(tmp_path: Path):
+def test_stderr_on_a_full_device_does_not_fail_the_command(tmp_path: Path, unbuffered: bool):
     """With stderr (the log) on a full disk, the first line, the command line, failed the command
     at once, exit 1, nothing done (and a summary line failed one that had written everything),
-    while Python's logging, as Kaldi's stderr, drops a failed log write and goes on."""
+    while Python's logging, as Kaldi's stderr, drops a failed log write and goes on. Buffered
+    (no PYTHONUNBUFFERED), stderr kept what failed and the interpreter's exit flush failed on it
+    again: exit 120 after all was done."""
     (tmp_path / "ref").write_text("u1 YES NO YES\nu2 NO NO\n")
     (tmp_path / "hyp").write_text("u1 YES NO\nu2 NO NO\n")
     with open("/dev/full", "w") as full:
@@ -94,7 +96,7 @@ def test_stderr_on_a_full_device_does_not_fail_the_command(tmp_path: Path):
     assert bad.returncode == 1
 
 
-def test_stderr_reader_gone_does_not_fail_the_command(tmp_path: Path):
+def test_stderr_reader_gone_does_not_fail_the_command(tmp_path: Path, unbuffered: bool):
     """``asrkit-score ... 2>&1 | head -1``-like: stderr's reader gone before the first line."""
     (tmp_path / "ref").write_text("u1 YES NO YES\n")
     r, w = os.pipe()

@@ -248,13 +248,36 @@ class _Diagnostics:
         try:
             return self._stream.write(text)
         except OSError:
+            self._drop_what_failed()
             return len(text)
 
     def flush(self) -> None:
         try:
             self._stream.flush()
         except OSError:
+            self._drop_what_failed()
+
+    def _drop_what_failed(self) -> None:
+        """Empty the stream's buffer of what it failed to write, into /dev/null. A buffered stderr
+        (the default: no PYTHONUNBUFFERED) keeps a failed write's bytes, and the interpreter's
+        last flush failed on them again: exit 120 after a command that had done all its work.
+        Only this process's descriptor is pointed away, and back at once: later lines go where
+        stderr goes (a disk with space again takes them)."""
+        try:
+            fd = self._stream.fileno()
+            saved = os.dup(fd)
+        except (AttributeError, OSError, ValueError):  # (no descriptor: a test's StringIO)
+            return
+        try:
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, fd)
+            os.close(null)
+            self._stream.flush()
+        except OSError:
             pass
+        finally:
+            os.dup2(saved, fd)
+            os.close(saved)
 
     def __getattr__(self, name):
         return getattr(self._stream, name)
