@@ -17,6 +17,7 @@ from .named_pipes import assert_named_pipe_refused
 from .yesno_dump import train_args
 
 
+@pytest.mark.slow  # (2 epochs in a subprocess: 33 s CPU, 38 s at load 3 on 2 cores)
 def test_train_writes_everything_and_average(yesno_setup, tmp_path, asrkit):
     exp = tmp_path / "exp"
     proc = asrkit(*train_args(yesno_setup, exp, "--seed", "3"))
