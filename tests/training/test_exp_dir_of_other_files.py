@@ -11,16 +11,8 @@ from asrkit.training.average import RUN_FILES
 from asrkit.training.exp_lock import refuse_foreign_dir
 from asrkit.utils.errors import AsrkitError
 
+from .test_train_cli import _run_inproc
 from .yesno_dump import train_args
-
-
-def _run_inproc(*args):
-    from click.testing import CliRunner
-
-    from asrkit.cli import main
-
-    result = CliRunner().invoke(main, [str(a) for a in args])
-    return result.exit_code, result.stderr
 
 
 @pytest.mark.parametrize("command", ["train", "train-lm"])

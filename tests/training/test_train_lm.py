@@ -7,13 +7,7 @@ from click.testing import CliRunner
 
 from .kill import sigkill_after_first_checkpoint
 from .named_pipes import assert_named_pipe_refused
-
-
-def _run_inproc(*args):
-    from asrkit.cli import main
-
-    result = CliRunner().invoke(main, [str(a) for a in args])
-    return result.exit_code, result.stderr
+from .test_train_cli import _run_inproc
 
 
 def test_model_typo_fails_when_the_config_loads(tmp_path):
