@@ -3,6 +3,7 @@ done by a later stage run on its own."""
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -148,10 +149,28 @@ def test_stage_4_stopped_by_sigusr1_says_so_and_resumes_only_on_its_data(recipe_
         assert ("asr.sh: stage 4: training stopped by SIGUSR1 in epoch 1 after batch 4 of 6 (step 2): its state is in "
                 "exp/train_char/checkpoints/interrupted.pt; rerun the same command to continue") in proc.stderr
         assert "failed" not in proc.stderr.replace("job failed (code 75)", ""), proc.stderr[-3000:]
+    recorded = (recipe / "exp/train_char/train_inputs").read_text()
     (recipe / "exp/train_char/train_inputs").write_text("123-456\n")  # (as data made again would give)
     proc = run_sh(stage4, cwd=recipe, check=False)
     assert proc.returncode == 1 and "stage 4: exp/train_char was trained on other data" in proc.stderr, \
         proc.stderr[-3000:]
+    # A start on other data that left nothing to resume (killed before its first checkpoint) left
+    # its row in log/train_runs.tsv, which asrkit-train keeps and counts as the training's time:
+    # moved aside, as not this training's. On the same data it stays.
+    exp = recipe / "exp/train_char"
+    runs, old_runs = exp / "log/train_runs.tsv", exp / "log/train_runs.tsv.old"
+    row = "# run\tstarted\tseconds\tfrom_epoch\tto_epoch\tstatus\n1\t2026-12-07T01:00:00Z\t600.0\t0\t0\tkilled\n"
+    for inputs_changed in (False, True):
+        shutil.rmtree(exp / "checkpoints")
+        runs.write_text(row)
+        (exp / "train_inputs").write_text("123-456\n" if inputs_changed else recorded)
+        proc = run_sh(stage4, cwd=recipe, check=False)
+        assert proc.returncode == 75, proc.stderr[-3000:]
+        moved = ("stage 4: exp/train_char/log/train_runs.tsv: runs on other inputs that left nothing to resume, moved "
+                 "to exp/train_char/log/train_runs.tsv.old (not counted in this training's time)")
+        assert (moved in proc.stderr) == inputs_changed, proc.stderr[-3000:]
+        assert (runs.is_file(), old_runs.is_file()) == ((False, True) if inputs_changed else (True, False))
+    assert old_runs.read_text() == row
 
 
 def test_stage_3_resumes_a_stopped_lm_only_on_its_text(recipe_dir):

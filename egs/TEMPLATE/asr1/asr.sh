@@ -679,9 +679,16 @@ lm_inputs() { fingerprint "$lm_train_text" "$lang/tokens.txt" "$lm_config"; }
 # nothing: its record is dropped (it kept the tag refused as trained on other data). A run stopped
 # by SIGUSR1 within its first epoch has only checkpoints/interrupted.pt: trained on its inputs
 # too, and resumed from (a dangling link there is no checkpoint: asrkit-train starts afresh).
+# The runs of such a start on other inputs leave log/train_runs.tsv, whose rows asrkit-train keeps
+# and counts as this training's time when they finished no epoch: moved aside, as not this one's.
 trained_on_other_inputs() {
-  [ -f "$1/.done" ] || compgen -G "$1/checkpoints/epoch*.pt" > /dev/null || [ -e "$1/checkpoints/interrupted.pt" ] \
-    || rm -f "$1/train_inputs"
+  if ! { [ -f "$1/.done" ] || compgen -G "$1/checkpoints/epoch*.pt" > /dev/null || [ -e "$1/checkpoints/interrupted.pt" ]; }; then
+    if [ -s "$1/log/train_runs.tsv" ] && [ -s "$1/train_inputs" ] && [ "$(cat "$1/train_inputs")" != "$2" ]; then
+      log "stage $current_stage: $1/log/train_runs.tsv: runs on other inputs that left nothing to resume, moved to $1/log/train_runs.tsv.old (not counted in this training's time)"
+      mv -f "$1/log/train_runs.tsv" "$1/log/train_runs.tsv.old"
+    fi
+    rm -f "$1/train_inputs"
+  fi
   [ -s "$1/train_inputs" ] && [ "$(cat "$1/train_inputs")" != "$2" ]
 }
 record_train_inputs() { [ -s "$1/train_inputs" ] || echo "$2" > "$1/train_inputs"; }
