@@ -21,7 +21,10 @@ REF = "".join(f"spk{i % 3}-u{i:03d} the cat sat on the mat number {i}\n" for i i
     ("decode", ["--model", "m.pt", "--ctm", "OUT", "a.wav"], "--ctm"),
     ("decode", ["--model", "m.pt", "--segments-out", "OUT", "a.wav"], "--segments-out"),
     ("pack-model", ["--decode-config", "d.yaml", "m.pt", "OUT"], "<model-out>"),
-], ids=["align", "average", "decode-ctm", "decode-segments-out", "pack-model"])
+    ("compute-fbank", ["--write-utt2num-frames", "OUT", "wav.scp", "ark:f.ark"], "--write-utt2num-frames"),
+    ("compute-fbank", ["--write-utt2sample-rate", "OUT", "wav.scp", "ark:f.ark"], "--write-utt2sample-rate"),
+], ids=["align", "average", "decode-ctm", "decode-segments-out", "pack-model", "fbank-utt2num-frames",
+        "fbank-utt2sample-rate"])
 def test_an_output_file_that_is_a_directory_is_one_line(tmp_path: Path, monkeypatch, command, args, label):
     """It was click's usage error (exit 2, "Invalid value for '<ctm-out>': File 'x' is a directory."),
     where every other command's output in the way is one ERROR line."""

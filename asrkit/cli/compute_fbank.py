@@ -6,7 +6,7 @@ from typing import Any, Callable, List
 
 import click
 
-from asrkit.cli._common import (asrkit_command, dash_as_stdio, max_bad_percent_option, refuse_empty_name,
+from asrkit.cli._common import (OutputFile, asrkit_command, dash_as_stdio, max_bad_percent_option, refuse_empty_name,
                                require_unless_print_config)
 from asrkit.features.fbank import FbankConfig
 from asrkit.features.wav import DEFAULT_MAX_SAMPLES  # numpy only: soundfile loads on the first read
@@ -38,10 +38,9 @@ e.g.: asrkit-compute-fbank --config conf/fbank.yaml --nj 4 \\
               help="YAML file of fbank options ('-': stdin, e.g. from a pipe; not with another input on stdin).")
 @click.option("--segments", callback=refuse_empty_name, type=click.Path(dir_okay=False),
               help="Kaldi segments file: cut utterances from the wav.scp recordings ('-': stdin).")
-@click.option("--write-utt2num-frames", "utt2num_frames", callback=refuse_empty_name, type=click.Path(dir_okay=False),
+@click.option("--write-utt2num-frames", "utt2num_frames", callback=refuse_empty_name, type=OutputFile(),
               help="Write frame counts here (default with an scp: <scp-dir>/utt2num_frames).")
-@click.option("--write-utt2sample-rate", "utt2sample_rate", callback=refuse_empty_name,
-              type=click.Path(dir_okay=False),
+@click.option("--write-utt2sample-rate", "utt2sample_rate", callback=refuse_empty_name, type=OutputFile(),
               help="Write each utterance's sample rate here, as its audio was read (before --resample): "
                    "asrkit-train records the rates below --sample-frequency that it was trained on, resampled "
                    "up, in the model (asr.sh writes dump/<set>/utt2sample_rate).")
