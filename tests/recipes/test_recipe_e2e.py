@@ -543,25 +543,27 @@ def test_num_nodes_is_checked_before_any_stage(recipe_dir):
     assert not (recipe / "exp").exists()
 
 
-@pytest.mark.parametrize("name", ["yesno", "an4", "fsdd", "librispeech"])
-def test_recipe_files_and_help(name):
+@pytest.mark.parametrize("name", ["yesno", "an4", "fsdd", "librispeech", "a recipe of setup.sh"])
+def test_recipe_files_and_help(name, tmp_path):
     """Every recipe has the same shared files, and its scripts answer --help with an e.g. line;
-    run.sh's and asr.sh's fit an 80-column terminal, as asrkit --help does (they ran to 135 and 145
-    columns, which a terminal breaks at any character)."""
-    from recipe_helpers import REPO
+    every script's help (run.sh, asr.sh, local/*.sh) fits an 80-column terminal, as asrkit --help
+    does (they ran to 135, 145 and, local/loso.sh's, 154 columns, which a terminal breaks at any
+    character; local/recipe_dir.sh took --help for its <dir> and printed mkdir's help)."""
+    from recipe_helpers import REPO, new_recipe
 
-    recipe = REPO / "egs" / name / "asr1"
+    recipe = new_recipe(tmp_path) if name == "a recipe of setup.sh" else REPO / "egs" / name / "asr1"
     template = REPO / "egs/TEMPLATE/asr1"
     assert (recipe / "path.sh").read_text() == (template / "path.sh").read_text()
     assert (recipe / "asr.sh").resolve() == (template / "asr.sh").resolve()
     for f in ("run.sh", "cmd.sh", "README.md", "RESULTS.md", "conf/fbank.yaml", "conf/train.yaml",
               "conf/decode.yaml", "conf/lm.yaml", "local/data.sh"):
         assert (recipe / f).is_file(), f"{recipe / f} is missing"
-    for script in ("run.sh", "local/data.sh", "asr.sh"):
+    local = [f"local/{p.name}" for p in sorted((recipe / "local").glob("*.sh"))]
+    for script in ("run.sh", "asr.sh", *local):
         proc = run_sh([f"./{script}", "--help"], cwd=recipe)
         assert "e.g." in proc.stdout, (script, proc.stdout)
         wide = [line for line in proc.stdout.splitlines() if len(line) > 80]
-        assert script == "local/data.sh" or not wide, f"{name}/{script} --help is wider than 80 columns: {wide}"
+        assert not wide, f"{name}/{script} --help is wider than 80 columns: {wide}"
     for path in [recipe / "run.sh", *sorted((recipe / "local").glob("*.sh")), template / "asr.sh",
                  *sorted((REPO / "bin").glob("*.sh"))]:
         # (parse_options.sh, data_lock.sh, same_options.sh and stage0_options.sh are sourced: they must

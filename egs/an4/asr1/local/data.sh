@@ -2,10 +2,11 @@
 # Stage 0 of the AN4 recipe: Kaldi data dirs with ESPnet's split.
 #   data/train (948) = data/train_dev (the first 100, sorted by utterance id)
 #                    + data/train_nodev (the other 848);   data/test (130)
-# With --an4-root, AN4 is read in place (16 kHz WAV under wav/an4_clstk, wav/an4test_clstk and
-# etc/an4_{train,test}.transcription, the layout of CMU's SphinxTrain copy). Without it, CMU's
-# official tarball (an4_raw.bigendian.tar.gz, 64 MB, headerless big-endian audio) is downloaded
-# into downloads/ (resumed if interrupted) and converted to WAV beside the .raw files.
+# With --an4-root, AN4 is read in place (16 kHz WAV under wav/an4_clstk,
+# wav/an4test_clstk and etc/an4_{train,test}.transcription, the layout of CMU's
+# SphinxTrain copy). Without it, CMU's official tarball (an4_raw.bigendian.tar.gz,
+# 64 MB, headerless big-endian audio) is downloaded into downloads/ (resumed if
+# interrupted) and converted to WAV beside the .raw files.
 #   e.g. local/data.sh --an4-root /work/shared/corpora/an4
 #        local/data.sh                        # download first
 set -euo pipefail

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# CMU's AN4 tarball (an4_raw.bigendian.tar.gz, 64 MB, headerless big-endian audio) downloaded into
-# <download-dir> (resumed if interrupted), unpacked, and converted to WAV beside the .raw files:
-# afterwards <download-dir>/an4 has the layout of a WAV copy of AN4 (etc/, wav/). Nothing is
-# fetched again once <download-dir>/an4/.converted exists. Also used by the FSDD recipe, which
+# CMU's AN4 tarball (an4_raw.bigendian.tar.gz, 64 MB, headerless big-endian audio)
+# downloaded into <download-dir> (resumed if interrupted), unpacked, and converted
+# to WAV beside the .raw files: afterwards <download-dir>/an4 has the layout of a
+# WAV copy of AN4 (etc/, wav/). Nothing is fetched again once
+# <download-dir>/an4/.converted exists. Also used by the FSDD recipe, which
 # borrows AN4's voices.
 #   e.g. local/download.sh downloads          # -> downloads/an4
 set -euo pipefail

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# AN4's 84 voices (train and test sets, 16 kHz) as one 8 kHz data dir for FSDD training: more
-# speakers than FSDD's five is what a model needs to hold up on a voice it never heard. AN4's
-# own split does not matter here: none of its speakers is an FSDD speaker.
-# --words digits keeps the utterances made of digit words (OH read as ZERO), --words all every
-# utterance (spelled letters, commands, numbers: a char model then also learns to spell).
-# --resample says how the 16 kHz audio reaches 8 kHz: "none" (plain paths, for
-# asrkit-compute-fbank --resample, in-process) or "sox" (a pipe per wav.scp entry, Kaldi style).
-# With no --an4-root, CMU's AN4 tarball is downloaded into --download-dir, as the AN4 recipe does.
+# AN4's 84 voices (train and test sets, 16 kHz) as one 8 kHz data dir for FSDD
+# training: more speakers than FSDD's five is what a model needs to hold up on a
+# voice it never heard. AN4's own split does not matter here: none of its speakers
+# is an FSDD speaker. --words digits keeps the utterances made of digit words (OH
+# read as ZERO), --words all every utterance (spelled letters, commands, numbers:
+# a char model then also learns to spell). --resample says how the 16 kHz audio
+# reaches 8 kHz: "none" (plain paths, for asrkit-compute-fbank --resample,
+# in-process) or "sox" (a pipe per wav.scp entry, Kaldi style). With no
+# --an4-root, CMU's AN4 tarball is downloaded into --download-dir, as the AN4
+# recipe does.
 #   e.g. local/an4_data.sh --an4-root /work/shared/corpora/an4 data/an4_8k
 set -euo pipefail
 . ./path.sh

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Stage 0 of the FSDD recipe: connected-digit utterances (1-7 digits, one speaker each, short
-# random pauses) built deterministically from the Free Spoken Digit Dataset's isolated digits.
-# Speaker-independent split: the --test-speakers (default theo) appear only in test (and in
-# test_takes: their takes as recorded, one digit per file); train and
-# dev use the other speakers (george, jackson, nicolas, yweweler), dev from takes train never uses.
-# The audio is written as WAV under data/wav/ (about 60 MB with the default counts), and where
-# each digit's speech lies as data/<set>/ref.ctm (for scoring word times).
+# Stage 0 of the FSDD recipe: connected-digit utterances (1-7 digits, one speaker
+# each, short random pauses) built deterministically from the Free Spoken Digit
+# Dataset's isolated digits. Speaker-independent split: the --test-speakers
+# (default theo) appear only in test (and in test_takes: their takes as recorded,
+# one digit per file); train and dev use the other speakers (george, jackson,
+# nicolas, yweweler), dev from takes train never uses. The audio is written as WAV
+# under data/wav/ (about 60 MB with the default counts), and where each digit's
+# speech lies as data/<set>/ref.ctm (for scoring word times).
 #   e.g. local/data.sh --fsdd-root /work/shared/corpora/fsdd
 set -euo pipefail
 . ./path.sh

@@ -1,37 +1,49 @@
 #!/usr/bin/env bash
-# Leave-one-speaker-out (LOSO) evaluation of the FSDD recipe: each speaker in turn is held out of
-# train AND dev (run.sh --test-speakers <spk>), a model is trained on the others with the options
-# given, and the held-out speaker's connected digits are decoded and scored. The per-fold WER and
-# CER, their mean and the worst fold's WER go to RESULTS.md in a block of their own (replaced, not
+# Leave-one-speaker-out (LOSO) evaluation of the FSDD recipe: each speaker in turn
+# is held out of train AND dev (run.sh --test-speakers <spk>), a model is trained
+# on the others with the options given, and the held-out speaker's connected
+# digits are decoded and scored. The per-fold WER and CER, their mean and the
+# worst fold's WER go to RESULTS.md in a block of their own (replaced, not
 # duplicated, when the same --dir/--tag is summarised again).
 #
-# Each fold is a recipe directory of its own, <dir>/<speaker>/, with its own data/, dump/, exp/
-# and data/lang_*/ (the recipe's scripts and conf/ are linked into it), so folds never share a
-# feature, a tokenizer or a model. Re-running skips every finished fold (a fold whose
-# exp/<tag>/decode_test_*/wer.txt exists) and resumes an unfinished one at its first stage without
-# a .done marker, as asr.sh does. Several training configurations can share one --dir (its data
-# and features) under different --tag names, and one tag's models can be decoded with several
-# --decode-config files (each has a decode directory and a summary block of its own). Options that
-# change the data (anything but the training and decoding options listed in the code) need another
-# --dir, and a tag's options are recorded so that re-running it with different ones is an error
-# instead of a stale result.
+# Each fold is a recipe directory of its own, <dir>/<speaker>/, with its own
+# data/, dump/, exp/ and data/lang_*/ (the recipe's scripts and conf/ are linked
+# into it), so folds never share a feature, a tokenizer or a model. Re-running
+# skips every finished fold (a fold whose exp/<tag>/decode_test_*/wer.txt exists)
+# and resumes an unfinished one at its first stage without a .done marker, as
+# asr.sh does. Several training configurations can share one --dir (its data and
+# features) under different --tag names, and one tag's models can be decoded with
+# several --decode-config files (each has a decode directory and a summary block
+# of its own). Options that change the data (anything but the training and
+# decoding options listed in the code) need another --dir, and a tag's options are
+# recorded so that re-running it with different ones is an error instead of a
+# stale result.
 #
 #   e.g. local/loso.sh --fsdd-root /work/shared/corpora/fsdd
-#        local/loso.sh --fsdd-root /work/shared/corpora/fsdd --tag specaug --train-config conf/train_specaug.yaml
-#        local/loso.sh --fsdd-root /work/shared/corpora/fsdd --dry-run true      # print the folds' commands
-#        local/loso.sh --fsdd-root /work/shared/corpora/fsdd --summary-only true # while folds still run
-#        local/loso.sh --fsdd-root /work/shared/corpora/fsdd --use-lm true       # the same models + an LM per fold
-# Options of this script: --fsdd-root DIR (required), --speakers "george jackson ..." (the folds, in
-# order; default: every speaker in --fsdd-root's recordings/, sorted), --dir DIR (default loso), --tag NAME (default), --decode-config FILE, --results FILE,
-# --dry-run true|false, --summary-only true|false; every other option goes to run.sh (and from
-# there to asr.sh). --init-listener an4 (run.sh's default) pretrains on AN4 once per tag, in
-# <dir>/pretrain_an4/exp/<tag> (with the tag's --train-config and --train-args), for every fold;
-# --init-listener "" trains every fold from scratch. --an4-digit-words N without --an4-aligner
-# trains the aligner (conf/align_an4.yaml) once too, in <dir>/pretrain_an4/exp/an4_align. --use-lm/--lm-weight/--lm-config/--lm-train-text
-# decode a tag's models again with an LM trained on each fold's training transcripts (decode
-# directory <decode-config>_lm); the models are decoded again adapted to the held-out speaker
-# (asr.sh's second pass, --adapt-args; decode directory <decode-config>_adapt), as run.sh's default
-# --adapt-speakers true has it; --adapt-speakers false summarises the first pass.
+#        local/loso.sh --fsdd-root /work/shared/corpora/fsdd --tag specaug \
+#          --train-config conf/train_specaug.yaml
+#        # print the folds' commands:
+#        local/loso.sh --fsdd-root /work/shared/corpora/fsdd --dry-run true
+#        # while folds still run:
+#        local/loso.sh --fsdd-root /work/shared/corpora/fsdd --summary-only true
+#        # the same models + an LM per fold:
+#        local/loso.sh --fsdd-root /work/shared/corpora/fsdd --use-lm true
+# Options of this script: --fsdd-root DIR (required),
+# --speakers "george jackson ..." (the folds, in order; default: every speaker in
+# --fsdd-root's recordings/, sorted), --dir DIR (default loso), --tag NAME
+# (default), --decode-config FILE, --results FILE, --dry-run true|false,
+# --summary-only true|false; every other option goes to run.sh (and from there to
+# asr.sh). --init-listener an4 (run.sh's default) pretrains on AN4 once per tag,
+# in <dir>/pretrain_an4/exp/<tag> (with the tag's --train-config and
+# --train-args), for every fold; --init-listener "" trains every fold from
+# scratch. --an4-digit-words N without --an4-aligner trains the aligner
+# (conf/align_an4.yaml) once too, in <dir>/pretrain_an4/exp/an4_align.
+# --use-lm/--lm-weight/--lm-config/--lm-train-text decode a tag's models again
+# with an LM trained on each fold's training transcripts (decode directory
+# <decode-config>_lm); the models are decoded again adapted to the held-out
+# speaker (asr.sh's second pass, --adapt-args; decode directory
+# <decode-config>_adapt), as run.sh's default --adapt-speakers true has it;
+# --adapt-speakers false summarises the first pass.
 set -euo pipefail
 fsdd_root=          # a copy of FSDD (recordings/); required
 speakers=           # the folds, in this order: each one is held out once (default: every speaker of --fsdd-root)

@@ -1,26 +1,32 @@
 #!/usr/bin/env bash
-# A model pretrained on AN4's voices for FSDD fine-tuning (issue #10 item 2): every AN4 utterance
-# (84 speakers, spelled letters, digits, commands; 16 kHz read at 8 kHz) with FSDD's features
-# (conf/fbank.yaml) and model (--train-config, conf/train_umn.yaml by default, as run.sh), so that its listener
-# can start an FSDD training:
-#   local/pretrain_an4.sh --an4-root /work/shared/corpora/an4
-#   ./run.sh ... --init-listener pretrain_an4/exp/an4_8k/pretrained.pt
-#   local/loso.sh ... --tag ft_an4 --init-listener pretrain_an4/exp/an4_8k/pretrained.pt
-# AN4 holds no FSDD speaker, so one pretrained model serves every leave-one-speaker-out fold.
-# Only the listener is taken: the pretrained tokenizer (AN4's characters) need not be FSDD's.
+# A model pretrained on AN4's voices for FSDD fine-tuning (issue #10 item 2):
+# every AN4 utterance (84 speakers, spelled letters, digits, commands; 16 kHz read
+# at 8 kHz) with FSDD's features (conf/fbank.yaml) and model (--train-config,
+# conf/train_umn.yaml by default, as run.sh), so that its listener can start an
+# FSDD training:
+#   e.g. local/pretrain_an4.sh --an4-root /work/shared/corpora/an4
+#        ./run.sh ... --init-listener pretrain_an4/exp/an4_8k/pretrained.pt
+#        local/loso.sh ... --tag ft_an4 \
+#          --init-listener pretrain_an4/exp/an4_8k/pretrained.pt
+# AN4 holds no FSDD speaker, so one pretrained model serves every
+# leave-one-speaker-out fold. Only the listener is taken: the pretrained tokenizer
+# (AN4's characters) need not be FSDD's.
 #
-# Everything goes to its own recipe directory, --dir (default pretrain_an4): data/{all,train,dev},
-# dump/, data/lang_char/, exp/<tag>/ (asr.sh's stages 1, 2 and 4); dev is 10 % of AN4's speakers,
-# drawn whole (asrkit-holdout-lists --by-speaker), for early stopping and checkpoint averaging.
-# Re-running resumes at the first unfinished stage, as asr.sh does. exp/<tag>/pretrained.pt names
-# the model to start from: model.avg.pt, or model.pt where a time budget stopped the training (it
-# averages nothing then). The options a directory and a tag were made with are recorded
-# (data/.done, exp/<tag>/pretrain_options: the training config's content, not only its name), and
-# re-running them with other options is an error: a changed model would otherwise meet the old
-# one's weights (a shape error at best, a silently stale listener at worst).
+# Everything goes to its own recipe directory, --dir (default pretrain_an4):
+# data/{all,train,dev}, dump/, data/lang_char/, exp/<tag>/ (asr.sh's stages 1, 2
+# and 4); dev is 10 % of AN4's speakers, drawn whole (asrkit-holdout-lists
+# --by-speaker), for early stopping and checkpoint averaging. Re-running resumes
+# at the first unfinished stage, as asr.sh does. exp/<tag>/pretrained.pt names the
+# model to start from: model.avg.pt, or model.pt where a time budget stopped the
+# training (it averages nothing then). The options a directory and a tag were made
+# with are recorded (data/.done, exp/<tag>/pretrain_options: the training config's
+# content, not only its name), and re-running them with other options is an error:
+# a changed model would otherwise meet the old one's weights (a shape error at
+# best, a silently stale listener at worst).
 # Options: --an4-root DIR (empty: download CMU's tarball), --dir DIR, --tag NAME,
-# --train-config FILE, --dev-fraction F, --nj N, --seed N, --max-utts N (the first N of AN4's
-# utterances only: a quick trial; 0: all); --train-args "..." goes to asrkit-train.
+# --train-config FILE, --dev-fraction F, --nj N, --seed N, --max-utts N (the
+# first N of AN4's utterances only: a quick trial; 0: all); --train-args "..."
+# goes to asrkit-train.
 set -euo pipefail
 an4_root=           # a copy of AN4 (etc/, wav/); empty: download CMU's tarball into <dir>/downloads
 dir=pretrain_an4    # the pretraining's own recipe directory

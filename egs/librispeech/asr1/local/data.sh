@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Stage 0 of the LibriSpeech recipe: a Kaldi data dir per part (data/dev_clean, ...), then the
-# combined sets: data/dev = dev_clean + dev_other, and the training set
-# (data/train_960 = all three train parts, or data/train_clean_100 alone for --hours 100).
+# Stage 0 of the LibriSpeech recipe: a Kaldi data dir per part (data/dev_clean,
+# ...), then the combined sets: data/dev = dev_clean + dev_other, and the training
+# set (data/train_960 = all three train parts, or data/train_clean_100 alone for
+# --hours 100).
 #   e.g. local/data.sh --librispeech-root downloads/LibriSpeech --hours 100
 set -euo pipefail
 . ./path.sh

@@ -1,25 +1,33 @@
 #!/usr/bin/env bash
-# Stage -1 of the LibriSpeech recipe: download and unpack parts of OpenSLR resource 12.
-# Each tarball is fetched with resume (utils/download.sh: wget -c, else curl -C -), checked
-# against OpenSLR's md5sum, and unpacked into <download-dir>/LibriSpeech/<part>/; a part already
-# unpacked is skipped, so an interrupted download is finished by running this again. Sizes:
-# train-clean-100 6.3 GB, train-clean-360 23 GB, train-other-500 30 GB, dev/test parts about
+# Stage -1 of the LibriSpeech recipe: download and unpack parts of OpenSLR
+# resource 12. Each tarball is fetched with resume (utils/download.sh: wget -c,
+# else curl -C -), checked against OpenSLR's md5sum, and unpacked into
+# <download-dir>/LibriSpeech/<part>/; a part already unpacked is skipped, so an
+# interrupted download is finished by running this again. Sizes: train-clean-100
+# 6.3 GB, train-clean-360 23 GB, train-other-500 30 GB, dev/test parts about
 # 0.3 GB each.
 #   e.g. local/download.sh --parts "dev-clean test-clean" /data/librispeech
-#        local/download.sh --data-url https://openslr.elda.org/resources/12 /data/librispeech  # EU mirror
-#        local/download.sh --md5sum-file md5sum.txt --parts dev-clean /data/librispeech
-# --md5sum-file reads sums in OpenSLR's md5sum.txt format ("<md5>  <part>.tar.gz" per line; what
-# `md5sum [-b] DIR/<part>.tar.gz` prints is read too: the folder and md5sum's '*' are dropped) and
-# overrides the built-in ones for the parts it lists (a mirror or a local copy with its own sums).
+#        # from the EU mirror:
+#        local/download.sh --data-url https://openslr.elda.org/resources/12 \
+#          /data/librispeech
+#        local/download.sh --md5sum-file md5sum.txt --parts dev-clean \
+#          /data/librispeech
+# --md5sum-file reads sums in OpenSLR's md5sum.txt format ("<md5>  <part>.tar.gz"
+# per line; what `md5sum [-b] DIR/<part>.tar.gz` prints is read too: the folder
+# and md5sum's '*' are dropped) and overrides the built-in ones for the parts it
+# lists (a mirror or a local copy with its own sums).
 set -euo pipefail
 . ./path.sh
 data_url=https://www.openslr.org/resources/12
 parts="dev-clean dev-other test-clean test-other train-clean-100 train-clean-360 train-other-500"
 md5sum_file=
-help_message="Usage: $0 [--data-url URL] [--parts \"PART ...\"] [--md5sum-file FILE] <download-dir>
-  --md5sum-file FILE: md5 sums in OpenSLR's md5sum.txt format (<md5>  <part>.tar.gz), overriding
-                      the built-in ones for the parts it lists (a mirror, a local copy)
-e.g.: $0 --parts \"dev-clean test-clean train-clean-100\" downloads"
+help_message="Usage: $0 [--data-url URL] [--parts \"PART ...\"]
+         [--md5sum-file FILE] <download-dir>
+  --md5sum-file FILE: md5 sums in OpenSLR's md5sum.txt format
+                      (<md5>  <part>.tar.gz), overriding the built-in ones for
+                      the parts it lists (a mirror, a local copy)
+e.g.: $0 --parts \"dev-clean test-clean train-clean-100\" \\
+        downloads"
 . utils/parse_options.sh
 
 die() { echo "$0: ERROR: $*" >&2; exit 1; }

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Stage 0 of the yesno recipe: Kaldi data dirs from the waves_yesno recordings.
-# The transcript is the file name (1 = YES, 0 = NO), one speaker. 30 files train, 30 test, as in
-# Kaldi, but not Kaldi's halves: Kaldi (local/create_yesno_waves_test_train.pl) trains on the
-# first half of the sorted list, i.e. only on files that start with "no" (0_*), which an HMM
-# system does not mind but an attention decoder learns as "every utterance starts with NO"
-# (measured: 26 inserted NOs on the 29 test files that start with YES). So the files alternate
-# in sorted order: 1st, 3rd, ... train; 2nd, 4th, ... test. Every 6th training file is held out
-# for validation (asrkit-train needs a validation set):
+# The transcript is the file name (1 = YES, 0 = NO), one speaker. 30 files train,
+# 30 test, as in Kaldi, but not Kaldi's halves: Kaldi
+# (local/create_yesno_waves_test_train.pl) trains on the first half of the sorted
+# list, i.e. only on files that start with "no" (0_*), which an HMM system does
+# not mind but an attention decoder learns as "every utterance starts with NO"
+# (measured: 26 inserted NOs on the 29 test files that start with YES). So the
+# files alternate in sorted order: 1st, 3rd, ... train; 2nd, 4th, ... test. Every
+# 6th training file is held out for validation (asrkit-train needs a validation
+# set):
 #   data/train (30) = data/train_nodev (25) + data/train_dev (5);  data/test (30)
 #   e.g. local/data.sh --yesno-root corpus
 set -euo pipefail

@@ -1,26 +1,34 @@
 #!/usr/bin/env bash
-# Stage 0 of the @CORPUS@ recipe: Kaldi data dirs data/{train,dev,test} from the corpus's audio
-# files and transcripts, read where they are (nothing is copied). Written by setup.sh for the two
-# common layouts; set the options below (or on the command line) to fit the corpus:
-#   a) audio files (any folder depth) and ONE transcript file of "<name> <text>" lines, <name>
-#      being the file name without extension (or its path below the audio folder, for names that
-#      repeat in two folders; a tab after the name allows spaces in it):
-#        local/data.sh --corpus-root /data/mine --audio-subdir wav --transcripts prompts.txt
+# Stage 0 of the @CORPUS@ recipe: Kaldi data dirs data/{train,dev,test} from the
+# corpus's audio files and transcripts, read where they are (nothing is copied).
+# Written by setup.sh for the two common layouts; set the options below (or on the
+# command line) to fit the corpus:
+#   a) audio files (any folder depth) and ONE transcript file of "<name> <text>"
+#      lines, <name> being the file name without extension (or its path below the
+#      audio folder, for names that repeat in two folders; a tab after the name
+#      allows spaces in it):
+#        local/data.sh --corpus-root /data/mine --audio-subdir wav \
+#          --transcripts prompts.txt
 #   b) a text file beside each audio file (a0001.wav + a0001.txt):
 #        local/data.sh --corpus-root /data/mine
-#   Another transcript format: write it as (a) into data/local/ with a line of awk at the place
-#   marked "a transcript format of the corpus's own" below (data/local/ is there, and so is
-#   $corpus_root), e.g. LJSpeech's metadata.csv ('id|text|normalized text'):
-#     awk -F'|' '{ print $1, $NF }' "$corpus_root/metadata.csv" > data/local/prompts.txt
+#   Another transcript format: write it as (a) into data/local/ with a line of awk
+#   at the place marked "a transcript format of the corpus's own" below
+#   (data/local/ is there, and so is $corpus_root), e.g. LJSpeech's metadata.csv
+#   ('id|text|normalized text'):
+#     awk -F'|' '{ print $1, $NF }' "$corpus_root/metadata.csv" \
+#       > data/local/prompts.txt
 #   and set transcripts=data/local/prompts.txt.
-# Then: asrkit-make-data-dir -> data/all (audio without a transcript, a transcript without audio,
-# empty transcripts are skipped and counted; more than --max-skip-ratio of them is an error);
-# asrkit-holdout-lists -> data/local/{train,dev,test}.list (--dev-fraction / --test-fraction drawn
-# with --seed, or explicit --dev-list / --test-list of utterance ids; --by-speaker true keeps dev
-# and test speakers out of train); utils/subset_data_dir.sh -> data/{train,dev,test}; each checked
-# with asrkit-validate-data-dir. Utterance ids are <speaker>-<path without extension>, or the file
-# name alone where it repeats its folders (LibriSpeech's 100/2001/100-2001-0000; docs/data.md).
-#   e.g. local/data.sh --corpus-root /data/@CORPUS@ --transcripts prompts.txt --speaker-from-dir true
+# Then: asrkit-make-data-dir -> data/all (audio without a transcript, a transcript
+# without audio, empty transcripts are skipped and counted; more than
+# --max-skip-ratio of them is an error); asrkit-holdout-lists ->
+# data/local/{train,dev,test}.list (--dev-fraction / --test-fraction drawn with
+# --seed, or explicit --dev-list / --test-list of utterance ids; --by-speaker true
+# keeps dev and test speakers out of train); utils/subset_data_dir.sh ->
+# data/{train,dev,test}; each checked with asrkit-validate-data-dir. Utterance ids
+# are <speaker>-<path without extension>, or the file name alone where it repeats
+# its folders (LibriSpeech's 100/2001/100-2001-0000; docs/data.md).
+#   e.g. local/data.sh --corpus-root /data/@CORPUS@ --transcripts prompts.txt \
+#          --speaker-from-dir true
 set -euo pipefail
 # Paths below (data/, utils/, conf/) are the recipe directory's: started from elsewhere, bash's
 # "./path.sh: No such file or directory" was all it said.
