@@ -159,17 +159,19 @@ def test_stage_4_stopped_by_sigusr1_says_so_and_resumes_only_on_its_data(recipe_
     # moved aside, as not this training's. On the same data it stays.
     exp = recipe / "exp/train_char"
     runs, old_runs = exp / "log/train_runs.tsv", exp / "log/train_runs.tsv.old"
-    row = "# run\tstarted\tseconds\tfrom_epoch\tto_epoch\tstatus\n1\t2026-12-07T01:00:00Z\t600.0\t0\t0\tkilled\n"
-    for inputs_changed in (False, True):
+    # (a run that failed before training leaves the header alone: nothing to say)
+    header = "# run\tstarted\tseconds\tfrom_epoch\tto_epoch\tstatus\n"
+    row = header + "1\t2026-12-07T01:00:00Z\t600.0\t0\t0\tkilled\n"
+    for inputs, table, moved in ((recorded, row, False), ("123-456\n", header, False), ("123-456\n", row, True)):
         shutil.rmtree(exp / "checkpoints")
-        runs.write_text(row)
-        (exp / "train_inputs").write_text("123-456\n" if inputs_changed else recorded)
+        runs.write_text(table)
+        (exp / "train_inputs").write_text(inputs)
         proc = run_sh(stage4, cwd=recipe, check=False)
         assert proc.returncode == 75, proc.stderr[-3000:]
-        moved = ("stage 4: exp/train_char/log/train_runs.tsv: runs on other inputs that left nothing to resume, moved "
-                 "to exp/train_char/log/train_runs.tsv.old (not counted in this training's time)")
-        assert (moved in proc.stderr) == inputs_changed, proc.stderr[-3000:]
-        assert (runs.is_file(), old_runs.is_file()) == ((False, True) if inputs_changed else (True, False))
+        said = ("stage 4: exp/train_char/log/train_runs.tsv: runs on other inputs that left nothing to resume, moved "
+                "to exp/train_char/log/train_runs.tsv.old (not counted in this training's time)")
+        assert (said in proc.stderr) == moved, proc.stderr[-3000:]
+        assert (runs.is_file(), old_runs.is_file()) == (not moved, moved)
     assert old_runs.read_text() == row
 
 

@@ -683,7 +683,9 @@ lm_inputs() { fingerprint "$lm_train_text" "$lang/tokens.txt" "$lm_config"; }
 # and counts as this training's time when they finished no epoch: moved aside, as not this one's.
 trained_on_other_inputs() {
   if ! { [ -f "$1/.done" ] || compgen -G "$1/checkpoints/epoch*.pt" > /dev/null || [ -e "$1/checkpoints/interrupted.pt" ]; }; then
-    if [ -s "$1/log/train_runs.tsv" ] && [ -s "$1/train_inputs" ] && [ "$(cat "$1/train_inputs")" != "$2" ]; then
+    # (a run that failed before training, a tokenizer missing, leaves the table's header alone)
+    if grep -qv '^#' "$1/log/train_runs.tsv" 2> /dev/null && [ -s "$1/train_inputs" ] \
+      && [ "$(cat "$1/train_inputs")" != "$2" ]; then
       log "stage $current_stage: $1/log/train_runs.tsv: runs on other inputs that left nothing to resume, moved to $1/log/train_runs.tsv.old (not counted in this training's time)"
       mv -f "$1/log/train_runs.tsv" "$1/log/train_runs.tsv.old"
     fi
