@@ -3,6 +3,7 @@ gives one line naming <stdout> and exit 1, for every command that prints with cl
 from __future__ import annotations
 
 import errno
+import io
 import os
 import subprocess
 import sys
@@ -108,6 +109,23 @@ def test_stderr_reader_gone_does_not_fail_the_command(tmp_path: Path, unbuffered
         os.close(w)
     assert proc.returncode == 0
     assert "%WER 0.00 [ 0 / 3," in proc.stdout, proc.stdout
+
+
+def test_a_failed_log_line_is_not_kept_and_stderr_stays_where_it_was():
+    """What a buffered stderr failed to write is dropped (the exit flush failed on it again, exit
+    120), by pointing the descriptor at /dev/null for one flush: it then points where it did."""
+    from asrkit.cli._common import _Diagnostics
+
+    r, w = os.pipe()
+    os.close(r)  # (the reader gone: EPIPE, Python ignoring SIGPIPE)
+    try:
+        stream = io.TextIOWrapper(open(w, "wb", closefd=False), encoding="utf-8", line_buffering=True)
+        where = os.fstat(w).st_ino
+        _Diagnostics(stream).write("a log line\n")
+        stream.flush()  # (raised BrokenPipeError: the line was still held)
+        assert os.fstat(w).st_ino == where
+    finally:
+        os.close(w)
 
 
 @needs_dev_full

@@ -241,6 +241,10 @@ class _Diagnostics:
     nothing done or all done, while the log lines between were dropped (Python's logging drops a
     failed write, as Kaldi's stderr does): the log is not an output, the files are."""
 
+    # (one thread at a time points the descriptor away: a second one would save /dev/null as
+    # where stderr goes and put it back last)
+    _pointed_away = threading.RLock()
+
     def __init__(self, stream) -> None:
         self._stream = stream
 
@@ -263,21 +267,22 @@ class _Diagnostics:
         last flush failed on them again: exit 120 after a command that had done all its work.
         Only this process's descriptor is pointed away, and back at once: later lines go where
         stderr goes (a disk with space again takes them)."""
-        try:
-            fd = self._stream.fileno()
-            saved = os.dup(fd)
-        except (AttributeError, OSError, ValueError):  # (no descriptor: a test's StringIO)
-            return
-        try:
-            null = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(null, fd)
-            os.close(null)
-            self._stream.flush()
-        except OSError:
-            pass
-        finally:
-            os.dup2(saved, fd)
-            os.close(saved)
+        with self._pointed_away:
+            try:
+                fd = self._stream.fileno()
+                saved = os.dup(fd)
+            except (AttributeError, OSError, ValueError):  # (no descriptor: a test's StringIO)
+                return
+            try:
+                null = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(null, fd)
+                os.close(null)
+                self._stream.flush()
+            except OSError:
+                pass
+            finally:
+                os.dup2(saved, fd)
+                os.close(saved)
 
     def __getattr__(self, name):
         return getattr(self._stream, name)
