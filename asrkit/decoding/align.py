@@ -29,7 +29,7 @@ from typing import Callable, Dict, Iterable, List, Optional, Tuple
 import numpy as np
 
 from asrkit.decoding import ctc_align
-from asrkit.decoding.ctc_align import Word, align_cells, min_frames
+from asrkit.decoding.ctc_align import CONF_DECIMALS, TIME_DECIMALS, Word, align_cells, min_frames
 from asrkit.decoding.inputs import Item
 from asrkit.decoding.recognizer import Recognizer
 from asrkit.text.tokenizer import case_that_knows, knows_some_token
@@ -127,8 +127,9 @@ def looks_like_wav_scp(transcripts: Dict[str, str]) -> bool:
 
 def ctm_lines(utt: str, words: List[Word]) -> List[str]:
     """Kaldi CTM: ``<utt> 1 <start> <dur> <word> <conf>``, seconds from the utterance's start (the
-    word's times, kept to the millisecond: start + dur is its end)."""
-    return [f"{utt} 1 {w.start:.3f} {max(0.0, w.end - w.start):.3f} {w.word} {w.confidence:.3f}" for w in words]
+    word's times, kept to the millisecond: start + dur is its end; its confidence as it was made)."""
+    t, c = TIME_DECIMALS, CONF_DECIMALS
+    return [f"{utt} 1 {w.start:.{t}f} {max(0.0, w.end - w.start):.{t}f} {w.word} {w.confidence:.{c}f}" for w in words]
 
 
 def align_items(rec: Recognizer, items: Iterable[Item], total: Optional[int], transcripts: Dict[str, str],

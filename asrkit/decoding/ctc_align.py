@@ -70,12 +70,16 @@ class Alignment:
 # Word times are kept to the millisecond, the CTM's precision: the Transcriber gave them unrounded
 # (0.36000000000000004) and a CTM line's start + duration could be a millisecond off its end.
 TIME_DECIMALS = 3
+# A word's confidence likewise, to the CTM's 3 decimals (the CTM wrote 3, nbest.jsonl 4 and the
+# Transcriber all of them): a mean posterior is no finer than that, and ties at a threshold then
+# fall the same way whichever output a user reads.
+CONF_DECIMALS = 3
 
 
 @dataclass
 class Word:
-    """A timed word. Its times are rounded to TIME_DECIMALS as it is made, so the CTM, nbest.jsonl
-    and the Transcriber give the same numbers."""
+    """A timed word. Its times and confidence are rounded (TIME_DECIMALS, CONF_DECIMALS) as it is
+    made, so the CTM, nbest.jsonl and the Transcriber give the same numbers."""
 
     word: str
     start: float  # seconds from the start of the utterance
@@ -85,9 +89,10 @@ class Word:
     def __post_init__(self) -> None:
         self.start = round(float(self.start), TIME_DECIMALS)
         self.end = round(float(self.end), TIME_DECIMALS)
+        self.confidence = round(float(self.confidence), CONF_DECIMALS)
 
     def to_dict(self) -> dict:
-        return {"word": self.word, "start": self.start, "end": self.end, "conf": round(self.confidence, 4)}
+        return {"word": self.word, "start": self.start, "end": self.end, "conf": self.confidence}
 
 
 def min_frames(tokens: Sequence[int]) -> int:

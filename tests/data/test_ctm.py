@@ -32,6 +32,14 @@ def test_word_times_are_the_ctms():
     assert (start, round(start + dur, 3)) == (w.start, w.end)
 
 
+def test_word_confidence_is_the_ctms():
+    """A word's confidence was rounded three ways: 3 decimals in the CTM, 4 in nbest.jsonl, none in
+    the Transcriber (0.87654 was 0.877, 0.8765 and 0.87654)."""
+    w = Word("TWO", 0.1, 0.3, 0.87654)
+    [line] = ctm_lines("u1", [w])
+    assert w.confidence == w.to_dict()["conf"] == float(line.split()[5]) == 0.877
+
+
 @pytest.mark.parametrize("line,message", [
     ("u1 1 zero 0.3 FIVE", "with numbers for the times, got 'u1 1 zero 0.3 FIVE'"),
     ("u1 1 0.3 FIVE", "got 4 fields"),
