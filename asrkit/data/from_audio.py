@@ -476,6 +476,7 @@ def _texts_from_file(transcripts: PathLike, audio_dir: Path, audio_root: Path, g
         for key in {nfc(rel.stem), nfc(rel.name), nfc(lower.name)}:
             by_name.setdefault(key, []).append(rel)
     other_keys, folder_keys = _keys_of(found.others), _keys_of(found.folders)
+    named_before: set = set()  # the recordings of other formats and folders counted so far
     unmatched: List[str] = []
     for key, (text, lineno) in table.items():
         matches = _lookup(key, by_path, by_name, audio_dir, audio_root)
@@ -492,8 +493,13 @@ def _texts_from_file(transcripts: PathLike, audio_dir: Path, audio_root: Path, g
                               f"({', '.join(map(str, matches[:3]))}): use the path below {audio_dir} as the "
                               f"key, e.g. {str(matches[0].with_suffix(''))!r}")
         if not matches:
-            why = (found.other_reason if _names_one_of(key, other_keys, audio_root) else
-                   NOT_A_FILE if _names_one_of(key, folder_keys, audio_root) else NO_AUDIO)
+            other, folder = _named_by(key, other_keys, audio_root), _named_by(key, folder_keys, audio_root)
+            if (other or folder) and named_before.issuperset(other or folder):
+                # 'y' and 'y.ogg' on two lines name one recording, counted once (it was 2 skips of
+                # 2 audio files)
+                continue
+            named_before.update(other or folder)
+            why = found.other_reason if other else NOT_A_FILE if folder else NO_AUDIO
             report.skip(why, f"{key} ({transcripts}:{lineno})")
             if why == found.other_reason:
                 report.num_audio += 1  # (an audio file all the same: the Done line's count and the ratio's total)
@@ -573,16 +579,22 @@ def _lookup(key: str, by_path: Dict[str, List[PurePosixPath]], by_name: Dict[str
     return found
 
 
-def _keys_of(paths: List[PurePosixPath]) -> set:
-    return {nfc(k) for r in paths for k in (str(r.with_suffix("")), str(r), r.stem, r.name)}
+def _keys_of(paths: List[PurePosixPath]) -> Dict[str, List[PurePosixPath]]:
+    """Each key a transcript file may name ``paths`` by (with or without the extension, the path
+    below the folder or the name), and the paths it names."""
+    keys: Dict[str, List[PurePosixPath]] = {}
+    for r in paths:
+        for k in {nfc(k) for k in (str(r.with_suffix("")), str(r), r.stem, r.name)}:
+            keys.setdefault(k, []).append(r)
+    return keys
 
 
-def _names_one_of(key: str, keys: set, audio_root: Path) -> bool:
-    """Whether a transcript file's key names one of the paths ``keys`` came from (:func:`_keys_of`)."""
+def _named_by(key: str, keys: Dict[str, List[PurePosixPath]], audio_root: Path) -> List[PurePosixPath]:
+    """The paths of ``keys`` (:func:`_keys_of`) that a transcript file's key names."""
     path = PurePosixPath(key)
     if path.is_absolute() and path.is_relative_to(PurePosixPath(audio_root)):
         path = path.relative_to(audio_root)
-    return nfc(str(path)) in keys
+    return keys.get(nfc(str(path)), [])
 
 
 def _texts_beside(text_ext: str, audio_dir: Path, audio_root: Path, good: List[PurePosixPath], found: _Found,

@@ -51,7 +51,7 @@ def test_transcript_beside_missing_audio_is_counted_as_with_a_transcript_file(an
     make_user_corpus(an4_root, tmp_path / "t", 12)
     (tmp_path / "t/audio/folder.wav").mkdir()
     prompts = tmp_path / "t/prompts.txt"
-    prompts.write_text(prompts.read_text() + "folder HELLO\n")
+    prompts.write_text(prompts.read_text() + "folder HELLO\nfolder.wav HELLO AGAIN\n")  # one folder, one skip
     report = make_data_dir(tmp_path / "t/audio", tmp_path / "data2", transcripts=prompts, max_skip_ratio=0.2)
     assert report.skipped == {NOT_A_FILE: [f"folder ({prompts}:13)"]}
 

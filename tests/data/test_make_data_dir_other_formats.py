@@ -81,6 +81,20 @@ def test_transcript_file_key_of_a_format_not_taken_says_so(an4_root, tmp_path):
     assert [n.split()[0] for n in report.skipped[NO_AUDIO]] == ["gone"]   # a plain missing file stays one
 
 
+def test_two_lines_naming_one_recording_of_a_format_not_taken_count_it_once(an4_root, tmp_path):
+    """'y' and 'y.ogg' in --transcripts name one recording: it was 2 skips and 2 audio files."""
+    make_user_corpus(an4_root, tmp_path / "c", 10)
+    audio = tmp_path / "c/audio"
+    [ogg] = _convert_some(audio, lambda i: "ogg" if i == 0 else None)
+    (tmp_path / "c/prompts.txt").open("a").write(f"{ogg.name} SAME AGAIN\n")
+    args = ["--transcripts", str(tmp_path / "c/prompts.txt"), "--max-skip-ratio", "0.5"]
+    res = run_in_process("make-data-dir", [*args, str(audio), str(tmp_path / "data")])
+    report = make_data_dir(audio, tmp_path / "data2", transcripts=tmp_path / "c/prompts.txt", max_skip_ratio=0.5)
+    (reason, names), = report.skipped.items()
+    assert (report.num_utts, report.num_audio, len(names)) == (9, 10, 1), report
+    assert f"Done 9 utterances out of 10 audio files, 1 {reason} -> " in res.output, res.output
+
+
 def test_same_recording_in_two_formats_one_taken_is_not_a_skip(an4_root, tmp_path):
     """--audio-ext is also how one format of a corpus kept twice is chosen: the left-out copies
     of taken recordings are no skip."""
