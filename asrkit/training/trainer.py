@@ -609,7 +609,9 @@ class Trainer:
             where = (f"after epoch {self.state.epoch}: its state is in "
                      f"{ckpt.checkpoint_path(self.exp_dir, self.state.epoch)}")
         else:
-            where = "before its first batch: nothing was trained, nothing written"
+            # (not "nothing written": asrkit-train keeps this run's row in log/train_runs.tsv, its time
+            # counted by the next run of this training)
+            where = "before its first batch: nothing was trained, no checkpoint written"
         again = "continues from there" if self.state.epoch or self._mid is not None else "starts it"
         message = f"stopped by {why} {where}; the same command run again {again}"
         if self.is_main:

@@ -127,15 +127,17 @@ def test_a_signal_from_outside_stops_the_process_at_the_next_update(yesno_setup,
 
 
 def test_a_stop_before_the_first_batch_or_during_validation_waits_for_no_batch(yesno_setup, tmp_path, monkeypatch):
-    """Asked before training starts: ends at once, nothing written (the rerun starts afresh).
+    """Asked before training starts: ends at once, no checkpoint written (the rerun starts afresh).
     Asked while an epoch is validated: the epoch's checkpoint is written, and the run ends there."""
     exp = tmp_path / "exp"
     resume = Trainer.resume
     monkeypatch.setattr(Trainer, "resume", lambda self: (signal.raise_signal(signal.SIGUSR1), resume(self))[1])
     result = _train(yesno_setup, exp)
     assert result.exit_code == STOPPED_STATUS, result.stderr
-    assert ("stopped by SIGUSR1 before its first batch: nothing was trained, nothing written; the same command run "
-            "again starts it") in result.stderr
+    assert ("stopped by SIGUSR1 before its first batch: nothing was trained, no checkpoint written; the same "
+            "command run again starts it") in result.stderr
+    # (written: its row, kept and counted by the next run; the message said "nothing written")
+    assert [(r.run, r.status, r.to_epoch) for r in read_runs(exp)] == [(1, "stopped", 0)]
     assert not ckpt.has_checkpoints(exp)
     monkeypatch.undo()
 
