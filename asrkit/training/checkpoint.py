@@ -36,8 +36,10 @@ log = get_logger(__name__)
 
 # The names checkpoint_path writes, and only those: with \d+, epoch021.pt and epoch21.pt were both
 # epoch 21 (which one a resume or asrkit-average took depended on the directory order), and
-# epoch\u0663.pt (an Arabic-Indic 3, which \d and int() take) was epoch 3.
-_NAME = re.compile(r"^epoch(0|[1-9][0-9]*)\.pt$")
+# epoch\u0663.pt (an Arabic-Indic 3, which \d and int() take) was epoch 3. \Z, not $: $ also
+# matches before a last newline, and 'epoch1.pt\n' was epoch 1. asr.sh's has_epoch_checkpoint
+# tells "has checkpoints" by this same rule.
+_NAME = re.compile(r"^epoch(0|[1-9][0-9]*)\.pt\Z")
 
 
 def checkpoint_name(name: str) -> bool:

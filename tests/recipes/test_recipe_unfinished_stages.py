@@ -94,6 +94,46 @@ for d in s raw none; do echo "$d:$(arks_missing "dump/$d")"; done
     assert missing(ok + ["u5 dump/s/data/gone.ark:12"]).startswith("s:dump/s/data/gone.ark\n")
 
 
+def test_stage_4_tells_a_checkpoint_by_asrkits_rule(tmp_path):
+    """trained_on_other_inputs took any epoch*.pt for a checkpoint (compgen -G): with a stray
+    epoch021.pt or epochX.pt, which asrkit-train passes over (it starts afresh and counts the rows
+    of runs that finished no epoch), stage 4 refused the exp dir as trained on other data instead
+    of moving those other data's rows aside. asr.sh and asrkit now agree on every name here
+    (checkpoint.has_checkpoints; its 'epoch1.pt<newline>' was epoch 1 too)."""
+    from asrkit.training import checkpoint as ckpt
+
+    names = ["epoch1.pt", "epoch0.pt", "epoch12.pt", "epoch021.pt", "epoch.pt", "epochX.pt", "epoch1.pt.bak",
+             "epoch\u0663.pt", "epoch1.pt\n", "epoch-1.pt", "epoch 1.pt", "interrupted.pt"]
+    row = "# run\tstarted\tseconds\tfrom_epoch\tto_epoch\tstatus\n1\t2026-12-07T01:00:00Z\t600.0\t0\t0\tkilled\n"
+    exps = []
+    for i, name in enumerate(names + ["dangling epoch2.pt", "dangling interrupted.pt"]):
+        exp = tmp_path / str(i)
+        (exp / "checkpoints").mkdir(parents=True)
+        (exp / "log").mkdir()
+        (exp / "log/train_runs.tsv").write_text(row)
+        (exp / "train_inputs").write_text("old inputs\n")
+        if name.startswith("dangling "):
+            (exp / "checkpoints" / name.split()[1]).symlink_to(tmp_path / "gone")
+        else:
+            (exp / "checkpoints" / name).write_bytes(b"")
+        exps.append(exp)
+    script = r"""set -euo pipefail
+log() { echo "$*" >&2; }
+current_stage=4
+eval "$(sed -n '/^has_epoch_checkpoint() {/,/^}/p;/^trained_on_other_inputs() {/,/^}/p' ASR_SH)"
+for exp; do if trained_on_other_inputs "$exp" "new inputs"; then echo other; else echo ours; fi; done
+""".replace("ASR_SH", str(REPO / "egs/TEMPLATE/asr1/asr.sh"))
+    proc = subprocess.run(["bash", "-c", script, "-", *map(str, exps)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    said = dict(zip(names + ["dangling epoch2.pt", "dangling interrupted.pt"], proc.stdout.split()))
+    # Checkpoints there: trained on the old inputs, refused; none: the old inputs' rows moved aside.
+    assert said == {name: "other" if ckpt.has_checkpoints(exp) else "ours" for name, exp in zip(said, exps)}
+    assert [n for n, w in said.items() if w == "other"] == ["epoch1.pt", "epoch0.pt", "epoch12.pt", "interrupted.pt",
+                                                          "dangling epoch2.pt"]
+    for exp, whose in zip(exps, said.values()):
+        assert (exp / "log/train_runs.tsv.old").is_file() == (whose == "ours")
+
+
 def test_stage_markers_are_written_whole(tmp_path):
     """Every inputs-recording .done marker of asr.sh goes through mark_done (a temporary file, then
     a rename): 'echo ... > .done' on a disk that filled at that moment left an empty marker, which

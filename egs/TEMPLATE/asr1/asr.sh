@@ -672,6 +672,19 @@ fi
 # stage 5 refuses to decode with it).
 lm_inputs() { fingerprint "$lm_train_text" "$lang/tokens.txt" "$lm_config"; }
 
+# has_epoch_checkpoint <exp dir>: whether it holds an epoch checkpoint by asrkit's own rule for
+# their names (asrkit/training/checkpoint.py's _NAME: epoch<N>.pt, N without a leading zero, ASCII
+# digits): epoch*.pt also took epoch021.pt or epochX.pt, which asrkit-train passes over, so the two
+# disagreed on whether a training had anything to resume. (The digits spelled out: a locale's
+# [0-9] range may hold other digits.)
+has_epoch_checkpoint() {
+  local f name='^epoch(0|[123456789][0123456789]*)\.pt$'
+  for f in "$1"/checkpoints/epoch*.pt; do
+    [[ ${f##*/} =~ $name ]] && return 0
+  done
+  return 1
+}
+
 # trained_on_other_inputs <exp dir> <inputs>: whether the training there (finished, or stopped or
 # killed with checkpoints to resume from) started on other inputs, by <exp dir>/train_inputs,
 # which record_train_inputs writes as it starts: stages 3 and 4 neither resume it nor take it as
@@ -682,7 +695,7 @@ lm_inputs() { fingerprint "$lm_train_text" "$lang/tokens.txt" "$lm_config"; }
 # The runs of such a start on other inputs leave log/train_runs.tsv, whose rows asrkit-train keeps
 # and counts as this training's time when they finished no epoch: moved aside, as not this one's.
 trained_on_other_inputs() {
-  if ! { [ -f "$1/.done" ] || compgen -G "$1/checkpoints/epoch*.pt" > /dev/null || [ -e "$1/checkpoints/interrupted.pt" ]; }; then
+  if ! { [ -f "$1/.done" ] || has_epoch_checkpoint "$1" || [ -e "$1/checkpoints/interrupted.pt" ]; }; then
     # (a run that failed before training, a tokenizer missing, leaves the table's header alone)
     if grep -qv '^#' "$1/log/train_runs.tsv" 2> /dev/null && [ -s "$1/train_inputs" ] \
       && [ "$(cat "$1/train_inputs")" != "$2" ]; then
