@@ -4,9 +4,9 @@ A training often takes several runs of ``asrkit-train`` on one exp dir: killed a
 or stopped by its time budget (``training.max_time``) and continued with a larger one. Each
 run adds a row to ``<exp>/log/train_runs.tsv`` (tab-separated, one header line)::
 
-    # run  started               seconds  from_epoch  to_epoch  status
-    1      2026-11-30T10:00:03Z  612.4    0           5         killed
-    2      2026-11-30T10:12:40Z  590.0    5           11        done
+    # run  started               seconds  from_epoch  to_epoch  status  config
+    1      2026-11-30T10:00:03Z  612.4    0           5         killed  3f9a0c1e5b27
+    2      2026-11-30T10:12:40Z  590.0    5           11        done    3f9a0c1e5b27
 
 ``seconds`` is the run's wall time from its start (data loading included) to its end, or to
 its last update while it runs: the row is rewritten every few seconds and just before each
@@ -14,23 +14,29 @@ checkpoint is written, so a run killed with SIGKILL (which cannot write anything
 still counts up to a few seconds before the kill, and at least up to its last checkpoint. ``from_epoch``/``to_epoch`` are the epochs finished when the run started and at its
 last update. ``status``: ``running`` (a row the next run finds still ``running`` belonged to a
 process that died without a word, and becomes ``killed``), ``done`` (max_epochs reached or
-early stopping), ``budget`` (stopped by ``training.max_time``), ``failed`` (an error). A run
-that fails or is interrupted before its training loop starts (a continuation refused for another
-config) trained nothing and leaves no row.
+early stopping), ``budget`` (stopped by ``training.max_time``), ``failed`` (an error). ``config``
+is the run's :func:`config_fingerprint` (empty in the rows of an asrkit that did not record it,
+which wrote six columns). A run that fails or is interrupted before its training loop starts (a
+continuation refused for another config) trained nothing and leaves no row.
 The rows of a training add up to its training time: what ``asr.sh`` puts in ``train_seconds``
 and in the RESULTS.md row. A training started afresh (no checkpoint in the exp dir) after runs
 that finished epochs (their checkpoints since deleted: a new training) starts the table afresh;
 after runs that finished none (killed, failed or stopped within the first epoch, with nothing to
-resume from) it keeps their rows: the same training started again, and their time was spent on it.
+resume from) it keeps their rows: the same training started again (a requeue), and their time was
+spent on it; unless a row's config is another than this run's: that was another training, and the
+table goes to ``train_runs.tsv.old`` (said in one log line), this run's starting it afresh.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import math
+import os
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from asrkit.utils.errors import AsrkitError, os_error_message
 from asrkit.utils.fileio import atomic_open
@@ -39,7 +45,7 @@ from asrkit.utils.logging import get_logger
 log = get_logger(__name__)
 
 RUNS_FILE = Path("log") / "train_runs.tsv"
-COLUMNS = ("run", "started", "seconds", "from_epoch", "to_epoch", "status")
+COLUMNS = ("run", "started", "seconds", "from_epoch", "to_epoch", "status", "config")
 HEARTBEAT_S = 5.0  # how often a running row is rewritten: the most a SIGKILLed run's time can miss
 
 
@@ -51,10 +57,22 @@ class RunRow:
     from_epoch: int
     to_epoch: int
     status: str
+    config: str = ""  # config_fingerprint; "": unknown (a row of an asrkit that wrote six columns)
 
     def line(self) -> str:
         return "\t".join([str(self.run), self.started, f"{self.seconds:.1f}", str(self.from_epoch),
-                          str(self.to_epoch), self.status])
+                          str(self.to_epoch), self.status, self.config])
+
+
+def config_fingerprint(config: Dict[str, Any]) -> str:
+    """A short digest of a run's resolved config (``TrainConfig.to_dict()``), in its row: runs of one
+    training that finished no epoch are told from those of another config by it.
+
+    ``training.max_time`` is left out: the budget is what the rows are added up against, and a
+    training requeued with more of it (asr.sh --train-max-time) is the same training."""
+    config = {**config, "training": {k: v for k, v in dict(config.get("training") or {}).items() if k != "max_time"}}
+    text = json.dumps(config, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
 
 
 def read_runs(exp_dir: Path) -> List[RunRow]:
@@ -75,11 +93,13 @@ def read_runs(exp_dir: Path) -> List[RunRow]:
             continue
         f = line.split("\t")
         try:
-            if len(f) != len(COLUMNS):
+            # (six: a table of an asrkit that did not record the config; its rows count as before)
+            if len(f) not in (len(COLUMNS), len(COLUMNS) - 1):
                 raise ValueError
-            row = RunRow(int(f[0]), f[1], float(f[2]), int(f[3]), int(f[4]), f[5])
+            row = RunRow(int(f[0]), f[1], float(f[2]), int(f[3]), int(f[4]), f[5], *f[6:])
         except ValueError:
-            raise malformed(f"expected {len(COLUMNS)} tab-separated fields: {' '.join(COLUMNS)}") from None
+            raise malformed(f"expected {len(COLUMNS)} tab-separated fields: {' '.join(COLUMNS)} (or the first "
+                            f"{len(COLUMNS) - 1})") from None
         # float() takes nan, inf and negatives: a nan ended every later run at once as 'out of time'
         # (exit 0, nothing trained), a negative one gave training.max_time that much more in silence.
         if not (math.isfinite(row.seconds) and row.seconds >= 0):
@@ -94,11 +114,13 @@ class RunRecord:
     """This run's row in ``train_runs.tsv``, kept up to date by a background thread (rank 0 only).
 
     ``epochs_done`` tells the epochs finished so far (read at each update). ``used()`` is the
-    training's wall time so far: the earlier runs' seconds plus this run's.
+    training's wall time so far: the earlier runs' seconds plus this run's. ``config`` is this
+    run's :func:`config_fingerprint` ("": not known, every earlier row taken as this training's).
     """
 
     def __init__(self, exp_dir: Path, fresh: bool, epochs_done: Callable[[], int],
-                 clock: Callable[[], float] = time.monotonic, heartbeat_s: float = HEARTBEAT_S) -> None:
+                 clock: Callable[[], float] = time.monotonic, heartbeat_s: float = HEARTBEAT_S,
+                 config: str = "") -> None:
         self.path = Path(exp_dir) / RUNS_FILE
         self._clock = clock
         self._start = clock()
@@ -124,6 +146,15 @@ class RunRecord:
             log.info("%s: its runs trained epochs whose checkpoints are gone: a new training, its table started "
                      "afresh", self.path)
             earlier = []
+        elif fresh and config and any(row.config and row.config != config for row in earlier):
+            # Killed or stopped within epoch 1 under another config (another --set or config file):
+            # another training, whose time counted toward this one's (train_seconds, the RESULTS.md
+            # row's "(N runs)", training.max_time). Kept beside, as asr.sh does for other data.
+            old = self.path.with_name(self.path.name + ".old")
+            os.replace(self.path, old)
+            log.info("%s: runs with another config that left nothing to resume, moved to %s (not counted in this "
+                     "training's time)", self.path, old)
+            earlier = []
         for row in earlier:
             if row.status == "running":  # its process died without updating it (SIGKILL, power cut)
                 row.status = "killed"
@@ -131,7 +162,7 @@ class RunRecord:
         self.spent_before = sum(r.seconds for r in earlier)
         epoch = epochs_done()
         self.row = RunRow(len(earlier) + 1, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), 0.0, epoch,
-                          epoch, "running")
+                          epoch, "running", config)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None

@@ -40,7 +40,7 @@ from asrkit.training.las_task import LASTask
 from asrkit.training.sample_rates import upsampled_rates
 from asrkit.training.stop_signal import (STOP_SIGNALS, STOPPED_STATUS, StopRequest, TrainingStopped, stop_on_signals,
                                          torchrun_passes_no_stop)
-from asrkit.training.timing import RunRecord
+from asrkit.training.timing import RunRecord, config_fingerprint
 from asrkit.training.trainer import Trainer, seed_everything
 from asrkit.utils.device import resolve_device
 from asrkit.utils.errors import AsrkitError, error_source, from_worker, os_error_message, rank_error
@@ -224,7 +224,8 @@ def _train_logged(args: TrainArgs, exp: Path, dist_info: Optional[DistInfo], ran
             # This run's row in log/train_runs.tsv, from now on: data loading is training time too.
             found = ckpt.list_checkpoints(exp)
             done_before = max(found) if found else 0
-            runs = RunRecord(exp, fresh=not ckpt.has_checkpoints(exp), epochs_done=lambda: done_before)
+            runs = RunRecord(exp, fresh=not ckpt.has_checkpoints(exp), epochs_done=lambda: done_before,
+                             config=config_fingerprint(args.config.to_dict()))
             runs.start()
         return _train(args, exp, dist_info, rank, world, runs, request)
     except TrainingStopped:

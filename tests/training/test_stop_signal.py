@@ -152,6 +152,26 @@ def test_a_stop_before_the_first_batch_or_during_validation_waits_for_no_batch(y
     assert [(r.run, r.status, r.to_epoch) for r in read_runs(exp)] == [(1, "stopped", 0), (2, "stopped", 1)]
 
 
+def test_runs_that_left_nothing_count_only_for_their_config(yesno_setup, tmp_path, monkeypatch):
+    """Runs stopped before their first batch (or killed in epoch 1) keep their rows, and the same
+    command run again counts their time; a run with another config (here another optim.lr) counted
+    it too, another training's time as its own: their rows now go to train_runs.tsv.old."""
+    exp = tmp_path / "exp"
+    resume = Trainer.resume
+    monkeypatch.setattr(Trainer, "resume", lambda self: (signal.raise_signal(signal.SIGUSR1), resume(self))[1])
+    for run in range(1, 3):  # (a requeue: the same config)
+        result = _train(yesno_setup, exp)
+        assert result.exit_code == STOPPED_STATUS and "another config" not in result.stderr, result.stderr
+        assert [r.run for r in read_runs(exp)] == list(range(1, run + 1))
+    table = (exp / "log/train_runs.tsv").read_text()
+    result = _train(yesno_setup, exp, "--set", "optim.lr=0.002")
+    assert result.exit_code == STOPPED_STATUS, result.stderr
+    assert (f"{exp}/log/train_runs.tsv: runs with another config that left nothing to resume, moved to "
+            f"{exp}/log/train_runs.tsv.old (not counted in this training's time)") in result.stderr
+    assert (exp / "log/train_runs.tsv.old").read_text() == table
+    assert [(r.run, r.status) for r in read_runs(exp)] == [(1, "stopped")]
+
+
 @pytest.mark.slow  # (four rank processes started, besides the 2-rank reference shared with test_ddp)
 def test_two_ranks_stop_together_when_one_is_signalled(yesno_setup, two_rank_run, tmp_path, monkeypatch):
     """DDP (--ngpu 2's processes, gloo): rank 1 alone gets SIGUSR1 (at its 3rd batch); both ranks

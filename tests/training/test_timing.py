@@ -6,7 +6,8 @@ import time
 
 import pytest
 
-from asrkit.training.timing import BudgetClock, RunRecord, next_epoch_estimate, next_epoch_fits, projection, read_runs
+from asrkit.training.timing import (BudgetClock, RunRecord, config_fingerprint, next_epoch_estimate, next_epoch_fits,
+                                   projection, read_runs)
 from asrkit.utils.errors import AsrkitError
 
 from .yesno_dump import TINY_CONFIG, train_args
@@ -64,7 +65,7 @@ def test_run_record_adds_up_runs_and_marks_the_killed_one(tmp_path):
     assert [(r.run, r.seconds, r.from_epoch, r.to_epoch, r.status) for r in rows] == [
         (1, 40.0, 0, 0, "killed"), (2, 25.0, 3, 3, "budget")]
     lines = (tmp_path / "log/train_runs.tsv").read_text().splitlines()
-    assert lines[0] == "# run\tstarted\tseconds\tfrom_epoch\tto_epoch\tstatus"
+    assert lines[0] == "# run\tstarted\tseconds\tfrom_epoch\tto_epoch\tstatus\tconfig"
 
     # A training started afresh (no checkpoints) after runs that trained epochs (their checkpoints
     # deleted: a new training) starts the table afresh.
@@ -103,6 +104,40 @@ def test_a_fresh_start_keeps_the_runs_that_finished_no_epoch(tmp_path):
         RunRecord(tmp_path, fresh=False, epochs_done=lambda: 1, clock=clock, heartbeat_s=3600)
     RunRecord(tmp_path, fresh=True, epochs_done=lambda: 0, clock=clock, heartbeat_s=3600).finish("done")
     assert [(r.run, r.status) for r in read_runs(tmp_path)] == [(1, "done")]
+
+
+def test_a_fresh_start_of_another_config_moves_the_runs_that_finished_no_epoch_aside(tmp_path):
+    """Rows of runs that finished no epoch were kept whatever the config of the run that found them:
+    one killed in epoch 1, then a training with other --set values or another config file, counted
+    the first one's time as its own (train_seconds, '(2 runs)', training.max_time). A requeue of
+    the same config (budget aside) still counts them; the rows of an asrkit that did not record the
+    config (six columns) too; another config's go to train_runs.tsv.old."""
+    from asrkit.training.config import TrainConfig
+
+    base = TrainConfig().to_dict()
+    config = lambda section, key, value: config_fingerprint({**base, section: {**base[section], key: value}})
+    same = config_fingerprint(base)
+    assert config("training", "max_time", 600.0) == same  # (a requeue with more budget: the same training)
+    assert len({same, config("training", "seed", 7), config("optim", "lr", 0.5)}) == 3
+    assert config_fingerprint(TrainConfig().to_dict()) == same
+
+    clock = FakeClock()
+    path, old = tmp_path / "log/train_runs.tsv", tmp_path / "log/train_runs.tsv.old"
+    path.parent.mkdir()
+    path.write_text("# run\tstarted\tseconds\tfrom_epoch\tto_epoch\tstatus\n1\t2026\t7.0\t0\t0\tkilled\n")
+    for spent in (7.0, 37.0):  # (the old six-column row, then this config's own, count)
+        killed = RunRecord(tmp_path, fresh=True, epochs_done=lambda: 0, clock=clock, heartbeat_s=3600, config=same)
+        assert killed.spent_before == spent
+        killed.start()
+        clock.now += 30.0
+        killed._write()  # SIGKILLed within epoch 1: no finish(), no checkpoint
+    assert [(r.run, r.config) for r in read_runs(tmp_path)] == [(1, ""), (2, same), (3, same)]
+    kept = path.read_text()
+    other = RunRecord(tmp_path, fresh=True, epochs_done=lambda: 0, clock=clock, heartbeat_s=3600,
+                      config=config("optim", "lr", 0.5))
+    assert other.spent_before == 0.0 and old.read_text() == kept
+    other.start()
+    assert [(r.run, r.status, r.config) for r in read_runs(tmp_path)] == [(1, "running", config("optim", "lr", 0.5))]
 
 
 def test_a_run_that_ends_before_training_leaves_no_row(tmp_path):
@@ -295,7 +330,7 @@ def test_training_decays_its_rate_over_the_budget(yesno_setup, tmp_path, asrkit)
     (b"1\t2026\tinf\t0\t1\tdone", "seconds 'inf' is not a number of seconds >= 0"),
     (b"1\t2026\t-1e9\t0\t1\tdone", "seconds '-1e9' is not a number of seconds >= 0"),  # a larger budget in silence
     (b"1\t2026\t5.0\t-3\t1\tdone", "a negative epoch"),
-    (b"\0" * 100000, "expected 6 tab-separated fields"),  # a NUL-filled crash file: the line shown is cut
+    (b"\0" * 100000, "expected 7 tab-separated fields"),  # a NUL-filled crash file: the line shown is cut
 ])
 def test_damaged_runs_file_is_one_line_naming_the_line(tmp_path, line, why):
     (tmp_path / "log").mkdir()
