@@ -151,7 +151,10 @@ class RunRecord:
             # another training, whose time counted toward this one's (train_seconds, the RESULTS.md
             # row's "(N runs)", training.max_time). Kept beside, as asr.sh does for other data.
             old = self.path.with_name(self.path.name + ".old")
-            os.replace(self.path, old)
+            try:
+                os.replace(self.path, old)
+            except OSError as e:  # (os.replace's error named the table, not the .old in the way)
+                raise AsrkitError(f"{old}: cannot move {self.path.name} there: {e.strerror or e}") from None
             log.info("%s: runs with another config that left nothing to resume, moved to %s (not counted in this "
                      "training's time)", self.path, old)
             earlier = []

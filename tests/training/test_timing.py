@@ -139,6 +139,14 @@ def test_a_fresh_start_of_another_config_moves_the_runs_that_finished_no_epoch_a
     other.start()
     assert [(r.run, r.status, r.config) for r in read_runs(tmp_path)] == [(1, "running", config("optim", "lr", 0.5))]
 
+    # A .old that cannot be replaced (a directory there) is named, in one line, the table left as it was.
+    (tmp_path / "log/train_runs.tsv.old").unlink()
+    (tmp_path / "log/train_runs.tsv.old/x").mkdir(parents=True)
+    table = path.read_text()
+    with pytest.raises(AsrkitError, match=r"train_runs\.tsv\.old: cannot move train_runs\.tsv there: "):
+        RunRecord(tmp_path, fresh=True, epochs_done=lambda: 0, clock=clock, heartbeat_s=3600, config=same)
+    assert path.read_text() == table
+
 
 def test_a_run_that_ends_before_training_leaves_no_row(tmp_path):
     """A run refused or stopped before its training loop (a resume refused for another config)
