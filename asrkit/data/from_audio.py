@@ -59,8 +59,8 @@ from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 from asrkit.data.datadir import dir_problem, write_data_dir
 from asrkit.data.make_report import (BAD_NAME, BROKEN_LINK, CANNOT_OPEN, COMPRESSED_SPHERE, EMPTY, EMPTY_FILE,
                                      FEW_CHANNELS, NO_AUDIO, NO_SAMPLES, NO_TRANSCRIPT, NOT_A_FILE, NOT_AUDIO,
-                                     NOT_REGULAR, NOT_UTF8_NAME, TEXT_WITHOUT_AUDIO, TRUNCATED, UNREADABLE_FOLDER,
-                                     UNSUPPORTED, MakeReport, has_control_char, is_utf8, nfc, safe_id)
+                                     NOT_REGULAR, NOT_UTF8_NAME, TEXT_WITHOUT_AUDIO, TRANSCRIPT_NOT_A_FILE, TRUNCATED,
+                                     UNREADABLE_FOLDER, UNSUPPORTED, MakeReport, has_control_char, is_utf8, nfc, safe_id)
 from asrkit.data.mono_copies import (MONO_DIR, MONO_MARKER, missing_folders, place_copies_with_tables,
                                      refuse_foreign_mono_dir, write_mono_copies)
 from asrkit.data.sox import (LIBSNDFILE_FORMATS, libsndfile_reads, needs_sox, sox_formats, sox_reads_by_content,
@@ -266,7 +266,8 @@ def make_data_dir(audio_dir: PathLike, out_dir: PathLike, transcripts: Optional[
     if transcripts is not None:
         text_of, where_of = _texts_from_file(transcripts, audio_dir, audio_root, good, unusable, found, report)
     else:
-        text_of, where_of = _texts_beside(text_ext, audio_dir, audio_root, good, found, report)
+        text_of, where_of, no_file = _texts_beside(text_ext, audio_dir, audio_root, good, found, report)
+        good = [rel for rel in good if rel not in no_file]  # (skipped for their transcript, not "without" one)
     wav_scp, text, utt2spk, source_of = _utterances(good, text_of, where_of, copied, channels_of, audio_dir,
                                                     audio_root, speaker, speaker_from_dir, regex, case, punctuation,
                                                     sample_rate, channel, report)
@@ -598,9 +599,10 @@ def _named_by(key: str, keys: Dict[str, List[PurePosixPath]], audio_root: Path) 
 
 
 def _texts_beside(text_ext: str, audio_dir: Path, audio_root: Path, good: List[PurePosixPath], found: _Found,
-                  report: MakeReport) -> Tuple[Dict[PurePosixPath, str], Dict[PurePosixPath, str]]:
-    """(each file's transcript, and its file for errors) from the text file beside it; a text file
-    without its audio is skipped, and no transcript at all is an error."""
+                  report: MakeReport) -> Tuple[Dict[PurePosixPath, str], Dict[PurePosixPath, str], set]:
+    """(each file's transcript, its file for errors, and the audio files whose transcript name is no
+    file, skipped here) from the text file beside it; a text file without its audio is skipped, and
+    no transcript at all is an error."""
     text_of: Dict[PurePosixPath, str] = {}
     where_of: Dict[PurePosixPath, str] = {}
     ext = "." + text_ext.lstrip(".")
@@ -608,9 +610,15 @@ def _texts_beside(text_ext: str, audio_dir: Path, audio_root: Path, good: List[P
     # A corpus saved on Windows has every transcript in UTF-16, not one: naming only the first,
     # the error came back for the next after each conversion, one file a run.
     not_utf8: List[Tuple[Path, str, Tuple[str, str]]] = []  # (file, problem, its not_utf8_kind)
+    no_file: set = set()
     for rel in good:
         beside = _transcript_beside(audio_root / rel, ext, names_in)
-        if beside is not None:
+        if beside is None:
+            odd = _transcript_not_a_file(audio_root / rel, ext, names_in)
+            if odd is not None:
+                report.skip(TRANSCRIPT_NOT_A_FILE, f"{rel.parent / odd} (beside {rel})")
+                no_file.add(rel)
+        else:
             try:
                 raw = read_bounded(beside)
             except OSError as e:
@@ -667,7 +675,7 @@ def _texts_beside(text_ext: str, audio_dir: Path, audio_root: Path, good: List[P
                           f"<name>{ext} beside it (other extension: --text-ext; one file of '<name> <text>' "
                           f"lines: --transcripts){_unmatched_texts_hint(audio_dir, found.texts, ext, found.files)}"
                           f"{_table_files_hint(audio_dir)}")
-    return text_of, where_of
+    return text_of, where_of, no_file
 
 
 def _table_files_hint(audio_dir: Path) -> str:
@@ -811,6 +819,17 @@ def _transcript_beside(audio: Path, ext: str, names_in: Dict[Path, Dict[str, Lis
         raise AsrkitError(f"{audio}: two transcripts beside it ({', '.join(sorted(f.name for f in found))})"
                           f"{case}: keep one")
     return found[0] if found else None
+
+
+def _transcript_not_a_file(audio: Path, ext: str, names_in: Dict[Path, Dict[str, List[str]]]) -> Optional[str]:
+    """The name of an entry beside ``audio`` named as its transcript that is no regular file (a
+    broken link, a folder, a FIFO), when no transcript file is there; ``names_in`` as
+    :func:`_transcript_beside` filled it."""
+    for name in (audio.with_suffix(ext).name, audio.name + ext):
+        for entry in names_in.get(audio.parent, {}).get(name.lower(), []):
+            if not (audio.parent / entry).is_file():
+                return entry
+    return None
 
 
 def _utterances(good: List[PurePosixPath], text_of: Dict[PurePosixPath, str], where_of: Dict[PurePosixPath, str],

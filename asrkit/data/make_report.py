@@ -26,6 +26,10 @@ EMPTY_FILE = "empty (0-byte) audio file"
 FEW_CHANNELS = "file with fewer channels than --channel asks for"
 NOT_A_FILE = "audio name that is a directory, not a file"
 NOT_REGULAR = "audio name that is a named pipe, device or socket, not a file"
+# A transcript beside the audio that is no file: a broken link, a folder, a FIFO named u.txt. The
+# audio was "audio without a transcript", and the user found the transcript right there.
+TRANSCRIPT_NOT_A_FILE = ("transcript name that is a broken or looping link, directory, named pipe, device or socket, "
+                         "not a file")
 CANNOT_OPEN = "audio file that cannot be opened (no read permission, or an I/O error)"
 # A folder os.walk cannot list (no permission): its files were left out without a word.
 UNREADABLE_FOLDER = "folder that cannot be read, its files not looked at"

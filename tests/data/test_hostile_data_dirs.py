@@ -3,6 +3,7 @@ expected: a directory named like a file, an empty file, a regular file for a fol
 characters in transcripts, a sample rate no model can use."""
 from __future__ import annotations
 
+import os
 import re
 import shutil
 
@@ -11,7 +12,7 @@ import pytest
 from asrkit.data.datadir import DataDir
 from asrkit.data.fix import fix_data_dir
 from asrkit.data.from_audio import make_data_dir
-from asrkit.data.make_report import NOT_A_FILE, TEXT_WITHOUT_AUDIO
+from asrkit.data.make_report import NO_TRANSCRIPT, NOT_A_FILE, TEXT_WITHOUT_AUDIO, TRANSCRIPT_NOT_A_FILE
 from asrkit.data.validate import validate_data_dir
 from asrkit.utils.errors import AsrkitError
 from cli_checks import without_root_override
@@ -54,6 +55,29 @@ def test_transcript_beside_missing_audio_is_counted_as_with_a_transcript_file(an
     prompts.write_text(prompts.read_text() + "folder HELLO\nfolder.wav HELLO AGAIN\n")  # one folder, one skip
     report = make_data_dir(tmp_path / "t/audio", tmp_path / "data2", transcripts=prompts, max_skip_ratio=0.2)
     assert report.skipped == {NOT_A_FILE: [f"folder ({prompts}:13)"]}
+
+
+def test_a_transcript_name_that_is_no_file_is_named_not_called_missing(an4_root, tmp_path):
+    """A <name>.txt beside the audio that is a broken link (a corpus copied without its link
+    targets), a folder or a FIFO was "audio without a transcript: <name>.wav", the transcript's
+    name right there in the folder. Each is now skipped for what it is, naming the transcript;
+    a missing one is still "without a transcript"."""
+    make_user_corpus(an4_root, tmp_path / "c", 12, layout="beside")
+    audio = tmp_path / "c/audio"
+    texts = sorted(audio.glob("*/*.txt"))
+    rel = [t.relative_to(audio) for t in texts]
+    texts[0].unlink()
+    texts[0].symlink_to("gone.txt")
+    texts[1].unlink()
+    texts[1].mkdir()
+    texts[2].unlink()
+    os.mkfifo(texts[2])  # (never opened: a reader would wait for a writer)
+    texts[3].unlink()
+    report = make_data_dir(audio, tmp_path / "data", max_skip_ratio=0.5)
+    assert report.skipped == {
+        TRANSCRIPT_NOT_A_FILE: [f"{r} (beside {r.with_suffix('.wav')})" for r in rel[:3]],
+        NO_TRANSCRIPT: [str(rel[3].with_suffix(".wav"))]}
+    assert report.num_utts == 8 and report.num_audio == 12
 
 
 # D7 ------------------------------------------------------------------------------------------
