@@ -611,8 +611,9 @@ def _texts_beside(text_ext: str, audio_dir: Path, audio_root: Path, good: List[P
     # the error came back for the next after each conversion, one file a run.
     not_utf8: List[Tuple[Path, str, Tuple[str, str]]] = []  # (file, problem, its not_utf8_kind)
     no_file: set = set()
+    audio_files = frozenset(audio_root / r for r in found.files + found.others)
     for rel in good:
-        beside = _transcript_beside(audio_root / rel, ext, names_in)
+        beside = _transcript_beside(audio_root / rel, ext, names_in, audio_files)
         if beside is None:
             odd = _transcript_not_a_file(audio_root / rel, ext, names_in)
             if odd is not None:
@@ -642,7 +643,7 @@ def _texts_beside(text_ext: str, audio_dir: Path, audio_root: Path, good: List[P
         raise AsrkitError(_not_utf8_error(not_utf8, len(text_of) + len(not_utf8)))
     _drop_sample_ranges(text_of, audio_root)
     for rel in found.others:
-        if _transcript_beside(audio_root / rel, ext, names_in) is not None:
+        if _transcript_beside(audio_root / rel, ext, names_in, audio_files) is not None:
             report.skip(found.other_reason, str(rel))
             report.num_audio += 1
     # Only the audio's transcripts were looked for, so one whose audio is missing (or is a
@@ -667,7 +668,8 @@ def _texts_beside(text_ext: str, audio_dir: Path, audio_root: Path, good: List[P
     taken = set(good)
     skipped = [rel for rel in found.files if rel not in taken]
     if not text_of and (good or not found.files
-                        or all(_transcript_beside(audio_root / rel, ext, names_in) is None for rel in skipped)):
+                        or all(_transcript_beside(audio_root / rel, ext, names_in, audio_files) is None
+                               for rel in skipped)):
         counted = f"{len(good)} audio files" if good else f"{len(skipped)} audio files (skipped, reasons above)"
         if not good:
             _log_report(report)  # (the reasons the error points to)
@@ -788,9 +790,10 @@ def _unmatched_texts_hint(audio_dir: Path, texts: List[PurePosixPath], ext: str,
             f"<speaker>-<chapter>.trans.txt), {how}")
 
 
-def _transcript_beside(audio: Path, ext: str, names_in: Dict[Path, Dict[str, List[str]]]) -> Optional[Path]:
+def _transcript_beside(audio: Path, ext: str, names_in: Dict[Path, Dict[str, List[str]]],
+                       audio_files: frozenset = frozenset()) -> Optional[Path]:
     """The transcript file beside ``audio``, or None; ``names_in`` caches each folder's names by
-    their lower case."""
+    their lower case, ``audio_files`` are the audio files found (absolute paths)."""
     # The audio extension is matched in any case (A.WAV), and so is the transcript's:
     # A.TXT beside A.WAV (a corpus from Windows or a camera) was "audio without a
     # transcript" with the transcript right there. a.wav.txt (some tools' naming) was too.
@@ -815,6 +818,15 @@ def _transcript_beside(audio: Path, ext: str, names_in: Dict[Path, Dict[str, Lis
         if not found and candidate.is_file():  # a folder that cannot be listed, but read
             return candidate
     if len(found) > 1:
+        # A.wav and a.wav, each with its own A.txt and a.txt (names that differ in case are two
+        # files here): each audio takes the transcript of its own letter case, where every other
+        # one has audio of its letter case to take it. Both were "two transcripts beside it: keep
+        # one", which would lose a recording's transcript.
+        stem = audio.stem if found[0].name.lower() == exact.name.lower() else audio.name
+        own = [f for f in found if Path(f.name).stem == stem]
+        stems = {(a.stem if stem == audio.stem else a.name) for a in audio_files if a.parent == audio.parent}
+        if len(own) == 1 and all(Path(f.name).stem in stems for f in found if f not in own):
+            return own[0]
         case = ", their names differing only in letter case" if len({f.name.lower() for f in found}) == 1 else ""
         raise AsrkitError(f"{audio}: two transcripts beside it ({', '.join(sorted(f.name for f in found))})"
                           f"{case}: keep one")
