@@ -8,10 +8,12 @@ real files, so a test runs the real scripts without writing into the checkout.
 """
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Callable
 
 from cli_checks import without_root_override  # noqa: F401  (the recipe tests import it from here)
 
@@ -44,6 +46,66 @@ def make_recipe_copy(tmp: Path, name: str) -> Path:
         else:
             (dst / entry.name).symlink_to(entry)
     return dst
+
+
+def copy_recipe_run(src: Path, tmp: Path) -> Path:
+    """A scratch copy of recipe ``src`` (a :func:`make_recipe_copy` under another tmp) with the
+    outputs a run made there, so a test can start where that run ended. Times are kept (the stages'
+    "done already" checks read them); the absolute paths a run writes into text files (dump's
+    feats.scp, logs) are rewritten to the copy's. A binary file holding one would still point into
+    ``src``: an error, not a copy that reads another test's files."""
+    dst = make_recipe_copy(tmp, src.parent.name)
+    old, new = str(src).encode(), str(dst).encode()
+    for entry in src.iterdir():
+        if not (entry.name in OUTPUTS or entry.name.startswith(OUTPUT_PREFIXES)):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.copytree(entry, dst / entry.name, symlinks=True)
+        else:
+            shutil.copy2(entry, dst / entry.name, follow_symlinks=False)
+    for path in dst.rglob("*"):
+        if path.is_symlink():
+            if old in os.fsencode(os.readlink(path)):
+                raise AssertionError(f"{path}: a link into the run copied from {src}")
+            continue
+        if not path.is_file():
+            continue
+        data = path.read_bytes()
+        if old not in data:
+            continue
+        if b"\0" in data:
+            raise AssertionError(f"{path}: a binary file naming {src}, which a copy cannot rewrite")
+        stat = path.stat()
+        path.write_bytes(data.replace(old, new))
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    return dst
+
+
+class RecipeRuns:
+    """Recipe runs made once per test session and copied into each test that starts from one.
+
+    ``get(key, name, make, tmp)`` runs ``make(recipe)`` in a fresh copy of recipe ``name`` the
+    first time ``key`` is asked for (under an flock, so a second xdist worker waits for the first's
+    run instead of repeating it), keeps what it returned (the run's stderr, say) in ``<key>/made.txt``,
+    and gives every caller a :func:`copy_recipe_run` of it under its own ``tmp`` and that text. A
+    ``make`` that fails leaves nothing behind: the next caller runs it again and fails the same way."""
+
+    def __init__(self, root: Path):
+        self.root = root
+
+    def get(self, key: str, name: str, make: Callable[[Path], str], tmp: Path):
+        self.root.mkdir(parents=True, exist_ok=True)
+        home, done = self.root / key, self.root / f"{key}.done"
+        with open(self.root / f"{key}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not done.exists():
+                shutil.rmtree(home, ignore_errors=True)
+                home.mkdir()
+                made = make(make_recipe_copy(home, name))
+                (home / "made.txt").write_text(made)
+                done.touch()
+        src = home / "asrkit" / "egs" / name / "asr1"
+        return copy_recipe_run(src, tmp), (home / "made.txt").read_text()
 
 
 def run_sh(cmd, cwd: Path, check: bool = True, timeout: float = 600, env=None) -> subprocess.CompletedProcess:
