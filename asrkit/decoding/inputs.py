@@ -373,6 +373,9 @@ def _audio_globs(folder: str) -> str:
     return " ".join(f"{base}/*{suffix}" for suffix, _ in found.most_common()) or f"{base}/*.wav"
 
 
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")  # (https://, s3://...: what no file name starts with)
+
+
 def from_wav_files(paths: Sequence[str], featurize: Featurize, channel: Optional[int] = None,
                    max_samples: int = DEFAULT_MAX_SAMPLES) -> Iterator[Item]:
     """Audio files; the utterance id is the file name without its extension (:func:`file_utt_ids`)."""
@@ -395,6 +398,15 @@ def from_wav_files(paths: Sequence[str], featurize: Featurize, channel: Optional
                 # nothing, passes the pattern itself. (Only here: in a wav.scp no shell was involved.)
                 e = AsrkitError(f"{e} (a shell pattern that matched no file: the shell passes it on as it is; "
                                 f"check the folder and the extension's case)")
+            elif str(e).endswith(": no such file") and path.rstrip().endswith("|"):
+                # asrkit-decode 'sox a.mp3 -t wav - |': Kaldi's command syntax, which a wav.scp's values
+                # take, given as an argument, was "no such file" alone.
+                e = AsrkitError(f"{e} (a command: audio arguments are file names; a '<command> |' is read from a "
+                                f"wav.scp line, '<utterance-id> <command> |', given with --wav-scp)")
+            elif str(e).endswith(": no such file") and _URL.match(path):
+                e = AsrkitError(f"{e} (a URL: audio arguments are local files; download it first, or read it "
+                                f"through a wav.scp line, '<utterance-id> curl -sfL {shlex.quote(path)} |', given "
+                                f"with --wav-scp)")
             yield utt, None, AsrkitError(f"{what}: {table}") if table else e
             continue
         item = _featurize(utt, audio, None, featurize, what)

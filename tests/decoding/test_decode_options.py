@@ -290,3 +290,20 @@ def test_a_pattern_that_matched_no_file_is_named_as_one(inproc, yesno, tmp_path)
     proc = inproc("decode", "--model", model, *FAST, "--output-dir", tmp_path / "out", tmp_path / "a.wav", check=False)
     err = proc.stderr.decode()
     assert f"({tmp_path}/a.wav): no such file) (see " in err and "shell pattern" not in err, err
+
+
+def test_a_command_or_a_url_given_as_audio_is_named_as_one(tmp_path):
+    """asrkit-decode --model m.pt 'sox a.mp3 -t wav - |' (Kaldi's command syntax, which only a
+    wav.scp's values take) or an https:// URL said only "no such file"."""
+    from asrkit.decoding.inputs import from_wav_files
+
+    cmd, url = "sox a.mp3 -t wav - |", "https://example.com/a b.wav"
+    [(_, _, err_cmd), (_, _, err_url), (_, _, err_file)] = list(from_wav_files([cmd, url, str(tmp_path / "x.wav")],
+                                                                              lambda *a: None))
+    assert str(err_cmd).endswith(f"({cmd}): no such file (a command: audio arguments are file names; a "
+                                 f"'<command> |' is read from a wav.scp line, '<utterance-id> <command> |', given "
+                                 f"with --wav-scp)"), str(err_cmd)
+    assert str(err_url).endswith(f"({url}): no such file (a URL: audio arguments are local files; download it "
+                                 f"first, or read it through a wav.scp line, '<utterance-id> curl -sfL "
+                                 f"'{url}' |', given with --wav-scp)"), str(err_url)
+    assert str(err_file).endswith("x.wav): no such file"), str(err_file)
