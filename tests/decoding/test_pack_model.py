@@ -14,7 +14,7 @@ from asrkit.decoding.pack import pack_model
 from asrkit.models.package import DECODE_OPTIONS, load_package, packed_decode_options
 from asrkit.utils.errors import AsrkitError
 
-from test_decode_cli import build_model
+from test_decode_cli import build_model, inproc  # noqa: F401  (fixture)
 
 # Far from asrkit's defaults (beam 10, ctc_weight 0.3, penalty 0), so that each shows where it came from.
 CHOSEN = "beam: 3\nctc_weight: 0.6\npenalty: 0.5\ndevice: cpu\nbatch_size: 2\n"
@@ -26,6 +26,13 @@ def yesno_model(yesno_root, tmp_path_factory):
     wavs = sorted((yesno_root / "waves_yesno").glob("*.wav"))[:5]
     sentences = [" ".join("YES" if c == "1" else "NO" for c in w.stem.split("_")) for w in wavs]
     return tmp, build_model(tmp, wavs, sentences, 8000, 23, "yesno"), wavs
+
+
+@pytest.fixture
+def asrkit(inproc):  # noqa: F811
+    """These tests check what the commands print, write and exit with, nothing of a process (signals,
+    start-up, a real stdin): run them in this process, without a torch import each (2-3 s CPU)."""
+    return inproc
 
 
 def printed_config(asrkit, *args) -> dict:
