@@ -126,6 +126,15 @@ def read_matrix(loader: ScpTable, key: str, where: str = "") -> np.ndarray:
 def check_wspecifier(s: Specifier) -> None:
     """Refuse output names that would not give the ark (and scp) they say, before anything runs."""
     spec = s.spec
+    commas = spec.partition(":")[2].count(",")
+    if s.ark is not None and s.scp is not None and commas > 1:
+        # ark,scp:exp/lr0.1,bs32/f.ark,exp/lr0.1,bs32/f.scp: Kaldi (and kaldiio) end the ark's name
+        # at the first comma, so the ark went to exp/lr0.1 and the scp into a folder
+        # 'bs32/f.ark,exp/lr0.1,bs32/' made for it, exit 0.
+        raise AsrkitError(f"bad wspecifier {spec!r}: {commas} commas after the colon, so where the ark's name ends "
+                          f"and the scp's begins cannot be told (Kaldi takes the first: ark {s.ark!r}, scp "
+                          f"{s.scp!r}); give file names without a comma (for a folder whose name holds one, "
+                          f"names relative to it, or a link to it)")
     for kind, name in (("ark", s.ark), ("scp", s.scp)):
         if name is None or name == "-":
             continue

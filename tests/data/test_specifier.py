@@ -132,6 +132,9 @@ def test_kaldi_options_are_accepted(tmp_path, spec):
     ("ark:", "no ark file name"), ("scp:", "no scp file name"), ("ark,scp:,", "no ark file name"),
     ("ark:| gzip -c > x.gz", "output pipes"), ("ark:{d}", "is a directory"),
     ("ark,scp:{d}/f.ark,{d}/./f.ark", "the ark and the scp are the same file"),
+    # (a folder named with a comma: Kaldi's first-comma split wrote the ark to {d}/lr0.1, exit 0)
+    ("ark,scp:{d}/lr0.1,bs32/f.ark,{d}/lr0.1,bs32/f.scp", r"3 commas after the colon, so where the ark's name ends "
+                                                          r"and the scp's begins cannot be told"),
 ])
 def test_bad_wspecifiers_write_nothing(tmp_path, monkeypatch, spec, message):
     monkeypatch.chdir(tmp_path)
