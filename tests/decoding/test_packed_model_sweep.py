@@ -13,6 +13,7 @@ from asrkit.decoding.recognizer import Recognizer
 from asrkit.models.package import PackageMeta, save_package
 
 from decoding_tiny import IDIM, V, tiny_las
+from test_decode_cli import inproc  # noqa: F401  (fixture)
 
 TOKENS = ["<blank>", "<unk>"] + [f"p{i}" for i in range(V - 3)] + ["<sos/eos>"]
 
@@ -107,7 +108,7 @@ def test_cmvn_stats_of_constant_features_are_refused_though_rounding_leaves_a_va
     (lambda b: b.update(cmvn=b["cmvn"].to("meta")), "cmvn is a meta-device tensor"),
     (lambda b: b.update(cmvn=b["cmvn"].to(torch.complex128)), "cmvn is a torch.complex128 tensor"),
 ])
-def test_tensors_of_another_kind_are_one_line_naming_the_file(asrkit, tmp_path, edit, message):
+def test_tensors_of_another_kind_are_one_line_naming_the_file(inproc, tmp_path, edit, message):  # noqa: F811
     """torch loads sparse, meta-device and complex tensors with weights_only; each was a traceback."""
     model = tiny_las()
     stats = np.zeros((2, IDIM + 1))
@@ -126,7 +127,7 @@ def test_tensors_of_another_kind_are_one_line_naming_the_file(asrkit, tmp_path, 
     for args in (["decode", "--model", tmp_path / "bad.pt", "--feats", "scp:/nonexistent.scp"],
                  ["pack-model", "--decode-config", tmp_path / "d.yaml", tmp_path / "bad.pt", tmp_path / "out.pt"]):
         (tmp_path / "d.yaml").write_text("beam: 2\n")
-        proc = asrkit(*args, check=False)
+        proc = inproc(*args, check=False)
         err = proc.stderr.decode()
         assert proc.returncode == 1 and "Traceback" not in err, err
         assert f"ERROR (asrkit-{args[0]}): {tmp_path / 'bad.pt'}: damaged asrkit model: {message}" in err
@@ -170,7 +171,7 @@ def _lm_of(tokens, path) -> None:
     save_lm(path, lm.state_dict(), lm.config, tokens)
 
 
-def test_an_lm_of_another_token_list_is_refused_naming_both_files(asrkit, tmp_path):
+def test_an_lm_of_another_token_list_is_refused_naming_both_files(inproc, tmp_path):  # noqa: F811
     """The refusal named the LM alone, and two lists of one size as '9 vs 9 tokens or different pieces'."""
     model = tiny_las()
     save_package(tmp_path / "asr.pt", model.state_dict(),
@@ -180,7 +181,7 @@ def test_an_lm_of_another_token_list_is_refused_naming_both_files(asrkit, tmp_pa
     _lm_of(TOKENS, tmp_path / "lm.pt")
     (tmp_path / "feats.scp").write_text("")
     for lm, detail in (("other_lm.pt", "(token 3: 'q' vs 'p1')"), ("lm.pt", None)):
-        proc = asrkit("decode", "--model", tmp_path / "asr.pt", "--lm", tmp_path / lm, "--lm-weight", "0.3",
+        proc = inproc("decode", "--model", tmp_path / "asr.pt", "--lm", tmp_path / lm, "--lm-weight", "0.3",
                       "--feats", f"scp:{tmp_path / 'feats.scp'}", check=False)
         err = proc.stderr.decode()
         if detail is None:  # the LM of the model's own tokens gets past loading, to the empty feature list
@@ -246,7 +247,7 @@ def test_an_lm_weight_of_0_given_by_the_user_is_an_info_line(tmp_path, caplog):
     assert [r.levelno for r in caplog.records if "is not used" in r.getMessage()] == [logging.INFO]
 
 
-def test_decode_with_lm_weight_0_on_the_command_line_warns_nothing(tmp_path, asrkit):
+def test_decode_with_lm_weight_0_on_the_command_line_warns_nothing(tmp_path, inproc):  # noqa: F811
     model = tiny_las()
     save_package(tmp_path / "asr.pt", model.state_dict(),
                  PackageMeta(model_config=model.config, idim=IDIM, vocab_size=V, tokens=TOKENS))
@@ -256,6 +257,6 @@ def test_decode_with_lm_weight_0_on_the_command_line_warns_nothing(tmp_path, asr
     import numpy as np
     kaldiio.save_ark(str(feats), {"u1": np.zeros((40, IDIM), dtype=np.float32)})
     for weight, warned in ((["--lm-weight", "0"], False), ([], True)):
-        proc = asrkit("decode", "--model", tmp_path / "asr.pt", "--lm", tmp_path / "lm.pt", *weight,
+        proc = inproc("decode", "--model", tmp_path / "asr.pt", "--lm", tmp_path / "lm.pt", *weight,
                       "--feats", f"ark:{feats}", "--output-dir", tmp_path / f"out{len(weight)}")
         assert ("WARNING" in proc.stderr.decode() and "is not used" in proc.stderr.decode()) == warned, proc.stderr
