@@ -597,6 +597,19 @@ def test_two_speakers_are_never_merged_into_one_id(an4_root, tmp_path):
     assert set(DataDir(tmp_path / "d").read("utt2spk").values()) == {"alice_smith", "bob"}
 
 
+@pytest.mark.parametrize("name", ["", " "])
+def test_an_empty_speaker_name_is_refused(an4_root, tmp_path, name):
+    """--speaker '' ("$spk" left empty) was taken as --speaker not given, every file spk1's (beside
+    --speaker-from-dir too), and --speaker ' ' made a speaker '_'."""
+    make_user_corpus(an4_root, tmp_path / "c", 3)
+    for also in ({}, {"speaker_from_dir": True}):
+        with pytest.raises(AsrkitError, match=rf"^--speaker '{name}': no speaker name \(a shell variable left "
+                                              rf"empty\?\)$"):
+            make_data_dir(tmp_path / "c/audio", tmp_path / "d", transcripts=tmp_path / "c/prompts.txt", speaker=name,
+                          **also)
+    assert not (tmp_path / "d").exists()
+
+
 def test_a_write_failing_half_way_leaves_the_earlier_data_dir_whole(an4_root, tmp_path, monkeypatch):
     """The four tables are written together: a disk filling up after wav.scp used to leave the new
     wav.scp beside the text, utt2spk and spk2utt of an earlier run into the same data dir."""
