@@ -44,6 +44,28 @@ def run_in_process(command: str, args, input: bytes | None = None, catch_excepti
         setup_logging()
 
 
+def run_asrkit_in_process(*args, check: bool = True) -> subprocess.CompletedProcess:
+    """:func:`run_asrkit` through ``asrkit``'s own ``main`` in this process (no torch import per call,
+    2-3 s CPU each): for a test of what a command prints, writes and exits with, not of a process
+    (signals, start-up, a real stdin). An exception that gets out of the command is raised."""
+    from click.testing import CliRunner
+
+    from asrkit.cli import main
+    from asrkit.utils.logging import setup_logging
+
+    try:
+        res = CliRunner().invoke(main, [str(a) for a in args])
+    finally:
+        setup_logging()
+    if res.exception is not None and not isinstance(res.exception, SystemExit):
+        raise res.exception
+    proc = subprocess.CompletedProcess(args, res.exit_code, res.stdout_bytes, res.stderr_bytes or b"")
+    if check and proc.returncode != 0:
+        raise AssertionError(f"asrkit {' '.join(map(str, args))} exited {proc.returncode}\n--- stderr ---\n"
+                             + proc.stderr.decode(errors="replace")[-5000:])
+    return proc
+
+
 def run(args, stdin=None, input=None, cwd=None) -> subprocess.CompletedProcess:
     """:func:`run_asrkit` of an argument list, its exit status left to the test."""
     return run_asrkit(*args, check=False, stdin=stdin, input=input, cwd=cwd)

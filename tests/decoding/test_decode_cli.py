@@ -15,6 +15,7 @@ from asrkit.features.wav import read_wav_source
 from asrkit.models.package import PackageMeta, save_package
 from asrkit.text.train_tokenizer import TokenizerConfig, train_tokenizer
 
+from cli_checks import run_asrkit_in_process
 from decoding_tiny import tiny_las
 
 AN4_TEST = ["fcaw/an406-fcaw-b", "fcaw/an407-fcaw-b", "mmxg/an441-mmxg-b", "mmxg/an442-mmxg-b",
@@ -67,11 +68,6 @@ def yesno(yesno_root, tmp_path_factory):
     return tmp, model, wavs
 
 
-class _Result:
-    def __init__(self, code: int, stdout: bytes, stderr: bytes) -> None:
-        self.returncode, self.stdout, self.stderr = code, stdout, stderr
-
-
 @pytest.fixture
 def inproc():
     """Run ``asrkit <sub> ...`` in this process (click's runner): no torch import per call.
@@ -79,20 +75,7 @@ def inproc():
     The end-to-end tests that matter as a user runs them (wav arguments, exit status) use the
     subprocess fixture ``asrkit``; the rest use this one to keep the suite fast on 2 cores.
     """
-    from click.testing import CliRunner
-
-    from asrkit.cli import main
-
-    def run(*args, check: bool = True):
-        res = CliRunner().invoke(main, [str(a) for a in args])
-        if res.exception is not None and not isinstance(res.exception, SystemExit):
-            raise res.exception
-        out = _Result(res.exit_code, res.stdout_bytes, res.stderr_bytes or b"")
-        if check and res.exit_code != 0:
-            raise AssertionError(f"asrkit {' '.join(map(str, args))} exited {res.exit_code}\n{res.stderr[-3000:]}")
-        return out
-
-    return run
+    return run_asrkit_in_process
 
 
 def read_text(path: Path):
