@@ -6,16 +6,18 @@ from __future__ import annotations
 import os
 
 from cli_checks import error_line, run
-from test_decode_cli import yesno  # noqa: F401  (fixture)
+from test_decode_cli import inproc, yesno  # noqa: F401  (fixtures)
 
 YAML = b"beam: 2\nctc_weight: 0.5\n"
 
 
-def test_config_dash_reads_the_options_from_stdin(tmp_path, yesno):
+def test_config_dash_reads_the_options_from_stdin(tmp_path, yesno, inproc, monkeypatch):  # noqa: F811
+    # (what reads a real stdin runs as a new process; the rest in this one: a torch import each saved)
     _, model, wavs = yesno
     (tmp_path / "decode.yaml").write_bytes(YAML)
     base = ["decode", "--model", model]
-    by_file = run([*base, "--config", "decode.yaml", wavs[0]], cwd=tmp_path)
+    monkeypatch.chdir(tmp_path)
+    by_file = inproc(*base, "--config", "decode.yaml", wavs[0], check=False)
     assert by_file.returncode == 0, by_file.stderr.decode()
     piped = run([*base, "--config", "-", wavs[0]], input=YAML, cwd=tmp_path)
     assert piped.returncode == 0, piped.stderr.decode()
@@ -50,16 +52,18 @@ def test_config_dash_refuses_what_stdin_cannot_give(tmp_path, yesno):
     assert "--config - (stdin): stdin is a terminal, not decoding options" in line, line
 
 
-def test_pack_model_decode_config_dash_packs_the_options_of_its_file(tmp_path, yesno):
+def test_pack_model_decode_config_dash_packs_the_options_of_its_file(tmp_path, yesno, inproc,  # noqa: F811
+                                                                     monkeypatch):
     """asrkit-pack-model --decode-config - reads them through asrkit-decode's reader, and its errors
     name its own option (they said "--config - (stdin)", an option pack-model has not)."""
     _, model, _ = yesno
     (tmp_path / "decode.yaml").write_bytes(YAML)
-    by_file = run(["pack-model", "--decode-config", "decode.yaml", model, "file.pt"], cwd=tmp_path)
+    monkeypatch.chdir(tmp_path)
+    by_file = inproc("pack-model", "--decode-config", "decode.yaml", model, "file.pt", check=False)
     assert by_file.returncode == 0, by_file.stderr.decode()
     piped = run(["pack-model", "--decode-config", "-", model, "pipe.pt"], input=YAML, cwd=tmp_path)
     assert piped.returncode == 0, piped.stderr.decode()
-    printed = [run(["decode", "--model", m, "--print-config"], cwd=tmp_path) for m in ("file.pt", "pipe.pt")]
+    printed = [inproc("decode", "--model", m, "--print-config", check=False) for m in ("file.pt", "pipe.pt")]
     assert printed[0].returncode == 0 and b"beam: 2\n" in printed[0].stdout, printed[0].stderr.decode()
     assert printed[1].stdout == printed[0].stdout
     base = ["pack-model", "--decode-config", "-"]
