@@ -826,10 +826,15 @@ def _transcript_beside(audio: Path, ext: str, names_in: Dict[Path, Dict[str, Lis
         # files here): each audio takes the transcript of its own letter case, where every other
         # one has audio of its letter case to take it. Both were "two transcripts beside it: keep
         # one", which would lose a recording's transcript.
-        stem = audio.stem if found[0].name.lower() == exact.name.lower() else audio.name
-        own = [f for f in found if Path(f.name).stem == stem]
-        stems = {(a.stem if stem == audio.stem else a.name) for a in audio_files if a.parent == audio.parent}
-        if len(own) == 1 and all(Path(f.name).stem in stems for f in found if f not in own):
+        # (the name before the extension, which may hold a dot itself: --text-ext normalized.txt,
+        # LibriTTS's, where Path.stem kept "A.normalized" and the error stood)
+        def named(f: Path) -> str:
+            return f.name[:len(f.name) - len(ext)]
+
+        whole_names = found[0].name.lower() != exact.name.lower()
+        own = [f for f in found if named(f) == (audio.name if whole_names else audio.stem)]
+        names = {(a.name if whole_names else a.stem) for a in audio_files if a.parent == audio.parent}
+        if len(own) == 1 and all(named(f) in names for f in found if f not in own):
             return own[0]
         case = ", their names differing only in letter case" if len({f.name.lower() for f in found}) == 1 else ""
         raise AsrkitError(f"{audio}: two transcripts beside it ({', '.join(sorted(f.name for f in found))})"

@@ -40,27 +40,31 @@ def test_two_transcripts_differing_in_case_are_an_error(an4_root, tmp_path):
     assert not (tmp_path / "data").exists()
 
 
-def test_two_recordings_differing_in_case_each_take_their_own_transcript(an4_root, tmp_path):
+@pytest.mark.parametrize("ext", ["txt", "normalized.txt"])
+def test_two_recordings_differing_in_case_each_take_their_own_transcript(an4_root, tmp_path, ext):
     """A.wav and a.wav (two files on Linux), with A.txt and a.txt, were "two transcripts beside it
     (A.txt, a.txt), their names differing only in letter case: keep one", keeping one losing the
-    other recording's transcript. Each takes its own letter case's now; without an a.wav, A.txt
-    and a.txt for A.wav are still the error."""
+    other recording's transcript. Each takes its own letter case's now, also where --text-ext
+    holds a dot (LibriTTS's A.normalized.txt); without an a.wav, A.txt and a.txt for A.wav are
+    still the error."""
     make_user_corpus(an4_root, tmp_path / "c", 3, layout="beside")
     audio = tmp_path / "c/audio"
+    for t in audio.rglob("*.txt"):
+        t.rename(t.with_suffix("." + ext))
     wavs = sorted(audio.rglob("*.wav"))
     folder = wavs[0].parent
     (folder / "A.wav").symlink_to(wavs[1].resolve())
-    (folder / "A.txt").write_text("UPPER\n")
+    (folder / f"A.{ext}").write_text("UPPER\n")
     (folder / "a.wav").symlink_to(wavs[2].resolve())
-    (folder / "a.txt").write_text("LOWER\n")
-    report = make_data_dir(audio, tmp_path / "data", speaker="s")
+    (folder / f"a.{ext}").write_text("LOWER\n")
+    report = make_data_dir(audio, tmp_path / "data", speaker="s", text_ext=ext)
     assert (report.num_utts, report.skipped) == (5, {})
     text = DataDir(tmp_path / "data").read("text")
     assert (text[f"s-{folder.name}-A"], text[f"s-{folder.name}-a"]) == ("UPPER", "LOWER")
     (folder / "a.wav").unlink()
-    with pytest.raises(AsrkitError, match=r"A.wav: two transcripts beside it \(A.txt, a.txt\), their names differing "
-                                          r"only in letter case: keep one"):
-        make_data_dir(audio, tmp_path / "data2", speaker="s")
+    with pytest.raises(AsrkitError, match=rf"A.wav: two transcripts beside it \(A.{ext}, a.{ext}\), their names "
+                                          r"differing only in letter case: keep one"):
+        make_data_dir(audio, tmp_path / "data2", speaker="s", text_ext=ext)
 
 
 def test_transcript_keys_match_audio_extensions_in_any_case(an4_root, tmp_path):
