@@ -669,9 +669,11 @@ def _texts_beside(text_ext: str, audio_dir: Path, audio_root: Path, good: List[P
     # Every audio file skipped for what it holds or its name: where their transcripts are there,
     # "none of its 0 audio files has a <name>.txt" sent the user after them, and the counts check
     # names the skips instead; where none is, the advice on where transcripts go still fits.
+    # So are transcripts that are no file (a corpus copied without its links' targets: every .txt a
+    # dangling link), where "none of its 4 audio files has a <name>.txt beside it" was said of them.
     taken = set(good)
     skipped = [rel for rel in found.files if rel not in taken]
-    if not text_of and (good or not found.files
+    if not text_of and not no_file and (good or not found.files
                         or all(_transcript_beside(audio_root / rel, ext, names_in, audio_files) is None
                                for rel in skipped)):
         counted = f"{len(good)} audio files" if good else f"{len(skipped)} audio files (skipped, reasons above)"

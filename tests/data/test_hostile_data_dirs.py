@@ -78,6 +78,13 @@ def test_a_transcript_name_that_is_no_file_is_named_not_called_missing(an4_root,
         TRANSCRIPT_NOT_A_FILE: [f"{r} (beside {r.with_suffix('.wav')})" for r in rel[:3]],
         NO_TRANSCRIPT: [str(rel[3].with_suffix(".wav"))]}
     assert report.num_utts == 8 and report.num_audio == 12
+    # Every transcript such a name (all links, their targets not copied): the skips are named, not
+    # "no transcripts: none of its 12 audio files has a <name>.txt beside it"
+    for t in texts[4:]:
+        t.unlink()
+        t.symlink_to("gone.txt")
+    with pytest.raises(AsrkitError, match=r"no utterance has both audio and a non-empty transcript \(12 skipped"):
+        make_data_dir(audio, tmp_path / "data2", max_skip_ratio=1)
 
 
 # D7 ------------------------------------------------------------------------------------------
