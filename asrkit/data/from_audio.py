@@ -283,10 +283,11 @@ def _check_options(audio_dir: Path, text_ext: str, extensions: Sequence[str], sp
     problem = dir_problem(audio_dir)
     if problem:
         raise AsrkitError(f"{audio_dir}: {problem} (the folder holding the audio files)")
-    if speaker is not None and not speaker.strip():
-        # ('' was taken as --speaker not given, every file spk1's, also beside --speaker-from-dir;
-        # ' ' was a speaker '_')
-        raise AsrkitError(f"--speaker {speaker!r}: no speaker name (a shell variable left empty?)")
+    for option, value, what in (("--speaker", speaker, "speaker name"), ("--speaker-regex", speaker_regex, "pattern")):
+        if value is not None and not value.strip():
+            # ('' was taken as the option not given, every file spk1's, also beside
+            # --speaker-from-dir; --speaker ' ' was a speaker '_')
+            raise AsrkitError(f"{option} {value!r}: no {what} (a shell variable left empty?)")
     if sum(bool(x) for x in (speaker, speaker_from_dir, speaker_regex)) > 1:
         raise AsrkitError("give one of --speaker, --speaker-from-dir and --speaker-regex")
     if case not in CASES:

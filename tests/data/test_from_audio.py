@@ -597,16 +597,17 @@ def test_two_speakers_are_never_merged_into_one_id(an4_root, tmp_path):
     assert set(DataDir(tmp_path / "d").read("utt2spk").values()) == {"alice_smith", "bob"}
 
 
-@pytest.mark.parametrize("name", ["", " "])
-def test_an_empty_speaker_name_is_refused(an4_root, tmp_path, name):
+@pytest.mark.parametrize("option,name,what", [("speaker", "", "speaker name"), ("speaker", " ", "speaker name"),
+                                              ("speaker_regex", "", "pattern")])
+def test_an_empty_speaker_name_is_refused(an4_root, tmp_path, option, name, what):
     """--speaker '' ("$spk" left empty) was taken as --speaker not given, every file spk1's (beside
-    --speaker-from-dir too), and --speaker ' ' made a speaker '_'."""
+    --speaker-from-dir too), and --speaker ' ' made a speaker '_'; --speaker-regex '' alike."""
     make_user_corpus(an4_root, tmp_path / "c", 3)
     for also in ({}, {"speaker_from_dir": True}):
-        with pytest.raises(AsrkitError, match=rf"^--speaker '{name}': no speaker name \(a shell variable left "
-                                              rf"empty\?\)$"):
-            make_data_dir(tmp_path / "c/audio", tmp_path / "d", transcripts=tmp_path / "c/prompts.txt", speaker=name,
-                          **also)
+        with pytest.raises(AsrkitError, match=rf"^--{option.replace('_', '-')} '{name}': no {what} \(a shell "
+                                              rf"variable left empty\?\)$"):
+            make_data_dir(tmp_path / "c/audio", tmp_path / "d", transcripts=tmp_path / "c/prompts.txt",
+                          **{option: name}, **also)
     assert not (tmp_path / "d").exists()
 
 
