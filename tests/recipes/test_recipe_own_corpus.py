@@ -139,7 +139,7 @@ def test_own_corpus_from_stage_0_to_asrkit_decode(tmp_path, fsdd_root, an4_root)
         str(corpus.resolve() / "audio/george/george take 03.WAV")
 
     # 8 kHz audio through the 16 kHz fbank: stage 1 stops naming the rate and the option to add.
-    args = ["./run.sh", "--stage", "1", "--nj", "2", "--train-args", TINY]
+    args = ["./run.sh", "--stage", "1", "--nj", "1", "--train-args", TINY]
     proc = run_sh(args + ["--stop-stage", "1"], cwd=recipe, check=False)
     assert proc.returncode != 0 and "sample rate 8000 Hz does not match" in proc.stderr
     assert "--fbank-args --resample" in proc.stderr and not (recipe / "dump/train/.done").exists()
