@@ -13,14 +13,16 @@ import yaml
 from asrkit.features.fbank import FbankConfig
 from asrkit.utils.errors import AsrkitError
 
+from tests.cli_checks import run_asrkit_in_process
+
 from .named_pipes import assert_named_pipe_refused
 from .yesno_dump import train_args
 
 
-@pytest.mark.slow  # (2 epochs in a subprocess: 33 s CPU, 38 s at load 3 on 2 cores)
-def test_train_writes_everything_and_average(yesno_setup, tmp_path, asrkit):
+@pytest.mark.slow  # (3 epochs; in this process: a subprocess per command cost 2-3 s CPU each, 10 of them)
+def test_train_writes_everything_and_average(yesno_setup, tmp_path):
     exp = tmp_path / "exp"
-    proc = asrkit(*train_args(yesno_setup, exp, "--seed", "3"))
+    proc = run_asrkit_in_process(*train_args(yesno_setup, exp, "--seed", "3"))
     err = proc.stderr.decode()
     assert "Done 2 epochs out of 2" in err
     for name in ["config.yaml", "model.pt", "log/train.log", "log/curves.csv",
@@ -53,15 +55,15 @@ def test_train_writes_everything_and_average(yesno_setup, tmp_path, asrkit):
 
     # Re-running a finished run changes nothing but says so.
     before = (exp / "checkpoints" / "epoch2.pt").stat().st_mtime_ns
-    proc = asrkit(*train_args(yesno_setup, exp))
+    proc = run_asrkit_in_process(*train_args(yesno_setup, exp))
     assert "already finished at epoch 2" in proc.stderr.decode()
     assert (exp / "checkpoints" / "epoch2.pt").stat().st_mtime_ns == before
     # ... also with fewer epochs asked for than it holds ("Done 2 epochs out of 1" before)
-    err = asrkit(*train_args(yesno_setup, exp, "--set", "training.max_epochs=1")).stderr.decode()
+    err = run_asrkit_in_process(*train_args(yesno_setup, exp, "--set", "training.max_epochs=1")).stderr.decode()
     assert "Done 2 epochs (more than training.max_epochs 1: trained by an earlier run)" in err, err
     assert (exp / "checkpoints" / "epoch2.pt").stat().st_mtime_ns == before
 
-    proc = asrkit("average", "--num", "2", exp)
+    proc = run_asrkit_in_process("average", "--num", "2", exp)
     assert "Done averaging 2 checkpoint(s)" in proc.stderr.decode()
     avg = load_package(exp / "model.avg.pt")
     assert avg.meta.extra["train_durations_s"] == pkg.meta.extra["train_durations_s"]
@@ -72,7 +74,7 @@ def test_train_writes_everything_and_average(yesno_setup, tmp_path, asrkit):
             torch.testing.assert_close(v, (s1[k] + s2[k]) / 2, rtol=1e-5, atol=1e-6)
 
     # --max-epoch: only the epochs up to N (what a run stopped there would average)
-    proc = asrkit("average", "--num", "2", "--max-epoch", "1", "--out", tmp_path / "e1.pt", exp)
+    proc = run_asrkit_in_process("average", "--num", "2", "--max-epoch", "1", "--out", tmp_path / "e1.pt", exp)
     assert "Done averaging 1 checkpoint(s)" in proc.stderr.decode()
     for k, v in load_package(tmp_path / "e1.pt").model.state_dict().items():
         assert torch.equal(v, s1[k]), k
@@ -84,16 +86,16 @@ def test_train_writes_everything_and_average(yesno_setup, tmp_path, asrkit):
     shutil.copy(pruned / "checkpoints" / "epoch2.pt", pruned / "checkpoints" / "epoch3.pt")
     code, err = _run_inproc("average", "--max-epoch", "1", pruned)
     assert code == 1 and f"{pruned}/checkpoints: no checkpoint of epoch <= 1 (kept: epochs 2, 3)" in err
-    proc = asrkit("average", "--max-epoch", "2", "--out", tmp_path / "e2.pt", pruned)
+    proc = run_asrkit_in_process("average", "--max-epoch", "2", "--out", tmp_path / "e2.pt", pruned)
     assert "1 of the first 2 epochs have a checkpoint (training.keep_best deletes the others)" in proc.stderr.decode()
     # Among the best by the metric asked for, an epoch whose checkpoint keep_best deleted (kept by
     # another metric): said, naming it and what is averaged instead, not passed off as the best.
     (pruned / "checkpoints" / "epoch3.pt").unlink()
     for metric in ("valid_loss", "valid_cer"):
-        proc = asrkit("average", "--num", "2", "--metric", metric, "--out", tmp_path / "p.pt", pruned)
+        proc = run_asrkit_in_process("average", "--num", "2", "--metric", metric, "--out", tmp_path / "p.pt", pruned)
         assert (f"epoch(s) 1 are among the 2 best by {metric} but have no checkpoint (training.keep_best kept the best "
                 "by valid_loss): averaging the best that remain, 2") in proc.stderr.decode(), proc.stderr.decode()
-    proc = asrkit("average", "--num", "2", "--metric", "valid_cer", "--out", tmp_path / "all.pt", exp)
+    proc = run_asrkit_in_process("average", "--num", "2", "--metric", "valid_cer", "--out", tmp_path / "all.pt", exp)
     assert "have no checkpoint" not in proc.stderr.decode()
 
     # Checkpoints of two different models (one copied in from another run) are not averaged.
@@ -121,7 +123,7 @@ def test_train_writes_everything_and_average(yesno_setup, tmp_path, asrkit):
     assert (exp / "config.yaml").read_text() == before
 
     # A finished run continues when asked for more epochs, saying what changed.
-    proc = asrkit(*train_args(yesno_setup, exp, "--seed", "3", "--set", "training.max_epochs=3"))
+    proc = run_asrkit_in_process(*train_args(yesno_setup, exp, "--seed", "3", "--set", "training.max_epochs=3"))
     err = proc.stderr.decode()
     assert "training.max_epochs: 2 -> 3" in err and "Done 3 epochs out of 3" in err
     assert (exp / "checkpoints" / "epoch3.pt").is_file()
@@ -427,14 +429,14 @@ def test_a_named_pipe_among_the_runs_own_files_is_named_not_waited_on(yesno_setu
 
 
 @pytest.mark.parametrize("name", ["lm.pt", "lm.yaml", "log/train_lm.log"])
-def test_an_lms_exp_dir_is_refused(yesno_setup, tmp_path, asrkit, name):
+def test_an_lms_exp_dir_is_refused(yesno_setup, tmp_path, name):
     """asrkit-train given asrkit-train-lm's exp dir (exp/lm for exp/las) wrote its log/curves.csv
     over the LM's (the mirror of asrkit-train-lm's refusal of an acoustic model's dir)."""
     exp = tmp_path / "lm"
     (exp / "log").mkdir(parents=True)
     (exp / name).write_text("the LM's\n")
     (exp / "log" / "curves.csv").write_text("epoch,step,lr,train_loss,valid_loss\n1,3,0.001,4.2,4.0\n")
-    proc = asrkit(*train_args(yesno_setup, exp), check=False)
+    proc = run_asrkit_in_process(*train_args(yesno_setup, exp), check=False)
     assert proc.returncode == 1 and (f"{exp}: the exp dir of an asrkit-train-lm run (it holds its {name}): this run "
                                      f"would write its log/curves.csv over that run's; give it an exp dir of its "
                                      f"own") in proc.stderr.decode(), proc.stderr.decode()
@@ -442,11 +444,11 @@ def test_an_lms_exp_dir_is_refused(yesno_setup, tmp_path, asrkit, name):
     assert not (exp / "checkpoints").exists() and not (exp / "config.yaml").exists()
 
 
-def test_a_directory_at_model_pt_is_named_before_training(yesno_setup, tmp_path, asrkit):
+def test_a_directory_at_model_pt_is_named_before_training(yesno_setup, tmp_path):
     """It failed only when the finished training packed its model, after every epoch."""
     exp = tmp_path / "exp"
     (exp / "model.pt").mkdir(parents=True)
-    proc = asrkit(*train_args(yesno_setup, exp), check=False)
+    proc = run_asrkit_in_process(*train_args(yesno_setup, exp), check=False)
     assert proc.returncode == 1 and (f"ERROR (asrkit-train): {exp / 'model.pt'}: a directory where the run writes "
                                      f"its model.pt; move it away").encode() in proc.stderr, proc.stderr
     assert not (exp / "checkpoints").exists()
