@@ -7,7 +7,7 @@ import shutil
 import pytest
 import torch
 
-from tests.cli_checks import error_line, run_asrkit
+from tests.cli_checks import error_line, run_asrkit, run_asrkit_in_process
 
 from .yesno_dump import train_args
 
@@ -21,9 +21,11 @@ def _last(exp, epoch):
 @pytest.fixture(scope="module")
 def one_epoch_run(yesno_setup, tmp_path_factory):
     """An exp dir of 1 epoch trained with FAST's settings, which the tests below resume in a copy of
-    their own (one training instead of one each; tests/conftest.py keeps them on one xdist worker)."""
+    their own (one training instead of one each; tests/conftest.py keeps them on one xdist worker).
+    The tests of what a resume says and trains with run asrkit-train in this process (a subprocess
+    costs a torch import, 2-3 s CPU); the exact resume after a kill stays a process of its own."""
     exp = tmp_path_factory.mktemp("one_epoch") / "exp"
-    run_asrkit(*train_args(yesno_setup, exp, *FAST, "--set", "training.max_epochs=1"))
+    run_asrkit_in_process(*train_args(yesno_setup, exp, *FAST, "--set", "training.max_epochs=1"))
     return exp
 
 
@@ -34,13 +36,14 @@ def _one_epoch(one_epoch_run, tmp_path):
     return exp
 
 
-def test_resumed_run_trains_with_the_new_optimizer_settings(yesno_setup, one_epoch_run, tmp_path, asrkit):
+def test_resumed_run_trains_with_the_new_optimizer_settings(yesno_setup, one_epoch_run, tmp_path):
     """The optimizer's settings came back from the checkpoint over the config's: a resume with
     --set optim.lr=... logged "continuing with the new values: optim.lr: 0.005 -> 0.0001" and
     trained on at 0.005 (betas, eps and weight decay the same), config.yaml saying 0.0001."""
     exp = _one_epoch(one_epoch_run, tmp_path)
-    proc = asrkit(*train_args(yesno_setup, exp, *FAST, "--set", "training.max_epochs=2", "--set", "optim.lr=0.0001",
-                              "--set", "optim.betas=[0.8, 0.9]", "--set", "optim.weight_decay=0.001"))
+    proc = run_asrkit_in_process(*train_args(yesno_setup, exp, *FAST, "--set", "training.max_epochs=2",
+                                             "--set", "optim.lr=0.0001", "--set", "optim.betas=[0.8, 0.9]",
+                                             "--set", "optim.weight_decay=0.001"))
     assert "continuing with the new values" in proc.stderr.decode() and "resumed from" in proc.stderr.decode()
     state = _last(exp, 2)
     assert [r["lr"] for r in state["train_state"]["history"]] == [0.005, 0.0001]
@@ -49,13 +52,13 @@ def test_resumed_run_trains_with_the_new_optimizer_settings(yesno_setup, one_epo
     assert state["scheduler"]["base_lrs"] == [0.0001]
 
 
-def test_resume_with_another_optimizer_names_optim_name(yesno_setup, one_epoch_run, tmp_path, asrkit):
+def test_resume_with_another_optimizer_names_optim_name(yesno_setup, one_epoch_run, tmp_path):
     """Adam's state loaded into Adadelta was "cannot resume from this checkpoint: the optimizer
     state's rho is None ...; move it away to resume from an earlier one", which would not help."""
     exp = _one_epoch(one_epoch_run, tmp_path)
     before = (exp / "checkpoints" / "epoch1.pt").read_bytes()
-    proc = asrkit(*train_args(yesno_setup, exp, *FAST, "--set", "training.max_epochs=2",
-                              "--set", "optim.name=adadelta"), check=False)
+    proc = run_asrkit_in_process(*train_args(yesno_setup, exp, *FAST, "--set", "training.max_epochs=2",
+                                             "--set", "optim.name=adadelta"), check=False)
     assert error_line(proc) == (f"ERROR (asrkit-train): {exp}/checkpoints/epoch1.pt: was trained with optim.name "
                                 f"adam, this run's config says adadelta: an optimizer's state does not carry over to "
                                 f"another; resume with optim.name: adam, or use a new exp dir")
@@ -64,9 +67,9 @@ def test_resume_with_another_optimizer_names_optim_name(yesno_setup, one_epoch_r
 
     # Another model size: the keys that differ are named (the two runs' configs were left to compare by hand).
     config = (exp / "config.yaml").read_text()
-    proc = asrkit(*train_args(yesno_setup, exp, *FAST, "--set", "training.max_epochs=2",
-                              "--set", "model.speller.hidden=64", "--set", "model.listener.subsample=[1, 2, 2]"),
-                  check=False)
+    proc = run_asrkit_in_process(*train_args(yesno_setup, exp, *FAST, "--set", "training.max_epochs=2",
+                                             "--set", "model.speller.hidden=64",
+                                             "--set", "model.listener.subsample=[1, 2, 2]"), check=False)
     assert error_line(proc).endswith("use a new exp dir, or that config to continue (changed: "
                                      "model.listener.subsample: [2, 2] -> [1, 2, 2], model.speller.hidden: 32 -> 64)")
     assert (exp / "config.yaml").read_text() == config
@@ -97,7 +100,7 @@ def test_a_read_only_checkpoints_folder_is_named_before_an_epoch_is_trained(yesn
     assert sorted(p.name for p in ckpts.iterdir()) == ["epoch1.pt"]
 
 
-def test_an_lm_resumed_with_another_seed_names_it_as_what_moved_its_dev_set(yesno_setup, tmp_path, asrkit):
+def test_an_lm_resumed_with_another_seed_names_it_as_what_moved_its_dev_set(yesno_setup, tmp_path):
     """The LM's dev sentences, without --valid-text, are drawn from the text by seed and dev_ratio:
     a resume with another --seed was refused as "validated on another dev set" with nothing to
     say why, the user's text and dev text being the same files."""
@@ -108,19 +111,19 @@ def test_an_lm_resumed_with_another_seed_names_it_as_what_moved_its_dev_set(yesn
     conf.write_text("model: {embed: 8, hidden: 16, layers: 1}\nbatch_size: 4\n")
     exp = tmp_path / "lm"
     args = ["train-lm", "--config", conf, "--lang-dir", yesno_setup / "data" / "lang", "--device", "cpu"]
-    asrkit(*args, "--max-epochs", "1", "--seed", "1", text, exp)
-    proc = asrkit(*args, "--max-epochs", "2", "--seed", "5", text, exp, check=False)
+    run_asrkit_in_process(*args, "--max-epochs", "1", "--seed", "1", text, exp)
+    proc = run_asrkit_in_process(*args, "--max-epochs", "2", "--seed", "5", text, exp, check=False)
     assert "validated on another dev set" in error_line(proc)
     assert "(this run changed seed 1 -> 5: the dev sentences held out of the text are drawn by seed and dev_ratio, " \
            "and every sentence longer than max_len is cut)" in error_line(proc)
-    proc = asrkit(*args, "--max-epochs", "2", "--max-len", "5", text, exp, check=False)
+    proc = run_asrkit_in_process(*args, "--max-epochs", "2", "--max-len", "5", text, exp, check=False)
     assert "(this run changed max_len 400 -> 5: the dev sentences" in error_line(proc)
     assert not (exp / "checkpoints" / "epoch2.pt").exists()
-    asrkit(*args, "--max-epochs", "2", "--seed", "1", text, exp)  # its own seed: trains on
+    run_asrkit_in_process(*args, "--max-epochs", "2", "--seed", "1", text, exp)  # its own seed: trains on
     assert (exp / "checkpoints" / "epoch2.pt").exists()
 
 
-def test_a_checkpoint_of_an_asrkit_without_a_newer_option_resumes(yesno_setup, one_epoch_run, tmp_path, asrkit):
+def test_a_checkpoint_of_an_asrkit_without_a_newer_option_resumes(yesno_setup, one_epoch_run, tmp_path):
     """A run begun before asrkit added a model option (as model.utt_mean_frames was) stored a config
     without it: resumed by a newer asrkit it was refused as "another model config ... (changed:
     model.utt_mean_frames: None -> 'all')", and no config could continue it. The option not named
@@ -130,7 +133,7 @@ def test_a_checkpoint_of_an_asrkit_without_a_newer_option_resumes(yesno_setup, o
     state = torch.load(path, weights_only=True)
     del state["config"]["model"]["utt_mean_frames"], state["config"]["training"]["max_bad_steps"]
     torch.save(state, path)
-    proc = asrkit(*train_args(yesno_setup, exp, *FAST, "--set", "training.max_epochs=2"))
+    proc = run_asrkit_in_process(*train_args(yesno_setup, exp, *FAST, "--set", "training.max_epochs=2"))
     err = proc.stderr.decode()
     assert "resumed from" in err and "Done 2 epochs out of 2" in err
     assert "continuing with the new values: training.max_epochs: 1 -> 2\n" in err  # and nothing it left out
@@ -138,7 +141,8 @@ def test_a_checkpoint_of_an_asrkit_without_a_newer_option_resumes(yesno_setup, o
     state["config"]["model"]["utt_mean_norm"] = True
     (exp / "checkpoints" / "epoch2.pt").unlink()
     torch.save(state, path)
-    proc = asrkit(*train_args(yesno_setup, exp, *FAST, "--set", "training.max_epochs=3"), check=False)
+    proc = run_asrkit_in_process(*train_args(yesno_setup, exp, *FAST, "--set", "training.max_epochs=3"),
+                                 check=False)
     assert error_line(proc).endswith("(changed: model.utt_mean_norm: True -> False)")
 
 
