@@ -6,6 +6,8 @@ import shutil
 
 import torch
 
+from tests.cli_checks import run_asrkit_in_process
+
 from .kill import sigkill_after_first_checkpoint
 from .yesno_dump import train_args
 
@@ -57,16 +59,17 @@ def test_killed_run_resumes_exactly(yesno_setup, tmp_path, asrkit):
     assert "training time over 2 run(s)" in proc.stderr.decode()
 
 
-def test_unreadable_newest_checkpoint_resumes_from_the_one_before(yesno_setup, tmp_path, asrkit):
+def test_unreadable_newest_checkpoint_resumes_from_the_one_before(yesno_setup, tmp_path):
+    # (both runs in this process: nothing of a process is at stake, and a subprocess costs a torch import)
     args = ("--seed", "5", "--set", "training.max_epochs=2", "--set", "training.num_plots=0")
     ref = tmp_path / "ref"
-    asrkit(*train_args(yesno_setup, ref, *args))
+    run_asrkit_in_process(*train_args(yesno_setup, ref, *args))
     exp = tmp_path / "exp"
     shutil.copytree(ref, exp)
     (exp / "model.pt").unlink()
     newest = exp / "checkpoints" / "epoch2.pt"
     newest.write_bytes(newest.read_bytes()[:5000])  # a write cut short by a full disk
-    proc = asrkit(*train_args(yesno_setup, exp, *args))
+    proc = run_asrkit_in_process(*train_args(yesno_setup, exp, *args))
     err = proc.stderr.decode()
     assert f"{newest}: not an asrkit checkpoint" in err and "skipped, resuming from an earlier checkpoint" in err
     assert "resumed from" in err and "epoch1.pt: epoch 1 done" in err
