@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from recipe_helpers import new_recipe, run_sh, without_root_override
+from recipe_helpers import make_recipe_copy, new_recipe, run_sh, without_root_override
 
 
 def _edit_cmd_sh(recipe, var, value):
@@ -74,6 +74,22 @@ def test_a_recipe_directory_reached_through_a_link_runs(recipe_dir, tmp_path):
     # PWD as a shell that did `cd "$link"` leaves it: bash takes it as the directory's name
     proc = run_sh(["./run.sh", "--stop-stage", "0"], cwd=link, env={"PWD": str(link)}, check=False)
     assert proc.returncode == 0, proc.stderr
+    assert (recipe / "data/train_nodev/wav.scp").is_file()
+
+
+def test_a_checkout_under_a_folder_with_a_comma_is_named_before_stage_0(tmp_path):
+    """Stage 1 writes ark,scp:<ark>,<scp> with the dump folder's absolute path, where a comma (a
+    checkout under lr0.1,bs32/) cannot be told from the one between the names: stage 0 ran, then
+    every fbank job failed. A --dumpdir elsewhere runs."""
+    recipe = make_recipe_copy(tmp_path / "lr0.1,bs32", "yesno")
+    proc = run_sh(["./run.sh", "--stop-stage", "0"], cwd=recipe, check=False)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == [
+        f"asr.sh: ERROR: --dumpdir 'dump' is {recipe}/dump, whose comma stage 1's 'ark,scp:<ark>,<scp>' output "
+        "cannot hold (Kaldi's wspecifier splits at the first comma): give --dumpdir a folder whose path has no "
+        "comma"], proc.stderr
+    assert not (recipe / "data").exists()
+    run_sh(["./run.sh", "--stop-stage", "0", "--dumpdir", str(tmp_path / "dump")], cwd=recipe)
     assert (recipe / "data/train_nodev/wav.scp").is_file()
 
 

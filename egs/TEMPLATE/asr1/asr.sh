@@ -256,6 +256,14 @@ for _o in "the recipe's directory:$PWD" "--tag:$tag" "--dumpdir:$dumpdir" "--exp
     die "${_o%%:*} '${_o#*:}' holds '${BASH_REMATCH[0]}', which the jobs' shell would interpret (asrkit-launch, as Kaldi's run.pl, passes such a word as it is): rename it"
   fi
 done
+# Stage 1 writes ark,scp:<dump>/feats.JOB.ark,<dump>/feats.JOB.scp with the absolute path (the scp
+# names its ark): a comma in it (a checkout under exp/lr0.1,bs32/) cannot be told from the one
+# between the two names, and stage 1's jobs failed only after stage 0 had run.
+_dump=$dumpdir; [[ $_dump == /* ]] || _dump=$PWD/$dumpdir
+if [ "$stage" -le 1 ] && [[ $_dump == *,* ]]; then
+  die "--dumpdir '$dumpdir' is $_dump, whose comma stage 1's 'ark,scp:<ark>,<scp>' output cannot hold (Kaldi's wspecifier splits at the first comma): give --dumpdir a folder whose path has no comma"
+fi
+unset _dump
 # Stage 6 appends to --results: '' or a path in no folder failed with bash's "No such file or
 # directory" after the scoring.
 if [ -z "$results" ] || [ -d "$results" ] || [ ! -d "$(dirname -- "$results")" ]; then
