@@ -616,9 +616,13 @@ def _texts_beside(text_ext: str, audio_dir: Path, audio_root: Path, good: List[P
     # the error came back for the next after each conversion, one file a run.
     not_utf8: List[Tuple[Path, str, Tuple[str, str]]] = []  # (file, problem, its not_utf8_kind)
     no_file: set = set()
-    audio_files = frozenset(audio_root / r for r in found.files + found.others)
+    audio_in: Dict[Path, Tuple[set, set]] = {}  # folder: (its audio files' stems, their names)
+    for r in found.files + found.others:
+        stems, names = audio_in.setdefault(audio_root / r.parent, (set(), set()))
+        stems.add(r.stem)
+        names.add(r.name)
     for rel in good:
-        beside = _transcript_beside(audio_root / rel, ext, names_in, audio_files)
+        beside = _transcript_beside(audio_root / rel, ext, names_in, audio_in)
         if beside is None:
             odd = _transcript_not_a_file(audio_root / rel, ext, names_in)
             if odd is not None:
@@ -648,7 +652,7 @@ def _texts_beside(text_ext: str, audio_dir: Path, audio_root: Path, good: List[P
         raise AsrkitError(_not_utf8_error(not_utf8, len(text_of) + len(not_utf8)))
     _drop_sample_ranges(text_of, audio_root)
     for rel in found.others:
-        if _transcript_beside(audio_root / rel, ext, names_in, audio_files) is not None:
+        if _transcript_beside(audio_root / rel, ext, names_in, audio_in) is not None:
             report.skip(found.other_reason, str(rel))
             report.num_audio += 1
     # Only the audio's transcripts were looked for, so one whose audio is missing (or is a
@@ -675,7 +679,7 @@ def _texts_beside(text_ext: str, audio_dir: Path, audio_root: Path, good: List[P
     taken = set(good)
     skipped = [rel for rel in found.files if rel not in taken]
     if not text_of and not no_file and (good or not found.files
-                        or all(_transcript_beside(audio_root / rel, ext, names_in, audio_files) is None
+                        or all(_transcript_beside(audio_root / rel, ext, names_in, audio_in) is None
                                for rel in skipped)):
         counted = f"{len(good)} audio files" if good else f"{len(skipped)} audio files (skipped, reasons above)"
         if not good:
@@ -798,9 +802,9 @@ def _unmatched_texts_hint(audio_dir: Path, texts: List[PurePosixPath], ext: str,
 
 
 def _transcript_beside(audio: Path, ext: str, names_in: Dict[Path, Dict[str, List[str]]],
-                       audio_files: frozenset = frozenset()) -> Optional[Path]:
+                       audio_in: Optional[Dict[Path, Tuple[set, set]]] = None) -> Optional[Path]:
     """The transcript file beside ``audio``, or None; ``names_in`` caches each folder's names by
-    their lower case, ``audio_files`` are the audio files found (absolute paths)."""
+    their lower case, ``audio_in`` gives each folder's audio files' stems and names."""
     # The audio extension is matched in any case (A.WAV), and so is the transcript's:
     # A.TXT beside A.WAV (a corpus from Windows or a camera) was "audio without a
     # transcript" with the transcript right there. a.wav.txt (some tools' naming) was too.
@@ -814,31 +818,27 @@ def _transcript_beside(audio: Path, ext: str, names_in: Dict[Path, Dict[str, Lis
         except OSError:
             pass
         names_in[audio.parent] = folder
-    found = [audio.parent / n for n in names_in[audio.parent].get(exact.name.lower(), [])
-             if (audio.parent / n).is_file()]
+    stems, names = (audio_in or {}).get(audio.parent, (set(), set()))
+
+    def beside(name: str, mine: str, recordings: set) -> List[Path]:
+        # A.wav and a.wav (two files here), each with its own A.txt and a.txt: a transcript named
+        # in another recording's letter case is that one's. A.wav took both ("two transcripts
+        # beside it: keep one", which lost a recording's transcript), and a.wav beside A.wav and
+        # A.txt alone took A.wav's. (What --text-ext leaves of the name, which may hold a dot:
+        # LibriTTS's A.normalized.txt.)
+        return [audio.parent / n for n in names_in[audio.parent].get(name.lower(), [])
+                if (audio.parent / n).is_file() and (n[:len(n) - len(ext)] == mine
+                                                     or n[:len(n) - len(ext)] not in recordings)]
+
+    found = beside(exact.name, audio.stem, stems)
     if not found:
         # The exact stem's first, as before: a0001.wav.txt beside a0001.txt (whisper.cpp's
         # -otxt output beside a corpus's own) stays a text file with no audio, counted.
-        found = [audio.parent / n for n in names_in[audio.parent].get(whole.name.lower(), [])
-                 if (audio.parent / n).is_file()]
+        found = beside(whole.name, audio.name, names)
     for candidate in (exact, whole):
         if not found and candidate.is_file():  # a folder that cannot be listed, but read
             return candidate
     if len(found) > 1:
-        # A.wav and a.wav, each with its own A.txt and a.txt (names that differ in case are two
-        # files here): each audio takes the transcript of its own letter case, where every other
-        # one has audio of its letter case to take it. Both were "two transcripts beside it: keep
-        # one", which would lose a recording's transcript.
-        # (the name before the extension, which may hold a dot itself: --text-ext normalized.txt,
-        # LibriTTS's, where Path.stem kept "A.normalized" and the error stood)
-        def named(f: Path) -> str:
-            return f.name[:len(f.name) - len(ext)]
-
-        whole_names = found[0].name.lower() != exact.name.lower()
-        own = [f for f in found if named(f) == (audio.name if whole_names else audio.stem)]
-        names = {(a.name if whole_names else a.stem) for a in audio_files if a.parent == audio.parent}
-        if len(own) == 1 and all(named(f) in names for f in found if f not in own):
-            return own[0]
         case = ", their names differing only in letter case" if len({f.name.lower() for f in found}) == 1 else ""
         raise AsrkitError(f"{audio}: two transcripts beside it ({', '.join(sorted(f.name for f in found))})"
                           f"{case}: keep one")

@@ -7,6 +7,7 @@ import pytest
 
 from asrkit.data.datadir import DataDir
 from asrkit.data.from_audio import make_data_dir
+from asrkit.data.make_report import NO_TRANSCRIPT
 from asrkit.utils.errors import AsrkitError
 from user_corpus import make_user_corpus
 
@@ -45,8 +46,8 @@ def test_two_recordings_differing_in_case_each_take_their_own_transcript(an4_roo
     """A.wav and a.wav (two files on Linux), with A.txt and a.txt, were "two transcripts beside it
     (A.txt, a.txt), their names differing only in letter case: keep one", keeping one losing the
     other recording's transcript. Each takes its own letter case's now, also where --text-ext
-    holds a dot (LibriTTS's A.normalized.txt); without an a.wav, A.txt and a.txt for A.wav are
-    still the error."""
+    holds a dot (LibriTTS's A.normalized.txt); a.wav beside A.wav and A.txt alone is without a
+    transcript (it took A.wav's); without an a.wav, A.txt and a.txt for A.wav are still the error."""
     make_user_corpus(an4_root, tmp_path / "c", 3, layout="beside")
     audio = tmp_path / "c/audio"
     for t in audio.rglob("*.txt"):
@@ -61,6 +62,11 @@ def test_two_recordings_differing_in_case_each_take_their_own_transcript(an4_roo
     assert (report.num_utts, report.skipped) == (5, {})
     text = DataDir(tmp_path / "data").read("text")
     assert (text[f"s-{folder.name}-A"], text[f"s-{folder.name}-a"]) == ("UPPER", "LOWER")
+    (folder / f"a.{ext}").unlink()
+    report = make_data_dir(audio, tmp_path / "data1", speaker="s", text_ext=ext, max_skip_ratio=0.5)
+    assert (report.num_utts, report.skipped) == (4, {NO_TRANSCRIPT: [f"{folder.name}/a.wav"]})
+    assert DataDir(tmp_path / "data1").read("text")[f"s-{folder.name}-A"] == "UPPER"
+    (folder / f"a.{ext}").write_text("LOWER\n")
     (folder / "a.wav").unlink()
     with pytest.raises(AsrkitError, match=rf"A.wav: two transcripts beside it \(A.{ext}, a.{ext}\), their names "
                                           r"differing only in letter case: keep one"):
