@@ -36,7 +36,7 @@ from asrkit.models.las import LAS, LASConfig
 from asrkit.utils.config import UnknownKeysError, written_by_newer
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.torch_files import (check_finite_weights, check_torch_file_path, load_weights_only, other_content,
-                                      refuse_non_dense, save_torch)
+                                      refuse_non_dense, save_torch, torch_load_quietly)
 
 if TYPE_CHECKING:
     from asrkit.text.tokenizer import Tokenizer
@@ -370,7 +370,7 @@ def packed_decode_options(path: Union[str, os.PathLike]) -> Optional[Dict[str, A
     blob = None
     for mmap in (True, False):  # (a file system that cannot map files: read it)
         try:
-            blob = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+            blob = torch_load_quietly(path, mmap=mmap)
             break
         except Exception:
             continue

@@ -93,6 +93,21 @@ def check_torch_file_path(path: PathLike, thing: str, file_name: str) -> None:
         raise AsrkitError(f"{path}: {not_found_reason(path, f'{noun} file')}")
 
 
+def torch_load_quietly(path: PathLike, **options: Any) -> Any:
+    """``torch.load(path, weights_only=True)`` onto the CPU, without torch's UserWarnings.
+
+    torch warns about the pickle protocol of a file it then refuses, and "Validating sparse tensor
+    invariants" of a file holding a sparse weight, which asrkit then refuses itself: printed above
+    the one ERROR line, they said nothing it does not. Every read of a model, LM or checkpoint
+    goes through here.
+    """
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.load(path, map_location="cpu", weights_only=True, **options)
+
+
 def load_weights_only(path: PathLike, what: str) -> Any:
     """The object in ``path``; an AsrkitError naming it when it is missing or not a safe torch file.
 
@@ -107,10 +122,7 @@ def load_weights_only(path: PathLike, what: str) -> Any:
                           f"seeks in)")
     _check_crcs(path, what)
     try:
-        with warnings.catch_warnings():
-            # torch warns about the pickle protocol of a file it then refuses: the refusal says it all.
-            warnings.simplefilter("ignore", UserWarning)
-            return torch.load(path, map_location="cpu", weights_only=True)
+        return torch_load_quietly(path)
     except (FileNotFoundError, NotADirectoryError):
         raise AsrkitError(f"{path}: {not_found_reason(path)}") from None
     except IsADirectoryError:
