@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from recipe_helpers import RecipeRuns, make_recipe_copy
+from recipe_helpers import RecipeRuns, make_recipe_copy, run_sh
 
 
 @pytest.fixture
@@ -20,3 +20,19 @@ def recipe_runs(tmp_path_factory) -> RecipeRuns:
     basetemp is a folder of it), so one run serves every worker."""
     base = tmp_path_factory.getbasetemp()
     return RecipeRuns((base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "recipe_runs")
+
+
+@pytest.fixture(scope="session")
+def yesno_stage2_at(recipe_runs, yesno_root):
+    """``yesno_stage2_at(tmp)``: a copy under ``tmp`` of yesno run through stage 2 with run.sh's
+    defaults (``./run.sh --yesno-root <yesno_root> --stop-stage 2``: data/, dump/, data/lang_char),
+    the run made once per session."""
+    def make(recipe):
+        return run_sh(["./run.sh", "--yesno-root", str(yesno_root), "--stop-stage", "2"], cwd=recipe).stderr
+    return lambda tmp: recipe_runs.get("yesno_stage2", "yesno", make, tmp)[0]
+
+
+@pytest.fixture
+def yesno_stage2(yesno_stage2_at, tmp_path):
+    """:func:`yesno_stage2_at` under this test's tmp_path."""
+    return yesno_stage2_at(tmp_path)

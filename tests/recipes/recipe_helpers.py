@@ -53,7 +53,10 @@ def copy_recipe_run(src: Path, tmp: Path) -> Path:
     outputs a run made there, so a test can start where that run ended. Times are kept (the stages'
     "done already" checks read them); the absolute paths a run writes into text files (dump's
     feats.scp, logs) are rewritten to the copy's. A binary file holding one would still point into
-    ``src``: an error, not a copy that reads another test's files."""
+    ``src``: an error, not a copy that reads another test's files. A digest of such a text file
+    cannot be rewritten either: asr.sh's exp/<tag>/train_inputs (a cksum of feats.scp, which names
+    the arks by absolute path) makes a copied stage 4 "trained on other data", so a shared run
+    ends before stage 4."""
     dst = make_recipe_copy(tmp, src.parent.name)
     old, new = str(src).encode(), str(dst).encode()
     for entry in src.iterdir():

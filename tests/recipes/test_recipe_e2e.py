@@ -177,12 +177,13 @@ def test_yesno_end_to_end(recipe_dir, yesno_root):
 
 
 @pytest.mark.slow
-def test_yesno_with_lm_end_to_end(recipe_dir, yesno_root):
+def test_yesno_with_lm_end_to_end(yesno_stage2, yesno_root):
     """--use-lm true: stage 3 trains the recipe's conf/lm.yaml LM, stage 5 fuses it, stage 6 says so.
 
     A 2-epoch acoustic model keeps it short: what is checked is that the LM is trained, loaded and
-    used with asr.sh's --lm-weight, not the accuracy (RESULTS.md has the full run's)."""
-    recipe = recipe_dir("yesno")
+    used with asr.sh's --lm-weight, not the accuracy (RESULTS.md has the full run's). (From stage 0
+    on the shared run of stages 0-2, which stages 1 and 2 find done already: its options are theirs.)"""
+    recipe = yesno_stage2
     proc = run_sh(["./run.sh", "--yesno-root", str(yesno_root), "--use-lm", "true", "--lm-weight", "0.4",
                    "--train-args", "--set training.max_epochs=2"], cwd=recipe, timeout=900)
     lm_log = (recipe / "exp/lm_lang_char/log/train_lm.log").read_text()
@@ -232,12 +233,12 @@ def test_yesno_with_lm_end_to_end(recipe_dir, yesno_root):
 
 
 @pytest.mark.slow
-def test_changed_training_or_averaging_options_are_never_done_already(recipe_dir, yesno_root):
+def test_changed_training_or_averaging_options_are_never_done_already(yesno_stage2, yesno_root):
     """Stage 4's marker recorded the data only: another train config, --train-args or --seed was
     "done already" and stage 6 wrote the new options into the old model's row; another --num-avg
     kept the old average, reported under the new N; a stage 5 with a misspelt --tag blamed the
     decode config; a start that failed before its first checkpoint blocked its tag for good."""
-    recipe = recipe_dir("yesno")
+    recipe = yesno_stage2  # (stages 0-2 of the first run below found done already)
     args = ["./run.sh", "--yesno-root", str(yesno_root), "--train-args", "--set training.max_epochs=2"]
     run_sh(args + ["--stop-stage", "4", "--num-avg", "2"], cwd=recipe, timeout=900)
     exp = recipe / "exp/train_char"

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from recipe_helpers import make_recipe_copy, run_sh
+from recipe_helpers import run_sh
 
 TINY1 = ("--set training.max_epochs=1 --set model.listener.hidden=16 --set model.listener.proj=16 "
          "--set model.attention.dim=16 --set model.attention.conv_channels=4 --set model.attention.conv_width=10 "
@@ -22,11 +22,13 @@ def rows(path):
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory, yesno_root):
-    """yesno with a tiny model trained (1 epoch) and decoded (stages 0-5)."""
-    recipe = make_recipe_copy(tmp_path_factory.mktemp("stages56"), "yesno")
-    run_sh(["./run.sh", "--yesno-root", str(yesno_root), "--stop-stage", "5", "--train-args", TINY1], cwd=recipe,
-           timeout=600)
+def trained(tmp_path_factory, yesno_root, yesno_stage2_at):
+    """yesno with a tiny model trained (1 epoch) and decoded (stages 0-5): run from stage 0 on the
+    shared run of stages 0-2 (run.sh's defaults), which stages 1 and 2 find done already."""
+    recipe = yesno_stage2_at(tmp_path_factory.mktemp("stages56"))
+    proc = run_sh(["./run.sh", "--yesno-root", str(yesno_root), "--stop-stage", "5", "--train-args", TINY1],
+                  cwd=recipe, timeout=600)
+    assert "stage 2: data/lang_char done already" in proc.stderr, proc.stderr[-3000:]
     return recipe
 
 

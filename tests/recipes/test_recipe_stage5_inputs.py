@@ -35,9 +35,8 @@ def test_stage_5_refuses_an_lm_of_another_config(recipe_dir, yesno_root):
 
 
 @pytest.mark.slow
-def test_stages_4_and_5_refuse_features_of_data_changed_since(recipe_dir, yesno_root):
-    recipe = recipe_dir("yesno")
-    run_sh(["./run.sh", "--yesno-root", str(yesno_root), "--stop-stage", "2"], cwd=recipe)
+def test_stages_4_and_5_refuse_features_of_data_changed_since(yesno_stage2):
+    recipe = yesno_stage2  # (./run.sh --yesno-root <yesno_root> --stop-stage 2)
     (recipe / "exp/train_char").mkdir(parents=True)
     (recipe / "exp/train_char/model.pt").write_bytes(b"not a model")
     # Unchanged: past the check (to the model that is not one).

@@ -172,14 +172,13 @@ export -f asrkit-train
 """
 
 
-def test_stage_4_stopped_by_sigusr1_says_so_and_resumes_only_on_its_data(recipe_dir, yesno_root):
+def test_stage_4_stopped_by_sigusr1_says_so_and_resumes_only_on_its_data(yesno_stage2):
     """A training stopped by SIGUSR1 (sbatch --signal=B:USR1@300) saves its state and exits 75: stage 4
     said 'stage 4 failed' (asrkit-launch's status 1), as if something were to fix; it says where
     the training stopped and exits 75 too. Stopped within its first epoch it has no epoch<N>.pt,
     only interrupted.pt: its recorded inputs were dropped as those of a start that failed, and a
     rerun on changed data resumed the stopped training on the new data in silence."""
-    recipe = recipe_dir("yesno")
-    run_sh(["./run.sh", "--yesno-root", str(yesno_root), "--stop-stage", "2"], cwd=recipe)
+    recipe = yesno_stage2  # (./run.sh --yesno-root <yesno_root> --stop-stage 2)
     (recipe / "cmd.sh").unlink()
     (recipe / "cmd.sh").write_text(STOPPED_TRAINING_CMD)
     stage4 = ["./run.sh", "--stage", "4", "--stop-stage", "4"]
