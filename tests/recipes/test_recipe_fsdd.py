@@ -429,6 +429,7 @@ def test_loso_summary_before_any_fold_finished(recipe_dir, fsdd_root):
     (["--results", "conf"], "--results 'conf': not a file"),
     (["--results", ""], "--results '': not a file"),
     (["--results", "nowhere/R.md"], "--results nowhere/R.md: no folder nowhere for it"),
+    (["--pretrain-max-utts", "-1"], "--pretrain-max-utts must be 0 (all of AN4) or more, got '-1'"),
 ])
 def test_loso_bad_options_are_clear_errors(recipe_dir, fsdd_root, args, message):
     recipe = recipe_dir("fsdd")
@@ -442,6 +443,10 @@ TINY = ("--set training.max_epochs=1 --set model.listener.hidden=16 --set model.
         "--set model.listener.subsample=[2,2] --set model.speller.hidden=16 --set model.speller.embed=8 "
         "--set model.attention.dim=16 --set training.valid_cer=false --set training.num_plots=0")
 ADAPT = "--epochs 2"  # asrkit-adapt-speakers' default 30 passes took 20-40 s per decoding of FSDD's 500 takes
+# The AN4 pretraining on AN4's first 200 of 1078 utterances (some 15 voices; local/pretrain_an4.sh
+# --max-utts, run.sh's and loso.sh's --pretrain-max-utts), where a test checks nothing of its size:
+# all of AN4 took 20-60 s CPU a pretraining
+AN4_TRIAL = "200"
 
 
 @pytest.mark.slow
@@ -458,7 +463,8 @@ def test_loso_fold_end_to_end_resumes_and_summarises(recipe_dir, fsdd_root, an4_
                  + r"\2': use another --tag$")
     (recipe / "RESULTS.md").write_text("# FSDD results\n\nearlier text\n")
     base = ["local/loso.sh", "--fsdd-root", str(fsdd), "--an4-root", str(an4_root), "--speakers", "yweweler", "--tag", "tiny",
-            "--adapt-args", ADAPT, "--num-train", "16", "--num-dev", "4", "--num-test", "4", "--nj", "1", "--num-avg", "0"]
+            "--adapt-args", ADAPT, "--pretrain-max-utts", AN4_TRIAL, "--num-train", "16", "--num-dev", "4", "--num-test", "4",
+            "--nj", "1", "--num-avg", "0"]
     run_sh(base + ["--train-args", TINY], cwd=recipe, timeout=900)
     fold = recipe / "loso/yweweler"
     # The default --init-listener an4: one pretraining on all of AN4 (the tag's model options) for
@@ -466,6 +472,7 @@ def test_loso_fold_end_to_end_resumes_and_summarises(recipe_dir, fsdd_root, an4_
     pretrained = recipe / "loso/pretrain_an4/exp/tiny/pretrained.pt"
     assert pretrained.is_file() and not (fold / "pretrain_an4").exists()
     assert f"train_args={TINY} " in (recipe / "loso/pretrain_an4/exp/tiny/pretrain_options").read_text()
+    assert len(read_table(recipe / "loso/pretrain_an4/data/all/utt2spk")) == int(AN4_TRIAL)  # --pretrain-max-utts
     log = (fold / "exp/tiny/log/train.log").read_text()
     init = init_name(pretrained, "../pretrain_an4/exp/tiny/pretrained.pt")
     assert (fold / init).resolve() == pretrained.resolve()
@@ -548,6 +555,11 @@ def test_loso_fold_end_to_end_resumes_and_summarises(recipe_dir, fsdd_root, an4_
     assert proc.returncode != 0 and re.search(r"^local/loso\.sh: ERROR: --dir loso was made with '([^']*--num-test 4)', "
                                               r"these options give '\1 --seed 2': use another --dir$", proc.stderr, re.M), \
         proc.stderr[-2000:]
+    # ... and so is another pretraining size: every tag of a --dir pretrains on its one pretrain_an4/data.
+    proc = run_sh([x if x != AN4_TRIAL else "300" for x in base] + ["--train-args", TINY], cwd=recipe, check=False)
+    assert proc.returncode != 0 and re.search(rf"^local/loso\.sh: ERROR: --dir loso was made with '(.*--pretrain-max-utts) "
+                                              rf"{AN4_TRIAL} (.*)', these options give '\1 300 \2': use another --dir$",
+                                              proc.stderr, re.M), proc.stderr[-2000:]
 
     # --init-listener "": the fold trains from scratch; a training option, so the fold's data are reused.
     # (--adapt-speakers false here and below: the adapted pass is tag tiny's, checked above)
@@ -583,7 +595,7 @@ def test_run_sh_init_listener_an4_pretrains_once_then_fine_tunes(recipe_dir, fsd
     fsdd = fsdd_slice(fsdd_root, tmp_path / "fsdd")
     args = ["./run.sh", "--fsdd-root", str(fsdd), "--an4-root", str(an4_root), "--an4-words", "none",
             "--num-train", "16", "--num-dev", "4", "--num-test", "4", "--nj", "1", "--num-avg", "0", "--stop-stage", "4",
-            "--train-args", TINY]
+            "--pretrain-max-utts", AN4_TRIAL, "--train-args", TINY]
     proc = run_sh(args + ["--init-listener", "nothing/here.pt"], cwd=recipe, check=False)
     assert proc.returncode != 0 and "--init-listener nothing/here.pt: no such file (a model, or an4)" in proc.stderr
     proc = run_sh(args[:-1] + [TINY + " --init other.pt"], cwd=recipe, check=False)
@@ -598,6 +610,14 @@ def test_run_sh_init_listener_an4_pretrains_once_then_fine_tunes(recipe_dir, fsd
     pretrain_log = (recipe / "pretrain_an4/exp/an4_8k/log/train.log").read_text()
     assert "--freeze" not in pretrain_log and f"train_args={TINY} " in (
         recipe / "pretrain_an4/exp/an4_8k/pretrain_options").read_text()
+    # --pretrain-max-utts: AN4's first N utterances only, recorded with the pretraining's data; another
+    # N later is an error naming what to delete, before stage 4 trains on the old listener.
+    assert len(read_table(recipe / "pretrain_an4/data/all/utt2spk")) == int(AN4_TRIAL)
+    proc = run_sh(args + ["--pretrain-max-utts", "300", "--tag", "ft3", "--stage", "4"], cwd=recipe, check=False)
+    assert proc.returncode != 0 and proc.stderr.rstrip().splitlines()[-1] == (
+        f"local/pretrain_an4.sh: ERROR: pretrain_an4/data was made with max_utts={AN4_TRIAL}, these options give "
+        "max_utts=300: delete pretrain_an4/data to make it again, or give another --dir or --tag"), proc.stderr[-2000:]
+    assert not (recipe / "exp/ft3").exists()
     # Other model options later: the pretrained listener no longer fits them, so it is an error
     # naming what to delete, not a shape error or a stale listener.
     changed = args[:-1] + [TINY.replace("hidden=16", "hidden=24"), "--tag", "ft2"]
@@ -653,6 +673,7 @@ def test_pretrain_an4_makes_a_listener_for_fine_tuning(recipe_dir, an4_root):
     args = ["local/pretrain_an4.sh", "--an4-root", str(an4_root), "--dir", "pt", "--tag", "tiny", "--nj", "1",
             "--max-utts", "200", "--train-args", TINY + " --set training.keep_best=1"]
     proc = run_sh(args, cwd=recipe, timeout=900)
+    assert "AN4 (its first 200 utterances: --max-utts) at 8 kHz -> pt/data/all" in proc.stderr, proc.stderr[-2000:]
     pt = recipe / "pt"
     train, dev = read_table(pt / "data/train/utt2spk"), read_table(pt / "data/dev/utt2spk")
     assert len(train) + len(dev) == 200 and 0.05 * 200 < len(dev) < 0.2 * 200
@@ -851,15 +872,17 @@ def test_run_sh_empty_set_is_an_error_before_stage_0(recipe_dir, fsdd_root, opt)
     assert not (recipe / "data").exists()
 
 
-def test_fsdd_negative_an4_digit_words_is_an_error(recipe_dir, fsdd_root):
+@pytest.mark.parametrize("opt, what", [("--an4-digit-words", "none"), ("--pretrain-max-utts", "all of AN4")])
+def test_fsdd_negative_an4_counts_are_errors(recipe_dir, fsdd_root, opt, what):
     """--an4-digit-words -3 cut no AN4 digit words and combined data/train alone into a training
-    set named train_cut-3, with exit 0."""
+    set named train_cut-3, with exit 0; --pretrain-max-utts -3 is refused before stage 0, not hours
+    later by local/pretrain_an4.sh before stage 4."""
     recipe = recipe_dir("fsdd")
     proc = run_sh(["./run.sh", "--fsdd-root", str(fsdd_root), "--an4-words", "none", "--init-listener", "",
-                   "--num-train", "4", "--num-dev", "2", "--num-test", "2", "--an4-digit-words", "-3",
+                   "--num-train", "4", "--num-dev", "2", "--num-test", "2", opt, "-3",
                    "--stop-stage", "0"], cwd=recipe, check=False)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
-    assert proc.stderr.rstrip().splitlines()[-1] == "./run.sh: ERROR: --an4-digit-words must be 0 (none) or more, got -3"
+    assert proc.stderr.rstrip().splitlines()[-1] == f"./run.sh: ERROR: {opt} must be 0 ({what}) or more, got -3"
     assert not (recipe / "data").exists()
 
 

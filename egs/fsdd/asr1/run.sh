@@ -19,8 +19,10 @@
 # --num-train, --num-dev, --num-test, --background-prob, --background-where,
 # --long-edge-prob, --tight-edge-prob, --single-take-prob, --stage, --stop-stage,
 # --an4-words, --an4-digit-words, --an4-aligner, --an4-root, --an4-resample,
-# --init-listener, --train-config, --train-args, --adapt-speakers; every other
-# option goes to asr.sh (./asr.sh --help lists them).
+# --init-listener, --pretrain-max-utts, --train-config, --train-args,
+# --adapt-speakers; every other option goes to asr.sh (./asr.sh --help lists
+# them). A quick trial: --pretrain-max-utts 200 pretrains on AN4's first 200
+# utterances, not all of them.
 [ -n "${BASH_VERSION:-}" ] || { echo "$0: run me with bash (./run.sh, or bash run.sh), not sh" >&2; exit 1; }  # sh (dash) said "set: Illegal option -o pipefail"
 set -euo pipefail
 fsdd_root=          # a copy of FSDD (recordings/<digit>_<speaker>_<take>.wav); required for stage 0
@@ -68,6 +70,10 @@ an4_resample=none
 # again); a model file; or "" (none: the listener starts from random weights).
 # Chosen on the leave-one-speaker-out folds: better on 4 of 5 held-out speakers (RESULTS.md).
 init_listener=an4
+# Every AN4 pretraining of this run (--init-listener an4's, and the aligner's for --an4-digit-words)
+# on AN4's first N utterances only (local/pretrain_an4.sh --max-utts): a quick trial; 0: all of AN4.
+# Recorded in pretrain_an4/data/.done: another N later is an error naming what to delete.
+pretrain_max_utts=0
 train_config=conf/train_umn.yaml
 # Stage 5 decodes the test speaker twice, the second pass through a feature transform adapted to
 # their voice on the first pass's hypotheses (asr.sh --adapt-speakers; docs/decoding.md). Chosen on
@@ -108,6 +114,8 @@ done
 # (a negative count made no digit words, with exit 0, and a training set named train_cut-3)
 [ "$an4_digit_words" -ge 0 ] || { echo "$0: ERROR: --an4-digit-words must be 0 (none) or more, got $an4_digit_words" >&2; exit 1; }
 [ "$an4_digit_words" -eq 0 ] || train_set=${train_set}_cut$an4_digit_words
+# (local/pretrain_an4.sh refuses it too, but only when it runs: before stage 4, hours on)
+[ "$pretrain_max_utts" -ge 0 ] || { echo "$0: ERROR: --pretrain-max-utts must be 0 (all of AN4) or more, got $pretrain_max_utts" >&2; exit 1; }
 # (local/an4_data.sh checks it too, but only once FSDD's audio is made, and never with --an4-words none.)
 case $an4_resample in
   none|sox) ;;
@@ -192,7 +200,8 @@ if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
   if [ "$an4_digit_words" -gt 0 ]; then
     if [ -z "$an4_aligner" ]; then
       echo "$(date '+%Y-%m-%d %H:%M:%S') (run.sh) stage 0: an aligner for AN4's digit words (local/pretrain_an4.sh --tag an4_align)" >&2
-      local/pretrain_an4.sh --an4-root "$an4_root" --tag an4_align --train-config conf/align_an4.yaml --seed "$seed"
+      local/pretrain_an4.sh --an4-root "$an4_root" --tag an4_align --train-config conf/align_an4.yaml --seed "$seed" \
+        --max-utts "$pretrain_max_utts"
       an4_aligner=$(pwd)/pretrain_an4/exp/an4_align/pretrained.pt
     fi
     local/an4_data.sh --an4-root "$an4_root" --words all --resample none data/an4_8k_all_words
@@ -222,6 +231,7 @@ elif [ -d data/train ]; then
 fi
 if [ "$init_listener" = an4 ] && [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
   echo "$(date '+%Y-%m-%d %H:%M:%S') (run.sh) before stage 4: the listener pretrained on AN4 (local/pretrain_an4.sh) -> $init_model" >&2
-  local/pretrain_an4.sh --an4-root "$an4_root" --train-config "$train_config" --train-args "$train_args" --seed "$seed"
+  local/pretrain_an4.sh --an4-root "$an4_root" --train-config "$train_config" --train-args "$train_args" --seed "$seed" \
+    --max-utts "$pretrain_max_utts"
 fi
 ./asr.sh --stage "$(( stage < 1 ? 1 : stage ))" --stop-stage "$stop_stage" "${asr_args[@]}"

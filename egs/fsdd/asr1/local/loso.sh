@@ -38,6 +38,8 @@
 # --train-args), for every fold; --init-listener "" trains every fold from
 # scratch. --an4-digit-words N without --an4-aligner trains the aligner
 # (conf/align_an4.yaml) once too, in <dir>/pretrain_an4/exp/an4_align.
+# --pretrain-max-utts N (run.sh's): both on AN4's first N utterances only, a
+# quick trial; an option of the --dir, as the pretraining's data/ is.
 # --use-lm/--lm-weight/--lm-config/--lm-train-text decode a tag's models again
 # with an LM trained on each fold's training transcripts (decode directory
 # <decode-config>_lm); the models are decoded again adapted to the held-out
@@ -104,8 +106,8 @@ pretrained=$dir_abs/pretrain_an4/exp/$tag/pretrained.pt   # --init-listener an4,
 pretrain=false init_given=false
 aligner=$dir_abs/pretrain_an4/exp/an4_align/pretrained.pt   # --an4-digit-words, for every fold
 digit_words=0 aligner_given=false
-an4_opt=()   # --an4-root alone, for the aligner (its training options are conf/align_an4.yaml's)
-pretrain_opts=()   # the folds' --train-config, --train-args and --an4-root, for local/pretrain_an4.sh
+an4_opt=()   # --an4-root and --max-utts, for the aligner (its training options are conf/align_an4.yaml's)
+pretrain_opts=()   # the folds' --train-config, --train-args, --an4-root and --max-utts, for local/pretrain_an4.sh
 args=()
 data_args=()   # the options that change data/ or dump/: they must be the same for every tag of a --dir
 lm_args=()     # LM fusion and speaker adaptation: a decoding of the tag's models, recorded per decode directory, not per tag
@@ -126,11 +128,15 @@ while [ "$i" -lt "${#passthrough_args[@]}" ]; do
   val=$(abspath "$val")
   case $opt in
     --train-config|--train-args|--an4-root) pretrain_opts+=("$opt" "$val")
-      [ "$opt" != --an4-root ] || an4_opt=(--an4-root "$val") ;;
+      [ "$opt" != --an4-root ] || an4_opt+=(--an4-root "$val") ;;
     # One AN4 pretraining serves every fold (AN4 holds no FSDD speaker): made below, in <dir>/pretrain_an4.
     --init-listener) init_given=true
       [ "$val" != an4 ] || { pretrain=true; val=$pretrained; } ;;
     --an4-digit-words) digit_words=$val ;;
+    # (run.sh's option, local/pretrain_an4.sh's --max-utts; in data_args below: every tag of a --dir
+    # pretrains on its one <dir>/pretrain_an4/data)
+    --pretrain-max-utts) [[ "$val" =~ ^[0-9]+$ ]] || die "--pretrain-max-utts must be 0 (all of AN4) or more, got '$val'"
+      pretrain_opts+=(--max-utts "$val"); an4_opt+=(--max-utts "$val") ;;
     --an4-aligner) aligner_given=true ;;
   esac
   args+=("$opt" "$val")

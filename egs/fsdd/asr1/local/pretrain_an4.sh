@@ -83,7 +83,8 @@ same_options "exp/$tag/pretrain_options" "$dir/exp/$tag" "$train_opts" \
   "delete $dir/exp/$tag to make it again, or give another --dir or --tag"
 
 if [ ! -f data/.done ]; then
-  log "AN4 (all utterances) at 8 kHz -> $dir/data/all; $dev_fraction of its speakers -> $dir/data/dev"
+  what="all utterances"; [ "$max_utts" -eq 0 ] || what="its first $max_utts utterances: --max-utts"
+  log "AN4 ($what) at 8 kHz -> $dir/data/all; $dev_fraction of its speakers -> $dir/data/dev"
   local/an4_data.sh --an4-root "$an4_root" --words all --resample none data/all
   if [ "$max_utts" -gt 0 ]; then
     utils/subset_data_dir.sh --first "$max_utts" data/all data/all.first && rm -rf data/all && mv data/all.first data/all
