@@ -15,8 +15,17 @@ from asrkit.features.extract import compute_fbank_table, job_ark_path
 from asrkit.features.fbank import FbankConfig, compute_fbank, compute_fbank_chunked
 from asrkit.utils.errors import AsrkitError
 from asrkit.features.wav import read_wav_source
+from cli_checks import run_asrkit_in_process
 
 torch.set_num_threads(1)
+
+
+@pytest.fixture
+def asrkit():
+    """These tests check what asrkit-compute-fbank prints, writes and exits with, nothing of a process
+    (signals, start-up, a real stdin): run it in this process, without a torch import each (2-3 s CPU).
+    The ``/dev/stdout`` appended to a file stays a subprocess: its stdout is the file."""
+    return run_asrkit_in_process
 
 
 def _direct(wav, cfg=FbankConfig()):
