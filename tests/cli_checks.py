@@ -26,9 +26,10 @@ def run_asrkit(*args: str, check: bool = True, input: bytes | None = None, stdin
     return proc
 
 
-def run_in_process(command: str, args, input: bytes | None = None, catch_exceptions: bool = False):
+def run_in_process(command: str | None, args, input: bytes | None = None, catch_exceptions: bool = False):
     """``asrkit-<command> args`` through its click ``main`` in this process (no interpreter start-up per
-    call), click's Result returned; logging is pointed back at the real stderr afterwards, since the
+    call), click's Result returned; ``command`` None: ``asrkit args`` (the subcommand first, as
+    :func:`run_asrkit` runs it). logging is pointed back at the real stderr afterwards, since the
     command set it up on the runner's. ``catch_exceptions``: an exception that gets out of the command
     is kept in the Result (``exception``) rather than raised."""
     import importlib
@@ -37,9 +38,9 @@ def run_in_process(command: str, args, input: bytes | None = None, catch_excepti
 
     from asrkit.utils.logging import setup_logging
 
-    module = importlib.import_module(f"asrkit.cli.{command.replace('-', '_')}")
+    module = importlib.import_module("asrkit.cli" if command is None else f"asrkit.cli.{command.replace('-', '_')}")
     try:
-        return CliRunner().invoke(module.main, args, input=input, catch_exceptions=catch_exceptions)
+        return CliRunner().invoke(module.main, [str(a) for a in args], input=input, catch_exceptions=catch_exceptions)
     finally:
         setup_logging()
 
@@ -48,17 +49,7 @@ def run_asrkit_in_process(*args, check: bool = True) -> subprocess.CompletedProc
     """:func:`run_asrkit` through ``asrkit``'s own ``main`` in this process (no torch import per call,
     2-3 s CPU each): for a test of what a command prints, writes and exits with, not of a process
     (signals, start-up, a real stdin). An exception that gets out of the command is raised."""
-    from click.testing import CliRunner
-
-    from asrkit.cli import main
-    from asrkit.utils.logging import setup_logging
-
-    try:
-        res = CliRunner().invoke(main, [str(a) for a in args])
-    finally:
-        setup_logging()
-    if res.exception is not None and not isinstance(res.exception, SystemExit):
-        raise res.exception
+    res = run_in_process(None, args)
     proc = subprocess.CompletedProcess(args, res.exit_code, res.stdout_bytes, res.stderr_bytes or b"")
     if check and proc.returncode != 0:
         raise AssertionError(f"asrkit {' '.join(map(str, args))} exited {proc.returncode}\n--- stderr ---\n"
