@@ -19,7 +19,6 @@ from .named_pipes import assert_named_pipe_refused
 from .yesno_dump import train_args
 
 
-@pytest.mark.slow  # (3 epochs; in this process: a subprocess per command cost 2-3 s CPU each, 10 of them)
 def test_train_writes_everything_and_average(yesno_setup, tmp_path):
     exp = tmp_path / "exp"
     proc = run_asrkit_in_process(*train_args(yesno_setup, exp, "--seed", "3"))
