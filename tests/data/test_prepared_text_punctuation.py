@@ -3,6 +3,7 @@ put at data/train and run from stage 1, as README says, it skipped stage 0's nor
 from __future__ import annotations
 
 from asrkit.data.table import read_table
+from cli_checks import run_asrkit_in_process
 
 
 def _punctuate(d):
@@ -55,7 +56,8 @@ def test_a_dump_dirs_copy_of_the_text_is_not_warned_of_again(an4_dir, asrkit):
     # warning's remedy, asrkit-fix-data-dir --punctuation drop dump/train, changed a copy nothing
     # trains on (the tokenizer reads data/train/text)
     _punctuate(an4_dir)
-    asrkit("compute-fbank", f"scp:{an4_dir}/wav.scp", f"ark,scp:{an4_dir}/feats.ark,{an4_dir}/feats.scp")
+    # (in this process: a subprocess would import torch for it, 2-3 s CPU)
+    run_asrkit_in_process("compute-fbank", f"scp:{an4_dir}/wav.scp", f"ark,scp:{an4_dir}/feats.ark,{an4_dir}/feats.scp")
     (an4_dir / "wav.scp").unlink()
     r = asrkit("validate-data-dir", "--no-wav", an4_dir)
     assert b"WARNING" not in r.stderr, r.stderr
