@@ -1,5 +1,6 @@
 """A wav.scp recording ``-`` is read from stdin, as Kaldi's rxfilename ``-``: once, and only where
-stdin holds nothing else. Each case runs the command as a user's shell would, audio piped in."""
+stdin holds nothing else. Each case runs the command as a user's shell would, audio piped in (the
+by-path runs they are compared with, stdin unread, run in this process)."""
 from __future__ import annotations
 
 import subprocess
@@ -13,7 +14,7 @@ from asrkit.features.wav import read_wav_source
 from asrkit.features.wav_scp import read_wav_scp
 from asrkit.training.audio_data import raw_inputs
 from asrkit.utils.errors import AsrkitError
-from cli_checks import error_line, run
+from cli_checks import error_line, run, run_asrkit_in_process
 from debian_packages import require_program
 from process_checks import a_terminal
 
@@ -25,11 +26,19 @@ def waves(yesno_root):
     return sorted((yesno_root / "waves_yesno").glob("*.wav"))[:2]
 
 
-def test_compute_fbank_reads_dash_from_stdin_as_the_file(tmp_path, waves):
+def by_path(args, cwd, monkeypatch):
+    """The reference run, its recordings named by path and stdin unread: nothing of a process to
+    check, so it runs in this process (a subprocess imports torch, 2-3 s CPU)."""
+    monkeypatch.chdir(cwd)
+    return run_asrkit_in_process(*args, check=False)
+
+
+def test_compute_fbank_reads_dash_from_stdin_as_the_file(tmp_path, waves, monkeypatch):
     a, b = waves
     (tmp_path / "by_path.scp").write_text(f"u1 {a}\nu2 {b}\n")
     (tmp_path / "dash.scp").write_text(f"u1 -\nu2 {b}\n")
-    assert run(["compute-fbank", *EIGHT_KHZ, "scp:by_path.scp", "ark,t:by_path.txt"], cwd=tmp_path).returncode == 0
+    assert by_path(["compute-fbank", *EIGHT_KHZ, "scp:by_path.scp", "ark,t:by_path.txt"], tmp_path,
+                   monkeypatch).returncode == 0
     expected = (tmp_path / "by_path.txt").read_bytes()
     with open(a, "rb") as f:
         proc = run(["compute-fbank", *EIGHT_KHZ, "scp:dash.scp", "ark,t:dash.txt"], stdin=f, cwd=tmp_path)
@@ -42,13 +51,14 @@ def test_compute_fbank_reads_dash_from_stdin_as_the_file(tmp_path, waves):
     assert (tmp_path / "nj.1.txt").read_bytes() + (tmp_path / "nj.2.txt").read_bytes() == expected
 
 
-def test_segments_of_the_stdin_recording_in_any_order(tmp_path, waves):
+def test_segments_of_the_stdin_recording_in_any_order(tmp_path, waves, monkeypatch):
     a, b = waves
     (tmp_path / "by_path.scp").write_text(f"r1 {a}\nr2 {b}\n")
     (tmp_path / "dash.scp").write_text(f"r1 -\nr2 {b}\n")
     # r1's pieces are not consecutive: the second is cut from the stdin read kept, not a re-read
     (tmp_path / "segments").write_text("s1 r1 0.0 2.0\ns2 r2 0.0 1.0\ns3 r1 3.0 5.0\n")
-    run(["compute-fbank", *EIGHT_KHZ, "--segments", "segments", "scp:by_path.scp", "ark,t:by_path.txt"], cwd=tmp_path)
+    by_path(["compute-fbank", *EIGHT_KHZ, "--segments", "segments", "scp:by_path.scp", "ark,t:by_path.txt"], tmp_path,
+            monkeypatch)
     proc = run(["compute-fbank", *EIGHT_KHZ, "--segments", "segments", "scp:dash.scp", "ark,t:dash.txt"],
                input=a.read_bytes(), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr.decode()
@@ -146,14 +156,14 @@ def test_a_wav_scp_command_does_not_take_the_callers_stdin(tmp_path, waves):
     assert (tmp_path / "out.txt").read_bytes().startswith(b"u1  [")
 
 
-def test_segments_dash_is_stdin(tmp_path, waves):
+def test_segments_dash_is_stdin(tmp_path, waves, monkeypatch):
     """--segments - is stdin, as Kaldi's '-' (it was "-: no such file"); read twice with the wav.scp
     (scp:/dev/stdin) it is one error naming both, not "no data on stdin" for the second."""
     a, _ = waves
     (tmp_path / "wav.scp").write_text(f"r1 {a}\n")
     (tmp_path / "segments").write_text("s1 r1 0.5 2.0\n")
-    assert run(["compute-fbank", *EIGHT_KHZ, "--segments", "segments", "scp:wav.scp", "ark,t:by_path.txt"],
-               cwd=tmp_path).returncode == 0
+    assert by_path(["compute-fbank", *EIGHT_KHZ, "--segments", "segments", "scp:wav.scp", "ark,t:by_path.txt"],
+                   tmp_path, monkeypatch).returncode == 0
     proc = run(["compute-fbank", *EIGHT_KHZ, "--segments", "-", "scp:wav.scp", "ark,t:dash.txt"],
                input=b"s1 r1 0.5 2.0\n", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr.decode()
