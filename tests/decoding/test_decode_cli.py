@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from asrkit.data.specifier import MatrixWriter
-from asrkit.features.cmvn import accumulate_cmvn
+from asrkit.features.cmvn import accumulate_cmvn, apply_cmvn
 from asrkit.features.fbank import FbankConfig, compute_fbank
 from asrkit.features.wav import read_wav_source
 from asrkit.models.package import PackageMeta, save_package
@@ -32,15 +32,24 @@ def an4_transcripts(an4_root: Path):
     return [ln.split("(")[0].replace("<s>", "").replace("</s>", "").strip() for ln in lines]
 
 
-def build_model(tmp: Path, wavs, sentences, rate: int, mel: int, name: str) -> Path:
-    """A tiny random LAS packed with a char tokenizer, fbank config and CMVN from ``wavs``."""
+def build_model(tmp: Path, wavs, sentences, rate: int, mel: int, name: str, ends: bool = False) -> Path:
+    """A tiny random LAS packed with a char tokenizer, fbank config and CMVN from ``wavs``.
+
+    ``ends``: its hypotheses end with the speech of ``wavs`` (ctc_fires_on_speech), tens of
+    tokens long, rather than run the whole search; for the tests of what a run does, not of its
+    text (one letter repeated).
+    """
     tok = train_tokenizer(sentences, TokenizerConfig(model_type="char"))
     fbank = FbankConfig(sample_frequency=float(rate), num_mel_bins=mel)
-    stats = None
+    stats, feats = None, []
     for w in wavs[:3]:
         samples, sr = read_wav_source(str(w), str(w))
-        stats = accumulate_cmvn(compute_fbank(samples, sr, fbank), stats)
+        feats.append(compute_fbank(samples, sr, fbank))
+        stats = accumulate_cmvn(feats[-1], stats)
     model = tiny_las(idim=mel, vocab=tok.vocab_size, eos_bias=3.0)
+    if ends:
+        letter = next(i for i, t in enumerate(tok.tokens) if t.isalpha())
+        ctc_fires_on_speech(model, [apply_cmvn(f, stats) for f in feats], letter)
     path = tmp / f"{name}.pt"
     save_package(path, model.state_dict(), PackageMeta(model_config=model.config, idim=mel, vocab_size=tok.vocab_size,
                                                        feature_config=fbank, cmvn=stats, tokenizer=tok.to_bytes(),
@@ -48,6 +57,37 @@ def build_model(tmp: Path, wavs, sentences, rate: int, mel: int, name: str) -> P
     (tmp / f"{name}_lang").mkdir()
     (tmp / f"{name}_lang" / "tokens.model").write_bytes(tok.to_bytes())
     return path
+
+
+def ctc_fires_on_speech(model, feats, token: int, quiet: float = 0.85, sharpness: float = 20.0) -> None:
+    """Make the model say ``token`` where its CTC head leans most to it (the ``1 - quiet`` of the
+    frames of ``feats``) and blank elsewhere, so that its hypotheses end with the speech.
+
+    The random model's CTC head put a token on every frame, so every hypothesis ran the whole
+    ~250 steps of the search (about 2 s CPU of CTC prefix scoring per utterance). Its lean to a
+    token is strongest on the spoken words, though (on yesno): sharpened and past a threshold
+    only there, it allows a few tokens; the speller's bias puts ``token`` level with <eos>
+    (tiny_las's eos_bias 3) above the rest, so both are in the pre-beam (2 candidates at beam 1)
+    and the CTC scores choose between them. On the yesno files: 20-25 tokens in a beam search,
+    40-70 in a greedy one (the CTC head lets a word's frames be split), all one repeated letter.
+    (A sharper head gives fewer, but its loss gradients make asrkit-adapt-speakers' transforms
+    overshoot: test_adapt_speakers then gets identity transforms.)
+    """
+    with torch.no_grad():
+        proj = model.ctc.proj
+        margins = []
+        for f in feats:
+            enc, _ = model.encode(torch.from_numpy(f).float()[None], torch.tensor([len(f)]))
+            logits = proj(enc)[0]
+            margins.append(logits[:, token] - logits[:, 0])
+        threshold = torch.cat(margins).quantile(quiet)
+        proj.weight.mul_(sharpness)
+        proj.bias.mul_(sharpness)
+        proj.bias[0] += sharpness * threshold
+        others = [i for i in range(1, proj.bias.numel()) if i != token]
+        proj.weight[others] = 0.0
+        proj.bias[others] = -30.0
+        model.speller.output.bias[token] += 3.0  # (<eos> has tiny_las's eos_bias: 3)
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +104,7 @@ def yesno(yesno_root, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("yesnodec")
     wavs = sorted((yesno_root / "waves_yesno").glob("*.wav"))[:5]
     sentences = [" ".join("YES" if c == "1" else "NO" for c in w.stem.split("_")) for w in wavs]
-    model = build_model(tmp, wavs, sentences, 8000, 23, "yesno")
+    model = build_model(tmp, wavs, sentences, 8000, 23, "yesno", ends=True)
     return tmp, model, wavs
 
 

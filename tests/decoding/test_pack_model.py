@@ -25,7 +25,7 @@ def yesno_model(yesno_root, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("packyesno")
     wavs = sorted((yesno_root / "waves_yesno").glob("*.wav"))[:5]
     sentences = [" ".join("YES" if c == "1" else "NO" for c in w.stem.split("_")) for w in wavs]
-    return tmp, build_model(tmp, wavs, sentences, 8000, 23, "yesno"), wavs
+    return tmp, build_model(tmp, wavs, sentences, 8000, 23, "yesno", ends=True), wavs
 
 
 @pytest.fixture
