@@ -8,7 +8,8 @@ a temporary file left behind. The disk rows run each writing command against a f
 read-only one and a directory it may not write (root's DAC override dropped for the call).
 
 Real audio: the yesno waves (always there: shipped in egs/yesno). Everything runs in this
-process except the signal tests at the end, which need a command of their own to kill.
+process except the tests at the end, of what only a process has: signals, a closed, piped or
+redirected stdin or stdout, a stdout on a full disk.
 """
 from __future__ import annotations
 
@@ -39,6 +40,7 @@ from asrkit.features.cmvn import accumulate_cmvn, write_stats
 from asrkit.features.fbank import FbankConfig, compute_fbank
 from asrkit.features.wav import read_wav_source
 from asrkit.utils.errors import AsrkitError
+from cli_checks import run_asrkit_in_process
 from process_checks import ended
 
 N = 24  # utterances in the shared inputs: one bad one is within Kaldi's 5 % (24 // 20 = 1)
@@ -2056,14 +2058,15 @@ def test_empty_stdin_is_named(world: World, tmp_path: Path, stdin: Optional[byte
     assert list(tmp_path.iterdir()) == []
 
 
-def test_dash_as_audio_is_stdin(world: World, tmp_path: Path):
+def test_dash_as_audio_is_stdin(world: World, tmp_path: Path, monkeypatch):
     """`cat a.wav | asrkit-decode --model m.pt -` failed as "utterance '-' (-): no such file";
     '-' is stdin, as in Kaldi, decoded as utterance "stdin" with the file's own text."""
-    asrkit = [sys.executable, "-m", "asrkit", "decode", "--model", str(world.model), "--beam", "1",
-              "--maxlenratio", "0.1"]
-    by_name = subprocess.run(asrkit + [str(world.wavs[0])], capture_output=True, cwd=tmp_path, timeout=600)
-    piped = subprocess.run(asrkit + ["-"], input=world.wavs[0].read_bytes(), capture_output=True, cwd=tmp_path,
-                           timeout=600)
+    decode = ["decode", "--model", str(world.model), "--beam", "1", "--maxlenratio", "0.1"]
+    # the file by name, stdin unread: in this process (a subprocess imports torch, 2-3 s CPU)
+    monkeypatch.chdir(tmp_path)
+    by_name = run_asrkit_in_process(*decode, str(world.wavs[0]), check=False)
+    piped = subprocess.run([sys.executable, "-m", "asrkit", *decode, "-"], input=world.wavs[0].read_bytes(),
+                           capture_output=True, cwd=tmp_path, timeout=600)
     assert piped.returncode == 0 and by_name.returncode == 0, piped.stderr.decode() + by_name.stderr.decode()
     text = by_name.stdout.decode().split(None, 1)
     assert piped.stdout.decode().split(None, 1) == ["stdin"] + text[1:], (piped.stdout, by_name.stdout)
