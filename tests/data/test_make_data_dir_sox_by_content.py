@@ -3,6 +3,7 @@ their content (a .wave or .rf64 WAV, an .oga Ogg Vorbis): the list alone refused
 from __future__ import annotations
 
 import soundfile
+from cli_checks import run_asrkit_in_process
 from debian_packages import require_program
 
 from asrkit.data.from_audio import make_data_dir
@@ -27,5 +28,6 @@ def test_files_sox_reads_by_content_are_converted(yesno_root, tmp_path, asrkit):
     report = make_data_dir(audio, tmp_path / "data", extensions=["wave", "oga", "rf64"], sample_rate=16000)
     assert report.num_utts == 3
     assert all(v.startswith("sox ") for v in read_table(tmp_path / "data/wav.scp").values())
-    asrkit("compute-fbank", f"scp:{tmp_path}/data/wav.scp", f"ark,scp:{tmp_path}/f.ark,{tmp_path}/f.scp")
+    # (in this process: a subprocess would import torch for it, 2-3 s CPU)
+    run_asrkit_in_process("compute-fbank", f"scp:{tmp_path}/data/wav.scp", f"ark,scp:{tmp_path}/f.ark,{tmp_path}/f.scp")
     assert len(read_table(tmp_path / "f.scp")) == 3

@@ -10,6 +10,7 @@ import kaldiio
 import numpy as np
 import pytest
 from an4_data import make_an4_data_dir
+from cli_checks import run_asrkit_in_process
 from debian_packages import require_program
 
 from asrkit.data.perturb import check_factors, copy_path, factor_prefix, perturb_data_dir_speed, speed_pipe
@@ -71,8 +72,9 @@ def test_three_way_copy_of_real_audio(an4_dir, tmp_path, asrkit):
 
     # The pipes run: the original copy's features equal the source's, the others are
     # 1/F as long, and differ from the original (pitch and tempo both changed).
-    asrkit("compute-fbank", f"scp:{an4_dir}/wav.scp", f"ark,scp:{tmp_path}/a.ark,{tmp_path}/a.scp")
-    asrkit("compute-fbank", f"scp:{out}/wav.scp", f"ark,scp:{tmp_path}/b.ark,{tmp_path}/b.scp")
+    # (in this process: a subprocess would import torch for it, 2-3 s CPU)
+    run_asrkit_in_process("compute-fbank", f"scp:{an4_dir}/wav.scp", f"ark,scp:{tmp_path}/a.ark,{tmp_path}/a.scp")
+    run_asrkit_in_process("compute-fbank", f"scp:{out}/wav.scp", f"ark,scp:{tmp_path}/b.ark,{tmp_path}/b.scp")
     src, sp = kaldiio.load_scp(str(tmp_path / "a.scp")), kaldiio.load_scp(str(tmp_path / "b.scp"))
     assert len(sp) == 3 * len(src)
     for utt in src_text:
