@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
 # test neither reads nor writes a run made in the checkout (FSDD's pretrain_an4/ from ./run.sh's
 # default --init-listener an4, local/loso.sh's loso/).
 OUTPUTS = {"data", "dump", "exp", "downloads", "RESULTS.md", "pretrain_an4", "loso"}
-OUTPUT_PREFIXES = ("dump_", "loso_")
+OUTPUT_PREFIXES = ("dump_", "loso_", "pretrain_an4_")
 
 
 def make_recipe_copy(tmp: Path, name: str) -> Path:

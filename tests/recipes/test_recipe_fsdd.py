@@ -601,31 +601,34 @@ def test_run_sh_init_listener_an4_pretrains_once_then_fine_tunes(recipe_dir, fsd
     proc = run_sh(args[:-1] + [TINY + " --init other.pt"], cwd=recipe, check=False)
     assert proc.returncode != 0 and "--train-args has --init, and --init-listener an4 gives the listener too" in proc.stderr
     assert not (recipe / "data").exists()
-    run_sh(args[:-1] + [TINY + " --freeze listener.layers.0", "--tag", "ft"], cwd=recipe, timeout=900)
-    pretrained = recipe / "pretrain_an4/exp/an4_8k/pretrained.pt"
+    ft = args[:-1] + [TINY + " --freeze listener.layers.0", "--tag", "ft"]
+    run_sh(ft, cwd=recipe, timeout=900)
+    trial = f"pretrain_an4_first{AN4_TRIAL}"  # --pretrain-max-utts: a directory of its own
+    pretrained = recipe / trial / "exp/an4_8k/pretrained.pt"
     log = (recipe / "exp/ft/log/train.log").read_text()
-    init = init_name(pretrained, "pretrain_an4/exp/an4_8k/pretrained.pt")
+    init = init_name(pretrained, f"{trial}/exp/an4_8k/pretrained.pt")
     assert re.search(rf"--init {re.escape(init)}: \d+ tensors .* taken: listener", log), log[-2000:]
     assert re.search(r"--freeze listener.layers.0: \d+ tensors .* get no updates", log), log[-2000:]
-    pretrain_log = (recipe / "pretrain_an4/exp/an4_8k/log/train.log").read_text()
+    pretrain_log = (recipe / trial / "exp/an4_8k/log/train.log").read_text()
     assert "--freeze" not in pretrain_log and f"train_args={TINY} " in (
-        recipe / "pretrain_an4/exp/an4_8k/pretrain_options").read_text()
-    # --pretrain-max-utts: AN4's first N utterances only, recorded with the pretraining's data; another
-    # N later is an error naming what to delete, before stage 4 trains on the old listener.
-    assert len(read_table(recipe / "pretrain_an4/data/all/utt2spk")) == int(AN4_TRIAL)
-    proc = run_sh(args + ["--pretrain-max-utts", "300", "--tag", "ft3", "--stage", "4"], cwd=recipe, check=False)
-    assert proc.returncode != 0 and proc.stderr.rstrip().splitlines()[-1] == (
-        f"local/pretrain_an4.sh: ERROR: pretrain_an4/data was made with max_utts={AN4_TRIAL}, these options give "
-        "max_utts=300: delete pretrain_an4/data to make it again, or give another --dir or --tag"), proc.stderr[-2000:]
-    assert not (recipe / "exp/ft3").exists()
+        recipe / trial / "exp/an4_8k/pretrain_options").read_text()
+    # --pretrain-max-utts: AN4's first N utterances only, in pretrain_an4_first<N>; another N is
+    # another directory, whose model stage 4's --init names: the tag fine-tuned from the first is
+    # not "done already" (with one pretrain_an4/ for every N, it was, once that was made again).
+    assert len(read_table(recipe / trial / "data/all/utt2spk")) == int(AN4_TRIAL)
+    assert not (recipe / "pretrain_an4").exists()
+    proc = run_sh(ft + ["--pretrain-max-utts", "300", "--stage", "4"], cwd=recipe, check=False, timeout=900)
+    assert len(read_table(recipe / "pretrain_an4_first300/data/all/utt2spk")) == 300, proc.stderr[-2000:]
+    assert proc.returncode != 0 and proc.stderr.rstrip().splitlines()[-1].startswith(
+        "asr.sh: ERROR: stage 4: exp/ft was trained with other options: "), proc.stderr[-2000:]
     # Other model options later: the pretrained listener no longer fits them, so it is an error
     # naming what to delete, not a shape error or a stale listener.
     changed = args[:-1] + [TINY.replace("hidden=16", "hidden=24"), "--tag", "ft2"]
     proc = run_sh(changed, cwd=recipe, check=False)
     made, now = (re.escape(f"train_args={args} seed=1") for args in (TINY, TINY.replace("hidden=16", "hidden=24")))
     assert proc.returncode != 0 and re.search(
-        rf"^local/pretrain_an4\.sh: ERROR: pretrain_an4/exp/an4_8k was made with '(train_config=train_umn\.yaml sha1=\w+) "
-        rf"{made}', these options give '\1 {now}': delete pretrain_an4/exp/an4_8k to make it again, or give another "
+        rf"^local/pretrain_an4\.sh: ERROR: {trial}/exp/an4_8k was made with '(train_config=train_umn\.yaml sha1=\w+) "
+        rf"{made}', these options give '\1 {now}': delete {trial}/exp/an4_8k to make it again, or give another "
         r"--dir or --tag$", proc.stderr, re.M), proc.stderr[-2000:]
     assert not (recipe / "exp/ft2").exists()
 

@@ -22,7 +22,7 @@
 # --init-listener, --pretrain-max-utts, --train-config, --train-args,
 # --adapt-speakers; every other option goes to asr.sh (./asr.sh --help lists
 # them). A quick trial: --pretrain-max-utts 200 pretrains on AN4's first 200
-# utterances, not all of them.
+# utterances, not all of them, in pretrain_an4_first200/ (all: pretrain_an4/).
 [ -n "${BASH_VERSION:-}" ] || { echo "$0: run me with bash (./run.sh, or bash run.sh), not sh" >&2; exit 1; }  # sh (dash) said "set: Illegal option -o pipefail"
 set -euo pipefail
 fsdd_root=          # a copy of FSDD (recordings/<digit>_<speaker>_<take>.wav); required for stage 0
@@ -72,7 +72,7 @@ an4_resample=none
 init_listener=an4
 # Every AN4 pretraining of this run (--init-listener an4's, and the aligner's for --an4-digit-words)
 # on AN4's first N utterances only (local/pretrain_an4.sh --max-utts): a quick trial; 0: all of AN4.
-# Recorded in pretrain_an4/data/.done: another N later is an error naming what to delete.
+# A trial's pretraining is a directory of its own, pretrain_an4_first<N>, beside all of AN4's.
 pretrain_max_utts=0
 train_config=conf/train_umn.yaml
 # Stage 5 decodes the test speaker twice, the second pass through a feature transform adapted to
@@ -116,6 +116,11 @@ done
 [ "$an4_digit_words" -eq 0 ] || train_set=${train_set}_cut$an4_digit_words
 # (local/pretrain_an4.sh refuses it too, but only when it runs: before stage 4, hours on)
 [ "$pretrain_max_utts" -ge 0 ] || { echo "$0: ERROR: --pretrain-max-utts must be 0 (all of AN4) or more, got $pretrain_max_utts" >&2; exit 1; }
+# Each N its own directory, so the pretrained model's path (in stage 4's --init, which stage 4
+# records) names N: with one pretrain_an4/ for every N, a fold fine-tuned from a 200-utterance trial
+# was "done already" after pretrain_an4/ was made again on all of AN4, and reported as that.
+pretrain_dir=pretrain_an4
+[ "$pretrain_max_utts" -eq 0 ] || pretrain_dir=pretrain_an4_first$pretrain_max_utts
 # (local/an4_data.sh checks it too, but only once FSDD's audio is made, and never with --an4-words none.)
 case $an4_resample in
   none|sox) ;;
@@ -130,7 +135,7 @@ fbank_args=()
 init_model=
 case $init_listener in
   "") ;;
-  an4) init_model=$(pwd)/pretrain_an4/exp/an4_8k/pretrained.pt ;;   # made before stage 4, below
+  an4) init_model=$(pwd)/$pretrain_dir/exp/an4_8k/pretrained.pt ;;   # made before stage 4, below
   *) [ -f "$init_listener" ] || { echo "$0: ERROR: --init-listener $init_listener: no such file (a model, or an4)" >&2; exit 1; }
      init_model=$(cd "$(dirname "$init_listener")" && pwd)/$(basename "$init_listener") ;;
 esac
@@ -142,7 +147,7 @@ esac
 # another --init (stage 4 would otherwise find its options unchanged and skip as done).
 if [[ $init_model == *[[:space:]]* ]]; then
   if [ "$init_listener" = an4 ]; then
-    init_model=pretrain_an4/exp/an4_8k/pretrained.pt
+    init_model=$pretrain_dir/exp/an4_8k/pretrained.pt
   elif [[ $init_listener != /* && $init_listener != *[[:space:]]* ]]; then
     init_model=$init_listener
   else
@@ -200,9 +205,9 @@ if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
   if [ "$an4_digit_words" -gt 0 ]; then
     if [ -z "$an4_aligner" ]; then
       echo "$(date '+%Y-%m-%d %H:%M:%S') (run.sh) stage 0: an aligner for AN4's digit words (local/pretrain_an4.sh --tag an4_align)" >&2
-      local/pretrain_an4.sh --an4-root "$an4_root" --tag an4_align --train-config conf/align_an4.yaml --seed "$seed" \
-        --max-utts "$pretrain_max_utts"
-      an4_aligner=$(pwd)/pretrain_an4/exp/an4_align/pretrained.pt
+      local/pretrain_an4.sh --an4-root "$an4_root" --dir "$pretrain_dir" --tag an4_align --train-config conf/align_an4.yaml \
+        --seed "$seed" --max-utts "$pretrain_max_utts"
+      an4_aligner=$(pwd)/$pretrain_dir/exp/an4_align/pretrained.pt
     fi
     local/an4_data.sh --an4-root "$an4_root" --words all --resample none data/an4_8k_all_words
     mkdir -p data/an4_digit_words
@@ -231,7 +236,7 @@ elif [ -d data/train ]; then
 fi
 if [ "$init_listener" = an4 ] && [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
   echo "$(date '+%Y-%m-%d %H:%M:%S') (run.sh) before stage 4: the listener pretrained on AN4 (local/pretrain_an4.sh) -> $init_model" >&2
-  local/pretrain_an4.sh --an4-root "$an4_root" --train-config "$train_config" --train-args "$train_args" --seed "$seed" \
-    --max-utts "$pretrain_max_utts"
+  local/pretrain_an4.sh --an4-root "$an4_root" --dir "$pretrain_dir" --train-config "$train_config" --train-args "$train_args" \
+    --seed "$seed" --max-utts "$pretrain_max_utts"
 fi
 ./asr.sh --stage "$(( stage < 1 ? 1 : stage ))" --stop-stage "$stop_stage" "${asr_args[@]}"
