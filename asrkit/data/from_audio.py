@@ -802,7 +802,7 @@ def _unmatched_texts_hint(audio_dir: Path, texts: List[PurePosixPath], ext: str,
 
 
 def _transcript_beside(audio: Path, ext: str, names_in: Dict[Path, Dict[str, List[str]]],
-                       audio_in: Optional[Dict[Path, Tuple[set, set]]] = None) -> Optional[Path]:
+                       audio_in: Dict[Path, Tuple[set, set]]) -> Optional[Path]:
     """The transcript file beside ``audio``, or None; ``names_in`` caches each folder's names by
     their lower case, ``audio_in`` gives each folder's audio files' stems and names."""
     # The audio extension is matched in any case (A.WAV), and so is the transcript's:
@@ -818,7 +818,7 @@ def _transcript_beside(audio: Path, ext: str, names_in: Dict[Path, Dict[str, Lis
         except OSError:
             pass
         names_in[audio.parent] = folder
-    stems, names = (audio_in or {}).get(audio.parent, (set(), set()))
+    stems, names = audio_in.get(audio.parent, (set(), set()))
 
     def beside(name: str, mine: str, recordings: set) -> List[Path]:
         # A.wav and a.wav (two files here), each with its own A.txt and a.txt: a transcript named

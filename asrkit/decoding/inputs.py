@@ -389,21 +389,22 @@ def from_wav_files(paths: Sequence[str], featurize: Featurize, channel: Optional
         except AsrkitError as e:
             table = _table_hint(path) if "not a recognised audio file" in str(e) else None
             data_dir = data_dir_hint(path) if table is None else None
+            missing = str(e).endswith(": no such file")
             if data_dir:  # (asrkit-decode --model m.pt data/test)
                 e = AsrkitError(f"{e}: a Kaldi data dir: {data_dir}")
             elif table is None and os.path.isdir(path):  # (asrkit-decode --model m.pt recordings/)
                 e = AsrkitError(f"{e}: name its audio files, e.g. {_audio_globs(path)}")
-            elif str(e).endswith(": no such file") and any(c in os.path.basename(path) for c in "*?["):
+            elif missing and any(c in os.path.basename(path) for c in "*?["):
                 # asrkit-decode recordings/*.WAV where the files are *.wav: the shell, matching
                 # nothing, passes the pattern itself. (Only here: in a wav.scp no shell was involved.)
                 e = AsrkitError(f"{e} (a shell pattern that matched no file: the shell passes it on as it is; "
                                 f"check the folder and the extension's case)")
-            elif str(e).endswith(": no such file") and path.rstrip().endswith("|"):
+            elif missing and path.rstrip().endswith("|"):
                 # asrkit-decode 'sox a.mp3 -t wav - |': Kaldi's command syntax, which a wav.scp's values
                 # take, given as an argument, was "no such file" alone.
                 e = AsrkitError(f"{e} (a command: audio arguments are file names; a '<command> |' is read from a "
                                 f"wav.scp line, '<utterance-id> <command> |', given with --wav-scp)")
-            elif str(e).endswith(": no such file") and _URL.match(path):
+            elif missing and _URL.match(path):
                 e = AsrkitError(f"{e} (a URL: audio arguments are local files; download it first, or read it "
                                 f"through a wav.scp line, '<utterance-id> curl -sfL {shlex.quote(path)} |', given "
                                 f"with --wav-scp)")
