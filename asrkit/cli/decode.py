@@ -237,7 +237,7 @@ def main(model_path: Optional[str], config_path: Optional[str], print_config: bo
 
         items = warn_if_normalized_twice(rec, items, feats)
     outputs = Outputs(out, sys.stdout, rec.weights, ctm=Path(ctm_path) if ctm_path else None,
-                      segments=Path(segments_out) if segments_out else None, frame_shift_s=rec.frame_shift_s,
+                      segments=Path(segments_out) if segments_out else None, least_audio_s=rec.least_audio_s,
                       reads=[p for _, p in read_files if p is not None])
     start = time.perf_counter()
     ok = False

@@ -30,6 +30,7 @@ from asrkit.decoding.config import DecodeConfig
 from asrkit.decoding.ctc_align import Word, ctc_forced_align, frame_energy_db, word_times
 from asrkit.decoding.scorers import AttentionScorer, CTCScorer, LMScorer
 from asrkit.features.cmvn import check_values
+from asrkit.features.fbank import FbankConfig
 from asrkit.utils.device import out_of_memory, resolve_device
 from asrkit.utils.errors import AsrkitError
 
@@ -286,6 +287,12 @@ class Recognizer:
         """Seconds per input frame (for real-time factors): the packed fbank's shift, else Kaldi's 10 ms."""
         fbank = self.pkg.meta.feature_config
         return (fbank.frame_shift if fbank is not None else 10.0) / 1000.0
+
+    def least_audio_s(self, num_frames: int) -> float:
+        """Seconds of audio ``num_frames`` frames were made from, at least (the packed fbank's
+        framing, else Kaldi's 25 ms windows every 10 ms): where an utterance decoded whole ends."""
+        fbank = self.pkg.meta.feature_config
+        return (fbank if fbank is not None else FbankConfig()).least_audio_s(num_frames)
 
     @property
     def sample_rate(self) -> Optional[int]:

@@ -23,6 +23,7 @@ import numpy as np
 from asrkit.decoding.align import ctm_lines
 from asrkit.decoding.inputs import Item
 from asrkit.decoding.recognizer import Recognizer, UttResult
+from asrkit.features.fbank import FbankConfig
 from asrkit.utils.bad_items import MAX_FAILED_PERCENT, BadItems
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import AtomicFiles, name_os_error, same_regular_file
@@ -86,14 +87,31 @@ def ctm_of(r: UttResult) -> List[str]:
     return ctm_lines(r.utt_id, r.words or [])
 
 
-def segment_lines(r: UttResult, frame_shift_s: float) -> List[str]:
-    """Kaldi ``segments`` lines of the pieces decoded (an utterance decoded whole is one piece)."""
+# Kaldi's extract-segments skips (with a warning) a segment of its --min-segment-length, 0.1 s,
+# or less; compute-fbank refuses one shorter than a window. Centiseconds, as the lines are written.
+MIN_SEGMENT_CS = 10
+
+
+def segment_lines(r: UttResult, least_audio_s: Callable[[int], float]) -> Tuple[List[str], List[str]]:
+    """Kaldi ``segments`` lines of the pieces decoded (an utterance decoded whole is one piece,
+    ending where the audio its frames were made from ends: ``least_audio_s``, the Recognizer's),
+    and the ids of the pieces of 0.1 s or less, left out: a line the next stage refuses. The end
+    of a whole utterance was its frames x shift, 10-20 ms short of it (a 30 ms file: 0.00 0.01)."""
     from asrkit.decoding.segment import piece_id
 
     if r.pieces is None:
-        end = r.num_frames * frame_shift_s
-        return [f"{piece_id(r.utt_id, 0.0, end)} {r.utt_id} 0.00 {end:.2f}"]
-    return [f"{p.id} {r.utt_id} {p.start:.2f} {p.end:.2f}" for p in r.pieces]
+        end = int(least_audio_s(r.num_frames) * 100 + 1e-6)  # (cut: never past the recording's end)
+        spans = [(piece_id(r.utt_id, 0.0, end / 100), 0, end)]
+    else:
+        spans = [(p.id, int(round(p.start * 100)), int(round(p.end * 100))) for p in r.pieces]
+    lines: List[str] = []
+    short: List[str] = []
+    for piece, start, end in spans:
+        if end - start <= MIN_SEGMENT_CS:
+            short.append(piece)
+        else:
+            lines.append(f"{piece} {r.utt_id} {start // 100}.{start % 100:02d} {end // 100}.{end % 100:02d}")
+    return lines, short
 
 
 def decode_items(rec: Recognizer, items: Iterable[Item], total: Optional[int],
@@ -331,20 +349,23 @@ class Outputs:
     """``text`` + ``nbest.jsonl`` in an output dir (atomically), or ``<utt> <text>`` lines on
     stdout; a CTM and a segments file where asked, written atomically wherever they go.
 
-    ``weights`` (the recognizer's scorer weights) go into every nbest record. ``close(ok,
+    ``weights`` (the recognizer's scorer weights) go into every nbest record; ``least_audio_s``
+    (the Recognizer's) gives where an utterance decoded whole ends in the segments file. ``close(ok,
     settings)`` renames the outputs into place when ``ok`` (with ``settings`` as decode.yaml,
     what produced them), or removes them.
     """
 
     def __init__(self, output_dir: Optional[Path], stdout: TextIO, weights: Dict[str, float],
-                 ctm: Optional[Path] = None, segments: Optional[Path] = None, frame_shift_s: float = 0.01,
+                 ctm: Optional[Path] = None, segments: Optional[Path] = None,
+                 least_audio_s: Callable[[int], float] = FbankConfig().least_audio_s,
                  reads: Sequence[Any] = ()) -> None:
         check_output_paths(output_dir, ctm, segments)
         self.dir = output_dir
         self.reads = list(reads)  # the files the run reads: never called an earlier run's leftovers
         self.files = AtomicFiles()
         self.weights = weights
-        self.frame_shift_s = frame_shift_s
+        self.least_audio_s = least_audio_s
+        self.short_segments = 0  # pieces left out of the segments file (segment_lines)
         self.text: TextIO = stdout
         self.nbest = self.ctm = self.segments = None
         self._own: Dict[TextIO, Path] = {}  # the files opened here -> the outputs they become
@@ -401,7 +422,13 @@ class Outputs:
         if self.ctm is not None:
             self._write(self.ctm, "".join(line + "\n" for line in ctm_of(r)))
         if self.segments is not None:
-            self._write(self.segments, "".join(line + "\n" for line in segment_lines(r, self.frame_shift_s)))
+            lines, short = segment_lines(r, self.least_audio_s)
+            for piece in short:
+                log.warning("utterance %r: piece %s is 0.1 s or less, left out of %s (Kaldi's extract-segments "
+                            "skips such a segment, compute-fbank one under a window)", r.utt_id, piece,
+                            self._own[self.segments])
+            self.short_segments += len(short)
+            self._write(self.segments, "".join(line + "\n" for line in lines))
 
     def close(self, ok: bool, settings: Optional[Dict[str, Any]] = None) -> None:
         """Close every output, then rename them into place (``ok``) or remove them. A file that
@@ -432,6 +459,9 @@ class Outputs:
                         y.write(dump_yaml({**settings, "outputs": self.in_dir}, sort_keys=False))
                 self.files.commit()
                 committed = True
+                if self.short_segments:
+                    log.warning("%d piece(s) of 0.1 s or less left out of %s (named above)", self.short_segments,
+                                self._own[self.segments])
                 self._warn_of_earlier(earlier)
         finally:
             self.files.abort()  # after a commit, nothing is left to remove

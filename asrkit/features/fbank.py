@@ -206,6 +206,14 @@ class FbankConfig:
         """Samples from one frame's start to the next's (frame_shift at sample_frequency)."""
         return int(self.sample_frequency * self.frame_shift / 1000)
 
+    def least_audio_s(self, num_frames: int) -> float:
+        """The shortest audio, in seconds, that gives ``num_frames`` frames: a time within the
+        recording that holds them all (asrkit-decode's --segments-out of an utterance decoded
+        whole). With snip_edges, n - 1 shifts and a window; without it, n shifts less half of one."""
+        shift = self.shift_samples
+        n = (num_frames - 1) * shift + self.window_samples if self.snip_edges else num_frames * shift - shift // 2
+        return n / self.sample_frequency
+
     def _vtln_high(self) -> float:
         # <= 0: an offset from the Nyquist frequency, as in Kaldi and torchaudio (not from
         # high_freq: with high_freq -600, torchaudio's assertion passed here as a traceback)
