@@ -176,14 +176,21 @@ def refuse_bom(first_line: bytes, name: str) -> None:
         raise AsrkitError(f"{name}:1: {bom_problem(name)}")
     if first_line.startswith(GZIP_MAGIC):
         raise AsrkitError(f"{name}: {gzip_problem(name)}")
-    if first_line[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        # A wav.scp saved as Windows Notepad's 'Unicode' was "not UTF-8 text (invalid start byte
-        # at byte 0 of the line)", which says nothing of what the file is or what to do.
-        how = (f" (iconv -f UTF-16 -t UTF-8 {shlex.quote(name)} > {shlex.quote(name + '.utf8')})"
-               if _a_file_to_edit(name) else "")
-        raise AsrkitError(f"{name}:1: the file is UTF-16 (it starts with the byte-order mark "
-                          f"{first_line[:2].hex(' ').upper()}, as Windows Notepad's 'Unicode' saves it); Kaldi "
-                          f"tables are UTF-8 text: convert it{how}")
+    utf16 = utf16_problem(first_line, name)
+    if utf16 is not None:
+        raise AsrkitError(f"{name}:1: {utf16}")
+
+
+def utf16_problem(first: bytes, name: str, kind: str = "Kaldi tables are") -> Optional[str]:
+    """What is wrong with text ``name`` whose first bytes ``first`` are UTF-16's byte-order mark,
+    else None. A wav.scp (or a --config) saved as Windows Notepad's 'Unicode' was "not UTF-8 text
+    (invalid start byte at byte 0 of the line)", which says nothing of what the file is or what to do."""
+    if first[:2] not in (b"\xff\xfe", b"\xfe\xff"):
+        return None
+    how = (f" (iconv -f UTF-16 -t UTF-8 {shlex.quote(name)} > {shlex.quote(name + '.utf8')})"
+           if _a_file_to_edit(name) else "")
+    return (f"the file is UTF-16 (it starts with the byte-order mark {first[:2].hex(' ').upper()}, as Windows "
+            f"Notepad's 'Unicode' saves it); {kind} UTF-8 text: convert it{how}")
 
 
 def corpus_text_lines(path: PathLike) -> List[Tuple[int, str]]:

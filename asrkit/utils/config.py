@@ -33,7 +33,7 @@ import typing
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple, Type, TypeVar, Union
 
-from asrkit.utils.errors import AsrkitError
+from asrkit.utils.errors import SHOWN_MAX, AsrkitError, shown
 from asrkit.utils.logging import get_logger
 
 log = get_logger(__name__)
@@ -155,7 +155,12 @@ def load_yaml_mapping(path: Union[str, Path], what: str = "options", command: st
         raise ConfigError(f"{where}: no such file") from None
     except IsADirectoryError:
         raise ConfigError(f"{where}: is a directory, not a YAML file") from None
-    except UnicodeDecodeError:
+    except UnicodeDecodeError as e:
+        from asrkit.data.table import utf16_problem
+
+        utf16 = utf16_problem(e.object[:2], "<stdin>" if stdin else str(path), "configs are")
+        if utf16 is not None and _reads_as(e.object, "utf-16"):  # (binary that happens to start so is not)
+            raise ConfigError(f"{where}: {utf16}") from None
         raise ConfigError(f"{where}: not UTF-8 text{' (audio or a model piped in?)' if stdin else ''}") from None
     except OSError as e:
         raise ConfigError(f"{where}: cannot read: {e.strerror or e}") from None
@@ -171,6 +176,14 @@ def load_yaml_mapping(path: Union[str, Path], what: str = "options", command: st
     if not isinstance(d, dict):
         raise ConfigError(f"{where}: expected a mapping of {what}, got {type(d).__name__}")
     return d
+
+
+def _reads_as(raw: bytes, encoding: str) -> bool:
+    try:
+        raw.decode(encoding)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _refuse_unreadable_stdin(where: str, what: str, command: str) -> None:
@@ -251,6 +264,10 @@ def _expanded_size(obj: Any, limit: int) -> Tuple[int, bool]:
     return size(obj), shared
 
 
+# The longest string value a config holds: a path (Linux opens none longer than PATH_MAX, 4096).
+MAX_STRING_CHARS = 4096
+
+
 @functools.lru_cache(maxsize=None)
 def _strict_loader():
     """yaml.SafeLoader that refuses a key given twice in one mapping. PyYAML keeps the last one,
@@ -289,13 +306,20 @@ def _strict_loader():
         # `!!float ''`, `!!bool maybe` and `!!timestamp x` were a ValueError, IndexError, KeyError
         # or AttributeError traceback out of the loader. Such a value is the document's error, at its line.
         try:
-            return yaml.SafeLoader.construct_object(loader, node, deep)
+            value = yaml.SafeLoader.construct_object(loader, node, deep)
         except (ValueError, KeyError, IndexError, AttributeError, TypeError, OverflowError):
             text = node.value if isinstance(node.value, str) else ""
             shown = repr(text if len(text) <= 40 else text[:40] + "...")
             tag = node.tag.replace("tag:yaml.org,2002:", "!!")
             raise yaml.constructor.ConstructorError(None, None, f"{shown} is not a valid {tag} value",
                                                     node.start_mark) from None
+        if isinstance(value, str) and len(value) > MAX_STRING_CHARS:
+            # Every check quotes the value it refuses (`mode must be beam or greedy, got '...'`):
+            # a value of a megabyte made a one-line error of a megabyte.
+            raise yaml.constructor.ConstructorError(
+                None, None, f"a string of {len(value)} characters ({value[:20]!r}...), longer than any option takes",
+                node.start_mark)
+        return value
 
     StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
     StrictLoader.construct_object = construct_object
@@ -468,7 +492,7 @@ def from_dict(cls: Type[T], d: Optional[Mapping[Any, Any]], where: str = "", *, 
                 label = (wording.key.format(where=loc, key=written[name]) if wording.key is not None
                          else _join(where, sub))
                 expected = {**EXPECTED, **wording.expected}.get(m.kind, m.kind)
-                mismatch = f"{label}{m.at}: expected {expected}, got {m.value!r}"
+                mismatch = f"{label}{m.at}: expected {expected}, got {_shown_value(m.value)}"
             kwargs[name] = value
     if mismatch is not None:
         # The class's own check, when it has one, knows what the field means ("one per BLSTM
@@ -516,6 +540,18 @@ class _Mismatch(Exception):
 @functools.lru_cache(maxsize=None)
 def _hints(cls: type) -> Dict[str, Any]:
     return typing.get_type_hints(cls)
+
+
+def _shown_value(value: Any) -> str:
+    """``repr(value)`` for an error, a string or a list cut as :func:`asrkit.utils.errors.shown`
+    cuts a string: a list of 50,000 numbers given for an int was quoted whole. (A number is quoted
+    whole: the parser refuses one of more digits than any option takes.)"""
+    if isinstance(value, str):
+        return shown(value)
+    text = repr(value)
+    if len(text) <= SHOWN_MAX or not isinstance(value, (list, tuple, dict)):
+        return text
+    return f"{text[:SHOWN_MAX]}... ({len(value)} items)"
 
 
 def _join(where: str, path: str) -> str:

@@ -244,6 +244,8 @@ def test_an_endless_file_is_not_read_whole_as_yaml(tmp_path):
     ("!!timestamp soon", "'soon' is not a valid !!timestamp value"),
     ("!!map x", "expected a mapping node, but found scalar"),
     ("9" * 5000, "a number of 5000 digits (99999999999999999999...), longer than any option takes"),
+    # every check quotes what it refuses: a value of a megabyte was a one-line error of a megabyte
+    ("a" * 5000, "a string of 5000 characters ('aaaaaaaaaaaaaaaaaaaa'...), longer than any option takes"),
 ])
 def test_a_value_no_constructor_reads_is_a_yaml_error_at_its_line(tmp_path, value, problem):
     """PyYAML's constructors take an explicit tag on trust: `!!int abc`, `!!float ''`, `!!bool maybe`
@@ -256,3 +258,24 @@ def test_a_value_no_constructor_reads_is_a_yaml_error_at_its_line(tmp_path, valu
     assert str(e.value) == f"{p}:2: not valid YAML: {problem}"
     p.write_text("inner:\n  size: !!int 12\n")  # a tag that fits its value still reads
     assert load_yaml_mapping(p) == {"inner": {"size": 12}}
+
+
+def test_a_long_value_of_the_wrong_type_is_quoted_cut():
+    """A list of 50,000 numbers given for an int was quoted whole in its one-line error."""
+    with pytest.raises(ConfigError) as e:
+        from_dict(Outer, {"maybe": [7] * 50_000}, "c.yaml")
+    assert str(e.value) == f"c.yaml: maybe: expected int, got {str([7] * 50_000)[:200]}... (50000 items)"
+    with pytest.raises(ConfigError, match=r"^c.yaml: inner.size: expected int, got 'xxxxx*'\.\.\. \(4000 characters\)$"):
+        from_dict(Outer, {"inner": {"size": "x" * 4000}}, "c.yaml")
+
+
+def test_a_utf16_config_is_named_as_such(tmp_path):
+    """A config saved as Windows Notepad's 'Unicode' was 'not UTF-8 text', which says nothing of
+    what the file is or what to do."""
+    p = tmp_path / "c.yaml"
+    p.write_text("inner: {size: 2}\n", encoding="utf-16")
+    with pytest.raises(ConfigError) as e:
+        load_yaml_mapping(p)
+    assert str(e.value) == (f"{p}: the file is UTF-16 (it starts with the byte-order mark FF FE, as Windows Notepad's "
+                            f"'Unicode' saves it); configs are UTF-8 text: convert it (iconv -f UTF-16 -t UTF-8 {p} > "
+                            f"{p}.utf8)")
