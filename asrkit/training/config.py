@@ -27,7 +27,7 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple
 from asrkit.features.fbank import FbankConfig
 from asrkit.models.config import LASConfig, LMConfig
 from asrkit.utils.config import (ConfigError, Wording, dump_yaml, from_dict, load_yaml_mapping, non_finite, number_text,
-                                 over_bounds, parse_yaml, to_dict, yaml_source)
+                                 over_bounds, parse_yaml, to_dict, under_bounds, yaml_source)
 from asrkit.utils.device import NAMES as DEVICE_NAMES, bad_device_name
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.logging import get_logger
@@ -323,8 +323,12 @@ def validate(cfg: TrainConfig, where: str = "config") -> None:
     if not 0 <= o.decay_epochs <= t.max_epochs:
         raise AsrkitError(f"{where}: optim.decay_epochs must be in [0, training.max_epochs={t.max_epochs}] (the last "
                           f"epochs, over which the rate decays), got {o.decay_epochs}")
-    if o.accum_grad < 1 or o.lr <= 0 or o.warmup_steps < 0:
-        raise AsrkitError(f"{where}: optim: accum_grad must be >= 1, lr > 0 and warmup_steps >= 0")
+    # Named one by one with the value: "optim: accum_grad must be >= 1, lr > 0 and warmup_steps >= 0"
+    # for an lr of -1 left the user to find which of three keys, in which file or --set, was wrong.
+    too_small = under_bounds([("optim.accum_grad", o.accum_grad, 1, True), ("optim.lr", o.lr, 0, False),
+                              ("optim.warmup_steps", o.warmup_steps, 0, True)])
+    if too_small:
+        raise AsrkitError(f"{where}: {'; '.join(too_small)}")
     # final_lr_ratio is where warmup_linear decays to: past 1 it is no decay but a rise.
     too_large = over_bounds([("optim.lr", o.lr, MAX_LR), ("optim.eps", o.eps, MAX_EPS),
                             ("optim.weight_decay", o.weight_decay, MAX_WEIGHT_DECAY),
@@ -361,8 +365,11 @@ def validate(cfg: TrainConfig, where: str = "config") -> None:
     if o.grad_clip < 0 or o.final_lr_ratio < 0:
         raise AsrkitError(f"{where}: optim: grad_clip (0: no clipping) and final_lr_ratio must be >= 0, got "
                           f"{o.grad_clip:g} and {o.final_lr_ratio:g}")
-    if b.max_frames <= 0 or b.num_workers < 0 or b.max_batch_size < 0:
-        raise AsrkitError(f"{where}: batching: max_frames must be > 0, num_workers and max_batch_size >= 0")
+    too_small = under_bounds([("batching.max_frames", b.max_frames, 0, False),
+                              ("batching.num_workers", b.num_workers, 0, True),
+                              ("batching.max_batch_size", b.max_batch_size, 0, True)])
+    if too_small:
+        raise AsrkitError(f"{where}: {'; '.join(too_small)}")
     # A negative ratio failed every run only once the data was read, with "0 of N utterances lack
     # features or a transcript (more than batching.max_missing_ratio=-1.0)".
     if not 0 <= b.max_missing_ratio <= 1:

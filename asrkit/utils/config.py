@@ -437,6 +437,15 @@ def over_bounds(bounds: Iterable[Tuple[str, Any, Any]], unit: str = "") -> List[
             for name, value, bound in bounds if value is not None and value > bound]
 
 
+def under_bounds(bounds: Iterable[Tuple[str, Any, Any, bool]]) -> List[str]:
+    """``name must be >= bound, got value`` (``> bound`` where the bound itself is refused, the
+    fourth item False) for each ``(name, value, bound, inclusive)`` whose value is below it: the
+    lower bounds of the training config, each named with its value as :func:`over_bounds` does."""
+    return [f"{name} must be {'>=' if inclusive else '>'} {number_text(bound)}, got {number_text(value)}"
+            for name, value, bound, inclusive in bounds
+            if value is not None and (value < bound if inclusive else value <= bound)]
+
+
 def non_finite(obj: Any) -> List[str]:
     """Problems, one per float field of dataclass ``obj`` that is NaN or infinite: for a config's
     own validate(), which also sees values set without from_dict (command-line overrides)."""

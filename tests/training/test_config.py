@@ -59,6 +59,11 @@ def test_yaml_sections_and_overrides(tmp_path):
     ({}, ["training.device=cuda:1"], "training.device: 'cuda:1' is not one of auto, cpu, cuda (each rank takes the "
                                      "GPU of its local rank; CUDA_VISIBLE_DEVICES picks which)"),
     ({}, ["optim.lr=nan"], "optim.lr: expected a finite number, got 'nan'"),
+    # "optim: accum_grad must be >= 1, lr > 0 and warmup_steps >= 0" left the user to find which
+    ({}, ["optim.lr=-1"], "--set 'optim.lr=-1': optim.lr must be > 0, got -1"),
+    ({"optim": {"lr": 0, "warmup_steps": -3}}, [],
+     "config: optim.lr must be > 0, got 0; optim.warmup_steps must be >= 0, got -3"),
+    ({}, ["batching.num_workers=-2"], "--set 'batching.num_workers=-2': batching.num_workers must be >= 0, got -2"),
     # torch's Adam refused these with a ValueError traceback once the data was read; a negative
     # final_lr_ratio trained with a negative rate (gradient ascent), a negative grad_clip unclipped
     ({}, ["optim.betas=[1.5, 0.9]"], "optim: betas must be in [0, 1), eps and weight_decay >= 0 and rho in [0, 1], "
