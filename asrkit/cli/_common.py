@@ -18,7 +18,7 @@ import click
 import click.utils
 
 from asrkit.utils.errors import AsrkitError, error_source, from_worker, os_error_message
-from asrkit.utils.logging import error_to_log_files, setup_logging
+from asrkit.utils.logging import close_log_files, error_to_log_files, setup_logging
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -92,6 +92,7 @@ def asrkit_command(name: str, **kwargs) -> Callable:
                 click.echo(f"ERROR ({error_source(prog, e)}): interrupted", err=True)
                 raise EndBySignal(signal.SIGINT) from None
             finally:
+                close_log_files()  # (after the error has gone into them)
                 for sig, handler in previous.items():
                     signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
 

@@ -25,6 +25,7 @@ def setup_logging(verbose: int = 0, log_file: Optional[str] = None) -> None:
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
+        handler.close()  # (a StreamHandler leaves its stream open; a log file is closed)
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if log_file:
         os.makedirs(os.path.dirname(os.path.abspath(log_file)), exist_ok=True)
@@ -34,6 +35,18 @@ def setup_logging(verbose: int = 0, log_file: Optional[str] = None) -> None:
         handler.setFormatter(logging.Formatter(FORMAT, DATEFMT))
         root.addHandler(handler)
     root.setLevel(level)
+
+
+def close_log_files() -> None:
+    """Take the log files (:class:`LogFileHandler`) off the root logger and close them: what a
+    command run in a process that goes on (a test's, a notebook's) does at its end. Left open, a
+    run's log/decode.log stayed open until the next command replaced the handlers, and was then
+    dropped unclosed (a ResourceWarning, an error under ``-W error::ResourceWarning``)."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if isinstance(handler, LogFileHandler):
+            root.removeHandler(handler)
+            handler.close()
 
 
 def stderr_goes_to(path: str) -> bool:

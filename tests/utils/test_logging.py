@@ -52,3 +52,26 @@ def test_a_name_that_is_not_utf8_goes_into_the_log_file_as_its_bytes(tmp_path, c
     lines = path.read_bytes().splitlines()
     assert lines[0].endswith(b"command line: asrkit-decode --output-dir D\xff"), lines
     assert lines[1].endswith(b"ERROR [asrkit-decode] D\xff/text: no space left on device"), lines
+
+
+def test_a_command_run_in_process_closes_its_log_file(tmp_path):
+    """asrkit-decode --output-dir D, run in a process that goes on (a test's, a notebook's), left
+    D/log/decode.log open when it ended, failed or not: the next command's logging set-up dropped
+    it unclosed ("ResourceWarning: unclosed file <... name='D/log/decode.log'>", an error under
+    ``-W error::ResourceWarning``). asrkit-train-lm's log/train_lm.log the same."""
+    import gc
+    import warnings
+
+    from cli_checks import run_asrkit_in_process
+
+    (tmp_path / "a.wav").write_bytes(b"")
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always", ResourceWarning)
+        proc = run_asrkit_in_process("decode", "--model", tmp_path / "missing.pt", "--output-dir", tmp_path / "d",
+                                     tmp_path / "a.wav", check=False)
+        assert not [h for h in logging.getLogger().handlers if isinstance(h, LogFileHandler)]
+        gc.collect()
+    assert proc.returncode == 1
+    assert [str(w.message) for w in got if issubclass(w.category, ResourceWarning)] == []
+    # (its ERROR line went into the log before it was closed)
+    assert (tmp_path / "d" / "log" / "decode.log").read_text().rstrip().endswith("no such model file")
