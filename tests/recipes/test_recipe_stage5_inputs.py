@@ -76,12 +76,18 @@ def test_stages_4_and_5_refuse_features_of_data_changed_since(yesno_stage2):
 def test_a_decoding_in_other_pieces_leaves_no_stale_split(tmp_path):
     """Stage 5 again with another --nj left the earlier decoding's decode_<set>/split4/ beside the
     new split2/: hypotheses of an older model or options, under the same names, that nothing
-    merges. decode_pass (run here with a launcher that writes each piece's outputs) removes them."""
+    merges. decode_pass (run here with a launcher that writes each piece's outputs) removes them.
+    So it does this --nj's split2/ of the run before: asrkit-decode kept each piece's earlier
+    log/decode.log as decode.log.<N>, one more for every run of stage 5 (Kaldi writes a job's log anew)."""
     (tmp_path / "dump/test").mkdir(parents=True)
     (tmp_path / "dump/test/utt2spk").write_text("u1 s\nu2 s\n")
     stale = tmp_path / "dec/split4/3"
     stale.mkdir(parents=True)
     (stale / "text").write_text("u1 AN OLD HYPOTHESIS\n")
+    earlier = tmp_path / "dec/split2/1/log"
+    earlier.mkdir(parents=True)
+    (earlier / "decode.log").write_text("the run before\n")
+    (earlier / "decode.log.1").write_text("the run before that\n")
     (tmp_path / "dec/splitting.txt").write_text("a user's file\n")
     (tmp_path / "dec/split_by_speaker").mkdir()  # (and a folder of the user's: not another --nj's)
     script = r"""set -euo pipefail
@@ -106,3 +112,4 @@ decode_pass test dec
     assert (tmp_path / "dec/text").read_text() == "u1 HYP\nu2 HYP\n"
     assert sorted(p.name for p in (tmp_path / "dec").iterdir()) == ["log", "nbest.jsonl", "split2", "split_by_speaker",
                                                                     "splitting.txt", "text"]
+    assert sorted(p.name for p in (tmp_path / "dec/split2/1").iterdir()) == ["nbest.jsonl", "text"]

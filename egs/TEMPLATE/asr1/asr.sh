@@ -888,10 +888,12 @@ decode_pass() {
   # (the logs of an earlier decoding in more pieces would be counted below)
   rm -f "$dir"/log/decode.*.log
   # ...and its pieces' outputs, another --nj's split<M>/ beside this split<n>/: hypotheses of an
-  # older decoding under the same names, which nothing merges any more. (split<digits> only: a
-  # folder of the user's there, split_by_speaker/, is not ours to remove.)
+  # older decoding under the same names, which nothing merges any more; and this --nj's own, each
+  # piece decoded anew: asrkit-decode keeps an earlier log/decode.log as decode.log.<N>, so every
+  # run of stage 5 added one more to each piece, where Kaldi's run.pl writes a job's log anew.
+  # (split<digits> only: a folder of the user's there, split_by_speaker/, is not ours to remove.)
   for i in "$dir"/split[0-9]*; do
-    [[ ! ${i##*/} =~ ^split[0-9]+$ ]] || [ "$i" = "$dir/split$n" ] || [ ! -d "$i" ] || rm -rf -- "$i"
+    [[ ! ${i##*/} =~ ^split[0-9]+$ ]] || [ ! -d "$i" ] || rm -rf -- "$i"
   done
   run "$dir/log/decode.*.log" $decode_cmd --gpu "$decode_ngpu" JOB=1:"$n" "$dir/log/decode.JOB.log" \
     asrkit-decode --model "$model" --config "$decode_config" "${lm_opts[@]}" "${device_opts[@]}" $decode_args \
