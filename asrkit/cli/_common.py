@@ -8,7 +8,6 @@ import errno
 import functools
 import io
 import os
-import shlex
 import signal
 import sys
 import threading
@@ -18,7 +17,7 @@ import click
 import click.utils
 
 from asrkit.utils.errors import AsrkitError, error_source, from_worker, os_error_message
-from asrkit.utils.logging import close_log_files, error_to_log_files, setup_logging
+from asrkit.utils.logging import close_log_files, command_line, error_to_log_files, setup_logging
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -52,7 +51,7 @@ def asrkit_command(name: str, **kwargs) -> Callable:
         def run(*args, verbose: int = 0, **kw):
             setup_logging(verbose)
             prog = f"asrkit-{name}"
-            click.echo(prog + " " + " ".join(shlex.quote(a) for a in own_args()), err=True)
+            click.echo(prog + " " + command_line(own_args()), err=True)
             previous = _catch_terminating_signals()
             try:
                 if kw.get("print_config") and sys.stdout is None:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import shlex
 import sys
 import time
 from pathlib import Path
@@ -14,7 +13,7 @@ from asrkit.cli._common import (OutputDir, OutputFile, asrkit_command, dash_as_s
                                 refuse_empty_name)
 from asrkit.decoding.config import WORD_RULES
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.logging import get_logger, setup_logging
+from asrkit.utils.logging import command_line, get_logger, setup_logging
 
 if TYPE_CHECKING:
     from asrkit.decoding.inputs import DecodeInputs
@@ -209,7 +208,7 @@ def main(model_path: Optional[str], config_path: Optional[str], print_config: bo
         setup_logging(1 if log.isEnabledFor(logging.DEBUG) else 0, str(out / LOG_NAME))
         # (as the echo on stderr: sys.argv[1:] under `asrkit decode ...` logged 'asrkit-decode decode ...',
         # and a file name with a space in it as two words)
-        log.info("command line: asrkit-decode %s", " ".join(shlex.quote(a) for a in own_args()))
+        log.info("command line: asrkit-decode %s", command_line(own_args()))
 
     import torch
 

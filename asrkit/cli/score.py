@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import shlex
 import sys
 from pathlib import Path
 from typing import Optional
@@ -17,7 +16,7 @@ from asrkit.scoring.transcripts import TRN, read_transcript_pair
 from asrkit.utils.bad_items import BadItems
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import AtomicFiles, refuse_one_stream_twice
-from asrkit.utils.logging import get_logger
+from asrkit.utils.logging import command_line, get_logger
 
 log = get_logger(__name__)
 
@@ -182,7 +181,7 @@ def main(ref_text: str, hyp_text: str, utt2spk_path: Optional[str], output_dir: 
         args = sys.argv[1:]
         if args[:1] == ["score"]:  # run as "asrkit score ..." or "python -m asrkit score ..."
             args = args[1:]
-        command = "asrkit-score " + " ".join(shlex.quote(a) for a in args)
+        command = "asrkit-score " + command_line(args)
         report = result_report(result, ref_name=ref_path, hyp_name=hyp_path, top_n=top_n, command=command)
         with AtomicFiles() as files:
             with files.open(out / "wer.txt") as f:

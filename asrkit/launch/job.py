@@ -33,6 +33,7 @@ from asrkit.data.table import ascii_int
 from asrkit.utils.errors import MACHINE_ERRORS, AsrkitError
 from asrkit.utils.fileio import (is_stream, missing_dirs, parent_not_a_directory, remove_empty_dirs,
                                  same_regular_file)
+from asrkit.utils.logging import has_control_chars, shell_word
 
 # re.ASCII: \d of a str pattern matches any script's digits, and int() reads them (JOB=1:٣ was 3 jobs)
 _RANGE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(\d+)(?::(\d+))?$", re.ASCII)
@@ -111,7 +112,12 @@ def join_command(args: Sequence[str]) -> str:
             i = end + 1
             continue
         arg = args[i]
-        words.append(_quote_word(arg) if _left_open(arg) or _escapes_space(arg) else _run_pl_word(arg))
+        if has_control_chars(arg):
+            # (a newline in a file name: quoted as run.pl does, the log's '# <command>' header went
+            # on over two lines; bash's $'...' keeps it one line, the same word to bash)
+            words.append(shell_word(arg))
+        else:
+            words.append(_quote_word(arg) if _left_open(arg) or _escapes_space(arg) else _run_pl_word(arg))
         i += 1
     return " ".join(words)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shlex
 import sys
 import time
 from typing import Iterable, Iterator, Optional, TypeVar
@@ -17,6 +18,49 @@ T = TypeVar("T")
 
 FORMAT = "%(asctime)s %(levelname)s [%(name)s] %(message)s"
 DATEFMT = "%Y-%m-%d %H:%M:%S"
+
+
+# Characters that end or break a log line (Python's str.splitlines breaks at \x1c-\x1e, \x85,
+# \u2028 and \u2029 too) or act on a terminal: written as escapes in a command line (shell_word).
+_LINE_BREAKERS = {"\x85", "\u2028", "\u2029"}
+_NAMED_ESCAPES = {"\a": "\\a", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\v": "\\v", "\f": "\\f",
+                  "\r": "\\r", "\x1b": "\\E", "\\": "\\\\", "'": "\\'"}
+
+
+def _control(c: str) -> bool:
+    return c < " " or "\x7f" <= c <= "\x9f" or c in _LINE_BREAKERS
+
+
+def has_control_chars(word: str) -> bool:
+    """Whether :func:`shell_word` writes ``word`` with escapes (``$'...'``)."""
+    return any(_control(c) for c in word)
+
+
+def shell_word(word: str) -> str:
+    """``word`` as a bash word a user can paste back: :func:`shlex.quote`, or, when it holds a
+    control character (a newline in a file name), bash's ``$'...'`` with escapes, as ``printf %q``
+    writes it (``$'a\\nb'``; a byte that is not UTF-8, held as a surrogate, stays the byte it is,
+    as the log files write it). shlex.quote kept the newline: the command line echoed at the top
+    of a command's log ('# asrkit-score ...' of result.txt too) went on over two lines, the second
+    one read as output."""
+    if not has_control_chars(word):
+        return shlex.quote(word)
+    out = []
+    for c in word:
+        if c in _NAMED_ESCAPES:
+            out.append(_NAMED_ESCAPES[c])
+        elif c < " " or c == "\x7f":
+            out.append(f"\\{ord(c):03o}")
+        elif _control(c):
+            out.append(f"\\u{ord(c):04x}")
+        else:
+            out.append(c)
+    return "$'" + "".join(out) + "'"
+
+
+def command_line(words: Iterable[str]) -> str:
+    """``words`` joined as one line of bash (:func:`shell_word` each)."""
+    return " ".join(shell_word(w) for w in words)
 
 
 def setup_logging(verbose: int = 0, log_file: Optional[str] = None) -> None:

@@ -484,14 +484,16 @@ def test_words_with_spaces_reach_the_program_as_given(tmp_path, asrkit):
     """run.pl's double quotes around a word with spaces left bash to expand it: 'a $HOME b' came
     to the program as 'a /root b', 'x `echo hi` y' ran echo, and a word holding both kinds of
     quote ended the job with a bash syntax error (code 2). A newline in a word ended the log's
-    header line, the rest of the command read as output."""
+    header line, the rest of the command read as output; that word is bash's $'...' now, and the
+    header's command one line."""
     words = ["a $HOME b", 'it\'s "q" x', "x `echo hi` y", "two\nlines", "semi; colon", "back\\slash n", "", "!x y"]
     asrkit("launch", "x.log", "printf", "[%s]", *words, cwd=tmp_path)
     text = (tmp_path / "x.log").read_text()
     body = text.split("\n#\n", 1)[1].rsplit("# Accounting", 1)[0]
     assert body == "".join(f"[{w}]" for w in words), body
     header = text.split("\n#\n", 1)[0].splitlines()
-    assert all(line.startswith("# ") for line in header) and len(header) == 3, header
+    assert all(line.startswith("# ") for line in header) and len(header) == 2, header
+    assert "$'two\\nlines'" in header[0], header
     # each word is one literal bash word, whatever it holds
     for word in words + ["a'b\"c $d `e` \\f", " ' ", ' " ']:
         proc = subprocess.run(["bash", "-c", f"printf '%s' {join_command(['x', word])[2:]}"], capture_output=True,

@@ -75,3 +75,30 @@ def test_a_command_run_in_process_closes_its_log_file(tmp_path):
     assert [str(w.message) for w in got if issubclass(w.category, ResourceWarning)] == []
     # (its ERROR line went into the log before it was closed)
     assert (tmp_path / "d" / "log" / "decode.log").read_text().rstrip().endswith("no such model file")
+
+
+def test_a_newline_in_a_file_name_keeps_the_command_line_one_line(tmp_path, monkeypatch):
+    """The command line a command echoes first on stderr, asrkit-decode's log/decode.log and
+    asrkit-score's '# asrkit-score ...' header of result.txt quoted a file name holding a newline
+    with shlex.quote, which keeps it: the line went on over two, the second one read as output.
+    Such a word is bash's $'...' now (as printf %q writes it), one line a user can paste back."""
+    import subprocess
+    import sys
+
+    from cli_checks import run_asrkit_in_process
+
+    from asrkit.utils.logging import shell_word
+
+    ref, hyp, out = tmp_path / "ref", tmp_path / "h\nyp\x1b", tmp_path / "o"
+    ref.write_text("u1 A B\n")
+    hyp.write_text("u1 A C\n")
+    args = ["--output-dir", str(out), str(ref), str(hyp)]
+    monkeypatch.setattr(sys, "argv", ["asrkit-score", *args])  # (what the command echoes)
+    err = run_asrkit_in_process("score", *args).stderr.decode()
+    header = next(line for line in (out / "result.txt").read_text().splitlines()
+                  if line.startswith("# asrkit-score"))
+    for line in (err.splitlines()[0], header.removeprefix("# ")):
+        assert line == "asrkit-score --output-dir " + " ".join(shell_word(a) for a in args[1:]), line
+        assert "$'" in line and line.count("\n") == 0
+        pasted = subprocess.run(["bash", "-c", "printf '%s\\0' " + line.split(" ", 1)[1]], capture_output=True).stdout
+        assert pasted.split(b"\0")[:-1] == [a.encode() for a in args], pasted
