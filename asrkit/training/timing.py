@@ -23,8 +23,9 @@ and in the RESULTS.md row. A training started afresh (no checkpoint in the exp d
 that finished epochs (their checkpoints since deleted: a new training) starts the table afresh;
 after runs that finished none (killed, failed or stopped within the first epoch, with nothing to
 resume from) it keeps their rows: the same training started again (a requeue), and their time was
-spent on it; unless a row's config is another than this run's: that was another training, and the
-table goes to ``train_runs.tsv.old`` (said in one log line), this run's starting it afresh.
+spent on it; unless a row's config, or its data (--train-dir, --valid-dir, --lang-dir, --cmvn), is
+another than this run's: that was another training, and the table goes to ``train_runs.tsv.old``
+(said in one log line), this run's starting it afresh.
 """
 from __future__ import annotations
 
@@ -64,13 +65,20 @@ class RunRow:
                           str(self.to_epoch), self.status, self.config])
 
 
-def config_fingerprint(config: Dict[str, Any]) -> str:
-    """A short digest of a run's resolved config (``TrainConfig.to_dict()``), in its row: runs of one
-    training that finished no epoch are told from those of another config by it.
+def config_fingerprint(config: Dict[str, Any], inputs: Optional[Dict[str, Optional[str]]] = None) -> str:
+    """A short digest of a run's resolved config (``TrainConfig.to_dict()``) and ``inputs`` (option
+    -> path: --train-dir, --valid-dir, ...), in its row: runs of one training that finished no epoch
+    are told from those of another config, or on other data, by it.
 
     ``training.max_time`` is left out: the budget is what the rows are added up against, and a
-    training requeued with more of it (asr.sh --train-max-time) is the same training."""
+    training requeued with more of it (asr.sh --train-max-time) is the same training. The inputs are
+    compared as the files they name (``dump/train`` and ``./dump/train/`` are one); asrkit-train
+    run by hand with another --train-dir, after a run that finished no epoch, counted that run's
+    time as its own (asr.sh moves such rows aside by its own record of the inputs)."""
     config = {**config, "training": {k: v for k, v in dict(config.get("training") or {}).items() if k != "max_time"}}
+    if inputs:
+        config = {"config": config,
+                  "inputs": {k: None if v is None else os.path.realpath(v) for k, v in sorted(inputs.items())}}
     text = json.dumps(config, sort_keys=True, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
 
@@ -155,7 +163,7 @@ class RunRecord:
                 os.replace(self.path, old)
             except OSError as e:  # (os.replace's error named the table, not the .old in the way)
                 raise AsrkitError(f"{old}: cannot move {self.path.name} there: {e.strerror or e}") from None
-            log.info("%s: runs with another config that left nothing to resume, moved to %s (not counted in this "
+            log.info("%s: runs with another config or data that left nothing to resume, moved to %s (not counted in this "
                      "training's time)", self.path, old)
             earlier = []
         for row in earlier:

@@ -66,6 +66,14 @@ class TrainArgs:
     verbose: int = 0
 
 
+def runs_fingerprint(args: TrainArgs) -> str:
+    """This run's ``config`` in log/train_runs.tsv: its config and the data it trains on
+    (:func:`asrkit.training.timing.config_fingerprint`)."""
+    return config_fingerprint(args.config.to_dict(), {
+        "--train-dir": args.train_dir, "--valid-dir": args.valid_dir, "--lang-dir": args.lang_dir,
+        "--cmvn": args.cmvn})
+
+
 def _stderr_is(path: Path) -> bool:
     """Whether stderr already goes to ``path`` (a run.pl-style launcher's log): then don't log twice."""
     try:
@@ -225,7 +233,7 @@ def _train_logged(args: TrainArgs, exp: Path, dist_info: Optional[DistInfo], ran
             found = ckpt.list_checkpoints(exp)
             done_before = max(found) if found else 0
             runs = RunRecord(exp, fresh=not ckpt.has_checkpoints(exp), epochs_done=lambda: done_before,
-                             config=config_fingerprint(args.config.to_dict()))
+                             config=runs_fingerprint(args))
             runs.start()
         return _train(args, exp, dist_info, rank, world, runs, request)
     except TrainingStopped:

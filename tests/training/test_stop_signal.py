@@ -166,8 +166,16 @@ def test_runs_that_left_nothing_count_only_for_their_config(yesno_setup, tmp_pat
     table = (exp / "log/train_runs.tsv").read_text()
     result = _train(yesno_setup, exp, "--set", "optim.lr=0.002")
     assert result.exit_code == STOPPED_STATUS, result.stderr
-    assert (f"{exp}/log/train_runs.tsv: runs with another config that left nothing to resume, moved to "
+    assert (f"{exp}/log/train_runs.tsv: runs with another config or data that left nothing to resume, moved to "
             f"{exp}/log/train_runs.tsv.old (not counted in this training's time)") in result.stderr
+    assert (exp / "log/train_runs.tsv.old").read_text() == table
+    assert [(r.run, r.status) for r in read_runs(exp)] == [(1, "stopped")]
+    # The same config on other data (asrkit-train by hand with another --train-dir) is another
+    # training too: its fingerprint was the config's alone, and it counted that run's time as its own.
+    table = (exp / "log/train_runs.tsv").read_text()
+    other = shutil.copytree(yesno_setup / "dump/train", tmp_path / "train_copy")
+    result = _train(yesno_setup, exp, "--set", "optim.lr=0.002", "--train-dir", other)
+    assert result.exit_code == STOPPED_STATUS, result.stderr
     assert (exp / "log/train_runs.tsv.old").read_text() == table
     assert [(r.run, r.status) for r in read_runs(exp)] == [(1, "stopped")]
 

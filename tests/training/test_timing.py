@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import time
 
 import pytest
@@ -146,6 +147,27 @@ def test_a_fresh_start_of_another_config_moves_the_runs_that_finished_no_epoch_a
     with pytest.raises(AsrkitError, match=r"train_runs\.tsv\.old: cannot move train_runs\.tsv there: "):
         RunRecord(tmp_path, fresh=True, epochs_done=lambda: 0, clock=clock, heartbeat_s=3600, config=same)
     assert path.read_text() == table
+
+
+def test_a_run_on_other_data_is_another_training(tmp_path, monkeypatch):
+    """asrkit-train run by hand with another --train-dir (or --valid-dir, --lang-dir, --cmvn),
+    after a run that finished no epoch, counted that run's rows as its own time: its fingerprint
+    was the config's alone. The same data spelled otherwise, or another exp dir or --ngpu, is the
+    same training."""
+    from asrkit.training.config import TrainConfig, build_config
+    from asrkit.training.train_asr import TrainArgs, runs_fingerprint
+
+    monkeypatch.chdir(tmp_path)
+    args = TrainArgs(exp_dir="exp", train_dir="dump/train", valid_dir="dump/dev", lang_dir="data/lang",
+                     config=TrainConfig(), cmvn="dump/train/cmvn.ark")
+    same = runs_fingerprint(args)
+    assert runs_fingerprint(dataclasses.replace(args, train_dir=str(tmp_path / "dump/train/"))) == same
+    assert runs_fingerprint(dataclasses.replace(args, exp_dir="exp2", ngpu=2)) == same  # (a requeue elsewhere)
+    others = [dataclasses.replace(args, **{key: value}) for key, value in (
+        ("train_dir", "dump/train_sp"), ("valid_dir", "dump/test"), ("valid_dir", None), ("lang_dir", "data/lang2"),
+        ("cmvn", None), ("config", build_config({}, ["training.seed=7"])))]
+    assert len({same, *map(runs_fingerprint, others)}) == len(others) + 1
+    # (what a run finds then: tests/training/test_stop_signal.py::test_runs_that_left_nothing_count_only_for_their_config)
 
 
 def test_a_run_that_ends_before_training_leaves_no_row(tmp_path):
