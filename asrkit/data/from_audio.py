@@ -156,11 +156,17 @@ def find_audio(audio_dir: Path, extensions: Sequence[str],
     macOS's metadata files are left out, with an info line: a zip made on a Mac holds a
     ``__MACOSX/`` folder with a ``._<name>`` beside every file (and copies to FAT or network
     disks leave ``._<name>`` files), which carry the file's Finder attributes, not its audio;
-    counted as unreadable audio they would fail a corpus on the skip limit.
+    counted as unreadable audio they would fail a corpus on the skip limit. So are hidden files
+    and folders below ``audio_dir`` (a name starting with '.', as ``ls`` and a shell's ``*.wav``
+    pass them over), with an info line counting the folders and the hidden files
+    that would have been taken: ``.git/`` and ``.AppleDouble/`` (macOS's metadata on network
+    disks, ``._<name>`` files that are not audio) were read for audio, while a file named
+    ``.wav`` (no extension to Python's ``suffix``) was left out without a word.
     """
     exts = {"." + e.lower().lstrip(".") for e in extensions}
     found = []
     metadata = 0
+    hidden: List[str] = []
     # Folder links are followed, each folder read once: a link back up (wav/loop -> .) was
     # followed 40 levels deep, every file counted 40 times, until the system's ELOOP stopped it.
     seen: set = set()
@@ -183,7 +189,8 @@ def find_audio(audio_dir: Path, extensions: Sequence[str],
                 again.append(rel_root)
                 continue
             seen.add((st.st_dev, st.st_ino))
-        dirs[:] = [d for d in dirs if not os.path.isfile(os.path.join(root, d, MONO_MARKER))]
+        hidden.extend(f"{rel_root / d}/" for d in sorted(dirs) if d.startswith("."))
+        dirs[:] = [d for d in dirs if not d.startswith(".") and not os.path.isfile(os.path.join(root, d, MONO_MARKER))]
         if "__MACOSX" in dirs:
             dirs.remove("__MACOSX")
             metadata += sum(len(f) for _, _, f in os.walk(Path(root) / "__MACOSX"))
@@ -191,6 +198,11 @@ def find_audio(audio_dir: Path, extensions: Sequence[str],
         if folders is not None:
             folders.extend(rel_root / d for d in dirs if Path(d).suffix.lower() in exts)
         for name in sorted(files):
+            if name.startswith(".") and not name.startswith("._"):
+                suffix = name[name.rfind("."):].lower()  # ('.wav' is all suffix)
+                if suffix in exts or suffix in _OTHER_AUDIO_SUFFIXES or (text_ext and suffix == text_ext.lower()):
+                    hidden.append(str(rel_root / name))
+                continue
             if Path(name).suffix.lower() in exts:
                 if name.startswith("._"):
                     metadata += 1
@@ -204,6 +216,9 @@ def find_audio(audio_dir: Path, extensions: Sequence[str],
                 texts.append(rel_root / name)
     if metadata:
         log.info("left out %d macOS metadata file(s) (__MACOSX/, ._<name>): Finder attributes, not audio", metadata)
+    if hidden:
+        log.info("left out %d hidden folder(s) and audio or transcript file(s) (a name starting with '.'): %s",
+                 len(hidden), ", ".join(hidden[:3]) + (", ..." if len(hidden) > 3 else ""))
     if again:
         log.warning("%s: left out %d folder link(s) leading to a folder read already (a loop, or a second way to "
                     "one folder): %s", audio_dir, len(again),

@@ -699,6 +699,32 @@ def test_macos_metadata_files_are_left_out(an4_root, tmp_path, caplog):
     assert not any("MACOSX" in v or "/._" in v for v in DataDir(tmp_path / "d").read("wav.scp").values())
 
 
+def test_hidden_files_and_folders_are_left_out_and_counted(an4_root, tmp_path, caplog):
+    """Hidden folders were read for audio: netatalk's .AppleDouble/<name>.wav (Finder attributes
+    under the audio file's own name) were skipped as not audio, a .git/ or .cache/ copy of a
+    recording became an utterance; while a file named '.wav' (no suffix to Python) was left out
+    without a word. Every name starting with '.' is left out now, counted in one info line."""
+    make_user_corpus(an4_root, tmp_path / "c", 3, layout="beside")
+    audio = tmp_path / "c/audio"
+    wavs = sorted(audio.glob("*/*.wav"))
+    apple_double = b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        " + bytes(200)
+    (wavs[0].parent / ".AppleDouble").mkdir()
+    (wavs[0].parent / ".AppleDouble" / wavs[0].name).write_bytes(apple_double)
+    (audio / ".git" / "lfs").mkdir(parents=True)
+    shutil.copy(wavs[1], audio / ".git" / "lfs" / "copy.wav")
+    (audio / ".git" / "lfs" / "copy.txt").write_text("A COPY\n")
+    shutil.copy(wavs[2], audio / ".wav")
+    (audio / ".wav.txt").write_text("HIDDEN\n")
+    (audio / ".DS_Store").write_bytes(bytes(8))
+    with caplog.at_level("INFO"):
+        report = make_data_dir(audio, tmp_path / "d", speaker_from_dir=True)
+    assert (report.num_audio, report.num_utts, report.skipped) == (3, 3, {})
+    # (.git/, .wav, .wav.txt and <spk>/.AppleDouble/; not .DS_Store, neither audio nor transcript)
+    assert ("left out 4 hidden folder(s) and audio or transcript file(s) (a name starting with '.'): "
+            ".git/, .wav, .wav.txt, ...") in caplog.text, caplog.text
+    assert not any("/." in v for v in DataDir(tmp_path / "d").read("wav.scp").values())
+
+
 def test_a_folder_link_back_up_is_read_once(an4_root, tmp_path, caplog):
     """`audio/loop -> .` was followed 40 levels deep (every file found 40 times, until ELOOP) and
     the corpus failed blaming 1600 skipped files; a second link to one folder read it twice."""
