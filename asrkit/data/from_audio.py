@@ -673,13 +673,23 @@ def _texts_beside(text_ext: str, audio_dir: Path, audio_root: Path, good: List[P
     # Only the audio's transcripts were looked for, so one whose audio is missing (or is a
     # directory) was dropped without a word, where --transcripts counts its line: counted alike.
     audio_names = {(r.parent, r.stem.lower()) for r in found.files + found.others}
-    whole_names = {(r.parent, r.name.lower()) for r in found.files + found.others}
+    by_whole_name: Dict[Tuple[PurePosixPath, str], List[PurePosixPath]] = {}
+    for r in found.files + found.others:
+        by_whole_name.setdefault((r.parent, r.name.lower()), []).append(r)
     folder_of = {(r.parent, r.stem.lower()): r for r in found.folders}
-    text_stems = {(t.parent, t.stem.lower()) for t in found.texts}
+
+    def takes(audio: PurePosixPath, text: PurePosixPath) -> bool:
+        try:
+            return _transcript_beside(audio_root / audio, ext, names_in, audio_in) == audio_root / text
+        except AsrkitError:  # (two transcripts beside an audio file skipped for what it holds)
+            return False
+
     for t in found.texts:
         name = (t.parent, t.stem.lower())
-        # (a0001.wav.txt is a0001.wav's when no a0001.txt was there to be read first)
-        if name in whole_names and (t.parent, Path(t.stem).stem.lower()) not in text_stems:
+        # a0001.wav.txt is a0001.wav's when that file takes it, not an a0001.txt read first. (Told
+        # by any a0001.txt there, A.txt beside A.wav and a.wav made a.wav.txt, which a.wav takes,
+        # a "text file with no audio" too: counted twice.)
+        if any(takes(r, t) for r in by_whole_name.get(name, ())):
             continue
         if name not in audio_names:
             if name in folder_of:

@@ -126,3 +126,21 @@ def test_a_transcript_named_after_the_whole_audio_name_is_read(an4_root, tmp_pat
     assert report.num_utts == 4 and "SOMETHING ELSE" in DataDir(tmp_path / "data2").read("text").values()
     assert [reason_files for reason_files in report.skipped.values()] == [[str(
         (txts[0].parent / (txts[0].stem + ".wav.txt")).relative_to(audio))]], report.skipped
+
+
+def test_case_twins_with_a_whole_name_transcript_count_each_file_once(an4_root, tmp_path):
+    """A.wav with A.txt, a.wav with a.wav.txt: a.wav took a.wav.txt, and it was counted as a "text
+    file with no audio of its name beside it" too (A.txt, another recording's, was taken for an
+    a.txt read first), a skip that was none in the summary and against --max-skip-ratio."""
+    make_user_corpus(an4_root, tmp_path / "c", 3, layout="beside")
+    audio = tmp_path / "c/audio"
+    wavs = sorted(audio.rglob("*.wav"))
+    folder = wavs[0].parent
+    (folder / "A.wav").symlink_to(wavs[1].resolve())
+    (folder / "A.txt").write_text("UPPER\n")
+    (folder / "a.wav").symlink_to(wavs[2].resolve())
+    (folder / "a.wav.txt").write_text("LOWER\n")
+    report = make_data_dir(audio, tmp_path / "data", speaker="s")
+    assert (report.num_audio, report.num_utts, report.skipped) == (5, 5, {})
+    text = DataDir(tmp_path / "data").read("text")
+    assert (text[f"s-{folder.name}-A"], text[f"s-{folder.name}-a"]) == ("UPPER", "LOWER")
