@@ -11,7 +11,7 @@ import math
 import re
 import shlex
 from pathlib import Path
-from typing import Container, Dict, List, Optional, Tuple
+from typing import Container, Dict, List, Mapping, Optional, Tuple
 
 from asrkit.data.table import (IS_A_DIRECTORY, format_table, iter_table, read_list_table, read_table, read_utt2spk,
                                split_fields, utt2spk_to_spk2utt)
@@ -144,6 +144,16 @@ def positive_seconds(value: str) -> bool:
     what validate-data-dir accepts and fix-data-dir keeps."""
     seconds = kaldi_real(value)
     return seconds is not None and math.isfinite(seconds) and seconds > 0
+
+
+def speaker_order_break(utt2spk: Mapping[str, str]) -> Optional[Tuple[str, str]]:
+    """The first two utterances, next to each other in utterance-id (C-locale) order, whose speakers
+    go down there: where ``utt2spk`` sorted by utterance and sorted by speaker disagree, which
+    Kaldi's validate_data_dir.sh refuses. Speaker prefixes alone do not prevent it: speakers 'a'
+    and 'a-b' give 'a-b-y' before 'a-x'. None when the orders agree (asrkit-validate-data-dir's
+    warning, asrkit-make-data-dir's refusal)."""
+    by_utt = sorted(utt2spk, key=str.encode)
+    return next(((a, b) for a, b in zip(by_utt, by_utt[1:]) if utt2spk[b].encode() < utt2spk[a].encode()), None)
 
 
 # A table that is there but no regular file (a device, a FIFO, a socket, or a link to one).

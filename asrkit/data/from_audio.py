@@ -56,7 +56,7 @@ import stat
 from pathlib import Path, PurePosixPath
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
-from asrkit.data.datadir import dir_problem, write_data_dir
+from asrkit.data.datadir import dir_problem, speaker_order_break, write_data_dir
 from asrkit.data.make_report import (BAD_NAME, BROKEN_LINK, CANNOT_OPEN, COMPRESSED_SPHERE, EMPTY, EMPTY_FILE,
                                      FEW_CHANNELS, NO_AUDIO, NO_SAMPLES, NO_TRANSCRIPT, NOT_A_FILE, NOT_AUDIO,
                                      NOT_REGULAR, NOT_UTF8_NAME, TEXT_WITHOUT_AUDIO, TRANSCRIPT_NOT_A_FILE, TRUNCATED,
@@ -955,6 +955,16 @@ def _utterances(good: List[PurePosixPath], text_of: Dict[PurePosixPath, str], wh
     if shared:
         log.info("%d file(s) whose names repeat their folders keep the folders in their ids: the name alone is "
                  "another file's id too", shared)
+    pair = speaker_order_break(utt2spk)
+    if pair is not None:
+        # (a data dir Kaldi's validate_data_dir.sh refuses: 'utt2spk is not in sorted order when
+        # sorted first on speaker-id'; ids made otherwise would no longer be <speaker>-<path>)
+        (first, spk_a), (then, spk_b) = ((u, utt2spk[u]) for u in pair)
+        raise AsrkitError(f"{audio_dir}: speakers {speaker_names[spk_a]!r} and {speaker_names[spk_b]!r} clash: "
+                          f"utterance {then!r} ({spk_b!r}) sorts after {first!r} ({spk_a!r}), their speakers the "
+                          f"other way, an order Kaldi's validate_data_dir.sh refuses (one speaker id is the other "
+                          f"and then '-' or '+'): rename one of them (e.g. {spk_a!r} as "
+                          f"{spk_a.replace('-', '_').replace('+', '_')!r})")
     return wav_scp, text, utt2spk, source_of
 
 

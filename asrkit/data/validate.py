@@ -22,7 +22,7 @@ from typing import Callable, Dict, List, Optional, Set, Tuple
 
 from asrkit.data.datadir import (MALFORMED_SEGMENT, RECO_TABLES, SPK_TABLES, TABLES, UTT_TABLES, DataDir, dir_problem,
                                  kaldi_real, positive_seconds, segment_channel, segment_channel_problem,
-                                 segment_times_problem)
+                                 segment_times_problem, speaker_order_break)
 from asrkit.data.table import (BOM, EMPTY_LINE, SPACE, LineReadError, TableLine, ascii_digits, bom_problem, cr_only_at,
                                GZIP_MAGIC, data_dir_of, id_control_problem, mid_file_bom_problem, read_bounded, refuse_bom,
                                split_fields, transcript_problem)
@@ -322,9 +322,9 @@ def validate_data_dir(path: PathLike, no_text: bool = False, no_feats: bool = Fa
     # per-speaker CMVN do not need the orders to agree, so it is said, not refused.
     if not prefix_warnings:
         # The orders agree exactly when the speakers never go down along the utterance order.
-        by_utt = sorted(u2s, key=str.encode)
-        first = next((b for a, b in zip(by_utt, by_utt[1:]) if u2s[b].encode() < u2s[a].encode()), None)
-        if first is not None:
+        pair = speaker_order_break(u2s)
+        if pair is not None:
+            first = pair[1]
             problems.append(Problem(str(utt2spk.path), utts[first].lineno,
                                     f"sorted by speaker, utterance {first!r} (speaker {u2s[first]!r}) comes "
                                     "elsewhere than sorted by utterance id: Kaldi's validate_data_dir.sh refuses "

@@ -597,6 +597,32 @@ def test_two_speakers_are_never_merged_into_one_id(an4_root, tmp_path):
     assert set(DataDir(tmp_path / "d").read("utt2spk").values()) == {"alice_smith", "bob"}
 
 
+def test_speakers_whose_ids_sort_apart_from_their_utterances_are_refused(an4_root, tmp_path):
+    """Folders 'a' and 'a-b' (--speaker-from-dir) gave utterances 'a-b-y' and 'a-x': sorted by
+    utterance, speaker 'a-b' came before 'a', so utt2spk sorted by speaker was another order, and
+    Kaldi's validate_data_dir.sh refused the data dir ('utt2spk is not in sorted order when sorted
+    first on speaker-id') that make-data-dir had written without a word (asrkit-validate-data-dir
+    warned). Refused now, naming both speakers; renamed, the dir validates without a warning."""
+    make_user_corpus(an4_root, tmp_path / "c", 2, layout="beside")
+    audio = tmp_path / "c/audio"
+    (first, second) = sorted(audio.rglob("*.wav"))[:2]
+    for folder, wav, stem in (("a", first, "x"), ("a-b", second, "y")):
+        (audio / folder).mkdir()
+        wav.rename(audio / folder / f"{stem}.wav")
+        wav.with_suffix(".txt").rename(audio / folder / f"{stem}.txt")
+    for old in {first.parent, second.parent}:
+        old.rmdir()
+    with pytest.raises(AsrkitError, match=r"speakers 'a-b' and 'a' clash: utterance 'a-x' \('a'\) sorts after "
+                                          r"'a-b-y' \('a-b'\), their speakers the other way, an order Kaldi's "
+                                          r"validate_data_dir.sh refuses .*: rename one of them \(e.g. 'a-b' as 'a_b'\)"):
+        make_data_dir(audio, tmp_path / "d", speaker_from_dir=True)
+    assert not (tmp_path / "d").exists()
+    (audio / "a-b").rename(audio / "a_b")
+    make_data_dir(audio, tmp_path / "d", speaker_from_dir=True)
+    assert DataDir(tmp_path / "d").read("utt2spk") == {"a-x": "a", "a_b-y": "a_b"}
+    assert [str(p) for p in validate_data_dir(tmp_path / "d")] == []
+
+
 @pytest.mark.parametrize("option,name,what", [("speaker", "", "speaker name"), ("speaker", " ", "speaker name"),
                                               ("speaker_regex", "", "pattern")])
 def test_an_empty_speaker_name_is_refused(an4_root, tmp_path, option, name, what):
