@@ -2,11 +2,15 @@
 gives one line naming <stdout> and exit 1, for every command that prints with click.echo."""
 from __future__ import annotations
 
+import contextlib
 import errno
+import fcntl
 import io
 import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -166,3 +170,60 @@ def test_help_with_stdout_closed_is_named(tmp_path: Path, args, prog: str):
     proc = subprocess.run(["bash", "-c", 'exec "$@" >&-', "-", sys.executable, "-m", "asrkit", *args],
                           stderr=subprocess.PIPE, text=True, cwd=tmp_path, timeout=600)
     assert (proc.returncode, proc.stderr) == (1, f"ERROR ({prog}): <stdout>: stdout is closed\n")
+
+
+@needs_dev_full
+@pytest.mark.parametrize("args", [["score", "--bogus"], ["bogus"]], ids=lambda a: a[0])
+def test_a_usage_error_with_stderr_full_or_closed_is_exit_2_and_nothing_on_stdout(tmp_path: Path, args):
+    """A usage error into a full stderr was exit 1 (its traceback written to no one; 120 where
+    the interpreter's last flush failed again); with stderr closed (``2>&-``) click printed the
+    usage on stdout, into the command's output (``> out.txt``)."""
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([sys.executable, "-m", "asrkit", *args], stdout=subprocess.PIPE, stderr=full,
+                              cwd=tmp_path, timeout=600)
+    assert (proc.returncode, proc.stdout) == (2, b"")
+    proc = subprocess.run(["bash", "-c", 'exec "$@" 2>&-', "-", sys.executable, "-m", "asrkit", *args],
+                          stdout=subprocess.PIPE, cwd=tmp_path, timeout=600)
+    assert (proc.returncode, proc.stdout) == (2, b"")
+
+
+@pytest.mark.parametrize("writer", ["stdout", "open_output"])
+def test_a_full_non_blocking_pipe_is_waited_on_not_lost(writer: str):
+    """A pipe its maker set non-blocking (O_NONBLOCK: node, an event loop; the mode is shared
+    with the command's descriptor) and full: asrkit-score's summary into it was lost with exit
+    0, and so was what a '-' output (written as /dev/stdout) could not write at once. Both writers
+    now wait for the reader, as on a blocking pipe."""
+    from asrkit.cli._common import whole_writes
+    from asrkit.utils.fileio import open_output
+
+    r, w = os.pipe()
+    fcntl.fcntl(w, getattr(fcntl, "F_SETPIPE_SZ", 1031), 4096)  # (small: full at once)
+    fcntl.fcntl(w, fcntl.F_SETFL, fcntl.fcntl(w, fcntl.F_GETFL) | os.O_NONBLOCK)
+    filled = 0
+    with contextlib.suppress(BlockingIOError):
+        while True:
+            filled += os.write(w, b"x" * 512)
+    received = bytearray()
+
+    def read_late() -> None:  # (later than the write: the pipe is full when it comes)
+        time.sleep(0.5)
+        while chunk := os.read(r, 65536):
+            received.extend(chunk)
+
+    reader = threading.Thread(target=read_late)
+    reader.start()
+    text = "".join(f"u{i} %WER 0.00 [ 0 / 3, 0 ins, 0 del, 0 sub ]\n" for i in range(2000))
+    try:
+        if writer == "stdout":
+            process_stdout = io.TextIOWrapper(io.BufferedWriter(io.FileIO(w, "w", closefd=False)), encoding="utf-8")
+            stdout = whole_writes(process_stdout)
+            stdout.write(text)
+            stdout.flush()
+        else:
+            with open_output(f"/dev/fd/{w}") as f:
+                f.write(text)
+    finally:
+        os.close(w)
+        reader.join()
+        os.close(r)
+    assert received[filled:].decode() == text

@@ -180,8 +180,11 @@ def _hint_dash_names(command: click.Command) -> None:
 @contextlib.contextmanager
 def help_output_named(prog: str) -> Iterator[None]:
     """Around click's parsing, where --help and --version print: ``--help > /dev/full`` was a
-    click traceback; now one line naming <stdout>, exit 1, as for a command's own output."""
+    click traceback; now one line naming <stdout>, exit 1, as for a command's own output. Written
+    whole (:func:`whole_writes`), as a command's output is."""
+    stdout = sys.stdout
     try:
+        sys.stdout = whole_writes(stdout) if stdout is not None else None
         yield
     except click.exceptions.Exit as e:
         # (how --help and --version end) with stdout closed (">&-"): click.echo printed to no
@@ -191,12 +194,14 @@ def help_output_named(prog: str) -> Iterator[None]:
             sys.exit(1)
         raise
     except OSError as e:
-        if not _stdout_failed(e):
+        if not (_stdout_failed(e) or e.filename == "<stdout>"):
             raise
         e.filename = "<stdout>"
         click.echo(f"ERROR ({prog}): {os_error_message(e)}", err=True)
         _drop_stdout()
         sys.exit(1)
+    finally:
+        sys.stdout = stdout
 
 
 def _dash_name_hint(option_name: str, args: list) -> Optional[str]:
@@ -288,61 +293,27 @@ class _Diagnostics:
         return getattr(self._stream, name)
 
 
-class _WholeWrites(io.RawIOBase):
-    """The raw file under an unbuffered stdout, whose write writes all it is given or raises."""
-
-    def __init__(self, raw) -> None:
-        super().__init__()
-        self._raw = raw
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, b) -> Optional[int]:
-        view = memoryview(b).cast("B")
-        done = 0
-        while done < len(view):
-            try:
-                n = self._raw.write(view[done:])
-            except OSError as e:  # (stdout is this one output's name, whoever wrote to it)
-                if e.filename is None:
-                    e.filename = "<stdout>"
-                raise
-            if n is None:  # (a non-blocking descriptor that is full: as the raw file says it)
-                return done or None
-            done += n
-        return done
-
-    def fileno(self) -> int:
-        return self._raw.fileno()
-
-    def seekable(self) -> bool:
-        return self._raw.seekable()
-
-    def tell(self) -> int:
-        return self._raw.tell()
-
-    def isatty(self) -> bool:
-        return self._raw.isatty()
-
-    @property
-    def name(self):
-        return self._raw.name
-
-    def close(self) -> None:  # (the process's stdout is not this object's to close)
-        super().close()
-
-
 def whole_writes(stdout):
     """``stdout`` as it is, or, where its binary layer is the raw file (PYTHONUNBUFFERED=1 or
-    ``python -u``, as Docker images and batch jobs often set), one that writes whole. A raw file's
-    write may take only part of the data (a file size limit or a quota reached inside it), and the
-    text layer never looks at the count: the rest of asrkit-decode's last line was lost with exit
-    0 and "Done 4 out of 4 utterances". Used by :func:`asrkit_command` for the command's run."""
+    ``python -u``, as Docker images and batch jobs often set) or its descriptor is non-blocking
+    (O_NONBLOCK, set by the program that made the pipe: node, an event loop), one that writes whole
+    (:class:`asrkit.utils.fileio.WholeWrites`). A raw file's write may take only part of the data
+    (a file size limit or a quota reached inside it), and the text layer never looks at the
+    count: the rest of asrkit-decode's last line was lost with exit 0 and "Done 4 out of 4
+    utterances"; into a full non-blocking pipe, asrkit-score's whole summary was, with exit 0.
+    Used by :func:`asrkit_command` for the command's run."""
+    from asrkit.utils.fileio import WholeWrites, non_blocking
+
     raw = getattr(stdout, "buffer", None)
+    if isinstance(raw, io.BufferedWriter) and non_blocking(stdout):
+        try:
+            stdout.flush()
+        except OSError:
+            pass
+        raw = raw.raw
     if not isinstance(raw, io.RawIOBase):
         return stdout
-    return io.TextIOWrapper(_WholeWrites(raw), encoding=stdout.encoding, errors=stdout.errors,
+    return io.TextIOWrapper(WholeWrites(raw, "<stdout>"), encoding=stdout.encoding, errors=stdout.errors,
                             line_buffering=stdout.line_buffering, write_through=True)
 
 
@@ -417,8 +388,12 @@ class ProcessEntry:
 
     def make_context(self, info_name, args, parent=None, **extra):
         prog = "asrkit" if isinstance(self, click.Group) else f"asrkit-{self.name}"
-        with interrupt_ends_the_command(prog):
+        with interrupt_ends_the_command(prog), _click_errors_shown():
             return super().make_context(info_name, args, parent, **extra)
+
+    def invoke(self, ctx):
+        with _click_errors_shown():  # (the group's 'No such command', a command's own click errors)
+            return super().invoke(ctx)
 
     def __call__(self, *args, **kwargs):
         outermost = not _IN_A_PROCESS_ENTRY.get()
@@ -446,6 +421,25 @@ class ProcessEntry:
                 _default_sigint_once_done()
             elif outermost:
                 put_back_the_excepthook()
+
+
+@contextlib.contextmanager
+def _click_errors_shown() -> Iterator[None]:
+    """click's own handling of its errors (a usage error: the message, exit 2), where stderr may
+    not take it. With stderr closed (``2>&-``) click wrote the usage on stdout, into the command's
+    output (``> out.txt``); on a full disk or a pipe whose reader is gone the write failed, and the
+    exit was 1 (a traceback to no one) or 120 (the interpreter's last flush failing on the bytes
+    kept): the exit status is the one thing left to say it, so it stays the error's. Only in the
+    command's process (click's main called as a library handles its errors itself)."""
+    try:
+        yield
+    except click.ClickException as e:
+        if not _IN_A_PROCESS_ENTRY.get():
+            raise
+        if sys.stderr is not None:
+            with contextlib.suppress(OSError):
+                e.show(file=_Diagnostics(sys.stderr))
+        sys.exit(e.exit_code)
 
 
 # Whether the code running is under a ProcessEntry.__call__ (set by it for its call alone, then

@@ -3,11 +3,14 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import glob
 import hashlib
+import io
 import logging
 import os
 import re
+import select
 import shutil
 import signal
 import stat
@@ -16,7 +19,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import IO, BinaryIO, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import IO, Any, BinaryIO, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 from urllib.parse import quote
 
 from asrkit.utils.errors import AsrkitError
@@ -405,6 +408,72 @@ def stdin_closed_problem(path: PathLike) -> Optional[str]:
     return None
 
 
+def non_blocking(f: Any) -> bool:
+    """Whether the descriptor of ``f`` (a file or a descriptor number) is in non-blocking mode."""
+    try:
+        return bool(fcntl.fcntl(f if isinstance(f, int) else f.fileno(), fcntl.F_GETFL) & os.O_NONBLOCK)
+    except (AttributeError, OSError, ValueError):  # (no descriptor: a test's StringIO; closed)
+        return False
+
+
+class WholeWrites(io.RawIOBase):
+    """A raw file whose write writes all it is given or raises: under a text layer, which never
+    looks at the count a raw write returns, what a short write left out was lost with exit 0.
+
+    A write may take part of the data (a file size limit or a quota reached inside it), or none
+    where the descriptor is non-blocking (O_NONBLOCK, shared with the program that made the pipe,
+    which set it) and the pipe is full: then it waits until the reader takes more, as a blocking
+    descriptor does. An OSError that names no file gets ``name`` (the output's, as the user gave it).
+    ``owns``: whether closing this closes ``raw`` (not the process's stdout: not this object's).
+    """
+
+    def __init__(self, raw: Any, name: str, owns: bool = False) -> None:
+        super().__init__()
+        self._raw = raw
+        self._name = name
+        self._owns = owns
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b) -> Optional[int]:
+        view = memoryview(b).cast("B")
+        done = 0
+        while done < len(view):
+            try:
+                n = self._raw.write(view[done:])
+            except OSError as e:
+                if e.filename is None:
+                    e.filename = self._name
+                raise
+            if n is None:  # (non-blocking and full)
+                select.select([], [self._raw.fileno()], [])
+                continue
+            done += n
+        return done
+
+    def fileno(self) -> int:
+        return self._raw.fileno()
+
+    def seekable(self) -> bool:
+        return self._raw.seekable()
+
+    def tell(self) -> int:
+        return self._raw.tell()
+
+    def isatty(self) -> bool:
+        return self._raw.isatty()
+
+    @property
+    def name(self):
+        return self._raw.name
+
+    def close(self) -> None:
+        super().close()
+        if self._owns:
+            self._raw.close()
+
+
 def open_output(path: PathLike, mode: str = "w", encoding: str | None = "utf-8") -> IO:
     """``open(path, mode)``, except that a name for one of this process's descriptors
     (``/dev/stdout``, ``/dev/fd/N``, ``/proc/self/fd/N``) writes through that descriptor.
@@ -429,7 +498,13 @@ def open_output(path: PathLike, mode: str = "w", encoding: str | None = "utf-8")
         if e.errno == errno.EBADF:
             raise AsrkitError(f"{path}: descriptor {fd} is closed (the command was started with it closed)") from None
         raise
-    return os.fdopen(dup, mode, encoding=encoding)
+    if not non_blocking(dup) or "r" in mode:
+        return os.fdopen(dup, mode, encoding=encoding)
+    # A pipe made non-blocking by the program that made it (the mode is the pipe's, shared by the
+    # duplicate): into a full one, `--ctm -` lost what its buffer could not write, with exit 0.
+    binary = io.BufferedWriter(WholeWrites(io.FileIO(dup, mode.replace("b", "").replace("t", "")), os.fspath(path),
+                                           owns=True))
+    return binary if "b" in mode else io.TextIOWrapper(binary, encoding=encoding)
 
 
 def missing_dirs(outputs: Sequence[Optional[PathLike]]) -> List[Path]:
