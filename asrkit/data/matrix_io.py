@@ -40,7 +40,7 @@ import numpy as np
 
 from asrkit.data.table import (GZIP_MAGIC, bom_sed, bounded_lines, gzip_problem, iter_table, iter_table_lines,
                                read_line_blocks, refuse_terminal)
-from asrkit.utils.errors import SHOWN_MAX, AsrkitError
+from asrkit.utils.errors import AsrkitError, shown_name
 from asrkit.utils.fileio import names_stdin, special_kind
 from asrkit.utils.pipes import start_pipe
 
@@ -520,22 +520,7 @@ class ScpEntry:
     def what(self) -> str:
         if not self.key:  # a single-object file (rxfilename): the file is all there is to name
             return self.where
-        return f"{self.where}: utterance {self.key!r} ({_cut(self.value)})"
-
-
-# The longest path Linux opens (PATH_MAX) and room for an scp value's ':<offset>[<range>]' after it.
-_WHOLE_MAX = 4096 + 64
-
-
-def _cut(text: str) -> str:
-    """``text`` (an scp value or an ark path) for a message, cut after SHOWN_MAX characters with its
-    length said when no file could have that name: an scp value of a megabyte (a damaged line) was
-    quoted whole in every message of its utterance, twice in some. One that may name a file is
-    whole: a cut after 200 characters hid the file name and offset of a missing ark at the end of a
-    cluster's 290-character path ('.../exp_dir_level_04_of_a_... (287 characters): no such file')."""
-    if "\0" in text:  # (no file name holds one: shown escaped, a raw NUL made the log binary to grep)
-        text = text.replace("\0", "\\x00")
-    return text if len(text) <= _WHOLE_MAX else f"{text[:SHOWN_MAX]}... ({len(text)} characters)"
+        return f"{self.where}: utterance {self.key!r} ({shown_name(self.value)})"
 
 
 def _parse_range(text: str, where: str) -> slice:
@@ -588,7 +573,7 @@ def _read_pipe(entry: ScpEntry) -> np.ndarray:
     when it ends within PIPE_TRAILER_MAX bytes of its object; else it is stopped."""
     if "\0" in entry.path:  # (Popen's ValueError was a traceback: a damaged feats.scp line, as _open_ark's)
         raise AsrkitError(f"{entry.what}: the command holds a NUL byte, which no command can")
-    proc, err = start_pipe(entry.path)
+    proc, err = start_pipe(entry.path, entry.what)
     try:
         array: Optional[np.ndarray] = None
         error: Optional[AsrkitError] = None
@@ -768,28 +753,28 @@ def _open_ark(entry: ScpEntry, files_only: bool = False) -> IO[bytes]:
     # A single-object file (a stats file given by name) is named once, not as "x: x: no such file".
     where = "" if entry.what == entry.path else f"{entry.what}: "
     if "\0" in entry.path:  # (os.open's ValueError was a traceback: a damaged feats.scp line)
-        raise AsrkitError(f"{where}{_cut(entry.path)}: the name holds a NUL byte, which no file name can")
+        raise AsrkitError(f"{where}{shown_name(entry.path)}: the name holds a NUL byte, which no file name can")
     try:
         # Non-blocking, so that a pipe without a writer is looked at rather than waited on.
         fd = os.open(entry.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
-        raise AsrkitError(f"{where}{_cut(entry.path)}: no such file") from None
+        raise AsrkitError(f"{where}{shown_name(entry.path)}: no such file") from None
     except OSError as e:
-        raise AsrkitError(f"{where}cannot read {_cut(entry.path)}: {e.strerror}") from None
+        raise AsrkitError(f"{where}cannot read {shown_name(entry.path)}: {e.strerror}") from None
     mode = os.fstat(fd).st_mode
     if stat.S_ISDIR(mode):
         # os.open reads a directory without complaint; fdopen then raised IsADirectoryError with
         # the descriptor as its file name, and that crashed the error report (a traceback for a
         # feats.scp line or a --cmvn naming a directory).
         os.close(fd)
-        raise AsrkitError(f"{where}{_cut(entry.path)}: is a directory, not an ark or matrix file")
+        raise AsrkitError(f"{where}{shown_name(entry.path)}: is a directory, not an ark or matrix file")
     kind = special_kind(mode)
     # (A device at an offset, /dev/zero:0, has no size to seek in: it was "offset 0 is past the
     # end of /dev/zero (0 bytes)", the wrong reason.)
     if kind is not None and (files_only or entry.offset is not None):
         os.close(fd)
         why = "a training reads its features again every epoch" if files_only else "an scp offset is a seek"
-        raise AsrkitError(f"{where}{_cut(entry.path)}: {kind}, not a file ({why}); write the features to an ark file")
+        raise AsrkitError(f"{where}{shown_name(entry.path)}: {kind}, not a file ({why}); write the features to an ark file")
     if stat.S_ISFIFO(mode):
         # A whole-object read from a pipe (one pass, no offset) waits for its writer, as before.
         os.close(fd)
@@ -802,7 +787,7 @@ def _open_blocking(entry: ScpEntry, where: str) -> IO[bytes]:
     try:
         return open(entry.path, "rb")
     except OSError as e:
-        raise AsrkitError(f"{where}cannot read {_cut(entry.path)}: {e.strerror}") from None
+        raise AsrkitError(f"{where}cannot read {shown_name(entry.path)}: {e.strerror}") from None
 
 
 class ScpTable(Mapping):

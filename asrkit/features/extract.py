@@ -83,16 +83,16 @@ def _to_config_rate(samples: np.ndarray, rate: int, entry: WavEntry, config: Fba
     if not allow:
         low = low_rate_problem(rate, target, "the fbank config's")
         if low is not None:  # (no use suggesting --sample-frequency at a rate that is refused)
-            raise AsrkitError(f"utterance {entry.utt_id!r}: {low} [{entry.where}: {entry.source}]")
+            raise AsrkitError(f"utterance {entry.utt_id!r}: {low} [{entry.line}]")
         raise SampleRateMismatch(f"utterance {entry.utt_id!r}: sample rate {rate} Hz does not match the fbank config's "
                           f"sample_frequency {target} Hz (add --resample to resample it, in a recipe ./run.sh "
                           f"--fbank-args --resample; or set "
                           f"--sample-frequency {rate} if the corpus is all at {rate} Hz) "
-                          f"[{entry.where}: {entry.source}]")
+                          f"[{entry.line}]")
     problem = resample_problem(len(samples), rate, target, entry.max_samples, "the fbank config's",
                                limit_hint="--max-samples; ")
     if problem is not None:
-        raise AsrkitError(f"utterance {entry.utt_id!r}: {problem} [{entry.where}: {entry.source}]")
+        raise AsrkitError(f"utterance {entry.utt_id!r}: {problem} [{entry.line}]")
     if rate not in told:
         told.add(rate)
         log.info("resampling utterance %r from %d Hz to %d Hz (--resample); further %d Hz audio is "
@@ -145,7 +145,7 @@ def _run_job(entries: List[WavEntry], ark: IO[bytes], text: bool, config: FbankC
                 # --max-samples lets through) would need ~15 GB.
                 feats = compute_fbank_chunked(samples, rate, config, entry.utt_id)
             except AsrkitError as e:
-                error = AsrkitError(f"{e} [{entry.where}: {entry.source}]")
+                error = AsrkitError(f"{e} [{entry.line}]")
         if error is not None:
             if _ASK_CHANNEL in str(error):
                 error = AsrkitError(f"{error}{_RECIPE_CHANNEL}{_raw_channel_hint(entry)}")

@@ -58,7 +58,7 @@ from typing import IO, Callable, Optional, Tuple
 
 from asrkit.features.containers import (MAX_CHUNKS, MAX_SAMPLE_RATE, ContainerFacts, RiffData, check_container,
                                         float_width_problem, riff_refusal_reason)
-from asrkit.utils.errors import AsrkitError
+from asrkit.utils.errors import AsrkitError, shown_name
 from asrkit.utils.fileio import names_stdin, stdin_closed_problem
 from asrkit.utils.pipes import start_pipe
 
@@ -545,7 +545,7 @@ def _read_stream(stream: IO[bytes], what: str, max_samples: int) -> bytearray:
 def _read_pipe(cmd: str, what: str, max_samples: int) -> bytearray:
     # stdin from /dev/null: a command that reads it (ffmpeg without -nostdin, a stray 'cat |')
     # took the input of the shell loop around asrkit, or waited on a terminal.
-    proc, err = start_pipe(cmd, stdin=subprocess.DEVNULL, bufsize=0)
+    proc, err = start_pipe(cmd, what, stdin=subprocess.DEVNULL, bufsize=0)
     try:
         data = _read_stream(proc.stdout, what, max_samples)
     except BaseException:
@@ -561,7 +561,7 @@ def _read_pipe(cmd: str, what: str, max_samples: int) -> bytearray:
     finally:
         detail = err.last_line()
     if status != 0:
-        raise AsrkitError(f"{what}: command '{cmd}' exited with status {status}{detail}")
+        raise AsrkitError(f"{what}: command '{shown_name(cmd)}' exited with status {status}{detail}")
     return data
 
 
@@ -649,7 +649,7 @@ def _read_wav_source(source: str, what: str, channel: Optional[int], max_samples
         cmd = source[:-1].strip()
         data = _read_pipe(cmd, what, max_samples)
         if not data:
-            raise AsrkitError(f"{what}: command '{cmd}' wrote no audio (0 bytes)")
+            raise AsrkitError(f"{what}: command '{shown_name(cmd)}' wrote no audio (0 bytes)")
         return (*read_audio_bytes(data, what, streamed=True, channel=channel, max_samples=max_samples,
                                   piped=True), False)
     if stdin_closed_problem(source):  # asrkit-decode - <&-: "no such file" otherwise

@@ -22,7 +22,7 @@ from asrkit.data.datadir import read_segment
 from asrkit.data.table import iter_table_fast
 from asrkit.features.wav import (DEFAULT_MAX_SAMPLES, DOWNMIX, EXPECT_MONO, STDIN, read_wav_source, segment_bounds,
                                  stdin_audio_bytes)
-from asrkit.utils.errors import AsrkitError
+from asrkit.utils.errors import AsrkitError, shown_name
 from asrkit.utils.fileio import PathLike, names_stdin
 from asrkit.utils.logging import get_logger
 
@@ -47,8 +47,13 @@ class WavEntry:
     problem: str = ""  # a segments line naming no usable segment: why (the utterance fails when read)
 
     @property
+    def line(self) -> str:
+        """``data/x/wav.scp:12: <its value>`` for messages (a value of megabytes cut: shown_name)."""
+        return f"{self.where}: {shown_name(self.source)}"
+
+    @property
     def what(self) -> str:
-        return f"utterance {self.utt_id!r} ({self.where}: {self.source})"
+        return f"utterance {self.utt_id!r} ({self.line})"
 
     def read_recording(self, what: Optional[str] = None) -> Tuple[np.ndarray, int]:
         if self.problem:
@@ -281,7 +286,7 @@ def iter_wavs(entries: List[WavEntry]) -> Iterator[Tuple[WavEntry, Optional[Tupl
             if entry.reco_id != cache_key:
                 cache_key, cache, cache_err = entry.reco_id, None, None
                 try:
-                    cache = entry.read_recording(f"recording {entry.reco_id!r} ({entry.where}: {entry.source})")
+                    cache = entry.read_recording(f"recording {entry.reco_id!r} ({entry.line})")
                 except AsrkitError as e:
                     cache_err = e
             if cache_err is not None:

@@ -467,4 +467,4 @@ def _for_training(e: AsrkitError) -> AsrkitError:
 
 def _located(e: AsrkitError, entry: WavEntry) -> AsrkitError:
     """compute_fbank's error (it names the utterance) with the wav.scp line and source it came from."""
-    return AsrkitError(f"{e} [{entry.where}: {entry.source}]")
+    return AsrkitError(f"{e} [{entry.line}]")

@@ -30,6 +30,23 @@ def shown(text: str, limit: int = SHOWN_MAX) -> str:
     return f"{text[:limit]!r}... ({len(text)} characters)"
 
 
+# The longest path Linux opens (PATH_MAX) and room for an scp value's ':<offset>[<range>]' after it.
+NAME_WHOLE_MAX = 4096 + 64
+
+
+def shown_name(text: str) -> str:
+    """``text`` (a table value that names a file or a command: a wav.scp or scp value, an ark
+    path) for a message, as it is, but cut after SHOWN_MAX characters with its length said when no
+    file could have that name: an scp value of a megabyte (a damaged line) was quoted whole in
+    every message of its utterance, twice in some (a 2 MB wav.scp value: a 4 MB skip line and
+    error line). One that may name a file is whole: a cut after 200 characters hid the file name
+    and offset of a missing ark at the end of a cluster's 290-character path
+    ('.../exp_dir_level_04_of_a_... (287 characters): no such file')."""
+    if "\0" in text:  # (no file name holds one: shown escaped, a raw NUL made the log binary to grep)
+        text = text.replace("\0", "\\x00")
+    return text if len(text) <= NAME_WHOLE_MAX else f"{text[:SHOWN_MAX]}... ({len(text)} characters)"
+
+
 # The errors of the machine rather than of the input: reported as one line naming the path.
 MACHINE_ERRORS = {
     errno.ENOSPC: "no space left on device",

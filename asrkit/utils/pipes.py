@@ -7,11 +7,14 @@ It went to an unlinked temporary file with no size limit: a command writing stde
 """
 from __future__ import annotations
 
+import errno
 import os
 import selectors
 import subprocess
 import threading
 from typing import IO, Any, Tuple
+
+from asrkit.utils.errors import AsrkitError
 
 # Only the end is kept: a chatty command's stderr can run to megabytes, or never stop.
 PIPE_ERR_TAIL = 4096
@@ -96,10 +99,18 @@ class StderrTail:
         return f": {lines[-1]}" if lines else ""
 
 
-def start_pipe(cmd: str, **popen: Any) -> Tuple[subprocess.Popen, StderrTail]:
+def start_pipe(cmd: str, what: str = "", **popen: Any) -> Tuple[subprocess.Popen, StderrTail]:
     """``cmd`` started by the shell, its stdout to be read (``popen``: Popen's other arguments),
-    its stderr drained into a :class:`StderrTail`."""
-    proc = subprocess.Popen(cmd, shell=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **popen)
+    its stderr drained into a :class:`StderrTail`. A command too long for the system to start is
+    an AsrkitError, after ``what`` (the utterance or table it is from): a damaged wav.scp line of
+    2 MB ending in '|' was an OSError traceback ('Argument list too long: /bin/sh')."""
+    try:
+        proc = subprocess.Popen(cmd, shell=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **popen)
+    except OSError as e:
+        if e.errno != errno.E2BIG:
+            raise
+        raise AsrkitError(f"{what + ': ' if what else ''}the command is {len(cmd)} characters, too long for the "
+                          f"system to start (argument list too long)") from None
     try:
         return proc, StderrTail(proc.stderr)
     except BaseException:  # (no thread to drain it: the command is not left to stall on stderr)

@@ -355,3 +355,21 @@ def test_a_recording_below_4khz_is_a_bad_item_not_a_corpus_rate(tmp_path, an4_wa
     assert "utterance 'zz-low': sample rate 2000 Hz is too low to recognise speech" in err
     assert "--sample-frequency 2000" not in err
     assert len((out / "feats.scp").read_text().splitlines()) == 40
+
+
+def test_a_wav_scp_value_of_megabytes_is_quoted_cut_short(tmp_path, an4_wavs):
+    """A damaged wav.scp line of 2 MB (a path, or a command ending in '|') was quoted whole in its
+    skip line and again in the error line: 4 MB of stderr for one utterance. The pipe was an
+    OSError traceback ('Argument list too long: /bin/sh'). Both are cut after 200 characters
+    with their length said (asrkit.utils.errors.shown_name); ordinary paths stay whole."""
+    long_path, long_cmd = "/tmp/" + "x" * 2_000_000 + ".wav", "cat " + "y" * 2_000_000 + " |"
+    scp = write_scp(tmp_path / "wav.scp", [("big", long_path), ("cmd", long_cmd), ("ok", an4_wavs[0])])
+    proc = run_asrkit_in_process("compute-fbank", f"scp:{scp}", f"ark:{tmp_path / 'f.ark'}", check=False)
+    err = proc.stderr.decode()
+    assert proc.returncode == 1 and len(err) < 5000, err[:2000]
+    assert "Traceback" not in err
+    assert f"skipping utterance 'big' ({scp}:1: /tmp/xxx" in err
+    assert f"... ({len(long_path)} characters))" in err and f"... ({len(long_cmd)} characters))" in err
+    assert "): the command is 2000004 characters, too long for the system to start (argument list too long)" in err
+    assert f"({scp}:3: {an4_wavs[0]})" not in err  # (the good one is not named at all)
+    assert err.rstrip().splitlines()[-1].startswith("ERROR (asrkit-compute-fbank): 2 of 3 utterances failed (big cmd)")
