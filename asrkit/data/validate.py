@@ -27,7 +27,7 @@ from asrkit.data.table import (BOM, EMPTY_LINE, SPACE, LineReadError, TableLine,
                                GZIP_MAGIC, data_dir_of, id_control_problem, mid_file_bom_problem, read_bounded, refuse_bom,
                                split_fields, transcript_problem)
 from asrkit.data.transcript_files import punctuated_word
-from asrkit.utils.errors import AsrkitError, shown
+from asrkit.utils.errors import AsrkitError, shown, shown_name
 from asrkit.utils.fileio import PathLike, special_kind
 
 ERROR = "error"
@@ -779,4 +779,4 @@ def _check_audio(problems: List[Problem], d: DataDir, load, utt2spk: ScannedTabl
                 why = (" (Kaldi's wav-in-ark offset form, which asrkit does not read: give the audio "
                        "file, or a command ending in '|')") if _wav_in_ark(p) else ""
                 problems.append(Problem(str(wav.path), line.lineno,
-                                        f"audio file of {key!r} does not exist: {p}{why}"))
+                                        f"audio file of {key!r} does not exist: {shown_name(p)}{why}"))

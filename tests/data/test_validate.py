@@ -86,6 +86,17 @@ def test_missing_wav_entry_and_missing_wav_file(an4_dir):
     assert len(errs) == 4
 
 
+def test_a_missing_audio_path_of_megabytes_is_quoted_cut_short(an4_dir):
+    """A damaged wav.scp line of 2 MB was quoted whole in 'audio file of ... does not exist: ...':
+    a 2 MB error line (the readers cut such a value: asrkit.utils.errors.shown_name)."""
+    wav = lines(an4_dir / "wav.scp")
+    long_path = "/nonexistent/" + "x" * 2_000_000 + ".wav"
+    wav[1] = wav[1].split()[0] + f" {long_path}\n"
+    (an4_dir / "wav.scp").write_text("".join(wav))
+    assert errors(an4_dir) == [f"{an4_dir}/wav.scp:2: audio file of 'fcaw-an407-b' does not exist: "
+                               f"{long_path[:200]}... ({len(long_path)} characters)"]
+
+
 def test_spk2utt_inconsistent(an4_dir):
     s2u = lines(an4_dir / "spk2utt")
     s2u[0] = s2u[0].replace(" fcaw-an407-b", "")
