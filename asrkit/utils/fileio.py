@@ -532,12 +532,30 @@ def remove_empty_dirs(dirs: List[Path]) -> None:
             pass
 
 
+def written_through(path: PathLike) -> Path:
+    """The file a write to ``path`` replaces: ``path`` itself, or, where it is a symbolic link
+    (``decode/text -> /data/hyp/text``), the file the link names, as open() for writing follows
+    it. Kaldi's tools and a shell's ``>`` write through a link; our temporary file renamed onto the
+    link replaced the link itself with a regular file, and its target kept the old content. The
+    temporary file goes beside the target, so the rename is still atomic. A link to a directory,
+    one whose target's folder is not there, or a loop is replaced as before: there is no file to
+    write through to."""
+    p = Path(path)
+    if not p.is_symlink():
+        return p
+    target = Path(os.path.realpath(p))
+    if target.is_symlink() or target.is_dir() or not target.parent.is_dir():
+        return p
+    return target
+
+
 @contextlib.contextmanager
 def atomic_open(path: PathLike, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO]:
     """Open ``path`` for writing through a temporary file renamed into place on success.
 
     On an exception the temporary file is removed and ``path`` is left untouched. A path that
-    is not a regular file (:func:`is_stream`) is written directly.
+    is not a regular file (:func:`is_stream`) is written directly; a symbolic link is written
+    through (:func:`written_through`).
     """
     if "b" in mode:
         encoding = None
@@ -550,11 +568,12 @@ def atomic_open(path: PathLike, mode: str = "w", encoding: str | None = "utf-8")
             name_os_error(e, path)
             raise
         return
-    tmp = tmp_path_for(path)
+    final = written_through(path)
+    tmp = tmp_path_for(final)
     try:
         with open(tmp, mode, encoding=encoding) as f:
             yield f
-        os.replace(tmp, path)
+        os.replace(tmp, final)
     except BaseException as e:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
@@ -624,9 +643,10 @@ class AtomicFiles:
         path = Path(path)
         if is_stream(path):
             return path
-        if path not in self._pending:
-            self._pending[path] = tmp_path_for(path)
-        return self._pending[path]
+        final = written_through(path)
+        if final not in self._pending:
+            self._pending[final] = tmp_path_for(final)
+        return self._pending[final]
 
     def open(self, path: PathLike, mode: str = "w", encoding: str | None = "utf-8") -> IO:
         """``path``'s temporary file (``path`` itself for a stream), open for writing: an error

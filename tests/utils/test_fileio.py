@@ -133,6 +133,34 @@ def test_a_fifo_or_device_is_written_in_place_not_replaced(tmp_path):
     assert got == ["one\n", "two\n"] and sorted(p.name for p in tmp_path.iterdir()) == ["fifo"]
 
 
+def test_a_symlinked_output_is_written_through_not_replaced(tmp_path):
+    """``decode/text -> /data/hyp/text``: the temporary file renamed onto the link replaced the link
+    with a regular file, and its target kept the old content; Kaldi's tools (and a shell's ``>``)
+    write through a link. The temporary file goes beside the target, renamed onto it."""
+    target = tmp_path / "elsewhere" / "text"
+    target.parent.mkdir()
+    target.write_text("old\n")
+    out = tmp_path / "d"
+    out.mkdir()
+    (out / "text").symlink_to("../elsewhere/text")
+    (out / "ctm").symlink_to(tmp_path / "elsewhere" / "ctm")  # (not there yet: made there, as open() does)
+    with atomic_open(out / "text") as f:
+        f.write("one\n")
+    assert (out / "text").is_symlink() and target.read_text() == "one\n"
+    with AtomicFiles() as files:
+        with files.open(out / "text") as f, files.open(out / "ctm") as g:
+            f.write("two\n")
+            g.write("u1 1 0.0 0.5 yes\n")
+    assert (out / "text").is_symlink() and (out / "ctm").is_symlink() and target.read_text() == "two\n"
+    assert (tmp_path / "elsewhere" / "ctm").read_text() == "u1 1 0.0 0.5 yes\n"
+    assert sorted(p.name for p in (tmp_path / "elsewhere").iterdir()) == ["ctm", "text"]  # (no temporary left)
+    with pytest.raises(RuntimeError), atomic_open(out / "text") as f:  # (a failed write leaves both as they were)
+        f.write("half")
+        raise RuntimeError
+    assert (out / "text").is_symlink() and target.read_text() == "two\n"
+    assert sorted(p.name for p in (tmp_path / "elsewhere").iterdir()) == ["ctm", "text"]
+
+
 def test_dev_stdout_is_a_stream_even_when_redirected_to_a_file(tmp_path):
     """With stdout redirected to a file, /dev/stdout links to a regular file; it is still written
     in place (checked on the name only: this test must never rename over the real /dev/stdout)."""
