@@ -10,6 +10,9 @@
 #   e.g. local/data.sh --an4-root /work/shared/corpora/an4
 #        local/data.sh                        # download first
 set -euo pipefail
+# Paths below (data/, utils/, conf/) are the recipe directory's: started from elsewhere, bash's
+# "./path.sh: No such file or directory" was all it said, after the script's path as $0.
+[ -f ./path.sh ] || { echo "$0: run me from my recipe directory: cd $(cd "$(dirname "$0")/.." && pwd) && local/$(basename "$0") (no ./path.sh in $(pwd))" >&2; exit 1; }
 . ./path.sh
 an4_root=           # a copy of AN4 with WAV audio; empty: download CMU's tarball into downloads/
 download_dir=downloads

@@ -11,6 +11,9 @@
 # recipe does.
 #   e.g. local/an4_data.sh --an4-root /work/shared/corpora/an4 data/an4_8k
 set -euo pipefail
+# Paths below (data/, utils/, conf/) are the recipe directory's: started from elsewhere, bash's
+# "./path.sh: No such file or directory" was all it said, after the script's path as $0.
+[ -f ./path.sh ] || { echo "$0: run me from my recipe directory: cd $(cd "$(dirname "$0")/.." && pwd) && local/$(basename "$0") (no ./path.sh in $(pwd))" >&2; exit 1; }
 . ./path.sh
 an4_root=           # a copy of AN4 (etc/, wav/ with 16 kHz WAV); empty: download CMU's tarball
 download_dir=downloads

@@ -9,6 +9,9 @@
 # speech lies as data/<set>/ref.ctm (for scoring word times).
 #   e.g. local/data.sh --fsdd-root /work/shared/corpora/fsdd
 set -euo pipefail
+# Paths below (data/, utils/, conf/) are the recipe directory's: started from elsewhere, bash's
+# "./path.sh: No such file or directory" was all it said, after the script's path as $0.
+[ -f ./path.sh ] || { echo "$0: run me from my recipe directory: cd $(cd "$(dirname "$0")/.." && pwd) && local/$(basename "$0") (no ./path.sh in $(pwd))" >&2; exit 1; }
 . ./path.sh
 fsdd_root=          # a copy of FSDD (recordings/<digit>_<speaker>_<take>.wav)
 seed=1              # same seed, same utterances

@@ -5,6 +5,9 @@
 # --hours 100).
 #   e.g. local/data.sh --librispeech-root downloads/LibriSpeech --hours 100
 set -euo pipefail
+# Paths below (data/, utils/, conf/) are the recipe directory's: started from elsewhere, bash's
+# "./path.sh: No such file or directory" was all it said, after the script's path as $0.
+[ -f ./path.sh ] || { echo "$0: run me from my recipe directory: cd $(cd "$(dirname "$0")/.." && pwd) && local/$(basename "$0") (no ./path.sh in $(pwd))" >&2; exit 1; }
 . ./path.sh
 librispeech_root=   # folder holding the parts (dev-clean/, train-clean-100/, ...)
 hours=960           # 960: train_960 (all train parts); 100: train_clean_100

@@ -17,6 +17,9 @@
 # and md5sum's '*' are dropped) and overrides the built-in ones for the parts it
 # lists (a mirror or a local copy with its own sums).
 set -euo pipefail
+# Paths below (data/, utils/, conf/) are the recipe directory's: started from elsewhere, bash's
+# "./path.sh: No such file or directory" was all it said, after the script's path as $0.
+[ -f ./path.sh ] || { echo "$0: run me from my recipe directory: cd $(cd "$(dirname "$0")/.." && pwd) && local/$(basename "$0") (no ./path.sh in $(pwd))" >&2; exit 1; }
 . ./path.sh
 data_url=https://www.openslr.org/resources/12
 parts="dev-clean dev-other test-clean test-other train-clean-100 train-clean-360 train-other-500"
