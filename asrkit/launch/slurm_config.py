@@ -111,6 +111,11 @@ class SlurmConfig:
         except OSError as e:
             raise AsrkitError(f"cannot read Slurm config {path}: {e.strerror}") from None
         except UnicodeDecodeError as e:
+            from asrkit.data.table import utf16_problem
+
+            utf16 = utf16_problem(e.object[:2], path, "Slurm configs are")  # (a Windows editor's 'Unicode')
+            if utf16 is not None:
+                raise AsrkitError(f"{path}: {utf16}") from None
             lineno = e.object.count(b"\n", 0, e.start) + 1
             raise AsrkitError(f"{path}:{lineno}: not UTF-8 text ({e.reason})") from None
         return cls.parse(text, path)

@@ -90,7 +90,10 @@ def test_missing_config_file(tmp_path):
     (None, "zero: over 1 MiB, not a Slurm config"),
     (b"command sbatch\noption mem=* --mem=$0 \xff\n", "bin.conf:2: not UTF-8 text"),
     (b"command sbatch\noption mem=* --mem=$0\x00x\n", "bin.conf:2: a NUL byte"),
-], ids=["dev-zero", "not-utf8", "nul"])
+    # was "bin.conf:1: not UTF-8 text (invalid start byte)", which says nothing of what it is or what to do
+    ("command sbatch\n".encode("utf-16"), r"bin.conf: the file is UTF-16 \(it starts with the byte-order mark FF FE, "
+     r"as Windows Notepad's 'Unicode' saves it\); Slurm configs are UTF-8 text: convert it \(iconv -f UTF-16"),
+], ids=["dev-zero", "not-utf8", "nul", "utf16"])
 def test_a_config_that_is_not_text_is_named(tmp_path, data, message):
     path = "/dev/zero" if data is None else tmp_path / "bin.conf"
     if data is not None:
