@@ -612,6 +612,12 @@ def test_run_sh_init_listener_an4_pretrains_once_then_fine_tunes(recipe_dir, fsd
     pretrain_log = (recipe / trial / "exp/an4_8k/log/train.log").read_text()
     assert "--freeze" not in pretrain_log and f"train_args={TINY} " in (
         recipe / trial / "exp/an4_8k/pretrain_options").read_text()
+    # The same run again from stage 0, as Kaldi users do: stage 0 makes data/ again, the same
+    # audio, and every later stage is done already (stage 0 wrote each recording anew, and their
+    # times, which stage 1 records, made stage 4 refuse its model as "trained on other data").
+    again = run_sh(ft, cwd=recipe)
+    assert "stage 1: dump/train done already" in again.stderr, again.stderr[-2000:]
+    assert "stage 4: exp/ft done already" in again.stderr, again.stderr[-2000:]
     # --pretrain-max-utts: AN4's first N utterances only, in pretrain_an4_first<N>; another N is
     # another directory, whose model stage 4's --init names: the tag fine-tuned from the first is
     # not "done already" (with one pretrain_an4/ for every N, it was, once that was made again).
