@@ -632,10 +632,12 @@ def test_run_sh_init_listener_an4_pretrains_once_then_fine_tunes(recipe_dir, fsd
     changed = args[:-1] + [TINY.replace("hidden=16", "hidden=24"), "--tag", "ft2"]
     proc = run_sh(changed, cwd=recipe, check=False)
     made, now = (re.escape(f"train_args={args} seed=1") for args in (TINY, TINY.replace("hidden=16", "hidden=24")))
+    # (what run.sh's users can do: --dir and --tag are local/pretrain_an4.sh's, not run.sh's)
     assert proc.returncode != 0 and re.search(
         rf"^local/pretrain_an4\.sh: ERROR: {trial}/exp/an4_8k was made with '(train_config=train_umn\.yaml sha1=\w+) "
-        rf"{made}', these options give '\1 {now}': delete {trial}/exp/an4_8k to make it again, or give another "
-        r"--dir or --tag$", proc.stderr, re.M), proc.stderr[-2000:]
+        rf"{made}', these options give '\1 {now}': delete {trial}/exp/an4_8k to make it again, or give run\.sh "
+        r'--init-listener "" \(no pretraining\) or a model of your own \(e\.g\. one local/pretrain_an4\.sh made with '
+        r"--dir and --tag\)$", proc.stderr, re.M), proc.stderr[-2000:]
     assert not (recipe / "exp/ft2").exists()
 
 

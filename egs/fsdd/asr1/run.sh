@@ -206,7 +206,8 @@ if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
     if [ -z "$an4_aligner" ]; then
       echo "$(date '+%Y-%m-%d %H:%M:%S') (run.sh) stage 0: an aligner for AN4's digit words (local/pretrain_an4.sh --tag an4_align)" >&2
       local/pretrain_an4.sh --an4-root "$an4_root" --dir "$pretrain_dir" --tag an4_align --train-config conf/align_an4.yaml \
-        --seed "$seed" --max-utts "$pretrain_max_utts"
+        --seed "$seed" --max-utts "$pretrain_max_utts" \
+        --instead "give run.sh --an4-aligner a model of your own (e.g. one local/pretrain_an4.sh made with --dir and --tag)"
       an4_aligner=$(pwd)/$pretrain_dir/exp/an4_align/pretrained.pt
     fi
     local/an4_data.sh --an4-root "$an4_root" --words all --resample none data/an4_8k_all_words
@@ -237,6 +238,7 @@ fi
 if [ "$init_listener" = an4 ] && [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
   echo "$(date '+%Y-%m-%d %H:%M:%S') (run.sh) before stage 4: the listener pretrained on AN4 (local/pretrain_an4.sh) -> $init_model" >&2
   local/pretrain_an4.sh --an4-root "$an4_root" --dir "$pretrain_dir" --train-config "$train_config" --train-args "$train_args" \
-    --seed "$seed" --max-utts "$pretrain_max_utts"
+    --seed "$seed" --max-utts "$pretrain_max_utts" \
+    --instead "give run.sh --init-listener \"\" (no pretraining) or a model of your own (e.g. one local/pretrain_an4.sh made with --dir and --tag)"
 fi
 ./asr.sh --stage "$(( stage < 1 ? 1 : stage ))" --stop-stage "$stop_stage" "${asr_args[@]}"

@@ -25,8 +25,9 @@
 # best, a silently stale listener at worst).
 # Options: --an4-root DIR (empty: download CMU's tarball), --dir DIR, --tag NAME,
 # --train-config FILE, --dev-fraction F, --nj N, --seed N, --max-utts N (the
-# first N of AN4's utterances only: a quick trial; 0: all); --train-args "..."
-# goes to asrkit-train.
+# first N of AN4's utterances only: a quick trial; 0: all), --instead TEXT (what a
+# refusal advises beside deleting; run.sh names its own options there);
+# --train-args "..." goes to asrkit-train.
 set -euo pipefail
 an4_root=           # a copy of AN4 (etc/, wav/); empty: download CMU's tarball into <dir>/downloads
 dir=pretrain_an4    # the pretraining's own recipe directory
@@ -37,6 +38,8 @@ dev_fraction=0.1    # share of AN4's utterances held out for dev, drawn as whole
 nj=2
 seed=1
 max_utts=0          # keep only AN4's first N utterances (a quick trial); 0: all
+# A refusal's advice beside deleting: run.sh, whose users give neither --dir nor --tag, names its own options.
+instead="give another --dir or --tag"
 . ./path.sh
 . utils/parse_options.sh
 . utils/same_options.sh
@@ -78,9 +81,9 @@ data_opts="dev_fraction=$dev_fraction seed=$seed max_utts=$max_utts"
 train_opts="train_config=$(basename "$train_config") sha1=$(sha1sum < "$train_config" | cut -c1-12) train_args=$train_args seed=$seed"
 # An old .done is empty: it was made with the defaults of its time, which cannot be checked.
 [ ! -s data/.done ] || same_options data/.done "$dir/data" "$data_opts" \
-  "delete $dir/data to make it again, or give another --dir or --tag"
+  "delete $dir/data to make it again, or $instead"
 same_options "exp/$tag/pretrain_options" "$dir/exp/$tag" "$train_opts" \
-  "delete $dir/exp/$tag to make it again, or give another --dir or --tag"
+  "delete $dir/exp/$tag to make it again, or $instead"
 
 if [ ! -f data/.done ]; then
   what="all utterances"; [ "$max_utts" -eq 0 ] || what="its first $max_utts utterances: --max-utts"
