@@ -286,6 +286,22 @@ def test_run_sh_later_stages_refuse_data_made_with_other_stage0_options(recipe_d
             f"./run.sh: ERROR: data/ was made with {made}, these options give {now}: run from "
             "--stage 0 to make it again, or use another directory"), proc.stderr
         assert not (recipe / "dump").exists()
+    # --an4-digit-words: the aligner that cut AN4's digit words is the data's too, a model given by
+    # its content and the one stage 0 trains by its directory, which names --pretrain-max-utts
+    # (neither was recorded: a trial's aligner's cuts went on as those of one trained on all of AN4).
+    # (a record as a stage 0 cutting them with the aligner of all of AN4 leaves it; one costs minutes)
+    (recipe / "data/stage0_options").write_text(record.replace("an4_digit_words=0 ", "an4_digit_words=5 ").rstrip("\n")
+                                                + " an4_aligner=pretrain_an4/exp/an4_align\n")
+    model = tmp_path / "aligner.pt"
+    model.write_bytes(b"a model")
+    for other, now in ((["--pretrain-max-utts", "200"], "an4_aligner=pretrain_an4_first200/exp/an4_align"),
+                       (["--an4-aligner", str(model)], "an4_aligner=sha1:ca7b06fe230e")):
+        proc = run_sh(base + ["--background-prob", "0", "--an4-digit-words", "5", *other, "--stage", "1", "--stop-stage", "1"],
+                      cwd=recipe, check=False)
+        assert proc.returncode == 1 and proc.stderr.rstrip().splitlines()[-1] == (
+            f"./run.sh: ERROR: data/ was made with an4_aligner=pretrain_an4/exp/an4_align, these options give {now}: "
+            "run from --stage 0 to make it again, or use another directory"), proc.stderr
+    assert not (recipe / "dump").exists()
     # the test speakers are a set: the same ones in another order (or twice) are the same data
     run_sh(base + ["--background-prob", "0.0", "--test-speakers", "yweweler,theo", "--stop-stage", "0"], cwd=recipe)
     assert "test_speakers=theo,yweweler " in (recipe / "data/stage0_options").read_text()

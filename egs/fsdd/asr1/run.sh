@@ -173,6 +173,15 @@ as_number() { if [[ $1 =~ ^[0-9]*\.?[0-9]+([eE][-+]?[0-9]+)?$ ]]; then awk -v x=
 stage0_options="test_speakers=$(tr ',' '\n' <<< "$test_speakers" | sed 's/^[[:space:]]*//; s/[[:space:]]*$//; /^$/d' | sort -u | paste -sd, -) dev_takes=$dev_takes num_train=$num_train num_dev=$num_dev num_test=$num_test"
 stage0_options+=" speed_factors=$speed_factors background_prob=$(as_number "$background_prob") background_where=$background_where"
 stage0_options+=" long_edge_prob=$(as_number "$long_edge_prob") tight_edge_prob=$(as_number "$tight_edge_prob") single_take_prob=$(as_number "$single_take_prob") an4_words=$an4_words an4_digit_words=$an4_digit_words an4_resample=$an4_resample test_takes=yes"
+# The aligner that cut AN4's digit words: another one cuts them elsewhere. A model given by its
+# content (a moved copy is the same aligner), the one stage 0 trains by its directory, which names
+# --pretrain-max-utts (its size). With neither recorded, data/ cut by a 200-utterance trial's
+# aligner went on as the data of one trained on all of AN4.
+if [ "$an4_digit_words" -gt 0 ] && [ -n "$an4_aligner" ]; then
+  stage0_options+=" an4_aligner=sha1:$(sha1sum < "$an4_aligner" | cut -c1-12)"
+elif [ "$an4_digit_words" -gt 0 ]; then
+  stage0_options+=" an4_aligner=$pretrain_dir/exp/an4_align"
+fi
 positional=("$@")
 set_asr_args() {
   asr_args=(--train-set "$train_set" --valid-set dev --test-sets "test test_takes" --seed "$seed"
