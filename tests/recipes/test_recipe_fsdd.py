@@ -399,9 +399,17 @@ def test_an4_voices_at_8khz(recipe_dir, an4_root):
 def test_loso_dry_run_holds_each_speaker_out_in_its_own_directory(recipe_dir, fsdd_root):
     recipe = recipe_dir("fsdd")
     proc = run_sh(["local/loso.sh", "--fsdd-root", str(fsdd_root), "--dry-run", "true", "--tag", "t",
-                   "--num-train", "20", "--train-config", "conf/train_specaug.yaml"], cwd=recipe)
-    lines = proc.stdout.splitlines()
+                   "--num-train", "20", "--train-config", "conf/train_specaug.yaml", "--nj", "1", "--seed", "3"],
+                  cwd=recipe)
+    pretraining, *lines = proc.stdout.splitlines()
     assert len(lines) == 2 * len(SPEAKERS)
+    # the one AN4 pretraining of the tag, first: the folds' training options, feature jobs and seed
+    # (it ran 2 jobs a set under --nj 1, and seed 1 whatever the folds' --seed)
+    words = shlex.split(pretraining)
+    assert words[:7] == ["pretraining:", "local/pretrain_an4.sh", "--dir", "loso/pretrain_an4", "--tag", "t",
+                         "--train-config"], pretraining
+    assert words[8:12] == ["--nj", "1", "--seed", "3"] and words[12:13] == ["->"], pretraining
+    assert Path(words[13]).resolve() == recipe.resolve() / "loso/pretrain_an4/exp/t/pretrained.pt", pretraining
     for spk in SPEAKERS:
         fold = [line for line in lines if line.startswith(f"fold {spk}: ")]
         assert len(fold) == 2
@@ -628,6 +636,8 @@ def test_run_sh_init_listener_an4_pretrains_once_then_fine_tunes(recipe_dir, fsd
     pretrain_log = (recipe / trial / "exp/an4_8k/log/train.log").read_text()
     assert "--freeze" not in pretrain_log and f"train_args={TINY} " in (
         recipe / trial / "exp/an4_8k/pretrain_options").read_text()
+    # run.sh's --nj is the pretraining's too (it made 2 feature jobs a set under --nj 1)
+    assert sorted(p.name for p in (recipe / trial / "dump/train/log").glob("fbank.*.log")) == ["fbank.1.log"]
     # The same run again from stage 0, as Kaldi users do: stage 0 makes data/ again, the same
     # audio, and every later stage is done already (stage 0 wrote each recording anew, and their
     # times, which stage 1 records, made stage 4 refuse its model as "trained on other data").
@@ -844,7 +854,7 @@ def test_loso_folds_default_to_the_speakers_of_the_corpus(recipe_dir, fsdd_root,
     recipe = recipe_dir("fsdd")
     corpus = small_fsdd(fsdd_root, tmp_path / "fsdd", ("mary-ann",))
     proc = run_sh(["local/loso.sh", "--fsdd-root", str(corpus), "--dry-run", "true"], cwd=recipe)
-    folds = [line.split(":")[0] for line in proc.stdout.splitlines()]
+    folds = [line.split(":")[0] for line in proc.stdout.splitlines()[1:]]  # (after the pretraining's)
     assert folds == ["fold george", "fold george", "fold jackson", "fold jackson", "fold mary-ann", "fold mary-ann"]
     proc = run_sh(["local/loso.sh", "--fsdd-root", str(corpus), "--speakers", "theo", "--dry-run", "true"],
                   cwd=recipe, check=False)

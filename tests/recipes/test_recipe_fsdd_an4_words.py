@@ -95,9 +95,14 @@ def test_loso_cuts_every_fold_with_one_aligner(recipe_dir, fsdd_root):
     and given to every fold (a fold of its own would train it again); a given one is used as is."""
     recipe = recipe_dir("fsdd")
     proc = run_sh(["local/loso.sh", "--fsdd-root", str(fsdd_root), "--dry-run", "true", "--speakers", "george theo",
-                   "--an4-digit-words", "100"], cwd=recipe)
-    lines = proc.stdout.splitlines()
-    assert len(lines) == 4
+                   "--an4-digit-words", "100", "--nj", "1", "--seed", "3"], cwd=recipe)
+    pretraining, aligner, *lines = proc.stdout.splitlines()
+    assert len(lines) == 4 and pretraining.startswith("pretraining: ")
+    # made first, with the folds' feature jobs and seed (it ran 2 jobs a set, and seed 1, whatever they were)
+    words = shlex.split(aligner)
+    assert words[:-1] == ["aligner:", "local/pretrain_an4.sh", "--dir", "loso/pretrain_an4", "--tag", "an4_align",
+                          "--train-config", "conf/align_an4.yaml", "--nj", "1", "--seed", "3", "->"], aligner
+    assert Path(words[-1]).resolve() == recipe.resolve() / "loso/pretrain_an4/exp/an4_align/pretrained.pt", aligner
     for line in lines:
         assert "--an4-digit-words 100" in line
         # one shell word (the dry run quotes a path with a space in it)
@@ -108,7 +113,8 @@ def test_loso_cuts_every_fold_with_one_aligner(recipe_dir, fsdd_root):
     mine.write_bytes(b"")
     proc = run_sh(["local/loso.sh", "--fsdd-root", str(fsdd_root), "--dry-run", "true", "--speakers", "george",
                    "--an4-digit-words", "100", "--an4-aligner", "mine.pt"], cwd=recipe)
-    for line in proc.stdout.splitlines():
+    assert "aligner: " not in proc.stdout
+    for line in proc.stdout.splitlines()[1:]:  # (the pretraining's, then the fold's)
         words = shlex.split(line)
         assert words[words.index("--an4-aligner") + 1] == f"{recipe}/mine.pt" and "an4_align" not in line, line
     proc = run_sh(["local/loso.sh", "--fsdd-root", str(fsdd_root), "--dry-run", "true", "--speakers", "george"], cwd=recipe)

@@ -20,7 +20,7 @@
 # --long-edge-prob, --tight-edge-prob, --single-take-prob, --stage, --stop-stage,
 # --an4-words, --an4-digit-words, --an4-aligner, --an4-root, --an4-resample,
 # --init-listener, --pretrain-max-utts, --train-config, --train-args,
-# --adapt-speakers; every other option goes to asr.sh (./asr.sh --help lists
+# --adapt-speakers, --nj; every other option goes to asr.sh (./asr.sh --help lists
 # them). A quick trial: --pretrain-max-utts 200 pretrains on AN4's first 200
 # utterances, not all of them, in pretrain_an4_first200/ (all: pretrain_an4/).
 [ -n "${BASH_VERSION:-}" ] || { echo "$0: run me with bash (./run.sh, or bash run.sh), not sh" >&2; exit 1; }  # sh (dash) said "set: Illegal option -o pipefail"
@@ -80,6 +80,7 @@ train_config=conf/train_umn.yaml
 # the leave-one-speaker-out folds: better on 9 of 10 held-out voices of two model sets (RESULTS.md).
 adapt_speakers=true
 train_args=         # asrkit-train options (asr.sh's --train-args; --init-listener adds its own)
+nj=4                # jobs of asr.sh's stages 1 and 5, and of the AN4 pretrainings' features (local/pretrain_an4.sh --nj)
 stage=0             # 0: data prep; 1-6: asr.sh's stages
 stop_stage=100
 parse_options_passthrough=true
@@ -185,7 +186,7 @@ fi
 positional=("$@")
 set_asr_args() {
   asr_args=(--train-set "$train_set" --valid-set dev --test-sets "test test_takes" --seed "$seed"
-    --nj 4 --token-type char --num-avg 3
+    --nj "$nj" --token-type char --num-avg 3
     --fbank-config conf/fbank.yaml "${fbank_args[@]}" --train-config "$train_config"
     --train-args "$train_args${init_model:+ --init $init_model --init-modules listener}"
     --decode-config conf/decode.yaml --adapt-speakers "$adapt_speakers" "${passthrough_args[@]}" "${positional[@]}")
@@ -215,7 +216,7 @@ if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
     if [ -z "$an4_aligner" ]; then
       echo "$(date '+%Y-%m-%d %H:%M:%S') (run.sh) stage 0: an aligner for AN4's digit words (local/pretrain_an4.sh --tag an4_align)" >&2
       local/pretrain_an4.sh --an4-root "$an4_root" --dir "$pretrain_dir" --tag an4_align --train-config conf/align_an4.yaml \
-        --seed "$seed" --max-utts "$pretrain_max_utts" \
+        --seed "$seed" --max-utts "$pretrain_max_utts" --nj "$nj" \
         --instead "give run.sh --an4-aligner a model of your own (e.g. one local/pretrain_an4.sh made with --dir and --tag)"
       an4_aligner=$(pwd)/$pretrain_dir/exp/an4_align/pretrained.pt
     fi
@@ -247,7 +248,7 @@ fi
 if [ "$init_listener" = an4 ] && [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
   echo "$(date '+%Y-%m-%d %H:%M:%S') (run.sh) before stage 4: the listener pretrained on AN4 (local/pretrain_an4.sh) -> $init_model" >&2
   local/pretrain_an4.sh --an4-root "$an4_root" --dir "$pretrain_dir" --train-config "$train_config" --train-args "$train_args" \
-    --seed "$seed" --max-utts "$pretrain_max_utts" \
+    --seed "$seed" --max-utts "$pretrain_max_utts" --nj "$nj" \
     --instead "give run.sh --init-listener \"\" (no pretraining) or a model of your own (e.g. one local/pretrain_an4.sh made with --dir and --tag)"
 fi
 ./asr.sh --stage "$(( stage < 1 ? 1 : stage ))" --stop-stage "$stop_stage" "${asr_args[@]}"

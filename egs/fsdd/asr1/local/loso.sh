@@ -106,8 +106,8 @@ pretrained=$dir_abs/pretrain_an4/exp/$tag/pretrained.pt   # --init-listener an4,
 pretrain=false init_given=false
 aligner=$dir_abs/pretrain_an4/exp/an4_align/pretrained.pt   # --an4-digit-words, for every fold
 digit_words=0 aligner_given=false
-an4_opt=()   # --an4-root and --max-utts, for the aligner (its training options are conf/align_an4.yaml's)
-pretrain_opts=()   # the folds' --train-config, --train-args, --an4-root and --max-utts, for local/pretrain_an4.sh
+an4_opt=()   # --an4-root, --max-utts, --nj and --seed, for the aligner (its training options are conf/align_an4.yaml's)
+pretrain_opts=()   # the folds' --train-config, --train-args, --an4-root, --max-utts, --nj and --seed, for local/pretrain_an4.sh
 args=()
 data_args=()   # the options that change data/ or dump/: they must be the same for every tag of a --dir
 lm_args=()     # LM fusion and speaker adaptation: a decoding of the tag's models, recorded per decode directory, not per tag
@@ -129,6 +129,8 @@ while [ "$i" -lt "${#passthrough_args[@]}" ]; do
   case $opt in
     --train-config|--train-args|--an4-root) pretrain_opts+=("$opt" "$val")
       [ "$opt" != --an4-root ] || an4_opt+=(--an4-root "$val") ;;
+    # (the folds' feature jobs, and their seed: run.sh hands both to its own pretraining too)
+    --nj|--seed) pretrain_opts+=("$opt" "$val"); an4_opt+=("$opt" "$val") ;;
     # One AN4 pretraining serves every fold (AN4 holds no FSDD speaker): made below, in <dir>/pretrain_an4.
     --init-listener) init_given=true
       [ "$val" != an4 ] || { pretrain=true; val=$pretrained; } ;;
@@ -183,13 +185,21 @@ for spk in "${spk_list[@]}"; do
   same_options "$dir/$spk/exp/$tag/loso_args" "--tag $tag" "${args[*]}" "use another --tag"
 done
 
-if [ "$pretrain" = true ] && [ "$dry_run" != true ] && [ "$summary_only" != true ]; then
-  log "--init-listener an4: the listener pretrained on AN4 -> $dir/pretrain_an4 (local/pretrain_an4.sh)"
-  local/pretrain_an4.sh --dir "$dir/pretrain_an4" --tag "$tag" "${pretrain_opts[@]}"
-fi
-if [ "$make_aligner" = true ] && [ "$dry_run" != true ] && [ "$summary_only" != true ]; then
-  log "--an4-digit-words $digit_words: the aligner of AN4's digit words -> $dir/pretrain_an4/exp/an4_align"
-  local/pretrain_an4.sh --dir "$dir/pretrain_an4" --tag an4_align --train-config conf/align_an4.yaml ${an4_opt[@]+"${an4_opt[@]}"}
+pretrain_cmd=(local/pretrain_an4.sh --dir "$dir/pretrain_an4" --tag "$tag" ${pretrain_opts[@]+"${pretrain_opts[@]}"})
+align_cmd=(local/pretrain_an4.sh --dir "$dir/pretrain_an4" --tag an4_align --train-config conf/align_an4.yaml
+  ${an4_opt[@]+"${an4_opt[@]}"})
+if [ "$dry_run" = true ]; then   # (printed too: what they are given is as much the run as the folds' commands)
+  [ "$pretrain" != true ] || echo "pretraining: $(show "${pretrain_cmd[@]}") -> $pretrained"
+  [ "$make_aligner" != true ] || echo "aligner: $(show "${align_cmd[@]}") -> $aligner"
+elif [ "$summary_only" != true ]; then
+  if [ "$pretrain" = true ]; then
+    log "--init-listener an4: the listener pretrained on AN4 -> $dir/pretrain_an4 (local/pretrain_an4.sh)"
+    "${pretrain_cmd[@]}"
+  fi
+  if [ "$make_aligner" = true ]; then
+    log "--an4-digit-words $digit_words: the aligner of AN4's digit words -> $dir/pretrain_an4/exp/an4_align"
+    "${align_cmd[@]}"
+  fi
 fi
 for spk in "${spk_list[@]}"; do
   [ "$summary_only" != true ] || continue   # nothing is run or recorded
