@@ -425,6 +425,27 @@ def test_loso_dry_run_holds_each_speaker_out_in_its_own_directory(recipe_dir, fs
     assert not (recipe / "loso").exists()  # nothing made
 
 
+def test_loso_options_given_their_defaults_are_the_run_without_them(recipe_dir, fsdd_root):
+    """A fold records the options it runs with: run.sh's defaults given (--pretrain-max-utts 0,
+    0.50 for 0.5, the default config by name) are the run made without them, not "other options"
+    (records of the options as given refused them); another value is still refused."""
+    recipe = recipe_dir("fsdd")
+    # The records are made as a fold starts; here its stage 0 stops at once (run.sh refuses
+    # --an4-resample bogus), so nothing is made but them.
+    base = ["local/loso.sh", "--fsdd-root", str(fsdd_root), "--speakers", "george", "--init-listener", "",
+            "--an4-resample", "bogus", "--num-train", "20"]
+    proc = run_sh(base, cwd=recipe, check=False)
+    assert proc.returncode != 0 and "fold george: stage 0 failed" in proc.stderr, proc.stderr
+    defaults = ["--pretrain-max-utts", "0", "--background-prob", "0.50", "--num-avg", "3", "--nj", "4",
+                "--train-config", "conf/train_umn.yaml", "--adapt-speakers", "true", "--an4-digit-words", "0"]
+    proc = run_sh(base + defaults + ["--dry-run", "true"], cwd=recipe)
+    assert proc.stdout.count("fold george: ") == 2, proc.stderr
+    proc = run_sh(base + ["--background-prob", "0.4", "--dry-run", "true"], cwd=recipe, check=False)
+    assert proc.returncode != 0 and proc.stderr.rstrip().splitlines()[-1] == (
+        "local/loso.sh: ERROR: --dir loso was made with '--an4-resample bogus --num-train 20', these options give "
+        "'--an4-resample bogus --num-train 20 --background-prob 0.4': use another --dir"), proc.stderr
+
+
 def test_loso_summary_before_any_fold_finished(recipe_dir, fsdd_root):
     """--summary-only with nothing finished: every fold listed as unfinished, no mean or worst
     made up, nothing run, and the command shown names the fold order given."""

@@ -112,6 +112,61 @@ args=()
 data_args=()   # the options that change data/ or dump/: they must be the same for every tag of a --dir
 lm_args=()     # LM fusion and speaker adaptation: a decoding of the tag's models, recorded per decode directory, not per tag
 use_lm=false adapt=true   # run.sh's default: the fold's test speaker decoded a second time, adapted to them
+# What the records below hold of args, data_args and lm_args: the values the folds run with. An
+# option given its default (--pretrain-max-utts 0 on a --dir made without it) is the run made
+# without it, and a record of the options as given refused it as other options.
+rec_args=() rec_data=() rec_lm=() init_val=$pretrained
+
+# run_default <--option>: the value a fold's run.sh runs with when it is not given: its own
+# default, or the one it gives asr.sh, or asr.sh's; nothing (exit 1) where run.sh works it out
+# (--train-set, --fbank-args) or neither script has the option.
+run_default() {
+  local name=${1#--} line f
+  name=${name//-/_}
+  line=$(sed -n "1,/^\. utils\/parse_options\.sh/{/^$name=/p}" run.sh | sed -n 1p)
+  if [ -z "$line" ]; then
+    line=$(sed -n '/^set_asr_args() {/,/^}/p' run.sh | grep -oE -- "(^|[[:space:]])$1 [^[:space:]]+" | sed -n 1p) || true
+    if [ -n "$line" ]; then
+      line=${line#*"$1 "}
+      [[ $line != *[\"\$]* ]] || return 1   # a value run.sh works out
+      echo "$line"; return 0
+    fi
+    # named anywhere else in run.sh's code: a value it gives asr.sh as it sees fit
+    ! sed -n '/^\. utils\/parse_options\.sh/,$p' run.sh | grep -v '^[[:space:]]*#' | grep -qF -- "$1" || return 1
+    f=$(readlink -f asr.sh)
+    line=$(sed -n "1,/parse_options\.sh/{/^$name=/p}" "$f" | sed -n 1p)
+  fi
+  [ -n "$line" ] || return 1
+  line=${line#*=}
+  case $line in
+    \"*) line=${line#\"}; line=${line%%\"*} ;;
+    \'*) line=${line#\'}; line=${line%%\'*} ;;
+    *) line=${line%%[[:space:]]*} ;;
+  esac
+  echo "$line"
+}
+# is_default <--option> <value>: the fold runs as it does without the option: its default, the
+# same number spelt otherwise (0.50), or the same file named from the recipe.
+is_default() {
+  local d num='^[0-9]*\.?[0-9]+([eE][-+]?[0-9]+)?$'
+  d=$(run_default "$1") || return 1
+  [ "$2" != "$d" ] || return 0
+  if [[ $2 =~ $num && $d =~ $num ]]; then awk -v a="$2" -v b="$d" 'BEGIN { exit !(a + 0 == b + 0) }'; return; fi
+  [ "$(abspath "$2")" = "$(abspath "$d")" ]
+}
+# last_only <option> <value>...: each option once, with its last value (as parse_options.sh keeps it)
+last_only() {
+  local -a a=("$@") out=()
+  local -A seen=()
+  local k
+  for ((k = ${#a[@]} - 2; k >= 0; k -= 2)); do
+    [ -z "${seen[${a[k]}]+x}" ] || continue
+    seen[${a[k]}]=1
+    out=("${a[k]}" "${a[k + 1]}" ${out[@]+"${out[@]}"})
+  done
+  echo "${out[*]}"
+}
+
 i=0
 while [ "$i" -lt "${#passthrough_args[@]}" ]; do
   opt=${passthrough_args[$i]}; val=${passthrough_args[$((i + 1))]:-}
@@ -123,8 +178,10 @@ while [ "$i" -lt "${#passthrough_args[@]}" ]; do
     --use-lm|--lm-weight|--lm-config|--lm-train-text|--adapt-speakers|--adapt-args)
       [ "$opt" != --use-lm ] || use_lm=$val
       [ "$opt" != --adapt-speakers ] || adapt=$val
+      is_default "$opt" "$val" || rec_lm+=("$opt" "$(abspath "$val")")
       lm_args+=("$opt" "$(abspath "$val")"); continue ;;
   esac
+  given=$val
   val=$(abspath "$val")
   case $opt in
     --train-config|--train-args|--an4-root) pretrain_opts+=("$opt" "$val")
@@ -146,7 +203,16 @@ while [ "$i" -lt "${#passthrough_args[@]}" ]; do
     --train-config|--train-args|--init-listener|--num-avg|--ngpu|--decode-ngpu|--decode-args|--nj) ;;
     *) data_args+=("$opt" "$val") ;;
   esac
+  # (--init-listener: its model recorded last, given or not)
+  if [ "$opt" = --init-listener ]; then init_val=$val; continue; fi
+  ! is_default "$opt" "$given" || continue
+  rec_args+=("$opt" "$val")
+  case $opt in
+    --train-config|--train-args|--num-avg|--ngpu|--decode-ngpu|--decode-args|--nj) ;;
+    *) rec_data+=("$opt" "$val") ;;
+  esac
 done
+rec_args+=(--init-listener "$init_val")
 if [ "$init_given" = false ]; then   # run.sh's default, made here once for every fold
   pretrain=true
   args+=(--init-listener "$pretrained")
@@ -157,6 +223,8 @@ if [[ "$digit_words" =~ ^[0-9]+$ ]] && [ "$digit_words" -gt 0 ] && [ "$aligner_g
   make_aligner=true
   args+=(--an4-aligner "$aligner")
   data_args+=(--an4-aligner "$aligner")
+  rec_args+=(--an4-aligner "$aligner")
+  rec_data+=(--an4-aligner "$aligner")
 fi
 decode_name=$(basename "$decode_config" .yaml)
 # asr.sh's name for the decode directory: the LM fused in gets its own (the same models, no retraining).
@@ -180,9 +248,19 @@ wer_of() { sed -n "/^%$1 /{s/^%$1 *\([0-9.]*\).*/\1/p;q}" "$2"; }
 # (utils/same_options.sh), so a re-run never mixes results of two configurations. Folds made with
 # other options are refused before anything runs (the AN4 pretraining included); a --summary-only
 # run records nothing, but does not summarise them either.
+# same_record [--record] <record> <what> <as given> <in effect> <remedy>: same_options on the
+# options in effect; a record of them as given (by a loso.sh before those) that matches is the same too.
+same_record() {
+  local r=()
+  [ "$1" != --record ] || { r=(--record); shift; }
+  if [ -f "$1" ] && [ "$(cat "$1")" = "$3" ]; then return 0; fi
+  same_options ${r[@]+"${r[@]}"} "$1" "$2" "$4" "$5"
+}
+data_rec=$(last_only ${rec_data[@]+"${rec_data[@]}"}) args_rec=$(last_only "${rec_args[@]}")
+lm_rec=$(last_only ${rec_lm[@]+"${rec_lm[@]}"})
 for spk in "${spk_list[@]}"; do
-  same_options "$dir/$spk/loso_data_args" "--dir $dir" "${data_args[*]}" "use another --dir"
-  same_options "$dir/$spk/exp/$tag/loso_args" "--tag $tag" "${args[*]}" "use another --tag"
+  same_record "$dir/$spk/loso_data_args" "--dir $dir" "${data_args[*]}" "$data_rec" "use another --dir"
+  same_record "$dir/$spk/exp/$tag/loso_args" "--tag $tag" "${args[*]}" "$args_rec" "use another --tag"
 done
 
 pretrain_cmd=(local/pretrain_an4.sh --dir "$dir/pretrain_an4" --tag "$tag" ${pretrain_opts[@]+"${pretrain_opts[@]}"})
@@ -213,10 +291,11 @@ for spk in "${spk_list[@]}"; do
     continue
   fi
   local/recipe_dir.sh "$d"
-  same_options --record "$d/loso_data_args" "--dir $dir" "${data_args[*]}" "use another --dir"
-  same_options --record "$d/exp/$tag/loso_args" "--tag $tag" "${args[*]}" "use another --tag"
-  { [ "$use_lm" != true ] && [ "$adapt" != true ]; } || same_options --record "$d/exp/$tag/loso_lm_args_$decode_name" \
-    "--decode-config $decode_name (with an LM or speaker adaptation) of --tag $tag" "${lm_args[*]}" "use another --decode-config"
+  same_record --record "$d/loso_data_args" "--dir $dir" "${data_args[*]}" "$data_rec" "use another --dir"
+  same_record --record "$d/exp/$tag/loso_args" "--tag $tag" "${args[*]}" "$args_rec" "use another --tag"
+  { [ "$use_lm" != true ] && [ "$adapt" != true ]; } || same_record --record "$d/exp/$tag/loso_lm_args_$decode_name" \
+    "--decode-config $decode_name (with an LM or speaker adaptation) of --tag $tag" "${lm_args[*]}" "$lm_rec" \
+    "use another --decode-config"
   if [ -f "$wer" ]; then log "fold $spk: done already ($wer)"; continue; fi
   if [ ! -f "$d/data/.done" ]; then
     log "fold $spk: stage 0 (held out: $spk) -> $d/data"
