@@ -84,6 +84,15 @@ def test_digit_words_bad_inputs_are_one_line_errors(recipe_dir, an4_root, tmp_pa
     none.write_text("an4_fash-cen7-b 1 0.500 0.250 ENTER 0.90\n")
     proc = run_sh(f". ./path.sh && local/an4_digit_words.py {q(data, none, tmp_path / 'w')}", cwd=recipe, check=False)
     assert proc.returncode == 1 and "no digit word cut" in proc.stderr
+    # Every digit word doubtful: a weak aligner's CTM (a --pretrain-max-utts trial's aligner left
+    # 85 % of AN4's out), said as such, not as a CTM of other utterances.
+    weak = tmp_path / "weak.ctm"
+    weak.write_text("an4_fbbh-cen6-b 1 0.300 0.300 ONE 0.20\nan4_fash-cen7-b 1 0.900 0.300 TWO 0.10\n")
+    proc = run_sh(f". ./path.sh && local/an4_digit_words.py {q(data, weak, tmp_path / 'w')}", cwd=recipe, check=False)
+    assert proc.returncode == 1 and proc.stderr.rstrip().splitlines()[-1] == (
+        f"an4_digit_words.py: ERROR: {weak}: no digit word cut: all 2 were aligned with a confidence under --min-conf "
+        "0.5, or too short: the aligner is too weak for them (one trained on a few utterances, as run.sh "
+        "--pretrain-max-utts N trains it?)"), proc.stderr
     for args, message in [(["--an4-digit-words", "many"], "option --an4-digit-words takes an integer, got 'many'"),
                           (["--an4-digit-words", "10", "--an4-aligner", "nope.pt"], "--an4-aligner nope.pt: no such file")]:
         proc = run_sh(["./run.sh", "--fsdd-root", "x", *args], cwd=recipe, check=False)

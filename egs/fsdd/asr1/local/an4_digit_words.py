@@ -92,6 +92,11 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     try:
         written, doubtful, missing = cut_words(args.data_dir, args.ctm, args.out, args.pad, args.min_conf)
+        if not written and doubtful:
+            # (an aligner too weak for AN4's voices, not a CTM of other utterances, as the line below has it)
+            raise AsrkitError(f"{args.ctm}: no digit word cut: all {doubtful} were aligned with a confidence under "
+                              f"--min-conf {args.min_conf:g}, or too short: the aligner is too weak for them (one "
+                              f"trained on a few utterances, as run.sh --pretrain-max-utts N trains it?)")
         if not written:
             raise AsrkitError(f"{args.ctm}: no digit word cut (is it a CTM of AN4's utterances?)")
     except (AsrkitError, OSError) as e:
