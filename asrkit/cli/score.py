@@ -186,7 +186,9 @@ def main(ref_text: str, hyp_text: str, utt2spk_path: Optional[str], output_dir: 
         with AtomicFiles() as files:
             with files.open(out / "wer.txt") as f:
                 f.write("\n".join(summary) + "\n")
-            with files.open(out / "result.txt") as f:
+            # (surrogateescape: its header and 'Hypothesis:' line name the files, and one named in
+            # Latin-1 was a UnicodeEncodeError traceback; written as the bytes it is, as the logs do)
+            with files.open(out / "result.txt", errors="surrogateescape") as f:
                 f.writelines(line + "\n" for line in report)
         log.info("Wrote %s and %s", out / "wer.txt", out / "result.txt")
     for line in summary:

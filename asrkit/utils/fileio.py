@@ -474,7 +474,7 @@ class WholeWrites(io.RawIOBase):
             self._raw.close()
 
 
-def open_output(path: PathLike, mode: str = "w", encoding: str | None = "utf-8") -> IO:
+def open_output(path: PathLike, mode: str = "w", encoding: str | None = "utf-8", errors: str | None = None) -> IO:
     """``open(path, mode)``, except that a name for one of this process's descriptors
     (``/dev/stdout``, ``/dev/fd/N``, ``/proc/self/fd/N``) writes through that descriptor.
 
@@ -484,10 +484,10 @@ def open_output(path: PathLike, mode: str = "w", encoding: str | None = "utf-8")
     its offset, so the outputs follow one another as they would down a pipe.
     """
     if "b" in mode:
-        encoding = None
+        encoding = errors = None
     fd = descriptor_of(os.path.abspath(os.fspath(path)))
     if fd is None:
-        return open(path, mode, encoding=encoding)
+        return open(path, mode, encoding=encoding, errors=errors)
     if fd <= 2 and (sys.stdin, sys.stdout, sys.stderr)[fd] is None:
         # Python found it closed at start: the number may since name a file this process opened
         # (a log, the model), which the output would be written into.
@@ -499,12 +499,12 @@ def open_output(path: PathLike, mode: str = "w", encoding: str | None = "utf-8")
             raise AsrkitError(f"{path}: descriptor {fd} is closed (the command was started with it closed)") from None
         raise
     if not non_blocking(dup) or "r" in mode:
-        return os.fdopen(dup, mode, encoding=encoding)
+        return os.fdopen(dup, mode, encoding=encoding, errors=errors)
     # A pipe made non-blocking by the program that made it (the mode is the pipe's, shared by the
     # duplicate): into a full one, `--ctm -` lost what its buffer could not write, with exit 0.
     binary = io.BufferedWriter(WholeWrites(io.FileIO(dup, mode.replace("b", "").replace("t", "")), os.fspath(path),
                                            owns=True))
-    return binary if "b" in mode else io.TextIOWrapper(binary, encoding=encoding)
+    return binary if "b" in mode else io.TextIOWrapper(binary, encoding=encoding, errors=errors)
 
 
 def missing_dirs(outputs: Sequence[Optional[PathLike]]) -> List[Path]:
@@ -648,12 +648,13 @@ class AtomicFiles:
             self._pending[final] = tmp_path_for(final)
         return self._pending[final]
 
-    def open(self, path: PathLike, mode: str = "w", encoding: str | None = "utf-8") -> IO:
+    def open(self, path: PathLike, mode: str = "w", encoding: str | None = "utf-8", errors: str | None = None) -> IO:
         """``path``'s temporary file (``path`` itself for a stream), open for writing: an error
         writing, flushing or closing it names ``path`` (a write's OSError carries no file name).
         Write every output through it, or name the errors of one written otherwise: nothing here
-        can tell afterwards which output a nameless error was about."""
-        return NamedOutput(open_output(self.tmp(path), mode, encoding=encoding), path)
+        can tell afterwards which output a nameless error was about. ``errors``: open()'s
+        (``surrogateescape`` writes a file name that is not UTF-8 as the bytes it is)."""
+        return NamedOutput(open_output(self.tmp(path), mode, encoding=encoding, errors=errors), path)
 
     def commit(self) -> None:
         # A Ctrl-C or SIGTERM between two renames left a mixed set, the new ark beside the old scp:

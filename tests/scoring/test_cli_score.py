@@ -166,6 +166,25 @@ def test_missing_and_unreadable_files(asrkit, tmp_path):
     assert proc.returncode == 2 and "Missing argument" in stderr(proc)
 
 
+def test_a_file_name_that_is_not_utf8_goes_into_result_txt_as_its_bytes(tmp_path, monkeypatch):
+    """A hypothesis named in Latin-1 ('hyp\\xff', held by Python as a surrogate) was scored, then
+    writing result.txt's '# asrkit-score ...' and 'Hypothesis:' lines was a UnicodeEncodeError
+    traceback, and no report: the name goes in as the bytes it is, as the log files write it."""
+    import os
+    import sys
+
+    from cli_checks import run_asrkit_in_process
+
+    ref, out = write(tmp_path / "ref", REF), tmp_path / "o"
+    hyp = write(tmp_path / os.fsdecode(b"hyp\xff"), HYP)
+    args = ["--allow-missing", "--output-dir", str(out), str(ref), str(hyp)]
+    monkeypatch.setattr(sys, "argv", ["asrkit-score", *args])  # (what result.txt's header quotes)
+    run_asrkit_in_process("score", *args)
+    result = (out / "result.txt").read_bytes()
+    assert b"hyp\xff" in result.split(b"\n")[0] and result.startswith(b"# asrkit-score --allow-missing"), result[:200]
+    assert re.search(rb"^Hypothesis: +" + re.escape(os.fsencode(hyp)) + rb"$", result, re.M), result[:400]
+
+
 def test_dash_is_stdin_and_streams_are_read_once(asrkit, tmp_path):
     """Kaldi's '-' (and ark:-) for stdin, as asrkit-decode and asrkit-align take it: it was "-: no such
     file". Both tables from one stream was "the hypothesis is empty" (the second read found nothing),
