@@ -965,7 +965,7 @@ def test_make_noise_bad_out_or_length_is_one_line(recipe_dir, tmp_path):
 def test_recipe_dir_refuses_the_recipe_itself_or_a_folder_above_it(recipe_dir, tmp_path):
     """local/recipe_dir.sh . (or the recipe's path, or ..) linked the recipe's files into it, and
     local/pretrain_an4.sh --dir . then wrote its data/train and data/dev over the recipe's own;
-    an empty <dir> was mkdir's "cannot create directory ''"."""
+    an empty <dir> was mkdir's "cannot create directory ''"; one named '-x' was taken for cd's options."""
     recipe = recipe_dir("fsdd")
     for d, shown in (("", "<dir> is empty"), (".", ". is the recipe directory"),
                      (str(recipe), f"{recipe} is the recipe directory"), ("..", ".. is the recipe directory")):
@@ -976,9 +976,12 @@ def test_recipe_dir_refuses_the_recipe_itself_or_a_folder_above_it(recipe_dir, t
     assert proc.returncode == 1 and proc.stderr.rstrip().splitlines()[-1] == (
         "local/pretrain_an4.sh: ERROR: --dir '.': not a folder of the pretraining's own (above)"), proc.stderr
     assert not (recipe / "data").exists()
-    run_sh(["local/recipe_dir.sh", "loso/theo"], cwd=recipe)  # a folder of its own, made again as it is
-    run_sh(["local/recipe_dir.sh", "loso/theo"], cwd=recipe)
-    assert (recipe / "loso/theo/run.sh").is_symlink() and (recipe / "loso/theo/path.sh").is_file()
+    # A folder of its own, made again as it is; also one named with a leading '-' (or '-'), which
+    # cd took for its options (or $OLDPWD): the second run was "cd: -x: invalid option", exit 2.
+    for d in ("loso/theo", "-x", "-"):
+        run_sh(["local/recipe_dir.sh", d], cwd=recipe)
+        run_sh(["local/recipe_dir.sh", d], cwd=recipe)
+        assert (recipe / d / "run.sh").is_symlink() and (recipe / d / "path.sh").is_file()
 
 
 def test_fsdd_unreadable_recordings_folder_is_one_line(recipe_dir, fsdd_root, tmp_path):

@@ -14,8 +14,11 @@ recipe=$(pwd)
 # path) or a folder above it ("..", "/") linked our files into that folder and wrote over the
 # recipe's own data/train and data/dev (local/pretrain_an4.sh --dir .); "" was mkdir's error.
 [ -n "$d" ] || { echo "$0: ERROR: <dir> is empty: give a folder of its own, e.g. loso/theo" >&2; exit 1; }
-if [ -d "$d" ]; then
-  real=$(cd "$d" && pwd -P)
+# (cd takes a <dir> of '-foo' for options and '-' for $OLDPWD: made once, the next run of the
+# same command failed with cd's usage; so it is given as ./<dir>)
+case $d in /*) at=$d ;; *) at=./$d ;; esac
+if [ -d "$at" ]; then
+  real=$(cd "$at" && pwd -P)
   case $(pwd -P)/ in
     "${real%/}"/*) echo "$0: ERROR: $d is the recipe directory or a folder above it: give a folder of its own, e.g. loso/theo" >&2; exit 1 ;;
   esac
