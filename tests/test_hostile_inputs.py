@@ -1156,12 +1156,13 @@ CASES: List[Case] = [
     Case("bom-feats-scp-compute-cmvn", "compute-cmvn",
          lambda w, d: Run(["scp:" + str(_bom(Path(_scp_with(w, d, {}, n=3)[4:]))), d / "cmvn.ark"]), 1,
          "f.scp:1: starts with a UTF-8 byte-order mark (BOM)", OUT),
-    # a NUL byte: in a wav.scp path os.open's "embedded null byte" traceback (now a bad utterance);
+    # a NUL byte: in a wav.scp path os.open's "embedded null byte" traceback (now a bad utterance),
+    # quoted as \x00 as a feats.scp value's is (shown_name: a raw NUL made the log binary to grep);
     # a file a crash left with blocks of zeros gave an id of 4096 NULs, printed to the terminal
     Case("nul-in-wav-scp-path-compute-fbank-one-of-24-skipped", "compute-fbank",
          lambda w, d: Run(["--sample-frequency", "8000", _wav_scp(w, d, N, {2: "{d}/x\0y.wav"}),
                            f"ark,scp:{d}/out.ark,{d}/out.scp"]), 0,
-         "skipping utterance '{u2}' ({d}/wav.scp:3: {d}/x\0y.wav): the name holds a NUL byte, which no file "
+         "skipping utterance '{u2}' ({d}/wav.scp:3: {d}/x\\x00y.wav): the name holds a NUL byte, which no file "
          "name or command can"),
     # old Mac line endings: one line, its first id holding the whole file; scored as one utterance, exit 0
     Case("cr-only-reference-score", "score",
