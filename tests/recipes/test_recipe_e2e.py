@@ -544,11 +544,6 @@ def test_num_nodes_is_checked_before_any_stage(recipe_dir):
     assert not (recipe / "exp").exists()
 
 
-# Scripts that source ./path.sh without first saying where to run them from: both were being
-# changed by another session when the others got the check (hJ's report).
-NOT_GUARDED = ("fsdd/loso.sh", "fsdd/pretrain_an4.sh")
-
-
 @pytest.mark.parametrize("name", ["yesno", "an4", "fsdd", "librispeech", "a recipe of setup.sh"])
 def test_recipe_files_and_help(name, tmp_path):
     """Every recipe has the same shared files, and its scripts answer --help with an e.g. line;
@@ -572,9 +567,9 @@ def test_recipe_files_and_help(name, tmp_path):
         assert not wide, f"{name}/{script} --help is wider than 80 columns: {wide}"
     # Run from elsewhere, a script that sources the recipe's ./path.sh says where to run it from:
     # "egs/librispeech/asr1/local/download.sh: line 20: ./path.sh: No such file or directory" was
-    # all it said. (fsdd's loso.sh and pretrain_an4.sh: not yet, see NOT_GUARDED.)
+    # all it said.
     for p in sorted((recipe / "local").glob("*.sh")):
-        if "\n. ./path.sh\n" in p.read_text() and f"{name}/{p.name}" not in NOT_GUARDED:
+        if "\n. ./path.sh\n" in p.read_text():
             proc = run_sh([str(p)], cwd=tmp_path, check=False)
             assert proc.returncode == 1 and proc.stderr.startswith(
                 f"{p}: run me from my recipe directory: cd {recipe} && local/{p.name} (no ./path.sh in "), proc.stderr

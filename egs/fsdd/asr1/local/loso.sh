@@ -57,6 +57,9 @@ dry_run=false       # true: print each fold's commands, run nothing
 summary_only=false  # true: run nothing, write the summary of the folds finished so far (the others
                     # are listed as unfinished; the mean and worst are over the finished ones, and say so)
 parse_options_passthrough=true
+# Paths below (data/, utils/, conf/) are the recipe directory's: started from elsewhere, bash's
+# "./path.sh: No such file or directory" was all it said, after the script's path as $0.
+[ -f ./path.sh ] || { echo "$0: run me from my recipe directory: cd $(cd "$(dirname "$0")/.." && pwd) && local/$(basename "$0") (no ./path.sh in $(pwd))" >&2; exit 1; }
 . ./path.sh
 . utils/parse_options.sh
 . utils/same_options.sh

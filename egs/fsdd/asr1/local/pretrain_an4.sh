@@ -40,6 +40,9 @@ seed=1
 max_utts=0          # keep only AN4's first N utterances (a quick trial); 0: all
 # A refusal's advice beside deleting: run.sh, whose users give neither --dir nor --tag, names its own options.
 instead="give another --dir or --tag"
+# Paths below (data/, utils/, conf/) are the recipe directory's: started from elsewhere, bash's
+# "./path.sh: No such file or directory" was all it said, after the script's path as $0.
+[ -f ./path.sh ] || { echo "$0: run me from my recipe directory: cd $(cd "$(dirname "$0")/.." && pwd) && local/$(basename "$0") (no ./path.sh in $(pwd))" >&2; exit 1; }
 . ./path.sh
 . utils/parse_options.sh
 . utils/same_options.sh
