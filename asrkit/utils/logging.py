@@ -49,10 +49,10 @@ def shell_word(word: str) -> str:
     for c in word:
         if c in _NAMED_ESCAPES:
             out.append(_NAMED_ESCAPES[c])
-        elif c < " " or c == "\x7f":
-            out.append(f"\\{ord(c):03o}")
         elif _control(c):
-            out.append(f"\\u{ord(c):04x}")
+            # (octal bytes, UTF-8 for \x85 or U+2028: bash's \u escape is the character only in a
+            # UTF-8 locale, and a recipe's path.sh sets LC_ALL=C, where $'\u2028' is six characters)
+            out.append("".join(f"\\{b:03o}" for b in c.encode()))
         else:
             out.append(c)
     return "$'" + "".join(out) + "'"

@@ -102,3 +102,21 @@ def test_a_newline_in_a_file_name_keeps_the_command_line_one_line(tmp_path, monk
         assert "$'" in line and line.count("\n") == 0
         pasted = subprocess.run(["bash", "-c", "printf '%s\\0' " + line.split(" ", 1)[1]], capture_output=True).stdout
         assert pasted.split(b"\0")[:-1] == [a.encode() for a in args], pasted
+
+
+@pytest.mark.parametrize("word", ["a\u2028b", "a\x85b\n", "\u2029\x9b\x1b[0m"])
+def test_a_line_separator_in_a_word_reads_back_in_the_c_locale(word):
+    """A word holding U+2028/U+2029 or a C1 control was written $'a\\u2028b': bash reads \\u as the
+    character only in a UTF-8 locale, and a recipe's path.sh sets LC_ALL=C, so asrkit-launch's job
+    (bash -c '<command>') gave the program the six characters '\\u2028' instead of its file name.
+    Their UTF-8 bytes in octal, as printf %q writes them, are the same word in any locale."""
+    import subprocess
+
+    from asrkit.launch.job import join_command
+    from asrkit.utils.logging import shell_word
+
+    for line in (shell_word(word), join_command(["x", word])[2:]):
+        got = subprocess.run(["bash", "-c", f"printf '%s' {line}"], capture_output=True,
+                             env={**os.environ, "LC_ALL": "C"}).stdout
+        assert got == word.encode(), (line, got)
+        assert "\n" not in line and "\u2028" not in line, line
