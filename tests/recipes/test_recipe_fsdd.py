@@ -301,6 +301,21 @@ def test_run_sh_later_stages_refuse_data_made_with_other_stage0_options(recipe_d
         assert proc.returncode == 1 and proc.stderr.rstrip().splitlines()[-1] == (
             f"./run.sh: ERROR: data/ was made with an4_aligner=pretrain_an4/exp/an4_align, these options give {now}: "
             "run from --stage 0 to make it again, or use another directory"), proc.stderr
+    # A digit words' record by a run.sh before the aligner was recorded: its aligner is not checked
+    # (a note), its other options are (refused as "made with ''", every such loso fold stopped).
+    old = record.replace("an4_digit_words=0 ", "an4_digit_words=5 ")
+    digit_words = base + ["--background-prob", "0", "--an4-digit-words", "5", "--stage", "1", "--stop-stage", "1"]
+    (recipe / "data/stage0_options").write_text(old)
+    proc = run_sh(digit_words, cwd=recipe, check=False)
+    assert "data/stage0_options holds no record of the aligner that cut AN4's digit words (made by an older " \
+           "run.sh): the aligner is not checked" in proc.stderr, proc.stderr
+    # (past run.sh's check: this data/ has no such set)
+    assert proc.stderr.rstrip().splitlines()[-1].startswith("asr.sh: ERROR: no data/train_cut5 "), proc.stderr
+    (recipe / "data/stage0_options").write_text(old.replace("num_train=6 ", "num_train=7 "))
+    proc = run_sh(digit_words, cwd=recipe, check=False)
+    assert proc.returncode == 1 and proc.stderr.rstrip().splitlines()[-1] == (
+        "./run.sh: ERROR: data/ was made with num_train=7, these options give num_train=6: run from --stage 0 to make "
+        "it again, or use another directory"), proc.stderr
     assert not (recipe / "dump").exists()
     # the test speakers are a set: the same ones in another order (or twice) are the same data
     run_sh(base + ["--background-prob", "0.0", "--test-speakers", "yweweler,theo", "--stop-stage", "0"], cwd=recipe)
@@ -962,7 +977,7 @@ def test_make_noise_bad_out_or_length_is_one_line(recipe_dir, tmp_path):
     assert len((tmp_path / "n/wav.scp").read_text().splitlines()) == 6
 
 
-def test_recipe_dir_refuses_the_recipe_itself_or_a_folder_above_it(recipe_dir, tmp_path):
+def test_recipe_dir_refuses_the_recipe_itself_or_a_folder_above_it(recipe_dir, tmp_path, fsdd_root):
     """local/recipe_dir.sh . (or the recipe's path, or ..) linked the recipe's files into it, and
     local/pretrain_an4.sh --dir . then wrote its data/train and data/dev over the recipe's own;
     an empty <dir> was mkdir's "cannot create directory ''"; one named '-x' was taken for cd's options."""
@@ -982,6 +997,22 @@ def test_recipe_dir_refuses_the_recipe_itself_or_a_folder_above_it(recipe_dir, t
         run_sh(["local/recipe_dir.sh", d], cwd=recipe)
         run_sh(["local/recipe_dir.sh", d], cwd=recipe)
         assert (recipe / d / "run.sh").is_symlink() and (recipe / d / "path.sh").is_file()
+    # ...and the scripts that pass a --dir on to it: pretrain_an4.sh's `cd "$dir"` and loso.sh's
+    # dirname, mkdir and cd of its folds took '-x' for their options too (cd '-' for $OLDPWD), so
+    # they never got past it; they now reach their own errors.
+    for d in ("-x", "-"):
+        proc = run_sh(["local/pretrain_an4.sh", "--dir", d, "--an4-root", str(tmp_path / "nowhere")], cwd=recipe,
+                      check=False)
+        assert proc.returncode == 1 and proc.stderr.rstrip().splitlines()[-1] == (
+            f"local/an4_data.sh: ERROR: --an4-root {tmp_path / 'nowhere'}: expected etc/ and wav/ there"), proc.stderr
+    # (a fold whose stage 0 stops at once: run.sh refuses --an4-resample bogus)
+    for _ in range(2):
+        proc = run_sh(["local/loso.sh", "--fsdd-root", str(fsdd_root), "--speakers", "george", "--init-listener", "",
+                       "--an4-resample", "bogus", "--dir", "-x"], cwd=recipe, check=False)
+        assert proc.stderr.rstrip().splitlines()[-2:] == [
+            "./run.sh: ERROR: --an4-resample must be none or sox, got 'bogus'",
+            "local/loso.sh: ERROR: fold george: stage 0 failed"], proc.stderr
+    assert (recipe / "-x/george/loso_data_args").is_file()
 
 
 def test_fsdd_unreadable_recordings_folder_is_one_line(recipe_dir, fsdd_root, tmp_path):

@@ -246,7 +246,15 @@ fi
 [ "$stop_stage" -ge 1 ] || exit 0
 stage0_refuse_unfinished
 if [ -f data/stage0_options ]; then   # (the options that differ are named: utils/same_options.sh)
-  same_options data/stage0_options data/ "$stage0_options" "run from --stage 0 to make it again, or use another directory"
+  stage0_checked=$stage0_options
+  # A digit words' data/ recorded by a run.sh before the aligner was: its other options checked, its
+  # aligner not (nothing to check against), as for a data/ with no record; refused as "made with
+  # ''", every such fold of local/loso.sh stopped at its stages 1-6 after the upgrade.
+  if [[ $stage0_options == *" an4_aligner="* ]] && ! grep -q " an4_aligner=" data/stage0_options; then
+    stage0_checked=${stage0_options% an4_aligner=*}
+    echo "$(date '+%Y-%m-%d %H:%M:%S') (run.sh) note: data/stage0_options holds no record of the aligner that cut AN4's digit words (made by an older run.sh): the aligner is not checked" >&2
+  fi
+  same_options data/stage0_options data/ "$stage0_checked" "run from --stage 0 to make it again, or use another directory"
 elif [ -d data/train ]; then
   echo "$(date '+%Y-%m-%d %H:%M:%S') (run.sh) note: data/ holds no record of stage 0's options (made by an older run.sh): not checked against these" >&2
 fi
