@@ -72,6 +72,9 @@ die() { echo "$0: ERROR: $*" >&2; exit 1; }
 [[ "$tag" =~ ^[A-Za-z0-9._-]+$ ]] || die "--tag '$tag': use letters, digits, '.', '_' and '-' only"
 # The folds are <dir>/<speaker>: an empty --dir (or /) put them at the file system's root (/theo).
 [[ ! "$dir" =~ ^/*$ ]] || die "--dir '$dir': the folds would go to /<speaker>: give a folder of their own, e.g. loso"
+# A relative --dir named with a leading '-' (-x, or -) is taken as ./-x: cd, mkdir, touch and
+# dirname took it for their options (cd '-' for $OLDPWD), after local/recipe_dir.sh had made it.
+case $dir in -*) dir=./$dir ;; esac
 # The summary is written after every fold has run: a --results it cannot be written to was a
 # Python traceback (a folder) or touch's error (in no folder) then, hours later.
 [ -n "$results" ] && [ ! -d "$results" ] || die "--results '$results': not a file (the summary goes into a file, e.g. RESULTS.md)"

@@ -52,6 +52,9 @@ die() { echo "$0: ERROR: $*" >&2; exit 1; }
 [ $# -eq 0 ] || die "unexpected arguments: $* (see the comments at the top)"
 [[ "$max_utts" =~ ^[0-9]+$ ]] || die "--max-utts must be a number, got '$max_utts'"
 [[ "$tag" =~ ^[A-Za-z0-9._-]+$ ]] || die "--tag '$tag': use letters, digits, '.', '_' and '-' only"
+# A relative --dir named with a leading '-' (-x, or -) is taken as ./-x: cd, mkdir, touch and
+# dirname took it for their options (cd '-' for $OLDPWD), after local/recipe_dir.sh had made it.
+case $dir in -*) dir=./$dir ;; esac
 # run.sh and local/loso.sh hand a fold's --train-args to this pretraining too. What only a
 # fine-tuning means belongs to the fold: --freeze and --init-modules (with their values) and
 # `--set finetune.*` are left out here, so `--train-args "--freeze listener.layers.0"` pretrains
