@@ -29,7 +29,7 @@ from asrkit.models.config import LASConfig, LMConfig
 from asrkit.utils.config import (ConfigError, Wording, dump_yaml, from_dict, load_yaml_mapping, non_finite, number_text,
                                  over_bounds, parse_yaml, to_dict, under_bounds, yaml_source)
 from asrkit.utils.device import NAMES as DEVICE_NAMES, bad_device_name
-from asrkit.utils.errors import AsrkitError
+from asrkit.utils.errors import AsrkitError, shown
 from asrkit.utils.logging import get_logger
 
 log = get_logger(__name__)
@@ -208,22 +208,28 @@ MAX_SPECAUG_WIDTH = 10 ** 6
 MIN_SNR_DB, MAX_SNR_DB = -30.0, 100.0
 
 
+def _set_named(item: str) -> str:
+    """``--set 'section.key=value'`` for an error, cut as a config's values are quoted (a --set of a
+    megabyte was quoted whole in its one-line error, where the same value in a file is not)."""
+    return f"--set {shown(item)}"
+
+
 def _parse_override(item: str) -> tuple:
     if "=" not in item:
-        raise AsrkitError(f"--set {item!r}: expected section.key=value, e.g. training.max_epochs=3")
+        raise AsrkitError(f"{_set_named(item)}: expected section.key=value, e.g. training.max_epochs=3")
     key, raw = item.split("=", 1)
     # The loader of the config files, so a value is one line of error too (PyYAML's own message
     # spans five, with a caret under the column) and its aliases cannot expand without bound.
-    value = parse_yaml(raw, f"--set {item!r}: value", lines=False) if raw.strip() else ""
+    value = parse_yaml(raw, f"{_set_named(item)}: value", lines=False) if raw.strip() else ""
     path = key.strip().split(".")
     if len(path) < 2 or not all(path):
-        raise AsrkitError(f"--set {item!r}: expected section.key=value, e.g. training.max_epochs=3")
+        raise AsrkitError(f"{_set_named(item)}: expected section.key=value, e.g. training.max_epochs=3")
     # Hydra's and jq's ways to one item of a list (subsample.0, subsample[0]) were "unknown key
     # 'model.listener.subsample[0]'" or a list replaced by {'0': 3} ("must be a non-empty list").
     at = next((i for i, part in enumerate(path) if i and (part.isdigit() or "[" in part)), None)
     if at is not None:
         whole = ".".join(path[:at] + [path[at].split("[")[0]] if "[" in path[at] else path[:at])
-        raise AsrkitError(f"--set {item!r}: a list is set whole, not item by item: e.g. --set '{whole}=[...]'")
+        raise AsrkitError(f"{_set_named(item)}: a list is set whole, not item by item: e.g. --set '{whole}=[...]'")
     return path, value
 
 
@@ -257,7 +263,7 @@ def build_config(raw: Optional[Dict[str, Any]], overrides: Iterable[str] = (), w
         culprit = _culprit(raw, overrides, where, message) if message.startswith(f"{where}: ") else None
         if culprit is None:
             raise
-        label = (labels or {}).get(culprit, f"--set {culprit!r}")
+        label = (labels or {}).get(culprit, _set_named(culprit))
         raise ConfigError(f"{label}: {message[len(where) + 2:]}") from None
 
 
@@ -288,7 +294,7 @@ def _build_config(raw: Optional[Dict[str, Any]], overrides: Iterable[str], where
                     # it: "--set 'training.seed=1': 'training' is not a section" blamed the option
                     # for a file's "training: 3".
                     raise AsrkitError(f"{where}: {'.'.join(path[:depth])}: expected a mapping, got {child!r}")
-                raise AsrkitError(f"--set {item!r}: {part!r} is not a section")
+                raise AsrkitError(f"{_set_named(item)}: {part!r} is not a section")
             else:
                 child = node[part] = dict(child)
             node = child

@@ -182,6 +182,17 @@ def test_bad_set_value_is_one_line():
     assert "\n" not in str(e.value)
 
 
+@pytest.mark.parametrize("item", ["optim.name=" + "a" * 5000, "optim.lr=" + "1" * 5000, "optim" + "x" * 5000,
+                                  "model.listener.subsample=[" + "1, " * 5000 + "1]"])
+def test_a_long_set_is_quoted_cut(item):
+    """A --set of 5000 characters was quoted whole in its error (5-15 KB on one line), where the
+    same value in a config file is cut (utils/test_config's long values): cut as shown() cuts."""
+    with pytest.raises(AsrkitError) as e:
+        build_config({}, [item])
+    message = str(e.value)
+    assert message.startswith(f"--set {item[:200]!r}... ({len(item)} characters): ") and len(message) < 500, message
+
+
 def test_a_set_value_builds_only_plain_data(tmp_path):
     """A --set value is read by the config files' SafeLoader: a tag that would construct an object
     (and run the command it names) is refused, and runs nothing; plain values still load."""
