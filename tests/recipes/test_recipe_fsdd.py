@@ -437,6 +437,10 @@ def test_loso_dry_run_holds_each_speaker_out_in_its_own_directory(recipe_dir, fs
             assert words[words.index("--train-config") + 1] in (f"{recipe.resolve()}/conf/train_specaug.yaml",
                                                                 f"{recipe}/conf/train_specaug.yaml"), line
         assert "--stop-stage 0" in fold[0] and f"loso/{spk}/exp/t/decode_test_decode_adapt/wer.txt" in fold[1]
+    # without --nj, the folds' (run.sh's default, 4) is the pretraining's too: it ran pretrain_an4.sh's 2
+    proc = run_sh(["local/loso.sh", "--fsdd-root", str(fsdd_root), "--dry-run", "true", "--speakers", "george"],
+                  cwd=recipe)
+    assert shlex.split(proc.stdout.splitlines()[0])[4:8] == ["--tag", "default", "--nj", "4"], proc.stdout
     assert not (recipe / "loso").exists()  # nothing made
 
 

@@ -109,7 +109,7 @@ pretrained=$dir_abs/pretrain_an4/exp/$tag/pretrained.pt   # --init-listener an4,
 # run.sh hands the model to asrkit-train in --train-args, split at spaces: under a folder with a
 # space in its name, the folds (<dir>/<speaker>) name it relatively, as run.sh then passes it on.
 [[ $pretrained != *[[:space:]]* ]] || pretrained=../pretrain_an4/exp/$tag/pretrained.pt
-pretrain=false init_given=false
+pretrain=false init_given=false nj_given=false
 aligner=$dir_abs/pretrain_an4/exp/an4_align/pretrained.pt   # --an4-digit-words, for every fold
 digit_words=0 aligner_given=false
 an4_opt=()   # --an4-root, --max-utts, --nj and --seed, for the aligner (its training options are conf/align_an4.yaml's)
@@ -193,7 +193,8 @@ while [ "$i" -lt "${#passthrough_args[@]}" ]; do
     --train-config|--train-args|--an4-root) pretrain_opts+=("$opt" "$val")
       [ "$opt" != --an4-root ] || an4_opt+=(--an4-root "$val") ;;
     # (the folds' feature jobs, and their seed: run.sh hands both to its own pretraining too)
-    --nj|--seed) pretrain_opts+=("$opt" "$val"); an4_opt+=("$opt" "$val") ;;
+    --nj|--seed) pretrain_opts+=("$opt" "$val"); an4_opt+=("$opt" "$val")
+      [ "$opt" != --nj ] || nj_given=true ;;
     # One AN4 pretraining serves every fold (AN4 holds no FSDD speaker): made below, in <dir>/pretrain_an4.
     --init-listener) init_given=true
       [ "$val" != an4 ] || { pretrain=true; val=$pretrained; } ;;
@@ -219,6 +220,11 @@ while [ "$i" -lt "${#passthrough_args[@]}" ]; do
   esac
 done
 rec_args+=(--init-listener "$init_val")
+# --nj not given: the folds run with run.sh's default, and so do the pretrainings (they ran
+# pretrain_an4.sh's own default, 2 jobs, where run.sh gives its pretraining its --nj, given or not).
+if [ "$nj_given" = false ]; then
+  pretrain_opts+=(--nj "$(run_default --nj)"); an4_opt+=(--nj "$(run_default --nj)")
+fi
 if [ "$init_given" = false ]; then   # run.sh's default, made here once for every fold
   pretrain=true
   args+=(--init-listener "$pretrained")
