@@ -22,7 +22,7 @@
 #   e.g. local/loso.sh --fsdd-root /work/shared/corpora/fsdd
 #        local/loso.sh --fsdd-root /work/shared/corpora/fsdd --tag specaug \
 #          --train-config conf/train_specaug.yaml
-#        # print the folds' commands:
+#        # print the pretrainings' and the folds' commands:
 #        local/loso.sh --fsdd-root /work/shared/corpora/fsdd --dry-run true
 #        # while folds still run:
 #        local/loso.sh --fsdd-root /work/shared/corpora/fsdd --summary-only true
@@ -53,7 +53,7 @@ dir=loso            # fold directories: <dir>/<speaker>/
 tag=default         # each fold's experiment: <dir>/<speaker>/exp/<tag>
 decode_config=conf/decode.yaml  # as run.sh's (it names the decode directory)
 results=RESULTS.md  # the summary block goes here (the folds' own rows stay in <dir>/<speaker>/RESULTS.md)
-dry_run=false       # true: print each fold's commands, run nothing
+dry_run=false       # true: print the AN4 pretrainings' and each fold's commands, run nothing
 summary_only=false  # true: run nothing, write the summary of the folds finished so far (the others
                     # are listed as unfinished; the mean and worst are over the finished ones, and say so)
 parse_options_passthrough=true
