@@ -5,7 +5,8 @@ sclite users keep as ref.trn/hyp.trn) is ``<transcript> (<utt-id>)``. Read as a 
 file's first words became the ids and its ids words of the transcripts: two trn files scored with
 exit 0, each id one more correct word (3/7 errors where sclite counts 3/5). A file is read as trn
 when every line ends with a parenthesized id (and not all the same one); either format may be
-given for either side.
+given for either side. A CTM (every line '<utt> <channel> <start> <duration> <word> [<conf>]') is
+neither, and is refused: read as a Kaldi text, its lines were utterances.
 
 sclite's alternation markup (``{ want / wanna }``: one word, either spelling) and any other
 braces but a word's own (a lone ``{``, after which sclite loses words) are refused with the line
@@ -33,6 +34,10 @@ KALDI, TRN = "Kaldi text", "sclite trn"
 _TRN_LINE = re.compile(r"(.*?)\(([^()\s]+)\)")
 _ALTERNATION = re.compile(r"\{[^{}]*/[^{}]*\}")
 _BRACED_WORD = re.compile(r"(?<!\S)\{([^{}/\s]+)\}(?!\S)")
+# A CTM line's times and confidence ('<utt> <channel> <start> <duration> <word> [<confidence>]'):
+# its times are written with a decimal point, as every CTM writer writes them.
+_CTM_TIME = re.compile(r"\d*\.\d+")
+_CTM_CONFIDENCE = re.compile(r"\d*\.?\d+(?:[eE][-+]?\d+)?")
 
 
 def read_transcripts(path: PathLike) -> Tuple[Dict[str, str], str]:
@@ -86,9 +91,36 @@ def _readings(path: PathLike) -> List[Callable[[], Tuple[Dict[str, str], str]]]:
     (the file itself is read once, here)."""
     raw = _raw_lines(path)
     trn = _as_trn(raw, str(path))
+    if trn is None and _is_ctm(raw):
+        # Read as a Kaldi text, each CTM line was an utterance: one word an utterance (FSDD's
+        # digits) was scored with exit 0 as '1 0.00 0.30 zero 0.98' (a WER of 400 %); more words
+        # were a 'duplicate key' error that did not say what the file is.
+        raise AsrkitError(f"{path}: a CTM ('<utt> <channel> <start> <duration> <word> [<confidence>]' lines, as "
+                          f"asrkit-decode --ctm and asrkit-align write), not a text: score the Kaldi text "
+                          f"('<utt-id> <transcript>' lines) of the same run (asrkit-decode --output-dir DIR writes "
+                          f"DIR/text)")
     kaldi = functools.partial(_kaldi_entries, raw, str(path))
     readings = [] if trn is None else [functools.partial(_table, path, TRN, lambda: trn)]
     return readings + [functools.partial(_table, path, KALDI, kaldi)]
+
+
+def _is_ctm(raw: List[bytes]) -> bool:
+    """Whether every line of ``raw`` but blank ones is a CTM line: two fields, two times with a
+    decimal point, a word and maybe a confidence. (A transcript of that shape on every line of a
+    text is not one a corpus has.)"""
+    seen = False
+    for line in raw:
+        try:
+            fields = split_fields(line.decode("utf-8"))
+        except UnicodeDecodeError:
+            return False  # the Kaldi reader names the line
+        if not fields:
+            continue
+        if len(fields) not in (5, 6) or not all(_CTM_TIME.fullmatch(f) for f in fields[2:4]) or (
+                len(fields) == 6 and not _CTM_CONFIDENCE.fullmatch(fields[5])):
+            return False
+        seen = True
+    return seen
 
 
 def _kaldi_entries(raw: List[bytes], name: str) -> List[Tuple[str, str, int]]:

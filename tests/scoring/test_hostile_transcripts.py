@@ -200,6 +200,26 @@ def test_a_trn_line_without_its_id_is_named(tmp_path):
             f"this sclite trn file have one") in out.output, out.output
 
 
+@pytest.mark.parametrize("words", [["zero"], ["yes", "no", "yes"]], ids=["one-word", "three-words"])
+@pytest.mark.parametrize("side", ["hyp", "ref"])
+def test_a_ctm_is_named_not_scored_as_a_text(tmp_path, words, side):
+    """A CTM given for a text (asrkit-decode --ctm's file for its text) was read as a Kaldi text:
+    with one word an utterance (FSDD's digits) each line was one, scored with exit 0 ('1 0.00 0.30
+    zero 0.98' against 'zero': a WER of 400 %); with more, 'duplicate key' named no CTM."""
+    table = {f"s-{i}": " ".join(words) for i in range(3)}
+    text = _write_text(tmp_path / "text", table)
+    ctm = tmp_path / "ctm"
+    ctm.write_text("".join(f"{utt} 1 {0.3 * k:.2f} 0.30 {w} 0.98\n" for utt in table for k, w in enumerate(words)),
+                   encoding="utf-8")
+    out = _score_cli(*((text, ctm) if side == "hyp" else (ctm, text)))
+    assert out.exit_code == 1
+    assert f"ERROR (asrkit-score): {ctm}: a CTM ('<utt> <channel> <start> <duration> <word> [<confidence>]' lines" \
+        in out.output, out.output
+    # a text whose transcripts are numbers is still a text
+    numbers = _write_text(tmp_path / "numbers", {u: "1 0 3 5" for u in table})
+    assert _score_cli("--mode", "wer", numbers, numbers).exit_code == 0
+
+
 def test_sclites_null_word_is_no_word(sclite, tmp_path):
     """sclite reads a word '@' (also '@*', '@\\') as no word at all, in either file, and drops
     '@' from words when it splits them into characters; asrkit-score scored '@' as a word (an
