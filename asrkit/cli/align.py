@@ -68,7 +68,8 @@ def main(model_path: str, segments: Optional[str], channel: Optional[int], word_
     config.validate("options")
 
     from asrkit.data.table import read_table
-    from asrkit.decoding.align import align_items, ctm_lines, looks_like_wav_scp
+    from asrkit.data.not_a_text import looks_like_wav_scp
+    from asrkit.decoding.align import align_items, ctm_lines
     from asrkit.decoding.inputs import DecodeInputs
     from asrkit.decoding.recognizer import Recognizer
     from asrkit.utils.fileio import atomic_open

@@ -101,30 +101,6 @@ def nothing_known_message(source: str, n: int, cases: List[Optional[str]], texts
                    f"of the text (not the utterance ids) and {verb} again")
 
 
-_AUDIO_SUFFIXES = frozenset((".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".sph", ".nist", ".wv1",
-                             ".wv2", ".aif", ".aiff", ".au", ".m4a"))
-
-
-def looks_like_wav_scp(transcripts: Dict[str, str]) -> bool:
-    """Whether every transcript is an audio file name or a command ending in '|': a wav.scp given
-    as the text (the two arguments swapped, or the wrong file of the data dir)."""
-    import os
-    import shutil
-
-    def audio(value: str) -> bool:
-        value = value.strip()
-        if value.endswith("|"):
-            # a command a shell would run (sox ..., cat ..., a script's path): not a letter-target
-            # transcript ('N O | Y E S |', each word ended by '|')
-            first = value[:-1].split()[:1]
-            return bool(first) and (shutil.which(first[0]) is not None or os.path.isfile(first[0]))
-        # an audio file's path ("YES.WAV", one word the model spells, is a transcript)
-        return (len(value.split()) == 1 and value[value.rfind("."):].lower() in _AUDIO_SUFFIXES
-                and ("/" in value or os.path.isfile(value)))
-
-    return bool(transcripts) and all(audio(v) for v in transcripts.values())
-
-
 def ctm_lines(utt: str, words: List[Word]) -> List[str]:
     """Kaldi CTM: ``<utt> 1 <start> <dur> <word> <conf>``, seconds from the utterance's start (the
     word's times, kept to the millisecond: start + dur is its end; its confidence as it was made)."""

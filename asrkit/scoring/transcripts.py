@@ -23,6 +23,7 @@ import functools
 import re
 from typing import Callable, Dict, List, Optional, Tuple, Union
 
+from asrkit.data.not_a_text import CTM_FORMAT, is_ctm_line
 from asrkit.data.table import (SPACE, bounded_lines, iter_table_lines, no_stdin_data, open_table, refuse_bom,
                                refuse_cr_only, split_fields)
 from asrkit.utils.errors import AsrkitError
@@ -34,10 +35,6 @@ KALDI, TRN = "Kaldi text", "sclite trn"
 _TRN_LINE = re.compile(r"(.*?)\(([^()\s]+)\)")
 _ALTERNATION = re.compile(r"\{[^{}]*/[^{}]*\}")
 _BRACED_WORD = re.compile(r"(?<!\S)\{([^{}/\s]+)\}(?!\S)")
-# A CTM line's times and confidence ('<utt> <channel> <start> <duration> <word> [<confidence>]'):
-# its times are written with a decimal point, as every CTM writer writes them.
-_CTM_TIME = re.compile(r"\d*\.\d+")
-_CTM_CONFIDENCE = re.compile(r"\d*\.?\d+(?:[eE][-+]?\d+)?")
 
 
 def read_transcripts(path: PathLike) -> Tuple[Dict[str, str], str]:
@@ -95,7 +92,7 @@ def _readings(path: PathLike) -> List[Callable[[], Tuple[Dict[str, str], str]]]:
         # Read as a Kaldi text, each CTM line was an utterance: one word an utterance (FSDD's
         # digits) was scored with exit 0 as '1 0.00 0.30 zero 0.98' (a WER of 400 %); more words
         # were a 'duplicate key' error that did not say what the file is.
-        raise AsrkitError(f"{path}: a CTM ('<utt> <channel> <start> <duration> <word> [<confidence>]' lines, as "
+        raise AsrkitError(f"{path}: a CTM ({CTM_FORMAT} lines, as "
                           f"asrkit-decode --ctm and asrkit-align write), not a text: score the Kaldi text "
                           f"('<utt-id> <transcript>' lines) of the same run (asrkit-decode --output-dir DIR writes "
                           f"DIR/text)")
@@ -105,9 +102,8 @@ def _readings(path: PathLike) -> List[Callable[[], Tuple[Dict[str, str], str]]]:
 
 
 def _is_ctm(raw: List[bytes]) -> bool:
-    """Whether every line of ``raw`` but blank ones is a CTM line: two fields, two times with a
-    decimal point, a word and maybe a confidence. (A transcript of that shape on every line of a
-    text is not one a corpus has.)"""
+    """Whether every line of ``raw`` but blank ones is a CTM line (a trn file's blank lines
+    included, so its lines, not a table's)."""
     seen = False
     for line in raw:
         try:
@@ -116,8 +112,7 @@ def _is_ctm(raw: List[bytes]) -> bool:
             return False  # the Kaldi reader names the line
         if not fields:
             continue
-        if len(fields) not in (5, 6) or not all(_CTM_TIME.fullmatch(f) for f in fields[2:4]) or (
-                len(fields) == 6 and not _CTM_CONFIDENCE.fullmatch(fields[5])):
+        if not is_ctm_line(fields):
             return False
         seen = True
     return seen

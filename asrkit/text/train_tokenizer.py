@@ -154,8 +154,10 @@ def read_kaldi_text(path: PathLike) -> List[Tuple[str, str]]:
         # A plain text of sentences (the first words taken for ids) said only "duplicate key 'the'".
         if "duplicate key" not in str(e):
             raise
+        _refuse_other_files(path, _read_again(path))  # a CTM of several words an utterance
         raise AsrkitError(f"{e}; a tokenizer is trained on a Kaldi text ('<utt-id> <transcript>' lines): for a "
                           f"plain text of sentences, put an id before each (awk '{{print NR, $0}}')") from None
+    _refuse_other_files(path, dict(utts))
     # A sclite trn file (ESPnet's ref.trn): its first words were taken for ids and its ids, as
     # '(spk-utt)' words, trained on: '(', ')', digits and '-' became tokens, with exit 0.
     ends = [t.rsplit(None, 1)[-1] if t else utt for utt, t in utts]  # ('(s-1)' alone: a trn line of no words)
@@ -170,6 +172,27 @@ def read_kaldi_text(path: PathLike) -> List[Tuple[str, str]]:
 
 
 _TRN_ID = re.compile(r"\([^()\s]+\)")
+
+
+def _read_again(path: PathLike) -> Dict[str, str]:
+    """``path`` as a table with its duplicate keys (the last line of each), {} when it cannot be
+    read again (stdin)."""
+    try:
+        return read_table(path, allow_empty_value=True, unique=False)
+    except AsrkitError:
+        return {}
+
+
+def _refuse_other_files(path: PathLike, table: Dict[str, str]) -> None:
+    """AsrkitError when ``table`` is a wav.scp or a CTM, not a text: a tokenizer was trained on its
+    paths or times with exit 0 ('/', '.', 'w', 'a', 'v' or digits became its tokens)."""
+    from asrkit.data.not_a_text import CTM_FORMAT, looks_like_ctm, looks_like_wav_scp
+
+    kind = (f"a CTM ({CTM_FORMAT} lines)" if looks_like_ctm(table) else
+            "a wav.scp (every line '<utt-id> <audio file or command |>')" if looks_like_wav_scp(table) else None)
+    if kind:
+        raise AsrkitError(f"{path}: {kind}, not a text: a tokenizer is trained on a Kaldi text ('<utt-id> "
+                          f"<transcript>' lines), such as data/train/text")
 
 
 def train_sentencepiece(sentences: Iterable[str], config: TokenizerConfig, verbose: bool = False,

@@ -5,6 +5,7 @@ import pytest
 
 from asrkit.text.train_tokenizer import TokenizerConfig, train_tokenizer
 from asrkit.utils.errors import AsrkitError
+from tests.cli_checks import run_asrkit_in_process
 
 TEXT = ["ab ba", "abc"]
 
@@ -83,6 +84,25 @@ def test_a_sclite_trn_file_is_not_trained_on(asrkit, tmp_path):
     asrkit("train-tokenizer", "--model-type", "char", text, tmp_path / "lang3")
     text.write_text("u1 a (noise)\nu2 b (laugh)\n", encoding="utf-8")
     asrkit("train-tokenizer", "--model-type", "char", text, tmp_path / "lang4")
+
+
+@pytest.mark.parametrize("lines, kind", [
+    (["s-1 1 0.00 0.30 zero 0.98", "s-2 1 0.00 0.41 one 0.87"], "a CTM ('<utt> <channel> <start>"),
+    (["s-1 1 0.00 0.30 yes 0.98", "s-1 1 0.30 0.30 no 0.90", "s-2 1 0.00 0.30 yes 0.91"], "a CTM ('<utt> <channel>"),
+    (["s-1 /data/waves/s-1.wav", "s-2 sox /data/waves/s-2.flac -t wav - |"], "a wav.scp (every line"),
+], ids=["ctm-one-word", "ctm-three-words", "wav.scp"])
+def test_a_ctm_or_a_wav_scp_is_not_trained_on(tmp_path, lines, kind):
+    """A CTM (asrkit-decode --ctm's, asrkit-align's) or a wav.scp given for the text was trained on
+    with exit 0, its times or paths made tokens ('.', '/', digits); a CTM of several words an
+    utterance said only 'duplicate key', with the advice for a plain text of sentences."""
+    path = tmp_path / "text"
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    proc = run_asrkit_in_process("train-tokenizer", "--model-type", "char", path, tmp_path / "lang", check=False)
+    assert proc.returncode == 1 and not (tmp_path / "lang").exists()
+    assert f"ERROR (asrkit-train-tokenizer): {path}: {kind}" in proc.stderr.decode(), proc.stderr.decode()
+    # transcripts of numbers, one a wav file's name: a text
+    path.write_text("s-1 1 0 3 5 0.5\ns-2 yes.wav\n", encoding="utf-8")
+    assert run_asrkit_in_process("train-tokenizer", "--model-type", "char", path, tmp_path / "lang").returncode == 0
 
 
 @pytest.mark.parametrize("model_type, vocab_size", [("char", None), ("bpe", "2"), ("unigram", "2")])

@@ -1,0 +1,50 @@
+"""Files of a data dir or a run given where a Kaldi ``text`` is expected: a ``wav.scp`` (the
+arguments swapped, or the wrong file of the data dir) and a CTM (asrkit-decode --ctm's or
+asrkit-align's output, given for the run's text). Read as a text, each was trained on or scored
+with exit 0; told apart by their lines, so that the command names the file instead."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from typing import Dict, Sequence
+
+_AUDIO_SUFFIXES = frozenset((".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".sph", ".nist", ".wv1",
+                             ".wv2", ".aif", ".aiff", ".au", ".m4a"))
+
+# A CTM line's times and confidence ('<utt> <channel> <start> <duration> <word> [<confidence>]'):
+# the times are written with a decimal point, as every CTM writer writes them.
+_CTM_TIME = re.compile(r"\d*\.\d+")
+_CTM_CONFIDENCE = re.compile(r"\d*\.?\d+(?:[eE][-+]?\d+)?")
+
+CTM_FORMAT = "'<utt> <channel> <start> <duration> <word> [<confidence>]'"
+
+
+def looks_like_wav_scp(transcripts: Dict[str, str]) -> bool:
+    """Whether every transcript is an audio file name or a command ending in '|': a wav.scp given
+    as the text (the two arguments swapped, or the wrong file of the data dir)."""
+    def audio(value: str) -> bool:
+        value = value.strip()
+        if value.endswith("|"):
+            # a command a shell would run (sox ..., cat ..., a script's path): not a letter-target
+            # transcript ('N O | Y E S |', each word ended by '|')
+            first = value[:-1].split()[:1]
+            return bool(first) and (shutil.which(first[0]) is not None or os.path.isfile(first[0]))
+        # an audio file's path ("YES.WAV", one word the model spells, is a transcript)
+        return (len(value.split()) == 1 and value[value.rfind("."):].lower() in _AUDIO_SUFFIXES
+                and ("/" in value or os.path.isfile(value)))
+
+    return bool(transcripts) and all(audio(v) for v in transcripts.values())
+
+
+def is_ctm_line(fields: Sequence[str]) -> bool:
+    """Whether a line's fields are a CTM line's: an utterance and a channel, two times with a
+    decimal point, a word and maybe a confidence. (A transcript of that shape on every line of a
+    text is not one a corpus has: '1 0 3 5' has no decimal times.)"""
+    return (len(fields) in (5, 6) and all(_CTM_TIME.fullmatch(f) for f in fields[2:4])
+            and (len(fields) == 5 or _CTM_CONFIDENCE.fullmatch(fields[5]) is not None))
+
+
+def looks_like_ctm(transcripts: Dict[str, str]) -> bool:
+    """Whether every line of a table read as a Kaldi text (``{utt: transcript}``) is a CTM line."""
+    return bool(transcripts) and all(is_ctm_line([utt, *text.split()]) for utt, text in transcripts.items())
