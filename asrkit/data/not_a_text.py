@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from typing import Dict, Sequence
+from typing import Dict, Optional, Sequence
 
 _AUDIO_SUFFIXES = frozenset((".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".sph", ".nist", ".wv1",
                              ".wv2", ".aif", ".aiff", ".au", ".m4a"))
@@ -48,3 +48,13 @@ def is_ctm_line(fields: Sequence[str]) -> bool:
 def looks_like_ctm(transcripts: Dict[str, str]) -> bool:
     """Whether every line of a table read as a Kaldi text (``{utt: transcript}``) is a CTM line."""
     return bool(transcripts) and all(is_ctm_line([utt, *text.split()]) for utt, text in transcripts.items())
+
+
+def other_file_kind(transcripts: Dict[str, str]) -> Optional[str]:
+    """What a table read as a Kaldi text (``{utt: transcript}``) is instead, in words for an error
+    ("a CTM (... lines)", "a wav.scp (...)"); None for a text."""
+    if looks_like_ctm(transcripts):
+        return f"a CTM ({CTM_FORMAT} lines)"
+    if looks_like_wav_scp(transcripts):
+        return "a wav.scp (every line '<utt-id> <audio file or command |>')"
+    return None

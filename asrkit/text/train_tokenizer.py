@@ -186,10 +186,9 @@ def _read_again(path: PathLike) -> Dict[str, str]:
 def _refuse_other_files(path: PathLike, table: Dict[str, str]) -> None:
     """AsrkitError when ``table`` is a wav.scp or a CTM, not a text: a tokenizer was trained on its
     paths or times with exit 0 ('/', '.', 'w', 'a', 'v' or digits became its tokens)."""
-    from asrkit.data.not_a_text import CTM_FORMAT, looks_like_ctm, looks_like_wav_scp
+    from asrkit.data.not_a_text import other_file_kind
 
-    kind = (f"a CTM ({CTM_FORMAT} lines)" if looks_like_ctm(table) else
-            "a wav.scp (every line '<utt-id> <audio file or command |>')" if looks_like_wav_scp(table) else None)
+    kind = other_file_kind(table)
     if kind:
         raise AsrkitError(f"{path}: {kind}, not a text: a tokenizer is trained on a Kaldi text ('<utt-id> "
                           f"<transcript>' lines), such as data/train/text")

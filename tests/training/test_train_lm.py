@@ -391,6 +391,25 @@ def _tiny_lang(tmp_path):
     return tmp_path / "lang", tmp_path / "text"
 
 
+@pytest.mark.parametrize("lines, kind", [
+    (["u1 1 0.00 0.30 YES 0.98", "u2 1 0.00 0.41 NO 0.87"], "a CTM ('<utt> <channel> <start>"),
+    (["u1 1 0.00 0.30 YES 0.98", "u1 1 0.30 0.30 NO 0.90", "u2 1 0.00 0.30 YES 0.91"], "a CTM ('<utt> <channel>"),
+    (["u1 /data/waves/u1.wav", "u2 sox /data/waves/u2.flac -t wav - |"], "a wav.scp (every line"),
+], ids=["ctm-one-word", "ctm-three-words", "wav.scp"])
+def test_a_ctm_or_a_wav_scp_is_not_trained_on(tmp_path, lines, kind):
+    """A CTM given for the text was trained on, its times as words (a warning of unknown
+    characters, none with a tokenizer that has digits); a wav.scp was refused as 'the text is lower
+    case and the tokens upper case'. As the text or the dev text, each is named for what it is."""
+    lang, text = _tiny_lang(tmp_path)
+    other = tmp_path / "other"
+    other.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    for args in ([other], ["--valid-text", other, text]):
+        code, err = _run_inproc("train-lm", "--lang-dir", lang, "--max-epochs", "1", "--device", "cpu", *args,
+                                tmp_path / "lm")
+        assert code == 1 and f"ERROR (asrkit-train-lm): {other}: {kind}" in err, err
+        assert not (tmp_path / "lm" / "lm.pt").exists()
+
+
 def test_a_resume_with_another_model_config_names_the_lm_yaml(tmp_path):
     """An LM exp dir's resolved config is lm.yaml: the resume's refusal sent the user to a
     config.yaml that no LM run writes."""
