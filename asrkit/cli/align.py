@@ -68,7 +68,7 @@ def main(model_path: str, segments: Optional[str], channel: Optional[int], word_
     config.validate("options")
 
     from asrkit.data.table import read_table
-    from asrkit.data.not_a_text import looks_like_wav_scp
+    from asrkit.data.not_a_text import CTM_FORMAT, looks_like_ctm, looks_like_wav_scp, read_again
     from asrkit.decoding.align import align_items, ctm_lines
     from asrkit.decoding.inputs import DecodeInputs
     from asrkit.decoding.recognizer import Recognizer
@@ -84,7 +84,12 @@ def main(model_path: str, segments: Optional[str], channel: Optional[int], word_
                                [("<text-file>", Path(text)), ("<wav-rspecifier>", wav_rspecifier),
                                 ("--segments", Path(segments) if segments else None), ("--model", Path(model_path))],
                                wav_sources=inputs.wav_sources())
-    transcripts = read_table(text, allow_empty_value=True)
+    try:
+        transcripts = read_table(text, allow_empty_value=True)
+    except AsrkitError as e:
+        if "duplicate key" not in str(e) or not looks_like_ctm(read_again(text)):
+            raise
+        transcripts = read_again(text)  # a CTM of several words an utterance: named below
     if not transcripts:
         # Before the model and every recording are read: an empty text (a failed data prep, a
         # `> text` left behind) was "all N utterances failed (first: ...: no transcript ...)".
@@ -95,6 +100,11 @@ def main(model_path: str, segments: Optional[str], channel: Optional[int], word_
         # utterances failed (first: utterance 'u' (text:1: YES NO): no such file)".
         raise AsrkitError(f"{text}: every line is '<utt> <audio file>', a wav.scp, not transcripts: the arguments are "
                           f"<wav-rspecifier> <text-file> <ctm-out>, in that order")
+    if looks_like_ctm(transcripts):
+        # Each line was an utterance's transcript ('1 0.00 0.30 YES 0.98': its numbers <unk>,
+        # warned about, aligned with exit 0), or, with several words an utterance, a duplicate key.
+        raise AsrkitError(f"{text}: a CTM ({CTM_FORMAT} lines), not transcripts: <text-file> is a Kaldi text "
+                          f"('<utt-id> <transcript>' lines), such as data/test/text")
     rec = Recognizer.from_files(model_path, config)
     rec.check_reads_audio(model_path)
     if not rec.has_ctc:

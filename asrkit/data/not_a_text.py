@@ -9,6 +9,9 @@ import re
 import shutil
 from typing import Dict, Optional, Sequence
 
+from asrkit.utils.errors import AsrkitError
+from asrkit.utils.fileio import PathLike
+
 _AUDIO_SUFFIXES = frozenset((".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".sph", ".nist", ".wv1",
                              ".wv2", ".aif", ".aiff", ".au", ".m4a"))
 
@@ -58,3 +61,15 @@ def other_file_kind(transcripts: Dict[str, str]) -> Optional[str]:
     if looks_like_wav_scp(transcripts):
         return "a wav.scp (every line '<utt-id> <audio file or command |>')"
     return None
+
+
+def read_again(path: PathLike) -> Dict[str, str]:
+    """``path`` as a table with its keys repeated (the last line of each), to tell what a file a
+    text reader refused for a duplicate key is (a CTM of several words an utterance); {} when it
+    cannot be read again (stdin)."""
+    from asrkit.data.table import read_table
+
+    try:
+        return read_table(path, allow_empty_value=True, unique=False)
+    except AsrkitError:
+        return {}

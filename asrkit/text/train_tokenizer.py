@@ -154,7 +154,9 @@ def read_kaldi_text(path: PathLike) -> List[Tuple[str, str]]:
         # A plain text of sentences (the first words taken for ids) said only "duplicate key 'the'".
         if "duplicate key" not in str(e):
             raise
-        _refuse_other_files(path, _read_again(path))  # a CTM of several words an utterance
+        from asrkit.data.not_a_text import read_again
+
+        _refuse_other_files(path, read_again(path))  # a CTM of several words an utterance
         raise AsrkitError(f"{e}; a tokenizer is trained on a Kaldi text ('<utt-id> <transcript>' lines): for a "
                           f"plain text of sentences, put an id before each (awk '{{print NR, $0}}')") from None
     _refuse_other_files(path, dict(utts))
@@ -172,15 +174,6 @@ def read_kaldi_text(path: PathLike) -> List[Tuple[str, str]]:
 
 
 _TRN_ID = re.compile(r"\([^()\s]+\)")
-
-
-def _read_again(path: PathLike) -> Dict[str, str]:
-    """``path`` as a table with its duplicate keys (the last line of each), {} when it cannot be
-    read again (stdin)."""
-    try:
-        return read_table(path, allow_empty_value=True, unique=False)
-    except AsrkitError:
-        return {}
 
 
 def _refuse_other_files(path: PathLike, table: Dict[str, str]) -> None:

@@ -72,3 +72,20 @@ def test_a_wav_scp_given_as_the_text_is_named(inproc, yesno, tmp_path):  # noqa:
         text.write_text("".join(f"{w.stem} {line}\n" for w in wavs))
         proc = inproc("align", "--model", model, scp, text, ctm, check=False)
         assert "a wav.scp, not transcripts" not in proc.stderr.decode(), proc.stderr.decode()
+
+
+def test_a_ctm_given_as_the_text_is_named(inproc, yesno, tmp_path):  # noqa: F811
+    """A CTM (asrkit-decode --ctm's, or this command's own output) given as the text: with one
+    word an utterance each line was its transcript ('1 0.00 0.30 YES 0.98', the numbers <unk>),
+    aligned with exit 0; with more, a duplicate key that did not say what the file is."""
+    _, model, wavs = yesno
+    scp, ctm, out = tmp_path / "wav.scp", tmp_path / "ctm", tmp_path / "out.ctm"
+    scp.write_text("".join(f"{w.stem} {w}\n" for w in wavs))
+    for words in (["YES"], ["YES", "NO", "YES"]):
+        ctm.write_text("".join(f"{w.stem} 1 {0.3 * k:.2f} 0.30 {word} 0.98\n" for w in wavs
+                               for k, word in enumerate(words)))
+        proc = inproc("align", "--model", model, scp, ctm, out, check=False)
+        err = proc.stderr.decode()
+        assert proc.returncode == 1 and (f"ERROR (asrkit-align): {ctm}: a CTM ('<utt> <channel> <start> <duration> "
+                                         f"<word> [<confidence>]' lines), not transcripts") in err, err
+        assert not out.exists()
