@@ -1,5 +1,5 @@
-"""Files of a data dir or a run given where a Kaldi ``text`` is expected: a ``wav.scp`` (the
-arguments swapped, or the wrong file of the data dir) and a CTM (asrkit-decode --ctm's or
+"""Files of a data dir or a run given where a Kaldi ``text`` is expected: a ``wav.scp`` or a
+``segments`` file (the arguments swapped, or the wrong file of the data dir) and a CTM (asrkit-decode --ctm's or
 asrkit-align's output, given for the run's text). Read as a text, each was trained on or scored
 with exit 0; told apart by their lines, so that the command names the file instead."""
 from __future__ import annotations
@@ -53,6 +53,16 @@ def looks_like_ctm(transcripts: Dict[str, str]) -> bool:
     return bool(transcripts) and all(is_ctm_line([utt, *text.split()]) for utt, text in transcripts.items())
 
 
+def looks_like_segments(transcripts: Dict[str, str]) -> bool:
+    """Whether every line is a Kaldi segments line, '<utt-id> <recording-id> <start> <end>', its
+    times with a decimal point (a transcript of one word and two such numbers is not a corpus's)."""
+    def segment(value: str) -> bool:
+        fields = value.split()
+        return len(fields) == 3 and all(_CTM_TIME.fullmatch(f) for f in fields[1:])
+
+    return bool(transcripts) and all(segment(v) for v in transcripts.values())
+
+
 def other_file_kind(transcripts: Dict[str, str]) -> Optional[str]:
     """What a table read as a Kaldi text (``{utt: transcript}``) is instead, in words for an error
     ("a CTM (... lines)", "a wav.scp (...)"); None for a text."""
@@ -60,6 +70,8 @@ def other_file_kind(transcripts: Dict[str, str]) -> Optional[str]:
         return f"a CTM ({CTM_FORMAT} lines)"
     if looks_like_wav_scp(transcripts):
         return "a wav.scp (every line '<utt-id> <audio file or command |>')"
+    if looks_like_segments(transcripts):
+        return "a segments file (every line '<utt-id> <recording-id> <start> <end>')"
     return None
 
 

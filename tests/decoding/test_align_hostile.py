@@ -89,3 +89,8 @@ def test_a_ctm_given_as_the_text_is_named(inproc, yesno, tmp_path):  # noqa: F81
         assert proc.returncode == 1 and (f"ERROR (asrkit-align): {ctm}: a CTM ('<utt> <channel> <start> <duration> "
                                          f"<word> [<confidence>]' lines), not transcripts") in err, err
         assert not out.exists()
+    # a data dir's segments file (with times of these recordings) is named too
+    ctm.write_text("".join(f"{w.stem} {w.stem} 0.00 1.50\n" for w in wavs))
+    proc = inproc("align", "--model", model, scp, ctm, out, check=False)
+    assert proc.returncode == 1 and "a segments file (every line '<utt-id> <recording-id> <start> <end>'), not " \
+        "transcripts" in proc.stderr.decode(), proc.stderr.decode()

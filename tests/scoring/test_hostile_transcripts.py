@@ -220,17 +220,20 @@ def test_a_ctm_is_named_not_scored_as_a_text(tmp_path, words, side):
     assert _score_cli("--mode", "wer", numbers, numbers).exit_code == 0
 
 
+@pytest.mark.parametrize("name, value, kind", [
+    ("wav.scp", "/data/waves/{}.wav", "a wav.scp (every line '<utt-id> <audio file or command |>')"),
+    ("segments", "rec1 1.50 2.75", "a segments file (every line '<utt-id> <recording-id> <start> <end>')")],
+    ids=["wav.scp", "segments"])
 @pytest.mark.parametrize("side", ["hyp", "ref"])
-def test_a_wav_scp_is_named_not_scored_as_a_text(tmp_path, side):
-    """A data dir's wav.scp given for its text (the wrong file of data/test) was scored with exit 0,
-    each audio path one word against the transcript."""
+def test_a_wav_scp_or_segments_is_named_not_scored_as_a_text(tmp_path, side, name, value, kind):
+    """A data dir's wav.scp or segments given for its text (the wrong file of data/test) was scored
+    with exit 0, each audio path (or recording and times) words against the transcript."""
     table = {f"s-{i}": "yes no" for i in range(3)}
     text = _write_text(tmp_path / "text", table)
-    scp = _write_text(tmp_path / "wav.scp", {u: f"/data/waves/{u}.wav" for u in table})
-    out = _score_cli(*((text, scp) if side == "hyp" else (scp, text)))
+    other = _write_text(tmp_path / name, {u: value.format(u) for u in table})
+    out = _score_cli(*((text, other) if side == "hyp" else (other, text)))
     assert out.exit_code == 1
-    assert f"ERROR (asrkit-score): {scp}: a wav.scp (every line '<utt-id> <audio file or command |>'), not a text" \
-        in out.output, out.output
+    assert f"ERROR (asrkit-score): {other}: {kind}, not a text" in out.output, out.output
 
 
 def test_sclites_null_word_is_no_word(sclite, tmp_path):

@@ -90,10 +90,11 @@ def test_a_sclite_trn_file_is_not_trained_on(asrkit, tmp_path):
     (["s-1 1 0.00 0.30 zero 0.98", "s-2 1 0.00 0.41 one 0.87"], "a CTM ('<utt> <channel> <start>"),
     (["s-1 1 0.00 0.30 yes 0.98", "s-1 1 0.30 0.30 no 0.90", "s-2 1 0.00 0.30 yes 0.91"], "a CTM ('<utt> <channel>"),
     (["s-1 /data/waves/s-1.wav", "s-2 sox /data/waves/s-2.flac -t wav - |"], "a wav.scp (every line"),
-], ids=["ctm-one-word", "ctm-three-words", "wav.scp"])
+    (["s-1 rec1 0.00 1.25", "s-2 rec1 1.25 2.50"], "a segments file (every line"),
+], ids=["ctm-one-word", "ctm-three-words", "wav.scp", "segments"])
 def test_a_ctm_or_a_wav_scp_is_not_trained_on(tmp_path, lines, kind):
-    """A CTM (asrkit-decode --ctm's, asrkit-align's) or a wav.scp given for the text was trained on
-    with exit 0, its times or paths made tokens ('.', '/', digits); a CTM of several words an
+    """A CTM (asrkit-decode --ctm's, asrkit-align's), a wav.scp or a segments file given for the text
+    was trained on with exit 0, its times or paths made tokens ('.', '/', digits); a CTM of several words an
     utterance said only 'duplicate key', with the advice for a plain text of sentences."""
     path = tmp_path / "text"
     path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
