@@ -47,21 +47,17 @@ def test_stage_6_scores_only_a_finished_decoding(recipe_dir):
     assert (recipe / "RESULTS.md").read_text().count("| test |") == 2
 
 
-def test_stage_1_features_whose_ark_or_cmvn_is_gone_are_made_again(recipe_dir, yesno_root):
+def test_stage_1_features_whose_ark_or_cmvn_is_gone_are_made_again(yesno_stage2):
     """An ark deleted under dump/ (or the training set's cmvn.ark) left the set 'done already' in
     stage 1; it was found only when training or decoding read it. Stage 1 looks for every file its
     feats.scp names (arks_missing, below) and the cmvn.ark and makes such a set again, saying which
     file was missing."""
-    recipe = recipe_dir("yesno")
-    run_sh(["./run.sh", "--yesno-root", str(yesno_root), "--stop-stage", "0"], cwd=recipe)
-    one_set = ["./run.sh", "--stage", "1", "--stop-stage", "1", "--train-set", "train_dev", "--valid-set", "train_dev",
-               "--test-sets", "train_dev"]
-    run_sh(one_set, cwd=recipe)
-    dump = recipe / "dump/train_dev"
+    recipe = yesno_stage2  # (./run.sh --yesno-root <yesno_root> --stop-stage 2)
+    dump = recipe / "dump/train_nodev"
     scp = (dump / "feats.scp").read_text()
     (dump / "cmvn.ark").unlink()
-    proc = run_sh(one_set, cwd=recipe)
-    assert "stage 1: dump/train_dev/cmvn.ark is not there (deleted?): making dump/train_dev again" in proc.stderr
+    proc = run_sh(["./run.sh", "--stage", "1", "--stop-stage", "1"], cwd=recipe)
+    assert "stage 1: dump/train_nodev/cmvn.ark is not there (deleted?): making dump/train_nodev again" in proc.stderr
     assert (dump / "cmvn.ark").is_file() and (dump / "feats.scp").read_text() == scp
 
 
