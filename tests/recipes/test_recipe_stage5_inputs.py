@@ -9,15 +9,12 @@ import pytest
 from recipe_helpers import REPO, run_sh
 
 
-def test_stage_5_refuses_an_lm_of_another_config(recipe_dir, yesno_root):
-    recipe = recipe_dir("yesno")
-    run_sh(["./run.sh", "--yesno-root", str(yesno_root), "--stop-stage", "0"], cwd=recipe)
+def test_stage_5_refuses_an_lm_of_another_config(yesno_stage2):
+    recipe = yesno_stage2  # (./run.sh --yesno-root <yesno_root> --stop-stage 2)
     proc = run_sh(["./run.sh", "--stage", "2", "--stop-stage", "3", "--use-lm", "true"], cwd=recipe)
     assert (recipe / "exp/lm_lang_char/lm.pt").is_file(), proc.stderr[-2000:]
-    # What stage 5 checks first, without the minutes of stages 1 and 4: the test set's features
-    # and a model (not one: packing it fails, after the check this is about).
-    (recipe / "dump/test").mkdir(parents=True)
-    (recipe / "dump/test/feats.scp").write_text("")
+    # What stage 5 checks first, without the minutes of stage 4: the test set's features (stage 1's,
+    # shared) and a model (not one: packing it fails, after the check this is about).
     (recipe / "exp/train_char").mkdir(parents=True)
     (recipe / "exp/train_char/model.pt").write_bytes(b"not a model")
     lm_yaml = (recipe / "conf/lm.yaml").read_text()
