@@ -64,8 +64,9 @@ def _refuse_other_files(path: str, lines: list) -> None:
     wav.scp was refused as "the text is lower case"."""
     from asrkit.data.not_a_text import other_file_kind
 
+    # (every line: as a dict, a plain text's repeated first words kept only the last line of each)
     fields = [line.split(maxsplit=1) for line in lines if line]
-    kind = other_file_kind({f[0]: f[1] if len(f) > 1 else "" for f in fields})
+    kind = other_file_kind([(f[0], f[1] if len(f) > 1 else "") for f in fields])
     if kind:
         raise AsrkitError(f"{path}: {kind}, not a text: an LM is trained on a Kaldi text ('<utt-id> <transcript>' "
                           f"lines) or a plain text of sentences")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from typing import Dict, Optional, Sequence
+from typing import List, Mapping, Optional, Sequence, Tuple, Union
 
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import PathLike
@@ -22,8 +22,17 @@ _CTM_CONFIDENCE = re.compile(r"\d*\.?\d+(?:[eE][-+]?\d+)?")
 
 CTM_FORMAT = "'<utt> <channel> <start> <duration> <word> [<confidence>]'"
 
+# A table read as a Kaldi text: ``{utt: transcript}``, or its lines as ``(first field, rest)`` pairs
+# where its first fields repeat (a CTM of several words an utterance, a plain text of sentences),
+# so that every line is looked at, not the last of each key.
+Lines = Union[Mapping[str, str], Sequence[Tuple[str, str]]]
 
-def looks_like_wav_scp(transcripts: Dict[str, str]) -> bool:
+
+def _pairs(lines: Lines) -> List[Tuple[str, str]]:
+    return list(lines.items()) if isinstance(lines, Mapping) else list(lines)
+
+
+def looks_like_wav_scp(transcripts: Lines) -> bool:
     """Whether every transcript is an audio file name or a command ending in '|': a wav.scp given
     as the text (the two arguments swapped, or the wrong file of the data dir)."""
     def audio(value: str) -> bool:
@@ -37,7 +46,7 @@ def looks_like_wav_scp(transcripts: Dict[str, str]) -> bool:
         return (len(value.split()) == 1 and value[value.rfind("."):].lower() in _AUDIO_SUFFIXES
                 and ("/" in value or os.path.isfile(value)))
 
-    return bool(transcripts) and all(audio(v) for v in transcripts.values())
+    return bool(transcripts) and all(audio(v) for _, v in _pairs(transcripts))
 
 
 def is_ctm_line(fields: Sequence[str]) -> bool:
@@ -48,24 +57,24 @@ def is_ctm_line(fields: Sequence[str]) -> bool:
             and (len(fields) == 5 or _CTM_CONFIDENCE.fullmatch(fields[5]) is not None))
 
 
-def looks_like_ctm(transcripts: Dict[str, str]) -> bool:
-    """Whether every line of a table read as a Kaldi text (``{utt: transcript}``) is a CTM line."""
-    return bool(transcripts) and all(is_ctm_line([utt, *text.split()]) for utt, text in transcripts.items())
+def looks_like_ctm(transcripts: Lines) -> bool:
+    """Whether every line of a table read as a Kaldi text is a CTM line."""
+    return bool(transcripts) and all(is_ctm_line([utt, *text.split()]) for utt, text in _pairs(transcripts))
 
 
-def looks_like_segments(transcripts: Dict[str, str]) -> bool:
+def looks_like_segments(transcripts: Lines) -> bool:
     """Whether every line is a Kaldi segments line, '<utt-id> <recording-id> <start> <end>', its
     times with a decimal point (a transcript of one word and two such numbers is not a corpus's)."""
     def segment(value: str) -> bool:
         fields = value.split()
         return len(fields) == 3 and all(_CTM_TIME.fullmatch(f) for f in fields[1:])
 
-    return bool(transcripts) and all(segment(v) for v in transcripts.values())
+    return bool(transcripts) and all(segment(v) for _, v in _pairs(transcripts))
 
 
-def other_file_kind(transcripts: Dict[str, str]) -> Optional[str]:
-    """What a table read as a Kaldi text (``{utt: transcript}``) is instead, in words for an error
-    ("a CTM (... lines)", "a wav.scp (...)"); None for a text."""
+def other_file_kind(transcripts: Lines) -> Optional[str]:
+    """What a table read as a Kaldi text is instead, in words for an error ("a CTM (... lines)",
+    "a wav.scp (...)"); None for a text."""
     if looks_like_ctm(transcripts):
         return f"a CTM ({CTM_FORMAT} lines)"
     if looks_like_wav_scp(transcripts):
@@ -75,13 +84,13 @@ def other_file_kind(transcripts: Dict[str, str]) -> Optional[str]:
     return None
 
 
-def read_again(path: PathLike) -> Dict[str, str]:
-    """``path`` as a table with its keys repeated (the last line of each), to tell what a file a
-    text reader refused for a duplicate key is (a CTM of several words an utterance); {} when it
-    cannot be read again (stdin)."""
-    from asrkit.data.table import read_table
+def read_again(path: PathLike) -> List[Tuple[str, str]]:
+    """``path``'s lines as ``(key, value)`` pairs, its keys repeated, to tell what a file a text
+    reader refused for a duplicate key is (a CTM of several words an utterance); [] when it cannot
+    be read again (stdin)."""
+    from asrkit.data.table import iter_table_fast
 
     try:
-        return read_table(path, allow_empty_value=True, unique=False)
+        return [(key, value) for key, value, _ in iter_table_fast(path, allow_empty_value=True)]
     except AsrkitError:
-        return {}
+        return []

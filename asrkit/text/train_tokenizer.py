@@ -11,7 +11,7 @@ import io
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Tuple
+from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from asrkit.data.table import read_table
 from asrkit.text.token_list import BLANK, SOS_EOS, UNK
@@ -159,7 +159,7 @@ def read_kaldi_text(path: PathLike) -> List[Tuple[str, str]]:
         _refuse_other_files(path, read_again(path))  # a CTM of several words an utterance
         raise AsrkitError(f"{e}; a tokenizer is trained on a Kaldi text ('<utt-id> <transcript>' lines): for a "
                           f"plain text of sentences, put an id before each (awk '{{print NR, $0}}')") from None
-    _refuse_other_files(path, dict(utts))
+    _refuse_other_files(path, utts)
     # A sclite trn file (ESPnet's ref.trn): its first words were taken for ids and its ids, as
     # '(spk-utt)' words, trained on: '(', ')', digits and '-' became tokens, with exit 0.
     ends = [t.rsplit(None, 1)[-1] if t else utt for utt, t in utts]  # ('(s-1)' alone: a trn line of no words)
@@ -176,7 +176,7 @@ def read_kaldi_text(path: PathLike) -> List[Tuple[str, str]]:
 _TRN_ID = re.compile(r"\([^()\s]+\)")
 
 
-def _refuse_other_files(path: PathLike, table: Dict[str, str]) -> None:
+def _refuse_other_files(path: PathLike, table: Sequence[Tuple[str, str]]) -> None:
     """AsrkitError when ``table`` is a wav.scp or a CTM, not a text: a tokenizer was trained on its
     paths or times with exit 0 ('/', '.', 'w', 'a', 'v' or digits became its tokens)."""
     from asrkit.data.not_a_text import other_file_kind

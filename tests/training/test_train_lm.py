@@ -410,6 +410,18 @@ def test_a_ctm_or_a_wav_scp_is_not_trained_on(tmp_path, lines, kind):
         assert not (tmp_path / "lm" / "lm.pt").exists()
 
 
+
+def test_a_text_is_refused_as_a_ctm_only_when_every_line_is_one(tmp_path):
+    """The CTM rule looked at the last line of each first word only: a plain text whose first
+    words repeat ('A ...' twice) was refused as a CTM when the last line of each was CTM-shaped,
+    the sentence before them never looked at."""
+    from asrkit.cli.train_lm import read_sentences
+
+    text = tmp_path / "text"
+    lines = ["A DAY AT THE SEA", "A 1 0.00 0.30 X 0.98", "B 1 0.10 0.20 Y 0.87"]
+    text.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    assert read_sentences(str(text), "plain") == lines
+
 def test_a_resume_with_another_model_config_names_the_lm_yaml(tmp_path):
     """An LM exp dir's resolved config is lm.yaml: the resume's refusal sent the user to a
     config.yaml that no LM run writes."""
