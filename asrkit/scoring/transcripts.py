@@ -23,7 +23,7 @@ import functools
 import re
 from typing import Callable, Dict, List, Optional, Tuple, Union
 
-from asrkit.data.not_a_text import CTM_FORMAT, is_ctm_line, other_file_kind
+from asrkit.data.not_a_text import CTM_FORMAT, LEAST_LINES, is_ctm_line, other_file_kind
 from asrkit.data.table import (SPACE, bounded_lines, iter_table_lines, no_stdin_data, open_table, refuse_bom,
                                refuse_cr_only, split_fields)
 from asrkit.utils.errors import AsrkitError
@@ -103,8 +103,9 @@ def _readings(path: PathLike) -> List[Callable[[], Tuple[Dict[str, str], str]]]:
 
 def _is_ctm(raw: List[bytes]) -> bool:
     """Whether every line of ``raw`` but blank ones is a CTM line (a trn file's blank lines
-    included, so its lines, not a table's)."""
-    seen = False
+    included, so its lines, not a table's), and there are two or more (one line is no evidence:
+    :data:`asrkit.data.not_a_text.LEAST_LINES`)."""
+    seen = 0
     for line in raw:
         try:
             fields = split_fields(line.decode("utf-8"))
@@ -114,8 +115,8 @@ def _is_ctm(raw: List[bytes]) -> bool:
             continue
         if not is_ctm_line(fields):
             return False
-        seen = True
-    return seen
+        seen += 1
+    return seen >= LEAST_LINES
 
 
 def _kaldi_entries(raw: List[bytes], name: str) -> List[Tuple[str, str, int]]:

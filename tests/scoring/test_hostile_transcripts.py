@@ -236,6 +236,27 @@ def test_a_wav_scp_or_segments_is_named_not_scored_as_a_text(tmp_path, side, nam
     assert f"ERROR (asrkit-score): {other}: {kind}, not a text" in out.output, out.output
 
 
+
+@pytest.mark.parametrize("lines", [
+    ["u1 A 1.5 2.0 X"],  # one line: a CTM line's shape (channel 'A') is no evidence alone
+    ["u1 A 1.5 2.0 X 0.5"],
+    ["u1 price 0.50 1.99"],  # a segments line's shape
+    ["u1 data/x.wav"],  # an audio path's
+    ["u1 один 1.5 2.0 два", "u2 три 0.5 1.0 четыре"],  # no CTM channel is a word
+    ["u1 item 1.99 0.50", "u2 item 2.49 0.75"],  # no segment ends before it starts
+    ["u1 w e |", "u2 w a s |"],  # letter targets: 'w' is a program, but no command's arguments
+], ids=["ctm-shape-one-line", "ctm-shape-conf-one-line", "segments-shape-one-line", "audio-path-one-line",
+        "cyrillic-channel", "prices", "letters-starting-with-a-program"])
+def test_a_text_near_another_files_shape_is_scored(tmp_path, lines):
+    """Valid texts near the CTM, segments and wav.scp rules: each was refused as one of those
+    files (every line looked like one only because there was one line, or the rule took a word for
+    a channel, a reversed pair of numbers for a segment, a letter for a command)."""
+    text = tmp_path / "text"
+    text.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    out = _score_cli("--mode", "wer", text, text)
+    assert out.exit_code == 0, out.output
+    assert "%WER 0.00" in out.output, out.output
+
 def test_sclites_null_word_is_no_word(sclite, tmp_path):
     """sclite reads a word '@' (also '@*', '@\\') as no word at all, in either file, and drops
     '@' from words when it splits them into characters; asrkit-score scored '@' as a word (an
