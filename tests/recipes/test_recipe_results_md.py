@@ -26,8 +26,10 @@ def trained(tmp_path_factory, yesno_root, yesno_stage2_at):
     """yesno with a tiny model trained (1 epoch) and decoded (stages 0-5): run from stage 0 on the
     shared run of stages 0-2 (run.sh's defaults), which stages 1 and 2 find done already."""
     recipe = yesno_stage2_at(tmp_path_factory.mktemp("stages56"))
-    proc = run_sh(["./run.sh", "--yesno-root", str(yesno_root), "--stop-stage", "5", "--train-args", TINY1],
-                  cwd=recipe, timeout=600)
+    # (--nj 1: one decoding job, a process that imports torch and loads the model; what stage 6 scores
+    # does not depend on it)
+    proc = run_sh(["./run.sh", "--yesno-root", str(yesno_root), "--stop-stage", "5", "--train-args", TINY1,
+                   "--nj", "1"], cwd=recipe, timeout=600)
     assert "stage 2: data/lang_char done already" in proc.stderr, proc.stderr[-3000:]
     return recipe
 
@@ -140,8 +142,8 @@ def test_a_stage_6_stopped_before_its_first_row_leaves_no_empty_results_md(train
 def test_warnings_of_the_decoding_and_scoring_jobs_are_said(trained):
     recipe = trained
     # Hypotheses cut at a maximum length of a token or two: said in each decoding job's log alone.
-    proc = run_sh(["./run.sh", "--stage", "5", "--stop-stage", "5", "--decode-args", "--maxlenratio 0.01"],
-                  cwd=recipe)
+    proc = run_sh(["./run.sh", "--stage", "5", "--stop-stage", "5", "--nj", "1",
+                   "--decode-args", "--maxlenratio 0.01"], cwd=recipe)
     assert "stage 5: " in proc.stderr and " warning(s) in exp/train_char/decode_test_decode/log/decode.*.log, " \
         "the first: [decode] utterance '" in proc.stderr, proc.stderr[-3000:]
     # The reference has lost two utterances since (data/test made again): their hypotheses are ignored.
