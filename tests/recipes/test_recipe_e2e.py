@@ -186,8 +186,9 @@ def test_yesno_with_lm_end_to_end(yesno_stage2, yesno_root):
     used with asr.sh's --lm-weight, not the accuracy (RESULTS.md has the full run's). (From stage 0
     on the shared run of stages 0-2, which stages 1 and 2 find done already: its options are theirs.)"""
     recipe = yesno_stage2
+    # (--nj 1: one decoding job a run, a process that imports torch and loads the model and the LM)
     proc = run_sh(["./run.sh", "--yesno-root", str(yesno_root), "--use-lm", "true", "--lm-weight", "0.4",
-                   "--train-args", "--set training.max_epochs=2"], cwd=recipe, timeout=900)
+                   "--train-args", "--set training.max_epochs=2", "--nj", "1"], cwd=recipe, timeout=900)
     lm_log = (recipe / "exp/lm_lang_char/log/train_lm.log").read_text()
     assert (recipe / "exp/lm_lang_char/lm.pt").is_file() and "# Ended (code 0)" in lm_log
     assert "stage 3: LM on data/train_nodev/text" in proc.stderr
@@ -203,7 +204,7 @@ def test_yesno_with_lm_end_to_end(yesno_stage2, yesno_root):
     # to record only the features and the model, so the weight-0.4 numbers passed as weight 0.2's).
     # (the same --train-args: stage 4 is in the range, and another would be refused as other options)
     again = ["./run.sh", "--yesno-root", str(yesno_root), "--use-lm", "true", "--stage", "3", "--stop-stage", "5",
-             "--train-args", "--set training.max_epochs=2"]
+             "--train-args", "--set training.max_epochs=2", "--nj", "1"]
     proc = run_sh(again + ["--lm-weight", "0.2", "--decode-args", "--beam 3"], cwd=recipe, timeout=900)
     assert "stage 3: exp/lm_lang_char done already" in proc.stderr
     assert "decode_test_decode_lm done already" not in proc.stderr, proc.stderr[-3000:]
