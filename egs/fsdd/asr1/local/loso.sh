@@ -138,7 +138,9 @@ run_default() {
       echo "$line"; return 0
     fi
     # named anywhere else in run.sh's code: a value it gives asr.sh as it sees fit
-    ! sed -n '/^\. utils\/parse_options\.sh/,$p' run.sh | grep -v '^[[:space:]]*#' | grep -qF -- "$1" || return 1
+    # (grep reads to the end: grep -q's early exit was SIGPIPE for grep -v under pipefail, a found
+    # option taken for one not named)
+    ! sed -n '/^\. utils\/parse_options\.sh/,$p' run.sh | grep -v '^[[:space:]]*#' | grep -F -- "$1" > /dev/null || return 1
     f=$(readlink -f asr.sh)
     line=$(sed -n "1,/parse_options\.sh/{/^$name=/p}" "$f" | sed -n 1p)
   fi
