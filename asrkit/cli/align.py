@@ -68,7 +68,7 @@ def main(model_path: str, segments: Optional[str], channel: Optional[int], word_
     config.validate("options")
 
     from asrkit.data.table import read_table
-    from asrkit.data.not_a_text import looks_like_ctm, looks_like_wav_scp, other_file_kind, read_again
+    from asrkit.data.not_a_text import looks_like_ctm, looks_like_wav_scp, read_again, refuse_other_file
     from asrkit.decoding.align import align_items, ctm_lines
     from asrkit.decoding.inputs import DecodeInputs
     from asrkit.decoding.recognizer import Recognizer
@@ -87,9 +87,10 @@ def main(model_path: str, segments: Optional[str], channel: Optional[int], word_
     try:
         transcripts = read_table(text, allow_empty_value=True)
     except AsrkitError as e:
-        if "duplicate key" not in str(e) or not looks_like_ctm(read_again(text)):
+        again = read_again(text) if "duplicate key" in str(e) else []
+        if not looks_like_ctm(again):
             raise
-        transcripts = read_again(text)  # a CTM of several words an utterance: named below
+        transcripts = again  # a CTM of several words an utterance: named below
     if not transcripts:
         # Before the model and every recording are read: an empty text (a failed data prep, a
         # `> text` left behind) was "all N utterances failed (first: ...: no transcript ...)".
@@ -100,12 +101,10 @@ def main(model_path: str, segments: Optional[str], channel: Optional[int], word_
         # utterances failed (first: utterance 'u' (text:1: YES NO): no such file)".
         raise AsrkitError(f"{text}: every line is '<utt> <audio file>', a wav.scp, not transcripts: the arguments are "
                           f"<wav-rspecifier> <text-file> <ctm-out>, in that order")
-    kind = other_file_kind(transcripts)
-    if kind:
-        # A CTM: each line was an utterance's transcript ('1 0.00 0.30 YES 0.98': its numbers <unk>,
-        # warned about, aligned with exit 0), or, with several words an utterance, a duplicate key.
-        raise AsrkitError(f"{text}: {kind}, not transcripts: <text-file> is a Kaldi text ('<utt-id> <transcript>' "
-                          f"lines), such as data/test/text")
+    # A CTM: each line was an utterance's transcript ('1 0.00 0.30 YES 0.98': its numbers <unk>,
+    # warned about, aligned with exit 0), or, with several words an utterance, a duplicate key.
+    refuse_other_file(text, transcripts, "not transcripts: <text-file> is a Kaldi text ('<utt-id> <transcript>' "
+                                         "lines), such as data/test/text")
     rec = Recognizer.from_files(model_path, config)
     rec.check_reads_audio(model_path)
     if not rec.has_ctc:

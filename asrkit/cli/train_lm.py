@@ -41,7 +41,15 @@ def read_sentences(path: str, fmt: str) -> list:
             lines.append(raw.decode("utf-8").strip())
         except UnicodeDecodeError as e:
             raise AsrkitError(f"{path}:{lineno}: not UTF-8 text ({e.reason} at byte {e.start} of the line)") from None
-    _refuse_other_files(path, lines)
+    # A CTM's times were trained on (a warning of unknown characters, or none for a tokenizer with
+    # digits), and a wav.scp was refused as "the text is lower case". Every line: as a dict, a
+    # plain text's repeated first words kept only the last line of each.
+    from asrkit.data.not_a_text import refuse_other_file
+
+    fields = [line.split(maxsplit=1) for line in lines if line]
+    refuse_other_file(path, [(f[0], f[1] if len(f) > 1 else "") for f in fields],
+                      "not a text: an LM is trained on a Kaldi text ('<utt-id> <transcript>' lines) or a plain text "
+                      "of sentences")
     if fmt == "auto":
         firsts = [line.split(maxsplit=1)[0] for line in lines if line]
         fmt = "kaldi" if len(firsts) == len(lines) and len(set(firsts)) == len(firsts) and len(lines) > 1 else "plain"
@@ -56,20 +64,6 @@ def read_sentences(path: str, fmt: str) -> list:
             table_lines.pop()
         return [line.value for line in iter_table_lines(table_lines, str(path), allow_empty_value=True)]
     return lines
-
-
-def _refuse_other_files(path: str, lines: list) -> None:
-    """AsrkitError when ``lines`` are a CTM's or a wav.scp's, not a text's: an LM was trained on a
-    CTM's times (a warning of unknown characters, or none for a tokenizer with digits), and a
-    wav.scp was refused as "the text is lower case"."""
-    from asrkit.data.not_a_text import other_file_kind
-
-    # (every line: as a dict, a plain text's repeated first words kept only the last line of each)
-    fields = [line.split(maxsplit=1) for line in lines if line]
-    kind = other_file_kind([(f[0], f[1] if len(f) > 1 else "") for f in fields])
-    if kind:
-        raise AsrkitError(f"{path}: {kind}, not a text: an LM is trained on a Kaldi text ('<utt-id> <transcript>' "
-                          f"lines) or a plain text of sentences")
 
 
 def _warn_near_kaldi(path: str, lines: list) -> None:

@@ -99,6 +99,15 @@ def other_file_kind(transcripts: Lines) -> Optional[str]:
     return None
 
 
+def refuse_other_file(path: PathLike, transcripts: Lines, advice: str) -> None:
+    """AsrkitError ``'<path>: <what it is>, <advice>'`` when :func:`other_file_kind` finds
+    ``transcripts`` (a table read as a Kaldi text) to be another file of a data dir or a run;
+    ``advice`` says what the command takes instead ("not a text: score the Kaldi text ...")."""
+    kind = other_file_kind(transcripts)
+    if kind:
+        raise AsrkitError(f"{path}: {kind}, {advice}")
+
+
 def read_again(path: PathLike) -> List[Tuple[str, str]]:
     """``path``'s lines as ``(key, value)`` pairs, its keys repeated, to tell what a file a text
     reader refused for a duplicate key is (a CTM of several words an utterance); [] when it cannot

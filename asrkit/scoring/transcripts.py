@@ -23,7 +23,7 @@ import functools
 import re
 from typing import Callable, Dict, List, Optional, Tuple, Union
 
-from asrkit.data.not_a_text import CTM_FORMAT, LEAST_LINES, is_ctm_line, other_file_kind
+from asrkit.data.not_a_text import CTM_FORMAT, LEAST_LINES, is_ctm_line, refuse_other_file
 from asrkit.data.table import (SPACE, bounded_lines, iter_table_lines, no_stdin_data, open_table, refuse_bom,
                                refuse_cr_only, split_fields)
 from asrkit.utils.errors import AsrkitError
@@ -153,11 +153,10 @@ def _table(path: PathLike, fmt: str, entries_of: Callable[[], List[Tuple[str, st
                               f"implement: remove them, or score this file with sclite")
         table[utt] = text
         first[utt] = lineno
-    kind = other_file_kind(table) if fmt == KALDI else None
-    if kind:
+    if fmt == KALDI:
         # a data dir's wav.scp for its text was scored with exit 0, each path one word
-        raise AsrkitError(f"{path}: {kind}, not a text: score the Kaldi text ('<utt-id> <transcript>' lines), such "
-                          f"as data/test/text")
+        refuse_other_file(path, table, "not a text: score the Kaldi text ('<utt-id> <transcript>' lines), such as "
+                                       "data/test/text")
     return table, fmt
 
 

@@ -11,7 +11,7 @@ import io
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Tuple
 
 from asrkit.data.table import read_table
 from asrkit.text.token_list import BLANK, SOS_EOS, UNK
@@ -148,18 +148,18 @@ def not_nfc(utts: Iterable[Tuple[str, str]]) -> List[Tuple[str, str]]:
 
 def read_kaldi_text(path: PathLike) -> List[Tuple[str, str]]:
     """``(utt_id, transcript)`` pairs of a Kaldi ``text`` file; errors name file:line."""
+    from asrkit.data.not_a_text import read_again, refuse_other_file
+
     try:
         utts = list(read_table(path, allow_empty_value=True).items())
     except AsrkitError as e:
         # A plain text of sentences (the first words taken for ids) said only "duplicate key 'the'".
         if "duplicate key" not in str(e):
             raise
-        from asrkit.data.not_a_text import read_again
-
-        _refuse_other_files(path, read_again(path))  # a CTM of several words an utterance
+        refuse_other_file(path, read_again(path), _NOT_A_TEXT)  # a CTM of several words an utterance
         raise AsrkitError(f"{e}; a tokenizer is trained on a Kaldi text ('<utt-id> <transcript>' lines): for a "
                           f"plain text of sentences, put an id before each (awk '{{print NR, $0}}')") from None
-    _refuse_other_files(path, utts)
+    refuse_other_file(path, utts, _NOT_A_TEXT)
     # A sclite trn file (ESPnet's ref.trn): its first words were taken for ids and its ids, as
     # '(spk-utt)' words, trained on: '(', ')', digits and '-' became tokens, with exit 0.
     ends = [t.rsplit(None, 1)[-1] if t else utt for utt, t in utts]  # ('(s-1)' alone: a trn line of no words)
@@ -176,15 +176,10 @@ def read_kaldi_text(path: PathLike) -> List[Tuple[str, str]]:
 _TRN_ID = re.compile(r"\([^()\s]+\)")
 
 
-def _refuse_other_files(path: PathLike, table: Sequence[Tuple[str, str]]) -> None:
-    """AsrkitError when ``table`` is a wav.scp or a CTM, not a text: a tokenizer was trained on its
-    paths or times with exit 0 ('/', '.', 'w', 'a', 'v' or digits became its tokens)."""
-    from asrkit.data.not_a_text import other_file_kind
-
-    kind = other_file_kind(table)
-    if kind:
-        raise AsrkitError(f"{path}: {kind}, not a text: a tokenizer is trained on a Kaldi text ('<utt-id> "
-                          f"<transcript>' lines), such as data/train/text")
+# What a wav.scp, a segments file or a CTM given for the text is told (a tokenizer was trained on
+# its paths or times with exit 0: '/', '.', 'w', 'a', 'v' or digits became its tokens).
+_NOT_A_TEXT = ("not a text: a tokenizer is trained on a Kaldi text ('<utt-id> <transcript>' lines), such as "
+               "data/train/text")
 
 
 def train_sentencepiece(sentences: Iterable[str], config: TokenizerConfig, verbose: bool = False,
