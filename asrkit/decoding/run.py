@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import math
 import os
 import stat
 import time
@@ -100,7 +101,11 @@ def segment_lines(r: UttResult, least_audio_s: Callable[[int], float]) -> Tuple[
     from asrkit.decoding.segment import piece_id
 
     if r.pieces is None:
-        end = int(least_audio_s(r.num_frames) * 100 + 1e-6)  # (cut: never past the recording's end)
+        # The centisecond at or after it: cut down (1.015 s written 1.01), Kaldi's extract-segments
+        # and compute-fbank --segments gave one frame fewer than the utterance had (every whole
+        # 8 kHz file: its audio ends at x.xx5 s). Up is at most 10 ms past the recording's end,
+        # less than a frame shift, which both take as its end (their max overshoot).
+        end = math.ceil(round(least_audio_s(r.num_frames) * 100, 6))
         spans = [(piece_id(r.utt_id, 0.0, end / 100), 0, end)]
     else:
         spans = [(p.id, int(round(p.start * 100)), int(round(p.end * 100))) for p in r.pieces]

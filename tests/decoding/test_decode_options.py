@@ -85,37 +85,49 @@ def test_a_ctm_or_segments_on_a_stream_comes_whole_after_the_run_and_not_after_a
             assert len(got) == 1200 + 300
             assert got[0] == "utt0000 1 0.000 0.050 YES 0.900" and got[1199].startswith("utt0299 1 0.300")
             # (100 frames of 25 ms every 10 ms: 1.015 s of audio)
-            assert got[1200:] == [f"utt{i:04d}-0000000-0000101 utt{i:04d} 0.00 1.01" for i in range(300)]
+            assert got[1200:] == [f"utt{i:04d}-0000000-0000102 utt{i:04d} 0.00 1.02" for i in range(300)]
 
 
-def test_segments_out_are_segments_compute_fbank_reads(inproc, yesno, tmp_path):
+def test_segments_out_are_segments_compute_fbank_reads(inproc, yesno, fsdd_root, tmp_path):
     """An utterance decoded whole ended at its frames x shift in --segments-out: a 30 ms file was
     '0.00 0.01', which asrkit-compute-fbank --segments refused ('too short for one frame'; the
-    run failed past the 5 % rule), as Kaldi's extract-segments skips one of 0.1 s or less. It
-    ends where the audio of its frames ends, never past the recording, and one of 0.1 s or less
-    is left out with a warning and a count."""
+    run failed past the 5 % rule), as Kaldi's extract-segments skips one of 0.1 s or less. Then
+    it ended where the audio of its frames ends, cut down to the centisecond (1.015 s: 1.01), and
+    the segment cut again held one frame fewer than the utterance (every whole 8 kHz recording).
+    It ends at the centisecond at or after that, under 10 ms past the recording (which both
+    readers take as its end): the same frames again. One of 0.1 s or less is left out with a
+    warning and a count."""
     import soundfile as sf
 
     _, model, wavs = yesno
     x, rate = sf.read(str(wavs[0]), dtype="int16")
-    lengths = {"tiny": 240, "odd": rate + 123, "whole": len(x)}  # 30 ms, 1.015 s, a yesno file
+    take = sorted((fsdd_root / "recordings").glob("*_theo_*.wav"))[0]  # a real FSDD take, 8 kHz
+    y, take_rate = sf.read(str(take), dtype="int16")
+    assert take_rate == rate
+    lengths = {"tiny": 240, "odd": rate + 123, "whole": len(x), "fsdd": len(y)}  # 30 ms, 1.015 s, a yesno file
     for name, n in lengths.items():
-        sf.write(str(tmp_path / f"{name}.wav"), x[:n], rate, subtype="PCM_16")
+        sf.write(str(tmp_path / f"{name}.wav"), (y if name == "fsdd" else x)[:n], rate, subtype="PCM_16")
     segs = tmp_path / "segs"
     proc = inproc("decode", "--model", model, *FAST, "--segments-out", segs,
                   *[tmp_path / f"{name}.wav" for name in lengths])
     err = proc.stderr.decode()
-    assert "utterance 'tiny': piece tiny-0000000-0000002 is 0.1 s or less, left out of" in err, err
+    assert "utterance 'tiny': piece tiny-0000000-0000003 is 0.1 s or less, left out of" in err, err
     assert f"1 piece(s) of 0.1 s or less left out of {segs}" in err, err
     lines = [ln.split() for ln in segs.read_text().splitlines()]
-    assert [ln[1] for ln in lines] == ["odd", "whole"]
+    assert [ln[1] for ln in lines] == ["odd", "whole", "fsdd"]
     for piece, utt, start, end in lines:
-        assert start == "0.00" and float(end) <= lengths[utt] / rate < float(end) + 0.02
+        assert start == "0.00" and lengths[utt] / rate - 0.01 < float(end) < lengths[utt] / rate + 0.01
         assert piece == f"{utt}-0000000-{round(float(end) * 100):07d}"
     (tmp_path / "wav.scp").write_text("".join(f"{name} {tmp_path / name}.wav\n" for name in lengths))
-    fbank = inproc("compute-fbank", "--sample-frequency", rate, "--segments", segs,
-                   f"scp:{tmp_path / 'wav.scp'}", f"ark,t:{tmp_path / 'feats.txt'}")
-    assert "Done 2 out of 2 utterances; failed 0" in fbank.stderr.decode()
+    frames = {}
+    for how, more in (("whole", []), ("cut", ["--segments", segs])):
+        fbank = inproc("compute-fbank", "--sample-frequency", rate, *more, "--write-utt2num-frames",
+                       tmp_path / f"{how}.frames", f"scp:{tmp_path / 'wav.scp'}", f"ark:{tmp_path / how}.ark")
+        frames[how] = dict(ln.split() for ln in (tmp_path / f"{how}.frames").read_text().splitlines())
+    assert "Done 3 out of 3 utterances; failed 0" in fbank.stderr.decode()
+    # the segments cut again: as many frames as the utterances decoded whole
+    assert {piece: frames["cut"][piece] for piece, *_ in lines} == {piece: frames["whole"][utt]
+                                                                    for piece, utt, *_ in lines}
 
 
 def test_more_jobs_than_utterances_names_nj_and_the_source(tmp_path):
