@@ -25,10 +25,13 @@ def recipe_runs(tmp_path_factory) -> RecipeRuns:
 @pytest.fixture(scope="session")
 def yesno_stage2_at(recipe_runs, yesno_root):
     """``yesno_stage2_at(tmp)``: a copy under ``tmp`` of yesno run through stage 2 with run.sh's
-    defaults (``./run.sh --yesno-root <yesno_root> --stop-stage 2``: data/, dump/, data/lang_char),
-    the run made once per session."""
+    defaults but --nj 1 (``./run.sh --yesno-root <yesno_root> --stop-stage 2 --nj 1``: data/, dump/,
+    data/lang_char), the run made once per session. (--nj 1: one feature job a set, a process that
+    imports torch; stage 1's .done does not record --nj, so a later run with the default takes the
+    sets as done.)"""
     def make(recipe):
-        return run_sh(["./run.sh", "--yesno-root", str(yesno_root), "--stop-stage", "2"], cwd=recipe).stderr
+        return run_sh(["./run.sh", "--yesno-root", str(yesno_root), "--stop-stage", "2", "--nj", "1"],
+                      cwd=recipe).stderr
     return lambda tmp: recipe_runs.get("yesno_stage2", "yesno", make, tmp)[0]
 
 

@@ -52,11 +52,12 @@ def test_stage_1_features_whose_ark_or_cmvn_is_gone_are_made_again(yesno_stage2)
     stage 1; it was found only when training or decoding read it. Stage 1 looks for every file its
     feats.scp names (arks_missing, below) and the cmvn.ark and makes such a set again, saying which
     file was missing."""
-    recipe = yesno_stage2  # (./run.sh --yesno-root <yesno_root> --stop-stage 2)
+    recipe = yesno_stage2  # (./run.sh --yesno-root <yesno_root> --stop-stage 2 --nj 1)
     dump = recipe / "dump/train_nodev"
     scp = (dump / "feats.scp").read_text()
     (dump / "cmvn.ark").unlink()
-    proc = run_sh(["./run.sh", "--stage", "1", "--stop-stage", "1"], cwd=recipe)
+    # (--nj as the shared run's: feats.scp names each job's ark, so the same split makes the same one)
+    proc = run_sh(["./run.sh", "--stage", "1", "--stop-stage", "1", "--nj", "1"], cwd=recipe)
     assert "stage 1: dump/train_nodev/cmvn.ark is not there (deleted?): making dump/train_nodev again" in proc.stderr
     assert (dump / "cmvn.ark").is_file() and (dump / "feats.scp").read_text() == scp
 
@@ -174,7 +175,7 @@ def test_stage_4_stopped_by_sigusr1_says_so_and_resumes_only_on_its_data(yesno_s
     the training stopped and exits 75 too. Stopped within its first epoch it has no epoch<N>.pt,
     only interrupted.pt: its recorded inputs were dropped as those of a start that failed, and a
     rerun on changed data resumed the stopped training on the new data in silence."""
-    recipe = yesno_stage2  # (./run.sh --yesno-root <yesno_root> --stop-stage 2)
+    recipe = yesno_stage2  # (./run.sh --yesno-root <yesno_root> --stop-stage 2 --nj 1)
     (recipe / "cmd.sh").unlink()
     (recipe / "cmd.sh").write_text(STOPPED_TRAINING_CMD)
     stage4 = ["./run.sh", "--stage", "4", "--stop-stage", "4"]
