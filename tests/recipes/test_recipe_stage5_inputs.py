@@ -10,7 +10,7 @@ from recipe_helpers import REPO, run_sh
 
 
 def test_stage_5_refuses_an_lm_of_another_config(yesno_stage2):
-    recipe = yesno_stage2  # (./run.sh --yesno-root <yesno_root> --stop-stage 2)
+    recipe = yesno_stage2  # (./run.sh --yesno-root <yesno_root> --stop-stage 2 --nj 1)
     proc = run_sh(["./run.sh", "--stage", "2", "--stop-stage", "3", "--use-lm", "true"], cwd=recipe)
     assert (recipe / "exp/lm_lang_char/lm.pt").is_file(), proc.stderr[-2000:]
     # What stage 5 checks first, without the minutes of stage 4: the test set's features (stage 1's,
@@ -33,7 +33,7 @@ def test_stage_5_refuses_an_lm_of_another_config(yesno_stage2):
 
 @pytest.mark.slow
 def test_stages_4_and_5_refuse_features_of_data_changed_since(yesno_stage2):
-    recipe = yesno_stage2  # (./run.sh --yesno-root <yesno_root> --stop-stage 2)
+    recipe = yesno_stage2  # (./run.sh --yesno-root <yesno_root> --stop-stage 2 --nj 1)
     (recipe / "exp/train_char").mkdir(parents=True)
     (recipe / "exp/train_char/model.pt").write_bytes(b"not a model")
     # Unchanged: past the check (to the model that is not one).
@@ -64,8 +64,9 @@ def test_stages_4_and_5_refuse_features_of_data_changed_since(yesno_stage2):
     assert proc.returncode == 1 and "asr.sh: ERROR: stage 4: data/train_nodev changed since dump/train_nodev was " \
         "made from it" in proc.stderr, proc.stderr[-3000:]
     assert not (recipe / "exp/new/log/train.log").exists()
-    # Stage 1 again makes them anew, and the check passes.
-    proc = run_sh(["./run.sh", "--stage", "1", "--stop-stage", "1"], cwd=recipe)
+    # Stage 1 again makes them anew, and the check passes. (--nj 1: one feature job a set, a
+    # process that imports torch; the check reads the data tables, not the split)
+    proc = run_sh(["./run.sh", "--stage", "1", "--stop-stage", "1", "--nj", "1"], cwd=recipe)
     proc = run_sh(["./run.sh", "--stage", "5"], cwd=recipe, check=False)
     assert proc.returncode == 1 and "changed since" not in proc.stderr and "pack_model.log" in proc.stderr
 
