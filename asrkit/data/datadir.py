@@ -13,8 +13,8 @@ import shlex
 from pathlib import Path
 from typing import Container, Dict, List, Mapping, Optional, Tuple
 
-from asrkit.data.table import (IS_A_DIRECTORY, format_table, iter_table, read_list_table, read_table, read_utt2spk,
-                               split_fields, utt2spk_to_spk2utt)
+from asrkit.data.table import (IS_A_DIRECTORY, ascii_int, format_table, iter_table, read_list_table, read_table,
+                               read_utt2spk, split_fields, utt2spk_to_spk2utt)
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import AtomicFiles, PathLike, not_found_reason, signals_deferred
 
@@ -144,6 +144,14 @@ def positive_seconds(value: str) -> bool:
     what validate-data-dir accepts and fix-data-dir keeps."""
     seconds = kaldi_real(value)
     return seconds is not None and math.isfinite(seconds) and seconds > 0
+
+
+def sample_rate_hz(value: str) -> Optional[int]:
+    """utt2sample_rate's value (asrkit-compute-fbank --write-utt2sample-rate) as a rate in Hz, or
+    None when it is not a positive integer: asrkit-train refuses the table then, so
+    validate-data-dir refuses the line and fix-data-dir drops its utterance (both passed '8k')."""
+    rate = ascii_int(value)
+    return rate if rate is not None and rate >= 1 else None
 
 
 def speaker_order_break(utt2spk: Mapping[str, str]) -> Optional[Tuple[str, str]]:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Set
 
 from asrkit.data.datadir import (OPTIONAL_TABLES, RECO_TABLES, SPK_TABLES, UTT_TABLES, DataDir, dir_problem,
-                                 parse_segment, SegmentChannelError, positive_seconds)
+                                 parse_segment, SegmentChannelError, positive_seconds, sample_rate_hz)
 from asrkit.data.table import (EMPTY_LINE, ascii_digits, id_control_problem, split_fields, transcript_problem,
                                utt2spk_to_spk2utt)
 from asrkit.data.transcript_files import normalise_transcript
@@ -306,6 +306,8 @@ def _why_dropped(utt: str, tables: Dict[str, Dict[str, str]], utt_keys: Set[str]
         return "utt2num_frames not a positive integer"
     if "utt2dur" in tables and not positive_seconds(tables["utt2dur"][utt]):
         return "utt2dur not a positive number of seconds"
+    if "utt2sample_rate" in tables and sample_rate_hz(tables["utt2sample_rate"][utt]) is None:
+        return "utt2sample_rate not a positive integer (Hz)"
     for name in ("utt2uniq", "utt2lang"):
         if name in tables and len(split_fields(tables[name][utt])) != 1:
             return f"{name} gives not one id"

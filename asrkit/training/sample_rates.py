@@ -14,7 +14,8 @@ from __future__ import annotations
 import os
 from typing import Dict, List, Optional
 
-from asrkit.data.table import ascii_int, iter_table_fast
+from asrkit.data.datadir import sample_rate_hz
+from asrkit.data.table import iter_table_fast
 from asrkit.features.fbank import FbankConfig
 from asrkit.training.utt_table import UttTable
 from asrkit.utils.errors import AsrkitError
@@ -29,8 +30,8 @@ def read_utt2sample_rate(path: str) -> Dict[str, int]:
     """``<utt> <rate in Hz>`` lines; an AsrkitError naming the line for a bad one."""
     rates: Dict[str, int] = {}
     for key, value, lineno in iter_table_fast(path):
-        rate = ascii_int(value)
-        if rate is None or rate < 1:
+        rate = sample_rate_hz(value)
+        if rate is None:
             raise AsrkitError(f"{path}:{lineno}: sample rate {value!r} of utterance {key!r} is not a positive "
                               f"integer (Hz)")
         if key in rates:

@@ -359,6 +359,32 @@ def test_fix_filters_utt2sample_rate_with_the_other_tables(an4_dir):
     assert kept == [u for u in utts if u != dropped]
 
 
+def test_a_bad_utt2sample_rate_fails_validation_and_fix_drops_its_utterance(an4_dir):
+    """asrkit-train refuses a utt2sample_rate whose rate is not a positive integer; validation did
+    not look at the table ('8k', an id of no utterance and utterances without a rate "successfully
+    validated"), and fix-data-dir kept the '8k' line, so the fixed dir validated and failed training."""
+    from asrkit.training.sample_rates import read_utt2sample_rate
+
+    utts = [line.split()[0] for line in lines(an4_dir / "utt2spk")]
+    rates = [f"{u} {'8k' if i == 3 else '0' if i == 5 else 16000}\n" for i, u in enumerate(utts[:-1])]
+    (an4_dir / "utt2sample_rate").write_text("".join(rates) + "zzzz-x 16000\n")
+    problems = validate_data_dir(an4_dir, check_wav_files=False)
+    table = an4_dir / "utt2sample_rate"
+    assert sorted(str(p) for p in problems if p.is_error) == sorted([
+        f"{table}:4: sample rate must be a positive integer (Hz), got '8k'",
+        f"{table}:6: sample rate must be a positive integer (Hz), got '0'",
+        f"{table}:{len(utts)}: utterance 'zzzz-x' is not in {an4_dir}/utt2spk"])
+    assert f"{table}: utterance {utts[-1]!r} has no entry" in [str(p) for p in problems if not p.is_error]
+    with pytest.raises(AsrkitError, match="sample rate '8k'"):
+        read_utt2sample_rate(str(table))
+
+    report = fix_data_dir(an4_dir)
+    assert report.reasons == {"utt2sample_rate not a positive integer (Hz)": [utts[3], utts[5]],
+                              "not in utt2sample_rate": [utts[-1]], "not in utt2spk": ["zzzz-x"]}
+    assert not [p for p in validate_data_dir(an4_dir, check_wav_files=False) if p.is_error]
+    assert sorted(read_utt2sample_rate(str(table))) == [u for i, u in enumerate(utts[:-1]) if i not in (3, 5)]
+
+
 def test_fix_drops_the_utterances_of_a_speaker_cmvn_scp_lacks(an4_dir):
     """A speaker without stats in cmvn.scp is an error of asrkit-validate-data-dir (apply-cmvn skips
     its utterances), and Kaldi's fix_data_dir.sh keeps only the speakers cmvn.scp has; this one
