@@ -41,9 +41,10 @@ def test_a_second_run_waits_for_the_data_stages(recipe_dir, tmp_path):
     recipe = recipe_dir("yesno")
     log = tmp_path / "run.err"
 
-    # Stage 0 waits while another run holds the lock, and writes nothing meanwhile.
+    # Stage 0 waits while another run holds the lock, and writes nothing meanwhile. (--nj 1: one
+    # feature job a set, a process that imports torch; the lock is taken before any job)
     held = _hold(recipe)
-    proc = _start(recipe, ["--stop-stage", "1"], log)
+    proc = _start(recipe, ["--stop-stage", "1", "--nj", "1"], log)
     try:
         _wait_for(log, WAIT_LINE, proc)
         assert "before stage 0" in log.read_text()
