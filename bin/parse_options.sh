@@ -42,6 +42,11 @@ _po_prev=()   # the last option parsed and its value, for the hint on an argumen
 # config file's lines, which the hint must not quote as typed ("--config c.conf 4" said "after
 # --tag mine: a list goes in quotes: --tag \"mine 4\"", tag=mine being the file's last line).
 _po_tail=
+# The config files whose lines are being read (their names, and the argument count at which their
+# lines are used up): a file that names itself, at once or through another (config=c.conf in
+# c.conf), was read into the arguments again and again, and the script hung, its memory growing.
+_po_conf_files=()
+_po_conf_ends=()
 
 _po_help() {
   if [ -n "${help_message:-}" ]; then
@@ -63,6 +68,7 @@ while [ $# -gt 0 ]; do
       break
       ;;
     --config|--config=*)
+      _po_left=$#   # (this --config among them: a file whose lines end before it is read through)
       if [ "$1" = --config ]; then
         if [ $# -lt 2 ]; then
           echo "$0: option --config needs a value (a file of name=value lines)" >&2
@@ -75,6 +81,21 @@ while [ $# -gt 0 ]; do
       # A file or a pipe (--config <(echo nj=2), read once below): -f refused the pipe as "no such file".
       if [ ! -e "$_po_value" ] || [ -d "$_po_value" ]; then
         echo "$0: --config $_po_value: $([ -d "$_po_value" ] && echo "a directory, not a file of name=value lines" || echo "no such file")" >&2
+        exit 1
+      fi
+      # The files read through are dropped (the count only grows again at a --config: here).
+      _po_loop=
+      _po_cur=   # the innermost file still being read: the one whose config= line this is
+      for _po_i in "${!_po_conf_files[@]}"; do
+        if [ "$_po_left" -le "${_po_conf_ends[$_po_i]}" ]; then
+          unset "_po_conf_files[$_po_i]" "_po_conf_ends[$_po_i]"
+          continue
+        fi
+        _po_cur=${_po_conf_files[$_po_i]}
+        [ ! "$_po_value" -ef "$_po_cur" ] || _po_loop=$_po_cur
+      done
+      if [ -n "$_po_loop" ]; then
+        echo "$0: --config $_po_loop: includes itself$([ "$_po_loop" = "$_po_cur" ] || echo " through --config $_po_cur") (a config=$_po_value line): remove that line" >&2
         exit 1
       fi
       # Its name=value lines become "--name value" options, in its place on the command line,
@@ -97,6 +118,8 @@ while [ $# -gt 0 ]; do
         fi
       done < "$_po_value"
       if [ -z "$_po_tail" ] || [ $# -lt "$_po_tail" ]; then _po_tail=$#; fi  # (a nested config's is longer)
+      _po_conf_files+=("$_po_value")
+      _po_conf_ends+=("$#")
       set -- ${_po_args[@]+"${_po_args[@]}"} "$@"
       ;;
     --*)
@@ -183,5 +206,6 @@ if [ $# -gt 0 ] && [ -n "${stop_stage+set}" ]; then
 fi
 
 unset -f _po_help
-unset _po_value _po_opt _po_name _po_old _po_n _po_args _po_line _po_kinds _po_prev _po_rest _po_tail
+unset _po_value _po_opt _po_name _po_old _po_n _po_args _po_line _po_kinds _po_prev _po_rest _po_tail \
+  _po_left _po_i _po_loop _po_cur _po_conf_files _po_conf_ends
 true

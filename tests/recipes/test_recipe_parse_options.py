@@ -106,6 +106,24 @@ def test_config_file_lines_are_checked_and_passed_on_as_options(script, tmp_path
         ["root=/c", "<--train-config><conf/x.yaml>"]
 
 
+def test_a_config_file_that_includes_itself_is_refused(script, tmp_path):
+    """config=c.conf in c.conf (or a.conf and b.conf naming each other) read the file into the
+    arguments again and again: the script hung, its memory growing. A file read twice one after
+    the other, or named by two others, is no loop."""
+    (tmp_path / "c.conf").write_text("nj=2\nconfig=c.conf\n")
+    (tmp_path / "a.conf").write_text("nj=3\nconfig=b.conf\n")
+    (tmp_path / "b.conf").write_text("use_lm=true\nconfig=a.conf\n")
+    for args, message in ((["--config", "c.conf"], "--config c.conf: includes itself (a config=c.conf line)"),
+                          (["--config", "a.conf"], "--config a.conf: includes itself through --config b.conf")):
+        proc = run_sh([str(script), *args], cwd=tmp_path, check=False, timeout=30)
+        assert proc.returncode == 1 and message in proc.stderr and proc.stdout == "", proc
+    (tmp_path / "one.conf").write_text("nj=5\n")
+    (tmp_path / "two.conf").write_text("config=one.conf\nuse_lm=true\n")
+    out = run_sh([str(script), "--config", "two.conf", "--config", "one.conf", "--config", "two.conf"],
+                 cwd=tmp_path, timeout=30).stdout
+    assert out.startswith("nj=5 ") and "use_lm=true" in out
+
+
 def test_help_prints_the_header_and_exits_0(script, tmp_path):
     proc = run_sh([str(script), "--help"], cwd=tmp_path)
     assert proc.stdout.splitlines()[:2] == ["Demo script: prints its options.", "  e.g. demo.sh --nj 8 data/train"]
