@@ -17,14 +17,13 @@ number, with ``audio`` unreadable audio) is skipped and named under the shared b
 from __future__ import annotations
 
 import io
-import math
 import shlex
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Set, Tuple
 
-from asrkit.data.datadir import DataDir, kaldi_real
+from asrkit.data.datadir import DataDir, kaldi_real, positive_seconds
 from asrkit.data.table import line_of, utt2spk_to_spk2utt, write_table
 from asrkit.utils.bad_items import BadItems
 from asrkit.utils.errors import AsrkitError
@@ -164,8 +163,9 @@ def perturb_data_dir_speed(src: PathLike, dst: PathLike, factors: Sequence[float
     bad_recos = {}
     for name, table in keyed_by_reco.items():
         for reco, value in table.items():
-            if _duration(value) is None:
-                bad_recos.setdefault(reco, f"{d.file(name)}: recording {reco!r}: {value!r} is not a duration in seconds")
+            why = _duration_problem(value, factors)
+            if why:
+                bad_recos.setdefault(reco, f"{d.file(name)}: recording {reco!r}: {why}")
     keep: List[str] = []
     for utt in utt2spk:
         reco = segments[utt][0] if segments is not None and utt in segments else utt
@@ -179,10 +179,9 @@ def perturb_data_dir_speed(src: PathLike, dst: PathLike, factors: Sequence[float
             tally.skip(utt, f"{d.file('wav.scp')}: no recording {reco!r} for utterance {utt!r}")
         elif reco in bad_recos:
             tally.skip(utt, f"utterance {utt!r}: {bad_recos[reco]}")
-        elif any(utt in t and _duration(t[utt]) is None for t in keyed_by_utt.values()):
-            name = next(n for n, t in keyed_by_utt.items() if utt in t and _duration(t[utt]) is None)
-            tally.skip(utt, f"{d.file(name)}: utterance {utt!r}: {keyed_by_utt[name][utt]!r} is not a duration "
-                            "in seconds")
+        elif any(utt in t and _duration_problem(t[utt], factors) for t in keyed_by_utt.values()):
+            name = next(n for n, t in keyed_by_utt.items() if utt in t and _duration_problem(t[utt], factors))
+            tally.skip(utt, f"{d.file(name)}: utterance {utt!r}: {_duration_problem(keyed_by_utt[name][utt], factors)}")
         elif segments is not None and (f := _collapsed(segments[utt], factors)) is not None:
             start_s, end_s = _scaled_times(segments[utt], f)
             tally.skip(utt, f"{d.file('segments')}: utterance {utt!r}: segment {segments[utt][1]:g} "
@@ -253,11 +252,11 @@ def perturb_data_dir_speed(src: PathLike, dst: PathLike, factors: Sequence[float
             for name, table in keyed_by_utt.items():
                 for key, value in table.items():
                     if key in kept:
-                        out[name][p + key] = f"{_duration(value) / f:.3f}"
+                        out[name][p + key] = f"{kaldi_real(value) / f:.3f}"
             for name, table in keyed_by_reco.items():
                 for key, value in table.items():
                     if key in used_recos:
-                        out[name][p + key] = f"{_duration(value) / f:.3f}"
+                        out[name][p + key] = f"{kaldi_real(value) / f:.3f}"
             for name, table in copied_by_utt.items():
                 for key, value in table.items():
                     if key in kept:
@@ -371,10 +370,21 @@ def _collapsed(segment: tuple, factors: Sequence[float]) -> Optional[float]:
     return None
 
 
-def _duration(value: str) -> Optional[float]:
-    """A duration in seconds (finite, >= 0), or None."""
-    x = kaldi_real(value)
-    return x if x is not None and math.isfinite(x) and x >= 0 else None
+def _duration_problem(value: str, factors: Sequence[float]) -> str:
+    """What makes a utt2dur or reco2dur value unusable for the copies ('' when nothing): not a
+    duration asrkit-validate-data-dir accepts (positive_seconds), or one written as 0.000 at some
+    factor (the copies' durations are written to the millisecond, factor 1 too). A duration of 0,
+    or of under half a millisecond, was written '0.000' with exit 0: a table validation refuses
+    (fix-data-dir drops the utterance), the latter from a source that passed."""
+    if not positive_seconds(value):
+        x = kaldi_real(value)
+        if x == 0:
+            return f"{value!r} is a duration of 0 s (asrkit-validate-data-dir refuses it)"
+        return f"{value!r} is not a duration in seconds"
+    for f in factors:
+        if not float(f"{kaldi_real(value) / f:.3f}") > 0:
+            return f"{value!r} s is too short to scale: at speed {f:g} it is 0.000 to the millisecond written"
+    return ""
 
 
 def _refuse_formats_sox_cannot_read(wav_scp: Dict[str, str], recos: set, d: DataDir) -> None:

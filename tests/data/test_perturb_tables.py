@@ -5,6 +5,7 @@ from __future__ import annotations
 from debian_packages import require_program
 
 from asrkit.data.perturb import perturb_data_dir_speed
+from asrkit.data.validate import validate_data_dir
 
 
 def table(path):
@@ -56,6 +57,26 @@ def test_a_segment_too_short_to_scale_is_skipped_not_written_broken(an4_dir, tmp
     assert f"utterance {utts[3]!r}: segment 1 1.0004 is too short to scale" in proc.stderr.decode()
     asrkit("validate-data-dir", "--no-feats", out)
     assert len(table(out / "segments")) == 3 * (len(utts) - 1) and utts[3] not in table(out / "utt2spk")
+
+
+def test_a_duration_the_copies_would_write_as_0_is_skipped_not_written(an4_dir, tmp_path, caplog):
+    """A utt2dur or reco2dur of 0 (>= 0 was taken), or of under half a millisecond (valid), came out
+    of every copy, factor 1 too, as '0.000' with exit 0: a table asrkit-validate-data-dir refuses
+    (and fix-data-dir then drops those utterances), the latter from a source that passed."""
+    require_program("sox")
+    utts = list(table(an4_dir / "utt2spk"))
+    (an4_dir / "utt2dur").write_text("".join(f"{u} {'0.0004' if i == 3 else '0' if i == 5 else '1.5'}\n"
+                                             for i, u in enumerate(utts)))
+    (an4_dir / "reco2dur").write_text("".join(f"{u} {'0.000' if i == 7 else '1.5'}\n" for i, u in enumerate(utts)))
+    out = tmp_path / "sp"
+    report = perturb_data_dir_speed(an4_dir, out, [0.9, 1.0])
+    assert report.num_utts == len(utts) - 3
+    assert not [str(p) for p in validate_data_dir(out, no_feats=True) if p.is_error]
+    assert not {utts[3], utts[5], utts[7]} & set(table(out / "utt2spk"))
+    said = caplog.text
+    assert f"utterance {utts[3]!r}: '0.0004' s is too short to scale: at speed 0.9 it is 0.000" in said
+    assert f"utterance {utts[5]!r}: '0' is a duration of 0 s" in said
+    assert f"recording {utts[7]!r}: '0.000' is a duration of 0 s" in said
 
 
 def test_a_format_sox_cannot_read_is_refused_before_writing(an4_dir, tmp_path, asrkit):
