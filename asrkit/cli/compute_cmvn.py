@@ -26,13 +26,14 @@ def main(feats_rspecifier: str, stats_out: str, spk2utt: str | None, binary: boo
     As in Kaldi: without --spk2utt, a filename STATS_OUT gets one global matrix and a wspecifier
     (ark:...) gets stats per utterance; with --spk2utt, a wspecifier gets stats per speaker.
     An utterance that cannot be read, has no frames, or whose features are not finite or not of
-    the others' dimension, is skipped with a warning naming it; the command fails, writing nothing, when
-    none is left or more than --max-bad-percent (5, Kaldi's rule) were skipped.
+    the set's dimension (the most common one of all its utterances), is skipped with a warning
+    naming it; the command fails, writing nothing, when none is left or more than
+    --max-bad-percent (5, Kaldi's rule) were skipped.
     """
     from asrkit.data.specifier import MatrixWriter, check_not_overwriting, iter_matrices, parse_specifier, spec_files
     from asrkit.data.table import read_spk2utt
-    from asrkit.features.cmvn import accumulate_cmvn, check_features, check_stats_output, compute_cmvn_stats, \
-        is_specifier, open_stats_output, set_feature_dim, table_path, warn_unlisted, write_stats_to
+    from asrkit.features.cmvn import SetDimension, check_features, check_stats_output, compute_cmvn_stats, \
+        is_specifier, open_stats_output, per_utterance_stats, table_path, warn_unlisted, write_stats_to
     from asrkit.utils.bad_items import BadItems
     from asrkit.utils.errors import AsrkitError
     from asrkit.utils.logging import get_logger, progress
@@ -52,11 +53,12 @@ def main(feats_rspecifier: str, stats_out: str, spk2utt: str | None, binary: boo
     tally = BadItems(log, "utterances", max_percent=max_bad_percent, source=feats_rspecifier)
 
     unlisted = []  # with --spk2utt: utterances in none of its speakers, left out of the stats
+    # The set's dimension is the most common one of the whole set, known at the end: the
+    # utterances of others are bad items then (SetDimension).
+    dims = SetDimension()
 
     def good_feats(listed=None):
-        # the set's dimension: the most common of the first few utterances, not the first one's
-        dim, items = set_feature_dim(iter_matrices(feats_rspecifier))
-        for utt, mat, error in progress(items, desc="cmvn", unit="utt"):
+        for utt, mat, error in progress(iter_matrices(feats_rspecifier), desc="cmvn", unit="utt"):
             if listed is not None and utt not in listed:
                 # Not tallied: Kaldi reads only spk2utt's utterances, and "Done 60 out of 60" was
                 # said of a spk2utt that left 29 of them out of the stats.
@@ -65,11 +67,10 @@ def main(feats_rspecifier: str, stats_out: str, spk2utt: str | None, binary: boo
             try:
                 if error is not None:
                     raise error
-                check_features(utt, mat, dim, need_frames=True)
+                check_features(utt, mat, need_frames=True)
             except AsrkitError as e:
                 tally.skip(utt, e)
                 continue
-            dim = mat.shape[1]
             tally.ok()
             yield utt, mat
 
@@ -81,14 +82,14 @@ def main(feats_rspecifier: str, stats_out: str, spk2utt: str | None, binary: boo
 
         def per_speaker():
             try:
-                return compute_cmvn_stats(good_feats(listed), speakers)
+                return compute_cmvn_stats(good_feats(listed), speakers, dims)
             finally:  # also before "no speaker in spk2utt has features", which they explain
                 warn_unlisted(unlisted)
 
         # Opened first, as the per-utterance table is: an output that cannot be written (a folder
         # not this user's, a file in its path) failed only after every utterance had been read.
         with MatrixWriter(stats_out) as w:
-            table, counts = _stats_or_tally(per_speaker, tally)
+            table, counts = _stats_or_tally(per_speaker, tally, dims)
             for spk, stats in table.items():
                 w.write(spk, stats)
         log.info("Done accumulating CMVN stats for %d speakers (%d utterances); %d speakers without features, "
@@ -96,21 +97,23 @@ def main(feats_rspecifier: str, stats_out: str, spk2utt: str | None, binary: boo
                  f", {len(unlisted)} in no speaker (left out)" if unlisted else "")
     elif is_specifier(stats_out):
         with MatrixWriter(stats_out) as w:
-            for utt, mat in good_feats():
-                w.write(utt, accumulate_cmvn(mat, None, utt))
+            for utt, stats in per_utterance_stats(good_feats(), dims):
+                w.write(utt, stats)
+            _tally_other_dims(tally, dims)
             tally.check()
         log.info("Done accumulating CMVN stats for %d utterances", tally.done)
     else:
         # Opened first, as the tables are: see open_stats_output.
         with open_stats_output(stats_out) as f:
-            stats, counts = _stats_or_tally(lambda: compute_cmvn_stats(good_feats()), tally)
+            stats, counts = _stats_or_tally(lambda: compute_cmvn_stats(good_feats(), dims=dims), tally, dims)
             write_stats_to(f, stats, binary=binary)
         log.info("Wrote global CMVN stats to %s: %d utterances, %d frames", stats_out, counts["utts"],
                  int(stats[0, -1]))
 
 
-def _stats_or_tally(compute, tally):
-    """Run ``compute``; apply the bad-item rule first, so its message (not "no features") explains a failure."""
+def _stats_or_tally(compute, tally, dims):
+    """Run ``compute``; apply the bad-item rule first, so its message (not "no features") explains a
+    failure, the utterances of another dimension than the set's (``dims``) counted bad."""
     from asrkit.features.cmvn import NO_FEATURES
     from asrkit.utils.errors import AsrkitError
 
@@ -122,5 +125,12 @@ def _stats_or_tally(compute, tally):
         if tally.failed or str(e) == NO_FEATURES:
             tally.check()
         raise
+    _tally_other_dims(tally, dims)
     tally.check()
     return result
+
+
+def _tally_other_dims(tally, dims):
+    """The utterances of another dimension than the set's, counted good as they were read, are bad."""
+    for utt, message in dims.others():
+        tally.retract(utt, message)

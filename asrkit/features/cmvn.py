@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import itertools
 import logging
 import os
 import re
@@ -37,10 +36,6 @@ _FLOAT32_MAX = float(np.finfo(np.float32).max)
 # every check: compute-cmvn summed its square into the set's stats, squashing that dim to ~0 for
 # every other utterance, and asrkit-decode wrote an empty text for it, exit 0.
 FEATURE_ABS_MAX = 2.0 ** 64
-# Readable utterances whose most common feature dimension is the set's (as asrkit-train's
-# FeatureDataset): the first one alone decided it, so one odd first utterance (a 40-dim matrix
-# among 23-dim ones) made every good utterance the bad one and the run fail naming them.
-DIM_VOTES = 5
 # Frames converted to float64 at a time: an utterance converted whole took three times its own
 # size (3.1 GB for 3M frames of 80 dims, 960 MB); a chunk is 10 MB at 80 dims. An utterance up to
 # this long is summed in one go, as before.
@@ -118,25 +113,76 @@ def check_values(feats: np.ndarray, name: str = "") -> None:
                           f"{FEATURE_ABS_MAX:.3g}, larger than any front end makes (damaged features?)")
 
 
-def set_feature_dim(items: Iterable[Tuple[str, Optional[np.ndarray], Optional[Exception]]],
-                    votes: int = DIM_VOTES) -> Tuple[Optional[int], Iterator[Tuple[str, Optional[np.ndarray],
-                                                                                  Optional[Exception]]]]:
-    """``(dim, items)``: the most common feature dimension of the first ``votes`` utterances of
-    ``items`` (``iter_matrices``' ``(utt, matrix, error)``) that read as (frames, dim >= 1)
-    matrices (ties: the first one's; None when none does), and all of ``items`` again, in order.
-    Only those few matrices are held in memory meanwhile."""
-    items = iter(items)
-    head: List[Tuple[str, Optional[np.ndarray], Optional[Exception]]] = []
-    dims: List[int] = []
-    for item in items:
-        head.append(item)
-        mat = item[1]
-        if item[2] is None and mat is not None and mat.ndim == 2 and mat.shape[1] > 0:
-            dims.append(int(mat.shape[1]))
-            if len(dims) == votes:
-                break
-    dim = max(dims, key=dims.count) if dims else None
-    return dim, itertools.chain(head, items)
+class SetDimension:
+    """The set's feature dimension: the most common one of all its utterances (ties: the one seen
+    first), known once every utterance is read.
+
+    A vote of the first 5 utterances decided it: 3 odd 40-dim ones at the start of a set of 80-dim
+    ones made the 21 good ones the bad ones ("feature dimension 80, the set's is 40"), and with
+    --max-bad-percent 100 the 40-dim stats were written, exit 0. Callers sum each dimension apart
+    (a few (2, D+1) matrices) and keep the set's at the end; only the utterances' names are held
+    here, so a stream (ark:-) of any length is read once.
+    """
+
+    def __init__(self) -> None:
+        self._utts: Dict[int, List[str]] = {}  # (in the order each dimension was first seen)
+
+    def add(self, utt: str, dim: int) -> None:
+        self._utts.setdefault(dim, []).append(utt)
+
+    @property
+    def dim(self) -> Optional[int]:
+        """The set's dimension (None before any utterance)."""
+        return max(self._utts, key=lambda d: len(self._utts[d])) if self._utts else None
+
+    def utterances(self, dim: int) -> List[str]:
+        """The utterances of dimension ``dim``, in the order read."""
+        return self._utts.get(dim, [])
+
+    def others(self) -> List[Tuple[str, str]]:
+        """``(utt, message)`` for each utterance of another dimension than the set's, in the
+        order read per dimension: bad items for the caller's tally."""
+        dim = self.dim
+        return [(utt, f"utterance {utt!r}: feature dimension {d}, the set's is {dim}")
+                for d, utts in self._utts.items() if d != dim for utt in utts]
+
+    def refuse_others(self) -> None:
+        """An AsrkitError naming the first utterance of another dimension, if any (for a caller
+        that gave no SetDimension to learn them)."""
+        others = self.others()
+        if others:
+            more = f" (and {len(others) - 1} more of other dimensions)" if len(others) > 1 else ""
+            raise AsrkitError(others[0][1] + more)
+
+
+def per_utterance_stats(feats: Iterable[Tuple[str, np.ndarray]],
+                        dims: SetDimension) -> Iterator[Tuple[str, np.ndarray]]:
+    """``(utt, stats)`` of each utterance of the set's dimension (see :class:`SetDimension`, which
+    ``dims`` is and learns the others in), in the order read, once every utterance is read. The
+    stats wait meanwhile in a temporary file per dimension, not in memory (1.3 KB an utterance at
+    80 dims: 370 MB for a 281k-utterance set)."""
+    import tempfile
+
+    spills: Dict[int, IO[bytes]] = {}
+    try:
+        for utt, mat in feats:
+            stats = accumulate_cmvn(mat, None, utt)
+            dim = mat.shape[1]
+            if dim not in spills:
+                spills[dim] = tempfile.TemporaryFile(prefix="asrkit-cmvn-")
+            spills[dim].write(stats.tobytes())
+            dims.add(utt, dim)
+        dim = dims.dim
+        if dim is None:
+            return
+        spill = spills[dim]
+        spill.seek(0)
+        size = 2 * (dim + 1) * 8
+        for utt in dims.utterances(dim):
+            yield utt, np.frombuffer(spill.read(size), dtype=np.float64).reshape(2, dim + 1).copy()
+    finally:
+        for f in spills.values():
+            f.close()
 
 
 def check_stats(stats: np.ndarray, where: str = "CMVN stats") -> np.ndarray:
@@ -229,47 +275,60 @@ def apply_cmvn(feats: np.ndarray, stats: np.ndarray, norm_vars: bool = True, utt
 
 def compute_cmvn_stats(
     feats: Iterable[Tuple[str, np.ndarray]], spk2utt: Optional[Mapping[str, Iterable[str]]] = None,
+    dims: Optional[SetDimension] = None,
 ) -> Tuple[Union[np.ndarray, Dict[str, np.ndarray]], Dict[str, int]]:
     """Global stats (``spk2utt`` None) or ``{speaker: stats}`` from ``(utt, feats)`` pairs.
 
-    Returns ``(stats, counts)``; counts has ``utts`` (in the stats: with ``spk2utt``, those of
-    its speakers), ``missing`` (utterances named in spk2utt without features), ``empty_speakers``
-    (speakers with no features at all, left out of the table as Kaldi does) and, with
-    ``spk2utt``, ``unlisted`` (utterances with features in none of its speakers, left out).
+    Only the utterances of the set's dimension are in the stats (see :class:`SetDimension`):
+    ``dims`` learns the others, for the caller to count as bad items; without it they are an
+    error naming them. Returns ``(stats, counts)``; counts has ``utts`` (in the stats: with
+    ``spk2utt``, those of its speakers), ``missing`` (utterances named in spk2utt without
+    features of the set's dimension), ``empty_speakers`` (speakers with no such features at all,
+    left out of the table as Kaldi does) and, with ``spk2utt``, ``unlisted`` (utterances with
+    features in none of its speakers, left out).
     """
+    refuse = dims is None
+    dims = SetDimension() if dims is None else dims
     if spk2utt is None:
-        total: Optional[np.ndarray] = None
-        n = 0
+        totals: Dict[int, np.ndarray] = {}
         for utt, mat in feats:
-            total = accumulate_cmvn(mat, total, utt)
-            n += 1
-        if total is None:
+            stats = accumulate_cmvn(mat, None, utt)
+            dim = mat.shape[1]
+            if dim in totals:
+                totals[dim] += stats
+            else:
+                totals[dim] = stats
+            dims.add(utt, dim)
+        if refuse:
+            dims.refuse_others()
+        if dims.dim is None:
             raise AsrkitError(NO_FEATURES)
-        return total, {"utts": n, "missing": 0, "empty_speakers": 0}
+        return totals[dims.dim], {"utts": len(dims.utterances(dims.dim)), "missing": 0, "empty_speakers": 0}
     # Each utterance is summed into its speakers' stats as it is read: the stats of every utterance
-    # were held until the end (1.3 KB each at 80 dims: 370 MB for a 281k-utterance set).
+    # were held until the end (1.3 KB each at 80 dims: 370 MB for a 281k-utterance set). One such
+    # table per dimension, the set's kept.
     speakers_of: Dict[str, List[str]] = {}
     for spk, utts in spk2utt.items():
         for utt in utts:
             speakers_of.setdefault(utt, []).append(spk)
-    acc: Dict[str, np.ndarray] = {}
-    seen: set = set()
+    accs: Dict[int, Dict[str, np.ndarray]] = {}
     unlisted: List[str] = []
-    dim: Optional[int] = None
     for utt, mat in feats:
-        if dim is not None and mat.ndim == 2 and mat.shape[1] != dim:
-            raise AsrkitError(f"utterance {utt!r}: feature dimension {mat.shape[1]}, earlier utterances have {dim}")
         stats = accumulate_cmvn(mat, None, utt)  # (the checks, for the unlisted too)
-        dim = mat.shape[1]
         if utt not in speakers_of:
             unlisted.append(utt)
             continue
-        seen.add(utt)
+        dims.add(utt, mat.shape[1])
+        acc = accs.setdefault(mat.shape[1], {})
         for spk in speakers_of[utt]:
             if spk in acc:
                 acc[spk] += stats
             else:
                 acc[spk] = stats.copy()
+    if refuse:
+        dims.refuse_others()
+    acc = accs.get(dims.dim, {}) if dims.dim is not None else {}
+    seen = set(dims.utterances(dims.dim)) if dims.dim is not None else set()
     out: Dict[str, np.ndarray] = {}
     missing = empty = 0
     for spk, utts in spk2utt.items():

@@ -75,6 +75,14 @@ class BadItems:
         if self.first_error is None:
             self.first_error = message
 
+    def retract(self, name: str, error: Union[str, Exception]) -> None:
+        """An item counted by :meth:`ok` found bad only once every item was seen (compute-cmvn: one
+        of another feature dimension than the whole set's most common one): :meth:`skip` it."""
+        if self.done < 1:
+            raise ValueError("retract: no item was counted good")
+        self.done -= 1
+        self.skip(name, error)
+
     @property
     def total(self) -> int:
         return self.done + len(self.failed)
