@@ -26,9 +26,14 @@
 # an error that says what was probably meant ("--stage 3 4": give --stage 3 --stop-stage 4; "3 5":
 # stages are options; "--test-sets dev test": a list goes in quotes).
 #
+# parse_options_given then lists the options that set one of the script's variables, from the
+# command line or a --config file, by their option names, space-separated (" yesno-root nj "):
+# stage0_options.sh's check of an option given from --stage 1 on reads it.
+#
 # This file is sourced, so it must not leave "set -e" traps or stray variables behind; its own
 # names all start with _po_.
 
+parse_options_given=" "
 if [ -n "${parse_options_passthrough:-}" ] && [ "${parse_options_passthrough}" = true ]; then
   passthrough_args=()
 fi
@@ -175,6 +180,7 @@ while [ $# -gt 0 ]; do
         if [[ "$_po_value" == -* ]]; then _po_value=-$(( 10#${_po_value#-} )); else _po_value=$(( 10#$_po_value )); fi
       fi
       printf -v "$_po_name" '%s' "$_po_value"
+      [[ $parse_options_given == *" ${_po_name//_/-} "* ]] || parse_options_given+="${_po_name//_/-} "
       _po_prev=("$_po_opt" "$_po_value")
       if [ -n "$_po_tail" ] && [ $# -gt "$_po_tail" ]; then _po_prev=(); fi
       shift "$_po_n"

@@ -39,7 +39,9 @@ stage0_record() {
 }
 
 stage0_check() {  # <given names> <name>=<value>...
-  local given=" $1 " pair name now was
+  # (and those parse_options.sh set from a --config file, which stage0_given, reading the command
+  # line, cannot see: 'yesno_root=/other' in one changed nothing from --stage 1 on, with exit 0)
+  local given=" $1 ${parse_options_given:-} " pair name now was
   shift
   [ -f data/stage0_options ] || return 0
   for pair in "$@"; do

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import shutil
 
+import pytest
+
 from recipe_helpers import read_table, run_sh
 
 # run.sh marks data/ while stage 0 runs (data/stage0_unfinished) and refuses it from --stage 1 on
@@ -79,4 +81,27 @@ def test_an4_stage0_failed_before_it_changed_data_is_refused_from_stage_1(recipe
     proc = run_sh(["./run.sh", "--stage", "1", "--stop-stage", "1", "--nj", "1", "--an4-root", str(other)], cwd=recipe,
                   check=False)
     assert proc.returncode == 1 and proc.stderr.rstrip().splitlines()[-1].startswith(UNFINISHED), proc.stderr
+    assert not (recipe / "dump").exists()
+
+
+
+@pytest.mark.parametrize("name", ["yesno", "an4"])
+def test_a_stage0_option_in_a_config_file_is_checked_from_stage_1(name, recipe_dir, yesno_root, an4_root, tmp_path):
+    """run.sh checked a stage-0 option given again from --stage 1 on only on the command line:
+    'yesno_root=<other>' (or AN4's max_utts=) in a --config file changed nothing, data/ being made
+    already, and the run went on with exit 0 on the old data under the new options."""
+    recipe = recipe_dir(name)
+    if name == "yesno":
+        other = tmp_path / "other"
+        (other / "waves_yesno").mkdir(parents=True)
+        first, line = ["--yesno-root", str(yesno_root)], f"yesno_root={other}"
+        message = f"--yesno-root '{other}': data/ was made by stage 0 with --yesno-root '{yesno_root.resolve()}'"
+    else:
+        first, line = ["--an4-root", str(an4_root), "--max-utts", "12"], "max_utts=16"
+        message = "--max-utts '16': data/ was made by stage 0 with --max-utts '12'"
+    (tmp_path / "my.conf").write_text(line + "\n")
+    run_sh(["./run.sh", "--stop-stage", "0", *first], cwd=recipe)
+    proc = run_sh(["./run.sh", "--stage", "1", "--stop-stage", "1", "--nj", "1", "--config", str(tmp_path / "my.conf")],
+                  cwd=recipe, check=False)
+    assert proc.returncode == 1 and f"run.sh: ERROR: {message}" in proc.stderr, proc.stderr
     assert not (recipe / "dump").exists()

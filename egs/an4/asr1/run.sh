@@ -73,7 +73,7 @@ if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
   stage0_record "${stage0_now[@]}"
   rm -f data/stage0_unfinished
   release_data_lock
-elif stage0_refuse_unfinished && [ -n "$given0" ]; then
+elif stage0_refuse_unfinished; then   # (options given in a --config file are checked too)
   # From --stage 1 on these change nothing (data/ is not made again): --max-utts 40 on a
   # 20-utterance data/ ran on the 20 with exit 0, reported as the run of the 40.
   stage0_check "$given0" "${stage0_now[@]}"

@@ -73,7 +73,7 @@ if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
   stage0_record "${stage0_now[@]}"
   rm -f data/stage0_unfinished
   release_data_lock
-elif stage0_refuse_unfinished && [ -n "$given0" ]; then
+elif stage0_refuse_unfinished; then   # (options given in a --config file are checked too)
   # From --stage 1 on it changes nothing (data/ is not made again): said, not ignored.
   stage0_check "$given0" "${stage0_now[@]}"
 fi
