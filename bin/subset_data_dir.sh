@@ -36,8 +36,11 @@ if [ $# -eq 3 ]; then
 fi
 [ $# -eq 2 ] || die "expected <src-data-dir> <dest-data-dir> (see --help)"
 src=$1; dest=$2
-# (mkdir's "File exists" was all that said so, after the subset was made)
+# (mkdir's "File exists" was all that said so, after the subset was made; for a folder under a file,
+# mkdir's "Not a directory", without this script's name)
 [ ! -e "$dest" ] || [ -d "$dest" ] || die "$dest: exists and is not a directory (<dest-data-dir>)"
+in_way=$dest; while [ ! -e "$in_way" ] && [ ! -L "$in_way" ]; do in_way=$(dirname -- "$in_way"); done
+[ -d "$in_way" ] || die "$dest: $in_way is a file, not a directory (<dest-data-dir>)"
 [ -f "$src/utt2spk" ] || die "$src/utt2spk: no such file (not a data dir?)"
 # <dest> is made only once the subset is complete: a bad option or a failure part-way left an
 # empty <dest>, or the new utt2spk and text beside an emptied spk2utt in an earlier subset's place.

@@ -100,6 +100,10 @@ def test_subset_counts_a_last_line_without_newline_and_takes_one_selection(tmp_p
     proc = run_sh([f"{BIN}/subset_data_dir.sh", "--first", "1", "src", "afile"], cwd=tmp_path, check=False)
     assert proc.returncode == 1 and "afile: exists and is not a directory (<dest-data-dir>)" in proc.stderr
     assert (tmp_path / "afile").read_text() == "x\n"
+    # a folder under it: mkdir's bare "cannot create directory 'afile': Not a directory"
+    proc = run_sh([f"{BIN}/subset_data_dir.sh", "--first", "1", "src", "afile/x/y"], cwd=tmp_path, check=False)
+    assert proc.returncode == 1 and proc.stderr == \
+        f"{BIN}/subset_data_dir.sh: afile/x/y: afile is a file, not a directory (<dest-data-dir>)\n", proc.stderr
     proc = run_sh([f"{BIN}/subset_data_dir.sh", "--first", "-1", "src", "neg"], cwd=tmp_path, check=False)
     assert proc.returncode == 1 and "--first and --last take a number of utterances, got -1 and 0" in proc.stderr
     (tmp_path / "list").write_bytes(b"\xef\xbb\xbfa-1\n")
