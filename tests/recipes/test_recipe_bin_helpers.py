@@ -159,6 +159,21 @@ def test_utt2spk_to_spk2utt_bad_line(tmp_path):
     assert proc.returncode == 1 and "utt2spk:2: expected" in proc.stderr
 
 
+def test_utt2spk_to_spk2utt_reads_a_pipe_or_its_standard_input(tmp_path):
+    """Kaldi's utt2spk_to_spk2utt.pl reads its standard input without a file (a recipe's
+    'utils/utt2spk_to_spk2utt.pl < utt2spk > spk2utt'), which was the usage and exit 1 here, and
+    a pipe given as the file (<(sort utt2spk)) was refused as 'no such file'."""
+    (tmp_path / "utt2spk").write_text("a-0 a\na-1 a\nb-0 b\n")
+    for cmd in ("{s} < utt2spk", "{s} - < utt2spk", "{s} <(cat utt2spk)", "cat utt2spk | {s}"):
+        proc = run_sh(cmd.format(s=shlex.quote(f"{BIN}/utt2spk_to_spk2utt.sh")), cwd=tmp_path)
+        assert proc.stdout == "a a-0 a-1\nb b-0\n", (cmd, proc)
+    proc = run_sh(f"printf 'a-0 a\\nbroken\\n' | {shlex.quote(str(BIN / 'utt2spk_to_spk2utt.sh'))}", cwd=tmp_path,
+                  check=False)
+    assert proc.returncode == 1 and '(standard input):2: expected "<utt> <spk>", got "broken"' in proc.stderr
+    proc = run_sh([f"{BIN}/utt2spk_to_spk2utt.sh", "."], cwd=tmp_path, check=False)
+    assert proc.returncode == 1 and proc.stderr.endswith(": .: is a directory, not an utt2spk file\n")
+
+
 def test_spk2utt_sorted_when_a_speaker_id_extends_another(tmp_path):
     """Speakers 'john' and 'john-smith' (folders of a user's corpus): utt2spk sorted by utterance
     meets john-smith first, and a spk2utt in that order failed asrkit-validate-data-dir, so stage 0
