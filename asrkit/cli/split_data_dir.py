@@ -20,7 +20,8 @@ def main(per_spk: bool, force: bool, data_dir: str, num: int) -> None:
     utt2num_frames, ... filtered to its utterances), balanced in utterances. By default speakers
     are kept whole (fails if N exceeds the number of speakers); --per-utt splits by utterance.
     A split made the same way from tables of the same content (sizes and hashes kept in
-    split<N>/.split_mode), newer than every table of <data-dir>, is reused.
+    split<N>/.split_mode), newer than every table of <data-dir>, is reused, unless a piece's
+    file was changed since (edited by hand): then it is made again, saying so.
 
     e.g. asrkit-split-data-dir data/train 4 && ls data/train/split4/1
     """

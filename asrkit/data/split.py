@@ -5,7 +5,8 @@ The pieces go to ``<data>/split<N>/<JOB>/`` with JOB = 1..N, each a complete, so
 source has, filtered to the piece's utterances). By default speakers are kept whole, so per-speaker
 CMVN works inside a job; ``per_utt`` splits by utterance instead. Sizes are balanced in
 utterances. A split made the same way from tables of the same content (sizes and SHA-256 hashes,
-kept in ``split<N>/.split_mode``) and no older than any of them is reused.
+kept in ``split<N>/.split_mode``) and no older than any of them is reused, unless its pieces'
+files are no longer as it wrote them (their sizes and hashes are kept there too).
 """
 from __future__ import annotations
 
@@ -28,6 +29,8 @@ log = get_logger(__name__)
 T = TypeVar("T")
 
 STAMP = ".split_mode"
+# The line of the stamp after which each piece file's size and hash follow ("1/text 1234 <sha>").
+_PIECES = "pieces"
 # Every table a piece may carry; spk2utt is rebuilt per piece from utt2spk.
 _SOURCES = tuple(dict.fromkeys(TABLES + UTT_TABLES + RECO_TABLES + SPK_TABLES))
 
@@ -123,26 +126,39 @@ def _stamp_text(d: DataDir, mode: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _up_to_date(d: DataDir, out: Path, n: int, stamp_text: str) -> bool:
-    """Same tables, same content, and (as Kaldi's split_data.sh) none newer than the split."""
+def _pieces_text(out: Path, n: int) -> str:
+    """The stamp's lines for the pieces just written under ``out``: each file's size and SHA-256."""
+    lines = [_PIECES]
+    for j in range(1, n + 1):
+        for path in sorted((out / str(j)).iterdir(), key=lambda p: p.name.encode()):
+            lines.append(f"{j}/{path.name} {path.stat().st_size} {_file_sha256(path)}")
+    return "\n".join(lines) + "\n"
+
+
+def _up_to_date(d: DataDir, out: Path, n: int, stamp_text: str) -> List[str]:
+    """The stamp's lines for the pieces when the split has the same tables of the same content,
+    none newer than it (as Kaldi's split_data.sh); else [] (a stamp of a split made before the
+    pieces' hashes were kept is not up to date either)."""
     stamp = out / STAMP
     if not stamp.is_file():
-        return False
+        return []
     if not all((out / str(j) / "utt2spk").is_file() for j in range(1, n + 1)):
-        return False
+        return []
     try:
-        if stamp.read_text(encoding="utf-8") != stamp_text:
-            return False
+        text = stamp.read_text(encoding="utf-8")
     except (OSError, UnicodeError):  # unreadable: made again, which names the problem
-        return False
+        return []
+    if not text.startswith(stamp_text + _PIECES + "\n"):
+        return []
     newest = max(d.file(name).stat().st_mtime for name in _SOURCES if d.has(name))
-    return stamp.stat().st_mtime >= newest
+    return text[len(stamp_text):].splitlines()[1:] if stamp.stat().st_mtime >= newest else []
 
 
-def _damaged_pieces(d: DataDir, out: Path, n: int, piece_utts: int) -> str:
-    """What is wrong with the pieces of a split whose stamp is up to date ('' if nothing): the
-    stamp speaks for the source tables only, and pieces edited or removed by hand were reused
-    ("utterances 1 12" for a 24-utterance dir), so their jobs left utterances out without a word."""
+def _damaged_pieces(d: DataDir, out: Path, n: int, piece_utts: int, pieces: List[str]) -> str:
+    """What is wrong with the pieces of a split whose stamp is up to date ('' if nothing), from
+    ``pieces``, the stamp's lines for them: pieces edited or removed by hand were reused
+    ("utterances 1 12" for a 24-utterance dir; a piece's text edited), so their jobs left
+    utterances out, or used other tables than the source's, without a word."""
     with open(d.file("utt2spk"), "rb") as f:
         utts = sum(1 for line in f if line.strip())
     if piece_utts != utts:
@@ -151,6 +167,18 @@ def _damaged_pieces(d: DataDir, out: Path, n: int, piece_utts: int) -> str:
         for name in _SOURCES:
             if d.has(name) and name not in OPTIONAL_TABLES and not (out / str(j) / name).is_file():
                 return f"piece {j} has no {name}"
+    # Files a job writes beside the pieces' are not the split's: only those it wrote are checked.
+    for line in pieces:
+        rel, size, digest = line.rsplit(" ", 2)
+        path = out / rel
+        j, name = rel.split("/", 1)
+        try:
+            if not path.is_file():
+                return f"piece {j} has no {name}"
+            if str(path.stat().st_size) != size or _file_sha256(path) != digest:
+                return f"piece {j}'s {name} changed"
+        except OSError as e:
+            return f"piece {j}'s {name} cannot be read ({e.strerror})"
     return ""
 
 
@@ -175,9 +203,10 @@ def split_data_dir(path: PathLike, n: int, per_utt: bool = False, force: bool = 
     # The stamp of the tables as they are before reading them: one edited while the split runs
     # differs from it next time, and is split again.
     stamp_text = _stamp_text(d, mode)
-    if not force and _up_to_date(d, out, n, stamp_text):
+    stamped = [] if force else _up_to_date(d, out, n, stamp_text)
+    if stamped:
         sizes = [sum(1 for _ in open(out / str(j) / "utt2spk", "rb")) for j in range(1, n + 1)]
-        damaged = _damaged_pieces(d, out, n, sum(sizes))
+        damaged = _damaged_pieces(d, out, n, sum(sizes), stamped)
         if not damaged:
             # A run killed while removing the old split it had renamed aside left that aside copy;
             # no later run writes split<N>/ while it is up to date, so none removed it.
@@ -255,7 +284,7 @@ def split_data_dir(path: PathLike, n: int, per_utt: bool = False, force: bool = 
     try:
         _write_pieces(tmp, tables, pieces)
         with atomic_open(tmp / STAMP) as f:
-            f.write(stamp_text)
+            f.write(stamp_text + _pieces_text(tmp, n))
         replace_dir(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

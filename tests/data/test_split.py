@@ -344,6 +344,26 @@ def test_pieces_edited_by_hand_are_made_again(an4_dir, caplog):
     assert (an4_dir / "split2" / "2" / "feats.scp").is_file()
 
 
+def test_a_piece_table_edited_by_hand_is_made_again(an4_dir, caplog):
+    """Only the pieces' utt2spk line counts and which tables they had were checked: a piece's
+    text (or feats.scp, ...) edited by hand was reused, its job scoring or training on other
+    words than the source's, without a word. Each piece file's size and hash are kept in the
+    stamp; a changed one is made again, saying so. A file a job wrote into a piece is not the
+    split's and changes nothing."""
+    split_data_dir(an4_dir, 2)
+    text = an4_dir / "split2" / "1" / "text"
+    written = text.read_text()
+    text.write_text(written.replace(" ", " X ", 1))
+    (an4_dir / "split2" / "2" / "decode.log").write_text("a job's own file\n")
+    again = split_data_dir(an4_dir, 2)
+    assert not again.reused
+    assert f"{an4_dir / 'split2'}: piece 1's text changed since the split (edited by hand?)" in caplog.text
+    assert text.read_text() == written
+    caplog.clear()
+    (an4_dir / "split2" / "2" / "decode.log").write_text("a job's own file\n")
+    assert split_data_dir(an4_dir, 2).reused and "changed" not in caplog.text
+
+
 def test_tables_split_does_not_know_are_named(an4_dir, caplog):
     """Kaldi's split_data.sh splits vad.scp, utt2warp, ... too: asrkit's pieces came without them,
     unsaid. They are named (not split: their keys are not known to be utterances)."""
