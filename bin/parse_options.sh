@@ -112,6 +112,8 @@ while [ $# -gt 0 ]; do
       while IFS= read -r _po_line || [ -n "$_po_line" ]; do
         _po_n=$((_po_n + 1))
         _po_line=${_po_line%$'\r'}
+        # (a UTF-8 byte-order mark, as Windows editors save it: 'got: nj=2' named a line that looked right)
+        [ "$_po_n" -ne 1 ] || _po_line=${_po_line#$'\xef\xbb\xbf'}
         [[ $_po_line =~ ^[[:space:]]*(#.*)?$ ]] && continue
         if [[ $_po_line =~ ^[[:space:]]*([a-z_][a-z0-9_]*)=\"([^\"]*)\"[[:space:]]*(#.*)?$ ]] \
             || [[ $_po_line =~ ^[[:space:]]*([a-z_][a-z0-9_]*)=\'([^\']*)\'[[:space:]]*(#.*)?$ ]] \

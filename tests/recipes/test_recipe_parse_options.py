@@ -86,6 +86,9 @@ def test_config_file_lines_are_checked_and_passed_on_as_options(script, tmp_path
     conf.write_text('# a comment\n\nnj=2  # two jobs\ntest_sets="a b"\ntrain_config=\'x y.yaml\'\r\n')
     out = run_sh([str(script), "--config", "c.conf"], cwd=tmp_path).stdout
     assert out.strip() == "nj=2 train_config=x y.yaml use_lm=false test_sets=a b args=0:"
+    # saved with a byte-order mark (Windows): the first line was 'expected name=value, got: nj=2'
+    conf.write_bytes(b"\xef\xbb\xbfnj=2\r\n")
+    assert run_sh([str(script), "--config", "c.conf"], cwd=tmp_path).stdout.startswith("nj=2 ")
     for text, message in (("nj=abc\n", "option --nj takes an integer, got 'abc'"),
                           ("bogus=1\n", "unknown option --bogus"),
                           ("nj=2\nexport X=1\n", "--config c.conf:2: expected name=value"),
