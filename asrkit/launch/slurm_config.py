@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Optional
 
+from asrkit.data.table import BOM
 from asrkit.utils.errors import AsrkitError
 
 DEFAULT_CONFIG = """\
@@ -60,6 +61,9 @@ class SlurmConfig:
         exact: dict[tuple[str, str], list[str]] = {}
         wildcard: dict[str, list[str]] = {}
         defaults: dict[str, str] = {}
+        # A byte-order mark (a Windows editor's UTF-8) is not part of the first line: it was
+        # "unknown line type '\ufeffcommand'" of a 'command' line as written.
+        text = text.removeprefix(BOM)
         for lineno, raw in enumerate(text.splitlines(), 1):
             line = raw.split("#", 1)[0].strip()
             if not line:

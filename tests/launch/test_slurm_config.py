@@ -45,6 +45,13 @@ def test_kaldi_slurm_pl_config_reads_unchanged():
         "-p", "gpu", "--gres=gpu:1", "--time", "4:0:0", "--cpus-per-task", "1", "--ntasks-per-node=1"]
 
 
+def test_a_config_saved_with_a_byte_order_mark_reads_as_without(tmp_path):
+    """A Windows editor's UTF-8 with its mark: the first line was "unknown line type '\\ufeffcommand'"."""
+    (tmp_path / "slurm.conf").write_bytes(b"\xef\xbb\xbf" + KALDI_STYLE.encode())
+    assert SlurmConfig.load(str(tmp_path / "slurm.conf")).resolve(NONE) == \
+        SlurmConfig.parse(KALDI_STYLE, "conf/slurm.conf").resolve(NONE)
+
+
 def test_template_recipe_config_parses():
     path = REPO / "egs" / "TEMPLATE" / "asr1" / "conf" / "slurm.conf"
     conf = SlurmConfig.load(str(path))
