@@ -36,6 +36,9 @@ def main(no_backup: bool, case: str, punctuation: str, data_dir: str) -> None:
          asrkit-fix-data-dir --punctuation drop --case upper data/train
     """
     report = fix_data_dir(data_dir, backup=not no_backup, case=case, punctuation=punctuation)
+    if report.utt2spk_rebuilt:
+        # (it was written with no word but "Kept N out of N": say what was done, as fix_data_dir.sh)
+        log.info("%s: no utt2spk: made it from spk2utt (%d utterances)", data_dir, report.utt2spk_rebuilt)
     for name, lines in sorted(report.bad_lines.items()):
         log.warning("%s/%s: dropped %d malformed or duplicate line(s): %s", data_dir, name, len(lines),
                     " ".join(map(str, lines[:20])) + (" ..." if len(lines) > 20 else ""))

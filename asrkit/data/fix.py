@@ -54,6 +54,8 @@ class FixReport:
     emptied: List[str] = field(default_factory=list)
     # tables read with Windows (CRLF) line ends, written back with LF (validate's remedy for them)
     crlf: List[str] = field(default_factory=list)
+    # utterances of the utt2spk made from spk2utt (there was no utt2spk): 0 when it was there
+    utt2spk_rebuilt: int = 0
 
     @property
     def num_dropped(self) -> int:
@@ -150,6 +152,7 @@ def fix_data_dir(path: PathLike, backup: bool = True, case: str = "keep", punctu
                     ambiguous.add(u)
         tables["utt2spk"] = {u: spk for u, spk in rebuilt.items() if u not in ambiguous}
         report.changed.append("utt2spk")
+        report.utt2spk_rebuilt = len(tables["utt2spk"])
     utt_keys = {name for name in UTT_TABLES if name in tables}
     if "segments" not in tables and "wav.scp" in tables:
         utt_keys.add("wav.scp")

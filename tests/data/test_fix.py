@@ -92,6 +92,18 @@ def test_fix_rebuilds_spk2utt_and_utt2spk(an4_dir):
     assert validate_data_dir(an4_dir) == []
 
 
+def test_a_utt2spk_made_from_spk2utt_is_said(an4_dir):
+    """A missing utt2spk was made from spk2utt with no word but 'Kept 130 out of 130 utterances'
+    (and no backup line: there was no original), as if the dir had needed nothing."""
+    (an4_dir / "utt2spk").unlink()
+    result = run_in_process("fix-data-dir", [an4_dir])
+    assert result.exit_code == 0, result.stderr
+    assert f"{an4_dir}: no utt2spk: made it from spk2utt (130 utterances)" in result.stderr
+    assert "Kept 130 out of 130 utterances" in result.stderr
+    result = run_in_process("fix-data-dir", [an4_dir])
+    assert result.exit_code == 0 and "made it from spk2utt" not in result.stderr, result.stderr
+
+
 def test_fix_with_segments_drops_unused_recordings(an4_dir):
     wav = lines(an4_dir / "wav.scp")[:3]
     recos = [l.split()[0] for l in wav]
