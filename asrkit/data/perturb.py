@@ -160,12 +160,15 @@ def perturb_data_dir_speed(src: PathLike, dst: PathLike, factors: Sequence[float
 
     # An utterance we cannot copy faithfully is skipped and named (the shared bad-item rule).
     tally = BadItems(log, "utterances")
-    bad_recos = {}
-    for name, table in keyed_by_reco.items():
-        for reco, value in table.items():
-            why = _duration_problem(value, factors)
-            if why:
-                bad_recos.setdefault(reco, f"{d.file(name)}: recording {reco!r}: {why}")
+    # The durations the copies cannot carry, by recording and by utterance: each value checked once.
+    bad_recos: Dict[str, str] = {}
+    bad_durations: Dict[str, str] = {}
+    for bad, tables, what in ((bad_recos, keyed_by_reco, "recording"), (bad_durations, keyed_by_utt, "utterance")):
+        for name, table in tables.items():
+            for key, value in table.items():
+                why = _duration_problem(value, factors)
+                if why:
+                    bad.setdefault(key, f"{d.file(name)}: {what} {key!r}: {why}")
     keep: List[str] = []
     for utt in utt2spk:
         reco = segments[utt][0] if segments is not None and utt in segments else utt
@@ -179,9 +182,8 @@ def perturb_data_dir_speed(src: PathLike, dst: PathLike, factors: Sequence[float
             tally.skip(utt, f"{d.file('wav.scp')}: no recording {reco!r} for utterance {utt!r}")
         elif reco in bad_recos:
             tally.skip(utt, f"utterance {utt!r}: {bad_recos[reco]}")
-        elif any(utt in t and _duration_problem(t[utt], factors) for t in keyed_by_utt.values()):
-            name = next(n for n, t in keyed_by_utt.items() if utt in t and _duration_problem(t[utt], factors))
-            tally.skip(utt, f"{d.file(name)}: utterance {utt!r}: {_duration_problem(keyed_by_utt[name][utt], factors)}")
+        elif utt in bad_durations:
+            tally.skip(utt, bad_durations[utt])
         elif segments is not None and (f := _collapsed(segments[utt], factors)) is not None:
             start_s, end_s = _scaled_times(segments[utt], f)
             tally.skip(utt, f"{d.file('segments')}: utterance {utt!r}: segment {segments[utt][1]:g} "
