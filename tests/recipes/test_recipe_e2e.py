@@ -580,11 +580,31 @@ def test_recipe_files_and_help(name, tmp_path):
                 f"{p}: run me from my recipe directory: cd {recipe} && local/{p.name} (no ./path.sh in "), proc.stderr
     for path in [recipe / "run.sh", *sorted((recipe / "local").glob("*.sh")), template / "asr.sh",
                  *sorted((REPO / "bin").glob("*.sh"))]:
-        # (parse_options.sh, data_lock.sh, same_options.sh and stage0_options.sh are sourced: they must
-        # leave the caller's shell options as they are, and every script that sources them runs under
-        # set -euo pipefail)
+        # (parse_options.sh, data_lock.sh, same_options.sh, stage0_options.sh and config_lines.sh are
+        # sourced: they must leave the caller's shell options as they are, and every script that
+        # sources them runs under set -euo pipefail)
         assert "set -euo pipefail" in path.read_text() or path.name in (
-            "parse_options.sh", "data_lock.sh", "same_options.sh", "stage0_options.sh"), path
+            "parse_options.sh", "data_lock.sh", "same_options.sh", "stage0_options.sh", "config_lines.sh"), path
+
+
+@pytest.mark.parametrize("name,args,resolved", [
+    ("yesno", [], {"train_set": "train_nodev", "nj": "2", "tag": "train_char"}),
+    ("an4", ["--max-utts", "40"], {"num_dev": "10", "token_type": "bpe", "tag": "train_cpu_sp_const_bpe30_sp"}),
+    ("librispeech", ["--hours", "100"], {"train_set": "train_clean_100", "train_config": "conf/train_100h.yaml"}),
+])
+def test_run_sh_print_config_reads_back_as_the_same_run(recipe_dir, tmp_path, name, args, resolved):
+    """./run.sh --print-config true: run.sh's options and asr.sh's as run.sh gives them, resolved,
+    once each, as --config lines that read back the same; nothing run (FSDD's: test_recipe_fsdd)."""
+    recipe = recipe_dir(name)
+    proc = run_sh(["./run.sh", *args, "--print-config", "true"], cwd=recipe)
+    lines = proc.stdout.splitlines()
+    opts = dict(line.split("=", 1) for line in lines)
+    assert len(opts) == len(lines) and "print_config" not in opts and opts["stage"] in ("0", "-1"), lines
+    assert {k: opts[k] for k in resolved} == resolved
+    assert not (recipe / "data").exists() and not (recipe / "downloads").exists()
+    (tmp_path / "run.conf").write_text(proc.stdout)
+    assert run_sh(["./run.sh", "--config", str(tmp_path / "run.conf"), "--print-config", "true"],
+                  cwd=recipe).stdout == proc.stdout
 
 
 def test_asr_sh_help_columns_line_up():

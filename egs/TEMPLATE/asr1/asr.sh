@@ -70,6 +70,7 @@ tag=                    # experiment name under exp/; default: <train config nam
 dumpdir=dump            # features
 expdir=exp              # experiments
 results=RESULTS.md      # stage 6 appends one row per test set here
+print_config=false      # true: print these options as this run resolves them (name=value lines, a --config file), run nothing
 
 help_message=$(sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0")"
 
@@ -104,6 +105,7 @@ die() { echo "$(basename "$0"): ERROR: $*" >&2; exit 1; }
 . ./path.sh
 . ./cmd.sh
 . "$ASRKIT_ROOT/bin/parse_options.sh"
+. "$ASRKIT_ROOT/bin/config_lines.sh"
 # (an argument left over is parse_options.sh's error, with what it was probably meant as: this
 # script has stages)
 # cmd.sh's launchers, before any stage: one edited to a command this machine lacks (Kaldi's
@@ -172,6 +174,9 @@ stop_if_interrupted() {
 }
 config_error() {  # <what> <command...>: the command's own one-line error, if it fails
   local err
+  # (--print-config true prints this script's options, not what the configs hold, which each
+  # command's own --print-config prints: a second or more of Python starts, each time, for nothing)
+  [ "$print_config" != true ] || return 0
   # (--print-config first: after "--train-args '--set'" it was taken as the value of --set, and
   # the error quoted an option the user never typed)
   local rc=0
@@ -296,6 +301,15 @@ case $token_type in
 esac
 case $feats_type in fbank|raw) ;; *) die "--feats-type must be fbank or raw, got '$feats_type'" ;; esac
 case $speed_perturb_method in sox|audio) ;; *) die "--speed-perturb-method must be sox or audio, got '$speed_perturb_method'" ;; esac
+raw_suffix=
+[ "$feats_type" = fbank ] || raw_suffix=_raw
+[ -n "$tag" ] || tag=$(basename "$train_config" .yaml)_${lang#data/lang_}${speed_perturb_factors:+_sp}$raw_suffix
+[ -n "$lm_train_text" ] || lm_train_text=data/$train_set/text
+# (after every check of the options, with the defaults above worked out; before the data are looked for)
+if [ "$print_config" = true ]; then
+  config_lines $(config_names "$0")
+  exit 0
+fi
 if [ "$stage" -gt "$stop_stage" ]; then
   # run.sh checks the options with --stage 1 --stop-stage 0; any other empty range is a typo
   # (--stage 5 --stop-stage 3), which exited 0 having done nothing.
@@ -366,11 +380,7 @@ fi
 case " $fbank_args " in
   *" --resample "*) [ "$feats_type" != raw ] || raw_opts+=(--set augment.resample=true) ;;
 esac
-raw_suffix=
-[ "$feats_type" = fbank ] || raw_suffix=_raw
-[ -n "$tag" ] || tag=$(basename "$train_config" .yaml)_${lang#data/lang_}${speed_perturb_factors:+_sp}$raw_suffix
 exp=$expdir/$tag
-[ -n "$lm_train_text" ] || lm_train_text=data/$train_set/text
 lmexp=$expdir/lm_$(basename "$lang")
 decode_name=$(basename "$decode_config" .yaml)
 if [ "$use_lm" = true ]; then decode_name=${decode_name}_lm; fi

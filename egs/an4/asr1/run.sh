@@ -19,15 +19,22 @@
 #          --train-config conf/train.yaml        # the larger 4x320 model
 #        ./run.sh                                # downloads AN4 from CMU first
 # Options of this script: --an4-root, --stage, --stop-stage, --max-utts,
-# --num-dev; every other option goes to asr.sh (./asr.sh --help lists them).
+# --num-dev, --print-config (true: print the options a run would run with,
+# resolved, as a --config file, and run nothing); every other option goes to
+# asr.sh (./asr.sh --help lists them).
 [ -n "${BASH_VERSION:-}" ] || { echo "$0: run me with bash (./run.sh, or bash run.sh), not sh" >&2; exit 1; }  # sh (dash) said "set: Illegal option -o pipefail"
 set -euo pipefail
+# ---- configuration section (every name is an option) ----
 an4_root=           # a copy of AN4 (16 kHz WAV + etc/*.transcription); empty: download CMU's tarball
 max_utts=0          # stage 0: keep the first N utterances of train and test (a quick slice; 0: all)
 num_dev=            # stage 0: training utterances held out as train_dev (empty: ESPnet's 100; --max-utts N: N/4)
 stage=0             # 0: data prep; 1-6: asr.sh's stages
 stop_stage=100
+# true: print the options a run would run with, resolved (run.sh's, then asr.sh's as run.sh gives
+# them: name=value lines, a --config file), and run nothing
+print_config=false
 parse_options_passthrough=true
+# ---- end of configuration section ----
 # Every path below (data/, conf/, local/, ./asr.sh) is the recipe directory's: bash's own
 # "./path.sh: No such file or directory" was all that said so when started from elsewhere.
 if [ ! -f ./path.sh ]; then
@@ -42,6 +49,7 @@ fi
 # Stage 0's options this run gives (checked against data/stage0_options from --stage 1 on).
 given0=$(stage0_given "an4-root max-utts num-dev" "$@")
 . utils/parse_options.sh
+. utils/config_lines.sh
 . utils/data_lock.sh
 [ "$stage" -le "$stop_stage" ] || { echo "$0: ERROR: --stage $stage is after --stop-stage $stop_stage: nothing to run" >&2; exit 1; }
 
@@ -57,6 +65,7 @@ asr_args=(--train-set train_nodev --valid-set train_dev --test-sets "train_dev t
   --fbank-config conf/fbank.yaml --train-config conf/train_cpu_sp_const.yaml --decode-config conf/decode.yaml
   --speed-perturb-factors "0.9 1.0 1.1" --speed-perturb-method audio
   "${passthrough_args[@]}" "$@")
+[ "$print_config" != true ] || { config_print_run "${asr_args[@]}"; exit 0; }
 ./asr.sh --stage 1 --stop-stage 0 "${asr_args[@]}"   # checks the options before stage 0 starts
 
 # What stage 0 makes data/ with: recorded by it, checked against from --stage 1 on.

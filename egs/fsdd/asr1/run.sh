@@ -20,11 +20,14 @@
 # --long-edge-prob, --tight-edge-prob, --single-take-prob, --stage, --stop-stage,
 # --an4-words, --an4-digit-words, --an4-aligner, --an4-root, --an4-resample,
 # --init-listener, --pretrain-max-utts, --train-config, --train-args,
-# --adapt-speakers, --nj; every other option goes to asr.sh (./asr.sh --help lists
-# them). A quick trial: --pretrain-max-utts 200 pretrains on AN4's first 200
+# --adapt-speakers, --nj, --print-config; every other option goes to asr.sh
+# (./asr.sh --help lists them). --print-config true prints the options a run
+# would run with, resolved, as name=value lines (a --config file), and runs
+# nothing. A quick trial: --pretrain-max-utts 200 pretrains on AN4's first 200
 # utterances, not all of them, in pretrain_an4_first200/ (all: pretrain_an4/).
 [ -n "${BASH_VERSION:-}" ] || { echo "$0: run me with bash (./run.sh, or bash run.sh), not sh" >&2; exit 1; }  # sh (dash) said "set: Illegal option -o pipefail"
 set -euo pipefail
+# ---- configuration section (every name is an option: --num-train 3000 sets num_train) ----
 fsdd_root=          # a copy of FSDD (recordings/<digit>_<speaker>_<take>.wav); required for stage 0
 seed=1              # stage 0: the utterances made (and the training seed)
 test_speakers=theo  # stage 0: held out of train and dev (comma-separated); local/loso.sh sets it per fold
@@ -83,7 +86,11 @@ train_args=         # asrkit-train options (asr.sh's --train-args; --init-listen
 nj=4                # jobs of asr.sh's stages 1 and 5, and of the AN4 pretrainings' features (local/pretrain_an4.sh --nj)
 stage=0             # 0: data prep; 1-6: asr.sh's stages
 stop_stage=100
+# true: print the options this run would run with, resolved (name=value lines, a --config file:
+# run.sh's own, then asr.sh's as run.sh gives them; asr.sh --print-config true), and run nothing
+print_config=false
 parse_options_passthrough=true
+# ---- end of configuration section ----
 # Every path below (data/, conf/, local/, ./asr.sh) is the recipe directory's: bash's own
 # "./path.sh: No such file or directory" was all that said so when started from elsewhere.
 if [ ! -f ./path.sh ]; then
@@ -98,6 +105,7 @@ fi
 . utils/data_lock.sh
 . utils/same_options.sh
 . utils/stage0_options.sh
+. utils/config_lines.sh
 [ "$stage" -le "$stop_stage" ] || { echo "$0: ERROR: --stage $stage is after --stop-stage $stop_stage: nothing to run" >&2; exit 1; }
 
 case $an4_words in
@@ -192,6 +200,9 @@ set_asr_args() {
     --decode-config conf/decode.yaml --adapt-speakers "$adapt_speakers" "${passthrough_args[@]}" "${positional[@]}")
 }
 set_asr_args
+# (an option of both, --nj, --seed, --train-config..., as run.sh has it: its --train-args without
+# --init-listener's model)
+[ "$print_config" != true ] || { config_print_run "${asr_args[@]}"; exit 0; }
 ./asr.sh --stage 1 --stop-stage 0 "${asr_args[@]}"   # checks the options before stage 0 starts
 
 if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then

@@ -15,15 +15,22 @@
 #        ./run.sh --librispeech-root /corpora/LibriSpeech --stage 0 --ngpu 4
 #        ./run.sh --stage 4 --num-nodes 2 --ngpu 4  # 2 nodes x 4 GPUs (Slurm)
 # Options of this script: --librispeech-root, --download-dir, --hours, --stage,
-# --stop-stage; every other option goes to asr.sh (./asr.sh --help lists them).
+# --stop-stage, --print-config (true: print the options a run would run with,
+# resolved, as a --config file, and run nothing); every other option goes to
+# asr.sh (./asr.sh --help lists them).
 [ -n "${BASH_VERSION:-}" ] || { echo "$0: run me with bash (./run.sh, or bash run.sh), not sh" >&2; exit 1; }  # sh (dash) said "set: Illegal option -o pipefail"
 set -euo pipefail
+# ---- configuration section (every name is an option) ----
 librispeech_root=        # an unpacked LibriSpeech/ (parts as subfolders); empty: <download-dir>/LibriSpeech
 download_dir=downloads   # stage -1 downloads here
 hours=960                # 960 or 100 (train-clean-100 alone, with conf/train_100h.yaml)
 stage=-1                 # -1: download; 0: data prep; 1-6: asr.sh's stages
 stop_stage=100
+# true: print the options a run would run with, resolved (run.sh's, then asr.sh's as run.sh gives
+# them: name=value lines, a --config file), and run nothing
+print_config=false
 parse_options_passthrough=true
+# ---- end of configuration section ----
 # Every path below (data/, conf/, local/, ./asr.sh) is the recipe directory's: bash's own
 # "./path.sh: No such file or directory" was all that said so when started from elsewhere.
 if [ ! -f ./path.sh ]; then
@@ -38,6 +45,7 @@ fi
 # Stage 0's options this run gives (checked against data/stage0_options from --stage 1 on).
 given0=$(stage0_given "librispeech-root download-dir" "$@")
 . utils/parse_options.sh
+. utils/config_lines.sh
 . utils/data_lock.sh
 [ "$stage" -le "$stop_stage" ] || { echo "$0: ERROR: --stage $stage is after --stop-stage $stop_stage: nothing to run" >&2; exit 1; }
 
@@ -55,6 +63,7 @@ asr_args=(--train-set "$train_set" --valid-set dev --test-sets "test_clean test_
   --nj 16 --token-type bpe --nbpe 5000 --num-avg 10
   --fbank-config conf/fbank.yaml --train-config "$train_config" --decode-config conf/decode.yaml
   "${passthrough_args[@]}" "$@")
+[ "$print_config" != true ] || { config_print_run "${asr_args[@]}"; exit 0; }
 ./asr.sh --stage 1 --stop-stage 0 "${asr_args[@]}"   # checks the options before the long stages
 
 # An unpacked copy given with --librispeech-root is what stage 0 reads: stage -1 (the default

@@ -11,8 +11,10 @@
 #   e.g. ./run.sh                      # everything, ~3 minutes on 2 CPU cores
 #        ./run.sh --stage 4 --stop-stage 6 --tag again
 #        ./run.sh --yesno-root /data/yesno   # a folder holding waves_yesno/
-# Options of this script: --yesno-root, --stage, --stop-stage; every other option
-# goes to asr.sh (./asr.sh --help lists them, with asr.sh's own defaults).
+# Options of this script: --yesno-root, --stage, --stop-stage, --print-config
+# (true: print the options a run would run with, resolved, as a --config file,
+# and run nothing); every other option goes to asr.sh (./asr.sh --help lists
+# them, with asr.sh's own defaults).
 # This script gives asr.sh
 #   --train-set train_nodev --valid-set train_dev --test-sets test --nj 2
 #   --token-type char --fbank-config conf/fbank.yaml
@@ -20,10 +22,15 @@
 # and the same option given here replaces one.
 [ -n "${BASH_VERSION:-}" ] || { echo "$0: run me with bash (./run.sh, or bash run.sh), not sh" >&2; exit 1; }  # sh (dash) said "set: Illegal option -o pipefail"
 set -euo pipefail
+# ---- configuration section (every name is an option) ----
 yesno_root=corpus   # folder holding waves_yesno/ (default: the copy shipped with this recipe)
 stage=0             # 0: data prep; 1-6: asr.sh's stages
 stop_stage=100
+# true: print the options a run would run with, resolved (run.sh's, then asr.sh's as run.sh gives
+# them: name=value lines, a --config file), and run nothing
+print_config=false
 parse_options_passthrough=true
+# ---- end of configuration section ----
 # Every path below (data/, conf/, local/, ./asr.sh) is the recipe directory's: bash's own
 # "./path.sh: No such file or directory" was all that said so when started from elsewhere.
 if [ ! -f ./path.sh ]; then
@@ -38,6 +45,7 @@ fi
 # Stage 0's options this run gives (checked against data/stage0_options from --stage 1 on).
 given0=$(stage0_given "yesno-root" "$@")
 . utils/parse_options.sh
+. utils/config_lines.sh
 . utils/data_lock.sh
 # local/data.sh's own settings (--num-dev, which README.md names) are not run.sh's: they reached
 # asr.sh, whose "unknown option --num-dev (see ./asr.sh --help)" pointed at the wrong script.
@@ -55,6 +63,7 @@ asr_args=(--train-set train_nodev --valid-set train_dev --test-sets test
   --nj 2 --token-type char
   --fbank-config conf/fbank.yaml --train-config conf/train.yaml --decode-config conf/decode.yaml
   "${passthrough_args[@]}" "$@")
+[ "$print_config" != true ] || { config_print_run "${asr_args[@]}"; exit 0; }
 ./asr.sh --stage 1 --stop-stage 0 "${asr_args[@]}"   # checks the options before stage 0 starts
 
 # (an empty one was realpath's "'': No such file or directory", naming no option)

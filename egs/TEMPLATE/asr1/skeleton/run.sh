@@ -14,8 +14,10 @@
 #        ./run.sh --stage 4 --train-max-time 3600   # continue it to 1 h
 #        ./run.sh --stage 1 --ngpu 1 \
 #          --train-config conf/train_gpu.yaml       # train on a GPU
-# Options of this script: --corpus-root, --stage, --stop-stage; every other option
-# goes to asr.sh (./asr.sh --help lists them, with asr.sh's own defaults).
+# Options of this script: --corpus-root, --stage, --stop-stage, --print-config
+# (true: print the options a run would run with, resolved, as a --config file,
+# and run nothing); every other option goes to asr.sh (./asr.sh --help lists
+# them, with asr.sh's own defaults).
 # This script gives asr.sh
 #   --train-set train --valid-set dev --test-sets "dev test" --nj 4
 #   --token-type char --num-avg 5 --fbank-config conf/fbank.yaml
@@ -26,10 +28,15 @@
 # local/data.sh --help.
 [ -n "${BASH_VERSION:-}" ] || { echo "$0: run me with bash (./run.sh, or bash run.sh), not sh" >&2; exit 1; }  # sh (dash) said "set: Illegal option -o pipefail"
 set -euo pipefail
+# ---- configuration section (every name is an option) ----
 corpus_root=        # the corpus folder for stage 0 (local/data.sh --corpus-root)
 stage=0             # 0: data prep; 1-6: asr.sh's stages
 stop_stage=100
+# true: print the options a run would run with, resolved (run.sh's, then asr.sh's as run.sh gives
+# them: name=value lines, a --config file), and run nothing
+print_config=false
 parse_options_passthrough=true
+# ---- end of configuration section ----
 # Every path below (data/, conf/, local/, ./asr.sh) is the recipe directory's: bash's own
 # "./path.sh: No such file or directory" was all that said so when started from elsewhere.
 if [ ! -f ./path.sh ]; then
@@ -43,6 +50,7 @@ fi
 . utils/stage0_options.sh
 given0=$(stage0_given "corpus-root" "$@")   # checked against data/stage0_options from --stage 1 on
 . utils/parse_options.sh
+. utils/config_lines.sh
 . utils/data_lock.sh
 # local/data.sh's settings (--audio-ext, --transcripts, ...) are not run.sh's: asr.sh's "unknown
 # option --audio-ext" left the user who followed asrkit-make-data-dir's own hint wondering.
@@ -66,6 +74,7 @@ set_asr_args() {
     "${passthrough_args[@]}" "$@")
 }
 set_asr_args "$@"
+[ "$print_config" != true ] || { config_print_run "${asr_args[@]}"; exit 0; }
 ./asr.sh --stage 1 --stop-stage 0 "${asr_args[@]}"   # checks the options before stage 0 starts
 
 if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
