@@ -25,15 +25,15 @@ def main(feats_rspecifier: str, stats_out: str, spk2utt: str | None, binary: boo
 
     As in Kaldi: without --spk2utt, a filename STATS_OUT gets one global matrix and a wspecifier
     (ark:...) gets stats per utterance; with --spk2utt, a wspecifier gets stats per speaker.
-    An utterance that cannot be read, has no frames, or whose features are not finite or not of
-    the set's dimension (the most common one of all its utterances), is skipped with a warning
-    naming it; the command fails, writing nothing, when none is left or more than
-    --max-bad-percent (5, Kaldi's rule) were skipped.
+    An utterance that cannot be read, has no frames, or whose features are not finite, or (global
+    and per-speaker stats) not of the set's dimension (the most common one of all its utterances),
+    is skipped with a warning naming it; the command fails, writing nothing, when none is left or
+    more than --max-bad-percent (5, Kaldi's rule) were skipped.
     """
     from asrkit.data.specifier import MatrixWriter, check_not_overwriting, iter_matrices, parse_specifier, spec_files
     from asrkit.data.table import read_spk2utt
-    from asrkit.features.cmvn import SetDimension, check_features, check_stats_output, compute_cmvn_stats, \
-        is_specifier, open_stats_output, per_utterance_stats, table_path, warn_unlisted, write_stats_to
+    from asrkit.features.cmvn import SetDimension, accumulate_cmvn, check_features, check_stats_output, \
+        compute_cmvn_stats, is_specifier, open_stats_output, table_path, warn_unlisted, write_stats_to
     from asrkit.utils.bad_items import BadItems
     from asrkit.utils.errors import AsrkitError
     from asrkit.utils.logging import get_logger, progress
@@ -53,8 +53,8 @@ def main(feats_rspecifier: str, stats_out: str, spk2utt: str | None, binary: boo
     tally = BadItems(log, "utterances", max_percent=max_bad_percent, source=feats_rspecifier)
 
     unlisted = []  # with --spk2utt: utterances in none of its speakers, left out of the stats
-    # The set's dimension is the most common one of the whole set, known at the end: the
-    # utterances of others are bad items then (SetDimension).
+    # The set's dimension (global and per-speaker stats) is the most common one of the whole set,
+    # known at the end: the utterances of others are bad items then (SetDimension).
     dims = SetDimension()
 
     def good_feats(listed=None):
@@ -96,10 +96,13 @@ def main(feats_rspecifier: str, stats_out: str, spk2utt: str | None, binary: boo
                  "%d utterances missing%s", len(table), counts["utts"], counts["empty_speakers"], counts["missing"],
                  f", {len(unlisted)} in no speaker (left out)" if unlisted else "")
     elif is_specifier(stats_out):
+        # Each utterance's stats are of its own features, whatever the others' dimension (Kaldi's
+        # compute-cmvn-stats checks none here): written as they are read, streamed to ark:- as
+        # Kaldi's are. (Held until the whole set's dimension was known, they waited in temporary
+        # files in the system's temp dir, and ark:- gave nothing until the input's end.)
         with MatrixWriter(stats_out) as w:
-            for utt, stats in per_utterance_stats(good_feats(), dims):
-                w.write(utt, stats)
-            _tally_other_dims(tally, dims)
+            for utt, mat in good_feats():
+                w.write(utt, accumulate_cmvn(mat, None, utt))
             tally.check()
         log.info("Done accumulating CMVN stats for %d utterances", tally.done)
     else:
@@ -125,12 +128,7 @@ def _stats_or_tally(compute, tally, dims):
         if tally.failed or str(e) == NO_FEATURES:
             tally.check()
         raise
-    _tally_other_dims(tally, dims)
+    for utt, message in dims.others():  # counted good as they were read
+        tally.retract(utt, message)
     tally.check()
     return result
-
-
-def _tally_other_dims(tally, dims):
-    """The utterances of another dimension than the set's, counted good as they were read, are bad."""
-    for utt, message in dims.others():
-        tally.retract(utt, message)

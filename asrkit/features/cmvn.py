@@ -121,7 +121,8 @@ class SetDimension:
     ones made the 21 good ones the bad ones ("feature dimension 80, the set's is 40"), and with
     --max-bad-percent 100 the 40-dim stats were written, exit 0. Callers sum each dimension apart
     (a few (2, D+1) matrices) and keep the set's at the end; only the utterances' names are held
-    here, so a stream (ark:-) of any length is read once.
+    here, so a stream (ark:-) of any length is read once. (Per-utterance stats need no set
+    dimension: each is of its own utterance's features, as in Kaldi.)
     """
 
     def __init__(self) -> None:
@@ -153,36 +154,6 @@ class SetDimension:
         if others:
             more = f" (and {len(others) - 1} more of other dimensions)" if len(others) > 1 else ""
             raise AsrkitError(others[0][1] + more)
-
-
-def per_utterance_stats(feats: Iterable[Tuple[str, np.ndarray]],
-                        dims: SetDimension) -> Iterator[Tuple[str, np.ndarray]]:
-    """``(utt, stats)`` of each utterance of the set's dimension (see :class:`SetDimension`, which
-    ``dims`` is and learns the others in), in the order read, once every utterance is read. The
-    stats wait meanwhile in a temporary file per dimension, not in memory (1.3 KB an utterance at
-    80 dims: 370 MB for a 281k-utterance set)."""
-    import tempfile
-
-    spills: Dict[int, IO[bytes]] = {}
-    try:
-        for utt, mat in feats:
-            stats = accumulate_cmvn(mat, None, utt)
-            dim = mat.shape[1]
-            if dim not in spills:
-                spills[dim] = tempfile.TemporaryFile(prefix="asrkit-cmvn-")
-            spills[dim].write(stats.tobytes())
-            dims.add(utt, dim)
-        dim = dims.dim
-        if dim is None:
-            return
-        spill = spills[dim]
-        spill.seek(0)
-        size = 2 * (dim + 1) * 8
-        for utt in dims.utterances(dim):
-            yield utt, np.frombuffer(spill.read(size), dtype=np.float64).reshape(2, dim + 1).copy()
-    finally:
-        for f in spills.values():
-            f.close()
 
 
 def check_stats(stats: np.ndarray, where: str = "CMVN stats") -> np.ndarray:

@@ -476,18 +476,24 @@ def test_per_speaker_stats_without_utt2spk_name_the_option(an4_feats, tmp_path):
     assert r.exit_code == 1 and "CMVN stats are for" in r.stderr and "--utt2spk" not in r.stderr.strip().splitlines()[-1], r.stderr
 
 
-def test_the_whole_sets_most_common_dimension_is_the_sets(tmp_path):
-    """The set's dimension was a vote of the first 5 utterances: 3 odd ones of 2 dims at the start
-    of 24 of 4 dims made the 21 good ones the bad ones ('feature dimension 4, the set's is 2') and,
-    with --max-bad-percent 100, 2-dim stats were written, exit 0. The whole set decides now, read
-    once (ark:- on stdin), in each of the three outputs; the odd ones are the bad items."""
+def _odd_dimension_first():
+    """24 utterances of 4 dims but the first 3, of 2: ``(feats, the ark's bytes)``."""
     rng = np.random.default_rng(5)
     feats = {f"u{i:02d}": rng.standard_normal((20, 2 if i < 3 else 4)).astype(np.float32) for i in range(24)}
     buf = io.BytesIO()
     kaldiio.save_ark(buf, feats)
+    return feats, buf
+
+
+def test_the_whole_sets_most_common_dimension_is_the_sets(tmp_path):
+    """The set's dimension was a vote of the first 5 utterances: 3 odd ones of 2 dims at the start
+    of 24 of 4 dims made the 21 good ones the bad ones ('feature dimension 4, the set's is 2') and,
+    with --max-bad-percent 100, 2-dim stats were written, exit 0. The whole set decides now, read
+    once (ark:- on stdin), in global and per-speaker stats; the odd ones are the bad items."""
+    feats, buf = _odd_dimension_first()
     (tmp_path / "spk2utt").write_text("a " + " ".join(list(feats)[:12]) + "\nb " + " ".join(list(feats)[12:]) + "\n")
     good = [u for u in feats if u >= "u03"]
-    outputs = {"global": [tmp_path / "cmvn.ark"], "utt": [f"ark:{tmp_path}/utt.ark"],
+    outputs = {"global": [tmp_path / "cmvn.ark"],
                "spk": ["--spk2utt", f"ark:{tmp_path}/spk2utt", f"ark:{tmp_path}/spk.ark"]}
     for kind, out in outputs.items():
         result = run_cli(compute_cmvn_cli, ["ark:-", *out], input=buf.getvalue())
@@ -499,12 +505,28 @@ def test_the_whole_sets_most_common_dimension_is_the_sets(tmp_path):
         assert "skipping utterance 'u02': feature dimension 2, the set's is 4" in result.stderr
         assert "Done 21 out of 24 utterances; failed 3" in result.stderr, result.stderr
     np.testing.assert_allclose(load_cmvn(str(tmp_path / "cmvn.ark")), numpy_stats([feats[u] for u in good]))
-    per_utt = load_cmvn(f"ark:{tmp_path}/utt.ark")
-    assert list(per_utt) == good
-    np.testing.assert_allclose(per_utt["u07"], numpy_stats([feats["u07"]]))
     per_spk = load_cmvn(f"ark:{tmp_path}/spk.ark")
     np.testing.assert_allclose(per_spk["a"], numpy_stats([feats[u] for u in good[:9]]))
     np.testing.assert_allclose(per_spk["b"], numpy_stats([feats[u] for u in good[9:]]))
     # A library caller that does not ask for the others is told of them.
     with pytest.raises(AsrkitError, match=r"utterance 'u00': feature dimension 2, the set's is 4 \(and 2 more"):
         compute_cmvn_stats(iter(feats.items()))
+
+
+def test_per_utterance_stats_are_each_utterances_own_written_as_read(tmp_path, monkeypatch):
+    """Per-utterance stats are of each utterance's own features, whatever the others' dimension
+    (Kaldi's compute-cmvn-stats checks none there). They were held until the whole set's dimension
+    was known, in temporary files of the system's temp dir (a full or missing one failed the run
+    with an OS error naming no output; ark:- gave nothing until the input's end), and the 3 odd
+    utterances of 24 were skipped, failing the run. Now every one is written as it is read."""
+    import tempfile
+
+    feats, buf = _odd_dimension_first()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no-temp-dir"))
+    result = run_cli(compute_cmvn_cli, ["ark:-", "ark:-"], input=buf.getvalue())
+    assert result.exit_code == 0, result.stderr
+    assert "Done 24 out of 24 utterances; failed 0" in result.stderr and "skipping" not in result.stderr
+    per_utt = dict(kaldiio.load_ark(io.BytesIO(result.stdout_bytes)))
+    assert list(per_utt) == list(feats)
+    for utt in ("u00", "u07"):
+        np.testing.assert_allclose(per_utt[utt], numpy_stats([feats[utt]]))
