@@ -444,25 +444,90 @@ def test_loso_dry_run_holds_each_speaker_out_in_its_own_directory(recipe_dir, fs
     assert not (recipe / "loso").exists()  # nothing made
 
 
-def test_loso_options_given_their_defaults_are_the_run_without_them(recipe_dir, fsdd_root):
-    """A fold records the options it runs with: run.sh's defaults given (--pretrain-max-utts 0,
-    0.50 for 0.5, the default config by name) are the run made without them, not "other options"
-    (records of the options as given refused them); another value is still refused."""
+def test_run_sh_print_config_prints_the_options_resolved(recipe_dir, tmp_path):
+    """./run.sh --print-config true: every option of run.sh and of asr.sh as the run would have
+    them (defaults, values worked out, asr.sh's tag), once each, as --config lines that read back
+    the same; nothing run, and options a run refuses refused."""
     recipe = recipe_dir("fsdd")
-    # The records are made as a fold starts; here its stage 0 stops at once (run.sh refuses
-    # --an4-resample bogus), so nothing is made but them.
-    base = ["local/loso.sh", "--fsdd-root", str(fsdd_root), "--speakers", "george", "--init-listener", "",
-            "--an4-resample", "bogus", "--num-train", "20"]
+    proc = run_sh(["./run.sh", "--num-train", "20", "--an4-words", "none", "--num-avg", "5", "--train-args",
+                   "--set training.max_epochs=2", "--print-config", "true"], cwd=recipe)
+    lines = proc.stdout.splitlines()
+    opts = dict(line.split("=", 1) for line in lines)
+    assert len(opts) == len(lines) and "print_config" not in opts, lines
+    assert opts["num_train"] == "20" and opts["train_set"] == "train" and opts["background_prob"] == "0.5"
+    assert opts["num_avg"] == "5" and opts["nbpe"] == "30" and opts["tag"] == "train_umn_char", opts
+    assert opts["train_args"] == '"--set training.max_epochs=2"'  # run.sh's, without --init-listener's model
+    assert not (recipe / "data").exists() and not (recipe / "exp").exists()
+    (tmp_path / "my.conf").write_text(proc.stdout)
+    assert run_sh(["./run.sh", "--config", str(tmp_path / "my.conf"), "--print-config", "true"],
+                  cwd=recipe).stdout == proc.stdout
+    proc = run_sh(["./run.sh", "--token-type", "words", "--print-config", "true"], cwd=recipe, check=False)
+    assert proc.returncode == 1 and proc.stdout == "" and "--token-type must be char, bpe or unigram" in proc.stderr
+
+
+# A fold whose stage 0 stops at once, after loso.sh has recorded its options: make_connected_digits.py
+# refuses --speed-factors bogus (run.sh, which loso.sh asks for the options first, does not read them).
+STOPS_AT_STAGE_0 = ["--init-listener", "", "--speed-factors", "bogus"]
+
+
+def test_loso_options_given_their_defaults_are_the_run_without_them(recipe_dir, fsdd_root):
+    """A fold records the options it runs with, as run.sh resolves them (--print-config true):
+    run.sh's and asr.sh's defaults given (--pretrain-max-utts 0, 0.50 for 0.5, the default config
+    by name, asr.sh's --nbpe) are the run made without them, and so are the same options in another
+    order; another value is refused, naming the options that differ."""
+    recipe = recipe_dir("fsdd")
+    base = ["local/loso.sh", "--fsdd-root", str(fsdd_root), "--speakers", "george", *STOPS_AT_STAGE_0, "--num-train", "20"]
     proc = run_sh(base, cwd=recipe, check=False)
     assert proc.returncode != 0 and "fold george: stage 0 failed" in proc.stderr, proc.stderr
+    record = (recipe / "loso/george/loso_data_options").read_text().splitlines()
+    assert "num_train=20" in record and "background_prob=0.5" in record and record == sorted(record), record
+    assert not any(line.startswith(("init_listener=", "fsdd_root=", "test_speakers=")) for line in record), record
     defaults = ["--pretrain-max-utts", "0", "--background-prob", "0.50", "--num-avg", "3", "--nj", "4",
-                "--train-config", "conf/train_umn.yaml", "--adapt-speakers", "true", "--an4-digit-words", "0"]
+                "--train-config", "conf/train_umn.yaml", "--adapt-speakers", "true", "--an4-digit-words", "0",
+                "--nbpe", "30"]
     proc = run_sh(base + defaults + ["--dry-run", "true"], cwd=recipe)
     assert proc.stdout.count("fold george: ") == 2, proc.stderr
-    proc = run_sh(base + ["--background-prob", "0.4", "--dry-run", "true"], cwd=recipe, check=False)
+    reordered = ["local/loso.sh", "--num-train", "20", "--speed-factors", "bogus", "--speakers", "george",
+                 "--fsdd-root", str(fsdd_root), "--init-listener", ""]
+    proc = run_sh(reordered + ["--dry-run", "true"], cwd=recipe)
+    assert proc.stdout.count("fold george: ") == 2, proc.stderr
+    proc = run_sh(base + ["--background-prob", "0.4", "--num-dev", "7", "--dry-run", "true"], cwd=recipe, check=False)
     assert proc.returncode != 0 and proc.stderr.rstrip().splitlines()[-1] == (
-        "local/loso.sh: ERROR: --dir loso was made with '--an4-resample bogus --num-train 20', these options give "
-        "'--an4-resample bogus --num-train 20 --background-prob 0.4': use another --dir"), proc.stderr
+        "local/loso.sh: ERROR: --dir loso was made with --background-prob 0.5 --num-dev 150, these options give "
+        "--background-prob 0.4 --num-dev 7: use another --dir"), proc.stderr
+
+
+def test_loso_records_of_the_loso_sh_before_are_still_read(recipe_dir, fsdd_root):
+    """The records of the loso.sh before run.sh printed its options (loso_data_args, loso_args,
+    loso_lm_args_<decode>: one line of the options given, either all of them or without those
+    given their defaults) are still checked: the same options, in any order, take the fold as it
+    is and its record is written anew; others are refused in one line, as they were."""
+    recipe = recipe_dir("fsdd")
+    fold = recipe / "loso/george"
+    (fold / "exp/default").mkdir(parents=True)
+    # as that loso.sh wrote them for: --num-train 20 --background-prob 0.50 --nj 4 <STOPS_AT_STAGE_0>
+    # --train-args '--set training.max_epochs=2' (run.sh's defaults given left out; --init-listener's model last)
+    (fold / "loso_data_args").write_text("--num-train 20 --speed-factors bogus\n")
+    (fold / "exp/default/loso_args").write_text(
+        "--num-train 20 --speed-factors bogus --train-args --set training.max_epochs=2 --init-listener \n")
+    (fold / "exp/default/loso_lm_args_decode_adapt").write_text("\n")
+    given = ["local/loso.sh", "--fsdd-root", str(fsdd_root), "--speakers", "george", *STOPS_AT_STAGE_0,
+             "--train-args", "--set training.max_epochs=2", "--background-prob", "0.50", "--num-train", "20"]
+    proc = run_sh(given + ["--num-train", "21", "--dry-run", "true"], cwd=recipe, check=False)
+    assert proc.returncode != 0 and proc.stderr.rstrip().splitlines()[-1] == (
+        "local/loso.sh: ERROR: --dir loso was made with '--num-train 20 --speed-factors bogus', these options give "
+        "'--speed-factors bogus --num-train 21': use another --dir"), proc.stderr
+    proc = run_sh(given, cwd=recipe, check=False)
+    assert proc.returncode != 0 and "fold george: stage 0 failed" in proc.stderr, proc.stderr
+    assert "num_train=20" in (fold / "loso_data_options").read_text()
+    assert 'train_args=--set training.max_epochs=2' in (fold / "exp/default/loso_options").read_text().splitlines()
+    # the first loso.sh's record: every option as given, in the order given
+    (fold / "exp/default/loso_options").unlink()
+    (fold / "exp/default/loso_args").write_text(
+        "--num-train 20 --speed-factors bogus --init-listener  --train-args --set training.max_epochs=3\n")
+    proc = run_sh([*given[:5], "--num-train", "20", *STOPS_AT_STAGE_0, "--train-args", "--set training.max_epochs=3",
+                   "--dry-run", "true"], cwd=recipe)
+    assert proc.stdout.count("fold george: ") == 2, proc.stderr
 
 
 def test_loso_summary_before_any_fold_finished(recipe_dir, fsdd_root):
@@ -521,10 +586,9 @@ def test_loso_fold_end_to_end_resumes_and_summarises(recipe_dir, fsdd_root, an4_
     unfinished, and a tag re-used with other options refused."""
     recipe = recipe_dir("fsdd")
     fsdd = fsdd_slice(fsdd_root, tmp_path / "fsdd")
-    # the fold's record of the tag's options, then this run's: the same but for max_epochs
-    other_tag = (r"^local/loso\.sh: ERROR: --tag tiny was made with '(.*--train-args )" + re.escape(f"{TINY} ")
-                 + r"(.*)', these options give '\1" + re.escape(TINY.replace("max_epochs=1", "max_epochs=2") + " ")
-                 + r"\2': use another --tag$")
+    # the fold's record of the tag's options against this run's: they differ in max_epochs
+    other_tag = "^" + re.escape(f'local/loso.sh: ERROR: --tag tiny was made with --train-args "{TINY}", these options give '
+                                f'--train-args "{TINY.replace("max_epochs=1", "max_epochs=2")}": use another --tag') + "$"
     (recipe / "RESULTS.md").write_text("# FSDD results\n\nearlier text\n")
     base = ["local/loso.sh", "--fsdd-root", str(fsdd), "--an4-root", str(an4_root), "--speakers", "yweweler", "--tag", "tiny",
             "--adapt-args", ADAPT, "--pretrain-max-utts", AN4_TRIAL, "--num-train", "16", "--num-dev", "4", "--num-test", "4",
@@ -606,24 +670,21 @@ def test_loso_fold_end_to_end_resumes_and_summarises(recipe_dir, fsdd_root, an4_
     assert results.count("<!-- loso loso/tiny/decode_lm_adapt -->") == 1 and "--use-lm true --lm-weight 0.2" in results
     proc = run_sh(base + ["--train-args", TINY, "--use-lm", "true", "--lm-weight", "0.5"], cwd=recipe, check=False)
     assert proc.returncode != 0 and ("local/loso.sh: ERROR: --decode-config decode_lm_adapt (with an LM or speaker "
-                                     f"adaptation) of --tag tiny was made with '--adapt-args {ADAPT} --use-lm true --lm-weight 0.2', "
-                                     f"these options give '--adapt-args {ADAPT} --use-lm true --lm-weight 0.5': use another "
-                                     "--decode-config\n") \
-        in proc.stderr, proc.stderr[-2000:]
+                                     "adaptation) of --tag tiny was made with --lm-weight 0.2, these options give "
+                                     "--lm-weight 0.5: use another --decode-config\n") in proc.stderr, proc.stderr[-2000:]
 
     # The same tag with other options: an error, not the old numbers under a new command line.
     proc = run_sh(base + ["--train-args", TINY.replace("max_epochs=1", "max_epochs=2")], cwd=recipe, check=False)
     assert proc.returncode != 0 and re.search(other_tag, proc.stderr, re.M), proc.stderr[-2000:]
     # Other data in the same --dir: an error too (its features would be stale).
     proc = run_sh(base[:-2] + ["--num-avg", "0", "--tag", "other", "--seed", "2"], cwd=recipe, check=False)
-    assert proc.returncode != 0 and re.search(r"^local/loso\.sh: ERROR: --dir loso was made with '([^']*--num-test 4)', "
-                                              r"these options give '\1 --seed 2': use another --dir$", proc.stderr, re.M), \
-        proc.stderr[-2000:]
+    assert proc.returncode != 0 and ("local/loso.sh: ERROR: --dir loso was made with --seed 1, these options give --seed 2: "
+                                     "use another --dir\n") in proc.stderr, proc.stderr[-2000:]
     # ... and so is another pretraining size: every tag of a --dir pretrains on its one pretrain_an4/data.
     proc = run_sh([x if x != AN4_TRIAL else "300" for x in base] + ["--train-args", TINY], cwd=recipe, check=False)
-    assert proc.returncode != 0 and re.search(rf"^local/loso\.sh: ERROR: --dir loso was made with '(.*--pretrain-max-utts) "
-                                              rf"{AN4_TRIAL} (.*)', these options give '\1 300 \2': use another --dir$",
-                                              proc.stderr, re.M), proc.stderr[-2000:]
+    assert proc.returncode != 0 and (f"local/loso.sh: ERROR: --dir loso was made with --pretrain-max-utts {AN4_TRIAL}, "
+                                     "these options give --pretrain-max-utts 300: use another --dir\n") in proc.stderr, \
+        proc.stderr[-2000:]
 
     # --init-listener "": the fold trains from scratch; a training option, so the fold's data are reused.
     # (--adapt-speakers false here and below: the adapted pass is tag tiny's, checked above)
@@ -633,7 +694,7 @@ def test_loso_fold_end_to_end_resumes_and_summarises(recipe_dir, fsdd_root, an4_
     assert "stage 1: dump/test done already" in proc.stderr and "pretrain" not in proc.stderr
     log = (fold / "exp/tiny_scratch/log/train.log").read_text()
     assert "--init" not in log and (fold / "exp/tiny_scratch/decode_test_decode/wer.txt").is_file()
-    assert "init-listener" not in (fold / "loso_data_args").read_text()
+    assert "init_listener" not in (fold / "loso_data_options").read_text()
 
     # Another tag with other training options in the same --dir: a pretraining of its own (its
     # model differs), not the first tag's listener.
@@ -1009,14 +1070,13 @@ def test_recipe_dir_refuses_the_recipe_itself_or_a_folder_above_it(recipe_dir, t
                       check=False)
         assert proc.returncode == 1 and proc.stderr.rstrip().splitlines()[-1] == (
             f"local/an4_data.sh: ERROR: --an4-root {tmp_path / 'nowhere'}: expected etc/ and wav/ there"), proc.stderr
-    # (a fold whose stage 0 stops at once: run.sh refuses --an4-resample bogus)
     for _ in range(2):
-        proc = run_sh(["local/loso.sh", "--fsdd-root", str(fsdd_root), "--speakers", "george", "--init-listener", "",
-                       "--an4-resample", "bogus", "--dir", "-x"], cwd=recipe, check=False)
+        proc = run_sh(["local/loso.sh", "--fsdd-root", str(fsdd_root), "--speakers", "george", *STOPS_AT_STAGE_0,
+                       "--dir", "-x"], cwd=recipe, check=False)
         assert proc.stderr.rstrip().splitlines()[-2:] == [
-            "./run.sh: ERROR: --an4-resample must be none or sox, got 'bogus'",
+            "make_connected_digits.py: ERROR: --speed-factors 'bogus': expected numbers, e.g. 0.9,1.0,1.1",
             "local/loso.sh: ERROR: fold george: stage 0 failed"], proc.stderr
-    assert (recipe / "-x/george/loso_data_args").is_file()
+    assert (recipe / "-x/george/loso_data_options").is_file()
 
 
 def test_fsdd_unreadable_recordings_folder_is_one_line(recipe_dir, fsdd_root, tmp_path):

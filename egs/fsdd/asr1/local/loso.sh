@@ -17,7 +17,8 @@
 # of its own). Options that change the data (anything but the training and
 # decoding options listed in the code) need another --dir, and a tag's options are
 # recorded so that re-running it with different ones is an error instead of a
-# stale result.
+# stale result: the options each fold's run.sh runs with, as it resolves them
+# itself (./run.sh --print-config true), compared option by option.
 #
 #   e.g. local/loso.sh --fsdd-root /work/shared/corpora/fsdd
 #        local/loso.sh --fsdd-root /work/shared/corpora/fsdd --tag specaug \
@@ -118,62 +119,8 @@ args=()
 data_args=()   # the options that change data/ or dump/: they must be the same for every tag of a --dir
 lm_args=()     # LM fusion and speaker adaptation: a decoding of the tag's models, recorded per decode directory, not per tag
 use_lm=false adapt=true   # run.sh's default: the fold's test speaker decoded a second time, adapted to them
-# What the records below hold of args, data_args and lm_args: the values the folds run with. An
-# option given its default (--pretrain-max-utts 0 on a --dir made without it) is the run made
-# without it, and a record of the options as given refused it as other options.
-rec_args=() rec_data=() rec_lm=() init_val=$pretrained
-
-# run_default <--option>: the value a fold's run.sh runs with when it is not given: its own
-# default, or the one it gives asr.sh, or asr.sh's; nothing (exit 1) where run.sh works it out
-# (--train-set, --fbank-args) or neither script has the option.
-run_default() {
-  local name=${1#--} line f
-  name=${name//-/_}
-  line=$(sed -n "1,/^\. utils\/parse_options\.sh/{/^$name=/p}" run.sh | sed -n 1p)
-  if [ -z "$line" ]; then
-    line=$(sed -n '/^set_asr_args() {/,/^}/p' run.sh | grep -oE -- "(^|[[:space:]])$1 [^[:space:]]+" | sed -n 1p) || true
-    if [ -n "$line" ]; then
-      line=${line#*"$1 "}
-      [[ $line != *[\"\$]* ]] || return 1   # a value run.sh works out
-      echo "$line"; return 0
-    fi
-    # named anywhere else in run.sh's code: a value it gives asr.sh as it sees fit
-    # (grep reads to the end: grep -q's early exit was SIGPIPE for grep -v under pipefail, a found
-    # option taken for one not named)
-    ! sed -n '/^\. utils\/parse_options\.sh/,$p' run.sh | grep -v '^[[:space:]]*#' | grep -F -- "$1" > /dev/null || return 1
-    f=$(readlink -f asr.sh)
-    line=$(sed -n "1,/parse_options\.sh/{/^$name=/p}" "$f" | sed -n 1p)
-  fi
-  [ -n "$line" ] || return 1
-  line=${line#*=}
-  case $line in
-    \"*) line=${line#\"}; line=${line%%\"*} ;;
-    \'*) line=${line#\'}; line=${line%%\'*} ;;
-    *) line=${line%%[[:space:]]*} ;;
-  esac
-  echo "$line"
-}
-# is_default <--option> <value>: the fold runs as it does without the option: its default, the
-# same number spelt otherwise (0.50), or the same file named from the recipe.
-is_default() {
-  local d num='^[0-9]*\.?[0-9]+([eE][-+]?[0-9]+)?$'
-  d=$(run_default "$1") || return 1
-  [ "$2" != "$d" ] || return 0
-  if [[ $2 =~ $num && $d =~ $num ]]; then awk -v a="$2" -v b="$d" 'BEGIN { exit !(a + 0 == b + 0) }'; return; fi
-  [ "$(abspath "$2")" = "$(abspath "$d")" ]
-}
-# last_only <option> <value>...: each option once, with its last value (as parse_options.sh keeps it)
-last_only() {
-  local -a a=("$@") out=()
-  local -A seen=()
-  local k
-  for ((k = ${#a[@]} - 2; k >= 0; k -= 2)); do
-    [ -z "${seen[${a[k]}]+x}" ] || continue
-    seen[${a[k]}]=1
-    out=("${a[k]}" "${a[k + 1]}" ${out[@]+"${out[@]}"})
-  done
-  echo "${out[*]}"
-}
+# The options as given, for the records of the loso.sh before this one (old_form, below).
+given_opts=() given_lm=() init_val=$pretrained
 
 i=0
 while [ "$i" -lt "${#passthrough_args[@]}" ]; do
@@ -186,7 +133,7 @@ while [ "$i" -lt "${#passthrough_args[@]}" ]; do
     --use-lm|--lm-weight|--lm-config|--lm-train-text|--adapt-speakers|--adapt-args)
       [ "$opt" != --use-lm ] || use_lm=$val
       [ "$opt" != --adapt-speakers ] || adapt=$val
-      is_default "$opt" "$val" || rec_lm+=("$opt" "$(abspath "$val")")
+      given_lm+=("$opt" "$val")
       lm_args+=("$opt" "$(abspath "$val")"); continue ;;
   esac
   given=$val
@@ -214,19 +161,8 @@ while [ "$i" -lt "${#passthrough_args[@]}" ]; do
   esac
   # (--init-listener: its model recorded last, given or not)
   if [ "$opt" = --init-listener ]; then init_val=$val; continue; fi
-  ! is_default "$opt" "$given" || continue
-  rec_args+=("$opt" "$val")
-  case $opt in
-    --train-config|--train-args|--num-avg|--ngpu|--decode-ngpu|--decode-args|--nj) ;;
-    *) rec_data+=("$opt" "$val") ;;
-  esac
+  given_opts+=("$opt" "$given")
 done
-rec_args+=(--init-listener "$init_val")
-# --nj not given: the folds run with run.sh's default, and so do the pretrainings (they ran
-# pretrain_an4.sh's own default, 2 jobs, where run.sh gives its pretraining its --nj, given or not).
-if [ "$nj_given" = false ]; then
-  pretrain_opts+=(--nj "$(run_default --nj)"); an4_opt+=(--nj "$(run_default --nj)")
-fi
 if [ "$init_given" = false ]; then   # run.sh's default, made here once for every fold
   pretrain=true
   args+=(--init-listener "$pretrained")
@@ -237,13 +173,64 @@ if [[ "$digit_words" =~ ^[0-9]+$ ]] && [ "$digit_words" -gt 0 ] && [ "$aligner_g
   make_aligner=true
   args+=(--an4-aligner "$aligner")
   data_args+=(--an4-aligner "$aligner")
-  rec_args+=(--an4-aligner "$aligner")
-  rec_data+=(--an4-aligner "$aligner")
 fi
 decode_name=$(basename "$decode_config" .yaml)
 # asr.sh's name for the decode directory: the LM fused in gets its own (the same models, no retraining).
 [ "$use_lm" != true ] || decode_name=${decode_name}_lm
 [ "$adapt" != true ] || decode_name=${decode_name}_adapt
+
+# fold_options <run.sh options...>: the options a fold's run.sh runs with, as run.sh itself resolves
+# them (--print-config true: its defaults and asr.sh's, the values it works out, its checks), one
+# name=value line each, sorted, a number spelt one way (0.50: 0.5) and a path under the recipe
+# named from it (conf/x.yaml, given so or as $recipe/conf/x.yaml). Reading run.sh's and asr.sh's
+# source for their defaults missed a default worked out in code, and a renamed option silently.
+# The models made here before the folds (not there yet, which run.sh refuses) are asked as none and
+# put back as the folds get them.
+fold_options() {
+  local out line name value
+  out=$(./run.sh --print-config true --fsdd-root "$fsdd_root" --test-speakers "${spk_list[0]}" "$@") \
+    || die "run.sh refuses the folds' options (above): nothing was run"
+  while IFS= read -r line; do
+    name=${line%%=*} value=${line#*=}
+    case $value in \"*\") value=${value:1:-1} ;; \'*\') value=${value:1:-1} ;; esac
+    case $name in
+      init_listener) [ "$init_val" != "$pretrained" ] || value=$init_val ;;
+      an4_aligner) [ "$make_aligner" != true ] || value=$aligner ;;
+    esac
+    echo "$name=$(same_spelling "$value")"
+  done <<< "$out" | LC_ALL=C sort
+}
+same_spelling() {
+  local v=$1
+  if [[ $v =~ ^[0-9]*\.?[0-9]+([eE][-+]?[0-9]+)?$ ]]; then awk -v x="$v" 'BEGIN { printf "%.15g\n", x }'; return; fi
+  v=$(abspath "$v"); echo "${v#"$recipe/"}"
+}
+probe=()   # the folds' options, with the models made here given as none
+for ((k = 0; k < ${#args[@]}; k += 2)); do
+  case ${args[k]} in
+    --init-listener) [ "${args[k + 1]}" != "$pretrained" ] || { probe+=(--init-listener ""); continue; } ;;
+    --an4-aligner) [ "$make_aligner" != true ] || { probe+=(--an4-aligner ""); continue; } ;;
+  esac
+  probe+=("${args[k]}" "${args[k + 1]}")
+done
+options=$(fold_options "${probe[@]}" --tag "$tag" --decode-config "$decode_config" ${lm_args[@]+"${lm_args[@]}"})
+option() { sed -n "s/^$1=//p" <<< "$options"; }
+# --nj not given: the folds run with run.sh's default, and so do the pretrainings (they ran
+# pretrain_an4.sh's own default, 2 jobs, where run.sh gives its pretraining its --nj, given or not).
+if [ "$nj_given" = false ]; then
+  pretrain_opts+=(--nj "$(option nj)"); an4_opt+=(--nj "$(option nj)")
+fi
+# What the records hold. Not: the corpora's paths (a moved copy is the same data, as in run.sh's
+# data/stage0_options), what this script sets for each fold, and --decode-config, which names the
+# decode directory. The --dir's: all but the training and decoding options (another value of any
+# of the others needs data/ or dump/ made again); the tag's: all but the LM's and the speaker
+# adaptation's, which are a decoding's (recorded per decode directory).
+not_recorded='fsdd_root|an4_root|test_speakers|stage|stop_stage|tag|results|test_sets|decode_config'
+lm_names='use_lm|lm_weight|lm_config|lm_train_text|adapt_speakers|adapt_args'
+training_names='train_config|train_args|init_listener|num_avg|ngpu|decode_ngpu|decode_args|nj'
+tag_rec=$(grep -Ev "^($not_recorded|$lm_names)=" <<< "$options")
+data_rec=$(grep -Ev "^($training_names)=" <<< "$tag_rec")
+lm_rec=$(grep -E "^($lm_names)=" <<< "$options")
 
 # show <args...>: the arguments as one line a shell reads back the same (quoted only where needed).
 show() {
@@ -258,23 +245,102 @@ show() {
 # (SIGPIPE), now and then.
 wer_of() { sed -n "/^%$1 /{s/^%$1 *\([0-9.]*\).*/\1/p;q}" "$2"; }
 
-# The options a fold's data/ (--dir) and its exp/<tag> were made with are recorded in the fold
-# (utils/same_options.sh), so a re-run never mixes results of two configurations. Folds made with
-# other options are refused before anything runs (the AN4 pretraining included); a --summary-only
-# run records nothing, but does not summarise them either.
-# same_record [--record] <record> <what> <as given> <in effect> <remedy>: same_options on the
-# options in effect; a record of them as given (by a loso.sh before those) that matches is the same too.
+# The options a fold's data/ (--dir) and its exp/<tag> were made with are recorded in the fold, so
+# a re-run never mixes results of two configurations. Folds made with other options are refused
+# before anything runs (the AN4 pretraining included); a --summary-only run records nothing, but
+# does not summarise them either.
+# same_record [--record] <record> <what> <now> <remedy>: the fold's record of <what> (name=value
+# lines) against <now>, option by option (in any order); one that differs: one line naming the
+# options, and exit 1. An option on one side only (a record made before run.sh had it, or run.sh
+# has since lost it) is said, not compared. No record: <now> is written (with --record), or a
+# record of the loso.sh before this one is checked (old_record).
 same_record() {
-  local r=()
-  [ "$1" != --record ] || { r=(--record); shift; }
-  if [ -f "$1" ] && [ "$(cat "$1")" = "$3" ]; then return 0; fi
-  same_options ${r[@]+"${r[@]}"} "$1" "$2" "$4" "$5"
+  local record=false
+  [ "$1" != --record ] || { record=true; shift; }
+  local file=$1 what=$2 now=$3 remedy=$4 line k only=()
+  local -A made=() is=()
+  local -a was_opts=() is_opts=()
+  if [ ! -f "$file" ]; then
+    old_record "$file" "$what" "$remedy"
+    if [ "$record" = true ]; then
+      mkdir -p "$(dirname "$file")"
+      printf '%s\n' "$now" > "$file.tmp" && mv -f "$file.tmp" "$file"
+    fi
+    return 0
+  fi
+  while IFS= read -r line; do [ -z "$line" ] || made[${line%%=*}]=${line#*=}; done < "$file"
+  while IFS= read -r line; do [ -z "$line" ] || is[${line%%=*}]=${line#*=}; done <<< "$now"
+  for k in $(printf '%s\n' "${!made[@]}" "${!is[@]}" | LC_ALL=C sort -u); do
+    if [ -z "${made[$k]+x}" ] || [ -z "${is[$k]+x}" ]; then only+=("--${k//_/-}"); continue; fi
+    [ "${made[$k]}" = "${is[$k]}" ] && continue
+    was_opts+=("--${k//_/-}" "${made[$k]}"); is_opts+=("--${k//_/-}" "${is[$k]}")
+  done
+  [ ${#was_opts[@]} -eq 0 ] || die "$what was made with $(show "${was_opts[@]}"), these options give $(show "${is_opts[@]}"): $remedy"
+  [ ${#only[@]} -eq 0 ] || log "note: $file was made by a run.sh with other options than this one's (${only[*]}, on one side only): not compared"
 }
-data_rec=$(last_only ${rec_data[@]+"${rec_data[@]}"}) args_rec=$(last_only "${rec_args[@]}")
-lm_rec=$(last_only ${rec_lm[@]+"${rec_lm[@]}"})
+# old_record <record> <what> <remedy>: the record the loso.sh before this one wrote beside
+# <record> (loso_data_args for loso_data_options, loso_args, loso_lm_args_<decode>): the options
+# given, one line, either all of them (the first loso.sh) or each once with its last value,
+# without those given run.sh's defaults, --init-listener's model last, then a made --an4-aligner.
+# One of these forms of this run's options, in any order: the same (and <record> takes its
+# place); another line: refused as that loso.sh refused it. None there: nothing to check.
+old_record() {
+  local file=${1%_options}_args what=$2 remedy=$3 made
+  local -a now_given=() now_set=()
+  case $1 in */loso_lm_options_*) file=${1%/*}/loso_lm_args_${1##*/loso_lm_options_} ;; esac
+  [ -f "$file" ] || return 0
+  case $file in
+    */loso_data_args) now_given=(${data_args[@]+"${data_args[@]}"}); old_form data ;;
+    */loso_args) now_given=("${args[@]}"); old_form tag ;;
+    *) now_given=(${lm_args[@]+"${lm_args[@]}"}); old_form lm ;;
+  esac
+  now_set=(${form[@]+"${form[@]}"})
+  made=$(cat "$file")
+  ! same_pairs "$made" ${now_given[@]+"${now_given[@]}"} || return 0
+  ! same_pairs "$made" ${now_set[@]+"${now_set[@]}"} || return 0
+  same_options "$file" "$what" "${now_set[*]}" "$remedy"
+}
+# same_pairs <line> <option> <value>...: <line> is the options and values, one line, in some order.
+same_pairs() {
+  local rest=" $1 " k pair
+  shift
+  local -a a=("$@")
+  for ((k = 0; k < ${#a[@]}; k += 2)); do
+    pair=" ${a[k]} ${a[k + 1]} "
+    [[ $rest == *"$pair"* ]] || return 1
+    rest=${rest/"$pair"/ }
+  done
+  [[ $rest =~ ^[[:space:]]*$ ]]
+}
+# old_form data|tag|lm: this run's options as the loso.sh before this one recorded them, in the
+# array form (each once, with its last value). An option is given its default where run.sh
+# resolves it to the value it has given nothing (its defaults asked of it once, here, and only for
+# an old record).
+old_form() {
+  local -a pairs=() out=()
+  local -A seen=()
+  local k name v
+  [ -n "${defaults+x}" ] || defaults=$(fold_options --init-listener "")
+  case $1 in lm) pairs=(${given_lm[@]+"${given_lm[@]}"}) ;; *) pairs=(${given_opts[@]+"${given_opts[@]}"}) ;; esac
+  for ((k = 0; k < ${#pairs[@]}; k += 2)); do
+    name=${pairs[k]#--}; name=${name//-/_}
+    v=$(sed -n "s/^$name=//p" <<< "$defaults")
+    [ "$(same_spelling "${pairs[k + 1]}")" != "$v" ] || continue
+    if [ "$1" = data ]; then case $name in train_config|train_args|num_avg|ngpu|decode_ngpu|decode_args|nj) continue ;; esac; fi
+    out+=("${pairs[k]}" "$(abspath "${pairs[k + 1]}")")
+  done
+  [ "$1" = lm ] || [ "$1" = data ] || out+=(--init-listener "$init_val")
+  [ "$1" = lm ] || [ "$make_aligner" != true ] || out+=(--an4-aligner "$aligner")
+  form=()
+  for ((k = ${#out[@]} - 2; k >= 0; k -= 2)); do   # (as parse_options.sh keeps them)
+    [ -z "${seen[${out[k]}]+x}" ] || continue
+    seen[${out[k]}]=1
+    form=("${out[k]}" "${out[k + 1]}" ${form[@]+"${form[@]}"})
+  done
+}
 for spk in "${spk_list[@]}"; do
-  same_record "$dir/$spk/loso_data_args" "--dir $dir" "${data_args[*]}" "$data_rec" "use another --dir"
-  same_record "$dir/$spk/exp/$tag/loso_args" "--tag $tag" "${args[*]}" "$args_rec" "use another --tag"
+  same_record "$dir/$spk/loso_data_options" "--dir $dir" "$data_rec" "use another --dir"
+  same_record "$dir/$spk/exp/$tag/loso_options" "--tag $tag" "$tag_rec" "use another --tag"
 done
 
 pretrain_cmd=(local/pretrain_an4.sh --dir "$dir/pretrain_an4" --tag "$tag" ${pretrain_opts[@]+"${pretrain_opts[@]}"})
@@ -305,10 +371,10 @@ for spk in "${spk_list[@]}"; do
     continue
   fi
   local/recipe_dir.sh "$d"
-  same_record --record "$d/loso_data_args" "--dir $dir" "${data_args[*]}" "$data_rec" "use another --dir"
-  same_record --record "$d/exp/$tag/loso_args" "--tag $tag" "${args[*]}" "$args_rec" "use another --tag"
-  { [ "$use_lm" != true ] && [ "$adapt" != true ]; } || same_record --record "$d/exp/$tag/loso_lm_args_$decode_name" \
-    "--decode-config $decode_name (with an LM or speaker adaptation) of --tag $tag" "${lm_args[*]}" "$lm_rec" \
+  same_record --record "$d/loso_data_options" "--dir $dir" "$data_rec" "use another --dir"
+  same_record --record "$d/exp/$tag/loso_options" "--tag $tag" "$tag_rec" "use another --tag"
+  { [ "$use_lm" != true ] && [ "$adapt" != true ]; } || same_record --record "$d/exp/$tag/loso_lm_options_$decode_name" \
+    "--decode-config $decode_name (with an LM or speaker adaptation) of --tag $tag" "$lm_rec" \
     "use another --decode-config"
   if [ -f "$wer" ]; then log "fold $spk: done already ($wer)"; continue; fi
   if [ ! -f "$d/data/.done" ]; then
