@@ -120,6 +120,24 @@ def test_a_recipe_directory_this_user_cannot_write_is_named_before_stage_0(recip
         recipe.chmod(0o755)
 
 
+def test_a_file_where_data_dump_or_exp_goes_is_named_before_stage_0(recipe_dir):
+    """A file where the stages make a folder (one named data, --dumpdir or --expdir naming a file
+    or a folder under one) went on to mkdir's bare "cannot create directory 'x': File exists": data
+    at stage 0, --expdir at stage 4, after the features, and with --stop-stage 0 not at all (exit 0)."""
+    recipe = recipe_dir("yesno")
+    (recipe / "afile").write_text("")
+    for args, message in ((["--dumpdir", "afile"], "--dumpdir 'afile': afile is a file, not a folder"),
+                          (["--expdir", "afile/x"], "--expdir 'afile/x': afile is a file, not a folder")):
+        proc = run_sh(["./run.sh", "--stop-stage", "0", *args], cwd=recipe, check=False)
+        assert proc.returncode == 1 and proc.stderr.strip().splitlines()[-1] == (
+            f"asr.sh: ERROR: {message}: move it away, or give {args[0]} another folder"), proc.stderr
+        assert not (recipe / "data").exists()
+    (recipe / "data").write_text("")
+    proc = run_sh(["./run.sh", "--stop-stage", "0"], cwd=recipe, check=False)
+    assert proc.returncode == 1 and proc.stderr.strip().splitlines()[-1] == \
+        "asr.sh: ERROR: data is a file, not a folder: the stages write data/ there; move it away", proc.stderr
+
+
 def test_a_results_link_to_a_folder_gone_is_named_before_any_stage(recipe_dir, tmp_path):
     """A RESULTS.md that is a link to a file in a folder since removed passed the --results check
     (the link's own folder exists) and failed when stage 6 appended to it, after the training."""

@@ -124,6 +124,16 @@ unset _v _c
 for _d in data "$dumpdir" "$expdir"; do
   _p=$_d; while [ ! -e "$_p" ]; do _p=$(dirname -- "$_p"); done
   [ "$_p" = "$_d" ] || [ ! -d "$_p" ] || [ -w "$_p" ] || die "cannot make $_d/ in $(cd "$_p" && pwd): $(id -un) cannot write there; run the recipe in a copy of asrkit you can write (git clone), or make $_d a link to a folder of yours"
+  # A file in the way (a file named data, --dumpdir or --expdir naming one, or a folder under one)
+  # went on to mkdir's bare "cannot create directory 'x': File exists", for --expdir at stage 4,
+  # after the features.
+  if [ ! -d "$_p" ]; then
+    case $_d in
+      data) die "data is a file, not a folder: the stages write data/ there; move it away" ;;
+      "$dumpdir") die "--dumpdir '$dumpdir': $_p is a file, not a folder: move it away, or give --dumpdir another folder" ;;
+      *) die "--expdir '$expdir': $_p is a file, not a folder: move it away, or give --expdir another folder" ;;
+    esac
+  fi
 done
 unset _d _p
 [[ $num_nodes =~ ^[1-9][0-9]*$ ]] || die "--num-nodes must be a positive integer, got '$num_nodes'"
