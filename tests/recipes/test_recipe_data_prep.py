@@ -511,6 +511,13 @@ def test_librispeech_run_sh_checks_stage0_against_what_made_data(recipe_dir, an4
     assert proc.returncode == 1 and f"run.sh: ERROR: --librispeech-root '{second}': data/ was made by stage 0 with " \
         f"--librispeech-root '{first}'" in proc.stderr, proc.stderr
     assert not (recipe / "dump").exists()
+    # ... and given in a --config file (only the command line's was checked: exit 0 on the old data/)
+    (tmp_path / "my.conf").write_text(f"librispeech_root={second}\n")
+    proc = run_sh(["./run.sh", "--stage", "1", "--stop-stage", "1", "--nj", "1", "--config", str(tmp_path / "my.conf")],
+                  cwd=recipe, check=False)
+    assert proc.returncode == 1 and f"run.sh: ERROR: --librispeech-root '{second}': data/ was made" in proc.stderr, \
+        proc.stderr
+    assert not (recipe / "dump").exists()
     # A part missing from the second copy: found before any data dir is written again.
     shutil.rmtree(second / "test-other")
     proc = run_sh(["./run.sh", "--stage", "0", "--stop-stage", "0", "--librispeech-root", str(second)], cwd=recipe,

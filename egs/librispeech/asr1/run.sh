@@ -91,7 +91,7 @@ if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
   release_data_lock
 elif [ "$stage" -ge 1 ]; then
   stage0_refuse_unfinished
-  [ -z "$given0" ] || stage0_check "$given0" "${stage0_now[@]}"
+  stage0_check "$given0" "${stage0_now[@]}"   # (and the options of a --config file: stage0_options.sh)
 fi
 [ "$stop_stage" -ge 1 ] || exit 0
 ./asr.sh --stage "$(( stage < 1 ? 1 : stage ))" --stop-stage "$stop_stage" "${asr_args[@]}"
