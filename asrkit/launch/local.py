@@ -13,10 +13,12 @@ import errno
 import os
 import queue
 import secrets
+import shlex
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import deque
@@ -33,6 +35,11 @@ logger = get_logger(__name__)
 
 KILL_GRACE_S = 5.0
 WAITER_JOIN_S = 60.0
+# Linux takes no single argument of 128 KiB or more (MAX_ARG_STRLEN, E2BIG): the command is joined
+# into one for 'bash -c', so a launch whose words were few enough for its own argv (a job given
+# 30000 file names) failed at its start with an OSError traceback. A command this long (with room
+# for the gate's words) is read by the job's bash from a file instead.
+MAX_BASH_C_BYTES = 120_000
 
 # The reaper's program (python -I -S -c, argv[1]: KILL_GRACE_S): the process groups of the
 # running jobs arrive on stdin as "+PGID" and "-PGID"; "done" means the launcher ended them
@@ -146,6 +153,16 @@ class _Job:
             raise AsrkitError(f"cannot start {what} (log {self.log}): no port for its tasks' rendezvous: "
                               f"{e.strerror}") from None
         envs = _task_envs(launch.ntasks, launch.thread_env(), port, _rendezvous_id(index))
+        # Written before the log is touched, as the port: a failure leaves the log as it was.
+        self._command_file = _command_file(command, what, self.log)
+        try:
+            self._start(command, extra, envs, what, done, kept)
+        except BaseException:
+            self._remove_command_file()
+            raise
+
+    def _start(self, command: str, extra: list, envs: list, what: str, done: "queue.SimpleQueue[_Job]",
+               kept: Optional[KeptLogs]) -> None:
         make_log_dir(self.log)
         rotate_log(self.log, kept)  # an earlier run's log is kept as <log>.<N>, never overwritten
         try:
@@ -169,13 +186,14 @@ class _Job:
             raise
         wait_for_gate = (f"read -r -u {gate} _ || {{ echo 'asrkit-launch ended before this job could start' >&2; "
                          f"exit 1; }}; exec {gate}<&-; ")
+        script = command if self._command_file is None else f". {shlex.quote(self._command_file)}"
         try:
             with log:
                 log.write(log_header(command, self.started, extra))
                 log.flush()
                 for env in envs:
                     self.procs.append(subprocess.Popen(
-                        ["bash", "-c", wait_for_gate + "set -o pipefail; " + command], stdout=log,
+                        ["bash", "-c", wait_for_gate + "set -o pipefail; " + script], stdout=log,
                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True,
                         pass_fds=(gate,)))
         except OSError as e:
@@ -222,7 +240,14 @@ class _Job:
                 p.wait()
         codes = [_exit_code(p.returncode) for p in self.procs]
         self.code = first_failure if first_failure is not None else next((c for c in codes if c != 0), 0)
+        self._remove_command_file()
         done.put(self)
+
+    def _remove_command_file(self) -> None:
+        if self._command_file is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self._command_file)
+            self._command_file = None
 
     def release(self) -> None:
         """Let the tasks run the command (the reaper knows them now)."""
@@ -341,6 +366,29 @@ def _run(launch: Launch, indexes: list[int], max_jobs_run: int) -> Iterator[JobR
     finally:
         # Not stopped (an error within the clean-up itself): the reaper stops what is left.
         reaper.close(clean=stopped)
+
+
+def _command_file(command: str, what: str, log: str) -> Optional[str]:
+    """A temporary file holding ``command`` for the job's bash to source, when it is too long for
+    one argument (:data:`MAX_BASH_C_BYTES`); None when it is not."""
+    data = (command + "\n").encode("utf-8", "surrogateescape")
+    if len(data) < MAX_BASH_C_BYTES:
+        return None
+    try:
+        fd, path = tempfile.mkstemp(prefix="asrkit-launch-", suffix=".sh")
+    except OSError as e:
+        raise AsrkitError(f"cannot start {what} (log {log}): its command ({len(data):,} bytes, too long for one "
+                          f"argument) cannot be put in a temporary file in {tempfile.gettempdir()}: "
+                          f"{e.strerror}") from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+    except OSError as e:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        raise AsrkitError(f"cannot start {what} (log {log}): its command ({len(data):,} bytes, too long for one "
+                          f"argument) cannot be written to {path}: {e.strerror}") from None
+    return path
 
 
 def _task_envs(ntasks: int, extra: dict, port: Optional[int], rendezvous_id: str) -> list[Optional[dict]]:

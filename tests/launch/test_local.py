@@ -103,6 +103,28 @@ def test_killed_job_reports_128_plus_signal(tmp_path):
     check_log(tmp_path / "k.log", "kill -9 $$", 137)
 
 
+def test_a_command_too_long_for_one_argument_runs(tmp_path, monkeypatch):
+    """A job's command is joined into one argument of 'bash -c', and Linux takes none of 128 KiB or
+    more (E2BIG): 30000 file names, few enough for asrkit-launch's own argv, failed the launch at its
+    first job with an OSError traceback. Such a command is read from a temporary file, removed when
+    the job ends; the log and the job's exit status are as for any other."""
+    import tempfile
+
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    words = [str(i) for i in range(30000)]
+    launch = Launch(join_command(["echo", "JOB", *words, "|", "wc", "-w"]), str(tmp_path / "x.JOB.log"),
+                    parse_job_range("JOB=1:2"))
+    assert len(launch.command) > 131072
+    result = run_local(launch, show_progress=False)
+    assert [r.code for r in result.results] == [0, 0]
+    for i in (1, 2):
+        assert check_log(tmp_path / f"x.{i}.log", launch.command_for(i), 0) == ["30001"]
+    result = run_local(Launch("exit 3 # " + "a" * 140000, str(tmp_path / "e.log")), show_progress=False)
+    assert result.results[0].code == 3
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
 def _intervals(stamps: Path) -> list[tuple[float, float]]:
     spans = []
     for f in sorted(stamps.iterdir()):
