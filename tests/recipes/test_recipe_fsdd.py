@@ -461,6 +461,13 @@ def test_run_sh_print_config_prints_the_options_resolved(recipe_dir, tmp_path):
     (tmp_path / "my.conf").write_text(proc.stdout)
     assert run_sh(["./run.sh", "--config", str(tmp_path / "my.conf"), "--print-config", "true"],
                   cwd=recipe).stdout == proc.stdout
+    # A model under a folder with a space in its name: a run names it through a link it makes in
+    # exp/ (--train-args is split at spaces); printing made the link too.
+    model = tmp_path / "my models" / "m.pt"
+    model.parent.mkdir()
+    model.write_bytes(b"")
+    proc = run_sh(["./run.sh", "--init-listener", str(model), "--print-config", "true"], cwd=recipe)
+    assert f'init_listener="{model}"' in proc.stdout.splitlines() and not (recipe / "exp").exists()
     proc = run_sh(["./run.sh", "--token-type", "words", "--print-config", "true"], cwd=recipe, check=False)
     assert proc.returncode == 1 and proc.stdout == "" and "--token-type must be char, bpe or unigram" in proc.stderr
 

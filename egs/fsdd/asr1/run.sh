@@ -161,8 +161,11 @@ if [[ $init_model == *[[:space:]]* ]]; then
     init_model=$init_listener
   else
     link=exp/init_listener.$(printf '%s' "$init_model" | md5sum | cut -c1-12).pt
-    mkdir -p exp && ln -sfn "$init_model" "$link"
-    echo "$(date '+%Y-%m-%d %H:%M:%S') (run.sh) --init-listener $init_listener: a path with a space in it, named $link (a link to it) for --train-args, which is split at spaces" >&2
+    # (not for --print-config true, which runs nothing: it made exp/ and the link)
+    if [ "$print_config" != true ]; then
+      mkdir -p exp && ln -sfn "$init_model" "$link"
+      echo "$(date '+%Y-%m-%d %H:%M:%S') (run.sh) --init-listener $init_listener: a path with a space in it, named $link (a link to it) for --train-args, which is split at spaces" >&2
+    fi
     init_model=$link
   fi
 fi
