@@ -120,7 +120,12 @@ while [ $# -gt 0 ]; do
             || [[ $_po_line =~ ^[[:space:]]*([a-z_][a-z0-9_]*)=([^[:space:]\"\'#]*)[[:space:]]*(#.*)?$ ]]; then
           _po_args+=("--${BASH_REMATCH[1]//_/-}" "${BASH_REMATCH[2]}")
         else
-          echo "$0: --config $_po_value:$_po_n: expected name=value (a value with spaces in quotes), got: $_po_line" >&2
+          # A YAML file (ESPnet's --config conf/train.yaml) said only that 'model:' is no name=value.
+          _po_yaml=
+          if [[ $_po_line =~ ^[[:space:]]*[A-Za-z_][A-Za-z0-9_.-]*:([[:space:]]|$) ]] || [[ $_po_value == *.yaml || $_po_value == *.yml ]]; then
+            _po_yaml=" (a YAML file? --config takes this script's options as name=value lines; a model's YAML config goes to the option that names it, e.g. asr.sh's --train-config or --decode-config)"
+          fi
+          echo "$0: --config $_po_value:$_po_n: expected name=value (a value with spaces in quotes), got: $_po_line$_po_yaml" >&2
           exit 1
         fi
       done < "$_po_value"
@@ -215,5 +220,5 @@ fi
 
 unset -f _po_help
 unset _po_value _po_opt _po_name _po_old _po_n _po_args _po_line _po_kinds _po_prev _po_rest _po_tail \
-  _po_left _po_i _po_loop _po_cur _po_conf_files _po_conf_ends
+  _po_left _po_i _po_loop _po_cur _po_conf_files _po_conf_ends _po_yaml
 true

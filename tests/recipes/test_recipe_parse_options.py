@@ -92,6 +92,9 @@ def test_config_file_lines_are_checked_and_passed_on_as_options(script, tmp_path
     for text, message in (("nj=abc\n", "option --nj takes an integer, got 'abc'"),
                           ("bogus=1\n", "unknown option --bogus"),
                           ("nj=2\nexport X=1\n", "--config c.conf:2: expected name=value"),
+                          # ESPnet's habit, a YAML config as --config: said as such
+                          ("# training\nmodel:\n  dim: 4\n", "--config c.conf:2: expected name=value (a value with "
+                           "spaces in quotes), got: model: (a YAML file? --config takes this script's options"),
                           ("nj=$(id)\n", "option --nj takes an integer, got '$(id)'")):  # a value, never run
         conf.write_text(text)
         proc = run_sh([str(script), "--config", "c.conf"], cwd=tmp_path, check=False)
