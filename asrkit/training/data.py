@@ -416,19 +416,17 @@ class FeatureDataset(torch.utils.data.Dataset):
         self._cache: Optional[List[Union[torch.Tensor, AsrkitError]]] = None
         self.idim: Optional[int] = None
         self.idim = self._feature_dim()
-        if cmvn is not None and cmvn.shape[1] != self.idim + 1:
-            raise AsrkitError(
-                f"CMVN stats (--cmvn) are for {cmvn.shape[1] - 1}-dim features, {table.source_file} has {self.idim}-dim "
-                f"features: stats of other features"
-            )
         if cache:
             self._cache = [self._read_or_error(i)
                            for i in progress(range(len(table)), desc="caching features", unit="utt")]
 
     def _feature_dim(self) -> int:
-        """The features' dimension: the most common one of the first few utterances that read (bad
-        ones are skipped later). The first alone said it: one odd first utterance (40-dim among
-        23-dim ones) made every other utterance the bad one, and the run fail naming good ones."""
+        """The features' dimension: the CMVN stats' when given (asrkit-compute-cmvn summed the
+        whole set's most common one), else the most common one of the first few utterances that
+        read (bad ones are skipped later). The first alone said it: one odd first utterance (40-dim
+        among 23-dim ones) made every other utterance the bad one, and the run fail naming good
+        ones; and the vote alone, with stats, made 3 odd ones at the start the set's, against the
+        stats of the other 21 ('stats of other features')."""
         first: Optional[AsrkitError] = None
         dims: List[int] = []
         for i in range(len(self.table)):
@@ -440,7 +438,16 @@ class FeatureDataset(torch.utils.data.Dataset):
                 break
         if not dims:
             raise AsrkitError(f"{self.table.source_file}: not one utterance's features can be read (first: {first})")
-        return max(dims, key=dims.count)  # ties: the first one's
+        voted = max(dims, key=dims.count)  # ties: the first one's
+        if self.cmvn is None:
+            return voted
+        stats_dim = self.cmvn.shape[1] - 1
+        if stats_dim not in dims:
+            raise AsrkitError(
+                f"CMVN stats (--cmvn) are for {stats_dim}-dim features, {self.table.source_file} has {voted}-dim "
+                f"features: stats of other features"
+            )
+        return stats_dim
 
     def _dim_of(self, i: int) -> int:
         # Before CMVN: stats of other features made every utterance fail to normalise, reported

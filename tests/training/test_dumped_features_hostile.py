@@ -91,3 +91,30 @@ def test_an_unreadable_matrix_measured_for_its_length_is_a_bad_item(yesno_setup,
     # past the share, the run fails as for any utterance left out
     with pytest.raises(AsrkitError, match=re.escape(f"{dump}: 1 of {len(lines)} utterances lack features")):
         load_utterances(str(dump), tok)
+
+
+def test_the_cmvn_stats_dimension_is_the_sets(yesno_setup, tmp_path):
+    """The set's dimension was a vote of the first 5 utterances even with CMVN stats, which
+    asrkit-compute-cmvn sums over the whole set's most common dimension: 3 utterances of another
+    dimension at the start made theirs the set's, and training stopped with 'stats of other
+    features' given the set's own stats. The stats' dimension is the set's; the odd ones are bad
+    items when read."""
+    import shutil
+
+    dump = tmp_path / "train"
+    shutil.copytree(yesno_setup / "dump" / "train", dump)
+    feats = dict(kaldiio.load_scp(str(dump / "feats.scp")))
+    utts = list(feats)
+    odd = {u: np.ones((feats[u].shape[0], 40), np.float32) for u in utts[:3]}
+    kaldiio.save_ark(str(tmp_path / "odd.ark"), odd, scp=str(tmp_path / "odd.scp"))
+    redumped = dict(line.split(None, 1) for line in (tmp_path / "odd.scp").read_text().splitlines())
+    lines = (dump / "feats.scp").read_text().splitlines()
+    (dump / "feats.scp").write_text("".join(f"{u} {redumped[u]}\n" if u in redumped else f"{u} {v}\n"
+                                            for u, v in (line.split(None, 1) for line in lines)))
+    tok = Tokenizer.load(yesno_setup / "data" / "lang" / "tokens.model")
+    ds = FeatureDataset(load_utterances(str(dump), tok), load_cmvn(str(dump / "cmvn.ark")))
+    assert ds.idim == 23
+    with pytest.raises(AsrkitError, match=f"^{dump}/feats.scp: utterance '{utts[0]}': feature dimension 40, "
+                                          f"the set's is 23$"):
+        ds[0]
+    assert ds[3][1].shape[1] == 23
