@@ -130,6 +130,11 @@ while [ "$i" -lt "${#passthrough_args[@]}" ]; do
     --stage|--stop-stage|--test-speakers|--tag|--results|--test-sets)
       die "$opt is set by local/loso.sh for each fold" ;;
     --decode-config) die "give --decode-config to local/loso.sh itself (it names the decode directory)" ;;
+    # (passed on, it made each fold's run.sh print its options and run nothing, after the AN4
+    # pretraining had run, a download first)
+    --print-config)
+      [ "$val" = false ] || die "--print-config $val: run.sh's option, for one run (./run.sh --print-config true); local/loso.sh --dry-run true prints the pretrainings' and folds' commands"
+      continue ;;
     --use-lm|--lm-weight|--lm-config|--lm-train-text|--adapt-speakers|--adapt-args)
       [ "$opt" != --use-lm ] || use_lm=$val
       [ "$opt" != --adapt-speakers ] || adapt=$val
