@@ -555,6 +555,8 @@ def test_loso_summary_before_any_fold_finished(recipe_dir, fsdd_root):
     (["--speakers", "george lucas"], "--speakers: no recordings of 'lucas'"),
     (["--test-speakers", "theo"], "--test-speakers is set by local/loso.sh for each fold"),
     (["--stage", "4"], "--stage is set by local/loso.sh for each fold"),
+    # run.sh reads it as --test-speakers: given after the fold's own, every fold tested theo
+    (["--test_speakers", "theo"], "--test-speakers is set by local/loso.sh for each fold"),
     # passed on, each fold's run.sh printed its options (exit 0), after the AN4 pretraining ran
     (["--print-config", "true"], "--print-config true: run.sh's option, for one run"),
     (["--tag", "a b"], "--tag 'a b': use letters, digits"),

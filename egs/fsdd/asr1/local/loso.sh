@@ -126,6 +126,9 @@ i=0
 while [ "$i" -lt "${#passthrough_args[@]}" ]; do
   opt=${passthrough_args[$i]}; val=${passthrough_args[$((i + 1))]:-}
   i=$((i + 2))
+  # One spelling, as run.sh reads both (--test_speakers is --test-speakers): the checks below saw
+  # only the dashes, and --test_speakers theo, given after the fold's own, tested theo in every fold.
+  opt=--${opt#--}; opt=${opt//_/-}
   case $opt in
     --stage|--stop-stage|--test-speakers|--tag|--results|--test-sets)
       die "$opt is set by local/loso.sh for each fold" ;;
