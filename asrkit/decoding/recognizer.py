@@ -112,7 +112,7 @@ class Piece:
 
     id: str  # <recording>-<start>-<end>, centiseconds
     start: float  # seconds from the start of the recording
-    end: float
+    end: float  # where the audio of its frames ends, at the centisecond at or after it (segment.end_centiseconds)
     text: str
     score: float
 
@@ -980,7 +980,7 @@ class Recognizer:
 
     def _join(self, utt: str, num_frames: int, parts: List[Tuple[int, UttResult]]) -> UttResult:
         """One result for a recording from its pieces' best hypotheses (times from its start)."""
-        from asrkit.decoding.segment import piece_id
+        from asrkit.decoding.segment import end_centiseconds, piece_id
 
         fs = self.frame_shift_s
         tokens: List[int] = []
@@ -990,7 +990,11 @@ class Recognizer:
         pieces, texts = [], []
         steps = 0
         for first, r in parts:
-            start, end = first * fs, (first + r.num_frames) * fs
+            # A piece ends where the audio of its frames does (as an utterance decoded whole,
+            # run.segment_lines), not at its frames x shift: that segment, cut again by
+            # extract-segments or compute-fbank --segments, gave 2 frames fewer (25 ms windows).
+            start = first * fs
+            end = end_centiseconds(start + self.least_audio_s(r.num_frames)) / 100
             steps = max(steps, r.steps)
             best = r.hyps[0] if r.hyps else None
             text = r.texts[0] if r.texts else ""

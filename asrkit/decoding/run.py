@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import math
 import os
 import stat
 import time
@@ -98,16 +97,13 @@ def segment_lines(r: UttResult, least_audio_s: Callable[[int], float]) -> Tuple[
     ending where the audio its frames were made from ends: ``least_audio_s``, the Recognizer's),
     and the ids of the pieces of 0.1 s or less, left out: a line the next stage refuses. The end
     of a whole utterance was its frames x shift, 10-20 ms short of it (a 30 ms file: 0.00 0.01)."""
-    from asrkit.decoding.segment import piece_id
+    from asrkit.decoding.segment import end_centiseconds, piece_id
 
     if r.pieces is None:
-        # The centisecond at or after it: cut down (1.015 s written 1.01), Kaldi's extract-segments
-        # and compute-fbank --segments gave one frame fewer than the utterance had (every whole
-        # 8 kHz file: its audio ends at x.xx5 s). Up is at most 10 ms past the recording's end,
-        # less than a frame shift, which both take as its end (their max overshoot).
-        end = math.ceil(round(least_audio_s(r.num_frames) * 100, 6))
+        # (every whole 8 kHz file's audio ends at x.xx5 s: cut down, it lost a frame)
+        end = end_centiseconds(least_audio_s(r.num_frames))
         spans = [(piece_id(r.utt_id, 0.0, end / 100), 0, end)]
-    else:
+    else:  # (a piece ends where its frames' audio does already: Recognizer._join)
         spans = [(p.id, int(round(p.start * 100)), int(round(p.end * 100))) for p in r.pieces]
     lines: List[str] = []
     short: List[str] = []

@@ -237,6 +237,15 @@ def _frames(seconds: float, frame_shift_s: float, r: int) -> int:
     return max(r, int(math.ceil(seconds / frame_shift_s / r)) * r)
 
 
+def end_centiseconds(end_s: float) -> int:
+    """Where a segment whose audio ends at ``end_s`` ends, in centiseconds: the one at or after
+    it. Kaldi's extract-segments and asrkit-compute-fbank --segments take floor(end x rate)
+    samples, so an end cut down (1.015 s written 1.01) gave one frame fewer than were decoded;
+    up is under one 10 ms shift more, so no extra frame (and at most 10 ms past the recording's
+    end, which both take as its end)."""
+    return math.ceil(round(end_s * 100, 6))  # (6 places: the float's noise, 1.0000000002, is no centisecond)
+
+
 def piece_id(utt: str, start_s: float, end_s: float) -> str:
     """Kaldi's segment id habit: ``<recording>-<start>-<end>`` in centiseconds, 7 digits each."""
     return f"{utt}-{int(round(start_s * 100)):07d}-{int(round(end_s * 100)):07d}"

@@ -14,6 +14,7 @@ import soundfile as sf
 import torch
 import yaml
 
+from asrkit.data.specifier import read_matrices
 from asrkit.decoding.config import DecodeConfig
 from asrkit.decoding.recognizer import Recognizer
 from asrkit.decoding.segment import find_pieces
@@ -372,7 +373,9 @@ def test_long_recording_cut_decoded_in_pieces_and_joined(inproc, an4, joined, tm
     assert len(seg) >= 5 and all(s[1] == "joined" for s in seg)
     times = [(float(s[2]), float(s[3])) for s in seg]
     assert all(0 <= a < e <= duration + 0.02 and e - a <= 5.0 + 0.4 + 1e-6 for a, e in times)
-    assert all(e1 <= a2 for (_, e1), (a2, _) in zip(times, times[1:]))
+    # their frames do not overlap; a segment ends a window past its last frame's start (so that it
+    # holds that frame's audio), at most 20 ms into the next one's where their frames adjoin
+    assert all(e1 <= a2 + 0.02 + 1e-9 for (_, e1), (a2, _) in zip(times, times[1:]))
     assert [s[0] for s in seg] == [f"joined-{round(a * 100):07d}-{round(e * 100):07d}" for a, e in times]
     rec = json.loads((out / "nbest.jsonl").read_text())
     assert [p["id"] for p in rec["segments"]] == [s[0] for s in seg]
@@ -382,11 +385,23 @@ def test_long_recording_cut_decoded_in_pieces_and_joined(inproc, an4, joined, tm
     # as the recording they come from: one level for one recording)
     rec_ = Recognizer.from_files(model, DecodeConfig(beam=2, maxlenratio=0.3, segment="never"))
     x, rate = sf.read(str(path), dtype="int16")
-    feats = rec_.normalize(rec_.features(x.astype(np.float32), rate, "joined"), "joined")
+    raw = rec_.features(x.astype(np.float32), rate, "joined")
+    feats = rec_.normalize(raw, "joined")
+    pieces = Recognizer.from_files(model, DecodeConfig(max_segment_s=5.0)).normalize_and_cut("joined", raw).spans
     fs = rec_.frame_shift_s
-    alone = rec_.decode([(p["id"], feats[round(p["start"] / fs):round(p["end"] / fs)]) for p in rec["segments"]],
-                        normalized=True)
+    assert [round(p["start"] / fs) for p in rec["segments"]] == [a for a, _ in pieces]
+    alone = rec_.decode([(p["id"], feats[a:e]) for p, (a, e) in zip(rec["segments"], pieces)], normalized=True)
     assert [r.texts[0] if r.texts else "" for r in alone] == [p["text"] for p in rec["segments"]]
+    # and each piece cut again by compute-fbank --segments (Kaldi's extract-segments' floor(end x
+    # rate) samples) is those frames: it ended at its frames x shift, and gave 2 fewer
+    (tmp_path / "wav.scp").write_text(f"joined {path}\n")
+    rec_.pkg.meta.feature_config.to_yaml(tmp_path / "fbank.yaml")
+    inproc("compute-fbank", "--config", tmp_path / "fbank.yaml", "--segments", tmp_path / "segments",
+           f"scp:{tmp_path / 'wav.scp'}", f"ark:{tmp_path / 'cut.ark'}")
+    cut = dict(read_matrices(f"ark:{tmp_path / 'cut.ark'}"))
+    assert [cut[s[0]].shape[0] for s in seg] == [e - a for a, e in pieces]
+    for s, (a, e) in zip(seg, pieces):
+        np.testing.assert_allclose(cut[s[0]], raw[a:e], rtol=1e-5, atol=1e-4)
     # word times lie inside the recording, in order, each inside a piece
     ctm = [ln.split() for ln in (tmp_path / "ctm").read_text().splitlines()]
     assert [w[4] for w in ctm] == [w["word"] for w in rec["hyps"][0]["words"]]
