@@ -121,6 +121,17 @@ lm_args=()     # LM fusion and speaker adaptation: a decoding of the tag's model
 use_lm=false adapt=true   # run.sh's default: the fold's test speaker decoded a second time, adapted to them
 # The options as given, for the records of the loso.sh before this one (old_form, below).
 given_opts=() given_lm=() init_val=$pretrained
+# Which record an option of run.sh's is in (named as the variables of run.sh --print-config true's
+# lines; is_one <names> <--option> is whether the option is one of them). The --dir's: all but the
+# training and decoding options (another value of any of the others needs data/ or dump/ made
+# again); the tag's: all but the LM's and the speaker adaptation's, which are a decoding's
+# (recorded per decode directory). Not recorded: the corpora's paths (a moved copy is the same
+# data, as in run.sh's data/stage0_options), what this script sets for each fold, and
+# --decode-config, which names the decode directory.
+not_recorded='fsdd_root|an4_root|test_speakers|stage|stop_stage|tag|results|test_sets|decode_config'
+lm_names='use_lm|lm_weight|lm_config|lm_train_text|adapt_speakers|adapt_args'
+training_names='train_config|train_args|init_listener|num_avg|ngpu|decode_ngpu|decode_args|nj'
+is_one() { local name=${2#--}; [[ ${name//-/_} =~ ^($1)$ ]]; }
 
 i=0
 while [ "$i" -lt "${#passthrough_args[@]}" ]; do
@@ -138,12 +149,13 @@ while [ "$i" -lt "${#passthrough_args[@]}" ]; do
     --print-config)
       [ "$val" = false ] || die "--print-config $val: run.sh's option, for one run (./run.sh --print-config true); local/loso.sh --dry-run true prints the pretrainings' and folds' commands"
       continue ;;
-    --use-lm|--lm-weight|--lm-config|--lm-train-text|--adapt-speakers|--adapt-args)
-      [ "$opt" != --use-lm ] || use_lm=$val
-      [ "$opt" != --adapt-speakers ] || adapt=$val
-      given_lm+=("$opt" "$val")
-      lm_args+=("$opt" "$(abspath "$val")"); continue ;;
   esac
+  if is_one "$lm_names" "$opt"; then
+    [ "$opt" != --use-lm ] || use_lm=$val
+    [ "$opt" != --adapt-speakers ] || adapt=$val
+    given_lm+=("$opt" "$val")
+    lm_args+=("$opt" "$(abspath "$val")"); continue
+  fi
   given=$val
   val=$(abspath "$val")
   case $opt in
@@ -163,10 +175,7 @@ while [ "$i" -lt "${#passthrough_args[@]}" ]; do
     --an4-aligner) aligner_given=true ;;
   esac
   args+=("$opt" "$val")
-  case $opt in
-    --train-config|--train-args|--init-listener|--num-avg|--ngpu|--decode-ngpu|--decode-args|--nj) ;;
-    *) data_args+=("$opt" "$val") ;;
-  esac
+  is_one "$training_names" "$opt" || data_args+=("$opt" "$val")
   # (--init-listener: its model recorded last, given or not)
   if [ "$opt" = --init-listener ]; then init_val=$val; continue; fi
   given_opts+=("$opt" "$given")
@@ -228,14 +237,7 @@ option() { sed -n "s/^$1=//p" <<< "$options"; }
 if [ "$nj_given" = false ]; then
   pretrain_opts+=(--nj "$(option nj)"); an4_opt+=(--nj "$(option nj)")
 fi
-# What the records hold. Not: the corpora's paths (a moved copy is the same data, as in run.sh's
-# data/stage0_options), what this script sets for each fold, and --decode-config, which names the
-# decode directory. The --dir's: all but the training and decoding options (another value of any
-# of the others needs data/ or dump/ made again); the tag's: all but the LM's and the speaker
-# adaptation's, which are a decoding's (recorded per decode directory).
-not_recorded='fsdd_root|an4_root|test_speakers|stage|stop_stage|tag|results|test_sets|decode_config'
-lm_names='use_lm|lm_weight|lm_config|lm_train_text|adapt_speakers|adapt_args'
-training_names='train_config|train_args|init_listener|num_avg|ngpu|decode_ngpu|decode_args|nj'
+# What the records hold (the names above).
 tag_rec=$(grep -Ev "^($not_recorded|$lm_names)=" <<< "$options")
 data_rec=$(grep -Ev "^($training_names)=" <<< "$tag_rec")
 lm_rec=$(grep -E "^($lm_names)=" <<< "$options")
@@ -334,7 +336,7 @@ old_form() {
     name=${pairs[k]#--}; name=${name//-/_}
     v=$(sed -n "s/^$name=//p" <<< "$defaults")
     [ "$(same_spelling "${pairs[k + 1]}")" != "$v" ] || continue
-    if [ "$1" = data ]; then case $name in train_config|train_args|num_avg|ngpu|decode_ngpu|decode_args|nj) continue ;; esac; fi
+    [ "$1" != data ] || ! is_one "$training_names" "$name" || continue
     out+=("${pairs[k]}" "$(abspath "${pairs[k + 1]}")")
   done
   [ "$1" = lm ] || [ "$1" = data ] || out+=(--init-listener "$init_val")
