@@ -26,9 +26,12 @@
 # an error that says what was probably meant ("--stage 3 4": give --stage 3 --stop-stage 4; "3 5":
 # stages are options; "--test-sets dev test": a list goes in quotes).
 #
-# parse_options_given then lists the options that set one of the script's variables, from the
-# command line or a --config file, by their option names, space-separated (" yesno-root nj "):
-# stage0_options.sh's check of an option given from --stage 1 on reads it.
+# parse_options_given then lists the options that set one of the script's variables to another
+# value than its default, from the command line or a --config file, by their option names,
+# space-separated (" yesno-root nj "): stage0_options.sh's check of an option given from --stage 1
+# on reads it. (A --config line that gives an option its default is not listed: run.sh
+# --print-config true prints every option, stage 0's too, and its output given back with --config
+# from --stage 1 on was refused for the corpus option left out when it was printed, 'corpus_root=').
 #
 # This file is sourced, so it must not leave "set -e" traps or stray variables behind; its own
 # names all start with _po_.
@@ -187,7 +190,8 @@ while [ $# -gt 0 ]; do
         if [[ "$_po_value" == -* ]]; then _po_value=-$(( 10#${_po_value#-} )); else _po_value=$(( 10#$_po_value )); fi
       fi
       printf -v "$_po_name" '%s' "$_po_value"
-      [[ $parse_options_given == *" ${_po_name//_/-} "* ]] || parse_options_given+="${_po_name//_/-} "
+      [ "$_po_value" = "$_po_old" ] || [[ $parse_options_given == *" ${_po_name//_/-} "* ]] \
+        || parse_options_given+="${_po_name//_/-} "
       _po_prev=("$_po_opt" "$_po_value")
       if [ -n "$_po_tail" ] && [ $# -gt "$_po_tail" ]; then _po_prev=(); fi
       shift "$_po_n"
