@@ -466,6 +466,31 @@ def test_unknown_sets_fail_before_the_stage_works(recipe_dir):
     assert "asr.sh: ERROR: no dump/tset/feats.scp (--test-sets tset): run stage 1 first" in proc.stderr
 
 
+def test_a_stage_without_its_inputs_says_which_stage_to_run_first(recipe_dir):
+    """--stage 4 in a copy without dump/ launched the training, which failed in its job
+    ("dump/train_nodev/fbank.yaml: no such file") and left exp/<tag>/log behind; --stage 3 (an LM)
+    and 2 likewise, without a tokenizer or data/. Each says what to run first, as stages 1, 5 and
+    6 do, and makes nothing."""
+    recipe = recipe_dir("yesno")
+    for args, message in (
+            (["--stage", "4", "--stop-stage", "4"],
+             "no dump/train_nodev/feats.scp (--train-set train_nodev, --valid-set train_dev): run stage 1 first"),
+            (["--stage", "3", "--stop-stage", "3", "--use-lm", "true"],
+             "no data/train_nodev/text (--train-set train_nodev): run stage 0 first"),
+            (["--stage", "2", "--stop-stage", "2"], "no data/train_nodev/text (--train-set train_nodev): run stage 0 first")):
+        proc = run_sh(["./run.sh", *args], cwd=recipe, check=False)
+        assert proc.returncode == 1 and f"asr.sh: ERROR: {message}" in proc.stderr, (args, proc.stderr[-3000:])
+        assert not any((recipe / d).exists() for d in ("data", "dump", "exp")), args
+    run_sh(["./run.sh", "--stop-stage", "0"], cwd=recipe)
+    for args, message in (
+            (["--stage", "3", "--stop-stage", "3", "--use-lm", "true"],
+             "no tokenizer in data/lang_char (tokens.model, tokens.txt; --token-type char): run stage 2 first"),
+            (["--stage", "2", "--stop-stage", "4"], "no dump/train_nodev/feats.scp")):
+        proc = run_sh(["./run.sh", *args], cwd=recipe, check=False)
+        assert proc.returncode == 1 and f"asr.sh: ERROR: {message}" in proc.stderr, (args, proc.stderr[-3000:])
+        assert not any((recipe / d).exists() for d in ("data/lang_char", "dump", "exp")), args
+
+
 @pytest.mark.parametrize("name", ["yesno", "an4", "fsdd", "librispeech"])
 def test_run_sh_from_another_directory_says_where_to_run_it(recipe_dir, name):
     recipe = recipe_dir(name)

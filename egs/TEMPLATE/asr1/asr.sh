@@ -398,6 +398,40 @@ if [ "$use_lm" = true ]; then decode_name=${decode_name}_lm; fi
 # each speaker, into decode_<set>_<name>_adapt, which stage 6 scores.
 first_name=$decode_name
 [ "$adapt_speakers" = false ] || decode_name=${decode_name}_adapt
+
+# missing_input: the first input of a stage in the range that an earlier stage makes, when that
+# stage is not in the range (the earliest such stage named first), said as the sets above are:
+# --stage 4 in a copy without dump/ launched the training, which failed in its job
+# ("dump/train_nodev/fbank.yaml: no such file") and left exp/<tag>/log behind; --stage 3 (an LM)
+# and 2 likewise, without a tokenizer or data/.
+missing_input() {
+  local f
+  if in_range 2 || { [ "$use_lm" = true ] && in_range 3; }; then
+    # (an --lm-train-text given is checked above, whatever the stages: this is its default)
+    f=data/$train_set/text; in_range 2 || f=$lm_train_text
+    [ -f "$f" ] || { echo "no $f (--train-set $train_set): run stage 0 first, or check the set names"; return; }
+  fi
+  if ! in_range 1 && in_range 4; then
+    for f in "$dumpdir/$feats_train_set/$([ "$feats_type" = raw ] && echo wav.scp || echo feats.scp)" \
+        "$dumpdir/$feats_train_set/fbank.yaml" "$dumpdir/$feats_train_set/cmvn.ark" "$dumpdir/$valid_set/feats.scp"; do
+      [ -f "$f" ] || { echo "no $f (--train-set $train_set${speed_perturb_factors:+ --speed-perturb-factors '$speed_perturb_factors'}, --valid-set $valid_set): run stage 1 first, or check the set names"; return; }
+    done
+  fi
+  if ! in_range 2 && { in_range 4 || { [ "$use_lm" = true ] && in_range 3; }; }; then
+    # (either file: a lang dir made by hand may hold one, and asrkit's commands name what they miss)
+    [ -f "$lang/tokens.model" ] || [ -f "$lang/tokens.txt" ] \
+      || { echo "no tokenizer in $lang (tokens.model, tokens.txt; --token-type $token_type): run stage 2 first"; return; }
+  fi
+}
+. "$ASRKIT_ROOT/bin/data_lock.sh"
+_missing=$(missing_input)
+# (Another run holding data/.lock may be making them: looked at again once it is done.)
+if [ -n "$_missing" ] && [ -e data/.lock ]; then
+  take_data_lock "stage $stage"; release_data_lock
+  _missing=$(missing_input)
+fi
+[ -z "$_missing" ] || die "$_missing"
+unset _missing
 dump_abs=$(mkdir -p "$dumpdir" && cd "$dumpdir" && pwd)
 
 lm_opts=()
@@ -547,8 +581,8 @@ averages() {
   [ "$num_avg" -gt 0 ] && { [ "$avg_on_budget" = true ] || [ "$(last_run_status)" != budget ]; }
 }
 
-# Stages 1-3 write what every run in this directory shares: one run at a time (bin/data_lock.sh).
-. "$ASRKIT_ROOT/bin/data_lock.sh"
+# Stages 1-3 write what every run in this directory shares: one run at a time (bin/data_lock.sh,
+# sourced above).
 [ "$stage" -gt 3 ] || take_data_lock "stage $stage"
 
 # ---------------------------------------------------------------------------------------------
