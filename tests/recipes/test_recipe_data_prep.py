@@ -140,6 +140,20 @@ def test_an4_max_utts_negative_or_tiny(recipe_dir, an4_root):
     assert len(read_table(recipe / "data/train_nodev/text")) == 2
 
 
+def test_an4_bad_num_dev_is_refused_before_stage_0(recipe_dir, an4_root):
+    """--num-dev abc, 0 or -1 failed only in stage 0's local/data.sh, after data/ had been marked
+    unfinished (data/stage0_unfinished), so the next --stage 1 asked for stage 0 again. run.sh
+    refuses it with its other numbers, before stage 0 touches data/."""
+    recipe = recipe_dir("an4")
+    for value in ("abc", "0", "-1"):
+        proc = run_sh(["./run.sh", "--an4-root", str(an4_root), "--num-dev", value, "--stop-stage", "0"],
+                      cwd=recipe, check=False)
+        assert proc.returncode == 1, proc.stderr
+        assert (f"./run.sh: ERROR: --num-dev takes an integer of 1 or more (the training utterances held out "
+                f"as train_dev), got '{value}'") in proc.stderr, proc.stderr
+        assert not (recipe / "data").exists(), value
+
+
 def test_an4_bad_inputs(recipe_dir, an4_root, tmp_path):
     recipe = recipe_dir("an4")
     proc = run_sh(["local/data.sh", "--an4-root", str(tmp_path)], cwd=recipe, check=False)

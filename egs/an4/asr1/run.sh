@@ -56,6 +56,15 @@ given0=$(stage0_given "an4-root max-utts num-dev" "$@")
 # A negative --max-utts took all the utterances with a held-out count of N/4 < 0, and the error
 # named --num-dev, an option not given; under 4, the N/4 of 0 did too.
 [ "$max_utts" -ge 0 ] || { echo "$0: ERROR: --max-utts must be 0 (all utterances) or more, got $max_utts" >&2; exit 1; }
+# --num-dev likewise, whose empty default (worked out below) parse_options.sh cannot take for an
+# integer's: abc, 0 or -1 failed only in stage 0's local/data.sh, after data/ had been marked
+# unfinished, and the next --stage 1 asked for stage 0 again. (Read in decimal, as the integer
+# options are: 09 is 9.)
+if [ -n "$num_dev" ]; then
+  [[ $num_dev =~ ^[0-9]{1,18}$ ]] && [ "$(( 10#$num_dev ))" -ge 1 ] \
+    || { echo "$0: ERROR: --num-dev takes an integer of 1 or more (the training utterances held out as train_dev), got '$num_dev'" >&2; exit 1; }
+  num_dev=$(( 10#$num_dev ))
+fi
 if [ -z "$num_dev" ]; then
   num_dev=100
   [ "$max_utts" -eq 0 ] || num_dev=$(( max_utts / 4 > 0 ? max_utts / 4 : 1 ))
