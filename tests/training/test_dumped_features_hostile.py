@@ -99,20 +99,13 @@ def test_the_cmvn_stats_dimension_is_the_sets(yesno_setup, tmp_path):
     dimension at the start made theirs the set's, and training stopped with 'stats of other
     features' given the set's own stats. The stats' dimension is the set's; the odd ones are bad
     items when read."""
-    import shutil
+    from .test_bad_data import edited
 
-    dump = tmp_path / "train"
-    shutil.copytree(yesno_setup / "dump" / "train", dump)
-    feats = dict(kaldiio.load_scp(str(dump / "feats.scp")))
-    utts = list(feats)
-    odd = {u: np.ones((feats[u].shape[0], 40), np.float32) for u in utts[:3]}
-    kaldiio.save_ark(str(tmp_path / "odd.ark"), odd, scp=str(tmp_path / "odd.scp"))
-    redumped = dict(line.split(None, 1) for line in (tmp_path / "odd.scp").read_text().splitlines())
-    lines = (dump / "feats.scp").read_text().splitlines()
-    (dump / "feats.scp").write_text("".join(f"{u} {redumped[u]}\n" if u in redumped else f"{u} {v}\n"
-                                            for u, v in (line.split(None, 1) for line in lines)))
+    dump = edited(yesno_setup / "dump" / "train", tmp_path / "train",
+                  {i: lambda m: np.ones((m.shape[0], 40), np.float32) for i in range(3)})
+    utts = [line.split()[0] for line in (dump / "feats.scp").read_text().splitlines()]
     tok = Tokenizer.load(yesno_setup / "data" / "lang" / "tokens.model")
-    ds = FeatureDataset(load_utterances(str(dump), tok), load_cmvn(str(dump / "cmvn.ark")))
+    ds = FeatureDataset(load_utterances(str(dump), tok), load_cmvn(str(yesno_setup / "dump" / "train" / "cmvn.ark")))
     assert ds.idim == 23
     with pytest.raises(AsrkitError, match=f"^{dump}/feats.scp: utterance '{utts[0]}': feature dimension 40, "
                                           f"the set's is 23$"):
