@@ -120,18 +120,25 @@ def test_a_recipe_directory_this_user_cannot_write_is_named_before_stage_0(recip
         recipe.chmod(0o755)
 
 
-def test_a_file_where_data_dump_or_exp_goes_is_named_before_stage_0(recipe_dir):
+def test_a_file_where_data_dump_or_exp_goes_is_named_before_stage_0(recipe_dir, tmp_path):
     """A file where the stages make a folder (one named data, --dumpdir or --expdir naming a file
     or a folder under one) went on to mkdir's bare "cannot create directory 'x': File exists": data
-    at stage 0, --expdir at stage 4, after the features, and with --stop-stage 0 not at all (exit 0)."""
+    at stage 0, --expdir at stage 4, after the features, and with --stop-stage 0 not at all (exit 0).
+    So did a link to no folder (exp -> a scratch disk not mounted)."""
     recipe = recipe_dir("yesno")
     (recipe / "afile").write_text("")
-    for args, message in ((["--dumpdir", "afile"], "--dumpdir 'afile': afile is a file, not a folder"),
-                          (["--expdir", "afile/x"], "--expdir 'afile/x': afile is a file, not a folder")):
+    (recipe / "gone").symlink_to(tmp_path / "scratch" / "exp")
+    broken = f"gone: a broken symbolic link (to {tmp_path}/scratch/exp, which does not exist): make that folder"
+    for args, message in ((["--dumpdir", "afile"], "--dumpdir 'afile': afile is a file, not a folder: move it away"),
+                          (["--expdir", "afile/x"], "--expdir 'afile/x': afile is a file, not a folder: move it away"),
+                          (["--expdir", "gone"], f"--expdir 'gone': {broken}"),
+                          (["--dumpdir", "gone/x"], f"--dumpdir 'gone/x': {broken}")):
         proc = run_sh(["./run.sh", "--stop-stage", "0", *args], cwd=recipe, check=False)
         assert proc.returncode == 1 and proc.stderr.strip().splitlines()[-1] == (
-            f"asr.sh: ERROR: {message}: move it away, or give {args[0]} another folder"), proc.stderr
+            f"asr.sh: ERROR: {message}, or give {args[0]} another folder"), proc.stderr
         assert not (recipe / "data").exists()
+    (tmp_path / "scratch" / "exp").mkdir(parents=True)  # the disk back: the link is a folder
+    run_sh(["./asr.sh", "--stage", "1", "--stop-stage", "0", "--expdir", "gone", "--dumpdir", "gone/x"], cwd=recipe)
     (recipe / "data").write_text("")
     proc = run_sh(["./run.sh", "--stop-stage", "0"], cwd=recipe, check=False)
     assert proc.returncode == 1 and proc.stderr.strip().splitlines()[-1] == \

@@ -122,12 +122,21 @@ unset _v _c
 # to a disk of yours, as Kaldi users make data/ and exp/) or be makeable.
 # (mkdir -p makes the folders above --dumpdir/--expdir too: the nearest one there is what counts)
 for _d in data "$dumpdir" "$expdir"; do
-  _p=$_d; while [ ! -e "$_p" ]; do _p=$(dirname -- "$_p"); done
+  _p=$_d; while [ ! -e "$_p" ] && [ ! -L "$_p" ]; do _p=$(dirname -- "$_p"); done
   [ "$_p" = "$_d" ] || [ ! -d "$_p" ] || [ -w "$_p" ] || die "cannot make $_d/ in $(cd "$_p" && pwd): $(id -un) cannot write there; run the recipe in a copy of asrkit you can write (git clone), or make $_d a link to a folder of yours"
   # A file in the way (a file named data, --dumpdir or --expdir naming one, or a folder under one)
   # went on to mkdir's bare "cannot create directory 'x': File exists", for --expdir at stage 4,
   # after the features.
-  if [ ! -d "$_p" ]; then
+  # A link to no folder (exp -> a scratch disk not mounted, or purged) was taken as no folder there
+  # yet, and mkdir then said "File exists" likewise: named in the words of errors.md.
+  if [ -L "$_p" ] && [ ! -e "$_p" ]; then
+    _p="$_p: a broken symbolic link (to $(readlink -- "$_p"), which does not exist)"
+    case $_d in
+      data) die "$_p: the stages write data/ there; make that folder, or remove the link" ;;
+      "$dumpdir") die "--dumpdir '$dumpdir': $_p: make that folder, or give --dumpdir another folder" ;;
+      *) die "--expdir '$expdir': $_p: make that folder, or give --expdir another folder" ;;
+    esac
+  elif [ ! -d "$_p" ]; then
     case $_d in
       data) die "data is a file, not a folder: the stages write data/ there; move it away" ;;
       "$dumpdir") die "--dumpdir '$dumpdir': $_p is a file, not a folder: move it away, or give --dumpdir another folder" ;;
@@ -313,8 +322,16 @@ case $feats_type in fbank|raw) ;; *) die "--feats-type must be fbank or raw, got
 case $speed_perturb_method in sox|audio) ;; *) die "--speed-perturb-method must be sox or audio, got '$speed_perturb_method'" ;; esac
 raw_suffix=
 [ "$feats_type" = fbank ] || raw_suffix=_raw
-[ -n "$tag" ] || tag=$(basename "$train_config" .yaml)_${lang#data/lang_}${speed_perturb_factors:+_sp}$raw_suffix
-[ -n "$lm_train_text" ] || lm_train_text=data/$train_set/text
+# (--print-config true prints these two as worked out, comment lines: read back as given, another
+# --train-config or --train-set over the printed file kept the old tag, or the old set's text)
+if [ -z "$tag" ]; then
+  tag=$(basename "$train_config" .yaml)_${lang#data/lang_}${speed_perturb_factors:+_sp}$raw_suffix
+  config_worked_out tag "--train-config, --token-type, --nbpe, --speed-perturb-factors, --feats-type"
+fi
+if [ -z "$lm_train_text" ]; then
+  lm_train_text=data/$train_set/text
+  config_worked_out lm_train_text --train-set
+fi
 # (after every check of the options, with the defaults above worked out; before the data are looked for)
 if [ "$print_config" = true ]; then
   config_lines $(config_names "$0")
