@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Iterator, Mapping, Optional
 
 from asrkit.launch.job import FailureWarnings, JobResult, KeptLogs, Launch, LaunchResult, check_logs, rotate_log
+from asrkit.launch.local import MAX_BASH_C_BYTES
 from asrkit.launch.slurm_config import SlurmConfig
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import atomic_open, current_umask, parent_not_a_directory, signals_deferred
@@ -67,6 +68,14 @@ def batch_script(launch: Launch, status_dir: Path, submit_line: str) -> str:
     else:
         index = "index=1"
         substitute = 'command=$command_template\nlog=$log_template'
+    # Linux takes no single argument of 128 KiB or more (MAX_ARG_STRLEN): a command that long (a
+    # job given 30000 file names), one argument of bash -c (and of srun), failed the task with code
+    # 126 and bash's "Argument list too long" in its log. Its bash sources it from a file instead,
+    # as the local backend's does: one the task writes in the status directory (on the shared disk
+    # the statuses are read from; the launcher removes it) or, without one (the script resubmitted
+    # by hand), beside its log; removed when the task ends.
+    from_file = _too_long_for_an_argument(launch)
+    given = "$command_source" if from_file else "$command"  # what the command's bash is given
     if launch.ntasks > 1:
         # The step's shape is spelled out (an even spread, as the allocation's), and srun 22.05+
         # does not take --cpus-per-task from the allocation: it is passed on explicitly.
@@ -79,7 +88,7 @@ def batch_script(launch: Launch, status_dir: Path, submit_line: str) -> str:
         run = (f'srun --kill-on-bad-exit=1 --nodes={launch.nodes} --ntasks={launch.ntasks} '
                f'--ntasks-per-node={launch.ntasks_per_node} '
                '${SLURM_CPUS_PER_TASK:+--cpus-per-task=$SLURM_CPUS_PER_TASK} '
-               f'bash -c {q(task)} asrkit-task "$command"')
+               f'bash -c {q(task)} asrkit-task "{given}"')
         codes = _TASK_CODES.format(ntasks=launch.ntasks)
         # (not made when the launcher is gone: mkdir -p would make its removed status directory again)
         prepare = 'export ASRKIT_TASK_CODES="$status_dir/$index.tasks"\n' \
@@ -87,9 +96,12 @@ def batch_script(launch: Launch, status_dir: Path, submit_line: str) -> str:
         per_node = f" ({launch.ntasks_per_node} per node)" if launch.nodes > 1 else ""
         where = f'Running {launch.ntasks} tasks{per_node} of Slurm job $SLURM_JOB_ID on $SLURM_JOB_NODELIST'
     else:
-        run = 'bash -c "set -o pipefail; $command"'
+        run = f'bash -c "set -o pipefail; {given}"'
         codes, prepare = "code=$waited\n", ""
         where = 'Running on $(hostname) as Slurm job ${SLURM_ARRAY_JOB_ID:-$SLURM_JOB_ID}${SLURM_ARRAY_TASK_ID:+_$SLURM_ARRAY_TASK_ID}'
+    write_command, remove_command = "", ""
+    if from_file:
+        write_command, remove_command = _WRITE_COMMAND, '  rm -f -- ${command_file:+"$command_file"}\n'
     # Every line of it a comment: an option value with a newline in it (--mem $'4G\n...') would
     # otherwise end the comment and leave the rest of the submit line to bash as commands.
     submitted = "\n".join("# " + line for line in submit_line.splitlines())
@@ -117,7 +129,7 @@ finish() {{
     echo "# Accounting: time=$((t1 - t0)) threads={launch.num_threads}"
     echo "# Ended (code $1) at $(LC_ALL=C date), elapsed time $((t1 - t0)) seconds"
   }} >> "$log"
-  # No status directory: the launcher is gone (it cancelled the job on Ctrl-C) and needs none.
+{remove_command}  # No status directory: the launcher is gone (it cancelled the job on Ctrl-C) and needs none.
   if [ -d "$status_dir" ]; then
     echo "$1" > "$status_dir/$index.tmp" && mv "$status_dir/$index.tmp" "$status_dir/$index"
   fi
@@ -151,7 +163,7 @@ trap stop TERM
   echo "# {where}"
   echo "#"
 }} > "$log"
-# In the background, as a process group of its own (set -m), so that the trap runs at once (bash
+{write_command}# In the background, as a process group of its own (set -m), so that the trap runs at once (bash
 # runs one only once a foreground command ends) and the command can be signalled as a whole;
 # without job control a background command would have SIGINT ignored.
 set -m
@@ -167,6 +179,24 @@ trap 'signalled=1; kill -USR1 -- "-$pid" 2>/dev/null' USR1
 trap 'signalled=1; kill -USR2 -- "-$pid" 2>/dev/null' USR2
 while signalled=; wait "$pid"; waited=$?; [ "$waited" -gt 128 ] && [ -n "$signalled" ]; do :; done
 {codes}finish "$code"
+"""
+
+
+def _too_long_for_an_argument(launch: Launch) -> bool:
+    """Whether the command of some task (JOB replaced by its index: the last has the most digits)
+    is too long for one argument (:data:`asrkit.launch.local.MAX_BASH_C_BYTES`)."""
+    return any(len(launch.command_for(i).encode("utf-8", "surrogateescape")) >= MAX_BASH_C_BYTES
+               for i in (launch.indexes[0], launch.indexes[-1]))
+
+
+# (a failure to write it is the task's error, in its log, as the command's would be)
+_WRITE_COMMAND = """\
+if [ -d "$status_dir" ]; then command_file=$status_dir/$index.command; else command_file=$log.command; fi
+if ! command_file=$(mktemp "$command_file.XXXXXX" 2>> "$log") || ! printf '%s\\n' "$command" 2>> "$log" > "$command_file"; then
+  echo "asrkit-launch: cannot write the command (${#command} characters, too long for one argument) to a file" >> "$log"
+  finish 1
+fi
+printf -v command_source '. %q' "$command_file"
 """
 
 

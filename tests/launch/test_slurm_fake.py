@@ -3,6 +3,7 @@ what it checks before submitting, and how it cancels."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import asrkit.launch.slurm as slurm
-from asrkit.launch.job import Launch, parse_job_range
+from asrkit.launch.job import Launch, join_command, parse_job_range
 from asrkit.launch.slurm_config import SlurmConfig
 from asrkit.utils.errors import AsrkitError
 
@@ -251,6 +252,41 @@ def test_the_job_script_drops_the_submitting_shells_step_variables(tmp_path):
                SLURM_STEP_NODELIST="n9", SLURM_STEP_TASKS_PER_NODE="2")
     subprocess.run(["bash", str(tmp_path / "s.sh")], env=env, check=True, cwd=tmp_path, timeout=60)
     assert check_log(tmp_path / "log/x.log", launch.command, 0) == ["SLURM_JOB_ID=4711"]
+
+
+@pytest.mark.parametrize("ntasks", [1, 2])
+def test_a_command_too_long_for_one_argument_runs_in_the_job(tmp_path, monkeypatch, ntasks):
+    """The batch script (run here with bash, no Slurm) gave its command to bash -c (and to srun, for
+    several tasks) as one argument, and Linux takes none of 128 KiB or more (E2BIG): a job given
+    30000 file names failed with code 126, "Argument list too long" in its log. Its bash now
+    sources it from a file in the status directory (beside the log when there is none: the
+    script resubmitted by hand), removed when the task ends; log and status are as for any other."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    # srun's stand-in: its options, then the task's command once per task, one after the other
+    (bin_dir / "srun").write_text('#!/bin/bash\nwhile [[ $1 == --* ]]; do shift; done\n'
+                                  'for r in 0 1; do SLURM_PROCID=$r "$@" || exit; done\n')
+    (bin_dir / "srun").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    words = [str(i) for i in range(30000)]
+    launch = Launch(join_command(["echo", "JOB", *words, "|", "wc", "-w"]), str(tmp_path / "log/x.JOB.log"),
+                    parse_job_range("JOB=1:2"), ntasks=ntasks)
+    assert len(launch.command) > 131072
+    status = tmp_path / "st"
+    status.mkdir()
+    (tmp_path / "s.sh").write_text(slurm.batch_script(launch, status, "sbatch ..."))
+
+    def task(i):
+        subprocess.run(["bash", str(tmp_path / "s.sh")], env=dict(os.environ, SLURM_ARRAY_TASK_ID=str(i)),
+                       check=True, cwd=tmp_path, timeout=120)
+        assert check_log(tmp_path / f"log/x.{i}.log", launch.command_for(i), 0) == ["30001"] * ntasks
+
+    for i in (1, 2):
+        task(i)
+    assert sorted((p.name, p.read_text()) for p in status.iterdir()) == [("1", "0\n"), ("2", "0\n")]
+    shutil.rmtree(status)  # the launcher gone: the script resubmitted by hand
+    task(1)
+    assert sorted(p.name for p in (tmp_path / "log").iterdir()) == ["x.1.log", "x.2.log"]
 
 
 def test_the_out_files_path_has_its_percent_signs_doubled(tmp_path, monkeypatch):
