@@ -40,6 +40,10 @@ src=$1; dest=$2
 # mkdir's "Not a directory", without this script's name)
 [ ! -e "$dest" ] || [ -d "$dest" ] || die "$dest: exists and is not a directory (<dest-data-dir>)"
 in_way=$dest; while [ ! -e "$in_way" ] && [ ! -L "$in_way" ]; do in_way=$(dirname -- "$in_way"); done
+# (a link to no folder, a scratch disk not mounted, was called a file)
+if [ -L "$in_way" ] && [ ! -e "$in_way" ]; then
+  die "$dest: $([ "$in_way" = "$dest" ] || echo "$in_way: ")a broken symbolic link (to $(readlink -- "$in_way"), which does not exist) (<dest-data-dir>)"
+fi
 [ -d "$in_way" ] || die "$dest: $in_way is a file, not a directory (<dest-data-dir>)"
 [ -f "$src/utt2spk" ] || die "$src/utt2spk: no such file (not a data dir?)"
 # <dest> is made only once the subset is complete: a bad option or a failure part-way left an

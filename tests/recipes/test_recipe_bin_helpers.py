@@ -104,6 +104,13 @@ def test_subset_counts_a_last_line_without_newline_and_takes_one_selection(tmp_p
     proc = run_sh([f"{BIN}/subset_data_dir.sh", "--first", "1", "src", "afile/x/y"], cwd=tmp_path, check=False)
     assert proc.returncode == 1 and proc.stderr == \
         f"{BIN}/subset_data_dir.sh: afile/x/y: afile is a file, not a directory (<dest-data-dir>)\n", proc.stderr
+    # a link to no folder (a scratch disk not mounted) was called a file
+    (tmp_path / "gone").symlink_to(tmp_path / "scratch" / "d")
+    for dest, named in (("gone", "gone: "), ("gone/x", "gone/x: gone: ")):
+        proc = run_sh([f"{BIN}/subset_data_dir.sh", "--first", "1", "src", dest], cwd=tmp_path, check=False)
+        assert proc.returncode == 1 and proc.stderr == (
+            f"{BIN}/subset_data_dir.sh: {named}a broken symbolic link (to {tmp_path}/scratch/d, which does not exist) "
+            "(<dest-data-dir>)\n"), proc.stderr
     proc = run_sh([f"{BIN}/subset_data_dir.sh", "--first", "-1", "src", "neg"], cwd=tmp_path, check=False)
     assert proc.returncode == 1 and "--first and --last take a number of utterances, got -1 and 0" in proc.stderr
     (tmp_path / "list").write_bytes(b"\xef\xbb\xbfa-1\n")
