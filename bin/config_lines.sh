@@ -11,7 +11,16 @@
 #                           parse_options_passthrough are not options, nor print_config: the lines
 #                           read back run the script)
 #   config_lines <name>...  one line each, name=value, the value in double quotes where it has a
-#                           space, a quote or a '#' (in single quotes where it has a double quote)
+#                           space, a quote or a '#' (in single quotes where it has a double quote);
+#                           a value config_worked_out named as a comment line (below)
+#   config_worked_out <name> <options>
+#                           <name> was not given: the script worked it out from <options> ("--max-utts").
+#                           It is printed as '# name=value  # worked out from <options>', so that the
+#                           lines read back work it out again from the options they hold: printed
+#                           as given, ./run.sh --config my.conf --an4-words none kept my.conf's
+#                           train_set=train_an4_digits (a stale set, or none). Not when <name> is
+#                           in parse_options.sh's passthrough_args (run.sh hands asr.sh an option
+#                           given on the command line or in a --config file over its own).
 #   config_print_run <asr.sh options...>
 #                           a recipe's run.sh --print-config: its own options, then asr.sh's as
 #                           run.sh gives them (./asr.sh --print-config true, which checks them
@@ -19,26 +28,39 @@
 #
 # Its names start with _cl_ or config_: it is sourced into run.sh and asr.sh.
 
+declare -A config_from=()   # config_worked_out's: name -> the options it was worked out from
+
 config_names() {
   awk '/^# ---- configuration section/ { on = 1; next } /^# ---- end of configuration section/ { on = 0 }
     on && /^[a-z_][a-z0-9_]*=/ { name = $0; sub(/=.*/, "", name)
       if (name !~ /^(help_message|parse_options_passthrough|print_config)$/ && !seen[name]++) print name }' "$1"
 }
 
+config_worked_out() {
+  local _cl_k _cl_name _cl_given=(${passthrough_args[@]+"${passthrough_args[@]}"})
+  for ((_cl_k = 0; _cl_k < ${#_cl_given[@]}; _cl_k += 2)); do
+    _cl_name=${_cl_given[_cl_k]#--}
+    [ "${_cl_name//-/_}" != "$1" ] || return 0
+  done
+  config_from[$1]=$2
+}
+
 config_lines() {
-  local _cl_name _cl_value
+  local _cl_name _cl_value _cl_pre _cl_post
   for _cl_name in "$@"; do
     _cl_value=${!_cl_name-}
+    _cl_pre= _cl_post=
+    [ -z "${config_from[$_cl_name]+x}" ] || { _cl_pre="# " _cl_post="  # worked out from ${config_from[$_cl_name]}"; }
     if [[ $_cl_value == *$'\n'* ]] || { [[ $_cl_value == *\"* ]] && [[ $_cl_value == *\'* ]]; }; then
       # (parse_options.sh reads one line, quoted with one kind of quote: such a value has no line)
       echo "$0: ERROR: --${_cl_name//_/-} '$_cl_value': a value with both kinds of quote or a line break cannot be printed as a --config line" >&2
       exit 1
     elif [[ $_cl_value =~ ^[^[:space:]\"\'#]*$ ]]; then
-      printf '%s=%s\n' "$_cl_name" "$_cl_value"
+      printf '%s%s=%s%s\n' "$_cl_pre" "$_cl_name" "$_cl_value" "$_cl_post"
     elif [[ $_cl_value != *\"* ]]; then
-      printf '%s="%s"\n' "$_cl_name" "$_cl_value"
+      printf '%s%s="%s"%s\n' "$_cl_pre" "$_cl_name" "$_cl_value" "$_cl_post"
     else
-      printf "%s='%s'\n" "$_cl_name" "$_cl_value"
+      printf "%s%s='%s'%s\n" "$_cl_pre" "$_cl_name" "$_cl_value" "$_cl_post"
     fi
   done
 }
@@ -48,6 +70,17 @@ config_print_run() {
   _cl_ours=$(config_names "$0")
   _cl_theirs=$(./asr.sh --print-config true "$@")
   config_lines $_cl_ours
-  awk -v ours="$_cl_ours" 'BEGIN { n = split(ours, a, "\n"); for (i = 1; i <= n; i++) own[a[i]] = 1 }
-    { name = $0; sub(/=.*/, "", name); if (!(name in own)) print }' <<< "$_cl_theirs"
+  # (asr.sh's lines of an option run.sh worked out, --train-set from FSDD's --an4-words, are
+  # printed as worked out: asr.sh was given it)
+  local _cl_line _cl_name
+  local -A _cl_own=()
+  for _cl_name in $_cl_ours; do _cl_own[$_cl_name]=1; done
+  while IFS= read -r _cl_line; do
+    _cl_name=${_cl_line#"# "}; _cl_name=${_cl_name%%=*}
+    [ -z "${_cl_own[$_cl_name]+x}" ] || continue
+    if [ -n "${config_from[$_cl_name]+x}" ] && [[ $_cl_line != "# "* ]]; then
+      _cl_line="# $_cl_line  # worked out from ${config_from[$_cl_name]}"
+    fi
+    printf '%s\n' "$_cl_line"
+  done <<< "$_cl_theirs"
 }

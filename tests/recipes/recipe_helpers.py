@@ -153,6 +153,28 @@ def read_table(path: Path) -> dict:
     return out
 
 
+WORKED_OUT = "  # worked out from "
+
+
+def printed_options(stdout: str) -> tuple[dict, dict]:
+    """run.sh/asr.sh --print-config true's lines: (the options as name -> value, the values worked
+    out from other options, printed as '# name=value  # worked out from --x' comment lines, as
+    name -> (value, the options named)). Every line is one of the two, each name once."""
+    given, worked_out = {}, {}
+    lines = stdout.splitlines()
+    for line in lines:
+        if line.startswith("# "):
+            assert WORKED_OUT in line, line
+            name, _, value = line[2:].partition("=")
+            value, _, source = value.rpartition(WORKED_OUT)
+            worked_out[name] = (value, source)
+        else:
+            name, _, value = line.partition("=")
+            given[name] = value
+    assert len(given) + len(worked_out) == len(lines) and not given.keys() & worked_out.keys(), lines
+    return given, worked_out
+
+
 def make_librispeech_fixture(an4_root: Path, root: Path, audio_ext: str, parts=None) -> dict:
     """A LibriSpeech-shaped tree (<part>/<reader>/<chapter>/...) from AN4 recordings and transcripts.
 

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from debian_packages import require_program
-from recipe_helpers import path_without, read_table, run_sh
+from recipe_helpers import path_without, printed_options, read_table, run_sh
 
 
 @pytest.mark.slow
@@ -612,24 +612,35 @@ def test_recipe_files_and_help(name, tmp_path):
             "parse_options.sh", "data_lock.sh", "same_options.sh", "stage0_options.sh", "config_lines.sh"), path
 
 
-@pytest.mark.parametrize("name,args,resolved", [
-    ("yesno", [], {"train_set": "train_nodev", "nj": "2", "tag": "train_char"}),
-    ("an4", ["--max-utts", "40"], {"num_dev": "10", "token_type": "bpe", "tag": "train_cpu_sp_const_bpe30_sp"}),
-    ("librispeech", ["--hours", "100"], {"train_set": "train_clean_100", "train_config": "conf/train_100h.yaml"}),
+@pytest.mark.parametrize("name,args,resolved,worked_out,changed", [
+    ("yesno", [], {"train_set": "train_nodev", "nj": "2"}, {"tag": "train_char"}, ["--token-type", "bpe"]),
+    ("an4", ["--max-utts", "40"], {"token_type": "bpe"}, {"num_dev": "10", "tag": "train_cpu_sp_const_bpe30_sp"},
+     ["--max-utts", "80"]),
+    ("librispeech", ["--hours", "100"], {"hours": "100"},
+     {"train_set": "train_clean_100", "train_config": "conf/train_100h.yaml", "librispeech_root": "downloads/LibriSpeech"},
+     ["--hours", "960", "--download-dir", "dl"]),
 ])
-def test_run_sh_print_config_reads_back_as_the_same_run(recipe_dir, tmp_path, name, args, resolved):
+def test_run_sh_print_config_reads_back_as_the_same_run(recipe_dir, tmp_path, name, args, resolved, worked_out,
+                                                        changed):
     """./run.sh --print-config true: run.sh's options and asr.sh's as run.sh gives them, resolved,
-    once each, as --config lines that read back the same; nothing run (FSDD's: test_recipe_fsdd)."""
+    once each, as --config lines that read back the same; the values worked out from other options
+    as comment lines, worked out again when read back; nothing run (FSDD's: test_recipe_fsdd)."""
     recipe = recipe_dir(name)
     proc = run_sh(["./run.sh", *args, "--print-config", "true"], cwd=recipe)
-    lines = proc.stdout.splitlines()
-    opts = dict(line.split("=", 1) for line in lines)
-    assert len(opts) == len(lines) and "print_config" not in opts and opts["stage"] in ("0", "-1"), lines
+    opts, worked = printed_options(proc.stdout)
+    assert "print_config" not in opts and opts["stage"] in ("0", "-1"), proc.stdout
     assert {k: opts[k] for k in resolved} == resolved
+    assert {k: worked[k][0] for k in worked_out} == worked_out, worked
+    assert "lm_train_text" in worked and "tag" in worked
     assert not (recipe / "data").exists() and not (recipe / "downloads").exists()
     (tmp_path / "run.conf").write_text(proc.stdout)
     assert run_sh(["./run.sh", "--config", str(tmp_path / "run.conf"), "--print-config", "true"],
                   cwd=recipe).stdout == proc.stdout
+    # An option changed over the printed file (Kaldi users keep configs so) gives what it gives
+    # alone: read back as given, the values worked out from it stayed the printed run's (AN4's
+    # --max-utts 80 kept num_dev=10, librispeech's --hours 960 train_clean_100 and its config).
+    over = run_sh(["./run.sh", "--config", str(tmp_path / "run.conf"), *changed, "--print-config", "true"], cwd=recipe)
+    assert over.stdout == run_sh(["./run.sh", *changed, "--print-config", "true"], cwd=recipe).stdout
 
 
 def test_asr_sh_help_columns_line_up():

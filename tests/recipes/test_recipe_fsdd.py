@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from debian_packages import require_program
-from recipe_helpers import path_without, read_table, run_sh, without_root_override
+from recipe_helpers import path_without, printed_options, read_table, run_sh, without_root_override
 
 DIGITS = ["ZERO", "ONE", "TWO", "THREE", "FOUR", "FIVE", "SIX", "SEVEN", "EIGHT", "NINE"]
 SPEAKERS = ["george", "jackson", "nicolas", "theo", "yweweler"]
@@ -447,20 +447,31 @@ def test_loso_dry_run_holds_each_speaker_out_in_its_own_directory(recipe_dir, fs
 def test_run_sh_print_config_prints_the_options_resolved(recipe_dir, tmp_path):
     """./run.sh --print-config true: every option of run.sh and of asr.sh as the run would have
     them (defaults, values worked out, asr.sh's tag), once each, as --config lines that read back
-    the same; nothing run, and options a run refuses refused."""
+    the same, the values worked out as comment lines, worked out again when read back; nothing
+    run, and options a run refuses refused."""
     recipe = recipe_dir("fsdd")
-    proc = run_sh(["./run.sh", "--num-train", "20", "--an4-words", "none", "--num-avg", "5", "--train-args",
-                   "--set training.max_epochs=2", "--print-config", "true"], cwd=recipe)
-    lines = proc.stdout.splitlines()
-    opts = dict(line.split("=", 1) for line in lines)
-    assert len(opts) == len(lines) and "print_config" not in opts, lines
-    assert opts["num_train"] == "20" and opts["train_set"] == "train" and opts["background_prob"] == "0.5"
-    assert opts["num_avg"] == "5" and opts["nbpe"] == "30" and opts["tag"] == "train_umn_char", opts
+    given = ["--num-train", "20", "--num-avg", "5", "--train-args", "--set training.max_epochs=2"]
+    proc = run_sh(["./run.sh", *given, "--an4-words", "none", "--print-config", "true"], cwd=recipe)
+    opts, worked = printed_options(proc.stdout)
+    assert "print_config" not in opts, proc.stdout
+    assert opts["num_train"] == "20" and opts["background_prob"] == "0.5" and opts["num_avg"] == "5"
+    assert opts["nbpe"] == "30", opts
+    assert worked["train_set"] == ("train", "--an4-words, --an4-digit-words"), worked
+    assert worked["tag"][0] == "train_umn_char" and worked["lm_train_text"][0] == "data/train/text", worked
     assert opts["train_args"] == '"--set training.max_epochs=2"'  # run.sh's, without --init-listener's model
     assert not (recipe / "data").exists() and not (recipe / "exp").exists()
     (tmp_path / "my.conf").write_text(proc.stdout)
     assert run_sh(["./run.sh", "--config", str(tmp_path / "my.conf"), "--print-config", "true"],
                   cwd=recipe).stdout == proc.stdout
+    # Another --an4-words over the printed file gives what it gives alone: read back as given, its
+    # train_set=train stayed, and asr.sh was given data/train, FSDD's alone, for AN4's digits too.
+    over = run_sh(["./run.sh", "--config", str(tmp_path / "my.conf"), "--an4-words", "digits", "--print-config",
+                   "true"], cwd=recipe)
+    alone = run_sh(["./run.sh", *given, "--an4-words", "digits", "--print-config", "true"], cwd=recipe)
+    assert over.stdout == alone.stdout and "# train_set=train_an4_digits  # worked out" in over.stdout
+    # ... and a --train-set given is printed as given, not as worked out
+    assert "\ntrain_set=mine\n" in run_sh(["./run.sh", "--train-set", "mine", "--print-config", "true"],
+                                         cwd=recipe).stdout
     # A model under a folder with a space in its name: a run names it through a link it makes in
     # exp/ (--train-args is split at spaces); printing made the link too.
     model = tmp_path / "my models" / "m.pt"

@@ -322,8 +322,16 @@ case $feats_type in fbank|raw) ;; *) die "--feats-type must be fbank or raw, got
 case $speed_perturb_method in sox|audio) ;; *) die "--speed-perturb-method must be sox or audio, got '$speed_perturb_method'" ;; esac
 raw_suffix=
 [ "$feats_type" = fbank ] || raw_suffix=_raw
-[ -n "$tag" ] || tag=$(basename "$train_config" .yaml)_${lang#data/lang_}${speed_perturb_factors:+_sp}$raw_suffix
-[ -n "$lm_train_text" ] || lm_train_text=data/$train_set/text
+# (--print-config true prints these two as worked out, comment lines: read back as given, another
+# --train-config or --train-set over the printed file kept the old tag, or the old set's text)
+if [ -z "$tag" ]; then
+  tag=$(basename "$train_config" .yaml)_${lang#data/lang_}${speed_perturb_factors:+_sp}$raw_suffix
+  config_worked_out tag "--train-config, --token-type, --nbpe, --speed-perturb-factors, --feats-type"
+fi
+if [ -z "$lm_train_text" ]; then
+  lm_train_text=data/$train_set/text
+  config_worked_out lm_train_text --train-set
+fi
 # (after every check of the options, with the defaults above worked out; before the data are looked for)
 if [ "$print_config" = true ]; then
   config_lines $(config_names "$0")

@@ -66,6 +66,9 @@ if [ -n "$num_dev" ]; then
   num_dev=$(( 10#$num_dev ))
 fi
 if [ -z "$num_dev" ]; then
+  # (--print-config true prints it as worked out, a comment line: read back as given, a printed file
+  # with another --max-utts over it kept the held-out count of the other)
+  config_worked_out num_dev --max-utts
   num_dev=100
   [ "$max_utts" -eq 0 ] || num_dev=$(( max_utts / 4 > 0 ? max_utts / 4 : 1 ))
 fi

@@ -123,6 +123,9 @@ done
 # (a negative count made no digit words, with exit 0, and a training set named train_cut-3)
 [ "$an4_digit_words" -ge 0 ] || { echo "$0: ERROR: --an4-digit-words must be 0 (none) or more, got $an4_digit_words" >&2; exit 1; }
 [ "$an4_digit_words" -eq 0 ] || train_set=${train_set}_cut$an4_digit_words
+# (--print-config true prints it as worked out, a comment line: read back as given, a printed file
+# with another --an4-words over it gave asr.sh the other set's name, a stale set or none)
+config_worked_out train_set "--an4-words, --an4-digit-words"
 # (local/pretrain_an4.sh refuses it too, but only when it runs: before stage 4, hours on)
 [ "$pretrain_max_utts" -ge 0 ] || { echo "$0: ERROR: --pretrain-max-utts must be 0 (all of AN4) or more, got $pretrain_max_utts" >&2; exit 1; }
 # Each N its own directory, so the pretrained model's path (in stage 4's --init, which stage 4

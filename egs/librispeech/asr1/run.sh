@@ -58,7 +58,12 @@ esac
 # /LibriSpeech for stage 0, named as --librispeech-root, an option not given)
 [ -n "$download_dir" ] || { echo "$0: ERROR: --download-dir is empty (the folder stage -1 downloads into; default: downloads)" >&2; exit 1; }
 root_given=$librispeech_root
-[ -n "$librispeech_root" ] || librispeech_root=$download_dir/LibriSpeech
+[ -n "$librispeech_root" ] || { librispeech_root=$download_dir/LibriSpeech; config_worked_out librispeech_root --download-dir; }
+# (--print-config true prints the values worked out as comment lines, to be worked out again from
+# the options read back: given, another --hours over a printed file kept the other part's set and
+# config, and a root read back was taken as given, and stage -1's download skipped)
+config_worked_out train_set --hours
+config_worked_out train_config --hours
 asr_args=(--train-set "$train_set" --valid-set dev --test-sets "test_clean test_other dev_clean dev_other"
   --nj 16 --token-type bpe --nbpe 5000 --num-avg 10
   --fbank-config conf/fbank.yaml --train-config "$train_config" --decode-config conf/decode.yaml

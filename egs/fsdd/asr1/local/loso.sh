@@ -202,12 +202,22 @@ decode_name=$(basename "$decode_config" .yaml)
 # named from it (conf/x.yaml, given so or as $recipe/conf/x.yaml). Reading run.sh's and asr.sh's
 # source for their defaults missed a default worked out in code, and a renamed option silently.
 # The models made here before the folds (not there yet, which run.sh refuses) are asked as none and
-# put back as the folds get them.
+# put back as the folds get them. The values run.sh and asr.sh work out from other options (the
+# comment lines '# train_set=train_an4_digits  # worked out from --an4-words', printed so that a
+# file read back works them out again) are recorded as the others: what a fold runs with, whatever
+# it was worked out from. (Leaving them out would compare only the options they come from, which
+# gives the same answer only while run.sh works them out the same way; a record made before by a
+# run.sh that named the training set otherwise is refused, not taken as the same data, and the
+# records written before these lines were comments read the same.)
 fold_options() {
   local out line name value
   out=$(./run.sh --print-config true --fsdd-root "$fsdd_root" --test-speakers "${spk_list[0]}" "$@") \
     || die "run.sh refuses the folds' options (above): nothing was run"
   while IFS= read -r line; do
+    case $line in
+      "# "[a-z]*=*"  # worked out from "*) line=${line#"# "}; line=${line%"  # worked out from "*} ;;
+      "#"*|"") continue ;;
+    esac
     name=${line%%=*} value=${line#*=}
     case $value in \"*\") value=${value:1:-1} ;; \'*\') value=${value:1:-1} ;; esac
     case $name in
