@@ -21,10 +21,15 @@ def test_stage_6_scores_only_a_finished_decoding(recipe_dir):
     (recipe / "data/test").mkdir(parents=True)
     (recipe / "data/test/text").write_text("".join(f"{u} YES NO\n" for u in UTTS))
     (recipe / "data/test/utt2spk").write_text("".join(f"{u} yesno\n" for u in UTTS))
+    stage6 = ["./run.sh", "--stage", "6"]
+    # No decoding at all: said, and nothing made (an empty dump/ was)
+    proc = run_sh(stage6, cwd=recipe, check=False)
+    assert proc.returncode == 1, proc.stderr
+    assert "stage 6: no exp/train_char/decode_test_decode/text: run stage 5 first" in proc.stderr
+    assert sorted(p.name for p in recipe.iterdir() if p.name in ("data", "dump", "exp")) == ["data"]
     dec = recipe / "exp/train_char/decode_test_decode"
     dec.mkdir(parents=True)
     (dec / "text").write_text("".join(f"{u} YES NO\n" for u in UTTS[:19]))  # cut short by the kill
-    stage6 = ["./run.sh", "--stage", "6"]
     proc = run_sh(stage6, cwd=recipe, check=False)
     assert proc.returncode != 0 and f"stage 6: {dec.relative_to(recipe)}/text is not a finished decoding" in proc.stderr
     assert "run stage 5 again" in proc.stderr and not (recipe / "RESULTS.md").exists()

@@ -449,7 +449,10 @@ if [ -n "$_missing" ] && [ -e data/.lock ]; then
 fi
 [ -z "$_missing" ] || die "$_missing"
 unset _missing
-dump_abs=$(mkdir -p "$dumpdir" && cd "$dumpdir" && pwd)
+# (made for stage 1 alone: made whatever the stages, a --stage 6 that stopped at its missing
+# decoding, "run stage 5 first", left an empty dump/ in a fresh copy)
+dump_abs=
+! in_range 1 || dump_abs=$(mkdir -p "$dumpdir" && cd "$dumpdir" && pwd)
 
 lm_opts=()
 # The weight goes with the LM: decode.yaml's lm_weight is 0 (no LM), which would load it and ignore it.
