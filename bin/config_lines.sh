@@ -46,23 +46,31 @@ config_worked_out() {
 }
 
 config_lines() {
-  local _cl_name _cl_value _cl_pre _cl_post
+  local _cl_name _cl_value
   for _cl_name in "$@"; do
     _cl_value=${!_cl_name-}
-    _cl_pre= _cl_post=
-    [ -z "${config_from[$_cl_name]+x}" ] || { _cl_pre="# " _cl_post="  # worked out from ${config_from[$_cl_name]}"; }
     if [[ $_cl_value == *$'\n'* ]] || { [[ $_cl_value == *\"* ]] && [[ $_cl_value == *\'* ]]; }; then
       # (parse_options.sh reads one line, quoted with one kind of quote: such a value has no line)
       echo "$0: ERROR: --${_cl_name//_/-} '$_cl_value': a value with both kinds of quote or a line break cannot be printed as a --config line" >&2
       exit 1
     elif [[ $_cl_value =~ ^[^[:space:]\"\'#]*$ ]]; then
-      printf '%s%s=%s%s\n' "$_cl_pre" "$_cl_name" "$_cl_value" "$_cl_post"
+      _cl_print "$_cl_name" "$_cl_name=$_cl_value"
     elif [[ $_cl_value != *\"* ]]; then
-      printf '%s%s="%s"%s\n' "$_cl_pre" "$_cl_name" "$_cl_value" "$_cl_post"
+      _cl_print "$_cl_name" "$_cl_name=\"$_cl_value\""
     else
-      printf "%s%s='%s'%s\n" "$_cl_pre" "$_cl_name" "$_cl_value" "$_cl_post"
+      _cl_print "$_cl_name" "$_cl_name='$_cl_value'"
     fi
   done
+}
+
+# _cl_print <name> <line>: the line, or, for a value config_worked_out named, the line as a comment
+# (one already a comment, asr.sh's own, as it is)
+_cl_print() {
+  if [ -n "${config_from[$1]+x}" ] && [[ $2 != "# "* ]]; then
+    printf '# %s  # worked out from %s\n' "$2" "${config_from[$1]}"
+  else
+    printf '%s\n' "$2"
+  fi
 }
 
 config_print_run() {
@@ -77,10 +85,6 @@ config_print_run() {
   for _cl_name in $_cl_ours; do _cl_own[$_cl_name]=1; done
   while IFS= read -r _cl_line; do
     _cl_name=${_cl_line#"# "}; _cl_name=${_cl_name%%=*}
-    [ -z "${_cl_own[$_cl_name]+x}" ] || continue
-    if [ -n "${config_from[$_cl_name]+x}" ] && [[ $_cl_line != "# "* ]]; then
-      _cl_line="# $_cl_line  # worked out from ${config_from[$_cl_name]}"
-    fi
-    printf '%s\n' "$_cl_line"
+    [ -n "${_cl_own[$_cl_name]+x}" ] || _cl_print "$_cl_name" "$_cl_line"
   done <<< "$_cl_theirs"
 }
