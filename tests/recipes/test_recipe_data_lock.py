@@ -56,12 +56,17 @@ def test_a_second_run_waits_for_the_data_stages(recipe_dir, tmp_path):
     assert (recipe / "dump/train_nodev/.done").is_file()
     assert (recipe / "data/.lock").read_text().strip().isdigit()  # the holder's pid, for the next one's message
 
-    # asr.sh's stages 1-3 likewise: stage 2 waits, then trains the tokenizer.
+    # asr.sh's stages 1-3 likewise: stage 2 waits, then trains the tokenizer. Its input is not
+    # there yet (the other run's stage 0 still making it): asr.sh's check of the inputs from
+    # earlier stages waits for the lock and looks again, not "run stage 0 first" at once.
     held = _hold(recipe)
+    text = recipe / "data/train_nodev/text"
+    text.rename(tmp_path / "text")
     proc = _start(recipe, ["--stage", "2", "--stop-stage", "2"], log)
     try:
         _wait_for(log, WAIT_LINE, proc)
         assert "before stage 2" in log.read_text() and not (recipe / "data/lang_char").exists()
+        (tmp_path / "text").rename(text)
         held.close()
         assert proc.wait(timeout=600) == 0, log.read_text()[-3000:]
     finally:
