@@ -272,11 +272,17 @@ def test_changed_training_or_averaging_options_are_never_done_already(yesno_stag
     proc = run_sh(args + ["--stage", "5", "--tag", "nosuch"], cwd=recipe, check=False)
     assert proc.returncode == 1 and "stage 5: no exp/nosuch/model.pt: run stage 4 for --tag nosuch first" in \
         proc.stderr and "print-config" not in proc.stderr, proc.stderr[-2000:]
-    # a start that failed before any checkpoint (no bpe tokenizer yet) does not block the tag
+    # a start that failed before any checkpoint (no usable bpe tokenizer yet: a damaged tokens.model,
+    # which passes asr.sh's check that some tokenizer is there, and fails the training's start)
+    # does not block the tag
     bpe = args + ["--stage", "4", "--stop-stage", "4", "--token-type", "bpe", "--nbpe", "12", "--tag", "nb"]
+    lang_bpe = recipe / "data/lang_bpe12"
+    lang_bpe.mkdir()
+    (lang_bpe / "tokens.model").write_bytes(b"not a sentencepiece model\n")
     proc = run_sh(bpe, cwd=recipe, check=False)
     assert proc.returncode == 1 and "stage 4 failed" in proc.stderr, proc.stderr[-2000:]
     assert (recipe / "exp/nb/train_inputs").is_file() and not (recipe / "exp/nb/checkpoints").exists()
+    shutil.rmtree(lang_bpe)
     run_sh(args + ["--stage", "2", "--stop-stage", "2", "--token-type", "bpe", "--nbpe", "12"], cwd=recipe)
     run_sh(bpe, cwd=recipe, timeout=900)
     assert (recipe / "exp/nb/.done").is_file()
