@@ -253,7 +253,9 @@ def adapt_speakers(rec, inputs, hyp_text: str, utt2spk_path: str, wspecifier: st
         from asrkit.decoding.run import warn_if_normalized_twice
 
         stream = warn_if_normalized_twice(rec, stream, inputs.feats, command="asrkit-adapt-speakers")
+    seen = set()
     for utt, feats, err in progress(stream, total=total, desc="adapt: read", unit="utt"):
+        seen.add(utt)
         try:
             if err is not None:
                 raise err
@@ -280,6 +282,13 @@ def adapt_speakers(rec, inputs, hyp_text: str, utt2spk_path: str, wspecifier: st
         # the other case, or of another model's tokens, as asrkit-align and asrkit-train-lm refuse them.
         raise AsrkitError(nothing_known_message(str(hyp_text), tokenized, nothing_known, "hypotheses", "adapt"))
     unknown.warn(log, hyp_text)
+    # A hypothesis whose utterance the features or audio lack teaches nothing: said, not dropped in
+    # silence (a text of 8 gave "wrote transforms" for the 6 read). Not a failure, as in asrkit-align:
+    # a whole set's text often goes with one piece of a split.
+    orphans = [u for u in hyps if u not in seen]
+    if orphans:
+        log.warning("%s: %d hypothesis(es) have no utterance among the %d given, and are not used: %s%s", hyp_text,
+                    len(orphans), len(seen), " ".join(orphans[:5]), " ..." if len(orphans) > 5 else "")
     tally.check()
     results: Dict[str, AdaptResult] = {}
     with MatrixWriter(wspecifier) as writer:

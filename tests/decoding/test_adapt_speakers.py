@@ -133,6 +133,13 @@ def test_bad_inputs_are_named(inproc, yesno, tmp_path):  # noqa: F811
     assert res.returncode == 1 and f"utterance {first!r}: no hypothesis in {short}".encode() in res.stderr
     assert not (tmp_path / "t.ark").exists()
     inproc(*adapt, "--max-bad-percent", "50", short, f"ark:{tmp_path / 't.ark'}")
+    # a hypothesis of an utterance not in the audio (a whole set's text, one piece's audio): not
+    # used, and said so with a count, not dropped in silence
+    piece = tmp_path / "piece.scp"
+    piece.write_text("".join(scp.read_text().splitlines(keepends=True)[1:]))
+    res = inproc(*adapt[:-3], piece, *adapt[-2:], hyp, f"ark:{tmp_path / 'p.ark'}")
+    assert (f"{hyp}: 1 hypothesis(es) have no utterance among the {len(wavs) - 1} given, and are not used: "
+            f"{first}").encode() in res.stderr
 
     # hypotheses of which the model knows no token (lower case for upper-case tokens): one error, not an
     # identity transform for every speaker with a warning each and exit 0
