@@ -827,12 +827,13 @@ CASES: List[Case] = [
          lambda w, d: Run([_scp_with(w, d, {0: np.zeros((10, 40), np.float32), 1: np.zeros((10, 40), np.float32)},
                                      n=3), d / "cmvn.ark"]), 1,
          "1 of 3 utterances failed ({u2}), more than 5 %", ("cmvn.ark",)),
-    # Stats of constant features (variance floored to 1e-20: a scale of 1e10) and a float32 feature
-    # of 1e30: the normalized 1e40 was written as inf, exit 0. (Since features beyond 2^64 are
-    # refused on reading, no feature apply-cmvn takes can overflow float32 even at a scale of
-    # 1e10; the overflow check on the output is tested in tests/features/test_cmvn.py.)
+    # Stats of constant dims (variance floored to 1e-20: a scale of 1e10; stats in which no dim
+    # varies are refused, as training refuses them) and a float32 feature of 1e30: the normalized
+    # 1e40 was written as inf, exit 0. (Since features beyond 2^64 are refused on reading, no
+    # feature apply-cmvn takes can overflow float32 even at a scale of 1e10; the overflow check on
+    # the output is tested in tests/features/test_cmvn.py.)
     Case("cmvn-output-overflowing-float32-apply-cmvn-one-of-24-skipped", "apply-cmvn",
-         lambda w, d: Run([_stats_file(d, accumulate_cmvn(np.zeros((10, MEL), np.float32))),
+         lambda w, d: Run([_stats_file(d, accumulate_cmvn(np.eye(10, MEL, dtype=np.float32))),
                            _scp_with(w, d, {5: _nan(w, 5, 1e30)}), f"ark,scp:{d}/out.ark,{d}/out.scp"]), 0,
          "skipping utterance '{u5}': feature value 1e+30 at frame 2, dim 5 is beyond 1.84e+19",
          check=_written("out.scp", N - 1)),

@@ -173,11 +173,15 @@ CONSTANT_STD = 1e-4  # a dim whose standard deviation is at most this share of i
 
 
 def cmvn_transform(stats: np.ndarray, norm_vars: bool = True, where: str = "CMVN stats",
-                   warn: bool = True, all_floored_is_error: bool = False) -> Tuple[np.ndarray, np.ndarray]:
+                   warn: bool = True) -> Tuple[np.ndarray, np.ndarray]:
     """``(scale (D,), offset (D,))`` such that normalized = feats * scale + offset, as Kaldi's ApplyCmvn.
     ``warn``: say when variances are floored (False where the stats were checked when loaded).
-    ``all_floored_is_error``: stats whose every dim has no variance are an error, not a warning
-    (a packed model's: no model trains on features all scaled by 1e10, so they are damaged)."""
+
+    One rule for asrkit-apply-cmvn, asrkit-train's --cmvn and the packed model: stats in which no
+    dim varies (constant features, or damaged) are an error naming ``where``; some dims without
+    variance are floored to VAR_FLOOR with a warning, as Kaldi floors them. Kaldi's apply-cmvn
+    floors the former too: it scaled every feature by up to 1e10 (a recognised set's features
+    normalised by them are noise, or overflow), while training and packing refused those very stats."""
     stats = check_stats(stats, where)
     dim = stats.shape[1] - 1
     count = stats[0, dim]
@@ -199,13 +203,13 @@ def cmvn_transform(stats: np.ndarray, norm_vars: bool = True, where: str = "CMVN
                           f"of squares {stats[1, d]:g} is below its squared sum over the {count:g} frames, "
                           f"{stats[0, d] ** 2 / count:g}); damaged, or not stats")
     floored = var < VAR_FLOOR
-    if all_floored_is_error and floored.all():
+    if floored.all():
         raise AsrkitError(f"{where}: the variance of every one of the {dim} dims is below {VAR_FLOOR:g} (stats of "
                           f"constant features, or damaged): every feature would be scaled by {VAR_FLOOR ** -0.5:g}")
     # Stats of constant features seldom give a variance of exactly 0: float64 sums of squares leave
     # rounding of ~1e-11 (asrkit-compute-cmvn over 300k frames of one vector floored 18 of 40 dims
     # and scaled the rest by ~1e5): a model decoded wrong text with exit 0.
-    if all_floored_is_error and np.all(var <= (CONSTANT_STD * np.maximum(np.abs(mean), 1.0)) ** 2):
+    if np.all(var <= (CONSTANT_STD * np.maximum(np.abs(mean), 1.0)) ** 2):
         raise AsrkitError(f"{where}: none of the {dim} dims varies (standard deviations at most {CONSTANT_STD:g} of "
                           f"their means): stats of constant features, or damaged")
     if floored.any():

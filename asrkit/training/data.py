@@ -386,7 +386,7 @@ def load_cmvn(path: Optional[str], norm_vars: bool = True) -> Optional[np.ndarra
     stats = read_stats(path)
     if isinstance(stats, dict):
         raise AsrkitError(f"{path}: training needs global CMVN stats (one matrix), not a per-speaker table")
-    cmvn_transform(stats, norm_vars, where=str(path), all_floored_is_error=True)
+    cmvn_transform(stats, norm_vars, where=str(path))
     return np.asarray(stats, dtype=np.float64)
 
 

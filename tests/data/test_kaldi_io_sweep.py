@@ -243,16 +243,46 @@ def test_stats_with_a_negative_variance_are_refused(tmp_path):
     np.testing.assert_allclose(written["u0"], (feats["u0"] - mean) / std, rtol=1e-5, atol=1e-5)
 
 
-def test_stats_of_constant_features_are_floored_not_refused(tmp_path, caplog):
-    """Rounding leaves constant features' variance a hair below 0 (and a text file's 6 digits
+def test_stats_of_constant_dims_are_floored_not_refused(tmp_path, caplog):
+    """Rounding leaves a constant dim's variance a hair below 0 (and a text file's 6 digits
     more): Kaldi's flooring, not the negative-variance error."""
     x = np.tile(np.float32([5.1, -3.3, 0.7, 12.9, 1e-3]), (300, 1))
+    x[:, 4] = np.arange(300) % 7  # one dim varies: stats in which none does are refused (below)
     s = _stats([x])
     s[1, :D] *= 1 - 2e-6  # as written to 6 significant digits
     from asrkit.features.cmvn import cmvn_transform
 
     scale, offset = cmvn_transform(s, True)
-    assert "flooring variance of" in caplog.text and np.isfinite(scale).all()
+    assert "flooring variance of 4 dims" in caplog.text and np.isfinite(scale).all()
+
+
+def test_stats_in_which_no_dim_varies_are_refused_as_training_refuses_them(tmp_path):
+    """asrkit-apply-cmvn floored stats of constant features with a warning and scaled every
+    feature by up to 1e10, exit 0, while asrkit-train --cmvn and the packed model refused the
+    same stats. One rule now: the stats file is named, nothing written; in a per-speaker table,
+    that speaker's utterances are the bad items."""
+    rng = np.random.default_rng(3)
+    feats = {f"u{i}": (rng.standard_normal((9, D)) * 2 + 3).astype(np.float32) for i in range(4)}
+    ark = _ark_of(tmp_path / "feats.ark", feats)
+    constant = _stats([np.tile(np.float32([5.1, -3.3, 0.7, 12.9, 1e-3]), (300, 1))])
+    stats = tmp_path / "stats.mat"
+    with open(stats, "wb") as f:
+        kaldiio.save_mat(f, constant)
+    out = tmp_path / "out"
+    out.mkdir()
+    r = _run(apply_cmvn_cli, stats, f"ark:{ark}", f"ark,scp:{out}/f.ark,{out}/f.scp")
+    error = _error(r)
+    assert error.startswith(f"ERROR (asrkit-apply-cmvn): {stats}: ") and "stats of constant features" in error
+    assert not list(out.iterdir())
+
+    table = _ark_of(tmp_path / "spk.ark", {"a": _stats([feats["u0"], feats["u1"], feats["u2"]]), "b": constant})
+    utt2spk = tmp_path / "utt2spk"
+    utt2spk.write_text("u0 a\nu1 a\nu2 a\nu3 b\n")
+    r = _run(apply_cmvn_cli, "--utt2spk", f"ark:{utt2spk}", f"ark:{table}", f"ark:{ark}",
+             f"ark,scp:{out}/f.ark,{out}/f.scp", "--max-bad-percent", "50")
+    assert r.exit_code == 0, r.stderr
+    assert f"skipping utterance 'u3': ark:{table} [b]: " in r.stderr and "1 of 4 utterances failed" in r.stderr
+    assert sorted(dict(kaldiio.load_scp(str(out / "f.scp")))) == ["u0", "u1", "u2"]
 
 
 # -- scp entries that are pipes ------------------------------------------------------------------
@@ -572,7 +602,9 @@ def test_an_scp_line_whose_ark_path_holds_a_nul_is_a_bad_utterance(tmp_path, val
     was a ValueError traceback ('embedded null byte') from compute-cmvn and apply-cmvn, before any
     utterance was read (the check that no output overwrites an input took the realpath of every
     ark) and, past that, from opening the ark. It is now that utterance's skip, the NUL shown escaped."""
-    ark = _ark_of(tmp_path / "f.ark", {"u1": np.ones((3, D), np.float32), "u2": np.zeros((4, D), np.float32)})
+    # (u1 varies: stats in which no dim varies are refused before any utterance is read)
+    ark = _ark_of(tmp_path / "f.ark", {"u1": np.arange(3 * D, dtype=np.float32).reshape(3, D),
+                                       "u2": np.zeros((4, D), np.float32)})
     scp = tmp_path / "feats.scp"
     scp.write_bytes(f"u1 {ark}:3\nu2 {value.format(d=tmp_path)}\n".encode())
     stats = tmp_path / "cmvn.ark"
@@ -780,7 +812,8 @@ def test_gzip_compressed_arks_scps_stats_and_tables_are_named_with_their_gunzip(
     stats = _stats(list(mats.values()))
     (tmp_path / "my feats.ark.gz").write_bytes(gzip.compress((d / "feats.ark").read_bytes()))
     (tmp_path / "feats.scp.gz").write_bytes(gzip.compress((d / "feats.scp").read_bytes()))
-    kaldiio.save_mat(str(tmp_path / "cmvn.ark"), stats)
+    # (not the stats of these all-zero features, in which no dim varies: apply-cmvn refuses those)
+    kaldiio.save_mat(str(tmp_path / "cmvn.ark"), _stats([np.arange(4 * D, dtype=np.float32).reshape(4, D)]))
     (tmp_path / "cmvn.ark.gz").write_bytes(gzip.compress((tmp_path / "cmvn.ark").read_bytes()))
     out = tmp_path / "out.ark"
 

@@ -294,7 +294,8 @@ def test_a_long_utterance_is_summed_and_normalized_in_chunks():
         accumulate_cmvn(feats, utt_id="u")
     feats[frame, 2] = 1e38
     with pytest.raises(AsrkitError, match=rf"normalized feature .* at frame {frame}, dim 2 overflows float32"):
-        apply_cmvn(feats, np.array([[0.0] * 40 + [1.0], [1e-30] * 40 + [0.0]]), utt_id="u")
+        # (dim 2's variance floored to 1e-20; dim 0's is 1: stats in which no dim varies are refused)
+        apply_cmvn(feats, np.array([[0.0] * 40 + [1.0], [1.0] + [1e-30] * 39 + [0.0]]), utt_id="u")
 
 
 def test_utterances_of_no_frames_are_bad_items_of_compute_cmvn(tmp_path):
