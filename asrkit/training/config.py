@@ -323,6 +323,17 @@ def validate(cfg: TrainConfig, where: str = "config") -> None:
         raise AsrkitError(f"{where}: optim.decay_over: budget needs optim.scheduler: warmup_linear and a time budget "
                           f"(training.max_time > 0; asr.sh --train-max-time), got scheduler {o.scheduler!r}, "
                           f"max_time {t.max_time:g}")
+    # num_plots -5 and teacher_forcing_decay_epochs -1 were taken as 0 without a word. Named one by
+    # one with the value, as optim's below, and before the decay_epochs check that reads max_epochs:
+    # "training: max_epochs, keep_best, log_interval and max_bad_steps must be >= 1, patience, ..."
+    # left the user to find which of seven keys, and max_epochs -1 was reported as
+    # "optim.decay_epochs must be in [0, training.max_epochs=-1] ..., got 0", a key nobody set.
+    too_small = under_bounds([(f"training.{k}", getattr(t, k), 1, True)
+                              for k in ("max_epochs", "keep_best", "log_interval", "max_bad_steps")]
+                             + [(f"training.{k}", getattr(t, k), 0, True)
+                                for k in ("patience", "num_plots", "teacher_forcing_decay_epochs")])
+    if too_small:
+        raise AsrkitError(f"{where}: {'; '.join(too_small)}")
     if o.decay_epochs and (o.scheduler != "warmup_linear" or o.decay_over != "epochs"):
         raise AsrkitError(f"{where}: optim.decay_epochs: {o.decay_epochs} needs optim.scheduler: warmup_linear with "
                           f"optim.decay_over: epochs, got scheduler {o.scheduler!r}, decay_over {o.decay_over!r}")
@@ -395,11 +406,6 @@ def validate(cfg: TrainConfig, where: str = "config") -> None:
                           "valid_loss or valid_cer (greedy decoding by the CTC head alone)")
     if t.max_time < 0:
         raise AsrkitError(f"{where}: training.max_time must be >= 0 seconds (0: no budget), got {t.max_time:g}")
-    # num_plots -5 and teacher_forcing_decay_epochs -1 were taken as 0 without a word.
-    if t.max_epochs < 1 or t.keep_best < 1 or t.patience < 0 or t.log_interval < 1 or t.max_bad_steps < 1 \
-            or t.num_plots < 0 or t.teacher_forcing_decay_epochs < 0:
-        raise AsrkitError(f"{where}: training: max_epochs, keep_best, log_interval and max_bad_steps must be >= 1, "
-                          f"patience, num_plots and teacher_forcing_decay_epochs >= 0")
     if not (0 <= t.teacher_forcing_start <= 1 and 0 <= t.teacher_forcing_end <= 1):
         raise AsrkitError(f"{where}: training.teacher_forcing_start/end must be in [0, 1]")
     # No cuda:N here, unlike decoding's --device: each DDP rank takes the GPU of its local rank, and

@@ -97,8 +97,14 @@ def test_yaml_sections_and_overrides(tmp_path):
      "training.patience must be at most 1000000, got 10000000; training.keep_best must be at most 1000000"),
     ({}, ["training.max_time=1e300"], "training.max_time must be at most 1e+08, got 1e+300"),
     ({}, ["batching.max_frames=1e30"], "batching.max_frames must be at most 1000000000"),
-    ({}, ["training.num_plots=-5"], "patience, num_plots and teacher_forcing_decay_epochs >= 0"),
-    ({}, ["training.teacher_forcing_decay_epochs=-1"], "patience, num_plots and teacher_forcing_decay_epochs >= 0"),
+    ({}, ["training.num_plots=-5"], "--set 'training.num_plots=-5': training.num_plots must be >= 0, got -5"),
+    ({}, ["training.teacher_forcing_decay_epochs=-1"], "training.teacher_forcing_decay_epochs must be >= 0, got -1"),
+    # "training: max_epochs, keep_best, log_interval and max_bad_steps must be >= 1, patience, num_plots and
+    # teacher_forcing_decay_epochs >= 0" named no key of the seven, nor the value; max_epochs -1 was "optim.
+    # decay_epochs must be in [0, training.max_epochs=-1] ..., got 0", a key nobody had set
+    ({"training": {"max_epochs": -1}}, [], "config: training.max_epochs must be >= 1, got -1"),
+    ({"training": {"keep_best": 0, "patience": -2}}, [],
+     "config: training.keep_best must be >= 1, got 0; training.patience must be >= 0, got -2"),
     # 1e9 masks: one pass over the batch each, the first step never ended
     ({"model": {"specaug": {"time_masks": 1000000000}}}, [],
      "model.specaug.time_masks must be at most 1000, got 1000000000"),
