@@ -2,9 +2,12 @@
 done by a later stage run on its own."""
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 from recipe_helpers import REPO, run_sh
@@ -172,6 +175,28 @@ asrkit-train() {
 }
 export -f asrkit-train
 """
+
+
+def test_stage_5_killed_while_writing_its_decoding_options_leaves_no_temp_file(yesno_stage2):
+    """A run SIGKILLed (the OOM killer, a Slurm job's time limit) while asrkit-decode --print-config
+    wrote exp/<tag>/final_decode.yaml.<pid>.tmp left that file for good: the next stage 5 wrote its
+    own under its own pid. It removes those of runs no longer alive."""
+    recipe = yesno_stage2  # (./run.sh --yesno-root <yesno_root> --stop-stage 2 --nj 1)
+    exp = recipe / "exp/train_char"
+    exp.mkdir(parents=True)
+    # (stage 5 writes the options before it packs the model: one that is not one ends the run there)
+    (exp / "model.pt").write_bytes(b"not a model")
+    with subprocess.Popen(["./run.sh", "--stage", "5"], cwd=recipe, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL, env=dict(os.environ, OMP_NUM_THREADS="1"),
+                          start_new_session=True) as proc:
+        deadline = time.monotonic() + 300  # (a hang bound)
+        while not list(exp.glob("final_decode.yaml.*.tmp")) and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.005)
+        os.killpg(proc.pid, signal.SIGKILL)  # (the whole run, asrkit-decode included)
+    assert proc.returncode == -signal.SIGKILL and list(exp.glob("final_decode.yaml.*.tmp"))
+    proc = run_sh(["./run.sh", "--stage", "5"], cwd=recipe, check=False)
+    assert proc.returncode == 1 and "pack_model.log" in proc.stderr, proc.stderr[-3000:]
+    assert (exp / "final_decode.yaml").is_file() and not list(exp.glob("final_decode.yaml.*.tmp"))
 
 
 def test_stage_4_stopped_by_sigusr1_says_so_and_resumes_only_on_its_data(yesno_stage2):

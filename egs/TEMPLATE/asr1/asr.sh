@@ -231,6 +231,28 @@ config_error "--fbank-config${fbank_args:+ with --fbank-args '$fbank_args'}" \
 if [ "$use_lm" = true ]; then
   config_error "--lm-config" asrkit-train-lm --config "$lm_config" TEXT LM_EXP_DIR
 fi
+# The options asr.sh gives asrkit-decode and asrkit-adapt-speakers itself, given again in --decode-args
+# or --adapt-args, came after its own, and the last one counts: --decode-args '--model other.pt'
+# decoded another model, which stage 6 reported as exp/<tag>'s; '--config' another config than the
+# decode dir is named after; '--lm x.pt' an LM in a dir without _lm; with --use-lm true,
+# '--lm-weight 0.5' decoded with 0.5 while final.pt packed --lm-weight's 0.3.
+for _o in "decode-args:$decode_args" "adapt-args:$adapt_args"; do
+  read -ra _ws <<< "${_o#*:}"   # (not a bare $var: a "*" would glob)
+  for _w in ${_ws[@]+"${_ws[@]}"}; do
+    case ${_w%%=*} in
+      --model) _h="the model is exp/<tag>'s, chosen by --tag and --num-avg" ;;
+      --config) _h="give --decode-config" ;;
+      --lm) _h="--use-lm true decodes with stage 3's LM" ;;
+      --lm-weight) [ "$use_lm" = true ] || continue; _h="give --lm-weight" ;;
+      --device) _h="give --decode-ngpu" ;;
+      --nj|--job) _h="give --nj" ;;
+      --feats|--wav-scp|--segments|--channel|--utt-ids|--utt2spk|--spk-transforms|--output-dir|--print-config)
+        _h="the stage gives it for each of --test-sets" ;;
+      *) continue ;;
+    esac
+    die "--${_o%%:*} '${_o#*:}': ${_w%%=*} is one of the options asr.sh gives itself: $_h"
+  done
+done
 # The options stage 5 decodes with, as asrkit-decode resolves them: checked here, and at stage 5
 # printed (--print-config) into the options packed in final.pt; one command, so the two agree.
 # shellcheck disable=SC2086  # word-split, as decode_pass uses it
@@ -438,6 +460,11 @@ missing_input() {
     # (either file: a lang dir made by hand may hold one, and asrkit's commands name what they miss)
     [ -f "$lang/tokens.model" ] || [ -f "$lang/tokens.txt" ] \
       || { echo "no tokenizer in $lang (tokens.model, tokens.txt; --token-type $token_type): run stage 2 first"; return; }
+  fi
+  # --use-lm true without stage 3's LM: --stage 5 packed final.pt and failed in every decoding job
+  # ("no such LM file"), --stage 4 only after the whole training.
+  if [ "$use_lm" = true ] && ! in_range 3 && in_range 5; then
+    [ -f "$lmexp/lm.pt" ] || { echo "no $lmexp/lm.pt (--use-lm true, --token-type $token_type): run stage 3 first (it trains the LM), or decode without --use-lm"; return; }
   fi
 }
 . "$ASRKIT_ROOT/bin/data_lock.sh"
@@ -1009,6 +1036,14 @@ if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
   fi
   # A temp file of this run's own: two stage 5 runs at once shared one, and one of them failed
   # with mv's "cannot stat".
+  # A run killed outright (SIGKILL: the OOM killer, a Slurm job's time limit) while it wrote its
+  # own left it for good, under a pid no other run uses: those of runs no longer alive go first.
+  for _f in "$exp"/final_decode.yaml.*.tmp; do
+    _pid=${_f%.tmp}; _pid=${_pid##*.}
+    if [[ $_pid =~ ^[0-9]+$ ]] && [ -f "$_f" ] && ! kill -0 "$_pid" 2> /dev/null && [ ! -d "/proc/$_pid" ]; then
+      rm -f -- "$_f"
+    fi
+  done
   decode_options --print-config > "$exp/final_decode.yaml.$$.tmp" \
     || { rm -f "$exp/final_decode.yaml.$$.tmp"; die "stage 5: asrkit-decode --print-config failed for $decode_config${decode_args:+ with --decode-args '$decode_args'}"; }
   mv "$exp/final_decode.yaml.$$.tmp" "$exp/final_decode.yaml"
