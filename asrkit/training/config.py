@@ -182,6 +182,9 @@ MAX_LR = 1e38
 #   optimizer step was a RuntimeError traceback ("value cannot be converted to type float without
 #   overflow"; asrkit-train-lm's too), as was lr 1e33 with betas[0] 0.999999.
 FLOAT32_MAX = 3.4028234663852886e38
+# - optim.eps: at least float32's smallest normal number (a smaller one is 0 or subnormal in the
+#   optimizer's float32 state, which a GPU may flush to 0).
+FLOAT32_TINY = 1.1754943508222875e-38
 # The LM's Adam (asrkit.training.train_lm), which its config does not set.
 LM_ADAM_BETAS = (0.9, 0.999)
 # - eps and the L2 weight decay: usually 1e-8..1e-6 and 0..1e-2; past 1 they outweigh the
@@ -370,6 +373,14 @@ def validate(cfg: TrainConfig, where: str = "config") -> None:
                                  for k in ("freq_width", "time_width", "time_warp")])
     if too_large:
         raise AsrkitError(f"{where}: {'; '.join(too_large)}")
+    # An eps of 0 (torch takes it) divides 0 by 0 wherever a weight's gradient is 0 at the first step
+    # (the embedding row of a token no batch held): its weights went NaN, and the run stopped at
+    # epoch 1 blaming optim.lr ("the training diverged"). One below float32's smallest normal number
+    # is 0 in the float32 state (1e-320 did the same); Adadelta divides by it as Adam does.
+    if o.eps < FLOAT32_TINY:
+        raise AsrkitError(f"{where}: optim.eps must be > 0 (at least {FLOAT32_TINY:.3g}, float32's smallest normal "
+                          f"number; usually 1e-8 for adam, 1e-6 for adadelta): the optimizer divides by it where a "
+                          f"gradient is 0, got {o.eps:g}")
     # torch's optimizers refuse these with a ValueError (a traceback) only once the data is read;
     # a negative final_lr_ratio would silently turn the decay into gradient ascent, and a
     # negative grad_clip silently switch clipping off (0 is the documented way).

@@ -68,7 +68,13 @@ def test_yaml_sections_and_overrides(tmp_path):
     # final_lr_ratio trained with a negative rate (gradient ascent), a negative grad_clip unclipped
     ({}, ["optim.betas=[1.5, 0.9]"], "optim: betas must be in [0, 1), eps and weight_decay >= 0 and rho in [0, 1], "
                                      "got betas [1.5, 0.9]"),
-    ({}, ["optim.eps=-1"], "optim: betas must be in [0, 1), eps and weight_decay >= 0"),
+    ({}, ["optim.eps=-1"], "--set 'optim.eps=-1': optim.eps must be > 0 (at least 1.18e-38, float32's smallest "
+                           "normal number; usually 1e-8 for adam, 1e-6 for adadelta): the optimizer divides by it "
+                           "where a gradient is 0, got -1"),
+    # 0/0 where a weight's gradient was 0 at the first step (an unused token's embedding row): NaN
+    # weights, and the run stopped at epoch 1 blaming optim.lr (1e-320 the same: 0 in float32)
+    ({}, ["optim.eps=0"], "optim.eps must be > 0 (at least 1.18e-38, float32's smallest normal number; "),
+    ({}, ["optim.name=adadelta", "optim.eps=1e-39"], "the optimizer divides by it where a gradient is 0, got 1e-39"),
     ({}, ["optim.weight_decay=-0.1"], "got betas [0.9, 0.98], eps 1e-08, weight_decay -0.1, rho 0.95"),
     ({}, ["optim.name=adadelta", "optim.rho=2"], "rho in [0, 1]"),
     ({}, ["optim.scheduler=warmup_linear", "optim.final_lr_ratio=-5"],
