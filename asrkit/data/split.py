@@ -138,7 +138,7 @@ def _pieces_text(out: Path, n: int) -> str:
 def _up_to_date(d: DataDir, out: Path, n: int, stamp_text: str) -> List[str]:
     """The stamp's lines for the pieces when the split has the same tables of the same content,
     none newer than it (as Kaldi's split_data.sh); else [] (a stamp of a split made before the
-    pieces' hashes were kept is not up to date either)."""
+    pieces' hashes were kept, or lacking a piece's table, is not up to date either)."""
     stamp = out / STAMP
     if not stamp.is_file():
         return []
@@ -151,22 +151,25 @@ def _up_to_date(d: DataDir, out: Path, n: int, stamp_text: str) -> List[str]:
     if not text.startswith(stamp_text + _PIECES + "\n"):
         return []
     newest = max(d.file(name).stat().st_mtime for name in _SOURCES if d.has(name))
-    return text[len(stamp_text):].splitlines()[1:] if stamp.stat().st_mtime >= newest else []
+    if stamp.stat().st_mtime < newest:
+        return []
+    pieces = text[len(stamp_text):].splitlines()[1:]
+    # Every table each piece gets whatever its utterances (all but the optional ones) has its line,
+    # as _pieces_text writes them: the hashes then speak for every piece's utt2spk and tables.
+    listed = {line.rsplit(" ", 2)[0] for line in pieces}
+    sure = [name for name in _SOURCES if name == "spk2utt" or (d.has(name) and name not in OPTIONAL_TABLES)]
+    if any(f"{j}/{name}" not in listed for j in range(1, n + 1) for name in sure):
+        return []
+    return pieces
 
 
-def _damaged_pieces(d: DataDir, out: Path, n: int, piece_utts: int, pieces: List[str]) -> str:
+def _damaged_pieces(out: Path, pieces: List[str]) -> str:
     """What is wrong with the pieces of a split whose stamp is up to date ('' if nothing), from
-    ``pieces``, the stamp's lines for them: pieces edited or removed by hand were reused
-    ("utterances 1 12" for a 24-utterance dir; a piece's text edited), so their jobs left
-    utterances out, or used other tables than the source's, without a word."""
-    with open(d.file("utt2spk"), "rb") as f:
-        utts = sum(1 for line in f if line.strip())
-    if piece_utts != utts:
-        return f"its pieces' utt2spk hold {piece_utts} utterances, {d.file('utt2spk')} {utts}"
-    for j in range(1, n + 1):
-        for name in _SOURCES:
-            if d.has(name) and name not in OPTIONAL_TABLES and not (out / str(j) / name).is_file():
-                return f"piece {j} has no {name}"
+    ``pieces``, the stamp's lines for them (each file's size and SHA-256): pieces edited or
+    removed by hand were reused ("utterances 1 12" for a 24-utterance dir; a piece's text
+    edited), so their jobs left utterances out, or used other tables than the source's, without
+    a word. The source's tables are as the stamp says (_up_to_date), so pieces as the split wrote
+    them hold its utterances and tables."""
     # Files a job writes beside the pieces' are not the split's: only those it wrote are checked.
     for line in pieces:
         rel, size, digest = line.rsplit(" ", 2)
@@ -205,9 +208,9 @@ def split_data_dir(path: PathLike, n: int, per_utt: bool = False, force: bool = 
     stamp_text = _stamp_text(d, mode)
     stamped = [] if force else _up_to_date(d, out, n, stamp_text)
     if stamped:
-        sizes = [sum(1 for _ in open(out / str(j) / "utt2spk", "rb")) for j in range(1, n + 1)]
-        damaged = _damaged_pieces(d, out, n, sum(sizes), stamped)
+        damaged = _damaged_pieces(out, stamped)
         if not damaged:
+            sizes = [sum(1 for _ in open(out / str(j) / "utt2spk", "rb")) for j in range(1, n + 1)]
             # A run killed while removing the old split it had renamed aside left that aside copy;
             # no later run writes split<N>/ while it is up to date, so none removed it.
             remove_stale_tmp(out)
