@@ -11,12 +11,20 @@ from recipe_helpers import REPO, run_sh
 
 def test_stage_5_refuses_an_lm_of_another_config(yesno_stage2):
     recipe = yesno_stage2  # (./run.sh --yesno-root <yesno_root> --stop-stage 2 --nj 1)
-    proc = run_sh(["./run.sh", "--stage", "2", "--stop-stage", "3", "--use-lm", "true"], cwd=recipe)
-    assert (recipe / "exp/lm_lang_char/lm.pt").is_file(), proc.stderr[-2000:]
     # What stage 5 checks first, without the minutes of stage 4: the test set's features (stage 1's,
     # shared) and a model (not one: packing it fails, after the check this is about).
     (recipe / "exp/train_char").mkdir(parents=True)
     (recipe / "exp/train_char/model.pt").write_bytes(b"not a model")
+    # No LM yet: --stage 5 packed final.pt and failed in every decoding job ("no such LM file"), and
+    # --stage 4 (another tag) so only after its training.
+    for stages in (["--stage", "5"], ["--stage", "4", "--tag", "new", "--train-args", "--set training.max_epochs=1"]):
+        proc = run_sh(["./run.sh", *stages, "--use-lm", "true"], cwd=recipe, check=False)
+        assert proc.returncode == 1 and proc.stderr.endswith(
+            "asr.sh: ERROR: no exp/lm_lang_char/lm.pt (--use-lm true, --token-type char): run stage 3 first "
+            "(it trains the LM), or decode without --use-lm\n"), proc.stderr[-3000:]
+    assert not (recipe / "exp/new").exists() and not (recipe / "exp/train_char/final.pt").exists()
+    proc = run_sh(["./run.sh", "--stage", "2", "--stop-stage", "3", "--use-lm", "true"], cwd=recipe)
+    assert (recipe / "exp/lm_lang_char/lm.pt").is_file(), proc.stderr[-2000:]
     lm_yaml = (recipe / "conf/lm.yaml").read_text()
     (recipe / "lm_small.yaml").write_text(lm_yaml.replace("hidden: 32", "hidden: 24"))
     # Another LM config at --stage 5: the LM of conf/lm.yaml was decoded with, under the new name.
