@@ -416,6 +416,19 @@ def test_bad_numbers_fail_before_any_stage(recipe_dir, args, message):
                                        "a word in it is neither an option nor an option's value"),
     (["--adapt-speakers", "true", "--adapt-args", "--keep 0.3 0.5"],
      "asr.sh: ERROR: --adapt-args '--keep 0.3 0.5': a word in it is neither an option nor an option's value"),
+    # An option asr.sh gives the command itself, given again in the *_args, came after its own and
+    # counted: another model decoded and reported as exp/<tag>'s, another config than the decode
+    # dir's name, an LM weight other than the one packed into final.pt.
+    (["--decode-args", "--model exp/other/model.pt"], "asr.sh: ERROR: --decode-args '--model exp/other/model.pt': "
+                                                      "--model is one of the options asr.sh gives itself: the model is "
+                                                      "exp/<tag>'s, chosen by --tag and --num-avg"),
+    (["--decode-args", "--beam 3 --config=conf/b.yaml"], "asr.sh: ERROR: --decode-args '--beam 3 --config=conf/b.yaml': "
+                                                         "--config is one of the options asr.sh gives itself: give --decode-config"),
+    (["--use-lm", "true", "--decode-args", "--lm-weight 0.5"], "asr.sh: ERROR: --decode-args '--lm-weight 0.5': --lm-weight "
+                                                               "is one of the options asr.sh gives itself: give --lm-weight"),
+    (["--adapt-speakers", "true", "--adapt-args", "--utt2spk data/test/utt2spk"],
+     "asr.sh: ERROR: --adapt-args '--utt2spk data/test/utt2spk': --utt2spk is one of the options asr.sh gives itself: "
+     "the stage gives it for each of --test-sets"),
     # These were checked after run.sh's option check had exited 0: stage 0 ran to its end first.
     (["--token-type", "words"], "asr.sh: ERROR: --token-type must be char, bpe or unigram, got 'words'"),
     (["--feats-type", "mfcc"], "asr.sh: ERROR: --feats-type must be fbank or raw, got 'mfcc'"),
