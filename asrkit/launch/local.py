@@ -28,7 +28,7 @@ from asrkit.launch.distributed import RENDEZVOUS_ID_VAR
 from asrkit.launch.job import (FailureWarnings, JobResult, KeptLogs, Launch, LaunchResult, check_logs, log_error,
                                log_footer, log_header, make_log_dir, rotate_log)
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.fileio import is_stream, name_os_error, signals_deferred
+from asrkit.utils.fileio import atomic_open, is_stream, name_os_error, signals_deferred
 from asrkit.utils.logging import get_logger, progress
 
 logger = get_logger(__name__)
@@ -368,26 +368,45 @@ def _run(launch: Launch, indexes: list[int], max_jobs_run: int) -> Iterator[JobR
         reaper.close(clean=stopped)
 
 
+def command_file_of(log: str) -> str:
+    """Where the command of the job logging to ``log`` is kept when it is too long for one argument:
+    ``<log dir>/q/<log name>.command``, as Kaldi's queue.pl keeps its q/*.sh. A fixed name, so that
+    the file a launcher killed outright (SIGKILL) left is replaced by the next run of the job and
+    then removed; in TMPDIR (a unique name each run) it stayed there for good. slurm.py's batch
+    script writes the same path."""
+    head, name = os.path.split(log)
+    return os.path.join(head, "q", name + ".command")
+
+
 def _command_file(command: str, what: str, log: str) -> Optional[str]:
-    """A temporary file holding ``command`` for the job's bash to source, when it is too long for
-    one argument (:data:`MAX_BASH_C_BYTES`); None when it is not."""
+    """The file holding ``command`` for the job's bash to source (:func:`command_file_of`; for a
+    log that is a stream, /dev/stdout, a temporary file), when it is too long for one argument
+    (:data:`MAX_BASH_C_BYTES`); None when it is not."""
     data = (command + "\n").encode("utf-8", "surrogateescape")
     if len(data) < MAX_BASH_C_BYTES:
         return None
+    too_long = f"cannot start {what} (log {log}): its command ({len(data):,} bytes, too long for one argument)"
+    if is_stream(log):  # (no folder of its own: /dev/q/ is none of this run's)
+        try:
+            fd, path = tempfile.mkstemp(prefix="asrkit-launch-", suffix=".sh")
+        except OSError as e:
+            raise AsrkitError(f"{too_long} cannot be put in a temporary file in {tempfile.gettempdir()}: "
+                              f"{e.strerror}") from None
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+        except OSError as e:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+            raise AsrkitError(f"{too_long} cannot be written to {path}: {e.strerror}") from None
+        return path
+    path = command_file_of(log)
     try:
-        fd, path = tempfile.mkstemp(prefix="asrkit-launch-", suffix=".sh")
-    except OSError as e:
-        raise AsrkitError(f"cannot start {what} (log {log}): its command ({len(data):,} bytes, too long for one "
-                          f"argument) cannot be put in a temporary file in {tempfile.gettempdir()}: "
-                          f"{e.strerror}") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with atomic_open(path, "wb") as f:  # (over the file of a killed run of this job)
             f.write(data)
     except OSError as e:
-        with contextlib.suppress(OSError):
-            os.unlink(path)
-        raise AsrkitError(f"cannot start {what} (log {log}): its command ({len(data):,} bytes, too long for one "
-                          f"argument) cannot be written to {path}: {e.strerror}") from None
+        raise AsrkitError(f"{too_long} cannot be written to {path}: {e.strerror}") from None
     return path
 
 

@@ -71,9 +71,9 @@ def batch_script(launch: Launch, status_dir: Path, submit_line: str) -> str:
     # Linux takes no single argument of 128 KiB or more (MAX_ARG_STRLEN): a command that long (a
     # job given 30000 file names), one argument of bash -c (and of srun), failed the task with code
     # 126 and bash's "Argument list too long" in its log. Its bash sources it from a file instead,
-    # as the local backend's does: one the task writes in the status directory (on the shared disk
-    # the statuses are read from; the launcher removes it) or, without one (the script resubmitted
-    # by hand), beside its log; removed when the task ends.
+    # as the local backend's does: one the task writes beside its log, in the log folder's q/ as
+    # this script (_WRITE_COMMAND), removed when the task ends and replaced by the next run of a
+    # task killed outright (in the status directory, it stayed when the launcher was killed too).
     from_file = _too_long_for_an_argument(launch)
     given = "$command_source" if from_file else "$command"  # what the command's bash is given
     if launch.ntasks > 1:
@@ -190,9 +190,16 @@ def _too_long_for_an_argument(launch: Launch) -> bool:
 
 
 # (a failure to write it is the task's error, in its log, as the command's would be)
+# The path is asrkit.launch.local.command_file_of's, <log dir>/q/<log name>.command (a stream log
+# has no folder: a temporary file); one a task killed outright left is replaced by the next run.
 _WRITE_COMMAND = """\
-if [ -d "$status_dir" ]; then command_file=$status_dir/$index.command; else command_file=$log.command; fi
-if ! command_file=$(mktemp "$command_file.XXXXXX" 2>> "$log") || ! printf '%s\\n' "$command" 2>> "$log" > "$command_file"; then
+case $log in
+  /dev/*|/proc/*) command_file=$(mktemp "${TMPDIR:-/tmp}/asrkit-launch-XXXXXX.sh" 2>> "$log") ;;
+  */*) command_file=${log%/*}/q/${log##*/}.command ;;
+  *) command_file=q/$log.command ;;
+esac
+if [ -z "$command_file" ] || ! mkdir -p -- "${command_file%/*}" 2>> "$log" ||
+    ! printf '%s\\n' "$command" 2>> "$log" > "$command_file"; then
   echo "asrkit-launch: cannot write the command (${#command} characters, too long for one argument) to a file" >> "$log"
   finish 1
 fi

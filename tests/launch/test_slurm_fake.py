@@ -259,8 +259,9 @@ def test_a_command_too_long_for_one_argument_runs_in_the_job(tmp_path, monkeypat
     """The batch script (run here with bash, no Slurm) gave its command to bash -c (and to srun, for
     several tasks) as one argument, and Linux takes none of 128 KiB or more (E2BIG): a job given
     30000 file names failed with code 126, "Argument list too long" in its log. Its bash now
-    sources it from a file in the status directory (beside the log when there is none: the
-    script resubmitted by hand), removed when the task ends; log and status are as for any other."""
+    sources it from a file beside the log (the local backend's log/q/<log name>.command, which a
+    task killed outright left for the next run to replace), removed when the task ends; log and
+    status are as for any other."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     # srun's stand-in: its options, then the task's command once per task, one after the other
@@ -269,9 +270,12 @@ def test_a_command_too_long_for_one_argument_runs_in_the_job(tmp_path, monkeypat
     (bin_dir / "srun").chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
     words = [str(i) for i in range(30000)]
-    launch = Launch(join_command(["echo", "JOB", *words, "|", "wc", "-w"]), str(tmp_path / "log/x.JOB.log"),
-                    parse_job_range("JOB=1:2"), ntasks=ntasks)
+    q = tmp_path / "log" / "q"
+    launch = Launch(join_command(["echo", "JOB", *words, "|", "wc", "-w"]) + f" && test -f {q}/x.JOB.log.command",
+                    str(tmp_path / "log/x.JOB.log"), parse_job_range("JOB=1:2"), ntasks=ntasks)
     assert len(launch.command) > 131072
+    q.mkdir(parents=True)
+    (q / "x.1.log.command").write_text("echo the killed task's command\n")
     status = tmp_path / "st"
     status.mkdir()
     (tmp_path / "s.sh").write_text(slurm.batch_script(launch, status, "sbatch ..."))
@@ -284,9 +288,11 @@ def test_a_command_too_long_for_one_argument_runs_in_the_job(tmp_path, monkeypat
     for i in (1, 2):
         task(i)
     assert sorted((p.name, p.read_text()) for p in status.iterdir()) == [("1", "0\n"), ("2", "0\n")]
+    assert list(q.iterdir()) == []
     shutil.rmtree(status)  # the launcher gone: the script resubmitted by hand
     task(1)
-    assert sorted(p.name for p in (tmp_path / "log").iterdir()) == ["x.1.log", "x.2.log"]
+    assert sorted(p.name for p in (tmp_path / "log").iterdir()) == ["q", "x.1.log", "x.2.log"]
+    assert list(q.iterdir()) == []
 
 
 def test_the_out_files_path_has_its_percent_signs_doubled(tmp_path, monkeypatch):
