@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
 from asrkit.features.specaug_config import SpecAugConfig
-from asrkit.utils.config import Wording, from_dict, to_dict
+from asrkit.utils.config import Wording, from_dict, over_bounds, to_dict
 
 
 # Recurrent layers in a listener or speller, at most (ESPnet's LAS recipes have 1-6). A million
@@ -23,6 +23,19 @@ MAX_LAYERS = 100
 # seconds of 10 ms frames in one encoder frame. A factor past int64 (1e308 read as an int) was an
 # OverflowError traceback once the data was read, where the transcripts' CTC lengths are checked.
 MAX_SUBSAMPLE = 1000
+# Units of one layer (LSTM cells, projection, embedding and attention sizes, VGG channels, heads), at
+# most: ESPnet's largest LAS and LM layers are a few thousand wide. The parameter count (the memory
+# check of asrkit.models.build) refuses what does not fit, but only once the data has been read, and
+# a size past int64 (hidden: 1e26) never reached it: torch's "Overflow when unpacking long long",
+# naming no key, after the training and dev sets were loaded.
+MAX_UNITS = 10 ** 6
+
+
+def _check_widths(**sizes: int) -> None:
+    """ValueError naming each of ``sizes`` (``{"listener.hidden": 320}``) over :data:`MAX_UNITS`."""
+    too_wide = over_bounds([(name, value, MAX_UNITS) for name, value in sizes.items()])
+    if too_wide:
+        raise ValueError("; ".join(too_wide))
 
 
 @dataclass
@@ -58,6 +71,8 @@ class ListenerConfig:
                              f"{self.hidden} and {self.proj}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"listener.dropout must be in [0, 1), got {self.dropout}")
+        _check_widths(**{"listener.hidden": self.hidden, "listener.proj": self.proj,
+                         **{f"listener.vgg_channels[{i}]": c for i, c in enumerate(self.vgg_channels)}})
 
     @property
     def num_layers(self) -> int:
@@ -95,6 +110,8 @@ class AttentionConfig:
             raise ValueError(f"attention.dim, heads and conv_channels must be >= 1, conv_width >= 0 and scaling "
                              f"> 0, got {self.dim}, {self.heads}, {self.conv_channels}, {self.conv_width} and "
                              f"{self.scaling}")
+        _check_widths(**{"attention.dim": self.dim, "attention.heads": self.heads,
+                         "attention.conv_channels": self.conv_channels})
         # Upper bounds no real model comes near (ESPnet's AN4 recipe: 100 and 2.0). The parameter
         # count check cannot catch them: conv_width 1e8 is 2e9 weights, under the memory check,
         # and then a convolution of 2e8 taps per utterance and decoding step ran for hours; a
@@ -126,6 +143,7 @@ class SpellerConfig:
             raise ValueError(f"speller.hidden and speller.embed must be >= 1, got {self.hidden} and {self.embed}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"speller.dropout must be in [0, 1), got {self.dropout}")
+        _check_widths(**{"speller.hidden": self.hidden, "speller.embed": self.embed})
 
 
 @dataclass
@@ -222,6 +240,7 @@ class LMConfig:
         # (MAX_LAYERS, as the LAS's: a million layers of size 1 passed the memory check and trained about never)
         if self.layers > MAX_LAYERS:
             raise ValueError(f"layers must be at most {MAX_LAYERS}, got {self.layers}")
+        _check_widths(embed=self.embed, hidden=self.hidden)
 
     @classmethod
     def from_dict(cls, d: Optional[Dict[str, Any]], where: str = "lm model config") -> "LMConfig":

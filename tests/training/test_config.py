@@ -119,6 +119,14 @@ def test_yaml_sections_and_overrides(tmp_path):
     # a million layers passed the parameter count when small (hidden 1), and when not took minutes
     # building the model's skeleton before the count refused it (a speller of 10**6 LSTM cells: ~6 min)
     ({}, ["model.speller.layers=1000000"], "speller.layers must be at most 100, got 1000000"),
+    # a width past int64 was torch's "cannot build the model: ... Overflow when unpacking long long" once
+    # the data was read, naming no key (one that fits in int64 is the parameter count's, as before)
+    ({}, ["model.listener.hidden=100000000000000000000000000"],
+     "model.listener: listener.hidden must be at most 1000000, got 100000000000000000000000000"),
+    ({}, ["model.listener.vgg_channels=[64, 10000000]"], "listener.vgg_channels[1] must be at most 1000000, got 10000000"),
+    ({}, ["model.attention.type=multihead", "model.attention.heads=1000001"],
+     "model.attention: attention.heads must be at most 1000000, got 1000001"),
+    ({}, ["model.speller.embed=100000000000000000000000000"], "speller.embed must be at most 1000000, got 1"),
     # a factor past int64 was an OverflowError traceback once the data was read (the CTC length check)
     ({}, ["model.listener.subsample=[1e308, 1]"],
      "listener.subsample factors must be at most 1000 (frames concatenated into one), got 100000000000000001097"),

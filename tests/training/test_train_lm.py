@@ -201,6 +201,9 @@ def test_lm_sizes_are_checked_when_the_config_loads():
     with pytest.raises(AsrkitError, match=r"embed, hidden and layers must be >= 1 and dropout in \[0, 1\), got 256, 512, 0"):
         LMConfig.from_dict({"layers": 0})
     assert LMConfig.from_dict({"layers": 1}).layers == 1
+    # past int64, torch's "Overflow when unpacking long long" once the text was read, naming no key
+    with pytest.raises(AsrkitError, match=r"^lm model config: hidden must be at most 1000000, got 10{26}$"):
+        LMConfig.from_dict({"hidden": 10 ** 26})
 
 
 def test_a_failed_run_says_why_in_its_log(tmp_path):
