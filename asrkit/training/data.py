@@ -43,6 +43,9 @@ __all__ = ["Utterance", "UttTable", "load_utterances", "load_cmvn", "FeatureData
            "make_loader"]
 _TOKENIZE_CHUNK = 4096  # transcripts encoded per sentencepiece call
 _DIM_VOTES = 5  # utterances whose feature dimension decides the set's
+# With CMVN stats: the most readable utterances looked at for one of the stats' dimension before
+# the stats are called another set's (the first 5 alone refused a set whose first 5 were odd).
+_STATS_DIM_LOOK = 100
 # The lengths are an int32 column: a table saying 10**10 frames was an OverflowError traceback.
 MAX_FRAMES = np.iinfo(np.int32).max
 _PLAIN_ARK_ENTRY = re.compile(r"[^\[\]|:]+:[0-9]+")  # "feats.ark:123": nothing parse_scp_value could refuse
@@ -426,27 +429,37 @@ class FeatureDataset(torch.utils.data.Dataset):
         read (bad ones are skipped later). The first alone said it: one odd first utterance (40-dim
         among 23-dim ones) made every other utterance the bad one, and the run fail naming good
         ones; and the vote alone, with stats, made 3 odd ones at the start the set's, against the
-        stats of the other 21 ('stats of other features')."""
+        stats of the other 21 ('stats of other features'). With stats, utterances are read until
+        one has their dimension (at most _STATS_DIM_LOOK readable ones): 6 odd ones at the start
+        refused a set whose other 94 % matched its stats; the odd ones passed are named."""
         first: Optional[AsrkitError] = None
+        stats_dim = None if self.cmvn is None else self.cmvn.shape[1] - 1
         dims: List[int] = []
+        read: List[int] = []  # the utterances whose dims these are
         for i in range(len(self.table)):
             try:
                 dims.append(self._dim_of(i))
+                read.append(i)
             except AsrkitError as e:
                 first = first or e
-            if len(dims) == _DIM_VOTES:
+                continue
+            if dims[-1] == stats_dim or len(dims) == (_DIM_VOTES if stats_dim is None else _STATS_DIM_LOOK):
                 break
         if not dims:
             raise AsrkitError(f"{self.table.source_file}: not one utterance's features can be read (first: {first})")
         voted = max(dims, key=dims.count)  # ties: the first one's
-        if self.cmvn is None:
+        if stats_dim is None:
             return voted
-        stats_dim = self.cmvn.shape[1] - 1
         if stats_dim not in dims:
             raise AsrkitError(
                 f"CMVN stats (--cmvn) are for {stats_dim}-dim features, {self.table.source_file} has {voted}-dim "
                 f"features: stats of other features"
             )
+        if len(dims) > 1:
+            odd = [self.table.utt_id(i) for i in read[:-1]]
+            log.warning("%s: the first %d utterances read have %s-dim features, not the CMVN stats' %d (bad items "
+                        "when read): %s%s", self.table.source_file, len(odd), "/".join(map(str, sorted(set(dims[:-1])))),
+                        stats_dim, " ".join(odd[:5]), " ..." if len(odd) > 5 else "")
         return stats_dim
 
     def _dim_of(self, i: int) -> int:

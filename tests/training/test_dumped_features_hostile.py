@@ -111,3 +111,26 @@ def test_the_cmvn_stats_dimension_is_the_sets(yesno_setup, tmp_path):
                                           f"the set's is 23$"):
         ds[0]
     assert ds[3][1].shape[1] == 23
+
+
+def test_the_stats_dimension_is_looked_for_past_the_first_five(yesno_setup, tmp_path, caplog, monkeypatch):
+    """With CMVN stats the first 5 readable utterances alone decided: 6 of another dimension at
+    the start refused the set ('stats of other features') though the rest matched its stats.
+    Utterances are now read until one has the stats' dimension (bounded), and those passed are
+    named; past the bound the stats are still another set's."""
+    import asrkit.training.data as data
+    from .test_bad_data import edited
+
+    dump = edited(yesno_setup / "dump" / "train", tmp_path / "train",
+                  {i: lambda m: np.ones((m.shape[0], 40), np.float32) for i in range(6)})
+    utts = [line.split()[0] for line in (dump / "feats.scp").read_text().splitlines()]
+    tok = Tokenizer.load(yesno_setup / "data" / "lang" / "tokens.model")
+    cmvn = load_cmvn(str(yesno_setup / "dump" / "train" / "cmvn.ark"))
+    ds = FeatureDataset(load_utterances(str(dump), tok), cmvn)
+    assert ds.idim == 23 and ds[6][1].shape[1] == 23
+    assert (f"{dump}/feats.scp: the first 6 utterances read have 40-dim features, not the CMVN stats' 23 (bad items "
+            f"when read): {' '.join(utts[:5])} ...") in caplog.text
+    monkeypatch.setattr(data, "_STATS_DIM_LOOK", 6)
+    with pytest.raises(AsrkitError, match=f"^CMVN stats \\(--cmvn\\) are for 23-dim features, {dump}/feats.scp has "
+                                          f"40-dim features: stats of other features$"):
+        FeatureDataset(load_utterances(str(dump), tok), cmvn)
