@@ -240,7 +240,7 @@ class Transcriber:
             y = x.astype(np.float32) * np.float32(INT16_SCALE)
         if y.ndim == 2:
             if self.channel is None:
-                y = downmix(y, name)
+                y = downmix(y, name, int(rate))
             elif 0 <= self.channel < y.shape[1]:
                 y = y[:, self.channel]
             else:
