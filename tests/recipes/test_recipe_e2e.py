@@ -399,6 +399,9 @@ def test_bad_numbers_fail_before_any_stage(recipe_dir, args, message):
     # past asrkit's range: failed at stage 1 (or in asrkit-train with --feats-type raw)
     (["--speed-perturb-factors", "0.9 1.0 100"], "'100' is outside [0.5, 2]"),
     (["--use-lm", "true", "--lm-train-text", "nope.txt"], "asr.sh: ERROR: --lm-train-text nope.txt: no such file in "),
+    # A directory given as a config was "no such file", though it is there.
+    (["--decode-config", "conf"], "asr.sh: ERROR: --decode-config conf: a directory, not a config file"),
+    (["--use-lm", "true", "--lm-config", "conf"], "asr.sh: ERROR: --lm-config conf: a directory, not a config file"),
     # The fbank and LM configs' contents: a misspelt key failed in stage 1's jobs, or at stage 3
     # after the features.
     (["--fbank-config", "conf/decode.yaml"], "asr.sh: ERROR: --fbank-config: conf/decode.yaml: unknown fbank options 'beam'"),

@@ -156,7 +156,12 @@ if [ "$num_nodes" -gt 1 ] && [[ $cuda_cmd != *slurm* ]]; then
   die "--num-nodes $num_nodes needs cuda_cmd=\"asrkit-launch --backend slurm ...\" in cmd.sh (it is: $cuda_cmd)"
 fi
 # Checked before stage 1, not when stage 3 starts after the features.
+# (a directory named as a config was "no such file", which sent users looking for a missing file)
+config_not_a_file() {
+  if [ -d "$2" ]; then die "--$1 $2: a directory, not a config file"; fi
+}
 if [ "$use_lm" = true ] && [ ! -f "$lm_config" ]; then
+  config_not_a_file lm-config "$lm_config"
   die "--use-lm true needs the LM config $lm_config (--lm-config): no such file in $(pwd)"
 fi
 # A missing --lm-train-text failed at stage 3, after the features.
@@ -169,7 +174,7 @@ fi
 # (quoted: a config path with a space in it, as an absolute one under "/home/me/my asr" is, was
 # split into words, and the check named as missing a piece of the path)
 for _opt in "fbank-config:$fbank_config" "train-config:$train_config" "decode-config:$decode_config"; do
-  [ -f "${_opt#*:}" ] || die "--${_opt%%:*} ${_opt#*:}: no such file in $(pwd)"
+  [ -f "${_opt#*:}" ] || { config_not_a_file "${_opt%%:*}" "${_opt#*:}"; die "--${_opt%%:*} ${_opt#*:}: no such file in $(pwd)"; }
 done
 # And what they hold, with the options the stages add: a misspelt key or a bad value in the
 # training or decoding config (or in --train-args/--decode-args) failed only at its stage, after
