@@ -580,15 +580,24 @@ def collate(items: List[Tuple[int, torch.Tensor, Sequence[int]]]) -> Batch:
     return Batch([i for i, _, _ in items], feats, feat_lens, ys, y_lens)
 
 
-def make_loader(dataset: torch.utils.data.Dataset, batch_sampler, num_workers: int = 0,
-                pin_memory: bool = False, collate_fn=collate) -> torch.utils.data.DataLoader:
-    # Checked here, on the machine that trains, not when the config loads (--print-config on a
-    # small login node must not refuse a config meant for a large one): every worker is a process
-    # of its own, and a typo's 100000 would start them until the machine ran out.
+def check_num_workers(num_workers: int) -> None:
+    """Refuse more DataLoader workers than :data:`MAX_WORKERS_PER_CORE` per core of this machine.
+
+    Checked on the machine that trains, not when the config loads (--print-config on a small login
+    node must not refuse a config meant for a large one): every worker is a process of its own, and
+    a typo's 100000 would start them until the machine ran out. asrkit.training.train_asr calls it
+    before the data is read (from make_loader alone, it came after the training set's features
+    had all been read, with batching.cache_features), and make_loader again for its other callers.
+    """
     cores = os.cpu_count() or 1
     if num_workers > MAX_WORKERS_PER_CORE * cores:
         raise AsrkitError(f"batching.num_workers {num_workers} is more than {MAX_WORKERS_PER_CORE} per core of this "
                           f"machine ({cores} cores): each worker is a process of its own")
+
+
+def make_loader(dataset: torch.utils.data.Dataset, batch_sampler, num_workers: int = 0,
+                pin_memory: bool = False, collate_fn=collate) -> torch.utils.data.DataLoader:
+    check_num_workers(num_workers)
     return torch.utils.data.DataLoader(
         dataset, batch_sampler=batch_sampler, collate_fn=collate_fn, num_workers=num_workers,
         pin_memory=pin_memory, persistent_workers=False,

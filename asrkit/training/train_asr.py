@@ -35,7 +35,8 @@ from asrkit.training.config import TrainConfig, dump_config
 from asrkit.training.audio_data import AudioDataset, is_raw
 from asrkit.training.average import RUN_FILES
 from asrkit.training.exp_lock import claim_exp_dir, refuse_input_dirs
-from asrkit.training.data import FeatureDataset, load_cmvn, load_utterances, release_free_memory, warn_dev_overlap
+from asrkit.training.data import (FeatureDataset, check_num_workers, load_cmvn, load_utterances,
+                                  release_free_memory, warn_dev_overlap)
 from asrkit.training.las_task import LASTask
 from asrkit.training.sample_rates import upsampled_rates
 from asrkit.training.stop_signal import (STOP_SIGNALS, STOPPED_STATUS, StopRequest, TrainingStopped, stop_on_signals,
@@ -308,6 +309,8 @@ def _train(args: TrainArgs, exp: Path, dist_info: Optional[DistInfo], rank: int,
     start = time.time()
     cfg = args.config
     device = select_device(args.ngpu, cfg, dist_info)
+    # With the device, before any data is read (with batching.cache_features, every feature matrix)
+    check_num_workers(cfg.batching.num_workers)
     if dist_info is not None:
         backend = init_distributed(dist_info, "nccl" if device.type == "cuda" else "gloo")
         log.info("rank %d of %d (%s, %s)", rank, world, backend, device)

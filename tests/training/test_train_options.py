@@ -118,3 +118,27 @@ def test_a_dev_batch_out_of_memory_is_one_line(yesno_setup, tmp_path, monkeypatc
                                           r"allocate 20\.00 GiB .*\): lower batching\.max_frames; "):
         trainer.run()
     assert not (tmp_path / "checkpoints" / "epoch1.pt").exists()
+
+
+def test_too_many_workers_are_refused_before_the_data_is_read(yesno_setup, tmp_path, monkeypatch):
+    """batching.num_workers past 8 per core (a typo's 100000) was refused only where the first
+    DataLoader was made: after the training and dev sets were read, with batching.cache_features
+    every feature matrix of them (minutes on a large corpus), for a value known at the start."""
+    from tests.cli_checks import error_line, run_asrkit_in_process
+
+    from asrkit.training import train_asr
+    from asrkit.utils.errors import AsrkitError
+
+    from .yesno_dump import train_args
+
+    read = []
+
+    def no_reading(args, data_dir, *rest, **kwargs):
+        read.append(data_dir)
+        raise AsrkitError(f"{data_dir}: read")
+
+    monkeypatch.setattr(train_asr, "_dataset", no_reading)
+    proc = run_asrkit_in_process(*train_args(yesno_setup, tmp_path / "exp", "--set", "batching.cache_features=true",
+                                             "--set", "batching.num_workers=100000"), check=False)
+    assert "batching.num_workers 100000 is more than 8 per core of this machine" in error_line(proc)
+    assert read == []
