@@ -26,6 +26,11 @@
 # an error that says what was probably meant ("--stage 3 4": give --stage 3 --stop-stage 4; "3 5":
 # stages are options; "--test-sets dev test": a list goes in quotes).
 #
+# A script may declare an associative array parse_options_hints (an unknown option's name, with
+# '_' for '-', to a hint) before sourcing this file: an unknown option in it is named with its hint
+# ("unknown option --inference_config (...): ESPnet's --inference_config is --decode-config here"),
+# for the names users bring from ESPnet's or Kaldi's scripts.
+#
 # parse_options_given then lists the options that set one of the script's variables to another
 # value than its default, from the command line or a --config file, by their option names,
 # space-separated (" yesno-root nj "): stage0_options.sh's check of an option given from --stage 1
@@ -55,6 +60,16 @@ _po_tail=
 # c.conf), was read into the arguments again and again, and the script hung, its memory growing.
 _po_conf_files=()
 _po_conf_ends=()
+
+_po_unknown() {
+  local _po_k=${1#--} _po_h=
+  _po_k=${_po_k//-/_}
+  if [[ "$(declare -p parse_options_hints 2> /dev/null)" == "declare -A"* ]] && [[ $_po_k =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] \
+      && [ -n "${parse_options_hints[$_po_k]+set}" ]; then
+    _po_h=": ${parse_options_hints[$_po_k]}"
+  fi
+  echo "$0: unknown option $1 (see $0 --help)$_po_h" >&2
+}
 
 _po_help() {
   if [ -n "${help_message:-}" ]; then
@@ -151,7 +166,7 @@ while [ $# -gt 0 ]; do
       if [ "$_po_n" = 2 ] && [ $# -lt 2 ]; then
         if [ "${parse_options_passthrough:-}" != true ] && { ! [[ "$_po_name" =~ ^[a-z_][a-z0-9_]*$ ]] \
             || [ -z "${!_po_name+set}" ] || [[ "$_po_name" == _po_* ]]; }; then
-          echo "$0: unknown option $_po_opt (see $0 --help)" >&2
+          _po_unknown "$_po_opt"
         else
           echo "$0: option $_po_opt needs a value" >&2
         fi
@@ -168,7 +183,7 @@ while [ $# -gt 0 ]; do
           shift "$_po_n"
           continue
         fi
-        echo "$0: unknown option $_po_opt (see $0 --help)" >&2
+        _po_unknown "$_po_opt"
         exit 1
       fi
       if [ -z "${_po_kinds[$_po_name]+set}" ]; then _po_kinds[$_po_name]=${!_po_name}; fi

@@ -432,6 +432,9 @@ def test_bad_numbers_fail_before_any_stage(recipe_dir, args, message):
     (["--adapt-speakers", "true", "--adapt-args", "--utt2spk data/test/utt2spk"],
      "asr.sh: ERROR: --adapt-args '--utt2spk data/test/utt2spk': --utt2spk is one of the options asr.sh gives itself: "
      "the stage gives it for each of --test-sets"),
+    # ESPnet's asr.sh names: "unknown option" alone left a user to search --help.
+    (["--inference_config", "conf/decode.yaml"], "./asr.sh: unknown option --inference_config (see ./asr.sh --help): "
+                                                 "ESPnet's --inference_config is --decode-config here"),
     # These were checked after run.sh's option check had exited 0: stage 0 ran to its end first.
     (["--token-type", "words"], "asr.sh: ERROR: --token-type must be char, bpe or unigram, got 'words'"),
     (["--feats-type", "mfcc"], "asr.sh: ERROR: --feats-type must be fbank or raw, got 'mfcc'"),

@@ -61,6 +61,20 @@ def test_bad_options_fail_with_a_message(script, tmp_path, args, message):
     assert proc.stdout == ""
 
 
+def test_an_unknown_option_with_a_hint_is_named_with_it(script, tmp_path):
+    """A script's parse_options_hints (asr.sh's: ESPnet's names) follow its unknown-option error,
+    whichever of '_' or '-' the name was typed with; other unknown options are named as before."""
+    text = script.read_text().replace("nj=4\n", "nj=4\ndeclare -A parse_options_hints=([asr_config]='try --train-config')\n")
+    script.write_text(text)
+    for opt in ("--asr_config", "--asr-config"):
+        proc = run_sh([str(script), opt, "x.yaml"], cwd=tmp_path, check=False)
+        assert proc.returncode == 1 and proc.stderr == f"{script}: unknown option {opt} (see {script} --help): try --train-config\n"
+    proc = run_sh([str(script), "--asr_configs", "x"], cwd=tmp_path, check=False)
+    assert proc.returncode == 1 and proc.stderr == f"{script}: unknown option --asr_configs (see {script} --help)\n"
+    proc = run_sh([str(script), "--a;b", "x"], cwd=tmp_path, check=False)  # not a name: no lookup
+    assert proc.returncode == 1 and proc.stderr == f"{script}: unknown option --a;b (see {script} --help)\n"
+
+
 def test_negative_integers_are_integers(script, tmp_path):
     assert "nj=-1 " in run_sh([str(script), "--nj", "-1"], cwd=tmp_path).stdout  # the script judges the range
 

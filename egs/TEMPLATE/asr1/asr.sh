@@ -104,6 +104,25 @@ die() { echo "$(basename "$0"): ERROR: $*" >&2; exit 1; }
 [ -f ./path.sh ] || die "run me from a recipe directory (egs/<corpus>/asr1): no ./path.sh in $(pwd)"
 . ./path.sh
 . ./cmd.sh
+# ESPnet's asr.sh names for these options (its recipes' run.sh lines are what users bring), and
+# Kaldi's --cmd: "unknown option" alone left them to search --help.
+declare -A parse_options_hints=(
+  [asr_config]="ESPnet's --asr_config is --train-config here"
+  [asr_args]="ESPnet's --asr_args is --train-args here"
+  [asr_tag]="ESPnet's --asr_tag is --tag here"
+  [asr_exp]="ESPnet's --asr_exp is --expdir/--tag here (exp/<tag>)"
+  [inference_config]="ESPnet's --inference_config is --decode-config here"
+  [inference_args]="ESPnet's --inference_args is --decode-args here"
+  [inference_nj]="ESPnet's --inference_nj is --nj here (one --nj for features and decoding)"
+  [gpu_inference]="ESPnet's --gpu_inference true is --decode-ngpu 1 here"
+  [inference_asr_model]="ESPnet's --inference_asr_model is --num-avg here (N: model.avg.pt of the N best checkpoints; 0: model.pt)"
+  [inference_lm]="ESPnet's --inference_lm is --use-lm true here (stage 3's LM)"
+  [bpemode]="ESPnet's --bpemode is --token-type here (char, bpe or unigram)"
+  [skip_data_prep]="ESPnet's --skip_* options are --stage/--stop-stage here (stages 1-6: see --help)"
+  [skip_train]="ESPnet's --skip_* options are --stage/--stop-stage here (stages 1-6: see --help)"
+  [skip_eval]="ESPnet's --skip_* options are --stage/--stop-stage here (stages 1-6: see --help)"
+  [cmd]="the launchers are cmd.sh's train_cmd, decode_cmd and cuda_cmd here, as in Kaldi's recipes"
+)
 . "$ASRKIT_ROOT/bin/parse_options.sh"
 . "$ASRKIT_ROOT/bin/config_lines.sh"
 # (an argument left over is parse_options.sh's error, with what it was probably meant as: this
