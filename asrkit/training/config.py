@@ -337,12 +337,13 @@ def validate(cfg: TrainConfig, where: str = "config") -> None:
                                 for k in ("patience", "num_plots", "teacher_forcing_decay_epochs")])
     if too_small:
         raise AsrkitError(f"{where}: {'; '.join(too_small)}")
-    if o.decay_epochs and (o.scheduler != "warmup_linear" or o.decay_over != "epochs"):
-        raise AsrkitError(f"{where}: optim.decay_epochs: {o.decay_epochs} needs optim.scheduler: warmup_linear with "
-                          f"optim.decay_over: epochs, got scheduler {o.scheduler!r}, decay_over {o.decay_over!r}")
+    # (the range first: -1 was told to need scheduler warmup_linear, which would not have made it one)
     if not 0 <= o.decay_epochs <= t.max_epochs:
         raise AsrkitError(f"{where}: optim.decay_epochs must be in [0, training.max_epochs={t.max_epochs}] (the last "
                           f"epochs, over which the rate decays), got {o.decay_epochs}")
+    if o.decay_epochs and (o.scheduler != "warmup_linear" or o.decay_over != "epochs"):
+        raise AsrkitError(f"{where}: optim.decay_epochs: {o.decay_epochs} needs optim.scheduler: warmup_linear with "
+                          f"optim.decay_over: epochs, got scheduler {o.scheduler!r}, decay_over {o.decay_over!r}")
     # Named one by one with the value: "optim: accum_grad must be >= 1, lr > 0 and warmup_steps >= 0"
     # for an lr of -1 left the user to find which of three keys, in which file or --set, was wrong.
     too_small = under_bounds([("optim.accum_grad", o.accum_grad, 1, True), ("optim.lr", o.lr, 0, False),

@@ -318,6 +318,10 @@ def test_decay_epochs_needs_warmup_linear_over_epochs_and_fits_max_epochs():
         with pytest.raises(AsrkitError, match=r"optim.decay_epochs must be in \[0, training.max_epochs=30\] .*got "
                                               + bad):
             build_config({}, ["optim.scheduler=warmup_linear", "training.max_epochs=30", f"optim.decay_epochs={bad}"])
+    # a negative count was told it needed scheduler warmup_linear, which would not have made it one
+    with pytest.raises(AsrkitError, match=r"^--set 'optim.decay_epochs=-1': optim.decay_epochs must be in \[0, "
+                                          r"training.max_epochs=30\] .*got -1$"):
+        build_config({}, ["optim.decay_epochs=-1"])
     cfg = build_config({}, ["optim.scheduler=warmup_linear", "training.max_epochs=30", "optim.decay_epochs=30"])
     assert cfg.optim.decay_epochs == 30
 
