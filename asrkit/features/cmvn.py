@@ -172,16 +172,23 @@ NEGATIVE_VAR_TOLERANCE = 1e-4
 CONSTANT_STD = 1e-4  # a dim whose standard deviation is at most this share of its mean (or of 1) is constant
 
 
+class ConstantStats(AsrkitError):
+    """Stats in which no dim varies (see :func:`cmvn_transform`)."""
+
+
 def cmvn_transform(stats: np.ndarray, norm_vars: bool = True, where: str = "CMVN stats",
-                   warn: bool = True) -> Tuple[np.ndarray, np.ndarray]:
+                   warn: bool = True, floor_constant: bool = False) -> Tuple[np.ndarray, np.ndarray]:
     """``(scale (D,), offset (D,))`` such that normalized = feats * scale + offset, as Kaldi's ApplyCmvn.
     ``warn``: say when variances are floored (False where the stats were checked when loaded).
 
-    One rule for asrkit-apply-cmvn, asrkit-train's --cmvn and the packed model: stats in which no
-    dim varies (constant features, or damaged) are an error naming ``where``; some dims without
-    variance are floored to VAR_FLOOR with a warning, as Kaldi floors them. Kaldi's apply-cmvn
-    floors the former too: it scaled every feature by up to 1e10 (a recognised set's features
-    normalised by them are noise, or overflow), while training and packing refused those very stats."""
+    Some dims without variance are floored to VAR_FLOOR with a warning, as Kaldi floors them.
+    Stats in which no dim varies are a :class:`ConstantStats` error naming ``where`` unless
+    ``floor_constant``: global stats (asrkit-apply-cmvn's, asrkit-train's --cmvn, the packed
+    model's) are of a whole set, in which every dim varies, so such stats are damaged, and every
+    feature scaled by up to 1e10 is noise. Stats of one utterance or speaker of a table come from
+    that data itself, where none varying is legitimate (an utterance of one frame, or of digital
+    silence: fbank at its energy floor in every bin): the caller passes ``floor_constant`` to floor
+    them as Kaldi does (x - mean is then 0) and counts them (:class:`Cmvn`)."""
     stats = check_stats(stats, where)
     dim = stats.shape[1] - 1
     count = stats[0, dim]
@@ -203,14 +210,14 @@ def cmvn_transform(stats: np.ndarray, norm_vars: bool = True, where: str = "CMVN
                           f"of squares {stats[1, d]:g} is below its squared sum over the {count:g} frames, "
                           f"{stats[0, d] ** 2 / count:g}); damaged, or not stats")
     floored = var < VAR_FLOOR
-    if floored.all():
-        raise AsrkitError(f"{where}: the variance of every one of the {dim} dims is below {VAR_FLOOR:g} (stats of "
+    if floored.all() and not floor_constant:
+        raise ConstantStats(f"{where}: the variance of every one of the {dim} dims is below {VAR_FLOOR:g} (stats of "
                           f"constant features, or damaged): every feature would be scaled by {VAR_FLOOR ** -0.5:g}")
     # Stats of constant features seldom give a variance of exactly 0: float64 sums of squares leave
     # rounding of ~1e-11 (asrkit-compute-cmvn over 300k frames of one vector floored 18 of 40 dims
     # and scaled the rest by ~1e5): a model decoded wrong text with exit 0.
-    if np.all(var <= (CONSTANT_STD * np.maximum(np.abs(mean), 1.0)) ** 2):
-        raise AsrkitError(f"{where}: none of the {dim} dims varies (standard deviations at most {CONSTANT_STD:g} of "
+    if not floor_constant and np.all(var <= (CONSTANT_STD * np.maximum(np.abs(mean), 1.0)) ** 2):
+        raise ConstantStats(f"{where}: none of the {dim} dims varies (standard deviations at most {CONSTANT_STD:g} of "
                           f"their means): stats of constant features, or damaged")
     if floored.any():
         if warn:
@@ -352,11 +359,24 @@ class Cmvn:
             # A key whose stats are unusable (a speaker of 0 frames: Kaldi's "insufficient stats")
             # fails its own utterances only, as a bad item, not every other speaker's.
             self._table: Dict[str, Union[Tuple[np.ndarray, np.ndarray], AsrkitError]] = {}
+            constant: List[str] = []
             for k, v in stats.items():
                 try:
                     self._table[k] = cmvn_transform(v, norm_vars, f"{where} [{k}]", warn)
+                except ConstantStats:
+                    # A key's stats are of its own utterances: an utterance of one frame or of
+                    # digital silence has no dim that varies. Skipping it lost it from a dump
+                    # (and its hypothesis from a decoding); Kaldi floors them.
+                    self._table[k] = cmvn_transform(v, norm_vars, f"{where} [{k}]", warn=False,
+                                                    floor_constant=True)
+                    constant.append(k)
                 except AsrkitError as e:
                     self._table[k] = e
+            if constant and warn:
+                log.warning("%s: the stats of %d of the %d %s have no dim that varies (one frame, or digital "
+                            "silence), their variances floored to %g as Kaldi floors them: %s%s", where,
+                            len(constant), len(self._table), "speakers" if utt2spk is not None else "utterances",
+                            VAR_FLOOR, " ".join(constant[:10]), " ..." if len(constant) > 10 else "")
             self._global = None
         else:
             self._table = None

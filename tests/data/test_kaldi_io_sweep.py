@@ -256,18 +256,21 @@ def test_stats_of_constant_dims_are_floored_not_refused(tmp_path, caplog):
     assert "flooring variance of 4 dims" in caplog.text and np.isfinite(scale).all()
 
 
-def test_stats_in_which_no_dim_varies_are_refused_as_training_refuses_them(tmp_path):
-    """asrkit-apply-cmvn floored stats of constant features with a warning and scaled every
+def test_global_stats_in_which_no_dim_varies_are_refused_a_keys_own_are_floored(tmp_path):
+    """asrkit-apply-cmvn floored global stats of constant features with a warning and scaled every
     feature by up to 1e10, exit 0, while asrkit-train --cmvn and the packed model refused the
-    same stats. One rule now: the stats file is named, nothing written; in a per-speaker table,
-    that speaker's utterances are the bad items."""
+    same stats: the stats file is named, nothing written. A per-utterance or per-speaker table's
+    stats are of that key's own utterances, where none varying is legitimate (one frame, digital
+    silence): those are floored as Kaldi floors them and counted in one warning; skipping them
+    lost the utterance from a dump (with the default --max-bad-percent, the whole set)."""
     rng = np.random.default_rng(3)
-    feats = {f"u{i}": (rng.standard_normal((9, D)) * 2 + 3).astype(np.float32) for i in range(4)}
+    feats = {f"u{i}": (rng.standard_normal((9, D)) * 2 + 3).astype(np.float32) for i in range(3)}
+    feats["u3"] = np.tile(np.float32([5.1, -3.3, 0.7, 12.9, 1e-3]), (12, 1))  # digital silence's fbank
+    feats["u4"] = feats["u0"][:1]  # one frame
     ark = _ark_of(tmp_path / "feats.ark", feats)
-    constant = _stats([np.tile(np.float32([5.1, -3.3, 0.7, 12.9, 1e-3]), (300, 1))])
     stats = tmp_path / "stats.mat"
     with open(stats, "wb") as f:
-        kaldiio.save_mat(f, constant)
+        kaldiio.save_mat(f, _stats([feats["u3"]]))
     out = tmp_path / "out"
     out.mkdir()
     r = _run(apply_cmvn_cli, stats, f"ark:{ark}", f"ark,scp:{out}/f.ark,{out}/f.scp")
@@ -275,14 +278,22 @@ def test_stats_in_which_no_dim_varies_are_refused_as_training_refuses_them(tmp_p
     assert error.startswith(f"ERROR (asrkit-apply-cmvn): {stats}: ") and "stats of constant features" in error
     assert not list(out.iterdir())
 
-    table = _ark_of(tmp_path / "spk.ark", {"a": _stats([feats["u0"], feats["u1"], feats["u2"]]), "b": constant})
-    utt2spk = tmp_path / "utt2spk"
-    utt2spk.write_text("u0 a\nu1 a\nu2 a\nu3 b\n")
-    r = _run(apply_cmvn_cli, "--utt2spk", f"ark:{utt2spk}", f"ark:{table}", f"ark:{ark}",
-             f"ark,scp:{out}/f.ark,{out}/f.scp", "--max-bad-percent", "50")
-    assert r.exit_code == 0, r.stderr
-    assert f"skipping utterance 'u3': ark:{table} [b]: " in r.stderr and "1 of 4 utterances failed" in r.stderr
-    assert sorted(dict(kaldiio.load_scp(str(out / "f.scp")))) == ["u0", "u1", "u2"]
+    spk2utt = tmp_path / "spk2utt"
+    spk2utt.write_text("a u0 u1 u2\nc u4\ns u3\n")
+    (tmp_path / "utt2spk").write_text("u0 a\nu1 a\nu2 a\nu3 s\nu4 c\n")
+    for what, make, use, said in (
+            ("utt", [], [], "the stats of 2 of the 5 utterances have no dim that varies"),
+            ("spk", ["--spk2utt", f"ark:{spk2utt}"], ["--utt2spk", f"ark:{tmp_path}/utt2spk"],
+             "the stats of 2 of the 3 speakers have no dim that varies")):
+        table = tmp_path / f"{what}.ark"
+        assert _run(compute_cmvn_cli, *make, f"ark:{ark}", f"ark:{table}").exit_code == 0
+        r = _run(apply_cmvn_cli, *use, f"ark:{table}", f"ark:{ark}", f"ark,scp:{out}/{what}.ark,{out}/{what}.scp")
+        assert r.exit_code == 0, r.stderr
+        assert said in r.stderr and "failed 0" in r.stderr, r.stderr
+        written = dict(kaldiio.load_scp(str(out / f"{what}.scp")))
+        assert sorted(written) == sorted(feats)
+        for utt in ("u3", "u4"):  # their own mean: 0, as in Kaldi
+            assert np.abs(written[utt]).max() < 1e-3
 
 
 # -- scp entries that are pipes ------------------------------------------------------------------
