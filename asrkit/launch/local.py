@@ -13,7 +13,6 @@ import errno
 import os
 import queue
 import secrets
-import shlex
 import signal
 import socket
 import subprocess
@@ -22,13 +21,13 @@ import tempfile
 import threading
 import time
 from collections import deque
-from typing import Iterator, Optional
+from typing import IO, Iterator, Optional
 
 from asrkit.launch.distributed import RENDEZVOUS_ID_VAR
 from asrkit.launch.job import (FailureWarnings, JobResult, KeptLogs, Launch, LaunchResult, check_logs, log_error,
                                log_footer, log_header, make_log_dir, rotate_log)
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.fileio import atomic_open, is_stream, name_os_error, signals_deferred
+from asrkit.utils.fileio import is_stream, name_os_error, signals_deferred
 from asrkit.utils.logging import get_logger, progress
 
 logger = get_logger(__name__)
@@ -158,7 +157,7 @@ class _Job:
         try:
             self._start(command, extra, envs, what, done, kept)
         except BaseException:
-            self._remove_command_file()
+            self._close_command_file()
             raise
 
     def _start(self, command: str, extra: list, envs: list, what: str, done: "queue.SimpleQueue[_Job]",
@@ -186,7 +185,9 @@ class _Job:
             raise
         wait_for_gate = (f"read -r -u {gate} _ || {{ echo 'asrkit-launch ended before this job could start' >&2; "
                          f"exit 1; }}; exec {gate}<&-; ")
-        script = command if self._command_file is None else f". {shlex.quote(self._command_file)}"
+        # (/dev/fd/N opens the file anew: each task reads it from its start)
+        script = command if self._command_file is None else f". /dev/fd/{self._command_file.fileno()}"
+        fds = (gate,) if self._command_file is None else (gate, self._command_file.fileno())
         try:
             with log:
                 log.write(log_header(command, self.started, extra))
@@ -195,7 +196,7 @@ class _Job:
                     self.procs.append(subprocess.Popen(
                         ["bash", "-c", wait_for_gate + "set -o pipefail; " + script], stdout=log,
                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True,
-                        pass_fds=(gate,)))
+                        pass_fds=fds))
         except OSError as e:
             self._close_gate()
             # A job runs whole or not at all: the tasks started before the one that failed are not
@@ -240,13 +241,12 @@ class _Job:
                 p.wait()
         codes = [_exit_code(p.returncode) for p in self.procs]
         self.code = first_failure if first_failure is not None else next((c for c in codes if c != 0), 0)
-        self._remove_command_file()
+        self._close_command_file()
         done.put(self)
 
-    def _remove_command_file(self) -> None:
+    def _close_command_file(self) -> None:
         if self._command_file is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(self._command_file)
+            self._command_file.close()
             self._command_file = None
 
     def release(self) -> None:
@@ -368,46 +368,33 @@ def _run(launch: Launch, indexes: list[int], max_jobs_run: int) -> Iterator[JobR
         reaper.close(clean=stopped)
 
 
-def command_file_of(log: str) -> str:
-    """Where the command of the job logging to ``log`` is kept when it is too long for one argument:
-    ``<log dir>/q/<log name>.command``, as Kaldi's queue.pl keeps its q/*.sh. A fixed name, so that
-    the file a launcher killed outright (SIGKILL) left is replaced by the next run of the job and
-    then removed; in TMPDIR (a unique name each run) it stayed there for good. slurm.py's batch
-    script writes the same path."""
-    head, name = os.path.split(log)
-    return os.path.join(head, "q", name + ".command")
+def _command_file(command: str, what: str, log: str) -> Optional[IO[bytes]]:
+    """A file holding ``command`` for the job's bash to source (``. /dev/fd/N``), open, when it is
+    too long for one argument (:data:`MAX_BASH_C_BYTES`); None when it is not.
 
-
-def _command_file(command: str, what: str, log: str) -> Optional[str]:
-    """The file holding ``command`` for the job's bash to source (:func:`command_file_of`; for a
-    log that is a stream, /dev/stdout, a temporary file), when it is too long for one argument
-    (:data:`MAX_BASH_C_BYTES`); None when it is not."""
+    The file has no name (tempfile.TemporaryFile: O_TMPFILE, or unlinked at once), so it goes
+    with the last process holding it, a launcher killed outright (SIGKILL, the OOM killer)
+    included: a named temporary file stayed in TMPDIR for good. A fixed name of the job's
+    (<log dir>/q/<log name>.command, replaced by the next run) was replaced by another launch
+    logging to the same name meanwhile: 6 of 10 pairs of such launches ran one command twice and
+    the other not at all, both exit 0."""
     data = (command + "\n").encode("utf-8", "surrogateescape")
     if len(data) < MAX_BASH_C_BYTES:
         return None
     too_long = f"cannot start {what} (log {log}): its command ({len(data):,} bytes, too long for one argument)"
-    if is_stream(log):  # (no folder of its own: /dev/q/ is none of this run's)
-        try:
-            fd, path = tempfile.mkstemp(prefix="asrkit-launch-", suffix=".sh")
-        except OSError as e:
-            raise AsrkitError(f"{too_long} cannot be put in a temporary file in {tempfile.gettempdir()}: "
-                              f"{e.strerror}") from None
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-        except OSError as e:
-            with contextlib.suppress(OSError):
-                os.unlink(path)
-            raise AsrkitError(f"{too_long} cannot be written to {path}: {e.strerror}") from None
-        return path
-    path = command_file_of(log)
     try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with atomic_open(path, "wb") as f:  # (over the file of a killed run of this job)
-            f.write(data)
+        f = tempfile.TemporaryFile(prefix="asrkit-launch-", suffix=".sh")
     except OSError as e:
-        raise AsrkitError(f"{too_long} cannot be written to {path}: {e.strerror}") from None
-    return path
+        raise AsrkitError(f"{too_long} cannot be put in a temporary file in {tempfile.gettempdir()}: "
+                          f"{e.strerror}") from None
+    try:
+        f.write(data)
+        f.flush()
+    except OSError as e:
+        f.close()
+        raise AsrkitError(f"{too_long} cannot be written to a temporary file in {tempfile.gettempdir()}: "
+                          f"{e.strerror}") from None
+    return f
 
 
 def _task_envs(ntasks: int, extra: dict, port: Optional[int], rendezvous_id: str) -> list[Optional[dict]]:

@@ -74,6 +74,7 @@ def batch_script(launch: Launch, status_dir: Path, submit_line: str) -> str:
     # as the local backend's does: one the task writes beside its log, in the log folder's q/ as
     # this script (_WRITE_COMMAND), removed when the task ends and replaced by the next run of a
     # task killed outright (in the status directory, it stayed when the launcher was killed too).
+    # (The local backend's has no name; a task here may be on another node than the launcher.)
     from_file = _too_long_for_an_argument(launch)
     given = "$command_source" if from_file else "$command"  # what the command's bash is given
     if launch.ntasks > 1:
@@ -190,8 +191,8 @@ def _too_long_for_an_argument(launch: Launch) -> bool:
 
 
 # (a failure to write it is the task's error, in its log, as the command's would be)
-# The path is asrkit.launch.local.command_file_of's, <log dir>/q/<log name>.command (a stream log
-# has no folder: a temporary file); one a task killed outright left is replaced by the next run.
+# The path is <log dir>/q/<log name>.command (a stream log has no folder: a temporary file); one a
+# task killed outright left is replaced by the next run.
 _WRITE_COMMAND = """\
 case $log in
   /dev/*|/proc/*) command_file=$(mktemp "${TMPDIR:-/tmp}/asrkit-launch-XXXXXX.sh" 2>> "$log") ;;
