@@ -387,8 +387,11 @@ class Trainer:
         if why:
             raise AsrkitError(f"{path}: was trained with another CMVN than this run's ({why}); use a new exp dir, or "
                               f"the --cmvn and --norm-vars it was trained with")
-        # dev_set: a dev set's fingerprint, compared by refuse_unranked_epochs
-        changed = [c for c in dict_diff(config, self.config) if not c.startswith("dev_set:")]
+        # dev_set: a dev set's fingerprint, compared by refuse_unranked_epochs. finetune.init and
+        # init_modules are not read on a resume (finetune.apply says so): listed here as "continuing
+        # with the new values", they said the opposite.
+        changed = [c for c in dict_diff(config, self.config)
+                   if not c.startswith(("dev_set:", "finetune.init:", "finetune.init_modules:"))]
         if changed and self.rank == 0:  # (every rank resumes; one line is what a user reads, not one per rank)
             log.warning("config differs from the checkpoint's, continuing with the new values: %s", ", ".join(changed))
         try:

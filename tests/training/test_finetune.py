@@ -180,12 +180,14 @@ def test_train_init_and_freeze_end_to_end(yesno_setup, tmp_path, asrkit):
             finetune.read_init_model(str(path))
             assert len(loads) == 1, loads
 
-    # A resume does not read --init (the checkpoint has the weights: the file may even be gone)...
+    # A resume does not read --init (the checkpoint has the weights: the file may even be gone, or
+    # another be named, which the config's changes must not then list as a new value it goes on with)...
     (src_exp / "model.pt").rename(src_exp / "gone.pt")
     proc = asrkit(*train_args(yesno_setup, exp, "--set", "training.max_epochs=2", "--seed", "5",
-                              "--init", src_exp / "model.pt", "--freeze", "listener"))
+                              "--init", src_exp / "other.pt", "--freeze", "listener"))
     err = proc.stderr.decode()
     assert "not read: the exp dir has checkpoints" in err and "Done 2 epochs out of 2" in err
+    assert "finetune.init" not in err and "training.max_epochs: 1 -> 2" in err, err
     state2 = torch.load(exp / "checkpoints" / "epoch2.pt", weights_only=True)
     assert all(torch.equal(state2["model"][k], src[k]) for k in src if k.startswith("listener."))
     # ...but it must freeze what the checkpoints froze.
