@@ -141,7 +141,10 @@ def make_presentations(rate: int, model_rate: int) -> Dict[str, Tuple[str, Maker
     def stereo(kind: str) -> Maker:
         def make(src, x, r, utt, d):
             out = d / f"{utt}.wav"
-            other = {"dup": x, "silent": np.zeros_like(x), "inverted": -x}[kind]
+            # "delayed": the same speech 0.5 ms later, as a second microphone 17 cm further away hears it
+            lag = int(0.0005 * r)
+            later = np.concatenate([np.zeros(lag), x[:len(x) - lag]])
+            other = {"dup": x, "silent": np.zeros_like(x), "inverted": -x, "delayed": later}[kind]
             sf.write(out, np.clip(np.round(np.stack([x, other], 1)), -32768, 32767).astype(np.int16), r,
                      subtype="PCM_16")
             return out
@@ -175,6 +178,7 @@ def make_presentations(rate: int, model_rate: int) -> Dict[str, Tuple[str, Maker
         "stereo duplicate": ("same", stereo("dup")),
         "stereo one silent": ("same", stereo("silent")),
         "stereo one inverted": ("refused", stereo("inverted")),
+        "stereo one delayed 0.5 ms": ("same", stereo("delayed")),
         "dc offset +3000": ("same", wav(lambda x, u, r: x + 3000)),
         "gain -10 dB": ("same", wav(gain(-10))),
         "gain -20 dB": ("same", wav(gain(-20))),
