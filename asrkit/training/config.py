@@ -385,9 +385,11 @@ def validate(cfg: TrainConfig, where: str = "config") -> None:
     # torch's optimizers refuse these with a ValueError (a traceback) only once the data is read;
     # a negative final_lr_ratio would silently turn the decay into gradient ascent, and a
     # negative grad_clip silently switch clipping off (0 is the documented way).
-    if not all(0 <= b < 1 for b in o.betas) or o.eps < 0 or o.weight_decay < 0 or not 0 <= o.rho <= 1:
-        raise AsrkitError(f"{where}: optim: betas must be in [0, 1), eps and weight_decay >= 0 and rho in [0, 1], "
-                          f"got betas {list(o.betas)}, eps {o.eps:g}, weight_decay {o.weight_decay:g}, rho {o.rho:g}")
+    # (eps is not among them: checked above, "eps >= 0" here told a user whose betas were wrong a rule
+    # for eps that 0 broke)
+    if not all(0 <= b < 1 for b in o.betas) or o.weight_decay < 0 or not 0 <= o.rho <= 1:
+        raise AsrkitError(f"{where}: optim: betas must be in [0, 1), weight_decay >= 0 and rho in [0, 1], "
+                          f"got betas {list(o.betas)}, weight_decay {o.weight_decay:g}, rho {o.rho:g}")
     overflow = adam_overflow(o.lr, o.betas[0]) if o.name == "adam" else None
     if overflow:
         raise AsrkitError(f"{where}: optim.lr {o.lr:g} with optim.betas[0] {o.betas[0]:g}: {overflow}; lower optim.lr")

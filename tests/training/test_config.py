@@ -66,8 +66,9 @@ def test_yaml_sections_and_overrides(tmp_path):
     ({}, ["batching.num_workers=-2"], "--set 'batching.num_workers=-2': batching.num_workers must be >= 0, got -2"),
     # torch's Adam refused these with a ValueError traceback once the data was read; a negative
     # final_lr_ratio trained with a negative rate (gradient ascent), a negative grad_clip unclipped
-    ({}, ["optim.betas=[1.5, 0.9]"], "optim: betas must be in [0, 1), eps and weight_decay >= 0 and rho in [0, 1], "
-                                     "got betas [1.5, 0.9]"),
+    # (without "eps >= 0": eps has its own bound, > 0, below)
+    ({}, ["optim.betas=[1.5, 0.9]"], "--set 'optim.betas=[1.5, 0.9]': optim: betas must be in [0, 1), weight_decay >= 0 "
+                                     "and rho in [0, 1], got betas [1.5, 0.9], weight_decay 0, rho 0.95"),
     ({}, ["optim.eps=-1"], "--set 'optim.eps=-1': optim.eps must be > 0 (at least 1.18e-38, float32's smallest "
                            "normal number; usually 1e-8 for adam, 1e-6 for adadelta): the optimizer divides by it "
                            "where a gradient is 0, got -1"),
@@ -75,7 +76,7 @@ def test_yaml_sections_and_overrides(tmp_path):
     # weights, and the run stopped at epoch 1 blaming optim.lr (1e-320 the same: 0 in float32)
     ({}, ["optim.eps=0"], "optim.eps must be > 0 (at least 1.18e-38, float32's smallest normal number; "),
     ({}, ["optim.name=adadelta", "optim.eps=1e-39"], "the optimizer divides by it where a gradient is 0, got 1e-39"),
-    ({}, ["optim.weight_decay=-0.1"], "got betas [0.9, 0.98], eps 1e-08, weight_decay -0.1, rho 0.95"),
+    ({}, ["optim.weight_decay=-0.1"], "got betas [0.9, 0.98], weight_decay -0.1, rho 0.95"),
     ({}, ["optim.name=adadelta", "optim.rho=2"], "rho in [0, 1]"),
     ({}, ["optim.scheduler=warmup_linear", "optim.final_lr_ratio=-5"],
      "optim: grad_clip (0: no clipping) and final_lr_ratio must be >= 0, got 5 and -5"),
@@ -173,6 +174,11 @@ def test_the_largest_sane_values_load():
                             "augment.noise_snr_db=[-30, 100]", "model.listener.subsample=[1000, 1]"])
     assert cfg.optim.lr == 1000 and cfg.training.max_epochs == 10**6 and cfg.model.specaug.time_masks == 1000
     assert cfg.model.listener.subsample == [1000, 1]
+    # the bounds themselves load: a width of MAX_UNITS, and eps at float32's smallest normal number
+    # (ESPnet's 1e-8, 1e-9 and 1e-16 for adam, 1e-6 for adadelta, are far above it)
+    cfg = build_config({}, ["model.listener.hidden=1000000", "model.speller.embed=1000000",
+                            "optim.eps=1.1754943508222875e-38"])
+    assert cfg.model.listener.hidden == cfg.model.speller.embed == 10**6 and cfg.optim.eps > 0
 
 
 def test_an_error_an_override_brings_in_names_it(tmp_path):
