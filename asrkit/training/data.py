@@ -586,8 +586,9 @@ def check_num_workers(num_workers: int) -> None:
     Checked on the machine that trains, not when the config loads (--print-config on a small login
     node must not refuse a config meant for a large one): every worker is a process of its own, and
     a typo's 100000 would start them until the machine ran out. asrkit.training.train_asr calls it
-    before the data is read (from make_loader alone, it came after the training set's features
-    had all been read, with batching.cache_features), and make_loader again for its other callers.
+    before the data is read when a run starts afresh (from make_loader alone, it came after the
+    training set's features had all been read, with batching.cache_features), and make_loader
+    again for its other callers and for a resumed run, which may have no epoch left to load for.
     """
     cores = os.cpu_count() or 1
     if num_workers > MAX_WORKERS_PER_CORE * cores:

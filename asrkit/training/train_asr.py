@@ -309,8 +309,12 @@ def _train(args: TrainArgs, exp: Path, dist_info: Optional[DistInfo], rank: int,
     start = time.time()
     cfg = args.config
     device = select_device(args.ngpu, cfg, dist_info)
-    # With the device, before any data is read (with batching.cache_features, every feature matrix)
-    check_num_workers(cfg.batching.num_workers)
+    # With the device, before any data is read (with batching.cache_features, every feature matrix),
+    # where the run starts afresh. A run with checkpoints may have nothing left to train (a finished
+    # run trained on a larger machine, started again here by asr.sh's stage 4: no loader is made,
+    # and it was not refused); make_loader checks it when an epoch starts.
+    if not ckpt.has_checkpoints(exp):
+        check_num_workers(cfg.batching.num_workers)
     if dist_info is not None:
         backend = init_distributed(dist_info, "nccl" if device.type == "cuda" else "gloo")
         log.info("rank %d of %d (%s, %s)", rank, world, backend, device)

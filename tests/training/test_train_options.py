@@ -142,3 +142,22 @@ def test_too_many_workers_are_refused_before_the_data_is_read(yesno_setup, tmp_p
                                              "--set", "batching.num_workers=100000"), check=False)
     assert "batching.num_workers 100000 is more than 8 per core of this machine" in error_line(proc)
     assert read == []
+
+
+def test_a_finished_run_started_again_takes_more_workers_than_this_machine_has(yesno_setup, tmp_path):
+    """A run trained on a larger machine (batching.num_workers within 8 per core there) and started
+    again here, as asr.sh's stage 4 does, has no epoch left and makes no loader: it ends as before,
+    not refused by the check made before the data is read, which is a fresh run's."""
+    import os
+
+    from tests.cli_checks import run_asrkit_in_process
+
+    from .yesno_dump import train_args
+
+    exp = tmp_path / "exp"
+    run_asrkit_in_process(*train_args(yesno_setup, exp, "--set", "training.max_epochs=1"))
+    workers = 8 * (os.cpu_count() or 1) + 1
+    proc = run_asrkit_in_process(*train_args(yesno_setup, exp, "--set", "training.max_epochs=1",
+                                             "--set", f"batching.num_workers={workers}"), check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "training already finished at epoch 1" in proc.stderr.decode()
