@@ -432,6 +432,9 @@ def test_bad_numbers_fail_before_any_stage(recipe_dir, args, message):
     (["--adapt-speakers", "true", "--adapt-args", "--utt2spk data/test/utt2spk"],
      "asr.sh: ERROR: --adapt-args '--utt2spk data/test/utt2spk': --utt2spk is one of the options asr.sh gives itself: "
      "the stage gives it for each of --test-sets"),
+    # ...after a line break too, which the stages split on as on a space.
+    (["--decode-args", "--beam 3\n--model exp/other/model.pt"], "asr.sh: ERROR: --decode-args '--beam 3\n--model "
+                                                                 "exp/other/model.pt': --model is one of the options asr.sh gives itself"),
     # ESPnet's asr.sh names: "unknown option" alone left a user to search --help.
     (["--inference_config", "conf/decode.yaml"], "./asr.sh: unknown option --inference_config (see ./asr.sh --help): "
                                                  "ESPnet's --inference_config is --decode-config here"),

@@ -261,7 +261,10 @@ fi
 # decode dir is named after; '--lm x.pt' an LM in a dir without _lm; with --use-lm true,
 # '--lm-weight 0.5' decoded with 0.5 while final.pt packed --lm-weight's 0.3.
 for _o in "decode-args:$decode_args" "adapt-args:$adapt_args"; do
-  read -ra _ws <<< "${_o#*:}"   # (not a bare $var: a "*" would glob)
+  # (not a bare $var: a "*" would glob; a line break as a space: the stages split on it, read
+  # stopped there, and --decode-args $'--beam 3\n--model x' decoded x)
+  _v=${_o#*:}
+  read -ra _ws <<< "${_v//$'\n'/ }"
   for _w in ${_ws[@]+"${_ws[@]}"}; do
     case ${_w%%=*} in
       --model) _h="the model is exp/<tag>'s, chosen by --tag and --num-avg" ;;
