@@ -8,7 +8,8 @@
 #
 # Source it, then: take_data_lock "<what>" (blocks, a line on stderr while another run holds it)
 # and release_data_lock once the shared stages are over; take_exp_lock <exp dir> likewise for
-# the stages that decode and score one experiment (held until the run ends). A lock is an flock
+# the stages that decode and score one experiment (held until the run ends; have_exp_lock says
+# whether it is). A lock is an flock
 # (data/.lock in the recipe directory, <exp dir>/.decode.lock): the kernel drops it when its
 # holders end, SIGKILL included, so a dead run never leaves it behind. Commands started while it
 # is held inherit it, so a stage's jobs that outlive a killed run.sh still keep the next run out
@@ -69,4 +70,10 @@ take_exp_lock() {
   [ -z "$_el_fd" ] || return 0
   _dl_take "$1/.decode.lock" "decoding and scoring $1" "nothing stops another run decoding $1 beside this one"
   _el_fd=$_dl_taken
+}
+
+# have_exp_lock: true when this run holds its exp dir's lock (false where it runs unguarded). While
+# it does, no other run of the exp's stages 5-6 is alive, nor a job one of them started.
+have_exp_lock() {
+  [ -n "$_el_fd" ]
 }

@@ -10,7 +10,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from recipe_helpers import REPO, run_sh
+from recipe_helpers import REPO, path_without, run_sh
 
 UTTS = [f"yesno-{i:02d}" for i in range(20)]
 
@@ -177,10 +177,12 @@ export -f asrkit-train
 """
 
 
-def test_stage_5_killed_while_writing_its_decoding_options_leaves_no_temp_file(yesno_stage2):
+def test_stage_5_killed_while_writing_its_decoding_options_leaves_no_temp_file(yesno_stage2, tmp_path):
     """A run SIGKILLed (the OOM killer, a Slurm job's time limit) while asrkit-decode --print-config
     wrote exp/<tag>/final_decode.yaml.<pid>.tmp left that file for good: the next stage 5 wrote its
-    own under its own pid. It removes those of runs no longer alive."""
+    own under its own pid. Holding the exp dir's lock, it removes them all: no other run is writing
+    one then, whatever process has that pid now. Unguarded (no lock), it leaves them: the pid of a
+    run on another host sharing exp/ says nothing on this one."""
     recipe = yesno_stage2  # (./run.sh --yesno-root <yesno_root> --stop-stage 2 --nj 1)
     exp = recipe / "exp/train_char"
     exp.mkdir(parents=True)
@@ -194,9 +196,17 @@ def test_stage_5_killed_while_writing_its_decoding_options_leaves_no_temp_file(y
             time.sleep(0.005)
         os.killpg(proc.pid, signal.SIGKILL)  # (the whole run, asrkit-decode included)
     assert proc.returncode == -signal.SIGKILL and list(exp.glob("final_decode.yaml.*.tmp"))
+    (exp / "final_decode.yaml.1.tmp").write_text("")  # (a killed run's, its pid another process's now)
     proc = run_sh(["./run.sh", "--stage", "5"], cwd=recipe, check=False)
     assert proc.returncode == 1 and "pack_model.log" in proc.stderr, proc.stderr[-3000:]
     assert (exp / "final_decode.yaml").is_file() and not list(exp.glob("final_decode.yaml.*.tmp"))
+
+    other_host_run = exp / "final_decode.yaml.4194305.tmp"  # (past any pid_max: no process here)
+    other_host_run.write_text("")
+    proc = run_sh(["./run.sh", "--stage", "5"], cwd=recipe, check=False,
+                  env={"PATH": path_without(["flock"], tmp_path / "bin")})
+    assert proc.returncode == 1 and "no flock(1)" in proc.stderr and "pack_model.log" in proc.stderr, proc.stderr[-3000:]
+    assert other_host_run.is_file()
 
 
 def test_stage_4_stopped_by_sigusr1_says_so_and_resumes_only_on_its_data(yesno_stage2):

@@ -1061,16 +1061,14 @@ if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
   if [ "$use_lm" = true ] && [ -f "$lmexp/.done" ] && ! up_to_date "$lmexp/.done" "$(lm_inputs)"; then
     die "stage 5: $lmexp was not trained from $lm_config, $lm_train_text and $lang/tokens.txt as they are now (--lm-config, its contents or --lm-train-text changed since stage 3 trained it): run stage 3 again (--stage 3), or give the options it was trained with"
   fi
-  # A temp file of this run's own: two stage 5 runs at once shared one, and one of them failed
-  # with mv's "cannot stat".
+  # A temp file of this run's own: two stage 5 runs at once (unguarded, without the exp lock)
+  # shared one, and one of them failed with mv's "cannot stat".
   # A run killed outright (SIGKILL: the OOM killer, a Slurm job's time limit) while it wrote its
-  # own left it for good, under a pid no other run uses: those of runs no longer alive go first.
-  for _f in "$exp"/final_decode.yaml.*.tmp; do
-    _pid=${_f%.tmp}; _pid=${_pid##*.}
-    if [[ $_pid =~ ^[0-9]+$ ]] && [ -f "$_f" ] && ! kill -0 "$_pid" 2> /dev/null && [ ! -d "/proc/$_pid" ]; then
-      rm -f -- "$_f"
-    fi
-  done
+  # own left it for good, under a pid no later run uses. While this run holds the exp lock, any
+  # other is such a dead run's (a live one, or its --print-config still writing, holds the lock):
+  # they go. Without the lock, one may be a live run's on another host sharing exp/ (NFS), whose
+  # pid says nothing here: they are left.
+  if have_exp_lock; then rm -f -- "$exp"/final_decode.yaml.*.tmp; fi
   decode_options --print-config > "$exp/final_decode.yaml.$$.tmp" \
     || { rm -f "$exp/final_decode.yaml.$$.tmp"; die "stage 5: asrkit-decode --print-config failed for $decode_config${decode_args:+ with --decode-args '$decode_args'}"; }
   mv "$exp/final_decode.yaml.$$.tmp" "$exp/final_decode.yaml"
