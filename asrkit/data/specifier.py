@@ -4,7 +4,9 @@ Reading goes through :mod:`asrkit.data.matrix_io`, which accepts Kaldi's own ark
 (pipes, offsets, ranges, ``ark,t``, compressed matrices) and nothing else: kaldiio's pickle and
 numpy extensions are refused. Writing is our own thin layer over :func:`kaldiio.save_ark`: the ark and scp are written to
 temporary names and renamed into place together on success, so a failed job never leaves a
-partial feats.ark/feats.scp behind; the scp already names the final ark path.
+partial feats.ark/feats.scp behind; the scp already names the final ark path. The scp goes in
+last, its old file removed first: a run SIGKILLed between the renames leaves no scp, never an old
+one pointing into the new ark.
 """
 from __future__ import annotations
 
@@ -390,7 +392,7 @@ class MatrixWriter:
                 self._ark = self._files.open(s.ark, "wb")
                 self._own_ark = True
                 if s.scp is not None:
-                    self._scp = self._files.open(s.scp, "w", encoding="utf-8")
+                    self._scp = self._files.open(s.scp, "w", encoding="utf-8", index=True)
             except BaseException:
                 if self._own_ark:
                     self._ark.close()

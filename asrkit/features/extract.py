@@ -12,7 +12,9 @@ process to ``<ark-stem>.<JOB>.ark``; one scp lists them all in input order. The 
 the command, even when it is SIGKILLed (:mod:`asrkit.utils.workers`). Every output (arks, scp,
 utt2num_frames, utt2sample_rate, fbank.yaml) is written under a temporary name and renamed into place only when
 the whole run succeeded, so a failed or interrupted run leaves nothing half-written; the
-temporary files of a SIGKILLed run are removed by the next run that writes the same outputs.
+temporary files of a SIGKILLed run are removed by the next run that writes the same outputs. The
+scp is renamed last, its old file removed before the first rename: killed between two renames, a
+run over an older output leaves no scp rather than the old one beside the new arks.
 """
 from __future__ import annotations
 
@@ -345,7 +347,7 @@ def compute_fbank_table(
 
         outputs = [a for a in ark_names if a != "-"]
         if spec.scp is not None:
-            with files.open(spec.scp) as f:
+            with files.open(spec.scp, index=True) as f:  # (renamed last: see AtomicFiles)
                 for name, r in zip(ark_names, results):
                     f.writelines(f"{u.utt} {name}:{u.offset}\n" for u in r.utts)
             outputs.append(spec.scp)

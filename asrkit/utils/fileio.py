@@ -633,12 +633,17 @@ class AtomicFiles:
     ``tmp(path)`` hands out a temporary name for a final path; ``commit()`` renames all of
     them into place, ``abort()`` removes them. Used as a context manager it commits on
     success and aborts on any exception.
+
+    One output may be the set's ``index`` (feats.scp beside its feats.ark): the one readers go
+    by. Its old file is removed before the first rename and the new one renamed last, so a run
+    SIGKILLed between two renames leaves no index rather than an old one beside new files.
     """
 
     def __init__(self) -> None:
         self._pending: dict[Path, Path] = {}
+        self._index: Optional[Path] = None
 
-    def tmp(self, path: PathLike) -> Path:
+    def tmp(self, path: PathLike, index: bool = False) -> Path:
         """The name to write ``path``'s content under (``path`` itself for /dev/stdout, a FIFO...)."""
         path = Path(path)
         if is_stream(path):
@@ -646,15 +651,18 @@ class AtomicFiles:
         final = written_through(path)
         if final not in self._pending:
             self._pending[final] = tmp_path_for(final)
+        if index:
+            self._index = final
         return self._pending[final]
 
-    def open(self, path: PathLike, mode: str = "w", encoding: str | None = "utf-8", errors: str | None = None) -> IO:
+    def open(self, path: PathLike, mode: str = "w", encoding: str | None = "utf-8", errors: str | None = None,
+             index: bool = False) -> IO:
         """``path``'s temporary file (``path`` itself for a stream), open for writing: an error
         writing, flushing or closing it names ``path`` (a write's OSError carries no file name).
         Write every output through it, or name the errors of one written otherwise: nothing here
         can tell afterwards which output a nameless error was about. ``errors``: open()'s
         (``surrogateescape`` writes a file name that is not UTF-8 as the bytes it is)."""
-        return NamedOutput(open_output(self.tmp(path), mode, encoding=encoding, errors=errors), path)
+        return NamedOutput(open_output(self.tmp(path, index=index), mode, encoding=encoding, errors=errors), path)
 
     def commit(self) -> None:
         # A Ctrl-C or SIGTERM between two renames left a mixed set, the new ark beside the old scp:
@@ -668,19 +676,33 @@ class AtomicFiles:
                     # that is a directory; a new tokens.model beside the old tokenizer.yaml).
                     if final.is_dir() and not final.is_symlink():
                         raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(final))
-                for final, tmp in list(self._pending.items()):
+                # signals_deferred holds off Ctrl-C, not SIGKILL (the OOM killer, a job's time
+                # limit): killed between the renames, compute-fbank over an older output left the
+                # old feats.scp beside the new arks, whose offsets then read other utterances'
+                # features or garbage. With no index there, the set is plainly unfinished.
+                order = list(self._pending)
+                if self._index in self._pending:
+                    order.remove(self._index)
+                    order.append(self._index)
+                    if len(order) > 1:
+                        with contextlib.suppress(FileNotFoundError):
+                            os.unlink(self._index)
+                for final in order:
+                    tmp = self._pending[final]
                     os.replace(tmp, final)
                     del self._pending[final]
             except BaseException:
                 self.abort()
                 raise
             self._pending.clear()
+            self._index = None
 
     def abort(self) -> None:
         for tmp in self._pending.values():
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
         self._pending.clear()
+        self._index = None
 
     def __enter__(self) -> "AtomicFiles":
         return self

@@ -98,3 +98,54 @@ def test_a_wav_scp_whose_first_id_begins_like_audio_magic_is_read(tmp_path):
     sphere.write_bytes(b"NIST_1A\n   1024\nsample_count -i 0\nend_head\n".ljust(1024, b" "))
     result = run_cli(compute_fbank_cli, [str(sphere), "ark:/dev/null"])
     assert result.exit_code == 1 and f"{sphere}: is an audio file, not a wav.scp" in result.stderr, result.stderr
+
+
+def _killed_at_rename(k: int, module, args) -> None:
+    """``module``'s command run in a forked child SIGKILLed just before its (k+1)th rename, as the
+    OOM killer or a job's time limit lands between two of them."""
+    import os
+    import signal
+
+    pid = os.fork()
+    if pid == 0:  # (the child never returns)
+        try:
+            real, done = os.replace, []
+
+            def replace(src, dst):
+                if len(done) == k:
+                    os.kill(os.getpid(), signal.SIGKILL)
+                done.append(dst)
+                real(src, dst)
+
+            os.replace = replace
+            run_cli(module, args)
+        finally:
+            os._exit(3)
+    assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == -signal.SIGKILL, f"not killed at rename {k + 1}"
+
+
+def test_a_run_killed_between_its_renames_leaves_no_scp_into_the_new_ark(tmp_path):
+    # Killed after the new feats.ark was renamed in, the old feats.scp (other utterances, same
+    # lengths: the same offsets) read the new ark's features as its own utterances', exit 0.
+    from asrkit.data.specifier import read_matrices
+
+    out = tmp_path / "dump"
+    runs = {}
+    for name, scale in (("old", 1), ("new", 3)):
+        scp = write_scp(tmp_path / f"{name}.scp", [(f"{name}{i}", write_wav(tmp_path / f"{name}{i}.wav",
+                                                                          _tone() // (scale + i), 16000))
+                                                   for i in (1, 2)])
+        args = [f"scp:{scp}", f"ark,scp:{out}/feats.ark,{out}/feats.scp"]
+        assert run_cli(compute_fbank_cli, args).exit_code == 0
+        runs[name] = (args, dict(read_matrices(f"scp:{out}/feats.scp")),
+                      (out / "utt2num_frames").read_text())
+    for k in range(4):  # the ark, the scp, utt2num_frames and fbank.yaml
+        assert run_cli(compute_fbank_cli, runs["old"][0]).exit_code == 0
+        _killed_at_rename(k, compute_fbank_cli, runs["new"][0])
+        if not (out / "feats.scp").exists():
+            continue
+        got = dict(read_matrices(f"scp:{out}/feats.scp"))
+        which = "new" if "new1" in got else "old"
+        _, feats, frames = runs[which]
+        assert got.keys() == feats.keys() and all(np.array_equal(got[u], feats[u]) for u in got), (k, which)
+        assert (out / "utt2num_frames").read_text() == frames, k
