@@ -64,7 +64,7 @@ from asrkit.utils.fileio import names_stdin, stdin_closed_problem
 from asrkit.utils.pipes import start_pipe
 
 DOWNMIX: Optional[int] = None  # channel=None: the mean of all channels
-EXPECT_MONO = -1  # channel=-1: multi-channel audio is an error (Kaldi's --channel -1)
+EXPECT_MONO = -1  # channel=-1: multi-channel audio is an error (Kaldi's --channel -1 warns and takes channel 0)
 # channel="all": every channel, samples (frames, channels), for copies of a recording (speed
 # perturbation) that keep its channels as sox's would; not an int, so no --channel value means it.
 ALL_CHANNELS = "all"
@@ -398,21 +398,32 @@ def downmix(data: np.ndarray, what: str, rate: Optional[int] = None) -> np.ndarr
 # odd multiples of 1 / (2 * delay): at 8 kHz a 4-sample (0.5 ms) delay puts them at 1 and 3 kHz,
 # and the yesno model read 28 of its 30 test recordings so made wrong (87 word errors of 240;
 # either channel alone: the original's text). Each channel is therefore shifted onto the loudest
-# by the lag, up to CHANNEL_LAG_S, where their cross-correlation peaks (delay-and-sum, as
-# BeamformIt does for Kaldi's far-field recipes), when the channels agree there: normalised
-# correlation CHANNEL_LAG_MIN_CORRELATION or more (one talker heard twice; unrelated channels,
-# two recordings, stay as they are).
+# by the lag, up to CHANNEL_LAG_S, where they agree best (delay-and-sum, as BeamformIt does for
+# Kaldi's far-field recipes), when they agree there: normalised correlation
+# CHANNEL_LAG_MIN_CORRELATION or more (one talker heard twice; unrelated channels, two recordings,
+# stay as they are).
 CHANNEL_LAG_S = 0.02
 CHANNEL_LAG_MIN_CORRELATION = 0.5
 # The lag is measured on at most this much of the recording, its loudest stretch (the FFT of an
 # hour of audio costs far more than the mean it corrects).
 CHANNEL_LAG_EXCERPT_S = 30.0
+# Both measures are of the channels less their mean and pre-emphasised, as Kaldi's features are
+# (coefficient 0.97): a DC offset or mains hum (50/60 Hz, its period inside CHANNEL_LAG_S) is not
+# the talker. Where they dominated, an offset of opposite sign in the two channels hid the
+# talker's lag, and hum of another phase in each channel drew the lag to where the hum lined up,
+# up to 9 ms off, the speech then smeared by the shift.
+_LAG_PREEMPHASIS = 0.97
 
 
 def channel_lags(data: np.ndarray, top: int, rate: int) -> Optional[list]:
     """Per channel of ``data`` (frames, channels), the lag in samples by which it trails channel
     ``top`` (negative: leads it), 0 where it does not correlate with ``top`` at any lag within
-    CHANNEL_LAG_S; None when every lag is 0."""
+    CHANNEL_LAG_S; None when every lag is 0.
+
+    The lag is where the phase transform of their cross-spectrum peaks (GCC-PHAT, as BeamformIt's:
+    each frequency counts alike, so a tone or hum in both channels, which the plain correlation
+    peaks at wherever its phases line up, weighs as little as its band), and it is taken where the
+    plain normalised correlation there is CHANNEL_LAG_MIN_CORRELATION or more."""
     import numpy as np
 
     n = len(data)
@@ -426,12 +437,17 @@ def channel_lags(data: np.ndarray, top: int, rate: int) -> Optional[list]:
         energy = np.einsum("ij,ij->i", ref_all, ref_all, dtype=np.float64)
         run = np.convolve(energy, np.ones(16), mode="valid")
         start = min(int(np.argmax(run)) * block, n - m)
+
     def excerpt(c: int) -> np.ndarray:  # one channel at a time: 64 channels of 30 s at 48 kHz are 740 MB
-        return np.asarray(data[start:start + m, c], dtype=np.float64)
+        x = np.asarray(data[start:start + m, c], dtype=np.float64)
+        x -= x.mean()
+        x[1:] -= _LAG_PREEMPHASIS * x[:-1].copy()
+        x[0] *= 1 - _LAG_PREEMPHASIS
+        return x
 
     size = 1 << int(np.ceil(np.log2(m + most)))
-    x = excerpt(top)
-    ref, ref_power = np.fft.rfft(x, size), float(np.dot(x, x))
+    r = excerpt(top)
+    ref, ref_power = np.conj(np.fft.rfft(r, size)), float(np.dot(r, r))
     window = np.r_[0:most + 1, -most:0]  # lags 0..most, then -most..-1
     lags = [0] * data.shape[1]
     for c in range(data.shape[1]):
@@ -439,12 +455,14 @@ def channel_lags(data: np.ndarray, top: int, rate: int) -> Optional[list]:
         power = float(np.dot(x, x))
         if c == top or power == 0 or ref_power == 0:
             continue
-        # corr[k] = sum_t ref[t] * x[t + k] (circular, zero-padded past m + most: no wrap-around)
-        corr = np.fft.irfft(np.conj(ref) * np.fft.rfft(x, size), size)[window]
-        corr /= math.sqrt(power * ref_power)
-        best = int(np.argmax(corr))
-        if corr[best] >= CHANNEL_LAG_MIN_CORRELATION:
-            lags[c] = int(window[best])
+        # phat[k]: over lags k (zero-padded past m + most: no wrap-around), x[t + k] against r[t]
+        cross = ref * np.fft.rfft(x, size)
+        magnitude = np.abs(cross)
+        phat = np.fft.irfft(cross / np.maximum(magnitude, magnitude.max() * 1e-12), size)[window]
+        lag = int(window[int(np.argmax(phat))])
+        agree = np.dot(r[:m - lag], x[lag:]) if lag >= 0 else np.dot(r[-lag:], x[:m + lag])
+        if agree / math.sqrt(power * ref_power) >= CHANNEL_LAG_MIN_CORRELATION:
+            lags[c] = lag
     return lags if any(lags) else None
 
 

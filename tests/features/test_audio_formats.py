@@ -194,8 +194,30 @@ def test_channels_heard_a_little_apart_are_aligned_before_their_mean(an4_wavs, t
         # (the plain mean's notches: log-mel bins many nats off the one channel's)
         assert np.abs(comb - mono)[:-2].max() > 3
         assert np.abs(feats - mono)[:-2].max() < 0.2, name
-    # a channel as loud as the other but correlating with it at no lag (another recording) is
-    # not moved: the plain mean, as test_stereo_downmix_or_one_channel's two utterances
+
+
+def test_hum_or_an_offset_does_not_set_the_channels_lag(an4_wavs, tmp_path):
+    """Mains hum of another phase in each channel (50 Hz: its period inside the 20 ms searched)
+    drew the lag to where the hum lined up, 9 ms off, and the speech, in step in both channels,
+    was smeared by the shift; a DC offset of opposite sign hid a 0.5 ms lag. Neither is the
+    talker: speech in step gives the plain mean, speech 0.5 ms apart is aligned, hum or not."""
+    x = _ref(an4_wavs[0])
+    t = np.arange(len(x)) / 16000
+    hum = 1.5 * np.sqrt(np.mean(x ** 2)) * np.sin(2 * np.pi * 50 * t)
+    later = np.concatenate([np.zeros(8), x[:-8]])
+    for name, left, right, in_step in (("hum-inverted", x + hum, x - hum, True),
+                                       ("hum-quadrature", x + hum, x + np.roll(hum, 80), True),
+                                       ("hum-inverted-later", x + hum, 0.9 * later - hum, False),
+                                       ("offsets-later", x + 8000, 0.9 * later - 6000, False)):
+        path = tmp_path / f"{name}.wav"
+        stereo = np.round(np.stack([left, right], 1)).astype(np.int16)
+        soundfile.write(path, stereo, 16000, subtype="PCM_16")
+        mix, _ = read_wav_source(str(path), name)
+        if in_step:  # (another recording's channels, correlating at no lag, are not moved either)
+            np.testing.assert_array_equal(mix, stereo.mean(axis=1, dtype=np.float32), err_msg=name)
+        else:  # the right channel moved 8 samples onto the louder left
+            aligned = (stereo[:-8, 0] + stereo[8:, 1].astype(np.float32)) / 2
+            np.testing.assert_allclose(mix[:-8], aligned, atol=1e-3, err_msg=name)
 
 
 def test_other_rates_resample_to_the_model_rate(made):
