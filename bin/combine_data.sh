@@ -9,6 +9,7 @@ set -euo pipefail
 help_message="Usage: $0 <dest-data-dir> <src-data-dir> [<src-data-dir> ...]
 e.g.: $0 data/dev data/dev_clean data/dev_other"
 . "$(dirname "${BASH_SOURCE[0]}")/parse_options.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/data_lock.sh"
 
 die() { echo "$0: $*" >&2; exit 1; }
 [ $# -ge 2 ] || die "expected <dest-data-dir> <src-data-dir>... (see --help)"
@@ -169,6 +170,15 @@ for f in $tables; do
   fi
 done
 mkdir -p "$dest" || die "$dest: cannot create the directory"
+# A run SIGKILLed while writing a table left its .<table>.<pid>.tmp (no EXIT trap runs): removed
+# here, once no other run writes into <dest>.
+if take_dir_lock "$dest"; then
+  for f in $tables fbank.yaml spk2utt; do
+    for p in "$dest/.$f".*.tmp; do
+      if [[ ${p#"$dest/.$f."} =~ ^[0-9]+\.tmp$ ]]; then rm -f -- "$p"; fi
+    done
+  done
+fi
 for f in $tables; do
   if [[ " ${combine[*]} " == *" $f "* ]]; then
     tmp_table="$dest/.$f.$$.tmp"

@@ -77,3 +77,20 @@ take_exp_lock() {
 have_exp_lock() {
   [ -n "$_el_fd" ]
 }
+
+# take_dir_lock <dir>: an flock on <dir> itself (no file made in it), held until the script ends,
+# for bin/subset_data_dir.sh and bin/combine_data.sh, which write <dir>'s tables through temporary
+# entries of their own there. Their EXIT traps remove those, but a SIGKILL runs no trap: a
+# .subset.XXXXXX/ folder left behind made asrkit-perturb-data-dir-speed refuse <dir> as no data
+# dir. While this is held no other run of theirs writes in <dir>, so such an entry is a dead run's,
+# for the caller to remove. False (remove nothing) without flock(1), or where <dir> cannot be
+# locked (a file system without locks).
+take_dir_lock() {
+  local fd
+  command -v flock >/dev/null 2>&1 || return 1
+  { exec {fd}<"$1"; } 2>/dev/null || return 1
+  if ! flock -n "$fd" 2>/dev/null; then
+    echo "$(date '+%Y-%m-%d %H:%M:%S') ($(basename "$0")) waiting for another run writing $1 to finish" >&2
+    flock "$fd" 2>/dev/null || { exec {fd}<&-; return 1; }
+  fi
+}

@@ -24,6 +24,7 @@ if [ $# -eq 4 ] && { [ "$1" = --first ] || [ "$1" = --last ]; } && ! [[ "$2" =~ 
   set -- "$1" "$3" "$2" "$4"
 fi
 . "$(dirname "${BASH_SOURCE[0]}")/parse_options.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/data_lock.sh"
 
 die() { echo "$0: $*" >&2; exit 1; }
 # Kaldi's most common call, '<src> <num-utt> <dest>', was "expected <src-data-dir> <dest-data-dir>".
@@ -169,6 +170,10 @@ if [ ! -d "$dest" ]; then
   mkdir -p "$dest"
   made_dest=1
 fi
+# A run SIGKILLed past this point left its folder (no EXIT trap runs), and
+# asrkit-perturb-data-dir-speed then refused <dest> as no data dir: removed here, once no other
+# run writes into <dest>.
+if take_dir_lock "$dest"; then rm -rf -- "$dest"/.subset.??????; fi
 stage=$(mktemp -d "$dest/.subset.XXXXXX")
 cp "$out"/* "$stage/"
 for f in $utt_tables $reco_tables $spk_tables spk2utt cmvn.ark fbank.yaml; do

@@ -162,3 +162,37 @@ def test_split_then_combine_keeps_a_spk2gender_some_pieces_lack(tmp_path):
     proc = run_sh([BIN / "combine_data.sh", "again", "train", "dev"], tmp_path)
     assert "utt2dur is in only 1 of 2 sources: not combined" in proc.stderr
     assert not (tmp_path / "again/utt2dur").exists()
+
+
+def test_a_killed_runs_temporary_entries_go_with_the_next_run_into_its_dest(tmp_path):
+    """subset_data_dir.sh stages <dest>'s tables in <dest>/.subset.XXXXXX/ and combine_data.sh
+    writes each as <dest>/.<table>.<pid>.tmp; their EXIT traps remove them, but a SIGKILL runs no
+    trap, and a next run left them for good: asrkit-perturb-data-dir-speed into that <dest> then
+    refused it as holding .subset.XXXXXX/, 'not a data dir'. The next run into <dest> removes
+    them (under an flock of <dest>: no other run of theirs writes there); others' stay."""
+    from asrkit.data.perturb import perturb_data_dir_speed
+
+    make_dir(tmp_path / "src", [("a-0", "a"), ("b-0", "b")])
+    for script, args, left in (("subset_data_dir.sh", ["--first", "1", "src"], [".subset.Ab12Cd"]),
+                               ("combine_data.sh", ["src"], [".text.4194305.tmp", ".spk2utt.77.tmp"])):
+        dest = tmp_path / script
+        dest.mkdir()
+        dead = [dest / name for name in left]
+        for p in dead:
+            if p.name.startswith(".subset."):
+                p.mkdir()
+                (p / "utt2spk").write_text("a-0 a\n")
+            else:
+                p.write_text("a-0 WORDS\n")
+        # (asrkit's own temporary name, and names not of their pattern)
+        others = [dest / ".text.77.ab12cd34.tmp", dest / ".subset.notes.txt", dest / "notes.txt.1.tmp"]
+        for p in others:
+            p.write_text("kept\n")
+        if script == "subset_data_dir.sh":
+            args = [*args, dest.name]
+        else:
+            args = [dest.name, *args]
+        run_sh([BIN / script, *args], tmp_path)
+        assert [p for p in dead if p.exists()] == [] and all(p.exists() for p in others), script
+    perturb_data_dir_speed(tmp_path / "subset_data_dir.sh", tmp_path / "combine_data.sh", [1.0])
+    assert list(table(tmp_path / "combine_data.sh/utt2spk")) == ["a-0"]
