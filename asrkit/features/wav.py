@@ -381,6 +381,7 @@ def downmix(data: np.ndarray, what: str, rate: Optional[int] = None) -> np.ndarr
     lags = channel_lags(data, powers.index(loudest), rate) if rate and loudest > 0 else None
     if lags is None:
         return mix
+    del mix  # (held with the aligned mean, an hour of 48 kHz stereo took 700 MB more to read)
     aligned = np.zeros(len(data), dtype=np.float32)
     for c, lag in enumerate(lags):
         column = np.asarray(data[:, c], dtype=np.float32)

@@ -19,7 +19,7 @@ from feat_helpers import leftovers, read_wav_reference, run_cli, write_scp
 from asrkit.cli import compute_fbank as compute_fbank_cli
 from asrkit.features.fbank import FbankConfig, compute_fbank
 from asrkit.features.resample import resample
-from asrkit.features.wav import EXPECT_MONO, read_wav_source
+from asrkit.features.wav import EXPECT_MONO, downmix, read_wav_source
 from asrkit.utils.errors import AsrkitError
 
 torch.set_num_threads(1)
@@ -218,6 +218,27 @@ def test_hum_or_an_offset_does_not_set_the_channels_lag(an4_wavs, tmp_path):
         else:  # the right channel moved 8 samples onto the louder left
             aligned = (stereo[:-8, 0] + stereo[8:, 1].astype(np.float32)) / 2
             np.testing.assert_allclose(mix[:-8], aligned, atol=1e-3, err_msg=name)
+
+
+def test_aligning_the_channels_takes_no_more_memory_than_their_plain_mean():
+    """The aligned mean was built while the plain one, needed only to check that the channels do
+    not cancel, was still held: an hour of 48 kHz stereo a little apart peaked at 3.35 GB to
+    read, 2.67 GB before channels were aligned (700 MB a channel as float32)."""
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    x = np.round(rng.normal(0, 3000, 2_000_001)).clip(-32768, 32767).astype(np.int16)
+    peaks = []
+    for right in (x[:-1], x[1:]):  # (in step: the plain mean; 1 sample apart: aligned)
+        stereo = np.stack([x[:-1], right], 1)
+        tracemalloc.start()
+        try:
+            mix = downmix(stereo, "st", 1000)
+            peaks.append(tracemalloc.get_traced_memory()[1])
+        finally:
+            tracemalloc.stop()
+    np.testing.assert_array_equal(mix[1:], x[1:-1])  # (right moved 1 sample onto the left)
+    assert peaks[1] < 1.2 * peaks[0], peaks
 
 
 def test_other_rates_resample_to_the_model_rate(made):
