@@ -440,7 +440,7 @@ def channel_lags(data: np.ndarray, top: int, rate: int) -> Optional[list]:
         start = min(int(np.argmax(run)) * block, n - m)
 
     def excerpt(c: int) -> np.ndarray:  # one channel at a time: 64 channels of 30 s at 48 kHz are 740 MB
-        x = np.asarray(data[start:start + m, c], dtype=np.float64)
+        x = np.array(data[start:start + m, c], dtype=np.float64)  # (a copy: changed below)
         x -= x.mean()
         x[1:] -= _LAG_PREEMPHASIS * x[:-1].copy()
         x[0] *= 1 - _LAG_PREEMPHASIS

@@ -239,6 +239,10 @@ def test_aligning_the_channels_takes_no_more_memory_than_their_plain_mean():
             tracemalloc.stop()
     np.testing.assert_array_equal(mix[1:], x[1:-1])  # (right moved 1 sample onto the left)
     assert peaks[1] < 1.2 * peaks[0], peaks
+    # (float64 samples, which the lag's measures take as they are, come back from it unchanged)
+    doubles = stereo.astype(np.float64)
+    np.testing.assert_array_equal(downmix(doubles, "st", 1000), mix)
+    np.testing.assert_array_equal(doubles, stereo)
 
 
 def test_other_rates_resample_to_the_model_rate(made):
