@@ -251,6 +251,37 @@ def test_stage_4_stopped_by_sigusr1_says_so_and_resumes_only_on_its_data(yesno_s
     assert old_runs.read_text() == row
 
 
+KILLED_TRAINING_CMD = """\
+export train_cmd="asrkit-launch --backend local" cuda_cmd="asrkit-launch --backend local" decode_cmd="asrkit-launch --backend local"
+asrkit-train() {
+  [[ " $* " != *" --print-config "* ]] || { command asrkit-train "$@"; return; }
+  kill -KILL $BASHPID
+}
+export -f asrkit-train
+"""
+
+
+def test_stage_4_killed_says_that_running_it_again_resumes_from_its_checkpoints(yesno_stage2):
+    """A training killed (the OOM killer, a job's time limit) said 'job failed (code 137: SIGKILL)
+    ... stage 4 failed ... see exp/<tag>/log/train.log', and not that the same command run again
+    resumes it from its last checkpoint. Said where there is one; a training killed before its
+    first checkpoint has nothing to resume."""
+    recipe = yesno_stage2  # (./run.sh --yesno-root <yesno_root> --stop-stage 2 --nj 1)
+    (recipe / "cmd.sh").unlink()
+    (recipe / "cmd.sh").write_text(KILLED_TRAINING_CMD)
+    stage4 = ["./run.sh", "--stage", "4", "--stop-stage", "4"]
+    note = "its checkpoints are kept in exp/train_char/checkpoints: the same command run again resumes from the last one"
+    proc = run_sh(stage4, cwd=recipe, check=False)
+    assert proc.returncode == 1 and "stage 4 failed" in proc.stderr and note not in proc.stderr, proc.stderr[-3000:]
+    checkpoints = recipe / "exp/train_char/checkpoints"
+    checkpoints.mkdir()
+    (checkpoints / "epoch1.pt").write_bytes(b"")  # (as the killed training left it)
+    proc = run_sh(stage4, cwd=recipe, check=False)
+    assert proc.returncode == 1 and "code 137: SIGKILL" in proc.stderr, proc.stderr[-3000:]
+    assert "stage 4 failed: asrkit-launch" in proc.stderr and f"see exp/train_char/log/train.log; {note}" in \
+        proc.stderr, proc.stderr[-3000:]
+
+
 def test_stage_3_resumes_a_stopped_lm_only_on_its_text(recipe_dir):
     """Stage 3 resumed an LM training stopped (SIGUSR1) or killed before it was done on whatever
     text it was now given: an LM of two texts, in silence. It records the LM's inputs when the

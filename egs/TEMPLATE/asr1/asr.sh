@@ -424,7 +424,14 @@ run() {
   [ "$rc" -ne 0 ] || return 0
   stop_if_interrupted "$rc"
   stop_if_stopped_on_request "$logfile"
-  die "stage $current_stage failed: $* -- see $logfile"
+  die "stage $current_stage failed: $* -- see $logfile$(resume_note "${resumes:-}")"
+}
+# resume_note <exp dir>: for a training that failed (killed: the OOM killer, a job's time limit)
+# with checkpoints to resume from, which the message did not say: the same command run again
+# resumes it (on the same inputs: trained_on_other_inputs). Given as 'resumes=<exp dir> run ...'.
+resume_note() {
+  [ -n "$1" ] && { has_epoch_checkpoint "$1" || [ -e "$1/checkpoints/interrupted.pt" ]; } || return 0
+  echo "; its checkpoints are kept in $1/checkpoints: the same command run again resumes from the last one"
 }
 # stop_if_stopped_on_request <log>: asrkit-train and asrkit-train-lm stopped by SIGUSR1 (sbatch
 # --signal=B:USR1@300) save where they stand and exit 75, which the launcher reports as a failed
@@ -860,7 +867,7 @@ if [ "$use_lm" = true ] && [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
     log "stage 3: LM on $lm_train_text -> $lmexp"
     mkdir -p "$lmexp/log"
     record_train_inputs "$lmexp" "$lm_inputs"
-    run "$lmexp/log/train_lm.log" $cuda_cmd --gpu "$ngpu" "$lmexp/log/train_lm.log" \
+    resumes=$lmexp run "$lmexp/log/train_lm.log" $cuda_cmd --gpu "$ngpu" "$lmexp/log/train_lm.log" \
       asrkit-train-lm --config "$lm_config" --lang-dir "$lang" "$lm_train_text" "$lmexp"
     warnings "$lmexp/log/train_lm.log"
     mark_done "$lmexp/.done" "$lm_inputs"
@@ -952,7 +959,7 @@ if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
     [ "$num_nodes" -gt 1 ] && nodes_opts=(--num-nodes "$num_nodes")
     budget=()
     [ -z "$train_max_time" ] || budget=(--set "training.max_time=$train_max_time")
-    run "$exp/log/train.log" $cuda_cmd --gpu "$ngpu" "${nodes_opts[@]}" "$exp/log/train.log" \
+    resumes=$exp run "$exp/log/train.log" $cuda_cmd --gpu "$ngpu" "${nodes_opts[@]}" "$exp/log/train.log" \
       asrkit-train --config "$train_config" --train-dir "$dumpdir/$feats_train_set" \
         --valid-dir "$dumpdir/$valid_set" --lang-dir "$lang" --cmvn "$dumpdir/$feats_train_set/cmvn.ark" \
         --fbank-config "$dumpdir/$feats_train_set/fbank.yaml" --ngpu "$ngpu" --seed "$seed" "${budget[@]}" "${raw_opts[@]}" \
