@@ -35,9 +35,10 @@ def test_config_dash_is_the_same_config_as_its_file(tmp_path, command):
         assert piped.returncode == 0, piped.stderr.decode()
         assert piped.stdout == by_file.stdout
     assert not (tmp_path / "-").exists()
-    # an error in it names the option, not /dev/stdin
-    line = error_line(run([command, "--config", "-", "--print-config"], input=b"no_such_option: 1\n", cwd=tmp_path))
-    assert f"ERROR (asrkit-{command}): --config - (stdin): " in line and "no_such_option" in line, line
+    # an error in it names the option, not /dev/stdin, and the key's line as a file's does
+    line = error_line(run([command, "--config", "-", "--print-config"], input=b"# x\nno_such_option: 1\n",
+                          cwd=tmp_path))
+    assert f"ERROR (asrkit-{command}): --config - (stdin):2: " in line and "no_such_option" in line, line
 
 
 @pytest.mark.parametrize("command", sorted(CASES))

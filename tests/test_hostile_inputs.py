@@ -1005,7 +1005,7 @@ CASES: List[Case] = [
     Case("huge-dither-in-fbank-yaml", "compute-fbank",
          lambda w, d: Run(["--config", _write(d / "fb.yaml", "sample_frequency: 8000\ndither: 1.0e+10\n"),
                            f"scp:{w.root}/wav.scp", f"ark,scp:{d}/out.ark,{d}/out.scp"]), 1,
-         "fb.yaml: bad fbank config: dither must be in [0, 32768]", OUT + ("fbank.yaml",)),
+         "fb.yaml:2: bad fbank config: dither must be in [0, 32768]", OUT + ("fbank.yaml",)),
     # -- tracebacks that are now errors naming file, line and utterance ------------------------------
     Case("segments-nan-times", "compute-fbank",
          lambda w, d: Run(["--sample-frequency", "8000", "--segments",

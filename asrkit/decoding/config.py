@@ -35,8 +35,8 @@ import os
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple, Union
 
-from asrkit.utils.config import (UnknownKeysError, dump_yaml, from_dict, load_yaml_mapping, non_finite, over_bounds,
-                                 reads_stdin, to_dict, written_by_newer, yaml_source)
+from asrkit.utils.config import (UnknownKeysError, dump_yaml, errors_at_lines, from_dict, load_yaml_config, non_finite,
+                                 over_bounds, reads_stdin, to_dict, written_by_newer, yaml_source)
 from asrkit.utils.errors import AsrkitError
 
 # How word boundaries are placed (asrkit.decoding.ctc_align.word_times); the first is the default.
@@ -154,8 +154,12 @@ class DecodeConfig:
     @classmethod
     def from_yaml(cls, path, command: str = "asrkit-decode --config") -> "DecodeConfig":
         """The options of YAML file ``path``; ``-`` (/dev/stdin) reads them from stdin, named in
-        errors as ``command``'s option (:func:`asrkit.utils.config.load_yaml_mapping`)."""
-        return cls.from_dict(load_yaml_mapping(path, "decoding options", command), yaml_source(path, command))
+        errors as ``command``'s option; an error names the line of the key at fault
+        (:func:`asrkit.utils.config.load_yaml_config`)."""
+        options, lines = load_yaml_config(path, "decoding options", command)
+        where = yaml_source(path, command)
+        with errors_at_lines(where, lines):
+            return cls.from_dict(options, where)
 
     @classmethod
     def resolve(cls, config_path: Optional[Union[str, "os.PathLike[str]"]],

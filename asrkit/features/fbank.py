@@ -18,7 +18,8 @@ from typing import Any, ClassVar, Dict, List, Mapping, Optional
 
 from asrkit.features.containers import MAX_SAMPLE_RATE
 from asrkit.features.wav import DEFAULT_MAX_SAMPLES, INT16_SCALE
-from asrkit.utils.config import Wording, dump_yaml, from_dict, load_yaml_mapping, non_finite, to_dict, yaml_source
+from asrkit.utils.config import (Wording, dump_yaml, errors_at_lines, from_dict, load_yaml_config, non_finite, to_dict,
+                                 yaml_source)
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import PathLike, atomic_open
 
@@ -285,14 +286,16 @@ class FbankConfig:
     @classmethod
     def from_yaml(cls, path: PathLike, command: str = "asrkit-compute-fbank --config") -> "FbankConfig":
         """The options of YAML file ``path``; ``-`` (/dev/stdin) reads them from stdin, named in
-        errors as ``command``'s option (:func:`asrkit.utils.config.load_yaml_mapping`)."""
+        errors as ``command``'s option; an error names the line of the key at fault
+        (:func:`asrkit.utils.config.load_yaml_config`)."""
         try:
-            options = load_yaml_mapping(path, "fbank options", command)
+            options, lines = load_yaml_config(path, "fbank options", command)
         except AsrkitError as e:
             _refuse_kaldi_conf(path)
             raise e from None
         source = yaml_source(path, command)
-        config = cls.from_dict(options, where=source)
+        with errors_at_lines(source, lines):
+            config = cls.from_dict(options, where=source)
         config.source = source
         return config
 

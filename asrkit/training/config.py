@@ -26,8 +26,9 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from asrkit.features.fbank import FbankConfig
 from asrkit.models.config import LASConfig, LMConfig
-from asrkit.utils.config import (ConfigError, Wording, dump_yaml, from_dict, load_yaml_mapping, non_finite, number_text,
-                                 over_bounds, parse_yaml, to_dict, under_bounds, yaml_source)
+from asrkit.utils.config import (ConfigError, UnknownKeysError, Wording, dump_yaml, errors_at_lines, from_dict,
+                                 load_yaml_config, non_finite, number_text, over_bounds, parse_yaml, to_dict,
+                                 under_bounds, without_keys, yaml_source)
 from asrkit.utils.device import NAMES as DEVICE_NAMES, bad_device_name
 from asrkit.utils.errors import AsrkitError, shown
 from asrkit.utils.logging import get_logger
@@ -305,7 +306,8 @@ def _build_config(raw: Optional[Dict[str, Any]], overrides: Iterable[str], where
     sections = [f.name for f in fields(TrainConfig)]
     for section in raw:
         if section not in sections:
-            raise AsrkitError(f"{where}: unknown section {section!r} (known: {', '.join(sections)})")
+            raise UnknownKeysError(f"{where}: unknown section {section!r} (known: {', '.join(sections)})", [section],
+                                   where)
     for (section, key), why in REMOVED.items():
         if isinstance(raw.get(section), dict) and key in raw[section]:
             raise AsrkitError(f"{where}: {section}.{key} was removed: {why}")
@@ -484,10 +486,18 @@ def load_config(path: Optional[str], overrides: Iterable[str] = (),
                 labels: Optional[Dict[str, str]] = None, command: str = "asrkit-train --config") -> TrainConfig:
     """The config of YAML file ``path`` (None: the defaults) with ``overrides`` (--set's) on top;
     ``-`` (/dev/stdin) reads it from stdin, named in errors as ``command``'s option."""
-    raw: Dict[str, Any] = {}
-    if path is not None:
-        raw = load_yaml_mapping(path, "sections (model:, optim:, batching:, training:, finetune:)", command)
-    return build_config(raw, overrides, where=yaml_source(path, command) if path else "config", labels=labels)
+    if path is None:
+        return build_config({}, overrides, labels=labels)
+    raw, lines = load_yaml_config(path, "sections (model:, optim:, batching:, training:, finetune:)", command)
+    where = yaml_source(path, command)
+    # (a key a --set replaced is not at fault at its line; a bad --set is named as itself)
+    with errors_at_lines(where, without_keys(lines, (_set_key(item) for item in overrides))):
+        return build_config(raw, overrides, where=where, labels=labels)
+
+
+def _set_key(item: str) -> str:
+    """The dotted key of ``--set 'section.key=value'`` (what it is, even malformed: a key to drop)."""
+    return item.split("=", 1)[0].strip()
 
 
 def dump_config(cfg: TrainConfig) -> str:
@@ -548,7 +558,10 @@ class LMTrainConfig:
 
     @classmethod
     def from_yaml(cls, path, command: str = "asrkit-train-lm --config") -> "LMTrainConfig":
-        return cls.from_dict(load_yaml_mapping(path, "LM training options", command), yaml_source(path, command))
+        raw, lines = load_yaml_config(path, "LM training options", command)
+        where = yaml_source(path, command)
+        with errors_at_lines(where, lines):
+            return cls.from_dict(raw, where)
 
     @classmethod
     def load(cls, path: Optional[str], given: Dict[str, Any],
@@ -558,9 +571,16 @@ class LMTrainConfig:
         checked before the command line's replaced them, so ``--max-epochs 3`` could not run a
         file saying ``max_epochs: 0`` (as asrkit-train's --set can). An error the file alone has
         names the file; one the command line brings in, "command line"."""
-        where = yaml_source(path, command) if path else "lm config"
-        base = from_dict(cls, load_yaml_mapping(path, "LM training options", command) if path else {}, where,
-                         wording=_WORDING)
+        if not path:
+            return cls._load({}, "lm config", given)
+        raw, lines = load_yaml_config(path, "LM training options", command)
+        where = yaml_source(path, command)
+        with errors_at_lines(where, without_keys(lines, given)):
+            return cls._load(raw, where, given)
+
+    @classmethod
+    def _load(cls, raw: Dict[str, Any], where: str, given: Dict[str, Any]) -> "LMTrainConfig":
+        base = from_dict(cls, raw, where, wording=_WORDING)
         if not given:
             base.validate(where)
             return base

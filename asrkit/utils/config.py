@@ -20,10 +20,14 @@ What ``from_dict`` guarantees, so that a typo never silently trains or decodes s
   with the location in front.
 
 Errors are :class:`ConfigError`, an AsrkitError (a command prints it as one line and exits 1)
-that is also a ValueError (what model code and its callers have always caught).
+that is also a ValueError (what model code and its callers have always caught). A config read
+from a file names the line of the key at fault (``conf/train.yaml:12: optim.lr: ...``): the
+loader keeps each key's line beside the plain mapping (:func:`load_yaml_config`), and the
+command's loader puts it into the error (:func:`errors_at_lines`).
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import math
@@ -31,7 +35,7 @@ import os
 import re
 import typing
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple, Type, TypeVar, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple, Type, TypeVar, Union
 
 from asrkit.utils.errors import SHOWN_MAX, AsrkitError, shown
 from asrkit.utils.logging import get_logger
@@ -138,7 +142,15 @@ def yaml_source(path: Union[str, Path], command: str = "") -> str:
 
 
 def load_yaml_mapping(path: Union[str, Path], what: str = "options", command: str = "") -> Dict[str, Any]:
-    """The mapping at the top of a YAML file ({} for an empty file); errors name ``path``.
+    """The mapping at the top of a YAML file ({} for an empty file); errors name ``path``
+    (:func:`load_yaml_config`, without the lines of its keys)."""
+    return load_yaml_config(path, what, command)[0]
+
+
+def load_yaml_config(path: Union[str, Path], what: str = "options",
+                     command: str = "") -> Tuple[Dict[str, Any], Dict[str, int]]:
+    """The mapping at the top of a YAML file ({} for an empty file) and the line of each key in it
+    (dotted: ``optim.lr`` -> 12), for :func:`errors_at_lines`; errors name ``path``.
 
     ``-`` (or /dev/stdin) reads stdin, which errors name as the option of ``command`` that reads
     it (``asrkit-decode --config``: ``--config - (stdin)``, :func:`yaml_source`). Unlike a file, an
@@ -166,16 +178,16 @@ def load_yaml_mapping(path: Union[str, Path], what: str = "options", command: st
         raise ConfigError(f"{where}: cannot read: {e.strerror or e}") from None
     if stdin and not text.strip(" \t\n\r\x0b\x0c") and not _stdin_is_a_file():
         raise ConfigError(f"{where}: no data on stdin ({len(text)} bytes read): no {what} were piped in")
-    d = parse_yaml(text, where)
+    d, lines = parse_yaml_lines(text, where)
     if d is None:
         if not text.strip():
             # A config cut short to nothing (a failed copy, a '>' for '>>') trained, decoded or
             # made features with every default and no word. One of only comments says it meant that.
             log.warning("%s: empty file: no %s, every setting takes its default", path, what)
-        return {}
+        return {}, {}
     if not isinstance(d, dict):
         raise ConfigError(f"{where}: expected a mapping of {what}, got {type(d).__name__}")
-    return d
+    return d, lines
 
 
 def _reads_as(raw: bytes, encoding: str) -> bool:
@@ -212,10 +224,22 @@ def parse_yaml(text: str, where: str, lines: bool = True) -> Any:
     document whose aliases expand to more than :data:`MAX_YAML_VALUES` values is refused before
     anything walks it.
     """
+    return parse_yaml_lines(text, where, lines)[0]
+
+
+def parse_yaml_lines(text: str, where: str, lines: bool = True) -> Tuple[Any, Dict[str, int]]:
+    """:func:`parse_yaml`'s value, and the line of each key of its mappings nested in mappings
+    (dotted, ``optim.lr`` -> 12; a key merged in with ``<<: *base`` at its line in the base)."""
     import yaml  # here, not at the top: a command's --help should not load it
 
     try:
-        d = yaml.load(text, Loader=_strict_loader())
+        # yaml.load's own steps, keeping the node tree whose marks hold the lines
+        loader = _strict_loader()(text)
+        try:
+            node = loader.get_single_node()
+            d = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None and lines else ""
@@ -231,7 +255,107 @@ def parse_yaml(text: str, where: str, lines: bool = True) -> Any:
                               f"(a data file?)")
         raise ConfigError(f"{where}: its aliases (*name) expand to more than {MAX_YAML_VALUES:,} values, more than "
                           f"any config holds (a 'billion laughs' document?)")
-    return d
+    return d, _key_lines(node)
+
+
+def _key_lines(node: Any) -> Dict[str, int]:
+    """The line of each key of mapping ``node`` and of the mappings under it, by dotted path.
+
+    Walked after the size check, so the aliases it follows stand for a bounded number of values;
+    the constructor has already flattened each ``<<`` merge into the pairs, the merged ones first
+    (a key given beside it comes later and wins, as in the value)."""
+    import yaml
+
+    lines: Dict[str, int] = {}
+
+    def walk(n: Any, path: str) -> None:
+        if not isinstance(n, yaml.MappingNode):
+            return
+        for key_node, value_node in n.value:
+            if isinstance(key_node, yaml.ScalarNode):
+                key = _dot(path, str(key_node.value))
+                lines[key] = key_node.start_mark.line + 1
+                walk(value_node, key)
+
+    walk(node, "")
+    return lines
+
+
+# A message's opening before the key it names: 'bad fbank config: ', fbank's "option 'x'".
+_LEAD_IN = re.compile(r"bad [a-z ]*config: ")
+_KEY_AT_START = re.compile(r"(?:option )?'?([A-Za-z_][\w-]*(?:\.[A-Za-z_][\w-]*)*)'?((?:\[\d+\])*)")
+
+
+def key_at_fault(message: str) -> Optional[str]:
+    """The dotted key a config error after its ``where: `` is about, by the messages' convention of
+    naming it first (``optim.lr: expected ...``, ``model.listener: listener.hidden must be ...``,
+    ``optim.decay_over: budget needs optim.scheduler ...``), with every ``section: `` before it;
+    None where the message opens with several keys (``maxlenratio and minlenratio must ...``) or
+    with none."""
+    parts: List[str] = []
+    rest = _LEAD_IN.sub("", message, count=1)
+    while True:
+        m = _KEY_AT_START.match(rest)
+        if m is None:
+            break
+        parts.append(m.group(1))
+        rest = rest[m.end():]
+        if re.match(r"(?:, | and |/)[A-Za-z_]", rest):
+            return None  # keys at fault together
+        if not rest.startswith(": "):
+            break
+        rest = rest[2:]
+    if not parts:
+        return None
+    key = parts[0]
+    for part in parts[1:]:
+        head = part.split(".")[0]
+        # 'model.listener: listener.hidden ...' (a section's own check names its section too)
+        key = f"{key}.{part[len(head) + 1:]}" if key.split(".")[-1] == head and "." in part else _dot(key, part)
+    return key
+
+
+def line_of(key: Optional[str], lines: Mapping[str, int]) -> Optional[int]:
+    """The line of dotted ``key``, or of the nearest section holding it that the file gives
+    (``optim.decay_over: budget needs ...`` reads as the key 'optim.decay_over.budget'); Kaldi's
+    dashed names (``num-mel-bins``) answer for their underscored field names."""
+    if not key or not lines:
+        return None
+    plain = {k.replace("-", "_"): v for k, v in lines.items()}
+    parts = key.split(".")
+    for n in range(len(parts), 0, -1):
+        name = ".".join(parts[:n])
+        line = lines.get(name, plain.get(name.replace("-", "_")))
+        if line is not None:
+            return line
+    return None
+
+
+@contextlib.contextmanager
+def errors_at_lines(where: str, lines: Mapping[str, int]) -> Iterator[None]:
+    """An error of the config read from ``where`` (an AsrkitError whose message opens with
+    ``where: ``) gets the line of the key at fault, as a YAML syntax error has it:
+    ``conf/train.yaml:12: optim.lr: expected a number (float), got 'abc'``. A message naming no
+    key of the file, or a source other than ``where`` (a --set, the command line), is left as is.
+    ``lines``: the file's keys (:func:`load_yaml_config`), less those a command line replaced."""
+    try:
+        yield
+    except AsrkitError as e:
+        message = str(e)
+        if lines and message.startswith(f"{where}: "):
+            rest = message[len(where) + 2:]
+            names = getattr(e, "names", None)  # UnknownKeysError: its keys, with their section
+            line = line_of(names[0] if names else key_at_fault(rest), lines)
+            if line is not None:
+                e.args = (f"{where}:{line}: {rest}",)
+        raise
+
+
+def without_keys(lines: Mapping[str, int], keys: Iterable[str]) -> Dict[str, int]:
+    """``lines`` less dotted ``keys`` and what is under them: values another source replaced, whose
+    errors are not at the file's line."""
+    keys = list(keys)
+    return {k: v for k, v in lines.items() if not any(k == g or k.startswith(g + ".") for g in keys)}
 
 
 def _expanded_size(obj: Any, limit: int) -> Tuple[int, bool]:

@@ -36,7 +36,7 @@ TOO_LARGE = [
 def test_a_huge_option_value_is_an_error_naming_the_option_and_its_bound(tmp_path, key, value, message):
     conf = tmp_path / "decode.yaml"
     conf.write_text(f"{key}: {value!r}\n".replace("e+308", ".0e+308"))  # YAML 1.1 floats need the dot
-    with pytest.raises(AsrkitError, match="^" + re.escape(f"{conf}: {message}") + "$"):
+    with pytest.raises(AsrkitError, match="^" + re.escape(f"{conf}:1: {message}") + "$"):  # (the key's line)
         DecodeConfig.from_yaml(conf)
 
 

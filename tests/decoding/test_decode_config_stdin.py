@@ -26,7 +26,7 @@ def test_config_dash_reads_the_options_from_stdin(tmp_path, yesno, inproc, monke
     assert printed.returncode == 0, printed.stderr.decode()
     assert b"beam: 2\n" in printed.stdout and b"ctc_weight: 0.5\n" in printed.stdout
     bad = error_line(run([*base, "--config", "-", "--print-config"], input=b"beem: 2\n", cwd=tmp_path))
-    assert bad.startswith("ERROR (asrkit-decode): --config - (stdin): unknown key 'beem'"), bad
+    assert bad.startswith("ERROR (asrkit-decode): --config - (stdin):1: unknown key 'beem'"), bad
     assert not (tmp_path / "-").exists()
 
 

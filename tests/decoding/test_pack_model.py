@@ -113,7 +113,7 @@ def test_bad_options_and_files_are_one_line(asrkit, yesno_model, tmp_path):
     tmp, model, wavs = yesno_model
     bad = tmp_path / "bad.yaml"
     out = tmp_path / "final.pt"
-    for text, message in (("beam: 0\n", "bad.yaml: beam must be"), ("beem: 3\n", "unknown key 'beem'"),
+    for text, message in (("beam: 0\n", "bad.yaml:1: beam must be"), ("beem: 3\n", "unknown key 'beem'"),
                           ("- 1\n", "bad.yaml")):
         bad.write_text(text)
         proc = asrkit("pack-model", "--decode-config", bad, model, out, check=False)

@@ -17,27 +17,29 @@ from asrkit.utils.errors import AsrkitError
 torch.set_num_threads(1)
 
 
-@pytest.mark.parametrize("text, message", [
-    ("sample_frequency: 0\n", "sample_frequency must be > 0, got 0"),
-    ("sample_frequency: -8000\n", "sample_frequency must be > 0, got -8000"),
-    ("vtln_warp: 1.0e+308\n", "vtln_warp must be in [0.5, 2] (1: no warp; Kaldi's VTLN searches 0.85 to 1.25), got 1e+308"),
-    ("vtln_warp: 5\n", "vtln_warp must be in [0.5, 2] (1: no warp; Kaldi's VTLN searches 0.85 to 1.25), got 5"),
-    ("vtln_warp: 0.4\n", "vtln_warp must be in [0.5, 2]"),
+# at: the line of the key the error names (none where the message names several at fault together)
+@pytest.mark.parametrize("text, message, at", [
+    ("sample_frequency: 0\n", "sample_frequency must be > 0, got 0", ":1"),
+    ("sample_frequency: -8000\n", "sample_frequency must be > 0, got -8000", ":1"),
+    ("vtln_warp: 1.0e+308\n", "vtln_warp must be in [0.5, 2] (1: no warp; Kaldi's VTLN searches 0.85 to 1.25), got 1e+308",
+     ":1"),
+    ("vtln_warp: 5\n", "vtln_warp must be in [0.5, 2] (1: no warp; Kaldi's VTLN searches 0.85 to 1.25), got 5", ":1"),
+    ("vtln_warp: 0.4\n", "vtln_warp must be in [0.5, 2]", ":1"),
     ("window_type: blackman\nblackman_coeff: 1.0e+308\n",
-     "blackman_coeff must be in [0.375, 0.625] (a window that tapers; Kaldi's default is 0.42), got 1e+308"),
-    ("blackman_coeff: 0.3\n", "blackman_coeff must be in [0.375, 0.625]"),
+     "blackman_coeff must be in [0.375, 0.625] (a window that tapers; Kaldi's default is 0.42), got 1e+308", ":2"),
+    ("blackman_coeff: 0.3\n", "blackman_coeff must be in [0.375, 0.625]", ":1"),
     # vtln_high <= 0 is an offset from Nyquist (Kaldi's, torchaudio's rule), not from high_freq:
     # this one passed and torchaudio asserted, a traceback
     ("high_freq: -600\nvtln_warp: 0.9\n", "with vtln_warp need low_freq < vtln_low < vtln_high < high_freq, got 20.0, "
-                                          "100.0, 7500 (vtln_high=-500.0) and 7400"),
+                                          "100.0, 7500 (vtln_high=-500.0) and 7400", ""),
     # a warp folding the spectrum over itself: bends at 6000 Hz (3000 x 2) and 3500 Hz
     ("vtln_warp: 2\nvtln_low: 3000\nvtln_high: 3500\n", "vtln_warp 2 folds the frequency axis with vtln_low 3000 "
-                                                        "and vtln_high 3500"),
+                                                        "and vtln_high 3500", ":1"),
 ])
-def test_out_of_range_options_are_one_line_errors(tmp_path, text, message):
+def test_out_of_range_options_are_one_line_errors(tmp_path, text, message, at):
     path = tmp_path / "fbank.yaml"
     path.write_text(text)
-    with pytest.raises(AsrkitError, match="^" + re.escape(f"{path}: bad fbank config: {message}")):
+    with pytest.raises(AsrkitError, match="^" + re.escape(f"{path}{at}: bad fbank config: {message}")):
         FbankConfig.from_yaml(path)
 
 

@@ -195,11 +195,41 @@ def test_an_error_an_override_brings_in_names_it(tmp_path):
         load_config(str(conf), [seed], {seed: "--seed 100000000000000000000000"})
     # an error of the file itself is still the file's, whatever the command line sets beside it
     conf.write_text("model: {listener: {hidden: abc}}\n")
-    with pytest.raises(AsrkitError, match=re.escape(f"{conf}: model.listener.hidden: expected a number (int)")):
+    with pytest.raises(AsrkitError, match=re.escape(f"{conf}:1: model.listener.hidden: expected a number (int)")):
         load_config(str(conf), ["training.max_epochs=4"])
     conf.write_text("optim: {lr: 1e300}\n")
-    with pytest.raises(AsrkitError, match=re.escape(f"{conf}: optim.lr must be at most 1e+38")):
+    with pytest.raises(AsrkitError, match=re.escape(f"{conf}:1: optim.lr must be at most 1e+38")):
         load_config(str(conf), ["training.max_epochs=4"])
+
+
+@pytest.mark.parametrize("text, overrides, message", [
+    ("model:\n  listener:\n    hidden: 0\n", [], "3: model.listener: listener.hidden must be >= 1"),
+    ("optim:\n  lr: 0.001\n  decay_over: budget\n", [], "3: optim.decay_over: budget needs optim.scheduler: "),
+    ("optim: {lr: 0.1}\nbatching: {max_frames: 10}\nfoo: {}\n", [], "3: unknown section 'foo'"),
+    ("training:\n  max_valid_decode_ratio: 2\n", [], "2: training.max_valid_decode_ratio was removed"),
+    # the file's own error, beside a --set of another key of its section
+    ("training:\n  max_epochs: 3\n  seed: abc\n", ["training.max_epochs=4"], "3: training.seed: expected a number"),
+])
+def test_an_error_of_the_file_names_the_line_of_the_key_at_fault(tmp_path, text, overrides, message):
+    conf = tmp_path / "conf.yaml"
+    conf.write_text(text)
+    with pytest.raises(AsrkitError, match="^" + re.escape(f"{conf}:{message}")):
+        load_config(str(conf), overrides)
+
+
+def test_the_lm_config_names_the_line_of_the_key_at_fault(tmp_path):
+    """With command-line values over the file's or without; an error the command line brings in
+    names it, not a line."""
+    from asrkit.training.config import LMTrainConfig
+
+    conf = tmp_path / "lm.yaml"
+    conf.write_text("max_epochs: 3\nlr: 0\n")
+    with pytest.raises(AsrkitError, match="^" + re.escape(f"{conf}:2: lr must be positive, got 0")):
+        LMTrainConfig.load(str(conf), {"max_epochs": 4})
+    with pytest.raises(AsrkitError, match="^" + re.escape(f"{conf}:2: lr must be positive, got 0")):
+        LMTrainConfig.from_yaml(str(conf))
+    with pytest.raises(AsrkitError, match=r"^command line: max_epochs must be positive, got 0$"):
+        LMTrainConfig.load(str(conf), {"max_epochs": 0, "lr": 0.1})
 
 
 def test_bad_set_value_is_one_line():
@@ -316,7 +346,7 @@ def test_an_unknown_key_in_a_users_yaml_stays_a_typo(tmp_path):
     p.write_text("model: {listener: {rope_theta: 1.0}}\n")
     with pytest.raises(AsrkitError) as e:
         load_config(str(p), [])
-    assert str(e.value).startswith(f"{p}: unknown key 'model.listener.rope_theta' (known: ")
+    assert str(e.value).startswith(f"{p}:1: unknown key 'model.listener.rope_theta' (known: ")
     assert "newer" not in str(e.value)
 
 

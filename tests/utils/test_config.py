@@ -1,13 +1,15 @@
 """The shared YAML-to-dataclass loader (asrkit.utils.config) on small stand-in config classes."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
 import yaml
 
-from asrkit.utils.config import ConfigError, Wording, from_dict, load_yaml_mapping, to_dict
+from asrkit.utils.config import (ConfigError, Wording, errors_at_lines, from_dict, key_at_fault, line_of, load_yaml_config,
+                                 load_yaml_mapping, to_dict, without_keys)
 from asrkit.utils.errors import AsrkitError
 
 
@@ -279,3 +281,55 @@ def test_a_utf16_config_is_named_as_such(tmp_path):
     assert str(e.value) == (f"{p}: the file is UTF-16 (it starts with the byte-order mark FF FE, as Windows Notepad's "
                             f"'Unicode' saves it); configs are UTF-8 text: convert it (iconv -f UTF-16 -t UTF-8 {p} > "
                             f"{p}.utf8)")
+
+
+def _load_located(path):
+    """An Outer from YAML file ``path`` with errors at the line of the key at fault, as the
+    commands' config loaders read theirs."""
+    d, lines = load_yaml_config(path, "options")
+    with errors_at_lines(str(path), lines):
+        return from_dict(Outer, d, str(path))
+
+
+@pytest.mark.parametrize("text, message", [
+    ("name: y\n\ninner:\n  size: 4\n  rate: fast\n", "5: inner.rate: expected float, got 'fast'"),
+    ("inner: {sizes: [1, a]}\n", "1: inner.sizes[1]: expected int, got 'a'"),
+    ("# a comment\nname: y\nnmae: z\n", "3: unknown key 'nmae' (known: name, flag, betas, "),
+    ("inner:\n  size: 1\n  b: 2\n", "3: inner: unknown key 'b' (known: size, rate, sizes)"),
+    ("name: y\ninner:\n  sizes: []\n", "3: inner: inner.sizes must not be empty"),  # the class's own check
+    ("inner: [1]\n", "1: inner: expected a mapping, got [1]"),
+    # a key merged in (<<: *base) is at its line in the base; one given beside the merge at its own
+    ("free: &b {size: x}\ninner:\n  <<: *b\n", "1: inner.size: expected int, got 'x'"),
+    ("free: &b {size: 3}\ninner:\n  <<: *b\n  rate: z\n", "4: inner.rate: expected float, got 'z'"),
+])
+def test_value_errors_name_the_line_of_the_key_at_fault(tmp_path, text, message):
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match="^" + re.escape(f"{path}:{message}")):
+        _load_located(path)
+
+
+def test_an_error_naming_no_key_of_the_file_has_no_line():
+    """A key left at its default, or several keys at fault together, have no one line to name."""
+    with pytest.raises(ConfigError, match=r"^c\.yaml: optim\.lr must be > 0$"):
+        with errors_at_lines("c.yaml", {"name": 1}):
+            raise ConfigError("c.yaml: optim.lr must be > 0")
+    assert key_at_fault("maxlenratio and minlenratio must be >= 0") is None
+    assert key_at_fault("frame_length/frame_shift must be > 0") is None
+    assert key_at_fault("model.listener: listener.hidden must be >= 1") == "model.listener.hidden"
+    assert line_of("optim.decay_over.budget", {"optim": 1, "optim.decay_over": 3}) == 3
+    assert line_of("num_mel_bins", {"num-mel-bins": 2}) == 2  # Kaldi's dashed name
+    # an error of another source (a --set) is left as it is
+    with pytest.raises(ConfigError, match=r"^--set 'x=1': bad$"):
+        with errors_at_lines("c.yaml", {"x": 1}):
+            raise ConfigError("--set 'x=1': bad")
+    assert without_keys({"a": 1, "a.b": 2, "ab": 3}, ["a"]) == {"ab": 3}
+
+
+def test_the_lines_do_not_change_what_is_read(tmp_path):
+    text = "free: &b {size: 3}\ninner:\n  <<: *b\n  rate: 0.25\nname: y\n"
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    d, lines = load_yaml_config(path)
+    assert d == yaml.safe_load(text) == load_yaml_mapping(path)
+    assert lines == {"free": 1, "free.size": 1, "inner": 2, "inner.size": 1, "inner.rate": 4, "name": 5}
