@@ -109,7 +109,7 @@ def test_an4_stages_0_to_2_on_a_slice(recipe_dir, an4_root):
     (recipe / "bad.yaml").write_text("model: {listener: {hidden: 8}}\noptim: {no_such_key: 1}\n")
     proc = run_sh(["./run.sh", "--stage", "4", "--stop-stage", "6", "--train-config", "bad.yaml"],
                   cwd=recipe, check=False)
-    assert proc.returncode == 1 and "asr.sh: ERROR: --train-config: bad.yaml: unknown key 'optim.no_such_key'" \
+    assert proc.returncode == 1 and "asr.sh: ERROR: --train-config: bad.yaml:2: unknown key 'optim.no_such_key'" \
         in proc.stderr, proc.stderr
     assert not (recipe / "exp/bad_bpe30_sp").exists()
 
@@ -380,11 +380,11 @@ def test_bad_numbers_fail_before_any_stage(recipe_dir, args, message):
     (["--fbank-config", "nope.yaml"], "asr.sh: ERROR: --fbank-config nope.yaml: no such file in "),
     # And a config that is there but wrong, or a bad --train-args/--decode-args: each failed only at
     # its stage (stage 4 after the features, stage 5 after the whole training).
-    (["--train-config", "conf/fbank.yaml"], "asr.sh: ERROR: --train-config: conf/fbank.yaml: unknown section 'num_mel_bins'"),
+    (["--train-config", "conf/fbank.yaml"], "asr.sh: ERROR: --train-config: conf/fbank.yaml:2: unknown section 'num_mel_bins'"),
     (["--train-args", "--set optim.lr=abc"], "asr.sh: ERROR: --train-config with --train-args '--set optim.lr=abc': "
                                              "--set 'optim.lr=abc': optim.lr: expected a number (float), got 'abc'"),
     (["--train-args", "--sed 3"], "asr.sh: ERROR: --train-config with --train-args '--sed 3': No such option '--sed'"),
-    (["--decode-config", "conf/train.yaml"], "asr.sh: ERROR: --decode-config: conf/train.yaml: unknown key"),
+    (["--decode-config", "conf/train.yaml"], "asr.sh: ERROR: --decode-config: conf/train.yaml:6: unknown key"),
     (["--decode-args", "--beam 0"], "asr.sh: ERROR: --decode-config with --decode-args '--beam 0': options: beam must be"),
     # The budget failed at stage 4, after the features; the LM weight at stage 5, after the training.
     (["--train-max-time", "-5"], "asr.sh: ERROR: --train-config and --train-max-time '-5': --set 'training.max_time=-5': "
@@ -404,10 +404,10 @@ def test_bad_numbers_fail_before_any_stage(recipe_dir, args, message):
     (["--use-lm", "true", "--lm-config", "conf"], "asr.sh: ERROR: --lm-config conf: a directory, not a config file"),
     # The fbank and LM configs' contents: a misspelt key failed in stage 1's jobs, or at stage 3
     # after the features.
-    (["--fbank-config", "conf/decode.yaml"], "asr.sh: ERROR: --fbank-config: conf/decode.yaml: unknown fbank options 'beam'"),
+    (["--fbank-config", "conf/decode.yaml"], "asr.sh: ERROR: --fbank-config: conf/decode.yaml:2: unknown fbank options 'beam'"),
     (["--fbank-args", "--num-mel-bins 0"], "asr.sh: ERROR: --fbank-config with --fbank-args '--num-mel-bins 0': "),
     (["--fbank-args", "--dither"], "asr.sh: ERROR: --fbank-config with --fbank-args '--dither': Option '--dither' requires an argument"),
-    (["--use-lm", "true", "--lm-config", "conf/fbank.yaml"], "asr.sh: ERROR: --lm-config: conf/fbank.yaml: unknown key"),
+    (["--use-lm", "true", "--lm-config", "conf/fbank.yaml"], "asr.sh: ERROR: --lm-config: conf/fbank.yaml:2: unknown key"),
     # A stray word in the *_args was taken for an argument at its stage: an exp dir of
     # asrkit-train's (the training failed, after the features), an audio file beside asrkit-decode's
     # --feats (after the whole training), a second wav.scp of asrkit-compute-fbank's.
@@ -432,6 +432,18 @@ def test_bad_numbers_fail_before_any_stage(recipe_dir, args, message):
     (["--adapt-speakers", "true", "--adapt-args", "--utt2spk data/test/utt2spk"],
      "asr.sh: ERROR: --adapt-args '--utt2spk data/test/utt2spk': --utt2spk is one of the options asr.sh gives itself: "
      "the stage gives it for each of --test-sets"),
+    # Options of asrkit-decode that write one file: every one of stage 5's --nj jobs wrote it.
+    (["--decode-args", "--beam 3 --ctm exp/ctm"], "asr.sh: ERROR: --decode-args '--beam 3 --ctm exp/ctm': --ctm writes "
+                                                  "one file, and stage 5 decodes each set in --nj jobs"),
+    (["--decode-args", "--segments-out=segs"], "asr.sh: ERROR: --decode-args '--segments-out=segs': --segments-out writes one file"),
+    # An LM weight without --use-lm passed every check, and failed in each decoding job at stage 5.
+    (["--decode-args", "--lm-weight 0.2"], "asr.sh: ERROR: --decode-args '--lm-weight 0.2' gives lm_weight 0.2, and "
+                                           "--use-lm is false: there is no LM to fuse"),
+    # asrkit-adapt-speakers has neither: the hints named asr.sh options that do not reach it.
+    (["--adapt-speakers", "true", "--adapt-args", "--lm-weight 0.5"],
+     "asr.sh: ERROR: --adapt-args '--lm-weight 0.5': asrkit-adapt-speakers has no --lm-weight (it uses no LM"),
+    (["--adapt-speakers", "true", "--adapt-args", "--nj 2"],
+     "asr.sh: ERROR: --adapt-args '--nj 2': asrkit-adapt-speakers has no --nj (one job per test set"),
     # ...after a line break too, which the stages split on as on a space.
     (["--decode-args", "--beam 3\n--model exp/other/model.pt"], "asr.sh: ERROR: --decode-args '--beam 3\n--model "
                                                                  "exp/other/model.pt': --model is one of the options asr.sh gives itself"),
@@ -448,6 +460,19 @@ def test_missing_configs_and_bad_speed_factors_fail_before_any_stage(recipe_dir,
     proc = run_sh(["./run.sh", *args], cwd=recipe, check=False)
     assert proc.returncode == 1 and message in proc.stderr, proc.stderr
     assert not (recipe / "data").exists()
+
+
+def test_a_decode_config_with_an_lm_weight_needs_use_lm(recipe_dir):
+    """A decode config with lm_weight > 0 and no --use-lm passed every start-up check, packed
+    final.pt and failed in every decoding job ("lm_weight is 0.2 but no LM was given"); with
+    --use-lm true asr.sh's --lm-weight is what counts, and the run goes on."""
+    recipe = recipe_dir("yesno")
+    (recipe / "lmw.yaml").write_text("beam: 4\nlm_weight: 0.2\n")
+    proc = run_sh(["./run.sh", "--decode-config", "lmw.yaml"], cwd=recipe, check=False)
+    assert proc.returncode == 1 and "asr.sh: ERROR: --decode-config lmw.yaml has lm_weight 0.2, and --use-lm is " \
+        "false: there is no LM to fuse (each decoding job would fail): give --use-lm true --lm-weight 0.2" in proc.stderr
+    assert not (recipe / "data").exists()
+    run_sh(["./run.sh", "--stop-stage", "0", "--decode-config", "lmw.yaml", "--use-lm", "true"], cwd=recipe)
 
 
 def test_asr_sh_empty_stage_range_is_an_error(recipe_dir):

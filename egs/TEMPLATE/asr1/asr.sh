@@ -215,15 +215,18 @@ stop_if_interrupted() {
   kill -INT $$
   exit 130
 }
-config_error() {  # <what> <command...>: the command's own one-line error, if it fails
-  local err
+# config_error [--keep <file>] <what> <command...>: the command's own one-line error, if it fails;
+# with --keep, what it printed (the resolved options) goes to <file>, for a check of its values.
+config_error() {
+  local err out=/dev/null
+  [ "$1" != --keep ] || { out=$2; shift 2; }
   # (--print-config true prints this script's options, not what the configs hold, which each
   # command's own --print-config prints: a second or more of Python starts, each time, for nothing)
   [ "$print_config" != true ] || return 0
   # (--print-config first: after "--train-args '--set'" it was taken as the value of --set, and
   # the error quoted an option the user never typed)
   local rc=0
-  err=$("$2" --print-config "${@:3}" 2>&1 > /dev/null) || rc=$?
+  err=$("$2" --print-config "${@:3}" 2>&1 > "$out") || rc=$?
   [ "$rc" -ne 0 ] || return 0
   stop_if_interrupted "$rc"
   err=${err##*$'\n'}; err=${err#ERROR (*): }
@@ -266,15 +269,26 @@ for _o in "decode-args:$decode_args" "adapt-args:$adapt_args"; do
   _v=${_o#*:}
   read -ra _ws <<< "${_v//$'\n'/ }"
   for _w in ${_ws[@]+"${_ws[@]}"}; do
-    case ${_w%%=*} in
-      --model) _h="the model is exp/<tag>'s, chosen by --tag and --num-avg" ;;
-      --config) _h="give --decode-config" ;;
-      --lm) _h="--use-lm true decodes with stage 3's LM" ;;
-      --lm-weight) [ "$use_lm" = true ] || continue; _h="give --lm-weight" ;;
-      --device) _h="give --decode-ngpu" ;;
-      --nj|--job) _h="give --nj" ;;
-      --feats|--wav-scp|--segments|--channel|--utt-ids|--utt2spk|--spk-transforms|--output-dir|--print-config)
+    case ${_o%%:*}:${_w%%=*} in
+      *:--model) _h="the model is exp/<tag>'s, chosen by --tag and --num-avg" ;;
+      *:--config) _h="give --decode-config" ;;
+      *:--device) _h="give --decode-ngpu" ;;
+      *:--feats|*:--wav-scp|*:--segments|*:--channel|*:--utt2spk|*:--print-config|decode-args:--utt-ids|\
+      decode-args:--spk-transforms|decode-args:--output-dir)
         _h="the stage gives it for each of --test-sets" ;;
+      decode-args:--lm) _h="--use-lm true decodes with stage 3's LM" ;;
+      # (without --use-lm: refused below, with what the decoding resolves it to)
+      decode-args:--lm-weight) [ "$use_lm" = true ] || continue; _h="give --lm-weight" ;;
+      decode-args:--nj|decode-args:--job) _h="give --nj" ;;
+      # One file for the whole set: every one of the --nj jobs wrote its own pieces' lines over it.
+      decode-args:--ctm|decode-args:--segments-out)
+        die "--decode-args '${_o#*:}': ${_w%%=*} writes one file, and stage 5 decodes each set in --nj jobs, which would all write it: decode the set with asrkit-decode --model $expdir/<tag>/final.pt --feats scp:$dumpdir/<set>/feats.scp ${_w%%=*} <file> (docs/decoding.md)" ;;
+      # Not asrkit-adapt-speakers' options: "give --lm-weight" and "give --nj" sent the user to
+      # asr.sh options that do not reach it.
+      adapt-args:--lm|adapt-args:--lm-weight)
+        die "--adapt-args '${_o#*:}': asrkit-adapt-speakers has no ${_w%%=*} (it uses no LM: it adapts to the first pass's text); with --use-lm true both decoding passes fuse stage 3's LM at --lm-weight" ;;
+      adapt-args:--nj|adapt-args:--job)
+        die "--adapt-args '${_o#*:}': asrkit-adapt-speakers has no ${_w%%=*} (one job per test set: each speaker's utterances go together); --nj splits the decoding passes around it" ;;
       *) continue ;;
     esac
     die "--${_o%%:*} '${_o#*:}': ${_w%%=*} is one of the options asr.sh gives itself: $_h"
@@ -284,8 +298,23 @@ done
 # printed (--print-config) into the options packed in final.pt; one command, so the two agree.
 # shellcheck disable=SC2086  # word-split, as decode_pass uses it
 decode_options() { asrkit-decode "$@" --config "$decode_config" $decode_args "${_lm_weight[@]}"; }
-config_error "--decode-config${decode_args:+ with --decode-args '$decode_args'}${_lm_weight[*]:+ and --lm-weight '$lm_weight'}" \
+_resolved=$(mktemp "${TMPDIR:-/tmp}/asr.sh.decode.XXXXXX")
+trap 'rm -f -- "$_resolved"' EXIT   # (config_error dies on a bad option)
+config_error --keep "$_resolved" \
+  "--decode-config${decode_args:+ with --decode-args '$decode_args'}${_lm_weight[*]:+ and --lm-weight '$lm_weight'}" \
   decode_options --feats scp:FEATS
+# An LM weight without --use-lm (in --decode-args, or the config's lm_weight) passed every check,
+# packed final.pt, then failed in every decoding job: "lm_weight is 0.2 but no LM was given".
+_w=$(sed -n 's/^lm_weight: *\([^ #]*\).*/\1/p' "$_resolved")
+rm -f -- "$_resolved"
+trap - EXIT
+if [ "$use_lm" != true ] && [ -n "$_w" ] && awk -v w="$_w" 'BEGIN { exit !(w + 0 > 0) }'; then
+  case " ${decode_args//$'\n'/ } " in
+    *" --lm-weight "* | *" --lm-weight="*) _h="--decode-args '$decode_args' gives lm_weight $_w" ;;
+    *) _h="--decode-config $decode_config has lm_weight $_w" ;;
+  esac
+  die "$_h, and --use-lm is false: there is no LM to fuse (each decoding job would fail): give --use-lm true --lm-weight $_w (stage 3 trains the LM), or decode with lm_weight 0"
+fi
 if [ "$adapt_speakers" = true ]; then
   # shellcheck disable=SC2086
   config_error "--adapt-args '$adapt_args'" asrkit-adapt-speakers HYP_TEXT ark:TRANSFORMS $adapt_args
