@@ -277,7 +277,7 @@ def test_print_config_is_what_fbank_yaml_records_and_reads_nothing(tmp_path, an4
     assert bad.exit_code == 1 and "num_mel_bins 128 is too many" in bad.stderr and bad.stdout == ""
     conf.write_text("num_mel_bin: 40\n")
     bad = run_cli(compute_fbank_cli, ["--config", str(conf), "--print-config"])
-    assert bad.exit_code == 1 and f"{conf}: unknown fbank option 'num_mel_bin'" in bad.stderr, bad.stderr
+    assert bad.exit_code == 1 and f"{conf}:1: unknown fbank option 'num_mel_bin'" in bad.stderr, bad.stderr
     # without it, both arguments are still required
     missing = run_cli(compute_fbank_cli, [f"scp:{scp}"])
     assert missing.exit_code == 2 and "missing FEATS_WSPECIFIER (only --print-config runs without it)" in missing.stderr

@@ -244,7 +244,7 @@ def test_model_typo_fails_when_the_config_loads(tmp_path):
     code, err = _run_inproc("train", "--config", conf, "--train-dir", tmp_path / "no_such_dump",
                             "--lang-dir", tmp_path / "no_such_lang", "--ngpu", "0", tmp_path / "exp")
     assert code == 1
-    assert f"ERROR (asrkit-train): {conf}: unknown key 'model.listner' (known: listener, attention" in err
+    assert f"ERROR (asrkit-train): {conf}:2: unknown key 'model.listner' (known: listener, attention" in err
     assert "no_such_dump" not in err and "no_such_lang" not in err
     assert not (tmp_path / "exp").exists()
 

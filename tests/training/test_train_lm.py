@@ -16,7 +16,7 @@ def test_model_typo_fails_when_the_config_loads(tmp_path):
     code, err = _run_inproc("train-lm", "--config", conf, "--lang-dir", tmp_path / "no_such_lang",
                             tmp_path / "no_such_text", tmp_path / "lm")
     assert code == 1
-    assert f"ERROR (asrkit-train-lm): {conf}: unknown key 'model.hiden' (known: embed, hidden" in err
+    assert f"ERROR (asrkit-train-lm): {conf}:1: unknown key 'model.hiden' (known: embed, hidden" in err
     assert "no_such_text" not in err and "no_such_lang" not in err
     assert not (tmp_path / "lm").exists()
 
@@ -496,7 +496,7 @@ def test_a_bad_device_in_the_config_fails_when_it_loads(tmp_path):
     conf.write_text("device: gpu\n")
     code, err = _run_inproc("train-lm", "--config", conf, "--lang-dir", tmp_path / "no_such_lang",
                             tmp_path / "no_such_text", tmp_path / "lm")
-    assert code == 1 and f"ERROR (asrkit-train-lm): {conf}: device must be auto, cpu, cuda or cuda:N, got 'gpu'" in err
+    assert code == 1 and f"ERROR (asrkit-train-lm): {conf}:1: device must be auto, cpu, cuda or cuda:N, got 'gpu'" in err
     assert not (tmp_path / "lm").exists()
 
 

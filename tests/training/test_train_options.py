@@ -55,7 +55,7 @@ def test_an_lm_config_value_the_command_line_replaces_is_checked_as_replaced(tmp
     assert res.exit_code == 0, res.stderr
     assert yaml.safe_load(res.stdout)["max_epochs"] == 3 and yaml.safe_load(res.stdout)["lr"] == 0.01
     res = CliRunner().invoke(main, ["train-lm", "--config", str(conf), "--print-config"])
-    assert res.exit_code == 1 and f"ERROR (asrkit-train-lm): {conf}: max_epochs must be positive, got 0" in res.stderr
+    assert res.exit_code == 1 and f"ERROR (asrkit-train-lm): {conf}:1: max_epochs must be positive, got 0" in res.stderr
     res = CliRunner().invoke(main, ["train-lm", "--config", str(conf), "--max-epochs", "2", "--batch-size", "0",
                                     "--print-config"])
     assert res.exit_code == 1 and "ERROR (asrkit-train-lm): command line: batch_size must be positive, got 0" \
