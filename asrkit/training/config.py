@@ -389,15 +389,21 @@ def validate(cfg: TrainConfig, where: str = "config") -> None:
     # negative grad_clip silently switch clipping off (0 is the documented way).
     # (eps is not among them: checked above, "eps >= 0" here told a user whose betas were wrong a rule
     # for eps that 0 broke)
-    if not all(0 <= b < 1 for b in o.betas) or o.weight_decay < 0 or not 0 <= o.rho <= 1:
-        raise AsrkitError(f"{where}: optim: betas must be in [0, 1), weight_decay >= 0 and rho in [0, 1], "
-                          f"got betas {list(o.betas)}, weight_decay {o.weight_decay:g}, rho {o.rho:g}")
+    # Named one by one, as above: "optim: betas must be in [0, 1), weight_decay >= 0 and rho in
+    # [0, 1]" left the user to find which of three keys, and put its error at betas' line.
+    bad = [] if all(0 <= b < 1 for b in o.betas) else [f"optim.betas must be in [0, 1), got {list(o.betas)}"]
+    bad += under_bounds([("optim.weight_decay", o.weight_decay, 0, True)])
+    if not 0 <= o.rho <= 1:
+        bad.append(f"optim.rho must be in [0, 1], got {number_text(o.rho)}")
+    if bad:
+        raise AsrkitError(f"{where}: {'; '.join(bad)}")
     overflow = adam_overflow(o.lr, o.betas[0]) if o.name == "adam" else None
     if overflow:
         raise AsrkitError(f"{where}: optim.lr {o.lr:g} with optim.betas[0] {o.betas[0]:g}: {overflow}; lower optim.lr")
-    if o.grad_clip < 0 or o.final_lr_ratio < 0:
-        raise AsrkitError(f"{where}: optim: grad_clip (0: no clipping) and final_lr_ratio must be >= 0, got "
-                          f"{o.grad_clip:g} and {o.final_lr_ratio:g}")
+    bad = [f"optim.grad_clip must be >= 0 (0: no clipping), got {number_text(o.grad_clip)}"] if o.grad_clip < 0 else []
+    bad += under_bounds([("optim.final_lr_ratio", o.final_lr_ratio, 0, True)])
+    if bad:
+        raise AsrkitError(f"{where}: {'; '.join(bad)}")
     too_small = under_bounds([("batching.max_frames", b.max_frames, 0, False),
                               ("batching.num_workers", b.num_workers, 0, True),
                               ("batching.max_batch_size", b.max_batch_size, 0, True)])
