@@ -259,13 +259,17 @@ asrkit-train() {
 }
 export -f asrkit-train
 """
+# (a training that stops with its own error, as one refusing to resume an exp dir does)
+FAILED_TRAINING_CMD = KILLED_TRAINING_CMD.replace(
+    "kill -KILL $BASHPID", "echo 'ERROR (asrkit-train): exp/train_char: cannot resume: the model differs' >&2; return 1")
 
 
 def test_stage_4_killed_says_that_running_it_again_resumes_from_its_checkpoints(yesno_stage2):
     """A training killed (the OOM killer, a job's time limit) said 'job failed (code 137: SIGKILL)
     ... stage 4 failed ... see exp/<tag>/log/train.log', and not that the same command run again
     resumes it from its last checkpoint. Said where there is one; a training killed before its
-    first checkpoint has nothing to resume."""
+    first checkpoint has nothing to resume, and one that failed with its own error (exit 1, not a
+    signal) fails there again."""
     recipe = yesno_stage2  # (./run.sh --yesno-root <yesno_root> --stop-stage 2 --nj 1)
     (recipe / "cmd.sh").unlink()
     (recipe / "cmd.sh").write_text(KILLED_TRAINING_CMD)
@@ -280,6 +284,10 @@ def test_stage_4_killed_says_that_running_it_again_resumes_from_its_checkpoints(
     assert proc.returncode == 1 and "code 137: SIGKILL" in proc.stderr, proc.stderr[-3000:]
     assert "stage 4 failed: asrkit-launch" in proc.stderr and f"see exp/train_char/log/train.log; {note}" in \
         proc.stderr, proc.stderr[-3000:]
+    # Not where the training stopped with its own error: run again, it stops there again.
+    (recipe / "cmd.sh").write_text(FAILED_TRAINING_CMD)
+    proc = run_sh(stage4, cwd=recipe, check=False)
+    assert proc.returncode == 1 and "stage 4 failed" in proc.stderr and note not in proc.stderr, proc.stderr[-3000:]
 
 
 def test_stage_3_resumes_a_stopped_lm_only_on_its_text(recipe_dir):

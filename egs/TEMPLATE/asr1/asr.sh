@@ -453,13 +453,19 @@ run() {
   [ "$rc" -ne 0 ] || return 0
   stop_if_interrupted "$rc"
   stop_if_stopped_on_request "$logfile"
-  die "stage $current_stage failed: $* -- see $logfile$(resume_note "${resumes:-}")"
+  die "stage $current_stage failed: $* -- see $logfile$(resume_note "${resumes:-}" "$logfile")"
 }
-# resume_note <exp dir>: for a training that failed (killed: the OOM killer, a job's time limit)
+# resume_note <exp dir> <log>: for a training that failed (killed: the OOM killer, a job's time limit)
 # with checkpoints to resume from, which the message did not say: the same command run again
 # resumes it (on the same inputs: trained_on_other_inputs). Given as 'resumes=<exp dir> run ...'.
+# Only for a job ended by a signal (the launcher's footer says code 128+n): a training that stopped
+# with its own error (a config it cannot resume with, bad data) stops again at the same place when
+# run again, and the note sent the user round.
 resume_note() {
+  local code
   [ -n "$1" ] && { has_epoch_checkpoint "$1" || [ -e "$1/checkpoints/interrupted.pt" ]; } || return 0
+  code=$(sed -n 's/^# Ended (code \([0-9]*\)).*/\1/p' "$2" 2>/dev/null | tail -n 1) || true
+  [ -n "$code" ] && [ "$code" -gt 128 ] || return 0
   echo "; its checkpoints are kept in $1/checkpoints: the same command run again resumes from the last one"
 }
 # stop_if_stopped_on_request <log>: asrkit-train and asrkit-train-lm stopped by SIGUSR1 (sbatch
