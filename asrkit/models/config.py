@@ -66,9 +66,13 @@ class ListenerConfig:
                              f"{len(self.subsample)}")
         if len(self.vgg_channels) != 2 or not all(isinstance(c, int) and c >= 1 for c in self.vgg_channels):
             raise ValueError(f"listener.vgg_channels must list 2 channel counts >= 1, got {self.vgg_channels!r}")
-        if self.hidden < 1 or self.proj < 0:
-            raise ValueError(f"listener.hidden must be >= 1 and listener.proj >= 0 (0: none), got "
-                             f"{self.hidden} and {self.proj}")
+        # (each named alone with its value: "listener.hidden must be >= 1 and listener.proj >= 0" put a
+        # file's proj: -1 at hidden's line, the first key the message named)
+        bad = [f"listener.hidden must be >= 1, got {self.hidden}"] if self.hidden < 1 else []
+        if self.proj < 0:
+            bad.append(f"listener.proj must be >= 0 (0: none), got {self.proj}")
+        if bad:
+            raise ValueError("; ".join(bad))
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"listener.dropout must be in [0, 1), got {self.dropout}")
         _check_widths(**{"listener.hidden": self.hidden, "listener.proj": self.proj,
@@ -116,9 +120,13 @@ class AttentionConfig:
         # count check cannot catch them: conv_width 1e8 is 2e9 weights, under the memory check,
         # and then a convolution of 2e8 taps per utterance and decoding step ran for hours; a
         # scaling of 1e300 made every energy infinite and the attention weights NaN.
-        if self.conv_width > MAX_CONV_WIDTH or self.scaling > MAX_SCALING:
-            raise ValueError(f"attention.conv_width must be at most {MAX_CONV_WIDTH} (encoder frames each side) and "
-                             f"scaling at most {MAX_SCALING:g}, got {self.conv_width} and {self.scaling:g}")
+        # (Each named alone, as the listener's sizes.)
+        bad = ([f"attention.conv_width must be at most {MAX_CONV_WIDTH} (encoder frames each side), got "
+                f"{self.conv_width}"] if self.conv_width > MAX_CONV_WIDTH else [])
+        if self.scaling > MAX_SCALING:
+            bad.append(f"attention.scaling must be at most {MAX_SCALING:g}, got {self.scaling:g}")
+        if bad:
+            raise ValueError("; ".join(bad))
 
 
 MAX_CONV_WIDTH = 1000

@@ -42,14 +42,18 @@ def test_yaml_sections_and_overrides(tmp_path):
                                             "that may lack features or a transcript), got -1"),
     ({}, ["batching.max_missing_ratio=1.5"], "batching.max_missing_ratio must be in [0, 1]"),
     # sizes a model cannot be built with (torch's own errors would come as tracebacks, or not at all)
-    ({}, ["model.listener.hidden=0"], "listener.hidden must be >= 1 and listener.proj >= 0 (0: none), got 0"),
+    ({}, ["model.listener.hidden=0"],
+     "--set 'model.listener.hidden=0': model.listener: listener.hidden must be >= 1, got 0"),
+    ({}, ["model.listener.proj=-1"],
+     "--set 'model.listener.proj=-1': model.listener: listener.proj must be >= 0 (0: none), got -1"),
     ({}, ["model.listener.vgg_channels=[0,3]"], "listener.vgg_channels must list 2 channel counts >= 1"),
     ({}, ["model.attention.scaling=0"], "attention.dim, heads and conv_channels must be >= 1, conv_width >= 0"),
     # conv_width 1e8 passed the parameter count (2e9 weights) and then convolved for hours;
     # scaling 1e300 made the attention weights NaN
     ({}, ["model.attention.conv_width=100000000"],
-     "attention.conv_width must be at most 1000 (encoder frames each side) and scaling at most 1000, got 100000000"),
-    ({}, ["model.attention.scaling=1e300"], "scaling at most 1000, got 100 and 1e+300"),
+     "model.attention: attention.conv_width must be at most 1000 (encoder frames each side), got 100000000"),
+    ({}, ["model.attention.scaling=1e300"],
+     "--set 'model.attention.scaling=1e300': model.attention: attention.scaling must be at most 1000, got 1e+300"),
     ({}, ["model.speller.embed=0"], "speller.hidden and speller.embed must be >= 1, got 320 and 0"),
     ({}, ["model.speller.dropout=1"], "speller.dropout must be in [0, 1), got 1.0"),
     ({}, ["model.label_smoothing=1"], "label_smoothing must be in [0, 1), got 1.0"),
@@ -213,6 +217,10 @@ def test_an_error_an_override_brings_in_names_it(tmp_path):
     # the key at fault, not the first of the section's keys checked together
     ("optim:\n  betas: [0.9, 0.98]\n  weight_decay: -1\n", [], "3: optim.weight_decay must be >= 0, got -1"),
     ("optim:\n  grad_clip: 5\n  final_lr_ratio: -1\n", [], "3: optim.final_lr_ratio must be >= 0, got -1"),
+    ("model:\n  listener:\n    hidden: 320\n    proj: -1\n", [],
+     "4: model.listener: listener.proj must be >= 0 (0: none), got -1"),
+    ("model:\n  attention:\n    conv_width: 10\n    scaling: 1.0e+300\n", [],
+     "4: model.attention: attention.scaling must be at most 1000, got 1e+300"),
     # the file's own error, beside a --set of another key of its section
     ("training:\n  max_epochs: 3\n  seed: abc\n", ["training.max_epochs=4"], "3: training.seed: expected a number"),
 ])
