@@ -618,9 +618,13 @@ class LMTrainConfig:
         # reached); a negative grad_clip would silently switch clipping off.
         if not fits_a_seed(self.seed):
             raise AsrkitError(f"{where}: seed must be a 64-bit integer (-2**63 <= seed < 2**63), got {self.seed}")
-        if self.patience < 0 or self.grad_clip < 0:
-            raise AsrkitError(f"{where}: patience (0: never stop early) and grad_clip (0: no clipping) must be "
-                              f">= 0, got {self.patience} and {self.grad_clip:g}")
+        # (each named alone: "patience (0: never stop early) and grad_clip (0: no clipping) must be
+        # >= 0" put a file's grad_clip: -1 at patience's line, the first key the message named)
+        bad = [f"patience must be >= 0 (0: never stop early), got {self.patience}"] if self.patience < 0 else []
+        if self.grad_clip < 0:
+            bad.append(f"grad_clip must be >= 0 (0: no clipping), got {self.grad_clip:g}")
+        if bad:
+            raise AsrkitError(f"{where}: {'; '.join(bad)}")
         if not 0 <= self.dev_ratio < 1:
             raise AsrkitError(f"{where}: dev_ratio must be in [0, 1), got {self.dev_ratio}")
         # (resolve_device's rule, without torch: "device: gpu" was refused only once the
