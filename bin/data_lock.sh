@@ -84,13 +84,18 @@ have_exp_lock() {
 # .subset.XXXXXX/ folder left behind made asrkit-perturb-data-dir-speed refuse <dir> as no data
 # dir. While this is held no other run of theirs writes in <dir>, so such an entry is a dead run's,
 # for the caller to remove. False (remove nothing) without flock(1), or where <dir> cannot be
-# locked (a file system without locks).
+# locked (a file system without locks; NFSv4, whose flock of a folder open for reading fails).
 take_dir_lock() {
-  local fd
+  local fd rc=0
   command -v flock >/dev/null 2>&1 || return 1
   { exec {fd}<"$1"; } 2>/dev/null || return 1
-  if ! flock -n "$fd" 2>/dev/null; then
+  # (75 alone is another run holding it, as in _dl_take: where the file system refuses the lock,
+  # flock(1) exits 65 or 71, and the line said every run waited for one that was not there)
+  flock -n -E 75 "$fd" 2>/dev/null || rc=$?
+  if [ "$rc" -eq 75 ]; then
     echo "$(date '+%Y-%m-%d %H:%M:%S') ($(basename "$0")) waiting for another run writing $1 to finish" >&2
-    flock "$fd" 2>/dev/null || { exec {fd}<&-; return 1; }
+    rc=0
+    flock "$fd" 2>/dev/null || rc=$?
   fi
+  [ "$rc" -eq 0 ] || { exec {fd}<&-; return 1; }
 }

@@ -1,14 +1,16 @@
 """bin/combine_data.sh and bin/subset_data_dir.sh as a Kaldi user drives them (Kaldi's utils/)."""
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
 BIN = Path(__file__).resolve().parents[2] / "bin"
 
 
-def run_sh(args, cwd, check=True):
-    proc = subprocess.run([str(a) for a in args], cwd=cwd, capture_output=True, text=True)
+def run_sh(args, cwd, check=True, env=None):
+    proc = subprocess.run([str(a) for a in args], cwd=cwd, capture_output=True, text=True,
+                          env=None if env is None else {**os.environ, **env})
     if check:
         assert proc.returncode == 0, proc.stderr
     return proc
@@ -196,3 +198,25 @@ def test_a_killed_runs_temporary_entries_go_with_the_next_run_into_its_dest(tmp_
         assert [p for p in dead if p.exists()] == [] and all(p.exists() for p in others), script
     perturb_data_dir_speed(tmp_path / "subset_data_dir.sh", tmp_path / "combine_data.sh", [1.0])
     assert list(table(tmp_path / "combine_data.sh/utt2spk")) == ["a-0"]
+
+
+def test_a_dest_that_cannot_be_locked_is_written_without_waiting_and_its_leftovers_kept(tmp_path):
+    """On NFSv4 an flock of a folder open for reading fails (EBADF: flock(1) exits 65), and the
+    scripts said 'waiting for another run writing <dest> to finish' on every run, where no run was
+    there. Without the lock they write <dest> at once, say nothing of waiting, and leave a killed
+    run's entries alone (another run may be writing them)."""
+    fake = tmp_path / "nfs-bin"
+    fake.mkdir()
+    (fake / "flock").write_text('#!/bin/sh\necho "flock: ${3:-$1}: Bad file descriptor" >&2\nexit 65\n')
+    (fake / "flock").chmod(0o755)
+    env = {"PATH": f"{fake}{os.pathsep}{os.environ['PATH']}"}
+    make_dir(tmp_path / "src", [("a-0", "a"), ("b-0", "b")])
+    for script, args, left in (("subset_data_dir.sh", ["--first", "src", "1"], ".subset.Ab12Cd"),
+                               ("combine_data.sh", ["src"], ".text.4194305.tmp")):
+        dest = tmp_path / script
+        dest.mkdir()
+        (dest / left).write_text("a-0 WORDS\n")
+        args = [*args, dest.name] if script == "subset_data_dir.sh" else [dest.name, *args]
+        proc = run_sh([BIN / script, *args], tmp_path, env=env)
+        assert "waiting" not in proc.stderr and (dest / left).exists(), (script, proc.stderr)
+        assert "a-0" in table(dest / "utt2spk"), script
