@@ -5,7 +5,7 @@ Reading goes through :mod:`asrkit.data.matrix_io`, which accepts Kaldi's own ark
 numpy extensions are refused. Writing is our own thin layer over :func:`kaldiio.save_ark`: the ark and scp are written to
 temporary names and renamed into place together on success, so a failed job never leaves a
 partial feats.ark/feats.scp behind; the scp already names the final ark path. The scp goes in
-last, its old file removed first: a run SIGKILLed between the renames leaves no scp, never an old
+last, its old file moved aside first: a run SIGKILLed between the renames leaves no scp, never an old
 one pointing into the new ark.
 """
 from __future__ import annotations

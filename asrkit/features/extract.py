@@ -13,7 +13,7 @@ the command, even when it is SIGKILLed (:mod:`asrkit.utils.workers`). Every outp
 utt2num_frames, utt2sample_rate, fbank.yaml) is written under a temporary name and renamed into place only when
 the whole run succeeded, so a failed or interrupted run leaves nothing half-written; the
 temporary files of a SIGKILLed run are removed by the next run that writes the same outputs. The
-scp is renamed last, its old file removed before the first rename: killed between two renames, a
+scp is renamed last, its old file moved aside before the first rename: killed between two renames, a
 run over an older output leaves no scp rather than the old one beside the new arks.
 """
 from __future__ import annotations

@@ -635,8 +635,9 @@ class AtomicFiles:
     success and aborts on any exception.
 
     One output may be the set's ``index`` (feats.scp beside its feats.ark): the one readers go
-    by. Its old file is removed before the first rename and the new one renamed last, so a run
-    SIGKILLed between two renames leaves no index rather than an old one beside new files.
+    by. Its old file is moved aside before the first rename (and put back if that one fails) and
+    the new one renamed last, so a run SIGKILLed between two renames leaves no index rather than
+    an old one beside new files.
     """
 
     def __init__(self) -> None:
@@ -681,16 +682,34 @@ class AtomicFiles:
                 # old feats.scp beside the new arks, whose offsets then read other utterances'
                 # features or garbage. With no index there, the set is plainly unfinished.
                 order = list(self._pending)
+                aside = None
                 if self._index in self._pending:
                     order.remove(self._index)
                     order.append(self._index)
-                    if len(order) > 1:
-                        with contextlib.suppress(FileNotFoundError):
-                            os.unlink(self._index)
-                for final in order:
-                    tmp = self._pending[final]
-                    os.replace(tmp, final)
-                    del self._pending[final]
+                    if len(order) > 1 and os.path.lexists(self._index):
+                        # Moved aside, not removed: a first rename that fails (a read-only or
+                        # immutable file, EIO) put the old set back whole, where removing it
+                        # lost a good scp for nothing. A kill leaves it under our temporary
+                        # pattern, for the next run's remove_stale_tmp.
+                        aside = tmp_path_for(self._index)
+                        os.replace(self._index, aside)
+                renamed = False
+                try:
+                    for final in order:
+                        tmp = self._pending[final]
+                        os.replace(tmp, final)
+                        del self._pending[final]
+                        renamed = True
+                except BaseException:
+                    if aside is not None and not renamed:
+                        with contextlib.suppress(OSError):
+                            os.replace(aside, self._index)
+                            aside = None
+                    raise
+                finally:
+                    if aside is not None:
+                        with contextlib.suppress(OSError):
+                            os.unlink(aside)
             except BaseException:
                 self.abort()
                 raise
