@@ -692,7 +692,12 @@ class AtomicFiles:
                         # lost a good scp for nothing. A kill leaves it under our temporary
                         # pattern, for the next run's remove_stale_tmp.
                         aside = tmp_path_for(self._index)
-                        os.replace(self._index, aside)
+                        try:
+                            os.replace(self._index, aside)
+                        except BaseException:
+                            with contextlib.suppress(OSError):
+                                os.unlink(aside)
+                            raise
                 renamed = False
                 try:
                     for final in order:
