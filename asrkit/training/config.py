@@ -306,8 +306,9 @@ def _build_config(raw: Optional[Dict[str, Any]], overrides: Iterable[str], where
     sections = [f.name for f in fields(TrainConfig)]
     for section in raw:
         if section not in sections:
-            raise UnknownKeysError(f"{where}: unknown section {section!r} (known: {', '.join(sections)})", [section],
-                                   where)
+            # (its name as text, as from_dict's unknown keys: a YAML key may be a number, 1: or 1.5:)
+            raise UnknownKeysError(f"{where}: unknown section {section!r} (known: {', '.join(sections)})",
+                                   [str(section)], where)
     for (section, key), why in REMOVED.items():
         if isinstance(raw.get(section), dict) and key in raw[section]:
             raise AsrkitError(f"{where}: {section}.{key} was removed: {why}")

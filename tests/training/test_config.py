@@ -213,6 +213,8 @@ def test_an_error_an_override_brings_in_names_it(tmp_path):
     ("model:\n  listener:\n    hidden: 0\n", [], "3: model.listener: listener.hidden must be >= 1"),
     ("optim:\n  lr: 0.001\n  decay_over: budget\n", [], "3: optim.decay_over: budget needs optim.scheduler: "),
     ("optim: {lr: 0.1}\nbatching: {max_frames: 10}\nfoo: {}\n", [], "3: unknown section 'foo'"),
+    # a section named by a number (an AttributeError traceback when its line was looked up)
+    ("optim: {lr: 0.1}\n1.5: x\n", [], "2: unknown section 1.5 (known: model, optim, "),
     ("training:\n  max_valid_decode_ratio: 2\n", [], "2: training.max_valid_decode_ratio was removed"),
     # the key at fault, not the first of the section's keys checked together
     ("optim:\n  betas: [0.9, 0.98]\n  weight_decay: -1\n", [], "3: optim.weight_decay must be >= 0, got -1"),
