@@ -565,10 +565,7 @@ class LMTrainConfig:
 
     @classmethod
     def from_yaml(cls, path, command: str = "asrkit-train-lm --config") -> "LMTrainConfig":
-        raw, lines = load_yaml_config(path, "LM training options", command)
-        where = yaml_source(path, command)
-        with errors_at_lines(where, lines):
-            return cls.from_dict(raw, where)
+        return cls.load(path, {}, command)
 
     @classmethod
     def load(cls, path: Optional[str], given: Dict[str, Any],
