@@ -439,6 +439,9 @@ def test_bad_numbers_fail_before_any_stage(recipe_dir, args, message):
     # An LM weight without --use-lm passed every check, and failed in each decoding job at stage 5.
     (["--decode-args", "--lm-weight 0.2"], "asr.sh: ERROR: --decode-args '--lm-weight 0.2' gives lm_weight 0.2, and "
                                            "--use-lm is false: there is no LM to fuse"),
+    # ...after a tab too (the config, which has no lm_weight, was named)
+    (["--decode-args", "--beam 3\t--lm-weight 0.2"], "asr.sh: ERROR: --decode-args '--beam 3\t--lm-weight 0.2' gives "
+                                                     "lm_weight 0.2, and --use-lm is false"),
     # asrkit-adapt-speakers has neither: the hints named asr.sh options that do not reach it.
     (["--adapt-speakers", "true", "--adapt-args", "--lm-weight 0.5"],
      "asr.sh: ERROR: --adapt-args '--lm-weight 0.5': asrkit-adapt-speakers has no --lm-weight (it uses no LM"),

@@ -263,6 +263,7 @@ fi
 # decoded another model, which stage 6 reported as exp/<tag>'s; '--config' another config than the
 # decode dir is named after; '--lm x.pt' an LM in a dir without _lm; with --use-lm true,
 # '--lm-weight 0.5' decoded with 0.5 while final.pt packed --lm-weight's 0.3.
+_lmw_in_args=false
 for _o in "decode-args:$decode_args" "adapt-args:$adapt_args"; do
   # (not a bare $var: a "*" would glob; a line break as a space: the stages split on it, read
   # stopped there, and --decode-args $'--beam 3\n--model x' decoded x)
@@ -278,7 +279,7 @@ for _o in "decode-args:$decode_args" "adapt-args:$adapt_args"; do
         _h="the stage gives it for each of --test-sets" ;;
       decode-args:--lm) _h="--use-lm true decodes with stage 3's LM" ;;
       # (without --use-lm: refused below, with what the decoding resolves it to)
-      decode-args:--lm-weight) [ "$use_lm" = true ] || continue; _h="give --lm-weight" ;;
+      decode-args:--lm-weight) [ "$use_lm" = true ] || { _lmw_in_args=true; continue; }; _h="give --lm-weight" ;;
       decode-args:--nj|decode-args:--job) _h="give --nj" ;;
       # One file for the whole set: every one of the --nj jobs wrote its own pieces' lines over it.
       decode-args:--ctm|decode-args:--segments-out)
@@ -309,10 +310,9 @@ _w=$(sed -n 's/^lm_weight: *\([^ #]*\).*/\1/p' "$_resolved")
 rm -f -- "$_resolved"
 trap - EXIT
 if [ "$use_lm" != true ] && [ -n "$_w" ] && awk -v w="$_w" 'BEGIN { exit !(w + 0 > 0) }'; then
-  case " ${decode_args//$'\n'/ } " in
-    *" --lm-weight "* | *" --lm-weight="*) _h="--decode-args '$decode_args' gives lm_weight $_w" ;;
-    *) _h="--decode-config $decode_config has lm_weight $_w" ;;
-  esac
+  # (which one, from the words the loop above split --decode-args into: a tab between them too)
+  _h="--decode-config $decode_config has lm_weight $_w"
+  [ "$_lmw_in_args" != true ] || _h="--decode-args '$decode_args' gives lm_weight $_w"
   die "$_h, and --use-lm is false: there is no LM to fuse (each decoding job would fail): give --use-lm true --lm-weight $_w (stage 3 trains the LM), or decode with lm_weight 0"
 fi
 if [ "$adapt_speakers" = true ]; then
