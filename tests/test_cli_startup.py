@@ -1,5 +1,5 @@
-"""Every command's --help (and --print-config of asrkit-decode, -train-lm and -compute-fbank)
-without torch, numpy, sentencepiece or yaml: issue #9 asks --help in 0.5 s, and importing torch
+"""Every command's --help (and --print-config of asrkit-decode, -train, -train-lm, -adapt-speakers
+and -compute-fbank) without torch, numpy, sentencepiece or yaml: issue #9 asks --help in 0.5 s, and importing torch
 alone takes 1-2 s. Checked by what gets imported, not by a clock (the test machines are loaded)."""
 from __future__ import annotations
 
@@ -20,7 +20,10 @@ for name in command_names():
     assert not loaded, f"asrkit {{name}} --help imported {{loaded}}"
 # (asr.sh checks its options with these before any stage: a second or so each, not three;
 # compute-fbank's last, as its check of empty mel bins is numpy's, as the run's is)
+# (adapt-speakers': FSDD's asr.sh checks --adapt-args so twice a run.sh, and its torch cost 3 s of CPU each)
 for args, want, allowed in ((["decode", "--beam", "4"], "beam: 4", ()), (["train-lm", "--lr", "0.01"], "lr: 0.01", ()),
+                            (["train", "--set", "training.max_epochs=2", "EXP_DIR"], "max_epochs: 2", ()),
+                            (["adapt-speakers", "--epochs", "2", "HYP_TEXT", "ark:TRANSFORMS"], "epochs: 2", ()),
                             (["compute-fbank", "--num-mel-bins", "40"], "num_mel_bins: 40", ("numpy",))):
     res = CliRunner().invoke(main, [*args, "--print-config"])
     assert res.exit_code == 0 and want in res.output, res.output

@@ -85,7 +85,7 @@ def main(model_path: Optional[str], config_path: Optional[str], utt2spk: Optiona
     does not lower the loss on them, gets the identity.
     docs/decoding.md, "Speaker adaptation".
     """
-    from asrkit.decoding.adapt import AdaptConfig
+    from asrkit.decoding.adapt_config import AdaptConfig
     from asrkit.decoding.config import DecodeConfig
 
     adapt = AdaptConfig(epochs=epochs, lr=lr, keep=keep, batch_size=batch_size, max_frames=max_frames,
