@@ -35,9 +35,9 @@ import os
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple, Union
 
-from asrkit.utils.config import (UnknownKeysError, dump_yaml, errors_at_lines, from_dict, load_yaml_config, non_finite,
-                                 over_bounds, reads_stdin, to_dict, written_by_newer, yaml_source)
-from asrkit.utils.errors import AsrkitError
+from asrkit.utils.config import (ConfigError, Problem, UnknownKeysError, dump_yaml, errors_at_lines, from_dict,
+                                 load_yaml_config, non_finite, over_bounds, reads_stdin, refusal, to_dict,
+                                 written_by_newer, yaml_source)
 
 # How word boundaries are placed (asrkit.decoding.ctc_align.word_times); the first is the default.
 WORD_RULES = ("energy", "spike", "extend")
@@ -144,8 +144,8 @@ class DecodeConfig:
         d = dict(d or {})
         if "beam_size" in d:  # ESPnet's name for it
             if "beam" in d:  # (was "unknown key 'beam_size'", a name this very function accepts)
-                raise AsrkitError(f"{where}: beam {d['beam']!r} and beam_size {d['beam_size']!r}: beam_size is "
-                                  f"ESPnet's name for beam; give one of them")
+                raise ConfigError(f"{where}: beam {d['beam']!r} and beam_size {d['beam_size']!r}: beam_size is "
+                                  f"ESPnet's name for beam; give one of them", ["beam_size", "beam"])
             d["beam"] = d.pop("beam_size")
         cfg = from_dict(cls, d, where)
         cfg.validate(where)
@@ -201,68 +201,77 @@ class DecodeConfig:
     def validate(self, where: str = "decode config") -> None:
         problems = non_finite(self)
         if problems:  # NaN passes every comparison below
-            raise AsrkitError(f"{where}: " + "; ".join(problems))
+            raise refusal(f"{where}: ", problems)
+
+        def bad(key: str, text: str) -> None:  # (the key for the line of a file's value)
+            problems.append(Problem(text, key))
+
         if self.mode not in ("beam", "greedy"):
-            problems.append(f"mode must be beam or greedy, got {self.mode!r}")
+            bad("mode", f"mode must be beam or greedy, got {self.mode!r}")
         if self.beam < 1:
-            problems.append(f"beam must be >= 1, got {self.beam}")
+            bad("beam", f"beam must be >= 1, got {self.beam}")
         elif self.beam > MAX_BEAM:
-            problems.append(f"beam must be at most {MAX_BEAM} (each hypothesis is a row of every scorer's "
-                            f"state), got {self.beam}")
+            bad("beam", f"beam must be at most {MAX_BEAM} (each hypothesis is a row of every scorer's state), got "
+                        f"{self.beam}")
         if not 0.0 <= self.ctc_weight <= 1.0:
-            problems.append(f"ctc_weight must be in [0, 1], got {self.ctc_weight}")
+            bad("ctc_weight", f"ctc_weight must be in [0, 1], got {self.ctc_weight}")
         if self.lm_weight < 0:
-            problems.append(f"lm_weight must be >= 0, got {self.lm_weight}")
+            bad("lm_weight", f"lm_weight must be >= 0, got {self.lm_weight}")
         # (Against a beam that is itself wrong the nbest bound says nothing: that one is named above.)
         if self.nbest < 1 or (self.mode == "beam" and self.beam >= 1 and self.nbest > self.beam):
-            problems.append(f"nbest must be in [1, beam], got {self.nbest}")
+            bad("nbest", f"nbest must be in [1, beam], got {self.nbest}")
         elif self.mode == "greedy" and self.nbest > 1:
             # greedy search keeps one hypothesis: --nbest 3 gave one without a word
-            problems.append(f"nbest must be 1 with mode greedy (one hypothesis), got {self.nbest}")
+            bad("nbest", f"nbest must be 1 with mode greedy (one hypothesis), got {self.nbest}")
         if self.eos_threshold is not None and self.eos_threshold < 0:
-            problems.append(f"eos_threshold must be >= 0 (0: off), got {self.eos_threshold}")
+            bad("eos_threshold", f"eos_threshold must be >= 0 (0: off), got {self.eos_threshold}")
         if self.max_backtrack is not None and self.max_backtrack < 0:
-            problems.append(f"max_backtrack must be >= 0 (0: off), got {self.max_backtrack}")
+            bad("max_backtrack", f"max_backtrack must be >= 0 (0: off), got {self.max_backtrack}")
         if self.pre_beam_ratio is not None and self.pre_beam_ratio < 0:
-            problems.append(f"pre_beam_ratio must be >= 0 (0: all tokens), got {self.pre_beam_ratio}")
+            bad("pre_beam_ratio", f"pre_beam_ratio must be >= 0 (0: all tokens), got {self.pre_beam_ratio}")
         if self.batch_size < 1:
-            problems.append(f"batch_size must be >= 1, got {self.batch_size}")
-        if self.maxlenratio < 0 or self.minlenratio < 0:
-            problems.append("maxlenratio and minlenratio must be >= 0")
+            bad("batch_size", f"batch_size must be >= 1, got {self.batch_size}")
+        # (a message naming several keys: the line is the first one's that is wrong)
+        negative = [k for k in ("maxlenratio", "minlenratio") if getattr(self, k) < 0]
+        if negative:
+            bad(negative[0], "maxlenratio and minlenratio must be >= 0")
         problems += self._too_large()
         top = self.maxlenratio if self.maxlenratio > 0 else 1.0  # (0: the encoder frames)
         if top < self.minlenratio <= MAX_LENRATIO:
             # output_lengths clamps the minimum to the maximum: <eos> was barred until the last
             # step, so every hypothesis ran to the maximum length ('THRE' decoded as 'THROE')
-            problems.append(f"minlenratio {self.minlenratio:g} is over maxlenratio {self.maxlenratio:g}"
-                            + (" (0: 1, the encoder frames)" if self.maxlenratio <= 0 else "")
-                            + ": every hypothesis would be forced to the maximum length")
+            bad("minlenratio", f"minlenratio {self.minlenratio:g} is over maxlenratio {self.maxlenratio:g}"
+                               + (" (0: 1, the encoder frames)" if self.maxlenratio <= 0 else "")
+                               + ": every hypothesis would be forced to the maximum length")
         if self.device not in ("cpu", "cuda", "auto") and not self.device.startswith("cuda:"):
-            problems.append(f"device must be cpu, cuda[:N] or auto, got {self.device!r}")
+            bad("device", f"device must be cpu, cuda[:N] or auto, got {self.device!r}")
         if self.word_rule not in WORD_RULES:
-            problems.append(f"word_rule must be one of {', '.join(WORD_RULES)}, got {self.word_rule!r}")
+            bad("word_rule", f"word_rule must be one of {', '.join(WORD_RULES)}, got {self.word_rule!r}")
         if self.segment not in ("auto", "always", "never"):
-            problems.append(f"segment must be auto, always or never, got {self.segment!r}")
-        if not (self.max_segment_s > 0 and self.segment_window_s > 0):
-            problems.append("max_segment_s and segment_window_s must be > 0")
+            bad("segment", f"segment must be auto, always or never, got {self.segment!r}")
+        not_positive = [k for k in ("max_segment_s", "segment_window_s") if not getattr(self, k) > 0]
+        if not_positive:
+            bad(not_positive[0], "max_segment_s and segment_window_s must be > 0")
         elif self.max_segment_s < MIN_SEGMENT_S:
             # pieces shorter than a word: max_segment_s 0.001 cut every recording into fragments
             # of a syllable, decoded to letters and no word
-            problems.append(f"max_segment_s must be at least {MIN_SEGMENT_S:g} s (a piece holds a word or more), "
-                            f"got {self.max_segment_s:g}")
-        if self.min_pause_s < 0 or self.segment_pad_s < 0 or self.segment_context_s < 0:
-            problems.append("min_pause_s, segment_pad_s and segment_context_s must be >= 0")
+            bad("max_segment_s", f"max_segment_s must be at least {MIN_SEGMENT_S:g} s (a piece holds a word or "
+                                 f"more), got {self.max_segment_s:g}")
+        negative = [k for k in ("min_pause_s", "segment_pad_s", "segment_context_s") if getattr(self, k) < 0]
+        if negative:
+            bad(negative[0], "min_pause_s, segment_pad_s and segment_context_s must be >= 0")
         if self.segment_target_s is not None and self.segment_target_s < 0:
-            problems.append(f"segment_target_s must be >= 0 (0: pieces not joined; null: the model's), "
-                            f"got {self.segment_target_s:g}")
-        if self.edge_pad_s < 0 or self.edge_min_quiet_s < 0:
-            problems.append("edge_pad_s and edge_min_quiet_s must be >= 0")
+            bad("segment_target_s", f"segment_target_s must be >= 0 (0: pieces not joined; null: the model's), "
+                                    f"got {self.segment_target_s:g}")
+        negative = [k for k in ("edge_pad_s", "edge_min_quiet_s") if getattr(self, k) < 0]
+        if negative:
+            bad(negative[0], "edge_pad_s and edge_min_quiet_s must be >= 0")
         if not 0.0 < self.edge_quiet_db <= MAX_EDGE_QUIET_DB:
-            problems.append(f"edge_quiet_db must be in (0, {MAX_EDGE_QUIET_DB:g}], got {self.edge_quiet_db:g}")
+            bad("edge_quiet_db", f"edge_quiet_db must be in (0, {MAX_EDGE_QUIET_DB:g}], got {self.edge_quiet_db:g}")
         if not 0.0 < self.pause_blank_prob <= 1.0:
-            problems.append(f"pause_blank_prob must be in (0, 1], got {self.pause_blank_prob}")
+            bad("pause_blank_prob", f"pause_blank_prob must be in (0, 1], got {self.pause_blank_prob}")
         if problems:
-            raise AsrkitError(f"{where}: " + "; ".join(problems))
+            raise refusal(f"{where}: ", problems)
 
     def _too_large(self) -> List[str]:
         """One problem per option over its upper bound (the bounds above), naming the bound."""
@@ -275,7 +284,8 @@ class DecodeConfig:
                     + over(("lm_weight", "eos_threshold", "pre_beam_ratio"), MAX_FACTOR)
                     + over(("max_backtrack", "batch_size"), MAX_COUNT))
         if abs(self.penalty) > MAX_FACTOR:
-            problems.append(f"penalty must be in [-{MAX_FACTOR:g}, {MAX_FACTOR:g}], got {self.penalty:g}")
+            problems.append(Problem(f"penalty must be in [-{MAX_FACTOR:g}, {MAX_FACTOR:g}], got {self.penalty:g}",
+                                    "penalty"))
         return problems
 
     def to_dict(self) -> Dict[str, Any]:

@@ -18,8 +18,8 @@ from typing import Any, ClassVar, Dict, List, Mapping, Optional
 
 from asrkit.features.containers import MAX_SAMPLE_RATE
 from asrkit.features.wav import DEFAULT_MAX_SAMPLES, INT16_SCALE
-from asrkit.utils.config import (Wording, dump_yaml, errors_at_lines, from_dict, load_yaml_config, non_finite, to_dict,
-                                 yaml_source)
+from asrkit.utils.config import (Problem, Wording, dump_yaml, errors_at_lines, from_dict, load_yaml_config, non_finite,
+                                 refusal, to_dict, yaml_source)
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import PathLike, atomic_open
 
@@ -108,87 +108,107 @@ class FbankConfig:
     def validate(self) -> None:
         problems = non_finite(self)
         if problems:  # NaN passes every comparison below
-            raise AsrkitError("bad fbank config: " + "; ".join(problems))
+            raise refusal("bad fbank config: ", problems)
+        # (each with the keys it is about, the one at fault first: the line a file's error names)
         if self.sample_frequency <= 0:
-            problems.append(f"sample_frequency must be > 0, got {self.sample_frequency:g}")
+            problems.append(Problem(f"sample_frequency must be > 0, got {self.sample_frequency:g}", "sample_frequency"))
         elif self.sample_frequency != int(self.sample_frequency) or self.sample_frequency > MAX_SAMPLE_FREQUENCY:
             # Audio rates are whole numbers of Hz, at most containers.MAX_SAMPLE_RATE: no audio matched 16000.5
             # (every utterance failed one by one), a model.pt's 1e12 had decoding resample to it (a
             # 3 TB allocation and a MemoryError traceback), and 1e308 overflowed int() of samples.
-            problems.append(f"sample_frequency must be a whole number of Hz up to {MAX_SAMPLE_FREQUENCY}, "
-                            f"got {self.sample_frequency:g}")
+            problems.append(Problem(f"sample_frequency must be a whole number of Hz up to {MAX_SAMPLE_FREQUENCY}, "
+                                    f"got {self.sample_frequency:g}", "sample_frequency"))
         if self.frame_length <= 0 or self.frame_shift <= 0:
-            problems.append(f"frame_length/frame_shift must be > 0, got {self.frame_length}/{self.frame_shift}")
+            problems.append(Problem(f"frame_length/frame_shift must be > 0, got {self.frame_length}/{self.frame_shift}",
+                                    *[k for k in ("frame_length", "frame_shift") if getattr(self, k) <= 0]))
         # torchaudio asserts more than 3 (Kaldi: at least 3): a traceback for 3 otherwise
         if self.num_mel_bins < 4:
-            problems.append(f"num_mel_bins must be >= 4, got {self.num_mel_bins}")
+            problems.append(Problem(f"num_mel_bins must be >= 4, got {self.num_mel_bins}", "num_mel_bins"))
         if self.window_type not in _WINDOWS:
-            problems.append(f"window_type must be one of {', '.join(_WINDOWS)}, got {self.window_type!r}")
+            problems.append(Problem(f"window_type must be one of {', '.join(_WINDOWS)}, got {self.window_type!r}",
+                                    "window_type"))
         if not 0 <= self.dither <= MAX_DITHER:
             # Dither is the standard deviation of noise added to int16-scale samples (Kaldi's 1.0 is
             # one 16-bit step). Above full scale the noise drowns any audio (1e10: features of noise,
             # exit 0), and 1e30 overflowed the power spectrum: every utterance "non-finite features;
             # is the audio corrupt?", which the audio was not.
-            problems.append(f"dither must be in [0, {MAX_DITHER:g}] (the standard deviation of noise added to "
-                            f"int16-scale samples; Kaldi's default is 1.0, one 16-bit step), got {self.dither:g}")
+            problems.append(Problem(f"dither must be in [0, {MAX_DITHER:g}] (the standard deviation of noise added "
+                                    f"to int16-scale samples; Kaldi's default is 1.0, one 16-bit step), got "
+                                    f"{self.dither:g}", "dither"))
         if not 0.0 <= self.preemphasis_coefficient <= 1.0:
-            problems.append(f"preemphasis_coefficient must be in [0, 1], got {self.preemphasis_coefficient}")
+            problems.append(Problem(f"preemphasis_coefficient must be in [0, 1], got {self.preemphasis_coefficient}",
+                                    "preemphasis_coefficient"))
         if self.energy_floor < 0:
-            problems.append(f"energy_floor must be >= 0, got {self.energy_floor}")
+            problems.append(Problem(f"energy_floor must be >= 0, got {self.energy_floor}", "energy_floor"))
         if not MIN_BLACKMAN_COEFF <= self.blackman_coeff <= MAX_BLACKMAN_COEFF:
-            problems.append(f"blackman_coeff must be in [{MIN_BLACKMAN_COEFF:g}, {MAX_BLACKMAN_COEFF:g}] (a window "
-                            f"that tapers; Kaldi's default is 0.42), got {self.blackman_coeff:g}")
+            problems.append(Problem(f"blackman_coeff must be in [{MIN_BLACKMAN_COEFF:g}, {MAX_BLACKMAN_COEFF:g}] (a "
+                                    f"window that tapers; Kaldi's default is 0.42), got {self.blackman_coeff:g}",
+                                    "blackman_coeff"))
         if self.sample_frequency <= 0:  # the checks below divide by it (0: a ZeroDivisionError traceback)
-            raise AsrkitError("bad fbank config: " + "; ".join(problems))
+            raise refusal("bad fbank config: ", problems)
         # torchaudio asserts (a traceback) on a frame shift or length under one sample
         if min(self.frame_length, self.frame_shift) * self.sample_frequency / 1000 < 1:
-            problems.append(f"frame_length and frame_shift must be at least one sample ({1000 / self.sample_frequency:g} ms "
-                            f"at {self.sample_frequency:g} Hz), got {self.frame_length}/{self.frame_shift} ms")
+            shorter = "frame_length" if self.frame_length <= self.frame_shift else "frame_shift"
+            problems.append(Problem(f"frame_length and frame_shift must be at least one sample "
+                                    f"({1000 / self.sample_frequency:g} ms at {self.sample_frequency:g} Hz), got "
+                                    f"{self.frame_length}/{self.frame_shift} ms", shorter, "sample_frequency"))
         nyquist = self.sample_frequency / 2
         high = self.high_edge
         if not 0 <= self.low_freq < high <= nyquist:
-            problems.append(f"need 0 <= low_freq < high_freq <= {nyquist:g} (Nyquist), got low_freq="
-                            f"{self.low_freq}, high_freq={self.high_freq}")
+            keys = ["low_freq"] if not 0 <= self.low_freq < nyquist else ["high_freq"] if high > nyquist else []
+            problems.append(Problem(f"need 0 <= low_freq < high_freq <= {nyquist:g} (Nyquist), got low_freq="
+                                    f"{self.low_freq}, high_freq={self.high_freq}",
+                                    *keys, "high_freq", "low_freq", "sample_frequency"))
         if self.vtln_warp <= 0:
-            problems.append(f"vtln_warp must be > 0 (1: no warp), got {self.vtln_warp}")
+            problems.append(Problem(f"vtln_warp must be > 0 (1: no warp), got {self.vtln_warp}", "vtln_warp"))
         elif not MIN_VTLN_WARP <= self.vtln_warp <= MAX_VTLN_WARP:
-            problems.append(f"vtln_warp must be in [{MIN_VTLN_WARP:g}, {MAX_VTLN_WARP:g}] (1: no warp; Kaldi's "
-                            f"VTLN searches 0.85 to 1.25), got {self.vtln_warp:g}")
+            problems.append(Problem(f"vtln_warp must be in [{MIN_VTLN_WARP:g}, {MAX_VTLN_WARP:g}] (1: no warp; Kaldi's "
+                                    f"VTLN searches 0.85 to 1.25), got {self.vtln_warp:g}", "vtln_warp"))
         elif self.vtln_warp != 1.0:  # Kaldi's (and torchaudio's) bounds for a warped filter bank
             vtln_high = self._vtln_high()
             if not self.low_freq < self.vtln_low < vtln_high < high:
-                problems.append(f"with vtln_warp need low_freq < vtln_low < vtln_high < high_freq, got {self.low_freq}, "
-                                f"{self.vtln_low}, {vtln_high:g} (vtln_high={self.vtln_high}) and {high:g}")
+                # (the keys of the first bound out of order, then the warp that asks for the bounds)
+                pairs = ((self.low_freq < self.vtln_low, ("vtln_low", "low_freq")),
+                         (self.vtln_low < vtln_high, ("vtln_high", "vtln_low")),
+                         (vtln_high < high, ("vtln_high", "high_freq")))
+                problems.append(Problem(f"with vtln_warp need low_freq < vtln_low < vtln_high < high_freq, got "
+                                        f"{self.low_freq}, {self.vtln_low}, {vtln_high:g} (vtln_high={self.vtln_high}) "
+                                        f"and {high:g}", *next(keys for ok, keys in pairs if not ok), "vtln_warp"))
             elif self.vtln_low * max(1.0, self.vtln_warp) > vtln_high * min(1.0, self.vtln_warp):
                 # The warp's bends (Kaldi's l and h) out of order fold the spectrum over itself:
                 # the filters' edges are no longer in order (and check_mel_bins would misjudge them).
-                problems.append(f"vtln_warp {self.vtln_warp:g} folds the frequency axis with vtln_low {self.vtln_low:g} "
-                                f"and vtln_high {vtln_high:g}: need vtln_low * max(1, vtln_warp) <= vtln_high * "
-                                f"min(1, vtln_warp)")
+                problems.append(Problem(f"vtln_warp {self.vtln_warp:g} folds the frequency axis with vtln_low "
+                                        f"{self.vtln_low:g} and vtln_high {vtln_high:g}: need vtln_low * max(1, "
+                                        f"vtln_warp) <= vtln_high * min(1, vtln_warp)", "vtln_warp", "vtln_low",
+                                        "vtln_high"))
         if not problems:
             problems += self._frame_problems()
         if problems:
-            raise AsrkitError("bad fbank config: " + "; ".join(problems))
+            raise refusal("bad fbank config: ", problems)
 
     def _frame_problems(self) -> List[str]:
         """What torchaudio would assert on (a traceback) or choke on (a filter bank of
         num_mel_bins x FFT bins floats: 10**12 bins asked for 5 TB)."""
         if self.sample_frequency * max(self.frame_length, self.frame_shift) / 1000 > DEFAULT_MAX_SAMPLES:
             # (1e308 ms is an infinite number of samples: int() of it was an OverflowError)
-            return [f"frame_length/frame_shift {self.frame_length}/{self.frame_shift} ms is more samples at "
-                    f"{self.sample_frequency:g} Hz than one read holds ({DEFAULT_MAX_SAMPLES})"]
+            longer = "frame_length" if self.frame_length >= self.frame_shift else "frame_shift"
+            return [Problem(f"frame_length/frame_shift {self.frame_length}/{self.frame_shift} ms is more samples at "
+                            f"{self.sample_frequency:g} Hz than one read holds ({DEFAULT_MAX_SAMPLES})", longer,
+                            "sample_frequency")]
         window = self.window_samples
         if window < 2:
-            return [f"frame_length must be at least two samples ({2000 / self.sample_frequency:g} ms at "
-                    f"{self.sample_frequency:g} Hz), got {self.frame_length} ms"]
+            return [Problem(f"frame_length must be at least two samples ({2000 / self.sample_frequency:g} ms at "
+                            f"{self.sample_frequency:g} Hz), got {self.frame_length} ms", "frame_length",
+                            "sample_frequency")]
         padded = self._fft_size()
         if padded % 2:
-            return [f"frame_length {self.frame_length} ms is {window} samples at {self.sample_frequency:g} Hz, an odd "
-                    f"FFT size with round_to_power_of_two false: choose an even number of samples"]
+            return [Problem(f"frame_length {self.frame_length} ms is {window} samples at {self.sample_frequency:g} Hz, "
+                            f"an odd FFT size with round_to_power_of_two false: choose an even number of samples",
+                            "frame_length", "round_to_power_of_two", "sample_frequency")]
         if self.num_mel_bins > padded:
             # Each FFT bin lies inside at most two (overlapping) filters: past that many, some
             # filter certainly has none. (check_mel_bins finds every empty one.)
-            return [self._too_many_bins(f"at least {self.num_mel_bins - padded}")]
+            return [Problem(self._too_many_bins(f"at least {self.num_mel_bins - padded}"), *self._BINS_KEYS)]
         return []
 
     @property
@@ -223,6 +243,9 @@ class FbankConfig:
     def _fft_size(self) -> int:
         window = self.window_samples
         return 1 << (window - 1).bit_length() if self.round_to_power_of_two else window
+
+    # What too many mel bins for the FFT is about, the likeliest to change first.
+    _BINS_KEYS = ("num_mel_bins", "frame_length", "sample_frequency", "vtln_warp", "low_freq", "high_freq")
 
     def _too_many_bins(self, how_many: str) -> str:
         # a warp squeezes part of the bank onto fewer FFT bins: say so, or the warp goes unsuspected

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from asrkit.utils.config import ConfigError
+
 
 @dataclass
 class SpecAugConfig:
@@ -21,10 +23,13 @@ class SpecAugConfig:
     freq_warp: float = 0.0
 
     def __post_init__(self) -> None:
-        counts = (self.freq_masks, self.freq_width, self.time_masks, self.time_width, self.time_warp)
-        if any(n < 0 for n in counts) or not 0.0 <= self.time_width_ratio <= 1.0:
-            raise ValueError(f"specaug: mask counts, widths and time_warp must be >= 0 and time_width_ratio in "
-                             f"[0, 1], got {self.freq_masks}, {self.freq_width}, {self.time_masks}, "
-                             f"{self.time_width}, {self.time_warp} and {self.time_width_ratio}")
+        out_of_range = [k for k in ("freq_masks", "freq_width", "time_masks", "time_width", "time_warp")
+                        if getattr(self, k) < 0]
+        out_of_range += [] if 0.0 <= self.time_width_ratio <= 1.0 else ["time_width_ratio"]
+        if out_of_range:
+            raise ConfigError(f"specaug: mask counts, widths and time_warp must be >= 0 and time_width_ratio in "
+                              f"[0, 1], got {self.freq_masks}, {self.freq_width}, {self.time_masks}, "
+                              f"{self.time_width}, {self.time_warp} and {self.time_width_ratio}", out_of_range)
         if not 0.0 <= self.freq_warp < 0.5:
-            raise ValueError(f"specaug.freq_warp must be in [0, 0.5) (a relative stretch), got {self.freq_warp}")
+            raise ConfigError(f"specaug.freq_warp must be in [0, 0.5) (a relative stretch), got {self.freq_warp}",
+                              ["freq_warp"])

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
 from asrkit.features.specaug_config import SpecAugConfig
-from asrkit.utils.config import Wording, from_dict, over_bounds, to_dict
+from asrkit.utils.config import ConfigError, Problem, Wording, from_dict, over_bounds, refusal, to_dict
 
 
 # Recurrent layers in a listener or speller, at most (ESPnet's LAS recipes have 1-6). A million
@@ -31,11 +31,13 @@ MAX_SUBSAMPLE = 1000
 MAX_UNITS = 10 ** 6
 
 
-def _check_widths(**sizes: int) -> None:
-    """ValueError naming each of ``sizes`` (``{"listener.hidden": 320}``) over :data:`MAX_UNITS`."""
-    too_wide = over_bounds([(name, value, MAX_UNITS) for name, value in sizes.items()])
+def _check_widths(section: str, **sizes: int) -> None:
+    """A ConfigError naming each of ``sizes`` (``hidden=320``, worded ``listener.hidden`` for section
+    ``listener``) over :data:`MAX_UNITS`."""
+    too_wide = [Problem(problem, key) for key, value in sizes.items()
+                for problem in over_bounds([(f"{section}.{key}" if section else key, value, MAX_UNITS)])]
     if too_wide:
-        raise ValueError("; ".join(too_wide))
+        raise refusal("", too_wide)
 
 
 @dataclass
@@ -56,27 +58,28 @@ class ListenerConfig:
     def __post_init__(self) -> None:
         if not isinstance(self.subsample, (list, tuple)) or not self.subsample \
                 or not all(isinstance(k, int) and k >= 1 for k in self.subsample):
-            raise ValueError(f"listener.subsample must be a non-empty list of integers >= 1 (one per BLSTM "
-                             f"layer), got {self.subsample!r}")
+            raise ConfigError(f"listener.subsample must be a non-empty list of integers >= 1 (one per BLSTM "
+                              f"layer), got {self.subsample!r}", ["subsample"])
         if max(self.subsample) > MAX_SUBSAMPLE:
-            raise ValueError(f"listener.subsample factors must be at most {MAX_SUBSAMPLE} (frames concatenated into "
-                             f"one), got {max(self.subsample)}")
+            raise ConfigError(f"listener.subsample factors must be at most {MAX_SUBSAMPLE} (frames concatenated into "
+                              f"one), got {max(self.subsample)}", ["subsample"])
         if len(self.subsample) > MAX_LAYERS:
-            raise ValueError(f"listener.subsample must list at most {MAX_LAYERS} factors (one per BLSTM layer), got "
-                             f"{len(self.subsample)}")
+            raise ConfigError(f"listener.subsample must list at most {MAX_LAYERS} factors (one per BLSTM layer), got "
+                              f"{len(self.subsample)}", ["subsample"])
         if len(self.vgg_channels) != 2 or not all(isinstance(c, int) and c >= 1 for c in self.vgg_channels):
-            raise ValueError(f"listener.vgg_channels must list 2 channel counts >= 1, got {self.vgg_channels!r}")
+            raise ConfigError(f"listener.vgg_channels must list 2 channel counts >= 1, got {self.vgg_channels!r}",
+                              ["vgg_channels"])
         # (each named alone with its value: "listener.hidden must be >= 1 and listener.proj >= 0" put a
         # file's proj: -1 at hidden's line, the first key the message named)
-        bad = [f"listener.hidden must be >= 1, got {self.hidden}"] if self.hidden < 1 else []
+        bad = [Problem(f"listener.hidden must be >= 1, got {self.hidden}", "hidden")] if self.hidden < 1 else []
         if self.proj < 0:
-            bad.append(f"listener.proj must be >= 0 (0: none), got {self.proj}")
+            bad.append(Problem(f"listener.proj must be >= 0 (0: none), got {self.proj}", "proj"))
         if bad:
-            raise ValueError("; ".join(bad))
+            raise refusal("", bad)
         if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"listener.dropout must be in [0, 1), got {self.dropout}")
-        _check_widths(**{"listener.hidden": self.hidden, "listener.proj": self.proj,
-                         **{f"listener.vgg_channels[{i}]": c for i, c in enumerate(self.vgg_channels)}})
+            raise ConfigError(f"listener.dropout must be in [0, 1), got {self.dropout}", ["dropout"])
+        _check_widths("listener", hidden=self.hidden, proj=self.proj,
+                      **{f"vgg_channels[{i}]": c for i, c in enumerate(self.vgg_channels)})
 
     @property
     def num_layers(self) -> int:
@@ -109,24 +112,27 @@ class AttentionConfig:
 
     def __post_init__(self) -> None:
         if self.type not in ATTENTION_TYPES:
-            raise ValueError(f"unknown attention type {self.type!r} (choose from {', '.join(ATTENTION_TYPES)})")
-        if self.dim < 1 or self.heads < 1 or self.conv_channels < 1 or self.conv_width < 0 or not self.scaling > 0:
-            raise ValueError(f"attention.dim, heads and conv_channels must be >= 1, conv_width >= 0 and scaling "
-                             f"> 0, got {self.dim}, {self.heads}, {self.conv_channels}, {self.conv_width} and "
-                             f"{self.scaling}")
-        _check_widths(**{"attention.dim": self.dim, "attention.heads": self.heads,
-                         "attention.conv_channels": self.conv_channels})
+            raise ConfigError(f"unknown attention type {self.type!r} (choose from {', '.join(ATTENTION_TYPES)})",
+                              ["type"])
+        out_of_range = [k for k, bad in (("dim", self.dim < 1), ("heads", self.heads < 1),
+                                         ("conv_channels", self.conv_channels < 1), ("conv_width", self.conv_width < 0),
+                                         ("scaling", not self.scaling > 0)) if bad]
+        if out_of_range:
+            raise ConfigError(f"attention.dim, heads and conv_channels must be >= 1, conv_width >= 0 and scaling "
+                              f"> 0, got {self.dim}, {self.heads}, {self.conv_channels}, {self.conv_width} and "
+                              f"{self.scaling}", out_of_range)
+        _check_widths("attention", dim=self.dim, heads=self.heads, conv_channels=self.conv_channels)
         # Upper bounds no real model comes near (ESPnet's AN4 recipe: 100 and 2.0). The parameter
         # count check cannot catch them: conv_width 1e8 is 2e9 weights, under the memory check,
         # and then a convolution of 2e8 taps per utterance and decoding step ran for hours; a
         # scaling of 1e300 made every energy infinite and the attention weights NaN.
         # (Each named alone, as the listener's sizes.)
-        bad = ([f"attention.conv_width must be at most {MAX_CONV_WIDTH} (encoder frames each side), got "
-                f"{self.conv_width}"] if self.conv_width > MAX_CONV_WIDTH else [])
+        bad = ([Problem(f"attention.conv_width must be at most {MAX_CONV_WIDTH} (encoder frames each side), got "
+                        f"{self.conv_width}", "conv_width")] if self.conv_width > MAX_CONV_WIDTH else [])
         if self.scaling > MAX_SCALING:
-            bad.append(f"attention.scaling must be at most {MAX_SCALING:g}, got {self.scaling:g}")
+            bad.append(Problem(f"attention.scaling must be at most {MAX_SCALING:g}, got {self.scaling:g}", "scaling"))
         if bad:
-            raise ValueError("; ".join(bad))
+            raise refusal("", bad)
 
 
 MAX_CONV_WIDTH = 1000
@@ -144,14 +150,15 @@ class SpellerConfig:
 
     def __post_init__(self) -> None:
         if self.layers < 1:
-            raise ValueError("speller.layers must be at least 1")
+            raise ConfigError("speller.layers must be at least 1", ["layers"])
         if self.layers > MAX_LAYERS:
-            raise ValueError(f"speller.layers must be at most {MAX_LAYERS}, got {self.layers}")
+            raise ConfigError(f"speller.layers must be at most {MAX_LAYERS}, got {self.layers}", ["layers"])
         if self.hidden < 1 or self.embed < 1:
-            raise ValueError(f"speller.hidden and speller.embed must be >= 1, got {self.hidden} and {self.embed}")
+            raise ConfigError(f"speller.hidden and speller.embed must be >= 1, got {self.hidden} and {self.embed}",
+                              [k for k in ("hidden", "embed") if getattr(self, k) < 1])
         if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"speller.dropout must be in [0, 1), got {self.dropout}")
-        _check_widths(**{"speller.hidden": self.hidden, "speller.embed": self.embed})
+            raise ConfigError(f"speller.dropout must be in [0, 1), got {self.dropout}", ["dropout"])
+        _check_widths("speller", hidden=self.hidden, embed=self.embed)
 
 
 @dataclass
@@ -182,13 +189,13 @@ class LASConfig:
     def __post_init__(self) -> None:
         # Checked here, not in LAS: a bad value then fails when the config loads, before data is read.
         if not 0.0 <= self.ctc_weight <= 1.0:
-            raise ValueError(f"ctc_weight must be in [0, 1], got {self.ctc_weight}")
+            raise ConfigError(f"ctc_weight must be in [0, 1], got {self.ctc_weight}", ["ctc_weight"])
         if not 0.0 <= self.label_smoothing < 1.0:
-            raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
+            raise ConfigError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}", ["label_smoothing"])
         if self.utt_mean_frames not in ("all", "loud"):
-            raise ValueError(f"utt_mean_frames must be all or loud, got {self.utt_mean_frames!r}")
+            raise ConfigError(f"utt_mean_frames must be all or loud, got {self.utt_mean_frames!r}", ["utt_mean_frames"])
         if self.init not in ("pytorch", "lecun"):
-            raise ValueError(f"init must be pytorch or lecun, got {self.init!r}")
+            raise ConfigError(f"init must be pytorch or lecun, got {self.init!r}", ["init"])
 
     def ctc_misfits(self, frames, flat, offsets) -> List[Tuple[int, str]]:
         """The utterances whose CTC branch cannot learn from them, as ``(row, why)`` (none without CTC).
@@ -242,13 +249,15 @@ class LMConfig:
     dropout: float = 0.2
 
     def __post_init__(self) -> None:
-        if self.embed < 1 or self.hidden < 1 or self.layers < 1 or not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"embed, hidden and layers must be >= 1 and dropout in [0, 1), got {self.embed}, "
-                             f"{self.hidden}, {self.layers} and {self.dropout}")
+        out_of_range = [k for k in ("embed", "hidden", "layers") if getattr(self, k) < 1]
+        out_of_range += [] if 0.0 <= self.dropout < 1.0 else ["dropout"]
+        if out_of_range:
+            raise ConfigError(f"embed, hidden and layers must be >= 1 and dropout in [0, 1), got {self.embed}, "
+                              f"{self.hidden}, {self.layers} and {self.dropout}", out_of_range)
         # (MAX_LAYERS, as the LAS's: a million layers of size 1 passed the memory check and trained about never)
         if self.layers > MAX_LAYERS:
-            raise ValueError(f"layers must be at most {MAX_LAYERS}, got {self.layers}")
-        _check_widths(embed=self.embed, hidden=self.hidden)
+            raise ConfigError(f"layers must be at most {MAX_LAYERS}, got {self.layers}", ["layers"])
+        _check_widths("", embed=self.embed, hidden=self.hidden)
 
     @classmethod
     def from_dict(cls, d: Optional[Dict[str, Any]], where: str = "lm model config") -> "LMConfig":

@@ -26,9 +26,9 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from asrkit.features.fbank import FbankConfig
 from asrkit.models.config import LASConfig, LMConfig
-from asrkit.utils.config import (ConfigError, UnknownKeysError, Wording, dump_yaml, errors_at_lines, from_dict,
-                                 load_yaml_config, non_finite, number_text, over_bounds, parse_yaml, to_dict,
-                                 under_bounds, without_keys, yaml_source)
+from asrkit.utils.config import (ConfigError, Problem, UnknownKeysError, Wording, dump_yaml, errors_at_lines,
+                                 from_dict, load_yaml_config, non_finite, number_text, over_bounds, parse_yaml,
+                                 refusal, to_dict, under_bounds, without_keys, yaml_source)
 from asrkit.utils.device import NAMES as DEVICE_NAMES, bad_device_name
 from asrkit.utils.errors import AsrkitError, shown
 from asrkit.utils.logging import get_logger
@@ -297,7 +297,8 @@ def _build_config(raw: Optional[Dict[str, Any]], overrides: Iterable[str], where
                     # The file's (or an earlier --set's) value is at fault, worded as from_dict words
                     # it: "--set 'training.seed=1': 'training' is not a section" blamed the option
                     # for a file's "training: 3".
-                    raise AsrkitError(f"{where}: {'.'.join(path[:depth])}: expected a mapping, got {child!r}")
+                    raise ConfigError(f"{where}: {'.'.join(path[:depth])}: expected a mapping, got {child!r}",
+                                      ['.'.join(path[:depth])])
                 raise AsrkitError(f"{_set_named(item)}: {part!r} is not a section")
             else:
                 child = node[part] = dict(child)
@@ -311,7 +312,7 @@ def _build_config(raw: Optional[Dict[str, Any]], overrides: Iterable[str], where
                                    [str(section)], where)
     for (section, key), why in REMOVED.items():
         if isinstance(raw.get(section), dict) and key in raw[section]:
-            raise AsrkitError(f"{where}: {section}.{key} was removed: {why}")
+            raise ConfigError(f"{where}: {section}.{key} was removed: {why}", [f'{section}.{key}'])
     cfg = from_dict(TrainConfig, raw, where, wording=_WORDING)
     validate(cfg, where)
     return cfg
@@ -320,15 +321,17 @@ def _build_config(raw: Optional[Dict[str, Any]], overrides: Iterable[str], where
 def validate(cfg: TrainConfig, where: str = "config") -> None:
     o, b, t = cfg.optim, cfg.batching, cfg.training
     if o.name not in ("adam", "adadelta"):
-        raise AsrkitError(f"{where}: optim.name: {o.name!r} is not one of adam, adadelta")
+        raise ConfigError(f"{where}: optim.name: {o.name!r} is not one of adam, adadelta", ["optim.name"])
     if o.scheduler not in ("none", "warmup", "noam", "warmup_linear"):
-        raise AsrkitError(f"{where}: optim.scheduler: {o.scheduler!r} is not one of none, warmup, noam, warmup_linear")
+        raise ConfigError(f"{where}: optim.scheduler: {o.scheduler!r} is not one of none, warmup, noam, warmup_linear",
+                          ["optim.scheduler"])
     if o.decay_over not in ("epochs", "budget"):
-        raise AsrkitError(f"{where}: optim.decay_over: {o.decay_over!r} is not one of epochs, budget")
+        raise ConfigError(f"{where}: optim.decay_over: {o.decay_over!r} is not one of epochs, budget",
+                          ["optim.decay_over"])
     if o.decay_over == "budget" and (o.scheduler != "warmup_linear" or t.max_time <= 0):
-        raise AsrkitError(f"{where}: optim.decay_over: budget needs optim.scheduler: warmup_linear and a time budget "
+        raise ConfigError(f"{where}: optim.decay_over: budget needs optim.scheduler: warmup_linear and a time budget "
                           f"(training.max_time > 0; asr.sh --train-max-time), got scheduler {o.scheduler!r}, "
-                          f"max_time {t.max_time:g}")
+                          f"max_time {t.max_time:g}", ["optim.decay_over", "optim.scheduler", "training.max_time"])
     # num_plots -5 and teacher_forcing_decay_epochs -1 were taken as 0 without a word. Named one by
     # one with the value, as optim's below, and before the decay_epochs check that reads max_epochs:
     # "training: max_epochs, keep_best, log_interval and max_bad_steps must be >= 1, patience, ..."
@@ -339,20 +342,22 @@ def validate(cfg: TrainConfig, where: str = "config") -> None:
                              + [(f"training.{k}", getattr(t, k), 0, True)
                                 for k in ("patience", "num_plots", "teacher_forcing_decay_epochs")])
     if too_small:
-        raise AsrkitError(f"{where}: {'; '.join(too_small)}")
+        raise refusal(f"{where}: ", too_small)
     # (the range first: -1 was told to need scheduler warmup_linear, which would not have made it one)
     if not 0 <= o.decay_epochs <= t.max_epochs:
-        raise AsrkitError(f"{where}: optim.decay_epochs must be in [0, training.max_epochs={t.max_epochs}] (the last "
-                          f"epochs, over which the rate decays), got {o.decay_epochs}")
+        raise ConfigError(f"{where}: optim.decay_epochs must be in [0, training.max_epochs={t.max_epochs}] (the last "
+                          f"epochs, over which the rate decays), got {o.decay_epochs}",
+                          ["optim.decay_epochs", "training.max_epochs"])
     if o.decay_epochs and (o.scheduler != "warmup_linear" or o.decay_over != "epochs"):
-        raise AsrkitError(f"{where}: optim.decay_epochs: {o.decay_epochs} needs optim.scheduler: warmup_linear with "
-                          f"optim.decay_over: epochs, got scheduler {o.scheduler!r}, decay_over {o.decay_over!r}")
+        raise ConfigError(f"{where}: optim.decay_epochs: {o.decay_epochs} needs optim.scheduler: warmup_linear with "
+                          f"optim.decay_over: epochs, got scheduler {o.scheduler!r}, decay_over {o.decay_over!r}",
+                          ["optim.decay_epochs", "optim.scheduler", "optim.decay_over"])
     # Named one by one with the value: "optim: accum_grad must be >= 1, lr > 0 and warmup_steps >= 0"
     # for an lr of -1 left the user to find which of three keys, in which file or --set, was wrong.
     too_small = under_bounds([("optim.accum_grad", o.accum_grad, 1, True), ("optim.lr", o.lr, 0, False),
                               ("optim.warmup_steps", o.warmup_steps, 0, True)])
     if too_small:
-        raise AsrkitError(f"{where}: {'; '.join(too_small)}")
+        raise refusal(f"{where}: ", too_small)
     # final_lr_ratio is where warmup_linear decays to: past 1 it is no decay but a rise.
     too_large = over_bounds([("optim.lr", o.lr, MAX_LR), ("optim.eps", o.eps, MAX_EPS),
                             ("optim.weight_decay", o.weight_decay, MAX_WEIGHT_DECAY),
@@ -376,15 +381,15 @@ def validate(cfg: TrainConfig, where: str = "config") -> None:
         too_large += over_bounds([(f"model.specaug.{k}", getattr(s, k), MAX_SPECAUG_WIDTH)
                                  for k in ("freq_width", "time_width", "time_warp")])
     if too_large:
-        raise AsrkitError(f"{where}: {'; '.join(too_large)}")
+        raise refusal(f"{where}: ", too_large)
     # An eps of 0 (torch takes it) divides 0 by 0 wherever a weight's gradient is 0 at the first step
     # (the embedding row of a token no batch held): its weights went NaN, and the run stopped at
     # epoch 1 blaming optim.lr ("the training diverged"). One below float32's smallest normal number
     # is 0 in the float32 state (1e-320 did the same); Adadelta divides by it as Adam does.
     if o.eps < FLOAT32_TINY:
-        raise AsrkitError(f"{where}: optim.eps must be > 0 (at least {FLOAT32_TINY:.3g}, float32's smallest normal "
+        raise ConfigError(f"{where}: optim.eps must be > 0 (at least {FLOAT32_TINY:.3g}, float32's smallest normal "
                           f"number; usually 1e-8 for adam, 1e-6 for adadelta): the optimizer divides by it where a "
-                          f"gradient is 0, got {o.eps:g}")
+                          f"gradient is 0, got {o.eps:g}", ["optim.eps"])
     # torch's optimizers refuse these with a ValueError (a traceback) only once the data is read;
     # a negative final_lr_ratio would silently turn the decay into gradient ascent, and a
     # negative grad_clip silently switch clipping off (0 is the documented way).
@@ -392,87 +397,105 @@ def validate(cfg: TrainConfig, where: str = "config") -> None:
     # for eps that 0 broke)
     # Named one by one, as above: "optim: betas must be in [0, 1), weight_decay >= 0 and rho in
     # [0, 1]" left the user to find which of three keys, and put its error at betas' line.
-    bad = [] if all(0 <= b < 1 for b in o.betas) else [f"optim.betas must be in [0, 1), got {list(o.betas)}"]
+    bad = [] if all(0 <= b < 1 for b in o.betas) else [Problem(f"optim.betas must be in [0, 1), got {list(o.betas)}",
+                                                                "optim.betas")]
     bad += under_bounds([("optim.weight_decay", o.weight_decay, 0, True)])
     if not 0 <= o.rho <= 1:
-        bad.append(f"optim.rho must be in [0, 1], got {number_text(o.rho)}")
+        bad.append(Problem(f"optim.rho must be in [0, 1], got {number_text(o.rho)}", "optim.rho"))
     if bad:
-        raise AsrkitError(f"{where}: {'; '.join(bad)}")
+        raise refusal(f"{where}: ", bad)
     overflow = adam_overflow(o.lr, o.betas[0]) if o.name == "adam" else None
     if overflow:
-        raise AsrkitError(f"{where}: optim.lr {o.lr:g} with optim.betas[0] {o.betas[0]:g}: {overflow}; lower optim.lr")
-    bad = [f"optim.grad_clip must be >= 0 (0: no clipping), got {number_text(o.grad_clip)}"] if o.grad_clip < 0 else []
+        raise ConfigError(f"{where}: optim.lr {o.lr:g} with optim.betas[0] {o.betas[0]:g}: {overflow}; lower optim.lr",
+                          ["optim.lr", "optim.betas"])
+    bad = ([Problem(f"optim.grad_clip must be >= 0 (0: no clipping), got {number_text(o.grad_clip)}",
+                    "optim.grad_clip")] if o.grad_clip < 0 else [])
     bad += under_bounds([("optim.final_lr_ratio", o.final_lr_ratio, 0, True)])
     if bad:
-        raise AsrkitError(f"{where}: {'; '.join(bad)}")
+        raise refusal(f"{where}: ", bad)
     too_small = under_bounds([("batching.max_frames", b.max_frames, 0, False),
                               ("batching.num_workers", b.num_workers, 0, True),
                               ("batching.max_batch_size", b.max_batch_size, 0, True)])
     if too_small:
-        raise AsrkitError(f"{where}: {'; '.join(too_small)}")
+        raise refusal(f"{where}: ", too_small)
     # A negative ratio failed every run only once the data was read, with "0 of N utterances lack
     # features or a transcript (more than batching.max_missing_ratio=-1.0)".
     if not 0 <= b.max_missing_ratio <= 1:
-        raise AsrkitError(f"{where}: batching.max_missing_ratio must be in [0, 1] (the share of utterances that may "
-                          f"lack features or a transcript), got {b.max_missing_ratio:g}")
+        raise ConfigError(f"{where}: batching.max_missing_ratio must be in [0, 1] (the share of utterances that may "
+                          f"lack features or a transcript), got {b.max_missing_ratio:g}",
+                          ["batching.max_missing_ratio"])
     if t.best_metric not in ASR_METRICS:
-        raise AsrkitError(f"{where}: training.best_metric: {t.best_metric!r} is not one of {', '.join(ASR_METRICS)}")
+        raise ConfigError(f"{where}: training.best_metric: {t.best_metric!r} is not one of {', '.join(ASR_METRICS)}",
+                          ["training.best_metric"])
     if t.best_metric == "valid_cer" and not t.valid_cer:
-        raise AsrkitError(f"{where}: training.best_metric valid_cer needs training.valid_cer: true")
+        raise ConfigError(f"{where}: training.best_metric valid_cer needs training.valid_cer: true",
+                          ["training.best_metric", "training.valid_cer"])
     if cfg.model.ctc_weight >= 1 and t.best_metric == "valid_acc":
         # The accuracy is the attention decoder's, which a loss of CTC alone never trains: its ties
         # at 0.0 picked epoch 1 for model.pt, exit 0. Refused here, before any data is read (LASTask
         # refused it only once the training and dev sets had been loaded). The two keys at fault
-        # together, the message names both and no single option.
-        raise AsrkitError("training.best_metric valid_acc is the attention decoder's token accuracy, and "
-                          "model.ctc_weight 1 (CTC alone) never trains the decoder: choose the best epoch by "
-                          "valid_loss or valid_cer (greedy decoding by the CTC head alone)")
+        # together, the message names both; the line is best_metric's, the one to change. (It named
+        # no source: a file's two keys were an error of no file.)
+        raise ConfigError(f"{where}: training.best_metric valid_acc is the attention decoder's token accuracy, and "
+                          f"model.ctc_weight 1 (CTC alone) never trains the decoder: choose the best epoch by "
+                          f"valid_loss or valid_cer (greedy decoding by the CTC head alone)",
+                          ["training.best_metric", "model.ctc_weight"])
     if t.max_time < 0:
-        raise AsrkitError(f"{where}: training.max_time must be >= 0 seconds (0: no budget), got {t.max_time:g}")
-    if not (0 <= t.teacher_forcing_start <= 1 and 0 <= t.teacher_forcing_end <= 1):
-        raise AsrkitError(f"{where}: training.teacher_forcing_start/end must be in [0, 1]")
+        raise ConfigError(f"{where}: training.max_time must be >= 0 seconds (0: no budget), got {t.max_time:g}",
+                          ["training.max_time"])
+    out_of_range = [f"training.{k}" for k in ("teacher_forcing_start", "teacher_forcing_end")
+                    if not 0 <= getattr(t, k) <= 1]
+    if out_of_range:
+        raise ConfigError(f"{where}: training.teacher_forcing_start/end must be in [0, 1]", out_of_range)
     # No cuda:N here, unlike decoding's --device: each DDP rank takes the GPU of its local rank, and
     # one fixed GPU would put every rank on it (CUDA_VISIBLE_DEVICES picks GPUs for a training).
     if t.device not in DEVICE_NAMES:
         hint = " (each rank takes the GPU of its local rank; CUDA_VISIBLE_DEVICES picks which)" \
             if str(t.device).startswith("cuda:") else ""
-        raise AsrkitError(f"{where}: training.device: {t.device!r} is not one of auto, cpu, cuda{hint}")
+        raise ConfigError(f"{where}: training.device: {t.device!r} is not one of auto, cpu, cuda{hint}",
+                          ["training.device"])
     if not fits_a_seed(t.seed):
-        raise AsrkitError(f"{where}: training.seed must be a 64-bit integer (-2**63 <= seed < 2**63), got {t.seed}")
+        raise ConfigError(f"{where}: training.seed must be a 64-bit integer (-2**63 <= seed < 2**63), got {t.seed}",
+                          ["training.seed"])
     f = cfg.finetune
     # An empty path read as "none" (a falsy string): 'init: ""' trained from random weights and
     # 'noise_scp: ""' without noise, at exit 0, where the command line refuses an empty --init.
     for key, path in (("finetune.init", f.init), ("augment.noise_scp", cfg.augment.noise_scp)):
         if path is not None and not path.strip():
-            raise AsrkitError(f"{where}: {key}: {path!r} is an empty path: give a file, or null (or leave the key "
-                              f"out) for none")
+            raise ConfigError(f"{where}: {key}: {path!r} is an empty path: give a file, or null (or leave the key "
+                              f"out) for none", [key])
     for key, names in (("init_modules", f.init_modules), ("freeze", f.freeze)):
         if any(not n or not n.strip() or "," in n for n in names):
-            raise AsrkitError(f"{where}: finetune.{key}: {names!r}: expected module names such as listener, "
-                              f"attention, speller.output (one per list item)")
+            raise ConfigError(f"{where}: finetune.{key}: {names!r}: expected module names such as listener, "
+                              f"attention, speller.output (one per list item)", [f"finetune.{key}"])
     if not f.init_modules:
-        raise AsrkitError(f"{where}: finetune.init_modules is empty: name the modules to take from "
-                          f"finetune.init (all: every one)")
+        raise ConfigError(f"{where}: finetune.init_modules is empty: name the modules to take from "
+                          f"finetune.init (all: every one)", ["finetune.init_modules"])
     if "all" in f.init_modules and len(f.init_modules) > 1:
-        raise AsrkitError(f"{where}: finetune.init_modules: 'all' and {', '.join(n for n in f.init_modules if n != 'all')}"
-                          f" together: give either all or the modules")
+        raise ConfigError(f"{where}: finetune.init_modules: 'all' and {', '.join(n for n in f.init_modules if n != 'all')}"
+                          f" together: give either all or the modules",
+                          ["finetune.init_modules"])
     # Taken from nothing, they were ignored: the run trained from random weights at exit 0, the
     # user believing its listener came from another model. (A resumed run reads no --init either.)
     if not f.init and list(f.init_modules) != ["all"]:
-        raise AsrkitError(f"{where}: finetune.init_modules {', '.join(f.init_modules)} (--init-modules) without "
+        raise ConfigError(f"{where}: finetune.init_modules {', '.join(f.init_modules)} (--init-modules) without "
                           f"finetune.init (--init MODEL), the model to take them from: the run would train from "
-                          f"random weights; give --init, or leave --init-modules out")
+                          f"random weights; give --init, or leave --init-modules out",
+                          ["finetune.init_modules", "finetune.init"])
     a = cfg.augment
     if any(not (0.5 <= f <= 2.0) for f in a.speed_factors):
-        raise AsrkitError(f"{where}: augment.speed_factors must be in [0.5, 2], got {a.speed_factors}")
+        raise ConfigError(f"{where}: augment.speed_factors must be in [0.5, 2], got {a.speed_factors}",
+                          ["augment.speed_factors"])
     if not 0 <= a.noise_prob <= 1:
-        raise AsrkitError(f"{where}: augment.noise_prob must be in [0, 1], got {a.noise_prob}")
+        raise ConfigError(f"{where}: augment.noise_prob must be in [0, 1], got {a.noise_prob}", ["augment.noise_prob"])
     if not all(MIN_SNR_DB <= v <= MAX_SNR_DB for v in a.noise_snr_db):  # (NaN too: set from Python)
-        raise AsrkitError(f"{where}: augment.noise_snr_db must be [low, high] within [{MIN_SNR_DB:g}, {MAX_SNR_DB:g}] "
+        raise ConfigError(f"{where}: augment.noise_snr_db must be [low, high] within [{MIN_SNR_DB:g}, {MAX_SNR_DB:g}] "
                           f"dB (the speech's power over the noise's: 0 is as loud, -30 a noise 1000 times louder), "
-                          f"got {list(a.noise_snr_db)}")
+                          f"got {list(a.noise_snr_db)}",
+                          ["augment.noise_snr_db"])
     if a.noise_snr_db[0] > a.noise_snr_db[1]:
-        raise AsrkitError(f"{where}: augment.noise_snr_db must be [low, high], got {list(a.noise_snr_db)}")
+        raise ConfigError(f"{where}: augment.noise_snr_db must be [low, high], got {list(a.noise_snr_db)}",
+                          ["augment.noise_snr_db"])
 
 
 def adam_overflow(lr: float, beta1: float) -> Optional[str]:
@@ -605,30 +628,32 @@ class LMTrainConfig:
         # NaN passes "<= 0" (and torch's Adam then refuses it with a traceback), inf trains to NaN.
         bad = non_finite(self)
         if bad:
-            raise AsrkitError(f"{where}: {bad[0]}")
+            raise refusal(f"{where}: ", bad[:1])
         # Named one by one: "--max-epochs 0" gave "lr, batch_size, max_epochs and max_len must be positive".
         bad = [(k, v) for k, v in (("lr", self.lr), ("batch_size", self.batch_size), ("max_epochs", self.max_epochs),
                                    ("max_len", self.max_len)) if v <= 0]
         if bad:
-            raise AsrkitError(f"{where}: {' and '.join(k for k, _ in bad)} must be positive, got "
-                              f"{', '.join(number_text(v) for _, v in bad)}")
+            raise ConfigError(f"{where}: {' and '.join(k for k, _ in bad)} must be positive, got "
+                              f"{', '.join(number_text(v) for _, v in bad)}", [k for k, _ in bad])
         # patience -1 would stop after the first epoch ("-1 epochs without improvement" is always
         # reached); a negative grad_clip would silently switch clipping off.
         if not fits_a_seed(self.seed):
-            raise AsrkitError(f"{where}: seed must be a 64-bit integer (-2**63 <= seed < 2**63), got {self.seed}")
+            raise ConfigError(f"{where}: seed must be a 64-bit integer (-2**63 <= seed < 2**63), got {self.seed}",
+                              ["seed"])
         # (each named alone: "patience (0: never stop early) and grad_clip (0: no clipping) must be
         # >= 0" put a file's grad_clip: -1 at patience's line, the first key the message named)
-        bad = [f"patience must be >= 0 (0: never stop early), got {self.patience}"] if self.patience < 0 else []
+        bad = ([Problem(f"patience must be >= 0 (0: never stop early), got {self.patience}", "patience")]
+               if self.patience < 0 else [])
         if self.grad_clip < 0:
-            bad.append(f"grad_clip must be >= 0 (0: no clipping), got {self.grad_clip:g}")
+            bad.append(Problem(f"grad_clip must be >= 0 (0: no clipping), got {self.grad_clip:g}", "grad_clip"))
         if bad:
-            raise AsrkitError(f"{where}: {'; '.join(bad)}")
+            raise refusal(f"{where}: ", bad)
         if not 0 <= self.dev_ratio < 1:
-            raise AsrkitError(f"{where}: dev_ratio must be in [0, 1), got {self.dev_ratio}")
+            raise ConfigError(f"{where}: dev_ratio must be in [0, 1), got {self.dev_ratio}", ["dev_ratio"])
         # (resolve_device's rule, without torch: "device: gpu" was refused only once the
         # whole text had been read and tokenized, the exp dir's log begun)
         if bad_device_name(self.device):
-            raise AsrkitError(f"{where}: device must be auto, cpu, cuda or cuda:N, got {self.device!r}")
+            raise ConfigError(f"{where}: device must be auto, cpu, cuda or cuda:N, got {self.device!r}", ["device"])
         # The bounds of asrkit-train's options (above): --lr 1e300 was a float32 overflow traceback
         # at the first step. A sentence or a batch of a million tokens or sentences is no longer
         # a cap on memory.
@@ -636,10 +661,10 @@ class LMTrainConfig:
                                 ("patience", self.patience, MAX_EPOCHS), ("batch_size", self.batch_size, MAX_LM_TOKENS),
                                 ("max_len", self.max_len, MAX_LM_TOKENS)])
         if too_large:
-            raise AsrkitError(f"{where}: {'; '.join(too_large)}")
+            raise refusal(f"{where}: ", too_large)
         overflow = adam_overflow(self.lr, LM_ADAM_BETAS[0])
         if overflow:
-            raise AsrkitError(f"{where}: lr {self.lr:g}: {overflow}; lower lr")
+            raise ConfigError(f"{where}: lr {self.lr:g}: {overflow}; lower lr", ["lr"])
 
     def to_dict(self) -> Dict[str, Any]:
         return to_dict(self)

@@ -46,7 +46,18 @@ T = TypeVar("T")
 
 
 class ConfigError(AsrkitError, ValueError):
-    """A config value, key or file that cannot be loaded; the message names where."""
+    """A config value, key or file that cannot be loaded; the message names where.
+
+    ``keys``: the dotted keys the error is about, the one at fault first, so that
+    :func:`errors_at_lines` names the line of the first one the file gives. A class's own check
+    names them from the class (``hidden``); :func:`from_dict` puts the section's path in front
+    (``model.listener.hidden``). Set where the check knows them: read back from the message's
+    words, a message that named a key at another depth, or two keys, got a wrong line or none.
+    """
+
+    def __init__(self, message: str, keys: Iterable[str] = ()) -> None:
+        super().__init__(message)
+        self.keys: Tuple[str, ...] = tuple(keys)
 
 
 class UnknownKeysError(ConfigError):
@@ -55,8 +66,29 @@ class UnknownKeysError(ConfigError):
     file asrkit wrote (a packed model) words it as a newer asrkit's, not as a typo."""
 
     def __init__(self, message: str, names: List[str], where: str) -> None:
-        super().__init__(message)
+        super().__init__(message, names)
         self.names, self.where = names, where
+
+
+class Problem(str):
+    """One problem a config's check found, as its message words it, with the dotted ``keys`` it is
+    about (as :class:`ConfigError`'s): checks that report several problems in one message
+    (``a; b``) join them as strings, and :func:`refusal` keeps the keys."""
+
+    keys: Tuple[str, ...]
+
+    def __new__(cls, text: str, *keys: str) -> "Problem":
+        problem = super().__new__(cls, text)
+        problem.keys = keys
+        return problem
+
+
+def refusal(lead: str, problems: Iterable[str]) -> ConfigError:
+    """The error of ``problems`` (each a :class:`Problem` or plain text naming no key), joined by
+    ``; `` after ``lead`` (``where: ``), with the keys of the problems in their order."""
+    problems = list(problems)
+    keys = [k for p in problems for k in getattr(p, "keys", ())]
+    return ConfigError(lead + "; ".join(problems), dict.fromkeys(keys))
 
 
 # How a value error names the expected type; Wording.expected overrides entries.
@@ -281,48 +313,14 @@ def _key_lines(node: Any) -> Dict[str, int]:
     return lines
 
 
-# A message's opening before the key it names: 'bad fbank config: ', fbank's "option 'x'".
-_LEAD_IN = re.compile(r"bad [a-z ]*config: ")
-_KEY_AT_START = re.compile(r"(?:option )?'?([A-Za-z_][\w-]*(?:\.[A-Za-z_][\w-]*)*)'?((?:\[\d+\])*)")
-
-
-def key_at_fault(message: str) -> Optional[str]:
-    """The dotted key a config error after its ``where: `` is about, by the messages' convention of
-    naming it first (``optim.lr: expected ...``, ``model.listener: listener.hidden must be ...``,
-    ``optim.decay_over: budget needs optim.scheduler ...``), with every ``section: `` before it;
-    None where the message opens with several keys (``maxlenratio and minlenratio must ...``) or
-    with none."""
-    parts: List[str] = []
-    rest = _LEAD_IN.sub("", message, count=1)
-    while True:
-        m = _KEY_AT_START.match(rest)
-        if m is None:
-            break
-        parts.append(m.group(1))
-        rest = rest[m.end():]
-        if re.match(r"(?:, | and |/)[A-Za-z_]", rest):
-            return None  # keys at fault together
-        if not rest.startswith(": "):
-            break
-        rest = rest[2:]
-    if not parts:
-        return None
-    key = parts[0]
-    for part in parts[1:]:
-        head = part.split(".")[0]
-        # 'model.listener: listener.hidden ...' (a section's own check names its section too)
-        key = f"{key}.{part[len(head) + 1:]}" if key.split(".")[-1] == head and "." in part else _dot(key, part)
-    return key
-
-
 def line_of(key: Optional[str], lines: Mapping[str, int]) -> Optional[int]:
-    """The line of dotted ``key``, or of the nearest section holding it that the file gives
-    (``optim.decay_over: budget needs ...`` reads as the key 'optim.decay_over.budget'); Kaldi's
-    dashed names (``num-mel-bins``) answer for their underscored field names."""
+    """The line of dotted ``key``, or of the nearest section holding it that the file gives (an
+    item of a list, ``listener.vgg_channels[1]``, at its list's); Kaldi's dashed names
+    (``num-mel-bins``) answer for their underscored field names."""
     if not key or not lines:
         return None
     plain = {k.replace("-", "_"): v for k, v in lines.items()}
-    parts = key.split(".")
+    parts = re.sub(r"\[\d+\]", "", key).split(".")
     for n in range(len(parts), 0, -1):
         name = ".".join(parts[:n])
         line = lines.get(name, plain.get(name.replace("-", "_")))
@@ -333,19 +331,18 @@ def line_of(key: Optional[str], lines: Mapping[str, int]) -> Optional[int]:
 
 @contextlib.contextmanager
 def errors_at_lines(where: str, lines: Mapping[str, int]) -> Iterator[None]:
-    """An error of the config read from ``where`` (an AsrkitError whose message opens with
-    ``where: ``) gets the line of the key at fault, as a YAML syntax error has it:
-    ``conf/train.yaml:12: optim.lr: expected a number (float), got 'abc'``. A message naming no
-    key of the file, or a source other than ``where`` (a --set, the command line), is left as is.
-    ``lines``: the file's keys (:func:`load_yaml_config`), less those a command line replaced."""
+    """An error of the config read from ``where`` (a ConfigError whose message opens with
+    ``where: ``) gets the line of the first of its keys the file gives, as a YAML syntax error
+    has it: ``conf/train.yaml:12: optim.lr: expected a number (float), got 'abc'``. An error about
+    no key of the file, or of a source other than ``where`` (a --set, the command line), is left
+    as is. ``lines``: the file's keys (:func:`load_yaml_config`), less those a command line replaced."""
     try:
         yield
     except AsrkitError as e:
         message = str(e)
         if lines and message.startswith(f"{where}: "):
             rest = message[len(where) + 2:]
-            names = getattr(e, "names", None)  # UnknownKeysError: its keys, with their section
-            line = line_of(names[0] if names else key_at_fault(rest), lines)
+            line = next((n for n in (line_of(k, lines) for k in getattr(e, "keys", ())) if n is not None), None)
             if line is not None:
                 e.args = (f"{where}:{line}: {rest}",)
         raise
@@ -557,7 +554,7 @@ def number_text(x: Any) -> str:
 def over_bounds(bounds: Iterable[Tuple[str, Any, Any]], unit: str = "") -> List[str]:
     """``name must be at most bound<unit>, got value`` for each ``(name, value, bound)`` whose
     value (not None) is over its bound: the upper bounds of the decoding and training configs."""
-    return [f"{name} must be at most {number_text(bound)}{unit}, got {number_text(value)}"
+    return [Problem(f"{name} must be at most {number_text(bound)}{unit}, got {number_text(value)}", name)
             for name, value, bound in bounds if value is not None and value > bound]
 
 
@@ -565,7 +562,7 @@ def under_bounds(bounds: Iterable[Tuple[str, Any, Any, bool]]) -> List[str]:
     """``name must be >= bound, got value`` (``> bound`` where the bound itself is refused, the
     fourth item False) for each ``(name, value, bound, inclusive)`` whose value is below it: the
     lower bounds of the training config, each named with its value as :func:`over_bounds` does."""
-    return [f"{name} must be {'>=' if inclusive else '>'} {number_text(bound)}, got {number_text(value)}"
+    return [Problem(f"{name} must be {'>=' if inclusive else '>'} {number_text(bound)}, got {number_text(value)}", name)
             for name, value, bound, inclusive in bounds
             if value is not None and (value < bound if inclusive else value <= bound)]
 
@@ -573,7 +570,8 @@ def under_bounds(bounds: Iterable[Tuple[str, Any, Any, bool]]) -> List[str]:
 def non_finite(obj: Any) -> List[str]:
     """Problems, one per float field of dataclass ``obj`` that is NaN or infinite: for a config's
     own validate(), which also sees values set without from_dict (command-line overrides)."""
-    return [f"{f.name} must be a finite number, got {getattr(obj, f.name)}" for f in dataclasses.fields(obj)
+    return [Problem(f"{f.name} must be a finite number, got {getattr(obj, f.name)}", f.name)
+            for f in dataclasses.fields(obj)
             if isinstance(getattr(obj, f.name), float) and not math.isfinite(getattr(obj, f.name))]
 
 
@@ -597,7 +595,7 @@ def from_dict(cls: Type[T], d: Optional[Mapping[Any, Any]], where: str = "", *, 
     for key, value in d.items():
         name = normalize_key(key) if normalize_key is not None else key
         if name in written:
-            raise ConfigError(f"{loc}: {written[name]!r} and {key!r} are the same option")
+            raise ConfigError(f"{loc}: {written[name]!r} and {key!r} are the same option", [_dot(path, str(key))])
         given[name], written[name] = value, key
     unknown = [written[n] for n in given if n not in names]
     if unknown:
@@ -614,6 +612,7 @@ def from_dict(cls: Type[T], d: Optional[Mapping[Any, Any]], where: str = "", *, 
     hints = _hints(cls)
     kwargs: Dict[str, Any] = {}
     mismatch: Optional[str] = None
+    mismatch_key = ""
     for name, value in given.items():
         sub = _dot(path, name)
         try:
@@ -626,6 +625,7 @@ def from_dict(cls: Type[T], d: Optional[Mapping[Any, Any]], where: str = "", *, 
                          else _join(where, sub))
                 expected = {**EXPECTED, **wording.expected}.get(m.kind, m.kind)
                 mismatch = f"{label}{m.at}: expected {expected}, got {_shown_value(m.value)}"
+                mismatch_key = sub
             kwargs[name] = value
     if mismatch is not None:
         # The class's own check, when it has one, knows what the field means ("one per BLSTM
@@ -633,14 +633,21 @@ def from_dict(cls: Type[T], d: Optional[Mapping[Any, Any]], where: str = "", *, 
         try:
             cls(**kwargs)
         except (ValueError, AsrkitError) as e:
-            raise ConfigError(f"{loc}: {e}") from None
+            raise ConfigError(f"{loc}: {e}", _keys_under(path, e)) from None
         except Exception:  # e.g. a TypeError from comparing the wrong type: ours is clearer
             pass
-        raise ConfigError(mismatch)
+        raise ConfigError(mismatch, [mismatch_key])
     try:
         return cls(**kwargs)
     except (ValueError, AsrkitError) as e:
-        raise ConfigError(f"{loc}: {e}") from None
+        raise ConfigError(f"{loc}: {e}", _keys_under(path, e)) from None
+
+
+def _keys_under(path: str, e: Exception) -> List[str]:
+    """The keys of error ``e`` of a class's own check (named from the class) as dotted from the top;
+    one that carries none (a plain ValueError) is about the section ``path`` as a whole."""
+    keys = [_dot(path, k) for k in getattr(e, "keys", ())]
+    return keys or ([path] if path else [])
 
 
 def dict_diff(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = "") -> List[str]:

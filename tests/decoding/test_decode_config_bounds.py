@@ -103,3 +103,18 @@ def test_an_option_error_says_where_the_options_came_from(tmp_path):
     assert res.exit_code == 1
     assert (f"options: nbest must be in [1, beam], got 3 (the options: --config {conf}, then the command "
             f"line's flags)") in res.stderr, res.stderr
+
+
+@pytest.mark.parametrize("text, message", [
+    # messages naming several keys: the line of the one at fault (none was found in their words)
+    ("edge_pad_s: 0.1\nedge_min_quiet_s: -1\n", "2: edge_pad_s and edge_min_quiet_s must be >= 0"),
+    ("beam: 3\nsegment_window_s: 0\n", "2: max_segment_s and segment_window_s must be > 0"),
+    ("maxlenratio: 1\nminlenratio: -1\n", "2: maxlenratio and minlenratio must be >= 0"),
+    # ESPnet's name beside ours: beam_size's line (it was beam's, the first key the message named)
+    ("beam: 3\nbeam_size: 4\n", "2: beam 3 and beam_size 4: beam_size is ESPnet's name for beam"),
+])
+def test_an_error_names_the_line_of_the_key_at_fault(tmp_path, text, message):
+    conf = tmp_path / "decode.yaml"
+    conf.write_text(text)
+    with pytest.raises(AsrkitError, match="^" + re.escape(f"{conf}:{message}")):
+        DecodeConfig.from_yaml(conf)

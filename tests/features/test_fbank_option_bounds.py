@@ -17,7 +17,7 @@ from asrkit.utils.errors import AsrkitError
 torch.set_num_threads(1)
 
 
-# at: the line of the key the error names (none where the message names several at fault together)
+# at: the line of the key at fault (of the first one the file gives, where several are)
 @pytest.mark.parametrize("text, message, at", [
     ("sample_frequency: 0\n", "sample_frequency must be > 0, got 0", ":1"),
     ("sample_frequency: -8000\n", "sample_frequency must be > 0, got -8000", ":1"),
@@ -31,10 +31,13 @@ torch.set_num_threads(1)
     # vtln_high <= 0 is an offset from Nyquist (Kaldi's, torchaudio's rule), not from high_freq:
     # this one passed and torchaudio asserted, a traceback
     ("high_freq: -600\nvtln_warp: 0.9\n", "with vtln_warp need low_freq < vtln_low < vtln_high < high_freq, got 20.0, "
-                                          "100.0, 7500 (vtln_high=-500.0) and 7400", ""),
+                                          "100.0, 7500 (vtln_high=-500.0) and 7400", ":1"),  # high_freq's
     # a warp folding the spectrum over itself: bends at 6000 Hz (3000 x 2) and 3500 Hz
     ("vtln_warp: 2\nvtln_low: 3000\nvtln_high: 3500\n", "vtln_warp 2 folds the frequency axis with vtln_low 3000 "
                                                         "and vtln_high 3500", ":1"),
+    # a bound of two keys: the one out of range (no line was found in the words "need 0 <= low_freq < ...")
+    ("dither: 0\nlow_freq: 9000\nhigh_freq: 8000\n", "need 0 <= low_freq < high_freq <= 8000 (Nyquist)", ":2"),
+    ("dither: 0\nhigh_freq: 9000\n", "need 0 <= low_freq < high_freq <= 8000 (Nyquist)", ":2"),
 ])
 def test_out_of_range_options_are_one_line_errors(tmp_path, text, message, at):
     path = tmp_path / "fbank.yaml"

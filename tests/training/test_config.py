@@ -225,6 +225,18 @@ def test_an_error_an_override_brings_in_names_it(tmp_path):
      "4: model.attention: attention.scaling must be at most 1000, got 1e+300"),
     # the file's own error, beside a --set of another key of its section
     ("training:\n  max_epochs: 3\n  seed: abc\n", ["training.max_epochs=4"], "3: training.seed: expected a number"),
+    # messages naming several keys (none found in their words: no line) or a key at another depth
+    # (the section's line): the key at fault, which the error carries
+    ("training:\n  teacher_forcing_start: 1.0\n  teacher_forcing_end: 2\n", [],
+     "3: training.teacher_forcing_start/end must be in [0, 1]"),
+    ("model:\n  specaug:\n    freq_width: 10\n    time_width: -1\n", [],
+     "4: model.specaug: specaug: mask counts, widths and time_warp must be >= 0"),
+    ("model:\n  speller:\n    hidden: 10\n    embed: 0\n", [],
+     "4: model.speller: speller.hidden and speller.embed must be >= 1, got 10 and 0"),
+    ("model:\n  attention:\n    dim: 10\n    heads: 0\n", [], "4: model.attention: attention.dim, heads and "),
+    # two keys at fault together: best_metric's line, the one to change (the file was not named)
+    ("model:\n  ctc_weight: 1.0\ntraining:\n  best_metric: valid_acc\n", [],
+     "4: training.best_metric valid_acc is the attention decoder's token accuracy, and model.ctc_weight 1 "),
 ])
 def test_an_error_of_the_file_names_the_line_of_the_key_at_fault(tmp_path, text, overrides, message):
     conf = tmp_path / "conf.yaml"
@@ -246,6 +258,9 @@ def test_the_lm_config_names_the_line_of_the_key_at_fault(tmp_path):
         LMTrainConfig.from_yaml(str(conf))
     with pytest.raises(AsrkitError, match=r"^command line: max_epochs must be positive, got 0$"):
         LMTrainConfig.load(str(conf), {"max_epochs": 0, "lr": 0.1})
+    conf.write_text("max_epochs: 3\nmodel:\n  embed: 10\n  layers: 0\n")  # (a message naming four keys)
+    with pytest.raises(AsrkitError, match="^" + re.escape(f"{conf}:4: model: embed, hidden and layers must be >= 1")):
+        LMTrainConfig.from_yaml(str(conf))
     # the key at fault, not the first of the keys checked together
     conf.write_text("patience: 3\ngrad_clip: -1\n")
     with pytest.raises(AsrkitError, match="^" + re.escape(f"{conf}:2: grad_clip must be >= 0 (0: no clipping), got -1")

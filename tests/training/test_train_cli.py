@@ -554,8 +554,8 @@ def test_best_epoch_by_decoder_accuracy_is_refused_for_ctc_alone(yesno_setup, tm
                       "training.best_metric=valid_acc", "--set", "training.max_epochs=1")
     code, err = _run_inproc(*args)
     assert code == 1, err
-    assert ("ERROR (asrkit-train): training.best_metric valid_acc is the attention decoder's token accuracy, and "
-            "model.ctc_weight 1 (CTC alone) never trains the decoder") in err, err
+    assert ("ERROR (asrkit-train): --set 'training.best_metric=valid_acc': training.best_metric valid_acc is the "
+            "attention decoder's token accuracy, and model.ctc_weight 1 (CTC alone) never trains the decoder") in err, err
     assert not list((tmp_path / "exp").glob("checkpoints/*.pt"))
     args[args.index("training.best_metric=valid_acc")] = "training.best_metric=valid_cer"
     code, err = _run_inproc(*args)

@@ -8,8 +8,8 @@ from typing import Any, Dict, List, Optional, Tuple
 import pytest
 import yaml
 
-from asrkit.utils.config import (ConfigError, Wording, errors_at_lines, from_dict, key_at_fault, line_of, load_yaml_config,
-                                 load_yaml_mapping, to_dict, without_keys)
+from asrkit.utils.config import (ConfigError, Problem, Wording, errors_at_lines, from_dict, line_of, load_yaml_config,
+                                 load_yaml_mapping, refusal, to_dict, without_keys)
 from asrkit.utils.errors import AsrkitError
 
 
@@ -21,7 +21,7 @@ class Inner:
 
     def __post_init__(self) -> None:
         if isinstance(self.sizes, list) and not self.sizes:
-            raise ValueError("inner.sizes must not be empty")
+            raise ConfigError("inner.sizes must not be empty", ["sizes"])
 
 
 @dataclass
@@ -310,14 +310,19 @@ def test_value_errors_name_the_line_of_the_key_at_fault(tmp_path, text, message)
 
 
 def test_an_error_naming_no_key_of_the_file_has_no_line():
-    """A key left at its default, or several keys at fault together, have no one line to name."""
+    """A key left at its default, or an error that carries no key, have no line to name."""
     with pytest.raises(ConfigError, match=r"^c\.yaml: optim\.lr must be > 0$"):
         with errors_at_lines("c.yaml", {"name": 1}):
-            raise ConfigError("c.yaml: optim.lr must be > 0")
-    assert key_at_fault("maxlenratio and minlenratio must be >= 0") is None
-    assert key_at_fault("frame_length/frame_shift must be > 0") is None
-    assert key_at_fault("model.listener: listener.hidden must be >= 1") == "model.listener.hidden"
+            raise ConfigError("c.yaml: optim.lr must be > 0", ["optim.lr"])
+    with pytest.raises(ConfigError, match=r"^c\.yaml: name: bad$"):  # (its words name a key; it carries none)
+        with errors_at_lines("c.yaml", {"name": 1}):
+            raise ConfigError("c.yaml: name: bad")
+    # the first of its keys that the file gives
+    with pytest.raises(ConfigError, match=r"^c\.yaml:3: a; b$"):
+        with errors_at_lines("c.yaml", {"x": 1, "b": 3}):
+            raise refusal("c.yaml: ", [Problem("a", "a"), Problem("b", "b", "x")])
     assert line_of("optim.decay_over.budget", {"optim": 1, "optim.decay_over": 3}) == 3
+    assert line_of("model.listener.vgg_channels[1]", {"model.listener.vgg_channels": 4}) == 4  # an item: its list's
     assert line_of("num_mel_bins", {"num-mel-bins": 2}) == 2  # Kaldi's dashed name
     # an error of another source (a --set) is left as it is
     with pytest.raises(ConfigError, match=r"^--set 'x=1': bad$"):
