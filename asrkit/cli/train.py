@@ -117,10 +117,12 @@ def main(config, overrides, train_dir, valid_dir, lang_dir, cmvn, norm_vars, fba
             # One from the config file was "--init <it>: no such model file", an option the command
             # line did not have: it is named as the file's. (--set finetune.init is --init's spelling.)
             from_file = init is None and not any(o.split("=", 1)[0].strip() == "finetune.init" for o in overrides)
-            from asrkit.utils.config import yaml_source
+            if from_file:
+                from asrkit.utils.config import ConfigError
 
-            given = f"{yaml_source(config, 'asrkit-train --config')}: finetune.init: " if from_file else "--init "
-            raise AsrkitError(f"{given}{e}") from None
+                with cfg.located():  # (at the key's line, as the errors of its value when it loaded)
+                    raise ConfigError(f"{cfg.source}: finetune.init: {e}", ["finetune.init"]) from None
+            raise AsrkitError(f"--init {e}") from None
 
     from asrkit.launch.distributed import detect_distributed
     from asrkit.training.train_asr import TrainArgs, launch_local, train

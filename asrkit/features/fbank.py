@@ -18,8 +18,8 @@ from typing import Any, ClassVar, Dict, List, Mapping, Optional
 
 from asrkit.features.containers import MAX_SAMPLE_RATE
 from asrkit.features.wav import DEFAULT_MAX_SAMPLES, INT16_SCALE
-from asrkit.utils.config import (Problem, Wording, dump_yaml, errors_at_lines, from_dict, load_yaml_config, non_finite,
-                                 refusal, to_dict, yaml_source)
+from asrkit.utils.config import (ConfigError, Problem, Wording, dump_yaml, errors_at_lines, from_dict, load_yaml_config,
+                                 non_finite, refusal, to_dict, yaml_source)
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import PathLike, atomic_open
 
@@ -80,9 +80,11 @@ class FbankConfig:
     vtln_high: float = -500.0
 
     # Where the values came from ("conf/fbank.yaml", "conf/fbank.yaml with --num-mel-bins 200"), for
-    # errors found after loading (check_mel_bins runs only once audio is to be read). Not a field:
-    # neither saved in fbank.yaml nor compared.
+    # errors found after loading (check_mel_bins runs only once audio is to be read), and the line
+    # of each key of a file read alone (none with options over it: their error names them). Not
+    # fields: neither saved in fbank.yaml nor compared.
     source: ClassVar[str] = ""
+    lines: ClassVar[Dict[str, int]] = {}
 
     def __post_init__(self) -> None:
         self.validate()
@@ -268,7 +270,9 @@ class FbankConfig:
         if empty:
             shown = ", ".join(map(str, empty[:10])) + (", ..." if len(empty) > 10 else "")
             where = f"{self.source}: " if self.source else ""
-            raise AsrkitError(f"{where}bad fbank config: " + self._too_many_bins(f"{len(empty)} (0-based: {shown})"))
+            with errors_at_lines(self.source, self.lines):
+                raise ConfigError(f"{where}bad fbank config: " + self._too_many_bins(f"{len(empty)} (0-based: {shown})"),
+                                  self._BINS_KEYS)
 
     def _empty_mel_bins(self, padded: int, high: float) -> List[int]:
         import numpy as np
@@ -319,7 +323,7 @@ class FbankConfig:
         source = yaml_source(path, command)
         with errors_at_lines(source, lines):
             config = cls.from_dict(options, where=source)
-        config.source = source
+        config.source, config.lines = source, lines
         return config
 
     @classmethod
@@ -346,7 +350,7 @@ class FbankConfig:
             if not path:
                 raise  # an option's own bad value: the message names it and its value already
             raise AsrkitError(f"{where}: {e}") from None
-        config.source = where
+        config.source, config.lines = where, {}
         return config
 
     def to_dict(self) -> Dict[str, Any]:

@@ -21,7 +21,7 @@ import dataclasses
 import typing
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any, ClassVar, ContextManager, Dict, Iterable, List, Optional, Tuple
 
 
 from asrkit.features.fbank import FbankConfig
@@ -151,8 +151,18 @@ class TrainConfig:
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
+    # The config file the values came from and the line of each of its keys that no --set replaced
+    # (load_config), for errors found after loading (a finetune.init naming no file), without a
+    # second read of a file that may have been stdin. Not fields: neither in config.yaml nor compared.
+    source: ClassVar[str] = ""
+    lines: ClassVar[Dict[str, int]] = {}
+
     def to_dict(self) -> Dict[str, Any]:
         return to_dict(self)
+
+    def located(self) -> ContextManager[None]:
+        """A ConfigError raised inside, naming :attr:`source`, names the line of its key in the file."""
+        return errors_at_lines(self.source, self.lines)
 
 
 # What asrkit-train can pick its best epoch by (asrkit.training.checkpoint.METRICS says which way is better).
@@ -521,8 +531,11 @@ def load_config(path: Optional[str], overrides: Iterable[str] = (),
     raw, lines = load_yaml_config(path, "sections (model:, optim:, batching:, training:, finetune:)", command)
     where = yaml_source(path, command)
     # (a key a --set replaced is not at fault at its line; a bad --set is named as itself)
-    with errors_at_lines(where, without_keys(lines, (_set_key(item) for item in overrides))):
-        return build_config(raw, overrides, where=where, labels=labels)
+    kept = without_keys(lines, (_set_key(item) for item in overrides))
+    with errors_at_lines(where, kept):
+        cfg = build_config(raw, overrides, where=where, labels=labels)
+    cfg.source, cfg.lines = where, kept
+    return cfg
 
 
 def _set_key(item: str) -> str:

@@ -73,7 +73,7 @@ def test_a_missing_finetune_init_is_named_where_it_was_given(yesno_setup, tmp_pa
     conf.write_text(f"finetune: {{init: {tmp_path / 'no.pt'}}}\n")
     base = ["train", "--train-dir", str(yesno_setup / "dump" / "train"), "--lang-dir",
             str(yesno_setup / "data" / "lang"), "--ngpu", "0"]
-    for extra, named in (([], f"{conf}: finetune.init: {tmp_path / 'no.pt'}: no such model file"),
+    for extra, named in (([], f"{conf}:1: finetune.init: {tmp_path / 'no.pt'}: no such model file"),  # at its line
                          (["--set", f"finetune.init={tmp_path / 'set.pt'}"],
                           f"--init {tmp_path / 'set.pt'}: no such model file"),
                          (["--init", str(tmp_path / "opt.pt")], f"--init {tmp_path / 'opt.pt'}: no such model file")):
