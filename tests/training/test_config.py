@@ -237,6 +237,10 @@ def test_an_error_an_override_brings_in_names_it(tmp_path):
     # two keys at fault together: best_metric's line, the one to change (the file was not named)
     ("model:\n  ctc_weight: 1.0\ntraining:\n  best_metric: valid_acc\n", [],
      "4: training.best_metric valid_acc is the attention decoder's token accuracy, and model.ctc_weight 1 "),
+    # a rate float32 holds as 0 (or subnormal) trained every epoch without changing a weight, exit 0
+    ("training:\n  max_epochs: 3\noptim:\n  lr: 1.0e-320\n", [],
+     "4: optim.lr must be at least 1.18e-38 (float32's smallest normal number: a smaller rate changes no weight), "
+     "got 1e-320"),
 ])
 def test_an_error_of_the_file_names_the_line_of_the_key_at_fault(tmp_path, text, overrides, message):
     conf = tmp_path / "conf.yaml"
@@ -258,6 +262,9 @@ def test_the_lm_config_names_the_line_of_the_key_at_fault(tmp_path):
         LMTrainConfig.from_yaml(str(conf))
     with pytest.raises(AsrkitError, match=r"^command line: max_epochs must be positive, got 0$"):
         LMTrainConfig.load(str(conf), {"max_epochs": 0, "lr": 0.1})
+    conf.write_text("max_epochs: 3\nlr: 1.0e-320\n")  # (float32 holds it as 0: nothing trained, exit 0)
+    with pytest.raises(AsrkitError, match="^" + re.escape(f"{conf}:2: lr must be at least 1.18e-38")):
+        LMTrainConfig.from_yaml(str(conf))
     conf.write_text("max_epochs: 3\nmodel:\n  embed: 10\n  layers: 0\n")  # (a message naming four keys)
     with pytest.raises(AsrkitError, match="^" + re.escape(f"{conf}:4: model: embed, hidden and layers must be >= 1")):
         LMTrainConfig.from_yaml(str(conf))
