@@ -156,10 +156,10 @@ def main(model_path: Optional[str], config_path: Optional[str], print_config: bo
             ("--segments", segments), ("--utt2spk", utt2spk), *[("the audio file '-'", w) for w in wavs],
             *[(f"{option} {value}", value) for option, value in
               (("--feats", feats), ("--spk-transforms", spk_transforms), ("--wav-scp", wav_scp))]])
-    config, source = DecodeConfig.resolve(config_path, model_path, has_lm=lm_path is not None)
-    for k in OVERRIDES:
-        if flags.get(k) is not None:
-            setattr(config, k, flags[k])
+    given = {k: flags[k] for k in OVERRIDES if flags.get(k) is not None}
+    config, source = DecodeConfig.resolve(config_path, model_path, has_lm=lm_path is not None, given=given)
+    for k, value in given.items():
+        setattr(config, k, value)
     try:
         config.validate("options")
     except AsrkitError as e:

@@ -31,6 +31,7 @@ The module imports no torch (``--print-config`` and ``--help`` stay fast).
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple, Union
@@ -38,6 +39,7 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 from asrkit.utils.config import (ConfigError, Problem, UnknownKeysError, dump_yaml, errors_at_lines, from_dict,
                                  load_yaml_config, non_finite, over_bounds, reads_stdin, refusal, to_dict,
                                  written_by_newer, yaml_source)
+from asrkit.utils.errors import AsrkitError
 
 # How word boundaries are placed (asrkit.decoding.ctc_align.word_times); the first is the default.
 WORD_RULES = ("energy", "spike", "extend")
@@ -140,7 +142,8 @@ class DecodeConfig:
     edge_min_quiet_s: float = 0.1
 
     @classmethod
-    def from_dict(cls, d: Optional[Dict[str, Any]], where: str = "decode config") -> "DecodeConfig":
+    def from_dict(cls, d: Optional[Dict[str, Any]], where: str = "decode config",
+                  validate: bool = True) -> "DecodeConfig":
         d = dict(d or {})
         if "beam_size" in d:  # ESPnet's name for it
             if "beam" in d:  # (was "unknown key 'beam_size'", a name this very function accepts)
@@ -148,31 +151,52 @@ class DecodeConfig:
                                   f"ESPnet's name for beam; give one of them", ["beam_size", "beam"])
             d["beam"] = d.pop("beam_size")
         cfg = from_dict(cls, d, where)
-        cfg.validate(where)
+        if validate:
+            cfg.validate(where)
         return cfg
 
     @classmethod
-    def from_yaml(cls, path, command: str = "asrkit-decode --config") -> "DecodeConfig":
+    def from_yaml(cls, path, command: str = "asrkit-decode --config",
+                  given: Optional[Dict[str, Any]] = None) -> "DecodeConfig":
         """The options of YAML file ``path``; ``-`` (/dev/stdin) reads them from stdin, named in
         errors as ``command``'s option; an error names the line of the key at fault
-        (:func:`asrkit.utils.config.load_yaml_config`)."""
+        (:func:`asrkit.utils.config.load_yaml_config`).
+
+        ``given``: the values the command line's flags set over the file's (field -> value). The
+        file's values they replace are not read (``--beam 5`` over a file's ``beam: 0`` was refused
+        for the 0), and the file's own error (the same with or without the flags) is refused here,
+        at its line; the rest is returned without the flags, for the caller to set them and check
+        the combination, which its error names."""
         options, lines = load_yaml_config(path, "decoding options", command)
         where = yaml_source(path, command)
-        with errors_at_lines(where, lines):
-            return cls.from_dict(options, where)
+        given = dict(given or {})
+        kept = {k: v for k, v in options.items()
+                if k not in given and not (k == "beam_size" and "beam" in given)}  # (ESPnet's name for beam)
+        with errors_at_lines(where, {k: n for k, n in lines.items() if k in kept}):
+            cfg = cls.from_dict(kept, where, validate=not given)
+            if given:
+                try:
+                    dataclasses.replace(cfg, **given).validate(where)
+                except AsrkitError as e:
+                    try:
+                        cfg.validate(where)
+                    except AsrkitError as own:
+                        if str(own) == str(e):
+                            raise own from None
+        return cfg
 
     @classmethod
     def resolve(cls, config_path: Optional[Union[str, "os.PathLike[str]"]],
                 model_path: Optional[Union[str, "os.PathLike[str]"]] = None,
-                has_lm: bool = False) -> Tuple["DecodeConfig", str]:
+                has_lm: bool = False, given: Optional[Dict[str, Any]] = None) -> Tuple["DecodeConfig", str]:
         """The options a run starts from, before its command-line flags, and where they come from:
         ``config_path`` (``--config``) when given (the whole of it: a file does not merge with the
         model's), else the options packed in ``model_path`` (asrkit-pack-model), else asrkit's
         defaults. A packed ``lm_weight`` applies only when the run has an LM (``has_lm``): the LM
         it was chosen with is not in the model, and "lm_weight is 0.3 but no LM was given" would
-        refuse the model's own options."""
+        refuse the model's own options. ``given``: the command line's flags, as :meth:`from_yaml` takes them."""
         if config_path:
-            return cls.from_yaml(config_path), (yaml_source(config_path, "asrkit-decode --config")
+            return cls.from_yaml(config_path, given=given), (yaml_source(config_path, "asrkit-decode --config")
                                                 if reads_stdin(config_path) else f"--config {config_path}")
         packed = None
         if model_path is not None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Any, ClassVar, Dict, List, Mapping, Optional
+from typing import Any, ClassVar, Dict, List, Mapping, Optional, Tuple
 
 from asrkit.features.containers import MAX_SAMPLE_RATE
 from asrkit.features.wav import DEFAULT_MAX_SAMPLES, INT16_SCALE
@@ -315,11 +315,7 @@ class FbankConfig:
         """The options of YAML file ``path``; ``-`` (/dev/stdin) reads them from stdin, named in
         errors as ``command``'s option; an error names the line of the key at fault
         (:func:`asrkit.utils.config.load_yaml_config`)."""
-        try:
-            options, lines = load_yaml_config(path, "fbank options", command)
-        except AsrkitError as e:
-            _refuse_kaldi_conf(path)
-            raise e from None
+        options, lines = _read_yaml(path, command)
         source = yaml_source(path, command)
         with errors_at_lines(source, lines):
             config = cls.from_dict(options, where=source)
@@ -335,21 +331,35 @@ class FbankConfig:
         An error, now or from :meth:`check_mel_bins` later, names the file and the options: a bad
         combination (too many mel bins for the rate) may be half in each, and "bad fbank config"
         alone left the user to guess that a YAML file was involved at all.
+
+        A value of the file that an option replaces is not checked, as asrkit-train's --set and
+        asrkit-train-lm's options replace theirs: ``--num-mel-bins 40`` over a file's
+        ``num_mel_bins: 2`` was refused for the 2 that nothing would use. An error of the file's
+        own values (the same without the options) names the file and the line, as without them.
         """
-        config = cls.from_yaml(path, command) if path else cls()
         given = {k: v for k, v in overrides.items() if v is not None}
+        if path and not given:
+            return cls.from_yaml(path, command)
         options = " ".join(f"--{k.replace('_', '-')} {str(v).lower() if isinstance(v, bool) else v}"
                            for k, v in given.items())
-        source = yaml_source(path, command) if path else ""
-        where = f"{source} with {options}" if path and options else str(source or options)
-        if not given:
+        if not path:
+            config = cls().replace(**given)  # an option's own bad value: the message names it and its value
+            config.source = options
             return config
+        read, lines = _read_yaml(path, command)
+        source = yaml_source(path, command)
+        where = f"{source} with {options}"
+        kept = {k: v for k, v in read.items() if str(k).replace("-", "_") not in given}
         try:
-            config = config.replace(**given)  # validated as it is made
+            config = cls.from_dict({**kept, **given}, where=where)
         except AsrkitError as e:
-            if not path:
-                raise  # an option's own bad value: the message names it and its value already
-            raise AsrkitError(f"{where}: {e}") from None
+            try:
+                cls.from_dict(kept, where=source)
+            except AsrkitError as own:
+                if str(own)[len(source):] == str(e)[len(where):]:  # the file's, whatever the options
+                    with errors_at_lines(source, {k: n for k, n in lines.items() if k in kept}):
+                        raise own from None
+            raise e from None
         config.source, config.lines = where, {}
         return config
 
@@ -365,6 +375,16 @@ class FbankConfig:
 
     def replace(self, **overrides: Any) -> "FbankConfig":
         return dataclasses.replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def _read_yaml(path: PathLike, command: str) -> Tuple[Dict[str, Any], Dict[str, int]]:
+    """The options of YAML file ``path`` and the line of each (load_yaml_config), or the error
+    that it is a Kaldi config."""
+    try:
+        return load_yaml_config(path, "fbank options", command)
+    except AsrkitError as e:
+        _refuse_kaldi_conf(path)
+        raise e from None
 
 
 def _refuse_kaldi_conf(path: PathLike) -> None:

@@ -621,8 +621,9 @@ class LMTrainConfig:
         """The config of file ``path`` (None: the defaults) with the command line's values ``given``
         (field -> value) over it, checked once the two are put together: the file's values were
         checked before the command line's replaced them, so ``--max-epochs 3`` could not run a
-        file saying ``max_epochs: 0`` (as asrkit-train's --set can). An error the file alone has
-        names the file; one the command line brings in, "command line"."""
+        file saying ``max_epochs: 0`` (as asrkit-train's --set can), nor ``--lr 0.01`` one whose
+        ``lr: abc`` it replaces. An error the file alone has names the file; one the command line
+        brings in, "command line"."""
         if not path:
             return cls._load({}, "lm config", given)
         raw, lines = load_yaml_config(path, "LM training options", command)
@@ -632,7 +633,9 @@ class LMTrainConfig:
 
     @classmethod
     def _load(cls, raw: Dict[str, Any], where: str, given: Dict[str, Any]) -> "LMTrainConfig":
-        base = from_dict(cls, raw, where, wording=_WORDING)
+        # (the file's values that the command line replaces are not read: its type check of them
+        # refused a replaced 'lr: abc')
+        base = from_dict(cls, {k: v for k, v in raw.items() if k not in given}, where, wording=_WORDING)
         if not given:
             base.validate(where)
             return base

@@ -118,3 +118,22 @@ def test_an_error_names_the_line_of_the_key_at_fault(tmp_path, text, message):
     conf.write_text(text)
     with pytest.raises(AsrkitError, match="^" + re.escape(f"{conf}:{message}")):
         DecodeConfig.from_yaml(conf)
+
+
+def test_a_file_value_a_flag_replaces_is_not_checked(tmp_path):
+    """The file was checked before the flags replaced its values: --beam 5 over a file's beam: 0
+    was refused for the 0, and --beam 30 over a file's nbest 20 for the default beam 10."""
+    from click.testing import CliRunner
+
+    from asrkit.cli import main
+
+    conf = tmp_path / "decode.yaml"
+    for text, flags, beam in (("beam: 0\n", ["--beam", "5"], 5), ("beam_size: abc\n", ["--beam", "3"], 3),
+                              ("nbest: 20\n", ["--beam", "30"], 30)):
+        conf.write_text(text)
+        res = CliRunner().invoke(main, ["decode", "--print-config", "--config", str(conf), *flags])
+        assert res.exit_code == 0 and f"\nbeam: {beam}\n" in f"\n{res.stdout}", (text, res.stderr)
+    # the file's own error, whatever the flags, is still the file's at its line
+    conf.write_text("beam: 0\nnbest: 0\n")
+    res = CliRunner().invoke(main, ["decode", "--print-config", "--config", str(conf), "--beam", "5"])
+    assert res.exit_code == 1 and f"ERROR (asrkit-decode): {conf}:2: nbest must be in [1, beam], got 0\n" in res.stderr

@@ -148,6 +148,20 @@ def test_a_bad_combination_names_the_yaml_and_the_options(tmp_path, yaml_text, a
     assert leftovers(out) == []
 
 
+def test_a_file_value_an_option_replaces_is_not_checked(tmp_path):
+    """The file was checked before the options replaced its values: --num-mel-bins 40 over a file's
+    num_mel_bins: 2 was refused for the 2 (asrkit-train's --set replaces a file's value unchecked)."""
+    conf = tmp_path / "fbank.yaml"
+    conf.write_text("dither: 0.0\nnum-mel-bins: 2\n")
+    assert FbankConfig.from_options(conf, {"num_mel_bins": 40}).num_mel_bins == 40
+    conf.write_text("dither: 0.0\nnum_mel_bins: abc\n")
+    assert FbankConfig.from_options(conf, {"num_mel_bins": 40}).num_mel_bins == 40
+    # the file's own error, whatever the options, is still the file's at its line
+    conf.write_text("dither: -1\nnum_mel_bins: 2\n")
+    with pytest.raises(AsrkitError, match="^" + re.escape(f"{conf}:1: bad fbank config: dither must be in [0, ")):
+        FbankConfig.from_options(conf, {"num_mel_bins": 40})
+
+
 def test_from_options_keeps_the_source_for_training_from_audio(tmp_path):
     conf = tmp_path / "fbank.yaml"
     conf.write_text("sample_frequency: 8000\nnum_mel_bins: 200\n")

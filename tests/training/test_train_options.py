@@ -56,6 +56,11 @@ def test_an_lm_config_value_the_command_line_replaces_is_checked_as_replaced(tmp
     assert yaml.safe_load(res.stdout)["max_epochs"] == 3 and yaml.safe_load(res.stdout)["lr"] == 0.01
     res = CliRunner().invoke(main, ["train-lm", "--config", str(conf), "--print-config"])
     assert res.exit_code == 1 and f"ERROR (asrkit-train-lm): {conf}:1: max_epochs must be positive, got 0" in res.stderr
+    # a value of the wrong type that an option replaces was refused by the file's type check
+    conf.write_text("max_epochs: 3\nlr: abc\n")
+    res = CliRunner().invoke(main, ["train-lm", "--config", str(conf), "--lr", "0.02", "--print-config"])
+    assert res.exit_code == 0 and yaml.safe_load(res.stdout)["lr"] == 0.02, res.stderr
+    conf.write_text("max_epochs: 0\nlr: 0.01\n")
     res = CliRunner().invoke(main, ["train-lm", "--config", str(conf), "--max-epochs", "2", "--batch-size", "0",
                                     "--print-config"])
     assert res.exit_code == 1 and "ERROR (asrkit-train-lm): command line: batch_size must be positive, got 0" \
