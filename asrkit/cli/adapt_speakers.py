@@ -91,9 +91,11 @@ def main(model_path: Optional[str], config_path: Optional[str], utt2spk: Optiona
     adapt = AdaptConfig(epochs=epochs, lr=lr, keep=keep, batch_size=batch_size, max_frames=max_frames,
                         min_utts=min_utts, seed=seed)
     adapt.validate("options")
-    config, source = DecodeConfig.resolve(config_path, model_path)
-    if device is not None:
-        config.device = device
+    # (--device replaces the file's device, which is not checked then: as asrkit-decode's flags)
+    given = {} if device is None else {"device": device}
+    config, source = DecodeConfig.resolve(config_path, model_path, given=given)
+    for k, value in given.items():
+        setattr(config, k, value)
     config.validate("options")
     if print_config:
         from asrkit.utils.config import dump_yaml, to_dict

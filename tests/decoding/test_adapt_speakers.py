@@ -81,6 +81,21 @@ def test_config_bounds(field, value, match):
         AdaptConfig(**{field: value}).validate()
 
 
+def test_a_config_device_that_device_replaces_is_not_checked(tmp_path):
+    """--device cpu over a decoding config's 'device: gpu' was refused for the gpu, as asrkit-decode's
+    flags were (the later source wins); the file's own error is still named at its line."""
+    from click.testing import CliRunner
+
+    from asrkit.cli import main
+
+    conf = tmp_path / "decode.yaml"
+    conf.write_text("device: gpu\n")
+    res = CliRunner().invoke(main, ["adapt-speakers", "--config", str(conf), "--device", "cpu", "--print-config"])
+    assert res.exit_code == 0, res.stderr
+    res = CliRunner().invoke(main, ["adapt-speakers", "--config", str(conf), "--print-config"])
+    assert res.exit_code == 1 and f"{conf}:1: device must be cpu, cuda[:N] or auto, got 'gpu'" in res.stderr, res.stderr
+
+
 def two_speakers(tmp: Path, wavs) -> Path:
     """wav.scp and utt2spk of the yesno files, said by two made-up speakers."""
     (tmp / "wav.scp").write_text("".join(f"{w.stem} {w}\n" for w in wavs))
