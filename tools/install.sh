@@ -41,7 +41,14 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$torch_spec" ]; then
   echo "$torch_spec" > "$stamp"
 fi
 
-pip install --quiet --disable-pip-version-check -e "$root[test]"
+# editable_mode=compat: a .pth line with the checkout's path, not setuptools' import hook. The hook
+# comes after Python's own path search, so a folder named asrkit in the current directory, as
+# `git clone .../asrkit` makes beside a user's script, was imported instead as an empty namespace
+# package: "cannot import name 'Transcriber' from 'asrkit' (unknown location)" (pypa/setuptools#3557).
+# A pip too old for --config-settings (before 22.1) runs setup.py develop, which writes such a line.
+compat=()
+case $(pip install --help 2>/dev/null || true) in *--config-settings*) compat=(--config-settings editable_mode=compat) ;; esac
+pip install --quiet --disable-pip-version-check -e "$root[test]" ${compat[@]+"${compat[@]}"}
 python - <<'PY'
 import torch, torchaudio, kaldiio, sentencepiece, soundfile, asrkit
 print(f"tools/install.sh: ok: torch {torch.__version__}, torchaudio {torchaudio.__version__}, "
