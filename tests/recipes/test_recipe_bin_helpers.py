@@ -1,7 +1,8 @@
-"""bin/ helpers: the data dir ones (subset, combine, utt2spk_to_spk2utt) and same_options.sh."""
+"""bin/ helpers: the data dir ones (subset, combine, utt2spk_to_spk2utt), same_options.sh and decode_dir_name.sh."""
 from __future__ import annotations
 
 import os
+import re
 import shlex
 
 from recipe_helpers import REPO, read_table, run_sh
@@ -477,3 +478,39 @@ def test_combine_shows_a_carriage_return_escaped_and_names_blank_lines_as_such(t
     run_sh(sed, cwd=tmp_path)
     run_sh([f"{BIN}/combine_data.sh", "all", "d", "my e"], cwd=tmp_path)
     assert read_table(tmp_path / "all/text") == {"d-0": "WORDS", "e-0": "WORDS"}
+
+
+def test_decode_dir_name_follows_the_options_that_change_a_decoding(tmp_path):
+    """asr.sh's and local/loso.sh's decode directory (bin/decode_dir_name.sh): --decode-args,
+    another LM weight and --adapt-args in the name, as ESPnet spells its inference args, so a sweep
+    keeps each run's directory; the names of before for none of them and the default weight."""
+    script = tmp_path / "names.sh"
+    script.write_text(f"set -euo pipefail\n. {shlex.quote(str(BIN / 'decode_dir_name.sh'))}\n"
+                      'while [ $# -gt 0 ]; do n=$1; shift; decode_dir_name "${@:1:$n}"; shift "$n"; done\n')
+    cases = [  # (arguments, name)
+        (("conf/decode.yaml", "", "false", "0.3"), "decode"),
+        (("conf/decode.yaml", "", "true", "0.3"), "decode_lm"),
+        (("conf/decode.yaml", "", "false", "0.3", ""), "decode_adapt"),
+        (("conf/decode.yaml", "", "true", "0.30", ""), "decode_lm_adapt"),
+        (("conf/decode.yaml", "--beam 1", "false", "0.5"), "decode_beam1"),   # no LM: its weight is not used
+        (("conf/decode.yaml", "--beam=1", "false", "0.3"), "decode_beam1"),
+        (("conf/decode.yaml", "", "true", "0.50"), "decode_lm0.5"),
+        (("conf/decode.yaml", "", "true", ".5"), "decode_lm0.5"),
+        (("conf/decode.yaml", "", "true", "5e-1"), "decode_lm0.5"),
+        (("beam1.yaml", "--beam 2 --ctc-weight 0.5", "true", "0", "--keep 0.3 --epochs 2"),
+         "beam1_beam2_ctc-weight0.5_lm0_adapt_keep0.3_epochs2"),
+        # white space of any kind, and characters a file name is better without, dropped
+        (("conf/decode.yaml", "--beam\t3\n--set 'a/b=x y' *", "false", "0.3"), "decode_beam3_setabxy"),
+        (("my.conf.yaml", "-b 1", "false", "0.3"), "my.conf_-b1"),
+    ]
+    argv = [str(x) for args, _ in cases for x in (len(args), *args)]
+    proc = run_sh(["bash", "names.sh", *argv], cwd=tmp_path)
+    assert proc.stdout.splitlines() == [name for _, name in cases], proc.stderr
+    # Args too long for a file name's 255 bytes: their checksum, one per value.
+    many = " ".join(f"--set beam_search.option_{i}=1" for i in range(20))
+    names = run_sh(["bash", "names.sh", "4", "conf/decode.yaml", many, "false", "0.3",
+                    "4", "conf/decode.yaml", many + "0", "false", "0.3"], cwd=tmp_path).stdout.split()
+    assert len(set(names)) == 2 and all(re.fullmatch(r"decode_args[0-9]+", n) for n in names), names
+    proc = run_sh(["bash", "names.sh", "3", "conf/decode.yaml", "", "true"], cwd=tmp_path, check=False)
+    assert proc.returncode == 1 and proc.stderr == ("names.sh: ERROR: decode_dir_name <decode config> <decode args> "
+                                                    "<use lm> <lm weight> [<adapt args>]: got 3 arguments\n")

@@ -157,20 +157,21 @@ def test_yesno_end_to_end(recipe_dir, yesno_root):
          [w.rsplit("/", 1)[-1][:-4] for w in wavs]]
 
     # The speaker-adapted second pass: the first pass is reused, the transforms and the adapted
-    # decoding go to decode_test_decode_adapt, and stage 6 scores that one and says so. (--lr 0.002:
-    # this model already fits the test set (0.069 per token), and the default 0.01's two steps
-    # overshot it on one CPU (Intel: 0.0688 -> 0.0772, the identity kept) and not on another (AMD).)
+    # decoding go to decode_test_decode_adapt<its --adapt-args>, and stage 6 scores that one and
+    # says so. (--lr 0.002: this model already fits the test set (0.069 per token), and the
+    # default 0.01's two steps overshot it on one CPU (Intel: 0.0688 -> 0.0772, the identity kept)
+    # and not on another (AMD).)
     proc = run_sh(["./run.sh", "--stage", "5", "--adapt-speakers", "true", "--adapt-args", "--epochs 2 --min-utts 5 --lr 0.002"], cwd=recipe,
                   timeout=600)
     assert "stage 5: exp/train_char/decode_test_decode done already" in proc.stderr
-    adapted = recipe / "exp/train_char/decode_test_decode_adapt"
+    adapted = recipe / "exp/train_char/decode_test_decode_adapt_epochs2_min-utts5_lr0.002"
     assert (adapted / "trans.ark").is_file() and len(read_table(adapted / "text")) == 30
     assert "speaker 'yesno': adapted on 15 of 30 utterances" in (adapted / "log/adapt.log").read_text()
     rows = [l for l in (recipe / "RESULTS.md").read_text().splitlines() if l.startswith("| test |")]
     assert len(rows) == 2 and "+ speaker adaptation (--epochs 2 --min-utts 5 --lr 0.002)" in rows[1]
     proc = run_sh(["./run.sh", "--stage", "5", "--stop-stage", "5", "--adapt-speakers", "true", "--adapt-args",
                    "--epochs 2 --min-utts 5 --lr 0.002"], cwd=recipe)
-    assert "stage 5: exp/train_char/decode_test_decode_adapt done already" in proc.stderr
+    assert f"stage 5: exp/train_char/{adapted.name} done already" in proc.stderr
     # Its options are checked before any stage, as the configs are (a bad share failed at stage 5).
     proc = run_sh(["./run.sh", "--stage", "5", "--adapt-speakers", "true", "--adapt-args", "--keep 2"], cwd=recipe,
                   check=False)
@@ -192,7 +193,7 @@ def test_yesno_with_lm_end_to_end(yesno_stage2, yesno_root):
     lm_log = (recipe / "exp/lm_lang_char/log/train_lm.log").read_text()
     assert (recipe / "exp/lm_lang_char/lm.pt").is_file() and "# Ended (code 0)" in lm_log
     assert "stage 3: LM on data/train_nodev/text" in proc.stderr
-    dec = recipe / "exp/train_char/decode_test_decode_lm"
+    dec = recipe / "exp/train_char/decode_test_decode_lm0.4"  # (decode_lm: asr.sh's default weight, 0.3)
     assert len(read_table(dec / "text")) == 30
     logs = "".join(p.read_text() for p in sorted(dec.glob("log/decode.*.log")))
     assert "--lm exp/lm_lang_char/lm.pt --lm-weight 0.4" in logs and "lm 0.4" in logs, logs[-2000:]
@@ -200,16 +201,20 @@ def test_yesno_with_lm_end_to_end(yesno_stage2, yesno_root):
     rows = [l for l in (recipe / "RESULTS.md").read_text().splitlines() if l.startswith("| test |")]
     assert len(rows) == 1 and "conf/decode.yaml + LM (weight 0.4)" in rows[0]
 
-    # Run again with another LM weight: the LM is kept, but the decoding is redone (its .done used
-    # to record only the features and the model, so the weight-0.4 numbers passed as weight 0.2's).
+    # Run again with another LM weight and --decode-args: the LM is kept, and the decoding goes to
+    # a directory of those options, beside the weight-0.4 one (one directory for every weight and
+    # beam kept only the last run's decoding, and RESULTS.md's rows of the others named it).
     # (the same --train-args: stage 4 is in the range, and another would be refused as other options)
     again = ["./run.sh", "--yesno-root", str(yesno_root), "--use-lm", "true", "--stage", "3", "--stop-stage", "5",
              "--train-args", "--set training.max_epochs=2", "--nj", "1"]
-    proc = run_sh(again + ["--lm-weight", "0.2", "--decode-args", "--beam 3"], cwd=recipe, timeout=900)
+    sweep = ["--lm-weight", "0.2", "--decode-args", "--beam 3"]
+    proc = run_sh(again + sweep, cwd=recipe, timeout=900)
     assert "stage 3: exp/lm_lang_char done already" in proc.stderr
-    assert "decode_test_decode_lm done already" not in proc.stderr, proc.stderr[-3000:]
-    logs = "".join(p.read_text() for p in sorted(dec.glob("log/decode.*.log")))
+    dec2 = recipe / "exp/train_char/decode_test_decode_beam3_lm0.2"
+    assert f"-> exp/train_char/{dec2.name}\n" in proc.stderr, proc.stderr[-3000:]
+    logs = "".join(p.read_text() for p in sorted(dec2.glob("log/decode.*.log")))
     assert "--lm-weight 0.2" in logs and "--lm-weight 0.4" not in logs and "--beam 3" in logs
+    assert "--lm-weight 0.4" in "".join(p.read_text() for p in sorted(dec.glob("log/decode.*.log")))
     # final.pt carries what stage 5 decoded with: --decode-args and the LM weight on top of
     # conf/decode.yaml (beam 4), not the file alone; the weight applies with an LM, as documented.
     assert "+ --decode-args '--beam 3' + --lm-weight 0.2 (applied when decoding with --lm)" in proc.stderr
@@ -219,20 +224,20 @@ def test_yesno_with_lm_end_to_end(yesno_stage2, yesno_root):
     proc = run_sh(". ./path.sh && asrkit-decode --model exp/train_char/final.pt --print-config", cwd=recipe)
     assert yaml.safe_load(proc.stdout)["lm_weight"] == 0.0
     # Another LM config: the LM is trained again (its .done was a bare marker) and the decoding
-    # that used the old LM is redone (a byte-identical lm.pt would let it stand).
+    # that used the old LM is redone, in its directory (a byte-identical lm.pt would let it stand).
     lm_yaml = (recipe / "conf/lm.yaml").read_text()
     assert "hidden: 32" in lm_yaml
     # (in the recipe's own folder: its conf/ is a link into the checkout, which this wrote into)
     (recipe / "lm2.yaml").write_text(lm_yaml.replace("hidden: 32", "hidden: 24"))
-    proc = run_sh(again + ["--lm-weight", "0.2", "--lm-config", "lm2.yaml"], cwd=recipe, timeout=900)
+    proc = run_sh(again + sweep + ["--lm-config", "lm2.yaml"], cwd=recipe, timeout=900)
     assert "changed since exp/lm_lang_char was trained: training it again" in proc.stderr, proc.stderr[-3000:]
-    assert "decode_test_decode_lm done already" not in proc.stderr
+    assert f"-> exp/train_char/{dec2.name}\n" in proc.stderr and f"{dec2.name} done already" not in proc.stderr
     assert "hidden: 24" in (recipe / "exp/lm_lang_char/lm.yaml").read_text()
     assert "hidden: 32" in (recipe / "exp/lm_lang_char.old/lm.yaml").read_text()
     # Nothing changed: both are skipped.
-    proc = run_sh(again + ["--lm-weight", "0.2", "--lm-config", "lm2.yaml"], cwd=recipe, timeout=900)
+    proc = run_sh(again + sweep + ["--lm-config", "lm2.yaml"], cwd=recipe, timeout=900)
     assert "stage 3: exp/lm_lang_char done already" in proc.stderr
-    assert "decode_test_decode_lm done already" in proc.stderr
+    assert f"stage 5: exp/train_char/{dec2.name} done already" in proc.stderr
 
 
 @pytest.mark.slow
@@ -665,7 +670,8 @@ def test_recipe_files_and_help(name, tmp_path):
         # sourced: they must leave the caller's shell options as they are, and every script that
         # sources them runs under set -euo pipefail)
         assert "set -euo pipefail" in path.read_text() or path.name in (
-            "parse_options.sh", "data_lock.sh", "same_options.sh", "stage0_options.sh", "config_lines.sh"), path
+            "parse_options.sh", "data_lock.sh", "same_options.sh", "stage0_options.sh", "config_lines.sh",
+            "decode_dir_name.sh"), path
 
 
 @pytest.mark.parametrize("name,args,resolved,worked_out,changed", [

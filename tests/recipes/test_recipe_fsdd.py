@@ -441,6 +441,14 @@ def test_loso_dry_run_holds_each_speaker_out_in_its_own_directory(recipe_dir, fs
     proc = run_sh(["local/loso.sh", "--fsdd-root", str(fsdd_root), "--dry-run", "true", "--speakers", "george"],
                   cwd=recipe)
     assert shlex.split(proc.stdout.splitlines()[0])[4:8] == ["--tag", "default", "--nj", "4"], proc.stdout
+    # A fold is finished when asr.sh's decode directory of these decoding options has its wer.txt,
+    # a directory named by them as asr.sh names it (decode_lm_adapt for every LM weight and
+    # --adapt-args before: a sweep over them was refused as that directory's other options).
+    proc = run_sh(["local/loso.sh", "--fsdd-root", str(fsdd_root), "--dry-run", "true", "--speakers", "george",
+                   "--decode-args", "--beam 2", "--use-lm", "true", "--lm-weight", ".50", "--adapt-args", "--epochs 2"],
+                  cwd=recipe)
+    assert proc.stdout.splitlines()[-1].endswith(
+        " -> loso/george/exp/default/decode_test_decode_beam2_lm0.5_adapt_epochs2/wer.txt"), proc.stdout
     assert not (recipe / "loso").exists()  # nothing made
 
 
@@ -630,21 +638,21 @@ def test_loso_fold_end_to_end_resumes_and_summarises(recipe_dir, fsdd_root, an4_
     assert set(read_table(fold / "data/test/utt2spk").values()) == {"yweweler"}
     assert "yweweler" not in set(read_table(fold / "data/train/utt2spk").values()) | \
         set(read_table(fold / "data/dev/utt2spk").values())
-    assert (fold / "data/test/ref.ctm").is_file() and (fold / "exp/tiny/decode_test_decode_adapt/wer.txt").is_file()
+    assert (fold / "data/test/ref.ctm").is_file() and (fold / "exp/tiny/decode_test_decode_adapt_epochs2/wer.txt").is_file()
     # run.sh's default --adapt-speakers true: the first pass, then the held-out voice's transform and the second pass
-    assert (fold / "exp/tiny/decode_test_decode/text").is_file() and (fold / "exp/tiny/decode_test_decode_adapt/trans.ark").is_file()
+    assert (fold / "exp/tiny/decode_test_decode/text").is_file() and (fold / "exp/tiny/decode_test_decode_adapt_epochs2/trans.ark").is_file()
     train = read_table(fold / "data/train_an4_digits/utt2spk")
     assert sum(u.startswith("an4_") for u in train) > 150 and len(set(train.values())) == 84 + 4
     assert "--resample" in (fold / "dump/train_an4_digits/log/fbank.1.log").read_text()
     assert not (recipe / "data").exists() and not (recipe / "exp").exists()  # all of it in the fold's directory
     results = (recipe / "RESULTS.md").read_text()
     assert results.startswith("# FSDD results\n\nearlier text\n")
-    wer = re.search(r"^%WER ([0-9.]+)", (fold / "exp/tiny/decode_test_decode_adapt/wer.txt").read_text(), re.M).group(1)
+    wer = re.search(r"^%WER ([0-9.]+)", (fold / "exp/tiny/decode_test_decode_adapt_epochs2/wer.txt").read_text(), re.M).group(1)
     # the held-out speaker's takes as recorded: all 70 of them, decoded beside test and in the summary
     takes = read_table(fold / "data/test_takes/wav.scp")
     assert len(takes) == 70 and set(read_table(fold / "data/test_takes/utt2spk").values()) == {"yweweler"}
     assert all(Path(f).parent == fsdd_root.resolve() / "recordings" for f in takes.values())
-    takes_wer = re.search(r"^%WER ([0-9.]+)", (fold / "exp/tiny/decode_test_takes_decode_adapt/wer.txt").read_text(),
+    takes_wer = re.search(r"^%WER ([0-9.]+)", (fold / "exp/tiny/decode_test_takes_decode_adapt_epochs2/wer.txt").read_text(),
                           re.M).group(1)
     assert re.search(rf"^\| yweweler \| {re.escape(wer)} \| [0-9.]+ \| \d+ / \d+ \| {re.escape(takes_wer)} \| \d+ s "
                      rf"\| 1 \(1\) \|$", results, re.M), results
@@ -655,14 +663,14 @@ def test_loso_fold_end_to_end_resumes_and_summarises(recipe_dir, fsdd_root, an4_
 
     proc = run_sh(base + ["--train-args", TINY], cwd=recipe)
     assert "fold yweweler: done already" in proc.stderr
-    assert (recipe / "RESULTS.md").read_text().count("<!-- loso loso/tiny/decode_adapt -->") == 1
+    assert (recipe / "RESULTS.md").read_text().count("<!-- loso loso/tiny/decode_adapt_epochs2 -->") == 1
 
     # A summary while other folds have not run: they are listed as unfinished, and the mean and
     # worst say how many folds they cover. Nothing is run for them.
     proc = run_sh([*base[:5], "--speakers", "theo yweweler", *base[7:], "--train-args", TINY,
                    "--summary-only", "true"], cwd=recipe)
     results = (recipe / "RESULTS.md").read_text()
-    assert results.count("<!-- loso loso/tiny/decode_adapt -->") == 1 and not (recipe / "loso/theo").exists()
+    assert results.count("<!-- loso loso/tiny/decode_adapt_epochs2 -->") == 1 and not (recipe / "loso/theo").exists()
     assert re.search(r"^\| theo \| unfinished \|", results, re.M), results
     assert re.search(rf"^\| \*\*mean of 1/2 folds\*\* \| \*\*{float(wer):.2f}\*\* \|", results, re.M), results
     assert re.search(rf"^\| \*\*worst of 1/2 folds\*\* \| \*\*{float(wer):.2f}\*\* \(yweweler\) \|", results, re.M)
@@ -675,25 +683,33 @@ def test_loso_fold_end_to_end_resumes_and_summarises(recipe_dir, fsdd_root, an4_
     (recipe / "beam1.yaml").write_text("beam: 1\nctc_weight: 0.0\n")
     proc = run_sh(base + ["--train-args", TINY, "--decode-config", "beam1.yaml"], cwd=recipe)
     assert "stage 4: exp/tiny done already" in proc.stderr
-    assert (fold / "exp/tiny/decode_test_beam1_adapt/wer.txt").is_file()
+    assert (fold / "exp/tiny/decode_test_beam1_adapt_epochs2/wer.txt").is_file()
     results = (recipe / "RESULTS.md").read_text()
-    assert results.count("<!-- loso loso/tiny/decode_adapt -->") == 1 and results.count("<!-- loso loso/tiny/beam1_adapt -->") == 1
+    assert results.count("<!-- loso loso/tiny/decode_adapt_epochs2 -->") == 1 and results.count("<!-- loso loso/tiny/beam1_adapt_epochs2 -->") == 1
 
     # The same models with an LM fused in: the fold's own LM (its training transcripts only), a
-    # decode directory and a block of their own, no retraining; another LM weight for the same
-    # decode directory is refused rather than skipped as done.
+    # decode directory and a block of their own (named by the weight, and by --adapt-args as every
+    # one above: asr.sh's name), no retraining.
     lm = ["--use-lm", "true", "--lm-weight", "0.2"]
     proc = run_sh(base + ["--train-args", TINY, *lm], cwd=recipe, timeout=900)
     assert "stage 4: exp/tiny done already" in proc.stderr and "stage 3: LM" in proc.stderr, proc.stderr[-3000:]
     assert (fold / "exp/lm_lang_char/lm.pt").is_file()
-    assert (fold / "exp/tiny/decode_test_decode_lm_adapt/wer.txt").is_file()
-    assert "--lm-weight 0.2" in (fold / "exp/tiny/decode_test_decode_lm/log/decode.1.log").read_text()
+    assert (fold / "exp/tiny/decode_test_decode_lm0.2_adapt_epochs2/wer.txt").is_file()
+    assert "--lm-weight 0.2" in (fold / "exp/tiny/decode_test_decode_lm0.2/log/decode.1.log").read_text()
     results = (recipe / "RESULTS.md").read_text()
-    assert results.count("<!-- loso loso/tiny/decode_lm_adapt -->") == 1 and "--use-lm true --lm-weight 0.2" in results
-    proc = run_sh(base + ["--train-args", TINY, "--use-lm", "true", "--lm-weight", "0.5"], cwd=recipe, check=False)
-    assert proc.returncode != 0 and ("local/loso.sh: ERROR: --decode-config decode_lm_adapt (with an LM or speaker "
-                                     "adaptation) of --tag tiny was made with --lm-weight 0.2, these options give "
-                                     "--lm-weight 0.5: use another --decode-config\n") in proc.stderr, proc.stderr[-2000:]
+    assert results.count("<!-- loso loso/tiny/decode_lm0.2_adapt_epochs2 -->") == 1 and "--use-lm true --lm-weight 0.2" in results
+    # Another weight: a decode directory of its own (one for every weight refused it as made with
+    # 0.2), as asr.sh decodes it; another LM config for the same directory is refused rather than
+    # skipped as done.
+    proc = run_sh(base + ["--train-args", TINY, "--use-lm", "true", "--lm-weight", "0.5", "--dry-run", "true"],
+                  cwd=recipe)
+    assert "-> loso/yweweler/exp/tiny/decode_test_decode_lm0.5_adapt_epochs2/wer.txt" in proc.stdout, proc.stdout
+    (recipe / "lm2.yaml").write_text((recipe / "conf/lm.yaml").read_text().replace("hidden: 64", "hidden: 48"))
+    proc = run_sh(base + ["--train-args", TINY, *lm, "--lm-config", "lm2.yaml"], cwd=recipe, check=False)
+    assert proc.returncode != 0 and ("local/loso.sh: ERROR: --decode-config decode_lm0.2_adapt_epochs2 (with an LM or "
+                                     "speaker adaptation) of --tag tiny was made with --lm-config conf/lm.yaml, these "
+                                     "options give --lm-config lm2.yaml: use another --decode-config\n") in proc.stderr, \
+        proc.stderr[-2000:]
 
     # The same tag with other options: an error, not the old numbers under a new command line.
     proc = run_sh(base + ["--train-args", TINY.replace("max_epochs=1", "max_epochs=2")], cwd=recipe, check=False)

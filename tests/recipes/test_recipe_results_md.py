@@ -139,19 +139,43 @@ def test_a_stage_6_stopped_before_its_first_row_leaves_no_empty_results_md(train
     assert lines[0] == HEADER and lines[2].startswith("| test |"), lines
 
 
+def test_each_decode_args_value_has_its_decode_dir_and_row(trained):
+    """--decode-args names the decode directory (bin/decode_dir_name.sh), as ESPnet's asr.sh has
+    its inference args name its own: a beam sweep decoded each run into decode_test_decode, over
+    the run before, and the earlier run's RESULTS.md row named a directory that no longer held it."""
+    recipe = trained
+    results = recipe / "RESULTS.md"
+    results.write_text("")
+    exp = recipe / "exp/train_char"
+    first = (exp / "decode_test_decode/text").read_text()
+    # (--nj 1: one decoding job, a process that imports torch and loads the model)
+    proc = run_sh(["./run.sh", "--stage", "5", "--nj", "1", "--decode-args", "--beam 1"], cwd=recipe)
+    assert "-> exp/train_char/decode_test_decode_beam1\n" in proc.stderr, proc.stderr[-3000:]
+    assert "--beam 1" in (exp / "decode_test_decode_beam1/log/decode.1.log").read_text()
+    assert (exp / "decode_test_decode/text").read_text() == first
+    assert "--beam 1" not in (exp / "decode_test_decode/log/decode.1.log").read_text()
+    # The decoding of conf/decode.yaml alone is still there to score: a row of its own.
+    proc = run_sh(["./run.sh", "--stage", "6"], cwd=recipe)
+    assert "stage 6: scoring exp/train_char/decode_test_decode\n" in proc.stderr, proc.stderr[-3000:]
+    assert (exp / "decode_test_decode/wer.txt").is_file() and (exp / "decode_test_decode_beam1/wer.txt").is_file()
+    decode_configs = [row.split(" | ")[4] for row in rows(results)]
+    assert decode_configs == ["conf/decode.yaml --beam 1", "conf/decode.yaml"], rows(results)
+
+
 def test_warnings_of_the_decoding_and_scoring_jobs_are_said(trained):
     recipe = trained
+    dec = "exp/train_char/decode_test_decode_maxlenratio0.01"  # (its --decode-args' own)
     # Hypotheses cut at a maximum length of a token or two: said in each decoding job's log alone.
     proc = run_sh(["./run.sh", "--stage", "5", "--stop-stage", "5", "--nj", "1",
                    "--decode-args", "--maxlenratio 0.01"], cwd=recipe)
-    assert "stage 5: " in proc.stderr and " warning(s) in exp/train_char/decode_test_decode/log/decode.*.log, " \
+    assert "stage 5: " in proc.stderr and f" warning(s) in {dec}/log/decode.*.log, " \
         "the first: [decode] utterance '" in proc.stderr, proc.stderr[-3000:]
     # The reference has lost two utterances since (data/test made again): their hypotheses are ignored.
     text = recipe / "data/test/text"
     text.write_text("".join(text.read_text().splitlines(keepends=True)[2:]))
     proc = run_sh(["./run.sh", "--stage", "6", "--decode-args", "--maxlenratio 0.01"], cwd=recipe)
-    assert "stage 6: 1 warning(s) in exp/train_char/decode_test_decode/log/score.log, the first: [score] " \
-        "exp/train_char/decode_test_decode/text: 2 utterance(s) not in the reference data/test/text were ignored" \
+    assert f"stage 6: 1 warning(s) in {dec}/log/score.log, the first: [score] " \
+        f"{dec}/text: 2 utterance(s) not in the reference data/test/text were ignored" \
         in proc.stderr, proc.stderr[-3000:]
 
 

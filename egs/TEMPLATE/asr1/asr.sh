@@ -20,11 +20,12 @@
 #      exp/<tag>/final_decode.yaml; asrkit-pack-model; what an end user decodes
 #      with: asrkit-decode --model exp/<tag>/final.pt a.wav); decoding of each
 #      test set in --nj pieces, merged ->
-#      exp/<tag>/decode_<set>_<decode-config>/{text,nbest.jsonl}
-#      (decode_test_decode for conf/decode.yaml; _lm with --use-lm true, _adapt
-#      with --adapt-speakers true)
+#      exp/<tag>/decode_<set>_<name>/{text,nbest.jsonl}, <name> the decoding's
+#      options (decode for conf/decode.yaml; decode_beam20 with --decode-args
+#      "--beam 20"; _lm with --use-lm true, _lm0.5 with --lm-weight 0.5; _adapt
+#      with --adapt-speakers true, _adapt_keep0.5 with --adapt-args "--keep 0.5")
 #   6  scoring (WER, CER) ->
-#      exp/<tag>/decode_<set>_<decode-config>/{wer.txt,result.txt}; a row added to
+#      exp/<tag>/decode_<set>_<name>/{wer.txt,result.txt}; a row added to
 #      RESULTS.md
 #
 # A stage that finished leaves a .done marker and is skipped when run again
@@ -125,6 +126,7 @@ declare -A parse_options_hints=(
 )
 . "$ASRKIT_ROOT/bin/parse_options.sh"
 . "$ASRKIT_ROOT/bin/config_lines.sh"
+. "$ASRKIT_ROOT/bin/decode_dir_name.sh"
 # (an argument left over is parse_options.sh's error, with what it was probably meant as: this
 # script has stages)
 # cmd.sh's launchers, before any stage: one edited to a command this machine lacks (Kaldi's
@@ -500,12 +502,13 @@ case " $fbank_args " in
 esac
 exp=$expdir/$tag
 lmexp=$expdir/lm_$(basename "$lang")
-decode_name=$(basename "$decode_config" .yaml)
-if [ "$use_lm" = true ]; then decode_name=${decode_name}_lm; fi
+# Named by the options that change the decoding (bin/decode_dir_name.sh): a --decode-args or
+# --lm-weight sweep decoded every run into one directory, over the run before.
 # --adapt-speakers true: stage 5 decodes into decode_<set>_<name> (the first pass) and, adapted to
-# each speaker, into decode_<set>_<name>_adapt, which stage 6 scores.
-first_name=$decode_name
-[ "$adapt_speakers" = false ] || decode_name=${decode_name}_adapt
+# each speaker, into decode_<set>_<name>_adapt[<adapt args>], which stage 6 scores.
+first_name=$(decode_dir_name "$decode_config" "$decode_args" "$use_lm" "$lm_weight")
+decode_name=$first_name
+[ "$adapt_speakers" = false ] || decode_name=$(decode_dir_name "$decode_config" "$decode_args" "$use_lm" "$lm_weight" "$adapt_args")
 
 # missing_input: the first input of a stage in the range that an earlier stage makes, when that
 # stage is not in the range (the earliest such stage named first), said as the sets above are:

@@ -9,7 +9,7 @@
 # Each fold is a recipe directory of its own, <dir>/<speaker>/, with its own
 # data/, dump/, exp/ and data/lang_*/ (the recipe's scripts and conf/ are linked
 # into it), so folds never share a feature, a tokenizer or a model. Re-running
-# skips every finished fold (a fold whose exp/<tag>/decode_test_*/wer.txt exists)
+# skips every finished fold (one with its exp/<tag>/decode_test_<name>/wer.txt)
 # and resumes an unfinished one at its first stage without a .done marker, as
 # asr.sh does. Several training configurations can share one --dir (its data and
 # features) under different --tag names, and one tag's models can be decoded with
@@ -43,10 +43,12 @@
 # quick trial; an option of the --dir, as the pretraining's data/ is.
 # --use-lm/--lm-weight/--lm-config/--lm-train-text decode a tag's models again
 # with an LM trained on each fold's training transcripts (decode directory
-# <decode-config>_lm); the models are decoded again adapted to the held-out
-# speaker (asr.sh's second pass, --adapt-args; decode directory
-# <decode-config>_adapt), as run.sh's default --adapt-speakers true has it;
-# --adapt-speakers false summarises the first pass.
+# <decode-config>_lm, or _lm<weight> for a --lm-weight other than 0.3); the
+# models are decoded again adapted to the held-out speaker (asr.sh's second pass,
+# --adapt-args; decode directory <decode-config>_adapt, or
+# _adapt<adapt args>), as run.sh's default --adapt-speakers true has it;
+# --adapt-speakers false summarises the first pass. The decode directory is
+# asr.sh's (utils/decode_dir_name.sh), --decode-args in it too.
 set -euo pipefail
 fsdd_root=          # a copy of FSDD (recordings/); required
 speakers=           # the folds, in this order: each one is held out once (default: every speaker of --fsdd-root)
@@ -64,6 +66,7 @@ parse_options_passthrough=true
 . ./path.sh
 . utils/parse_options.sh
 . utils/same_options.sh
+. utils/decode_dir_name.sh
 
 log() { echo "$(date '+%Y-%m-%d %H:%M:%S') (loso.sh) $*" >&2; }
 die() { echo "$0: ERROR: $*" >&2; exit 1; }
@@ -191,11 +194,6 @@ if [[ "$digit_words" =~ ^[0-9]+$ ]] && [ "$digit_words" -gt 0 ] && [ "$aligner_g
   args+=(--an4-aligner "$aligner")
   data_args+=(--an4-aligner "$aligner")
 fi
-decode_name=$(basename "$decode_config" .yaml)
-# asr.sh's name for the decode directory: the LM fused in gets its own (the same models, no retraining).
-[ "$use_lm" != true ] || decode_name=${decode_name}_lm
-[ "$adapt" != true ] || decode_name=${decode_name}_adapt
-
 # fold_options <run.sh options...>: the options a fold's run.sh runs with, as run.sh itself resolves
 # them (--print-config true: its defaults and asr.sh's, the values it works out, its checks), one
 # name=value line each, sorted, a number spelt one way (0.50: 0.5) and a path under the recipe
@@ -242,6 +240,11 @@ for ((k = 0; k < ${#args[@]}; k += 2)); do
 done
 options=$(fold_options "${probe[@]}" --tag "$tag" --decode-config "$decode_config" ${lm_args[@]+"${lm_args[@]}"})
 option() { sed -n "s/^$1=//p" <<< "$options"; }
+# asr.sh's name for the decode directory, from the options as the folds run with them: the LM
+# fused in, another LM weight or adaptation gets its own (the same models, no retraining).
+decode_name=$(decode_dir_name "$decode_config" "$(option decode_args)" "$use_lm" "$(option lm_weight)")
+[ "$adapt" != true ] \
+  || decode_name=$(decode_dir_name "$decode_config" "$(option decode_args)" "$use_lm" "$(option lm_weight)" "$(option adapt_args)")
 # --nj not given: the folds run with run.sh's default, and so do the pretrainings (they ran
 # pretrain_an4.sh's own default, 2 jobs, where run.sh gives its pretraining its --nj, given or not).
 if [ "$nj_given" = false ]; then
