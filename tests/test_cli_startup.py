@@ -37,3 +37,24 @@ def test_help_and_print_config_import_nothing_heavy():
     proc = subprocess.run([sys.executable, "-c", PROBE.format(heavy=HEAVY)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert int(proc.stdout.strip()) >= 18  # every command was tried
+
+
+RATE_PROBE = r"""
+import sys
+from click.testing import CliRunner
+from asrkit.cli import main
+for args, code in (([], 0), (["--sample-frequency", "8000"], 1)):
+    res = CliRunner().invoke(main, ["compute-fbank", "--check-rates", *args, "scp:" + sys.argv[1]])
+    assert res.exit_code == code and (code == 0 or "sample rate 16000 Hz does not match" in res.output), res.output
+loaded = [m for m in ("torch", "torchaudio") if m in sys.modules]
+assert not loaded, f"asrkit compute-fbank --check-rates imported {loaded}"
+"""
+
+
+def test_the_rate_check_before_features_imports_no_torch(tmp_path, an4_root):
+    """asr.sh's stage 1 reads each set's first utterance with compute-fbank --check-rates before any
+    features: its torch import was 2.4 of its 2.8 s of CPU, for a sample rate."""
+    wav = sorted((an4_root / "wav" / "an4test_clstk").glob("*/*.wav"))[0]
+    (tmp_path / "wav.scp").write_text(f"u1 {wav}\nu2 cat {wav} |\n")
+    proc = subprocess.run([sys.executable, "-c", RATE_PROBE, str(tmp_path / "wav.scp")], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]

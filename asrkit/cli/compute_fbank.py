@@ -53,13 +53,18 @@ e.g.: asrkit-compute-fbank --config conf/fbank.yaml --nj 4 \\
 @click.option("--max-samples", type=click.IntRange(min=1), default=DEFAULT_MAX_SAMPLES, show_default=True,
               help="Most samples (all channels) one file, pipe or recording may hold; longer ones are skipped.")
 @max_bad_percent_option
+@click.option("--check-rates", is_flag=True,
+              help="Only read the audio and check each utterance's sample rate against the config, as the features "
+                   "would (another rate is an error unless --resample; unreadable audio is skipped and counted), "
+                   "in one process without torch, computing and writing nothing (no FEATS_WSPECIFIER): asr.sh so "
+                   "checks each set's first utterance before stage 1 makes any features.")
 @click.option("--print-config", is_flag=True,
               help="Print the resolved fbank config (--config with the options below on top, as fbank.yaml "
                    "records it) on stdout and exit, reading no audio.")
 @fbank_options
 def main(wav_rspecifier: str | None, feats_wspecifier: str | None, config_path: str | None, segments: str | None,
          utt2num_frames: str | None, utt2sample_rate: str | None, nj: int, channel: int, resample: bool, max_samples: int,
-         max_bad_percent: float, print_config: bool, **overrides: Any) -> None:
+         max_bad_percent: float, check_rates: bool, print_config: bool, **overrides: Any) -> None:
     """Compute log-mel filterbank features of every utterance of WAV_RSPECIFIER (a wav.scp; paths
     or 'cmd |' pipes) into FEATS_WSPECIFIER (ark,scp:F.ark,F.scp | ark:F.ark | ark,t:F.txt | ark:-).
 
@@ -81,8 +86,17 @@ def main(wav_rspecifier: str | None, feats_wspecifier: str | None, config_path: 
         config.check_mel_bins()  # (refused by the real run before its first recording, so here too)
         click.echo(config.to_yaml(), nl=False)
         return
-    require_unless_print_config((wav_rspecifier, "WAV_RSPECIFIER"), (feats_wspecifier, "FEATS_WSPECIFIER"))
-    from asrkit.features.extract import compute_fbank_table  # (numpy, kaldiio: not for --print-config)
+    if check_rates:
+        # (an output named would be left as it was: read later as made by this run)
+        for value, name in ((feats_wspecifier, "FEATS_WSPECIFIER"), (utt2num_frames, "--write-utt2num-frames"),
+                            (utt2sample_rate, "--write-utt2sample-rate")):
+            if value:
+                raise click.UsageError(f"--check-rates writes nothing: {name} is not taken with it")
+        require_unless_print_config((wav_rspecifier, "WAV_RSPECIFIER"))
+    else:
+        require_unless_print_config((wav_rspecifier, "WAV_RSPECIFIER"), (feats_wspecifier, "FEATS_WSPECIFIER"))
+    # (numpy, kaldiio: not for --print-config; torch only once features are computed)
+    from asrkit.features.extract import check_sample_rates, compute_fbank_table
     if segments is not None:
         segments = dash_as_stdio(segments, "stdin")  # Kaldi's '-' (was "-: no such file")
         from asrkit.data.specifier import spec_files
@@ -94,6 +108,11 @@ def main(wav_rspecifier: str | None, feats_wspecifier: str | None, config_path: 
     from asrkit.utils.fileio import stdin_reader
     from asrkit.utils.logging import get_logger
 
+    if check_rates:
+        check_sample_rates(wav_rspecifier, config, segments=segments, channel=channel, resample=resample,
+                           max_samples=max_samples, max_bad_percent=max_bad_percent,
+                           stdin_taken=stdin_reader([("--config", config_path)]))
+        return
     result = compute_fbank_table(wav_rspecifier, feats_wspecifier, config, segments=segments,
                                  utt2num_frames=utt2num_frames, nj=nj, channel=channel, resample=resample,
                                  max_samples=max_samples, max_bad_percent=max_bad_percent,

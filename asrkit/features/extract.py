@@ -76,12 +76,12 @@ class ExtractResult:
         return self.audio_s / self.elapsed_s if self.elapsed_s > 0 else float("inf")
 
 
-def _to_config_rate(samples: np.ndarray, rate: int, entry: WavEntry, config: FbankConfig, allow: bool,
-                    told: Set[int]) -> Tuple[np.ndarray, int]:
-    """The audio at the config's rate: resampled when ``allow``, else a (fatal) error."""
+def _check_rate(num_samples: int, rate: int, entry: WavEntry, config: FbankConfig, allow: bool) -> None:
+    """Audio at another rate than the config's: SampleRateMismatch (fatal) unless ``allow``, else
+    an AsrkitError (a bad utterance) when it cannot be resampled to it."""
     target = int(config.sample_frequency)
     if rate == target:
-        return samples, rate
+        return
     if not allow:
         low = low_rate_problem(rate, target, "the fbank config's")
         if low is not None:  # (no use suggesting --sample-frequency at a rate that is refused)
@@ -91,10 +91,19 @@ def _to_config_rate(samples: np.ndarray, rate: int, entry: WavEntry, config: Fba
                           f"--fbank-args --resample; or set "
                           f"--sample-frequency {rate} if the corpus is all at {rate} Hz) "
                           f"[{entry.line}]")
-    problem = resample_problem(len(samples), rate, target, entry.max_samples, "the fbank config's",
+    problem = resample_problem(num_samples, rate, target, entry.max_samples, "the fbank config's",
                                limit_hint="--max-samples; ")
     if problem is not None:
         raise AsrkitError(f"utterance {entry.utt_id!r}: {problem} [{entry.line}]")
+
+
+def _to_config_rate(samples: np.ndarray, rate: int, entry: WavEntry, config: FbankConfig, allow: bool,
+                    told: Set[int]) -> Tuple[np.ndarray, int]:
+    """The audio at the config's rate: resampled when ``allow``, else a (fatal) error."""
+    _check_rate(len(samples), rate, entry, config, allow)
+    target = int(config.sample_frequency)
+    if rate == target:
+        return samples, rate
     if rate not in told:
         told.add(rate)
         log.info("resampling utterance %r from %d Hz to %d Hz (--resample); further %d Hz audio is "
@@ -120,6 +129,12 @@ def _raw_channel_hint(entry: WavEntry) -> str:
         line = f"{key} sox {shlex.quote(source)} -t wav - remix 1 |"
     return f"; with --feats-type raw, which trains on the audio as wav.scp gives it, choose the channel " \
            f"in wav.scp instead (sox counts from 1): {line}"
+
+
+def _with_channel_hint(error: AsrkitError, entry: WavEntry) -> AsrkitError:
+    if _ASK_CHANNEL in str(error):
+        return AsrkitError(f"{error}{_RECIPE_CHANNEL}{_raw_channel_hint(entry)}")
+    return error
 
 
 def _run_job(entries: List[WavEntry], ark: IO[bytes], text: bool, config: FbankConfig, desc: str,
@@ -149,8 +164,7 @@ def _run_job(entries: List[WavEntry], ark: IO[bytes], text: bool, config: FbankC
             except AsrkitError as e:
                 error = AsrkitError(f"{e} [{entry.line}]")
         if error is not None:
-            if _ASK_CHANNEL in str(error):
-                error = AsrkitError(f"{error}{_RECIPE_CHANNEL}{_raw_channel_hint(entry)}")
+            error = _with_channel_hint(error, entry)
             log.warning("skipping %s", error)
             result.failed.append((entry.utt_id, str(error)))
             continue
@@ -377,3 +391,39 @@ def compute_fbank_table(
         num_frames=sum(u.frames for r in results for u in r.utts), audio_s=sum(r.audio_s for r in results),
         elapsed_s=time.perf_counter() - start, outputs=outputs,
     )
+
+
+def check_sample_rates(
+    wav_rspecifier: str,
+    config: FbankConfig,
+    segments: Optional[PathLike] = None,
+    channel: int = EXPECT_MONO,
+    resample: bool = False,
+    max_samples: int = DEFAULT_MAX_SAMPLES,
+    max_bad_percent: float = MAX_FAILED_PERCENT,
+    stdin_taken: Optional[str] = None,
+) -> None:
+    """What :func:`compute_fbank_table` says of each utterance's sample rate, computing no features
+    and writing nothing: the same reader, the same SampleRateMismatch (fatal) and the same bad
+    utterances (unreadable audio, a rate that cannot be resampled) skipped and counted. Without
+    torch, whose import (2-3 s of CPU) cost more than asr.sh's check of each set's first utterance
+    before stage 1 makes any features. Features of the audio may still fail where this passes (a
+    recording too short for a frame)."""
+    config.check_mel_bins()
+    entries = read_wav_scp(wav_rspecifier, segments, channel, max_samples, stdin_taken=stdin_taken)
+    if not entries:
+        raise AsrkitError(f"{segments or wav_rspecifier}: no utterances")
+    tally = BadItems(log, "utterances", max_percent=max_bad_percent)
+    for entry, audio, error in iter_wavs(entries):
+        if error is None:
+            try:
+                _check_rate(len(audio[0]), audio[1], entry, config, resample)
+            except SampleRateMismatch:
+                raise
+            except AsrkitError as e:
+                error = e
+        if error is None:
+            tally.ok()
+        else:
+            tally.skip(entry.utt_id, _with_channel_hint(error, entry))
+    tally.check(total=len(entries))

@@ -640,9 +640,10 @@ check_dump() {
 }
 
 # check_first_rates <set>...: the first utterance of each data/<set> through one asrkit-compute-fbank
-# with the run's feature options, written nowhere: a sample rate they do not take (no --resample)
-# stops the run with compute-fbank's own message, naming the set and its utterance. Any other
-# failure of those utterances is the features' to skip and count, as for the rest.
+# --check-rates with the run's feature options (read as the features read it, without torch's 2-3 s
+# start-up): a sample rate they do not take (no --resample) stops the run with compute-fbank's own
+# message, naming the set and its utterance. Any other failure of those utterances is the
+# features' to skip and count, as for the rest.
 check_first_rates() {
   local tmp k=0 set err first where rest rc=0
   local sets=("$@")
@@ -661,7 +662,7 @@ check_first_rates() {
   done
   # shellcheck disable=SC2086  # $fbank_args: options, split as for the features
   asrkit-compute-fbank --config "$fbank_config" $fbank_args --max-bad-percent 100 --segments "$tmp/segments" \
-    "scp:$tmp/wav.scp" ark:/dev/null 2> "$tmp/log" || rc=$?
+    --check-rates "scp:$tmp/wav.scp" 2> "$tmp/log" || rc=$?
   err=$(sed -n "/^ERROR (asrkit-compute-fbank): utterance '[0-9]*': .*does not match the fbank config's sample_frequency/{
     s/^ERROR (asrkit-compute-fbank): //p; q; }" "$tmp/log")
   rm -rf "$tmp"  # (before a Ctrl-C's exit too: it was left in $TMPDIR)
