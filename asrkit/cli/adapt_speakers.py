@@ -92,11 +92,7 @@ def main(model_path: Optional[str], config_path: Optional[str], utt2spk: Optiona
                         min_utts=min_utts, seed=seed)
     adapt.validate("options")
     # (--device replaces the file's device, which is not checked then: as asrkit-decode's flags)
-    given = {} if device is None else {"device": device}
-    config, source = DecodeConfig.resolve(config_path, model_path, given=given)
-    for k, value in given.items():
-        setattr(config, k, value)
-    config.validate("options")
+    config, source = DecodeConfig.with_flags(config_path, model_path, given={} if device is None else {"device": device})
     if print_config:
         from asrkit.utils.config import dump_yaml, to_dict
 

@@ -156,15 +156,8 @@ def main(model_path: Optional[str], config_path: Optional[str], print_config: bo
             ("--segments", segments), ("--utt2spk", utt2spk), *[("the audio file '-'", w) for w in wavs],
             *[(f"{option} {value}", value) for option, value in
               (("--feats", feats), ("--spk-transforms", spk_transforms), ("--wav-scp", wav_scp))]])
-    given = {k: flags[k] for k in OVERRIDES if flags.get(k) is not None}
-    config, source = DecodeConfig.resolve(config_path, model_path, has_lm=lm_path is not None, given=given)
-    for k, value in given.items():
-        setattr(config, k, value)
-    try:
-        config.validate("options")
-    except AsrkitError as e:
-        # (packed options with a flag of the run: "nbest must be in [1, beam], got 3" named no 3)
-        raise AsrkitError(f"{e} (the options: {source}, then the command line's flags)") from None
+    config, source = DecodeConfig.with_flags(config_path, model_path, has_lm=lm_path is not None,
+                                             given={k: flags[k] for k in OVERRIDES if flags.get(k) is not None})
     def decode_inputs() -> DecodeInputs:  # (checks the options' combination and the files' names; reads nothing)
         from asrkit.decoding.inputs import DecodeInputs  # (numpy: not for a plain --print-config)
         from asrkit.utils.fileio import stdin_reader

@@ -218,6 +218,27 @@ class DecodeConfig:
             cfg.lm_weight = 0.0
         return cfg, source
 
+    @classmethod
+    def with_flags(cls, config_path: Optional[Union[str, "os.PathLike[str]"]],
+                   model_path: Optional[Union[str, "os.PathLike[str]"]] = None, has_lm: bool = False,
+                   given: Optional[Dict[str, Any]] = None) -> Tuple["DecodeConfig", str]:
+        """:meth:`resolve`'s options with the command line's flags ``given`` (field -> value) set over
+        them and checked together, and where the options come from: what asrkit-decode and
+        asrkit-adapt-speakers run with. An error of the file alone names its line (:meth:`from_yaml`);
+        one the flags bring in names both sources: asrkit-adapt-speakers' own copy of this said
+        "options: nbest must be in [1, beam], got 0; device must be ..." for a file's nbest: 0
+        beside --device gpu, naming no file."""
+        given = dict(given or {})
+        cfg, source = cls.resolve(config_path, model_path, has_lm=has_lm, given=given)
+        for k, value in given.items():
+            setattr(cfg, k, value)
+        try:
+            cfg.validate("options")
+        except AsrkitError as e:
+            # (packed options with a flag of the run: "nbest must be in [1, beam], got 3" named no 3)
+            raise AsrkitError(f"{e} (the options: {source}, then the command line's flags)") from None
+        return cfg, source
+
     def packed(self) -> Dict[str, Any]:
         """The options a model carries (asrkit-pack-model): all but RUNTIME_OPTIONS."""
         return {k: v for k, v in self.to_dict().items() if k not in RUNTIME_OPTIONS}

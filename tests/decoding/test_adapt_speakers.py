@@ -94,6 +94,13 @@ def test_a_config_device_that_device_replaces_is_not_checked(tmp_path):
     assert res.exit_code == 0, res.stderr
     res = CliRunner().invoke(main, ["adapt-speakers", "--config", str(conf), "--print-config"])
     assert res.exit_code == 1 and f"{conf}:1: device must be cpu, cuda[:N] or auto, got 'gpu'" in res.stderr, res.stderr
+    # the file's error beside a bad --device: both named, with where each came from (the file was
+    # not named: "options: nbest must be in [1, beam], got 0; device must be ...")
+    conf.write_text("nbest: 0\n")
+    res = CliRunner().invoke(main, ["adapt-speakers", "--config", str(conf), "--device", "gpu", "--print-config"])
+    assert res.exit_code == 1 and (
+        "options: nbest must be in [1, beam], got 0; device must be cpu, cuda[:N] or auto, got 'gpu' "
+        f"(the options: --config {conf}, then the command line's flags)") in res.stderr, res.stderr
 
 
 def two_speakers(tmp: Path, wavs) -> Path:
