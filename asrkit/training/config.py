@@ -283,14 +283,33 @@ def build_config(raw: Optional[Dict[str, Any]], overrides: Iterable[str] = (), w
 
 def _culprit(raw: Optional[Dict[str, Any]], overrides: List[str], where: str, message: str) -> Optional[str]:
     """The override with which ``message`` first appears, applying them in order; None when the
-    file alone gives it (or when no prefix gives it: options at fault together)."""
+    file alone gives it (or when no prefix gives it: options at fault together). Each prefix is
+    tried also without the file's values that the later overrides replace: the file's own 'eps: 0'
+    beside an 'lr: abc' that --set optim.lr=0.1 replaced was blamed on the --set (the file alone
+    failed on the lr, a message other than the eps's)."""
     for i in range(len(overrides) + 1):
-        try:
-            _build_config(raw, overrides[:i], where)
-        except AsrkitError as e:
-            if str(e) == message:
-                return overrides[i - 1] if i else None
+        for file_values in (raw, _without_set(raw, overrides[i:])):
+            try:
+                _build_config(file_values, overrides[:i], where)
+            except AsrkitError as e:
+                if str(e) == message:
+                    return overrides[i - 1] if i else None
     return None
+
+
+def _without_set(raw: Optional[Dict[str, Any]], overrides: List[str]) -> Dict[str, Any]:
+    """``raw`` (copied where changed) less the values that ``overrides`` replace."""
+    raw = dict(raw or {})
+    for item in overrides:
+        path, node = _set_key(item).split("."), raw
+        for part in path[:-1]:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                break  # (not there, or no section: what the file gives is left as it is)
+            node[part] = node = dict(child)
+        else:
+            node.pop(path[-1], None)
+    return raw
 
 
 def _build_config(raw: Optional[Dict[str, Any]], overrides: Iterable[str], where: str) -> TrainConfig:

@@ -225,6 +225,10 @@ def test_an_error_an_override_brings_in_names_it(tmp_path):
      "4: model.attention: attention.scaling must be at most 1000, got 1e+300"),
     # the file's own error, beside a --set of another key of its section
     ("training:\n  max_epochs: 3\n  seed: abc\n", ["training.max_epochs=4"], "3: training.seed: expected a number"),
+    # ... and beside a bad value of the file that a --set replaces (the --set was blamed for it)
+    ("optim:\n  lr: abc\n  eps: 0\n", ["optim.lr=0.1"], "3: optim.eps must be > 0 (at least 1.18e-38"),
+    ("model:\n  listener:\n    hidden: 0\n    proj: -1\n", ["model.listener.hidden=10"],
+     "4: model.listener: listener.proj must be >= 0 (0: none), got -1"),
     # messages naming several keys (none found in their words: no line) or a key at another depth
     # (the section's line): the key at fault, which the error carries
     ("training:\n  teacher_forcing_start: 1.0\n  teacher_forcing_end: 2\n", [],
