@@ -188,7 +188,16 @@ def _ranked(exp_dir: Path, num: int, metric: Optional[str],
         # metric) claimed a ranking that was never made
         ranked, metric = sorted(found, reverse=True), "latest"
     if len(ranked) < num:
-        why = ["of those given" if only is not None else "training.keep_best limits how many are kept"]
+        if only is not None:
+            why = ["of those given"]
+        else:
+            # A run shorter than --num epochs (a time budget's first epoch) was blamed on
+            # training.keep_best too, which sent the user to a config that had kept every epoch.
+            trained = sum(1 for r in record if max_epoch is None or int(r["epoch"]) <= max_epoch)
+            why = [f"{trained} epoch(s) trained" + (f" up to --max-epoch {max_epoch}" if max_epoch is not None else "")
+                   ] if trained < num else []
+            if len(ranked) + len(same) < min(trained, num):
+                why.append("training.keep_best limits how many are kept")
         if same:
             # (epoch3.pt -> epoch2.pt took one: keep_best is named only where the links alone fall short)
             why = [f"{_same_files(same, sorted(same))}: one file, averaged once"] + \

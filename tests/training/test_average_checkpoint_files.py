@@ -111,4 +111,24 @@ def test_a_checkpoint_linked_under_another_epoch_is_the_reason_given_for_fewer(t
     code, err = _run_inproc("average", "--num", "5", "--out", tmp_path / "b.pt", exp)
     assert code == 0, err
     assert ("5 checkpoint(s) asked for, 2 available (epoch3.pt is epoch2.pt: one file, averaged once; "
-            "training.keep_best limits how many are kept): averaging 2") in err, err
+            "2 epoch(s) trained): averaging 2") in err, err
+
+
+def test_a_run_shorter_than_num_is_the_reason_given_not_keep_best(trained, tmp_path):  # noqa: F811
+    """A recipe's stage 4 stopped by its time budget after epoch 1 (AN4, --train-max-time 60) warned
+    '5 checkpoint(s) asked for, 1 available (training.keep_best limits how many are kept)', though
+    keep_best (5) had kept every epoch: the run was shorter than --num. keep_best is named where
+    it is the reason: a trained epoch's checkpoint gone."""
+    exp = tmp_path / "exp"
+    shutil.copytree(trained, exp)
+    code, err = _run_inproc("average", "--num", "5", "--out", tmp_path / "a.pt", exp)
+    assert code == 0, err
+    assert "5 checkpoint(s) asked for, 2 available (2 epoch(s) trained): averaging 2" in err, err
+    code, err = _run_inproc("average", "--num", "5", "--max-epoch", "1", "--out", tmp_path / "b.pt", exp)
+    assert code == 0, err
+    assert "5 checkpoint(s) asked for, 1 available (1 epoch(s) trained up to --max-epoch 1): averaging 1" in err, err
+    (exp / "checkpoints" / "epoch1.pt").unlink()   # (the last epoch's holds the run's history)
+    code, err = _run_inproc("average", "--num", "2", "--out", tmp_path / "c.pt", exp)
+    assert code == 0, err
+    assert ("2 checkpoint(s) asked for, 1 available (training.keep_best limits how many are kept): averaging 1"
+            in err), err
