@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from asrkit.training.config import fits_a_seed
+from asrkit.training.config import fits_a_seed, lr_underflow
 from asrkit.utils.errors import AsrkitError
 
 
@@ -30,6 +30,11 @@ class AdaptConfig:
             raise AsrkitError(f"{where}: epochs must be in 1..10000, got {self.epochs}")
         if not (math.isfinite(self.lr) and 0 < self.lr <= 10):
             raise AsrkitError(f"{where}: lr must be in (0, 10], got {self.lr}")
+        # (as asrkit-train's optim.lr: Adam's step at --lr 1e-320 is 0 in float32, so every
+        # transform stayed the identity it starts from)
+        tiny = lr_underflow("lr", self.lr)
+        if tiny:
+            raise AsrkitError(f"{where}: {tiny[0]}")
         if not (math.isfinite(self.keep) and 0 < self.keep <= 1):
             raise AsrkitError(f"{where}: keep must be in (0, 1], got {self.keep}")
         if not 1 <= self.batch_size <= 100000:

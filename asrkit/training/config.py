@@ -385,7 +385,7 @@ def validate(cfg: TrainConfig, where: str = "config") -> None:
     # for an lr of -1 left the user to find which of three keys, in which file or --set, was wrong.
     too_small = under_bounds([("optim.accum_grad", o.accum_grad, 1, True), ("optim.lr", o.lr, 0, False),
                               ("optim.warmup_steps", o.warmup_steps, 0, True)])
-    too_small += _underflow("optim.lr", o.lr)
+    too_small += lr_underflow("optim.lr", o.lr)
     if too_small:
         raise refusal(f"{where}: ", too_small)
     # final_lr_ratio is where warmup_linear decays to: past 1 it is no decay but a rise.
@@ -528,7 +528,7 @@ def validate(cfg: TrainConfig, where: str = "config") -> None:
                           ["augment.noise_snr_db"])
 
 
-def _underflow(key: str, lr: float) -> List[Problem]:
+def lr_underflow(key: str, lr: float) -> List[Problem]:
     """The problem of a learning rate ``lr`` > 0 that float32 cannot hold as a normal number: the
     optimizer's step (lr times a ratio of about one) is then 0 or subnormal, which a GPU flushes
     to 0: optim.lr 1e-320 trained every epoch without changing a weight, and packed the random
@@ -682,8 +682,9 @@ class LMTrainConfig:
         if bad:
             raise ConfigError(f"{where}: {' and '.join(k for k, _ in bad)} must be positive, got "
                               f"{', '.join(number_text(v) for _, v in bad)}", [k for k, _ in bad])
-        if _underflow("lr", self.lr):
-            raise refusal(f"{where}: ", _underflow("lr", self.lr))
+        tiny = lr_underflow("lr", self.lr)
+        if tiny:
+            raise refusal(f"{where}: ", tiny)
         # patience -1 would stop after the first epoch ("-1 epochs without improvement" is always
         # reached); a negative grad_clip would silently switch clipping off.
         if not fits_a_seed(self.seed):

@@ -71,6 +71,8 @@ def test_keep_and_max_frames_choose_the_utterances():
 
 
 @pytest.mark.parametrize("field,value,match", [("lr", float("nan"), "lr must be"), ("keep", 0.0, "keep must be"),
+                                               # Adam's step is 0 in float32: every transform stayed the identity
+                                               ("lr", 1e-320, r"^options: lr must be at least 1\.18e-38 \(float32's"),
                                                ("keep", 1.5, "keep must be"), ("epochs", 0, "epochs must be"),
                                                # a ValueError traceback from torch's generator, once every
                                                # utterance had been read
