@@ -20,7 +20,10 @@
 # had before the options were in them (decode, decode_lm, decode_adapt): the directories and
 # RESULTS.md rows made then stay the ones a run of the same options finds.
 #
-# Its names start with _ddn_ or are decode_dir_name: it is sourced into asr.sh and local/loso.sh.
+# decode_dir_weight <lm weight>: the weight as the name spells it (%.15g: 0.50, .5 and 5e-1 are
+# 0.5), which asr.sh also decodes with, records in .done and reports (one directory, one spelling).
+#
+# Its names start with _ddn_ or decode_dir_: it is sourced into asr.sh and local/loso.sh.
 
 # _ddn_args <args>: "" for none, or _<args> spelt for a file name (above).
 _ddn_args() {
@@ -33,6 +36,10 @@ _ddn_args() {
   printf '%s' "$s"
 }
 
+decode_dir_weight() {
+  LC_ALL=C awk -v x="$1" 'BEGIN { printf "%.15g\n", x + 0 }'
+}
+
 decode_dir_name() {
   local name w
   if [ $# -lt 4 ] || [ $# -gt 5 ]; then
@@ -41,7 +48,7 @@ decode_dir_name() {
   fi
   name=$(basename -- "$1" .yaml)$(_ddn_args "$2")
   if [ "$3" = true ]; then
-    w=$(LC_ALL=C awk -v x="$4" 'BEGIN { printf "%.15g", x + 0 }')
+    w=$(decode_dir_weight "$4")
     [ "$w" != 0.3 ] || w=
     name=${name}_lm$w
   fi

@@ -162,6 +162,23 @@ def test_each_decode_args_value_has_its_decode_dir_and_row(trained):
     assert decode_configs == ["conf/decode.yaml --beam 1", "conf/decode.yaml"], rows(results)
 
 
+def test_an_lm_weight_spelt_another_way_finds_its_decoding_and_row(trained):
+    """--lm-weight 0.50 and .5 name one directory, decode_test_decode_lm0.5, and asr.sh spells the
+    weight as the name does everywhere (its .done fingerprint, final.pt, the row): as typed, .5
+    after 0.50 decoded that directory again and stage 6 added a second row for it."""
+    recipe = trained
+    results = recipe / "RESULTS.md"
+    results.write_text("")
+    lm = ["--use-lm", "true", "--nj", "1"]
+    run_sh(["./run.sh", "--stage", "3", "--stop-stage", "3", *lm], cwd=recipe)
+    proc = run_sh(["./run.sh", "--stage", "5", *lm, "--lm-weight", "0.50"], cwd=recipe)
+    assert "-> exp/train_char/decode_test_decode_lm0.5\n" in proc.stderr, proc.stderr[-3000:]
+    proc = run_sh(["./run.sh", "--stage", "5", *lm, "--lm-weight", ".5"], cwd=recipe)
+    assert "stage 5: exp/train_char/decode_test_decode_lm0.5 done already" in proc.stderr, proc.stderr[-3000:]
+    assert "+ --lm-weight 0.5 (applied when decoding with --lm)" in proc.stderr
+    assert [row.split(" | ")[4] for row in rows(results)] == ["conf/decode.yaml + LM (weight 0.5)"], rows(results)
+
+
 def test_warnings_of_the_decoding_and_scoring_jobs_are_said(trained):
     recipe = trained
     dec = "exp/train_char/decode_test_decode_maxlenratio0.01"  # (its --decode-args' own)

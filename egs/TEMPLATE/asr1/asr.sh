@@ -502,6 +502,13 @@ case " $fbank_args " in
 esac
 exp=$expdir/$tag
 lmexp=$expdir/lm_$(basename "$lang")
+# The LM weight checked (asrkit-decode's bounds, above) and spelt one way from here on, as the
+# directory's name spells it: its .done fingerprint, final.pt and RESULTS.md row had it as typed,
+# so --lm-weight .5 after 0.50 decoded decode_<set>_<config>_lm0.5 again and added a second row.
+if [ "$use_lm" = true ]; then
+  lm_weight=$(decode_dir_weight "$lm_weight")
+  _lm_weight=(--lm-weight "$lm_weight")
+fi
 # Named by the options that change the decoding (bin/decode_dir_name.sh): a --decode-args or
 # --lm-weight sweep decoded every run into one directory, over the run before.
 # --adapt-speakers true: stage 5 decodes into decode_<set>_<name> (the first pass) and, adapted to
