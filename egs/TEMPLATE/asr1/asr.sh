@@ -225,6 +225,7 @@ config_error() {
   # (--print-config true prints this script's options, not what the configs hold, which each
   # command's own --print-config prints: a second or more of Python starts, each time, for nothing)
   [ "$print_config" != true ] || return 0
+  [ "$options_checked" != true ] || return 0   # (the same checks passed already: options_key)
   # (--print-config first: after "--train-args '--set'" it was taken as the value of --set, and
   # the error quoted an option the user never typed)
   local rc=0
@@ -239,6 +240,35 @@ config_error() {
   esac
   die "$1: ${err#Error: }"
 }
+# options_key: a checksum of what the checks of the options below read: every option's value (but
+# --stage's and --stop-stage's, which none reads), this script, and each file a word of the values
+# names (also after an '=': --set finetune.init=x.pt) as it is now (size, modification time, inode).
+# run.sh calls this script twice, with --stage 1 --stop-stage 0 to check the options before its stage
+# 0 (a download, or hours of data prep), then for the stages, whose checks started the same 4-5
+# Python commands (a second of CPU) again. Asked (ASR_SH_OPTIONS_CHECKED set and empty), the first
+# prints its key once every check passed; the second, given it back in ASR_SH_OPTIONS_CHECKED, skips
+# the commands' checks when its own key is the same. An option given otherwise, a config edited, a
+# file named made, changed or removed meanwhile: another key, and every check runs again.
+options_key() {
+  local _n _w _names
+  _names=$(config_names "$0")
+  {
+    for _n in $_names; do
+      case $_n in stage|stop_stage) ;; *) printf '%s=%q\n' "$_n" "${!_n}" ;; esac
+    done
+    for _n in $_names; do
+      # shellcheck disable=SC2086  # split and globbed, as the checks' *_args are
+      for _w in ${!_n}; do printf '%s\0' "$_w" "${_w#*=}"; done
+    done | sort -zu | { xargs -0 -r stat -L -c '%s %.9Y %i %n' -- 2> /dev/null || true; }
+    stat -L -c '%s %.9Y %i %n' -- "$0"
+  } | cksum | awk '{ print $1 "-" $2 }'
+}
+options_checked=false _options_key=
+if [ -n "${ASR_SH_OPTIONS_CHECKED+x}" ] && [ "$print_config" != true ]; then
+  _options_key=$(options_key)
+  [ "$ASR_SH_OPTIONS_CHECKED" != "$_options_key" ] || options_checked=true
+fi
+unset ASR_SH_OPTIONS_CHECKED   # (this script's: not the commands')
 # With the values stage 4 and 5 add too: a --train-max-time abc (or -5) failed only at stage 4,
 # after the features; a --lm-weight abc only at stage 5, after the whole training.
 _budget=()
@@ -412,15 +442,29 @@ if [ -z "$lm_train_text" ]; then
   lm_train_text=data/$train_set/text
   config_worked_out lm_train_text --train-set
 fi
+# Named by the options that change the decoding (bin/decode_dir_name.sh): a --decode-args or
+# --lm-weight sweep decoded every run into one directory, over the run before.
+# --adapt-speakers true: stage 5 decodes into decode_<set>_<name> (the first pass) and, adapted to
+# each speaker, into decode_<set>_<name>_adapt[<adapt args>], which stage 6 scores.
+first_name=$(decode_dir_name "$decode_config" "$decode_args" "$use_lm" "$lm_weight")
+decode_name=$first_name
+[ "$adapt_speakers" = false ] || decode_name=$(decode_dir_name "$decode_config" "$decode_args" "$use_lm" "$lm_weight" "$adapt_args")
+# Each one is a file name, of at most 255 bytes (NAME_MAX): decode_dir_name keeps the options' part
+# within 200, but a --decode-config or test set of a long name made one that stage 5's mkdir
+# refused after the training (checked here, before run.sh's stage 0 too).
+for _s in $test_sets; do
+  _n=$(printf 'decode_%s_%s' "$_s" "$decode_name" | LC_ALL=C wc -c)
+  [ "$_n" -le 255 ] || die "--decode-config $decode_config and --test-sets' $_s: the decode directory, decode_${_s}_$decode_name, would be a file name of $_n bytes, more than the 255 a file name can have: give the config or the set a shorter name"
+done
 # (after every check of the options, with the defaults above worked out; before the data are looked for)
 if [ "$print_config" = true ]; then
   config_lines $(config_names "$0")
   exit 0
 fi
 if [ "$stage" -gt "$stop_stage" ]; then
-  # run.sh checks the options with --stage 1 --stop-stage 0; any other empty range is a typo
-  # (--stage 5 --stop-stage 3), which exited 0 having done nothing.
-  { [ "$stage" -eq 1 ] && [ "$stop_stage" -eq 0 ]; } && exit 0
+  # run.sh checks the options with --stage 1 --stop-stage 0 (and asks for their key: options_key);
+  # any other empty range is a typo (--stage 5 --stop-stage 3), which exited 0 having done nothing.
+  { [ "$stage" -eq 1 ] && [ "$stop_stage" -eq 0 ]; } && { [ -z "$_options_key" ] || echo "$_options_key"; exit 0; }
   die "--stage $stage is after --stop-stage $stop_stage: nothing to run"
 fi
 # Likewise a stage after the last one (--stage 7, or 60 for 6) ran nothing and said "done", and
@@ -509,13 +553,6 @@ if [ "$use_lm" = true ]; then
   lm_weight=$(decode_dir_weight "$lm_weight")
   _lm_weight=(--lm-weight "$lm_weight")
 fi
-# Named by the options that change the decoding (bin/decode_dir_name.sh): a --decode-args or
-# --lm-weight sweep decoded every run into one directory, over the run before.
-# --adapt-speakers true: stage 5 decodes into decode_<set>_<name> (the first pass) and, adapted to
-# each speaker, into decode_<set>_<name>_adapt[<adapt args>], which stage 6 scores.
-first_name=$(decode_dir_name "$decode_config" "$decode_args" "$use_lm" "$lm_weight")
-decode_name=$first_name
-[ "$adapt_speakers" = false ] || decode_name=$(decode_dir_name "$decode_config" "$decode_args" "$use_lm" "$lm_weight" "$adapt_args")
 
 # missing_input: the first input of a stage in the range that an earlier stage makes, when that
 # stage is not in the range (the earliest such stage named first), said as the sets above are:

@@ -78,7 +78,9 @@ asr_args=(--train-set train_nodev --valid-set train_dev --test-sets "train_dev t
   --speed-perturb-factors "0.9 1.0 1.1" --speed-perturb-method audio
   "${passthrough_args[@]}" "$@")
 [ "$print_config" != true ] || { config_print_run "${asr_args[@]}"; exit 0; }
-./asr.sh --stage 1 --stop-stage 0 "${asr_args[@]}"   # checks the options before stage 0 starts
+# (asr.sh prints a key of the options it checked: the call for the stages, given it, skips the
+# checks that passed, unless an option or a file they name changed meanwhile)
+checked_key=$(ASR_SH_OPTIONS_CHECKED= ./asr.sh --stage 1 --stop-stage 0 "${asr_args[@]}")   # checks the options before stage 0 starts
 
 # What stage 0 makes data/ with: recorded by it, checked against from --stage 1 on.
 stage0_now=("an4-root=${an4_root:+$(realpath -m -- "$an4_root")}" "max-utts=$max_utts" "num-dev=$num_dev")
@@ -100,4 +102,4 @@ elif stage0_refuse_unfinished; then   # (options given in a --config file are ch
   stage0_check "$given0" "${stage0_now[@]}"
 fi
 [ "$stop_stage" -ge 1 ] || exit 0
-./asr.sh --stage "$(( stage < 1 ? 1 : stage ))" --stop-stage "$stop_stage" "${asr_args[@]}"
+ASR_SH_OPTIONS_CHECKED=$checked_key ./asr.sh --stage "$(( stage < 1 ? 1 : stage ))" --stop-stage "$stop_stage" "${asr_args[@]}"

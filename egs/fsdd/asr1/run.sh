@@ -209,7 +209,9 @@ set_asr_args
 # (an option of both, --nj, --seed, --train-config..., as run.sh has it: its --train-args without
 # --init-listener's model)
 [ "$print_config" != true ] || { config_print_run "${asr_args[@]}"; exit 0; }
-./asr.sh --stage 1 --stop-stage 0 "${asr_args[@]}"   # checks the options before stage 0 starts
+# (asr.sh prints a key of the options it checked: the call for the stages, given it, skips the
+# checks that passed, unless an option or a file they name changed meanwhile)
+checked_key=$(ASR_SH_OPTIONS_CHECKED= ./asr.sh --stage 1 --stop-stage 0 "${asr_args[@]}")   # checks the options before stage 0 starts
 
 if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
   echo "$(date '+%Y-%m-%d %H:%M:%S') (run.sh) stage 0: connected digits from $fsdd_root" >&2
@@ -281,4 +283,4 @@ if [ "$init_listener" = an4 ] && [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; 
     --seed "$seed" --max-utts "$pretrain_max_utts" --nj "$nj" \
     --instead "give run.sh --init-listener \"\" (no pretraining) or a model of your own (e.g. one local/pretrain_an4.sh made with --dir and --tag)"
 fi
-./asr.sh --stage "$(( stage < 1 ? 1 : stage ))" --stop-stage "$stop_stage" "${asr_args[@]}"
+ASR_SH_OPTIONS_CHECKED=$checked_key ./asr.sh --stage "$(( stage < 1 ? 1 : stage ))" --stop-stage "$stop_stage" "${asr_args[@]}"

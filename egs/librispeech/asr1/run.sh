@@ -69,7 +69,9 @@ asr_args=(--train-set "$train_set" --valid-set dev --test-sets "test_clean test_
   --fbank-config conf/fbank.yaml --train-config "$train_config" --decode-config conf/decode.yaml
   "${passthrough_args[@]}" "$@")
 [ "$print_config" != true ] || { config_print_run "${asr_args[@]}"; exit 0; }
-./asr.sh --stage 1 --stop-stage 0 "${asr_args[@]}"   # checks the options before the long stages
+# (asr.sh prints a key of the options it checked: the call for the stages, given it, skips the
+# checks that passed, unless an option or a file they name changed meanwhile)
+checked_key=$(ASR_SH_OPTIONS_CHECKED= ./asr.sh --stage 1 --stop-stage 0 "${asr_args[@]}")   # checks the options before the long stages
 
 # An unpacked copy given with --librispeech-root is what stage 0 reads: stage -1 (the default
 # first stage) downloaded the parts into downloads/ all the same (~60 GB, or a network error on a
@@ -99,4 +101,4 @@ elif [ "$stage" -ge 1 ]; then
   stage0_check "$given0" "${stage0_now[@]}"   # (and the options of a --config file: stage0_options.sh)
 fi
 [ "$stop_stage" -ge 1 ] || exit 0
-./asr.sh --stage "$(( stage < 1 ? 1 : stage ))" --stop-stage "$stop_stage" "${asr_args[@]}"
+ASR_SH_OPTIONS_CHECKED=$checked_key ./asr.sh --stage "$(( stage < 1 ? 1 : stage ))" --stop-stage "$stop_stage" "${asr_args[@]}"

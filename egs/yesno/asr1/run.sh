@@ -64,7 +64,9 @@ asr_args=(--train-set train_nodev --valid-set train_dev --test-sets test
   --fbank-config conf/fbank.yaml --train-config conf/train.yaml --decode-config conf/decode.yaml
   "${passthrough_args[@]}" "$@")
 [ "$print_config" != true ] || { config_print_run "${asr_args[@]}"; exit 0; }
-./asr.sh --stage 1 --stop-stage 0 "${asr_args[@]}"   # checks the options before stage 0 starts
+# (asr.sh prints a key of the options it checked: the call for the stages, given it, skips the
+# checks that passed, unless an option or a file they name changed meanwhile)
+checked_key=$(ASR_SH_OPTIONS_CHECKED= ./asr.sh --stage 1 --stop-stage 0 "${asr_args[@]}")   # checks the options before stage 0 starts
 
 # (an empty one was realpath's "'': No such file or directory", naming no option)
 [ -n "$yesno_root" ] || { echo "$0: ERROR: --yesno-root is empty: give the folder holding waves_yesno/ (default: corpus, the copy shipped here)" >&2; exit 1; }
@@ -87,4 +89,4 @@ elif stage0_refuse_unfinished; then   # (options given in a --config file are ch
   stage0_check "$given0" "${stage0_now[@]}"
 fi
 [ "$stop_stage" -ge 1 ] || exit 0
-./asr.sh --stage "$(( stage < 1 ? 1 : stage ))" --stop-stage "$stop_stage" "${asr_args[@]}"
+ASR_SH_OPTIONS_CHECKED=$checked_key ./asr.sh --stage "$(( stage < 1 ? 1 : stage ))" --stop-stage "$stop_stage" "${asr_args[@]}"

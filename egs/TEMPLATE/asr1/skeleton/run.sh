@@ -75,7 +75,9 @@ set_asr_args() {
 }
 set_asr_args "$@"
 [ "$print_config" != true ] || { config_print_run "${asr_args[@]}"; exit 0; }
-./asr.sh --stage 1 --stop-stage 0 "${asr_args[@]}"   # checks the options before stage 0 starts
+# (asr.sh prints a key of the options it checked: the call for the stages, given it, skips the
+# checks that passed, unless an option or a file they name changed meanwhile)
+checked_key=$(ASR_SH_OPTIONS_CHECKED= ./asr.sh --stage 1 --stop-stage 0 "${asr_args[@]}")   # checks the options before stage 0 starts
 
 if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
   [ -n "$corpus_root" ] || { echo "$0: ERROR: stage 0 needs --corpus-root <the corpus folder>" >&2; exit 1; }
@@ -102,4 +104,4 @@ if [ -f data/stage0_options ] && [ -d data/dev ] && [ ! -e data/test ] \
   set_asr_args "$@"
   echo "$0: stage 0 made no test set (test_fraction=0 in local/data.sh): dev is decoded and scored" >&2
 fi
-./asr.sh --stage "$(( stage < 1 ? 1 : stage ))" --stop-stage "$stop_stage" "${asr_args[@]}"
+ASR_SH_OPTIONS_CHECKED=$checked_key ./asr.sh --stage "$(( stage < 1 ? 1 : stage ))" --stop-stage "$stop_stage" "${asr_args[@]}"
