@@ -14,8 +14,11 @@
 #                   such (0.50 and .5 are _lm0.5)
 #   _adapt          with a fifth argument (the speaker-adapted pass), its args spelt as above
 #                   ("--keep 0.3": _adapt_keep0.3)
-# Args longer than 120 characters so spelt are named by their checksum instead (_args<cksum>):
-# the whole name must fit in a file name's 255 bytes.
+# The directory, decode_<set>_<name>, is one file name, of at most 255 bytes (NAME_MAX): the adapt
+# args of a name over 200 bytes (47 left for the set's), and the decode args of a first pass's name
+# over 179 (the adapted pass's starts with it), are named by their checksum instead (_args<cksum>).
+# (Each list limited to 120 characters alone, two made a name of 290 bytes, which stage 5's mkdir
+# refused after the training.)
 # With no args and the weight 0.3 (asr.sh's default) the names are those every decode directory
 # had before the options were in them (decode, decode_lm, decode_adapt): the directories and
 # RESULTS.md rows made then stay the ones a run of the same options finds.
@@ -32,26 +35,39 @@ _ddn_args() {
   [ -n "$s" ] || return 0
   # (one separator from the name before: "-b 1" would be glued to it)
   [[ $s == _* ]] || s=_$s
-  if [ "${#s}" -gt 120 ]; then s=_args$(printf '%s' "$1" | cksum | cut -d' ' -f1); fi
   printf '%s' "$s"
 }
+
+# _ddn_sum <args>: _args<their checksum>, for args too long to spell.
+_ddn_sum() { printf '_args%s' "$(printf '%s' "$1" | cksum | cut -d' ' -f1)"; }
+
+# _ddn_bytes <string>: its length in bytes (a config's file name may have any characters).
+_ddn_bytes() { local LC_ALL=C; echo "${#1}"; }
 
 decode_dir_weight() {
   LC_ALL=C awk -v x="$1" 'BEGIN { printf "%.15g\n", x + 0 }'
 }
 
 decode_dir_name() {
-  local name w
+  local name args lm= adapt
   if [ $# -lt 4 ] || [ $# -gt 5 ]; then
     echo "$0: ERROR: decode_dir_name <decode config> <decode args> <use lm> <lm weight> [<adapt args>]: got $# arguments" >&2
     exit 1
   fi
-  name=$(basename -- "$1" .yaml)$(_ddn_args "$2")
+  name=$(basename -- "$1" .yaml)
+  args=$(_ddn_args "$2")
   if [ "$3" = true ]; then
-    w=$(decode_dir_weight "$4")
-    [ "$w" != 0.3 ] || w=
-    name=${name}_lm$w
+    lm=$(decode_dir_weight "$4")
+    [ "$lm" != 0.3 ] || lm=
+    lm=_lm$lm
   fi
-  [ $# -lt 5 ] || name=${name}_adapt$(_ddn_args "$5")
+  # (179: the adapted pass adds at most 21 bytes to it, _adapt_args and a checksum of 10 digits)
+  [ -z "$args" ] || [ "$(_ddn_bytes "$name$args$lm")" -le 179 ] || args=$(_ddn_sum "$2")
+  name=$name$args$lm
+  if [ $# -eq 5 ]; then
+    adapt=$(_ddn_args "$5")
+    [ -z "$adapt" ] || [ "$(_ddn_bytes "${name}_adapt$adapt")" -le 200 ] || adapt=$(_ddn_sum "$5")
+    name=${name}_adapt$adapt
+  fi
   printf '%s\n' "$name"
 }

@@ -511,6 +511,19 @@ def test_decode_dir_name_follows_the_options_that_change_a_decoding(tmp_path):
     names = run_sh(["bash", "names.sh", "4", "conf/decode.yaml", many, "false", "0.3",
                     "4", "conf/decode.yaml", many + "0", "false", "0.3"], cwd=tmp_path).stdout.split()
     assert len(set(names)) == 2 and all(re.fullmatch(r"decode_args[0-9]+", n) for n in names), names
+    # The whole directory is one file name: decode_<set>_<name> within NAME_MAX (255 bytes) for a set
+    # of up to 47 bytes, bytes counted whatever the locale (two lists of 113 characters each, or a
+    # config's name of 2-byte characters, made a name of up to 290 bytes that mkdir refused). What
+    # fits is spelt, and the adapted pass's name starts with the first pass's.
+    beam, keep, wide = "--beam " + "1" * 108, "--keep " + "5" * 108, "\u00e9" * 80 + ".yaml"
+    names = run_sh(["bash", "names.sh", "4", "conf/decode.yaml", beam, "true", "0.25",
+                    "5", "conf/decode.yaml", beam, "true", "0.25", keep,
+                    "4", wide, "--beam 12345678901234567890", "false", "0.3"],
+                   cwd=tmp_path, env={"LC_ALL": "C.UTF-8"}).stdout.splitlines()
+    assert names[0] == "decode_beam" + "1" * 108 + "_lm0.25", names
+    assert re.fullmatch(re.escape(names[0]) + r"_adapt_args[0-9]+", names[1]), names
+    assert re.fullmatch("\u00e9" * 80 + r"_args[0-9]+", names[2]), names
+    assert all(len(f"decode_{'s' * 47}_{n}".encode()) <= 255 for n in names), names
     proc = run_sh(["bash", "names.sh", "3", "conf/decode.yaml", "", "true"], cwd=tmp_path, check=False)
     assert proc.returncode == 1 and proc.stderr == ("names.sh: ERROR: decode_dir_name <decode config> <decode args> "
                                                     "<use lm> <lm weight> [<adapt args>]: got 3 arguments\n")

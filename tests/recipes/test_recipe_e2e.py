@@ -483,6 +483,23 @@ def test_a_decode_config_with_an_lm_weight_needs_use_lm(recipe_dir):
     run_sh(["./run.sh", "--stop-stage", "0", "--decode-config", "lmw.yaml", "--use-lm", "true"], cwd=recipe)
 
 
+def test_a_decode_directory_name_longer_than_a_file_name_can_be_fails_before_any_stage(recipe_dir, yesno_root):
+    """decode_<set>_<config> is one file name, of at most 255 bytes: a --decode-config of a long name
+    (decode_dir_name keeps the options' part short, not the config's) was trained for, then stage 5
+    stopped at "rm: cannot remove 'exp/train_char/decode_test_ddd...': File name too long"."""
+    recipe = recipe_dir("yesno")
+    for n in (243, 244):  # decode_test_ and the name: 255 bytes, then 256
+        (recipe / f"{'d' * n}.yaml").write_text((recipe / "conf/decode.yaml").read_text())
+    run_sh(["./run.sh", "--print-config", "true", "--decode-config", f"{'d' * 243}.yaml"], cwd=recipe)
+    proc = run_sh(["./run.sh", "--yesno-root", str(yesno_root), "--decode-config", f"{'d' * 244}.yaml"], cwd=recipe,
+                  check=False)
+    assert proc.returncode == 1 and (f"asr.sh: ERROR: --decode-config {'d' * 244}.yaml and --test-sets' test: the decode "
+                                     f"directory, decode_test_{'d' * 244}, would be a file name of 256 bytes, more than "
+                                     "the 255 a file name can have: give the config or the set a shorter name\n") \
+        in proc.stderr, proc.stderr[-2000:]
+    assert not (recipe / "data").exists()
+
+
 def test_asr_sh_empty_stage_range_is_an_error(recipe_dir):
     """./asr.sh --stage 5 --stop-stage 3 exited 0 having done nothing; only run.sh's option check
     (--stage 1 --stop-stage 0) is an empty range on purpose."""
