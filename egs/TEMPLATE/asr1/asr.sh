@@ -347,9 +347,19 @@ if [ "$use_lm" != true ] && [ -n "$_w" ] && awk -v w="$_w" 'BEGIN { exit !(w + 0
   [ "$_lmw_in_args" != true ] || _h="--decode-args '$decode_args' gives lm_weight $_w"
   die "$_h, and --use-lm is false: there is no LM to fuse (each decoding job would fail): give --use-lm true --lm-weight $_w (stage 3 trains the LM), or decode with lm_weight 0"
 fi
+device_opts=()
+[ "$decode_ngpu" -gt 0 ] && device_opts=(--device cuda)
 if [ "$adapt_speakers" = true ]; then
   # shellcheck disable=SC2086
   config_error "--adapt-args '$adapt_args'" asrkit-adapt-speakers HYP_TEXT ark:TRANSFORMS $adapt_args
+  # Stage 5's asrkit-adapt-speakers reads --decode-config as stage 5 gives it: without --decode-args
+  # or --lm-weight (with --device for --decode-ngpu). Checked only through them above, a file value
+  # they replace (nbest: 20 under --decode-args '--beam 30') passed, and the adaptation failed after
+  # the training and the first pass.
+  if [ -n "$decode_args" ] || [ "$use_lm" = true ] || [ ${#device_opts[@]} -gt 0 ]; then
+    config_error "--decode-config $decode_config with --adapt-speakers true (stage 5's asrkit-adapt-speakers reads it without --decode-args and --lm-weight)" \
+      asrkit-adapt-speakers --config "$decode_config" "${device_opts[@]}" HYP_TEXT ark:TRANSFORMS
+  fi
 fi
 # Speed factors are positive numbers: "abc" or "-1" otherwise failed only where they are used
 # (stage 1, or with --feats-type raw in asrkit-train at stage 4, after the features).
@@ -600,8 +610,6 @@ dump_abs=
 lm_opts=()
 # The weight goes with the LM: decode.yaml's lm_weight is 0 (no LM), which would load it and ignore it.
 [ "$use_lm" = true ] && lm_opts=(--lm "$lmexp/lm.pt" --lm-weight "$lm_weight")
-device_opts=()
-[ "$decode_ngpu" -gt 0 ] && device_opts=(--device cuda)
 
 # rate <WER|CER> <wer.txt>: the number of asrkit-score's "%WER 12.34 [ 33 / 434, ... ]" line. A
 # set without reference words has no rate (asrkit-score prints "%WER inf [ 6 / 0, ..." for
