@@ -130,11 +130,13 @@ def _ranked(exp_dir: Path, num: int, metric: Optional[str],
     found = _checkpoints(exp_dir, only, warn=True, same=same)
     if not found:
         raise AsrkitError(f"{Path(exp_dir) / 'checkpoints'}: no checkpoints (epoch<N>.pt) to average")
+    latest_kept = max(found)  # (the run trained at least that many epochs, whatever --max-epoch reads)
     if max_epoch is not None:
         if max_epoch < 1:
             raise AsrkitError(f"--max-epoch {max_epoch}: must be at least 1")
         kept = sorted(found)
         found = {e: p for e, p in found.items() if e <= max_epoch}
+        same = {e: p for e, p in same.items() if e <= max_epoch}
         if not found:
             raise AsrkitError(f"{Path(exp_dir) / 'checkpoints'}: no checkpoint of epoch <= {max_epoch} "
                               f"(kept: epochs {', '.join(map(str, kept))})")
@@ -160,7 +162,8 @@ def _ranked(exp_dir: Path, num: int, metric: Optional[str],
     ranked = [e for e in every if e in found]
     values = {int(r["epoch"]): float(r[metric]) for r in record if r.get(metric) is not None}
     diverged = [e for e in ranked if not math.isfinite(values.get(e, 0.0))]
-    if diverged and len(diverged) < len(ranked):
+    left_out = diverged if len(diverged) < len(ranked) else []
+    if left_out:
         # A NaN/inf dev score ranks last, but with fewer finite epochs than --num it was averaged
         # in all the same (a run that diverged at its last epoch, always kept): that epoch's
         # weights pulled the average toward a model whose dev score could not even be computed.
@@ -193,10 +196,16 @@ def _ranked(exp_dir: Path, num: int, metric: Optional[str],
         else:
             # A run shorter than --num epochs (a time budget's first epoch) was blamed on
             # training.keep_best too, which sent the user to a config that had kept every epoch.
-            trained = sum(1 for r in record if max_epoch is None or int(r["epoch"]) <= max_epoch)
+            # The record is the latest checkpoint's up to --max-epoch: where that epoch's file is
+            # deleted, or the record lost (a train_state without history), the checkpoints' own
+            # epochs say how far the run got.
+            reached = max([latest_kept] + [int(r["epoch"]) for r in record])
+            trained = reached if max_epoch is None else min(reached, max_epoch)
             why = [f"{trained} epoch(s) trained" + (f" up to --max-epoch {max_epoch}" if max_epoch is not None else "")
                    ] if trained < num else []
-            if len(ranked) + len(same) < min(trained, num):
+            if left_out:  # (kept, and left out above: not keep_best's doing)
+                why.append(f"epoch(s) {', '.join(map(str, sorted(left_out)))} diverged: non-finite {metric}")
+            if len(ranked) + len(same) + len(left_out) < min(trained, num):
                 why.append("training.keep_best limits how many are kept")
         if same:
             # (epoch3.pt -> epoch2.pt took one: keep_best is named only where the links alone fall short)

@@ -5,7 +5,7 @@ import shutil
 
 from asrkit.models.package import load_package
 
-from .test_damaged_checkpoints import trained  # noqa: F401  (fixture)
+from .test_damaged_checkpoints import _damage, trained  # noqa: F401  (fixture)
 from .test_train_cli import _run_inproc
 
 
@@ -132,3 +132,30 @@ def test_a_run_shorter_than_num_is_the_reason_given_not_keep_best(trained, tmp_p
     assert code == 0, err
     assert ("2 checkpoint(s) asked for, 1 available (training.keep_best limits how many are kept): averaging 1"
             in err), err
+
+
+def test_the_epochs_trained_are_the_run_s_where_its_record_falls_short(trained, tmp_path):  # noqa: F811
+    """The epochs trained were counted from the record of the latest checkpoint averaged: with none
+    (a train_state without history) '0 epoch(s) trained' beside two checkpoints, and with --max-epoch
+    2 where keep_best had deleted epoch 2's checkpoint, '1 epoch(s) trained up to --max-epoch 2'
+    (epoch 1's record), keep_best unnamed; a link epoch3.pt -> epoch2.pt was the reason given with
+    --max-epoch 2 too. The checkpoints' own epochs say how far the run got."""
+    exp = tmp_path / "exp"
+    shutil.copytree(trained, exp)
+    ckpts = exp / "checkpoints"
+    (ckpts / "epoch2.pt").rename(ckpts / "epoch3.pt")   # (a later epoch's: not read with --max-epoch 2)
+    code, err = _run_inproc("average", "--num", "5", "--max-epoch", "2", "--out", tmp_path / "a.pt", exp)
+    assert code == 0, err
+    assert ("5 checkpoint(s) asked for, 1 available (2 epoch(s) trained up to --max-epoch 2; training.keep_best "
+            "limits how many are kept): averaging 1") in err, err
+    (ckpts / "epoch3.pt").rename(ckpts / "epoch2.pt")
+    # a link beyond --max-epoch is no reason either
+    (ckpts / "epoch3.pt").symlink_to("epoch2.pt")
+    code, err = _run_inproc("average", "--num", "5", "--max-epoch", "2", "--out", tmp_path / "c.pt", exp)
+    assert code == 0, err
+    assert "5 checkpoint(s) asked for, 2 available (2 epoch(s) trained up to --max-epoch 2): averaging 2" in err, err
+    (ckpts / "epoch3.pt").unlink()
+    _damage(ckpts / "epoch2.pt", lambda s: s["train_state"].pop("history"))
+    code, err = _run_inproc("average", "--num", "5", "--out", tmp_path / "b.pt", exp)
+    assert code == 0, err
+    assert "5 checkpoint(s) asked for, 2 available (2 epoch(s) trained): averaging 2" in err, err

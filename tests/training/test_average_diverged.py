@@ -25,6 +25,10 @@ def test_an_epoch_with_a_non_finite_dev_score_is_left_out(trained, tmp_path):  #
     code, err = _run_inproc("average", "--num", "2", "--metric", "valid_loss", "--out", tmp_path / "avg.pt", exp)
     assert code == 0, err
     assert "epoch(s) 2 have a non-finite valid_loss (the run diverged there): left out of the average" in err
+    # the count's reason is that epoch, not training.keep_best (which kept both)
+    assert ("2 checkpoint(s) asked for, 1 available (epoch(s) 2 diverged: non-finite valid_loss): averaging 1"
+            in err), err
+    assert "keep_best" not in err, err
     assert load_package(tmp_path / "avg.pt").meta.extra["epochs"] == [1]
 
 
