@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -44,3 +45,17 @@ def test_a_pip_without_config_settings_installs_as_before(tmp_path):
     """pip before 22.1 has no --config-settings (it runs setup.py develop, a path line already)."""
     [editable] = _install(tmp_path, "  --no-deps  Don't install package dependencies.")
     assert editable.endswith(f"-e {tmp_path}/checkout[test]")
+
+
+def test_a_folder_named_asrkit_beside_a_script_does_not_hide_the_package(tmp_path):
+    """The symptom itself, in the environment that runs the suite: a script in a clone's parent
+    folder (a folder named asrkit beside it, no __init__.py at that level) imported that folder as an
+    empty namespace package. Fails in a venv where asrkit went in through setuptools' import hook
+    (a plain `pip install -e .`): re-run tools/install.sh there."""
+    (tmp_path / "asrkit").mkdir()
+    proc = subprocess.run([sys.executable, "-c", "import asrkit; print(asrkit.__file__)"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == str(REPO / "asrkit" / "__init__.py"), (
+        f"{sys.executable}: import asrkit beside a folder named asrkit found {proc.stdout.strip()} (re-run "
+        f"tools/install.sh: asrkit is installed through setuptools' import hook)")
