@@ -38,6 +38,7 @@ from asrkit.features.wav import DEFAULT_MAX_SAMPLES, EXPECT_MONO, STDIN, check_w
 from asrkit.features.wav_scp import WavEntry, read_wav_scp
 from asrkit.training.data import MAX_FRAMES, DumpDirInputs, FeatureDataset, UnreadableUtterance, frame_count
 from asrkit.training.utt_table import PrefixStringsBuilder, UttTable
+from asrkit.utils.config import SettingError
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.logging import get_logger
 
@@ -208,9 +209,9 @@ class AudioDataset(FeatureDataset):
                 self.noises = read_wav_scp(self.augment.noise_scp, stdin_refused=_NO_STDIN, whole_recordings=True)
             except AsrkitError as e:
                 # ("bad wav rspecifier '-'" named an option asrkit-train has not)
-                raise AsrkitError(f"augment.noise_scp: {e}") from None
+                raise _noise_list_error(str(e)) from None
             if not self.noises:
-                raise AsrkitError(f"augment.noise_scp: {self.augment.noise_scp}: no noise recordings")
+                raise _noise_list_error(f"{self.augment.noise_scp}: no noise recordings")
             self._check_noise_headers()
         if cache and self.augment is not None:
             log.info("batching.cache_features ignored for %s: on-the-fly augmentation gives new features every "
@@ -333,15 +334,15 @@ class AudioDataset(FeatureDataset):
                     samples, rate = read_wav_source(e.source, what)
                     frames = len(samples)
             except AsrkitError as err:
-                raise AsrkitError(f"augment.noise_scp: {err}") from None
+                raise _noise_list_error(str(err)) from None
             if not self.resample and rate != target:
-                raise AsrkitError(f"augment.noise_scp: {what}: noise at {rate} Hz for the fbank config's "
-                                  f"{target} Hz (resample it in the noise wav.scp, or set augment.resample=true)")
+                raise _noise_list_error(f"{what}: noise at {rate} Hz for the fbank config's "
+                                        f"{target} Hz (resample it in the noise wav.scp, or set augment.resample=true)")
             problem = low_rate_problem(rate, target, "the fbank config's") if rate != target else None
             if problem is not None:  # (else found at its first draw, mid-epoch)
-                raise AsrkitError(f"augment.noise_scp: {what}: {problem}")
+                raise _noise_list_error(f"{what}: {problem}")
             if 0 <= frames * target / rate < window:
-                raise AsrkitError(f"augment.noise_scp: {what}: {_too_short_noise(frames, window)}")
+                raise _noise_list_error(f"{what}: {_too_short_noise(frames, window)}")
 
     def _noise(self, e: WavEntry, rate: int, speech: str) -> Tuple[np.ndarray, int]:
         """The samples of noise recording ``e`` at its own rate (``rate``, the speech's and the fbank
@@ -434,6 +435,11 @@ class AudioDataset(FeatureDataset):
                 return compute_fbank(samples, rate, self.fbank, entry.utt_id)
         except AsrkitError as e:
             raise _located(e, entry) from None
+
+
+def _noise_list_error(problem: str) -> SettingError:
+    """A noise list (augment.noise_scp) that cannot be used: named where the config gave it."""
+    return SettingError(f"augment.noise_scp: {problem}", ["augment.noise_scp"])
 
 
 class NoiseError(AsrkitError):

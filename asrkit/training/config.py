@@ -27,8 +27,8 @@ from typing import Any, ClassVar, ContextManager, Dict, Iterable, List, Optional
 from asrkit.features.fbank import FbankConfig
 from asrkit.models.config import LASConfig, LMConfig
 from asrkit.utils.config import (ConfigError, Problem, UnknownKeysError, Wording, dump_yaml, errors_at_lines,
-                                 from_dict, load_yaml_config, non_finite, number_text, over_bounds, parse_yaml,
-                                 refusal, to_dict, under_bounds, without_keys, yaml_source)
+                                 errors_where_given, from_dict, line_of, load_yaml_config, non_finite, number_text,
+                                 over_bounds, parse_yaml, refusal, to_dict, under_bounds, without_keys, yaml_source)
 from asrkit.utils.device import NAMES as DEVICE_NAMES, bad_device_name
 from asrkit.utils.errors import AsrkitError, shown
 from asrkit.utils.logging import get_logger
@@ -156,6 +156,9 @@ class TrainConfig:
     # second read of a file that may have been stdin. Not fields: neither in config.yaml nor compared.
     source: ClassVar[str] = ""
     lines: ClassVar[Dict[str, int]] = {}
+    # The dotted key of each override and the option that gave it ("--set 'batching.num_workers=9'",
+    # "--seed 5"), in order, for the errors of the training processes (spawned ranks get them pickled).
+    sets: ClassVar[List[Tuple[str, str]]] = []
 
     def to_dict(self) -> Dict[str, Any]:
         return to_dict(self)
@@ -163,6 +166,24 @@ class TrainConfig:
     def located(self) -> ContextManager[None]:
         """A ConfigError raised inside, naming :attr:`source`, names the line of its key in the file."""
         return errors_at_lines(self.source, self.lines)
+
+    def given_at(self, keys: Iterable[str]) -> Optional[str]:
+        """Where the first of dotted ``keys`` given a value got it: the last option that set it (or a
+        section holding it), else its line in the file (``conf/train.yaml:12``, or its section's, as
+        a loading error names it); None for defaults alone."""
+        for key in keys:
+            option = next((label for k, label in reversed(self.sets) if key == k or key.startswith(k + ".")), None)
+            if option is not None:
+                return option
+            line = line_of(key, self.lines)
+            if line is not None:
+                return f"{self.source}:{line}"
+        return None
+
+    def where_given(self) -> ContextManager[None]:
+        """A SettingError raised inside (a check made once the run is under way) names where its key
+        was given, as the errors found when the config loaded do."""
+        return errors_where_given(self.given_at)
 
 
 # What asrkit-train can pick its best epoch by (asrkit.training.checkpoint.METRICS says which way is better).
@@ -557,15 +578,18 @@ def load_config(path: Optional[str], overrides: Iterable[str] = (),
                 labels: Optional[Dict[str, str]] = None, command: str = "asrkit-train --config") -> TrainConfig:
     """The config of YAML file ``path`` (None: the defaults) with ``overrides`` (--set's) on top;
     ``-`` (/dev/stdin) reads it from stdin, named in errors as ``command``'s option."""
+    overrides = list(overrides)
     if path is None:
-        return build_config({}, overrides, labels=labels)
-    raw, lines = load_yaml_config(path, "sections (model:, optim:, batching:, training:, finetune:)", command)
-    where = yaml_source(path, command)
-    # (a key a --set replaced is not at fault at its line; a bad --set is named as itself)
-    kept = without_keys(lines, (_set_key(item) for item in overrides))
-    with errors_at_lines(where, kept):
-        cfg = build_config(raw, overrides, where=where, labels=labels)
-    cfg.source, cfg.lines = where, kept
+        cfg = build_config({}, overrides, labels=labels)
+    else:
+        raw, lines = load_yaml_config(path, "sections (model:, optim:, batching:, training:, finetune:)", command)
+        where = yaml_source(path, command)
+        # (a key a --set replaced is not at fault at its line; a bad --set is named as itself)
+        kept = without_keys(lines, (_set_key(item) for item in overrides))
+        with errors_at_lines(where, kept):
+            cfg = build_config(raw, overrides, where=where, labels=labels)
+        cfg.source, cfg.lines = where, kept
+    cfg.sets = [(_set_key(item), (labels or {}).get(item, _set_named(item))) for item in overrides]
     return cfg
 
 

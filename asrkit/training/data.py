@@ -32,6 +32,7 @@ from asrkit.text.tokenizer import UnknownTally
 from asrkit.training.utt_table import (IntListsBuilder, PrefixStrings, PrefixStringsBuilder, Strings, StringsBuilder,
                                        Utterance, UttTable)
 from asrkit.utils.bad_items import max_failures
+from asrkit.utils.config import SettingError
 from asrkit.utils.errors import AsrkitError, shown
 from asrkit.utils.logging import get_logger, progress
 
@@ -592,8 +593,8 @@ def check_num_workers(num_workers: int) -> None:
     """
     cores = os.cpu_count() or 1
     if num_workers > MAX_WORKERS_PER_CORE * cores:
-        raise AsrkitError(f"batching.num_workers {num_workers} is more than {MAX_WORKERS_PER_CORE} per core of this "
-                          f"machine ({cores} cores): each worker is a process of its own")
+        raise SettingError(f"batching.num_workers {num_workers} is more than {MAX_WORKERS_PER_CORE} per core of this "
+                           f"machine ({cores} cores): each worker is a process of its own", ["batching.num_workers"])
 
 
 def make_loader(dataset: torch.utils.data.Dataset, batch_sampler, num_workers: int = 0,

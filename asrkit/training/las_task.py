@@ -26,6 +26,7 @@ from asrkit.training.sampler import BucketBatchSampler
 from asrkit.training.trainer import StepOutput
 from asrkit.training.validation import cer, forced_alignment, greedy_hyps
 from asrkit.utils.bad_items import BadItems
+from asrkit.utils.config import SettingError
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.logging import get_logger, progress
 
@@ -75,12 +76,14 @@ class LASTask:
             log.debug("too long for batching.max_frames: %s", " ".join(ids))
         if self.sampler.per_rank == 0 and len(self.sampler.batches):
             # (it was "no training batch fits batching.max_frames", about batches that all fit)
-            raise AsrkitError(f"only {len(self.sampler.batches)} training batch(es) of at most batching.max_frames="
-                              f"{b.max_frames} frames for {world_size} ranks, which need one each: lower "
-                              f"batching.max_frames (or batching.max_batch_size), or train on fewer GPUs")
+            raise SettingError(f"only {len(self.sampler.batches)} training batch(es) of at most batching.max_frames="
+                               f"{b.max_frames} frames for {world_size} ranks, which need one each: lower "
+                               f"batching.max_frames (or batching.max_batch_size), or train on fewer GPUs",
+                               ["batching.max_frames", "batching.max_batch_size"])
         if self.sampler.per_rank == 0:
-            raise AsrkitError(f"no training batch fits batching.max_frames={b.max_frames} "
-                              f"(shortest utterance: {int(train_set.table.num_frames.min())} frames)")
+            raise SettingError(f"no training batch fits batching.max_frames={b.max_frames} "
+                               f"(shortest utterance: {int(train_set.table.num_frames.min())} frames)",
+                               ["batching.max_frames"])
         log.info("training batches: %d per epoch%s, max_frames=%d, max_batch_size=%s, %d utterances",
                  self.sampler.per_rank, f" per rank ({world_size} ranks)" if world_size > 1 else "", b.max_frames,
                  b.max_batch_size or "unlimited", int(self.sampler.batches.sizes().sum()))

@@ -43,6 +43,7 @@ from asrkit.training.stop_signal import (STOP_SIGNALS, STOPPED_STATUS, StopReque
                                          torchrun_passes_no_stop)
 from asrkit.training.timing import RunRecord, config_fingerprint
 from asrkit.training.trainer import Trainer, seed_everything
+from asrkit.utils.config import SettingError
 from asrkit.utils.device import resolve_device
 from asrkit.utils.errors import AsrkitError, error_source, from_worker, os_error_message, rank_error
 from asrkit.utils.fileio import atomic_open, signals_deferred
@@ -236,7 +237,9 @@ def _train_logged(args: TrainArgs, exp: Path, dist_info: Optional[DistInfo], ran
             runs = RunRecord(exp, fresh=not ckpt.has_checkpoints(exp), epochs_done=lambda: done_before,
                              config=runs_fingerprint(args))
             runs.start()
-        return _train(args, exp, dist_info, rank, world, runs, request)
+        # (the checks made from here on against this machine and the data name the config's line too)
+        with args.config.where_given():
+            return _train(args, exp, dist_info, rank, world, runs, request)
     except TrainingStopped:
         if runs is not None:
             runs.outcome = "stopped"
@@ -284,11 +287,13 @@ def _dataset(args: TrainArgs, data_dir: str, tokenizer, cmvn, train: bool) -> Fe
     # The training set's transcripts are not kept: training needs only their token ids.
     if not is_raw(data_dir):
         if train and aug.active:
-            raise AsrkitError(f"augment: on-the-fly augmentation needs a dump dir of audio (wav.scp), {data_dir} "
-                              f"holds features (feats.scp); dump with asr.sh --feats-type raw, or drop augment")
+            raise SettingError(f"augment: on-the-fly augmentation needs a dump dir of audio (wav.scp), {data_dir} "
+                               f"holds features (feats.scp); dump with asr.sh --feats-type raw, or drop augment",
+                               ["augment.speed_factors", "augment.noise_scp"])
         if train and aug.resample:
-            raise AsrkitError(f"augment.resample: only for a dump dir of audio (wav.scp); {data_dir} holds features "
-                              f"(feats.scp), whose rate was fixed when they were computed (asrkit-compute-fbank --resample)")
+            raise SettingError(f"augment.resample: only for a dump dir of audio (wav.scp); {data_dir} holds features "
+                               f"(feats.scp), whose rate was fixed when they were computed (asrkit-compute-fbank "
+                               f"--resample)", ["augment.resample"])
         return FeatureDataset(load_utterances(data_dir, tokenizer, b.max_missing_ratio, keep_text=not train,
                                               ctc_misfits=misfit), cmvn, args.norm_vars, b.cache_features)
     if args.fbank is None:
@@ -362,9 +367,10 @@ def _train(args: TrainArgs, exp: Path, dist_info: Optional[DistInfo], rank: int,
     if rank == 0 and spec is not None and spec.freq_masks and spec.freq_width >= train_set.idim:
         # (SpecAugConfig's default 30 is ESPnet's for 80 bins: `specaug: {}` on 23-bin features hid
         # every bin of one utterance in about twelve, in silence)
-        log.warning("model.specaug.freq_width %d is not below the features' %d bins: a frequency mask can hide "
+        given = cfg.given_at(["model.specaug.freq_width"])
+        log.warning("%smodel.specaug.freq_width %d is not below the features' %d bins: a frequency mask can hide "
                     "every bin of an utterance; set it to a fraction of them (ESPnet's 30 is for 80 bins)",
-                    spec.freq_width, train_set.idim)
+                    f"{given}: " if given else "", spec.freq_width, train_set.idim)
     model = build_model(lambda: LAS(train_set.idim, tokenizer.vocab_size, cfg.model), "the config's model: section")
     log.info("model: %.2fM parameters, idim %d, vocab %d",
              sum(p.numel() for p in model.parameters()) / 1e6, train_set.idim, tokenizer.vocab_size)

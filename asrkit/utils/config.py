@@ -70,6 +70,17 @@ class UnknownKeysError(ConfigError):
         self.names, self.where = names, where
 
 
+class SettingError(AsrkitError):
+    """A config value refused once a run is under way (the training processes' checks against
+    this machine or the data: batching.num_workers, augment.noise_scp, batching.max_frames), by a
+    check that knows its dotted ``keys`` (as :class:`ConfigError`'s) but not where the value was
+    given: the run's :func:`errors_where_given` puts that in front, as a loader's error has it."""
+
+    def __init__(self, message: str, keys: Iterable[str]) -> None:
+        super().__init__(message)
+        self.keys: Tuple[str, ...] = tuple(keys)
+
+
 class Problem(str):
     """One problem a config's check found, as its message words it, with the dotted ``keys`` it is
     about (as :class:`ConfigError`'s): checks that report several problems in one message
@@ -345,6 +356,20 @@ def errors_at_lines(where: str, lines: Mapping[str, int]) -> Iterator[None]:
             line = next((n for n in (line_of(k, lines) for k in getattr(e, "keys", ())) if n is not None), None)
             if line is not None:
                 e.args = (f"{where}:{line}: {rest}",)
+        raise
+
+
+@contextlib.contextmanager
+def errors_where_given(given_at: Callable[[Iterable[str]], Optional[str]]) -> Iterator[None]:
+    """A :class:`SettingError` raised inside names where its keys were given, ``given_at(keys)``
+    (``conf/train.yaml:12``, ``--set 'batching.num_workers=100000'``; None for a default), in front
+    of its message, as :func:`errors_at_lines` names a loaded file's errors."""
+    try:
+        yield
+    except SettingError as e:
+        where = given_at(e.keys)
+        if where is not None:
+            e.args = (f"{where}: {e}",)
         raise
 
 

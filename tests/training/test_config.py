@@ -253,6 +253,33 @@ def test_an_error_of_the_file_names_the_line_of_the_key_at_fault(tmp_path, text,
         load_config(str(conf), overrides)
 
 
+def test_a_check_made_in_the_run_names_where_its_key_was_given(tmp_path):
+    """A SettingError (a check made once the run is under way: workers against this machine's
+    cores, max_frames against the data) named the key alone. It names the last option that gave
+    it, a section's --set included, else the file's line; a default is left as it is. The ranks
+    of --ngpu N (spawned: the config pickled) and torchrun's (each loads it) have the same."""
+    import pickle
+
+    from asrkit.utils.config import SettingError
+
+    conf = tmp_path / "conf.yaml"
+    conf.write_text("batching:\n  max_frames: 10\n  num_workers: 9\nmodel:\n  specaug:\n    freq_width: 40\n")
+    cfg = load_config(str(conf), ["training.seed=3", "batching.max_frames=20", "model.specaug.freq_width=5",
+                                  "model.specaug={}"], {"training.seed=3": "--seed 3"})
+
+    def named(keys):
+        with pytest.raises(SettingError) as e, pickle.loads(pickle.dumps(cfg)).where_given():
+            raise SettingError("it", keys)
+        return str(e.value)
+
+    assert named(["batching.num_workers"]) == f"{conf}:3: it"
+    assert named(["batching.max_frames", "batching.num_workers"]) == "--set 'batching.max_frames=20': it"
+    assert named(["model.specaug.freq_width"]) == "--set 'model.specaug={}': it"  # the last, the whole section
+    assert named(["training.seed"]) == "--seed 3: it"
+    assert named(["training.patience"]) == "it"
+    assert named([]) == "it"
+
+
 def test_the_lm_config_names_the_line_of_the_key_at_fault(tmp_path):
     """With command-line values over the file's or without; an error the command line brings in
     names it, not a line."""

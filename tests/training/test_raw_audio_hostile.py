@@ -194,8 +194,9 @@ def test_a_named_pipe_in_the_noise_list_is_named_not_waited_on(raw40, yesno_setu
     except subprocess.TimeoutExpired:
         pytest.fail("asrkit-train waited on a named pipe named in augment.noise_scp")
     assert proc.returncode == 1
-    assert (f"ERROR (asrkit-train): augment.noise_scp: utterance 'n1' ({tmp_path}/noise.scp:1: {tmp_path}/noise.wav): "
-            f"a named pipe").encode() in proc.stderr, proc.stderr
+    # (named where it was given, as a config error is: test_a_noise_list_of_the_config_file_is_named_at_its_line)
+    assert (f"ERROR (asrkit-train): --set 'augment.noise_scp={tmp_path}/noise.scp': augment.noise_scp: utterance 'n1' "
+            f"({tmp_path}/noise.scp:1: {tmp_path}/noise.wav): a named pipe").encode() in proc.stderr, proc.stderr
 
 
 def test_a_loader_worker_killed_mid_epoch_is_one_line_not_a_traceback(raw40, yesno_setup, tmp_path, asrkit):
@@ -334,6 +335,22 @@ def test_a_segment_past_its_recording_is_named_not_called_too_long(raw40, yesno_
     assert re.search("skipping " + re.escape(f"utterance '{recos[2]}-a' ({d}/wav.scp:3: ") + r".*segment ends at 30\.0 s, "
                      r"past the recording \(6\.\d+ s\)", err), err
     assert "longer than batching.max_frames" not in err, err
+
+
+def test_a_noise_list_of_the_config_file_is_named_at_its_line(raw40, yesno_setup, tmp_path):
+    """The noise list is read once the run is under way, and its errors named the key but not the
+    config file's line that gave it, as an error found when the config loads does."""
+    from tests.cli_checks import error_line, run_asrkit_in_process
+
+    from .yesno_dump import TINY_CONFIG, config_at_lines
+
+    (tmp_path / "empty.scp").write_text("")
+    conf = tmp_path / "train.yaml"
+    at = config_at_lines(conf, {**TINY_CONFIG, "augment": {"noise_scp": str(tmp_path / "empty.scp")}})
+    args = _raw_args(yesno_setup, raw40, tmp_path / "exp")
+    args[args.index("--config") + 1] = conf
+    assert (f"ERROR (asrkit-train): {conf}:{at['noise_scp']}: augment.noise_scp: {tmp_path}/empty.scp: no noise "
+            f"recordings") in error_line(run_asrkit_in_process(*args, check=False))
 
 
 @pytest.mark.parametrize("noise_scp, message", [

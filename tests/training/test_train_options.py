@@ -94,7 +94,8 @@ def test_a_frequency_mask_as_wide_as_the_features_is_warned_about(yesno_setup, t
 
     fast = ["--set", "training.max_epochs=1", "--set", "training.num_plots=0", "--set", "training.valid_cer=false"]
     err = asrkit(*train_args(yesno_setup, tmp_path / "wide", *fast, "--set", "model.specaug={}")).stderr.decode()
-    assert "model.specaug.freq_width 30 is not below the features' 23 bins: a frequency mask can hide every bin" in err
+    assert ("--set 'model.specaug={}': model.specaug.freq_width 30 is not below the features' 23 bins: a frequency "
+            "mask can hide every bin") in err  # (named where it was given: test_run_time_checks_name_the_config_line)
     err = asrkit(*train_args(yesno_setup, tmp_path / "narrow", *fast,
                              "--set", "model.specaug={freq_width: 5}")).stderr.decode()
     assert "is not below the features" not in err
@@ -145,8 +146,36 @@ def test_too_many_workers_are_refused_before_the_data_is_read(yesno_setup, tmp_p
     monkeypatch.setattr(train_asr, "_dataset", no_reading)
     proc = run_asrkit_in_process(*train_args(yesno_setup, tmp_path / "exp", "--set", "batching.cache_features=true",
                                              "--set", "batching.num_workers=100000"), check=False)
-    assert "batching.num_workers 100000 is more than 8 per core of this machine" in error_line(proc)
+    assert ("ERROR (asrkit-train): --set 'batching.num_workers=100000': batching.num_workers 100000 is more than 8 "
+            "per core of this machine") in error_line(proc)
     assert read == []
+
+
+def test_run_time_checks_name_the_config_line(yesno_setup, tmp_path):
+    """The checks made once the run is under way, against this machine or the data, named the key but
+    not where it was given, as the checks made when the config loads do (conf/train.yaml:12:): a
+    recipe's config, its --train-args and the defaults all hold a batching.max_frames. Here from
+    the file: the workers past the cores, the SpecAugment mask as wide as the features (a warning),
+    and a max_frames no utterance fits. (--set: the tests above; the ranks of --ngpu N get them in
+    the pickled config: tests/training/test_config.py.)"""
+    from tests.cli_checks import error_line, run_asrkit_in_process
+
+    from .yesno_dump import TINY_CONFIG, config_at_lines, train_args
+
+    conf = tmp_path / "train.yaml"
+    model = {**TINY_CONFIG["model"], "specaug": {"freq_masks": 1, "freq_width": 40}}
+    at = config_at_lines(conf, {**TINY_CONFIG, "model": model, "batching": {"max_frames": 10, "num_workers": 100000}})
+    args = train_args(yesno_setup, tmp_path / "exp", "--set", "training.num_plots=0")
+    args[args.index("--config") + 1] = conf
+    proc = run_asrkit_in_process(*args, check=False)
+    assert (f"ERROR (asrkit-train): {conf}:{at['num_workers']}: batching.num_workers 100000 is more than 8 per core "
+            f"of this machine") in error_line(proc)
+    config_at_lines(conf, {**TINY_CONFIG, "model": model, "batching": {"max_frames": 10}})
+    proc = run_asrkit_in_process(*args, check=False)
+    assert (f"{conf}:{at['freq_width']}: model.specaug.freq_width 40 is not below the features' 23 bins"
+            in proc.stderr.decode())
+    assert (f"ERROR (asrkit-train): {conf}:{at['max_frames']}: no training batch fits batching.max_frames=10 "
+            f"(shortest utterance: ") in error_line(proc)
 
 
 def test_a_finished_run_started_again_takes_more_workers_than_this_machine_has(yesno_setup, tmp_path):

@@ -114,6 +114,15 @@ def train_args(root: Path, exp: Path, *extra: str) -> list:
             "--cmvn", root / "dump" / "train" / "cmvn.ark", "--ngpu", "0", *extra, exp]
 
 
+def config_at_lines(path: Path, config: dict) -> dict:
+    """``config`` written to YAML file ``path``, one key a line; the line of each key (by its last
+    name, for a test's keys named once)."""
+    import yaml
+
+    path.write_text(yaml.safe_dump(config, default_flow_style=False, sort_keys=False))
+    return {ln.split(":")[0].strip(): i for i, ln in enumerate(path.read_text().splitlines(), 1)}
+
+
 def launch_two_ranks(root, exp, overrides=(), **args) -> None:
     """What asrkit-train --ngpu 2 runs, on CPU (2 spawned processes, gloo), in this process: 1 epoch
     of the yesno set-up with its dev set (no CER), seed 7, ``overrides`` (config keys) on top;
