@@ -27,7 +27,7 @@ from typing import Any, ClassVar, ContextManager, Dict, Iterable, List, Optional
 from asrkit.features.fbank import FbankConfig
 from asrkit.models.config import LASConfig, LMConfig
 from asrkit.utils.config import (ConfigError, Problem, UnknownKeysError, Wording, dump_yaml, errors_at_lines,
-                                 errors_where_given, from_dict, line_of, load_yaml_config, non_finite, number_text,
+                                 errors_where_given, from_dict, load_yaml_config, non_finite, number_text,
                                  over_bounds, parse_yaml, refusal, to_dict, under_bounds, without_keys, yaml_source)
 from asrkit.utils.device import NAMES as DEVICE_NAMES, bad_device_name
 from asrkit.utils.errors import AsrkitError, shown
@@ -169,13 +169,16 @@ class TrainConfig:
 
     def given_at(self, keys: Iterable[str]) -> Optional[str]:
         """Where the first of dotted ``keys`` given a value got it: the last option that set it (or a
-        section holding it), else its line in the file (``conf/train.yaml:12``, or its section's, as
-        a loading error names it); None for defaults alone."""
+        section holding it, which a --set replaces whole, defaults and all), else the line of the key
+        itself in the file (``conf/train.yaml:12``); None for defaults alone. A default under a
+        section the file gives is not named at the section's line: 'conf/train.yaml:3:' pointed at
+        'batching:' for a value the user never wrote, and at 'augment:' for an augment error whose
+        noise_scp the file gives two lines below."""
         for key in keys:
             option = next((label for k, label in reversed(self.sets) if key == k or key.startswith(k + ".")), None)
             if option is not None:
                 return option
-            line = line_of(key, self.lines)
+            line = self.lines.get(key)
             if line is not None:
                 return f"{self.source}:{line}"
         return None

@@ -256,8 +256,9 @@ def test_an_error_of_the_file_names_the_line_of_the_key_at_fault(tmp_path, text,
 def test_a_check_made_in_the_run_names_where_its_key_was_given(tmp_path):
     """A SettingError (a check made once the run is under way: workers against this machine's
     cores, max_frames against the data) named the key alone. It names the last option that gave
-    it, a section's --set included, else the file's line; a default is left as it is. The ranks
-    of --ngpu N (spawned: the config pickled) and torchrun's (each loads it) have the same."""
+    it, a section's --set included, else the line of the key in the file; a default is left as it
+    is, even under a section the file gives. The ranks of --ngpu N (spawned: the config pickled)
+    and torchrun's (each loads it) have the same."""
     import pickle
 
     from asrkit.utils.config import SettingError
@@ -278,6 +279,10 @@ def test_a_check_made_in_the_run_names_where_its_key_was_given(tmp_path):
     assert named(["training.seed"]) == "--seed 3: it"
     assert named(["training.patience"]) == "it"
     assert named([]) == "it"
+    # A default under a section the file gives is not at the section's line: the user never wrote
+    # it ('batching:' was named for it), and a later key the file gives is named instead.
+    assert named(["batching.max_batch_size"]) == "it"
+    assert named(["batching.max_batch_size", "batching.num_workers"]) == f"{conf}:3: it"
 
 
 def test_the_lm_config_names_the_line_of_the_key_at_fault(tmp_path):
