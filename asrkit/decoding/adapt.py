@@ -28,6 +28,7 @@ from asrkit.training.config import OptimConfig
 from asrkit.training.data import collate
 from asrkit.training.optim import Adam
 from asrkit.utils.errors import AsrkitError
+from asrkit.utils.logging import progress
 
 # (utterance id, normalised features (T, D) float32, token ids of its first-pass hypothesis)
 AdaptItem = Tuple[str, np.ndarray, List[int]]
@@ -87,10 +88,10 @@ def confidence_losses(model: torch.nn.Module, items: Sequence[AdaptItem], batch_
 
 
 def estimate_transform(model: torch.nn.Module, items: Sequence[AdaptItem], config: AdaptConfig,
-                       device: Optional[torch.device] = None) -> Optional[AdaptResult]:
+                       device: Optional[torch.device] = None, desc: str = "adapt") -> Optional[AdaptResult]:
     """One speaker's ``[A | b]`` from its utterances; None when fewer than ``config.min_utts`` are
     usable (:func:`usable_items`). The model is left as it was (eval mode, its parameters'
-    ``requires_grad`` restored)."""
+    ``requires_grad`` restored). ``desc`` names the epochs' progress (the speaker)."""
     device = device or next(model.parameters()).device
     usable = usable_items(items, config)
     if not usable or len(usable) < config.min_utts:
@@ -129,7 +130,8 @@ def estimate_transform(model: torch.nn.Module, items: Sequence[AdaptItem], confi
                 return total / max(tokens, 1)
 
             before = mean_loss()
-            for _ in range(config.epochs):
+            # (one speaker's epochs took minutes on a busy CPU, with no line until its end)
+            for _ in progress(range(config.epochs), desc=desc, unit="epoch"):
                 perm = torch.randperm(len(chosen), generator=gen).tolist()
                 for start in range(0, len(chosen), config.batch_size):
                     feats, lens, ys, y_lens = _batch([chosen[i] for i in perm[start:start + config.batch_size]],
@@ -194,7 +196,7 @@ def adapt_speakers(rec, inputs, hyp_text: str, utt2spk_path: str, wspecifier: st
     from asrkit.decoding.align import NothingKnown, nothing_known_message, transcript_tokens
     from asrkit.text.tokenizer import UnknownTally
     from asrkit.utils.bad_items import BadItems
-    from asrkit.utils.logging import get_logger, progress
+    from asrkit.utils.logging import get_logger
 
     log = get_logger("adapt_speakers")
     # The writer opens after every utterance is read and every speaker adapted: an output that
@@ -260,8 +262,8 @@ def adapt_speakers(rec, inputs, hyp_text: str, utt2spk_path: str, wspecifier: st
     results: Dict[str, AdaptResult] = {}
     with MatrixWriter(wspecifier) as writer:
         groups = group_by_speaker(items, utt2spk)
-        for spk, spk_items in progress(groups.items(), total=len(groups), desc="adapt", unit="spk"):
-            result = estimate_transform(rec.model, spk_items, config)
+        for i, (spk, spk_items) in enumerate(groups.items(), 1):
+            result = estimate_transform(rec.model, spk_items, config, desc=f"adapt {spk!r} ({i}/{len(groups)})")
             if result is None:
                 log.warning("speaker %r: %d of its %d utterances usable (a hypothesis, at most --max-frames %d "
                             "frames), fewer than --min-utts %d: identity transform", spk,

@@ -1,6 +1,8 @@
 """Speaker-adaptive decoding: asrkit-adapt-speakers' transforms and asrkit-decode --spk-transforms."""
 from __future__ import annotations
 
+import itertools
+import types
 from pathlib import Path
 
 import numpy as np
@@ -141,6 +143,24 @@ def test_two_passes_on_real_audio(inproc, yesno, tmp_path):  # noqa: F811
     assert read_text(tmp_path / "d3" / "text") == read_text(tmp_path / "d1" / "text")
 
 
+def test_each_speakers_epochs_show_their_progress(inproc, yesno, tmp_path, monkeypatch):  # noqa: F811
+    """Progress was counted in speakers: one speaker's epochs (an FSDD voice: minutes on a busy CPU)
+    went by without a line until its end. They are a progress bar naming the speaker, or without a
+    terminal a line every 30 s (here every reading of the clock is 31 s after the last)."""
+    from asrkit.utils import logging as logging_mod
+
+    _, model, wavs = yesno
+    utt2spk = two_speakers(tmp_path, wavs)
+    scp = tmp_path / "wav.scp"
+    inproc("decode", "--mode", "greedy", "--model", model, "--wav-scp", scp, "--output-dir", tmp_path / "d1")
+    clock = itertools.count(0, 31)
+    monkeypatch.setattr(logging_mod, "time", types.SimpleNamespace(monotonic=lambda: next(clock)))
+    res = inproc("adapt-speakers", "--model", model, "--utt2spk", utt2spk, "--wav-scp", scp, "--epochs", "2",
+                 "--keep", "1", "--min-utts", "2", tmp_path / "d1" / "text", f"ark,t:{tmp_path / 'trans.txt'}")
+    for line in ("adapt 'b' (1/2) 1/2 epoch", "adapt 'b' (1/2) 2/2 epoch", "adapt 'a' (2/2) 2/2 epoch"):
+        assert line.encode() in res.stderr, res.stderr.decode()
+
+
 def test_bad_inputs_are_named(inproc, yesno, tmp_path):  # noqa: F811
     _, model, wavs = yesno
     utt2spk = two_speakers(tmp_path, wavs)
@@ -232,8 +252,8 @@ def test_a_transform_that_raises_the_loss_is_not_written(inproc, yesno, tmp_path
     inproc("decode", "--mode", "greedy", "--model", model, "--wav-scp", scp, "--output-dir", tmp_path / "d1")
     real = adapt_mod.estimate_transform
 
-    def worse_for_a(model, items, config, device=None):
-        result = real(model, items, config, device)
+    def worse_for_a(model, items, config, device=None, desc="adapt"):
+        result = real(model, items, config, device, desc)
         if items[0][0] in {w.stem for i, w in enumerate(wavs) if i % 2}:  # speaker a
             result = adapt_mod.AdaptResult(result.transform, result.used, result.loss_before, result.loss_before * 3)
         return result
