@@ -90,7 +90,14 @@ class AugmentConfig:
 
     @property
     def active(self) -> bool:
-        return bool(self.speed_factors) and self.speed_factors != [1.0] or bool(self.noise_scp)
+        return bool(self.active_keys)
+
+    @property
+    def active_keys(self) -> List[str]:
+        """The keys that turn augmentation on, for an error that names where they were given (a
+        speed_factors of [1.0] beside a noise_scp is not at fault)."""
+        return ((["augment.speed_factors"] if self.speed_factors and self.speed_factors != [1.0] else [])
+                + (["augment.noise_scp"] if self.noise_scp else []))
 
 
 @dataclass

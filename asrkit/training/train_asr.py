@@ -289,7 +289,7 @@ def _dataset(args: TrainArgs, data_dir: str, tokenizer, cmvn, train: bool) -> Fe
         if train and aug.active:
             raise SettingError(f"augment: on-the-fly augmentation needs a dump dir of audio (wav.scp), {data_dir} "
                                f"holds features (feats.scp); dump with asr.sh --feats-type raw, or drop augment",
-                               ["augment.speed_factors", "augment.noise_scp"])
+                               aug.active_keys)
         if train and aug.resample:
             raise SettingError(f"augment.resample: only for a dump dir of audio (wav.scp); {data_dir} holds features "
                                f"(feats.scp), whose rate was fixed when they were computed (asrkit-compute-fbank "

@@ -16,6 +16,7 @@ from asrkit.training.audio_data import AudioDataset, mix_noise, num_frames
 from asrkit.training.config import AugmentConfig
 from asrkit.training.data import load_utterances
 from asrkit.utils.errors import AsrkitError
+from tests.cli_checks import error_line, run_asrkit_in_process
 
 from .yesno_dump import make_raw_dump, train_args, yesno_waves
 
@@ -224,6 +225,11 @@ def test_augmentation_of_dumped_features_is_refused(yesno_setup, tmp_path, asrki
     assert proc.returncode == 1 and "needs a dump dir of audio (wav.scp)" in proc.stderr.decode()
     proc = asrkit(*train_args(yesno_setup, tmp_path / "exp2", "--set", "augment.resample=true"), check=False)
     assert proc.returncode == 1 and "augment.resample: only for a dump dir of audio" in proc.stderr.decode()
+    # named where the key that turns it on was given, not at a speed_factors of [1.0] beside it
+    noise = f"augment.noise_scp={tmp_path}/noise.scp"
+    proc = run_asrkit_in_process(*train_args(yesno_setup, tmp_path / "exp3", "--set", "augment.speed_factors=[1.0]",
+                                             "--set", noise), check=False)
+    assert f"ERROR (asrkit-train): --set '{noise}': augment: on-the-fly augmentation needs" in error_line(proc)
 
 
 @pytest.mark.parametrize("value, message", [
