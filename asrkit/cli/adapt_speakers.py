@@ -93,6 +93,13 @@ def main(model_path: Optional[str], config_path: Optional[str], utt2spk: Optiona
     adapt.validate("options")
     # (--device replaces the file's device, which is not checked then: as asrkit-decode's flags)
     config, source = DecodeConfig.with_flags(config_path, model_path, given={} if device is None else {"device": device})
+    if config.lm_weight > 0:
+        # The decoding passes' LM weight (asr.sh's --use-lm decodes both with stage 3's LM): this
+        # command has no LM, and its first-pass text already holds the LM's part, so the weight is
+        # not this command's, as a packed one is not without an LM (DecodeConfig.resolve). It was
+        # "lm_weight is 0.3 but no LM was given (--lm ...)", an option this command has not.
+        source += f" (its lm_weight {config.lm_weight:g} is the decoding passes': the adaptation uses no LM)"
+        config.lm_weight = 0.0
     if print_config:
         from asrkit.utils.config import dump_yaml, to_dict
 

@@ -143,6 +143,23 @@ def test_two_passes_on_real_audio(inproc, yesno, tmp_path):  # noqa: F811
     assert read_text(tmp_path / "d3" / "text") == read_text(tmp_path / "d1" / "text")
 
 
+def test_a_config_lm_weight_is_the_decoding_passes_not_the_adaptations(inproc, yesno, tmp_path):  # noqa: F811
+    """asr.sh --use-lm true --adapt-speakers true gives stage 5's adaptation the --decode-config, whose
+    lm_weight (ESPnet's decode.yaml habit) is the decoding passes': the command, which has no LM, was
+    "lm_weight is 0.3 but no LM was given (--lm exp/lm/lm.pt)", an option it has not, after the
+    training and the first pass. It is not the adaptation's, as a packed weight is not without an LM."""
+    _, model, wavs = yesno
+    utt2spk = two_speakers(tmp_path, wavs)
+    scp = tmp_path / "wav.scp"
+    inproc("decode", "--mode", "greedy", "--model", model, "--wav-scp", scp, "--output-dir", tmp_path / "d1")
+    (tmp_path / "lm.yaml").write_text("mode: greedy\nlm_weight: 0.3\n")
+    res = inproc("adapt-speakers", "--model", model, "--config", tmp_path / "lm.yaml", "--utt2spk", utt2spk,
+                 "--wav-scp", scp, "--epochs", "1", "--keep", "1", "--min-utts", "2", tmp_path / "d1" / "text",
+                 f"ark:{tmp_path / 'trans.ark'}", check=False)
+    assert res.returncode == 0 and b"wrote transforms of 2 speakers" in res.stderr, res.stderr.decode()
+    assert b"(its lm_weight 0.3 is the decoding passes': the adaptation uses no LM)" in res.stderr, res.stderr.decode()
+
+
 def test_each_speakers_epochs_show_their_progress(inproc, yesno, tmp_path, monkeypatch):  # noqa: F811
     """Progress was counted in speakers: one speaker's epochs (an FSDD voice: minutes on a busy CPU)
     went by without a line until its end. They are a progress bar naming the speaker, or without a
