@@ -190,6 +190,15 @@ class TrainConfig:
                 return f"{self.source}:{line}"
         return None
 
+    def init_named(self) -> str:
+        """finetune.init as the messages about its model name it: ``--init exp/x/model.pt`` (--set
+        finetune.init is its other spelling), or the config file's line where the file gave it
+        (``conf/train.yaml:8: finetune.init: exp/x/model.pt``), as asrkit-train names one that is
+        no model file: "--init <it>: its model takes 40-dim features" named an option the command
+        line did not have."""
+        line = self.lines.get("finetune.init")  # (none where a --set or --init replaced it)
+        return f"{self.source}:{line}: finetune.init: {self.finetune.init}" if line else f"--init {self.finetune.init}"
+
     def where_given(self) -> ContextManager[None]:
         """A SettingError raised inside (a check made once the run is under way) names where its key
         was given, as the errors found when the config loaded do."""

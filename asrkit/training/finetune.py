@@ -137,26 +137,28 @@ def check_fbank_matches(theirs: FbankConfig, ours: FbankConfig, refusal: Callabl
 
 
 def check_features(meta: PackageMeta, path: str, idim: int, fbank: Optional[FbankConfig], feats: str,
-                   listener: bool = True) -> None:
+                   listener: bool = True, named: Optional[str] = None) -> None:
     """The init model's features against this run's (``fbank``: None where unknown); ``listener``:
-    whether the listener is taken (only it sees the features)."""
+    whether the listener is taken (only it sees the features). ``named``: the init model as the
+    messages name it (:func:`apply`), ``--init <path>`` by default."""
+    named = named or f"--init {path}"
     if meta.idim != idim:
-        raise AsrkitError(f"--init {path}: its model takes {meta.idim}-dim features, {feats} has {idim}-dim ones: "
+        raise AsrkitError(f"{named}: its model takes {meta.idim}-dim features, {feats} has {idim}-dim ones: "
                           f"fine-tuning needs features made with the same number of bins")
     if not listener or meta.feature_config is None:
         return
     if fbank is None:
-        log.warning("--init %s: its features' options (%s Hz, %s ms shift, %d bins) cannot be compared with "
+        log.warning("%s: its features' options (%s Hz, %s ms shift, %d bins) cannot be compared with "
                     "these, whose options are not known (give --fbank-config with the options %s was made with)",
-                    path, f"{meta.feature_config.sample_frequency:g}", f"{meta.feature_config.frame_shift:g}",
+                    named, f"{meta.feature_config.sample_frequency:g}", f"{meta.feature_config.frame_shift:g}",
                     meta.feature_config.num_mel_bins, feats)
         return
     check_fbank_matches(
         meta.feature_config, fbank,
-        lambda d: (f"--init {path}: its listener learnt from features made with other options than {feats} ({d}): "
+        lambda d: (f"{named}: its listener learnt from features made with other options than {feats} ({d}): "
                    f"the same dim would mean other frequencies or times; make the features with its options "
                    f"(asrkit-compute-fbank --config), or leave the listener out of --init-modules"),
-        lambda d: (f"--init {path}: its features were made with other options than these ({d}): the listener will "
+        lambda d: (f"{named}: its features were made with other options than these ({d}): the listener will "
                    f"see features a little unlike the ones it learnt from"))
 
 
@@ -167,24 +169,26 @@ def _mean_std(stats: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
 
 
 def check_cmvn(meta: PackageMeta, path: str, cmvn: Optional[np.ndarray], norm_vars: bool,
-               cmvn_path: Optional[str], listener: bool = True) -> None:
+               cmvn_path: Optional[str], listener: bool = True, named: Optional[str] = None) -> None:
     """The init model's CMVN (``meta.cmvn``, ``meta.cmvn_norm_vars``) against this run's (``cmvn``
     from ``cmvn_path``, ``norm_vars``): a listener trained on normalised features must get
-    normalised ones, the same way; another corpus's stats are expected, and said (once)."""
+    normalised ones, the same way; another corpus's stats are expected, and said (once).
+    ``named``: as :func:`check_features`'s."""
+    named = named or f"--init {path}"
     if not listener or (meta.cmvn is None and cmvn is None):
         return
     if cmvn is None:
-        raise AsrkitError(f"--init {path}: its listener learnt from features normalised with CMVN stats (packed in "
+        raise AsrkitError(f"{named}: its listener learnt from features normalised with CMVN stats (packed in "
                           f"it, norm_vars {str(meta.cmvn_norm_vars).lower()}), and this run has no --cmvn: it would "
                           f"see features that are not; give --cmvn (this corpus's stats, asrkit-compute-cmvn), or "
                           f"leave the listener out of --init-modules")
     if meta.cmvn is None:
-        log.warning("--init %s: its model packs no CMVN stats (its listener learnt from features without CMVN, or "
+        log.warning("%s: its model packs no CMVN stats (its listener learnt from features without CMVN, or "
                     "it was packed without them), and this run normalises with --cmvn %s: the listener will see "
-                    "inputs on another scale", path, cmvn_path)
+                    "inputs on another scale", named, cmvn_path)
         return
     if bool(meta.cmvn_norm_vars) != bool(norm_vars):
-        raise AsrkitError(f"--init {path}: its listener learnt from features whose CMVN "
+        raise AsrkitError(f"{named}: its listener learnt from features whose CMVN "
                           f"{'normalised variances too' if meta.cmvn_norm_vars else 'removed the means only'} "
                           f"(cmvn_norm_vars {str(meta.cmvn_norm_vars).lower()}), this run gives --norm-vars "
                           f"{str(norm_vars).lower()}: give --norm-vars {str(meta.cmvn_norm_vars).lower()}")
@@ -196,21 +200,22 @@ def check_cmvn(meta: PackageMeta, path: str, cmvn: Optional[np.ndarray], norm_va
     said = (f"means differ by up to {shift[d]:.2f} of its std (dim {d}: {m0[d]:.2f} there, {m1[d]:.2f} here), "
             f"stds by a factor {ratio[r]:.2f} at most (dim {r})")
     if shift[d] > CMVN_SHIFT_WARN or not 0.5 <= ratio[r] <= 2.0:
-        log.warning("--init %s: its CMVN stats and --cmvn %s are far apart (%s): is --cmvn of these features? "
-                    "The new model packs --cmvn's stats", path, cmvn_path, said)
+        log.warning("%s: its CMVN stats and --cmvn %s are far apart (%s): is --cmvn of these features? "
+                    "The new model packs --cmvn's stats", named, cmvn_path, said)
     elif not np.array_equal(np.asarray(meta.cmvn), np.asarray(cmvn)):
-        log.info("--init %s: its CMVN stats are not --cmvn %s (%s); the new model packs --cmvn's", path, cmvn_path,
+        log.info("%s: its CMVN stats are not --cmvn %s (%s); the new model packs --cmvn's", named, cmvn_path,
                  said)
 
 
 def init_from(model: LAS, meta: PackageMeta, weights: Dict[str, Tensor], path: str, modules: Sequence[str],
-              tokens: Sequence[str], lang: str = "the tokenizer") -> List[str]:
+              tokens: Sequence[str], lang: str = "the tokenizer", named: Optional[str] = None) -> List[str]:
     """Copy the init model's weights of ``modules`` (``["all"]``: every parameter) into ``model``.
 
     ``tokens`` is this run's token list (from ``lang``); returns the names of the tensors taken.
     Raises AsrkitError, before changing anything, when a tensor is missing, of another shape, or
-    tied to a token list that differs.
+    tied to a token list that differs. ``named``: as :func:`check_features`'s.
     """
+    named = named or f"--init {path}"
     own = model.state_dict()
     every = list(modules) == ["all"]
     prefixes = [] if every else resolve_modules(model, modules, "--init-modules")
@@ -219,23 +224,23 @@ def init_from(model: LAS, meta: PackageMeta, weights: Dict[str, Tensor], path: s
     if tied:
         theirs = package_tokens(meta)
         if theirs != list(tokens):
-            raise AsrkitError(f"--init {path}: its token list is not this run's ({lang}: "
+            raise AsrkitError(f"{named}: its token list is not this run's ({lang}: "
                               f"{_first_difference(theirs, tokens)}); {', '.join(tied)} are tied to token ids and "
                               f"cannot be reused: take only modules without them, e.g. --init-modules "
                               f"listener,attention,speller.cells")
     missing = [k for k in names if k not in weights]
     if missing:
-        raise AsrkitError(f"--init {path}: its model has no {missing[0]}{f' (and {len(missing) - 1} more)' if len(missing) > 1 else ''}"
+        raise AsrkitError(f"{named}: its model has no {missing[0]}{f' (and {len(missing) - 1} more)' if len(missing) > 1 else ''}"
                           f": leave that module out of --init-modules")
     for k in names:
         if tuple(weights[k].shape) != tuple(own[k].shape):
             diff = dict_diff(meta.model_config.to_dict(), model.config.to_dict(), "model.")
-            raise AsrkitError(f"--init {path}: {k} is {tuple(weights[k].shape)} there and {tuple(own[k].shape)} in "
+            raise AsrkitError(f"{named}: {k} is {tuple(weights[k].shape)} there and {tuple(own[k].shape)} in "
                               f"this run's model; the modules taken need the same sizes (its config differs in: "
                               f"{'; '.join(diff[:4]) or 'nothing listed'})")
     # A diverged model's NaN would make every loss NaN: the run would stop after
     # training.max_bad_steps skipped updates, advising a lower learning rate, never naming the file.
-    check_finite_weights({k: weights[k] for k in names}, f"--init {path}")
+    check_finite_weights({k: weights[k] for k in names}, named)
     with torch.no_grad():
         for k in names:
             own[k].copy_(weights[k])
@@ -274,24 +279,27 @@ def summary(names: Sequence[str]) -> str:
 
 def apply(model: LAS, cfg: Any, resuming: bool, idim: int, tokens: Sequence[str], fbank: Optional[FbankConfig],
           feats: str, lang: str, cmvn: Optional[np.ndarray] = None, norm_vars: bool = True,
-          cmvn_path: Optional[str] = None) -> None:
+          cmvn_path: Optional[str] = None, named: Optional[str] = None) -> None:
     """The finetune section of a run (``TrainConfig.finetune``): --init on a fresh run, --freeze always.
 
     ``cmvn`` (read from ``cmvn_path``) and ``norm_vars``: this run's normalisation, checked against
-    the init model's when its listener is taken."""
+    the init model's when its listener is taken. ``named``: the init model as the messages name it
+    (``TrainConfig.init_named``: the config file's line where finetune.init came from it), ``--init
+    <path>`` by default."""
+    named = named or f"--init {cfg.init}"
     if cfg.init and resuming:
-        log.info("--init %s not read: the exp dir has checkpoints, and the run resumes from them (they hold the "
-                 "weights)", cfg.init)
+        log.info("%s not read: the exp dir has checkpoints, and the run resumes from them (they hold the "
+                 "weights)", named)
     elif cfg.init:
         meta, weights = read_init_model(cfg.init)
         listener = list(cfg.init_modules) == ["all"] or any(
             _under(p, ["listener"]) for p in resolve_modules(model, cfg.init_modules, "--init-modules"))
-        check_features(meta, cfg.init, idim, fbank, feats, listener)
-        check_cmvn(meta, cfg.init, cmvn, norm_vars, cmvn_path, listener)
-        taken = init_from(model, meta, weights, cfg.init, cfg.init_modules, tokens, lang)
+        check_features(meta, cfg.init, idim, fbank, feats, listener, named)
+        check_cmvn(meta, cfg.init, cmvn, norm_vars, cmvn_path, listener, named)
+        taken = init_from(model, meta, weights, cfg.init, cfg.init_modules, tokens, lang, named)
         n, size = count(model, taken)
         rest = [k for k, _ in model.named_parameters() if k not in set(taken)]
-        log.info("--init %s: %d tensors (%.2fM parameters) taken: %s; %s", cfg.init, n, size / 1e6, summary(taken),
+        log.info("%s: %d tensors (%.2fM parameters) taken: %s; %s", named, n, size / 1e6, summary(taken),
                  f"initialised afresh: {summary(rest)}" if rest else "nothing initialised afresh")
     if cfg.freeze:
         if not cfg.init:

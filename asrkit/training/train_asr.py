@@ -378,7 +378,7 @@ def _train(args: TrainArgs, exp: Path, dist_info: Optional[DistInfo], rank: int,
     resuming = ckpt.has_checkpoints(exp)
     finetune.apply(model, cfg.finetune, resuming=resuming, idim=train_set.idim,
                    tokens=tokenizer.tokens, fbank=args.fbank, feats=f"{args.train_dir}/feats.scp", lang=str(tok_path),
-                   cmvn=cmvn, norm_vars=args.norm_vars, cmvn_path=args.cmvn)
+                   cmvn=cmvn, norm_vars=args.norm_vars, cmvn_path=args.cmvn, named=cfg.init_named())
     meta = PackageMeta(model_config=cfg.model, idim=train_set.idim, vocab_size=tokenizer.vocab_size,
                        feature_config=args.fbank, cmvn=cmvn, cmvn_norm_vars=args.norm_vars,
                        tokenizer=tokenizer.to_bytes(), tokens=list(tokenizer.tokens),

@@ -11,7 +11,7 @@ from asrkit.training.config import FinetuneConfig, build_config
 from asrkit.utils.errors import AsrkitError
 
 from .test_train_cli import _run_inproc
-from .yesno_dump import TINY_MODEL, train_args
+from .yesno_dump import TINY_CONFIG, TINY_MODEL, config_at_lines, train_args
 
 TOKENS = ["<blank>", "<unk>", "a", "b", "c", "<sos/eos>"]
 
@@ -260,6 +260,15 @@ def test_train_init_of_other_features_is_one_line(yesno_setup, tmp_path):
     assert (f"ERROR (asrkit-train): --init {path}: its model takes 40-dim features, "
             f"{yesno_setup / 'dump' / 'train'}/feats.scp has 23-dim ones") in err
     assert not (tmp_path / "e" / "checkpoints").exists()
+    # finetune.init from the config file is named at its line, as one naming no model file is: it
+    # was "--init <it>", an option the command line did not have
+    conf = tmp_path / "train.yaml"
+    at = config_at_lines(conf, {**TINY_CONFIG, "finetune": {"init": str(path), "init_modules": ["listener"]}})
+    args = train_args(yesno_setup, tmp_path / "e2")
+    args[args.index("--config") + 1] = conf
+    code, err = _run_inproc(*args)
+    assert code == 1 and (f"ERROR (asrkit-train): {conf}:{at['init']}: finetune.init: {path}: its model takes 40-dim "
+                          f"features") in err, err[-2000:]
 
 
 def test_fbank_differences_is_public_and_splits_by_meaning():
