@@ -1143,22 +1143,20 @@ def test_fsdd_bad_an4_resample_fails_before_stage_0(recipe_dir, fsdd_root):
         assert not (recipe / "data").exists()
 
 
-def test_the_decode_config_adaptation_reads_is_checked_before_stage_0(recipe_dir, fsdd_root):
-    """Stage 5's asrkit-adapt-speakers (run.sh's default --adapt-speakers true) reads --decode-config
-    without --decode-args: checked only through them, 'nbest: 20' under --decode-args '--beam 30'
-    passed, and the adaptation failed after the training and the first pass."""
+def test_a_decode_config_that_decode_args_make_valid_passes_with_adaptation(recipe_dir):
+    """Stage 5's asrkit-adapt-speakers (run.sh's default --adapt-speakers true) reads the decoding
+    passes' options, --decode-args resolved in (exp/<tag>/final_decode.yaml): 'nbest: 20' under
+    --decode-args '--beam 30' was refused before stage 0 as the adaptation's, checked without them.
+    (The adaptation with such options: tests/recipes/test_recipe_results_md.py.)"""
     recipe = recipe_dir("fsdd")
     (recipe / "nbest.yaml").write_text("nbest: 20\n")
-    base = ["./run.sh", "--fsdd-root", str(fsdd_root), "--init-listener", "", "--num-train", "4", "--num-dev", "2",
-            "--num-test", "2", "--stop-stage", "0", "--decode-config", "nbest.yaml", "--decode-args", "--beam 30"]
+    base = ["./asr.sh", "--stage", "1", "--stop-stage", "0", "--train-set", "train", "--valid-set", "dev",
+            "--adapt-speakers", "true", "--decode-config", "nbest.yaml"]
+    run_sh(base + ["--decode-args", "--beam 30"], cwd=recipe)
+    # (without them the decoding passes' own check refuses it, naming the line)
     proc = run_sh(base, cwd=recipe, check=False)
     assert proc.returncode == 1 and proc.stderr.rstrip().splitlines()[-1] == (
-        "asr.sh: ERROR: --decode-config nbest.yaml with --adapt-speakers true (stage 5's asrkit-adapt-speakers reads it "
-        "without --decode-args and --lm-weight): nbest.yaml:1: nbest must be in [1, beam], got 20"), proc.stderr
-    assert not (recipe / "data").exists()
-    # (the decoding alone reads it with --beam 30: the options pass)
-    run_sh(["./asr.sh", "--stage", "1", "--stop-stage", "0", "--train-set", "train", "--valid-set", "dev",
-            "--decode-config", "nbest.yaml", "--decode-args", "--beam 30"], cwd=recipe)
+        "asr.sh: ERROR: --decode-config: nbest.yaml:1: nbest must be in [1, beam], got 20"), proc.stderr
 
 
 def test_run_sh_without_an4_says_how_to_go_on(recipe_dir, fsdd_root, tmp_path):

@@ -8,6 +8,7 @@ import os
 import subprocess
 
 import pytest
+import yaml
 
 from recipe_helpers import run_sh
 
@@ -177,6 +178,29 @@ def test_an_lm_weight_spelt_another_way_finds_its_decoding_and_row(trained):
     assert "stage 5: exp/train_char/decode_test_decode_lm0.5 done already" in proc.stderr, proc.stderr[-3000:]
     assert "+ --lm-weight 0.5 (applied when decoding with --lm)" in proc.stderr
     assert [row.split(" | ")[4] for row in rows(results)] == ["conf/decode.yaml + LM (weight 0.5)"], rows(results)
+
+
+def test_the_adaptation_reads_the_decoding_passes_options(trained):
+    """Stage 5's asrkit-adapt-speakers gets the options both decoding passes get, --decode-args
+    resolved in (exp/<tag>/final_decode.yaml): given --decode-config alone, its transforms were
+    estimated on features normalised otherwise (--edge-pad-s) than the second pass's, and a config
+    that only --decode-args makes valid (nbest: 5 at beam 4, under '--beam 5') was refused before
+    stage 0, though both passes decode with it."""
+    recipe = trained
+    (recipe / "nbest.yaml").write_text("beam: 4\nnbest: 5\n")
+    # (--min-utts 5: yesno's test set is one speaker of 30 utterances, under the default 50)
+    proc = run_sh(["./run.sh", "--stage", "5", "--stop-stage", "5", "--nj", "1", "--decode-config", "nbest.yaml",
+                   "--decode-args", "--beam 5 --edge-pad-s 0.1", "--adapt-speakers", "true",
+                   "--adapt-args", "--epochs 1 --min-utts 5"], cwd=recipe)
+    adapted = recipe / "exp/train_char/decode_test_nbest_beam5_edge-pad-s0.1_adapt_epochs1_min-utts5"
+    assert (adapted / "trans.ark").is_file() and (adapted / ".done").is_file(), proc.stderr[-3000:]
+    log = (adapted / "log/adapt.log").read_text()
+    assert "decoding options: --config exp/train_char/final_decode.yaml" in log, log[-3000:]
+    # (estimated: a tiny model's transform may also raise the loss and be left as the identity)
+    assert "speaker 'yesno': adapted on 15 of 30 utterances" in log or \
+        "speaker 'yesno': the transform raised the loss per token on the 15 utterances" in log, log[-3000:]
+    options = yaml.safe_load((recipe / "exp/train_char/final_decode.yaml").read_text())
+    assert (options["beam"], options["nbest"], options["edge_pad_s"]) == (5, 5, 0.1)
 
 
 def test_warnings_of_the_decoding_and_scoring_jobs_are_said(trained):

@@ -352,14 +352,8 @@ device_opts=()
 if [ "$adapt_speakers" = true ]; then
   # shellcheck disable=SC2086
   config_error "--adapt-args '$adapt_args'" asrkit-adapt-speakers HYP_TEXT ark:TRANSFORMS $adapt_args
-  # Stage 5's asrkit-adapt-speakers reads --decode-config as stage 5 gives it: without --decode-args
-  # or --lm-weight (with --device for --decode-ngpu). Checked only through them above, a file value
-  # they replace (nbest: 20 under --decode-args '--beam 30') passed, and the adaptation failed after
-  # the training and the first pass.
-  if [ -n "$decode_args" ] || [ "$use_lm" = true ] || [ ${#device_opts[@]} -gt 0 ]; then
-    config_error "--decode-config $decode_config with --adapt-speakers true (stage 5's asrkit-adapt-speakers reads it without --decode-args and --lm-weight)" \
-      asrkit-adapt-speakers --config "$decode_config" "${device_opts[@]}" HYP_TEXT ark:TRANSFORMS
-  fi
+  # Its decoding options need no check of their own: stage 5 gives it exp/<tag>/final_decode.yaml,
+  # the options checked above as the decoding passes resolve them (it sets their lm_weight aside).
 fi
 # Speed factors are positive numbers: "abc" or "-1" otherwise failed only where they are used
 # (stage 1, or with --feats-type raw in asrkit-train at stage 4, after the features).
@@ -1100,6 +1094,8 @@ check_averaged() {
   fi
 }
 # ...and of what stage 6 scores: the adapted pass also depends on the speakers and its options.
+# (Its decoding options, final_decode.yaml, are those of the first pass's inputs: the file itself
+# is the last stage 5 run's, whichever decode dir that run made.)
 decode_inputs() {
   if [ "$adapt_speakers" = false ]; then first_pass_inputs "$1"; return; fi
   echo "$(first_pass_inputs "$1") adapted: $(fingerprint "$dumpdir/$1/utt2spk") $adapt_args"
@@ -1197,8 +1193,11 @@ if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
     rm -f "$dir/.done"
     mkdir -p "$dir/log"
     # shellcheck disable=SC2086
+    # The decoding passes' options, resolved (final_decode.yaml): given --decode-config alone, it
+    # estimated the transforms without --decode-args, on features normalised otherwise (another
+    # --edge-pad-s, --no-level-norm) than those of the second pass they are applied to.
     run "$dir/log/adapt.log" $decode_cmd --gpu "$decode_ngpu" "$dir/log/adapt.log" \
-      asrkit-adapt-speakers --model "$model" --config "$decode_config" "${device_opts[@]}" $adapt_args \
+      asrkit-adapt-speakers --model "$model" --config "$exp/final_decode.yaml" "${device_opts[@]}" $adapt_args \
         --utt2spk "$dumpdir/$set/utt2spk" --feats "scp:$dumpdir/$set/feats.scp" "$first/text" "ark:$dir/trans.ark"
     warnings "$dir/log/adapt.log"
     decode_pass "$set" "$dir" --utt2spk "$dumpdir/$set/utt2spk" --spk-transforms "ark:$dir/trans.ark"
