@@ -190,6 +190,11 @@ def _check_crcs(path: PathLike, what: str) -> None:
         if crc:
             raise AsrkitError(f"{path}: a damaged {what}: its record {crc.group(1)!r} fails its CRC-32 check "
                               f"(changed on disk or in transfer; copy it again from where it was made)") from None
+        if "span multiple disks" in str(e):
+            # A changed byte in the ZIP64 locator before the archive's end record (its disk count):
+            # zipfile's is_zipfile raised this too, a BadZipFile traceback from asrkit-decode --lm.
+            raise AsrkitError(f"{path}: a damaged {what}: its zip end record names other disks, which torch never "
+                              f"writes (changed on disk or in transfer; copy it again from where it was made)") from None
         # any other damage (a cut-short archive, a bad directory): torch.load's error names it
     except OSError as e:
         if e.errno != errno.EINVAL:
@@ -206,8 +211,8 @@ def _zip_end_found(path: PathLike) -> bool:
     """Whether ``path`` ends as a zip archive does (its end-of-central-directory record)."""
     try:
         return zipfile.is_zipfile(path)
-    except OSError:
-        return True  # unreadable now: not evidence of a cut; torch's error stands
+    except (OSError, zipfile.BadZipFile):
+        return True  # unreadable now, or an end record there but damaged: not evidence of a cut; torch's error stands
 
 
 def _head(path: PathLike, n: int = 4) -> bytes:

@@ -133,6 +133,23 @@ def test_an_archive_with_bytes_cut_out_is_refused_as_damaged(tmp_path):
         load_weights_only(path, "asrkit model")
 
 
+def test_an_archive_whose_end_record_names_other_disks_is_refused_as_damaged(tmp_path):
+    """A changed byte in the ZIP64 locator before the end record (its count of disks; the mutation
+    sweep, tests/mutations.py --seed 79: flip-20-bits of an lm.pt) made zipfile raise "zipfiles that
+    span multiple disks are not supported": a BadZipFile traceback from asrkit-decode --lm."""
+    import struct
+
+    path = tmp_path / "lm.pt"
+    save_torch(STATE, path)
+    data = bytearray(path.read_bytes())
+    locator = data.rfind(b"PK\x06\x07")  # torch writes ZIP64 records: the locator's last field is the disk count
+    assert locator > 0
+    data[locator + 16:locator + 20] = struct.pack("<I", 2)
+    path.write_bytes(bytes(data))
+    with pytest.raises(AsrkitError, match=r"lm\.pt: a damaged asrkit LM: its zip end record names other disks"):
+        load_weights_only(path, "asrkit LM")
+
+
 def test_an_archive_written_without_crcs_still_loads(tmp_path):
     """torch.serialization.set_crc32_options(False) stores 0 for every record: nothing to check."""
     if not hasattr(torch.serialization, "set_crc32_options"):
