@@ -115,14 +115,10 @@ def main(config, overrides, train_dir, valid_dir, lang_dir, cmvn, norm_vars, fba
             check_torch_file_path(cfg.finetune.init, "a model", "model.pt")
         except AsrkitError as e:
             # One from the config file was "--init <it>: no such model file", an option the command
-            # line did not have: it is named as the file's. (--set finetune.init is --init's spelling.)
-            from_file = init is None and not any(o.split("=", 1)[0].strip() == "finetune.init" for o in overrides)
-            if from_file:
-                from asrkit.utils.config import ConfigError
-
-                with cfg.located():  # (at the key's line, as the errors of its value when it loaded)
-                    raise ConfigError(f"{cfg.source}: finetune.init: {e}", ["finetune.init"]) from None
-            raise AsrkitError(f"--init {e}") from None
+            # line did not have: it is named at the file's line, which cfg.lines keeps only where no
+            # --init or --set replaced it (TrainConfig.init_named's rule; --set is --init's spelling).
+            line = cfg.lines.get("finetune.init")
+            raise AsrkitError(f"{cfg.source}:{line}: finetune.init: {e}" if line else f"--init {e}") from None
 
     from asrkit.launch.distributed import detect_distributed
     from asrkit.training.train_asr import TrainArgs, launch_local, train
