@@ -38,7 +38,7 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 
 from asrkit.utils.config import (ConfigError, Problem, UnknownKeysError, dump_yaml, errors_at_lines, from_dict,
                                  load_yaml_config, non_finite, over_bounds, reads_stdin, refusal, to_dict,
-                                 written_by_newer, yaml_source)
+                                 without_keys, written_by_newer, yaml_source)
 from asrkit.utils.errors import AsrkitError
 
 # How word boundaries are placed (asrkit.decoding.ctc_align.word_times); the first is the default.
@@ -170,9 +170,11 @@ class DecodeConfig:
         options, lines = load_yaml_config(path, "decoding options", command)
         where = yaml_source(path, command)
         given = dict(given or {})
-        kept = {k: v for k, v in options.items()
-                if k not in given and not (k == "beam_size" and "beam" in given)}  # (ESPnet's name for beam)
-        with errors_at_lines(where, {k: n for k, n in lines.items() if k in kept}):
+        replaced = {*given, *(("beam_size",) if "beam" in given else ())}  # (ESPnet's name for beam)
+        kept = {k: v for k, v in options.items() if k not in replaced}
+        # (lines dropped by name: "the lines of the kept values" lost the line of a key YAML reads
+        # as no string, the 1 of '1: 2', whose line is under '1')
+        with errors_at_lines(where, without_keys(lines, replaced)):
             cfg = cls.from_dict(kept, where, validate=not given)
             if given:
                 try:

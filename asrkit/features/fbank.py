@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Dict, List, Mapping, Optional, Tuple
 from asrkit.features.containers import MAX_SAMPLE_RATE
 from asrkit.features.wav import DEFAULT_MAX_SAMPLES, INT16_SCALE
 from asrkit.utils.config import (ConfigError, Problem, Wording, dump_yaml, errors_at_lines, from_dict, load_yaml_config,
-                                 non_finite, refusal, to_dict, yaml_source)
+                                 non_finite, refusal, to_dict, without_keys, yaml_source)
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import PathLike, atomic_open
 
@@ -308,7 +308,7 @@ class FbankConfig:
     @classmethod
     def from_dict(cls, d: Optional[Mapping[str, Any]], where: str = "fbank config") -> "FbankConfig":
         """Build from a mapping; Kaldi's dashed names (``num-mel-bins``) are accepted too."""
-        return from_dict(cls, d, where, wording=_WORDING, normalize_key=lambda key: str(key).replace("-", "_"))
+        return from_dict(cls, d, where, wording=_WORDING, normalize_key=_field_name)
 
     @classmethod
     def from_yaml(cls, path: PathLike, command: str = "asrkit-compute-fbank --config") -> "FbankConfig":
@@ -349,7 +349,7 @@ class FbankConfig:
         read, lines = _read_yaml(path, command)
         source = yaml_source(path, command)
         where = f"{source} with {options}"
-        kept = {k: v for k, v in read.items() if str(k).replace("-", "_") not in given}
+        kept = {k: v for k, v in read.items() if _field_name(k) not in given}
         try:
             config = cls.from_dict({**kept, **given}, where=where)
         except AsrkitError as e:
@@ -357,7 +357,7 @@ class FbankConfig:
                 cls.from_dict(kept, where=source)
             except AsrkitError as own:
                 if str(own)[len(source):] == str(e)[len(where):]:  # the file's, whatever the options
-                    with errors_at_lines(source, {k: n for k, n in lines.items() if k in kept}):
+                    with errors_at_lines(source, without_keys(lines, given, _field_name)):
                         raise own from None
             raise e from None
         config.source, config.lines = where, {}
@@ -375,6 +375,11 @@ class FbankConfig:
 
     def replace(self, **overrides: Any) -> "FbankConfig":
         return dataclasses.replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def _field_name(key: Any) -> str:
+    """The field a key of the YAML names: Kaldi's dashed names (``num-mel-bins``) are accepted."""
+    return str(key).replace("-", "_")
 
 
 def _read_yaml(path: PathLike, command: str) -> Tuple[Dict[str, Any], Dict[str, int]]:

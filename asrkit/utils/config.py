@@ -373,11 +373,14 @@ def errors_where_given(given_at: Callable[[Iterable[str]], Optional[str]]) -> It
         raise
 
 
-def without_keys(lines: Mapping[str, int], keys: Iterable[str]) -> Dict[str, int]:
+def without_keys(lines: Mapping[str, int], keys: Iterable[str],
+                 normalize_key: Optional[Callable[[str], str]] = None) -> Dict[str, int]:
     """``lines`` less dotted ``keys`` and what is under them: values another source replaced, whose
-    errors are not at the file's line."""
+    errors are not at the file's line. ``normalize_key`` maps a key as written to the name ``keys``
+    give (Kaldi's dashed names: ``num-mel-bins`` is replaced by ``num_mel_bins``)."""
     keys = list(keys)
-    return {k: v for k, v in lines.items() if not any(k == g or k.startswith(g + ".") for g in keys)}
+    name = normalize_key or str
+    return {k: v for k, v in lines.items() if not any(name(k) == g or name(k).startswith(g + ".") for g in keys)}
 
 
 def _expanded_size(obj: Any, limit: int) -> Tuple[int, bool]:

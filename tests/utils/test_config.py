@@ -338,3 +338,22 @@ def test_the_lines_do_not_change_what_is_read(tmp_path):
     d, lines = load_yaml_config(path)
     assert d == yaml.safe_load(text) == load_yaml_mapping(path)
     assert lines == {"free": 1, "free.size": 1, "inner": 2, "inner.size": 1, "inner.rate": 4, "name": 5}
+
+
+def test_every_loader_names_the_line_of_a_key_yaml_reads_as_no_string(tmp_path):
+    """'1: 2' is the key 1 beside the line of '1': the decoding options' loader, and the fbank
+    options' under a command-line option, kept the lines of the values they kept ("if k in kept"),
+    and so named no line for it, while asrkit-train's and asrkit-train-lm's named line 2."""
+    from asrkit.decoding.config import DecodeConfig
+    from asrkit.features.fbank import FbankConfig
+    from asrkit.training.config import LMTrainConfig, load_config
+
+    path = tmp_path / "c.yaml"
+    path.write_text("# options\n1: 2\n")
+    for load in (lambda: DecodeConfig.from_yaml(path), lambda: DecodeConfig.from_yaml(path, given={"beam": 5}),
+                 lambda: FbankConfig.from_yaml(path), lambda: FbankConfig.from_options(path, {"num_mel_bins": 40}),
+                 lambda: LMTrainConfig.load(str(path), {}), lambda: load_config(str(path))):
+        with pytest.raises(ConfigError, match="^" + re.escape(f"{path}:2: unknown ")):
+            load()
+    # (the lines of what a flag replaces are still dropped, Kaldi's dashed names too)
+    assert without_keys({"num-mel-bins": 1, "beam": 2}, ["num_mel_bins"], lambda k: k.replace("-", "_")) == {"beam": 2}
