@@ -36,9 +36,9 @@ import os
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple, Union
 
-from asrkit.utils.config import (ConfigError, Problem, UnknownKeysError, dump_yaml, errors_at_lines, from_dict,
-                                 load_yaml_config, non_finite, over_bounds, reads_stdin, refusal, to_dict,
-                                 without_keys, written_by_newer, yaml_source)
+from asrkit.utils.config import (ConfigError, Problem, UnknownKeysError, dump_yaml, from_dict, non_finite,
+                                 over_bounds, read_config_file, reads_stdin, refusal, to_dict, written_by_newer,
+                                 yaml_source)
 from asrkit.utils.errors import AsrkitError
 
 # How word boundaries are placed (asrkit.decoding.ctc_align.word_times); the first is the default.
@@ -167,24 +167,16 @@ class DecodeConfig:
         for the 0), and the file's own error (the same with or without the flags) is refused here,
         at its line; the rest is returned without the flags, for the caller to set them and check
         the combination, which its error names."""
-        options, lines = load_yaml_config(path, "decoding options", command)
-        where = yaml_source(path, command)
         given = dict(given or {})
-        replaced = {*given, *(("beam_size",) if "beam" in given else ())}  # (ESPnet's name for beam)
-        kept = {k: v for k, v in options.items() if k not in replaced}
-        # (lines dropped by name: "the lines of the kept values" lost the line of a key YAML reads
-        # as no string, the 1 of '1: 2', whose line is under '1')
-        with errors_at_lines(where, without_keys(lines, replaced)):
-            cfg = cls.from_dict(kept, where, validate=not given)
+        file = read_config_file(path, "decoding options", command,
+                                {*given, *(("beam_size",) if "beam" in given else ())})  # (ESPnet's name for beam)
+        with file.located():
+            cfg = cls.from_dict(file.kept, file.where, validate=not given)
             if given:
                 try:
-                    dataclasses.replace(cfg, **given).validate(where)
+                    dataclasses.replace(cfg, **given).validate(file.where)
                 except AsrkitError as e:
-                    try:
-                        cfg.validate(where)
-                    except AsrkitError as own:
-                        if str(own) == str(e):
-                            raise own from None
+                    file.raise_if_its_own(e, lambda: cfg.validate(file.where), file.where)
         return cfg
 
     @classmethod

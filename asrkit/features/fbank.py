@@ -14,12 +14,12 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Any, ClassVar, Dict, List, Mapping, Optional, Tuple
+from typing import Any, ClassVar, Dict, Iterable, List, Mapping, Optional
 
 from asrkit.features.containers import MAX_SAMPLE_RATE
 from asrkit.features.wav import DEFAULT_MAX_SAMPLES, INT16_SCALE
-from asrkit.utils.config import (ConfigError, Problem, Wording, dump_yaml, errors_at_lines, from_dict, load_yaml_config,
-                                 non_finite, refusal, to_dict, without_keys, yaml_source)
+from asrkit.utils.config import (ConfigError, ConfigFile, Problem, Wording, dump_yaml, errors_at_lines, from_dict,
+                                 non_finite, read_config_file, refusal, to_dict)
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import PathLike, atomic_open
 
@@ -315,11 +315,10 @@ class FbankConfig:
         """The options of YAML file ``path``; ``-`` (/dev/stdin) reads them from stdin, named in
         errors as ``command``'s option; an error names the line of the key at fault
         (:func:`asrkit.utils.config.load_yaml_config`)."""
-        options, lines = _read_yaml(path, command)
-        source = yaml_source(path, command)
-        with errors_at_lines(source, lines):
-            config = cls.from_dict(options, where=source)
-        config.source, config.lines = source, lines
+        file = _read_yaml(path, command)
+        with file.located():
+            config = cls.from_dict(file.values, where=file.where)
+        config.source, config.lines = file.where, file.lines
         return config
 
     @classmethod
@@ -346,19 +345,13 @@ class FbankConfig:
             config = cls().replace(**given)  # an option's own bad value: the message names it and its value
             config.source = options
             return config
-        read, lines = _read_yaml(path, command)
-        source = yaml_source(path, command)
-        where = f"{source} with {options}"
-        kept = {k: v for k, v in read.items() if _field_name(k) not in given}
+        file = _read_yaml(path, command, given)
+        where = f"{file.where} with {options}"
         try:
-            config = cls.from_dict({**kept, **given}, where=where)
+            config = cls.from_dict({**file.kept, **given}, where=where)
         except AsrkitError as e:
-            try:
-                cls.from_dict(kept, where=source)
-            except AsrkitError as own:
-                if str(own)[len(source):] == str(e)[len(where):]:  # the file's, whatever the options
-                    with errors_at_lines(source, without_keys(lines, given, _field_name)):
-                        raise own from None
+            # the file's, whatever the options
+            file.raise_if_its_own(e, lambda: cls.from_dict(file.kept, where=file.where), where)
             raise e from None
         config.source, config.lines = where, {}
         return config
@@ -382,11 +375,11 @@ def _field_name(key: Any) -> str:
     return str(key).replace("-", "_")
 
 
-def _read_yaml(path: PathLike, command: str) -> Tuple[Dict[str, Any], Dict[str, int]]:
-    """The options of YAML file ``path`` and the line of each (load_yaml_config), or the error
-    that it is a Kaldi config."""
+def _read_yaml(path: PathLike, command: str, given: Iterable[str] = ()) -> ConfigFile:
+    """YAML file ``path`` of options, those ``given`` replaced by the command line's
+    (:func:`asrkit.utils.config.read_config_file`), or the error that it is a Kaldi config."""
     try:
-        return load_yaml_config(path, "fbank options", command)
+        return read_config_file(path, "fbank options", command, given, _field_name)
     except AsrkitError as e:
         _refuse_kaldi_conf(path)
         raise e from None

@@ -26,9 +26,9 @@ from typing import Any, ClassVar, ContextManager, Dict, Iterable, List, Optional
 
 from asrkit.features.fbank import FbankConfig
 from asrkit.models.config import LASConfig, LMConfig
-from asrkit.utils.config import (ConfigError, Problem, UnknownKeysError, Wording, dump_yaml, errors_at_lines,
-                                 errors_where_given, from_dict, load_yaml_config, non_finite, number_text,
-                                 over_bounds, parse_yaml, refusal, to_dict, under_bounds, without_keys, yaml_source)
+from asrkit.utils.config import (ConfigError, ConfigFile, Problem, UnknownKeysError, Wording, dump_yaml,
+                                 errors_at_lines, errors_where_given, from_dict, non_finite, number_text, over_bounds,
+                                 parse_yaml, read_config_file, refusal, to_dict, under_bounds)
 from asrkit.utils.device import NAMES as DEVICE_NAMES, bad_device_name
 from asrkit.utils.errors import AsrkitError, shown
 from asrkit.utils.logging import get_logger
@@ -601,13 +601,12 @@ def load_config(path: Optional[str], overrides: Iterable[str] = (),
     if path is None:
         cfg = build_config({}, overrides, labels=labels)
     else:
-        raw, lines = load_yaml_config(path, "sections (model:, optim:, batching:, training:, finetune:)", command)
-        where = yaml_source(path, command)
         # (a key a --set replaced is not at fault at its line; a bad --set is named as itself)
-        kept = without_keys(lines, (_set_key(item) for item in overrides))
-        with errors_at_lines(where, kept):
-            cfg = build_config(raw, overrides, where=where, labels=labels)
-        cfg.source, cfg.lines = where, kept
+        file = read_config_file(path, "sections (model:, optim:, batching:, training:, finetune:)", command,
+                                [_set_key(item) for item in overrides])
+        with file.located():
+            cfg = build_config(file.values, overrides, where=file.where, labels=labels)
+        cfg.source, cfg.lines = file.where, file.lines
     cfg.sets = [(_set_key(item), (labels or {}).get(item, _set_named(item))) for item in overrides]
     return cfg
 
@@ -687,29 +686,24 @@ class LMTrainConfig:
         ``lr: abc`` it replaces. An error the file alone has names the file; one the command line
         brings in, "command line"."""
         if not path:
-            return cls._load({}, "lm config", given)
-        raw, lines = load_yaml_config(path, "LM training options", command)
-        where = yaml_source(path, command)
-        with errors_at_lines(where, without_keys(lines, given)):
-            return cls._load(raw, where, given)
+            return cls._load(ConfigFile({}, "lm config"), given)
+        file = read_config_file(path, "LM training options", command, given)
+        with file.located():
+            return cls._load(file, given)
 
     @classmethod
-    def _load(cls, raw: Dict[str, Any], where: str, given: Dict[str, Any]) -> "LMTrainConfig":
+    def _load(cls, file: ConfigFile, given: Dict[str, Any]) -> "LMTrainConfig":
         # (the file's values that the command line replaces are not read: its type check of them
         # refused a replaced 'lr: abc')
-        base = from_dict(cls, {k: v for k, v in raw.items() if k not in given}, where, wording=_WORDING)
+        base = from_dict(cls, file.kept, file.where, wording=_WORDING)
         if not given:
-            base.validate(where)
+            base.validate(file.where)
             return base
         cfg = dataclasses.replace(base, **given)
         try:
             cfg.validate("command line")
         except AsrkitError as e:
-            try:
-                base.validate(where)
-            except AsrkitError as own:
-                if str(own)[len(where):] == str(e)[len("command line"):]:
-                    raise own from None  # the file's value, which no option replaced
+            file.raise_if_its_own(e, lambda: base.validate(file.where), "command line")  # (no option replaced it)
             raise e from None
         return cfg
 

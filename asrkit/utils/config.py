@@ -23,7 +23,8 @@ Errors are :class:`ConfigError`, an AsrkitError (a command prints it as one line
 that is also a ValueError (what model code and its callers have always caught). A config read
 from a file names the line of the key at fault (``conf/train.yaml:12: optim.lr: ...``): the
 loader keeps each key's line beside the plain mapping (:func:`load_yaml_config`), and the
-command's loader puts it into the error (:func:`errors_at_lines`).
+command's loader puts it into the error (:func:`errors_at_lines`); :func:`read_config_file` does
+both for the commands' loaders, less the keys their command-line options replaced.
 """
 from __future__ import annotations
 
@@ -381,6 +382,53 @@ def without_keys(lines: Mapping[str, int], keys: Iterable[str],
     keys = list(keys)
     name = normalize_key or str
     return {k: v for k, v in lines.items() if not any(name(k) == g or name(k).startswith(g + ".") for g in keys)}
+
+
+@dataclasses.dataclass(frozen=True)
+class ConfigFile:
+    """A command's config file as its loader reads it (:func:`read_config_file`): the loaders of
+    asrkit-train's, asrkit-train-lm's, the decoding and the fbank options each take it from here,
+    and state only what differs (what a command-line option replaces, how the values are built).
+
+    ``values``: the file's mapping, whole; ``where``: how errors name the file (:func:`yaml_source`:
+    the file, or the option that read stdin); ``lines``: the line of each key (dotted) but those a
+    command-line option replaced, whose errors are not at the file's line; ``kept``: ``values``
+    less the top-level keys an option replaced, which are then not read (``--beam 5`` over a file's
+    ``beam: 0`` is no error)."""
+
+    values: Dict[Any, Any]
+    where: str
+    lines: Dict[str, int] = dataclasses.field(default_factory=dict)
+    kept: Dict[Any, Any] = dataclasses.field(default_factory=dict)
+
+    def located(self) -> typing.ContextManager[None]:
+        """An error of the file raised inside names the line of its key (:func:`errors_at_lines`)."""
+        return errors_at_lines(self.where, self.lines)
+
+    def raise_if_its_own(self, error: Exception, alone: Callable[[], Any], error_where: str) -> None:
+        """Raise the file's own error, at its line, where ``alone()`` (the file's kept values without
+        the command line's) refuses them in the words of ``error``, the error of the values put
+        together (its message opening with ``error_where`` where the file's opens with
+        :attr:`where`): the options did not bring it in. Returns otherwise, the error being the
+        combination's, for the caller to name."""
+        try:
+            alone()
+        except AsrkitError as own:
+            if str(own)[len(self.where):] == str(error)[len(error_where):]:
+                with self.located():
+                    raise own from None
+
+
+def read_config_file(path: Union[str, Path], what: str, command: str = "", replaced: Iterable[str] = (),
+                     normalize_key: Optional[Callable[[Any], str]] = None) -> ConfigFile:
+    """Config file ``path`` (:func:`load_yaml_config`: ``what`` and ``command`` word its errors) for
+    a loader whose command line replaced the dotted keys ``replaced`` (``optim.lr``, ``beam``);
+    ``normalize_key`` maps a key as written to the name ``replaced`` gives (Kaldi's dashed names)."""
+    values, lines = load_yaml_config(path, what, command)
+    replaced = set(replaced)
+    name = normalize_key or (lambda key: key)
+    return ConfigFile(values, yaml_source(path, command), without_keys(lines, replaced, normalize_key),
+                      {k: v for k, v in values.items() if name(k) not in replaced})
 
 
 def _expanded_size(obj: Any, limit: int) -> Tuple[int, bool]:
