@@ -190,6 +190,12 @@ class TrainConfig:
                 return f"{self.source}:{line}"
         return None
 
+    def given_before(self, key: str) -> str:
+        """``where: `` (:meth:`given_at`) for the front of a message or warning about dotted ``key``
+        that the run gives once under way, as a :class:`SettingError` gets it; "" for a default."""
+        given = self.given_at([key])
+        return f"{given}: " if given else ""
+
     def init_named(self) -> str:
         """finetune.init as the messages about its model name it: ``--init exp/x/model.pt`` (--set
         finetune.init is its other spelling), or the config file's line where the file gave it

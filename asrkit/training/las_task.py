@@ -70,8 +70,9 @@ class LASTask:
         if ids:
             # (out of how many: 42 % of a set dropped read like a few stragglers)
             total = len(train_set.table.num_frames)
-            log.warning("%d of %d training utterances (%.1f %%) are longer than batching.max_frames=%d and are not "
-                        "trained on: %s%s (all ids with -v)", len(ids), total, 100.0 * len(ids) / total, b.max_frames,
+            log.warning("%s%d of %d training utterances (%.1f %%) are longer than batching.max_frames=%d and are "
+                        "not trained on: %s%s (all ids with -v)", cfg.given_before("batching.max_frames"), len(ids),
+                        total, 100.0 * len(ids) / total, b.max_frames,
                         " ".join(ids[:5]), " ..." if len(ids) > 5 else "")
             log.debug("too long for batching.max_frames: %s", " ".join(ids))
         if self.sampler.per_rank == 0 and len(self.sampler.batches):

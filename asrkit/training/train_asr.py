@@ -99,7 +99,10 @@ def select_device(ngpu: Optional[int], cfg: TrainConfig, dist_info: Optional[Dis
     if ngpu is not None:
         name, option = ("cpu" if ngpu == 0 else "cuda"), f"--ngpu {ngpu}"
     else:
-        name, option = cfg.training.device, f"training.device {cfg.training.device!r}"
+        # (named where it was given: "training.device 'cuda': ... CUDA is not available" left the
+        # user to find which of a recipe's config, its --train-args and the defaults said cuda)
+        name = cfg.training.device
+        option = f"{cfg.given_before('training.device')}training.device {name!r}"
     return resolve_device(name, option, index=dist_info.local_rank if dist_info else 0)
 
 
@@ -356,8 +359,9 @@ def _train(args: TrainArgs, exp: Path, dist_info: Optional[DistInfo], rank: int,
             warn_dev_overlap(train_set.table, valid_set.table, args.train_dir, args.valid_dir)
     if valid_set is None and rank == 0 and cfg.training.patience:
         # (no epoch has a dev metric: every epoch counted as an improvement, and nothing said so)
-        log.warning("no --valid-dir: training.patience %d stops nothing (early stopping watches %s on the dev set); "
-                    "every one of training.max_epochs=%d epochs runs", cfg.training.patience,
+        log.warning("%sno --valid-dir: training.patience %d stops nothing (early stopping watches %s on the dev "
+                    "set); every one of training.max_epochs=%d epochs runs", cfg.given_before("training.patience"),
+                    cfg.training.patience,
                     cfg.training.best_metric, cfg.training.max_epochs)
     if args.fbank is not None and args.fbank.dim != train_set.idim:
         raise AsrkitError(f"the feature config ({args.fbank.dim}-dim fbank) does not describe "
@@ -367,10 +371,9 @@ def _train(args: TrainArgs, exp: Path, dist_info: Optional[DistInfo], rank: int,
     if rank == 0 and spec is not None and spec.freq_masks and spec.freq_width >= train_set.idim:
         # (SpecAugConfig's default 30 is ESPnet's for 80 bins: `specaug: {}` on 23-bin features hid
         # every bin of one utterance in about twelve, in silence)
-        given = cfg.given_at(["model.specaug.freq_width"])
         log.warning("%smodel.specaug.freq_width %d is not below the features' %d bins: a frequency mask can hide "
                     "every bin of an utterance; set it to a fraction of them (ESPnet's 30 is for 80 bins)",
-                    f"{given}: " if given else "", spec.freq_width, train_set.idim)
+                    cfg.given_before("model.specaug.freq_width"), spec.freq_width, train_set.idim)
     model = build_model(lambda: LAS(train_set.idim, tokenizer.vocab_size, cfg.model), "the config's model: section")
     log.info("model: %.2fM parameters, idim %d, vocab %d",
              sum(p.numel() for p in model.parameters()) / 1e6, train_set.idim, tokenizer.vocab_size)

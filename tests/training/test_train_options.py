@@ -195,3 +195,38 @@ def test_a_finished_run_started_again_takes_more_workers_than_this_machine_has(y
                                              "--set", f"batching.num_workers={workers}"), check=False)
     assert proc.returncode == 0, proc.stderr
     assert "training already finished at epoch 1" in proc.stderr.decode()
+
+
+def test_run_time_warnings_and_the_device_name_the_config_line(yesno_setup, tmp_path):
+    """The warnings of a run under way about its config (no dev set for training.patience to
+    watch, utterances longer than batching.max_frames) and a training.device this machine has not
+    named the key but not where it was given, as the model.specaug.freq_width warning and the
+    run-time errors above do: a recipe's config, its --train-args and the defaults all hold one."""
+    import re
+
+    import torch
+
+    from tests.cli_checks import error_line, run_asrkit_in_process
+
+    from .yesno_dump import TINY_CONFIG, config_at_lines, train_args
+
+    conf = tmp_path / "train.yaml"
+    at = config_at_lines(conf, {**TINY_CONFIG, "batching": {"max_frames": 650},
+                                "training": {**TINY_CONFIG["training"], "max_epochs": 1, "patience": 1}})
+    args = train_args(yesno_setup, tmp_path / "exp", "--set", "training.num_plots=0")
+    args[args.index("--config") + 1] = conf
+    del args[args.index("--valid-dir"):args.index("--valid-dir") + 2]
+    proc = run_asrkit_in_process(*args, check=False)
+    err = proc.stderr.decode()
+    assert proc.returncode == 0, err
+    assert f"{conf}:{at['patience']}: no --valid-dir: training.patience 1 stops nothing" in err, err
+    assert re.search(re.escape(f"{conf}:{at['max_frames']}: ") + r"\d+ of 12 training utterances \([0-9.]+ %\) are "
+                     r"longer than batching\.max_frames=650", err), err
+    if not torch.cuda.is_available():
+        at = config_at_lines(conf, {**TINY_CONFIG, "training": {**TINY_CONFIG["training"], "device": "cuda"}})
+        args = train_args(yesno_setup, tmp_path / "exp2")
+        args[args.index("--config") + 1] = conf
+        del args[args.index("--ngpu"):args.index("--ngpu") + 2]  # (--ngpu decides over training.device)
+        proc = run_asrkit_in_process(*args, check=False)
+        assert (f"ERROR (asrkit-train): {conf}:{at['device']}: training.device 'cuda': a GPU is asked for, but CUDA "
+                f"is not available here") in error_line(proc)
