@@ -180,6 +180,40 @@ def test_an_lm_weight_spelt_another_way_finds_its_decoding_and_row(trained):
     assert [row.split(" | ")[4] for row in rows(results)] == ["conf/decode.yaml + LM (weight 0.5)"], rows(results)
 
 
+def test_two_spellings_of_the_same_options_are_one_decoding_and_one_row(trained):
+    """--decode-args '--beam 3' and '--beam=3' name one directory, decode_test_decode_beam3, and
+    are one decoding: stage 5's .done recorded the options as typed, so the second spelling decoded
+    it again and stage 6 added a second row. It records them as asrkit-decode resolves them too
+    (--print-config): another spelling, or a comment added to the config, is done already; a value
+    that changes the decoding in a config of the same name decodes again, and has a row of its own."""
+    recipe = trained
+    results = recipe / "RESULTS.md"
+    results.write_text("")
+    exp = recipe / "exp/train_char"
+    proc = run_sh(["./run.sh", "--stage", "5", "--nj", "1", "--decode-args", "--beam 3"], cwd=recipe)
+    assert "-> exp/train_char/decode_test_decode_beam3\n" in proc.stderr, proc.stderr[-3000:]
+    proc = run_sh(["./run.sh", "--stage", "5", "--nj", "1", "--decode-args", "--beam=3"], cwd=recipe)
+    assert "stage 5: exp/train_char/decode_test_decode_beam3 done already" in proc.stderr, proc.stderr[-3000:]
+    assert "its row is in RESULTS.md already" in proc.stderr, proc.stderr[-3000:]
+    assert [row.split(" | ")[4] for row in rows(results)] == ["conf/decode.yaml --beam 3"], rows(results)
+    # (and stage 6 alone, which resolves the options itself)
+    proc = run_sh(["./run.sh", "--stage", "6", "--decode-args", "--beam=3"], cwd=recipe)
+    assert len(rows(results)) == 1 and "its row is in RESULTS.md already" in proc.stderr, proc.stderr[-3000:]
+
+    mine = recipe / "mine.yaml"
+    mine.write_text("beam: 4\nctc_weight: 0.3\n")
+    mine_args = ["--nj", "1", "--decode-config", "mine.yaml", "--decode-args", "--beam 3"]
+    proc = run_sh(["./run.sh", "--stage", "5", *mine_args], cwd=recipe)
+    assert "-> exp/train_char/decode_test_mine_beam3\n" in proc.stderr, proc.stderr[-3000:]
+    mine.write_text("# my beam search\nbeam: 4\nctc_weight: 0.3\n")
+    proc = run_sh(["./run.sh", "--stage", "5", *mine_args], cwd=recipe)
+    assert "stage 5: exp/train_char/decode_test_mine_beam3 done already" in proc.stderr, proc.stderr[-3000:]
+    mine.write_text("beam: 4\nctc_weight: 0.5\n")
+    proc = run_sh(["./run.sh", "--stage", "5", *mine_args], cwd=recipe)
+    assert "-> exp/train_char/decode_test_mine_beam3\n" in proc.stderr, proc.stderr[-3000:]
+    assert "ctc_weight: 0.5" in (exp / "final_decode.yaml").read_text()
+
+
 def test_the_adaptation_reads_the_decoding_passes_options(trained):
     """Stage 5's asrkit-adapt-speakers gets the options both decoding passes get, --decode-args
     resolved in (exp/<tag>/final_decode.yaml): given --decode-config alone, its transforms were

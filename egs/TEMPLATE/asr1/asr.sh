@@ -1082,9 +1082,18 @@ fi
 # decoding options are inputs too: another --decode-args, --lm-weight, config or LM decodes again
 # rather than passing the old numbers off under the new command line.
 # The model by its contents too: one averaged again (another --num-avg) is another model.
+# The options twice, in two lines: as typed (the config's file and --decode-args: the line asr.sh
+# recorded alone before), and as asrkit-decode resolves them (resolved: --decode-config,
+# --decode-args and the weight, --print-config's checksum, decode_sum). Either one found the
+# same is the same decoding: the typed one alone decoded --decode-args '--beam=3' after '--beam 3'
+# (one directory, decode_<set>_decode_beam3) again, and stage 6 added a second row for it; the
+# resolved one alone would decode every directory again after an asrkit whose --print-config
+# prints an option more, and those made before it (the typed line alone) once more.
 first_pass_inputs() {
-  echo "$(fingerprint "$dumpdir/$1/feats.scp" "$dumpdir/$1/text" "$dumpdir/$1/.done" "$decode_config" \
-    ${lm_opts[@]:+"$lmexp/lm.pt"} "$model") $model $decode_args ${lm_opts[*]}"
+  local options=$decode_args config=("$decode_config")
+  [ "${2:-}" != resolved ] || { options="options $decode_sum"; config=(); }
+  echo "$(fingerprint "$dumpdir/$1/feats.scp" "$dumpdir/$1/text" "$dumpdir/$1/.done" ${config[@]+"${config[@]}"} \
+    ${lm_opts[@]:+"$lmexp/lm.pt"} "$model") $model $options ${lm_opts[*]}"
 }
 # check_averaged: the model.avg.pt stage 5 decodes and stage 6 reports is the average of
 # --num-avg checkpoints (one of another --num-avg was reported as "N best averaged").
@@ -1097,8 +1106,28 @@ check_averaged() {
 # (Its decoding options, final_decode.yaml, are those of the first pass's inputs: the file itself
 # is the last stage 5 run's, whichever decode dir that run made.)
 decode_inputs() {
-  if [ "$adapt_speakers" = false ]; then first_pass_inputs "$1"; return; fi
-  echo "$(first_pass_inputs "$1") adapted: $(fingerprint "$dumpdir/$1/utt2spk") $adapt_args"
+  if [ "$adapt_speakers" = false ]; then first_pass_inputs "$@"; return; fi
+  echo "$(first_pass_inputs "$@") adapted: $(fingerprint "$dumpdir/$1/utt2spk") $adapt_args"
+}
+# decoded <.done> <first_pass_inputs|decode_inputs> <set>: the marker holds a line of those
+# inputs, typed or resolved (an empty one, from before markers recorded their inputs, is trusted
+# as in up_to_date). The typed line first: a run again as before asks asrkit-decode nothing.
+decoded() {
+  [ -f "$1" ] || return 1
+  [ -s "$1" ] || return 0
+  grep -qxF -e "$("$2" "$3")" -- "$1" && return 0
+  resolve_decode_sum
+  grep -qxF -e "$("$2" "$3" resolved)" -- "$1"
+}
+# decode_record <first_pass_inputs|decode_inputs> <set>: what stage 5 records in the .done.
+decode_record() { printf '%s\n%s' "$("$1" "$2")" "$("$1" "$2" resolved)"; }
+# decode_sum: the checksum of the decoding options stage 5 decodes with, as asrkit-decode
+# --print-config resolves them (stage 5 sets it from the file it packs; stage 6 alone asks here).
+decode_sum=
+resolve_decode_sum() {
+  [ -z "$decode_sum" ] || return 0
+  decode_sum=$(decode_options --print-config | cksum | awk '{ print $1 "-" $2 }') \
+    || die "stage $current_stage: asrkit-decode --print-config failed for $decode_config${decode_args:+ with --decode-args '$decode_args'}"
 }
 
 # decode_pass <set> <dir> [asrkit-decode options]: decode $dumpdir/<set> in --nj pieces into <dir>.
@@ -1165,13 +1194,14 @@ if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
   if have_exp_lock; then rm -f -- "$exp"/final_decode.yaml.*.tmp; fi
   decode_options --print-config > "$exp/final_decode.yaml.$$.tmp" \
     || { rm -f "$exp/final_decode.yaml.$$.tmp"; die "stage 5: asrkit-decode --print-config failed for $decode_config${decode_args:+ with --decode-args '$decode_args'}"; }
+  decode_sum=$(cksum < "$exp/final_decode.yaml.$$.tmp" | awk '{ print $1 "-" $2 }')
   mv "$exp/final_decode.yaml.$$.tmp" "$exp/final_decode.yaml"
   run "$exp/log/pack_model.log" $train_cmd "$exp/log/pack_model.log" \
     asrkit-pack-model --decode-config "$exp/final_decode.yaml" "$model" "$exp/final.pt"
   for set in $test_sets; do
     first=$exp/decode_${set}_$first_name
-    first_inputs=$(first_pass_inputs "$set")
-    if up_to_date "$first/.done" "$first_inputs"; then
+    first_inputs=$(decode_record first_pass_inputs "$set")
+    if decoded "$first/.done" first_pass_inputs "$set"; then
       log "stage 5: $first done already"
     else
       note=
@@ -1185,8 +1215,8 @@ if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
     fi
     [ "$adapt_speakers" = true ] || continue
     dir=$exp/decode_${set}_$decode_name
-    dec_inputs=$(decode_inputs "$set")
-    if up_to_date "$dir/.done" "$dec_inputs"; then log "stage 5: $dir done already"; continue; fi
+    dec_inputs=$(decode_record decode_inputs "$set")
+    if decoded "$dir/.done" decode_inputs "$set"; then log "stage 5: $dir done already"; continue; fi
     # Kaldi's decode_fmllr.sh: one transform per speaker from the first pass's hypotheses (no
     # reference read), then the second pass through them. One job: each speaker's utterances go together.
     log "stage 5: speaker transforms from $first/text -> $dir/trans.ark, then the adapted pass -> $dir"
@@ -1217,7 +1247,7 @@ if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
     # Only a decoding that ran to its end for this model and these options: a stage 5 killed or
     # failed part-way left a text short of utterances (scored as deletions, within 5 %), and one
     # of the model before stage 4 was run again was scored as this model's, a row in RESULTS.md each.
-    up_to_date "$dir/.done" "$(decode_inputs "$set")" \
+    decoded "$dir/.done" decode_inputs "$set" \
       || die "stage 6: $dir/text is not a finished decoding of $model with these options (stage 5 was stopped, failed, or run with other options or another model since): run stage 5 again"
   done
   # One run at a time adds to --results (the runs of other exp dirs share it): two runs finding no
@@ -1295,12 +1325,22 @@ if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
     row=$(printf '| %s | %s | %s | %s | %s | %s |' "$set" "$cer" "$wer" "$model_desc (exp/$tag)" \
       "$decode_config${decode_args:+ $decode_args}${lm_opts[*]:+ + LM (weight $lm_weight)}$adapt_desc" "$train_time")
     # A run again over a finished decoding scored it again and added the same row (another date)
-    # each time: a row already there, but for its date and machine, is not added twice.
-    if grep -qxF -e "$row" <(sed 's/ [^|]* | [^|]* |$//' "$results"); then
+    # each time: a row already there, but for its date and machine, is not added twice. Nor one
+    # for a decoding that has a row there already under another spelling of its options
+    # ('--beam=3' after '--beam 3': one directory, one decoding): <dir>/.rows records the row
+    # added for each decoding (its .done and the text scored) and results file.
+    done_sum=$(fingerprint "$dir/.done" "$dir/text")
+    where=$(readlink -m -- "$results")
+    had=$(awk -F'\t' -v d="$done_sum" -v r="$where" '$1 == d && $2 == r { print $3 }' "$dir/.rows" 2> /dev/null || true)
+    for r in "$row" ${had:+"$had"}; do
+      grep -qxF -e "$r" <(sed 's/ [^|]* | [^|]* |$//' "$results") || continue
       log "stage 6: $set: CER $cer %, WER $wer % ($dir/wer.txt); its row is in $results already"
-      continue
-    fi
+      continue 2
+    done
     printf '%s %s | %s |\n' "$row" "$(date -u '+%Y-%m-%d %H:%M UTC')" "$machine" >> "$results"
+    # (whole or not at all, as .done: a half-written line names no row)
+    { awk -F'\t' -v d="$done_sum" -v r="$where" '!($1 == d && $2 == r)' "$dir/.rows" 2> /dev/null || true
+      printf '%s\t%s\t%s\n' "$done_sum" "$where" "$row"; } > "$dir/.rows.tmp" && mv -f "$dir/.rows.tmp" "$dir/.rows"
     log "stage 6: $set: CER $cer %, WER $wer % ($dir/wer.txt); row added to $results"
   done
 fi
