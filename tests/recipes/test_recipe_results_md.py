@@ -216,10 +216,12 @@ def test_two_spellings_of_the_same_options_are_one_decoding_and_one_row(trained)
 
 def test_the_adaptation_reads_the_decoding_passes_options(trained):
     """Stage 5's asrkit-adapt-speakers gets the options both decoding passes get, --decode-args
-    resolved in (exp/<tag>/final_decode.yaml): given --decode-config alone, its transforms were
-    estimated on features normalised otherwise (--edge-pad-s) than the second pass's, and a config
-    that only --decode-args makes valid (nbest: 5 at beam 4, under '--beam 5') was refused before
-    stage 0, though both passes decode with it."""
+    resolved in (<adapted dir>/decode_options.yaml): given --decode-config alone, its transforms
+    were estimated on features normalised otherwise (--edge-pad-s) than the second pass's, and a
+    config that only --decode-args makes valid (nbest: 5 at beam 4, under '--beam 5') was refused
+    before stage 0, though both passes decode with it. The file is the directory's own: it read
+    exp/<tag>/final_decode.yaml, which another stage 5 run (another decode dir's options) may have
+    written since."""
     recipe = trained
     (recipe / "nbest.yaml").write_text("beam: 4\nnbest: 5\n")
     # (--min-utts 5: yesno's test set is one speaker of 30 utterances, under the default 50)
@@ -229,12 +231,13 @@ def test_the_adaptation_reads_the_decoding_passes_options(trained):
     adapted = recipe / "exp/train_char/decode_test_nbest_beam5_edge-pad-s0.1_adapt_epochs1_min-utts5"
     assert (adapted / "trans.ark").is_file() and (adapted / ".done").is_file(), proc.stderr[-3000:]
     log = (adapted / "log/adapt.log").read_text()
-    assert "decoding options: --config exp/train_char/final_decode.yaml" in log, log[-3000:]
+    assert f"decoding options: --config {adapted.relative_to(recipe)}/decode_options.yaml" in log, log[-3000:]
     # (estimated: a tiny model's transform may also raise the loss and be left as the identity)
     assert "speaker 'yesno': adapted on 15 of 30 utterances" in log or \
         "speaker 'yesno': the transform raised the loss per token on the 15 utterances" in log, log[-3000:]
-    options = yaml.safe_load((recipe / "exp/train_char/final_decode.yaml").read_text())
+    options = yaml.safe_load((adapted / "decode_options.yaml").read_text())
     assert (options["beam"], options["nbest"], options["edge_pad_s"]) == (5, 5, 0.1)
+    assert (adapted / "decode_options.yaml").read_text() == (recipe / "exp/train_char/final_decode.yaml").read_text()
 
 
 def test_warnings_of_the_decoding_and_scoring_jobs_are_said(trained):

@@ -352,7 +352,7 @@ device_opts=()
 if [ "$adapt_speakers" = true ]; then
   # shellcheck disable=SC2086
   config_error "--adapt-args '$adapt_args'" asrkit-adapt-speakers HYP_TEXT ark:TRANSFORMS $adapt_args
-  # Its decoding options need no check of their own: stage 5 gives it exp/<tag>/final_decode.yaml,
+  # Its decoding options need no check of their own: stage 5 gives it <dir>/decode_options.yaml,
   # the options checked above as the decoding passes resolve them (it sets their lm_weight aside).
 fi
 # Speed factors are positive numbers: "abc" or "-1" otherwise failed only where they are used
@@ -1103,8 +1103,7 @@ check_averaged() {
   fi
 }
 # ...and of what stage 6 scores: the adapted pass also depends on the speakers and its options.
-# (Its decoding options, final_decode.yaml, are those of the first pass's inputs: the file itself
-# is the last stage 5 run's, whichever decode dir that run made.)
+# (Its decoding options, <dir>/decode_options.yaml, are those of the first pass's inputs.)
 decode_inputs() {
   if [ "$adapt_speakers" = false ]; then first_pass_inputs "$@"; return; fi
   echo "$(first_pass_inputs "$@") adapted: $(fingerprint "$dumpdir/$1/utt2spk") $adapt_args"
@@ -1222,12 +1221,16 @@ if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
     log "stage 5: speaker transforms from $first/text -> $dir/trans.ark, then the adapted pass -> $dir"
     rm -f "$dir/.done"
     mkdir -p "$dir/log"
+    # The decoding passes' options, resolved: given --decode-config alone, it estimated the
+    # transforms without --decode-args, on features normalised otherwise (another --edge-pad-s,
+    # --no-level-norm) than those of the second pass they are applied to. In the directory's own
+    # file: exp/<tag>/final_decode.yaml is whichever stage 5 run wrote it last (another one's, of
+    # other options, where two runs share exp/ without the lock).
+    decode_options --print-config > "$dir/decode_options.yaml" \
+      || die "stage 5: asrkit-decode --print-config failed for $decode_config${decode_args:+ with --decode-args '$decode_args'}"
     # shellcheck disable=SC2086
-    # The decoding passes' options, resolved (final_decode.yaml): given --decode-config alone, it
-    # estimated the transforms without --decode-args, on features normalised otherwise (another
-    # --edge-pad-s, --no-level-norm) than those of the second pass they are applied to.
     run "$dir/log/adapt.log" $decode_cmd --gpu "$decode_ngpu" "$dir/log/adapt.log" \
-      asrkit-adapt-speakers --model "$model" --config "$exp/final_decode.yaml" "${device_opts[@]}" $adapt_args \
+      asrkit-adapt-speakers --model "$model" --config "$dir/decode_options.yaml" "${device_opts[@]}" $adapt_args \
         --utt2spk "$dumpdir/$set/utt2spk" --feats "scp:$dumpdir/$set/feats.scp" "$first/text" "ark:$dir/trans.ark"
     warnings "$dir/log/adapt.log"
     decode_pass "$set" "$dir" --utt2spk "$dumpdir/$set/utt2spk" --spk-transforms "ark:$dir/trans.ark"
