@@ -556,6 +556,30 @@ def test_loso_records_of_the_loso_sh_before_are_still_read(recipe_dir, fsdd_root
     assert proc.stdout.count("fold george: ") == 2, proc.stderr
 
 
+def test_loso_other_decode_args_decode_the_tag_again(recipe_dir, fsdd_root):
+    """--decode-args (and --decode-ngpu) were among a tag's training options: another one, which
+    changes no model, was refused as "use another --tag". It is a decoding of the tag's models, as
+    another --decode-config is: a decode directory and a summary block of its own, named by it;
+    a tag record made when they were the tag's (decode_args= in it) is read without them."""
+    recipe = recipe_dir("fsdd")
+    base = ["local/loso.sh", "--fsdd-root", str(fsdd_root), "--speakers", "george", *STOPS_AT_STAGE_0]
+    proc = run_sh(base + ["--decode-args", "--beam 1"], cwd=recipe, check=False)
+    assert proc.returncode != 0 and "fold george: stage 0 failed" in proc.stderr, proc.stderr
+    record = recipe / "loso/george/exp/default/loso_options"
+    assert not any(line.startswith(("decode_args=", "decode_ngpu=")) for line in record.read_text().splitlines())
+    record.write_text(record.read_text() + "decode_args=--beam 1\ndecode_ngpu=0\n")  # (as recorded before)
+    proc = run_sh(base + ["--decode-args", "--beam 2", "--decode-ngpu", "1", "--dry-run", "true"], cwd=recipe)
+    assert proc.stdout.splitlines()[-1].endswith(
+        " -> loso/george/exp/default/decode_test_decode_beam2_adapt/wer.txt"), proc.stdout + proc.stderr
+    assert "not compared" not in proc.stderr, proc.stderr
+    proc = run_sh(base + ["--decode-args", "--beam 2", "--summary-only", "true"], cwd=recipe)
+    results = (recipe / "RESULTS.md").read_text()
+    assert "<!-- loso loso/default/decode_beam2_adapt -->" in results, results
+    title = next(line for line in results.splitlines() if line.startswith("LOSO "))
+    assert title.startswith("LOSO `loso` / `default` / `decode_beam2_adapt`: ") and '--decode-args "--beam 2"' in title
+    assert re.search(r"^\| george \| unfinished \|", results, re.M), results
+
+
 def test_loso_summary_before_any_fold_finished(recipe_dir, fsdd_root):
     """--summary-only with nothing finished: every fold listed as unfinished, no mean or worst
     made up, nothing run, and the command shown names the fold order given."""

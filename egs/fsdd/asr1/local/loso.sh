@@ -13,8 +13,9 @@
 # and resumes an unfinished one at its first stage without a .done marker, as
 # asr.sh does. Several training configurations can share one --dir (its data and
 # features) under different --tag names, and one tag's models can be decoded with
-# several --decode-config files (each has a decode directory and a summary block
-# of its own). Options that change the data (anything but the training and
+# several --decode-config files or --decode-args (each has a decode directory and
+# a summary block of its own, named by them, and the models are not trained
+# again). Options that change the data (anything but the training and
 # decoding options listed in the code) need another --dir, and a tag's options are
 # recorded so that re-running it with different ones is an error instead of a
 # stale result: the options each fold's run.sh runs with, as it resolves them
@@ -130,10 +131,12 @@ given_opts=() given_lm=() init_val=$pretrained
 # again); the tag's: all but the LM's and the speaker adaptation's, which are a decoding's
 # (recorded per decode directory). Not recorded: the corpora's paths (a moved copy is the same
 # data, as in run.sh's data/stage0_options), what this script sets for each fold, and
-# --decode-config, which names the decode directory.
-not_recorded='fsdd_root|an4_root|test_speakers|stage|stop_stage|tag|results|test_sets|decode_config'
+# --decode-config and --decode-args, which name the decode directory, and --decode-ngpu (where it
+# decodes). (--decode-args and --decode-ngpu were the tag's: other ones, which change no model,
+# were refused as "use another --tag"; a record made then still has them, not compared.)
+not_recorded='fsdd_root|an4_root|test_speakers|stage|stop_stage|tag|results|test_sets|decode_config|decode_args|decode_ngpu'
 lm_names='use_lm|lm_weight|lm_config|lm_train_text|adapt_speakers|adapt_args'
-training_names='train_config|train_args|init_listener|num_avg|ngpu|decode_ngpu|decode_args|nj'
+training_names='train_config|train_args|init_listener|num_avg|ngpu|nj'
 is_one() { local name=${2#--}; [[ ${name//-/_} =~ ^($1)$ ]]; }
 
 i=0
@@ -291,7 +294,9 @@ same_record() {
     fi
     return 0
   fi
-  while IFS= read -r line; do [ -z "$line" ] || made[${line%%=*}]=${line#*=}; done < "$file"
+  while IFS= read -r line; do
+    [ -z "$line" ] || [[ ${line%%=*} =~ ^($not_recorded)$ ]] || made[${line%%=*}]=${line#*=}
+  done < "$file"
   while IFS= read -r line; do [ -z "$line" ] || is[${line%%=*}]=${line#*=}; done <<< "$now"
   for k in $(printf '%s\n' "${!made[@]}" "${!is[@]}" | LC_ALL=C sort -u); do
     if [ -z "${made[$k]+x}" ] || [ -z "${is[$k]+x}" ]; then only+=("--${k//_/-}"); continue; fi
