@@ -13,7 +13,7 @@ What ``from_dict`` guarantees, so that a typo never silently trains or decodes s
 - each value is brought to the field's type hint where that is unambiguous (``lr: 1e-3`` is a
   str in YAML 1.1, ``8000`` for a float field, ``'true'`` for a bool) and is an error naming
   ``where: key`` otherwise: bools are ``true``/``false`` only (never 1 or "yes"), ints must be
-  whole numbers, strings must be strings; ``Optional``, ``List``/``Tuple`` (elements checked,
+  whole numbers (a float past 64 bits, 1e300, is none), strings must be strings; ``Optional``, ``List``/``Tuple`` (elements checked,
   fixed-size tuples by length), ``Dict`` (a mapping) and nested dataclasses (a sub-mapping,
   ``None`` meaning all defaults) are followed;
 - the class's own checks (``__post_init__``) run, and their ValueError/AsrkitError is reported
@@ -813,6 +813,10 @@ def _coerce(value: Any, typ: Any, nested: Callable[[type, Any], Any]) -> Any:
             return value
         number = _number(value)
         if number is not None and number.is_integer():
+            if abs(number) >= MAX_INT_FROM_FLOAT:
+                # No option takes an int past 64 bits (training.seed's is the widest); taken as
+                # one, 1e300 was quoted by the checks as the 301 digits of the float's value
+                raise _Mismatch("an int (at most 64 bits)", value)
             return int(number)
         raise _Mismatch(int, value)
     if typ is float:
@@ -848,6 +852,10 @@ def _coerce(value: Any, typ: Any, nested: Callable[[type, Any], Any]) -> Any:
             raise _Mismatch(dict, value)
         return dict(value)
     return value  # a type this loader does not know: the class checks it
+
+
+# The largest float an int option takes as an int (2**63: training.seed's bound, the widest).
+MAX_INT_FROM_FLOAT = float(2 ** 63)
 
 
 def _number(value: Any) -> Optional[float]:

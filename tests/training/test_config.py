@@ -103,14 +103,15 @@ def test_yaml_sections_and_overrides(tmp_path):
      "optim.eps must be at most 1, got 1e+300; optim.weight_decay must be at most 1, got 1e+300"),
     ({}, ["optim.scheduler=warmup_linear", "optim.final_lr_ratio=1e300"],
      "optim.final_lr_ratio must be at most 1, got 1e+300"),
-    ({}, ["optim.warmup_steps=1e30"],
-     "optim.warmup_steps must be at most 1000000000, got 1000000000000000019884624838656"),
-    ({}, ["training.max_epochs=1e30"],
-     "training.max_epochs must be at most 1000000, got 1000000000000000019884624838656"),
+    ({}, ["optim.warmup_steps=1000000001"], "optim.warmup_steps must be at most 1000000000, got 1000000001"),
+    ({}, ["training.max_epochs=1e7"], "training.max_epochs must be at most 1000000, got 10000000"),
+    # (a float past 64 bits is no int: 1e30 was quoted as int(1e30), 1000000000000000019884624838656)
+    ({}, ["optim.warmup_steps=1e30"], "optim.warmup_steps: expected an int (at most 64 bits), got 1e+30"),
+    ({}, ["training.max_epochs=1e30"], "training.max_epochs: expected an int (at most 64 bits), got 1e+30"),
     ({}, ["training.patience=10000000", "training.keep_best=10000000"],
      "training.patience must be at most 1000000, got 10000000; training.keep_best must be at most 1000000"),
     ({}, ["training.max_time=1e300"], "training.max_time must be at most 1e+08, got 1e+300"),
-    ({}, ["batching.max_frames=1e30"], "batching.max_frames must be at most 1000000000"),
+    ({}, ["batching.max_frames=1e10"], "batching.max_frames must be at most 1000000000, got 10000000000"),
     ({}, ["training.num_plots=-5"], "--set 'training.num_plots=-5': training.num_plots must be >= 0, got -5"),
     ({}, ["training.teacher_forcing_decay_epochs=-1"], "training.teacher_forcing_decay_epochs must be >= 0, got -1"),
     # "training: max_epochs, keep_best, log_interval and max_bad_steps must be >= 1, patience, num_plots and
@@ -136,8 +137,11 @@ def test_yaml_sections_and_overrides(tmp_path):
      "model.attention: attention.heads must be at most 1000000, got 1000001"),
     ({}, ["model.speller.embed=100000000000000000000000000"], "speller.embed must be at most 1000000, got 1"),
     # a factor past int64 was an OverflowError traceback once the data was read (the CTC length check)
+    # (and a float past 64 bits is no int, quoted as written: it was int(1e308)'s 309 digits)
     ({}, ["model.listener.subsample=[1e308, 1]"],
-     "listener.subsample factors must be at most 1000 (frames concatenated into one), got 100000000000000001097"),
+     "listener.subsample must be a non-empty list of integers >= 1 (one per BLSTM layer), got [1e+308, 1]"),
+    ({}, ["model.listener.subsample=[100000000000000000000, 1]"],
+     "listener.subsample factors must be at most 1000 (frames concatenated into one), got 100000000000000000000"),
     # an empty path read as none: random weights / no noise at exit 0, where --init '' is refused
     ({"finetune": {"init": ""}}, [], "config: finetune.init: '' is an empty path: give a file, or null (or leave the "
                                      "key out) for none"),

@@ -357,3 +357,22 @@ def test_every_loader_names_the_line_of_a_key_yaml_reads_as_no_string(tmp_path):
             load()
     # (the lines of what a flag replaces are still dropped, Kaldi's dashed names too)
     assert without_keys({"num-mel-bins": 1, "beam": 2}, ["num_mel_bins"], lambda k: k.replace("-", "_")) == {"beam": 2}
+
+
+def test_a_float_past_64_bits_is_no_int_option(tmp_path):
+    """An int option given 1e300 took it as int(1e300), and the checks quoted that: 'listener.hidden
+    must be at most 1000000, got 1000000000000000052504760255204420248704468581108...' (301 digits,
+    none of them written). No option takes an int past 64 bits (training.seed's bound, the widest):
+    such a float is refused as written, by the class's own check where it has one."""
+    from asrkit.training.config import load_config
+
+    with pytest.raises(ConfigError, match=r"^c\.yaml: inner\.size: expected an int \(at most 64 bits\), got 1e\+300$"):
+        from_dict(Outer, {"inner": {"size": 1e300}}, "c.yaml")
+    with pytest.raises(ConfigError, match=r"^c\.yaml: inner\.sizes\[0\]: expected an int \(at most 64 bits\), got -1e\+19$"):
+        from_dict(Outer, {"inner": {"sizes": [-1e19]}}, "c.yaml")
+    assert from_dict(Inner, {"size": 5e18}).size == 5 * 10 ** 18  # within 64 bits: taken, as before
+    path = tmp_path / "train.yaml"
+    path.write_text("model:\n  listener:\n    hidden: 1e300\n")
+    with pytest.raises(ConfigError, match="^" + re.escape(f"{path}:3: model.listener: listener.hidden must be at most "
+                                                          f"1000000, got 1e+300") + "$"):
+        load_config(str(path))
