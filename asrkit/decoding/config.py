@@ -37,8 +37,8 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple, Union
 
 from asrkit.utils.config import (ConfigError, Problem, UnknownKeysError, dump_yaml, from_dict, non_finite,
-                                 over_bounds, read_config_file, reads_stdin, refusal, to_dict, written_by_newer,
-                                 yaml_source)
+                                 number_text, over_bounds, read_config_file, reads_stdin, refusal, to_dict,
+                                 written_by_newer, yaml_source)
 from asrkit.utils.errors import AsrkitError
 
 # How word boundaries are placed (asrkit.decoding.ctc_align.word_times); the first is the default.
@@ -295,18 +295,19 @@ class DecodeConfig:
             # pieces shorter than a word: max_segment_s 0.001 cut every recording into fragments
             # of a syllable, decoded to letters and no word
             bad("max_segment_s", f"max_segment_s must be at least {MIN_SEGMENT_S:g} s (a piece holds a word or "
-                                 f"more), got {self.max_segment_s:g}")
+                                 f"more), got {number_text(self.max_segment_s)}")
         negative = [k for k in ("min_pause_s", "segment_pad_s", "segment_context_s") if getattr(self, k) < 0]
         if negative:
             bad(negative[0], "min_pause_s, segment_pad_s and segment_context_s must be >= 0")
         if self.segment_target_s is not None and self.segment_target_s < 0:
             bad("segment_target_s", f"segment_target_s must be >= 0 (0: pieces not joined; null: the model's), "
-                                    f"got {self.segment_target_s:g}")
+                                    f"got {number_text(self.segment_target_s)}")
         negative = [k for k in ("edge_pad_s", "edge_min_quiet_s") if getattr(self, k) < 0]
         if negative:
             bad(negative[0], "edge_pad_s and edge_min_quiet_s must be >= 0")
         if not 0.0 < self.edge_quiet_db <= MAX_EDGE_QUIET_DB:
-            bad("edge_quiet_db", f"edge_quiet_db must be in (0, {MAX_EDGE_QUIET_DB:g}], got {self.edge_quiet_db:g}")
+            bad("edge_quiet_db",
+                f"edge_quiet_db must be in (0, {MAX_EDGE_QUIET_DB:g}], got {number_text(self.edge_quiet_db)}")
         if not 0.0 < self.pause_blank_prob <= 1.0:
             bad("pause_blank_prob", f"pause_blank_prob must be in (0, 1], got {self.pause_blank_prob}")
         if problems:
@@ -323,7 +324,8 @@ class DecodeConfig:
                     + over(("lm_weight", "eos_threshold", "pre_beam_ratio"), MAX_FACTOR)
                     + over(("max_backtrack", "batch_size"), MAX_COUNT))
         if abs(self.penalty) > MAX_FACTOR:
-            problems.append(Problem(f"penalty must be in [-{MAX_FACTOR:g}, {MAX_FACTOR:g}], got {self.penalty:g}",
+            problems.append(Problem(f"penalty must be in [-{MAX_FACTOR:g}, {MAX_FACTOR:g}], got "
+                                    f"{number_text(self.penalty)}",
                                     "penalty"))
         return problems
 

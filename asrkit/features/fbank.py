@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Dict, Iterable, List, Mapping, Optional
 from asrkit.features.containers import MAX_SAMPLE_RATE
 from asrkit.features.wav import DEFAULT_MAX_SAMPLES, INT16_SCALE
 from asrkit.utils.config import (ConfigError, ConfigFile, Problem, Wording, dump_yaml, errors_at_lines, from_dict,
-                                 non_finite, read_config_file, refusal, to_dict)
+                                 non_finite, number_text, read_config_file, refusal, to_dict)
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import PathLike, atomic_open
 
@@ -113,13 +113,14 @@ class FbankConfig:
             raise refusal("bad fbank config: ", problems)
         # (each with the keys it is about, the one at fault first: the line a file's error names)
         if self.sample_frequency <= 0:
-            problems.append(Problem(f"sample_frequency must be > 0, got {self.sample_frequency:g}", "sample_frequency"))
+            problems.append(Problem(f"sample_frequency must be > 0, got {number_text(self.sample_frequency)}",
+                                    "sample_frequency"))
         elif self.sample_frequency != int(self.sample_frequency) or self.sample_frequency > MAX_SAMPLE_FREQUENCY:
             # Audio rates are whole numbers of Hz, at most containers.MAX_SAMPLE_RATE: no audio matched 16000.5
             # (every utterance failed one by one), a model.pt's 1e12 had decoding resample to it (a
             # 3 TB allocation and a MemoryError traceback), and 1e308 overflowed int() of samples.
             problems.append(Problem(f"sample_frequency must be a whole number of Hz up to {MAX_SAMPLE_FREQUENCY}, "
-                                    f"got {self.sample_frequency:g}", "sample_frequency"))
+                                    f"got {number_text(self.sample_frequency)}", "sample_frequency"))
         if self.frame_length <= 0 or self.frame_shift <= 0:
             problems.append(Problem(f"frame_length/frame_shift must be > 0, got {self.frame_length}/{self.frame_shift}",
                                     *[k for k in ("frame_length", "frame_shift") if getattr(self, k) <= 0]))
@@ -136,7 +137,7 @@ class FbankConfig:
             # is the audio corrupt?", which the audio was not.
             problems.append(Problem(f"dither must be in [0, {MAX_DITHER:g}] (the standard deviation of noise added "
                                     f"to int16-scale samples; Kaldi's default is 1.0, one 16-bit step), got "
-                                    f"{self.dither:g}", "dither"))
+                                    f"{number_text(self.dither)}", "dither"))
         if not 0.0 <= self.preemphasis_coefficient <= 1.0:
             problems.append(Problem(f"preemphasis_coefficient must be in [0, 1], got {self.preemphasis_coefficient}",
                                     "preemphasis_coefficient"))
@@ -144,7 +145,8 @@ class FbankConfig:
             problems.append(Problem(f"energy_floor must be >= 0, got {self.energy_floor}", "energy_floor"))
         if not MIN_BLACKMAN_COEFF <= self.blackman_coeff <= MAX_BLACKMAN_COEFF:
             problems.append(Problem(f"blackman_coeff must be in [{MIN_BLACKMAN_COEFF:g}, {MAX_BLACKMAN_COEFF:g}] (a "
-                                    f"window that tapers; Kaldi's default is 0.42), got {self.blackman_coeff:g}",
+                                    f"window that tapers; Kaldi's default is 0.42), got "
+                                    f"{number_text(self.blackman_coeff)}",
                                     "blackman_coeff"))
         if self.sample_frequency <= 0:  # the checks below divide by it (0: a ZeroDivisionError traceback)
             raise refusal("bad fbank config: ", problems)
@@ -152,20 +154,21 @@ class FbankConfig:
         if min(self.frame_length, self.frame_shift) * self.sample_frequency / 1000 < 1:
             shorter = "frame_length" if self.frame_length <= self.frame_shift else "frame_shift"
             problems.append(Problem(f"frame_length and frame_shift must be at least one sample "
-                                    f"({1000 / self.sample_frequency:g} ms at {self.sample_frequency:g} Hz), got "
+                                    f"({1000 / self.sample_frequency:g} ms at {number_text(self.sample_frequency)} "
+                                    f"Hz), got "
                                     f"{self.frame_length}/{self.frame_shift} ms", shorter, "sample_frequency"))
         nyquist = self.sample_frequency / 2
         high = self.high_edge
         if not 0 <= self.low_freq < high <= nyquist:
             keys = ["low_freq"] if not 0 <= self.low_freq < nyquist else ["high_freq"] if high > nyquist else []
-            problems.append(Problem(f"need 0 <= low_freq < high_freq <= {nyquist:g} (Nyquist), got low_freq="
+            problems.append(Problem(f"need 0 <= low_freq < high_freq <= {number_text(nyquist)} (Nyquist), got low_freq="
                                     f"{self.low_freq}, high_freq={self.high_freq}",
                                     *keys, "high_freq", "low_freq", "sample_frequency"))
         if self.vtln_warp <= 0:
             problems.append(Problem(f"vtln_warp must be > 0 (1: no warp), got {self.vtln_warp}", "vtln_warp"))
         elif not MIN_VTLN_WARP <= self.vtln_warp <= MAX_VTLN_WARP:
             problems.append(Problem(f"vtln_warp must be in [{MIN_VTLN_WARP:g}, {MAX_VTLN_WARP:g}] (1: no warp; Kaldi's "
-                                    f"VTLN searches 0.85 to 1.25), got {self.vtln_warp:g}", "vtln_warp"))
+                                    f"VTLN searches 0.85 to 1.25), got {number_text(self.vtln_warp)}", "vtln_warp"))
         elif self.vtln_warp != 1.0:  # Kaldi's (and torchaudio's) bounds for a warped filter bank
             vtln_high = self._vtln_high()
             if not self.low_freq < self.vtln_low < vtln_high < high:
@@ -253,7 +256,8 @@ class FbankConfig:
         # a warp squeezes part of the bank onto fewer FFT bins: say so, or the warp goes unsuspected
         warped = f" with vtln_warp {self.vtln_warp:g}" if self.vtln_warp != 1.0 else ""
         return (f"num_mel_bins {self.num_mel_bins} is too many for frame_length {self.frame_length} ms "
-                f"at {self.sample_frequency:g} Hz{warped} ({self._fft_size() // 2} FFT bins from {self.low_freq:g} Hz): "
+                f"at {number_text(self.sample_frequency)} Hz{warped} ({self._fft_size() // 2} FFT bins from "
+                f"{number_text(self.low_freq)} Hz): "
                 f"{how_many} of its mel bins would hold no FFT bin (Kaldi: 'You may have set --num-mel-bins too large'), "
                 f"a feature dimension that is the same constant in every frame; use fewer mel bins"
                 f"{', a vtln_warp nearer 1' if warped else ''} or a longer frame_length")

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
 from asrkit.features.specaug_config import SpecAugConfig
-from asrkit.utils.config import ConfigError, Problem, Wording, from_dict, over_bounds, refusal, to_dict
+from asrkit.utils.config import ConfigError, Problem, Wording, from_dict, number_text, over_bounds, refusal, to_dict
 
 
 # Recurrent layers in a listener or speller, at most (ESPnet's LAS recipes have 1-6). A million
@@ -130,7 +130,8 @@ class AttentionConfig:
         bad = ([Problem(f"attention.conv_width must be at most {MAX_CONV_WIDTH} (encoder frames each side), got "
                         f"{self.conv_width}", "conv_width")] if self.conv_width > MAX_CONV_WIDTH else [])
         if self.scaling > MAX_SCALING:
-            bad.append(Problem(f"attention.scaling must be at most {MAX_SCALING:g}, got {self.scaling:g}", "scaling"))
+            bad.append(Problem(f"attention.scaling must be at most {MAX_SCALING:g}, got {number_text(self.scaling)}",
+                               "scaling"))
         if bad:
             raise refusal("", bad)
 

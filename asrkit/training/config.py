@@ -465,7 +465,7 @@ def validate(cfg: TrainConfig, where: str = "config") -> None:
     if o.eps < FLOAT32_TINY:
         raise ConfigError(f"{where}: optim.eps must be > 0 (at least {FLOAT32_TINY:.3g}, float32's smallest normal "
                           f"number; usually 1e-8 for adam, 1e-6 for adadelta): the optimizer divides by it where a "
-                          f"gradient is 0, got {o.eps:g}", ["optim.eps"])
+                          f"gradient is 0, got {number_text(o.eps)}", ["optim.eps"])
     # torch's optimizers refuse these with a ValueError (a traceback) only once the data is read;
     # a negative final_lr_ratio would silently turn the decay into gradient ascent, and a
     # negative grad_clip silently switch clipping off (0 is the documented way).
@@ -498,7 +498,7 @@ def validate(cfg: TrainConfig, where: str = "config") -> None:
     # features or a transcript (more than batching.max_missing_ratio=-1.0)".
     if not 0 <= b.max_missing_ratio <= 1:
         raise ConfigError(f"{where}: batching.max_missing_ratio must be in [0, 1] (the share of utterances that may "
-                          f"lack features or a transcript), got {b.max_missing_ratio:g}",
+                          f"lack features or a transcript), got {number_text(b.max_missing_ratio)}",
                           ["batching.max_missing_ratio"])
     if t.best_metric not in ASR_METRICS:
         raise ConfigError(f"{where}: training.best_metric: {t.best_metric!r} is not one of {', '.join(ASR_METRICS)}",
@@ -517,7 +517,8 @@ def validate(cfg: TrainConfig, where: str = "config") -> None:
                           f"valid_loss or valid_cer (greedy decoding by the CTC head alone)",
                           ["training.best_metric", "model.ctc_weight"])
     if t.max_time < 0:
-        raise ConfigError(f"{where}: training.max_time must be >= 0 seconds (0: no budget), got {t.max_time:g}",
+        raise ConfigError(f"{where}: training.max_time must be >= 0 seconds (0: no budget), got "
+                          f"{number_text(t.max_time)}",
                           ["training.max_time"])
     out_of_range = [f"training.{k}" for k in ("teacher_forcing_start", "teacher_forcing_end")
                     if not 0 <= getattr(t, k) <= 1]
@@ -738,7 +739,8 @@ class LMTrainConfig:
         bad = ([Problem(f"patience must be >= 0 (0: never stop early), got {self.patience}", "patience")]
                if self.patience < 0 else [])
         if self.grad_clip < 0:
-            bad.append(Problem(f"grad_clip must be >= 0 (0: no clipping), got {self.grad_clip:g}", "grad_clip"))
+            bad.append(Problem(f"grad_clip must be >= 0 (0: no clipping), got {number_text(self.grad_clip)}",
+                               "grad_clip"))
         if bad:
             raise refusal(f"{where}: ", bad)
         if not 0 <= self.dev_ratio < 1:

@@ -13,9 +13,9 @@ What ``from_dict`` guarantees, so that a typo never silently trains or decodes s
 - each value is brought to the field's type hint where that is unambiguous (``lr: 1e-3`` is a
   str in YAML 1.1, ``8000`` for a float field, ``'true'`` for a bool) and is an error naming
   ``where: key`` otherwise: bools are ``true``/``false`` only (never 1 or "yes"), ints must be
-  whole numbers (a float past 64 bits, 1e300, is none), strings must be strings; ``Optional``, ``List``/``Tuple`` (elements checked,
-  fixed-size tuples by length), ``Dict`` (a mapping) and nested dataclasses (a sub-mapping,
-  ``None`` meaning all defaults) are followed;
+  whole numbers (a float past 64 bits, 1e300, is none), strings must be strings; ``Optional``,
+  ``List``/``Tuple`` (elements checked, fixed-size tuples by length), ``Dict`` (a mapping) and
+  nested dataclasses (a sub-mapping, ``None`` meaning all defaults) are followed;
 - the class's own checks (``__post_init__``) run, and their ValueError/AsrkitError is reported
   with the location in front.
 
@@ -623,8 +623,16 @@ def completed(cls: Type[T], d: Any) -> Any:
 
 
 def number_text(x: Any) -> str:
-    """A number as an error message shows it: a float in %g, an int as typed (10**30 is no 1e+30)."""
-    return f"{x:g}" if isinstance(x, float) else str(x)
+    """A number as an error message shows it: a float in %g, or as Python writes it (the shortest
+    text that reads back as it: what a config says) where that is shorter or %g is another number:
+    1e-320, below the normal floats, was %g's 9.99989e-321, and 1234567.5 1.23457e+06; an int as
+    typed (10**30 is no 1e+30)."""
+    if not isinstance(x, float):
+        return str(x)
+    text = f"{x:g}"
+    if math.isfinite(x) and (float(text) != x or len(repr(x)) < len(text)):
+        return repr(x)
+    return text
 
 
 def over_bounds(bounds: Iterable[Tuple[str, Any, Any]], unit: str = "") -> List[str]:

@@ -376,3 +376,28 @@ def test_a_float_past_64_bits_is_no_int_option(tmp_path):
     with pytest.raises(ConfigError, match="^" + re.escape(f"{path}:3: model.listener: listener.hidden must be at most "
                                                           f"1000000, got 1e+300") + "$"):
         load_config(str(path))
+
+
+def test_a_number_is_shown_as_the_config_wrote_it(tmp_path):
+    """%g of 1e-320 (below the normal floats, a few digits of precision) is 9.99989e-321, which
+    reads back as the same float but is not what the file says: 'optim.eps must be > 0 (...), got
+    9.99989e-321'. A float is shown in %g, or as Python writes it where that is shorter or %g is
+    another number (1234567.5 was 1.23457e+06)."""
+    from asrkit.decoding.config import DecodeConfig
+    from asrkit.features.fbank import FbankConfig
+    from asrkit.training.config import load_config
+    from asrkit.utils.config import number_text
+
+    assert [number_text(x) for x in (1e-320, 1234567.5, 16000.0, 1e-05, 0.1, 1e300, 2.5e-8, float("nan"),
+                                     float("-inf"), 10 ** 30, 7)] == \
+        ["1e-320", "1234567.5", "16000", "1e-05", "0.1", "1e+300", "2.5e-08", "nan", "-inf", str(10 ** 30), "7"]
+    path = tmp_path / "c.yaml"
+    for text, load, end in (("optim: {eps: 1.0e-320}\n", lambda: load_config(str(path)), "got 1e-320"),
+                            ("max_segment_s: 1.0e-320\n", lambda: DecodeConfig.from_yaml(path), "got 1e-320"),
+                            ("vtln_warp: 1.0e-320\n", lambda: FbankConfig.from_yaml(path), "got 1e-320"),
+                            ("sample_frequency: 1.0e-320\n", lambda: FbankConfig.from_yaml(path), "high_freq=0.0")):
+        path.write_text(text)
+        with pytest.raises(ConfigError) as e:
+            load()
+        assert str(e.value).endswith(end) and "99989e-321" not in str(e.value), str(e.value)
+    assert "got 1e-320; " in str(e.value) and "<= 5e-321 (Nyquist)" in str(e.value)  # (half of it: 4.99994e-321)
