@@ -54,11 +54,14 @@ class ConfigError(AsrkitError, ValueError):
     names them from the class (``hidden``); :func:`from_dict` puts the section's path in front
     (``model.listener.hidden``). Set where the check knows them: read back from the message's
     words, a message that named a key at another depth, or two keys, got a wrong line or none.
+    ``problems``: those it reports, where a check found several (:func:`refusal`), so that an
+    error of a file and command-line options together can tell which of them are the file's own.
     """
 
-    def __init__(self, message: str, keys: Iterable[str] = ()) -> None:
+    def __init__(self, message: str, keys: Iterable[str] = (), problems: Iterable[str] = ()) -> None:
         super().__init__(message)
         self.keys: Tuple[str, ...] = tuple(keys)
+        self.problems: Tuple[str, ...] = tuple(problems)
 
 
 class UnknownKeysError(ConfigError):
@@ -100,7 +103,7 @@ def refusal(lead: str, problems: Iterable[str]) -> ConfigError:
     ``; `` after ``lead`` (``where: ``), with the keys of the problems in their order."""
     problems = list(problems)
     keys = [k for p in problems for k in getattr(p, "keys", ())]
-    return ConfigError(lead + "; ".join(problems), dict.fromkeys(keys))
+    return ConfigError(lead + "; ".join(problems), dict.fromkeys(keys), problems)
 
 
 # How a value error names the expected type; Wording.expected overrides entries.
@@ -409,12 +412,16 @@ class ConfigFile:
         """Raise the file's own error, at its line, where ``alone()`` (the file's kept values without
         the command line's) refuses them in the words of ``error``, the error of the values put
         together (its message opening with ``error_where`` where the file's opens with
-        :attr:`where`): the options did not bring it in. Returns otherwise, the error being the
-        combination's, for the caller to name."""
+        :attr:`where`), or with problems that ``error`` reports too: the options did not bring
+        them in. Returns otherwise, the error being the combination's, for the caller to name.
+        (A file's problem beside an option's was the combination's, named without the file's
+        line: 'options: beam must be >= 1, got 0; device must be ... (the options: --config ...')"""
         try:
             alone()
         except AsrkitError as own:
-            if str(own)[len(self.where):] == str(error)[len(error_where):]:
+            mine = getattr(own, "problems", ())
+            if (str(own)[len(self.where):] == str(error)[len(error_where):]
+                    or (mine and set(mine) <= set(getattr(error, "problems", ())))):
                 with self.located():
                     raise own from None
 
@@ -717,14 +724,14 @@ def from_dict(cls: Type[T], d: Optional[Mapping[Any, Any]], where: str = "", *, 
         try:
             cls(**kwargs)
         except (ValueError, AsrkitError) as e:
-            raise ConfigError(f"{loc}: {e}", _keys_under(path, e)) from None
+            raise ConfigError(f"{loc}: {e}", _keys_under(path, e), getattr(e, "problems", ())) from None
         except Exception:  # e.g. a TypeError from comparing the wrong type: ours is clearer
             pass
         raise ConfigError(mismatch, [mismatch_key])
     try:
         return cls(**kwargs)
     except (ValueError, AsrkitError) as e:
-        raise ConfigError(f"{loc}: {e}", _keys_under(path, e)) from None
+        raise ConfigError(f"{loc}: {e}", _keys_under(path, e), getattr(e, "problems", ())) from None
 
 
 def _keys_under(path: str, e: Exception) -> List[str]:

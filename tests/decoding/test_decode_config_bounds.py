@@ -137,3 +137,31 @@ def test_a_file_value_a_flag_replaces_is_not_checked(tmp_path):
     conf.write_text("beam: 0\nnbest: 0\n")
     res = CliRunner().invoke(main, ["decode", "--print-config", "--config", str(conf), "--beam", "5"])
     assert res.exit_code == 1 and f"ERROR (asrkit-decode): {conf}:2: nbest must be in [1, beam], got 0\n" in res.stderr
+
+
+def test_a_file_error_beside_a_flag_error_is_the_files_at_its_line(tmp_path):
+    """A file's bad value together with a bad flag was the combination's error, the file's value
+    named under 'options' without its line: 'options: device must be cpu, cuda[:N] or auto, got
+    'gpu'; max_segment_s must be at least 1 s ... (the options: --config decode.yaml, then the
+    command line's flags)'. The file is wrong whatever the flags: its error is named at its line,
+    as a file's error alone is (and asrkit-train-lm's options likewise)."""
+    from click.testing import CliRunner
+
+    from asrkit.cli import main
+    from asrkit.training.config import LMTrainConfig
+
+    conf = tmp_path / "decode.yaml"
+    conf.write_text("beam: 4\nmax_segment_s: 0.5\n")
+    res = CliRunner().invoke(main, ["decode", "--print-config", "--config", str(conf), "--device", "gpu"])
+    assert res.exit_code == 1
+    assert (f"ERROR (asrkit-decode): {conf}:2: max_segment_s must be at least 1 s (a piece holds a word or more), "
+            f"got 0.5\n") in res.stderr, res.stderr
+    # the flag's own error, the file being right, is still the combination's
+    conf.write_text("beam: 4\n")
+    res = CliRunner().invoke(main, ["decode", "--print-config", "--config", str(conf), "--device", "gpu"])
+    assert res.exit_code == 1 and "got 'gpu' (the options: --config" in res.stderr, res.stderr
+    lm = tmp_path / "lm.yaml"
+    lm.write_text("lr: 0.01\ngrad_clip: -1\n")
+    with pytest.raises(AsrkitError, match="^" + re.escape(f"{lm}:2: grad_clip must be >= 0 (0: no clipping), got -1")
+                       + "$"):
+        LMTrainConfig.load(str(lm), {"patience": -1})
