@@ -310,17 +310,22 @@ def _key_lines(node: Any) -> Dict[str, int]:
 
     Walked after the size check, so the aliases it follows stand for a bounded number of values;
     the constructor has already flattened each ``<<`` merge into the pairs, the merged ones first
-    (a key given beside it comes later and wins, as in the value)."""
+    (a key given beside it comes later and wins, as in the value). A key YAML reads as no string
+    is kept as the error names it, the text of what it reads as: ``true:`` under ``True`` (under
+    ``true``, 'unknown key True' named no line), ``null:`` ``None``, ``0x10:`` ``16``."""
     import yaml
 
     lines: Dict[str, int] = {}
+    constructor = _strict_loader()("")  # (a scalar needs no document to be read)
 
     def walk(n: Any, path: str) -> None:
         if not isinstance(n, yaml.MappingNode):
             return
         for key_node, value_node in n.value:
             if isinstance(key_node, yaml.ScalarNode):
-                key = _dot(path, str(key_node.value))
+                text = key_node.value if key_node.tag == "tag:yaml.org,2002:str" else \
+                    str(constructor.construct_object(key_node))
+                key = _dot(path, text)
                 lines[key] = key_node.start_mark.line + 1
                 walk(value_node, key)
 

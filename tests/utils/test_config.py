@@ -401,3 +401,21 @@ def test_a_number_is_shown_as_the_config_wrote_it(tmp_path):
             load()
         assert str(e.value).endswith(end) and "99989e-321" not in str(e.value), str(e.value)
     assert "got 1e-320; " in str(e.value) and "<= 5e-321 (Nyquist)" in str(e.value)  # (half of it: 4.99994e-321)
+
+
+def test_a_key_yaml_reads_as_a_bool_null_or_number_is_named_at_its_line(tmp_path):
+    """'true: 1' is the key True, named so in the error ('unknown key True'), but its line was kept
+    under the text 'true': no line (decoding, fbank options) or the section's (asrkit-train's
+    'optim.True' at the line of 'optim:'). Likewise null and ~ (None), 0x10 (16) and 1.50 (1.5)."""
+    from asrkit.decoding.config import DecodeConfig
+    from asrkit.training.config import load_config
+
+    for key, named in (("true", "True"), ("null", "None"), ("~", "None"), ("0x10", "16"), ("1.50", "1.5")):
+        path = tmp_path / "c.yaml"
+        path.write_text(f"beam: 4\n{key}: 1\n")
+        with pytest.raises(ConfigError, match="^" + re.escape(f"{path}:2: unknown key {named} ")):
+            DecodeConfig.from_yaml(path)
+        path.write_text(f"optim:\n  lr: 0.1\n  {key}: 1\n")
+        with pytest.raises(ConfigError, match="^" + re.escape(f"{path}:3: unknown key 'optim.{named}' ")):
+            load_config(str(path))
+        assert load_yaml_config(path)[1] == {"optim": 1, "optim.lr": 2, f"optim.{named}": 3}
