@@ -12,7 +12,9 @@ What ``from_dict`` guarantees, so that a typo never silently trains or decodes s
 - an unknown key is an error naming it and the known ones;
 - each value is brought to the field's type hint where that is unambiguous (``lr: 1e-3`` is a
   str in YAML 1.1, ``8000`` for a float field, ``'true'`` for a bool) and is an error naming
-  ``where: key`` otherwise: bools are ``true``/``false`` only (never 1 or "yes"), ints must be
+  ``where: key`` otherwise: bools are ``true``/``false`` only (never 1 or "yes"), and a bool is
+  no number or string (``sample_frequency: true`` is refused as the bool it is, before a class's
+  own check could take it for 1), ints must be
   whole numbers (a float past 64 bits, 1e300, is none), strings must be strings; ``Optional``,
   ``List``/``Tuple`` (elements checked, fixed-size tuples by length), ``Dict`` (a mapping) and
   nested dataclasses (a sub-mapping, ``None`` meaning all defaults) are followed;
@@ -709,6 +711,7 @@ def from_dict(cls: Type[T], d: Optional[Mapping[Any, Any]], where: str = "", *, 
     kwargs: Dict[str, Any] = {}
     mismatch: Optional[str] = None
     mismatch_key = ""
+    bool_given = False
     for name, value in given.items():
         sub = _dot(path, name)
         try:
@@ -722,12 +725,16 @@ def from_dict(cls: Type[T], d: Optional[Mapping[Any, Any]], where: str = "", *, 
                 expected = {**EXPECTED, **wording.expected}.get(m.kind, m.kind)
                 mismatch = f"{label}{m.at}: expected {expected}, got {_shown_value(m.value)}"
                 mismatch_key = sub
+            bool_given = bool_given or isinstance(m.value, bool)
             kwargs[name] = value
     if mismatch is not None:
         # The class's own check, when it has one, knows what the field means ("one per BLSTM
-        # layer") and says it better than "expected a list": let it speak first.
+        # layer") and says it better than "expected a list": let it speak first. Not over a bool
+        # given another type, which its comparisons take for 0 or 1: 'sample_frequency: true' was
+        # "... one sample (1000 ms at True Hz)", where 'dither: true' was "expected float, got True".
         try:
-            cls(**kwargs)
+            if not bool_given:
+                cls(**kwargs)
         except (ValueError, AsrkitError) as e:
             raise ConfigError(f"{loc}: {e}", _keys_under(path, e), getattr(e, "problems", ())) from None
         except Exception:  # e.g. a TypeError from comparing the wrong type: ours is clearer

@@ -419,3 +419,26 @@ def test_a_key_yaml_reads_as_a_bool_null_or_number_is_named_at_its_line(tmp_path
         with pytest.raises(ConfigError, match="^" + re.escape(f"{path}:3: unknown key 'optim.{named}' ")):
             load_config(str(path))
         assert load_yaml_config(path)[1] == {"optim": 1, "optim.lr": 2, f"optim.{named}": 3}
+
+
+def test_a_bool_given_a_number_is_refused_as_a_bool(tmp_path):
+    """A class's own check speaks before a value's type error, and a bool passes its comparisons
+    as 0 or 1: 'sample_frequency: true' was '... at least one sample (1000 ms at True Hz)' (at 1
+    Hz before that), 'sample_frequency: false' 'must be > 0, got False', 'num_mel_bins: true' 'must
+    be >= 4, got True', while 'dither: true' was 'expected float, got True'. A bool for a number is
+    refused as the bool it is, as every other option's is."""
+    from asrkit.features.fbank import FbankConfig
+
+    path = tmp_path / "fbank.yaml"
+    for key, value, kind in (("sample_frequency", "true", "float"), ("sample_frequency", "false", "float"),
+                             ("frame_length", "true", "float"), ("high_freq", "true", "float"),
+                             ("blackman_coeff", "true", "float"), ("num_mel_bins", "true", "int")):
+        path.write_text(f"dither: 0\n{key}: {value}\n")
+        with pytest.raises(ConfigError, match="^" + re.escape(f"{path}:2: option '{key}': expected {kind}, got "
+                                                              f"{value.title()}") + "$"):
+            FbankConfig.from_yaml(path)
+    # (the class's check still speaks first for a value it reads: a list of the wrong length)
+    with pytest.raises(ConfigError, match=r"^c\.yaml: inner: inner\.sizes must not be empty$"):
+        from_dict(Outer, {"inner": {"sizes": [], "size": "x"}}, "c.yaml")
+    with pytest.raises(ConfigError, match=r"^c\.yaml: inner\.size: expected int, got True$"):
+        from_dict(Outer, {"inner": {"sizes": [], "size": True}}, "c.yaml")
