@@ -41,7 +41,7 @@ import numpy as np
 from asrkit.data.table import (GZIP_MAGIC, bom_sed, bounded_lines, gzip_problem, iter_table, iter_table_lines,
                                read_line_blocks, refuse_terminal)
 from asrkit.utils.errors import AsrkitError, shown_name
-from asrkit.utils.fileio import names_stdin, special_kind
+from asrkit.utils.fileio import names_stdin, open_read, special_kind
 from asrkit.utils.pipes import start_pipe
 
 # Kaldi's binary object types this reader accepts: token -> (dtype, is_matrix) for the plain ones.
@@ -494,7 +494,7 @@ def iter_ark_file(path: str) -> Iterator[Tuple[str, np.ndarray]]:
             err.finish()
         return
     try:
-        f = open(path, "rb")
+        f = open_read(path)  # (an ark:<named pipe> with no writer waited for ever; now FIFO_WRITER_WAIT_S)
     except FileNotFoundError:
         raise AsrkitError(f"{path}: no such file") from None
     except OSError as e:
@@ -776,7 +776,8 @@ def _open_ark(entry: ScpEntry, files_only: bool = False) -> IO[bytes]:
         why = "a training reads its features again every epoch" if files_only else "an scp offset is a seek"
         raise AsrkitError(f"{where}{shown_name(entry.path)}: {kind}, not a file ({why}); write the features to an ark file")
     if stat.S_ISFIFO(mode):
-        # A whole-object read from a pipe (one pass, no offset) waits for its writer, as before.
+        # A whole-object read from a pipe (one pass, no offset) waits for its writer: FIFO_WRITER_WAIT_S
+        # where it has none yet (open_read), then is refused, where it waited for ever.
         os.close(fd)
         return _open_blocking(entry, where)
     os.set_blocking(fd, True)
@@ -785,7 +786,7 @@ def _open_ark(entry: ScpEntry, files_only: bool = False) -> IO[bytes]:
 
 def _open_blocking(entry: ScpEntry, where: str) -> IO[bytes]:
     try:
-        return open(entry.path, "rb")
+        return open_read(entry.path)  # (a named pipe's writer waited on FIFO_WRITER_WAIT_S, not for ever)
     except OSError as e:
         raise AsrkitError(f"{where}cannot read {shown_name(entry.path)}: {e.strerror}") from None
 

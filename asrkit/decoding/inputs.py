@@ -19,6 +19,7 @@ naming the files, before anything is decoded, so no ``text`` line is ever split 
 """
 from __future__ import annotations
 
+import io
 import itertools
 import os
 import re
@@ -32,7 +33,7 @@ import numpy as np
 from asrkit.data.table import BOM, mid_file_bom_problem, refuse_bom, refuse_terminal, split_fields
 from asrkit.features.wav import DEFAULT_MAX_SAMPLES
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.fileio import names_stdin
+from asrkit.utils.fileio import names_stdin, open_read
 
 Item = Tuple[str, Optional[np.ndarray], Optional[AsrkitError]]
 Featurize = Callable[[np.ndarray, int, str], np.ndarray]
@@ -203,7 +204,8 @@ def read_utt_ids(path: str) -> List[str]:
     ids: List[str] = []
     first: dict = {}
     try:
-        with open(path, encoding="utf-8") as f:
+        # (open_read: a named pipe with no writer waited for ever)
+        with io.TextIOWrapper(open_read(path), encoding="utf-8") as f:
             refuse_terminal(f, path)  # (--utt-ids - typed at a prompt waited for ever)
             for lineno, line in enumerate(f, 1):
                 if lineno == 1:  # (a BOM became part of the first id, then skipped as one no input has)

@@ -131,6 +131,8 @@ def _has_lines(path: str) -> bool:
     """Whether ``path`` is a file holding more than white space (a segments file of blank lines
     describes no utterance: nothing was left out)."""
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return False  # (a named pipe there: opening it waited for a writer for ever)
         with open(path, "rb") as f:
             for block in iter(lambda: f.read(1 << 16), b""):
                 if block.strip():
@@ -214,9 +216,11 @@ def _refuse_audio_as_table(path: str) -> None:
     were refused as audio; an audio file's next bytes are binary (sizes, with NULs), a table's
     text. A SPHERE header is text, but its first line is the magic alone."""
     try:
+        # (stat, not fstat after open: opening a named pipe waited for its writer, for ever where
+        # it had none, before the table reader could name it)
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return  # (a pipe's first bytes are the table's: not read here)
         with open(path, "rb") as f:
-            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-                return  # (a pipe's first bytes are the table's: not read here)
             head = f.read(64)
     except OSError:
         return  # (the table reader names it)

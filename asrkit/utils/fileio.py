@@ -358,11 +358,80 @@ def names_stdin(path: PathLike) -> bool:
     return descriptor_of(os.path.abspath(os.fspath(path))) == 0
 
 
+# How long a reader waits for a named pipe's writer (``mkfifo f; asrkit-score ref f`` with the
+# program that fills f not started yet, or never): open() waited for one for ever, with no word.
+FIFO_WRITER_WAIT_S = 5.0
+
+
+class _PipeWithFirstBytes(io.RawIOBase):
+    """A pipe's descriptor, the bytes already read from it (to learn that it has a writer) in front."""
+
+    def __init__(self, fd: int, first: bytes, name: str) -> None:
+        super().__init__()
+        self._fd, self._first, self.name = fd, first, name
+
+    def readable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def readinto(self, b) -> int:
+        if self._first:
+            n = min(len(b), len(self._first))
+            b[:n], self._first = self._first[:n], self._first[n:]
+            return n
+        data = os.read(self._fd, len(b))
+        b[:len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            os.close(self._fd)
+        super().close()
+
+
+def _open_named_pipe(path: PathLike) -> BinaryIO:
+    """A named pipe opened without waiting for a writer for ever: waited on FIFO_WRITER_WAIT_S, then
+    refused. Opened non-blocking, an empty read means no writer (yet), one that would block a writer
+    that has not written yet."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    deadline = None
+    while True:
+        try:
+            first = os.read(fd, 1 << 16)
+        except BlockingIOError:
+            first = b""
+            break
+        except OSError:
+            os.close(fd)
+            raise
+        if first:
+            break
+        if deadline is None:
+            _log.info("%s: a named pipe with no writer yet: waiting up to %.0f s for one", path, FIFO_WRITER_WAIT_S)
+            deadline = time.monotonic() + FIFO_WRITER_WAIT_S
+        elif time.monotonic() >= deadline:
+            os.close(fd)
+            raise AsrkitError(f"{path}: a named pipe with no writer (waited {FIFO_WRITER_WAIT_S:.0f} s for one, or "
+                              f"its writer wrote nothing): start the program that writes it first, or give a file")
+        time.sleep(0.05)
+    os.set_blocking(fd, True)
+    return io.BufferedReader(_PipeWithFirstBytes(fd, first, os.fspath(path)))  # type: ignore[return-value]
+
+
 def open_read(path: PathLike) -> BinaryIO:
     """``open(path, "rb")``, except that stdin's names (/dev/stdin, /proc/self/fd/0: what a
     command's ``-`` becomes) read descriptor 0 itself when it cannot be opened by name: a socket
     given as stdin (a job runner's, ``socketpair``) was "/dev/stdin: No such device or address",
-    where Kaldi's ``-`` reads std::cin."""
+    where Kaldi's ``-`` reads std::cin. A named pipe (not a descriptor's name: ``<(...)``'s
+    /dev/fd/63 has its writer running) with no writer is an AsrkitError after FIFO_WRITER_WAIT_S:
+    every table, transcript list and config read through here waited for one for ever."""
+    try:
+        if stat.S_ISFIFO(os.stat(path).st_mode) and descriptor_of(os.path.abspath(os.fspath(path))) is None:
+            return _open_named_pipe(path)
+    except (OSError, ValueError):
+        pass  # (named as open() names it, below)
     try:
         return open(path, "rb")
     except OSError as e:
