@@ -176,7 +176,7 @@ class DecodeConfig:
                 try:
                     dataclasses.replace(cfg, **given).validate(file.where)
                 except AsrkitError as e:
-                    file.raise_if_its_own(e, lambda: cfg.validate(file.where), file.where)
+                    file.raise_if_its_own(e, lambda values: cls.from_dict(values, file.where), file.where)
         return cfg
 
     @classmethod

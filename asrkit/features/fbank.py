@@ -355,7 +355,7 @@ class FbankConfig:
             config = cls.from_dict({**file.kept, **given}, where=where)
         except AsrkitError as e:
             # the file's, whatever the options
-            file.raise_if_its_own(e, lambda: cls.from_dict(file.kept, where=file.where), where)
+            file.raise_if_its_own(e, lambda values: cls.from_dict(values, where=file.where), where)
             raise e from None
         config.source, config.lines = where, {}
         return config

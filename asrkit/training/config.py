@@ -710,7 +710,8 @@ class LMTrainConfig:
         try:
             cfg.validate("command line")
         except AsrkitError as e:
-            file.raise_if_its_own(e, lambda: base.validate(file.where), "command line")  # (no option replaced it)
+            file.raise_if_its_own(e, lambda values: from_dict(cls, values, file.where, wording=_WORDING).validate(
+                file.where), "command line")
             raise e from None
         return cfg
 

@@ -415,22 +415,41 @@ class ConfigFile:
         """An error of the file raised inside names the line of its key (:func:`errors_at_lines`)."""
         return errors_at_lines(self.where, self.lines)
 
-    def raise_if_its_own(self, error: Exception, alone: Callable[[], Any], error_where: str) -> None:
-        """Raise the file's own error, at its line, where ``alone()`` (the file's kept values without
-        the command line's) refuses them in the words of ``error``, the error of the values put
+    def raise_if_its_own(self, error: Exception, check: Callable[[Dict[Any, Any]], Any], error_where: str) -> None:
+        """Raise the file's own error, at its line, where ``error``, the error of the values put
         together (its message opening with ``error_where`` where the file's opens with
-        :attr:`where`), or with problems that ``error`` reports too: the options did not bring
-        them in. Returns otherwise, the error being the combination's, for the caller to name.
-        (A file's problem beside an option's was the combination's, named without the file's
-        line: 'options: beam must be >= 1, got 0; device must be ... (the options: --config ...')"""
-        try:
-            alone()
-        except AsrkitError as own:
-            mine = getattr(own, "problems", ())
-            if (str(own)[len(self.where):] == str(error)[len(error_where):]
-                    or (mine and set(mine) <= set(getattr(error, "problems", ())))):
+        :attr:`where`), reports the problems of the file: those ``check`` (which builds and checks
+        a mapping of the file's, naming it :attr:`where`) finds both in its :attr:`kept` values (so
+        no option's value brings them in) and in its values whole (so they are not of the defaults
+        standing in for those the options replaced: 'nbest: 15' under the file's 'beam: 20' is
+        wrong only with --beam 5). Returns otherwise, the error being the combination's, for the
+        caller to name. (A file's problem beside an option's was the combination's, named without
+        the file's line: 'options: beam must be >= 1, got 0; device must be ... (the options: ...')"""
+        kept = _refusal(check, self.kept)
+        whole = kept if self.kept == self.values else _refusal(check, self.values)
+        for own, other in ((kept, whole), (whole, kept)):  # (the one whose problems the other has too)
+            if (own is not None and other is not None and _reports(other, self.where, own, self.where)
+                    and _reports(error, error_where, own, self.where)):
                 with self.located():
                     raise own from None
+
+
+def _refusal(check: Callable[[Dict[Any, Any]], Any], values: Dict[Any, Any]) -> Optional[AsrkitError]:
+    """The error of ``check(values)``, or None where it passes."""
+    try:
+        check(values)
+    except AsrkitError as e:
+        return e
+    return None
+
+
+def _reports(error: Exception, error_where: str, own: Exception, own_where: str) -> bool:
+    """Whether ``error`` (its message opening with ``error_where``) says what ``own`` (opening with
+    ``own_where``) says: the same words, or all the problems it found (:attr:`ConfigError.problems`)
+    among those of a check that reports every one."""
+    mine = getattr(own, "problems", ())
+    return (str(own)[len(own_where):] == str(error)[len(error_where):]
+            or bool(mine) and set(mine) <= set(getattr(error, "problems", ())))
 
 
 def read_config_file(path: Union[str, Path], what: str, command: str = "", replaced: Iterable[str] = (),

@@ -165,3 +165,31 @@ def test_a_file_error_beside_a_flag_error_is_the_files_at_its_line(tmp_path):
     with pytest.raises(AsrkitError, match="^" + re.escape(f"{lm}:2: grad_clip must be >= 0 (0: no clipping), got -1")
                        + "$"):
         LMTrainConfig.load(str(lm), {"patience": -1})
+
+
+def test_a_problem_the_files_own_values_have_not_is_the_flags(tmp_path):
+    """The file's error was told from the flags' by checking its values less those the flags
+    replace, at their defaults: a file of 'beam: 20' and 'nbest: 15' under --beam 5 was refused at
+    the file's line 2, 'nbest must be in [1, beam], got 15' (beam's default, 10, is below 15 too),
+    though the file is right and --beam 5 made it wrong (and so beside --device gpu, which hid the
+    device's error). A problem is the file's only where its own values have it too."""
+    from asrkit.decoding.config import DecodeConfig
+
+    conf = tmp_path / "decode.yaml"
+    conf.write_text("beam: 20\nnbest: 15\n")
+    for given in ({"beam": 5}, {"beam": 5, "device": "gpu"}):
+        with pytest.raises(AsrkitError) as e:
+            DecodeConfig.with_flags(conf, given=given)
+        assert str(e.value).startswith("options: nbest must be in [1, beam], got 15") and \
+            str(e.value).endswith(f"(the options: --config {conf}, then the command line's flags)"), str(e.value)
+    # a file wrong by itself is still named at its line: nbest 15 over the default beam, a beam too low
+    conf.write_text("nbest: 15\n")
+    with pytest.raises(AsrkitError, match="^" + re.escape(f"{conf}:1: nbest must be in [1, beam], got 15") + "$"):
+        DecodeConfig.with_flags(conf, given={"beam": 5, "device": "gpu"})
+    conf.write_text("beam: 12\nnbest: 15\n")
+    with pytest.raises(AsrkitError, match="^" + re.escape(f"{conf}:2: nbest must be in [1, beam], got 15") + "$"):
+        DecodeConfig.with_flags(conf, given={"beam": 5})
+    # and a flag's value the same as the file's it replaces is the flag's
+    conf.write_text("beam: 0\n")
+    with pytest.raises(AsrkitError, match=r"^options: beam must be >= 1, got 0 \(the options: "):
+        DecodeConfig.with_flags(conf, given={"beam": 0})
