@@ -217,18 +217,51 @@ def check_sorted_unique(table: ScannedTable) -> List[Problem]:
     return problems
 
 
+def _normal_form(key: str) -> str:
+    import unicodedata
+
+    return "NFC" if unicodedata.is_normalized("NFC", key) else "NFD" if unicodedata.is_normalized("NFD", key) else "mixed"
+
+
+class _Twins:
+    """The ids of ``keys`` by their NFC form, made on the first missing id that is not ASCII: an id
+    typed or saved on another system (macOS writes file names, and so ids made from them, in NFD:
+    'e' + U+0301) looks the same as the other tables' NFC id but is not it, and "utterance 'spké-1'
+    is not in utt2spk" beside an utt2spk that shows 'spké-1' gave no reason."""
+
+    def __init__(self, keys) -> None:
+        self._keys, self._by_nfc = keys, None
+
+    def hint(self, key: str) -> str:
+        if key.isascii():
+            return ""
+        import unicodedata
+
+        if self._by_nfc is None:
+            self._by_nfc = {unicodedata.normalize("NFC", k): k for k in self._keys if not k.isascii()}
+        twin = self._by_nfc.get(unicodedata.normalize("NFC", key))
+        if twin is None:
+            return ""
+        return (f" ({twin!r} there: the same characters in another Unicode form, {_normal_form(key)} here, "
+                f"{_normal_form(twin)} there; ids are compared byte by byte, so write every table in one form, NFC)")
+
+
 def _missing(problems: List[Problem], table: ScannedTable, keys, other: str, what: str = "utterance") -> None:
     """Report each id of ``table`` that ``keys`` lacks, at its line in ``table``."""
+    twins = _Twins(keys)
     for key, line in table.first_lines().items():
         if key not in keys:
-            problems.append(Problem(str(table.path), line.lineno, f"{what} {key!r} is not in {other}"))
+            problems.append(Problem(str(table.path), line.lineno,
+                                    f"{what} {key!r} is not in {other}{twins.hint(key)}"))
 
 
 def _missing_from(problems: List[Problem], ref: ScannedTable, keys, other: Path, what: str = "utterance") -> None:
     """Report each id of ``ref`` absent from ``other`` (which has no line for it), at its line in ``ref``."""
+    twins = _Twins(keys)
     for key, line in ref.first_lines().items():
         if key not in keys:
-            problems.append(Problem(str(ref.path), line.lineno, f"{what} {key!r} has no entry in {other}"))
+            problems.append(Problem(str(ref.path), line.lineno,
+                                    f"{what} {key!r} has no entry in {other}{twins.hint(key)}"))
 
 
 def _absent(problems: List[Problem], d: DataDir, name: str, why: str) -> None:

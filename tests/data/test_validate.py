@@ -659,3 +659,27 @@ def test_a_lone_cr_in_a_one_line_text_is_no_cr_only_line_end(tmp_path, an4_dir):
         f"tr '\\r' '\\n')"]
     report = fix_data_dir(an4_dir)
     assert report.dropped == {"utt2spk": [f"{spk}-zz-stale"]} and utt2spk.read_text() == "".join(rows)
+
+
+def test_an_id_in_another_unicode_form_is_named_as_one(an4_dir):
+    """text written on macOS (NFD: 'e' + U+0301) beside tables made on Linux (NFC): the ids look
+    the same, so "utterance 'fcaw-é1' is not in utt2spk" beside an utt2spk showing 'fcaw-é1' said
+    no reason; the message now says which form each table has."""
+    import unicodedata
+
+    nfc, nfd = "fcaw-\u00e91", unicodedata.normalize("NFD", "fcaw-\u00e91")
+    assert nfc != nfd
+    for name in ("text", "utt2spk", "wav.scp"):
+        rows = lines(an4_dir / name)
+        key, rest = rows[6].split(" ", 1)
+        rows[6] = f"{nfd if name == 'text' else nfc} {rest}"
+        (an4_dir / name).write_text("".join(sorted(rows, key=lambda r: r.split(" ", 1)[0].encode())))
+    u2s = lines(an4_dir / "spk2utt")
+    (an4_dir / "spk2utt").write_text("".join(ln.replace(f" {key}", f" {nfc}") for ln in u2s))
+    found = [e for e in errors(an4_dir) if "Unicode form" in e]
+    assert len(found) == 2, errors(an4_dir)
+    assert f"utterance {nfd!r} is not in {an4_dir}/utt2spk ({nfc!r} there: the same characters in another " \
+           f"Unicode form, NFD here, NFC there; ids are compared byte by byte, so write every table in one form, " \
+           f"NFC)" in found[0] + found[1]
+    assert f"has no entry in {an4_dir}/text ({nfd!r} there: the same characters in another Unicode form, NFC " \
+           f"here, NFD there;" in found[0] + found[1]
