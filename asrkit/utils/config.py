@@ -859,7 +859,7 @@ def _coerce(value: Any, typ: Any, nested: Callable[[type, Any], Any]) -> Any:
             return value
         number = _number(value)
         if number is not None and number.is_integer():
-            if abs(number) >= MAX_INT_FROM_FLOAT:
+            if not -MAX_INT_FROM_FLOAT <= number < MAX_INT_FROM_FLOAT:  # (-2**63 is a 64-bit int; 2**63 none)
                 # No option takes an int past 64 bits (training.seed's is the widest); taken as
                 # one, 1e300 was quoted by the checks as the 301 digits of the float's value
                 raise _Mismatch("an int (at most 64 bits)", value)
@@ -900,7 +900,7 @@ def _coerce(value: Any, typ: Any, nested: Callable[[type, Any], Any]) -> Any:
     return value  # a type this loader does not know: the class checks it
 
 
-# The largest float an int option takes as an int (2**63: training.seed's bound, the widest).
+# The bound of the floats an int option takes as ints, -2**63 <= x < 2**63: training.seed's, the widest.
 MAX_INT_FROM_FLOAT = float(2 ** 63)
 
 

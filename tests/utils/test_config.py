@@ -442,3 +442,14 @@ def test_a_bool_given_a_number_is_refused_as_a_bool(tmp_path):
         from_dict(Outer, {"inner": {"sizes": [], "size": "x"}}, "c.yaml")
     with pytest.raises(ConfigError, match=r"^c\.yaml: inner\.size: expected int, got True$"):
         from_dict(Outer, {"inner": {"sizes": [], "size": True}}, "c.yaml")
+
+
+def test_a_float_of_the_least_64_bit_int_is_an_int_option():
+    """The refusal of a float past 64 bits took 'at most 64 bits' for |x| < 2**63, and so refused
+    -2**63 written as a float, which training.seed takes (-2**63 <= seed < 2**63) and which was
+    taken before; 2**63 itself is past them."""
+    from asrkit.training.config import load_config
+
+    assert load_config(None, ["training.seed=-9.223372036854775808e18"]).training.seed == -2 ** 63
+    with pytest.raises(ConfigError, match=r"training\.seed: expected an int \(at most 64 bits\), got 9\.2"):
+        load_config(None, ["training.seed=9.223372036854775808e18"])
