@@ -418,20 +418,28 @@ class ConfigFile:
     def raise_if_its_own(self, error: Exception, check: Callable[[Dict[Any, Any]], Any], error_where: str) -> None:
         """Raise the file's own error, at its line, where ``error``, the error of the values put
         together (its message opening with ``error_where`` where the file's opens with
-        :attr:`where`), reports the problems of the file: those ``check`` (which builds and checks
-        a mapping of the file's, naming it :attr:`where`) finds both in its :attr:`kept` values (so
-        no option's value brings them in) and in its values whole (so they are not of the defaults
-        standing in for those the options replaced: 'nbest: 15' under the file's 'beam: 20' is
-        wrong only with --beam 5). Returns otherwise, the error being the combination's, for the
-        caller to name. (A file's problem beside an option's was the combination's, named without
-        the file's line: 'options: beam must be >= 1, got 0; device must be ... (the options: ...')"""
+        :attr:`where`), reports the problems of the file. Those are what ``check`` (which builds
+        and checks a mapping of the file's, naming it :attr:`where`) finds in its :attr:`kept`
+        values, so that no option's value brings them in, unless its values whole (with its own
+        values for those the options replaced, not their defaults) are refused without them:
+        'nbest: 15' under the file's 'beam: 20' is wrong only with --beam 5. (A whole file whose
+        check stops at a value an option replaced, 'lr: 0' under --lr 0.01, says nothing of the
+        rest.) Returns otherwise, the error being the combination's, for the caller to name. (A
+        file's problem beside an option's was the combination's, named without the file's line:
+        'options: beam must be >= 1, got 0; device must be ... (the options: ...')"""
         kept = _refusal(check, self.kept)
+        if kept is None:
+            return
         whole = kept if self.kept == self.values else _refusal(check, self.values)
-        for own, other in ((kept, whole), (whole, kept)):  # (the one whose problems the other has too)
-            if (own is not None and other is not None and _reports(other, self.where, own, self.where)
-                    and _reports(error, error_where, own, self.where)):
-                with self.located():
-                    raise own from None
+        if not _without(whole, kept):
+            own = kept
+        elif whole is not None and _reports(kept, self.where, whole, self.where):
+            own = whole  # (its problems, the kept values' too: max_segment_s: 0.5 beside that nbest)
+        else:
+            return
+        if _reports(error, error_where, own, self.where):
+            with self.located():
+                raise own from None
 
 
 def _refusal(check: Callable[[Dict[Any, Any]], Any], values: Dict[Any, Any]) -> Optional[AsrkitError]:
@@ -450,6 +458,16 @@ def _reports(error: Exception, error_where: str, own: Exception, own_where: str)
     mine = getattr(own, "problems", ())
     return (str(own)[len(own_where):] == str(error)[len(error_where):]
             or bool(mine) and set(mine) <= set(getattr(error, "problems", ())))
+
+
+def _without(error: Optional[Exception], own: Exception) -> bool:
+    """Whether ``error`` of a check is none, or reports problems (:attr:`ConfigError.problems`)
+    without all of ``own``'s: the check went past them and did not find them. A single error
+    (its check stopped there) says nothing of them."""
+    if error is None:
+        return True
+    mine, theirs = getattr(own, "problems", ()), getattr(error, "problems", ())
+    return bool(mine) and bool(theirs) and not set(mine) <= set(theirs)
 
 
 def read_config_file(path: Union[str, Path], what: str, command: str = "", replaced: Iterable[str] = (),

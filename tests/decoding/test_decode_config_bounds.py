@@ -193,3 +193,27 @@ def test_a_problem_the_files_own_values_have_not_is_the_flags(tmp_path):
     conf.write_text("beam: 0\n")
     with pytest.raises(AsrkitError, match=r"^options: beam must be >= 1, got 0 \(the options: "):
         DecodeConfig.with_flags(conf, given={"beam": 0})
+
+
+def test_a_file_error_is_the_files_beside_a_bad_value_a_flag_replaces(tmp_path):
+    """A file's value that a flag replaces is not read, and may be wrong ('lr: 0' under --lr 0.01):
+    the check of the file's values whole then stops at it, and said nothing of its other values,
+    so 'grad_clip: -1' beside a bad --patience was the command line's again ('command line:
+    patience must be >= 0 ...; grad_clip must be >= 0 ...'), as before 37a31bc0. Only a check of
+    the whole file that goes past a problem without finding it makes the problem the flags'."""
+    from asrkit.decoding.config import DecodeConfig
+    from asrkit.training.config import LMTrainConfig
+
+    lm = tmp_path / "lm.yaml"
+    for lr in ("0", "abc"):
+        lm.write_text(f"lr: {lr}\ngrad_clip: -1\n")
+        with pytest.raises(AsrkitError, match="^" + re.escape(f"{lm}:2: grad_clip must be >= 0 (0: no clipping), got -1")
+                           + "$"):
+            LMTrainConfig.load(str(lm), {"lr": 0.01, "patience": -1})
+    lm.write_text("lr: 0\n")  # (the flag's own 0: the command line's)
+    with pytest.raises(AsrkitError, match=r"^command line: lr must be positive, got 0$"):
+        LMTrainConfig.load(str(lm), {"lr": 0.0})
+    conf = tmp_path / "decode.yaml"
+    conf.write_text("beam: abc\nmax_segment_s: 0.5\n")
+    with pytest.raises(AsrkitError, match="^" + re.escape(f"{conf}:2: max_segment_s must be at least 1 s")):
+        DecodeConfig.with_flags(conf, given={"beam": 5, "device": "gpu"})
