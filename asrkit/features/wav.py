@@ -609,12 +609,31 @@ def _stream_header_wants(data: bytearray) -> Optional[int]:
     return None
 
 
-def _read_stream(stream: IO[bytes], what: str, max_samples: int) -> bytearray:
-    """Read a non-seekable stream to its end, failing as soon as it is certainly not acceptable audio."""
+# How often a wav.scp command's stdout, idle, is looked at for its command having ended.
+_ENDED_POLL_S = 0.5
+
+
+def _read_stream(stream: IO[bytes], what: str, max_samples: int,
+                 ended: Optional[Callable[[], bool]] = None) -> bytearray:
+    """Read a non-seekable stream to its end, failing as soon as it is certainly not acceptable audio.
+
+    ``ended``: whether the stream's writer (a wav.scp command's shell) has exited; its end is then
+    what the pipe holds, not the end-of-file that a process it left in the background (``cmd &``,
+    ssh's ControlPersist master) holds back for as long as it runs: such a command's whole WAV was
+    read and then waited on for ever, where Kaldi reads the sizes its header gives and goes on."""
+    import select
+
     data = bytearray()
     cap: Optional[int] = None
     probes = list(_PROBE_AT)
     while True:
+        if ended is not None and not select.select([stream], [], [], _ENDED_POLL_S)[0]:
+            if ended():
+                # (the shell has exited, after its pipeline; one more look takes what it wrote last)
+                if not select.select([stream], [], [], 0)[0]:
+                    return data
+            else:
+                continue
         chunk = stream.read(_READ_CHUNK)
         if not chunk:
             return data
@@ -636,7 +655,7 @@ def _read_pipe(cmd: str, what: str, max_samples: int) -> bytearray:
     # took the input of the shell loop around asrkit, or waited on a terminal.
     proc, err = start_pipe(cmd, what, stdin=subprocess.DEVNULL, bufsize=0)
     try:
-        data = _read_stream(proc.stdout, what, max_samples)
+        data = _read_stream(proc.stdout, what, max_samples, ended=lambda: proc.poll() is not None)
     except BaseException:
         # Stop the command: closing our end gives its writers SIGPIPE, the kill stops the shell.
         proc.stdout.close()

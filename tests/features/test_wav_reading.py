@@ -521,3 +521,36 @@ def test_a_missing_file_in_a_wav_scp_is_no_shell_pattern(tmp_path):
     with pytest.raises(AsrkitError) as err:
         read_wav_source(str(tmp_path / "take[1].wav"), "utterance 'u1'")
     assert str(err.value) == "utterance 'u1': no such file"
+
+
+def test_a_command_that_leaves_a_process_holding_its_output_is_read_when_it_ends(tmp_path, an4_wavs):
+    """A wav.scp command whose shell exits but leaves a process in the background that keeps its
+    stdout open (``cmd &``; ssh's ControlPersist master does so) never gives end-of-file: its whole
+    WAV was read, then waited on for ever (compute-fbank and decode hung). The command's end is
+    now its shell's exit; its samples are the file's."""
+    import os
+    import signal
+    import time
+
+    wav = an4_wavs[0]
+    pid_file = tmp_path / "pid"
+
+    def hung(*_):
+        raise AssertionError("waited on the background process's hold of the pipe")
+
+    old = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(20)
+    try:
+        t = time.monotonic()
+        samples, rate = read_wav_source(f"(sleep 60 & echo $! > {pid_file}); cat {wav} |", "u")
+        assert time.monotonic() - t < 10
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+        if pid_file.exists() and pid_file.read_text().strip():
+            try:
+                os.kill(int(pid_file.read_text()), signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+    ref, ref_rate = read_wav_reference(wav)
+    assert rate == ref_rate and np.array_equal(samples, ref)
