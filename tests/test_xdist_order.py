@@ -91,3 +91,29 @@ def test_after():
         files = [name.split("::")[0] for w, name in runs if w == worker and "::" in name]
         assert files == sorted(files, key=lambda f: f != "test_z.py"), (worker, runs)  # test_z's tests first
     assert len({worker for worker, name in runs if "shared" in name or name == "two_rank_run"}) == 1, runs
+
+
+def test_a_files_own_xdist_group_keeps_its_tests_on_one_worker(tmp_path):
+    """A file whose tests all start from a module fixture of a common name (test_recipe_results_md's
+    'trained') names its group itself (pytestmark): its tests go to one worker, the fixture made once."""
+    runs = run_on_two_workers(tmp_path, {"test_a.py": """
+pytestmark = pytest.mark.xdist_group("mine")
+
+
+@pytest.fixture(scope="module")
+def trained():
+    note("trained")
+
+
+@pytest.mark.parametrize("i", range(4))
+def test_mine(request, trained, i):
+    note(request.node.nodeid.split("@")[0])
+""", "test_b.py": """
+@pytest.mark.parametrize("i", range(4))
+def test_other(i):
+    note(f"other{i}")
+"""})
+    assert len(runs) == 9, runs
+    mine = [(worker, name) for worker, name in runs if "mine" in name or name == "trained"]
+    assert [name for _, name in mine] == ["trained"] + [f"test_a.py::test_mine[{i}]" for i in range(4)], runs
+    assert len({worker for worker, _ in mine}) == 1, runs

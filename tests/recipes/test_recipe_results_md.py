@@ -12,6 +12,13 @@ import yaml
 
 from recipe_helpers import run_sh
 
+# Every test here starts from the module's `trained` run (stages 0-5, a training and a decoding):
+# under pytest-xdist a module fixture is made on each worker that runs one of its tests, and CI made
+# it twice (8 s of CPU in Python processes each, 11-16 s). One xdist group keeps them on one worker,
+# as SHARED_ON_ONE_WORKER does by fixture name (tests/conftest.py; 'trained' is also
+# tests/training/test_damaged_checkpoints.py's).
+pytestmark = pytest.mark.xdist_group("results_md_trained")
+
 TINY1 = ("--set training.max_epochs=1 --set model.listener.hidden=16 --set model.listener.proj=16 "
          "--set model.attention.dim=16 --set model.attention.conv_channels=4 --set model.attention.conv_width=10 "
          "--set model.speller.hidden=16 --set model.speller.embed=8 --set training.num_plots=0")
