@@ -171,7 +171,7 @@ def scan_table(path: PathLike, allow_empty_value: bool = False, nul_in_value: bo
         elif line[:1] in SPACE:
             scanned.problems.append(Problem(str(path), lineno, "line starts with whitespace"))
         elif len(parts) == 1 and not allow_empty_value:
-            scanned.problems.append(Problem(str(path), lineno, f"malformed line (expected '<id> <value>'): {line!r}"))
+            scanned.problems.append(Problem(str(path), lineno, f"malformed line (expected '<id> <value>'): {shown(line)}"))
         else:
             scanned.lines.append(TableLine(parts[0], parts[1].strip(SPACE) if len(parts) > 1 else "", lineno))
     if data and not data.endswith(b"\n"):

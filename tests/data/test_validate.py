@@ -683,3 +683,13 @@ def test_an_id_in_another_unicode_form_is_named_as_one(an4_dir):
            f"NFC)" in found[0] + found[1]
     assert f"has no entry in {an4_dir}/text ({nfd!r} there: the same characters in another Unicode form, NFC " \
            f"here, NFD there;" in found[0] + found[1]
+
+
+def test_a_malformed_line_of_megabytes_is_quoted_cut_short(an4_dir):
+    """A utt2spk line of 20 MB with no white space (a damaged file) was quoted whole: one error
+    line of 20 MB on stderr (the table readers' same message already cut it with shown())."""
+    with open(an4_dir / "utt2spk", "a") as f:
+        f.write("x" * 2_000_000 + "\n")
+    found = [e for e in errors(an4_dir) if "malformed line" in e]
+    assert found == [f"{an4_dir}/utt2spk:{len(lines(an4_dir / 'utt2spk'))}: malformed line (expected '<id> <value>'): "
+                     f"{'x' * 200!r}... (2000000 characters)"], [e[:300] for e in errors(an4_dir)]
