@@ -580,6 +580,20 @@ def test_loso_other_decode_args_decode_the_tag_again(recipe_dir, fsdd_root):
     assert re.search(r"^\| george \| unfinished \|", results, re.M), results
 
 
+def test_loso_decode_options_are_not_the_dirs_in_its_record_of_before(recipe_dir, fsdd_root):
+    """--decode-args and --decode-ngpu, no longer the tag's options, were taken for the --dir's:
+    a --dir of the loso.sh before the --print-config records (loso_data_args, which never held
+    them) was refused as made with other options, even run again with the --decode-args it had."""
+    recipe = recipe_dir("fsdd")
+    fold = recipe / "loso/george"
+    fold.mkdir(parents=True)
+    (fold / "loso_data_args").write_text("--num-train 20 --speed-factors bogus\n")
+    proc = run_sh(["local/loso.sh", "--fsdd-root", str(fsdd_root), "--speakers", "george", *STOPS_AT_STAGE_0,
+                   "--num-train", "20", "--decode-args", "--beam 2", "--decode-ngpu", "1", "--dry-run", "true"],
+                  cwd=recipe, check=False)
+    assert proc.returncode == 0 and proc.stdout.count("fold george: ") == 2, proc.stderr
+
+
 def test_loso_summary_before_any_fold_finished(recipe_dir, fsdd_root):
     """--summary-only with nothing finished: every fold listed as unfinished, no mean or worst
     made up, nothing run, and the command shown names the fold order given."""

@@ -137,6 +137,10 @@ given_opts=() given_lm=() init_val=$pretrained
 not_recorded='fsdd_root|an4_root|test_speakers|stage|stop_stage|tag|results|test_sets|decode_config|decode_args|decode_ngpu'
 lm_names='use_lm|lm_weight|lm_config|lm_train_text|adapt_speakers|adapt_args'
 training_names='train_config|train_args|init_listener|num_avg|ngpu|nj'
+# --decode-args and --decode-ngpu, no longer the tag's, are not the --dir's either: counted among
+# the --dir's options given, a --dir of the loso.sh before the records above (loso_data_args, which
+# never held them) was refused as made with other options.
+decoding_names='decode_args|decode_ngpu'
 is_one() { local name=${2#--}; [[ ${name//-/_} =~ ^($1)$ ]]; }
 
 i=0
@@ -181,7 +185,7 @@ while [ "$i" -lt "${#passthrough_args[@]}" ]; do
     --an4-aligner) aligner_given=true ;;
   esac
   args+=("$opt" "$val")
-  is_one "$training_names" "$opt" || data_args+=("$opt" "$val")
+  is_one "$training_names|$decoding_names" "$opt" || data_args+=("$opt" "$val")
   # (--init-listener: its model recorded last, given or not)
   if [ "$opt" = --init-listener ]; then init_val=$val; continue; fi
   given_opts+=("$opt" "$given")
@@ -354,7 +358,7 @@ old_form() {
     name=${pairs[k]#--}; name=${name//-/_}
     v=$(sed -n "s/^$name=//p" <<< "$defaults")
     [ "$(same_spelling "${pairs[k + 1]}")" != "$v" ] || continue
-    [ "$1" != data ] || ! is_one "$training_names" "$name" || continue
+    [ "$1" != data ] || ! is_one "$training_names|$decoding_names" "$name" || continue
     out+=("${pairs[k]}" "$(abspath "${pairs[k + 1]}")")
   done
   [ "$1" = lm ] || [ "$1" = data ] || out+=(--init-listener "$init_val")
