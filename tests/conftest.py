@@ -99,7 +99,8 @@ def corpora_left_unchanged():
 # Fixtures too costly to make once per worker (session ones, and a module's that its tests share)
 # -> the xdist group of the tests using them.
 SHARED_ON_ONE_WORKER = {"slurm_cluster": "slurm", "two_rank_run": "two_rank_run",
-                        "torchrun_training": "torchrun_training", "one_epoch_run": "one_epoch_run"}
+                        "torchrun_training": "torchrun_training", "one_epoch_run": "one_epoch_run",
+                        "never_stopped": "never_stopped"}
 
 
 @pytest.hookimpl(hookwrapper=True)
