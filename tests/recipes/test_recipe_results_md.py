@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import shutil
 import subprocess
 
 import pytest
@@ -219,6 +220,33 @@ def test_two_spellings_of_the_same_options_are_one_decoding_and_one_row(trained)
     proc = run_sh(["./run.sh", "--stage", "5", *mine_args], cwd=recipe)
     assert "-> exp/train_char/decode_test_mine_beam3\n" in proc.stderr, proc.stderr[-3000:]
     assert "ctc_weight: 0.5" in (exp / "final_decode.yaml").read_text()
+
+
+def test_a_decoding_keeps_one_row_when_its_row_was_found_or_holds_a_tab(trained):
+    """<decode dir>/.rows records the row stage 6 added for a decoding, so that another spelling of
+    its options adds none. A directory removed and decoded again finds its row by text (the same
+    inputs, the same rates) and added nothing: unrecorded, '--beam=3' then found neither and added
+    a second row. And a row of --decode-args with a tab in them was recorded cut at the tab."""
+    recipe = trained
+    results = recipe / "RESULTS.md"
+    results.write_text("")
+    decoded = recipe / "exp/train_char/decode_test_decode_beam3"
+    shutil.rmtree(decoded, ignore_errors=True)
+    run_sh(["./run.sh", "--stage", "5", "--nj", "1", "--decode-args", "--beam 3"], cwd=recipe)
+    shutil.rmtree(decoded)
+    proc = run_sh(["./run.sh", "--stage", "5", "--nj", "1", "--decode-args", "--beam 3"], cwd=recipe)
+    assert "-> exp/train_char/decode_test_decode_beam3\n" in proc.stderr, proc.stderr[-3000:]
+    assert "its row is in RESULTS.md already" in proc.stderr, proc.stderr[-3000:]
+    proc = run_sh(["./run.sh", "--stage", "5", "--nj", "1", "--decode-args", "--beam=3"], cwd=recipe)
+    assert "decode_test_decode_beam3 done already" in proc.stderr, proc.stderr[-3000:]
+    assert [row.split(" | ")[4] for row in rows(results)] == ["conf/decode.yaml --beam 3"], rows(results)
+
+    results.write_text("")
+    shutil.rmtree(decoded)
+    run_sh(["./run.sh", "--stage", "5", "--nj", "1", "--decode-args", "--beam\t3"], cwd=recipe)
+    proc = run_sh(["./run.sh", "--stage", "5", "--nj", "1", "--decode-args", "--beam 3"], cwd=recipe)
+    assert "its row is in RESULTS.md already" in proc.stderr, proc.stderr[-3000:]
+    assert [row.split(" | ")[4] for row in rows(results)] == ["conf/decode.yaml --beam\t3"], rows(results)
 
 
 def test_the_adaptation_reads_the_decoding_passes_options(trained):

@@ -1129,6 +1129,14 @@ resolve_decode_sum() {
     || die "stage $current_stage: asrkit-decode --print-config failed for $decode_config${decode_args:+ with --decode-args '$decode_args'}"
 }
 
+# record_row <decode dir> <its .done and text's checksum> <results file> <row>: <decode dir>/.rows
+# records <row> as that decoding's row in that results file (stage 6), written whole or not at all,
+# as .done: a half-written line names no row.
+record_row() {
+  { awk -F'\t' -v d="$2" -v r="$3" '!($1 == d && $2 == r)' "$1/.rows" 2> /dev/null || true
+    printf '%s\t%s\t%s\n' "$2" "$3" "$4"; } > "$1/.rows.tmp" && mv -f "$1/.rows.tmp" "$1/.rows"
+}
+
 # decode_pass <set> <dir> [asrkit-decode options]: decode $dumpdir/<set> in --nj pieces into <dir>.
 decode_pass() {
   local set=$1 dir=$2 n i; shift 2
@@ -1334,16 +1342,22 @@ if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
     # added for each decoding (its .done and the text scored) and results file.
     done_sum=$(fingerprint "$dir/.done" "$dir/text")
     where=$(readlink -m -- "$results")
-    had=$(awk -F'\t' -v d="$done_sum" -v r="$where" '$1 == d && $2 == r { print $3 }' "$dir/.rows" 2> /dev/null || true)
+    # (the row is all that follows the second tab: a tab in --decode-args is one of the row's, and
+    # the third field alone cut it there, so that row was not found and another spelling added one)
+    had=$(awk -F'\t' -v d="$done_sum" -v r="$where" '$1 == d && $2 == r { sub(/^[^\t]*\t[^\t]*\t/, ""); print }' \
+      "$dir/.rows" 2> /dev/null || true)
     for r in "$row" ${had:+"$had"}; do
       grep -qxF -e "$r" <(sed 's/ [^|]* | [^|]* |$//' "$results") || continue
+      # A row found by its text (one of an earlier decoding of the same inputs: the directory removed
+      # and decoded again) is this decoding's row too: recorded as such, or another spelling of its
+      # options then found neither and added a second one. (Not in a directory of an asr.sh before
+      # .rows, whose .done has no resolved line: a run again over it writes nothing, as before.)
+      [ "$r" = "$had" ] || [ -z "$(sed -n 2p "$dir/.done")" ] || record_row "$dir" "$done_sum" "$where" "$r"
       log "stage 6: $set: CER $cer %, WER $wer % ($dir/wer.txt); its row is in $results already"
       continue 2
     done
     printf '%s %s | %s |\n' "$row" "$(date -u '+%Y-%m-%d %H:%M UTC')" "$machine" >> "$results"
-    # (whole or not at all, as .done: a half-written line names no row)
-    { awk -F'\t' -v d="$done_sum" -v r="$where" '!($1 == d && $2 == r)' "$dir/.rows" 2> /dev/null || true
-      printf '%s\t%s\t%s\n' "$done_sum" "$where" "$row"; } > "$dir/.rows.tmp" && mv -f "$dir/.rows.tmp" "$dir/.rows"
+    record_row "$dir" "$done_sum" "$where" "$row"
     log "stage 6: $set: CER $cer %, WER $wer % ($dir/wer.txt); row added to $results"
   done
 fi
