@@ -26,17 +26,21 @@ import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, List, Optional, Sequence, Set, Tuple
-
-import numpy as np
+from typing import TYPE_CHECKING, Callable, Iterator, List, Optional, Sequence, Set, Tuple
 
 from asrkit.data.table import BOM, mid_file_bom_problem, refuse_bom, refuse_terminal, split_fields
 from asrkit.features.wav import DEFAULT_MAX_SAMPLES
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import names_stdin, open_read
 
-Item = Tuple[str, Optional[np.ndarray], Optional[AsrkitError]]
-Featurize = Callable[[np.ndarray, int, str], np.ndarray]
+# numpy is imported where items are read (from_feats): asrkit-decode --print-config checks the
+# inputs' names with this module (asr.sh's start-up check, stage 5's options), and numpy was half
+# of its CPU there.
+if TYPE_CHECKING:
+    import numpy as np
+
+Item = Tuple[str, Optional["np.ndarray"], Optional[AsrkitError]]
+Featurize = Callable[["np.ndarray", int, str], "np.ndarray"]
 
 
 @dataclass
@@ -302,6 +306,8 @@ def file_utt_ids(paths: Sequence[str], renamed: Optional[List[Tuple[str, str]]] 
 def from_feats(rspecifier: str, utt_ids: Optional[Sequence[str]] = None) -> Iterator[Item]:
     """Features already computed (``scp:dump/test/feats.scp``, ``ark:...``); a bad scp entry is
     an item with its error (the others still decode), a malformed or duplicate line is fatal."""
+    import numpy as np
+
     from asrkit.data.specifier import iter_matrices, load_scp, parse_rspecifier, read_matrix
 
     if utt_ids is None:
