@@ -62,6 +62,13 @@ def line_of(path: PathLike, key: str, keys_are_ids: bool = True) -> Optional[int
 # named on its own, as a damaged file's).
 ID_CONTROL = re.compile("[\x01-\x08\x0e-\x1f\x7f]")
 
+# The longest key of a table of ids. No id comes near it (asrkit-make-data-dir's are a speaker and a
+# path, at most PATH_MAX, 4096): a longer key is a line whose white space was lost (a damaged or
+# binary file), and read as an id it was quoted whole in every message naming it (a 20 MB text
+# line, an id with an empty transcript: 40 MB of asrkit-validate-data-dir's stderr, 80 MB of
+# asrkit-score's, 20 MB of asrkit-fix-data-dir's).
+MAX_ID_CHARS = 1 << 16
+
 
 # The tables asrkit-fix-data-dir filters (datadir's UTT_TABLES, RECO_TABLES, SPK_TABLES and
 # spk2utt, which import this module; tests/data/test_control_char_remedy.py checks they agree).
@@ -111,6 +118,17 @@ def id_control_problem(key: str, data_dir: Optional[PathLike] = None) -> Optiona
     fix = "" if data_dir is None else f", or let {fix_data_dir_command(data_dir)} drop it"
     return (f"the control character U+{ord(m.group()):04X} {m.group()!r} at character {m.start()} of the id "
             f"{key!r}: Kaldi ids cannot hold one; rename it in every table that holds it{fix}")
+
+
+def id_length_problem(key: str, data_dir: Optional[PathLike] = None) -> Optional[str]:
+    """Why ``key``, a table line's key, is no id, when it is over MAX_ID_CHARS long (a line whose white
+    space was lost), or None; named with the id cut short. ``data_dir`` as :func:`id_control_problem`'s.
+    Public: asrkit.data.validate's scanner (validate-data-dir, fix-data-dir) says it too."""
+    if len(key) <= MAX_ID_CHARS:
+        return None
+    fix = "" if data_dir is None else f", or let {fix_data_dir_command(data_dir)} drop it"
+    return (f"an id {shown(key, 80)}: no id is that long (a line whose white space was lost: a damaged or binary "
+            f"file?); mend the line{fix}")
 
 
 # A UTF-8 byte-order mark (Windows editors write one) would become part of the first key, and
@@ -473,6 +491,8 @@ def iter_table_lines(lines: Iterable[bytes], name: str, allow_empty_value: bool 
             raise AsrkitError(f"{name}:{lineno}: line starts with whitespace")
         if len(parts) == 1 and not allow_empty_value:
             raise AsrkitError(f"{name}:{lineno}: malformed line (expected '<key> <value>'): {shown(line)}")
+        if keys_are_ids and len(parts[0]) > MAX_ID_CHARS:
+            raise AsrkitError(f"{name}:{lineno}: {id_length_problem(parts[0], data_dir_of(name))}")
         yield TableLine(parts[0], parts[1].strip(SPACE) if len(parts) > 1 else "", lineno)
 
 

@@ -24,8 +24,8 @@ from asrkit.data.datadir import (MALFORMED_SEGMENT, RECO_TABLES, SPK_TABLES, TAB
                                  kaldi_real, positive_seconds, sample_rate_hz, segment_channel, segment_channel_problem,
                                  segment_times_problem, speaker_order_break)
 from asrkit.data.table import (BOM, EMPTY_LINE, SPACE, LineReadError, TableLine, ascii_digits, bom_problem, cr_only_at,
-                               GZIP_MAGIC, data_dir_of, id_control_problem, mid_file_bom_problem, read_bounded, refuse_bom,
-                               split_fields, transcript_problem)
+                               GZIP_MAGIC, data_dir_of, id_control_problem, id_length_problem, mid_file_bom_problem,
+                               read_bounded, refuse_bom, split_fields, transcript_problem)
 from asrkit.data.transcript_files import punctuated_word
 from asrkit.utils.errors import AsrkitError, shown, shown_name
 from asrkit.utils.fileio import PathLike, special_kind
@@ -172,6 +172,8 @@ def scan_table(path: PathLike, allow_empty_value: bool = False, nul_in_value: bo
             scanned.problems.append(Problem(str(path), lineno, "line starts with whitespace"))
         elif len(parts) == 1 and not allow_empty_value:
             scanned.problems.append(Problem(str(path), lineno, f"malformed line (expected '<id> <value>'): {shown(line)}"))
+        elif too_long := id_length_problem(parts[0], data_dir_of(path)):
+            scanned.problems.append(Problem(str(path), lineno, too_long))
         else:
             scanned.lines.append(TableLine(parts[0], parts[1].strip(SPACE) if len(parts) > 1 else "", lineno))
     if data and not data.endswith(b"\n"):

@@ -693,3 +693,27 @@ def test_a_malformed_line_of_megabytes_is_quoted_cut_short(an4_dir):
     found = [e for e in errors(an4_dir) if "malformed line" in e]
     assert found == [f"{an4_dir}/utt2spk:{len(lines(an4_dir / 'utt2spk'))}: malformed line (expected '<id> <value>'): "
                      f"{'x' * 200!r}... (2000000 characters)"], [e[:300] for e in errors(an4_dir)]
+
+
+def test_an_id_of_a_damaged_line_is_refused_cut_short_not_quoted_whole(an4_dir, tmp_path):
+    """A text line of megabytes with no white space (a damaged file) is an id with an empty
+    transcript to the readers; it was quoted whole in every message naming it: 40 MB of
+    validate-data-dir's stderr for a 20 MB line, 80 MB of asrkit-score's, 20 MB of fix-data-dir's.
+    A key over MAX_ID_CHARS is now a bad line, named at its line, the id cut short."""
+    n = 200_000  # (over asrkit.data.table.MAX_ID_CHARS, 65536)
+    ref = tmp_path / "ref"
+    ref.write_text((an4_dir / "text").read_text())
+    with open(an4_dir / "text", "a") as f:
+        f.write("x" * n + "\n")
+    last = len(lines(an4_dir / "text"))
+    why = (f"an id {'x' * 80!r}... ({n} characters): no id is that long (a line whose white space was lost: a "
+           f"damaged or binary file?); mend the line")
+    why += f", or let asrkit-fix-data-dir {an4_dir} drop it"
+    assert errors(an4_dir) == [f"{an4_dir}/text:{last}: {why}"]
+    for args in ((ref, an4_dir / "text"), (an4_dir / "text", ref)):
+        proc = run_asrkit_in_process("score", *args, check=False)
+        assert proc.returncode == 1 and len(proc.stderr) < 2000, proc.stderr[:3000]
+        assert proc.stderr.decode().splitlines()[-1] == f"ERROR (asrkit-score): {an4_dir}/text:{last}: {why}"
+    proc = run_asrkit_in_process("fix-data-dir", an4_dir)
+    assert len(proc.stderr) < 2000 and f"text: dropped 1 malformed or duplicate line(s): {last}" in proc.stderr.decode()
+    assert (an4_dir / "text").read_text() == ref.read_text()
