@@ -42,7 +42,7 @@ from asrkit.data.table import (GZIP_MAGIC, bom_sed, bounded_lines, gzip_problem,
                                read_line_blocks, refuse_terminal)
 from asrkit.utils.errors import AsrkitError, shown_name
 from asrkit.utils.fileio import names_stdin, open_read, special_kind
-from asrkit.utils.pipes import start_pipe
+from asrkit.utils.pipes import ended_with_shell, start_pipe
 
 # Kaldi's binary object types this reader accepts: token -> (dtype, is_matrix) for the plain ones.
 _PLAIN_TYPES = {b"FM": ("<f4", True), b"FV": ("<f4", False), b"DM": ("<f8", True), b"DV": ("<f8", False)}
@@ -467,13 +467,14 @@ def iter_ark_file(path: str) -> Iterator[Tuple[str, np.ndarray]]:
         # a command writing stderr without end filled /tmp, and died of a full disk.
         proc, err = start_pipe(cmd)
         name = f"ark '{path}'"
+        out = ended_with_shell(proc)  # (to the shell's exit: not to a background child's hold of the pipe)
         try:
             try:
-                yield from iter_ark(proc.stdout, name)
+                yield from iter_ark(out, name)
             except AsrkitError as e:
                 # A command that failed (gunzip of a damaged .gz) cut its output short: "truncated FM
                 # data" alone hid that, and its reason. Its status is learnt as _read_pipe learns it.
-                ended = _drained(proc.stdout, PIPE_TRAILER_MAX)
+                ended = _drained(out, PIPE_TRAILER_MAX)
                 if not ended:
                     proc.kill()
                 status = proc.wait()

@@ -1009,3 +1009,40 @@ def test_a_file_starting_with_gzips_two_bytes_alone_is_not_called_gzip(tmp_path)
 
     (d / "utt2spk").write_bytes(gzip.compress(b"a-1 a\n"))
     assert "is gzip-compressed" in _run(validate_cli, "--no-text", d).stderr
+
+
+def test_an_ark_command_that_leaves_a_process_holding_its_output_is_read_when_it_ends(tmp_path):
+    """'ark:cmd |' whose shell exits but leaves a process in the background holding its stdout open
+    ('(cmd &); cat x.ark |'; ssh's ControlPersist master does so) never gives end-of-file: the whole
+    ark was read, then waited on for ever (asrkit-decode --feats hung). Its end is now the shell's exit."""
+    import os
+    import signal
+    import time
+
+    import kaldiio
+    import numpy as np
+
+    from asrkit.data.matrix_io import iter_ark_file
+
+    ark, pid_file = tmp_path / "x.ark", tmp_path / "pid"
+    want = {f"u{i}": np.full((3, 4), i, dtype=np.float32) for i in range(3)}
+    kaldiio.save_ark(str(ark), want)
+
+    def hung(*_):
+        raise AssertionError("waited on the background process's hold of the pipe")
+
+    old = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(20)
+    try:
+        t = time.monotonic()
+        got = dict(iter_ark_file(f"(sleep 60 & echo $! > {pid_file}); cat {ark} |"))
+        assert time.monotonic() - t < 10
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+        if pid_file.exists() and pid_file.read_text().strip():
+            try:
+                os.kill(int(pid_file.read_text()), signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+    assert list(got) == list(want) and all(np.array_equal(got[k], want[k]) for k in want)
