@@ -249,6 +249,24 @@ def test_a_decoding_keeps_one_row_when_its_row_was_found_or_holds_a_tab(trained)
     assert [row.split(" | ")[4] for row in rows(results)] == ["conf/decode.yaml --beam\t3"], rows(results)
 
 
+def test_two_spellings_of_the_adaptation_options_are_one_decoding_and_one_row(trained):
+    """--adapt-args '--epochs 1 --keep 0.5' and '--epochs=1 --keep=0.5' name one directory,
+    decode_test_decode_adapt_epochs1_keep0.5, and are one adaptation: its .done recorded them as
+    typed only (the decoding options as resolved too), so the second spelling adapted and decoded
+    it again and stage 6 added a second row."""
+    recipe = trained
+    results = recipe / "RESULTS.md"
+    results.write_text("")
+    adapt = ["./run.sh", "--stage", "5", "--nj", "1", "--adapt-speakers", "true", "--adapt-args"]
+    proc = run_sh([*adapt, "--epochs 1 --keep 0.5"], cwd=recipe)
+    assert "the adapted pass -> exp/train_char/decode_test_decode_adapt_epochs1_keep0.5\n" in proc.stderr, proc.stderr[-3000:]
+    proc = run_sh([*adapt, "--epochs=1 --keep=0.5"], cwd=recipe)
+    assert "stage 5: exp/train_char/decode_test_decode_adapt_epochs1_keep0.5 done already" in proc.stderr, proc.stderr[-3000:]
+    assert "its row is in RESULTS.md already" in proc.stderr, proc.stderr[-3000:]
+    assert [row.split(" | ")[4] for row in rows(results)] == [
+        "conf/decode.yaml + speaker adaptation (--epochs 1 --keep 0.5)"], rows(results)
+
+
 def test_the_adaptation_reads_the_decoding_passes_options(trained):
     """Stage 5's asrkit-adapt-speakers gets the options both decoding passes get, --decode-args
     resolved in (<adapted dir>/decode_options.yaml): given --decode-config alone, its transforms

@@ -1104,9 +1104,14 @@ check_averaged() {
 }
 # ...and of what stage 6 scores: the adapted pass also depends on the speakers and its options.
 # (Its decoding options, <dir>/decode_options.yaml, are those of the first pass's inputs.)
+# Its options likewise as typed and resolved (asrkit-adapt-speakers --print-config, adapt_sum):
+# --adapt-args '--keep=0.5' after '--keep 0.5' (one directory, decode_<set>_<name>_adapt_keep0.5)
+# adapted and decoded it again, and stage 6 added a second row.
 decode_inputs() {
   if [ "$adapt_speakers" = false ]; then first_pass_inputs "$@"; return; fi
-  echo "$(first_pass_inputs "$@") adapted: $(fingerprint "$dumpdir/$1/utt2spk") $adapt_args"
+  local options=$adapt_args
+  [ "${2:-}" != resolved ] || options="options $adapt_sum"
+  echo "$(first_pass_inputs "$@") adapted: $(fingerprint "$dumpdir/$1/utt2spk") $options"
 }
 # decoded <.done> <first_pass_inputs|decode_inputs> <set>: the marker holds a line of those
 # inputs, typed or resolved (an empty one, from before markers recorded their inputs, is trusted
@@ -1116,6 +1121,7 @@ decoded() {
   [ -s "$1" ] || return 0
   grep -qxF -e "$("$2" "$3")" -- "$1" && return 0
   resolve_decode_sum
+  [ "$2" != decode_inputs ] || resolve_adapt_sum
   grep -qxF -e "$("$2" "$3" resolved)" -- "$1"
 }
 # decode_record <first_pass_inputs|decode_inputs> <set>: what stage 5 records in the .done.
@@ -1127,6 +1133,14 @@ resolve_decode_sum() {
   [ -z "$decode_sum" ] || return 0
   decode_sum=$(decode_options --print-config | cksum | awk '{ print $1 "-" $2 }') \
     || die "stage $current_stage: asrkit-decode --print-config failed for $decode_config${decode_args:+ with --decode-args '$decode_args'}"
+}
+# adapt_sum: likewise of asrkit-adapt-speakers' options (--adapt-speakers true), asked once.
+adapt_sum=
+resolve_adapt_sum() {
+  [ "$adapt_speakers" = true ] && [ -z "$adapt_sum" ] || return 0
+  # shellcheck disable=SC2086  # word-split, as stage 5 gives them
+  adapt_sum=$(asrkit-adapt-speakers --print-config $adapt_args | cksum | awk '{ print $1 "-" $2 }') \
+    || die "stage $current_stage: asrkit-adapt-speakers --print-config failed for --adapt-args '$adapt_args'"
 }
 
 # record_row <decode dir> <its .done and text's checksum> <results file> <row>: <decode dir>/.rows
@@ -1222,8 +1236,9 @@ if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
     fi
     [ "$adapt_speakers" = true ] || continue
     dir=$exp/decode_${set}_$decode_name
-    dec_inputs=$(decode_record decode_inputs "$set")
     if decoded "$dir/.done" decode_inputs "$set"; then log "stage 5: $dir done already"; continue; fi
+    resolve_adapt_sum
+    dec_inputs=$(decode_record decode_inputs "$set")
     # Kaldi's decode_fmllr.sh: one transform per speaker from the first pass's hypotheses (no
     # reference read), then the second pass through them. One job: each speaker's utterances go together.
     log "stage 5: speaker transforms from $first/text -> $dir/trans.ark, then the adapted pass -> $dir"
