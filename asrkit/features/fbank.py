@@ -279,34 +279,38 @@ class FbankConfig:
                                   self._BINS_KEYS)
 
     def _empty_mel_bins(self, padded: int, high: float) -> List[int]:
-        import numpy as np
-
         # Filter i spans mel points i..i+2 of num_mel_bins + 2 evenly spaced from low_freq to
         # high_freq; FFT bin k sits at k * rate / padded Hz (k < padded / 2). In units of FFT
         # bins, the filter is empty when no integer lies inside its span: found without building
         # the bank (so without an array of padded / 2 bins: a 1e12 Hz rate would be 128 GB).
+        # Plain Python, not numpy (the same float64 operations in the same order): asr.sh's
+        # start-up check (--print-config) makes it, and numpy's import was half of that command's
+        # CPU; only a VTLN warp needs torchaudio's function, and so numpy.
         def mel(f: float) -> float:
             return 1127.0 * math.log(1.0 + f / 700.0)
 
         low_mel, high_mel = mel(self.low_freq), mel(high)
         delta = (high_mel - low_mel) / (self.num_mel_bins + 1)
-        points = low_mel + delta * np.arange(self.num_mel_bins + 2, dtype=np.float64)
+        points = [low_mel + delta * float(i) for i in range(self.num_mel_bins + 2)]
         if self.vtln_warp != 1.0:
             # The warp moves each point (with torchaudio's own function, which the features are
             # made with); validate keeps it increasing, so a filter still spans its warped
             # points i..i+2.
+            import numpy as np
             import torch
             from torchaudio.compliance.kaldi import vtln_warp_mel_freq
 
-            points = vtln_warp_mel_freq(self.vtln_low, self._vtln_high(), self.low_freq, high, self.vtln_warp,
-                                        torch.from_numpy(points)).numpy()
-        in_bins = 700.0 * (np.exp(points / 1127.0) - 1.0) * (padded / self.sample_frequency)
+            warped = vtln_warp_mel_freq(self.vtln_low, self._vtln_high(), self.low_freq, high, self.vtln_warp,
+                                        torch.from_numpy(np.array(points, dtype=np.float64))).numpy()
+            in_bins = (700.0 * (np.exp(warped / 1127.0) - 1.0) * (padded / self.sample_frequency)).tolist()
+        else:
+            in_bins = [700.0 * (math.exp(p / 1127.0) - 1.0) * (padded / self.sample_frequency) for p in points]
         # A bin on an edge counts, as float32 rounding (torchaudio's) may put it a hair inside:
         # only a certainly empty filter is refused.
-        slack = 1e-6 * np.maximum(in_bins, 1.0)
-        first = np.ceil(in_bins[:-2] - slack[:-2])
-        last = np.minimum(np.floor(in_bins[2:] + slack[2:]), padded // 2 - 1)
-        return [int(i) for i in np.flatnonzero(last < first)]
+        slack = [1e-6 * max(b, 1.0) for b in in_bins]
+        top = padded // 2 - 1
+        return [i for i in range(self.num_mel_bins)
+                if min(math.floor(in_bins[i + 2] + slack[i + 2]), top) < math.ceil(in_bins[i] - slack[i])]
 
     # --- YAML ---------------------------------------------------------------------------
     @classmethod
