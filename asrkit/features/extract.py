@@ -413,7 +413,10 @@ def check_sample_rates(
     entries = read_wav_scp(wav_rspecifier, segments, channel, max_samples, stdin_taken=stdin_taken)
     if not entries:
         raise AsrkitError(f"{segments or wav_rspecifier}: no utterances")
-    tally = BadItems(log, "utterances", max_percent=max_bad_percent)
+    tally = BadItems(log, "utterances", max_percent=max_bad_percent,
+                     summary=f"Checked the sample rate of {{total}} {{what}} against the fbank config's "
+                             f"{config.sample_frequency:g} Hz{' (--resample)' if resample else ''}, computing no "
+                             f"features: {{done}} fine; failed {{failed}}")
     for entry, audio, error in iter_wavs(entries):
         if error is None:
             try:

@@ -437,6 +437,19 @@ def test_check_rates_says_what_the_features_say_of_the_rate(tmp_path, an4_wavs, 
             (kind, options, features)
 
 
+def test_check_rates_says_it_checked_rates_not_that_it_computed(tmp_path, an4_wavs):
+    """--check-rates ended with the features' "Done 2 out of 3 utterances; failed 1", read as
+    features made; its summary says what it checked, with the same counts."""
+    (tmp_path / "t.wav").write_bytes(an4_wavs[2].read_bytes()[:30])  # unreadable: skipped and counted
+    scp = write_scp(tmp_path / "wav.scp", [("a", an4_wavs[0]), ("b", an4_wavs[1]), ("c", tmp_path / "t.wav")])
+    for options, rate in (([], "16000 Hz"), (["--resample", "--sample-frequency", "8000"], "8000 Hz (--resample)")):
+        result = run_cli(compute_fbank_cli, ["--max-bad-percent", "100", *options, "--check-rates", f"scp:{scp}"])
+        assert result.exit_code == 0, result.stderr
+        assert (f"Checked the sample rate of 3 utterances against the fbank config's {rate}, computing no features: "
+                f"2 fine; failed 1") in result.stderr, result.stderr
+        assert "Done " not in result.stderr, result.stderr
+
+
 def test_check_rates_writes_nothing(tmp_path, an4_wavs):
     scp = write_scp(tmp_path / "wav.scp", [("a", an4_wavs[0])])
     for args in ([f"scp:{scp}", f"ark:{tmp_path}/f.ark"], ["--write-utt2sample-rate", tmp_path / "r", f"scp:{scp}"]):
