@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator, List, Optional, Sequence, Set, Tuple
 
-from asrkit.data.table import BOM, mid_file_bom_problem, refuse_bom, refuse_terminal, split_fields
+from asrkit.data.table import BOM, ID_CONTROL, mid_file_bom_problem, refuse_bom, refuse_terminal, split_fields
 from asrkit.features.wav import DEFAULT_MAX_SAMPLES
 from asrkit.utils.errors import AsrkitError
 from asrkit.utils.fileio import names_stdin, open_read
@@ -256,8 +256,9 @@ def _utf8_link_command(path: str) -> str:
 def file_utt_ids(paths: Sequence[str], renamed: Optional[List[Tuple[str, str]]] = None) -> List[str]:
     """The utterance id of each audio file: its name without the extension (``a/x.flac`` -> ``x``).
 
-    A Kaldi id has no whitespace, so each run of it (a space, a tab, a newline) becomes ``_``
-    (``voice memo 1.wav`` -> ``voice_memo_1``; appended to ``renamed`` as (path, id)): an end
+    A Kaldi id has no whitespace, so each run of it (a space, a tab, a newline) becomes ``_``, as
+    does an ASCII control character, which no table reader takes in an id (``voice memo 1.wav`` ->
+    ``voice_memo_1``; appended to ``renamed`` as (path, id)): an end
     user's recordings are named so, and refusing them made a wav.scp necessary for one file.
     Nothing left to make an id of, a name that is not UTF-8, and two files with the same id
     (which would give two ``text`` lines of one utterance) are AsrkitErrors naming the files
@@ -274,8 +275,10 @@ def file_utt_ids(paths: Sequence[str], renamed: Optional[List[Tuple[str, str]]] 
             raise AsrkitError(f"{str(p)!r} is a Kaldi table specifier, not an audio file: give it as {option} "
                               f"{shown} (the arguments are audio files)")
         utt = Path(p).stem
-        if any(c.isspace() for c in utt):
-            utt = "_".join(utt.split())
+        if any(c.isspace() for c in utt) or ID_CONTROL.search(utt):
+            # (an ASCII control character too, ^A, an ESC of 'ls --color': written into text and
+            # stdout, the id was refused by every table reader after, asrkit-score's included)
+            utt = ID_CONTROL.sub("_", "_".join(utt.split()))
             if utt and renamed is not None:
                 renamed.append((str(p), utt))
         if not utt:
