@@ -17,7 +17,7 @@ from typing import Dict, List, Optional, Set
 
 from asrkit.data.datadir import (OPTIONAL_TABLES, RECO_TABLES, SPK_TABLES, UTT_TABLES, DataDir, dir_problem,
                                  parse_segment, SegmentChannelError, positive_seconds, sample_rate_hz)
-from asrkit.data.table import (EMPTY_LINE, ascii_digits, id_control_problem, split_fields, transcript_problem,
+from asrkit.data.table import (EMPTY_LINE, ascii_digits, id_control_problem, id_length_problem, split_fields, transcript_problem,
                                utt2spk_to_spk2utt)
 from asrkit.data.transcript_files import normalise_transcript
 from asrkit.data.validate import ScannedTable, data_dir_ids, scan_table
@@ -294,6 +294,9 @@ def _why_dropped(utt: str, tables: Dict[str, Dict[str, str]], utt_keys: Set[str]
     if id_control_problem(tables["utt2spk"][utt]):
         # kept, spk2utt was made with it as a key, which validation then refused
         return "speaker id holds a control character"
+    if id_length_problem(tables["utt2spk"][utt]):
+        # kept, spk2utt was made with it as a key, which validation refuses as no id (MAX_ID_CHARS)
+        return "speaker id too long to be an id"
     if "text" in tables and transcript_problem(tables["text"][utt]):
         # kept, the fixed dir failed asrkit-validate-data-dir (and asrkit-train-tokenizer): a NUL
         # there is what a damaged text file (a byte flipped, a crash's zeroed block) holds

@@ -342,6 +342,9 @@ def validate_data_dir(path: PathLike, no_text: bool = False, no_feats: bool = Fa
         elif control := id_control_problem(line.value, data_dir_of(utt2spk.path)):
             # (a key of spk2utt and of the speakers' stats: fix-data-dir drops its utterances)
             problems.append(Problem(str(utt2spk.path), line.lineno, f"utterance {key!r}: speaker id: {control}"))
+        elif too_long := id_length_problem(line.value, data_dir_of(utt2spk.path)):
+            # (likewise a key of spk2utt, where the check of keys refused it after fix-data-dir kept it)
+            problems.append(Problem(str(utt2spk.path), line.lineno, f"utterance {shown(key, 80)}: speaker id: {too_long}"))
         elif not key.startswith(line.value):
             prefix_warnings += 1
             if prefix_warnings <= MAX_REPEATED_WARNINGS:

@@ -717,3 +717,26 @@ def test_an_id_of_a_damaged_line_is_refused_cut_short_not_quoted_whole(an4_dir, 
     proc = run_asrkit_in_process("fix-data-dir", an4_dir)
     assert len(proc.stderr) < 2000 and f"text: dropped 1 malformed or duplicate line(s): {last}" in proc.stderr.decode()
     assert (an4_dir / "text").read_text() == ref.read_text()
+
+
+def test_a_speaker_id_too_long_to_be_an_id_is_named_and_fix_drops_its_utterance(an4_dir):
+    """utt2spk's value is a speaker id, the key of spk2utt: one over MAX_ID_CHARS (a damaged line,
+    the mutation sweep's --seed 80 long-line1) passed validation in utt2spk, asrkit-fix-data-dir kept
+    its utterance and made spk2utt with it as a key, and the fixed dir then failed validation
+    ("spk2utt:2: an id ... no id is that long"), exit 0 from the command that was to mend it."""
+    from asrkit.data.fix import fix_data_dir
+
+    rows = lines(an4_dir / "utt2spk")
+    utt = rows[0].split()[0]
+    n = 100_000  # (over asrkit.data.table.MAX_ID_CHARS, 65536)
+    rows[0] = f"{utt} {'s' * n}\n"
+    (an4_dir / "utt2spk").write_text("".join(rows))
+    (an4_dir / "spk2utt").unlink(missing_ok=True)
+    errs = errors(an4_dir)
+    assert (f"{an4_dir}/utt2spk:1: utterance {utt!r}: speaker id: an id {'s' * 80!r}... ({n} characters): no id is "
+            f"that long (a line whose white space was lost: a damaged or binary file?); mend the line, or let "
+            f"asrkit-fix-data-dir {shlex.quote(str(an4_dir))} drop it") in errs, [e[:300] for e in errs]
+    report = fix_data_dir(an4_dir)
+    assert report.reasons["speaker id too long to be an id"] == [utt]
+    assert report.num_utts_after == len(rows) - 1
+    assert errors(an4_dir) == []
