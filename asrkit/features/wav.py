@@ -61,7 +61,7 @@ from asrkit.features.containers import (MAX_CHUNKS, MAX_SAMPLE_RATE, ContainerFa
                                         float_width_problem, riff_refusal_reason)
 from asrkit.utils.errors import AsrkitError, shown_name
 from asrkit.utils.fileio import names_stdin, stdin_closed_problem
-from asrkit.utils.pipes import start_pipe
+from asrkit.utils.pipes import readable_within, start_pipe
 
 DOWNMIX: Optional[int] = None  # channel=None: the mean of all channels
 EXPECT_MONO = -1  # channel=-1: multi-channel audio is an error (Kaldi's --channel -1 warns and takes channel 0)
@@ -621,16 +621,14 @@ def _read_stream(stream: IO[bytes], what: str, max_samples: int,
     what the pipe holds, not the end-of-file that a process it left in the background (``cmd &``,
     ssh's ControlPersist master) holds back for as long as it runs: such a command's whole WAV was
     read and then waited on for ever, where Kaldi reads the sizes its header gives and goes on."""
-    import select
-
     data = bytearray()
     cap: Optional[int] = None
     probes = list(_PROBE_AT)
     while True:
-        if ended is not None and not select.select([stream], [], [], _ENDED_POLL_S)[0]:
+        if ended is not None and not readable_within(stream.fileno(), _ENDED_POLL_S):
             if ended():
                 # (the shell has exited, after its pipeline; one more look takes what it wrote last)
-                if not select.select([stream], [], [], 0)[0]:
+                if not readable_within(stream.fileno(), 0):
                     return data
             else:
                 continue

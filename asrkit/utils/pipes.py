@@ -127,6 +127,16 @@ def start_pipe(cmd: str, what: str = "", **popen: Any) -> Tuple[subprocess.Popen
 ENDED_POLL_S = 0.5
 
 
+def readable_within(fd: int, timeout_s: float) -> bool:
+    """Whether ``fd`` has bytes (or its end) to read within ``timeout_s`` seconds. poll, not
+    select.select: select refuses a descriptor past 1023 (ValueError), which a process with many
+    files open gets under a raised ``ulimit -n`` (containers give 1,048,576), and every wav.scp
+    command and 'ark:cmd |' was then a traceback."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(timeout_s * 1000))
+
+
 class _EndsWithShell(io.RawIOBase):
     """A ``cmd |`` command's stdout whose end is its shell's exit: what the pipe holds then, not the
     end-of-file a process it left in the background (``cmd &``, ssh's ControlPersist master) holds
@@ -143,8 +153,8 @@ class _EndsWithShell(io.RawIOBase):
         return self._fd
 
     def readinto(self, b) -> int:
-        while not select.select([self._fd], [], [], ENDED_POLL_S)[0]:
-            if self._proc.poll() is not None and not select.select([self._fd], [], [], 0)[0]:
+        while not readable_within(self._fd, ENDED_POLL_S):
+            if self._proc.poll() is not None and not readable_within(self._fd, 0):
                 return 0  # (the shell has exited, after its pipeline; nothing more is its output)
         data = os.read(self._fd, len(b))
         b[:len(data)] = data

@@ -1046,3 +1046,32 @@ def test_an_ark_command_that_leaves_a_process_holding_its_output_is_read_when_it
             except ProcessLookupError:
                 pass
     assert list(got) == list(want) and all(np.array_equal(got[k], want[k]) for k in want)
+
+
+def test_an_ark_command_is_read_by_a_process_with_descriptors_past_1023(tmp_path):
+    """'ark:cmd |' read to its shell's end looked at the command's stdout with select.select, which
+    refuses a descriptor past 1023: under a raised ``ulimit -n`` a process holding many files open
+    got a ValueError traceback for every such input. poll has no such limit."""
+    import os
+    import resource
+
+    from asrkit.data.matrix_io import iter_ark_file
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1100:
+        pytest.skip(f"this machine allows {hard} open files")
+    if soft != resource.RLIM_INFINITY and soft < 1100:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (1100 if hard == resource.RLIM_INFINITY else min(hard, 1100), hard))
+    ark = tmp_path / "x.ark"
+    want = {f"u{i}": np.full((3, 4), i, dtype=np.float32) for i in range(3)}
+    kaldiio.save_ark(str(ark), want)
+    held = []
+    try:
+        while not held or held[-1] < 1030:
+            held.append(os.open(os.devnull, os.O_RDONLY))
+        got = dict(iter_ark_file(f"cat {ark} |"))
+    finally:
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert list(got) == list(want) and all(np.array_equal(got[k], want[k]) for k in want)

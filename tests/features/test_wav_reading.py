@@ -554,3 +554,28 @@ def test_a_command_that_leaves_a_process_holding_its_output_is_read_when_it_ends
                 pass
     ref, ref_rate = read_wav_reference(wav)
     assert rate == ref_rate and np.array_equal(samples, ref)
+
+
+def test_a_command_is_read_by_a_process_with_descriptors_past_1023(an4_wavs):
+    """The wait for a wav.scp command's shell to end looked at its stdout with select.select, which
+    refuses a descriptor past 1023: a process holding many files open (a raised ``ulimit -n``, as
+    containers give) read every 'cmd |' recording as a ValueError traceback. poll has no such limit."""
+    import os
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1100:
+        pytest.skip(f"this machine allows {hard} open files")
+    if soft != resource.RLIM_INFINITY and soft < 1100:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (1100 if hard == resource.RLIM_INFINITY else min(hard, 1100), hard))
+    held = []
+    try:
+        while not held or held[-1] < 1030:
+            held.append(os.open(os.devnull, os.O_RDONLY))
+        samples, rate = read_wav_source(f"cat {an4_wavs[0]} |", "u")
+    finally:
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    ref, ref_rate = read_wav_reference(an4_wavs[0])
+    assert rate == ref_rate and np.array_equal(samples, ref)
