@@ -360,7 +360,12 @@ def names_stdin(path: PathLike) -> bool:
 
 # How long a reader waits for a named pipe's writer (``mkfifo f; asrkit-score ref f`` with the
 # program that fills f not started yet, or never): open() waited for one for ever, with no word.
-FIFO_WRITER_WAIT_S = 5.0
+# A minute, not seconds: a writer that opens the pipe by name only once it has started (a Python
+# program importing torch on a loaded machine) comes seconds late, and when the reader has given
+# up, that writer waits for ever on a pipe nobody reads. FIFO_WRITER_NOTE_S in, a warning says
+# what is waited on, so a pipe that nobody will write to is named long before the error.
+FIFO_WRITER_WAIT_S = 60.0
+FIFO_WRITER_NOTE_S = 5.0
 
 
 class _PipeWithFirstBytes(io.RawIOBase):
@@ -396,7 +401,8 @@ def _open_named_pipe(path: PathLike) -> BinaryIO:
     refused. Opened non-blocking, an empty read means no writer (yet), one that would block a writer
     that has not written yet."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    deadline = None
+    deadline: Optional[float] = None
+    note_at: Optional[float] = None
     while True:
         try:
             first = os.read(fd, 1 << 16)
@@ -408,10 +414,15 @@ def _open_named_pipe(path: PathLike) -> BinaryIO:
             raise
         if first:
             break
+        now = time.monotonic()
         if deadline is None:
-            _log.info("%s: a named pipe with no writer yet: waiting up to %.0f s for one", path, FIFO_WRITER_WAIT_S)
-            deadline = time.monotonic() + FIFO_WRITER_WAIT_S
-        elif time.monotonic() >= deadline:
+            # (no word at once: a pipeline's writer, started beside the reader, opens it within ms)
+            deadline, note_at = now + FIFO_WRITER_WAIT_S, now + FIFO_WRITER_NOTE_S
+        elif note_at is not None and now >= note_at and now < deadline:
+            _log.warning("%s: a named pipe with no writer yet after %g s: waiting up to %g s for one; start the "
+                         "program that writes it (or give a file)", path, FIFO_WRITER_NOTE_S, FIFO_WRITER_WAIT_S)
+            note_at = None
+        elif now >= deadline:
             os.close(fd)
             raise AsrkitError(f"{path}: a named pipe with no writer (waited {FIFO_WRITER_WAIT_S:.0f} s for one, or "
                               f"its writer wrote nothing): start the program that writes it first, or give a file")
