@@ -396,6 +396,14 @@ class _PipeWithFirstBytes(io.RawIOBase):
         super().close()
 
 
+def _writer_came_and_went(fd: int) -> bool:
+    """Whether a named pipe opened for reading has had a writer since, and has none now: its reads
+    are empty either way, but Linux reports a hang-up (POLLHUP) only for a writer that came and went."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return any(ev & select.POLLHUP for _, ev in poller.poll(0))
+
+
 def _open_named_pipe(path: PathLike) -> BinaryIO:
     """A named pipe opened without waiting for a writer for ever: waited on FIFO_WRITER_WAIT_S, then
     refused. Opened non-blocking, an empty read means no writer (yet), one that would block a writer
@@ -412,7 +420,9 @@ def _open_named_pipe(path: PathLike) -> BinaryIO:
         except OSError:
             os.close(fd)
             raise
-        if first:
+        if first or _writer_came_and_went(fd):
+            # (a writer that opened it and closed it having written nothing: an empty input, read
+            # as an empty file is, at once; it was waited on as "no writer", then refused as one)
             break
         now = time.monotonic()
         if deadline is None:

@@ -154,3 +154,37 @@ def test_a_writer_that_comes_late_is_told_of_and_read(tmp_path, monkeypatch):
     warned = [m for lv, m in notes if lv >= logging.WARNING]
     assert len(warned) == 1 and f"{fifo}: a named pipe with no writer yet after 0.2 s" in warned[0], notes
     assert "start the program that writes it" in warned[0] and "up to 60 s" in warned[0], warned
+
+
+def test_a_writer_that_writes_nothing_is_an_empty_input_at_once(tmp_path, monkeypatch):
+    """A writer that opens the pipe and closes it having written nothing ('grep x a > p' finding no
+    line, ': > p') gives what an empty file gives, at once. Where it had closed before the reader's
+    first look (the reader preempted on a loaded machine), it was waited on as if no writer had
+    come, then refused as 'a named pipe with no writer'. The writer here comes and goes right after
+    the reader's open, before that look, every time (os.open wrapped), not by a race."""
+    from asrkit.utils.errors import AsrkitError
+    from asrkit.utils.fileio import open_read
+
+    monkeypatch.setattr("asrkit.utils.fileio.FIFO_WRITER_WAIT_S", 10.0, raising=False)
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    real_open = os.open
+
+    def open_then_a_writer_comes_and_goes(path, flags, *args, **kw):
+        fd = real_open(path, flags, *args, **kw)
+        if os.fspath(path) == str(fifo) and flags & os.O_NONBLOCK and not flags & (os.O_WRONLY | os.O_RDWR):
+            os.close(real_open(fifo, os.O_WRONLY | os.O_NONBLOCK))  # (a reader is there: no wait)
+        return fd
+
+    monkeypatch.setattr(os, "open", open_then_a_writer_comes_and_goes)
+    old = signal.signal(signal.SIGALRM, _hung)
+    signal.alarm(20)
+    try:
+        with open_read(fifo) as f:
+            got = f.read()
+    except AsrkitError as e:
+        got = str(e)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+    assert got == b""
