@@ -227,3 +227,61 @@ def test_a_full_non_blocking_pipe_is_waited_on_not_lost(writer: str):
         reader.join()
         os.close(r)
     assert received[filled:].decode() == text
+
+
+def test_a_full_non_blocking_pipe_is_waited_on_by_a_process_with_descriptors_past_1023():
+    """The wait for a full non-blocking pipe's reader (above) looked at the pipe with select.select,
+    which refuses a descriptor past 1023: a process holding many files open (a raised ``ulimit -n``,
+    as containers give) got a ValueError traceback for its output. poll has no such limit."""
+    import resource
+
+    from asrkit.utils.fileio import WholeWrites
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1100:
+        pytest.skip(f"this machine allows {hard} open files")
+    if soft != resource.RLIM_INFINITY and soft < 1100:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (1100 if hard == resource.RLIM_INFINITY else min(hard, 1100), hard))
+    found_full = threading.Event()
+
+    class NoticingFull(io.FileIO):
+        def write(self, b):
+            n = super().write(b)
+            if n is None:  # (the pipe full: WholeWrites waits for the reader next)
+                found_full.set()
+            return n
+
+    held = []
+    try:
+        while not held or held[-1] < 1030:
+            held.append(os.open(os.devnull, os.O_RDONLY))
+        r, w = os.pipe()  # (both past 1023)
+        assert w > 1023
+        fcntl.fcntl(w, fcntl.F_SETFL, fcntl.fcntl(w, fcntl.F_GETFL) | os.O_NONBLOCK)
+        filled = 0
+        with contextlib.suppress(BlockingIOError):
+            while True:
+                filled += os.write(w, b"x" * 512)
+        received = bytearray()
+
+        def read_once_the_write_found_it_full() -> None:  # (no clock: an event says when)
+            found_full.wait(300)  # (a bound on a hang only)
+            while chunk := os.read(r, 65536):
+                received.extend(chunk)
+
+        reader = threading.Thread(target=read_once_the_write_found_it_full)
+        reader.start()
+        data = b"y" * 100000
+        try:
+            out = WholeWrites(NoticingFull(w, "w", closefd=False), "pipe")
+            assert out.write(data) == len(data)
+        finally:
+            found_full.set()
+            os.close(w)
+            reader.join()
+            os.close(r)
+    finally:
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert received == b"x" * filled + data

@@ -537,7 +537,11 @@ class WholeWrites(io.RawIOBase):
                     e.filename = self._name
                 raise
             if n is None:  # (non-blocking and full)
-                select.select([], [self._raw.fileno()], [])
+                # poll, not select.select, which refuses a descriptor past 1023 (ValueError): a
+                # process with many files open under a raised ``ulimit -n`` gets one
+                poller = select.poll()
+                poller.register(self._raw.fileno(), select.POLLOUT)
+                poller.poll()
                 continue
             done += n
         return done
