@@ -523,6 +523,19 @@ def test_a_missing_file_in_a_wav_scp_is_no_shell_pattern(tmp_path):
     assert str(err.value) == "utterance 'u1': no such file"
 
 
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` is running: signal 0 reaches it, and it is not a zombie (one that has
+    ended, left for a parent that does not reap at once)."""
+    import os
+
+    try:
+        os.kill(pid, 0)
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (ProcessLookupError, FileNotFoundError):
+        return False
+
+
 def test_a_command_that_leaves_a_process_holding_its_output_is_read_when_it_ends(tmp_path, an4_wavs):
     """A wav.scp command whose shell exits but leaves a process in the background that keeps its
     stdout open (``cmd &``; ssh's ControlPersist master does so) never gives end-of-file: its whole
@@ -530,7 +543,6 @@ def test_a_command_that_leaves_a_process_holding_its_output_is_read_when_it_ends
     now its shell's exit; its samples are the file's."""
     import os
     import signal
-    import time
 
     wav = an4_wavs[0]
     pid_file = tmp_path / "pid"
@@ -539,11 +551,13 @@ def test_a_command_that_leaves_a_process_holding_its_output_is_read_when_it_ends
         raise AssertionError("waited on the background process's hold of the pipe")
 
     old = signal.signal(signal.SIGALRM, hung)
-    signal.alarm(20)
+    signal.alarm(120)  # (a bound on a hang only: past the sleep's 60 s, so never what tells a wait)
     try:
-        t = time.monotonic()
         samples, rate = read_wav_source(f"(sleep 60 & echo $! > {pid_file}); cat {wav} |", "u")
-        assert time.monotonic() - t < 10
+        # Not waited for: the background process still holds the pipe (the old read returned only when
+        # its sleep ended). No clock is read: only a read slowed past the sleep's 60 s could fail this.
+        pid = int(pid_file.read_text())
+        assert _alive(pid), "the read returned only once the background process had ended"
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, old)
