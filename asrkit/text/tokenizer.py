@@ -30,7 +30,7 @@ import sentencepiece as spm
 
 from asrkit.text.token_list import BLANK, SOS_EOS, UNK
 from asrkit.utils.errors import AsrkitError
-from asrkit.utils.fileio import PathLike, descriptor_of, special_kind
+from asrkit.utils.fileio import PathLike, descriptor_of, named_pipe_reader, special_kind
 
 
 # Sentencepiece's word-boundary mark. Inside a transcript sentencepiece takes it for a space, so
@@ -41,9 +41,6 @@ META = "\u2581"
 _META_STANDIN = "\x01"
 # The largest tokenizer model read (a sentencepiece model of a million pieces is ~20 MB).
 MAX_MODEL_BYTES = 64 << 20
-# How long a named pipe given as the model is waited on for its writer (`asrkit-tokenize fifo &
-# cat tokens.model > fifo` starts the writer second): said once, then refused, never for ever.
-FIFO_WRITER_WAIT_S = 5.0
 
 
 # Python's str.split() takes the control characters U+001C..U+001F (ASCII's file, group, record
@@ -185,23 +182,27 @@ class Tokenizer:
             raise AsrkitError(f"{path}: cannot read: {e.strerror}") from None
         mode = os.fstat(fd).st_mode
         # A pipe is read when the path names one of this process's descriptors (<(zcat m.gz),
-        # /dev/stdin): the shell's, with its writer running. Anything else that is not a regular
-        # file holds no model: a named pipe, a device (/dev/null was "empty, make it again"), a directory.
-        first = b""
+        # /dev/stdin): the shell's, with its writer running; a named pipe once its writer comes. Anything
+        # else that is not a regular file holds no model: a device (/dev/null was "empty, make it again"),
+        # a socket, a directory.
         if stat.S_ISFIFO(mode) and not _names_descriptor(path):
-            # A named pipe with its writer there (cat tokens.model > fifo &) is read as any pipe;
-            # one with none is waited on a while, then refused: a read that would block means a writer.
-            first, writer = _fifo_writer(fd, path)
-            if not writer:
-                os.close(fd)
-                raise AsrkitError(_not_a_model_file(path, "a named pipe with no writer"))
+            # A named pipe is waited on for its writer (cat tokens.model > fifo, started before or
+            # after) as every named pipe asrkit reads, in fileio: a warning after 5 s, refused after
+            # 60 s; a writer that wrote nothing is an empty model. (This had its own 5 s wait, which
+            # took a writer that came and went before its first look for no writer.)
+            try:
+                f = named_pipe_reader(fd, path)
+            except OSError as e:
+                raise AsrkitError(f"{path}: cannot read: {e.strerror}") from None
         elif not stat.S_ISREG(mode) and not stat.S_ISFIFO(mode):
             os.close(fd)
             raise AsrkitError(_not_a_model_file(path, "a directory" if stat.S_ISDIR(mode) else special_kind(mode)))
-        os.set_blocking(fd, True)
-        with os.fdopen(fd, "rb") as f:
+        else:
+            os.set_blocking(fd, True)
+            f = os.fdopen(fd, "rb")
+        with f:
             try:
-                data = first + f.read(MAX_MODEL_BYTES + 1 - len(first))  # not without end: /dev/zero was a MemoryError
+                data = f.read(MAX_MODEL_BYTES + 1)  # not without end: /dev/zero was a MemoryError
             except OSError as e:
                 raise AsrkitError(f"{path}: cannot read: {e.strerror}") from None
         if len(data) > MAX_MODEL_BYTES:
@@ -458,32 +459,6 @@ def nothing_known_error(head: str, tokenizer: Optional[Tokenizer], tokens: Seque
     other = "lower" if case == "upper" else "upper"
     return AsrkitError(head + f": the text is {other} case and the tokens {case} case; {case}-case "
                               f"{what_to_case} and {then}")
-
-
-def _fifo_writer(fd: int, path: PathLike) -> Tuple[bytes, bool]:
-    """(what a named pipe opened non-blocking already holds, whether a writer has it open), waiting
-    up to FIFO_WRITER_WAIT_S for one: an empty read means none yet, a read that would block one."""
-    import time
-
-    deadline = None
-    while True:
-        try:
-            first = os.read(fd, 1 << 16)
-        except BlockingIOError:
-            return b"", True
-        except OSError:
-            return b"", False
-        if first:
-            return first, True
-        if deadline is None:
-            from asrkit.utils.logging import get_logger
-
-            get_logger(__name__).info("%s: a named pipe with no writer yet: waiting up to %.0f s for one", path,
-                                      FIFO_WRITER_WAIT_S)
-            deadline = time.monotonic() + FIFO_WRITER_WAIT_S
-        elif time.monotonic() >= deadline:
-            return b"", False
-        time.sleep(0.05)
 
 
 def _not_a_model_file(path: PathLike, kind: Optional[str]) -> str:

@@ -405,10 +405,16 @@ def _writer_came_and_went(fd: int) -> bool:
 
 
 def _open_named_pipe(path: PathLike) -> BinaryIO:
-    """A named pipe opened without waiting for a writer for ever: waited on FIFO_WRITER_WAIT_S, then
-    refused. Opened non-blocking, an empty read means no writer (yet), one that would block a writer
-    that has not written yet."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    """A named pipe opened without waiting for a writer for ever: see :func:`named_pipe_reader`."""
+    return named_pipe_reader(os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC), path)
+
+
+def named_pipe_reader(fd: int, path: PathLike) -> BinaryIO:
+    """``fd``, a named pipe ``path`` opened for reading non-blocking (an open() that waits for a
+    writer waits for ever), as a blocking reader once it has a writer: waited on FIFO_WRITER_WAIT_S
+    (a warning after FIFO_WRITER_NOTE_S), then refused, closed. An empty read means no writer (yet),
+    one that would block a writer that has not written yet. Every named pipe asrkit reads is waited
+    on here (open_read's, the tokenizer model's), with the same words."""
     deadline: Optional[float] = None
     note_at: Optional[float] = None
     while True:

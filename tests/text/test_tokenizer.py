@@ -524,11 +524,21 @@ def test_an_endless_or_huge_file_is_not_a_tokenizer_model(tmp_path):
         Tokenizer.load(huge)
 
 
+def _tokenize_waiting(note_s: float, wait_s: float, *args) -> list:
+    """asrkit-tokenize ``args`` in a new interpreter whose named-pipe waits (fileio's
+    FIFO_WRITER_NOTE_S, FIFO_WRITER_WAIT_S) are ``note_s`` and ``wait_s``, not 5 s and a minute."""
+    code = ("import runpy, sys; import asrkit.utils.fileio as f; "
+            f"f.FIFO_WRITER_NOTE_S, f.FIFO_WRITER_WAIT_S = {note_s!r}, {wait_s!r}; "
+            "sys.argv = ['asrkit', 'tokenize', *sys.argv[1:]]; runpy.run_module('asrkit', run_name='__main__')")
+    return [sys.executable, "-c", code, *map(str, args)]
+
+
 def test_a_model_that_is_no_regular_file_is_refused_without_waiting(asrkit, tmp_path, monkeypatch):
     """A tokens.model that was a named pipe waited for ever for a writer (asrkit-tokenize, and
     asrkit-train-lm reading the lang dir's); /dev/null was "empty: make it again", a socket "No
-    such device or address". Each is named in one line. A model through a symlink, from the
-    shell's pipe (<(zcat ...)) or as a redirected stdin is read as before."""
+    such device or address". Each is named in one line; a named pipe with no writer as every named
+    pipe asrkit reads is (fileio's wait). A model through a symlink, from the shell's pipe
+    (<(zcat ...)) or as a redirected stdin is read as before."""
     import socket
     import subprocess
 
@@ -541,20 +551,25 @@ def test_a_model_that_is_no_regular_file_is_refused_without_waiting(asrkit, tmp_
     sock.bind(str(tmp_path / "sock.model"))
     try:
         # first in a subprocess, with a time limit: the old code, in this process, waited for ever
-        # (300 s bounds a hang only: a Python start and the 5 s wait take longer on a loaded machine)
-        bad = asrkit("tokenize", tmp_path / "fifo.model", input=b"u1 YES\n", check=False, timeout=300)
-        assert bad.returncode == 1 and (f"ERROR (asrkit-tokenize): {tmp_path / 'fifo.model'}: a named pipe with no writer, not a "
-                                        f"tokenizer model file").encode() in bad.stderr, bad.stderr
-        monkeypatch.setattr("asrkit.text.tokenizer.FIFO_WRITER_WAIT_S", 0.1)  # (the command above waited its 5 s)
-        for path, kind in ((tmp_path / "fifo.model", "a named pipe with no writer"), ("/dev/null", "a character device"),
-                           (tmp_path / "sock.model", "a socket"), (tmp_path / "dir", "a directory")):
+        # (300 s bounds a hang only: a Python start and the 1 s wait take longer on a loaded machine)
+        bad = subprocess.run(_tokenize_waiting(0.2, 1.0, tmp_path / "fifo.model"), input=b"u1 YES\n",
+                             capture_output=True, timeout=300)
+        assert bad.returncode == 1 and (f"ERROR (asrkit-tokenize): {tmp_path / 'fifo.model'}: a named pipe with no writer "
+                                        f"(waited 1 s for one").encode() in bad.stderr, bad.stderr
+        assert f"{tmp_path / 'fifo.model'}: a named pipe with no writer yet after 0.2 s".encode() in bad.stderr
+        monkeypatch.setattr("asrkit.utils.fileio.FIFO_WRITER_WAIT_S", 0.1)  # (not a minute)
+        with pytest.raises(AsrkitError, match=f"^{re.escape(str(tmp_path / 'fifo.model'))}: a named pipe with no "
+                                              r"writer \(waited 0 s for one"):
+            Tokenizer.load(tmp_path / "fifo.model")
+        for path, kind in (("/dev/null", "a character device"), (tmp_path / "sock.model", "a socket"),
+                           (tmp_path / "dir", "a directory")):
             named = tmp_path / "dir" / "tokens.model" if kind == "a directory" else path
             with pytest.raises(AsrkitError, match=f"^{re.escape(str(named))}: {kind}, not a tokenizer model file"):
                 Tokenizer.load(path)
         # the lang dir's own tokens.model, as asrkit-train-lm reads it
         (tmp_path / "fifo_lang").mkdir()
         os.mkfifo(tmp_path / "fifo_lang" / "tokens.model")
-        with pytest.raises(AsrkitError, match="tokens.model: a named pipe with no writer, not a tokenizer model file"):
+        with pytest.raises(AsrkitError, match=r"fifo_lang/tokens.model: a named pipe with no writer \(waited"):
             Tokenizer.load(tmp_path / "fifo_lang")
     finally:
         sock.close()
@@ -591,8 +606,8 @@ def test_a_model_that_is_no_regular_file_is_refused_without_waiting(asrkit, tmp_
     # ...and one whose writer comes second (asrkit-tokenize fifo & cat tokens.model > fifo), as the
     # command says it waits: read (review of 89f5fee4, which refused it at once)
     os.mkfifo(tmp_path / "late.model")
-    reader = subprocess.Popen([sys.executable, "-m", "asrkit", "tokenize", str(tmp_path / "late.model")],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    reader = subprocess.Popen(_tokenize_waiting(0.2, 300.0, tmp_path / "late.model"), stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # (told of at 0.2 s, not 5 s)
     try:
         said = b""
         while b"no writer yet" not in said:
@@ -614,6 +629,41 @@ def test_a_model_that_is_no_regular_file_is_refused_without_waiting(asrkit, tmp_
         assert Tokenizer.load(f"/dev/fd/{r}").tokens == Tokenizer.load(lang).tokens
     finally:
         os.close(r)
+
+
+def test_a_model_pipe_whose_writer_wrote_nothing_is_an_empty_model_at_once(tmp_path, monkeypatch):
+    """The tokenizer had its own wait for a named pipe's writer (5 s, then 'a named pipe with no
+    writer'), which took a writer that opened the pipe and closed it having written nothing before
+    its first look (the reader preempted on a loaded machine) for no writer at all: waited on, then
+    refused as one, where an empty file is 'empty (0 bytes)' at once. It now waits in fileio, as
+    every named pipe asrkit reads. The writer here comes and goes right after the reader's open,
+    before that look, every time (os.open wrapped, as in test_named_pipe_inputs), not by a race."""
+    import signal
+
+    monkeypatch.setattr("asrkit.utils.fileio.FIFO_WRITER_WAIT_S", 10.0)
+    fifo = tmp_path / "fifo.model"
+    os.mkfifo(fifo)
+    real_open = os.open
+
+    def open_then_a_writer_comes_and_goes(path, flags, *args, **kw):
+        fd = real_open(path, flags, *args, **kw)
+        if os.fspath(path) == str(fifo) and flags & os.O_NONBLOCK and not flags & (os.O_WRONLY | os.O_RDWR):
+            os.close(real_open(fifo, os.O_WRONLY | os.O_NONBLOCK))  # (a reader is there: no wait)
+        return fd
+
+    def hung(*_):
+        raise AssertionError("waited on a named pipe whose writer had come and gone")
+
+    monkeypatch.setattr(os, "open", open_then_a_writer_comes_and_goes)
+    old = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(60)  # (a bound on a hang only)
+    try:
+        with pytest.raises(AsrkitError) as e:
+            Tokenizer.load(fifo)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+    assert str(e.value).startswith(f"{fifo}: empty (0 bytes), not a sentencepiece model"), str(e.value)
 
 
 def test_another_asrkit_file_for_the_model_is_named(tmp_path):

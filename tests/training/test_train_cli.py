@@ -136,7 +136,7 @@ def _run_inproc(*args):
     return result.exit_code, result.stderr
 
 
-def test_bad_inputs_fail_clearly(yesno_setup, tmp_path, asrkit):
+def test_bad_inputs_fail_clearly(yesno_setup, tmp_path, asrkit, monkeypatch):
     root = yesno_setup
     # missing feats.scp (run as a user would: a separate process, exit status 1)
     empty = tmp_path / "empty"
@@ -188,8 +188,9 @@ def test_bad_inputs_fail_clearly(yesno_setup, tmp_path, asrkit):
     (tmp_path / "lang_fifo_tok").mkdir()
     os.mkfifo(tmp_path / "lang_fifo_tok" / "tokens.model")
     args[args.index("--lang-dir") + 1] = tmp_path / "lang_fifo_tok"
+    monkeypatch.setattr("asrkit.utils.fileio.FIFO_WRITER_WAIT_S", 0.5)  # (a minute's wait, as every named pipe's)
     code, err = _run_inproc(*args)
-    assert code == 1 and "lang_fifo_tok/tokens.model: a named pipe" in err, err
+    assert code == 1 and "lang_fifo_tok/tokens.model: a named pipe with no writer (waited" in err, err
     args = train_args(root, tmp_path / "e4f")
     args[args.index("--train-dir") + 1] = root / "dump" / "train" / "text"
     code, err = _run_inproc(*args)
