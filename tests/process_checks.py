@@ -75,3 +75,18 @@ def a_terminal(typed: bytes = b"\x04") -> Iterator[int]:
     finally:
         os.close(sub)
         os.close(main)
+
+
+def a_writer_comes_and_goes_at_open(monkeypatch, fifo: Path) -> None:
+    """From here on, a non-blocking open of named pipe ``fifo`` for reading (fileio's) is followed at
+    once by a writer that opens it and closes it having written nothing, before the reader's first
+    look: the order a reader preempted on a loaded machine meets, made every time, not by a race."""
+    real_open = os.open
+
+    def open_then_a_writer_comes_and_goes(path, flags, *args, **kw):
+        fd = real_open(path, flags, *args, **kw)
+        if os.fspath(path) == str(fifo) and flags & os.O_NONBLOCK and not flags & (os.O_WRONLY | os.O_RDWR):
+            os.close(real_open(fifo, os.O_WRONLY | os.O_NONBLOCK))  # (a reader is there: no wait)
+        return fd
+
+    monkeypatch.setattr(os, "open", open_then_a_writer_comes_and_goes)

@@ -17,6 +17,7 @@ import kaldiio
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from process_checks import ended
 
 from asrkit.cli import apply_cmvn as apply_cmvn_cli
 from asrkit.cli import compute_cmvn as compute_cmvn_cli
@@ -1011,19 +1012,6 @@ def test_a_file_starting_with_gzips_two_bytes_alone_is_not_called_gzip(tmp_path)
     assert "is gzip-compressed" in _run(validate_cli, "--no-text", d).stderr
 
 
-def _alive(pid: int) -> bool:
-    """Whether process ``pid`` is running: signal 0 reaches it, and it is not a zombie (one that has
-    ended, left for a parent that does not reap at once)."""
-    import os
-
-    try:
-        os.kill(pid, 0)
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (ProcessLookupError, FileNotFoundError):
-        return False
-
-
 def test_an_ark_command_that_leaves_a_process_holding_its_output_is_read_when_it_ends(tmp_path):
     """'ark:cmd |' whose shell exits but leaves a process in the background holding its stdout open
     ('(cmd &); cat x.ark |'; ssh's ControlPersist master does so) never gives end-of-file: the whole
@@ -1050,7 +1038,7 @@ def test_an_ark_command_that_leaves_a_process_holding_its_output_is_read_when_it
         # Not waited for: the background process still holds the pipe (the old read returned only when
         # its sleep ended). No clock is read: only a read slowed past the sleep's 60 s could fail this.
         pid = int(pid_file.read_text())
-        assert _alive(pid), "the read returned only once the background process had ended"
+        assert not ended(pid), "the read returned only once the background process had ended"
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, old)

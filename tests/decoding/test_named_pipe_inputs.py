@@ -11,6 +11,7 @@ import threading
 import time
 
 import pytest
+from process_checks import a_writer_comes_and_goes_at_open
 
 from test_decode_cli import inproc, yesno  # noqa: F401  (fixtures)
 
@@ -161,22 +162,15 @@ def test_a_writer_that_writes_nothing_is_an_empty_input_at_once(tmp_path, monkey
     line, ': > p') gives what an empty file gives, at once. Where it had closed before the reader's
     first look (the reader preempted on a loaded machine), it was waited on as if no writer had
     come, then refused as 'a named pipe with no writer'. The writer here comes and goes right after
-    the reader's open, before that look, every time (os.open wrapped), not by a race."""
+    the reader's open, before that look, every time (process_checks.a_writer_comes_and_goes_at_open), not by a race."""
     from asrkit.utils.errors import AsrkitError
     from asrkit.utils.fileio import open_read
 
     monkeypatch.setattr("asrkit.utils.fileio.FIFO_WRITER_WAIT_S", 10.0, raising=False)
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
-    real_open = os.open
 
-    def open_then_a_writer_comes_and_goes(path, flags, *args, **kw):
-        fd = real_open(path, flags, *args, **kw)
-        if os.fspath(path) == str(fifo) and flags & os.O_NONBLOCK and not flags & (os.O_WRONLY | os.O_RDWR):
-            os.close(real_open(fifo, os.O_WRONLY | os.O_NONBLOCK))  # (a reader is there: no wait)
-        return fd
-
-    monkeypatch.setattr(os, "open", open_then_a_writer_comes_and_goes)
+    a_writer_comes_and_goes_at_open(monkeypatch, fifo)
     old = signal.signal(signal.SIGALRM, _hung)
     signal.alarm(20)
     try:

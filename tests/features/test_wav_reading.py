@@ -8,6 +8,7 @@ import struct
 import numpy as np
 import pytest
 from feat_helpers import read_wav_reference, write_scp, write_wav
+from process_checks import ended
 
 from asrkit.features.wav import EXPECT_MONO, read_audio_bytes, read_wav_source
 from asrkit.features.wav_scp import iter_wavs, read_wav_scp
@@ -523,19 +524,6 @@ def test_a_missing_file_in_a_wav_scp_is_no_shell_pattern(tmp_path):
     assert str(err.value) == "utterance 'u1': no such file"
 
 
-def _alive(pid: int) -> bool:
-    """Whether process ``pid`` is running: signal 0 reaches it, and it is not a zombie (one that has
-    ended, left for a parent that does not reap at once)."""
-    import os
-
-    try:
-        os.kill(pid, 0)
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (ProcessLookupError, FileNotFoundError):
-        return False
-
-
 def test_a_command_that_leaves_a_process_holding_its_output_is_read_when_it_ends(tmp_path, an4_wavs):
     """A wav.scp command whose shell exits but leaves a process in the background that keeps its
     stdout open (``cmd &``; ssh's ControlPersist master does so) never gives end-of-file: its whole
@@ -557,7 +545,7 @@ def test_a_command_that_leaves_a_process_holding_its_output_is_read_when_it_ends
         # Not waited for: the background process still holds the pipe (the old read returned only when
         # its sleep ended). No clock is read: only a read slowed past the sleep's 60 s could fail this.
         pid = int(pid_file.read_text())
-        assert _alive(pid), "the read returned only once the background process had ended"
+        assert not ended(pid), "the read returned only once the background process had ended"
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, old)

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from process_checks import a_writer_comes_and_goes_at_open
 
 from asrkit.text.token_list import read_token_list
 from asrkit.text.tokenizer import Tokenizer
@@ -637,24 +638,17 @@ def test_a_model_pipe_whose_writer_wrote_nothing_is_an_empty_model_at_once(tmp_p
     its first look (the reader preempted on a loaded machine) for no writer at all: waited on, then
     refused as one, where an empty file is 'empty (0 bytes)' at once. It now waits in fileio, as
     every named pipe asrkit reads. The writer here comes and goes right after the reader's open,
-    before that look, every time (os.open wrapped, as in test_named_pipe_inputs), not by a race."""
+    before that look, every time (process_checks.a_writer_comes_and_goes_at_open), not by a race."""
     import signal
 
     monkeypatch.setattr("asrkit.utils.fileio.FIFO_WRITER_WAIT_S", 10.0)
     fifo = tmp_path / "fifo.model"
     os.mkfifo(fifo)
-    real_open = os.open
-
-    def open_then_a_writer_comes_and_goes(path, flags, *args, **kw):
-        fd = real_open(path, flags, *args, **kw)
-        if os.fspath(path) == str(fifo) and flags & os.O_NONBLOCK and not flags & (os.O_WRONLY | os.O_RDWR):
-            os.close(real_open(fifo, os.O_WRONLY | os.O_NONBLOCK))  # (a reader is there: no wait)
-        return fd
 
     def hung(*_):
         raise AssertionError("waited on a named pipe whose writer had come and gone")
 
-    monkeypatch.setattr(os, "open", open_then_a_writer_comes_and_goes)
+    a_writer_comes_and_goes_at_open(monkeypatch, fifo)
     old = signal.signal(signal.SIGALRM, hung)
     signal.alarm(60)  # (a bound on a hang only)
     try:
