@@ -98,13 +98,18 @@ def test_a_config_device_that_device_replaces_is_not_checked(tmp_path):
     assert res.exit_code == 0, res.stderr
     res = CliRunner().invoke(main, ["adapt-speakers", "--config", str(conf), "--print-config"])
     assert res.exit_code == 1 and f"{conf}:1: device must be cpu, cuda[:N] or auto, got 'gpu'" in res.stderr, res.stderr
-    # the file's error beside a bad --device: both named, with where each came from (the file was
-    # not named: "options: nbest must be in [1, beam], got 0; device must be ...")
+    # the file's error beside a bad --device: the file's, at its line, as asrkit-decode's since
+    # 37a31bc0 (it was "options: nbest must be in [1, beam], got 0; device must be ...", the file's
+    # problem under the options, without its line); the file mended, the flag's error is named
     conf.write_text("nbest: 0\n")
     res = CliRunner().invoke(main, ["adapt-speakers", "--config", str(conf), "--device", "gpu", "--print-config"])
-    assert res.exit_code == 1 and (
-        "options: nbest must be in [1, beam], got 0; device must be cpu, cuda[:N] or auto, got 'gpu' "
-        f"(the options: --config {conf}, then the command line's flags)") in res.stderr, res.stderr
+    assert res.exit_code == 1 and res.stderr.splitlines()[-1] == (
+        f"ERROR (asrkit-adapt-speakers): {conf}:1: nbest must be in [1, beam], got 0"), res.stderr
+    conf.write_text("nbest: 1\n")
+    res = CliRunner().invoke(main, ["adapt-speakers", "--config", str(conf), "--device", "gpu", "--print-config"])
+    assert res.exit_code == 1 and res.stderr.splitlines()[-1] == (
+        "ERROR (asrkit-adapt-speakers): options: device must be cpu, cuda[:N] or auto, got 'gpu' "
+        f"(the options: --config {conf}, then the command line's flags)"), res.stderr
 
 
 def two_speakers(tmp: Path, wavs) -> Path:
