@@ -61,7 +61,7 @@ from asrkit.features.containers import (MAX_CHUNKS, MAX_SAMPLE_RATE, ContainerFa
                                         float_width_problem, riff_refusal_reason)
 from asrkit.utils.errors import AsrkitError, shown_name
 from asrkit.utils.fileio import names_stdin, stdin_closed_problem
-from asrkit.utils.pipes import readable_within, start_pipe
+from asrkit.utils.pipes import ended_with_shell, start_pipe
 
 DOWNMIX: Optional[int] = None  # channel=None: the mean of all channels
 EXPECT_MONO = -1  # channel=-1: multi-channel audio is an error (Kaldi's --channel -1 warns and takes channel 0)
@@ -609,29 +609,12 @@ def _stream_header_wants(data: bytearray) -> Optional[int]:
     return None
 
 
-# How often a wav.scp command's stdout, idle, is looked at for its command having ended.
-_ENDED_POLL_S = 0.5
-
-
-def _read_stream(stream: IO[bytes], what: str, max_samples: int,
-                 ended: Optional[Callable[[], bool]] = None) -> bytearray:
-    """Read a non-seekable stream to its end, failing as soon as it is certainly not acceptable audio.
-
-    ``ended``: whether the stream's writer (a wav.scp command's shell) has exited; its end is then
-    what the pipe holds, not the end-of-file that a process it left in the background (``cmd &``,
-    ssh's ControlPersist master) holds back for as long as it runs: such a command's whole WAV was
-    read and then waited on for ever, where Kaldi reads the sizes its header gives and goes on."""
+def _read_stream(stream: IO[bytes], what: str, max_samples: int) -> bytearray:
+    """Read a non-seekable stream to its end, failing as soon as it is certainly not acceptable audio."""
     data = bytearray()
     cap: Optional[int] = None
     probes = list(_PROBE_AT)
     while True:
-        if ended is not None and not readable_within(stream.fileno(), _ENDED_POLL_S):
-            if ended():
-                # (the shell has exited, after its pipeline; one more look takes what it wrote last)
-                if not readable_within(stream.fileno(), 0):
-                    return data
-            else:
-                continue
         chunk = stream.read(_READ_CHUNK)
         if not chunk:
             return data
@@ -653,7 +636,10 @@ def _read_pipe(cmd: str, what: str, max_samples: int) -> bytearray:
     # took the input of the shell loop around asrkit, or waited on a terminal.
     proc, err = start_pipe(cmd, what, stdin=subprocess.DEVNULL, bufsize=0)
     try:
-        data = _read_stream(proc.stdout, what, max_samples, ended=lambda: proc.poll() is not None)
+        # (to the shell's exit, not to the end-of-file that a process it left in the background, 'cmd &'
+        # or ssh's ControlPersist master, holds back: the whole WAV was read, then waited on for ever;
+        # unbuffered, as proc.stdout is, so that a stream found to be no audio is refused at once)
+        data = _read_stream(ended_with_shell(proc, buffered=False), what, max_samples)
     except BaseException:
         # Stop the command: closing our end gives its writers SIGPIPE, the kill stops the shell.
         proc.stdout.close()

@@ -161,8 +161,11 @@ class _EndsWithShell(io.RawIOBase):
         return len(data)
 
 
-def ended_with_shell(proc: subprocess.Popen) -> IO[bytes]:
+def ended_with_shell(proc: subprocess.Popen, buffered: bool = True) -> IO[bytes]:
     """``proc.stdout`` (a :func:`start_pipe` command's) read to the shell's exit rather than to an
     end-of-file that a background child may hold back for ever (asrkit-decode --feats 'ark:cmd |'
-    hung after the whole ark). Closing it leaves ``proc.stdout`` to its owner to close."""
-    return io.BufferedReader(_EndsWithShell(proc))  # type: ignore[return-value]
+    hung after the whole ark; a wav.scp command's recording likewise). Closing it leaves
+    ``proc.stdout`` to its owner to close. ``buffered=False``: each read returns what the pipe has
+    (a wav.scp command's reader refuses a stream that is no audio from its first bytes)."""
+    raw = _EndsWithShell(proc)
+    return io.BufferedReader(raw) if buffered else raw  # type: ignore[return-value]
