@@ -43,6 +43,24 @@ def no_waiting_for(what: str, seconds: int = 20, error: type = Hung) -> Iterator
 
 
 @contextlib.contextmanager
+def a_process_left_holding_the_output(tmp_path: Path) -> Iterator[str]:
+    """The shell words that leave a ``sleep 60`` in the background holding a ``cmd |`` command's
+    stdout (ssh's ControlPersist master does so), for the test to put in front of its command. The
+    read within is bounded (:func:`no_waiting_for`, past the sleep: never what tells a wait); after
+    it, the sleep must still run: a read that waited for that end-of-file returned only once it had
+    ended. No clock is read. The sleep is stopped at the end."""
+    pid_file = tmp_path / "holder.pid"
+    try:
+        with no_waiting_for("the background process's hold of the pipe", 120, AssertionError):
+            yield f"(sleep 60 & echo $! > {pid_file}); "
+        assert not ended(int(pid_file.read_text())), "the read returned only once the background process had ended"
+    finally:
+        if pid_file.exists() and pid_file.read_text().strip():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid_file.read_text()), signal.SIGTERM)
+
+
+@contextlib.contextmanager
 def sigint_after_each_rename(monkeypatch) -> Iterator[None]:
     """Within it, ``os.replace`` raises SIGINT (Python's KeyboardInterrupt) right after each rename:
     where a Ctrl-C or SIGTERM that arrives while a command renames its outputs into place lands,

@@ -17,7 +17,7 @@ import kaldiio
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from process_checks import ended
+from process_checks import a_process_left_holding_the_output
 
 from asrkit.cli import apply_cmvn as apply_cmvn_cli
 from asrkit.cli import compute_cmvn as compute_cmvn_cli
@@ -1016,37 +1016,16 @@ def test_an_ark_command_that_leaves_a_process_holding_its_output_is_read_when_it
     """'ark:cmd |' whose shell exits but leaves a process in the background holding its stdout open
     ('(cmd &); cat x.ark |'; ssh's ControlPersist master does so) never gives end-of-file: the whole
     ark was read, then waited on for ever (asrkit-decode --feats hung). Its end is now the shell's exit."""
-    import os
-    import signal
-
     import kaldiio
     import numpy as np
 
     from asrkit.data.matrix_io import iter_ark_file
 
-    ark, pid_file = tmp_path / "x.ark", tmp_path / "pid"
+    ark = tmp_path / "x.ark"
     want = {f"u{i}": np.full((3, 4), i, dtype=np.float32) for i in range(3)}
     kaldiio.save_ark(str(ark), want)
-
-    def hung(*_):
-        raise AssertionError("waited on the background process's hold of the pipe")
-
-    old = signal.signal(signal.SIGALRM, hung)
-    signal.alarm(120)  # (a bound on a hang only: past the sleep's 60 s, so never what tells a wait)
-    try:
-        got = dict(iter_ark_file(f"(sleep 60 & echo $! > {pid_file}); cat {ark} |"))
-        # Not waited for: the background process still holds the pipe (the old read returned only when
-        # its sleep ended). No clock is read: only a read slowed past the sleep's 60 s could fail this.
-        pid = int(pid_file.read_text())
-        assert not ended(pid), "the read returned only once the background process had ended"
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
-        if pid_file.exists() and pid_file.read_text().strip():
-            try:
-                os.kill(int(pid_file.read_text()), signal.SIGTERM)
-            except ProcessLookupError:
-                pass
+    with a_process_left_holding_the_output(tmp_path) as holder:
+        got = dict(iter_ark_file(f"{holder}cat {ark} |"))
     assert list(got) == list(want) and all(np.array_equal(got[k], want[k]) for k in want)
 
 

@@ -8,7 +8,7 @@ import struct
 import numpy as np
 import pytest
 from feat_helpers import read_wav_reference, write_scp, write_wav
-from process_checks import ended
+from process_checks import a_process_left_holding_the_output
 
 from asrkit.features.wav import EXPECT_MONO, read_audio_bytes, read_wav_source
 from asrkit.features.wav_scp import iter_wavs, read_wav_scp
@@ -529,31 +529,9 @@ def test_a_command_that_leaves_a_process_holding_its_output_is_read_when_it_ends
     stdout open (``cmd &``; ssh's ControlPersist master does so) never gives end-of-file: its whole
     WAV was read, then waited on for ever (compute-fbank and decode hung). The command's end is
     now its shell's exit; its samples are the file's."""
-    import os
-    import signal
-
     wav = an4_wavs[0]
-    pid_file = tmp_path / "pid"
-
-    def hung(*_):
-        raise AssertionError("waited on the background process's hold of the pipe")
-
-    old = signal.signal(signal.SIGALRM, hung)
-    signal.alarm(120)  # (a bound on a hang only: past the sleep's 60 s, so never what tells a wait)
-    try:
-        samples, rate = read_wav_source(f"(sleep 60 & echo $! > {pid_file}); cat {wav} |", "u")
-        # Not waited for: the background process still holds the pipe (the old read returned only when
-        # its sleep ended). No clock is read: only a read slowed past the sleep's 60 s could fail this.
-        pid = int(pid_file.read_text())
-        assert not ended(pid), "the read returned only once the background process had ended"
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
-        if pid_file.exists() and pid_file.read_text().strip():
-            try:
-                os.kill(int(pid_file.read_text()), signal.SIGTERM)
-            except ProcessLookupError:
-                pass
+    with a_process_left_holding_the_output(tmp_path) as holder:
+        samples, rate = read_wav_source(f"{holder}cat {wav} |", "u")
     ref, ref_rate = read_wav_reference(wav)
     assert rate == ref_rate and np.array_equal(samples, ref)
 
