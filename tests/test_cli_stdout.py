@@ -187,6 +187,16 @@ def test_a_usage_error_with_stderr_full_or_closed_is_exit_2_and_nothing_on_stdou
     assert (proc.returncode, proc.stdout) == (2, b"")
 
 
+def _filled_non_blocking(w: int) -> int:
+    """Pipe end ``w`` made non-blocking and written to until it is full: the bytes written."""
+    fcntl.fcntl(w, fcntl.F_SETFL, fcntl.fcntl(w, fcntl.F_GETFL) | os.O_NONBLOCK)
+    filled = 0
+    with contextlib.suppress(BlockingIOError):
+        while True:
+            filled += os.write(w, b"x" * 512)
+    return filled
+
+
 @pytest.mark.parametrize("writer", ["stdout", "open_output"])
 def test_a_full_non_blocking_pipe_is_waited_on_not_lost(writer: str):
     """A pipe its maker set non-blocking (O_NONBLOCK: node, an event loop; the mode is shared
@@ -198,11 +208,7 @@ def test_a_full_non_blocking_pipe_is_waited_on_not_lost(writer: str):
 
     r, w = os.pipe()
     fcntl.fcntl(w, getattr(fcntl, "F_SETPIPE_SZ", 1031), 4096)  # (small: full at once)
-    fcntl.fcntl(w, fcntl.F_SETFL, fcntl.fcntl(w, fcntl.F_GETFL) | os.O_NONBLOCK)
-    filled = 0
-    with contextlib.suppress(BlockingIOError):
-        while True:
-            filled += os.write(w, b"x" * 512)
+    filled = _filled_non_blocking(w)
     received = bytearray()
 
     def read_late() -> None:  # (later than the write: the pipe is full when it comes)
@@ -257,11 +263,7 @@ def test_a_full_non_blocking_pipe_is_waited_on_by_a_process_with_descriptors_pas
             held.append(os.open(os.devnull, os.O_RDONLY))
         r, w = os.pipe()  # (both past 1023)
         assert w > 1023
-        fcntl.fcntl(w, fcntl.F_SETFL, fcntl.fcntl(w, fcntl.F_GETFL) | os.O_NONBLOCK)
-        filled = 0
-        with contextlib.suppress(BlockingIOError):
-            while True:
-                filled += os.write(w, b"x" * 512)
+        filled = _filled_non_blocking(w)
         received = bytearray()
 
         def read_once_the_write_found_it_full() -> None:  # (no clock: an event says when)
