@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import shutil
 import subprocess
 
@@ -291,6 +292,56 @@ def test_the_adaptation_reads_the_decoding_passes_options(trained):
     options = yaml.safe_load((adapted / "decode_options.yaml").read_text())
     assert (options["beam"], options["nbest"], options["edge_pad_s"]) == (5, 5, 0.1)
     assert (adapted / "decode_options.yaml").read_text() == (recipe / "exp/train_char/final_decode.yaml").read_text()
+
+
+def test_stage_5_packs_final_pt_again_only_for_another_model_or_options(trained):
+    """Stage 5 packed exp/<tag>/final.pt on every run, every decoding done already (a copy of a few
+    MB, a Python process: 35 times in CI, every run again of a user's). It packs it again when the
+    model's contents or the resolved decoding options differ from those .final.pt.done records
+    (written once a pack has succeeded), or final.pt is gone; a model only touched does not."""
+    recipe = trained
+    exp = recipe / "exp/train_char"
+    final, pack_log = exp / "final.pt", exp / "log/pack_model.log"
+    stage5 = ["./run.sh", "--stage", "5", "--stop-stage", "5", "--nj", "1"]
+    up_to_date = "stage 5: exp/train_char/final.pt up to date\n"
+    # (packed for these options here, whatever an earlier test of the module left)
+    proc = run_sh(stage5, cwd=recipe)
+    model = recipe / re.search(r"stage 5: exp/train_char/final\.pt: (\S+) with the decoding options", proc.stderr).group(1)
+
+    def packed(*args):
+        pack_log.write_text("not packed again\n")  # (the launcher writes a job's log anew)
+        before = final.stat().st_mtime_ns
+        proc = run_sh(stage5 + list(args), cwd=recipe, check=False)
+        again = pack_log.read_text() != "not packed again\n"
+        assert again == (up_to_date not in proc.stderr), proc.stderr[-3000:]
+        # (a pack that failed leaves final.pt as it was)
+        assert proc.returncode != 0 or again == (final.stat().st_mtime_ns != before), proc.stderr[-3000:]
+        return proc, again
+
+    proc, again = packed()
+    assert proc.returncode == 0 and not again, proc.stderr[-3000:]
+    # Other --decode-args (one spelling of them, then another of the same ones), and back.
+    proc, again = packed("--decode-args", "--beam 1")
+    assert proc.returncode == 0 and again and "(beam 1, " in pack_log.read_text(), proc.stderr[-3000:]
+    assert packed("--decode-args", "--beam=1")[1] is False
+    assert packed()[1] is True and packed()[1] is False
+    # The model touched, not changed: up to date.
+    os.utime(model)
+    assert packed()[1] is False
+    # Another model under the same name (not one: its pack fails), then the one before again: the
+    # failed pack left no record, and final.pt is packed again.
+    good = model.read_bytes()
+    model.write_bytes(b"not a model")
+    proc, again = packed()
+    assert proc.returncode == 1 and "pack_model.log" in proc.stderr and again, proc.stderr[-3000:]
+    model.write_bytes(good)
+    proc, again = packed()
+    assert proc.returncode == 0 and again, proc.stderr[-3000:]
+    # final.pt removed: packed again.
+    final.unlink()
+    pack_log.write_text("not packed again\n")
+    proc = run_sh(stage5, cwd=recipe)
+    assert final.is_file() and pack_log.read_text() != "not packed again\n" and up_to_date not in proc.stderr
 
 
 def test_warnings_of_the_decoding_and_scoring_jobs_are_said(trained):

@@ -1191,7 +1191,7 @@ if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
   current_stage=5
   refuse_training_elsewhere
   # The file to hand out: the model decoded below, carrying the decoding options it is decoded
-  # with (a copy of a few MB, made again on every run, so it follows the model and the options).
+  # with (a copy of a few MB, made again whenever the model or the options change: it follows them).
   # Those are --decode-config with --decode-args and --lm-weight on top, resolved by asrkit-decode
   # itself (--print-config) into exp/<tag>/final_decode.yaml: packing the file alone left out a
   # --decode-args "--beam 20" and the LM weight that stage 5 decoded with.
@@ -1217,8 +1217,20 @@ if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
     || { rm -f "$exp/final_decode.yaml.$$.tmp"; die "stage 5: asrkit-decode --print-config failed for $decode_config${decode_args:+ with --decode-args '$decode_args'}"; }
   decode_sum=$(cksum < "$exp/final_decode.yaml.$$.tmp" | awk '{ print $1 "-" $2 }')
   mv "$exp/final_decode.yaml.$$.tmp" "$exp/final_decode.yaml"
-  run "$exp/log/pack_model.log" $train_cmd "$exp/log/pack_model.log" \
-    asrkit-pack-model --decode-config "$exp/final_decode.yaml" "$model" "$exp/final.pt"
+  # Packed again only when the model (by its contents: averaged again, trained again) or the
+  # resolved options (decode_sum) differ from those exp/<tag>/.final.pt.done records, or final.pt
+  # is gone: every run of stage 5 (each of a sweep, each run again over finished decodings) packed
+  # a copy of a few MB for nothing. The record goes before the pack and is written after it
+  # succeeds: a pack killed or failed part-way leaves none, and the next run packs again.
+  packed_from="$(fingerprint "$model") $model options $decode_sum"
+  if [ -f "$exp/final.pt" ] && [ -f "$exp/.final.pt.done" ] && [ "$(cat "$exp/.final.pt.done")" = "$packed_from" ]; then
+    log "stage 5: $exp/final.pt up to date"
+  else
+    rm -f "$exp/.final.pt.done"
+    run "$exp/log/pack_model.log" $train_cmd "$exp/log/pack_model.log" \
+      asrkit-pack-model --decode-config "$exp/final_decode.yaml" "$model" "$exp/final.pt"
+    mark_done "$exp/.final.pt.done" "$packed_from"
+  fi
   for set in $test_sets; do
     first=$exp/decode_${set}_$first_name
     first_inputs=$(decode_record first_pass_inputs "$set")
