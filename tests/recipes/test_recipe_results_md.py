@@ -294,6 +294,24 @@ def test_the_adaptation_reads_the_decoding_passes_options(trained):
     assert (adapted / "decode_options.yaml").read_text() == (recipe / "exp/train_char/final_decode.yaml").read_text()
 
 
+def test_the_adaptations_decoding_options_are_written_whole_or_not_at_all(trained):
+    """<adapted dir>/decode_options.yaml was written in place, after the directory's .done was
+    removed: an asrkit-decode --print-config that failed part-way (a full disk, the job killed)
+    left half a file of options there. It goes to a temporary file, renamed once whole."""
+    recipe = trained
+    # asrkit-decode (a function asr.sh inherits) writing one line, then failing, for that file alone
+    body = ('() { local me=$BASHPID; if [[ " $* " == *" --print-config "* && '
+            '$(readlink /proc/$me/fd/1) == */decode_options.yaml* ]]; then echo "beam: 4"; return 1; fi; '
+            'command asrkit-decode "$@"; }')
+    proc = run_sh(["./run.sh", "--stage", "5", "--stop-stage", "5", "--nj", "1", "--adapt-speakers", "true",
+                   "--adapt-args", "--epochs 1 --min-utts 7"], cwd=recipe, check=False,
+                  env={"BASH_FUNC_asrkit-decode%%": body})
+    assert proc.returncode == 1 and proc.stderr.endswith(
+        "asr.sh: ERROR: stage 5: asrkit-decode --print-config failed for conf/decode.yaml\n"), proc.stderr[-3000:]
+    adapted = recipe / "exp/train_char/decode_test_decode_adapt_epochs1_min-utts7"
+    assert adapted.is_dir() and sorted(p.name for p in adapted.iterdir()) == ["log"], sorted(adapted.iterdir())
+
+
 def test_stage_5_packs_final_pt_again_only_for_another_model_or_options(trained):
     """Stage 5 packed exp/<tag>/final.pt on every run, every decoding done already (a copy of a few
     MB, a Python process: 35 times in CI, every run again of a user's). It packs it again when the

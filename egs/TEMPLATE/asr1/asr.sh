@@ -1261,8 +1261,12 @@ if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
     # --no-level-norm) than those of the second pass they are applied to. In the directory's own
     # file: exp/<tag>/final_decode.yaml is whichever stage 5 run wrote it last (another one's, of
     # other options, where two runs share exp/ without the lock).
-    decode_options --print-config > "$dir/decode_options.yaml" \
-      || die "stage 5: asrkit-decode --print-config failed for $decode_config${decode_args:+ with --decode-args '$decode_args'}"
+    # Written whole or not at all, as final_decode.yaml: a --print-config that failed part-way left
+    # a half file there (with a temp of this run's own, and a killed run's removed under the lock).
+    if have_exp_lock; then rm -f -- "$dir"/decode_options.yaml.*.tmp; fi
+    decode_options --print-config > "$dir/decode_options.yaml.$$.tmp" \
+      || { rm -f "$dir/decode_options.yaml.$$.tmp"; die "stage 5: asrkit-decode --print-config failed for $decode_config${decode_args:+ with --decode-args '$decode_args'}"; }
+    mv -f "$dir/decode_options.yaml.$$.tmp" "$dir/decode_options.yaml"
     # shellcheck disable=SC2086
     run "$dir/log/adapt.log" $decode_cmd --gpu "$decode_ngpu" "$dir/log/adapt.log" \
       asrkit-adapt-speakers --model "$model" --config "$dir/decode_options.yaml" "${device_opts[@]}" $adapt_args \
