@@ -452,8 +452,8 @@ def test_bad_numbers_fail_before_any_stage(recipe_dir, args, message):
      "asr.sh: ERROR: --adapt-args '--lm-weight 0.5': asrkit-adapt-speakers has no --lm-weight (it uses no LM"),
     (["--adapt-speakers", "true", "--adapt-args", "--nj 2"],
      "asr.sh: ERROR: --adapt-args '--nj 2': asrkit-adapt-speakers has no --nj (one job per test set"),
-    # ...after a line break too, which the stages split on as on a space.
-    (["--decode-args", "--beam 3\n--model exp/other/model.pt"], "asr.sh: ERROR: --decode-args '--beam 3\n--model "
+    # ...after a line break too, which the stages split on as on a space (and asr.sh reads as one).
+    (["--decode-args", "--beam 3\n--model exp/other/model.pt"], "asr.sh: ERROR: --decode-args '--beam 3 --model "
                                                                  "exp/other/model.pt': --model is one of the options asr.sh gives itself"),
     # ESPnet's asr.sh names: "unknown option" alone left a user to search --help.
     (["--inference_config", "conf/decode.yaml"], "./asr.sh: unknown option --inference_config (see ./asr.sh --help): "

@@ -294,6 +294,41 @@ def test_the_adaptation_reads_the_decoding_passes_options(trained):
     assert (adapted / "decode_options.yaml").read_text() == (recipe / "exp/train_char/final_decode.yaml").read_text()
 
 
+def test_a_line_break_in_the_decode_and_adapt_args_is_a_space(trained):
+    """A line break in --decode-args or --adapt-args (a run.sh line of a script, the options over
+    two lines) reached the commands as a space, but stage 6's RESULTS.md row held it: the row went
+    over two lines, no Markdown table row, and --print-config true refused the value. asr.sh takes
+    each such option as its lines joined by one space (the blanks at their ends dropped): the same
+    decoding, .done record and row as the one-line spelling."""
+    recipe = trained
+    results = recipe / "RESULTS.md"
+    results.write_text("")
+    decode_args, adapt_args = "--beam 2\n  --penalty 0.5\n", "--epochs 1 \r\n--keep 0.5"
+    args = ["--nj", "1", "--adapt-speakers", "true"]
+    proc = run_sh(["./run.sh", "--print-config", "true", *args, "--decode-args", decode_args, "--adapt-args", adapt_args],
+                  cwd=recipe)
+    assert 'decode_args="--beam 2 --penalty 0.5"' in proc.stdout.splitlines(), proc.stdout
+    assert 'adapt_args="--epochs 1 --keep 0.5"' in proc.stdout.splitlines(), proc.stdout
+    proc = run_sh(["./run.sh", "--stage", "5", *args, "--decode-args", decode_args, "--adapt-args", adapt_args],
+                  cwd=recipe)
+    adapted = "exp/train_char/decode_test_decode_beam2_penalty0.5_adapt_epochs1_keep0.5"
+    assert "stage 6: test: CER " in proc.stderr and adapted in proc.stderr, proc.stderr[-3000:]
+    assert results.read_text().splitlines()[2:] == rows(results), results.read_text()
+    assert [row.split(" | ")[4] for row in rows(results)] == [
+        "conf/decode.yaml --beam 2 --penalty 0.5 + speaker adaptation (--epochs 1 --keep 0.5)"], rows(results)
+    # (the record: a line of the options as typed, one as resolved)
+    with open(recipe / adapted / ".done", newline="") as f:
+        done = f.read()
+    assert done.count("\n") == 2 and "\r" not in done and " --beam 2 --penalty 0.5 " in done.split("\n")[0] \
+        and done.split("\n")[0].endswith(" --epochs 1 --keep 0.5"), done
+    # The one-line spelling is the same decoding, and has that row.
+    proc = run_sh(["./run.sh", "--stage", "5", *args, "--decode-args", "--beam 2 --penalty 0.5",
+                   "--adapt-args", "--epochs 1 --keep 0.5"], cwd=recipe)
+    assert f"stage 5: {adapted} done already" in proc.stderr and "its row is in RESULTS.md already" in proc.stderr, \
+        proc.stderr[-3000:]
+    assert len(rows(results)) == 1, results.read_text()
+
+
 def test_the_adaptations_decoding_options_are_written_whole_or_not_at_all(trained):
     """<adapted dir>/decode_options.yaml was written in place, after the directory's .done was
     removed: an asrkit-decode --print-config that failed part-way (a full disk, the job killed)

@@ -125,6 +125,21 @@ declare -A parse_options_hints=(
   [cmd]="the launchers are cmd.sh's train_cmd, decode_cmd and cuda_cmd here, as in Kaldi's recipes"
 )
 . "$ASRKIT_ROOT/bin/parse_options.sh"
+# --decode-args and --adapt-args on one line: their lines, each without the blanks at its ends,
+# joined by one space (an empty one left out). The commands split them on a line break as on a
+# space, but the .done record and stage 6's RESULTS.md row held it: the row went over two lines
+# (no table row), and --print-config true refused the value. (As a space everywhere, then: the
+# directory's name, which drops blanks, and the resolved options are those of the one-line spelling.)
+for _v in decode_args adapt_args; do
+  [[ ${!_v} == *$'\n'* ]] || continue
+  _joined=
+  while IFS= read -r _l || [ -n "$_l" ]; do
+    _l=${_l#"${_l%%[![:space:]]*}"}; _l=${_l%"${_l##*[![:space:]]}"}
+    [ -z "$_l" ] || _joined+=${_joined:+ }$_l
+  done <<< "${!_v}"
+  printf -v "$_v" '%s' "$_joined"
+done
+unset _v _l _joined
 . "$ASRKIT_ROOT/bin/config_lines.sh"
 . "$ASRKIT_ROOT/bin/decode_dir_name.sh"
 # (an argument left over is parse_options.sh's error, with what it was probably meant as: this
