@@ -580,6 +580,35 @@ def test_loso_other_decode_args_decode_the_tag_again(recipe_dir, fsdd_root):
     assert re.search(r"^\| george \| unfinished \|", results, re.M), results
 
 
+def test_loso_other_spellings_of_the_adapt_args_are_one_decoding(recipe_dir, fsdd_root):
+    """A tag's record of a decoding with an LM or speaker adaptation (exp/<tag>/loso_lm_options_<decode>)
+    compared --adapt-args as typed: '--epochs=2 --keep=0.5' after '--epochs 2 --keep 0.5', one decode
+    directory and, for asr.sh (asrkit-adapt-speakers --print-config), one adaptation, was refused as
+    made with other options, naming that directory as a --decode-config and sending the user to
+    another one. The same resolved options pass; a real difference is named alone, with the
+    directory it is a difference of."""
+    recipe = recipe_dir("fsdd")
+    base = ["local/loso.sh", "--fsdd-root", str(fsdd_root), "--speakers", "george", *STOPS_AT_STAGE_0]
+    proc = run_sh(base + ["--adapt-args", "--epochs 2 --keep 0.5"], cwd=recipe, check=False)
+    assert proc.returncode != 0 and "fold george: stage 0 failed" in proc.stderr, proc.stderr
+    record = recipe / "loso/george/exp/default/loso_lm_options_decode_adapt_epochs2_keep0.5"
+    assert "adapt_args=--epochs 2 --keep 0.5" in record.read_text().splitlines()
+    proc = run_sh(base + ["--adapt-args", "--epochs=2 --keep=0.5"], cwd=recipe, check=False)
+    assert proc.returncode != 0 and "fold george: stage 0 failed" in proc.stderr, proc.stderr
+    assert "made with" not in proc.stderr and "not compared" not in proc.stderr, proc.stderr
+    # Another LM config for the same directory, the adaptation spelt otherwise: the LM config alone.
+    proc = run_sh(base + ["--use-lm", "true", "--adapt-args", "--epochs 2"], cwd=recipe, check=False)
+    assert proc.returncode != 0 and "fold george: stage 0 failed" in proc.stderr, proc.stderr
+    (recipe / "lm2.yaml").write_text((recipe / "conf/lm.yaml").read_text())
+    proc = run_sh(base + ["--use-lm", "true", "--lm-config", "lm2.yaml", "--adapt-args", "--epochs=2"], cwd=recipe,
+                  check=False)
+    assert proc.returncode != 0 and proc.stderr.rstrip().splitlines()[-1] == (
+        "local/loso.sh: ERROR: the decode directory decode_test_decode_lm_adapt_epochs2 of --tag default (with an LM or "
+        "speaker adaptation) was made with --lm-config conf/lm.yaml, these options give --lm-config lm2.yaml: give the "
+        "options it was made with, or another --decode-config (a copy of conf/decode.yaml under another name decodes "
+        "into a directory of its own)"), proc.stderr
+
+
 def test_loso_decode_options_are_not_the_dirs_in_its_record_of_before(recipe_dir, fsdd_root):
     """--decode-args and --decode-ngpu, no longer the tag's options, were taken for the --dir's:
     a --dir of the loso.sh before the --print-config records (loso_data_args, which never held
@@ -744,9 +773,11 @@ def test_loso_fold_end_to_end_resumes_and_summarises(recipe_dir, fsdd_root, an4_
     assert "-> loso/yweweler/exp/tiny/decode_test_decode_lm0.5_adapt_epochs2/wer.txt" in proc.stdout, proc.stdout
     (recipe / "lm2.yaml").write_text((recipe / "conf/lm.yaml").read_text().replace("hidden: 64", "hidden: 48"))
     proc = run_sh(base + ["--train-args", TINY, *lm, "--lm-config", "lm2.yaml"], cwd=recipe, check=False)
-    assert proc.returncode != 0 and ("local/loso.sh: ERROR: --decode-config decode_lm0.2_adapt_epochs2 (with an LM or "
-                                     "speaker adaptation) of --tag tiny was made with --lm-config conf/lm.yaml, these "
-                                     "options give --lm-config lm2.yaml: use another --decode-config\n") in proc.stderr, \
+    assert proc.returncode != 0 and ("local/loso.sh: ERROR: the decode directory decode_test_decode_lm0.2_adapt_epochs2 "
+                                     "of --tag tiny (with an LM or speaker adaptation) was made with --lm-config "
+                                     "conf/lm.yaml, these options give --lm-config lm2.yaml: give the options it was made "
+                                     "with, or another --decode-config (a copy of conf/decode.yaml under another name "
+                                     "decodes into a directory of its own)\n") in proc.stderr, \
         proc.stderr[-2000:]
 
     # The same tag with other options: an error, not the old numbers under a new command line.

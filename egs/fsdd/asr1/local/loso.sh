@@ -305,10 +305,21 @@ same_record() {
   for k in $(printf '%s\n' "${!made[@]}" "${!is[@]}" | LC_ALL=C sort -u); do
     if [ -z "${made[$k]+x}" ] || [ -z "${is[$k]+x}" ]; then only+=("--${k//_/-}"); continue; fi
     [ "${made[$k]}" = "${is[$k]}" ] && continue
+    [ "$k" != adapt_args ] || ! same_adapt_options "${made[$k]}" "${is[$k]}" || continue
     was_opts+=("--${k//_/-}" "${made[$k]}"); is_opts+=("--${k//_/-}" "${is[$k]}")
   done
   [ ${#was_opts[@]} -eq 0 ] || die "$what was made with $(show "${was_opts[@]}"), these options give $(show "${is_opts[@]}"): $remedy"
   [ ${#only[@]} -eq 0 ] || log "note: $file was made by a run.sh with other options than this one's (${only[*]}, on one side only): not compared"
+}
+# same_adapt_options <adapt args> <adapt args>: the two resolve to the same options of
+# asrkit-adapt-speakers (its --print-config, word-split as asr.sh gives them), as asr.sh's stage 5
+# takes them for one adaptation: '--keep=0.5' after '--keep 0.5' (one decode directory,
+# ..._adapt_keep0.5) was refused here as that directory's other options.
+same_adapt_options() {
+  local a b
+  # shellcheck disable=SC2086
+  a=$(asrkit-adapt-speakers --print-config $1 2> /dev/null) && b=$(asrkit-adapt-speakers --print-config $2 2> /dev/null) \
+    && [ "$a" = "$b" ]
 }
 # old_record <record> <what> <remedy>: the record the loso.sh before this one wrote beside
 # <record> (loso_data_args for loso_data_options, loso_args, loso_lm_args_<decode>): the options
@@ -406,8 +417,8 @@ for spk in "${spk_list[@]}"; do
   same_record --record "$d/loso_data_options" "--dir $dir" "$data_rec" "use another --dir"
   same_record --record "$d/exp/$tag/loso_options" "--tag $tag" "$tag_rec" "use another --tag"
   { [ "$use_lm" != true ] && [ "$adapt" != true ]; } || same_record --record "$d/exp/$tag/loso_lm_options_$decode_name" \
-    "--decode-config $decode_name (with an LM or speaker adaptation) of --tag $tag" "$lm_rec" \
-    "use another --decode-config"
+    "the decode directory decode_test_$decode_name of --tag $tag (with an LM or speaker adaptation)" "$lm_rec" \
+    "give the options it was made with, or another --decode-config (a copy of ${decode_config#"$recipe/"} under another name decodes into a directory of its own)"
   if [ -f "$wer" ]; then log "fold $spk: done already ($wer)"; continue; fi
   if [ ! -f "$d/data/.done" ]; then
     log "fold $spk: stage 0 (held out: $spk) -> $d/data"
