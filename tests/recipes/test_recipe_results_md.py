@@ -397,6 +397,26 @@ def test_stage_5_packs_final_pt_again_only_for_another_model_or_options(trained)
     assert final.is_file() and pack_log.read_text() != "not packed again\n" and up_to_date not in proc.stderr
 
 
+def test_a_final_pt_changed_since_stage_5_packed_it_is_packed_again(trained):
+    """Stage 5 packed final.pt on every run, so it was always the model decoded with the options
+    decoded with. Packed only when the model or the options changed, a final.pt written over by hand
+    since (another model's, a half copy) was called up to date and handed out as stage 5's."""
+    recipe = trained
+    exp = recipe / "exp/train_char"
+    final = exp / "final.pt"
+    stage5 = ["./run.sh", "--stage", "5", "--stop-stage", "5", "--nj", "1"]
+    up_to_date = "stage 5: exp/train_char/final.pt up to date\n"
+    run_sh(stage5, cwd=recipe)
+    packed = final.read_bytes()
+    assert up_to_date in run_sh(stage5, cwd=recipe).stderr
+    final.write_bytes(b"not a model")
+    proc = run_sh(stage5, cwd=recipe)
+    assert up_to_date not in proc.stderr and final.read_bytes() != b"not a model", proc.stderr[-3000:]
+    assert len(final.read_bytes()) == len(packed)
+    # (and up to date again after that pack)
+    assert up_to_date in run_sh(stage5, cwd=recipe).stderr
+
+
 def test_warnings_of_the_decoding_and_scoring_jobs_are_said(trained):
     recipe = trained
     dec = "exp/train_char/decode_test_decode_maxlenratio0.01"  # (its --decode-args' own)

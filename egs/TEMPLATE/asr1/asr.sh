@@ -1237,14 +1237,17 @@ if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
   # is gone: every run of stage 5 (each of a sweep, each run again over finished decodings) packed
   # a copy of a few MB for nothing. The record goes before the pack and is written after it
   # succeeds: a pack killed or failed part-way leaves none, and the next run packs again.
-  packed_from="$(fingerprint "$model") $model options $decode_sum"
-  if [ -f "$exp/final.pt" ] && [ -f "$exp/.final.pt.done" ] && [ "$(cat "$exp/.final.pt.done")" = "$packed_from" ]; then
+  # final.pt's own contents are in the record too: one written over since (by hand, another
+  # model's, a half copy) was called up to date, where a pack on every run had made it ours again.
+  packed_from="$(fingerprint "$model") $model options $decode_sum final"
+  if [ -f "$exp/final.pt" ] && [ -f "$exp/.final.pt.done" ] \
+      && [ "$(cat "$exp/.final.pt.done")" = "$packed_from $(fingerprint "$exp/final.pt")" ]; then
     log "stage 5: $exp/final.pt up to date"
   else
     rm -f "$exp/.final.pt.done"
     run "$exp/log/pack_model.log" $train_cmd "$exp/log/pack_model.log" \
       asrkit-pack-model --decode-config "$exp/final_decode.yaml" "$model" "$exp/final.pt"
-    mark_done "$exp/.final.pt.done" "$packed_from"
+    mark_done "$exp/.final.pt.done" "$packed_from $(fingerprint "$exp/final.pt")"
   fi
   for set in $test_sets; do
     first=$exp/decode_${set}_$first_name
