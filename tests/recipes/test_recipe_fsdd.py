@@ -609,6 +609,22 @@ def test_loso_other_spellings_of_the_adapt_args_are_one_decoding(recipe_dir, fsd
         "into a directory of its own)"), proc.stderr
 
 
+def test_loso_adapt_args_that_asrkit_adapt_speakers_refuses_are_named_so(recipe_dir, fsdd_root):
+    """An --adapt-args asrkit-adapt-speakers refuses ('--keep0.5', the decode directory of
+    '--keep 0.5') was told it differed from the directory's record and sent to another
+    --decode-config, where its fold would fail at stage 5, after the training: it is refused as
+    asrkit-adapt-speakers refuses it, before its fold runs."""
+    recipe = recipe_dir("fsdd")
+    base = ["local/loso.sh", "--fsdd-root", str(fsdd_root), "--speakers", "george", *STOPS_AT_STAGE_0]
+    proc = run_sh(base + ["--adapt-args", "--epochs 2 --keep 0.5"], cwd=recipe, check=False)
+    assert proc.returncode != 0 and "fold george: stage 0 failed" in proc.stderr, proc.stderr
+    proc = run_sh(base + ["--adapt-args", "--epochs=2 --keep0.5"], cwd=recipe, check=False)
+    assert proc.returncode == 1 and proc.stderr.rstrip().splitlines()[-1] == (
+        "local/loso.sh: ERROR: --adapt-args \"--epochs=2 --keep0.5\": asrkit-adapt-speakers refuses it (No such "
+        "option '--keep0.5'. Did you mean '--keep'?)"), proc.stderr
+    assert "stage 0" not in proc.stderr, proc.stderr
+
+
 def test_loso_decode_options_are_not_the_dirs_in_its_record_of_before(recipe_dir, fsdd_root):
     """--decode-args and --decode-ngpu, no longer the tag's options, were taken for the --dir's:
     a --dir of the loso.sh before the --print-config records (loso_data_args, which never held

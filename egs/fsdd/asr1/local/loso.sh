@@ -314,12 +314,20 @@ same_record() {
 # same_adapt_options <adapt args> <adapt args>: the two resolve to the same options of
 # asrkit-adapt-speakers (its --print-config, word-split as asr.sh gives them), as asr.sh's stage 5
 # takes them for one adaptation: '--keep=0.5' after '--keep 0.5' (one decode directory,
-# ..._adapt_keep0.5) was refused here as that directory's other options.
+# ..._adapt_keep0.5) was refused here as that directory's other options. The new ones (<2>)
+# refused by asrkit-adapt-speakers are said so: taken as other options, they sent the user to
+# another --decode-config, where the fold then failed at stage 5, after its training.
 same_adapt_options() {
-  local a b
+  local a b why
   # shellcheck disable=SC2086
-  a=$(asrkit-adapt-speakers --print-config $1 2> /dev/null) && b=$(asrkit-adapt-speakers --print-config $2 2> /dev/null) \
-    && [ "$a" = "$b" ]
+  if ! b=$(asrkit-adapt-speakers --print-config $2 2> /dev/null); then
+    # (asked again for its message: only on the way out)
+    # shellcheck disable=SC2086
+    why=$(asrkit-adapt-speakers --print-config $2 2>&1 > /dev/null | sed -n '/^Error: /{s///p;q}') || true
+    die "--adapt-args $(show "$2"): asrkit-adapt-speakers refuses it${why:+ ($why)}"
+  fi
+  # shellcheck disable=SC2086
+  a=$(asrkit-adapt-speakers --print-config $1 2> /dev/null) && [ "$a" = "$b" ]
 }
 # old_record <record> <what> <remedy>: the record the loso.sh before this one wrote beside
 # <record> (loso_data_args for loso_data_options, loso_args, loso_lm_args_<decode>): the options
