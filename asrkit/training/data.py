@@ -15,8 +15,12 @@ in the training process and stays shared with its DataLoader workers.
 """
 from __future__ import annotations
 
+import ctypes
+import functools
 import os
 import re
+import signal
+import sys
 from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -597,10 +601,30 @@ def check_num_workers(num_workers: int) -> None:
                            f"machine ({cores} cores): each worker is a process of its own", ["batching.num_workers"])
 
 
+def _end_with_parent(parent_pid: int, worker_id: int) -> None:
+    """A DataLoader worker's first step: end when the process that started it ends.
+
+    torch's worker watchdog takes the parent's pid only after the worker's start-up, so a parent
+    killed in between (SIGKILL from a user or the OOM killer, which lands most often right after a
+    checkpoint, where the next epoch forks its workers) left a worker watching pid 1: it waited for
+    work for ever and held the run's stderr open, and whatever read it (asrkit-launch's log, a
+    pipeline) never saw its end. PR_SET_PDEATHSIG has the kernel kill the worker with its parent;
+    the pid check after it covers a parent gone before the call.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_set_pdeathsig = 1
+    libc.prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0)
+    if os.getppid() != parent_pid:
+        os._exit(1)
+
+
 def make_loader(dataset: torch.utils.data.Dataset, batch_sampler, num_workers: int = 0,
                 pin_memory: bool = False, collate_fn=collate) -> torch.utils.data.DataLoader:
     check_num_workers(num_workers)
     return torch.utils.data.DataLoader(
         dataset, batch_sampler=batch_sampler, collate_fn=collate_fn, num_workers=num_workers,
         pin_memory=pin_memory, persistent_workers=False,
+        worker_init_fn=functools.partial(_end_with_parent, os.getpid()) if num_workers else None,
     )
