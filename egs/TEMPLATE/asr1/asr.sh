@@ -346,6 +346,20 @@ done
 # printed (--print-config) into the options packed in final.pt; one command, so the two agree.
 # shellcheck disable=SC2086  # word-split, as decode_pass uses it
 decode_options() { asrkit-decode "$@" --config "$decode_config" $decode_args "${_lm_weight[@]}"; }
+# print_decode_options <file>: the resolved decoding options (decode_options --print-config) into
+# <file>, whole or not at all. A temp file of this run's own: two stage 5 runs at once (unguarded,
+# without the exp lock) shared one, and one of them failed with mv's "cannot stat". A run killed
+# outright (SIGKILL: the OOM killer, a Slurm job's time limit) while it wrote its own left it for
+# good, under a pid no later run uses. While this run holds the exp lock, any other is such a dead
+# run's (a live one, or its --print-config still writing, holds the lock): they go. Without the
+# lock, one may be a live run's on another host sharing exp/ (NFS), whose pid says nothing here:
+# they are left.
+print_decode_options() {
+  if have_exp_lock; then rm -f -- "$1".*.tmp; fi
+  decode_options --print-config > "$1.$$.tmp" \
+    || { rm -f "$1.$$.tmp"; die "stage 5: asrkit-decode --print-config failed for $decode_config${decode_args:+ with --decode-args '$decode_args'}"; }
+  mv -f "$1.$$.tmp" "$1"
+}
 _resolved=$(mktemp "${TMPDIR:-/tmp}/asr.sh.decode.XXXXXX")
 trap 'rm -f -- "$_resolved"' EXIT   # (config_error dies on a bad option)
 config_error --keep "$_resolved" \
@@ -1220,18 +1234,8 @@ if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
   if [ "$use_lm" = true ] && [ -f "$lmexp/.done" ] && ! up_to_date "$lmexp/.done" "$(lm_inputs)"; then
     die "stage 5: $lmexp was not trained from $lm_config, $lm_train_text and $lang/tokens.txt as they are now (--lm-config, its contents or --lm-train-text changed since stage 3 trained it): run stage 3 again (--stage 3), or give the options it was trained with"
   fi
-  # A temp file of this run's own: two stage 5 runs at once (unguarded, without the exp lock)
-  # shared one, and one of them failed with mv's "cannot stat".
-  # A run killed outright (SIGKILL: the OOM killer, a Slurm job's time limit) while it wrote its
-  # own left it for good, under a pid no later run uses. While this run holds the exp lock, any
-  # other is such a dead run's (a live one, or its --print-config still writing, holds the lock):
-  # they go. Without the lock, one may be a live run's on another host sharing exp/ (NFS), whose
-  # pid says nothing here: they are left.
-  if have_exp_lock; then rm -f -- "$exp"/final_decode.yaml.*.tmp; fi
-  decode_options --print-config > "$exp/final_decode.yaml.$$.tmp" \
-    || { rm -f "$exp/final_decode.yaml.$$.tmp"; die "stage 5: asrkit-decode --print-config failed for $decode_config${decode_args:+ with --decode-args '$decode_args'}"; }
-  decode_sum=$(cksum < "$exp/final_decode.yaml.$$.tmp" | awk '{ print $1 "-" $2 }')
-  mv "$exp/final_decode.yaml.$$.tmp" "$exp/final_decode.yaml"
+  print_decode_options "$exp/final_decode.yaml"
+  decode_sum=$(cksum < "$exp/final_decode.yaml" | awk '{ print $1 "-" $2 }')
   # Packed again only when the model (by its contents: averaged again, trained again) or the
   # resolved options (decode_sum) differ from those exp/<tag>/.final.pt.done records, or final.pt
   # is gone: every run of stage 5 (each of a sweep, each run again over finished decodings) packed
@@ -1279,12 +1283,8 @@ if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
     # --no-level-norm) than those of the second pass they are applied to. In the directory's own
     # file: exp/<tag>/final_decode.yaml is whichever stage 5 run wrote it last (another one's, of
     # other options, where two runs share exp/ without the lock).
-    # Written whole or not at all, as final_decode.yaml: a --print-config that failed part-way left
-    # a half file there (with a temp of this run's own, and a killed run's removed under the lock).
-    if have_exp_lock; then rm -f -- "$dir"/decode_options.yaml.*.tmp; fi
-    decode_options --print-config > "$dir/decode_options.yaml.$$.tmp" \
-      || { rm -f "$dir/decode_options.yaml.$$.tmp"; die "stage 5: asrkit-decode --print-config failed for $decode_config${decode_args:+ with --decode-args '$decode_args'}"; }
-    mv -f "$dir/decode_options.yaml.$$.tmp" "$dir/decode_options.yaml"
+    # (whole or not at all: a --print-config that failed part-way left a half file there)
+    print_decode_options "$dir/decode_options.yaml"
     # shellcheck disable=SC2086
     run "$dir/log/adapt.log" $decode_cmd --gpu "$decode_ngpu" "$dir/log/adapt.log" \
       asrkit-adapt-speakers --model "$model" --config "$dir/decode_options.yaml" "${device_opts[@]}" $adapt_args \
